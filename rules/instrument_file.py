@@ -1,0 +1,224 @@
+"""Loading and validating instrument files (``specs/instruments/*.toml``).
+
+The file uses BitMEX's field names.  Decimals may be written as TOML numbers
+or strings; either way they are parsed exactly (TOML floats are read as text,
+never as binary floats).  Every problem is an :class:`InstrumentError` that
+names the field, e.g. ``XBTUSD.toml: maintMargin: must be below initMargin``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rules.instrument import ContractKind, FeeTier, Instrument
+from rules.num import PPM
+from rules.parse import ParseError, parse_duration_ms, parse_int, parse_ppm, parse_scaled
+
+DAY_MS = 86_400_000
+
+
+class InstrumentError(ValueError):
+    """An instrument file or override that is malformed or inconsistent."""
+
+    def __init__(self, source: str, field: str, message: str) -> None:
+        super().__init__(f"{source}: {field}: {message}")
+        self.source = source
+        self.field = field
+        self.message = message
+
+
+def builtin_dir() -> Path:
+    """The directory holding the shipped instrument files."""
+    return Path(str(resources.files("specs").joinpath("instruments")))
+
+
+def builtin_symbols() -> tuple[str, ...]:
+    """Symbols of the shipped instruments, sorted."""
+    return tuple(sorted(path.stem for path in builtin_dir().glob("*.toml")))
+
+
+def read_mapping(path: Path) -> dict[str, Any]:
+    """Read an instrument file into a raw mapping (decimals kept as text)."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle, parse_float=str)
+    except tomllib.TOMLDecodeError as error:
+        raise InstrumentError(path.name, "(file)", f"not valid TOML: {error}") from error
+    except OSError as error:
+        raise InstrumentError(str(path), "(file)", f"cannot read: {error.strerror}") from error
+
+
+def load_instrument(symbol_or_path: str, overrides: Mapping[str, object] | None = None) -> Instrument:
+    """Load a shipped instrument by symbol, or any instrument file by path, with overrides.
+
+    ``overrides`` maps BitMEX field names to values, e.g. ``{"takerFee": "0.00075"}``.
+    """
+    candidate = Path(symbol_or_path)
+    if candidate.suffix == ".toml" or candidate.exists():
+        path = candidate
+    else:
+        path = builtin_dir() / f"{symbol_or_path}.toml"
+        if not path.exists():
+            known = ", ".join(builtin_symbols())
+            raise InstrumentError(symbol_or_path, "symbol", f"unknown instrument (known: {known})")
+    mapping = read_mapping(path)
+    for name, value in (overrides or {}).items():
+        if name not in mapping and name not in _OPTIONAL_FIELDS:
+            raise InstrumentError(path.name, name, "not an instrument field")
+        mapping[name] = value
+    return parse_instrument(mapping, path.name)
+
+
+def load_builtin_instruments() -> dict[str, Instrument]:
+    """Every shipped instrument, by symbol."""
+    return {symbol: load_instrument(symbol) for symbol in builtin_symbols()}
+
+
+_REQUIRED_FIELDS = (
+    "symbol",
+    "type",
+    "quoteCurrency",
+    "settlCurrency",
+    "priceScale",
+    "tickSize",
+    "lotSize",
+    "multiplier",
+    "initMargin",
+    "maintMargin",
+    "riskLimit",
+    "riskStep",
+    "makerFee",
+    "takerFee",
+    "fundingInterval",
+    "maxOrderQty",
+    "maxPrice",
+)
+_OPTIONAL_FIELDS = ("feeTiers", "settlementFee", "expiry", "markMethod", "description")
+MARK_METHODS = ("FairPrice", "LastPrice", "LastPriceProtected")
+
+
+def parse_instrument(mapping: Mapping[str, Any], source: str = "<instrument>") -> Instrument:
+    """Validate a raw mapping and build the :class:`Instrument`."""
+    for name in _REQUIRED_FIELDS:
+        if name not in mapping:
+            raise InstrumentError(source, name, "missing")
+    unknown = sorted(set(mapping) - set(_REQUIRED_FIELDS) - set(_OPTIONAL_FIELDS))
+    if unknown:
+        raise InstrumentError(source, unknown[0], "not an instrument field")
+    try:
+        instrument = _build(mapping)
+    except ParseError as error:
+        raise InstrumentError(source, error.field, error.message) from error
+    problem = validate(instrument)
+    if problem is not None:
+        raise InstrumentError(source, problem[0], problem[1])
+    return instrument
+
+
+def _text(mapping: Mapping[str, Any], name: str) -> str:
+    value = mapping[name]
+    if not isinstance(value, str) or not value:
+        raise ParseError(name, f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _build(mapping: Mapping[str, Any]) -> Instrument:
+    kind_text = _text(mapping, "type")
+    kinds = {kind.value: kind for kind in ContractKind}
+    if kind_text not in kinds:
+        raise ParseError("type", f"must be one of {', '.join(kinds)}, got {kind_text!r}")
+    price_scale = parse_int(mapping["priceScale"], "priceScale")
+    if price_scale <= 0 or 10 ** (len(str(price_scale)) - 1) != price_scale:
+        raise ParseError("priceScale", "must be a positive power of ten")
+    maker = parse_ppm(mapping["makerFee"], "makerFee")
+    taker = parse_ppm(mapping["takerFee"], "takerFee")
+    tiers = [FeeTier(adv_usd=0, maker_fee_ppm=maker, taker_fee_ppm=taker)]
+    raw_tiers = mapping.get("feeTiers", [])
+    if not isinstance(raw_tiers, list):
+        raise ParseError("feeTiers", "must be an array of tables")
+    for index, row in enumerate(raw_tiers):
+        where = f"feeTiers[{index}]"
+        if not isinstance(row, dict) or set(row) != {"adv", "makerFee", "takerFee"}:
+            raise ParseError(where, "needs exactly adv, makerFee, takerFee")
+        tiers.append(
+            FeeTier(
+                adv_usd=parse_int(row["adv"], f"{where}.adv"),
+                maker_fee_ppm=parse_ppm(row["makerFee"], f"{where}.makerFee"),
+                taker_fee_ppm=parse_ppm(row["takerFee"], f"{where}.takerFee"),
+            )
+        )
+    expiry = mapping.get("expiry")
+    mark_method = mapping.get("markMethod", "FairPrice")
+    if mark_method not in MARK_METHODS:
+        raise ParseError("markMethod", f"must be one of {', '.join(MARK_METHODS)}")
+    return Instrument(
+        symbol=_text(mapping, "symbol"),
+        kind=kinds[kind_text],
+        quote_currency=_text(mapping, "quoteCurrency"),
+        settl_currency=_text(mapping, "settlCurrency"),
+        price_scale=price_scale,
+        tick_size=parse_scaled(mapping["tickSize"], price_scale, "tickSize"),
+        lot_size=parse_int(mapping["lotSize"], "lotSize"),
+        multiplier=parse_int(mapping["multiplier"], "multiplier"),
+        init_margin_ppm=parse_ppm(mapping["initMargin"], "initMargin"),
+        maint_margin_ppm=parse_ppm(mapping["maintMargin"], "maintMargin"),
+        risk_limit=parse_int(mapping["riskLimit"], "riskLimit"),
+        risk_step=parse_int(mapping["riskStep"], "riskStep"),
+        maker_fee_ppm=maker,
+        taker_fee_ppm=taker,
+        fee_tiers=tuple(tiers),
+        funding_interval_ms=parse_duration_ms(mapping["fundingInterval"], "fundingInterval"),
+        max_order_qty=parse_int(mapping["maxOrderQty"], "maxOrderQty"),
+        max_price=parse_scaled(mapping["maxPrice"], price_scale, "maxPrice"),
+        settlement_fee_ppm=parse_ppm(mapping.get("settlementFee", 0), "settlementFee"),
+        expiry_ms=None if expiry is None else parse_int(expiry, "expiry"),
+        mark_method=str(mark_method),
+    )
+
+
+def validate(inst: Instrument) -> tuple[str, str] | None:
+    """First inconsistency as ``(BitMEX field, reason)``, or None when the instrument is sound."""
+    checks: list[tuple[bool, str, str]] = [
+        (inst.tick_size > 0, "tickSize", "must be positive"),
+        (inst.lot_size > 0, "lotSize", "must be positive"),
+        (inst.max_order_qty > 0, "maxOrderQty", "must be positive"),
+        (inst.max_order_qty % inst.lot_size == 0, "maxOrderQty", "must be a multiple of lotSize"),
+        (inst.max_price > 0, "maxPrice", "must be positive"),
+        (inst.max_price % inst.tick_size == 0, "maxPrice", "must be a multiple of tickSize"),
+        (inst.multiplier != 0, "multiplier", "must not be zero"),
+        (
+            (inst.multiplier < 0) == inst.is_inverse,
+            "multiplier",
+            "must be negative exactly for inverse contracts (BitMEX sign convention)",
+        ),
+        (0 < inst.maint_margin_ppm, "maintMargin", "must be positive"),
+        (inst.init_margin_ppm <= PPM, "initMargin", "must be at most 1 (100%)"),
+        (inst.maint_margin_ppm < inst.init_margin_ppm, "maintMargin", "must be below initMargin"),
+        (inst.risk_limit > 0, "riskLimit", "must be positive"),
+        (inst.risk_step > 0, "riskStep", "must be positive"),
+        (-PPM < inst.maker_fee_ppm < PPM, "makerFee", "must be between -1 and 1"),
+        (0 <= inst.taker_fee_ppm < PPM, "takerFee", "must be between 0 and 1"),
+        (inst.maker_fee_ppm <= inst.taker_fee_ppm, "makerFee", "must not exceed takerFee"),
+        (0 <= inst.settlement_fee_ppm < PPM, "settlementFee", "must be between 0 and 1"),
+        (inst.funding_interval_ms > 0, "fundingInterval", "must be positive"),
+        (DAY_MS % max(inst.funding_interval_ms, 1) == 0, "fundingInterval", "must divide 24 hours"),
+    ]
+    if not inst.is_inverse:
+        # Linear and quanto values are multiplier * price / price_scale per contract:
+        # exact for every valid (lot, tick) pair, so no rounding is ever needed.
+        exact = (inst.lot_size * inst.multiplier * inst.tick_size) % inst.price_scale == 0
+        checks.append((exact, "multiplier", "lotSize * multiplier * tickSize must be whole minor units"))
+    for index, tier in enumerate(inst.fee_tiers[1:], start=1):
+        previous = inst.fee_tiers[index - 1]
+        checks.append((tier.adv_usd > previous.adv_usd, f"feeTiers[{index - 1}].adv", "must ascend"))
+        checks.append(
+            (-PPM < tier.maker_fee_ppm <= tier.taker_fee_ppm < PPM, f"feeTiers[{index - 1}]", "bad fees")
+        )
+    for ok, field, reason in checks:
+        if not ok:
+            return field, reason
+    return None

@@ -1,0 +1,99 @@
+"""Exact parsing of human numbers at the edge (instrument files, CLI, API).
+
+``"0.00075"`` becomes ``750`` ppm, ``"50000.5"`` becomes ``5_000_050`` price
+units at scale 100 — exactly, or not at all: a value that does not fit the
+unit (``"0.0000001"`` as ppm) is a :class:`ParseError` naming the field.
+No float is ever created.
+"""
+
+from __future__ import annotations
+
+import re
+
+_DECIMAL = re.compile(r"^([+-]?)(\d+)(?:\.(\d*))?$|^([+-]?)\.(\d+)$")
+
+
+class ParseError(ValueError):
+    """A human-written value that cannot be represented exactly; names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def parse_scaled(text: object, scale: int, field: str) -> int:
+    """Parse a decimal (``int`` or string) into an integer count of ``1/scale`` units, exactly."""
+    if isinstance(text, bool):
+        raise ParseError(field, f"expected a number, got {text!r}")
+    if isinstance(text, int):
+        return text * scale
+    if not isinstance(text, str):
+        raise ParseError(field, f"expected a number, got {type(text).__name__} {text!r}")
+    cleaned = text.strip().replace("_", "")
+    match = _DECIMAL.match(cleaned)
+    if match is None:
+        raise ParseError(field, f"not a decimal number: {text!r}")
+    if match.group(2) is not None:
+        sign_text, whole, frac = match.group(1), match.group(2), match.group(3) or ""
+    else:
+        sign_text, whole, frac = match.group(4), "0", match.group(5)
+    frac = frac.rstrip("0")
+    denominator = 10 ** len(frac)
+    numerator = int(whole) * denominator + (int(frac) if frac else 0)
+    scaled = numerator * scale
+    if scaled % denominator != 0:
+        raise ParseError(field, f"{text!r} is finer than the unit 1/{scale}")
+    value = scaled // denominator
+    return -value if sign_text == "-" else value
+
+
+def parse_int(text: object, field: str) -> int:
+    """Parse a whole number (``int`` or string such as ``"1_000"``)."""
+    return parse_scaled(text, 1, field)
+
+
+def parse_ppm(text: object, field: str) -> int:
+    """Parse a fraction (``"0.005"``) or percentage (``"0.5%"``) into parts per million."""
+    if isinstance(text, str) and text.strip().endswith("%"):
+        return parse_scaled(text.strip()[:-1], 10_000, field)
+    return parse_scaled(text, 1_000_000, field)
+
+
+def parse_duration_ms(text: object, field: str) -> int:
+    """Parse ``"HH:MM:SS"``, ``"8h"``, ``"30m"``, ``"15s"`` or an integer of milliseconds."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    if not isinstance(text, str):
+        raise ParseError(field, f"expected a duration, got {text!r}")
+    cleaned = text.strip()
+    clock = re.fullmatch(r"(\d+):(\d\d):(\d\d)", cleaned)
+    if clock is not None:
+        hours, minutes, seconds = (int(part) for part in clock.groups())
+        return ((hours * 60 + minutes) * 60 + seconds) * 1000
+    unit = re.fullmatch(r"(\d+)(ms|s|m|h|d)", cleaned)
+    if unit is None:
+        raise ParseError(field, f"not a duration: {text!r} (use HH:MM:SS or 8h/30m/15s)")
+    factor = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}[unit.group(2)]
+    return int(unit.group(1)) * factor
+
+
+def format_scaled(value: int, scale: int) -> str:
+    """Render an integer count of ``1/scale`` units as an exact decimal string."""
+    sign_text = "-" if value < 0 else ""
+    magnitude = -value if value < 0 else value
+    whole, frac = divmod(magnitude, scale)
+    digits = len(str(scale)) - 1
+    if digits == 0 or frac == 0:
+        return f"{sign_text}{whole}"
+    return f"{sign_text}{whole}.{frac:0{digits}d}".rstrip("0")
+
+
+def format_ppm(value_ppm: int) -> str:
+    """``5_000`` -> ``"0.50%"`` style text for tables (exact, trailing zeros kept to 2 places)."""
+    text = format_scaled(value_ppm, 10_000)
+    if "." not in text:
+        text += ".00"
+    elif len(text.split(".")[1]) == 1:
+        text += "0"
+    return text + "%"
