@@ -61,7 +61,7 @@ def load_instrument(symbol_or_path: str, overrides: Mapping[str, object] | None 
     if candidate.suffix == ".toml" or candidate.exists():
         path = candidate
     else:
-        path = builtin_dir() / f"{symbol_or_path}.toml"
+        path = builtin_dir().joinpath(f"{symbol_or_path}.toml")
         if not path.exists():
             known = ", ".join(builtin_symbols())
             raise InstrumentError(symbol_or_path, "symbol", f"unknown instrument (known: {known})")
@@ -195,7 +195,7 @@ def validate(inst: Instrument) -> tuple[str, str] | None:
             "multiplier",
             "must be negative exactly for inverse contracts (BitMEX sign convention)",
         ),
-        (0 < inst.maint_margin_ppm, "maintMargin", "must be positive"),
+        (inst.maint_margin_ppm > 0, "maintMargin", "must be positive"),
         (inst.init_margin_ppm <= PPM, "initMargin", "must be at most 1 (100%)"),
         (inst.maint_margin_ppm < inst.init_margin_ppm, "maintMargin", "must be below initMargin"),
         (inst.risk_limit > 0, "riskLimit", "must be positive"),

@@ -17,6 +17,7 @@ from typing import Protocol
 import attrs
 
 from rules.instrument import Instrument
+from rules.num import concrete
 from rules.position import Position
 
 
@@ -75,6 +76,7 @@ def compute_conservation_gap(
     return wallets_minus_costs + insurance + fees + funding_pool - net_deposits
 
 
+@concrete
 def check_conservation(view: ExchangeView, step: StepInfo) -> list[str]:
     """Per asset: Σ(wallet − cost) + insurance + fees + funding pool = net deposits."""
     del step
@@ -103,6 +105,7 @@ def compute_oi_imbalance(quantities: Sequence[int]) -> int:
     return total
 
 
+@concrete
 def check_oi_balance(view: ExchangeView, step: StepInfo) -> list[str]:
     """Per instrument: Σ long qty = Σ short qty."""
     del step
@@ -146,6 +149,7 @@ register(
 )
 
 
+@concrete
 def check_all(view: ExchangeView, step: StepInfo) -> dict[str, list[str]]:
     """Every registered invariant's violations (empty lists when all hold)."""
     return {inv_id: invariant.check(view, step) for inv_id, invariant in REGISTRY.items()}

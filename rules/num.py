@@ -25,9 +25,11 @@ comment saying whom the rounding favours.
 
 from __future__ import annotations
 
-from typing import Protocol, cast
+from typing import Protocol, TypeVar, cast
 
 PPM = 1_000_000  # parts per million: 10_000 ppm = 1.00%
+
+_F = TypeVar("_F")
 
 
 class SymbolicBool(Protocol):
@@ -136,3 +138,13 @@ def ppm_of_ceil(amount: int, rate_ppm: int) -> int:
 def ppm_of_floor(amount: int, rate_ppm: int) -> int:
     """``amount * rate_ppm / 1e6`` rounded down: for credits paid by the system."""
     return floordiv(amount * rate_ppm, PPM)
+
+
+def concrete(function: _F) -> _F:
+    """Mark a rules function as concrete-only: it runs on Python ints and may branch on values.
+
+    Such functions (orderings for sorting, table look-ups, loops over records)
+    are exempt from the no-value-branching lint and are *tested*, not proved;
+    the rulebook says so next to them.
+    """
+    return function

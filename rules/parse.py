@@ -39,7 +39,7 @@ def parse_scaled(text: object, scale: int, field: str) -> int:
     else:
         sign_text, whole, frac = match.group(4), "0", match.group(5)
     frac = frac.rstrip("0")
-    denominator = 10 ** len(frac)
+    denominator: int = 10 ** len(frac)
     numerator = int(whole) * denominator + (int(frac) if frac else 0)
     scaled = numerator * scale
     if scaled % denominator != 0:

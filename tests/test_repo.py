@@ -1,0 +1,211 @@
+"""Tests of the repository itself: layering, integers only, no value branching in kernels, types, lint.
+
+These are the checks a reviewer would otherwise do by eye (DESIGN §1, §2, §4).
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STDLIB = set(sys.stdlib_module_names)
+
+# Modules of rules/ that are the edge (parsing, loading files) or the helpers themselves:
+# they run on concrete values only and are exempt from the kernel lint.
+EDGE_MODULES = {"num.py", "parse.py", "instrument_file.py", "__init__.py"}
+
+ALLOWED_IMPORTS = {
+    "rules": {"rules", "attrs"},
+    "engine": {"rules", "engine", "attrs"},
+    "proofs": {"rules", "proofs", "attrs", "z3"},
+}
+
+
+def python_files(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def top_level_imports(tree: ast.AST) -> list[tuple[str, int, bool]]:
+    """(root module, line, at module level?) for every import in the tree."""
+    found: list[tuple[str, int, bool]] = []
+    module_level = {id(node) for node in getattr(tree, "body", [])}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found.append((alias.name.split(".")[0], node.lineno, id(node) in module_level))
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.module.split(".")[0], node.lineno, id(node) in module_level))
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED_IMPORTS))
+def test_layering_imports_only_allowed_packages(package: str) -> None:
+    violations = []
+    for path in python_files(package):
+        tree = ast.parse(path.read_text(), str(path))
+        for module, line, at_top in top_level_imports(tree):
+            if module in STDLIB or module == "__future__" or module in ALLOWED_IMPORTS[package]:
+                continue
+            # The CLI lives in engine/ and may load proofs (z3) lazily, inside a command's run().
+            if package == "engine" and path.name.startswith("cli_") and module == "proofs" and not at_top:
+                continue
+            violations.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+    assert violations == []
+
+
+def test_nothing_imports_tests() -> None:
+    violations = []
+    for package in ALLOWED_IMPORTS:
+        for path in python_files(package):
+            tree = ast.parse(path.read_text(), str(path))
+            for module, line, _ in top_level_imports(tree):
+                if module == "tests":
+                    violations.append(f"{path.relative_to(ROOT)}:{line}")
+    assert violations == []
+
+
+def test_rules_never_import_z3_even_lazily() -> None:
+    offenders = []
+    for package in ("rules", "engine"):
+        for path in python_files(package):
+            tree = ast.parse(path.read_text(), str(path))
+            for module, line, _ in top_level_imports(tree):
+                if module == "z3":
+                    offenders.append(f"{path.relative_to(ROOT)}:{line}")
+    assert offenders == []
+
+
+FLOAT_CALLS = {"float", "round", "Decimal", "Fraction", "complex"}
+FLOAT_MODULES = {"decimal", "fractions", "math", "random", "time", "datetime", "statistics"}
+
+
+def float_violations(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    where = path.relative_to(ROOT)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, float):
+            found.append(f"{where}:{node.lineno} float literal {node.value!r}")
+        elif isinstance(node, ast.BinOp | ast.AugAssign) and isinstance(node.op, ast.Div):
+            found.append(f"{where}:{node.lineno} true division")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FLOAT_CALLS:
+            found.append(f"{where}:{node.lineno} call to {node.func.id}()")
+    for module, line, _ in top_level_imports(tree):
+        if module in FLOAT_MODULES:
+            found.append(f"{where}:{line} imports {module}")
+    return found
+
+
+# engine modules at the edge may read the wall clock or format decimals for humans:
+# the CLI, the report writer and the benchmark. The deterministic core may not.
+ENGINE_EDGE_PREFIXES = ("cli", "report", "bench", "progress")
+
+
+def test_rules_are_integers_only_and_never_read_clocks_or_randomness() -> None:
+    violations = [v for path in python_files("rules") for v in float_violations(path)]
+    assert violations == []
+
+
+def test_engine_core_is_integers_only_and_never_reads_clocks_or_randomness() -> None:
+    core = [p for p in python_files("engine") if not p.name.startswith(ENGINE_EDGE_PREFIXES)]
+    violations = [v for path in core for v in float_violations(path)]
+    assert violations == []
+
+
+BANNED_BUILTINS = {"min", "max", "abs", "sum", "any", "all", "bool", "sorted"}
+VALUE_COMPARE = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
+
+
+def _is_concrete(function: ast.FunctionDef) -> bool:
+    for decorator in function.decorator_list:
+        name = decorator.id if isinstance(decorator, ast.Name) else getattr(decorator, "attr", "")
+        if name == "concrete":
+            return True
+    return False
+
+
+def branching_violations(path: Path) -> list[str]:
+    """Value branching inside kernel functions (not marked @concrete, no `# structural`)."""
+    source = path.read_text()
+    lines = source.splitlines()
+    tree = ast.parse(source, str(path))
+    where = path.relative_to(ROOT)
+    found: list[str] = []
+
+    def structural(node: ast.AST) -> bool:
+        line = lines[node.lineno - 1]
+        return "# structural" in line
+
+    def visit(function: ast.FunctionDef) -> None:
+        for node in ast.walk(function):
+            if isinstance(node, ast.FunctionDef) and node is not function and _is_concrete(node):
+                continue
+            message = None
+            if isinstance(node, ast.BoolOp):
+                message = "and/or on values (use and_/or_)"
+            elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+                message = "`not` on a value (use not_)"
+            elif isinstance(node, ast.IfExp):
+                message = "conditional expression (use ite)"
+            elif isinstance(node, ast.Compare) and len(node.ops) > 1:
+                message = "chained comparison"
+            elif isinstance(node, ast.If | ast.While | ast.Assert) and any(
+                isinstance(sub, ast.Compare) and any(isinstance(op, VALUE_COMPARE) for op in sub.ops)
+                for sub in ast.walk(node.test)
+            ):
+                message = "branch on a value comparison (use ite)"
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in {"min", "max", "abs"}
+            ):
+                message = f"builtin {node.func.id}() (use {node.func.id}_)"
+            if message is not None and not structural(node):
+                found.append(f"{where}:{node.lineno} {message}")
+
+    for node in tree.body:
+        candidates = [node] if isinstance(node, ast.FunctionDef) else []
+        if isinstance(node, ast.ClassDef):
+            candidates = [item for item in node.body if isinstance(item, ast.FunctionDef)]
+        for function in candidates:
+            if not _is_concrete(function):
+                visit(function)
+    return found
+
+
+def test_rule_kernels_do_not_branch_on_values() -> None:
+    kernels = [p for p in python_files("rules") if p.name not in EDGE_MODULES]
+    violations = [v for path in kernels for v in branching_violations(path)]
+    assert violations == []
+
+
+def test_lint_catches_value_branching(tmp_path: Path) -> None:
+    bad = ROOT / "rules" / "_lint_probe_tmp.py"
+    bad.write_text("def f(x: int) -> int:\n    if x > 0:\n        return min(x, 3)\n    return x and 1\n")
+    try:
+        assert len(branching_violations(bad)) == 3
+    finally:
+        bad.unlink()
+
+
+def test_mypy_strict_is_clean() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "rules", "engine", "proofs"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_ruff_is_clean() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
