@@ -182,12 +182,19 @@ def _build(mapping: Mapping[str, Any]) -> Instrument:
 
 def validate(inst: Instrument) -> tuple[str, str] | None:
     """First inconsistency as ``(BitMEX field, reason)``, or None when the instrument is sound."""
+    positive = [
+        (inst.tick_size, "tickSize"),
+        (inst.lot_size, "lotSize"),
+        (inst.max_order_qty, "maxOrderQty"),
+        (inst.max_price, "maxPrice"),
+        (inst.price_scale, "priceScale"),
+        (inst.funding_interval_ms, "fundingInterval"),
+    ]
+    for value, name in positive:
+        if value <= 0:
+            return name, "must be positive"
     checks: list[tuple[bool, str, str]] = [
-        (inst.tick_size > 0, "tickSize", "must be positive"),
-        (inst.lot_size > 0, "lotSize", "must be positive"),
-        (inst.max_order_qty > 0, "maxOrderQty", "must be positive"),
         (inst.max_order_qty % inst.lot_size == 0, "maxOrderQty", "must be a multiple of lotSize"),
-        (inst.max_price > 0, "maxPrice", "must be positive"),
         (inst.max_price % inst.tick_size == 0, "maxPrice", "must be a multiple of tickSize"),
         (inst.multiplier != 0, "multiplier", "must not be zero"),
         (
@@ -204,8 +211,7 @@ def validate(inst: Instrument) -> tuple[str, str] | None:
         (0 <= inst.taker_fee_ppm < PPM, "takerFee", "must be between 0 and 1"),
         (inst.maker_fee_ppm <= inst.taker_fee_ppm, "makerFee", "must not exceed takerFee"),
         (0 <= inst.settlement_fee_ppm < PPM, "settlementFee", "must be between 0 and 1"),
-        (inst.funding_interval_ms > 0, "fundingInterval", "must be positive"),
-        (DAY_MS % max(inst.funding_interval_ms, 1) == 0, "fundingInterval", "must divide 24 hours"),
+        (DAY_MS % inst.funding_interval_ms == 0, "fundingInterval", "must divide 24 hours"),
     ]
     if not inst.is_inverse:
         # Linear and quanto values are multiplier * price / price_scale per contract:
