@@ -106,7 +106,7 @@ def test_acc_003_realised_pnl_is_never_above_the_exact_share(data: st.DataObject
     closed_lots = data.draw(st.integers(min_value=1, max_value=lots_held - 1))
     close = -closed_lots * inst.lot_size if position.qty > 0 else closed_lots * inst.lot_size
     price = data.draw(realistic_prices(inst))
-    after, realised = apply_fill(inst, position, close, price)
+    _, realised = apply_fill(inst, position, close, price)
     # exact share: realised = cost * (qty + close) / qty - cost - value(close)
     exact = Fraction(position.cost * (position.qty + close), position.qty) - position.cost
     exact -= compute_value(inst, close, price)
