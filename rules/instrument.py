@@ -65,6 +65,17 @@ class Instrument:
     settlement_fee_ppm: int = 0  # settlementFee (dated futures)
     expiry_ms: int | None = None  # expiry (None: perpetual)
     mark_method: str = "FairPrice"  # markMethod
+    # -- prices and funding (rules/impact.py, mark.py, funding.py, settlement.py) --
+    impact_notional: int | None = None  # impactNotional, settlement minor units (None: no impact prices)
+    fixed_interest_daily_ppm: int | None = None  # fixedInterestRate per day (None: quote - base indices)
+    premium_clamp_ppm: int = 500  # fundingPremiumClamp: F = P + clamp(I - P, ±0.05%)
+    funding_cap_ratio_ppm: int = 750_000  # fundingCapRatio: |F| <= 75% (IM - MM)
+    funding_change_cap_ratio_ppm: int = 750_000  # fundingChangeCapRatio: |F - F_prev| <= 75% MM
+    premium_sample_ms: int = 60_000  # premiumSampleInterval: P and I sampled every minute
+    fair_basis_refresh_ms: int = 30_000  # fairBasisRefresh: % fair basis refreshed every 30 s
+    impact_spread_ticks: int = 3  # impactSpreadTicks: refresh while spread < max(MM, 3 ticks)
+    limit_band_ppm: int = 100_000  # limitBand: LastPrice limit up/down around the session reference
+    settlement_twap_ms: int = 1_800_000  # settlementTwap: futures settle on the 30-minute index TWAP
 
     @property
     def is_inverse(self) -> bool:
@@ -107,4 +118,14 @@ BITMEX_NAMES: dict[str, str] = {
     "settlementFee": "settlement_fee_ppm",
     "expiry": "expiry_ms",
     "markMethod": "mark_method",
+    "impactNotional": "impact_notional",
+    "fixedInterestRate": "fixed_interest_daily_ppm",
+    "fundingPremiumClamp": "premium_clamp_ppm",
+    "fundingCapRatio": "funding_cap_ratio_ppm",
+    "fundingChangeCapRatio": "funding_change_cap_ratio_ppm",
+    "premiumSampleInterval": "premium_sample_ms",
+    "fairBasisRefresh": "fair_basis_refresh_ms",
+    "impactSpreadTicks": "impact_spread_ticks",
+    "limitBand": "limit_band_ppm",
+    "settlementTwap": "settlement_twap_ms",
 }

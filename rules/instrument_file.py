@@ -97,7 +97,21 @@ _REQUIRED_FIELDS = (
     "maxOrderQty",
     "maxPrice",
 )
-_OPTIONAL_FIELDS = ("feeTiers", "settlementFee", "expiry", "markMethod", "description")
+_OPTIONAL_FIELDS: tuple[str, ...] = ("feeTiers", "settlementFee", "expiry", "markMethod", "description")
+# index / mark / funding / settlement parameters (rules/impact.py, mark.py, funding.py, settlement.py)
+_PRICE_FUNDING_FIELDS: dict[str, tuple[str, Any]] = {
+    "impactNotional": ("impact_notional", parse_int),
+    "fixedInterestRate": ("fixed_interest_daily_ppm", parse_ppm),
+    "fundingPremiumClamp": ("premium_clamp_ppm", parse_ppm),
+    "fundingCapRatio": ("funding_cap_ratio_ppm", parse_ppm),
+    "fundingChangeCapRatio": ("funding_change_cap_ratio_ppm", parse_ppm),
+    "premiumSampleInterval": ("premium_sample_ms", parse_duration_ms),
+    "fairBasisRefresh": ("fair_basis_refresh_ms", parse_duration_ms),
+    "impactSpreadTicks": ("impact_spread_ticks", parse_int),
+    "limitBand": ("limit_band_ppm", parse_ppm),
+    "settlementTwap": ("settlement_twap_ms", parse_duration_ms),
+}
+_OPTIONAL_FIELDS += tuple(_PRICE_FUNDING_FIELDS)
 MARK_METHODS = ("FairPrice", "LastPrice", "LastPriceProtected")
 
 
@@ -177,6 +191,7 @@ def _build(mapping: Mapping[str, Any]) -> Instrument:
         settlement_fee_ppm=parse_ppm(mapping.get("settlementFee", 0), "settlementFee"),
         expiry_ms=None if expiry is None else parse_int(expiry, "expiry"),
         mark_method=str(mark_method),
+        **{attr: parse(mapping[name], name) for name, (attr, parse) in _PRICE_FUNDING_FIELDS.items() if name in mapping},
     )
 
 
@@ -212,6 +227,17 @@ def validate(inst: Instrument) -> tuple[str, str] | None:
         (inst.maker_fee_ppm <= inst.taker_fee_ppm, "makerFee", "must not exceed takerFee"),
         (0 <= inst.settlement_fee_ppm < PPM, "settlementFee", "must be between 0 and 1"),
         (DAY_MS % inst.funding_interval_ms == 0, "fundingInterval", "must divide 24 hours"),
+        (inst.impact_notional is None or inst.impact_notional > 0, "impactNotional", "must be positive"),
+        (0 <= (inst.fixed_interest_daily_ppm or 0) < PPM, "fixedInterestRate", "must be between 0 and 1"),
+        (0 <= inst.premium_clamp_ppm < PPM, "fundingPremiumClamp", "must be between 0 and 1"),
+        (0 <= inst.funding_cap_ratio_ppm <= PPM, "fundingCapRatio", "must be between 0 and 1"),
+        (0 <= inst.funding_change_cap_ratio_ppm <= PPM, "fundingChangeCapRatio", "must be between 0 and 1"),
+        (inst.premium_sample_ms > 0, "premiumSampleInterval", "must be positive"),
+        (inst.funding_interval_ms % max(inst.premium_sample_ms, 1) == 0, "premiumSampleInterval", "must divide fundingInterval"),
+        (inst.fair_basis_refresh_ms > 0, "fairBasisRefresh", "must be positive"),
+        (inst.impact_spread_ticks > 0, "impactSpreadTicks", "must be positive"),
+        (0 < inst.limit_band_ppm < PPM, "limitBand", "must be between 0 and 1 (exclusive)"),
+        (inst.settlement_twap_ms > 0, "settlementTwap", "must be positive"),
     ]
     if not inst.is_inverse:
         # Linear and quanto values are multiplier * price / price_scale per contract:

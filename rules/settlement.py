@@ -1,0 +1,152 @@
+"""SET: settlement of a dated future at expiry.
+
+At ``expiry`` every open position in the future is closed at the
+**settlement price**: the time-weighted average of the index over the last
+``settlementTwap`` (30 minutes) before expiry (BitMEX ``.BXBT30M``).  Each
+index sample counts from its time until the next sample (the sample in
+force at the window's start counts from the start); the average is rounded
+half up to the price unit (neutral: longs and shorts settle at the same
+price, their PnL sums to zero).
+
+Closing a position is exactly a fill of ``−qty`` at the settlement price
+through :func:`rules.position.apply_fill`: the PnL is realised from the
+cost basis into the wallet, the position becomes flat.  The **settlement
+fee** (``settlementFee``, e.g. 0.05%) is charged on the settled value,
+rounded up toward the fee pool (as commission is).  The engine cancels every
+open order in the instrument and stops accepting new ones.
+
+Conservation: the values of the closing fills cancel (Σ qty = 0 and values
+are exact per lot), so Σ(Δwallet − Δcost) = −Σ fees = −Δfee pool (proved in
+``proofs/obligations_funding.py`` for k holders).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from rules.contract import compute_notional
+from rules.instrument import Instrument
+from rules.num import PPM, ceildiv, concrete, round_half_up_div
+from rules.position import FLAT, Position, apply_fill
+
+IndexSample = tuple[int, int]  # (time ms, index price units)
+
+
+@attrs.frozen(kw_only=True)
+class PositionSettled:
+    """SET-003: one holder's settlement."""
+
+    account_id: int
+    qty: int  # the quantity closed (the position before settlement)
+    cost: int  # its cost basis, moved out
+    realised_pnl: int  # credited to the wallet (realisedPnl)
+    fee: int  # settlement fee, charged to the wallet, credited to the fee pool
+    position: Position  # after: flat
+
+    @property
+    def wallet_delta(self) -> int:
+        """Net change of the wallet balance."""
+        return self.realised_pnl - self.fee
+
+
+@attrs.frozen(kw_only=True)
+class InstrumentSettled:
+    """SET-004: the settlement event: price, its window, every holder, the fee pool."""
+
+    symbol: str
+    time_ms: int
+    settlement_price: int  # settledPrice
+    window: tuple[int, int]  # [start, end) of the TWAP, ms
+    samples: int  # index samples that counted
+    holders: tuple[PositionSettled, ...]
+    fee_pool_delta: int
+    orders_cancelled: bool = True  # the engine cancels every open order in the instrument
+
+
+@attrs.frozen(kw_only=True)
+class SettlementRejection:
+    """A settlement that cannot happen (no state change)."""
+
+    reason: str  # "not-a-future" | "not-expired" | "no-index-samples" | "oi-imbalance"
+    detail: str
+
+
+def compute_settlement_fee(inst: Instrument, qty: int, settlement_price: int) -> int:
+    """SET-002: ``settlementFee × value`` of the settled position, rounded up toward the fee pool."""
+    # ceil: the holder never pays less than the exact fee.
+    return ceildiv(compute_notional(inst, qty, settlement_price) * inst.settlement_fee_ppm, PPM)
+
+
+def compute_position_settlement(
+    inst: Instrument, position: Position, settlement_price: int
+) -> tuple[Position, int, int]:
+    """SET-003: (flat position, realised PnL, fee): the position closed by a fill at the settlement price."""
+    closed, realised = apply_fill(inst, position, -position.qty, settlement_price)
+    return closed, realised, compute_settlement_fee(inst, position.qty, settlement_price)
+
+
+@concrete
+def compute_twap(samples: tuple[IndexSample, ...], start_ms: int, end_ms: int) -> tuple[int, int] | None:
+    """SET-001: (time-weighted average over [start, end), samples counted), None without a sample.
+
+    A sample holds from its time to the next sample's; the last one at or
+    before ``start`` holds from ``start`` (without one, the window starts at the
+    first sample).  Samples at or after ``end`` are ignored.
+    """
+    ordered = sorted(s for s in samples if s[0] < end_ms)
+    before = [s for s in ordered if s[0] <= start_ms]
+    inside = [s for s in ordered if s[0] > start_ms]
+    counted = ([(start_ms, before[-1][1])] if before else []) + inside
+    if not counted:
+        return None
+    weighted = 0
+    for index, (time_ms, price) in enumerate(counted):
+        until = counted[index + 1][0] if index + 1 < len(counted) else end_ms
+        weighted += price * (until - time_ms)
+    duration = end_ms - counted[0][0]
+    # half up to the price unit: neutral, both sides settle at this price.
+    return round_half_up_div(weighted, duration), len(counted)
+
+
+@concrete
+def process_settlement(
+    inst: Instrument,
+    holders: tuple[tuple[int, Position], ...],
+    time_ms: int,
+    index_samples: tuple[IndexSample, ...],
+) -> InstrumentSettled | SettlementRejection:
+    """SET-004: settle every holder (sorted by account id) at the index TWAP ending at expiry."""
+    if inst.expiry_ms is None:
+        return SettlementRejection(reason="not-a-future", detail=f"{inst.symbol} is perpetual")
+    if time_ms < inst.expiry_ms:
+        return SettlementRejection(reason="not-expired", detail=f"expiry at {inst.expiry_ms}")
+    if sum(position.qty for _, position in holders) != 0:
+        return SettlementRejection(reason="oi-imbalance", detail="Σ qty of the holders is not zero")
+    window = (inst.expiry_ms - inst.settlement_twap_ms, inst.expiry_ms)
+    twap = compute_twap(index_samples, window[0], window[1])
+    if twap is None:
+        return SettlementRejection(reason="no-index-samples", detail=f"none before {window[1]}")
+    price, count = twap
+    settled = []
+    for account_id, position in sorted(holders, key=lambda row: row[0]):
+        closed, realised, fee = compute_position_settlement(inst, position, price)
+        assert closed == FLAT, "closing the whole quantity leaves a flat position"
+        settled.append(
+            PositionSettled(
+                account_id=account_id,
+                qty=position.qty,
+                cost=position.cost,
+                realised_pnl=realised,
+                fee=fee,
+                position=closed,
+            )
+        )
+    return InstrumentSettled(
+        symbol=inst.symbol,
+        time_ms=time_ms,
+        settlement_price=price,
+        window=window,
+        samples=count,
+        holders=tuple(settled),
+        fee_pool_delta=sum(row.fee for row in settled),
+    )
