@@ -17,8 +17,16 @@ from typing import Protocol
 import attrs
 
 from rules.instrument import Instrument
+from rules.margin import (
+    AccountMargin,
+    MarginSetting,
+    RestingOrder,
+    compute_account_margin,
+    compute_contract_order_margin,
+    compute_position_margin,
+)
 from rules.num import concrete
-from rules.position import Position
+from rules.position import FLAT, Position
 
 
 class ExchangeView(Protocol):
@@ -44,12 +52,21 @@ class ExchangeView(Protocol):
 
     def mark_price(self, symbol: str) -> int: ...
 
+    def open_orders(self, account_id: int) -> Sequence[RestingOrder]:
+        """Resting limit orders (leaves qty, signed); untriggered stops excluded."""
+        ...
+
+    def margin_setting(self, account_id: int, symbol: str) -> MarginSetting:
+        """Leverage (0 = cross) and extra isolated margin of the account in ``symbol``."""
+        ...
+
 
 @attrs.frozen(kw_only=True)
 class StepInfo:
     """What one step did, for invariants about transitions rather than states."""
 
-    # accounts whose order was accepted in this step (INV-MARGIN-ON-ENTRY)
+    # accounts whose accepted order increased their order margin in this step
+    # (INV-MARGIN-ON-ENTRY; a pure reduction needs no margin and is exempt)
     order_accounts: tuple[int, ...] = ()
     # accounts that withdrew in this step (INV-WITHDRAW-SAFE)
     withdraw_accounts: tuple[int, ...] = ()
@@ -153,3 +170,84 @@ register(
 def check_all(view: ExchangeView, step: StepInfo) -> dict[str, list[str]]:
     """Every registered invariant's violations (empty lists when all hold)."""
     return {inv_id: invariant.check(view, step) for inv_id, invariant in REGISTRY.items()}
+
+
+# --- margin invariants (INV-MARGIN-ON-ENTRY, INV-WITHDRAW-SAFE) ---------------------------
+
+
+@concrete
+def compute_best_prices(view: ExchangeView, symbol: str) -> tuple[int, int]:
+    """(best bid, best ask) of ``symbol`` over every account's resting orders; 0 for an empty side."""
+    bids = [o.price for a in view.account_ids() for o in view.open_orders(a) if o.symbol == symbol and o.qty > 0]
+    asks = [o.price for a in view.account_ids() for o in view.open_orders(a) if o.symbol == symbol and o.qty < 0]
+    return (max(bids) if bids else 0), (min(asks) if asks else 0)
+
+
+@concrete
+def compute_view_account_margin(view: ExchangeView, account_id: int, asset: str) -> AccountMargin:
+    """MRG-050 over a whole state: one account's margin in ``asset`` (positions, orders, settings)."""
+    instruments = view.instruments()
+    positions = view.positions(account_id)
+    orders = view.open_orders(account_id)
+    lines = []
+    order_margin = 0
+    for symbol, inst in sorted(instruments.items()):
+        if inst.settl_currency != asset:
+            continue
+        position = positions.get(symbol, FLAT)
+        setting = view.margin_setting(account_id, symbol)
+        mark = view.mark_price(symbol)
+        lines.append(compute_position_margin(inst, position, mark, setting.leverage_hundredths, setting.pos_cross))
+        mine = tuple((o.qty, o.price) for o in orders if o.symbol == symbol)
+        if mine:
+            best_bid, best_ask = compute_best_prices(view, symbol)
+            order_margin += compute_contract_order_margin(
+                inst, position, mine, mark, best_bid, best_ask, setting.leverage_hundredths
+            ).total
+    return compute_account_margin(view.wallet(account_id, asset), tuple(lines), order_margin)
+
+
+@concrete
+def check_margin_on_entry(view: ExchangeView, step: StepInfo) -> list[str]:
+    """After an accepted order that needed margin, the account's available balance is ≥ 0 in every asset."""
+    problems = []
+    for account_id in step.order_accounts:
+        for asset in view.assets():
+            available = compute_view_account_margin(view, account_id, asset).available_margin
+            if available < 0:
+                problems.append(f"account {account_id} {asset}: available balance {available} < 0 after an order")
+    return problems
+
+
+@concrete
+def check_withdraw_safe(view: ExchangeView, step: StepInfo) -> list[str]:
+    """After a withdrawal, the account's available balance still covers its unrealised profit."""
+    problems = []
+    for account_id in step.withdraw_accounts:
+        for asset in view.assets():
+            margin = compute_view_account_margin(view, account_id, asset)
+            free = margin.available_margin - margin.cross_unrealised_profit
+            if free < 0:
+                problems.append(
+                    f"account {account_id} {asset}: withdrawal took {-free} of margin in use or unrealised profit"
+                )
+    return problems
+
+
+register(
+    Invariant(
+        id="INV-MARGIN-ON-ENTRY",
+        statement=(
+            "An accepted order that needs margin never leaves the account's available balance below zero "
+            "(a pure reduction needs none and is always accepted)."
+        ),
+        check=check_margin_on_entry,
+    )
+)
+register(
+    Invariant(
+        id="INV-WITHDRAW-SAFE",
+        statement="A withdrawal never takes margin in use or unrealised profit: available − unrealised profit ≥ 0 after it.",
+        check=check_withdraw_safe,
+    )
+)

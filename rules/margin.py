@@ -30,6 +30,8 @@ leverage in hundredths (100x = ``10_000``; ``0`` = cross margin).
 
 from __future__ import annotations
 
+import enum
+
 import attrs
 
 from rules.contract import compute_value
@@ -39,14 +41,18 @@ from rules.num import (
     abs_,
     ceildiv,
     clamp,
+    concrete,
     floordiv,
     ite,
     max_,
+    min_,
+    or_,
     ppm_of_ceil,
 )
-from rules.position import Position
+from rules.position import Position, apply_fill
 from rules.risk_limit import (
     compute_maint_margin_req_ppm,
+    compute_max_leverage_hundredths,
     compute_risk_init_margin_req_ppm,
     compute_risk_steps,
 )
@@ -244,7 +250,7 @@ def compute_position_margin(
       2.5x = ``250``), or ``0`` for cross margin;
     * ``pos_cross`` — isolated only: margin added on top of the initial margin,
       minus losses realised against the position (BitMEX ``posCross − posLoss``),
-      minor units; ignored when cross;
+      minor units; ignored when cross or flat;
     * ``cross_balance`` — cross only: the margin balance backing this position,
       minor units, **excluding this position's own unrealised PnL** (wallet
       balance + other cross positions' unrealised PnL − what other positions and
@@ -260,7 +266,7 @@ def compute_position_margin(
     init_req = compute_init_margin_req_ppm(inst, leverage_hundredths, steps)
     maint_req = compute_maint_margin_req_ppm(inst, steps)
     is_cross = leverage_hundredths == CROSS
-    extra = ite(is_cross, 0, pos_cross)
+    extra = ite(or_(is_cross, position.qty == 0), 0, pos_cross)  # a flat position holds no margin
     pos_init = compute_pos_init(pos_cost, init_req)
     pos_comm = compute_pos_comm(pos_cost, pos_init, extra, inst.taker_fee_ppm)
     pos_margin = pos_init + pos_comm + extra
@@ -316,3 +322,380 @@ def compute_cross_margin_excess(cross_wallet: int, unrealised_pnls: tuple[int, .
     for maint in pos_maints:
         total = total - maint
     return total
+
+
+def compute_cross_backing(cross_wallet: int, other_pnls: tuple[int, ...], other_maints: tuple[int, ...]) -> int:
+    """MRG-033: the margin backing one cross position (``cross_balance`` of :func:`compute_position_margin`).
+
+    The account's cross wallet plus the unrealised PnL minus the maintenance
+    margin of its *other* cross positions in the same currency: then the
+    position's own liquidation price is exactly where the account's
+    :func:`compute_cross_margin_excess` turns negative, the others held at mark.
+    """
+    return compute_cross_margin_excess(cross_wallet, other_pnls, other_maints)
+
+
+# --- order margin -----------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class MarginSetting:
+    """An account's margin mode in one contract: leverage (0 = cross) and extra isolated margin."""
+
+    leverage_hundredths: int = CROSS  # leverage × 100 (100x = 10_000); 0 = cross
+    pos_cross: int = 0  # isolated: margin added by transferMargin, minus losses realised against it
+
+
+@attrs.frozen(kw_only=True)
+class RestingOrder:
+    """A resting limit order, for margin: signed leaves quantity (buy > 0) and limit price.
+
+    Untriggered stops and if-touched orders are not resting orders: they
+    consume no margin until triggered (reference §8).
+    """
+
+    symbol: str
+    qty: int  # leavesQty, signed: buy > 0, sell < 0
+    price: int  # limit price, price units
+
+
+@attrs.frozen(kw_only=True)
+class OrderSide:
+    """One side's resting orders in one contract, summed: what order margin is charged on."""
+
+    qty: int = 0  # contracts, ≥ 0
+    value: int = 0  # Σ value at each order's worst-case execution price (unsigned, minor units)
+    premium: int = 0  # Σ loss against mark if filled at the limit price (grossOpenPremium part)
+
+
+@attrs.frozen(kw_only=True)
+class OrderMargin:
+    """Order margin of one contract's resting orders (BitMEX ``initMargin`` of the Margin record)."""
+
+    bid_qty_charged: int  # bids charged initial margin (linear: net of offers; inverse: all non-reducing)
+    ask_qty_charged: int  # offers charged initial margin (linear: all non-reducing; inverse: net of bids)
+    init_margin: int  # initMarginReq × value of the charged contracts
+    premium: int  # grossOpenPremium: buying above / selling below mark, fully funded
+    commission: int  # entry and exit taker fee reserved on the non-reducing contracts
+    total: int  # init_margin + premium + commission
+
+
+def compute_order_charge_price(inst: Instrument, qty: int, limit_price: int, best_bid: int, best_ask: int) -> int:
+    """MRG-040: the price an order's initial margin is charged at: its worst-case execution value.
+
+    Linear and quanto (value rises with price): a buy at its limit, a sell at
+    ``max(limitPrice, bestBid)`` — BitMEX's rule (reference §2).  Inverse (value
+    falls as price rises) mirrors it [I]: a sell at its limit, a buy at
+    ``min(limitPrice, bestAsk)``; so an order's margin always covers the value
+    it can actually fill at.  ``best_bid``/``best_ask`` are 0 when that side of
+    the book is empty.
+    """
+    if inst.is_inverse:  # structural: instrument configuration
+        buy_price = ite(best_ask > 0, ite(best_ask < limit_price, best_ask, limit_price), limit_price)
+        sell_price = limit_price
+    else:
+        buy_price = limit_price
+        sell_price = max_(limit_price, best_bid)
+    return ite(qty > 0, buy_price, sell_price)
+
+
+def compute_order_premium(inst: Instrument, qty: int, limit_price: int, mark_price: int) -> int:
+    """MRG-041: the loss against mark of filling ``qty`` (signed) at ``limit_price``; 0 when not below mark value.
+
+    ``mark 100, bid 10 @ 110`` → ``10 × (110 − 100) × multiplier`` (linear).
+    """
+    return max_(0, compute_value(inst, qty, limit_price) - compute_value(inst, qty, mark_price))
+
+
+def compute_order_sides(
+    inst: Instrument, orders: tuple[tuple[int, int], ...], mark_price: int, best_bid: int, best_ask: int
+) -> tuple[OrderSide, OrderSide]:
+    """MRG-042: the (bids, offers) totals of resting orders given as ``(signed qty, limit price)`` pairs."""
+    bid_qty = bid_value = bid_premium = 0
+    ask_qty = ask_value = ask_premium = 0
+    for qty, price in orders:
+        is_bid = qty > 0
+        charge_price = compute_order_charge_price(inst, qty, price, best_bid, best_ask)
+        value = abs_(compute_value(inst, qty, charge_price))
+        premium = compute_order_premium(inst, qty, price, mark_price)
+        bid_qty = bid_qty + ite(is_bid, qty, 0)
+        bid_value = bid_value + ite(is_bid, value, 0)
+        bid_premium = bid_premium + ite(is_bid, premium, 0)
+        ask_qty = ask_qty + ite(is_bid, 0, -qty)
+        ask_value = ask_value + ite(is_bid, 0, value)
+        ask_premium = ask_premium + ite(is_bid, 0, premium)
+    return (
+        OrderSide(qty=bid_qty, value=bid_value, premium=bid_premium),
+        OrderSide(qty=ask_qty, value=ask_value, premium=ask_premium),
+    )
+
+
+def compute_prorated(amount: int, part_qty: int, whole_qty: int) -> int:
+    """MRG-043: ``amount × part / whole``, rounded up (charging a part of a side's total)."""
+    # ceil: a requirement; whole == 0 implies part == 0 and amount == 0.
+    return ceildiv(amount * part_qty, ite(whole_qty == 0, 1, whole_qty))
+
+
+def compute_order_margin(
+    inst: Instrument,
+    position_qty: int,
+    bids: OrderSide,
+    asks: OrderSide,
+    init_margin_req_ppm: int,
+    taker_fee_ppm: int,
+) -> OrderMargin:
+    """MRG-044: order margin with BitMEX's netting (reference §2).
+
+    * Orders that **reduce** the position (offers up to a long's size, bids up
+      to a short's) carry no margin at all.
+    * Linear and quanto: initial margin is charged on the **net bids**
+      (non-reducing bids minus non-reducing offers, never below 0) and on every
+      non-reducing **offer**: bid 20 @ 100 and offer 15 @ 150, flat → 5 bid and
+      15 offered contracts.  Whichever side fills, its new position's margin is
+      covered, because a resting offer is always priced above a resting bid and
+      so is worth at least as much per contract.
+    * Inverse mirrors it [I]: a contract is worth *more* at a lower price, so
+      every non-reducing bid is charged and the offers net of bids — the same
+      guarantee with the sides swapped.
+    * A side's charged contracts carry their share of the side's value and
+      premium, rounded up [I] (BitMEX does not say which prices are netted).
+    * The **premium** of buying above / selling below mark is charged in full on
+      every non-reducing contract (API ``grossOpenPremium``) [I: not netted].
+    * The **commission** reserve is the taker fee on entry (value at the order
+      price) plus the exit reserve a fill adds to ``posComm`` (fee on value +
+      initial margin) — BitMEX's "IM = 1% + entry taker fee + exit taker fee".
+    """
+    reducing_bids = min_(bids.qty, max_(0, -position_qty))
+    reducing_asks = min_(asks.qty, max_(0, position_qty))
+    open_bids = bids.qty - reducing_bids
+    open_asks = asks.qty - reducing_asks
+    if inst.is_inverse:  # structural: bids are the side worth more per contract
+        charged_bids = open_bids
+        charged_asks = max_(0, open_asks - open_bids)
+    else:
+        charged_bids = max_(0, open_bids - open_asks)
+        charged_asks = open_asks
+    charged_value = compute_prorated(bids.value, charged_bids, bids.qty) + compute_prorated(
+        asks.value, charged_asks, asks.qty
+    )
+    open_value = compute_prorated(bids.value, open_bids, bids.qty) + compute_prorated(asks.value, open_asks, asks.qty)
+    premium = compute_prorated(bids.premium, open_bids, bids.qty) + compute_prorated(
+        asks.premium, open_asks, asks.qty
+    )
+    init_margin = ppm_of_ceil(charged_value, init_margin_req_ppm)  # ceil: a requirement
+    # ceil, twice: the entry fee and the exit reserve are each rounded up, as a fill charges them.
+    commission = ppm_of_ceil(open_value, taker_fee_ppm) + ppm_of_ceil(open_value + init_margin, taker_fee_ppm)
+    return OrderMargin(
+        bid_qty_charged=charged_bids,
+        ask_qty_charged=charged_asks,
+        init_margin=init_margin,
+        premium=premium,
+        commission=commission,
+        total=init_margin + premium + commission,
+    )
+
+
+def compute_order_margin_req_ppm(
+    inst: Instrument, position_cost: int, bids: OrderSide, asks: OrderSide, leverage_hundredths: int
+) -> int:
+    """MRG-045: the initial margin requirement orders are charged at (ppm).
+
+    The position's ``initMarginReq`` at the risk tier of its entry value plus
+    the larger side of its orders (an order may take the position up a tier).
+    """
+    gross = abs_(position_cost) + max_(bids.value, asks.value)
+    return compute_init_margin_req_ppm(inst, leverage_hundredths, compute_risk_steps(inst, gross))
+
+
+def compute_contract_order_margin(
+    inst: Instrument,
+    position: Position,
+    orders: tuple[tuple[int, int], ...],
+    mark_price: int,
+    best_bid: int,
+    best_ask: int,
+    leverage_hundredths: int,
+) -> OrderMargin:
+    """MRG-046: order margin of one account's resting orders ``(signed qty, price)`` in one contract."""
+    bids, asks = compute_order_sides(inst, orders, mark_price, best_bid, best_ask)
+    init_req = compute_order_margin_req_ppm(inst, position.cost, bids, asks, leverage_hundredths)
+    return compute_order_margin(inst, position.qty, bids, asks, init_req, inst.taker_fee_ppm)
+
+
+# --- the account: available and withdrawable balance ------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class AccountMargin:
+    """One account's margin in one settlement currency (BitMEX ``Margin`` record, names per field)."""
+
+    wallet_balance: int  # walletBalance
+    unrealised_pnl: int  # unrealisedPnl: Σ over all positions
+    margin_balance: int  # marginBalance: walletBalance + unrealisedPnl
+    order_margin: int  # initMargin: Σ order margin
+    position_margin: int  # maintMargin (BitMEX's name for it): Σ posMargin
+    cross_maint_margin: int  # Σ posMaint of cross positions (not a BitMEX field)
+    available_margin: int  # availableMargin: may be < 0 after adverse moves
+    cross_unrealised_profit: int  # Σ unrealised profit of profitable cross positions (not withdrawable)
+    withdrawable_margin: int  # withdrawableMargin: available minus unrealised profit, ≥ 0
+    cross_margin_excess: int  # < 0: the cross positions are liquidatable (not a BitMEX field)
+
+
+def compute_account_margin(wallet: int, positions: tuple[PositionMargin, ...], order_margin: int) -> AccountMargin:
+    """MRG-050: margin balance, available and withdrawable balance of one account in one currency.
+
+    ``wallet`` is the wallet balance (deposits − withdrawals + realised PnL −
+    fees ± funding), which includes the margin set aside for isolated
+    positions; ``positions`` are all its positions settled in that currency;
+    ``order_margin`` the Σ of :func:`compute_contract_order_margin` totals.
+
+    * margin balance = wallet + Σ unrealisedPnl;
+    * available = margin balance − order margin − position margin, where a
+      cross position holds ``posMargin`` and an isolated one ``posMargin +
+      unrealisedPnl`` (its own PnL stays with it): so
+      ``available = wallet + Σcross unrealisedPnl − order margin − Σ posMargin``;
+    * withdrawable = available − Σcross unrealised *profit* (each profitable
+      cross position's, so one position's loss never frees another's profit),
+      never below 0;
+    * cross margin excess = wallet − Σiso posMargin + Σcross (unrealisedPnl −
+      posMaint) (:func:`compute_cross_margin_excess`).
+    """
+    unrealised = 0
+    cross_pnl = 0
+    cross_profit = 0
+    position_margin = 0
+    iso_margin = 0
+    cross_maint = 0
+    for pm in positions:
+        is_cross = pm.leverage_hundredths == CROSS
+        unrealised = unrealised + pm.unrealised_pnl
+        cross_pnl = cross_pnl + ite(is_cross, pm.unrealised_pnl, 0)
+        cross_profit = cross_profit + ite(is_cross, max_(0, pm.unrealised_pnl), 0)
+        position_margin = position_margin + pm.pos_margin
+        iso_margin = iso_margin + ite(is_cross, 0, pm.pos_margin)
+        cross_maint = cross_maint + ite(is_cross, pm.pos_maint, 0)
+    available = wallet + cross_pnl - order_margin - position_margin
+    return AccountMargin(
+        wallet_balance=wallet,
+        unrealised_pnl=unrealised,
+        margin_balance=wallet + unrealised,
+        order_margin=order_margin,
+        position_margin=position_margin,
+        cross_maint_margin=cross_maint,
+        available_margin=available,
+        cross_unrealised_profit=cross_profit,
+        withdrawable_margin=max_(0, available - cross_profit),
+        cross_margin_excess=compute_cross_margin_excess(wallet - iso_margin, (cross_pnl,), (cross_maint,)),
+    )
+
+
+# --- pre-trade, transfer and withdrawal checks ------------------------------------------
+
+
+class MarginReason(enum.Enum):
+    """Why a margin check refused a request (BitMEX-style reason text as the value)."""
+
+    INSUFFICIENT_AVAILABLE = "InsufficientAvailableBalance"
+    INSUFFICIENT_WITHDRAWABLE = "InsufficientWithdrawableBalance"
+    BELOW_INITIAL_MARGIN = "BelowInitialMargin"
+    NOT_ISOLATED = "PositionNotIsolated"
+    INVALID_AMOUNT = "InvalidAmount"
+    INVALID_LEVERAGE = "InvalidLeverage"
+
+
+@attrs.frozen(kw_only=True)
+class MarginRejection:
+    """A typed refusal: the reason, what the request needed, and what there was."""
+
+    reason: MarginReason
+    required: int
+    available: int
+
+
+def compute_order_requirement(
+    inst: Instrument,
+    position: Position,
+    mark_price: int,
+    leverage_hundredths: int,
+    pos_cross: int,
+    order_margin_before: int,
+    order_margin_after: int,
+    order_qty: int,
+    order_price: int,
+) -> int:
+    """MRG-060: the available balance a new order needs (minor units); 0 when it needs no new margin.
+
+    The increase in the contract's order margin, plus — for an order that
+    increases it while a position is open — the increase in the position's
+    maintenance margin if the order filled, less the PnL of repricing the
+    existing position from mark to the order price, when that is a net cost
+    (reference §2 pre-trade check).  An order that does not increase the order
+    margin (a pure reduction) needs nothing: a trader can always reduce.
+    """
+    increase = order_margin_after - order_margin_before
+    before = compute_position_margin(inst, position, mark_price, leverage_hundredths, pos_cross)
+    filled, _ = apply_fill(inst, position, order_qty, order_price)
+    after = compute_position_margin(inst, filled, mark_price, leverage_hundredths, pos_cross)
+    repricing_pnl = compute_value(inst, position.qty, order_price) - compute_value(inst, position.qty, mark_price)
+    position_term = max_(0, after.pos_maint - before.pos_maint - repricing_pnl)
+    return ite(increase > 0, increase + position_term, 0)
+
+
+@concrete
+def check_order_margin(available_margin: int, requirement: int) -> MarginRejection | None:
+    """MRG-061: refuse an order whose requirement exceeds the available balance (INV-MARGIN-ON-ENTRY)."""
+    if requirement > 0 and available_margin - requirement < 0:
+        return MarginRejection(
+            reason=MarginReason.INSUFFICIENT_AVAILABLE, required=requirement, available=available_margin
+        )
+    return None
+
+
+def compute_removable_margin(pos_cross: int, unrealised_pnl: int) -> int:
+    """MRG-062: the most margin an isolated position can release: its extra margin, less any loss, ≥ 0.
+
+    Removing more would take ``posMargin + min(0, unrealisedPnl)`` below
+    ``posInit + posComm`` — the initial margin threshold (reference §2); an
+    unrealised profit cannot be taken out.
+    """
+    return max_(0, pos_cross + min_(0, unrealised_pnl))
+
+
+@concrete
+def check_transfer_margin(
+    position: PositionMargin, amount: int, available_margin: int
+) -> MarginRejection | None:
+    """MRG-063: ``transferMargin`` of ``amount`` (> 0 adds to, < 0 removes from) an isolated position."""
+    if position.leverage_hundredths == CROSS:
+        return MarginRejection(reason=MarginReason.NOT_ISOLATED, required=0, available=0)
+    if amount == 0:
+        return MarginRejection(reason=MarginReason.INVALID_AMOUNT, required=0, available=0)
+    if amount > 0 and amount > available_margin:
+        return MarginRejection(
+            reason=MarginReason.INSUFFICIENT_AVAILABLE, required=amount, available=available_margin
+        )
+    removable = compute_removable_margin(position.pos_cross, position.unrealised_pnl)
+    if amount < 0 and -amount > removable:
+        return MarginRejection(reason=MarginReason.BELOW_INITIAL_MARGIN, required=-amount, available=removable)
+    return None
+
+
+@concrete
+def check_withdrawal(amount: int, withdrawable_margin: int) -> MarginRejection | None:
+    """MRG-064: a withdrawal takes at most the withdrawable balance (INV-WITHDRAW-SAFE)."""
+    if amount <= 0:
+        return MarginRejection(reason=MarginReason.INVALID_AMOUNT, required=amount, available=withdrawable_margin)
+    if amount > withdrawable_margin:
+        return MarginRejection(
+            reason=MarginReason.INSUFFICIENT_WITHDRAWABLE, required=amount, available=withdrawable_margin
+        )
+    return None
+
+
+@concrete
+def check_leverage(inst: Instrument, leverage_hundredths: int, steps: int) -> MarginRejection | None:
+    """MRG-065: leverage is 0 (cross) or 0.01x up to the risk tier's maximum (``1 / initMarginReq``)."""
+    top = compute_max_leverage_hundredths(inst, steps)
+    if leverage_hundredths == CROSS or 1 <= leverage_hundredths <= top:
+        return None
+    return MarginRejection(reason=MarginReason.INVALID_LEVERAGE, required=leverage_hundredths, available=top)
