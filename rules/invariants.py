@@ -72,6 +72,8 @@ class StepInfo:
     withdraw_accounts: tuple[int, ...] = ()
     # True once the liquidation waterfall for a mark update has completed
     waterfall_complete: bool = False
+    # funding exchanges applied in this step (INV-FUNDING-ZERO-SUM)
+    funding: tuple[FundingPostings, ...] = ()
 
 
 Check = Callable[[ExchangeView, StepInfo], list[str]]
@@ -249,5 +251,49 @@ register(
         id="INV-WITHDRAW-SAFE",
         statement="A withdrawal never takes margin in use or unrealised profit: available − unrealised profit ≥ 0 after it.",
         check=check_withdraw_safe,
+    )
+)
+
+
+@attrs.frozen(kw_only=True)
+class FundingPostings:
+    """What one funding exchange posted: every holder's wallet delta and the residue to its home."""
+
+    asset: str
+    symbol: str
+    wallet_deltas: tuple[int, ...]  # per holder: −payment (payers < 0, receivers > 0)
+    residue: int  # credited to the insurance fund of ``asset`` (rules/funding.py)
+
+
+def compute_funding_imbalance(wallet_deltas: tuple[int, ...], residue: int) -> int:
+    """INV-FUNDING-ZERO-SUM kernel: Σ wallet deltas + residue; zero when paid = received + residue."""
+    total = residue
+    for delta in wallet_deltas:
+        total = total + delta
+    return total
+
+
+@concrete
+def check_funding_zero_sum(view: ExchangeView, step: StepInfo) -> list[str]:
+    """Every funding exchange of the step: paid = received + residue, and the residue is ≥ 0."""
+    del view
+    problems = []
+    for postings in step.funding:
+        gap = compute_funding_imbalance(postings.wallet_deltas, postings.residue)
+        if gap != 0:
+            problems.append(f"{postings.symbol}: funding postings off by {gap} {postings.asset}")
+        if postings.residue < 0:
+            problems.append(f"{postings.symbol}: negative funding residue {postings.residue}")
+    return problems
+
+
+register(
+    Invariant(
+        id="INV-FUNDING-ZERO-SUM",
+        statement=(
+            "At every funding instant, funding paid = funding received + rounding residue (0 ≤ residue, "
+            "credited to the insurance fund), so funding creates and destroys nothing."
+        ),
+        check=check_funding_zero_sum,
     )
 )
