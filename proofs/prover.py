@@ -1,0 +1,284 @@
+"""The Prover: assume, then prove one goal, with vacuity and unknown treated as failures.
+
+An obligation reads::
+
+    with Prover() as prover:
+        before = prover.record("before", Position)       # symbolic fields before.qty, before.cost
+        price = prover.symbol("price")
+        prover.assume(price > 0, "price positive")
+        after, realised = apply_fill(inst, before, fill_qty, price)
+        return prover.prove(<goal on after, realised>, "ACC-003 conserves value")
+
+:meth:`Prover.prove` decides, in order:
+
+1. the assumptions are **satisfiable** — otherwise the proof would hold for
+   nothing and the result is ``VACUOUS`` (a failure);
+2. ``assumptions ∧ ¬(goal ∧ every division side condition)`` is unsatisfiable
+   → ``PROVED``; satisfiable → ``REFUTED`` with the model decoded into
+   concrete values for every named symbol, rendered as Python ready to paste
+   into a regression test; ``unknown`` or a timeout → ``UNKNOWN`` (a failure).
+
+The division side conditions are the ``divisor != 0`` facts recorded by
+:mod:`proofs.sym` for every symbolic ``//`` and ``%`` evaluated while the
+prover was active (``with prover:``), including those in ``ite`` arms that
+are not taken — exactly where Python would raise ``ZeroDivisionError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import enum
+import time
+import typing
+from collections.abc import Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import attrs
+import z3
+
+from proofs.sym import BoolLike, IntLike, SideConditions, SymInt, bool_term_of, collecting, term_of
+
+DEFAULT_TIMEOUT_MS = 20_000
+
+_TIMEOUT_MS: contextvars.ContextVar[int | None] = contextvars.ContextVar("proof_timeout_ms", default=None)
+
+RecordT = TypeVar("RecordT")
+
+
+@contextlib.contextmanager
+def timeout_override(timeout_ms: int | None) -> Iterator[None]:
+    """Within this block, every Prover built without an explicit timeout uses ``timeout_ms``."""
+    token = _TIMEOUT_MS.set(timeout_ms)
+    try:
+        yield
+    finally:
+        _TIMEOUT_MS.reset(token)
+
+
+def current_timeout_ms(default: int = DEFAULT_TIMEOUT_MS) -> int:
+    """The timeout a new Prover gets: the active override, else ``default``."""
+    override = _TIMEOUT_MS.get()
+    return default if override is None else override
+
+
+class Status(enum.Enum):
+    """Outcome of one proof attempt."""
+
+    PROVED = "proved"  # no assignment satisfies the assumptions and violates the goal
+    REFUTED = "refuted"  # a counterexample exists (decoded in the result)
+    UNKNOWN = "unknown"  # the solver gave up or timed out: a failure
+    VACUOUS = "vacuous"  # the assumptions are unsatisfiable: a failure
+
+
+@attrs.frozen(kw_only=True)
+class Counterexample:
+    """Concrete values of every named symbol, and the same rendered as Python."""
+
+    values: Mapping[str, int]
+    text: str
+
+    def get(self, name: str) -> int:
+        """The value of symbol ``name``."""
+        return self.values[name]
+
+    def build(self, cls: type[RecordT], prefix: str, **fixed: Any) -> RecordT:
+        """Rebuild a record declared with :meth:`Prover.record` from the values."""
+        fields = {
+            name: self.values[f"{prefix}.{name}"]
+            for name in _int_fields(cls)
+            if name not in fixed and f"{prefix}.{name}" in self.values
+        }
+        return cls(**fields, **fixed)
+
+
+@attrs.frozen(kw_only=True)
+class ProofResult:
+    """The result of proving one goal."""
+
+    label: str
+    status: Status
+    time_us: int  # wall time of the solver calls, microseconds
+    counterexample: Counterexample | None = None
+    detail: str = ""
+
+    @property
+    def proved(self) -> bool:
+        """True when the goal was proved (with satisfiable assumptions)."""
+        return self.status is Status.PROVED
+
+    @property
+    def time_ms_text(self) -> str:
+        """Elapsed time as milliseconds with one decimal, e.g. ``'12.3'``."""
+        return f"{self.time_us // 1000}.{self.time_us % 1000 // 100}"
+
+
+def _int_fields(cls: type[Any]) -> list[str]:
+    hints = typing.get_type_hints(cls)
+    return [field.name for field in attrs.fields(cls) if hints.get(field.name) is int]
+
+
+class Prover:
+    """Collects assumptions and division side conditions; proves goals one at a time."""
+
+    def __init__(self, timeout_ms: int | None = None) -> None:
+        self.timeout_ms = current_timeout_ms() if timeout_ms is None else timeout_ms
+        self.side_conditions = SideConditions()
+        self.assumptions: list[tuple[str, z3.BoolRef]] = []
+        self.symbols: dict[str, SymInt] = {}
+        self.records: dict[str, str] = {}  # prefix -> class name, for rendering
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> Prover:
+        self._stack.enter_context(collecting(self.side_conditions))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stack.close()
+
+    # -- symbols --------------------------------------------------------------
+    def symbol(self, name: str) -> int:
+        """A named symbolic integer (reported in counterexamples).
+
+        Typed ``int`` so that it passes into rule kernels under ``mypy --strict``
+        (the kernels are duck-typed over ``int`` and :class:`SymInt`).
+        """
+        assert name not in self.symbols, f"symbol {name!r} declared twice"
+        symbol = SymInt(z3.Int(name))
+        self.symbols[name] = symbol
+        return typing.cast(int, symbol)
+
+    def record(self, cls: type[RecordT], prefix: str, **fixed: Any) -> RecordT:
+        """An attrs record whose ``int`` fields are symbols ``prefix.field`` (``fixed`` ones concrete)."""
+        fields: dict[str, Any] = dict(fixed)
+        for name in _int_fields(cls):
+            if name not in fixed:
+                fields[name] = self.symbol(f"{prefix}.{name}")
+        self.records[prefix] = cls.__name__
+        return cls(**fields)
+
+    # -- assumptions and goals --------------------------------------------------
+    def assume(self, condition: BoolLike, label: str) -> None:
+        """Add an assumption (a precondition or pre-invariant)."""
+        self.assumptions.append((label, bool_term_of(condition)))
+
+    def _solver(self) -> z3.Solver:
+        solver = z3.Solver()
+        solver.set("timeout", self.timeout_ms)
+        for _, condition in self.assumptions:
+            solver.add(condition)
+        return solver
+
+    def check_assumptions(self) -> z3.CheckSatResult:
+        """Satisfiability of the assumptions alone (sat is required for a meaningful proof)."""
+        return self._solver().check()
+
+    def prove(self, goal: BoolLike, label: str) -> ProofResult:
+        """Prove ``goal`` (and every division side condition) under the assumptions."""
+        started = time.perf_counter_ns()
+        vacuity = self.check_assumptions()
+        if vacuity == z3.unsat:
+            return self._result(label, Status.VACUOUS, started, "the assumptions are unsatisfiable")
+        if vacuity != z3.sat:
+            return self._result(label, Status.UNKNOWN, started, f"assumption check: {self._reason(vacuity)}")
+        goal_term = bool_term_of(goal)
+        obligations = z3.And(goal_term, *self.side_conditions.conditions)
+        solver = self._solver()
+        solver.add(z3.Not(obligations))
+        outcome = solver.check()
+        if outcome == z3.unsat:
+            return self._result(label, Status.PROVED, started, "")
+        if outcome != z3.sat:
+            return self._result(label, Status.UNKNOWN, started, self._reason(outcome, solver))
+        model = solver.model()
+        counterexample = self.decode(model)
+        detail = self._refutation_detail(model, goal_term)
+        return self._result(label, Status.REFUTED, started, detail, counterexample)
+
+    def prove_all(self, goals: Sequence[tuple[BoolLike, str]], label: str) -> ProofResult:
+        """Prove several goals (lemmas of one statement) in order; the first failure is the result."""
+        total_us = 0
+        for goal, goal_label in goals:
+            result = self.prove(goal, f"{label}: {goal_label}")
+            total_us += result.time_us
+            if result.status is not Status.PROVED:
+                return attrs.evolve(result, time_us=total_us, detail=f"{goal_label}: {result.detail}")
+        return ProofResult(label=label, status=Status.PROVED, time_us=total_us)
+
+    def _result(
+        self,
+        label: str,
+        status: Status,
+        started: int,
+        detail: str,
+        counterexample: Counterexample | None = None,
+    ) -> ProofResult:
+        elapsed_us = (time.perf_counter_ns() - started) // 1000
+        return ProofResult(
+            label=label, status=status, time_us=elapsed_us, counterexample=counterexample, detail=detail
+        )
+
+    @staticmethod
+    def _reason(outcome: z3.CheckSatResult, solver: z3.Solver | None = None) -> str:
+        reason = str(outcome)
+        if solver is not None:
+            reason = f"{reason} ({solver.reason_unknown()})"
+        return reason
+
+    def _refutation_detail(self, model: z3.ModelRef, goal_term: z3.BoolRef) -> str:
+        zero_divisors = [
+            str(divisor)
+            for divisor in self.side_conditions.divisors
+            if model.eval(divisor, model_completion=True).as_long() == 0
+        ]
+        if zero_divisors:
+            return "division by zero: " + "; ".join(sorted(set(zero_divisors)))
+        if z3.is_false(model.eval(goal_term, model_completion=True)):
+            return "goal violated"
+        return "a division side condition is violated"
+
+    # -- counterexamples ------------------------------------------------------
+    def decode(self, model: z3.ModelRef) -> Counterexample:
+        """Concrete values of every named symbol in ``model``, rendered as Python."""
+        values: dict[str, int] = {}
+        for name, symbol in self.symbols.items():
+            values[name] = model.eval(symbol.term, model_completion=True).as_long()
+        for declaration in model.decls():
+            name = declaration.name()
+            if declaration.arity() == 0 and name not in values and declaration.range() == z3.IntSort():
+                value = model[declaration]
+                if z3.is_int_value(value):
+                    values[name] = value.as_long()
+        return Counterexample(values=values, text=self.render(values))
+
+    def render(self, values: Mapping[str, int]) -> str:
+        """``prefix = Record(field=value, ...)`` for records, ``name = value`` for the rest."""
+        lines: list[str] = []
+        grouped: dict[str, list[tuple[str, int]]] = {}
+        for name in sorted(values):
+            prefix, dot, field = name.partition(".")
+            if dot and prefix in self.records:
+                grouped.setdefault(prefix, []).append((field, values[name]))
+        for prefix, fields in grouped.items():
+            arguments = ", ".join(f"{field}={value}" for field, value in fields)
+            lines.append(f"{prefix} = {self.records[prefix]}({arguments})")
+        for name in sorted(values):
+            prefix, dot, _ = name.partition(".")
+            if not (dot and prefix in self.records):
+                lines.append(f"{_identifier(name)} = {values[name]}")
+        return "\n".join(lines)
+
+    def evaluate(self, model: z3.ModelRef, value: IntLike) -> int:
+        """The value of an expression in a model (for diagnostics)."""
+        return int(model.eval(term_of(value), model_completion=True).as_long())
+
+
+def _identifier(name: str) -> str:
+    cleaned = "".join(character if character.isalnum() else "_" for character in name)
+    return cleaned if not cleaned[:1].isdigit() else f"_{cleaned}"
