@@ -1,0 +1,640 @@
+"""Deterministic serialisation of commands and of engine state (journal and snapshots).
+
+Two encodings, both canonical — the same value gives the same bytes in every
+process, whatever ``PYTHONHASHSEED`` is, because nothing here depends on
+``hash()`` or on set iteration order:
+
+* **Commands** (the journal's records) are canonical JSON of a positional
+  array ``[class name, field 1, field 2, …]`` in the class's attrs field
+  order, ASCII-only (lone surrogates survive), no spaces, produced by the C
+  JSON encoder.  The field names per class are the journal's *schema*, written
+  once in the journal header, so a record is decoded by name and a journal
+  stays readable when a command class gains a defaulted field.  A command
+  whose fields are not all plain JSON values (a float, a list, a dict, an
+  object — what a hostile client may send) is written in the binary encoding
+  below instead, so replay sees exactly the value the engine saw.
+* **State** (snapshots) is a compact tagged binary encoding of the object
+  graph: ints as zig-zag varints (any size), strings as UTF-8 (surrogatepass),
+  lists, tuples, dicts, sets (members sorted by their own encoding), deques,
+  enums and objects of classes from ``engine``/``rules`` (``__slots__`` or
+  ``__dict__``, attrs records included).  Shared and cyclic references are
+  kept (each mutable container or object is written once and referred to by
+  index afterwards), and encoding and decoding are iterative, so a long chain
+  of linked orders does not hit the recursion limit.  Decoding builds objects
+  without calling ``__init__`` and refuses classes outside ``engine``/``rules``:
+  a hostile snapshot cannot instantiate arbitrary code.
+
+Every decoding error is a :class:`CodecError` naming the byte offset.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib
+import json
+import struct
+import types
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+
+import attrs
+
+
+class CodecError(Exception):
+    """Bytes that do not decode (or a value that cannot be encoded); names the byte offset."""
+
+    def __init__(self, message: str, offset: int | None = None) -> None:
+        self.offset = offset
+        super().__init__(message if offset is None else f"{message} at byte offset {offset}")
+
+
+# Only classes defined in these packages may appear in a decoded state or command.
+ALLOWED_MODULE_PREFIXES: Final = ("engine.", "rules.")
+
+# ----------------------------------------------------------------------------- varints
+
+
+def _put_uvarint(out: bytearray, value: int) -> None:
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+def _get_uvarint(data: bytes, pos: int) -> tuple[int, int]:
+    result = 0
+    shift = 0
+    end = len(data)
+    while True:
+        if pos >= end:
+            raise CodecError("truncated varint", pos)
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+        if shift > 7 * 4096:  # an integer of more than ~28 000 bits is not engine state
+            raise CodecError("varint too long", pos)
+
+
+def _zigzag(value: int) -> int:
+    return value * 2 if value >= 0 else -value * 2 - 1
+
+
+def _unzigzag(value: int) -> int:
+    return value >> 1 if value & 1 == 0 else -((value + 1) >> 1)
+
+
+# ----------------------------------------------------------------------------- tags
+
+_NONE: Final = 0x4E  # N
+_TRUE: Final = 0x54  # T
+_FALSE: Final = 0x46  # F
+_INT: Final = 0x69  # i
+_STR: Final = 0x73  # s
+_BYTES: Final = 0x62  # b
+_LIST: Final = 0x6C  # l
+_TUPLE: Final = 0x74  # t
+_DICT: Final = 0x64  # d
+_SET: Final = 0x53  # S
+_FROZENSET: Final = 0x66  # f
+_DEQUE: Final = 0x71  # q
+_OBJECT: Final = 0x6F  # o   object of a slotted / attrs class: fields positional per class table
+_DOBJECT: Final = 0x4F  # O   object with a __dict__: field names per instance
+_ENUM: Final = 0x65  # e
+_REF: Final = 0x72  # r
+_UNSET: Final = 0x55  # U   a slot that was never assigned
+_GLOBAL: Final = 0x67  # g   a class or function, by qualified name
+_NAMEDTUPLE: Final = 0x6E  # n   a NamedTuple (an event): class + items
+_FLOAT: Final = 0x78  # x   IEEE-754 binary64, little-endian: only ever a hostile command field
+
+STATE_MAGIC: Final = b"PSV1"
+
+
+_DOUBLE: Final = struct.Struct("<d")
+_FLOAT_TYPE: Final = type(_DOUBLE.unpack(bytes(8))[0])  # the engine never makes one; hostile input may
+
+
+class _Unset:
+    __slots__ = ()
+
+
+UNSET: Final = _Unset()
+
+
+def _qualified_name(obj: Any) -> str:
+    return f"{obj.__module__}:{obj.__qualname__}"
+
+
+def _slot_names(cls: type) -> tuple[str, ...]:
+    names: list[str] = []
+    for klass in reversed(cls.__mro__):
+        slots = klass.__dict__.get("__slots__", ())
+        if isinstance(slots, str):
+            slots = (slots,)
+        for name in slots:
+            if name not in ("__weakref__", "__dict__") and name not in names:
+                names.append(name)
+    return tuple(names)
+
+
+def _check_allowed(name: str, offset: int | None = None) -> None:
+    module = name.split(":", 1)[0] + "."
+    if not module.startswith(ALLOWED_MODULE_PREFIXES):
+        raise CodecError(f"class {name!r} is outside engine/rules", offset)
+
+
+def _resolve(name: str, offset: int) -> Any:
+    _check_allowed(name, offset)
+    module_name, _, qualname = name.partition(":")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise CodecError(f"unknown class {name!r} ({error})", offset) from None
+    return target
+
+
+# ----------------------------------------------------------------------------- state: encode
+
+
+def encode_state(root: object) -> bytes:
+    """Canonical binary encoding of an object graph (see the module docstring)."""
+    out = bytearray(STATE_MAGIC)
+    memo: dict[int, int] = {}  # id(container) -> reference index
+    classes: dict[type, int] = {}
+    stack: list[object] = [root]
+    put = _put_uvarint
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if value is None:
+            out.append(_NONE)
+        elif kind is bool:
+            out.append(_TRUE if value else _FALSE)
+        elif kind is int:
+            out.append(_INT)
+            put(out, _zigzag(value))  # type: ignore[arg-type]
+        elif kind is str:
+            raw = value.encode("utf-8", "surrogatepass")  # type: ignore[attr-defined]
+            out.append(_STR)
+            put(out, len(raw))
+            out += raw
+        elif kind is bytes:
+            out.append(_BYTES)
+            put(out, len(value))  # type: ignore[arg-type]
+            out += value  # type: ignore[arg-type]
+        elif kind is _Unset:
+            out.append(_UNSET)
+        elif kind is _FLOAT_TYPE:
+            out.append(_FLOAT)
+            out += _DOUBLE.pack(value)
+        elif kind is tuple:
+            items: tuple[object, ...] = value  # type: ignore[assignment]
+            out.append(_TUPLE)
+            put(out, len(items))
+            stack.extend(reversed(items))
+        elif isinstance(value, tuple):  # a NamedTuple (events): immutable, written by value
+            _check_allowed(_qualified_name(kind))
+            out.append(_NAMEDTUPLE)
+            _encode_class(out, classes, kind)
+            put(out, len(value))
+            stack.extend(reversed(value))
+        elif kind is frozenset:
+            out.append(_FROZENSET)
+            _encode_members(out, value)  # type: ignore[arg-type]
+        elif id(value) in memo:
+            out.append(_REF)
+            put(out, memo[id(value)])
+        elif kind is list or kind is dict or kind is deque or kind is set:
+            memo[id(value)] = len(memo)
+            if kind is list:
+                out.append(_LIST)
+                put(out, len(value))  # type: ignore[arg-type]
+                stack.extend(reversed(value))  # type: ignore[call-overload]
+            elif kind is dict:
+                mapping: dict[object, object] = value  # type: ignore[assignment]
+                out.append(_DICT)
+                put(out, len(mapping))
+                flat: list[object] = []
+                for key, item in mapping.items():
+                    flat.append(key)
+                    flat.append(item)
+                stack.extend(reversed(flat))
+            elif kind is deque:
+                queue: deque[object] = value  # type: ignore[assignment]
+                out.append(_DEQUE)
+                stack.extend(reversed(queue))
+                stack.append(queue.maxlen)
+                put(out, len(queue))
+            else:
+                out.append(_SET)
+                _encode_members(out, value)  # type: ignore[arg-type]
+        elif isinstance(value, enum.Enum):
+            out.append(_ENUM)
+            _encode_class(out, classes, kind)
+            stack.append(value.value)
+        elif isinstance(value, type | types.FunctionType | types.BuiltinFunctionType):
+            name = _qualified_name(value)
+            _check_allowed(name)
+            raw = name.encode("utf-8")
+            out.append(_GLOBAL)
+            put(out, len(raw))
+            out += raw
+        else:
+            _check_allowed(_qualified_name(kind))
+            memo[id(value)] = len(memo)
+            fields = _slot_names(kind)
+            instance_dict = getattr(value, "__dict__", None)
+            if instance_dict is not None:
+                # field names per instance, sorted: canonical whatever the assignment order
+                out.append(_DOBJECT)
+                _encode_class(out, classes, kind)
+                names = sorted(instance_dict)
+                put(out, len(fields) + len(names))
+                pending: list[object] = []
+                for name in fields:
+                    pending.append(name)
+                    pending.append(getattr(value, name, UNSET))
+                for name in names:
+                    pending.append(name)
+                    pending.append(instance_dict[name])
+                stack.extend(reversed(pending))
+            else:
+                out.append(_OBJECT)
+                _encode_class(out, classes, kind)
+                stack.extend(reversed([getattr(value, name, UNSET) for name in fields]))
+    return bytes(out)
+
+
+def _encode_class(out: bytearray, classes: dict[type, int], cls: type) -> None:
+    """A class reference: 0 + name + slot names the first time, index + 1 afterwards."""
+    known = classes.get(cls)
+    if known is not None:
+        _put_uvarint(out, known + 1)
+        return
+    classes[cls] = len(classes)
+    _put_uvarint(out, 0)
+    header = json.dumps([_qualified_name(cls), list(_slot_names(cls))], separators=(",", ":")).encode()
+    _put_uvarint(out, len(header))
+    out += header
+
+
+def _encode_members(out: bytearray, members: Iterable[object]) -> None:
+    """Set members, each encoded standalone and sorted by those bytes (order-free)."""
+    encoded = []
+    for member in members:
+        kind = type(member)
+        if not (member is None or kind in (bool, int, str, bytes, tuple, frozenset, _FLOAT_TYPE)):
+            raise CodecError(f"set member of type {kind.__name__} has no canonical order")
+        encoded.append(encode_state(member)[len(STATE_MAGIC) :])
+    encoded.sort()
+    _put_uvarint(out, len(encoded))
+    for item in encoded:
+        out += item
+
+
+# ----------------------------------------------------------------------------- state: decode
+
+
+class _Frame:
+    """A container being decoded: what it is, how many children are still due."""
+
+    __slots__ = ("fields", "items", "key", "kind", "remaining", "target")
+
+    def __init__(self, kind: int, target: Any, remaining: int, fields: tuple[str, ...] = ()) -> None:
+        self.kind = kind
+        self.target = target
+        self.remaining = remaining
+        self.fields = fields
+        self.items: list[Any] = []
+        self.key: Any = UNSET
+
+
+def decode_state(data: bytes) -> Any:
+    """Inverse of :func:`encode_state`; raises :class:`CodecError` naming the offset on bad bytes."""
+    if data[: len(STATE_MAGIC)] != STATE_MAGIC:
+        raise CodecError("not a perpspec state encoding (bad magic)", 0)
+    value, pos = _decode(data, len(STATE_MAGIC))
+    if pos != len(data):
+        raise CodecError(f"{len(data) - pos} trailing bytes after the state", pos)
+    return value
+
+
+def _decode(data: bytes, pos: int) -> tuple[Any, int]:
+    refs: list[Any] = []
+    classes: list[tuple[Any, tuple[str, ...]]] = []
+    frames: list[_Frame] = []
+    end = len(data)
+    result: Any = UNSET
+    done = False
+    while not done:
+        start = pos
+        if pos >= end:
+            raise CodecError("truncated state encoding", pos)
+        tag = data[pos]
+        pos += 1
+        value: Any = UNSET
+        have_value = True
+        if tag == _NONE:
+            value = None
+        elif tag == _TRUE:
+            value = True
+        elif tag == _FALSE:
+            value = False
+        elif tag == _UNSET:
+            value = UNSET
+        elif tag == _FLOAT:
+            if pos + 8 > end:
+                raise CodecError("truncated float", pos)
+            value = _DOUBLE.unpack_from(data, pos)[0]
+            pos += 8
+        elif tag == _INT:
+            raw_int, pos = _get_uvarint(data, pos)
+            value = _unzigzag(raw_int)
+        elif tag in (_STR, _BYTES, _GLOBAL):
+            length, pos = _get_uvarint(data, pos)
+            if pos + length > end:
+                raise CodecError("string runs past the end", pos)
+            chunk = data[pos : pos + length]
+            pos += length
+            if tag == _BYTES:
+                value = bytes(chunk)
+            else:
+                try:
+                    text = chunk.decode("utf-8", "surrogatepass")
+                except UnicodeDecodeError:
+                    raise CodecError("invalid UTF-8", start) from None
+                value = text if tag == _STR else _resolve(text, start)
+        elif tag == _REF:
+            index, pos = _get_uvarint(data, pos)
+            if index >= len(refs):
+                raise CodecError(f"reference {index} to an object not yet defined", start)
+            value = refs[index]
+        elif tag in (_LIST, _TUPLE, _DICT, _SET, _FROZENSET, _DEQUE):
+            count, pos = _get_uvarint(data, pos)
+            if count > end - pos + 1:
+                raise CodecError(f"container of {count} items in {end - pos} bytes", start)
+            target: Any = None
+            remaining = count
+            if tag == _LIST:
+                target = []
+            elif tag == _DICT:
+                target = {}
+                remaining = 2 * count
+            elif tag == _SET:
+                target = set()
+            elif tag == _DEQUE:
+                remaining = count + 1  # maxlen first
+            if tag in (_LIST, _DICT, _SET):
+                refs.append(target)
+            elif tag == _DEQUE:
+                refs.append(None)  # replaced once maxlen is known
+            frame = _Frame(tag, target, remaining)
+            if tag == _DEQUE:
+                frame.key = len(refs) - 1
+            frames.append(frame)
+            have_value = False
+        elif tag in (_OBJECT, _DOBJECT, _ENUM, _NAMEDTUPLE):
+            cls, fields, pos = _decode_class(data, pos, classes)
+            if tag == _NAMEDTUPLE:
+                if not (isinstance(cls, type) and issubclass(cls, tuple)):
+                    raise CodecError(f"{cls!r} is not a tuple class", start)
+                count, pos = _get_uvarint(data, pos)
+                if count > end - pos:
+                    raise CodecError(f"tuple of {count} items in {end - pos} bytes", start)
+                frames.append(_Frame(_NAMEDTUPLE, cls, count))
+                have_value = False
+            elif tag == _ENUM:
+                if not (isinstance(cls, type) and issubclass(cls, enum.Enum)):
+                    raise CodecError(f"{cls!r} is not an enum", start)
+                frames.append(_Frame(_ENUM, cls, 1))
+                have_value = False
+            else:
+                if not isinstance(cls, type):
+                    raise CodecError(f"{cls!r} is not a class", start)
+                try:
+                    instance: Any = object.__new__(cls)
+                except TypeError as error:
+                    raise CodecError(f"cannot rebuild {cls!r}: {error}", start) from None
+                refs.append(instance)
+                if tag == _DOBJECT:
+                    count, pos = _get_uvarint(data, pos)
+                    if count > end - pos:
+                        raise CodecError(f"object of {count} fields in {end - pos} bytes", start)
+                    frames.append(_Frame(_DOBJECT, instance, 2 * count))
+                else:
+                    frames.append(_Frame(_OBJECT, instance, len(fields), fields))
+                have_value = False
+        else:
+            raise CodecError(f"unknown tag 0x{tag:02x}", start)
+        # deliver completed values to the enclosing containers, closing finished frames
+        while True:
+            if have_value:
+                if not frames:
+                    result = value
+                    done = True
+                    break
+                _deliver(frames[-1], value, start)
+            if not frames or frames[-1].remaining > 0:
+                break
+            finished = frames.pop()
+            value = _finish(finished, refs, start)
+            have_value = True
+    return result, pos
+
+
+def _decode_class(
+    data: bytes, pos: int, classes: list[tuple[Any, tuple[str, ...]]]
+) -> tuple[Any, tuple[str, ...], int]:
+    start = pos
+    index, pos = _get_uvarint(data, pos)
+    if index > 0:
+        if index > len(classes):
+            raise CodecError(f"class reference {index - 1} not yet defined", start)
+        cls, fields = classes[index - 1]
+        return cls, fields, pos
+    length, pos = _get_uvarint(data, pos)
+    if pos + length > len(data):
+        raise CodecError("class header runs past the end", pos)
+    try:
+        name, field_list = json.loads(data[pos : pos + length].decode("utf-8"))
+        fields = tuple(str(field) for field in field_list)
+        name = str(name)
+    except (ValueError, TypeError) as error:
+        raise CodecError(f"malformed class header ({error})", pos) from None
+    cls = _resolve(name, pos)
+    classes.append((cls, fields))
+    return cls, fields, pos + length
+
+
+def _deliver(frame: _Frame, value: Any, offset: int) -> None:
+    frame.remaining -= 1
+    kind = frame.kind
+    try:
+        if kind == _LIST:
+            frame.target.append(value)
+        elif kind == _DICT:
+            if frame.key is UNSET:
+                frame.key = value
+            else:
+                frame.target[frame.key] = value
+                frame.key = UNSET
+        elif kind == _SET:
+            frame.target.add(value)
+        elif kind == _OBJECT:
+            name = frame.fields[len(frame.fields) - frame.remaining - 1]
+            if value is not UNSET:
+                object.__setattr__(frame.target, name, value)
+        elif kind == _DOBJECT:
+            if frame.key is UNSET:
+                if type(value) is not str:
+                    raise CodecError("object field name is not a string", offset)
+                frame.key = value
+            else:
+                if value is not UNSET:
+                    object.__setattr__(frame.target, frame.key, value)
+                frame.key = UNSET
+        else:  # tuple, frozenset, deque, enum: built when complete
+            frame.items.append(value)
+    except (TypeError, AttributeError) as error:
+        raise CodecError(f"cannot rebuild value ({error})", offset) from None
+
+
+def _finish(frame: _Frame, refs: list[Any], offset: int) -> Any:
+    kind = frame.kind
+    try:
+        if kind == _TUPLE:
+            return tuple(frame.items)
+        if kind == _FROZENSET:
+            return frozenset(frame.items)
+        if kind == _DEQUE:
+            maxlen, *items = frame.items
+            queue: deque[Any] = deque(items, maxlen)
+            refs[frame.key] = queue
+            return queue
+        if kind == _ENUM:
+            return frame.target(frame.items[0])
+        if kind == _NAMEDTUPLE:
+            return frame.target(*frame.items)
+    except (TypeError, ValueError) as error:
+        raise CodecError(f"cannot rebuild value ({error})", offset) from None
+    return frame.target
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def schema_of(classes: Iterable[type]) -> dict[str, list[str]]:
+    """The journal schema: class name -> attrs field names, in declaration order."""
+    return {cls.__name__: [field.name for field in attrs.fields(cls)] for cls in classes}
+
+
+_PLAIN_SCALARS: Final = (int, str, bool, type(None))
+
+
+def _is_plain(value: object) -> bool:
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return True
+    if kind is tuple:
+        return all(type(item) in _PLAIN_SCALARS for item in value)  # type: ignore[attr-defined]
+    return False
+
+
+JSON_RECORD: Final = 0x7B  # '{' is never used: a JSON command starts with '['
+BINARY_RECORD: Final = 0x42  # 'B'
+
+
+class CommandCodec:
+    """Encode/decode commands (attrs records) for the journal, by a fixed class registry.
+
+    ``encode`` returns canonical JSON bytes (starting with ``[``) when every
+    field is a plain value (int, str, bool, None, tuple of those), else ``B``
+    followed by the binary state encoding of ``[class name, field values]`` —
+    so a hostile value is journaled exactly as the engine received it.
+    """
+
+    def __init__(self, classes: Iterable[type]) -> None:
+        self.classes: dict[str, type] = {}
+        self._fields: dict[type, tuple[str, ...]] = {}
+        for cls in classes:
+            self.classes[cls.__name__] = cls
+            self._fields[cls] = tuple(field.name for field in attrs.fields(cls))
+        self.schema: dict[str, list[str]] = {name: list(self._fields[cls]) for name, cls in self.classes.items()}
+        self._dumps: Callable[[object], str] = json.JSONEncoder(
+            ensure_ascii=True, separators=(",", ":"), allow_nan=False
+        ).encode
+        # decode side: the writer's schema (from the journal header) may differ from ours
+        self._positions: dict[str, tuple[type, tuple[str, ...]]] = {
+            name: (cls, self._fields[cls]) for name, cls in self.classes.items()
+        }
+
+    def use_writer_schema(self, schema: Mapping[str, list[str]]) -> None:
+        """Decode records written under ``schema`` (field names by position, from the journal header)."""
+        positions: dict[str, tuple[type, tuple[str, ...]]] = {}
+        for name, fields in schema.items():
+            cls = self.classes.get(name)
+            if cls is None:
+                continue  # a class we no longer have: a record of it fails to decode, by name
+            ours = set(self._fields[cls])
+            missing = [field for field in fields if field not in ours]
+            if missing:
+                raise CodecError(f"journal schema has fields {missing} that {name} no longer has")
+            positions[name] = (cls, tuple(fields))
+        self._positions = positions
+
+    def encode(self, command: object) -> bytes:
+        cls = type(command)
+        fields = self._fields.get(cls)
+        if fields is None:
+            raise CodecError(f"{cls.__name__} is not a registered command class")
+        values = [getattr(command, name) for name in fields]
+        for value in values:
+            if not _is_plain(value):
+                return b"B" + encode_state([cls.__name__, values])
+        values.insert(0, cls.__name__)
+        return self._dumps(values).encode("ascii")
+
+    def decode(self, payload: bytes) -> Any:
+        if payload[:1] == b"[":
+            try:
+                decoded = json.loads(payload)
+            except (ValueError, UnicodeDecodeError) as error:
+                raise CodecError(f"malformed command JSON ({error})", 0) from None
+            if not isinstance(decoded, list) or not decoded or not isinstance(decoded[0], str):
+                raise CodecError("command JSON is not [name, fields...]", 0)
+            name: str = decoded[0]
+            values = [tuple(v) if isinstance(v, list) else v for v in decoded[1:]]
+        elif payload[:1] == b"B":
+            decoded = decode_state(payload[1:])
+            if not (isinstance(decoded, list) and len(decoded) == 2 and isinstance(decoded[0], str)):
+                raise CodecError("binary command is not [name, fields]", 1)
+            name = decoded[0]
+            values = decoded[1]
+            if not isinstance(values, list):
+                raise CodecError("binary command fields are not a list", 1)
+        else:
+            raise CodecError("command record starts with neither '[' nor 'B'", 0)
+        entry = self._positions.get(name)
+        if entry is None:
+            raise CodecError(f"unknown command class {name!r}", 0)
+        cls, fields = entry
+        if len(values) != len(fields):
+            raise CodecError(f"{name} record has {len(values)} fields, schema has {len(fields)}", 0)
+        command: Any = object.__new__(cls)
+        # built without __init__ so that a journaled hostile value is replayed exactly as received;
+        # fields the writer did not have keep their class defaults
+        for field in attrs.fields(cls):
+            if field.name not in fields and field.default is not attrs.NOTHING:
+                default = field.default
+                factory = getattr(default, "factory", None)
+                if factory is not None and type(default).__name__ == "Factory":
+                    default = factory()
+                object.__setattr__(command, field.name, default)
+        for field_name, value in zip(fields, values, strict=True):
+            object.__setattr__(command, field_name, value)
+        return command
