@@ -1,0 +1,150 @@
+"""proofs.prover and proofs.registry: vacuity, unknown and refutations are reported as such."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from proofs.prover import ProofResult, Prover, Status, current_timeout_ms, timeout_override
+from proofs.registry import Obligation, discover, is_expected, obligation_modules, run_obligation
+from rules.position import Position
+
+
+def test_unsatisfiable_assumptions_make_the_proof_vacuous() -> None:
+    with Prover(timeout_ms=5_000) as prover:
+        x = prover.symbol("x")
+        prover.assume(x > 0, "positive")
+        prover.assume(x < 0, "negative")
+        result = prover.prove(x == 7, "anything")
+    assert result.status == Status.VACUOUS
+
+
+def test_a_true_goal_under_satisfiable_assumptions_is_proved() -> None:
+    with Prover(timeout_ms=5_000) as prover:
+        x = prover.symbol("x")
+        prover.assume(x > 0, "positive")
+        result = prover.prove(x + 1 > 1, "x + 1 > 1")
+    assert result.status == Status.PROVED
+
+
+def test_a_refutation_decodes_records_and_scalars_into_concrete_values() -> None:
+    with Prover(timeout_ms=5_000) as prover:
+        position = prover.record(Position, "position")
+        price = prover.symbol("price")
+        prover.assume(position.qty == 3, "qty three")
+        prover.assume(position.cost == 4, "cost four")
+        prover.assume(price == 5, "price five")
+        result = prover.prove(position.qty + position.cost != 7, "sum is not seven")
+    assert result.counterexample is not None
+    assert (Status.REFUTED, Position(qty=3, cost=4), 5) == (
+        result.status,
+        result.counterexample.build(Position, "position"),
+        result.counterexample.get("price"),
+    )
+
+
+def test_a_counterexample_renders_as_python_ready_to_paste() -> None:
+    with Prover(timeout_ms=5_000) as prover:
+        position = prover.record(Position, "position")
+        price = prover.symbol("price")
+        prover.assume(position.qty == -2, "qty")
+        prover.assume(position.cost == 10, "cost")
+        prover.assume(price == 50, "price")
+        result = prover.prove(price < 0, "price negative")
+    assert result.counterexample is not None
+    assert result.counterexample.text == "position = Position(cost=10, qty=-2)\nprice = 50"
+
+
+def test_a_possible_division_by_zero_refutes_an_otherwise_true_goal() -> None:
+    with Prover(timeout_ms=5_000) as prover:
+        numerator, divisor = prover.symbol("numerator"), prover.symbol("divisor")
+        quotient = numerator // divisor
+        result = prover.prove(quotient == quotient, "tautology over a division")
+    assert result.counterexample is not None
+    assert (
+        result.status,
+        result.counterexample.get("divisor"),
+        result.detail,
+    ) == (Status.REFUTED, 0, "division by zero: divisor")
+
+
+def test_a_division_in_the_untaken_arm_still_needs_a_nonzero_divisor() -> None:
+    # Python evaluates both arms of rules.num.ite, so it would raise here.
+    from rules.num import ite
+
+    with Prover(timeout_ms=5_000) as prover:
+        qty = prover.symbol("qty")
+        value = ite(qty == 0, 0, 100 // qty)
+        result = prover.prove(value == value, "unguarded division in an ite arm")
+    assert result.status == Status.REFUTED
+
+
+def test_solver_giving_up_is_unknown_and_a_failure() -> None:
+    # Fermat's cubic: nonlinear integer arithmetic that Z3 cannot settle in 50 ms.
+    with Prover(timeout_ms=50) as prover:
+        x, y, z = prover.symbol("x"), prover.symbol("y"), prover.symbol("z")
+        for name, value in (("x", x), ("y", y), ("z", z)):
+            prover.assume(value > 1, f"{name} > 1")
+        result = prover.prove(x * x * x + y * y * y != z * z * z, "Fermat n = 3")
+    obligation = Obligation(id="t", rule_id="T", invariant_id="T", statement="t", run=lambda: result)
+    assert (result.status, is_expected(obligation, result)) == (Status.UNKNOWN, False)
+
+
+def test_timeout_override_applies_to_provers_built_inside_it() -> None:
+    with timeout_override(1234):
+        inside = Prover().timeout_ms
+    assert (1234, current_timeout_ms()) == (inside, Prover().timeout_ms)
+
+
+def _result(status: Status, with_counterexample: bool) -> ProofResult:
+    from proofs.prover import Counterexample
+
+    counterexample = Counterexample(values={"x": 1}, text="x = 1") if with_counterexample else None
+    return ProofResult(label="t", status=status, time_us=1, counterexample=counterexample)
+
+
+@pytest.mark.parametrize(
+    ("expect", "status", "with_counterexample", "passed"),
+    [
+        ("proved", Status.PROVED, False, True),
+        ("proved", Status.REFUTED, True, False),
+        ("proved", Status.UNKNOWN, False, False),
+        ("proved", Status.VACUOUS, False, False),
+        ("refuted", Status.REFUTED, True, True),
+        ("refuted", Status.REFUTED, False, False),
+        ("refuted", Status.PROVED, False, False),
+        ("refuted", Status.UNKNOWN, False, False),
+        ("refuted", Status.VACUOUS, False, False),
+    ],
+)
+def test_an_outcome_passes_only_when_it_is_the_expected_one(
+    expect: str, status: Status, with_counterexample: bool, passed: bool
+) -> None:
+    obligation = Obligation(
+        id="t",
+        rule_id="T",
+        invariant_id="T",
+        statement="t",
+        run=functools.partial(_result, status, with_counterexample),
+        expect=expect,  # type: ignore[arg-type]
+    )
+    assert passed == run_obligation(obligation).passed
+
+
+def test_an_obligation_that_raises_is_a_reported_failure() -> None:
+    def crash() -> ProofResult:
+        raise ValueError("boom")
+
+    outcome = run_obligation(Obligation(id="t", rule_id="T", invariant_id="T", statement="t", run=crash))
+    assert (outcome.passed, outcome.status_text, outcome.error) == (False, "error", "ValueError: boom")
+
+
+def test_obligation_modules_are_discovered_in_sorted_order() -> None:
+    modules = obligation_modules()
+    assert ("proofs.obligations_core" in modules, sorted(modules)) == (True, modules)
+
+
+def test_discovery_registers_the_core_obligations() -> None:
+    ids = {obligation.id for obligation in discover()}
+    assert {"ACC-002/commission-rounding", "ACC-004/conservation/XBTUSD"} <= ids
