@@ -5,8 +5,8 @@ average of the last prices of its **constituents** (spot exchanges, BitMEX
 ``/instrument/compositeIndex`` rows with ``reference`` and ``weight``):
 
 * a constituent is **excluded** when it has not updated for ``stale_after_ms``
-  (15 minutes), or when its price deviates from the **median of the other
-  fresh constituents** by more than ``band_ppm``;
+  (15 minutes), or when its price deviates from the **median of the fresh
+  constituents** by more than ``band_ppm``;
 * an excluded constituent is **reinstated** once it has been fresh and back
   within the band continuously for ``reinstate_after_ms`` (5 minutes);
 * the index is the weighted average of the included constituents, weights
@@ -19,9 +19,13 @@ average of the last prices of its **constituents** (spot exchanges, BitMEX
 Consequence (tested): if one constituent is manipulated while the others
 agree, it either stays within the band — and moves the index by at most its
 weight share × band — or it is excluded and moves the index not at all.
-With exactly three constituents a manipulated one that is far enough away
-pulls the median of two for the others, so all may drop out: then the index
-is held at its last honest value (still not moved).
+
+Decision: the median is taken over *all* fresh constituents, not over "the
+others".  With three constituents the median of the two others of an honest
+one is the mean of the honest and the manipulated price, so a single feed
+20% off would exclude both honest feeds (a counterexample our tests found);
+the median of all three is the honest price.  With two constituents that
+disagree beyond the band both drop out and the index is held.
 
 Thresholds are parameters (:class:`IndexParams`); BitMEX publishes the
 15-minute and 5-minute rules, not the band, which defaults to 5%.
@@ -87,7 +91,7 @@ class ConstituentExcluded:
     reference: str
     reason: str
     price: int
-    median_of_others: int  # 0 when no other constituent was fresh
+    median: int  # median of the fresh constituents (0 when none was fresh)
     time_ms: int
 
 
@@ -165,14 +169,12 @@ def is_fresh(params: IndexParams, constituent: Constituent, time_ms: int) -> boo
 
 
 @concrete
-def get_median_of_others(params: IndexParams, state: IndexState, reference: str, time_ms: int) -> int:
-    """IDX-002: median of the fresh constituents other than ``reference`` (0 when there are none)."""
-    others = tuple(
-        c.price for c in state.constituents if c.reference != reference and is_fresh(params, c, time_ms)
-    )
-    if len(others) == 0:
+def get_fresh_median(params: IndexParams, state: IndexState, time_ms: int) -> int:
+    """IDX-002: median of the fresh constituents' prices (0 when none is fresh)."""
+    fresh = tuple(c.price for c in state.constituents if is_fresh(params, c, time_ms))
+    if len(fresh) == 0:
         return 0
-    return compute_median(others)
+    return compute_median(fresh)
 
 
 @concrete
@@ -213,7 +215,7 @@ def _evaluate_constituent(
 ) -> tuple[Constituent, IndexEvent | None]:
     """IDX-003: exclusion (stale / deviation) and reinstatement of one constituent."""
     fresh = is_fresh(params, constituent, time_ms)
-    median = get_median_of_others(params, state, constituent.reference, time_ms)
+    median = get_fresh_median(params, state, time_ms)
     deviates = median > 0 and is_out_of_band(constituent.price, median, params.band_ppm)
     in_line = fresh and not deviates
     if constituent.status is ConstituentStatus.INCLUDED:
@@ -225,7 +227,7 @@ def _evaluate_constituent(
             reference=constituent.reference,
             reason=reason,
             price=constituent.price,
-            median_of_others=median,
+            median=median,
             time_ms=time_ms,
         )
         return excluded, event
