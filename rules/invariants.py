@@ -11,12 +11,17 @@ A check returns a list of violation messages; an empty list means it holds.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 import attrs
 
+from rules.adl import compare_adl_priority, compute_adl_score, compute_haircut
+from rules.contract import compute_value
+from rules.events import AdlFill, Liquidation, PartialLiquidation
 from rules.instrument import Instrument
+from rules.liquidation import compute_requirement, is_liquidatable
 from rules.margin import (
     AccountMargin,
     MarginSetting,
@@ -74,6 +79,11 @@ class StepInfo:
     waterfall_complete: bool = False
     # funding exchanges applied in this step (INV-FUNDING-ZERO-SUM)
     funding: tuple[FundingPostings, ...] = ()
+    # the liquidation waterfall's events in this step (rules.events; INV-NO-FALSE-LIQUIDATION, INV-ADL-*)
+    waterfall_events: tuple[object, ...] = ()
+    # (account, asset, wallet) of every trader account that held no position before the step
+    # (INV-FLAT-NO-SOCIAL-LOSS)
+    flat_before: tuple[tuple[int, str, int], ...] = ()
 
 
 Check = Callable[[ExchangeView, StepInfo], list[str]]
@@ -295,5 +305,182 @@ register(
             "credited to the insurance fund), so funding creates and destroys nothing."
         ),
         check=check_funding_zero_sum,
+    )
+)
+
+
+# -- the liquidation waterfall (rules/liquidation.py, insurance.py, adl.py, waterfall.py) ---------------
+# Negative account ids are system accounts (the liquidation engine,
+# rules.waterfall.LIQUIDATOR_ACCOUNT_ID): they hold taken-over positions and are not traders.
+
+
+@concrete
+def compute_account_equity(view: ExchangeView, account_id: int, asset: str) -> int:
+    """An account's margin balance in ``asset`` at mark: wallet + Σ(markValue − cost)."""
+    instruments = view.instruments()
+    total = view.wallet(account_id, asset)
+    for symbol, position in view.positions(account_id).items():
+        inst = instruments[symbol]
+        if inst.settl_currency == asset:
+            total += compute_value(inst, position.qty, view.mark_price(symbol)) - position.cost
+    return total
+
+
+@concrete
+def check_no_neg_equity_after_adl(view: ExchangeView, step: StepInfo) -> list[str]:
+    """Once a mark update's waterfall has completed, no trader's margin balance is below zero."""
+    if not step.waterfall_complete:
+        return []
+    return [
+        f"account {account_id} {asset}: equity {equity} < 0 after the waterfall"
+        for account_id in view.account_ids()
+        if account_id >= 0
+        for asset in view.assets()
+        if (equity := compute_account_equity(view, account_id, asset)) < 0
+    ]
+
+
+@concrete
+def check_insurance_nonneg(view: ExchangeView, step: StepInfo) -> list[str]:
+    """Every insurance fund holds zero or more."""
+    del step
+    return [f"{asset}: insurance fund {view.insurance(asset)} < 0" for asset in view.assets() if view.insurance(asset) < 0]
+
+
+@concrete
+def check_flat_no_social_loss(view: ExchangeView, step: StepInfo) -> list[str]:
+    """An account flat before the step is never deleveraged and, still flat, has not lost money."""
+    deleveraged = {event.account_id for event in step.waterfall_events if isinstance(event, AdlFill)}
+    instruments = view.instruments()
+    problems = []
+    for account_id, asset, wallet_before in step.flat_before:
+        if account_id in deleveraged:
+            problems.append(f"account {account_id}: deleveraged while flat")
+        holds = any(instruments[symbol].settl_currency == asset for symbol in view.positions(account_id))
+        if not holds and view.wallet(account_id, asset) < wallet_before:
+            problems.append(f"account {account_id} {asset}: flat account lost {wallet_before - view.wallet(account_id, asset)}")
+    return problems
+
+
+@concrete
+def _adl_groups(step: StepInfo) -> list[list[AdlFill]]:
+    """ADL fills of the step, grouped by the taken-over position they closed (in event order)."""
+    groups: dict[int, list[AdlFill]] = {}
+    order: list[int] = []
+    for event in step.waterfall_events:
+        if isinstance(event, AdlFill):
+            if event.pending_id not in groups:
+                groups[event.pending_id] = []
+                order.append(event.pending_id)
+            groups[event.pending_id].append(event)
+    return [groups[pending_id] for pending_id in order]
+
+
+@concrete
+def check_adl_minimal(view: ExchangeView, step: StepInfo) -> list[str]:
+    """ADL closes no more than the unfilled quantity, no position beyond its size, and the haircut ≤ the shortfall."""
+    problems = []
+    for group in _adl_groups(step):
+        first = group[0]
+        inst = view.instruments()[first.symbol]
+        unfilled = first.unfilled_before
+        haircut = 0
+        for fill in group:
+            closed = abs(fill.close_qty)
+            if fill.unfilled_before != unfilled or fill.unfilled_after != unfilled - closed or fill.unfilled_after < 0:
+                problems.append(f"{fill.symbol} close-out {fill.pending_id}: closes more than is unfilled")
+            if closed > abs(fill.position_qty) or fill.close_qty * fill.position_qty <= 0:
+                problems.append(f"{fill.symbol} account {fill.account_id}: closes beyond its position")
+            unfilled -= closed
+            haircut += fill.haircut
+        side = 1 if first.position_qty > 0 else -1
+        shortfall = compute_haircut(inst, side * first.unfilled_before, first.mark_price, first.price)
+        if haircut > max(shortfall, 0):
+            problems.append(f"{first.symbol} close-out {first.pending_id}: haircut {haircut} > shortfall {shortfall}")
+    return problems
+
+
+@concrete
+def check_adl_order(view: ExchangeView, step: StepInfo) -> list[str]:
+    """ADL fills follow the ranking (ADL-001 scores, ADL-002 strict order) from the top."""
+    problems = []
+    for group in _adl_groups(step):
+        inst = view.instruments()[group[0].symbol]
+        for fill in group:
+            score = compute_adl_score(
+                compute_value(inst, fill.position_qty, fill.mark_price), fill.position_cost, fill.pool_equity
+            )
+            if (score.num, score.den) != (fill.score_num, fill.score_den):
+                problems.append(f"account {fill.account_id}: ranking score is not ADL-001's")
+        for before, after in itertools.pairwise(group):
+            order = compare_adl_priority(
+                before.score_num, before.score_den, abs(before.position_qty), before.account_id,
+                after.score_num, after.score_den, abs(after.position_qty), after.account_id,
+            )  # fmt: skip
+            if order != 1:
+                problems.append(f"{before.symbol}: account {after.account_id} deleveraged out of ranking order")
+    return problems
+
+
+@concrete
+def check_no_false_liquidation(view: ExchangeView, step: StepInfo) -> list[str]:
+    """Every liquidation step acted on a pool whose equity was below its maintenance at the mark price."""
+    problems = []
+    instruments = view.instruments()
+    for event in step.waterfall_events:
+        if not isinstance(event, Liquidation | PartialLiquidation):
+            continue
+        equity, maintenance = event.pool_margin, 0
+        for snap in event.positions:
+            inst = instruments[snap.symbol]
+            mark = view.mark_price(snap.symbol)
+            if snap.mark_price != mark:
+                problems.append(f"account {event.account_id} {snap.symbol}: judged at {snap.mark_price}, mark is {mark}")
+            position = Position(qty=snap.qty, cost=snap.cost)
+            equity += compute_value(inst, snap.qty, mark) - snap.cost
+            maintenance += compute_requirement(inst, position, snap.leverage_hundredths, snap.chosen_tier).pos_maint
+        if not is_liquidatable(equity, maintenance):
+            problems.append(
+                f"account {event.account_id} {event.pool}: liquidated with equity {equity} ≥ maintenance {maintenance}"
+            )
+    return problems
+
+
+register(
+    Invariant(
+        id="INV-NO-NEG-EQUITY-AFTER-ADL",
+        statement="Once the waterfall for a mark update completes, no trader account's equity at mark is below zero.",
+        check=check_no_neg_equity_after_adl,
+    )
+)
+register(
+    Invariant(id="INV-INSURANCE-NONNEG", statement="Every insurance fund is ≥ 0.", check=check_insurance_nonneg)
+)
+register(
+    Invariant(
+        id="INV-FLAT-NO-SOCIAL-LOSS",
+        statement="An account with no position never pays for another's bankruptcy (never deleveraged, never debited).",
+        check=check_flat_no_social_loss,
+    )
+)
+register(
+    Invariant(
+        id="INV-ADL-MINIMAL",
+        statement="ADL closes no more than the unfilled bankrupt quantity; the haircut never exceeds the shortfall.",
+        check=check_adl_minimal,
+    )
+)
+register(
+    Invariant(
+        id="INV-ADL-ORDER",
+        statement="ADL follows the ranking, a strict total order (score, then larger position, then smaller account id).",
+        check=check_adl_order,
+    )
+)
+register(
+    Invariant(
+        id="INV-NO-FALSE-LIQUIDATION",
+        statement="A position is liquidated only if its pool's margin is below maintenance at the mark price.",
+        check=check_no_false_liquidation,
     )
 )

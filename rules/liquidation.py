@@ -1,0 +1,222 @@
+"""LIQ: when a position is liquidated, and at which price the liquidation engine takes it over.
+
+A **margin pool** is what one liquidation looks at (reference §5):
+
+* a *cross* pool: one account's wallet in one settlement currency, less the
+  margin it has set aside for isolated positions, together with all its cross
+  positions in contracts settled in that currency;
+* an *isolated* pool: one isolated position and the margin assigned to it.
+
+The pool's equity at the **mark price** is ``margin + Σ(markValue − cost)``;
+its maintenance requirement is the sum of its positions' maintenance margins.
+The pool is liquidatable exactly when ``equity − maintenance < 0``
+(:func:`compute_margin_excess`): never on the last traded price, which a
+single trade can move (reference §3, "Fair Price Marking").
+
+What happens next, in order (BitMEX's steps):
+
+1. the account's open orders in the contract are cancelled (an instruction the
+   engine executes; the rules record it as an event);
+2. a position above the base risk limit is first *partially* liquidated:
+   lower its risk limit to the smallest tier its position and orders fit, and
+   stop if that is enough; otherwise a FillOrKill order reduces the position to
+   the next lower tier, at a limit price (:func:`compute_partial_limit_price`)
+   chosen so that whatever fills leaves the pool at or above the maintenance
+   of the new tier;
+3. otherwise the liquidation engine **takes over** the position at the
+   bankruptcy price (:func:`compute_bankruptcy_price_for_margin`): the tick
+   price at which closing the position leaves the pool's margin exactly
+   exhausted, rounded to the tick *against* the trader so that the take-over
+   never needs the insurance fund.  Whatever the rounding leaves in the pool
+   goes to the insurance fund: the trader loses the pool's margin and never
+   more (reference §6, "losing traders never owe more than their posted
+   margin").
+
+The maintenance margin of a position is :mod:`rules.margin`'s ``posMaint``
+(entry value times the tier's requirement, plus the commission reserve), at
+the larger of the position's own risk steps and the risk limit its owner
+chose (LIQ-001).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from rules.contract import compute_value
+from rules.instrument import Instrument
+from rules.margin import (
+    compute_bankruptcy_price,
+    compute_init_margin_req_ppm,
+    compute_pos_comm,
+    compute_pos_init,
+    compute_pos_maint,
+    compute_threshold_price,
+)
+from rules.num import abs_, and_, ceildiv, clamp, ite, max_, or_
+from rules.position import Position
+from rules.risk_limit import compute_maint_margin_req_ppm, compute_risk_steps, compute_tier_limit
+
+# -- maintenance and the trigger ---------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Requirement:
+    """A position's margin figures (minor units) at its effective tier (MRG-003..005 names)."""
+
+    steps: int  # effective risk steps: the larger of the position's own and the chosen tier
+    pos_init: int  # MRG-003 initial margin
+    pos_comm: int  # MRG-004 reserve for closing; what the bankruptcy price leaves
+    pos_maint: int  # MRG-005 maintenance margin
+
+
+def compute_requirement(inst: Instrument, position: Position, leverage_hundredths: int, chosen_tier: int) -> Requirement:
+    """LIQ-001: the margin figures of ``position`` at the larger of its own risk steps and the chosen tier.
+
+    Built on MRG-002..005: ``posInit = initMarginReq × posCost``,
+    ``posComm = takerFee × (posCost + posInit)`` and
+    ``posMaint = maintMarginReq(steps) × posCost + posComm``.  With
+    ``chosen_tier = 0`` these are :func:`rules.margin.compute_position_margin`'s
+    fields for a position without extra isolated margin (``posCross = 0``; the
+    rulebook's waterfall keeps an isolated position's margin as one amount, so
+    the fee on added margin is not part of the reserve).  The chosen risk limit
+    can only *raise* the requirement: lowering it is the first step of a
+    partial liquidation.
+    """
+    pos_cost = abs_(position.cost)
+    steps = max_(compute_risk_steps(inst, pos_cost), chosen_tier)
+    pos_init = compute_pos_init(pos_cost, compute_init_margin_req_ppm(inst, leverage_hundredths, steps))
+    pos_comm = compute_pos_comm(pos_cost, pos_init, 0, inst.taker_fee_ppm)
+    pos_maint = compute_pos_maint(pos_cost, compute_maint_margin_req_ppm(inst, steps), pos_comm)
+    return Requirement(steps=steps, pos_init=pos_init, pos_comm=pos_comm, pos_maint=pos_maint)
+
+
+def compute_margin_excess(equity: int, maintenance: int) -> int:
+    """LIQ-002: ``equity − maintenance`` of a margin pool at the mark price; below zero it is liquidatable."""
+    return equity - maintenance
+
+
+def is_liquidatable(equity: int, maintenance: int) -> bool:
+    """LIQ-003: a pool is liquidated exactly when its equity at **mark** is below its maintenance."""
+    return compute_margin_excess(equity, maintenance) < 0
+
+
+def compute_position_equity_term(inst: Instrument, position: Position, mark_price: int) -> int:
+    """LIQ-004: what one position adds to its pool's equity at mark: ``markValue − cost``."""
+    return compute_value(inst, position.qty, mark_price) - position.cost
+
+
+# -- the bankruptcy price of a pool ---------------------------------------------
+
+
+def compute_takeover_price(inst: Instrument, position: Position, margin: int, reserve: int) -> int:
+    """LIQ-005: the bankruptcy price at which the liquidation engine takes over ``position``.
+
+    MRG-012 (:func:`rules.margin.compute_bankruptcy_price`) with ``margin``
+    the money behind the position in its pool (isolated: its margin; cross:
+    the pool's margin plus the other positions' unrealised PnL) and
+    ``reserve`` its ``posComm``: the last tick price at which closing leaves
+    at least the reserve, rounded toward the system (long up, short down).
+    """
+    return compute_bankruptcy_price(inst, position.qty, position.cost, margin, reserve)
+
+
+def compute_pool_residual(inst: Instrument, qty: int, cost: int, margin: int, price: int) -> int:
+    """LIQ-006: what is left of ``margin`` after closing ``qty``/``cost`` at ``price``.
+
+    At the take-over price this is ``≥ posComm ≥ 0`` (MRG-012) unless the pool
+    owed more than any valid price returns; it goes to the insurance fund.
+    """
+    return margin + compute_value(inst, qty, price) - cost
+
+
+# -- partial liquidation (risk-limit step-down) ----------------------------------
+
+
+def compute_fitting_tier(inst: Instrument, gross_value: int) -> int:
+    """LIQ-007: the smallest risk tier whose limit holds ``gross_value`` (position plus orders)."""
+    # ceil: any part of a step needs the whole step (RSK-001).
+    return max_(0, ceildiv(gross_value - inst.risk_limit, inst.risk_step))
+
+
+def compute_reduction_to_tier(inst: Instrument, position: Position, tier: int) -> int:
+    """LIQ-008: contracts (whole lots, ≥ 0) to close so the position's entry value fits tier ``tier``.
+
+    The kept lots ``k`` are the most with ``|cost| × k / n ≤ limit(tier)``;
+    the kept cost basis (rounded as ACC-003 rounds it) is then within the limit.
+    """
+    lots = abs_(position.qty) // inst.lot_size  # exact: whole lots
+    abs_cost = abs_(position.cost)
+    safe_cost = ite(abs_cost == 0, 1, abs_cost)
+    # floor: keep no more lots than the lower tier holds
+    kept_lots = clamp(compute_tier_limit(inst, tier) * lots // safe_cost, 0, lots)
+    return (lots - kept_lots) * inst.lot_size
+
+
+@attrs.frozen(kw_only=True)
+class PartialPlan:
+    """A FillOrKill reduction: close ``close_qty`` (signed like the position) no worse than ``limit_price``."""
+
+    close_qty: int
+    kept: Position  # the position left after the reduction (cost split as ACC-003 splits it)
+    new_tier: int
+    new_maintenance: int  # maintenance of the kept position at ``new_tier``
+    limit_price: int
+    feasible: bool  # False: the pool cannot reach the new tier's maintenance at any price
+
+
+def compute_kept_position(position: Position, close_qty: int) -> Position:
+    """LIQ-009: what remains of ``position`` after closing ``close_qty`` of it (cost split as ACC-003)."""
+    kept_qty = position.qty - close_qty
+    safe_qty = ite(position.qty == 0, 1, position.qty)
+    # floor: the same split as rules.position.apply_fill (surviving cost toward minus infinity)
+    kept_cost = ite(kept_qty == position.qty, position.cost, position.cost * kept_qty // safe_qty)
+    return Position(qty=kept_qty, cost=kept_cost)
+
+
+def compute_partial_plan(
+    inst: Instrument,
+    position: Position,
+    leverage_hundredths: int,
+    tier: int,
+    pool_equity: int,
+    other_maintenance: int,
+    mark_price: int,
+) -> PartialPlan:
+    """LIQ-010: the FillOrKill order that steps a position down one risk tier.
+
+    ``pool_equity`` is the pool's equity at mark and ``other_maintenance`` the
+    maintenance of the pool's other positions.  Closing ``r`` contracts at a
+    price ``p`` changes the pool's equity at mark by exactly
+    ``value(r, p) − value(r, mark)``; the limit price is the worst tick price
+    at which that loss still leaves the pool at the new tier's maintenance,
+    i.e. the threshold price (MRG-010) of the closed part with
+    ``pool_equity − maintenance_after`` as its margin and no reserve.
+    ``tier`` is the position's effective steps (LIQ-001); the new tier one less.
+    """
+    new_tier = max_(tier - 1, 0)
+    magnitude = compute_reduction_to_tier(inst, position, new_tier)
+    close_qty = ite(position.qty > 0, magnitude, -magnitude)
+    kept = compute_kept_position(position, close_qty)
+    new_maintenance = compute_requirement(inst, kept, leverage_hundredths, new_tier).pos_maint
+    headroom = pool_equity - other_maintenance - new_maintenance
+    # exactly what the closed part contributes at mark (robust to a mark off the tick grid)
+    closed_mark_value = compute_value(inst, position.qty, mark_price) - compute_value(inst, kept.qty, mark_price)
+    limit_price = compute_threshold_price(inst, close_qty, closed_mark_value, headroom, 0)
+    feasible = and_(
+        and_(headroom >= 0, magnitude > 0),
+        compute_pool_residual(inst, close_qty, closed_mark_value, headroom, limit_price) >= 0,
+    )
+    return PartialPlan(
+        close_qty=close_qty,
+        kept=kept,
+        new_tier=new_tier,
+        new_maintenance=new_maintenance,
+        limit_price=limit_price,
+        feasible=feasible,
+    )
+
+
+def is_price_within_limit(close_qty: int, price: int, limit_price: int) -> bool:
+    """LIQ-011: a fill closing ``close_qty`` at ``price`` is no worse than ``limit_price`` for the trader."""
+    # closing a long sells: at or above the limit; closing a short buys: at or below it
+    return or_(and_(close_qty > 0, price >= limit_price), and_(close_qty < 0, price <= limit_price))

@@ -1,0 +1,802 @@
+"""The liquidation waterfall on a mark update: liquidate, close out through the book and the fund, then ADL.
+
+This module runs the rules of :mod:`rules.liquidation`, :mod:`rules.insurance`
+and :mod:`rules.adl` over a whole (rules-level) exchange state, a
+:class:`Ledger`.  The order book is an **input** (:class:`Book`, resting
+levels per contract, best first): the engine passes its own levels and
+executes the fills the waterfall returns; tests pass a small list of levels.
+Every step returns a new state and explainable events (:mod:`rules.events`).
+
+On every mark update, in a fixed order (accounts by id, then each account's
+cross pools by currency, then its isolated positions by symbol):
+
+1. every pool below maintenance at the **mark** is liquidated
+   (:func:`liquidate_pool`): its open orders are cancelled, a position above
+   the base risk limit is partially liquidated if that suffices, otherwise the
+   liquidation engine takes the pool's positions over — the largest at its
+   bankruptcy price, the others at mark — and the pool's leftover margin goes
+   to the insurance fund;
+2. every taken-over position is closed (:func:`close_out`): in the book while
+   the fund can pay for fills worse than the bankruptcy price, then by ADL at
+   the bankruptcy price under the chosen policy; what no eligible position can
+   take stays with the liquidation engine and is retried on the next update;
+3. fills in the book can move a maker below maintenance, so 1–2 repeat, at
+   most ``max_rounds`` times (the bound on work per update).
+
+The liquidation engine is the system account :data:`LIQUIDATOR_ACCOUNT_ID`
+(negative ids are system accounts, not traders): it holds taken-over
+positions at their take-over price, so its realised PnL is exactly the fund's
+surplus or draw, and money moves only as balanced postings between traders'
+wallets, cost bases and the fund (INV-CONSERVATION).
+
+Decisions where BitMEX is silent: liquidation, FillOrKill and ADL fills pay no
+commission (the fund keeps the pool's leftover margin instead); a cross pool
+with several positions is taken over as a whole; ADL runs in the same update
+when the book and the fund cannot close a position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from rules.adl import AdlCandidate, AdlPolicy, compute_haircut, is_adl_eligible, rank_candidates
+from rules.contract import compute_value
+from rules.events import (
+    AdlFill,
+    AdlShortfall,
+    InsuranceMovement,
+    Liquidation,
+    LiquidationFill,
+    OrdersCancelled,
+    PartialLiquidation,
+    PositionSnapshot,
+    RiskLimitLowered,
+    TakenOverPosition,
+    WaterfallEvent,
+)
+from rules.instrument import Instrument
+from rules.insurance import Fill, InsuranceFund, apply_fund_delta, compute_draw, settle_close_out
+from rules.liquidation import (
+    compute_fitting_tier,
+    compute_partial_plan,
+    compute_pool_residual,
+    compute_requirement,
+    compute_takeover_price,
+    is_price_within_limit,
+)
+from rules.margin import CROSS, MarginSetting, RestingOrder
+from rules.num import concrete
+from rules.position import FLAT, Position, apply_fill
+
+LIQUIDATOR_ACCOUNT_ID = -1  # the liquidation engine: holds taken-over positions; not a trader
+
+
+@attrs.frozen(kw_only=True)
+class Holding:
+    """One account's position in one contract, with its margin mode."""
+
+    position: Position = FLAT
+    leverage_hundredths: int = CROSS  # 0 = cross
+    isolated_margin: int = 0  # isolated only: the money set aside for it (part of the wallet)
+    chosen_tier: int = 0  # risk-limit steps the owner chose
+    open_order_qty: int = 0  # contracts resting in orders in this contract (cancelled on liquidation)
+
+    @property
+    def is_isolated(self) -> bool:
+        """True when the position is margined in isolation."""
+        return self.leverage_hundredths != CROSS
+
+
+@attrs.frozen(kw_only=True)
+class PendingCloseOut:
+    """A position the liquidation engine took over and has not yet closed."""
+
+    pending_id: int
+    account_id: int  # the liquidated account
+    symbol: str
+    qty: int  # signed, what the engine still holds
+    takeover_price: int  # bankruptcy price (or the mark, for a cross pool's other positions)
+
+
+@attrs.frozen(kw_only=True)
+class BookLevel:
+    """Resting liquidity: ``qty`` contracts at ``price`` offered by ``maker_account_id``."""
+
+    price: int
+    qty: int
+    maker_account_id: int
+
+
+@attrs.frozen(kw_only=True)
+class Book:
+    """One contract's resting levels, best first on each side."""
+
+    bids: tuple[BookLevel, ...] = ()
+    asks: tuple[BookLevel, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class Ledger:
+    """A whole exchange state as the waterfall needs it (an :class:`rules.invariants.ExchangeView`)."""
+
+    instrument_map: Mapping[str, Instrument]
+    marks: Mapping[str, int]
+    wallets: Mapping[tuple[int, str], int]  # (account, currency) -> wallet balance
+    holdings: Mapping[tuple[int, str], Holding]  # (account, symbol) -> holding
+    funds: Mapping[str, InsuranceFund]
+    fees: Mapping[str, int] = attrs.field(factory=dict)
+    deposits: Mapping[str, int] = attrs.field(factory=dict)  # net deposits per currency
+    pending: tuple[PendingCloseOut, ...] = ()
+    next_pending_id: int = 0
+    clock_ms: int = 0
+
+    # -- ExchangeView --------------------------------------------------------------
+    def assets(self) -> Sequence[str]:
+        """Settlement currencies, sorted."""
+        return sorted({inst.settl_currency for inst in self.instrument_map.values()})
+
+    def account_ids(self) -> Sequence[int]:
+        """Every account with a wallet or a holding, and the liquidation engine."""
+        ids = {account for account, _ in self.wallets} | {account for account, _ in self.holdings}
+        return sorted(ids | {LIQUIDATOR_ACCOUNT_ID})
+
+    def instruments(self) -> Mapping[str, Instrument]:
+        """Instruments by symbol."""
+        return self.instrument_map
+
+    def wallet(self, account_id: int, asset: str) -> int:
+        """Wallet balance (the liquidation engine's is always 0: its PnL is the fund's)."""
+        return self.wallets.get((account_id, asset), 0)
+
+    @concrete
+    def positions(self, account_id: int) -> Mapping[str, Position]:
+        """Non-flat positions by symbol; the liquidation engine's are its pending close-outs."""
+        if account_id == LIQUIDATOR_ACCOUNT_ID:
+            merged: dict[str, Position] = {}
+            for item in self.pending:
+                inst = self.instrument_map[item.symbol]
+                old = merged.get(item.symbol, FLAT)
+                cost = compute_value(inst, item.qty, item.takeover_price)
+                merged[item.symbol] = Position(qty=old.qty + item.qty, cost=old.cost + cost)
+            return merged
+        return {
+            symbol: holding.position
+            for (account, symbol), holding in sorted(self.holdings.items())
+            if account == account_id and holding.position.qty != 0
+        }
+
+    @concrete
+    def insurance(self, asset: str) -> int:
+        """The fund's balance."""
+        fund = self.funds.get(asset)
+        return 0 if fund is None else fund.balance
+
+    def fee_pool(self, asset: str) -> int:
+        """Fees collected."""
+        return self.fees.get(asset, 0)
+
+    def funding_pool(self, asset: str) -> int:
+        """Funding in flight (none at this level)."""
+        del asset
+        return 0
+
+    def net_deposits(self, asset: str) -> int:
+        """Deposits minus withdrawals, the fund's deposits included."""
+        return self.deposits.get(asset, 0)
+
+    def mark_price(self, symbol: str) -> int:
+        """The current mark price."""
+        return self.marks[symbol]
+
+    def open_orders(self, account_id: int) -> Sequence[RestingOrder]:
+        """Resting orders are abstracted to a quantity per holding here; none are priced."""
+        del account_id
+        return ()
+
+    @concrete
+    def margin_setting(self, account_id: int, symbol: str) -> MarginSetting:
+        """Leverage, and the isolated margin above posInit + posComm as ``pos_cross``."""
+        holding = self.holdings.get((account_id, symbol), Holding())
+        if not holding.is_isolated:
+            return MarginSetting()
+        inst = self.instrument_map[symbol]
+        req = compute_requirement(inst, holding.position, holding.leverage_hundredths, holding.chosen_tier)
+        return MarginSetting(
+            leverage_hundredths=holding.leverage_hundredths,
+            pos_cross=holding.isolated_margin - req.pos_init - req.pos_comm,
+        )
+
+
+# -- pools ------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Pool:
+    """A margin pool of one account: ``cross:<currency>`` or ``isolated:<symbol>``."""
+
+    account_id: int
+    key: str
+    currency: str
+    symbols: tuple[str, ...]  # its non-flat positions
+    margin: int  # cross: wallet − isolated margins; isolated: the position's margin
+    equity: int  # margin + Σ(markValue − cost) at mark
+    maintenance: int  # Σ posMaint
+
+    @property
+    def excess(self) -> int:
+        """LIQ-002: equity − maintenance."""
+        return self.equity - self.maintenance
+
+
+@concrete
+def get_pool_keys(ledger: Ledger, account_id: int) -> list[str]:
+    """The pools of an account in the fixed order: cross pools by currency, then isolated by symbol."""
+    cross: set[str] = set()
+    isolated: list[str] = []
+    for (account, symbol), holding in sorted(ledger.holdings.items()):
+        if account != account_id or holding.position.qty == 0:
+            continue
+        if holding.is_isolated:
+            isolated.append(f"isolated:{symbol}")
+        else:
+            cross.add(f"cross:{ledger.instrument_map[symbol].settl_currency}")
+    return sorted(cross) + isolated
+
+
+@concrete
+def get_pool(ledger: Ledger, account_id: int, key: str) -> Pool:
+    """LIQ-030: a pool's margin, equity and maintenance at the current marks."""
+    kind, _, name = key.partition(":")
+    if kind == "isolated":
+        holding = ledger.holdings[(account_id, name)]
+        inst = ledger.instrument_map[name]
+        currency = inst.settl_currency
+        members = [name] if holding.position.qty != 0 else []
+        margin = holding.isolated_margin
+    else:
+        currency = name
+        members = []
+        margin = ledger.wallet(account_id, currency)
+        for (account, symbol), holding in sorted(ledger.holdings.items()):
+            if account != account_id or ledger.instrument_map[symbol].settl_currency != currency:
+                continue
+            if holding.is_isolated:
+                margin -= holding.isolated_margin
+            elif holding.position.qty != 0:
+                members.append(symbol)
+    equity, maintenance = margin, 0
+    for symbol in members:
+        holding = ledger.holdings[(account_id, symbol)]
+        inst = ledger.instrument_map[symbol]
+        position = holding.position
+        equity += compute_value(inst, position.qty, ledger.marks[symbol]) - position.cost
+        maintenance += compute_requirement(inst, position, holding.leverage_hundredths, holding.chosen_tier).pos_maint
+    return Pool(
+        account_id=account_id,
+        key=key,
+        currency=currency,
+        symbols=tuple(members),
+        margin=margin,
+        equity=equity,
+        maintenance=maintenance,
+    )
+
+
+@concrete
+def snapshot_pool(ledger: Ledger, pool: Pool) -> tuple[PositionSnapshot, ...]:
+    """The trigger's inputs: every position of the pool as it stands."""
+    snaps = []
+    for symbol in pool.symbols:
+        holding = ledger.holdings[(pool.account_id, symbol)]
+        snaps.append(
+            PositionSnapshot(
+                symbol=symbol,
+                qty=holding.position.qty,
+                cost=holding.position.cost,
+                leverage_hundredths=holding.leverage_hundredths,
+                chosen_tier=holding.chosen_tier,
+                mark_price=ledger.marks[symbol],
+            )
+        )
+    return tuple(snaps)
+
+
+# -- postings ------------------------------------------------------------------------------
+
+
+@concrete
+def apply_holding_fill(ledger: Ledger, account_id: int, symbol: str, fill_qty: int, price: int) -> Ledger:
+    """ACC-003 for a trader: the fill moves realised PnL into the wallet (and an isolated position's margin)."""
+    inst = ledger.instrument_map[symbol]
+    holding = ledger.holdings.get((account_id, symbol), Holding())
+    position, realised = apply_fill(inst, holding.position, fill_qty, price)
+    isolated_margin = holding.isolated_margin + realised if holding.is_isolated else 0
+    if position.qty == 0:
+        isolated_margin = 0  # a closed isolated position returns its margin to the cross wallet
+    wallets = dict(ledger.wallets)
+    key = (account_id, inst.settl_currency)
+    wallets[key] = wallets.get(key, 0) + realised
+    holdings = dict(ledger.holdings)
+    holdings[(account_id, symbol)] = attrs.evolve(holding, position=position, isolated_margin=isolated_margin)
+    return attrs.evolve(ledger, wallets=wallets, holdings=holdings)
+
+
+@concrete
+def apply_fund_movement(
+    ledger: Ledger, currency: str, delta: int, kind: str, symbol: str, pending_id: int, rule_id: str
+) -> tuple[Ledger, InsuranceMovement]:
+    """INS-004 on the ledger, with its event."""
+    fund = ledger.funds[currency]
+    after = apply_fund_delta(fund, delta, ledger.clock_ms)
+    funds = dict(ledger.funds)
+    funds[currency] = after
+    event = InsuranceMovement(
+        rule_id=rule_id,
+        currency=currency,
+        kind=kind,
+        amount=delta,
+        balance_before=fund.balance,
+        balance_after=after.balance,
+        timestamp_ms=ledger.clock_ms,
+        symbol=symbol,
+        pending_id=pending_id,
+    )
+    return attrs.evolve(ledger, funds=funds), event
+
+
+@concrete
+def process_fund_deposit(ledger: Ledger, currency: str, amount: int) -> tuple[Ledger, InsuranceMovement]:
+    """INS-008: money paid into the fund from outside: fund and net deposits rise together."""
+    assert amount > 0, "checked by INS-006 before"
+    assert currency in ledger.funds, "checked by INS-006 before"
+    deposits = dict(ledger.deposits)
+    deposits[currency] = deposits.get(currency, 0) + amount
+    ledger = attrs.evolve(ledger, deposits=deposits)
+    return apply_fund_movement(ledger, currency, amount, "deposit", "", -1, "INS-008")
+
+
+@concrete
+def _set_holding(ledger: Ledger, account_id: int, symbol: str, holding: Holding) -> Ledger:
+    holdings = dict(ledger.holdings)
+    holdings[(account_id, symbol)] = holding
+    return attrs.evolve(ledger, holdings=holdings)
+
+
+# -- step 1: liquidation of one pool ------------------------------------------------------------
+
+
+@concrete
+def _cancel_orders(ledger: Ledger, pool: Pool, reason: str) -> tuple[Ledger, list[WaterfallEvent]]:
+    events: list[WaterfallEvent] = []
+    for symbol in pool.symbols:
+        holding = ledger.holdings[(pool.account_id, symbol)]
+        if holding.open_order_qty > 0:
+            events.append(
+                OrdersCancelled(
+                    rule_id="LIQ-020",
+                    account_id=pool.account_id,
+                    symbol=symbol,
+                    open_order_qty=holding.open_order_qty,
+                    reason=reason,
+                )
+            )
+            ledger = _set_holding(ledger, pool.account_id, symbol, attrs.evolve(holding, open_order_qty=0))
+    return ledger, events
+
+
+@concrete
+def _lower_risk_limits(ledger: Ledger, pool: Pool) -> tuple[Ledger, list[WaterfallEvent]]:
+    """Partial liquidation step 1: each position's chosen tier lowered to what it and its orders fit."""
+    events: list[WaterfallEvent] = []
+    for symbol in pool.symbols:
+        holding = ledger.holdings[(pool.account_id, symbol)]
+        inst = ledger.instrument_map[symbol]
+        order_value = abs(compute_value(inst, holding.open_order_qty, ledger.marks[symbol]))
+        gross = abs(holding.position.cost) + order_value
+        fitting = compute_fitting_tier(inst, gross)
+        if fitting < holding.chosen_tier:
+            before = get_pool(ledger, pool.account_id, pool.key)
+            ledger = _set_holding(ledger, pool.account_id, symbol, attrs.evolve(holding, chosen_tier=fitting))
+            after = get_pool(ledger, pool.account_id, pool.key)
+            events.append(
+                RiskLimitLowered(
+                    rule_id="LIQ-021",
+                    account_id=pool.account_id,
+                    symbol=symbol,
+                    from_tier=holding.chosen_tier,
+                    to_tier=fitting,
+                    gross_value=gross,
+                    equity=before.equity,
+                    maintenance_before=before.maintenance,
+                    maintenance_after=after.maintenance,
+                )
+            )
+    return ledger, events
+
+
+@concrete
+def _book_side(book: Book, closing_qty: int) -> tuple[BookLevel, ...]:
+    """Closing a long sells into the bids; closing a short buys from the asks."""
+    return book.bids if closing_qty > 0 else book.asks
+
+
+@concrete
+def _consume(book: Book, closing_qty: int, taken: Sequence[tuple[int, int]]) -> Book:
+    """The book after ``taken`` ``(level index, qty)`` were filled on the side ``closing_qty`` hits."""
+    levels = list(_book_side(book, closing_qty))
+    for index, qty in taken:
+        level = levels[index]
+        levels[index] = attrs.evolve(level, qty=level.qty - qty)
+    remaining = tuple(level for level in levels if level.qty > 0)
+    return attrs.evolve(book, bids=remaining) if closing_qty > 0 else attrs.evolve(book, asks=remaining)
+
+
+@concrete
+def _try_partial(
+    ledger: Ledger, books: dict[str, Book], pool: Pool
+) -> tuple[Ledger, list[WaterfallEvent], bool]:
+    """Partial liquidation step 3: one FillOrKill reduction of the pool's largest position above the base tier."""
+    candidates = []
+    for symbol in pool.symbols:
+        holding = ledger.holdings[(pool.account_id, symbol)]
+        inst = ledger.instrument_map[symbol]
+        req = compute_requirement(inst, holding.position, holding.leverage_hundredths, holding.chosen_tier)
+        if req.steps > 0:
+            candidates.append((-req.pos_maint, symbol, req))
+    if not candidates:
+        return ledger, [], False
+    _, symbol, req = sorted(candidates)[0]
+    holding = ledger.holdings[(pool.account_id, symbol)]
+    inst = ledger.instrument_map[symbol]
+    mark = ledger.marks[symbol]
+    own_maint = req.pos_maint
+    plan = compute_partial_plan(
+        inst, holding.position, holding.leverage_hundredths, req.steps, pool.equity, pool.maintenance - own_maint, mark
+    )
+    fills: list[tuple[int, int]] = []
+    taken: list[tuple[int, int]] = []
+    book = books.get(symbol, Book())
+    if plan.feasible:
+        remaining = abs(plan.close_qty)
+        for index, level in enumerate(_book_side(book, plan.close_qty)):
+            if remaining == 0 or not is_price_within_limit(plan.close_qty, level.price, plan.limit_price):
+                break
+            if level.maker_account_id == pool.account_id:
+                continue
+            qty = min(level.qty, remaining) // inst.lot_size * inst.lot_size
+            if qty > 0:
+                fills.append((qty, level.price))
+                taken.append((index, qty))
+                remaining -= qty
+        filled = remaining == 0
+    else:
+        filled = False
+    event_fills: tuple[tuple[int, int], ...] = ()
+    before = pool
+    snapshot = snapshot_pool(ledger, pool)
+    if filled:
+        side = 1 if plan.close_qty > 0 else -1
+        for (qty, price), (index, _) in zip(fills, taken, strict=True):
+            maker = _book_side(book, plan.close_qty)[index].maker_account_id
+            ledger = apply_holding_fill(ledger, pool.account_id, symbol, -side * qty, price)
+            ledger = apply_holding_fill(ledger, maker, symbol, side * qty, price)
+        ledger = _set_holding(
+            ledger, pool.account_id, symbol, attrs.evolve(ledger.holdings[(pool.account_id, symbol)], chosen_tier=plan.new_tier)
+        )
+        books[symbol] = _consume(book, plan.close_qty, taken)
+        event_fills = tuple(fills)
+    after = get_pool(ledger, pool.account_id, pool.key) if filled else before
+    event = PartialLiquidation(
+        rule_id="LIQ-022",
+        account_id=pool.account_id,
+        pool=pool.key,
+        symbol=symbol,
+        mark_price=mark,
+        equity=before.equity,
+        maintenance=before.maintenance,
+        pool_margin=before.margin,
+        positions=snapshot,
+        close_qty=plan.close_qty,
+        limit_price=plan.limit_price,
+        filled=filled,
+        fills=event_fills,
+        from_tier=req.steps,
+        to_tier=plan.new_tier,
+        maintenance_after=after.maintenance if filled else before.maintenance - own_maint + plan.new_maintenance,
+    )
+    return ledger, [event], filled
+
+
+@concrete
+def _take_over(ledger: Ledger, pool: Pool) -> tuple[Ledger, list[WaterfallEvent]]:
+    """LIQ-023: the liquidation engine takes the pool over; its leftover margin goes to the fund."""
+    snapshot = snapshot_pool(ledger, pool)
+    ranked = []
+    for symbol in pool.symbols:
+        holding = ledger.holdings[(pool.account_id, symbol)]
+        inst = ledger.instrument_map[symbol]
+        req = compute_requirement(inst, holding.position, holding.leverage_hundredths, holding.chosen_tier)
+        ranked.append((-req.pos_maint, symbol, req.pos_comm))
+    ranked.sort()
+    _, primary, primary_comm = ranked[0]
+    primary_holding = ledger.holdings[(pool.account_id, primary)]
+    primary_inst = ledger.instrument_map[primary]
+    own_term = compute_value(primary_inst, primary_holding.position.qty, ledger.marks[primary]) - primary_holding.position.cost
+    backing = pool.equity - own_term  # the pool's margin plus the other positions' unrealised PnL
+    bankruptcy = compute_takeover_price(primary_inst, primary_holding.position, backing, primary_comm)
+    taken: list[TakenOverPosition] = []
+    pending = list(ledger.pending)
+    next_id = ledger.next_pending_id
+    residual = pool.margin
+    for _, symbol, _ in ranked:
+        holding = ledger.holdings[(pool.account_id, symbol)]
+        inst = ledger.instrument_map[symbol]
+        price = bankruptcy if symbol == primary else ledger.marks[symbol]
+        qty, cost = holding.position.qty, holding.position.cost
+        residual = compute_pool_residual(inst, qty, cost, residual, price)
+        ledger = apply_holding_fill(ledger, pool.account_id, symbol, -qty, price)
+        pending.append(
+            PendingCloseOut(pending_id=next_id, account_id=pool.account_id, symbol=symbol, qty=qty, takeover_price=price)
+        )
+        taken.append(TakenOverPosition(symbol=symbol, qty=qty, cost=cost, takeover_price=price, pending_id=next_id))
+        next_id += 1
+    ledger = attrs.evolve(ledger, pending=tuple(pending), next_pending_id=next_id)
+    events: list[WaterfallEvent] = [
+        Liquidation(
+            rule_id="LIQ-023",
+            account_id=pool.account_id,
+            pool=pool.key,
+            currency=pool.currency,
+            pool_margin=pool.margin,
+            positions=snapshot,
+            equity=pool.equity,
+            maintenance=pool.maintenance,
+            taken=tuple(taken),
+            residual_margin=residual,
+        )
+    ]
+    # the pool's leftover margin moves to the fund; a pool that owed more than any
+    # price returns is topped up by the fund as far as it reaches (INS-003)
+    amount = residual if residual >= 0 else -compute_draw(ledger.insurance(pool.currency), -residual)
+    if amount != 0:
+        wallets = dict(ledger.wallets)
+        key = (pool.account_id, pool.currency)
+        wallets[key] = wallets.get(key, 0) - amount
+        ledger = attrs.evolve(ledger, wallets=wallets)
+        kind = "residual" if amount > 0 else "draw"
+        ledger, movement = apply_fund_movement(ledger, pool.currency, amount, kind, primary, -1, "INS-011")
+        events.append(movement)
+    return ledger, events
+
+
+@concrete
+def liquidate_pool(
+    ledger: Ledger, books: dict[str, Book], account_id: int, key: str
+) -> tuple[Ledger, list[WaterfallEvent]]:
+    """LIQ-031: the BitMEX steps for one pool below maintenance at mark (a no-op when it is not)."""
+    pool = get_pool(ledger, account_id, key)
+    if pool.excess >= 0 or not pool.symbols:
+        return ledger, []
+    events: list[WaterfallEvent] = []
+    ledger, lowered = _lower_risk_limits(ledger, pool)  # step 1: orders + position fit a lower limit
+    events += lowered
+    pool = get_pool(ledger, account_id, key)
+    if pool.excess >= 0:
+        return ledger, events
+    ledger, cancelled = _cancel_orders(ledger, pool, "liquidation")  # step 2: cancel, retry
+    events += cancelled
+    ledger, lowered = _lower_risk_limits(ledger, get_pool(ledger, account_id, key))
+    events += lowered
+    pool = get_pool(ledger, account_id, key)
+    for _ in range(16):  # step 3: FillOrKill reductions, one tier at a time
+        if pool.excess >= 0:
+            return ledger, events
+        ledger, partial, filled = _try_partial(ledger, books, pool)
+        events += partial
+        pool = get_pool(ledger, account_id, key)
+        if not filled:
+            break
+    if pool.excess >= 0:
+        return ledger, events
+    ledger, taken = _take_over(ledger, pool)  # step 4
+    return ledger, events + taken
+
+
+# -- step 2: close-out of taken-over positions -------------------------------------------------
+
+
+@concrete
+def _candidate_pool(ledger: Ledger, account_id: int, symbol: str) -> Pool:
+    holding = ledger.holdings[(account_id, symbol)]
+    currency = ledger.instrument_map[symbol].settl_currency
+    key = f"isolated:{symbol}" if holding.is_isolated else f"cross:{currency}"
+    return get_pool(ledger, account_id, key)
+
+
+@concrete
+def _adl(
+    ledger: Ledger, item: PendingCloseOut, policy: AdlPolicy
+) -> tuple[Ledger, list[WaterfallEvent], int]:
+    """ADL-020: close ``item.qty`` against the ranked eligible opposing positions; returns what is left."""
+    inst = ledger.instrument_map[item.symbol]
+    mark = ledger.marks[item.symbol]
+    candidates: list[AdlCandidate] = []
+    for (account, symbol), holding in sorted(ledger.holdings.items()):
+        if symbol != item.symbol or account < 0 or holding.position.qty == 0:
+            continue
+        pool = _candidate_pool(ledger, account, symbol)
+        position = holding.position
+        if is_adl_eligible(inst, position.qty, position.cost, pool.equity, mark, item.qty, item.takeover_price):
+            candidates.append(
+                AdlCandidate(
+                    account_id=account,
+                    qty=position.qty,
+                    cost=position.cost,
+                    pool_equity=pool.equity,
+                    mark_value=compute_value(inst, position.qty, mark),
+                )
+            )
+    ranked = rank_candidates(candidates)
+    unfilled_lots = abs(item.qty) // inst.lot_size
+    allocation = policy.allocate([abs(c.qty) // inst.lot_size for c in ranked], unfilled_lots)
+    events: list[WaterfallEvent] = []
+    unfilled = abs(item.qty)
+    for rank, (candidate, lots) in enumerate(zip(ranked, allocation, strict=True)):
+        if lots == 0:
+            continue
+        close_qty = (lots if candidate.qty > 0 else -lots) * inst.lot_size
+        holding = ledger.holdings[(candidate.account_id, item.symbol)]
+        if holding.open_order_qty > 0:
+            events.append(
+                OrdersCancelled(
+                    rule_id="LIQ-020",
+                    account_id=candidate.account_id,
+                    symbol=item.symbol,
+                    open_order_qty=holding.open_order_qty,
+                    reason="adl",
+                )
+            )
+            ledger = _set_holding(ledger, candidate.account_id, item.symbol, attrs.evolve(holding, open_order_qty=0))
+        ledger = apply_holding_fill(ledger, candidate.account_id, item.symbol, -close_qty, item.takeover_price)
+        after = _candidate_pool(ledger, candidate.account_id, item.symbol)
+        score = candidate.score
+        events.append(
+            AdlFill(
+                rule_id="ADL-020",
+                policy=policy.name,
+                pending_id=item.pending_id,
+                symbol=item.symbol,
+                account_id=candidate.account_id,
+                rank=rank,
+                position_qty=candidate.qty,
+                position_cost=candidate.cost,
+                pool_equity=candidate.pool_equity,
+                score_num=score.num,
+                score_den=score.den,
+                close_qty=close_qty,
+                price=item.takeover_price,
+                mark_price=mark,
+                haircut=compute_haircut(inst, close_qty, mark, item.takeover_price),
+                unfilled_before=unfilled,
+                unfilled_after=unfilled - abs(close_qty),
+                equity_after=after.equity,
+            )
+        )
+        unfilled -= abs(close_qty)
+    if unfilled > 0:
+        events.append(
+            AdlShortfall(
+                rule_id="ADL-021",
+                pending_id=item.pending_id,
+                symbol=item.symbol,
+                unfilled_qty=unfilled,
+                bankruptcy_price=item.takeover_price,
+                eligible_count=len(ranked),
+            )
+        )
+    return ledger, events, unfilled
+
+
+@concrete
+def close_out(
+    ledger: Ledger, books: dict[str, Book], item: PendingCloseOut, policy: AdlPolicy
+) -> tuple[Ledger, list[WaterfallEvent], int]:
+    """LIQ-032: close one taken-over position: the book while the fund can pay, then ADL. Returns what is left."""
+    inst = ledger.instrument_map[item.symbol]
+    currency = inst.settl_currency
+    book = books.get(item.symbol, Book())
+    levels = _book_side(book, item.qty)
+    usable = [(index, level) for index, level in enumerate(levels) if level.maker_account_id != item.account_id]
+    offers = [Fill(qty=level.qty, price=level.price) for _, level in usable]
+    result = settle_close_out(inst, ledger.insurance(currency), item.qty, item.takeover_price, offers)
+    events: list[WaterfallEvent] = []
+    side = 1 if item.qty > 0 else -1
+    taken: list[tuple[int, int]] = []
+    for offer_index, fill in zip(result.offer_indices, result.accepted, strict=True):
+        index, level = usable[offer_index]
+        ledger = apply_holding_fill(ledger, level.maker_account_id, item.symbol, side * fill.qty, fill.price)
+        delta = compute_value(inst, side * fill.qty, fill.price) - compute_value(inst, side * fill.qty, item.takeover_price)
+        events.append(
+            LiquidationFill(
+                rule_id="LIQ-024",
+                pending_id=item.pending_id,
+                symbol=item.symbol,
+                maker_account_id=level.maker_account_id,
+                qty=-side * fill.qty,
+                price=fill.price,
+                bankruptcy_price=item.takeover_price,
+                fund_delta=delta,
+            )
+        )
+        if delta != 0:
+            ledger, movement = apply_fund_movement(
+                ledger, currency, delta, "surplus" if delta > 0 else "draw", item.symbol, item.pending_id, "INS-005"
+            )
+            events.append(movement)
+        taken.append((index, fill.qty))
+    books[item.symbol] = _consume(book, item.qty, taken)
+    remaining = side * result.unfilled_qty
+    if remaining == 0:
+        return ledger, events, 0
+    ledger, adl_events, unfilled = _adl(ledger, attrs.evolve(item, qty=remaining), policy)
+    return ledger, events + adl_events, side * unfilled
+
+
+# -- the whole waterfall ---------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class WaterfallResult:
+    """The state after a mark update's waterfall, the book left, the events, and whether it completed."""
+
+    ledger: Ledger
+    books: Mapping[str, Book]
+    events: tuple[WaterfallEvent, ...]
+    complete: bool  # no pool is left below maintenance at mark
+
+
+@concrete
+def find_liquidatable(ledger: Ledger) -> list[tuple[int, str]]:
+    """LIQ-033: every (account, pool) below maintenance at mark, in the fixed order."""
+    found = []
+    for account_id in ledger.account_ids():
+        if account_id < 0:
+            continue
+        for key in get_pool_keys(ledger, account_id):
+            if get_pool(ledger, account_id, key).excess < 0:
+                found.append((account_id, key))
+    return found
+
+
+@concrete
+def process_waterfall(
+    ledger: Ledger, books: Mapping[str, Book], policy: AdlPolicy, max_rounds: int = 8
+) -> WaterfallResult:
+    """LIQ-034: liquidations, close-outs and ADL after a mark update, at most ``max_rounds`` rounds."""
+    work = dict(books)
+    events: list[WaterfallEvent] = []
+    stuck: set[int] = set()  # close-outs that found no taker this update: retried on the next one
+    for _ in range(max_rounds):
+        due = find_liquidatable(ledger)
+        for account_id, key in due:
+            ledger, produced = liquidate_pool(ledger, work, account_id, key)
+            events += produced
+        kept: list[PendingCloseOut] = []
+        for item in ledger.pending:
+            if item.pending_id in stuck:
+                kept.append(item)
+                continue
+            ledger = attrs.evolve(ledger, pending=tuple(p for p in ledger.pending if p.pending_id != item.pending_id))
+            ledger, produced, left = close_out(ledger, work, item, policy)
+            events += produced
+            if left != 0:
+                kept.append(attrs.evolve(item, qty=left))
+                stuck.add(item.pending_id)
+        ledger = attrs.evolve(ledger, pending=tuple(kept))
+        if not due:
+            break
+    return WaterfallResult(
+        ledger=ledger, books=work, events=tuple(events), complete=not find_liquidatable(ledger)
+    )
