@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from rules.contract import compute_notional, compute_value
 from rules.funding import (
@@ -31,7 +32,13 @@ from rules.funding import (
 )
 from rules.instrument import Instrument
 from rules.instrument_file import load_instrument
-from rules.invariants import FundingPostings, StepInfo, check_funding_zero_sum
+from rules.invariants import (
+    FundingPostings,
+    StepInfo,
+    check_conservation,
+    check_funding_zero_sum,
+    check_oi_balance,
+)
 from rules.mark import (
     compute_fair_basis_rate_e8,
     compute_futures_fair_price,
@@ -39,7 +46,7 @@ from rules.mark import (
     compute_perpetual_fair_price,
     compute_protected_band,
 )
-from rules.position import Position
+from rules.position import Position, apply_trade
 from rules.settlement import InstrumentSettled, process_settlement
 from tests import strategies
 
@@ -338,3 +345,147 @@ def test_fixed_interest_rate_instrument_ignores_the_interest_indices() -> None:
     result = process_premium_sample(fixed, state, 5 * HOUR_MS, _inputs(5_000_000))
     assert isinstance(result, tuple)
     assert get_indicative_rate(fixed, result[0]).interest_e8 == 10_000
+
+
+# -- stateful: many intervals, INV-CONSERVATION after every step --------------------------------
+
+
+class MiniExchange:
+    """Just enough of an exchange for the funding invariants: wallets, positions, pools (ExchangeView)."""
+
+    def __init__(self, inst: Instrument, accounts: int, deposit: int) -> None:
+        self.inst = inst
+        self.wallets = dict.fromkeys(range(1, accounts + 1), deposit)
+        self.book = {account_id: Position() for account_id in self.wallets}
+        self.deposits = deposit * accounts
+        self.insurance_fund = 0
+        self.fees = 0
+        self.mark = 5_000_000
+
+    def assets(self) -> list[str]:
+        return [self.inst.settl_currency]
+
+    def account_ids(self) -> list[int]:
+        return sorted(self.wallets)
+
+    def instruments(self) -> dict[str, Instrument]:
+        return {self.inst.symbol: self.inst}
+
+    def wallet(self, account_id: int, asset: str) -> int:
+        return self.wallets[account_id]
+
+    def positions(self, account_id: int) -> dict[str, Position]:
+        return {self.inst.symbol: self.book[account_id]}
+
+    def insurance(self, asset: str) -> int:
+        return self.insurance_fund
+
+    def fee_pool(self, asset: str) -> int:
+        return self.fees
+
+    def funding_pool(self, asset: str) -> int:
+        return 0
+
+    def net_deposits(self, asset: str) -> int:
+        return self.deposits
+
+    def mark_price(self, symbol: str) -> int:
+        return self.mark
+
+
+class FundingMachine(RuleBasedStateMachine):
+    """Trades, minute samples, interval changes and funding instants over many intervals."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inst = XBTUSD
+        self.exchange = MiniExchange(self.inst, accounts=4, deposit=100 * E8)
+        self.time_ms = 5 * HOUR_MS
+        self.state = make_funding_state(self.inst, self.time_ms)
+        self.step = StepInfo()
+        self.fundings = 0
+
+    @rule(
+        buyer=st.integers(min_value=1, max_value=4),
+        offset=st.integers(min_value=1, max_value=3),
+        lots=st.integers(min_value=1, max_value=20_000),
+        price=st.integers(min_value=80_000, max_value=120_000).map(lambda ticks: ticks * 50),
+    )
+    def trade(self, buyer: int, offset: int, lots: int, price: int) -> None:
+        seller = (buyer - 1 + offset) % 4 + 1
+        book, wallets = self.exchange.book, self.exchange.wallets
+        effect = apply_trade(self.inst, book[buyer], book[seller], lots * 100, price, 750, -250)
+        book[buyer], book[seller] = effect.buyer.position, effect.seller.position
+        wallets[buyer] += effect.buyer.wallet_delta
+        wallets[seller] += effect.seller.wallet_delta
+        self.exchange.fees += effect.fee_pool_delta
+        self.step = StepInfo()
+
+    @rule(
+        minutes=st.integers(min_value=1, max_value=240),
+        mark=st.integers(min_value=90_000, max_value=110_000).map(lambda ticks: ticks * 50),
+        bid_gap=st.integers(min_value=-20_000, max_value=20_000),
+        spread=st.integers(min_value=0, max_value=20_000),
+    )
+    def sample(self, minutes: int, mark: int, bid_gap: int, spread: int) -> None:
+        target = min(self.time_ms + minutes * 60_000, self.state.next_funding_ms - 1)
+        self.time_ms = max(self.time_ms, target)
+        self.exchange.mark = mark
+        inputs = PremiumInputs(
+            impact_bid=mark + bid_gap,
+            impact_ask=mark + bid_gap + spread,
+            mark_price=mark,
+            spot_price=mark,
+            fair_basis_e8=0,
+            quote_daily_e8=60_000,
+            base_daily_e8=30_000,
+        )
+        result = process_premium_sample(self.inst, self.state, self.time_ms, inputs)
+        if isinstance(result, tuple):
+            self.state = result[0]
+        self.step = StepInfo()
+
+    @rule(hours=st.sampled_from((2, 8)))
+    def change_interval(self, hours: int) -> None:
+        result = process_set_funding_interval(self.inst, self.state, hours * HOUR_MS)
+        assert not isinstance(result, FundingRejection)
+        self.state = result
+        self.time_ms = max(self.time_ms, self.state.last_funding_ms)
+
+    @rule()
+    def fund(self) -> None:
+        self.time_ms = max(self.time_ms, self.state.next_funding_ms)
+        previous = self.state.last_rate_e8
+        holders = tuple(sorted(self.exchange.book.items()))
+        outcome = process_funding(self.inst, self.state, self.time_ms, holders, self.exchange.mark)
+        assert isinstance(outcome, tuple), outcome
+        self.state, settled = outcome
+        for account_id, delta in settled.exchange.wallet_deltas:
+            self.exchange.wallets[account_id] += delta
+        self.exchange.insurance_fund += settled.exchange.insurance_delta
+        postings = FundingPostings(
+            asset=self.inst.settl_currency,
+            symbol=self.inst.symbol,
+            wallet_deltas=tuple(delta for _, delta in settled.exchange.wallet_deltas),
+            residue=settled.exchange.residue,
+        )
+        self.step = StepInfo(funding=(postings,))
+        rate = settled.rate.rate_e8
+        assert (abs(rate) <= compute_cap_abs_e8(self.inst), abs(rate - previous) <= compute_cap_change_e8(self.inst)) == (
+            True,
+            True,
+        )
+        self.fundings += 1
+
+    def teardown(self) -> None:
+        event(f"funding instants in this run: {min(self.fundings, 5)}{'+' if self.fundings >= 5 else ''}")
+
+    @invariant()
+    def conservation_open_interest_and_zero_sum_hold(self) -> None:
+        view: Any = self.exchange
+        problems = check_conservation(view, self.step) + check_oi_balance(view, self.step)
+        assert problems + check_funding_zero_sum(view, self.step) == []
+
+
+FundingMachine.TestCase.settings = settings(stateful_step_count=40)
+test_funding_state_machine = FundingMachine.TestCase
