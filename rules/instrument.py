@@ -76,6 +76,14 @@ class Instrument:
     impact_spread_ticks: int = 3  # impactSpreadTicks: refresh while spread < max(MM, 3 ticks)
     limit_band_ppm: int = 100_000  # limitBand: LastPrice limit up/down around the session reference
     settlement_twap_ms: int = 1_800_000  # settlementTwap: futures settle on the 30-minute index TWAP
+    # -- liquidation fee and risk-step increments (checked by `perpspec check-params`) --
+    liquidation_fee_ppm: int = 0  # liquidationFee: charged on the value closed by a liquidation (0: none)
+    maint_margin_step_ppm: int = attrs.field(  # maintMarginStep: MM added per risk step (default maintMargin)
+        default=attrs.Factory(lambda self: self.maint_margin_ppm, takes_self=True)
+    )
+    init_margin_step_ppm: int = attrs.field(  # initMarginStep: IM added per risk step (default maintMargin)
+        default=attrs.Factory(lambda self: self.maint_margin_ppm, takes_self=True)
+    )
 
     @property
     def is_inverse(self) -> bool:
@@ -128,4 +136,7 @@ BITMEX_NAMES: dict[str, str] = {
     "impactSpreadTicks": "impact_spread_ticks",
     "limitBand": "limit_band_ppm",
     "settlementTwap": "settlement_twap_ms",
+    "liquidationFee": "liquidation_fee_ppm",
+    "maintMarginStep": "maint_margin_step_ppm",
+    "initMarginStep": "init_margin_step_ppm",
 }

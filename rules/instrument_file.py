@@ -112,6 +112,13 @@ _PRICE_FUNDING_FIELDS: dict[str, tuple[str, Any]] = {
     "settlementTwap": ("settlement_twap_ms", parse_duration_ms),
 }
 _OPTIONAL_FIELDS += tuple(_PRICE_FUNDING_FIELDS)
+# liquidation fee and per-step margin increments (default: BitMEX's rule, one maintMargin per step)
+_RISK_FIELDS: dict[str, tuple[str, Any]] = {
+    "liquidationFee": ("liquidation_fee_ppm", parse_ppm),
+    "maintMarginStep": ("maint_margin_step_ppm", parse_ppm),
+    "initMarginStep": ("init_margin_step_ppm", parse_ppm),
+}
+_OPTIONAL_FIELDS += tuple(_RISK_FIELDS)
 MARK_METHODS = ("FairPrice", "LastPrice", "LastPriceProtected")
 
 
@@ -191,7 +198,7 @@ def _build(mapping: Mapping[str, Any]) -> Instrument:
         settlement_fee_ppm=parse_ppm(mapping.get("settlementFee", 0), "settlementFee"),
         expiry_ms=None if expiry is None else parse_int(expiry, "expiry"),
         mark_method=str(mark_method),
-        **{attr: parse(mapping[name], name) for name, (attr, parse) in _PRICE_FUNDING_FIELDS.items() if name in mapping},
+        **{attr: parse(mapping[name], name) for name, (attr, parse) in {**_PRICE_FUNDING_FIELDS, **_RISK_FIELDS}.items() if name in mapping},
     )
 
 
@@ -238,6 +245,9 @@ def validate(inst: Instrument) -> tuple[str, str] | None:
         (inst.impact_spread_ticks > 0, "impactSpreadTicks", "must be positive"),
         (0 < inst.limit_band_ppm < PPM, "limitBand", "must be between 0 and 1 (exclusive)"),
         (inst.settlement_twap_ms > 0, "settlementTwap", "must be positive"),
+        (0 <= inst.liquidation_fee_ppm < PPM, "liquidationFee", "must be between 0 and 1"),
+        (inst.maint_margin_step_ppm >= 0, "maintMarginStep", "must not be negative"),
+        (inst.init_margin_step_ppm >= 0, "initMarginStep", "must not be negative"),
     ]
     if not inst.is_inverse:
         # Linear and quanto values are multiplier * price / price_scale per contract:

@@ -40,13 +40,19 @@ def compute_risk_steps(inst: Instrument, position_value: int) -> int:
 
 
 def compute_maint_margin_req_ppm(inst: Instrument, steps: int) -> int:
-    """RSK-002: maintenance margin requirement at ``steps`` risk steps: ``maintMargin × (1 + steps)`` (ppm)."""
-    return inst.maint_margin_ppm * (1 + steps)
+    """RSK-002: maintenance margin requirement at ``steps`` risk steps: ``maintMargin × (1 + steps)`` (ppm).
+
+    Precisely ``maintMargin + steps × maintMarginStep``; the step defaults to ``maintMargin``.
+    """
+    return inst.maint_margin_ppm + steps * inst.maint_margin_step_ppm
 
 
 def compute_risk_init_margin_req_ppm(inst: Instrument, steps: int) -> int:
-    """RSK-003: initial margin requirement at ``steps`` risk steps: ``initMargin + steps × maintMargin`` (ppm)."""
-    return inst.init_margin_ppm + steps * inst.maint_margin_ppm
+    """RSK-003: initial margin requirement at ``steps`` risk steps: ``initMargin + steps × maintMargin`` (ppm).
+
+    Precisely ``initMargin + steps × initMarginStep``; the step defaults to ``maintMargin``.
+    """
+    return inst.init_margin_ppm + steps * inst.init_margin_step_ppm
 
 
 def compute_tier_limit(inst: Instrument, steps: int) -> int:
