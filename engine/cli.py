@@ -70,4 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Re-import under the package name so that `python -m engine.cli` and the command modules
+    # share one UsageError class (under runpy this file is `__main__`, a second copy).
+    from engine.cli import main as package_main
+
+    sys.exit(package_main())
