@@ -57,7 +57,14 @@ from rules.events import (
     WaterfallEvent,
 )
 from rules.instrument import Instrument
-from rules.insurance import Fill, InsuranceFund, apply_fund_delta, compute_draw, settle_close_out
+from rules.insurance import (
+    Fill,
+    InsuranceFund,
+    apply_fund_delta,
+    compute_draw,
+    compute_fill_delta,
+    settle_close_out,
+)
 from rules.liquidation import (
     compute_fitting_tier,
     compute_partial_plan,
@@ -364,32 +371,48 @@ def _set_holding(ledger: Ledger, account_id: int, symbol: str, holding: Holding)
     return attrs.evolve(ledger, holdings=holdings)
 
 
+# -- the event recorder -------------------------------------------------------------------------
+
+
+@attrs.define
+class Recorder:
+    """Collects the waterfall's events; with ``trace`` on, also the state right after each one."""
+
+    trace_states: bool = False
+    events: list[WaterfallEvent] = attrs.field(factory=list)
+    states: list[Ledger] = attrs.field(factory=list)
+
+    @concrete
+    def emit(self, event: WaterfallEvent, ledger: Ledger) -> None:
+        """Record ``event``; ``ledger`` is the (consistent) state once it has happened."""
+        self.events.append(event)
+        if self.trace_states:
+            self.states.append(ledger)
+
+
 # -- step 1: liquidation of one pool ------------------------------------------------------------
 
 
 @concrete
-def _cancel_orders(ledger: Ledger, pool: Pool, reason: str) -> tuple[Ledger, list[WaterfallEvent]]:
-    events: list[WaterfallEvent] = []
+def _cancel_orders(ledger: Ledger, pool: Pool, reason: str, rec: Recorder) -> Ledger:
     for symbol in pool.symbols:
         holding = ledger.holdings[(pool.account_id, symbol)]
         if holding.open_order_qty > 0:
-            events.append(
-                OrdersCancelled(
-                    rule_id="LIQ-020",
-                    account_id=pool.account_id,
-                    symbol=symbol,
-                    open_order_qty=holding.open_order_qty,
-                    reason=reason,
-                )
-            )
             ledger = _set_holding(ledger, pool.account_id, symbol, attrs.evolve(holding, open_order_qty=0))
-    return ledger, events
+            event = OrdersCancelled(
+                rule_id="LIQ-020",
+                account_id=pool.account_id,
+                symbol=symbol,
+                open_order_qty=holding.open_order_qty,
+                reason=reason,
+            )
+            rec.emit(event, ledger)
+    return ledger
 
 
 @concrete
-def _lower_risk_limits(ledger: Ledger, pool: Pool) -> tuple[Ledger, list[WaterfallEvent]]:
+def _lower_risk_limits(ledger: Ledger, pool: Pool, rec: Recorder) -> Ledger:
     """Partial liquidation step 1: each position's chosen tier lowered to what it and its orders fit."""
-    events: list[WaterfallEvent] = []
     for symbol in pool.symbols:
         holding = ledger.holdings[(pool.account_id, symbol)]
         inst = ledger.instrument_map[symbol]
@@ -400,20 +423,19 @@ def _lower_risk_limits(ledger: Ledger, pool: Pool) -> tuple[Ledger, list[Waterfa
             before = get_pool(ledger, pool.account_id, pool.key)
             ledger = _set_holding(ledger, pool.account_id, symbol, attrs.evolve(holding, chosen_tier=fitting))
             after = get_pool(ledger, pool.account_id, pool.key)
-            events.append(
-                RiskLimitLowered(
-                    rule_id="LIQ-021",
-                    account_id=pool.account_id,
-                    symbol=symbol,
-                    from_tier=holding.chosen_tier,
-                    to_tier=fitting,
-                    gross_value=gross,
-                    equity=before.equity,
-                    maintenance_before=before.maintenance,
-                    maintenance_after=after.maintenance,
-                )
+            event = RiskLimitLowered(
+                rule_id="LIQ-021",
+                account_id=pool.account_id,
+                symbol=symbol,
+                from_tier=holding.chosen_tier,
+                to_tier=fitting,
+                gross_value=gross,
+                equity=before.equity,
+                maintenance_before=before.maintenance,
+                maintenance_after=after.maintenance,
             )
-    return ledger, events
+            rec.emit(event, ledger)
+    return ledger
 
 
 @concrete
@@ -434,9 +456,26 @@ def _consume(book: Book, closing_qty: int, taken: Sequence[tuple[int, int]]) -> 
 
 
 @concrete
-def _try_partial(
-    ledger: Ledger, books: dict[str, Book], pool: Pool
-) -> tuple[Ledger, list[WaterfallEvent], bool]:
+def _fok_fills(
+    inst: Instrument, book: Book, account_id: int, close_qty: int, limit_price: int
+) -> list[tuple[int, int]]:
+    """FillOrKill: ``(level index, qty)`` covering all of ``close_qty`` within the limit, or nothing."""
+    remaining = abs(close_qty)
+    taken: list[tuple[int, int]] = []
+    for index, level in enumerate(_book_side(book, close_qty)):
+        if remaining == 0 or not is_price_within_limit(close_qty, level.price, limit_price):
+            break
+        if level.maker_account_id == account_id:
+            continue
+        qty = min(level.qty, remaining) // inst.lot_size * inst.lot_size
+        if qty > 0:
+            taken.append((index, qty))
+            remaining -= qty
+    return taken if remaining == 0 else []
+
+
+@concrete
+def _try_partial(ledger: Ledger, books: dict[str, Book], pool: Pool, rec: Recorder) -> tuple[Ledger, bool]:
     """Partial liquidation step 3: one FillOrKill reduction of the pool's largest position above the base tier."""
     candidates = []
     for symbol in pool.symbols:
@@ -446,71 +485,54 @@ def _try_partial(
         if req.steps > 0:
             candidates.append((-req.pos_maint, symbol, req))
     if not candidates:
-        return ledger, [], False
+        return ledger, False
     _, symbol, req = sorted(candidates)[0]
     holding = ledger.holdings[(pool.account_id, symbol)]
     inst = ledger.instrument_map[symbol]
     mark = ledger.marks[symbol]
-    own_maint = req.pos_maint
+    other_maintenance = pool.maintenance - req.pos_maint
     plan = compute_partial_plan(
-        inst, holding.position, holding.leverage_hundredths, req.steps, pool.equity, pool.maintenance - own_maint, mark
+        inst, holding.position, holding.leverage_hundredths, req.steps, pool.equity, other_maintenance, mark
     )
-    fills: list[tuple[int, int]] = []
-    taken: list[tuple[int, int]] = []
     book = books.get(symbol, Book())
-    if plan.feasible:
-        remaining = abs(plan.close_qty)
-        for index, level in enumerate(_book_side(book, plan.close_qty)):
-            if remaining == 0 or not is_price_within_limit(plan.close_qty, level.price, plan.limit_price):
-                break
-            if level.maker_account_id == pool.account_id:
-                continue
-            qty = min(level.qty, remaining) // inst.lot_size * inst.lot_size
-            if qty > 0:
-                fills.append((qty, level.price))
-                taken.append((index, qty))
-                remaining -= qty
-        filled = remaining == 0
-    else:
-        filled = False
-    event_fills: tuple[tuple[int, int], ...] = ()
-    before = pool
+    taken = _fok_fills(inst, book, pool.account_id, plan.close_qty, plan.limit_price) if plan.feasible else []
     snapshot = snapshot_pool(ledger, pool)
+    side_levels = _book_side(book, plan.close_qty)
+    fills = tuple((qty, side_levels[index].price) for index, qty in taken)
+    filled = bool(taken)
     if filled:
         side = 1 if plan.close_qty > 0 else -1
-        for (qty, price), (index, _) in zip(fills, taken, strict=True):
-            maker = _book_side(book, plan.close_qty)[index].maker_account_id
-            ledger = apply_holding_fill(ledger, pool.account_id, symbol, -side * qty, price)
-            ledger = apply_holding_fill(ledger, maker, symbol, side * qty, price)
-        ledger = _set_holding(
-            ledger, pool.account_id, symbol, attrs.evolve(ledger.holdings[(pool.account_id, symbol)], chosen_tier=plan.new_tier)
-        )
+        for index, qty in taken:
+            level = side_levels[index]
+            ledger = apply_holding_fill(ledger, pool.account_id, symbol, -side * qty, level.price)
+            ledger = apply_holding_fill(ledger, level.maker_account_id, symbol, side * qty, level.price)
+        reduced = attrs.evolve(ledger.holdings[(pool.account_id, symbol)], chosen_tier=plan.new_tier)
+        ledger = _set_holding(ledger, pool.account_id, symbol, reduced)
         books[symbol] = _consume(book, plan.close_qty, taken)
-        event_fills = tuple(fills)
-    after = get_pool(ledger, pool.account_id, pool.key) if filled else before
     event = PartialLiquidation(
         rule_id="LIQ-022",
         account_id=pool.account_id,
         pool=pool.key,
         symbol=symbol,
         mark_price=mark,
-        equity=before.equity,
-        maintenance=before.maintenance,
-        pool_margin=before.margin,
+        equity=pool.equity,
+        maintenance=pool.maintenance,
+        pool_margin=pool.margin,
         positions=snapshot,
         close_qty=plan.close_qty,
         limit_price=plan.limit_price,
         filled=filled,
-        fills=event_fills,
+        fills=fills,
         from_tier=req.steps,
         to_tier=plan.new_tier,
-        maintenance_after=after.maintenance if filled else before.maintenance - own_maint + plan.new_maintenance,
+        maintenance_after=other_maintenance + plan.new_maintenance,
     )
-    return ledger, [event], filled
+    rec.emit(event, ledger)
+    return ledger, filled
 
 
 @concrete
-def _take_over(ledger: Ledger, pool: Pool) -> tuple[Ledger, list[WaterfallEvent]]:
+def _take_over(ledger: Ledger, pool: Pool, rec: Recorder) -> Ledger:
     """LIQ-023: the liquidation engine takes the pool over; its leftover margin goes to the fund."""
     snapshot = snapshot_pool(ledger, pool)
     ranked = []
@@ -521,42 +543,46 @@ def _take_over(ledger: Ledger, pool: Pool) -> tuple[Ledger, list[WaterfallEvent]
         ranked.append((-req.pos_maint, symbol, req.pos_comm))
     ranked.sort()
     _, primary, primary_comm = ranked[0]
-    primary_holding = ledger.holdings[(pool.account_id, primary)]
+    primary_position = ledger.holdings[(pool.account_id, primary)].position
     primary_inst = ledger.instrument_map[primary]
-    own_term = compute_value(primary_inst, primary_holding.position.qty, ledger.marks[primary]) - primary_holding.position.cost
+    own_term = compute_value(primary_inst, primary_position.qty, ledger.marks[primary]) - primary_position.cost
     backing = pool.equity - own_term  # the pool's margin plus the other positions' unrealised PnL
-    bankruptcy = compute_takeover_price(primary_inst, primary_holding.position, backing, primary_comm)
+    bankruptcy = compute_takeover_price(primary_inst, primary_position, backing, primary_comm)
     taken: list[TakenOverPosition] = []
     pending = list(ledger.pending)
     next_id = ledger.next_pending_id
     residual = pool.margin
     for _, symbol, _ in ranked:
-        holding = ledger.holdings[(pool.account_id, symbol)]
+        position = ledger.holdings[(pool.account_id, symbol)].position
         inst = ledger.instrument_map[symbol]
         price = bankruptcy if symbol == primary else ledger.marks[symbol]
-        qty, cost = holding.position.qty, holding.position.cost
-        residual = compute_pool_residual(inst, qty, cost, residual, price)
-        ledger = apply_holding_fill(ledger, pool.account_id, symbol, -qty, price)
+        residual = compute_pool_residual(inst, position.qty, position.cost, residual, price)
+        ledger = apply_holding_fill(ledger, pool.account_id, symbol, -position.qty, price)
         pending.append(
-            PendingCloseOut(pending_id=next_id, account_id=pool.account_id, symbol=symbol, qty=qty, takeover_price=price)
+            PendingCloseOut(
+                pending_id=next_id, account_id=pool.account_id, symbol=symbol, qty=position.qty, takeover_price=price
+            )
         )
-        taken.append(TakenOverPosition(symbol=symbol, qty=qty, cost=cost, takeover_price=price, pending_id=next_id))
+        taken.append(
+            TakenOverPosition(
+                symbol=symbol, qty=position.qty, cost=position.cost, takeover_price=price, pending_id=next_id
+            )
+        )
         next_id += 1
     ledger = attrs.evolve(ledger, pending=tuple(pending), next_pending_id=next_id)
-    events: list[WaterfallEvent] = [
-        Liquidation(
-            rule_id="LIQ-023",
-            account_id=pool.account_id,
-            pool=pool.key,
-            currency=pool.currency,
-            pool_margin=pool.margin,
-            positions=snapshot,
-            equity=pool.equity,
-            maintenance=pool.maintenance,
-            taken=tuple(taken),
-            residual_margin=residual,
-        )
-    ]
+    event = Liquidation(
+        rule_id="LIQ-023",
+        account_id=pool.account_id,
+        pool=pool.key,
+        currency=pool.currency,
+        pool_margin=pool.margin,
+        positions=snapshot,
+        equity=pool.equity,
+        maintenance=pool.maintenance,
+        taken=tuple(taken),
+        residual_margin=residual,
+    )
+    rec.emit(event, ledger)
     # the pool's leftover margin moves to the fund; a pool that owed more than any
     # price returns is topped up by the fund as far as it reaches (INS-003)
     amount = residual if residual >= 0 else -compute_draw(ledger.insurance(pool.currency), -residual)
@@ -567,44 +593,47 @@ def _take_over(ledger: Ledger, pool: Pool) -> tuple[Ledger, list[WaterfallEvent]
         ledger = attrs.evolve(ledger, wallets=wallets)
         kind = "residual" if amount > 0 else "draw"
         ledger, movement = apply_fund_movement(ledger, pool.currency, amount, kind, primary, -1, "INS-011")
-        events.append(movement)
-    return ledger, events
+        rec.emit(movement, ledger)
+    return ledger
 
 
 @concrete
-def liquidate_pool(
-    ledger: Ledger, books: dict[str, Book], account_id: int, key: str
-) -> tuple[Ledger, list[WaterfallEvent]]:
+def liquidate_pool(ledger: Ledger, books: dict[str, Book], account_id: int, key: str, rec: Recorder) -> Ledger:
     """LIQ-031: the BitMEX steps for one pool below maintenance at mark (a no-op when it is not)."""
     pool = get_pool(ledger, account_id, key)
     if pool.excess >= 0 or not pool.symbols:
-        return ledger, []
-    events: list[WaterfallEvent] = []
-    ledger, lowered = _lower_risk_limits(ledger, pool)  # step 1: orders + position fit a lower limit
-    events += lowered
+        return ledger
+    ledger = _lower_risk_limits(ledger, pool, rec)  # step 1: orders + position fit a lower limit
     pool = get_pool(ledger, account_id, key)
     if pool.excess >= 0:
-        return ledger, events
-    ledger, cancelled = _cancel_orders(ledger, pool, "liquidation")  # step 2: cancel, retry
-    events += cancelled
-    ledger, lowered = _lower_risk_limits(ledger, get_pool(ledger, account_id, key))
-    events += lowered
+        return ledger
+    ledger = _cancel_orders(ledger, pool, "liquidation", rec)  # step 2: cancel, retry
+    ledger = _lower_risk_limits(ledger, get_pool(ledger, account_id, key), rec)
     pool = get_pool(ledger, account_id, key)
     for _ in range(16):  # step 3: FillOrKill reductions, one tier at a time
         if pool.excess >= 0:
-            return ledger, events
-        ledger, partial, filled = _try_partial(ledger, books, pool)
-        events += partial
+            return ledger
+        ledger, filled = _try_partial(ledger, books, pool, rec)
         pool = get_pool(ledger, account_id, key)
         if not filled:
             break
     if pool.excess >= 0:
-        return ledger, events
-    ledger, taken = _take_over(ledger, pool)  # step 4
-    return ledger, events + taken
+        return ledger
+    return _take_over(ledger, pool, rec)  # step 4
 
 
 # -- step 2: close-out of taken-over positions -------------------------------------------------
+
+
+@concrete
+def _set_pending_qty(ledger: Ledger, pending_id: int, qty: int) -> Ledger:
+    """The engine's remaining quantity of one close-out (dropped once 0)."""
+    kept = tuple(
+        attrs.evolve(item, qty=qty) if item.pending_id == pending_id else item
+        for item in ledger.pending
+        if item.pending_id != pending_id or qty != 0
+    )
+    return attrs.evolve(ledger, pending=kept)
 
 
 @concrete
@@ -616,10 +645,8 @@ def _candidate_pool(ledger: Ledger, account_id: int, symbol: str) -> Pool:
 
 
 @concrete
-def _adl(
-    ledger: Ledger, item: PendingCloseOut, policy: AdlPolicy
-) -> tuple[Ledger, list[WaterfallEvent], int]:
-    """ADL-020: close ``item.qty`` against the ranked eligible opposing positions; returns what is left."""
+def get_adl_candidates(ledger: Ledger, item: PendingCloseOut) -> list[AdlCandidate]:
+    """ADL-003 over the ledger: the eligible opposing positions, in ranking order (ADL-005)."""
     inst = ledger.instrument_map[item.symbol]
     mark = ledger.marks[item.symbol]
     candidates: list[AdlCandidate] = []
@@ -638,72 +665,77 @@ def _adl(
                     mark_value=compute_value(inst, position.qty, mark),
                 )
             )
-    ranked = rank_candidates(candidates)
-    unfilled_lots = abs(item.qty) // inst.lot_size
-    allocation = policy.allocate([abs(c.qty) // inst.lot_size for c in ranked], unfilled_lots)
-    events: list[WaterfallEvent] = []
+    return rank_candidates(candidates)
+
+
+@concrete
+def _adl(ledger: Ledger, item: PendingCloseOut, policy: AdlPolicy, rec: Recorder) -> tuple[Ledger, int]:
+    """ADL-020: close ``item.qty`` against the ranked eligible opposing positions; returns the signed rest."""
+    inst = ledger.instrument_map[item.symbol]
+    mark = ledger.marks[item.symbol]
+    ranked = get_adl_candidates(ledger, item)
+    side = 1 if item.qty > 0 else -1
     unfilled = abs(item.qty)
+    allocation = policy.allocate([abs(c.qty) // inst.lot_size for c in ranked], unfilled // inst.lot_size)
     for rank, (candidate, lots) in enumerate(zip(ranked, allocation, strict=True)):
         if lots == 0:
             continue
         close_qty = (lots if candidate.qty > 0 else -lots) * inst.lot_size
         holding = ledger.holdings[(candidate.account_id, item.symbol)]
         if holding.open_order_qty > 0:
-            events.append(
-                OrdersCancelled(
-                    rule_id="LIQ-020",
-                    account_id=candidate.account_id,
-                    symbol=item.symbol,
-                    open_order_qty=holding.open_order_qty,
-                    reason="adl",
-                )
-            )
             ledger = _set_holding(ledger, candidate.account_id, item.symbol, attrs.evolve(holding, open_order_qty=0))
+            cancel = OrdersCancelled(
+                rule_id="LIQ-020",
+                account_id=candidate.account_id,
+                symbol=item.symbol,
+                open_order_qty=holding.open_order_qty,
+                reason="adl",
+            )
+            rec.emit(cancel, ledger)
         ledger = apply_holding_fill(ledger, candidate.account_id, item.symbol, -close_qty, item.takeover_price)
+        ledger = _set_pending_qty(ledger, item.pending_id, side * (unfilled - abs(close_qty)))
         after = _candidate_pool(ledger, candidate.account_id, item.symbol)
         score = candidate.score
-        events.append(
-            AdlFill(
-                rule_id="ADL-020",
-                policy=policy.name,
-                pending_id=item.pending_id,
-                symbol=item.symbol,
-                account_id=candidate.account_id,
-                rank=rank,
-                position_qty=candidate.qty,
-                position_cost=candidate.cost,
-                pool_equity=candidate.pool_equity,
-                score_num=score.num,
-                score_den=score.den,
-                close_qty=close_qty,
-                price=item.takeover_price,
-                mark_price=mark,
-                haircut=compute_haircut(inst, close_qty, mark, item.takeover_price),
-                unfilled_before=unfilled,
-                unfilled_after=unfilled - abs(close_qty),
-                equity_after=after.equity,
-            )
+        event = AdlFill(
+            rule_id="ADL-020",
+            policy=policy.name,
+            pending_id=item.pending_id,
+            symbol=item.symbol,
+            account_id=candidate.account_id,
+            rank=rank,
+            position_qty=candidate.qty,
+            position_cost=candidate.cost,
+            pool_equity=candidate.pool_equity,
+            score_num=score.num,
+            score_den=score.den,
+            close_qty=close_qty,
+            price=item.takeover_price,
+            mark_price=mark,
+            haircut=compute_haircut(inst, close_qty, mark, item.takeover_price),
+            unfilled_before=unfilled,
+            unfilled_after=unfilled - abs(close_qty),
+            equity_after=after.equity,
         )
         unfilled -= abs(close_qty)
+        rec.emit(event, ledger)
     if unfilled > 0:
-        events.append(
-            AdlShortfall(
-                rule_id="ADL-021",
-                pending_id=item.pending_id,
-                symbol=item.symbol,
-                unfilled_qty=unfilled,
-                bankruptcy_price=item.takeover_price,
-                eligible_count=len(ranked),
-            )
+        shortfall = AdlShortfall(
+            rule_id="ADL-021",
+            pending_id=item.pending_id,
+            symbol=item.symbol,
+            unfilled_qty=unfilled,
+            bankruptcy_price=item.takeover_price,
+            eligible_count=len(ranked),
         )
-    return ledger, events, unfilled
+        rec.emit(shortfall, ledger)
+    return ledger, side * unfilled
 
 
 @concrete
 def close_out(
-    ledger: Ledger, books: dict[str, Book], item: PendingCloseOut, policy: AdlPolicy
-) -> tuple[Ledger, list[WaterfallEvent], int]:
-    """LIQ-032: close one taken-over position: the book while the fund can pay, then ADL. Returns what is left."""
+    ledger: Ledger, books: dict[str, Book], item: PendingCloseOut, policy: AdlPolicy, rec: Recorder
+) -> tuple[Ledger, int]:
+    """LIQ-032: close one taken-over position: the book while the fund can pay, then ADL. Returns the signed rest."""
     inst = ledger.instrument_map[item.symbol]
     currency = inst.settl_currency
     book = books.get(item.symbol, Book())
@@ -711,37 +743,39 @@ def close_out(
     usable = [(index, level) for index, level in enumerate(levels) if level.maker_account_id != item.account_id]
     offers = [Fill(qty=level.qty, price=level.price) for _, level in usable]
     result = settle_close_out(inst, ledger.insurance(currency), item.qty, item.takeover_price, offers)
-    events: list[WaterfallEvent] = []
     side = 1 if item.qty > 0 else -1
+    remaining = abs(item.qty)
     taken: list[tuple[int, int]] = []
     for offer_index, fill in zip(result.offer_indices, result.accepted, strict=True):
         index, level = usable[offer_index]
+        delta = compute_fill_delta(inst, side * fill.qty, fill.price, item.takeover_price)
+        remaining -= fill.qty
         ledger = apply_holding_fill(ledger, level.maker_account_id, item.symbol, side * fill.qty, fill.price)
-        delta = compute_value(inst, side * fill.qty, fill.price) - compute_value(inst, side * fill.qty, item.takeover_price)
-        events.append(
-            LiquidationFill(
-                rule_id="LIQ-024",
-                pending_id=item.pending_id,
-                symbol=item.symbol,
-                maker_account_id=level.maker_account_id,
-                qty=-side * fill.qty,
-                price=fill.price,
-                bankruptcy_price=item.takeover_price,
-                fund_delta=delta,
-            )
-        )
+        ledger = _set_pending_qty(ledger, item.pending_id, side * remaining)
+        movement = None
         if delta != 0:
+            kind = "surplus" if delta > 0 else "draw"
             ledger, movement = apply_fund_movement(
-                ledger, currency, delta, "surplus" if delta > 0 else "draw", item.symbol, item.pending_id, "INS-005"
+                ledger, currency, delta, kind, item.symbol, item.pending_id, "INS-005"
             )
-            events.append(movement)
+        event = LiquidationFill(
+            rule_id="LIQ-024",
+            pending_id=item.pending_id,
+            symbol=item.symbol,
+            maker_account_id=level.maker_account_id,
+            qty=-side * fill.qty,
+            price=fill.price,
+            bankruptcy_price=item.takeover_price,
+            fund_delta=delta,
+        )
+        rec.emit(event, ledger)
+        if movement is not None:
+            rec.emit(movement, ledger)
         taken.append((index, fill.qty))
     books[item.symbol] = _consume(book, item.qty, taken)
-    remaining = side * result.unfilled_qty
     if remaining == 0:
-        return ledger, events, 0
-    ledger, adl_events, unfilled = _adl(ledger, attrs.evolve(item, qty=remaining), policy)
-    return ledger, events + adl_events, side * unfilled
+        return ledger, 0
+    return _adl(ledger, attrs.evolve(item, qty=side * remaining), policy, rec)
 
 
 # -- the whole waterfall ---------------------------------------------------------------------------
@@ -754,6 +788,7 @@ class WaterfallResult:
     ledger: Ledger
     books: Mapping[str, Book]
     events: tuple[WaterfallEvent, ...]
+    states: tuple[Ledger, ...]  # with tracing: the state right after each event
     complete: bool  # no pool is left below maintenance at mark
 
 
@@ -772,31 +807,37 @@ def find_liquidatable(ledger: Ledger) -> list[tuple[int, str]]:
 
 @concrete
 def process_waterfall(
-    ledger: Ledger, books: Mapping[str, Book], policy: AdlPolicy, max_rounds: int = 8
+    ledger: Ledger,
+    books: Mapping[str, Book],
+    policy: AdlPolicy,
+    max_rounds: int = 8,
+    trace: bool = False,
 ) -> WaterfallResult:
-    """LIQ-034: liquidations, close-outs and ADL after a mark update, at most ``max_rounds`` rounds."""
+    """LIQ-034: liquidations, close-outs and ADL after a mark update, at most ``max_rounds`` rounds.
+
+    With ``trace`` the result also holds the state after every event, so a
+    checker can test every invariant between the steps of the waterfall.
+    """
     work = dict(books)
-    events: list[WaterfallEvent] = []
+    rec = Recorder(trace_states=trace)
     stuck: set[int] = set()  # close-outs that found no taker this update: retried on the next one
     for _ in range(max_rounds):
         due = find_liquidatable(ledger)
         for account_id, key in due:
-            ledger, produced = liquidate_pool(ledger, work, account_id, key)
-            events += produced
-        kept: list[PendingCloseOut] = []
+            ledger = liquidate_pool(ledger, work, account_id, key, rec)
         for item in ledger.pending:
             if item.pending_id in stuck:
-                kept.append(item)
                 continue
-            ledger = attrs.evolve(ledger, pending=tuple(p for p in ledger.pending if p.pending_id != item.pending_id))
-            ledger, produced, left = close_out(ledger, work, item, policy)
-            events += produced
+            current = next(p for p in ledger.pending if p.pending_id == item.pending_id)
+            ledger, left = close_out(ledger, work, current, policy, rec)
             if left != 0:
-                kept.append(attrs.evolve(item, qty=left))
                 stuck.add(item.pending_id)
-        ledger = attrs.evolve(ledger, pending=tuple(kept))
         if not due:
             break
     return WaterfallResult(
-        ledger=ledger, books=work, events=tuple(events), complete=not find_liquidatable(ledger)
+        ledger=ledger,
+        books=work,
+        events=tuple(rec.events),
+        states=tuple(rec.states),
+        complete=not find_liquidatable(ledger),
     )
