@@ -1,0 +1,76 @@
+"""specs/ is generated (`perpspec spec`) and committed: regenerating it must change nothing.
+
+The proof statuses on the pages come from an actual run of the obligations,
+stored in specs/proof-status.json with a fingerprint of rules/ and proofs/.
+When the sources changed since that run, specs/ is stale by definition.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from proofs import rulebook
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+
+
+def test_proof_run_recorded_in_specs_is_of_the_current_sources() -> None:
+    stored = rulebook.load_status(SPECS / rulebook.STATUS_FILE)
+    assert stored is not None, "specs/proof-status.json is missing: run `perpspec spec`"
+    assert stored[0] == rulebook.source_fingerprint(ROOT), (
+        "rules/ or proofs/ changed since specs/ was generated: run `perpspec spec` and commit specs/"
+    )
+
+
+def test_regenerating_specs_changes_nothing() -> None:
+    book, _ = rulebook.build_rulebook(ROOT, SPECS / rulebook.STATUS_FILE)
+    pages = rulebook.render_rulebook(book)
+    differing = sorted(
+        name for name, text in pages.items() if not (SPECS / name).exists() or (SPECS / name).read_text() != text
+    )
+    assert differing == [], "specs/ is out of date: run `perpspec spec` and commit specs/"
+    assert rulebook.stale_files(SPECS, pages) == []
+
+
+def test_every_rule_in_rules_appears_on_exactly_one_page() -> None:
+    book, _ = rulebook.build_rulebook(ROOT, SPECS / rulebook.STATUS_FILE)
+    pages = rulebook.render_rulebook(book)
+    for rule in book.rules:
+        anchors = [name for name, text in pages.items() if f'<a id="{rule.id.lower()}"></a>' in text]
+        assert anchors == [f"{rulebook.area_of(rule.id).slug}.md"], rule.id
+
+
+def test_every_registered_invariant_is_listed_on_the_index_with_a_status() -> None:
+    from rules.invariants import REGISTRY
+
+    index = (SPECS / "README.md").read_text()
+    missing = [inv for inv in REGISTRY if f"### {inv}\n" not in index]
+    assert missing == []
+
+
+def test_rule_discovery_reads_the_id_from_the_docstring(tmp_path: Path) -> None:
+    source = 'def compute_x(a: int) -> int:\n    """MRG-999: doubles.\n\n    More.\n    """\n    return 2 * a\n'
+    assert rulebook.extract_rules_from_source("rules/x.py", source) == {"MRG-999": ("compute_x", source.rstrip("\n"))}
+
+
+def test_diff_reports_a_changed_rule_and_a_changed_parameter() -> None:
+    old_rule = 'def f(a: int) -> int:\n    """LIQ-900: one."""\n    return a\n'
+    new_rule = 'def f(a: int) -> int:\n    """LIQ-900: one."""\n    return a + 1\n'
+    old = {"rules/x.py": old_rule, "specs/instruments/X.toml": 'maintMargin = "0.005"\n', "specs/RULEBOOK_VERSION": "1\n"}
+    new = {"rules/x.py": new_rule, "specs/instruments/X.toml": 'maintMargin = "0.006"\n', "specs/RULEBOOK_VERSION": "2\n"}
+    text = rulebook.render_diff("v1", old, new)
+    assert "Rulebook version 1 → 2" in text
+    assert "| LIQ-900 | changed | rules/x.py:f |" in text
+    assert "+    return a + 1" in text
+    assert "| X | `maintMargin` | 0.005 | 0.006 |" in text
+
+
+def test_parameter_values_are_shown_with_their_human_reading() -> None:
+    from rules.instrument_file import load_instrument
+
+    inst = load_instrument("XBTUSD")
+    assert rulebook.format_value("maint_margin_ppm", inst.maint_margin_ppm, inst) == "5_000 ppm (= 0.50%)"
+    assert rulebook.format_value("risk_limit", inst.risk_limit, inst) == "20_000_000_000 XBt (= 200 XBT)"
+    assert rulebook.format_value("tick_size", inst.tick_size, inst) == "50 (= 0.5 USD)"
+    assert rulebook.format_value("funding_interval_ms", inst.funding_interval_ms, inst) == "28_800_000 ms (= 8h)"
