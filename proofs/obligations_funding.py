@@ -1,0 +1,373 @@
+"""Proof obligations over prices and funding (rules/funding.py, rules/mark.py, rules/settlement.py).
+
+* FND-008 the funding exchange between ``k`` holders whose quantities sum to
+  zero (any whole-lot quantities, any valid mark price, any rate within the
+  absolute cap) is zero-sum with its residue — Σ wallet deltas + residue = 0
+  with ``0 ≤ residue < k`` — and, the residue being credited to the
+  insurance fund, preserves INV-CONSERVATION.  End to end: bounded, k = 3
+  holders (k = 6 times out).  For any k, by two unbounded lemmas and an
+  induction over the holders that is argued, not machine-checked: FND-006
+  exposures are additive in whole lots (so they cancel when open interest
+  balances) and FND-007 each payment exceeds its exact amount by [0, 1).
+* FND-005 the funding rate: for any premium and interest and any previous
+  rate within the absolute cap, ``|F| ≤ 75% (IM − MM)``, ``|F − F_prev| ≤
+  75% MM``, and F is within the premium clamp of P unless a cap binds.
+  Unbounded.
+* MRK-005 / MRK-007 a fair price with zero basis (zero funding rate, or no
+  time left) equals the index, for any index.  Unbounded.
+* SET-003 settling ``k`` holders at any valid price conserves funds: Σ(Δwallet
+  − Δcost) + Δfee pool = 0, and each fee is at least the exact fee.
+  Bounded: ``k`` holders.
+
+Known-bad variant, expected refuted: funding where every payment is rounded
+down (payers included) — the residue can be negative, i.e. funding would
+create money.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from proofs.prover import ProofResult, Prover
+from proofs.registry import Obligation, register
+from proofs.sym import BoolLike, all_of, any_of
+from rules.contract import compute_notional
+from rules.funding import (
+    E8,
+    PPM_TO_E8,
+    compute_cap_abs_e8,
+    compute_cap_change_e8,
+    compute_exposure,
+    compute_funding_exchange,
+    compute_funding_payment,
+    compute_funding_rate_e8,
+)
+from rules.instrument import Instrument
+from rules.instrument_file import builtin_symbols, load_instrument
+from rules.invariants import compute_conservation_gap, compute_funding_imbalance
+from rules.mark import compute_futures_fair_price, compute_perpetual_fair_price
+from rules.num import PPM, abs_, clamp
+from rules.position import Position
+from rules.settlement import compute_position_settlement
+
+HOLDERS = 3  # k of the bounded end-to-end funding obligation (k = 4 takes 1-8 s, k = 6 times out)
+SETTLE_HOLDERS = 4  # k of the bounded settlement obligation (k = 8 proves in about 1 s)
+
+
+def assume_valid_price(prover: Prover, inst: Instrument, price: int, label: str) -> None:
+    """``price`` is a positive multiple of the tick, at most ``maxPrice``."""
+    prover.assume(price > 0, f"{label} positive")
+    prover.assume(price % inst.tick_size == 0, f"{label} on the tick grid")
+    prover.assume(price <= inst.max_price, f"{label} at most maxPrice")
+
+
+def balanced_holders(prover: Prover, inst: Instrument, count: int) -> tuple[tuple[int, Position], ...]:
+    """``count`` symbolic positions in whole lots whose quantities sum to zero (INV-OI-BALANCE)."""
+    holders = tuple((index, prover.record(Position, f"holder{index}")) for index in range(1, count + 1))
+    total = 0
+    for _, position in holders:
+        prover.assume(position.qty % inst.lot_size == 0, "whole lots")
+        total = total + position.qty
+    prover.assume(total == 0, "INV-OI-BALANCE before")
+    return holders
+
+
+# -- FND-008: the funding exchange ----------------------------------------------------------------
+
+
+def prove_funding_exchange_zero_sum(symbol: str, count: int) -> ProofResult:
+    """FND-008 preserves INV-FUNDING-ZERO-SUM and INV-CONSERVATION for ``count`` holders."""
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        holders = balanced_holders(prover, inst, count)
+        mark, rate = prover.symbol("mark_price"), prover.symbol("rate_e8")
+        assume_valid_price(prover, inst, mark, "mark_price")
+        prover.assume(abs_(rate) <= compute_cap_abs_e8(inst), "rate within the absolute cap")
+        wallets = tuple(prover.symbol(f"wallet{index}") for index, _ in holders)
+        others, insurance = prover.symbol("others_wallet_minus_cost"), prover.symbol("insurance")
+        fees, funding_pool, deposits = prover.symbol("fees"), prover.symbol("funding_pool"), prover.symbol("deposits")
+        costs = 0
+        wallet_total = 0
+        for wallet, (_, position) in zip(wallets, holders, strict=True):
+            costs = costs + position.cost
+            wallet_total = wallet_total + wallet
+        before = compute_conservation_gap(wallet_total - costs + others, insurance, fees, funding_pool, deposits)
+        prover.assume(before == 0, "INV-CONSERVATION before")
+        exchange = compute_funding_exchange(inst, holders, mark, rate)
+        deltas = tuple(delta for _, delta in exchange.wallet_deltas)
+        exposure_total = 0
+        for _, position in holders:
+            exposure_total = exposure_total + compute_exposure(inst, position.qty, mark)
+        after = compute_conservation_gap(
+            wallet_total + compute_funding_imbalance(deltas, 0) - costs + others,
+            insurance + exchange.insurance_delta,
+            fees,
+            funding_pool,
+            deposits,
+        )
+        return prover.prove_all(
+            [
+                (exposure_total == 0, "long and short exposures cancel"),
+                (compute_funding_imbalance(deltas, exchange.residue) == 0, "paid = received + residue"),
+                (all_of(exchange.residue >= 0, exchange.residue < count), "0 ≤ residue < k"),
+                (after == 0, "INV-CONSERVATION after (residue to the insurance fund)"),
+            ],
+            f"FND-008 zero-sum {symbol} k={count}",
+        )
+
+
+def prove_exposure_additive(symbol: str) -> ProofResult:
+    """FND-006 lemma: at one mark, exposure(q1) + exposure(q2) = exposure(q1 + q2); exposure(0) = 0.
+
+    By induction over the holders, Σ exposure(q_i) = exposure(Σ q_i) = exposure(0) = 0 whenever
+    open interest balances — for any number of holders.
+    """
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        first, second, mark = prover.symbol("qty1"), prover.symbol("qty2"), prover.symbol("mark_price")
+        prover.assume(first % inst.lot_size == 0, "qty1 in whole lots")
+        prover.assume(second % inst.lot_size == 0, "qty2 in whole lots")
+        assume_valid_price(prover, inst, mark, "mark_price")
+        together = compute_exposure(inst, first + second, mark)
+        apart = compute_exposure(inst, first, mark) + compute_exposure(inst, second, mark)
+        return prover.prove_all(
+            [(together == apart, "additive"), (compute_exposure(inst, 0, mark) == 0, "zero for flat")],
+            f"FND-006 exposure additive {symbol}",
+        )
+
+
+def prove_payment_rounding(symbol: str) -> ProofResult:
+    """FND-007 lemma: ``exposure × F ≤ 1e8 × payment < exposure × F + 1e8`` for any position and rate.
+
+    With the additivity lemma this gives, for any number k of holders with balanced open
+    interest, Σ exact = 0 and so 0 ≤ residue = Σ payments < k (induction over the holders:
+    each payment adds [0, 1) minor unit to the rounded sum).
+    """
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        position = prover.record(Position, "position")
+        mark, rate = prover.symbol("mark_price"), prover.symbol("rate_e8")
+        prover.assume(position.qty % inst.lot_size == 0, "whole lots")
+        assume_valid_price(prover, inst, mark, "mark_price")
+        exact_e8 = compute_exposure(inst, position.qty, mark) * rate
+        payment = compute_funding_payment(inst, position, mark, rate)
+        goal = all_of(payment * E8 >= exact_e8, payment * E8 < exact_e8 + E8)
+        return prover.prove(goal, f"FND-007 payment rounding {symbol}")
+
+
+def compute_funding_payment_floor(inst: Instrument, position: Position, mark_price: int, rate_e8: int) -> int:
+    """KNOWN-BAD FND-007: every payment rounded down — payers pay less than they owe."""
+    return (compute_exposure(inst, position.qty, mark_price) * rate_e8) // E8
+
+
+def prove_floor_funding_never_creates_money(symbol: str, count: int) -> ProofResult:
+    """KNOWN-BAD: with payments rounded down, the residue (paid − received) can be negative."""
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        holders = balanced_holders(prover, inst, count)
+        mark, rate = prover.symbol("mark_price"), prover.symbol("rate_e8")
+        assume_valid_price(prover, inst, mark, "mark_price")
+        prover.assume(abs_(rate) <= compute_cap_abs_e8(inst), "rate within the absolute cap")
+        residue = 0
+        for _, position in holders:
+            residue = residue + compute_funding_payment_floor(inst, position, mark, rate)
+        return prover.prove(residue >= 0, f"known-bad floor funding {symbol}")
+
+
+# -- FND-005: clamp and caps ----------------------------------------------------------------------
+
+
+def prove_rate_caps(symbol: str) -> ProofResult:
+    """FND-005: both caps hold, and F is within the clamp of P unless a cap binds."""
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        premium, interest = prover.symbol("premium_e8"), prover.symbol("interest_e8")
+        previous = prover.symbol("previous_e8")
+        cap_abs, cap_change = compute_cap_abs_e8(inst), compute_cap_change_e8(inst)
+        prover.assume(abs_(previous) <= cap_abs, "the previous rate satisfied the absolute cap")
+        rate = compute_funding_rate_e8(inst, premium, interest, previous)
+        clamp_e8 = inst.premium_clamp_ppm * PPM_TO_E8
+        raw = premium + clamp(interest - premium, -clamp_e8, clamp_e8)
+        within_clamp = all_of(rate - premium >= -clamp_e8, rate - premium <= clamp_e8)
+        at_a_cap = any_of(abs_(rate) == cap_abs, abs_(rate - previous) == cap_change)
+        return prover.prove_all(
+            [
+                (abs_(rate) <= cap_abs, "|F| ≤ fundingCapRatio × (IM − MM)"),
+                (abs_(rate - previous) <= cap_change, "|F − F_prev| ≤ fundingChangeCapRatio × MM"),
+                (any_of(within_clamp, at_a_cap), "F − P within ±clamp unless a cap binds"),
+                (
+                    any_of(abs_(raw) > cap_abs, abs_(raw - previous) > cap_change, rate == raw),
+                    "F = P + clamp(I − P) exactly when neither cap binds",
+                ),
+            ],
+            f"FND-005 caps {symbol}",
+        )
+
+
+def prove_cap_below_margin_gap(symbol: str) -> ProofResult:
+    """FND-004: the absolute cap is at most IM − MM (a funding payment never exceeds the margin gap)."""
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        notional = prover.symbol("notional")
+        prover.assume(notional >= 0, "notional non-negative")
+        payment_times_e8 = notional * compute_cap_abs_e8(inst)
+        gap_times_e8 = notional * (inst.init_margin_ppm - inst.maint_margin_ppm) * PPM_TO_E8
+        return prover.prove(payment_times_e8 <= gap_times_e8, f"FND-004 cap ≤ IM − MM {symbol}")
+
+
+# -- MRK-005 / MRK-007: zero basis ----------------------------------------------------------------
+
+
+def prove_zero_basis_fair_price_is_index() -> ProofResult:
+    """Perpetual: zero rate, or no time until funding; future: zero basis, or at/after expiry."""
+    with Prover() as prover:
+        index = prover.symbol("index_price")
+        rate, until, interval = prover.symbol("rate_e8"), prover.symbol("until_ms"), prover.symbol("interval_ms")
+        basis, expiry_in = prover.symbol("basis_e8"), prover.symbol("expiry_in_ms")
+        prover.assume(index > 0, "index positive")
+        prover.assume(interval > 0, "interval positive")
+        prover.assume(until >= 0, "until non-negative")
+        return prover.prove_all(
+            [
+                (compute_perpetual_fair_price(index, 0, until, interval) == index, "perpetual, zero rate"),
+                (compute_perpetual_fair_price(index, rate, 0, interval) == index, "perpetual, at funding"),
+                (compute_futures_fair_price(index, 0, expiry_in) == index, "future, zero basis"),
+                (
+                    any_of(expiry_in > 0, compute_futures_fair_price(index, basis, expiry_in) == index),
+                    "future, at or after expiry",
+                ),
+            ],
+            "MRK-005/MRK-007 zero basis",
+        )
+
+
+# -- SET-003: settlement conserves ----------------------------------------------------------------
+
+
+def prove_settlement_conserves(symbol: str, count: int) -> ProofResult:
+    """SET-003 for ``count`` holders: Σ(Δwallet − Δcost) + Δfee pool = 0; every fee ≥ the exact fee."""
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        holders = balanced_holders(prover, inst, count)
+        price = prover.symbol("settlement_price")
+        assume_valid_price(prover, inst, price, "settlement_price")
+        flow = 0  # Σ(Δwallet − Δcost) + Δfee pool
+        fees_cover: BoolLike = True
+        for _, position in holders:
+            prover.assume(any_of(position.qty != 0, position.cost == 0), "a flat position has no cost")
+            closed, realised, fee = compute_position_settlement(inst, position, price)
+            flow = flow + (realised - fee) - (closed.cost - position.cost) + fee
+            exact = compute_notional(inst, position.qty, price) * inst.settlement_fee_ppm
+            fees_cover = all_of(fees_cover, fee * PPM >= exact, closed.qty == 0, closed.cost == 0)
+        return prover.prove_all(
+            [(flow == 0, "Σ(Δwallet − Δcost) + Δfee pool = 0"), (fees_cover, "flat, fee ≥ exact fee")],
+            f"SET-003 conservation {symbol} k={count}",
+        )
+
+
+def _perpetuals() -> list[str]:
+    return [symbol for symbol in builtin_symbols() if load_instrument(symbol).is_perpetual]
+
+
+def _futures() -> list[str]:
+    return [symbol for symbol in builtin_symbols() if not load_instrument(symbol).is_perpetual]
+
+
+def _register() -> None:
+    for symbol in _perpetuals():
+        register(
+            Obligation(
+                id=f"FND-008/zero-sum/{symbol}",
+                rule_id="FND-008",
+                invariant_id="INV-FUNDING-ZERO-SUM",
+                statement=(
+                    f"{symbol}: the funding exchange between {HOLDERS} holders with balanced open interest, "
+                    "at any valid mark and any rate within the cap, pays exactly what it receives plus a "
+                    "residue 0 ≤ r < k credited to the insurance fund; INV-CONSERVATION is preserved."
+                ),
+                run=functools.partial(prove_funding_exchange_zero_sum, symbol, HOLDERS),
+                bounded=f"k = {HOLDERS} holders",
+            )
+        )
+        register(
+            Obligation(
+                id=f"FND-006/exposure-additive/{symbol}",
+                rule_id="FND-006",
+                invariant_id="INV-FUNDING-ZERO-SUM",
+                statement=(
+                    f"{symbol}: exposures at one mark are additive in whole lots, so they cancel across "
+                    "any number of holders with balanced open interest (lemma 1 of the unbounded argument)."
+                ),
+                run=functools.partial(prove_exposure_additive, symbol),
+            )
+        )
+        register(
+            Obligation(
+                id=f"FND-007/payment-rounding/{symbol}",
+                rule_id="FND-007",
+                invariant_id="INV-FUNDING-ZERO-SUM",
+                statement=(
+                    f"{symbol}: every payment is the exact amount rounded up by less than one minor unit "
+                    "(payers up, receivers down), so k holders leave 0 ≤ residue < k (lemma 2)."
+                ),
+                run=functools.partial(prove_payment_rounding, symbol),
+            )
+        )
+        register(
+            Obligation(
+                id=f"FND-005/caps/{symbol}",
+                rule_id="FND-005",
+                invariant_id="",  # a property of the rule, not of the exchange state
+                statement=(
+                    f"{symbol}: for any premium and interest, F = P + clamp(I − P) then capped satisfies "
+                    "|F| ≤ 75% (IM − MM) and |F − F_prev| ≤ 75% MM whenever F_prev satisfied the first."
+                ),
+                run=functools.partial(prove_rate_caps, symbol),
+            )
+        )
+        register(
+            Obligation(
+                id=f"FND-004/cap-below-margin-gap/{symbol}",
+                rule_id="FND-004",
+                invariant_id="",  # a property of the rule, not of the exchange state
+                statement=f"{symbol}: a capped funding payment never exceeds (IM − MM) of the position's value.",
+                run=functools.partial(prove_cap_below_margin_gap, symbol),
+            )
+        )
+        register(
+            Obligation(
+                id=f"FND-007/known-bad-floor/{symbol}",
+                rule_id="FND-007",
+                invariant_id="INV-FUNDING-ZERO-SUM",
+                statement=f"{symbol}: KNOWN-BAD payers rounding down would make funding create money.",
+                run=functools.partial(prove_floor_funding_never_creates_money, symbol, 2),
+                bounded="k = 2 holders",
+                expect="refuted",
+            )
+        )
+    for symbol in _futures():
+        register(
+            Obligation(
+                id=f"SET-003/conservation/{symbol}",
+                rule_id="SET-003",
+                invariant_id="INV-CONSERVATION",
+                statement=(
+                    f"{symbol}: settling {SETTLE_HOLDERS} holders with balanced open interest at any valid price "
+                    "moves exactly the fees to the fee pool and leaves everyone flat."
+                ),
+                run=functools.partial(prove_settlement_conserves, symbol, SETTLE_HOLDERS),
+                bounded=f"k = {SETTLE_HOLDERS} holders",
+            )
+        )
+    register(
+        Obligation(
+            id="MRK-005/zero-basis-is-index",
+            rule_id="MRK-005",
+            invariant_id="",  # a property of the rule, not of the exchange state
+            statement="A fair price with zero basis (zero rate, no time to funding, zero % basis, expiry) is the index.",
+            run=prove_zero_basis_fair_price_is_index,
+        )
+    )
+
+
+_register()
