@@ -104,7 +104,7 @@ def compute_pos_maint(pos_cost: int, maint_margin_req_ppm: int, pos_comm: int) -
 
 
 def compute_threshold_price(inst: Instrument, qty: int, cost: int, margin: int, reserve: int) -> int:
-    """MRG-010: the last price (tick multiple) at which ``margin + unrealisedPnl ≥ reserve``.
+    """MRG-010: the price on the tick grid where ``margin + unrealisedPnl`` falls to ``reserve``.
 
     Inputs: ``qty`` signed contracts (whole lots, long > 0); ``cost`` the signed
     cost basis (minor units, :class:`rules.position.Position`); ``margin`` the
@@ -113,10 +113,18 @@ def compute_threshold_price(inst: Instrument, qty: int, cost: int, margin: int, 
     the equity the position must keep (``posMaint`` for the liquidation price,
     ``posComm`` for the bankruptcy price).  Returns price units; 0 when flat.
 
-    "Last price" means: for a long, the lowest price ``P`` with equity ≥ reserve
-    at every mark ≥ ``P``; for a short, the highest ``P`` with equity ≥ reserve
-    at every mark ≤ ``P``.  Equity is valued with the rulebook's own
-    :func:`rules.contract.compute_value` (per-lot satoshi rounding for inverse).
+    Guarantees (equity valued with the rulebook's own
+    :func:`rules.contract.compute_value`, per-lot satoshi rounding for inverse):
+
+    * **safe side** — at every mark on the safe side of ``P`` (long: ``mark ≥ P``;
+      short: ``mark ≤ P``), ``margin + unrealisedPnl ≥ reserve``; so a position is
+      never liquidatable while the mark has not passed its liquidation price;
+    * **tight** — linear/quanto: one tick beyond ``P`` the equity is below the
+      reserve.  Inverse: one tick beyond ``P`` the *exact* per-lot value
+      ``N / price`` has passed the integer step ``c`` (short: ``c × (P + tick) > N``;
+      long: ``c × (P − tick) < N``).  The rounded per-lot value may still equal
+      ``c`` there, so the rulebook's equity can stay ≥ reserve for a few more
+      ticks: BitMEX's model places the price at the step, conservatively.
 
     Inverse, with ``N`` the per-lot value numerator (``lotSize × |multiplier| ×
     price_scale``) and ``slack = margin − reserve`` (reference §2, per-lot step):
@@ -132,8 +140,10 @@ def compute_threshold_price(inst: Instrument, qty: int, cost: int, margin: int, 
 
     The result is clamped to ``[tickSize, maxPrice]``, the prices an order may
     carry.  Clamping only happens when the exact threshold lies outside that
-    range: then a long/short is safe at every valid price (long clamped up to
-    one tick, short down to ``maxPrice``) or unsafe at every valid price.
+    range: either the position is safe at every valid price (a long's threshold
+    below one tick, a short's above ``maxPrice``) — the guarantees hold — or it
+    is unsafe at every valid price (a long clamped to ``maxPrice``, a short to
+    one tick) — already liquidatable, and the safe-side guarantee is void.
     """
     lots = abs_(qty) // inst.lot_size  # exact: whole lots
     slack = margin - reserve
