@@ -647,7 +647,8 @@ def compute_order_requirement(
     filled, _ = apply_fill(inst, position, order_qty, order_price)
     after = compute_position_margin(inst, filled, mark_price, leverage_hundredths, pos_cross)
     repricing_pnl = compute_value(inst, position.qty, order_price) - compute_value(inst, position.qty, mark_price)
-    position_term = max_(0, after.pos_maint - before.pos_maint - repricing_pnl)
+    # only for an existing position: a flat account's new position is covered by the order's IM.
+    position_term = ite(position.qty == 0, 0, max_(0, after.pos_maint - before.pos_maint - repricing_pnl))
     return ite(increase > 0, increase + position_term, 0)
 
 

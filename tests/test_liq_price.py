@@ -211,6 +211,21 @@ def test_bankruptcy_price_is_beyond_the_liquidation_price(case: tuple[Instrument
 
 
 @given(st.data())
+def test_threshold_is_safe_on_its_safe_side_for_any_backing_and_reserve(data: st.DataObject) -> None:
+    """MRG-010 for arbitrary (cross-style) backing: unless clamped as unsafe everywhere, the safe side is safe."""
+    inst = data.draw(instruments())
+    position = data.draw(positions(inst).filter(lambda p: p.qty != 0))
+    margin = data.draw(st.integers(min_value=-(10**9), max_value=10**11))
+    reserve = data.draw(st.integers(min_value=0, max_value=10**9))
+    price = compute_threshold_price(inst, position.qty, position.cost, margin, reserve)
+    unsafe_clamp = price == (inst.max_price if position.qty > 0 else inst.tick_size)
+    assume(not unsafe_clamp)
+    mark = safe_side(position.qty, price, inst.tick_size, data.draw(st.integers(min_value=0, max_value=1_000)))
+    assume(inst.tick_size <= mark <= inst.max_price)
+    assert compute_equity(inst, position, margin, mark) >= reserve
+
+
+@given(st.data())
 def test_threshold_prices_are_on_the_tick_grid_and_in_range(data: st.DataObject) -> None:
     inst = data.draw(instruments())
     qty = data.draw(signed_lots(inst, 10_000))

@@ -347,6 +347,12 @@ def test_a_reduction_is_accepted_with_negative_available_balance() -> None:
     assert check_order_margin(available_margin=-5_000, requirement=requirement) is None
 
 
+def test_a_flat_account_needs_only_the_order_margin_increase() -> None:
+    after = compute_contract_order_margin(ETHUSD, FLAT, ((10, usd(90)),), usd(100), 0, 0, 500)
+    requirement = compute_order_requirement(ETHUSD, FLAT, usd(100), 500, 0, 0, after.total, 10, usd(90))
+    assert requirement == after.total
+
+
 def test_adding_to_a_long_below_mark_also_needs_the_repricing_loss() -> None:
     # long 10 ETHUSD at 100, mark 100; a bid for 10 more at 90 reprices the position 10 × 10 × 100 lower.
     position = open_position(ETHUSD, 10, usd(100))
