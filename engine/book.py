@@ -31,11 +31,14 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import deque
+from collections.abc import Callable
 
 from engine.orders import Order
 
 # (maker order, quantity, price): one execution against a resting order
 Fill = tuple[Order, int, int]
+# guard(maker, wanted) -> granted <= wanted: how much a ReduceOnly maker may still trade
+Guard = Callable[[Order, int], int]
 
 
 class Level:
@@ -100,7 +103,12 @@ class Book:
         return out
 
     def can_fill(self, is_buy: bool, limit_price: int, qty: int, account: int) -> bool:
-        """True when ``qty`` can trade up to ``limit_price`` against other accounts' orders (FillOrKill)."""
+        """True when ``qty`` can trade up to ``limit_price`` against other accounts' orders (FillOrKill).
+
+        ReduceOnly makers are not counted (whether they may trade depends on
+        their positions during the sweep): a FillOrKill that would need them is
+        killed, never partly filled.
+        """
         levels = self.asks if is_buy else self.bids
         keys = self.ask_keys if is_buy else self.bid_keys
         need = qty
@@ -112,7 +120,7 @@ class Book:
             level = levels[price]
             for queue in (level.shown, level.hidden):
                 for order in queue:
-                    if order.live and order.account != account:
+                    if order.live and order.account != account and not order.reduce_only:
                         need -= order.leaves_qty
                         if need <= 0:
                             return True
@@ -204,13 +212,23 @@ class Book:
         self.add(order)
 
     def match(
-        self, is_buy: bool, limit_price: int, qty: int, account: int, fills: list[Fill], self_trades: list[Order]
+        self,
+        is_buy: bool,
+        limit_price: int,
+        qty: int,
+        account: int,
+        fills: list[Fill],
+        self_trades: list[Order],
+        guard: Guard | None = None,
     ) -> int:
         """Trade up to ``qty`` against the opposite side up to ``limit_price``; returns the quantity left.
 
-        Appends ``(maker, qty, price)`` to ``fills`` and own resting orders met
-        (cancelled by self-trade prevention) to ``self_trades``.  Makers'
-        ``leaves_qty``/``cum_qty`` are updated and filled makers leave the book.
+        Appends ``(maker, qty, price)`` to ``fills`` and resting orders taken
+        out without (fully) trading to ``self_trades``: own orders (self-trade
+        prevention) and ReduceOnly makers that ``guard`` grants less than the
+        fill would need (they trade what is granted, then leave the book).
+        Makers' ``leaves_qty``/``cum_qty`` are updated and filled makers leave
+        the book.
         """
         if is_buy:
             levels = self.asks
@@ -224,14 +242,20 @@ class Book:
             if (price > limit_price) if is_buy else (price < limit_price):
                 break
             level = levels[price]
-            qty = self._match_level(level, qty, account, fills, self_trades)
+            qty = self._match_level(level, qty, account, fills, self_trades, guard)
             if level.live == 0:
                 del levels[price]
                 keys.pop()
         return qty
 
     def _match_level(
-        self, level: Level, qty: int, account: int, fills: list[Fill], self_trades: list[Order]
+        self,
+        level: Level,
+        qty: int,
+        account: int,
+        fills: list[Fill],
+        self_trades: list[Order],
+        guard: Guard | None,
     ) -> int:
         price = level.price
         shown = level.shown
@@ -248,6 +272,14 @@ class Book:
                 self_trades.append(maker)
                 continue
             slice_qty = maker.shown_qty
+            if maker.reduce_only and guard is not None:
+                wanted = slice_qty if slice_qty < qty else qty
+                granted = guard(maker, wanted)
+                if granted < wanted:
+                    qty -= self._trade_and_drop(maker, granted, price, fills, self_trades)
+                    shown.popleft()
+                    level.live -= 1
+                    continue
             if slice_qty > qty:
                 maker.shown_qty = slice_qty - qty
                 maker.leaves_qty -= qty
@@ -282,6 +314,14 @@ class Book:
                 self_trades.append(maker)
                 continue
             leaves = maker.leaves_qty
+            if maker.reduce_only and guard is not None:
+                wanted = leaves if leaves < qty else qty
+                granted = guard(maker, wanted)
+                if granted < wanted:
+                    qty -= self._trade_and_drop(maker, granted, price, fills, self_trades)
+                    hidden.popleft()
+                    level.live -= 1
+                    continue
             if leaves > qty:
                 maker.leaves_qty = leaves - qty
                 maker.cum_qty += qty
@@ -297,6 +337,19 @@ class Book:
             maker.live = False
             maker.level = None
             level.live -= 1
+        return qty
+
+    @staticmethod
+    def _trade_and_drop(maker: Order, qty: int, price: int, fills: list[Fill], dropped: list[Order]) -> int:
+        """A ReduceOnly maker trades what it may (``qty``, possibly 0) and leaves the book."""
+        if qty > 0:
+            maker.leaves_qty -= qty
+            maker.cum_qty += qty
+            maker.cum_value += qty * price
+            fills.append((maker, qty, price))
+        maker.live = False
+        maker.level = None
+        dropped.append(maker)
         return qty
 
 

@@ -15,7 +15,7 @@ by ``tests/test_book_differential.py``).  It offers the same methods as
 
 from __future__ import annotations
 
-from engine.book import Fill
+from engine.book import Fill, Guard
 from engine.orders import Order
 
 
@@ -63,7 +63,7 @@ class RefBook:
         available = sum(
             o.leaves_qty
             for o in self._side(not is_buy)
-            if o.account != account and (o.price <= limit_price if is_buy else o.price >= limit_price)
+            if o.account != account and not o.reduce_only and (o.price <= limit_price if is_buy else o.price >= limit_price)
         )
         return available >= qty
 
@@ -94,7 +94,14 @@ class RefBook:
             self._enqueue(order)
 
     def match(
-        self, is_buy: bool, limit_price: int, qty: int, account: int, fills: list[Fill], self_trades: list[Order]
+        self,
+        is_buy: bool,
+        limit_price: int,
+        qty: int,
+        account: int,
+        fills: list[Fill],
+        self_trades: list[Order],
+        guard: Guard | None = None,
     ) -> int:
         while qty > 0:
             crossing = [
@@ -112,6 +119,18 @@ class RefBook:
             hidden = maker.display_qty == 0
             available = maker.leaves_qty if hidden else maker.shown_qty
             traded = min(available, qty)
+            if maker.reduce_only and guard is not None:
+                granted = guard(maker, traded)
+                if granted < traded:
+                    if granted > 0:
+                        qty -= granted
+                        maker.leaves_qty -= granted
+                        maker.cum_qty += granted
+                        maker.cum_value += granted * maker.price
+                        fills.append((maker, granted, maker.price))
+                    self.remove(maker)
+                    self_trades.append(maker)
+                    continue
             qty -= traded
             maker.leaves_qty -= traded
             maker.cum_qty += traded

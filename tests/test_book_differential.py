@@ -30,6 +30,7 @@ place = st.tuples(
     QTYS,
     DISPLAY,
     st.sampled_from(("GTC", "IOC", "FOK", "POST")),
+    st.booleans(),  # reduce-only maker (trades only while its account's budget lasts)
 )
 cancel = st.tuples(st.just("cancel"), st.integers(min_value=0, max_value=10_000))
 amend = st.tuples(st.just("amend"), st.integers(min_value=0, max_value=10_000), QTYS, PRICES)
@@ -47,11 +48,19 @@ class Driver:
         self.book = book
         self.live: dict[int, Order] = {}
         self.trace: list[object] = []
+        self.budget = dict.fromkeys(range(4), 12)  # what each account's ReduceOnly makers may still trade
+
+    def guard(self, maker: Order, wanted: int) -> int:
+        granted = min(wanted, self.budget[maker.account])
+        self.budget[maker.account] -= granted
+        return granted
 
     def _take(self, order: Order, limit: int) -> None:
         fills: list[Fill] = []
         self_trades: list[Order] = []
-        left = self.book.match(order.is_buy, limit, order.leaves_qty, order.account, fills, self_trades)
+        left = self.book.match(
+            order.is_buy, limit, order.leaves_qty, order.account, fills, self_trades, self.guard
+        )
         order.leaves_qty = left
         for maker, _, _ in fills:
             if maker.leaves_qty == 0:
@@ -63,7 +72,7 @@ class Driver:
     def run(self, command: tuple[object, ...], order_id: int) -> None:
         book = self.book
         if command[0] == "place":
-            _, account, is_buy, price, qty, display, tif = command
+            _, account, is_buy, price, qty, display, tif, reduce_only = command
             assert isinstance(account, int)
             assert isinstance(is_buy, bool)
             assert isinstance(price, int)
@@ -71,7 +80,7 @@ class Driver:
             assert display is None or isinstance(display, int)
             order = Order(
                 order_id=order_id, account=account, symbol="T", is_buy=is_buy, price=price, order_qty=qty,
-                display_qty=display,
+                display_qty=display, reduce_only=bool(reduce_only),
             )
             if tif == "POST" and book.crosses(is_buy, price):
                 self.trace.append("post-only canceled")

@@ -1,0 +1,256 @@
+"""Commands: everything that can change the exchange, as plain frozen records.
+
+A command is the whole input of one transition; ``time_ms`` (the logical
+clock, milliseconds) is a field of every command, and the engine never reads a
+clock.  Field names are snake_case forms of BitMEX's API names
+(``order_qty`` = ``orderQty``, ``cl_ord_id`` = ``clOrdID``); string values are
+BitMEX's (``side="Buy"``, ``ord_type="StopLimit"``,
+``exec_inst="ReduceOnly,LastPrice"``).  Prices are the instrument's integer
+price units, quantities contracts, money settlement minor units.
+
+Fields are deliberately *not* validated here: a command is what a client
+sent, and the engine answers every malformed one with a typed rejection
+(never an exception).  Optional fields are ``None`` when absent, as in the
+API.  Commands are hashable and serialisable (:func:`command_to_dict`,
+:func:`command_from_dict`) for the journal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen(kw_only=True)
+class PlaceOrder:
+    """``POST /order``."""
+
+    time_ms: int
+    account: int
+    symbol: str
+    side: str | None = None  # "Buy" / "Sell"; may be omitted with a signed order_qty
+    order_qty: int | None = None  # contracts; negative means Sell (BitMEX); None only with Close
+    price: int | None = None
+    ord_type: str | None = None  # default: Limit with a price, Market without, Stop with stopPx only
+    time_in_force: str | None = None
+    exec_inst: str = ""
+    display_qty: int | None = None
+    stop_px: int | None = None
+    peg_offset_value: int | None = None  # trailing stop distance (price units, signed as BitMEX)
+    peg_price_type: str | None = None  # "TrailingStopPeg"
+    cl_ord_id: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class AmendOrder:
+    """``PUT /order``: change orderQty or leavesQty, price, stopPx, pegOffsetValue."""
+
+    time_ms: int
+    account: int
+    order_id: int | None = None
+    orig_cl_ord_id: str | None = None
+    order_qty: int | None = None
+    leaves_qty: int | None = None
+    price: int | None = None
+    stop_px: int | None = None
+    peg_offset_value: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CancelOrder:
+    """``DELETE /order`` by orderID or clOrdID."""
+
+    time_ms: int
+    account: int
+    order_id: int | None = None
+    cl_ord_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CancelAll:
+    """``DELETE /order/all``, optionally for one symbol and/or side."""
+
+    time_ms: int
+    account: int
+    symbol: str | None = None
+    side: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CancelAllAfter:
+    """``POST /order/cancelAllAfter``: dead man's switch (0 disarms)."""
+
+    time_ms: int
+    account: int
+    timeout_ms: int
+
+
+@attrs.frozen(kw_only=True)
+class VerifyAccount:
+    """Identity verification: required before the first deposit, trade or withdrawal."""
+
+    time_ms: int
+    account: int
+
+
+@attrs.frozen(kw_only=True)
+class Deposit:
+    """A deposit of ``amount`` minor units of ``asset`` (e.g. "XBt", "USDt")."""
+
+    time_ms: int
+    account: int
+    asset: str
+    amount: int
+
+
+@attrs.frozen(kw_only=True)
+class Withdraw:
+    """A withdrawal; never takes margin in use or unrealised profit."""
+
+    time_ms: int
+    account: int
+    asset: str
+    amount: int
+
+
+@attrs.frozen(kw_only=True)
+class SetLeverage:
+    """``POST /position/leverage``: isolated leverage in hundredths (100x = 10_000); 0 = cross."""
+
+    time_ms: int
+    account: int
+    symbol: str
+    leverage_hundredths: int
+
+
+@attrs.frozen(kw_only=True)
+class Isolate:
+    """``POST /position/isolate``: ``enabled`` True isolates at the current effective leverage, False = cross."""
+
+    time_ms: int
+    account: int
+    symbol: str
+    enabled: bool
+
+
+@attrs.frozen(kw_only=True)
+class TransferMargin:
+    """``POST /position/transferMargin``: add (> 0) or remove (< 0) isolated margin, minor units."""
+
+    time_ms: int
+    account: int
+    symbol: str
+    amount: int
+
+
+@attrs.frozen(kw_only=True)
+class SetRiskLimit:
+    """``POST /position/riskLimit``: the chosen risk limit in minor units."""
+
+    time_ms: int
+    account: int
+    symbol: str
+    risk_limit: int
+
+
+@attrs.frozen(kw_only=True)
+class PriceUpdate:
+    """New index and/or mark price for a symbol (price units); runs triggers and the waterfall."""
+
+    time_ms: int
+    symbol: str
+    mark_price: int | None = None
+    index_price: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class FundingTick:
+    """A funding instant: exchange ``mark value × rate`` between position holders.
+
+    ``rate_e8`` is the funding rate in units of 1e-8 (0.01% = 10_000);
+    positive: longs pay shorts.
+    """
+
+    time_ms: int
+    symbol: str
+    rate_e8: int
+
+
+@attrs.frozen(kw_only=True)
+class TimeTick:
+    """The logical clock advances (fires dead man's switches, expires Day orders)."""
+
+    time_ms: int
+
+
+@attrs.frozen(kw_only=True)
+class DepositInsurance:
+    """The exchange funds an insurance fund (a deposit whose counterpart is outside the exchange)."""
+
+    time_ms: int
+    asset: str
+    amount: int
+
+
+Command = (
+    PlaceOrder
+    | AmendOrder
+    | CancelOrder
+    | CancelAll
+    | CancelAllAfter
+    | VerifyAccount
+    | Deposit
+    | Withdraw
+    | SetLeverage
+    | Isolate
+    | TransferMargin
+    | SetRiskLimit
+    | PriceUpdate
+    | FundingTick
+    | TimeTick
+    | DepositInsurance
+)
+
+COMMAND_TYPES: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (
+        PlaceOrder,
+        AmendOrder,
+        CancelOrder,
+        CancelAll,
+        CancelAllAfter,
+        VerifyAccount,
+        Deposit,
+        Withdraw,
+        SetLeverage,
+        Isolate,
+        TransferMargin,
+        SetRiskLimit,
+        PriceUpdate,
+        FundingTick,
+        TimeTick,
+        DepositInsurance,
+    )
+}
+
+
+def command_to_dict(command: Command) -> dict[str, Any]:
+    """A JSON-ready mapping ``{"type": ..., fields...}`` (fields at their default are kept)."""
+    out: dict[str, Any] = {"type": type(command).__name__}
+    out.update(attrs.asdict(command))
+    return out
+
+
+def command_from_dict(data: dict[str, Any]) -> Command:
+    """Rebuild a command from :func:`command_to_dict` output; raises ValueError on an unknown type or field."""
+    fields = dict(data)
+    kind = fields.pop("type", None)
+    cls = COMMAND_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ValueError(f"unknown command type {kind!r}")
+    try:
+        command: Command = cls(**fields)
+    except TypeError as error:
+        raise ValueError(f"{kind}: {error}") from error
+    return command
