@@ -196,8 +196,14 @@ def compute_best_prices(view: ExchangeView, symbol: str) -> tuple[int, int]:
 
 
 @concrete
-def compute_view_account_margin(view: ExchangeView, account_id: int, asset: str) -> AccountMargin:
-    """MRG-050 over a whole state: one account's margin in ``asset`` (positions, orders, settings)."""
+def compute_view_account_margin(
+    view: ExchangeView, account_id: int, asset: str, best_prices: dict[str, tuple[int, int]] | None = None
+) -> AccountMargin:
+    """MRG-050 over a whole state: one account's margin in ``asset`` (positions, orders, settings).
+
+    ``best_prices`` caches :func:`compute_best_prices` per symbol across calls on the same state.
+    """
+    cache = {} if best_prices is None else best_prices
     instruments = view.instruments()
     positions = view.positions(account_id)
     orders = view.open_orders(account_id)
@@ -212,7 +218,9 @@ def compute_view_account_margin(view: ExchangeView, account_id: int, asset: str)
         lines.append(compute_position_margin(inst, position, mark, setting.leverage_hundredths, setting.pos_cross))
         mine = tuple((o.qty, o.price) for o in orders if o.symbol == symbol)
         if mine:
-            best_bid, best_ask = compute_best_prices(view, symbol)
+            if symbol not in cache:
+                cache[symbol] = compute_best_prices(view, symbol)
+            best_bid, best_ask = cache[symbol]
             order_margin += compute_contract_order_margin(
                 inst, position, mine, mark, best_bid, best_ask, setting.leverage_hundredths
             ).total
@@ -223,9 +231,10 @@ def compute_view_account_margin(view: ExchangeView, account_id: int, asset: str)
 def check_margin_on_entry(view: ExchangeView, step: StepInfo) -> list[str]:
     """After an accepted order that needed margin, the account's available balance is ≥ 0 in every asset."""
     problems = []
+    best_prices: dict[str, tuple[int, int]] = {}
     for account_id in step.order_accounts:
         for asset in view.assets():
-            available = compute_view_account_margin(view, account_id, asset).available_margin
+            available = compute_view_account_margin(view, account_id, asset, best_prices).available_margin
             if available < 0:
                 problems.append(f"account {account_id} {asset}: available balance {available} < 0 after an order")
     return problems
@@ -235,9 +244,10 @@ def check_margin_on_entry(view: ExchangeView, step: StepInfo) -> list[str]:
 def check_withdraw_safe(view: ExchangeView, step: StepInfo) -> list[str]:
     """After a withdrawal, the account's available balance still covers its unrealised profit."""
     problems = []
+    best_prices: dict[str, tuple[int, int]] = {}
     for account_id in step.withdraw_accounts:
         for asset in view.assets():
-            margin = compute_view_account_margin(view, account_id, asset)
+            margin = compute_view_account_margin(view, account_id, asset, best_prices)
             free = margin.available_margin - margin.cross_unrealised_profit
             if free < 0:
                 problems.append(
