@@ -1,0 +1,399 @@
+"""What-if: the same positions under other instrument parameters (``perpspec what-if``).
+
+A risk committee asks "what happens to today's book if we change this
+parameter?".  This module takes a set of accounts with their positions and the
+current mark prices, and evaluates every position twice with the margin rules
+(:mod:`rules.margin`) and the ADL ranking (:mod:`rules.adl`): under the current
+parameters and under the proposed ones.  It reports which liquidation prices
+move, which positions would be liquidatable at the current mark, and how each
+ADL queue changes.
+
+What stays and what changes when parameters change:
+
+* money does not move: an isolated position keeps the margin it posted under
+  the current parameters (``posMargin``), a cross account keeps its wallet;
+* requirements are recomputed: ``posMaint`` (maintenance margin, risk tiers,
+  commission reserve) under the proposed parameters, so the liquidation price
+  is where the *posted* margin plus the unrealised PnL reaches the *new*
+  maintenance;
+* a position that becomes liquidatable leaves the ADL queue (it is being
+  liquidated, not deleveraged against); the others are re-ranked.
+
+The positions file (TOML or JSON) is the input until engine snapshots are
+available::
+
+    [marks]
+    XBTUSD = "50000"            # quote currency, exact decimal
+
+    [[accounts]]
+    id = 1
+    wallet = { XBt = 100000000 }  # minor units per settlement currency
+    positions = [
+      { symbol = "XBTUSD", qty = 10000, entry = "50000", leverage = "25" },   # isolated 25x
+      { symbol = "XBTUSD", qty = -500, entry = "52000", leverage = "cross" },  # (one per symbol)
+    ]
+
+Integers only: prices are parsed exactly at this edge with :mod:`rules.parse`.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from rules.adl import AdlCandidate, compute_deleverage_indicators
+from rules.contract import compute_value
+from rules.instrument import Instrument
+from rules.margin import (
+    CROSS,
+    compute_cross_backing,
+    compute_cross_margin_excess,
+    compute_isolated_margin_excess,
+    compute_liquidation_price,
+    compute_position_margin,
+)
+from rules.parse import ParseError, parse_int, parse_scaled
+from rules.position import Position
+
+
+class StateError(ValueError):
+    """A positions file that is malformed; the message names the place."""
+
+
+@attrs.frozen(kw_only=True)
+class HeldPosition:
+    """One position as the positions file states it."""
+
+    account_id: int
+    symbol: str
+    qty: int  # signed contracts
+    entry_price: int  # price units
+    leverage_hundredths: int  # 0 = cross
+    pos_cross: int = 0  # isolated: extra margin, minor units
+
+
+@attrs.frozen(kw_only=True)
+class State:
+    """Accounts, wallets, positions and marks."""
+
+    wallets: Mapping[int, Mapping[str, int]]  # account -> settlement currency -> minor units
+    positions: tuple[HeldPosition, ...]
+    marks: Mapping[str, int]  # symbol -> price units
+
+
+@attrs.frozen(kw_only=True)
+class Evaluation:
+    """One position under one parameter set."""
+
+    cost: int
+    margin: int  # what backs it: isolated posMargin (as posted), cross: the backing of MRG-033
+    pos_maint: int
+    equity: int  # the pool's equity at mark (isolated: the position's; cross: the account's)
+    excess: int  # the pool's margin excess at mark; < 0: liquidatable
+    liquidation_price: int
+    bankrupt_price: int
+    mark_value: int
+
+    @property
+    def liquidatable(self) -> bool:
+        """Below maintenance at the current mark."""
+        return self.excess < 0
+
+
+@attrs.frozen(kw_only=True)
+class PositionChange:
+    """A position before and after the parameter change."""
+
+    held: HeldPosition
+    before: Evaluation
+    after: Evaluation
+
+    @property
+    def liquidation_price_changed(self) -> bool:
+        """True when the liquidation price moves."""
+        return self.before.liquidation_price != self.after.liquidation_price
+
+    @property
+    def newly_liquidatable(self) -> bool:
+        """Safe now, liquidatable under the proposed parameters."""
+        return self.after.liquidatable and not self.before.liquidatable
+
+
+@attrs.frozen(kw_only=True)
+class QueueEntry:
+    """A position's place in its ADL queue (``None``: not in the queue, being liquidated)."""
+
+    account_id: int
+    symbol: str
+    side: str  # "long" | "short"
+    rank_before: int | None
+    rank_after: int | None
+    lights_before: int | None
+    lights_after: int | None
+
+
+@attrs.frozen(kw_only=True)
+class WhatIf:
+    """The whole comparison."""
+
+    changes: tuple[PositionChange, ...]
+    queue: tuple[QueueEntry, ...]
+
+
+# -- loading ---------------------------------------------------------------------------
+
+
+def _leverage(value: object, where: str) -> int:
+    if isinstance(value, str) and value.strip().lower() == "cross":
+        return CROSS
+    text = value.strip().rstrip("xX") if isinstance(value, str) else value
+    hundredths = parse_scaled(text, 100, where)
+    if hundredths < 0:
+        raise ParseError(where, "must not be negative")
+    return hundredths
+
+
+def parse_state(data: Mapping[str, Any], instruments: Mapping[str, Instrument], source: str) -> State:
+    """Validate a positions mapping against the instruments it names."""
+    try:
+        marks_raw = data.get("marks", {})
+        if not isinstance(marks_raw, Mapping):
+            raise ParseError("marks", "must be a table of symbol = price")
+        marks: dict[str, int] = {}
+        for symbol, value in marks_raw.items():
+            if symbol not in instruments:
+                raise ParseError(f"marks.{symbol}", "unknown instrument")
+            marks[symbol] = parse_scaled(value, instruments[symbol].price_scale, f"marks.{symbol}")
+            if marks[symbol] <= 0:
+                raise ParseError(f"marks.{symbol}", "must be positive")
+        accounts = data.get("accounts", [])
+        if not isinstance(accounts, list):
+            raise ParseError("accounts", "must be an array of tables")
+        wallets: dict[int, dict[str, int]] = {}
+        positions: list[HeldPosition] = []
+        for index, account in enumerate(accounts):
+            where = f"accounts[{index}]"
+            if not isinstance(account, Mapping) or "id" not in account:
+                raise ParseError(where, "needs an id")
+            account_id = parse_int(account["id"], f"{where}.id")
+            if account_id in wallets:
+                raise ParseError(f"{where}.id", f"duplicate account {account_id}")
+            wallet_raw = account.get("wallet", {})
+            if not isinstance(wallet_raw, Mapping):
+                raise ParseError(f"{where}.wallet", "must be a table of currency = minor units")
+            wallets[account_id] = {
+                currency: parse_int(amount, f"{where}.wallet.{currency}") for currency, amount in wallet_raw.items()
+            }
+            seen: set[str] = set()
+            for number, row in enumerate(account.get("positions", [])):
+                spot = f"{where}.positions[{number}]"
+                if not isinstance(row, Mapping):
+                    raise ParseError(spot, "must be a table")
+                symbol = str(row.get("symbol", ""))
+                if symbol not in instruments:
+                    raise ParseError(f"{spot}.symbol", f"unknown instrument {symbol!r}")
+                if symbol not in marks:
+                    raise ParseError(f"{spot}.symbol", f"no mark price for {symbol} in [marks]")
+                if symbol in seen:
+                    raise ParseError(f"{spot}.symbol", f"a second position in {symbol} (one per contract)")
+                seen.add(symbol)
+                inst = instruments[symbol]
+                qty = parse_int(row.get("qty", 0), f"{spot}.qty")
+                if qty == 0 or qty % inst.lot_size != 0:
+                    raise ParseError(f"{spot}.qty", f"must be a non-zero multiple of lotSize {inst.lot_size}")
+                entry = parse_scaled(row.get("entry", 0), inst.price_scale, f"{spot}.entry")
+                if entry <= 0:
+                    raise ParseError(f"{spot}.entry", "must be positive")
+                positions.append(
+                    HeldPosition(
+                        account_id=account_id,
+                        symbol=symbol,
+                        qty=qty,
+                        entry_price=entry,
+                        leverage_hundredths=_leverage(row.get("leverage", "cross"), f"{spot}.leverage"),
+                        pos_cross=parse_int(row.get("posCross", 0), f"{spot}.posCross"),
+                    )
+                )
+    except ParseError as error:
+        raise StateError(f"{source}: {error}") from error
+    return State(wallets=wallets, positions=tuple(positions), marks=marks)
+
+
+def read_state_file(path: Path) -> dict[str, Any]:
+    """A positions file as a raw mapping (TOML, or JSON by extension); decimals kept as text."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise StateError(f"{path}: cannot read: {error.strerror}") from error
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text, parse_float=str)
+        else:
+            data = tomllib.loads(text, parse_float=str)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
+        raise StateError(f"{path}: not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {error}") from error
+    if not isinstance(data, dict):
+        raise StateError(f"{path}: must be a table / object")
+    return data
+
+
+def symbols_of(data: Mapping[str, Any]) -> list[str]:
+    """Every symbol a raw positions mapping names (marks and positions), sorted."""
+    found = set(data.get("marks", {}) if isinstance(data.get("marks"), Mapping) else ())
+    for account in data.get("accounts", []) if isinstance(data.get("accounts"), list) else []:
+        if isinstance(account, Mapping):
+            for row in account.get("positions", []) or []:
+                if isinstance(row, Mapping) and "symbol" in row:
+                    found.add(str(row["symbol"]))
+    return sorted(found)
+
+
+# -- evaluation ------------------------------------------------------------------------
+
+
+def _evaluate_pools(
+    state: State, instruments: Mapping[str, Instrument], posted: Mapping[tuple[int, str], int] | None
+) -> tuple[dict[tuple[int, str], Evaluation], dict[tuple[int, str], int]]:
+    """Every position under ``instruments``; isolated margins as ``posted`` (None: post them now)."""
+    evaluations: dict[tuple[int, str], Evaluation] = {}
+    margins: dict[tuple[int, str], int] = {}
+    by_account: dict[int, list[HeldPosition]] = {}
+    for held in state.positions:
+        by_account.setdefault(held.account_id, []).append(held)
+    for account_id in sorted(by_account):
+        helds = by_account[account_id]
+        currencies = sorted({instruments[held.symbol].settl_currency for held in helds})
+        for currency in currencies:
+            in_currency = [held for held in helds if instruments[held.symbol].settl_currency == currency]
+            isolated = [held for held in in_currency if held.leverage_hundredths != CROSS]
+            cross = [held for held in in_currency if held.leverage_hundredths == CROSS]
+            isolated_total = 0
+            for held in isolated:
+                inst = instruments[held.symbol]
+                mark = state.marks[held.symbol]
+                position = Position(qty=held.qty, cost=compute_value(inst, held.qty, held.entry_price))
+                fields = compute_position_margin(inst, position, mark, held.leverage_hundredths, held.pos_cross)
+                key = (account_id, held.symbol)
+                margin = fields.pos_margin if posted is None else posted[key]
+                margins[key] = margin
+                isolated_total += margin
+                evaluations[key] = Evaluation(
+                    cost=position.cost,
+                    margin=margin,
+                    pos_maint=fields.pos_maint,
+                    equity=margin + fields.unrealised_pnl,
+                    excess=compute_isolated_margin_excess(inst, position, margin, fields.pos_maint, mark),
+                    liquidation_price=compute_liquidation_price(inst, held.qty, position.cost, margin, fields.pos_maint),
+                    bankrupt_price=fields.bankrupt_price
+                    if posted is None
+                    else _bankruptcy(inst, position, margin, fields.pos_comm),
+                    mark_value=fields.mark_value,
+                )
+            cross_wallet = state.wallets.get(account_id, {}).get(currency, 0) - isolated_total
+            cross_fields = []
+            for held in cross:
+                inst = instruments[held.symbol]
+                position = Position(qty=held.qty, cost=compute_value(inst, held.qty, held.entry_price))
+                fields = compute_position_margin(inst, position, state.marks[held.symbol], CROSS)
+                cross_fields.append((held, inst, position, fields))
+            pnls = tuple(fields.unrealised_pnl for _, _, _, fields in cross_fields)
+            maints = tuple(fields.pos_maint for _, _, _, fields in cross_fields)
+            pool_excess = compute_cross_margin_excess(cross_wallet, pnls, maints)
+            pool_equity = cross_wallet + sum(pnls)
+            for index, (held, inst, position, fields) in enumerate(cross_fields):
+                others_pnl = pnls[:index] + pnls[index + 1 :]
+                others_maint = maints[:index] + maints[index + 1 :]
+                backing = compute_cross_backing(cross_wallet, others_pnl, others_maint)
+                evaluations[(account_id, held.symbol)] = Evaluation(
+                    cost=position.cost,
+                    margin=backing,
+                    pos_maint=fields.pos_maint,
+                    equity=pool_equity,
+                    excess=pool_excess,
+                    liquidation_price=compute_liquidation_price(inst, held.qty, position.cost, backing, fields.pos_maint),
+                    bankrupt_price=_bankruptcy(inst, position, backing, fields.pos_comm),
+                    mark_value=fields.mark_value,
+                )
+    return evaluations, margins
+
+
+def _bankruptcy(inst: Instrument, position: Position, margin: int, pos_comm: int) -> int:
+    from rules.margin import compute_bankruptcy_price
+
+    return compute_bankruptcy_price(inst, position.qty, position.cost, margin, pos_comm)
+
+
+def _queue(
+    state: State, evaluations: Mapping[tuple[int, str], Evaluation]
+) -> dict[tuple[int, str], tuple[int, int]]:
+    """``(account, symbol) -> (rank, lights)`` per contract side, liquidatable positions left out."""
+    places: dict[tuple[int, str], tuple[int, int]] = {}
+    sides: dict[tuple[str, int], list[AdlCandidate]] = {}
+    for held in state.positions:
+        evaluation = evaluations[(held.account_id, held.symbol)]
+        if evaluation.liquidatable:
+            continue
+        side = 1 if held.qty > 0 else -1
+        sides.setdefault((held.symbol, side), []).append(
+            AdlCandidate(
+                account_id=held.account_id,
+                qty=held.qty,
+                cost=evaluation.cost,
+                pool_equity=evaluation.equity,
+                mark_value=evaluation.mark_value,
+            )
+        )
+    for (symbol, _), candidates in sorted(sides.items()):
+        for indicator in compute_deleverage_indicators(candidates):
+            places[(indicator.account_id, symbol)] = (indicator.rank, indicator.lights)
+    return places
+
+
+def compare(state: State, current: Mapping[str, Instrument], proposed: Mapping[str, Instrument]) -> WhatIf:
+    """Evaluate ``state`` under the current and the proposed instruments."""
+    before, posted = _evaluate_pools(state, current, None)
+    after, _ = _evaluate_pools(state, proposed, posted)
+    queue_before, queue_after = _queue(state, before), _queue(state, after)
+    order = sorted(state.positions, key=lambda held: (held.symbol, held.account_id))
+    changes = tuple(
+        PositionChange(held=held, before=before[(held.account_id, held.symbol)], after=after[(held.account_id, held.symbol)])
+        for held in order
+    )
+    queue = tuple(
+        QueueEntry(
+            account_id=held.account_id,
+            symbol=held.symbol,
+            side="long" if held.qty > 0 else "short",
+            rank_before=_first(queue_before.get((held.account_id, held.symbol))),
+            rank_after=_first(queue_after.get((held.account_id, held.symbol))),
+            lights_before=_second(queue_before.get((held.account_id, held.symbol))),
+            lights_after=_second(queue_after.get((held.account_id, held.symbol))),
+        )
+        for held in sorted(order, key=lambda held: (held.symbol, held.qty < 0, held.account_id))
+    )
+    return WhatIf(changes=changes, queue=queue)
+
+
+def _first(pair: tuple[int, int] | None) -> int | None:
+    return None if pair is None else pair[0]
+
+
+def _second(pair: tuple[int, int] | None) -> int | None:
+    return None if pair is None else pair[1]
+
+
+def summary(result: WhatIf) -> dict[str, int]:
+    """Counts a committee reads first."""
+    return {
+        "positions": len(result.changes),
+        "liquidation_price_changed": sum(1 for change in result.changes if change.liquidation_price_changed),
+        "liquidatable_before": sum(1 for change in result.changes if change.before.liquidatable),
+        "liquidatable_after": sum(1 for change in result.changes if change.after.liquidatable),
+        "newly_liquidatable": sum(1 for change in result.changes if change.newly_liquidatable),
+        "adl_rank_changed": sum(1 for entry in result.queue if entry.rank_before != entry.rank_after),
+    }
