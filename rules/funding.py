@@ -16,7 +16,7 @@ a long of mark value 20 XBT pays 0.05 XBT; the cap 75% × (1% − 0.5%) =
 
 **The rate** (reference §4):
 
-* premium index sample, every ``premiumSampleInterval`` (1 minute)::
+* premium index sample, every ``premiumSampleInterval`` (1 minute):
 
       P = (max(0, impact bid − mark) − max(0, mark − impact ask)) / spot + fair basis in mark
 
@@ -96,7 +96,7 @@ def compute_cap_abs_e8(inst: Instrument) -> int:
 
 
 def compute_cap_change_e8(inst: Instrument) -> int:
-    """FND-004: ``|F − F_prev| ≤ fundingChangeCapRatio × MM`` in 1e-8 (rounded down: never looser)."""
+    """FND-015: ``|F − F_prev| ≤ fundingChangeCapRatio × MM`` in 1e-8 (rounded down: never looser)."""
     return (inst.funding_change_cap_ratio_ppm * inst.maint_margin_ppm * PPM_TO_E8) // 1_000_000
 
 
@@ -260,7 +260,7 @@ def compute_next_funding_ms(time_ms: int, interval_ms: int, offset_ms: int) -> i
 
 @concrete
 def make_funding_state(inst: Instrument, time_ms: int, offset_ms: int = 4 * 3_600_000) -> FundingState:
-    """FND-012: the funding clock of a perpetual starting at ``time_ms`` (BitMEX grid: 04:00 + k × 8 h)."""
+    """FND-016: the funding clock of a perpetual starting at ``time_ms`` (BitMEX grid: 04:00 + k × 8 h)."""
     next_funding = compute_next_funding_ms(time_ms, inst.funding_interval_ms, offset_ms)
     period = inst.premium_sample_ms
     return FundingState(
@@ -273,7 +273,7 @@ def make_funding_state(inst: Instrument, time_ms: int, offset_ms: int = 4 * 3_60
 
 @concrete
 def get_interest_daily_e8(inst: Instrument, inputs: PremiumInputs) -> int:
-    """FND-002: the daily interest difference: fixed by the instrument, or quote − base index."""
+    """FND-017: the daily interest difference: fixed by the instrument, or quote − base index."""
     if inst.fixed_interest_daily_ppm is not None:
         return inst.fixed_interest_daily_ppm * PPM_TO_E8
     return inputs.quote_daily_e8 - inputs.base_daily_e8
@@ -331,7 +331,7 @@ def compute_rate_from_samples(inst: Instrument, state: FundingState) -> FundingR
 
 @concrete
 def get_indicative_rate(inst: Instrument, state: FundingState) -> FundingRate:
-    """FND-010: BitMEX ``indicativeFundingRate``: the rate if the interval ended now."""
+    """FND-018: BitMEX ``indicativeFundingRate``: the rate if the interval ended now."""
     return compute_rate_from_samples(inst, state)
 
 

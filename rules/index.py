@@ -154,7 +154,7 @@ def is_out_of_band(price: int, median: int, band_ppm: int) -> bool:
 
 @concrete
 def compute_median(prices: tuple[int, ...]) -> int:
-    """IDX-002: the median; for an even count the floor of the mean of the two middle values."""
+    """IDX-006: the median; for an even count the floor of the mean of the two middle values."""
     ordered = sorted(prices)
     middle = len(ordered) // 2
     if len(ordered) % 2 == 1:
@@ -164,13 +164,13 @@ def compute_median(prices: tuple[int, ...]) -> int:
 
 @concrete
 def is_fresh(params: IndexParams, constituent: Constituent, time_ms: int) -> bool:
-    """IDX-002: the constituent has a price younger than ``stale_after_ms``."""
+    """IDX-007: the constituent has a price younger than ``stale_after_ms``."""
     return constituent.price > 0 and time_ms - constituent.updated_ms < params.stale_after_ms
 
 
 @concrete
 def get_fresh_median(params: IndexParams, state: IndexState, time_ms: int) -> int:
-    """IDX-002: median of the fresh constituents' prices (0 when none is fresh)."""
+    """IDX-008: median of the fresh constituents' prices (0 when none is fresh)."""
     fresh = tuple(c.price for c in state.constituents if is_fresh(params, c, time_ms))
     if len(fresh) == 0:
         return 0
@@ -181,7 +181,7 @@ def get_fresh_median(params: IndexParams, state: IndexState, time_ms: int) -> in
 def make_index_state(
     constituents: tuple[tuple[str, int, int], ...], time_ms: int, params: IndexParams
 ) -> IndexState:
-    """IDX-000: a new index from ``(reference, weight, price)`` rows, all included, evaluated at ``time_ms``."""
+    """IDX-009: a new index from ``(reference, weight, price)`` rows, all included, evaluated at ``time_ms``."""
     rows = tuple(
         Constituent(reference=reference, weight=weight, price=price, updated_ms=time_ms)
         for reference, weight, price in sorted(constituents)

@@ -90,7 +90,7 @@ def compute_impact_spread_limit(inst: Instrument, impact_mid: int) -> int:
 
 
 def is_impact_spread_narrow(inst: Instrument, impact_bid: int, impact_ask: int, impact_mid: int) -> bool:
-    """MRK-008: the % fair basis may be refreshed only while ``ask − bid`` is below the limit."""
+    """MRK-015: the % fair basis may be refreshed only while ``ask − bid`` is below the limit."""
     return impact_ask - impact_bid < compute_impact_spread_limit(inst, impact_mid)
 
 
@@ -166,7 +166,7 @@ class MarkUpdated:
 
 @concrete
 def compute_fair_price(inst: Instrument, state: MarkState, inputs: MarkInputs) -> tuple[int, int, bool]:
-    """MRK-013: (fair price, basis, refreshed?) by the perpetual or the dated-future rule."""
+    """MRK-016: (fair price, basis, refreshed?) by the perpetual or the dated-future rule."""
     if inst.expiry_ms is None:
         basis = round_half_up_div(inputs.funding_rate_e8 * inputs.funding_until_ms, inputs.funding_interval_ms)
         fair = compute_perpetual_fair_price(
