@@ -17,7 +17,17 @@ from pathlib import Path
 import attrs
 
 from engine.cli import UsageError
-from engine.what_if import StateError, WhatIf, compare, parse_state, read_state_file, summary, symbols_of
+from engine.what_if import (
+    State,
+    StateError,
+    WhatIf,
+    compare,
+    parse_state,
+    read_state_file,
+    state_from_engine,
+    summary,
+    symbols_of,
+)
 from rules.instrument import BITMEX_NAMES, Instrument
 from rules.instrument_file import InstrumentError, load_instrument
 from rules.parse import format_ppm, format_scaled
@@ -27,7 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``perpspec what-if``."""
     parser.add_argument("--params", required=True, metavar="NEW.toml", help="the proposed instrument file")
     parser.add_argument(
-        "--state", required=True, metavar="FILE", help="positions file (TOML or JSON: accounts, positions, marks)"
+        "--state",
+        required=True,
+        metavar="FILE",
+        help="a positions file (.toml/.json: accounts, positions, marks) or an engine journal snapshot",
     )
     parser.add_argument(
         "--current",
@@ -178,16 +191,39 @@ def render_text(result: WhatIf, instruments: dict[str, Instrument], changed: lis
     return "\n".join(lines)
 
 
+def _snapshot_state(path: str) -> tuple[State, dict[str, Instrument], int]:
+    """Positions, instruments and marks of an engine journal snapshot (validated, hash-checked)."""
+    from engine.exchange import LIQUIDATOR
+    from engine.journal import JournalError, read_snapshot
+    from engine.recovery import load_snapshot_state
+
+    try:
+        exchange = load_snapshot_state(read_snapshot(path), path)
+    except (JournalError, OSError) as error:
+        raise UsageError(f"{path}: not a positions file (.toml/.json) nor a readable engine snapshot: {error}") from error
+    return state_from_engine(exchange, LIQUIDATOR)
+
+
 def run(args: argparse.Namespace) -> int:
     """Compare the positions under the current and the proposed parameters."""
+    skipped = 0
     try:
         proposed_inst = load_instrument(args.params, _overrides(args.set))
-        data = read_state_file(Path(args.state))
-        current = {symbol: load_instrument(symbol) for symbol in symbols_of(data) if symbol != proposed_inst.symbol}
-        current[proposed_inst.symbol] = load_instrument(args.current or proposed_inst.symbol)
-        state = parse_state(data, current, args.state)
+        if Path(args.state).suffix.lower() in (".toml", ".json"):
+            data = read_state_file(Path(args.state))
+            current = {symbol: load_instrument(symbol) for symbol in symbols_of(data) if symbol != proposed_inst.symbol}
+            current[proposed_inst.symbol] = load_instrument(args.current or proposed_inst.symbol)
+            state = parse_state(data, current, args.state)
+        else:
+            state, current, skipped = _snapshot_state(args.state)
+            if args.current:
+                current[proposed_inst.symbol] = load_instrument(args.current)
+            if proposed_inst.symbol not in current:
+                raise UsageError(f"the snapshot has no instrument {proposed_inst.symbol}")
     except (InstrumentError, StateError) as error:
         raise UsageError(str(error)) from error
+    if skipped and not args.json:
+        print(f"note: {skipped} open positions left out (their contract has no mark price yet)")
     if current[proposed_inst.symbol].symbol != proposed_inst.symbol:
         raise UsageError(f"--current is {current[proposed_inst.symbol].symbol}, --params is {proposed_inst.symbol}")
     proposed = dict(current)

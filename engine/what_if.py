@@ -58,7 +58,7 @@ from rules.margin import (
     compute_position_margin,
 )
 from rules.parse import ParseError, parse_int, parse_scaled
-from rules.position import Position
+from rules.position import Position, compute_avg_entry_price
 
 
 class StateError(ValueError):
@@ -75,6 +75,8 @@ class HeldPosition:
     entry_price: int  # price units
     leverage_hundredths: int  # 0 = cross
     pos_cross: int = 0  # isolated: extra margin, minor units
+    cost: int | None = None  # exact cost basis when known (engine snapshot); else value at entry
+    posted_margin: int | None = None  # isolated margin as the engine holds it; else posInit + posComm + posCross
 
 
 @attrs.frozen(kw_only=True)
@@ -276,10 +278,11 @@ def _evaluate_pools(
             for held in isolated:
                 inst = instruments[held.symbol]
                 mark = state.marks[held.symbol]
-                position = Position(qty=held.qty, cost=compute_value(inst, held.qty, held.entry_price))
+                position = Position(qty=held.qty, cost=_cost(inst, held))
                 fields = compute_position_margin(inst, position, mark, held.leverage_hundredths, held.pos_cross)
                 key = (account_id, held.symbol)
-                margin = fields.pos_margin if posted is None else posted[key]
+                as_posted = fields.pos_margin if held.posted_margin is None else held.posted_margin
+                margin = as_posted if posted is None else posted[key]
                 margins[key] = margin
                 isolated_total += margin
                 evaluations[key] = Evaluation(
@@ -289,16 +292,14 @@ def _evaluate_pools(
                     equity=margin + fields.unrealised_pnl,
                     excess=compute_isolated_margin_excess(inst, position, margin, fields.pos_maint, mark),
                     liquidation_price=compute_liquidation_price(inst, held.qty, position.cost, margin, fields.pos_maint),
-                    bankrupt_price=fields.bankrupt_price
-                    if posted is None
-                    else _bankruptcy(inst, position, margin, fields.pos_comm),
+                    bankrupt_price=_bankruptcy(inst, position, margin, fields.pos_comm),
                     mark_value=fields.mark_value,
                 )
             cross_wallet = state.wallets.get(account_id, {}).get(currency, 0) - isolated_total
             cross_fields = []
             for held in cross:
                 inst = instruments[held.symbol]
-                position = Position(qty=held.qty, cost=compute_value(inst, held.qty, held.entry_price))
+                position = Position(qty=held.qty, cost=_cost(inst, held))
                 fields = compute_position_margin(inst, position, state.marks[held.symbol], CROSS)
                 cross_fields.append((held, inst, position, fields))
             pnls = tuple(fields.unrealised_pnl for _, _, _, fields in cross_fields)
@@ -320,6 +321,11 @@ def _evaluate_pools(
                     mark_value=fields.mark_value,
                 )
     return evaluations, margins
+
+
+def _cost(inst: Instrument, held: HeldPosition) -> int:
+    """The position's cost basis: as held, or the value of its quantity at the entry price."""
+    return compute_value(inst, held.qty, held.entry_price) if held.cost is None else held.cost
 
 
 def _bankruptcy(inst: Instrument, position: Position, margin: int, pos_comm: int) -> int:
@@ -397,3 +403,42 @@ def summary(result: WhatIf) -> dict[str, int]:
         "newly_liquidatable": sum(1 for change in result.changes if change.newly_liquidatable),
         "adl_rank_changed": sum(1 for entry in result.queue if entry.rank_before != entry.rank_after),
     }
+
+
+def state_from_engine(exchange: Any, liquidator_id: int) -> tuple[State, dict[str, Instrument], int]:
+    """The positions of an engine (e.g. restored from a journal snapshot), its instruments, and how many
+    open positions were left out because their contract has no mark price yet.
+
+    The liquidation engine's own account (``liquidator_id``) is left out: it is not a trader.
+    """
+    instruments: dict[str, Instrument] = dict(exchange.instrument_map)
+    marks: dict[str, int] = {symbol: price for symbol, price in sorted(exchange.marks.items()) if price > 0}
+    wallets: dict[int, dict[str, int]] = {}
+    positions: list[HeldPosition] = []
+    skipped = 0
+    for account_id in sorted(exchange.accounts):
+        if account_id == liquidator_id:
+            continue
+        account = exchange.accounts[account_id]
+        wallets[account_id] = dict(sorted(account.wallets.items()))
+        for symbol in sorted(account.positions):
+            held = account.positions[symbol]
+            if held.qty == 0:
+                continue
+            if symbol not in marks:
+                skipped += 1
+                continue
+            inst = instruments[symbol]
+            position = Position(qty=held.qty, cost=held.cost)
+            positions.append(
+                HeldPosition(
+                    account_id=account_id,
+                    symbol=symbol,
+                    qty=held.qty,
+                    entry_price=compute_avg_entry_price(inst, position),
+                    leverage_hundredths=held.leverage,
+                    cost=held.cost,
+                    posted_margin=held.iso_margin if held.leverage != CROSS else None,
+                )
+            )
+    return State(wallets=wallets, positions=tuple(positions), marks=marks), instruments, skipped

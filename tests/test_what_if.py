@@ -139,3 +139,40 @@ def test_cli_rejects_a_bad_state_file_with_status_two(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text("[marks]\nXBTUSD = 'fifty'\n")
     assert main(["what-if", "--params", "XBTUSD", "--state", str(path)]) == 2
+
+
+def test_engine_snapshot_is_read_with_its_own_cost_basis_and_isolated_margin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.accounts import Account
+    from engine.codec import encode_state
+    from engine.exchange import Engine
+    from engine.journal import write_snapshot
+    from rules.contract import compute_value
+
+    exchange = Engine()
+    inst = exchange.instrument_map["XBTUSD"]
+    exchange.marks["XBTUSD"] = 5_000_000
+    for account_id, qty, lev, iso_margin in ((1, 100_000, 5_000, 4_100_000), (2, -100_000, 0, 0)):
+        account = Account(account_id)
+        account.verified = True
+        account.wallets["XBt"] = 100_000_000
+        held = account.position(inst)
+        held.qty, held.cost, held.leverage, held.iso_margin = qty, compute_value(inst, qty, 5_000_000), lev, iso_margin
+        exchange.accounts[account_id] = account
+    path = tmp_path / "snapshot.bin"
+    write_snapshot(str(path), 1, exchange.state_hash().encode(), encode_state(exchange))
+    status = main(["what-if", "--params", "XBTUSD", "--set", "maintMargin=0.008", "--state", str(path), "--json"])
+    payload = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert [(p["account"], p["currentQty"], p["leverage"]) for p in payload["positions"]] == [
+        (1, 100_000, "50"),
+        (2, -100_000, "cross"),
+    ]
+    assert payload["summary"]["liquidation_price_changed"] == 2
+
+
+def test_a_file_that_is_neither_positions_nor_snapshot_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.bin"
+    path.write_bytes(b"not a snapshot")
+    assert main(["what-if", "--params", "XBTUSD", "--state", str(path)]) == 2
