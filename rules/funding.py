@@ -110,6 +110,13 @@ def compute_funding_rate_e8(inst: Instrument, premium_e8: int, interest_e8: int,
     return clamp(limited, -cap_abs, cap_abs)
 
 
+def compute_funding_basis_e8(rate_e8: int, until_ms: int, interval_ms: int) -> int:
+    """FND-013: funding basis = rate × time until funding / interval, half up to 1e-8 (for the mark)."""
+    safe_interval = ite(interval_ms <= 0, 1, interval_ms)
+    # half up: neutral, the basis is a reference used by the mark, not a payment.
+    return round_half_up_div(rate_e8 * max_(until_ms, 0), safe_interval)
+
+
 def compute_exposure(inst: Instrument, qty: int, mark_price: int) -> int:
     """FND-006: the unsigned mark value of a position, signed by side (long > 0, short < 0)."""
     value = compute_value(inst, qty, mark_price)
@@ -333,14 +340,6 @@ def compute_rate_from_samples(inst: Instrument, state: FundingState) -> FundingR
 def get_indicative_rate(inst: Instrument, state: FundingState) -> FundingRate:
     """FND-018: BitMEX ``indicativeFundingRate``: the rate if the interval ended now."""
     return compute_rate_from_samples(inst, state)
-
-
-@concrete
-def compute_funding_basis_e8(rate_e8: int, time_ms: int, state: FundingState) -> int:
-    """FND-013: funding basis = rate × time until funding / interval (half up to 1e-8), for the mark."""
-    until = max(state.next_funding_ms - time_ms, 0)
-    interval = max(state.next_funding_ms - state.last_funding_ms, 1)
-    return round_half_up_div(rate_e8 * until, interval)  # half up: neutral, a reference only
 
 
 @concrete

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import attrs
 
-from rules.funding import DAY_MS, E8
+from rules.funding import DAY_MS, E8, compute_funding_basis_e8
 from rules.impact import ImpactPrices
 from rules.instrument import Instrument
 from rules.num import (
@@ -168,7 +168,7 @@ class MarkUpdated:
 def compute_fair_price(inst: Instrument, state: MarkState, inputs: MarkInputs) -> tuple[int, int, bool]:
     """MRK-016: (fair price, basis, refreshed?) by the perpetual or the dated-future rule."""
     if inst.expiry_ms is None:
-        basis = round_half_up_div(inputs.funding_rate_e8 * inputs.funding_until_ms, inputs.funding_interval_ms)
+        basis = compute_funding_basis_e8(inputs.funding_rate_e8, inputs.funding_until_ms, inputs.funding_interval_ms)
         fair = compute_perpetual_fair_price(
             inputs.index_price, inputs.funding_rate_e8, inputs.funding_until_ms, inputs.funding_interval_ms
         )

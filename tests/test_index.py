@@ -184,3 +184,32 @@ def test_two_feeds_that_disagree_beyond_the_band_hold_the_index() -> None:
     state = update(state, "COIN", 6_000_000, T0 + MINUTE)
     after, events = process_index_tick(PARAMS, state, T0 + MINUTE)
     assert (after.value, after.held, type(events[-1])) == (5_000_000, True, IndexHeld)
+
+
+@given(
+    honest=st.lists(
+        st.tuples(st.integers(min_value=1, max_value=100), st.integers(min_value=-1_000, max_value=1_000)),
+        min_size=2,
+        max_size=6,
+    ),
+    bad_weight=st.integers(min_value=1, max_value=100),
+    bad_price=st.integers(min_value=1, max_value=30_000_000),
+)
+def test_manipulation_bound_holds_when_honest_feeds_disagree_slightly(
+    honest: list[tuple[int, int]], bad_weight: int, bad_price: int
+) -> None:
+    """IDX robustness with noise: honest feeds within ±1% of 1,000.00 (well inside the 5% band).
+
+    Against the index where the manipulated feed reports the common level, the move is at
+    most share × (band × (level + noise) + 2 × noise) (+1 unit of rounding).
+    """
+    level = 100_000  # 1,000.00; noise in price units up to ±1,000 = ±1%
+    rows = tuple((f"H{i}", weight, level + noise) for i, (weight, noise) in enumerate(honest))
+    baseline = make_index_state((*rows, ("ZBAD", bad_weight, level)), T0, PARAMS)
+    state = update(baseline, "ZBAD", bad_price, T0 + MINUTE)
+    after, _ = process_index_tick(PARAMS, state, T0 + MINUTE)
+    noise = max(abs(n) for _, n in honest)
+    total_weight = sum(weight for weight, _ in honest) + bad_weight
+    allowance = PARAMS.band_ppm * (level + noise) // 1_000_000 + 2 * noise
+    bound = bad_weight * allowance // total_weight + 1
+    assert (baseline.held, abs(after.value - baseline.value) <= bound) == (False, True)
