@@ -17,7 +17,9 @@
   time left) equals the index, for any index.  Unbounded.
 * SET-003 settling ``k`` holders at any valid price conserves funds: Σ(Δwallet
   − Δcost) + Δfee pool = 0, and each fee is at least the exact fee.
-  Bounded: ``k`` holders.
+  End to end: bounded, k = 4 holders; for any k, by the unbounded lemma
+  "each position moves exactly its value at the settlement price" and the
+  additivity of values (argued induction, as for funding).
 
 Known-bad variant, expected refuted: funding where every payment is rounded
 down (payers included) — the residue can be negative, i.e. funding would
@@ -31,7 +33,7 @@ import functools
 from proofs.prover import ProofResult, Prover
 from proofs.registry import Obligation, register
 from proofs.sym import BoolLike, all_of, any_of
-from rules.contract import compute_notional
+from rules.contract import compute_notional, compute_value
 from rules.funding import (
     E8,
     PPM_TO_E8,
@@ -265,6 +267,25 @@ def prove_settlement_conserves(symbol: str, count: int) -> ProofResult:
         )
 
 
+def prove_settlement_moves_position_value(symbol: str) -> ProofResult:
+    """SET-003 lemma, any position: (Δwallet − Δcost) + fee = value(qty, settlement price) exactly.
+
+    With the additivity of values in whole lots at one price (as FND-006), Σ value(q_i) =
+    value(Σ q_i) = 0 when open interest balances, so settlement conserves for any number of
+    holders (induction over the holders, argued).
+    """
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        position = prover.record(Position, "position")
+        price = prover.symbol("settlement_price")
+        prover.assume(position.qty % inst.lot_size == 0, "whole lots")
+        prover.assume(any_of(position.qty != 0, position.cost == 0), "a flat position has no cost")
+        assume_valid_price(prover, inst, price, "settlement_price")
+        closed, realised, fee = compute_position_settlement(inst, position, price)
+        flow = (realised - fee) - (closed.cost - position.cost) + fee
+        return prover.prove(flow == compute_value(inst, position.qty, price), f"SET-003 per position {symbol}")
+
+
 def _perpetuals() -> list[str]:
     return [symbol for symbol in builtin_symbols() if load_instrument(symbol).is_perpetual]
 
@@ -346,6 +367,18 @@ def _register() -> None:
             )
         )
     for symbol in _futures():
+        register(
+            Obligation(
+                id=f"SET-003/per-position/{symbol}",
+                rule_id="SET-003",
+                invariant_id="INV-CONSERVATION",
+                statement=(
+                    f"{symbol}: settling any position at any valid price moves exactly its value at that "
+                    "price out of the cost basis (net of the fee, which goes to the fee pool)."
+                ),
+                run=functools.partial(prove_settlement_moves_position_value, symbol),
+            )
+        )
         register(
             Obligation(
                 id=f"SET-003/conservation/{symbol}",
