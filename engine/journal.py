@@ -124,8 +124,11 @@ def frame_record(seq: int, payload: bytes) -> bytes:
     return b"".join((head, _U32.pack(_crc32(head)), payload, _U32.pack(_crc32(payload))))
 
 
-def journal_header(first_seq: int, schema: Mapping[str, Any]) -> bytes:
-    meta = json.dumps({"first_seq": first_seq, "schema": schema}, sort_keys=True, separators=(",", ":")).encode()
+def journal_header(first_seq: int, schema: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> bytes:
+    """The file header; ``extra`` meta (JSON values) rides along, e.g. the genesis state."""
+    fields: dict[str, Any] = dict(extra or {})
+    fields.update(first_seq=first_seq, schema=schema)
+    meta = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
     head = _FILE_HEAD.pack(JOURNAL_MAGIC, JOURNAL_VERSION, len(meta)) + meta
     return head + _U32.pack(_crc32(head))
 
@@ -137,6 +140,7 @@ class JournalScan:
     path: str
     first_seq: int
     schema: Mapping[str, Any]
+    meta: Mapping[str, Any]  # the whole header meta (first_seq, schema and any extra fields)
     records: tuple[tuple[int, bytes], ...]  # (seq, payload)
     offsets: tuple[int, ...]  # byte offset of each record
     end_offset: int  # bytes of valid data (header + whole records)
@@ -148,8 +152,8 @@ class JournalScan:
         return self.first_seq - 1 + len(self.records)
 
 
-def read_header(path: str, data: bytes) -> tuple[int, Mapping[str, Any], int]:
-    """(first_seq, schema, offset after the header) or :class:`JournalCorrupt`."""
+def read_header(path: str, data: bytes) -> tuple[Mapping[str, Any], int]:
+    """(header meta, offset after the header) or :class:`JournalCorrupt`."""
     if len(data) < _FILE_HEAD.size:
         raise JournalCorrupt(path, len(data), f"file of {len(data)} bytes is shorter than the journal header")
     magic, version, meta_len = _FILE_HEAD.unpack_from(data, 0)
@@ -170,7 +174,7 @@ def read_header(path: str, data: bytes) -> tuple[int, Mapping[str, Any], int]:
         raise JournalCorrupt(path, _FILE_HEAD.size, f"journal header meta unreadable ({error})") from None
     if type(first_seq) is not int or first_seq < 1 or not isinstance(schema, dict):
         raise JournalCorrupt(path, _FILE_HEAD.size, "journal header meta has a bad first_seq or schema")
-    return first_seq, schema, end + 4
+    return meta, end + 4
 
 
 def scan_records(path: str, data: bytes, offset: int, first_seq: int) -> Iterator[tuple[int, int, bytes]]:
@@ -238,7 +242,8 @@ def read_journal(path: str) -> JournalScan:
             data = handle.read()
     except OSError as error:
         raise JournalCorrupt(path, 0, f"cannot read ({error.strerror})") from None
-    first_seq, schema, offset = read_header(path, data)
+    meta, offset = read_header(path, data)
+    first_seq: int = meta["first_seq"]
     records: list[tuple[int, bytes]] = []
     offsets: list[int] = []
     end = offset
@@ -249,7 +254,8 @@ def read_journal(path: str) -> JournalScan:
     return JournalScan(
         path=path,
         first_seq=first_seq,
-        schema=schema,
+        schema=meta["schema"],
+        meta=meta,
         records=tuple(records),
         offsets=tuple(offsets),
         end_offset=end,
@@ -278,10 +284,18 @@ class JournalWriter:
         self.committed_seq = next_seq - 1  # last seq that reached the OS (and the device, per policy)
 
     @classmethod
-    def create(cls, path: str, schema: Mapping[str, Any], *, first_seq: int = 1, policy: SyncPolicy) -> JournalWriter:
+    def create(
+        cls,
+        path: str,
+        schema: Mapping[str, Any],
+        *,
+        first_seq: int = 1,
+        policy: SyncPolicy,
+        extra: Mapping[str, Any] | None = None,
+    ) -> JournalWriter:
         """A new journal (the file must not exist)."""
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
-        _write_all(fd, journal_header(first_seq, schema))
+        _write_all(fd, journal_header(first_seq, schema, extra))
         os.fsync(fd)
         _fsync_directory(path)
         return cls(path, fd, first_seq, policy)

@@ -22,14 +22,19 @@ equals the hash of the same commands run without a crash (the kill test).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import os
+import pickle
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
 from engine.codec import CodecError, CommandCodec, decode_state, encode_state
+from engine.commands import COMMAND_TYPES
+from engine.exchange import Engine
 from engine.journal import (
     JournalCorrupt,
     JournalError,
@@ -50,12 +55,25 @@ SNAPSHOT_SUFFIX = ".snap"
 SNAPSHOTS_KEPT = 2
 
 
-class Engine(Protocol):
-    """What recovery needs of an exchange: apply a command, hash the state."""
+def command_codec() -> CommandCodec:
+    """The journal codec for every command class of :mod:`engine.commands`."""
+    return CommandCodec(COMMAND_TYPES.values())
 
-    def process(self, command: Any) -> Sequence[Any]: ...
 
-    def state_hash(self) -> str: ...
+def encode_engine(engine: Engine) -> bytes:
+    """The engine's state (the attributes its own snapshot saves) in the canonical state encoding."""
+    # Engine.snapshot() is the engine's own list of what is state; re-encoded canonically here
+    # so that a snapshot file is never unpickled (a hostile file cannot run code).
+    return encode_state(pickle.loads(engine.snapshot()))
+
+
+def decode_engine(payload: bytes) -> Engine:
+    """An engine from :func:`encode_engine` bytes (:class:`CodecError` on bad bytes)."""
+    state = decode_state(payload)
+    if not (isinstance(state, dict) and all(type(key) is str for key in state)):
+        raise CodecError("engine state is not a mapping of attribute names", 0)
+    # a pickle of the validated, freshly decoded dict (never of file bytes) through the engine's own loader
+    return Engine.from_snapshot(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def snapshot_path(directory: str, seq: int) -> str:
@@ -112,10 +130,10 @@ class RecoveryReport:
         return out
 
 
-def load_snapshot_state(snapshot: Snapshot, path: str) -> Any:
+def load_snapshot_state(snapshot: Snapshot, path: str) -> Engine:
     """Decode a validated snapshot's state and check it hashes to the stored state hash."""
     try:
-        exchange = decode_state(snapshot.payload)
+        exchange = decode_engine(snapshot.payload)
     except CodecError as error:
         offset = snapshot.payload_offset + (error.offset or 0)
         raise SnapshotCorrupt(path, offset, f"state does not decode ({error})") from None
@@ -159,10 +177,29 @@ def replay(
     return replayed, events, rejected, digest.hexdigest()
 
 
+def genesis_meta(engine: Engine) -> dict[str, str]:
+    """Journal header fields holding the state the journal starts from (so a log replays on its own)."""
+    return {
+        "genesis": base64.b64encode(encode_engine(engine)).decode("ascii"),
+        "genesis_hash": engine.state_hash(),
+    }
+
+
+def genesis_engine(scan: JournalScan) -> Engine:
+    """The engine state a journal starts from, validated against its hash."""
+    try:
+        payload = base64.b64decode(str(scan.meta["genesis"]), validate=True)
+        engine = decode_engine(payload)
+    except (KeyError, binascii.Error, CodecError) as error:
+        raise JournalCorrupt(scan.path, 0, f"journal genesis state unreadable ({error})") from None
+    if engine.state_hash() != scan.meta.get("genesis_hash"):
+        raise JournalCorrupt(scan.path, 0, "journal genesis state does not match its hash")
+    return engine
+
+
 def recover(
     journal_path: str,
     codec: CommandCodec,
-    make_exchange: Callable[[], Engine],
     snapshots: Sequence[str] = (),
     *,
     strict_snapshot: bool = False,
@@ -205,7 +242,7 @@ def recover(
     if exchange is None:
         if scan.first_seq != 1:
             raise JournalCorrupt(journal_path, 0, f"journal starts at seq {scan.first_seq} and no snapshot covers before it")
-        exchange = make_exchange()
+        exchange = genesis_engine(scan)
     replayed, events, rejected, event_hash = replay(scan, codec, exchange, used[0], on_events)
     report = RecoveryReport(
         snapshot_seq=used[0],
@@ -264,10 +301,11 @@ class DurableExchange:
         os.makedirs(directory, exist_ok=True)
         journal_path = os.path.join(directory, JOURNAL_NAME)
         if not os.path.exists(journal_path):
-            writer = JournalWriter.create(journal_path, codec.schema, policy=policy)
-            return cls(make_exchange(), codec, writer, directory, snapshot_every), None
+            exchange = make_exchange()
+            writer = JournalWriter.create(journal_path, codec.schema, policy=policy, extra=genesis_meta(exchange))
+            return cls(exchange, codec, writer, directory, snapshot_every), None
         snapshots = [path for _, path in list_snapshots(directory)]
-        exchange, report, scan = recover(journal_path, codec, make_exchange, snapshots)
+        exchange, report, scan = recover(journal_path, codec, snapshots)
         writer = JournalWriter.reopen(scan, policy=policy)
         return cls(exchange, codec, writer, directory, snapshot_every), report
 
@@ -293,7 +331,7 @@ class DurableExchange:
         self.writer.commit()
         seq = self.writer.next_seq - 1
         path = snapshot_path(self.directory, seq)
-        write_snapshot(path, seq, self.exchange.state_hash().encode(), encode_state(self.exchange))
+        write_snapshot(path, seq, self.exchange.state_hash().encode(), encode_engine(self.exchange))
         self._since_snapshot = 0
         for _, old in list_snapshots(self.directory)[SNAPSHOTS_KEPT:]:
             os.unlink(old)
@@ -305,7 +343,9 @@ class DurableExchange:
 
 __all__ = [
     "DurableExchange",
-    "Engine",
+    "command_codec",
+    "decode_engine",
+    "encode_engine",
     "JournalError",
     "RecoveryReport",
     "event_stream_hash",
