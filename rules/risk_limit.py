@@ -9,6 +9,9 @@ requirements (reference §2):
     maintMarginReq     = maintMargin × (1 + steps)
     initMarginReq      = initMargin + steps × maintMargin
 
+(An instrument file may set ``maintMarginStep`` / ``initMarginStep`` to add a
+different amount per step; both default to ``maintMargin``, BitMEX's rule.)
+
 which gives BitMEX's published table for XBTUSD (0.50%/1.00%, 1.00%/1.50%,
 1.50%/2.00%, 2.00%/2.50%, …).  A position worth exactly the base limit (or
 exactly one step more) stays in the lower tier: the step count is a ceiling.

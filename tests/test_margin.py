@@ -485,3 +485,40 @@ def test_withdraw_safe_flags_a_withdrawal_of_unrealised_profit() -> None:
     assert check_withdraw_safe(safe, step) == []
     took_profit = OneAccountView(wallet_xbt=held - 1, position=position, mark=usd(150))
     assert len(check_withdraw_safe(took_profit, step)) == 1
+
+
+@given(st.data())
+def test_an_accepted_order_filled_at_once_leaves_available_non_negative(data: st.DataObject) -> None:
+    """INV-MARGIN-ON-ENTRY through a fill: an order accepted with exactly enough available balance
+    (MRG-060/061), then filled at once at any price it can get, never leaves available < 0 —
+    for any position that is not already liquidatable."""
+    inst = data.draw(instruments())
+    mark = data.draw(realistic_prices(inst))
+    position = data.draw(positions(inst))
+    leverage = data.draw(st.sampled_from((0, 100, 1_000, inst.max_leverage_hundredths)))
+    limit = data.draw(realistic_prices(inst))
+    qty = data.draw(lots(inst, 1_000)) * data.draw(st.sampled_from((1, -1)))
+    tick = inst.tick_size
+    if qty > 0:
+        best = data.draw(st.integers(min_value=1, max_value=limit // tick)) * tick
+        fill = data.draw(st.integers(min_value=best // tick, max_value=limit // tick)) * tick
+        best_bid, best_ask = 0, best
+    else:
+        best = data.draw(st.integers(min_value=limit // tick, max_value=inst.max_price // tick)) * tick
+        fill = data.draw(st.integers(min_value=limit // tick, max_value=best // tick)) * tick
+        best_bid, best_ask = best, 0
+    pm = compute_position_margin(inst, position, mark, leverage)
+    assume(leverage == 0 or pm.maint_margin >= pm.pos_maint)  # an isolated position not already liquidatable
+    before = compute_contract_order_margin(inst, position, (), mark, best_bid, best_ask, leverage)
+    after = compute_contract_order_margin(inst, position, ((qty, limit),), mark, best_bid, best_ask, leverage)
+    requirement = compute_order_requirement(inst, position, mark, leverage, 0, before.total, after.total, qty, limit)
+    assume(requirement > 0)
+    wallet = requirement - compute_account_margin(0, (pm,), before.total).available_margin
+    account = compute_account_margin(wallet, (pm,), before.total)
+    assume(account.cross_margin_excess >= 0)  # a cross account not already liquidatable
+    assert check_order_margin(account.available_margin, requirement) is None
+    filled, realised = apply_fill(inst, position, qty, fill)
+    fee = compute_commission(compute_notional(inst, qty, fill), inst.taker_fee_ppm)
+    after_fill = compute_position_margin(inst, filled, mark, leverage)
+    assume(after_fill.risk_steps == pm.risk_steps)
+    assert compute_account_margin(wallet + realised - fee, (after_fill,), 0).available_margin >= 0
