@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from rules.contract import compute_notional, compute_value
 from rules.funding import (
@@ -489,3 +489,11 @@ class FundingMachine(RuleBasedStateMachine):
 
 FundingMachine.TestCase.settings = settings(stateful_step_count=40)
 test_funding_state_machine = FundingMachine.TestCase
+
+
+@pytest.mark.deep
+def test_funding_state_machine_long_runs() -> None:
+    """Opt-in (pytest -m deep): many more and longer runs of the funding machine."""
+    run_state_machine_as_test(  # type: ignore[no-untyped-call]
+        FundingMachine, settings=settings(max_examples=300, stateful_step_count=200)
+    )
