@@ -215,8 +215,10 @@ def compute_view_account_margin(
         position = positions.get(symbol, FLAT)
         setting = view.margin_setting(account_id, symbol)
         mark = view.mark_price(symbol)
-        lines.append(compute_position_margin(inst, position, mark, setting.leverage_hundredths, setting.pos_cross))
         mine = tuple((o.qty, o.price) for o in orders if o.symbol == symbol)
+        if mark <= 0 and position.qty == 0 and not mine:
+            continue  # a contract with no mark price yet: nothing held or ordered in it (value at price 0 undefined)
+        lines.append(compute_position_margin(inst, position, mark, setting.leverage_hundredths, setting.pos_cross))
         if mine:
             if symbol not in cache:
                 cache[symbol] = compute_best_prices(view, symbol)
@@ -492,5 +494,66 @@ register(
         id="INV-NO-FALSE-LIQUIDATION",
         statement="A position is liquidated only if its pool's margin is below maintenance at the mark price.",
         check=check_no_false_liquidation,
+    )
+)
+
+
+# -- the matching engine (engine/book.py, engine/exchange.py) ------------------------------------------
+
+
+@concrete
+def check_book_uncrossed(view: ExchangeView, step: StepInfo) -> list[str]:
+    """After matching, every contract's best bid is below its best ask (resting orders of every account).
+
+    Fills at the maker's price and price-time priority are properties of the
+    matching itself; they are checked by the differential test of the fast
+    book against the naive reference book (tests/test_book_differential.py).
+    """
+    del step
+    problems = []
+    for symbol in sorted(view.instruments()):
+        bid, ask = compute_best_prices(view, symbol)
+        if bid > 0 and ask > 0 and bid >= ask:
+            problems.append(f"{symbol}: book crossed, best bid {bid} >= best ask {ask}")
+    return problems
+
+
+@concrete
+def check_reduce_only(view: ExchangeView, step: StepInfo) -> list[str]:
+    """Every live ReduceOnly order is on the reducing side of its position and no larger than it.
+
+    So no fill of one can increase or flip a position.  Views that keep
+    ReduceOnly orders expose them as ``reduce_only_orders(account_id)``
+    (signed leaves qty, like ``open_orders``); a view without that method has
+    none to check.
+    """
+    del step
+    listing = getattr(view, "reduce_only_orders", None)
+    if listing is None:
+        return []
+    problems = []
+    for account_id in view.account_ids():
+        positions = view.positions(account_id)
+        for order in listing(account_id):
+            held = positions.get(order.symbol, FLAT).qty
+            if order.qty * held >= 0 or abs(order.qty) > abs(held):
+                problems.append(
+                    f"account {account_id} {order.symbol}: ReduceOnly order {order.qty} against position {held}"
+                )
+    return problems
+
+
+register(
+    Invariant(
+        id="INV-BOOK-UNCROSSED",
+        statement="After matching, best bid < best ask in every book; fills are at the maker's price in price-time priority.",
+        check=check_book_uncrossed,
+    )
+)
+register(
+    Invariant(
+        id="INV-REDUCE-ONLY",
+        statement="A reduce-only order never increases or flips a position: each live one is opposite to and within it.",
+        check=check_reduce_only,
     )
 )
