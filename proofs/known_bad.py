@@ -10,7 +10,7 @@ may import this module.
 from __future__ import annotations
 
 from rules.instrument import Instrument
-from rules.num import PPM, floordiv
+from rules.num import PPM, abs_, ceildiv, clamp, floordiv, ite, max_
 
 
 def compute_commission_floor(notional: int, fee_ppm: int) -> int:
@@ -33,3 +33,31 @@ def compute_realised_pnl_naive_inverse(inst: Instrument, qty: int, entry_price: 
     """
     sats_per_contract_unit = -inst.multiplier * inst.price_scale
     return qty * (sats_per_contract_unit // entry_price - sats_per_contract_unit // exit_price)
+
+
+def compute_bankruptcy_price_rounded_wrong_way(inst: Instrument, qty: int, cost: int, margin: int, pos_comm: int) -> int:
+    """KNOWN-BAD MRG-012: :func:`rules.margin.compute_threshold_price` with the tick rounding reversed.
+
+    A long's price is floored to the tick and a short's ceiled — toward the
+    trader — so closing at the "bankruptcy" price can leave the position
+    below its commission reserve: the insurance fund pays for the rounding.
+    """
+    lots = abs_(qty) // inst.lot_size
+    slack = margin - pos_comm
+    tick = inst.tick_size
+    if inst.is_inverse:
+        numerator = -inst.multiplier * inst.price_scale * inst.lot_size
+        safe_lots = ite(lots == 0, 1, lots)
+        short_step = ceildiv(cost - slack, safe_lots)
+        short_ticks = ceildiv(numerator, max_(short_step, 1) * tick)  # BAD: ceil moves a short's price up
+        short_price = ite(short_step <= 0, inst.max_price, short_ticks * tick)
+        long_step = floordiv(slack - cost, safe_lots)
+        long_ticks = floordiv(numerator, max_(long_step, 1) * tick)  # BAD: floor moves a long's price down
+        long_price = ite(long_step <= 0, inst.max_price, long_ticks * tick)
+    else:
+        units = abs_(qty) * inst.multiplier * tick
+        safe_units = ite(units == 0, 1, units)
+        long_price = floordiv((cost - slack) * inst.price_scale, safe_units) * tick  # BAD: floor
+        short_price = ceildiv((slack - cost) * inst.price_scale, safe_units) * tick  # BAD: ceil
+    threshold = ite(qty > 0, long_price, short_price)
+    return ite(qty == 0, 0, clamp(threshold, tick, inst.max_price))

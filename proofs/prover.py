@@ -31,7 +31,7 @@ import contextvars
 import enum
 import time
 import typing
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -119,6 +119,41 @@ def _int_fields(cls: type[Any]) -> list[str]:
     return [field.name for field in attrs.fields(cls) if hints.get(field.name) is int]
 
 
+@attrs.frozen(kw_only=True, eq=False)
+class Lemma:
+    """A universally quantified fact ``∀ params: premise ⇒ conclusion``, proved once on its own.
+
+    A prover may then *use* it on any terms (:meth:`Prover.use`): the instance
+    ``premise(terms) ⇒ conclusion(terms)`` becomes an assumption.  This is how a
+    hard nonlinear goal is split into small queries: the lemma is proved with
+    fresh symbols, and a proof that uses it is PROVED only if the lemma is.
+    ``premise`` and ``conclusion`` take the parameters as ``int`` (symbolic); their
+    divisions need only be safe under the premise (the lemma's proof checks that).
+    """
+
+    name: str
+    params: tuple[str, ...]
+    premise: Callable[..., bool]
+    conclusion: Callable[..., bool]
+
+    def prove(self, timeout_ms: int | None = None) -> ProofResult:
+        """Prove the lemma for fresh symbols (satisfiable premise required); cached per process."""
+        key = (self, current_timeout_ms() if timeout_ms is None else timeout_ms)
+        if key not in _LEMMA_RESULTS:
+            _LEMMA_RESULTS[key] = self._prove(key[1])
+        return _LEMMA_RESULTS[key]
+
+    def _prove(self, timeout_ms: int) -> ProofResult:
+        with Prover(timeout_ms) as prover:
+            arguments = [prover.symbol(name) for name in self.params]
+            prover.assume(self.premise(*arguments), f"{self.name} premise")
+            return prover.prove(self.conclusion(*arguments), f"lemma {self.name}")
+
+
+# A lemma is a fact: once proved (per lemma object and timeout) it need not be proved again.
+_LEMMA_RESULTS: dict[tuple[Lemma, int], ProofResult] = {}
+
+
 class Prover:
     """Collects assumptions and division side conditions; proves goals one at a time."""
 
@@ -128,6 +163,8 @@ class Prover:
         self.assumptions: list[tuple[str, z3.BoolRef]] = []
         self.symbols: dict[str, SymInt] = {}
         self.records: dict[str, str] = {}  # prefix -> class name, for rendering
+        self.lemmas: dict[str, Lemma] = {}  # lemmas used as assumptions: proved before any goal
+        self._lemma_results: dict[str, ProofResult] = {}
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Prover:
@@ -168,11 +205,34 @@ class Prover:
         """Add an assumption (a precondition or pre-invariant)."""
         self.assumptions.append((label, bool_term_of(condition)))
 
+    def use(self, lemma: Lemma, *terms: int) -> None:
+        """Assume the instance of ``lemma`` at ``terms`` (the lemma itself is proved before any goal)."""
+        assert len(terms) == len(lemma.params), lemma.name
+        self.lemmas.setdefault(lemma.name, lemma)
+        # The lemma's own proof covers its divisions under its premise, so the instance's
+        # side conditions are not goals here: collect them aside.
+        with collecting(SideConditions()):
+            instance = z3.Implies(bool_term_of(lemma.premise(*terms)), bool_term_of(lemma.conclusion(*terms)))
+        self.assumptions.append((f"lemma {lemma.name}", instance))
+
+    def _prove_lemmas(self) -> ProofResult | None:
+        """The first lemma in use that is not proved (None when all are)."""
+        for name, lemma in self.lemmas.items():
+            if name not in self._lemma_results:
+                self._lemma_results[name] = lemma.prove(self.timeout_ms)  # its own prover and side conditions
+            result = self._lemma_results[name]
+            if result.status is not Status.PROVED:
+                return result
+        return None
+
     def _solver(self) -> z3.Solver:
-        solver = z3.Solver()
+        # A fresh context per query: the solver sees the same terms, numbered the same way, whatever
+        # was built before in this process, so run times and outcomes do not depend on obligation order.
+        context = z3.Context()
+        solver = z3.Solver(ctx=context)
         solver.set("timeout", self.timeout_ms)
         for _, condition in self.assumptions:
-            solver.add(condition)
+            solver.add(condition.translate(context))
         return solver
 
     def check_assumptions(self) -> z3.CheckSatResult:
@@ -182,6 +242,10 @@ class Prover:
     def prove(self, goal: BoolLike, label: str) -> ProofResult:
         """Prove ``goal`` (and every division side condition) under the assumptions."""
         started = time.perf_counter_ns()
+        failed_lemma = self._prove_lemmas()
+        if failed_lemma is not None:
+            detail = f"{failed_lemma.label} is {failed_lemma.status.value}: {failed_lemma.detail}"
+            return attrs.evolve(failed_lemma, label=label, detail=detail)
         vacuity = self.check_assumptions()
         if vacuity == z3.unsat:
             return self._result(label, Status.VACUOUS, started, "the assumptions are unsatisfiable")
@@ -190,7 +254,7 @@ class Prover:
         goal_term = bool_term_of(goal)
         obligations = z3.And(goal_term, *self.side_conditions.conditions)
         solver = self._solver()
-        solver.add(z3.Not(obligations))
+        solver.add(z3.Not(obligations).translate(solver.ctx))
         outcome = solver.check()
         if outcome == z3.unsat:
             return self._result(label, Status.PROVED, started, "")
@@ -235,11 +299,11 @@ class Prover:
         zero_divisors = [
             str(divisor)
             for divisor in self.side_conditions.divisors
-            if model.eval(divisor, model_completion=True).as_long() == 0
+            if _evaluate(model, divisor) == 0
         ]
         if zero_divisors:
             return "division by zero: " + "; ".join(sorted(set(zero_divisors)))
-        if z3.is_false(model.eval(goal_term, model_completion=True)):
+        if z3.is_false(model.eval(goal_term.translate(model.ctx), model_completion=True)):
             return "goal violated"
         return "a division side condition is violated"
 
@@ -248,7 +312,7 @@ class Prover:
         """Concrete values of every named symbol in ``model``, rendered as Python."""
         values: dict[str, int] = {}
         for name, symbol in self.symbols.items():
-            values[name] = model.eval(symbol.term, model_completion=True).as_long()
+            values[name] = _evaluate(model, symbol.term)
         for declaration in model.decls():
             name = declaration.name()
             if declaration.arity() == 0 and name not in values and declaration.range() == z3.IntSort():
@@ -276,7 +340,12 @@ class Prover:
 
     def evaluate(self, model: z3.ModelRef, value: IntLike) -> int:
         """The value of an expression in a model (for diagnostics)."""
-        return int(model.eval(term_of(value), model_completion=True).as_long())
+        return _evaluate(model, term_of(value))
+
+
+def _evaluate(model: z3.ModelRef, term: z3.ArithRef) -> int:
+    """The value of ``term`` (built in the main context) in ``model`` (built in a query's own context)."""
+    return int(model.eval(term.translate(model.ctx), model_completion=True).as_long())
 
 
 def _identifier(name: str) -> str:

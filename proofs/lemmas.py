@@ -1,0 +1,223 @@
+"""Reusable lemmas: small universally quantified facts that split hard nonlinear goals.
+
+A goal such as "equity stays above the reserve at every mark beyond the
+liquidation price" mixes the inverse per-lot value ``round(N / price)`` (a
+division by a symbol) with products by a symbolic lot count.  Z3 times out on
+it directly; it proves each of the lemmas below in milliseconds, and the goal
+in well under a second once their instances are assumed
+(:meth:`proofs.prover.Prover.use`).  Every lemma is proved before a goal that
+uses it, so nothing here is trusted.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from proofs.prover import Lemma
+from rules.contract import compute_lot_value_inverse, compute_value
+from rules.instrument import Instrument
+from rules.num import and_, ceildiv, floordiv, max_
+
+PRODUCT_MONOTONE = Lemma(
+    name="k·a ≤ k·b for k ≥ 0, a ≤ b",
+    params=("k", "a", "b"),
+    premise=lambda k, a, b: and_(k >= 0, a <= b),
+    conclusion=lambda k, a, b: k * a <= k * b,
+)
+
+
+def lot_value_numerator(inst: Instrument) -> int:
+    """``N``: an inverse lot is worth ``round_half_up(N / price)`` minor units."""
+    return -inst.multiplier * inst.price_scale * inst.lot_size
+
+
+@functools.cache
+def lot_value_monotone(inst: Instrument) -> Lemma:
+    """The inverse per-lot value does not increase with the price."""
+    return Lemma(
+        name=f"{inst.symbol}: lot value non-increasing in price",
+        params=("low_price", "high_price"),
+        premise=lambda low, high: and_(low > 0, low <= high),
+        conclusion=lambda low, high: (
+            compute_lot_value_inverse(inst, high) <= compute_lot_value_inverse(inst, low)
+        ),
+    )
+
+
+def long_step_price(inst: Instrument, step: int) -> int:
+    """``ceil_to_tick(N / step)``: the lowest tick price whose exact per-lot value is ≤ ``step``."""
+    return ceildiv(lot_value_numerator(inst), max_(step, 1) * inst.tick_size) * inst.tick_size
+
+
+def short_step_price(inst: Instrument, step: int) -> int:
+    """``floor_to_tick(N / step)``: the highest tick price whose exact per-lot value is ≥ ``step``."""
+    return floordiv(lot_value_numerator(inst), max_(step, 1) * inst.tick_size) * inst.tick_size
+
+
+@functools.cache
+def long_step_safe(inst: Instrument) -> Lemma:
+    """At or above ``ceil_to_tick(N / c)`` the rounded per-lot value is at most ``c``."""
+    return Lemma(
+        name=f"{inst.symbol}: per-lot value ≤ c above the long step price",
+        params=("price", "step"),
+        premise=lambda price, step: and_(step >= 1, and_(price > 0, price >= long_step_price(inst, step))),
+        conclusion=lambda price, step: compute_lot_value_inverse(inst, price) <= step,
+    )
+
+
+@functools.cache
+def short_step_safe(inst: Instrument) -> Lemma:
+    """At or below ``floor_to_tick(N / c)`` the rounded per-lot value is at least ``c``."""
+    return Lemma(
+        name=f"{inst.symbol}: per-lot value ≥ c below the short step price",
+        params=("price", "step"),
+        premise=lambda price, step: and_(step >= 1, and_(price > 0, price <= short_step_price(inst, step))),
+        conclusion=lambda price, step: compute_lot_value_inverse(inst, price) >= step,
+    )
+
+
+@functools.cache
+def long_step_beyond(inst: Instrument) -> Lemma:
+    """A tick or more below ``ceil_to_tick(N / c)`` the rounded per-lot value is at least ``c``."""
+    return Lemma(
+        name=f"{inst.symbol}: per-lot value ≥ c a tick below the long step price",
+        params=("price", "step"),
+        premise=lambda price, step: and_(
+            step >= 1, and_(price > 0, price + inst.tick_size <= long_step_price(inst, step))
+        ),
+        conclusion=lambda price, step: compute_lot_value_inverse(inst, price) >= step,
+    )
+
+
+@functools.cache
+def short_step_beyond(inst: Instrument) -> Lemma:
+    """A tick or more above ``floor_to_tick(N / c)`` the rounded per-lot value is at most ``c``."""
+    return Lemma(
+        name=f"{inst.symbol}: per-lot value ≤ c a tick above the short step price",
+        params=("price", "step"),
+        premise=lambda price, step: and_(
+            step >= 1, and_(price > 0, price >= short_step_price(inst, step) + inst.tick_size)
+        ),
+        conclusion=lambda price, step: compute_lot_value_inverse(inst, price) <= step,
+    )
+
+
+FLOOR_MONOTONE = Lemma(
+    name="x // d ≤ y // d for d ≥ 1, x ≤ y",
+    params=("d", "x", "y"),
+    premise=lambda d, x, y: and_(d >= 1, x <= y),
+    conclusion=lambda d, x, y: floordiv(x, d) <= floordiv(y, d),
+)
+
+CEIL_MONOTONE = Lemma(
+    name="ceil(x / d) ≤ ceil(y / d) for d ≥ 1, x ≤ y",
+    params=("d", "x", "y"),
+    premise=lambda d, x, y: and_(d >= 1, x <= y),
+    conclusion=lambda d, x, y: ceildiv(x, d) <= ceildiv(y, d),
+)
+
+FLOOR_AT_LEAST = Lemma(
+    name="x // d ≥ k when x ≥ d·k, d ≥ 1",
+    params=("d", "x", "k"),
+    premise=lambda d, x, k: and_(d >= 1, x >= d * k),
+    conclusion=lambda d, x, k: floordiv(x, d) >= k,
+)
+
+CEIL_AT_MOST = Lemma(
+    name="ceil(x / d) ≤ k when x ≤ d·k, d ≥ 1",
+    params=("d", "x", "k"),
+    premise=lambda d, x, k: and_(d >= 1, x <= d * k),
+    conclusion=lambda d, x, k: ceildiv(x, d) <= k,
+)
+
+
+@functools.cache
+def long_step_antitone(inst: Instrument) -> Lemma:
+    """A larger per-lot step gives a lower (or equal) long step price."""
+    return Lemma(
+        name=f"{inst.symbol}: long step price non-increasing in the step",
+        params=("small", "large"),
+        premise=lambda small, large: and_(small >= 1, small <= large),
+        conclusion=lambda small, large: long_step_price(inst, large) <= long_step_price(inst, small),
+    )
+
+
+@functools.cache
+def short_step_antitone(inst: Instrument) -> Lemma:
+    """A larger per-lot step gives a lower (or equal) short step price."""
+    return Lemma(
+        name=f"{inst.symbol}: short step price non-increasing in the step",
+        params=("small", "large"),
+        premise=lambda small, large: and_(small >= 1, small <= large),
+        conclusion=lambda small, large: short_step_price(inst, large) <= short_step_price(inst, small),
+    )
+
+
+@functools.cache
+def entry_value_above(inst: Instrument) -> Lemma:
+    """``N < (round(N / E) + 1) · E``: the rounded lot value plus one exceeds the exact value."""
+    return Lemma(
+        name=f"{inst.symbol}: N < (lot value + 1) · price",
+        params=("price",),
+        premise=lambda price: price > 0,
+        conclusion=lambda price: lot_value_numerator(inst) < (compute_lot_value_inverse(inst, price) + 1) * price,
+    )
+
+
+@functools.cache
+def entry_value_below(inst: Instrument) -> Lemma:
+    """``(round(N / E) − 1) · E ≤ N``: the rounded lot value minus one is below the exact value."""
+    return Lemma(
+        name=f"{inst.symbol}: (lot value − 1) · price ≤ N",
+        params=("price",),
+        premise=lambda price: price > 0,
+        conclusion=lambda price: (compute_lot_value_inverse(inst, price) - 1) * price <= lot_value_numerator(inst),
+    )
+
+
+@functools.cache
+def long_step_at_most(inst: Instrument) -> Lemma:
+    """``N < c · P`` for the tick price ``P = ticks · tick`` ⇒ the long step price of ``c`` is at most ``P``."""
+    return Lemma(
+        name=f"{inst.symbol}: long step price ≤ P when N < c · P",
+        params=("step", "ticks"),
+        premise=lambda step, ticks: and_(
+            and_(step >= 1, ticks >= 1), lot_value_numerator(inst) < step * (ticks * inst.tick_size)
+        ),
+        conclusion=lambda step, ticks: long_step_price(inst, step) <= ticks * inst.tick_size,
+    )
+
+
+@functools.cache
+def short_step_at_least(inst: Instrument) -> Lemma:
+    """``c · P ≤ N`` for the tick price ``P = ticks · tick`` ⇒ the short step price of ``c`` is at least ``P``."""
+    return Lemma(
+        name=f"{inst.symbol}: short step price ≥ P when c · P ≤ N",
+        params=("step", "ticks"),
+        premise=lambda step, ticks: and_(
+            and_(step >= 1, ticks >= 1), step * (ticks * inst.tick_size) <= lot_value_numerator(inst)
+        ),
+        conclusion=lambda step, ticks: short_step_price(inst, step) >= ticks * inst.tick_size,
+    )
+
+
+@functools.cache
+def linear_value_exact(inst: Instrument) -> Lemma:
+    """Linear and quanto: ``value(lots · lot, ticks · tick) · scale = lots · lot · multiplier · ticks · tick``."""
+    return Lemma(
+        name=f"{inst.symbol}: linear value is exact on lots and ticks",
+        params=("lots", "ticks"),
+        premise=lambda _lots, ticks: ticks >= 1,
+        conclusion=lambda lots, ticks: (
+            compute_value(inst, lots * inst.lot_size, ticks * inst.tick_size) * inst.price_scale
+            == lots * inst.lot_size * inst.multiplier * (ticks * inst.tick_size)
+        ),
+    )
+
+
+PRODUCT_MONOTONE_BOTH = Lemma(
+    name="a₁·b₁ ≤ a₂·b₂ for 0 ≤ a₁ ≤ a₂, 0 ≤ b₁ ≤ b₂",
+    params=("a1", "a2", "b1", "b2"),
+    premise=lambda a1, a2, b1, b2: and_(and_(a1 >= 0, a1 <= a2), and_(b1 >= 0, b1 <= b2)),
+    conclusion=lambda a1, a2, b1, b2: a1 * b1 <= a2 * b2,
+)
