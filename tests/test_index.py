@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from rules.index import (
     ConstituentExcluded,
@@ -16,6 +17,8 @@ from rules.index import (
     IndexUpdated,
     compute_median,
     compute_weighted_index,
+    get_fresh_median,
+    is_fresh,
     is_out_of_band,
     make_index_state,
     process_constituent_price,
@@ -213,3 +216,49 @@ def test_manipulation_bound_holds_when_honest_feeds_disagree_slightly(
     allowance = PARAMS.band_ppm * (level + noise) // 1_000_000 + 2 * noise
     bound = bad_weight * allowance // total_weight + 1
     assert (baseline.held, abs(after.value - baseline.value) <= bound) == (False, True)
+
+
+class IndexMachine(RuleBasedStateMachine):
+    """Random feed updates and evaluations; after every evaluation the index rules hold.
+
+    Held: the value is the previous one and an IndexHeld event says so.  Published: the value
+    is the weighted average of the included feeds, enough of them, each fresh and in line.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state = three_exchanges()
+        self.time_ms = T0
+
+    @rule(
+        reference=st.sampled_from(("BSTP", "COIN", "KRAK")),
+        move_bps=st.integers(min_value=-1_500, max_value=1_500),
+        minutes=st.integers(min_value=0, max_value=6),
+    )
+    def feed(self, reference: str, move_bps: int, minutes: int) -> None:
+        self.time_ms += minutes * MINUTE
+        level = self.state.value if self.state.value > 0 else 5_000_000
+        self.state = update(self.state, reference, level + level * move_bps // 10_000, self.time_ms)
+
+    @rule(minutes=st.integers(min_value=0, max_value=20))
+    def evaluate(self, minutes: int) -> None:
+        self.time_ms += minutes * MINUTE
+        before = self.state
+        self.state, events = process_index_tick(PARAMS, self.state, self.time_ms)
+        included = [c for c in self.state.constituents if c.status is ConstituentStatus.INCLUDED]
+        event("index held" if self.state.held else f"index published from {len(included)} feeds")
+        if self.state.held:
+            assert (self.state.value, isinstance(events[-1], IndexHeld)) == (before.value, True)
+            return
+        expected = compute_weighted_index(tuple(c.price for c in included), tuple(c.weight for c in included))
+        median = get_fresh_median(PARAMS, self.state, self.time_ms)
+        out_of_line = [
+            c.reference
+            for c in included
+            if not is_fresh(PARAMS, c, self.time_ms) or is_out_of_band(c.price, median, PARAMS.band_ppm)
+        ]
+        assert (self.state.value, len(included) >= PARAMS.min_constituents, out_of_line) == (expected, True, [])
+
+
+IndexMachine.TestCase.settings = settings(stateful_step_count=30)
+test_index_state_machine = IndexMachine.TestCase
