@@ -17,7 +17,8 @@ open order in the instrument and stops accepting new ones.
 
 Conservation: the values of the closing fills cancel (Σ qty = 0 and values
 are exact per lot), so Σ(Δwallet − Δcost) = −Σ fees = −Δfee pool (proved in
-``proofs/obligations_funding.py`` for k holders).
+``proofs/obligations_funding.py``: end to end for 4 holders, and per position —
+each moves exactly its value at the settlement price — for any position).
 """
 
 from __future__ import annotations
