@@ -210,6 +210,9 @@ class Engine:
         self._order_accounts: dict[int, None] = {}
         self._withdraw_accounts: dict[int, None] = {}
         self._waterfall_complete = True
+        self._funding_postings: list[Any] = []
+        self._flat_before: tuple[tuple[int, str, int], ...] = ()
+        self.track_steps = False  # record what step_info() needs for transition invariants (tests)
         self._checkpoint = self._dump()
         self._since: list[Any] = []
         self._replaying = False
@@ -222,6 +225,9 @@ class Engine:
         self._order_accounts = {}
         self._withdraw_accounts = {}
         self._waterfall_complete = True
+        self._funding_postings = []
+        if self.track_steps and not self._replaying:
+            self._flat_before = self._flat_accounts(command)
         name = type(command).__name__
         try:
             result = self._dispatch(command)
@@ -308,6 +314,9 @@ class Engine:
         engine._order_accounts = {}
         engine._withdraw_accounts = {}
         engine._waterfall_complete = True
+        engine._funding_postings = []
+        engine._flat_before = ()
+        engine.track_steps = False
         engine._checkpoint = blob
         engine._since = []
         engine._replaying = False
@@ -1430,6 +1439,16 @@ class Engine:
             holders = ((LIQUIDATOR, Position(qty=pending_qty, cost=pending_cost)), *holders)
         exchange = compute_funding_exchange(inst, holders, self.marks[inst.symbol], c.rate_e8)
         asset = inst.settl_currency
+        from rules.invariants import FundingPostings
+
+        self._funding_postings.append(
+            FundingPostings(
+                asset=asset,
+                symbol=inst.symbol,
+                wallet_deltas=tuple(delta for _, delta in exchange.wallet_deltas),
+                residue=exchange.residue,
+            )
+        )
         for account_id, delta in exchange.wallet_deltas:
             if delta == 0:
                 continue
@@ -1848,6 +1867,19 @@ class Engine:
                 )
         return out
 
+    def reduce_only_orders(self, account_id: int) -> Sequence[RestingOrder]:
+        """Live ReduceOnly orders that can trade (resting or triggered), for INV-REDUCE-ONLY."""
+        account = self.accounts[account_id]
+        out = []
+        for order_id in sorted(account.orders):
+            order = self.live_orders[order_id]
+            if order.reduce_only and order.triggered:
+                out.append(
+                    RestingOrder(symbol=order.symbol, qty=order.leaves_qty if order.is_buy else -order.leaves_qty,
+                                 price=order.price)
+                )
+        return out
+
     def margin_setting(self, account_id: int, symbol: str) -> MarginSetting:
         """Leverage and extra isolated margin (``posCross``)."""
         ps = self.accounts[account_id].positions.get(symbol)
@@ -1856,14 +1888,36 @@ class Engine:
         return self._margin_setting(self.instrument_map[symbol], ps)
 
     # ================================================================ step info, hash
-    def step_info(self) -> Any:
-        """What the last command did (for transition invariants): rules.invariants.StepInfo."""
+    def _flat_accounts(self, command: object) -> tuple[tuple[int, str, int], ...]:
+        """(account, asset, wallet) of trader accounts holding no position in ``asset`` (before a step)."""
+        withdrawing = getattr(command, "account", None) if isinstance(command, cmd.Withdraw) else None
+        out = []
+        for account_id in sorted(self.accounts):
+            if account_id < 0 or account_id == withdrawing:
+                continue
+            account = self.accounts[account_id]
+            for asset in self.assets():
+                holds = any(
+                    p.qty != 0 and self.instrument_map[s].settl_currency == asset for s, p in account.positions.items()
+                )
+                if not holds:
+                    out.append((account_id, asset, account.wallet(asset)))
+        return tuple(out)
+
+    def step_info(self, events: Sequence[Event] = ()) -> Any:
+        """What the last command did (for transition invariants): a ``rules.invariants.StepInfo``.
+
+        ``events`` are that command's events (the waterfall's records are taken from them).
+        """
         from rules.invariants import StepInfo
 
         return StepInfo(
             order_accounts=tuple(sorted(self._order_accounts)),
             withdraw_accounts=tuple(sorted(self._withdraw_accounts)),
             waterfall_complete=self._waterfall_complete,
+            funding=tuple(self._funding_postings),
+            waterfall_events=tuple(e.record for e in events if isinstance(e, RuleEvent)),
+            flat_before=self._flat_before,
         )
 
     def canonical(self) -> tuple[object, ...]:

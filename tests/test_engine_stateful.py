@@ -1,0 +1,310 @@
+"""The whole engine under a Hypothesis state machine, every registered invariant after every step.
+
+Accounts trade every order type (limit with every instruction and time in
+force, market, stops and if-touched orders on every trigger source, trailing
+stops), amend and cancel, arm dead man's switches, move money, change
+leverage; the mark moves in sharp steps so that liquidations and ADL happen
+(``event()`` statistics show how often).  After every command:
+
+* every invariant in ``rules.invariants.REGISTRY`` holds (conservation, OI
+  balance, margin on entry, withdrawals, funding, the waterfall's invariants,
+  INV-BOOK-UNCROSSED, INV-REDUCE-ONLY);
+* the command got exactly one ``Accepted`` or ``Rejected``, as its last event,
+  and no internal error;
+* a rejected command left the state hash unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from engine import commands as c
+from engine.events import Accepted, Event, InternalError, Rejected, RuleEvent
+from engine.exchange import Engine
+from rules.contract import compute_value as engine_value
+from rules.instrument_file import load_instrument
+from rules.invariants import check_all
+
+SYMBOLS = ("XBTUSD", "ETHUSD")
+START_MARK = {"XBTUSD": 5_000_000, "ETHUSD": 300_000}
+TRADERS = (1, 2, 3, 4, 5)
+MAKER = 9
+ORDER_TYPES = ("Stop", "StopLimit", "MarketIfTouched", "LimitIfTouched", "Trailing")
+TRIGGERS = ("", "MarkPrice", "LastPrice", "IndexPrice")
+
+symbols = st.sampled_from(SYMBOLS)
+traders = st.sampled_from(TRADERS)
+sides = st.sampled_from(("Buy", "Sell"))
+lots = st.integers(min_value=1, max_value=60)
+offsets = st.integers(min_value=-40, max_value=40)  # ticks from the mark
+
+
+class EngineMachine(RuleBasedStateMachine):
+    """Commands against one engine; every invariant after every step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.engine = Engine({s: load_instrument(s) for s in SYMBOLS}, max_liquidations_per_update=16)
+        self.engine.track_steps = True
+        self.clock = 0
+        self.commands = 0
+        self.last_events: list[Event] = []
+
+    # -------------------------------------------------------------- helpers
+    def run(self, command: c.Command) -> list[Event]:
+        before = _without_seq(self.engine)
+        clock_before = self.engine.time_ms
+        events = self.engine.process(command)
+        self.commands += 1
+        assert not [e for e in events if isinstance(e, InternalError)], events
+        final = [e for e in events if isinstance(e, Accepted | Rejected)]
+        assert len(final) == 1
+        assert events[-1] is final[0]
+        if isinstance(final[0], Rejected):
+            event(f"rejected: {final[0].reason.value}")
+            if self.engine.time_ms == clock_before:
+                # the clock did not move: a rejected command changed nothing but the event counter
+                assert _without_seq(self.engine) == before
+        for item in events:
+            if isinstance(item, RuleEvent):
+                event(f"rule {item.rule_id} {item.kind}")
+        self.last_events = list(events)
+        return list(events)
+
+    def tick(self, ms: int = 0) -> int:
+        self.clock += ms
+        return self.clock
+
+    def inst(self, symbol: str) -> int:
+        return self.engine.instrument_map[symbol].tick_size
+
+    def lot(self, symbol: str) -> int:
+        return self.engine.instrument_map[symbol].lot_size
+
+    def price(self, symbol: str, offset: int) -> int:
+        tick = self.inst(symbol)
+        mark = self.engine.marks[symbol]
+        return max(tick, (mark // tick + offset) * tick)
+
+    # -------------------------------------------------------------- setup
+    @initialize(
+        wallets=st.lists(st.integers(min_value=2, max_value=200), min_size=len(TRADERS), max_size=len(TRADERS)),
+        fund=st.integers(min_value=0, max_value=2_000_000),
+    )
+    def setup(self, wallets: list[int], fund: int) -> None:
+        for symbol in SYMBOLS:
+            self.run(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=START_MARK[symbol],
+                                   index_price=START_MARK[symbol]))
+        for account, wallet in zip((*TRADERS, MAKER), (*wallets, 100_000), strict=True):
+            self.run(c.VerifyAccount(time_ms=0, account=account))
+            self.run(c.Deposit(time_ms=0, account=account, asset="XBt", amount=wallet * 1_000_000))
+        if fund:
+            self.run(c.DepositInsurance(time_ms=0, asset="XBt", amount=fund))
+
+    # -------------------------------------------------------------- rules
+    @rule(symbol=symbols, depth=st.integers(min_value=1, max_value=4), size=lots, hidden=st.booleans())
+    def maker_quotes(self, symbol: str, depth: int, size: int, hidden: bool) -> None:
+        for level in range(1, depth + 1):
+            for side, offset in (("Buy", -level), ("Sell", level)):
+                self.run(
+                    c.PlaceOrder(
+                        time_ms=self.tick(), account=MAKER, symbol=symbol, side=side,
+                        order_qty=size * self.lot(symbol), price=self.price(symbol, offset * 2),
+                        display_qty=0 if hidden and level == depth else None,
+                    )
+                )
+
+    @rule(account=traders, symbol=symbols, side=sides, leverage=st.integers(min_value=5, max_value=95),
+          isolated=st.booleans())
+    def open_leveraged(self, account: int, symbol: str, side: str, leverage: int, isolated: bool) -> None:
+        """Steering: the maker rests size next to the mark and the trader takes it at high leverage."""
+        engine = self.engine
+        inst = engine.instrument_map[symbol]
+        wallet = engine.accounts[account].wallet("XBt")
+        mark = engine.marks[symbol]
+        per_lot = abs(engine_value(inst, inst.lot_size, mark))
+        lots_wanted = max(1, wallet * leverage // max(per_lot, 1))
+        qty = min(lots_wanted * inst.lot_size, inst.max_order_qty // 10)
+        if isolated:
+            self.run(c.SetLeverage(time_ms=self.tick(), account=account, symbol=symbol,
+                                   leverage_hundredths=min(leverage + 5, 100) * 100))
+        maker_side = "Sell" if side == "Buy" else "Buy"
+        self.run(c.PlaceOrder(time_ms=self.tick(), account=MAKER, symbol=symbol, side=maker_side, order_qty=qty,
+                              price=self.price(symbol, 1 if side == "Buy" else -1)))
+        self.run(c.PlaceOrder(time_ms=self.tick(), account=account, symbol=symbol, side=side, order_qty=qty,
+                              ord_type="Market"))
+
+    @rule(
+        account=traders, symbol=symbols, side=sides, size=lots, offset=offsets,
+        tif=st.sampled_from(("GoodTillCancel", "ImmediateOrCancel", "FillOrKill", "Day")),
+        inst=st.sampled_from(("", "ParticipateDoNotInitiate", "ReduceOnly", "Close")),
+        display=st.sampled_from((None, None, 0, 1)),
+    )
+    def limit(self, account: int, symbol: str, side: str, size: int, offset: int, tif: str, inst: str,
+              display: int | None) -> None:
+        if inst == "ParticipateDoNotInitiate" and tif in ("ImmediateOrCancel", "FillOrKill"):
+            tif = "GoodTillCancel"
+        shown = None if display is None else display * self.lot(symbol)
+        if shown is not None and tif in ("ImmediateOrCancel", "FillOrKill"):
+            shown = None
+        self.run(
+            c.PlaceOrder(
+                time_ms=self.tick(), account=account, symbol=symbol, side=side, order_qty=size * self.lot(symbol),
+                price=self.price(symbol, offset), time_in_force=tif, exec_inst=inst, display_qty=shown,
+            )
+        )
+
+    @rule(account=traders, symbol=symbols, side=sides, size=lots, inst=st.sampled_from(("", "ReduceOnly", "Close")))
+    def market(self, account: int, symbol: str, side: str, size: int, inst: str) -> None:
+        qty = None if inst == "Close" and size % 2 else size * self.lot(symbol)
+        self.run(
+            c.PlaceOrder(time_ms=self.tick(), account=account, symbol=symbol, side=side if qty else None,
+                         order_qty=qty, ord_type="Market", exec_inst=inst)
+        )
+
+    @rule(
+        account=traders, symbol=symbols, side=sides, size=lots, offset=offsets, kind=st.sampled_from(ORDER_TYPES),
+        trigger=st.sampled_from(TRIGGERS), reduce_only=st.booleans(),
+    )
+    def conditional(self, account: int, symbol: str, side: str, size: int, offset: int, kind: str, trigger: str,
+                    reduce_only: bool) -> None:
+        insts = [x for x in (trigger, "ReduceOnly" if reduce_only else "") if x]
+        tick = self.inst(symbol)
+        common: dict[str, Any] = {"time_ms": self.tick(), "account": account, "symbol": symbol, "side": side,
+                  "order_qty": size * self.lot(symbol), "exec_inst": ",".join(insts)}
+        if kind == "Trailing":
+            distance = (abs(offset) + 1) * tick
+            self.run(c.PlaceOrder(**common, ord_type="Pegged", peg_price_type="TrailingStopPeg",
+                                  peg_offset_value=distance if side == "Buy" else -distance))
+            return
+        stop = self.price(symbol, offset)
+        price = self.price(symbol, offset + (3 if side == "Buy" else -3)) if kind.startswith("Limit") or kind == "StopLimit" else None
+        self.run(c.PlaceOrder(**common, ord_type=kind, stop_px=stop, price=price))
+
+    @rule(account=traders, pick=st.integers(min_value=0, max_value=50), size=lots, offset=offsets,
+          by_leaves=st.booleans())
+    def amend(self, account: int, pick: int, size: int, offset: int, by_leaves: bool) -> None:
+        live = sorted(self.engine.accounts[account].orders)
+        if not live:
+            return
+        order = self.engine.live_orders[live[pick % len(live)]]
+        qty = size * self.lot(order.symbol)
+        price = self.price(order.symbol, offset) if order.ord_type in ("Limit", "StopLimit", "LimitIfTouched") else None
+        stop = self.price(order.symbol, offset) if order.ord_type in ("Stop", "MarketIfTouched") and not order.triggered else None
+        self.run(
+            c.AmendOrder(time_ms=self.tick(), account=account, order_id=order.order_id,
+                         leaves_qty=qty if by_leaves else None, order_qty=None if by_leaves else order.cum_qty + qty,
+                         price=price, stop_px=stop)
+        )
+
+    @rule(account=traders, pick=st.integers(min_value=0, max_value=50))
+    def cancel(self, account: int, pick: int) -> None:
+        live = sorted(self.engine.accounts[account].orders)
+        if live:
+            self.run(c.CancelOrder(time_ms=self.tick(), account=account, order_id=live[pick % len(live)]))
+
+    @rule(account=traders, symbol=st.sampled_from((None, *SYMBOLS)), side=st.sampled_from((None, "Buy", "Sell")))
+    def cancel_all(self, account: int, symbol: str | None, side: str | None) -> None:
+        self.run(c.CancelAll(time_ms=self.tick(), account=account, symbol=symbol, side=side))
+
+    @rule(account=traders, timeout=st.sampled_from((0, 5_000, 60_000)))
+    def dead_mans_switch(self, account: int, timeout: int) -> None:
+        self.run(c.CancelAllAfter(time_ms=self.tick(), account=account, timeout_ms=timeout))
+
+    @rule(ms=st.sampled_from((1_000, 30_000, 3_600_000, 86_400_000)))
+    def time_passes(self, ms: int) -> None:
+        self.run(c.TimeTick(time_ms=self.tick(ms)))
+
+    @rule(account=traders, amount=st.integers(min_value=1, max_value=50_000_000), withdraw=st.booleans())
+    def money(self, account: int, amount: int, withdraw: bool) -> None:
+        kind = c.Withdraw if withdraw else c.Deposit
+        self.run(kind(time_ms=self.tick(), account=account, asset="XBt", amount=amount))
+
+    @rule(account=traders, symbol=symbols, leverage=st.sampled_from((0, 100, 500, 1_000, 2_500, 5_000, 10_000)))
+    def leverage(self, account: int, symbol: str, leverage: int) -> None:
+        self.run(c.SetLeverage(time_ms=self.tick(), account=account, symbol=symbol, leverage_hundredths=leverage))
+
+    @rule(account=traders, symbol=symbols, amount=st.integers(min_value=-5_000_000, max_value=5_000_000))
+    def transfer(self, account: int, symbol: str, amount: int) -> None:
+        self.run(c.TransferMargin(time_ms=self.tick(), account=account, symbol=symbol, amount=amount))
+
+    @rule(symbol=symbols, move_ppm=st.sampled_from((-300_000, -150_000, -60_000, -20_000, 20_000, 60_000, 150_000, 300_000)))
+    def mark_moves(self, symbol: str, move_ppm: int) -> None:
+        mark = self.engine.marks[symbol]
+        new = max(self.inst(symbol), mark + mark * move_ppm // 1_000_000)
+        self.run(c.PriceUpdate(time_ms=self.tick(), symbol=symbol, mark_price=new, index_price=new))
+
+    @rule(symbol=symbols, rate=st.sampled_from((-375_000, -10_000, 10_000, 375_000)))
+    def funding(self, symbol: str, rate: int) -> None:
+        self.run(c.FundingTick(time_ms=self.tick(), symbol=symbol, rate_e8=rate))
+
+    @rule(account=st.sampled_from((*TRADERS, 77, -1)), junk=st.sampled_from(("qty", "price", "symbol", "inst", "time")))
+    def malformed(self, account: int, junk: str) -> None:
+        fields: dict[str, Any] = {"time_ms": self.clock, "account": account, "symbol": "XBTUSD", "side": "Buy",
+                                     "order_qty": 100, "price": 5_000_000}
+        if junk == "qty":
+            fields["order_qty"] = "100"
+        elif junk == "price":
+            fields["price"] = 5_000_001
+        elif junk == "symbol":
+            fields["symbol"] = "NOPE"
+        elif junk == "inst":
+            fields["exec_inst"] = "ReduceOnly,ReduceOnly"
+        else:
+            fields["time_ms"] = self.clock - 1
+        events = self.run(c.PlaceOrder(**fields))
+        assert isinstance(events[-1], Rejected)
+
+    # -------------------------------------------------------------- checks
+    @invariant()
+    def every_registered_invariant_holds(self) -> None:
+        problems = {
+            inv_id: found
+            for inv_id, found in check_all(self.engine, self.engine.step_info(self.last_events)).items()
+            if found
+        }
+        assert problems == {}
+        kinds = {type(getattr(e, "record", None)).__name__ for e in self.last_events}
+        if "Liquidation" in kinds:
+            event("step with a liquidation")
+        if "AdlFill" in kinds:
+            event("step with ADL")
+
+
+    def teardown(self) -> None:
+        STATS["runs"] += 1
+        STATS["commands"] += self.commands
+        STATS["liquidations"] += self.engine.stats.get("liquidations", 0)
+        STATS["adl_fills"] += self.engine.stats.get("adl_fills", 0)
+        event(f"commands >= {self.commands // 25 * 25}")
+        event(f"liquidations >= {min(self.engine.stats.get('liquidations', 0), 5)}")
+        event(f"adl fills >= {min(self.engine.stats.get('adl_fills', 0), 3)}")
+
+
+STATS = {"runs": 0, "commands": 0, "liquidations": 0, "adl_fills": 0}
+
+
+def _without_seq(engine: Engine) -> tuple[object, ...]:
+    """The canonical state without the event sequence counter (which every event, rejections too, advances)."""
+    state = list(engine.canonical())
+    counters = state[14]
+    assert isinstance(counters, tuple)
+    state[14] = (counters[0], counters[1], counters[3])
+    return tuple(state)
+
+
+TestEngine = EngineMachine.TestCase
+TestEngine.settings = settings(max_examples=100, stateful_step_count=60, deadline=None)
+
+
+@pytest.mark.deep
+def test_engine_state_machine_deep() -> None:
+    from hypothesis.stateful import run_state_machine_as_test
+
+    deep = settings(max_examples=1_000, stateful_step_count=80, deadline=None)
+    run_state_machine_as_test(EngineMachine, settings=deep)  # type: ignore[no-untyped-call]
