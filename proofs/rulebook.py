@@ -192,13 +192,13 @@ def discover_rules(root: Path = ROOT) -> list[Rule]:
     return sorted(found, key=lambda rule: (rule.id, rule.module, rule.qualname))
 
 
-def extract_rules_from_source(path: str, text: str) -> dict[str, tuple[str, str]]:
-    """``rule id -> (qualified name, exact source)`` from a module's text, without importing it.
+def extract_rules_from_source(path: str, text: str) -> list[tuple[str, str, str]]:
+    """``(rule id, qualified name, exact source)`` for every rule in a module's text, without importing it.
 
-    Used for diffs against another git revision.  Duplicate ids get a ``#n`` suffix.
+    Used for diffs against another git revision.
     """
     tree = ast.parse(text, path)
-    found: dict[str, tuple[str, str]] = {}
+    found: list[tuple[str, str, str]] = []
 
     def visit(nodes: Sequence[ast.stmt], prefix: str) -> None:
         for node in nodes:
@@ -209,15 +209,11 @@ def extract_rules_from_source(path: str, text: str) -> dict[str, tuple[str, str]
                 if match is None:
                     continue
                 rule_id = f"{match.group(1)}-{match.group(2)}"
-                key, count = rule_id, 1
-                while key in found:
-                    count += 1
-                    key = f"{rule_id}#{count}"
                 segment = ast.get_source_segment(text, node, padded=True) or ""
                 decorators = "".join(
                     f"@{ast.get_source_segment(text, decorator)}\n" for decorator in node.decorator_list
                 )
-                found[key] = (f"{prefix}{node.name}", textwrap.dedent(decorators + segment))
+                found.append((rule_id, f"{prefix}{node.name}", textwrap.dedent(decorators + segment)))
 
     visit(tree.body, "")
     return found
@@ -243,7 +239,8 @@ class Outcome:
     def status(self) -> str:
         """Human status: proved (unbounded) / proved for k ≤ n / waived: reason / FAILS ..."""
         if self.known_bad:
-            return "refuted, as expected (known-bad variant)" if self.result == "refuted" else (
+            kind = "documented finding" if self.id.upper().startswith("FINDING") else "known-bad variant"
+            return f"refuted, as expected ({kind})" if self.result == "refuted" else (
                 f"NOT REFUTED ({self.result}) — the checker missed a planted bug"
             )
         if self.result == "proved":
@@ -379,12 +376,20 @@ def render_status(fingerprint: str, outcomes: Sequence[Outcome]) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def proof_outcomes(stored: Path, root: Path = ROOT, rerun: bool = False) -> tuple[str, list[Outcome], bool]:
-    """(fingerprint, outcomes, ran?) — reuse the stored run only when it is of these exact sources."""
+def proof_outcomes(
+    stored: Path, root: Path = ROOT, rerun: bool = False, allow_run: bool = True
+) -> tuple[str, list[Outcome], bool]:
+    """(fingerprint, outcomes, ran?) — reuse the stored run only when it is of these exact sources.
+
+    With ``allow_run=False`` the stored run is used even when stale (for a quick drift check:
+    the pages then carry the current fingerprint, so a stale specs/ still shows as a difference).
+    """
     fingerprint = source_fingerprint(root)
     previous = None if rerun else load_status(stored)
-    if previous is not None and previous[0] == fingerprint:
+    if previous is not None and (previous[0] == fingerprint or not allow_run):
         return fingerprint, previous[1], False
+    if not allow_run:
+        return fingerprint, [], False
     return fingerprint, run_obligations(), True
 
 
@@ -722,13 +727,15 @@ def read_version(root: Path = ROOT) -> str:
     return path.read_text().strip() if path.exists() else "0"
 
 
-def build_rulebook(root: Path = ROOT, stored_status: Path | None = None, rerun: bool = False) -> tuple[Rulebook, bool]:
+def build_rulebook(
+    root: Path = ROOT, stored_status: Path | None = None, rerun: bool = False, allow_run: bool = True
+) -> tuple[Rulebook, bool]:
     """Collect everything the pages show; (book, whether the obligations were run now)."""
     found = discover_rules(root)
     from rules.invariants import REGISTRY  # after every rules module registered its invariants
 
     status_path = stored_status if stored_status is not None else root / "specs" / STATUS_FILE
-    fingerprint, outcomes, ran = proof_outcomes(status_path, root, rerun)
+    fingerprint, outcomes, ran = proof_outcomes(status_path, root, rerun, allow_run)
     examples = load_examples(root)
     modules = sorted({rule.module for rule in found})
     module_docs = {name: inspect.getdoc(importlib.import_module(name)) or "" for name in modules}
@@ -1303,43 +1310,31 @@ def render_diff(
     lines.append(f"Rulebook version {old_version} → {new_version}" + ("" if old_version != new_version else " (not bumped)"))
     lines.append("")
 
-    def rules_of(files: Mapping[str, str]) -> dict[str, tuple[str, str, str]]:
-        found: dict[str, tuple[str, str, str]] = {}
-        for path in sorted(files):
-            if path.startswith("rules/") and path.endswith(".py"):
-                try:
-                    extracted = extract_rules_from_source(path, files[path])
-                except SyntaxError:
-                    continue
-                for rule_id, (qualname, source) in extracted.items():
-                    found[rule_id] = (path, qualname, source)
-        return found
-
-    old_rules, new_rules = rules_of(old_files), rules_of(new_files)
-    added = sorted(set(new_rules) - set(old_rules))
-    removed = sorted(set(old_rules) - set(new_rules))
-    changed = sorted(rule_id for rule_id in set(old_rules) & set(new_rules) if old_rules[rule_id] != new_rules[rule_id])
+    old_rules, new_rules = _rules_of(old_files), _rules_of(new_files)
+    pairs, added, removed = _match_rules(old_rules, new_rules)
+    changed = [(old, new) for old, new in pairs if old != new]
     lines.extend(["## Rules", ""])
-    summary = [[rule_id, "added", f"{new_rules[rule_id][0]}:{new_rules[rule_id][1]}"] for rule_id in added]
-    summary += [[rule_id, "removed", f"{old_rules[rule_id][0]}:{old_rules[rule_id][1]}"] for rule_id in removed]
-    summary += [[rule_id, "changed", f"{new_rules[rule_id][0]}:{new_rules[rule_id][1]}"] for rule_id in changed]
+    summary = [[rule[0], "added", f"{rule[1]}:{rule[2]}"] for rule in added]
+    summary += [[rule[0], "removed", f"{rule[1]}:{rule[2]}"] for rule in removed]
+    for old, new in changed:
+        what = "changed" if old[3] != new[3] else "moved"
+        if old[0] != new[0]:
+            what = f"renumbered from {old[0]}" + (", changed" if old[3] != new[3] else "")
+        summary.append([new[0], what, f"{new[1]}:{new[2]}"])
     if summary:
         lines.extend(table(["Rule", "Change", "Where"], sorted(summary)))
     else:
         lines.append("No rule changed.")
     lines.append("")
-    for rule_id in changed:
-        old_path, old_name, old_source = old_rules[rule_id]
-        new_path, new_name, new_source = new_rules[rule_id]
-        lines.extend([f"### {rule_id} changed", ""])
-        if (old_path, old_name) != (new_path, new_name):
-            lines.extend([f"Moved: `{old_path}:{old_name}` → `{new_path}:{new_name}`", ""])
-        lines.extend(["```diff", *_unified(old_source, new_source, rule_id), "```", ""])
-    for rule_id in added:
-        path, name, source = new_rules[rule_id]
+    for old, new in sorted(changed, key=lambda pair: (pair[1][0], pair[1][1], pair[1][2])):
+        lines.extend([f"### {new[0]} ({new[1]}:{new[2]})", ""])
+        if old[:3] != new[:3]:
+            lines.extend([f"Was `{old[0]}` at `{old[1]}:{old[2]}`.", ""])
+        if old[3] != new[3]:
+            lines.extend(["```diff", *_unified(old[3], new[3], new[0]), "```", ""])
+    for rule_id, path, name, source in sorted(added):
         lines.extend([f"### {rule_id} added (`{path}:{name}`)", "", "```python", source.rstrip("\n"), "```", ""])
-    for rule_id in removed:
-        path, name, _ = old_rules[rule_id]
+    for rule_id, path, name, _ in sorted(removed):
         lines.extend([f"### {rule_id} removed (was `{path}:{name}`)", ""])
 
     lines.extend(["## Parameters", ""])
@@ -1384,6 +1379,42 @@ def render_diff(
             lines.append("No proof status changed.")
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+_RuleRow = tuple[str, str, str, str]  # (id, path, qualified name, source)
+
+
+def _rules_of(files: Mapping[str, str]) -> list[_RuleRow]:
+    rows: list[_RuleRow] = []
+    for path in sorted(files):
+        if path.startswith("rules/") and path.endswith(".py"):
+            try:
+                extracted = extract_rules_from_source(path, files[path])
+            except SyntaxError:
+                continue
+            rows.extend((rule_id, path, name, source) for rule_id, name, source in extracted)
+    return rows
+
+
+def _match_rules(
+    old: Sequence[_RuleRow], new: Sequence[_RuleRow]
+) -> tuple[list[tuple[_RuleRow, _RuleRow]], list[_RuleRow], list[_RuleRow]]:
+    """Pair old and new rules: same id and place; then same place (renumbered); then same id (moved)."""
+    pairs: list[tuple[_RuleRow, _RuleRow]] = []
+    old_left, new_left = list(old), list(new)
+    keys: tuple[Callable[[_RuleRow], object], ...] = (
+        lambda row: row[:3],  # same id, same place
+        lambda row: row[1:3],  # same place, new id
+        lambda row: row[0],  # same id, moved
+    )
+    for key in keys:
+        for new_row in list(new_left):
+            candidates = [old_row for old_row in old_left if key(old_row) == key(new_row)]
+            if len(candidates) == 1 and sum(1 for row in new_left if key(row) == key(new_row)) == 1:
+                pairs.append((candidates[0], new_row))
+                old_left.remove(candidates[0])
+                new_left.remove(new_row)
+    return pairs, new_left, old_left
 
 
 def _show(value: object) -> str:
