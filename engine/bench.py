@@ -175,3 +175,161 @@ def remove_tree(path: str) -> None:
         for directory in dirs:
             os.rmdir(os.path.join(root, directory))
     os.rmdir(path)
+
+
+# ----------------------------------------------------------------------------- the engine
+
+
+@attrs.frozen(kw_only=True)
+class EngineSetup:
+    """How the workload maps onto the exchange (printed with the figures)."""
+
+    symbol: str = "XBTUSD"
+    accounts: int = 1_000  # as the stick's Risk: buyers and sellers from separate halves (no self-trades)
+    group_records: int = 64  # journal group commit: records per write(2)
+    fsync: str = "never"  # journal fsync policy (engine.journal.SyncPolicy)
+    deposit: int = 10**12  # minor units per account: nobody runs out of margin in the workload
+
+
+def _engine_commands() -> Any:
+    from engine import commands
+
+    return commands
+
+
+def build_durable(setup: EngineSetup, directory: str) -> Any:
+    """A fresh durable exchange with verified, funded accounts and a mark price (journaled like everything else)."""
+    from engine.exchange import Engine
+    from engine.journal import SyncPolicy
+    from engine.recovery import DurableExchange, command_codec
+
+    commands = _engine_commands()
+    policy = SyncPolicy(group_records=setup.group_records, fsync=setup.fsync)
+    durable, _ = DurableExchange.open(directory, command_codec(), Engine, policy=policy)
+    inst = durable.exchange.instrument_map[setup.symbol]
+    asset = inst.settl_currency
+    for account in range(1, setup.accounts + 1):
+        durable.submit(commands.VerifyAccount(time_ms=0, account=account))
+        durable.submit(commands.Deposit(time_ms=0, account=account, asset=asset, amount=setup.deposit))
+    return durable
+
+
+def bench_engine(setup: EngineSetup, ops: list[Op], warmup: int, directory: str) -> tuple[Run, dict[str, int]]:
+    """The workload through DurableExchange.submit: validation, margin, fills, events, journal."""
+    from engine.events import Accepted, Rejected
+
+    commands = _engine_commands()
+    durable = build_durable(setup, directory)
+    inst = durable.exchange.instrument_map[setup.symbol]
+    tick, lot, symbol = inst.tick_size, inst.lot_size, setup.symbol
+    mid = ops[0][3] * tick  # the workload's first price: the book builds around it
+    durable.submit(commands.PriceUpdate(time_ms=0, symbol=symbol, mark_price=mid, index_price=mid))
+    half = setup.accounts // 2
+    submit = durable.submit
+    place = commands.PlaceOrder
+    cancel = commands.CancelOrder
+    order_ids: dict[int, int] = {}
+    counts: dict[str, int] = {"events": 0}
+    sides = ("Buy", "Sell")
+
+    def step(op: Op) -> None:
+        kind, oid, side, price, qty = op
+        account = 1 + side * half + oid % half
+        if kind == 1:
+            events = submit(cancel(time_ms=0, account=account, order_id=order_ids.pop(oid, 0)))
+        else:
+            events = submit(
+                place(time_ms=0, account=account, symbol=symbol, side=sides[side], order_qty=qty * lot, price=price * tick)
+            )
+            last = events[-1]
+            if type(last) is Accepted:
+                order_ids[oid] = last.order_id
+        last = events[-1]
+        if type(last) is Rejected:
+            key = f"rejected:{last.reason.value}"
+            counts[key] = counts.get(key, 0) + 1
+        counts["events"] += len(events)
+
+    run, _ = timed_replay("perpspec engine (risk+events+journal)", step, ops, warmup)
+    durable.commit()
+    journal_bytes = os.path.getsize(durable.writer.path)
+    durable.close()
+    counts["journal_bytes"] = journal_bytes
+    note = (
+        f"{setup.accounts} accounts, journal group {setup.group_records}, fsync {setup.fsync}, "
+        f"{counts['events'] / max(1, len(ops)):.1f} events/op"
+    )
+    return attrs.evolve(run, note=note), counts
+
+
+# ----------------------------------------------------------------------------- liquidation scaling
+
+
+@attrs.frozen(kw_only=True)
+class LiquidationFigure:
+    positions: int
+    liquidated: int
+    seconds: float  # the one mark update (median of the repeats)
+    setup_seconds: float
+
+
+def build_positions(positions: int, liquidatable: int, symbol: str = "XBTUSD") -> tuple[Any, int, int]:
+    """An engine with ``positions`` open longs of which ``liquidatable`` fall below maintenance on a 3% drop.
+
+    Returns (engine, mark before, mark after).  One maker sells to every long at the mark; the
+    ``liquidatable`` thinnest longs hold 50x, the rest are nearly unlevered.  A first mark update at
+    the same price refreshes the liquidation index (every fill marked its accounts dirty).
+    """
+    from engine.exchange import Engine
+
+    commands = _engine_commands()
+    engine = Engine()
+    inst = engine.instrument_map[symbol]
+    asset = inst.settl_currency
+    mark = 5_000_000  # 50,000 USD in price units of XBTUSD
+    process = engine.process
+    maker = positions + 1
+    lot = inst.lot_size
+    process(commands.DepositInsurance(time_ms=0, asset=asset, amount=10**12))
+    process(commands.VerifyAccount(time_ms=0, account=maker))
+    process(commands.Deposit(time_ms=0, account=maker, asset=asset, amount=10**15))
+    process(commands.PriceUpdate(time_ms=0, symbol=symbol, mark_price=mark, index_price=mark))
+    process(commands.PlaceOrder(time_ms=0, account=maker, symbol=symbol, side="Sell", order_qty=positions * lot, price=mark))
+    for account in range(1, positions + 1):
+        thin = account % max(1, positions // liquidatable) == 0 and account // max(1, positions // liquidatable) <= liquidatable
+        process(commands.VerifyAccount(time_ms=0, account=account))
+        process(commands.Deposit(time_ms=0, account=account, asset=asset, amount=4_500 if thin else 10**7))
+        if thin:
+            process(commands.SetLeverage(time_ms=0, account=account, symbol=symbol, leverage_hundredths=5_000))
+        last = process(commands.PlaceOrder(time_ms=0, account=account, symbol=symbol, side="Buy", order_qty=lot, price=mark))[-1]
+        if type(last).__name__ != "Accepted":
+            raise RuntimeError(f"setup order of account {account} refused: {last}")
+    # bids far below for the liquidation orders to meet
+    process(commands.PlaceOrder(time_ms=0, account=maker, symbol=symbol, side="Buy", order_qty=100 * lot, price=mark // 2))
+    process(commands.PriceUpdate(time_ms=1, symbol=symbol, mark_price=mark))
+    return engine, mark, mark - mark * 3 // 100
+
+
+def bench_liquidation(positions: int, liquidatable: int = 10, repeats: int = 3) -> LiquidationFigure:
+    """Time one mark update that makes ``liquidatable`` of ``positions`` longs liquidatable."""
+    from engine.events import RuleEvent
+    from engine.exchange import Engine
+
+    commands = _engine_commands()
+    started = time.perf_counter()
+    engine, _, low = build_positions(positions, liquidatable)
+    setup = time.perf_counter() - started
+    blob = engine.snapshot()
+    timings = []
+    liquidated = 0
+    for _ in range(repeats):
+        copy = Engine.from_snapshot(blob)
+        gc.collect()
+        before = time.perf_counter_ns()
+        events = copy.process(commands.PriceUpdate(time_ms=2, symbol="XBTUSD", mark_price=low))
+        timings.append(time.perf_counter_ns() - before)
+        liquidated = sum(1 for e in events if isinstance(e, RuleEvent) and e.rule_id == "LIQ-023")
+    timings.sort()
+    return LiquidationFigure(
+        positions=positions, liquidated=liquidated, seconds=timings[len(timings) // 2] / 1e9, setup_seconds=setup
+    )
