@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 _COLUMNS = (
-    ("obligation", 44),
+    ("obligation", 52),
     ("rule", 8),
     ("invariant", 26),
     ("expect", 8),

@@ -236,8 +236,15 @@ def prove_naive_inverse_close_conserves(symbol: str) -> ProofResult:
         return prover.prove(gap == 0, f"known-bad naive inverse PnL {symbol}")
 
 
+OBLIGATIONS: list[Obligation] = []  # registered by this module, in order (tests run every one)
+
+
+def _add(obligation: Obligation) -> None:
+    OBLIGATIONS.append(register(obligation))
+
+
 def _register_instrument(symbol: str) -> None:
-    register(
+    _add(
         Obligation(
             id=f"ACC-004/conservation/{symbol}",
             rule_id="ACC-004",
@@ -246,7 +253,7 @@ def _register_instrument(symbol: str) -> None:
             run=functools.partial(prove_trade_conservation, symbol),
         )
     )
-    register(
+    _add(
         Obligation(
             id=f"ACC-004/oi-balance/{symbol}",
             rule_id="ACC-004",
@@ -255,7 +262,7 @@ def _register_instrument(symbol: str) -> None:
             run=functools.partial(prove_trade_oi_balance, symbol),
         )
     )
-    register(
+    _add(
         Obligation(
             id=f"ACC-004/fee-pool-exact/{symbol}",
             rule_id="ACC-004",
@@ -264,7 +271,7 @@ def _register_instrument(symbol: str) -> None:
             run=functools.partial(prove_trade_fee_pool_at_least_exact, symbol),
         )
     )
-    register(
+    _add(
         Obligation(
             id=f"ACC-003/fill-value/{symbol}",
             rule_id="ACC-003",
@@ -273,7 +280,7 @@ def _register_instrument(symbol: str) -> None:
             run=functools.partial(prove_fill_moves_fill_value, symbol),
         )
     )
-    register(
+    _add(
         Obligation(
             id=f"ACC-003/realised-rounding/{symbol}",
             rule_id="ACC-003",
@@ -288,7 +295,7 @@ def _register() -> None:
     symbols = builtin_symbols()
     for symbol in symbols:
         _register_instrument(symbol)
-    register(
+    _add(
         Obligation(
             id="ACC-002/commission-rounding",
             rule_id="ACC-002",
@@ -297,7 +304,7 @@ def _register() -> None:
             run=functools.partial(prove_commission_rounding, compute_commission, "ACC-002 commission rounding"),
         )
     )
-    register(
+    _add(
         Obligation(
             id="KNOWN-BAD/ACC-002/commission-floor",
             rule_id="ACC-002",
@@ -311,7 +318,7 @@ def _register() -> None:
     )
     inverse = [symbol for symbol in symbols if load_instrument(symbol).is_inverse]
     for symbol in inverse:
-        register(
+        _add(
             Obligation(
                 id=f"KNOWN-BAD/ACC-003/naive-inverse-pnl/{symbol}",
                 rule_id="ACC-003",

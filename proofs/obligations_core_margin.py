@@ -90,11 +90,29 @@ def beyond(inst: Instrument, side: str, price: int) -> int:
     return price - inst.tick_size if side == "long" else price + inst.tick_size
 
 
+def assume_realistic(prover: Prover, inst: Instrument, position: Position, margin: int, reserve: int) -> None:
+    """Opened at one valid entry price, at most maxOrderQty, with 0 ≤ reserve ≤ margin."""
+    entry = prover.symbol("entry_price")
+    assume_valid_price(prover, inst, entry, "entry_price")
+    prover.assume(position.cost == compute_value(inst, position.qty, entry), "opened at entry_price")
+    prover.assume(abs_(position.qty) <= inst.max_order_qty, "at most maxOrderQty")
+    prover.assume(and_(reserve >= 0, margin >= reserve), "0 ≤ reserve ≤ margin")
+
+
 # -- safety ---------------------------------------------------------------------------
 
 
-def prove_threshold_safe(symbol: str, side: str, threshold: ThresholdPrice, label: str) -> ProofResult:
-    """Every valid mark on the safe side of ``threshold(...)`` keeps equity ≥ reserve."""
+def prove_threshold_safe(
+    symbol: str, side: str, threshold: ThresholdPrice, label: str, use_lemmas: bool = True
+) -> ProofResult:
+    """Every valid mark on the safe side of ``threshold(...)`` keeps equity ≥ reserve.
+
+    ``use_lemmas=False`` for known-bad variants: lemmas only help to prove, and
+    a refutation is found faster without their instances to satisfy; their
+    positions are also made realistic (opened at a valid entry price, at most
+    ``maxOrderQty``, margin ≥ reserve) so that the counterexample reads as a
+    plausible account.
+    """
     inst = load_instrument(symbol)
     with Prover() as prover:
         position = prover.record(Position, "position")
@@ -107,7 +125,9 @@ def prove_threshold_safe(symbol: str, side: str, threshold: ThresholdPrice, labe
         prover.assume(compute_equity(inst, position, margin, solvent_mark) >= reserve, "solvent at some price")
         price = threshold(inst, position.qty, position.cost, margin, reserve)
         prover.assume(is_safe_side(side, mark, price), "mark on the safe side")
-        if inst.is_inverse:
+        if not use_lemmas:
+            assume_realistic(prover, inst, position, margin, reserve)
+        if inst.is_inverse and use_lemmas:
             use_inverse_safety_lemmas(prover, inst, position, side, margin, reserve, mark, solvent_mark)
         return prover.prove(compute_equity(inst, position, margin, mark) >= reserve, label)
 
@@ -178,6 +198,7 @@ def prove_inverse_strictly_tight(symbol: str, side: str) -> ProofResult:
         assume_side(prover, inst, position, side)
         assume_valid_price(prover, inst, entry, "entry_price")
         prover.assume(position.cost == compute_value(inst, position.qty, entry), "opened at entry_price")
+        prover.assume(abs_(position.qty) <= inst.max_order_qty, "at most maxOrderQty")
         prover.assume(and_(reserve >= 0, margin >= reserve), "margin covers posComm")
         price = compute_bankruptcy_price(inst, position.qty, position.cost, margin, reserve)
         next_price = beyond(inst, side, price)
@@ -299,17 +320,30 @@ def prove_maintenance_monotone(symbol: str) -> ProofResult:
         prover.assume(pos_cross >= 0, "extra isolated margin non-negative")
         first = compute_position_margin(inst, smaller, mark, leverage, pos_cross)
         second = compute_position_margin(inst, larger, mark, leverage, pos_cross)
+        small_cost, large_cost = abs_(smaller.cost), abs_(larger.cost)
+        # the requirements grow with the risk steps; so do their products with the entry value
+        maint_reqs = (first.maint_margin_req_ppm, second.maint_margin_req_ppm)
+        init_reqs = (first.init_margin_req_ppm, second.init_margin_req_ppm)
+        prover.use(lemmas.PRODUCT_MONOTONE_BOTH, small_cost, large_cost, *maint_reqs)
+        prover.use(lemmas.PRODUCT_MONOTONE_BOTH, small_cost, large_cost, *init_reqs)
         return prover.prove(first.pos_maint <= second.pos_maint, f"MRG-005 monotone {symbol}")
 
 
 # -- registration ---------------------------------------------------------------------
 
 
+OBLIGATIONS: list[Obligation] = []  # registered by this module, in order (tests run every one)
+
+
+def _add(obligation: Obligation) -> None:
+    OBLIGATIONS.append(register(obligation))
+
+
 def _register() -> None:
     for symbol in builtin_symbols():
         inverse = load_instrument(symbol).is_inverse
         for side in SIDES:
-            register(
+            _add(
                 Obligation(
                     id=f"MRG-012/safe/{symbol}/{side}",
                     rule_id="MRG-012",
@@ -323,7 +357,7 @@ def _register() -> None:
                     ),
                 )
             )
-            register(
+            _add(
                 Obligation(
                     id=f"MRG-011/no-false-liquidation/{symbol}/{side}",
                     rule_id="MRG-011",
@@ -341,7 +375,7 @@ def _register() -> None:
                     ),
                 )
             )
-            register(
+            _add(
                 Obligation(
                     id=f"MRG-012/tight/{symbol}/{side}",
                     rule_id="MRG-012",
@@ -353,7 +387,7 @@ def _register() -> None:
                     run=functools.partial(prove_bankruptcy_tight, symbol, side),
                 )
             )
-            register(
+            _add(
                 Obligation(
                     id=f"MRG-011/between/{symbol}/{side}",
                     rule_id="MRG-011",
@@ -366,7 +400,7 @@ def _register() -> None:
                     run=functools.partial(prove_liquidation_between, symbol, side),
                 )
             )
-            register(
+            _add(
                 Obligation(
                     id=f"KNOWN-BAD/MRG-012/rounded-wrong-way/{symbol}/{side}",
                     rule_id="MRG-012",
@@ -378,12 +412,13 @@ def _register() -> None:
                         side,
                         compute_bankruptcy_price_rounded_wrong_way,
                         f"known-bad bankruptcy rounding {symbol} {side}",
+                        use_lemmas=False,
                     ),
                     expect="refuted",
                 )
             )
             if inverse:
-                register(
+                _add(
                     Obligation(
                         id=f"FINDING/MRG-012/strictly-tight/{symbol}/{side}",
                         rule_id="MRG-012",
@@ -396,7 +431,7 @@ def _register() -> None:
                         expect="refuted",
                     )
                 )
-        register(
+        _add(
             Obligation(
                 id=f"MRG-005/monotone/{symbol}",
                 rule_id="MRG-005",
