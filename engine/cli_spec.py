@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rerun-proofs", action="store_true", help="run every proof obligation even if the stored run is current"
     )
+    parser.add_argument(
+        "--timeout-ms",
+        type=int,
+        metavar="MS",
+        help="solver timeout for every obligation when they run (default: each obligation's own)",
+    )
     parser.add_argument("--diff", metavar="REF", help="render the changes since git revision REF instead")
     parser.add_argument("--output", metavar="FILE", help="with --diff: write the diff here instead of stdout")
 
@@ -87,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
         return 0
     specs_dir = root / "specs"
-    book, ran = rulebook.build_rulebook(root, specs_dir / rulebook.STATUS_FILE, rerun=args.rerun_proofs)
+    book, ran = rulebook.build_rulebook(
+        root, specs_dir / rulebook.STATUS_FILE, rerun=args.rerun_proofs, timeout_ms=args.timeout_ms
+    )
     pages = rulebook.render_rulebook(book)
     proof_note = (
         f"ran {len(book.outcomes)} proof obligations"

@@ -66,6 +66,7 @@ class TierRow:
     limit: int  # largest position value in the tier, settlement minor units
     maint_ppm: int
     init_ppm: int
+    max_leverage_hundredths: int
 
 
 def tier_table(inst: Instrument, tiers: int) -> list[TierRow]:
@@ -76,6 +77,7 @@ def tier_table(inst: Instrument, tiers: int) -> list[TierRow]:
             limit=compute_tier_limit(inst, steps),
             maint_ppm=compute_maint_margin_req_ppm(inst, steps),
             init_ppm=compute_risk_init_margin_req_ppm(inst, steps),
+            max_leverage_hundredths=compute_max_leverage_hundredths(inst, steps),
         )
         for steps in range(tiers)
     ]

@@ -298,15 +298,18 @@ def _field(record: object, *names: str) -> object:
     return None
 
 
-def run_obligations() -> list[Outcome]:
-    """Run every obligation of :mod:`proofs.registry` and record the outcomes (no timing)."""
+def run_obligations(timeout_ms: int | None = None) -> list[Outcome]:
+    """Run every obligation of :mod:`proofs.registry` and record the outcomes (no timing).
+
+    ``timeout_ms`` overrides every obligation's own solver timeout (None: their own).
+    """
     from proofs import registry
 
-    outcomes = [_run_one(obligation) for obligation in registry.discover()]
+    outcomes = [_run_one(obligation, timeout_ms) for obligation in registry.discover()]
     return sorted(outcomes, key=lambda outcome: outcome.id)
 
 
-def _run_one(obligation: Any) -> Outcome:
+def _run_one(obligation: Any, timeout_ms: int | None = None) -> Outcome:
     from proofs import registry
 
     text = f"{obligation.id} {obligation.rule_id} {obligation.statement}"
@@ -319,7 +322,7 @@ def _run_one(obligation: Any) -> Outcome:
     if waiver:
         result, detail = "waived", str(waiver)
     else:
-        ran = registry.run_obligation(obligation)
+        ran = registry.run_obligation(obligation, timeout_ms)
         result = ran.status_text
         detail = ran.error if ran.result is None else ("" if ran.passed else ran.result.detail)
     return Outcome(
@@ -377,7 +380,7 @@ def render_status(fingerprint: str, outcomes: Sequence[Outcome]) -> str:
 
 
 def proof_outcomes(
-    stored: Path, root: Path = ROOT, rerun: bool = False, allow_run: bool = True
+    stored: Path, root: Path = ROOT, rerun: bool = False, allow_run: bool = True, timeout_ms: int | None = None
 ) -> tuple[str, list[Outcome], bool]:
     """(fingerprint, outcomes, ran?) — reuse the stored run only when it is of these exact sources.
 
@@ -390,7 +393,7 @@ def proof_outcomes(
         return fingerprint, previous[1], False
     if not allow_run:
         return fingerprint, [], False
-    return fingerprint, run_obligations(), True
+    return fingerprint, run_obligations(timeout_ms), True
 
 
 # --------------------------------------------------------------------------- tests and examples
@@ -455,7 +458,10 @@ def load_examples(root: Path = ROOT) -> list[Example]:
                     id=str(row["id"]),
                     rule_id=rule_ids[0] if rule_ids else "",
                     description=str(_field(row, "description", "name", "title") or ""),
-                    inputs=tuple(_flatten(_field(row, "inputs", "input", "given") or {})),
+                    inputs=tuple(
+                        _flatten({key: row[key] for key in ("instrument", "overrides") if key in row})
+                        + _flatten(_field(row, "inputs", "input", "given") or {})
+                    ),
                     expected=tuple(_flatten(_field(row, "expected", "output", "then") or {})),
                     file=path.relative_to(root).as_posix(),
                 )
@@ -728,14 +734,18 @@ def read_version(root: Path = ROOT) -> str:
 
 
 def build_rulebook(
-    root: Path = ROOT, stored_status: Path | None = None, rerun: bool = False, allow_run: bool = True
+    root: Path = ROOT,
+    stored_status: Path | None = None,
+    rerun: bool = False,
+    allow_run: bool = True,
+    timeout_ms: int | None = None,
 ) -> tuple[Rulebook, bool]:
     """Collect everything the pages show; (book, whether the obligations were run now)."""
     found = discover_rules(root)
     from rules.invariants import REGISTRY  # after every rules module registered its invariants
 
     status_path = stored_status if stored_status is not None else root / "specs" / STATUS_FILE
-    fingerprint, outcomes, ran = proof_outcomes(status_path, root, rerun, allow_run)
+    fingerprint, outcomes, ran = proof_outcomes(status_path, root, rerun, allow_run, timeout_ms)
     examples = load_examples(root)
     modules = sorted({rule.module for rule in found})
     module_docs = {name: inspect.getdoc(importlib.import_module(name)) or "" for name in modules}
@@ -1016,7 +1026,13 @@ def _risk_tier_section(book: Rulebook) -> list[str]:
         from proofs.params_check import tier_table
     except ImportError:
         return []
-    lines = ["## Risk-limit tiers", "", "Computed by the margin rules from `riskLimit` and `riskStep`.", ""]
+    lines = [
+        "## Risk-limit tiers",
+        "",
+        "Computed by the risk-limit rules (RSK-002 … RSK-005) from `riskLimit`, `riskStep`, "
+        "`maintMarginStep` and `initMarginStep`.",
+        "",
+    ]
     for _, inst in book.instruments:
         rows = tier_table(inst, tiers=4)
         if not rows:
@@ -1031,7 +1047,7 @@ def _risk_tier_section(book: Rulebook) -> list[str]:
                         format_money(row.limit, inst.settl_currency),
                         f"{_grouped(row.maint_ppm)} ppm (= {format_ppm(row.maint_ppm)})",
                         f"{_grouped(row.init_ppm)} ppm (= {format_ppm(row.init_ppm)})",
-                        f"{format_scaled((1_000_000 * 100) // row.init_ppm, 100)}x",
+                        f"{format_scaled(row.max_leverage_hundredths, 100)}x",
                     ]
                     for row in rows
                 ],

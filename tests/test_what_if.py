@@ -145,9 +145,9 @@ def test_engine_snapshot_is_read_with_its_own_cost_basis_and_isolated_margin(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from engine.accounts import Account
-    from engine.codec import encode_state
     from engine.exchange import Engine
     from engine.journal import write_snapshot
+    from engine.recovery import encode_engine
     from rules.contract import compute_value
 
     exchange = Engine()
@@ -161,7 +161,7 @@ def test_engine_snapshot_is_read_with_its_own_cost_basis_and_isolated_margin(
         held.qty, held.cost, held.leverage, held.iso_margin = qty, compute_value(inst, qty, 5_000_000), lev, iso_margin
         exchange.accounts[account_id] = account
     path = tmp_path / "snapshot.bin"
-    write_snapshot(str(path), 1, exchange.state_hash().encode(), encode_state(exchange))
+    write_snapshot(str(path), 1, exchange.state_hash().encode(), encode_engine(exchange))
     status = main(["what-if", "--params", "XBTUSD", "--set", "maintMargin=0.008", "--state", str(path), "--json"])
     payload = json.loads(capsys.readouterr().out)
     assert status == 0
