@@ -665,6 +665,8 @@ class Rulebook:
     module_docs: Mapping[str, str]  # module -> docstring
     example_users: Mapping[str, tuple[str, ...]]  # example file -> tests that execute it
     committee: tuple[tuple[str, tuple[Any, ...]], ...]  # (symbol, params_check results)
+    applied_by: Mapping[str, tuple[str, ...]]  # rule id -> engine functions that apply it
+    engine_docs: tuple[tuple[str, str], ...]  # (engine module path, docstring) for modules with an area prefix
 
     def outcomes_for_rule(self, rule_id: str) -> list[Outcome]:
         return [outcome for outcome in self.outcomes if rule_id in outcome.rule_ids]
@@ -720,6 +722,26 @@ def _trusted_components(root: Path) -> tuple[tuple[str, str], ...]:
     return tuple(rows)
 
 
+def engine_applications(root: Path) -> dict[str, tuple[str, ...]]:
+    """``rule id -> engine functions whose docstring starts with it`` (read as text, never imported)."""
+    found: dict[str, list[str]] = {}
+    for path in sorted((root / "engine").glob("*.py")):
+        relative = path.relative_to(root).as_posix()
+        for rule_id, name, _ in extract_rules_from_source(relative, path.read_text()):
+            found.setdefault(rule_id, []).append(f"{relative}:{name}")
+    return {rule_id: tuple(names) for rule_id, names in sorted(found.items())}
+
+
+def engine_module_docs(root: Path) -> tuple[tuple[str, str], ...]:
+    """Engine modules whose docstring opens with an area prefix (``ORD: ...``), with that docstring."""
+    rows = []
+    for path in sorted((root / "engine").glob("*.py")):
+        docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
+        if re.match(r"[A-Z]{3}:", docstring):
+            rows.append((path.relative_to(root).as_posix(), docstring))
+    return tuple(rows)
+
+
 def _committee(instruments: Sequence[tuple[str, Instrument]]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
     """``perpspec check-params`` on every shipped instrument."""
     from proofs.params_check import check_instrument
@@ -762,6 +784,8 @@ def build_rulebook(
         module_docs=module_docs,
         example_users=example_users(root, (example.file for example in examples)),
         committee=_committee(load_instruments(root)),
+        applied_by=engine_applications(root),
+        engine_docs=engine_module_docs(root),
     )
     return book, ran
 
@@ -895,6 +919,10 @@ def render_rule(rule: Rule, book: Rulebook) -> list[str]:
     if len(paragraphs) > 1 and paragraphs[1].strip():
         lines.extend(["> " + line if line else ">" for line in _markdown(paragraphs[1].strip()).splitlines()])
         lines.append("")
+    applied = book.applied_by.get(rule.id, ())
+    if applied:
+        lines.append("Applied by the engine in: " + ", ".join(_code(name) for name in applied))
+        lines.append("")
     if rule.reads:
         names = {attribute: name for name, attribute in BITMEX_NAMES.items()}
         lines.append("Parameters read: " + ", ".join(_code(names.get(attr, attr)) for attr in rule.reads))
@@ -962,7 +990,7 @@ def render_area(area: Area, book: Rulebook) -> str:
     lines.append("## Summary")
     lines.append("")
     modules = [module for module in sorted({rule.module for rule in book.rules}) if _home(module, book) == area]
-    if not modules:
+    if not modules and not any(area_of(f"{doc[:3]}-000") == area for _, doc in book.engine_docs):
         lines.append("No rule of this area exists in `rules/` yet.")
         lines.append("")
     for module in modules:
@@ -970,6 +998,13 @@ def render_area(area: Area, book: Rulebook) -> str:
         lines.append(f"**From [`{path}`](../{path})**")
         lines.append("")
         lines.extend(_markdown(book.module_docs.get(module, "")).splitlines())
+        lines.append("")
+    for path, docstring in book.engine_docs:
+        if area_of(f"{docstring[:3]}-000") != area:
+            continue
+        lines.append(f"**From [`{path}`](../{path})** — engine code: tested, not proved")
+        lines.append("")
+        lines.extend(_markdown(docstring).splitlines())
         lines.append("")
     if rules_here:
         lines.append("## Rules")

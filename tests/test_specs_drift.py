@@ -81,3 +81,25 @@ def test_parameter_values_are_shown_with_their_human_reading() -> None:
     assert rulebook.format_value("risk_limit", inst.risk_limit, inst) == "20_000_000_000 XBt (= 200 XBT)"
     assert rulebook.format_value("tick_size", inst.tick_size, inst) == "50 (= 0.5 USD)"
     assert rulebook.format_value("funding_interval_ms", inst.funding_interval_ms, inst) == "28_800_000 ms (= 8h)"
+
+
+def test_diff_against_an_unknown_git_ref_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.cli import main
+
+    assert main(["spec", "--diff", "no-such-ref-anywhere"]) == 2
+    assert "not a git revision" in capsys.readouterr().err
+
+
+def test_diff_against_the_first_commit_lists_rules_added_since(capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+
+    from engine.cli import main
+
+    first = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-list", "--max-parents=0", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    if not first:
+        pytest.skip("not a git checkout")
+    assert main(["spec", "--diff", first[-1]]) == 0
+    text = capsys.readouterr().out
+    assert "| MRG-011 | added | rules/margin.py:compute_liquidation_price |" in text
