@@ -48,6 +48,7 @@ from engine.events import (
     RuleEvent,
     Transaction,
 )
+from engine.fastmargin import contract_order_margin, order_sides  # the MRG-042/046 rules, memoised
 from engine.liqindex import LiqIndex
 from engine.orders import Order
 from rules.adl import POLICIES, AdlCandidate, AdlPolicy, compute_haircut, is_adl_eligible, rank_candidates
@@ -83,9 +84,7 @@ from rules.margin import (
     check_transfer_margin,
     check_withdrawal,
     compute_account_margin,
-    compute_contract_order_margin,
     compute_order_requirement,
-    compute_order_sides,
     compute_threshold_price,
 )
 from rules.num import ceil_to_multiple, floor_to_multiple
@@ -451,7 +450,7 @@ class Engine:
         if not orders:
             return 0
         best_bid, best_ask = self._best(inst.symbol)
-        return compute_contract_order_margin(
+        return contract_order_margin(
             inst, ps.position, orders, self.marks[inst.symbol], best_bid, best_ask, ps.leverage
         ).total
 
@@ -666,7 +665,7 @@ class Engine:
     def _gross_value(self, inst: Instrument, ps: PositionState, orders: tuple[tuple[int, int], ...]) -> int:
         """RSK-007 input: |position value| plus the larger side of the resting orders."""
         best_bid, best_ask = self._best(inst.symbol)
-        bids, asks = compute_order_sides(inst, orders, self.marks[inst.symbol], best_bid, best_ask)
+        bids, asks = order_sides(inst, orders, self.marks[inst.symbol], best_bid, best_ask)
         return abs(ps.cost) + max(bids.value, asks.value)
 
     # ================================================================ handlers: orders
@@ -679,7 +678,6 @@ class Engine:
         self.next_order_id += 1
         if order.cl_ord_id:
             account.cl_ord_ids[order.cl_ord_id] = order.order_id
-        self._order_accounts[account.account_id] = None
         if order.time_in_force == o.DAY:
             self.day_orders[order.order_id] = self.time_ms // DAY_MS
         if not order.triggered:
@@ -950,6 +948,7 @@ class Engine:
             problem = check_order_margin(available, requirement)
             if problem is not None:
                 return Rej(Reason.INSUFFICIENT_MARGIN, f"needs {problem.required}, available {problem.available}")
+            self._order_accounts[account.account_id] = None  # INV-MARGIN-ON-ENTRY applies to this step
         return None
 
     def _enter(self, account: Account, inst: Instrument, order: Order, emit_new: bool) -> None:
@@ -1439,17 +1438,18 @@ class Engine:
             holders = ((LIQUIDATOR, Position(qty=pending_qty, cost=pending_cost)), *holders)
         exchange = compute_funding_exchange(inst, holders, self.marks[inst.symbol], c.rate_e8)
         asset = inst.settl_currency
+        deltas = self._cap_liquidator_funding(asset, exchange.wallet_deltas, exchange.residue)
         from rules.invariants import FundingPostings
 
         self._funding_postings.append(
             FundingPostings(
                 asset=asset,
                 symbol=inst.symbol,
-                wallet_deltas=tuple(delta for _, delta in exchange.wallet_deltas),
+                wallet_deltas=tuple(delta for _, delta in deltas),
                 residue=exchange.residue,
             )
         )
-        for account_id, delta in exchange.wallet_deltas:
+        for account_id, delta in deltas:
             if delta == 0:
                 continue
             if account_id == LIQUIDATOR:
@@ -1466,6 +1466,37 @@ class Engine:
             self._fund_move(asset, exchange.residue, "funding residue", inst.symbol, -1, "FND-008")
         self._waterfall(inst)
         return 0
+
+    def _cap_liquidator_funding(
+        self, asset: str, deltas: tuple[tuple[int, int], ...], residue: int
+    ) -> list[tuple[int, int]]:
+        """The liquidation engine's funding is paid by the insurance fund, never beyond its balance.
+
+        When the fund (plus the residue it receives) cannot pay the liquidation
+        engine's share, the receiving traders are credited that much less, in
+        account order (a funding haircut); the postings still sum to minus the
+        residue, so funding stays zero-sum.
+        """
+        out = list(deltas)
+        liquidator = [index for index, (account_id, _) in enumerate(out) if account_id == LIQUIDATOR]
+        if not liquidator:
+            return out
+        index = liquidator[0]
+        fund_after = self.insurance_funds.get(asset, 0) + residue + out[index][1]
+        shortfall = max(0, -fund_after)
+        if shortfall == 0:
+            return out
+        out[index] = (LIQUIDATOR, out[index][1] + shortfall)
+        for position, (account_id, delta) in enumerate(out):
+            if shortfall == 0:
+                break
+            if account_id == LIQUIDATOR or delta <= 0:
+                continue
+            cut = min(delta, shortfall)
+            out[position] = (account_id, delta - cut)
+            shortfall -= cut
+        assert shortfall == 0, "receivers' credits cover the liquidation engine's payment"
+        return out
 
     def _tick(self, c: cmd.TimeTick) -> Rej | int:
         del c
@@ -1534,6 +1565,9 @@ class Engine:
     def _waterfall(self, inst: Instrument) -> None:
         """After a mark move or funding: liquidate pools below maintenance (found through the index), close out, ADL."""
         symbol = inst.symbol
+        if self.track_steps and not self._replaying:
+            # INV-FLAT-NO-SOCIAL-LOSS is about the waterfall: who is flat when it starts
+            self._flat_before = self._flat_accounts(None)
         self._refresh_index()
         budget = self.max_liquidations_per_update
         mark = self.marks[symbol]
@@ -1893,9 +1927,9 @@ class Engine:
         withdrawing = getattr(command, "account", None) if isinstance(command, cmd.Withdraw) else None
         out = []
         for account_id in sorted(self.accounts):
-            if account_id < 0 or account_id == withdrawing:
-                continue
             account = self.accounts[account_id]
+            if account_id < 0 or account_id == withdrawing or account.orders:
+                continue  # an account with live orders can legitimately become a holder in the step
             for asset in self.assets():
                 holds = any(
                     p.qty != 0 and self.instrument_map[s].settl_currency == asset for s, p in account.positions.items()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -25,13 +24,3 @@ settings.register_profile(
     "deep", max_examples=2_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`deep` tests are opt-in (pyproject: "opt-in: pytest -m deep"): skipped unless -m names them."""
-    if "deep" in (config.getoption("-m") or ""):
-        return
-    skip = pytest.mark.skip(reason="deep: opt-in with pytest -m deep")
-    for item in items:
-        if "deep" in item.keywords:
-            item.add_marker(skip)

@@ -1,0 +1,104 @@
+"""A memoised evaluation of the order-margin rules for the engine's hot path (MRG-042, MRG-046).
+
+``rules.margin.compute_order_sides`` (MRG-042) sums one term per resting
+order — its quantity, its value at its worst-case execution price (MRG-040)
+and its premium against mark (MRG-041).  The engine evaluates it several times
+per new order over every resting order of the account in that contract, which
+made it most of the cost of an order.
+
+A term is a pure function of ``(qty, limit price, mark)`` *and*, only for an
+order that crosses the book, of the best bid/ask: MRG-040 charges an inverse
+buy at ``min(limit, best ask)`` and a linear/quanto sell at
+``max(limit, best bid)``; for an order that does not cross (every resting
+order, in an uncrossed book) the charge price is its own limit.  So the terms
+of non-crossing orders are computed once per ``(symbol, mark)`` **by the
+rules' own functions** and reused; crossing orders are always computed
+afresh.  The sums are the same integers ``compute_order_sides`` returns —
+``tests/test_fastmargin.py`` checks that differentially on generated books —
+and nothing here is a rule: the rules stay the single source.
+"""
+
+from __future__ import annotations
+
+from rules.contract import compute_value
+from rules.instrument import Instrument
+from rules.margin import (
+    OrderMargin,
+    OrderSide,
+    compute_order_charge_price,
+    compute_order_margin,
+    compute_order_margin_req_ppm,
+    compute_order_premium,
+)
+from rules.num import abs_
+from rules.position import Position
+
+Term = tuple[int, int, int]  # (signed qty, value at the charge price, premium)
+
+# symbol -> (the instrument object, mark, (qty, price) -> term of a non-crossing order):
+# one instrument object and one mark per symbol are kept; anything else starts the table over
+_TERMS: dict[str, tuple[Instrument, int, dict[tuple[int, int], Term]]] = {}
+_MAX_TERMS = 1 << 18  # a bound on memory: the table starts over beyond it
+
+
+def compute_term(inst: Instrument, qty: int, price: int, mark_price: int, best_bid: int, best_ask: int) -> Term:
+    """One order's MRG-042 term, by the rules (MRG-040 charge price, CON-002 value, MRG-041 premium)."""
+    charge_price = compute_order_charge_price(inst, qty, price, best_bid, best_ask)
+    value = abs_(compute_value(inst, qty, charge_price))
+    return qty, value, compute_order_premium(inst, qty, price, mark_price)
+
+
+def order_sides(
+    inst: Instrument, orders: tuple[tuple[int, int], ...], mark_price: int, best_bid: int, best_ask: int
+) -> tuple[OrderSide, OrderSide]:
+    """Equal to ``rules.margin.compute_order_sides(inst, orders, mark_price, best_bid, best_ask)``."""
+    entry = _TERMS.get(inst.symbol)
+    if entry is None or entry[0] is not inst or entry[1] != mark_price or len(entry[2]) > _MAX_TERMS:
+        entry = (inst, mark_price, {})
+        _TERMS[inst.symbol] = entry
+    terms = entry[2]
+    inverse = inst.is_inverse
+    bid_qty = bid_value = bid_premium = 0
+    ask_qty = ask_value = ask_premium = 0
+    for order in orders:
+        qty, price = order
+        # MRG-040's charge price depends on the book only for an order that crosses it
+        if inverse:
+            crossing = qty > 0 and 0 < best_ask < price
+        else:
+            crossing = qty < 0 and best_bid > price
+        if crossing:
+            term = compute_term(inst, qty, price, mark_price, best_bid, best_ask)
+        else:
+            cached = terms.get(order)
+            if cached is None:
+                cached = compute_term(inst, qty, price, mark_price, best_bid, best_ask)
+                terms[order] = cached
+            term = cached
+        if qty > 0:
+            bid_qty += qty
+            bid_value += term[1]
+            bid_premium += term[2]
+        else:
+            ask_qty -= qty
+            ask_value += term[1]
+            ask_premium += term[2]
+    return (
+        OrderSide(qty=bid_qty, value=bid_value, premium=bid_premium),
+        OrderSide(qty=ask_qty, value=ask_value, premium=ask_premium),
+    )
+
+
+def contract_order_margin(
+    inst: Instrument,
+    position: Position,
+    orders: tuple[tuple[int, int], ...],
+    mark_price: int,
+    best_bid: int,
+    best_ask: int,
+    leverage_hundredths: int,
+) -> OrderMargin:
+    """Equal to ``rules.margin.compute_contract_order_margin`` (MRG-046), with memoised sides."""
+    bids, asks = order_sides(inst, orders, mark_price, best_bid, best_ask)
+    init_req = compute_order_margin_req_ppm(inst, position.cost, bids, asks, leverage_hundredths)
+    return compute_order_margin(inst, position.qty, bids, asks, init_req, inst.taker_fee_ppm)
