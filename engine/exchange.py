@@ -223,7 +223,7 @@ class Engine:
         self._out = out
         self._order_accounts = {}
         self._withdraw_accounts = {}
-        self._waterfall_complete = True
+        self._waterfall_complete = False  # True only once a mark update's (or funding's) waterfall completed
         self._funding_postings = []
         if self.track_steps and not self._replaying:
             self._flat_before = self._flat_accounts(command)
@@ -1586,6 +1586,8 @@ class Engine:
             self._liquidate(account, symbol)
         self._close_pending(inst)
         self._refresh_index()
+        if budget > 0 and not any(p.symbol == symbol for p in self.pending):
+            self._waterfall_complete = True
 
     def _liquidate(self, account: Account, symbol: str) -> None:
         """LIQ-023: cancel the pool's orders, take its positions over (the largest at its bankruptcy price)."""
