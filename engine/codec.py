@@ -124,6 +124,35 @@ class _Unset:
 UNSET: Final = _Unset()
 
 
+class Opaque:
+    """Stand-in for a hostile command value the state encoding cannot hold (an arbitrary object).
+
+    It keeps the value's ``repr`` — all the engine can say about such a value
+    (a typed reject's text) — so a journaled command replays to the same events.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def journalable(value: object) -> object:
+    """``value`` if the state encoding can hold it, else an :class:`Opaque` with its repr."""
+    try:
+        encode_state(value)
+    except CodecError:
+        try:
+            text = repr(value)
+        except Exception as error:  # a hostile __repr__: keep what can be said deterministically
+            text = f"<unrepresentable {type(value).__qualname__}: {type(error).__name__}>"
+        return Opaque(text)
+    return value
+
+
 def _qualified_name(obj: Any) -> str:
     return f"{obj.__module__}:{obj.__qualname__}"
 
@@ -234,6 +263,7 @@ def encode_state(root: object) -> bytes:
                 out.append(_SET)
                 _encode_members(out, value)  # type: ignore[arg-type]
         elif isinstance(value, enum.Enum):
+            _check_allowed(_qualified_name(kind))
             out.append(_ENUM)
             _encode_class(out, classes, kind)
             stack.append(value.value)
@@ -590,12 +620,12 @@ class CommandCodec:
     def encode(self, command: object) -> bytes:
         cls = type(command)
         fields = self._fields.get(cls)
-        if fields is None:
-            raise CodecError(f"{cls.__name__} is not a registered command class")
+        if fields is None:  # not a command at all: journaled as received, the engine rejects it
+            return b"B" + encode_state(["", [journalable(command)]])
         values = [getattr(command, name) for name in fields]
         for value in values:
             if not _is_plain(value):
-                return b"B" + encode_state([cls.__name__, values])
+                return b"B" + encode_state([cls.__name__, [journalable(value) for value in values]])
         values.insert(0, cls.__name__)
         return self._dumps(values).encode("ascii")
 
@@ -617,6 +647,10 @@ class CommandCodec:
             values = decoded[1]
             if not isinstance(values, list):
                 raise CodecError("binary command fields are not a list", 1)
+            if name == "":
+                if len(values) != 1:
+                    raise CodecError("a non-command record holds one value", 1)
+                return values[0]
         else:
             raise CodecError("command record starts with neither '[' nor 'B'", 0)
         entry = self._positions.get(name)
