@@ -1,6 +1,6 @@
 """The worked examples of specs/examples/contracts.toml and specs/examples/margin.toml, executed.
 
-Each row names the rule it exercises (CON-001, ACC-003, RSK-001, MRG-020, MRG-044); the row's
+Each row names the rule it exercises (CON-001, ACC-003, RSK-001, MRG-020, MRG-044, MRG-050, MRG-062); the row's
 inputs go through that rule and every expected value must come out exactly.  The rows are data
 so that the generated rulebook can show them; this module is what makes them true.
 """
@@ -18,7 +18,14 @@ import pytest
 from rules.contract import compute_lot_value_inverse, compute_value
 from rules.instrument import Instrument
 from rules.instrument_file import load_instrument
-from rules.margin import POSITION_FIELDS, compute_order_margin, compute_order_sides, compute_position_margin
+from rules.margin import (
+    POSITION_FIELDS,
+    compute_account_margin,
+    compute_order_margin,
+    compute_order_sides,
+    compute_position_margin,
+    compute_removable_margin,
+)
 from rules.num import PPM
 from rules.parse import format_scaled, parse_ppm, parse_scaled
 from rules.position import FLAT, apply_fill
@@ -127,12 +134,41 @@ def run_order_margin(inst: Instrument, given: Row) -> dict[str, object]:
     }
 
 
+def run_account(inst: Instrument, given: Row) -> dict[str, object]:
+    mark = price(inst, given["mark_usd"])
+    lines = []
+    for qty, entry, leverage in given["positions"]:
+        position, _ = apply_fill(inst, FLAT, qty, price(inst, entry))
+        lines.append(compute_position_margin(inst, position, mark, parse_scaled(leverage, 100, "leverage")))
+    account = compute_account_margin(given["wallet_sats"], tuple(lines), given["order_margin_sats"])
+    return {
+        "margin_balance_sats": account.margin_balance,
+        "available_sats": account.available_margin,
+        "withdrawable_sats": account.withdrawable_margin,
+        "cross_margin_excess_sats": account.cross_margin_excess,
+    }
+
+
+def run_removable(inst: Instrument, given: Row) -> dict[str, object]:
+    position, _ = apply_fill(inst, FLAT, given["qty"], price(inst, given["entry_usd"]))
+    pm = compute_position_margin(
+        inst,
+        position,
+        price(inst, given["mark_usd"]),
+        parse_scaled(given["leverage"], 100, "leverage"),
+        pos_cross=given["pos_cross_sats"],
+    )
+    return {"removable_sats": compute_removable_margin(pm.pos_cross, pm.unrealised_pnl)}
+
+
 RUNNERS: dict[str, Callable[[Instrument, Row], dict[str, object]]] = {
     "CON-001": run_contract_value,
     "ACC-003": run_realised_pnl,
     "RSK-001": run_risk_tier,
     "MRG-020": run_position,
     "MRG-044": run_order_margin,
+    "MRG-050": run_account,
+    "MRG-062": run_removable,
 }
 
 ROWS = load_rows()
