@@ -58,6 +58,7 @@ from rules.risk_limit import (
 )
 
 CROSS = 0  # leverage value meaning cross margin (BitMEX: POST /position/leverage with 0)
+FUNDING_RATE_UNIT = 100_000_000  # funding rates are in 1e-8 units (rules.funding): 1_000_000 = 1.00%
 
 
 # --- requirements -----------------------------------------------------------------------
@@ -95,9 +96,20 @@ def compute_pos_comm(pos_cost: int, pos_init: int, pos_cross: int, taker_fee_ppm
     return ppm_of_ceil(pos_cost + pos_init + pos_cross, taker_fee_ppm)  # ceil: a requirement
 
 
-def compute_pos_maint(pos_cost: int, maint_margin_req_ppm: int, pos_comm: int) -> int:
-    """MRG-005: ``posMaint = maintMarginReq × posCost + posComm`` (``pos_cost`` unsigned), rounded up."""
-    return ppm_of_ceil(pos_cost, maint_margin_req_ppm) + pos_comm  # ceil: a requirement
+def compute_pos_maint(pos_cost: int, maint_margin_req_ppm: int, pos_comm: int, adverse_funding: int = 0) -> int:
+    """MRG-005: ``posMaint = maintMarginReq × posCost + posComm (+ adverse funding)`` (``pos_cost`` unsigned), rounded up."""
+    return ppm_of_ceil(pos_cost, maint_margin_req_ppm) + pos_comm + adverse_funding  # ceil: a requirement
+
+
+def compute_adverse_funding(pos_cost: int, qty: int, funding_rate_e8: int) -> int:
+    """MRG-006: the next funding payment when it is adverse (reference §2, older XBTUSD spec), rounded up.
+
+    ``funding_rate_e8`` in 1e-8 units (:mod:`rules.funding`; positive: longs pay).
+    A long reserves ``posCost × rate`` when the rate is positive, a short when
+    it is negative; a favourable rate reserves nothing.
+    """
+    adverse_rate = max_(0, ite(qty > 0, funding_rate_e8, -funding_rate_e8))
+    return ceildiv(pos_cost * adverse_rate, FUNDING_RATE_UNIT)  # ceil: a requirement
 
 
 # --- the threshold prices ---------------------------------------------------------------
@@ -212,7 +224,7 @@ class PositionMargin:
     pos_comm: int  # posComm: taker fee on |posCost| + posInit + posCross
     pos_cross: int  # posCross: extra isolated margin (minus losses realised against it)
     pos_margin: int  # posMargin: posInit + posComm + posCross
-    pos_maint: int  # posMaint: maintMarginReq × |posCost| + posComm
+    pos_maint: int  # posMaint: maintMarginReq × |posCost| + posComm (+ adverse funding)
     mark_value: int  # markValue: signed value at mark
     unrealised_pnl: int  # unrealisedPnl: markValue − posCost
     maint_margin: int  # maintMargin: posMargin + unrealisedPnl (the position's equity)
@@ -247,6 +259,7 @@ def compute_position_margin(
     leverage_hundredths: int,
     pos_cross: int = 0,
     cross_balance: int = 0,
+    funding_rate_e8: int = 0,
 ) -> PositionMargin:
     """MRG-020: every BitMEX margin field of one position — THE function other components import.
 
@@ -264,7 +277,11 @@ def compute_position_margin(
     * ``cross_balance`` — cross only: the margin balance backing this position,
       minor units, **excluding this position's own unrealised PnL** (wallet
       balance + other cross positions' unrealised PnL − what other positions and
-      orders hold); ignored when isolated.
+      orders hold); ignored when isolated;
+    * ``funding_rate_e8`` — optional: the next funding rate (1e-8 units, positive:
+      longs pay); when adverse to the position, ``posMaint`` also reserves the
+      payment (MRG-006, the older XBTUSD spec's "MM = 0.50% + exit taker fee +
+      funding rate").  Default 0: no funding term.
 
     Isolated positions are backed by ``posMargin``; cross positions by
     ``cross_balance``.  The liquidation price is where that backing plus the
@@ -280,7 +297,8 @@ def compute_position_margin(
     pos_init = compute_pos_init(pos_cost, init_req)
     pos_comm = compute_pos_comm(pos_cost, pos_init, extra, inst.taker_fee_ppm)
     pos_margin = pos_init + pos_comm + extra
-    pos_maint = compute_pos_maint(pos_cost, maint_req, pos_comm)
+    adverse_funding = compute_adverse_funding(pos_cost, position.qty, funding_rate_e8)
+    pos_maint = compute_pos_maint(pos_cost, maint_req, pos_comm, adverse_funding)
     mark_value = compute_value(inst, position.qty, mark_price)
     unrealised = mark_value - position.cost
     backing = ite(is_cross, cross_balance, pos_margin)

@@ -522,3 +522,32 @@ def test_an_accepted_order_filled_at_once_leaves_available_non_negative(data: st
     after_fill = compute_position_margin(inst, filled, mark, leverage)
     assume(after_fill.risk_steps == pm.risk_steps)
     assert compute_account_margin(wallet + realised - fee, (after_fill,), 0).available_margin >= 0
+
+
+# --- adverse funding in the maintenance margin (MRG-006) --------------------------------
+
+
+def test_a_long_reserves_a_positive_funding_rate_and_a_short_does_not() -> None:
+    # 100,000 sats of ETHUSD at 0.01% (10,000 e8): 10 sats reserved by the long only
+    long = open_position(ETHUSD, 10, usd(100))
+    short = open_position(ETHUSD, -10, usd(100))
+    base = compute_position_margin(ETHUSD, long, usd(100), 500).pos_maint
+    assert compute_position_margin(ETHUSD, long, usd(100), 500, funding_rate_e8=10_000).pos_maint == base + 10
+    assert compute_position_margin(ETHUSD, short, usd(100), 500, funding_rate_e8=10_000).pos_maint == base
+    assert compute_position_margin(ETHUSD, short, usd(100), 500, funding_rate_e8=-10_000).pos_maint == base + 10
+
+
+@given(st.data())
+def test_adverse_funding_moves_the_liquidation_price_toward_the_mark(data: st.DataObject) -> None:
+    inst = data.draw(instruments())
+    position = data.draw(positions(inst).filter(lambda p: p.qty != 0))
+    mark = data.draw(realistic_prices(inst))
+    rate = data.draw(st.integers(min_value=-375_000, max_value=375_000))  # the ±0.375% cap
+    plain = compute_position_margin(inst, position, mark, 1_000)
+    funded = compute_position_margin(inst, position, mark, 1_000, funding_rate_e8=rate)
+    assert funded.pos_maint >= plain.pos_maint
+    if position.qty > 0:
+        assert funded.liquidation_price >= plain.liquidation_price
+    else:
+        assert funded.liquidation_price <= plain.liquidation_price
+    assert funded.bankrupt_price == plain.bankrupt_price
