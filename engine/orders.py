@@ -7,6 +7,37 @@ the book changes ``leaves_qty``/``shown_qty`` as it fills; everything else about
 an order (the command that placed it, the events it produced) is immutable.
 
 Quantities are contracts, prices are the instrument's integer price units.
+
+Order rules (ids used by ``specs/examples/orders.toml`` and its tests):
+
+======== =================================================================
+ORD-001  Limit: price-time priority; fills at the resting order's price
+ORD-002  Market: fills up to 5% beyond max(best, mark) and, when reducing,
+         no further than the position's bankruptcy price; the rest cancels
+ORD-003  Stop: sell triggers at trigger price <= stopPx, buy at >= stopPx
+ORD-004  StopLimit: as Stop, then a limit order at ``price``
+ORD-005  MarketIfTouched: buy triggers at <= stopPx, sell at >= stopPx
+ORD-006  LimitIfTouched: as MarketIfTouched, then a limit order
+ORD-007  Trailing stop (Pegged, TrailingStopPeg): stopPx = trigger price +
+         pegOffsetValue, follows the price away from the stop, never back
+ORD-010  ParticipateDoNotInitiate: cancelled instead of trading on entry
+ORD-011  ReduceOnly: never opens, increases or flips; amended down or
+         cancelled when the position shrinks
+ORD-012  Close: ReduceOnly; without orderQty closes the whole position
+ORD-013  Trigger source MarkPrice (default) / LastPrice / IndexPrice
+ORD-014  LastWithinMark: a last-price trigger counts only within 5% of mark
+ORD-020  GoodTillCancel / ORD-021 ImmediateOrCancel / ORD-022 FillOrKill /
+         ORD-023 Day (expires at the end of the logical clock's UTC day)
+ORD-030  displayQty: iceberg slice (refresh loses priority); 0 = hidden,
+         trades after displayed orders at its price
+ORD-031  clOrdID unique among the account's live orders
+ORD-032  Amend: quantity down keeps priority; up or a new price loses it
+ORD-033  Self-trade prevention: the resting order of the same account is
+         cancelled, the incoming order trades on
+ORD-040  tick, lot, maxOrderQty, maxPrice; ORD-041 fat-finger limit band
+ORD-050  Dead man's switch (cancelAllAfter); ORD-051 verified accounts only;
+         ORD-052 pre-trade initial margin; ORD-053 safe withdrawals
+======== =================================================================
 """
 
 from __future__ import annotations
