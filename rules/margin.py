@@ -13,19 +13,21 @@ For a risk committee, in plain words:
   the mark price.  It is **liquidated** when its equity falls below its
   maintenance margin (``margin excess < 0``), and **bankrupt** when its equity
   no longer covers the commission of closing it.
-* The **liquidation price** and the **bankruptcy price** are the last prices,
-  on the tick grid, at which the position is still safe resp. solvent — found
+* The **liquidation price** and the **bankruptcy price** are the prices, on
+  the tick grid, up to which the position stays safe resp. solvent — found
   exactly the way BitMEX's engine finds them: for inverse contracts with one
   integer step per lot (reference §2, "Position accounting model", which
-  reproduces real engine records to the satoshi and to the tick).
+  reproduces real engine records to the satoshi and to the tick).  While the
+  mark has not passed the liquidation price, the position is not liquidatable.
 
 Every requirement is rounded **up** and every price toward the **safe side**
 (a long's liquidation price up, a short's down), so rounding never lets a
 position run further than the exact arithmetic would.
 
 Units: money in the settlement currency's minor unit (XBt, USDt), prices in the
-instrument's price units (``price_scale`` per quote unit), rates in ppm,
-leverage in hundredths (100x = ``10_000``; ``0`` = cross margin).
+instrument's price units (``price_scale`` per quote unit), margin and fee rates
+in ppm, funding rates in 1e-8 (as :mod:`rules.funding`), leverage in hundredths
+(100x = ``10_000``; ``0`` = cross margin).
 """
 
 from __future__ import annotations
@@ -275,9 +277,11 @@ def compute_position_margin(
       minus losses realised against the position (BitMEX ``posCross − posLoss``),
       minor units; ignored when cross or flat;
     * ``cross_balance`` — cross only: the margin balance backing this position,
-      minor units, **excluding this position's own unrealised PnL** (wallet
-      balance + other cross positions' unrealised PnL − what other positions and
-      orders hold); ignored when isolated;
+      minor units, **excluding this position's own unrealised PnL**: the wallet
+      less the margin of isolated positions, plus the other cross positions'
+      unrealised PnL less their ``posMaint`` (:func:`compute_cross_backing`; open
+      orders do not count: they are cancelled before a liquidation); ignored
+      when isolated;
     * ``funding_rate_e8`` — optional: the next funding rate (1e-8 units, positive:
       longs pay); when adverse to the position, ``posMaint`` also reserves the
       payment (MRG-006, the older XBTUSD spec's "MM = 0.50% + exit taker fee +
@@ -352,6 +356,14 @@ def compute_cross_margin_excess(cross_wallet: int, unrealised_pnls: tuple[int, .
     return total
 
 
+@attrs.frozen(kw_only=True)
+class MarginSetting:
+    """An account's margin mode in one contract: leverage (0 = cross) and extra isolated margin."""
+
+    leverage_hundredths: int = CROSS  # leverage × 100 (100x = 10_000); 0 = cross
+    pos_cross: int = 0  # isolated: margin added by transferMargin, minus losses realised against it
+
+
 def compute_cross_backing(cross_wallet: int, other_pnls: tuple[int, ...], other_maints: tuple[int, ...]) -> int:
     """MRG-033: the margin backing one cross position (``cross_balance`` of :func:`compute_position_margin`).
 
@@ -364,14 +376,6 @@ def compute_cross_backing(cross_wallet: int, other_pnls: tuple[int, ...], other_
 
 
 # --- order margin -----------------------------------------------------------------------
-
-
-@attrs.frozen(kw_only=True)
-class MarginSetting:
-    """An account's margin mode in one contract: leverage (0 = cross) and extra isolated margin."""
-
-    leverage_hundredths: int = CROSS  # leverage × 100 (100x = 10_000); 0 = cross
-    pos_cross: int = 0  # isolated: margin added by transferMargin, minus losses realised against it
 
 
 @attrs.frozen(kw_only=True)
