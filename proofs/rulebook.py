@@ -666,6 +666,7 @@ class Rulebook:
     example_users: Mapping[str, tuple[str, ...]]  # example file -> tests that execute it
     committee: tuple[tuple[str, tuple[Any, ...]], ...]  # (symbol, params_check results)
     applied_by: Mapping[str, tuple[str, ...]]  # rule id -> engine functions that apply it
+    invariant_rules: Mapping[str, tuple[str, ...]]  # invariant id -> rule ids its check calls
     engine_docs: tuple[tuple[str, str], ...]  # (engine module path, docstring) for modules with an area prefix
 
     def outcomes_for_rule(self, rule_id: str) -> list[Outcome]:
@@ -720,6 +721,24 @@ def _trusted_components(root: Path) -> tuple[tuple[str, str], ...]:
             docstring = (ast.get_docstring(ast.parse(path.read_text())) or "").split("\n")[0]
             rows.append((path.relative_to(root).as_posix(), docstring))
     return tuple(rows)
+
+
+def invariant_rule_calls(found: Sequence[Rule], registry: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """``invariant id -> rule ids`` whose functions the invariant's check calls (directly)."""
+    by_name: dict[str, set[str]] = {}
+    for rule in found:
+        by_name.setdefault(rule.qualname.split(".")[-1], set()).add(rule.id)
+    calls: dict[str, tuple[str, ...]] = {}
+    for inv_id, invariant in registry.items():
+        try:
+            source = inspect.getsource(invariant.check)
+        except (OSError, TypeError):
+            continue
+        called = set(re.findall(r"\b(\w+)\(", source))
+        ids = sorted({rule_id for name in called & set(by_name) for rule_id in by_name[name]})
+        if ids:
+            calls[inv_id] = tuple(ids)
+    return calls
 
 
 def engine_applications(root: Path) -> dict[str, tuple[str, ...]]:
@@ -785,6 +804,7 @@ def build_rulebook(
         example_users=example_users(root, (example.file for example in examples)),
         committee=_committee(load_instruments(root)),
         applied_by=engine_applications(root),
+        invariant_rules=invariant_rule_calls(found, REGISTRY),
         engine_docs=engine_module_docs(root),
     )
     return book, ran
@@ -918,6 +938,12 @@ def render_rule(rule: Rule, book: Rulebook) -> list[str]:
     paragraphs = rest.split("\n", 1)
     if len(paragraphs) > 1 and paragraphs[1].strip():
         lines.extend(["> " + line if line else ">" for line in _markdown(paragraphs[1].strip()).splitlines()])
+        lines.append("")
+    in_checks = sorted(inv for inv, ids in book.invariant_rules.items() if rule.id in ids)
+    if in_checks:
+        lines.append(
+            "Used by the invariant checks of: " + ", ".join(f"[{inv}](README.md#{inv.lower()})" for inv in in_checks)
+        )
         lines.append("")
     applied = book.applied_by.get(rule.id, ())
     if applied:
@@ -1289,6 +1315,10 @@ def render_index(book: Rulebook) -> str:
         lines.append("")
         lines.append(f"**Status: {book.status(inv_id)}**" + (f" · proved for rules {rules_text}" if rules_text else ""))
         lines.append("")
+        stated_with = book.invariant_rules.get(inv_id, ())
+        if stated_with:
+            lines.append("Its check is computed with: " + ", ".join(_link(rule_id, True) for rule_id in stated_with))
+            lines.append("")
         if outcomes:
             lines.extend(table(["Obligation", "Status"], [[_code(o.id), o.status] for o in outcomes]))
             lines.append("")

@@ -103,3 +103,45 @@ def test_diff_against_the_first_commit_lists_rules_added_since(capsys: pytest.Ca
     assert main(["spec", "--diff", first[-1]]) == 0
     text = capsys.readouterr().out
     assert "| MRG-011 | added | rules/margin.py:compute_liquidation_price |" in text
+
+
+def outcome(result: str, bound: str = "", known_bad: bool = False, detail: str = "") -> rulebook.Outcome:
+    return rulebook.Outcome(
+        id="MRG-900/x",
+        statement="",
+        rule_ids=("MRG-900",),
+        invariant_ids=("INV-X",),
+        result=result,
+        bound=bound,
+        known_bad=known_bad,
+        detail=detail,
+    )
+
+
+@pytest.mark.parametrize(
+    ("recorded", "expected"),
+    [
+        (outcome("proved"), "proved (unbounded)"),
+        (outcome("proved", bound="k ≤ 8 candidates"), "proved for k ≤ 8 candidates"),
+        (outcome("waived", detail="nonlinear"), "waived: nonlinear"),
+        (outcome("unknown", detail="timeout"), "FAILS: unknown (timeout)"),
+        (outcome("refuted", known_bad=True), "refuted, as expected (known-bad variant)"),
+        (outcome("proved", known_bad=True), "NOT REFUTED (proved) — the checker missed a planted bug"),
+    ],
+)
+def test_recorded_outcome_reads_as_its_status(recorded: rulebook.Outcome, expected: str) -> None:
+    assert recorded.status == expected
+
+
+def test_a_failing_obligation_dominates_a_rules_status(book: rulebook.Rulebook) -> None:
+    import attrs
+
+    failing = attrs.evolve(book, outcomes=(outcome("proved"), outcome("vacuous")))
+    assert failing.status("MRG-900") == "FAILS (MRG-900/x)"
+
+
+def test_an_id_only_tests_mention_is_tested_only(book: rulebook.Rulebook) -> None:
+    import attrs
+
+    tested = attrs.evolve(book, outcomes=(), mentions={"MRG-900": ("tests/test_x.py",)})
+    assert (tested.status("MRG-900"), tested.status("MRG-901")) == ("tested only", "not checked")
