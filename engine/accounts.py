@@ -127,6 +127,7 @@ class Account:
         "fee_cache",
         "orders",
         "positions",
+        "reserved",
         "verified",
         "volume_by_day",
         "wallets",
@@ -142,6 +143,7 @@ class Account:
         self.cancel_at_ms = 0  # dead man's switch deadline; 0 = disarmed
         self.volume_by_day: dict[int, int] = {}  # UTC day index -> USD volume traded
         self.fee_cache: tuple[int, int] = (-1, 0)  # (day, fee tier index)
+        self.reserved: dict[str, int] = {}  # asset -> balance reserved by live spot orders
 
     def position(self, inst: Instrument) -> PositionState:
         """The account's position record in ``inst`` (created flat on first use)."""
@@ -194,6 +196,7 @@ class Account:
             tuple(sorted(self.cl_ord_ids.items())),
             self.cancel_at_ms,
             tuple(sorted(self.volume_by_day.items())),
+            tuple(sorted(self.reserved.items())),
         )
 
     def __getstate__(self) -> tuple[object, ...]:

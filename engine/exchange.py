@@ -52,7 +52,7 @@ from engine.fastmargin import contract_order_margin, order_sides  # the MRG-042/
 from engine.liqindex import LiqIndex
 from engine.orders import Order
 from rules.adl import POLICIES, AdlCandidate, AdlPolicy, compute_haircut, is_adl_eligible, rank_candidates
-from rules.contract import compute_value
+from rules.contract import compute_notional, compute_value
 from rules.events import (
     AdlFill,
     AdlShortfall,
@@ -64,7 +64,7 @@ from rules.events import (
     TakenOverPosition,
 )
 from rules.funding import compute_funding_exchange
-from rules.instrument import Instrument
+from rules.instrument import ContractKind, Instrument
 from rules.instrument_file import load_builtin_instruments
 from rules.insurance import Fill as OfferFill
 from rules.insurance import settle_close_out
@@ -88,7 +88,7 @@ from rules.margin import (
     compute_threshold_price,
 )
 from rules.num import ceil_to_multiple, floor_to_multiple
-from rules.position import Position, apply_fill, apply_trade
+from rules.position import Position, apply_fill, apply_trade, compute_commission
 from rules.risk_limit import check_risk_limit, check_risk_limit_choice, compute_risk_steps
 
 LIQUIDATOR = -1  # the liquidation engine's account id (rules.waterfall.LIQUIDATOR_ACCOUNT_ID)
@@ -156,6 +156,7 @@ _STATE = (
     "dirty",
     "multi",
     "pending",
+    "spot_reservations",
     "next_order_id",
     "next_pending_id",
     "seq",
@@ -197,6 +198,7 @@ class Engine:
         self.dirty: dict[int, None] = {}
         self.multi: dict[int, None] = {}  # accounts with cross positions in several contracts
         self.pending: list[Pending] = []
+        self.spot_reservations: dict[int, tuple[str, int]] = {}  # spot order id -> (asset, amount)
         self.next_order_id = 1
         self.next_pending_id = 0
         self.seq = 0
@@ -432,7 +434,38 @@ class Engine:
         return inst
 
     def _asset_known(self, asset: object) -> bool:
-        return _is_str(asset) and any(i.settl_currency == asset for i in self.instrument_map.values())
+        return _is_str(asset) and asset in self.assets()
+
+    @staticmethod
+    def _is_spot(inst: Instrument) -> bool:
+        return inst.kind is ContractKind.SPOT
+
+    def _free(self, account: Account, asset: str, margin: AccountMargin) -> int:
+        """Available balance net of what live spot orders reserve."""
+        return margin.available_margin - account.reserved.get(asset, 0)
+
+    def _spot_need(self, inst: Instrument, is_buy: bool, qty: int, price: int) -> tuple[str, int]:
+        """What a spot order reserves: a buy its quote value plus the taker fee, a sell its base amount."""
+        if is_buy:
+            value = compute_notional(inst, qty, price)
+            return inst.settl_currency, value + max(0, compute_commission(value, inst.taker_fee_ppm))
+        return inst.base_currency, qty * inst.base_multiplier
+
+    def _reserve(self, order: Order, price: int | None = None) -> None:
+        """Set a spot order's reservation from its open quantity (0 once it is no longer live)."""
+        account = self.accounts[order.account]
+        old = self.spot_reservations.pop(order.order_id, None)
+        if old is not None:
+            left = account.reserved.get(old[0], 0) - old[1]
+            if left:
+                account.reserved[old[0]] = left
+            else:
+                account.reserved.pop(old[0], None)
+        if order.order_id in self.live_orders and order.leaves_qty > 0:
+            inst = self.instrument_map[order.symbol]
+            asset, amount = self._spot_need(inst, order.is_buy, order.leaves_qty, price or order.price)
+            self.spot_reservations[order.order_id] = (asset, amount)
+            account.reserved[asset] = account.reserved.get(asset, 0) + amount
 
     def _peek_position(self, account: Account, inst: Instrument) -> PositionState:
         """The account's position in ``inst`` without creating one (a flat stand-in if none)."""
@@ -527,7 +560,8 @@ class Engine:
         if not _is_int(c.amount) or c.amount <= 0:
             return Rej(Reason.MALFORMED, "amount must be a positive integer")
         margin = self._account_margin(account, c.asset)
-        problem = check_withdrawal(c.amount, margin.withdrawable_margin)
+        withdrawable = max(0, min(margin.withdrawable_margin, self._free(account, c.asset, margin)))
+        problem = check_withdrawal(c.amount, withdrawable)
         if problem is not None:
             return Rej(Reason.INSUFFICIENT_BALANCE, f"{problem.reason.value}: withdrawable {problem.available}")
         account.wallets[c.asset] = account.wallet(c.asset) - c.amount
@@ -555,6 +589,8 @@ class Engine:
             return inst
         if not _is_int(c.leverage_hundredths):
             return Rej(Reason.MALFORMED, "leverage_hundredths must be an integer")
+        if self._is_spot(inst):
+            return Rej(Reason.NOT_SUPPORTED_ON_SPOT, "a spot pair has no leverage")
         return self._change_leverage(account, inst, c.leverage_hundredths)
 
     def _change_leverage(self, account: Account, inst: Instrument, leverage: int) -> Rej | int:
@@ -593,6 +629,8 @@ class Engine:
             return inst
         if type(c.enabled) is not bool:
             return Rej(Reason.MALFORMED, "enabled must be a boolean")
+        if self._is_spot(inst):
+            return Rej(Reason.NOT_SUPPORTED_ON_SPOT, "a spot pair has no margin mode")
         if not c.enabled:
             return self._change_leverage(account, inst, CROSS)
         ps = self._peek_position(account, inst)
@@ -613,13 +651,15 @@ class Engine:
             return inst
         if not _is_int(c.amount):
             return Rej(Reason.MALFORMED, "amount must be an integer")
+        if self._is_spot(inst):
+            return Rej(Reason.NOT_SUPPORTED_ON_SPOT, "a spot pair has no position margin")
         if inst.symbol not in self.marks:
             return Rej(Reason.NO_MARK_PRICE, f"{inst.symbol} has no mark price yet")
         ps = account.positions.get(inst.symbol)
         if ps is None or ps.qty == 0:
             return Rej(Reason.NO_POSITION, "no open position to transfer margin to or from")
         pm = self._position_margin(inst, ps)
-        available = self._account_margin(account, inst.settl_currency).available_margin
+        available = self._free(account, inst.settl_currency, self._account_margin(account, inst.settl_currency))
         problem = check_transfer_margin(pm, c.amount, available)
         if problem is not None:
             reason = Reason.NOT_ISOLATED if problem.reason.value == "PositionNotIsolated" else Reason.INSUFFICIENT_MARGIN
@@ -638,6 +678,8 @@ class Engine:
             return inst
         if not _is_int(c.risk_limit):
             return Rej(Reason.MALFORMED, "risk_limit must be an integer")
+        if self._is_spot(inst):
+            return Rej(Reason.NOT_SUPPORTED_ON_SPOT, "a spot pair has no risk limit")
         problem = check_risk_limit_choice(inst, c.risk_limit)
         if problem is not None:
             return Rej(Reason.INVALID_RISK_LIMIT, "risk limit must be riskLimit + k × riskStep")
@@ -729,6 +771,8 @@ class Engine:
                 ord_type = o.LIMIT if c.price is not None else o.MARKET
         if ord_type not in o.ORD_TYPES:
             return Rej(Reason.INVALID_ORD_TYPE, f"unknown ordType {ord_type!r}")
+        if self._is_spot(inst) and (reduce_only or ord_type in o.CONDITIONAL_TYPES):
+            return Rej(Reason.NOT_SUPPORTED_ON_SPOT, "spot orders are Limit or Market, without ReduceOnly/Close")
         if len(c.cl_ord_id) > MAX_CL_ORD_ID:
             return Rej(Reason.MALFORMED, "clOrdID longer than 36 characters")
         if c.cl_ord_id and c.cl_ord_id in account.cl_ord_ids:
@@ -922,6 +966,12 @@ class Engine:
             charge_price = order.price
         else:
             charge_price = self._market_limit(inst, ps, order.is_buy)
+        if self._is_spot(inst):
+            asset, need = self._spot_need(inst, order.is_buy, order.leaves_qty, charge_price)
+            free = self._free(account, asset, self._account_margin(account, asset))
+            if need > free:
+                return Rej(Reason.INSUFFICIENT_BALANCE, f"needs {need} {asset}, free {free}")
+            return None
         signed = order.leaves_qty if order.is_buy else -order.leaves_qty
         before_orders = tuple(ps.orders.values())
         after_orders = (*before_orders, (signed, charge_price))
@@ -944,7 +994,7 @@ class Engine:
             charge_price,
         )
         if requirement > 0:
-            available = self._account_margin(account, inst.settl_currency).available_margin
+            available = self._free(account, inst.settl_currency, self._account_margin(account, inst.settl_currency))
             problem = check_order_margin(available, requirement)
             if problem is not None:
                 return Rej(Reason.INSUFFICIENT_MARGIN, f"needs {problem.required}, available {problem.available}")
@@ -968,6 +1018,8 @@ class Engine:
             if is_limit
             else self._bankruptcy_limit(account, inst, order.is_buy, self._market_limit(inst, ps, order.is_buy))
         )
+        if self._is_spot(inst):
+            self._reserve(order, limit)
         if order.time_in_force == o.FILL_OR_KILL and not book.can_fill(
             order.is_buy, limit, order.leaves_qty, account.account_id
         ):
@@ -980,6 +1032,9 @@ class Engine:
         if is_limit and order.time_in_force in (o.GOOD_TILL_CANCEL, o.DAY):
             order.reset_shown()
             book.add(order)
+            if self._is_spot(inst):
+                self._reserve(order)
+                return
             ps.orders[order.order_id] = (order.leaves_qty if order.is_buy else -order.leaves_qty, order.price)
             return
         text = "Canceled: market order reached its price limit" if not is_limit else "Canceled: ImmediateOrCancel"
@@ -1024,6 +1079,9 @@ class Engine:
 
     def _apply_fills(self, inst: Instrument, taker: Order, fills: list[Fill], dropped: list[Order]) -> None:
         """Money and bookkeeping of a sweep: ACC-004 per fill, executions, maker orders, positions."""
+        if self._is_spot(inst):
+            self._apply_spot_fills(inst, taker, fills, dropped)
+            return
         symbol = inst.symbol
         asset = inst.settl_currency
         taker_account = self.accounts[taker.account]
@@ -1092,6 +1150,48 @@ class Engine:
                 self._touch(account, inst)
                 self._emit_position(account_id, symbol)
 
+    def _apply_spot_fills(self, inst: Instrument, taker: Order, fills: list[Fill], dropped: list[Order]) -> None:
+        """A spot trade moves the quote value one way and the base amount the other; fees in the quote asset."""
+        quote, base = inst.settl_currency, inst.base_currency
+        taker_account = self.accounts[taker.account]
+        usd_unit = self._usd_per_unit(inst)
+        totals: dict[int, int] = {}
+        for maker, qty, _ in fills:
+            totals[maker.order_id] = totals.get(maker.order_id, 0) + qty
+        running = {m.order_id: (m.leaves_qty + totals[m.order_id], m.cum_qty - totals[m.order_id]) for m, _, _ in fills}
+        for maker, qty, price in fills:
+            maker_account = self.accounts[maker.account]
+            value = compute_notional(inst, qty, price)
+            amount = qty * inst.base_multiplier
+            taker_fee = compute_commission(value, self._fee_ppm(taker_account, inst, maker=False))  # ACC-002
+            maker_fee = compute_commission(value, self._fee_ppm(maker_account, inst, maker=True))
+            buyer, seller = (taker_account, maker_account) if taker.is_buy else (maker_account, taker_account)
+            buyer_fee, seller_fee = (taker_fee, maker_fee) if taker.is_buy else (maker_fee, taker_fee)
+            buyer.wallets[quote] = buyer.wallet(quote) - value - buyer_fee
+            buyer.wallets[base] = buyer.wallet(base) + amount
+            seller.wallets[base] = seller.wallet(base) - amount
+            seller.wallets[quote] = seller.wallet(quote) + value - seller_fee
+            self.fees[quote] = self.fees.get(quote, 0) + buyer_fee + seller_fee
+            taker.leaves_qty -= qty
+            taker.cum_qty += qty
+            taker.cum_value += qty * price
+            leaves, cum = running[maker.order_id]
+            running[maker.order_id] = (leaves - qty, cum + qty)
+            self._emit_exec(o.EXEC_TRADE, taker, last_qty=qty, last_px=price, comm=taker_fee,
+                            liquidity=o.REMOVED_LIQUIDITY)
+            self._emit_exec(o.EXEC_TRADE, maker, last_qty=qty, last_px=price, comm=maker_fee,
+                            liquidity=o.ADDED_LIQUIDITY, leaves=leaves - qty, cum=cum + qty)
+            taker_account.add_volume(compute_usd_volume(inst, qty, price, usd_unit), self.time_ms)
+            maker_account.add_volume(compute_usd_volume(inst, qty, price, usd_unit), self.time_ms)
+            self.last_prices[inst.symbol] = price
+        for maker in {m.order_id: m for m, _, _ in fills}.values():
+            if maker.leaves_qty == 0:
+                self._forget(maker)
+            else:
+                self._reserve(maker)
+        for maker in dropped:
+            self._cancel(maker, "Canceled: self-trade prevention (resting order of the same account)", in_book=False)
+
     def _apply_effect(
         self, account: Account, ps: PositionState, inst: Instrument, position: Position, wallet_delta: int,
         realised: int,
@@ -1155,6 +1255,8 @@ class Engine:
         ps = account.positions.get(order.symbol)
         if ps is not None:
             ps.orders.pop(order.order_id, None)
+        if order.order_id in self.spot_reservations:
+            self._reserve(order)
 
     def _cancel(self, order: Order, text: str, in_book: bool = True) -> None:
         if in_book and order.live and order.level is not None:
@@ -1286,7 +1388,14 @@ class Engine:
         crosses = order.triggered and book.crosses(order.is_buy, price) and price != order.price
         if crosses and order.post_only:
             return Rej(Reason.POST_ONLY_WOULD_TRADE, "amended ParticipateDoNotInitiate order would trade")
-        if order.triggered and (leaves > order.leaves_qty or price != order.price):
+        spot = self._is_spot(inst)
+        if spot:
+            asset, need = self._spot_need(inst, order.is_buy, leaves, price)
+            held = self.spot_reservations.get(order.order_id, (asset, 0))[1]
+            free = self._free(account, asset, self._account_margin(account, asset))
+            if need - held > free:
+                return Rej(Reason.INSUFFICIENT_BALANCE, f"needs {need - held} more {asset}, free {free}")
+        elif order.triggered and (leaves > order.leaves_qty or price != order.price):
             signed = leaves if order.is_buy else -leaves
             others = tuple(v for k, v in ps.orders.items() if k != order.order_id)
             after = (*others, (signed, price))
@@ -1304,7 +1413,7 @@ class Engine:
                 signed - old_signed if leaves > order.leaves_qty else signed, price,
             )
             if requirement > 0:
-                available = self._account_margin(account, inst.settl_currency).available_margin
+                available = self._free(account, inst.settl_currency, self._account_margin(account, inst.settl_currency))
                 refusal = check_order_margin(available, requirement)
                 if refusal is not None:
                     return Rej(Reason.INSUFFICIENT_MARGIN, f"needs {refusal.required}, available {refusal.available}")
@@ -1333,12 +1442,18 @@ class Engine:
             else:
                 order.reset_shown()
                 book.add(order)
-                ps_real.orders[order.order_id] = (order.leaves_qty if order.is_buy else -order.leaves_qty, price)
+                if spot:
+                    self._reserve(order)
+                else:
+                    ps_real.orders[order.order_id] = (order.leaves_qty if order.is_buy else -order.leaves_qty, price)
             self._after_trading(inst)
             return order.order_id
         book.amend(order, leaves, price)
         order.order_qty = order.cum_qty + leaves
-        account.positions[inst.symbol].orders[order.order_id] = (leaves if order.is_buy else -leaves, price)
+        if spot:
+            self._reserve(order)
+        else:
+            account.positions[inst.symbol].orders[order.order_id] = (leaves if order.is_buy else -leaves, price)
         self._emit_exec(o.EXEC_REPLACED, order)
         return order.order_id
 
@@ -1426,6 +1541,8 @@ class Engine:
             return inst
         if not _is_int(c.rate_e8) or abs(c.rate_e8) > 100_000_000:
             return Rej(Reason.MALFORMED, "rate_e8 must be an integer within ±100%")
+        if self._is_spot(inst):
+            return Rej(Reason.NOT_SUPPORTED_ON_SPOT, "a spot pair has no funding")
         if inst.symbol not in self.marks:
             return Rej(Reason.NO_MARK_PRICE, f"{inst.symbol} has no mark price yet")
         holders = tuple(
@@ -1844,7 +1961,9 @@ class Engine:
     # ================================================================ ExchangeView
     def assets(self) -> Sequence[str]:
         """Settlement assets, sorted."""
-        return sorted({inst.settl_currency for inst in self.instrument_map.values()})
+        assets = {inst.settl_currency for inst in self.instrument_map.values()}
+        assets |= {inst.base_currency for inst in self.instrument_map.values() if inst.base_currency}
+        return sorted(assets)
 
     def account_ids(self) -> Sequence[int]:
         """Every account id (the liquidation engine's -1 included), sorted."""
@@ -1896,7 +2015,7 @@ class Engine:
         out = []
         for order_id in sorted(account.orders):
             order = self.live_orders[order_id]
-            if order.live and order.level is not None:
+            if order.live and order.level is not None and order.order_id not in self.spot_reservations:
                 out.append(
                     RestingOrder(symbol=order.symbol, qty=order.leaves_qty if order.is_buy else -order.leaves_qty,
                                  price=order.price)

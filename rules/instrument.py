@@ -29,6 +29,7 @@ class ContractKind(enum.Enum):
     INVERSE = "inverse"  # 1 quote unit per contract, settled in the base coin (XBTUSD)
     QUANTO = "quanto"  # fixed settlement amount per quote unit of price (ETHUSD)
     LINEAR = "linear"  # settled in the quote currency (XBTUSDT)
+    SPOT = "spot"  # a spot pair: base asset against quote asset, fully funded, no margin (engine only)
 
 
 @attrs.frozen(kw_only=True)
@@ -84,6 +85,9 @@ class Instrument:
     init_margin_step_ppm: int = attrs.field(  # initMarginStep: IM added per risk step (default maintMargin)
         default=attrs.Factory(lambda self: self.maint_margin_ppm, takes_self=True)
     )
+    # -- spot pairs (kind SPOT): value(qty, price) is the quote amount in settlCurrency minor units --
+    base_currency: str = ""  # baseCurrency: the asset bought and sold (spot only)
+    base_multiplier: int = 0  # baseMultiplier: base minor units per contract (spot only)
 
     @property
     def is_inverse(self) -> bool:

@@ -119,6 +119,12 @@ _RISK_FIELDS: dict[str, tuple[str, Any]] = {
     "initMarginStep": ("init_margin_step_ppm", parse_ppm),
 }
 _OPTIONAL_FIELDS += tuple(_RISK_FIELDS)
+# spot pairs (engine/exchange.py): the base asset and how much of it one contract is
+_SPOT_FIELDS: dict[str, tuple[str, Any]] = {
+    "baseCurrency": ("base_currency", lambda value, _name: str(value)),
+    "baseMultiplier": ("base_multiplier", parse_int),
+}
+_OPTIONAL_FIELDS += tuple(_SPOT_FIELDS)
 MARK_METHODS = ("FairPrice", "LastPrice", "LastPriceProtected")
 
 
@@ -198,7 +204,7 @@ def _build(mapping: Mapping[str, Any]) -> Instrument:
         settlement_fee_ppm=parse_ppm(mapping.get("settlementFee", 0), "settlementFee"),
         expiry_ms=None if expiry is None else parse_int(expiry, "expiry"),
         mark_method=str(mark_method),
-        **{attr: parse(mapping[name], name) for name, (attr, parse) in {**_PRICE_FUNDING_FIELDS, **_RISK_FIELDS}.items() if name in mapping},
+        **{attr: parse(mapping[name], name) for name, (attr, parse) in {**_PRICE_FUNDING_FIELDS, **_RISK_FIELDS, **_SPOT_FIELDS}.items() if name in mapping},
     )
 
 
