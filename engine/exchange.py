@@ -60,7 +60,9 @@ from rules.events import (
     Liquidation,
     LiquidationFill,
     OrdersCancelled,
+    PartialLiquidation,
     PositionSnapshot,
+    RiskLimitLowered,
     TakenOverPosition,
 )
 from rules.funding import compute_funding_exchange
@@ -69,6 +71,8 @@ from rules.instrument_file import load_builtin_instruments
 from rules.insurance import Fill as OfferFill
 from rules.insurance import settle_close_out
 from rules.liquidation import (
+    compute_fitting_tier,
+    compute_partial_plan,
     compute_pool_residual,
     compute_requirement,
     compute_takeover_price,
@@ -89,7 +93,7 @@ from rules.margin import (
 )
 from rules.num import ceil_to_multiple, floor_to_multiple
 from rules.position import Position, apply_fill, apply_trade, compute_commission
-from rules.risk_limit import check_risk_limit, check_risk_limit_choice, compute_risk_steps
+from rules.risk_limit import check_risk_limit, check_risk_limit_choice, compute_risk_steps, compute_tier_limit
 
 LIQUIDATOR = -1  # the liquidation engine's account id (rules.waterfall.LIQUIDATOR_ACCOUNT_ID)
 FAT_FINGER_PPM = 50_000  # 5%: market orders capped, limit orders checked (reference §8)
@@ -214,6 +218,7 @@ class Engine:
         self._funding_postings: list[Any] = []
         self._flat_before: tuple[tuple[int, str, int], ...] = ()
         self.track_steps = False  # record what step_info() needs for transition invariants (tests)
+        self._fee_free = False  # True during a partial liquidation's FillOrKill
         self._checkpoint = self._dump()
         self._since: list[Any] = []
         self._replaying = False
@@ -318,6 +323,7 @@ class Engine:
         engine._funding_postings = []
         engine._flat_before = ()
         engine.track_steps = False
+        engine._fee_free = False
         engine._checkpoint = blob
         engine._since = []
         engine._replaying = False
@@ -1040,14 +1046,18 @@ class Engine:
         text = "Canceled: market order reached its price limit" if not is_limit else "Canceled: ImmediateOrCancel"
         self._cancel(order, text)
 
-    def _sweep(self, account: Account, inst: Instrument, order: Order, limit: int) -> None:
-        """Match ``order`` (not in the book) against the book up to ``limit``; apply every fill."""
+    def _sweep(self, account: Account, inst: Instrument, order: Order, limit: int) -> list[tuple[int, int]]:
+        """Match ``order`` (not in the book) against the book up to ``limit``; apply every fill.
+
+        Returns the ``(qty, price)`` of each fill.
+        """
         book = self.books[inst.symbol]
         fills: list[Fill] = []
         dropped: list[Order] = []
         guard = self._make_guard(inst.symbol, fills)
         book.match(order.is_buy, limit, order.leaves_qty, account.account_id, fills, dropped, guard)
         self._apply_fills(inst, order, fills, dropped)
+        return [(qty, price) for _, qty, price in fills]
 
     def _make_guard(self, symbol: str, fills: list[Fill]) -> Callable[[Order, int], int]:
         accounts = self.accounts
@@ -1063,8 +1073,8 @@ class Engine:
         return guard
 
     def _fee_ppm(self, account: Account, inst: Instrument, maker: bool) -> int:
-        if account.account_id < 0:
-            return 0  # the liquidation engine pays no commission (rules.waterfall decision)
+        if account.account_id < 0 or self._fee_free:
+            return 0  # liquidation fills pay no commission (rules.waterfall decision)
         tier = inst.fee_tiers[account.fee_tier(inst, self.time_ms)]
         return tier.maker_fee_ppm if maker else tier.taker_fee_ppm
 
@@ -1737,6 +1747,13 @@ class Engine:
                     account.account_id,
                     member,
                 )
+        if self._partially_liquidate(account, symbol):
+            self._touch(account, inst)
+            return
+        margin, equity, maintenance, members = self._pool_of(account, symbol)
+        if not members:
+            return
+        snapshot = self._snapshot(account, members)
         ranked = []
         for member in members:
             mps = account.positions[member]
@@ -1790,6 +1807,109 @@ class Engine:
             self._fund_move(asset, amount, "residual" if amount > 0 else "draw", primary, -1, "INS-011")
         self.stats["liquidations"] = self.stats.get("liquidations", 0) + 1
         self._touch(account, inst)
+
+    def _snapshot(self, account: Account, members: list[str]) -> tuple[PositionSnapshot, ...]:
+        return tuple(
+            PositionSnapshot(
+                symbol=m,
+                qty=account.positions[m].qty,
+                cost=account.positions[m].cost,
+                leverage_hundredths=account.positions[m].leverage,
+                chosen_tier=account.positions[m].chosen_tier,
+                mark_price=self.marks[m],
+            )
+            for m in members
+        )
+
+    def _pool_key(self, account: Account, symbol: str) -> str:
+        ps = account.positions[symbol]
+        inst = self.instrument_map[symbol]
+        return ("isolated:" + symbol) if ps.leverage != CROSS else "cross:" + inst.settl_currency
+
+    def _partially_liquidate(self, account: Account, symbol: str) -> bool:
+        """LIQ-021/022: lower risk limits, then FillOrKill reductions one tier at a time; True when that sufficed."""
+        pool_key = self._pool_key(account, symbol)
+        _, _, _, members = self._pool_of(account, symbol)
+        for member in members:  # LIQ-021: the chosen risk limit down to what the position fits
+            mps = account.positions[member]
+            minst = self.instrument_map[member]
+            fitting = compute_fitting_tier(minst, abs(mps.cost))
+            if fitting < mps.chosen_tier:
+                _, equity, before, _ = self._pool_of(account, symbol)
+                from_tier = mps.chosen_tier
+                mps.chosen_tier = fitting
+                mps.risk_limit = compute_tier_limit(minst, fitting)
+                _, _, after, _ = self._pool_of(account, symbol)
+                self._emit_rule(
+                    RiskLimitLowered(
+                        rule_id="LIQ-021", account_id=account.account_id, symbol=member, from_tier=from_tier,
+                        to_tier=fitting, gross_value=abs(mps.cost), equity=equity, maintenance_before=before,
+                        maintenance_after=after,
+                    ),
+                    account.account_id,
+                    member,
+                )
+        for _ in range(16):  # LIQ-022: one tier at a time
+            margin, equity, maintenance, members = self._pool_of(account, symbol)
+            if equity - maintenance >= 0:
+                return True
+            candidates = []
+            for member in members:
+                mps = account.positions[member]
+                minst = self.instrument_map[member]
+                req = compute_requirement(minst, mps.position, mps.leverage, mps.chosen_tier)
+                if req.steps > 0:
+                    candidates.append((-req.pos_maint, member, req))
+            if not candidates:
+                return False
+            _, member, req = min(candidates, key=lambda item: (item[0], item[1]))
+            mps = account.positions[member]
+            minst = self.instrument_map[member]
+            plan = compute_partial_plan(
+                minst, mps.position, mps.leverage, req.steps, equity, maintenance - req.pos_maint, self.marks[member]
+            )
+            snapshot = self._snapshot(account, members)
+            qty = abs(plan.close_qty)
+            is_buy = plan.close_qty < 0  # closing a short buys
+            fills: list[tuple[int, int]] = []
+            filled = False
+            if plan.feasible and qty > 0 and self.books[member].can_fill(
+                is_buy, plan.limit_price, qty, account.account_id
+            ):
+                order = Order(
+                    order_id=self.next_order_id, account=account.account_id, symbol=member, is_buy=is_buy,
+                    price=plan.limit_price, order_qty=qty, time_in_force=o.FILL_OR_KILL, time_ms=self.time_ms,
+                )
+                self.next_order_id += 1
+                self.live_orders[order.order_id] = order
+                account.orders[order.order_id] = order
+                self._emit_exec(o.EXEC_NEW, order, text="Liquidation: partial (FillOrKill)")
+                self._fee_free = True
+                try:
+                    fills = self._sweep(account, minst, order, plan.limit_price)
+                finally:
+                    self._fee_free = False
+                self._forget(order)
+                filled = order.leaves_qty == 0
+                if filled:
+                    mps.chosen_tier = plan.new_tier
+                    mps.risk_limit = compute_tier_limit(minst, plan.new_tier)
+                    self.stats["partial_liquidations"] = self.stats.get("partial_liquidations", 0) + 1
+            _, _, maintenance_after, _ = self._pool_of(account, symbol)
+            self._emit_rule(
+                PartialLiquidation(
+                    rule_id="LIQ-022", account_id=account.account_id, pool=pool_key, symbol=member,
+                    mark_price=self.marks[member], equity=equity, maintenance=maintenance, pool_margin=margin,
+                    positions=snapshot, close_qty=plan.close_qty, limit_price=plan.limit_price, filled=filled,
+                    fills=tuple(fills), from_tier=req.steps, to_tier=plan.new_tier,
+                    maintenance_after=maintenance_after,
+                ),
+                account.account_id,
+                member,
+            )
+            if not filled:
+                return False
+        return False
 
     def _fund_move(self, asset: str, delta: int, kind: str, symbol: str, pending_id: int, rule_id: str) -> None:
         before = self.insurance_funds.get(asset, 0)

@@ -1,0 +1,58 @@
+"""The waterfall through the engine's own book: partial liquidation, take-over, insurance, ADL."""
+
+from __future__ import annotations
+
+from engine import commands as c
+from engine.events import Event, RuleEvent
+from engine.exchange import Engine
+from rules.instrument_file import load_instrument
+from rules.invariants import check_all
+
+ETHUSD = load_instrument("ETHUSD")
+XBT = 100_000_000
+
+
+def setup(deposit: int) -> Engine:
+    engine = Engine({"ETHUSD": ETHUSD})
+    engine.track_steps = True
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    for account, amount in ((1, deposit), (2, 1_000 * XBT)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    return engine
+
+
+def rules_fired(events: list[Event]) -> list[str]:
+    return [e.kind for e in events if isinstance(e, RuleEvent)]
+
+
+def open_long(engine: Engine, qty: int) -> None:
+    for account in (1, 2):
+        limit = ETHUSD.risk_limit + 4 * ETHUSD.risk_step if account == 2 else ETHUSD.risk_limit + ETHUSD.risk_step
+        engine.process(c.SetRiskLimit(time_ms=0, account=account, symbol="ETHUSD", risk_limit=limit))
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Sell", order_qty=qty, price=300_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=qty, price=300_000))
+
+
+def test_position_above_the_base_risk_limit_is_partially_liquidated_when_the_book_can_take_it() -> None:
+    engine = setup(3 * XBT)
+    open_long(engine, 25_000)  # 75 XBT: one risk step above the 50 XBT base limit
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Buy", order_qty=20_000, price=294_000))
+    events = engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=294_000, index_price=294_000))
+    assert "PartialLiquidation" in rules_fired(events)
+    assert "Liquidation" not in rules_fired(events)
+    kept = engine.positions(1)["ETHUSD"]
+    assert 0 < kept.qty < 25_000
+    assert {k: v for k, v in check_all(engine, engine.step_info(events)).items() if v} == {}
+
+
+def test_without_bids_the_position_is_taken_over_and_closed_by_adl() -> None:
+    engine = setup(3 * XBT)
+    open_long(engine, 25_000)
+    events = engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=294_000, index_price=294_000))
+    fired = rules_fired(events)
+    assert "Liquidation" in fired
+    assert "AdlFill" in fired
+    assert engine.positions(1) == {}
+    assert engine.positions(2) == {}  # the only opposing position was deleveraged
+    assert {k: v for k, v in check_all(engine, engine.step_info(events)).items() if v} == {}
