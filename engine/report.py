@@ -19,9 +19,11 @@ Records the report understands (field names are BitMEX's where one exists):
 
 * ``table=instrument``: ``timestamp``, ``markPrice``, ``lastPrice``,
   ``indicativeSettlePrice`` (the index), ``openInterest``, ``fundingRate``;
-* ``table=execution``: ``execType`` (``Trade``, ``Funding``, ``Deleverage``…),
-  ``account``, ``side``, ``lastQty``, ``lastPx``; Deleverage rows also carry
-  ``adlRankingScore`` and ``liquidatedAccount``;
+* ``table=execution``: ``execType`` (``Trade``, ``Deleverage``…), ``account``,
+  ``side``, ``lastQty``, ``lastPx``, ``lastLiquidityInd`` (one ``AddedLiquidity``
+  row per match); Deleverage rows also carry ``adlRankingScore`` and
+  ``liquidatedAccount``;
+* ``table=transaction``: ``transactType`` (``Funding`` payments are counted);
 * ``table=liquidation``: ``account``, ``side``, ``leavesQty``, ``price``
   (bankruptcy price), ``liquidationType`` (``full`` / ``partial``);
 * ``table=insurance``: ``timestamp``, ``currency``, ``walletBalance``;
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -185,10 +188,8 @@ def analyse(name: str, records: Iterable[Mapping[str, Any]], summary: Mapping[st
             )
         elif table == "execution":
             exec_type = record.get("execType")
-            if exec_type == "Trade" and record.get("lastLiquidityInd") != "AddedLiquidity":
-                run.trades += 1  # one row per match: the taker's side
-            elif exec_type == "Funding":
-                run.funding_payments += 1
+            if exec_type == "Trade" and record.get("lastLiquidityInd") == "AddedLiquidity":
+                run.trades += 1  # one row per match: the maker's (liquidation fills have no taker row)
             elif exec_type == "Deleverage":
                 run.adl.append(
                     AdlRow(
@@ -201,6 +202,8 @@ def analyse(name: str, records: Iterable[Mapping[str, Any]], summary: Mapping[st
                         liquidated=record.get("liquidatedAccount"),
                     )
                 )
+        elif table == "transaction" and record.get("transactType") == "Funding":
+            run.funding_payments += 1
         elif table == "margin":
             target = before if record.get("phase") == "before" else after
             target[int(record["account"])] = record
@@ -235,6 +238,11 @@ def coins(amount: int, coin: int, places: int = 4) -> str:
     digits = min(places, len(str(coin)) - 1)
     whole, frac = divmod(rounded, 10**digits)
     return f"{sign}{whole:,}.{frac:0{digits}d}" if digits else f"{sign}{whole:,}"
+
+
+def coin_name(currency: str) -> str:
+    """The whole-coin name of a minor unit: XBt -> XBT, USDt -> USDT."""
+    return currency[:-1] + currency[-1].upper() if currency.endswith("t") else currency
 
 
 def clock(ms: int, start_ms: int) -> str:
@@ -273,7 +281,7 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     if high <= low:
         high = low + 1
     raw = (high - low) / count
-    magnitude = 10 ** len(str(int(raw))) / 10 if raw >= 1 else 10 ** -len(f"{raw:.12f}".split(".")[1].rstrip("0"))
+    magnitude = 10 ** math.floor(math.log10(raw))
     for factor in (1, 2, 2.5, 5, 10):
         step = magnitude * factor
         if (high - low) / step <= count:
@@ -545,7 +553,7 @@ def plot_insurance(runs: Sequence[RunData]) -> str:
         ys: list[float | None] = [b / run.coin for _, b in run.insurance]
         ys += ys[-1:]
         series.append(Series(run.name, xs, ys, COLORS[i % len(COLORS)], step=True))
-    unit = runs[0].currency.rstrip("t").upper() if runs else ""
+    unit = coin_name(runs[0].currency) if runs else ""
     return line_chart("insurance", "Insurance fund balance", unit, series, *span(runs), y_zero=True)
 
 
@@ -570,7 +578,7 @@ def plot_equity(run: RunData) -> str:
     traders = [row for row in run.accounts if row.role == "trader"]
     before = [row.before / run.coin for row in traders]
     after = [row.after / run.coin for row in traders]
-    unit = run.currency.rstrip("t").upper()
+    unit = coin_name(run.currency)
     title = "Account equity: before the stress and at the end" + (f" ({run.name})" if run.name else "")
     return histogram("equity", title, [("before", before, COLORS[0]), ("after", after, COLORS[1])], f"equity ({unit})")
 
@@ -620,7 +628,7 @@ def summary_table(runs: Sequence[RunData]) -> str:
         cells = []
         for run in runs:
             value = run.summary.get(key, run.counts().get(key, ""))
-            text = f"{coins(value, run.coin)} {run.currency.rstrip('t').upper()}" if key in MONEY_KEYS else value
+            text = f"{coins(value, run.coin)} {coin_name(run.currency)}" if key in MONEY_KEYS else value
             if key == "journal_sha256" and isinstance(value, str):
                 text = value[:16] + "…"
             cells.append(f'<td data-key="{key}" data-value="{esc(value)}">{esc(text)}</td>')
@@ -631,7 +639,7 @@ def summary_table(runs: Sequence[RunData]) -> str:
 def losses_table(run: RunData) -> str:
     """The largest equity losses between the two snapshots."""
     worst = sorted(run.accounts, key=lambda row: (-row.loss, row.account))[:LARGEST_LOSSES]
-    unit = run.currency.rstrip("t").upper()
+    unit = coin_name(run.currency)
     rows = [
         f'<tr data-account="{row.account}"><td>{row.account}</td><td>{esc(row.role)}</td>'
         f"<td>{'cross' if row.cross else 'isolated'}</td><td>{esc(row.leverage)}</td>"

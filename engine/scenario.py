@@ -158,6 +158,9 @@ class Population:
     trend_share_ppm: int  # share of later trades that follow the last index move (momentum)
     stop_share_ppm: int  # share of accounts that also place a protective stop-market order
     stop_distance_ppm: int  # how far from entry that stop sits
+    resting_share_ppm: int  # share of accounts that enter with a resting limit order instead (dip buyers)
+    resting_min_ppm: int  # how far from the index that order rests: uniform in [min, max]
+    resting_max_ppm: int
 
 
 @attrs.frozen(kw_only=True)
@@ -171,7 +174,8 @@ class MarketMakers:
     spacing_ppm: int  # distance between levels
     level_qty: int  # contracts per level (rounded to the lot)
     requote_ms: int
-    skew_ppm: int  # quote centre shift per 1e6 of inventory / (levels × level_qty)
+    skew_ppm: int  # quote centre shift at the inventory limit (proportional below it)
+    max_leverage: int  # inventory limit: |inventory notional| <= max_leverage × deposit
     premium_ppm: int  # quote centre above the index (funding spiral: the perp trades rich)
     stress_move_ppm: int  # an index move this large in one step counts as stress
     stress_levels: int  # levels quoted per side under stress (the thin book)
@@ -221,8 +225,19 @@ def builtin_dir() -> Path:
 
 
 def builtin_names() -> tuple[str, ...]:
-    """Names of the shipped scenarios, sorted."""
-    return tuple(sorted(path.stem for path in builtin_dir().glob("*.toml")))
+    """Names of the shipped simulation scenarios (files with an ``[index]`` table), sorted.
+
+    ``specs/scenarios/`` also holds data for other tests (e.g. the waterfall's
+    ``crash_thin_book.toml``); those are not simulation scenarios.
+    """
+    names = []
+    for path in sorted(builtin_dir().glob("*.toml")):
+        try:
+            if isinstance(read_mapping(path).get("index"), dict):
+                names.append(path.stem)
+        except ScenarioError:
+            continue
+    return tuple(names)
 
 
 def resolve(name_or_path: str | None) -> Path:
@@ -273,11 +288,11 @@ def apply_overrides(mapping: dict[str, Any], overrides: Sequence[tuple[str, str]
 
 
 def _coerce(value: str) -> Any:
-    """Text from ``--set`` as a TOML value would read: integers stay integers, the rest is text."""
-    cleaned = value.replace("_", "")
-    if cleaned.lstrip("-").isdigit():
-        return int(cleaned)
-    return value
+    """Text from ``--set`` read as a TOML value (``500``, ``"0.01"``, ``["0.01", "0.5"]``), else as plain text."""
+    try:
+        return tomllib.loads(f"value = {value}", parse_float=str)["value"]
+    except tomllib.TOMLDecodeError:
+        return value
 
 
 def load_scenario(
@@ -323,6 +338,8 @@ _ACCOUNTS = {
     "trend_share",
     "stop_share",
     "stop_distance",
+    "resting_share",
+    "resting_distance",
 }
 _MAKERS = {
     "count",
@@ -333,6 +350,7 @@ _MAKERS = {
     "level_qty",
     "requote",
     "skew",
+    "max_leverage",
     "premium",
     "stress_move",
     "stress_levels",
@@ -533,6 +551,13 @@ def _build_population(table: Mapping[str, Any], coin: int, duration_ms: int) -> 
         _check(1 <= value <= 100 and weight >= 0, field, "leverage 1..100, weight >= 0")
         leverage.append((value, weight))
     _check(sum(w for _, w in leverage) > 0, "accounts.leverage", "weights must not all be zero")
+    raw_resting = table.get("resting_distance", ["0.05", "0.3"])
+    _check(isinstance(raw_resting, list) and len(raw_resting) == 2, "accounts.resting_distance", "expected [min, max]")
+    resting = (
+        parse_ppm(raw_resting[0], "accounts.resting_distance"),
+        parse_ppm(raw_resting[1], "accounts.resting_distance"),
+    )
+    _check(0 <= resting[0] <= resting[1] < PPM, "accounts.resting_distance", "need 0 <= min <= max < 1")
     entry_ms = _duration(table, "accounts", "entry", "30m")
     _check(entry_ms < duration_ms, "accounts.entry", "must end before the scenario does")
     return Population(
@@ -547,6 +572,9 @@ def _build_population(table: Mapping[str, Any], coin: int, duration_ms: int) -> 
         trend_share_ppm=_fraction(table, "accounts", "trend_share", "0.5"),
         stop_share_ppm=_fraction(table, "accounts", "stop_share", "0"),
         stop_distance_ppm=_fraction(table, "accounts", "stop_distance", "0.05"),
+        resting_share_ppm=_fraction(table, "accounts", "resting_share", "0"),
+        resting_min_ppm=resting[0],
+        resting_max_ppm=resting[1],
     )
 
 
@@ -558,7 +586,8 @@ def _build_makers(table: Mapping[str, Any], inst: Instrument, coin: int, step_ms
     level_qty = parse_int(table.get("level_qty", 10 * inst.lot_size), "market_makers.level_qty")
     _check(level_qty >= inst.lot_size, "market_makers.level_qty", f"at least one lot ({inst.lot_size})")
     _check(level_qty % inst.lot_size == 0, "market_makers.level_qty", f"must be a multiple of lotSize {inst.lot_size}")
-    requote_ms = _duration(table, "market_makers", "requote", "1m")
+    requote_ms = parse_duration_ms(table.get("requote", step_ms), "market_makers.requote")  # default: every step
+    _check(requote_ms > 0, "market_makers.requote", "must be positive")
     _check(requote_ms % step_ms == 0, "market_makers.requote", "must be a whole number of steps")
     return MarketMakers(
         count=count,
@@ -569,6 +598,7 @@ def _build_makers(table: Mapping[str, Any], inst: Instrument, coin: int, step_ms
         level_qty=level_qty,
         requote_ms=requote_ms,
         skew_ppm=_fraction(table, "market_makers", "skew", "0.002"),
+        max_leverage=_count(table, "market_makers", "max_leverage", 2, 1, 100),
         premium_ppm=parse_ppm(table.get("premium", "0"), "market_makers.premium"),
         stress_move_ppm=_fraction(table, "market_makers", "stress_move", "1"),
         stress_levels=_count(table, "market_makers", "stress_levels", levels, 1, 200),
