@@ -17,6 +17,8 @@ An obligation reads::
    → ``PROVED``; satisfiable → ``REFUTED`` with the model decoded into
    concrete values for every named symbol, rendered as Python ready to paste
    into a regression test; ``unknown`` or a timeout → ``UNKNOWN`` (a failure).
+   A query the solver gives up on is tried once more in a fresh z3 context
+   (so a timeout costs up to twice the per-query timeout).
 
 The division side conditions are the ``divisor != 0`` facts recorded by
 :mod:`proofs.sym` for every symbolic ``//`` and ``%`` evaluated while the
@@ -41,6 +43,7 @@ import z3
 from proofs.sym import BoolLike, IntLike, SideConditions, SymInt, bool_term_of, collecting, term_of
 
 DEFAULT_TIMEOUT_MS = 20_000
+RETRY_IN_FRESH_CONTEXT = True  # on `unknown`, try the query once more in a fresh z3 context
 
 _TIMEOUT_MS: contextvars.ContextVar[int | None] = contextvars.ContextVar("proof_timeout_ms", default=None)
 
@@ -225,19 +228,30 @@ class Prover:
                 return result
         return None
 
-    def _solver(self) -> z3.Solver:
-        # A fresh context per query: the solver sees the same terms, numbered the same way, whatever
-        # was built before in this process, so run times and outcomes do not depend on obligation order.
-        context = z3.Context()
-        solver = z3.Solver(ctx=context)
-        solver.set("timeout", self.timeout_ms)
-        for _, condition in self.assumptions:
-            solver.add(condition.translate(context))
-        return solver
+    def _check(self, negated_goal: z3.BoolRef | None = None) -> tuple[z3.CheckSatResult, z3.Solver]:
+        """Check the assumptions (and ``negated_goal``): in the main z3 context, then, if the
+        solver gave up, once more in a fresh context (same terms, numbered afresh).
+
+        Z3's search depends on how terms are numbered, which depends on everything built
+        before in the process; a second, independent attempt makes a spurious ``unknown``
+        much rarer.  Either attempt's ``unsat`` is a proof; ``sat`` comes with its model.
+        """
+        outcome, solver = z3.unknown, z3.Solver()
+        for context in (z3.main_ctx(), z3.Context()):
+            solver = z3.Solver(ctx=context)
+            solver.set("timeout", self.timeout_ms)
+            for _, condition in self.assumptions:
+                solver.add(_into(condition, context))
+            if negated_goal is not None:
+                solver.add(_into(negated_goal, context))
+            outcome = solver.check()
+            if outcome != z3.unknown or not RETRY_IN_FRESH_CONTEXT:
+                break
+        return outcome, solver
 
     def check_assumptions(self) -> z3.CheckSatResult:
         """Satisfiability of the assumptions alone (sat is required for a meaningful proof)."""
-        return self._solver().check()
+        return self._check()[0]
 
     def prove(self, goal: BoolLike, label: str) -> ProofResult:
         """Prove ``goal`` (and every division side condition) under the assumptions."""
@@ -253,9 +267,7 @@ class Prover:
             return self._result(label, Status.UNKNOWN, started, f"assumption check: {self._reason(vacuity)}")
         goal_term = bool_term_of(goal)
         obligations = z3.And(goal_term, *self.side_conditions.conditions)
-        solver = self._solver()
-        solver.add(z3.Not(obligations).translate(solver.ctx))
-        outcome = solver.check()
+        outcome, solver = self._check(z3.Not(obligations))
         if outcome == z3.unsat:
             return self._result(label, Status.PROVED, started, "")
         if outcome != z3.sat:
@@ -303,7 +315,7 @@ class Prover:
         ]
         if zero_divisors:
             return "division by zero: " + "; ".join(sorted(set(zero_divisors)))
-        if z3.is_false(model.eval(goal_term.translate(model.ctx), model_completion=True)):
+        if z3.is_false(model.eval(_into(goal_term, model.ctx), model_completion=True)):
             return "goal violated"
         return "a division side condition is violated"
 
@@ -345,7 +357,15 @@ class Prover:
 
 def _evaluate(model: z3.ModelRef, term: z3.ArithRef) -> int:
     """The value of ``term`` (built in the main context) in ``model`` (built in a query's own context)."""
-    return int(model.eval(term.translate(model.ctx), model_completion=True).as_long())
+    return int(model.eval(_into(term, model.ctx), model_completion=True).as_long())
+
+
+ExprT = TypeVar("ExprT", bound=z3.ExprRef)
+
+
+def _into(term: ExprT, context: z3.Context) -> ExprT:
+    """``term`` in ``context`` (translated when it was built in another one)."""
+    return term if term.ctx == context else typing.cast(ExprT, term.translate(context))
 
 
 def _identifier(name: str) -> str:
