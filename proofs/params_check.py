@@ -52,6 +52,7 @@ from rules.risk_limit import (
 )
 
 PROPERTY_TIMEOUT_MS = 10_000
+EXACT_TIMEOUT_MS = 2_000  # per grid point of the exact liquidation-fee rule (falls back to evaluation)
 LEVERAGE_1X = 100  # hundredths
 
 # Minor units per major unit of the settlement currencies, for human-readable amounts.
@@ -327,13 +328,16 @@ def position_grid(inst: Instrument) -> list[tuple[int, int, int, int]]:
 def check_liquidation_fee(inst: Instrument) -> PropertyResult:
     """PRM-LIQ-FEE: at the liquidation price the equity pays the liquidation fee and closing commission.
 
-    Proved at the level of rates for every tier: ``liquidationFee × (1 + IM) ≤ MM`` — the
-    fee on the value at the liquidation price (at most the entry value plus the initial
-    margin) is covered by the maintenance margin, while the commission is covered by the
-    reserve ``posComm`` kept on entry value plus margin.  The exact statement — equity
-    at the liquidation price minus the commission and the fee at that price, computed
-    by the margin rules with every rounding — is evaluated on :func:`position_grid`,
-    which supplies the counterexample in domain terms.
+    Proved at the level of rates for every tier: ``liquidationFee × (2 − MM) ≤ MM``.  At
+    the liquidation price the position has lost ``IM(leverage) − MM`` of its entry value,
+    so the value it is closed at is at most ``(1 + IM − MM) ×`` entry value, and at most
+    ``(2 − MM) ×`` for the lowest leverage allowed (1x, IM = 100%); the fee on that value
+    must fit in the maintenance margin ``MM ×`` entry value, while the commission is
+    covered by the reserve ``posComm`` kept on entry value plus margin.  The exact
+    statement — equity at the liquidation price minus the commission and the fee at that
+    price, computed by the margin rules with every rounding — is evaluated on
+    :func:`position_grid` (and, for linear and quanto contracts, proved by Z3 for every
+    size at each grid point), which supplies the counterexample in domain terms.
     """
     title = (
         "a position liquidated at its liquidation price pays the liquidation fee and the closing commission "
@@ -344,10 +348,14 @@ def check_liquidation_fee(inst: Instrument) -> PropertyResult:
         _max_steps_assumption(prover, inst, steps)
         init = compute_risk_init_margin_req_ppm(inst, steps)
         maint = compute_maint_margin_req_ppm(inst, steps)
-        result = prover.prove(inst.liquidation_fee_ppm * (PPM + init) <= maint * PPM, "PRM-LIQ-FEE")
+        del init
+        result = prover.prove(inst.liquidation_fee_ppm * (2 * PPM - maint) <= maint * PPM, "PRM-LIQ-FEE")
     grid = position_grid(inst)
     violation: tuple[int, int, int, int] | None = None
-    for side, lots, entry_ticks, lev in grid:
+    exact_proofs = 0
+    if not inst.is_inverse:  # linear values: the exact rule is decidable with the size symbolic
+        exact_proofs, violation = _prove_every_size(inst, grid)
+    for side, lots, entry_ticks, lev in grid if violation is None else ():
         qty = side * lots * inst.lot_size
         entry = entry_ticks * inst.tick_size
         position = Position(qty=qty, cost=compute_value(inst, qty, entry))
@@ -362,22 +370,56 @@ def check_liquidation_fee(inst: Instrument) -> PropertyResult:
             title=title,
             verdict="holds",
             how=f"rate condition proved by Z3 for every tier that allows 1x; exact rule evaluated on {len(grid)} "
-            "positions (sides × entry prices × sizes × leverages) without a violation",
+            "positions (sides × entry prices × sizes × leverages) without a violation"
+            + (
+                f", and proved by Z3 for every size up to maxOrderQty at {exact_proofs} (side, entry price, "
+                "leverage) points of that grid"
+                if exact_proofs
+                else ""
+            ),
         )
     lines: tuple[str, ...] = ()
     if violation is not None:
         lines = _liq_fee_story(inst, *violation)
     elif result.counterexample is not None:
         steps_value = result.counterexample.get("steps")
+        maint_value = compute_maint_margin_req_ppm(inst, steps_value)
         lines = (
-            f"tier {steps_value}: liquidationFee {format_ppm(inst.liquidation_fee_ppm)} × (1 + IM "
-            f"{format_ppm(compute_risk_init_margin_req_ppm(inst, steps_value))}) exceeds MM "
-            f"{format_ppm(compute_maint_margin_req_ppm(inst, steps_value))}; no position of the grid shows a loss",
+            f"tier {steps_value}: liquidationFee {format_ppm(inst.liquidation_fee_ppm)} × (2 − MM "
+            f"{format_ppm(maint_value)}) exceeds MM {format_ppm(maint_value)}: a 1x position cannot pay the fee "
+            "at its liquidation price; no position of the evaluated grid shows it",
         )
     verdict = "fails" if violation is not None or result.status is Status.REFUTED else "unknown"
     return PropertyResult(
         id="PRM-LIQ-FEE", title=title, verdict=verdict, how=_how(result, "every tier"), counterexample=lines
     )
+
+
+def _prove_every_size(inst: Instrument, grid: list[tuple[int, int, int, int]]) -> tuple[int, tuple[int, int, int, int] | None]:
+    """Z3 on the exact rule with the size symbolic, at each (side, entry, leverage) of the grid.
+
+    Returns how many points were proved and the first refuted position (checked concretely).
+    """
+    proved = 0
+    for side, entry_ticks, lev in sorted({(side, entry, lev) for side, _, entry, lev in grid}, reverse=True):
+        entry = entry_ticks * inst.tick_size
+        with Prover(timeout_ms=EXACT_TIMEOUT_MS) as prover:
+            lots = _sym(prover, "lots")
+            prover.assume(lots >= 1, "at least one lot")
+            prover.assume(lots * inst.lot_size <= inst.max_order_qty, "at most maxOrderQty contracts")
+            qty = lots * (side * inst.lot_size)
+            position = Position(qty=qty, cost=compute_value(inst, qty, entry))
+            steps = compute_risk_steps(inst, compute_notional(inst, qty, entry))
+            prover.assume(compute_risk_init_margin_req_ppm(inst, steps) <= PPM, "the tier allows at least 1x")
+            prover.assume(lev <= compute_max_leverage_hundredths(inst, steps), "leverage at most the tier's maximum")
+            equity, commission, fee, liq, bankrupt = _liq_fee_shortfall(inst, position, entry, lev)
+            before_bankruptcy = liq >= bankrupt if side > 0 else liq <= bankrupt
+            result = prover.prove(all_of(equity - commission - fee >= 0, before_bankruptcy), "PRM-LIQ-FEE exact")
+        if result.status is Status.PROVED:
+            proved += 1
+        elif result.counterexample is not None:
+            return proved, (side, result.counterexample.get("lots"), entry_ticks, lev)
+    return proved, None
 
 
 def _liq_fee_story(inst: Instrument, side: int, lots: int, entry_ticks: int, lev: int) -> tuple[str, ...]:

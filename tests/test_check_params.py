@@ -108,3 +108,12 @@ def test_cli_rejects_an_unloadable_file_with_status_two(tmp_path: Path) -> None:
     bad = tmp_path / "broken.toml"
     bad.write_text('symbol = "X"\n')
     assert main(["check-params", str(bad)]) == 2
+
+
+def test_liquidation_fee_bound_is_tight_at_a_quarter_percent_for_xbtusd() -> None:
+    from proofs.params_check import check_liquidation_fee
+
+    within = check_liquidation_fee(load_instrument("XBTUSD", {"liquidationFee": "0.0025"}))
+    beyond = check_liquidation_fee(load_instrument("XBTUSD", {"liquidationFee": "0.0026"}))
+    assert (within.verdict, beyond.verdict) == ("holds", "fails")
+    assert "leverage 1x" in beyond.counterexample[0]
