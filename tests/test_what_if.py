@@ -176,3 +176,9 @@ def test_a_file_that_is_neither_positions_nor_snapshot_is_rejected(tmp_path: Pat
     path = tmp_path / "garbage.bin"
     path.write_bytes(b"not a snapshot")
     assert main(["what-if", "--params", "XBTUSD", "--state", str(path)]) == 2
+
+
+def test_shipped_example_positions_file_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    example = Path(__file__).resolve().parent.parent / "specs" / "what_if" / "positions.toml"
+    assert main(["what-if", "--params", "XBTUSD", "--set", "maintMargin=0.008", "--state", str(example), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["positions"] == 5
