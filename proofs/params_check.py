@@ -51,8 +51,8 @@ from rules.risk_limit import (
     compute_tier_limit,
 )
 
-PROPERTY_TIMEOUT_MS = 10_000
-EXACT_TIMEOUT_MS = 2_000  # per grid point of the exact liquidation-fee rule (falls back to evaluation)
+PROPERTY_TIMEOUT_MS = 60_000  # generous: every property decides in well under a second; a page must not depend on load
+EXACT_TIMEOUT_MS = 30_000  # per grid point of the exact liquidation-fee rule (typically 0.1 s)
 LEVERAGE_1X = 100  # hundredths
 
 # Minor units per major unit of the settlement currencies, for human-readable amounts.
