@@ -304,10 +304,20 @@ def build_positions(positions: int, liquidatable: int, symbol: str = "XBTUSD") -
         last = process(commands.PlaceOrder(time_ms=0, account=account, symbol=symbol, side="Buy", order_qty=lot, price=mark))[-1]
         if type(last).__name__ != "Accepted":
             raise RuntimeError(f"setup order of account {account} refused: {last}")
-    # bids far below for the liquidation orders to meet
-    process(commands.PlaceOrder(time_ms=0, account=maker, symbol=symbol, side="Buy", order_qty=100 * lot, price=mark // 2))
-    process(commands.PriceUpdate(time_ms=1, symbol=symbol, mark_price=mark))
-    return engine, mark, mark - mark * 3 // 100
+    # a second maker bids at the new mark for the liquidation orders to meet (the fund pays down from
+    # bankruptcy, no ADL); a separate account, as the first one's short is at its risk limit
+    low = mark - mark * 3 // 100
+    bidder = positions + 2
+    for command in (
+        commands.VerifyAccount(time_ms=0, account=bidder),
+        commands.Deposit(time_ms=0, account=bidder, asset=asset, amount=10**12),
+        commands.PlaceOrder(time_ms=0, account=bidder, symbol=symbol, side="Buy", order_qty=100 * lot, price=low),
+        commands.PriceUpdate(time_ms=1, symbol=symbol, mark_price=mark),
+    ):
+        last = process(command)[-1]
+        if type(last).__name__ != "Accepted":
+            raise RuntimeError(f"setup command {command} refused: {last}")
+    return engine, mark, low
 
 
 def bench_liquidation(positions: int, liquidatable: int = 10, repeats: int = 3) -> LiquidationFigure:

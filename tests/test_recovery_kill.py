@@ -47,7 +47,8 @@ POLICIES = (
 @attrs.frozen(kw_only=True)
 class KillRun:
     kills: int
-    recoveries: tuple[tuple[int, int, str], ...]  # (acknowledged before the kill, recovered seq, state hash)
+    # (acknowledged before the kill, recovered seq, state hash, snapshot seq used, torn bytes cut)
+    recoveries: tuple[tuple[int, int, str, int, int], ...]
     final_hash: str
 
 
@@ -69,7 +70,9 @@ def worker(directory: str, commands: list[Any], policy: SyncPolicy, snapshot_eve
             directory, command_codec(), Engine, policy=policy, snapshot_every=snapshot_every
         )
         start = 0 if report is None else report.last_seq
-        os.write(ack_fd, f"R {start} {durable.exchange.state_hash()}\n".encode())
+        snapshot_seq = 0 if report is None else report.snapshot_seq
+        torn = 0 if report is None or report.torn is None else report.torn.discarded_bytes
+        os.write(ack_fd, f"R {start} {durable.exchange.state_hash()} {snapshot_seq} {torn}\n".encode())
         acknowledged = start
         for seq in range(start + 1, len(commands) + 1):
             durable.submit(commands[seq - 1])
@@ -101,7 +104,7 @@ def drain(lines: Any, acknowledged: int) -> tuple[int, str]:
 def run_with_kills(directory: Path, commands: list[Any], hashes: list[str], kills: int, seed: int) -> KillRun:
     rng = random.Random(seed)
     acknowledged = 0
-    recoveries: list[tuple[int, int, str]] = []
+    recoveries: list[tuple[int, int, str, int, int]] = []
     done = 0
     generation = 0
     final_hash = ""
@@ -121,7 +124,7 @@ def run_with_kills(directory: Path, commands: list[Any], hashes: list[str], kill
                 first = lines.readline().split()
                 assert first[:1] == ["R"], f"worker failed to recover: {' '.join(first)}"
                 recovered, recovered_hash = int(first[1]), first[2]
-                recoveries.append((acknowledged, recovered, recovered_hash))
+                recoveries.append((acknowledged, recovered, recovered_hash, int(first[3]), int(first[4])))
                 assert recovered >= acknowledged, f"acknowledged seq {acknowledged} lost: recovered {recovered}"
                 assert recovered_hash == hashes[recovered], f"state hash after recovering seq {recovered} differs"
                 killed = done < kills
@@ -165,7 +168,7 @@ def test_sigkill_at_fifty_points_loses_nothing_acknowledged(
     run = run_with_kills(tmp_path, commands, hashes, kills=50, seed=1)
     assert (run.kills, run.final_hash) == (50, hashes[-1])
     # every recovery got back at least what was acknowledged, with the never-crashed hash (asserted per kill)
-    assert all(recovered >= acknowledged for acknowledged, recovered, _ in run.recoveries)
+    assert all(recovered >= acknowledged for acknowledged, recovered, *_ in run.recoveries)
 
 
 def test_recovery_with_damaged_newest_snapshot_falls_back_and_reports(
