@@ -142,7 +142,7 @@ class Account:
         self.cl_ord_ids: dict[str, int] = {}  # live clOrdID -> order id
         self.cancel_at_ms = 0  # dead man's switch deadline; 0 = disarmed
         self.volume_by_day: dict[int, int] = {}  # UTC day index -> USD volume traded
-        self.fee_cache: tuple[int, int] = (-1, 0)  # (day, fee tier index)
+        self.fee_cache: dict[str, tuple[int, int]] = {}  # symbol -> (day, fee tier index in its schedule)
         self.reserved: dict[str, int] = {}  # asset -> balance reserved by live spot orders
 
     def position(self, inst: Instrument) -> PositionState:
@@ -160,7 +160,7 @@ class Account:
     def fee_tier(self, inst: Instrument, time_ms: int) -> int:
         """Index into ``inst.fee_tiers`` from the 30 previous days' average daily USD volume."""
         day = time_ms // DAY_MS
-        cached_day, tier = self.fee_cache
+        cached_day, tier = self.fee_cache.get(inst.symbol, (-1, 0))
         if cached_day == day:
             return tier
         first = day - FEE_WINDOW_DAYS
@@ -175,16 +175,14 @@ class Account:
         for index, row in enumerate(inst.fee_tiers):
             if adv >= row.adv_usd:
                 tier = index
-        self.fee_cache = (day, tier)
+        self.fee_cache[inst.symbol] = (day, tier)
         return tier
 
     def add_volume(self, usd: int, time_ms: int) -> None:
         """Count ``usd`` of traded volume on the day of ``time_ms``."""
         day = time_ms // DAY_MS
         self.volume_by_day[day] = self.volume_by_day.get(day, 0) + usd
-        if self.fee_cache[0] == day:
-            return
-        self.fee_cache = (-1, 0)
+        # today's volume counts from tomorrow: tiers cached for today stay valid
 
     def canonical(self) -> tuple[object, ...]:
         """Everything that decides this account's future, for the state hash (orders hashed with the books)."""

@@ -940,6 +940,35 @@ class Engine:
         bankrupt = compute_takeover_price(inst, ps.position, equity - own_term, req.pos_comm)
         return min(cap, bankrupt) if is_buy else max(cap, bankrupt)
 
+    @staticmethod
+    def _market_reach(book: Book, is_buy: bool, qty: int, cap: int, account_id: int) -> int:
+        """The worst price a market order of ``qty`` can reach before ``cap`` (0 if no liquidity).
+
+        Own orders (cancelled by self-trade prevention) and ReduceOnly makers (which
+        may not be allowed to trade) are not counted, so the price is never better
+        than the one the sweep will actually reach: the margin is charged there.
+        """
+        levels = book.asks if is_buy else book.bids
+        keys = book.ask_keys if is_buy else book.bid_keys
+        need = qty
+        worst = 0
+        for key in reversed(keys):
+            price = -key if is_buy else key
+            if (price > cap) if is_buy else (price < cap):
+                break
+            level = levels[price]
+            available = 0
+            for resting in (*level.shown, *level.hidden):
+                if resting.live and resting.account != account_id and not resting.reduce_only:
+                    available += resting.leaves_qty
+            if available == 0:
+                continue
+            worst = price
+            need -= min(need, available)
+            if need == 0:
+                break
+        return worst
+
     def _check_entry(self, account: Account, inst: Instrument, order: Order) -> Rej | None:
         """Pre-trade checks of an order about to enter the book (new or triggered): no mutation."""
         ps = self._peek_position(account, inst)
@@ -971,7 +1000,10 @@ class Engine:
                         return Rej(Reason.FAT_FINGER, f"sell more than 5% below {reference} larger than best bid size")
             charge_price = order.price
         else:
-            charge_price = self._market_limit(inst, ps, order.is_buy)
+            cap = self._market_limit(inst, ps, order.is_buy)
+            charge_price = self._market_reach(book, order.is_buy, order.leaves_qty, cap, account.account_id)
+            if charge_price == 0:
+                return None  # nothing it could trade with: it will be cancelled without a fill
         if self._is_spot(inst):
             asset, need = self._spot_need(inst, order.is_buy, order.leaves_qty, charge_price)
             free = self._free(account, asset, self._account_margin(account, asset))

@@ -99,3 +99,21 @@ def test_mark_update_liquidates_a_position_past_its_liquidation_price() -> None:
     kinds = [getattr(e, "kind", "") for e in events]
     assert "Liquidation" in kinds
     assert engine.positions(1) == {}
+
+
+def test_fee_tier_of_one_contract_is_never_used_for_another_schedule() -> None:
+    # regression (state machine): a tier index cached for XBTUSD (10 tiers) was used for ETHUSD (1 tier)
+    engine = Engine({"XBTUSD": XBTUSD, "ETHUSD": load_instrument("ETHUSD")})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000, index_price=5_000_000))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    for account in (1, 2):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=1_000 * 100_000_000))
+    for day in range(30):
+        trade(engine, day * DAY, 2_000_000)  # 2M USD a day on XBTUSD: tier 1 there
+    engine.process(c.PlaceOrder(time_ms=30 * DAY, account=2, symbol="ETHUSD", side="Sell", order_qty=10, price=300_000))
+    events = engine.process(
+        c.PlaceOrder(time_ms=30 * DAY, account=1, symbol="ETHUSD", side="Buy", order_qty=10, price=300_000)
+    )
+    trades = [e for e in events if isinstance(e, Execution) and e.exec_type == "Trade"]
+    assert trades[0].exec_comm == 2_250  # ETHUSD's only tier: 0.075% of 3,000,000 sats

@@ -29,6 +29,7 @@ from engine.exchange import Engine
 from rules.contract import compute_value as engine_value
 from rules.instrument_file import load_instrument
 from rules.invariants import check_all
+from rules.position import Position
 
 SYMBOLS = ("XBTUSD", "ETHUSD")
 START_MARK = {"XBTUSD": 5_000_000, "ETHUSD": 300_000}
@@ -93,18 +94,22 @@ class EngineMachine(RuleBasedStateMachine):
 
     # -------------------------------------------------------------- setup
     @initialize(
-        wallets=st.lists(st.integers(min_value=2, max_value=200), min_size=len(TRADERS), max_size=len(TRADERS)),
+        wallets=st.lists(st.integers(min_value=2, max_value=3_000), min_size=len(TRADERS), max_size=len(TRADERS)),
         fund=st.integers(min_value=0, max_value=2_000_000),
     )
     def setup(self, wallets: list[int], fund: int) -> None:
         for symbol in SYMBOLS:
             self.run(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=START_MARK[symbol],
                                    index_price=START_MARK[symbol]))
-        for account, wallet in zip((*TRADERS, MAKER), (*wallets, 100_000), strict=True):
+        for account, wallet in zip((*TRADERS, MAKER), (*wallets, 1_000_000), strict=True):
             self.run(c.VerifyAccount(time_ms=0, account=account))
             self.run(c.Deposit(time_ms=0, account=account, asset="XBt", amount=wallet * 1_000_000))
         if fund:
             self.run(c.DepositInsurance(time_ms=0, asset="XBt", amount=fund))
+        for symbol in SYMBOLS:
+            inst = self.engine.instrument_map[symbol]
+            self.run(c.SetRiskLimit(time_ms=0, account=MAKER, symbol=symbol,
+                                    risk_limit=inst.risk_limit + 40 * inst.risk_step))
 
     # -------------------------------------------------------------- rules
     @rule(symbol=symbols, depth=st.integers(min_value=1, max_value=4), size=lots, hidden=st.booleans())
@@ -130,6 +135,10 @@ class EngineMachine(RuleBasedStateMachine):
         per_lot = abs(engine_value(inst, inst.lot_size, mark))
         lots_wanted = max(1, wallet * leverage // max(per_lot, 1))
         qty = min(lots_wanted * inst.lot_size, inst.max_order_qty // 10)
+        steps = max(0, -(-(per_lot * (qty // inst.lot_size) - inst.risk_limit) // inst.risk_step))
+        if steps:
+            self.run(c.SetRiskLimit(time_ms=self.tick(), account=account, symbol=symbol,
+                                    risk_limit=inst.risk_limit + steps * inst.risk_step))
         if isolated:
             self.run(c.SetLeverage(time_ms=self.tick(), account=account, symbol=symbol,
                                    leverage_hundredths=min(leverage + 5, 100) * 100))
@@ -138,6 +147,34 @@ class EngineMachine(RuleBasedStateMachine):
                               price=self.price(symbol, 1 if side == "Buy" else -1)))
         self.run(c.PlaceOrder(time_ms=self.tick(), account=account, symbol=symbol, side=side, order_qty=qty,
                               ord_type="Market"))
+
+    @rule(account=traders, symbol=symbols, side=sides, steps=st.integers(min_value=1, max_value=3),
+          cushion_ppm=st.integers(min_value=1_000, max_value=15_000))
+    def open_above_base_tier(self, account: int, symbol: str, side: str, steps: int, cushion_ppm: int) -> None:
+        """Steering for partial liquidation: a position a few risk steps above the base limit, thinly funded."""
+        engine = self.engine
+        inst = engine.instrument_map[symbol]
+        mark = engine.marks[symbol]
+        per_lot = abs(engine_value(inst, inst.lot_size, mark))
+        value = inst.risk_limit + steps * inst.risk_step - inst.risk_step // 3
+        qty = min(value // max(per_lot, 1), inst.max_order_qty // inst.lot_size // 2) * inst.lot_size
+        if qty == 0:
+            return
+        init_ppm = inst.init_margin_ppm + steps * inst.maint_margin_ppm + cushion_ppm
+        need = value * init_ppm // 1_000_000 - engine.accounts[account].wallet("XBt")
+        if need > 0:
+            self.run(c.Deposit(time_ms=self.tick(), account=account, asset="XBt", amount=need))
+        self.run(c.SetRiskLimit(time_ms=self.tick(), account=account, symbol=symbol,
+                                risk_limit=inst.risk_limit + steps * inst.risk_step))
+        maker_side = "Sell" if side == "Buy" else "Buy"
+        self.run(c.PlaceOrder(time_ms=self.tick(), account=MAKER, symbol=symbol, side=maker_side, order_qty=qty,
+                              price=self.price(symbol, 1 if side == "Buy" else -1)))
+        self.run(c.PlaceOrder(time_ms=self.tick(), account=account, symbol=symbol, side=side, order_qty=qty,
+                              ord_type="Market"))
+        for level in range(1, 4):  # the maker leaves depth on the side a reduction needs
+            self.run(c.PlaceOrder(time_ms=self.tick(), account=MAKER, symbol=symbol, side=maker_side,
+                                  order_qty=qty // inst.lot_size // 3 * inst.lot_size or inst.lot_size,
+                                  price=self.price(symbol, -5 * level if side == "Buy" else 5 * level)))
 
     @rule(
         account=traders, symbol=symbols, side=sides, size=lots, offset=offsets,
@@ -233,10 +270,29 @@ class EngineMachine(RuleBasedStateMachine):
     def transfer(self, account: int, symbol: str, amount: int) -> None:
         self.run(c.TransferMargin(time_ms=self.tick(), account=account, symbol=symbol, amount=amount))
 
-    @rule(symbol=symbols, move_ppm=st.sampled_from((-300_000, -150_000, -60_000, -20_000, 20_000, 60_000, 150_000, 300_000)))
+    @rule(account=st.sampled_from((*TRADERS, MAKER)), symbol=symbols, steps=st.integers(min_value=0, max_value=6))
+    def risk_limit(self, account: int, symbol: str, steps: int) -> None:
+        inst = self.engine.instrument_map[symbol]
+        self.run(c.SetRiskLimit(time_ms=self.tick(), account=account, symbol=symbol,
+                                risk_limit=inst.risk_limit + steps * inst.risk_step))
+
+    @rule(symbol=symbols, move_ppm=st.sampled_from(
+        (-300_000, -150_000, -60_000, -30_000, -15_000, 15_000, 30_000, 60_000, 150_000, 300_000)
+    ))
     def mark_moves(self, symbol: str, move_ppm: int) -> None:
         mark = self.engine.marks[symbol]
         new = max(self.inst(symbol), mark + mark * move_ppm // 1_000_000)
+        self.run(c.PriceUpdate(time_ms=self.tick(), symbol=symbol, mark_price=new, index_price=new))
+
+    @rule(symbol=symbols, move_ppm=st.sampled_from((15_000, 30_000, 80_000, 200_000)))
+    def adverse_move(self, symbol: str, move_ppm: int) -> None:
+        """Steering: move the mark against the traders' net position (liquidations, ADL)."""
+        net = sum(self.engine.positions(a).get(symbol, Position()).qty for a in TRADERS)
+        if net == 0:
+            return
+        mark = self.engine.marks[symbol]
+        step = mark * move_ppm // 1_000_000
+        new = max(self.inst(symbol), mark - step if net > 0 else mark + step)
         self.run(c.PriceUpdate(time_ms=self.tick(), symbol=symbol, mark_price=new, index_price=new))
 
     @rule(symbol=symbols, rate=st.sampled_from((-375_000, -10_000, 10_000, 375_000)))
@@ -281,12 +337,14 @@ class EngineMachine(RuleBasedStateMachine):
         STATS["commands"] += self.commands
         STATS["liquidations"] += self.engine.stats.get("liquidations", 0)
         STATS["adl_fills"] += self.engine.stats.get("adl_fills", 0)
+        STATS["partial_liquidations"] += self.engine.stats.get("partial_liquidations", 0)
         event(f"commands >= {self.commands // 25 * 25}")
         event(f"liquidations >= {min(self.engine.stats.get('liquidations', 0), 5)}")
         event(f"adl fills >= {min(self.engine.stats.get('adl_fills', 0), 3)}")
+        event(f"partial liquidations >= {min(self.engine.stats.get('partial_liquidations', 0), 2)}")
 
 
-STATS = {"runs": 0, "commands": 0, "liquidations": 0, "adl_fills": 0}
+STATS = {"runs": 0, "commands": 0, "liquidations": 0, "adl_fills": 0, "partial_liquidations": 0}
 
 
 def _without_seq(engine: Engine) -> tuple[object, ...]:
