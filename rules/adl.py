@@ -149,19 +149,32 @@ def compute_pro_rata_allocation(sizes: Sequence[int], unfilled: int) -> tuple[in
     for size in sizes:  # structural
         total = total + size
     covered = unfilled >= total
-    safe_total = ite(total == 0, 1, total)
-    shares = [unfilled * size // safe_total for size in sizes]  # floor: never above the exact share
+    shares = [compute_pro_rata_share(unfilled, size, total) for size in sizes]
     given = 0
     for share in shares:  # structural
-        given = given + share
+        given = given + share.lots
     leftover = unfilled - given
     allocation: list[int] = []
     for size, share in zip(sizes, shares, strict=True):  # structural
-        rounded_down = unfilled * size - share * safe_total > 0
-        extra = ite(and_(leftover > 0, rounded_down), 1, 0)
+        extra = ite(and_(leftover > 0, share.rounded_down), 1, 0)
         leftover = leftover - extra
-        allocation.append(ite(covered, size, share + extra))
+        allocation.append(ite(covered, size, share.lots + extra))
     return tuple(allocation)
+
+
+@attrs.frozen(kw_only=True)
+class ProRataShare:
+    """One candidate's floor share of the unfilled lots, and whether it was rounded down."""
+
+    lots: int
+    rounded_down: bool
+
+
+def compute_pro_rata_share(unfilled: int, size: int, total: int) -> ProRataShare:
+    """ADL-012: ``floor(unfilled × size / total)`` lots, and whether a fraction was cut off (``total > 0``)."""
+    safe_total = ite(total == 0, 1, total)
+    lots = unfilled * size // safe_total  # floor: never above the exact share
+    return ProRataShare(lots=lots, rounded_down=unfilled * size - lots * safe_total > 0)
 
 
 class AdlPolicy(Protocol):
@@ -232,10 +245,16 @@ def compare_candidates(left: AdlCandidate, right: AdlCandidate) -> int:
 def rank_candidates(candidates: Sequence[AdlCandidate]) -> list[AdlCandidate]:
     """ADL-005: candidates in ranking order, first to be deleveraged first."""
 
-    def first_before(left: AdlCandidate, right: AdlCandidate) -> int:
-        return -compare_candidates(left, right)
+    # each score computed once, not twice per comparison (same order as compare_candidates)
+    scored = [(candidate, candidate.score) for candidate in candidates]
 
-    return sorted(candidates, key=functools.cmp_to_key(first_before))
+    def first_before(left: tuple[AdlCandidate, AdlScore], right: tuple[AdlCandidate, AdlScore]) -> int:
+        (a, a_score), (b, b_score) = left, right
+        return -compare_adl_priority(
+            a_score.num, a_score.den, abs(a.qty), a.account_id, b_score.num, b_score.den, abs(b.qty), b.account_id
+        )
+
+    return [candidate for candidate, _ in sorted(scored, key=functools.cmp_to_key(first_before))]
 
 
 @attrs.frozen(kw_only=True)

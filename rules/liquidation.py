@@ -153,15 +153,39 @@ def compute_reduction_to_tier(inst: Instrument, position: Position, tier: int) -
 
 
 @attrs.frozen(kw_only=True)
+class PartialReduction:
+    """The size of a FillOrKill reduction one risk tier down, and what it must leave (minor units)."""
+
+    close_qty: int  # signed like the position
+    kept: Position  # the position left (cost split as ACC-003 splits it)
+    new_tier: int
+    new_maintenance: int  # maintenance of the kept position at ``new_tier``
+    headroom: int  # pool equity at mark − other positions' maintenance − new_maintenance
+    closed_mark_value: int  # what the closed part contributes to the pool's equity at mark
+
+
+@attrs.frozen(kw_only=True)
 class PartialPlan:
     """A FillOrKill reduction: close ``close_qty`` (signed like the position) no worse than ``limit_price``."""
 
-    close_qty: int
-    kept: Position  # the position left after the reduction (cost split as ACC-003 splits it)
-    new_tier: int
-    new_maintenance: int  # maintenance of the kept position at ``new_tier``
+    reduction: PartialReduction
     limit_price: int
-    feasible: bool  # False: the pool cannot reach the new tier's maintenance at any price
+    feasible: bool  # False: the pool cannot reach the new tier's maintenance at any valid price
+
+    @property
+    def close_qty(self) -> int:
+        """Contracts to close, signed like the position."""
+        return self.reduction.close_qty
+
+    @property
+    def new_tier(self) -> int:
+        """The tier the position steps down to."""
+        return self.reduction.new_tier
+
+    @property
+    def new_maintenance(self) -> int:
+        """Maintenance of the kept position at the new tier."""
+        return self.reduction.new_maintenance
 
 
 def compute_kept_position(position: Position, close_qty: int) -> Position:
@@ -173,6 +197,56 @@ def compute_kept_position(position: Position, close_qty: int) -> Position:
     return Position(qty=kept_qty, cost=kept_cost)
 
 
+def compute_partial_reduction(
+    inst: Instrument,
+    position: Position,
+    leverage_hundredths: int,
+    tier: int,
+    pool_equity: int,
+    other_maintenance: int,
+    mark_price: int,
+) -> PartialReduction:
+    """LIQ-010: the FillOrKill reduction that steps a position down one risk tier.
+
+    ``tier`` is the position's effective steps (LIQ-001), ``pool_equity`` the
+    pool's equity at mark and ``other_maintenance`` the maintenance of the
+    pool's other positions.  Closing ``r`` contracts for fills worth ``v``
+    changes the pool's equity at mark by exactly ``v − closed_mark_value``.
+    """
+    new_tier = max_(tier - 1, 0)
+    magnitude = compute_reduction_to_tier(inst, position, new_tier)
+    close_qty = ite(position.qty > 0, magnitude, -magnitude)
+    kept = compute_kept_position(position, close_qty)
+    new_maintenance = compute_requirement(inst, kept, leverage_hundredths, new_tier).pos_maint
+    # exactly what the closed part contributes at mark (robust to a mark off the tick grid)
+    closed_mark_value = compute_value(inst, position.qty, mark_price) - compute_value(inst, kept.qty, mark_price)
+    return PartialReduction(
+        close_qty=close_qty,
+        kept=kept,
+        new_tier=new_tier,
+        new_maintenance=new_maintenance,
+        headroom=pool_equity - other_maintenance - new_maintenance,
+        closed_mark_value=closed_mark_value,
+    )
+
+
+def compute_partial_limit_price(inst: Instrument, reduction: PartialReduction) -> int:
+    """LIQ-013: the worst tick price at which the reduction still leaves the new tier's maintenance.
+
+    The threshold price (MRG-010) of the closed part with the headroom as its
+    margin and no reserve.
+    """
+    return compute_threshold_price(inst, reduction.close_qty, reduction.closed_mark_value, reduction.headroom, 0)
+
+
+def is_partial_feasible(inst: Instrument, reduction: PartialReduction, limit_price: int) -> bool:
+    """LIQ-014: the reduction closes something, the pool can afford the new tier, and fills at the limit suffice."""
+    at_limit = compute_pool_residual(
+        inst, reduction.close_qty, reduction.closed_mark_value, reduction.headroom, limit_price
+    )
+    return and_(and_(reduction.headroom >= 0, reduction.close_qty != 0), at_limit >= 0)
+
+
 def compute_partial_plan(
     inst: Instrument,
     position: Position,
@@ -182,37 +256,13 @@ def compute_partial_plan(
     other_maintenance: int,
     mark_price: int,
 ) -> PartialPlan:
-    """LIQ-010: the FillOrKill order that steps a position down one risk tier.
-
-    ``pool_equity`` is the pool's equity at mark and ``other_maintenance`` the
-    maintenance of the pool's other positions.  Closing ``r`` contracts at a
-    price ``p`` changes the pool's equity at mark by exactly
-    ``value(r, p) − value(r, mark)``; the limit price is the worst tick price
-    at which that loss still leaves the pool at the new tier's maintenance,
-    i.e. the threshold price (MRG-010) of the closed part with
-    ``pool_equity − maintenance_after`` as its margin and no reserve.
-    ``tier`` is the position's effective steps (LIQ-001); the new tier one less.
-    """
-    new_tier = max_(tier - 1, 0)
-    magnitude = compute_reduction_to_tier(inst, position, new_tier)
-    close_qty = ite(position.qty > 0, magnitude, -magnitude)
-    kept = compute_kept_position(position, close_qty)
-    new_maintenance = compute_requirement(inst, kept, leverage_hundredths, new_tier).pos_maint
-    headroom = pool_equity - other_maintenance - new_maintenance
-    # exactly what the closed part contributes at mark (robust to a mark off the tick grid)
-    closed_mark_value = compute_value(inst, position.qty, mark_price) - compute_value(inst, kept.qty, mark_price)
-    limit_price = compute_threshold_price(inst, close_qty, closed_mark_value, headroom, 0)
-    feasible = and_(
-        and_(headroom >= 0, magnitude > 0),
-        compute_pool_residual(inst, close_qty, closed_mark_value, headroom, limit_price) >= 0,
+    """LIQ-015: the FillOrKill order of a partial liquidation: LIQ-010 sized, LIQ-013 priced, LIQ-014 checked."""
+    reduction = compute_partial_reduction(
+        inst, position, leverage_hundredths, tier, pool_equity, other_maintenance, mark_price
     )
+    limit_price = compute_partial_limit_price(inst, reduction)
     return PartialPlan(
-        close_qty=close_qty,
-        kept=kept,
-        new_tier=new_tier,
-        new_maintenance=new_maintenance,
-        limit_price=limit_price,
-        feasible=feasible,
+        reduction=reduction, limit_price=limit_price, feasible=is_partial_feasible(inst, reduction, limit_price)
     )
 
 
@@ -220,3 +270,16 @@ def is_price_within_limit(close_qty: int, price: int, limit_price: int) -> bool:
     """LIQ-011: a fill closing ``close_qty`` at ``price`` is no worse than ``limit_price`` for the trader."""
     # closing a long sells: at or above the limit; closing a short buys: at or below it
     return or_(and_(close_qty > 0, price >= limit_price), and_(close_qty < 0, price <= limit_price))
+
+
+def apply_partial_close(position: Position, close_qty: int, close_value: int) -> tuple[Position, int]:
+    """LIQ-012: a FillOrKill reduction settled as one execution: the kept position and the realised PnL.
+
+    ``close_value`` is ``Σ value(qty_i, price_i)`` over the order's fills (signed
+    like ``close_qty``).  The cost basis is split once, as ACC-003 splits it
+    (so the kept position is exactly :class:`PartialPlan`'s ``kept``), and
+    ``Δwallet − Δcost = value of the fills`` exactly, as for any fill.
+    """
+    kept = compute_kept_position(position, close_qty)
+    realised = kept.cost - position.cost + close_value
+    return kept, realised

@@ -66,6 +66,7 @@ from rules.insurance import (
     settle_close_out,
 )
 from rules.liquidation import (
+    apply_partial_close,
     compute_fitting_tier,
     compute_partial_plan,
     compute_pool_residual,
@@ -331,6 +332,25 @@ def apply_holding_fill(ledger: Ledger, account_id: int, symbol: str, fill_qty: i
 
 
 @concrete
+def apply_partial_fill(
+    ledger: Ledger, account_id: int, symbol: str, close_qty: int, close_value: int, new_tier: int
+) -> Ledger:
+    """LIQ-012 for a trader: a FillOrKill reduction settled as one execution, and the lowered tier."""
+    inst = ledger.instrument_map[symbol]
+    holding = ledger.holdings[(account_id, symbol)]
+    position, realised = apply_partial_close(holding.position, close_qty, close_value)
+    isolated_margin = holding.isolated_margin + realised if holding.is_isolated else 0
+    wallets = dict(ledger.wallets)
+    key = (account_id, inst.settl_currency)
+    wallets[key] = wallets.get(key, 0) + realised
+    holdings = dict(ledger.holdings)
+    holdings[(account_id, symbol)] = attrs.evolve(
+        holding, position=position, isolated_margin=isolated_margin, chosen_tier=new_tier
+    )
+    return attrs.evolve(ledger, wallets=wallets, holdings=holdings)
+
+
+@concrete
 def apply_fund_movement(
     ledger: Ledger, currency: str, delta: int, kind: str, symbol: str, pending_id: int, rule_id: str
 ) -> tuple[Ledger, InsuranceMovement]:
@@ -502,12 +522,12 @@ def _try_partial(ledger: Ledger, books: dict[str, Book], pool: Pool, rec: Record
     filled = bool(taken)
     if filled:
         side = 1 if plan.close_qty > 0 else -1
+        close_value = 0
         for index, qty in taken:
             level = side_levels[index]
-            ledger = apply_holding_fill(ledger, pool.account_id, symbol, -side * qty, level.price)
             ledger = apply_holding_fill(ledger, level.maker_account_id, symbol, side * qty, level.price)
-        reduced = attrs.evolve(ledger.holdings[(pool.account_id, symbol)], chosen_tier=plan.new_tier)
-        ledger = _set_holding(ledger, pool.account_id, symbol, reduced)
+            close_value += compute_value(inst, side * qty, level.price)
+        ledger = apply_partial_fill(ledger, pool.account_id, symbol, plan.close_qty, close_value, plan.new_tier)
         books[symbol] = _consume(book, plan.close_qty, taken)
     event = PartialLiquidation(
         rule_id="LIQ-022",
