@@ -504,9 +504,17 @@ class Engine:
         return ps.margin(inst, self.marks[inst.symbol], setting.pos_cross)
 
     def _account_margin(
-        self, account: Account, asset: str, replace: tuple[str, PositionState, tuple[tuple[int, int], ...]] | None = None
+        self,
+        account: Account,
+        asset: str,
+        replace: tuple[str, PositionState, tuple[tuple[int, int], ...]] | None = None,
+        known: tuple[str, int] | None = None,
     ) -> AccountMargin:
-        """MRG-050 for one account; ``replace`` substitutes one contract's position record and orders."""
+        """MRG-050 for one account.
+
+        ``replace`` substitutes one contract's position record and orders;
+        ``known`` gives one contract's order margin already computed (by the caller, just now).
+        """
         lines: list[PositionMargin] = []
         order_margin = 0
         seen_replace = False
@@ -520,7 +528,10 @@ class Engine:
                 ps, orders, seen_replace = replace[1], replace[2], True
             if ps.qty != 0 or ps.iso_margin != 0:
                 lines.append(self._position_margin(inst, ps))
-            order_margin += self._contract_order_margin(inst, ps, orders)
+            if known is not None and known[0] == symbol and replace is None:
+                order_margin += known[1]
+            else:
+                order_margin += self._contract_order_margin(inst, ps, orders)
         if replace is not None and not seen_replace:
             inst = self.instrument_map[replace[0]]
             if inst.settl_currency == asset:
@@ -1032,7 +1043,10 @@ class Engine:
             charge_price,
         )
         if requirement > 0:
-            available = self._free(account, inst.settl_currency, self._account_margin(account, inst.settl_currency))
+            margin = self._account_margin(
+                account, inst.settl_currency, known=(inst.symbol, om_before) if inst.symbol in account.positions else None
+            )
+            available = self._free(account, inst.settl_currency, margin)
             problem = check_order_margin(available, requirement)
             if problem is not None:
                 return Rej(Reason.INSUFFICIENT_MARGIN, f"needs {problem.required}, available {problem.available}")
