@@ -163,25 +163,30 @@ def summary_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
         (
             "liquidations",
             f"{s['liquidations']:,} (full {s['liquidations_full']:,}, partial {s['liquidations_partial']:,}; "
-            f"{s['liquidated_accounts']:,} accounts)",
+            f"{s['liquidated_accounts']:,} accounts; risk limit lowered {s['risk_limit_lowered']:,} times)",
         ),
         ("insurance fund start", coins(s["insurance_start"], coin, currency)),
         ("insurance fund min", coins(s["insurance_min"], coin, currency)),
         ("insurance fund end", coins(s["insurance_end"], coin, currency)),
         ("ADL", f"{s['adl_fills']:,} fills, {s['adl_contracts']:,} contracts"),
         ("funding", f"{s['funding_instants']} instants, {s['funding_payments']:,} payments"),
-        ("invariant checks", f"{s['invariant_checks']:,} ({s['invariant_policy']}), every registered invariant"),
+        (
+            "invariant checks",
+            f"{s['invariant_checks']:,} ({s['invariant_policy']}), every registered invariant; "
+            f"{s['waterfall_incomplete']} mark updates left part of the waterfall to the next one",
+        ),
         ("invariant violations", f"{s['invariant_violations']}"),
         (
             "conservation",
             "exact to the minor unit" if s["conservation_gap"] == 0 else f"OFF by {s['conservation_gap']} {currency}",
         ),
         ("journal sha256", s["journal_sha256"]),
+        ("state sha256", f"{s['state_sha256']} (perpspec replay {s['journal']} prints the same)"),
         (
             "wall time",
             f"{s['wall_seconds']} s ({s['events_per_second']:,} events/s, {s['commands_per_second']:,} commands/s)",
         ),
-        ("outputs", f"{s['event_log']}, {s['journal']}"),
+        ("outputs", f"{s['event_log']} (event log), {s['journal']} (command journal)"),
     ]
 
 

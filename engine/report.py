@@ -573,6 +573,42 @@ def plot_adl(runs: Sequence[RunData]) -> str:
     )
 
 
+def log_histogram(plot: str, title: str, groups: Sequence[tuple[str, Sequence[float], str]], x_label: str) -> str:
+    """Overlaid histograms on a log-10 axis; values <= 0 (wiped out) get their own bar at the left."""
+    positive = [v for _, sample, _ in groups for v in sample if v > 0]
+    low = math.floor(math.log10(min(positive))) if positive else -3
+    high = math.ceil(math.log10(max(positive))) if positive else 1
+    high = max(high, low + 1)
+    bins = 30
+    width = (high - low) / bins
+    counts = []
+    for _, sample, _ in groups:
+        row = [0] * (bins + 1)  # row[0]: <= 0
+        for v in sample:
+            row[0 if v <= 0 else 1 + min(int((math.log10(v) - low) / width), bins - 1)] += 1
+        counts.append(row)
+    zero_width = max(3 * width, (high - low) * 0.1)
+    frame = Frame(low - zero_width, float(high), 0.0, float(max((max(row) for row in counts), default=1)) * 1.08)
+    labels = [(low - zero_width / 2, "≤ 0")] + [(float(p), fmt_number(10.0**p)) for p in range(low, high + 1)]
+    parts = axes(frame, title, "accounts", labels)
+    parts.append(
+        f'<text x="{LEFT + (WIDTH - LEFT - RIGHT) / 2:.0f}" y="{HEIGHT - 2}" class="axis" text-anchor="middle">{esc(x_label)}</text>'
+    )
+    for (_, _, color), row in zip(groups, counts, strict=True):
+        for i, count in enumerate(row):
+            if count == 0:
+                continue
+            x0 = low - zero_width * 0.9 if i == 0 else low + (i - 1) * width
+            x1 = low - zero_width * 0.1 if i == 0 else low + i * width
+            y = frame.y(count)
+            parts.append(
+                f'<rect x="{frame.x(x0):.1f}" y="{y:.1f}" width="{max(frame.x(x1) - frame.x(x0) - 0.5, 0.5):.1f}" '
+                f'height="{frame.y(0) - y:.1f}" fill="{color}" fill-opacity="0.45" stroke="{color}"><title>{count}</title></rect>'
+            )
+    parts.extend(legend([(label, color, "") for label, _, color in groups]))
+    return svg(plot, parts)
+
+
 def plot_equity(run: RunData) -> str:
     """Distribution of trader equity before the stress and at the end (market makers excluded)."""
     traders = [row for row in run.accounts if row.role == "trader"]
@@ -580,7 +616,9 @@ def plot_equity(run: RunData) -> str:
     after = [row.after / run.coin for row in traders]
     unit = coin_name(run.currency)
     title = "Account equity: before the stress and at the end" + (f" ({run.name})" if run.name else "")
-    return histogram("equity", title, [("before", before, COLORS[0]), ("after", after, COLORS[1])], f"equity ({unit})")
+    return log_histogram(
+        "equity", title, [("before", before, COLORS[0]), ("after", after, COLORS[1])], f"equity ({unit}, log scale)"
+    )
 
 
 def span(runs: Sequence[RunData]) -> tuple[int, int]:

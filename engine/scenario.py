@@ -107,6 +107,12 @@ class SplitMix64:
         # sum of 12 uniforms on [0, 2^20) has mean 6 * 2^20 and std 2^20
         return (total - 6 * (1 << 20)) * sigma_ppm // (1 << 20)  # floor: noise, nobody is favoured
 
+    def log_uniform(self, low: int, high: int) -> int:
+        """Roughly log-uniform in ``[low, high]`` (``0 < low <= high``): a uniform doubling, then uniform within it."""
+        doublings = (high // low).bit_length() - 1  # whole doublings of low that fit below high
+        start = low << self.below(doublings + 1)
+        return self.between(start, min(2 * start - 1, high)) if start < high else high
+
     def weighted(self, weights: Sequence[int]) -> int:
         """Index chosen with probability proportional to ``weights`` (non-negative, not all zero)."""
         pick = self.below(sum(weights))
@@ -150,6 +156,7 @@ class Population:
     count: int
     deposit_min: int  # settlement minor units
     deposit_max: int
+    log_uniform: bool  # deposits log-uniform (many small accounts, a tail of whales) instead of uniform
     long_share_ppm: int
     isolated_share_ppm: int
     leverage: tuple[tuple[int, int], ...]  # (leverage, weight); exposure = leverage × deposit
@@ -330,6 +337,7 @@ _INDEX = {"points", "file", "noise", "reversion"}
 _ACCOUNTS = {
     "count",
     "deposit",
+    "deposit_distribution",
     "long_share",
     "isolated_share",
     "leverage",
@@ -482,7 +490,6 @@ def _build_index(mapping: Mapping[str, Any], inst: Instrument, duration_ms: int,
     _check(points[0].at_ms == 0, "index.points[0]", "the first point must be at time 0")
     for i in range(1, len(points)):
         _check(points[i].at_ms > points[i - 1].at_ms, f"index.points[{i}]", "times must increase")
-    _check(points[-1].at_ms <= duration_ms, "index.points", "a point lies beyond the scenario's duration")
     for i, point in enumerate(points):
         _check(
             inst.tick_size <= point.price <= inst.max_price,
@@ -541,6 +548,8 @@ def _build_population(table: Mapping[str, Any], coin: int, duration_ms: int) -> 
     deposit_min = parse_scaled(deposit[0], coin, "accounts.deposit")
     deposit_max = parse_scaled(deposit[1], coin, "accounts.deposit")
     _check(0 < deposit_min <= deposit_max, "accounts.deposit", "need 0 < min <= max")
+    distribution = str(table.get("deposit_distribution", "uniform"))
+    _check(distribution in ("uniform", "log-uniform"), "accounts.deposit_distribution", "uniform or log-uniform")
     raw_leverage = table.get("leverage", [[10, 1]])
     _check(isinstance(raw_leverage, list) and len(raw_leverage) > 0, "accounts.leverage", "[[leverage, weight], ...]")
     leverage = []
@@ -564,6 +573,7 @@ def _build_population(table: Mapping[str, Any], coin: int, duration_ms: int) -> 
         count=count,
         deposit_min=deposit_min,
         deposit_max=deposit_max,
+        log_uniform=distribution == "log-uniform",
         long_share_ppm=_fraction(table, "accounts", "long_share", "0.5"),
         isolated_share_ppm=_fraction(table, "accounts", "isolated_share", "0.5"),
         leverage=tuple(leverage),

@@ -43,7 +43,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -54,7 +54,7 @@ from engine.events import Event, Execution, PositionUpdate, Rejected, RuleEvent,
 from engine.scenario import Scenario, SplitMix64, generate_index_path
 from rules import invariants
 from rules.contract import compute_notional, compute_value
-from rules.events import AdlFill, InsuranceMovement, Liquidation, PartialLiquidation
+from rules.events import AdlFill, InsuranceMovement, Liquidation, PartialLiquidation, RiskLimitLowered
 from rules.funding import (
     FundingRejection,
     FundingState,
@@ -70,6 +70,7 @@ from rules.mark import NO_IMPACT, MarkInputs, MarkState, process_mark_update
 from rules.num import PPM, ceildiv
 from rules.parse import format_scaled
 from rules.position import Position
+from rules.risk_limit import compute_max_leverage_hundredths
 
 LIQUIDATOR = -1  # the liquidation engine's account id (it holds taken-over positions until they close)
 ENTRY_SLIPPAGE_PPM = 1_000  # 0.1%: how far beyond the best price an entry order may fill
@@ -91,6 +92,7 @@ class Trader:
     entry_step: int
     stop: bool  # rests a protective stop-market after entering
     resting_ppm: int  # > 0: enters with a limit order resting this far from the index (dip buyer)
+    risk_steps: int  # risk-limit steps chosen above the base limit (whales: position value > riskLimit)
 
 
 def build_population(scenario: Scenario, first_account: int) -> tuple[Trader, ...]:
@@ -99,16 +101,29 @@ def build_population(scenario: Scenario, first_account: int) -> tuple[Trader, ..
     people = scenario.accounts
     weights = [weight for _, weight in people.leverage]
     entry_steps = max(people.entry_ms // scenario.step_ms, 1)
+    inst = scenario.instrument
     traders = []
     for offset in range(people.count):
         leverage = people.leverage[rng.weighted(weights)][0]
+        is_long = rng.chance_ppm(people.long_share_ppm)
+        isolated = rng.chance_ppm(people.isolated_share_ppm)
+        if people.log_uniform:
+            deposit = rng.log_uniform(people.deposit_min, people.deposit_max)
+        else:
+            deposit = rng.between(people.deposit_min, people.deposit_max)
+        # a whale whose exposure passes the base risk limit chooses the tier that holds it (with 20% room)
+        # and, like on BitMEX, can have no more leverage than that tier's initial margin allows
+        risk_steps = max(0, ceildiv(deposit * leverage * 6 // 5 - inst.risk_limit, inst.risk_step))
+        if risk_steps > 0:
+            leverage = min(leverage, compute_max_leverage_hundredths(inst, risk_steps) // 100)
         traders.append(
             Trader(
                 account=first_account + offset,
-                is_long=rng.chance_ppm(people.long_share_ppm),
-                isolated=rng.chance_ppm(people.isolated_share_ppm),
+                is_long=is_long,
+                isolated=isolated,
                 leverage=leverage,
-                deposit=rng.between(people.deposit_min, people.deposit_max),
+                deposit=deposit,
+                risk_steps=risk_steps,
                 entry_step=1 + rng.below(entry_steps),
                 stop=rng.chance_ppm(people.stop_share_ppm),
                 resting_ppm=(
@@ -180,6 +195,7 @@ class Tally:
 
     events: int = 0
     commands: int = 0
+    log_rows: int = 0
     rejected: int = 0
     rejects_by_reason: dict[str, int] = attrs.Factory(dict)
     trades: int = 0
@@ -187,6 +203,7 @@ class Tally:
     liquidations_full: int = 0
     liquidations_partial: int = 0
     liquidated_accounts: set[int] = attrs.Factory(set)
+    risk_limit_lowered: int = 0  # LIQ-021: partial liquidation's first step (no contract closed)
     adl_fills: int = 0
     adl_contracts: int = 0
     funding_instants: int = 0
@@ -195,6 +212,7 @@ class Tally:
     insurance_min: int = 0
     insurance_end: int = 0
     invariant_checks: int = 0
+    waterfall_incomplete: int = 0  # checks after a mark update whose waterfall was carried over (budget, ADL shortfall)
     violations: list[str] = attrs.Factory(list)
 
 
@@ -212,6 +230,7 @@ class SimulationResult:
     steps: int
     commands: int
     events: int
+    log_rows: int  # lines of the event log (engine events, their BitMEX-style rows, the runner's own rows)
     rejected: int
     rejects_by_reason: tuple[tuple[str, int], ...]
     trades: int
@@ -220,6 +239,7 @@ class SimulationResult:
     liquidations_full: int
     liquidations_partial: int
     liquidated_accounts: int
+    risk_limit_lowered: int
     insurance_start: int
     insurance_min: int
     insurance_end: int
@@ -228,11 +248,13 @@ class SimulationResult:
     funding_instants: int
     funding_payments: int
     invariant_checks: int
+    waterfall_incomplete: int
     invariant_policy: str
     invariant_violations: tuple[str, ...]
     conservation_gap: int
     net_deposits: int
     journal_sha256: str
+    state_sha256: str
     currency: str
     coin: int
     event_log: str
@@ -301,13 +323,14 @@ class Simulation:
             self.events_since_check += len(events)
             if self.events_since_check >= every:
                 self.events_since_check = 0
-                self.check_invariants(waterfall_complete=False)
+                self.check_invariants(events)
         return events
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Append one record to the event log."""
         if self.log is not None:
             self.log.write(encode_json(record) + "\n")
+            self.tally.log_rows += 1
 
     def observe(self, event: Event) -> None:
         """Count an event and write its record(s)."""
@@ -325,12 +348,17 @@ class Simulation:
         """BitMEX ``openInterest``: Σ long quantity, kept from the position events, plus what the liquidation engine holds."""
         return self.long_qty + max(self.port.position(LIQUIDATOR, self.symbol).qty, 0)
 
-    def check_invariants(self, waterfall_complete: bool) -> None:
-        """Every registered invariant on the engine's state; violations are kept (and must be none)."""
+    def check_invariants(self, events: Sequence[Event] = ()) -> None:
+        """Every registered invariant on the engine's state after a command; violations are kept (must be none).
+
+        The step information (was the waterfall completed? which funding postings,
+        which waterfall records?) is the engine's own account of that command.
+        """
         self.tally.invariant_checks += 1
-        results = invariants.check_all(
-            self.port.view(), invariants.StepInfo(waterfall_complete=waterfall_complete)
-        )
+        step = self.port.step_info(events)
+        if not step.waterfall_complete:
+            self.tally.waterfall_incomplete += 1
+        results = invariants.check_all(self.port.view(), step)
         for inv_id, problems in results.items():
             for problem in problems:
                 if len(self.tally.violations) < 100:
@@ -357,7 +385,7 @@ class Simulation:
             if "before" not in self.snapshots:
                 self.snapshot("before")
             self.snapshot("after")
-            self.check_invariants(waterfall_complete=True)
+            self.check_invariants()
         finally:
             self.log.close()
             journal_sha256 = self.port.close()
@@ -392,6 +420,9 @@ class Simulation:
         for trader in self.traders:
             self.send(cmd.VerifyAccount(time_ms=t, account=trader.account))
             self.send(cmd.Deposit(time_ms=t, account=trader.account, asset=self.asset, amount=trader.deposit))
+            if trader.risk_steps > 0:
+                limit = inst.risk_limit + trader.risk_steps * inst.risk_step
+                self.send(cmd.SetRiskLimit(time_ms=t, account=trader.account, symbol=self.symbol, risk_limit=limit))
             if trader.isolated:
                 self.send(
                     cmd.SetLeverage(
@@ -439,9 +470,9 @@ class Simulation:
         self.mark_state_basis_e8 = updated.fair_basis_e8
         mark = min(max(updated.mark_price, self.inst.tick_size), self.inst.max_price)
         self.mark_price = mark
-        self.send(cmd.PriceUpdate(time_ms=self.time_ms, symbol=self.symbol, mark_price=mark, index_price=index))
+        events = self.send(cmd.PriceUpdate(time_ms=self.time_ms, symbol=self.symbol, mark_price=mark, index_price=index))
         if self.scenario.invariants_every == 0:
-            self.check_invariants(waterfall_complete=True)
+            self.check_invariants(events)
 
     def impact(self) -> Any:
         """Impact bid/ask/mid from the engine's book (MRK-004), when the instrument has an impact notional."""
@@ -475,7 +506,7 @@ class Simulation:
             return
         self.funding_state, event = settled
         self.tally.funding_instants += 1
-        self.send(cmd.FundingTick(time_ms=self.time_ms, symbol=self.symbol, rate_e8=event.rate.rate_e8))
+        events = self.send(cmd.FundingTick(time_ms=self.time_ms, symbol=self.symbol, rate_e8=event.rate.rate_e8))
         self.write(
             {
                 "table": "funding",
@@ -489,7 +520,7 @@ class Simulation:
             }
         )
         if self.scenario.invariants_every == 0:
-            self.check_invariants(waterfall_complete=True)
+            self.check_invariants(events)
 
     # -- market makers -----------------------------------------------------------------------
 
@@ -523,10 +554,14 @@ class Simulation:
                     self.send(self.limit(account, "Sell", qty, ask))
 
     def limit(self, account: int, side: str, qty: int, price: int) -> cmd.PlaceOrder:
-        """A post-only good-till-cancel limit order (a maker never takes: crossing quotes are cancelled)."""
+        """A good-till-cancel limit order.
+
+        Not post-only: a quote that crosses a stale order left behind by a fast move
+        (a dip buyer's bid now above the market) trades with it, as an arbitrageur would.
+        """
         return cmd.PlaceOrder(
             time_ms=self.time_ms, account=account, symbol=self.symbol, side=side, order_qty=qty, price=price,
-            ord_type="Limit", exec_inst="ParticipateDoNotInitiate",
+            ord_type="Limit",
         )
 
     # -- traders -------------------------------------------------------------------------------
@@ -717,6 +752,7 @@ class Simulation:
             steps=scenario.steps,
             commands=tally.commands,
             events=tally.events,
+            log_rows=tally.log_rows,
             rejected=tally.rejected,
             rejects_by_reason=tuple(sorted(tally.rejects_by_reason.items())),
             trades=tally.trades,
@@ -725,6 +761,7 @@ class Simulation:
             liquidations_full=tally.liquidations_full,
             liquidations_partial=tally.liquidations_partial,
             liquidated_accounts=len(tally.liquidated_accounts),
+            risk_limit_lowered=tally.risk_limit_lowered,
             insurance_start=tally.insurance_start,
             insurance_min=tally.insurance_min,
             insurance_end=tally.insurance_end,
@@ -733,6 +770,7 @@ class Simulation:
             funding_instants=tally.funding_instants,
             funding_payments=tally.funding_payments,
             invariant_checks=tally.invariant_checks,
+            waterfall_incomplete=tally.waterfall_incomplete,
             invariant_policy=(
                 "after every mark update and funding instant"
                 if scenario.invariants_every == 0
@@ -742,6 +780,7 @@ class Simulation:
             conservation_gap=gap,
             net_deposits=view.net_deposits(self.asset),
             journal_sha256=journal_sha256,
+            state_sha256=self.port.state_hash(),
             currency=self.asset,
             coin=scenario.currency_scale,
             event_log=log_path,
@@ -772,10 +811,9 @@ class EnginePort:
     """
 
     def __init__(self, scenario: Scenario, journal_dir: Path) -> None:
-        from engine.codec import CommandCodec
         from engine.exchange import Engine
         from engine.journal import SyncPolicy
-        from engine.recovery import JOURNAL_NAME, DurableExchange
+        from engine.recovery import JOURNAL_NAME, DurableExchange, command_codec
 
         self.inst = scenario.instrument
         options: dict[str, Any] = {"adl_policy": ADL_POLICY_NAMES[scenario.adl_policy]}
@@ -785,9 +823,8 @@ class EnginePort:
         if journal_dir.exists():
             for stale in journal_dir.iterdir():
                 stale.unlink()
-        self.codec = CommandCodec(cmd.COMMAND_TYPES.values())
         self.durable, _ = DurableExchange.open(
-            str(journal_dir), self.codec, lambda: self.engine, policy=SyncPolicy(group_records=512, fsync="never")
+            str(journal_dir), command_codec(), lambda: self.engine, policy=SyncPolicy(group_records=512, fsync="never")
         )
         self.journal_path = journal_dir / JOURNAL_NAME
         self.pending_account: dict[int, int] = {}  # pending close-out id -> liquidated account
@@ -800,6 +837,15 @@ class EnginePort:
         """Commit the journal; its SHA-256 (the run's fingerprint)."""
         self.durable.close()
         return hashlib.sha256(self.journal_path.read_bytes()).hexdigest()
+
+    def state_hash(self) -> str:
+        """The engine's state hash (``perpspec replay`` of the journal must print the same)."""
+        return self.engine.state_hash()
+
+    def step_info(self, events: Sequence[Event]) -> invariants.StepInfo:
+        """What the engine's last command did, for the transition invariants."""
+        info: invariants.StepInfo = self.engine.step_info(events)
+        return info
 
     def view(self) -> invariants.ExchangeView:
         """The engine as the invariants read it."""
@@ -979,7 +1025,7 @@ def rule_records(
                     "maintMargin": record.maintenance,
                 }
             )
-    elif isinstance(record, PartialLiquidation):
+    elif isinstance(record, PartialLiquidation) and record.filled:  # killed: the take-over follows (full)
         tally.liquidations_partial += 1
         tally.liquidated_accounts.add(record.account_id)
         rows.append(
@@ -1000,6 +1046,8 @@ def rule_records(
                 "maintMargin": record.maintenance,
             }
         )
+    elif isinstance(record, RiskLimitLowered):
+        tally.risk_limit_lowered += 1
     elif isinstance(record, InsuranceMovement):
         tally.insurance_end = record.balance_after
         tally.insurance_min = min(tally.insurance_min, record.balance_after)

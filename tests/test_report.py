@@ -7,7 +7,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from engine.report import PLOTS, TABLES, analyse, iter_plots, read_records, render, write_report
+from engine.scenario import load_scenario
+from engine.simulate import SimulationResult, run_scenario
 
 T0 = 1_583_971_200_000  # 2020-03-12T00:00:00Z
 
@@ -123,3 +127,79 @@ def test_records_round_trip_through_a_jsonl_file(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     path.write_text("".join(json.dumps(record) + "\n" for record in small_log()))
     assert analyse("x", read_records(path)).counts() == analyse("x", small_log()).counts()
+
+
+# ---------------------------------------------------------------------------
+# A real run: the report's numbers against its event log
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[SimulationResult, list[dict[str, Any]], str]:
+    out = tmp_path_factory.mktemp("tiny-report")
+    result = run_scenario(load_scenario("tiny_crash"), out)
+    records = read_records(Path(result.event_log))
+    document = write_report(out / "report.html", [analyse("tiny_crash", records, result.summary())]).read_text()
+    return result, records, document
+
+
+def recount(records: list[dict[str, Any]]) -> dict[str, int]:
+    """The report's figures counted straight from the log lines, independently of engine/report.py."""
+    balances = [row["walletBalance"] for row in records if row["table"] == "insurance"]
+    adl = [row for row in records if row["table"] == "execution" and row["execType"] == "Deleverage"]
+    liquidations = [row for row in records if row["table"] == "liquidation"]
+    return {
+        "trades": sum(
+            1 for row in records
+            if row["table"] == "execution" and row["execType"] == "Trade" and row["lastLiquidityInd"] == "AddedLiquidity"
+        ),
+        "liquidations": len(liquidations),
+        "liquidations_full": sum(1 for row in liquidations if row["liquidationType"] == "full"),
+        "liquidations_partial": sum(1 for row in liquidations if row["liquidationType"] == "partial"),
+        "adl_fills": len(adl),
+        "adl_contracts": sum(row["lastQty"] for row in adl),
+        "insurance_start": balances[0],
+        "insurance_min": min(balances),
+        "insurance_end": balances[-1],
+        "funding_payments": sum(
+            1 for row in records if row["table"] == "transaction" and row["transactType"] == "Funding"
+        ),
+        "accounts": len({row["account"] for row in records if row["table"] == "margin"}),
+    }
+
+
+def test_real_report_numbers_agree_with_the_event_log(
+    tiny_report: tuple[SimulationResult, list[dict[str, Any]], str],
+) -> None:
+    _, records, document = tiny_report
+    assert embedded_data(document)["tiny_crash"]["counts"] == recount(records)
+
+
+def test_run_summary_agrees_with_the_event_log(tiny_report: tuple[SimulationResult, list[dict[str, Any]], str]) -> None:
+    result, records, _ = tiny_report
+    counted = recount(records)
+    summary = {key: result.summary()[key] for key in counted}
+    assert summary == counted
+
+
+def test_real_report_summary_table_shows_the_logged_counts(
+    tiny_report: tuple[SimulationResult, list[dict[str, Any]], str],
+) -> None:
+    _, records, document = tiny_report
+    table = document.split('data-table="summary"')[1].split("</table>")[0]
+    shown = {key: int(value) for key, value in re.findall(r'data-key="(\w+)" data-value="(-?\d+)"', table)}
+    counted = recount(records)
+    assert {key: shown[key] for key in ("liquidations", "adl_fills", "adl_contracts", "trades")} == {
+        key: counted[key] for key in ("liquidations", "adl_fills", "adl_contracts", "trades")
+    }
+
+
+def test_real_report_lists_every_adl_counterparty(tiny_report: tuple[SimulationResult, list[dict[str, Any]], str]) -> None:
+    _, records, document = tiny_report
+    table = document.split('data-table="adl-counterparties"')[1].split("</table>")[0]
+    logged = [str(row["account"]) for row in records if row["table"] == "execution" and row["execType"] == "Deleverage"]
+    assert re.findall(r'data-account="(\d+)"', table) == logged
+
+
+def test_real_report_contains_every_plot(tiny_report: tuple[SimulationResult, list[dict[str, Any]], str]) -> None:
+    _, _, document = tiny_report
+    assert sorted(set(iter_plots(document))) == sorted(PLOTS)
