@@ -338,13 +338,23 @@ class EngineMachine(RuleBasedStateMachine):
         STATS["liquidations"] += self.engine.stats.get("liquidations", 0)
         STATS["adl_fills"] += self.engine.stats.get("adl_fills", 0)
         STATS["partial_liquidations"] += self.engine.stats.get("partial_liquidations", 0)
+        STATS["runs_with_liquidation"] += self.engine.stats.get("liquidations", 0) > 0
+        STATS["runs_with_adl"] += self.engine.stats.get("adl_fills", 0) > 0
         event(f"commands >= {self.commands // 25 * 25}")
         event(f"liquidations >= {min(self.engine.stats.get('liquidations', 0), 5)}")
         event(f"adl fills >= {min(self.engine.stats.get('adl_fills', 0), 3)}")
         event(f"partial liquidations >= {min(self.engine.stats.get('partial_liquidations', 0), 2)}")
 
 
-STATS = {"runs": 0, "commands": 0, "liquidations": 0, "adl_fills": 0, "partial_liquidations": 0}
+STATS = {
+    "runs": 0,
+    "commands": 0,
+    "liquidations": 0,
+    "adl_fills": 0,
+    "partial_liquidations": 0,
+    "runs_with_liquidation": 0,
+    "runs_with_adl": 0,
+}
 
 
 def _without_seq(engine: Engine) -> tuple[object, ...]:
