@@ -445,7 +445,7 @@ def _build(mapping: Mapping[str, Any], source: str, base_dir: Path) -> Scenario:
     max_liq = parse_int(mapping.get("max_liquidations_per_update", 0), "max_liquidations_per_update")
     _check(max_liq >= 0, "max_liquidations_per_update", "must not be negative")
 
-    index = _build_index(mapping, instrument, duration_ms, base_dir)
+    index = _build_index(mapping, instrument, base_dir)
     accounts = _build_population(_table(mapping, "accounts", _ACCOUNTS), coin, duration_ms)
     makers = _build_makers(_table(mapping, "market_makers", _MAKERS), instrument, coin, step_ms)
 
@@ -475,7 +475,7 @@ def _build(mapping: Mapping[str, Any], source: str, base_dir: Path) -> Scenario:
     )
 
 
-def _build_index(mapping: Mapping[str, Any], inst: Instrument, duration_ms: int, base_dir: Path) -> IndexPath:
+def _build_index(mapping: Mapping[str, Any], inst: Instrument, base_dir: Path) -> IndexPath:
     table = _table(mapping, "index", _INDEX)
     if "file" in table:
         _check("points" not in table, "index.file", "give either points or file, not both")
