@@ -194,7 +194,7 @@ def test_recovery_with_damaged_newest_snapshot_falls_back_and_reports(
 @pytest.mark.deep
 @pytest.mark.parametrize("seed", [2, 3, 4])
 def test_sigkill_at_many_points_deep(tmp_path: Path, seed: int) -> None:
-    commands = command_stream(seed=seed, length=5_000)
+    commands = command_stream(seed=seed, length=8_000)
     hashes = reference_hashes(commands)
     run = run_with_kills(tmp_path, commands, hashes, kills=200, seed=seed)
     assert (run.kills, run.final_hash) == (200, hashes[-1])
