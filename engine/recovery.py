@@ -343,11 +343,11 @@ class DurableExchange:
 
 __all__ = [
     "DurableExchange",
+    "JournalError",
+    "RecoveryReport",
     "command_codec",
     "decode_engine",
     "encode_engine",
-    "JournalError",
-    "RecoveryReport",
     "event_stream_hash",
     "list_snapshots",
     "recover",
