@@ -293,11 +293,20 @@ class JournalWriter:
         policy: SyncPolicy,
         extra: Mapping[str, Any] | None = None,
     ) -> JournalWriter:
-        """A new journal (the file must not exist)."""
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
-        _write_all(fd, journal_header(first_seq, schema, extra))
-        os.fsync(fd)
+        """A new journal (the file must not exist): written whole under a temporary name, then renamed,
+        so a crash while creating leaves no journal rather than a headless one."""
+        if os.path.exists(path):
+            raise FileExistsError(path)
+        tmp = f"{path}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            _write_all(fd, journal_header(first_seq, schema, extra))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
         _fsync_directory(path)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         return cls(path, fd, first_seq, policy)
 
     @classmethod

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fcntl
 import hashlib
 import os
 import pickle
@@ -50,6 +51,7 @@ from engine.journal import (
 )
 
 JOURNAL_NAME = "journal.log"
+LOCK_NAME = "LOCK"  # flock'd by the one process that writes the store
 SNAPSHOT_PREFIX = "snapshot-"
 SNAPSHOT_SUFFIX = ".snap"
 SNAPSHOTS_KEPT = 2
@@ -282,6 +284,7 @@ class DurableExchange:
         self.directory = directory
         self.snapshot_every = snapshot_every
         self._since_snapshot = 0
+        self._lock_fd = -1
         self._encode = codec.encode
         self._append = writer.append
         self._process = exchange.process
@@ -296,18 +299,35 @@ class DurableExchange:
         policy: SyncPolicy | None = None,
         snapshot_every: int = 0,
     ) -> tuple[DurableExchange, RecoveryReport | None]:
-        """Open (recovering) the exchange stored in ``directory``, or start an empty one there."""
+        """Open (recovering) the exchange stored in ``directory``, or start an empty one there.
+
+        The store is locked (``flock`` on ``LOCK``) while open: a second writer is refused with
+        :class:`JournalError`; the kernel releases the lock when the holder dies.
+        """
         policy = policy or SyncPolicy()
         os.makedirs(directory, exist_ok=True)
-        journal_path = os.path.join(directory, JOURNAL_NAME)
-        if not os.path.exists(journal_path):
-            exchange = make_exchange()
-            writer = JournalWriter.create(journal_path, codec.schema, policy=policy, extra=genesis_meta(exchange))
-            return cls(exchange, codec, writer, directory, snapshot_every), None
-        snapshots = [path for _, path in list_snapshots(directory)]
-        exchange, report, scan = recover(journal_path, codec, snapshots)
-        writer = JournalWriter.reopen(scan, policy=policy)
-        return cls(exchange, codec, writer, directory, snapshot_every), report
+        lock_fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock_fd)
+            raise JournalError(directory, 0, "the store is open in another process") from None
+        try:
+            journal_path = os.path.join(directory, JOURNAL_NAME)
+            report: RecoveryReport | None = None
+            if not os.path.exists(journal_path):
+                exchange = make_exchange()
+                writer = JournalWriter.create(journal_path, codec.schema, policy=policy, extra=genesis_meta(exchange))
+            else:
+                snapshots = [path for _, path in list_snapshots(directory)]
+                exchange, report, scan = recover(journal_path, codec, snapshots)
+                writer = JournalWriter.reopen(scan, policy=policy)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        durable = cls(exchange, codec, writer, directory, snapshot_every)
+        durable._lock_fd = lock_fd
+        return durable, report
 
     @property
     def committed_seq(self) -> int:
@@ -339,6 +359,9 @@ class DurableExchange:
 
     def close(self) -> None:
         self.writer.close()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = -1
 
 
 __all__ = [

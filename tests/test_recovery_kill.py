@@ -33,7 +33,7 @@ import attrs
 import pytest
 
 from engine.exchange import Engine
-from engine.journal import SyncPolicy
+from engine.journal import JournalError, SyncPolicy
 from engine.recovery import DurableExchange, command_codec
 from tests.streams import command_stream
 
@@ -198,3 +198,21 @@ def test_sigkill_at_many_points_deep(tmp_path: Path, seed: int) -> None:
     hashes = reference_hashes(commands)
     run = run_with_kills(tmp_path, commands, hashes, kills=200, seed=seed)
     assert (run.kills, run.final_hash) == (200, hashes[-1])
+
+
+def test_a_second_writer_is_refused_while_the_store_is_open(tmp_path: Path) -> None:
+    first, _ = DurableExchange.open(str(tmp_path), command_codec(), Engine)
+    with pytest.raises(JournalError, match="open in another process"):
+        DurableExchange.open(str(tmp_path), command_codec(), Engine)
+    first.close()
+    second, report = DurableExchange.open(str(tmp_path), command_codec(), Engine)
+    second.close()
+    assert report is not None
+    assert report.last_seq == 0
+
+
+def test_a_crash_while_creating_the_journal_leaves_no_headless_journal(tmp_path: Path) -> None:
+    (tmp_path / "journal.log.tmp").write_bytes(b"PSPECJNL\x01")  # what a kill mid-create leaves
+    durable, report = DurableExchange.open(str(tmp_path), command_codec(), Engine)
+    durable.close()
+    assert (report, sorted(p.name for p in tmp_path.iterdir())) == (None, ["LOCK", "journal.log"])
