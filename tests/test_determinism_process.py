@@ -72,3 +72,37 @@ def test_replay_from_a_snapshot_in_a_fresh_interpreter_reaches_the_same_state(
         snapshot_seq,
         600 - snapshot_seq,
     )
+
+
+def test_replay_reports_a_torn_tail_and_still_succeeds(
+    journal: tuple[Path, str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.cli import main
+
+    log, _, _ = journal
+    torn = tmp_path / "torn.log"
+    torn.write_bytes(log.read_bytes()[:-5])
+    assert main(["replay", str(torn), "--json"]) == 0
+    replayed = json.loads(capsys.readouterr().out)
+    assert (replayed["replayed"], replayed["torn_tail"] is None) == (599, False)
+
+
+def test_replay_of_a_damaged_journal_fails_naming_the_offset(
+    journal: tuple[Path, str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.cli import main
+
+    log, _, _ = journal
+    damaged = tmp_path / "damaged.log"
+    data = bytearray(log.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    assert main(["replay", str(damaged)]) == 1
+    assert "at byte offset" in capsys.readouterr().out
+
+
+def test_replay_of_a_missing_journal_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.cli import main
+
+    assert main(["replay", str(tmp_path / "absent.log")]) == 2
+    assert "no journal file" in capsys.readouterr().err
