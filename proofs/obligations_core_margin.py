@@ -36,16 +36,19 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+import attrs
+
 from proofs import lemmas
 from proofs.known_bad import compute_bankruptcy_price_rounded_wrong_way
 from proofs.obligations_core import assume_valid_price, assume_whole_lots
-from proofs.prover import ProofResult, Prover
+from proofs.prover import Lemma, ProofResult, Prover
 from proofs.registry import Obligation, register
 from rules.contract import compute_lot_value_inverse, compute_value
 from rules.instrument import Instrument
 from rules.instrument_file import builtin_symbols, load_instrument
 from rules.margin import (
     CROSS,
+    PositionMargin,
     compute_bankruptcy_price,
     compute_equity,
     compute_liquidation_price,
@@ -210,33 +213,153 @@ def prove_inverse_strictly_tight(symbol: str, side: str) -> ProofResult:
 # -- ordering: bankruptcy, liquidation, entry -------------------------------------------
 
 
+def opened_at(inst: Instrument, signed_lots: int, entry_ticks: int) -> Position:
+    """A position of ``signed_lots`` opened by one fill at ``entry_ticks`` ticks."""
+    qty = signed_lots * inst.lot_size
+    return Position(qty=qty, cost=compute_value(inst, qty, entry_ticks * inst.tick_size))
+
+
+def is_ordered(inst: Instrument, side: str, signed_lots: int, entry_ticks: int, margin: int, pos_maint: int, pos_comm: int) -> bool:
+    """bankruptcy ≤ liquidation ≤ entry (long), entry ≤ liquidation ≤ bankruptcy (short)."""
+    position = opened_at(inst, signed_lots, entry_ticks)
+    entry = entry_ticks * inst.tick_size
+    liquidation = compute_liquidation_price(inst, position.qty, position.cost, margin, pos_maint)
+    bankruptcy = compute_bankruptcy_price(inst, position.qty, position.cost, margin, pos_comm)
+    if side == "long":
+        return and_(bankruptcy <= liquidation, liquidation <= entry)
+    return and_(entry <= liquidation, liquidation <= bankruptcy)
+
+
+def has_cushion(
+    inst: Instrument, side: str, signed_lots: int, entry_ticks: int, margin: int, pos_maint: int, pos_comm: int
+) -> bool:
+    """The premise of MRG-011 between: a valid position, 0 ≤ posComm ≤ posMaint ≤ margin (− a unit per lot)."""
+    position = opened_at(inst, signed_lots, entry_ticks)
+    cushion = compute_lots(inst, position, side) if inst.is_inverse else 0
+    return and_(
+        and_(signed_lots > 0 if side == "long" else signed_lots < 0, entry_ticks >= 1),
+        and_(
+            entry_ticks * inst.tick_size <= inst.max_price,
+            and_(and_(pos_comm >= 0, pos_comm <= pos_maint), margin - pos_maint >= cushion),
+        ),
+    )
+
+
+def use_ordering_lemmas(
+    prover: Prover,
+    inst: Instrument,
+    side: str,
+    signed_lots: int,
+    entry_ticks: int,
+    margin: int,
+    pos_maint: int,
+    pos_comm: int,
+) -> None:
+    """The lemma instances the ordering proof needs (inverse: per-lot steps; linear: tick quotients)."""
+    position = opened_at(inst, signed_lots, entry_ticks)
+    if inst.is_inverse:
+        use_inverse_ordering_lemmas(prover, inst, position, side, margin, pos_maint, pos_comm, entry_ticks)
+    else:
+        use_linear_ordering_lemmas(prover, inst, position, side, margin, pos_maint, pos_comm, entry_ticks)
+        prover.use(lemmas.linear_value_exact(inst), signed_lots, entry_ticks)
+
+
+@functools.cache
+def liquidation_between(inst: Instrument, side: str) -> Lemma:
+    """MRG-011 between as a lemma over (lots, entry_ticks, margin, posMaint, posComm)."""
+    return Lemma(
+        name=f"{inst.symbol} {side}: bankruptcy, liquidation and entry are ordered",
+        params=("lots", "entry_ticks", "margin", "pos_maint", "pos_comm"),
+        premise=functools.partial(has_cushion, inst, side),
+        conclusion=functools.partial(is_ordered, inst, side),
+        hints=lambda prover, *arguments: use_ordering_lemmas(prover, inst, side, *arguments),
+    )
+
+
 def prove_liquidation_between(symbol: str, side: str) -> ProofResult:
     """Opened at ``entry`` with margin ≥ posMaint (+ a unit per lot, inverse): bk ≤ liq ≤ entry (long)."""
+    result = liquidation_between(load_instrument(symbol), side).prove()
+    return attrs.evolve(result, label=f"MRG-011 between {symbol} {side}")
+
+
+def isolated_fields(
+    inst: Instrument, signed_lots: int, entry_ticks: int, leverage: int, pos_cross: int, mark: int
+) -> tuple[Position, PositionMargin, int]:
+    """The position opened at entry, its MRG-020 fields, and the margin backing it (isolated: posMargin)."""
+    position = opened_at(inst, signed_lots, entry_ticks)
+    fields = compute_position_margin(inst, position, mark, leverage, pos_cross)
+    return position, fields, ite(leverage == CROSS, 0, fields.pos_margin)  # as MRG-020 passes it
+
+
+def is_isolated_position(
+    inst: Instrument, side: str, signed_lots: int, entry_ticks: int, leverage: int, pos_cross: int, mark: int
+) -> bool:
+    """A valid isolated position: side, entry and mark on the grid, leverage ≥ 0.01x, extra margin ≥ 0."""
+    return and_(
+        and_(signed_lots > 0 if side == "long" else signed_lots < 0, and_(leverage >= 1, pos_cross >= 0)),
+        and_(
+            and_(entry_ticks >= 1, entry_ticks * inst.tick_size <= inst.max_price),
+            and_(and_(mark > 0, mark <= inst.max_price), mark % inst.tick_size == 0),
+        ),
+    )
+
+
+def has_isolated_cushion(
+    inst: Instrument, side: str, signed_lots: int, entry_ticks: int, leverage: int, pos_cross: int, mark: int
+) -> bool:
+    """The MRG-011 between premise holds for the record MRG-020 computes."""
+    _, fields, backing = isolated_fields(inst, signed_lots, entry_ticks, leverage, pos_cross, mark)
+    return has_cushion(inst, side, signed_lots, entry_ticks, backing, fields.pos_maint, fields.pos_comm)
+
+
+def use_cushion_lemmas(
+    prover: Prover, inst: Instrument, side: str, signed_lots: int, entry_ticks: int, leverage: int, pos_cross: int, mark: int
+) -> None:
+    """posInit − maintMarginReq·posCost ≥ (initMargin − maintMargin)·posCost, and (inverse) a lot's worth."""
+    position, fields, _ = isolated_fields(inst, signed_lots, entry_ticks, leverage, pos_cross, mark)
+    pos_cost = abs_(position.cost)
+    gap_ppm = inst.init_margin_ppm - inst.maint_margin_ppm
+    prover.use(lemmas.PRODUCT_MONOTONE, pos_cost, fields.maint_margin_req_ppm + gap_ppm, fields.init_margin_req_ppm)
+    if inst.is_inverse:  # an inverse lot is worth at least its value at maxPrice
+        lots = compute_lots(inst, position, side)
+        entry = entry_ticks * inst.tick_size
+        cheapest = compute_lot_value_inverse(inst, inst.max_price)
+        prover.use(lemmas.lot_value_monotone(inst), entry, inst.max_price)
+        prover.use(lemmas.PRODUCT_MONOTONE, lots, cheapest, compute_lot_value_inverse(inst, entry))
+
+
+@functools.cache
+def isolated_cushion(inst: Instrument, side: str) -> Lemma:
+    """MRG-020 isolated: posMargin ≥ posMaint (+ a unit per lot, inverse) and 0 ≤ posComm ≤ posMaint at entry."""
+    return Lemma(
+        name=f"{inst.symbol} {side}: an isolated position's margin covers its maintenance",
+        params=("lots", "entry_ticks", "leverage", "pos_cross", "mark_price"),
+        premise=functools.partial(is_isolated_position, inst, side),
+        conclusion=functools.partial(has_isolated_cushion, inst, side),
+        hints=lambda prover, *arguments: use_cushion_lemmas(prover, inst, side, *arguments),
+    )
+
+
+def prove_isolated_position_ordered(symbol: str, side: str) -> ProofResult:
+    """MRG-020: an isolated position opened at one price: its own prices are ordered around the entry."""
     inst = load_instrument(symbol)
     with Prover() as prover:
-        signed_lots, entry_ticks = prover.symbol("lots"), prover.symbol("entry_ticks")
-        margin, pos_maint, pos_comm = prover.symbol("margin"), prover.symbol("pos_maint"), prover.symbol("pos_comm")
-        prover.assume(signed_lots > 0 if side == "long" else signed_lots < 0, f"position is {side}")
-        prover.assume(and_(entry_ticks >= 1, entry_ticks * inst.tick_size <= inst.max_price), "a valid entry")
-        entry = entry_ticks * inst.tick_size
-        qty = signed_lots * inst.lot_size
-        position = Position(qty=qty, cost=compute_value(inst, qty, entry))  # opened at entry
-        lots = compute_lots(inst, position, side)
-        prover.assume(and_(pos_comm >= 0, pos_comm <= pos_maint), "0 ≤ posComm ≤ posMaint")
-        cushion = lots if inst.is_inverse else 0
-        prover.assume(margin - pos_maint >= cushion, "margin covers posMaint (+ a unit per lot, inverse)")
-        liquidation = compute_liquidation_price(inst, qty, position.cost, margin, pos_maint)
-        bankruptcy = compute_bankruptcy_price(inst, qty, position.cost, margin, pos_comm)
-        if inst.is_inverse:
-            use_inverse_ordering_lemmas(prover, inst, position, side, margin, pos_maint, pos_comm, entry_ticks)
-        else:
-            use_linear_ordering_lemmas(prover, inst, position, side, margin, pos_maint, pos_comm, entry_ticks)
-            prover.use(lemmas.linear_value_exact(inst), signed_lots, entry_ticks)
-        if side == "long":
-            goal = and_(bankruptcy <= liquidation, liquidation <= entry)
-        else:
-            goal = and_(entry <= liquidation, liquidation <= bankruptcy)
-        return prover.prove(goal, f"MRG-011 between {symbol} {side}")
+        names = ("lots", "entry_ticks", "leverage", "pos_cross", "mark_price")
+        arguments = [prover.symbol(name) for name in names]
+        signed_lots, entry_ticks = arguments[0], arguments[1]
+        prover.assume(is_isolated_position(inst, side, *arguments), "a valid isolated position")
+        position, fields, backing = isolated_fields(inst, *arguments)
+        prover.use(isolated_cushion(inst, side), *arguments)
+        prover.use(liquidation_between(inst, side), signed_lots, entry_ticks, backing, fields.pos_maint, fields.pos_comm)
+        lots = 1 if side == "long" else -1
+        prover.witness(lots=lots, entry_ticks=1000, leverage=1000, pos_cross=0, mark_price=1000 * inst.tick_size)
+        ordered = is_ordered(inst, side, signed_lots, entry_ticks, backing, fields.pos_maint, fields.pos_comm)
+        same_prices = and_(
+            fields.liquidation_price
+            == compute_liquidation_price(inst, position.qty, position.cost, backing, fields.pos_maint),
+            fields.bankrupt_price == compute_bankruptcy_price(inst, position.qty, position.cost, backing, fields.pos_comm),
+        )
+        return prover.prove(and_(ordered, same_prices), f"MRG-020 isolated ordered {symbol} {side}")
 
 
 def use_inverse_ordering_lemmas(
@@ -398,6 +521,18 @@ def _register() -> None:
                         + ", the liquidation price lies between the entry and the bankruptcy price."
                     ),
                     run=functools.partial(prove_liquidation_between, symbol, side),
+                )
+            )
+            _add(
+                Obligation(
+                    id=f"MRG-020/isolated-ordered/{symbol}/{side}",
+                    rule_id="MRG-020",
+                    invariant_id="INV-NO-FALSE-LIQUIDATION",
+                    statement=(
+                        f"{symbol} {side}: an isolated position opened at one price, at any leverage and extra "
+                        "margin: its own liquidationPrice lies between the entry and its bankruptPrice."
+                    ),
+                    run=functools.partial(prove_isolated_position_ordered, symbol, side),
                 )
             )
             _add(

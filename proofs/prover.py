@@ -138,6 +138,8 @@ class Lemma:
     params: tuple[str, ...]
     premise: Callable[..., bool]
     conclusion: Callable[..., bool]
+    # optional: called as hints(prover, *arguments) to use other lemmas in this lemma's proof
+    hints: Callable[..., None] | None = None
 
     def prove(self, timeout_ms: int | None = None) -> ProofResult:
         """Prove the lemma for fresh symbols (satisfiable premise required); cached per process."""
@@ -150,6 +152,8 @@ class Lemma:
         with Prover(timeout_ms) as prover:
             arguments = [prover.symbol(name) for name in self.params]
             prover.assume(self.premise(*arguments), f"{self.name} premise")
+            if self.hints is not None:
+                self.hints(prover, *arguments)
             return prover.prove(self.conclusion(*arguments), f"lemma {self.name}")
 
 
@@ -168,6 +172,8 @@ class Prover:
         self.records: dict[str, str] = {}  # prefix -> class name, for rendering
         self.lemmas: dict[str, Lemma] = {}  # lemmas used as assumptions: proved before any goal
         self._lemma_results: dict[str, ProofResult] = {}
+        self._witness: dict[str, int] = {}
+        self._instances: list[tuple[z3.BoolRef, z3.BoolRef]] = []  # (premise, conclusion) of lemmas used
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Prover:
@@ -215,8 +221,41 @@ class Prover:
         # The lemma's own proof covers its divisions under its premise, so the instance's
         # side conditions are not goals here: collect them aside.
         with collecting(SideConditions()):
-            instance = z3.Implies(bool_term_of(lemma.premise(*terms)), bool_term_of(lemma.conclusion(*terms)))
-        self.assumptions.append((f"lemma {lemma.name}", instance))
+            premise, conclusion = bool_term_of(lemma.premise(*terms)), bool_term_of(lemma.conclusion(*terms))
+        self.assumptions.append((f"lemma {lemma.name}", z3.Implies(premise, conclusion)))
+        self._instances.append((premise, conclusion))
+
+    def _follows_from_lemmas(self, goal: z3.BoolRef) -> bool:
+        """Whether ``goal`` follows from the assumptions and lemma instances *propositionally*.
+
+        Every assumption, lemma premise and conclusion, and the goal, is split into its
+        conjuncts and each conjunct replaced by a Boolean atom named after its z3 term
+        (identical terms share one atom).  If the abstraction entails the goal, so does
+        the real formula (the abstraction only forgets facts).  This settles chains such
+        as "the record satisfies lemma A's premise, A's conclusion is B's premise, the
+        goal is B's conclusion", which the arithmetic solver may not see through when
+        the terms are large.
+        """
+        if not self._instances:
+            return False
+
+        def atoms(formula: z3.BoolRef) -> z3.BoolRef:
+            if z3.is_and(formula):
+                return z3.And(*[atoms(child) for child in formula.children()])
+            if z3.is_eq(formula) and formula.arg(0).eq(formula.arg(1)):
+                return z3.BoolVal(True)  # t == t
+            return z3.Bool(f"atom!{formula.get_id()}")
+
+        abstract = z3.Solver()
+        abstract.set("timeout", self.timeout_ms)
+        instance_terms = {z3.Implies(premise, conclusion).get_id() for premise, conclusion in self._instances}
+        for _, condition in self.assumptions:
+            if condition.get_id() not in instance_terms:
+                abstract.add(atoms(condition))
+        for premise, conclusion in self._instances:
+            abstract.add(z3.Implies(atoms(premise), atoms(conclusion)))
+        abstract.add(z3.Not(atoms(goal)))
+        return bool(abstract.check() == z3.unsat)
 
     def _prove_lemmas(self) -> ProofResult | None:
         """The first lemma in use that is not proved (None when all are)."""
@@ -249,8 +288,27 @@ class Prover:
                 break
         return outcome, solver
 
+    def witness(self, **values: int) -> None:
+        """A concrete assignment of the named symbols believed to satisfy every assumption.
+
+        The vacuity check then evaluates the assumptions at it (cheap, and a
+        satisfying example is proof of satisfiability); only if some assumption
+        does not evaluate to true does it fall back to the solver.
+        """
+        self._witness = dict(values)
+
+    def _witness_satisfies(self) -> bool:
+        if not self._witness:
+            return False
+        bindings = [(self.symbols[name].term, z3.IntVal(value)) for name, value in self._witness.items()]
+        return all(
+            z3.is_true(z3.simplify(z3.substitute(condition, *bindings))) for _, condition in self.assumptions
+        )
+
     def check_assumptions(self) -> z3.CheckSatResult:
         """Satisfiability of the assumptions alone (sat is required for a meaningful proof)."""
+        if self._witness_satisfies():
+            return z3.sat
         return self._check()[0]
 
     def prove(self, goal: BoolLike, label: str) -> ProofResult:
@@ -266,6 +324,11 @@ class Prover:
         if vacuity != z3.sat:
             return self._result(label, Status.UNKNOWN, started, f"assumption check: {self._reason(vacuity)}")
         goal_term = bool_term_of(goal)
+        if self._follows_from_lemmas(goal_term):
+            # the goal is proved by chaining lemmas; the division side conditions still need the solver
+            side_outcome, _ = self._check(z3.Not(z3.And(True, *self.side_conditions.conditions)))
+            if side_outcome == z3.unsat:
+                return self._result(label, Status.PROVED, started, "by lemmas")
         obligations = z3.And(goal_term, *self.side_conditions.conditions)
         outcome, solver = self._check(z3.Not(obligations))
         if outcome == z3.unsat:
