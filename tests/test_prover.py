@@ -148,3 +148,53 @@ def test_obligation_modules_are_discovered_in_sorted_order() -> None:
 def test_discovery_registers_the_core_obligations() -> None:
     ids = {obligation.id for obligation in discover()}
     assert {"ACC-002/commission-rounding", "ACC-004/conservation/XBTUSD"} <= ids
+
+
+def test_a_goal_resting_on_a_false_lemma_is_not_proved() -> None:
+    from proofs.prover import Lemma
+
+    false_lemma = Lemma(
+        name="every positive x exceeds 10 (false)",
+        params=("x",),
+        premise=lambda x: x > 0,
+        conclusion=lambda x: x > 10,
+    )
+    with Prover(timeout_ms=5_000) as prover:
+        y = prover.symbol("y")
+        prover.assume(y == 3, "y is three")
+        prover.use(false_lemma, y)
+        result = prover.prove(y > 10, "y exceeds 10")
+    assert (result.status, "lemma every positive x exceeds 10" in result.detail) == (Status.REFUTED, True)
+
+
+def test_a_goal_that_chains_proved_lemmas_is_proved_by_lemmas() -> None:
+    from proofs.prover import Lemma
+
+    doubling = Lemma(
+        name="x > 0 implies 2x > x", params=("x",), premise=lambda x: x > 0, conclusion=lambda x: 2 * x > x
+    )
+    with Prover(timeout_ms=5_000) as prover:
+        y = prover.symbol("y")
+        prover.assume(y > 0, "y positive")
+        prover.use(doubling, y)
+        result = prover.prove(2 * y > y, "2y > y")
+    assert (result.status, result.detail) == (Status.PROVED, "by lemmas")
+
+
+def test_a_witness_that_satisfies_the_assumptions_settles_vacuity() -> None:
+    with Prover(timeout_ms=5_000) as prover:
+        x = prover.symbol("x")
+        prover.assume(x * x * x == 27, "a cube")
+        prover.witness(x=3)
+        vacuity = prover.check_assumptions()
+    assert str(vacuity) == "sat"
+
+
+def test_a_wrong_witness_does_not_hide_vacuous_assumptions() -> None:
+    with Prover(timeout_ms=5_000) as prover:
+        x = prover.symbol("x")
+        prover.assume(x > 0, "positive")
+        prover.assume(x < 0, "negative")
+        prover.witness(x=1)
+        result = prover.prove(x == x, "anything")
+    assert result.status == Status.VACUOUS
