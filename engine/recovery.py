@@ -23,7 +23,6 @@ equals the hash of the same commands run without a crash (the kill test).
 from __future__ import annotations
 
 import base64
-import binascii
 import fcntl
 import hashlib
 import os
@@ -132,6 +131,18 @@ class RecoveryReport:
         return out
 
 
+def rebuilt_hash(engine: Engine) -> str | None:
+    """The state hash of a freshly decoded engine, or None if the decoded state is not an engine's.
+
+    A state that passed its checksums can still be a well-formed encoding of something that is
+    not an engine state (a bug, or a forged file): hashing it is where that shows.
+    """
+    try:
+        return engine.state_hash()
+    except Exception:  # whatever a malformed state raises: the caller reports it as damage
+        return None
+
+
 def load_snapshot_state(snapshot: Snapshot, path: str) -> Engine:
     """Decode a validated snapshot's state and check it hashes to the stored state hash."""
     try:
@@ -139,7 +150,11 @@ def load_snapshot_state(snapshot: Snapshot, path: str) -> Engine:
     except CodecError as error:
         offset = snapshot.payload_offset + (error.offset or 0)
         raise SnapshotCorrupt(path, offset, f"state does not decode ({error})") from None
-    actual = exchange.state_hash()
+    except Exception as error:  # a decodable value the engine's loader cannot take
+        raise SnapshotCorrupt(path, snapshot.payload_offset, f"state does not rebuild ({error!r})") from None
+    actual = rebuilt_hash(exchange)
+    if actual is None:
+        raise SnapshotCorrupt(path, snapshot.payload_offset, "decoded state is not an engine state")
     if actual.encode() != snapshot.state_hash:
         raise SnapshotCorrupt(
             path, 0, f"rebuilt state hash {actual} differs from the stored {snapshot.state_hash.decode(errors='replace')}"
@@ -192,9 +207,9 @@ def genesis_engine(scan: JournalScan) -> Engine:
     try:
         payload = base64.b64decode(str(scan.meta["genesis"]), validate=True)
         engine = decode_engine(payload)
-    except (KeyError, binascii.Error, CodecError) as error:
-        raise JournalCorrupt(scan.path, 0, f"journal genesis state unreadable ({error})") from None
-    if engine.state_hash() != scan.meta.get("genesis_hash"):
+    except Exception as error:  # missing, not base64, not decodable, not loadable: all damage
+        raise JournalCorrupt(scan.path, 0, f"journal genesis state unreadable ({error!r})") from None
+    if rebuilt_hash(engine) != scan.meta.get("genesis_hash"):
         raise JournalCorrupt(scan.path, 0, "journal genesis state does not match its hash")
     return engine
 

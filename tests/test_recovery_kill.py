@@ -32,9 +32,10 @@ from typing import Any
 import attrs
 import pytest
 
+from engine.codec import encode_state
 from engine.exchange import Engine
-from engine.journal import JournalError, SyncPolicy
-from engine.recovery import DurableExchange, command_codec
+from engine.journal import JournalError, SnapshotCorrupt, SyncPolicy, write_snapshot
+from engine.recovery import DurableExchange, command_codec, recover, snapshot_path
 from tests.streams import command_stream
 
 POLICIES = (
@@ -216,3 +217,17 @@ def test_a_crash_while_creating_the_journal_leaves_no_headless_journal(tmp_path:
     durable, report = DurableExchange.open(str(tmp_path), command_codec(), Engine)
     durable.close()
     assert (report, sorted(p.name for p in tmp_path.iterdir())) == (None, ["LOCK", "journal.log"])
+
+
+@pytest.mark.parametrize(
+    "forged", [{}, {"instrument_map": 5}, [1, 2, 3], {"books": {"XBTUSD": "not a book"}, "seq": "x"}]
+)
+def test_a_checksummed_snapshot_of_something_else_is_refused_not_crashed_on(tmp_path: Path, forged: Any) -> None:
+    durable, _ = DurableExchange.open(str(tmp_path), command_codec(), Engine)
+    durable.close()
+    path = snapshot_path(str(tmp_path), 0)
+    write_snapshot(path, 0, b"0" * 64, encode_state(forged))
+    with pytest.raises(SnapshotCorrupt):
+        recover(str(tmp_path / "journal.log"), command_codec(), [path], strict_snapshot=True)
+    _, report, _ = recover(str(tmp_path / "journal.log"), command_codec(), [path])
+    assert (report.snapshot_seq, len(report.problems)) == (0, 1)
