@@ -250,7 +250,12 @@ def bench_engine(setup: EngineSetup, ops: list[Op], warmup: int, directory: str)
             counts[key] = counts.get(key, 0) + 1
         counts["events"] += len(events)
 
-    run, _ = timed_replay("perpspec engine (risk+events+journal)", step, ops, warmup)
+    run, latencies = timed_replay("perpspec engine (risk+events+journal)", step, ops, warmup)
+    for kind, label in ((0, "add"), (1, "cancel"), (2, "sweep")):
+        mine = [latency for op, latency in zip(ops[warmup:], latencies, strict=True) if op[0] == kind]
+        p50, p99, p999 = percentiles(mine)
+        counts[f"{label}_ops"] = len(mine)
+        counts[f"{label}_p50_ns"], counts[f"{label}_p99_ns"], counts[f"{label}_p999_ns"] = p50, p99, p999
     durable.commit()
     journal_bytes = os.path.getsize(durable.writer.path)
     durable.close()

@@ -26,6 +26,7 @@ from engine.bench import (
     bench_liquidation,
     bench_reference,
     default_journal_dir,
+    format_ns,
     format_run,
     load_workload,
     remove_tree,
@@ -84,6 +85,11 @@ def run(args: argparse.Namespace) -> int:
         ratio = engine.ops_per_s / stick.ops_per_s
         verdict = "meets" if ratio >= RATIO_TARGET else "below"
         print(f"ratio to the measuring stick: {ratio:.4f} ({verdict} the target {RATIO_TARGET})")
+        for label in ("add", "cancel", "sweep"):
+            print(
+                f"  engine {label:<6} {counts.pop(f'{label}_ops'):>9,} ops  p50 {format_ns(counts.pop(f'{label}_p50_ns')):>9}"
+                f"  p99 {format_ns(counts.pop(f'{label}_p99_ns')):>9}  p99.9 {format_ns(counts.pop(f'{label}_p999_ns')):>9}"
+            )
         print("engine outcomes: " + ", ".join(f"{key} {value:,}" for key, value in sorted(counts.items())))
         figures.update(
             workload_sha256=digest,
