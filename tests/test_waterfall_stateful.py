@@ -111,6 +111,20 @@ class WaterfallMachine(RuleBasedStateMachine):
         self.step_info = StepInfo()
         event(f"trade {leverage_x}x")
 
+    @rule(lots=st.integers(min_value=20_000, max_value=26_000))
+    def whale_buys(self, lots: int) -> None:
+        """Trader 5 goes long above the base risk limit of XBTUSDT (1M USDT), against the maker."""
+        inst = self.ledger.instrument_map["XBTUSDT"]
+        price = self.ledger.marks["XBTUSDT"] // inst.tick_size * inst.tick_size
+        after = apply_scenario_trade(self.ledger, 5, MAKER, "XBTUSDT", lots * inst.lot_size, price)
+        keys = set(get_pool_keys(after, 5)) | {f"cross:{asset}" for asset in DEPOSIT}
+        if any(get_pool(after, 5, key).excess < 0 for key in sorted(keys)):
+            event("whale refused")
+            return
+        self.ledger = after
+        self.step_info = StepInfo()
+        event("whale above the base risk limit")
+
     # -- mark moves and the waterfall ----------------------------------------------------------
     @precondition(lambda self: any(self.ledger.positions(account) for account in TRADERS))
     @rule(
@@ -121,8 +135,9 @@ class WaterfallMachine(RuleBasedStateMachine):
             st.integers(min_value=-30_000, max_value=30_000),
         ),
         depth=st.lists(st.tuples(st.integers(min_value=0, max_value=40), st.integers(min_value=1, max_value=5)), max_size=3),
+        deep=st.booleans(),
     )
-    def move_mark(self, symbol: str, move_ppm: int, depth: list[tuple[int, int]]) -> None:
+    def move_mark(self, symbol: str, move_ppm: int, depth: list[tuple[int, int]], deep: bool) -> None:
         """The mark jumps; the maker quotes a thin book around it; the waterfall runs, checked after every event."""
         inst = self.ledger.instrument_map[symbol]
         old = self.ledger.marks[symbol]
@@ -142,6 +157,10 @@ class WaterfallMachine(RuleBasedStateMachine):
                 BookLevel(price=sym_mark + (ticks + 1) * sym_inst.tick_size * 10, qty=lots * lot_qty, maker_account_id=MAKER)
                 for ticks, lots in sorted(depth)
             )
+            if deep:  # one deep level a tick away: enough for a FillOrKill step-down
+                near = sym_mark - sym_inst.tick_size
+                bids = (BookLevel(price=max(sym_inst.tick_size, near), qty=50 * lot_qty, maker_account_id=MAKER), *bids)
+                asks = (BookLevel(price=sym_mark + sym_inst.tick_size, qty=50 * lot_qty, maker_account_id=MAKER), *asks)
             books[sym] = Book(bids=bids, asks=asks)
         result = process_waterfall(ledger, books, self.policy, trace=True)
         for index, state in enumerate(result.states):
