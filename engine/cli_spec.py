@@ -93,14 +93,22 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
         return 0
     specs_dir = root / "specs"
+    # --check never runs the obligations: a stale stored run is itself a difference.
     book, ran = rulebook.build_rulebook(
-        root, specs_dir / rulebook.STATUS_FILE, rerun=args.rerun_proofs, timeout_ms=args.timeout_ms
+        root,
+        specs_dir / rulebook.STATUS_FILE,
+        rerun=args.rerun_proofs,
+        allow_run=not args.check,
+        timeout_ms=args.timeout_ms,
     )
     pages = rulebook.render_rulebook(book)
+    stored = rulebook.load_status(specs_dir / rulebook.STATUS_FILE)
+    current = stored is not None and stored[0] == book.fingerprint
     proof_note = (
         f"ran {len(book.outcomes)} proof obligations"
         if ran
-        else f"reused the stored run of {len(book.outcomes)} obligations (sources unchanged)"
+        else f"reused the stored run of {len(book.outcomes)} obligations"
+        + (" (sources unchanged)" if current else " (STALE: rules/ or proofs/ changed since)")
     )
     if args.check:
         differing = sorted(

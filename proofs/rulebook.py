@@ -7,10 +7,12 @@ Everything on the generated pages is read from the repository, never typed in:
   and its exact source (:func:`inspect.getsource`);
 * **invariants** — :data:`rules.invariants.REGISTRY`;
 * **proof status** — the outcome of actually running every obligation of the
-  proof registry (:mod:`proofs.registry`), stored with a fingerprint of the
-  sources it ran on in ``specs/proof-status.json``; a run is reused only while
-  the fingerprint of ``rules/`` and ``proofs/`` is unchanged, otherwise the
-  obligations run again.  No timing is stored, so regeneration is deterministic;
+  proof registry (:mod:`proofs.registry`), stored in ``specs/proof-status.json``
+  with a fingerprint of ``rules/`` and ``proofs/`` and, per obligation, a key
+  hashing what it depends on (the import closure of its module, the prover,
+  the instrument files, the Z3 version).  While the fingerprint is unchanged the
+  stored run is the run; otherwise only obligations whose key changed run again.
+  No timing is stored, so regeneration is deterministic;
 * **tested only** — a rule or invariant id that no obligation covers but that
   a file under ``tests/`` mentions;
 * **parameters** — every shipped instrument file, with the unit and meaning
@@ -48,7 +50,7 @@ ANY_RULE_ID = re.compile(r"\b([A-Z]{3}-\d{3})\b")
 INVARIANT_ID = re.compile(r"\bINV-[A-Z0-9]+(?:-[A-Z0-9]+)*\b")
 STATUS_FILE = "proof-status.json"
 VERSION_FILE = "RULEBOOK_VERSION"
-STATUS_FORMAT = 1
+STATUS_FORMAT = 2
 
 
 # --------------------------------------------------------------------------- areas
@@ -234,6 +236,7 @@ class Outcome:
     bound: str  # "" (unbounded) or e.g. "k ≤ 8"
     known_bad: bool  # a deliberately broken variant: refuted is the expected result
     detail: str  # waiver reason, or why it failed
+    key: str = ""  # hash of everything the obligation depends on (see obligation_key)
 
     @property
     def status(self) -> str:
@@ -298,15 +301,99 @@ def _field(record: object, *names: str) -> object:
     return None
 
 
-def run_obligations(timeout_ms: int | None = None) -> list[Outcome]:
+def run_obligations(
+    timeout_ms: int | None = None, previous: Sequence[Outcome] = (), root: Path = ROOT
+) -> list[Outcome]:
     """Run every obligation of :mod:`proofs.registry` and record the outcomes (no timing).
 
+    An outcome in ``previous`` is reused when its obligation's dependency key
+    (:func:`obligation_key`) is unchanged: only obligations whose sources changed run.
     ``timeout_ms`` overrides every obligation's own solver timeout (None: their own).
     """
     from proofs import registry
 
-    outcomes = [_run_one(obligation, timeout_ms) for obligation in registry.discover()]
+    known = {outcome.id: outcome for outcome in previous if outcome.key}
+    keys = _KeyCache(root)
+    outcomes = []
+    for obligation in registry.discover():
+        key = keys.of(obligation)
+        reused = known.get(obligation.id)
+        if reused is not None and reused.key == key:
+            outcomes.append(reused)
+        else:
+            outcomes.append(attrs.evolve(_run_one(obligation, timeout_ms), key=key))
     return sorted(outcomes, key=lambda outcome: outcome.id)
+
+
+class _KeyCache:
+    """Dependency keys of obligations, computed once per defining module."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.by_module: dict[str, str] = {}
+
+    def of(self, obligation: Any) -> str:
+        module = getattr(obligation.run, "__module__", None)
+        if not isinstance(module, str) or _module_file(self.root, module) is None:
+            module = ""  # unknown origin: depend on everything
+        if module not in self.by_module:
+            self.by_module[module] = obligation_key(self.root, module)
+        return self.by_module[module]
+
+
+def _module_file(root: Path, dotted: str) -> Path | None:
+    parts = dotted.split(".")
+    if parts[0] not in ("rules", "proofs"):
+        return None
+    candidate = root.joinpath(*parts).with_suffix(".py")
+    if candidate.exists():
+        return candidate
+    package = root.joinpath(*parts) / "__init__.py"
+    return package if package.exists() else None
+
+
+def import_closure(root: Path, module: str) -> list[Path]:
+    """The files of ``rules/`` and ``proofs/`` that ``module`` imports, transitively (itself included)."""
+    start = _module_file(root, module)
+    seen: set[Path] = set()
+    todo = [start] if start is not None else []
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            for name in names:
+                found = _module_file(root, name)
+                if found is not None and found not in seen:
+                    todo.append(found)
+    return sorted(seen)
+
+
+def obligation_key(root: Path, module: str) -> str:
+    """SHA-256 over what an obligation defined in ``module`` depends on.
+
+    Its module's import closure within ``rules/`` and ``proofs/``, the prover
+    machinery, every instrument file and the Z3 version.
+    """
+    import z3
+
+    files = set(import_closure(root, module)) if module else set()
+    if not module:
+        files.update((root / "rules").glob("*.py"))
+        files.update(path for path in (root / "proofs").glob("*.py") if path.name not in _GENERATOR_FILES)
+    for name in ("registry", "prover", "sym"):
+        files.update(import_closure(root, f"proofs.{name}"))
+    files.update((root / "specs" / "instruments").glob("*.toml"))
+    digest = hashlib.sha256(z3.get_version_string().encode())
+    for path in sorted(files):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _run_one(obligation: Any, timeout_ms: int | None = None) -> Outcome:
@@ -354,6 +441,7 @@ def load_status(path: Path) -> tuple[str, list[Outcome]] | None:
             bound=row["bound"],
             known_bad=row["known_bad"],
             detail=row["detail"],
+            key=row.get("key", ""),
         )
         for row in data["obligations"]
     ]
@@ -372,6 +460,7 @@ def render_status(fingerprint: str, outcomes: Sequence[Outcome]) -> str:
             "bound": outcome.bound,
             "known_bad": outcome.known_bad,
             "detail": outcome.detail,
+            "key": outcome.key,
         }
         for outcome in outcomes
     ]
@@ -393,7 +482,7 @@ def proof_outcomes(
         return fingerprint, previous[1], False
     if not allow_run:
         return fingerprint, [], False
-    return fingerprint, run_obligations(timeout_ms), True
+    return fingerprint, run_obligations(timeout_ms, () if previous is None else previous[1], root), True
 
 
 # --------------------------------------------------------------------------- tests and examples

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 
 from proofs import rulebook
@@ -134,14 +135,35 @@ def test_recorded_outcome_reads_as_its_status(recorded: rulebook.Outcome, expect
 
 
 def test_a_failing_obligation_dominates_a_rules_status(book: rulebook.Rulebook) -> None:
-    import attrs
-
     failing = attrs.evolve(book, outcomes=(outcome("proved"), outcome("vacuous")))
     assert failing.status("MRG-900") == "FAILS (MRG-900/x)"
 
 
 def test_an_id_only_tests_mention_is_tested_only(book: rulebook.Rulebook) -> None:
-    import attrs
-
     tested = attrs.evolve(book, outcomes=(), mentions={"MRG-900": ("tests/test_x.py",)})
     assert (tested.status("MRG-900"), tested.status("MRG-901")) == ("tested only", "not checked")
+
+
+def test_import_closure_follows_rules_imports_and_nothing_else() -> None:
+    names = {path.relative_to(ROOT).as_posix() for path in rulebook.import_closure(ROOT, "rules.position")}
+    assert {"rules/position.py", "rules/contract.py", "rules/num.py"} <= names
+    assert [name for name in names if not name.startswith("rules/")] == []
+
+
+def _never_run() -> None:
+    raise AssertionError("an unchanged obligation was run again")
+
+
+def test_unchanged_obligation_is_reused_and_a_changed_one_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from proofs import registry
+
+    obligation = registry.Obligation(
+        id="X/1", rule_id="MRG-900", invariant_id="INV-X", statement="s", run=_never_run  # type: ignore[arg-type]
+    )
+    monkeypatch.setattr(registry, "discover", lambda: [obligation])
+    key = rulebook.obligation_key(ROOT, "")  # defined outside rules/ and proofs/: depends on everything
+    stored = outcome("proved")
+    current = rulebook.run_obligations(previous=[attrs.evolve(stored, id="X/1", key=key)])
+    stale = rulebook.run_obligations(previous=[attrs.evolve(stored, id="X/1", key="old")])
+    assert [(o.result, o.key) for o in current] == [("proved", key)]
+    assert [(o.result, o.key) for o in stale] == [("error", key)]
