@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -28,9 +29,13 @@ from rules.adl import (
     rank_candidates,
 )
 from rules.contract import compute_value
+from rules.events import AdlFill
 from rules.insurance import compute_fill_delta
+from rules.invariants import StepInfo, check_adl_minimal, check_adl_order, check_flat_no_social_loss
 from rules.position import Position, apply_fill
+from rules.waterfall import Ledger
 from tests.strategies import BUILTIN
+from tests.test_crash_scenario import load_scenario, run_scenario
 
 XBTUSDT = BUILTIN["XBTUSDT"]  # one lot = 1_000 contracts; value = qty * price / 100 USDt
 
@@ -189,4 +194,39 @@ def test_deleverage_indicator_shows_20_percent_bands() -> None:
         (3, 3, 600_000),
         (2, 2, 400_000),
         (1, 1, 200_000),
+    ]
+
+
+# -- the invariant checks can fail -----------------------------------------------------------------
+
+
+def crash_adl_fills() -> tuple[Ledger, list[AdlFill]]:
+    """The crash scenario's final ledger and its ADL fills (real events to perturb)."""
+    run = run_scenario(load_scenario())
+    return run.final, [event for event in run.events if isinstance(event, AdlFill)]
+
+
+def test_adl_order_check_flags_fills_out_of_ranking_order() -> None:
+    ledger, fills = crash_adl_fills()
+    first, second = next((a, b) for a, b in itertools.pairwise(fills) if a.pending_id == b.pending_id)
+    ok = check_adl_order(ledger, StepInfo(waterfall_events=(first, second)))
+    swapped = check_adl_order(ledger, StepInfo(waterfall_events=(second, first)))
+    assert (ok, len(swapped)) == ([], 1)
+
+
+def test_adl_minimal_check_flags_closing_more_than_unfilled() -> None:
+    ledger, fills = crash_adl_fills()
+    fill = fills[0]
+    too_much = attrs.evolve(fill, unfilled_before=abs(fill.close_qty) - 100, unfilled_after=-100)
+    ok = check_adl_minimal(ledger, StepInfo(waterfall_events=(fill,)))
+    flagged = check_adl_minimal(ledger, StepInfo(waterfall_events=(too_much,)))
+    assert (ok, len(flagged) >= 1) == ([], True)
+
+
+def test_flat_check_flags_a_deleveraged_flat_account() -> None:
+    ledger, fills = crash_adl_fills()
+    fill = fills[0]
+    flat = ((fill.account_id, "XBt", 0),)
+    assert check_flat_no_social_loss(ledger, StepInfo(waterfall_events=(fill,), flat_before=flat)) == [
+        f"account {fill.account_id}: deleveraged while flat"
     ]
