@@ -1633,7 +1633,7 @@ class Engine:
             ps = account.positions[inst.symbol]
             if ps.leverage != CROSS:
                 ps.iso_margin += delta  # funding is paid from / credited to the isolated pool
-            self.dirty[account_id] = None
+            self._touch(account, inst)
             self._emit_tx("Funding", account_id, asset, delta, inst.symbol, f"rate_e8={c.rate_e8}")
         if exchange.residue:
             self._fund_move(asset, exchange.residue, "funding residue", inst.symbol, -1, "FND-008")
@@ -1677,14 +1677,23 @@ class Engine:
 
     # ================================================================ liquidation
     def _touch(self, account: Account, inst: Instrument) -> None:
-        """The account's margin inputs changed: refresh its liquidation-index entries before the next query."""
+        """The account's margin inputs changed: refresh its liquidation-index entries before the next query.
+
+        And if a loss (realised, liquidation, funding) took its balance below what
+        its spot orders reserve in that asset, those spot orders are cancelled.
+        """
         self.dirty[account.account_id] = None
+        asset = inst.settl_currency
+        if account.reserved.get(asset, 0) > account.wallet(asset):
+            for order_id in sorted(account.orders):
+                reserved = self.spot_reservations.get(order_id)
+                if reserved is not None and reserved[0] == asset:
+                    self._cancel(self.live_orders[order_id], "Canceled: balance no longer covers the reservation")
         cross_symbols = [s for s, p in account.positions.items() if p.qty != 0 and p.leverage == CROSS]
         if len(cross_symbols) > 1:
             self.multi[account.account_id] = None
         else:
             self.multi.pop(account.account_id, None)
-        del inst
 
     def _pool_of(self, account: Account, symbol: str) -> tuple[int, int, int, list[str]]:
         """(pool margin, equity at mark, maintenance, member symbols) of the pool holding ``symbol``."""
@@ -2210,19 +2219,22 @@ class Engine:
 
     # ================================================================ step info, hash
     def _flat_accounts(self, command: object) -> tuple[tuple[int, str, int], ...]:
-        """(account, asset, wallet) of trader accounts holding no position in ``asset`` (before a step)."""
-        withdrawing = getattr(command, "account", None) if isinstance(command, cmd.Withdraw) else None
+        """(account, asset, wallet) for every asset of the trader accounts holding no position (before a step)."""
+        # the account acting in the step (withdrawing, or trading: spot trades move its wallets by design)
+        acting = (
+            getattr(command, "account", None)
+            if isinstance(command, cmd.Withdraw | cmd.PlaceOrder | cmd.AmendOrder)
+            else None
+        )
         out = []
         for account_id in sorted(self.accounts):
             account = self.accounts[account_id]
-            if account_id < 0 or account_id == withdrawing or account.orders:
+            if account_id < 0 or account_id == acting or account.orders:
                 continue  # an account with live orders can legitimately become a holder in the step
+            if any(p.qty != 0 for p in account.positions.values()):
+                continue  # INV-FLAT-NO-SOCIAL-LOSS is about accounts with no position at all
             for asset in self.assets():
-                holds = any(
-                    p.qty != 0 and self.instrument_map[s].settl_currency == asset for s, p in account.positions.items()
-                )
-                if not holds:
-                    out.append((account_id, asset, account.wallet(asset)))
+                out.append((account_id, asset, account.wallet(asset)))
         return tuple(out)
 
     def step_info(self, events: Sequence[Event] = ()) -> Any:

@@ -16,6 +16,7 @@ leverage; the mark moves in sharp steps so that liquidations and ADL happen
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,7 +33,8 @@ from rules.invariants import check_all
 from rules.position import Position
 
 SYMBOLS = ("XBTUSD", "ETHUSD")
-START_MARK = {"XBTUSD": 5_000_000, "ETHUSD": 300_000}
+SPOT_FILE = Path(__file__).resolve().parent.parent / "specs" / "instruments" / "spot" / "XBT_USDT.toml"
+START_MARK = {"XBTUSD": 5_000_000, "ETHUSD": 300_000, "XBT_USDT": 5_000_000}
 TRADERS = (1, 2, 3, 4, 5)
 MAKER = 9
 ORDER_TYPES = ("Stop", "StopLimit", "MarketIfTouched", "LimitIfTouched", "Trailing")
@@ -50,7 +52,9 @@ class EngineMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.engine = Engine({s: load_instrument(s) for s in SYMBOLS}, max_liquidations_per_update=16)
+        instruments = {s: load_instrument(s) for s in SYMBOLS}
+        instruments["XBT_USDT"] = load_instrument(str(SPOT_FILE))
+        self.engine = Engine(instruments, max_liquidations_per_update=16)
         self.engine.track_steps = True
         self.clock = 0
         self.commands = 0
@@ -98,12 +102,13 @@ class EngineMachine(RuleBasedStateMachine):
         fund=st.integers(min_value=0, max_value=2_000_000),
     )
     def setup(self, wallets: list[int], fund: int) -> None:
-        for symbol in SYMBOLS:
+        for symbol in (*SYMBOLS, "XBT_USDT"):
             self.run(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=START_MARK[symbol],
                                    index_price=START_MARK[symbol]))
         for account, wallet in zip((*TRADERS, MAKER), (*wallets, 1_000_000), strict=True):
             self.run(c.VerifyAccount(time_ms=0, account=account))
             self.run(c.Deposit(time_ms=0, account=account, asset="XBt", amount=wallet * 1_000_000))
+            self.run(c.Deposit(time_ms=0, account=account, asset="USDt", amount=wallet * 10_000_000))
         if fund:
             self.run(c.DepositInsurance(time_ms=0, asset="XBt", amount=fund))
         for symbol in SYMBOLS:
@@ -223,6 +228,16 @@ class EngineMachine(RuleBasedStateMachine):
         price = self.price(symbol, offset + (3 if side == "Buy" else -3)) if kind.startswith("Limit") or kind == "StopLimit" else None
         self.run(c.PlaceOrder(**common, ord_type=kind, stop_px=stop, price=price))
 
+    @rule(account=st.sampled_from((*TRADERS, MAKER)), side=sides, size=st.integers(min_value=1, max_value=500),
+          offset=offsets, market=st.booleans(), tif=st.sampled_from(("GoodTillCancel", "ImmediateOrCancel")))
+    def spot_order(self, account: int, side: str, size: int, offset: int, market: bool, tif: str) -> None:
+        """Spot: fully funded orders on the same engine (no margin, no position)."""
+        self.run(
+            c.PlaceOrder(time_ms=self.tick(), account=account, symbol="XBT_USDT", side=side, order_qty=size * 100,
+                         price=None if market else self.price("XBT_USDT", offset),
+                         ord_type="Market" if market else None, time_in_force=None if market else tif)
+        )
+
     @rule(account=traders, pick=st.integers(min_value=0, max_value=50), size=lots, offset=offsets,
           by_leaves=st.booleans())
     def amend(self, account: int, pick: int, size: int, offset: int, by_leaves: bool) -> None:
@@ -325,6 +340,12 @@ class EngineMachine(RuleBasedStateMachine):
             if found
         }
         assert problems == {}
+        for symbol, book in self.engine.books.items():  # spot books too (not margin orders, so not in the view)
+            bid, ask = book.best_bid(), book.best_ask()
+            assert bid is None or ask is None or bid < ask, symbol
+        for account in self.engine.accounts.values():  # spot reservations never exceed the balance reserved
+            for asset, amount in account.reserved.items():
+                assert 0 < amount <= account.wallet(asset), (account.account_id, asset)
         kinds = {type(getattr(e, "record", None)).__name__ for e in self.last_events}
         if "Liquidation" in kinds:
             event("step with a liquidation")
