@@ -104,12 +104,12 @@ def run(args: argparse.Namespace) -> int:
     pages = rulebook.render_rulebook(book)
     stored = rulebook.load_status(specs_dir / rulebook.STATUS_FILE)
     current = stored is not None and stored[0] == book.fingerprint
-    proof_note = (
-        f"ran {len(book.outcomes)} proof obligations"
-        if ran
-        else f"reused the stored run of {len(book.outcomes)} obligations"
-        + (" (sources unchanged)" if current else " (STALE: rules/ or proofs/ changed since)")
-    )
+    if ran:
+        proof_note = f"ran {ran} of {len(book.outcomes)} proof obligations (the others unchanged since the stored run)"
+    else:
+        proof_note = f"reused the stored run of {len(book.outcomes)} obligations" + (
+            " (sources unchanged)" if current else " (STALE: rules/ or proofs/ changed since)"
+        )
     if args.check:
         differing = sorted(
             name

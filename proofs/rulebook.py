@@ -470,8 +470,8 @@ def render_status(fingerprint: str, outcomes: Sequence[Outcome]) -> str:
 
 def proof_outcomes(
     stored: Path, root: Path = ROOT, rerun: bool = False, allow_run: bool = True, timeout_ms: int | None = None
-) -> tuple[str, list[Outcome], bool]:
-    """(fingerprint, outcomes, ran?) — reuse the stored run only when it is of these exact sources.
+) -> tuple[str, list[Outcome], int]:
+    """(fingerprint, outcomes, how many ran now) — reuse the stored run while the sources are the same.
 
     With ``allow_run=False`` the stored run is used even when stale (for a quick drift check:
     the pages then carry the current fingerprint, so a stale specs/ still shows as a difference).
@@ -479,10 +479,13 @@ def proof_outcomes(
     fingerprint = source_fingerprint(root)
     previous = None if rerun else load_status(stored)
     if previous is not None and (previous[0] == fingerprint or not allow_run):
-        return fingerprint, previous[1], False
+        return fingerprint, previous[1], 0
     if not allow_run:
-        return fingerprint, [], False
-    return fingerprint, run_obligations(timeout_ms, () if previous is None else previous[1], root), True
+        return fingerprint, [], 0
+    stored_outcomes = [] if previous is None else previous[1]
+    outcomes = run_obligations(timeout_ms, stored_outcomes, root)
+    reused = {id(outcome) for outcome in stored_outcomes}
+    return fingerprint, outcomes, sum(1 for outcome in outcomes if id(outcome) not in reused)
 
 
 # --------------------------------------------------------------------------- tests and examples
@@ -869,8 +872,8 @@ def build_rulebook(
     rerun: bool = False,
     allow_run: bool = True,
     timeout_ms: int | None = None,
-) -> tuple[Rulebook, bool]:
-    """Collect everything the pages show; (book, whether the obligations were run now)."""
+) -> tuple[Rulebook, int]:
+    """Collect everything the pages show; (book, how many obligations ran now)."""
     found = discover_rules(root)
     from rules.invariants import REGISTRY  # after every rules module registered its invariants
 
