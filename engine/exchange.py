@@ -93,7 +93,13 @@ from rules.margin import (
 )
 from rules.num import ceil_to_multiple, floor_to_multiple
 from rules.position import Position, apply_fill, apply_trade, compute_commission
-from rules.risk_limit import check_risk_limit, check_risk_limit_choice, compute_risk_steps, compute_tier_limit
+from rules.risk_limit import (
+    check_risk_limit,
+    check_risk_limit_choice,
+    compute_max_leverage_hundredths,
+    compute_risk_steps,
+    compute_tier_limit,
+)
 
 LIQUIDATOR = -1  # the liquidation engine's account id (rules.waterfall.LIQUIDATOR_ACCOUNT_ID)
 FAT_FINGER_PPM = 50_000  # 5%: market orders capped, limit orders checked (reference §8)
@@ -655,8 +661,6 @@ class Engine:
             return 0
         steps = max(compute_risk_steps(inst, abs(ps.cost)), ps.chosen_tier)
         # isolate at the tier's maximum leverage: the same initial margin as cross
-        from rules.risk_limit import compute_max_leverage_hundredths
-
         return self._change_leverage(account, inst, compute_max_leverage_hundredths(inst, steps))
 
     def _transfer_margin(self, c: cmd.TransferMargin) -> Rej | int:

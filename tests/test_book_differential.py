@@ -10,6 +10,7 @@ cancellations, the same L2 depth and the same state hash after every command.
 from __future__ import annotations
 
 import hashlib
+from random import Random
 
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -122,6 +123,9 @@ class Driver:
         self.trace.append((book.best_bid(), book.best_ask(), book.depth(True, 5), book.depth(False, 5)))
 
 
+COUNTS = {"streams": 0, "commands": 0, "fills": 0}
+
+
 @settings(max_examples=200)
 @given(commands)
 def test_fast_book_matches_reference_book_on_generated_streams(stream: list[tuple[object, ...]]) -> None:
@@ -136,8 +140,51 @@ def test_fast_book_matches_reference_book_on_generated_streams(stream: list[tupl
         fills += sum(len(t[0]) for t in fast.trace if isinstance(t, tuple) and len(t) == 2)
         fast.trace.clear()
         ref.trace.clear()
+    COUNTS["streams"] += 1
+    COUNTS["commands"] += len(stream)
+    COUNTS["fills"] += fills
     event(f"commands >= {len(stream) // 50 * 50}")
     event(f"fills >= {fills // 20 * 20}")
+
+
+def random_stream(seed: int, length: int) -> list[tuple[object, ...]]:
+    """A diverse stream (uniform choices, unlike Hypothesis's small-value bias): many crossings and fills."""
+    rng = Random(seed)
+    out: list[tuple[object, ...]] = []
+    for _ in range(length):
+        roll = rng.random()
+        if roll < 0.6:
+            out.append((
+                "place", rng.randint(0, 3), rng.random() < 0.5, rng.randint(95, 105), rng.randint(1, 30),
+                rng.choice((None, None, 0, rng.randint(1, 10))), rng.choice(("GTC", "GTC", "IOC", "FOK", "POST")),
+                rng.random() < 0.15,
+            ))
+        elif roll < 0.8:
+            out.append(("cancel", rng.randint(0, 10_000)))
+        else:
+            out.append(("amend", rng.randint(0, 10_000), rng.randint(1, 30), rng.randint(95, 105)))
+    return out
+
+
+@settings(max_examples=40)
+@given(st.integers(min_value=0, max_value=2**32))
+def test_fast_book_matches_reference_book_on_long_random_streams(seed: int) -> None:
+    stream = random_stream(seed, 600)
+    fast = Driver(Book("T"))
+    ref = Driver(RefBook("T"))
+    fills = 0
+    for order_id, command in enumerate(stream):
+        fast.run(command, order_id)
+        ref.run(command, order_id)
+        assert ref.trace == fast.trace
+        assert state_hash(ref.book) == state_hash(fast.book)
+        fills += sum(len(t[0]) for t in fast.trace if isinstance(t, tuple) and len(t) == 2)
+        fast.trace.clear()
+        ref.trace.clear()
+    COUNTS["streams"] += 1
+    COUNTS["commands"] += len(stream)
+    COUNTS["fills"] += fills
+    assert fills > 0
 
 
 def make(order_id: int, account: int, is_buy: bool, price: int, qty: int, display: int | None = None) -> Order:
