@@ -11,6 +11,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from proofs.known_bad_waterfall import is_liquidatable_on_last_price
+from proofs.registry import Obligation, discover, run_obligation
 from rules.adl import (
     RankedQueuePolicy,
     compare_adl_priority,
@@ -276,3 +277,33 @@ def run_example(example: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("example", EXAMPLES, ids=[example["id"] for example in EXAMPLES])
 def test_worked_example(example: dict[str, Any]) -> None:
     assert run_example(example) == example["expected"]
+
+
+# -- the waterfall's proof obligations (proofs/obligations_waterfall.py) ------------------------------
+
+WATERFALL_OBLIGATIONS = [
+    obligation
+    for obligation in discover()
+    if obligation.run.__module__ == "proofs.obligations_waterfall"
+    or getattr(getattr(obligation.run, "func", None), "__module__", "") == "proofs.obligations_waterfall"
+]
+# the slower ones (seconds each: nonlinear inverse values, k ≥ 5 candidates) run in `deep`
+SLOW_MARKERS = ("k=5", "k=6", "k=7", "k=8", "no-negative-equity/XBTUSD", "INS-005/conservation/XBTUSD",
+                "LIQ-012/partial-keeps-maintenance/ETHUSD", "LIQ-012/partial-keeps-maintenance/XBTUSDT",
+                "conservation/XBTUSDT/k=2", "conservation/ETHUSD/k=2")  # fmt: skip
+
+
+def _obligation_param(obligation: Obligation) -> object:
+    slow = any(marker in obligation.id for marker in SLOW_MARKERS)
+    return pytest.param(obligation, id=obligation.id, marks=[pytest.mark.deep] if slow else [])
+
+
+def test_every_waterfall_obligation_is_registered() -> None:
+    known_bad = [obligation.id for obligation in WATERFALL_OBLIGATIONS if obligation.expect == "refuted"]
+    assert (len(WATERFALL_OBLIGATIONS), len(known_bad)) == (101, 17)
+
+
+@pytest.mark.parametrize("obligation", [_obligation_param(obligation) for obligation in WATERFALL_OBLIGATIONS])
+def test_waterfall_obligation_has_its_expected_result(obligation: Obligation) -> None:
+    outcome = run_obligation(obligation)
+    assert (outcome.status_text, outcome.passed) == (obligation.expect, True), outcome.error or outcome.result
