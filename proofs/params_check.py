@@ -31,6 +31,7 @@ The properties (ids ``PRM-*`` are used in tests and in the rulebook):
 
 from __future__ import annotations
 
+import functools
 from typing import cast
 
 import attrs
@@ -548,6 +549,7 @@ def check_bankruptcy_range(inst: Instrument) -> PropertyResult:
 CHECKS = (check_tiers, check_funding_cap, check_liquidation_fee, check_leverage, check_bankruptcy_range)
 
 
-def check_instrument(inst: Instrument) -> list[PropertyResult]:
-    """Every committee property for one parameter set, in a fixed order."""
-    return [check(inst) for check in CHECKS]
+@functools.lru_cache(maxsize=64)
+def check_instrument(inst: Instrument) -> tuple[PropertyResult, ...]:
+    """Every committee property for one parameter set, in a fixed order (memoised: instruments are immutable)."""
+    return tuple(check(inst) for check in CHECKS)
