@@ -1233,8 +1233,16 @@ def _committee_section(book: Rulebook) -> list[str]:
         rows.append(row)
     lines.extend(table(["Property", "Statement", *[symbol for symbol, _ in book.committee]], rows))
     lines.append("")
-    hows = sorted({(result.id, result.how) for _, results in book.committee for result in results})
-    lines.extend(table(["Property", "How it was decided"], [[_code(pid), how] for pid, how in hows]))
+    hows: dict[tuple[str, str], list[str]] = {}
+    for symbol, results in book.committee:
+        for result in results:
+            hows.setdefault((result.id, result.how), []).append(symbol)
+    lines.extend(
+        table(
+            ["Property", "Instruments", "How it was decided"],
+            [[_code(pid), ", ".join(symbols), how] for (pid, how), symbols in sorted(hows.items())],
+        )
+    )
     lines.append("")
     for symbol, results in book.committee:
         for result in results:
