@@ -13,7 +13,10 @@ requirements (reference §2):
 different amount per step; both default to ``maintMargin``, BitMEX's rule.)
 
 which gives BitMEX's published table for XBTUSD (0.50%/1.00%, 1.00%/1.50%,
-1.50%/2.00%, 2.00%/2.50%, …).  A position worth exactly the base limit (or
+1.50%/2.00%, 2.00%/2.50%, …).  The increments per step are the instrument
+parameters ``maintMarginStep`` and ``initMarginStep``, both ``maintMargin``
+unless a file says otherwise (``perpspec check-params`` proves that
+maintenance stays below initial margin at every tier).  A position worth exactly the base limit (or
 exactly one step more) stays in the lower tier: the step count is a ceiling.
 
 *Position value* [I]: the rulebook uses the position's **entry value**
