@@ -13,7 +13,9 @@ buy at ``min(limit, best ask)`` and a linear/quanto sell at
 order, in an uncrossed book) the charge price is its own limit.  So the terms
 of non-crossing orders are computed once per ``(symbol, mark)`` **by the
 rules' own functions** and reused; crossing orders are always computed
-afresh.  The sums are the same integers ``compute_order_sides`` returns —
+afresh.  The sums of a whole set of orders none of which crossed are kept
+too, and reused while none of them crosses (an account's orders rarely change
+between two of its orders).  The sums are the same integers ``compute_order_sides`` returns —
 ``tests/test_fastmargin.py`` checks that differentially on generated books —
 and nothing here is a rule: the rules stay the single source.
 """
@@ -35,10 +37,17 @@ from rules.position import Position
 
 Term = tuple[int, int, int]  # (signed qty, value at the charge price, premium)
 
-# symbol -> (the instrument object, mark, (qty, price) -> term of a non-crossing order):
-# one instrument object and one mark per symbol are kept; anything else starts the table over
-_TERMS: dict[str, tuple[Instrument, int, dict[tuple[int, int], Term]]] = {}
-_MAX_TERMS = 1 << 18  # a bound on memory: the table starts over beyond it
+Sides = tuple[OrderSide, OrderSide]
+# per symbol: the instrument object, the mark, then two tables valid for that (instrument, mark):
+#   terms: (qty, price) -> term of a non-crossing order;
+#   sums:  orders -> (sides, highest buy price, lowest sell price) for order sets none of which crossed,
+#          reusable while none of them crosses (checked in O(1) with the two prices)
+# anything else than the kept instrument object and mark starts the tables over
+_TABLES: dict[str, tuple[Instrument, int, dict[tuple[int, int], Term], dict[tuple[tuple[int, int], ...], tuple[Sides, int, int]]]] = {}
+_MAX_TERMS = 1 << 18  # bounds on memory: a table starts over beyond them
+_MAX_SUMS = 1 << 12
+_NO_BUY = -(1 << 62)
+_NO_SELL = 1 << 62
 
 
 def compute_term(inst: Instrument, qty: int, price: int, mark_price: int, best_bid: int, best_ask: int) -> Term:
@@ -52,14 +61,22 @@ def order_sides(
     inst: Instrument, orders: tuple[tuple[int, int], ...], mark_price: int, best_bid: int, best_ask: int
 ) -> tuple[OrderSide, OrderSide]:
     """Equal to ``rules.margin.compute_order_sides(inst, orders, mark_price, best_bid, best_ask)``."""
-    entry = _TERMS.get(inst.symbol)
+    entry = _TABLES.get(inst.symbol)
     if entry is None or entry[0] is not inst or entry[1] != mark_price or len(entry[2]) > _MAX_TERMS:
-        entry = (inst, mark_price, {})
-        _TERMS[inst.symbol] = entry
-    terms = entry[2]
+        entry = (inst, mark_price, {}, {})
+        _TABLES[inst.symbol] = entry
+    terms, sums = entry[2], entry[3]
     inverse = inst.is_inverse
+    known = sums.get(orders)
+    if known is not None:
+        sides, highest_buy, lowest_sell = known
+        # MRG-040: no order of the set crosses the book now, so every term is the memoised one
+        if (best_ask == 0 or highest_buy <= best_ask) if inverse else lowest_sell >= best_bid:
+            return sides
     bid_qty = bid_value = bid_premium = 0
     ask_qty = ask_value = ask_premium = 0
+    highest_buy, lowest_sell = _NO_BUY, _NO_SELL
+    any_crossing = False
     for order in orders:
         qty, price = order
         # MRG-040's charge price depends on the book only for an order that crosses it
@@ -68,6 +85,7 @@ def order_sides(
         else:
             crossing = qty < 0 and best_bid > price
         if crossing:
+            any_crossing = True
             term = compute_term(inst, qty, price, mark_price, best_bid, best_ask)
         else:
             cached = terms.get(order)
@@ -79,14 +97,21 @@ def order_sides(
             bid_qty += qty
             bid_value += term[1]
             bid_premium += term[2]
+            highest_buy = max(highest_buy, price)
         else:
             ask_qty -= qty
             ask_value += term[1]
             ask_premium += term[2]
-    return (
+            lowest_sell = min(lowest_sell, price)
+    result = (
         OrderSide(qty=bid_qty, value=bid_value, premium=bid_premium),
         OrderSide(qty=ask_qty, value=ask_value, premium=ask_premium),
     )
+    if not any_crossing:
+        if len(sums) >= _MAX_SUMS:
+            sums.clear()
+        sums[orders] = (result, highest_buy, lowest_sell)
+    return result
 
 
 def contract_order_margin(

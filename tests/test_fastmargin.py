@@ -53,3 +53,12 @@ def test_memoised_contract_order_margin_equals_the_rule(
         position, _ = apply_fill(inst, position, fill_qty * inst.lot_size, mark)
     expected = compute_contract_order_margin(inst, position, orders, mark, best_bid, best_ask, leverage)
     assert contract_order_margin(inst, position, orders, mark, best_bid, best_ask, leverage) == expected
+
+
+@given(inst=instruments(), data=st.data())
+def test_memoised_sums_of_one_order_set_follow_the_touch_as_it_moves(inst: Instrument, data: st.DataObject) -> None:
+    orders, mark, _, _ = data.draw(situations(inst))
+    for _ in range(8):
+        _, _, best_bid, best_ask = data.draw(situations(inst))
+        expected = compute_order_sides(inst, orders, mark, best_bid, best_ask)
+        assert order_sides(inst, orders, mark, best_bid, best_ask) == expected
