@@ -807,7 +807,7 @@ def _trusted_components(root: Path) -> tuple[tuple[str, str], ...]:
         if path.exists():
             docstring = (ast.get_docstring(ast.parse(path.read_text())) or "").split("\n")[0]
             rows.append((path.relative_to(root).as_posix(), docstring))
-    for name in ("sym.py", "prover.py"):
+    for name in ("sym.py", "prover.py", "registry.py", "rulebook.py"):
         path = root / "proofs" / name
         if path.exists():
             docstring = (ast.get_docstring(ast.parse(path.read_text())) or "").split("\n")[0]
