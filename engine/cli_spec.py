@@ -94,13 +94,17 @@ def run(args: argparse.Namespace) -> int:
         return 0
     specs_dir = root / "specs"
     # --check never runs the obligations: a stale stored run is itself a difference.
-    book, ran = rulebook.build_rulebook(
-        root,
-        specs_dir / rulebook.STATUS_FILE,
-        rerun=args.rerun_proofs,
-        allow_run=not args.check,
-        timeout_ms=args.timeout_ms,
-    )
+    try:
+        book, ran = rulebook.build_rulebook(
+            root,
+            specs_dir / rulebook.STATUS_FILE,
+            rerun=args.rerun_proofs,
+            allow_run=not args.check,
+            timeout_ms=args.timeout_ms,
+        )
+    except rulebook.RulebookError as error:
+        print(f"perpspec spec: {error}", file=sys.stderr)
+        return 1
     pages = rulebook.render_rulebook(book)
     stored = rulebook.load_status(specs_dir / rulebook.STATUS_FILE)
     current = stored is not None and stored[0] == book.fingerprint

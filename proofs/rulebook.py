@@ -141,6 +141,10 @@ class Rule:
     concrete: bool  # decorated @concrete: runs on ints only, tested rather than proved
 
 
+class RulebookError(Exception):
+    """The rulebook cannot be generated (a rules module does not import)."""
+
+
 def rule_modules(root: Path = ROOT) -> list[str]:
     """``rules.<name>`` for every module file in ``rules/``, sorted."""
     return [f"rules.{path.stem}" for path in sorted((root / "rules").glob("*.py")) if path.stem != "__init__"]
@@ -170,7 +174,10 @@ def discover_rules(root: Path = ROOT) -> list[Rule]:
     attributes = _instrument_attributes()
     found: list[Rule] = []
     for module_name in rule_modules(root):
-        module = importlib.import_module(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as error:  # a module mid-edit: say which, instead of a traceback
+            raise RulebookError(f"cannot import {module_name}: {type(error).__name__}: {error}") from error
         for qualname, function in _candidates(module):
             docstring = inspect.getdoc(function) or ""
             match = RULE_ID.match(docstring)
