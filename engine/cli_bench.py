@@ -32,6 +32,7 @@ from engine.bench import (
     remove_tree,
 )
 from engine.cli import UsageError
+from engine.journal import SyncPolicy
 
 RATIO_TARGET = 0.35
 SCALING_TARGET = 3.0
@@ -58,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{shared} has no workload.py / ref_engine.py (use --shared DIR)")
     if args.ops < 1 or args.accounts < 2 or args.group < 1:
         raise UsageError("--ops must be ≥ 1, --accounts ≥ 2, --group ≥ 1")
+    try:
+        SyncPolicy(group_records=args.group, fsync=args.fsync).fsync_interval()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     figures: dict[str, object] = {}
     if not args.skip_engine:
         ops, digest = load_workload(shared, args.ops)

@@ -1,5 +1,8 @@
 """``perpspec replay LOG [--snapshot S] [--json]``: rebuild the engine state from a command journal.
 
+``LOG`` is a journal file, or a durable exchange's directory (then its newest
+snapshot that validates is used, a damaged one skipped and reported).
+
 Reads and validates the journal (a torn last record is reported and ignored;
 any other damage stops with the byte offset), starts from the journal's
 genesis state or from ``--snapshot`` (validated, hash-checked), replays the
@@ -20,16 +23,23 @@ from typing import Any
 from engine.cli import UsageError
 from engine.codec import CodecError
 from engine.journal import JournalError
-from engine.recovery import command_codec, recover
+from engine.recovery import JOURNAL_NAME, command_codec, list_snapshots, recover
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("log", metavar="LOG", help="journal file (journal.log of a durable exchange directory)")
+    parser.add_argument(
+        "log", metavar="LOG", help="journal file, or a durable exchange's directory (its newest valid snapshot is used)"
+    )
     parser.add_argument("--snapshot", metavar="S", help="start from this snapshot instead of the journal's genesis")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
 def run(args: argparse.Namespace) -> int:
+    snapshots: tuple[str, ...] = ()
+    strict = args.snapshot is not None
+    if os.path.isdir(args.log):  # a store directory: its journal, and its snapshots newest first
+        snapshots = tuple(path for _, path in list_snapshots(args.log))
+        args.log = os.path.join(args.log, JOURNAL_NAME)
     if not os.path.isfile(args.log):
         raise UsageError(f"no journal file {args.log!r}")
     if args.snapshot is not None and not os.path.isfile(args.snapshot):
@@ -47,9 +57,10 @@ def run(args: argparse.Namespace) -> int:
             if name == "Rejected":
                 rejects[event.reason.value] += 1
 
-    snapshots = () if args.snapshot is None else (args.snapshot,)
+    if args.snapshot is not None:
+        snapshots = (args.snapshot,)
     try:
-        _, report, _ = recover(args.log, command_codec(), snapshots, strict_snapshot=True, on_events=count)
+        _, report, _ = recover(args.log, command_codec(), snapshots, strict_snapshot=strict, on_events=count)
     except (JournalError, CodecError) as error:
         if args.json:
             print(json.dumps({"ok": False, "error": str(error), "offset": getattr(error, "offset", None)}))

@@ -457,6 +457,16 @@ def _decode(data: bytes, pos: int) -> tuple[Any, int]:
                         raise CodecError(f"object of {count} fields in {end - pos} bytes", start)
                     frames.append(_Frame(_DOBJECT, instance, 2 * count))
                 else:
+                    current = _slot_names(cls)
+                    if fields != current:  # the class changed since this state was written
+                        added = [name for name in current if name not in fields]
+                        removed = [name for name in fields if name not in current]
+                        raise CodecError(
+                            f"{_qualified_name(cls)} changed since this state was written "
+                            f"(fields added {added}, removed {removed}, or reordered): "
+                            "state from another engine version",
+                            start,
+                        )
                     frames.append(_Frame(_OBJECT, instance, len(fields), fields))
                 have_value = False
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import struct
 from collections import deque
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.codec import CodecError, CommandCodec, decode_state, encode_state
+from engine.codec import CodecError, CommandCodec, _put_uvarint, decode_state, encode_state
 from engine.commands import COMMAND_TYPES, PlaceOrder
 from engine.journal import (
     JournalCorrupt,
@@ -312,3 +313,19 @@ def test_a_journal_written_before_a_field_was_added_still_decodes() -> None:
 def test_malformed_command_records_are_codec_errors(payload: bytes) -> None:
     with pytest.raises(CodecError):
         CODEC.decode(payload)
+
+
+def test_state_written_by_another_version_of_a_class_is_refused_by_name() -> None:
+    encoded = encode_state(Order(order_id=1, account=2, symbol="X", is_buy=True, price=1, order_qty=1))
+    start = encoded.index(b'["engine.orders:Order"')
+    end = encoded.index(b"]]", start) + 2
+    name, fields = json.loads(encoded[start:end])
+    older = json.dumps([name, [field for field in fields if field != "account"]], separators=(",", ":")).encode()
+    length = bytearray()
+    _put_uvarint(length, end - start)
+    assert encoded[start - len(length) : start] == bytes(length)
+    new_length = bytearray()
+    _put_uvarint(new_length, len(older))
+    patched = encoded[: start - len(length)] + bytes(new_length) + older + encoded[end:]
+    with pytest.raises(CodecError, match=r"Order changed since this state was written \(fields added \['account'\]"):
+        decode_state(patched)
