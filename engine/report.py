@@ -44,6 +44,15 @@ from pathlib import Path
 from typing import Any
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+# (dark, light) per run, for stacked bars (full / partial, shorts / longs)
+PAIRS = (
+    ("#d62728", "#ff9896"),
+    ("#1f77b4", "#aec7e8"),
+    ("#2ca02c", "#98df8a"),
+    ("#9467bd", "#c5b0d5"),
+    ("#8c564b", "#c49c94"),
+    ("#ff7f0e", "#ffbb78"),
+)
 PLOTS = ("prices", "open-interest", "liquidations", "insurance", "adl", "equity")
 TABLES = ("summary", "largest-losses", "adl-counterparties")
 LARGEST_LOSSES = 25
@@ -538,7 +547,7 @@ def plot_liquidations(runs: Sequence[RunData]) -> str:
         buckets = [[0, 0] for _ in range(len(edges) - 1)]
         for row in run.liquidations:
             buckets[bucket_index(edges, row.time_ms)][0 if row.kind == "full" else 1] += 1
-        groups.append((run.name, buckets, (COLORS[(2 * i + 1) % len(COLORS)], COLORS[(2 * i + 3) % len(COLORS)])))
+        groups.append((run.name, buckets, PAIRS[i % len(PAIRS)]))
     minutes = (edges[1] - edges[0]) // 60_000 if len(edges) > 1 else 1
     return bar_chart(
         "liquidations", f"Liquidations per {minutes} minutes", "liquidations", edges, groups, ("full", "partial"), start, end
@@ -566,7 +575,7 @@ def plot_adl(runs: Sequence[RunData]) -> str:
         buckets = [[0, 0] for _ in range(len(edges) - 1)]
         for row in run.adl:
             buckets[bucket_index(edges, row.time_ms)][0 if row.side == "Buy" else 1] += row.qty
-        groups.append((run.name, buckets, (COLORS[(2 * i + 2) % len(COLORS)], COLORS[(2 * i + 4) % len(COLORS)])))
+        groups.append((run.name, buckets, PAIRS[(i + 2) % len(PAIRS)]))
     return bar_chart(
         "adl", "ADL fills (contracts closed against bankrupt positions)", "contracts", edges, groups,
         ("shorts closed (Buy)", "longs closed (Sell)"), start, end,

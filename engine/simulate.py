@@ -290,6 +290,9 @@ class Simulation:
         self.makers = tuple(range(1, scenario.makers.count + 1))
         self.traders = build_population(scenario, first_account=scenario.makers.count + 1)
         self.by_account = {trader.account: trader for trader in self.traders}
+        self.entering: dict[int, list[Trader]] = {}  # entry step -> traders, in account order
+        for trader in self.traders:
+            self.entering.setdefault(trader.entry_step, []).append(trader)
         self.entry_qty: dict[int, int] = {}
         self.flow_rng = SplitMix64(scenario.seed).fork(3)
         self.maker_rng = SplitMix64(scenario.seed).fork(4)
@@ -568,13 +571,13 @@ class Simulation:
 
     def trade(self, step: int, last_move: int) -> None:
         """Entries due at this step, protective stops after entry, then the step's extra flow."""
-        for trader in self.traders:
-            if trader.entry_step == step:
-                if trader.resting_ppm > 0:
-                    self.rest(trader)
-                else:
-                    self.enter(trader)
-            elif trader.stop and trader.entry_step == step - 1:
+        for trader in self.entering.get(step, ()):
+            if trader.resting_ppm > 0:
+                self.rest(trader)
+            else:
+                self.enter(trader)
+        for trader in self.entering.get(step - 1, ()):
+            if trader.stop:
                 self.place_stop(trader)
         people = self.scenario.accounts
         if step * self.scenario.step_ms < people.entry_ms:
