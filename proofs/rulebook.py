@@ -703,8 +703,6 @@ def format_value(attribute: str, value: object, inst: Instrument) -> str:
         return format_price(value, inst)
     if unit.endswith("(minor unit)"):
         return format_money(value, inst.settl_currency)
-    if attribute == "init_margin_ppm":
-        return f"{_grouped(value)} ppm"
     return _grouped(value)
 
 
@@ -926,7 +924,6 @@ def _header(book: Rulebook, title: str) -> list[str]:
 def _parameter_rows(book: Rulebook, attributes: Sequence[str] | None) -> list[str]:
     lines: list[str] = []
     infos = field_infos()
-    symbols = [name for name, _ in book.instruments]
     chosen = [info for info in infos if attributes is None or info.attribute in attributes]
     if not chosen:
         return lines
@@ -938,7 +935,6 @@ def _parameter_rows(book: Rulebook, attributes: Sequence[str] | None) -> list[st
         row = [_code(info.name), info.meaning, " / ".join(sorted(units)) or "—", "; ".join(info.bounds) or "—"]
         row += [format_value(info.attribute, getattr(inst, info.attribute), inst) for _, inst in book.instruments]
         rows.append(row)
-    del symbols
     lines.extend(table(header, rows))
     lines.append("")
     return lines
