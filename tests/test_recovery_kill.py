@@ -48,8 +48,9 @@ POLICIES = (
 @attrs.frozen(kw_only=True)
 class KillRun:
     kills: int
-    # (acknowledged before the kill, recovered seq, state hash, snapshot seq used, torn bytes cut)
-    recoveries: tuple[tuple[int, int, str, int, int], ...]
+    # (acknowledged before the kill, recovered seq, state hash, snapshot seq used, torn bytes cut,
+    #  temporary files left by a kill mid-write)
+    recoveries: tuple[tuple[int, int, str, int, int, int], ...]
     final_hash: str
 
 
@@ -67,13 +68,15 @@ def worker(directory: str, commands: list[Any], policy: SyncPolicy, snapshot_eve
     """The child: recover, report, consume the rest of the stream, acknowledge committed seqs. Never returns."""
     status = 0
     try:
+        # a temporary snapshot or journal file left behind: the previous worker died writing it
+        leftover = sum(1 for name in os.listdir(directory) if name.endswith(".tmp")) if os.path.isdir(directory) else 0
         durable, report = DurableExchange.open(
             directory, command_codec(), Engine, policy=policy, snapshot_every=snapshot_every
         )
         start = 0 if report is None else report.last_seq
         snapshot_seq = 0 if report is None else report.snapshot_seq
         torn = 0 if report is None or report.torn is None else report.torn.discarded_bytes
-        os.write(ack_fd, f"R {start} {durable.exchange.state_hash()} {snapshot_seq} {torn}\n".encode())
+        os.write(ack_fd, f"R {start} {durable.exchange.state_hash()} {snapshot_seq} {torn} {leftover}\n".encode())
         acknowledged = start
         for seq in range(start + 1, len(commands) + 1):
             durable.submit(commands[seq - 1])
@@ -105,13 +108,13 @@ def drain(lines: Any, acknowledged: int) -> tuple[int, str]:
 def run_with_kills(directory: Path, commands: list[Any], hashes: list[str], kills: int, seed: int) -> KillRun:
     rng = random.Random(seed)
     acknowledged = 0
-    recoveries: list[tuple[int, int, str, int, int]] = []
+    recoveries: list[tuple[int, int, str, int, int, int]] = []
     done = 0
     generation = 0
     final_hash = ""
     while not final_hash:
         policy = POLICIES[generation % len(POLICIES)]
-        snapshot_every = rng.choice((13, 37, 61))
+        snapshot_every = rng.choice((29, 97, 251))
         generation += 1
         read_fd, write_fd = os.pipe()
         pid = os.fork()
@@ -125,7 +128,9 @@ def run_with_kills(directory: Path, commands: list[Any], hashes: list[str], kill
                 first = lines.readline().split()
                 assert first[:1] == ["R"], f"worker failed to recover: {' '.join(first)}"
                 recovered, recovered_hash = int(first[1]), first[2]
-                recoveries.append((acknowledged, recovered, recovered_hash, int(first[3]), int(first[4])))
+                recoveries.append(
+                    (acknowledged, recovered, recovered_hash, int(first[3]), int(first[4]), int(first[5]))
+                )
                 assert recovered >= acknowledged, f"acknowledged seq {acknowledged} lost: recovered {recovered}"
                 assert recovered_hash == hashes[recovered], f"state hash after recovering seq {recovered} differs"
                 killed = done < kills
