@@ -256,7 +256,7 @@ def resolve(name_or_path: str | None) -> Path:
         if not candidate.exists():
             raise ScenarioError(str(candidate), "(file)", "no such file")
         return candidate
-    path = builtin_dir() / f"{name_or_path}.toml"
+    path = builtin_dir().joinpath(f"{name_or_path}.toml")
     if not path.exists():
         raise ScenarioError(name_or_path, "(name)", f"unknown scenario (shipped: {', '.join(builtin_names())})")
     return path
@@ -479,7 +479,7 @@ def _build_index(mapping: Mapping[str, Any], inst: Instrument, base_dir: Path) -
     table = _table(mapping, "index", _INDEX)
     if "file" in table:
         _check("points" not in table, "index.file", "give either points or file, not both")
-        path = base_dir / str(table["file"])
+        path = base_dir.joinpath(str(table["file"]))
         points = read_price_file(path, inst)
         source = path.name
     else:

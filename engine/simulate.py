@@ -286,7 +286,7 @@ class Simulation:
         self.out_dir = out_dir
         self.progress = progress
         out_dir.mkdir(parents=True, exist_ok=True)
-        self.port = EnginePort(scenario, out_dir / JOURNAL_DIR)
+        self.port = EnginePort(scenario, out_dir.joinpath(JOURNAL_DIR))
         self.makers = tuple(range(1, scenario.makers.count + 1))
         self.traders = build_population(scenario, first_account=scenario.makers.count + 1)
         self.by_account = {trader.account: trader for trader in self.traders}
@@ -373,7 +373,7 @@ class Simulation:
 
     def run(self) -> SimulationResult:
         """Play the whole scenario; write the event log and the journal when ``out_dir`` is set."""
-        log_path = self.out_dir / "events.jsonl"
+        log_path = self.out_dir.joinpath("events.jsonl")
         self.log = open(log_path, "w")  # noqa: SIM115 - closed in finally below
         try:
             self.setup()
@@ -829,7 +829,7 @@ class EnginePort:
         self.durable, _ = DurableExchange.open(
             str(journal_dir), command_codec(), lambda: self.engine, policy=SyncPolicy(group_records=512, fsync="never")
         )
-        self.journal_path = journal_dir / JOURNAL_NAME
+        self.journal_path = journal_dir.joinpath(JOURNAL_NAME)
         self.pending_account: dict[int, int] = {}  # pending close-out id -> liquidated account
 
     def apply(self, command: Any) -> list[Event]:
