@@ -74,6 +74,7 @@ class PartialLiquidation:
     from_tier: int
     to_tier: int
     maintenance_after: int  # the new tier's maintenance of the pool
+    makers: tuple[int, ...] = ()  # the accounts whose resting orders filled it, one per fill
 
 
 @attrs.frozen(kw_only=True)

@@ -19,7 +19,7 @@ import attrs
 
 from rules.adl import compare_adl_priority, compute_adl_score, compute_haircut
 from rules.contract import compute_value
-from rules.events import AdlFill, Liquidation, PartialLiquidation
+from rules.events import AdlFill, Liquidation, LiquidationFill, PartialLiquidation
 from rules.instrument import Instrument
 from rules.liquidation import compute_requirement, is_liquidatable
 from rules.margin import (
@@ -361,8 +361,22 @@ def check_insurance_nonneg(view: ExchangeView, step: StepInfo) -> list[str]:
 
 @concrete
 def check_flat_no_social_loss(view: ExchangeView, step: StepInfo) -> list[str]:
-    """An account flat before the step is never deleveraged and, still flat, has not lost money."""
-    deleveraged = {event.account_id for event in step.waterfall_events if isinstance(event, AdlFill)}
+    """An account flat before the step is never deleveraged and, still flat, has not lost money.
+
+    Unless it opened a position in the step itself by filling the liquidation
+    engine's orders as a maker (it then holds a position when deleveraged).
+    """
+    makers: set[int] = set()
+    for event in step.waterfall_events:
+        if isinstance(event, LiquidationFill):
+            makers.add(event.maker_account_id)
+        elif isinstance(event, PartialLiquidation):
+            makers.update(event.makers)
+    deleveraged = {
+        event.account_id
+        for event in step.waterfall_events
+        if isinstance(event, AdlFill) and event.account_id not in makers
+    }
     instruments = view.instruments()
     problems = []
     for account_id, asset, wallet_before in step.flat_before:

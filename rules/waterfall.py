@@ -546,6 +546,7 @@ def _try_partial(ledger: Ledger, books: dict[str, Book], pool: Pool, rec: Record
         from_tier=req.steps,
         to_tier=plan.new_tier,
         maintenance_after=other_maintenance + plan.new_maintenance,
+        makers=tuple(side_levels[index].maker_account_id for index, _ in taken),
     )
     rec.emit(event, ledger)
     return ledger, filled

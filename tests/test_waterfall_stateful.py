@@ -14,6 +14,7 @@ fund, thin books) so that liquidations and ADL happen often: run with
 from __future__ import annotations
 
 import attrs
+import pytest
 from hypothesis import event, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -195,3 +196,42 @@ class WaterfallMachine(RuleBasedStateMachine):
 
 WaterfallMachine.TestCase.settings = settings(stateful_step_count=40)
 test_waterfall_state_machine = WaterfallMachine.TestCase
+
+
+# A state-machine find (deep profile): the maker, flat before the update, bought a cross pool's
+# ETHUSD position from the liquidation engine in the book and was deleveraged on it in the same
+# waterfall. Not a social loss: it held that position when deleveraged (INV-FLAT-NO-SOCIAL-LOSS
+# now exempts accounts that filled the engine's orders in the step).
+REGRESSION_MAKER_FILLED_THEN_DELEVERAGED = [
+    ("trade", {"buyer": 5, "buyer_is_long": True, "leverage_x": 3, "offset_ticks": 0, "seller": 1, "symbol": "XBTUSD"}),
+    *[("move_mark", {"deep": False, "depth": [], "move_ppm": -80_000, "symbol": "XBTUSD"})] * 6,
+    ("move_mark", {"deep": False, "depth": [], "move_ppm": -80_000, "symbol": "ETHUSD"}),
+    ("trade", {"buyer": 3, "buyer_is_long": False, "leverage_x": 10, "offset_ticks": 0, "seller": 1, "symbol": "ETHUSD"}),
+    ("trade", {"buyer": 5, "buyer_is_long": True, "leverage_x": 3, "offset_ticks": 0, "seller": 1, "symbol": "ETHUSD"}),
+    *[("move_mark", {"deep": False, "depth": [], "move_ppm": -80_000, "symbol": "XBTUSD"})] * 2,
+    ("move_mark", {"deep": False, "depth": [], "move_ppm": -80_000, "symbol": "XBTUSDT"}),
+    ("trade", {"buyer": 5, "buyer_is_long": True, "leverage_x": 10, "offset_ticks": 0, "seller": 1, "symbol": "XBTUSD"}),
+    ("move_mark", {"deep": False, "depth": [(0, 1), (0, 1), (0, 1)], "move_ppm": 200_271, "symbol": "XBTUSD"}),
+    ("trade", {"buyer": 3, "buyer_is_long": True, "leverage_x": 10, "offset_ticks": 0, "seller": 1, "symbol": "XBTUSD"}),
+    ("move_mark", {"deep": False, "depth": [], "move_ppm": -80_000, "symbol": "XBTUSDT"}),
+    ("move_mark", {"deep": False, "depth": [], "move_ppm": -80_165, "symbol": "XBTUSD"}),
+    ("move_mark", {"deep": False, "depth": [], "move_ppm": -80_000, "symbol": "XBTUSD"}),
+    ("move_mark", {"deep": False, "depth": [], "move_ppm": -99_870, "symbol": "XBTUSD"}),
+    ("move_mark", {"deep": False, "depth": [(0, 1)], "move_ppm": -150_787, "symbol": "XBTUSD"}),
+]
+
+
+def test_regression_maker_filled_then_deleveraged_in_one_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tests.test_waterfall_stateful as module
+
+    monkeypatch.setattr(module, "note", lambda *args: None)
+    monkeypatch.setattr(module, "event", lambda *args: None)
+    machine = WaterfallMachine()
+    machine.start(policy="pro-rata", seed_fund=10_000)
+    for name, arguments in REGRESSION_MAKER_FILLED_THEN_DELEVERAGED:
+        getattr(machine, name)(**arguments)
+        machine.every_registered_invariant_holds()
+    deleveraged_maker = any(
+        isinstance(item, AdlFill) and item.account_id == MAKER for item in machine.step_info.waterfall_events
+    )
+    assert deleveraged_maker is True
