@@ -79,14 +79,14 @@ def _old_files(root: Path, ref: str) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Generate, check or diff the rulebook."""
-    from proofs import rulebook
+    from proofs import rulebook, rulebook_diff
 
     root = rulebook.ROOT
     if args.diff:
         new_files = {
-            path: (root / path).read_text() for path in rulebook.diff_paths(root) if (root / path).exists()
+            path: (root / path).read_text() for path in rulebook_diff.diff_paths(root) if (root / path).exists()
         }
-        text = rulebook.render_diff(args.diff, _old_files(root, args.diff), new_files)
+        text = rulebook_diff.render_diff(args.diff, _old_files(root, args.diff), new_files)
         if args.output:
             Path(args.output).write_text(text)
         else:

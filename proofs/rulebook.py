@@ -286,7 +286,7 @@ def source_fingerprint(root: Path = ROOT) -> str:
 
 
 # The generator's own modules do not change what the obligations prove.
-_GENERATOR_FILES = {"rulebook.py", "params_check.py", "what_if.py"}
+_GENERATOR_FILES = {"rulebook.py", "rulebook_diff.py", "params_check.py", "what_if.py"}
 
 
 def _as_ids(value: object, pattern: re.Pattern[str]) -> tuple[str, ...]:
@@ -739,7 +739,7 @@ def _link(rule_id: str, from_index: bool = False) -> str:
     return f"[{rule_id}]({page}#{_anchor(rule_id)})" if from_index else f"[{rule_id}](#{_anchor(rule_id)})"
 
 
-def _code(text: str) -> str:
+def code(text: str) -> str:
     return f"`{text}`"
 
 
@@ -932,7 +932,7 @@ def _parameter_rows(book: Rulebook, attributes: Sequence[str] | None) -> list[st
     rows = []
     for info in chosen:
         units = {_unit(info.attribute, inst.settl_currency) for _, inst in book.instruments}
-        row = [_code(info.name), info.meaning, " / ".join(sorted(units)) or "—", "; ".join(info.bounds) or "—"]
+        row = [code(info.name), info.meaning, " / ".join(sorted(units)) or "—", "; ".join(info.bounds) or "—"]
         row += [format_value(info.attribute, getattr(inst, info.attribute), inst) for _, inst in book.instruments]
         rows.append(row)
     lines.extend(table(header, rows))
@@ -987,7 +987,7 @@ def _examples_table(examples: Sequence[Example], book: Rulebook) -> list[str]:
     for example in examples:
         rows.append(
             [
-                _code(example.id),
+                code(example.id),
                 example.description,
                 "<br>".join(f"{key} = {value}" for key, value in example.inputs),
                 "<br>".join(f"{key} = {value}" for key, value in example.expected),
@@ -1019,7 +1019,7 @@ def render_rule(rule: Rule, book: Rulebook) -> list[str]:
     lines.append(
         f"`{rule.qualname}` in [`{rule.path}`](../{rule.path}#L{rule.line}) · "
         f"**status: {book.status(rule.id)}**"
-        + (f" · tests: {', '.join(_code(test) for test in tests)}" if tests else "")
+        + (f" · tests: {', '.join(code(test) for test in tests)}" if tests else "")
     )
     lines.append("")
     if rule.concrete:
@@ -1042,11 +1042,11 @@ def render_rule(rule: Rule, book: Rulebook) -> list[str]:
         lines.append("")
     applied = book.applied_by.get(rule.id, ())
     if applied:
-        lines.append("Applied by the engine in: " + ", ".join(_code(name) for name in applied))
+        lines.append("Applied by the engine in: " + ", ".join(code(name) for name in applied))
         lines.append("")
     if rule.reads:
         names = {attribute: name for name, attribute in BITMEX_NAMES.items()}
-        lines.append("Parameters read: " + ", ".join(_code(names.get(attr, attr)) for attr in rule.reads))
+        lines.append("Parameters read: " + ", ".join(code(names.get(attr, attr)) for attr in rule.reads))
         lines.append("")
     outcomes = book.outcomes_for_rule(rule.id)
     if outcomes:
@@ -1055,7 +1055,7 @@ def render_rule(rule: Rule, book: Rulebook) -> list[str]:
         for outcome in outcomes:
             invariants = ", ".join(outcome.invariant_ids) or "—"
             claim = outcome.statement or "; ".join(statements.get(inv, "") for inv in outcome.invariant_ids)
-            rows.append([_code(outcome.id), invariants, claim, outcome.status])
+            rows.append([code(outcome.id), invariants, claim, outcome.status])
         lines.append("**Proof obligations**")
         lines.append("")
         lines.extend(table(["Obligation", "Invariant", "Claim", "Status (from the last proof run)"], rows))
@@ -1228,7 +1228,7 @@ def _committee_section(book: Rulebook) -> list[str]:
     titles = {result.id: result.title for _, results in book.committee for result in results}
     rows = []
     for property_id in ids:
-        row = [_code(property_id), titles[property_id]]
+        row = [code(property_id), titles[property_id]]
         for _, results in book.committee:
             verdicts = {result.id: result for result in results}
             result = verdicts.get(property_id)
@@ -1243,7 +1243,7 @@ def _committee_section(book: Rulebook) -> list[str]:
     lines.extend(
         table(
             ["Property", "Instruments", "How it was decided"],
-            [[_code(pid), ", ".join(symbols), how] for (pid, how), symbols in sorted(hows.items())],
+            [[code(pid), ", ".join(symbols), how] for (pid, how), symbols in sorted(hows.items())],
         )
     )
     lines.append("")
@@ -1322,7 +1322,7 @@ def render_index(book: Rulebook) -> str:
                 ["Obligation", "Rules", "Invariants", "Claim", "Status"],
                 [
                     [
-                        _code(outcome.id),
+                        code(outcome.id),
                         ", ".join(_link(rule_id, True) for rule_id in outcome.rule_ids) or "—",
                         ", ".join(outcome.invariant_ids) or "—",
                         outcome.statement,
@@ -1339,13 +1339,13 @@ def render_index(book: Rulebook) -> str:
         lines.extend(["**Failing obligations** (the rulebook is not released while any are listed):", ""])
         lines.extend(
             table(
-                ["Obligation", "Status"], [[_code(outcome.id), outcome.status] for outcome in failing]
+                ["Obligation", "Status"], [[code(outcome.id), outcome.status] for outcome in failing]
             )
         )
         lines.append("")
     if waived:
         lines.extend(["**Waived obligations**", ""])
-        lines.extend(table(["Obligation", "Reason"], [[_code(o.id), o.detail] for o in waived]))
+        lines.extend(table(["Obligation", "Reason"], [[code(o.id), o.detail] for o in waived]))
         lines.append("")
     if known_bad:
         lines.extend(
@@ -1355,7 +1355,7 @@ def render_index(book: Rulebook) -> str:
             ]
         )
         lines.extend(
-            table(["Known-bad variant", "What is broken", "Result"], [[_code(o.id), o.statement, o.status] for o in known_bad])
+            table(["Known-bad variant", "What is broken", "Result"], [[code(o.id), o.statement, o.status] for o in known_bad])
         )
         lines.append("")
     tested_only = [rule_id for rule_id, status in statuses.items() if status == "tested only"]
@@ -1381,7 +1381,7 @@ def render_index(book: Rulebook) -> str:
         "(the symbolic integer's encoding of Python semantics, and Z3)."
     )
     lines.append("")
-    lines.extend(table(["Component", "What it is"], [[_code(path), text] for path, text in book.trusted]))
+    lines.extend(table(["Component", "What it is"], [[code(path), text] for path, text in book.trusted]))
     lines.append("")
     lines.extend(["## All rules", ""])
     lines.extend(
@@ -1391,7 +1391,7 @@ def render_index(book: Rulebook) -> str:
                 [
                     _link(rule.id, True),
                     rule.summary,
-                    _code(f"{rule.path}:{rule.qualname}"),
+                    code(f"{rule.path}:{rule.qualname}"),
                     statuses[rule.id],
                     str(len(book.mentions.get(rule.id, ()))) + " files",
                 ]
@@ -1423,10 +1423,10 @@ def render_index(book: Rulebook) -> str:
             lines.append("Its check is computed with: " + ", ".join(_link(rule_id, True) for rule_id in stated_with))
             lines.append("")
         if outcomes:
-            lines.extend(table(["Obligation", "Status"], [[_code(o.id), o.status] for o in outcomes]))
+            lines.extend(table(["Obligation", "Status"], [[code(o.id), o.status] for o in outcomes]))
             lines.append("")
         if tests:
-            lines.append("Tests: " + ", ".join(_code(test) for test in tests))
+            lines.append("Tests: " + ", ".join(code(test) for test in tests))
             lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -1464,181 +1464,3 @@ def write_rulebook(out_dir: Path, pages: Mapping[str, str]) -> list[str]:
             path.write_text(text)
             changed.append(name)
     return sorted(changed)
-
-
-# --------------------------------------------------------------------------- diff between versions
-
-
-def _unified(old: str, new: str, label: str) -> list[str]:
-    import difflib
-
-    return list(
-        difflib.unified_diff(old.splitlines(), new.splitlines(), f"{label} (old)", f"{label} (new)", lineterm="")
-    )
-
-
-def render_diff(
-    old_ref: str,
-    old_files: Mapping[str, str],
-    new_files: Mapping[str, str],
-) -> str:
-    """A rule-by-rule diff (code and parameters) between two versions.
-
-    ``old_files`` and ``new_files`` map repository paths (``rules/*.py``,
-    ``specs/instruments/*.toml``, ``specs/RULEBOOK_VERSION``,
-    ``specs/proof-status.json``) to their text in each version.
-    """
-    lines = [f"# Rulebook changes: {old_ref} → working tree", ""]
-    old_version = old_files.get(f"specs/{VERSION_FILE}", "0").strip() or "0"
-    new_version = new_files.get(f"specs/{VERSION_FILE}", "0").strip() or "0"
-    lines.append(f"Rulebook version {old_version} → {new_version}" + ("" if old_version != new_version else " (not bumped)"))
-    lines.append("")
-
-    old_rules, new_rules = _rules_of(old_files), _rules_of(new_files)
-    pairs, added, removed = _match_rules(old_rules, new_rules)
-    changed = [(old, new) for old, new in pairs if old != new]
-    lines.extend(["## Rules", ""])
-    summary = [[rule[0], "added", f"{rule[1]}:{rule[2]}"] for rule in added]
-    summary += [[rule[0], "removed", f"{rule[1]}:{rule[2]}"] for rule in removed]
-    for old, new in changed:
-        what = "changed" if old[3] != new[3] else "moved"
-        if old[0] != new[0]:
-            what = f"renumbered from {old[0]}" + (", changed" if old[3] != new[3] else "")
-        summary.append([new[0], what, f"{new[1]}:{new[2]}"])
-    if summary:
-        lines.extend(table(["Rule", "Change", "Where"], sorted(summary)))
-    else:
-        lines.append("No rule changed.")
-    lines.append("")
-    for old, new in sorted(changed, key=lambda pair: (pair[1][0], pair[1][1], pair[1][2])):
-        lines.extend([f"### {new[0]} ({new[1]}:{new[2]})", ""])
-        if old[:3] != new[:3]:
-            lines.extend([f"Was `{old[0]}` at `{old[1]}:{old[2]}`.", ""])
-        if old[3] != new[3]:
-            lines.extend(["```diff", *_unified(old[3], new[3], new[0]), "```", ""])
-    for rule_id, path, name, source in sorted(added):
-        lines.extend([f"### {rule_id} added (`{path}:{name}`)", "", "```python", source.rstrip("\n"), "```", ""])
-    for rule_id, path, name, _ in sorted(removed):
-        lines.extend([f"### {rule_id} removed (was `{path}:{name}`)", ""])
-
-    lines.extend(["## Parameters", ""])
-    parameter_rows: list[list[str]] = []
-    instrument_paths = sorted(
-        {path for path in (*old_files, *new_files) if path.startswith("specs/instruments/") and path.endswith(".toml")}
-    )
-    for path in instrument_paths:
-        symbol = Path(path).stem
-        if path not in old_files:
-            parameter_rows.append([symbol, "(instrument)", "—", "added"])
-            continue
-        if path not in new_files:
-            parameter_rows.append([symbol, "(instrument)", "present", "removed"])
-            continue
-        old_map = tomllib.loads(old_files[path], parse_float=str)
-        new_map = tomllib.loads(new_files[path], parse_float=str)
-        for name in sorted(set(old_map) | set(new_map)):
-            before, after = old_map.get(name), new_map.get(name)
-            if before != after:
-                parameter_rows.append([symbol, _code(name), _show(before), _show(after)])
-    if parameter_rows:
-        lines.extend(table(["Instrument", "Parameter", "Old", "New"], parameter_rows))
-    else:
-        lines.append("No parameter changed.")
-    lines.append("")
-
-    old_status = old_files.get(f"specs/{STATUS_FILE}")
-    new_status = new_files.get(f"specs/{STATUS_FILE}")
-    if old_status or new_status:
-        before = _status_map(old_status)
-        after = _status_map(new_status)
-        status_rows = [
-            [_code(name), before.get(name, "—"), after.get(name, "—")]
-            for name in sorted(set(before) | set(after))
-            if before.get(name) != after.get(name)
-        ]
-        lines.extend(["## Proof status", ""])
-        if status_rows:
-            lines.extend(table(["Obligation", "Old", "New"], status_rows))
-        else:
-            lines.append("No proof status changed.")
-        lines.append("")
-    return "\n".join(lines).rstrip("\n") + "\n"
-
-
-_RuleRow = tuple[str, str, str, str]  # (id, path, qualified name, source)
-
-
-def _rules_of(files: Mapping[str, str]) -> list[_RuleRow]:
-    rows: list[_RuleRow] = []
-    for path in sorted(files):
-        if path.startswith("rules/") and path.endswith(".py"):
-            try:
-                extracted = extract_rules_from_source(path, files[path])
-            except SyntaxError:
-                continue
-            rows.extend((rule_id, path, name, source) for rule_id, name, source in extracted)
-    return rows
-
-
-def _match_rules(
-    old: Sequence[_RuleRow], new: Sequence[_RuleRow]
-) -> tuple[list[tuple[_RuleRow, _RuleRow]], list[_RuleRow], list[_RuleRow]]:
-    """Pair old and new rules: same id and place; then same place (renumbered); then same id (moved)."""
-    pairs: list[tuple[_RuleRow, _RuleRow]] = []
-    old_left, new_left = list(old), list(new)
-    keys: tuple[Callable[[_RuleRow], object], ...] = (
-        lambda row: row[:3],  # same id, same place
-        lambda row: row[1:3],  # same place, new id
-        lambda row: row[0],  # same id, moved
-    )
-    for key in keys:
-        for new_row in list(new_left):
-            candidates = [old_row for old_row in old_left if key(old_row) == key(new_row)]
-            if len(candidates) == 1 and sum(1 for row in new_left if key(row) == key(new_row)) == 1:
-                pairs.append((candidates[0], new_row))
-                old_left.remove(candidates[0])
-                new_left.remove(new_row)
-    return pairs, new_left, old_left
-
-
-def _show(value: object) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, list | dict):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
-
-
-def _status_map(text: str | None) -> dict[str, str]:
-    if not text:
-        return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return {}
-    outcomes = []
-    for row in data.get("obligations", []):
-        try:
-            outcomes.append(
-                Outcome(
-                    id=row["id"],
-                    statement=row.get("statement", ""),
-                    rule_ids=tuple(row.get("rule_ids", ())),
-                    invariant_ids=tuple(row.get("invariant_ids", ())),
-                    result=row["result"],
-                    bound=row.get("bound", ""),
-                    known_bad=bool(row.get("known_bad", False)),
-                    detail=row.get("detail", ""),
-                )
-            )
-        except KeyError:
-            continue
-    return {outcome.id: outcome.status for outcome in outcomes}
-
-
-def diff_paths(root: Path = ROOT) -> list[str]:
-    """Repository paths a diff compares, in the working tree."""
-    paths = [path.relative_to(root).as_posix() for path in sorted((root / "rules").glob("*.py"))]
-    paths += [path.relative_to(root).as_posix() for path in sorted((root / "specs" / "instruments").glob("*.toml"))]
-    paths += [f"specs/{VERSION_FILE}", f"specs/{STATUS_FILE}"]
-    return paths

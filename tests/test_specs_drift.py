@@ -12,7 +12,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from proofs import rulebook
+from proofs import rulebook, rulebook_diff
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -67,7 +67,7 @@ def test_diff_reports_a_changed_rule_and_a_changed_parameter() -> None:
     new_rule = 'def f(a: int) -> int:\n    """LIQ-900: one."""\n    return a + 1\n'
     old = {"rules/x.py": old_rule, "specs/instruments/X.toml": 'maintMargin = "0.005"\n', "specs/RULEBOOK_VERSION": "1\n"}
     new = {"rules/x.py": new_rule, "specs/instruments/X.toml": 'maintMargin = "0.006"\n', "specs/RULEBOOK_VERSION": "2\n"}
-    text = rulebook.render_diff("v1", old, new)
+    text = rulebook_diff.render_diff("v1", old, new)
     assert "Rulebook version 1 → 2" in text
     assert "| LIQ-900 | changed | rules/x.py:f |" in text
     assert "+    return a + 1" in text
