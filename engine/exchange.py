@@ -500,10 +500,17 @@ class Engine:
         ).total
 
     def _margin_setting(self, inst: Instrument, ps: PositionState) -> MarginSetting:
+        """The isolated margin as MRG-020 sees it: ``posCross = iso_margin − posInit − posComm``.
+
+        ``posInit``/``posComm`` are MRG-020's own (risk steps of the entry value,
+        no extra margin), so ``posMargin`` in MRG-050 is at least the money set
+        aside (more by the fee on the extra) even when the owner chose a higher
+        risk tier: the available balance never counts set-aside money as free.
+        """
         if ps.leverage == CROSS:
             return MarginSetting()
-        req = compute_requirement(inst, ps.position, ps.leverage, ps.chosen_tier)
-        return MarginSetting(leverage_hundredths=ps.leverage, pos_cross=ps.iso_margin - req.pos_init - req.pos_comm)
+        bare = compute_requirement(inst, ps.position, ps.leverage, 0)
+        return MarginSetting(leverage_hundredths=ps.leverage, pos_cross=ps.iso_margin - bare.pos_init - bare.pos_comm)
 
     def _position_margin(self, inst: Instrument, ps: PositionState) -> PositionMargin:
         setting = self._margin_setting(inst, ps)

@@ -117,3 +117,23 @@ def test_fee_tier_of_one_contract_is_never_used_for_another_schedule() -> None:
     )
     trades = [e for e in events if isinstance(e, Execution) and e.exec_type == "Trade"]
     assert trades[0].exec_comm == 2_250  # ETHUSD's only tier: 0.075% of 3,000,000 sats
+
+
+def test_raising_the_risk_limit_of_an_isolated_position_needs_the_extra_margin() -> None:
+    # regression (state machine): the raise was accepted unfunded, and the liquidation that followed
+    # left the account with negative equity
+    eth = load_instrument("ETHUSD")
+    engine = Engine({"ETHUSD": eth})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    for account, amount in ((1, 2_000_000), (2, 100 * 100_000_000)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    engine.process(c.SetLeverage(time_ms=0, account=1, symbol="ETHUSD", leverage_hundredths=2_500))
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Sell", order_qty=133, price=300_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=133, price=300_000))
+    assert engine.positions(1)["ETHUSD"].qty == 133
+    events = engine.process(
+        c.SetRiskLimit(time_ms=0, account=1, symbol="ETHUSD", risk_limit=eth.risk_limit + 3 * eth.risk_step)
+    )
+    assert isinstance(events[-1], Rejected)
+    assert events[-1].reason.value == "InsufficientAvailableBalance"
