@@ -1098,10 +1098,18 @@ def score_text(num: int, den: int) -> str:
     return Num(format_scaled(scaled, 1_000_000) if scaled % 1_000_000 else f"{scaled // 1_000_000}")
 
 
+INT64 = 1 << 63
+
+
 def _plain(value: Any) -> Any:
-    """attrs.asdict output made JSON-ready (tuples to lists)."""
+    """attrs.asdict output made JSON-ready: tuples to lists, integers beyond int64 to decimal strings.
+
+    (The exact ADL score fractions can pass 2^63; pandas and DuckDB read JSON integers as int64.)
+    """
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    if type(value) is int and not -INT64 <= value < INT64:
+        return str(value)
     return value

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
+from engine.events import RuleEvent
 from engine.recovery import command_codec, recover
 from engine.scenario import (
     PricePoint,
@@ -18,7 +19,17 @@ from engine.scenario import (
     interpolate,
     load_scenario,
 )
-from engine.simulate import Num, SimulationResult, build_population, encode_json, iso_timestamp, run_scenario
+from engine.simulate import (
+    Num,
+    SimulationResult,
+    Tally,
+    build_population,
+    encode_json,
+    event_records,
+    iso_timestamp,
+    run_scenario,
+)
+from rules.events import AdlFill
 
 SHIPPED = ("calm", "default_crash", "funding_spiral", "short_squeeze", "tiny_crash")
 
@@ -254,3 +265,19 @@ def test_close_out_into_a_stale_bid_leaves_no_negative_equity(tmp_path: Path) ->
     scenario = load_scenario("tiny_crash", [("accounts.resting_share", "0.1")])
     result = run_scenario(scenario, tmp_path)
     assert result.invariant_violations == ()
+
+
+def test_adl_score_beyond_int64_is_logged_as_exact_text() -> None:
+    inst = load_scenario("tiny_crash").instrument
+    fill = AdlFill(
+        rule_id="ADL-020", policy="ranked-queue", pending_id=3, symbol="XBTUSD", account_id=7, rank=0,
+        position_qty=-100, position_cost=1_000_000, pool_equity=5, score_num=1 << 64, score_den=3, close_qty=-100,
+        price=700_000, mark_price=710_000, haircut=10, unfilled_before=100, unfilled_after=0, equity_after=5,
+    )
+    event = RuleEvent(9, 0, "ADL-020", "AdlFill", 7, "XBTUSD", fill)
+    rows = event_records(inst, event, Tally(), {3: 42})
+    assert (rows[0]["score_num"], rows[1]["liquidatedAccount"], rows[1]["adlRankingScore"]) == (
+        str(1 << 64),
+        42,
+        Num("6148914691236517205.333333"),
+    )
