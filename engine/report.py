@@ -624,7 +624,7 @@ def plot_equity(run: RunData) -> str:
     before = [row.before / run.coin for row in traders]
     after = [row.after / run.coin for row in traders]
     unit = coin_name(run.currency)
-    title = "Account equity: before the stress and at the end" + (f" ({run.name})" if run.name else "")
+    title = "Trader equity: before the stress and at the end" + (f" ({run.name})" if run.name else "")
     return log_histogram(
         "equity", title, [("before", before, COLORS[0]), ("after", after, COLORS[1])], f"equity ({unit}, log scale)"
     )
@@ -735,6 +735,78 @@ details{margin:8px 0}
 """
 
 
+def key_moments(run: RunData) -> list[str]:
+    """What happened, in a few sentences computed from the log (the screenshot-free description)."""
+    unit = coin_name(run.currency)
+    lines = []
+    if run.times:
+        low = min(range(len(run.index)), key=lambda i: run.index[i])
+        start, end = run.index[0], run.index[-1]
+        lines.append(
+            f"Index {start:,.1f} at the start, low {run.index[low]:,.1f} at {clock(run.times[low], run.start_ms)} "
+            f"({(run.index[low] / start - 1) * 100:+.1f}%), {end:,.1f} at the end ({(end / start - 1) * 100:+.1f}%)."
+        )
+        lasts = [(price, i) for i, price in enumerate(run.last) if price is not None]
+        if lasts:
+            price, i = min(lasts)
+            lines.append(f"Lowest last price {price:,.1f} at {clock(run.times[i], run.start_ms)} (mark then {run.mark[i]:,.2f}).")
+        peak = max(range(len(run.open_interest)), key=lambda i: run.open_interest[i])
+        lines.append(
+            f"Open interest peaked at {run.open_interest[peak]:,} contracts at {clock(run.times[peak], run.start_ms)} "
+            f"and ended at {run.open_interest[-1]:,}."
+        )
+    counts = run.counts()
+    if run.liquidations:
+        edges = bucket_edges(run.start_ms, run.end_ms)
+        per_bucket = [0] * (len(edges) - 1)
+        for row in run.liquidations:
+            per_bucket[bucket_index(edges, row.time_ms)] += 1
+        busiest = max(range(len(per_bucket)), key=lambda i: per_bucket[i])
+        lines.append(
+            f"{counts['liquidations']:,} liquidations ({counts['liquidations_full']:,} full, "
+            f"{counts['liquidations_partial']:,} partial) of {len({row.account for row in run.liquidations}):,} accounts; "
+            f"the busiest {(edges[1] - edges[0]) // 60_000}-minute interval began at "
+            f"{clock(edges[busiest], run.start_ms)} with {per_bucket[busiest]:,}."
+        )
+    else:
+        lines.append("No liquidation.")
+    if run.insurance:
+        top = max(run.insurance, key=lambda row: row[1])
+        bottom = min(run.insurance, key=lambda row: row[1])
+        lines.append(
+            f"Insurance fund {coins(run.insurance[0][1], run.coin)} {unit} at the start, peak "
+            f"{coins(top[1], run.coin)} {unit} at {clock(top[0], run.start_ms)}, minimum "
+            f"{coins(bottom[1], run.coin, 8)} {unit} at {clock(bottom[0], run.start_ms)}, "
+            f"{coins(run.insurance[-1][1], run.coin)} {unit} at the end."
+        )
+    if run.adl:
+        lines.append(
+            f"ADL: {counts['adl_fills']:,} fills, {counts['adl_contracts']:,} contracts against "
+            f"{len({row.account for row in run.adl}):,} accounts, between {clock(run.adl[0].time_ms, run.start_ms)} "
+            f"and {clock(run.adl[-1].time_ms, run.start_ms)}."
+        )
+    else:
+        lines.append("No ADL: the insurance fund and the book covered every liquidation.")
+    return lines
+
+
+def parameters_table(runs: Sequence[RunData]) -> str:
+    """The scenario parameters of each run (from summary.json), one column per run."""
+    names: list[str] = []
+    for run in runs:
+        for name in run.summary.get("parameters", {}):
+            if name not in names:
+                names.append(name)
+    header = "".join(f"<th>{esc(run.name)}</th>" for run in runs)
+    rows = "".join(
+        f"<tr><th>{esc(name)}</th>"
+        + "".join(f"<td>{esc(run.summary.get('parameters', {}).get(name, ''))}</td>" for run in runs)
+        + "</tr>"
+        for name in names
+    )
+    return f'<table data-table="parameters"><tr><th></th>{header}</tr>{rows}</table>'
+
+
 def render(runs: Sequence[RunData], title: str = "perpspec simulate") -> str:
     """The whole report as one HTML document (no external resource)."""
     compare = len(runs) > 1
@@ -743,7 +815,13 @@ def render(runs: Sequence[RunData], title: str = "perpspec simulate") -> str:
         description = run.summary.get("description", "")
         if description:
             sections.append(f'<p class="note"><b>{esc(run.name)}</b>: {esc(description)}</p>')
+    sections.append("<h2>What happened</h2>")
+    for run in runs:
+        prefix = f"<h3>{esc(run.name)}</h3>" if compare else ""
+        items = "".join(f"<li>{esc(line)}</li>" for line in key_moments(run))
+        sections.append(f'{prefix}<ul data-list="key-moments">{items}</ul>')
     sections.append("<h2>Summary</h2>" + summary_table(runs))
+    sections.append("<details><summary>Scenario parameters</summary>" + parameters_table(runs) + "</details>")
     sections.append("<h2>Prices</h2>" + plot_prices(runs))
     sections.append("<h2>Open interest</h2>" + plot_open_interest(runs))
     sections.append("<h2>Liquidations</h2>" + plot_liquidations(runs))

@@ -68,7 +68,7 @@ from rules.impact import compute_impact_prices
 from rules.instrument import Instrument
 from rules.mark import NO_IMPACT, MarkInputs, MarkState, process_mark_update
 from rules.num import PPM, ceildiv
-from rules.parse import format_scaled
+from rules.parse import format_ppm, format_scaled
 from rules.position import Position
 from rules.risk_limit import compute_max_leverage_hundredths
 
@@ -259,12 +259,14 @@ class SimulationResult:
     coin: int
     event_log: str
     journal: str
+    parameters: tuple[tuple[str, str], ...] = ()
 
     def summary(self) -> dict[str, Any]:
         """The figures as a plain mapping (summary.json, the report)."""
         out = attrs.asdict(self)
         out["invariant_violations"] = len(self.invariant_violations)
         out["rejects_by_reason"] = dict(self.rejects_by_reason)
+        out["parameters"] = dict(self.parameters)
         return out
 
 
@@ -788,7 +790,52 @@ class Simulation:
             coin=scenario.currency_scale,
             event_log=log_path,
             journal=journal_path,
+            parameters=scenario_parameters(scenario),
         )
+
+
+def scenario_parameters(scenario: Scenario) -> tuple[tuple[str, str], ...]:
+    """The scenario's settings as readable text, for the report."""
+    inst = scenario.instrument
+    coin = scenario.currency_scale
+    unit = inst.settl_currency[:-1] + inst.settl_currency[-1].upper()
+    people, makers = scenario.accounts, scenario.makers
+
+    def money(amount: int) -> str:
+        return f"{format_scaled(amount, coin)} {unit}"
+
+    def price(units: int) -> str:
+        return format_scaled(units, inst.price_scale)
+
+    path = " → ".join(f"{price(p.price)} @{p.at_ms // 60_000}m" for p in scenario.index.points)
+    leverage = ", ".join(f"{value}x:{weight}" for value, weight in people.leverage)
+    return (
+        ("symbol", inst.symbol),
+        ("instrument overrides", ", ".join(f"{k}={v}" for k, v in scenario.instrument_overrides) or "none"),
+        ("duration / step", f"{scenario.duration_ms // 60_000} min / {scenario.step_ms // 1000} s"),
+        ("index key points", f"{path} ({scenario.index.source})"),
+        ("index noise / reversion", f"{format_ppm(scenario.index.noise_ppm)} / {format_ppm(scenario.index.reversion_ppm)}"),
+        ("traders", f"{people.count:,}"),
+        (
+            "deposits",
+            f"{money(people.deposit_min)} – {money(people.deposit_max)} "
+            f"({'log-uniform' if people.log_uniform else 'uniform'})",
+        ),
+        ("leverage (weight)", leverage),
+        ("long / isolated share", f"{format_ppm(people.long_share_ppm)} / {format_ppm(people.isolated_share_ppm)}"),
+        ("entry window", f"{people.entry_ms // 60_000} min"),
+        ("stops / dip buyers", f"{format_ppm(people.stop_share_ppm)} / {format_ppm(people.resting_share_ppm)}"),
+        ("market makers", f"{makers.count} × {money(makers.deposit)}, inventory ≤ {makers.max_leverage}× deposit"),
+        (
+            "book",
+            f"{makers.levels} levels × {makers.level_qty:,} contracts, {format_ppm(makers.spacing_ppm)} apart; "
+            f"after a {format_ppm(makers.stress_move_ppm)} move: {makers.stress_levels} levels "
+            f"{format_ppm(makers.stress_spacing_ppm)} apart for {makers.stress_ms // 60_000} min",
+        ),
+        ("insurance fund", money(scenario.insurance)),
+        ("ADL policy", scenario.adl_policy),
+        ("seed", str(scenario.seed)),
+    )
 
 
 def run_scenario(scenario: Scenario, out_dir: Path, progress: ProgressHook | None = None) -> SimulationResult:

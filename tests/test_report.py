@@ -203,3 +203,20 @@ def test_real_report_lists_every_adl_counterparty(tiny_report: tuple[SimulationR
 def test_real_report_contains_every_plot(tiny_report: tuple[SimulationResult, list[dict[str, Any]], str]) -> None:
     _, _, document = tiny_report
     assert sorted(set(iter_plots(document))) == sorted(PLOTS)
+
+
+def test_key_moments_describe_the_fund_path_and_adl() -> None:
+    from engine.report import key_moments
+
+    lines = key_moments(analyse("crash", small_log()))
+    assert [line for line in lines if line.startswith(("Insurance fund", "ADL"))] == [
+        "Insurance fund 0.0000 XBT at the start, peak 0.0000 XBT at 00:00, minimum 0.00000000 XBT at 00:02, "
+        "0.0000 XBT at the end.",
+        "ADL: 1 fills, 200 contracts against 1 accounts, between 00:02 and 00:02.",
+    ]
+
+
+def test_real_report_shows_the_scenario_parameters(tiny_report: tuple[SimulationResult, list[dict[str, Any]], str]) -> None:
+    _, _, document = tiny_report
+    table = document.split('data-table="parameters"')[1].split("</table>")[0]
+    assert "<th>traders</th><td>60</td>" in table
