@@ -14,8 +14,8 @@ order, in an uncrossed book) the charge price is its own limit.  So the terms
 of non-crossing orders are computed once per ``(symbol, mark)`` **by the
 rules' own functions** and reused; crossing orders are always computed
 afresh.  The sums of a whole set of orders none of which crossed are kept
-too, and reused while none of them crosses (an account's orders rarely change
-between two of its orders).  The sums are the same integers ``compute_order_sides`` returns —
+too, and reused while none of them crosses — whole, or as the prefix of the
+same set plus one new order (what the pre-trade check asks for).  The sums are the same integers ``compute_order_sides`` returns —
 ``tests/test_fastmargin.py`` checks that differentially on generated books —
 and nothing here is a rule: the rules stay the single source.
 """
@@ -76,8 +76,19 @@ def order_sides(
     bid_qty = bid_value = bid_premium = 0
     ask_qty = ask_value = ask_premium = 0
     highest_buy, lowest_sell = _NO_BUY, _NO_SELL
+    rest = orders
+    if known is None and len(orders) > 1:
+        # the pre-trade check asks for "the resting orders plus the new one" right after "the resting orders"
+        prefix = sums.get(orders[:-1])
+        if prefix is not None:
+            (bids, asks), prefix_buy, prefix_sell = prefix
+            if (best_ask == 0 or prefix_buy <= best_ask) if inverse else prefix_sell >= best_bid:
+                bid_qty, bid_value, bid_premium = bids.qty, bids.value, bids.premium
+                ask_qty, ask_value, ask_premium = asks.qty, asks.value, asks.premium
+                highest_buy, lowest_sell = prefix_buy, prefix_sell
+                rest = orders[-1:]
     any_crossing = False
-    for order in orders:
+    for order in rest:
         qty, price = order
         # MRG-040's charge price depends on the book only for an order that crosses it
         if inverse:

@@ -62,3 +62,15 @@ def test_memoised_sums_of_one_order_set_follow_the_touch_as_it_moves(inst: Instr
         _, _, best_bid, best_ask = data.draw(situations(inst))
         expected = compute_order_sides(inst, orders, mark, best_bid, best_ask)
         assert order_sides(inst, orders, mark, best_bid, best_ask) == expected
+
+
+@given(inst=instruments(), data=st.data())
+def test_memoised_sums_extended_by_one_new_order_equal_the_rule(inst: Instrument, data: st.DataObject) -> None:
+    orders, mark, best_bid, best_ask = data.draw(situations(inst))
+    assert order_sides(inst, orders, mark, best_bid, best_ask) == compute_order_sides(inst, orders, mark, best_bid, best_ask)
+    extra, _, other_bid, other_ask = data.draw(situations(inst))
+    for new in extra[:3]:
+        after = (*orders, new)
+        # first under a touch that may cross some resting orders (the memoised prefix must not be used then)
+        for bid, ask in ((other_bid, other_ask), (best_bid, best_ask)):
+            assert order_sides(inst, after, mark, bid, ask) == compute_order_sides(inst, after, mark, bid, ask)
