@@ -18,9 +18,9 @@ written as ``NAME=VALUE[,NAME=VALUE…]``, e.g.
 ``perpspec simulate --compare adl.policy=queue adl.policy=pro-rata``.
 
 Outputs under ``--out`` (default ``./perpspec-out``): ``events.jsonl`` (the
-event log), ``commands.jsonl`` (the command journal, replayable),
-``summary.json`` and ``report.html`` (compare mode: one sub-directory per run
-and one report).  Exit status 0 when every invariant held and funds are
+event log), ``journal/journal.log`` (the command journal: ``perpspec replay``
+rebuilds the final state from it), ``summary.json`` and ``report.html``
+(compare mode: one sub-directory per run and one report).  Exit status 0 when every invariant held and funds are
 conserved to the satoshi, 1 otherwise, 2 on bad input.
 """
 

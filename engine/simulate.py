@@ -4,9 +4,10 @@
 describes and drives the engine with **commands only** — the same commands a
 gateway would send, journaled so that ``perpspec replay`` rebuilds the run:
 
-* **setup** — the insurance fund is funded (``DepositInsurance``); every
-  account is verified and funded (``VerifyAccount``, ``Deposit``); isolated
-  traders set their leverage (``SetLeverage``);
+* **setup** — the insurance fund is funded (``DepositInsurance``); the first
+  mark price is set; every account is verified and funded (``VerifyAccount``,
+  ``Deposit``); market makers and whales choose a risk-limit tier
+  (``SetRiskLimit``); isolated traders set their leverage (``SetLeverage``);
 * **every step** (``scenario.step``, e.g. one minute of the logical clock):
 
   1. the index moves to the scenario's path; a due **funding instant** is
@@ -15,18 +16,19 @@ gateway would send, journaled so that ``perpspec replay`` rebuilds the run:
      premium sample is taken from the book's impact prices;
   2. the **mark price** is computed by the rules (:mod:`rules.mark`: fair
      price = index × (1 + funding basis)) and sent (``PriceUpdate``): the
-     engine triggers stops and runs the liquidation waterfall — liquidation
-     orders in this same book, insurance fund, ADL;
+     engine triggers stops and runs the liquidation waterfall — close-outs
+     against this same book, insurance fund, ADL;
   3. every registered invariant is checked on the engine's state
      (:func:`rules.invariants.check_all`) — after every mark update, or every
      N events (``invariants_every``);
   4. **market makers** cancel and requote a ladder around the index, skewed
      against their inventory; after a large index move the ladder is thin
      (fewer levels, wider apart) for a while — the thin book of a crash;
-  5. **traders** act: during the entry window each opens its position with a
-     market order (side, leverage, cross or isolated from the population);
-     afterwards a few per step trade again, most of them following the last
-     move (selling into a fall), and some rest protective stops.
+  5. **traders** act: during the entry window each opens its position with an
+     aggressive immediate-or-cancel limit order (side, leverage, cross or
+     isolated from the population) or rests a far-away limit order (dip
+     buyers); afterwards a few per step trade again, most of them following
+     the last move (selling into a fall), and some rest protective stops.
 
 The agents' choices come from the scenario's seeded generator
 (:class:`~engine.scenario.SplitMix64`); they read the engine's state (book,
@@ -35,7 +37,9 @@ function of (scenario, seed): the same seed gives the same command journal,
 byte for byte, and the same events.
 
 The runner never reads a clock (wall time and the progress bar belong to the
-CLI, :mod:`engine.cli_simulate`); events are handed to a sink as they come.
+CLI, :mod:`engine.cli_simulate`).  It writes the event log as the events come
+(JSON Lines, BitMEX field names; see :func:`event_records`) and the journal
+through :class:`engine.recovery.DurableExchange`.
 """
 
 from __future__ import annotations
@@ -397,7 +401,7 @@ class Simulation:
         return self.result(str(log_path), str(self.port.journal_path), journal_sha256)
 
     def setup(self) -> None:
-        """Fund the insurance fund and every account; set isolated leverage; first prices; first quotes."""
+        """Fund the insurance fund; first mark; fund every account, choose risk limits and leverage; first quotes."""
         scenario = self.scenario
         t = self.time_ms
         if scenario.insurance > 0:
