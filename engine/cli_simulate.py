@@ -173,7 +173,7 @@ def summary_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
         (
             "invariant checks",
             f"{s['invariant_checks']:,} ({s['invariant_policy']}), every registered invariant; "
-            f"{s['waterfall_incomplete']} mark updates left part of the waterfall to the next one",
+            f"{s['waterfall_incomplete']} of them with the waterfall incomplete (a close-out carried over)",
         ),
         ("invariant violations", f"{s['invariant_violations']}"),
         (

@@ -216,7 +216,7 @@ class Tally:
     insurance_min: int = 0
     insurance_end: int = 0
     invariant_checks: int = 0
-    waterfall_incomplete: int = 0  # checks after a mark update whose waterfall was carried over (budget, ADL shortfall)
+    waterfall_incomplete: int = 0  # checks made while the waterfall was incomplete (budget spent, ADL shortfall)
     violations: list[str] = attrs.Factory(list)
 
 
