@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from engine.cli import main
 from engine.events import RuleEvent
+from engine.progress import Progress
 from engine.recovery import command_codec, recover
 from engine.scenario import (
     PricePoint,
@@ -281,3 +283,24 @@ def test_adl_score_beyond_int64_is_logged_as_exact_text() -> None:
         42,
         Num("6148914691236517205.333333"),
     )
+
+
+def test_cli_compare_runs_each_variant_into_one_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(
+        ["simulate", "tiny_crash", "--out", str(tmp_path), "--quiet", "--compare", "adl.policy=queue", "adl.policy=pro-rata"]
+    )
+    document = (tmp_path / "report.html").read_text()
+    summary = document.split('data-table="summary"')[1].split("</table>")[0]
+    runs = sorted(path.name for path in tmp_path.iterdir() if path.is_dir())
+    assert (status, runs) == (0, ["adl.policy_pro-rata", "adl.policy_queue"])
+    assert "<th>adl.policy=queue</th><th>adl.policy=pro-rata</th>" in summary
+
+
+def test_progress_bar_reports_events_per_second_on_a_pipe() -> None:
+    stream = io.StringIO()
+    bar = Progress(total=4, label="crash", stream=stream)
+    for step in range(1, 5):
+        bar.update(step, events=step * 1_000)
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert (len(lines), "ev/s" in lines[-1], "step 4/4  events 4,000" in lines[-1]) == (4, True, True)
