@@ -269,8 +269,8 @@ def esc(value: object) -> str:
 # SVG plots
 
 
-WIDTH, HEIGHT = 860, 280
-LEFT, RIGHT, TOP, BOTTOM = 78, 150, 30, 36
+WIDTH, HEIGHT = 940, 280
+LEFT, RIGHT, TOP, BOTTOM = 78, 230, 30, 36
 
 
 @dataclass
@@ -521,8 +521,9 @@ def plot_prices(runs: Sequence[RunData]) -> str:
     """Index, mark and last price (compare mode: index once, mark and last per run)."""
     first = runs[0]
     series = [Series("index", first.times, first.index, "#555555", dash="5 3")]
+    names = legend_names(runs)
     for i, run in enumerate(runs):
-        suffix = f" ({run.name})" if len(runs) > 1 else ""
+        suffix = f" ({names[i]})" if len(runs) > 1 else ""
         color = COLORS[(2 * i) % len(COLORS)]
         series.append(Series(f"mark{suffix}", run.times, run.mark, color))
         series.append(Series(f"last{suffix}", run.times, run.last, COLORS[(2 * i + 1) % len(COLORS)], dash="2 2"))
@@ -531,8 +532,9 @@ def plot_prices(runs: Sequence[RunData]) -> str:
 
 def plot_open_interest(runs: Sequence[RunData]) -> str:
     """Open interest (contracts)."""
+    names = legend_names(runs)
     series = [
-        Series(run.name, run.times, [float(v) for v in run.open_interest], COLORS[i % len(COLORS)])
+        Series(names[i], run.times, [float(v) for v in run.open_interest], COLORS[i % len(COLORS)])
         for i, run in enumerate(runs)
     ]
     return line_chart("open-interest", "Open interest", "contracts", series, *span(runs), y_zero=True)
@@ -547,7 +549,7 @@ def plot_liquidations(runs: Sequence[RunData]) -> str:
         buckets = [[0, 0] for _ in range(len(edges) - 1)]
         for row in run.liquidations:
             buckets[bucket_index(edges, row.time_ms)][0 if row.kind == "full" else 1] += 1
-        groups.append((run.name, buckets, PAIRS[i % len(PAIRS)]))
+        groups.append((legend_names(runs)[i], buckets, PAIRS[i % len(PAIRS)]))
     minutes = (edges[1] - edges[0]) // 60_000 if len(edges) > 1 else 1
     return bar_chart(
         "liquidations", f"Liquidations per {minutes} minutes", "liquidations", edges, groups, ("full", "partial"), start, end
@@ -561,7 +563,7 @@ def plot_insurance(runs: Sequence[RunData]) -> str:
         xs = [float(t) for t, _ in run.insurance] + ([float(run.end_ms)] if run.insurance else [])
         ys: list[float | None] = [b / run.coin for _, b in run.insurance]
         ys += ys[-1:]
-        series.append(Series(run.name, xs, ys, COLORS[i % len(COLORS)], step=True))
+        series.append(Series(legend_names(runs)[i], xs, ys, COLORS[i % len(COLORS)], step=True))
     unit = coin_name(runs[0].currency) if runs else ""
     return line_chart("insurance", "Insurance fund balance", unit, series, *span(runs), y_zero=True)
 
@@ -575,10 +577,10 @@ def plot_adl(runs: Sequence[RunData]) -> str:
         buckets = [[0, 0] for _ in range(len(edges) - 1)]
         for row in run.adl:
             buckets[bucket_index(edges, row.time_ms)][0 if row.side == "Buy" else 1] += row.qty
-        groups.append((run.name, buckets, PAIRS[(i + 2) % len(PAIRS)]))
+        groups.append((legend_names(runs)[i], buckets, PAIRS[(i + 2) % len(PAIRS)]))
     return bar_chart(
         "adl", "ADL fills (contracts closed against bankrupt positions)", "contracts", edges, groups,
-        ("shorts closed (Buy)", "longs closed (Sell)"), start, end,
+        ("shorts closed", "longs closed"), start, end,
     )
 
 
@@ -628,6 +630,20 @@ def plot_equity(run: RunData) -> str:
     return log_histogram(
         "equity", title, [("before", before, COLORS[0]), ("after", after, COLORS[1])], f"equity ({unit}, log scale)"
     )
+
+
+def legend_names(runs: Sequence[RunData]) -> list[str]:
+    """Run names for legends: without the prefix they all share (``adl.policy=queue`` -> ``queue``)."""
+    names = [run.name for run in runs]
+    if len(names) < 2:
+        return names
+    prefix = names[0]
+    for name in names[1:]:
+        while not name.startswith(prefix):
+            prefix = prefix[:-1]
+    cut = max(prefix.rfind("=") + 1, prefix.rfind(",") + 1, 0) if prefix else 0
+    shortened = [name[cut:] for name in names]
+    return shortened if all(shortened) and len(set(shortened)) == len(names) else names
 
 
 def span(runs: Sequence[RunData]) -> tuple[int, int]:
