@@ -33,7 +33,7 @@ from engine.simulate import (
 )
 from rules.events import AdlFill
 
-SHIPPED = ("calm", "default_crash", "funding_spiral", "short_squeeze", "tiny_crash")
+SHIPPED = ("black_thursday", "calm", "default_crash", "funding_spiral", "short_squeeze", "tiny_crash")
 
 
 def test_every_shipped_scenario_loads() -> None:
@@ -134,7 +134,7 @@ def test_bad_field_is_rejected_with_its_name(field: str, value: str, message: st
 
 
 def test_unknown_scenario_name_lists_the_shipped_ones() -> None:
-    with pytest.raises(ScenarioError, match="shipped: calm"):
+    with pytest.raises(ScenarioError, match="shipped: black_thursday, calm, default_crash"):
         load_scenario("no_such_scenario")
 
 
