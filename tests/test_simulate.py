@@ -304,3 +304,21 @@ def test_progress_bar_reports_events_per_second_on_a_pipe() -> None:
     bar.close()
     lines = stream.getvalue().splitlines()
     assert (len(lines), "ev/s" in lines[-1], "step 4/4  events 4,000" in lines[-1]) == (4, True, True)
+
+
+@pytest.mark.deep
+def test_default_crash_holds_every_invariant_and_conserves_funds(tmp_path: Path) -> None:
+    result = run_scenario(load_scenario(None), tmp_path)
+    assert (result.invariant_violations, result.conservation_gap, result.liquidations > 500, result.adl_fills > 0) == (
+        (),
+        0,
+        True,
+        True,
+    )
+
+
+@pytest.mark.deep
+@pytest.mark.parametrize("name", ["black_thursday", "calm", "short_squeeze", "funding_spiral"])
+def test_shipped_scenario_holds_every_invariant_and_conserves_funds(name: str, tmp_path: Path) -> None:
+    result = run_scenario(load_scenario(name), tmp_path)
+    assert (result.invariant_violations, result.conservation_gap) == ((), 0)
