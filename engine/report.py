@@ -718,18 +718,26 @@ def losses_table(run: RunData) -> str:
 
 
 def adl_table(run: RunData) -> str:
-    """Every ADL counterparty with its ranking score."""
-    rows = [
-        f'<tr data-account="{row.account}"><td>{clock(row.time_ms, run.start_ms)}</td><td>{row.account}</td>'
-        f"<td>{esc(row.side)}</td><td>{row.qty:,}</td><td>{row.price:,.2f}</td><td>{esc(row.score)}</td>"
-        f"<td>{esc(row.liquidated if row.liquidated is not None else '')}</td></tr>"
-        for row in run.adl
-    ]
+    """Every ADL counterparty (one row each, in the order the ranking first reached it) with its ranking score."""
+    by_account: dict[int, list[AdlRow]] = {}
+    for row in run.adl:
+        by_account.setdefault(row.account, []).append(row)
+    rows = []
+    for account, fills in by_account.items():
+        first = fills[0]
+        liquidated = sorted({str(f.liquidated) for f in fills if f.liquidated is not None}, key=int)
+        shown = ", ".join(liquidated[:5]) + (f" … ({len(liquidated)})" if len(liquidated) > 5 else "")
+        contracts = sum(f.qty for f in fills)
+        rows.append(
+            f'<tr data-account="{account}" data-contracts="{contracts}"><td>{clock(first.time_ms, run.start_ms)}</td>'
+            f"<td>{account}</td><td>{esc(first.side)}</td><td>{len(fills):,}</td><td>{contracts:,}</td>"
+            f"<td>{first.price:,.2f}</td><td>{esc(first.score)}</td><td>{esc(shown)}</td></tr>"
+        )
     head = (
-        "<tr><th>time</th><th>account</th><th>side</th><th>lastQty</th><th>lastPx (bankruptcy)</th>"
-        "<th>ranking score</th><th>liquidated account</th></tr>"
+        "<tr><th>first fill</th><th>account</th><th>side</th><th>fills</th><th>contracts</th>"
+        "<th>lastPx (bankruptcy), first fill</th><th>ranking score, first fill</th><th>liquidated accounts</th></tr>"
     )
-    empty = '<tr><td colspan="7">no ADL in this run</td></tr>' if not rows else ""
+    empty = '<tr><td colspan="8">no ADL in this run</td></tr>' if not rows else ""
     return f'<table data-table="adl-counterparties" data-run="{esc(run.name)}">{head}{"".join(rows)}{empty}</table>'
 
 

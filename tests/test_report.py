@@ -196,8 +196,13 @@ def test_real_report_summary_table_shows_the_logged_counts(
 def test_real_report_lists_every_adl_counterparty(tiny_report: tuple[SimulationResult, list[dict[str, Any]], str]) -> None:
     _, records, document = tiny_report
     table = document.split('data-table="adl-counterparties"')[1].split("</table>")[0]
-    logged = [str(row["account"]) for row in records if row["table"] == "execution" and row["execType"] == "Deleverage"]
-    assert re.findall(r'data-account="(\d+)"', table) == logged
+    fills = [row for row in records if row["table"] == "execution" and row["execType"] == "Deleverage"]
+    counterparties = list(dict.fromkeys(str(row["account"]) for row in fills))
+    shown = re.findall(r'data-account="(\d+)" data-contracts="(\d+)"', table)
+    assert ([account for account, _ in shown], sum(int(qty) for _, qty in shown)) == (
+        counterparties,
+        sum(row["lastQty"] for row in fills),
+    )
 
 
 def test_real_report_contains_every_plot(tiny_report: tuple[SimulationResult, list[dict[str, Any]], str]) -> None:
