@@ -1368,7 +1368,7 @@ class Engine:
             inst = self._instrument(c.symbol)
             if isinstance(inst, Rej):
                 return inst
-        if c.side is not None and c.side not in o.SIDES:
+        if c.side is not None and not (_is_str(c.side) and c.side in o.SIDES):  # type first: a list is unhashable
             return Rej(Reason.MALFORMED, "side must be Buy or Sell")
         for order_id in sorted(account.orders):
             order = self.live_orders[order_id]
@@ -1756,13 +1756,29 @@ class Engine:
         self.dirty = {}
 
     def _waterfall(self, inst: Instrument) -> None:
-        """After a mark move or funding: liquidate pools below maintenance (found through the index), close out, ADL."""
-        symbol = inst.symbol
+        """After a mark move or funding: liquidate pools below maintenance (found through the index), close out, ADL.
+
+        The contract whose mark moved goes first, then every other contract with
+        a mark (by symbol): a trade far from the mark, or a cross pool spanning
+        several contracts, can leave a pool below maintenance in a contract whose
+        own mark did not move.  Each contract costs one index query; the work
+        (liquidated pools) is bounded by ``max_liquidations_per_update`` in all.
+        """
         if self.track_steps and not self._replaying:
             # INV-FLAT-NO-SOCIAL-LOSS is about the waterfall: who is flat when it starts
             self._flat_before = self._flat_accounts(None)
         self._refresh_index()
         budget = self.max_liquidations_per_update
+        order = [inst.symbol, *(s for s in sorted(self.marks) if s != inst.symbol)]
+        for symbol in order:
+            budget = self._liquidate_candidates(symbol, budget)
+            self._close_pending(self.instrument_map[symbol])
+            self._refresh_index()
+        if budget > 0 and not self.pending:
+            self._waterfall_complete = True
+
+    def _liquidate_candidates(self, symbol: str, budget: int) -> int:
+        """Liquidate the index's candidates in ``symbol`` that LIQ-003 confirms; returns the budget left."""
         mark = self.marks[symbol]
         for account_id, _ in self.liq.candidates(symbol, mark):
             if budget == 0:
@@ -1777,10 +1793,7 @@ class Engine:
                 continue
             budget -= 1
             self._liquidate(account, symbol)
-        self._close_pending(inst)
-        self._refresh_index()
-        if budget > 0 and not any(p.symbol == symbol for p in self.pending):
-            self._waterfall_complete = True
+        return budget
 
     def _liquidate(self, account: Account, symbol: str) -> None:
         """LIQ-023: cancel the pool's orders, take its positions over (the largest at its bankruptcy price)."""

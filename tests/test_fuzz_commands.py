@@ -33,7 +33,7 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import event, given
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from engine import commands as c
@@ -111,8 +111,8 @@ hostile = numbers | wrong_types | malformed_strings | unknown_ids
 
 
 @st.composite
-def valid_commands(draw: st.DrawFn) -> Any:
-    """A plausible, mostly valid command of a random class for the base state."""
+def valid_commands(draw: st.DrawFn, only: type | None = None) -> Any:
+    """A plausible, mostly valid command (of class ``only``, or of a random class) for the base state."""
     account = draw(st.sampled_from(ACCOUNT_IDS))
     side = draw(st.sampled_from(("Buy", "Sell")))
     qty = draw(st.integers(1, 50)) * LOT
@@ -143,6 +143,8 @@ def valid_commands(draw: st.DrawFn) -> Any:
         c.TimeTick(time_ms=NOW + 1),
         c.DepositInsurance(time_ms=NOW, asset="XBt", amount=1_000),
     ]
+    if only is not None:
+        options = [option for option in options if type(option) is only]
     return draw(st.sampled_from(options))
 
 
@@ -160,9 +162,8 @@ def fresh() -> Engine:
     return Engine.from_snapshot(BASE_SNAPSHOT)
 
 
-@given(fuzzed=fuzzed_commands())
-def test_hostile_fields_get_a_typed_reject_and_change_nothing(fuzzed: tuple[Any, tuple[str, ...]]) -> None:
-    command, fields = fuzzed
+def check_hostile_command(command: Any, fields: tuple[str, ...]) -> None:
+    """One hostile command against a fresh copy of the base state: the assertions of the module docstring."""
     engine = fresh()
     events = engine.process(command)
     assert [e for e in events if isinstance(e, InternalError)] == []
@@ -184,6 +185,22 @@ def test_hostile_fields_get_a_typed_reject_and_change_nothing(fuzzed: tuple[Any,
     OUTCOMES[outcome] += 1
     event(outcome)
     event(f"fuzzed field: {name}.{'+'.join(fields)}")
+
+
+@given(fuzzed=fuzzed_commands())
+def test_hostile_fields_get_a_typed_reject_and_change_nothing(fuzzed: tuple[Any, tuple[str, ...]]) -> None:
+    check_hostile_command(*fuzzed)
+
+
+EVERY_FIELD = [(cls, field.name) for _, cls in sorted(c.COMMAND_TYPES.items()) for field in attrs.fields(cls)]
+
+
+@pytest.mark.parametrize(("cls", "field"), EVERY_FIELD, ids=[f"{cls.__name__}.{name}" for cls, name in EVERY_FIELD])
+@settings(max_examples=max(20, settings.default.max_examples // 3))  # per field: 20 by default, 666 deep
+@given(data=st.data())
+def test_every_field_of_every_command_alone_hostile(cls: type, field: str, data: st.DataObject) -> None:
+    command = data.draw(valid_commands(cls))
+    check_hostile_command(attrs.evolve(command, **{field: data.draw(hostile, label=field)}), (field,))
 
 
 @given(value=hostile)
