@@ -88,6 +88,7 @@ from rules.margin import (
     check_transfer_margin,
     check_withdrawal,
     compute_account_margin,
+    compute_order_premium,
     compute_order_requirement,
     compute_threshold_price,
 )
@@ -1174,9 +1175,9 @@ class Engine:
                 effect = apply_trade(inst, maker_ps.position, taker_ps.position, qty, price, maker_fee, taker_fee)
                 taker_effect, maker_effect = effect.seller, effect.buyer
             self._apply_effect(taker_account, taker_ps, inst, taker_effect.position, taker_effect.wallet_delta,
-                               taker_effect.realised_pnl)
+                               taker_effect.realised_pnl, price)
             self._apply_effect(maker_account, maker_ps, inst, maker_effect.position, maker_effect.wallet_delta,
-                               maker_effect.realised_pnl)
+                               maker_effect.realised_pnl, price)
             self.fees[asset] = self.fees.get(asset, 0) + effect.fee_pool_delta
             taker.leaves_qty -= qty
             taker.cum_qty += qty
@@ -1261,7 +1262,7 @@ class Engine:
 
     def _apply_effect(
         self, account: Account, ps: PositionState, inst: Instrument, position: Position, wallet_delta: int,
-        realised: int,
+        realised: int, price: int | None = None,
     ) -> None:
         asset = inst.settl_currency
         old_qty = ps.qty
@@ -1269,9 +1270,15 @@ class Engine:
             raise AssertionError("the liquidation engine trades only through _liquidator_fill")
         if ps.leverage != CROSS:
             # isolated: the pool keeps posInit + posComm for the new size plus its extra margin;
-            # losses realised against the position come out of the extra (BitMEX posCross − posLoss)
+            # losses realised against the position come out of the extra (BitMEX posCross − posLoss);
+            # a fill that opens worse than mark brings its premium (the loss against mark, charged by
+            # MRG-060 before the order) into the pool, so the position is born at its initial margin
             old_req = self._isolated_requirement(inst, ps)
             extra = ps.iso_margin - old_req + min(0, realised)
+            if price is not None:
+                opened = self._opened_qty(old_qty, position.qty)
+                mark = self.marks[inst.symbol]
+                extra += compute_order_premium(inst, opened, price, mark)  # MRG-041
             ps.qty, ps.cost = position.qty, position.cost
             ps.iso_margin = 0 if ps.qty == 0 else self._isolated_requirement(inst, ps) + extra
         else:
@@ -1283,6 +1290,15 @@ class Engine:
                 holders.pop(account.account_id, None)
             else:
                 holders[account.account_id] = None
+
+    @staticmethod
+    def _opened_qty(old_qty: int, new_qty: int) -> int:
+        """The signed part of a position change that opens or increases (0 for a pure reduction)."""
+        if old_qty == 0 or (old_qty > 0) != (new_qty > 0):
+            return new_qty if new_qty != 0 else 0
+        if abs(new_qty) > abs(old_qty):
+            return new_qty - old_qty
+        return 0
 
     def _fix_reduce_only(self, account: Account, inst: Instrument) -> None:
         """A resting ReduceOnly order is amended down to the position, or cancelled when nothing is left to reduce."""
@@ -2049,7 +2065,7 @@ class Engine:
             maker_ps = maker_account.position(inst)
             maker_signed = qty if maker.is_buy else -qty
             position, realised = apply_fill(inst, maker_ps.position, maker_signed, price)
-            self._apply_effect(maker_account, maker_ps, inst, position, realised, realised)  # no commission
+            self._apply_effect(maker_account, maker_ps, inst, position, realised, realised, price)  # no commission
             liq_position, liq_realised = apply_fill(
                 inst, Position(qty=pending.qty, cost=pending.cost), -maker_signed, price
             )
