@@ -56,3 +56,33 @@ def test_without_bids_the_position_is_taken_over_and_closed_by_adl() -> None:
     assert engine.positions(1) == {}
     assert engine.positions(2) == {}  # the only opposing position was deleveraged
     assert {k: v for k, v in check_all(engine, engine.step_info(events)).items() if v} == {}
+
+
+def test_isolated_position_opened_above_mark_carries_its_premium_in_its_margin() -> None:
+    # regression (deep state machine): the premium was charged by the pre-trade check but not put in the pool
+    engine = setup(XBT)
+    engine.process(c.SetLeverage(time_ms=0, account=1, symbol="ETHUSD", leverage_hundredths=1_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Sell", order_qty=1, price=300_000))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=210_000, index_price=210_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=1, ord_type="Market"))
+    _, equity, maintenance, _ = engine._pool_of(engine.accounts[1], "ETHUSD")
+    assert engine.positions(1)["ETHUSD"].qty == 1
+    assert equity - maintenance >= 0
+
+
+def test_mark_update_of_one_contract_also_liquidates_an_underwater_pool_in_another() -> None:
+    xbt = load_instrument("XBTUSD")
+    engine = Engine({"ETHUSD": ETHUSD, "XBTUSD": xbt})
+    engine.track_steps = True
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000, index_price=5_000_000))
+    for account, amount in ((1, XBT // 10), (2, 1_000 * XBT)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Sell", order_qty=300, price=300_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=300, price=300_000))
+    # the ETHUSD mark falls while, say, its feed is only read at the next update of another contract
+    engine.marks["ETHUSD"] = 270_000
+    events = engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000))
+    assert "Liquidation" in rules_fired(events)
+    assert engine.positions(1) == {}
