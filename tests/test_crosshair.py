@@ -31,7 +31,7 @@ GOOD_CONTRACTS = (
 REACHED = ("Confirmed over all paths.", "Not confirmed.")
 
 
-def crosshair_check(*functions: str, per_condition_timeout: str = "2") -> subprocess.CompletedProcess[str]:
+def crosshair_check(*functions: str, per_condition_timeout: str = "5") -> subprocess.CompletedProcess[str]:
     """``crosshair check`` on functions of proofs.contracts, reporting every postcondition."""
     command = [
         sys.executable,
