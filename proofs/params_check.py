@@ -126,6 +126,10 @@ def price(inst: Instrument, value: int) -> str:
     return f"{format_scaled(value, inst.price_scale)} {inst.quote_currency}"
 
 
+def _contracts(count: int) -> str:
+    return f"{count:_} contract" + ("" if count == 1 else "s")
+
+
 def leverage(hundredths: int) -> str:
     """``25x`` / ``2.5x``."""
     return f"{format_scaled(hundredths, 100)}x"
@@ -284,7 +288,7 @@ def _describe_position(inst: Instrument, lots: int, entry_ticks: int, lev: int, 
     entry = entry_ticks * inst.tick_size
     position = Position(qty=qty, cost=compute_value(inst, qty, entry))
     text = (
-        f"isolated {'long' if side > 0 else 'short'} {abs(qty):_} contracts at {price(inst, entry)}, "
+        f"isolated {'long' if side > 0 else 'short'} {_contracts(abs(qty))} at {price(inst, entry)}, "
         f"leverage {leverage(lev)} (entry value {money(inst, abs(position.cost))})"
     )
     return position, text
@@ -524,7 +528,7 @@ def check_bankruptcy_range(inst: Instrument) -> PropertyResult:
                     inst, qty_value, values.get("cost"), values.get("margin"), values.get("pos_comm")
                 )
                 lines = (
-                    f"{'long' if side > 0 else 'short'} {abs(qty_value):_} contracts with cost basis "
+                    f"{'long' if side > 0 else 'short'} {_contracts(abs(qty_value))} with cost basis "
                     f"{money(inst, values.get('cost'))}, margin {money(inst, values.get('margin'))}, "
                     f"commission reserve {money(inst, values.get('pos_comm'))}",
                     f"bankruptcy price {price(inst, concrete)}: outside "
