@@ -32,6 +32,16 @@ larger position (``|qty|``) first, then by the smaller account id.  One
 account holds one position per contract, so the order is a strict total order
 over the candidates of one contract side (INV-ADL-ORDER).
 
+**Trigger** (ADL-030, ADL-031).  ADL runs only when the taken-over rest
+cannot be closed in the book *and* the contract's insurance fund is depleted
+(reference §7).  "Depleted" is measured at mark: the fund's balance plus the
+PnL at mark of everything the liquidation engine still holds in that
+currency (each held position was taken over at its bankruptcy price, so that
+PnL is ``value(qty, mark) − value(qty, bankruptcy)``).  While that sum is
+≥ 0 the fund still covers the loss of closing at mark: the engine keeps the
+position and retries the book on the next mark update; only when it is < 0
+are opposing positions deleveraged.
+
 **Policies** (one interface, :class:`AdlPolicy`): BitMEX's *ranked queue*
 closes the top-ranked positions in full until the quantity is covered;
 *pro-rata* closes every eligible position in proportion to its size, in whole
@@ -55,6 +65,22 @@ import attrs
 from rules.contract import compute_value
 from rules.instrument import Instrument
 from rules.num import PPM, abs_, and_, concrete, ite, max_, min_, not_
+
+# -- trigger ----------------------------------------------------------------------
+
+
+def compute_held_pnl(inst: Instrument, held_qty: int, takeover_price: int, mark_price: int) -> int:
+    """ADL-030: PnL at mark of a position the liquidation engine holds, taken over at ``takeover_price``."""
+    return compute_value(inst, held_qty, mark_price) - compute_value(inst, held_qty, takeover_price)
+
+
+def compute_fund_cover(fund_balance: int, held_pnls: Sequence[int]) -> int:
+    """ADL-031: the fund's balance if everything held were closed at mark; ADL only when this is < 0."""
+    total = fund_balance
+    for pnl in held_pnls:
+        total = total + pnl
+    return total
+
 
 # -- ranking ----------------------------------------------------------------------
 

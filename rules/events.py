@@ -169,6 +169,20 @@ class AdlShortfall:
     eligible_count: int
 
 
+@attrs.frozen(kw_only=True)
+class AdlDeferred:
+    """ADL-031: the book could not close the rest, but the fund still covers it at mark: no ADL yet."""
+
+    rule_id: str
+    pending_id: int
+    symbol: str
+    unfilled_qty: int
+    bankruptcy_price: int
+    mark_price: int
+    fund_balance: int
+    fund_cover: int  # fund + PnL at mark of everything held in this currency (≥ 0 here)
+
+
 WaterfallEvent = (
     OrdersCancelled
     | RiskLimitLowered
@@ -178,6 +192,7 @@ WaterfallEvent = (
     | LiquidationFill
     | AdlFill
     | AdlShortfall
+    | AdlDeferred
 )
 
 

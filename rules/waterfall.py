@@ -17,9 +17,11 @@ cross pools by currency, then its isolated positions by symbol):
    bankruptcy price, the others at mark — and the pool's leftover margin goes
    to the insurance fund;
 2. every taken-over position is closed (:func:`close_out`): in the book while
-   the fund can pay for fills worse than the bankruptcy price, then by ADL at
-   the bankruptcy price under the chosen policy; what no eligible position can
-   take stays with the liquidation engine and is retried on the next update;
+   the fund can pay for fills worse than the bankruptcy price; the rest stays
+   with the liquidation engine while the fund still covers it at mark
+   (ADL-031) and is retried on the next update; once the fund is depleted, it
+   is closed by ADL at the bankruptcy price under the chosen policy; what no
+   eligible position can take also stays with the liquidation engine;
 3. fills in the book can move a maker below maintenance, so 1–2 repeat, at
    most ``max_rounds`` times (the bound on work per update).
 
@@ -32,7 +34,8 @@ wallets, cost bases and the fund (INV-CONSERVATION).
 Decisions where BitMEX is silent: liquidation, FillOrKill and ADL fills pay no
 commission (the fund keeps the pool's leftover margin instead); a cross pool
 with several positions is taken over as a whole; ADL runs in the same update
-when the book and the fund cannot close a position.
+as soon as the book cannot close a position and the fund, marked to market
+with everything the liquidation engine holds, is depleted.
 """
 
 from __future__ import annotations
@@ -41,9 +44,18 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
-from rules.adl import AdlCandidate, AdlPolicy, compute_haircut, is_adl_eligible, rank_candidates
+from rules.adl import (
+    AdlCandidate,
+    AdlPolicy,
+    compute_fund_cover,
+    compute_haircut,
+    compute_held_pnl,
+    is_adl_eligible,
+    rank_candidates,
+)
 from rules.contract import compute_value
 from rules.events import (
+    AdlDeferred,
     AdlFill,
     AdlShortfall,
     InsuranceMovement,
@@ -796,7 +808,32 @@ def close_out(
     books[item.symbol] = _consume(book, item.qty, taken)
     if remaining == 0:
         return ledger, 0
+    cover = get_fund_cover(ledger, currency)
+    if cover >= 0:  # ADL-031: the fund still covers what is held at mark: keep it, retry next update
+        deferred = AdlDeferred(
+            rule_id="ADL-031",
+            pending_id=item.pending_id,
+            symbol=item.symbol,
+            unfilled_qty=remaining,
+            bankruptcy_price=item.takeover_price,
+            mark_price=ledger.marks[item.symbol],
+            fund_balance=ledger.insurance(currency),
+            fund_cover=cover,
+        )
+        rec.emit(deferred, ledger)
+        return ledger, side * remaining
     return _adl(ledger, attrs.evolve(item, qty=side * remaining), policy, rec)
+
+
+@concrete
+def get_fund_cover(ledger: Ledger, currency: str) -> int:
+    """ADL-031 over the ledger: fund + PnL at mark of every position held by the liquidation engine."""
+    pnls = []
+    for held in ledger.pending:
+        inst = ledger.instrument_map[held.symbol]
+        if inst.settl_currency == currency:
+            pnls.append(compute_held_pnl(inst, held.qty, held.takeover_price, ledger.marks[held.symbol]))
+    return compute_fund_cover(ledger.insurance(currency), pnls)
 
 
 # -- the whole waterfall ---------------------------------------------------------------------------

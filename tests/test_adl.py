@@ -230,3 +230,15 @@ def test_flat_check_flags_a_deleveraged_flat_account() -> None:
     assert check_flat_no_social_loss(ledger, StepInfo(waterfall_events=(fill,), flat_before=flat)) == [
         f"account {fill.account_id}: deleveraged while flat"
     ]
+
+
+def test_adl_031_fund_cover_adds_the_held_pnl_at_mark_to_the_fund() -> None:
+    from rules.adl import compute_fund_cover, compute_held_pnl
+    from rules.instrument_file import load_instrument
+
+    xbtusd = load_instrument("XBTUSD")
+    # the liquidation engine holds a long of 10,000 USD taken over at 50,000; mark is 45,000
+    held = compute_held_pnl(xbtusd, 10_000, 5_000_000, 4_500_000)
+    assert held == -(100 * 222_222 - 100 * 200_000)  # per-lot values of 100 contracts: 222,222 vs 200,000
+    assert compute_fund_cover(2_222_200, (held,)) == 0  # exactly covered: no ADL yet
+    assert compute_fund_cover(2_222_199, (held,)) == -1  # one satoshi short: the fund is depleted, ADL

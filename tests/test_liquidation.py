@@ -23,6 +23,7 @@ from rules.adl import (
 )
 from rules.contract import compute_value
 from rules.events import (
+    AdlDeferred,
     AdlFill,
     Liquidation,
     OrdersCancelled,
@@ -172,11 +173,15 @@ def test_cross_pool_in_two_contracts_is_taken_over_whole_and_adl_ranks_the_isola
     cancels = [event.symbol for event in result.events if isinstance(event, OrdersCancelled)]
     adl = [(event.symbol, event.account_id) for event in result.events if isinstance(event, AdlFill)]
     info = StepInfo(waterfall_events=result.events, waterfall_complete=result.complete)
-    # the isolated 10x short of account 3 has the higher effective leverage: deleveraged first
-    assert ([len(event.taken) for event in taken], cancels, adl) == (
+    deferred = [(event.symbol, event.unfilled_qty) for event in result.events if isinstance(event, AdlDeferred)]
+    # the isolated 10x short of account 3 has the higher effective leverage: deleveraged first.
+    # The XBTUSD long was taken over at mark (the pool's other position), so holding it costs the
+    # fund nothing at mark: no ADL for it (ADL-031); the liquidation engine keeps it for the book.
+    assert ([len(event.taken) for event in taken], cancels, adl, deferred) == (
         [2],
         ["ETHUSD"],
-        [("ETHUSD", 3), ("ETHUSD", 2), ("XBTUSD", 2)],
+        [("ETHUSD", 3), ("ETHUSD", 2)],
+        [("XBTUSD", 200_000)],
     )
     assert (dict(result.ledger.positions(1)), all_problems(result.ledger, info)) == ({}, {})
 
