@@ -51,9 +51,19 @@ from engine.events import (
 from engine.fastmargin import contract_order_margin, order_sides  # the MRG-042/046 rules, memoised
 from engine.liqindex import LiqIndex
 from engine.orders import Order
-from rules.adl import POLICIES, AdlCandidate, AdlPolicy, compute_haircut, is_adl_eligible, rank_candidates
+from rules.adl import (
+    POLICIES,
+    AdlCandidate,
+    AdlPolicy,
+    compute_fund_cover,
+    compute_haircut,
+    compute_held_pnl,
+    is_adl_eligible,
+    rank_candidates,
+)
 from rules.contract import compute_notional, compute_value
 from rules.events import (
+    AdlDeferred,
     AdlFill,
     AdlShortfall,
     InsuranceMovement,
@@ -1826,7 +1836,22 @@ class Engine:
             )
             for m in members
         )
-        for member in members:
+        # LIQ-020: an isolated pool's orders in its contract; a cross pool's orders in every contract
+        # settled in its currency (their margin came from the same balance, which the pool now loses)
+        if account.positions[symbol].leverage != CROSS:
+            order_symbols = [symbol]
+        else:
+            currency = inst.settl_currency
+            order_symbols = sorted(
+                {
+                    self.live_orders[i].symbol
+                    for i in account.orders
+                    if self.instrument_map[self.live_orders[i].symbol].settl_currency == currency
+                    and not self._is_spot(self.instrument_map[self.live_orders[i].symbol])
+                }
+                | set(members)
+            )
+        for member in order_symbols:
             open_qty = 0
             for order_id in sorted(account.orders):
                 order = self.live_orders[order_id]
@@ -2022,9 +2047,32 @@ class Engine:
         """LIQ-032: close what the liquidation engine holds in ``inst``: the book while the fund pays, then ADL."""
         for pending in [p for p in self.pending if p.symbol == inst.symbol]:
             self._close_in_book(inst, pending)
-            if pending.qty != 0:
-                self._adl(inst, pending)
+            if pending.qty == 0:
+                continue
+            cover = self._fund_cover(inst.settl_currency)
+            if cover >= 0:  # ADL-031: the fund still covers what is held at mark: keep it for the book
+                self._emit_rule(
+                    AdlDeferred(
+                        rule_id="ADL-031", pending_id=pending.pending_id, symbol=inst.symbol,
+                        unfilled_qty=abs(pending.qty), bankruptcy_price=pending.takeover_price,
+                        mark_price=self.marks[inst.symbol],
+                        fund_balance=self.insurance_funds.get(inst.settl_currency, 0), fund_cover=cover,
+                    ),
+                    -1,
+                    inst.symbol,
+                )
+                continue
+            self._adl(inst, pending)
         self.pending = [p for p in self.pending if p.qty != 0]
+
+    def _fund_cover(self, asset: str) -> int:
+        """ADL-031: the fund plus the PnL at mark of everything the liquidation engine holds in ``asset``."""
+        pnls = []
+        for held in self.pending:
+            inst = self.instrument_map[held.symbol]
+            if inst.settl_currency == asset and held.qty != 0:
+                pnls.append(compute_held_pnl(inst, held.qty, held.takeover_price, self.marks[held.symbol]))
+        return compute_fund_cover(self.insurance_funds.get(asset, 0), pnls)
 
     def _close_in_book(self, inst: Instrument, pending: Pending) -> None:
         book = self.books[inst.symbol]

@@ -86,3 +86,21 @@ def test_mark_update_of_one_contract_also_liquidates_an_underwater_pool_in_anoth
     events = engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000))
     assert "Liquidation" in rules_fired(events)
     assert engine.positions(1) == {}
+
+
+def test_cross_liquidation_cancels_the_accounts_orders_in_every_contract_of_that_currency() -> None:
+    # regression (deep state machine): a resting XBTUSD bid survived the ETHUSD cross liquidation that
+    # took its margin, was then filled by another liquidation's close-out, and left negative equity
+    xbt = load_instrument("XBTUSD")
+    engine = Engine({"ETHUSD": ETHUSD, "XBTUSD": xbt})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000, index_price=5_000_000))
+    for account, amount in ((1, XBT // 10), (2, 1_000 * XBT)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Sell", order_qty=300, price=300_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=300, price=300_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=100, price=4_900_000))
+    events = engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=270_000, index_price=270_000))
+    assert "Liquidation" in rules_fired(events)
+    assert engine.accounts[1].orders == {}
