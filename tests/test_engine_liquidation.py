@@ -46,13 +46,17 @@ def test_position_above_the_base_risk_limit_is_partially_liquidated_when_the_boo
     assert {k: v for k, v in check_all(engine, engine.step_info(events)).items() if v} == {}
 
 
-def test_without_bids_the_position_is_taken_over_and_closed_by_adl() -> None:
+def test_without_bids_the_position_is_taken_over_and_closed_by_adl_once_the_fund_is_depleted() -> None:
     engine = setup(3 * XBT)
     open_long(engine, 25_000)
     events = engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=294_000, index_price=294_000))
     fired = rules_fired(events)
-    assert "Liquidation" in fired
-    assert "AdlFill" in fired
+    # taken over, but the mark has not reached the bankruptcy price: the fund covers it, no ADL yet (ADL-031)
+    assert ("Liquidation" in fired, "AdlDeferred" in fired, "AdlFill" in fired) == (True, True, False)
+    assert {k: v for k, v in check_all(engine, engine.step_info(events)).items() if v} == {}
+    events = engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=270_000, index_price=270_000))
+    fired = rules_fired(events)
+    assert "AdlFill" in fired  # beyond the bankruptcy price the fund is depleted: ADL
     assert engine.positions(1) == {}
     assert engine.positions(2) == {}  # the only opposing position was deleveraged
     assert {k: v for k, v in check_all(engine, engine.step_info(events)).items() if v} == {}
