@@ -1510,7 +1510,7 @@ class Engine:
                 refusal = check_order_margin(available, requirement)
                 if refusal is not None:
                     return Rej(Reason.INSUFFICIENT_MARGIN, f"needs {refusal.required}, available {refusal.available}")
-            self._order_accounts[account.account_id] = None
+                self._order_accounts[account.account_id] = None  # INV-MARGIN-ON-ENTRY: it needed margin
         # --- apply
         order.stop_px = stop_px
         order.peg_offset = peg_offset
