@@ -973,6 +973,25 @@ class Engine:
         bankrupt = compute_takeover_price(inst, ps.position, equity - own_term, req.pos_comm)
         return min(cap, bankrupt) if is_buy else max(cap, bankrupt)
 
+    def _chosen_tier_extra(self, inst: Instrument, ps: PositionState, signed: int, price: int) -> int:
+        """What a chosen risk limit above the position's own tier adds to an order's requirement.
+
+        MRG-060 prices the position at its own risk steps; the pools (LIQ-001) hold
+        it at the chosen tier.  The difference in ``posInit + posComm`` that the fill
+        would add is required too, so a position is never born below its own tier's
+        initial margin (state-machine find).
+        """
+        if ps.chosen_tier == 0:
+            return 0
+        filled, _ = apply_fill(inst, ps.position, signed, price)
+
+        def gap(position: Position) -> int:
+            chosen = compute_requirement(inst, position, ps.leverage, ps.chosen_tier)
+            own = compute_requirement(inst, position, ps.leverage, 0)
+            return chosen.pos_init + chosen.pos_comm - own.pos_init - own.pos_comm
+
+        return max(0, gap(filled) - gap(ps.position))
+
     @staticmethod
     def _market_reach(book: Book, is_buy: bool, qty: int, cap: int, account_id: int) -> int:
         """The worst price a market order of ``qty`` can reach before ``cap`` (0 if no liquidity).
@@ -1065,6 +1084,7 @@ class Engine:
             charge_price,
         )
         if requirement > 0:
+            requirement += self._chosen_tier_extra(inst, ps, signed, charge_price)
             margin = self._account_margin(
                 account, inst.settl_currency, known=(inst.symbol, om_before) if inst.symbol in account.positions else None
             )
@@ -1506,6 +1526,7 @@ class Engine:
                 signed - old_signed if leaves > order.leaves_qty else signed, price,
             )
             if requirement > 0:
+                requirement += self._chosen_tier_extra(inst, ps, signed, price)
                 available = self._free(account, inst.settl_currency, self._account_margin(account, inst.settl_currency))
                 refusal = check_order_margin(available, requirement)
                 if refusal is not None:
