@@ -1,0 +1,444 @@
+"""LIQ-034 differential: the engine's waterfall (engine/exchange.py) against the rules-level one (rules/waterfall.py).
+
+Both implementations sequence the same rule kernels (LIQ-023 take-over,
+LIQ-024/INS-005 close-out in the book, INS-011 residual, ADL-031 deferral,
+ADL-020 deleveraging); DESIGN says the engine executes exactly the rule
+transitions.  This test builds one exchange state, applies one sharp mark
+update in both worlds and compares what both define the same way:
+
+* which (account, pool) were taken over, what each take-over held and at which
+  price (the bankruptcy price for the pool's largest position, the mark for the
+  others), and the pool's residual margin;
+* per close-out (keyed by the liquidated account and contract, since pending
+  ids depend on the liquidation order): the book fills (maker, qty, price,
+  fund delta), the ADL fills (account, qty, price, rank) in order, and what was
+  deferred (ADL-031) or left without a taker (ADL-021);
+* the insurance fund, the fee pool, every account's wallets and positions
+  (qty, cost), the liquidation engine's held positions;
+* every registered invariant (rules.invariants.check_all) on both end states.
+
+How the SAME state is built: the engine is driven through its commands
+(VerifyAccount, Deposit, DepositInsurance, SetLeverage, PlaceOrder, CancelAll,
+PriceUpdate) — traders open cross or isolated positions by trading with each
+other at the starting mark, a well-funded maker then rests one bid and one ask
+per price level — and the rules-level :class:`rules.waterfall.Ledger` and
+:class:`rules.waterfall.Book` are read off the engine's state (wallets,
+positions, leverage, isolated margin, chosen tier, fund, fees, net deposits,
+the maker's resting orders).  Reading the state off the engine rather than
+replaying the trades with ``apply_scenario_trade`` is deliberate: the engine
+charges the maker fee to the resting side, the helper the taker fee to both,
+so replayed wallets would differ by fees before the waterfall even starts.
+
+Restrictions (states where the two models are not defined the same way, so a
+difference there is not a disagreement):
+
+* No position above its base risk limit and no chosen risk limit above the
+  base (generated cases outside are rejected with ``assume``): the partial
+  liquidation paths differ by model — the engine settles the FillOrKill
+  fill-by-fill through its book (documented), and LIQ-021's fitting tier is
+  computed from ``|cost|`` by the engine but from ``|cost| + open order value``
+  by the rules.  With tier 0 everywhere neither path can act in either model.
+* Only the maker rests orders, one order per price level: the rules' book is
+  a list of (price, qty, maker) levels given as input, whereas the engine
+  aggregates a level's orders; traders' own orders (cancelled on liquidation
+  in the engine, abstracted to a quantity in the rules) are not generated.
+* The maker holds no position before the update and is funded far beyond
+  any fill: the rules' book is an input that the engine's ADL-side order
+  cancellation (LIQ-020 on a deleveraged maker) cannot shrink, and the rules
+  repeat rounds when a maker falls below maintenance while the engine runs
+  one pass per contract.
+* One mark update only, on the contract the update names.  With two
+  contracts the engine walks contract by contract (liquidate, then close out)
+  and the rules walk all pools first, then all close-outs; the comparison is
+  still made, and liquidation order is compared as a set, not a sequence.
+* Fee and commission: no fee is charged by either model during the
+  waterfall (liquidation and ADL fills pay none); the fee pool built by the
+  opening trades is the same number in both.
+
+Statistics: run with ``--hypothesis-show-statistics`` to see, via ``event()``,
+how many compared cases reached a take-over, a book close-out, ADL, deferral.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import assume, event, given, note, settings
+from hypothesis import strategies as st
+
+from engine import commands as c
+from engine.events import RuleEvent
+from engine.exchange import Engine
+from rules.adl import POLICIES
+from rules.contract import compute_notional
+from rules.events import AdlDeferred, AdlFill, AdlShortfall, Liquidation, LiquidationFill, PartialLiquidation
+from rules.instrument_file import load_instrument
+from rules.insurance import InsuranceFund
+from rules.invariants import ExchangeView, StepInfo, check_all
+from rules.liquidation import compute_requirement
+from rules.position import Position
+from rules.waterfall import Book, BookLevel, Holding, Ledger, WaterfallResult, process_waterfall
+
+SYMBOL_SETS = (("XBTUSD",), ("ETHUSD",), ("XBTUSDT",), ("ETHUSD", "XBTUSD"))
+INSTRUMENTS = {symbol: load_instrument(symbol) for symbol in ("XBTUSD", "ETHUSD", "XBTUSDT")}
+START_MARK = {"XBTUSD": 5_000_000, "ETHUSD": 300_000, "XBTUSDT": 5_000_000}
+UNIT = {"XBt": 10**8, "USDt": 50_000 * 10**6}  # one "deposit unit": 1 XBT, 50,000 USDT
+MAKER = 100
+MAKER_UNITS = 10_000
+LIQUIDATOR = -1
+
+
+# -- the scenario --------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Trade:
+    buyer: int
+    seller: int
+    symbol: str
+    share_ppm: int  # notional as a share of one deposit unit, in ppm (leverage × 1e6)
+
+
+@attrs.frozen(kw_only=True)
+class Scenario:
+    symbols: tuple[str, ...]
+    deposits_ppm: tuple[int, ...]  # per trader (ids 1..n), share of a deposit unit
+    leverages: tuple[tuple[int, ...], ...]  # per trader, per symbol: 0 cross or isolated hundredths
+    trades: tuple[Trade, ...]
+    levels: tuple[tuple[int, int], ...]  # maker quotes: (distance in ticks × 10, size in lots of 10% of a unit)
+    fund: int  # insurance deposit in units of 1e-4 of a deposit unit (0: none)
+    moved: str
+    move_ppm: int
+    policy: str
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    symbols = draw(st.sampled_from(SYMBOL_SETS))
+    traders = draw(st.integers(min_value=2, max_value=5))
+    deposits = tuple(draw(st.integers(min_value=20_000, max_value=1_000_000)) for _ in range(traders))
+    leverages = tuple(
+        tuple(draw(st.sampled_from((0, 0, 1_000, 2_000, 2_500, 5_000))) for _ in symbols) for _ in range(traders)
+    )
+    trades = []
+    for _ in range(draw(st.integers(min_value=1, max_value=5))):
+        buyer = draw(st.integers(min_value=1, max_value=traders))
+        seller = (buyer + draw(st.integers(min_value=0, max_value=traders - 2))) % traders + 1  # any other trader
+        trades.append(
+            Trade(
+                buyer=buyer,
+                seller=seller,
+                symbol=draw(st.sampled_from(symbols)),
+                share_ppm=draw(st.sampled_from((500_000, 2_000_000, 5_000_000, 10_000_000, 20_000_000))),
+            )
+        )
+    levels = tuple(
+        draw(
+            st.lists(
+                st.tuples(st.integers(min_value=0, max_value=60), st.integers(min_value=1, max_value=30)),
+                max_size=4,
+                unique_by=lambda level: level[0],
+            )
+        )
+    )
+    return Scenario(
+        symbols=symbols,
+        deposits_ppm=deposits,
+        leverages=leverages,
+        trades=tuple(trades),
+        levels=levels,
+        fund=draw(st.sampled_from((0, 1, 100, 10_000))),
+        moved=draw(st.sampled_from(symbols)),
+        move_ppm=draw(
+            st.one_of(
+                st.integers(min_value=-400_000, max_value=-40_000),
+                st.integers(min_value=40_000, max_value=400_000),
+            )
+        ),
+        policy=draw(st.sampled_from(sorted(POLICIES))),
+    )
+
+
+def _lots(symbol: str, value: int) -> int:
+    """Whole lots worth about ``value`` (settlement minor units) at the starting mark; at least one lot."""
+    inst = INSTRUMENTS[symbol]
+    per_lot = max(compute_notional(inst, inst.lot_size, START_MARK[symbol]), 1)
+    return max(1, value // per_lot) * inst.lot_size
+
+
+def build_engine(scenario: Scenario) -> Engine:
+    """The opening state through the engine's commands."""
+    engine = Engine({symbol: INSTRUMENTS[symbol] for symbol in scenario.symbols}, adl_policy=scenario.policy)
+    engine.track_steps = True
+    for symbol in scenario.symbols:
+        engine.process(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=START_MARK[symbol], index_price=START_MARK[symbol]))
+    assets = sorted({INSTRUMENTS[symbol].settl_currency for symbol in scenario.symbols})
+    for account in (*range(1, len(scenario.deposits_ppm) + 1), MAKER):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        for asset in assets:
+            share = MAKER_UNITS * 1_000_000 if account == MAKER else scenario.deposits_ppm[account - 1]
+            engine.process(c.Deposit(time_ms=0, account=account, asset=asset, amount=UNIT[asset] * share // 1_000_000))
+    for index, per_symbol in enumerate(scenario.leverages):
+        for symbol, leverage in zip(scenario.symbols, per_symbol, strict=True):
+            if leverage:
+                engine.process(c.SetLeverage(time_ms=0, account=index + 1, symbol=symbol, leverage_hundredths=leverage))
+    if scenario.fund:
+        for asset in assets:
+            engine.process(c.DepositInsurance(time_ms=0, asset=asset, amount=UNIT[asset] * scenario.fund // 10_000))
+    for trade in scenario.trades:
+        asset = INSTRUMENTS[trade.symbol].settl_currency
+        qty = _lots(trade.symbol, UNIT[asset] * trade.share_ppm // 10_000_000)  # a tenth of the share
+        price = START_MARK[trade.symbol]
+        engine.process(c.PlaceOrder(time_ms=0, account=trade.seller, symbol=trade.symbol, side="Sell", order_qty=qty, price=price))
+        engine.process(c.PlaceOrder(time_ms=0, account=trade.buyer, symbol=trade.symbol, side="Buy", order_qty=qty, price=price))
+        for account in (trade.seller, trade.buyer):  # what did not trade does not rest
+            engine.process(c.CancelAll(time_ms=0, account=account))
+    for symbol in scenario.symbols:
+        inst = INSTRUMENTS[symbol]
+        mark = START_MARK[symbol]
+        for distance, size in scenario.levels:
+            qty = size * _lots(symbol, UNIT[inst.settl_currency] // 10)
+            offset = (distance + 1) * 10 * inst.tick_size
+            engine.process(c.PlaceOrder(time_ms=0, account=MAKER, symbol=symbol, side="Buy", order_qty=qty, price=max(inst.tick_size, mark - offset)))
+            engine.process(c.PlaceOrder(time_ms=0, account=MAKER, symbol=symbol, side="Sell", order_qty=qty, price=mark + offset))
+    return engine
+
+
+def ledger_of(engine: Engine) -> tuple[Ledger, dict[str, Book]]:
+    """The engine's state as a rules-level Ledger and Book (only the maker rests orders)."""
+    assets = engine.assets()
+    wallets: dict[tuple[int, str], int] = {}
+    holdings: dict[tuple[int, str], Holding] = {}
+    for account_id in engine.account_ids():
+        if account_id < 0:
+            continue
+        account = engine.accounts[account_id]
+        for asset in assets:
+            wallets[(account_id, asset)] = engine.wallet(account_id, asset)
+        for symbol, ps in sorted(account.positions.items()):
+            holdings[(account_id, symbol)] = Holding(
+                position=Position(qty=ps.qty, cost=ps.cost),
+                leverage_hundredths=ps.leverage,
+                isolated_margin=ps.iso_margin,
+                chosen_tier=ps.chosen_tier,
+                open_order_qty=sum(abs(leaves) for leaves, _ in ps.orders.values()),
+            )
+    books: dict[str, Book] = {}
+    for symbol in engine.instrument_map:
+        resting = [order for order in engine.open_orders(MAKER) if order.symbol == symbol]
+        bids = sorted((o for o in resting if o.qty > 0), key=lambda o: -o.price)
+        asks = sorted((o for o in resting if o.qty < 0), key=lambda o: o.price)
+        books[symbol] = Book(
+            bids=tuple(BookLevel(price=o.price, qty=o.qty, maker_account_id=MAKER) for o in bids),
+            asks=tuple(BookLevel(price=o.price, qty=-o.qty, maker_account_id=MAKER) for o in asks),
+        )
+    ledger = Ledger(
+        instrument_map=dict(engine.instrument_map),
+        marks=dict(engine.marks),
+        wallets=wallets,
+        holdings=holdings,
+        funds={asset: InsuranceFund(currency=asset, balance=engine.insurance(asset)) for asset in assets},
+        fees={asset: engine.fee_pool(asset) for asset in assets},
+        deposits={asset: engine.net_deposits(asset) for asset in assets},
+        clock_ms=engine.time_ms,
+    )
+    return ledger, books
+
+
+def flat_before(view: ExchangeView) -> tuple[tuple[int, str, int], ...]:
+    return tuple(
+        (account, asset, view.wallet(account, asset))
+        for account in view.account_ids()
+        if account >= 0 and not view.positions(account)
+        for asset in view.assets()
+    )
+
+
+# -- what is compared ----------------------------------------------------------------------------
+
+
+def summarise(records: Sequence[Any], view: ExchangeView) -> dict[str, Any]:
+    """The outcome of one waterfall, keyed so that it does not depend on pending ids or pool order."""
+    owner: dict[int, tuple[int, str]] = {}
+    takeovers = []
+    for record in records:
+        if isinstance(record, Liquidation):
+            for taken in record.taken:
+                owner[taken.pending_id] = (record.account_id, taken.symbol)
+            taken_rows = tuple(sorted((t.symbol, t.qty, t.cost, t.takeover_price) for t in record.taken))
+            takeovers.append((record.account_id, record.pool, record.residual_margin, taken_rows))
+    book_fills: dict[tuple[int, str], list[tuple[int, int, int, int]]] = {}
+    adl_fills: dict[tuple[int, str], list[tuple[int, int, int, int]]] = {}
+    left: dict[tuple[int, str], list[tuple[str, int]]] = {}
+    for record in records:
+        if isinstance(record, LiquidationFill):
+            row = (record.maker_account_id, record.qty, record.price, record.fund_delta)
+            book_fills.setdefault(owner.get(record.pending_id, (-1, record.symbol)), []).append(row)
+        elif isinstance(record, AdlFill):
+            adl_row = (record.account_id, record.close_qty, record.price, record.rank)
+            adl_fills.setdefault(owner.get(record.pending_id, (-1, record.symbol)), []).append(adl_row)
+        elif isinstance(record, (AdlDeferred, AdlShortfall)):
+            key = owner.get(record.pending_id, (-1, record.symbol))
+            left.setdefault(key, []).append((type(record).__name__, record.unfilled_qty))
+    # book fills at one price may be split differently (the engine fills order by order), so sum per price
+    merged_book = {}
+    for key, rows in book_fills.items():
+        per_price: dict[int, list[int]] = {}
+        for maker, qty, price, delta in rows:
+            entry = per_price.setdefault(price, [maker, 0, 0])
+            entry[1] += qty
+            entry[2] += delta
+        merged_book[key] = [(price, *entry) for price, entry in per_price.items()]
+    return {
+        "liquidation_order": [(r.account_id, r.pool) for r in records if isinstance(r, Liquidation)],
+        "takeovers": sorted(takeovers),
+        "book_fills": dict(sorted(merged_book.items())),
+        "adl_fills": dict(sorted(adl_fills.items())),
+        "left_with_liquidator": dict(sorted(left.items())),
+        "insurance": {asset: view.insurance(asset) for asset in view.assets()},
+        "fees": {asset: view.fee_pool(asset) for asset in view.assets()},
+        "wallets": {
+            (account, asset): view.wallet(account, asset)
+            for account in view.account_ids()
+            if account >= 0
+            for asset in view.assets()
+        },
+        "positions": {
+            account: dict(sorted(view.positions(account).items())) for account in view.account_ids()
+        },
+    }
+
+
+@attrs.frozen(kw_only=True)
+class Outcome:
+    engine: dict[str, Any]
+    rules: dict[str, Any]
+    engine_problems: dict[str, list[str]]
+    rules_problems: dict[str, list[str]]
+    result: WaterfallResult
+
+
+def run_both(scenario: Scenario) -> Outcome | None:
+    """Both waterfalls after the same mark update; None when the state is outside the compared domain."""
+    engine = build_engine(scenario)
+    ledger, books = ledger_of(engine)
+    for (account, symbol), holding in ledger.holdings.items():
+        inst = ledger.instrument_map[symbol]
+        req = compute_requirement(inst, holding.position, holding.leverage_hundredths, holding.chosen_tier)
+        if req.steps != 0 or holding.chosen_tier != 0:
+            return None  # partial liquidation differs by model (module docstring)
+        if account != MAKER and holding.open_order_qty != 0:
+            return None
+    if ledger.positions(MAKER):
+        return None
+    opening = {k: v for k, v in check_all(ledger, StepInfo()).items() if v}
+    assert opening == {}, opening  # the translated state is a valid rules-level state
+    inst = INSTRUMENTS[scenario.moved]
+    old = START_MARK[scenario.moved]
+    mark = max(inst.tick_size, (old + old * scenario.move_ppm // 1_000_000) // inst.tick_size * inst.tick_size)
+    flat = flat_before(ledger)
+    moved = attrs.evolve(ledger, marks={**ledger.marks, scenario.moved: mark}, clock_ms=ledger.clock_ms + 1)
+    result = process_waterfall(moved, books, POLICIES[scenario.policy])
+    events = engine.process(c.PriceUpdate(time_ms=1, symbol=scenario.moved, mark_price=mark))
+    records = [e.record for e in events if isinstance(e, RuleEvent)]
+    rules_info = StepInfo(waterfall_events=result.events, flat_before=flat, waterfall_complete=result.complete)
+    return Outcome(
+        engine=summarise(records, engine),
+        rules=summarise(result.events, result.ledger),
+        engine_problems={k: v for k, v in check_all(engine, engine.step_info(events)).items() if v},
+        rules_problems={k: v for k, v in check_all(result.ledger, rules_info).items() if v},
+        result=result,
+    )
+
+
+def record_statistics(outcome: Outcome) -> None:
+    kinds = {type(record).__name__ for record in outcome.result.events}
+    event("compared")
+    event(f"take-over reached: {Liquidation.__name__ in kinds}")
+    event(f"book close-out reached: {LiquidationFill.__name__ in kinds}")
+    event(f"ADL reached: {AdlFill.__name__ in kinds}")
+    event(f"ADL deferred (ADL-031): {AdlDeferred.__name__ in kinds}")
+    event(f"ADL shortfall (ADL-021): {AdlShortfall.__name__ in kinds}")
+    assert PartialLiquidation.__name__ not in kinds  # excluded by construction
+
+
+def check_scenario(scenario: Scenario) -> None:
+    outcome = run_both(scenario)
+    assume(outcome is not None)
+    assert outcome is not None
+    note(f"engine {outcome.engine}")
+    note(f"rules  {outcome.rules}")
+    record_statistics(outcome)
+    assert (outcome.engine_problems, outcome.rules_problems) == ({}, {})
+    keys = list(outcome.rules)
+    if outcome.engine["liquidation_order"] != outcome.rules["liquidation_order"]:
+        # the known disagreement (see the xfail regression below): the engine takes pools in its
+        # liquidation-index order, the rules by account id; everything downstream (which close-out
+        # meets the book and ADL first) may then differ, so only the order-free outcome is compared
+        event("liquidation order differs (engine: index order; rules: account id)")
+        keys = ["takeovers"]
+    for key in keys:
+        if key != "liquidation_order":
+            assert (key, outcome.engine[key]) == (key, outcome.rules[key])
+
+
+@settings(max_examples=150)
+@given(scenario=scenarios())
+def test_engine_and_rules_waterfalls_agree_after_one_mark_update(scenario: Scenario) -> None:
+    check_scenario(scenario)
+
+
+@pytest.mark.deep
+@settings(max_examples=3_000)
+@given(scenario=scenarios())
+def test_engine_and_rules_waterfalls_agree_deep(scenario: Scenario) -> None:
+    check_scenario(scenario)
+
+
+# -- disagreements found (not fixed here: engine/ and rules/ are owned elsewhere) ------------------
+
+# Two cross longs in XBTUSD, both below maintenance after a 4% drop, an empty book, an empty fund,
+# pro-rata ADL. rules/waterfall.py takes pools over "accounts by id" (account 1, then 2), the engine
+# in its liquidation-index order (account 2, whose liquidation price is higher, then 1). Pending ids
+# and therefore the close-out order swap, pro-rata rounds each close-out separately, and the
+# deleveraged shorts end with different positions closed per close-out and wallets 2 satoshi apart.
+LIQUIDATION_ORDER_CASE = Scenario(
+    symbols=("XBTUSD",),
+    deposits_ppm=(40_008, 20_000, 20_000, 20_000),
+    leverages=((0,), (0,), (0,), (0,)),
+    trades=(
+        Trade(buyer=2, seller=3, symbol="XBTUSD", share_ppm=5_000_000),
+        Trade(buyer=1, seller=4, symbol="XBTUSD", share_ppm=10_000_000),
+    ),
+    levels=(),
+    fund=0,
+    moved="XBTUSD",
+    move_ppm=-40_000,
+    policy="pro-rata",
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "LIQ-034 disagreement: the engine (Engine._liquidate_candidates) liquidates pools in liquidation-index "
+        "order, rules.waterfall.process_waterfall by account id; with several pools and pro-rata ADL the "
+        "close-outs run in a different order and the ADL allocations and final wallets differ"
+    ),
+)
+def test_two_pools_liquidated_in_one_update_are_taken_in_the_same_order_by_engine_and_rules() -> None:
+    outcome = run_both(LIQUIDATION_ORDER_CASE)
+    assert outcome is not None
+    assert (outcome.engine["liquidation_order"], outcome.engine["wallets"]) == (
+        outcome.rules["liquidation_order"],
+        outcome.rules["wallets"],
+    )
+
+
+def test_two_pools_liquidated_in_one_update_agree_on_what_was_taken_over_at_which_price() -> None:
+    outcome = run_both(LIQUIDATION_ORDER_CASE)
+    assert outcome is not None
+    assert outcome.engine["takeovers"] == outcome.rules["takeovers"]
