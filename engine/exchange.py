@@ -1305,12 +1305,26 @@ class Engine:
             # MRG-060 before the order) into the pool, so the position is born at its initial margin
             old_req = self._isolated_requirement(inst, ps)
             extra = ps.iso_margin - old_req + min(0, realised)
-            if price is not None:
+            ps.qty, ps.cost = position.qty, position.cost
+            new_req = 0 if ps.qty == 0 else self._isolated_requirement(inst, ps)
+            if price is not None and ps.qty != 0:
                 opened = self._opened_qty(old_qty, position.qty)
                 mark = self.marks[inst.symbol]
-                extra += compute_order_premium(inst, opened, price, mark)  # MRG-041
-            ps.qty, ps.cost = position.qty, position.cost
-            ps.iso_margin = 0 if ps.qty == 0 else self._isolated_requirement(inst, ps) + extra
+                premium = compute_order_premium(inst, opened, price, mark)  # MRG-041
+                # The pre-trade check charged the premium against the mark of that moment; a bid resting
+                # while the mark falls fills with a larger one.  The pool takes it only from money the
+                # account has (its wallet beyond every isolated pool's margin), never more: a pool funded
+                # beyond the wallet would, when liquidated, realise its whole margin and leave the wallet
+                # negative.  What the pool lacks shows as equity below maintenance, so the waterfall
+                # liquidates it at its bankruptcy price and the fund (or ADL) bears the rest.
+                unallocated = account.wallet(asset) + wallet_delta - new_req - extra - sum(
+                    other.iso_margin
+                    for other_symbol, other in account.positions.items()
+                    if other is not ps and other.leverage != CROSS
+                    and self.instrument_map[other_symbol].settl_currency == asset
+                )
+                extra += min(premium, max(0, unallocated))
+            ps.iso_margin = 0 if ps.qty == 0 else new_req + extra
         else:
             ps.qty, ps.cost = position.qty, position.cost
         account.wallets[asset] = account.wallet(asset) + wallet_delta
@@ -1817,10 +1831,19 @@ class Engine:
         self._refresh_index()
         budget = self.max_liquidations_per_update
         order = [inst.symbol, *(s for s in sorted(self.marks) if s != inst.symbol)]
-        for symbol in order:
-            budget = self._liquidate_candidates(symbol, budget)
-            self._close_pending(self.instrument_map[symbol])
-            self._refresh_index()
+        while True:
+            # rules.waterfall step 3: close-out fills (and partial liquidations' FillOrKill orders) can take
+            # a maker below maintenance, even to negative equity when its bid rested far above a falling
+            # mark; the index re-checks every touched account, so a round that liquidated anything is
+            # followed by another.  Each further round needs a liquidation of the round before: at most
+            # ``max_liquidations_per_update`` rounds, the same bound on work.
+            round_start = budget
+            for symbol in order:
+                budget = self._liquidate_candidates(symbol, budget)
+                self._close_pending(self.instrument_map[symbol])
+                self._refresh_index()
+            if budget == round_start or budget == 0:
+                break
         if budget > 0 and not self.pending:
             self._waterfall_complete = True
 

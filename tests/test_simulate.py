@@ -255,14 +255,6 @@ def test_cli_rejects_a_bad_override_in_one_line(capsys: pytest.CaptureFixture[st
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine finding: a liquidation close-out fills a dip buyer's stale bid far above the mark; the buyer "
-        "ends the mark update with negative equity although the waterfall reports itself complete "
-        "(INV-NO-NEG-EQUITY-AFTER-ADL). The waterfall does not re-check makers its close-out fills."
-    ),
-)
 def test_close_out_into_a_stale_bid_leaves_no_negative_equity(tmp_path: Path) -> None:
     scenario = load_scenario("tiny_crash", [("accounts.resting_share", "0.1")])
     result = run_scenario(scenario, tmp_path)
