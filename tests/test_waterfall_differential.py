@@ -297,7 +297,9 @@ def summarise(records: Sequence[Any], view: ExchangeView) -> dict[str, Any]:
         "takeovers": sorted(takeovers),
         "book_fills": dict(sorted(merged_book.items())),
         "adl_fills": dict(sorted(adl_fills.items())),
-        "left_with_liquidator": dict(sorted(left.items())),
+        # distinct entries: the engine re-runs a deferred close-out in each further round (xfail below)
+        "left_with_liquidator": {key: sorted(set(rows)) for key, rows in sorted(left.items())},
+        "left_events": sum(len(rows) for rows in left.values()),
         "insurance": {asset: view.insurance(asset) for asset in view.assets()},
         "fees": {asset: view.fee_pool(asset) for asset in view.assets()},
         "wallets": {
@@ -319,6 +321,33 @@ class Outcome:
     engine_problems: dict[str, list[str]]
     rules_problems: dict[str, list[str]]
     result: WaterfallResult
+
+
+def engine_isolated_margins(engine: Engine) -> dict[tuple[int, str], int]:
+    return {
+        (account_id, symbol): ps.iso_margin
+        for account_id, account in sorted(engine.accounts.items())
+        for symbol, ps in sorted(account.positions.items())
+        if account_id >= 0 and ps.qty != 0 and ps.leverage != 0
+    }
+
+
+def ledger_isolated_margins(ledger: Ledger) -> dict[tuple[int, str], int]:
+    return {
+        key: holding.isolated_margin
+        for key, holding in sorted(ledger.holdings.items())
+        if holding.position.qty != 0 and holding.is_isolated
+    }
+
+
+def isolated_partially_deleveraged(records: Sequence[Any], ledger: Ledger) -> bool:
+    """An ADL fill that reduced, without closing, an isolated position (the isolated-margin models differ)."""
+    return any(
+        isinstance(r, AdlFill)
+        and ledger.holdings[(r.account_id, r.symbol)].is_isolated
+        and r.close_qty != r.position_qty
+        for r in records
+    )
 
 
 def run_both(scenario: Scenario) -> Outcome | None:
@@ -345,9 +374,13 @@ def run_both(scenario: Scenario) -> Outcome | None:
     events = engine.process(c.PriceUpdate(time_ms=1, symbol=scenario.moved, mark_price=mark))
     records = [e.record for e in events if isinstance(e, RuleEvent)]
     rules_info = StepInfo(waterfall_events=result.events, flat_before=flat, waterfall_complete=result.complete)
+    engine_summary = summarise(records, engine)
+    engine_summary["isolated_margins"] = engine_isolated_margins(engine)
+    rules_summary = summarise(result.events, result.ledger)
+    rules_summary["isolated_margins"] = ledger_isolated_margins(result.ledger)
     return Outcome(
-        engine=summarise(records, engine),
-        rules=summarise(result.events, result.ledger),
+        engine=engine_summary,
+        rules=rules_summary,
         engine_problems={k: v for k, v in check_all(engine, engine.step_info(events)).items() if v},
         rules_problems={k: v for k, v in check_all(result.ledger, rules_info).items() if v},
         result=result,
@@ -380,19 +413,27 @@ def check_scenario(scenario: Scenario) -> None:
         # meets the book and ADL first) may then differ, so only the order-free outcome is compared
         event("liquidation order differs (engine: index order; rules: account id)")
         keys = ["takeovers"]
+    elif isolated_partially_deleveraged(outcome.result.events, outcome.result.ledger):
+        # the second known disagreement (xfail regression below): an isolated position reduced by ADL
+        # keeps all its margin plus the realised PnL in the rules, releases the freed margin and the
+        # PnL to the wallet in the engine; later ADL rankings (pool equity) then differ
+        event("isolated position partially deleveraged (isolated-margin models differ)")
+        keys = ["liquidation_order", "takeovers"]
+    if outcome.engine["left_events"] != outcome.rules["left_events"]:
+        event("engine re-ran a deferred close-out in a later round")
     for key in keys:
-        if key != "liquidation_order":
+        if key not in ("liquidation_order", "left_events"):
             assert (key, outcome.engine[key]) == (key, outcome.rules[key])
 
 
-@settings(max_examples=150)
+@settings(max_examples=500)
 @given(scenario=scenarios())
 def test_engine_and_rules_waterfalls_agree_after_one_mark_update(scenario: Scenario) -> None:
     check_scenario(scenario)
 
 
 @pytest.mark.deep
-@settings(max_examples=3_000)
+@settings(max_examples=5_000)
 @given(scenario=scenarios())
 def test_engine_and_rules_waterfalls_agree_deep(scenario: Scenario) -> None:
     check_scenario(scenario)
@@ -442,3 +483,90 @@ def test_two_pools_liquidated_in_one_update_agree_on_what_was_taken_over_at_whic
     outcome = run_both(LIQUIDATION_ORDER_CASE)
     assert outcome is not None
     assert outcome.engine["takeovers"] == outcome.rules["takeovers"]
+
+
+# Isolated shorts 2 and 4 are deleveraged against two isolated longs taken over after a 4% drop
+# (empty book, empty fund). The first close-out closes 22 of account 2's 32 contracts. In the rules
+# (apply_holding_fill) the isolated margin becomes old margin + realised PnL; in the engine
+# (Engine._apply_effect) it becomes the requirement of the 10 contracts left plus the old extra, the
+# freed margin and the profit going to the cross wallet. Wallets agree, the pools do not: account
+# 2's pool equity, hence its ADL score, differs, and the second close-out ranks 2 and 4 in opposite
+# orders.
+ISOLATED_ADL_CASE = Scenario(
+    symbols=("ETHUSD", "XBTUSD"),
+    deposits_ppm=(20_000, 20_000, 20_000, 20_000, 20_000),
+    leverages=((5_000, 0), (5_000, 0), (5_000, 0), (5_000, 0), (0, 0)),
+    trades=(
+        Trade(buyer=1, seller=2, symbol="ETHUSD", share_ppm=500_000),
+        Trade(buyer=1, seller=2, symbol="ETHUSD", share_ppm=500_000),
+        Trade(buyer=3, seller=4, symbol="ETHUSD", share_ppm=500_000),
+    ),
+    levels=(),
+    fund=0,
+    moved="ETHUSD",
+    move_ppm=-40_000,
+    policy="pro-rata",
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "ACC-003/ADL-020 disagreement: an isolated position partially closed by ADL keeps margin + realised "
+        "PnL in rules.waterfall.apply_holding_fill but requirement-of-the-rest + extra in "
+        "Engine._apply_effect; the pools' equity, and so the next close-out's ADL ranking, differ"
+    ),
+)
+def test_isolated_position_partially_deleveraged_keeps_the_same_margin_in_engine_and_rules() -> None:
+    outcome = run_both(ISOLATED_ADL_CASE)
+    assert outcome is not None
+    assert (outcome.engine["isolated_margins"], outcome.engine["adl_fills"]) == (
+        outcome.rules["isolated_margins"],
+        outcome.rules["adl_fills"],
+    )
+
+
+def test_isolated_position_partially_deleveraged_ends_with_the_same_wallets_in_engine_and_rules() -> None:
+    outcome = run_both(ISOLATED_ADL_CASE)
+    assert outcome is not None
+    assert outcome.engine["wallets"] == outcome.rules["wallets"]
+
+
+# One isolated short taken over after a 4% rise, empty book, fund covering it at mark: ADL-031 keeps
+# it with the liquidation engine. The rules (process_waterfall's ``stuck`` set) do not retry a
+# close-out that found no taker in the same update; the engine's rounds (Engine._waterfall, "repeats
+# its rounds while a round liquidated") call _close_pending again in the next round and retry it,
+# here emitting a second AdlDeferred for the same pending close-out. The state agrees in this case,
+# but a retry after another close-out moved the fund can reach ADL in the engine where the rules
+# keep the position for the next update.
+DEFERRED_RETRY_CASE = Scenario(
+    symbols=("XBTUSDT",),
+    deposits_ppm=(20_000, 20_000, 20_000, 20_000, 20_000),
+    leverages=((0,), (0,), (2_000,), (0,), (0,)),
+    trades=(Trade(buyer=1, seller=3, symbol="XBTUSDT", share_ppm=500_000),),
+    levels=(),
+    fund=0,
+    moved="XBTUSDT",
+    move_ppm=40_010,
+    policy="pro-rata",
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "LIQ-034 disagreement: Engine._waterfall's extra rounds retry a close-out already deferred (ADL-031) "
+        "in the same update; rules.waterfall.process_waterfall skips it (``stuck``) until the next update"
+    ),
+)
+def test_a_deferred_close_out_is_not_retried_within_the_same_update_by_engine_or_rules() -> None:
+    outcome = run_both(DEFERRED_RETRY_CASE)
+    assert outcome is not None
+    assert outcome.engine["left_events"] == outcome.rules["left_events"]
+
+
+def test_a_deferred_close_out_leaves_the_same_state_in_engine_and_rules() -> None:
+    outcome = run_both(DEFERRED_RETRY_CASE)
+    assert outcome is not None
+    held = ("positions", "wallets", "insurance", "left_with_liquidator")
+    assert [outcome.engine[key] for key in held] == [outcome.rules[key] for key in held]
