@@ -1306,25 +1306,24 @@ class Engine:
             old_req = self._isolated_requirement(inst, ps)
             extra = ps.iso_margin - old_req + min(0, realised)
             ps.qty, ps.cost = position.qty, position.cost
-            new_req = 0 if ps.qty == 0 else self._isolated_requirement(inst, ps)
+            ps.iso_margin = 0 if ps.qty == 0 else self._isolated_requirement(inst, ps) + extra
             if price is not None and ps.qty != 0:
                 opened = self._opened_qty(old_qty, position.qty)
-                mark = self.marks[inst.symbol]
-                premium = compute_order_premium(inst, opened, price, mark)  # MRG-041
-                # The pre-trade check charged the premium against the mark of that moment; a bid resting
-                # while the mark falls fills with a larger one.  The pool takes it only from money the
-                # account has (its wallet beyond every isolated pool's margin), never more: a pool funded
-                # beyond the wallet would, when liquidated, realise its whole margin and leave the wallet
-                # negative.  What the pool lacks shows as equity below maintenance, so the waterfall
-                # liquidates it at its bankruptcy price and the fund (or ADL) bears the rest.
-                unallocated = account.wallet(asset) + wallet_delta - new_req - extra - sum(
-                    other.iso_margin
-                    for other_symbol, other in account.positions.items()
-                    if other is not ps and other.leverage != CROSS
-                    and self.instrument_map[other_symbol].settl_currency == asset
-                )
-                extra += min(premium, max(0, unallocated))
-            ps.iso_margin = 0 if ps.qty == 0 else new_req + extra
+                premium = compute_order_premium(inst, opened, price, self.marks[inst.symbol])  # MRG-041
+                if premium > 0:
+                    # The pre-trade check charged the premium against the mark of that moment; a bid resting
+                    # while the mark falls fills with a larger one.  The pool takes it only from money the
+                    # account has — its wallet beyond every other isolated pool's margin — never more: a pool
+                    # funded beyond the wallet, once liquidated, realises its whole margin and leaves the
+                    # wallet negative.  What the pool lacks shows as equity below maintenance, so the waterfall
+                    # liquidates it at its bankruptcy price and the fund (or ADL) bears the rest.
+                    unallocated = account.wallet(asset) + wallet_delta - sum(
+                        other.iso_margin
+                        for other_symbol, other in account.positions.items()
+                        if other is not ps and other.leverage != CROSS
+                        and self.instrument_map[other_symbol].settl_currency == asset
+                    )
+                    ps.iso_margin = min(ps.iso_margin + premium, max(0, unallocated))
         else:
             ps.qty, ps.cost = position.qty, position.cost
         account.wallets[asset] = account.wallet(asset) + wallet_delta

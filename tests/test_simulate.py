@@ -309,18 +309,11 @@ def test_default_crash_holds_every_invariant_and_conserves_funds(tmp_path: Path)
     )
 
 
-STALE_BID_FINDING = (
-    "engine finding: a resting 100x isolated bid far above a fast-falling mark fills, the position is "
-    "liquidated at the next mark update, and the account is left flat with a negative wallet "
-    "(INV-NO-NEG-EQUITY-AFTER-ADL, reported again at every later check)"
-)
-
-
 @pytest.mark.deep
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param("black_thursday", marks=pytest.mark.xfail(strict=True, reason=STALE_BID_FINDING)),
+        "black_thursday",
         "calm",
         "short_squeeze",
         "funding_spiral",
