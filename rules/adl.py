@@ -223,7 +223,7 @@ class RankedQueuePolicy:
     name: str = "ranked-queue"
 
     def allocate(self, sizes: Sequence[int], unfilled: int) -> tuple[int, ...]:
-        """ADL-010 over the ranked candidates."""
+        """Applies ADL-010 over the ranked candidates."""
         return compute_queue_allocation(sizes, unfilled)
 
 
@@ -234,7 +234,7 @@ class ProRataPolicy:
     name: str = "pro-rata"
 
     def allocate(self, sizes: Sequence[int], unfilled: int) -> tuple[int, ...]:
-        """ADL-011 over the ranked candidates."""
+        """Applies ADL-011 over the ranked candidates."""
         return compute_pro_rata_allocation(sizes, unfilled)
 
 
@@ -262,7 +262,7 @@ class AdlCandidate:
 
 @concrete
 def compare_candidates(left: AdlCandidate, right: AdlCandidate) -> int:
-    """ADL-002 on two candidates (1: ``left`` goes first)."""
+    """Applies ADL-002 on two candidates (1: ``left`` goes first)."""
     a, b = left.score, right.score
     return compare_adl_priority(a.num, a.den, abs(left.qty), left.account_id, b.num, b.den, abs(right.qty), right.account_id)
 

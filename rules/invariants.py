@@ -199,7 +199,7 @@ def compute_best_prices(view: ExchangeView, symbol: str) -> tuple[int, int]:
 def compute_view_account_margin(
     view: ExchangeView, account_id: int, asset: str, best_prices: dict[str, tuple[int, int]] | None = None
 ) -> AccountMargin:
-    """MRG-050 over a whole state: one account's margin in ``asset`` (positions, orders, settings).
+    """Applies MRG-050 over a whole state: one account's margin in ``asset`` (positions, orders, settings).
 
     ``best_prices`` caches :func:`compute_best_prices` per symbol across calls on the same state.
     """

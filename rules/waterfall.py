@@ -328,7 +328,7 @@ def snapshot_pool(ledger: Ledger, pool: Pool) -> tuple[PositionSnapshot, ...]:
 
 @concrete
 def apply_holding_fill(ledger: Ledger, account_id: int, symbol: str, fill_qty: int, price: int) -> Ledger:
-    """ACC-003 for a trader: the fill moves realised PnL into the wallet (and an isolated position's margin)."""
+    """Applies ACC-003 for a trader: the fill moves realised PnL into the wallet (and an isolated position's margin)."""
     inst = ledger.instrument_map[symbol]
     holding = ledger.holdings.get((account_id, symbol), Holding())
     position, realised = apply_fill(inst, holding.position, fill_qty, price)
@@ -347,7 +347,7 @@ def apply_holding_fill(ledger: Ledger, account_id: int, symbol: str, fill_qty: i
 def apply_partial_fill(
     ledger: Ledger, account_id: int, symbol: str, close_qty: int, close_value: int, new_tier: int
 ) -> Ledger:
-    """LIQ-012 for a trader: a FillOrKill reduction settled as one execution, and the lowered tier."""
+    """Applies LIQ-012 for a trader: a FillOrKill reduction settled as one execution, and the lowered tier."""
     inst = ledger.instrument_map[symbol]
     holding = ledger.holdings[(account_id, symbol)]
     position, realised = apply_partial_close(holding.position, close_qty, close_value)
@@ -366,7 +366,7 @@ def apply_partial_fill(
 def apply_fund_movement(
     ledger: Ledger, currency: str, delta: int, kind: str, symbol: str, pending_id: int, rule_id: str
 ) -> tuple[Ledger, InsuranceMovement]:
-    """INS-004 on the ledger, with its event."""
+    """Applies INS-004 on the ledger, with its event."""
     fund = ledger.funds[currency]
     after = apply_fund_delta(fund, delta, ledger.clock_ms)
     funds = dict(ledger.funds)
@@ -679,7 +679,7 @@ def _candidate_pool(ledger: Ledger, account_id: int, symbol: str) -> Pool:
 
 @concrete
 def get_adl_candidates(ledger: Ledger, item: PendingCloseOut) -> list[AdlCandidate]:
-    """ADL-003 over the ledger: the eligible opposing positions, in ranking order (ADL-005)."""
+    """Applies ADL-003 over the ledger: the eligible opposing positions, in ranking order (ADL-005)."""
     inst = ledger.instrument_map[item.symbol]
     mark = ledger.marks[item.symbol]
     candidates: list[AdlCandidate] = []
@@ -827,7 +827,7 @@ def close_out(
 
 @concrete
 def get_fund_cover(ledger: Ledger, currency: str) -> int:
-    """ADL-031 over the ledger: fund + PnL at mark of every position held by the liquidation engine."""
+    """Applies ADL-031 over the ledger: fund + PnL at mark of every position held by the liquidation engine."""
     pnls = []
     for held in ledger.pending:
         inst = ledger.instrument_map[held.symbol]
