@@ -47,13 +47,28 @@ difference there is not a disagreement):
   cancellation (LIQ-020 on a deleveraged maker) cannot shrink, and the rules
   repeat rounds when a maker falls below maintenance while the engine runs
   one pass per contract.
-* One mark update only, on the contract the update names.  With two
-  contracts the engine walks contract by contract (liquidate, then close out)
-  and the rules walk all pools first, then all close-outs; the comparison is
-  still made, and liquidation order is compared as a set, not a sequence.
+* One mark update only, on the contract the update names.
 * Fee and commission: no fee is charged by either model during the
   waterfall (liquidation and ADL fills pay none); the fee pool built by the
   opening trades is the same number in both.
+
+Disagreements found (kept as ``xfail(strict=True)`` regressions at the end of
+this module, not fixed here; when a case shows one of them, only what it
+cannot affect — the take-overs and their prices — is compared, and an
+``event()`` counts it):
+
+1. liquidation order: the engine takes pools in its liquidation-index order,
+   the rules by account id (then the close-outs, and pro-rata ADL rounding,
+   run in a different order);
+2. close-out order: the engine closes out contract by contract, the moved
+   contract first, the rules in take-over order (a cross pool spanning two
+   contracts meets a different fund in its second close-out);
+3. isolated margin after a partial ADL close: the rules keep margin + realised
+   PnL in the pool, the engine keeps the requirement of the rest + the extra
+   and releases the rest to the wallet (later ADL rankings differ);
+4. the engine's extra rounds retry a close-out already deferred (ADL-031) in
+   the same update, the rules do not (``stuck``): compared as distinct
+   deferrals, the extra events are counted.
 
 Statistics: run with ``--hypothesis-show-statistics`` to see, via ``event()``,
 how many compared cases reached a take-over, a book close-out, ADL, deferral.
@@ -82,7 +97,7 @@ from rules.liquidation import compute_requirement
 from rules.position import Position
 from rules.waterfall import Book, BookLevel, Holding, Ledger, WaterfallResult, process_waterfall
 
-SYMBOL_SETS = (("XBTUSD",), ("ETHUSD",), ("XBTUSDT",), ("ETHUSD", "XBTUSD"))
+SYMBOL_SETS = (("XBTUSD",), ("ETHUSD",), ("XBTUSDT",), ("ETHUSD", "XBTUSD"), ("XBTUSD", "XBTUSDT"))
 INSTRUMENTS = {symbol: load_instrument(symbol) for symbol in ("XBTUSD", "ETHUSD", "XBTUSDT")}
 START_MARK = {"XBTUSD": 5_000_000, "ETHUSD": 300_000, "XBTUSDT": 5_000_000}
 UNIT = {"XBt": 10**8, "USDt": 50_000 * 10**6}  # one "deposit unit": 1 XBT, 50,000 USDT
@@ -437,14 +452,14 @@ def check_scenario(scenario: Scenario) -> None:
             assert (key, outcome.engine[key]) == (key, outcome.rules[key])
 
 
-@settings(max_examples=500)
+@settings(max_examples=1_500)
 @given(scenario=scenarios())
 def test_engine_and_rules_waterfalls_agree_after_one_mark_update(scenario: Scenario) -> None:
     check_scenario(scenario)
 
 
 @pytest.mark.deep
-@settings(max_examples=5_000)
+@settings(max_examples=20_000)
 @given(scenario=scenarios())
 def test_engine_and_rules_waterfalls_agree_deep(scenario: Scenario) -> None:
     check_scenario(scenario)
