@@ -254,6 +254,28 @@ POSITION_FIELDS: dict[str, str] = {
 }
 
 
+def _position_requirements(
+    inst: Instrument, position: Position, leverage_hundredths: int, pos_cross: int, funding_rate_e8: int
+) -> tuple[int, int, int, int, int, int, int]:
+    """MRG-020's requirement figures (steps, initMarginReq, maintMarginReq, posCross, posInit, posComm, posMaint).
+
+    The part of :func:`compute_position_margin` that needs no price: the
+    pre-trade check (MRG-060) uses only ``posMaint`` and so skips the mark
+    value and the liquidation and bankruptcy prices.
+    """
+    pos_cost = abs_(position.cost)
+    steps = compute_risk_steps(inst, pos_cost)
+    init_req = compute_init_margin_req_ppm(inst, leverage_hundredths, steps)
+    maint_req = compute_maint_margin_req_ppm(inst, steps)
+    is_cross = leverage_hundredths == CROSS
+    extra = ite(or_(is_cross, position.qty == 0), 0, pos_cross)  # a flat position holds no margin
+    pos_init = compute_pos_init(pos_cost, init_req)
+    pos_comm = compute_pos_comm(pos_cost, pos_init, extra, inst.taker_fee_ppm)
+    adverse_funding = compute_adverse_funding(pos_cost, position.qty, funding_rate_e8)
+    pos_maint = compute_pos_maint(pos_cost, maint_req, pos_comm, adverse_funding)
+    return steps, init_req, maint_req, extra, pos_init, pos_comm, pos_maint
+
+
 def compute_position_margin(
     inst: Instrument,
     position: Position,
@@ -292,17 +314,11 @@ def compute_position_margin(
     unrealised PnL falls to ``posMaint``; the bankruptcy price where it falls to
     ``posComm`` (:func:`compute_threshold_price`).
     """
-    pos_cost = abs_(position.cost)
-    steps = compute_risk_steps(inst, pos_cost)
-    init_req = compute_init_margin_req_ppm(inst, leverage_hundredths, steps)
-    maint_req = compute_maint_margin_req_ppm(inst, steps)
+    steps, init_req, maint_req, extra, pos_init, pos_comm, pos_maint = _position_requirements(
+        inst, position, leverage_hundredths, pos_cross, funding_rate_e8
+    )
     is_cross = leverage_hundredths == CROSS
-    extra = ite(or_(is_cross, position.qty == 0), 0, pos_cross)  # a flat position holds no margin
-    pos_init = compute_pos_init(pos_cost, init_req)
-    pos_comm = compute_pos_comm(pos_cost, pos_init, extra, inst.taker_fee_ppm)
     pos_margin = pos_init + pos_comm + extra
-    adverse_funding = compute_adverse_funding(pos_cost, position.qty, funding_rate_e8)
-    pos_maint = compute_pos_maint(pos_cost, maint_req, pos_comm, adverse_funding)
     mark_value = compute_value(inst, position.qty, mark_price)
     unrealised = mark_value - position.cost
     backing = ite(is_cross, cross_balance, pos_margin)
@@ -665,12 +681,13 @@ def compute_order_requirement(
     margin (a pure reduction) needs nothing: a trader can always reduce.
     """
     increase = order_margin_after - order_margin_before
-    before = compute_position_margin(inst, position, mark_price, leverage_hundredths, pos_cross)
+    # MRG-020's posMaint before and after the fill (its requirement figures only: no prices needed)
+    maint_before = _position_requirements(inst, position, leverage_hundredths, pos_cross, 0)[6]
     filled, _ = apply_fill(inst, position, order_qty, order_price)
-    after = compute_position_margin(inst, filled, mark_price, leverage_hundredths, pos_cross)
+    maint_after = _position_requirements(inst, filled, leverage_hundredths, pos_cross, 0)[6]
     repricing_pnl = compute_value(inst, position.qty, order_price) - compute_value(inst, position.qty, mark_price)
     # only for an existing position: a flat account's new position is covered by the order's IM.
-    position_term = ite(position.qty == 0, 0, max_(0, after.pos_maint - before.pos_maint - repricing_pnl))
+    position_term = ite(position.qty == 0, 0, max_(0, maint_after - maint_before - repricing_pnl))
     return ite(increase > 0, increase + position_term, 0)
 
 
