@@ -1830,6 +1830,7 @@ class Engine:
         self._refresh_index()
         budget = self.max_liquidations_per_update
         order = [inst.symbol, *(s for s in sorted(self.marks) if s != inst.symbol)]
+        stuck: set[int] = set()  # close-outs left open in this update: retried on the next one (as rules.waterfall)
         while True:
             # rules.waterfall step 3: close-out fills (and partial liquidations' FillOrKill orders) can take
             # a maker below maintenance, even to negative equity when its bid rested far above a falling
@@ -1839,7 +1840,7 @@ class Engine:
             round_start = budget
             for symbol in order:
                 budget = self._liquidate_candidates(symbol, budget)
-                self._close_pending(self.instrument_map[symbol])
+                self._close_pending(self.instrument_map[symbol], stuck)
                 self._refresh_index()
             if budget == round_start or budget == 0:
                 break
@@ -2086,12 +2087,17 @@ class Engine:
             symbol,
         )
 
-    def _close_pending(self, inst: Instrument) -> None:
-        """LIQ-032: close what the liquidation engine holds in ``inst``: the book while the fund pays, then ADL."""
-        for pending in [p for p in self.pending if p.symbol == inst.symbol]:
+    def _close_pending(self, inst: Instrument, stuck: set[int]) -> None:
+        """LIQ-032: close what the liquidation engine holds in ``inst``: the book while the fund pays, then ADL.
+
+        A close-out left open (deferred by ADL-031, or with no eligible ADL taker) joins ``stuck`` and
+        is not retried by a later round of the same update, only by the next update.
+        """
+        for pending in [p for p in self.pending if p.symbol == inst.symbol and p.pending_id not in stuck]:
             self._close_in_book(inst, pending)
             if pending.qty == 0:
                 continue
+            stuck.add(pending.pending_id)
             cover = self._fund_cover(inst.settl_currency)
             if cover >= 0:  # ADL-031: the fund still covers what is held at mark: keep it for the book
                 self._emit_rule(

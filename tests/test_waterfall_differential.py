@@ -66,9 +66,9 @@ cannot affect — the take-overs and their prices — is compared, and an
 3. isolated margin after a partial ADL close: the rules keep margin + realised
    PnL in the pool, the engine keeps the requirement of the rest + the extra
    and releases the rest to the wallet (later ADL rankings differ);
-4. the engine's extra rounds retry a close-out already deferred (ADL-031) in
-   the same update, the rules do not (``stuck``): compared as distinct
-   deferrals, the extra events are counted.
+4. (resolved: the engine now keeps a ``stuck`` set like the rules) the
+   engine's extra rounds retried a close-out already deferred (ADL-031) in
+   the same update; deferrals are still compared as distinct ones.
 
 Statistics: run with ``--hypothesis-show-statistics`` to see, via ``event()``,
 how many compared cases reached a take-over, a book close-out, ADL, deferral.
@@ -560,11 +560,10 @@ def test_isolated_position_partially_deleveraged_ends_with_the_same_wallets_in_e
 
 # One isolated short taken over after a 4% rise, empty book, fund covering it at mark: ADL-031 keeps
 # it with the liquidation engine. The rules (process_waterfall's ``stuck`` set) do not retry a
-# close-out that found no taker in the same update; the engine's rounds (Engine._waterfall, "repeats
-# its rounds while a round liquidated") call _close_pending again in the next round and retry it,
-# here emitting a second AdlDeferred for the same pending close-out. The state agrees in this case,
-# but a retry after another close-out moved the fund can reach ADL in the engine where the rules
-# keep the position for the next update.
+# close-out that found no taker in the same update; the engine's rounds used to call _close_pending
+# again and retry it, emitting a second AdlDeferred (and, had another close-out moved the fund in
+# between, possibly reaching ADL where the rules keep the position). Regression: the engine now
+# skips close-outs already left open in this update, as the rules do.
 DEFERRED_RETRY_CASE = Scenario(
     symbols=("XBTUSDT",),
     deposits_ppm=(20_000, 20_000, 20_000, 20_000, 20_000),
@@ -578,13 +577,6 @@ DEFERRED_RETRY_CASE = Scenario(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "LIQ-034 disagreement: Engine._waterfall's extra rounds retry a close-out already deferred (ADL-031) "
-        "in the same update; rules.waterfall.process_waterfall skips it (``stuck``) until the next update"
-    ),
-)
 def test_a_deferred_close_out_is_not_retried_within_the_same_update_by_engine_or_rules() -> None:
     outcome = run_both(DEFERRED_RETRY_CASE)
     assert outcome is not None
