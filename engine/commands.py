@@ -193,6 +193,19 @@ class DepositInsurance:
     amount: int
 
 
+@attrs.frozen(kw_only=True)
+class Settle:
+    """Settle a dated future at/after its expiry at ``settlement_price`` (price units, ``settledPrice``).
+
+    The caller computes the price with ``rules.settlement.compute_twap`` (SET-001) from the index
+    samples of the window ending at expiry; the engine closes every position at it (SET-003).
+    """
+
+    time_ms: int
+    symbol: str
+    settlement_price: int
+
+
 Command = (
     PlaceOrder
     | AmendOrder
@@ -210,6 +223,7 @@ Command = (
     | FundingTick
     | TimeTick
     | DepositInsurance
+    | Settle
 )
 
 COMMAND_TYPES: dict[str, type[Any]] = {
@@ -231,6 +245,7 @@ COMMAND_TYPES: dict[str, type[Any]] = {
         FundingTick,
         TimeTick,
         DepositInsurance,
+        Settle,
     )
 }
 

@@ -55,6 +55,10 @@ class Reason(enum.Enum):
     TIME_WENT_BACKWARDS = "TimeWentBackwards"
     NO_MARK_PRICE = "NoMarkPrice"  # the contract has no mark price yet
     POST_ONLY_WOULD_TRADE = "ParticipateDoNotInitiateWouldTrade"
+    NOT_DATED_FUTURE = "NotDatedFuture"  # settlement of a perpetual or a spot pair
+    NOT_EXPIRED = "ContractNotExpired"  # settlement before the contract's expiry
+    CONTRACT_SETTLED = "ContractSettled"  # the contract is settled: no more settlement, no more orders
+    INSURANCE_SHORTFALL = "InsuranceShortfall"  # the fund cannot bear the liquidation engine's settlement loss
     INTERNAL_ERROR = "InternalError"
 
 

@@ -111,6 +111,7 @@ from rules.risk_limit import (
     compute_risk_steps,
     compute_tier_limit,
 )
+from rules.settlement import compute_position_settlement
 
 LIQUIDATOR = -1  # the liquidation engine's account id (rules.waterfall.LIQUIDATOR_ACCOUNT_ID)
 FAT_FINGER_PPM = 50_000  # 5%: market orders capped, limit orders checked (reference §8)
@@ -185,6 +186,7 @@ _STATE = (
     "max_liquidations_per_update",
     "adl_policy_name",
     "stats",
+    "settled",
 )
 
 
@@ -227,6 +229,7 @@ class Engine:
         self.max_liquidations_per_update = max_liquidations_per_update
         self.adl_policy_name = adl_policy
         self.stats: dict[str, int] = {}
+        self.settled: dict[str, int] = {}  # settled dated futures -> settlement price (SET-004)
         # not state: the output buffer, the step record and the rollback machinery
         self._out: list[Event] = []
         self._order_accounts: dict[int, None] = {}
@@ -332,6 +335,7 @@ class Engine:
     def from_snapshot(cls, blob: bytes) -> Engine:
         """An engine in the state :meth:`snapshot` saved."""
         engine = cls.__new__(cls)
+        engine.settled = {}  # a snapshot from before settlement existed has none
         engine._load(blob)
         engine._out = []
         engine._order_accounts = {}
@@ -779,6 +783,8 @@ class Engine:
         inst = self._instrument(c.symbol)
         if isinstance(inst, Rej):
             return inst
+        if inst.symbol in self.settled:
+            return Rej(Reason.CONTRACT_SETTLED, f"{inst.symbol} is settled")
         if inst.symbol not in self.marks:
             return Rej(Reason.NO_MARK_PRICE, f"{inst.symbol} has no mark price yet")
         for name in ("order_qty", "price", "display_qty", "stop_px", "peg_offset_value"):
@@ -1742,6 +1748,64 @@ class Engine:
         assert shortfall == 0, "receivers' credits cover the liquidation engine's payment"
         return out
 
+    def _settle(self, c: cmd.Settle) -> Rej | int:
+        """SET-003/004: close every position of a dated future at the settlement price; no more trading.
+
+        Every live order in the contract is cancelled; each holder's position is
+        closed by ``rules.settlement.compute_position_settlement`` (a fill of −qty
+        through ``apply_fill``, the settlement fee rounded up into the fee pool);
+        what the liquidation engine holds is closed at the same price into the
+        insurance fund, without a fee.
+        """
+        inst = self._instrument(c.symbol)
+        if isinstance(inst, Rej):
+            return inst
+        price = c.settlement_price
+        if not _is_int(price) or price <= 0 or price > inst.max_price:
+            return Rej(Reason.INVALID_PRICE, "settlement_price must be an integer in (0, maxPrice]")
+        if inst.expiry_ms is None or self._is_spot(inst):
+            return Rej(Reason.NOT_DATED_FUTURE, f"{inst.symbol} has no expiry")
+        if self.time_ms < inst.expiry_ms:
+            return Rej(Reason.NOT_EXPIRED, f"{inst.symbol} expires at {inst.expiry_ms}")
+        if inst.symbol in self.settled:
+            return Rej(Reason.CONTRACT_SETTLED, f"{inst.symbol} settled at {self.settled[inst.symbol]}")
+        symbol, asset = inst.symbol, inst.settl_currency
+        held = [p for p in self.pending if p.symbol == symbol and p.qty != 0]
+        held_pnl = [apply_fill(inst, Position(qty=p.qty, cost=p.cost), -p.qty, price)[1] for p in held]
+        if self.insurance_funds.get(asset, 0) + sum(held_pnl) < 0:
+            return Rej(Reason.INSURANCE_SHORTFALL, "the fund cannot bear the held positions' loss: run the waterfall")
+        self.settled[symbol] = price
+        for order_id in sorted(self.live_orders):
+            order = self.live_orders[order_id]
+            if order.symbol == symbol:
+                self._cancel(order, "Canceled: contract settled")
+        for pending, pnl in zip(held, held_pnl, strict=True):
+            pending.qty, pending.cost = 0, 0
+            if pnl != 0:
+                self._fund_move(asset, pnl, "surplus" if pnl > 0 else "draw", symbol, pending.pending_id, "SET-003")
+        self.pending = [p for p in self.pending if p.qty != 0]
+        settled = sorted(self.holders[symbol])
+        for account_id in settled:
+            account = self.accounts[account_id]
+            ps = account.positions[symbol]
+            before = ps.position
+            closed, realised, fee = compute_position_settlement(inst, before, price)
+            self._apply_effect(account, ps, inst, closed, realised - fee, realised)
+            self.fees[asset] = self.fees.get(asset, 0) + fee
+            self.seq += 1
+            self._out.append(
+                Execution(
+                    self.seq, self.time_ms, "Settlement", account_id, symbol, 0, "",
+                    o.SELL if before.qty > 0 else o.BUY, "", abs(before.qty), price, 0, abs(before.qty), price,
+                    0, abs(before.qty), o.FILLED, fee, "", f"Settlement: realisedPnl {realised}",
+                )
+            )
+            self._touch(account, inst)
+        self._refresh_index()  # flat positions leave the liquidation index before their updates are reported
+        for account_id in settled:
+            self._emit_position(account_id, symbol)
+        return 0
+
     def _tick(self, c: cmd.TimeTick) -> Rej | int:
         del c
         return 0
@@ -2429,6 +2493,8 @@ class Engine:
             self.liq.canonical(),
             (self.next_order_id, self.next_pending_id, self.seq, self.time_ms),
             (self.max_liquidations_per_update, self.adl_policy_name),
+            # only once a contract settled: the hash of every earlier state is unchanged
+            *((tuple(sorted(self.settled.items())),) if self.settled else ()),
         )
 
     def state_hash(self) -> str:
@@ -2461,4 +2527,5 @@ _HANDLERS: dict[type[Any], Callable[[Engine, Any], Rej | int]] = {
     cmd.FundingTick: Engine._funding,
     cmd.TimeTick: Engine._tick,
     cmd.DepositInsurance: Engine._deposit_insurance,
+    cmd.Settle: Engine._settle,
 }

@@ -60,6 +60,7 @@ LIVE_ORDER_IDS = tuple(sorted(BASE.live_orders))
 ACCOUNT_IDS = (MAKER, *TRADERS)
 MARK = BASE.marks[SYMBOL]
 NOW = BASE.time_ms
+SETTLE_AT = max(NOW, BASE.instrument_map["XBTZ26"].expiry_ms or 0)
 
 huge_ints = st.sampled_from((2**63, -(2**63), 2**64 + 1, 10**30, -(10**30), 2**200))
 edge_ints = st.sampled_from((0, -1, 1, -LOT, LOT - 1, TICK + 1, -TICK))
@@ -142,6 +143,7 @@ def valid_commands(draw: st.DrawFn, only: type | None = None) -> Any:
         c.FundingTick(time_ms=NOW, symbol=SYMBOL, rate_e8=10_000),
         c.TimeTick(time_ms=NOW + 1),
         c.DepositInsurance(time_ms=NOW, asset="XBt", amount=1_000),
+        c.Settle(time_ms=SETTLE_AT, symbol="XBTZ26", settlement_price=price),  # at expiry: valid
     ]
     if only is not None:
         options = [option for option in options if type(option) is only]
