@@ -451,6 +451,16 @@ class Engine:
             return Rej(Reason.UNVERIFIED_ACCOUNT, f"account {account_id} is not verified")
         return account
 
+    def _account_in(self, account_id: object, symbol: object) -> tuple[Account, Instrument] | Rej:
+        """A verified account and a known instrument, or the first typed reject (account checked first)."""
+        account = self._account(account_id)
+        if isinstance(account, Rej):
+            return account
+        inst = self._instrument(symbol)
+        if isinstance(inst, Rej):
+            return inst
+        return account, inst
+
     def _instrument(self, symbol: object) -> Instrument | Rej:
         if not _is_str(symbol):
             return Rej(Reason.MALFORMED, "symbol must be a string")
@@ -626,12 +636,10 @@ class Engine:
         return 0
 
     def _set_leverage(self, c: cmd.SetLeverage) -> Rej | int:
-        account = self._account(c.account)
-        if isinstance(account, Rej):
-            return account
-        inst = self._instrument(c.symbol)
-        if isinstance(inst, Rej):
-            return inst
+        target = self._account_in(c.account, c.symbol)
+        if isinstance(target, Rej):
+            return target
+        account, inst = target
         if not _is_int(c.leverage_hundredths):
             return Rej(Reason.MALFORMED, "leverage_hundredths must be an integer")
         if self._is_spot(inst):
@@ -666,12 +674,10 @@ class Engine:
         return req.pos_init + req.pos_comm
 
     def _isolate(self, c: cmd.Isolate) -> Rej | int:
-        account = self._account(c.account)
-        if isinstance(account, Rej):
-            return account
-        inst = self._instrument(c.symbol)
-        if isinstance(inst, Rej):
-            return inst
+        target = self._account_in(c.account, c.symbol)
+        if isinstance(target, Rej):
+            return target
+        account, inst = target
         if type(c.enabled) is not bool:
             return Rej(Reason.MALFORMED, "enabled must be a boolean")
         if self._is_spot(inst):
@@ -686,12 +692,10 @@ class Engine:
         return self._change_leverage(account, inst, compute_max_leverage_hundredths(inst, steps))
 
     def _transfer_margin(self, c: cmd.TransferMargin) -> Rej | int:
-        account = self._account(c.account)
-        if isinstance(account, Rej):
-            return account
-        inst = self._instrument(c.symbol)
-        if isinstance(inst, Rej):
-            return inst
+        target = self._account_in(c.account, c.symbol)
+        if isinstance(target, Rej):
+            return target
+        account, inst = target
         if not _is_int(c.amount):
             return Rej(Reason.MALFORMED, "amount must be an integer")
         if self._is_spot(inst):
@@ -713,12 +717,10 @@ class Engine:
         return 0
 
     def _set_risk_limit(self, c: cmd.SetRiskLimit) -> Rej | int:
-        account = self._account(c.account)
-        if isinstance(account, Rej):
-            return account
-        inst = self._instrument(c.symbol)
-        if isinstance(inst, Rej):
-            return inst
+        target = self._account_in(c.account, c.symbol)
+        if isinstance(target, Rej):
+            return target
+        account, inst = target
         if not _is_int(c.risk_limit):
             return Rej(Reason.MALFORMED, "risk_limit must be an integer")
         if self._is_spot(inst):
@@ -777,12 +779,10 @@ class Engine:
         return order.order_id
 
     def _validate_place(self, c: cmd.PlaceOrder) -> tuple[Account, Instrument, Order] | Rej:
-        account = self._account(c.account)
-        if isinstance(account, Rej):
-            return account
-        inst = self._instrument(c.symbol)
-        if isinstance(inst, Rej):
-            return inst
+        target = self._account_in(c.account, c.symbol)
+        if isinstance(target, Rej):
+            return target
+        account, inst = target
         if inst.symbol in self.settled:
             return Rej(Reason.CONTRACT_SETTLED, f"{inst.symbol} is settled")
         if inst.symbol not in self.marks:
