@@ -20,6 +20,9 @@ recalculation) and is cached.
 
 from __future__ import annotations
 
+from typing import Any
+
+from engine.fastmargin import shift_resting_cache
 from rules.contract import compute_notional
 from rules.instrument import ContractKind, Instrument
 from rules.margin import (
@@ -54,6 +57,7 @@ class PositionState:
         "leverage",
         "orders",
         "qty",
+        "resting_cache",
         "risk_limit",
         "symbol",
     )
@@ -66,7 +70,10 @@ class PositionState:
         self.iso_margin = 0  # isolated pool margin (minor units); 0 when cross
         self.risk_limit = risk_limit  # chosen risk limit, minor units
         self.chosen_tier = 0
-        self.orders: dict[int, tuple[int, int]] = {}  # order id -> (signed leaves, limit price), resting
+        # order id -> (signed leaves, limit price) of the resting orders: changed only by put_order/drop_order
+        self.orders: dict[int, tuple[int, int]] = {}
+        # what engine.fastmargin derived from ``orders`` (MRG-042 sums, MRG-046 margin); None after any change
+        self.resting_cache: Any = None
         self._pm: PositionMargin | None = None
         self._pm_key: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
 
@@ -74,6 +81,20 @@ class PositionState:
     def position(self) -> Position:
         """The rules' view of the position."""
         return Position(qty=self.qty, cost=self.cost)
+
+    def put_order(self, order_id: int, signed_leaves: int, price: int) -> None:
+        """A resting order enters or changes (the kept order-margin sums move with it)."""
+        new = (signed_leaves, price)
+        old = self.orders.get(order_id)
+        self.orders[order_id] = new
+        if self.resting_cache is not None:
+            self.resting_cache = shift_resting_cache(self.resting_cache, old, new)
+
+    def drop_order(self, order_id: int) -> None:
+        """A resting order leaves (filled, cancelled or taken out of the book)."""
+        old = self.orders.pop(order_id, None)
+        if old is not None and self.resting_cache is not None:
+            self.resting_cache = shift_resting_cache(self.resting_cache, old, None)
 
     def copy(self) -> PositionState:
         """An independent copy (for trial computations before a change is accepted)."""
@@ -113,6 +134,7 @@ class PositionState:
     def __setstate__(self, state: tuple[object, ...]) -> None:
         (self.symbol, self.qty, self.cost, self.leverage, self.iso_margin, self.risk_limit, self.chosen_tier,
          self.orders) = state  # type: ignore[assignment]
+        self.resting_cache = None
         self._pm = None
         self._pm_key = (0, 0, 0, 0, 0)
 

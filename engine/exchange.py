@@ -48,7 +48,14 @@ from engine.events import (
     RuleEvent,
     Transaction,
 )
-from engine.fastmargin import contract_order_margin, order_sides  # the MRG-042/046 rules, memoised
+from engine.fastmargin import (  # the MRG-042/046 rules, memoised
+    contract_order_margin,
+    margin_of_sides,
+    order_sides,
+    resting_order_margin,
+    resting_sides,
+    sides_plus,
+)
 from engine.liqindex import LiqIndex
 from engine.orders import Order
 from rules.adl import (
@@ -515,8 +522,14 @@ class Engine:
         return (book.best_bid() or 0, book.best_ask() or 0)
 
     def _contract_order_margin(
-        self, inst: Instrument, ps: PositionState, orders: tuple[tuple[int, int], ...]
+        self, inst: Instrument, ps: PositionState, orders: tuple[tuple[int, int], ...] | None = None
     ) -> int:
+        """MRG-046 total of ``orders`` (default: the position's resting orders, kept summed with them)."""
+        if orders is None:
+            if not ps.orders:
+                return 0
+            best_bid, best_ask = self._best(inst.symbol)
+            return resting_order_margin(inst, ps, self.marks[inst.symbol], best_bid, best_ask).total
         if not orders:
             return 0
         best_bid, best_ask = self._best(inst.symbol)
@@ -561,7 +574,7 @@ class Engine:
             if inst.settl_currency != asset:
                 continue
             ps = account.positions[symbol]
-            orders = tuple(ps.orders.values())
+            orders: tuple[tuple[int, int], ...] | None = None  # the resting ones
             if replace is not None and replace[0] == symbol:
                 ps, orders, seen_replace = replace[1], replace[2], True
             if ps.qty != 0 or ps.iso_margin != 0:
@@ -1069,19 +1082,23 @@ class Engine:
                 return Rej(Reason.INSUFFICIENT_BALANCE, f"needs {need} {asset}, free {free}")
             return None
         signed = order.leaves_qty if order.is_buy else -order.leaves_qty
-        before_orders = tuple(ps.orders.values())
-        after_orders = (*before_orders, (signed, charge_price))
+        mark = self.marks[inst.symbol]
+        best_bid, best_ask = self._best(inst.symbol)
+        position = ps.position
+        # MRG-042 is a sum over orders: the resting orders' sides (kept summed with them) plus the new term
+        sides_before = resting_sides(inst, ps, mark, best_bid, best_ask)
+        sides_after = sides_plus(inst, sides_before, signed, charge_price, mark, best_bid, best_ask)
         if not order.reduce_only:
-            gross = self._gross_value(inst, ps, after_orders)
+            gross = abs(ps.cost) + max(sides_after[0].value, sides_after[1].value)  # RSK-007's input
             if check_risk_limit(gross, ps.risk_limit) is not None:
                 return Rej(Reason.RISK_LIMIT_EXCEEDED, f"position and orders worth {gross} exceed {ps.risk_limit}")
-        om_before = self._contract_order_margin(inst, ps, before_orders)
-        om_after = self._contract_order_margin(inst, ps, after_orders)
+        om_before = resting_order_margin(inst, ps, mark, best_bid, best_ask).total
+        om_after = margin_of_sides(inst, position, sides_after, ps.leverage).total
         setting = self._margin_setting(inst, ps)
         requirement = compute_order_requirement(
             inst,
-            ps.position,
-            self.marks[inst.symbol],
+            position,
+            mark,
             ps.leverage,
             setting.pos_cross,
             om_before,
@@ -1135,7 +1152,7 @@ class Engine:
             if self._is_spot(inst):
                 self._reserve(order)
                 return
-            ps.orders[order.order_id] = (order.leaves_qty if order.is_buy else -order.leaves_qty, order.price)
+            ps.put_order(order.order_id, order.leaves_qty if order.is_buy else -order.leaves_qty, order.price)
             return
         text = "Canceled: market order reached its price limit" if not is_limit else "Canceled: ImmediateOrCancel"
         self._cancel(order, text)
@@ -1234,13 +1251,13 @@ class Engine:
         for maker in {m.order_id: m for m, _, _ in fills}.values():
             ps = self.accounts[maker.account].positions[symbol]
             if maker.leaves_qty == 0:
-                ps.orders.pop(maker.order_id, None)
+                ps.drop_order(maker.order_id)
                 if maker.live or maker.order_id in self.live_orders:
                     self._forget(maker)
             elif maker.live:
-                ps.orders[maker.order_id] = (maker.leaves_qty if maker.is_buy else -maker.leaves_qty, maker.price)
+                ps.put_order(maker.order_id, maker.leaves_qty if maker.is_buy else -maker.leaves_qty, maker.price)
         for maker in dropped:
-            self.accounts[maker.account].positions[symbol].orders.pop(maker.order_id, None)
+            self.accounts[maker.account].positions[symbol].drop_order(maker.order_id)
             text = (
                 "Canceled: self-trade prevention (resting order of the same account)"
                 if maker.account == taker.account
@@ -1369,7 +1386,7 @@ class Engine:
         self.books[order.symbol].amend(order, leaves, order.price)
         order.order_qty = order.cum_qty + leaves
         ps = self.accounts[order.account].positions[order.symbol]
-        ps.orders[order.order_id] = (leaves if order.is_buy else -leaves, order.price)
+        ps.put_order(order.order_id, leaves if order.is_buy else -leaves, order.price)
 
     def _after_trading(self, inst: Instrument) -> None:
         """Triggers that watch the last price may fire after trades."""
@@ -1386,7 +1403,7 @@ class Engine:
         self.conditional[order.symbol].pop(order.order_id, None)
         ps = account.positions.get(order.symbol)
         if ps is not None:
-            ps.orders.pop(order.order_id, None)
+            ps.drop_order(order.order_id)
         if order.order_id in self.spot_reservations:
             self._reserve(order)
 
@@ -1531,12 +1548,11 @@ class Engine:
             signed = leaves if order.is_buy else -leaves
             others = tuple(v for k, v in ps.orders.items() if k != order.order_id)
             after = (*others, (signed, price))
-            before = tuple(ps.orders.values())
             if not order.reduce_only:
                 gross = self._gross_value(inst, ps, after)
                 if check_risk_limit(gross, ps.risk_limit) is not None:
                     return Rej(Reason.RISK_LIMIT_EXCEEDED, f"position and orders worth {gross} exceed the risk limit")
-            om_before = self._contract_order_margin(inst, ps, before)
+            om_before = self._contract_order_margin(inst, ps)
             om_after = self._contract_order_margin(inst, ps, after)
             setting = self._margin_setting(inst, ps)
             old_signed = order.leaves_qty if order.is_buy else -order.leaves_qty
@@ -1564,7 +1580,7 @@ class Engine:
         if crosses:
             book.take_out(order)
             ps_real = account.positions[inst.symbol]
-            ps_real.orders.pop(order.order_id, None)
+            ps_real.drop_order(order.order_id)
             order.price = price
             order.leaves_qty = leaves
             order.order_qty = order.cum_qty + leaves
@@ -1578,7 +1594,7 @@ class Engine:
                 if spot:
                     self._reserve(order)
                 else:
-                    ps_real.orders[order.order_id] = (order.leaves_qty if order.is_buy else -order.leaves_qty, price)
+                    ps_real.put_order(order.order_id, order.leaves_qty if order.is_buy else -order.leaves_qty, price)
             self._after_trading(inst)
             return order.order_id
         book.amend(order, leaves, price)
@@ -1586,7 +1602,7 @@ class Engine:
         if spot:
             self._reserve(order)
         else:
-            account.positions[inst.symbol].orders[order.order_id] = (leaves if order.is_buy else -leaves, price)
+            account.positions[inst.symbol].put_order(order.order_id, leaves if order.is_buy else -leaves, price)
         self._emit_exec(o.EXEC_REPLACED, order)
         return order.order_id
 
@@ -2249,12 +2265,12 @@ class Engine:
         for maker in {m.order_id: m for m, _, _ in fills}.values():
             ps = self.accounts[maker.account].positions[symbol]
             if maker.leaves_qty == 0:
-                ps.orders.pop(maker.order_id, None)
+                ps.drop_order(maker.order_id)
                 self._forget(maker)
             elif maker.live:
-                ps.orders[maker.order_id] = (maker.leaves_qty if maker.is_buy else -maker.leaves_qty, maker.price)
+                ps.put_order(maker.order_id, maker.leaves_qty if maker.is_buy else -maker.leaves_qty, maker.price)
         for maker in dropped:
-            self.accounts[maker.account].positions[symbol].orders.pop(maker.order_id, None)
+            self.accounts[maker.account].positions[symbol].drop_order(maker.order_id)
             self._cancel(maker, "Canceled: ReduceOnly order would have increased the position", in_book=False)
         for account_id in sorted(touched):
             account = self.accounts[account_id]

@@ -22,6 +22,8 @@ and nothing here is a rule: the rules stay the single source.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from rules.contract import compute_value
 from rules.instrument import Instrument
 from rules.margin import (
@@ -34,6 +36,9 @@ from rules.margin import (
 )
 from rules.num import abs_
 from rules.position import Position
+
+if TYPE_CHECKING:
+    from engine.accounts import PositionState
 
 Term = tuple[int, int, int]  # (signed qty, value at the charge price, premium)
 
@@ -55,6 +60,21 @@ def compute_term(inst: Instrument, qty: int, price: int, mark_price: int, best_b
     charge_price = compute_order_charge_price(inst, qty, price, best_bid, best_ask)
     value = abs_(compute_value(inst, qty, charge_price))
     return qty, value, compute_order_premium(inst, qty, price, mark_price)
+
+
+def resting_term(inst: Instrument, qty: int, price: int, mark_price: int) -> Term:
+    """The MRG-042 term of an order that does not cross the book (charged at its own limit), memoised."""
+    entry = _TABLES.get(inst.symbol)
+    if entry is None or entry[0] is not inst or entry[1] != mark_price or len(entry[2]) > _MAX_TERMS:
+        entry = (inst, mark_price, {}, {})
+        _TABLES[inst.symbol] = entry
+    terms = entry[2]
+    key = (qty, price)
+    term = terms.get(key)
+    if term is None:
+        term = compute_term(inst, qty, price, mark_price, 0, 0)
+        terms[key] = term
+    return term
 
 
 def order_sides(
@@ -138,3 +158,111 @@ def contract_order_margin(
     bids, asks = order_sides(inst, orders, mark_price, best_bid, best_ask)
     init_req = compute_order_margin_req_ppm(inst, position.cost, bids, asks, leverage_hundredths)
     return compute_order_margin(inst, position.qty, bids, asks, init_req, inst.taker_fee_ppm)
+
+
+def resting_sides(inst: Instrument, ps: PositionState, mark_price: int, best_bid: int, best_ask: int) -> Sides:
+    """Equal to ``compute_order_sides(inst, tuple(ps.orders.values()), mark_price, best_bid, best_ask)``.
+
+    Kept in ``ps.resting_cache`` (forgotten by any change of the resting
+    orders) while the instrument and mark are the same and no order of the set
+    crosses the book, so an unchanged set costs O(1), not one term per order.
+    """
+    cache = ps.resting_cache
+    if cache is not None and cache[0] is inst and cache[1] == mark_price:
+        kept: Sides = cache[2]
+        if (best_ask == 0 or cache[3] <= best_ask) if inst.is_inverse else cache[4] >= best_bid:
+            return kept
+    orders = tuple(ps.orders.values())
+    sides = order_sides(inst, orders, mark_price, best_bid, best_ask)
+    highest_buy, lowest_sell = _NO_BUY, _NO_SELL
+    for qty, price in orders:
+        if qty > 0:
+            highest_buy = max(highest_buy, price)
+        else:
+            lowest_sell = min(lowest_sell, price)
+    # MRG-040: an order crossing the book is charged at the touch, so the sums hold only while none does
+    crossing = (0 < best_ask < highest_buy) if inst.is_inverse else (lowest_sell < best_bid)
+    ps.resting_cache = None if crossing else (inst, mark_price, sides, highest_buy, lowest_sell, None)
+    return sides
+
+def sides_plus(
+    inst: Instrument, sides: Sides, qty: int, price: int, mark_price: int, best_bid: int, best_ask: int
+) -> Sides:
+    """``sides`` of a set of orders plus one more order ``(qty, price)``: MRG-042 is a sum of per-order terms."""
+    crossing = (qty > 0 and 0 < best_ask < price) if inst.is_inverse else (qty < 0 and best_bid > price)
+    if crossing:
+        _, value, premium = compute_term(inst, qty, price, mark_price, best_bid, best_ask)
+    else:
+        _, value, premium = resting_term(inst, qty, price, mark_price)
+    bids, asks = sides
+    if qty > 0:
+        return OrderSide(qty=bids.qty + qty, value=bids.value + value, premium=bids.premium + premium), asks
+    return bids, OrderSide(qty=asks.qty - qty, value=asks.value + value, premium=asks.premium + premium)
+
+
+def margin_of_sides(inst: Instrument, position: Position, sides: Sides, leverage_hundredths: int) -> OrderMargin:
+    """MRG-046's last two steps (MRG-045, MRG-044) over already summed sides."""
+    bids, asks = sides
+    init_req = compute_order_margin_req_ppm(inst, position.cost, bids, asks, leverage_hundredths)
+    return compute_order_margin(inst, position.qty, bids, asks, init_req, inst.taker_fee_ppm)
+
+
+def resting_order_margin(inst: Instrument, ps: PositionState, mark_price: int, best_bid: int, best_ask: int) -> OrderMargin:
+    """Equal to ``compute_contract_order_margin(inst, ps.position, tuple(ps.orders.values()), ..., ps.leverage)``.
+
+    MRG-046 of the resting orders, kept with their cached sums and keyed by
+    the position and leverage it was computed for.
+    """
+    if not ps.orders:
+        return _NO_ORDERS
+    sides = resting_sides(inst, ps, mark_price, best_bid, best_ask)
+    cache = ps.resting_cache
+    key = (ps.qty, ps.cost, ps.leverage)
+    if cache is not None and cache[2] is sides and cache[5] is not None and cache[5][0] == key:
+        kept: OrderMargin = cache[5][1]
+        return kept
+    margin = margin_of_sides(inst, ps.position, sides, ps.leverage)
+    if cache is not None and cache[2] is sides:
+        ps.resting_cache = (*cache[:5], (key, margin))
+    return margin
+
+_NO_ORDERS = OrderMargin(bid_qty_charged=0, ask_qty_charged=0, init_margin=0, premium=0, commission=0, total=0)
+
+
+def shift_resting_cache(cache: Any, old: tuple[int, int] | None, new: tuple[int, int] | None) -> Any:
+    """``ps.resting_cache`` after one resting order changes from ``old`` to ``new`` (None: absent).
+
+    MRG-042 is a sum of per-order terms, so the kept sums move by the
+    difference of the two orders' terms, each computed by the rules as for an
+    order that does not cross the book (the cache only ever holds such sums:
+    :func:`resting_sides` checks the kept price bounds against the touch before
+    using them).  The bounds only widen here (a removed order may have been the
+    extreme one), which can only make a later check fall back to a full sum.
+    """
+    inst, mark = cache[0], cache[1]
+    bids, asks = cache[2]
+    highest_buy, lowest_sell = cache[3], cache[4]
+    changes = []
+    if old is not None:
+        changes.append((old, -1))
+    if new is not None:
+        changes.append((new, 1))
+        if new[0] > 0:
+            highest_buy = max(highest_buy, new[1])
+        else:
+            lowest_sell = min(lowest_sell, new[1])
+    for (qty, price), direction in changes:
+        _, value, premium = resting_term(inst, qty, price, mark)
+        if qty > 0:
+            bids = OrderSide(
+                qty=bids.qty + direction * qty,
+                value=bids.value + direction * value,
+                premium=bids.premium + direction * premium,
+            )
+        else:
+            asks = OrderSide(
+                qty=asks.qty - direction * qty,
+                value=asks.value + direction * value,
+                premium=asks.premium + direction * premium,
+            )
+    return (inst, mark, (bids, asks), highest_buy, lowest_sell, None)

@@ -10,7 +10,15 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.fastmargin import contract_order_margin, order_sides
+from engine.accounts import PositionState
+from engine.fastmargin import (
+    contract_order_margin,
+    margin_of_sides,
+    order_sides,
+    resting_order_margin,
+    resting_sides,
+    sides_plus,
+)
 from rules.instrument import Instrument
 from rules.margin import compute_contract_order_margin, compute_order_sides
 from rules.position import Position, apply_fill
@@ -74,3 +82,54 @@ def test_memoised_sums_extended_by_one_new_order_equal_the_rule(inst: Instrument
         # first under a touch that may cross some resting orders (the memoised prefix must not be used then)
         for bid, ask in ((other_bid, other_ask), (best_bid, best_ask)):
             assert order_sides(inst, after, mark, bid, ask) == compute_order_sides(inst, after, mark, bid, ask)
+
+
+@given(inst=instruments(), data=st.data(), leverage=st.sampled_from((0, 100, 1_000, 10_000)))
+def test_sums_kept_with_resting_orders_equal_the_rule_as_orders_books_marks_and_positions_change(
+    inst: Instrument, data: st.DataObject, leverage: int
+) -> None:
+    """resting_sides / resting_order_margin (cached on the position record) after every kind of change."""
+    ps = PositionState(inst.symbol, inst.risk_limit)
+    ps.leverage = leverage
+    next_id = 1
+    _, mark, best_bid, best_ask = data.draw(situations(inst))
+    for step in range(12):
+        change = data.draw(st.sampled_from(("add", "drop", "amend", "book", "mark", "fill", "none")), label=f"change {step}")
+        if change == "add" or (change in ("drop", "amend") and not ps.orders):
+            qty = data.draw(st.integers(1, 50)) * inst.lot_size * data.draw(st.sampled_from((1, -1)))
+            ps.put_order(next_id, qty, mark + data.draw(st.integers(-20, 20)) * inst.tick_size)
+            next_id += 1
+        elif change == "drop":
+            ps.drop_order(data.draw(st.sampled_from(sorted(ps.orders))))
+        elif change == "amend":
+            key = data.draw(st.sampled_from(sorted(ps.orders)))
+            qty, price = ps.orders[key]
+            ps.put_order(key, qty * 2, price + inst.tick_size)
+        elif change == "book":
+            _, _, best_bid, best_ask = data.draw(situations(inst))
+        elif change == "mark":
+            mark = max(inst.tick_size, mark + data.draw(st.integers(-3, 3)) * inst.tick_size)
+        elif change == "fill":
+            position, _ = apply_fill(inst, ps.position, data.draw(st.integers(-5, 5)) * inst.lot_size, mark)
+            ps.qty, ps.cost = position.qty, position.cost
+        current = tuple(ps.orders.values())
+        expected_sides = compute_order_sides(inst, current, mark, best_bid, best_ask)
+        assert resting_sides(inst, ps, mark, best_bid, best_ask) == expected_sides
+        expected = compute_contract_order_margin(inst, ps.position, current, mark, best_bid, best_ask, leverage)
+        assert resting_order_margin(inst, ps, mark, best_bid, best_ask) == expected
+
+
+@given(inst=instruments(), data=st.data(), leverage=st.sampled_from((0, 100, 10_000)))
+def test_sides_plus_one_order_equal_the_rule_over_the_extended_set(
+    inst: Instrument, data: st.DataObject, leverage: int
+) -> None:
+    orders, mark, best_bid, best_ask = data.draw(situations(inst))
+    extra, _, _, _ = data.draw(situations(inst))
+    position = Position()
+    for qty, price in extra[:3]:
+        after = (*orders, (qty, price))
+        before_sides = compute_order_sides(inst, orders, mark, best_bid, best_ask)
+        plus = sides_plus(inst, before_sides, qty, price, mark, best_bid, best_ask)
+        assert plus == compute_order_sides(inst, after, mark, best_bid, best_ask)
+        expected = compute_contract_order_margin(inst, position, after, mark, best_bid, best_ask, leverage)
+        assert margin_of_sides(inst, position, plus, leverage) == expected
