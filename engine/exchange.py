@@ -124,7 +124,7 @@ LIQUIDATOR = -1  # the liquidation engine's account id (rules.waterfall.LIQUIDAT
 FAT_FINGER_PPM = 50_000  # 5%: market orders capped, limit orders checked (reference §8)
 LAST_WITHIN_MARK_PPM = 50_000  # 5%: LastWithinMark band
 MAX_CL_ORD_ID = 36
-CHECKPOINT_EVERY = 20_000  # commands between rollback checkpoints
+CHECKPOINT_EVERY = 100_000  # commands between rollback checkpoints (a rollback replays at most this many)
 
 
 class Rej(NamedTuple):
@@ -1371,10 +1371,15 @@ class Engine:
         ps = account.positions.get(inst.symbol)
         if ps is None:
             return
-        for order_id in sorted(account.orders):
-            order = self.live_orders[order_id]
-            if order.symbol != inst.symbol or not order.reduce_only or not order.triggered:
-                continue
+        symbol = inst.symbol
+        live = self.live_orders
+        candidates = [
+            order_id
+            for order_id in account.orders
+            if live[order_id].reduce_only and live[order_id].symbol == symbol and live[order_id].triggered
+        ]
+        for order_id in sorted(candidates):  # by order id: deterministic
+            order = live[order_id]
             room = self._reducible(ps, order.is_buy)
             if room == 0:
                 self._cancel(order, "Canceled: ReduceOnly order has no position left to reduce")
