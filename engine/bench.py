@@ -267,6 +267,155 @@ def bench_engine(setup: EngineSetup, ops: list[Op], warmup: int, directory: str)
     return attrs.evolve(run, note=note), counts
 
 
+# ----------------------------------------------------------------------------- where the time goes
+
+
+def bench_book_only(setup: EngineSetup, ops: list[Op], warmup: int) -> Run:
+    """The engine's own book (engine.book) alone: the stick's work with the engine's order objects.
+
+    No validation, margin, positions, events or journal: the floor of the
+    matching part of the engine, measured like the stick.
+    """
+    from engine.book import Book
+    from engine.orders import Order
+
+    book = Book(setup.symbol)
+    half = setup.accounts // 2
+    resting: dict[int, Order] = {}
+    add, match, remove = book.add, book.match, book.remove
+
+    def step(op: Op) -> None:
+        kind, oid, side, price, qty = op
+        if kind == 1:
+            order = resting.pop(oid, None)
+            if order is not None and order.live:
+                remove(order)
+            return
+        account = 1 + side * half + oid % half
+        order = Order(order_id=oid, account=account, symbol=setup.symbol, is_buy=side == 0, price=price, order_qty=qty)
+        fills: list[Any] = []
+        left = match(side == 0, price, qty, account, fills, [], None)
+        for maker, _, _ in fills:
+            if maker.leaves_qty == 0:
+                resting.pop(maker.order_id, None)
+        if left:
+            order.leaves_qty = left
+            order.reset_shown()
+            add(order)
+            resting[oid] = order
+
+    run, _ = timed_replay("engine.book alone (no rules)", step, ops, warmup)
+    return run
+
+
+def bench_rules_only(setup: EngineSetup, ops: list[Op], warmup: int) -> Run:
+    """The engine's book plus only the rule evaluations of the order path, called directly.
+
+    Per order: the MRG-042 term of the new order, MRG-045/044 for the account's
+    orders before and after it (MRG-046), MRG-060, MRG-020 and MRG-050 — the
+    calls the engine's pre-trade check makes — then ACC-004 per fill.  No
+    engine glue, no memo, no events, no journal: what evaluating the rulebook
+    per order costs by itself, the floor under the engine's figure.
+    """
+    from engine.book import Book
+    from engine.fastmargin import compute_term
+    from engine.orders import Order
+    from rules.instrument_file import load_builtin_instruments
+    from rules.margin import (
+        OrderSide,
+        compute_account_margin,
+        compute_order_margin,
+        compute_order_margin_req_ppm,
+        compute_order_requirement,
+        compute_position_margin,
+    )
+    from rules.position import Position, apply_trade
+
+    inst = load_builtin_instruments()[setup.symbol]
+    tick, lot = inst.tick_size, inst.lot_size
+    mark = ops[0][3] * tick
+    book = Book(setup.symbol)
+    half = setup.accounts // 2
+    resting: dict[int, Order] = {}
+    positions: dict[int, Position] = {}
+    sides: dict[int, tuple[OrderSide, OrderSide]] = {}
+    empty = (OrderSide(qty=0, value=0, premium=0), OrderSide(qty=0, value=0, premium=0))
+    wallet = setup.deposit
+    fee = inst.taker_fee_ppm
+
+    def move(account: int, is_buy: bool, old_qty: int, new_qty: int, price: int) -> None:
+        """A resting order's open quantity goes from ``old_qty`` to ``new_qty``: its MRG-042 term moves."""
+        bids, asks = sides.get(account, empty)
+        delta_value = delta_premium = 0
+        for qty, direction in ((old_qty, -1), (new_qty, 1)):
+            if qty:
+                _, value, premium = compute_term(inst, qty if is_buy else -qty, price, mark, 0, 0)
+                delta_value += direction * value
+                delta_premium += direction * premium
+        delta_qty = new_qty - old_qty
+        if is_buy:
+            bids = OrderSide(qty=bids.qty + delta_qty, value=bids.value + delta_value, premium=bids.premium + delta_premium)
+        else:
+            asks = OrderSide(qty=asks.qty + delta_qty, value=asks.value + delta_value, premium=asks.premium + delta_premium)
+        sides[account] = (bids, asks)
+
+    def order_margin(position: Position, both: tuple[OrderSide, OrderSide]) -> int:
+        bids, asks = both
+        ppm = compute_order_margin_req_ppm(inst, position.cost, bids, asks, 0)
+        return compute_order_margin(inst, position.qty, bids, asks, ppm, fee).total
+
+    def step(op: Op) -> None:
+        kind, oid, side, price_ticks, qty_lots = op
+        if kind == 1:
+            order = resting.pop(oid, None)
+            if order is not None and order.live:
+                book.remove(order)
+                move(order.account, order.is_buy, order.leaves_qty, 0, order.price)
+            return
+        account = 1 + side * half + oid % half
+        price, qty = price_ticks * tick, qty_lots * lot
+        signed = qty if side == 0 else -qty
+        position = positions.get(account) or Position()
+        before = sides.get(account, empty)
+        _, value, premium = compute_term(inst, signed, price, mark, 0, 0)
+        bids, asks = before
+        if signed > 0:
+            after = (OrderSide(qty=bids.qty + qty, value=bids.value + value, premium=bids.premium + premium), asks)
+        else:
+            after = (bids, OrderSide(qty=asks.qty + qty, value=asks.value + value, premium=asks.premium + premium))
+        om_before = order_margin(position, before)
+        om_after = order_margin(position, after)
+        requirement = compute_order_requirement(inst, position, mark, 0, 0, om_before, om_after, signed, price)
+        line = compute_position_margin(inst, position, mark, 0, 0)
+        available = compute_account_margin(wallet, (line,), om_before).available_margin
+        if requirement > available:
+            raise RuntimeError("the rules-only replay refused an order the engine accepts")
+        order = Order(order_id=oid, account=account, symbol=setup.symbol, is_buy=side == 0, price=price, order_qty=qty)
+        fills: list[Any] = []
+        left = book.match(side == 0, price, qty, account, fills, [], None)
+        for maker, fill_qty, fill_price in fills:
+            maker_position = positions.get(maker.account) or Position()
+            taker_position = positions.get(account) or Position()
+            if side == 0:
+                effect = apply_trade(inst, taker_position, maker_position, fill_qty, fill_price, fee, fee)
+                positions[account], positions[maker.account] = effect.buyer.position, effect.seller.position
+            else:
+                effect = apply_trade(inst, maker_position, taker_position, fill_qty, fill_price, fee, fee)
+                positions[maker.account], positions[account] = effect.buyer.position, effect.seller.position
+            move(maker.account, maker.is_buy, maker.leaves_qty + fill_qty, maker.leaves_qty, fill_price)
+            if maker.leaves_qty == 0:
+                resting.pop(maker.order_id, None)
+        if left:
+            order.leaves_qty = left
+            order.reset_shown()
+            book.add(order)
+            resting[oid] = order
+            move(account, side == 0, 0, left, price)
+
+    run, _ = timed_replay("book + order-path rules only", step, ops, warmup)
+    return run
+
+
 # ----------------------------------------------------------------------------- liquidation scaling
 
 

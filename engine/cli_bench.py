@@ -22,9 +22,11 @@ from engine.bench import (
     WARMUP,
     EngineSetup,
     Run,
+    bench_book_only,
     bench_engine,
     bench_liquidation,
     bench_reference,
+    bench_rules_only,
     default_journal_dir,
     format_ns,
     format_run,
@@ -49,6 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--large", type=int, default=100_000, help="positions in the large liquidation case")
     parser.add_argument("--repeats", type=int, default=7, help="timed mark updates per liquidation case (median)")
     parser.add_argument("--skip-engine", action="store_true", help="only the liquidation figure")
+    parser.add_argument(
+        "--no-breakdown",
+        action="store_true",
+        help="skip the two floor runs (the engine's book alone; book + the order path's rules only)",
+    )
     parser.add_argument("--skip-liquidation", action="store_true", help="only the throughput figure")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
 
@@ -76,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if args.journal_dir is None:
                 remove_tree(directory)
+        floors: list[Run] = []
+        if not args.no_breakdown:
+            floors = [bench_book_only(setup, ops, WARMUP), bench_rules_only(setup, ops, WARMUP)]
         stick_after = bench_reference(shared, ops, WARMUP, with_risk=False)
         stick = Run(
             name="ref_engine (mean of before/after)",
@@ -85,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             p99_ns=stick_before.p99_ns,
             p999_ns=stick_before.p999_ns,
         )
-        for row in (stick_before, stick_after, with_risk, engine):
+        for row in (stick_before, stick_after, with_risk, *floors, engine):
             print(format_run(row, stick))
         ratio = engine.ops_per_s / stick.ops_per_s
         verdict = "meets" if ratio >= RATIO_TARGET else "below"
@@ -107,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
             engine_p999_us=engine.p999_ns / 1000,
             ratio=round(ratio, 5),
             engine_counts=counts,
+            floors={row.name: {"ops_per_s": round(row.ops_per_s), "ratio": round(row.ops_per_s / stick.ops_per_s, 5)}
+                    for row in floors},
             setup=engine.note,
         )
     if not args.skip_liquidation:

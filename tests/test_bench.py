@@ -1,0 +1,45 @@
+"""The benchmark's replays run the shared workload as they claim (figures themselves are not tested)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from engine.bench import (
+    DEFAULT_SHARED,
+    EngineSetup,
+    bench_book_only,
+    bench_engine,
+    bench_rules_only,
+    load_module,
+)
+
+pytestmark = pytest.mark.skipif(
+    not (DEFAULT_SHARED / "workload.py").exists(), reason="the shared bench folder is not next to the repository"
+)
+
+WARMUP = 1_000
+
+
+@pytest.fixture(scope="module")
+def ops() -> list[tuple[int, int, int, int, int]]:
+    workload = load_module(DEFAULT_SHARED, "workload")
+    generated: list[tuple[int, int, int, int, int]] = workload.generate(n_ops=3_000, seed=20240601, warmup=WARMUP)
+    return generated
+
+
+def test_engine_replay_accepts_every_order_and_journals_every_command(ops: list[tuple[int, int, int, int, int]]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        run, counts = bench_engine(EngineSetup(), ops, WARMUP, str(Path(directory) / "store"))
+    rejected = {key: value for key, value in counts.items() if key.startswith("rejected:")}
+    kinds = counts["add_ops"] + counts["cancel_ops"] + counts["sweep_ops"]
+    assert (run.ops, kinds, rejected) == (len(ops) - WARMUP, len(ops) - WARMUP, {})
+    assert counts["journal_bytes"] > 0
+
+
+def test_floor_replays_time_the_same_ops(ops: list[tuple[int, int, int, int, int]]) -> None:
+    book = bench_book_only(EngineSetup(), ops, WARMUP)
+    rules = bench_rules_only(EngineSetup(), ops, WARMUP)
+    assert (book.ops, rules.ops) == (len(ops) - WARMUP, len(ops) - WARMUP)
