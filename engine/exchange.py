@@ -165,6 +165,11 @@ def _is_str(value: object) -> bool:
     return type(value) is str
 
 
+# PlaceOrder's optional fields by type, in the order they are checked (the first wrong one is named)
+_PLACE_INT_FIELDS = ("order_qty", "price", "display_qty", "stop_px", "peg_offset_value")
+_PLACE_STR_FIELDS = ("side", "ord_type", "time_in_force", "peg_price_type")
+
+
 # names of the attributes that are the engine's state (pickled for checkpoints, hashed)
 _STATE = (
     "instrument_map",
@@ -800,15 +805,15 @@ class Engine:
             return Rej(Reason.CONTRACT_SETTLED, f"{inst.symbol} is settled")
         if inst.symbol not in self.marks:
             return Rej(Reason.NO_MARK_PRICE, f"{inst.symbol} has no mark price yet")
-        for name in ("order_qty", "price", "display_qty", "stop_px", "peg_offset_value"):
-            value = getattr(c, name)
-            if value is not None and not _is_int(value):
+        numbers: tuple[object, ...] = (c.order_qty, c.price, c.display_qty, c.stop_px, c.peg_offset_value)
+        for name, number in zip(_PLACE_INT_FIELDS, numbers, strict=True):
+            if number is not None and type(number) is not int:
                 return Rej(Reason.MALFORMED, f"{name} must be an integer")
-        for name in ("side", "ord_type", "time_in_force", "peg_price_type"):
-            value = getattr(c, name)
-            if value is not None and not _is_str(value):
+        texts: tuple[object, ...] = (c.side, c.ord_type, c.time_in_force, c.peg_price_type)
+        for name, text in zip(_PLACE_STR_FIELDS, texts, strict=True):
+            if text is not None and type(text) is not str:
                 return Rej(Reason.MALFORMED, f"{name} must be a string")
-        if not _is_str(c.exec_inst) or not _is_str(c.cl_ord_id):
+        if type(c.exec_inst) is not str or type(c.cl_ord_id) is not str:
             return Rej(Reason.MALFORMED, "exec_inst and cl_ord_id must be strings")
         insts = o.parse_exec_inst(c.exec_inst)
         if insts is None:
