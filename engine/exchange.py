@@ -1130,6 +1130,8 @@ class Engine:
             self._emit_exec(o.EXEC_NEW, order)
         self.live_orders[order.order_id] = order
         account.orders[order.order_id] = order
+        if order.close:
+            self._close_cancels_same_side(account, inst, order)
         if order.post_only and book.crosses(order.is_buy, order.price):
             self._cancel(order, "Canceled: ParticipateDoNotInitiate order would have traded")
             return
@@ -1161,6 +1163,36 @@ class Engine:
             return
         text = "Canceled: market order reached its price limit" if not is_limit else "Canceled: ImmediateOrCancel"
         self._cancel(order, text)
+
+    def _close_cancels_same_side(self, account: Account, inst: Instrument, close: Order) -> None:
+        """ORD-012: a Close order entering the book cancels the account's other active same-side limit orders
+        in the contract when, together with it, their open quantity exceeds the position.
+
+        BitMEX: "will cancel other active limit orders with the same side and
+        symbol if the open quantity exceeds the current position".  Active means
+        in the book (triggered); untriggered stops wait and are handled by
+        ReduceOnly when they fire.  All of them go (by order id), not just
+        enough to fit: the Close order is the trader's instruction for the
+        position [I].
+        """
+        ps = account.positions.get(inst.symbol)
+        room = 0 if ps is None else self._reducible(ps, close.is_buy)
+        others = sorted(
+            order_id
+            for order_id, order in account.orders.items()
+            if order_id != close.order_id
+            and isinstance(order, Order)
+            and order.symbol == inst.symbol
+            and order.is_buy == close.is_buy
+            and order.triggered
+            and order.live
+            and order.level is not None
+        )
+        open_qty = close.leaves_qty + sum(self.live_orders[order_id].leaves_qty for order_id in others)
+        if open_qty <= room:
+            return
+        for order_id in others:
+            self._cancel(self.live_orders[order_id], "Canceled: Close order and open quantity above the position")
 
     def _sweep(self, account: Account, inst: Instrument, order: Order, limit: int) -> list[tuple[int, int]]:
         """Match ``order`` (not in the book) against the book up to ``limit``; apply every fill.

@@ -23,7 +23,10 @@ ORD-007  Trailing stop (Pegged, TrailingStopPeg): stopPx = trigger price +
 ORD-010  ParticipateDoNotInitiate: cancelled instead of trading on entry
 ORD-011  ReduceOnly: never opens, increases or flips; amended down or
          cancelled when the position shrinks
-ORD-012  Close: ReduceOnly; without orderQty closes the whole position
+ORD-012  Close: ReduceOnly; without orderQty closes the whole position;
+         on entering the book it cancels the account's other active
+         same-side limit orders in the contract when, with it, their open
+         quantity exceeds the position (untriggered stops are not active)
 ORD-013  Trigger source MarkPrice (default) / LastPrice / IndexPrice
 ORD-014  LastWithinMark: a last-price trigger counts only within 5% of mark
 ORD-020  GoodTillCancel / ORD-021 ImmediateOrCancel / ORD-022 FillOrKill /
