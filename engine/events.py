@@ -59,6 +59,8 @@ class Reason(enum.Enum):
     NOT_EXPIRED = "ContractNotExpired"  # settlement before the contract's expiry
     CONTRACT_SETTLED = "ContractSettled"  # the contract is settled: no more settlement, no more orders
     INSURANCE_SHORTFALL = "InsuranceShortfall"  # the fund cannot bear the liquidation engine's settlement loss
+    MARK_NOT_SETTLEMENT_PRICE = "MarkNotAtSettlementPrice"  # settle only after a mark update to that price
+    LIQUIDATION_PENDING = "LiquidationPending"  # a pool is below maintenance: the waterfall has work left
     INTERNAL_ERROR = "InternalError"
 
 

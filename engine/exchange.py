@@ -118,7 +118,7 @@ from rules.risk_limit import (
     compute_risk_steps,
     compute_tier_limit,
 )
-from rules.settlement import compute_position_settlement
+from rules.settlement import check_settlement_ready, compute_position_settlement
 
 LIQUIDATOR = -1  # the liquidation engine's account id (rules.waterfall.LIQUIDATOR_ACCOUNT_ID)
 FAT_FINGER_PPM = 50_000  # 5%: market orders capped, limit orders checked (reference §8)
@@ -1814,6 +1814,10 @@ class Engine:
         through ``apply_fill``, the settlement fee rounded up into the fee pool);
         what the liquidation engine holds is closed at the same price into the
         insurance fund, without a fee.
+
+        Losses go through the waterfall first (``check_settlement_ready``,
+        SET-005): refused unless the mark is already the settlement price and
+        no pool holding the contract is below maintenance there.
         """
         inst = self._instrument(c.symbol)
         if isinstance(inst, Rej):
@@ -1828,6 +1832,18 @@ class Engine:
         if inst.symbol in self.settled:
             return Rej(Reason.CONTRACT_SETTLED, f"{inst.symbol} settled at {self.settled[inst.symbol]}")
         symbol, asset = inst.symbol, inst.settl_currency
+        below = tuple(
+            account_id
+            for account_id in sorted(self.holders[symbol])
+            if symbol in self.marks and self._below_maintenance(self.accounts[account_id], symbol)
+        )
+        hold = check_settlement_ready(self.marks.get(symbol), price, below)
+        if hold is not None:
+            reason = (
+                Reason.MARK_NOT_SETTLEMENT_PRICE if hold.reason == "mark-not-at-settlement-price"
+                else Reason.LIQUIDATION_PENDING
+            )
+            return Rej(reason, f"{hold.detail} (SET-005)")
         held = [p for p in self.pending if p.symbol == symbol and p.qty != 0]
         held_pnl = [apply_fill(inst, Position(qty=p.qty, cost=p.cost), -p.qty, price)[1] for p in held]
         if self.insurance_funds.get(asset, 0) + sum(held_pnl) < 0:
@@ -1863,6 +1879,11 @@ class Engine:
         for account_id in settled:
             self._emit_position(account_id, symbol)
         return 0
+
+    def _below_maintenance(self, account: Account, symbol: str) -> bool:
+        """LIQ-003 at the current mark for the pool holding ``symbol`` (read only)."""
+        _, equity, maintenance, members = self._pool_of(account, symbol)
+        return bool(members) and equity - maintenance < 0
 
     def _tick(self, c: cmd.TimeTick) -> Rej | int:
         del c

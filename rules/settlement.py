@@ -68,7 +68,7 @@ class InstrumentSettled:
 class SettlementRejection:
     """A settlement that cannot happen (no state change)."""
 
-    reason: str  # "not-a-future" | "not-expired" | "no-index-samples" | "oi-imbalance"
+    reason: str  # "not-a-future" | "not-expired" | "no-index-samples" | "oi-imbalance" | SET-005's two
     detail: str
 
 
@@ -107,6 +107,35 @@ def compute_twap(samples: tuple[IndexSample, ...], start_ms: int, end_ms: int) -
     duration = end_ms - counted[0][0]
     # half up to the price unit: neutral, both sides settle at this price.
     return round_half_up_div(weighted, duration), len(counted)
+
+
+@concrete
+def check_settlement_ready(
+    mark_price: int | None, settlement_price: int, pools_below_maintenance: tuple[int, ...]
+) -> SettlementRejection | None:
+    """SET-005: a future settles only once its losses have gone through the waterfall at the settlement price.
+
+    Closing positions at the settlement price (SET-003) realises every loss in
+    full; an account whose margin cannot bear it would be settled into a
+    negative wallet.  So settlement waits until the mark *is* the settlement
+    price (the mark update at that price ran the liquidation waterfall: pools
+    below maintenance were taken over, closed out against the book, the
+    insurance fund and ADL) and no pool holding the contract is still below
+    maintenance there (work the per-update bound carried to a later update).
+    ``pools_below_maintenance`` are the account ids of such pools [I: BitMEX
+    liquidates continuously before expiry and does not state the order].
+    """
+    if mark_price != settlement_price:
+        return SettlementRejection(
+            reason="mark-not-at-settlement-price",
+            detail=f"mark is {mark_price}: a mark update to {settlement_price} runs the waterfall first",
+        )
+    if pools_below_maintenance:
+        return SettlementRejection(
+            reason="liquidation-pending",
+            detail=f"account {pools_below_maintenance[0]} is below maintenance at the settlement price",
+        )
+    return None
 
 
 @concrete

@@ -133,9 +133,10 @@ def test_set_004_an_order_in_a_settled_contract_is_rejected() -> None:
         (c.Settle(time_ms=EXPIRY, symbol=SYMBOL, settlement_price=True), Reason.INVALID_PRICE),
         (c.Settle(time_ms=EXPIRY, symbol=None, settlement_price=PRICE), Reason.MALFORMED),  # type: ignore[arg-type]
         (c.Settle(time_ms="now", symbol=SYMBOL, settlement_price=PRICE), Reason.MALFORMED),  # type: ignore[arg-type]
+        (c.Settle(time_ms=EXPIRY, symbol=SYMBOL, settlement_price=PRICE + 50), Reason.MARK_NOT_SETTLEMENT_PRICE),
     ],
     ids=["unknown-symbol", "perpetual", "before-expiry", "zero-price", "negative-price", "above-max-price",
-         "float-price", "bool-price", "symbol-not-a-string", "time-not-an-int"],
+         "float-price", "bool-price", "symbol-not-a-string", "time-not-an-int", "mark-elsewhere"],
 )
 def test_set_004_a_bad_settlement_is_rejected_with_its_reason_and_changes_nothing(
     command: c.Settle, reason: Reason
@@ -197,6 +198,8 @@ def test_settlement_journals_and_replays_to_the_same_state_and_events(tmp_path: 
         *(c.Deposit(time_ms=OPEN, account=account, asset="XBt", amount=100_000_000) for account in (1, 2)),
         c.PlaceOrder(time_ms=OPEN, account=2, symbol=SYMBOL, side="Sell", order_qty=10_000, price=MARK),
         c.PlaceOrder(time_ms=OPEN, account=1, symbol=SYMBOL, side="Buy", order_qty=10_000, price=MARK),
+        c.Settle(time_ms=OPEN, symbol=SYMBOL, settlement_price=PRICE),  # refused: the mark is not there yet
+        c.PriceUpdate(time_ms=EXPIRY - 1, symbol=SYMBOL, mark_price=PRICE, index_price=PRICE),
         c.Settle(time_ms=EXPIRY - 1, symbol=SYMBOL, settlement_price=PRICE),
         c.Settle(time_ms=EXPIRY, symbol=SYMBOL, settlement_price=PRICE),
         c.Settle(time_ms=EXPIRY, symbol=SYMBOL, settlement_price=5.5),  # type: ignore[arg-type]
@@ -211,3 +214,37 @@ def test_settlement_journals_and_replays_to_the_same_state_and_events(tmp_path: 
         len(commands),
     )
     assert durable.exchange.settled == {SYMBOL: PRICE}
+
+
+def test_set_005_settlement_waits_for_the_waterfall_at_the_settlement_price() -> None:
+    """Two 50x longs fall below maintenance at the settlement price; one liquidation per update.
+
+    The first update liquidates one and carries the other: Settle is refused
+    (LiquidationPending) and changes nothing; the next update liquidates the
+    second; then Settle closes everything and no wallet is negative.
+    """
+    engine = Engine(max_liquidations_per_update=1)
+    lot = INST.lot_size
+    low = MARK - MARK * 3 // 100  # 3% down
+    low -= low % INST.tick_size
+    run(engine, c.PriceUpdate(time_ms=OPEN, symbol=SYMBOL, mark_price=MARK, index_price=MARK))
+    run(engine, c.DepositInsurance(time_ms=OPEN, asset="XBt", amount=100_000_000))
+    for account, amount in ((1, 10**10), (2, 10**10), (5, 4_500), (6, 4_500)):
+        run(engine, c.VerifyAccount(time_ms=OPEN, account=account))
+        run(engine, c.Deposit(time_ms=OPEN, account=account, asset="XBt", amount=amount))
+    run(engine, c.PlaceOrder(time_ms=OPEN, account=1, symbol=SYMBOL, side="Sell", order_qty=2 * lot, price=MARK))
+    for account in (5, 6):
+        run(engine, c.SetLeverage(time_ms=OPEN, account=account, symbol=SYMBOL, leverage_hundredths=5_000))
+        run(engine, c.PlaceOrder(time_ms=OPEN, account=account, symbol=SYMBOL, side="Buy", order_qty=lot, price=MARK))
+    run(engine, c.PlaceOrder(time_ms=OPEN, account=2, symbol=SYMBOL, side="Buy", order_qty=10 * lot, price=low))
+    run(engine, c.PriceUpdate(time_ms=EXPIRY, symbol=SYMBOL, mark_price=low, index_price=low))
+    assert sorted(a for a in (5, 6) if engine.positions(a).get(SYMBOL, Position()).qty != 0) in ([5], [6])
+    expected_hash = reference_after_tick(engine, EXPIRY)
+    events = engine.process(c.Settle(time_ms=EXPIRY, symbol=SYMBOL, settlement_price=low))
+    assert [(type(e), getattr(e, "reason", None)) for e in events] == [(Rejected, Reason.LIQUIDATION_PENDING)]
+    assert engine.state_hash() == expected_hash
+    run(engine, c.PriceUpdate(time_ms=EXPIRY, symbol=SYMBOL, mark_price=low, index_price=low))
+    run(engine, c.Settle(time_ms=EXPIRY, symbol=SYMBOL, settlement_price=low))
+    wallets = {account: engine.wallet(account, "XBt") for account in (1, 2, 5, 6)}
+    assert {account: wallet for account, wallet in wallets.items() if wallet < 0} == {}
+    assert (engine.settled, {a: engine.positions(a) for a in (1, 2, 5, 6)}) == ({SYMBOL: low}, {1: {}, 2: {}, 5: {}, 6: {}})

@@ -11,6 +11,7 @@ from rules.position import FLAT, Position, apply_trade
 from rules.settlement import (
     InstrumentSettled,
     SettlementRejection,
+    check_settlement_ready,
     compute_settlement_fee,
     compute_twap,
     process_settlement,
@@ -115,3 +116,15 @@ def test_settlement_conserves_funds(holders: tuple[tuple[int, Position], ...], s
         0,
         {FLAT},
     )
+
+
+def test_set_005_settlement_waits_for_the_mark_at_the_settlement_price_and_an_empty_waterfall() -> None:
+    outcomes = [
+        check_settlement_ready(None, 5_000_000, ()),
+        check_settlement_ready(4_999_950, 5_000_000, ()),
+        check_settlement_ready(5_000_000, 5_000_000, (7, 9)),
+        check_settlement_ready(5_000_000, 5_000_000, ()),
+    ]
+    reasons = [None if outcome is None else outcome.reason for outcome in outcomes]
+    assert reasons == ["mark-not-at-settlement-price", "mark-not-at-settlement-price", "liquidation-pending", None]
+    assert outcomes[2] is not None and "account 7" in outcomes[2].detail
