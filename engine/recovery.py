@@ -336,6 +336,15 @@ class DurableExchange:
             else:
                 snapshots = [path for _, path in list_snapshots(directory)]
                 exchange, report, scan = recover(journal_path, codec, snapshots)
+                if dict(scan.schema) != codec.schema:
+                    # records are laid out by the header's schema (class index, field positions):
+                    # appending this build's records under another header would make them undecodable
+                    raise JournalError(
+                        journal_path,
+                        0,
+                        "journal written under another command schema (a command class or field was "
+                        "added or removed since): it replays, but cannot be continued; start a new store",
+                    )
                 writer = JournalWriter.reopen(scan, policy=policy)
         except BaseException:
             os.close(lock_fd)
