@@ -30,7 +30,9 @@ and when they are forced to the device (``fsync``: ``"always"`` after every
 write, ``"never"``, or ``"every:N"`` writes).  A record counts as
 *acknowledged* once :attr:`JournalWriter.committed_seq` covers it: after a
 ``write(2)`` it survives the death of the process (SIGKILL); after an
-``fsync`` it also survives the loss of the machine.
+``fsync`` it also survives the loss of the machine.  The writer refuses a
+payload over :data:`MAX_RECORD_BYTES` (:class:`RecordTooLarge`, nothing
+appended) rather than write a record its reader would call damage.
 
 **Snapshot file.** ::
 
@@ -61,7 +63,7 @@ READABLE_JOURNAL_VERSIONS: Final = (1, 2)
 SNAPSHOT_MAGIC: Final = b"PSPECSNP"
 SNAPSHOT_VERSION: Final = 1
 
-# a single command is small; a length beyond this is damage, not data
+# a single command is small: a longer record is refused by the writer (RecordTooLarge), so one in a file is damage
 MAX_RECORD_BYTES: Final = 1 << 24
 
 _RECORD_HEAD: Final = struct.Struct("<IQ")
@@ -85,6 +87,10 @@ class JournalError(Exception):
         self.offset = offset
         self.reason = reason
         super().__init__(f"{path}: {reason} at byte offset {offset}")
+
+
+class RecordTooLarge(ValueError):
+    """A payload longer than :data:`MAX_RECORD_BYTES`: the writer refuses it, as the reader would."""
 
 
 class JournalCorrupt(JournalError):
@@ -330,10 +336,16 @@ class JournalWriter:
         return cls(scan.path, fd, scan.last_seq + 1, policy)
 
     def append(self, payload: bytes) -> int:
-        """Frame and buffer one record; commits when the group is full. Returns its seq."""
+        """Frame and buffer one record; commits when the group is full. Returns its seq.
+
+        Raises :class:`RecordTooLarge` (appending nothing) for a payload the reader would refuse.
+        """
+        length = len(payload)
+        if length > MAX_RECORD_BYTES:
+            raise RecordTooLarge(f"record of {length} bytes exceeds the journal's {MAX_RECORD_BYTES}")
         seq = self.next_seq
         self.next_seq = seq + 1
-        head = _pack_head(len(payload), seq)
+        head = _pack_head(length, seq)
         buffer = self._buffer
         buffer += head
         buffer += _pack_u32(_crc32(head))

@@ -358,7 +358,11 @@ class DurableExchange:
         return self.writer.committed_seq
 
     def submit(self, command: Any) -> Sequence[Any]:
-        """Journal then apply one command; its events (acknowledged per the sync policy)."""
+        """Journal then apply one command; its events (acknowledged per the sync policy).
+
+        A command whose record would exceed the journal's limit (a field of megabytes) raises
+        :class:`~engine.journal.RecordTooLarge` before anything is journaled or applied.
+        """
         self._append(self._encode(command))
         events = self._process(command)
         if self.snapshot_every:

@@ -24,7 +24,14 @@ from engine import codec as codec_module
 from engine.codec import CodecError, CommandCodec, Opaque, encode_state
 from engine.commands import COMMAND_TYPES, CancelOrder, Isolate, PlaceOrder, TimeTick, VerifyAccount
 from engine.exchange import Engine
-from engine.journal import JOURNAL_MAGIC, JournalError, SyncPolicy, read_journal
+from engine.journal import (
+    JOURNAL_MAGIC,
+    MAX_RECORD_BYTES,
+    JournalError,
+    RecordTooLarge,
+    SyncPolicy,
+    read_journal,
+)
 from engine.recovery import DurableExchange, command_codec, recover
 
 CODEC = CommandCodec(COMMAND_TYPES.values())
@@ -323,3 +330,18 @@ def test_a_store_written_under_another_schema_is_not_continued(tmp_path: Path) -
     with pytest.raises(JournalError, match="another command schema"):
         DurableExchange.open(directory, command_codec(), Engine, policy=SyncPolicy())
     assert os.path.exists(os.path.join(directory, "journal.log"))
+
+
+def test_a_command_too_large_for_a_record_is_refused_before_it_is_journaled_or_applied(tmp_path: Path) -> None:
+    directory = str(tmp_path / "store")
+    durable, _ = DurableExchange.open(directory, command_codec(), Engine)
+    durable.submit(VerifyAccount(time_ms=0, account=1))
+    huge = PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=1, cl_ord_id="x" * MAX_RECORD_BYTES)
+    before = durable.exchange.state_hash()
+    with pytest.raises(RecordTooLarge, match=f"exceeds the journal's {MAX_RECORD_BYTES}"):
+        durable.submit(huge)
+    assert (durable.exchange.state_hash(), durable.writer.next_seq) == (before, 2)
+    durable.submit(VerifyAccount(time_ms=0, account=2))
+    durable.close()
+    recovered, report, _ = recover(os.path.join(directory, "journal.log"), command_codec())
+    assert (report.replayed, recovered.state_hash()) == (2, durable.exchange.state_hash())
