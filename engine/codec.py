@@ -665,7 +665,7 @@ def _field_getter(names: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]
     return getter
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class _ReadEntry:
     """How to rebuild one class's records written under the writer's field list."""
 

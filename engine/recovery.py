@@ -170,7 +170,10 @@ def replay(
     on_events: Callable[[Sequence[Any]], None] | None = None,
 ) -> tuple[int, int, int, str]:
     """Apply the journal's commands with seq > ``after_seq``: (replayed, events, rejected, event hash)."""
-    codec.use_writer_schema(scan.schema)
+    try:
+        codec.use_writer_schema(scan.schema)
+    except CodecError as error:
+        raise JournalCorrupt(scan.path, 0, f"journal header schema unusable ({error})") from None
     digest = hashlib.sha256()
     replayed = events = rejected = 0
     for index, (seq, payload) in enumerate(scan.records):

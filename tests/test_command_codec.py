@@ -27,12 +27,14 @@ from engine.exchange import Engine
 from engine.journal import (
     JOURNAL_MAGIC,
     MAX_RECORD_BYTES,
+    JournalCorrupt,
     JournalError,
+    JournalWriter,
     RecordTooLarge,
     SyncPolicy,
     read_journal,
 )
-from engine.recovery import DurableExchange, command_codec, recover
+from engine.recovery import DurableExchange, command_codec, genesis_meta, recover
 
 CODEC = CommandCodec(COMMAND_TYPES.values())
 NAMES = sorted(COMMAND_TYPES)
@@ -345,3 +347,11 @@ def test_a_command_too_large_for_a_record_is_refused_before_it_is_journaled_or_a
     durable.close()
     recovered, report, _ = recover(os.path.join(directory, "journal.log"), command_codec())
     assert (report.replayed, recovered.state_hash()) == (2, durable.exchange.state_hash())
+
+
+def test_a_journal_header_schema_that_is_not_field_lists_is_named_damage(tmp_path: Path) -> None:
+    path = str(tmp_path / "journal.log")
+    writer = JournalWriter.create(path, {"PlaceOrder": "time_ms"}, policy=SyncPolicy(), extra=genesis_meta(Engine()))
+    writer.close()
+    with pytest.raises(JournalCorrupt, match=r"journal header schema unusable .*PlaceOrder is not a list of field names"):
+        recover(path, command_codec())
