@@ -7,7 +7,13 @@
 
 (little-endian).  ``meta`` holds the first sequence number and the command
 schema (see :mod:`engine.codec`).  Sequence numbers are consecutive from
-``first_seq``.  A reader distinguishes two kinds of damage:
+``first_seq``.  A payload is one command as :class:`engine.codec.CommandCodec`
+encodes it; its first byte says how: ``C`` compact record (plain values),
+``B`` exact binary encoding (hostile values), ``[`` canonical JSON (written
+only by version 1).  This build writes version 2 and reads versions 1 and 2
+(a version-1 journal continued by this build holds ``C`` records after its
+JSON ones; a version-1 build refuses a version-2 file at its header).  The
+frame is the same in both versions.  A reader distinguishes two kinds of damage:
 
 * a **torn tail** — the file ends inside the last record (or the last record's
   payload checksum fails and nothing follows it, or the tail is all zero
@@ -24,7 +30,9 @@ and when they are forced to the device (``fsync``: ``"always"`` after every
 write, ``"never"``, or ``"every:N"`` writes).  A record counts as
 *acknowledged* once :attr:`JournalWriter.committed_seq` covers it: after a
 ``write(2)`` it survives the death of the process (SIGKILL); after an
-``fsync`` it also survives the loss of the machine.
+``fsync`` it also survives the loss of the machine.  The writer refuses a
+payload over :data:`MAX_RECORD_BYTES` (:class:`RecordTooLarge`, nothing
+appended) rather than write a record its reader would call damage.
 
 **Snapshot file.** ::
 
@@ -49,11 +57,13 @@ from typing import Any, Final
 import attrs
 
 JOURNAL_MAGIC: Final = b"PSPECJNL"
-JOURNAL_VERSION: Final = 1
+JOURNAL_VERSION: Final = 2  # the version written
+# versions read: 1 (payloads JSON or B records), 2 (payloads C or B records; see engine.codec)
+READABLE_JOURNAL_VERSIONS: Final = (1, 2)
 SNAPSHOT_MAGIC: Final = b"PSPECSNP"
 SNAPSHOT_VERSION: Final = 1
 
-# a single command is small; a length beyond this is damage, not data
+# a single command is small: a longer record is refused by the writer (RecordTooLarge), so one in a file is damage
 MAX_RECORD_BYTES: Final = 1 << 24
 
 _RECORD_HEAD: Final = struct.Struct("<IQ")
@@ -65,6 +75,8 @@ _SNAP_HEAD: Final = struct.Struct("<8sHQH")
 _U64: Final = struct.Struct("<Q")
 
 _crc32 = zlib.crc32
+_pack_head = _RECORD_HEAD.pack
+_pack_u32 = _U32.pack
 
 
 class JournalError(Exception):
@@ -75,6 +87,10 @@ class JournalError(Exception):
         self.offset = offset
         self.reason = reason
         super().__init__(f"{path}: {reason} at byte offset {offset}")
+
+
+class RecordTooLarge(ValueError):
+    """A payload longer than :data:`MAX_RECORD_BYTES`: the writer refuses it, as the reader would."""
 
 
 class JournalCorrupt(JournalError):
@@ -159,8 +175,9 @@ def read_header(path: str, data: bytes) -> tuple[Mapping[str, Any], int]:
     magic, version, meta_len = _FILE_HEAD.unpack_from(data, 0)
     if magic != JOURNAL_MAGIC:
         raise JournalCorrupt(path, 0, f"not a perpspec journal (magic {magic!r})")
-    if version != JOURNAL_VERSION:
-        raise JournalCorrupt(path, 8, f"unsupported journal version {version} (this build reads {JOURNAL_VERSION})")
+    if version not in READABLE_JOURNAL_VERSIONS:
+        readable = ", ".join(map(str, READABLE_JOURNAL_VERSIONS))
+        raise JournalCorrupt(path, 8, f"unsupported journal version {version} (this build reads {readable})")
     end = _FILE_HEAD.size + meta_len
     if end + 4 > len(data):
         raise JournalCorrupt(path, len(data), f"journal header truncated (needs {end + 4} bytes)")
@@ -279,9 +296,9 @@ class JournalWriter:
         self._fsync_every = policy.fsync_interval()
         self._writes_since_fsync = 0
         self._buffer = bytearray()
-        self._pending = 0
         self.next_seq = next_seq
         self.committed_seq = next_seq - 1  # last seq that reached the OS (and the device, per policy)
+        self._commit_at = self.committed_seq + self._group  # the seq whose append fills the group
 
     @classmethod
     def create(
@@ -319,32 +336,38 @@ class JournalWriter:
         return cls(scan.path, fd, scan.last_seq + 1, policy)
 
     def append(self, payload: bytes) -> int:
-        """Frame and buffer one record; commits when the group is full. Returns its seq."""
+        """Frame and buffer one record; commits when the group is full. Returns its seq.
+
+        Raises :class:`RecordTooLarge` (appending nothing) for a payload the reader would refuse.
+        """
+        length = len(payload)
+        if length > MAX_RECORD_BYTES:
+            raise RecordTooLarge(f"record of {length} bytes exceeds the journal's {MAX_RECORD_BYTES}")
         seq = self.next_seq
         self.next_seq = seq + 1
-        head = _RECORD_HEAD.pack(len(payload), seq)
+        head = _pack_head(length, seq)
         buffer = self._buffer
         buffer += head
-        buffer += _U32.pack(_crc32(head))
+        buffer += _pack_u32(_crc32(head))
         buffer += payload
-        buffer += _U32.pack(_crc32(payload))
-        self._pending += 1
-        if self._pending >= self._group:
+        buffer += _pack_u32(_crc32(payload))
+        if seq >= self._commit_at:
             self.commit()
         return seq
 
     def commit(self) -> int:
         """Write buffered records (and fsync per policy); returns :attr:`committed_seq`."""
-        if self._pending:
+        last = self.next_seq - 1
+        if last > self.committed_seq:
             _write_all(self._fd, self._buffer)
             self._buffer.clear()
-            self._pending = 0
             if self._fsync_every:
                 self._writes_since_fsync += 1
                 if self._writes_since_fsync >= self._fsync_every:
                     os.fsync(self._fd)
                     self._writes_since_fsync = 0
-            self.committed_seq = self.next_seq - 1
+            self.committed_seq = last
+            self._commit_at = last + self._group
         return self.committed_seq
 
     def sync(self) -> None:

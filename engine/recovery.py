@@ -170,7 +170,10 @@ def replay(
     on_events: Callable[[Sequence[Any]], None] | None = None,
 ) -> tuple[int, int, int, str]:
     """Apply the journal's commands with seq > ``after_seq``: (replayed, events, rejected, event hash)."""
-    codec.use_writer_schema(scan.schema)
+    try:
+        codec.use_writer_schema(scan.schema)
+    except CodecError as error:
+        raise JournalCorrupt(scan.path, 0, f"journal header schema unusable ({error})") from None
     digest = hashlib.sha256()
     replayed = events = rejected = 0
     for index, (seq, payload) in enumerate(scan.records):
@@ -336,6 +339,15 @@ class DurableExchange:
             else:
                 snapshots = [path for _, path in list_snapshots(directory)]
                 exchange, report, scan = recover(journal_path, codec, snapshots)
+                if dict(scan.schema) != codec.schema:
+                    # records are laid out by the header's schema (class index, field positions):
+                    # appending this build's records under another header would make them undecodable
+                    raise JournalError(
+                        journal_path,
+                        0,
+                        "journal written under another command schema (a command class or field was "
+                        "added or removed since): it replays, but cannot be continued; start a new store",
+                    )
                 writer = JournalWriter.reopen(scan, policy=policy)
         except BaseException:
             os.close(lock_fd)
@@ -349,7 +361,11 @@ class DurableExchange:
         return self.writer.committed_seq
 
     def submit(self, command: Any) -> Sequence[Any]:
-        """Journal then apply one command; its events (acknowledged per the sync policy)."""
+        """Journal then apply one command; its events (acknowledged per the sync policy).
+
+        A command whose record would exceed the journal's limit (a field of megabytes) raises
+        :class:`~engine.journal.RecordTooLarge` before anything is journaled or applied.
+        """
         self._append(self._encode(command))
         events = self._process(command)
         if self.snapshot_every:
