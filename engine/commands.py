@@ -206,6 +206,21 @@ class Settle:
     settlement_price: int
 
 
+@attrs.frozen(kw_only=True)
+class Oversized:
+    """What the durable exchange journals and applies instead of a command too large for a journal record.
+
+    A hostile client can send a field of megabytes; its record would exceed the
+    journal's limit and be refused by every reader.  The stand-in keeps the
+    command's class name and encoded size, is journaled like any command, and
+    the engine always rejects it (``Malformed``), live and on replay alike.
+    """
+
+    time_ms: int
+    command: str  # class name of the command received
+    size: int  # bytes its journal record would have taken
+
+
 Command = (
     PlaceOrder
     | AmendOrder
@@ -224,6 +239,7 @@ Command = (
     | TimeTick
     | DepositInsurance
     | Settle
+    | Oversized
 )
 
 COMMAND_TYPES: dict[str, type[Any]] = {
@@ -246,6 +262,7 @@ COMMAND_TYPES: dict[str, type[Any]] = {
         TimeTick,
         DepositInsurance,
         Settle,
+        Oversized,
     )
 }
 

@@ -1885,6 +1885,10 @@ class Engine:
         _, equity, maintenance, members = self._pool_of(account, symbol)
         return bool(members) and equity - maintenance < 0
 
+    def _oversized(self, c: cmd.Oversized) -> Rej | int:
+        """The durable exchange's stand-in for a command too large to journal: always refused."""
+        return Rej(Reason.MALFORMED, f"{c.command} of {c.size} bytes exceeds the journal's record limit")
+
     def _tick(self, c: cmd.TimeTick) -> Rej | int:
         del c
         return 0
@@ -2607,4 +2611,5 @@ _HANDLERS: dict[type[Any], Callable[[Engine, Any], Rej | int]] = {
     cmd.TimeTick: Engine._tick,
     cmd.DepositInsurance: Engine._deposit_insurance,
     cmd.Settle: Engine._settle,
+    cmd.Oversized: Engine._oversized,
 }

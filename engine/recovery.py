@@ -33,9 +33,10 @@ from typing import Any
 import attrs
 
 from engine.codec import CodecError, CommandCodec, decode_state, encode_state
-from engine.commands import COMMAND_TYPES
+from engine.commands import COMMAND_TYPES, Oversized
 from engine.exchange import Engine
 from engine.journal import (
+    MAX_RECORD_BYTES,
     JournalCorrupt,
     JournalError,
     JournalScan,
@@ -363,10 +364,22 @@ class DurableExchange:
     def submit(self, command: Any) -> Sequence[Any]:
         """Journal then apply one command; its events (acknowledged per the sync policy).
 
-        A command whose record would exceed the journal's limit (a field of megabytes) raises
-        :class:`~engine.journal.RecordTooLarge` before anything is journaled or applied.
+        A command whose record would exceed the journal's limit (a field of megabytes) is
+        journaled and applied as an :class:`~engine.commands.Oversized` stand-in (its class
+        name and size), which the engine rejects: a typed refusal, nothing escapes, and
+        replay gives the same events.
         """
-        self._append(self._encode(command))
+        payload = self._encode(command)
+        if len(payload) > MAX_RECORD_BYTES:
+            time_ms = getattr(command, "time_ms", None)
+            clock = self.exchange.time_ms
+            command = Oversized(
+                time_ms=time_ms if type(time_ms) is int and time_ms >= clock else clock,
+                command=type(command).__name__[:64],
+                size=len(payload),
+            )
+            payload = self._encode(command)
+        self._append(payload)
         events = self._process(command)
         if self.snapshot_every:
             self._since_snapshot += 1

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from engine import codec as codec_module
 from engine.codec import CodecError, CommandCodec, Opaque, encode_state
 from engine.commands import COMMAND_TYPES, CancelOrder, Isolate, PlaceOrder, TimeTick, VerifyAccount
+from engine.events import Reason, Rejected
 from engine.exchange import Engine
 from engine.journal import (
     JOURNAL_MAGIC,
@@ -334,19 +335,24 @@ def test_a_store_written_under_another_schema_is_not_continued(tmp_path: Path) -
     assert os.path.exists(os.path.join(directory, "journal.log"))
 
 
-def test_a_command_too_large_for_a_record_is_refused_before_it_is_journaled_or_applied(tmp_path: Path) -> None:
+def test_a_command_too_large_for_a_record_is_journaled_as_a_rejected_stand_in(tmp_path: Path) -> None:
     directory = str(tmp_path / "store")
     durable, _ = DurableExchange.open(directory, command_codec(), Engine)
     durable.submit(VerifyAccount(time_ms=0, account=1))
     huge = PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=1, cl_ord_id="x" * MAX_RECORD_BYTES)
-    before = durable.exchange.state_hash()
     with pytest.raises(RecordTooLarge, match=f"exceeds the journal's {MAX_RECORD_BYTES}"):
-        durable.submit(huge)
-    assert (durable.exchange.state_hash(), durable.writer.next_seq) == (before, 2)
+        durable.writer.append(command_codec().encode(huge))  # the writer alone refuses such a record
+    reference = Engine.from_snapshot(durable.exchange.snapshot())
+    reference.process(TimeTick(time_ms=0))  # a refusal changes nothing but the event sequence, as a bare tick
+    events = durable.submit(huge)
+    final = events[-1]
+    assert isinstance(final, Rejected)
+    assert (final.reason, "PlaceOrder of" in final.text, "record limit" in final.text) == (Reason.MALFORMED, True, True)
+    assert (durable.exchange.state_hash(), durable.writer.next_seq) == (reference.state_hash(), 3)
     durable.submit(VerifyAccount(time_ms=0, account=2))
     durable.close()
     recovered, report, _ = recover(os.path.join(directory, "journal.log"), command_codec())
-    assert (report.replayed, recovered.state_hash()) == (2, durable.exchange.state_hash())
+    assert (report.replayed, recovered.state_hash()) == (3, durable.exchange.state_hash())
 
 
 def test_a_journal_header_schema_that_is_not_field_lists_is_named_damage(tmp_path: Path) -> None:

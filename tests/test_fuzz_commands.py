@@ -144,6 +144,7 @@ def valid_commands(draw: st.DrawFn, only: type | None = None) -> Any:
         c.TimeTick(time_ms=NOW + 1),
         c.DepositInsurance(time_ms=NOW, asset="XBt", amount=1_000),
         c.Settle(time_ms=SETTLE_AT, symbol="XBTZ26", settlement_price=price),  # at expiry: valid
+        c.Oversized(time_ms=NOW, command="PlaceOrder", size=1 << 25),  # the journal's stand-in: always refused
     ]
     if only is not None:
         options = [option for option in options if type(option) is only]

@@ -127,4 +127,6 @@ def test_set_005_settlement_waits_for_the_mark_at_the_settlement_price_and_an_em
     ]
     reasons = [None if outcome is None else outcome.reason for outcome in outcomes]
     assert reasons == ["mark-not-at-settlement-price", "mark-not-at-settlement-price", "liquidation-pending", None]
-    assert outcomes[2] is not None and "account 7" in outcomes[2].detail
+    held = outcomes[2]
+    assert held is not None
+    assert "account 7" in held.detail
