@@ -10,7 +10,7 @@ update that makes 10 of 1,000 and 10 of 100,000 open positions liquidatable,
 and prints both and their ratio.  See :mod:`engine.bench`.
 
 ``--compiled`` runs all of it on the engine compiled with mypyc
-(``perpspec build-native`` first; :mod:`engine.native`): the command re-runs
+(``perpspec build-native`` first; :mod:`engine.bench_native`): the command re-runs
 itself in a fresh interpreter that imports ``rules``/``engine`` from
 ``build/native``.  The stick is the same pure-Python code either way.
 """
@@ -37,9 +37,9 @@ from engine.bench import (
     load_workload,
     remove_tree,
 )
+from engine.bench_native import CHILD_FLAG, COMPILED_MODULES, child_command, child_env, compiled_here, status
 from engine.cli import UsageError
 from engine.journal import SyncPolicy
-from engine.native import CHILD_FLAG, COMPILED_MODULES, child_command, child_env, compiled_here, status
 
 RATIO_TARGET = 0.35
 SCALING_TARGET = 3.0

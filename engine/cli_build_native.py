@@ -1,7 +1,7 @@
 """``perpspec build-native``: compile the engine's hot modules, verbatim, with mypyc into build/native.
 
 Copies ``rules/`` and ``engine/`` byte for byte into ``build/native/`` and
-compiles the order path (:data:`engine.native.COMPILED_MODULES`) there with
+compiles the order path (:data:`engine.bench_native.COMPILED_MODULES`) there with
 mypyc (about a minute on two cores).  Nothing in the repository changes and
 nothing imports the build unless asked: ``perpspec bench --compiled`` runs the
 benchmark on it, ``tests/test_native.py`` replays one journal through both
@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.native import COMPILED_MODULES, NATIVE_DIR, build, status
+from engine.bench_native import COMPILED_MODULES, NATIVE_DIR, build, status
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,6 +1,6 @@
 """The one mypyc marker the engine's classes carry (``perpspec build-native``); a no-op when interpreted.
 
-``perpspec build-native`` (:mod:`engine.native`) compiles the engine's hot
+``perpspec build-native`` (:mod:`engine.bench_native`) compiles the engine's hot
 modules, verbatim, with mypyc.  A plain class then becomes a *native* class
 whose ``__new__`` runs ``__init__`` — which ``pickle`` (the engine's
 checkpoints and snapshots) and :mod:`engine.codec` (objects rebuilt without

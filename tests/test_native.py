@@ -26,8 +26,8 @@ from typing import Any
 import attrs
 import pytest
 
+from engine import bench_native as native
 from engine import commands as c
-from engine import native
 from engine.events import InternalError, Rejected
 from engine.exchange import Engine
 from engine.recovery import DurableExchange, command_codec, event_stream_hash, list_snapshots, recover
@@ -118,7 +118,7 @@ def both_engines(root: Path, stream: list[Any]) -> dict[str, Any]:
         events.extend(durable.submit(command))
     durable.close()
     compiled = root / "compiled"
-    child = run_compiled("-m", "engine.native", "rerun", str(interpreted / "journal.log"), str(compiled), str(SNAPSHOT_EVERY))
+    child = run_compiled("-m", "engine.bench_native", "rerun", str(interpreted / "journal.log"), str(compiled), str(SNAPSHOT_EVERY))
     return {
         "interpreted": interpreted,
         "compiled": compiled,

@@ -19,7 +19,7 @@ the interpreted modules; the compiled ones live apart, in ``build/native/``
   (``tests/test_native.py`` replays one journal through both and compares
   every byte).  Compiled and interpreted engines never share a process.
 
-``python -m engine.native rerun JOURNAL DIR [SNAPSHOT_EVERY]`` (what the
+``python -m engine.bench_native rerun JOURNAL DIR [SNAPSHOT_EVERY]`` (what the
 differential test runs in the compiled process) submits a journal's commands
 to a fresh durable exchange in ``DIR`` and prints the hashes as JSON.
 """
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.machinery
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -161,10 +162,9 @@ def build(directory: Path = NATIVE_DIR, log: Callable[[str], None] = print) -> d
 
 def _mypy_version() -> str:
     try:
-        from mypy.version import __version__
-    except ImportError:
+        return importlib.metadata.version("mypy")
+    except importlib.metadata.PackageNotFoundError:
         return "unknown"
-    return str(__version__)
 
 
 def child_env(directory: Path = NATIVE_DIR) -> dict[str, str]:
@@ -218,7 +218,7 @@ def main(argv: Sequence[str]) -> int:
         every = int(argv[3]) if len(argv) == 4 else 0
         print(json.dumps(rerun(argv[1], argv[2], every), sort_keys=True))
         return 0
-    print("usage: python -m engine.native rerun JOURNAL DIR [SNAPSHOT_EVERY]", file=sys.stderr)
+    print("usage: python -m engine.bench_native rerun JOURNAL DIR [SNAPSHOT_EVERY]", file=sys.stderr)
     return 2
 
 
