@@ -28,6 +28,8 @@ import pytest
 
 from engine import bench_native as native
 from engine import commands as c
+from engine.cli import build_parser, main
+from engine.cli_bench import forwarded
 from engine.events import InternalError, Rejected
 from engine.exchange import Engine
 from engine.recovery import DurableExchange, command_codec, event_stream_hash, list_snapshots, recover
@@ -210,3 +212,16 @@ def test_compiled_engine_recovers_the_interpreted_store_from_its_snapshot(stores
 def test_wrong_types_are_a_known_divergence(tmp_path: Path) -> None:
     run = both_engines(tmp_path, mixed_stream(seed=6, length=300, wrong_type=True))
     assert run["child"]["event_hash"] == run["event_hash"]
+
+
+def test_bench_compiled_forwards_every_option_to_the_compiled_process() -> None:
+    parser = build_parser({"bench": ("cli_bench", "")})
+    argv = ["bench", "--ops", "123", "--accounts", "10", "--fsync", "every:5", "--journal-dir", "/tmp/j",
+            "--skip-liquidation", "--json", "out.json", "--compiled"]
+    args = parser.parse_args(argv)
+    assert parser.parse_args(forwarded(args)) == args
+
+
+def test_build_native_check_exits_1_when_the_build_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["build-native", "--check", "--out", str(tmp_path / "none")])
+    assert (status, "is not built" in capsys.readouterr().out) == (1, True)
