@@ -20,8 +20,9 @@ recalculation) and is cached.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
+from engine.compiled import mypyc_attr
 from engine.fastmargin import shift_resting_cache
 from rules.contract import compute_notional
 from rules.instrument import ContractKind, Instrument
@@ -38,6 +39,7 @@ FEE_WINDOW_DAYS = 30
 MINOR_PER_UNIT: dict[str, int] = {"XBt": 100_000_000, "USDt": 1_000_000}
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.compiled)
 class PositionState:
     """One account's position in one contract, its margin setting and its resting orders.
 
@@ -139,21 +141,26 @@ class PositionState:
         self._pm_key = (0, 0, 0, 0, 0)
 
 
+# Account's fields, named outside the class: a compiled class has no __slots__ attribute (the pickle state is these)
+_ACCOUNT_FIELDS: Final = (
+    "account_id",
+    "cancel_at_ms",
+    "cl_ord_ids",
+    "fee_cache",
+    "orders",
+    "positions",
+    "reserved",
+    "verified",
+    "volume_by_day",
+    "wallets",
+)
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.compiled)
 class Account:
     """One trading account."""
 
-    __slots__ = (
-        "account_id",
-        "cancel_at_ms",
-        "cl_ord_ids",
-        "fee_cache",
-        "orders",
-        "positions",
-        "reserved",
-        "verified",
-        "volume_by_day",
-        "wallets",
-    )
+    __slots__ = _ACCOUNT_FIELDS
 
     def __init__(self, account_id: int) -> None:
         self.account_id = account_id
@@ -220,10 +227,10 @@ class Account:
         )
 
     def __getstate__(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in Account.__slots__)
+        return tuple(getattr(self, name) for name in _ACCOUNT_FIELDS)
 
     def __setstate__(self, state: tuple[object, ...]) -> None:
-        for name, value in zip(Account.__slots__, state, strict=True):
+        for name, value in zip(_ACCOUNT_FIELDS, state, strict=True):
             setattr(self, name, value)
 
 

@@ -33,6 +33,7 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable
 
+from engine.compiled import mypyc_attr
 from engine.orders import Order
 
 # (maker order, quantity, price): one execution against a resting order
@@ -41,6 +42,7 @@ Fill = tuple[Order, int, int]
 Guard = Callable[[Order, int], int]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.compiled)
 class Level:
     """One price level of one side."""
 
@@ -53,6 +55,7 @@ class Level:
         self.live = 0  # live orders in either queue
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.compiled)
 class Book:
     """Price-time priority book for one symbol (integer prices, quantities in contracts)."""
 

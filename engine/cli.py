@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "what-if": ("cli_what_if", "re-evaluate positions under new instrument parameters"),
     "replay": ("cli_replay", "rebuild engine state from a command journal"),
     "bench": ("cli_bench", "benchmark the engine against the shared measuring stick"),
+    "build-native": ("cli_build_native", "compile the engine's hot modules, verbatim, with mypyc (for bench --compiled)"),
 }
 
 

@@ -8,6 +8,11 @@ perpspec engine with risk checks, events and the journal on; prints orders/s,
 p50/p99/p99.9 latency and the ratio to the stick.  Then times one mark-price
 update that makes 10 of 1,000 and 10 of 100,000 open positions liquidatable,
 and prints both and their ratio.  See :mod:`engine.bench`.
+
+``--compiled`` runs all of it on the engine compiled with mypyc
+(``perpspec build-native`` first; :mod:`engine.bench_native`): the command re-runs
+itself in a fresh interpreter that imports ``rules``/``engine`` from
+``build/native``.  The stick is the same pure-Python code either way.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 from pathlib import Path
 
 from engine.bench import (
@@ -33,6 +39,7 @@ from engine.bench import (
     load_workload,
     remove_tree,
 )
+from engine.bench_native import CHILD_FLAG, COMPILED_MODULES, child_command, child_env, compiled_here, status
 from engine.cli import UsageError
 from engine.journal import SyncPolicy
 
@@ -58,10 +65,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--skip-liquidation", action="store_true", help="only the throughput figure")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument(
+        "--compiled", action="store_true", help="run on the engine compiled with mypyc (`perpspec build-native` first)"
+    )
+
+
+def forwarded(args: argparse.Namespace) -> list[str]:
+    """The command line that gives ``args`` again (for the re-run on the compiled engine)."""
+    argv = ["bench"]
+    for name, value in sorted(vars(args).items()):
+        if name == "command" or value is None or value is False:
+            continue
+        flag = "--" + name.replace("_", "-")
+        argv.extend([flag] if value is True else [flag, str(value)])
+    return argv
+
+
+def run_compiled(args: argparse.Namespace) -> int:
+    """Re-run this command in an interpreter that imports the compiled engine from build/native."""
+    reason = status()
+    if reason is not None:
+        raise UsageError(f"--compiled: {reason}")
+    if os.environ.get(CHILD_FLAG):
+        raise UsageError("--compiled: build/native is on the path but its compiled modules did not load")
+    command = child_command("-m", "engine.cli", *forwarded(args))
+    return subprocess.run(command, env=child_env(), check=False).returncode
 
 
 def run(args: argparse.Namespace) -> int:
     shared = Path(args.shared)
+    compiled = compiled_here()
+    if args.compiled and len(compiled) < len(COMPILED_MODULES):
+        return run_compiled(args)
+    if compiled:
+        print(f"engine: compiled with mypyc ({len(compiled)} modules: {', '.join(compiled)}); the rest interpreted")
     if not (shared / "workload.py").exists() or not (shared / "ref_engine.py").exists():
         raise UsageError(f"{shared} has no workload.py / ref_engine.py (use --shared DIR)")
     if args.ops < 1 or args.accounts < 2 or args.group < 1:
@@ -70,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         SyncPolicy(group_records=args.group, fsync=args.fsync).fsync_interval()
     except ValueError as error:
         raise UsageError(str(error)) from None
-    figures: dict[str, object] = {}
+    figures: dict[str, object] = {"compiled_modules": list(compiled)}
     if not args.skip_engine:
         ops, digest = load_workload(shared, args.ops)
         print(f"workload: {len(ops) - WARMUP:,} timed ops (+{WARMUP:,} warmup, untimed), sha256 {digest[:16]}")

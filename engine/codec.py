@@ -167,6 +167,12 @@ def _qualified_name(obj: Any) -> str:
 
 
 def _slot_names(cls: type) -> tuple[str, ...]:
+    compiled = cls.__dict__.get("__mypyc_attrs__")
+    if compiled is not None:
+        # a class compiled by `perpspec build-native` keeps no __slots__; mypyc lists its fields in
+        # assignment order, the source's __slots__ lists them sorted (ruff RUF023): sorted, the two
+        # agree, so compiled and interpreted engines write the same bytes (tests/test_native.py)
+        return tuple(sorted(compiled))
     names: list[str] = []
     for klass in reversed(cls.__mro__):
         slots = klass.__dict__.get("__slots__", ())
@@ -464,7 +470,9 @@ def _decode(data: bytes, pos: int) -> tuple[Any, int]:
                 if not isinstance(cls, type):
                     raise CodecError(f"{cls!r} is not a class", start)
                 try:
-                    instance: Any = object.__new__(cls)
+                    # a compiled class refuses object.__new__; its own __new__ does not run __init__
+                    new: Any = cls.__new__ if "__mypyc_attrs__" in cls.__dict__ else object.__new__
+                    instance: Any = new(cls)
                 except TypeError as error:
                     raise CodecError(f"cannot rebuild {cls!r}: {error}", start) from None
                 refs.append(instance)

@@ -37,6 +37,7 @@ from engine import commands as cmd
 from engine import orders as o
 from engine.accounts import DAY_MS, Account, PositionState, compute_usd_volume
 from engine.book import Book, Fill
+from engine.compiled import mypyc_attr
 from engine.events import (
     Accepted,
     Event,
@@ -134,6 +135,7 @@ class Rej(NamedTuple):
     text: str
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.compiled)
 class Pending:
     """A position the liquidation engine took over and has not closed yet (rules.waterfall.PendingCloseOut)."""
 
@@ -202,6 +204,7 @@ _STATE = (
 )
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.compiled)
 class Engine:
     """The whole exchange: books, accounts, prices, funds; ``process`` one command at a time."""
 
@@ -346,7 +349,7 @@ class Engine:
     @classmethod
     def from_snapshot(cls, blob: bytes) -> Engine:
         """An engine in the state :meth:`snapshot` saved."""
-        engine = cls.__new__(cls)
+        engine: Engine = getattr(cls, "__new__")(cls)  # noqa: B009  (cls.__new__(cls) crashes mypyc 2.4)
         engine.settled = {}  # a snapshot from before settlement existed has none
         engine._load(blob)
         engine._out = []

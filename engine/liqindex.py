@@ -22,9 +22,12 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 
+from engine.compiled import mypyc_attr
+
 _BIG = 1 << 62
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.compiled)
 class LiqIndex:
     """Per contract: longs and shorts sorted by ``(trigger price, account)``."""
 

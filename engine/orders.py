@@ -47,6 +47,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from engine.compiled import mypyc_attr
+
 BUY: Final = "Buy"
 SELL: Final = "Sell"
 SIDES: Final = frozenset((BUY, SELL))
@@ -124,6 +126,37 @@ def parse_exec_inst(text: str) -> tuple[str, ...] | None:
     return tuple(sorted(parts))
 
 
+# Order's fields, named outside the class: a compiled class has no __slots__ attribute (clone() reads these)
+_ORDER_FIELDS: Final = (
+    "account",
+    "cl_ord_id",
+    "close",
+    "cum_qty",
+    "cum_value",
+    "display_qty",
+    "is_buy",
+    "last_within_mark",
+    "leaves_qty",
+    "level",
+    "live",
+    "ord_type",
+    "order_id",
+    "order_qty",
+    "peg_offset",
+    "post_only",
+    "price",
+    "reduce_only",
+    "shown_qty",
+    "stop_px",
+    "symbol",
+    "time_in_force",
+    "time_ms",
+    "trigger_source",
+    "triggered",
+)
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.compiled)
 class Order:
     """One live order (resting in a book, or waiting for its trigger).
 
@@ -133,33 +166,7 @@ class Order:
     displayed slice).
     """
 
-    __slots__ = (
-        "account",
-        "cl_ord_id",
-        "close",
-        "cum_qty",
-        "cum_value",
-        "display_qty",
-        "is_buy",
-        "last_within_mark",
-        "leaves_qty",
-        "level",
-        "live",
-        "ord_type",
-        "order_id",
-        "order_qty",
-        "peg_offset",
-        "post_only",
-        "price",
-        "reduce_only",
-        "shown_qty",
-        "stop_px",
-        "symbol",
-        "time_in_force",
-        "time_ms",
-        "trigger_source",
-        "triggered",
-    )
+    __slots__ = _ORDER_FIELDS
 
     def __init__(
         self,
@@ -235,7 +242,7 @@ class Order:
     def clone(self) -> Order:
         """An independent copy (for the differential books and snapshots)."""
         copy = Order.__new__(Order)
-        for name in Order.__slots__:
+        for name in _ORDER_FIELDS:
             setattr(copy, name, getattr(self, name))
         copy.level = None
         return copy

@@ -54,6 +54,9 @@ def test_layering_imports_only_allowed_packages(package: str) -> None:
             # The CLI lives in engine/ and may load proofs (z3) lazily, inside a command's run().
             if package == "engine" and path.name.startswith("cli_") and module == "proofs" and not at_top:
                 continue
+            # engine/compiled.py names mypyc's class marker for mypy and mypyc only (under TYPE_CHECKING)
+            if package == "engine" and path.name == "compiled.py" and module == "mypy_extensions" and not at_top:
+                continue
             violations.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
     assert violations == []
 
