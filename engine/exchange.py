@@ -1880,13 +1880,14 @@ class Engine:
         self.dirty = {}
 
     def _waterfall(self, inst: Instrument) -> None:
-        """After a mark move or funding: liquidate pools below maintenance (found through the index), close out, ADL.
+        """LIQ-034 after a mark move or funding: liquidate every pool due (found through the index), close out, ADL.
 
-        The contract whose mark moved goes first, then every other contract with
-        a mark (by symbol): a trade far from the mark, or a cross pool spanning
-        several contracts, can leave a pool below maintenance in a contract whose
-        own mark did not move.  Each contract costs one index query; the work
-        (liquidated pools) is bounded by ``max_liquidations_per_update`` in all.
+        Each round, as rules.waterfall.process_waterfall: first every pool below maintenance
+        at mark is liquidated, in LIQ-033's order (:meth:`_due_pools`: the contract whose mark
+        moved first, then the others by symbol; in each, the index's order), then every
+        close-out still open is worked in take-over order (pending id), the book first,
+        then ADL (:meth:`_close_pending`).  Each contract costs one index query per round;
+        the work (liquidated pools) is bounded by ``max_liquidations_per_update`` in all.
         """
         if self.track_steps and not self._replaying:
             # INV-FLAT-NO-SOCIAL-LOSS is about the waterfall: who is flat when it starts
@@ -1902,32 +1903,48 @@ class Engine:
             # followed by another.  Each further round needs a liquidation of the round before: at most
             # ``max_liquidations_per_update`` rounds, the same bound on work.
             round_start = budget
-            for symbol in order:
-                budget = self._liquidate_candidates(symbol, budget)
-                self._close_pending(self.instrument_map[symbol], stuck)
-                self._refresh_index()
+            for account_id, symbol in self._due_pools(order):
+                if budget == 0:
+                    self._waterfall_complete = False
+                    break
+                account = self.accounts[account_id]
+                _, equity, maintenance, members = self._pool_of(account, symbol)
+                if equity - maintenance >= 0 or not members:
+                    continue  # LIQ-031 re-checks: an earlier liquidation's fills may have restored it
+                budget -= 1
+                self._liquidate(account, symbol)
+            self._close_pending(stuck)
+            self._refresh_index()
             if budget == round_start or budget == 0:
                 break
         if budget > 0 and not self.pending:
             self._waterfall_complete = True
 
-    def _liquidate_candidates(self, symbol: str, budget: int) -> int:
-        """Liquidate the index's candidates in ``symbol`` that LIQ-003 confirms; returns the budget left."""
-        mark = self.marks[symbol]
-        for account_id, _ in self.liq.candidates(symbol, mark):
-            if budget == 0:
-                self._waterfall_complete = False
-                break
-            account = self.accounts[account_id]
-            ps = account.positions.get(symbol)
-            if ps is None or ps.qty == 0:
-                continue
-            _, equity, maintenance, members = self._pool_of(account, symbol)
-            if equity - maintenance >= 0 or not members:
-                continue
-            budget -= 1
-            self._liquidate(account, symbol)
-        return budget
+    def _due_pools(self, order: list[str]) -> list[tuple[int, str]]:
+        """LIQ-033 through the index: every pool below maintenance at mark, as (account, a symbol of the pool).
+
+        The contracts in ``order``; in each, the index's candidates — longs from the highest
+        liquidation price down, then shorts from the lowest up, ties by account — confirmed
+        by LIQ-003 on the pool; a cross pool with positions in several contracts is taken
+        where it is first found.  One query per contract, ``O(log n + k)``: no scan.
+        """
+        due: list[tuple[int, str]] = []
+        found: dict[tuple[int, str], None] = {}
+        for symbol in order:
+            for account_id, _ in self.liq.candidates(symbol, self.marks[symbol]):
+                account = self.accounts[account_id]
+                ps = account.positions.get(symbol)
+                if ps is None or ps.qty == 0:
+                    continue
+                pool = (account_id, self._pool_key(account, symbol))
+                if pool in found:
+                    continue
+                _, equity, maintenance, members = self._pool_of(account, symbol)
+                if equity - maintenance >= 0 or not members:
+                    continue
+                found[pool] = None
+                due.append((account_id, symbol))
+        return due
 
     def _liquidate(self, account: Account, symbol: str) -> None:
         """LIQ-023: cancel the pool's orders, take its positions over (the largest at its bankruptcy price)."""
@@ -2151,13 +2168,14 @@ class Engine:
             symbol,
         )
 
-    def _close_pending(self, inst: Instrument, stuck: set[int]) -> None:
-        """LIQ-032: close what the liquidation engine holds in ``inst``: the book while the fund pays, then ADL.
+    def _close_pending(self, stuck: set[int]) -> None:
+        """LIQ-032 for everything the liquidation engine holds, in take-over order: the book while the fund pays, then ADL.
 
         A close-out left open (deferred by ADL-031, or with no eligible ADL taker) joins ``stuck`` and
         is not retried by a later round of the same update, only by the next update.
         """
-        for pending in [p for p in self.pending if p.symbol == inst.symbol and p.pending_id not in stuck]:
+        for pending in [p for p in self.pending if p.pending_id not in stuck]:
+            inst = self.instrument_map[pending.symbol]
             self._close_in_book(inst, pending)
             if pending.qty == 0:
                 continue
