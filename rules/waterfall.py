@@ -942,7 +942,7 @@ def get_contract_order(ledger: Ledger, moved: str) -> list[str]:
 
 @concrete
 def get_liquidation_order_key(ledger: Ledger, pool: Pool, contracts: Sequence[str]) -> tuple[int, int, int, int]:
-    """LIQ-033's sort key of a pool: (contract, side, liquidation price furthest first, account); see there."""
+    """The sort key of a pool in LIQ-033's order: (contract, side, liquidation price furthest first, account)."""
     keys = []
     for symbol in pool.symbols:
         holding = ledger.holdings[(pool.account_id, symbol)]
