@@ -36,6 +36,7 @@ import attrs
 from engine import commands as cmd
 from engine import orders as o
 from engine.accounts import DAY_MS, Account, PositionState, compute_usd_volume
+from engine.adlrank import select_ranked
 from engine.book import Book, Fill
 from engine.events import (
     Accepted,
@@ -59,7 +60,6 @@ from rules.adl import (
     compute_haircut,
     compute_held_pnl,
     is_adl_eligible,
-    rank_candidates,
 )
 from rules.contract import compute_notional, compute_value
 from rules.events import (
@@ -2280,27 +2280,63 @@ class Engine:
             self._touch(account, inst)
             self._emit_position(account_id, symbol)
 
-    def _adl(self, inst: Instrument, pending: Pending) -> None:
-        """ADL-020: close the rest against ranked, eligible opposing positions at the bankruptcy price."""
+    def _pool_equity(self, account: Account, symbol: str) -> int:
+        """The equity at mark of the pool holding ``symbol``: :meth:`_pool_of`'s, without the maintenance."""
+        ps = account.positions[symbol]
+        inst = self.instrument_map[symbol]
+        if ps.leverage != CROSS:
+            own = compute_value(inst, ps.qty, self.marks[symbol]) - ps.cost if ps.qty != 0 else 0
+            return ps.iso_margin + own
+        asset = inst.settl_currency
+        equity = account.wallet(asset)
+        for other_symbol, other in account.positions.items():
+            other_inst = self.instrument_map[other_symbol]
+            if other_inst.settl_currency != asset:
+                continue
+            if other.leverage != CROSS:
+                equity -= other.iso_margin
+            elif other.qty != 0:
+                equity += compute_value(other_inst, other.qty, self.marks[other_symbol]) - other.cost
+        return equity
+
+    def _adl_candidates(self, inst: Instrument, pending: Pending) -> list[AdlCandidate]:
+        """ADL-003 over the contract's holders: the eligible opposing positions (unranked; see engine.adlrank).
+
+        The side and "not losing at the bankruptcy price" need no pool, so they are tested first;
+        ``is_adl_eligible`` (the rule) decides.
+        """
         symbol = inst.symbol
         mark = self.marks[symbol]
-        policy: AdlPolicy = POLICIES[self.adl_policy_name]
+        bankruptcy = pending.takeover_price
+        closing_longs = pending.qty < 0  # a taken-over short is closed against longs
         candidates: list[AdlCandidate] = []
-        for account_id in sorted(self.holders[symbol]):
+        for account_id in self.holders[symbol]:
             if account_id < 0:
                 continue
             account = self.accounts[account_id]
             ps = account.positions[symbol]
-            _, equity, _, _ = self._pool_of(account, symbol)
-            if is_adl_eligible(inst, ps.qty, ps.cost, equity, mark, pending.qty, pending.takeover_price):
+            if (ps.qty > 0) != closing_longs or ps.qty == 0:
+                continue
+            if compute_value(inst, ps.qty, bankruptcy) - ps.cost < 0:
+                continue  # losing at the bankruptcy price: not eligible (ADL-003)
+            equity = self._pool_equity(account, symbol)
+            if is_adl_eligible(inst, ps.qty, ps.cost, equity, mark, pending.qty, bankruptcy):
                 candidates.append(
                     AdlCandidate(
                         account_id=account_id, qty=ps.qty, cost=ps.cost, pool_equity=equity,
                         mark_value=compute_value(inst, ps.qty, mark),
                     )
                 )
-        ranked = rank_candidates(candidates)
+        return candidates
+
+    def _adl(self, inst: Instrument, pending: Pending) -> None:
+        """ADL-020: close the rest against ranked, eligible opposing positions at the bankruptcy price."""
+        symbol = inst.symbol
+        mark = self.marks[symbol]
+        policy: AdlPolicy = POLICIES[self.adl_policy_name]
+        candidates = self._adl_candidates(inst, pending)
         lots = abs(pending.qty) // inst.lot_size
+        ranked = select_ranked(candidates, policy, lots, inst.lot_size)  # the ranking as far as the policy reads it
         allocation = policy.allocate([abs(c.qty) // inst.lot_size for c in ranked], lots)
         unfilled = abs(pending.qty)
         asset = inst.settl_currency
@@ -2345,7 +2381,7 @@ class Engine:
             self._emit_rule(
                 AdlShortfall(
                     rule_id="ADL-021", pending_id=pending.pending_id, symbol=symbol, unfilled_qty=unfilled,
-                    bankruptcy_price=pending.takeover_price, eligible_count=len(ranked),
+                    bankruptcy_price=pending.takeover_price, eligible_count=len(candidates),
                 ),
                 -1,
                 symbol,
