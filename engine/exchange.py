@@ -36,7 +36,7 @@ import attrs
 from engine import commands as cmd
 from engine import orders as o
 from engine.accounts import DAY_MS, Account, PositionState, compute_usd_volume
-from engine.adlrank import select_ranked
+from engine.adlrank import AdlRanking
 from engine.book import Book, Fill
 from engine.events import (
     Accepted,
@@ -56,6 +56,7 @@ from rules.adl import (
     POLICIES,
     AdlCandidate,
     AdlPolicy,
+    RankedQueuePolicy,
     compute_fund_cover,
     compute_haircut,
     compute_held_pnl,
@@ -1903,6 +1904,9 @@ class Engine:
             # followed by another.  Each further round needs a liquidation of the round before: at most
             # ``max_liquidations_per_update`` rounds, the same bound on work.
             round_start = budget
+            # this round's ADL rankings: the marks do not move, and every account changed in the round stays in
+            # ``self.dirty`` until the index refresh that ends it, so the ranking re-reads exactly those
+            ranking = AdlRanking()
             for account_id, symbol in self._due_pools(order):
                 if budget == 0:
                     self._waterfall_complete = False
@@ -1913,7 +1917,7 @@ class Engine:
                     continue  # LIQ-031 re-checks: an earlier liquidation's fills may have restored it
                 budget -= 1
                 self._liquidate(account, symbol)
-            self._close_pending(stuck)
+            self._close_pending(stuck, ranking)
             self._refresh_index()
             if budget == round_start or budget == 0:
                 break
@@ -2168,7 +2172,7 @@ class Engine:
             symbol,
         )
 
-    def _close_pending(self, stuck: set[int]) -> None:
+    def _close_pending(self, stuck: set[int], ranking: AdlRanking) -> None:
         """LIQ-032 for everything the liquidation engine holds, in take-over order: the book while the fund pays, then ADL.
 
         A close-out left open (deferred by ADL-031, or with no eligible ADL taker) joins ``stuck`` and
@@ -2193,7 +2197,7 @@ class Engine:
                     inst.symbol,
                 )
                 continue
-            self._adl(inst, pending)
+            self._adl(inst, pending, ranking)
         self.pending = [p for p in self.pending if p.qty != 0]
 
     def _fund_cover(self, asset: str) -> int:
@@ -2299,44 +2303,53 @@ class Engine:
                 equity += compute_value(other_inst, other.qty, self.marks[other_symbol]) - other.cost
         return equity
 
-    def _adl_candidates(self, inst: Instrument, pending: Pending) -> list[AdlCandidate]:
-        """ADL-003 over the contract's holders: the eligible opposing positions (unranked; see engine.adlrank).
+    def _adl_row(self, inst: Instrument, longs: bool, account_id: int) -> AdlCandidate | None:
+        """A holder's position in ``inst`` as ADL ranks it, when it is on the ``longs`` side (else None)."""
+        symbol = inst.symbol
+        if account_id < 0 or account_id not in self.holders[symbol]:
+            return None
+        ps = self.accounts[account_id].positions.get(symbol)
+        if ps is None or ps.qty == 0 or (ps.qty > 0) != longs:
+            return None
+        return AdlCandidate(
+            account_id=account_id, qty=ps.qty, cost=ps.cost,
+            pool_equity=self._pool_equity(self.accounts[account_id], symbol),
+            mark_value=compute_value(inst, ps.qty, self.marks[symbol]),
+        )
 
-        The side and "not losing at the bankruptcy price" need no pool, so they are tested first;
-        ``is_adl_eligible`` (the rule) decides.
+    def _adl_ranked(self, inst: Instrument, pending: Pending, policy: AdlPolicy, ranking: AdlRanking) -> list[AdlCandidate]:
+        """ADL-003 and ADL-005: the eligible opposing positions in ranking order, as far as ``policy`` reads them.
+
+        The ranked queue (ADL-010) closes the first ones in full until covered, so the walk down
+        the ranking stops there; any other policy gets every eligible position.  The ranking is
+        the waterfall's (engine.adlrank), brought up to date with the accounts touched since.
         """
         symbol = inst.symbol
         mark = self.marks[symbol]
         bankruptcy = pending.takeover_price
-        closing_longs = pending.qty < 0  # a taken-over short is closed against longs
-        candidates: list[AdlCandidate] = []
-        for account_id in self.holders[symbol]:
-            if account_id < 0:
+        longs = pending.qty < 0  # a taken-over short is closed against longs
+        lots = abs(pending.qty) // inst.lot_size
+        prefix_only = isinstance(policy, RankedQueuePolicy)
+        ranking.note(self.dirty)
+        ranked: list[AdlCandidate] = []
+        covered = 0
+        rows = ranking.ranked(symbol, longs, self.holders[symbol], lambda account_id: self._adl_row(inst, longs, account_id))
+        for candidate in rows:
+            if not is_adl_eligible(inst, candidate.qty, candidate.cost, candidate.pool_equity, mark, pending.qty, bankruptcy):
                 continue
-            account = self.accounts[account_id]
-            ps = account.positions[symbol]
-            if (ps.qty > 0) != closing_longs or ps.qty == 0:
-                continue
-            if compute_value(inst, ps.qty, bankruptcy) - ps.cost < 0:
-                continue  # losing at the bankruptcy price: not eligible (ADL-003)
-            equity = self._pool_equity(account, symbol)
-            if is_adl_eligible(inst, ps.qty, ps.cost, equity, mark, pending.qty, bankruptcy):
-                candidates.append(
-                    AdlCandidate(
-                        account_id=account_id, qty=ps.qty, cost=ps.cost, pool_equity=equity,
-                        mark_value=compute_value(inst, ps.qty, mark),
-                    )
-                )
-        return candidates
+            ranked.append(candidate)
+            covered += abs(candidate.qty) // inst.lot_size
+            if prefix_only and covered >= lots:
+                break
+        return ranked
 
-    def _adl(self, inst: Instrument, pending: Pending) -> None:
+    def _adl(self, inst: Instrument, pending: Pending, ranking: AdlRanking) -> None:
         """ADL-020: close the rest against ranked, eligible opposing positions at the bankruptcy price."""
         symbol = inst.symbol
         mark = self.marks[symbol]
         policy: AdlPolicy = POLICIES[self.adl_policy_name]
-        candidates = self._adl_candidates(inst, pending)
+        ranked = self._adl_ranked(inst, pending, policy, ranking)
         lots = abs(pending.qty) // inst.lot_size
-        ranked = select_ranked(candidates, policy, lots, inst.lot_size)  # the ranking as far as the policy reads it
         allocation = policy.allocate([abs(c.qty) // inst.lot_size for c in ranked], lots)
         unfilled = abs(pending.qty)
         asset = inst.settl_currency
@@ -2381,7 +2394,7 @@ class Engine:
             self._emit_rule(
                 AdlShortfall(
                     rule_id="ADL-021", pending_id=pending.pending_id, symbol=symbol, unfilled_qty=unfilled,
-                    bankruptcy_price=pending.takeover_price, eligible_count=len(candidates),
+                    bankruptcy_price=pending.takeover_price, eligible_count=len(ranked),  # all: the walk was not cut short
                 ),
                 -1,
                 symbol,

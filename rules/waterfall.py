@@ -342,7 +342,7 @@ def compute_isolated_margin_after_fill(
 
     Inputs (minor units): ``old_margin`` the isolated margin before the fill;
     ``old_requirement`` / ``new_requirement`` the position's ``posInit +
-    posComm`` (MRG-004/005 at its leverage and chosen tier) before and after;
+    posComm`` (MRG-003/004 at its leverage and chosen tier) before and after;
     ``realised`` the PnL the fill realised (ACC-003, already in the wallet);
     ``premium`` the loss against mark of the part the fill opened (MRG-041, 0
     for a reduction); ``unallocated`` the account's wallet after the fill
