@@ -36,6 +36,7 @@ import attrs
 from engine import commands as cmd
 from engine import orders as o
 from engine.accounts import DAY_MS, Account, PositionState, compute_usd_volume
+from engine.adlrank import AdlRanking
 from engine.book import Book, Fill
 from engine.compiled import mypyc_attr
 from engine.events import (
@@ -63,11 +64,11 @@ from rules.adl import (
     POLICIES,
     AdlCandidate,
     AdlPolicy,
+    RankedQueuePolicy,
     compute_fund_cover,
     compute_haircut,
     compute_held_pnl,
     is_adl_eligible,
-    rank_candidates,
 )
 from rules.contract import compute_notional, compute_value
 from rules.events import (
@@ -1966,13 +1967,14 @@ class Engine:
         self.dirty = {}
 
     def _waterfall(self, inst: Instrument) -> None:
-        """After a mark move or funding: liquidate pools below maintenance (found through the index), close out, ADL.
+        """LIQ-034 after a mark move or funding: liquidate every pool due (found through the index), close out, ADL.
 
-        The contract whose mark moved goes first, then every other contract with
-        a mark (by symbol): a trade far from the mark, or a cross pool spanning
-        several contracts, can leave a pool below maintenance in a contract whose
-        own mark did not move.  Each contract costs one index query; the work
-        (liquidated pools) is bounded by ``max_liquidations_per_update`` in all.
+        Each round, as rules.waterfall.process_waterfall: first every pool below maintenance
+        at mark is liquidated, in LIQ-033's order (:meth:`_due_pools`: the contract whose mark
+        moved first, then the others by symbol; in each, the index's order), then every
+        close-out still open is worked in take-over order (pending id), the book first,
+        then ADL (:meth:`_close_pending`).  Each contract costs one index query per round;
+        the work (liquidated pools) is bounded by ``max_liquidations_per_update`` in all.
         """
         if self.track_steps and not self._replaying:
             # INV-FLAT-NO-SOCIAL-LOSS is about the waterfall: who is flat when it starts
@@ -1988,32 +1990,51 @@ class Engine:
             # followed by another.  Each further round needs a liquidation of the round before: at most
             # ``max_liquidations_per_update`` rounds, the same bound on work.
             round_start = budget
-            for symbol in order:
-                budget = self._liquidate_candidates(symbol, budget)
-                self._close_pending(self.instrument_map[symbol], stuck)
-                self._refresh_index()
+            # this round's ADL rankings: the marks do not move, and every account changed in the round stays in
+            # ``self.dirty`` until the index refresh that ends it, so the ranking re-reads exactly those
+            ranking = AdlRanking()
+            for account_id, symbol in self._due_pools(order):
+                if budget == 0:
+                    self._waterfall_complete = False
+                    break
+                account = self.accounts[account_id]
+                _, equity, maintenance, members = self._pool_of(account, symbol)
+                if equity - maintenance >= 0 or not members:
+                    continue  # LIQ-031 re-checks: an earlier liquidation's fills may have restored it
+                budget -= 1
+                self._liquidate(account, symbol)
+            self._close_pending(stuck, ranking)
+            self._refresh_index()
             if budget == round_start or budget == 0:
                 break
         if budget > 0 and not self.pending:
             self._waterfall_complete = True
 
-    def _liquidate_candidates(self, symbol: str, budget: int) -> int:
-        """Liquidate the index's candidates in ``symbol`` that LIQ-003 confirms; returns the budget left."""
-        mark = self.marks[symbol]
-        for account_id, _ in self.liq.candidates(symbol, mark):
-            if budget == 0:
-                self._waterfall_complete = False
-                break
-            account = self.accounts[account_id]
-            ps = account.positions.get(symbol)
-            if ps is None or ps.qty == 0:
-                continue
-            _, equity, maintenance, members = self._pool_of(account, symbol)
-            if equity - maintenance >= 0 or not members:
-                continue
-            budget -= 1
-            self._liquidate(account, symbol)
-        return budget
+    def _due_pools(self, order: list[str]) -> list[tuple[int, str]]:
+        """LIQ-033 through the index: every pool below maintenance at mark, as (account, a symbol of the pool).
+
+        The contracts in ``order``; in each, the index's candidates — longs from the highest
+        liquidation price down, then shorts from the lowest up, ties by account — confirmed
+        by LIQ-003 on the pool; a cross pool with positions in several contracts is taken
+        where it is first found.  One query per contract, ``O(log n + k)``: no scan.
+        """
+        due: list[tuple[int, str]] = []
+        found: dict[tuple[int, str], None] = {}
+        for symbol in order:
+            for account_id, _ in self.liq.candidates(symbol, self.marks[symbol]):
+                account = self.accounts[account_id]
+                ps = account.positions.get(symbol)
+                if ps is None or ps.qty == 0:
+                    continue
+                pool = (account_id, self._pool_key(account, symbol))
+                if pool in found:
+                    continue
+                _, equity, maintenance, members = self._pool_of(account, symbol)
+                if equity - maintenance >= 0 or not members:
+                    continue
+                found[pool] = None
+                due.append((account_id, symbol))
+        return due
 
     def _liquidate(self, account: Account, symbol: str) -> None:
         """LIQ-023: cancel the pool's orders, take its positions over (the largest at its bankruptcy price)."""
@@ -2237,13 +2258,14 @@ class Engine:
             symbol,
         )
 
-    def _close_pending(self, inst: Instrument, stuck: set[int]) -> None:
-        """LIQ-032: close what the liquidation engine holds in ``inst``: the book while the fund pays, then ADL.
+    def _close_pending(self, stuck: set[int], ranking: AdlRanking) -> None:
+        """LIQ-032 for everything the liquidation engine holds, in take-over order: the book while the fund pays, then ADL.
 
         A close-out left open (deferred by ADL-031, or with no eligible ADL taker) joins ``stuck`` and
         is not retried by a later round of the same update, only by the next update.
         """
-        for pending in [p for p in self.pending if p.symbol == inst.symbol and p.pending_id not in stuck]:
+        for pending in [p for p in self.pending if p.pending_id not in stuck]:
+            inst = self.instrument_map[pending.symbol]
             self._close_in_book(inst, pending)
             if pending.qty == 0:
                 continue
@@ -2261,7 +2283,7 @@ class Engine:
                     inst.symbol,
                 )
                 continue
-            self._adl(inst, pending)
+            self._adl(inst, pending, ranking)
         self.pending = [p for p in self.pending if p.qty != 0]
 
     def _fund_cover(self, asset: str) -> int:
@@ -2348,26 +2370,71 @@ class Engine:
             self._touch(account, inst)
             self._emit_position(account_id, symbol)
 
-    def _adl(self, inst: Instrument, pending: Pending) -> None:
+    def _pool_equity(self, account: Account, symbol: str) -> int:
+        """The equity at mark of the pool holding ``symbol``: :meth:`_pool_of`'s, without the maintenance."""
+        ps = account.positions[symbol]
+        inst = self.instrument_map[symbol]
+        if ps.leverage != CROSS:
+            own = compute_value(inst, ps.qty, self.marks[symbol]) - ps.cost if ps.qty != 0 else 0
+            return ps.iso_margin + own
+        asset = inst.settl_currency
+        equity = account.wallet(asset)
+        for other_symbol, other in account.positions.items():
+            other_inst = self.instrument_map[other_symbol]
+            if other_inst.settl_currency != asset:
+                continue
+            if other.leverage != CROSS:
+                equity -= other.iso_margin
+            elif other.qty != 0:
+                equity += compute_value(other_inst, other.qty, self.marks[other_symbol]) - other.cost
+        return equity
+
+    def _adl_row(self, inst: Instrument, longs: bool, account_id: int) -> AdlCandidate | None:
+        """A holder's position in ``inst`` as ADL ranks it, when it is on the ``longs`` side (else None)."""
+        symbol = inst.symbol
+        if account_id < 0 or account_id not in self.holders[symbol]:
+            return None
+        ps = self.accounts[account_id].positions.get(symbol)
+        if ps is None or ps.qty == 0 or (ps.qty > 0) != longs:
+            return None
+        return AdlCandidate(
+            account_id=account_id, qty=ps.qty, cost=ps.cost,
+            pool_equity=self._pool_equity(self.accounts[account_id], symbol),
+            mark_value=compute_value(inst, ps.qty, self.marks[symbol]),
+        )
+
+    def _adl_ranked(self, inst: Instrument, pending: Pending, policy: AdlPolicy, ranking: AdlRanking) -> list[AdlCandidate]:
+        """ADL-003 and ADL-005: the eligible opposing positions in ranking order, as far as ``policy`` reads them.
+
+        The ranked queue (ADL-010) closes the first ones in full until covered, so the walk down
+        the ranking stops there; any other policy gets every eligible position.  The ranking is
+        the waterfall's (engine.adlrank), brought up to date with the accounts touched since.
+        """
+        symbol = inst.symbol
+        mark = self.marks[symbol]
+        bankruptcy = pending.takeover_price
+        longs = pending.qty < 0  # a taken-over short is closed against longs
+        lots = abs(pending.qty) // inst.lot_size
+        prefix_only = isinstance(policy, RankedQueuePolicy)
+        ranking.note(self.dirty)
+        ranked: list[AdlCandidate] = []
+        covered = 0
+        rows = ranking.ranked(symbol, longs, self.holders[symbol], lambda account_id: self._adl_row(inst, longs, account_id))
+        for candidate in rows:
+            if not is_adl_eligible(inst, candidate.qty, candidate.cost, candidate.pool_equity, mark, pending.qty, bankruptcy):
+                continue
+            ranked.append(candidate)
+            covered += abs(candidate.qty) // inst.lot_size
+            if prefix_only and covered >= lots:
+                break
+        return ranked
+
+    def _adl(self, inst: Instrument, pending: Pending, ranking: AdlRanking) -> None:
         """ADL-020: close the rest against ranked, eligible opposing positions at the bankruptcy price."""
         symbol = inst.symbol
         mark = self.marks[symbol]
         policy: AdlPolicy = POLICIES[self.adl_policy_name]
-        candidates: list[AdlCandidate] = []
-        for account_id in sorted(self.holders[symbol]):
-            if account_id < 0:
-                continue
-            account = self.accounts[account_id]
-            ps = account.positions[symbol]
-            _, equity, _, _ = self._pool_of(account, symbol)
-            if is_adl_eligible(inst, ps.qty, ps.cost, equity, mark, pending.qty, pending.takeover_price):
-                candidates.append(
-                    AdlCandidate(
-                        account_id=account_id, qty=ps.qty, cost=ps.cost, pool_equity=equity,
-                        mark_value=compute_value(inst, ps.qty, mark),
-                    )
-                )
-        ranked = rank_candidates(candidates)
+        ranked = self._adl_ranked(inst, pending, policy, ranking)
         lots = abs(pending.qty) // inst.lot_size
         allocation = policy.allocate([abs(c.qty) // inst.lot_size for c in ranked], lots)
         unfilled = abs(pending.qty)
@@ -2413,7 +2480,7 @@ class Engine:
             self._emit_rule(
                 AdlShortfall(
                     rule_id="ADL-021", pending_id=pending.pending_id, symbol=symbol, unfilled_qty=unfilled,
-                    bankruptcy_price=pending.takeover_price, eligible_count=len(ranked),
+                    bankruptcy_price=pending.takeover_price, eligible_count=len(ranked),  # all: the walk was not cut short
                 ),
                 -1,
                 symbol,

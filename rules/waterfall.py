@@ -7,16 +7,19 @@ levels per contract, best first): the engine passes its own levels and
 executes the fills the waterfall returns; tests pass a small list of levels.
 Every step returns a new state and explainable events (:mod:`rules.events`).
 
-On every mark update, in a fixed order (accounts by id, then each account's
-cross pools by currency, then its isolated positions by symbol):
+On every mark update:
 
 1. every pool below maintenance at the **mark** is liquidated
-   (:func:`liquidate_pool`): its open orders are cancelled, a position above
+   (:func:`liquidate_pool`), in the order a continuously moving mark would
+   have reached their liquidation prices (:func:`find_liquidatable`, LIQ-033:
+   by contract, the moved one first; longs then shorts; furthest beyond
+   first; then account id): its open orders are cancelled, a position above
    the base risk limit is partially liquidated if that suffices, otherwise the
    liquidation engine takes the pool's positions over — the largest at its
    bankruptcy price, the others at mark — and the pool's leftover margin goes
    to the insurance fund;
-2. every taken-over position is closed (:func:`close_out`): in the book while
+2. every taken-over position is closed (:func:`close_out`), in take-over
+   order (LIQ-034): in the book while
    the fund can pay for fills worse than the bankruptcy price; the rest stays
    with the liquidation engine while the fund still covers it at mark
    (ADL-031) and is retried on the next update; once the fund is depleted, it
@@ -86,8 +89,8 @@ from rules.liquidation import (
     compute_takeover_price,
     is_price_within_limit,
 )
-from rules.margin import CROSS, MarginSetting, RestingOrder
-from rules.num import concrete
+from rules.margin import CROSS, MarginSetting, RestingOrder, compute_liquidation_price, compute_order_premium
+from rules.num import concrete, ite, max_, min_
 from rules.position import FLAT, Position, apply_fill
 
 LIQUIDATOR_ACCOUNT_ID = -1  # the liquidation engine: holds taken-over positions; not a trader
@@ -326,15 +329,95 @@ def snapshot_pool(ledger: Ledger, pool: Pool) -> tuple[PositionSnapshot, ...]:
 # -- postings ------------------------------------------------------------------------------
 
 
+def compute_isolated_margin_after_fill(
+    old_margin: int,
+    old_requirement: int,
+    new_requirement: int,
+    realised: int,
+    premium: int,
+    unallocated: int,
+    new_qty: int,
+) -> int:
+    """ACC-006: an isolated position's margin after a fill: posInit + posComm of what is left, plus its extra.
+
+    Inputs (minor units): ``old_margin`` the isolated margin before the fill;
+    ``old_requirement`` / ``new_requirement`` the position's ``posInit +
+    posComm`` (MRG-003/004 at its leverage and chosen tier) before and after;
+    ``realised`` the PnL the fill realised (ACC-003, already in the wallet);
+    ``premium`` the loss against mark of the part the fill opened (MRG-041, 0
+    for a reduction); ``unallocated`` the account's wallet after the fill
+    beyond every *other* isolated margin in the currency; ``new_qty`` the
+    position after the fill.
+
+    The extra margin (``posCross``: the margin above the old ``posInit +
+    posComm``) is kept, minus a realised loss (BitMEX ``posCross − posLoss``);
+    the pool then holds the requirement of what is left plus that extra.  The
+    margin a reduction frees and the profit it realises go to the cross wallet
+    (the isolated margin is part of the wallet, so the wallet already holds
+    them).  A fill opening worse than mark brings its premium into the pool, as
+    far as ``unallocated`` reaches.  A closed position keeps no margin.
+
+    [I] BitMEX says what a reduction does to an isolated margin (posInit is
+    ``initMarginReq × posCost``, so it shrinks with the position; realised PnL
+    goes to the wallet), not what an ADL, liquidation or close-out fill does:
+    the rulebook applies the same rule to every fill, so a position reduced by
+    ADL holds the same margin as one its owner reduced by a trade at that price.
+    """
+    extra = old_margin - old_requirement + min_(0, realised)  # a loss comes out of the extra; a profit does not stay
+    kept = new_requirement + extra
+    funded = ite(premium > 0, min_(kept + premium, max_(0, unallocated)), kept)
+    return ite(new_qty == 0, 0, funded)
+
+
+@concrete
+def get_opened_qty(old_qty: int, new_qty: int) -> int:
+    """The signed part of a position change that opens or increases (0 for a pure reduction)."""
+    if old_qty == 0 or (old_qty > 0) != (new_qty > 0):
+        return new_qty
+    if abs(new_qty) > abs(old_qty):
+        return new_qty - old_qty
+    return 0
+
+
+@concrete
+def get_isolated_margin_after_fill(
+    ledger: Ledger, account_id: int, symbol: str, after: Position, realised: int, price: int | None
+) -> int:
+    """Applies ACC-006 on the ledger (``price``: the fill's, for the premium; None: a close, no premium).
+
+    ``ledger`` is the state before the fill; 0 for a cross holding.
+    """
+    holding = ledger.holdings.get((account_id, symbol), Holding())
+    if not holding.is_isolated:
+        return 0
+    inst = ledger.instrument_map[symbol]
+    old = compute_requirement(inst, holding.position, holding.leverage_hundredths, holding.chosen_tier)
+    new = compute_requirement(inst, after, holding.leverage_hundredths, holding.chosen_tier)
+    opened = get_opened_qty(holding.position.qty, after.qty)
+    premium = 0 if price is None else compute_order_premium(inst, opened, price, ledger.marks[symbol])
+    unallocated = ledger.wallet(account_id, inst.settl_currency) + realised
+    for (account, other_symbol), other in sorted(ledger.holdings.items()):
+        same_currency = ledger.instrument_map[other_symbol].settl_currency == inst.settl_currency
+        if account == account_id and other_symbol != symbol and other.is_isolated and same_currency:
+            unallocated -= other.isolated_margin  # another isolated pool's margin is not the account's to move
+    return compute_isolated_margin_after_fill(
+        holding.isolated_margin,
+        old.pos_init + old.pos_comm,
+        new.pos_init + new.pos_comm,
+        realised,
+        premium,
+        unallocated,
+        after.qty,
+    )
+
+
 @concrete
 def apply_holding_fill(ledger: Ledger, account_id: int, symbol: str, fill_qty: int, price: int) -> Ledger:
-    """Applies ACC-003 for a trader: the fill moves realised PnL into the wallet (and an isolated position's margin)."""
+    """Applies ACC-003 for a trader: the fill moves realised PnL into the wallet; an isolated margin follows ACC-006."""
     inst = ledger.instrument_map[symbol]
     holding = ledger.holdings.get((account_id, symbol), Holding())
     position, realised = apply_fill(inst, holding.position, fill_qty, price)
-    isolated_margin = holding.isolated_margin + realised if holding.is_isolated else 0
-    if position.qty == 0:
-        isolated_margin = 0  # a closed isolated position returns its margin to the cross wallet
+    isolated_margin = get_isolated_margin_after_fill(ledger, account_id, symbol, position, realised, price)
     wallets = dict(ledger.wallets)
     key = (account_id, inst.settl_currency)
     wallets[key] = wallets.get(key, 0) + realised
@@ -351,7 +434,7 @@ def apply_partial_fill(
     inst = ledger.instrument_map[symbol]
     holding = ledger.holdings[(account_id, symbol)]
     position, realised = apply_partial_close(holding.position, close_qty, close_value)
-    isolated_margin = holding.isolated_margin + realised if holding.is_isolated else 0
+    isolated_margin = get_isolated_margin_after_fill(ledger, account_id, symbol, position, realised, None)
     wallets = dict(ledger.wallets)
     key = (account_id, inst.settl_currency)
     wallets[key] = wallets.get(key, 0) + realised
@@ -851,16 +934,66 @@ class WaterfallResult:
 
 
 @concrete
-def find_liquidatable(ledger: Ledger) -> list[tuple[int, str]]:
-    """LIQ-033: every (account, pool) below maintenance at mark, in the fixed order."""
+def get_contract_order(ledger: Ledger, moved: str) -> list[str]:
+    """The contracts a waterfall visits: ``moved`` (whose mark or funding changed) first, then the others by symbol."""
+    others = sorted(symbol for symbol in ledger.marks if symbol != moved)
+    return [moved, *others] if moved in ledger.marks else others
+
+
+@concrete
+def get_liquidation_order_key(ledger: Ledger, pool: Pool, contracts: Sequence[str]) -> tuple[int, int, int, int]:
+    """The sort key of a pool in LIQ-033's order: (contract, side, liquidation price furthest first, account)."""
+    keys = []
+    for symbol in pool.symbols:
+        holding = ledger.holdings[(pool.account_id, symbol)]
+        inst = ledger.instrument_map[symbol]
+        position = holding.position
+        own_maint = compute_requirement(inst, position, holding.leverage_hundredths, holding.chosen_tier).pos_maint
+        own_term = compute_value(inst, position.qty, ledger.marks[symbol]) - position.cost
+        # MRG-033: the margin behind this position, every other input of the pool fixed
+        backing = pool.equity - own_term - (pool.maintenance - own_maint)
+        price = compute_liquidation_price(inst, position.qty, position.cost, backing, own_maint)
+        is_long = position.qty > 0
+        keys.append((contracts.index(symbol), 0 if is_long else 1, -price if is_long else price, pool.account_id))
+    return min(keys)
+
+
+@concrete
+def find_liquidatable(ledger: Ledger, moved: str = "") -> list[tuple[int, str]]:
+    """LIQ-033: every (account, pool) below maintenance at mark, in the order the mark crossed their liquidation prices.
+
+    The order, a strict total order on the pools due:
+
+    1. by contract: ``moved`` (the contract whose mark — or funding — changed)
+       first, then the others by symbol; a pool with positions in several
+       contracts (cross) counts in the first of them;
+    2. in a contract, longs before shorts;
+    3. longs from the highest liquidation price down, shorts from the lowest up
+       (MRG-011 for the pool's position in that contract, the pool's other
+       positions held at mark, as MRG-033): the order in which a mark moving
+       continuously from its old value to the new one would have reached them,
+       so the pool furthest beyond its liquidation price goes first;
+    4. ties by account id (one account has one position per contract, so the
+       key is unique).
+
+    [I] BitMEX liquidates each position as the mark reaches its liquidation
+    price and says nothing about positions passed in the same update.  This
+    order replays a continuous mark path; it is also the engine's
+    liquidation index order (sorted by liquidation price per contract and
+    side), so the engine finds the pools due in that order from its index,
+    one query per contract, without scanning the accounts.
+    """
+    contracts = get_contract_order(ledger, moved)
     found = []
     for account_id in ledger.account_ids():
         if account_id < 0:
             continue
         for key in get_pool_keys(ledger, account_id):
-            if get_pool(ledger, account_id, key).excess < 0:
-                found.append((account_id, key))
-    return found
+            pool = get_pool(ledger, account_id, key)
+            if pool.excess < 0 and pool.symbols:
+                found.append((get_liquidation_order_key(ledger, pool, contracts), account_id, key))
+    found.sort()
+    return [(account_id, key) for _, account_id, key in found]
 
 
 @concrete
@@ -870,8 +1003,23 @@ def process_waterfall(
     policy: AdlPolicy,
     max_rounds: int = 8,
     trace: bool = False,
+    moved: str = "",
 ) -> WaterfallResult:
     """LIQ-034: liquidations, close-outs and ADL after a mark update, at most ``max_rounds`` rounds.
+
+    Each round first liquidates every pool due, in LIQ-033's order (``moved``:
+    the contract whose mark changed, whose pools go first), then works every
+    close-out still open in take-over order (``pending_id``: pools in the
+    order they were liquidated, a pool's positions largest maintenance first,
+    LIQ-023), each through LIQ-032 — the book while the fund can pay, then
+    ADL.  A close-out left open is not retried before the next update.
+
+    [I] BitMEX is silent on the order of close-outs of one update.  Take-over
+    order is one queue whatever the contracts: all of the update's
+    take-overs are done before the first close-out, so ADL-031's fund cover
+    sees every position the liquidation engine holds, and a cross pool's
+    largest position (taken over at its bankruptcy price) meets the fund
+    before the pool's others (taken over at mark).
 
     With ``trace`` the result also holds the state after every event, so a
     checker can test every invariant between the steps of the waterfall.
@@ -880,7 +1028,7 @@ def process_waterfall(
     rec = Recorder(trace_states=trace)
     stuck: set[int] = set()  # close-outs that found no taker this update: retried on the next one
     for _ in range(max_rounds):
-        due = find_liquidatable(ledger)
+        due = find_liquidatable(ledger, moved)
         for account_id, key in due:
             ledger = liquidate_pool(ledger, work, account_id, key, rec)
         for item in ledger.pending:

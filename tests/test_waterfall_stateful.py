@@ -163,7 +163,7 @@ class WaterfallMachine(RuleBasedStateMachine):
                 bids = (BookLevel(price=max(sym_inst.tick_size, near), qty=50 * lot_qty, maker_account_id=MAKER), *bids)
                 asks = (BookLevel(price=sym_mark + sym_inst.tick_size, qty=50 * lot_qty, maker_account_id=MAKER), *asks)
             books[sym] = Book(bids=bids, asks=asks)
-        result = process_waterfall(ledger, books, self.policy, trace=True)
+        result = process_waterfall(ledger, books, self.policy, trace=True, moved=symbol)
         for index, state in enumerate(result.states):
             info = StepInfo(waterfall_events=result.events[: index + 1], flat_before=flat)
             problems = {key: value for key, value in check_all(state, info).items() if value}
@@ -212,7 +212,9 @@ REGRESSION_MAKER_FILLED_THEN_DELEVERAGED = [
     ("move_mark", {"deep": False, "depth": [], "move_ppm": -80_000, "symbol": "XBTUSDT"}),
     ("trade", {"buyer": 5, "buyer_is_long": True, "leverage_x": 10, "offset_ticks": 0, "seller": 1, "symbol": "XBTUSD"}),
     ("move_mark", {"deep": False, "depth": [(0, 1), (0, 1), (0, 1)], "move_ppm": 200_271, "symbol": "XBTUSD"}),
-    ("trade", {"buyer": 3, "buyer_is_long": True, "leverage_x": 10, "offset_ticks": 0, "seller": 1, "symbol": "XBTUSD"}),
+    # 15x (was 10x when pools were liquidated by account id): account 3's XBTUSD liquidation price is then
+    # above account 5's, so LIQ-033 still takes 3's pool (short ETHUSD) first and the maker sells it ETHUSD
+    ("trade", {"buyer": 3, "buyer_is_long": True, "leverage_x": 15, "offset_ticks": 0, "seller": 1, "symbol": "XBTUSD"}),
     ("move_mark", {"deep": False, "depth": [], "move_ppm": -80_000, "symbol": "XBTUSDT"}),
     ("move_mark", {"deep": False, "depth": [], "move_ppm": -80_165, "symbol": "XBTUSD"}),
     ("move_mark", {"deep": False, "depth": [], "move_ppm": -80_000, "symbol": "XBTUSD"}),
