@@ -93,6 +93,7 @@ from rules.liquidation import (
     compute_fitting_tier,
     compute_partial_plan,
     compute_pool_residual,
+    compute_reduce_limit_price,
     compute_requirement,
     compute_takeover_price,
 )
@@ -991,14 +992,15 @@ class Engine:
         return cap
 
     def _bankruptcy_limit(self, account: Account, inst: Instrument, is_buy: bool, cap: int) -> int:
-        """A market order that reduces a position stops at that position's bankruptcy price (LIQ-005)."""
+        """A market order that reduces a position stops at its bankruptcy price, fee of closing there covered (LIQ-016)."""
         ps = account.positions.get(inst.symbol)
         if ps is None or ps.qty == 0 or self._reducible(ps, is_buy) == 0:
             return cap
         _, equity, _, _ = self._pool_of(account, inst.symbol)
         own_term = compute_value(inst, ps.qty, self.marks[inst.symbol]) - ps.cost
         req = compute_requirement(inst, ps.position, ps.leverage, ps.chosen_tier)
-        bankrupt = compute_takeover_price(inst, ps.position, equity - own_term, req.pos_comm)
+        taker_fee = self._fee_ppm(account, inst, maker=False)
+        bankrupt = compute_reduce_limit_price(inst, ps.position, equity - own_term, req.pos_comm, taker_fee)
         return min(cap, bankrupt) if is_buy else max(cap, bankrupt)
 
     def _chosen_tier_extra(self, inst: Instrument, ps: PositionState, signed: int, price: int) -> int:

@@ -108,3 +108,33 @@ def test_cross_liquidation_cancels_the_accounts_orders_in_every_contract_of_that
     events = engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=270_000, index_price=270_000))
     assert "Liquidation" in rules_fired(events)
     assert engine.accounts[1].orders == {}
+
+
+def test_liq_016_a_market_sell_swept_down_to_the_bankruptcy_limit_pays_its_fee_from_the_margin() -> None:
+    """A cross long backed by a wallet of 0.9x its value: far from entry its exit fee exceeds posComm.
+
+    Found by a 10,000-trader simulation (a stop-market sell left a wallet at −16,976 XBt); before LIQ-016
+    this sweep left −128,771 XBt.
+    """
+    engine = Engine()
+    inst = engine.instrument_map["XBTUSD"]
+    mark = 5_000_000
+
+    def accept(command: c.Command) -> list[Event]:
+        events = engine.process(command)
+        assert type(events[-1]).__name__ == "Accepted", events[-1]
+        return events
+
+    accept(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=mark, index_price=mark))
+    for account, amount in ((1, 180_000_000), (2, 100 * XBT), (3, 100 * XBT)):
+        accept(c.VerifyAccount(time_ms=0, account=account))
+        accept(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    qty = 100_000
+    accept(c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Sell", order_qty=qty, price=mark))
+    accept(c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=qty, price=mark))
+    limit = engine._bankruptcy_limit(engine.accounts[1], inst, False, inst.tick_size)
+    accept(c.PlaceOrder(time_ms=0, account=3, symbol="XBTUSD", side="Buy", order_qty=qty, price=limit))
+    events = accept(c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Sell", order_qty=qty, ord_type="Market"))
+    traded = sum(e.last_qty for e in events if type(e).__name__ == "Execution" and e.exec_type == "Trade" and e.account == 1)
+    assert (traded, engine.positions(1), engine.wallet(1, "XBt") >= 0) == (qty, {}, True)
+    assert {name: found for name, found in check_all(engine, engine.step_info()).items() if found} == {}

@@ -21,7 +21,7 @@ from rules.adl import (
     compute_queue_allocation,
     is_adl_eligible,
 )
-from rules.contract import compute_value
+from rules.contract import compute_notional, compute_value
 from rules.events import (
     AdlDeferred,
     AdlFill,
@@ -36,12 +36,13 @@ from rules.insurance import Fill, InsuranceFund, settle_close_out
 from rules.invariants import StepInfo, check_all, check_no_false_liquidation
 from rules.liquidation import (
     compute_pool_residual,
+    compute_reduce_limit_price,
     compute_requirement,
     compute_takeover_price,
     is_liquidatable,
 )
 from rules.margin import compute_position_margin
-from rules.position import Position
+from rules.position import Position, compute_commission
 from rules.waterfall import Book, BookLevel, Holding, Ledger, get_pool, process_waterfall
 from tests.strategies import BUILTIN, instruments, positions, realistic_prices
 
@@ -312,3 +313,30 @@ def test_every_waterfall_obligation_is_registered() -> None:
 def test_waterfall_obligation_has_its_expected_result(obligation: Obligation) -> None:
     outcome = run_obligation(obligation)
     assert (outcome.status_text, outcome.passed) == (obligation.expect, True), outcome.error or outcome.result
+
+
+@given(
+    inst=instruments(),
+    data=st.data(),
+    extra_margin=st.integers(0, 10**9),
+    taker_fee_ppm=st.sampled_from((0, 250, 500, 750, 2_000)),
+    fills=st.integers(1, 50),
+)
+def test_liq_016_closing_at_the_reduce_limit_in_any_split_of_fills_never_leaves_the_margin_negative(
+    inst: Instrument, data: st.DataObject, extra_margin: int, taker_fee_ppm: int, fills: int
+) -> None:
+    """LIQ-016: a trader's market order closing the whole position at its limit price pays its fees from the margin."""
+    position = data.draw(positions(inst))
+    assume(position.qty != 0)
+    lots_held = abs(position.qty) // inst.lot_size
+    requirement = compute_requirement(inst, position, 0, 0)
+    margin = requirement.pos_init + requirement.pos_comm + extra_margin
+    limit = compute_reduce_limit_price(inst, position, margin, requirement.pos_comm, taker_fee_ppm)
+    assume(compute_takeover_price(inst, position, margin, requirement.pos_comm) not in (inst.tick_size, inst.max_price))
+    # the close split into up to `fills` fills of whole lots, all at the limit (the worst case of a sweep)
+    split = min(fills, lots_held)
+    sizes = [lots_held // split + (1 if index < lots_held % split else 0) for index in range(split)]
+    sign = 1 if position.qty > 0 else -1
+    fees = sum(compute_commission(compute_notional(inst, size * inst.lot_size, limit), taker_fee_ppm) for size in sizes)
+    left = compute_pool_residual(inst, position.qty, position.cost, margin, limit) - fees
+    assert (left >= 0, sign * sum(sizes) * inst.lot_size) == (True, position.qty)
