@@ -45,7 +45,7 @@ from rules.instrument import BITMEX_NAMES, Instrument
 from rules.parse import format_ppm, format_scaled
 
 ROOT = Path(rules.__file__).resolve().parent.parent
-RULE_ID = re.compile(r"^([A-Z]{3})-(\d{3})\b:?\s*(.*)$", re.DOTALL)
+RULE_ID = re.compile(r"^([A-Z]{3})-(\d{3})(?![\w'’-]):?\s*(.*)$", re.DOTALL)  # not "MRG-020's …"
 ANY_RULE_ID = re.compile(r"\b([A-Z]{3}-\d{3})\b")
 INVARIANT_ID = re.compile(r"\bINV-[A-Z0-9]+(?:-[A-Z0-9]+)*\b")
 STATUS_FILE = "proof-status.json"
