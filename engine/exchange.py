@@ -122,6 +122,7 @@ from rules.risk_limit import (
     compute_tier_limit,
 )
 from rules.settlement import check_settlement_ready, compute_position_settlement
+from rules.waterfall import compute_isolated_margin_after_fill, get_opened_qty
 
 LIQUIDATOR = -1  # the liquidation engine's account id (rules.waterfall.LIQUIDATOR_ACCOUNT_ID)
 FAT_FINGER_PPM = 50_000  # 5%: market orders capped, limit orders checked (reference §8)
@@ -1365,31 +1366,25 @@ class Engine:
         if account.account_id == LIQUIDATOR:
             raise AssertionError("the liquidation engine trades only through _liquidator_fill")
         if ps.leverage != CROSS:
-            # isolated: the pool keeps posInit + posComm for the new size plus its extra margin;
-            # losses realised against the position come out of the extra (BitMEX posCross − posLoss);
-            # a fill that opens worse than mark brings its premium (the loss against mark, charged by
-            # MRG-060 before the order) into the pool, so the position is born at its initial margin
+            # isolated: ACC-006 (the rule the waterfall model applies to every fill too)
             old_req = self._isolated_requirement(inst, ps)
-            extra = ps.iso_margin - old_req + min(0, realised)
+            old_margin = ps.iso_margin
             ps.qty, ps.cost = position.qty, position.cost
-            ps.iso_margin = 0 if ps.qty == 0 else self._isolated_requirement(inst, ps) + extra
+            premium = unallocated = 0
             if price is not None and ps.qty != 0:
-                opened = self._opened_qty(old_qty, position.qty)
-                premium = compute_order_premium(inst, opened, price, self.marks[inst.symbol])  # MRG-041
-                if premium > 0:
-                    # The pre-trade check charged the premium against the mark of that moment; a bid resting
-                    # while the mark falls fills with a larger one.  The pool takes it only from money the
-                    # account has — its wallet beyond every other isolated pool's margin — never more: a pool
-                    # funded beyond the wallet, once liquidated, realises its whole margin and leaves the
-                    # wallet negative.  What the pool lacks shows as equity below maintenance, so the waterfall
-                    # liquidates it at its bankruptcy price and the fund (or ADL) bears the rest.
-                    unallocated = account.wallet(asset) + wallet_delta - sum(
-                        other.iso_margin
-                        for other_symbol, other in account.positions.items()
-                        if other is not ps and other.leverage != CROSS
-                        and self.instrument_map[other_symbol].settl_currency == asset
-                    )
-                    ps.iso_margin = min(ps.iso_margin + premium, max(0, unallocated))
+                # a fill that opens worse than mark brings its premium (MRG-041; MRG-060 charged it against the
+                # mark of the order's moment) into the pool, from money the account has: its wallet beyond every
+                # other isolated pool's margin (what the pool lacks shows as equity below maintenance)
+                premium = compute_order_premium(inst, get_opened_qty(old_qty, position.qty), price, self.marks[inst.symbol])
+                unallocated = account.wallet(asset) + wallet_delta - sum(
+                    other.iso_margin
+                    for other_symbol, other in account.positions.items()
+                    if other is not ps and other.leverage != CROSS
+                    and self.instrument_map[other_symbol].settl_currency == asset
+                )
+            ps.iso_margin = compute_isolated_margin_after_fill(
+                old_margin, old_req, self._isolated_requirement(inst, ps), realised, premium, unallocated, ps.qty
+            )
         else:
             ps.qty, ps.cost = position.qty, position.cost
         account.wallets[asset] = account.wallet(asset) + wallet_delta
@@ -1399,15 +1394,6 @@ class Engine:
                 holders.pop(account.account_id, None)
             else:
                 holders[account.account_id] = None
-
-    @staticmethod
-    def _opened_qty(old_qty: int, new_qty: int) -> int:
-        """The signed part of a position change that opens or increases (0 for a pure reduction)."""
-        if old_qty == 0 or (old_qty > 0) != (new_qty > 0):
-            return new_qty if new_qty != 0 else 0
-        if abs(new_qty) > abs(old_qty):
-            return new_qty - old_qty
-        return 0
 
     def _fix_reduce_only(self, account: Account, inst: Instrument) -> None:
         """A resting ReduceOnly order is amended down to the position, or cancelled when nothing is left to reduce."""
