@@ -90,6 +90,7 @@ from rules.instrument_file import load_builtin_instruments
 from rules.insurance import Fill as OfferFill
 from rules.insurance import settle_close_out
 from rules.liquidation import (
+    compute_cover_takeover_price,
     compute_fitting_tier,
     compute_partial_plan,
     compute_pool_residual,
@@ -2025,7 +2026,10 @@ class Engine:
         return due
 
     def _liquidate(self, account: Account, symbol: str) -> None:
-        """LIQ-023: cancel the pool's orders, take its positions over (the largest at its bankruptcy price)."""
+        """LIQ-023: cancel the pool's orders, take its positions over (the largest at its bankruptcy price).
+
+        The others at mark, or beyond it as far as the pool's deficit needs (LIQ-035), as rules.waterfall._take_over.
+        """
         inst = self.instrument_map[symbol]
         margin, equity, maintenance, members = self._pool_of(account, symbol)
         snapshot = tuple(
@@ -2091,10 +2095,19 @@ class Engine:
         bankruptcy = compute_takeover_price(pinst, pps.position, equity - own_term, primary_comm)
         residual = margin
         taken = []
+        terms = {}  # LIQ-035: each position's unrealised PnL at mark
         for _, member, _ in ranked:
             mps = account.positions[member]
+            terms[member] = compute_value(self.instrument_map[member], mps.qty, self.marks[member]) - mps.cost
+        for index, (_, member, _) in enumerate(ranked):
+            mps = account.positions[member]
             minst = self.instrument_map[member]
-            price = bankruptcy if member == primary else self.marks[member]
+            later = sum(terms[other] for _, other, _ in ranked[index + 1 :])  # the positions still to take, at mark
+            price = (
+                bankruptcy
+                if member == primary
+                else compute_cover_takeover_price(minst, mps.position, residual + later, self.marks[member])
+            )
             qty, cost = mps.qty, mps.cost
             residual = compute_pool_residual(minst, qty, cost, residual, price)
             position, realised = apply_fill(minst, mps.position, -qty, price)

@@ -20,7 +20,10 @@ preconditions before one transition and proves the invariant after it.
   reserve whenever it was solvent at mark (linear and quanto; inverse tested);
   **LIQ-012..014** a partial liquidation whose FillOrKill fills within its limit
   leaves the pool at or above the new tier's maintenance (with **LIQ-011** fills
-  within the limit are worth at least the limit price) — unbounded.
+  within the limit are worth at least the limit price); **LIQ-035** a cross
+  pool's other position is taken over no worse than mark for the trader, at
+  mark while the pool covers it, else where the pool's equity reaches zero
+  (unless the price range's limit; linear and quanto) — unbounded.
 
 Known-bad variants (:mod:`proofs.known_bad_waterfall`), each expected to be
 refuted: ADL eligibility by profit at mark; the insurance draw not capped at
@@ -60,6 +63,7 @@ from rules.instrument_file import load_instrument
 from rules.insurance import compute_affordable_lots, compute_draw, compute_fill_delta
 from rules.liquidation import (
     apply_partial_close,
+    compute_cover_takeover_price,
     compute_partial_reduction,
     compute_pool_residual,
     compute_requirement,
@@ -68,7 +72,7 @@ from rules.liquidation import (
     is_partial_feasible,
     is_price_within_limit,
 )
-from rules.num import abs_, ite
+from rules.num import abs_, ite, or_
 from rules.position import Position, apply_fill
 
 SYMBOLS = ("XBTUSD", "ETHUSD", "XBTUSDT")  # inverse, quanto, linear
@@ -447,6 +451,30 @@ def prove_takeover_leaves_reserve(symbol: str) -> ProofResult:
         return prover.prove(residual >= reserve, f"LIQ-005 reserve left {symbol}")
 
 
+def prove_cover_takeover_price(symbol: str) -> ProofResult:
+    """LIQ-035: never worse than mark for the trader, at mark while the pool covers it; linear and quanto: the
+    pool ends ≥ 0 unless the price is at its range limit (inverse: tested, tests/test_waterfall_differential.py).
+    """
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        position = prover.record(Position, "position")
+        mark, backing = prover.symbol("mark_price"), prover.symbol("backing")
+        assume_position(prover, inst, position, "position")
+        prover.assume(position.qty != 0, "open")
+        assume_price(prover, inst, mark, "mark price")
+        price = compute_cover_takeover_price(inst, position, backing, mark)
+        at_price = compute_pool_residual(inst, position.qty, position.cost, backing, price)
+        at_mark = compute_pool_residual(inst, position.qty, position.cost, backing, mark)
+        limit = ite(position.qty > 0, inst.max_price, inst.tick_size)  # the trader's best price in range
+        goals = [
+            (at_price >= at_mark, f"LIQ-035 no worse than mark for the trader {symbol}"),
+            (implies(at_mark >= 0, price == mark), f"LIQ-035 at mark while the pool covers it {symbol}"),
+        ]
+        if not inst.is_inverse:  # inverse (per-lot division): out of the solver's reach, tested (as LIQ-005)
+            goals.append((or_(at_price >= 0, price == limit), f"LIQ-035 pool left ≥ 0 unless at the limit {symbol}"))
+        return prove_each(prover, goals)
+
+
 def prove_last_price_trigger_is_false(symbol: str) -> ProofResult:
     """Known-bad LIQ-003: a trigger on the last price liquidates pools that are safe at mark."""
     inst = load_instrument(symbol)
@@ -644,6 +672,10 @@ def _register() -> None:
             ("LIQ-023/conservation", "LIQ-023", "INV-CONSERVATION",
              "The take-over at any price conserves funds and open interest and keeps the fund ≥ 0.",
              functools.partial(prove_takeover_conserves, symbol)),
+            ("LIQ-035/cover-takeover-price", "LIQ-035", "INV-NO-NEG-EQUITY-AFTER-ADL",
+             "A cross pool's other position is taken over no worse than mark for the trader, at mark while the pool "
+             "covers it, else where the pool's equity reaches zero (unless at the price range's limit).",
+             functools.partial(prove_cover_takeover_price, symbol)),
             ("LIQ-012/partial-keeps-maintenance", "LIQ-012", "INV-NO-FALSE-LIQUIDATION",
              "A FillOrKill reduction filled within its limit leaves the pool at the new tier's maintenance.",
              functools.partial(prove_partial_keeps_maintenance, symbol)),

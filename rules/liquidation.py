@@ -120,6 +120,40 @@ def compute_takeover_price(inst: Instrument, position: Position, margin: int, re
     return compute_bankruptcy_price(inst, position.qty, position.cost, margin, reserve)
 
 
+def compute_cover_takeover_price(inst: Instrument, position: Position, backing: int, mark_price: int) -> int:
+    """LIQ-035: the take-over price of a cross pool's other position: the mark, or beyond it as far as the deficit needs.
+
+    ``backing`` is what stands behind ``position`` when it is taken over: the
+    pool's margin, plus what the positions already taken over realised at their
+    take-over prices, plus the unrealised PnL at mark of those still to come.
+    While that covers the position at mark (``backing + markValue − cost ≥ 0``)
+    it is taken over at the mark (LIQ-023).  Otherwise the pool is still in
+    deficit — its largest position's bankruptcy price was clamped to the price
+    range and could not absorb it — and the position is taken over at its own
+    bankruptcy price for a zero reserve (MRG-012): the price beyond the mark in
+    the trader's favour at which the pool's equity reaches zero, rounded toward
+    the system (the pool keeps ``≥ 0``, the fund gets the rounding), clamped to
+    ``[tickSize, maxPrice]``.  MRG-010's safe-side guarantee makes that price
+    lie beyond the mark (long: above, short: below) whenever it is used.
+
+    The liquidation engine then holds a position bought worse than mark: its
+    close-out draws the fund for the difference in the book (INS-005) or, once
+    the fund is depleted (ADL-031 counts the loss at mark), is deleveraged at
+    that price (ADL-020) — the deficit is socialised like any bankrupt
+    position's, never left on the trader.
+
+    [I] BitMEX takes a position over at its bankruptcy price so that the
+    account's margin is exactly consumed, and says nothing of a cross pool
+    whose largest position's bankruptcy price is out of range.  The rulebook
+    spreads the deficit over the pool's other positions in take-over order
+    (largest maintenance first), each moved from the mark only as far as
+    needed.
+    """
+    at_mark = backing + compute_value(inst, position.qty, mark_price) - position.cost
+    bankruptcy = compute_bankruptcy_price(inst, position.qty, position.cost, backing, 0)
+    return ite(at_mark >= 0, mark_price, bankruptcy)
+
+
 def compute_pool_residual(inst: Instrument, qty: int, cost: int, margin: int, price: int) -> int:
     """LIQ-006: what is left of ``margin`` after closing ``qty``/``cost`` at ``price``.
 

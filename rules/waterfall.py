@@ -16,8 +16,9 @@ On every mark update:
    first; then account id): its open orders are cancelled, a position above
    the base risk limit is partially liquidated if that suffices, otherwise the
    liquidation engine takes the pool's positions over — the largest at its
-   bankruptcy price, the others at mark — and the pool's leftover margin goes
-   to the insurance fund;
+   bankruptcy price, the others at mark, or beyond it as far as a deficit the
+   bankruptcy price could not absorb needs (LIQ-035) — and the pool's leftover
+   margin goes to the insurance fund;
 2. every taken-over position is closed (:func:`close_out`), in take-over
    order (LIQ-034): in the book while
    the fund can pay for fills worse than the bankruptcy price; the rest stays
@@ -82,6 +83,7 @@ from rules.insurance import (
 )
 from rules.liquidation import (
     apply_partial_close,
+    compute_cover_takeover_price,
     compute_fitting_tier,
     compute_partial_plan,
     compute_pool_residual,
@@ -649,7 +651,19 @@ def _try_partial(ledger: Ledger, books: dict[str, Book], pool: Pool, rec: Record
 
 @concrete
 def _take_over(ledger: Ledger, pool: Pool, rec: Recorder) -> Ledger:
-    """LIQ-023: the liquidation engine takes the pool over; its leftover margin goes to the fund."""
+    """LIQ-023: the liquidation engine takes the pool over; its leftover margin goes to the fund.
+
+    The positions are taken over largest maintenance first: the largest at its
+    bankruptcy price (LIQ-005, the others held at mark), the others at the mark
+    — or, while the pool is still in deficit because that bankruptcy price was
+    clamped to the price range, beyond the mark as far as the deficit needs
+    (LIQ-035).  The take-over so consumes the pool's margin exactly (within a
+    tick, rounded toward the system): the residual is ``≥ 0`` and goes to the
+    fund, and the liquidation engine holds the loss, which reaches the fund
+    and then ADL like any bankrupt position's.  Only a pool whose margin was
+    already negative beyond every position's best price in range can still owe
+    (the fund tops it up as far as it reaches, INS-003).
+    """
     snapshot = snapshot_pool(ledger, pool)
     ranked = []
     for symbol in pool.symbols:
@@ -668,10 +682,20 @@ def _take_over(ledger: Ledger, pool: Pool, rec: Recorder) -> Ledger:
     pending = list(ledger.pending)
     next_id = ledger.next_pending_id
     residual = pool.margin
+    terms = {}  # each position's unrealised PnL at mark
     for _, symbol, _ in ranked:
         position = ledger.holdings[(pool.account_id, symbol)].position
         inst = ledger.instrument_map[symbol]
-        price = bankruptcy if symbol == primary else ledger.marks[symbol]
+        terms[symbol] = compute_value(inst, position.qty, ledger.marks[symbol]) - position.cost
+    for index, (_, symbol, _) in enumerate(ranked):
+        position = ledger.holdings[(pool.account_id, symbol)].position
+        inst = ledger.instrument_map[symbol]
+        later = sum(terms[other] for _, other, _ in ranked[index + 1 :])  # the positions still to take, at mark
+        price = (
+            bankruptcy
+            if symbol == primary
+            else compute_cover_takeover_price(inst, position, residual + later, ledger.marks[symbol])
+        )
         residual = compute_pool_residual(inst, position.qty, position.cost, residual, price)
         ledger = apply_holding_fill(ledger, pool.account_id, symbol, -position.qty, price)
         pending.append(

@@ -72,12 +72,12 @@ this module; every case now compares everything summarised above):
 4. the engine's extra rounds retried a close-out already deferred (ADL-031)
    in the same update; the engine now keeps a ``stuck`` set like the rules.
 
-Not a disagreement but a gap both models share (strict xfail at the end): a
-cross pool whose deficit exceeds what its primary position's bankruptcy price
-can absorb and what the fund holds leaves the flat account with a negative
-wallet.  The rules see it in the same update (INV-NO-NEG-EQUITY-AFTER-ADL),
-the engine at its next complete one; ``check_scenario`` counts it with an
-``event()`` and leaves only those reports out.
+A gap both models shared, found by the two-contract strategy, resolved in
+both (regression at the end): a cross pool whose deficit exceeded what its
+primary position's clamped bankruptcy price could absorb left the flat
+account with a negative wallet beyond the fund; LIQ-035 now takes the pool's
+other positions over beyond the mark as far as the deficit needs, so the
+liquidation engine, not the trader, holds the loss.
 
 Statistics: run with ``--hypothesis-show-statistics`` to see, via ``event()``,
 how many compared cases reached a take-over, a book close-out, ADL, deferral.
@@ -428,19 +428,9 @@ def record_statistics(outcome: Outcome) -> None:
 
 
 def stranded_deficits(records: Sequence[Any], view: ExchangeView) -> set[int]:
-    """Accounts taken over with a negative residual (LIQ-023) that end flat with a negative wallet (a rules gap)."""
+    """Accounts taken over with a negative residual (LIQ-023) that end flat with a negative wallet."""
     owed = {r.account_id for r in records if isinstance(r, Liquidation) and r.residual_margin < 0}
     return {a for a in owed if not view.positions(a) and any(view.wallet(a, asset) < 0 for asset in view.assets())}
-
-
-def without_stranded(problems: dict[str, list[str]], accounts: set[int]) -> dict[str, list[str]]:
-    """``problems`` without INV-NO-NEG-EQUITY-AFTER-ADL's reports of ``accounts`` (see the xfail at the end)."""
-    kept = {}
-    for inv_id, found in problems.items():
-        rest = [p for p in found if inv_id != "INV-NO-NEG-EQUITY-AFTER-ADL" or int(p.split()[1]) not in accounts]
-        if rest:
-            kept[inv_id] = rest
-    return kept
 
 
 def check_scenario(scenario: Scenario) -> None:
@@ -450,14 +440,14 @@ def check_scenario(scenario: Scenario) -> None:
     note(f"engine {outcome.engine}")
     note(f"rules  {outcome.rules}")
     record_statistics(outcome)
-    # a known rules gap, not a disagreement (xfail at the end): a cross pool whose take-over leaves a deficit
-    # beyond the fund strands it on the flat account's wallet; both models do it, only the rules' completion
-    # flag (no pool below maintenance) lets INV-NO-NEG-EQUITY-AFTER-ADL see it in the same update
-    stranded = stranded_deficits(outcome.result.events, outcome.result.ledger)
-    if stranded:
-        event("take-over deficit beyond the fund stranded on a flat wallet (known gap)")
-    problems = (without_stranded(outcome.engine_problems, stranded), without_stranded(outcome.rules_problems, stranded))
-    assert problems == ({}, {})
+    if any(
+        taken.takeover_price != outcome.result.ledger.marks[taken.symbol]
+        for record in outcome.result.events
+        if isinstance(record, Liquidation)
+        for taken in record.taken[1:]
+    ):
+        event("a cross pool's other position taken over beyond the mark (LIQ-035)")
+    assert (outcome.engine_problems, outcome.rules_problems) == ({}, {})
     if len(outcome.rules["liquidation_order"]) > 1:
         event("several pools liquidated (LIQ-033 order compared)")
     if len({symbol for _, symbol in outcome.rules["closeout_order"]}) > 1:
@@ -664,16 +654,16 @@ def test_a_cross_pool_in_two_contracts_is_taken_over_at_the_same_prices_by_engin
     assert outcome.engine["takeovers"] == outcome.rules["takeovers"]
 
 
-# A finding of the two-contract strategy, not an engine/rules disagreement (both end in the same state):
+# A finding of the two-contract strategy, not an engine/rules disagreement (both ended in the same state):
 # account 2 is short ETHUSD and long XBTUSD in one cross pool; XBTUSD falls 36%. LIQ-023 takes the
-# largest-maintenance position (the ETHUSD short) over at the pool's bankruptcy price and the XBTUSD long
-# at the mark; the deficit is so large that the short's bankruptcy price is clamped to one tick (5), the
-# pool's residual stays negative (-2,360 XBt) and the empty fund cannot cover it (INS-003): the flat account
-# keeps a negative wallet — it owes more than its posted margin (reference §6), and the liquidation engine
-# holds an ETHUSD short "bought" at 0.05 USD that no long can take (ADL-021). The rules flag the update
-# complete (no pool below maintenance) and INV-NO-NEG-EQUITY-AFTER-ADL reports it; the engine flags it
-# incomplete (a close-out is left) and reports it at the next complete update. Fixing it means changing
-# how LIQ-023 spreads a cross pool's deficit over its positions (the loser taken over at the mark).
+# largest-maintenance position (the ETHUSD short) over at the pool's bankruptcy price, clamped to one tick (5).
+# The XBTUSD long used to be taken over at the mark, leaving the pool's residual at -2,360 XBt, which the empty
+# fund could not cover (INS-003): the flat account kept a negative wallet — it owed more than its posted margin
+# (reference §6; INV-NO-NEG-EQUITY-AFTER-ADL). LIQ-035 now takes the XBTUSD long over beyond the mark (at its
+# bankruptcy price for a zero reserve, 3,188,650 against a mark of 3,188,550): the pool's residual is 2,640 XBt
+# (≥ 0, to the fund: MRG-010 rounds toward the system, for an inverse contract by its per-lot step, ~1 tick here),
+# the wallet is 0, and the liquidation engine holds the long bought above mark,
+# deleveraged at that price against account 3's short (ADL-020): the deficit is socialised, in both models.
 STRANDED_DEFICIT_CASE = Scenario(
     symbols=("ETHUSD", "XBTUSD"),
     deposits_ppm=(20_000, 22_709, 20_000),
@@ -693,20 +683,29 @@ STRANDED_DEFICIT_CASE = Scenario(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "LIQ-023/INS-003 gap: a cross pool's deficit beyond its primary position's clamped bankruptcy price and "
-        "beyond the fund is left on the flat account's wallet (INV-NO-NEG-EQUITY-AFTER-ADL)"
-    ),
-)
 def test_a_cross_pool_deficit_beyond_the_fund_is_not_left_on_a_flat_wallet() -> None:
     outcome = run_both(STRANDED_DEFICIT_CASE)
     assert outcome is not None
-    assert outcome.rules_problems == {}
+    assert (outcome.rules_problems, outcome.engine_problems, outcome.rules["wallets"][(2, "XBt")]) == ({}, {}, 0)
+
+
+def test_a_cross_pool_deficit_beyond_the_primary_bankruptcy_price_is_taken_over_beyond_the_mark() -> None:
+    """LIQ-035: the XBTUSD long is taken over 2 ticks above the mark; the residual (≥ 0) goes to the fund."""
+    outcome = run_both(STRANDED_DEFICIT_CASE)
+    assert outcome is not None
+    assert outcome.rules["takeovers"] == [
+        (2, "cross:XBt", 2_640, (("ETHUSD", -182, -54_600_000, 5), ("XBTUSD", 50_000, -100_000_000, 3_188_650)))
+    ]
+
+
+def test_a_cross_pool_deficit_taken_over_beyond_the_mark_is_deleveraged_at_that_price() -> None:
+    """The liquidation engine's XBTUSD long (bought above mark, empty fund) closes account 3's short at 3,188,650."""
+    outcome = run_both(STRANDED_DEFICIT_CASE)
+    assert outcome is not None
+    assert outcome.rules["adl_fills"][(2, "XBTUSD")] == [(3, -50_000, 3_188_650, 0)]
 
 
 def test_a_cross_pool_deficit_beyond_the_fund_ends_in_the_same_state_in_engine_and_rules() -> None:
     outcome = run_both(STRANDED_DEFICIT_CASE)
     assert outcome is not None
-    assert (outcome.engine, stranded_deficits(outcome.result.events, outcome.result.ledger)) == (outcome.rules, {2})
+    assert (outcome.engine, stranded_deficits(outcome.result.events, outcome.result.ledger)) == (outcome.rules, set())
