@@ -171,6 +171,35 @@ def _is_str(value: object) -> bool:
     return type(value) is str
 
 
+def _text_of(value: object) -> str:
+    """A rejected command's clOrdID as the ``Rejected`` event carries it (a hostile one shown canonically)."""
+    if type(value) is str:
+        return value
+    return _show(value) if value else ""
+
+
+def _show(value: object) -> str:
+    """A value as a reject's text shows it, the same in every process and on replay.
+
+    ``repr`` of a set lists its members in hash-table order, which depends on
+    insertion history (and, for strings, on ``PYTHONHASHSEED``); the journal
+    rebuilds a hostile set canonically, so its ``repr`` could differ on replay
+    (a fuzz find).  Set members are shown sorted; containers recursively.
+    """
+    kind = type(value)
+    if kind is set or kind is frozenset:
+        members = sorted(_show(member) for member in value)  # type: ignore[attr-defined]
+        return f"{kind.__name__}({{{', '.join(members)}}})" if members else f"{kind.__name__}()"
+    if kind is list:
+        return "[" + ", ".join(_show(item) for item in value) + "]"  # type: ignore[attr-defined]
+    if kind is tuple:
+        items = [_show(item) for item in value]  # type: ignore[attr-defined]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    if kind is dict:
+        return "{" + ", ".join(f"{_show(k)}: {_show(v)}" for k, v in value.items()) + "}"  # type: ignore[attr-defined]
+    return repr(value)
+
+
 # PlaceOrder's optional fields by type, in the order they are checked (the first wrong one is named)
 _PLACE_INT_FIELDS = ("order_qty", "price", "display_qty", "stop_px", "peg_offset_value")
 _PLACE_STR_FIELDS = ("side", "ord_type", "time_in_force", "peg_price_type")
@@ -287,7 +316,7 @@ class Engine:
                         account if _is_int(account) else -1,
                         result.reason,
                         result.text,
-                        str(getattr(command, "cl_ord_id", "") or ""),
+                        _text_of(getattr(command, "cl_ord_id", "")),
                     )
                 )
             else:
@@ -486,7 +515,7 @@ class Engine:
         assert isinstance(symbol, str)
         inst = self.instrument_map.get(symbol)
         if inst is None:
-            return Rej(Reason.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
+            return Rej(Reason.UNKNOWN_SYMBOL, f"unknown symbol {_show(symbol)}")
         return inst
 
     def _asset_known(self, asset: object) -> bool:
@@ -622,7 +651,7 @@ class Engine:
         if isinstance(account, Rej):
             return account
         if not self._asset_known(c.asset):
-            return Rej(Reason.UNKNOWN_ASSET, f"unknown asset {c.asset!r}")
+            return Rej(Reason.UNKNOWN_ASSET, f"unknown asset {_show(c.asset)}")
         if not _is_int(c.amount) or c.amount <= 0:
             return Rej(Reason.MALFORMED, "amount must be a positive integer")
         account.wallets[c.asset] = account.wallet(c.asset) + c.amount
@@ -636,7 +665,7 @@ class Engine:
         if isinstance(account, Rej):
             return account
         if not self._asset_known(c.asset):
-            return Rej(Reason.UNKNOWN_ASSET, f"unknown asset {c.asset!r}")
+            return Rej(Reason.UNKNOWN_ASSET, f"unknown asset {_show(c.asset)}")
         if not _is_int(c.amount) or c.amount <= 0:
             return Rej(Reason.MALFORMED, "amount must be a positive integer")
         margin = self._account_margin(account, c.asset)
@@ -653,7 +682,7 @@ class Engine:
 
     def _deposit_insurance(self, c: cmd.DepositInsurance) -> Rej | int:
         if not self._asset_known(c.asset):
-            return Rej(Reason.UNKNOWN_ASSET, f"unknown asset {c.asset!r}")
+            return Rej(Reason.UNKNOWN_ASSET, f"unknown asset {_show(c.asset)}")
         if not _is_int(c.amount) or c.amount <= 0:
             return Rej(Reason.MALFORMED, "amount must be a positive integer")
         self._fund_move(c.asset, c.amount, "deposit", "", -1, "INS-008")
@@ -824,7 +853,7 @@ class Engine:
             return Rej(Reason.MALFORMED, "exec_inst and cl_ord_id must be strings")
         insts = o.parse_exec_inst(c.exec_inst)
         if insts is None:
-            return Rej(Reason.INVALID_INSTRUCTION, f"bad execInst {c.exec_inst!r}")
+            return Rej(Reason.INVALID_INSTRUCTION, f"bad execInst {_show(c.exec_inst)}")
         sources = [s for s in insts if s in o.TRIGGER_SOURCES]
         if len(sources) > 1:
             return Rej(Reason.INVALID_INSTRUCTION, "at most one trigger source")
@@ -840,19 +869,19 @@ class Engine:
             else:
                 ord_type = o.LIMIT if c.price is not None else o.MARKET
         if ord_type not in o.ORD_TYPES:
-            return Rej(Reason.INVALID_ORD_TYPE, f"unknown ordType {ord_type!r}")
+            return Rej(Reason.INVALID_ORD_TYPE, f"unknown ordType {_show(ord_type)}")
         if self._is_spot(inst) and (reduce_only or ord_type in o.CONDITIONAL_TYPES):
             return Rej(Reason.NOT_SUPPORTED_ON_SPOT, "spot orders are Limit or Market, without ReduceOnly/Close")
         if len(c.cl_ord_id) > MAX_CL_ORD_ID:
             return Rej(Reason.MALFORMED, "clOrdID longer than 36 characters")
         if c.cl_ord_id and c.cl_ord_id in account.cl_ord_ids:
-            return Rej(Reason.DUPLICATE_CL_ORD_ID, f"clOrdID {c.cl_ord_id!r} is live")
+            return Rej(Reason.DUPLICATE_CL_ORD_ID, f"clOrdID {_show(c.cl_ord_id)} is live")
         ps = self._peek_position(account, inst)
         # side and quantity
         qty = c.order_qty
         side = c.side
         if side is not None and side not in o.SIDES:
-            return Rej(Reason.MALFORMED, f"side must be Buy or Sell, got {side!r}")
+            return Rej(Reason.MALFORMED, f"side must be Buy or Sell, got {_show(side)}")
         if qty is None:
             if not close:
                 return Rej(Reason.INVALID_QTY, "orderQty is required (except with Close)")
@@ -923,7 +952,7 @@ class Engine:
         if tif is None:
             tif = o.IMMEDIATE_OR_CANCEL if executes_as_market else o.GOOD_TILL_CANCEL
         if tif not in o.TIMES_IN_FORCE:
-            return Rej(Reason.INVALID_TIME_IN_FORCE, f"unknown timeInForce {tif!r}")
+            return Rej(Reason.INVALID_TIME_IN_FORCE, f"unknown timeInForce {_show(tif)}")
         if executes_as_market and tif not in (o.IMMEDIATE_OR_CANCEL, o.FILL_OR_KILL):
             return Rej(Reason.INVALID_TIME_IN_FORCE, f"{ord_type} executes as a market order: IOC or FOK only")
         if post_only and (executes_as_market or tif in (o.IMMEDIATE_OR_CANCEL, o.FILL_OR_KILL)):
@@ -1464,7 +1493,7 @@ class Engine:
             found = account.cl_ord_ids.get(cl_ord_id)
             if found is not None:
                 return self.live_orders[found]
-            return Rej(Reason.UNKNOWN_ORDER, f"no live order with clOrdID {cl_ord_id!r}")
+            return Rej(Reason.UNKNOWN_ORDER, f"no live order with clOrdID {_show(cl_ord_id)}")
         return Rej(Reason.MALFORMED, "orderID or clOrdID required")
 
     def _cancel_cmd(self, c: cmd.CancelOrder) -> Rej | int:

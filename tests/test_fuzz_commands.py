@@ -29,6 +29,7 @@ tests/test_fuzz_commands.py`` (2,000 examples per test).
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -293,3 +294,17 @@ def test_a_damaged_journal_is_refused_with_an_offset_or_read_as_an_exact_prefix(
         clean_cut = bytes(data) == original[: len(data)] and len(data) == scan.end_offset
         assert scan.torn is not None or clean_cut
     event("read as prefix" + (" with torn tail" if scan.torn else ""))
+
+
+def test_a_hostile_set_in_a_reject_text_replays_to_the_same_events(tmp_path: Path) -> None:
+    """Fuzz find: ``repr(frozenset({4, -4}))`` depends on insertion order and the journal rebuilds sets
+    canonically, so "unknown asset frozenset({4, -4})" came back as "frozenset({-4, 4})" on replay."""
+    hostile_asset = frozenset((4, -4))
+    durable, _ = DurableExchange.open(str(tmp_path), command_codec(), fresh)
+    events = list(durable.submit(c.DepositInsurance(time_ms=NOW, asset=hostile_asset, amount=1_000)))
+    events += durable.submit(c.CancelOrder(time_ms=NOW, account=TRADERS[0], cl_ord_id=frozenset(("b", "a"))))  # type: ignore[arg-type]
+    durable.close()
+    _, report, _ = recover(str(tmp_path / "journal.log"), command_codec())
+    assert (report.event_hash, report.state_hash) == (event_stream_hash(events), durable.exchange.state_hash())
+    texts = [e.text for e in events if isinstance(e, Rejected)]
+    assert texts[0] == "unknown asset frozenset({-4, 4})"
