@@ -35,6 +35,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -100,12 +101,19 @@ def read_manifest(directory: Path = NATIVE_DIR) -> dict[str, Any] | None:
     return loaded
 
 
+def _abi() -> str:
+    """The extension-module suffix of this interpreter (its ABI tag), e.g. ``.cpython-311-x86_64-linux-gnu.so``."""
+    return str(sysconfig.get_config_var("EXT_SUFFIX"))
+
+
 def status(directory: Path = NATIVE_DIR) -> str | None:
     """None if ``directory`` holds a build of the current sources for this interpreter, else why not."""
     manifest = read_manifest(directory)
     if manifest is None:
         return f"the compiled engine is not built ({directory} has no {MANIFEST_NAME}): run `perpspec build-native`"
-    if manifest.get("python") != sys.version or manifest.get("executable") != sys.executable:
+    # the interpreter's version and extension ABI decide whether the modules load and behave the same;
+    # its path does not (a venv's python and python3 are two names of one interpreter)
+    if manifest.get("python") != sys.version or manifest.get("abi") != _abi():
         return f"the compiled engine in {directory} was built for another Python: rerun `perpspec build-native`"
     if manifest.get("source_sha256") != source_digest():
         return f"the compiled engine in {directory} is stale (rules/ or engine/ changed): rerun `perpspec build-native`"
@@ -152,6 +160,7 @@ def build(directory: Path = NATIVE_DIR, log: Callable[[str], None] = print) -> d
         "source_sha256": digest,
         "modules": list(COMPILED_MODULES),
         "python": sys.version,
+        "abi": _abi(),
         "executable": sys.executable,
         "mypyc": _mypy_version(),
         "seconds": round(time.perf_counter() - started, 1),
