@@ -15,9 +15,23 @@ of non-crossing orders are computed once per ``(symbol, mark)`` **by the
 rules' own functions** and reused; crossing orders are always computed
 afresh.  The sums of a whole set of orders none of which crossed are kept
 too, and reused while none of them crosses — whole, or as the prefix of the
-same set plus one new order (what the pre-trade check asks for).  The sums are the same integers ``compute_order_sides`` returns —
-``tests/test_fastmargin.py`` checks that differentially on generated books —
-and nothing here is a rule: the rules stay the single source.
+same set plus one new order (what the pre-trade check asks for).
+
+The engine's pre-trade check uses three more shortcuts, each exact:
+
+* the sums of an account's resting orders in a contract are kept with its
+  position record (``PositionState.resting_cache``) and moved by the
+  difference of terms when one order enters, changes or leaves
+  (:func:`shift_resting_cache`) — MRG-042 is a plain sum of per-order terms;
+* the sums with the new order are those plus its term (:func:`sides_plus`);
+* MRG-045/044 over summed sides are memoised on every input
+  (:func:`margin_of_sides`): a check's "after" is often the next check's
+  "before".
+
+The results are the same integers ``compute_order_sides`` and
+``compute_contract_order_margin`` return — ``tests/test_fastmargin.py`` checks
+that differentially on generated books, orders, marks and positions — and
+nothing here is a rule: the rules stay the single source.
 """
 
 from __future__ import annotations
