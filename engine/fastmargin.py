@@ -13,9 +13,7 @@ buy at ``min(limit, best ask)`` and a linear/quanto sell at
 order, in an uncrossed book) the charge price is its own limit.  So the terms
 of non-crossing orders are computed once per ``(symbol, mark)`` **by the
 rules' own functions** and reused; crossing orders are always computed
-afresh.  The sums of a whole set of orders none of which crossed are kept
-too, and reused while none of them crosses — whole, or as the prefix of the
-same set plus one new order (what the pre-trade check asks for).
+afresh.
 
 The engine's pre-trade check uses three more shortcuts, each exact:
 
@@ -57,14 +55,10 @@ if TYPE_CHECKING:
 Term = tuple[int, int, int]  # (signed qty, value at the charge price, premium)
 
 Sides = tuple[OrderSide, OrderSide]
-# per symbol: the instrument object, the mark, then two tables valid for that (instrument, mark):
-#   terms: (qty, price) -> term of a non-crossing order;
-#   sums:  orders -> (sides, highest buy price, lowest sell price) for order sets none of which crossed,
-#          reusable while none of them crosses (checked in O(1) with the two prices)
-# anything else than the kept instrument object and mark starts the tables over
-_TABLES: dict[str, tuple[Instrument, int, dict[tuple[int, int], Term], dict[tuple[tuple[int, int], ...], tuple[Sides, int, int]]]] = {}
-_MAX_TERMS = 1 << 18  # bounds on memory: a table starts over beyond them
-_MAX_SUMS = 1 << 12
+# per symbol: the instrument object, the mark, and (qty, price) -> term of a non-crossing order for that
+# (instrument, mark); anything else than the kept instrument object and mark starts the table over
+_TERMS: dict[str, tuple[Instrument, int, dict[tuple[int, int], Term]]] = {}
+_MAX_TERMS = 1 << 18  # a bound on memory: the table starts over beyond it
 _NO_BUY = -(1 << 62)
 _NO_SELL = 1 << 62
 
@@ -76,13 +70,17 @@ def compute_term(inst: Instrument, qty: int, price: int, mark_price: int, best_b
     return qty, value, compute_order_premium(inst, qty, price, mark_price)
 
 
+def _term_table(inst: Instrument, mark_price: int) -> dict[tuple[int, int], Term]:
+    entry = _TERMS.get(inst.symbol)
+    if entry is None or entry[0] is not inst or entry[1] != mark_price or len(entry[2]) > _MAX_TERMS:
+        entry = (inst, mark_price, {})
+        _TERMS[inst.symbol] = entry
+    return entry[2]
+
+
 def resting_term(inst: Instrument, qty: int, price: int, mark_price: int) -> Term:
     """The MRG-042 term of an order that does not cross the book (charged at its own limit), memoised."""
-    entry = _TABLES.get(inst.symbol)
-    if entry is None or entry[0] is not inst or entry[1] != mark_price or len(entry[2]) > _MAX_TERMS:
-        entry = (inst, mark_price, {}, {})
-        _TABLES[inst.symbol] = entry
-    terms = entry[2]
+    terms = _term_table(inst, mark_price)
     key = (qty, price)
     term = terms.get(key)
     if term is None:
@@ -95,68 +93,28 @@ def order_sides(
     inst: Instrument, orders: tuple[tuple[int, int], ...], mark_price: int, best_bid: int, best_ask: int
 ) -> tuple[OrderSide, OrderSide]:
     """Equal to ``rules.margin.compute_order_sides(inst, orders, mark_price, best_bid, best_ask)``."""
-    entry = _TABLES.get(inst.symbol)
-    if entry is None or entry[0] is not inst or entry[1] != mark_price or len(entry[2]) > _MAX_TERMS:
-        entry = (inst, mark_price, {}, {})
-        _TABLES[inst.symbol] = entry
-    terms, sums = entry[2], entry[3]
     inverse = inst.is_inverse
-    known = sums.get(orders)
-    if known is not None:
-        sides, highest_buy, lowest_sell = known
-        # MRG-040: no order of the set crosses the book now, so every term is the memoised one
-        if (best_ask == 0 or highest_buy <= best_ask) if inverse else lowest_sell >= best_bid:
-            return sides
     bid_qty = bid_value = bid_premium = 0
     ask_qty = ask_value = ask_premium = 0
-    highest_buy, lowest_sell = _NO_BUY, _NO_SELL
-    rest = orders
-    if known is None and len(orders) > 1:
-        # the pre-trade check asks for "the resting orders plus the new one" right after "the resting orders"
-        prefix = sums.get(orders[:-1])
-        if prefix is not None:
-            (bids, asks), prefix_buy, prefix_sell = prefix
-            if (best_ask == 0 or prefix_buy <= best_ask) if inverse else prefix_sell >= best_bid:
-                bid_qty, bid_value, bid_premium = bids.qty, bids.value, bids.premium
-                ask_qty, ask_value, ask_premium = asks.qty, asks.value, asks.premium
-                highest_buy, lowest_sell = prefix_buy, prefix_sell
-                rest = orders[-1:]
-    any_crossing = False
-    for order in rest:
-        qty, price = order
+    for qty, price in orders:
         # MRG-040's charge price depends on the book only for an order that crosses it
-        if inverse:
-            crossing = qty > 0 and 0 < best_ask < price
-        else:
-            crossing = qty < 0 and best_bid > price
+        crossing = (qty > 0 and 0 < best_ask < price) if inverse else (qty < 0 and best_bid > price)
         if crossing:
-            any_crossing = True
-            term = compute_term(inst, qty, price, mark_price, best_bid, best_ask)
+            _, value, premium = compute_term(inst, qty, price, mark_price, best_bid, best_ask)
         else:
-            cached = terms.get(order)
-            if cached is None:
-                cached = compute_term(inst, qty, price, mark_price, best_bid, best_ask)
-                terms[order] = cached
-            term = cached
+            _, value, premium = resting_term(inst, qty, price, mark_price)
         if qty > 0:
             bid_qty += qty
-            bid_value += term[1]
-            bid_premium += term[2]
-            highest_buy = max(highest_buy, price)
+            bid_value += value
+            bid_premium += premium
         else:
             ask_qty -= qty
-            ask_value += term[1]
-            ask_premium += term[2]
-            lowest_sell = min(lowest_sell, price)
-    result = (
+            ask_value += value
+            ask_premium += premium
+    return (
         OrderSide(qty=bid_qty, value=bid_value, premium=bid_premium),
         OrderSide(qty=ask_qty, value=ask_value, premium=ask_premium),
     )
-    if not any_crossing:
-        if len(sums) >= _MAX_SUMS:
-            sums.clear()
-        sums[orders] = (result, highest_buy, lowest_sell)
-    return result
 
 
 def contract_order_margin(
@@ -196,7 +154,7 @@ def resting_sides(inst: Instrument, ps: PositionState, mark_price: int, best_bid
             lowest_sell = min(lowest_sell, price)
     # MRG-040: an order crossing the book is charged at the touch, so the sums hold only while none does
     crossing = (0 < best_ask < highest_buy) if inst.is_inverse else (lowest_sell < best_bid)
-    ps.resting_cache = None if crossing else (inst, mark_price, sides, highest_buy, lowest_sell, None)
+    ps.resting_cache = None if crossing else (inst, mark_price, sides, highest_buy, lowest_sell)
     return sides
 
 def sides_plus(
@@ -255,21 +213,12 @@ _MAX_MARGINS = 1 << 14
 def resting_order_margin(inst: Instrument, ps: PositionState, mark_price: int, best_bid: int, best_ask: int) -> OrderMargin:
     """Equal to ``compute_contract_order_margin(inst, ps.position, tuple(ps.orders.values()), ..., ps.leverage)``.
 
-    MRG-046 of the resting orders, kept with their cached sums and keyed by
-    the position and leverage it was computed for.
+    MRG-046 of the resting orders: their kept sums (:func:`resting_sides`)
+    through the memoised MRG-045/044 (:func:`margin_of_sides`).
     """
     if not ps.orders:
         return _NO_ORDERS
-    sides = resting_sides(inst, ps, mark_price, best_bid, best_ask)
-    cache = ps.resting_cache
-    key = (ps.qty, ps.cost, ps.leverage)
-    if cache is not None and cache[2] is sides and cache[5] is not None and cache[5][0] == key:
-        kept: OrderMargin = cache[5][1]
-        return kept
-    margin = margin_of_sides(inst, ps.position, sides, ps.leverage)
-    if cache is not None and cache[2] is sides:
-        ps.resting_cache = (*cache[:5], (key, margin))
-    return margin
+    return margin_of_sides(inst, ps.position, resting_sides(inst, ps, mark_price, best_bid, best_ask), ps.leverage)
 
 _NO_ORDERS = OrderMargin(bid_qty_charged=0, ask_qty_charged=0, init_margin=0, premium=0, commission=0, total=0)
 
@@ -310,4 +259,4 @@ def shift_resting_cache(cache: Any, old: tuple[int, int] | None, new: tuple[int,
                 value=asks.value + direction * value,
                 premium=asks.premium + direction * premium,
             )
-    return (inst, mark, (bids, asks), highest_buy, lowest_sell, None)
+    return (inst, mark, (bids, asks), highest_buy, lowest_sell)
