@@ -74,10 +74,9 @@ def test_isolated_position_opened_above_mark_carries_its_premium_in_its_margin()
     assert equity - maintenance >= 0
 
 
-def test_mark_update_of_one_contract_also_liquidates_an_underwater_pool_in_another() -> None:
-    xbt = load_instrument("XBTUSD")
-    engine = Engine({"ETHUSD": ETHUSD, "XBTUSD": xbt})
-    engine.track_steps = True
+def thin_ethusd_long() -> Engine:
+    """ETHUSD and XBTUSD marked; account 1 long 300 ETHUSD on 0.1 XBT (cross), account 2 the well-funded short."""
+    engine = Engine({"ETHUSD": ETHUSD, "XBTUSD": load_instrument("XBTUSD")})
     engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
     engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000, index_price=5_000_000))
     for account, amount in ((1, XBT // 10), (2, 1_000 * XBT)):
@@ -85,6 +84,12 @@ def test_mark_update_of_one_contract_also_liquidates_an_underwater_pool_in_anoth
         engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
     engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Sell", order_qty=300, price=300_000))
     engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=300, price=300_000))
+    return engine
+
+
+def test_mark_update_of_one_contract_also_liquidates_an_underwater_pool_in_another() -> None:
+    engine = thin_ethusd_long()
+    engine.track_steps = True
     # the ETHUSD mark falls while, say, its feed is only read at the next update of another contract
     engine.marks["ETHUSD"] = 270_000
     events = engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000))
@@ -95,15 +100,7 @@ def test_mark_update_of_one_contract_also_liquidates_an_underwater_pool_in_anoth
 def test_cross_liquidation_cancels_the_accounts_orders_in_every_contract_of_that_currency() -> None:
     # regression (deep state machine): a resting XBTUSD bid survived the ETHUSD cross liquidation that
     # took its margin, was then filled by another liquidation's close-out, and left negative equity
-    xbt = load_instrument("XBTUSD")
-    engine = Engine({"ETHUSD": ETHUSD, "XBTUSD": xbt})
-    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
-    engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000, index_price=5_000_000))
-    for account, amount in ((1, XBT // 10), (2, 1_000 * XBT)):
-        engine.process(c.VerifyAccount(time_ms=0, account=account))
-        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
-    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Sell", order_qty=300, price=300_000))
-    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=300, price=300_000))
+    engine = thin_ethusd_long()
     engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=100, price=4_900_000))
     events = engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=270_000, index_price=270_000))
     assert "Liquidation" in rules_fired(events)
