@@ -22,16 +22,16 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from engine.compiled import mypyc_attr
-from engine.fastmargin import shift_resting_cache
-from rules.contract import compute_notional
-from rules.instrument import ContractKind, Instrument
-from rules.margin import (
+from perpspec.engine.compiled import mypyc_attr
+from perpspec.engine.fastmargin import shift_resting_cache
+from perpspec.rules.contract import compute_notional
+from perpspec.rules.instrument import ContractKind, Instrument
+from perpspec.rules.margin import (
     CROSS,
     PositionMargin,
     compute_position_margin,
 )
-from rules.position import Position
+from perpspec.rules.position import Position
 
 DAY_MS = 86_400_000
 FEE_WINDOW_DAYS = 30

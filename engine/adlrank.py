@@ -36,7 +36,7 @@ import heapq
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Iterator
 
-from rules.adl import AdlCandidate, AdlScore, compare_adl_priority
+from perpspec.rules.adl import AdlCandidate, AdlScore, compare_adl_priority
 
 
 class _Row:

@@ -192,16 +192,16 @@ class EngineSetup:
 
 
 def _engine_commands() -> Any:
-    from engine import commands
+    from perpspec.engine import commands
 
     return commands
 
 
 def build_durable(setup: EngineSetup, directory: str) -> Any:
     """A fresh durable exchange with verified, funded accounts and a mark price (journaled like everything else)."""
-    from engine.exchange import Engine
-    from engine.journal import SyncPolicy
-    from engine.recovery import DurableExchange, command_codec
+    from perpspec.engine.exchange import Engine
+    from perpspec.engine.journal import SyncPolicy
+    from perpspec.engine.recovery import DurableExchange, command_codec
 
     commands = _engine_commands()
     policy = SyncPolicy(group_records=setup.group_records, fsync=setup.fsync)
@@ -216,7 +216,7 @@ def build_durable(setup: EngineSetup, directory: str) -> Any:
 
 def bench_engine(setup: EngineSetup, ops: list[Op], warmup: int, directory: str) -> tuple[Run, dict[str, int]]:
     """The workload through DurableExchange.submit: validation, margin, fills, events, journal."""
-    from engine.events import Accepted, Rejected
+    from perpspec.engine.events import Accepted, Rejected
 
     commands = _engine_commands()
     durable = build_durable(setup, directory)
@@ -276,8 +276,8 @@ def bench_book_only(setup: EngineSetup, ops: list[Op], warmup: int) -> Run:
     No validation, margin, positions, events or journal: the floor of the
     matching part of the engine, measured like the stick.
     """
-    from engine.book import Book
-    from engine.orders import Order
+    from perpspec.engine.book import Book
+    from perpspec.engine.orders import Order
 
     book = Book(setup.symbol)
     half = setup.accounts // 2
@@ -317,11 +317,11 @@ def bench_rules_only(setup: EngineSetup, ops: list[Op], warmup: int) -> Run:
     engine glue, no memo, no events, no journal: what evaluating the rulebook
     per order costs by itself, the floor under the engine's figure.
     """
-    from engine.book import Book
-    from engine.fastmargin import compute_term
-    from engine.orders import Order
-    from rules.instrument_file import load_builtin_instruments
-    from rules.margin import (
+    from perpspec.engine.book import Book
+    from perpspec.engine.fastmargin import compute_term
+    from perpspec.engine.orders import Order
+    from perpspec.rules.instrument_file import load_builtin_instruments
+    from perpspec.rules.margin import (
         OrderSide,
         compute_account_margin,
         compute_order_margin,
@@ -329,7 +329,7 @@ def bench_rules_only(setup: EngineSetup, ops: list[Op], warmup: int) -> Run:
         compute_order_requirement,
         compute_position_margin,
     )
-    from rules.position import Position, apply_trade
+    from perpspec.rules.position import Position, apply_trade
 
     inst = load_builtin_instruments()[setup.symbol]
     tick, lot = inst.tick_size, inst.lot_size
@@ -434,7 +434,7 @@ def build_positions(positions: int, liquidatable: int, symbol: str = "XBTUSD") -
     ``liquidatable`` thinnest longs hold 50x, the rest are nearly unlevered.  A first mark update at
     the same price refreshes the liquidation index (every fill marked its accounts dirty).
     """
-    from engine.exchange import Engine
+    from perpspec.engine.exchange import Engine
 
     commands = _engine_commands()
     engine = Engine()
@@ -476,8 +476,8 @@ def build_positions(positions: int, liquidatable: int, symbol: str = "XBTUSD") -
 
 def bench_liquidation(positions: int, liquidatable: int = 10, repeats: int = 3) -> LiquidationFigure:
     """Time one mark update that makes ``liquidatable`` of ``positions`` longs liquidatable."""
-    from engine.events import RuleEvent
-    from engine.exchange import Engine
+    from perpspec.engine.events import RuleEvent
+    from perpspec.engine.exchange import Engine
 
     commands = _engine_commands()
     started = time.perf_counter()

@@ -19,7 +19,7 @@ the interpreted modules; the compiled ones live apart, in ``build/native/``
   (``tests/test_native.py`` replays one journal through both and compares
   every byte).  Compiled and interpreted engines never share a process.
 
-``python -m engine.bench_native rerun JOURNAL DIR [SNAPSHOT_EVERY]`` (what the
+``python -m perpspec.engine.bench_native rerun JOURNAL DIR [SNAPSHOT_EVERY]`` (what the
 differential test runs in the compiled process) submits a journal's commands
 to a fresh durable exchange in ``DIR`` and prints the hashes as JSON.
 """
@@ -44,28 +44,28 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 NATIVE_DIR = REPO / "build" / "native"
 MANIFEST_NAME = "perpspec-native.json"
-COPIED_PACKAGES = ("rules", "engine")
+COPIED_PACKAGES = ("rules", "engine")  # copied under build/native/perpspec/; proofs/ and specs/ are linked
 # the order path of `perpspec bench`: the kernels it calls and the engine classes it walks
 COMPILED_MODULES = (
-    "rules.num",
-    "rules.instrument",
-    "rules.contract",
-    "rules.position",
-    "rules.risk_limit",
-    "rules.margin",
-    "engine.orders",
-    "engine.book",
-    "engine.liqindex",
-    "engine.accounts",
-    "engine.fastmargin",
-    "engine.exchange",
+    "perpspec.rules.num",
+    "perpspec.rules.instrument",
+    "perpspec.rules.contract",
+    "perpspec.rules.position",
+    "perpspec.rules.risk_limit",
+    "perpspec.rules.margin",
+    "perpspec.engine.orders",
+    "perpspec.engine.book",
+    "perpspec.engine.liqindex",
+    "perpspec.engine.accounts",
+    "perpspec.engine.fastmargin",
+    "perpspec.engine.exchange",
 )
 CHILD_FLAG = "PERPSPEC_NATIVE_CHILD"  # set in the environment of a process started on the compiled engine
 
 
 def source_files(root: Path = REPO) -> list[Path]:
-    """The files copied into the build (every module and marker of rules/ and engine/), sorted."""
-    found: list[Path] = []
+    """The files copied into the build (every module and marker of perpspec/, rules/ and engine/), sorted."""
+    found: list[Path] = [root / "perpspec" / "__init__.py", root / "perpspec" / "py.typed"]
     for package in COPIED_PACKAGES:
         for path in sorted((root / package).iterdir()):
             if path.is_file() and (path.suffix == ".py" or path.name == "py.typed"):
@@ -137,9 +137,12 @@ def build(directory: Path = NATIVE_DIR, log: Callable[[str], None] = print) -> d
     started = time.perf_counter()
     digest = source_digest()
     for path in source_files():
-        target = directory / path.relative_to(REPO)
+        relative = path.relative_to(REPO)
+        target = directory / ("perpspec" / relative if relative.parts[0] != "perpspec" else relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
+    for linked in ("proofs", "specs"):  # not compiled: the build's perpspec package reads them from the repository
+        (directory / "perpspec" / linked).symlink_to(REPO / linked, target_is_directory=True)
     sources = [str(Path(*module.split(".")).with_suffix(".py")) for module in COMPILED_MODULES]
     log(f"compiling {len(sources)} modules with mypyc in {directory} (this takes about a minute)")
     result = subprocess.run(
@@ -177,8 +180,8 @@ def _mypy_version() -> str:
 
 
 def child_env(directory: Path = NATIVE_DIR) -> dict[str, str]:
-    """The environment of a process that imports rules/engine from ``directory`` (specs, proofs from the repo)."""
-    path = [str(directory), str(REPO)]
+    """The environment of a process that imports perpspec from ``directory`` (its proofs/ and specs/ link to the repo)."""
+    path = [str(directory)]
     if os.environ.get("PYTHONPATH"):
         path.append(os.environ["PYTHONPATH"])
     return dict(os.environ, PYTHONPATH=os.pathsep.join(path), **{CHILD_FLAG: str(directory)})
@@ -202,9 +205,9 @@ def compiled_here() -> tuple[str, ...]:
 
 def rerun(journal: str, directory: str, snapshot_every: int) -> dict[str, Any]:
     """Submit the commands of ``journal`` to a fresh durable exchange in ``directory``; the hashes."""
-    from engine.exchange import Engine
-    from engine.journal import read_journal
-    from engine.recovery import DurableExchange, command_codec, event_stream_hash
+    from perpspec.engine.exchange import Engine
+    from perpspec.engine.journal import read_journal
+    from perpspec.engine.recovery import DurableExchange, command_codec, event_stream_hash
 
     scan = read_journal(journal)
     reader = command_codec()
@@ -227,7 +230,7 @@ def main(argv: Sequence[str]) -> int:
         every = int(argv[3]) if len(argv) == 4 else 0
         print(json.dumps(rerun(argv[1], argv[2], every), sort_keys=True))
         return 0
-    print("usage: python -m engine.bench_native rerun JOURNAL DIR [SNAPSHOT_EVERY]", file=sys.stderr)
+    print("usage: python -m perpspec.engine.bench_native rerun JOURNAL DIR [SNAPSHOT_EVERY]", file=sys.stderr)
     return 2
 
 

@@ -33,8 +33,8 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable
 
-from engine.compiled import mypyc_attr
-from engine.orders import Order
+from perpspec.engine.compiled import mypyc_attr
+from perpspec.engine.orders import Order
 
 # (maker order, quantity, price): one execution against a resting order
 Fill = tuple[Order, int, int]

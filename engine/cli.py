@@ -36,7 +36,7 @@ class UsageError(Exception):
 def _available() -> dict[str, tuple[str, str]]:
     found: dict[str, tuple[str, str]] = {}
     for name, (module, help_text) in COMMANDS.items():
-        if importlib.util.find_spec(f"engine.{module}") is not None:
+        if importlib.util.find_spec(f"perpspec.engine.{module}") is not None:
             found[name] = (module, help_text)
     return found
 
@@ -49,7 +49,7 @@ def build_parser(commands: dict[str, tuple[str, str]]) -> argparse.ArgumentParse
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in commands.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
-        importlib.import_module(f"engine.{module}").add_arguments(command_parser)
+        importlib.import_module(f"perpspec.engine.{module}").add_arguments(command_parser)
     return parser
 
 
@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    module = importlib.import_module(f"engine.{commands[args.command][0]}")
+    module = importlib.import_module(f"perpspec.engine.{commands[args.command][0]}")
     try:
         result: int = module.run(args)
     except UsageError as error:
@@ -73,6 +73,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 if __name__ == "__main__":
     # Re-import under the package name so that `python -m engine.cli` and the command modules
     # share one UsageError class (under runpy this file is `__main__`, a second copy).
-    from engine.cli import main as package_main
+    from perpspec.engine.cli import main as package_main
 
     sys.exit(package_main())

@@ -23,7 +23,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from engine.bench import (
+from perpspec.engine.bench import (
     DEFAULT_SHARED,
     WARMUP,
     EngineSetup,
@@ -39,9 +39,16 @@ from engine.bench import (
     load_workload,
     remove_tree,
 )
-from engine.bench_native import CHILD_FLAG, COMPILED_MODULES, child_command, child_env, compiled_here, status
-from engine.cli import UsageError
-from engine.journal import SyncPolicy
+from perpspec.engine.bench_native import (
+    CHILD_FLAG,
+    COMPILED_MODULES,
+    child_command,
+    child_env,
+    compiled_here,
+    status,
+)
+from perpspec.engine.cli import UsageError
+from perpspec.engine.journal import SyncPolicy
 
 RATIO_TARGET = 0.35
 SCALING_TARGET = 3.0
@@ -88,7 +95,7 @@ def run_compiled(args: argparse.Namespace) -> int:
         raise UsageError(f"--compiled: {reason}")
     if os.environ.get(CHILD_FLAG):
         raise UsageError("--compiled: build/native is on the path but its compiled modules did not load")
-    command = child_command("-m", "engine.cli", *forwarded(args))
+    command = child_command("-m", "perpspec.engine.cli", *forwarded(args))
     return subprocess.run(command, env=child_env(), check=False).returncode
 
 

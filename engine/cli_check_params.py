@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from engine.cli import UsageError
-from rules.instrument_file import InstrumentError, load_instrument
+from perpspec.engine.cli import UsageError
+from perpspec.rules.instrument_file import InstrumentError, load_instrument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         inst = load_instrument(args.instrument, parse_overrides(args.set))
     except InstrumentError as error:
         raise UsageError(str(error)) from error
-    from proofs.params_check import check_instrument
+    from perpspec.proofs.params_check import check_instrument
 
     results = check_instrument(inst)
     failed = [result for result in results if not result.holds]

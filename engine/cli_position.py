@@ -24,14 +24,14 @@ import argparse
 import json
 from typing import Any
 
-from engine.cli import UsageError
-from rules.instrument import Instrument
-from rules.instrument_file import InstrumentError, load_instrument
-from rules.margin import CROSS, PositionMargin, check_leverage, compute_position_margin
-from rules.num import PPM
-from rules.parse import ParseError, format_scaled, parse_int, parse_scaled
-from rules.position import FLAT, apply_fill
-from rules.risk_limit import compute_max_leverage_hundredths, compute_risk_steps
+from perpspec.engine.cli import UsageError
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument_file import InstrumentError, load_instrument
+from perpspec.rules.margin import CROSS, PositionMargin, check_leverage, compute_position_margin
+from perpspec.rules.num import PPM
+from perpspec.rules.parse import ParseError, format_scaled, parse_int, parse_scaled
+from perpspec.rules.position import FLAT, apply_fill
+from perpspec.rules.risk_limit import compute_max_leverage_hundredths, compute_risk_steps
 
 # Output rows: BitMEX name, attribute of PositionMargin, kind ("money", "price", "rate", "qty").
 FIELDS: tuple[tuple[str, str, str], ...] = (

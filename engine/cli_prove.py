@@ -18,7 +18,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from proofs.registry import Obligation, Outcome
+    from perpspec.proofs.registry import Obligation, Outcome
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,8 +53,8 @@ def format_ms(time_us: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the selected obligations; 0 when every one has its expected result."""
-    from engine.cli import UsageError
-    from proofs.registry import discover, run_obligation
+    from perpspec.engine.cli import UsageError
+    from perpspec.proofs.registry import discover, run_obligation
 
     if args.timeout_ms is not None and args.timeout_ms <= 0:
         raise UsageError("--timeout-ms must be a positive number of milliseconds")

@@ -20,10 +20,10 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from engine.cli import UsageError
-from engine.codec import CodecError
-from engine.journal import JournalError
-from engine.recovery import JOURNAL_NAME, command_codec, list_snapshots, recover
+from perpspec.engine.cli import UsageError
+from perpspec.engine.codec import CodecError
+from perpspec.engine.journal import JournalError
+from perpspec.engine.recovery import JOURNAL_NAME, command_codec, list_snapshots, recover
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

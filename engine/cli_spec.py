@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.cli import UsageError
+from perpspec.engine.cli import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,7 +79,7 @@ def _old_files(root: Path, ref: str) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     """Generate, check or diff the rulebook."""
-    from proofs import rulebook, rulebook_diff
+    from perpspec.proofs import rulebook, rulebook_diff
 
     root = rulebook.ROOT
     if args.diff:

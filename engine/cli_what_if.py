@@ -16,8 +16,8 @@ from pathlib import Path
 
 import attrs
 
-from engine.cli import UsageError
-from engine.what_if import (
+from perpspec.engine.cli import UsageError
+from perpspec.engine.what_if import (
     State,
     StateError,
     WhatIf,
@@ -28,9 +28,9 @@ from engine.what_if import (
     summary,
     symbols_of,
 )
-from rules.instrument import BITMEX_NAMES, Instrument
-from rules.instrument_file import InstrumentError, load_instrument
-from rules.parse import format_ppm, format_scaled
+from perpspec.rules.instrument import BITMEX_NAMES, Instrument
+from perpspec.rules.instrument_file import InstrumentError, load_instrument
+from perpspec.rules.parse import format_ppm, format_scaled
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -193,9 +193,9 @@ def render_text(result: WhatIf, instruments: dict[str, Instrument], changed: lis
 
 def _snapshot_state(path: str) -> tuple[State, dict[str, Instrument], int]:
     """Positions, instruments and marks of an engine journal snapshot (validated, hash-checked)."""
-    from engine.exchange import LIQUIDATOR
-    from engine.journal import JournalError, read_snapshot
-    from engine.recovery import load_snapshot_state
+    from perpspec.engine.exchange import LIQUIDATOR
+    from perpspec.engine.journal import JournalError, read_snapshot
+    from perpspec.engine.recovery import load_snapshot_state
 
     try:
         exchange = load_snapshot_state(read_snapshot(path), path)

@@ -163,7 +163,8 @@ def journalable(value: object) -> object:
 
 
 def _qualified_name(obj: Any) -> str:
-    return f"{obj.__module__}:{obj.__qualname__}"
+    # the stable name in the bytes stays ``engine.x:Name`` / ``rules.x:Name`` whatever the package is called
+    return f"{obj.__module__.removeprefix('perpspec.')}:{obj.__qualname__}"
 
 
 def _slot_names(cls: type) -> tuple[str, ...]:
@@ -194,7 +195,7 @@ def _resolve(name: str, offset: int) -> Any:
     _check_allowed(name, offset)
     module_name, _, qualname = name.partition(":")
     try:
-        target: Any = importlib.import_module(module_name)
+        target: Any = importlib.import_module(f"perpspec.{module_name}")
         for part in qualname.split("."):
             target = getattr(target, part)
     except (ImportError, AttributeError, ValueError) as error:

@@ -33,13 +33,13 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from engine import commands as cmd
-from engine import orders as o
-from engine.accounts import DAY_MS, Account, PositionState, compute_usd_volume
-from engine.adlrank import AdlRanking
-from engine.book import Book, Fill
-from engine.compiled import mypyc_attr
-from engine.events import (
+from perpspec.engine import commands as cmd
+from perpspec.engine import orders as o
+from perpspec.engine.accounts import DAY_MS, Account, PositionState, compute_usd_volume
+from perpspec.engine.adlrank import AdlRanking
+from perpspec.engine.book import Book, Fill
+from perpspec.engine.compiled import mypyc_attr
+from perpspec.engine.events import (
     Accepted,
     Event,
     Execution,
@@ -50,7 +50,7 @@ from engine.events import (
     RuleEvent,
     Transaction,
 )
-from engine.fastmargin import (  # the MRG-042/046 rules, memoised
+from perpspec.engine.fastmargin import (  # the MRG-042/046 rules, memoised
     contract_order_margin,
     margin_of_sides,
     order_sides,
@@ -58,9 +58,9 @@ from engine.fastmargin import (  # the MRG-042/046 rules, memoised
     resting_sides,
     sides_plus,
 )
-from engine.liqindex import LiqIndex
-from engine.orders import Order
-from rules.adl import (
+from perpspec.engine.liqindex import LiqIndex
+from perpspec.engine.orders import Order
+from perpspec.rules.adl import (
     POLICIES,
     AdlCandidate,
     AdlPolicy,
@@ -70,8 +70,8 @@ from rules.adl import (
     compute_held_pnl,
     is_adl_eligible,
 )
-from rules.contract import compute_notional, compute_value
-from rules.events import (
+from perpspec.rules.contract import compute_notional, compute_value
+from perpspec.rules.events import (
     AdlDeferred,
     AdlFill,
     AdlShortfall,
@@ -84,12 +84,12 @@ from rules.events import (
     RiskLimitLowered,
     TakenOverPosition,
 )
-from rules.funding import compute_funding_exchange
-from rules.instrument import ContractKind, Instrument
-from rules.instrument_file import load_builtin_instruments
-from rules.insurance import Fill as OfferFill
-from rules.insurance import settle_close_out
-from rules.liquidation import (
+from perpspec.rules.funding import compute_funding_exchange
+from perpspec.rules.instrument import ContractKind, Instrument
+from perpspec.rules.instrument_file import load_builtin_instruments
+from perpspec.rules.insurance import Fill as OfferFill
+from perpspec.rules.insurance import settle_close_out
+from perpspec.rules.liquidation import (
     compute_cover_takeover_price,
     compute_fitting_tier,
     compute_partial_plan,
@@ -98,7 +98,7 @@ from rules.liquidation import (
     compute_requirement,
     compute_takeover_price,
 )
-from rules.margin import (
+from perpspec.rules.margin import (
     CROSS,
     AccountMargin,
     MarginSetting,
@@ -113,17 +113,17 @@ from rules.margin import (
     compute_order_requirement,
     compute_threshold_price,
 )
-from rules.num import ceil_to_multiple, floor_to_multiple
-from rules.position import Position, apply_fill, apply_trade, compute_commission
-from rules.risk_limit import (
+from perpspec.rules.num import ceil_to_multiple, floor_to_multiple
+from perpspec.rules.position import Position, apply_fill, apply_trade, compute_commission
+from perpspec.rules.risk_limit import (
     check_risk_limit,
     check_risk_limit_choice,
     compute_max_leverage_hundredths,
     compute_risk_steps,
     compute_tier_limit,
 )
-from rules.settlement import check_settlement_ready, compute_position_settlement
-from rules.waterfall import compute_isolated_margin_after_fill, get_opened_qty
+from perpspec.rules.settlement import check_settlement_ready, compute_position_settlement
+from perpspec.rules.waterfall import compute_isolated_margin_after_fill, get_opened_qty
 
 LIQUIDATOR = -1  # the liquidation engine's account id (rules.waterfall.LIQUIDATOR_ACCOUNT_ID)
 FAT_FINGER_PPM = 50_000  # 5%: market orders capped, limit orders checked (reference §8)
@@ -1769,7 +1769,7 @@ class Engine:
         exchange = compute_funding_exchange(inst, holders, self.marks[inst.symbol], c.rate_e8)
         asset = inst.settl_currency
         deltas = self._cap_liquidator_funding(asset, exchange.wallet_deltas, exchange.residue)
-        from rules.invariants import FundingPostings
+        from perpspec.rules.invariants import FundingPostings
 
         self._funding_postings.append(
             FundingPostings(
@@ -2626,7 +2626,7 @@ class Engine:
 
         ``events`` are that command's events (the waterfall's records are taken from them).
         """
-        from rules.invariants import StepInfo
+        from perpspec.rules.invariants import StepInfo
 
         return StepInfo(
             order_accounts=tuple(sorted(self._order_accounts)),

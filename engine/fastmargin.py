@@ -36,9 +36,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rules.contract import compute_value
-from rules.instrument import Instrument
-from rules.margin import (
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.margin import (
     OrderMargin,
     OrderSide,
     compute_order_charge_price,
@@ -46,11 +46,11 @@ from rules.margin import (
     compute_order_margin_req_ppm,
     compute_order_premium,
 )
-from rules.num import abs_
-from rules.position import Position
+from perpspec.rules.num import abs_
+from perpspec.rules.position import Position
 
 if TYPE_CHECKING:
-    from engine.accounts import PositionState
+    from perpspec.engine.accounts import PositionState
 
 Term = tuple[int, int, int]  # (signed qty, value at the charge price, premium)
 

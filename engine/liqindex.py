@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 
-from engine.compiled import mypyc_attr
+from perpspec.engine.compiled import mypyc_attr
 
 _BIG = 1 << 62
 

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from engine.compiled import mypyc_attr
+from perpspec.engine.compiled import mypyc_attr
 
 BUY: Final = "Buy"
 SELL: Final = "Sell"

@@ -32,10 +32,10 @@ from typing import Any
 
 import attrs
 
-from engine.codec import CodecError, CommandCodec, decode_state, encode_state
-from engine.commands import COMMAND_TYPES, Oversized
-from engine.exchange import Engine
-from engine.journal import (
+from perpspec.engine.codec import CodecError, CommandCodec, decode_state, encode_state
+from perpspec.engine.commands import COMMAND_TYPES, Oversized
+from perpspec.engine.exchange import Engine
+from perpspec.engine.journal import (
     MAX_RECORD_BYTES,
     JournalCorrupt,
     JournalError,

@@ -15,8 +15,8 @@ by ``tests/test_book_differential.py``).  It offers the same methods as
 
 from __future__ import annotations
 
-from engine.book import Fill, Guard
-from engine.orders import Order
+from perpspec.engine.book import Fill, Guard
+from perpspec.engine.orders import Order
 
 
 class RefBook:

@@ -32,10 +32,17 @@ from typing import Any
 
 import attrs
 
-from rules.instrument import Instrument
-from rules.instrument_file import InstrumentError, load_instrument
-from rules.num import PPM
-from rules.parse import ParseError, format_scaled, parse_duration_ms, parse_int, parse_ppm, parse_scaled
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument_file import InstrumentError, load_instrument
+from perpspec.rules.num import PPM
+from perpspec.rules.parse import (
+    ParseError,
+    format_scaled,
+    parse_duration_ms,
+    parse_int,
+    parse_ppm,
+    parse_scaled,
+)
 
 DEFAULT_SCENARIO = "default_crash"
 ADL_POLICIES = ("queue", "pro-rata")
@@ -228,7 +235,7 @@ class Scenario:
 
 def builtin_dir() -> Path:
     """The directory holding the shipped scenarios."""
-    return Path(str(resources.files("specs").joinpath("scenarios")))
+    return Path(str(resources.files("perpspec.specs").joinpath("scenarios")))
 
 
 def builtin_names() -> tuple[str, ...]:

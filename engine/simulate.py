@@ -53,13 +53,27 @@ from typing import Any, TextIO
 
 import attrs
 
-from engine import commands as cmd
-from engine.events import Event, Execution, PositionUpdate, Rejected, RuleEvent, Transaction, event_to_dict
-from engine.scenario import Scenario, SplitMix64, generate_index_path
-from rules import invariants
-from rules.contract import compute_notional, compute_value
-from rules.events import AdlFill, InsuranceMovement, Liquidation, PartialLiquidation, RiskLimitLowered
-from rules.funding import (
+from perpspec.engine import commands as cmd
+from perpspec.engine.events import (
+    Event,
+    Execution,
+    PositionUpdate,
+    Rejected,
+    RuleEvent,
+    Transaction,
+    event_to_dict,
+)
+from perpspec.engine.scenario import Scenario, SplitMix64, generate_index_path
+from perpspec.rules import invariants
+from perpspec.rules.contract import compute_notional, compute_value
+from perpspec.rules.events import (
+    AdlFill,
+    InsuranceMovement,
+    Liquidation,
+    PartialLiquidation,
+    RiskLimitLowered,
+)
+from perpspec.rules.funding import (
     FundingRejection,
     FundingState,
     PremiumInputs,
@@ -68,13 +82,13 @@ from rules.funding import (
     process_funding,
     process_premium_sample,
 )
-from rules.impact import compute_impact_prices
-from rules.instrument import Instrument
-from rules.mark import NO_IMPACT, MarkInputs, MarkState, process_mark_update
-from rules.num import PPM, ceildiv
-from rules.parse import format_ppm, format_scaled
-from rules.position import Position
-from rules.risk_limit import compute_max_leverage_hundredths
+from perpspec.rules.impact import compute_impact_prices
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.mark import NO_IMPACT, MarkInputs, MarkState, process_mark_update
+from perpspec.rules.num import PPM, ceildiv
+from perpspec.rules.parse import format_ppm, format_scaled
+from perpspec.rules.position import Position
+from perpspec.rules.risk_limit import compute_max_leverage_hundredths
 
 LIQUIDATOR = -1  # the liquidation engine's account id (it holds taken-over positions until they close)
 ENTRY_SLIPPAGE_PPM = 1_000  # 0.1%: how far beyond the best price an entry order may fill
@@ -865,9 +879,9 @@ class EnginePort:
     """
 
     def __init__(self, scenario: Scenario, journal_dir: Path) -> None:
-        from engine.exchange import Engine
-        from engine.journal import SyncPolicy
-        from engine.recovery import JOURNAL_NAME, DurableExchange, command_codec
+        from perpspec.engine.exchange import Engine
+        from perpspec.engine.journal import SyncPolicy
+        from perpspec.engine.recovery import JOURNAL_NAME, DurableExchange, command_codec
 
         self.inst = scenario.instrument
         options: dict[str, Any] = {"adl_policy": ADL_POLICY_NAMES[scenario.adl_policy]}

@@ -46,10 +46,10 @@ from typing import Any
 
 import attrs
 
-from rules.adl import AdlCandidate, compute_deleverage_indicators
-from rules.contract import compute_value
-from rules.instrument import Instrument
-from rules.margin import (
+from perpspec.rules.adl import AdlCandidate, compute_deleverage_indicators
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.margin import (
     CROSS,
     compute_cross_backing,
     compute_cross_margin_excess,
@@ -57,8 +57,8 @@ from rules.margin import (
     compute_liquidation_price,
     compute_position_margin,
 )
-from rules.parse import ParseError, parse_int, parse_scaled
-from rules.position import Position, compute_avg_entry_price
+from perpspec.rules.parse import ParseError, parse_int, parse_scaled
+from perpspec.rules.position import Position, compute_avg_entry_price
 
 
 class StateError(ValueError):
@@ -329,7 +329,7 @@ def _cost(inst: Instrument, held: HeldPosition) -> int:
 
 
 def _bankruptcy(inst: Instrument, position: Position, margin: int, pos_comm: int) -> int:
-    from rules.margin import compute_bankruptcy_price
+    from perpspec.rules.margin import compute_bankruptcy_price
 
     return compute_bankruptcy_price(inst, position.qty, position.cost, margin, pos_comm)
 

@@ -15,11 +15,11 @@ The wrappers are not rules: they may branch on values.
 
 from __future__ import annotations
 
-from proofs.known_bad import compute_commission_floor
-from rules.contract import compute_value
-from rules.instrument import Instrument
-from rules.instrument_file import load_instrument
-from rules.margin import (
+from perpspec.proofs.known_bad import compute_commission_floor
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.margin import (
     compute_bankruptcy_price,
     compute_equity,
     compute_init_margin_req_ppm,
@@ -29,9 +29,9 @@ from rules.margin import (
     compute_pos_maint,
     compute_position_margin,
 )
-from rules.num import ceildiv, round_half_up_div
-from rules.position import Position, apply_fill, apply_trade, compute_commission
-from rules.risk_limit import compute_maint_margin_req_ppm, compute_risk_steps
+from perpspec.rules.num import ceildiv, round_half_up_div
+from perpspec.rules.position import Position, apply_fill, apply_trade, compute_commission
+from perpspec.rules.risk_limit import compute_maint_margin_req_ppm, compute_risk_steps
 
 XBTUSD = load_instrument("XBTUSD")
 XBTUSDT = load_instrument("XBTUSDT")

@@ -9,8 +9,8 @@ may import this module.
 
 from __future__ import annotations
 
-from rules.instrument import Instrument
-from rules.num import PPM, abs_, ceildiv, clamp, floordiv, ite, max_
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.num import PPM, abs_, ceildiv, clamp, floordiv, ite, max_
 
 
 def compute_commission_floor(notional: int, fee_ppm: int) -> int:

@@ -10,10 +10,10 @@ real kernel.  Nothing outside ``proofs/`` and ``tests/`` may import this module.
 
 from __future__ import annotations
 
-from rules.contract import compute_value
-from rules.instrument import Instrument
-from rules.liquidation import compute_margin_excess
-from rules.num import and_, ite, max_
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.liquidation import compute_margin_excess
+from perpspec.rules.num import and_, ite, max_
 
 
 def is_adl_eligible_by_mark_profit(

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import functools
 
-from proofs.prover import Lemma
-from rules.contract import compute_lot_value_inverse, compute_value
-from rules.instrument import Instrument
-from rules.num import and_, ceildiv, floordiv, max_
+from perpspec.proofs.prover import Lemma
+from perpspec.rules.contract import compute_lot_value_inverse, compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.num import and_, ceildiv, floordiv, max_
 
 PRODUCT_MONOTONE = Lemma(
     name="k·a ≤ k·b for k ≥ 0, a ≤ b",

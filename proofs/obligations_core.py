@@ -24,16 +24,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from proofs.known_bad import compute_commission_floor, compute_realised_pnl_naive_inverse
-from proofs.prover import ProofResult, Prover
-from proofs.registry import Obligation, register
-from proofs.sym import all_of, implies
-from rules.contract import compute_notional, compute_value
-from rules.instrument import Instrument
-from rules.instrument_file import builtin_symbols, load_instrument
-from rules.invariants import compute_conservation_gap, compute_oi_imbalance
-from rules.num import PPM, abs_, and_, ite, or_
-from rules.position import Position, apply_fill, apply_trade, compute_commission, is_opposite
+from perpspec.proofs.known_bad import compute_commission_floor, compute_realised_pnl_naive_inverse
+from perpspec.proofs.prover import ProofResult, Prover
+from perpspec.proofs.registry import Obligation, register
+from perpspec.proofs.sym import all_of, implies
+from perpspec.rules.contract import compute_notional, compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument_file import builtin_symbols, load_instrument
+from perpspec.rules.invariants import compute_conservation_gap, compute_oi_imbalance
+from perpspec.rules.num import PPM, abs_, and_, ite, or_
+from perpspec.rules.position import Position, apply_fill, apply_trade, compute_commission, is_opposite
 
 
 def assume_valid_price(prover: Prover, inst: Instrument, price: int, label: str) -> None:

@@ -38,15 +38,15 @@ from collections.abc import Callable
 
 import attrs
 
-from proofs import lemmas
-from proofs.known_bad import compute_bankruptcy_price_rounded_wrong_way
-from proofs.obligations_core import assume_valid_price, assume_whole_lots
-from proofs.prover import Lemma, ProofResult, Prover
-from proofs.registry import Obligation, register
-from rules.contract import compute_lot_value_inverse, compute_value
-from rules.instrument import Instrument
-from rules.instrument_file import builtin_symbols, load_instrument
-from rules.margin import (
+from perpspec.proofs import lemmas
+from perpspec.proofs.known_bad import compute_bankruptcy_price_rounded_wrong_way
+from perpspec.proofs.obligations_core import assume_valid_price, assume_whole_lots
+from perpspec.proofs.prover import Lemma, ProofResult, Prover
+from perpspec.proofs.registry import Obligation, register
+from perpspec.rules.contract import compute_lot_value_inverse, compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument_file import builtin_symbols, load_instrument
+from perpspec.rules.margin import (
     CROSS,
     PositionMargin,
     compute_bankruptcy_price,
@@ -54,9 +54,9 @@ from rules.margin import (
     compute_liquidation_price,
     compute_position_margin,
 )
-from rules.num import abs_, and_, ceildiv, floordiv, ite
-from rules.position import Position
-from rules.risk_limit import compute_max_leverage_hundredths
+from perpspec.rules.num import abs_, and_, ceildiv, floordiv, ite
+from perpspec.rules.position import Position
+from perpspec.rules.risk_limit import compute_max_leverage_hundredths
 
 ThresholdPrice = Callable[[Instrument, int, int, int, int], int]
 SIDES = ("long", "short")

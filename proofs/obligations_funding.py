@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import functools
 
-from proofs.prover import ProofResult, Prover
-from proofs.registry import Obligation, register
-from proofs.sym import BoolLike, all_of, any_of
-from rules.contract import compute_notional, compute_value
-from rules.funding import (
+from perpspec.proofs.prover import ProofResult, Prover
+from perpspec.proofs.registry import Obligation, register
+from perpspec.proofs.sym import BoolLike, all_of, any_of
+from perpspec.rules.contract import compute_notional, compute_value
+from perpspec.rules.funding import (
     E8,
     PPM_TO_E8,
     compute_cap_abs_e8,
@@ -44,13 +44,13 @@ from rules.funding import (
     compute_funding_payment,
     compute_funding_rate_e8,
 )
-from rules.instrument import Instrument
-from rules.instrument_file import builtin_symbols, load_instrument
-from rules.invariants import compute_conservation_gap, compute_funding_imbalance
-from rules.mark import compute_futures_fair_price, compute_perpetual_fair_price
-from rules.num import PPM, abs_, clamp
-from rules.position import Position
-from rules.settlement import compute_position_settlement
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument_file import builtin_symbols, load_instrument
+from perpspec.rules.invariants import compute_conservation_gap, compute_funding_imbalance
+from perpspec.rules.mark import compute_futures_fair_price, compute_perpetual_fair_price
+from perpspec.rules.num import PPM, abs_, clamp
+from perpspec.rules.position import Position
+from perpspec.rules.settlement import compute_position_settlement
 
 HOLDERS = 3  # k of the bounded end-to-end funding obligation (k = 4 takes 1-8 s, k = 6 times out)
 SETTLE_HOLDERS = 4  # k of the bounded settlement obligation (k = 8 proves in about 1 s)

@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from proofs.known_bad_waterfall import (
+from perpspec.proofs.known_bad_waterfall import (
     compare_adl_priority_without_tie_break,
     compute_adl_fund_delta_at_mark,
     compute_affordable_lots_uncapped,
@@ -46,10 +46,10 @@ from proofs.known_bad_waterfall import (
     is_adl_eligible_by_mark_profit,
     is_liquidatable_on_last_price,
 )
-from proofs.prover import ProofResult, Prover, Status
-from proofs.registry import Obligation, register
-from proofs.sym import all_of, implies
-from rules.adl import (
+from perpspec.proofs.prover import ProofResult, Prover, Status
+from perpspec.proofs.registry import Obligation, register
+from perpspec.proofs.sym import all_of, implies
+from perpspec.rules.adl import (
     compare_adl_priority,
     compute_adl_score,
     compute_pro_rata_allocation,
@@ -57,11 +57,11 @@ from rules.adl import (
     compute_queue_allocation,
     is_adl_eligible,
 )
-from rules.contract import compute_value
-from rules.instrument import Instrument
-from rules.instrument_file import load_instrument
-from rules.insurance import compute_affordable_lots, compute_draw, compute_fill_delta
-from rules.liquidation import (
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.insurance import compute_affordable_lots, compute_draw, compute_fill_delta
+from perpspec.rules.liquidation import (
     apply_partial_close,
     compute_cover_takeover_price,
     compute_partial_reduction,
@@ -72,8 +72,8 @@ from rules.liquidation import (
     is_partial_feasible,
     is_price_within_limit,
 )
-from rules.num import abs_, ite, or_
-from rules.position import Position, apply_fill
+from perpspec.rules.num import abs_, ite, or_
+from perpspec.rules.position import Position, apply_fill
 
 SYMBOLS = ("XBTUSD", "ETHUSD", "XBTUSDT")  # inverse, quanto, linear
 MAX_CANDIDATES = 8

@@ -36,15 +36,19 @@ from typing import cast
 
 import attrs
 
-from proofs.prover import ProofResult, Prover, Status
-from proofs.sym import all_of, any_of
-from rules.contract import compute_notional, compute_value
-from rules.instrument import Instrument
-from rules.margin import compute_bankruptcy_price, compute_leverage_margin_req_ppm, compute_position_margin
-from rules.num import PPM, ceildiv
-from rules.parse import format_ppm, format_scaled
-from rules.position import Position
-from rules.risk_limit import (
+from perpspec.proofs.prover import ProofResult, Prover, Status
+from perpspec.proofs.sym import all_of, any_of
+from perpspec.rules.contract import compute_notional, compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.margin import (
+    compute_bankruptcy_price,
+    compute_leverage_margin_req_ppm,
+    compute_position_margin,
+)
+from perpspec.rules.num import PPM, ceildiv
+from perpspec.rules.parse import format_ppm, format_scaled
+from perpspec.rules.position import Position
+from perpspec.rules.risk_limit import (
     compute_maint_margin_req_ppm,
     compute_max_leverage_hundredths,
     compute_risk_init_margin_req_ppm,
@@ -238,7 +242,7 @@ def _max_leverage_story(inst: Instrument, value: int) -> tuple[str, ...]:
 
 def check_funding_cap(inst: Instrument) -> PropertyResult:
     """PRM-FUNDING-CAP: the absolute funding cap is below IM − MM at every tier."""
-    from rules.funding import PPM_TO_E8, compute_cap_abs_e8
+    from perpspec.rules.funding import PPM_TO_E8, compute_cap_abs_e8
 
     title = "the funding cap is below IM − MM at every tier"
     cap_e8 = compute_cap_abs_e8(inst)

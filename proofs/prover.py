@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 import attrs
 import z3
 
-from proofs.sym import BoolLike, IntLike, SideConditions, SymInt, bool_term_of, collecting, term_of
+from perpspec.proofs.sym import BoolLike, IntLike, SideConditions, SymInt, bool_term_of, collecting, term_of
 
 DEFAULT_TIMEOUT_MS = 20_000
 RETRY_IN_FRESH_CONTEXT = True  # on `unknown`, try the query once more in a fresh z3 context

@@ -28,7 +28,7 @@ from typing import Literal
 
 import attrs
 
-from proofs.prover import ProofResult, Status, timeout_override
+from perpspec.proofs.prover import ProofResult, Status, timeout_override
 
 Expectation = Literal["proved", "refuted"]
 
@@ -122,14 +122,14 @@ def obligation(
 
 
 def obligation_modules() -> list[str]:
-    """Names of the modules ``proofs.obligations_*``, sorted."""
+    """Names of the modules ``perpspec.proofs.obligations_*``, sorted."""
     package_dir = Path(__file__).resolve().parent
     names = [
         info.name
         for info in pkgutil.iter_modules([str(package_dir)])
         if info.name.startswith("obligations_") and not info.ispkg
     ]
-    return [f"proofs.{name}" for name in sorted(names)]
+    return [f"perpspec.proofs.{name}" for name in sorted(names)]
 
 
 def discover() -> list[Obligation]:

@@ -40,9 +40,9 @@ from typing import Any
 
 import attrs
 
-import rules
-from rules.instrument import BITMEX_NAMES, Instrument
-from rules.parse import format_ppm, format_scaled
+from perpspec import rules
+from perpspec.rules.instrument import BITMEX_NAMES, Instrument
+from perpspec.rules.parse import format_ppm, format_scaled
 
 ROOT = Path(rules.__file__).resolve().parent.parent
 RULE_ID = re.compile(r"^([A-Z]{3})-(\d{3})(?![\w'’-]):?\s*(.*)$", re.DOTALL)  # not "MRG-020's …"
@@ -175,7 +175,7 @@ def discover_rules(root: Path = ROOT) -> list[Rule]:
     found: list[Rule] = []
     for module_name in rule_modules(root):
         try:
-            module = importlib.import_module(module_name)
+            module = importlib.import_module(f"perpspec.{module_name}")
         except Exception as error:  # a module mid-edit: say which, instead of a traceback
             raise RulebookError(f"cannot import {module_name}: {type(error).__name__}: {error}") from error
         for qualname, function in _candidates(module):
@@ -317,7 +317,7 @@ def run_obligations(
     (:func:`obligation_key`) is unchanged: only obligations whose sources changed run.
     ``timeout_ms`` overrides every obligation's own solver timeout (None: their own).
     """
-    from proofs import registry
+    from perpspec.proofs import registry
 
     known = {outcome.id: outcome for outcome in previous if outcome.key}
     keys = _KeyCache(root)
@@ -349,7 +349,7 @@ class _KeyCache:
 
 
 def _module_file(root: Path, dotted: str) -> Path | None:
-    parts = dotted.split(".")
+    parts = dotted.removeprefix("perpspec.").split(".")
     if parts[0] not in ("rules", "proofs"):
         return None
     candidate = root.joinpath(*parts).with_suffix(".py")
@@ -404,7 +404,7 @@ def obligation_key(root: Path, module: str) -> str:
 
 
 def _run_one(obligation: Any, timeout_ms: int | None = None) -> Outcome:
-    from proofs import registry
+    from perpspec.proofs import registry
 
     text = f"{obligation.id} {obligation.rule_id} {obligation.statement}"
     rule_ids = _as_ids(obligation.rule_id, ANY_RULE_ID) or _as_ids(text, ANY_RULE_ID)
@@ -597,7 +597,7 @@ def _field_comments() -> dict[str, str]:
 
 def _validation_bounds() -> dict[str, list[str]]:
     """``BitMEX field -> reasons`` from the checks of :func:`rules.instrument_file.validate`."""
-    from rules import instrument_file
+    from perpspec.rules import instrument_file
 
     tree = ast.parse(textwrap.dedent(inspect.getsource(instrument_file.validate)))
     bounds: dict[str, list[str]] = {}
@@ -708,7 +708,7 @@ def format_value(attribute: str, value: object, inst: Instrument) -> str:
 
 def load_instruments(root: Path = ROOT) -> list[tuple[str, Instrument]]:
     """(file name, instrument) for every shipped instrument file, sorted by file name."""
-    from rules.instrument_file import load_instrument
+    from perpspec.rules.instrument_file import load_instrument
 
     return [
         (path.name, load_instrument(str(path)))
@@ -860,7 +860,7 @@ def engine_module_docs(root: Path) -> tuple[tuple[str, str], ...]:
 
 def _committee(instruments: Sequence[tuple[str, Instrument]]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
     """``perpspec check-params`` on every shipped instrument."""
-    from proofs.params_check import check_instrument
+    from perpspec.proofs.params_check import check_instrument
 
     return tuple((inst.symbol, tuple(check_instrument(inst))) for _, inst in instruments)
 
@@ -880,13 +880,13 @@ def build_rulebook(
 ) -> tuple[Rulebook, int]:
     """Collect everything the pages show; (book, how many obligations ran now)."""
     found = discover_rules(root)
-    from rules.invariants import REGISTRY  # after every rules module registered its invariants
+    from perpspec.rules.invariants import REGISTRY  # after every rules module registered its invariants
 
     status_path = stored_status if stored_status is not None else root / "specs" / STATUS_FILE
     fingerprint, outcomes, ran = proof_outcomes(status_path, root, rerun, allow_run, timeout_ms)
     examples = load_examples(root)
     modules = sorted({rule.module for rule in found})
-    module_docs = {name: inspect.getdoc(importlib.import_module(name)) or "" for name in modules}
+    module_docs = {name: inspect.getdoc(importlib.import_module(f"perpspec.{name}")) or "" for name in modules}
     book = Rulebook(
         version=read_version(root),
         fingerprint=fingerprint,
@@ -1179,7 +1179,7 @@ def render_area(area: Area, book: Rulebook) -> str:
 def _risk_tier_section(book: Rulebook) -> list[str]:
     """The risk-limit tier table per instrument, computed by the margin rules when they exist."""
     try:
-        from proofs.params_check import tier_table
+        from perpspec.proofs.params_check import tier_table
     except ImportError:
         return []
     lines = [

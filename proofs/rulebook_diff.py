@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from proofs.rulebook import (
+from perpspec.proofs.rulebook import (
     ROOT,
     STATUS_FILE,
     VERSION_FILE,

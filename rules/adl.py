@@ -62,9 +62,9 @@ from typing import Protocol
 
 import attrs
 
-from rules.contract import compute_value
-from rules.instrument import Instrument
-from rules.num import PPM, abs_, and_, concrete, ite, max_, min_, not_
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.num import PPM, abs_, and_, concrete, ite, max_, min_, not_
 
 # -- trigger ----------------------------------------------------------------------
 

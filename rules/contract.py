@@ -23,8 +23,8 @@ value, which grows toward zero as the price rises.
 
 from __future__ import annotations
 
-from rules.instrument import Instrument
-from rules.num import abs_, round_half_up_div
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.num import abs_, round_half_up_div
 
 
 def compute_lot_value_inverse(inst: Instrument, price: int) -> int:

@@ -55,10 +55,10 @@ from __future__ import annotations
 
 import attrs
 
-from rules.contract import compute_value
-from rules.instrument import Instrument
-from rules.num import ceildiv, clamp, concrete, ite, max_, round_half_up_div
-from rules.position import Position
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.num import ceildiv, clamp, concrete, ite, max_, round_half_up_div
+from perpspec.rules.position import Position
 
 E8 = 100_000_000  # rate unit: 1e-8; 1_000_000 e8 = 1.00%
 PPM_TO_E8 = 100  # 1 ppm = 100 e8

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import attrs
 
-from rules.contract import compute_notional
-from rules.instrument import Instrument
-from rules.num import ceildiv, concrete, floordiv, ite, max_, min_, round_half_up_div
+from perpspec.rules.contract import compute_notional
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.num import ceildiv, concrete, floordiv, ite, max_, min_, round_half_up_div
 
 BookSide = tuple[tuple[int, int], ...]  # (price units, contracts) per level, best first
 

@@ -42,7 +42,7 @@ import enum
 
 import attrs
 
-from rules.num import PPM, abs_, concrete, ite, round_half_up_div
+from perpspec.rules.num import PPM, abs_, concrete, ite, round_half_up_div
 
 
 @attrs.frozen(kw_only=True)

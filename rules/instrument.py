@@ -20,7 +20,7 @@ import enum
 
 import attrs
 
-from rules.num import PPM
+from perpspec.rules.num import PPM
 
 
 class ContractKind(enum.Enum):

@@ -14,9 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rules.instrument import ContractKind, FeeTier, Instrument
-from rules.num import PPM
-from rules.parse import ParseError, parse_duration_ms, parse_int, parse_ppm, parse_scaled
+from perpspec.rules.instrument import ContractKind, FeeTier, Instrument
+from perpspec.rules.num import PPM
+from perpspec.rules.parse import ParseError, parse_duration_ms, parse_int, parse_ppm, parse_scaled
 
 DAY_MS = 86_400_000
 
@@ -33,7 +33,7 @@ class InstrumentError(ValueError):
 
 def builtin_dir() -> Path:
     """The directory holding the shipped instrument files."""
-    return Path(str(resources.files("specs").joinpath("instruments")))
+    return Path(str(resources.files("perpspec.specs").joinpath("instruments")))
 
 
 def builtin_symbols() -> tuple[str, ...]:

@@ -26,9 +26,9 @@ from collections.abc import Sequence
 
 import attrs
 
-from rules.contract import compute_value
-from rules.instrument import Instrument
-from rules.num import concrete, ite, max_, min_
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.num import concrete, ite, max_, min_
 
 
 @attrs.frozen(kw_only=True)

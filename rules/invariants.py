@@ -17,12 +17,12 @@ from typing import Protocol
 
 import attrs
 
-from rules.adl import compare_adl_priority, compute_adl_score, compute_haircut
-from rules.contract import compute_value
-from rules.events import AdlFill, Liquidation, LiquidationFill, PartialLiquidation
-from rules.instrument import Instrument
-from rules.liquidation import compute_requirement, is_liquidatable
-from rules.margin import (
+from perpspec.rules.adl import compare_adl_priority, compute_adl_score, compute_haircut
+from perpspec.rules.contract import compute_value
+from perpspec.rules.events import AdlFill, Liquidation, LiquidationFill, PartialLiquidation
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.liquidation import compute_requirement, is_liquidatable
+from perpspec.rules.margin import (
     AccountMargin,
     MarginSetting,
     RestingOrder,
@@ -30,8 +30,8 @@ from rules.margin import (
     compute_contract_order_margin,
     compute_position_margin,
 )
-from rules.num import concrete
-from rules.position import FLAT, Position
+from perpspec.rules.num import concrete
+from perpspec.rules.position import FLAT, Position
 
 
 class ExchangeView(Protocol):

@@ -42,9 +42,9 @@ from __future__ import annotations
 
 import attrs
 
-from rules.contract import compute_notional, compute_value
-from rules.instrument import Instrument
-from rules.margin import (
+from perpspec.rules.contract import compute_notional, compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.margin import (
     compute_bankruptcy_price,
     compute_init_margin_req_ppm,
     compute_pos_comm,
@@ -52,9 +52,9 @@ from rules.margin import (
     compute_pos_maint,
     compute_threshold_price,
 )
-from rules.num import abs_, and_, ceildiv, clamp, concrete, ite, max_, or_
-from rules.position import Position, compute_commission
-from rules.risk_limit import compute_maint_margin_req_ppm, compute_risk_steps, compute_tier_limit
+from perpspec.rules.num import abs_, and_, ceildiv, clamp, concrete, ite, max_, or_
+from perpspec.rules.position import Position, compute_commission
+from perpspec.rules.risk_limit import compute_maint_margin_req_ppm, compute_risk_steps, compute_tier_limit
 
 # -- maintenance and the trigger ---------------------------------------------
 

@@ -36,9 +36,9 @@ import enum
 
 import attrs
 
-from rules.contract import compute_value
-from rules.instrument import Instrument
-from rules.num import (
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.num import (
     PPM,
     abs_,
     ceildiv,
@@ -51,8 +51,8 @@ from rules.num import (
     or_,
     ppm_of_ceil,
 )
-from rules.position import Position, apply_fill
-from rules.risk_limit import (
+from perpspec.rules.position import Position, apply_fill
+from perpspec.rules.risk_limit import (
     compute_maint_margin_req_ppm,
     compute_max_leverage_hundredths,
     compute_risk_init_margin_req_ppm,

@@ -38,10 +38,10 @@ from __future__ import annotations
 
 import attrs
 
-from rules.funding import DAY_MS, E8, compute_funding_basis_e8
-from rules.impact import ImpactPrices
-from rules.instrument import Instrument
-from rules.num import (
+from perpspec.rules.funding import DAY_MS, E8, compute_funding_basis_e8
+from perpspec.rules.impact import ImpactPrices
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.num import (
     PPM,
     ceil_to_multiple,
     clamp,

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import attrs
 
-from rules.contract import compute_notional, compute_value
-from rules.instrument import Instrument
-from rules.num import PPM, abs_, and_, ceildiv, ite, or_
+from perpspec.rules.contract import compute_notional, compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.num import PPM, abs_, and_, ceildiv, ite, or_
 
 
 @attrs.frozen(kw_only=True)

@@ -35,8 +35,8 @@ import enum
 
 import attrs
 
-from rules.instrument import Instrument
-from rules.num import PPM, ceildiv, concrete, max_
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.num import PPM, ceildiv, concrete, max_
 
 
 def compute_risk_steps(inst: Instrument, position_value: int) -> int:

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import attrs
 
-from rules.contract import compute_notional
-from rules.instrument import Instrument
-from rules.num import PPM, ceildiv, concrete, round_half_up_div
-from rules.position import FLAT, Position, apply_fill
+from perpspec.rules.contract import compute_notional
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.num import PPM, ceildiv, concrete, round_half_up_div
+from perpspec.rules.position import FLAT, Position, apply_fill
 
 IndexSample = tuple[int, int]  # (time ms, index price units)
 

@@ -48,7 +48,7 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
-from rules.adl import (
+from perpspec.rules.adl import (
     AdlCandidate,
     AdlPolicy,
     compute_fund_cover,
@@ -57,8 +57,8 @@ from rules.adl import (
     is_adl_eligible,
     rank_candidates,
 )
-from rules.contract import compute_value
-from rules.events import (
+from perpspec.rules.contract import compute_value
+from perpspec.rules.events import (
     AdlDeferred,
     AdlFill,
     AdlShortfall,
@@ -72,8 +72,8 @@ from rules.events import (
     TakenOverPosition,
     WaterfallEvent,
 )
-from rules.instrument import Instrument
-from rules.insurance import (
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.insurance import (
     Fill,
     InsuranceFund,
     apply_fund_delta,
@@ -81,7 +81,7 @@ from rules.insurance import (
     compute_fill_delta,
     settle_close_out,
 )
-from rules.liquidation import (
+from perpspec.rules.liquidation import (
     apply_partial_close,
     compute_cover_takeover_price,
     compute_fitting_tier,
@@ -91,9 +91,15 @@ from rules.liquidation import (
     compute_takeover_price,
     is_price_within_limit,
 )
-from rules.margin import CROSS, MarginSetting, RestingOrder, compute_liquidation_price, compute_order_premium
-from rules.num import concrete, ite, max_, min_
-from rules.position import FLAT, Position, apply_fill
+from perpspec.rules.margin import (
+    CROSS,
+    MarginSetting,
+    RestingOrder,
+    compute_liquidation_price,
+    compute_order_premium,
+)
+from perpspec.rules.num import concrete, ite, max_, min_
+from perpspec.rules.position import FLAT, Position, apply_fill
 
 LIQUIDATOR_ACCOUNT_ID = -1  # the liquidation engine: holds taken-over positions; not a trader
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from rules.instrument import Instrument
-from rules.instrument_file import load_builtin_instruments, load_instrument
-from rules.position import Position, apply_fill
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument_file import load_builtin_instruments, load_instrument
+from perpspec.rules.position import Position, apply_fill
 
 BUILTIN: dict[str, Instrument] = load_builtin_instruments()
 PERPETUALS: tuple[Instrument, ...] = tuple(

@@ -7,10 +7,10 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.contract import compute_lot_value_inverse, compute_notional, compute_value
-from rules.instrument import Instrument
-from rules.instrument_file import load_instrument
-from rules.position import (
+from perpspec.rules.contract import compute_lot_value_inverse, compute_notional, compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.position import (
     Position,
     apply_fill,
     apply_trade,

@@ -8,12 +8,12 @@ import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proofs.known_bad_waterfall import (
+from perpspec.proofs.known_bad_waterfall import (
     compare_adl_priority_without_tie_break,
     compute_adl_fund_delta_at_mark,
     is_adl_eligible_by_mark_profit,
 )
-from rules.adl import (
+from perpspec.rules.adl import (
     AdlCandidate,
     AdlScore,
     ProRataPolicy,
@@ -28,12 +28,12 @@ from rules.adl import (
     is_adl_eligible,
     rank_candidates,
 )
-from rules.contract import compute_value
-from rules.events import AdlFill
-from rules.insurance import compute_fill_delta
-from rules.invariants import StepInfo, check_adl_minimal, check_adl_order, check_flat_no_social_loss
-from rules.position import Position, apply_fill
-from rules.waterfall import Ledger
+from perpspec.rules.contract import compute_value
+from perpspec.rules.events import AdlFill
+from perpspec.rules.insurance import compute_fill_delta
+from perpspec.rules.invariants import StepInfo, check_adl_minimal, check_adl_order, check_flat_no_social_loss
+from perpspec.rules.position import Position, apply_fill
+from perpspec.rules.waterfall import Ledger
 from tests.strategies import BUILTIN
 from tests.test_crash_scenario import load_scenario, run_scenario
 
@@ -233,8 +233,8 @@ def test_flat_check_flags_a_deleveraged_flat_account() -> None:
 
 
 def test_adl_031_fund_cover_adds_the_held_pnl_at_mark_to_the_fund() -> None:
-    from rules.adl import compute_fund_cover, compute_held_pnl
-    from rules.instrument_file import load_instrument
+    from perpspec.rules.adl import compute_fund_cover, compute_held_pnl
+    from perpspec.rules.instrument_file import load_instrument
 
     xbtusd = load_instrument("XBTUSD")
     # the liquidation engine holds a long of 10,000 USD taken over at 50,000; mark is 45,000

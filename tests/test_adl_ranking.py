@@ -20,14 +20,21 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from engine import commands as c
-from engine.adlrank import AdlRanking
-from engine.exchange import Engine, Pending
-from engine.scenario import load_scenario
-from engine.simulate import run_scenario
-from rules.adl import POLICIES, AdlCandidate, AdlPolicy, RankedQueuePolicy, is_adl_eligible, rank_candidates
-from rules.contract import compute_value
-from rules.instrument import Instrument
+from perpspec.engine import commands as c
+from perpspec.engine.adlrank import AdlRanking
+from perpspec.engine.exchange import Engine, Pending
+from perpspec.engine.scenario import load_scenario
+from perpspec.engine.simulate import run_scenario
+from perpspec.rules.adl import (
+    POLICIES,
+    AdlCandidate,
+    AdlPolicy,
+    RankedQueuePolicy,
+    is_adl_eligible,
+    rank_candidates,
+)
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument import Instrument
 from tests.test_waterfall_differential import (
     INSTRUMENTS,
     START_MARK,

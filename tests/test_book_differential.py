@@ -15,9 +15,9 @@ from random import Random
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from engine.book import Book, Fill, book_state
-from engine.orders import Order
-from engine.refbook import RefBook
+from perpspec.engine.book import Book, Fill, book_state
+from perpspec.engine.orders import Order
+from perpspec.engine.refbook import RefBook
 
 PRICES = st.integers(min_value=98, max_value=102)
 QTYS = st.integers(min_value=1, max_value=30)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import commands as c
-from engine.events import RuleEvent
-from engine.exchange import Engine
-from rules.invariants import check_all
+from perpspec.engine import commands as c
+from perpspec.engine.events import RuleEvent
+from perpspec.engine.exchange import Engine
+from perpspec.rules.invariants import check_all
 
 SYMBOL = "XBTUSD"
 MARK = 5_000_000  # 50,000 USD

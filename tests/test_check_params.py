@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from proofs.params_check import check_instrument, check_tiers, position_grid, tier_table
-from rules.instrument_file import builtin_symbols, load_instrument
+from perpspec.engine.cli import main
+from perpspec.proofs.params_check import check_instrument, check_tiers, position_grid, tier_table
+from perpspec.rules.instrument_file import builtin_symbols, load_instrument
 
 BAD = Path(__file__).resolve().parent.parent / "specs" / "bad_params"
 
@@ -111,7 +111,7 @@ def test_cli_rejects_an_unloadable_file_with_status_two(tmp_path: Path) -> None:
 
 
 def test_liquidation_fee_bound_is_tight_at_a_quarter_percent_for_xbtusd() -> None:
-    from proofs.params_check import check_liquidation_fee
+    from perpspec.proofs.params_check import check_liquidation_fee
 
     within = check_liquidation_fee(load_instrument("XBTUSD", {"liquidationFee": "0.0025"}))
     beyond = check_liquidation_fee(load_instrument("XBTUSD", {"liquidationFee": "0.0026"}))

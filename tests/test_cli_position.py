@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from engine.cli import main
-from rules.instrument_file import load_instrument
-from rules.margin import compute_position_margin
-from rules.parse import format_scaled
-from rules.position import FLAT, apply_fill
+from perpspec.engine.cli import main
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.margin import compute_position_margin
+from perpspec.rules.parse import format_scaled
+from perpspec.rules.position import FLAT, apply_fill
 
 BITMEX_FIELDS = {
     "posCost",

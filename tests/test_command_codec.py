@@ -20,12 +20,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import codec as codec_module
-from engine.codec import CodecError, CommandCodec, Opaque, encode_state
-from engine.commands import COMMAND_TYPES, CancelOrder, Isolate, PlaceOrder, TimeTick, VerifyAccount
-from engine.events import Reason, Rejected
-from engine.exchange import Engine
-from engine.journal import (
+from perpspec.engine import codec as codec_module
+from perpspec.engine.codec import CodecError, CommandCodec, Opaque, encode_state
+from perpspec.engine.commands import COMMAND_TYPES, CancelOrder, Isolate, PlaceOrder, TimeTick, VerifyAccount
+from perpspec.engine.events import Reason, Rejected
+from perpspec.engine.exchange import Engine
+from perpspec.engine.journal import (
     JOURNAL_MAGIC,
     MAX_RECORD_BYTES,
     JournalCorrupt,
@@ -35,7 +35,7 @@ from engine.journal import (
     SyncPolicy,
     read_journal,
 )
-from engine.recovery import DurableExchange, command_codec, genesis_meta, recover
+from perpspec.engine.recovery import DurableExchange, command_codec, genesis_meta, recover
 
 CODEC = CommandCodec(COMMAND_TYPES.values())
 NAMES = sorted(COMMAND_TYPES)

@@ -17,14 +17,14 @@ from typing import Any
 import attrs
 import pytest
 
-from rules.adl import POLICIES, AdlPolicy, compare_adl_priority
-from rules.events import AdlFill, InsuranceMovement, Liquidation, WaterfallEvent
-from rules.instrument_file import load_instrument
-from rules.insurance import InsuranceFund
-from rules.invariants import StepInfo, check_all
-from rules.liquidation import compute_requirement
-from rules.position import apply_trade
-from rules.waterfall import (
+from perpspec.rules.adl import POLICIES, AdlPolicy, compare_adl_priority
+from perpspec.rules.events import AdlFill, InsuranceMovement, Liquidation, WaterfallEvent
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.insurance import InsuranceFund
+from perpspec.rules.invariants import StepInfo, check_all
+from perpspec.rules.liquidation import compute_requirement
+from perpspec.rules.position import apply_trade
+from perpspec.rules.waterfall import (
     Book,
     BookLevel,
     Holding,

@@ -41,7 +41,7 @@ def crosshair_check(*functions: str, per_condition_timeout: str = "5") -> subpro
         "--analysis_kind=PEP316",
         f"--per_condition_timeout={per_condition_timeout}",
         "--report_all",
-        *(f"proofs.contracts.{function}" for function in functions),
+        *(f"perpspec.proofs.contracts.{function}" for function in functions),
     ]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
 

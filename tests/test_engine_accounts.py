@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from engine import commands as c
-from engine.events import Accepted, Execution, Rejected
-from engine.exchange import Engine
-from engine.liqindex import LiqIndex
-from rules.instrument_file import load_instrument
+from perpspec.engine import commands as c
+from perpspec.engine.events import Accepted, Execution, Rejected
+from perpspec.engine.exchange import Engine
+from perpspec.engine.liqindex import LiqIndex
+from perpspec.rules.instrument_file import load_instrument
 
 DAY = 86_400_000
 XBTUSD = load_instrument("XBTUSD")

@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 from random import Random
 
-from engine import commands as c
-from engine.events import InternalError, Rejected
-from engine.exchange import Engine
-from rules.instrument_file import load_instrument
+from perpspec.engine import commands as c
+from perpspec.engine.events import InternalError, Rejected
+from perpspec.engine.exchange import Engine
+from perpspec.rules.instrument_file import load_instrument
 
 ROOT = Path(__file__).resolve().parent.parent
 SYMBOLS = ("XBTUSD", "ETHUSD")
@@ -130,7 +130,7 @@ def test_internal_error_is_a_reject_and_leaves_the_state_as_before() -> None:
         self.accounts[1].wallets["XBt"] = -1  # a half-applied change…
         raise ZeroDivisionError("planted bug")  # …then a crash
 
-    from engine import exchange
+    from perpspec.engine import exchange
 
     original = exchange._HANDLERS[c.TimeTick]
     exchange._HANDLERS[c.TimeTick] = broken  # type: ignore[assignment]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from engine import commands as c
-from engine.events import Event, RuleEvent
-from engine.exchange import Engine
-from rules.instrument_file import load_instrument
-from rules.invariants import check_all
+from perpspec.engine import commands as c
+from perpspec.engine.events import Event, RuleEvent
+from perpspec.engine.exchange import Engine
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.invariants import check_all
 
 ETHUSD = load_instrument("ETHUSD")
 XBT = 100_000_000

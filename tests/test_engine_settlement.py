@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from engine import commands as c
-from engine.events import Accepted, Execution, Reason, Rejected
-from engine.exchange import LIQUIDATOR, Engine, Pending
-from engine.recovery import DurableExchange, command_codec, event_stream_hash, recover
-from rules.invariants import check_all
-from rules.position import Position
-from rules.settlement import compute_position_settlement, compute_twap
+from perpspec.engine import commands as c
+from perpspec.engine.events import Accepted, Execution, Reason, Rejected
+from perpspec.engine.exchange import LIQUIDATOR, Engine, Pending
+from perpspec.engine.recovery import DurableExchange, command_codec, event_stream_hash, recover
+from perpspec.rules.invariants import check_all
+from perpspec.rules.position import Position
+from perpspec.rules.settlement import compute_position_settlement, compute_twap
 
 SYMBOL = "XBTZ26"
 ENGINE = Engine()

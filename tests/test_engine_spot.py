@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine import commands as c
-from engine.events import Accepted, Execution, Rejected
-from engine.exchange import Engine
-from rules.instrument_file import load_instrument
-from rules.invariants import check_all
+from perpspec.engine import commands as c
+from perpspec.engine.events import Accepted, Execution, Rejected
+from perpspec.engine.exchange import Engine
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.invariants import check_all
 
 SPOT = load_instrument(str(Path(__file__).resolve().parent.parent / "specs" / "instruments" / "spot" / "XBT_USDT.toml"))
 PRICE = 5_000_000  # 50,000.00 USDT per XBT

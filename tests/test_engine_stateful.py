@@ -24,13 +24,13 @@ from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from engine import commands as c
-from engine.events import Accepted, Event, InternalError, Rejected, RuleEvent
-from engine.exchange import Engine
-from rules.contract import compute_value as engine_value
-from rules.instrument_file import load_instrument
-from rules.invariants import check_all
-from rules.position import Position
+from perpspec.engine import commands as c
+from perpspec.engine.events import Accepted, Event, InternalError, Rejected, RuleEvent
+from perpspec.engine.exchange import Engine
+from perpspec.rules.contract import compute_value as engine_value
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.invariants import check_all
+from perpspec.rules.position import Position
 
 SYMBOLS = ("XBTUSD", "ETHUSD")
 SPOT_FILE = Path(__file__).resolve().parent.parent / "specs" / "instruments" / "spot" / "XBT_USDT.toml"

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from rules.contract import compute_lot_value_inverse, compute_value
-from rules.instrument import Instrument
-from rules.instrument_file import load_instrument
-from rules.margin import (
+from perpspec.rules.contract import compute_lot_value_inverse, compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.margin import (
     POSITION_FIELDS,
     compute_account_margin,
     compute_order_margin,
@@ -26,10 +26,10 @@ from rules.margin import (
     compute_position_margin,
     compute_removable_margin,
 )
-from rules.num import PPM
-from rules.parse import format_scaled, parse_ppm, parse_scaled
-from rules.position import FLAT, apply_fill
-from rules.risk_limit import (
+from perpspec.rules.num import PPM
+from perpspec.rules.parse import format_scaled, parse_ppm, parse_scaled
+from perpspec.rules.position import FLAT, apply_fill
+from perpspec.rules.risk_limit import (
     compute_maint_margin_req_ppm,
     compute_risk_init_margin_req_ppm,
     compute_risk_steps,

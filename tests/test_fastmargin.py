@@ -10,8 +10,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.accounts import PositionState
-from engine.fastmargin import (
+from perpspec.engine.accounts import PositionState
+from perpspec.engine.fastmargin import (
     contract_order_margin,
     margin_of_sides,
     order_sides,
@@ -19,9 +19,9 @@ from engine.fastmargin import (
     resting_sides,
     sides_plus,
 )
-from rules.instrument import Instrument
-from rules.margin import compute_contract_order_margin, compute_order_sides
-from rules.position import Position, apply_fill
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.margin import compute_contract_order_margin, compute_order_sides
+from perpspec.rules.position import Position, apply_fill
 from tests.strategies import instruments
 
 

@@ -12,8 +12,8 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from rules.contract import compute_notional, compute_value
-from rules.funding import (
+from perpspec.rules.contract import compute_notional, compute_value
+from perpspec.rules.funding import (
     E8,
     FundingRejection,
     PremiumInputs,
@@ -30,24 +30,24 @@ from rules.funding import (
     process_premium_sample,
     process_set_funding_interval,
 )
-from rules.instrument import Instrument
-from rules.instrument_file import load_instrument
-from rules.invariants import (
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.invariants import (
     FundingPostings,
     StepInfo,
     check_conservation,
     check_funding_zero_sum,
     check_oi_balance,
 )
-from rules.mark import (
+from perpspec.rules.mark import (
     compute_fair_basis_rate_e8,
     compute_futures_fair_price,
     compute_last_price_protected,
     compute_perpetual_fair_price,
     compute_protected_band,
 )
-from rules.position import Position, apply_trade
-from rules.settlement import InstrumentSettled, process_settlement
+from perpspec.rules.position import Position, apply_trade
+from perpspec.rules.settlement import InstrumentSettled, process_settlement
 from tests import strategies
 
 EXAMPLES_FILE = Path(__file__).resolve().parent.parent / "specs" / "examples" / "funding.toml"

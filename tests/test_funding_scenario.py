@@ -21,8 +21,8 @@ from typing import Any
 
 import attrs
 
-from rules.contract import compute_notional
-from rules.funding import (
+from perpspec.rules.contract import compute_notional
+from perpspec.rules.funding import (
     FundingSettled,
     FundingState,
     PremiumInputs,
@@ -33,11 +33,11 @@ from rules.funding import (
     process_premium_sample,
     process_set_funding_interval,
 )
-from rules.instrument_file import load_instrument
-from rules.invariants import FundingPostings, StepInfo, check_conservation, check_funding_zero_sum
-from rules.mark import MarkInputs, MarkState, process_mark_update
-from rules.parse import format_scaled
-from rules.position import Position, apply_trade
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.invariants import FundingPostings, StepInfo, check_conservation, check_funding_zero_sum
+from perpspec.rules.mark import MarkInputs, MarkState, process_mark_update
+from perpspec.rules.parse import format_scaled
+from perpspec.rules.position import Position, apply_trade
 
 XBTUSD = load_instrument("XBTUSD")
 HOUR = 3_600_000

@@ -37,12 +37,12 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from engine import commands as c
-from engine.events import Accepted, InternalError, Reason, Rejected
-from engine.exchange import Engine
-from engine.journal import JournalCorrupt, read_journal
-from engine.recovery import DurableExchange, command_codec, event_stream_hash, recover
-from rules.invariants import check_all
+from perpspec.engine import commands as c
+from perpspec.engine.events import Accepted, InternalError, Reason, Rejected
+from perpspec.engine.exchange import Engine
+from perpspec.engine.journal import JournalCorrupt, read_journal
+from perpspec.engine.recovery import DurableExchange, command_codec, event_stream_hash, recover
+from perpspec.rules.invariants import check_all
 from tests.streams import LOT, MAKER, SYMBOL, TICK, TRADERS, command_stream
 
 OUTCOMES: Counter[str] = Counter()  # outcome -> count, printed by the report script and handy when debugging

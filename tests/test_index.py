@@ -6,7 +6,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
-from rules.index import (
+from perpspec.rules.index import (
     ConstituentExcluded,
     ConstituentReinstated,
     ConstituentStatus,

@@ -8,9 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.instrument import ContractKind
-from rules.instrument_file import InstrumentError, builtin_symbols, load_instrument, read_mapping
-from rules.parse import ParseError, format_ppm, format_scaled, parse_duration_ms, parse_ppm, parse_scaled
+from perpspec.rules.instrument import ContractKind
+from perpspec.rules.instrument_file import InstrumentError, builtin_symbols, load_instrument, read_mapping
+from perpspec.rules.parse import (
+    ParseError,
+    format_ppm,
+    format_scaled,
+    parse_duration_ms,
+    parse_ppm,
+    parse_scaled,
+)
 
 
 def test_shipped_instruments_include_the_three_contract_types() -> None:

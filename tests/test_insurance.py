@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proofs.known_bad_waterfall import compute_affordable_lots_uncapped, compute_draw_uncapped
-from rules.contract import compute_value
-from rules.instrument import Instrument
-from rules.insurance import (
+from perpspec.proofs.known_bad_waterfall import compute_affordable_lots_uncapped, compute_draw_uncapped
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.insurance import (
     Fill,
     InsuranceFund,
     InsuranceReason,

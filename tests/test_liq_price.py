@@ -7,10 +7,10 @@ from fractions import Fraction
 from hypothesis import assume, given, note
 from hypothesis import strategies as st
 
-from rules.contract import compute_value
-from rules.instrument import Instrument
-from rules.instrument_file import load_instrument
-from rules.margin import (
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.margin import (
     PositionMargin,
     compute_bankruptcy_price,
     compute_equity,
@@ -19,7 +19,7 @@ from rules.margin import (
     compute_position_margin,
     compute_threshold_price,
 )
-from rules.position import FLAT, Position, apply_fill
+from perpspec.rules.position import FLAT, Position, apply_fill
 from tests.strategies import instruments, positions, realistic_prices, signed_lots
 
 XBTUSD_LOT1 = load_instrument("XBTUSD", {"lotSize": 1, "tickSize": "0.5"})

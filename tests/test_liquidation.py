@@ -10,9 +10,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from proofs.known_bad_waterfall import is_liquidatable_on_last_price
-from proofs.registry import Obligation, discover, run_obligation
-from rules.adl import (
+from perpspec.proofs.known_bad_waterfall import is_liquidatable_on_last_price
+from perpspec.proofs.registry import Obligation, discover, run_obligation
+from perpspec.rules.adl import (
     RankedQueuePolicy,
     compare_adl_priority,
     compute_adl_score,
@@ -21,8 +21,8 @@ from rules.adl import (
     compute_queue_allocation,
     is_adl_eligible,
 )
-from rules.contract import compute_notional, compute_value
-from rules.events import (
+from perpspec.rules.contract import compute_notional, compute_value
+from perpspec.rules.events import (
     AdlDeferred,
     AdlFill,
     Liquidation,
@@ -31,19 +31,19 @@ from rules.events import (
     PositionSnapshot,
     RiskLimitLowered,
 )
-from rules.instrument import Instrument
-from rules.insurance import Fill, InsuranceFund, settle_close_out
-from rules.invariants import StepInfo, check_all, check_no_false_liquidation
-from rules.liquidation import (
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.insurance import Fill, InsuranceFund, settle_close_out
+from perpspec.rules.invariants import StepInfo, check_all, check_no_false_liquidation
+from perpspec.rules.liquidation import (
     compute_pool_residual,
     compute_reduce_limit_price,
     compute_requirement,
     compute_takeover_price,
     is_liquidatable,
 )
-from rules.margin import compute_position_margin
-from rules.position import Position, compute_commission
-from rules.waterfall import Book, BookLevel, Holding, Ledger, get_pool, process_waterfall
+from perpspec.rules.margin import compute_position_margin
+from perpspec.rules.position import Position, compute_commission
+from perpspec.rules.waterfall import Book, BookLevel, Holding, Ledger, get_pool, process_waterfall
 from tests.strategies import BUILTIN, instruments, positions, realistic_prices
 
 XBTUSDT, XBTUSD, ETHUSD = BUILTIN["XBTUSDT"], BUILTIN["XBTUSD"], BUILTIN["ETHUSD"]
@@ -290,8 +290,8 @@ def test_worked_example(example: dict[str, Any]) -> None:
 WATERFALL_OBLIGATIONS = [
     obligation
     for obligation in discover()
-    if obligation.run.__module__ == "proofs.obligations_waterfall"
-    or getattr(getattr(obligation.run, "func", None), "__module__", "") == "proofs.obligations_waterfall"
+    if obligation.run.__module__ == "perpspec.proofs.obligations_waterfall"
+    or getattr(getattr(obligation.run, "func", None), "__module__", "") == "perpspec.proofs.obligations_waterfall"
 ]
 # the slower ones (seconds each: nonlinear inverse values, k ≥ 5 candidates) run in `deep`
 SLOW_MARKERS = ("k=5", "k=6", "k=7", "k=8", "no-negative-equity/XBTUSD", "INS-005/conservation/XBTUSD",

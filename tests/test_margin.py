@@ -9,11 +9,11 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from rules.contract import compute_notional
-from rules.instrument import Instrument
-from rules.instrument_file import load_instrument
-from rules.invariants import REGISTRY, StepInfo, check_margin_on_entry, check_withdraw_safe
-from rules.margin import (
+from perpspec.rules.contract import compute_notional
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.invariants import REGISTRY, StepInfo, check_margin_on_entry, check_withdraw_safe
+from perpspec.rules.margin import (
     MarginReason,
     MarginSetting,
     PositionMargin,
@@ -34,8 +34,8 @@ from rules.margin import (
     compute_position_margin,
     compute_removable_margin,
 )
-from rules.position import FLAT, Position, apply_fill, compute_commission
-from rules.risk_limit import (
+from perpspec.rules.position import FLAT, Position, apply_fill, compute_commission
+from perpspec.rules.risk_limit import (
     RiskLimitReason,
     check_risk_limit,
     check_risk_limit_choice,

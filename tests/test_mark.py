@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.impact import ImpactPrices, compute_impact_fill, compute_impact_mid, compute_impact_prices
-from rules.instrument_file import load_instrument
-from rules.mark import (
+from perpspec.rules.impact import ImpactPrices, compute_impact_fill, compute_impact_mid, compute_impact_prices
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.mark import (
     MarkInputs,
     MarkState,
     compute_fair_basis_rate_e8,

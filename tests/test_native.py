@@ -26,13 +26,19 @@ from typing import Any
 import attrs
 import pytest
 
-from engine import bench_native as native
-from engine import commands as c
-from engine.cli import build_parser, main
-from engine.cli_bench import forwarded
-from engine.events import InternalError, Rejected
-from engine.exchange import Engine
-from engine.recovery import DurableExchange, command_codec, event_stream_hash, list_snapshots, recover
+from perpspec.engine import bench_native as native
+from perpspec.engine import commands as c
+from perpspec.engine.cli import build_parser, main
+from perpspec.engine.cli_bench import forwarded
+from perpspec.engine.events import InternalError, Rejected
+from perpspec.engine.exchange import Engine
+from perpspec.engine.recovery import (
+    DurableExchange,
+    command_codec,
+    event_stream_hash,
+    list_snapshots,
+    recover,
+)
 from tests.streams import LOT, MAKER, SYMBOL, TICK, TRADERS, command_stream
 
 SNAPSHOT_EVERY = 300
@@ -120,7 +126,7 @@ def both_engines(root: Path, stream: list[Any]) -> dict[str, Any]:
         events.extend(durable.submit(command))
     durable.close()
     compiled = root / "compiled"
-    child = run_compiled("-m", "engine.bench_native", "rerun", str(interpreted / "journal.log"), str(compiled), str(SNAPSHOT_EVERY))
+    child = run_compiled("-m", "perpspec.engine.bench_native", "rerun", str(interpreted / "journal.log"), str(compiled), str(SNAPSHOT_EVERY))
     return {
         "interpreted": interpreted,
         "compiled": compiled,
@@ -193,7 +199,7 @@ def test_compiled_engine_recovers_the_interpreted_store_from_its_snapshot(stores
     directory = str(stores["interpreted"])
     snapshots = [path for _, path in list_snapshots(directory)]
     _, expected, _ = recover(str(stores["interpreted"] / "journal.log"), command_codec(), snapshots)
-    replayed = run_compiled("-m", "engine.cli", "replay", directory, "--json")
+    replayed = run_compiled("-m", "perpspec.engine.cli", "replay", directory, "--json")
     assert (replayed["snapshot_seq"], replayed["state_hash"], replayed["event_hash"]) == (
         expected.snapshot_seq,
         expected.state_hash,

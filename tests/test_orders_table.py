@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from engine import commands as c
-from engine.events import Accepted, Event, Rejected, event_to_dict
-from engine.exchange import Engine
-from rules.instrument_file import load_instrument
-from rules.parse import parse_scaled
+from perpspec.engine import commands as c
+from perpspec.engine.events import Accepted, Event, Rejected, event_to_dict
+from perpspec.engine.exchange import Engine
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.parse import parse_scaled
 
 TABLE = Path(__file__).resolve().parent.parent / "specs" / "examples" / "orders.toml"
 EXAMPLES: list[dict[str, Any]] = tomllib.loads(TABLE.read_text())["example"]

@@ -13,20 +13,20 @@ import json
 
 import pytest
 
-from engine.cli import main
-from proofs import obligations_core, obligations_core_margin
-from proofs.known_bad import (
+from perpspec.engine.cli import main
+from perpspec.proofs import obligations_core, obligations_core_margin
+from perpspec.proofs.known_bad import (
     compute_bankruptcy_price_rounded_wrong_way,
     compute_commission_floor,
     compute_realised_pnl_naive_inverse,
 )
-from proofs.prover import Counterexample, ProofResult, Prover
-from proofs.registry import REGISTRY, Obligation, is_expected, run_obligation
-from rules.contract import compute_value
-from rules.instrument_file import load_instrument
-from rules.margin import compute_bankruptcy_price, compute_equity
-from rules.num import PPM
-from rules.position import Position, apply_fill, apply_trade, compute_commission
+from perpspec.proofs.prover import Counterexample, ProofResult, Prover
+from perpspec.proofs.registry import REGISTRY, Obligation, is_expected, run_obligation
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.margin import compute_bankruptcy_price, compute_equity
+from perpspec.rules.num import PPM
+from perpspec.rules.position import Position, apply_fill, apply_trade, compute_commission
 
 CORE = obligations_core.OBLIGATIONS + obligations_core_margin.OBLIGATIONS
 # XBTZ26 has XBTUSD's contract parameters: its margin obligations repeat XBTUSD's and run in `deep`.

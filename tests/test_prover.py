@@ -6,9 +6,9 @@ import functools
 
 import pytest
 
-from proofs.prover import ProofResult, Prover, Status, current_timeout_ms, timeout_override
-from proofs.registry import Obligation, discover, is_expected, obligation_modules, run_obligation
-from rules.position import Position
+from perpspec.proofs.prover import ProofResult, Prover, Status, current_timeout_ms, timeout_override
+from perpspec.proofs.registry import Obligation, discover, is_expected, obligation_modules, run_obligation
+from perpspec.rules.position import Position
 
 
 def test_unsatisfiable_assumptions_make_the_proof_vacuous() -> None:
@@ -71,7 +71,7 @@ def test_a_possible_division_by_zero_refutes_an_otherwise_true_goal() -> None:
 
 def test_a_division_in_the_untaken_arm_still_needs_a_nonzero_divisor() -> None:
     # Python evaluates both arms of rules.num.ite, so it would raise here.
-    from rules.num import ite
+    from perpspec.rules.num import ite
 
     with Prover(timeout_ms=5_000) as prover:
         qty = prover.symbol("qty")
@@ -98,7 +98,7 @@ def test_timeout_override_applies_to_provers_built_inside_it() -> None:
 
 
 def _result(status: Status, with_counterexample: bool) -> ProofResult:
-    from proofs.prover import Counterexample
+    from perpspec.proofs.prover import Counterexample
 
     counterexample = Counterexample(values={"x": 1}, text="x = 1") if with_counterexample else None
     return ProofResult(label="t", status=status, time_us=1, counterexample=counterexample)
@@ -142,7 +142,7 @@ def test_an_obligation_that_raises_is_a_reported_failure() -> None:
 
 def test_obligation_modules_are_discovered_in_sorted_order() -> None:
     modules = obligation_modules()
-    assert ("proofs.obligations_core" in modules, sorted(modules)) == (True, modules)
+    assert ("perpspec.proofs.obligations_core" in modules, sorted(modules)) == (True, modules)
 
 
 def test_discovery_registers_the_core_obligations() -> None:
@@ -151,7 +151,7 @@ def test_discovery_registers_the_core_obligations() -> None:
 
 
 def test_a_goal_resting_on_a_false_lemma_is_not_proved() -> None:
-    from proofs.prover import Lemma
+    from perpspec.proofs.prover import Lemma
 
     false_lemma = Lemma(
         name="every positive x exceeds 10 (false)",
@@ -168,7 +168,7 @@ def test_a_goal_resting_on_a_false_lemma_is_not_proved() -> None:
 
 
 def test_a_goal_that_chains_proved_lemmas_is_proved_by_lemmas() -> None:
-    from proofs.prover import Lemma
+    from perpspec.proofs.prover import Lemma
 
     doubling = Lemma(
         name="x > 0 implies 2x > x", params=("x",), premise=lambda x: x > 0, conclusion=lambda x: 2 * x > x

@@ -32,10 +32,10 @@ from typing import Any
 import attrs
 import pytest
 
-from engine.codec import encode_state
-from engine.exchange import Engine
-from engine.journal import JournalError, SnapshotCorrupt, SyncPolicy, write_snapshot
-from engine.recovery import DurableExchange, command_codec, recover, snapshot_path
+from perpspec.engine.codec import encode_state
+from perpspec.engine.exchange import Engine
+from perpspec.engine.journal import JournalError, SnapshotCorrupt, SyncPolicy, write_snapshot
+from perpspec.engine.recovery import DurableExchange, command_codec, recover, snapshot_path
 from tests.streams import command_stream
 
 POLICIES = (

@@ -31,16 +31,50 @@ def python_files(package: str) -> list[Path]:
 
 
 def top_level_imports(tree: ast.AST) -> list[tuple[str, int, bool]]:
-    """(root module, line, at module level?) for every import in the tree."""
+    """(root module, line, at module level?) for every import in the tree.
+
+    The project's own packages are named by their part under ``perpspec``:
+    ``from perpspec.rules.margin import x`` and ``from perpspec import rules`` are ``rules``.
+    """
     found: list[tuple[str, int, bool]] = []
     module_level = {id(node) for node in getattr(tree, "body", [])}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                found.append((alias.name.split(".")[0], node.lineno, id(node) in module_level))
+                found.append((_root(alias.name), node.lineno, id(node) in module_level))
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.append((node.module.split(".")[0], node.lineno, id(node) in module_level))
+            if node.module == "perpspec":
+                found.extend((alias.name, node.lineno, id(node) in module_level) for alias in node.names)
+            else:
+                found.append((_root(node.module), node.lineno, id(node) in module_level))
     return found
+
+
+def _root(dotted: str) -> str:
+    parts = dotted.split(".")
+    return parts[1] if parts[0] == "perpspec" and len(parts) > 1 else parts[0]
+
+
+def test_the_project_is_imported_only_as_perpspec() -> None:
+    """No module imports ``rules``/``engine``/``proofs``/``specs`` bare: installed, only ``perpspec`` exists."""
+    offenders = []
+    for path in sorted(ROOT.glob("*/**/*.py")):
+        if path.parts[len(ROOT.parts)] in (".venv", "build", "perpspec", ".git"):
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            offenders += [
+                f"{path.relative_to(ROOT)}:{node.lineno} imports {name}"
+                for name in names
+                if name.split(".")[0] in ("rules", "engine", "proofs", "specs", "tests")
+                and not (name.split(".")[0] == "tests" and path.parts[len(ROOT.parts)] == "tests")
+            ]
+    assert offenders == []
 
 
 @pytest.mark.parametrize("package", sorted(ALLOWED_IMPORTS))
@@ -198,7 +232,7 @@ def test_lint_catches_value_branching(tmp_path: Path) -> None:
 
 def test_mypy_strict_is_clean() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "rules", "engine", "proofs"],
+        [sys.executable, "-m", "mypy", "--strict", "-p", "perpspec"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from engine.report import PLOTS, TABLES, analyse, iter_plots, read_records, render, write_report
-from engine.scenario import load_scenario
-from engine.simulate import SimulationResult, run_scenario
+from perpspec.engine.report import PLOTS, TABLES, analyse, iter_plots, read_records, render, write_report
+from perpspec.engine.scenario import load_scenario
+from perpspec.engine.simulate import SimulationResult, run_scenario
 
 T0 = 1_583_971_200_000  # 2020-03-12T00:00:00Z
 
@@ -211,7 +211,7 @@ def test_real_report_contains_every_plot(tiny_report: tuple[SimulationResult, li
 
 
 def test_key_moments_describe_the_fund_path_and_adl() -> None:
-    from engine.report import key_moments
+    from perpspec.engine.report import key_moments
 
     lines = key_moments(analyse("crash", small_log()))
     assert [line for line in lines if line.startswith(("Insurance fund", "ADL"))] == [

@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.contract import compute_value
-from rules.instrument_file import load_instrument
-from rules.position import FLAT, Position, apply_trade
-from rules.settlement import (
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.position import FLAT, Position, apply_trade
+from perpspec.rules.settlement import (
     InstrumentSettled,
     SettlementRejection,
     check_settlement_ready,

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.events import RuleEvent
-from engine.progress import Progress
-from engine.recovery import command_codec, recover
-from engine.scenario import (
+from perpspec.engine.cli import main
+from perpspec.engine.events import RuleEvent
+from perpspec.engine.progress import Progress
+from perpspec.engine.recovery import command_codec, recover
+from perpspec.engine.scenario import (
     PricePoint,
     ScenarioError,
     SplitMix64,
@@ -21,7 +21,7 @@ from engine.scenario import (
     interpolate,
     load_scenario,
 )
-from engine.simulate import (
+from perpspec.engine.simulate import (
     Num,
     SimulationResult,
     Tally,
@@ -31,7 +31,7 @@ from engine.simulate import (
     iso_timestamp,
     run_scenario,
 )
-from rules.events import AdlFill
+from perpspec.rules.events import AdlFill
 
 SHIPPED = ("black_thursday", "calm", "default_crash", "funding_spiral", "short_squeeze", "tiny_crash")
 

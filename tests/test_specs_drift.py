@@ -12,7 +12,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from proofs import rulebook, rulebook_diff
+from perpspec.proofs import rulebook, rulebook_diff
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -51,7 +51,7 @@ def test_every_rule_in_rules_appears_on_exactly_one_page(book: rulebook.Rulebook
 
 def test_every_registered_invariant_is_listed_on_the_index_with_a_status(book: rulebook.Rulebook) -> None:
     index = rulebook.render_rulebook(book)["README.md"]
-    from rules.invariants import REGISTRY
+    from perpspec.rules.invariants import REGISTRY
 
     missing = [inv for inv in REGISTRY if f"### {inv}\n" not in index]
     assert missing == []
@@ -75,7 +75,7 @@ def test_diff_reports_a_changed_rule_and_a_changed_parameter() -> None:
 
 
 def test_parameter_values_are_shown_with_their_human_reading() -> None:
-    from rules.instrument_file import load_instrument
+    from perpspec.rules.instrument_file import load_instrument
 
     inst = load_instrument("XBTUSD")
     assert rulebook.format_value("maint_margin_ppm", inst.maint_margin_ppm, inst) == "5_000 ppm (= 0.50%)"
@@ -85,7 +85,7 @@ def test_parameter_values_are_shown_with_their_human_reading() -> None:
 
 
 def test_diff_against_an_unknown_git_ref_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    from engine.cli import main
+    from perpspec.engine.cli import main
 
     assert main(["spec", "--diff", "no-such-ref-anywhere"]) == 2
     assert "not a git revision" in capsys.readouterr().err
@@ -94,7 +94,7 @@ def test_diff_against_an_unknown_git_ref_is_a_usage_error(capsys: pytest.Capture
 def test_diff_against_the_first_commit_lists_rules_added_since(capsys: pytest.CaptureFixture[str]) -> None:
     import subprocess
 
-    from engine.cli import main
+    from perpspec.engine.cli import main
 
     first = subprocess.run(
         ["git", "-C", str(ROOT), "rev-list", "--max-parents=0", "HEAD"], capture_output=True, text=True, check=False
@@ -155,7 +155,7 @@ def _never_run() -> None:
 
 
 def test_unchanged_obligation_is_reused_and_a_changed_one_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    from proofs import registry
+    from perpspec.proofs import registry
 
     obligation = registry.Obligation(
         id="X/1", rule_id="MRG-900", invariant_id="INV-X", statement="s", run=_never_run  # type: ignore[arg-type]

@@ -15,10 +15,10 @@ from hypothesis import event, note
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from rules.instrument import Instrument
-from rules.invariants import ExchangeView, StepInfo, check_all, compute_view_account_margin
-from rules.margin import MarginSetting, RestingOrder, check_withdrawal
-from rules.position import FLAT, Position, apply_trade
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.invariants import ExchangeView, StepInfo, check_all, compute_view_account_margin
+from perpspec.rules.margin import MarginSetting, RestingOrder, check_withdrawal
+from perpspec.rules.position import FLAT, Position, apply_trade
 from tests.strategies import BUILTIN
 
 SYMBOLS = ("XBTUSD", "ETHUSD", "XBTUSDT")

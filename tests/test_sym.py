@@ -7,9 +7,9 @@ import z3
 from hypothesis import given
 from hypothesis import strategies as st
 
-from proofs.prover import Prover, Status
-from proofs.sym import SymBool, SymInt, collecting, sym_int
-from rules.num import and_, ceildiv, ite, max_, min_, not_, or_, round_half_up_div
+from perpspec.proofs.prover import Prover, Status
+from perpspec.proofs.sym import SymBool, SymInt, collecting, sym_int
+from perpspec.rules.num import and_, ceildiv, ite, max_, min_, not_, or_, round_half_up_div
 
 BIG = 10**30
 integers = st.integers(min_value=-BIG, max_value=BIG)

@@ -93,18 +93,25 @@ import pytest
 from hypothesis import assume, event, given, note, settings
 from hypothesis import strategies as st
 
-from engine import commands as c
-from engine.events import RuleEvent
-from engine.exchange import Engine
-from rules.adl import POLICIES
-from rules.contract import compute_notional
-from rules.events import AdlDeferred, AdlFill, AdlShortfall, Liquidation, LiquidationFill, PartialLiquidation
-from rules.instrument_file import load_instrument
-from rules.insurance import InsuranceFund
-from rules.invariants import ExchangeView, StepInfo, check_all
-from rules.liquidation import compute_requirement
-from rules.position import Position
-from rules.waterfall import Book, BookLevel, Holding, Ledger, WaterfallResult, process_waterfall
+from perpspec.engine import commands as c
+from perpspec.engine.events import RuleEvent
+from perpspec.engine.exchange import Engine
+from perpspec.rules.adl import POLICIES
+from perpspec.rules.contract import compute_notional
+from perpspec.rules.events import (
+    AdlDeferred,
+    AdlFill,
+    AdlShortfall,
+    Liquidation,
+    LiquidationFill,
+    PartialLiquidation,
+)
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.insurance import InsuranceFund
+from perpspec.rules.invariants import ExchangeView, StepInfo, check_all
+from perpspec.rules.liquidation import compute_requirement
+from perpspec.rules.position import Position
+from perpspec.rules.waterfall import Book, BookLevel, Holding, Ledger, WaterfallResult, process_waterfall
 
 SYMBOL_SETS = (("XBTUSD",), ("ETHUSD",), ("XBTUSDT",), ("ETHUSD", "XBTUSD"), ("XBTUSD", "XBTUSDT"))
 INSTRUMENTS = {symbol: load_instrument(symbol) for symbol in ("XBTUSD", "ETHUSD", "XBTUSDT")}

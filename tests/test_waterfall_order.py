@@ -5,15 +5,15 @@ from __future__ import annotations
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from rules.adl import RankedQueuePolicy
-from rules.contract import compute_value
-from rules.events import AdlDeferred, AdlFill, AdlShortfall, Liquidation, LiquidationFill
-from rules.instrument import Instrument
-from rules.insurance import InsuranceFund
-from rules.liquidation import compute_requirement
-from rules.margin import compute_liquidation_price
-from rules.position import Position, apply_fill
-from rules.waterfall import (
+from perpspec.rules.adl import RankedQueuePolicy
+from perpspec.rules.contract import compute_value
+from perpspec.rules.events import AdlDeferred, AdlFill, AdlShortfall, Liquidation, LiquidationFill
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.insurance import InsuranceFund
+from perpspec.rules.liquidation import compute_requirement
+from perpspec.rules.margin import compute_liquidation_price
+from perpspec.rules.position import Position, apply_fill
+from perpspec.rules.waterfall import (
     Book,
     BookLevel,
     Holding,

@@ -19,12 +19,20 @@ from hypothesis import event, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from rules.adl import POLICIES, AdlPolicy
-from rules.contract import compute_notional
-from rules.events import AdlFill, AdlShortfall, InsuranceMovement, Liquidation, PartialLiquidation
-from rules.insurance import InsuranceFund
-from rules.invariants import StepInfo, check_all
-from rules.waterfall import Book, BookLevel, Holding, Ledger, get_pool, get_pool_keys, process_waterfall
+from perpspec.rules.adl import POLICIES, AdlPolicy
+from perpspec.rules.contract import compute_notional
+from perpspec.rules.events import AdlFill, AdlShortfall, InsuranceMovement, Liquidation, PartialLiquidation
+from perpspec.rules.insurance import InsuranceFund
+from perpspec.rules.invariants import StepInfo, check_all
+from perpspec.rules.waterfall import (
+    Book,
+    BookLevel,
+    Holding,
+    Ledger,
+    get_pool,
+    get_pool_keys,
+    process_waterfall,
+)
 from tests.strategies import BUILTIN
 from tests.test_crash_scenario import apply_scenario_trade, flat_accounts
 

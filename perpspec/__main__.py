@@ -1,0 +1,9 @@
+"""``python -m perpspec``: the ``perpspec`` command line."""
+
+from __future__ import annotations
+
+import sys
+
+from perpspec.engine.cli import main
+
+sys.exit(main())
