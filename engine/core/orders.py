@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from perpspec.engine.compiled import mypyc_attr
+from perpspec.engine.core.compiled import mypyc_attr
 
 BUY: Final = "Buy"
 SELL: Final = "Sell"
@@ -156,7 +156,7 @@ _ORDER_FIELDS: Final = (
 )
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.compiled)
+@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)
 class Order:
     """One live order (resting in a book, or waiting for its trigger).
 

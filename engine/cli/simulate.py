@@ -55,8 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the scenario(s); print the summary; write the report."""
-    from perpspec.engine.cli import UsageError
-    from perpspec.engine.scenario import ScenarioError, builtin_names, load_scenario, parse_assignment
+    from perpspec.engine.cli.main import UsageError
+    from perpspec.engine.simulation.scenario import (
+        ScenarioError,
+        builtin_names,
+        load_scenario,
+        parse_assignment,
+    )
 
     if args.list:
         for name in builtin_names():
@@ -85,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         runs.append((label, run_dir, summary))
         if summary["invariant_violations"] or summary["conservation_gap"] != 0:
             status = 1
-    from perpspec.engine.report import analyse, read_records, write_report
+    from perpspec.engine.simulation.report import analyse, read_records, write_report
 
     data = [
         analyse(label, read_records(run_dir / "events.jsonl"), summary) for label, run_dir, summary in runs
@@ -102,7 +107,7 @@ def plan_variants(
     scenario: str | None, compare: list[str] | None, base: list[tuple[str, str]]
 ) -> list[tuple[str, str | None, list[tuple[str, str]]]]:
     """(label, scenario, overrides) per run."""
-    from perpspec.engine.scenario import parse_assignment
+    from perpspec.engine.simulation.scenario import parse_assignment
 
     if not compare:
         return [(scenario or "default_crash", scenario, base)]
@@ -123,8 +128,8 @@ def safe_name(label: str) -> str:
 
 def run_one(label: str, scenario: Any, run_dir: Path, quiet: bool) -> dict[str, Any]:
     """Run one scenario with a progress bar; write summary.json; print the summary table."""
-    from perpspec.engine.progress import Progress
-    from perpspec.engine.simulate import run_scenario
+    from perpspec.engine.simulation.progress import Progress
+    from perpspec.engine.simulation.simulate import run_scenario
 
     print(f"perpspec simulate: {label} — {scenario.description}", file=sys.stderr)
     bar = Progress(scenario.steps, label=label, enabled=not quiet)
@@ -143,7 +148,7 @@ def run_one(label: str, scenario: Any, run_dir: Path, quiet: bool) -> dict[str, 
 
 def coins(amount: int, coin: int, currency: str) -> str:
     """Minor units as an exact decimal amount of the coin."""
-    from perpspec.engine.report import coin_name
+    from perpspec.engine.simulation.report import coin_name
     from perpspec.rules.parse import format_scaled
 
     return f"{format_scaled(amount, coin)} {coin_name(currency)} ({amount:,} {currency})"

@@ -53,7 +53,7 @@ def format_ms(time_us: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the selected obligations; 0 when every one has its expected result."""
-    from perpspec.engine.cli import UsageError
+    from perpspec.engine.cli.main import UsageError
     from perpspec.proofs.registry import discover, run_obligation
 
     if args.timeout_ms is not None and args.timeout_ms <= 0:

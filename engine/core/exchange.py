@@ -1,7 +1,7 @@
 """The Engine: commands in, events out — the deterministic executor of the rulebook.
 
-``Engine.process(command)`` applies one :mod:`engine.commands` record and
-returns its events (:mod:`engine.events`): zero or more effects followed by
+``Engine.process(command)`` applies one :mod:`engine.core.commands` record and
+returns its events (:mod:`engine.core.events`): zero or more effects followed by
 exactly one ``Accepted`` or ``Rejected``.  Nothing escapes: a bug inside a
 command becomes ``InternalError`` + ``Rejected(InternalError)`` and the state is
 restored to what it was before the command (a checkpoint plus deterministic
@@ -33,13 +33,13 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from perpspec.engine import commands as cmd
-from perpspec.engine import orders as o
-from perpspec.engine.accounts import DAY_MS, Account, PositionState, compute_usd_volume
-from perpspec.engine.adlrank import AdlRanking
-from perpspec.engine.book import Book, Fill
-from perpspec.engine.compiled import mypyc_attr
-from perpspec.engine.events import (
+from perpspec.engine.core import commands as cmd
+from perpspec.engine.core import orders as o
+from perpspec.engine.core.accounts import DAY_MS, Account, PositionState, compute_usd_volume
+from perpspec.engine.core.adlrank import AdlRanking
+from perpspec.engine.core.book import Book, Fill
+from perpspec.engine.core.compiled import mypyc_attr
+from perpspec.engine.core.events import (
     Accepted,
     Event,
     Execution,
@@ -50,7 +50,7 @@ from perpspec.engine.events import (
     RuleEvent,
     Transaction,
 )
-from perpspec.engine.fastmargin import (  # the MRG-042/046 rules, memoised
+from perpspec.engine.core.fastmargin import (  # the MRG-042/046 rules, memoised
     contract_order_margin,
     margin_of_sides,
     order_sides,
@@ -58,8 +58,8 @@ from perpspec.engine.fastmargin import (  # the MRG-042/046 rules, memoised
     resting_sides,
     sides_plus,
 )
-from perpspec.engine.liqindex import LiqIndex
-from perpspec.engine.orders import Order
+from perpspec.engine.core.liqindex import LiqIndex
+from perpspec.engine.core.orders import Order
 from perpspec.rules.adl import (
     POLICIES,
     AdlCandidate,
@@ -139,7 +139,7 @@ class Rej(NamedTuple):
     text: str
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.compiled)
+@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)
 class Pending:
     """A position the liquidation engine took over and has not closed yet (rules.waterfall.PendingCloseOut)."""
 
@@ -237,7 +237,7 @@ _STATE = (
 )
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.compiled)
+@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)
 class Engine:
     """The whole exchange: books, accounts, prices, funds; ``process`` one command at a time."""
 
@@ -2438,7 +2438,7 @@ class Engine:
 
         The ranked queue (ADL-010) closes the first ones in full until covered, so the walk down
         the ranking stops there; any other policy gets every eligible position.  The ranking is
-        the waterfall's (engine.adlrank), brought up to date with the accounts touched since.
+        the waterfall's (engine.core.adlrank), brought up to date with the accounts touched since.
         """
         symbol = inst.symbol
         mark = self.marks[symbol]

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from perpspec.engine.compiled import mypyc_attr
-from perpspec.engine.fastmargin import shift_resting_cache
+from perpspec.engine.core.compiled import mypyc_attr
+from perpspec.engine.core.fastmargin import shift_resting_cache
 from perpspec.rules.contract import compute_notional
 from perpspec.rules.instrument import ContractKind, Instrument
 from perpspec.rules.margin import (
@@ -39,7 +39,7 @@ FEE_WINDOW_DAYS = 30
 MINOR_PER_UNIT: dict[str, int] = {"XBt": 100_000_000, "USDt": 1_000_000}
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.compiled)
+@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)
 class PositionState:
     """One account's position in one contract, its margin setting and its resting orders.
 
@@ -74,7 +74,7 @@ class PositionState:
         self.chosen_tier = 0
         # order id -> (signed leaves, limit price) of the resting orders: changed only by put_order/drop_order
         self.orders: dict[int, tuple[int, int]] = {}
-        # what engine.fastmargin derived from ``orders`` (MRG-042 sums, MRG-046 margin); None after any change
+        # what engine.core.fastmargin derived from ``orders`` (MRG-042 sums, MRG-046 margin); None after any change
         self.resting_cache: Any = None
         self._pm: PositionMargin | None = None
         self._pm_key: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
@@ -156,7 +156,7 @@ _ACCOUNT_FIELDS: Final = (
 )
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.compiled)
+@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)
 class Account:
     """One trading account."""
 

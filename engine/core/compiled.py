@@ -1,9 +1,9 @@
 """The one mypyc marker the engine's classes carry (``perpspec build-native``); a no-op when interpreted.
 
-``perpspec build-native`` (:mod:`engine.bench_native`) compiles the engine's hot
+``perpspec build-native`` (:mod:`engine.bench.native`) compiles the engine's hot
 modules, verbatim, with mypyc.  A plain class then becomes a *native* class
 whose ``__new__`` runs ``__init__`` — which ``pickle`` (the engine's
-checkpoints and snapshots) and :mod:`engine.codec` (objects rebuilt without
+checkpoints and snapshots) and :mod:`engine.durability.codec` (objects rebuilt without
 ``__init__``) cannot use.  ``@mypyc_attr(allow_interpreted_subclasses=True)``
 keeps Python's semantics (``__new__`` builds, ``__init__`` initialises).  mypy
 and mypyc see the real decorator from ``mypy_extensions`` (which mypyc strips

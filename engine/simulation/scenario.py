@@ -4,7 +4,7 @@ A scenario says *what happens to the market* — an index price path, a
 population of leveraged accounts, market makers quoting a book of some
 depth, funding intervals, the ADL policy and any instrument parameter
 override — and ``perpspec simulate`` turns it into engine commands
-(:mod:`engine.simulate`).  Everything here is integer and deterministic:
+(:mod:`engine.simulation.simulate`).  Everything here is integer and deterministic:
 
 * prices are in the instrument's price units, money in the settlement
   currency's minor unit, fractions in parts per million, time in ms;

@@ -2,7 +2,7 @@
 
 A durable exchange lives in one directory::
 
-    journal.log                  the append-only command log (engine.journal)
+    journal.log                  the append-only command log (engine.durability.journal)
     snapshot-<seq>.snap          the state after command <seq> (newest two kept)
 
 :class:`DurableExchange` journals every command before it applies it and
@@ -32,10 +32,10 @@ from typing import Any
 
 import attrs
 
-from perpspec.engine.codec import CodecError, CommandCodec, decode_state, encode_state
-from perpspec.engine.commands import COMMAND_TYPES, Oversized
-from perpspec.engine.exchange import Engine
-from perpspec.engine.journal import (
+from perpspec.engine.core.commands import COMMAND_TYPES, Oversized
+from perpspec.engine.core.exchange import Engine
+from perpspec.engine.durability.codec import CodecError, CommandCodec, decode_state, encode_state
+from perpspec.engine.durability.journal import (
     MAX_RECORD_BYTES,
     JournalCorrupt,
     JournalError,
@@ -58,7 +58,7 @@ SNAPSHOTS_KEPT = 2
 
 
 def command_codec() -> CommandCodec:
-    """The journal codec for every command class of :mod:`engine.commands`."""
+    """The journal codec for every command class of :mod:`engine.core.commands`."""
     return CommandCodec(COMMAND_TYPES.values())
 
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 
-from perpspec.engine.compiled import mypyc_attr
+from perpspec.engine.core.compiled import mypyc_attr
 
 _BIG = 1 << 62
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.compiled)
+@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)
 class LiqIndex:
     """Per contract: longs and shorts sorted by ``(trigger price, account)``."""
 

@@ -37,7 +37,7 @@ function of (scenario, seed): the same seed gives the same command journal,
 byte for byte, and the same events.
 
 The runner never reads a clock (wall time and the progress bar belong to the
-CLI, :mod:`engine.cli_simulate`).  It writes the event log as the events come
+CLI, :mod:`engine.cli.simulate`).  It writes the event log as the events come
 (JSON Lines, BitMEX field names; see :func:`event_records`) and the journal
 through :class:`engine.recovery.DurableExchange`.
 """
@@ -53,8 +53,8 @@ from typing import Any, TextIO
 
 import attrs
 
-from perpspec.engine import commands as cmd
-from perpspec.engine.events import (
+from perpspec.engine.core import commands as cmd
+from perpspec.engine.core.events import (
     Event,
     Execution,
     PositionUpdate,
@@ -63,7 +63,7 @@ from perpspec.engine.events import (
     Transaction,
     event_to_dict,
 )
-from perpspec.engine.scenario import Scenario, SplitMix64, generate_index_path
+from perpspec.engine.simulation.scenario import Scenario, SplitMix64, generate_index_path
 from perpspec.rules import invariants
 from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.events import (
@@ -879,9 +879,9 @@ class EnginePort:
     """
 
     def __init__(self, scenario: Scenario, journal_dir: Path) -> None:
-        from perpspec.engine.exchange import Engine
-        from perpspec.engine.journal import SyncPolicy
-        from perpspec.engine.recovery import JOURNAL_NAME, DurableExchange, command_codec
+        from perpspec.engine.core.exchange import Engine
+        from perpspec.engine.durability.journal import SyncPolicy
+        from perpspec.engine.durability.recovery import JOURNAL_NAME, DurableExchange, command_codec
 
         self.inst = scenario.instrument
         options: dict[str, Any] = {"adl_policy": ADL_POLICY_NAMES[scenario.adl_policy]}

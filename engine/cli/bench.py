@@ -7,10 +7,10 @@ through ``ref_engine`` with its per-fill ``Risk`` for context, and through the
 perpspec engine with risk checks, events and the journal on; prints orders/s,
 p50/p99/p99.9 latency and the ratio to the stick.  Then times one mark-price
 update that makes 10 of 1,000 and 10 of 100,000 open positions liquidatable,
-and prints both and their ratio.  See :mod:`engine.bench`.
+and prints both and their ratio.  See :mod:`engine.bench.bench`.
 
 ``--compiled`` runs all of it on the engine compiled with mypyc
-(``perpspec build-native`` first; :mod:`engine.bench_native`): the command re-runs
+(``perpspec build-native`` first; :mod:`engine.bench.native`): the command re-runs
 itself in a fresh interpreter that imports ``rules``/``engine`` from
 ``build/native``.  The stick is the same pure-Python code either way.
 """
@@ -23,7 +23,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from perpspec.engine.bench import (
+from perpspec.engine.bench.bench import (
     DEFAULT_SHARED,
     WARMUP,
     EngineSetup,
@@ -39,7 +39,7 @@ from perpspec.engine.bench import (
     load_workload,
     remove_tree,
 )
-from perpspec.engine.bench_native import (
+from perpspec.engine.bench.native import (
     CHILD_FLAG,
     COMPILED_MODULES,
     child_command,
@@ -47,8 +47,8 @@ from perpspec.engine.bench_native import (
     compiled_here,
     status,
 )
-from perpspec.engine.cli import UsageError
-from perpspec.engine.journal import SyncPolicy
+from perpspec.engine.cli.main import UsageError
+from perpspec.engine.durability.journal import SyncPolicy
 
 RATIO_TARGET = 0.35
 SCALING_TARGET = 3.0
@@ -95,7 +95,7 @@ def run_compiled(args: argparse.Namespace) -> int:
         raise UsageError(f"--compiled: {reason}")
     if os.environ.get(CHILD_FLAG):
         raise UsageError("--compiled: build/native is on the path but its compiled modules did not load")
-    command = child_command("-m", "perpspec.engine.cli", *forwarded(args))
+    command = child_command("-m", "perpspec.engine.cli.main", *forwarded(args))
     return subprocess.run(command, env=child_env(), check=False).returncode
 
 

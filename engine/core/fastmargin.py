@@ -50,7 +50,7 @@ from perpspec.rules.num import abs_
 from perpspec.rules.position import Position
 
 if TYPE_CHECKING:
-    from perpspec.engine.accounts import PositionState
+    from perpspec.engine.core.accounts import PositionState
 
 Term = tuple[int, int, int]  # (signed qty, value at the charge price, premium)
 

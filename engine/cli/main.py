@@ -1,4 +1,4 @@
-"""The ``perpspec`` command line: one sub-command per module ``engine/cli_<name>.py``.
+"""The ``perpspec`` command line: one sub-command per module ``engine/cli/<name>.py``.
 
 Each command module defines ``add_arguments(parser)`` and ``run(args) -> int``.
 Modules are imported only when their command runs, so that z3 (used by
@@ -17,15 +17,15 @@ from collections.abc import Sequence
 
 # command name -> (module under engine/, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "simulate": ("cli_simulate", "run a stress scenario through the engine and write a report"),
-    "prove": ("cli_prove", "run every Z3 proof obligation and print a table"),
-    "position": ("cli_position", "compute a position's BitMEX fields (liquidation and bankruptcy price)"),
-    "spec": ("cli_spec", "generate the human rulebook in specs/ (or diff two versions)"),
-    "check-params": ("cli_check_params", "prove or refute committee properties of an instrument file"),
-    "what-if": ("cli_what_if", "re-evaluate positions under new instrument parameters"),
-    "replay": ("cli_replay", "rebuild engine state from a command journal"),
-    "bench": ("cli_bench", "benchmark the engine against the shared measuring stick"),
-    "build-native": ("cli_build_native", "compile the engine's hot modules, verbatim, with mypyc (for bench --compiled)"),
+    "simulate": ("cli.simulate", "run a stress scenario through the engine and write a report"),
+    "prove": ("cli.prove", "run every Z3 proof obligation and print a table"),
+    "position": ("cli.position", "compute a position's BitMEX fields (liquidation and bankruptcy price)"),
+    "spec": ("cli.spec", "generate the human rulebook in specs/ (or diff two versions)"),
+    "check-params": ("cli.check_params", "prove or refute committee properties of an instrument file"),
+    "what-if": ("cli.what_if", "re-evaluate positions under new instrument parameters"),
+    "replay": ("cli.replay", "rebuild engine state from a command journal"),
+    "bench": ("cli.bench", "benchmark the engine against the shared measuring stick"),
+    "build-native": ("cli.build_native", "compile the engine's hot modules, verbatim, with mypyc (for bench --compiled)"),
 }
 
 
@@ -71,8 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Re-import under the package name so that `python -m engine.cli` and the command modules
+    # Re-import under the package name so that `python -m engine.cli.main` and the command modules
     # share one UsageError class (under runpy this file is `__main__`, a second copy).
-    from perpspec.engine.cli import main as package_main
+    from perpspec.engine.cli.main import main as package_main
 
     sys.exit(package_main())

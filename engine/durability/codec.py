@@ -162,9 +162,30 @@ def journalable(value: object) -> object:
     return value
 
 
+# The stable module names written into the bytes: the engine's modules were flat (``engine.core.orders``)
+# before they moved into rooms (``engine.core.orders``); journals and snapshots keep the flat names.
+_STABLE_MODULES: Final = {
+    "engine.core.accounts": "engine.accounts",
+    "engine.core.adlrank": "engine.adlrank",
+    "engine.core.book": "engine.book",
+    "engine.core.commands": "engine.commands",
+    "engine.core.compiled": "engine.compiled",
+    "engine.core.events": "engine.events",
+    "engine.core.exchange": "engine.exchange",
+    "engine.core.fastmargin": "engine.fastmargin",
+    "engine.core.liqindex": "engine.liqindex",
+    "engine.core.orders": "engine.orders",
+    "engine.durability.codec": "engine.codec",
+    "engine.durability.journal": "engine.journal",
+    "engine.durability.recovery": "engine.recovery",
+}
+_CURRENT_MODULES: Final = {stable: current for current, stable in _STABLE_MODULES.items()}
+
+
 def _qualified_name(obj: Any) -> str:
     # the stable name in the bytes stays ``engine.x:Name`` / ``rules.x:Name`` whatever the package is called
-    return f"{obj.__module__.removeprefix('perpspec.')}:{obj.__qualname__}"
+    module = obj.__module__.removeprefix("perpspec.")
+    return f"{_STABLE_MODULES.get(module, module)}:{obj.__qualname__}"
 
 
 def _slot_names(cls: type) -> tuple[str, ...]:
@@ -195,7 +216,7 @@ def _resolve(name: str, offset: int) -> Any:
     _check_allowed(name, offset)
     module_name, _, qualname = name.partition(":")
     try:
-        target: Any = importlib.import_module(f"perpspec.{module_name}")
+        target: Any = importlib.import_module(f"perpspec.{_CURRENT_MODULES.get(module_name, module_name)}")
         for part in qualname.split("."):
             target = getattr(target, part)
     except (ImportError, AttributeError, ValueError) as error:

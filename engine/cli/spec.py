@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from perpspec.engine.cli import UsageError
+from perpspec.engine.cli.main import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@
     record  = length u32 | seq u64 | crc32(length, seq) u32 | payload | crc32(payload) u32
 
 (little-endian).  ``meta`` holds the first sequence number and the command
-schema (see :mod:`engine.codec`).  Sequence numbers are consecutive from
+schema (see :mod:`engine.durability.codec`).  Sequence numbers are consecutive from
 ``first_seq``.  A payload is one command as :class:`engine.codec.CommandCodec`
 encodes it; its first byte says how: ``C`` compact record (plain values),
 ``B`` exact binary encoding (hostile values), ``[`` canonical JSON (written
@@ -37,12 +37,12 @@ appended) rather than write a record its reader would call damage.
 **Snapshot file.** ::
 
     b"PSPECSNP" | version u16 | seq u64 | hash length u16 | state hash | payload length u64 |
-    payload (engine.codec state encoding) | crc32(everything before) u32
+    payload (engine.durability.codec state encoding) | crc32(everything before) u32
 
 written to a temporary file, fsynced and renamed into place, so a snapshot is
 either whole or absent.  Loading validates magic, version, lengths and
 checksum and names the offset of the first thing that is wrong; the stored
-state hash is compared with the rebuilt state's hash by :mod:`engine.recovery`.
+state hash is compared with the rebuilt state's hash by :mod:`engine.durability.recovery`.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ import attrs
 
 JOURNAL_MAGIC: Final = b"PSPECJNL"
 JOURNAL_VERSION: Final = 2  # the version written
-# versions read: 1 (payloads JSON or B records), 2 (payloads C or B records; see engine.codec)
+# versions read: 1 (payloads JSON or B records), 2 (payloads C or B records; see engine.durability.codec)
 READABLE_JOURNAL_VERSIONS: Final = (1, 2)
 SNAPSHOT_MAGIC: Final = b"PSPECSNP"
 SNAPSHOT_VERSION: Final = 1

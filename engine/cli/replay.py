@@ -20,10 +20,10 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from perpspec.engine.cli import UsageError
-from perpspec.engine.codec import CodecError
-from perpspec.engine.journal import JournalError
-from perpspec.engine.recovery import JOURNAL_NAME, command_codec, list_snapshots, recover
+from perpspec.engine.cli.main import UsageError
+from perpspec.engine.durability.codec import CodecError
+from perpspec.engine.durability.journal import JournalError
+from perpspec.engine.durability.recovery import JOURNAL_NAME, command_codec, list_snapshots, recover
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

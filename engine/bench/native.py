@@ -19,7 +19,7 @@ the interpreted modules; the compiled ones live apart, in ``build/native/``
   (``tests/test_native.py`` replays one journal through both and compares
   every byte).  Compiled and interpreted engines never share a process.
 
-``python -m perpspec.engine.bench_native rerun JOURNAL DIR [SNAPSHOT_EVERY]`` (what the
+``python -m perpspec.engine.bench.native rerun JOURNAL DIR [SNAPSHOT_EVERY]`` (what the
 differential test runs in the compiled process) submits a journal's commands
 to a fresh durable exchange in ``DIR`` and prints the hashes as JSON.
 """
@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 NATIVE_DIR = REPO / "build" / "native"
 MANIFEST_NAME = "perpspec-native.json"
 COPIED_PACKAGES = ("rules", "engine")  # copied under build/native/perpspec/; proofs/ and specs/ are linked
@@ -53,12 +53,12 @@ COMPILED_MODULES = (
     "perpspec.rules.position",
     "perpspec.rules.risk_limit",
     "perpspec.rules.margin",
-    "perpspec.engine.orders",
-    "perpspec.engine.book",
-    "perpspec.engine.liqindex",
-    "perpspec.engine.accounts",
-    "perpspec.engine.fastmargin",
-    "perpspec.engine.exchange",
+    "perpspec.engine.core.orders",
+    "perpspec.engine.core.book",
+    "perpspec.engine.core.liqindex",
+    "perpspec.engine.core.accounts",
+    "perpspec.engine.core.fastmargin",
+    "perpspec.engine.core.exchange",
 )
 CHILD_FLAG = "PERPSPEC_NATIVE_CHILD"  # set in the environment of a process started on the compiled engine
 
@@ -67,7 +67,7 @@ def source_files(root: Path = REPO) -> list[Path]:
     """The files copied into the build (every module and marker of perpspec/, rules/ and engine/), sorted."""
     found: list[Path] = [root / "perpspec" / "__init__.py", root / "perpspec" / "py.typed"]
     for package in COPIED_PACKAGES:
-        for path in sorted((root / package).iterdir()):
+        for path in sorted((root / package).rglob("*")):
             if path.is_file() and (path.suffix == ".py" or path.name == "py.typed"):
                 found.append(path)
     return found
@@ -205,9 +205,9 @@ def compiled_here() -> tuple[str, ...]:
 
 def rerun(journal: str, directory: str, snapshot_every: int) -> dict[str, Any]:
     """Submit the commands of ``journal`` to a fresh durable exchange in ``directory``; the hashes."""
-    from perpspec.engine.exchange import Engine
-    from perpspec.engine.journal import read_journal
-    from perpspec.engine.recovery import DurableExchange, command_codec, event_stream_hash
+    from perpspec.engine.core.exchange import Engine
+    from perpspec.engine.durability.journal import read_journal
+    from perpspec.engine.durability.recovery import DurableExchange, command_codec, event_stream_hash
 
     scan = read_journal(journal)
     reader = command_codec()
@@ -230,7 +230,7 @@ def main(argv: Sequence[str]) -> int:
         every = int(argv[3]) if len(argv) == 4 else 0
         print(json.dumps(rerun(argv[1], argv[2], every), sort_keys=True))
         return 0
-    print("usage: python -m perpspec.engine.bench_native rerun JOURNAL DIR [SNAPSHOT_EVERY]", file=sys.stderr)
+    print("usage: python -m perpspec.engine.bench.native rerun JOURNAL DIR [SNAPSHOT_EVERY]", file=sys.stderr)
     return 2
 
 

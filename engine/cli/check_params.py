@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from perpspec.engine.cli import UsageError
+from perpspec.engine.cli.main import UsageError
 from perpspec.rules.instrument_file import InstrumentError, load_instrument
 
 

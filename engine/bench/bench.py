@@ -35,7 +35,7 @@ from typing import Any
 
 import attrs
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 DEFAULT_SHARED = REPO.parent / "shared" / "bench"
 WARMUP = 20_000  # workload.DEFAULTS["warmup"]: the background book, not timed
 
@@ -192,16 +192,16 @@ class EngineSetup:
 
 
 def _engine_commands() -> Any:
-    from perpspec.engine import commands
+    from perpspec.engine.core import commands
 
     return commands
 
 
 def build_durable(setup: EngineSetup, directory: str) -> Any:
     """A fresh durable exchange with verified, funded accounts and a mark price (journaled like everything else)."""
-    from perpspec.engine.exchange import Engine
-    from perpspec.engine.journal import SyncPolicy
-    from perpspec.engine.recovery import DurableExchange, command_codec
+    from perpspec.engine.core.exchange import Engine
+    from perpspec.engine.durability.journal import SyncPolicy
+    from perpspec.engine.durability.recovery import DurableExchange, command_codec
 
     commands = _engine_commands()
     policy = SyncPolicy(group_records=setup.group_records, fsync=setup.fsync)
@@ -216,7 +216,7 @@ def build_durable(setup: EngineSetup, directory: str) -> Any:
 
 def bench_engine(setup: EngineSetup, ops: list[Op], warmup: int, directory: str) -> tuple[Run, dict[str, int]]:
     """The workload through DurableExchange.submit: validation, margin, fills, events, journal."""
-    from perpspec.engine.events import Accepted, Rejected
+    from perpspec.engine.core.events import Accepted, Rejected
 
     commands = _engine_commands()
     durable = build_durable(setup, directory)
@@ -271,13 +271,13 @@ def bench_engine(setup: EngineSetup, ops: list[Op], warmup: int, directory: str)
 
 
 def bench_book_only(setup: EngineSetup, ops: list[Op], warmup: int) -> Run:
-    """The engine's own book (engine.book) alone: the stick's work with the engine's order objects.
+    """The engine's own book (engine.core.book) alone: the stick's work with the engine's order objects.
 
     No validation, margin, positions, events or journal: the floor of the
     matching part of the engine, measured like the stick.
     """
-    from perpspec.engine.book import Book
-    from perpspec.engine.orders import Order
+    from perpspec.engine.core.book import Book
+    from perpspec.engine.core.orders import Order
 
     book = Book(setup.symbol)
     half = setup.accounts // 2
@@ -304,7 +304,7 @@ def bench_book_only(setup: EngineSetup, ops: list[Op], warmup: int) -> Run:
             add(order)
             resting[oid] = order
 
-    run, _ = timed_replay("engine.book alone (no rules)", step, ops, warmup)
+    run, _ = timed_replay("engine.core.book alone (no rules)", step, ops, warmup)
     return run
 
 
@@ -317,9 +317,9 @@ def bench_rules_only(setup: EngineSetup, ops: list[Op], warmup: int) -> Run:
     engine glue, no memo, no events, no journal: what evaluating the rulebook
     per order costs by itself, the floor under the engine's figure.
     """
-    from perpspec.engine.book import Book
-    from perpspec.engine.fastmargin import compute_term
-    from perpspec.engine.orders import Order
+    from perpspec.engine.core.book import Book
+    from perpspec.engine.core.fastmargin import compute_term
+    from perpspec.engine.core.orders import Order
     from perpspec.rules.instrument_file import load_builtin_instruments
     from perpspec.rules.margin import (
         OrderSide,
@@ -434,7 +434,7 @@ def build_positions(positions: int, liquidatable: int, symbol: str = "XBTUSD") -
     ``liquidatable`` thinnest longs hold 50x, the rest are nearly unlevered.  A first mark update at
     the same price refreshes the liquidation index (every fill marked its accounts dirty).
     """
-    from perpspec.engine.exchange import Engine
+    from perpspec.engine.core.exchange import Engine
 
     commands = _engine_commands()
     engine = Engine()
@@ -476,8 +476,8 @@ def build_positions(positions: int, liquidatable: int, symbol: str = "XBTUSD") -
 
 def bench_liquidation(positions: int, liquidatable: int = 10, repeats: int = 3) -> LiquidationFigure:
     """Time one mark update that makes ``liquidatable`` of ``positions`` longs liquidatable."""
-    from perpspec.engine.events import RuleEvent
-    from perpspec.engine.exchange import Engine
+    from perpspec.engine.core.events import RuleEvent
+    from perpspec.engine.core.exchange import Engine
 
     commands = _engine_commands()
     started = time.perf_counter()

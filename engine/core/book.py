@@ -23,7 +23,7 @@ Matching rules (the engine's decisions, listed in the README):
 * amend: reducing the quantity keeps priority; raising it or changing the
   price sends the order to the back of the queue at its (new) price.
 
-The same behaviour is written naively in :mod:`engine.refbook`; a Hypothesis
+The same behaviour is written naively in :mod:`engine.core.refbook`; a Hypothesis
 differential test compares the two by state hash.
 """
 
@@ -33,8 +33,8 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable
 
-from perpspec.engine.compiled import mypyc_attr
-from perpspec.engine.orders import Order
+from perpspec.engine.core.compiled import mypyc_attr
+from perpspec.engine.core.orders import Order
 
 # (maker order, quantity, price): one execution against a resting order
 Fill = tuple[Order, int, int]
@@ -42,7 +42,7 @@ Fill = tuple[Order, int, int]
 Guard = Callable[[Order, int], int]
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.compiled)
+@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)
 class Level:
     """One price level of one side."""
 
@@ -55,7 +55,7 @@ class Level:
         self.live = 0  # live orders in either queue
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.compiled)
+@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)
 class Book:
     """Price-time priority book for one symbol (integer prices, quantities in contracts)."""
 

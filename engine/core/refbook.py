@@ -8,15 +8,15 @@ where ``hidden`` is 1 for ``displayQty = 0`` orders and ``queue_seq`` is a
 counter drawn each time an order joins the back of a queue (entry, a
 priority-losing amend, an iceberg refresh).  Matching repeatedly takes the
 smallest key among the orders that cross.  Nothing is incremental, so there
-is little to get wrong; :mod:`engine.book` must behave identically (checked
+is little to get wrong; :mod:`engine.core.book` must behave identically (checked
 by ``tests/test_book_differential.py``).  It offers the same methods as
 :class:`engine.book.Book`.
 """
 
 from __future__ import annotations
 
-from perpspec.engine.book import Fill, Guard
-from perpspec.engine.orders import Order
+from perpspec.engine.core.book import Fill, Guard
+from perpspec.engine.core.orders import Order
 
 
 class RefBook:

@@ -24,7 +24,7 @@ import argparse
 import json
 from typing import Any
 
-from perpspec.engine.cli import UsageError
+from perpspec.engine.cli.main import UsageError
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import InstrumentError, load_instrument
 from perpspec.rules.margin import CROSS, PositionMargin, check_leverage, compute_position_margin

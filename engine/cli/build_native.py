@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from perpspec.engine.bench_native import COMPILED_MODULES, NATIVE_DIR, build, status
+from perpspec.engine.bench.native import COMPILED_MODULES, NATIVE_DIR, build, status
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

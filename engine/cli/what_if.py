@@ -3,7 +3,7 @@
 Shows, for every position, its liquidation price and maintenance margin under
 the current (shipped) and the proposed parameters, whether it would be
 liquidatable at the current mark, and how the ADL queue of each contract side
-changes (:mod:`engine.what_if`).  ``--json`` prints one JSON object.
+changes (:mod:`engine.simulation.what_if`).  ``--json`` prints one JSON object.
 
 Exit status: 0 success (whatever the result), 2 bad input.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import attrs
 
-from perpspec.engine.cli import UsageError
-from perpspec.engine.what_if import (
+from perpspec.engine.cli.main import UsageError
+from perpspec.engine.simulation.what_if import (
     State,
     StateError,
     WhatIf,
@@ -193,9 +193,9 @@ def render_text(result: WhatIf, instruments: dict[str, Instrument], changed: lis
 
 def _snapshot_state(path: str) -> tuple[State, dict[str, Instrument], int]:
     """Positions, instruments and marks of an engine journal snapshot (validated, hash-checked)."""
-    from perpspec.engine.exchange import LIQUIDATOR
-    from perpspec.engine.journal import JournalError, read_snapshot
-    from perpspec.engine.recovery import load_snapshot_state
+    from perpspec.engine.core.exchange import LIQUIDATOR
+    from perpspec.engine.durability.journal import JournalError, read_snapshot
+    from perpspec.engine.durability.recovery import load_snapshot_state
 
     try:
         exchange = load_snapshot_state(read_snapshot(path), path)
