@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("cli.replay", "rebuild engine state from a command journal"),
     "bench": ("cli.bench", "benchmark the engine against the shared measuring stick"),
     "build-native": ("cli.build_native", "compile the engine's hot modules, verbatim, with mypyc (for bench --compiled)"),
+    "audit": ("cli.audit", "check any engine's event log against perpspec's invariants and rules"),
 }
 
 

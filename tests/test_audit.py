@@ -1,0 +1,331 @@
+"""perpspec audit: shipped scenarios' logs audit clean; the schema, mappings and hostile logs; the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perpspec.engine.audit import (
+    INVARIANTS,
+    RULES,
+    LogError,
+    MappingError,
+    audit_log,
+    audit_rows,
+    load_mapping,
+    parse_mapping,
+)
+from perpspec.engine.audit.faults import decode_rows, encode_rows
+from perpspec.engine.audit.report import format_text, to_json
+from perpspec.engine.cli.main import main
+from perpspec.engine.simulation.scenario import builtin_names, load_scenario
+from perpspec.engine.simulation.simulate import run_scenario
+from perpspec.rules.instrument import Instrument
+
+# every shipped scenario, cut short and with few accounts: the default suite stays fast;
+# `-m deep` audits them at a larger size (both ADL policies)
+SHORT = (("accounts.count", "40"), ("duration", "150m"))
+SKIP = ("crash_thin_book",)  # a rules.waterfall data scenario (tests/test_crash_scenario.py), not a simulate run
+
+
+def simulate(tmp: Path, name: str, overrides: tuple[tuple[str, str], ...]) -> tuple[Path, dict[str, Instrument]]:
+    scenario = load_scenario(name, list(overrides))
+    result = run_scenario(scenario, tmp)
+    assert result.invariant_violations == ()
+    return Path(result.event_log), {scenario.instrument.symbol: scenario.instrument}
+
+
+@pytest.fixture(scope="session")
+def tiny_logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict[str, Instrument]]]:
+    """tiny_crash long enough for a funding instant, under both ADL policies (liquidations, draws, ADL)."""
+    return {
+        policy: simulate(
+            tmp_path_factory.mktemp(f"tiny-{policy}"), "tiny_crash", (("duration", "250m"), ("adl.policy", policy))
+        )
+        for policy in ("queue", "pro-rata")
+    }
+
+
+def scenario_names() -> list[str]:
+    return [name for name in builtin_names() if name not in SKIP]
+
+
+@pytest.mark.parametrize("policy", ["queue", "pro-rata"])
+@pytest.mark.parametrize("level", [INVARIANTS, RULES])
+def test_tiny_crash_log_audits_clean(tiny_logs: Any, policy: str, level: str) -> None:
+    log, instruments = tiny_logs[policy]
+    result = audit_log(log, load_mapping("perpspec"), instruments, level)
+    assert [f.one_line() for f in result.findings] == []
+    assert result.error is None
+    assert result.clean
+    assert min(result.records["adl"], result.records["liquidation"], result.records["funding"]) > 0
+
+
+@pytest.mark.parametrize("name", scenario_names())
+def test_every_shipped_scenario_log_audits_clean_at_both_levels(tmp_path: Path, name: str) -> None:
+    log, instruments = simulate(tmp_path, name, SHORT)
+    for level in (INVARIANTS, RULES):
+        result = audit_log(log, load_mapping("perpspec"), instruments, level)
+        assert [f.one_line() for f in result.findings] == []
+        assert result.clean
+
+
+@pytest.mark.deep
+@pytest.mark.parametrize("policy", ["queue", "pro-rata"])
+@pytest.mark.parametrize("name", scenario_names())
+def test_every_shipped_scenario_log_audits_clean_at_a_larger_size(tmp_path: Path, name: str, policy: str) -> None:
+    log, instruments = simulate(tmp_path, name, (("accounts.count", "300"), ("adl.policy", policy)))
+    for level in (INVARIANTS, RULES):
+        assert audit_log(log, load_mapping("perpspec"), instruments, level).clean
+
+
+# -- hostile logs: one error naming the line and the field, never a traceback ------------------------------
+
+
+def audit_text(tmp_path: Path, text: str | bytes, instruments: dict[str, Instrument]) -> Any:
+    log = tmp_path / "hostile.jsonl"
+    if isinstance(text, bytes):
+        log.write_bytes(text)
+    else:
+        log.write_text(text)
+    return audit_log(log, load_mapping("perpspec"), instruments, RULES)
+
+
+def first_lines(tiny_logs: Any, count: int) -> tuple[list[dict[str, Any]], dict[str, Instrument]]:
+    log, instruments = tiny_logs["queue"]
+    with log.open() as handle:
+        lines = [next(handle) for _ in range(count)]
+    return decode_rows(lines), instruments
+
+
+TRADE = {"table": "execution", "execType": "Trade", "seq": 1, "timestamp": "t", "account": 1, "symbol": "XBTUSD",
+         "side": "Buy", "lastQty": 100, "lastPx": 8000, "execComm": 0}
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "words"),
+    [
+        ('{"table":"execution"', 1, "", "truncated last line"),
+        ("[1, 2]\n", 1, "", "must be a JSON object"),
+        ("{nope}\n", 1, "", "not valid JSON"),
+        (b'{"table":"\xff"}\n', 1, "", "not UTF-8"),
+        ('{"table":"mystery"}\n', 1, "", "unknown kind"),
+        (json.dumps({**TRADE, "lastQty": "many"}) + "\n", 1, "lastQty", "expected a number"),
+        (json.dumps({**TRADE, "lastQty": True}) + "\n", 1, "lastQty", "expected a number"),
+        (json.dumps({**TRADE, "lastQty": 1.5}) + "\n", 1, "lastQty", "not a whole number"),
+        (json.dumps({**TRADE, "lastPx": 8000.123}) + "\n", 1, "lastPx", "not a whole number"),
+        (json.dumps({**TRADE, "lastPx": -5}) + "\n", 1, "lastPx", "cannot be negative"),
+        (json.dumps({**TRADE, "side": "Up"}) + "\n", 1, "side", "Buy or Sell"),
+        (json.dumps({**TRADE, "symbol": "DOGEUSD"}) + "\n", 1, "symbol", "unknown instrument"),
+        (json.dumps({k: v for k, v in TRADE.items() if k != "execComm"}) + "\n", 1, "execComm", "missing"),
+        ('{"table":"execution","execType":"Trade","lastQty":' + "9" * 5000 + "}\n", 1, "", "out of range"),
+        (json.dumps({**TRADE, "lastQty": "1e400"}) + "\n", 1, "lastQty", "out of range"),
+        ('{"table":"execution","execType":"Trade","lastQty":NaN}\n', 1, "", "not valid JSON"),
+        ("\n" + json.dumps({**TRADE, "execComm": None}) + "\n", 2, "execComm", "missing"),
+    ],
+)
+def test_hostile_log_gives_one_line_error_with_line_and_field(
+    tmp_path: Path, tiny_logs: Any, text: str | bytes, line: int, field: str, words: str
+) -> None:
+    _, instruments = tiny_logs["queue"]
+    result = audit_text(tmp_path, text, instruments)
+    assert result.error is not None
+    assert (result.error.line, result.error.field) == (line, field)
+    assert words in result.error.message
+    assert "\n" not in str(result.error)
+
+
+def test_a_log_cut_mid_line_names_the_last_line(tmp_path: Path, tiny_logs: Any) -> None:
+    log, instruments = tiny_logs["queue"]
+    text = log.read_text()
+    cut = text[: len(text) // 2]
+    result = audit_text(tmp_path, cut, instruments)
+    assert result.error is not None
+    assert result.error.line == cut.count("\n") + 1
+    assert "truncated" in result.error.message
+
+
+def test_an_insurance_residual_with_no_liquidation_is_refused(tmp_path: Path, tiny_logs: Any) -> None:
+    _, instruments = tiny_logs["queue"]
+    row = {"table": "rule", "kind": "residual", "timestamp": "t", "currency": "XBt", "amount": 5}
+    result = audit_text(tmp_path, json.dumps(row) + "\n", instruments)
+    assert result.error is not None
+    assert result.error.field == "kind"
+
+
+def test_audit_rows_round_trip_of_the_log_is_clean(tiny_logs: Any) -> None:
+    log, instruments = tiny_logs["queue"]
+    rows = decode_rows(log.read_text().splitlines())
+    again = decode_rows(encode_rows(rows).splitlines())
+    assert again == rows
+    assert audit_rows(enumerate(rows, 1), load_mapping("perpspec"), instruments, RULES).clean
+
+
+# -- mappings ------------------------------------------------------------------------------------------------
+
+
+VENUE_MAPPING = """
+name = "toyvenue"
+prices = "quote"
+rename = { ts = "timestamp" }
+
+[[kind]]
+when = { type = "fill" }
+as = "execution"
+rename = { acct = "account", sym = "symbol", dir = "side", qty = "lastQty", px = "lastPx", fee = "execComm" }
+scale = { execComm = 100000000 }
+
+[[kind]]
+when = { type = "deposit" }
+as = "transaction"
+rename = { acct = "account", ccy = "currency", kind = "transactType", amt = "amount" }
+scale = { amount = 100000000 }
+
+[[kind]]
+when = { type = "end" }
+as = "end"
+"""
+
+
+def test_a_toml_mapping_renames_scales_and_maps_kinds_without_code(tiny_logs: Any) -> None:
+    _, instruments = tiny_logs["queue"]
+    import tomllib
+
+    mapping = parse_mapping(tomllib.loads(VENUE_MAPPING), "venue.toml")
+    rows = [
+        {"type": "deposit", "ts": 1, "acct": 1, "ccy": "XBt", "kind": "Deposit", "amt": "1.5"},
+        {"type": "deposit", "ts": 1, "acct": 2, "ccy": "XBt", "kind": "Deposit", "amt": "1.5"},
+        {"type": "end", "ts": 1},
+        {"type": "fill", "ts": 2, "acct": 1, "sym": "XBTUSD", "dir": "Buy", "qty": 100, "px": "8000.5", "fee": "0"},
+        {"type": "fill", "ts": 2, "acct": 2, "sym": "XBTUSD", "dir": "Sell", "qty": 100, "px": "8000.5", "fee": "0"},
+    ]
+    decoded = decode_rows([json.dumps(row) for row in rows])
+    assert audit_rows(enumerate(decoded, 1), mapping, instruments, INVARIANTS).clean
+    one_sided = decoded[:-1]
+    result = audit_rows(enumerate(one_sided, 1), mapping, instruments, INVARIANTS)
+    assert [(f.id, f.line) for f in result.findings] == [("INV-OI-BALANCE", 4), ("INV-CONSERVATION", 4)]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("kind = 3", "at least one [[kind]]"),
+        ("kind = [3]", "must be a table"),
+        ('[[kind]]\nas = "nonsense"', "'as' must be one of"),
+        ('[[kind]]\nas = "execution"\nscale = { execComm = 0 }', "non-zero integer factor"),
+        ('[[kind]]\nas = "execution"\nprices = "cents"', "prices must be"),
+        ('surprise = 1\n[[kind]]\nas = "end"', "unknown key 'surprise'"),
+        ("name = 'x'", "at least one [[kind]]"),
+    ],
+)
+def test_a_bad_mapping_is_one_clear_error(text: str, words: str) -> None:
+    import tomllib
+
+    with pytest.raises(MappingError, match=r"venue\.toml") as caught:
+        parse_mapping(tomllib.loads(text), "venue.toml")
+    assert words in str(caught.value)
+
+
+def test_a_mapping_file_that_is_not_toml_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("this is [not toml")
+    with pytest.raises(MappingError, match="not valid TOML"):
+        load_mapping(str(path))
+
+
+# -- output and the command line ------------------------------------------------------------------------------
+
+
+def test_cli_exit_status_is_zero_only_when_clean(tiny_logs: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    log, _ = tiny_logs["queue"]
+    assert main(["audit", str(log), "--rules", "--scenario", "tiny_crash", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "verdict: CLEAN" in out
+
+
+def test_cli_json_reports_findings_with_rule_links(
+    tmp_path: Path, tiny_logs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log, _ = tiny_logs["queue"]
+    rows = decode_rows(log.read_text().splitlines())
+    index = next(i for i, r in enumerate(rows) if r.get("execType") == "Trade" and r["execComm"] > 0)
+    rows[index] = {**rows[index], "execComm": rows[index]["execComm"] + 1}
+    faulty = tmp_path / "faulty.jsonl"
+    faulty.write_text(encode_rows(rows))
+    assert main(["audit", str(faulty), "--rules", "--scenario", "tiny_crash", "--json", "--quiet"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["clean"] is False
+    first = document["findings"][0]
+    assert (first["id"], first["line"], first["link"]) == ("ACC-002", index + 1, "specs/contracts.md#acc-002")
+    assert int(first["reported"]) == rows[index]["execComm"]
+    assert document["summary"][0]["id"] == "ACC-002"
+
+
+def test_cli_unreadable_log_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "x.jsonl"
+    log.write_text('{"table":"execution","execType":"Trade","symbol":"XBTUSD"}\n')
+    assert main(["audit", str(log), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "line 1, field account: missing" in err[0]
+
+
+def test_cli_bad_mapping_and_missing_log_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", str(tmp_path / "none.jsonl")]) == 2
+    assert main(["audit", str(tmp_path / "none.jsonl"), "--mapping", str(tmp_path / "none.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "no such file" in err
+    assert "Traceback" not in err
+
+
+def test_text_report_has_summary_table_and_first_offending_event(tiny_logs: Any) -> None:
+    log, instruments = tiny_logs["queue"]
+    rows = decode_rows(log.read_text().splitlines())
+    index = next(i for i, r in enumerate(rows) if r.get("execType") == "Trade" and r["execComm"] > 0)
+    rows[index] = {**rows[index], "execComm": rows[index]["execComm"] - 1}
+    result = audit_rows(enumerate(rows, 1), load_mapping("perpspec"), instruments, RULES)
+    text = format_text(result, "faulty.jsonl")
+    assert f"line {index + 1} (seq {rows[index]['seq']}) ACC-002 execution" in text
+    assert "specs/contracts.md#acc-002" in text
+    assert "verdict: FINDINGS" in text
+    assert to_json(result, "faulty.jsonl")["summary"][0]["first_line"] == index + 1
+
+
+def test_parquet_without_pyarrow_is_a_clear_error(tmp_path: Path, tiny_logs: Any) -> None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("pyarrow is installed: test_parquet_log_audits_like_its_jsonl covers Parquet")
+    log = tmp_path / "x.parquet"
+    log.write_bytes(b"PAR1")
+    result = audit_log(log, load_mapping("perpspec"), tiny_logs["queue"][1], INVARIANTS)
+    assert result.error is not None
+    assert "pyarrow" in result.error.message
+
+
+def test_parquet_log_audits_like_its_jsonl(tmp_path: Path, tiny_logs: Any) -> None:
+    parquet = pytest.importorskip("pyarrow.parquet")
+    table_type = pytest.importorskip("pyarrow").Table
+    _, instruments = tiny_logs["queue"]
+    rows = [
+        {"table": "transaction", "transactType": "Deposit", "timestamp": "t0", "account": 1, "currency": "XBt",
+         "amount": 100_000_000, "symbol": "", "execType": "", "side": "", "lastQty": 0, "lastPx": "0", "execComm": 0},
+        {"table": "transaction", "transactType": "Deposit", "timestamp": "t0", "account": 2, "currency": "XBt",
+         "amount": 100_000_000, "symbol": "", "execType": "", "side": "", "lastQty": 0, "lastPx": "0", "execComm": 0},
+        {"table": "execution", "transactType": "", "timestamp": "t1", "account": 1, "currency": "", "amount": 0,
+         "symbol": "XBTUSD", "execType": "Trade", "side": "Buy", "lastQty": 100, "lastPx": "8000.5", "execComm": 0},
+    ]
+    log = tmp_path / "x.parquet"
+    parquet.write_table(table_type.from_pylist(rows), str(log))
+    result = audit_log(log, load_mapping("perpspec"), instruments, INVARIANTS)
+    assert result.error is None
+    assert [(f.id, f.line) for f in result.findings] == [("INV-OI-BALANCE", 3)]
+
+
+def test_log_error_names_line_and_field() -> None:
+    assert str(LogError(12, "lastPx", "expected a number")) == "line 12, field lastPx: expected a number"

@@ -1,0 +1,64 @@
+"""Planted faults: each entry of the catalogue is reported with the right id at the right event.
+
+The catalogue (engine/audit/faults.py) breaks a clean tiny_crash log the way
+real engines break; the audit must name the fault's id at the first
+offending line, at the level the catalogue says — and not at a lower one
+when the fault is invisible there (a commission off by one satoshi breaks
+no global invariant).  The README's hit table is this test's output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perpspec.engine.audit import INVARIANTS, RULES, audit_rows, load_mapping
+from perpspec.engine.audit.faults import CATALOGUE, decode_rows, plant
+from perpspec.engine.simulation.scenario import load_scenario
+from perpspec.engine.simulation.simulate import run_scenario
+
+
+@pytest.fixture(scope="session")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A clean log with trades, liquidations, insurance draws, ADL queues and a funding instant."""
+    scenario = load_scenario("tiny_crash", [("duration", "250m")])
+    result = run_scenario(scenario, tmp_path_factory.mktemp("faults"))
+    rows = decode_rows(Path(result.event_log).read_text().splitlines())
+    return rows, {scenario.instrument.symbol: scenario.instrument}
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_planted_fault_is_reported_with_its_id_at_its_event(clean: Any, name: str) -> None:
+    rows, instruments = clean
+    planted = plant(name, rows, instruments)
+    expected = planted.expected
+    levels = (INVARIANTS, RULES) if expected.level == INVARIANTS else (RULES,)
+    for level in levels:
+        result = audit_rows(enumerate(planted.rows, 1), load_mapping("perpspec"), instruments, level)
+        assert result.error is None
+        hits = [f for f in result.findings if f.id == expected.id]
+        assert hits, f"{name} at {level}: {[f.one_line() for f in result.findings]}"
+        assert hits[0].line == expected.line, hits[0].one_line()
+
+
+@pytest.mark.parametrize("name", ["commission-off-by-one", "liquidation-price-one-tick", "funding-sign-flipped"])
+def test_rule_level_faults_name_the_rule_at_the_first_finding(clean: Any, name: str) -> None:
+    rows, instruments = clean
+    planted = plant(name, rows, instruments)
+    result = audit_rows(enumerate(planted.rows, 1), load_mapping("perpspec"), instruments, RULES)
+    ids_at_line = {f.id for f in result.findings if f.line == planted.expected.line}
+    assert planted.expected.id in ids_at_line
+
+
+def test_the_clean_log_itself_has_no_finding_at_either_level(clean: Any) -> None:
+    rows, instruments = clean
+    for level in (INVARIANTS, RULES):
+        assert audit_rows(enumerate(rows, 1), load_mapping("perpspec"), instruments, level).clean
+
+
+def test_every_fault_changes_the_log(clean: Any) -> None:
+    rows, instruments = clean
+    for name in CATALOGUE:
+        assert list(plant(name, rows, instruments).rows) != rows, name
