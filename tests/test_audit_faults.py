@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from perpspec.engine.audit import INVARIANTS, RULES, audit_rows, load_mapping
-from perpspec.engine.audit.faults import CATALOGUE, decode_rows, plant
+from perpspec.engine.audit.faults import CATALOGUE, decode_rows, format_hit_table, plant, run_catalogue
 from perpspec.engine.simulation.scenario import load_scenario
 from perpspec.engine.simulation.simulate import run_scenario
 
@@ -62,3 +62,10 @@ def test_every_fault_changes_the_log(clean: Any) -> None:
     rows, instruments = clean
     for name in CATALOGUE:
         assert list(plant(name, rows, instruments).rows) != rows, name
+
+
+def test_the_readme_hit_table_is_what_the_audit_does(clean: Any) -> None:
+    rows, instruments = clean
+    readme = (Path(__file__).parent.parent / "engine" / "audit" / "README.md").read_text()
+    table = readme.split("<!-- hit-table -->\n", 1)[1].split("\n<!-- /hit-table -->", 1)[0]
+    assert table == format_hit_table(run_catalogue(rows, instruments))

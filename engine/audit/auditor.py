@@ -30,11 +30,10 @@ from typing import Any
 
 import attrs
 
-from perpspec.engine.audit import schema
 from perpspec.engine.audit.findings import INVARIANTS, RULES, Finding
 from perpspec.engine.audit.ledger import Ledger, get_close_out_account
 from perpspec.engine.audit.mapping import AuditMapping, KindRule
-from perpspec.engine.audit.schema import LogError
+from perpspec.engine.audit.schema import KINDS, LogError, convert_fields, scale_exact
 from perpspec.rules import invariants
 from perpspec.rules.adl import compute_haircut
 from perpspec.rules.contract import compute_notional
@@ -216,7 +215,7 @@ class Auditor:
         renamed.update(rule.constants)
         seq = renamed.get("seq")
         self.seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
-        spec = schema.KINDS[rule.kind]
+        spec = KINDS[rule.kind]
         scale = quote_scale = 1
         symbol = renamed.get("symbol")
         if rule.kind in SYMBOL_KINDS:
@@ -229,12 +228,12 @@ class Auditor:
             scale = quote_scale
 
         def price(value: object, at: int, field: str) -> int:
-            converted = schema.scale_exact(value, scale, 1, at, field)
+            converted = scale_exact(value, scale, 1, at, field)
             if converted < 0:
                 raise LogError(at, field, f"a price cannot be negative ({value})")
             return converted
 
-        return schema.convert_fields(spec, renamed, line, price, dict(rule.scale))
+        return convert_fields(spec, renamed, line, price, dict(rule.scale))
 
     # -- per-record bookkeeping -----------------------------------------------------------------------------
 
@@ -328,9 +327,10 @@ class Auditor:
                 rates.append(inst.maker_fee_ppm if maker else inst.taker_fee_ppm)
             allowed = sorted({compute_commission(notional, rate) for rate in rates})
             if comm not in allowed:
+                nearest = min(allowed, key=lambda amount: (abs(amount - comm), amount))  # the tier it missed
                 self.report(
                     "ACC-002", f"account {account} {inst.symbol}: commission on {qty} @ {r['lastPx']}",
-                    expected=" or ".join(str(a) for a in allowed), reported=comm,
+                    expected=nearest, reported=comm,
                 )
 
     def on_position(self, r: dict[str, Any]) -> None:
