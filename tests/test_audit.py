@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from perpspec.engine.audit import (
     INVARIANTS,
     RULES,
+    Auditor,
     LogError,
     MappingError,
     audit_log,
@@ -103,6 +107,11 @@ def first_lines(tiny_logs: Any, count: int) -> tuple[list[dict[str, Any]], dict[
 
 TRADE = {"table": "execution", "execType": "Trade", "seq": 1, "timestamp": "t", "account": 1, "symbol": "XBTUSD",
          "side": "Buy", "lastQty": 100, "lastPx": 8000, "execComm": 0}
+HOSTILE_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(min_value=-(10**45), max_value=10**45),
+    st.text(max_size=8), st.sampled_from(["1e30", "-0.5", "7954.25", "NaN", ""]), st.just([]), st.just({}),
+    st.just([[1, 2]]), st.just([{"symbol": "XBTUSD"}]),
+)
 
 
 @pytest.mark.parametrize(
@@ -117,7 +126,9 @@ TRADE = {"table": "execution", "execType": "Trade", "seq": 1, "timestamp": "t", 
         (json.dumps({**TRADE, "lastQty": True}) + "\n", 1, "lastQty", "expected a number"),
         (json.dumps({**TRADE, "lastQty": 1.5}) + "\n", 1, "lastQty", "not a whole number"),
         (json.dumps({**TRADE, "lastPx": 8000.123}) + "\n", 1, "lastPx", "not a whole number"),
-        (json.dumps({**TRADE, "lastPx": -5}) + "\n", 1, "lastPx", "cannot be negative"),
+        (json.dumps({**TRADE, "lastPx": -5}) + "\n", 1, "lastPx", "must be positive"),
+        (json.dumps({**TRADE, "lastPx": 0}) + "\n", 1, "lastPx", "must be positive"),
+        (json.dumps({**TRADE, "lastQty": 150}) + "\n", 1, "lastQty", "number of lots"),
         (json.dumps({**TRADE, "side": "Up"}) + "\n", 1, "side", "Buy or Sell"),
         (json.dumps({**TRADE, "symbol": "DOGEUSD"}) + "\n", 1, "symbol", "unknown instrument"),
         (json.dumps({k: v for k, v in TRADE.items() if k != "execComm"}) + "\n", 1, "execComm", "missing"),
@@ -136,6 +147,74 @@ def test_hostile_log_gives_one_line_error_with_line_and_field(
     assert (result.error.line, result.error.field) == (line, field)
     assert words in result.error.message
     assert "\n" not in str(result.error)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_field_of_any_row_replaced_by_junk_never_raises(tiny_logs: Any, data: st.DataObject) -> None:
+    """Hostile values anywhere (the waterfall's records included): a finding or a LogError, never an exception."""
+    rows, instruments = waterfall_rows(tiny_logs)
+    rows = [dict(row) for row in rows]
+    records = [i for i, row in enumerate(rows) if row.get("table") in ("rule", "execution", "position")]
+    for _ in range(data.draw(st.integers(1, 3))):
+        index = data.draw(st.sampled_from(records))
+        field = data.draw(st.sampled_from(sorted(rows[index])))
+        inner = rows[index][field]
+        if isinstance(inner, list) and inner and isinstance(inner[0], dict) and data.draw(st.booleans()):
+            item = dict(inner[0])
+            item[data.draw(st.sampled_from(sorted(item)))] = data.draw(HOSTILE_VALUES)
+            rows[index][field] = [item, *inner[1:]]
+        else:
+            rows[index][field] = data.draw(HOSTILE_VALUES)
+    for level in (INVARIANTS, RULES):
+        result = audit_rows(enumerate(rows, 1), load_mapping("perpspec"), instruments, level)
+        assert result.error is None or str(result.error).startswith("line ")
+
+
+def test_zero_negative_or_huge_waterfall_inputs_never_raise(tiny_logs: Any) -> None:
+    """Every integer field of a take-over, a close-out fill, an ADL fill and a fund movement (divisors included)."""
+    log, instruments = tiny_logs["queue"]
+    rows = decode_rows(log.read_text().splitlines())
+    first_liquidation = next(i for i, row in enumerate(rows) if row.get("kind") == "Liquidation")
+    first_adl = next(i for i, row in enumerate(rows) if row.get("kind") == "AdlFill")
+    rows = rows[: first_adl + 10]
+    targets: dict[str, int] = {}
+    for index, row in enumerate(rows[first_liquidation:], first_liquidation):
+        if row.get("table") == "rule" and row.get("kind") not in targets:
+            targets[row["kind"]] = index
+    assert {"Liquidation", "LiquidationFill", "AdlFill", "residual", "surplus", "draw"} <= set(targets)
+    for level in (INVARIANTS, RULES):
+        for kind, index in sorted(targets.items()):
+            before = Auditor(instruments, load_mapping("perpspec"), level)
+            for line, row in enumerate(rows[:index], 1):
+                before.feed(row, line)
+            for field, original in sorted(rows[index].items()):
+                if not isinstance(original, int) or isinstance(original, bool) or field == "seq":
+                    continue
+                for value in (0, -1, 10**30):
+                    auditor = copy.deepcopy(before)
+                    refused_at = None
+                    try:
+                        auditor.feed({**rows[index], field: value}, index + 1)
+                        for line, row in enumerate(rows[index + 1 :], index + 2):
+                            auditor.feed(row, line)
+                        auditor.finish()
+                    except LogError as error:  # refused where the junk is, or not at all
+                        refused_at = error.line
+                    assert refused_at in (None, index + 1), (kind, field, value)
+
+
+WATERFALL: list[Any] = []
+
+
+def waterfall_rows(tiny_logs: Any) -> tuple[list[dict[str, Any]], dict[str, Instrument]]:
+    """The rows around the first liquidations and ADL fills of the tiny crash (trades, take-overs, draws, ADL)."""
+    log, instruments = tiny_logs["queue"]
+    if not WATERFALL:
+        rows = decode_rows(log.read_text().splitlines())
+        first = next(i for i, row in enumerate(rows) if row.get("kind") == "Liquidation")
+        WATERFALL.append(rows[: first + 250])
+    return WATERFALL[0], instruments
 
 
 def test_a_log_cut_mid_line_names_the_last_line(tmp_path: Path, tiny_logs: Any) -> None:

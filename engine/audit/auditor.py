@@ -52,6 +52,7 @@ from perpspec.rules.margin import compute_liquidation_price
 from perpspec.rules.position import Position, compute_commission
 
 MAX_KEPT = 1_000  # findings kept in full; beyond, only counted per id
+OPTIONAL_PRICES = frozenset({"liquidationPrice"})  # 0 means "none" (a flat position)
 SYMBOL_KINDS = frozenset(
     {"execution", "position", "mark", "funding", "partial_liquidation", "liquidation_fill", "adl", "adl_shortfall"}
 )
@@ -229,8 +230,8 @@ class Auditor:
 
         def price(value: object, at: int, field: str) -> int:
             converted = scale_exact(value, scale, 1, at, field)
-            if converted < 0:
-                raise LogError(at, field, f"a price cannot be negative ({value})")
+            if converted <= 0 and not (converted == 0 and field in OPTIONAL_PRICES):
+                raise LogError(at, field, f"a price must be positive, got {value}")
             return converted
 
         return convert_fields(spec, renamed, line, price, dict(rule.scale))
@@ -309,8 +310,12 @@ class Auditor:
         if side not in ("Buy", "Sell"):
             raise LogError(self.line, "side", f"expected Buy or Sell, got {side!r}")
         qty = r["lastQty"]
-        if qty <= 0:
-            raise LogError(self.line, "lastQty", f"a trade's quantity must be positive, got {qty}")
+        if qty <= 0 or qty % inst.lot_size != 0:
+            raise LogError(
+                self.line, "lastQty",
+                f"a trade's quantity must be a positive number of lots ({inst.lot_size}) of {inst.symbol}, got {qty}"
+                " (a venue with other lots: --instrument)",
+            )
         signed = qty if side == "Buy" else -qty
         account = r["account"]
         self.fill(account, inst.symbol, signed, r["lastPx"])
@@ -441,6 +446,8 @@ class Auditor:
             return
         inst = self.instruments[symbol]
         for p in payments:
+            if p.mark <= 0:
+                continue  # paid before the log stated any mark: nothing to recompute it at
             expected = -compute_funding_payment(inst, p.position, p.mark, rate)
             if expected != p.amount:
                 self.report(
