@@ -31,7 +31,9 @@ from perpspec.rules.instrument import Instrument
 
 # every shipped scenario, cut short and with few accounts: the default suite stays fast;
 # `-m deep` audits them at a larger size (both ADL policies)
-SHORT = (("accounts.count", "40"), ("duration", "150m"))
+SHORT = (("accounts.count", "30"), ("duration", "150m"), ("market_makers.levels", "2"))
+# tiny_crash started at 03:45: its crash straddles the 04:00 funding instant (trades, take-overs, draws, ADL, funding)
+TINY_START = ("start", "1583984700000")
 SKIP = ("crash_thin_book",)  # a rules.waterfall data scenario (tests/test_crash_scenario.py), not a simulate run
 
 
@@ -44,10 +46,10 @@ def simulate(tmp: Path, name: str, overrides: tuple[tuple[str, str], ...]) -> tu
 
 @pytest.fixture(scope="session")
 def tiny_logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict[str, Instrument]]]:
-    """tiny_crash long enough for a funding instant, under both ADL policies (liquidations, draws, ADL)."""
+    """tiny_crash with a funding instant in its crash, under both ADL policies (liquidations, draws, ADL)."""
     return {
         policy: simulate(
-            tmp_path_factory.mktemp(f"tiny-{policy}"), "tiny_crash", (("duration", "250m"), ("adl.policy", policy))
+            tmp_path_factory.mktemp(f"tiny-{policy}"), "tiny_crash", (TINY_START, ("adl.policy", policy))
         )
         for policy in ("queue", "pro-rata")
     }

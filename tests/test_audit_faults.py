@@ -15,7 +15,15 @@ from typing import Any
 import pytest
 
 from perpspec.engine.audit import INVARIANTS, RULES, audit_rows, load_mapping
-from perpspec.engine.audit.faults import CATALOGUE, decode_rows, format_hit_table, plant, run_catalogue
+from perpspec.engine.audit.faults import (
+    CATALOGUE,
+    decode_rows,
+    encode_rows,
+    format_hit_table,
+    plant,
+    run_catalogue,
+)
+from perpspec.engine.cli.main import main
 from perpspec.engine.simulation.scenario import load_scenario
 from perpspec.engine.simulation.simulate import run_scenario
 
@@ -23,7 +31,7 @@ from perpspec.engine.simulation.simulate import run_scenario
 @pytest.fixture(scope="session")
 def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """A clean log with trades, liquidations, insurance draws, ADL queues and a funding instant."""
-    scenario = load_scenario("tiny_crash", [("duration", "250m")])
+    scenario = load_scenario("tiny_crash", [("start", "1583984700000")])  # 03:45: funding at 04:00, mid-crash
     result = run_scenario(scenario, tmp_path_factory.mktemp("faults"))
     rows = decode_rows(Path(result.event_log).read_text().splitlines())
     return rows, {scenario.instrument.symbol: scenario.instrument}
@@ -69,3 +77,15 @@ def test_the_readme_hit_table_is_what_the_audit_does(clean: Any) -> None:
     readme = (Path(__file__).parent.parent / "engine" / "audit" / "README.md").read_text()
     table = readme.split("<!-- hit-table -->\n", 1)[1].split("\n<!-- /hit-table -->", 1)[0]
     assert table == format_hit_table(run_catalogue(rows, instruments))
+
+
+def test_the_readme_sample_output_is_what_the_cli_prints(
+    clean: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows, instruments = clean
+    (tmp_path / "faulty.jsonl").write_text(encode_rows(plant("commission-off-by-one", rows, instruments).rows))
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", "faulty.jsonl", "--rules", "--scenario", "tiny_crash", "--quiet"]) == 1
+    readme = (Path(__file__).parent.parent / "engine" / "audit" / "README.md").read_text()
+    sample = readme.split("<!-- sample -->\n```text\n", 1)[1].split("```\n<!-- /sample -->", 1)[0]
+    assert capsys.readouterr().out == sample
