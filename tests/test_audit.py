@@ -415,3 +415,44 @@ def test_parquet_log_audits_like_its_jsonl(tmp_path: Path, tiny_logs: Any) -> No
 
 def test_log_error_names_line_and_field() -> None:
     assert str(LogError(12, "lastPx", "expected a number")) == "line 12, field lastPx: expected a number"
+
+
+# -- the shipped BitMEX mapping: API rows exported one per line with their WebSocket table ------------------
+
+
+def bitmex_rows() -> list[dict[str, Any]]:
+    """Two accounts trade 1,000 XBTUSD at 50,000.5, pay taker and maker fees, then a funding instant."""
+    t0, t1, t2 = "2026-11-25T12:00:00.000Z", "2026-11-25T12:00:01.000Z", "2026-11-25T20:00:00.000Z"
+    trade = {"table": "execution", "execType": "Trade", "symbol": "XBTUSD", "lastQty": 1000, "lastPx": 50000.5,
+             "timestamp": t1, "settlCurrency": "XBt", "currency": "USD", "trdMatchID": "m1"}
+    return [
+        {"table": "transact", "transactType": "Deposit", "account": 1, "currency": "XBt", "amount": 100_000_000,
+         "timestamp": t0},
+        {"table": "transact", "transactType": "Deposit", "account": 2, "currency": "XBt", "amount": 100_000_000,
+         "timestamp": t0},
+        {"table": "instrument", "symbol": "XBTUSD", "markPrice": 50001.2, "timestamp": t0},
+        {"table": "instrument", "symbol": "XBTUSD", "lastPrice": 50000.5, "timestamp": t0},  # no mark: no change
+        {**trade, "account": 1, "side": "Buy", "execComm": 1500, "lastLiquidityInd": "RemovedLiquidity"},
+        {**trade, "account": 2, "side": "Sell", "execComm": -200, "lastLiquidityInd": "AddedLiquidity"},
+        {"table": "position", "account": 1, "symbol": "XBTUSD", "currentQty": 1000, "posCost": -1999980,
+         "timestamp": t1},
+        {"table": "transact", "transactType": "RealisedPNL", "account": 1, "currency": "XBt", "amount": -1500,
+         "timestamp": t1},
+        {"table": "execution", "execType": "Funding", "account": 1, "symbol": "XBTUSD", "execComm": 200,
+         "settlCurrency": "XBt", "timestamp": t2},
+        {"table": "execution", "execType": "Funding", "account": 2, "symbol": "XBTUSD", "execComm": -200,
+         "settlCurrency": "XBt", "timestamp": t2},
+        {"table": "funding", "symbol": "XBTUSD", "fundingRate": 0.0001, "timestamp": t2},
+    ]
+
+
+def test_the_bitmex_mapping_reads_bitmex_api_rows(tiny_logs: Any) -> None:
+    _, instruments = tiny_logs["queue"]
+    xbtusd = {"XBTUSD": instruments["XBTUSD"]}
+    rows = decode_rows([json.dumps(row) for row in bitmex_rows()])
+    result = audit_rows(enumerate(rows, 1), load_mapping("bitmex"), xbtusd, INVARIANTS)
+    assert [f.one_line() for f in result.findings] == []
+    assert result.records == {"execution": 2, "transaction": 4, "position": 1, "mark": 2, "funding": 1, "ignore": 1}
+    one_way = [row for row in rows if not (row.get("execType") == "Funding" and row["account"] == 2)]
+    result = audit_rows(enumerate(one_way, 1), load_mapping("bitmex"), xbtusd, INVARIANTS)
+    assert ("INV-FUNDING-ZERO-SUM", 9) in [(f.id, f.line) for f in result.findings]

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from perpspec.engine.audit import strategies as ps
 from perpspec.engine.audit.faults import decode_rows, encode_rows, plant
 from perpspec.engine.audit.plugin import assert_invariants, check_engine
 from perpspec.engine.simulation.scenario import load_scenario
@@ -266,3 +267,34 @@ def test_pytest_perpspec_audit_fails_one_item_per_finding(tmp_path: Path, tiny_l
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"perpspec-audit[faulty.jsonl]::ACC-002@line{planted.expected.line}" in done.stdout
     assert "specs/contracts.md#acc-002" in done.stdout
+
+
+# -- the public strategies drive the toy engine through crashes ---------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(ps.crash_paths(XBTUSDT, steps=12), ps.order_streams(XBTUSDT, accounts=4, max_orders=12))
+def test_public_strategies_drive_a_crash_through_the_toy_engine(path: list[int], stream: list[Any]) -> None:
+    engine = ToyEngine()
+    engine.seed_fund(50_000_000_000)
+    for account in (1, 2, 3, 4, 5):
+        engine.deposit(account, 300_000_000)
+    engine.set_mark(path[0])
+    for step, mark in enumerate(path[1:]):
+        for intent in stream[step::len(path)]:
+            price = intent.price or engine.mark
+            counterparty = 5  # the toy's market maker takes the other side of every order
+            buyer, seller = (intent.account, counterparty) if intent.side == "Buy" else (counterparty, intent.account)
+            engine.trade(buyer, seller, intent.qty, price)
+            assert_invariants(engine)
+        engine.set_mark(mark)
+        assert_invariants(engine, waterfall_complete=True)
+        engine.close_out(5, mark)
+        assert_invariants(engine)
+
+
+@given(ps.instruments().flatmap(lambda inst: st.tuples(st.just(inst), ps.positions(inst), ps.price_paths(inst))))
+def test_public_strategies_give_valid_values(case: tuple[Instrument, Position, list[int]]) -> None:
+    inst, position, path = case
+    assert position.qty % inst.lot_size == 0
+    assert all(price % inst.tick_size == 0 and inst.tick_size <= price <= inst.max_price for price in path)

@@ -639,8 +639,8 @@ class Auditor:
             for problem in invariants.check_funding_zero_sum(self.ledger, self.step(funding=(postings,))):
                 self.report("INV-FUNDING-ZERO-SUM", problem, line=payments[0].line, seq=payments[0].seq,
                             kind="transaction")
-            if symbol not in now.rated:
-                self.pending_payments.extend(payments)
+            if symbol not in now.rated:  # waits for its rate (the funding row); an older instant's never came
+                self.pending_payments = [p for p in self.pending_payments if p.symbol != symbol] + payments
 
     def check_equity(self, now: _Instant) -> None:
         """INV-NO-NEG-EQUITY-AFTER-ADL once the instant's waterfall completed (the registry's equity kernel)."""
