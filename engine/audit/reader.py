@@ -7,7 +7,6 @@ object is a :class:`~perpspec.engine.audit.schema.LogError` naming it.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 def read_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Rows of a Parquet file in record batches (needs the ``parquet`` extra: pyarrow)."""
     try:
-        parquet: Any = importlib.import_module("pyarrow.parquet")
+        import pyarrow.parquet as parquet  # the parquet extra, loaded only for a .parquet log
     except ImportError:
         raise LogError(0, "", "reading Parquet needs pyarrow: pip install 'perpspec[parquet]'") from None
     try:
