@@ -25,6 +25,7 @@ and positions), never by the length of the log.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -40,6 +41,7 @@ from perpspec.rules.contract import compute_notional
 from perpspec.rules.events import (
     AdlFill,
     Liquidation,
+    LiquidationFill,
     PartialLiquidation,
     PositionSnapshot,
     TakenOverPosition,
@@ -52,6 +54,7 @@ from perpspec.rules.margin import compute_liquidation_price
 from perpspec.rules.position import Position, compute_commission
 
 MAX_KEPT = 1_000  # findings kept in full; beyond, only counted per id
+ACCOUNT = re.compile(r"account (-?[0-9]+)")  # the account a registry message names
 OPTIONAL_PRICES = frozenset({"liquidationPrice"})  # 0 means "none" (a flat position)
 SYMBOL_KINDS = frozenset(
     {"execution", "position", "mark", "funding", "partial_liquidation", "liquidation_fill", "adl", "adl_shortfall"}
@@ -107,6 +110,11 @@ class _Instant:
     reported: dict[tuple[int, str], tuple[int, int | None, int, int | None]] = attrs.Factory(dict)
     touched: dict[int, int] = attrs.Factory(dict)  # account -> last line that changed it
     negative_since: dict[int, int] = attrs.Factory(dict)  # account -> line its equity at mark went below zero
+    # account -> its wallets before the instant touched it, when it held no position then (None: it held one)
+    flat_before: dict[int, dict[str, int] | None] = attrs.Factory(dict)
+    records: list[object] = attrs.Factory(list)  # the waterfall's records of the instant (rules.events)
+    adl_lines: dict[int, int] = attrs.Factory(dict)  # account -> line of its first ADL fill in the instant
+    traded: set[int] = attrs.Factory(set)  # accounts with an execution in the instant (they had live orders)
     residual_account: tuple[int, str] | None = None  # the pool whose INS-011 movement is due
     rated: set[str] = attrs.Factory(set)  # symbols whose funding rate arrived within the instant
     # (account, symbol) -> (line, seq, liquidationPrice) of the instant's last position row naming one
@@ -268,6 +276,17 @@ class Auditor:
         self.diverged.add(key)
         return True
 
+    def note(self, account: int) -> None:
+        """Before the instant first changes ``account``: was it flat, with what wallets (INV-FLAT-NO-SOCIAL-LOSS)."""
+        now = self.now
+        if account < 0 or account in now.flat_before:
+            return
+        ledger = self.ledger
+        if ledger.positions(account):
+            now.flat_before[account] = None
+        else:
+            now.flat_before[account] = {asset: ledger.wallet(account, asset) for asset in ledger.assets()}
+
     def touch(self, account: int) -> None:
         """The account changed at this record: note when its equity at mark went below zero (blamed if it ends so)."""
         now = self.now
@@ -286,6 +305,7 @@ class Auditor:
 
     def fill(self, account: int, symbol: str, qty: int, price: int) -> None:
         """A fill through the ledger, tracked."""
+        self.note(account)
         self.ledger.fill(account, symbol, qty, price)
         self.touch(account)
         self.track(symbol, self.instruments[symbol].settl_currency)
@@ -318,6 +338,7 @@ class Auditor:
             )
         signed = qty if side == "Buy" else -qty
         account = r["account"]
+        self.now.traded.add(account)
         self.fill(account, inst.symbol, signed, r["lastPx"])
         comm = r["execComm"]
         self.ledger.charge(account, inst.settl_currency, comm)
@@ -351,6 +372,7 @@ class Auditor:
     def on_transaction(self, r: dict[str, Any]) -> None:
         """Deposit, Withdrawal, Funding: a wallet movement."""
         kind, account, asset, amount = r["transactType"], r["account"], r["currency"], r["amount"]
+        self.note(account)
         if kind in ("Deposit", "Withdrawal"):
             self.ledger.deposit(account, asset, amount)
         elif kind == "Funding":
@@ -412,6 +434,7 @@ class Auditor:
             owner = self.now.residual_account
             if owner is None:
                 raise LogError(self.line, "kind", f"a {kind} movement with no liquidation before it in the instant")
+            self.note(owner[0])
             self.ledger.move_wallet(owner[0], asset, -amount)
             self.ledger.move_fund(asset, amount)
             self.touch(owner[0])
@@ -523,9 +546,10 @@ class Auditor:
             mark_price=r["mark_price"], equity=r["equity"], maintenance=r["maintenance"],
             pool_margin=r["pool_margin"], positions=snaps, close_qty=r["close_qty"], limit_price=r["limit_price"],
             filled=r["filled"], fills=r["fills"], from_tier=r["from_tier"], to_tier=r["to_tier"],
-            maintenance_after=r["maintenance_after"],
+            maintenance_after=r["maintenance_after"], makers=r.get("makers", ()),
         )
         self.now.waterfall = True
+        self.now.records.append(record)
         for problem in invariants.check_no_false_liquidation(self.ledger, self.step(waterfall_events=(record,))):
             self.report("INV-NO-FALSE-LIQUIDATION", problem)
 
@@ -533,6 +557,7 @@ class Auditor:
         """LIQ-024: the liquidation engine's side of a close-out fill; INS-001 fund delta (``--rules``)."""
         inst = self.instruments[r["symbol"]]
         self.now.waterfall = True
+        self.now.records.append(LiquidationFill(rule_id="LIQ-024", **r))
         self.fill(get_close_out_account(r["pending_id"]), inst.symbol, r["qty"], r["price"])
         if self.rules:
             expected = compute_fill_delta(inst, -r["qty"], r["price"], r["bankruptcy_price"])
@@ -547,6 +572,8 @@ class Auditor:
         inst = self.instruments[fill.symbol]
         self.judged_at(fill.symbol, fill.mark_price)
         self.now.waterfall = True
+        self.now.records.append(fill)
+        self.now.adl_lines.setdefault(fill.account_id, self.line)
         group = self.now.adl_groups.setdefault(fill.pending_id, [])
         previous = group[-1][1] if group else None
         group.append((self.line, fill))
@@ -612,6 +639,8 @@ class Auditor:
                 self.report("INV-ADL-MINIMAL", f"close-out {pending_id}: {problem}", line=group[0][0], kind="adl")
         if now.waterfall and not now.incomplete:
             self.check_equity(now)
+        if now.waterfall:
+            self.check_flat_accounts(now)
         if self.rules:
             for (account, symbol), (line, seq, qty, cost) in sorted(now.reported.items()):
                 held = ledger.position(account, symbol)
@@ -641,6 +670,23 @@ class Auditor:
                             kind="transaction")
             if symbol not in now.rated:  # waits for its rate (the funding row); an older instant's never came
                 self.pending_payments = [p for p in self.pending_payments if p.symbol != symbol] + payments
+
+    def check_flat_accounts(self, now: _Instant) -> None:
+        """INV-FLAT-NO-SOCIAL-LOSS over the accounts the waterfall's instant touched (the registry's check)."""
+        flat = tuple(
+            (account, asset, wallet)
+            for account, wallets in sorted(now.flat_before.items())
+            if wallets is not None and account not in now.traded  # a resting order may make it a holder
+            for asset, wallet in sorted(wallets.items())
+        )
+        if not flat:
+            return
+        step = self.step(waterfall_events=tuple(now.records), flat_before=flat)
+        for problem in invariants.check_flat_no_social_loss(self.ledger, step):
+            match = ACCOUNT.match(problem)
+            account = int(match.group(1)) if match else 0
+            line = now.adl_lines.get(account, now.touched.get(account, now.first_line))
+            self.report("INV-FLAT-NO-SOCIAL-LOSS", problem, line=line, seq=None, kind="record")
 
     def check_equity(self, now: _Instant) -> None:
         """INV-NO-NEG-EQUITY-AFTER-ADL once the instant's waterfall completed (the registry's equity kernel)."""

@@ -273,6 +273,34 @@ def plant_adl_negative_equity(rows: list[Row], insts: Mapping[str, Instrument]) 
     raise NoTarget("no ADL fill whose counterparty could be pushed below zero")
 
 
+def plant_adl_of_flat_account(rows: list[Row], insts: Mapping[str, Instrument]) -> tuple[list[Row], Expected]:
+    """An ADL fill booked against an account that holds nothing (the wrong account deleveraged)."""
+    from perpspec.engine.audit.auditor import Auditor
+    from perpspec.engine.audit.mapping import load_mapping
+
+    auditor = Auditor(insts, load_mapping("perpspec"))
+    spans = dict(_instants(rows))
+    start = 0
+    for index, row in enumerate(rows):
+        if index in spans:
+            start = index
+        if _is(row, "rule", kind="AdlFill"):
+            end = next(last for first, last in spans.items() if first <= index <= last)
+            instant = rows[start : end + 1]
+            named = {r.get("account") for r in instant} | {r.get("account_id") for r in instant}
+            ledger = auditor.ledger
+            flat = [a for a in ledger.account_ids() if a > 0 and a not in named and not ledger.positions(a)]
+            if flat:
+                account = flat[0]
+                rows[index] = {**row, "account": account, "account_id": account}
+                for after in range(index + 1, min(index + 3, len(rows))):
+                    if _is(rows[after], "execution", execType="Deleverage", seq=row["seq"]):
+                        rows[after] = {**rows[after], "account": account}
+                return rows, Expected(id="INV-FLAT-NO-SOCIAL-LOSS", line=index + 1, level=INVARIANTS)
+        auditor.feed(row, index + 1)
+    raise NoTarget("no ADL fill while some account was flat")
+
+
 def _price_beyond(inst: Instrument, close_qty: int, mark: int, price: int, equity: int) -> int | None:
     """The price nearest ``price`` (in the owner's disfavour) at which the haircut exceeds ``equity`` (None: none)."""
     step = inst.tick_size if close_qty < 0 else -inst.tick_size  # a short buys back higher, a long sells lower
@@ -307,6 +335,7 @@ CATALOGUE: dict[str, tuple[str, Planter]] = {
     "missing-execution": ("one side of a trade missing", plant_missing_execution),
     "duplicated-execution": ("one side of a trade written twice", plant_duplicated_execution),
     "adl-negative-equity": ("an ADL counterparty left with negative equity", plant_adl_negative_equity),
+    "adl-of-flat-account": ("an ADL fill against an account with no position", plant_adl_of_flat_account),
 }
 
 

@@ -117,6 +117,7 @@ BOOL = "bool"
 SNAPSHOTS = "snapshots"  # a list of objects (positions of a liquidated pool)
 TAKEN = "taken"  # a list of objects (positions the liquidation engine took over)
 FILLS = "fills"  # a list of [qty, price] pairs
+INTS = "ints"  # a list of integers (account ids)
 
 # A field spec: (audit name, type, required).
 FieldSpec = tuple[str, str, bool]
@@ -204,7 +205,7 @@ KINDS: dict[str, KindSpec] = {
                 _f("account_id"), _f("pool", STR), _f("symbol", STR), _f("mark_price", PRICE), _f("equity"),
                 _f("maintenance"), _f("pool_margin"), _f("positions", SNAPSHOTS), _f("close_qty"),
                 _f("limit_price", PRICE), _f("filled", BOOL), _f("fills", FILLS), _f("from_tier"), _f("to_tier"),
-                _f("maintenance_after"),
+                _f("maintenance_after"), _f("makers", INTS, False),
             ),
         ),
         KindSpec(
@@ -284,6 +285,10 @@ def _convert(
                 raise LogError(line, f"{name}[{index}]", "expected an object")
             items.append(convert_fields(inner, item, line, price, {}))
         return tuple(items)
+    if kind == INTS:
+        if not isinstance(value, list):
+            raise LogError(line, name, "expected a list of integers")
+        return tuple(scale_exact(item, 1, 1, line, name) for item in value)
     if kind == FILLS:
         if not isinstance(value, list) or not all(isinstance(pair, list) and len(pair) == 2 for pair in value):
             raise LogError(line, name, "expected a list of [qty, price] pairs")
