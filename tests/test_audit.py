@@ -472,3 +472,75 @@ def test_a_bug_of_the_audit_is_still_one_line_naming_itself(tiny_logs: Any, monk
     assert INTERNAL in result.error.message
     assert "KeyError" in str(result.error)
     assert str(result.error).startswith("line ")
+
+
+# -- perpspec's engine driven command by command (partial liquidation, take-over, ADL on a quanto) -----------
+
+
+def engine_log(commands: list[Any], instruments: dict[str, Instrument]) -> list[dict[str, Any]]:
+    """The log ``perpspec simulate`` would write for ``commands`` run through a fresh engine."""
+    from perpspec.engine.core.exchange import Engine
+    from perpspec.engine.simulation.simulate import Tally, encode_json, event_records
+
+    engine = Engine(instruments)
+    (inst,) = instruments.values()
+    tally, pending = Tally(), {}
+    lines = []
+    for command in commands:
+        for event in engine.process(command):
+            lines += [encode_json(row) for row in event_records(inst, event, tally, pending)]
+    return decode_rows(lines)
+
+
+def ethusd_long(extra: list[Any]) -> tuple[list[Any], dict[str, Instrument]]:
+    """tests/test_engine_liquidation.py's set-up: a long one risk step above the base limit, then ``extra``."""
+    from perpspec.engine.core import commands as c
+    from perpspec.rules.instrument_file import load_instrument
+
+    eth = load_instrument("ETHUSD")
+    xbt = 100_000_000
+    commands: list[Any] = [c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000)]
+    for account, amount in ((1, 3 * xbt), (2, 1_000 * xbt)):
+        commands += [c.VerifyAccount(time_ms=0, account=account),
+                     c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount)]
+    for account, steps in ((1, 1), (2, 4)):
+        limit = eth.risk_limit + steps * eth.risk_step
+        commands.append(c.SetRiskLimit(time_ms=0, account=account, symbol="ETHUSD", risk_limit=limit))
+    commands += [
+        c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Sell", order_qty=25_000, price=300_000),
+        c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=25_000, price=300_000),
+        *extra,
+    ]
+    return commands, {"ETHUSD": eth}
+
+
+def test_a_partial_liquidation_through_the_engine_audits_clean_and_its_mark_is_checked() -> None:
+    from perpspec.engine.core import commands as c
+
+    commands, instruments = ethusd_long([
+        c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Buy", order_qty=20_000, price=294_000),
+        c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=294_000, index_price=294_000),
+    ])
+    rows = engine_log(commands, instruments)
+    result = audit_rows(enumerate(rows, 1), load_mapping("perpspec"), instruments, RULES)
+    assert [f.one_line() for f in result.findings] == []
+    assert result.records["partial_liquidation"] == 1
+    index = next(i for i, row in enumerate(rows) if row.get("kind") == "PartialLiquidation")
+    faulty = [*rows[:index], {**rows[index], "mark_price": 300_000}, *rows[index + 1 :]]  # judged before the fall
+    result = audit_rows(enumerate(faulty, 1), load_mapping("perpspec"), instruments, INVARIANTS)
+    assert ("INV-NO-FALSE-LIQUIDATION", index + 1) in [(f.id, f.line) for f in result.findings]
+
+
+def test_a_take_over_and_adl_of_a_quanto_through_the_engine_audit_clean() -> None:
+    from perpspec.engine.core import commands as c
+
+    commands, instruments = ethusd_long([
+        c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=294_000, index_price=294_000),
+        c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=270_000, index_price=270_000),
+    ])
+    rows = engine_log(commands, instruments)
+    for level in (INVARIANTS, RULES):
+        result = audit_rows(enumerate(rows, 1), load_mapping("perpspec"), instruments, level)
+        assert [f.one_line() for f in result.findings] == []
+        assert result.records["liquidation"] == 1
+        assert result.records["adl"] >= 1

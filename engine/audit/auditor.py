@@ -115,6 +115,8 @@ class _Instant:
     records: list[object] = attrs.Factory(list)  # the waterfall's records of the instant (rules.events)
     adl_lines: dict[int, int] = attrs.Factory(dict)  # account -> line of its first ADL fill in the instant
     traded: set[int] = attrs.Factory(set)  # accounts with an execution in the instant (they had live orders)
+    # trades charged no commission where ACC-002 wants one: fee-free if a partial liquidation (LIQ-022) made them
+    unpaid: list[tuple[Finding, str, int, int]] = attrs.Factory(list)  # (finding, symbol, lastQty, lastPx)
     residual_account: tuple[int, str] | None = None  # the pool whose INS-011 movement is due
     rated: set[str] = attrs.Factory(set)  # symbols whose funding rate arrived within the instant
     # (account, symbol) -> (line, seq, liquidationPrice) of the instant's last position row naming one
@@ -354,10 +356,13 @@ class Auditor:
             allowed = sorted({compute_commission(notional, rate) for rate in rates})
             if comm not in allowed:
                 nearest = min(allowed, key=lambda amount: (abs(amount - comm), amount))  # the tier it missed
-                self.report(
-                    "ACC-002", f"account {account} {inst.symbol}: commission on {qty} @ {r['lastPx']}",
-                    expected=nearest, reported=comm,
-                )
+                message = f"account {account} {inst.symbol}: commission on {qty} @ {r['lastPx']}"
+                if comm == 0:  # decided at the end of the instant: a partial liquidation's fills pay none
+                    finding = Finding(id="ACC-002", line=self.line, seq=self.seq, kind="execution", message=message,
+                                      expected=str(nearest), reported="0")
+                    self.now.unpaid.append((finding, inst.symbol, qty, r["lastPx"]))
+                else:
+                    self.report("ACC-002", message, expected=nearest, reported=comm)
 
     def on_position(self, r: dict[str, Any]) -> None:
         """A reported position: compared with the ledger at the end of the instant."""
@@ -642,6 +647,7 @@ class Auditor:
         if now.waterfall:
             self.check_flat_accounts(now)
         if self.rules:
+            self.check_unpaid(now)
             for (account, symbol), (line, seq, qty, cost) in sorted(now.reported.items()):
                 held = ledger.position(account, symbol)
                 off = held.qty != qty or (cost is not None and held.cost != cost)
@@ -670,6 +676,19 @@ class Auditor:
                             kind="transaction")
             if symbol not in now.rated:  # waits for its rate (the funding row); an older instant's never came
                 self.pending_payments = [p for p in self.pending_payments if p.symbol != symbol] + payments
+
+    def check_unpaid(self, now: _Instant) -> None:
+        """ACC-002 for the instant's commission-free trades, unless a partial liquidation's FillOrKill made them."""
+        fee_free = {
+            (record.symbol, qty, price)
+            for record in now.records
+            if isinstance(record, PartialLiquidation) and record.filled
+            for qty, price in record.fills
+        }
+        for finding, symbol, qty, price in now.unpaid:
+            if (symbol, qty, price) not in fee_free:
+                self.report(finding.id, finding.message, expected=finding.expected, reported=finding.reported,
+                            line=finding.line, seq=finding.seq, kind=finding.kind)
 
     def check_flat_accounts(self, now: _Instant) -> None:
         """INV-FLAT-NO-SOCIAL-LOSS over the accounts the waterfall's instant touched (the registry's check)."""

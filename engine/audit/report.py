@@ -38,7 +38,7 @@ def format_text(result: AuditResult, log: str) -> str:
     lines.append(f"level {result.level}, mapping {result.mapping}")
     verdict = "CLEAN" if result.clean else ("UNREADABLE" if result.error is not None else "FINDINGS")
     total = sum(result.counts.values())
-    lines.append(f"verdict: {verdict}" + (f" ({total:,} findings)" if total else ""))
+    lines.append(f"verdict: {verdict}" + (f" ({total:,} finding{'s' if total != 1 else ''})" if total else ""))
     return "\n".join(lines)
 
 
