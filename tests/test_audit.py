@@ -544,3 +544,19 @@ def test_a_take_over_and_adl_of_a_quanto_through_the_engine_audit_clean() -> Non
         assert [f.one_line() for f in result.findings] == []
         assert result.records["liquidation"] == 1
         assert result.records["adl"] >= 1
+
+
+def test_the_readme_venue_mapping_reads_a_venue_log(tiny_logs: Any) -> None:
+    import tomllib
+
+    _, instruments = tiny_logs["queue"]
+    readme = (Path(__file__).parent.parent / "engine" / "audit" / "README.md").read_text()
+    text = readme.split("<!-- venue-mapping -->\n```toml\n", 1)[1].split("```\n<!-- /venue-mapping -->", 1)[0]
+    mapping = parse_mapping(tomllib.loads(text), "ci/venue-mapping.toml")
+    fill = {"type": "fill", "ts": 5, "sym": "XBTUSD", "qty": 200, "px": 50000.5, "fee": 0}
+    rows = decode_rows([json.dumps(row) for row in (
+        {**fill, "acct": 7, "dir": "Buy"}, {**fill, "acct": 8, "dir": "Sell"}, {"type": "end_of_command", "ts": 5},
+    )])
+    assert audit_rows(enumerate(rows, 1), mapping, instruments, INVARIANTS).clean
+    result = audit_rows(enumerate(rows[1:], 1), mapping, instruments, INVARIANTS)
+    assert ("INV-OI-BALANCE", 1) in [(f.id, f.line) for f in result.findings]
