@@ -1,0 +1,142 @@
+"""The aiohttp application and how to run it: in the foreground (``perpspec serve``) or in a thread (tests).
+
+Only loopback addresses are served unless the operator names another host
+explicitly; the store directory holds the journal, snapshots, the key store
+(``keys.json``, mode 0600) and the admin token (``admin.token``, mode 0600).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import threading
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from perpspec.engine.serve.gateway import Gateway
+from perpspec.engine.serve.keys import KeyStore
+from perpspec.engine.serve.rest import SERVER, Server, ServerConfig, add_routes, json_response
+from perpspec.engine.serve.swagger import swagger_spec
+from perpspec.engine.serve.ws import realtime
+
+KEYS_NAME = "keys.json"
+ADMIN_TOKEN_NAME = "admin.token"
+
+
+def keys_path(store: str) -> str:
+    return os.path.join(store, KEYS_NAME)
+
+
+def admin_token(store: str) -> str:
+    """The store's admin token (created, mode 0600, on first use)."""
+    path = os.path.join(store, ADMIN_TOKEN_NAME)
+    if not os.path.exists(path):
+        os.makedirs(store, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, secrets.token_urlsafe(32).encode())
+        finally:
+            os.close(fd)
+    with open(path, encoding="ascii") as handle:
+        return handle.read().strip()
+
+
+def build_app(server: Server) -> web.Application:
+    """The whole HTTP + WebSocket application over one :class:`Server`."""
+    app = web.Application(client_max_size=server.config.max_body_bytes)
+    app[SERVER] = server
+    app.router.add_get("/realtime", realtime)
+
+    async def swagger(request: web.Request) -> web.StreamResponse:
+        return json_response(swagger_spec(request.host))
+
+    app.router.add_get("/api/explorer/swagger.json", swagger)
+    add_routes(app)
+
+    async def close_sockets(_app: web.Application) -> None:
+        for conn in list(server.connections):
+            await conn.ws.close(code=1001, message=b"server shutdown")
+
+    app.on_shutdown.append(close_sockets)
+    return app
+
+
+@attrs.define
+class Running:
+    """A server running in a background thread (tests, benchmarks)."""
+
+    server: Server
+    port: int
+    loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
+    runner: web.AppRunner
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/realtime"
+
+    def call(self, function: Any, *args: Any) -> Any:
+        """Run ``function(*args)`` on the server's loop (the sequencer's thread) and return its result."""
+
+        async def run() -> Any:
+            return function(*args)
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout=30)
+
+    def stop(self) -> None:
+        future = asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop)
+        future.result(timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=30)
+        self.server.gateway.close()
+
+
+def start_in_thread(server: Server, host: str = "127.0.0.1", port: int = 0) -> Running:
+    """Start the app on ``host:port`` (0: an ephemeral port) in a daemon thread; returns once listening."""
+    loop = asyncio.new_event_loop()
+    ready: dict[str, Any] = {}
+    started = threading.Event()
+
+    def main() -> None:
+        asyncio.set_event_loop(loop)
+
+        async def start() -> None:
+            runner = web.AppRunner(build_app(server), access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+            ready["runner"] = runner
+            ready["port"] = runner.addresses[0][1]
+
+        try:
+            loop.run_until_complete(start())
+        except BaseException as error:  # reported to the starting thread
+            ready["error"] = error
+            started.set()
+            return
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=main, name="perpspec-serve", daemon=True)
+    thread.start()
+    if not started.wait(timeout=30) or "error" in ready:
+        raise RuntimeError(f"server did not start: {ready.get('error')!r}")
+    return Running(server=server, port=ready["port"], loop=loop, thread=thread, runner=ready["runner"])
+
+
+def open_server(store: str, config: ServerConfig | None = None, **gateway_options: Any) -> Server:
+    """A :class:`Server` over the store in ``store`` (gateway, keys, admin token)."""
+    gateway = Gateway.open(store, **gateway_options)
+    keys = KeyStore(keys_path(store))
+    keys.load()
+    config = config or ServerConfig()
+    if not config.admin_token:
+        config.admin_token = admin_token(store)
+    return Server(gateway=gateway, keys=keys, config=config)
