@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
+import importlib.util
 import logging
-import signal
 import sys
 
 from perpspec.engine.cli.main import UsageError
@@ -25,8 +24,6 @@ DEFAULT_STORE = "perpspec-store"
 DEFAULT_PORT = 8899
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 DEMO_ACCOUNTS = (1, 2)
-DEMO_XBT = 10 * 100_000_000  # 10 XBT in XBt
-DEMO_USDT = 100_000 * 1_000_000  # 100,000 USDT in USDt
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,10 +45,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--port {args.port}: not a port number")
     if args.speed < 1:
         raise UsageError("--speed must be a positive integer")
-    try:
-        import aiohttp  # noqa: F401
-    except ImportError:
-        raise UsageError("perpspec serve needs aiohttp: pip install 'perpspec[serve]'") from None
+    if importlib.util.find_spec("aiohttp") is None:
+        raise UsageError("perpspec serve needs aiohttp: pip install 'perpspec[serve]'")
     from perpspec.engine.durability.journal import JournalError, SyncPolicy
 
     try:
@@ -60,49 +55,17 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise UsageError(str(error)) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from perpspec.engine.serve.keys import KeyStoreError
+    from perpspec.engine.serve.server import serve_until_stopped
+
     try:
-        return asyncio.run(_serve(args, policy))
-    except JournalError as error:
+        return asyncio.run(
+            serve_until_stopped(
+                args.store, args.host, args.port, policy=policy, rate_limit=args.rate_limit,
+                demo=DEMO_ACCOUNTS if args.demo else (), scenario=None if args.no_feed else args.scenario,
+                speed=args.speed,
+            )
+        )
+    except (JournalError, KeyStoreError) as error:
         print(f"perpspec serve: {error}", file=sys.stderr)
         return 1
-
-
-async def _serve(args: argparse.Namespace, policy: object) -> int:
-    from aiohttp import web
-
-    from perpspec.engine.serve.feed import PriceFeed
-    from perpspec.engine.serve.rest import ServerConfig
-    from perpspec.engine.serve.server import build_app, open_server
-
-    server = open_server(args.store, ServerConfig(rate_limit_per_minute=args.rate_limit), policy=policy)
-    gateway = server.gateway
-    if args.demo:
-        for account in DEMO_ACCOUNTS:
-            if account not in gateway.exchange.account_ids():
-                gateway.verify(account)
-                gateway.deposit(account, "XBt", DEMO_XBT)
-                gateway.deposit(account, "USDt", DEMO_USDT)
-    runner = web.AppRunner(build_app(server), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, args.host, args.port)
-    await site.start()
-    for address in runner.addresses[:1]:  # the bound port, also when --port 0
-        host, port = address[0], address[1]
-        print(f"perpspec serve: http://{host}:{port}/api/v1  ws://{host}:{port}/realtime  store {args.store}", flush=True)
-    feed_task = None
-    if not args.no_feed:
-        feed_task = asyncio.create_task(PriceFeed(gateway, args.scenario, args.speed).run())
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    if feed_task is not None:
-        feed_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await feed_task
-    await runner.cleanup()
-    gateway.close()
-    print(f"perpspec serve: stopped after {gateway.commands} commands; state hash {gateway.exchange.state_hash()}")
-    return 0

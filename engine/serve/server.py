@@ -8,20 +8,27 @@ explicitly; the store directory holds the journal, snapshots, the key store
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
+import signal
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 from aiohttp import web
 
+from perpspec.engine.durability.journal import SyncPolicy
+from perpspec.engine.serve.feed import PriceFeed
 from perpspec.engine.serve.gateway import Gateway
 from perpspec.engine.serve.keys import KeyStore
 from perpspec.engine.serve.rest import SERVER, Server, ServerConfig, add_routes, json_response
 from perpspec.engine.serve.swagger import swagger_spec
 from perpspec.engine.serve.ws import realtime
 
+DEMO_XBT = 10 * 100_000_000  # 10 XBT in XBt
+DEMO_USDT = 100_000 * 1_000_000  # 100,000 USDT in USDt
 KEYS_NAME = "keys.json"
 ADMIN_TOKEN_NAME = "admin.token"
 
@@ -140,3 +147,48 @@ def open_server(store: str, config: ServerConfig | None = None, **gateway_option
     if not config.admin_token:
         config.admin_token = admin_token(store)
     return Server(gateway=gateway, keys=keys, config=config)
+
+
+async def serve_until_stopped(
+    store: str,
+    host: str,
+    port: int,
+    *,
+    policy: SyncPolicy,
+    rate_limit: int,
+    demo: Sequence[int] = (),
+    scenario: str | None = "calm",
+    speed: int = 1,
+) -> int:
+    """``perpspec serve``: listen until SIGINT/SIGTERM, then close the journal cleanly."""
+    server = open_server(store, ServerConfig(rate_limit_per_minute=rate_limit), policy=policy)
+    gateway = server.gateway
+    for account in demo:  # first start only: verified and funded demo accounts
+        if account not in gateway.exchange.account_ids():
+            gateway.verify(account)
+            gateway.deposit(account, "XBt", DEMO_XBT)
+            gateway.deposit(account, "USDt", DEMO_USDT)
+    runner = web.AppRunner(build_app(server), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    for address in runner.addresses[:1]:  # the bound port, also with port 0
+        bound_host, bound_port = address[0], address[1]
+        print(f"perpspec serve: http://{bound_host}:{bound_port}/api/v1  ws://{bound_host}:{bound_port}/realtime  "
+              f"store {store}", flush=True)
+    feed_task = None
+    if scenario is not None:
+        feed_task = asyncio.create_task(PriceFeed(gateway, scenario, speed).run())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    if feed_task is not None:
+        feed_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await feed_task
+    await runner.cleanup()
+    gateway.close()
+    print(f"perpspec serve: stopped after {gateway.commands} commands; state hash {gateway.exchange.state_hash()}")
+    return 0
