@@ -300,44 +300,51 @@ class Hub:
         account = subscriber.account
         if account is None:
             return
-        exchange = self.exchange
-        topics = subscriber.topics
         holds_priced = bool(priced) and any((account, s) in self.views.positions for s in priced)
         if account not in accounts and not holds_priced:
             return
-        if ("order", "") in topics:
-            changed: dict[int, None] = {}
-            for event in events:
-                if isinstance(event, Execution) and event.account == account:
-                    changed[event.order_id] = None
-            data = []
-            for order_id in changed:
-                record = self.views.order_of(account, order_id)
-                inst = self.instrument(record.symbol) if record else None
-                if record is not None and inst is not None:
-                    data.append(rows.order_row(inst, record))
+        topics = subscriber.topics
+
+        def wants(table: str, symbol: str) -> bool:  # "order" or "order:XBTUSD" (bitmex-ws scopes by symbol)
+            return (table, "") in topics or (table, symbol) in topics
+
+        mine = [e for e in events if isinstance(e, Execution) and e.account == account]
+        self._send_orders(subscriber, account, mine, wants)
+        if mine and any(table == "execution" for table, _ in topics):
+            recent = list(self.views.executions.get(account, ()))[-len(mine):]
+            data = [rows.execution_row(inst, execution) for execution in recent
+                    if (inst := self.instrument(execution.report.symbol)) is not None
+                    and wants("execution", execution.report.symbol)]
             if data:
-                subscriber.send({"table": "order", "action": "update", "data": data})
-        if ("execution", "") in topics:
-            executions = [e for e in events if isinstance(e, Execution) and e.account == account]
-            if executions:
-                recent = list(self.views.executions.get(account, ()))[-len(executions):]
-                data = []
-                for execution in recent:
-                    inst = self.instrument(execution.report.symbol)
-                    if inst is not None:
-                        data.append(rows.execution_row(inst, execution))
                 subscriber.send({"table": "execution", "action": "insert", "data": data})
-        if ("position", "") in topics:
-            symbols = {e.symbol for e in events if isinstance(e, PositionUpdate) and e.account == account}
-            symbols |= {s for s in priced if (account, s) in self.views.positions}
-            data = []
-            for symbol in sorted(symbols):
-                inst = self.instrument(symbol)
-                if inst is not None:
-                    data.append(rows.position_row(exchange, self.views, inst, account, now))
-            if data:
-                subscriber.send({"table": "position", "action": "update", "data": data})
+        symbols = {e.symbol for e in events if isinstance(e, PositionUpdate) and e.account == account}
+        symbols |= {s for s in priced if (account, s) in self.views.positions}
+        inserted: list[dict[str, Any]] = []
+        updated: list[dict[str, Any]] = []
+        for symbol in sorted(symbols):
+            inst = self.instrument(symbol)
+            if inst is not None and wants("position", symbol):
+                batch = inserted if (account, symbol) in self.views.new_positions else updated
+                batch.append(rows.position_row(self.exchange, self.views, inst, account, now))
+        for action, batch in (("insert", inserted), ("update", updated)):
+            if batch:  # full rows: ccxt needs homeNotional etc. in every row
+                subscriber.send({"table": "position", "action": action, "data": batch})
         if ("margin", "") in topics:
-            data = [rows.margin_row(exchange, account, currency, now) for currency in exchange.assets()]
+            data = [rows.margin_row(self.exchange, account, currency, now) for currency in self.exchange.assets()]
             subscriber.send({"table": "margin", "action": "update", "data": data})
+
+    def _send_orders(
+        self, subscriber: Subscriber, account: int, mine: list[Execution], wants: Callable[[str, str], bool]
+    ) -> None:
+        """Full ``order`` rows of the orders these reports touched: ``insert`` when new, else ``update``."""
+        inserted: list[dict[str, Any]] = []
+        updated: list[dict[str, Any]] = []
+        for order_id in dict.fromkeys(e.order_id for e in mine):
+            record = self.views.order_of(account, order_id)
+            inst = self.instrument(record.symbol) if record else None
+            if record is not None and inst is not None and wants("order", record.symbol):
+                batch = inserted if order_id in self.views.new_orders else updated
+                batch.append(rows.order_row(inst, record))
+        for action, batch in (("insert", inserted), ("update", updated)):
+            if batch:  # full rows either way: ccxt 4.5.83 does not merge deltas
+                subscriber.send({"table": "order", "action": action, "data": batch})

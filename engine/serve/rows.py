@@ -331,6 +331,8 @@ def position_row(exchange: Engine, views: Views, inst: Instrument, account: int,
                 "bankruptPrice": price_out(inst, margin.bankrupt_price) if margin.bankrupt_price else None,
             }
         )
+        if leverage and margin.liquidation_price:  # isolated: MRG-020's own figure (cross: the engine's report)
+            row["liquidationPrice"] = price_out(inst, margin.liquidation_price)
         if not inst.is_inverse and held.qty != 0:
             row["homeNotional"] = ratio_out(held.qty * inst.multiplier, coin, 8)
             row["foreignNotional"] = ratio_out(-margin.mark_value, coin, 8)

@@ -23,6 +23,7 @@ MAX_ORDERS_PER_ACCOUNT: Final = 20_000  # closed orders beyond this are forgotte
 MAX_EXECUTIONS_PER_ACCOUNT: Final = 20_000
 MAX_TRADES_PER_SYMBOL: Final = 10_000
 MAX_FUNDING_ROWS: Final = 10_000
+DONE_STATUSES: Final = frozenset(("Canceled", "Rejected", "Expired"))
 OPEN_STATUSES: Final = frozenset(("New", "PartiallyFilled", "Untriggered", "Triggered", "PendingNew", "PendingCancel"))
 
 
@@ -78,6 +79,8 @@ class OrderRecord:
             self.cum_value += report.last_qty * report.last_px
         if report.exec_type == "TriggeredOrActivatedBySystem":
             self.triggered = "Triggered"
+        if report.ord_status in DONE_STATUSES:
+            self.leaves_qty = 0  # BitMEX: nothing is left of a cancelled, rejected or expired order
 
     @property
     def is_open(self) -> bool:
@@ -123,6 +126,8 @@ class Views:
         self.funding: deque[tuple[int, str, int]] = deque(maxlen=MAX_FUNDING_ROWS)  # (time, symbol, rate_e8)
         self.liquidations: deque[tuple[int, int, str]] = deque(maxlen=MAX_TRADES_PER_SYMBOL)
         self.new_trades: list[PublicTrade] = []  # the trades of the last command applied
+        self.new_orders: set[int] = set()  # orders first seen in the last command (WS "insert", not "update")
+        self.new_positions: set[tuple[int, str]] = set()  # positions first reported in the last command
         self._match_seq = 0
         self._match_symbol = ""
 
@@ -148,10 +153,14 @@ class Views:
     def apply(self, command: object, events: Sequence[Event]) -> None:
         """Take one command's events (and the request fields of a PlaceOrder it accepted)."""
         self.new_trades = []
+        self.new_orders = set()
+        self.new_positions = set()
         for event in events:
             if isinstance(event, Execution):
                 self._execution(event)
             elif isinstance(event, PositionUpdate):
+                if (event.account, event.symbol) not in self.positions:
+                    self.new_positions.add((event.account, event.symbol))
                 self.positions[(event.account, event.symbol)] = event
             elif isinstance(event, Transaction):
                 pass
@@ -172,6 +181,7 @@ class Views:
             record = OrderRecord(report)
             if report.account >= 0:
                 self._remember_order(record)
+                self.new_orders.add(report.order_id)
         else:
             record.apply(report)
         if report.exec_type != "Trade":
