@@ -29,7 +29,8 @@ def swagger_spec(host: str) -> dict[str, Any]:
                  **({"format": "double"} if p.kind == "number" else {})}
                 for p in route.params
             ],
-            "responses": {"200": {"description": "Request was successful", "schema": {"type": "object"}},
+            "responses": {"200": {"description": "Request was successful", "schema": (
+                {"type": "array", "items": {"type": "object"}} if route.many else {"type": "object"})},
                           "400": {"description": "Parameter Error"}, "401": {"description": "Unauthorized"},
                           "403": {"description": "Access Denied"}, "404": {"description": "Not Found"}},
         }
