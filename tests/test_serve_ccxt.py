@@ -203,3 +203,16 @@ def test_ccxt_tickers_funding_edit_cancel_many_and_close(one: Any, two: Any) -> 
     one.close_position(INV, "sell")
     assert held > 0
     assert {p["symbol"]: p for p in one.fetch_positions()}[INV]["contracts"] == 0
+
+
+def test_dead_mans_switch_fires_without_further_traffic(one: Any) -> None:
+    import time
+
+    one.load_markets()
+    order = one.create_order(INV, "limit", "buy", 100, 39000)
+    one.cancel_all_orders_after(1000)
+    deadline = time.monotonic() + 10
+    while one.fetch_order(order["id"], INV)["status"] == "open":
+        assert time.monotonic() < deadline, "the dead man's switch never fired"
+        time.sleep(0.2)
+    assert one.fetch_order(order["id"], INV)["status"] == "canceled"

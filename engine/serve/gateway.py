@@ -116,6 +116,13 @@ class Gateway:
         """Advance the logical clock to now (fires dead man's switches and Day expiries)."""
         return self.execute(cmd.TimeTick(time_ms=self.now_ms()))
 
+    def tick_if_due(self) -> bool:
+        """Tick when an armed dead man's switch is due (no traffic must not keep orders alive)."""
+        if self.views.deadlines and min(self.views.deadlines.values()) <= self.now_ms():
+            self.tick()
+            return True
+        return False
+
 
 def last_outcome(events: Sequence[Event]) -> Event | None:
     """The ``Accepted``/``Rejected`` that ends a command's events."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import secrets
 import signal
@@ -29,6 +30,9 @@ from perpspec.engine.serve.ws import realtime
 
 DEMO_XBT = 10 * 100_000_000  # 10 XBT in XBt
 DEMO_USDT = 100_000 * 1_000_000  # 100,000 USDT in USDt
+TICK_SECONDS = 0.1  # how often the gateway checks for a due dead man's switch
+TICKER: web.AppKey[asyncio.Task[None]] = web.AppKey("ticker")
+log = logging.getLogger("perpspec.serve")
 KEYS_NAME = "keys.json"
 ADMIN_TOKEN_NAME = "admin.token"
 
@@ -68,6 +72,26 @@ def build_app(server: Server) -> web.Application:
             await conn.ws.close(code=1001, message=b"server shutdown")
 
     app.on_shutdown.append(close_sockets)
+
+    async def ticker() -> None:
+        """Fire dead man's switches on time even when no request arrives (until the app stops)."""
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            try:
+                server.gateway.tick_if_due()
+            except Exception:  # logged; the ticker keeps running
+                log.exception("clock tick failed")
+
+    async def start_ticker(app: web.Application) -> None:
+        app[TICKER] = asyncio.get_running_loop().create_task(ticker())
+
+    async def stop_ticker(app: web.Application) -> None:
+        app[TICKER].cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await app[TICKER]
+
+    app.on_startup.append(start_ticker)
+    app.on_cleanup.append(stop_ticker)
     return app
 
 

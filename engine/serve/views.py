@@ -125,6 +125,7 @@ class Views:
         self.positions: dict[tuple[int, str], PositionUpdate] = {}
         self.funding: deque[tuple[int, str, int]] = deque(maxlen=MAX_FUNDING_ROWS)  # (time, symbol, rate_e8)
         self.liquidations: deque[tuple[int, int, str]] = deque(maxlen=MAX_TRADES_PER_SYMBOL)
+        self.deadlines: dict[int, int] = {}  # account -> armed dead man's switch (ms of the logical clock)
         self.new_trades: list[PublicTrade] = []  # the trades of the last command applied
         self.new_orders: set[int] = set()  # orders first seen in the last command (WS "insert", not "update")
         self.new_positions: set[tuple[int, str]] = set()  # positions first reported in the last command
@@ -174,6 +175,20 @@ class Views:
                     record.peg_price_type = command.peg_price_type or ""
         if isinstance(command, cmd.FundingTick):
             self.funding.append((command.time_ms, command.symbol, command.rate_e8))
+        self._track_deadlines(command, events)
+
+    def _track_deadlines(self, command: object, events: Sequence[Event]) -> None:
+        """Armed dead man's switches: the gateway ticks the clock when one is due (the engine fires it)."""
+        time_ms = getattr(command, "time_ms", None)
+        if type(time_ms) is int:
+            for account in [a for a, at in self.deadlines.items() if at <= time_ms]:
+                del self.deadlines[account]  # fired (or due) by this command's clock advance
+        accepted = bool(events) and isinstance(events[-1], Accepted)
+        if isinstance(command, cmd.CancelAllAfter) and accepted:
+            if command.timeout_ms:
+                self.deadlines[command.account] = command.time_ms + command.timeout_ms
+            else:
+                self.deadlines.pop(command.account, None)
 
     def _execution(self, report: Execution) -> None:
         record = self.orders.get(report.order_id)
