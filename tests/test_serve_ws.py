@@ -216,3 +216,55 @@ def test_auth_key_expires_then_cancel_all_after_over_websocket(served: tuple[Run
     assert messages[1]["success"] is True
     assert messages[2]["cancelTime"] is not None
     assert messages[3]["cancelTime"] is None
+
+
+def test_a_slow_client_is_cut_off_when_its_queue_overflows() -> None:
+    from perpspec.engine.serve.ws import Connection, _writer
+
+    class FakeSocket:
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+            self.closed_with: int | None = None
+
+        async def send_str(self, text: str) -> None:
+            self.sent.append(text)
+
+        async def close(self, code: int, message: bytes) -> None:
+            self.closed_with = code
+
+    async def session() -> tuple[bool, int | None, int]:
+        socket = FakeSocket()
+        conn = Connection(socket, 3)  # type: ignore[arg-type]
+        for number in range(10):  # the writer has not run: the client "reads" nothing
+            conn.send({"n": number})
+        await asyncio.wait_for(_writer(conn), TIMEOUT)
+        return conn.overflowed, socket.closed_with, len(socket.sent)
+
+    overflowed, code, delivered = run(session())
+    assert (overflowed, code) == (True, 1008)
+    assert delivered == 0  # nothing more is sent to a client that fell behind
+
+
+def test_connections_per_ip_are_limited(tmp_path: Path) -> None:
+    import aiohttp
+
+    running, _ = start_server(tmp_path, max_ws_connections_per_ip=2)
+
+    async def session() -> list[int]:
+        statuses = []
+        async with aiohttp.ClientSession() as http:
+            sockets = []
+            for _ in range(3):
+                try:
+                    sockets.append(await http.ws_connect(running.ws_url))
+                    statuses.append(101)
+                except aiohttp.WSServerHandshakeError as error:
+                    statuses.append(error.status)
+            for socket in sockets:
+                await socket.close()
+        return statuses
+
+    try:
+        assert run(session()) == [101, 101, 429]
+    finally:
+        running.stop()

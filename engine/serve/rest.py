@@ -110,6 +110,7 @@ class ServerConfig:
     ip_rate_limit_per_minute: int = 300  # per IP, unauthenticated requests
     max_body_bytes: int = 64 * 1024
     max_ws_connections: int = 1024
+    max_ws_connections_per_ip: int = 64
     max_ws_subscriptions: int = 100  # topics per connection
     ws_queue_messages: int = 10_000  # a slower client is disconnected
     admin_token: str = ""  # empty: admin endpoints refused

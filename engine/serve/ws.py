@@ -37,8 +37,9 @@ MAX_OPS_PER_CONNECTION_SECOND: Final = 50  # WS flood: more ops than this in a s
 class Connection:
     """One client: its account (after auth), its topics and its outgoing queue."""
 
-    def __init__(self, ws: web.WebSocketResponse, capacity: int) -> None:
+    def __init__(self, ws: web.WebSocketResponse, capacity: int, remote: str | None = None) -> None:
         self.ws = ws
+        self.remote = remote
         self.account: int | None = None
         self.key: ApiKey | None = None
         self.topics: set[tuple[str, str]] = set()
@@ -72,11 +73,12 @@ async def realtime(request: web.Request) -> web.StreamResponse:
 
     server = request.app[SERVER]
     connections = server.connections
-    if len(connections) >= server.config.max_ws_connections:
+    same_ip = sum(1 for other in connections if other.remote == request.remote)
+    if len(connections) >= server.config.max_ws_connections or same_ip >= server.config.max_ws_connections_per_ip:
         return web.json_response({"error": {"message": "Too many connections", "name": "HTTPError"}}, status=429)
     ws = web.WebSocketResponse(autoping=True, heartbeat=None, max_msg_size=MAX_MESSAGE_BYTES)
     await ws.prepare(request)
-    conn = Connection(ws, server.config.ws_queue_messages)
+    conn = Connection(ws, server.config.ws_queue_messages, request.remote)
     connections.add(conn)
     writer = asyncio.get_running_loop().create_task(_writer(conn))
     hub = server.gateway.hub
