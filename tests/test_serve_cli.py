@@ -82,3 +82,22 @@ def test_price_feed_marks_every_instrument_from_the_scenario_path(tmp_path: Path
     assert sorted(prices) == ["ETHUSD", "XBTUSD", "XBTUSDT", "XBTZ26"]
     assert status == 200
     assert {row["symbol"]: row["markPrice"] for row in rows}["XBTUSD"] * 100 == feed.path[0]
+
+
+def test_price_feed_funds_perpetuals_at_the_funding_instant(tmp_path: Path) -> None:
+    pytest.importorskip("ccxt")
+    from tests.serve_helpers import ccxt_client
+
+    running, keys = start_server(tmp_path)
+    try:
+        feed = PriceFeed(running.server.gateway, "calm", speed=60)
+        now = running.call(running.server.gateway.now_ms)
+        assert running.call(feed.fund_if_due, now) == []  # the first instant is still ahead
+        for symbol in feed.next_funding:
+            feed.next_funding[symbol] = now  # as if the clock had reached it
+        funded = running.call(feed.fund_if_due, now)
+        history = ccxt_client(running, keys["one"]).fetch_funding_rate_history("BTC/USD:BTC")
+    finally:
+        running.stop()
+    assert funded == ["ETHUSD", "XBTUSD", "XBTUSDT"]
+    assert [h["fundingRate"] for h in history] == [0.0001]  # 0.03 % a day over 8 h, no premium
