@@ -184,3 +184,62 @@ def test_rate_limit_answers_429_json_with_bitmex_headers(tmp_path: Path) -> None
             ccxt_client(running, keys["one"]).fetch_positions()
     finally:
         running.stop()
+
+
+ENDPOINTS = [
+    ("POST", "/api/v1/order", dict(GOOD)),
+    ("PUT", "/api/v1/order", {"orderID": "00000000-0000-4000-8000-000000000001", "orderQty": 200, "price": 41000}),
+    ("DELETE", "/api/v1/order", {"orderID": "00000000-0000-4000-8000-000000000001"}),
+    ("DELETE", "/api/v1/order/all", {"symbol": "XBTUSD", "filter": {"side": "Buy"}}),
+    ("POST", "/api/v1/order/cancelAllAfter", {"timeout": 60000}),
+    ("POST", "/api/v1/position/leverage", {"symbol": "XBTUSD", "leverage": 10}),
+    ("POST", "/api/v1/position/isolate", {"symbol": "XBTUSD", "enabled": True}),
+    ("POST", "/api/v1/position/transferMargin", {"symbol": "XBTUSD", "amount": 1000}),
+    ("POST", "/api/v1/position/riskLimit", {"symbol": "XBTUSD", "riskLimit": 20000000000}),
+]
+# (null and "" mean "absent" to BitMEX, and 0 or -1 can be meaningful: leverage 0 is cross margin)
+HOSTILE_VALUES = [True, False, [], {}, [1, 2], {"$gt": 0}, "x" * 5000, -(10**40), 10**40, "NaN", "Infinity", "1e9",
+                  12.345678901234567, "\u0000", "../../etc/passwd"]
+
+
+def _view(running: Running, key: ApiKey) -> tuple[object, ...]:
+    """Everything the account can see (orders, positions, margin): a hostile request must not move it."""
+    out = []
+    for path in ("/api/v1/order?count=1000", "/api/v1/position", "/api/v1/user/margin?currency=all"):
+        status, rows, _ = raw_request(running, "GET", path, key=key)
+        assert status == 200
+        for row in rows if isinstance(rows, list) else [rows]:
+            row.pop("timestamp", None)
+        out.append(json.dumps(rows, sort_keys=True))
+    return tuple(out)
+
+
+@pytest.mark.parametrize(("verb", "path", "body"), ENDPOINTS, ids=[f"{v} {p}" for v, p, _ in ENDPOINTS])
+def test_every_field_with_a_hostile_value_is_a_typed_error_and_moves_nothing(
+    served: Served, verb: str, path: str, body: dict[str, object]
+) -> None:
+    running, keys = served
+    before = _view(running, keys["two"])
+    answers = set()
+    accepted = set()
+    for field in body:
+        for value in HOSTILE_VALUES:
+            data = json.dumps({**body, field: value}).encode()
+            status, answer, _ = raw_request(running, verb, path, data, keys["two"])
+            if status == 200:
+                accepted.add((field, json.dumps(value)))
+                continue
+            assert 400 <= status < 500, (field, value, status, answer)
+            assert set(answer) == {"error"} and set(answer["error"]) == {"message", "name"}, answer
+            answers.add(status)
+    assert accepted <= LEGITIMATE.get(path, set())
+    if not accepted:
+        assert _view(running, keys["two"]) == before
+    assert answers  # something was refused
+
+
+# values of the list above that an endpoint rightly accepts (a boolean where a boolean belongs)
+LEGITIMATE = {
+    "/api/v1/position/isolate": {("enabled", "true"), ("enabled", "false")},
+    "/api/v1/order/all": {("filter", "{}")},
+}

@@ -381,6 +381,8 @@ def put_order(ctx: Context) -> Any:
 def _id_list(value: Any, name: str) -> list[Any]:
     value = _json_param(value, name) if isinstance(value, str) and value.startswith("[") else value
     ids = value if isinstance(value, list) else [value]
+    if not ids:
+        raise ApiError(400, "Must specify either orderID or clOrdID")
     if len(ids) > MAX_IDS_PER_CANCEL:
         raise ApiError(400, f"Too many ids in '{name}' (at most {MAX_IDS_PER_CANCEL})")
     return ids
@@ -416,7 +418,9 @@ def delete_all(ctx: Context) -> Any:
     inst = instrument_of(ctx, required=False)
     side = None
     filter_ = _json_param(ctx.params.get("filter"), "filter")
-    if isinstance(filter_, dict) and filter_.get("side") is not None:
+    if filter_ is not None and not (isinstance(filter_, dict) and set(filter_) <= {"side"}):
+        raise ApiError(400, "'filter' must be a JSON object naming at most 'side'")
+    if filter_ and filter_.get("side") is not None:
         side = parse_text(filter_["side"], "Invalid side", 8)
     events = ctx.execute(cmd.CancelAll(time_ms=ctx.now(), account=ctx.account,
                                        symbol=inst.symbol if inst else None, side=side))
