@@ -101,3 +101,24 @@ def test_price_feed_funds_perpetuals_at_the_funding_instant(tmp_path: Path) -> N
         running.stop()
     assert funded == ["ETHUSD", "XBTUSD", "XBTUSDT"]
     assert [h["fundingRate"] for h in history] == [0.0001]  # 0.03 % a day over 8 h, no premium
+
+
+def test_market_maker_quotes_every_marked_contract_after_a_price_step(tmp_path: Path) -> None:
+    pytest.importorskip("ccxt")
+    from perpspec.engine.serve.makers import MarketMaker
+    from tests.serve_helpers import ccxt_client
+
+    running, keys = start_server(tmp_path)
+    try:
+        maker = MarketMaker(running.server.gateway, levels=3)
+        running.call(maker.ensure_account)
+        feed = PriceFeed(running.server.gateway, "calm", speed=60, maker=maker)
+        running.call(feed.apply, 0)
+        client = ccxt_client(running, keys["one"])
+        book = client.fetch_order_book("BTC/USD:BTC")
+        filled = client.create_order("BTC/USD:BTC", "market", "buy", 100)
+    finally:
+        running.stop()
+    assert (len(book["bids"]), len(book["asks"])) == (3, 3)
+    assert book["bids"][0][0] < feed.path[0] / 100 < book["asks"][0][0]
+    assert filled["status"] == "closed"

@@ -36,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fsync", default="never", help="journal fsync policy: never | always | every:N (default never)")
     parser.add_argument("--rate-limit", type=int, default=120, help="requests per minute per API key (default 120)")
     parser.add_argument("--demo", action="store_true", help="verify and fund accounts 1 and 2 on first start")
+    parser.add_argument("--makers", action="store_true", help="account 0 quotes every contract around the mark")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             serve_until_stopped(
                 args.store, args.host, args.port, policy=policy, rate_limit=args.rate_limit,
                 demo=DEMO_ACCOUNTS if args.demo else (), scenario=None if args.no_feed else args.scenario,
-                speed=args.speed,
+                speed=args.speed, makers=args.makers,
             )
         )
     except (JournalError, KeyStoreError) as error:

@@ -22,6 +22,7 @@ from typing import Final
 
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.serve.gateway import Gateway
+from perpspec.engine.serve.makers import MarketMaker
 from perpspec.engine.simulation.scenario import generate_index_path, load_scenario
 from perpspec.rules.funding import (
     compute_funding_rate_e8,
@@ -41,8 +42,9 @@ WAKE_MS: Final = 1_000  # the feed checks for a due price step or funding instan
 class PriceFeed:
     """Mark/index updates from a scenario path, for every instrument."""
 
-    def __init__(self, gateway: Gateway, scenario: str = "calm", speed: int = 1) -> None:
+    def __init__(self, gateway: Gateway, scenario: str = "calm", speed: int = 1, maker: MarketMaker | None = None) -> None:
         self.gateway = gateway
+        self.maker = maker
         loaded = load_scenario(scenario)
         self.symbol = loaded.instrument.symbol
         self.scale = loaded.instrument.price_scale
@@ -77,6 +79,8 @@ class PriceFeed:
             )
             if events and type(events[-1]).__name__ == "Rejected":
                 log.debug("price update refused: %s", events[-1])
+        if self.maker is not None:
+            self.maker.requote()
 
     def funding_rate_e8(self, symbol: str) -> int:
         """FND-005 with the interval's interest and no premium (see the module docstring)."""

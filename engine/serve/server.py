@@ -24,6 +24,7 @@ from perpspec.engine.durability.journal import SyncPolicy
 from perpspec.engine.serve.feed import PriceFeed
 from perpspec.engine.serve.gateway import Gateway
 from perpspec.engine.serve.keys import KeyStore
+from perpspec.engine.serve.makers import MarketMaker
 from perpspec.engine.serve.rest import SERVER, Server, ServerConfig, add_routes, json_response
 from perpspec.engine.serve.swagger import swagger_spec
 from perpspec.engine.serve.ws import realtime
@@ -183,6 +184,7 @@ async def serve_until_stopped(
     demo: Sequence[int] = (),
     scenario: str | None = "calm",
     speed: int = 1,
+    makers: bool = False,
 ) -> int:
     """``perpspec serve``: listen until SIGINT/SIGTERM, then close the journal cleanly."""
     server = open_server(store, ServerConfig(rate_limit_per_minute=rate_limit), policy=policy)
@@ -201,7 +203,10 @@ async def serve_until_stopped(
               f"store {store}", flush=True)
     feed_task = None
     if scenario is not None:
-        feed_task = asyncio.create_task(PriceFeed(gateway, scenario, speed).run())
+        maker = MarketMaker(gateway) if makers else None
+        if maker is not None:
+            maker.ensure_account()
+        feed_task = asyncio.create_task(PriceFeed(gateway, scenario, speed, maker).run())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
