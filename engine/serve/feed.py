@@ -23,6 +23,7 @@ from typing import Final
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.serve.gateway import Gateway
 from perpspec.engine.serve.makers import MarketMaker
+from perpspec.engine.serve.rows import is_settled
 from perpspec.engine.simulation.scenario import generate_index_path, load_scenario
 from perpspec.rules.funding import (
     compute_funding_rate_e8,
@@ -61,7 +62,7 @@ class PriceFeed:
         now = self.path[min(step, len(self.path) - 1)]
         out: dict[str, int] = {}
         for symbol, inst in sorted(exchange.instruments().items()):
-            if symbol in getattr(exchange, "settled", {}):
+            if is_settled(exchange, symbol):
                 continue
             if symbol == self.symbol or symbol.startswith("XBT"):
                 start = base * inst.price_scale // self.scale  # exact: both scales are powers of ten here
@@ -94,7 +95,7 @@ class PriceFeed:
         funded = []
         exchange = self.gateway.exchange
         for symbol, inst in sorted(exchange.instruments().items()):
-            if not inst.is_perpetual or inst.funding_interval_ms <= 0 or symbol in getattr(exchange, "settled", {}):
+            if not inst.is_perpetual or inst.funding_interval_ms <= 0 or is_settled(exchange, symbol):
                 continue
             due = self.next_funding.setdefault(
                 symbol, compute_next_funding_ms(now_ms, inst.funding_interval_ms, FUNDING_OFFSET_MS)

@@ -12,6 +12,7 @@ from typing import Final
 
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.serve.gateway import Gateway
+from perpspec.engine.serve.rows import is_settled
 
 MAKER_ACCOUNT: Final = 0
 MAKER_FUNDS: Final = {"XBt": 1_000 * 100_000_000, "USDt": 50_000_000 * 1_000_000}  # 1,000 XBT; 50M USDT
@@ -45,7 +46,7 @@ class MarketMaker:
         accepted = 0
         for symbol, inst in sorted(gateway.exchange.instruments().items()):
             mark = gateway.exchange.mark_price(symbol)
-            if not mark or symbol in getattr(gateway.exchange, "settled", {}):
+            if not mark or is_settled(gateway.exchange, symbol):
                 continue
             base = mark - mark % inst.tick_size  # the tick at or below the mark
             for level in range(1, self.levels + 1):

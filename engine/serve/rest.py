@@ -222,9 +222,8 @@ def get_instruments(ctx: Context) -> Any:
 def get_active(ctx: Context) -> Any:
     exchange = ctx.gateway.exchange
     now = ctx.now()
-    settled = getattr(exchange, "settled", {})
     return [rows.instrument_row(exchange, inst, now, ctx.gateway.views)
-            for s, inst in sorted(exchange.instruments().items()) if s not in settled]
+            for s, inst in sorted(exchange.instruments().items()) if not rows.is_settled(exchange, s)]
 
 
 def get_l2(ctx: Context) -> Any:

@@ -7,9 +7,11 @@ MRG-020; the account's MRG-050 record) and converts units only here, at the edge
 (:mod:`perpspec.engine.serve.units`).  Field names are BitMEX's; rows are
 *full* rows (ccxt 4.5.83 does not merge WebSocket deltas, reference §7).
 
-The two reads the engine has no public method for -- an account's MRG-050
-record and a book's L2 depth -- go through :func:`account_margin` and
-:func:`book_depth`, the only places that know the engine's attribute names.
+The reads the engine has no public method for -- an account's MRG-050 record,
+a book's L2 depth, last and index prices, settled contracts -- go through
+:func:`account_margin`, :func:`book_depth`, :func:`last_and_index` and
+:func:`is_settled`, the only places in the gateway that know the engine's
+attribute names.
 """
 
 from __future__ import annotations
@@ -68,6 +70,19 @@ def account_exists(exchange: Engine, account: int) -> bool:
     return account in exchange.account_ids()
 
 
+def is_settled(exchange: Engine, symbol: str) -> bool:
+    """True once a dated future has settled (no more orders, no mark updates)."""
+    settled: dict[str, int] = getattr(exchange, "settled", {})
+    return symbol in settled
+
+
+def last_and_index(exchange: Engine, symbol: str) -> tuple[int, int]:
+    """(last trade price, index price) in price units, 0 when none yet."""
+    last: dict[str, int] = getattr(exchange, "last_prices", {})
+    index: dict[str, int] = getattr(exchange, "index_prices", {})
+    return last.get(symbol, 0), index.get(symbol, 0)
+
+
 # ----------------------------------------------------------------------------- instruments
 
 
@@ -103,8 +118,7 @@ def instrument_row(exchange: Engine, inst: Instrument, time_ms: int, views: View
     mark = exchange.mark_price(symbol)
     bids, asks = book_depth(exchange, symbol, 1)
     underlying = underlying_of(inst)
-    last = getattr(exchange, "last_prices", {}).get(symbol, 0)
-    index = getattr(exchange, "index_prices", {}).get(symbol, 0)
+    last, index = last_and_index(exchange, symbol)
     funding_rate = None
     if views is not None:
         for _at, funded, rate_e8 in reversed(views.funding):
@@ -120,7 +134,7 @@ def instrument_row(exchange: Engine, inst: Instrument, time_ms: int, views: View
     row: dict[str, Any] = {
         "symbol": symbol,
         "rootSymbol": underlying,
-        "state": "Settled" if symbol in getattr(exchange, "settled", {}) else "Open",
+        "state": "Settled" if is_settled(exchange, symbol) else "Open",
         "typ": typ_of(inst),
         "expiry": iso_timestamp(inst.expiry_ms) if inst.expiry_ms is not None else None,
         "underlying": underlying,
