@@ -243,3 +243,23 @@ LEGITIMATE = {
     "/api/v1/position/isolate": {("enabled", "true"), ("enabled", "false")},
     "/api/v1/order/all": {("filter", "{}")},
 }
+
+
+def test_withdrawal_needs_the_withdraw_permission_and_never_takes_margin_in_use(tmp_path: Path) -> None:
+    running, keys = start_server(tmp_path)
+    try:
+        body = json.dumps({"currency": "XBt", "amount": 100_000_000}).encode()
+        status, answer, _ = raw_request(running, "POST", "/api/v1/user/requestWithdrawal", body, keys["one"])
+        assert (status, answer["error"]["message"]) == (403, "Access Denied")
+        withdrawer = running.call(running.server.keys.create, 1, ["read", "withdraw"])
+        running.call(running.server.keys.save)
+        status, answer, _ = raw_request(running, "POST", "/api/v1/user/requestWithdrawal", body, withdrawer)
+        assert (status, answer["amount"]) == (200, -100_000_000)
+        too_much = json.dumps({"currency": "XBt", "amount": 100 * 100_000_000}).encode()
+        status, answer, _ = raw_request(running, "POST", "/api/v1/user/requestWithdrawal", too_much, withdrawer)
+        assert status == 400
+        assert "insufficient Available Balance" in answer["error"]["message"]
+        status, wallet, _ = raw_request(running, "GET", "/api/v1/user/wallet?currency=XBt", key=withdrawer)
+        assert wallet["amount"] == 9 * 100_000_000
+    finally:
+        running.stop()

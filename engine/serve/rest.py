@@ -47,6 +47,7 @@ from perpspec.engine.serve.units import (
     parse_text,
     parse_units,
     parse_whole,
+    price_out,
 )
 from perpspec.engine.serve.views import OrderRecord
 from perpspec.rules.instrument import Instrument
@@ -530,6 +531,31 @@ def _admin_account(ctx: Context) -> int:
     return account
 
 
+def post_withdrawal(ctx: Context) -> Any:
+    """``POST /user/requestWithdrawal``: the amount leaves the account at once (no address book, no 2FA)."""
+    currency = ctx.params.get("currency")
+    if not isinstance(currency, str) or currency not in ctx.gateway.exchange.assets():
+        raise ApiError(400, "Invalid currency")
+    amount = parse_whole(ctx.params.get("amount"), "Invalid amount")
+    if amount <= 0:
+        raise ApiError(400, "Invalid amount")
+    now = ctx.now()
+    events = ctx.execute(cmd.Withdraw(time_ms=now, account=ctx.account, asset=currency, amount=amount))
+    accepted = check(events, currency)
+    return {"transactID": f"{accepted.seq:08x}-0000-4000-a000-000000000000", "account": ctx.account,
+            "currency": currency, "transactType": "Withdrawal", "amount": -amount, "transactStatus": "Completed",
+            "timestamp": iso_timestamp(now)}
+
+
+def get_settlements(ctx: Context) -> Any:
+    instruments = ctx.gateway.exchange.instruments()
+    symbol = ctx.params.get("symbol")
+    data = [{"timestamp": iso_timestamp(t), "symbol": s, "settlementType": "Settlement",
+             "settledPrice": price_out(instruments[s], price)}
+            for t, s, price in ctx.gateway.views.settlements if symbol in (None, "", s) and s in instruments]
+    return select(ctx, data)
+
+
 def admin_verify(ctx: Context) -> Any:
     account = _admin_account(ctx)
     events = ctx.execute(cmd.VerifyAccount(time_ms=ctx.now(), account=account))
@@ -596,6 +622,12 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route(verb="GET", path="/user", tag="User", operation="get", permission="read", handler=get_user),
     Route(verb="GET", path="/user/margin", tag="User", operation="getMargin", permission="read", handler=get_margin,
           params=(Param(name="currency", kind=_S),)),
+    Route(verb="POST", path="/user/requestWithdrawal", tag="User", operation="requestWithdrawal",
+          permission="withdraw", handler=post_withdrawal,
+          params=(Param(name="currency", kind=_S, required=True), Param(name="amount", kind=_I, required=True),
+                  Param(name="address", kind=_S))),
+    Route(verb="GET", path="/settlement", tag="Settlement", operation="get", permission="", handler=get_settlements,
+          params=(_SYMBOL, *_LIST_PARAMS), many=True),
     Route(verb="GET", path="/user/wallet", tag="User", operation="getWallet", permission="read", handler=get_wallet,
           params=(Param(name="currency", kind=_S),)),
     Route(verb="GET", path="/order", tag="Order", operation="getOrders", permission="read", handler=get_orders,

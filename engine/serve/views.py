@@ -124,6 +124,7 @@ class Views:
         self.trades: dict[str, deque[PublicTrade]] = {}
         self.positions: dict[tuple[int, str], PositionUpdate] = {}
         self.funding: deque[tuple[int, str, int]] = deque(maxlen=MAX_FUNDING_ROWS)  # (time, symbol, rate_e8)
+        self.settlements: list[tuple[int, str, int]] = []  # (time, symbol, settledPrice in price units)
         self.liquidations: deque[tuple[int, int, str]] = deque(maxlen=MAX_TRADES_PER_SYMBOL)
         self.deadlines: dict[int, int] = {}  # account -> armed dead man's switch (ms of the logical clock)
         self.new_trades: list[PublicTrade] = []  # the trades of the last command applied
@@ -175,6 +176,8 @@ class Views:
                     record.peg_price_type = command.peg_price_type or ""
         if isinstance(command, cmd.FundingTick):
             self.funding.append((command.time_ms, command.symbol, command.rate_e8))
+        if isinstance(command, cmd.Settle) and events and isinstance(events[-1], Accepted):
+            self.settlements.append((command.time_ms, command.symbol, command.settlement_price))
         self._track_deadlines(command, events)
 
     def _track_deadlines(self, command: object, events: Sequence[Event]) -> None:
