@@ -13,9 +13,11 @@ all of them:
    execute one engine command; an engine rejection becomes BitMEX's error.
 
 Nothing raised inside a handler leaves as a stack trace: an unexpected
-exception is logged and answered ``500 {"error": {"message": "Server Error"}}``
-with the state unchanged by the request (a command is either executed whole
-by the engine, which restores its state on a bug, or never sent).
+exception is logged and answered ``500 {"error": {"message": "Server Error"}}``.
+Every refusal at the edge (parsing, types, auth, limits) happens before any
+command is sent, so it changes nothing; a command that reaches the engine is
+applied whole or rejected whole by the engine (which restores its state on a
+bug of its own) -- a rejected command only advances the logical clock.
 """
 
 from __future__ import annotations
@@ -792,7 +794,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return json_response(data, headers=rate_headers)
     except ApiError as error:
         return error_response(error, rate_headers)
-    except Exception:  # never a stack trace to the client; the state is unchanged by this request
+    except Exception:  # never a stack trace to the client
         log.exception("internal error on %s %s", request.method, request.path)
         return error_response(ApiError(500, "Server Error"), rate_headers)
 
