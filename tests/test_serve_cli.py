@@ -6,6 +6,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -122,3 +123,44 @@ def test_market_maker_quotes_every_marked_contract_after_a_price_step(tmp_path: 
     assert (len(book["bids"]), len(book["asks"])) == (3, 3)
     assert book["bids"][0][0] < feed.path[0] / 100 < book["asks"][0][0]
     assert filled["status"] == "closed"
+
+
+def test_admin_cli_verifies_funds_and_prices_on_a_running_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    pytest.importorskip("ccxt")
+    from tests.serve_helpers import ccxt_client
+
+    store = str(tmp_path / "store")
+    server = subprocess.Popen([sys.executable, "-m", "perpspec", "serve", "--store", store, "--port", "0", "--no-feed"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split()[2].removesuffix("/api/v1")
+        where = ["--store", store, "--url", url]
+        assert main(["admin", "verify", "--account", "5", *where]) == 0
+        assert main(["admin", "deposit", "--account", "5", "--currency", "XBt", "--amount", "250000000", *where]) == 0
+        assert main(["admin", "price", "--symbol", "XBTUSD", "--mark", "50000.5", *where]) == 0
+        assert main(["admin", "deposit", "--account", "5", "--currency", "DOGE", "--amount", "1", *where]) == 2
+        capsys.readouterr()
+        assert main(["keys", "create", "--account", "5", "--store", store, "--json"]) == 0
+        key = json.loads(capsys.readouterr().out)
+
+        class Target:
+            pass
+
+        target: Any = Target()
+        target.url, target.ws_url = url, url.replace("http", "ws") + "/realtime"
+        client = ccxt_client(target, None)
+        client.apiKey, client.secret = key["id"], key["secret"]
+        balance = client.fetch_balance()["BTC"]["total"]
+        mark = client.fetch_ticker("BTC/USD:BTC")["markPrice"]
+        assert main(["admin", "state", *where]) == 0
+        state = json.loads(capsys.readouterr().out)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)
+    assert (balance, mark) == (2.5, 50000.5)
+    assert state["commands"] == 3  # verify, deposit, price: the unknown currency was refused at the edge

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", default=DEFAULT_STORE, help=f"store directory (default ./{DEFAULT_STORE})")
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free)")
-    parser.add_argument("--scenario", default="calm", help="scenario whose index path is the price feed (default calm)")
+    parser.add_argument("--scenario", default="calm", help="built-in scenario or scenario file (TOML; its price path may be a CSV) replayed as the price feed (default calm)")
     parser.add_argument("--speed", type=int, default=1, help="price feed speed factor (default 1: real time)")
     parser.add_argument("--no-feed", action="store_true", help="no price feed (prices from POST /api/v1/admin/price)")
     parser.add_argument("--fsync", default="never", help="journal fsync policy: never | always | every:N (default never)")
