@@ -216,3 +216,25 @@ def test_dead_mans_switch_fires_without_further_traffic(one: Any) -> None:
         assert time.monotonic() < deadline, "the dead man's switch never fired"
         time.sleep(0.2)
     assert one.fetch_order(order["id"], INV)["status"] == "canceled"
+
+
+def test_ccxt_trigger_post_only_reduce_only_orders_and_leverages(one: Any, two: Any) -> None:
+    one.load_markets()
+    stop = one.create_order(LIN, "market", "sell", 1000, None, {"triggerPrice": 45000, "triggerDirection": "below"})
+    assert (stop["type"], stop["triggerPrice"], stop["status"]) == ("stop", 45000.0, "open")
+    stop_limit = one.create_order(LIN, "limit", "buy", 1000, 55000.5,
+                                  {"triggerPrice": 54000, "triggerDirection": "above"})
+    assert (stop_limit["type"], stop_limit["price"], stop_limit["triggerPrice"]) == ("stoplimit", 55000.5, 54000.0)
+    post_only = one.create_order(LIN, "limit", "buy", 1000, 40000, {"postOnly": True})
+    assert post_only["postOnly"] is True
+    ask = two.create_order(LIN, "limit", "sell", 1000, 50200)
+    crossing = one.create_order(LIN, "limit", "buy", 1000, 50200, {"postOnly": True})
+    assert (crossing["status"], crossing["filled"]) == ("canceled", 0)  # ORD-010: cancelled instead of trading
+    two.cancel_order(ask["id"], LIN)
+    listed = {o["id"]: o for o in one.fetch_orders(LIN)}
+    assert {stop["id"], stop_limit["id"], post_only["id"]} <= set(listed)
+    one.cancel_all_orders(LIN)
+    leverages = one.fetch_leverages([INV])
+    assert leverages[INV]["longLeverage"] > 0
+    ranks = one.fetch_positions_adl_rank()
+    assert all(r["rank"] is None for r in ranks)  # deleveragePercentile is not published yet
