@@ -236,5 +236,7 @@ def test_ccxt_trigger_post_only_reduce_only_orders_and_leverages(one: Any, two: 
     one.cancel_all_orders(LIN)
     leverages = one.fetch_leverages([INV])
     assert leverages[INV]["longLeverage"] > 0
-    ranks = one.fetch_positions_adl_rank()
-    assert all(r["rank"] is None for r in ranks)  # deleveragePercentile is not published yet
+    rows = {row["symbol"]: row for row in one.fetch_positions()}
+    assert rows[LIN]["info"]["deleveragePercentile"] == 1  # the only long: first in its ADL queue (ADL-007)
+    ranks = {r["symbol"]: r["rank"] for r in one.fetch_positions_adl_rank()}
+    assert ranks[LIN] == 1  # ccxt keeps int(deleveragePercentile): BitMEX's fraction

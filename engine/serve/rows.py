@@ -32,6 +32,7 @@ from perpspec.engine.serve.units import (
     seq_uuid,
 )
 from perpspec.engine.serve.views import ExecutionRecord, OrderRecord, PublicTrade, Views
+from perpspec.rules.adl import compute_deleverage_indicators
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import ContractKind, Instrument
 from perpspec.rules.margin import AccountMargin, compute_account_margin, compute_position_margin
@@ -68,6 +69,29 @@ def book_depth(exchange: Engine, symbol: str, levels: int) -> tuple[list[tuple[i
 
 def account_exists(exchange: Engine, account: int) -> bool:
     return account in exchange.account_ids()
+
+
+def deleverage_percentile_ppm(exchange: Engine, views: Views, inst: Instrument, account: int, qty: int) -> int | None:
+    """ADL-007: the position's place in its side's ADL queue (1_000_000 = deleveraged first), or None when flat.
+
+    The candidates are the engine's own ADL rows (the waterfall's inputs); computed once per
+    engine state and side, then read for every position row of that side.
+    """
+    if qty == 0:
+        return None
+    longs = qty > 0
+    seq: int = getattr(exchange, "seq", 0)
+    key = (seq, inst.symbol, longs)
+    table = views.adl_cache.get(key)
+    if table is None:
+        holders: dict[str, dict[int, None]] = getattr(exchange, "holders", {})
+        row_of = getattr(exchange, "_adl_row")  # noqa: B009 - the engine keeps the ADL inputs private
+        candidates = [c for a in holders.get(inst.symbol, {}) if (c := row_of(inst, longs, a)) is not None]
+        table = {i.account_id: i.percentile_ppm for i in compute_deleverage_indicators(candidates)}
+        if len(views.adl_cache) > 64:
+            views.adl_cache.clear()  # older engine states are never asked again
+        views.adl_cache[key] = table
+    return table.get(account)
 
 
 def is_settled(exchange: Engine, symbol: str) -> bool:
@@ -311,7 +335,7 @@ def position_row(exchange: Engine, views: Views, inst: Instrument, account: int,
         "crossMargin": leverage == 0,
         "leverage": hundredths_out(leverage if leverage else inst.max_leverage_hundredths),
         "riskLimit": inst.risk_limit,
-        "deleveragePercentile": None,
+        "deleveragePercentile": None,  # set below for an open position (ADL-007)
         "currentQty": held.qty,
         "isOpen": held.qty != 0,
         "posCost": held.cost,
@@ -326,6 +350,8 @@ def position_row(exchange: Engine, views: Views, inst: Instrument, account: int,
     }
     if held.qty != 0:
         row["avgEntryPrice"] = _entry_price(inst, held)
+        percentile = deleverage_percentile_ppm(exchange, views, inst, account, held.qty)
+        row["deleveragePercentile"] = ppm_out(percentile) if percentile is not None else None
         if inst.is_inverse:
             row["homeNotional"] = ratio_out(held.qty * -inst.multiplier * inst.price_scale, coin * mark, 8) if mark else None
             row["foreignNotional"] = -held.qty

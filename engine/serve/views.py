@@ -126,6 +126,7 @@ class Views:
         self.funding: deque[tuple[int, str, int]] = deque(maxlen=MAX_FUNDING_ROWS)  # (time, symbol, rate_e8)
         self.settlements: list[tuple[int, str, int]] = []  # (time, symbol, settledPrice in price units)
         self.liquidations: deque[tuple[int, int, str]] = deque(maxlen=MAX_TRADES_PER_SYMBOL)
+        self.adl_cache: dict[tuple[int, str, bool], dict[int, int]] = {}  # (seq, symbol, longs) -> ADL-007 ppm
         self.deadlines: dict[int, int] = {}  # account -> armed dead man's switch (ms of the logical clock)
         self.new_trades: list[PublicTrade] = []  # the trades of the last command applied
         self.new_orders: set[int] = set()  # orders first seen in the last command (WS "insert", not "update")
