@@ -26,6 +26,7 @@ def test_liquidations_seen_over_websocket_equal_the_engine_log_and_replay(tmp_pa
     running, keys = start_server(tmp_path)
     maker, longer, shorter = (ccxt_client(running, keys[name]) for name in ("one", "two", "poor"))
     seen: list[Any] = []
+    funds: list[Any] = []
     try:
         maker.load_markets()
         longer.load_markets()
@@ -37,8 +38,8 @@ def test_liquidations_seen_over_websocket_equal_the_engine_log_and_replay(tmp_pa
 
         async def watch_crash() -> None:
             async with aiohttp.ClientSession() as http, http.ws_connect(running.ws_url) as ws:
-                await ws.send_str(json.dumps({"op": "subscribe", "args": ["liquidation"]}))
-                for _ in range(3):  # welcome, ack, partial
+                await ws.send_str(json.dumps({"op": "subscribe", "args": ["liquidation", "insurance"]}))
+                for _ in range(5):  # welcome, two acks, two partials
                     await asyncio.wait_for(ws.receive(), 10)
                 loop = asyncio.get_running_loop()
                 for price in (4_950_000, 4_900_000, 4_850_000, 4_800_000):
@@ -49,7 +50,8 @@ def test_liquidations_seen_over_websocket_equal_the_engine_log_and_replay(tmp_pa
                         message = await asyncio.wait_for(ws.receive(), 1)
                     except TimeoutError:
                         return
-                    seen.extend(json.loads(message.data)["data"])
+                    table = json.loads(message.data)
+                    (seen if table["table"] == "liquidation" else funds).extend(table["data"])
 
         asyncio.run(watch_crash())
         live_hash = running.call(running.server.gateway.exchange.state_hash)
@@ -66,6 +68,8 @@ def test_liquidations_seen_over_websocket_equal_the_engine_log_and_replay(tmp_pa
         (e.kind, e.account, e.rule_id) for e in logged
         if e.kind != "PartialLiquidation" or e.record.filled
     ]
+    assert funds, "the insurance fund moved and nobody was told"
+    assert funds[-1]["walletBalance"] == engine.insurance(funds[-1]["currency"])
     assert engine.state_hash() == live_hash
     replayed = subprocess.run([sys.executable, "-m", "perpspec", "replay", str(tmp_path), "--json"],
                               capture_output=True, text=True, timeout=300, check=True)

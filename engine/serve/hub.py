@@ -285,6 +285,8 @@ class Hub:
             public.append(("trade", symbol, {"table": "trade", "action": "insert", "data": data}))
         if liquidations:
             public.append(("liquidation", "", {"table": "liquidation", "action": "insert", "data": liquidations}))
+        if any(isinstance(e, RuleEvent) and e.kind == "InsuranceMovement" for e in events):
+            public.append(("insurance", "", {"table": "insurance", "action": "insert", "data": self.insurance_rows(now)}))
         if isinstance(command, cmd.FundingTick) and self.views.funding:
             t, s, r = self.views.funding[-1]
             public.append(("funding", s, {"table": "funding", "action": "insert", "data": [self.funding_row(t, s, r)]}))
