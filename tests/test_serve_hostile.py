@@ -51,6 +51,8 @@ WRONG_FIELDS = [
     ({"symbol": "NOPE"}, "Invalid symbol"),
     ({"side": 7}, "Invalid side"),
     ({"clOrdID": {"x": 1}}, "Invalid clOrdID"),
+    ({"clOrdID": "\u0000123"}, "Invalid clOrdID"),  # a NUL-led text must never come back as a bare number
+    ({"clOrdID": "a\nb"}, "Invalid clOrdID"),
     ({"ordType": "x" * 1000}, "Invalid ordType"),
 ]
 

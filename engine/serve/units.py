@@ -117,8 +117,8 @@ def parse_bool(value: object, message: str) -> bool:
 
 
 def parse_text(value: object, message: str, limit: int = 256) -> str:
-    """A short string field."""
-    if not isinstance(value, str) or len(value) > limit:
+    """A short string field of printable characters (no control characters: NUL marks numbers on the way out)."""
+    if not isinstance(value, str) or len(value) > limit or any(ord(char) < 32 or ord(char) == 127 for char in value):
         raise ApiError(400, message)
     return str(value)
 
