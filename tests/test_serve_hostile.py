@@ -265,3 +265,16 @@ def test_withdrawal_needs_the_withdraw_permission_and_never_takes_margin_in_use(
         assert wallet["amount"] == 9 * 100_000_000
     finally:
         running.stop()
+
+
+def test_replay_guard_forgets_only_expired_signatures() -> None:
+    from perpspec.engine.serve.keys import ReplayGuard
+
+    guard = ReplayGuard(capacity=2)
+    assert guard.admit("a", expires_s=100, now_s=90)
+    assert not guard.admit("a", expires_s=100, now_s=91)  # a replay inside its window
+    assert guard.admit("b", expires_s=200, now_s=91)
+    assert not guard.admit("c", expires_s=300, now_s=95)  # full of live signatures: refuse, never forget one
+    assert guard.admit("c", expires_s=300, now_s=101)  # "a" expired and made room
+    guard.prune(250)
+    assert guard.admit("b", expires_s=260, now_s=250) is True  # "b" expired at 200: its bytes are stale anyway

@@ -32,6 +32,7 @@ from perpspec.engine.serve.ws import realtime
 DEMO_XBT = 10 * 100_000_000  # 10 XBT in XBt
 DEMO_USDT = 100_000 * 1_000_000  # 100,000 USDT in USDt
 TICK_SECONDS = 0.1  # how often the gateway checks for a due dead man's switch
+PRUNE_EVERY = 100  # ticks between two prunings of the replay guard
 TICKER: web.AppKey[asyncio.Task[None]] = web.AppKey("ticker")
 log = logging.getLogger("perpspec.serve")
 KEYS_NAME = "keys.json"
@@ -76,10 +77,14 @@ def build_app(server: Server) -> web.Application:
 
     async def ticker() -> None:
         """Fire dead man's switches on time even when no request arrives (until the app stops)."""
+        beats = 0
         while True:
             await asyncio.sleep(TICK_SECONDS)
+            beats += 1
             try:
                 server.gateway.tick_if_due()
+                if beats % PRUNE_EVERY == 0:  # expired signatures can never be replayed: forget them
+                    server.guard.prune(server.gateway.now_ms() // 1000)
             except Exception:  # logged; the ticker keeps running
                 log.exception("clock tick failed")
 
