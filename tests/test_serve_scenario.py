@@ -74,3 +74,36 @@ def test_liquidations_seen_over_websocket_equal_the_engine_log_and_replay(tmp_pa
     replayed = subprocess.run([sys.executable, "-m", "perpspec", "replay", str(tmp_path), "--json"],
                               capture_output=True, text=True, timeout=300, check=True)
     assert json.loads(replayed.stdout)["state_hash"] == live_hash
+
+
+def test_a_restart_shows_the_same_orders_executions_and_positions(tmp_path: Path) -> None:
+    from tests.serve_helpers import raw_request
+
+    paths = ("/api/v1/order?count=1000", "/api/v1/execution/tradeHistory?count=1000", "/api/v1/position",
+             "/api/v1/user/margin?currency=all", "/api/v1/trade?symbol=XBTUSDT&count=1000")
+    running, keys = start_server(tmp_path)
+    try:
+        one, two = ccxt_client(running, keys["one"]), ccxt_client(running, keys["two"])
+        two.create_order(LIN, "limit", "sell", 5000, 50000)
+        one.create_order(LIN, "market", "buy", 3000)
+        resting = one.create_order(LIN, "limit", "buy", 1000, 49000, {"clOrdID": "keep-me"})
+        one.cancel_order(one.create_order(LIN, "limit", "buy", 1000, 48000)["id"], LIN)
+        before = [raw_request(running, "GET", path, key=keys["one"])[1] for path in paths]
+    finally:
+        running.stop()
+    from perpspec.engine.serve.rest import ServerConfig
+    from perpspec.engine.serve.server import open_server, start_in_thread
+
+    again = start_in_thread(open_server(str(tmp_path), ServerConfig(rate_limit_per_minute=10**6)))
+    try:
+        after = [raw_request(again, "GET", path, key=keys["one"])[1] for path in paths]
+    finally:
+        again.stop()
+
+    def without_now(rows: Any) -> Any:
+        """Position and margin rows are stamped with the time of the request; every other time is an event's."""
+        return [{k: v for k, v in row.items() if k != "timestamp" or "orderID" in row or "trdMatchID" in row}
+                for row in (rows if isinstance(rows, list) else [rows])]
+
+    assert [without_now(rows) for rows in after] == [without_now(rows) for rows in before]
+    assert resting["id"] in [row["orderID"] for row in after[0] if row["ordStatus"] == "New"]
