@@ -268,3 +268,44 @@ def test_connections_per_ip_are_limited(tmp_path: Path) -> None:
         assert run(session()) == [101, 101, 429]
     finally:
         running.stop()
+
+
+def test_order_book_l2_partial_insert_update_delete_keep_one_id_per_price(tmp_path: Path) -> None:
+    import aiohttp
+
+    running, keys = start_server(tmp_path)
+    maker, taker = ccxt_client(running, keys["two"]), ccxt_client(running, keys["one"])
+    inv = "BTC/USD:BTC"
+
+    async def session() -> list[Any]:
+        out: list[Any] = []
+        async with aiohttp.ClientSession() as http, http.ws_connect(running.ws_url) as ws:
+            await ws.send_str(json.dumps({"op": "subscribe", "args": ["orderBookL2:XBTUSD"]}))
+            loop = asyncio.get_running_loop()
+            steps = [
+                lambda: maker.create_order(inv, "limit", "sell", 100, 50100, {"clOrdID": "a"}),
+                lambda: maker.create_order(inv, "limit", "sell", 200, 50100, {"clOrdID": "b"}),
+                lambda: taker.create_order(inv, "market", "buy", 200),
+                lambda: maker.cancel_all_orders(inv),
+            ]
+            for step in steps:
+                await loop.run_in_executor(None, step)
+            while True:
+                try:
+                    message = await asyncio.wait_for(ws.receive(), 1)
+                except TimeoutError:
+                    return out
+                data = json.loads(message.data)
+                if data.get("table") == "orderBookL2":
+                    out.append(data)
+
+    try:
+        messages = run(session())
+    finally:
+        running.stop()
+    assert [m["action"] for m in messages] == ["partial", "insert", "update", "update", "delete"]
+    assert messages[0]["data"] == []
+    rows = [m["data"][0] for m in messages[1:]]
+    assert [(r["side"], r["price"], r.get("size")) for r in rows] == [
+        ("Sell", 50100, 100), ("Sell", 50100, 300), ("Sell", 50100, 100), ("Sell", 50100, None)]
+    assert len({r["id"] for r in rows}) == 1
