@@ -46,18 +46,44 @@ def test_watch_order_book_sees_partial_then_updates(served: tuple[Running, dict[
             await watcher.load_markets()
             first = await asyncio.wait_for(watcher.watch_order_book(LIN), TIMEOUT)
             before = [list(level[:2]) for level in first["asks"]]
-            update = asyncio.ensure_future(watcher.watch_order_book(LIN))  # waits for the next message
             await asyncio.get_running_loop().run_in_executor(
                 None, lambda: maker.create_order(LIN, "limit", "sell", 1000, 61000)
             )
-            book = await asyncio.wait_for(update, TIMEOUT)
-            return before, [list(level[:2]) for level in book["asks"]]
+
+            def asks() -> list[list[float]]:  # the client's book: every message it read is applied there
+                return [list(level[:2]) for level in watcher.orderbooks[LIN]["asks"]]
+
+            await until(lambda: [61000.0, 1000.0] in asks())
+            return before, asks()
         finally:
             await watcher.close()
 
     before, after = run(session())
     assert [61000.0, 1000.0] not in before
     assert [61000.0, 1000.0] in after
+
+
+async def until(condition: Any, seconds: float = TIMEOUT) -> None:
+    """Wait (bounded) until ``condition()`` holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not condition():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def subscribed(running: Running, account: int | None, topics: set[tuple[str, str]]) -> None:
+    """Wait until the server holds these subscriptions (each partial is queued with its ack), then a moment."""
+
+    def holds() -> bool:
+        return any(conn.account == account and topics <= conn.topics for conn in list(running.server.connections))
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT
+    while not await loop.run_in_executor(None, running.call, holds):
+        assert loop.time() < deadline, "the subscriptions never reached the server"
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # the client reads its partials
 
 
 def test_watch_orders_positions_balance_and_my_trades_follow_a_fill(served: tuple[Running, dict[str, ApiKey]]) -> None:
@@ -72,24 +98,26 @@ def test_watch_orders_positions_balance_and_my_trades_follow_a_fill(served: tupl
         seen: dict[str, Any] = {}
         try:
             await watcher.load_markets()
-            watches = {
-                "orders": lambda: watcher.watch_orders(LIN),
-                "positions": lambda: watcher.watch_positions([LIN]),
-                "balance": lambda: watcher.watch_balance(),
-                "trades": lambda: watcher.watch_my_trades(LIN),
-            }
-            tasks = {name: asyncio.ensure_future(watch()) for name, watch in watches.items()}
-            await asyncio.sleep(1.0)  # subscribed; a non-empty partial has resolved its watch with old news
-            for name, task in tasks.items():
-                if task.done():
-                    tasks[name] = asyncio.ensure_future(watches[name]())
+            tasks = [asyncio.ensure_future(watch) for watch in (
+                watcher.watch_orders(LIN), watcher.watch_positions([LIN]), watcher.watch_balance(),
+                watcher.watch_my_trades(LIN))]
+            await subscribed(running, 2, {("order", ""), ("position", ""), ("margin", ""), ("execution", "")})
             loop = asyncio.get_running_loop()
             order = await loop.run_in_executor(None, lambda: taker.create_order(LIN, "limit", "buy", 3000, 49000))
-            await loop.run_in_executor(None, lambda: ccxt_client(running, keys["two"]).create_order(
+            sold = await loop.run_in_executor(None, lambda: ccxt_client(running, keys["two"]).create_order(
                 LIN, "market", "sell", 3000))
-            for name, task in tasks.items():
-                seen[name] = await asyncio.wait_for(task, TIMEOUT)
+            # every message the client read is in its caches, whether or not a watch was waiting for it
+            await until(lambda: watcher.orders is not None and sold["id"] in [o["id"] for o in watcher.orders]
+                        and [o for o in watcher.orders if o["id"] == sold["id"]][-1]["status"] == "closed")
+            await until(lambda: watcher.myTrades is not None and len(watcher.myTrades) > 0)
+            await until(lambda: watcher.positions is not None and len(watcher.positions) > 0)
+            seen["orders"] = [o for o in watcher.orders if o["id"] == sold["id"]]
+            seen["positions"] = [p for p in watcher.positions if p["symbol"] == LIN]
+            seen["balance"] = watcher.balance
+            seen["trades"] = list(watcher.myTrades)
             seen["order_id"] = order["id"]
+            for task in tasks:
+                task.cancel()
         finally:
             await watcher.close()
         return seen
@@ -185,17 +213,18 @@ def test_watch_ticker_and_trades_follow_a_price_update_and_a_trade(served: tuple
         watcher = ccxt_client(running, None, flavour=ccxt.pro.bitmex)
         try:
             await watcher.load_markets()
-            await asyncio.wait_for(watcher.watch_ticker(LIN), TIMEOUT)  # the partial
-            ticker_task = asyncio.ensure_future(watcher.watch_ticker(LIN))
-            trades_task = asyncio.ensure_future(watcher.watch_trades(LIN))
-            await asyncio.sleep(0.5)
-            if trades_task.done():  # resolved by the partial (the tape so far): wait for news
-                trades_task = asyncio.ensure_future(watcher.watch_trades(LIN))
+            tasks = [asyncio.ensure_future(watcher.watch_ticker(LIN)), asyncio.ensure_future(watcher.watch_trades(LIN))]
+            await subscribed(running, None, {("instrument", "XBTUSDT"), ("trade", "XBTUSDT")})
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, running.call, running.server.gateway.set_price, "XBTUSDT", 5_010_000)
             await loop.run_in_executor(None, lambda: maker.create_order(LIN, "limit", "sell", 1000, 50100))
             await loop.run_in_executor(None, lambda: taker.create_order(LIN, "market", "buy", 1000))
-            return await asyncio.wait_for(ticker_task, TIMEOUT), await asyncio.wait_for(trades_task, TIMEOUT)
+            # the caches hold every message read, whether or not a watch was waiting for it
+            await until(lambda: watcher.tickers.get(LIN, {}).get("markPrice") == 50100.0)
+            await until(lambda: LIN in watcher.trades and any(t["price"] == 50100.0 for t in watcher.trades[LIN]))
+            for task in tasks:
+                task.cancel()
+            return watcher.tickers[LIN], list(watcher.trades[LIN])
         finally:
             await watcher.close()
 
