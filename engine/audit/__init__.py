@@ -16,16 +16,15 @@ The front door for CI pipelines and other engines' test suites::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING
 
-from perpspec.engine.audit.auditor import Auditor, AuditResult
-from perpspec.engine.audit.findings import INVARIANTS, RULES, Finding, rule_link
-from perpspec.engine.audit.mapping import AuditMapping, MappingError, load_mapping, parse_mapping
-from perpspec.engine.audit.reader import read_log
-from perpspec.engine.audit.schema import KINDS, LogError
-from perpspec.rules.instrument import Instrument
+if TYPE_CHECKING:  # the names below load on first use: the pytest plugin imports this package at every start
+    from perpspec.engine.audit.auditor import Auditor, AuditResult
+    from perpspec.engine.audit.findings import INVARIANTS, RULES, Finding, rule_link
+    from perpspec.engine.audit.mapping import AuditMapping, MappingError, load_mapping, parse_mapping
+    from perpspec.engine.audit.run import INTERNAL, audit_log, audit_rows
+    from perpspec.engine.audit.schema import KINDS, LogError
 
 __all__ = [
     "INTERNAL",
@@ -45,46 +44,29 @@ __all__ = [
     "rule_link",
 ]
 
-Progress = Callable[[int], None]
-PROGRESS_EVERY = 100_000  # rows between progress calls
-INTERNAL = "internal error of perpspec audit, please report it"
+# public name -> the module of this package that defines it (a fixed table: no name from outside selects code)
+_HOMES = {
+    "Auditor": "auditor",
+    "AuditResult": "auditor",
+    "INVARIANTS": "findings",
+    "RULES": "findings",
+    "Finding": "findings",
+    "rule_link": "findings",
+    "AuditMapping": "mapping",
+    "MappingError": "mapping",
+    "load_mapping": "mapping",
+    "parse_mapping": "mapping",
+    "INTERNAL": "run",
+    "audit_log": "run",
+    "audit_rows": "run",
+    "KINDS": "schema",
+    "LogError": "schema",
+}
 
 
-def audit_rows(
-    rows: Iterable[tuple[int, Mapping[str, Any]]],
-    mapping: AuditMapping,
-    instruments: Mapping[str, Instrument],
-    level: str = INVARIANTS,
-    progress: Progress | None = None,
-) -> AuditResult:
-    """Audit numbered rows; a row that does not fit ends the audit with ``result.error`` set."""
-    auditor = Auditor(instruments, mapping, level)
-    try:
-        for line, row in rows:
-            auditor.feed(row, line)
-            if progress is not None and auditor.result.rows % PROGRESS_EVERY == 0:
-                progress(auditor.result.rows)
-        return auditor.finish()
-    except LogError as error:
-        auditor.result.error = error
-    except Exception as error:  # a bug of the audit itself: still one line for CI, named as ours
-        auditor.result.error = LogError(auditor.line, "", f"{INTERNAL} ({type(error).__name__}: {error})")
-    return auditor.result
-
-
-def audit_log(
-    path: str | Path,
-    mapping: AuditMapping,
-    instruments: Mapping[str, Instrument],
-    level: str = INVARIANTS,
-    progress: Progress | None = None,
-) -> AuditResult:
-    """Audit the log at ``path`` (JSON Lines, or ``.parquet``), streaming it."""
-    log = Path(path)
-    try:
-        rows = read_log(log)
-        return audit_rows(rows, mapping, instruments, level, progress)
-    except OSError as error:
-        result = AuditResult(level=level, mapping=mapping.name)
-        result.error = LogError(0, "", f"cannot read {log} ({error.strerror or error})")
-        return result
+def __getattr__(name: str) -> object:
+    """A public name, imported from its module on first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

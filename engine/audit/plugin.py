@@ -31,12 +31,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from perpspec.rules import invariants
-from perpspec.rules.instrument import Instrument
-from perpspec.rules.margin import MarginSetting, RestingOrder
-from perpspec.rules.position import Position
+if TYPE_CHECKING:  # pytest loads this module at every start: the rules load when a check first runs
+    from perpspec.rules import invariants
+    from perpspec.rules.instrument import Instrument
+    from perpspec.rules.margin import MarginSetting, RestingOrder
+    from perpspec.rules.position import Position
 
 STATE_INVARIANTS = (
     "INV-CONSERVATION",
@@ -127,6 +128,8 @@ class RegistryView:
 
     def positions(self, account_id: int) -> Mapping[str, Position]:
         """Positions; the liquidation engine's are its pending close-outs, summed per symbol."""
+        from perpspec.rules.position import Position
+
         if account_id != CLOSE_OUT_ACCOUNT:
             return self.engine.positions(account_id)
         held: dict[str, Position] = {}
@@ -163,6 +166,8 @@ class RegistryView:
 
     def margin_setting(self, account_id: int, symbol: str) -> MarginSetting:
         """Cross margin unless the engine says otherwise."""
+        from perpspec.rules.margin import MarginSetting
+
         read = getattr(self.engine, "margin_setting", None)
         return MarginSetting() if read is None else read(account_id, symbol)
 
@@ -180,6 +185,8 @@ def check_engine(
     INV-NO-NEG-EQUITY-AFTER-ADL when no ``step`` is given (call it after a
     mark update has been fully processed).
     """
+    from perpspec.rules import invariants
+
     if step is None:
         step = invariants.StepInfo(waterfall_complete=waterfall_complete)
         chosen = STATE_INVARIANTS if ids is None else tuple(ids)
