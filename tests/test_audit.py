@@ -29,6 +29,7 @@ from perpspec.engine.cli.main import main
 from perpspec.engine.simulation.scenario import builtin_names, load_scenario
 from perpspec.engine.simulation.simulate import run_scenario
 from perpspec.rules.instrument import Instrument
+from perpspec.rules.parse import format_scaled
 
 # every shipped scenario, cut short and with few accounts: the default suite stays fast;
 # `-m deep` audits them at a larger size (both ADL policies)
@@ -560,3 +561,36 @@ def test_the_readme_venue_mapping_reads_a_venue_log(tiny_logs: Any) -> None:
     assert audit_rows(enumerate(rows, 1), mapping, instruments, INVARIANTS).clean
     result = audit_rows(enumerate(rows[1:], 1), mapping, instruments, INVARIANTS)
     assert ("INV-OI-BALANCE", 1) in [(f.id, f.line) for f in result.findings]
+
+
+def test_bitmex_position_margin_fields_are_recomputed_at_rules_level(tiny_logs: Any) -> None:
+    from perpspec.rules.contract import compute_value
+    from perpspec.rules.margin import compute_position_margin
+    from perpspec.rules.position import Position
+
+    _, instruments = tiny_logs["queue"]
+    xbtusd = instruments["XBTUSD"]
+    position = Position(qty=1000, cost=compute_value(xbtusd, 1000, 5_000_050))
+    fields = compute_position_margin(xbtusd, position, 5_000_120, 1_000)  # isolated 10x at mark 50,001.2
+    row = {
+        "table": "position", "account": 1, "symbol": "XBTUSD", "currentQty": 1000, "posCost": position.cost,
+        "leverage": 10, "crossMargin": False, "posMargin": fields.pos_margin, "riskLimit": xbtusd.risk_limit,
+        "markPrice": 50001.2, "markValue": fields.mark_value, "unrealisedPnl": fields.unrealised_pnl,
+        "liquidationPrice": format_scaled(fields.liquidation_price, xbtusd.price_scale),
+        "bankruptPrice": format_scaled(fields.bankrupt_price, xbtusd.price_scale),
+        "timestamp": "2026-11-25T12:00:01.000Z",
+    }
+    base = [r for r in bitmex_rows() if r["table"] != "position"][:6]
+
+    def audit(position_row: dict[str, Any]) -> list[tuple[str, int]]:
+        lines = [json.dumps(r) for r in base] + [json.dumps(position_row).replace('"@', "").replace('@"', "")]
+        rows = decode_rows(lines)
+        result = audit_rows(enumerate(rows, 1), load_mapping("bitmex"), {"XBTUSD": xbtusd}, RULES)
+        return [(f.id, f.line) for f in result.findings if f.id != "ACC-002"]
+
+    as_number = {k: (f"@{v}@" if k in ("liquidationPrice", "bankruptPrice") else v) for k, v in row.items()}
+    assert audit(as_number) == []
+    tick = format_scaled(fields.liquidation_price + xbtusd.tick_size, xbtusd.price_scale)
+    assert audit({**as_number, "liquidationPrice": f"@{tick}@"}) == [("MRG-011", 7)]
+    assert audit({**as_number, "unrealisedPnl": fields.unrealised_pnl + 1}) == [("ACC-001", 7)]
+    assert audit({**as_number, "crossMargin": True, "liquidationPrice": f"@{tick}@"}) == []  # cross: not in one row

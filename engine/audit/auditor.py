@@ -37,7 +37,7 @@ from perpspec.engine.audit.mapping import AuditMapping, KindRule
 from perpspec.engine.audit.schema import KINDS, LogError, convert_fields, scale_exact
 from perpspec.rules import invariants
 from perpspec.rules.adl import compute_haircut
-from perpspec.rules.contract import compute_notional
+from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.events import (
     AdlFill,
     Liquidation,
@@ -50,12 +50,13 @@ from perpspec.rules.funding import compute_funding_payment
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.insurance import compute_fill_delta
 from perpspec.rules.liquidation import compute_pool_residual, compute_requirement, compute_takeover_price
-from perpspec.rules.margin import compute_liquidation_price
-from perpspec.rules.position import Position, compute_commission
+from perpspec.rules.margin import compute_bankruptcy_price, compute_liquidation_price
+from perpspec.rules.num import ceildiv
+from perpspec.rules.position import Position, compute_commission, compute_unrealised_pnl
 
 MAX_KEPT = 1_000  # findings kept in full; beyond, only counted per id
 ACCOUNT = re.compile(r"account (-?[0-9]+)")  # the account a registry message names
-OPTIONAL_PRICES = frozenset({"liquidationPrice"})  # 0 means "none" (a flat position)
+OPTIONAL_PRICES = frozenset({"liquidationPrice", "bankruptPrice"})  # 0 means "none" (a flat position)
 SYMBOL_KINDS = frozenset(
     {"execution", "position", "mark", "funding", "partial_liquidation", "liquidation_fill", "adl", "adl_shortfall"}
 )
@@ -368,11 +369,47 @@ class Auditor:
         """A reported position: compared with the ledger at the end of the instant."""
         key = (r["account"], r["symbol"])
         self.now.reported[key] = (self.line, self.seq, r["currentQty"], r.get("posCost"))
+        if r.get("crossMargin") is True:
+            r["leverage_hundredths"] = 0
         if "leverage_hundredths" in r:
             self.ledger.set_leverage(r["account"], r["symbol"], r["leverage_hundredths"])
+        if self.rules and "posCost" in r and r["currentQty"] != 0:
+            self.check_margin_fields(r)
         price = r.get("liquidationPrice")
         if price:
             self.now.liq_prices[key] = (self.line, self.seq, price)
+
+    def check_margin_fields(self, r: dict[str, Any]) -> None:
+        """``--rules``: a position row's BitMEX margin fields, where it reports them (CON-002, ACC-001, MRG-011/012)."""
+        inst = self.instruments[r["symbol"]]
+        position = Position(qty=r["currentQty"], cost=r["posCost"])
+        mark = r.get("markPrice") or self.ledger.mark_price(inst.symbol)
+        if mark > 0 and "markValue" in r:
+            value = compute_value(inst, position.qty, mark)
+            if value != r["markValue"]:
+                self.report("CON-002", f"account {r['account']} {inst.symbol}: markValue at {mark}", expected=value,
+                            reported=r["markValue"])
+        if mark > 0 and "unrealisedPnl" in r:
+            pnl = compute_unrealised_pnl(inst, position, mark)
+            if pnl != r["unrealisedPnl"]:
+                self.report("ACC-001", f"account {r['account']} {inst.symbol}: unrealisedPnl at {mark}", expected=pnl,
+                            reported=r["unrealisedPnl"])
+        leverage = r.get("leverage_hundredths", 0)
+        if leverage <= 0 or "posMargin" not in r:
+            return  # a cross position's prices depend on the whole account: not in one row
+        steps = 0
+        if "riskLimit" in r:
+            steps = max(0, ceildiv(r["riskLimit"] - inst.risk_limit, inst.risk_step))
+        req = compute_requirement(inst, position, leverage, steps)
+        for field, rule_id, price in (
+            ("liquidationPrice", "MRG-011",
+             compute_liquidation_price(inst, position.qty, position.cost, r["posMargin"], req.pos_maint)),
+            ("bankruptPrice", "MRG-012",
+             compute_bankruptcy_price(inst, position.qty, position.cost, r["posMargin"], req.pos_comm)),
+        ):
+            if field in r and r[field] != price:
+                self.report(rule_id, f"account {r['account']} {inst.symbol}: {field} of an isolated position",
+                            expected=price, reported=r[field])
 
     def on_transaction(self, r: dict[str, Any]) -> None:
         """Deposit, Withdrawal, Funding: a wallet movement."""

@@ -159,7 +159,10 @@ KINDS: dict[str, KindSpec] = {
             meaning="a position as the venue reports it after a change (checked at the end of the instant)",
             fields=(
                 _f("account"), _f("symbol", STR), _f("currentQty"), _f("posCost", INT, False),
-                _f("leverage_hundredths", INT, False), _f("liquidationPrice", PRICE, False),
+                _f("leverage_hundredths", INT, False), _f("crossMargin", BOOL, False), _f("liquidationPrice", PRICE, False),
+                # BitMEX margin fields, checked at --rules when present (isolated: against posMargin)
+                _f("posMargin", INT, False), _f("riskLimit", INT, False), _f("bankruptPrice", PRICE, False),
+                _f("markPrice", PRICE, False), _f("markValue", INT, False), _f("unrealisedPnl", INT, False),
             ),
         ),
         KindSpec(
