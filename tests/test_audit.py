@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -594,3 +595,31 @@ def test_bitmex_position_margin_fields_are_recomputed_at_rules_level(tiny_logs: 
     assert audit({**as_number, "liquidationPrice": f"@{tick}@"}) == [("MRG-011", 7)]
     assert audit({**as_number, "unrealisedPnl": fields.unrealised_pnl + 1}) == [("ACC-001", 7)]
     assert audit({**as_number, "crossMargin": True, "liquidationPrice": f"@{tick}@"}) == []  # cross: not in one row
+
+
+def test_the_bitmex_mapping_reads_a_websocket_recording(tiny_logs: Any) -> None:
+    _, instruments = tiny_logs["queue"]
+    xbtusd = {"XBTUSD": instruments["XBTUSD"]}
+    flat = bitmex_rows()
+    messages: list[dict[str, Any]] = [
+        {"info": "Welcome to the BitMEX Realtime API.", "version": "2026-11-25", "limit": {"remaining": 39}},
+        {"success": True, "subscribe": "execution"},
+        {"table": "execution", "action": "partial", "keys": ["execID"], "data": [
+            {**flat[4], "table": "execution"},  # history: already in the positions
+        ]},
+    ]
+    for table, group in itertools.groupby(flat, key=lambda row: row["table"]):
+        messages.append({"table": table, "action": "insert", "data": [
+            {k: v for k, v in row.items() if k != "table"} for row in group
+        ]})
+    messages.append({"table": "position", "action": "update", "data": [{"account": 1, "symbol": "XBTUSD",
+                                                                          "markPrice": 50002.5}]})
+    rows = decode_rows([json.dumps(message) for message in messages])
+    result = audit_rows(enumerate(rows, 1), load_mapping("bitmex"), xbtusd, INVARIANTS)
+    assert [f.one_line() for f in result.findings] == []
+    assert result.error is None
+    assert result.records["execution"] == 2
+    assert result.records["funding"] == 1
+    error = {"error": "Not authenticated", "request": {"op": "subscribe"}}
+    rows = decode_rows([json.dumps(error)])
+    assert audit_rows(enumerate(rows, 1), load_mapping("bitmex"), xbtusd, INVARIANTS).error is not None

@@ -194,8 +194,13 @@ class Auditor:
 
     def feed(self, row: Mapping[str, Any], line: int) -> None:
         """One source row (already decoded); :class:`LogError` when it does not fit the schema."""
-        self.line = line
         self.result.rows += 1
+        for each in self.mapping.rows_of(row):
+            self.feed_one(each, line)
+
+    def feed_one(self, row: Mapping[str, Any], line: int) -> None:
+        """One row as the mapping sees it."""
+        self.line = line
         rule = self.mapping.classify(row)
         if rule is None:
             shown = ", ".join(f"{k}={row[k]!r}" for k in itertools.islice(row, 3))

@@ -19,7 +19,9 @@ scale units, and whether its prices are price units or quote decimals::
     when = {}                        # everything else
     as = "ignore"
 
-Rules are tried in order; the first whose ``when`` matches decides.  A row no
+Rules are tried in order; the first whose ``when`` (field values) and ``has`` (fields present)
+match decides.  ``explode = "data"`` reads a message holding a list of rows (BitMEX's WebSocket
+``{"table": …, "action": …, "data": [rows]}``) as its rows, each with the message's other fields.  A row no
 rule matches is an error (a log with kinds the mapping does not know is not
 audited by guessing).  Two fields are read from every row: ``timestamp``
 (any string or integer; a change of timestamp ends an instant) and ``seq``
@@ -55,9 +57,12 @@ class KindRule:
     scale: tuple[tuple[str, tuple[int, int]], ...]  # audit field -> (factor, divisor)
     prices: str  # "units" | "quote"
     constants: tuple[tuple[str, object], ...] = ()  # audit field -> a value every row of the kind gets
+    has: tuple[str, ...] = ()  # source fields the row must have (any value)
 
     def matches(self, row: Mapping[str, Any]) -> bool:
-        """Whether every ``when`` field of the rule has one of its values in ``row``."""
+        """Whether ``row`` has every ``has`` field and, for every ``when`` field, one of its values."""
+        if not all(field in row for field in self.has):
+            return False
         for field, values in self.when:
             value = row.get(field)
             if not any(type(value) is type(accepted) and value == accepted for accepted in values):
@@ -71,6 +76,17 @@ class LogMapping:
 
     name: str
     rules: tuple[KindRule, ...]
+    explode: str = ""  # a field holding a list of rows (a WebSocket message's "data"): each is audited
+
+    def rows_of(self, row: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """The rows a source row stands for: itself, or each of its ``explode`` list with the message's fields."""
+        if not self.explode:
+            return [row]
+        inner = row.get(self.explode)
+        if not isinstance(inner, list):
+            return [row]
+        outer = {key: value for key, value in row.items() if key != self.explode}
+        return [{**outer, **item} if isinstance(item, dict) else {**outer, self.explode: item} for item in inner]
 
     def classify(self, row: Mapping[str, Any]) -> KindRule | None:
         """The first rule matching ``row`` (None: no rule does)."""
@@ -101,7 +117,7 @@ def _renames(table: object, where: str) -> tuple[tuple[str, str], ...]:
 
 def parse_mapping(data: Mapping[str, Any], origin: str) -> AuditMapping:
     """A mapping from its parsed TOML (``origin`` names it in errors)."""
-    known = {"name", "prices", "rename", "scale", "kind"}
+    known = {"name", "prices", "rename", "scale", "kind", "explode"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise MappingError(f"{origin}: unknown key {unknown[0]!r} (expected one of {sorted(known)})")
@@ -116,12 +132,15 @@ def parse_mapping(data: Mapping[str, Any], origin: str) -> AuditMapping:
         where = f"{origin}: kind #{index + 1}"
         if not isinstance(entry, dict):
             raise MappingError(f"{where}: must be a table")
-        extra = sorted(set(entry) - {"when", "as", "rename", "scale", "prices", "set"})
+        extra = sorted(set(entry) - {"when", "has", "as", "rename", "scale", "prices", "set"})
         if extra:
             raise MappingError(f"{where}: unknown key {extra[0]!r}")
         kind = entry.get("as")
         if kind not in KINDS:
             raise MappingError(f"{where}: 'as' must be one of {sorted(KINDS)}, not {kind!r}")
+        has = entry.get("has", [])
+        if not isinstance(has, list) or not all(isinstance(field, str) for field in has):
+            raise MappingError(f"{where}: 'has' must be a list of field names")
         when = entry.get("when", {})
         if not isinstance(when, dict):
             raise MappingError(f"{where}: 'when' must be a table")
@@ -147,10 +166,14 @@ def parse_mapping(data: Mapping[str, Any], origin: str) -> AuditMapping:
                 scale=tuple(sorted((str(f), _scale(v, f"{where}: scale.{f}")) for f, v in scale_table.items())),
                 prices=str(prices),
                 constants=tuple(sorted(constants.items())),
+                has=tuple(has),
             )
         )
     name = data.get("name", origin)
-    return LogMapping(name=str(name), rules=tuple(rules))
+    explode = data.get("explode", "")
+    if not isinstance(explode, str):
+        raise MappingError(f"{origin}: explode names one field (a list of rows), not {explode!r}")
+    return LogMapping(name=str(name), rules=tuple(rules), explode=explode)
 
 
 def load_mapping(name_or_path: str) -> AuditMapping:
