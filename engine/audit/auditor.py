@@ -151,6 +151,7 @@ class Auditor:
         self.held_base: dict[str, int] = {}
         self.fund_negative: set[str] = set()
         self.negative_accounts: set[tuple[int, str]] = set()  # reported below zero, not yet recovered
+        self.since_check: set[int] = set()  # accounts changed since the last equity check
         self.diverged: set[tuple[object, str]] = set()  # (account, symbol or asset) reported off, not yet back in line
         self.pending_payments: list[_Payment] = []  # funding payments waiting for their rate (the funding row)
         self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -301,6 +302,7 @@ class Auditor:
         now.touched[account] = self.line
         if account < 0:
             return
+        self.since_check.add(account)
         ledger = self.ledger
         positions = ledger.positions(account)
         if not all(ledger.has_mark(symbol) for symbol in positions):
@@ -752,9 +754,10 @@ class Auditor:
     def check_equity(self, now: _Instant) -> None:
         """INV-NO-NEG-EQUITY-AFTER-ADL once the instant's waterfall completed (the registry's equity kernel)."""
         ledger = self.ledger
-        for account in ledger.account_ids():
-            if account < 0:
-                continue
+        # equity moves only with a mark (holders) or a posting (accounts changed since the last check)
+        candidates = sorted(account for account in ledger.holders | self.since_check if account >= 0)
+        self.since_check = set()
+        for account in candidates:
             positions = ledger.positions(account)
             if not all(ledger.has_mark(symbol) for symbol in positions):
                 continue

@@ -48,6 +48,7 @@ class Ledger:
         self.wallets_minus_costs: dict[str, int] = {}
         self.open_interest_sum: dict[str, int] = {}
         self.system_wallets: dict[str, int] = {}  # Σ wallets of the liquidation engine's accounts (0 when settled)
+        self.holders: set[int] = set()  # accounts holding a position (a mark move changes their equity)
 
     # -- ExchangeView ---------------------------------------------------------------------------
 
@@ -135,6 +136,10 @@ class Ledger:
         before = self.position(account_id, symbol)
         after, realised = apply_fill(inst, before, qty, price)
         self._positions.setdefault(account_id, {})[symbol] = after
+        if after.qty != 0:
+            self.holders.add(account_id)
+        elif not self.positions(account_id):
+            self.holders.discard(account_id)
         self.wallets_minus_costs[asset] = self.wallets_minus_costs.get(asset, 0) - (after.cost - before.cost)
         self.open_interest_sum[symbol] = self.open_interest_sum.get(symbol, 0) + qty
         self.move_wallet(account_id, asset, realised)

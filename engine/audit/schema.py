@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 
 MAX_DIGITS = 40  # |number| < 10**40: larger is refused (money, prices and quantities are far smaller)
+LIMIT = 10**MAX_DIGITS
 
 
 class LogError(Exception):
@@ -50,13 +51,8 @@ def _no_constant(text: str) -> Any:
     raise ValueError(f"{text} is not a number")
 
 
-def _big_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_DIGITS:
-        raise ValueError(f"number with {len(text)} digits is out of range")
-    return int(text)
-
-
-_DECODER = json.JSONDecoder(parse_float=DecimalText, parse_int=_big_int, parse_constant=_no_constant)
+# integers parse natively (Python refuses more than 4,300 digits; scale_exact refuses more than MAX_DIGITS)
+_DECODER = json.JSONDecoder(parse_float=DecimalText, parse_constant=_no_constant)
 
 
 def decode_line(text: str, line: int) -> dict[str, Any]:
@@ -64,6 +60,8 @@ def decode_line(text: str, line: int) -> dict[str, Any]:
     try:
         value = _DECODER.decode(text)
     except ValueError as error:  # json.JSONDecodeError is a ValueError
+        if "digits" in str(error):  # an integer beyond the interpreter's limit for parsing
+            raise LogError(line, "", "a number is out of range") from None
         raise LogError(line, "", f"not valid JSON ({error})") from None
     except RecursionError:
         raise LogError(line, "", "JSON nested too deeply") from None
@@ -103,7 +101,7 @@ def scale_exact(value: object, factor: int, divisor: int, line: int, field: str)
     whole_units, rest = divmod(total, denominator * divisor)
     if rest != 0:
         raise LogError(line, field, f"{value} is not a whole number of units (× {factor} / {divisor})")
-    if len(str(abs(whole_units))) > MAX_DIGITS:
+    if not -LIMIT < whole_units < LIMIT:
         raise LogError(line, field, f"number {str(value)[:40]} is out of range")
     return whole_units
 
