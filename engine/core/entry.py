@@ -507,8 +507,8 @@ class OrderEntry:
     def amend(self, c: cmd.AmendOrder) -> Rej | int:
         """AmendOrder: new quantity, price, stopPx or peg offset of a live order (validated, then applied).
 
-        Long on purpose: the checks read as one list in the order the rejects are
-        decided, and the three ways to apply (untriggered, crossing, in place) share them.
+        The checks read as one list in the order the rejects are decided; the
+        money checks are :meth:`_check_amend_funds`, the change :meth:`_apply_amend`.
         """
         account = self.ledger.account(c.account)
         if isinstance(account, Rej):
@@ -572,14 +572,23 @@ class OrderEntry:
         crosses = order.triggered and book.crosses(order.is_buy, price) and price != order.price
         if crosses and order.post_only:
             return Rej(Reason.POST_ONLY_WOULD_TRADE, "amended ParticipateDoNotInitiate order would trade")
-        spot = is_spot(inst)
-        if spot:
+        problem = self._check_amend_funds(account, inst, ps, order, leaves, price)
+        if problem is not None:
+            return problem
+        return self._apply_amend(account, inst, order, (leaves, price, stop_px, peg_offset), crosses)
+
+    def _check_amend_funds(
+        self, account: Account, inst: Instrument, ps: PositionState, order: Order, leaves: int, price: int
+    ) -> Rej | None:
+        """An amended order's balance (spot) or risk limit and order margin (contracts, when it asks for more)."""
+        if is_spot(inst):
             asset, need = self.registry.spot_need(inst, order.is_buy, leaves, price)
             held = self.registry.spot_reservations.get(order.order_id, (asset, 0))[1]
             free = free_balance(account, asset, self.risk.account_margin(account, asset))
             if need - held > free:
                 return Rej(Reason.INSUFFICIENT_BALANCE, f"needs {need - held} more {asset}, free {free}")
-        elif order.triggered and (leaves > order.leaves_qty or price != order.price):
+            return None
+        if order.triggered and (leaves > order.leaves_qty or price != order.price):
             signed = leaves if order.is_buy else -leaves
             others = tuple(v for k, v in ps.orders.items() if k != order.order_id)
             after = (*others, (signed, price))
@@ -602,7 +611,20 @@ class OrderEntry:
                 if refusal is not None:
                     return Rej(Reason.INSUFFICIENT_MARGIN, f"needs {refusal.required}, available {refusal.available}")
                 self.stream.order_accounts[account.account_id] = None  # INV-MARGIN-ON-ENTRY: it needed margin
-        # --- apply
+        return None
+
+    def _apply_amend(
+        self,
+        account: Account,
+        inst: Instrument,
+        order: Order,
+        amended: tuple[int, int, int, int],
+        crosses: bool,
+    ) -> int:
+        """Apply a checked amendment ``(leaves, price, stopPx, peg offset)``: untriggered, crossing (it trades), or in place."""
+        leaves, price, stop_px, peg_offset = amended
+        book = self.market.books[order.symbol]
+        spot = is_spot(inst)
         order.stop_px = stop_px
         order.peg_offset = peg_offset
         if not order.triggered:
@@ -640,7 +662,6 @@ class OrderEntry:
             account.positions[inst.symbol].put_order(order.order_id, leaves if order.is_buy else -leaves, price)
         self.stream.emit_exec(o.EXEC_REPLACED, order)
         return order.order_id
-
 
     def _fire(self, inst: Instrument, order: Order) -> None:
         """A conditional order fired: report it, check it as a new order, enter it (or cancel it with the reason)."""

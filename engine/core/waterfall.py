@@ -211,18 +211,40 @@ class Waterfall:
         The others at mark, or beyond it as far as the pool's deficit needs (LIQ-035), as rules.waterfall._take_over.
         """
         inst = self.market.instrument_map[symbol]
+        _, _, _, members = self.risk.pool_of(account, symbol)
+        self._cancel_pool_orders(account, symbol, members)
+        if self._partially_liquidate(account, symbol):
+            self.registry.touch(account, inst)
+            return
         margin, equity, maintenance, members = self.risk.pool_of(account, symbol)
-        snapshot = tuple(
-            PositionSnapshot(
-                symbol=m,
-                qty=account.positions[m].qty,
-                cost=account.positions[m].cost,
-                leverage_hundredths=account.positions[m].leverage,
-                chosen_tier=account.positions[m].chosen_tier,
-                mark_price=self.market.marks[m],
-            )
-            for m in members
+        if not members:
+            return
+        snapshot = self._snapshot(account, members)
+        primary, residual, taken = self._take_over(account, members, margin, equity)
+        self.stream.emit_rule(
+            Liquidation(
+                rule_id="LIQ-023", account_id=account.account_id,
+                pool=("isolated:" + symbol) if account.positions[symbol].leverage != CROSS else "cross:" + inst.settl_currency,
+                currency=inst.settl_currency, pool_margin=margin, positions=snapshot, equity=equity,
+                maintenance=maintenance, taken=tuple(taken), residual_margin=residual,
+            ),
+            account.account_id,
+            symbol,
         )
+        asset = inst.settl_currency
+        if residual >= 0:
+            amount = residual
+        else:
+            amount = -self._insurance_draw(asset, -residual)
+        if amount != 0:
+            account.wallets[asset] = account.wallet(asset) - amount
+            self.ledger.fund_move(asset, amount, "residual" if amount > 0 else "draw", primary, -1, "INS-011")
+        self.stats["liquidations"] = self.stats.get("liquidations", 0) + 1
+        self.registry.touch(account, inst)
+
+    def _cancel_pool_orders(self, account: Account, symbol: str, members: list[str]) -> None:
+        """LIQ-020: cancel the orders of the pool holding ``symbol`` (reported per contract)."""
+        inst = self.market.instrument_map[symbol]
         # LIQ-020: an isolated pool's orders in its contract; a cross pool's orders in every contract
         # settled in its currency (their margin came from the same balance, which the pool now loses)
         if account.positions[symbol].leverage != CROSS:
@@ -254,13 +276,11 @@ class Waterfall:
                     account.account_id,
                     member,
                 )
-        if self._partially_liquidate(account, symbol):
-            self.registry.touch(account, inst)
-            return
-        margin, equity, maintenance, members = self.risk.pool_of(account, symbol)
-        if not members:
-            return
-        snapshot = self._snapshot(account, members)
+
+    def _take_over(
+        self, account: Account, members: list[str], margin: int, equity: int
+    ) -> tuple[str, int, list[TakenOverPosition]]:
+        """LIQ-023/035: the liquidation engine takes the pool's positions over; (primary symbol, residual, taken)."""
         ranked = []
         for member in members:
             mps = account.positions[member]
@@ -303,26 +323,7 @@ class Waterfall:
                 TakenOverPosition(symbol=member, qty=qty, cost=cost, takeover_price=price, pending_id=pending.pending_id)
             )
             self.risk.emit_position(account.account_id, member)
-        self.stream.emit_rule(
-            Liquidation(
-                rule_id="LIQ-023", account_id=account.account_id,
-                pool=("isolated:" + symbol) if account.positions[symbol].leverage != CROSS else "cross:" + inst.settl_currency,
-                currency=inst.settl_currency, pool_margin=margin, positions=snapshot, equity=equity,
-                maintenance=maintenance, taken=tuple(taken), residual_margin=residual,
-            ),
-            account.account_id,
-            symbol,
-        )
-        asset = inst.settl_currency
-        if residual >= 0:
-            amount = residual
-        else:
-            amount = -self._insurance_draw(asset, -residual)
-        if amount != 0:
-            account.wallets[asset] = account.wallet(asset) - amount
-            self.ledger.fund_move(asset, amount, "residual" if amount > 0 else "draw", primary, -1, "INS-011")
-        self.stats["liquidations"] = self.stats.get("liquidations", 0) + 1
-        self.registry.touch(account, inst)
+        return primary, residual, taken
 
     def _insurance_draw(self, asset: str, deficit: int) -> int:
         """INS-003: what the fund pays towards a pool's ``deficit``: as far as its (non-negative) balance reaches."""
@@ -393,21 +394,7 @@ class Waterfall:
             if plan.feasible and qty > 0 and self.market.books[member].can_fill(
                 is_buy, plan.limit_price, qty, account.account_id
             ):
-                order = Order(
-                    order_id=self.registry.next_order_id, account=account.account_id, symbol=member, is_buy=is_buy,
-                    price=plan.limit_price, order_qty=qty, time_in_force=o.FILL_OR_KILL, time_ms=self.stream.time_ms,
-                )
-                self.registry.next_order_id += 1
-                self.registry.live_orders[order.order_id] = order
-                account.orders[order.order_id] = order
-                self.stream.emit_exec(o.EXEC_NEW, order, text="Liquidation: partial (FillOrKill)")
-                self.fills.fee_free = True
-                try:
-                    fills = self.fills.sweep(account, minst, order, plan.limit_price)
-                finally:
-                    self.fills.fee_free = False
-                self.registry.forget(order)
-                filled = order.leaves_qty == 0
+                filled, fills = self._fill_or_kill(account, minst, is_buy, qty, plan.limit_price)
                 if filled:
                     mps.chosen_tier = plan.new_tier
                     mps.risk_limit = compute_tier_limit(minst, plan.new_tier)
@@ -428,6 +415,26 @@ class Waterfall:
                 return False
         return False
 
+
+    def _fill_or_kill(
+        self, account: Account, inst: Instrument, is_buy: bool, qty: int, limit_price: int
+    ) -> tuple[bool, list[tuple[int, int]]]:
+        """LIQ-022's reduction: a fee-free FillOrKill order of the account's; (filled in full, its fills)."""
+        order = Order(
+            order_id=self.registry.next_order_id, account=account.account_id, symbol=inst.symbol, is_buy=is_buy,
+            price=limit_price, order_qty=qty, time_in_force=o.FILL_OR_KILL, time_ms=self.stream.time_ms,
+        )
+        self.registry.next_order_id += 1
+        self.registry.live_orders[order.order_id] = order
+        account.orders[order.order_id] = order
+        self.stream.emit_exec(o.EXEC_NEW, order, text="Liquidation: partial (FillOrKill)")
+        self.fills.fee_free = True
+        try:
+            fills = self.fills.sweep(account, inst, order, limit_price)
+        finally:
+            self.fills.fee_free = False
+        self.registry.forget(order)
+        return order.leaves_qty == 0, fills
 
     def _close_pending(self, stuck: set[int], ranking: AdlRanking) -> None:
         """LIQ-032 for everything the liquidation engine holds, in take-over order: the book while the fund pays, then ADL.
