@@ -123,9 +123,11 @@ class OrderEntry:
     def _validate_place(self, c: cmd.PlaceOrder) -> tuple[Account, Instrument, Order] | Rej:
         """A PlaceOrder parsed into an (unnumbered) order, or the first typed reject.
 
-        Long on purpose: one linear list of checks in the order the rejects are
-        decided (types, instructions, side and quantity, prices, time in force,
-        display), each reading what the ones before settled.
+        One list of checks in the order the rejects are decided: types and
+        instructions here, then :meth:`_side_and_qty`, the limit price,
+        :meth:`_stop_prices`, :meth:`_time_in_force`; a non-conditional order
+        is then checked as it would trade (:meth:`check_entry`).  Kept whole so
+        the order of the rejects reads top-down.
         """
         target = self.ledger.account_in(c.account, c.symbol)
         if isinstance(target, Rej):
@@ -171,7 +173,60 @@ class OrderEntry:
         if c.cl_ord_id and c.cl_ord_id in account.cl_ord_ids:
             return Rej(Reason.DUPLICATE_CL_ORD_ID, f"clOrdID {show(c.cl_ord_id)} is live")
         ps = peek_position(account, inst)
-        # side and quantity
+        side_qty = self._side_and_qty(c, inst, ps, close)
+        if isinstance(side_qty, Rej):
+            return side_qty
+        is_buy, qty = side_qty
+        # prices
+        price = c.price
+        if ord_type in o.PRICED_TYPES:
+            if price is None:
+                return Rej(Reason.INVALID_PRICE, f"{ord_type} needs a price")
+            problem = self.check_price(inst, price)
+            if problem is not None:
+                return problem
+        elif price is not None:
+            return Rej(Reason.INVALID_PRICE, f"{ord_type} takes no price")
+        stops = self._stop_prices(c, inst, ord_type, is_buy, insts, sources)
+        if isinstance(stops, Rej):
+            return stops
+        stop_px, peg_offset, trigger_source = stops
+        conditional = ord_type in o.CONDITIONAL_TYPES
+        timing = self._time_in_force(c, inst, ord_type, qty, post_only)
+        if isinstance(timing, Rej):
+            return timing
+        tif, display = timing
+        order = Order(
+            order_id=0,
+            account=account.account_id,
+            symbol=inst.symbol,
+            is_buy=is_buy,
+            price=price or 0,
+            order_qty=qty,
+            ord_type=ord_type,
+            time_in_force=tif,
+            display_qty=display,
+            cl_ord_id=c.cl_ord_id,
+            post_only=post_only,
+            reduce_only=reduce_only,
+            close=close,
+            stop_px=stop_px,
+            peg_offset=peg_offset,
+            trigger_source=trigger_source,
+            last_within_mark=o.LAST_WITHIN_MARK in insts,
+            time_ms=self.stream.time_ms,
+        )
+        if conditional:
+            return account, inst, order
+        problem = self.check_entry(account, inst, order)
+        if problem is not None:
+            return problem
+        return account, inst, order
+
+    def _side_and_qty(
+        self, c: cmd.PlaceOrder, inst: Instrument, ps: PositionState, close: bool
+    ) -> tuple[bool, int] | Rej:
+        """A PlaceOrder's side and quantity (``is_buy``, contracts): signed orderQty, or a Close's whole position."""
         qty = c.order_qty
         side = c.side
         if side is not None and side not in o.SIDES:
@@ -195,16 +250,12 @@ class OrderEntry:
             return Rej(Reason.INVALID_QTY, f"orderQty must be a positive multiple of lotSize {inst.lot_size}")
         if qty > inst.max_order_qty:
             return Rej(Reason.QTY_TOO_LARGE, f"orderQty above maxOrderQty {inst.max_order_qty}")
-        # prices
-        price = c.price
-        if ord_type in o.PRICED_TYPES:
-            if price is None:
-                return Rej(Reason.INVALID_PRICE, f"{ord_type} needs a price")
-            problem = self.check_price(inst, price)
-            if problem is not None:
-                return problem
-        elif price is not None:
-            return Rej(Reason.INVALID_PRICE, f"{ord_type} takes no price")
+        return is_buy, qty
+
+    def _stop_prices(
+        self, c: cmd.PlaceOrder, inst: Instrument, ord_type: str, is_buy: bool, insts: tuple[str, ...], sources: list[str]
+    ) -> tuple[int, int, str] | Rej:
+        """A PlaceOrder's (stopPx, peg offset, trigger source): stops and if-touched orders, trailing stops."""
         stop_px = 0
         peg_offset = 0
         if ord_type in (o.STOP, o.STOP_LIMIT, o.MARKET_IF_TOUCHED, o.LIMIT_IF_TOUCHED):
@@ -240,7 +291,12 @@ class OrderEntry:
             stop_px = reference + peg_offset
             if stop_px <= 0 or stop_px > inst.max_price:
                 return Rej(Reason.INVALID_PRICE, "trailing stop price out of range")
-        # time in force
+        return stop_px, peg_offset, trigger_source
+
+    def _time_in_force(
+        self, c: cmd.PlaceOrder, inst: Instrument, ord_type: str, qty: int, post_only: bool
+    ) -> tuple[str, int | None] | Rej:
+        """A PlaceOrder's (timeInForce, displayQty): market-like orders IOC or FOK, display only on resting limits."""
         executes_as_market = ord_type in (o.MARKET, o.STOP, o.MARKET_IF_TOUCHED, o.PEGGED)
         tif = c.time_in_force
         if tif is None:
@@ -260,32 +316,7 @@ class OrderEntry:
                 return Rej(Reason.INVALID_QTY, "displayQty must be 0 or a lot multiple up to orderQty")
             if tif in (o.IMMEDIATE_OR_CANCEL, o.FILL_OR_KILL):
                 return Rej(Reason.INVALID_TIME_IN_FORCE, "displayQty only on resting orders")
-        order = Order(
-            order_id=0,
-            account=account.account_id,
-            symbol=inst.symbol,
-            is_buy=is_buy,
-            price=price or 0,
-            order_qty=qty,
-            ord_type=ord_type,
-            time_in_force=tif,
-            display_qty=display,
-            cl_ord_id=c.cl_ord_id,
-            post_only=post_only,
-            reduce_only=reduce_only,
-            close=close,
-            stop_px=stop_px,
-            peg_offset=peg_offset,
-            trigger_source=trigger_source,
-            last_within_mark=o.LAST_WITHIN_MARK in insts,
-            time_ms=self.stream.time_ms,
-        )
-        if conditional:
-            return account, inst, order
-        problem = self.check_entry(account, inst, order)
-        if problem is not None:
-            return problem
-        return account, inst, order
+        return tif, display
 
     def check_price(self, inst: Instrument, price: int) -> Rej | None:
         """A price is a positive multiple of the tick size, at most ``maxPrice``."""
