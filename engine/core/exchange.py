@@ -234,109 +234,217 @@ class Engine:
     def instrument_map(self) -> dict[str, Instrument]:
         return self.market.instrument_map
 
+    @instrument_map.setter
+    def instrument_map(self, value: dict[str, Instrument]) -> None:
+        self.market.instrument_map = value
+
     @property
     def books(self) -> dict[str, Book]:
         return self.market.books
+
+    @books.setter
+    def books(self, value: dict[str, Book]) -> None:
+        self.market.books = value
 
     @property
     def marks(self) -> dict[str, int]:
         return self.market.marks
 
+    @marks.setter
+    def marks(self, value: dict[str, int]) -> None:
+        self.market.marks = value
+
     @property
     def index_prices(self) -> dict[str, int]:
         return self.market.index_prices
+
+    @index_prices.setter
+    def index_prices(self, value: dict[str, int]) -> None:
+        self.market.index_prices = value
 
     @property
     def last_prices(self) -> dict[str, int]:
         return self.market.last_prices
 
+    @last_prices.setter
+    def last_prices(self, value: dict[str, int]) -> None:
+        self.market.last_prices = value
+
     @property
     def accounts(self) -> dict[int, Account]:
         return self.ledger.accounts
+
+    @accounts.setter
+    def accounts(self, value: dict[int, Account]) -> None:
+        self.ledger.accounts = value
 
     @property
     def insurance_funds(self) -> dict[str, int]:
         return self.ledger.insurance_funds
 
+    @insurance_funds.setter
+    def insurance_funds(self, value: dict[str, int]) -> None:
+        self.ledger.insurance_funds = value
+
     @property
     def fees(self) -> dict[str, int]:
         return self.ledger.fees
+
+    @fees.setter
+    def fees(self, value: dict[str, int]) -> None:
+        self.ledger.fees = value
 
     @property
     def deposits(self) -> dict[str, int]:
         return self.ledger.deposits
 
+    @deposits.setter
+    def deposits(self, value: dict[str, int]) -> None:
+        self.ledger.deposits = value
+
     @property
     def conditional(self) -> dict[str, dict[int, Order]]:
         return self.triggers.conditional
+
+    @conditional.setter
+    def conditional(self, value: dict[str, dict[int, Order]]) -> None:
+        self.triggers.conditional = value
 
     @property
     def live_orders(self) -> dict[int, Order]:
         return self.registry.live_orders
 
+    @live_orders.setter
+    def live_orders(self, value: dict[int, Order]) -> None:
+        self.registry.live_orders = value
+
     @property
     def day_orders(self) -> dict[int, int]:
         return self.registry.day_orders
+
+    @day_orders.setter
+    def day_orders(self, value: dict[int, int]) -> None:
+        self.registry.day_orders = value
 
     @property
     def holders(self) -> dict[str, dict[int, None]]:
         return self.ledger.holders
 
+    @holders.setter
+    def holders(self, value: dict[str, dict[int, None]]) -> None:
+        self.ledger.holders = value
+
     @property
     def dms_heap(self) -> list[tuple[int, int]]:
         return self.registry.dms_heap
+
+    @dms_heap.setter
+    def dms_heap(self, value: list[tuple[int, int]]) -> None:
+        self.registry.dms_heap = value
 
     @property
     def liq(self) -> LiqIndex:
         return self.risk.liq
 
+    @liq.setter
+    def liq(self, value: LiqIndex) -> None:
+        self.risk.liq = value
+
     @property
     def dirty(self) -> dict[int, None]:
         return self.risk.dirty
+
+    @dirty.setter
+    def dirty(self, value: dict[int, None]) -> None:
+        self.risk.dirty = value
 
     @property
     def multi(self) -> dict[int, None]:
         return self.risk.multi
 
+    @multi.setter
+    def multi(self, value: dict[int, None]) -> None:
+        self.risk.multi = value
+
     @property
     def pending(self) -> list[Pending]:
         return self.waterfall.pending
+
+    @pending.setter
+    def pending(self, value: list[Pending]) -> None:
+        self.waterfall.pending = value
 
     @property
     def spot_reservations(self) -> dict[int, tuple[str, int]]:
         return self.registry.spot_reservations
 
+    @spot_reservations.setter
+    def spot_reservations(self, value: dict[int, tuple[str, int]]) -> None:
+        self.registry.spot_reservations = value
+
     @property
     def next_order_id(self) -> int:
         return self.registry.next_order_id
+
+    @next_order_id.setter
+    def next_order_id(self, value: int) -> None:
+        self.registry.next_order_id = value
 
     @property
     def next_pending_id(self) -> int:
         return self.waterfall.next_pending_id
 
+    @next_pending_id.setter
+    def next_pending_id(self, value: int) -> None:
+        self.waterfall.next_pending_id = value
+
     @property
     def seq(self) -> int:
         return self.stream.seq
+
+    @seq.setter
+    def seq(self, value: int) -> None:
+        self.stream.seq = value
 
     @property
     def time_ms(self) -> int:
         return self.stream.time_ms
 
+    @time_ms.setter
+    def time_ms(self, value: int) -> None:
+        self.stream.time_ms = value
+
     @property
     def max_liquidations_per_update(self) -> int:
         return self.waterfall.max_liquidations_per_update
+
+    @max_liquidations_per_update.setter
+    def max_liquidations_per_update(self, value: int) -> None:
+        self.waterfall.max_liquidations_per_update = value
 
     @property
     def adl_policy_name(self) -> str:
         return self.waterfall.adl_policy_name
 
+    @adl_policy_name.setter
+    def adl_policy_name(self, value: str) -> None:
+        self.waterfall.adl_policy_name = value
+
     @property
     def stats(self) -> dict[str, int]:
         return self.waterfall.stats
 
+    @stats.setter
+    def stats(self, value: dict[str, int]) -> None:
+        self.waterfall.stats = value
+
     @property
     def settled(self) -> dict[str, int]:
         return self.market.settled
+
+    @settled.setter
+    def settled(self, value: dict[str, int]) -> None:
+        self.market.settled = value
 
     @property
     def track_steps(self) -> bool:

@@ -54,6 +54,7 @@ class EventStream:
         cum: int | None = None,
         status: str | None = None,
     ) -> None:
+        """An ``Execution`` of ``order`` (its status derived from ``leaves``/``cum`` unless given)."""
         leaves_qty = order.leaves_qty if leaves is None else leaves
         cum_qty = order.cum_qty if cum is None else cum
         if status is None:
@@ -92,10 +93,12 @@ class EventStream:
         )
 
     def emit_tx(self, kind: str, account: int, asset: str, amount: int, symbol: str = "", text: str = "") -> None:
+        """A ``Transaction`` (deposit, withdrawal, funding, margin transfer)."""
         self.seq += 1
         self.out.append(Transaction(self.seq, self.time_ms, kind, account, asset, amount, symbol, text))
 
     def emit_rule(self, record: Any, account: int, symbol: str) -> None:
+        """A rule record (``rules.events``: liquidation, insurance, ADL…) as a ``RuleEvent``."""
         self.seq += 1
         self.out.append(
             RuleEvent(self.seq, self.time_ms, record.rule_id, type(record).__name__, account, symbol, record)
