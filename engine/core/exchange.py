@@ -64,9 +64,10 @@ from perpspec.engine.core.waterfall import (
     Pending as Pending,  # re-exported: the codec's stable name engine.exchange:Pending
 )
 from perpspec.engine.core.waterfall import Waterfall
+from perpspec.rules.adl import AdlCandidate
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_builtin_instruments
-from perpspec.rules.margin import MarginSetting, RestingOrder
+from perpspec.rules.margin import AccountMargin, MarginSetting, RestingOrder
 from perpspec.rules.position import Position
 
 CHECKPOINT_EVERY = 100_000  # commands between rollback checkpoints (a rollback replays at most this many)
@@ -524,7 +525,16 @@ class Engine:
         """SHA-256 of :meth:`canonical` (independent of PYTHONHASHSEED and dict insertion order)."""
         return self.views.state_hash()
 
-    # ================================================================ for tests that probe one rule's input
+    # ================================================================ component reads kept under their old names
+    # (tests that probe one rule's input; engine/serve's margin and ADL-indicator rows)
+    def _account_margin(self, account: Account, asset: str) -> AccountMargin:
+        """:meth:`engine.core.risk.Risk.account_margin` (MRG-050)."""
+        return self.risk.account_margin(account, asset)
+
+    def _adl_row(self, inst: Instrument, longs: bool, account_id: int) -> AdlCandidate | None:
+        """:meth:`engine.core.waterfall.Waterfall.adl_row` (a holder's position as ADL ranks it)."""
+        return self.waterfall.adl_row(inst, longs, account_id)
+
     def _pool_of(self, account: Account, symbol: str) -> tuple[int, int, int, list[str]]:
         """:meth:`engine.core.risk.Risk.pool_of`."""
         return self.risk.pool_of(account, symbol)

@@ -538,7 +538,7 @@ class Waterfall:
             self.risk.emit_position(account_id, symbol)
 
 
-    def _adl_row(self, inst: Instrument, longs: bool, account_id: int) -> AdlCandidate | None:
+    def adl_row(self, inst: Instrument, longs: bool, account_id: int) -> AdlCandidate | None:
         """A holder's position in ``inst`` as ADL ranks it, when it is on the ``longs`` side (else None)."""
         symbol = inst.symbol
         if account_id < 0 or account_id not in self.ledger.holders[symbol]:
@@ -568,7 +568,7 @@ class Waterfall:
         ranking.note(self.risk.dirty)
         ranked: list[AdlCandidate] = []
         covered = 0
-        rows = ranking.ranked(symbol, longs, self.ledger.holders[symbol], lambda account_id: self._adl_row(inst, longs, account_id))
+        rows = ranking.ranked(symbol, longs, self.ledger.holders[symbol], lambda account_id: self.adl_row(inst, longs, account_id))
         for candidate in rows:
             if not is_adl_eligible(inst, candidate.qty, candidate.cost, candidate.pool_equity, mark, pending.qty, bankruptcy):
                 continue
