@@ -1,0 +1,201 @@
+"""Known-bad kernels for :mod:`proofs.obligations_kernels`: realistic slips the proofs must refute.
+
+Each is a copy of one rule kernel with one plausible mistake — a rounding
+direction, a strict vs non-strict comparison, a dropped clause, a sign.
+Nothing outside ``proofs/`` and ``tests/`` may import this module.
+"""
+
+from __future__ import annotations
+
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.num import (
+    PPM,
+    abs_,
+    ceil_to_multiple,
+    clamp,
+    floor_to_multiple,
+    floordiv,
+    ite,
+    max_,
+    min_,
+)
+from perpspec.rules.position import Position
+from perpspec.rules.risk_limit import compute_risk_init_margin_req_ppm
+
+
+def compute_unrealised_pnl_sign_flipped(inst: Instrument, position: Position, mark_price: int) -> int:
+    """KNOWN-BAD ACC-001/LIQ-004: ``cost − markValue`` (the sign of the API's cost convention slipped)."""
+    return position.cost - compute_value(inst, position.qty, mark_price)
+
+
+def compute_notional_without_abs(inst: Instrument, qty: int, price: int) -> int:
+    """KNOWN-BAD CON-003: the signed value used as a notional (a short's fee would be a rebate)."""
+    return compute_value(inst, qty, price)
+
+
+def compute_mean_floor(total_e8: int, count: int) -> int:
+    """KNOWN-BAD FND-003: the mean floored instead of rounded half up (biased toward shorts)."""
+    safe_count = ite(count <= 0, 1, count)
+    return ite(count <= 0, 0, floordiv(total_e8, safe_count))
+
+
+def compute_haircut_sign_flipped(inst: Instrument, close_qty: int, mark_price: int, bankruptcy_price: int) -> int:
+    """KNOWN-BAD ADL-004: ``value(bankruptcy) − value(mark)``: the haircut's sign slipped."""
+    return compute_value(inst, close_qty, bankruptcy_price) - compute_value(inst, close_qty, mark_price)
+
+
+def compute_fill_delta_sign_flipped(inst: Instrument, close_qty: int, price: int, bankruptcy_price: int) -> int:
+    """KNOWN-BAD INS-001: the fund's gain with the sign slipped (a surplus booked as a draw)."""
+    return compute_value(inst, close_qty, bankruptcy_price) - compute_value(inst, close_qty, price)
+
+
+def compute_held_pnl_at_takeover_only(inst: Instrument, held_qty: int, takeover_price: int, mark_price: int) -> int:
+    """KNOWN-BAD ADL-030: the held position's PnL counted against the mark the wrong way round."""
+    return compute_value(inst, held_qty, takeover_price) - compute_value(inst, held_qty, mark_price)
+
+
+def compute_margin_excess_swapped(equity: int, maintenance: int) -> int:
+    """KNOWN-BAD LIQ-002: ``maintenance − equity`` (a healthy pool reads as liquidatable)."""
+    return maintenance - equity
+
+
+def is_liquidatable_at_equality(equity: int, maintenance: int) -> bool:
+    """KNOWN-BAD LIQ-003: ``≤`` instead of ``<``: a pool exactly at maintenance is liquidated."""
+    return equity - maintenance <= 0
+
+
+def compute_pool_residual_sign_flipped(inst: Instrument, qty: int, cost: int, margin: int, price: int) -> int:
+    """KNOWN-BAD LIQ-006: ``margin − value + cost`` (the closed position's PnL subtracted)."""
+    return margin - compute_value(inst, qty, price) + cost
+
+
+def compute_fitting_tier_floor(inst: Instrument, gross_value: int) -> int:
+    """KNOWN-BAD LIQ-007: the tier rounded down: part of a step is ignored (the tier is too small)."""
+    return max_(0, floordiv(gross_value - inst.risk_limit, inst.risk_step))
+
+
+def compute_kept_position_ceil(position: Position, close_qty: int) -> Position:
+    """KNOWN-BAD LIQ-009: the kept cost rounded up (toward the trader for a long), unlike ACC-003."""
+    kept_qty = position.qty - close_qty
+    safe_qty = ite(position.qty == 0, 1, position.qty)
+    kept_cost = ite(kept_qty == position.qty, position.cost, -((-position.cost * kept_qty) // safe_qty))
+    return Position(qty=kept_qty, cost=kept_cost)
+
+
+def compute_reduction_to_tier_ceil(inst: Instrument, position: Position, tier: int) -> int:
+    """KNOWN-BAD LIQ-008: the kept lots rounded up — the kept entry value can exceed the tier's limit."""
+    lots = abs_(position.qty) // inst.lot_size
+    abs_cost = abs_(position.cost)
+    safe_cost = ite(abs_cost == 0, 1, abs_cost)
+    limit = inst.risk_limit + tier * inst.risk_step
+    kept_lots = clamp(-((-limit * lots) // safe_cost), 0, lots)
+    return (lots - kept_lots) * inst.lot_size
+
+
+def compute_init_margin_req_ppm_min(inst: Instrument, leverage_hundredths: int, steps: int) -> int:
+    """KNOWN-BAD MRG-002: isolated leverage wins even when it asks less than the tier (``min`` for ``max``)."""
+    tier = compute_risk_init_margin_req_ppm(inst, steps)
+    isolated = -((-PPM * 100) // ite(leverage_hundredths == 0, 1, leverage_hundredths))
+    return ite(leverage_hundredths == 0, tier, min_(isolated, tier))
+
+
+def compute_ppm_floor(amount: int, rate_ppm: int) -> int:
+    """KNOWN-BAD MRG-003/MRG-004/SET-002: a requirement or fee rounded down, toward the trader."""
+    return floordiv(amount * rate_ppm, PPM)
+
+
+def compute_prorated_floor(amount: int, part_qty: int, whole_qty: int) -> int:
+    """KNOWN-BAD MRG-043: a side's share rounded down: the charged part is short of its exact share."""
+    return floordiv(amount * part_qty, ite(whole_qty == 0, 1, whole_qty))
+
+
+def compute_order_premium_unclamped(inst: Instrument, qty: int, limit_price: int, mark_price: int) -> int:
+    """KNOWN-BAD MRG-041: the premium without ``max(0, ·)``: a favourable limit *credits* margin."""
+    return compute_value(inst, qty, limit_price) - compute_value(inst, qty, mark_price)
+
+
+def compute_protected_band_ceil(inst: Instrument, fair_price: int) -> tuple[int, int]:
+    """KNOWN-BAD MRK-009: the half width rounded up: the band is wider than stated."""
+    half = -((-fair_price * inst.maint_margin_ppm) // (2 * PPM))
+    return fair_price - half, fair_price + half
+
+
+def compute_limit_band_outward(inst: Instrument, reference_price: int) -> tuple[int, int]:
+    """KNOWN-BAD MRK-011/MRK-012: band edges rounded outward (down floored, up ceiled)."""
+    width = reference_price * inst.limit_band_ppm // PPM
+    down = floor_to_multiple(reference_price - width, inst.tick_size)
+    up = ceil_to_multiple(reference_price + width, inst.tick_size)
+    return down, up
+
+
+def is_impact_spread_narrow_inclusive(inst: Instrument, impact_bid: int, impact_ask: int, impact_mid: int) -> bool:
+    """KNOWN-BAD MRK-015: ``≤`` instead of ``<``: a spread exactly at the limit refreshes the basis."""
+    limit = max_(impact_mid * inst.maint_margin_ppm // PPM, inst.impact_spread_ticks * inst.tick_size)
+    return impact_ask - impact_bid <= limit
+
+
+def compute_max_leverage_ceil(inst: Instrument, steps: int) -> int:
+    """KNOWN-BAD RSK-005: the maximum leverage rounded up: more leverage than the tier's margin allows."""
+    return -((-PPM * 100) // compute_risk_init_margin_req_ppm(inst, steps))
+
+
+def compute_tier_limit_off_by_one_step(inst: Instrument, steps: int) -> int:
+    """KNOWN-BAD RSK-004: ``riskLimit + (steps + 1) × riskStep`` — one step too generous."""
+    return inst.risk_limit + (steps + 1) * inst.risk_step
+
+
+def compute_maint_margin_req_without_base(inst: Instrument, steps: int) -> int:
+    """KNOWN-BAD RSK-002: ``steps × maintMarginStep`` — the base maintenance margin dropped."""
+    return steps * inst.maint_margin_step_ppm
+
+
+def compute_risk_init_margin_req_maint_base(inst: Instrument, steps: int) -> int:
+    """KNOWN-BAD RSK-003: built on the *maintenance* base (``maintMargin + steps × step``)."""
+    return inst.maint_margin_ppm + steps * inst.init_margin_step_ppm
+
+
+def compute_cross_backing_without_maint(cross_wallet: int, other_pnls: tuple[int, ...], other_maints: tuple[int, ...]) -> int:
+    """KNOWN-BAD MRG-033: the others' maintenance margin dropped from the backing."""
+    del other_maints
+    total = cross_wallet
+    for pnl in other_pnls:
+        total = total + pnl
+    return total
+
+
+def compute_lot_value_inverse_floor(inst: Instrument, price: int) -> int:
+    """KNOWN-BAD CON-001: the lot value floored instead of rounded half up."""
+    return floordiv(-inst.multiplier * inst.price_scale * inst.lot_size, price)
+
+
+def compute_deleverage_band_ceil(rank: int, count: int) -> int:
+    """KNOWN-BAD ADL-006: the band computed with a ceiling: the top position can show 6 lights or 0."""
+    safe = ite(count == 0, 1, count)
+    return 5 - (-((-5 * rank) // safe)) + 1
+
+
+def is_strictly_ordered_non_strict(comparison: int) -> bool:
+    """KNOWN-BAD ADL-008: ``comparison >= 0`` — a tie passes as ordered."""
+    return comparison >= 0
+
+
+def compute_removable_margin_keeps_profit(pos_cross: int, unrealised_pnl: int) -> int:
+    """KNOWN-BAD MRG-062: unrealised profit counted as removable (``pos_cross + pnl``)."""
+    return max_(0, pos_cross + unrealised_pnl)
+
+
+def compute_adverse_funding_floor(pos_cost: int, qty: int, funding_rate_e8: int) -> int:
+    """KNOWN-BAD MRG-006: the adverse funding reserve rounded down."""
+    adverse_rate = max_(0, ite(qty > 0, funding_rate_e8, -funding_rate_e8))
+    return floordiv(pos_cost * adverse_rate, 100_000_000)
+
+
+def compute_leverage_margin_req_floor(leverage_hundredths: int) -> int:
+    """KNOWN-BAD MRG-001: ``1 / leverage`` rounded down: 3x asks 333_333 ppm, less than a third."""
+    return floordiv(PPM * 100, leverage_hundredths)
+
+
+def is_out_of_band_inclusive(price: int, median: int, band_ppm: int) -> bool:
+    """KNOWN-BAD IDX-002: ``≥`` instead of ``>``: a price exactly on the band edge is excluded."""
+    return abs_(price - median) * PPM >= band_ppm * median
