@@ -199,3 +199,94 @@ def compute_leverage_margin_req_floor(leverage_hundredths: int) -> int:
 def is_out_of_band_inclusive(price: int, median: int, band_ppm: int) -> bool:
     """KNOWN-BAD IDX-002: ``≥`` instead of ``>``: a price exactly on the band edge is excluded."""
     return abs_(price - median) * PPM >= band_ppm * median
+
+
+# -- @concrete checks (path-explored by proofs.obligations_checks) ----------------------------
+
+
+def check_order_margin_at_equality(available_margin: int, requirement: int) -> object | None:
+    """KNOWN-BAD MRG-061: ``≤ 0`` instead of ``< 0``: an order that uses exactly the available balance is refused."""
+    if requirement > 0 and available_margin - requirement <= 0:
+        return "InsufficientAvailableBalance"
+    return None
+
+
+def check_withdrawal_inclusive(amount: int, withdrawable_margin: int) -> object | None:
+    """KNOWN-BAD MRG-064: ``amount >= withdrawable`` refused: the whole withdrawable balance cannot be taken."""
+    if amount <= 0:
+        return "InvalidAmount"
+    if amount >= withdrawable_margin:
+        return "InsufficientWithdrawableBalance"
+    return None
+
+
+def check_leverage_exclusive_top(inst: Instrument, leverage_hundredths: int, steps: int) -> object | None:
+    """KNOWN-BAD MRG-065: ``leverage < top``: the tier's own maximum leverage is refused."""
+    top = (PPM * 100) // compute_risk_init_margin_req_ppm(inst, steps)
+    if leverage_hundredths == 0 or 1 <= leverage_hundredths < top:
+        return None
+    return "InvalidLeverage"
+
+
+def check_risk_limit_choice_without_floor(inst: Instrument, chosen_limit: int) -> object | None:
+    """KNOWN-BAD RSK-006: the ``chosen ≥ riskLimit`` clause dropped: a limit below the base passes."""
+    steps = (chosen_limit - inst.risk_limit) // inst.risk_step
+    if inst.risk_limit + steps * inst.risk_step == chosen_limit:
+        return None
+    return "RiskLimitInvalid"
+
+
+def check_risk_limit_strict(gross_value: int, chosen_limit: int) -> object | None:
+    """KNOWN-BAD RSK-007: ``<`` instead of ``≤``: a position exactly at its limit is refused."""
+    if gross_value < chosen_limit:
+        return None
+    return "RiskLimitExceeded"
+
+
+def check_fund_deposit_allows_zero(has_fund: bool, amount: int) -> object | None:
+    """KNOWN-BAD INS-006: ``amount < 0`` refused instead of ``amount <= 0``: a zero deposit is booked."""
+    if not has_fund:
+        return "UnknownCurrency"
+    if amount < 0:
+        return "NonPositiveAmount"
+    return None
+
+
+def compute_next_funding_ms_inclusive(time_ms: int, interval_ms: int, offset_ms: int) -> int:
+    """KNOWN-BAD FND-012: ``time + (offset − time) % interval``: at an instant on the grid, that instant (not the next)."""
+    return time_ms + (offset_ms - time_ms) % interval_ms
+
+
+def is_fresh_inclusive(stale_after_ms: int, price: int, updated_ms: int, time_ms: int) -> bool:
+    """KNOWN-BAD IDX-007: ``age <= stale_after``: a price exactly at the staleness age still counts."""
+    return price > 0 and time_ms - updated_ms <= stale_after_ms
+
+
+def compute_median_unsorted(prices: tuple[int, ...]) -> int:
+    """KNOWN-BAD IDX-006: the middle of the prices as reported, the sort forgotten."""
+    middle = len(prices) // 2
+    if len(prices) % 2 == 1:
+        return prices[middle]
+    return (prices[middle - 1] + prices[middle]) // 2
+
+
+def check_settlement_ready_ignoring_pending(mark_price: int | None, settlement_price: int, pending: tuple[int, ...]) -> object | None:
+    """KNOWN-BAD SET-005: the pending-liquidation clause dropped."""
+    del pending
+    if mark_price != settlement_price:
+        return "mark-not-at-settlement-price"
+    return None
+
+
+def check_transfer_margin_with_profit(is_cross: bool, pos_cross: int, unrealised_pnl: int, amount: int, available: int) -> object | None:
+    """KNOWN-BAD MRG-063: removable margin counts unrealised profit (``pos_cross + pnl``)."""
+    if is_cross:
+        return "PositionNotIsolated"
+    if amount == 0:
+        return "InvalidAmount"
+    if amount > 0 and amount > available:
+        return "InsufficientAvailableBalance"
+    removable = max(0, pos_cross + unrealised_pnl)
+    if amount < 0 and -amount > removable:
+        return "BelowInitialMargin"
+    return None
