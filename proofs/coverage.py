@@ -14,8 +14,9 @@ Anything else is a gap: **tested only** (tests, but no written waiver),
 Waivers are hand-written, reviewed text (never a default): one table per rule
 id with a ``kind`` from :data:`WAIVER_KINDS` and a ``reason``.  A waiver only
 counts when at least one test *function* (``def test_*`` under ``tests/``)
-mentions the rule id in its source — its name, docstring, decorators or body —
-so every waived rule is shown with the tests that stand in for the proof.
+names the rule — mentions its id in its source (name, docstring, decorators,
+body) or calls its function by name — so every waived rule is shown with the
+tests that stand in for the proof.
 """
 
 from __future__ import annotations
@@ -91,8 +92,14 @@ def _test_functions(tree: ast.Module) -> Iterable[ast.FunctionDef | ast.AsyncFun
             yield node
 
 
-def find_test_functions(root: Path) -> dict[str, tuple[str, ...]]:
-    """``rule id -> ("tests/test_x.py::test_y", ...)``: test functions whose source mentions the id."""
+def find_test_functions(root: Path, callables: Mapping[str, str] | None = None) -> dict[str, tuple[str, ...]]:
+    """``rule id -> ("tests/test_x.py::test_y", ...)``: test functions that name the rule.
+
+    A test function names a rule when its source (decorators, name, docstring, body)
+    mentions the rule id, or calls the rule's function by name (``callables``:
+    rule id -> function name, e.g. ``"IDX-004" -> "process_index_tick"``).
+    """
+    calls = {rule_id: re.compile(rf"\b{re.escape(name)}\(") for rule_id, name in (callables or {}).items()}
     found: dict[str, set[str]] = {}
     for path in sorted((root / "tests").rglob("test_*.py")):
         text = path.read_text()
@@ -101,7 +108,9 @@ def find_test_functions(root: Path) -> dict[str, tuple[str, ...]]:
         for node in _test_functions(ast.parse(text, str(path))):
             first = min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
             source = "\n".join(lines[first - 1 : node.end_lineno])
-            for rule_id in set(RULE_ID_TEXT.findall(source)):
+            named = set(RULE_ID_TEXT.findall(source))
+            named.update(rule_id for rule_id, pattern in calls.items() if pattern.search(source))
+            for rule_id in named:
                 found.setdefault(rule_id, set()).add(f"{relative}::{node.name}")
     return {rule_id: tuple(sorted(names)) for rule_id, names in found.items()}
 

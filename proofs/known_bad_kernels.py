@@ -290,3 +290,49 @@ def check_transfer_margin_with_profit(is_cross: bool, pos_cross: int, unrealised
     if amount < 0 and -amount > removable:
         return "BelowInitialMargin"
     return None
+
+
+def compute_isolated_margin_after_fill_keeps_profit(
+    old_margin: int, old_requirement: int, new_requirement: int, realised: int, premium: int, unallocated: int, new_qty: int
+) -> int:
+    """KNOWN-BAD ACC-006: ``max(0, realised)`` for ``min(0, realised)``: a realised profit stays in the isolated pool."""
+    extra = old_margin - old_requirement + max_(0, realised)
+    kept = new_requirement + extra
+    funded = ite(premium > 0, min_(kept + premium, max_(0, unallocated)), kept)
+    return ite(new_qty == 0, 0, funded)
+
+
+def compute_impact_fill_floor(inst: Instrument, levels: tuple[tuple[int, int], ...], notional: int) -> tuple[int, int, int]:
+    """KNOWN-BAD MRK-001: lots needed rounded down: the walk stops short of the notional with depth left."""
+    remaining = notional
+    qty_taken = 0
+    value_taken = 0
+    for price, qty in levels:
+        lot_value = abs_(compute_value(inst, inst.lot_size, price))
+        lots_needed = floordiv(remaining, ite(lot_value == 0, 1, lot_value))
+        lots_taken = min_(qty // inst.lot_size, lots_needed)
+        qty_taken = qty_taken + lots_taken * inst.lot_size
+        value_taken = value_taken + lots_taken * lot_value
+        remaining = max_(remaining - lots_taken * lot_value, 0)
+    return qty_taken, value_taken, remaining
+
+
+def compute_order_sides_signed_asks(
+    inst: Instrument, orders: tuple[tuple[int, int], ...], mark_price: int, best_bid: int, best_ask: int
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """KNOWN-BAD MRG-042: offers summed with their sign (a sell's quantity and value count negative)."""
+    del mark_price, best_bid, best_ask
+    bid_qty = bid_value = ask_qty = ask_value = 0
+    for qty, price in orders:
+        value = compute_value(inst, qty, price)
+        bid_qty = bid_qty + ite(qty > 0, qty, 0)
+        bid_value = bid_value + ite(qty > 0, abs_(value), 0)
+        ask_qty = ask_qty + ite(qty > 0, 0, qty)
+        ask_value = ask_value + ite(qty > 0, 0, value)
+    return (bid_qty, bid_value), (ask_qty, ask_value)
+
+
+def compute_withdrawable_with_profit(available: int, cross_profit: int) -> int:
+    """KNOWN-BAD MRG-050: withdrawable = max(0, available): unrealised profit can be withdrawn."""
+    del cross_profit
+    return max_(0, available)

@@ -928,7 +928,9 @@ def build_rulebook(
         invariant_rules=invariant_rule_calls(found, REGISTRY),
         engine_docs=engine_module_docs(root),
         waivers=coverage.load_waivers(root),
-        test_functions=coverage.find_test_functions(root),
+        test_functions=coverage.find_test_functions(
+            root, {rule.id: rule.qualname.split(".")[-1] for rule in found if not rule.qualname.split(".")[-1].startswith("_")}
+        ),
     )
     return book, ran
 
