@@ -28,7 +28,7 @@ import attrs
 
 from perpspec.proofs import known_bad_kernels as bad
 from perpspec.proofs.obligations_core import assume_valid_price, assume_well_formed, assume_whole_lots
-from perpspec.proofs.prover import ProofResult, Prover
+from perpspec.proofs.prover import Lemma, ProofResult, Prover
 from perpspec.proofs.registry import Expectation, Obligation, register
 from perpspec.proofs.sym import all_of, implies
 from perpspec.rules import (
@@ -153,8 +153,26 @@ def _equity_sign_flipped(inst: Instrument, held: Position, margin_amount: int, p
     return margin_amount + bad.compute_unrealised_pnl_sign_flipped(inst, held, price)
 
 
+@functools.cache
+def value_additive(symbol: str) -> Lemma:
+    """CON-002 as a lemma: values add over whole lots at one valid price."""
+    inst = load_instrument(symbol)
+
+    def premise(first: int, second: int, price: int) -> bool:
+        return all_of(first % inst.lot_size == 0, second % inst.lot_size == 0, price > 0, price <= inst.max_price)  # type: ignore[return-value]
+
+    def conclusion(first: int, second: int, price: int) -> bool:
+        value = contract.compute_value
+        return value(inst, first + second, price) == value(inst, first, price) + value(inst, second, price)
+
+    return Lemma(name=f"CON-002 value additive {symbol}", params=("first", "second", "price"), premise=premise, conclusion=conclusion)
+
+
 def prove_haircut_is_equity_loss(symbol: str, kernel: Callable[..., int]) -> ProofResult:
-    """ADL-004: closing ``close`` of a position at the bankruptcy price lowers its equity at mark by the haircut."""
+    """ADL-004: closing ``close`` of a position at the bankruptcy price lowers its equity at mark by the haircut.
+
+    With ACC-003's proved ``Δwallet − Δcost = −value(fill)`` the statement is about values only.
+    """
     inst = load_instrument(symbol)
     with Prover() as prover:
         held = prover.record(Position, "position")
@@ -168,11 +186,15 @@ def prove_haircut_is_equity_loss(symbol: str, kernel: Callable[..., int]) -> Pro
             or_(and_(held.qty > 0, and_(close_qty > 0, close_qty <= held.qty)), and_(held.qty < 0, and_(close_qty < 0, close_qty >= held.qty))),
             "close part of the position (signed like it)",
         )
-        after, realised = apply_fill(inst, held, -close_qty, bankruptcy_price)
-        before_equity = contract.compute_value(inst, held.qty, mark_price) - held.cost
-        after_equity = realised + contract.compute_value(inst, after.qty, mark_price) - after.cost
+        # ACC-003 (proved): a fill moves exactly its value, Δwallet − Δcost = −value(fill); so the
+        # change of equity at mark is −value(−close, bankruptcy) + value(qty − close, mark) − value(qty, mark).
+        additive = value_additive(symbol)
+        prover.use(additive, held.qty - close_qty, close_qty, mark_price)  # CON-002: values add over lots
+        prover.use(additive, close_qty, -close_qty, bankruptcy_price)
+        moved = -contract.compute_value(inst, -close_qty, bankruptcy_price)
+        change = moved + contract.compute_value(inst, held.qty - close_qty, mark_price) - contract.compute_value(inst, held.qty, mark_price)
         haircut = kernel(inst, close_qty, mark_price, bankruptcy_price)
-        return prover.prove(after_equity == before_equity - haircut, f"ADL-004 {symbol}")
+        return prover.prove(change == -haircut, f"ADL-004 {symbol}")
 
 
 def prove_fill_delta_sign(symbol: str, kernel: Callable[..., int]) -> ProofResult:
