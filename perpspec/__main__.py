@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from perpspec.engine.cli import main
+from perpspec.engine.cli.main import main
 
 sys.exit(main())

@@ -825,7 +825,7 @@ class Rulebook:
 def _trusted_components(root: Path) -> tuple[tuple[str, str], ...]:
     """Code that executes or feeds the rules but is not itself proved."""
     rows: list[tuple[str, str]] = []
-    for path in sorted((root / "engine").glob("*.py")):
+    for path in sorted((root / "engine").rglob("*.py")):
         if path.stem == "__init__":
             continue
         module = ast.parse(path.read_text())
@@ -865,7 +865,7 @@ def invariant_rule_calls(found: Sequence[Rule], registry: Mapping[str, Any]) -> 
 def engine_applications(root: Path) -> dict[str, tuple[str, ...]]:
     """``rule id -> engine functions whose docstring starts with it`` (read as text, never imported)."""
     found: dict[str, list[str]] = {}
-    for path in sorted((root / "engine").glob("*.py")):
+    for path in sorted((root / "engine").rglob("*.py")):
         relative = path.relative_to(root).as_posix()
         for rule_id, name, _ in extract_rules_from_source(relative, path.read_text()):
             found.setdefault(rule_id, []).append(f"{relative}:{name}")
@@ -875,7 +875,7 @@ def engine_applications(root: Path) -> dict[str, tuple[str, ...]]:
 def engine_module_docs(root: Path) -> tuple[tuple[str, str], ...]:
     """Engine modules whose docstring opens with an area prefix (``ORD: ...``), with that docstring."""
     rows = []
-    for path in sorted((root / "engine").glob("*.py")):
+    for path in sorted((root / "engine").rglob("*.py")):
         docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
         if re.match(r"[A-Z]{3}:", docstring):
             rows.append((path.relative_to(root).as_posix(), docstring))

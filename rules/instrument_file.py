@@ -119,7 +119,7 @@ _RISK_FIELDS: dict[str, tuple[str, Any]] = {
     "initMarginStep": ("init_margin_step_ppm", parse_ppm),
 }
 _OPTIONAL_FIELDS += tuple(_RISK_FIELDS)
-# spot pairs (engine/exchange.py): the base asset and how much of it one contract is
+# spot pairs (engine/core/exchange.py): the base asset and how much of it one contract is
 _SPOT_FIELDS: dict[str, tuple[str, Any]] = {
     "baseCurrency": ("base_currency", lambda value, _name: str(value)),
     "baseMultiplier": ("base_multiplier", parse_int),

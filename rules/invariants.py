@@ -512,7 +512,7 @@ register(
 )
 
 
-# -- the matching engine (engine/book.py, engine/exchange.py) ------------------------------------------
+# -- the matching engine (engine/core/book.py, engine/core/exchange.py) ------------------------------------------
 
 
 @concrete

@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from perpspec.engine import commands as c
+from perpspec.engine.core import commands as c
 
 SYMBOL = "XBTUSD"
 TICK = 50  # XBTUSD tick: 0.5 USD in price units of 0.01 USD

@@ -20,11 +20,11 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from perpspec.engine import commands as c
-from perpspec.engine.adlrank import AdlRanking
-from perpspec.engine.exchange import Engine, Pending
-from perpspec.engine.scenario import load_scenario
-from perpspec.engine.simulate import run_scenario
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.adlrank import AdlRanking
+from perpspec.engine.core.exchange import Engine, Pending
+from perpspec.engine.simulation.scenario import load_scenario
+from perpspec.engine.simulation.simulate import run_scenario
 from perpspec.rules.adl import (
     POLICIES,
     AdlCandidate,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from perpspec.engine.bench import (
+from perpspec.engine.bench.bench import (
     DEFAULT_SHARED,
     EngineSetup,
     bench_book_only,

@@ -1,4 +1,4 @@
-"""The fast book (engine.book) against the naive reference book (engine.refbook).
+"""The fast book (engine.core.book) against the naive reference book (engine.core.refbook).
 
 Hypothesis generates long command streams (limit orders with every display
 mode, market sweeps, FillOrKill checks, post-only entries, cancels, amends up
@@ -15,9 +15,9 @@ from random import Random
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from perpspec.engine.book import Book, Fill, book_state
-from perpspec.engine.orders import Order
-from perpspec.engine.refbook import RefBook
+from perpspec.engine.core.book import Book, Fill, book_state
+from perpspec.engine.core.orders import Order
+from perpspec.engine.core.refbook import RefBook
 
 PRICES = st.integers(min_value=98, max_value=102)
 QTYS = st.integers(min_value=1, max_value=30)

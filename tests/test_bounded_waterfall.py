@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from perpspec.engine import commands as c
-from perpspec.engine.events import RuleEvent
-from perpspec.engine.exchange import Engine
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import RuleEvent
+from perpspec.engine.core.exchange import Engine
 from perpspec.rules.invariants import check_all
 
 SYMBOL = "XBTUSD"

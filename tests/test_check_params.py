@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from perpspec.engine.cli import main
+from perpspec.engine.cli.main import main
 from perpspec.proofs.params_check import check_instrument, check_tiers, position_grid, tier_table
 from perpspec.rules.instrument_file import builtin_symbols, load_instrument
 

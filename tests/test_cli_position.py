@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from perpspec.engine.cli import main
+from perpspec.engine.cli.main import main
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.margin import compute_position_margin
 from perpspec.rules.parse import format_scaled

@@ -20,12 +20,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from perpspec.engine import codec as codec_module
-from perpspec.engine.codec import CodecError, CommandCodec, Opaque, encode_state
-from perpspec.engine.commands import COMMAND_TYPES, CancelOrder, Isolate, PlaceOrder, TimeTick, VerifyAccount
-from perpspec.engine.events import Reason, Rejected
-from perpspec.engine.exchange import Engine
-from perpspec.engine.journal import (
+from perpspec.engine.core.commands import (
+    COMMAND_TYPES,
+    CancelOrder,
+    Isolate,
+    PlaceOrder,
+    TimeTick,
+    VerifyAccount,
+)
+from perpspec.engine.core.events import Reason, Rejected
+from perpspec.engine.core.exchange import Engine
+from perpspec.engine.durability import codec as codec_module
+from perpspec.engine.durability.codec import CodecError, CommandCodec, Opaque, encode_state
+from perpspec.engine.durability.journal import (
     JOURNAL_MAGIC,
     MAX_RECORD_BYTES,
     JournalCorrupt,
@@ -35,7 +42,7 @@ from perpspec.engine.journal import (
     SyncPolicy,
     read_journal,
 )
-from perpspec.engine.recovery import DurableExchange, command_codec, genesis_meta, recover
+from perpspec.engine.durability.recovery import DurableExchange, command_codec, genesis_meta, recover
 
 CODEC = CommandCodec(COMMAND_TYPES.values())
 NAMES = sorted(COMMAND_TYPES)

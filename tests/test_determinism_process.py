@@ -18,8 +18,13 @@ from typing import Any
 
 import pytest
 
-from perpspec.engine.exchange import Engine
-from perpspec.engine.recovery import DurableExchange, command_codec, event_stream_hash, list_snapshots
+from perpspec.engine.core.exchange import Engine
+from perpspec.engine.durability.recovery import (
+    DurableExchange,
+    command_codec,
+    event_stream_hash,
+    list_snapshots,
+)
 from tests.streams import command_stream
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def replay_in_fresh_interpreter(log: Path, hash_seed: str, *extra: str) -> dict[str, Any]:
     env = dict(os.environ, PYTHONHASHSEED=hash_seed, PYTHONPATH=str(ROOT))
     result = subprocess.run(
-        [sys.executable, "-m", "perpspec.engine.cli", "replay", str(log), "--json", *extra],
+        [sys.executable, "-m", "perpspec.engine.cli.main", "replay", str(log), "--json", *extra],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -77,7 +82,7 @@ def test_replay_from_a_snapshot_in_a_fresh_interpreter_reaches_the_same_state(
 def test_replay_reports_a_torn_tail_and_still_succeeds(
     journal: tuple[Path, str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from perpspec.engine.cli import main
+    from perpspec.engine.cli.main import main
 
     log, _, _ = journal
     torn = tmp_path / "torn.log"
@@ -90,7 +95,7 @@ def test_replay_reports_a_torn_tail_and_still_succeeds(
 def test_replay_of_a_damaged_journal_fails_naming_the_offset(
     journal: tuple[Path, str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from perpspec.engine.cli import main
+    from perpspec.engine.cli.main import main
 
     log, _, _ = journal
     damaged = tmp_path / "damaged.log"
@@ -102,7 +107,7 @@ def test_replay_of_a_damaged_journal_fails_naming_the_offset(
 
 
 def test_replay_of_a_missing_journal_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from perpspec.engine.cli import main
+    from perpspec.engine.cli.main import main
 
     assert main(["replay", str(tmp_path / "absent.log")]) == 2
     assert "no journal file" in capsys.readouterr().err

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from perpspec.engine import commands as c
-from perpspec.engine.events import Accepted, Execution, Rejected
-from perpspec.engine.exchange import Engine
-from perpspec.engine.liqindex import LiqIndex
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Accepted, Execution, Rejected
+from perpspec.engine.core.exchange import Engine
+from perpspec.engine.core.liqindex import LiqIndex
 from perpspec.rules.instrument_file import load_instrument
 
 DAY = 86_400_000

@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 from random import Random
 
-from perpspec.engine import commands as c
-from perpspec.engine.events import InternalError, Rejected
-from perpspec.engine.exchange import Engine
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import InternalError, Rejected
+from perpspec.engine.core.exchange import Engine
 from perpspec.rules.instrument_file import load_instrument
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,7 +130,7 @@ def test_internal_error_is_a_reject_and_leaves_the_state_as_before() -> None:
         self.accounts[1].wallets["XBt"] = -1  # a half-applied change…
         raise ZeroDivisionError("planted bug")  # …then a crash
 
-    from perpspec.engine import exchange
+    from perpspec.engine.core import exchange
 
     original = exchange._HANDLERS[c.TimeTick]
     exchange._HANDLERS[c.TimeTick] = broken  # type: ignore[assignment]

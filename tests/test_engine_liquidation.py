@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from perpspec.engine import commands as c
-from perpspec.engine.events import Event, RuleEvent
-from perpspec.engine.exchange import Engine
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Event, RuleEvent
+from perpspec.engine.core.exchange import Engine
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.invariants import check_all
 

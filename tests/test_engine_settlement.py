@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from perpspec.engine import commands as c
-from perpspec.engine.events import Accepted, Execution, Reason, Rejected
-from perpspec.engine.exchange import LIQUIDATOR, Engine, Pending
-from perpspec.engine.recovery import DurableExchange, command_codec, event_stream_hash, recover
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Accepted, Execution, Reason, Rejected
+from perpspec.engine.core.exchange import LIQUIDATOR, Engine, Pending
+from perpspec.engine.durability.recovery import DurableExchange, command_codec, event_stream_hash, recover
 from perpspec.rules.invariants import check_all
 from perpspec.rules.position import Position
 from perpspec.rules.settlement import compute_position_settlement, compute_twap

@@ -24,9 +24,9 @@ from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from perpspec.engine import commands as c
-from perpspec.engine.events import Accepted, Event, InternalError, Rejected, RuleEvent
-from perpspec.engine.exchange import Engine
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Accepted, Event, InternalError, Rejected, RuleEvent
+from perpspec.engine.core.exchange import Engine
 from perpspec.rules.contract import compute_value as engine_value
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.invariants import check_all

@@ -1,4 +1,4 @@
-"""engine.fastmargin equals the rules it memoises (MRG-042, MRG-046), on generated books and marks.
+"""engine.core.fastmargin equals the rules it memoises (MRG-042, MRG-046), on generated books and marks.
 
 The memo reuses a non-crossing order's term across calls, so the test calls
 it repeatedly on one shared table with books and marks that change between
@@ -10,8 +10,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from perpspec.engine.accounts import PositionState
-from perpspec.engine.fastmargin import (
+from perpspec.engine.core.accounts import PositionState
+from perpspec.engine.core.fastmargin import (
     contract_order_margin,
     margin_of_sides,
     order_sides,

@@ -37,11 +37,11 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from perpspec.engine import commands as c
-from perpspec.engine.events import Accepted, InternalError, Reason, Rejected
-from perpspec.engine.exchange import Engine
-from perpspec.engine.journal import JournalCorrupt, read_journal
-from perpspec.engine.recovery import DurableExchange, command_codec, event_stream_hash, recover
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Accepted, InternalError, Reason, Rejected
+from perpspec.engine.core.exchange import Engine
+from perpspec.engine.durability.journal import JournalCorrupt, read_journal
+from perpspec.engine.durability.recovery import DurableExchange, command_codec, event_stream_hash, recover
 from perpspec.rules.invariants import check_all
 from tests.streams import LOT, MAKER, SYMBOL, TICK, TRADERS, command_stream
 

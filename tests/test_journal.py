@@ -14,9 +14,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from perpspec.engine.codec import CodecError, CommandCodec, _put_uvarint, decode_state, encode_state
-from perpspec.engine.commands import COMMAND_TYPES, PlaceOrder
-from perpspec.engine.journal import (
+from perpspec.engine.core.commands import COMMAND_TYPES, PlaceOrder
+from perpspec.engine.core.orders import Order
+from perpspec.engine.durability.codec import (
+    CodecError,
+    CommandCodec,
+    _put_uvarint,
+    decode_state,
+    encode_state,
+)
+from perpspec.engine.durability.journal import (
     JournalCorrupt,
     JournalWriter,
     SnapshotCorrupt,
@@ -27,7 +34,6 @@ from perpspec.engine.journal import (
     snapshot_bytes,
     write_snapshot,
 )
-from perpspec.engine.orders import Order
 
 SCHEMA = {"Rec": ["value"]}
 PAYLOADS = [b"first", b"", b"x" * 300, bytes(range(256)), b"last record"]

@@ -26,13 +26,13 @@ from typing import Any
 import attrs
 import pytest
 
-from perpspec.engine import bench_native as native
-from perpspec.engine import commands as c
-from perpspec.engine.cli import build_parser, main
-from perpspec.engine.cli_bench import forwarded
-from perpspec.engine.events import InternalError, Rejected
-from perpspec.engine.exchange import Engine
-from perpspec.engine.recovery import (
+from perpspec.engine.bench import native as native
+from perpspec.engine.cli.bench import forwarded
+from perpspec.engine.cli.main import build_parser, main
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import InternalError, Rejected
+from perpspec.engine.core.exchange import Engine
+from perpspec.engine.durability.recovery import (
     DurableExchange,
     command_codec,
     event_stream_hash,
@@ -126,7 +126,7 @@ def both_engines(root: Path, stream: list[Any]) -> dict[str, Any]:
         events.extend(durable.submit(command))
     durable.close()
     compiled = root / "compiled"
-    child = run_compiled("-m", "perpspec.engine.bench_native", "rerun", str(interpreted / "journal.log"), str(compiled), str(SNAPSHOT_EVERY))
+    child = run_compiled("-m", "perpspec.engine.bench.native", "rerun", str(interpreted / "journal.log"), str(compiled), str(SNAPSHOT_EVERY))
     return {
         "interpreted": interpreted,
         "compiled": compiled,
@@ -143,7 +143,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def test_slots_of_classes_mypyc_compiles_are_sorted() -> None:
-    # engine.codec writes a compiled class's fields as sorted(__mypyc_attrs__) and an interpreted
+    # engine.durability.codec writes a compiled class's fields as sorted(__mypyc_attrs__) and an interpreted
     # one's as its __slots__: the same bytes only if __slots__ is sorted
     for module_name in native.COMPILED_MODULES:
         module = importlib.import_module(module_name)
@@ -199,7 +199,7 @@ def test_compiled_engine_recovers_the_interpreted_store_from_its_snapshot(stores
     directory = str(stores["interpreted"])
     snapshots = [path for _, path in list_snapshots(directory)]
     _, expected, _ = recover(str(stores["interpreted"] / "journal.log"), command_codec(), snapshots)
-    replayed = run_compiled("-m", "perpspec.engine.cli", "replay", directory, "--json")
+    replayed = run_compiled("-m", "perpspec.engine.cli.main", "replay", directory, "--json")
     assert (replayed["snapshot_seq"], replayed["state_hash"], replayed["event_hash"]) == (
         expected.snapshot_seq,
         expected.state_hash,
@@ -221,7 +221,7 @@ def test_wrong_types_are_a_known_divergence(tmp_path: Path) -> None:
 
 
 def test_bench_compiled_forwards_every_option_to_the_compiled_process() -> None:
-    parser = build_parser({"bench": ("cli_bench", "")})
+    parser = build_parser({"bench": ("cli.bench", "")})
     argv = ["bench", "--ops", "123", "--accounts", "10", "--fsync", "every:5", "--journal-dir", "/tmp/j",
             "--skip-liquidation", "--json", "out.json", "--compiled"]
     args = parser.parse_args(argv)

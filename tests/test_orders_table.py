@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from perpspec.engine import commands as c
-from perpspec.engine.events import Accepted, Event, Rejected, event_to_dict
-from perpspec.engine.exchange import Engine
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Accepted, Event, Rejected, event_to_dict
+from perpspec.engine.core.exchange import Engine
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.parse import parse_scaled
 

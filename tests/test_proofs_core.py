@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from perpspec.engine.cli import main
+from perpspec.engine.cli.main import main
 from perpspec.proofs import obligations_core, obligations_core_margin
 from perpspec.proofs.known_bad import (
     compute_bankruptcy_price_rounded_wrong_way,

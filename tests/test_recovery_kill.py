@@ -32,10 +32,10 @@ from typing import Any
 import attrs
 import pytest
 
-from perpspec.engine.codec import encode_state
-from perpspec.engine.exchange import Engine
-from perpspec.engine.journal import JournalError, SnapshotCorrupt, SyncPolicy, write_snapshot
-from perpspec.engine.recovery import DurableExchange, command_codec, recover, snapshot_path
+from perpspec.engine.core.exchange import Engine
+from perpspec.engine.durability.codec import encode_state
+from perpspec.engine.durability.journal import JournalError, SnapshotCorrupt, SyncPolicy, write_snapshot
+from perpspec.engine.durability.recovery import DurableExchange, command_codec, recover, snapshot_path
 from tests.streams import command_stream
 
 POLICIES = (

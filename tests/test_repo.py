@@ -86,9 +86,12 @@ def test_layering_imports_only_allowed_packages(package: str) -> None:
             if module in STDLIB or module == "__future__" or module in ALLOWED_IMPORTS[package]:
                 continue
             # The CLI lives in engine/ and may load proofs (z3) lazily, inside a command's run().
-            if package == "engine" and path.name.startswith("cli_") and module == "proofs" and not at_top:
+            if package == "engine" and path.parent.name == "cli" and module == "proofs" and not at_top:
                 continue
-            # engine/compiled.py names mypyc's class marker for mypy and mypyc only (under TYPE_CHECKING)
+            # the sweep loads its optional extras (perpspec[ray], perpspec[parquet]) lazily, where they are used
+            if package == "engine" and "sweep" in path.parts and module in ("ray", "pyarrow") and not at_top:
+                continue
+            # engine/core/compiled.py names mypyc's class marker for mypy and mypyc only (under TYPE_CHECKING)
             if package == "engine" and path.name == "compiled.py" and module == "mypy_extensions" and not at_top:
                 continue
             violations.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
@@ -139,8 +142,93 @@ def float_violations(path: Path) -> list[str]:
 
 
 # engine modules at the edge may read the wall clock or format decimals for humans:
-# the CLI, the report writer and the benchmark. The deterministic core may not.
-ENGINE_EDGE_PREFIXES = ("cli", "report", "bench", "progress")
+# the CLI, the report writer and progress line, and the benchmarks. The deterministic rest may not.
+ENGINE_EDGE_ROOMS = ("cli", "bench", "sweep")
+ENGINE_EDGE_FILES = ("simulation/report.py", "simulation/progress.py")
+
+
+def is_engine_edge(path: Path) -> bool:
+    relative = path.relative_to(ROOT / "engine")
+    return relative.parts[0] in ENGINE_EDGE_ROOMS or relative.as_posix() in ENGINE_EDGE_FILES
+
+
+# engine/'s rooms and the rooms each may import: the dependency direction is one way,
+# cli -> bench -> sweep -> simulation -> durability -> core -> rules
+ENGINE_ROOMS = {
+    "core": {"core"},
+    "durability": {"core", "durability"},
+    "simulation": {"core", "durability", "simulation"},
+    "bench": {"core", "durability", "simulation", "sweep", "bench"},
+    "sweep": {"core", "durability", "simulation", "sweep"},
+    "cli": {"core", "durability", "simulation", "bench", "sweep", "cli"},
+}
+
+
+def _engine_imports(path: Path) -> list[tuple[str, int]]:
+    """(imported module under perpspec.engine, line) for every import of an engine module in ``path``."""
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names if alias.name.startswith("perpspec.engine.")]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "perpspec.engine":
+                found += [(f"perpspec.engine.{alias.name}", node.lineno) for alias in node.names]
+            elif node.module.startswith("perpspec.engine."):
+                found.append((node.module, node.lineno))
+    return found
+
+
+def test_engine_is_in_rooms_with_one_way_dependencies() -> None:
+    """Every engine module lives in a room, and imports only its own room and the rooms below it."""
+    loose = [p.name for p in (ROOT / "engine").glob("*.py") if p.name != "__init__.py"]
+    assert loose == [], "every engine module belongs in a room (engine/core, durability, simulation, cli, bench)"
+    rooms = sorted(p.name for p in (ROOT / "engine").iterdir() if p.is_dir() and p.name != "__pycache__")
+    assert rooms == sorted(ENGINE_ROOMS), "a new room gets its line in ENGINE_ROOMS (what it may import)"
+    violations = []
+    for path in python_files("engine"):
+        room = path.relative_to(ROOT / "engine").parts[0]
+        if room not in ENGINE_ROOMS:
+            continue
+        for module, line in _engine_imports(path):
+            target = module.split(".")[2]
+            if target not in ENGINE_ROOMS[room]:
+                violations.append(f"{path.relative_to(ROOT)}:{line} ({room}) imports {module} ({target})")
+    assert violations == []
+
+
+def test_no_import_cycles_between_modules() -> None:
+    """The module-level imports of rules/, engine/ and proofs/ form no circle."""
+    graph: dict[str, set[str]] = {}
+    for package in ("rules", "engine", "proofs"):
+        for path in python_files(package):
+            relative = path.relative_to(ROOT).with_suffix("")
+            name = "perpspec." + ".".join(relative.parts).removesuffix(".__init__")
+            edges: set[str] = set()
+            for node in ast.parse(path.read_text(), str(path)).body:
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    if node.module.startswith("perpspec."):
+                        edges.add(node.module)
+                        edges.update(f"{node.module}.{alias.name}" for alias in node.names)
+                elif isinstance(node, ast.Import):
+                    edges.update(alias.name for alias in node.names if alias.name.startswith("perpspec."))
+            graph[name] = edges
+    graph = {name: {edge for edge in edges if edge in graph and edge != name} for name, edges in graph.items()}
+    state: dict[str, int] = {}
+    cycles: list[str] = []
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append(" -> ".join([*trail[trail.index(nxt) :], nxt]) if nxt in trail else f"{node} -> {nxt}")
+            elif nxt not in state:
+                visit(nxt, [*trail, nxt])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert cycles == []
 
 
 def test_rules_are_integers_only_and_never_read_clocks_or_randomness() -> None:
@@ -149,7 +237,7 @@ def test_rules_are_integers_only_and_never_read_clocks_or_randomness() -> None:
 
 
 def test_engine_core_is_integers_only_and_never_reads_clocks_or_randomness() -> None:
-    core = [p for p in python_files("engine") if not p.name.startswith(ENGINE_EDGE_PREFIXES)]
+    core = [p for p in python_files("engine") if not is_engine_edge(p)]
     violations = [v for path in core for v in float_violations(path)]
     assert violations == []
 

@@ -1,4 +1,4 @@
-"""The HTML report of `perpspec simulate` (engine/report.py): self-contained, every plot and table, numbers from the log."""
+"""The HTML report of `perpspec simulate` (engine/simulation/report.py): self-contained, every plot and table, numbers from the log."""
 
 from __future__ import annotations
 
@@ -9,9 +9,17 @@ from typing import Any
 
 import pytest
 
-from perpspec.engine.report import PLOTS, TABLES, analyse, iter_plots, read_records, render, write_report
-from perpspec.engine.scenario import load_scenario
-from perpspec.engine.simulate import SimulationResult, run_scenario
+from perpspec.engine.simulation.report import (
+    PLOTS,
+    TABLES,
+    analyse,
+    iter_plots,
+    read_records,
+    render,
+    write_report,
+)
+from perpspec.engine.simulation.scenario import load_scenario
+from perpspec.engine.simulation.simulate import SimulationResult, run_scenario
 
 T0 = 1_583_971_200_000  # 2020-03-12T00:00:00Z
 
@@ -143,7 +151,7 @@ def tiny_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[SimulationRes
 
 
 def recount(records: list[dict[str, Any]]) -> dict[str, int]:
-    """The report's figures counted straight from the log lines, independently of engine/report.py."""
+    """The report's figures counted straight from the log lines, independently of engine/simulation/report.py."""
     balances = [row["walletBalance"] for row in records if row["table"] == "insurance"]
     adl = [row for row in records if row["table"] == "execution" and row["execType"] == "Deleverage"]
     liquidations = [row for row in records if row["table"] == "liquidation"]
@@ -211,7 +219,7 @@ def test_real_report_contains_every_plot(tiny_report: tuple[SimulationResult, li
 
 
 def test_key_moments_describe_the_fund_path_and_adl() -> None:
-    from perpspec.engine.report import key_moments
+    from perpspec.engine.simulation.report import key_moments
 
     lines = key_moments(analyse("crash", small_log()))
     assert [line for line in lines if line.startswith(("Insurance fund", "ADL"))] == [

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from perpspec.engine.cli import main
-from perpspec.engine.events import RuleEvent
-from perpspec.engine.progress import Progress
-from perpspec.engine.recovery import command_codec, recover
-from perpspec.engine.scenario import (
+from perpspec.engine.cli.main import main
+from perpspec.engine.core.events import RuleEvent
+from perpspec.engine.durability.recovery import command_codec, recover
+from perpspec.engine.simulation.progress import Progress
+from perpspec.engine.simulation.scenario import (
     PricePoint,
     ScenarioError,
     SplitMix64,
@@ -21,7 +21,7 @@ from perpspec.engine.scenario import (
     interpolate,
     load_scenario,
 )
-from perpspec.engine.simulate import (
+from perpspec.engine.simulation.simulate import (
     Num,
     SimulationResult,
     Tally,

@@ -85,7 +85,7 @@ def test_parameter_values_are_shown_with_their_human_reading() -> None:
 
 
 def test_diff_against_an_unknown_git_ref_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    from perpspec.engine.cli import main
+    from perpspec.engine.cli.main import main
 
     assert main(["spec", "--diff", "no-such-ref-anywhere"]) == 2
     assert "not a git revision" in capsys.readouterr().err
@@ -94,7 +94,7 @@ def test_diff_against_an_unknown_git_ref_is_a_usage_error(capsys: pytest.Capture
 def test_diff_against_the_first_commit_lists_rules_added_since(capsys: pytest.CaptureFixture[str]) -> None:
     import subprocess
 
-    from perpspec.engine.cli import main
+    from perpspec.engine.cli.main import main
 
     first = subprocess.run(
         ["git", "-C", str(ROOT), "rev-list", "--max-parents=0", "HEAD"], capture_output=True, text=True, check=False

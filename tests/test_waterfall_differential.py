@@ -1,4 +1,4 @@
-"""LIQ-034 differential: the engine's waterfall (engine/exchange.py) against the rules-level one (rules/waterfall.py).
+"""LIQ-034 differential: the engine's waterfall (engine/core/exchange.py) against the rules-level one (rules/waterfall.py).
 
 Both implementations sequence the same rule kernels (LIQ-023 take-over,
 LIQ-024/INS-005 close-out in the book, INS-011 residual, ADL-031 deferral,
@@ -93,9 +93,9 @@ import pytest
 from hypothesis import assume, event, given, note, settings
 from hypothesis import strategies as st
 
-from perpspec.engine import commands as c
-from perpspec.engine.events import RuleEvent
-from perpspec.engine.exchange import Engine
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import RuleEvent
+from perpspec.engine.core.exchange import Engine
 from perpspec.rules.adl import POLICIES
 from perpspec.rules.contract import compute_notional
 from perpspec.rules.events import (

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from perpspec.engine.cli import main
-from perpspec.engine.what_if import StateError, WhatIf, compare, parse_state, read_state_file
+from perpspec.engine.cli.main import main
+from perpspec.engine.simulation.what_if import StateError, WhatIf, compare, parse_state, read_state_file
 from perpspec.rules.instrument_file import load_instrument
 
 POSITIONS = """
@@ -144,10 +144,10 @@ def test_cli_rejects_a_bad_state_file_with_status_two(tmp_path: Path) -> None:
 def test_engine_snapshot_is_read_with_its_own_cost_basis_and_isolated_margin(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from perpspec.engine.accounts import Account
-    from perpspec.engine.exchange import Engine
-    from perpspec.engine.journal import write_snapshot
-    from perpspec.engine.recovery import encode_engine
+    from perpspec.engine.core.accounts import Account
+    from perpspec.engine.core.exchange import Engine
+    from perpspec.engine.durability.journal import write_snapshot
+    from perpspec.engine.durability.recovery import encode_engine
     from perpspec.rules.contract import compute_value
 
     exchange = Engine()

@@ -1,0 +1,1 @@
+"""Benchmarks against the shared measuring stick, and the mypyc (native) build of the order path."""

@@ -1,0 +1,1 @@
+"""The ``perpspec`` command line: :mod:`.main` dispatches, one module per command."""

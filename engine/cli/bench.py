@@ -1,0 +1,188 @@
+"""``perpspec bench``: the engine against the shared measuring stick, and the liquidation-scaling figure.
+
+Replays ``../shared/bench/workload.py``'s seeded stream (500,000 timed ops by
+default, ``--ops N`` for a quicker run) through the measuring stick
+(``ref_engine.Engine``, before and after the engine, in this same process),
+through ``ref_engine`` with its per-fill ``Risk`` for context, and through the
+perpspec engine with risk checks, events and the journal on; prints orders/s,
+p50/p99/p99.9 latency and the ratio to the stick.  Then times one mark-price
+update that makes 10 of 1,000 and 10 of 100,000 open positions liquidatable,
+and prints both and their ratio.  See :mod:`engine.bench.bench`.
+
+``--compiled`` runs all of it on the engine compiled with mypyc
+(``perpspec build-native`` first; :mod:`engine.bench.native`): the command re-runs
+itself in a fresh interpreter that imports ``rules``/``engine`` from
+``build/native``.  The stick is the same pure-Python code either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from perpspec.engine.bench.bench import (
+    DEFAULT_SHARED,
+    WARMUP,
+    EngineSetup,
+    Run,
+    bench_book_only,
+    bench_engine,
+    bench_liquidation,
+    bench_reference,
+    bench_rules_only,
+    default_journal_dir,
+    format_ns,
+    format_run,
+    load_workload,
+    remove_tree,
+)
+from perpspec.engine.bench.native import (
+    CHILD_FLAG,
+    COMPILED_MODULES,
+    child_command,
+    child_env,
+    compiled_here,
+    status,
+)
+from perpspec.engine.cli.main import UsageError
+from perpspec.engine.durability.journal import SyncPolicy
+
+RATIO_TARGET = 0.35
+SCALING_TARGET = 3.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--shared", metavar="DIR", default=str(DEFAULT_SHARED), help="the shared bench folder")
+    parser.add_argument("--ops", type=int, default=500_000, help="timed ops of the workload (default 500,000)")
+    parser.add_argument("--accounts", type=int, default=1_000, help="accounts the orders are spread over")
+    parser.add_argument("--group", type=int, default=64, help="journal group commit: records per write(2)")
+    parser.add_argument("--fsync", default="never", help="journal fsync policy: never, always, every:N")
+    parser.add_argument("--journal-dir", metavar="DIR", help="where the journal goes (default: a temp dir, removed)")
+    parser.add_argument("--small", type=int, default=1_000, help="positions in the small liquidation case")
+    parser.add_argument("--large", type=int, default=100_000, help="positions in the large liquidation case")
+    parser.add_argument("--repeats", type=int, default=7, help="timed mark updates per liquidation case (median)")
+    parser.add_argument("--skip-engine", action="store_true", help="only the liquidation figure")
+    parser.add_argument(
+        "--no-breakdown",
+        action="store_true",
+        help="skip the two floor runs (the engine's book alone; book + the order path's rules only)",
+    )
+    parser.add_argument("--skip-liquidation", action="store_true", help="only the throughput figure")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument(
+        "--compiled", action="store_true", help="run on the engine compiled with mypyc (`perpspec build-native` first)"
+    )
+
+
+def forwarded(args: argparse.Namespace) -> list[str]:
+    """The command line that gives ``args`` again (for the re-run on the compiled engine)."""
+    argv = ["bench"]
+    for name, value in sorted(vars(args).items()):
+        if name == "command" or value is None or value is False:
+            continue
+        flag = "--" + name.replace("_", "-")
+        argv.extend([flag] if value is True else [flag, str(value)])
+    return argv
+
+
+def run_compiled(args: argparse.Namespace) -> int:
+    """Re-run this command in an interpreter that imports the compiled engine from build/native."""
+    reason = status()
+    if reason is not None:
+        raise UsageError(f"--compiled: {reason}")
+    if os.environ.get(CHILD_FLAG):
+        raise UsageError("--compiled: build/native is on the path but its compiled modules did not load")
+    command = child_command("-m", "perpspec.engine.cli.main", *forwarded(args))
+    return subprocess.run(command, env=child_env(), check=False).returncode
+
+
+def run(args: argparse.Namespace) -> int:
+    shared = Path(args.shared)
+    compiled = compiled_here()
+    if args.compiled and len(compiled) < len(COMPILED_MODULES):
+        return run_compiled(args)
+    if compiled:
+        print(f"engine: compiled with mypyc ({len(compiled)} modules: {', '.join(compiled)}); the rest interpreted")
+    if not (shared / "workload.py").exists() or not (shared / "ref_engine.py").exists():
+        raise UsageError(f"{shared} has no workload.py / ref_engine.py (use --shared DIR)")
+    if args.ops < 1 or args.accounts < 2 or args.group < 1:
+        raise UsageError("--ops must be ≥ 1, --accounts ≥ 2, --group ≥ 1")
+    try:
+        SyncPolicy(group_records=args.group, fsync=args.fsync).fsync_interval()
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    figures: dict[str, object] = {"compiled_modules": list(compiled)}
+    if not args.skip_engine:
+        ops, digest = load_workload(shared, args.ops)
+        print(f"workload: {len(ops) - WARMUP:,} timed ops (+{WARMUP:,} warmup, untimed), sha256 {digest[:16]}")
+        stick_before = bench_reference(shared, ops, WARMUP, with_risk=False)
+        with_risk = bench_reference(shared, ops, WARMUP, with_risk=True)
+        directory = args.journal_dir or default_journal_dir()
+        setup = EngineSetup(accounts=args.accounts, group_records=args.group, fsync=args.fsync)
+        try:
+            engine, counts = bench_engine(setup, ops, WARMUP, os.path.join(directory, "store"))
+        finally:
+            if args.journal_dir is None:
+                remove_tree(directory)
+        floors: list[Run] = []
+        if not args.no_breakdown:
+            floors = [bench_book_only(setup, ops, WARMUP), bench_rules_only(setup, ops, WARMUP)]
+        stick_after = bench_reference(shared, ops, WARMUP, with_risk=False)
+        stick = Run(
+            name="ref_engine (mean of before/after)",
+            ops=stick_before.ops,
+            seconds=(stick_before.seconds + stick_after.seconds) / 2,
+            p50_ns=stick_before.p50_ns,
+            p99_ns=stick_before.p99_ns,
+            p999_ns=stick_before.p999_ns,
+        )
+        for row in (stick_before, stick_after, with_risk, *floors, engine):
+            print(format_run(row, stick))
+        ratio = engine.ops_per_s / stick.ops_per_s
+        verdict = "meets" if ratio >= RATIO_TARGET else "below"
+        print(f"ratio to the measuring stick: {ratio:.4f} ({verdict} the target {RATIO_TARGET})")
+        for label in ("add", "cancel", "sweep"):
+            print(
+                f"  engine {label:<6} {counts.pop(f'{label}_ops'):>9,} ops  p50 {format_ns(counts.pop(f'{label}_p50_ns')):>9}"
+                f"  p99 {format_ns(counts.pop(f'{label}_p99_ns')):>9}  p99.9 {format_ns(counts.pop(f'{label}_p999_ns')):>9}"
+            )
+        print("engine outcomes: " + ", ".join(f"{key} {value:,}" for key, value in sorted(counts.items())))
+        figures.update(
+            workload_sha256=digest,
+            timed_ops=len(ops) - WARMUP,
+            stick_ops_per_s=round(stick.ops_per_s),
+            stick_with_risk_ops_per_s=round(with_risk.ops_per_s),
+            engine_ops_per_s=round(engine.ops_per_s),
+            engine_p50_us=engine.p50_ns / 1000,
+            engine_p99_us=engine.p99_ns / 1000,
+            engine_p999_us=engine.p999_ns / 1000,
+            ratio=round(ratio, 5),
+            engine_counts=counts,
+            floors={row.name: {"ops_per_s": round(row.ops_per_s), "ratio": round(row.ops_per_s / stick.ops_per_s, 5)}
+                    for row in floors},
+            setup=engine.note,
+        )
+    if not args.skip_liquidation:
+        small = bench_liquidation(args.small, repeats=args.repeats)
+        large = bench_liquidation(args.large, repeats=args.repeats)
+        scaling = large.seconds / small.seconds if small.seconds else float("inf")
+        for figure in (small, large):
+            print(
+                f"mark update, {figure.positions:>7,} open positions, {figure.liquidated} liquidated: "
+                f"{figure.seconds * 1000:8.3f} ms (median of {args.repeats}; setup {figure.setup_seconds:.1f} s)"
+            )
+        verdict = "meets" if scaling <= SCALING_TARGET else "above"
+        print(f"liquidation scaling {args.large:,} / {args.small:,} positions: {scaling:.2f}x ({verdict} the target ≤ {SCALING_TARGET}x)")
+        figures.update(
+            liquidation_small_ms=small.seconds * 1000,
+            liquidation_large_ms=large.seconds * 1000,
+            liquidated=[small.liquidated, large.liquidated],
+            liquidation_scaling=round(scaling, 3),
+        )
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(figures, handle, indent=2, sort_keys=True)
+    return 0

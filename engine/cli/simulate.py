@@ -1,0 +1,223 @@
+"""``perpspec simulate``: run a stress scenario through the engine, print a summary, write a report.
+
+::
+
+    perpspec simulate [SCENARIO] [--seed N] [--out DIR] [--set NAME=VALUE ...]
+                      [--adl-policy queue|pro-rata] [--accounts N] [--quiet]
+                      [--compare A [B ...]]
+
+``SCENARIO`` is a shipped scenario name (``default_crash``, ``calm``,
+``short_squeeze``, ``funding_spiral``…) or a path to a TOML file; without it
+the built-in default crash runs.  ``--set`` overrides any scenario field by
+its dotted name (``accounts.count=500``, ``insurance.balance=0``,
+``instrument.maintMargin=0.01``).
+
+``--compare`` runs several variants and puts them side by side in one report;
+each item is a scenario (name or file) or a variant of the base scenario
+written as ``NAME=VALUE[,NAME=VALUE…]``, e.g.
+``perpspec simulate --compare adl.policy=queue adl.policy=pro-rata``.
+
+Outputs under ``--out`` (default ``./perpspec-out``): ``events.jsonl`` (the
+event log), ``journal/journal.log`` (the command journal: ``perpspec replay``
+rebuilds the final state from it), ``summary.json`` and ``report.html``
+(compare mode: one sub-directory per run and one report).  Exit status 0 when every invariant held and funds are
+conserved to the satoshi, 1 otherwise, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+DEFAULT_OUT = "perpspec-out"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's options."""
+    parser.add_argument("scenario", nargs="?", default=None, help="shipped scenario name or TOML file (default: default_crash)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the scenario generator (default: the file's)")
+    parser.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default: ./{DEFAULT_OUT})")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+        help="override a scenario field, e.g. accounts.count=500 or instrument.maintMargin=0.01",
+    )
+    parser.add_argument("--adl-policy", choices=("queue", "pro-rata"), default=None, help="ADL policy")
+    parser.add_argument("--accounts", type=int, default=None, help="number of trader accounts")
+    parser.add_argument("--compare", nargs="+", default=None, metavar="VARIANT",
+                        help="scenarios or NAME=VALUE[,NAME=VALUE] variants to run side by side")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--list", action="store_true", help="list the shipped scenarios and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the scenario(s); print the summary; write the report."""
+    from perpspec.engine.cli.main import UsageError
+    from perpspec.engine.simulation.scenario import (
+        ScenarioError,
+        builtin_names,
+        load_scenario,
+        parse_assignment,
+    )
+
+    if args.list:
+        for name in builtin_names():
+            scenario = load_scenario(name)
+            print(f"{name:16} {scenario.description}")
+        return 0
+    try:
+        base_overrides = [parse_assignment(text) for text in args.overrides]
+        if args.adl_policy is not None:
+            base_overrides.append(("adl.policy", args.adl_policy))
+        if args.accounts is not None:
+            base_overrides.append(("accounts.count", str(args.accounts)))
+        variants = plan_variants(args.scenario, args.compare, base_overrides)
+        scenarios = [
+            (label, load_scenario(name, overrides, seed=args.seed)) for label, name, overrides in variants
+        ]
+    except ScenarioError as error:
+        raise UsageError(str(error)) from error
+    out = Path(args.out)
+    compare = len(scenarios) > 1
+    runs = []
+    status = 0
+    for label, scenario in scenarios:
+        run_dir = out / safe_name(label) if compare else out
+        summary = run_one(label, scenario, run_dir, quiet=args.quiet)
+        runs.append((label, run_dir, summary))
+        if summary["invariant_violations"] or summary["conservation_gap"] != 0:
+            status = 1
+    from perpspec.engine.simulation.report import analyse, read_records, write_report
+
+    data = [
+        analyse(label, read_records(run_dir / "events.jsonl"), summary) for label, run_dir, summary in runs
+    ]
+    title = "perpspec simulate — " + (" vs ".join(label for label, _, _ in runs))
+    report = write_report(out / "report.html", data, title)
+    if compare:
+        print_compare([summary for _, _, summary in runs], [label for label, _, _ in runs])
+    print(f"report: {report}")
+    return status
+
+
+def plan_variants(
+    scenario: str | None, compare: list[str] | None, base: list[tuple[str, str]]
+) -> list[tuple[str, str | None, list[tuple[str, str]]]]:
+    """(label, scenario, overrides) per run."""
+    from perpspec.engine.simulation.scenario import parse_assignment
+
+    if not compare:
+        return [(scenario or "default_crash", scenario, base)]
+    plans: list[tuple[str, str | None, list[tuple[str, str]]]] = []
+    for item in compare:
+        if "=" in item and not item.endswith(".toml"):
+            overrides = [parse_assignment(part) for part in item.split(",")]
+            plans.append((item, scenario, base + overrides))
+        else:
+            plans.append((Path(item).stem, item, base))
+    return plans
+
+
+def safe_name(label: str) -> str:
+    """A directory name for a run label."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)[:80]
+
+
+def run_one(label: str, scenario: Any, run_dir: Path, quiet: bool) -> dict[str, Any]:
+    """Run one scenario with a progress bar; write summary.json; print the summary table."""
+    from perpspec.engine.simulation.progress import Progress
+    from perpspec.engine.simulation.simulate import run_scenario
+
+    print(f"perpspec simulate: {label} — {scenario.description}", file=sys.stderr)
+    bar = Progress(scenario.steps, label=label, enabled=not quiet)
+    started = time.perf_counter()
+    result = run_scenario(scenario, run_dir, progress=bar.update)
+    wall = time.perf_counter() - started
+    bar.close()
+    summary = result.summary()
+    summary["wall_seconds"] = round(wall, 2)
+    summary["events_per_second"] = int(result.events / max(wall, 1e-9))
+    summary["commands_per_second"] = int(result.commands / max(wall, 1e-9))
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    print_summary(summary, result.invariant_violations)
+    return summary
+
+
+def coins(amount: int, coin: int, currency: str) -> str:
+    """Minor units as an exact decimal amount of the coin."""
+    from perpspec.engine.simulation.report import coin_name
+    from perpspec.rules.parse import format_scaled
+
+    return f"{format_scaled(amount, coin)} {coin_name(currency)} ({amount:,} {currency})"
+
+
+def summary_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
+    """The summary table's rows as text."""
+    coin, currency = s["coin"], s["currency"]
+    rejects = ", ".join(f"{k} {v:,}" for k, v in sorted(s["rejects_by_reason"].items())) or "none"
+    return [
+        ("scenario", f"{s['scenario']} (seed {s['seed']}, ADL policy {s['adl_policy']})"),
+        ("accounts", f"{s['accounts']:,} ({s['traders']:,} traders, {s['makers']} market makers)"),
+        ("steps", f"{s['steps']:,}"),
+        ("commands", f"{s['commands']:,} ({s['rejected']:,} rejected: {rejects})"),
+        ("events", f"{s['events']:,}"),
+        ("trades", f"{s['trades']:,} ({s['contracts_traded']:,} contracts)"),
+        (
+            "liquidations",
+            f"{s['liquidations']:,} (full {s['liquidations_full']:,}, partial {s['liquidations_partial']:,}; "
+            f"{s['liquidated_accounts']:,} accounts; risk limit lowered {s['risk_limit_lowered']:,} times)",
+        ),
+        ("insurance fund start", coins(s["insurance_start"], coin, currency)),
+        ("insurance fund min", coins(s["insurance_min"], coin, currency)),
+        ("insurance fund end", coins(s["insurance_end"], coin, currency)),
+        ("ADL", f"{s['adl_fills']:,} fills, {s['adl_contracts']:,} contracts"),
+        ("funding", f"{s['funding_instants']} instants, {s['funding_payments']:,} payments"),
+        (
+            "invariant checks",
+            f"{s['invariant_checks']:,} ({s['invariant_policy']}), every registered invariant; "
+            f"{s['waterfall_incomplete']} of them with the waterfall incomplete (a close-out carried over)",
+        ),
+        ("invariant violations", f"{s['invariant_violations']}"),
+        (
+            "conservation",
+            "exact to the minor unit" if s["conservation_gap"] == 0 else f"OFF by {s['conservation_gap']} {currency}",
+        ),
+        ("journal sha256", s["journal_sha256"]),
+        ("state sha256", f"{s['state_sha256']} (perpspec replay {s['journal']} prints the same)"),
+        (
+            "wall time",
+            f"{s['wall_seconds']} s ({s['events_per_second']:,} events/s, {s['commands_per_second']:,} commands/s)",
+        ),
+        ("outputs", f"{s['event_log']} (event log), {s['journal']} (command journal)"),
+    ]
+
+
+def print_summary(summary: dict[str, Any], violations: tuple[str, ...]) -> None:
+    """The summary table on stdout (and the first violations, if any)."""
+    rows = summary_rows(summary)
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+    for problem in violations[:10]:
+        print(f"  VIOLATION {problem}")
+
+
+def print_compare(summaries: list[dict[str, Any]], labels: list[str]) -> None:
+    """Key figures of several runs side by side."""
+    keys = [
+        ("liquidations", "liquidations"),
+        ("liquidations_partial", "  partial"),
+        ("insurance_min", "insurance min"),
+        ("insurance_end", "insurance end"),
+        ("adl_fills", "ADL fills"),
+        ("adl_contracts", "ADL contracts"),
+        ("invariant_violations", "violations"),
+        ("conservation_gap", "conservation gap"),
+    ]
+    width = max(len(label) for label in labels) + 2
+    print("\n  " + " " * 18 + "".join(f"{label:>{width}}" for label in labels))
+    for key, name in keys:
+        print(f"  {name:<18}" + "".join(f"{summary[key]:>{width},}" for summary in summaries))

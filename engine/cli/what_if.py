@@ -1,0 +1,234 @@
+"""``perpspec what-if --params NEW.toml --state POSITIONS``: today's positions under proposed parameters.
+
+Shows, for every position, its liquidation price and maintenance margin under
+the current (shipped) and the proposed parameters, whether it would be
+liquidatable at the current mark, and how the ADL queue of each contract side
+changes (:mod:`engine.simulation.what_if`).  ``--json`` prints one JSON object.
+
+Exit status: 0 success (whatever the result), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import attrs
+
+from perpspec.engine.cli.main import UsageError
+from perpspec.engine.simulation.what_if import (
+    State,
+    StateError,
+    WhatIf,
+    compare,
+    parse_state,
+    read_state_file,
+    state_from_engine,
+    summary,
+    symbols_of,
+)
+from perpspec.rules.instrument import BITMEX_NAMES, Instrument
+from perpspec.rules.instrument_file import InstrumentError, load_instrument
+from perpspec.rules.parse import format_ppm, format_scaled
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``perpspec what-if``."""
+    parser.add_argument("--params", required=True, metavar="NEW.toml", help="the proposed instrument file")
+    parser.add_argument(
+        "--state",
+        required=True,
+        metavar="FILE",
+        help="a positions file (.toml/.json: accounts, positions, marks) or an engine journal snapshot",
+    )
+    parser.add_argument(
+        "--current",
+        metavar="OLD.toml",
+        help="the current parameters of that instrument (default: the shipped instrument of the same symbol)",
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="override a proposed parameter (repeatable)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+
+
+def _overrides(items: list[str]) -> dict[str, object]:
+    found: dict[str, object] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--set expects NAME=VALUE, got {item!r}")
+        found[name.strip()] = value.strip()
+    return found
+
+
+def _price(inst: Instrument, value: int) -> str:
+    return format_scaled(value, inst.price_scale)
+
+
+def changed_parameters(current: Instrument, proposed: Instrument) -> list[tuple[str, str, str]]:
+    """(BitMEX name, current, proposed) for every field that differs."""
+    names = {attribute: name for name, attribute in BITMEX_NAMES.items()}
+    rows = []
+    for field in attrs.fields(Instrument):
+        before, after = getattr(current, field.name), getattr(proposed, field.name)
+        if before == after:
+            continue
+        if field.name.endswith("_ppm") and isinstance(before, int) and isinstance(after, int):
+            rows.append((names.get(field.name, field.name), format_ppm(before), format_ppm(after)))
+        else:
+            rows.append((names.get(field.name, field.name), str(before), str(after)))
+    return rows
+
+
+def _optional(value: int | None) -> str:
+    return "—" if value is None else str(value)
+
+
+def render_json(result: WhatIf, instruments: dict[str, Instrument], changed: list[tuple[str, str, str]]) -> str:
+    """The comparison as one JSON object (integers for money, decimal strings for prices)."""
+    positions = []
+    for change in result.changes:
+        inst = instruments[change.held.symbol]
+        positions.append(
+            {
+                "account": change.held.account_id,
+                "symbol": change.held.symbol,
+                "currentQty": change.held.qty,
+                "leverage": format_scaled(change.held.leverage_hundredths, 100) if change.held.leverage_hundredths else "cross",
+                "liquidationPrice": {
+                    "current": _price(inst, change.before.liquidation_price),
+                    "proposed": _price(inst, change.after.liquidation_price),
+                },
+                "bankruptPrice": {
+                    "current": _price(inst, change.before.bankrupt_price),
+                    "proposed": _price(inst, change.after.bankrupt_price),
+                },
+                "posMaint": {"current": change.before.pos_maint, "proposed": change.after.pos_maint},
+                "marginExcess": {"current": change.before.excess, "proposed": change.after.excess},
+                "liquidatable": {"current": change.before.liquidatable, "proposed": change.after.liquidatable},
+                "liquidationPriceChanged": change.liquidation_price_changed,
+            }
+        )
+    queue = [
+        {
+            "symbol": entry.symbol,
+            "side": entry.side,
+            "account": entry.account_id,
+            "rank": {"current": entry.rank_before, "proposed": entry.rank_after},
+            "lights": {"current": entry.lights_before, "proposed": entry.lights_after},
+        }
+        for entry in result.queue
+    ]
+    payload = {
+        "changedParameters": [{"name": n, "current": b, "proposed": a} for n, b, a in changed],
+        "summary": summary(result),
+        "positions": positions,
+        "adlQueue": queue,
+    }
+    return json.dumps(payload, indent=2, ensure_ascii=False)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * width for width in widths))
+    lines.extend("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows)
+    return lines
+
+
+def render_text(result: WhatIf, instruments: dict[str, Instrument], changed: list[tuple[str, str, str]]) -> str:
+    """Tables for a terminal."""
+    lines = ["Changed parameters:"]
+    lines.extend(f"  {name}: {before} → {after}" for name, before, after in changed)
+    if not changed:
+        lines.append("  (none)")
+    lines.append("")
+    rows = []
+    for change in result.changes:
+        inst = instruments[change.held.symbol]
+        mode = (
+            f"isolated {format_scaled(change.held.leverage_hundredths, 100)}x"
+            if change.held.leverage_hundredths
+            else "cross"
+        )
+        flag = "*" if change.liquidation_price_changed else ""
+        rows.append(
+            [
+                str(change.held.account_id),
+                change.held.symbol,
+                f"{change.held.qty:_}",
+                mode,
+                f"{_price(inst, change.before.liquidation_price)} → {_price(inst, change.after.liquidation_price)}{flag}",
+                f"{change.before.pos_maint:_} → {change.after.pos_maint:_}",
+                f"{'yes' if change.before.liquidatable else 'no'} → {'YES' if change.after.liquidatable else 'no'}",
+            ]
+        )
+    lines.extend(
+        _table(["Account", "Symbol", "Qty", "Margin", "Liq. price now → new", "posMaint now → new", "Liquidatable"], rows)
+    )
+    lines.append("")
+    lines.append("ADL queue (rank 0 is deleveraged first; — : not in the queue, being liquidated):")
+    queue_rows = [
+        [
+            entry.symbol,
+            entry.side,
+            str(entry.account_id),
+            f"{_optional(entry.rank_before)} → {_optional(entry.rank_after)}",
+            f"{_optional(entry.lights_before)} → {_optional(entry.lights_after)}",
+        ]
+        for entry in result.queue
+    ]
+    lines.extend(_table(["Symbol", "Side", "Account", "Rank now → new", "Lights now → new"], queue_rows))
+    lines.append("")
+    counts = summary(result)
+    lines.append(
+        f"{counts['positions']} positions: {counts['liquidation_price_changed']} liquidation prices change, "
+        f"{counts['liquidatable_after']} liquidatable at the current mark (now {counts['liquidatable_before']}, "
+        f"{counts['newly_liquidatable']} newly), {counts['adl_rank_changed']} ADL ranks change"
+    )
+    return "\n".join(lines)
+
+
+def _snapshot_state(path: str) -> tuple[State, dict[str, Instrument], int]:
+    """Positions, instruments and marks of an engine journal snapshot (validated, hash-checked)."""
+    from perpspec.engine.core.exchange import LIQUIDATOR
+    from perpspec.engine.durability.journal import JournalError, read_snapshot
+    from perpspec.engine.durability.recovery import load_snapshot_state
+
+    try:
+        exchange = load_snapshot_state(read_snapshot(path), path)
+    except (JournalError, OSError) as error:
+        raise UsageError(f"{path}: not a positions file (.toml/.json) nor a readable engine snapshot: {error}") from error
+    return state_from_engine(exchange, LIQUIDATOR)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compare the positions under the current and the proposed parameters."""
+    skipped = 0
+    try:
+        proposed_inst = load_instrument(args.params, _overrides(args.set))
+        if Path(args.state).suffix.lower() in (".toml", ".json"):
+            data = read_state_file(Path(args.state))
+            current = {symbol: load_instrument(symbol) for symbol in symbols_of(data) if symbol != proposed_inst.symbol}
+            current[proposed_inst.symbol] = load_instrument(args.current or proposed_inst.symbol)
+            state = parse_state(data, current, args.state)
+        else:
+            state, current, skipped = _snapshot_state(args.state)
+            if args.current:
+                current[proposed_inst.symbol] = load_instrument(args.current)
+            if proposed_inst.symbol not in current:
+                raise UsageError(f"the snapshot has no instrument {proposed_inst.symbol}")
+    except (InstrumentError, StateError) as error:
+        raise UsageError(str(error)) from error
+    if skipped and not args.json:
+        print(f"note: {skipped} open positions left out (their contract has no mark price yet)")
+    if current[proposed_inst.symbol].symbol != proposed_inst.symbol:
+        raise UsageError(f"--current is {current[proposed_inst.symbol].symbol}, --params is {proposed_inst.symbol}")
+    proposed = dict(current)
+    proposed[proposed_inst.symbol] = proposed_inst
+    result = compare(state, current, proposed)
+    changed = changed_parameters(current[proposed_inst.symbol], proposed_inst)
+    print(render_json(result, proposed, changed) if args.json else render_text(result, proposed, changed))
+    return 0

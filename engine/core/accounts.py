@@ -1,0 +1,249 @@
+"""Accounts: wallets, positions, margin settings and the per-account order tallies.
+
+This is the engine's mutable working state for one account.  Every number in
+it is computed by the rules (:mod:`rules.position` for fills,
+:mod:`rules.margin` for requirements, :mod:`rules.liquidation` for the
+trigger); this module only keeps them together and caches what is expensive:
+
+* a position's :class:`rules.margin.PositionMargin` at the current mark is
+  cached on the :class:`PositionState` keyed by everything it depends on;
+* the resting orders of one account in one contract are kept in a dict by
+  order id, so order margin (MRG-046) is computed over them without scanning
+  the book.
+
+Fee tiers (reference §10): a taker/maker fee schedule by 30-day average daily
+volume in USD (:attr:`rules.instrument.Instrument.fee_tiers`).  Volume is
+counted per UTC day of the logical clock; the tier for a day uses the 30
+*previous* whole days (so it changes at most once a day, like BitMEX's daily
+recalculation) and is cached.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from perpspec.engine.core.compiled import mypyc_attr
+from perpspec.engine.core.fastmargin import shift_resting_cache
+from perpspec.rules.contract import compute_notional
+from perpspec.rules.instrument import ContractKind, Instrument
+from perpspec.rules.margin import (
+    CROSS,
+    PositionMargin,
+    compute_position_margin,
+)
+from perpspec.rules.position import Position
+
+DAY_MS = 86_400_000
+FEE_WINDOW_DAYS = 30
+# minor units per whole unit of a settlement asset, for counting USD volume
+MINOR_PER_UNIT: dict[str, int] = {"XBt": 100_000_000, "USDt": 1_000_000}
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)
+class PositionState:
+    """One account's position in one contract, its margin setting and its resting orders.
+
+    ``iso_margin`` is the money set aside for an isolated position (part of
+    the wallet; the waterfall's ``Holding.isolated_margin``): ``posInit +
+    posComm`` of the position plus whatever was transferred in, less losses
+    realised against it.  ``chosen_tier`` is the risk-limit steps the owner
+    chose (``(riskLimit − base) / riskStep``).
+    """
+
+    __slots__ = (
+        "_pm",
+        "_pm_key",
+        "chosen_tier",
+        "cost",
+        "iso_margin",
+        "leverage",
+        "orders",
+        "qty",
+        "resting_cache",
+        "risk_limit",
+        "symbol",
+    )
+
+    def __init__(self, symbol: str, risk_limit: int) -> None:
+        self.symbol = symbol
+        self.qty = 0  # currentQty, signed
+        self.cost = 0  # signed cost basis (posCost)
+        self.leverage = CROSS  # hundredths; 0 = cross
+        self.iso_margin = 0  # isolated pool margin (minor units); 0 when cross
+        self.risk_limit = risk_limit  # chosen risk limit, minor units
+        self.chosen_tier = 0
+        # order id -> (signed leaves, limit price) of the resting orders: changed only by put_order/drop_order
+        self.orders: dict[int, tuple[int, int]] = {}
+        # what engine.core.fastmargin derived from ``orders`` (MRG-042 sums, MRG-046 margin); None after any change
+        self.resting_cache: Any = None
+        self._pm: PositionMargin | None = None
+        self._pm_key: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+
+    @property
+    def position(self) -> Position:
+        """The rules' view of the position."""
+        return Position(qty=self.qty, cost=self.cost)
+
+    def put_order(self, order_id: int, signed_leaves: int, price: int) -> None:
+        """A resting order enters or changes (the kept order-margin sums move with it)."""
+        new = (signed_leaves, price)
+        old = self.orders.get(order_id)
+        self.orders[order_id] = new
+        if self.resting_cache is not None:
+            self.resting_cache = shift_resting_cache(self.resting_cache, old, new)
+
+    def drop_order(self, order_id: int) -> None:
+        """A resting order leaves (filled, cancelled or taken out of the book)."""
+        old = self.orders.pop(order_id, None)
+        if old is not None and self.resting_cache is not None:
+            self.resting_cache = shift_resting_cache(self.resting_cache, old, None)
+
+    def copy(self) -> PositionState:
+        """An independent copy (for trial computations before a change is accepted)."""
+        other = PositionState(self.symbol, self.risk_limit)
+        other.qty, other.cost, other.leverage = self.qty, self.cost, self.leverage
+        other.iso_margin, other.chosen_tier = self.iso_margin, self.chosen_tier
+        other.orders = dict(self.orders)
+        return other
+
+    def margin(self, inst: Instrument, mark_price: int, pos_cross: int) -> PositionMargin:
+        """MRG-020 at ``mark_price``, cached until the position, mark or setting changes."""
+        key = (self.qty, self.cost, mark_price, self.leverage, pos_cross)
+        pm = self._pm
+        if pm is None or key != self._pm_key:
+            pm = compute_position_margin(inst, self.position, mark_price, self.leverage, pos_cross)
+            self._pm = pm
+            self._pm_key = key
+        return pm
+
+    def canonical(self) -> tuple[object, ...]:
+        """Everything that decides this position's future, for the state hash."""
+        return (
+            self.symbol,
+            self.qty,
+            self.cost,
+            self.leverage,
+            self.iso_margin,
+            self.risk_limit,
+            self.chosen_tier,
+            tuple(sorted(self.orders.items())),
+        )
+
+    def __getstate__(self) -> tuple[object, ...]:
+        return (self.symbol, self.qty, self.cost, self.leverage, self.iso_margin, self.risk_limit,
+                self.chosen_tier, self.orders)
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        (self.symbol, self.qty, self.cost, self.leverage, self.iso_margin, self.risk_limit, self.chosen_tier,
+         self.orders) = state  # type: ignore[assignment]
+        self.resting_cache = None
+        self._pm = None
+        self._pm_key = (0, 0, 0, 0, 0)
+
+
+# Account's fields, named outside the class: a compiled class has no __slots__ attribute (the pickle state is these)
+_ACCOUNT_FIELDS: Final = (
+    "account_id",
+    "cancel_at_ms",
+    "cl_ord_ids",
+    "fee_cache",
+    "orders",
+    "positions",
+    "reserved",
+    "verified",
+    "volume_by_day",
+    "wallets",
+)
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)
+class Account:
+    """One trading account."""
+
+    __slots__ = _ACCOUNT_FIELDS
+
+    def __init__(self, account_id: int) -> None:
+        self.account_id = account_id
+        self.verified = False
+        self.wallets: dict[str, int] = {}  # asset -> walletBalance (minor units)
+        self.positions: dict[str, PositionState] = {}
+        self.orders: dict[int, object] = {}  # live order id -> engine.orders.Order (resting or untriggered)
+        self.cl_ord_ids: dict[str, int] = {}  # live clOrdID -> order id
+        self.cancel_at_ms = 0  # dead man's switch deadline; 0 = disarmed
+        self.volume_by_day: dict[int, int] = {}  # UTC day index -> USD volume traded
+        self.fee_cache: dict[str, tuple[int, int]] = {}  # symbol -> (day, fee tier index in its schedule)
+        self.reserved: dict[str, int] = {}  # asset -> balance reserved by live spot orders
+
+    def position(self, inst: Instrument) -> PositionState:
+        """The account's position record in ``inst`` (created flat on first use)."""
+        state = self.positions.get(inst.symbol)
+        if state is None:
+            state = PositionState(inst.symbol, inst.risk_limit)
+            self.positions[inst.symbol] = state
+        return state
+
+    def wallet(self, asset: str) -> int:
+        """walletBalance in ``asset`` (0 if never funded)."""
+        return self.wallets.get(asset, 0)
+
+    def fee_tier(self, inst: Instrument, time_ms: int) -> int:
+        """Index into ``inst.fee_tiers`` from the 30 previous days' average daily USD volume."""
+        day = time_ms // DAY_MS
+        cached_day, tier = self.fee_cache.get(inst.symbol, (-1, 0))
+        if cached_day == day:
+            return tier
+        first = day - FEE_WINDOW_DAYS
+        for old in [d for d in self.volume_by_day if d < first]:
+            del self.volume_by_day[old]
+        total = 0
+        for d, volume in self.volume_by_day.items():
+            if first <= d < day:
+                total += volume
+        adv = total // FEE_WINDOW_DAYS  # floor: a tier is reached only by whole dollars
+        tier = 0
+        for index, row in enumerate(inst.fee_tiers):
+            if adv >= row.adv_usd:
+                tier = index
+        self.fee_cache[inst.symbol] = (day, tier)
+        return tier
+
+    def add_volume(self, usd: int, time_ms: int) -> None:
+        """Count ``usd`` of traded volume on the day of ``time_ms``."""
+        day = time_ms // DAY_MS
+        self.volume_by_day[day] = self.volume_by_day.get(day, 0) + usd
+        # today's volume counts from tomorrow: tiers cached for today stay valid
+
+    def canonical(self) -> tuple[object, ...]:
+        """Everything that decides this account's future, for the state hash (orders hashed with the books)."""
+        return (
+            self.account_id,
+            self.verified,
+            tuple(sorted(self.wallets.items())),
+            tuple(p.canonical() for _, p in sorted(self.positions.items())),
+            tuple(sorted(self.cl_ord_ids.items())),
+            self.cancel_at_ms,
+            tuple(sorted(self.volume_by_day.items())),
+            tuple(sorted(self.reserved.items())),
+        )
+
+    def __getstate__(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in _ACCOUNT_FIELDS)
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        for name, value in zip(_ACCOUNT_FIELDS, state, strict=True):
+            setattr(self, name, value)
+
+
+def compute_usd_volume(inst: Instrument, qty: int, price: int, usd_per_settl_unit: int) -> int:
+    """USD volume of a fill for fee tiers (reference §10), rounded down.
+
+    Inverse contracts are quoted in USD: one contract is one USD of notional
+    (``|qty|``).  Linear, quanto and spot: the settlement-currency notional
+    converted with ``usd_per_settl_unit`` (1 for USDt; the XBTUSD mark in whole
+    USD for XBt; 0 when unknown, which counts no volume).
+    """
+    if inst.kind is ContractKind.INVERSE:
+        return qty if qty >= 0 else -qty
+    minor = MINOR_PER_UNIT.get(inst.settl_currency, 1)
+    # floor: volume is a threshold for a discount, never rounded up in the trader's favour
+    return compute_notional(inst, qty, price) * usd_per_settl_unit // minor

@@ -1,0 +1,262 @@
+"""A memoised evaluation of the order-margin rules for the engine's hot path (MRG-042, MRG-046).
+
+``rules.margin.compute_order_sides`` (MRG-042) sums one term per resting
+order — its quantity, its value at its worst-case execution price (MRG-040)
+and its premium against mark (MRG-041).  The engine evaluates it several times
+per new order over every resting order of the account in that contract, which
+made it most of the cost of an order.
+
+A term is a pure function of ``(qty, limit price, mark)`` *and*, only for an
+order that crosses the book, of the best bid/ask: MRG-040 charges an inverse
+buy at ``min(limit, best ask)`` and a linear/quanto sell at
+``max(limit, best bid)``; for an order that does not cross (every resting
+order, in an uncrossed book) the charge price is its own limit.  So the terms
+of non-crossing orders are computed once per ``(symbol, mark)`` **by the
+rules' own functions** and reused; crossing orders are always computed
+afresh.
+
+The engine's pre-trade check uses three more shortcuts, each exact:
+
+* the sums of an account's resting orders in a contract are kept with its
+  position record (``PositionState.resting_cache``) and moved by the
+  difference of terms when one order enters, changes or leaves
+  (:func:`shift_resting_cache`) — MRG-042 is a plain sum of per-order terms;
+* the sums with the new order are those plus its term (:func:`sides_plus`);
+* MRG-045/044 over summed sides are memoised on every input
+  (:func:`margin_of_sides`): a check's "after" is often the next check's
+  "before".
+
+The results are the same integers ``compute_order_sides`` and
+``compute_contract_order_margin`` return — ``tests/test_fastmargin.py`` checks
+that differentially on generated books, orders, marks and positions — and
+nothing here is a rule: the rules stay the single source.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.margin import (
+    OrderMargin,
+    OrderSide,
+    compute_order_charge_price,
+    compute_order_margin,
+    compute_order_margin_req_ppm,
+    compute_order_premium,
+)
+from perpspec.rules.num import abs_
+from perpspec.rules.position import Position
+
+if TYPE_CHECKING:
+    from perpspec.engine.core.accounts import PositionState
+
+Term = tuple[int, int, int]  # (signed qty, value at the charge price, premium)
+
+Sides = tuple[OrderSide, OrderSide]
+# per symbol: the instrument object, the mark, and (qty, price) -> term of a non-crossing order for that
+# (instrument, mark); anything else than the kept instrument object and mark starts the table over
+_TERMS: dict[str, tuple[Instrument, int, dict[tuple[int, int], Term]]] = {}
+_MAX_TERMS = 1 << 18  # a bound on memory: the table starts over beyond it
+_NO_BUY = -(1 << 62)
+_NO_SELL = 1 << 62
+
+
+def compute_term(inst: Instrument, qty: int, price: int, mark_price: int, best_bid: int, best_ask: int) -> Term:
+    """One order's MRG-042 term, by the rules (MRG-040 charge price, CON-002 value, MRG-041 premium)."""
+    charge_price = compute_order_charge_price(inst, qty, price, best_bid, best_ask)
+    value = abs_(compute_value(inst, qty, charge_price))
+    return qty, value, compute_order_premium(inst, qty, price, mark_price)
+
+
+def _term_table(inst: Instrument, mark_price: int) -> dict[tuple[int, int], Term]:
+    entry = _TERMS.get(inst.symbol)
+    if entry is None or entry[0] is not inst or entry[1] != mark_price or len(entry[2]) > _MAX_TERMS:
+        entry = (inst, mark_price, {})
+        _TERMS[inst.symbol] = entry
+    return entry[2]
+
+
+def resting_term(inst: Instrument, qty: int, price: int, mark_price: int) -> Term:
+    """The MRG-042 term of an order that does not cross the book (charged at its own limit), memoised."""
+    terms = _term_table(inst, mark_price)
+    key = (qty, price)
+    term = terms.get(key)
+    if term is None:
+        term = compute_term(inst, qty, price, mark_price, 0, 0)
+        terms[key] = term
+    return term
+
+
+def order_sides(
+    inst: Instrument, orders: tuple[tuple[int, int], ...], mark_price: int, best_bid: int, best_ask: int
+) -> tuple[OrderSide, OrderSide]:
+    """Equal to ``rules.margin.compute_order_sides(inst, orders, mark_price, best_bid, best_ask)``."""
+    inverse = inst.is_inverse
+    bid_qty = bid_value = bid_premium = 0
+    ask_qty = ask_value = ask_premium = 0
+    for qty, price in orders:
+        # MRG-040's charge price depends on the book only for an order that crosses it
+        crossing = (qty > 0 and 0 < best_ask < price) if inverse else (qty < 0 and best_bid > price)
+        if crossing:
+            _, value, premium = compute_term(inst, qty, price, mark_price, best_bid, best_ask)
+        else:
+            _, value, premium = resting_term(inst, qty, price, mark_price)
+        if qty > 0:
+            bid_qty += qty
+            bid_value += value
+            bid_premium += premium
+        else:
+            ask_qty -= qty
+            ask_value += value
+            ask_premium += premium
+    return (
+        OrderSide(qty=bid_qty, value=bid_value, premium=bid_premium),
+        OrderSide(qty=ask_qty, value=ask_value, premium=ask_premium),
+    )
+
+
+def contract_order_margin(
+    inst: Instrument,
+    position: Position,
+    orders: tuple[tuple[int, int], ...],
+    mark_price: int,
+    best_bid: int,
+    best_ask: int,
+    leverage_hundredths: int,
+) -> OrderMargin:
+    """Equal to ``rules.margin.compute_contract_order_margin`` (MRG-046), with memoised sides."""
+    bids, asks = order_sides(inst, orders, mark_price, best_bid, best_ask)
+    init_req = compute_order_margin_req_ppm(inst, position.cost, bids, asks, leverage_hundredths)
+    return compute_order_margin(inst, position.qty, bids, asks, init_req, inst.taker_fee_ppm)
+
+
+def resting_sides(inst: Instrument, ps: PositionState, mark_price: int, best_bid: int, best_ask: int) -> Sides:
+    """Equal to ``compute_order_sides(inst, tuple(ps.orders.values()), mark_price, best_bid, best_ask)``.
+
+    Kept in ``ps.resting_cache`` (forgotten by any change of the resting
+    orders) while the instrument and mark are the same and no order of the set
+    crosses the book, so an unchanged set costs O(1), not one term per order.
+    """
+    cache = ps.resting_cache
+    if cache is not None and cache[0] is inst and cache[1] == mark_price:
+        kept: Sides = cache[2]
+        if (best_ask == 0 or cache[3] <= best_ask) if inst.is_inverse else cache[4] >= best_bid:
+            return kept
+    orders = tuple(ps.orders.values())
+    sides = order_sides(inst, orders, mark_price, best_bid, best_ask)
+    highest_buy, lowest_sell = _NO_BUY, _NO_SELL
+    for qty, price in orders:
+        if qty > 0:
+            highest_buy = max(highest_buy, price)
+        else:
+            lowest_sell = min(lowest_sell, price)
+    # MRG-040: an order crossing the book is charged at the touch, so the sums hold only while none does
+    crossing = (0 < best_ask < highest_buy) if inst.is_inverse else (lowest_sell < best_bid)
+    ps.resting_cache = None if crossing else (inst, mark_price, sides, highest_buy, lowest_sell)
+    return sides
+
+def sides_plus(
+    inst: Instrument, sides: Sides, qty: int, price: int, mark_price: int, best_bid: int, best_ask: int
+) -> Sides:
+    """``sides`` of a set of orders plus one more order ``(qty, price)``: MRG-042 is a sum of per-order terms."""
+    crossing = (qty > 0 and 0 < best_ask < price) if inst.is_inverse else (qty < 0 and best_bid > price)
+    if crossing:
+        _, value, premium = compute_term(inst, qty, price, mark_price, best_bid, best_ask)
+    else:
+        _, value, premium = resting_term(inst, qty, price, mark_price)
+    bids, asks = sides
+    if qty > 0:
+        return OrderSide(qty=bids.qty + qty, value=bids.value + value, premium=bids.premium + premium), asks
+    return bids, OrderSide(qty=asks.qty - qty, value=asks.value + value, premium=asks.premium + premium)
+
+
+def margin_of_sides(inst: Instrument, position: Position, sides: Sides, leverage_hundredths: int) -> OrderMargin:
+    """MRG-046's last two steps (MRG-045, MRG-044) over already summed sides, memoised on every input.
+
+    The pre-trade check of an order that then rests whole computes exactly the
+    next check's "before" margin of that account, so the memo saves one of the
+    two evaluations per check in the common case.
+    """
+    bids, asks = sides
+    entry = _MARGINS.get(inst.symbol)
+    if entry is None or entry[0] is not inst or len(entry[1]) >= _MAX_MARGINS:
+        entry = (inst, {})
+        _MARGINS[inst.symbol] = entry
+    memo = entry[1]
+    key = (
+        position.qty,
+        position.cost,
+        leverage_hundredths,
+        bids.qty,
+        bids.value,
+        bids.premium,
+        asks.qty,
+        asks.value,
+        asks.premium,
+    )
+    margin = memo.get(key)
+    if margin is None:
+        init_req = compute_order_margin_req_ppm(inst, position.cost, bids, asks, leverage_hundredths)
+        margin = compute_order_margin(inst, position.qty, bids, asks, init_req, inst.taker_fee_ppm)
+        memo[key] = margin
+    return margin
+
+
+# per symbol: the instrument object the entries were computed for (anything else starts over), and
+# (position qty, cost, leverage, the six side sums) -> MRG-046 result
+_MARGINS: dict[str, tuple[Instrument, dict[tuple[int, ...], OrderMargin]]] = {}
+_MAX_MARGINS = 1 << 14
+
+
+def resting_order_margin(inst: Instrument, ps: PositionState, mark_price: int, best_bid: int, best_ask: int) -> OrderMargin:
+    """Equal to ``compute_contract_order_margin(inst, ps.position, tuple(ps.orders.values()), ..., ps.leverage)``.
+
+    MRG-046 of the resting orders: their kept sums (:func:`resting_sides`)
+    through the memoised MRG-045/044 (:func:`margin_of_sides`).
+    """
+    if not ps.orders:
+        return _NO_ORDERS
+    return margin_of_sides(inst, ps.position, resting_sides(inst, ps, mark_price, best_bid, best_ask), ps.leverage)
+
+_NO_ORDERS = OrderMargin(bid_qty_charged=0, ask_qty_charged=0, init_margin=0, premium=0, commission=0, total=0)
+
+
+def shift_resting_cache(cache: Any, old: tuple[int, int] | None, new: tuple[int, int] | None) -> Any:
+    """``ps.resting_cache`` after one resting order changes from ``old`` to ``new`` (None: absent).
+
+    MRG-042 is a sum of per-order terms, so the kept sums move by the
+    difference of the two orders' terms, each computed by the rules as for an
+    order that does not cross the book (the cache only ever holds such sums:
+    :func:`resting_sides` checks the kept price bounds against the touch before
+    using them).  The bounds only widen here (a removed order may have been the
+    extreme one), which can only make a later check fall back to a full sum.
+    """
+    inst, mark = cache[0], cache[1]
+    bids, asks = cache[2]
+    highest_buy, lowest_sell = cache[3], cache[4]
+    changes = []
+    if old is not None:
+        changes.append((old, -1))
+    if new is not None:
+        changes.append((new, 1))
+        if new[0] > 0:
+            highest_buy = max(highest_buy, new[1])
+        else:
+            lowest_sell = min(lowest_sell, new[1])
+    for (qty, price), direction in changes:
+        _, value, premium = resting_term(inst, qty, price, mark)
+        if qty > 0:
+            bids = OrderSide(
+                qty=bids.qty + direction * qty,
+                value=bids.value + direction * value,
+                premium=bids.premium + direction * premium,
+            )
+        else:
+            asks = OrderSide(
+                qty=asks.qty - direction * qty,
+                value=asks.value + direction * value,
+                premium=asks.premium + direction * premium,
+            )
+    return (inst, mark, (bids, asks), highest_buy, lowest_sell)

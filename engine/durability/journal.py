@@ -1,0 +1,464 @@
+"""The journal: an append-only command log with checksummed records, and versioned snapshots.
+
+**Journal file.** A header, then records::
+
+    header  = b"PSPECJNL" | version u16 | length u32 | meta (canonical JSON) | crc32 u32
+    record  = length u32 | seq u64 | crc32(length, seq) u32 | payload | crc32(payload) u32
+
+(little-endian).  ``meta`` holds the first sequence number and the command
+schema (see :mod:`engine.durability.codec`).  Sequence numbers are consecutive from
+``first_seq``.  A payload is one command as :class:`engine.codec.CommandCodec`
+encodes it; its first byte says how: ``C`` compact record (plain values),
+``B`` exact binary encoding (hostile values), ``[`` canonical JSON (written
+only by version 1).  This build writes version 2 and reads versions 1 and 2
+(a version-1 journal continued by this build holds ``C`` records after its
+JSON ones; a version-1 build refuses a version-2 file at its header).  The
+frame is the same in both versions.  A reader distinguishes two kinds of damage:
+
+* a **torn tail** — the file ends inside the last record (or the last record's
+  payload checksum fails and nothing follows it, or the tail is all zero
+  bytes): that record was never acknowledged, so it is discarded and reported
+  (:class:`TornTail`: offset and number of bytes);
+* **corruption** — a header checksum that fails where data follows, a
+  sequence gap, a payload checksum that fails with records after it: the
+  journal cannot be trusted past that point, and :class:`JournalCorrupt`
+  names the byte offset.  Nothing is ever half-loaded silently.
+
+**Durability.** :class:`SyncPolicy` says when appended records reach the
+operating system (``group_records``: records per ``write(2)``, group commit)
+and when they are forced to the device (``fsync``: ``"always"`` after every
+write, ``"never"``, or ``"every:N"`` writes).  A record counts as
+*acknowledged* once :attr:`JournalWriter.committed_seq` covers it: after a
+``write(2)`` it survives the death of the process (SIGKILL); after an
+``fsync`` it also survives the loss of the machine.  The writer refuses a
+payload over :data:`MAX_RECORD_BYTES` (:class:`RecordTooLarge`, nothing
+appended) rather than write a record its reader would call damage.
+
+**Snapshot file.** ::
+
+    b"PSPECSNP" | version u16 | seq u64 | hash length u16 | state hash | payload length u64 |
+    payload (engine.durability.codec state encoding) | crc32(everything before) u32
+
+written to a temporary file, fsynced and renamed into place, so a snapshot is
+either whole or absent.  Loading validates magic, version, lengths and
+checksum and names the offset of the first thing that is wrong; the stored
+state hash is compared with the rebuilt state's hash by :mod:`engine.durability.recovery`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+import attrs
+
+JOURNAL_MAGIC: Final = b"PSPECJNL"
+JOURNAL_VERSION: Final = 2  # the version written
+# versions read: 1 (payloads JSON or B records), 2 (payloads C or B records; see engine.durability.codec)
+READABLE_JOURNAL_VERSIONS: Final = (1, 2)
+SNAPSHOT_MAGIC: Final = b"PSPECSNP"
+SNAPSHOT_VERSION: Final = 1
+
+# a single command is small: a longer record is refused by the writer (RecordTooLarge), so one in a file is damage
+MAX_RECORD_BYTES: Final = 1 << 24
+
+_RECORD_HEAD: Final = struct.Struct("<IQ")
+_U32: Final = struct.Struct("<I")
+_HEAD_SIZE: Final = _RECORD_HEAD.size + 4  # length, seq, header crc
+_OVERHEAD: Final = _HEAD_SIZE + 4  # + payload crc
+_FILE_HEAD: Final = struct.Struct("<8sHI")
+_SNAP_HEAD: Final = struct.Struct("<8sHQH")
+_U64: Final = struct.Struct("<Q")
+
+_crc32 = zlib.crc32
+_pack_head = _RECORD_HEAD.pack
+_pack_u32 = _U32.pack
+
+
+class JournalError(Exception):
+    """A journal or snapshot file that cannot be trusted; names the file and the byte offset."""
+
+    def __init__(self, path: str, offset: int, reason: str) -> None:
+        self.path = path
+        self.offset = offset
+        self.reason = reason
+        super().__init__(f"{path}: {reason} at byte offset {offset}")
+
+
+class RecordTooLarge(ValueError):
+    """A payload longer than :data:`MAX_RECORD_BYTES`: the writer refuses it, as the reader would."""
+
+
+class JournalCorrupt(JournalError):
+    """Damage inside the journal (not just a torn last record)."""
+
+
+class SnapshotCorrupt(JournalError):
+    """A snapshot that is truncated, of an unknown version, or fails its checksum."""
+
+
+@attrs.frozen(kw_only=True)
+class TornTail:
+    """The unacknowledged last record that a crash tore: where it started and what was dropped."""
+
+    offset: int
+    discarded_bytes: int
+    reason: str
+
+    def describe(self) -> str:
+        return f"torn last record at byte offset {self.offset} ({self.discarded_bytes} bytes discarded: {self.reason})"
+
+
+@attrs.frozen(kw_only=True)
+class SyncPolicy:
+    """When appended records reach the OS and the device (see the module docstring)."""
+
+    group_records: int = 1  # records buffered per write(2); 1 = every append is written at once
+    fsync: str = "never"  # "always" | "never" | "every:N" (one fsync per N writes)
+
+    def fsync_interval(self) -> int:
+        """Writes between two fsyncs; 0 = never."""
+        if self.fsync == "always":
+            return 1
+        if self.fsync == "never":
+            return 0
+        if self.fsync.startswith("every:") and self.fsync[6:].isdigit() and int(self.fsync[6:]) > 0:
+            return int(self.fsync[6:])
+        raise ValueError(f"unknown fsync policy {self.fsync!r} (always, never, every:N)")
+
+
+# ----------------------------------------------------------------------------- framing
+
+
+def frame_record(seq: int, payload: bytes) -> bytes:
+    """One record's bytes: length, seq, header crc, payload, payload crc."""
+    head = _RECORD_HEAD.pack(len(payload), seq)
+    return b"".join((head, _U32.pack(_crc32(head)), payload, _U32.pack(_crc32(payload))))
+
+
+def journal_header(first_seq: int, schema: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> bytes:
+    """The file header; ``extra`` meta (JSON values) rides along, e.g. the genesis state."""
+    fields: dict[str, Any] = dict(extra or {})
+    fields.update(first_seq=first_seq, schema=schema)
+    meta = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+    head = _FILE_HEAD.pack(JOURNAL_MAGIC, JOURNAL_VERSION, len(meta)) + meta
+    return head + _U32.pack(_crc32(head))
+
+
+@attrs.frozen(kw_only=True)
+class JournalScan:
+    """What a journal file holds: header meta, the valid records, where valid data ends, any torn tail."""
+
+    path: str
+    first_seq: int
+    schema: Mapping[str, Any]
+    meta: Mapping[str, Any]  # the whole header meta (first_seq, schema and any extra fields)
+    records: tuple[tuple[int, bytes], ...]  # (seq, payload)
+    offsets: tuple[int, ...]  # byte offset of each record
+    end_offset: int  # bytes of valid data (header + whole records)
+    torn: TornTail | None
+
+    @property
+    def last_seq(self) -> int:
+        """Sequence number of the last whole record (first_seq - 1 when there is none)."""
+        return self.first_seq - 1 + len(self.records)
+
+
+def read_header(path: str, data: bytes) -> tuple[Mapping[str, Any], int]:
+    """(header meta, offset after the header) or :class:`JournalCorrupt`."""
+    if len(data) < _FILE_HEAD.size:
+        raise JournalCorrupt(path, len(data), f"file of {len(data)} bytes is shorter than the journal header")
+    magic, version, meta_len = _FILE_HEAD.unpack_from(data, 0)
+    if magic != JOURNAL_MAGIC:
+        raise JournalCorrupt(path, 0, f"not a perpspec journal (magic {magic!r})")
+    if version not in READABLE_JOURNAL_VERSIONS:
+        readable = ", ".join(map(str, READABLE_JOURNAL_VERSIONS))
+        raise JournalCorrupt(path, 8, f"unsupported journal version {version} (this build reads {readable})")
+    end = _FILE_HEAD.size + meta_len
+    if end + 4 > len(data):
+        raise JournalCorrupt(path, len(data), f"journal header truncated (needs {end + 4} bytes)")
+    if _crc32(data[:end]) != _U32.unpack_from(data, end)[0]:
+        raise JournalCorrupt(path, end, "journal header checksum mismatch")
+    try:
+        meta = json.loads(data[_FILE_HEAD.size : end])
+        first_seq = meta["first_seq"]
+        schema = meta["schema"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise JournalCorrupt(path, _FILE_HEAD.size, f"journal header meta unreadable ({error})") from None
+    if type(first_seq) is not int or first_seq < 1 or not isinstance(schema, dict):
+        raise JournalCorrupt(path, _FILE_HEAD.size, "journal header meta has a bad first_seq or schema")
+    return meta, end + 4
+
+
+def scan_records(path: str, data: bytes, offset: int, first_seq: int) -> Iterator[tuple[int, int, bytes]]:
+    """Yield (offset, seq, payload) for each whole record from ``offset``.
+
+    Stops at a torn tail (use :func:`find_torn_tail` to describe it) and raises
+    :class:`JournalCorrupt` on damage with data after it.
+    """
+    size = len(data)
+    expected = first_seq
+    head_unpack = _RECORD_HEAD.unpack_from
+    u32_unpack = _U32.unpack_from
+    while offset < size:
+        if size - offset < _HEAD_SIZE:
+            return
+        if _crc32(data[offset : offset + 12]) != u32_unpack(data, offset + 12)[0]:
+            if _is_zero(data, offset):
+                return
+            raise JournalCorrupt(path, offset, f"record header checksum mismatch (expected seq {expected})")
+        length, seq = head_unpack(data, offset)
+        if seq != expected:
+            raise JournalCorrupt(path, offset, f"sequence gap: record has seq {seq}, expected {expected}")
+        if length > MAX_RECORD_BYTES:
+            raise JournalCorrupt(path, offset, f"record length {length} exceeds {MAX_RECORD_BYTES}")
+        end = offset + _HEAD_SIZE + length
+        if end + 4 > size:
+            return
+        payload = data[offset + _HEAD_SIZE : end]
+        if _crc32(payload) != u32_unpack(data, end)[0]:
+            if end + 4 == size:
+                return
+            raise JournalCorrupt(path, offset, f"payload checksum mismatch in record seq {seq}")
+        yield offset, seq, payload
+        offset = end + 4
+        expected += 1
+
+
+def _is_zero(data: bytes, offset: int) -> bool:
+    return data.count(0, offset) == len(data) - offset
+
+
+def find_torn_tail(data: bytes, valid_end: int) -> TornTail | None:
+    """Describe the bytes after the last whole record, if any."""
+    size = len(data)
+    if valid_end >= size:
+        return None
+    left = size - valid_end
+    if _is_zero(data, valid_end):
+        reason = "zero-filled tail"
+    elif left < _HEAD_SIZE:
+        reason = f"only {left} bytes of a {_HEAD_SIZE}-byte record header"
+    else:
+        length = _RECORD_HEAD.unpack_from(data, valid_end)[0]
+        if valid_end + _OVERHEAD + length > size:
+            reason = f"record of {length} payload bytes cut short"
+        else:
+            reason = "last record fails its payload checksum"
+    return TornTail(offset=valid_end, discarded_bytes=left, reason=reason)
+
+
+def read_journal(path: str) -> JournalScan:
+    """Read and validate a whole journal file (see the module docstring for what is an error)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        raise JournalCorrupt(path, 0, f"cannot read ({error.strerror})") from None
+    meta, offset = read_header(path, data)
+    first_seq: int = meta["first_seq"]
+    records: list[tuple[int, bytes]] = []
+    offsets: list[int] = []
+    end = offset
+    for record_offset, seq, payload in scan_records(path, data, offset, first_seq):
+        records.append((seq, payload))
+        offsets.append(record_offset)
+        end = record_offset + _OVERHEAD + len(payload)
+    return JournalScan(
+        path=path,
+        first_seq=first_seq,
+        schema=meta["schema"],
+        meta=meta,
+        records=tuple(records),
+        offsets=tuple(offsets),
+        end_offset=end,
+        torn=find_torn_tail(data, end),
+    )
+
+
+# ----------------------------------------------------------------------------- writer
+
+
+class JournalWriter:
+    """Appends records to a journal file under a :class:`SyncPolicy` (group commit)."""
+
+    def __init__(self, path: str, fd: int, next_seq: int, policy: SyncPolicy) -> None:
+        self.path = path
+        self._fd = fd
+        self.policy = policy
+        self._group = policy.group_records
+        if self._group < 1:
+            raise ValueError("group_records must be at least 1")
+        self._fsync_every = policy.fsync_interval()
+        self._writes_since_fsync = 0
+        self._buffer = bytearray()
+        self.next_seq = next_seq
+        self.committed_seq = next_seq - 1  # last seq that reached the OS (and the device, per policy)
+        self._commit_at = self.committed_seq + self._group  # the seq whose append fills the group
+
+    @classmethod
+    def create(
+        cls,
+        path: str,
+        schema: Mapping[str, Any],
+        *,
+        first_seq: int = 1,
+        policy: SyncPolicy,
+        extra: Mapping[str, Any] | None = None,
+    ) -> JournalWriter:
+        """A new journal (the file must not exist): written whole under a temporary name, then renamed,
+        so a crash while creating leaves no journal rather than a headless one."""
+        if os.path.exists(path):
+            raise FileExistsError(path)
+        tmp = f"{path}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            _write_all(fd, journal_header(first_seq, schema, extra))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        _fsync_directory(path)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        return cls(path, fd, first_seq, policy)
+
+    @classmethod
+    def reopen(cls, scan: JournalScan, *, policy: SyncPolicy) -> JournalWriter:
+        """Continue a scanned journal: cut a torn tail off, then append after the last whole record."""
+        fd = os.open(scan.path, os.O_WRONLY | os.O_APPEND)
+        if scan.torn is not None:
+            os.ftruncate(fd, scan.end_offset)
+            os.fsync(fd)
+        return cls(scan.path, fd, scan.last_seq + 1, policy)
+
+    def append(self, payload: bytes) -> int:
+        """Frame and buffer one record; commits when the group is full. Returns its seq.
+
+        Raises :class:`RecordTooLarge` (appending nothing) for a payload the reader would refuse.
+        """
+        length = len(payload)
+        if length > MAX_RECORD_BYTES:
+            raise RecordTooLarge(f"record of {length} bytes exceeds the journal's {MAX_RECORD_BYTES}")
+        seq = self.next_seq
+        self.next_seq = seq + 1
+        head = _pack_head(length, seq)
+        buffer = self._buffer
+        buffer += head
+        buffer += _pack_u32(_crc32(head))
+        buffer += payload
+        buffer += _pack_u32(_crc32(payload))
+        if seq >= self._commit_at:
+            self.commit()
+        return seq
+
+    def commit(self) -> int:
+        """Write buffered records (and fsync per policy); returns :attr:`committed_seq`."""
+        last = self.next_seq - 1
+        if last > self.committed_seq:
+            _write_all(self._fd, self._buffer)
+            self._buffer.clear()
+            if self._fsync_every:
+                self._writes_since_fsync += 1
+                if self._writes_since_fsync >= self._fsync_every:
+                    os.fsync(self._fd)
+                    self._writes_since_fsync = 0
+            self.committed_seq = last
+            self._commit_at = last + self._group
+        return self.committed_seq
+
+    def sync(self) -> None:
+        """Commit and force everything to the device, whatever the policy."""
+        self.commit()
+        os.fsync(self._fd)
+        self._writes_since_fsync = 0
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            self.commit()
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _write_all(fd: int, data: bytes | bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _fsync_directory(path: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ----------------------------------------------------------------------------- snapshots
+
+
+@attrs.frozen(kw_only=True)
+class Snapshot:
+    """A validated snapshot: the last command seq it includes, the state hash, the encoded state."""
+
+    seq: int
+    state_hash: bytes
+    payload: bytes
+    payload_offset: int  # where the payload starts in the file (to turn codec offsets into file offsets)
+
+
+def snapshot_bytes(seq: int, state_hash: bytes, payload: bytes) -> bytes:
+    head = _SNAP_HEAD.pack(SNAPSHOT_MAGIC, SNAPSHOT_VERSION, seq, len(state_hash)) + state_hash
+    body = head + _U64.pack(len(payload)) + payload
+    return body + _U32.pack(_crc32(body))
+
+
+def write_snapshot(path: str, seq: int, state_hash: bytes, payload: bytes) -> None:
+    """Write a snapshot atomically: temporary file, fsync, rename, fsync the directory."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as handle:
+        handle.write(snapshot_bytes(seq, state_hash, payload))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_directory(path)
+
+
+def parse_snapshot(path: str, data: bytes) -> Snapshot:
+    """Validate a snapshot's bytes; :class:`SnapshotCorrupt` names the first bad offset."""
+    size = len(data)
+    if size < _SNAP_HEAD.size:
+        raise SnapshotCorrupt(path, size, f"truncated: {size} bytes, shorter than the {_SNAP_HEAD.size}-byte header")
+    magic, version, seq, hash_len = _SNAP_HEAD.unpack_from(data, 0)
+    if magic != SNAPSHOT_MAGIC:
+        raise SnapshotCorrupt(path, 0, f"not a perpspec snapshot (magic {magic!r})")
+    if version != SNAPSHOT_VERSION:
+        raise SnapshotCorrupt(path, 8, f"unsupported snapshot version {version} (this build reads {SNAPSHOT_VERSION})")
+    offset = _SNAP_HEAD.size + hash_len
+    if offset + 8 > size:
+        raise SnapshotCorrupt(path, size, f"truncated inside the header (needs {offset + 8} bytes)")
+    state_hash = data[_SNAP_HEAD.size : offset]
+    payload_len = _U64.unpack_from(data, offset)[0]
+    payload_offset = offset + 8
+    end = payload_offset + payload_len
+    if end + 4 > size:
+        raise SnapshotCorrupt(path, size, f"truncated: payload of {payload_len} bytes needs {end + 4}, file has {size}")
+    if end + 4 < size:
+        raise SnapshotCorrupt(path, end + 4, f"{size - end - 4} unexpected bytes after the checksum")
+    if _crc32(data[:end]) != _U32.unpack_from(data, end)[0]:
+        raise SnapshotCorrupt(path, end, "snapshot checksum mismatch")
+    return Snapshot(seq=seq, state_hash=state_hash, payload=data[payload_offset:end], payload_offset=payload_offset)
+
+
+def read_snapshot(path: str) -> Snapshot:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        raise SnapshotCorrupt(path, 0, f"cannot read ({error.strerror})") from None
+    return parse_snapshot(path, data)

@@ -1,0 +1,422 @@
+"""Recovery: load the newest valid snapshot, replay the journal's tail, check the state hash.
+
+A durable exchange lives in one directory::
+
+    journal.log                  the append-only command log (engine.durability.journal)
+    snapshot-<seq>.snap          the state after command <seq> (newest two kept)
+
+:class:`DurableExchange` journals every command before it applies it and
+acknowledges (releases the events of) a command only once the journal has
+committed it under the :class:`~engine.journal.SyncPolicy`.  Every
+``snapshot_every`` commands it commits the journal and writes a snapshot, so
+a snapshot never covers a command the journal does not have.
+
+:func:`recover` rebuilds the state after a crash: it reads the journal (a torn
+last record is cut off and reported; any other damage is an error naming the
+byte offset), loads the newest snapshot that validates (a damaged one is
+reported and the previous one, or none, is used instead — never a partial
+load), checks that the rebuilt state's hash equals the hash stored in the
+snapshot, and replays the commands after it.  The state hash after recovery
+equals the hash of the same commands run without a crash (the kill test).
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import os
+import pickle
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import attrs
+
+from perpspec.engine.core.commands import COMMAND_TYPES, Oversized
+from perpspec.engine.core.exchange import Engine
+from perpspec.engine.durability.codec import CodecError, CommandCodec, decode_state, encode_state
+from perpspec.engine.durability.journal import (
+    MAX_RECORD_BYTES,
+    JournalCorrupt,
+    JournalError,
+    JournalScan,
+    JournalWriter,
+    Snapshot,
+    SnapshotCorrupt,
+    SyncPolicy,
+    TornTail,
+    read_journal,
+    read_snapshot,
+    write_snapshot,
+)
+
+JOURNAL_NAME = "journal.log"
+LOCK_NAME = "LOCK"  # flock'd by the one process that writes the store
+SNAPSHOT_PREFIX = "snapshot-"
+SNAPSHOT_SUFFIX = ".snap"
+SNAPSHOTS_KEPT = 2
+
+
+def command_codec() -> CommandCodec:
+    """The journal codec for every command class of :mod:`engine.core.commands`."""
+    return CommandCodec(COMMAND_TYPES.values())
+
+
+def encode_engine(engine: Engine) -> bytes:
+    """The engine's state (the attributes its own snapshot saves) in the canonical state encoding."""
+    # Engine.snapshot() is the engine's own list of what is state; re-encoded canonically here
+    # so that a snapshot file is never unpickled (a hostile file cannot run code).
+    return encode_state(pickle.loads(engine.snapshot()))
+
+
+def decode_engine(payload: bytes) -> Engine:
+    """An engine from :func:`encode_engine` bytes (:class:`CodecError` on bad bytes)."""
+    state = decode_state(payload)
+    if not (isinstance(state, dict) and all(type(key) is str for key in state)):
+        raise CodecError("engine state is not a mapping of attribute names", 0)
+    # a pickle of the validated, freshly decoded dict (never of file bytes) through the engine's own loader
+    return Engine.from_snapshot(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def snapshot_path(directory: str, seq: int) -> str:
+    return os.path.join(directory, f"{SNAPSHOT_PREFIX}{seq:020d}{SNAPSHOT_SUFFIX}")
+
+
+def list_snapshots(directory: str) -> list[tuple[int, str]]:
+    """(seq, path) of the snapshot files in ``directory``, newest first (temporary files ignored)."""
+    found = []
+    for name in os.listdir(directory):
+        if name.startswith(SNAPSHOT_PREFIX) and name.endswith(SNAPSHOT_SUFFIX):
+            digits = name[len(SNAPSHOT_PREFIX) : -len(SNAPSHOT_SUFFIX)]
+            if digits.isdigit():
+                found.append((int(digits), os.path.join(directory, name)))
+    found.sort(reverse=True)
+    return found
+
+
+def event_stream_hash(events: Iterable[Any]) -> str:
+    """SHA-256 over the canonical encoding of each event, in order (INV-DETERMINISM)."""
+    digest = hashlib.sha256()
+    for event in events:
+        encoded = encode_state(event)
+        digest.update(len(encoded).to_bytes(4, "little"))
+        digest.update(encoded)
+    return digest.hexdigest()
+
+
+@attrs.frozen(kw_only=True)
+class RecoveryReport:
+    """What recovery found and did."""
+
+    snapshot_seq: int  # 0: started from an empty exchange
+    snapshot_path: str | None
+    replayed: int  # commands replayed after the snapshot
+    last_seq: int  # last command in the journal (the last one acknowledged or not)
+    events: int  # events produced by the replay
+    rejected: int  # of the replayed commands, how many the engine rejected
+    state_hash: str
+    event_hash: str  # hash of the replayed events (over the tail only when a snapshot was used)
+    torn: TornTail | None
+    problems: tuple[str, ...]  # damaged snapshots skipped, with their errors
+
+    def lines(self) -> list[str]:
+        out = [
+            f"state hash      {self.state_hash}",
+            f"event hash      {self.event_hash}",
+            f"last seq        {self.last_seq}",
+            f"snapshot        {self.snapshot_path or 'none'} (seq {self.snapshot_seq})",
+            f"replayed        {self.replayed} commands, {self.events} events, {self.rejected} rejected",
+            f"torn tail       {self.torn.describe() if self.torn else 'none'}",
+        ]
+        out.extend(f"problem         {problem}" for problem in self.problems)
+        return out
+
+
+def rebuilt_hash(engine: Engine) -> str | None:
+    """The state hash of a freshly decoded engine, or None if the decoded state is not an engine's.
+
+    A state that passed its checksums can still be a well-formed encoding of something that is
+    not an engine state (a bug, or a forged file): hashing it is where that shows.
+    """
+    try:
+        return engine.state_hash()
+    except Exception:  # whatever a malformed state raises: the caller reports it as damage
+        return None
+
+
+def load_snapshot_state(snapshot: Snapshot, path: str) -> Engine:
+    """Decode a validated snapshot's state and check it hashes to the stored state hash."""
+    try:
+        exchange = decode_engine(snapshot.payload)
+    except CodecError as error:
+        offset = snapshot.payload_offset + (error.offset or 0)
+        raise SnapshotCorrupt(path, offset, f"state does not decode ({error})") from None
+    except Exception as error:  # a decodable value the engine's loader cannot take
+        raise SnapshotCorrupt(path, snapshot.payload_offset, f"state does not rebuild ({error!r})") from None
+    actual = rebuilt_hash(exchange)
+    if actual is None:
+        raise SnapshotCorrupt(path, snapshot.payload_offset, "decoded state is not an engine state")
+    if actual.encode() != snapshot.state_hash:
+        raise SnapshotCorrupt(
+            path, 0, f"rebuilt state hash {actual} differs from the stored {snapshot.state_hash.decode(errors='replace')}"
+        )
+    return exchange
+
+
+def replay(
+    scan: JournalScan,
+    codec: CommandCodec,
+    exchange: Engine,
+    after_seq: int,
+    on_events: Callable[[Sequence[Any]], None] | None = None,
+) -> tuple[int, int, int, str]:
+    """Apply the journal's commands with seq > ``after_seq``: (replayed, events, rejected, event hash)."""
+    try:
+        codec.use_writer_schema(scan.schema)
+    except CodecError as error:
+        raise JournalCorrupt(scan.path, 0, f"journal header schema unusable ({error})") from None
+    digest = hashlib.sha256()
+    replayed = events = rejected = 0
+    for index, (seq, payload) in enumerate(scan.records):
+        if seq <= after_seq:
+            continue
+        try:
+            command = codec.decode(payload)
+        except CodecError as error:
+            raise JournalCorrupt(scan.path, scan.offsets[index], f"record seq {seq} does not decode ({error})") from None
+        produced = exchange.process(command)
+        replayed += 1
+        events += len(produced)
+        for event in produced:
+            encoded = encode_state(event)
+            digest.update(len(encoded).to_bytes(4, "little"))
+            digest.update(encoded)
+            if type(event).__name__ == "Rejected":
+                rejected += 1
+        if on_events is not None:
+            on_events(produced)
+    return replayed, events, rejected, digest.hexdigest()
+
+
+def genesis_meta(engine: Engine) -> dict[str, str]:
+    """Journal header fields holding the state the journal starts from (so a log replays on its own)."""
+    return {
+        "genesis": base64.b64encode(encode_engine(engine)).decode("ascii"),
+        "genesis_hash": engine.state_hash(),
+    }
+
+
+def genesis_engine(scan: JournalScan) -> Engine:
+    """The engine state a journal starts from, validated against its hash."""
+    try:
+        payload = base64.b64decode(str(scan.meta["genesis"]), validate=True)
+        engine = decode_engine(payload)
+    except Exception as error:  # missing, not base64, not decodable, not loadable: all damage
+        raise JournalCorrupt(scan.path, 0, f"journal genesis state unreadable ({error!r})") from None
+    if rebuilt_hash(engine) != scan.meta.get("genesis_hash"):
+        raise JournalCorrupt(scan.path, 0, "journal genesis state does not match its hash")
+    return engine
+
+
+def recover(
+    journal_path: str,
+    codec: CommandCodec,
+    snapshots: Sequence[str] = (),
+    *,
+    strict_snapshot: bool = False,
+    on_events: Callable[[Sequence[Any]], None] | None = None,
+) -> tuple[Engine, RecoveryReport, JournalScan]:
+    """Rebuild the exchange from the newest valid snapshot in ``snapshots`` plus the journal's tail.
+
+    ``snapshots`` are tried newest first; a damaged one is skipped and reported,
+    unless ``strict_snapshot`` (an explicitly named snapshot), when it is an error.
+    """
+    scan = read_journal(journal_path)
+    problems: list[str] = []
+    exchange: Engine | None = None
+    used: tuple[int, str | None] = (0, None)
+    candidates = []
+    for path in snapshots:
+        try:
+            candidates.append((read_snapshot(path), path))
+        except SnapshotCorrupt as error:
+            if strict_snapshot:
+                raise
+            problems.append(f"skipped snapshot: {error}")
+    candidates.sort(key=lambda item: -item[0].seq)
+    for snapshot, path in candidates:
+        try:
+            if snapshot.seq > scan.last_seq:
+                raise SnapshotCorrupt(
+                    path, 10, f"snapshot covers seq {snapshot.seq}, the journal ends at {scan.last_seq}"
+                )
+            if snapshot.seq < scan.first_seq - 1:
+                raise SnapshotCorrupt(path, 10, f"snapshot seq {snapshot.seq} is older than the journal's first record")
+            exchange = load_snapshot_state(snapshot, path)
+        except SnapshotCorrupt as error:
+            if strict_snapshot:
+                raise
+            problems.append(f"skipped snapshot: {error}")
+            continue
+        used = (snapshot.seq, path)
+        break
+    if exchange is None:
+        if scan.first_seq != 1:
+            raise JournalCorrupt(journal_path, 0, f"journal starts at seq {scan.first_seq} and no snapshot covers before it")
+        exchange = genesis_engine(scan)
+    replayed, events, rejected, event_hash = replay(scan, codec, exchange, used[0], on_events)
+    report = RecoveryReport(
+        snapshot_seq=used[0],
+        snapshot_path=used[1],
+        replayed=replayed,
+        last_seq=scan.last_seq,
+        events=events,
+        rejected=rejected,
+        state_hash=exchange.state_hash(),
+        event_hash=event_hash,
+        torn=scan.torn,
+        problems=tuple(problems),
+    )
+    return exchange, report, scan
+
+
+class DurableExchange:
+    """An exchange whose commands are journaled before they run, with periodic snapshots.
+
+    ``submit`` journals and applies a command and returns its events; those
+    events are *acknowledged* once :attr:`committed_seq` reaches the command's
+    seq (at once with ``group_records=1``, else at the next group commit or
+    :meth:`commit`).
+    """
+
+    def __init__(
+        self,
+        exchange: Engine,
+        codec: CommandCodec,
+        writer: JournalWriter,
+        directory: str,
+        snapshot_every: int,
+    ) -> None:
+        self.exchange = exchange
+        self.codec = codec
+        self.writer = writer
+        self.directory = directory
+        self.snapshot_every = snapshot_every
+        self._since_snapshot = 0
+        self._lock_fd = -1
+        self._encode = codec.encode
+        self._append = writer.append
+        self._process = exchange.process
+
+    @classmethod
+    def open(
+        cls,
+        directory: str,
+        codec: CommandCodec,
+        make_exchange: Callable[[], Engine],
+        *,
+        policy: SyncPolicy | None = None,
+        snapshot_every: int = 0,
+    ) -> tuple[DurableExchange, RecoveryReport | None]:
+        """Open (recovering) the exchange stored in ``directory``, or start an empty one there.
+
+        The store is locked (``flock`` on ``LOCK``) while open: a second writer is refused with
+        :class:`JournalError`; the kernel releases the lock when the holder dies.
+        """
+        policy = policy or SyncPolicy()
+        os.makedirs(directory, exist_ok=True)
+        lock_fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock_fd)
+            raise JournalError(directory, 0, "the store is open in another process") from None
+        try:
+            journal_path = os.path.join(directory, JOURNAL_NAME)
+            report: RecoveryReport | None = None
+            if not os.path.exists(journal_path):
+                exchange = make_exchange()
+                writer = JournalWriter.create(journal_path, codec.schema, policy=policy, extra=genesis_meta(exchange))
+            else:
+                snapshots = [path for _, path in list_snapshots(directory)]
+                exchange, report, scan = recover(journal_path, codec, snapshots)
+                if dict(scan.schema) != codec.schema:
+                    # records are laid out by the header's schema (class index, field positions):
+                    # appending this build's records under another header would make them undecodable
+                    raise JournalError(
+                        journal_path,
+                        0,
+                        "journal written under another command schema (a command class or field was "
+                        "added or removed since): it replays, but cannot be continued; start a new store",
+                    )
+                writer = JournalWriter.reopen(scan, policy=policy)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        durable = cls(exchange, codec, writer, directory, snapshot_every)
+        durable._lock_fd = lock_fd
+        return durable, report
+
+    @property
+    def committed_seq(self) -> int:
+        return self.writer.committed_seq
+
+    def submit(self, command: Any) -> Sequence[Any]:
+        """Journal then apply one command; its events (acknowledged per the sync policy).
+
+        A command whose record would exceed the journal's limit (a field of megabytes) is
+        journaled and applied as an :class:`~engine.commands.Oversized` stand-in (its class
+        name and size), which the engine rejects: a typed refusal, nothing escapes, and
+        replay gives the same events.
+        """
+        payload = self._encode(command)
+        if len(payload) > MAX_RECORD_BYTES:
+            time_ms = getattr(command, "time_ms", None)
+            clock = self.exchange.time_ms
+            command = Oversized(
+                time_ms=time_ms if type(time_ms) is int and time_ms >= clock else clock,
+                command=type(command).__name__[:64],
+                size=len(payload),
+            )
+            payload = self._encode(command)
+        self._append(payload)
+        events = self._process(command)
+        if self.snapshot_every:
+            self._since_snapshot += 1
+            if self._since_snapshot >= self.snapshot_every:
+                self.snapshot()
+        return events
+
+    def commit(self) -> int:
+        return self.writer.commit()
+
+    def snapshot(self) -> str:
+        """Commit the journal, then write a snapshot of the state after the last command."""
+        self.writer.commit()
+        seq = self.writer.next_seq - 1
+        path = snapshot_path(self.directory, seq)
+        write_snapshot(path, seq, self.exchange.state_hash().encode(), encode_engine(self.exchange))
+        self._since_snapshot = 0
+        for _, old in list_snapshots(self.directory)[SNAPSHOTS_KEPT:]:
+            os.unlink(old)
+        return path
+
+    def close(self) -> None:
+        self.writer.close()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = -1
+
+
+__all__ = [
+    "DurableExchange",
+    "JournalError",
+    "RecoveryReport",
+    "command_codec",
+    "decode_engine",
+    "encode_engine",
+    "event_stream_hash",
+    "list_snapshots",
+    "recover",
+    "replay",
+]

@@ -1,0 +1,1 @@
+"""Simulation: scenarios, the stress runner that drives the engine, its report, and what-if."""
