@@ -18,8 +18,9 @@ function is compiled and swapped into the live function object
   or a rule whose source calls it is run (30 s per query); the mutant is killed
   when one of them no longer has its expected result;
 * the **tests** verdict: the test functions that name those rules
-  (:func:`proofs.coverage.find_test_functions`) run under pytest; killed when
-  one fails.
+  (:func:`proofs.coverage.find_test_functions`) run under pytest in a
+  subprocess that plants the same mutant (``tests/mutant_plugin.py``); killed
+  when one fails.
 
 The report counts mutants killed by the proofs only, the tests only, both and
 neither.  Nothing here runs in the default test suite (``tests/test_mutate.py``
@@ -33,6 +34,7 @@ import ast
 import importlib
 import inspect
 import json
+import os
 import re
 import subprocess
 import sys
@@ -266,23 +268,23 @@ def naming_tests(related: set[str]) -> list[str]:
     return sorted({test for rule_id, found in find_test_functions(ROOT, names).items() if rule_id in related for test in found})
 
 
-def run_tests(tests: list[str]) -> dict[str, Any]:
-    """Run the given test functions on the mutant; killed when one fails."""
-    import pytest
-
+def run_tests(site: Site, tests: list[str]) -> dict[str, Any]:
+    """Run the given test functions with the mutant planted (pytest in a subprocess, ``tests/mutant_plugin.py``)."""
     if not tests:
         return {"ran": 0, "killed": False, "by": []}
-    code = pytest.main(["-q", "-x", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=", *[str(ROOT / t) for t in tests]])
-    return {"ran": len(tests), "killed": code not in (0, 5), "by": [] if code in (0, 5) else [f"pytest exit {code}"]}
+    command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "tests.mutant_plugin", "-p", "no:cacheprovider", *tests]
+    environment = {**os.environ, "PERPSPEC_MUTANT": site.id}
+    done = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, check=False, timeout=1_200)
+    killed = done.returncode not in (0, 5)
+    return {"ran": len(tests), "killed": killed, "by": [done.stdout.strip().splitlines()[-1]] if killed and done.stdout.strip() else []}
 
 
 def run_one(site: Site, timeout_ms: int) -> dict[str, Any]:
     """Apply one mutant (in this process) and get both verdicts."""
     related = _related_rules(site)
-    test_ids = naming_tests(related)
+    tests = run_tests(site, naming_tests(related))
     apply(site)
     proofs = run_proofs(related, timeout_ms)
-    tests = run_tests(test_ids)
     return {"site": attrs.asdict(site), "id": site.id, "related": sorted(related), "proofs": proofs, "tests": tests}
 
 
