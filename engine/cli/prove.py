@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_json_report(outcomes), indent=2))
     else:
+        _print_refutations(outcomes)
         _print_failures(outcomes)
         print(_summary(outcomes))
     return 0 if all(outcome.passed for outcome in outcomes) else 1
@@ -145,6 +146,23 @@ def _failure_text(outcome: Outcome) -> str:
         lines.append("  counterexample:")
         lines.extend(f"    {line}" for line in result.counterexample.text.splitlines())
     return "\n".join(lines)
+
+
+def _print_refutations(outcomes: list[Outcome]) -> None:
+    """Every known-bad variant refuted as expected, with the counterexample that refutes it."""
+    refuted = [
+        outcome
+        for outcome in outcomes
+        if outcome.passed and outcome.obligation.expect == "refuted" and outcome.result is not None
+    ]
+    if refuted:
+        print()
+        print("known-bad variants refuted, with their counterexamples:")
+    for outcome in refuted:
+        assert outcome.result is not None
+        assert outcome.result.counterexample is not None
+        text = "; ".join(outcome.result.counterexample.text.splitlines())
+        print(f"  {outcome.obligation.id}: {text}")
 
 
 def _print_failures(outcomes: list[Outcome]) -> None:
