@@ -1584,3 +1584,21 @@ def _register_second_batch() -> None:
 
 
 _register_second_batch()
+
+
+def _register_threshold() -> None:
+    """MRG-010 directly: the threshold price is on the safe side for any reserve ≥ 0 (MRG-011/012 instantiate it)."""
+    from perpspec.proofs.known_bad import compute_bankruptcy_price_rounded_wrong_way
+    from perpspec.proofs.obligations_core_margin import SIDES, prove_threshold_safe
+
+    p = functools.partial
+    for symbol in SYMBOLS:
+        for side in SIDES:
+            _add(f"MRG-010/safe-side/{symbol}/{side}", "MRG-010", "INV-INSURANCE-NONNEG",
+                 f"{symbol} {side}: at every valid mark on the safe side of the threshold price, equity ≥ the reserve (any reserve ≥ 0).",
+                 p(prove_threshold_safe, symbol, side, margin.compute_threshold_price, f"MRG-010 safe {symbol} {side}"))
+    _add("MRG-010/rounded-wrong-way/XBTUSDT/long", "MRG-010", "INV-INSURANCE-NONNEG", "the tick rounding reversed (toward the trader).",
+         p(prove_threshold_safe, "XBTUSDT", "long", compute_bankruptcy_price_rounded_wrong_way, "MRG-010 bad", False), expect="refuted")
+
+
+_register_threshold()

@@ -74,6 +74,7 @@ def _gapped_isolated_long(mark: int) -> Ledger:
 
 
 def test_fnd_017_fixed_interest_ignores_the_indices_and_otherwise_is_quote_minus_base() -> None:
+    """FND-017: fixed 0.01%/day → 10_000 e8; floating → quote − base."""
     inputs = PremiumInputs(
         impact_bid=None, impact_ask=None, mark_price=1, spot_price=1, fair_basis_e8=0, quote_daily_e8=900, base_daily_e8=300
     )
@@ -93,6 +94,7 @@ def _update(state: IndexState, reference: str, price: int, time_ms: int) -> Inde
 
 
 def test_idx_003_a_deviating_constituent_is_excluded_for_deviation_and_a_silent_one_for_staleness() -> None:
+    """IDX-003 (through IDX-004): exclusion reasons are "deviation" and "stale"."""
     state = _update(_three(), "KRAK", 6_000_000, T0 + MINUTE)  # 20% above the others
     state = _update(state, "BSTP", 5_000_000, T0 + MINUTE)
     _, events = process_index_tick(PARAMS, state, T0 + MINUTE)
@@ -103,6 +105,7 @@ def test_idx_003_a_deviating_constituent_is_excluded_for_deviation_and_a_silent_
 
 
 def test_idx_008_fresh_median_skips_stale_constituents_and_is_zero_when_none_is_fresh() -> None:
+    """IDX-008: the median of the fresh constituents only; 0 when none is fresh."""
     state = _update(_three(), "BSTP", 5_100_000, T0 + 10 * MINUTE)
     state = _update(state, "COIN", 5_300_000, T0 + 10 * MINUTE)
     # at T0 + 15 min KRAK (last price at T0) is stale: the median is of BSTP and COIN only
@@ -113,6 +116,7 @@ def test_idx_008_fresh_median_skips_stale_constituents_and_is_zero_when_none_is_
 
 
 def test_ins_008_a_fund_deposit_raises_the_fund_and_net_deposits_together() -> None:
+    """INS-008: fund and net deposits rise by the amount; every invariant still holds."""
     ledger = _gapped_isolated_long(5_000_000)
     after, movement = process_fund_deposit(ledger, "XBt", 12_345)
     assert (after.insurance("XBt"), after.deposits["XBt"] - ledger.deposits["XBt"], movement.rule_id) == (12_345, 12_345, "INS-008")
@@ -120,6 +124,7 @@ def test_ins_008_a_fund_deposit_raises_the_fund_and_net_deposits_together() -> N
 
 
 def test_liq_031_a_pool_above_maintenance_is_left_alone_and_one_below_is_taken_over() -> None:
+    """LIQ-031: a no-op above maintenance; below it the position is taken over."""
     safe = _gapped_isolated_long(5_000_000)
     gapped = _gapped_isolated_long(4_700_000)
     keys = get_pool_keys(gapped, 1)
@@ -132,6 +137,7 @@ def test_liq_031_a_pool_above_maintenance_is_left_alone_and_one_below_is_taken_o
 
 
 def test_liq_032_a_close_out_with_an_empty_book_and_fund_deleverages_the_opposite_position() -> None:
+    """LIQ-032: no book, no fund: ADL closes the opposite position; invariants hold."""
     ledger = liquidate_pool(_gapped_isolated_long(4_700_000), {}, 1, next(k for k in get_pool_keys(_gapped_isolated_long(4_700_000), 1) if "XBTUSD" in k), Recorder())
     item = ledger.pending[0]
     rec = Recorder()
@@ -141,12 +147,14 @@ def test_liq_032_a_close_out_with_an_empty_book_and_fund_deleverages_the_opposit
 
 
 def test_mrk_016_perpetual_fair_price_follows_the_funding_basis() -> None:
+    """MRK-016: a perpetual's fair price is MRK-005 of the funding rate."""
     inputs = MarkInputs(time_ms=T0, index_price=5_000_000, funding_rate_e8=10_000, funding_until_ms=4 * 3_600_000, funding_interval_ms=8 * 3_600_000)
     fair, _, refreshed = compute_fair_price(XBTUSD, MarkState(), inputs)
     assert (fair, refreshed) == (compute_perpetual_fair_price(5_000_000, 10_000, 4 * 3_600_000, 8 * 3_600_000), False)
 
 
 def test_mrk_016_futures_basis_is_refreshed_when_due_and_the_spread_is_narrow_and_kept_otherwise() -> None:
+    """MRK-016: the % fair basis is refreshed when due and narrow, kept otherwise."""
     assert XBTZ26.expiry_ms is not None
     time_ms = XBTZ26.expiry_ms - 30 * 86_400_000
     narrow = ImpactPrices(bid=10_490_000, ask=10_510_000, mid=10_500_000)
