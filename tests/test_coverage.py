@@ -44,42 +44,42 @@ def _write_waivers(tmp_path: Path, text: str) -> Path:
 
 
 def test_a_waiver_needs_a_known_kind(tmp_path: Path) -> None:
-    root = _write_waivers(tmp_path, '["MRG-900"]\nkind = "too-hard"\nreason = "we did not get round to proving it"\n')
+    root = _write_waivers(tmp_path, '["ZZZ-900"]\nkind = "too-hard"\nreason = "we did not get round to proving it"\n')
     with pytest.raises(coverage.WaiverError, match="kind"):
         coverage.load_waivers(root)
 
 
 def test_a_waiver_needs_a_written_reason_not_a_word(tmp_path: Path) -> None:
-    root = _write_waivers(tmp_path, '["MRG-900"]\nkind = "presentation"\nreason = "display"\n')
+    root = _write_waivers(tmp_path, '["ZZZ-900"]\nkind = "presentation"\nreason = "display"\n')
     with pytest.raises(coverage.WaiverError, match="reason"):
         coverage.load_waivers(root)
 
 
 def test_a_waiver_with_tests_reads_tested_waived_and_without_tests_is_not_checked(book: rulebook.Rulebook) -> None:
-    waiver = coverage.Waiver(rule_id="MRG-900", kind="presentation", reason="shows rows and moves no money at all")
+    waiver = coverage.Waiver(rule_id="ZZZ-900", kind="presentation", reason="shows rows and moves no money at all")
     with_tests = attrs.evolve(
-        book, outcomes=(), waivers={"MRG-900": waiver}, test_functions={"MRG-900": ("tests/test_x.py::test_y",)}
+        book, outcomes=(), waivers={"ZZZ-900": waiver}, test_functions={"ZZZ-900": ("tests/test_x.py::test_y",)}
     )
-    without_tests = attrs.evolve(book, outcomes=(), waivers={"MRG-900": waiver}, test_functions={}, mentions={})
-    assert (with_tests.status("MRG-900"), with_tests.coverage_class("MRG-900")) == (
+    without_tests = attrs.evolve(book, outcomes=(), waivers={"ZZZ-900": waiver}, test_functions={}, mentions={})
+    assert (with_tests.status("ZZZ-900"), with_tests.coverage_class("ZZZ-900")) == (
         "tested, waived (presentation)",
         "tested, waived",
     )
-    assert without_tests.coverage_class("MRG-900") == "not checked"
+    assert without_tests.coverage_class("ZZZ-900") == "not checked"
 
 
 def test_tests_without_a_waiver_are_a_gap(book: rulebook.Rulebook) -> None:
-    tested = attrs.evolve(book, outcomes=(), waivers={}, test_functions={"MRG-900": ("tests/test_x.py::test_y",)})
-    assert (tested.status("MRG-900"), tested.coverage_class("MRG-900")) == ("tested only", "tested only, no waiver")
+    tested = attrs.evolve(book, outcomes=(), waivers={}, test_functions={"ZZZ-900": ("tests/test_x.py::test_y",)})
+    assert (tested.status("ZZZ-900"), tested.coverage_class("ZZZ-900")) == ("tested only", "tested only, no waiver")
 
 
 def test_a_test_function_names_a_rule_by_id_or_by_calling_its_function(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_x.py").write_text(
-        "def test_a():\n    '''MRG-900: named.'''\n\n\ndef test_b():\n    compute_thing(1)\n\n\ndef helper():\n    compute_thing(2)\n"
+        "def test_a():\n    '''ZZZ-900: named.'''\n\n\ndef test_b():\n    compute_thing(1)\n\n\ndef helper():\n    compute_thing(2)\n"
     )
-    found = coverage.find_test_functions(tmp_path, {"MRG-901": "compute_thing"})
-    assert found == {"MRG-900": ("tests/test_x.py::test_a",), "MRG-901": ("tests/test_x.py::test_b",)}
+    found = coverage.find_test_functions(tmp_path, {"ZZZ-901": "compute_thing"})
+    assert found == {"ZZZ-900": ("tests/test_x.py::test_a",), "ZZZ-901": ("tests/test_x.py::test_b",)}
 
 
 def test_coverage_command_exits_1_while_a_rule_is_not_checked(
