@@ -10,7 +10,8 @@ symbolic data (the median's ``k`` is a stated bound).
   reject *exactly* the stated set: accepted ⇔ the documented condition, both
   directions;
 * **FND-012** the next funding instant is on the grid, strictly after now and
-  at most one interval later; **IDX-007** fresh ⇔ a price younger than the
+  at most one interval later; **FND-017** the daily interest is the fixed rate or
+  quote − base; **MRK-014** a new session moves the band's centre and nothing else; **IDX-007** fresh ⇔ a price younger than the
   staleness age; **IDX-006** the median splits the prices in halves (k ≤ 5).
 
 Each has a known-bad variant (:mod:`proofs.known_bad_kernels`): a strict vs
@@ -22,13 +23,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+import attrs
+
 from perpspec.proofs import known_bad_kernels as bad
 from perpspec.proofs.paths import explore, paths_goal
 from perpspec.proofs.prover import ProofResult, Prover
 from perpspec.proofs.registry import Expectation, Obligation, register
 from perpspec.rules import index, insurance, margin, risk_limit, settlement
-from perpspec.rules.funding import compute_next_funding_ms
+from perpspec.rules.funding import PremiumInputs, compute_next_funding_ms
+from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.mark import MarkState
 from perpspec.rules.num import and_, ite, not_, or_
 
 TIMEOUT_MS = 60_000
@@ -269,3 +274,61 @@ def _register() -> None:
 
 
 _register()
+
+
+def prove_interest_daily(fixed_ppm: int | None, rule: Callable[..., int]) -> ProofResult:
+    """FND-017: a fixed rate ignores the indices (ppm → 1e-8); otherwise the rate is quote − base."""
+    from perpspec.rules.funding import PPM_TO_E8
+
+    inst = attrs.evolve(load_instrument("XBTUSD"), fixed_interest_daily_ppm=fixed_ppm)
+    with Prover() as prover:
+        quote, base = prover.symbol("quote_daily_e8"), prover.symbol("base_daily_e8")
+        inputs = PremiumInputs(impact_bid=None, impact_ask=None, mark_price=1, spot_price=1, fair_basis_e8=0, quote_daily_e8=quote, base_daily_e8=base)
+        paths = explore(lambda: rule(inst, inputs))
+        expected = quote - base if fixed_ppm is None else fixed_ppm * PPM_TO_E8
+        return prover.prove(paths_goal(paths, lambda result: result == expected), f"FND-017 fixed={fixed_ppm}")
+
+
+def _interest_daily_swapped(inst: Instrument, inputs: PremiumInputs) -> int:
+    """KNOWN-BAD FND-017: base − quote (the interest difference with its sign slipped)."""
+    if inst.fixed_interest_daily_ppm is not None:
+        return inst.fixed_interest_daily_ppm * 100
+    return inputs.base_daily_e8 - inputs.quote_daily_e8
+
+
+def prove_new_session(rule: Callable[..., object]) -> ProofResult:
+    """MRK-014: a new session re-centres the limit band on the reference and changes nothing else."""
+    with Prover() as prover:
+        names = ("fair_basis_e8", "fair_price", "limit_reference", "mark_price", "reference_price")
+        basis, fair, old_reference, mark_price, reference = (prover.symbol(n) for n in names)
+        state = MarkState(fair_basis_e8=basis, basis_refreshed_ms=None, fair_price=fair, limit_reference=old_reference, mark_price=mark_price)
+        paths = explore(lambda: rule(state, reference))
+
+        def goal(after: object) -> bool:
+            assert isinstance(after, MarkState)
+            same = and_(and_(after.fair_basis_e8 == basis, after.fair_price == fair), after.mark_price == mark_price)
+            return and_(and_(after.limit_reference == reference, same), after.basis_refreshed_ms is None)
+
+        return prover.prove(paths_goal(paths, goal), "MRK-014")
+
+
+def _new_session_moves_mark(state: MarkState, reference_price: int) -> MarkState:
+    """KNOWN-BAD MRK-014: the mark itself is reset to the reference (not only the band's centre)."""
+    return attrs.evolve(state, limit_reference=reference_price, mark_price=reference_price)
+
+
+def _register_more() -> None:
+    from perpspec.rules.funding import get_interest_daily_e8
+    from perpspec.rules.mark import process_new_session
+
+    p = functools.partial
+    for fixed in (None, 100):
+        _add(f"FND-017/exact/fixed={fixed}", "FND-017", "FUNDING-RATE",
+             "The daily interest is the fixed rate when the instrument sets one, else quote − base.", p(prove_interest_daily, fixed, get_interest_daily_e8))
+    _add("FND-017/swapped", "FND-017", "FUNDING-RATE", "base − quote.", p(prove_interest_daily, None, _interest_daily_swapped), expect="refuted")
+    _add("MRK-014/recentre-only", "MRK-014", "BAND-INWARD", "A new session moves the band's centre to the reference and nothing else.",
+         p(prove_new_session, process_new_session))
+    _add("MRK-014/moves-mark", "MRK-014", "BAND-INWARD", "the mark reset to the reference.", p(prove_new_session, _new_session_moves_mark), expect="refuted")
+
+
+_register_more()

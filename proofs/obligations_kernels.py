@@ -1602,3 +1602,29 @@ def _register_threshold() -> None:
 
 
 _register_threshold()
+
+
+def prove_perpetual_fair_price(kernel: Callable[[int, int, int, int], int]) -> ProofResult:
+    """MRK-005: the perpetual fair price is within half a price unit of ``index × (1 + rate × until / interval)``."""
+    with Prover() as prover:
+        index_price, rate, until, interval = (prover.symbol(n) for n in ("index_price", "rate_e8", "until_ms", "interval_ms"))
+        prover.assume(and_(index_price > 0, index_price <= 10**12), "0 < index ≤ 1e12 price units")
+        prover.assume(and_(interval > 0, interval <= 7 * funding.DAY_MS), "interval in (0, 7 days]")
+        prover.assume(and_(until >= 0, until <= interval), "0 ≤ until ≤ interval")
+        fair = kernel(index_price, rate, until, interval)
+        return prover.prove(_half_up(fair - index_price, index_price * rate * until, funding.E8 * interval), "MRK-005")
+
+
+def _perpetual_fair_price_floor(index_price: int, rate: int, until: int, interval: int) -> int:
+    """KNOWN-BAD MRK-005: the funding basis term floored (a negative rate's mark moves away from the index)."""
+    return index_price + (index_price * rate * until) // (funding.E8 * ite(interval <= 0, 1, interval))
+
+
+def _register_mark_005() -> None:
+    p = functools.partial
+    _add("MRK-005/half-up", "MRK-005", "ROUNDING-NEUTRAL", "The perpetual fair price is half up within half a unit of index × (1 + basis).",
+         p(prove_perpetual_fair_price, mark.compute_perpetual_fair_price))
+    _add("MRK-005/floor", "MRK-005", "ROUNDING-NEUTRAL", "the basis term floored.", p(prove_perpetual_fair_price, _perpetual_fair_price_floor), expect="refuted")
+
+
+_register_mark_005()
