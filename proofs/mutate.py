@@ -131,6 +131,8 @@ def enumerate_sites(root: Path = ROOT) -> list[Site]:
 
 
 def _spread(sites: list[Site], count: int) -> list[Site]:
+    if count <= 0:
+        return []
     if count >= len(sites):
         return list(sites)
     stride = len(sites) / count
