@@ -29,6 +29,7 @@ The generator is a pure function from the repository to a mapping
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib
 import inspect
@@ -336,19 +337,34 @@ def run_obligations(
 
 
 class _KeyCache:
-    """Dependency keys of obligations, computed once per defining module."""
+    """Dependency keys of obligations, computed once per set of defining modules."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.by_module: dict[str, str] = {}
+        self.by_modules: dict[tuple[str, ...], str] = {}
 
     def of(self, obligation: Any) -> str:
-        module = getattr(obligation.run, "__module__", None)
-        if not isinstance(module, str) or _module_file(self.root, module) is None:
-            module = ""  # unknown origin: depend on everything
-        if module not in self.by_module:
-            self.by_module[module] = obligation_key(self.root, module)
-        return self.by_module[module]
+        modules = run_modules(obligation.run)
+        if not modules or any(_module_file(self.root, module) is None for module in modules):
+            modules = ("",)  # unknown origin: depend on everything
+        if modules not in self.by_modules:
+            self.by_modules[modules] = obligation_key(self.root, modules)
+        return self.by_modules[modules]
+
+
+def run_modules(run: Any) -> tuple[str, ...]:
+    """The modules an obligation's ``run`` comes from: its function's, and those of every
+    function or class a ``functools.partial`` binds (a kernel or a known-bad variant passed in)."""
+    found: list[str] = []
+    target = run
+    while isinstance(target, functools.partial):
+        for argument in (*target.args, *target.keywords.values()):
+            for item in argument if isinstance(argument, tuple | list) else (argument,):
+                if callable(item):
+                    found.append(str(getattr(item, "__module__", "") or ""))
+        target = target.func
+    found.insert(0, str(getattr(target, "__module__", "") or ""))
+    return tuple(dict.fromkeys(found))
 
 
 def _module_file(root: Path, dotted: str) -> Path | None:
@@ -385,16 +401,17 @@ def import_closure(root: Path, module: str) -> list[Path]:
     return sorted(seen)
 
 
-def obligation_key(root: Path, module: str) -> str:
-    """SHA-256 over what an obligation defined in ``module`` depends on.
+def obligation_key(root: Path, module: str | tuple[str, ...]) -> str:
+    """SHA-256 over what an obligation defined in ``module`` (or these modules) depends on.
 
-    Its module's import closure within ``rules/`` and ``proofs/``, the prover
-    machinery, every instrument file and the Z3 version.
+    The modules' import closure within ``rules/`` and ``proofs/``, the prover
+    machinery, every instrument file and the Z3 version; ``""`` is everything.
     """
     import z3
 
-    files = set(import_closure(root, module)) if module else set()
-    if not module:
+    modules = (module,) if isinstance(module, str) else module
+    files = {path for name in modules if name for path in import_closure(root, name)}
+    if "" in modules or not modules:
         files.update((root / "rules").glob("*.py"))
         files.update(path for path in (root / "proofs").glob("*.py") if path.name not in _GENERATOR_FILES)
     for name in ("registry", "prover", "sym"):
