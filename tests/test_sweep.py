@@ -150,3 +150,25 @@ def test_grid_validation_names_the_axis_and_value() -> None:
     grid = parse_grid({"sweep": {"base": "tiny_crash"}, "axes": {"insurance.balance": ["1", "-5"]}}, "g.toml", ROOT)
     with pytest.raises(GridError, match=r"cell insurance.balance=-5"):
         validate_axes(grid)
+
+
+@pytest.mark.parametrize("changed", ["rules/margin.py", "engine/core/book.py", "engine/durability/codec.py", "engine/sweep/cells.py"])
+def test_the_cell_key_changes_with_every_source_a_cell_record_depends_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, changed: str
+) -> None:
+    # cell.json records the journal's hash (written by engine/durability) and the measures
+    # (computed by engine/sweep/cells.py): a change to either must not reuse a stale cell
+    from perpspec.engine.sweep import cells
+
+    for name in ("rules/margin.py", "engine/core/book.py", "engine/durability/codec.py", "engine/sweep/cells.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x = 1\n")
+    monkeypatch.setattr(cells, "_PACKAGE", tmp_path)
+    cells.code_digest.cache_clear()
+    try:
+        before = cells.code_digest()
+        (tmp_path / changed).write_text("x = 2\n")
+        cells.code_digest.cache_clear()
+        assert before != cells.code_digest()
+    finally:
+        cells.code_digest.cache_clear()
