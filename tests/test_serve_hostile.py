@@ -278,3 +278,13 @@ def test_replay_guard_forgets_only_expired_signatures() -> None:
     assert guard.admit("c", expires_s=300, now_s=101)  # "a" expired and made room
     guard.prune(250)
     assert guard.admit("b", expires_s=260, now_s=250) is True  # "b" expired at 200: its bytes are stale anyway
+
+
+def test_non_ascii_digits_in_api_expires_are_a_401_not_a_server_error(served: Served) -> None:
+    running, keys = served
+    before = state(running)
+    for expires in ("\u00c2\u00b2", "\u00b2"):  # UTF-8 and latin-1 bytes of '²': isdigit() but not int()
+        headers = {"api-key": keys["one"].key_id, "api-expires": expires, "api-signature": "0" * 64}
+        status, answer, _ = raw_request(running, "POST", "/api/v1/order", json.dumps(GOOD).encode(), headers=headers)
+        assert (status, answer["error"]["message"]) == (401, "Signature not valid.")
+    assert state(running) == before

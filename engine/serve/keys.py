@@ -211,7 +211,7 @@ def authenticate(
         raise ApiError(401, INVALID_API_KEY)
     if not key.enabled:
         raise ApiError(403, KEY_DISABLED)
-    if not expires or not expires.isdigit() or len(expires) > 15:
+    if not expires or not (expires.isascii() and expires.isdigit()) or len(expires) > 15:
         raise ApiError(401, SIGNATURE_NOT_VALID)
     expires_s = int(expires)
     if expires_s > 10**11:  # milliseconds (ccxt.pro's WebSocket auth): compare in seconds
