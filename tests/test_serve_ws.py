@@ -338,3 +338,48 @@ def test_order_book_l2_partial_insert_update_delete_keep_one_id_per_price(tmp_pa
     assert [(r["side"], r["price"], r.get("size")) for r in rows] == [
         ("Sell", 50100, 100), ("Sell", 50100, 300), ("Sell", 50100, 100), ("Sell", 50100, None)]
     assert len({r["id"] for r in rows}) == 1
+
+
+def test_ws_auth_with_non_ascii_digits_in_expires_is_a_401_and_the_connection_stays(
+    served: tuple[Running, dict[str, ApiKey]]
+) -> None:
+    running, keys = served
+    auth = {"op": "authKeyExpires", "args": [keys["one"].key_id, "\u00b2", "0" * 64]}  # '²'.isdigit(), int('²') fails
+    messages = _collect(running, "", [json.dumps(auth), "ping"], 3)
+    assert (messages[1]["success"], messages[1]["status"]) == (False, 401)
+    assert messages[2] == "pong"
+
+
+def test_a_key_revoked_after_ws_auth_can_no_longer_arm_cancel_all_after(
+    served: tuple[Running, dict[str, ApiKey]]
+) -> None:
+    import aiohttp
+
+    from perpspec.engine.serve.keys import KeyStore, sign
+
+    running, _ = served
+    store = running.server.keys
+    key = running.call(lambda: store.create(1, ["read", "trade"]))
+    running.call(store.save)
+    expires = int(time.time()) + 60
+    auth = {"op": "authKeyExpires", "args": [key.key_id, expires, sign(key.secret, "GET", "/realtime", str(expires), b"")]}
+
+    def revoke() -> None:  # as `perpspec keys revoke` does, from another process's view of the file
+        other = KeyStore(store.path)
+        other.load()
+        assert other.revoke(key.key_id)
+        other.save()
+
+    async def session() -> Any:
+        async with aiohttp.ClientSession() as http, http.ws_connect(running.ws_url) as ws:
+            await ws.receive()  # welcome
+            await ws.send_str(json.dumps(auth))
+            assert json.loads((await asyncio.wait_for(ws.receive(), TIMEOUT)).data)["success"] is True
+            await asyncio.get_running_loop().run_in_executor(None, revoke)
+            await ws.send_str(json.dumps({"op": "cancelAllAfter", "args": 60_000}))
+            return json.loads((await asyncio.wait_for(ws.receive(), TIMEOUT)).data)
+
+    before = running.call(lambda: dict(running.server.gateway.views.deadlines))
+    answer = run(session())
+    assert answer["status"] == 403
+    assert running.call(lambda: dict(running.server.gateway.views.deadlines)) == before

@@ -221,8 +221,13 @@ def _cancel_all_after(server: Any, conn: Connection, args: Any, request: Any) ->
     if not (type(timeout) is int and 0 <= timeout <= 7 * 86_400_000):
         conn.send({"status": 400, "error": "timeout must be an integer of milliseconds", "request": request})
         return
-    key = conn.key
-    if key is None or not key.allows("trade"):
+    try:
+        server.keys.refresh()  # a key revoked since this connection authenticated must not trade
+    except KeyStoreError:
+        conn.send({"status": 503, "error": "Service unavailable", "request": request})
+        return
+    key = server.keys.get(conn.key.key_id) if conn.key is not None else None
+    if key is None or key.account != conn.account or not key.allows("trade"):
         conn.send({"status": 403, "error": "Access Denied", "request": request})
         return
     gateway = server.gateway
