@@ -361,6 +361,16 @@ def test_cli_unreadable_log_exits_2_with_one_line(tmp_path: Path, capsys: pytest
     assert "line 1, field account: missing" in err[0]
 
 
+@pytest.mark.parametrize("text", ["", "\n\n  \n"])
+def test_cli_empty_log_is_unreadable_not_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str) -> None:
+    log = tmp_path / "empty.jsonl"
+    log.write_text(text)
+    assert main(["audit", str(log), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "no rows" in err[0]
+
+
 def test_cli_bad_mapping_and_missing_log_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", str(tmp_path / "none.jsonl")]) == 2
     assert main(["audit", str(tmp_path / "none.jsonl"), "--mapping", str(tmp_path / "none.toml")]) == 2
