@@ -274,6 +274,33 @@ def test_a_slow_client_is_cut_off_when_its_queue_overflows() -> None:
     assert delivered == 0  # nothing more is sent to a client that fell behind
 
 
+def test_a_slow_client_is_cut_off_by_the_bytes_it_has_queued_not_only_the_message_count() -> None:
+    # a subscribe storm of large partials (a deep book) fills memory long before 10,000 messages
+    from perpspec.engine.serve.ws import Connection, _writer
+
+    class StuckSocket:
+        closed_with: int | None = None
+
+        async def send_str(self, text: str) -> None:
+            raise AssertionError("nothing is sent to a client that fell behind")
+
+        async def close(self, code: int, message: bytes) -> None:
+            self.closed_with = code
+
+    async def session() -> tuple[bool, int | None, int]:
+        socket = StuckSocket()
+        conn = Connection(socket, 10_000, byte_capacity=10_000)  # type: ignore[arg-type]
+        for _ in range(100):  # 100 partials of ~1 kB each, never read
+            conn.send({"table": "orderBookL2", "action": "partial", "data": "x" * 1000})
+            assert conn.queued_bytes <= 10_000
+        await asyncio.wait_for(_writer(conn), TIMEOUT)
+        return conn.overflowed, socket.closed_with, conn.queue.qsize()
+
+    overflowed, code, left = run(session())
+    assert (overflowed, code) == (True, 1008)
+    assert left < 11
+
+
 def test_connections_per_ip_are_limited(tmp_path: Path) -> None:
     import aiohttp
 
