@@ -173,3 +173,15 @@ def test_the_cell_key_changes_with_every_source_a_cell_record_depends_on(
         assert before != cells.code_digest()
     finally:
         cells.code_digest.cache_clear()
+
+
+def test_a_failed_cell_before_the_threshold_leaves_it_unknown_not_the_next_value() -> None:
+    grid = parse_grid({"sweep": {"base": "tiny_crash"}, "axes": {"insurance.balance": ["0.01", "1", "100"]},
+                       "threshold": [{"measure": "adl_fills", "op": "==", "value": 0, "along": "insurance.balance"}]},
+                      "g.toml", ROOT)
+    found = [{"insurance.balance": "0.01", "status": "ok", "adl_fills": 5},
+             {"insurance.balance": "1", "status": "failed", "adl_fills": None},  # it may have held here
+             {"insurance.balance": "100", "status": "ok", "adl_fills": 0}]
+    assert find_thresholds(grid, found, grid.thresholds[0]) == [{"first": None}]
+    found[1] = {"insurance.balance": "1", "status": "ok", "adl_fills": 0}
+    assert find_thresholds(grid, found, grid.thresholds[0]) == [{"first": "1"}]
