@@ -288,3 +288,19 @@ def test_non_ascii_digits_in_api_expires_are_a_401_not_a_server_error(served: Se
         status, answer, _ = raw_request(running, "POST", "/api/v1/order", json.dumps(GOOD).encode(), headers=headers)
         assert (status, answer["error"]["message"]) == (401, "Signature not valid.")
     assert state(running) == before
+
+
+def test_a_key_over_its_rate_limit_cannot_fill_the_replay_guard_and_lock_out_other_keys(tmp_path: Path) -> None:
+    from perpspec.engine.serve.keys import ReplayGuard
+
+    running, keys = start_server(tmp_path, rate_limit_per_minute=2)
+    try:
+        running.server.guard = ReplayGuard(capacity=5)  # fail closed when full (unexpired signatures are kept)
+        flood = [raw_request(running, "POST", "/api/v1/order/cancelAllAfter", json.dumps({"timeout": n}).encode(),
+                             keys["one"], expires=int(time.time()) + 3600)[0] for n in range(10)]
+        assert flood == [200, 200] + [429] * 8
+        status, answer, _ = raw_request(running, "POST", "/api/v1/order/cancelAllAfter",
+                                        json.dumps({"timeout": 0}).encode(), keys["two"])
+        assert (status, answer.get("cancelTime", "not an error")) == (200, None), answer
+    finally:
+        running.stop()
