@@ -410,3 +410,40 @@ def test_a_key_revoked_after_ws_auth_can_no_longer_arm_cancel_all_after(
     answer = run(session())
     assert answer["status"] == 403
     assert running.call(lambda: dict(running.server.gateway.views.deadlines)) == before
+
+
+def test_a_revoked_key_s_open_websocket_is_closed_by_the_ticker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aiohttp
+
+    from perpspec.engine.serve import server as server_module
+    from perpspec.engine.serve.keys import KeyStore, sign
+
+    monkeypatch.setattr(server_module, "PRUNE_EVERY", 1)  # the ticker's housekeeping on every beat
+    running, keys = start_server(tmp_path)
+    key = keys["one"]
+    expires = int(time.time()) + 600
+    auth = {"op": "authKeyExpires", "args": [key.key_id, expires, sign(key.secret, "GET", "/realtime", str(expires), b"")]}
+
+    def revoke() -> None:
+        other = KeyStore(running.server.keys.path)
+        other.load()
+        assert other.revoke(key.key_id)
+        other.save()
+
+    async def session() -> Any:
+        async with aiohttp.ClientSession() as http, http.ws_connect(running.ws_url) as ws:
+            await ws.receive()  # welcome
+            await ws.send_str(json.dumps(auth))
+            assert json.loads((await asyncio.wait_for(ws.receive(), TIMEOUT)).data)["success"] is True
+            await asyncio.get_running_loop().run_in_executor(None, revoke)
+            while True:
+                message = await asyncio.wait_for(ws.receive(), TIMEOUT)
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    return ws.close_code
+
+    try:
+        assert run(session()) == 1008
+    finally:
+        running.stop()
