@@ -185,3 +185,25 @@ def test_a_failed_cell_before_the_threshold_leaves_it_unknown_not_the_next_value
     assert find_thresholds(grid, found, grid.thresholds[0]) == [{"first": None}]
     found[1] = {"insurance.balance": "1", "status": "ok", "adl_fills": 0}
     assert find_thresholds(grid, found, grid.thresholds[0]) == [{"first": "1"}]
+
+
+def _dies_on_the_one_xbt_cell(grid: object, cell: tuple[tuple[str, str], ...], out: str) -> dict[str, object]:
+    """A worker that is killed (as by the OOM killer) on the "1" cells; every other cell is fine."""
+    if dict(cell)["insurance.balance"] == "1":
+        os._exit(9)
+    time.sleep(0.05)
+    return {**dict(cell), "key": "k", "status": "ok", "error": "", "wall_seconds": 0, "reused": False}
+
+
+def test_a_worker_killed_mid_cell_fails_that_cell_and_the_sweep_goes_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from perpspec.engine.sweep import backends
+
+    grid = parse_grid({"sweep": {"base": "tiny_crash"},
+                       "axes": {"insurance.balance": ["0.01", "1", "100"], "seed": [1, 2, 3, 4]}}, "g.toml", ROOT)
+    monkeypatch.setattr(backends, "run_cell", _dies_on_the_one_xbt_cell)
+    found = dict(backends.run_local(grid, grid.cells(), str(tmp_path), 2))
+    assert sorted(found) == list(range(12))
+    failed = {index for index, row in found.items() if row["status"] != "ok"}
+    assert {4, 5, 6, 7} <= failed  # the "1" cells
+    assert all("worker process died" in found[index]["error"] for index in failed)
+    assert any(found[index]["status"] == "ok" for index in range(8, 12))  # after the crashes: a new pool
