@@ -207,3 +207,39 @@ def test_a_worker_killed_mid_cell_fails_that_cell_and_the_sweep_goes_on(monkeypa
     assert {4, 5, 6, 7} <= failed  # the "1" cells
     assert all("worker process died" in found[index]["error"] for index in failed)
     assert any(found[index]["status"] == "ok" for index in range(8, 12))  # after the crashes: a new pool
+
+
+def test_a_ray_task_whose_worker_died_fails_that_cell_and_the_sweep_goes_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import types
+
+    from perpspec.engine.sweep import backends
+
+    class WorkerCrashedError(Exception):
+        pass
+
+    class Ref:  # an ObjectRef: hashable, its value or its error read by ray.get
+        def __init__(self, value: object) -> None:
+            self.value = value
+
+    def remote(function: object) -> object:  # a Ray that runs each task at once; the "1" cells' workers die
+        def submit(grid: object, cell: tuple[tuple[str, str], ...], out: str) -> Ref:
+            if dict(cell)["insurance.balance"] == "1":
+                return Ref(WorkerCrashedError("the worker died unexpectedly"))
+            return Ref({**dict(cell), "status": "ok"})
+
+        return types.SimpleNamespace(remote=submit)
+
+    def get(ref: Ref) -> object:
+        if isinstance(ref.value, Exception):
+            raise ref.value
+        return ref.value
+
+    fake = types.SimpleNamespace(is_initialized=lambda: True, remote=remote, get=get,
+                                 wait=lambda refs, num_returns: (refs[:num_returns], refs[num_returns:]))
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    grid = parse_grid({"sweep": {"base": "tiny_crash"}, "axes": {"insurance.balance": ["0.01", "1", "100"]}}, "g.toml", ROOT)
+    found = dict(backends.run_ray(grid, grid.cells(), str(tmp_path), None, 2))
+    assert [found[index]["status"] for index in range(3)] == ["ok", "failed", "ok"]
+    assert "worker process died (WorkerCrashedError)" in found[1]["error"]

@@ -103,7 +103,12 @@ def run_ray(
                 pending[remote(grid, cell, out)] = index
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
-                yield pending.pop(ref), ray.get(ref)
+                index = pending.pop(ref)
+                try:
+                    row = ray.get(ref)
+                except Exception as error:  # the worker died (WorkerCrashedError after Ray's retries)
+                    row = _worker_died(cells[index], error)
+                yield index, row
     finally:
         if started_here:
             ray.shutdown()
