@@ -377,37 +377,42 @@ def test_ws_auth_with_non_ascii_digits_in_expires_is_a_401_and_the_connection_st
     assert messages[2] == "pong"
 
 
-def test_a_key_revoked_after_ws_auth_can_no_longer_arm_cancel_all_after(
-    served: tuple[Running, dict[str, ApiKey]]
-) -> None:
+async def _authenticate_then_revoke(running: Running, key: ApiKey, then: Any) -> Any:
+    """Open /realtime, authenticate with ``key``, revoke it as `perpspec keys revoke` does, then ``then(ws)``."""
     import aiohttp
 
     from perpspec.engine.serve.keys import KeyStore, sign
 
-    running, _ = served
-    store = running.server.keys
-    key = running.call(lambda: store.create(1, ["read", "trade"]))
-    running.call(store.save)
-    expires = int(time.time()) + 60
-    auth = {"op": "authKeyExpires", "args": [key.key_id, expires, sign(key.secret, "GET", "/realtime", str(expires), b"")]}
-
-    def revoke() -> None:  # as `perpspec keys revoke` does, from another process's view of the file
-        other = KeyStore(store.path)
+    def revoke() -> None:  # another process's view of the store file
+        other = KeyStore(running.server.keys.path)
         other.load()
         assert other.revoke(key.key_id)
         other.save()
 
-    async def session() -> Any:
-        async with aiohttp.ClientSession() as http, http.ws_connect(running.ws_url) as ws:
-            await ws.receive()  # welcome
-            await ws.send_str(json.dumps(auth))
-            assert json.loads((await asyncio.wait_for(ws.receive(), TIMEOUT)).data)["success"] is True
-            await asyncio.get_running_loop().run_in_executor(None, revoke)
-            await ws.send_str(json.dumps({"op": "cancelAllAfter", "args": 60_000}))
-            return json.loads((await asyncio.wait_for(ws.receive(), TIMEOUT)).data)
+    expires = int(time.time()) + 600
+    auth = {"op": "authKeyExpires", "args": [key.key_id, expires, sign(key.secret, "GET", "/realtime", str(expires), b"")]}
+    async with aiohttp.ClientSession() as http, http.ws_connect(running.ws_url) as ws:
+        await ws.receive()  # welcome
+        await ws.send_str(json.dumps(auth))
+        assert json.loads((await asyncio.wait_for(ws.receive(), TIMEOUT)).data)["success"] is True
+        await asyncio.get_running_loop().run_in_executor(None, revoke)
+        return await then(ws)
+
+
+def test_a_key_revoked_after_ws_auth_can_no_longer_arm_cancel_all_after(
+    served: tuple[Running, dict[str, ApiKey]]
+) -> None:
+    running, _ = served
+    store = running.server.keys
+    key = running.call(lambda: store.create(1, ["read", "trade"]))
+    running.call(store.save)
+
+    async def arm(ws: Any) -> Any:
+        await ws.send_str(json.dumps({"op": "cancelAllAfter", "args": 60_000}))
+        return json.loads((await asyncio.wait_for(ws.receive(), TIMEOUT)).data)
 
     before = running.call(lambda: dict(running.server.gateway.views.deadlines))
-    answer = run(session())
+    answer = run(_authenticate_then_revoke(running, key, arm))
     assert answer["status"] == 403
     assert running.call(lambda: dict(running.server.gateway.views.deadlines)) == before
 
@@ -418,32 +423,17 @@ def test_a_revoked_key_s_open_websocket_is_closed_by_the_ticker(
     import aiohttp
 
     from perpspec.engine.serve import server as server_module
-    from perpspec.engine.serve.keys import KeyStore, sign
 
     monkeypatch.setattr(server_module, "PRUNE_EVERY", 1)  # the ticker's housekeeping on every beat
     running, keys = start_server(tmp_path)
-    key = keys["one"]
-    expires = int(time.time()) + 600
-    auth = {"op": "authKeyExpires", "args": [key.key_id, expires, sign(key.secret, "GET", "/realtime", str(expires), b"")]}
 
-    def revoke() -> None:
-        other = KeyStore(running.server.keys.path)
-        other.load()
-        assert other.revoke(key.key_id)
-        other.save()
-
-    async def session() -> Any:
-        async with aiohttp.ClientSession() as http, http.ws_connect(running.ws_url) as ws:
-            await ws.receive()  # welcome
-            await ws.send_str(json.dumps(auth))
-            assert json.loads((await asyncio.wait_for(ws.receive(), TIMEOUT)).data)["success"] is True
-            await asyncio.get_running_loop().run_in_executor(None, revoke)
-            while True:
-                message = await asyncio.wait_for(ws.receive(), TIMEOUT)
-                if message.type != aiohttp.WSMsgType.TEXT:
-                    return ws.close_code
+    async def closed(ws: Any) -> Any:
+        while True:
+            message = await asyncio.wait_for(ws.receive(), TIMEOUT)
+            if message.type != aiohttp.WSMsgType.TEXT:
+                return ws.close_code
 
     try:
-        assert run(session()) == 1008
+        assert run(_authenticate_then_revoke(running, keys["one"], closed)) == 1008
     finally:
         running.stop()
