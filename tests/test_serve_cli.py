@@ -197,3 +197,15 @@ def test_serve_on_a_store_that_is_a_file_is_one_line(tmp_path: Path, capsys: pyt
     error = capsys.readouterr().err
     assert "Traceback" not in error
     assert error.strip().splitlines()[-1].startswith(f"perpspec serve: {store}")
+
+
+@pytest.mark.parametrize("action", [["list"], ["create", "--account", "1"], ["revoke", "SOMEKEY"]])
+def test_keys_on_a_store_that_is_a_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], action: list[str]
+) -> None:
+    store = tmp_path / "not-a-folder"
+    store.write_text("x")
+    assert main(["keys", *action, "--store", str(store)]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1, error
+    assert "not-a-folder" in error[0]
