@@ -133,6 +133,11 @@ def write(tmp_path: Path, text: str) -> Path:
         ('[sweep]\nbase = "tiny_crash"\n[axes]\nseed = ["x"]\n', "axes.seed: integers"),
         ('[sweep]\nbase = "tiny_crash"\nmax_cells = 2\n[axes]\nseed = [1, 2, 3]\n', "add --yes"),
         ("\x00\x01 not toml", "not valid TOML"),
+        (
+            '[sweep]\nbase = "tiny_crash"\n[axes]\n"insurance.balance" = ["3", "1"]\n'
+            '[[threshold]]\nmeasure = "adl_fills"\nop = "=="\nvalue = 0\nalong = "insurance.balance"\n',
+            "numbers in increasing order",
+        ),
         ('[sweep]\nbase = "tiny_crash"\n[axes]\n"insurance.balance" = ["1", "1.0"]\n', "'1' and '1.0' are the same value"),
     ],
 )
