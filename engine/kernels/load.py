@@ -1,0 +1,152 @@
+"""Hand the engine a proved kernel set for an instrument, or None (the generic rules run).
+
+A kernel set is used only while the proof record ``specs/kernels.json``
+matches, for that instrument, all three digests (:mod:`rules.digest`):
+
+* the rule source the kernels were generated from (``rules/`` closure),
+* the instrument's parameters (a what-if, ``check-params`` or a scenario's
+  parameter change makes a new instrument: it does not match, so the generic
+  rules run — never a stale kernel),
+* the emitted module's source file.
+
+Otherwise :func:`kernels_for` returns None and says why, once per instrument
+and reason (a ``perpspec.kernels`` log warning, also kept in :data:`NOTICES`).
+The modules are imported statically (:mod:`.index`); nothing read at run
+time selects or supplies code — the record only says whether a kernel the
+package already holds may run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from importlib import resources
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import attrs
+
+from perpspec.engine.kernels.index import MODULES
+from perpspec.rules.digest import compute_instrument_digest, compute_rules_digest, compute_source_digest
+from perpspec.rules.instrument import Instrument
+
+RECORD_FORMAT = 1
+Kernel = Callable[..., tuple[int, ...]]
+_LOG = logging.getLogger("perpspec.kernels")
+
+
+@attrs.frozen(kw_only=True)
+class KernelSet:
+    """The proved kernels of one instrument (each equal to the rules named in its docstring)."""
+
+    symbol: str
+    position_margin_cross: Kernel
+    position_margin_isolated: Kernel
+    order_margin_cross: Kernel
+    order_margin_isolated: Kernel
+    order_term: Kernel
+    order_requirement_cross: Kernel
+    order_requirement_isolated: Kernel
+    pretrade_cross: Kernel
+    pretrade_isolated: Kernel
+    trade: Kernel
+
+
+KERNEL_NAMES = tuple(field.name for field in attrs.fields(KernelSet) if field.name != "symbol")
+
+# symbol -> why the generic rules run for it (first reason only)
+NOTICES: dict[str, str] = {}
+_CHOSEN: dict[str, tuple[Instrument, KernelSet | None]] = {}
+_STATE: dict[str, Any] = {"enabled": True}
+
+
+@contextlib.contextmanager
+def generic_rules_only() -> Iterator[None]:
+    """Within this block no kernel is handed out (differential tests, benchmarks of the generic path)."""
+    previous = _STATE["enabled"]
+    _STATE["enabled"] = False
+    _CHOSEN.clear()
+    try:
+        yield
+    finally:
+        _STATE["enabled"] = previous
+        _CHOSEN.clear()
+
+
+def kernels_for(inst: Instrument) -> KernelSet | None:
+    """The proved kernel set of ``inst``, or None when the record does not match it (said once)."""
+    if not _STATE["enabled"]:
+        return None
+    chosen = _CHOSEN.get(inst.symbol)
+    if chosen is not None and chosen[0] is inst:
+        return chosen[1]
+    kernels, reason = _verify(inst)
+    if kernels is None:
+        _notice(inst.symbol, reason)
+    _CHOSEN[inst.symbol] = (inst, kernels)
+    return kernels
+
+
+def _notice(symbol: str, reason: str) -> None:
+    if NOTICES.get(symbol) != reason:
+        NOTICES[symbol] = reason
+        _LOG.warning("%s: running the generic rules (%s)", symbol, reason)
+
+
+def _record() -> dict[str, Any] | None:
+    if "record" not in _STATE:
+        try:
+            text = resources.files("perpspec.specs").joinpath("kernels.json").read_text(encoding="utf-8")
+            data = json.loads(text)
+        except (OSError, ValueError):
+            data = None
+        _STATE["record"] = data if isinstance(data, dict) and data.get("format") == RECORD_FORMAT else None
+    record: dict[str, Any] | None = _STATE["record"]
+    return record
+
+
+def _rules_digest() -> str:
+    if "rules_digest" not in _STATE:
+        _STATE["rules_digest"] = compute_rules_digest()
+    digest: str = _STATE["rules_digest"]
+    return digest
+
+
+def _module_source(module: ModuleType) -> bytes | None:
+    """The source file of an emitted module (beside the compiled extension when built with mypyc)."""
+    location = getattr(module, "__file__", None)
+    if not isinstance(location, str):
+        return None
+    path = Path(location)
+    source = path if path.suffix == ".py" else path.with_name(f"{path.name.split('.')[0]}.py")
+    try:
+        return source.read_bytes()
+    except OSError:
+        return None
+
+
+def _verify(inst: Instrument) -> tuple[KernelSet | None, str]:
+    record = _record()
+    if record is None:
+        return None, "no proof record specs/kernels.json"
+    entry = record.get("kernels", {}).get(inst.symbol)
+    module = MODULES.get(inst.symbol)
+    if not isinstance(entry, dict) or module is None:
+        return None, "no kernels generated for this instrument"
+    if record.get("rules_digest") != _rules_digest():
+        return None, "the rule source changed since the kernels were generated"
+    if entry.get("instrument_digest") != compute_instrument_digest(inst):
+        return None, "the instrument's parameters differ from those the kernels were generated for"
+    source = _module_source(module)
+    if source is None or entry.get("source_digest") != compute_source_digest(source):
+        return None, f"{entry.get('module')} is not the file the proof record names"
+    kernels: dict[str, Kernel] = {}
+    for name in KERNEL_NAMES:
+        kernel = getattr(module, name, None)
+        if not callable(kernel):
+            return None, f"the emitted module lacks the kernel {name}"
+        kernels[name] = kernel
+    return KernelSet(symbol=inst.symbol, **kernels), ""

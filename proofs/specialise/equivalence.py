@@ -1,0 +1,118 @@
+"""The equivalence proof of one emitted kernel: its source, run symbolically, equals the rules.
+
+For a kernel spec and an instrument, the emitted function's *source text* is
+evaluated by :mod:`.interpret` on fresh symbolic integers and the spec's
+reference (the rules themselves) on the same symbols; the prover proves every
+output equal, and every division of both divisor-safe, under the rules'
+preconditions:
+
+* a price parameter is a positive multiple of the tick, at most ``maxPrice``;
+  a best bid/ask is 0 (empty side) or such a price;
+* a quantity is a whole number of lots;
+* an isolated kernel's leverage is at least 0.01x (``leverage_hundredths >= 1``).
+
+Known-bad emitted variants (:func:`mutate`) must be refuted: a ceiling
+division turned into a floor (a requirement rounded toward the trader), or the
+arms of a selection swapped.
+"""
+
+from __future__ import annotations
+
+import ast
+import typing
+
+from perpspec.proofs.prover import ProofResult, Prover
+from perpspec.proofs.specialise.catalogue import KernelSpec
+from perpspec.proofs.specialise.interpret import evaluate, parse_module
+from perpspec.proofs.sym import all_of
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.num import and_, or_
+
+
+def assume_preconditions(prover: Prover, spec: KernelSpec, inst: Instrument, args: dict[str, int]) -> None:
+    """The rules' preconditions on the kernel's parameters."""
+    for name in spec.prices:
+        price = args[name]
+        prover.assume(and_(price > 0, price <= inst.max_price), f"{name} in (0, maxPrice]")
+        prover.assume(price % inst.tick_size == 0, f"{name} on the tick grid")
+    for name in spec.touches:
+        touch = args[name]
+        prover.assume(
+            or_(touch == 0, and_(and_(touch > 0, touch <= inst.max_price), touch % inst.tick_size == 0)),
+            f"{name} is 0 or a valid price",
+        )
+    for name in spec.lots:
+        prover.assume(args[name] % inst.lot_size == 0, f"{name} in whole lots")
+    if spec.isolated:
+        prover.assume(args["leverage_hundredths"] >= 1, "isolated: leverage at least 0.01x")
+
+
+def witness(spec: KernelSpec, inst: Instrument) -> dict[str, int]:
+    """Values satisfying the preconditions (so the vacuity check needs no solver)."""
+    values = dict.fromkeys(spec.params, 0)
+    for name in spec.prices:
+        values[name] = inst.tick_size
+    if spec.isolated:
+        values["leverage_hundredths"] = 100
+    return values
+
+
+def prove_equivalence(spec: KernelSpec, inst: Instrument, source: str, label: str) -> ProofResult:
+    """Prove the function ``spec.name`` of ``source`` equal to ``spec.reference`` for ``inst``."""
+    function = parse_module(source)[spec.name]
+    if [argument.arg for argument in function.args.args] != list(spec.params):
+        raise ValueError(f"{spec.name}: emitted parameters differ from the spec's")
+    with Prover() as prover:
+        args = {name: prover.symbol(name) for name in spec.params}
+        assume_preconditions(prover, spec, inst, args)
+        prover.witness(**witness(spec, inst))
+        emitted = evaluate(function, args)
+        expected = spec.reference(inst, *(args[name] for name in spec.params))
+        if len(emitted) != len(expected):
+            raise ValueError(f"{spec.name}: {len(emitted)} outputs emitted, {len(expected)} expected")
+        goal = all_of(*(typing.cast(bool, got == want) for got, want in zip(emitted, expected, strict=True)))
+        return prover.prove(goal, label)
+
+
+MUTATIONS = ("ceil-as-floor", "swap-ite")
+
+
+def mutate(source: str, function_name: str, mutation: str) -> str:
+    """``source`` with one known-bad change in ``function_name`` (the first site it applies to)."""
+    tree = ast.parse(source)
+    function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == function_name)
+    assignments = {
+        statement.targets[0].id: statement
+        for statement in function.body
+        if isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Name)
+    }
+    for statement in function.body:
+        if not isinstance(statement, ast.Assign):
+            continue
+        value = statement.value
+        if mutation == "swap-ite" and isinstance(value, ast.IfExp):
+            value.body, value.orelse = value.orelse, value.body
+            return ast.unparse(tree) + "\n"
+        if mutation == "ceil-as-floor" and _is_negation_of_name(value):
+            assert isinstance(value, ast.UnaryOp)
+            assert isinstance(value.operand, ast.Name)
+            quotient = assignments.get(value.operand.id)
+            if quotient is None or not isinstance(quotient.value, ast.BinOp):
+                continue
+            division = quotient.value
+            if not (isinstance(division.op, ast.FloorDiv) and isinstance(division.right, ast.Constant)):
+                continue
+            if not isinstance(division.left, ast.Name):
+                continue
+            negated = assignments.get(division.left.id)
+            if negated is None or not _is_negation_of_name(negated.value):
+                continue
+            assert isinstance(negated.value, ast.UnaryOp)
+            # -((-x) // k) (ceil) becomes x // k (floor): a requirement rounded toward the trader
+            statement.value = ast.BinOp(left=negated.value.operand, op=ast.FloorDiv(), right=division.right)
+            return ast.unparse(tree) + "\n"
+    raise ValueError(f"mutation {mutation} does not apply to {function_name}")
+
+
+def _is_negation_of_name(value: ast.expr) -> bool:
+    return isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub) and isinstance(value.operand, ast.Name)
