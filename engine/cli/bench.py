@@ -30,6 +30,7 @@ from perpspec.engine.bench.bench import (
     Run,
     bench_book_only,
     bench_engine,
+    bench_kernels_only,
     bench_liquidation,
     bench_reference,
     bench_rules_only,
@@ -68,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-breakdown",
         action="store_true",
-        help="skip the two floor runs (the engine's book alone; book + the order path's rules only)",
+        help="skip the floor runs (the engine's book alone; book + the order path's rules only, generic and as kernels)",
     )
     parser.add_argument("--skip-liquidation", action="store_true", help="only the throughput figure")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
@@ -129,7 +130,11 @@ def run(args: argparse.Namespace) -> int:
                 remove_tree(directory)
         floors: list[Run] = []
         if not args.no_breakdown:
-            floors = [bench_book_only(setup, ops, WARMUP), bench_rules_only(setup, ops, WARMUP)]
+            floors = [
+                bench_book_only(setup, ops, WARMUP),
+                bench_rules_only(setup, ops, WARMUP),
+                bench_kernels_only(setup, ops, WARMUP),
+            ]
         stick_after = bench_reference(shared, ops, WARMUP, with_risk=False)
         stick = Run(
             name="ref_engine (mean of before/after)",

@@ -15,90 +15,33 @@ def position_margin_cross(qty: int, cost: int, mark_price: int, cross_balance: i
     Equal to MRG-020 for this instrument (obligation KRN/position_margin_cross/ETHUSD);
     returns (current_qty, leverage_hundredths, risk_steps, init_margin_req_ppm, maint_margin_req_ppm, pos_cost, pos_init, pos_comm, pos_cross, pos_margin, pos_maint, mark_value, unrealised_pnl, maint_margin, liquidation_price, bankrupt_price).
     """
-    t0 = cost < 0
-    t1 = -cost
-    t2 = t1 if t0 else cost
-    t3 = 5000000000 - t2
-    t4 = t3 // 5000000000
-    t5 = -t4
-    t6 = t5 <= 0
-    t7 = 0 if t6 else t5
-    t8 = t7 * 10000
-    t9 = 20000 + t8
-    t10 = 10000 + t8
-    t11 = qty == 0
-    t12 = t2 * t9
-    t13 = -t12
-    t14 = t13 // 1000000
-    t15 = -t14
-    t16 = t2 + t15
-    t17 = t16 * 750
-    t18 = -t17
-    t19 = t18 // 1000000
-    t20 = -t19
-    t21 = qty > 0
-    t22 = -funding_rate_e8
-    t23 = funding_rate_e8 if t21 else t22
-    t24 = t23 <= 0
-    t25 = 0 if t24 else t23
-    t26 = t2 * t25
-    t27 = -t26
-    t28 = t27 // 100000000
-    t29 = -t28
-    t30 = t2 * t10
-    t31 = -t30
-    t32 = t31 // 1000000
-    t33 = -t32
-    t34 = t33 + t20
-    t35 = t34 + t29
-    t36 = t15 + t20
-    t37 = qty * 100
-    t38 = t37 * mark_price
-    t39 = t38 // 100
-    t40 = t39 - cost
-    t41 = t36 + t40
-    t42 = qty < 0
-    t43 = -qty
-    t44 = t43 if t42 else qty
-    t45 = cross_balance - t35
-    t46 = t44 * 100
-    t47 = t46 * 5
-    t48 = t47 == 0
-    t49 = 1 if t48 else t47
-    t50 = cost - t45
-    t51 = t50 * 100
-    t52 = -t51
-    t53 = t52 // t49
-    t54 = -t53
-    t55 = t54 * 5
-    t56 = t45 - cost
-    t57 = t56 * 100
-    t58 = t57 // t49
-    t59 = t58 * 5
-    t60 = t55 if t21 else t59
-    t61 = t60 >= 5
-    t62 = t60 if t61 else 5
-    t63 = t62 <= 100000000
-    t64 = t62 if t63 else 100000000
-    t65 = 0 if t11 else t64
-    t66 = cross_balance - t20
-    t67 = cost - t66
-    t68 = t67 * 100
-    t69 = -t68
-    t70 = t69 // t49
-    t71 = -t70
-    t72 = t71 * 5
-    t73 = t66 - cost
-    t74 = t73 * 100
-    t75 = t74 // t49
-    t76 = t75 * 5
-    t77 = t72 if t21 else t76
-    t78 = t77 >= 5
-    t79 = t77 if t78 else 5
-    t80 = t79 <= 100000000
-    t81 = t79 if t80 else 100000000
-    t82 = 0 if t11 else t81
-    return (qty, 0, t7, t9, t10, cost, t15, t20, 0, t36, t35, t39, t40, t41, t65, t82)
+    t0 = (-cost) if (cost < 0) else cost
+    t1 = -((5000000000 - t0) // 5000000000)
+    t2 = 0 if (t1 <= 0) else t1
+    t3 = t2 * 10000
+    t4 = 20000 + t3
+    t5 = 10000 + t3
+    t6 = qty == 0
+    t7 = -((-(t0 * t4)) // 1000000)
+    t8 = -((-((t0 + t7) * 750)) // 1000000)
+    t9 = qty > 0
+    t10 = funding_rate_e8 if t9 else (-funding_rate_e8)
+    t11 = ((-((-(t0 * t5)) // 1000000)) + t8) + (-((-(t0 * (0 if (t10 <= 0) else t10))) // 100000000))
+    t12 = t7 + t8
+    t13 = ((qty * 100) * mark_price) // 100
+    t14 = t13 - cost
+    t15 = t12 + t14
+    t16 = cross_balance - t11
+    t17 = (((-qty) if (qty < 0) else qty) * 100) * 5
+    t18 = 1 if (t17 == 0) else t17
+    t19 = ((-((-((cost - t16) * 100)) // t18)) * 5) if t9 else ((((t16 - cost) * 100) // t18) * 5)
+    t20 = t19 if (t19 >= 5) else 5
+    t21 = 0 if t6 else (t20 if (t20 <= 100000000) else 100000000)
+    t22 = cross_balance - t8
+    t23 = ((-((-((cost - t22) * 100)) // t18)) * 5) if t9 else ((((t22 - cost) * 100) // t18) * 5)
+    t24 = t23 if (t23 >= 5) else 5
+    t25 = 0 if t6 else (t24 if (t24 <= 100000000) else 100000000)
+    return (qty, 0, t2, t4, t5, cost, t7, t8, 0, t12, t11, t13, t14, t15, t21, t25)
 
 
 def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths: int, pos_cross: int, funding_rate_e8: int) -> tuple[int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int]:
@@ -107,102 +50,38 @@ def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hund
     Equal to MRG-020 for this instrument (obligation KRN/position_margin_isolated/ETHUSD);
     returns (current_qty, leverage_hundredths, risk_steps, init_margin_req_ppm, maint_margin_req_ppm, pos_cost, pos_init, pos_comm, pos_cross, pos_margin, pos_maint, mark_value, unrealised_pnl, maint_margin, liquidation_price, bankrupt_price).
     """
-    t0 = cost < 0
-    t1 = -cost
-    t2 = t1 if t0 else cost
-    t3 = 5000000000 - t2
-    t4 = t3 // 5000000000
-    t5 = -t4
-    t6 = t5 <= 0
-    t7 = 0 if t6 else t5
-    t8 = t7 * 10000
-    t9 = 20000 + t8
-    t10 = leverage_hundredths == 0
-    t11 = 1 if t10 else leverage_hundredths
-    t12 = (-100000000) // t11
-    t13 = -t12
-    t14 = t13 >= t9
-    t15 = t13 if t14 else t9
-    t16 = t9 if t10 else t15
-    t17 = 10000 + t8
-    t18 = qty == 0
-    t19 = t10 or t18
-    t20 = 0 if t19 else pos_cross
-    t21 = t2 * t16
-    t22 = -t21
-    t23 = t22 // 1000000
-    t24 = -t23
-    t25 = t2 + t24
-    t26 = t25 + t20
-    t27 = t26 * 750
-    t28 = -t27
-    t29 = t28 // 1000000
-    t30 = -t29
-    t31 = qty > 0
-    t32 = -funding_rate_e8
-    t33 = funding_rate_e8 if t31 else t32
-    t34 = t33 <= 0
-    t35 = 0 if t34 else t33
-    t36 = t2 * t35
-    t37 = -t36
-    t38 = t37 // 100000000
-    t39 = -t38
-    t40 = t2 * t17
-    t41 = -t40
-    t42 = t41 // 1000000
-    t43 = -t42
-    t44 = t43 + t30
-    t45 = t44 + t39
-    t46 = t24 + t30
-    t47 = t46 + t20
-    t48 = qty * 100
-    t49 = t48 * mark_price
-    t50 = t49 // 100
-    t51 = t50 - cost
-    t52 = 0 if t10 else t47
-    t53 = t47 + t51
-    t54 = qty < 0
-    t55 = -qty
-    t56 = t55 if t54 else qty
-    t57 = t52 - t45
-    t58 = t56 * 100
-    t59 = t58 * 5
-    t60 = t59 == 0
-    t61 = 1 if t60 else t59
-    t62 = cost - t57
-    t63 = t62 * 100
-    t64 = -t63
-    t65 = t64 // t61
-    t66 = -t65
-    t67 = t66 * 5
-    t68 = t57 - cost
-    t69 = t68 * 100
-    t70 = t69 // t61
-    t71 = t70 * 5
-    t72 = t67 if t31 else t71
-    t73 = t72 >= 5
-    t74 = t72 if t73 else 5
-    t75 = t74 <= 100000000
-    t76 = t74 if t75 else 100000000
-    t77 = 0 if t18 else t76
-    t78 = t52 - t30
-    t79 = cost - t78
-    t80 = t79 * 100
-    t81 = -t80
-    t82 = t81 // t61
-    t83 = -t82
-    t84 = t83 * 5
-    t85 = t78 - cost
-    t86 = t85 * 100
-    t87 = t86 // t61
-    t88 = t87 * 5
-    t89 = t84 if t31 else t88
-    t90 = t89 >= 5
-    t91 = t89 if t90 else 5
-    t92 = t91 <= 100000000
-    t93 = t91 if t92 else 100000000
-    t94 = 0 if t18 else t93
-    return (qty, leverage_hundredths, t7, t16, t17, cost, t24, t30, t20, t47, t45, t50, t51, t53, t77, t94)
+    t0 = (-cost) if (cost < 0) else cost
+    t1 = -((5000000000 - t0) // 5000000000)
+    t2 = 0 if (t1 <= 0) else t1
+    t3 = t2 * 10000
+    t4 = 20000 + t3
+    t5 = leverage_hundredths == 0
+    t6 = -((-100000000) // (1 if t5 else leverage_hundredths))
+    t7 = t4 if t5 else (t6 if (t6 >= t4) else t4)
+    t8 = 10000 + t3
+    t9 = qty == 0
+    t10 = 0 if (t5 or t9) else pos_cross
+    t11 = -((-(t0 * t7)) // 1000000)
+    t12 = -((-(((t0 + t11) + t10) * 750)) // 1000000)
+    t13 = qty > 0
+    t14 = funding_rate_e8 if t13 else (-funding_rate_e8)
+    t15 = ((-((-(t0 * t8)) // 1000000)) + t12) + (-((-(t0 * (0 if (t14 <= 0) else t14))) // 100000000))
+    t16 = (t11 + t12) + t10
+    t17 = ((qty * 100) * mark_price) // 100
+    t18 = t17 - cost
+    t19 = 0 if t5 else t16
+    t20 = t16 + t18
+    t21 = t19 - t15
+    t22 = (((-qty) if (qty < 0) else qty) * 100) * 5
+    t23 = 1 if (t22 == 0) else t22
+    t24 = ((-((-((cost - t21) * 100)) // t23)) * 5) if t13 else ((((t21 - cost) * 100) // t23) * 5)
+    t25 = t24 if (t24 >= 5) else 5
+    t26 = 0 if t9 else (t25 if (t25 <= 100000000) else 100000000)
+    t27 = t19 - t12
+    t28 = ((-((-((cost - t27) * 100)) // t23)) * 5) if t13 else ((((t27 - cost) * 100) // t23) * 5)
+    t29 = t28 if (t28 >= 5) else 5
+    t30 = 0 if t9 else (t29 if (t29 <= 100000000) else 100000000)
+    return (qty, leverage_hundredths, t2, t7, t8, cost, t11, t12, t10, t16, t15, t17, t18, t20, t26, t30)
 
 
 def order_margin_cross(qty: int, cost: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int) -> tuple[int, int, int, int, int, int]:
@@ -211,77 +90,23 @@ def order_margin_cross(qty: int, cost: int, bid_qty: int, bid_value: int, bid_pr
     Equal to MRG-045, MRG-044 for this instrument (obligation KRN/order_margin_cross/ETHUSD);
     returns (bid_qty_charged, ask_qty_charged, init_margin, premium, commission, total).
     """
-    t0 = cost < 0
-    t1 = -cost
-    t2 = t1 if t0 else cost
-    t3 = bid_value >= ask_value
-    t4 = bid_value if t3 else ask_value
-    t5 = t2 + t4
-    t6 = 5000000000 - t5
-    t7 = t6 // 5000000000
-    t8 = -t7
-    t9 = t8 <= 0
-    t10 = 0 if t9 else t8
-    t11 = t10 * 10000
-    t12 = 20000 + t11
-    t13 = -qty
-    t14 = t13 <= 0
-    t15 = 0 if t14 else t13
-    t16 = bid_qty <= t15
-    t17 = bid_qty if t16 else t15
-    t18 = qty <= 0
-    t19 = 0 if t18 else qty
-    t20 = ask_qty <= t19
-    t21 = ask_qty if t20 else t19
-    t22 = bid_qty - t17
-    t23 = ask_qty - t21
-    t24 = t22 - t23
-    t25 = t24 <= 0
-    t26 = 0 if t25 else t24
-    t27 = bid_value * t26
-    t28 = bid_qty == 0
-    t29 = 1 if t28 else bid_qty
-    t30 = -t27
-    t31 = t30 // t29
-    t32 = -t31
-    t33 = ask_value * t23
-    t34 = ask_qty == 0
-    t35 = 1 if t34 else ask_qty
-    t36 = -t33
-    t37 = t36 // t35
-    t38 = -t37
-    t39 = t32 + t38
-    t40 = bid_value * t22
-    t41 = -t40
-    t42 = t41 // t29
-    t43 = -t42
-    t44 = t43 + t38
-    t45 = bid_premium * t22
-    t46 = -t45
-    t47 = t46 // t29
-    t48 = -t47
-    t49 = ask_premium * t23
-    t50 = -t49
-    t51 = t50 // t35
-    t52 = -t51
-    t53 = t48 + t52
-    t54 = t39 * t12
-    t55 = -t54
-    t56 = t55 // 1000000
-    t57 = -t56
-    t58 = t44 * 750
-    t59 = -t58
-    t60 = t59 // 1000000
-    t61 = -t60
-    t62 = t44 + t57
-    t63 = t62 * 750
-    t64 = -t63
-    t65 = t64 // 1000000
-    t66 = -t65
-    t67 = t61 + t66
-    t68 = t57 + t53
-    t69 = t68 + t67
-    return (t26, t23, t57, t53, t67, t69)
+    t0 = -((5000000000 - (((-cost) if (cost < 0) else cost) + (bid_value if (bid_value >= ask_value) else ask_value))) // 5000000000)
+    t1 = -qty
+    t2 = 0 if (t1 <= 0) else t1
+    t3 = 0 if (qty <= 0) else qty
+    t4 = bid_qty - (bid_qty if (bid_qty <= t2) else t2)
+    t5 = ask_qty - (ask_qty if (ask_qty <= t3) else t3)
+    t6 = t4 - t5
+    t7 = 0 if (t6 <= 0) else t6
+    t8 = 1 if (bid_qty == 0) else bid_qty
+    t9 = 1 if (ask_qty == 0) else ask_qty
+    t10 = -((-(ask_value * t5)) // t9)
+    t11 = (-((-(bid_value * t4)) // t8)) + t10
+    t12 = (-((-(bid_premium * t4)) // t8)) + (-((-(ask_premium * t5)) // t9))
+    t13 = -((-(((-((-(bid_value * t7)) // t8)) + t10) * (20000 + ((0 if (t0 <= 0) else t0) * 10000)))) // 1000000)
+    t14 = (-((-(t11 * 750)) // 1000000)) + (-((-((t11 + t13) * 750)) // 1000000))
+    t15 = (t13 + t12) + t14
+    return (t7, t5, t13, t12, t14, t15)
 
 
 def order_margin_isolated(qty: int, cost: int, leverage_hundredths: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int) -> tuple[int, int, int, int, int, int]:
@@ -290,84 +115,26 @@ def order_margin_isolated(qty: int, cost: int, leverage_hundredths: int, bid_qty
     Equal to MRG-045, MRG-044 for this instrument (obligation KRN/order_margin_isolated/ETHUSD);
     returns (bid_qty_charged, ask_qty_charged, init_margin, premium, commission, total).
     """
-    t0 = cost < 0
-    t1 = -cost
-    t2 = t1 if t0 else cost
-    t3 = bid_value >= ask_value
-    t4 = bid_value if t3 else ask_value
-    t5 = t2 + t4
-    t6 = 5000000000 - t5
-    t7 = t6 // 5000000000
-    t8 = -t7
-    t9 = t8 <= 0
-    t10 = 0 if t9 else t8
-    t11 = t10 * 10000
-    t12 = 20000 + t11
-    t13 = leverage_hundredths == 0
-    t14 = 1 if t13 else leverage_hundredths
-    t15 = (-100000000) // t14
-    t16 = -t15
-    t17 = t16 >= t12
-    t18 = t16 if t17 else t12
-    t19 = t12 if t13 else t18
-    t20 = -qty
-    t21 = t20 <= 0
-    t22 = 0 if t21 else t20
-    t23 = bid_qty <= t22
-    t24 = bid_qty if t23 else t22
-    t25 = qty <= 0
-    t26 = 0 if t25 else qty
-    t27 = ask_qty <= t26
-    t28 = ask_qty if t27 else t26
-    t29 = bid_qty - t24
-    t30 = ask_qty - t28
-    t31 = t29 - t30
-    t32 = t31 <= 0
-    t33 = 0 if t32 else t31
-    t34 = bid_value * t33
-    t35 = bid_qty == 0
-    t36 = 1 if t35 else bid_qty
-    t37 = -t34
-    t38 = t37 // t36
-    t39 = -t38
-    t40 = ask_value * t30
-    t41 = ask_qty == 0
-    t42 = 1 if t41 else ask_qty
-    t43 = -t40
-    t44 = t43 // t42
-    t45 = -t44
-    t46 = t39 + t45
-    t47 = bid_value * t29
-    t48 = -t47
-    t49 = t48 // t36
-    t50 = -t49
-    t51 = t50 + t45
-    t52 = bid_premium * t29
-    t53 = -t52
-    t54 = t53 // t36
-    t55 = -t54
-    t56 = ask_premium * t30
-    t57 = -t56
-    t58 = t57 // t42
-    t59 = -t58
-    t60 = t55 + t59
-    t61 = t46 * t19
-    t62 = -t61
-    t63 = t62 // 1000000
-    t64 = -t63
-    t65 = t51 * 750
-    t66 = -t65
-    t67 = t66 // 1000000
-    t68 = -t67
-    t69 = t51 + t64
-    t70 = t69 * 750
-    t71 = -t70
-    t72 = t71 // 1000000
-    t73 = -t72
-    t74 = t68 + t73
-    t75 = t64 + t60
-    t76 = t75 + t74
-    return (t33, t30, t64, t60, t74, t76)
+    t0 = -((5000000000 - (((-cost) if (cost < 0) else cost) + (bid_value if (bid_value >= ask_value) else ask_value))) // 5000000000)
+    t1 = 20000 + ((0 if (t0 <= 0) else t0) * 10000)
+    t2 = leverage_hundredths == 0
+    t3 = -((-100000000) // (1 if t2 else leverage_hundredths))
+    t4 = -qty
+    t5 = 0 if (t4 <= 0) else t4
+    t6 = 0 if (qty <= 0) else qty
+    t7 = bid_qty - (bid_qty if (bid_qty <= t5) else t5)
+    t8 = ask_qty - (ask_qty if (ask_qty <= t6) else t6)
+    t9 = t7 - t8
+    t10 = 0 if (t9 <= 0) else t9
+    t11 = 1 if (bid_qty == 0) else bid_qty
+    t12 = 1 if (ask_qty == 0) else ask_qty
+    t13 = -((-(ask_value * t8)) // t12)
+    t14 = (-((-(bid_value * t7)) // t11)) + t13
+    t15 = (-((-(bid_premium * t7)) // t11)) + (-((-(ask_premium * t8)) // t12))
+    t16 = -((-(((-((-(bid_value * t10)) // t11)) + t13) * (t1 if t2 else (t3 if (t3 >= t1) else t1)))) // 1000000)
+    t17 = (-((-(t14 * 750)) // 1000000)) + (-((-((t14 + t16) * 750)) // 1000000))
+    t18 = (t16 + t15) + t17
+    return (t10, t8, t16, t15, t17, t18)
 
 
 def order_term(order_qty: int, order_price: int, mark_price: int, best_bid: int, best_ask: int) -> tuple[int, int]:
@@ -376,24 +143,12 @@ def order_term(order_qty: int, order_price: int, mark_price: int, best_bid: int,
     Equal to MRG-040, CON-002, MRG-041 for this instrument (obligation KRN/order_term/ETHUSD);
     returns (value, premium).
     """
-    t0 = order_price >= best_bid
-    t1 = order_price if t0 else best_bid
-    t2 = order_qty > 0
-    t3 = order_price if t2 else t1
-    t4 = order_qty * 100
-    t5 = t4 * t3
-    t6 = t5 // 100
-    t7 = t6 < 0
-    t8 = -t6
-    t9 = t8 if t7 else t6
-    t10 = t4 * order_price
-    t11 = t10 // 100
-    t12 = t4 * mark_price
-    t13 = t12 // 100
-    t14 = t11 - t13
-    t15 = t14 <= 0
-    t16 = 0 if t15 else t14
-    return (t9, t16)
+    t0 = order_qty * 100
+    t1 = (t0 * (order_price if (order_qty > 0) else (order_price if (order_price >= best_bid) else best_bid))) // 100
+    t2 = (-t1) if (t1 < 0) else t1
+    t3 = ((t0 * order_price) // 100) - ((t0 * mark_price) // 100)
+    t4 = 0 if (t3 <= 0) else t3
+    return (t2, t4)
 
 
 def order_requirement_cross(qty: int, cost: int, mark_price: int, order_margin_before: int, order_margin_after: int, order_qty: int, order_price: int) -> tuple[int]:
@@ -403,97 +158,22 @@ def order_requirement_cross(qty: int, cost: int, mark_price: int, order_margin_b
     returns (requirement).
     """
     t0 = order_margin_after - order_margin_before
-    t1 = cost < 0
-    t2 = -cost
-    t3 = t2 if t1 else cost
-    t4 = 5000000000 - t3
-    t5 = t4 // 5000000000
-    t6 = -t5
-    t7 = t6 <= 0
-    t8 = 0 if t7 else t6
-    t9 = t8 * 10000
-    t10 = 20000 + t9
-    t11 = 10000 + t9
-    t12 = qty == 0
-    t13 = t3 * t10
-    t14 = -t13
-    t15 = t14 // 1000000
-    t16 = -t15
-    t17 = t3 + t16
-    t18 = t17 * 750
-    t19 = -t18
-    t20 = t19 // 1000000
-    t21 = -t20
-    t22 = qty > 0
-    t23 = t3 * t11
-    t24 = -t23
-    t25 = t24 // 1000000
-    t26 = -t25
-    t27 = t26 + t21
-    t28 = qty + order_qty
-    t29 = order_qty < 0
-    t30 = t22 and t29
-    t31 = qty < 0
-    t32 = order_qty > 0
-    t33 = t31 and t32
-    t34 = t30 or t33
-    t35 = -order_qty
-    t36 = t35 if t29 else order_qty
-    t37 = -qty
-    t38 = t37 if t31 else qty
-    t39 = t36 > t38
-    t40 = 0 if t39 else t28
-    t41 = t40 if t34 else qty
-    t42 = 1 if t12 else qty
-    t43 = t41 == qty
-    t44 = cost * t41
-    t45 = t44 // t42
-    t46 = cost if t43 else t45
-    t47 = t28 - t41
-    t48 = t47 * 100
-    t49 = t48 * order_price
-    t50 = t49 // 100
-    t51 = t46 + t50
-    t52 = t51 < 0
-    t53 = -t51
-    t54 = t53 if t52 else t51
-    t55 = 5000000000 - t54
-    t56 = t55 // 5000000000
-    t57 = -t56
-    t58 = t57 <= 0
-    t59 = 0 if t58 else t57
-    t60 = t59 * 10000
-    t61 = 20000 + t60
-    t62 = 10000 + t60
-    t63 = t54 * t61
-    t64 = -t63
-    t65 = t64 // 1000000
-    t66 = -t65
-    t67 = t54 + t66
-    t68 = t67 * 750
-    t69 = -t68
-    t70 = t69 // 1000000
-    t71 = -t70
-    t72 = t54 * t62
-    t73 = -t72
-    t74 = t73 // 1000000
-    t75 = -t74
-    t76 = t75 + t71
-    t77 = qty * 100
-    t78 = t77 * order_price
-    t79 = t78 // 100
-    t80 = t77 * mark_price
-    t81 = t80 // 100
-    t82 = t79 - t81
-    t83 = t76 - t27
-    t84 = t83 - t82
-    t85 = t84 <= 0
-    t86 = 0 if t85 else t84
-    t87 = 0 if t12 else t86
-    t88 = t0 > 0
-    t89 = t0 + t87
-    t90 = t89 if t88 else 0
-    return (t90,)
+    t1 = (-cost) if (cost < 0) else cost
+    t2 = -((5000000000 - t1) // 5000000000)
+    t3 = (0 if (t2 <= 0) else t2) * 10000
+    t4 = qty == 0
+    t5 = qty + order_qty
+    t6 = order_qty < 0
+    t7 = qty < 0
+    t8 = (0 if (((-order_qty) if t6 else order_qty) > ((-qty) if t7 else qty)) else t5) if (((qty > 0) and t6) or (t7 and (order_qty > 0))) else qty
+    t9 = (cost if (t8 == qty) else ((cost * t8) // (1 if t4 else qty))) + ((((t5 - t8) * 100) * order_price) // 100)
+    t10 = (-t9) if (t9 < 0) else t9
+    t11 = -((5000000000 - t10) // 5000000000)
+    t12 = (0 if (t11 <= 0) else t11) * 10000
+    t13 = qty * 100
+    t14 = (((-((-(t10 * (10000 + t12))) // 1000000)) + (-((-((t10 + (-((-(t10 * (20000 + t12))) // 1000000))) * 750)) // 1000000))) - ((-((-(t1 * (10000 + t3))) // 1000000)) + (-((-((t1 + (-((-(t1 * (20000 + t3))) // 1000000))) * 750)) // 1000000)))) - (((t13 * order_price) // 100) - ((t13 * mark_price) // 100))
+    t15 = (t0 + (0 if t4 else (0 if (t14 <= 0) else t14))) if (t0 > 0) else 0
+    return (t15,)
 
 
 def order_requirement_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths: int, pos_cross: int, order_margin_before: int, order_margin_after: int, order_qty: int, order_price: int) -> tuple[int]:
@@ -503,114 +183,26 @@ def order_requirement_isolated(qty: int, cost: int, mark_price: int, leverage_hu
     returns (requirement).
     """
     t0 = order_margin_after - order_margin_before
-    t1 = cost < 0
-    t2 = -cost
-    t3 = t2 if t1 else cost
-    t4 = 5000000000 - t3
-    t5 = t4 // 5000000000
-    t6 = -t5
-    t7 = t6 <= 0
-    t8 = 0 if t7 else t6
-    t9 = t8 * 10000
-    t10 = 20000 + t9
-    t11 = leverage_hundredths == 0
-    t12 = 1 if t11 else leverage_hundredths
-    t13 = (-100000000) // t12
-    t14 = -t13
-    t15 = t14 >= t10
-    t16 = t14 if t15 else t10
-    t17 = t10 if t11 else t16
-    t18 = 10000 + t9
-    t19 = qty == 0
-    t20 = t11 or t19
-    t21 = 0 if t20 else pos_cross
-    t22 = t3 * t17
-    t23 = -t22
-    t24 = t23 // 1000000
-    t25 = -t24
-    t26 = t3 + t25
-    t27 = t26 + t21
-    t28 = t27 * 750
-    t29 = -t28
-    t30 = t29 // 1000000
-    t31 = -t30
-    t32 = qty > 0
-    t33 = t3 * t18
-    t34 = -t33
-    t35 = t34 // 1000000
-    t36 = -t35
-    t37 = t36 + t31
-    t38 = qty + order_qty
-    t39 = order_qty < 0
-    t40 = t32 and t39
-    t41 = qty < 0
-    t42 = order_qty > 0
-    t43 = t41 and t42
-    t44 = t40 or t43
-    t45 = -order_qty
-    t46 = t45 if t39 else order_qty
-    t47 = -qty
-    t48 = t47 if t41 else qty
-    t49 = t46 > t48
-    t50 = 0 if t49 else t38
-    t51 = t50 if t44 else qty
-    t52 = 1 if t19 else qty
-    t53 = t51 == qty
-    t54 = cost * t51
-    t55 = t54 // t52
-    t56 = cost if t53 else t55
-    t57 = t38 - t51
-    t58 = t57 * 100
-    t59 = t58 * order_price
-    t60 = t59 // 100
-    t61 = t56 + t60
-    t62 = t61 < 0
-    t63 = -t61
-    t64 = t63 if t62 else t61
-    t65 = 5000000000 - t64
-    t66 = t65 // 5000000000
-    t67 = -t66
-    t68 = t67 <= 0
-    t69 = 0 if t68 else t67
-    t70 = t69 * 10000
-    t71 = 20000 + t70
-    t72 = t14 >= t71
-    t73 = t14 if t72 else t71
-    t74 = t71 if t11 else t73
-    t75 = 10000 + t70
-    t76 = t38 == 0
-    t77 = t11 or t76
-    t78 = 0 if t77 else pos_cross
-    t79 = t64 * t74
-    t80 = -t79
-    t81 = t80 // 1000000
-    t82 = -t81
-    t83 = t64 + t82
-    t84 = t83 + t78
-    t85 = t84 * 750
-    t86 = -t85
-    t87 = t86 // 1000000
-    t88 = -t87
-    t89 = t64 * t75
-    t90 = -t89
-    t91 = t90 // 1000000
-    t92 = -t91
-    t93 = t92 + t88
-    t94 = qty * 100
-    t95 = t94 * order_price
-    t96 = t95 // 100
-    t97 = t94 * mark_price
-    t98 = t97 // 100
-    t99 = t96 - t98
-    t100 = t93 - t37
-    t101 = t100 - t99
-    t102 = t101 <= 0
-    t103 = 0 if t102 else t101
-    t104 = 0 if t19 else t103
-    t105 = t0 > 0
-    t106 = t0 + t104
-    t107 = t106 if t105 else 0
-    return (t107,)
+    t1 = (-cost) if (cost < 0) else cost
+    t2 = -((5000000000 - t1) // 5000000000)
+    t3 = (0 if (t2 <= 0) else t2) * 10000
+    t4 = 20000 + t3
+    t5 = leverage_hundredths == 0
+    t6 = -((-100000000) // (1 if t5 else leverage_hundredths))
+    t7 = qty == 0
+    t8 = qty + order_qty
+    t9 = order_qty < 0
+    t10 = qty < 0
+    t11 = (0 if (((-order_qty) if t9 else order_qty) > ((-qty) if t10 else qty)) else t8) if (((qty > 0) and t9) or (t10 and (order_qty > 0))) else qty
+    t12 = (cost if (t11 == qty) else ((cost * t11) // (1 if t7 else qty))) + ((((t8 - t11) * 100) * order_price) // 100)
+    t13 = (-t12) if (t12 < 0) else t12
+    t14 = -((5000000000 - t13) // 5000000000)
+    t15 = (0 if (t14 <= 0) else t14) * 10000
+    t16 = 20000 + t15
+    t17 = qty * 100
+    t18 = (((-((-(t13 * (10000 + t15))) // 1000000)) + (-((-(((t13 + (-((-(t13 * (t16 if t5 else (t6 if (t6 >= t16) else t16)))) // 1000000))) + (0 if (t5 or (t8 == 0)) else pos_cross)) * 750)) // 1000000))) - ((-((-(t1 * (10000 + t3))) // 1000000)) + (-((-(((t1 + (-((-(t1 * (t4 if t5 else (t6 if (t6 >= t4) else t4)))) // 1000000))) + (0 if (t5 or t7) else pos_cross)) * 750)) // 1000000)))) - (((t17 * order_price) // 100) - ((t17 * mark_price) // 100))
+    t19 = (t0 + (0 if t7 else (0 if (t18 <= 0) else t18))) if (t0 > 0) else 0
+    return (t19,)
 
 
 def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int, order_qty: int, order_price: int, best_bid: int, best_ask: int) -> tuple[int, int, int, int, int, int, int, int, int]:
@@ -620,253 +212,58 @@ def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value
     returns (bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium, order_margin_before, order_margin_after, requirement).
     """
     t0 = order_qty > 0
-    t1 = order_price >= best_bid
-    t2 = order_price if t1 else best_bid
-    t3 = order_price if t0 else t2
-    t4 = order_qty * 100
-    t5 = t4 * t3
-    t6 = t5 // 100
-    t7 = t6 < 0
-    t8 = -t6
-    t9 = t8 if t7 else t6
-    t10 = t4 * order_price
-    t11 = t10 // 100
-    t12 = t4 * mark_price
-    t13 = t12 // 100
-    t14 = t11 - t13
-    t15 = t14 <= 0
-    t16 = 0 if t15 else t14
-    t17 = order_qty if t0 else 0
-    t18 = t9 if t0 else 0
-    t19 = t16 if t0 else 0
-    t20 = -order_qty
-    t21 = 0 if t0 else t20
-    t22 = 0 if t0 else t9
-    t23 = 0 if t0 else t16
-    t24 = bid_qty + t17
-    t25 = bid_value + t18
-    t26 = bid_premium + t19
-    t27 = ask_qty + t21
-    t28 = ask_value + t22
-    t29 = ask_premium + t23
-    t30 = cost < 0
-    t31 = -cost
-    t32 = t31 if t30 else cost
-    t33 = bid_value >= ask_value
-    t34 = bid_value if t33 else ask_value
-    t35 = t32 + t34
-    t36 = 5000000000 - t35
-    t37 = t36 // 5000000000
-    t38 = -t37
-    t39 = t38 <= 0
-    t40 = 0 if t39 else t38
-    t41 = t40 * 10000
-    t42 = 20000 + t41
-    t43 = -qty
-    t44 = t43 <= 0
-    t45 = 0 if t44 else t43
-    t46 = bid_qty <= t45
-    t47 = bid_qty if t46 else t45
-    t48 = qty <= 0
-    t49 = 0 if t48 else qty
-    t50 = ask_qty <= t49
-    t51 = ask_qty if t50 else t49
-    t52 = bid_qty - t47
-    t53 = ask_qty - t51
-    t54 = t52 - t53
-    t55 = t54 <= 0
-    t56 = 0 if t55 else t54
-    t57 = bid_value * t56
-    t58 = bid_qty == 0
-    t59 = 1 if t58 else bid_qty
-    t60 = -t57
-    t61 = t60 // t59
-    t62 = -t61
-    t63 = ask_value * t53
-    t64 = ask_qty == 0
-    t65 = 1 if t64 else ask_qty
-    t66 = -t63
-    t67 = t66 // t65
-    t68 = -t67
-    t69 = t62 + t68
-    t70 = bid_value * t52
-    t71 = -t70
-    t72 = t71 // t59
-    t73 = -t72
-    t74 = t73 + t68
-    t75 = bid_premium * t52
-    t76 = -t75
-    t77 = t76 // t59
-    t78 = -t77
-    t79 = ask_premium * t53
-    t80 = -t79
-    t81 = t80 // t65
-    t82 = -t81
-    t83 = t78 + t82
-    t84 = t69 * t42
-    t85 = -t84
-    t86 = t85 // 1000000
-    t87 = -t86
-    t88 = t74 * 750
-    t89 = -t88
-    t90 = t89 // 1000000
-    t91 = -t90
-    t92 = t74 + t87
-    t93 = t92 * 750
-    t94 = -t93
-    t95 = t94 // 1000000
-    t96 = -t95
-    t97 = t91 + t96
-    t98 = t87 + t83
-    t99 = t98 + t97
-    t100 = t25 >= t28
-    t101 = t25 if t100 else t28
-    t102 = t32 + t101
-    t103 = 5000000000 - t102
-    t104 = t103 // 5000000000
-    t105 = -t104
-    t106 = t105 <= 0
-    t107 = 0 if t106 else t105
-    t108 = t107 * 10000
-    t109 = 20000 + t108
-    t110 = t24 <= t45
-    t111 = t24 if t110 else t45
-    t112 = t27 <= t49
-    t113 = t27 if t112 else t49
-    t114 = t24 - t111
-    t115 = t27 - t113
-    t116 = t114 - t115
-    t117 = t116 <= 0
-    t118 = 0 if t117 else t116
-    t119 = t25 * t118
-    t120 = t24 == 0
-    t121 = 1 if t120 else t24
-    t122 = -t119
-    t123 = t122 // t121
-    t124 = -t123
-    t125 = t28 * t115
-    t126 = t27 == 0
-    t127 = 1 if t126 else t27
-    t128 = -t125
-    t129 = t128 // t127
-    t130 = -t129
-    t131 = t124 + t130
-    t132 = t25 * t114
-    t133 = -t132
-    t134 = t133 // t121
-    t135 = -t134
-    t136 = t135 + t130
-    t137 = t26 * t114
-    t138 = -t137
-    t139 = t138 // t121
-    t140 = -t139
-    t141 = t29 * t115
-    t142 = -t141
-    t143 = t142 // t127
-    t144 = -t143
-    t145 = t140 + t144
-    t146 = t131 * t109
-    t147 = -t146
-    t148 = t147 // 1000000
-    t149 = -t148
-    t150 = t136 * 750
-    t151 = -t150
-    t152 = t151 // 1000000
-    t153 = -t152
-    t154 = t136 + t149
-    t155 = t154 * 750
-    t156 = -t155
-    t157 = t156 // 1000000
-    t158 = -t157
-    t159 = t153 + t158
-    t160 = t149 + t145
-    t161 = t160 + t159
-    t162 = t161 - t99
-    t163 = 5000000000 - t32
-    t164 = t163 // 5000000000
-    t165 = -t164
-    t166 = t165 <= 0
-    t167 = 0 if t166 else t165
-    t168 = t167 * 10000
-    t169 = 20000 + t168
-    t170 = 10000 + t168
-    t171 = qty == 0
-    t172 = t32 * t169
-    t173 = -t172
-    t174 = t173 // 1000000
-    t175 = -t174
-    t176 = t32 + t175
-    t177 = t176 * 750
-    t178 = -t177
-    t179 = t178 // 1000000
-    t180 = -t179
-    t181 = qty > 0
-    t182 = t32 * t170
-    t183 = -t182
-    t184 = t183 // 1000000
-    t185 = -t184
-    t186 = t185 + t180
-    t187 = qty + order_qty
-    t188 = order_qty < 0
-    t189 = t181 and t188
-    t190 = qty < 0
-    t191 = t190 and t0
-    t192 = t189 or t191
-    t193 = t20 if t188 else order_qty
-    t194 = t43 if t190 else qty
-    t195 = t193 > t194
-    t196 = 0 if t195 else t187
-    t197 = t196 if t192 else qty
-    t198 = 1 if t171 else qty
-    t199 = t197 == qty
-    t200 = cost * t197
-    t201 = t200 // t198
-    t202 = cost if t199 else t201
-    t203 = t187 - t197
-    t204 = t203 * 100
-    t205 = t204 * order_price
-    t206 = t205 // 100
-    t207 = t202 + t206
-    t208 = t207 < 0
-    t209 = -t207
-    t210 = t209 if t208 else t207
-    t211 = 5000000000 - t210
-    t212 = t211 // 5000000000
-    t213 = -t212
-    t214 = t213 <= 0
-    t215 = 0 if t214 else t213
-    t216 = t215 * 10000
-    t217 = 20000 + t216
-    t218 = 10000 + t216
-    t219 = t210 * t217
-    t220 = -t219
-    t221 = t220 // 1000000
-    t222 = -t221
-    t223 = t210 + t222
-    t224 = t223 * 750
-    t225 = -t224
-    t226 = t225 // 1000000
-    t227 = -t226
-    t228 = t210 * t218
-    t229 = -t228
-    t230 = t229 // 1000000
-    t231 = -t230
-    t232 = t231 + t227
-    t233 = qty * 100
-    t234 = t233 * order_price
-    t235 = t234 // 100
-    t236 = t233 * mark_price
-    t237 = t236 // 100
-    t238 = t235 - t237
-    t239 = t232 - t186
-    t240 = t239 - t238
-    t241 = t240 <= 0
-    t242 = 0 if t241 else t240
-    t243 = 0 if t171 else t242
-    t244 = t162 > 0
-    t245 = t162 + t243
-    t246 = t245 if t244 else 0
-    return (t24, t25, t26, t27, t28, t29, t99, t161, t246)
+    t1 = order_qty * 100
+    t2 = (t1 * (order_price if t0 else (order_price if (order_price >= best_bid) else best_bid))) // 100
+    t3 = (-t2) if (t2 < 0) else t2
+    t4 = ((t1 * order_price) // 100) - ((t1 * mark_price) // 100)
+    t5 = 0 if (t4 <= 0) else t4
+    t6 = -order_qty
+    t7 = bid_qty + (order_qty if t0 else 0)
+    t8 = bid_value + (t3 if t0 else 0)
+    t9 = bid_premium + (t5 if t0 else 0)
+    t10 = ask_qty + (0 if t0 else t6)
+    t11 = ask_value + (0 if t0 else t3)
+    t12 = ask_premium + (0 if t0 else t5)
+    t13 = (-cost) if (cost < 0) else cost
+    t14 = -((5000000000 - (t13 + (bid_value if (bid_value >= ask_value) else ask_value))) // 5000000000)
+    t15 = -qty
+    t16 = 0 if (t15 <= 0) else t15
+    t17 = 0 if (qty <= 0) else qty
+    t18 = bid_qty - (bid_qty if (bid_qty <= t16) else t16)
+    t19 = ask_qty - (ask_qty if (ask_qty <= t17) else t17)
+    t20 = t18 - t19
+    t21 = 1 if (bid_qty == 0) else bid_qty
+    t22 = 1 if (ask_qty == 0) else ask_qty
+    t23 = -((-(ask_value * t19)) // t22)
+    t24 = (-((-(bid_value * t18)) // t21)) + t23
+    t25 = -((-(((-((-(bid_value * (0 if (t20 <= 0) else t20))) // t21)) + t23) * (20000 + ((0 if (t14 <= 0) else t14) * 10000)))) // 1000000)
+    t26 = (t25 + ((-((-(bid_premium * t18)) // t21)) + (-((-(ask_premium * t19)) // t22)))) + ((-((-(t24 * 750)) // 1000000)) + (-((-((t24 + t25) * 750)) // 1000000)))
+    t27 = -((5000000000 - (t13 + (t8 if (t8 >= t11) else t11))) // 5000000000)
+    t28 = t7 - (t7 if (t7 <= t16) else t16)
+    t29 = t10 - (t10 if (t10 <= t17) else t17)
+    t30 = t28 - t29
+    t31 = 1 if (t7 == 0) else t7
+    t32 = 1 if (t10 == 0) else t10
+    t33 = -((-(t11 * t29)) // t32)
+    t34 = (-((-(t8 * t28)) // t31)) + t33
+    t35 = -((-(((-((-(t8 * (0 if (t30 <= 0) else t30))) // t31)) + t33) * (20000 + ((0 if (t27 <= 0) else t27) * 10000)))) // 1000000)
+    t36 = (t35 + ((-((-(t9 * t28)) // t31)) + (-((-(t12 * t29)) // t32)))) + ((-((-(t34 * 750)) // 1000000)) + (-((-((t34 + t35) * 750)) // 1000000)))
+    t37 = t36 - t26
+    t38 = -((5000000000 - t13) // 5000000000)
+    t39 = (0 if (t38 <= 0) else t38) * 10000
+    t40 = qty == 0
+    t41 = qty + order_qty
+    t42 = order_qty < 0
+    t43 = qty < 0
+    t44 = (0 if ((t6 if t42 else order_qty) > (t15 if t43 else qty)) else t41) if (((qty > 0) and t42) or (t43 and t0)) else qty
+    t45 = (cost if (t44 == qty) else ((cost * t44) // (1 if t40 else qty))) + ((((t41 - t44) * 100) * order_price) // 100)
+    t46 = (-t45) if (t45 < 0) else t45
+    t47 = -((5000000000 - t46) // 5000000000)
+    t48 = (0 if (t47 <= 0) else t47) * 10000
+    t49 = qty * 100
+    t50 = (((-((-(t46 * (10000 + t48))) // 1000000)) + (-((-((t46 + (-((-(t46 * (20000 + t48))) // 1000000))) * 750)) // 1000000))) - ((-((-(t13 * (10000 + t39))) // 1000000)) + (-((-((t13 + (-((-(t13 * (20000 + t39))) // 1000000))) * 750)) // 1000000)))) - (((t49 * order_price) // 100) - ((t49 * mark_price) // 100))
+    t51 = (t37 + (0 if t40 else (0 if (t50 <= 0) else t50))) if (t37 > 0) else 0
+    return (t7, t8, t9, t10, t11, t12, t26, t36, t51)
 
 
 def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths: int, pos_cross: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int, order_qty: int, order_price: int, best_bid: int, best_ask: int) -> tuple[int, int, int, int, int, int, int, int, int]:
@@ -876,276 +273,87 @@ def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths:
     returns (bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium, order_margin_before, order_margin_after, requirement).
     """
     t0 = order_qty > 0
-    t1 = order_price >= best_bid
-    t2 = order_price if t1 else best_bid
-    t3 = order_price if t0 else t2
-    t4 = order_qty * 100
-    t5 = t4 * t3
-    t6 = t5 // 100
-    t7 = t6 < 0
-    t8 = -t6
-    t9 = t8 if t7 else t6
-    t10 = t4 * order_price
-    t11 = t10 // 100
-    t12 = t4 * mark_price
-    t13 = t12 // 100
-    t14 = t11 - t13
-    t15 = t14 <= 0
-    t16 = 0 if t15 else t14
-    t17 = order_qty if t0 else 0
-    t18 = t9 if t0 else 0
-    t19 = t16 if t0 else 0
-    t20 = -order_qty
-    t21 = 0 if t0 else t20
-    t22 = 0 if t0 else t9
-    t23 = 0 if t0 else t16
-    t24 = bid_qty + t17
-    t25 = bid_value + t18
-    t26 = bid_premium + t19
-    t27 = ask_qty + t21
-    t28 = ask_value + t22
-    t29 = ask_premium + t23
-    t30 = cost < 0
-    t31 = -cost
-    t32 = t31 if t30 else cost
-    t33 = bid_value >= ask_value
-    t34 = bid_value if t33 else ask_value
-    t35 = t32 + t34
-    t36 = 5000000000 - t35
-    t37 = t36 // 5000000000
-    t38 = -t37
-    t39 = t38 <= 0
-    t40 = 0 if t39 else t38
-    t41 = t40 * 10000
-    t42 = 20000 + t41
-    t43 = leverage_hundredths == 0
-    t44 = 1 if t43 else leverage_hundredths
-    t45 = (-100000000) // t44
-    t46 = -t45
-    t47 = t46 >= t42
-    t48 = t46 if t47 else t42
-    t49 = t42 if t43 else t48
-    t50 = -qty
-    t51 = t50 <= 0
-    t52 = 0 if t51 else t50
-    t53 = bid_qty <= t52
-    t54 = bid_qty if t53 else t52
-    t55 = qty <= 0
-    t56 = 0 if t55 else qty
-    t57 = ask_qty <= t56
-    t58 = ask_qty if t57 else t56
-    t59 = bid_qty - t54
-    t60 = ask_qty - t58
-    t61 = t59 - t60
-    t62 = t61 <= 0
-    t63 = 0 if t62 else t61
-    t64 = bid_value * t63
-    t65 = bid_qty == 0
-    t66 = 1 if t65 else bid_qty
-    t67 = -t64
-    t68 = t67 // t66
-    t69 = -t68
-    t70 = ask_value * t60
-    t71 = ask_qty == 0
-    t72 = 1 if t71 else ask_qty
-    t73 = -t70
-    t74 = t73 // t72
-    t75 = -t74
-    t76 = t69 + t75
-    t77 = bid_value * t59
-    t78 = -t77
-    t79 = t78 // t66
-    t80 = -t79
-    t81 = t80 + t75
-    t82 = bid_premium * t59
-    t83 = -t82
-    t84 = t83 // t66
-    t85 = -t84
-    t86 = ask_premium * t60
-    t87 = -t86
-    t88 = t87 // t72
-    t89 = -t88
-    t90 = t85 + t89
-    t91 = t76 * t49
-    t92 = -t91
-    t93 = t92 // 1000000
-    t94 = -t93
-    t95 = t81 * 750
-    t96 = -t95
-    t97 = t96 // 1000000
-    t98 = -t97
-    t99 = t81 + t94
-    t100 = t99 * 750
-    t101 = -t100
-    t102 = t101 // 1000000
-    t103 = -t102
-    t104 = t98 + t103
-    t105 = t94 + t90
-    t106 = t105 + t104
-    t107 = t25 >= t28
-    t108 = t25 if t107 else t28
-    t109 = t32 + t108
-    t110 = 5000000000 - t109
-    t111 = t110 // 5000000000
-    t112 = -t111
-    t113 = t112 <= 0
-    t114 = 0 if t113 else t112
-    t115 = t114 * 10000
-    t116 = 20000 + t115
-    t117 = t46 >= t116
-    t118 = t46 if t117 else t116
-    t119 = t116 if t43 else t118
-    t120 = t24 <= t52
-    t121 = t24 if t120 else t52
-    t122 = t27 <= t56
-    t123 = t27 if t122 else t56
-    t124 = t24 - t121
-    t125 = t27 - t123
-    t126 = t124 - t125
-    t127 = t126 <= 0
-    t128 = 0 if t127 else t126
-    t129 = t25 * t128
-    t130 = t24 == 0
-    t131 = 1 if t130 else t24
-    t132 = -t129
-    t133 = t132 // t131
-    t134 = -t133
-    t135 = t28 * t125
-    t136 = t27 == 0
-    t137 = 1 if t136 else t27
-    t138 = -t135
-    t139 = t138 // t137
-    t140 = -t139
-    t141 = t134 + t140
-    t142 = t25 * t124
-    t143 = -t142
-    t144 = t143 // t131
-    t145 = -t144
-    t146 = t145 + t140
-    t147 = t26 * t124
-    t148 = -t147
-    t149 = t148 // t131
-    t150 = -t149
-    t151 = t29 * t125
-    t152 = -t151
-    t153 = t152 // t137
-    t154 = -t153
-    t155 = t150 + t154
-    t156 = t141 * t119
-    t157 = -t156
-    t158 = t157 // 1000000
-    t159 = -t158
-    t160 = t146 * 750
-    t161 = -t160
-    t162 = t161 // 1000000
-    t163 = -t162
-    t164 = t146 + t159
-    t165 = t164 * 750
-    t166 = -t165
-    t167 = t166 // 1000000
-    t168 = -t167
-    t169 = t163 + t168
-    t170 = t159 + t155
-    t171 = t170 + t169
-    t172 = t171 - t106
-    t173 = 5000000000 - t32
-    t174 = t173 // 5000000000
-    t175 = -t174
-    t176 = t175 <= 0
-    t177 = 0 if t176 else t175
-    t178 = t177 * 10000
-    t179 = 20000 + t178
-    t180 = t46 >= t179
-    t181 = t46 if t180 else t179
-    t182 = t179 if t43 else t181
-    t183 = 10000 + t178
-    t184 = qty == 0
-    t185 = t43 or t184
-    t186 = 0 if t185 else pos_cross
-    t187 = t32 * t182
-    t188 = -t187
-    t189 = t188 // 1000000
-    t190 = -t189
-    t191 = t32 + t190
-    t192 = t191 + t186
-    t193 = t192 * 750
-    t194 = -t193
-    t195 = t194 // 1000000
-    t196 = -t195
-    t197 = qty > 0
-    t198 = t32 * t183
-    t199 = -t198
-    t200 = t199 // 1000000
-    t201 = -t200
-    t202 = t201 + t196
-    t203 = qty + order_qty
-    t204 = order_qty < 0
-    t205 = t197 and t204
-    t206 = qty < 0
-    t207 = t206 and t0
-    t208 = t205 or t207
-    t209 = t20 if t204 else order_qty
-    t210 = t50 if t206 else qty
-    t211 = t209 > t210
-    t212 = 0 if t211 else t203
-    t213 = t212 if t208 else qty
-    t214 = 1 if t184 else qty
-    t215 = t213 == qty
-    t216 = cost * t213
-    t217 = t216 // t214
-    t218 = cost if t215 else t217
-    t219 = t203 - t213
-    t220 = t219 * 100
-    t221 = t220 * order_price
-    t222 = t221 // 100
-    t223 = t218 + t222
-    t224 = t223 < 0
-    t225 = -t223
-    t226 = t225 if t224 else t223
-    t227 = 5000000000 - t226
-    t228 = t227 // 5000000000
-    t229 = -t228
-    t230 = t229 <= 0
-    t231 = 0 if t230 else t229
-    t232 = t231 * 10000
-    t233 = 20000 + t232
-    t234 = t46 >= t233
-    t235 = t46 if t234 else t233
-    t236 = t233 if t43 else t235
-    t237 = 10000 + t232
-    t238 = t203 == 0
-    t239 = t43 or t238
-    t240 = 0 if t239 else pos_cross
-    t241 = t226 * t236
-    t242 = -t241
-    t243 = t242 // 1000000
-    t244 = -t243
-    t245 = t226 + t244
-    t246 = t245 + t240
-    t247 = t246 * 750
-    t248 = -t247
-    t249 = t248 // 1000000
-    t250 = -t249
-    t251 = t226 * t237
-    t252 = -t251
-    t253 = t252 // 1000000
-    t254 = -t253
-    t255 = t254 + t250
-    t256 = qty * 100
-    t257 = t256 * order_price
-    t258 = t257 // 100
-    t259 = t256 * mark_price
-    t260 = t259 // 100
-    t261 = t258 - t260
-    t262 = t255 - t202
-    t263 = t262 - t261
-    t264 = t263 <= 0
-    t265 = 0 if t264 else t263
-    t266 = 0 if t184 else t265
-    t267 = t172 > 0
-    t268 = t172 + t266
-    t269 = t268 if t267 else 0
-    return (t24, t25, t26, t27, t28, t29, t106, t171, t269)
+    t1 = order_qty * 100
+    t2 = (t1 * (order_price if t0 else (order_price if (order_price >= best_bid) else best_bid))) // 100
+    t3 = (-t2) if (t2 < 0) else t2
+    t4 = ((t1 * order_price) // 100) - ((t1 * mark_price) // 100)
+    t5 = 0 if (t4 <= 0) else t4
+    t6 = -order_qty
+    t7 = bid_qty + (order_qty if t0 else 0)
+    t8 = bid_value + (t3 if t0 else 0)
+    t9 = bid_premium + (t5 if t0 else 0)
+    t10 = ask_qty + (0 if t0 else t6)
+    t11 = ask_value + (0 if t0 else t3)
+    t12 = ask_premium + (0 if t0 else t5)
+    t13 = (-cost) if (cost < 0) else cost
+    t14 = -((5000000000 - (t13 + (bid_value if (bid_value >= ask_value) else ask_value))) // 5000000000)
+    t15 = 20000 + ((0 if (t14 <= 0) else t14) * 10000)
+    t16 = leverage_hundredths == 0
+    t17 = -((-100000000) // (1 if t16 else leverage_hundredths))
+    t18 = -qty
+    t19 = 0 if (t18 <= 0) else t18
+    t20 = 0 if (qty <= 0) else qty
+    t21 = bid_qty - (bid_qty if (bid_qty <= t19) else t19)
+    t22 = ask_qty - (ask_qty if (ask_qty <= t20) else t20)
+    t23 = t21 - t22
+    t24 = 1 if (bid_qty == 0) else bid_qty
+    t25 = 1 if (ask_qty == 0) else ask_qty
+    t26 = -((-(ask_value * t22)) // t25)
+    t27 = (-((-(bid_value * t21)) // t24)) + t26
+    t28 = -((-(((-((-(bid_value * (0 if (t23 <= 0) else t23))) // t24)) + t26) * (t15 if t16 else (t17 if (t17 >= t15) else t15)))) // 1000000)
+    t29 = (t28 + ((-((-(bid_premium * t21)) // t24)) + (-((-(ask_premium * t22)) // t25)))) + ((-((-(t27 * 750)) // 1000000)) + (-((-((t27 + t28) * 750)) // 1000000)))
+    t30 = -((5000000000 - (t13 + (t8 if (t8 >= t11) else t11))) // 5000000000)
+    t31 = 20000 + ((0 if (t30 <= 0) else t30) * 10000)
+    t32 = t7 - (t7 if (t7 <= t19) else t19)
+    t33 = t10 - (t10 if (t10 <= t20) else t20)
+    t34 = t32 - t33
+    t35 = 1 if (t7 == 0) else t7
+    t36 = 1 if (t10 == 0) else t10
+    t37 = -((-(t11 * t33)) // t36)
+    t38 = (-((-(t8 * t32)) // t35)) + t37
+    t39 = -((-(((-((-(t8 * (0 if (t34 <= 0) else t34))) // t35)) + t37) * (t31 if t16 else (t17 if (t17 >= t31) else t31)))) // 1000000)
+    t40 = (t39 + ((-((-(t9 * t32)) // t35)) + (-((-(t12 * t33)) // t36)))) + ((-((-(t38 * 750)) // 1000000)) + (-((-((t38 + t39) * 750)) // 1000000)))
+    t41 = t40 - t29
+    t42 = -((5000000000 - t13) // 5000000000)
+    t43 = (0 if (t42 <= 0) else t42) * 10000
+    t44 = 20000 + t43
+    t45 = qty == 0
+    t46 = qty + order_qty
+    t47 = order_qty < 0
+    t48 = qty < 0
+    t49 = (0 if ((t6 if t47 else order_qty) > (t18 if t48 else qty)) else t46) if (((qty > 0) and t47) or (t48 and t0)) else qty
+    t50 = (cost if (t49 == qty) else ((cost * t49) // (1 if t45 else qty))) + ((((t46 - t49) * 100) * order_price) // 100)
+    t51 = (-t50) if (t50 < 0) else t50
+    t52 = -((5000000000 - t51) // 5000000000)
+    t53 = (0 if (t52 <= 0) else t52) * 10000
+    t54 = 20000 + t53
+    t55 = qty * 100
+    t56 = (((-((-(t51 * (10000 + t53))) // 1000000)) + (-((-(((t51 + (-((-(t51 * (t54 if t16 else (t17 if (t17 >= t54) else t54)))) // 1000000))) + (0 if (t16 or (t46 == 0)) else pos_cross)) * 750)) // 1000000))) - ((-((-(t13 * (10000 + t43))) // 1000000)) + (-((-(((t13 + (-((-(t13 * (t44 if t16 else (t17 if (t17 >= t44) else t44)))) // 1000000))) + (0 if (t16 or t45) else pos_cross)) * 750)) // 1000000)))) - (((t55 * order_price) // 100) - ((t55 * mark_price) // 100))
+    t57 = (t41 + (0 if t45 else (0 if (t56 <= 0) else t56))) if (t41 > 0) else 0
+    return (t7, t8, t9, t10, t11, t12, t29, t40, t57)
+
+
+def account_margin_cross_1(wallet: int, order_margin: int, qty: int, cost: int, mark_price: int) -> tuple[int, int, int, int, int, int, int, int, int, int]:
+    """margin, available and withdrawable balance of an account with one cross position: ETHUSD.
+
+    Equal to MRG-050, MRG-020 for this instrument (obligation KRN/account_margin_cross_1/ETHUSD);
+    returns (wallet_balance, unrealised_pnl, margin_balance, order_margin, position_margin, cross_maint_margin, available_margin, cross_unrealised_profit, withdrawable_margin, cross_margin_excess).
+    """
+    t0 = (-cost) if (cost < 0) else cost
+    t1 = -((5000000000 - t0) // 5000000000)
+    t2 = (0 if (t1 <= 0) else t1) * 10000
+    t3 = -((-(t0 * (20000 + t2))) // 1000000)
+    t4 = -((-((t0 + t3) * 750)) // 1000000)
+    t5 = (-((-(t0 * (10000 + t2))) // 1000000)) + t4
+    t6 = t3 + t4
+    t7 = (((qty * 100) * mark_price) // 100) - cost
+    t8 = 0 if (t7 <= 0) else t7
+    t9 = wallet + t7
+    t10 = (t9 - order_margin) - t6
+    t11 = t10 - t8
+    t12 = 0 if (t11 <= 0) else t11
+    t13 = t9 - t5
+    return (wallet, t7, t9, order_margin, t6, t5, t10, t8, t12, t13)
 
 
 def trade(buyer_qty: int, buyer_cost: int, seller_qty: int, seller_cost: int, qty: int, price: int, buyer_fee_ppm: int, seller_fee_ppm: int) -> tuple[int, int, int, int, int, int, int, int, int]:
@@ -1154,82 +362,24 @@ def trade(buyer_qty: int, buyer_cost: int, seller_qty: int, seller_cost: int, qt
     Equal to ACC-004 for this instrument (obligation KRN/trade/ETHUSD);
     returns (buyer_qty, buyer_cost, buyer_realised_pnl, buyer_commission, seller_qty, seller_cost, seller_realised_pnl, seller_commission, fee_pool_delta).
     """
-    t0 = qty * 100
-    t1 = t0 * price
-    t2 = t1 // 100
-    t3 = t2 < 0
-    t4 = -t2
-    t5 = t4 if t3 else t2
-    t6 = buyer_qty + qty
-    t7 = buyer_qty > 0
-    t8 = qty < 0
-    t9 = t7 and t8
-    t10 = buyer_qty < 0
-    t11 = qty > 0
-    t12 = t10 and t11
-    t13 = t9 or t12
-    t14 = -qty
-    t15 = t14 if t8 else qty
-    t16 = -buyer_qty
-    t17 = t16 if t10 else buyer_qty
-    t18 = t15 > t17
-    t19 = 0 if t18 else t6
-    t20 = t19 if t13 else buyer_qty
-    t21 = buyer_qty == 0
-    t22 = 1 if t21 else buyer_qty
-    t23 = t20 == buyer_qty
-    t24 = buyer_cost * t20
-    t25 = t24 // t22
-    t26 = buyer_cost if t23 else t25
-    t27 = t20 - buyer_qty
-    t28 = t27 * 100
-    t29 = t28 * price
-    t30 = t29 // 100
-    t31 = t6 - t20
-    t32 = t31 * 100
-    t33 = t32 * price
-    t34 = t33 // 100
-    t35 = t26 - buyer_cost
-    t36 = t35 - t30
-    t37 = t26 + t34
-    t38 = seller_qty + t14
-    t39 = seller_qty > 0
-    t40 = t14 < 0
-    t41 = t39 and t40
-    t42 = seller_qty < 0
-    t43 = t14 > 0
-    t44 = t42 and t43
-    t45 = t41 or t44
-    t46 = qty if t40 else t14
-    t47 = -seller_qty
-    t48 = t47 if t42 else seller_qty
-    t49 = t46 > t48
-    t50 = 0 if t49 else t38
-    t51 = t50 if t45 else seller_qty
-    t52 = seller_qty == 0
-    t53 = 1 if t52 else seller_qty
-    t54 = t51 == seller_qty
-    t55 = seller_cost * t51
-    t56 = t55 // t53
-    t57 = seller_cost if t54 else t56
-    t58 = t51 - seller_qty
-    t59 = t58 * 100
-    t60 = t59 * price
-    t61 = t60 // 100
-    t62 = t38 - t51
-    t63 = t62 * 100
-    t64 = t63 * price
-    t65 = t64 // 100
-    t66 = t57 - seller_cost
-    t67 = t66 - t61
-    t68 = t57 + t65
-    t69 = t5 * buyer_fee_ppm
-    t70 = -t69
-    t71 = t70 // 1000000
-    t72 = -t71
-    t73 = t5 * seller_fee_ppm
-    t74 = -t73
-    t75 = t74 // 1000000
-    t76 = -t75
-    t77 = t72 + t76
-    return (t6, t37, t36, t72, t38, t68, t67, t76, t77)
+    t0 = ((qty * 100) * price) // 100
+    t1 = (-t0) if (t0 < 0) else t0
+    t2 = buyer_qty + qty
+    t3 = qty < 0
+    t4 = buyer_qty < 0
+    t5 = -qty
+    t6 = (0 if ((t5 if t3 else qty) > ((-buyer_qty) if t4 else buyer_qty)) else t2) if (((buyer_qty > 0) and t3) or (t4 and (qty > 0))) else buyer_qty
+    t7 = buyer_cost if (t6 == buyer_qty) else ((buyer_cost * t6) // (1 if (buyer_qty == 0) else buyer_qty))
+    t8 = (t7 - buyer_cost) - ((((t6 - buyer_qty) * 100) * price) // 100)
+    t9 = t7 + ((((t2 - t6) * 100) * price) // 100)
+    t10 = seller_qty + t5
+    t11 = t5 < 0
+    t12 = seller_qty < 0
+    t13 = (0 if ((qty if t11 else t5) > ((-seller_qty) if t12 else seller_qty)) else t10) if (((seller_qty > 0) and t11) or (t12 and (t5 > 0))) else seller_qty
+    t14 = seller_cost if (t13 == seller_qty) else ((seller_cost * t13) // (1 if (seller_qty == 0) else seller_qty))
+    t15 = (t14 - seller_cost) - ((((t13 - seller_qty) * 100) * price) // 100)
+    t16 = t14 + ((((t10 - t13) * 100) * price) // 100)
+    t17 = -((-(t1 * buyer_fee_ppm)) // 1000000)
+    t18 = -((-(t1 * seller_fee_ppm)) // 1000000)
+    t19 = t17 + t18
+    return (t2, t9, t8, t17, t10, t16, t15, t18, t19)

@@ -15,88 +15,33 @@ def position_margin_cross(qty: int, cost: int, mark_price: int, cross_balance: i
     Equal to MRG-020 for this instrument (obligation KRN/position_margin_cross/XBTUSDT);
     returns (current_qty, leverage_hundredths, risk_steps, init_margin_req_ppm, maint_margin_req_ppm, pos_cost, pos_init, pos_comm, pos_cross, pos_margin, pos_maint, mark_value, unrealised_pnl, maint_margin, liquidation_price, bankrupt_price).
     """
-    t0 = cost < 0
-    t1 = -cost
-    t2 = t1 if t0 else cost
-    t3 = 1000000000000 - t2
-    t4 = t3 // 500000000000
-    t5 = -t4
-    t6 = t5 <= 0
-    t7 = 0 if t6 else t5
-    t8 = t7 * 10000
-    t9 = 20000 + t8
-    t10 = 10000 + t8
-    t11 = qty == 0
-    t12 = t2 * t9
-    t13 = -t12
-    t14 = t13 // 1000000
-    t15 = -t14
-    t16 = t2 + t15
-    t17 = t16 * 750
-    t18 = -t17
-    t19 = t18 // 1000000
-    t20 = -t19
-    t21 = qty > 0
-    t22 = -funding_rate_e8
-    t23 = funding_rate_e8 if t21 else t22
-    t24 = t23 <= 0
-    t25 = 0 if t24 else t23
-    t26 = t2 * t25
-    t27 = -t26
-    t28 = t27 // 100000000
-    t29 = -t28
-    t30 = t2 * t10
-    t31 = -t30
-    t32 = t31 // 1000000
-    t33 = -t32
-    t34 = t33 + t20
-    t35 = t34 + t29
-    t36 = t15 + t20
-    t37 = qty * mark_price
-    t38 = t37 // 100
-    t39 = t38 - cost
-    t40 = t36 + t39
-    t41 = qty < 0
-    t42 = -qty
-    t43 = t42 if t41 else qty
-    t44 = cross_balance - t35
-    t45 = t43 * 50
-    t46 = t45 == 0
-    t47 = 1 if t46 else t45
-    t48 = cost - t44
-    t49 = t48 * 100
-    t50 = -t49
-    t51 = t50 // t47
-    t52 = -t51
-    t53 = t52 * 50
-    t54 = t44 - cost
-    t55 = t54 * 100
-    t56 = t55 // t47
-    t57 = t56 * 50
-    t58 = t53 if t21 else t57
-    t59 = t58 >= 50
-    t60 = t58 if t59 else 50
-    t61 = t60 <= 1000000000
-    t62 = t60 if t61 else 1000000000
-    t63 = 0 if t11 else t62
-    t64 = cross_balance - t20
-    t65 = cost - t64
-    t66 = t65 * 100
-    t67 = -t66
-    t68 = t67 // t47
-    t69 = -t68
-    t70 = t69 * 50
-    t71 = t64 - cost
-    t72 = t71 * 100
-    t73 = t72 // t47
-    t74 = t73 * 50
-    t75 = t70 if t21 else t74
-    t76 = t75 >= 50
-    t77 = t75 if t76 else 50
-    t78 = t77 <= 1000000000
-    t79 = t77 if t78 else 1000000000
-    t80 = 0 if t11 else t79
-    return (qty, 0, t7, t9, t10, cost, t15, t20, 0, t36, t35, t38, t39, t40, t63, t80)
+    t0 = (-cost) if (cost < 0) else cost
+    t1 = -((1000000000000 - t0) // 500000000000)
+    t2 = 0 if (t1 <= 0) else t1
+    t3 = t2 * 10000
+    t4 = 20000 + t3
+    t5 = 10000 + t3
+    t6 = qty == 0
+    t7 = -((-(t0 * t4)) // 1000000)
+    t8 = -((-((t0 + t7) * 750)) // 1000000)
+    t9 = qty > 0
+    t10 = funding_rate_e8 if t9 else (-funding_rate_e8)
+    t11 = ((-((-(t0 * t5)) // 1000000)) + t8) + (-((-(t0 * (0 if (t10 <= 0) else t10))) // 100000000))
+    t12 = t7 + t8
+    t13 = (qty * mark_price) // 100
+    t14 = t13 - cost
+    t15 = t12 + t14
+    t16 = cross_balance - t11
+    t17 = ((-qty) if (qty < 0) else qty) * 50
+    t18 = 1 if (t17 == 0) else t17
+    t19 = ((-((-((cost - t16) * 100)) // t18)) * 50) if t9 else ((((t16 - cost) * 100) // t18) * 50)
+    t20 = t19 if (t19 >= 50) else 50
+    t21 = 0 if t6 else (t20 if (t20 <= 1000000000) else 1000000000)
+    t22 = cross_balance - t8
+    t23 = ((-((-((cost - t22) * 100)) // t18)) * 50) if t9 else ((((t22 - cost) * 100) // t18) * 50)
+    t24 = t23 if (t23 >= 50) else 50
+    t25 = 0 if t6 else (t24 if (t24 <= 1000000000) else 1000000000)
+    return (qty, 0, t2, t4, t5, cost, t7, t8, 0, t12, t11, t13, t14, t15, t21, t25)
 
 
 def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths: int, pos_cross: int, funding_rate_e8: int) -> tuple[int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int]:
@@ -105,100 +50,38 @@ def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hund
     Equal to MRG-020 for this instrument (obligation KRN/position_margin_isolated/XBTUSDT);
     returns (current_qty, leverage_hundredths, risk_steps, init_margin_req_ppm, maint_margin_req_ppm, pos_cost, pos_init, pos_comm, pos_cross, pos_margin, pos_maint, mark_value, unrealised_pnl, maint_margin, liquidation_price, bankrupt_price).
     """
-    t0 = cost < 0
-    t1 = -cost
-    t2 = t1 if t0 else cost
-    t3 = 1000000000000 - t2
-    t4 = t3 // 500000000000
-    t5 = -t4
-    t6 = t5 <= 0
-    t7 = 0 if t6 else t5
-    t8 = t7 * 10000
-    t9 = 20000 + t8
-    t10 = leverage_hundredths == 0
-    t11 = 1 if t10 else leverage_hundredths
-    t12 = (-100000000) // t11
-    t13 = -t12
-    t14 = t13 >= t9
-    t15 = t13 if t14 else t9
-    t16 = t9 if t10 else t15
-    t17 = 10000 + t8
-    t18 = qty == 0
-    t19 = t10 or t18
-    t20 = 0 if t19 else pos_cross
-    t21 = t2 * t16
-    t22 = -t21
-    t23 = t22 // 1000000
-    t24 = -t23
-    t25 = t2 + t24
-    t26 = t25 + t20
-    t27 = t26 * 750
-    t28 = -t27
-    t29 = t28 // 1000000
-    t30 = -t29
-    t31 = qty > 0
-    t32 = -funding_rate_e8
-    t33 = funding_rate_e8 if t31 else t32
-    t34 = t33 <= 0
-    t35 = 0 if t34 else t33
-    t36 = t2 * t35
-    t37 = -t36
-    t38 = t37 // 100000000
-    t39 = -t38
-    t40 = t2 * t17
-    t41 = -t40
-    t42 = t41 // 1000000
-    t43 = -t42
-    t44 = t43 + t30
-    t45 = t44 + t39
-    t46 = t24 + t30
-    t47 = t46 + t20
-    t48 = qty * mark_price
-    t49 = t48 // 100
-    t50 = t49 - cost
-    t51 = 0 if t10 else t47
-    t52 = t47 + t50
-    t53 = qty < 0
-    t54 = -qty
-    t55 = t54 if t53 else qty
-    t56 = t51 - t45
-    t57 = t55 * 50
-    t58 = t57 == 0
-    t59 = 1 if t58 else t57
-    t60 = cost - t56
-    t61 = t60 * 100
-    t62 = -t61
-    t63 = t62 // t59
-    t64 = -t63
-    t65 = t64 * 50
-    t66 = t56 - cost
-    t67 = t66 * 100
-    t68 = t67 // t59
-    t69 = t68 * 50
-    t70 = t65 if t31 else t69
-    t71 = t70 >= 50
-    t72 = t70 if t71 else 50
-    t73 = t72 <= 1000000000
-    t74 = t72 if t73 else 1000000000
-    t75 = 0 if t18 else t74
-    t76 = t51 - t30
-    t77 = cost - t76
-    t78 = t77 * 100
-    t79 = -t78
-    t80 = t79 // t59
-    t81 = -t80
-    t82 = t81 * 50
-    t83 = t76 - cost
-    t84 = t83 * 100
-    t85 = t84 // t59
-    t86 = t85 * 50
-    t87 = t82 if t31 else t86
-    t88 = t87 >= 50
-    t89 = t87 if t88 else 50
-    t90 = t89 <= 1000000000
-    t91 = t89 if t90 else 1000000000
-    t92 = 0 if t18 else t91
-    return (qty, leverage_hundredths, t7, t16, t17, cost, t24, t30, t20, t47, t45, t49, t50, t52, t75, t92)
+    t0 = (-cost) if (cost < 0) else cost
+    t1 = -((1000000000000 - t0) // 500000000000)
+    t2 = 0 if (t1 <= 0) else t1
+    t3 = t2 * 10000
+    t4 = 20000 + t3
+    t5 = leverage_hundredths == 0
+    t6 = -((-100000000) // (1 if t5 else leverage_hundredths))
+    t7 = t4 if t5 else (t6 if (t6 >= t4) else t4)
+    t8 = 10000 + t3
+    t9 = qty == 0
+    t10 = 0 if (t5 or t9) else pos_cross
+    t11 = -((-(t0 * t7)) // 1000000)
+    t12 = -((-(((t0 + t11) + t10) * 750)) // 1000000)
+    t13 = qty > 0
+    t14 = funding_rate_e8 if t13 else (-funding_rate_e8)
+    t15 = ((-((-(t0 * t8)) // 1000000)) + t12) + (-((-(t0 * (0 if (t14 <= 0) else t14))) // 100000000))
+    t16 = (t11 + t12) + t10
+    t17 = (qty * mark_price) // 100
+    t18 = t17 - cost
+    t19 = 0 if t5 else t16
+    t20 = t16 + t18
+    t21 = t19 - t15
+    t22 = ((-qty) if (qty < 0) else qty) * 50
+    t23 = 1 if (t22 == 0) else t22
+    t24 = ((-((-((cost - t21) * 100)) // t23)) * 50) if t13 else ((((t21 - cost) * 100) // t23) * 50)
+    t25 = t24 if (t24 >= 50) else 50
+    t26 = 0 if t9 else (t25 if (t25 <= 1000000000) else 1000000000)
+    t27 = t19 - t12
+    t28 = ((-((-((cost - t27) * 100)) // t23)) * 50) if t13 else ((((t27 - cost) * 100) // t23) * 50)
+    t29 = t28 if (t28 >= 50) else 50
+    t30 = 0 if t9 else (t29 if (t29 <= 1000000000) else 1000000000)
+    return (qty, leverage_hundredths, t2, t7, t8, cost, t11, t12, t10, t16, t15, t17, t18, t20, t26, t30)
 
 
 def order_margin_cross(qty: int, cost: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int) -> tuple[int, int, int, int, int, int]:
@@ -207,77 +90,23 @@ def order_margin_cross(qty: int, cost: int, bid_qty: int, bid_value: int, bid_pr
     Equal to MRG-045, MRG-044 for this instrument (obligation KRN/order_margin_cross/XBTUSDT);
     returns (bid_qty_charged, ask_qty_charged, init_margin, premium, commission, total).
     """
-    t0 = cost < 0
-    t1 = -cost
-    t2 = t1 if t0 else cost
-    t3 = bid_value >= ask_value
-    t4 = bid_value if t3 else ask_value
-    t5 = t2 + t4
-    t6 = 1000000000000 - t5
-    t7 = t6 // 500000000000
-    t8 = -t7
-    t9 = t8 <= 0
-    t10 = 0 if t9 else t8
-    t11 = t10 * 10000
-    t12 = 20000 + t11
-    t13 = -qty
-    t14 = t13 <= 0
-    t15 = 0 if t14 else t13
-    t16 = bid_qty <= t15
-    t17 = bid_qty if t16 else t15
-    t18 = qty <= 0
-    t19 = 0 if t18 else qty
-    t20 = ask_qty <= t19
-    t21 = ask_qty if t20 else t19
-    t22 = bid_qty - t17
-    t23 = ask_qty - t21
-    t24 = t22 - t23
-    t25 = t24 <= 0
-    t26 = 0 if t25 else t24
-    t27 = bid_value * t26
-    t28 = bid_qty == 0
-    t29 = 1 if t28 else bid_qty
-    t30 = -t27
-    t31 = t30 // t29
-    t32 = -t31
-    t33 = ask_value * t23
-    t34 = ask_qty == 0
-    t35 = 1 if t34 else ask_qty
-    t36 = -t33
-    t37 = t36 // t35
-    t38 = -t37
-    t39 = t32 + t38
-    t40 = bid_value * t22
-    t41 = -t40
-    t42 = t41 // t29
-    t43 = -t42
-    t44 = t43 + t38
-    t45 = bid_premium * t22
-    t46 = -t45
-    t47 = t46 // t29
-    t48 = -t47
-    t49 = ask_premium * t23
-    t50 = -t49
-    t51 = t50 // t35
-    t52 = -t51
-    t53 = t48 + t52
-    t54 = t39 * t12
-    t55 = -t54
-    t56 = t55 // 1000000
-    t57 = -t56
-    t58 = t44 * 750
-    t59 = -t58
-    t60 = t59 // 1000000
-    t61 = -t60
-    t62 = t44 + t57
-    t63 = t62 * 750
-    t64 = -t63
-    t65 = t64 // 1000000
-    t66 = -t65
-    t67 = t61 + t66
-    t68 = t57 + t53
-    t69 = t68 + t67
-    return (t26, t23, t57, t53, t67, t69)
+    t0 = -((1000000000000 - (((-cost) if (cost < 0) else cost) + (bid_value if (bid_value >= ask_value) else ask_value))) // 500000000000)
+    t1 = -qty
+    t2 = 0 if (t1 <= 0) else t1
+    t3 = 0 if (qty <= 0) else qty
+    t4 = bid_qty - (bid_qty if (bid_qty <= t2) else t2)
+    t5 = ask_qty - (ask_qty if (ask_qty <= t3) else t3)
+    t6 = t4 - t5
+    t7 = 0 if (t6 <= 0) else t6
+    t8 = 1 if (bid_qty == 0) else bid_qty
+    t9 = 1 if (ask_qty == 0) else ask_qty
+    t10 = -((-(ask_value * t5)) // t9)
+    t11 = (-((-(bid_value * t4)) // t8)) + t10
+    t12 = (-((-(bid_premium * t4)) // t8)) + (-((-(ask_premium * t5)) // t9))
+    t13 = -((-(((-((-(bid_value * t7)) // t8)) + t10) * (20000 + ((0 if (t0 <= 0) else t0) * 10000)))) // 1000000)
+    t14 = (-((-(t11 * 750)) // 1000000)) + (-((-((t11 + t13) * 750)) // 1000000))
+    t15 = (t13 + t12) + t14
+    return (t7, t5, t13, t12, t14, t15)
 
 
 def order_margin_isolated(qty: int, cost: int, leverage_hundredths: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int) -> tuple[int, int, int, int, int, int]:
@@ -286,84 +115,26 @@ def order_margin_isolated(qty: int, cost: int, leverage_hundredths: int, bid_qty
     Equal to MRG-045, MRG-044 for this instrument (obligation KRN/order_margin_isolated/XBTUSDT);
     returns (bid_qty_charged, ask_qty_charged, init_margin, premium, commission, total).
     """
-    t0 = cost < 0
-    t1 = -cost
-    t2 = t1 if t0 else cost
-    t3 = bid_value >= ask_value
-    t4 = bid_value if t3 else ask_value
-    t5 = t2 + t4
-    t6 = 1000000000000 - t5
-    t7 = t6 // 500000000000
-    t8 = -t7
-    t9 = t8 <= 0
-    t10 = 0 if t9 else t8
-    t11 = t10 * 10000
-    t12 = 20000 + t11
-    t13 = leverage_hundredths == 0
-    t14 = 1 if t13 else leverage_hundredths
-    t15 = (-100000000) // t14
-    t16 = -t15
-    t17 = t16 >= t12
-    t18 = t16 if t17 else t12
-    t19 = t12 if t13 else t18
-    t20 = -qty
-    t21 = t20 <= 0
-    t22 = 0 if t21 else t20
-    t23 = bid_qty <= t22
-    t24 = bid_qty if t23 else t22
-    t25 = qty <= 0
-    t26 = 0 if t25 else qty
-    t27 = ask_qty <= t26
-    t28 = ask_qty if t27 else t26
-    t29 = bid_qty - t24
-    t30 = ask_qty - t28
-    t31 = t29 - t30
-    t32 = t31 <= 0
-    t33 = 0 if t32 else t31
-    t34 = bid_value * t33
-    t35 = bid_qty == 0
-    t36 = 1 if t35 else bid_qty
-    t37 = -t34
-    t38 = t37 // t36
-    t39 = -t38
-    t40 = ask_value * t30
-    t41 = ask_qty == 0
-    t42 = 1 if t41 else ask_qty
-    t43 = -t40
-    t44 = t43 // t42
-    t45 = -t44
-    t46 = t39 + t45
-    t47 = bid_value * t29
-    t48 = -t47
-    t49 = t48 // t36
-    t50 = -t49
-    t51 = t50 + t45
-    t52 = bid_premium * t29
-    t53 = -t52
-    t54 = t53 // t36
-    t55 = -t54
-    t56 = ask_premium * t30
-    t57 = -t56
-    t58 = t57 // t42
-    t59 = -t58
-    t60 = t55 + t59
-    t61 = t46 * t19
-    t62 = -t61
-    t63 = t62 // 1000000
-    t64 = -t63
-    t65 = t51 * 750
-    t66 = -t65
-    t67 = t66 // 1000000
-    t68 = -t67
-    t69 = t51 + t64
-    t70 = t69 * 750
-    t71 = -t70
-    t72 = t71 // 1000000
-    t73 = -t72
-    t74 = t68 + t73
-    t75 = t64 + t60
-    t76 = t75 + t74
-    return (t33, t30, t64, t60, t74, t76)
+    t0 = -((1000000000000 - (((-cost) if (cost < 0) else cost) + (bid_value if (bid_value >= ask_value) else ask_value))) // 500000000000)
+    t1 = 20000 + ((0 if (t0 <= 0) else t0) * 10000)
+    t2 = leverage_hundredths == 0
+    t3 = -((-100000000) // (1 if t2 else leverage_hundredths))
+    t4 = -qty
+    t5 = 0 if (t4 <= 0) else t4
+    t6 = 0 if (qty <= 0) else qty
+    t7 = bid_qty - (bid_qty if (bid_qty <= t5) else t5)
+    t8 = ask_qty - (ask_qty if (ask_qty <= t6) else t6)
+    t9 = t7 - t8
+    t10 = 0 if (t9 <= 0) else t9
+    t11 = 1 if (bid_qty == 0) else bid_qty
+    t12 = 1 if (ask_qty == 0) else ask_qty
+    t13 = -((-(ask_value * t8)) // t12)
+    t14 = (-((-(bid_value * t7)) // t11)) + t13
+    t15 = (-((-(bid_premium * t7)) // t11)) + (-((-(ask_premium * t8)) // t12))
+    t16 = -((-(((-((-(bid_value * t10)) // t11)) + t13) * (t1 if t2 else (t3 if (t3 >= t1) else t1)))) // 1000000)
+    t17 = (-((-(t14 * 750)) // 1000000)) + (-((-((t14 + t16) * 750)) // 1000000))
+    t18 = (t16 + t15) + t17
+    return (t10, t8, t16, t15, t17, t18)
 
 
 def order_term(order_qty: int, order_price: int, mark_price: int, best_bid: int, best_ask: int) -> tuple[int, int]:
@@ -372,23 +143,11 @@ def order_term(order_qty: int, order_price: int, mark_price: int, best_bid: int,
     Equal to MRG-040, CON-002, MRG-041 for this instrument (obligation KRN/order_term/XBTUSDT);
     returns (value, premium).
     """
-    t0 = order_price >= best_bid
-    t1 = order_price if t0 else best_bid
-    t2 = order_qty > 0
-    t3 = order_price if t2 else t1
-    t4 = order_qty * t3
-    t5 = t4 // 100
-    t6 = t5 < 0
-    t7 = -t5
-    t8 = t7 if t6 else t5
-    t9 = order_qty * order_price
-    t10 = t9 // 100
-    t11 = order_qty * mark_price
-    t12 = t11 // 100
-    t13 = t10 - t12
-    t14 = t13 <= 0
-    t15 = 0 if t14 else t13
-    return (t8, t15)
+    t0 = (order_qty * (order_price if (order_qty > 0) else (order_price if (order_price >= best_bid) else best_bid))) // 100
+    t1 = (-t0) if (t0 < 0) else t0
+    t2 = ((order_qty * order_price) // 100) - ((order_qty * mark_price) // 100)
+    t3 = 0 if (t2 <= 0) else t2
+    return (t1, t3)
 
 
 def order_requirement_cross(qty: int, cost: int, mark_price: int, order_margin_before: int, order_margin_after: int, order_qty: int, order_price: int) -> tuple[int]:
@@ -398,95 +157,21 @@ def order_requirement_cross(qty: int, cost: int, mark_price: int, order_margin_b
     returns (requirement).
     """
     t0 = order_margin_after - order_margin_before
-    t1 = cost < 0
-    t2 = -cost
-    t3 = t2 if t1 else cost
-    t4 = 1000000000000 - t3
-    t5 = t4 // 500000000000
-    t6 = -t5
-    t7 = t6 <= 0
-    t8 = 0 if t7 else t6
-    t9 = t8 * 10000
-    t10 = 20000 + t9
-    t11 = 10000 + t9
-    t12 = qty == 0
-    t13 = t3 * t10
-    t14 = -t13
-    t15 = t14 // 1000000
-    t16 = -t15
-    t17 = t3 + t16
-    t18 = t17 * 750
-    t19 = -t18
-    t20 = t19 // 1000000
-    t21 = -t20
-    t22 = qty > 0
-    t23 = t3 * t11
-    t24 = -t23
-    t25 = t24 // 1000000
-    t26 = -t25
-    t27 = t26 + t21
-    t28 = qty + order_qty
-    t29 = order_qty < 0
-    t30 = t22 and t29
-    t31 = qty < 0
-    t32 = order_qty > 0
-    t33 = t31 and t32
-    t34 = t30 or t33
-    t35 = -order_qty
-    t36 = t35 if t29 else order_qty
-    t37 = -qty
-    t38 = t37 if t31 else qty
-    t39 = t36 > t38
-    t40 = 0 if t39 else t28
-    t41 = t40 if t34 else qty
-    t42 = 1 if t12 else qty
-    t43 = t41 == qty
-    t44 = cost * t41
-    t45 = t44 // t42
-    t46 = cost if t43 else t45
-    t47 = t28 - t41
-    t48 = t47 * order_price
-    t49 = t48 // 100
-    t50 = t46 + t49
-    t51 = t50 < 0
-    t52 = -t50
-    t53 = t52 if t51 else t50
-    t54 = 1000000000000 - t53
-    t55 = t54 // 500000000000
-    t56 = -t55
-    t57 = t56 <= 0
-    t58 = 0 if t57 else t56
-    t59 = t58 * 10000
-    t60 = 20000 + t59
-    t61 = 10000 + t59
-    t62 = t53 * t60
-    t63 = -t62
-    t64 = t63 // 1000000
-    t65 = -t64
-    t66 = t53 + t65
-    t67 = t66 * 750
-    t68 = -t67
-    t69 = t68 // 1000000
-    t70 = -t69
-    t71 = t53 * t61
-    t72 = -t71
-    t73 = t72 // 1000000
-    t74 = -t73
-    t75 = t74 + t70
-    t76 = qty * order_price
-    t77 = t76 // 100
-    t78 = qty * mark_price
-    t79 = t78 // 100
-    t80 = t77 - t79
-    t81 = t75 - t27
-    t82 = t81 - t80
-    t83 = t82 <= 0
-    t84 = 0 if t83 else t82
-    t85 = 0 if t12 else t84
-    t86 = t0 > 0
-    t87 = t0 + t85
-    t88 = t87 if t86 else 0
-    return (t88,)
+    t1 = (-cost) if (cost < 0) else cost
+    t2 = -((1000000000000 - t1) // 500000000000)
+    t3 = (0 if (t2 <= 0) else t2) * 10000
+    t4 = qty == 0
+    t5 = qty + order_qty
+    t6 = order_qty < 0
+    t7 = qty < 0
+    t8 = (0 if (((-order_qty) if t6 else order_qty) > ((-qty) if t7 else qty)) else t5) if (((qty > 0) and t6) or (t7 and (order_qty > 0))) else qty
+    t9 = (cost if (t8 == qty) else ((cost * t8) // (1 if t4 else qty))) + (((t5 - t8) * order_price) // 100)
+    t10 = (-t9) if (t9 < 0) else t9
+    t11 = -((1000000000000 - t10) // 500000000000)
+    t12 = (0 if (t11 <= 0) else t11) * 10000
+    t13 = (((-((-(t10 * (10000 + t12))) // 1000000)) + (-((-((t10 + (-((-(t10 * (20000 + t12))) // 1000000))) * 750)) // 1000000))) - ((-((-(t1 * (10000 + t3))) // 1000000)) + (-((-((t1 + (-((-(t1 * (20000 + t3))) // 1000000))) * 750)) // 1000000)))) - (((qty * order_price) // 100) - ((qty * mark_price) // 100))
+    t14 = (t0 + (0 if t4 else (0 if (t13 <= 0) else t13))) if (t0 > 0) else 0
+    return (t14,)
 
 
 def order_requirement_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths: int, pos_cross: int, order_margin_before: int, order_margin_after: int, order_qty: int, order_price: int) -> tuple[int]:
@@ -496,112 +181,25 @@ def order_requirement_isolated(qty: int, cost: int, mark_price: int, leverage_hu
     returns (requirement).
     """
     t0 = order_margin_after - order_margin_before
-    t1 = cost < 0
-    t2 = -cost
-    t3 = t2 if t1 else cost
-    t4 = 1000000000000 - t3
-    t5 = t4 // 500000000000
-    t6 = -t5
-    t7 = t6 <= 0
-    t8 = 0 if t7 else t6
-    t9 = t8 * 10000
-    t10 = 20000 + t9
-    t11 = leverage_hundredths == 0
-    t12 = 1 if t11 else leverage_hundredths
-    t13 = (-100000000) // t12
-    t14 = -t13
-    t15 = t14 >= t10
-    t16 = t14 if t15 else t10
-    t17 = t10 if t11 else t16
-    t18 = 10000 + t9
-    t19 = qty == 0
-    t20 = t11 or t19
-    t21 = 0 if t20 else pos_cross
-    t22 = t3 * t17
-    t23 = -t22
-    t24 = t23 // 1000000
-    t25 = -t24
-    t26 = t3 + t25
-    t27 = t26 + t21
-    t28 = t27 * 750
-    t29 = -t28
-    t30 = t29 // 1000000
-    t31 = -t30
-    t32 = qty > 0
-    t33 = t3 * t18
-    t34 = -t33
-    t35 = t34 // 1000000
-    t36 = -t35
-    t37 = t36 + t31
-    t38 = qty + order_qty
-    t39 = order_qty < 0
-    t40 = t32 and t39
-    t41 = qty < 0
-    t42 = order_qty > 0
-    t43 = t41 and t42
-    t44 = t40 or t43
-    t45 = -order_qty
-    t46 = t45 if t39 else order_qty
-    t47 = -qty
-    t48 = t47 if t41 else qty
-    t49 = t46 > t48
-    t50 = 0 if t49 else t38
-    t51 = t50 if t44 else qty
-    t52 = 1 if t19 else qty
-    t53 = t51 == qty
-    t54 = cost * t51
-    t55 = t54 // t52
-    t56 = cost if t53 else t55
-    t57 = t38 - t51
-    t58 = t57 * order_price
-    t59 = t58 // 100
-    t60 = t56 + t59
-    t61 = t60 < 0
-    t62 = -t60
-    t63 = t62 if t61 else t60
-    t64 = 1000000000000 - t63
-    t65 = t64 // 500000000000
-    t66 = -t65
-    t67 = t66 <= 0
-    t68 = 0 if t67 else t66
-    t69 = t68 * 10000
-    t70 = 20000 + t69
-    t71 = t14 >= t70
-    t72 = t14 if t71 else t70
-    t73 = t70 if t11 else t72
-    t74 = 10000 + t69
-    t75 = t38 == 0
-    t76 = t11 or t75
-    t77 = 0 if t76 else pos_cross
-    t78 = t63 * t73
-    t79 = -t78
-    t80 = t79 // 1000000
-    t81 = -t80
-    t82 = t63 + t81
-    t83 = t82 + t77
-    t84 = t83 * 750
-    t85 = -t84
-    t86 = t85 // 1000000
-    t87 = -t86
-    t88 = t63 * t74
-    t89 = -t88
-    t90 = t89 // 1000000
-    t91 = -t90
-    t92 = t91 + t87
-    t93 = qty * order_price
-    t94 = t93 // 100
-    t95 = qty * mark_price
-    t96 = t95 // 100
-    t97 = t94 - t96
-    t98 = t92 - t37
-    t99 = t98 - t97
-    t100 = t99 <= 0
-    t101 = 0 if t100 else t99
-    t102 = 0 if t19 else t101
-    t103 = t0 > 0
-    t104 = t0 + t102
-    t105 = t104 if t103 else 0
-    return (t105,)
+    t1 = (-cost) if (cost < 0) else cost
+    t2 = -((1000000000000 - t1) // 500000000000)
+    t3 = (0 if (t2 <= 0) else t2) * 10000
+    t4 = 20000 + t3
+    t5 = leverage_hundredths == 0
+    t6 = -((-100000000) // (1 if t5 else leverage_hundredths))
+    t7 = qty == 0
+    t8 = qty + order_qty
+    t9 = order_qty < 0
+    t10 = qty < 0
+    t11 = (0 if (((-order_qty) if t9 else order_qty) > ((-qty) if t10 else qty)) else t8) if (((qty > 0) and t9) or (t10 and (order_qty > 0))) else qty
+    t12 = (cost if (t11 == qty) else ((cost * t11) // (1 if t7 else qty))) + (((t8 - t11) * order_price) // 100)
+    t13 = (-t12) if (t12 < 0) else t12
+    t14 = -((1000000000000 - t13) // 500000000000)
+    t15 = (0 if (t14 <= 0) else t14) * 10000
+    t16 = 20000 + t15
+    t17 = (((-((-(t13 * (10000 + t15))) // 1000000)) + (-((-(((t13 + (-((-(t13 * (t16 if t5 else (t6 if (t6 >= t16) else t16)))) // 1000000))) + (0 if (t5 or (t8 == 0)) else pos_cross)) * 750)) // 1000000))) - ((-((-(t1 * (10000 + t3))) // 1000000)) + (-((-(((t1 + (-((-(t1 * (t4 if t5 else (t6 if (t6 >= t4) else t4)))) // 1000000))) + (0 if (t5 or t7) else pos_cross)) * 750)) // 1000000)))) - (((qty * order_price) // 100) - ((qty * mark_price) // 100))
+    t18 = (t0 + (0 if t7 else (0 if (t17 <= 0) else t17))) if (t0 > 0) else 0
+    return (t18,)
 
 
 def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int, order_qty: int, order_price: int, best_bid: int, best_ask: int) -> tuple[int, int, int, int, int, int, int, int, int]:
@@ -611,250 +209,56 @@ def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value
     returns (bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium, order_margin_before, order_margin_after, requirement).
     """
     t0 = order_qty > 0
-    t1 = order_price >= best_bid
-    t2 = order_price if t1 else best_bid
-    t3 = order_price if t0 else t2
-    t4 = order_qty * t3
-    t5 = t4 // 100
-    t6 = t5 < 0
-    t7 = -t5
-    t8 = t7 if t6 else t5
-    t9 = order_qty * order_price
-    t10 = t9 // 100
-    t11 = order_qty * mark_price
-    t12 = t11 // 100
-    t13 = t10 - t12
-    t14 = t13 <= 0
-    t15 = 0 if t14 else t13
-    t16 = order_qty if t0 else 0
-    t17 = t8 if t0 else 0
-    t18 = t15 if t0 else 0
-    t19 = -order_qty
-    t20 = 0 if t0 else t19
-    t21 = 0 if t0 else t8
-    t22 = 0 if t0 else t15
-    t23 = bid_qty + t16
-    t24 = bid_value + t17
-    t25 = bid_premium + t18
-    t26 = ask_qty + t20
-    t27 = ask_value + t21
-    t28 = ask_premium + t22
-    t29 = cost < 0
-    t30 = -cost
-    t31 = t30 if t29 else cost
-    t32 = bid_value >= ask_value
-    t33 = bid_value if t32 else ask_value
-    t34 = t31 + t33
-    t35 = 1000000000000 - t34
-    t36 = t35 // 500000000000
-    t37 = -t36
-    t38 = t37 <= 0
-    t39 = 0 if t38 else t37
-    t40 = t39 * 10000
-    t41 = 20000 + t40
-    t42 = -qty
-    t43 = t42 <= 0
-    t44 = 0 if t43 else t42
-    t45 = bid_qty <= t44
-    t46 = bid_qty if t45 else t44
-    t47 = qty <= 0
-    t48 = 0 if t47 else qty
-    t49 = ask_qty <= t48
-    t50 = ask_qty if t49 else t48
-    t51 = bid_qty - t46
-    t52 = ask_qty - t50
-    t53 = t51 - t52
-    t54 = t53 <= 0
-    t55 = 0 if t54 else t53
-    t56 = bid_value * t55
-    t57 = bid_qty == 0
-    t58 = 1 if t57 else bid_qty
-    t59 = -t56
-    t60 = t59 // t58
-    t61 = -t60
-    t62 = ask_value * t52
-    t63 = ask_qty == 0
-    t64 = 1 if t63 else ask_qty
-    t65 = -t62
-    t66 = t65 // t64
-    t67 = -t66
-    t68 = t61 + t67
-    t69 = bid_value * t51
-    t70 = -t69
-    t71 = t70 // t58
-    t72 = -t71
-    t73 = t72 + t67
-    t74 = bid_premium * t51
-    t75 = -t74
-    t76 = t75 // t58
-    t77 = -t76
-    t78 = ask_premium * t52
-    t79 = -t78
-    t80 = t79 // t64
-    t81 = -t80
-    t82 = t77 + t81
-    t83 = t68 * t41
-    t84 = -t83
-    t85 = t84 // 1000000
-    t86 = -t85
-    t87 = t73 * 750
-    t88 = -t87
-    t89 = t88 // 1000000
-    t90 = -t89
-    t91 = t73 + t86
-    t92 = t91 * 750
-    t93 = -t92
-    t94 = t93 // 1000000
-    t95 = -t94
-    t96 = t90 + t95
-    t97 = t86 + t82
-    t98 = t97 + t96
-    t99 = t24 >= t27
-    t100 = t24 if t99 else t27
-    t101 = t31 + t100
-    t102 = 1000000000000 - t101
-    t103 = t102 // 500000000000
-    t104 = -t103
-    t105 = t104 <= 0
-    t106 = 0 if t105 else t104
-    t107 = t106 * 10000
-    t108 = 20000 + t107
-    t109 = t23 <= t44
-    t110 = t23 if t109 else t44
-    t111 = t26 <= t48
-    t112 = t26 if t111 else t48
-    t113 = t23 - t110
-    t114 = t26 - t112
-    t115 = t113 - t114
-    t116 = t115 <= 0
-    t117 = 0 if t116 else t115
-    t118 = t24 * t117
-    t119 = t23 == 0
-    t120 = 1 if t119 else t23
-    t121 = -t118
-    t122 = t121 // t120
-    t123 = -t122
-    t124 = t27 * t114
-    t125 = t26 == 0
-    t126 = 1 if t125 else t26
-    t127 = -t124
-    t128 = t127 // t126
-    t129 = -t128
-    t130 = t123 + t129
-    t131 = t24 * t113
-    t132 = -t131
-    t133 = t132 // t120
-    t134 = -t133
-    t135 = t134 + t129
-    t136 = t25 * t113
-    t137 = -t136
-    t138 = t137 // t120
-    t139 = -t138
-    t140 = t28 * t114
-    t141 = -t140
-    t142 = t141 // t126
-    t143 = -t142
-    t144 = t139 + t143
-    t145 = t130 * t108
-    t146 = -t145
-    t147 = t146 // 1000000
-    t148 = -t147
-    t149 = t135 * 750
-    t150 = -t149
-    t151 = t150 // 1000000
-    t152 = -t151
-    t153 = t135 + t148
-    t154 = t153 * 750
-    t155 = -t154
-    t156 = t155 // 1000000
-    t157 = -t156
-    t158 = t152 + t157
-    t159 = t148 + t144
-    t160 = t159 + t158
-    t161 = t160 - t98
-    t162 = 1000000000000 - t31
-    t163 = t162 // 500000000000
-    t164 = -t163
-    t165 = t164 <= 0
-    t166 = 0 if t165 else t164
-    t167 = t166 * 10000
-    t168 = 20000 + t167
-    t169 = 10000 + t167
-    t170 = qty == 0
-    t171 = t31 * t168
-    t172 = -t171
-    t173 = t172 // 1000000
-    t174 = -t173
-    t175 = t31 + t174
-    t176 = t175 * 750
-    t177 = -t176
-    t178 = t177 // 1000000
-    t179 = -t178
-    t180 = qty > 0
-    t181 = t31 * t169
-    t182 = -t181
-    t183 = t182 // 1000000
-    t184 = -t183
-    t185 = t184 + t179
-    t186 = qty + order_qty
-    t187 = order_qty < 0
-    t188 = t180 and t187
-    t189 = qty < 0
-    t190 = t189 and t0
-    t191 = t188 or t190
-    t192 = t19 if t187 else order_qty
-    t193 = t42 if t189 else qty
-    t194 = t192 > t193
-    t195 = 0 if t194 else t186
-    t196 = t195 if t191 else qty
-    t197 = 1 if t170 else qty
-    t198 = t196 == qty
-    t199 = cost * t196
-    t200 = t199 // t197
-    t201 = cost if t198 else t200
-    t202 = t186 - t196
-    t203 = t202 * order_price
-    t204 = t203 // 100
-    t205 = t201 + t204
-    t206 = t205 < 0
-    t207 = -t205
-    t208 = t207 if t206 else t205
-    t209 = 1000000000000 - t208
-    t210 = t209 // 500000000000
-    t211 = -t210
-    t212 = t211 <= 0
-    t213 = 0 if t212 else t211
-    t214 = t213 * 10000
-    t215 = 20000 + t214
-    t216 = 10000 + t214
-    t217 = t208 * t215
-    t218 = -t217
-    t219 = t218 // 1000000
-    t220 = -t219
-    t221 = t208 + t220
-    t222 = t221 * 750
-    t223 = -t222
-    t224 = t223 // 1000000
-    t225 = -t224
-    t226 = t208 * t216
-    t227 = -t226
-    t228 = t227 // 1000000
-    t229 = -t228
-    t230 = t229 + t225
-    t231 = qty * order_price
-    t232 = t231 // 100
-    t233 = qty * mark_price
-    t234 = t233 // 100
-    t235 = t232 - t234
-    t236 = t230 - t185
-    t237 = t236 - t235
-    t238 = t237 <= 0
-    t239 = 0 if t238 else t237
-    t240 = 0 if t170 else t239
-    t241 = t161 > 0
-    t242 = t161 + t240
-    t243 = t242 if t241 else 0
-    return (t23, t24, t25, t26, t27, t28, t98, t160, t243)
+    t1 = (order_qty * (order_price if t0 else (order_price if (order_price >= best_bid) else best_bid))) // 100
+    t2 = (-t1) if (t1 < 0) else t1
+    t3 = ((order_qty * order_price) // 100) - ((order_qty * mark_price) // 100)
+    t4 = 0 if (t3 <= 0) else t3
+    t5 = -order_qty
+    t6 = bid_qty + (order_qty if t0 else 0)
+    t7 = bid_value + (t2 if t0 else 0)
+    t8 = bid_premium + (t4 if t0 else 0)
+    t9 = ask_qty + (0 if t0 else t5)
+    t10 = ask_value + (0 if t0 else t2)
+    t11 = ask_premium + (0 if t0 else t4)
+    t12 = (-cost) if (cost < 0) else cost
+    t13 = -((1000000000000 - (t12 + (bid_value if (bid_value >= ask_value) else ask_value))) // 500000000000)
+    t14 = -qty
+    t15 = 0 if (t14 <= 0) else t14
+    t16 = 0 if (qty <= 0) else qty
+    t17 = bid_qty - (bid_qty if (bid_qty <= t15) else t15)
+    t18 = ask_qty - (ask_qty if (ask_qty <= t16) else t16)
+    t19 = t17 - t18
+    t20 = 1 if (bid_qty == 0) else bid_qty
+    t21 = 1 if (ask_qty == 0) else ask_qty
+    t22 = -((-(ask_value * t18)) // t21)
+    t23 = (-((-(bid_value * t17)) // t20)) + t22
+    t24 = -((-(((-((-(bid_value * (0 if (t19 <= 0) else t19))) // t20)) + t22) * (20000 + ((0 if (t13 <= 0) else t13) * 10000)))) // 1000000)
+    t25 = (t24 + ((-((-(bid_premium * t17)) // t20)) + (-((-(ask_premium * t18)) // t21)))) + ((-((-(t23 * 750)) // 1000000)) + (-((-((t23 + t24) * 750)) // 1000000)))
+    t26 = -((1000000000000 - (t12 + (t7 if (t7 >= t10) else t10))) // 500000000000)
+    t27 = t6 - (t6 if (t6 <= t15) else t15)
+    t28 = t9 - (t9 if (t9 <= t16) else t16)
+    t29 = t27 - t28
+    t30 = 1 if (t6 == 0) else t6
+    t31 = 1 if (t9 == 0) else t9
+    t32 = -((-(t10 * t28)) // t31)
+    t33 = (-((-(t7 * t27)) // t30)) + t32
+    t34 = -((-(((-((-(t7 * (0 if (t29 <= 0) else t29))) // t30)) + t32) * (20000 + ((0 if (t26 <= 0) else t26) * 10000)))) // 1000000)
+    t35 = (t34 + ((-((-(t8 * t27)) // t30)) + (-((-(t11 * t28)) // t31)))) + ((-((-(t33 * 750)) // 1000000)) + (-((-((t33 + t34) * 750)) // 1000000)))
+    t36 = t35 - t25
+    t37 = -((1000000000000 - t12) // 500000000000)
+    t38 = (0 if (t37 <= 0) else t37) * 10000
+    t39 = qty == 0
+    t40 = qty + order_qty
+    t41 = order_qty < 0
+    t42 = qty < 0
+    t43 = (0 if ((t5 if t41 else order_qty) > (t14 if t42 else qty)) else t40) if (((qty > 0) and t41) or (t42 and t0)) else qty
+    t44 = (cost if (t43 == qty) else ((cost * t43) // (1 if t39 else qty))) + (((t40 - t43) * order_price) // 100)
+    t45 = (-t44) if (t44 < 0) else t44
+    t46 = -((1000000000000 - t45) // 500000000000)
+    t47 = (0 if (t46 <= 0) else t46) * 10000
+    t48 = (((-((-(t45 * (10000 + t47))) // 1000000)) + (-((-((t45 + (-((-(t45 * (20000 + t47))) // 1000000))) * 750)) // 1000000))) - ((-((-(t12 * (10000 + t38))) // 1000000)) + (-((-((t12 + (-((-(t12 * (20000 + t38))) // 1000000))) * 750)) // 1000000)))) - (((qty * order_price) // 100) - ((qty * mark_price) // 100))
+    t49 = (t36 + (0 if t39 else (0 if (t48 <= 0) else t48))) if (t36 > 0) else 0
+    return (t6, t7, t8, t9, t10, t11, t25, t35, t49)
 
 
 def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths: int, pos_cross: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int, order_qty: int, order_price: int, best_bid: int, best_ask: int) -> tuple[int, int, int, int, int, int, int, int, int]:
@@ -864,273 +268,85 @@ def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths:
     returns (bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium, order_margin_before, order_margin_after, requirement).
     """
     t0 = order_qty > 0
-    t1 = order_price >= best_bid
-    t2 = order_price if t1 else best_bid
-    t3 = order_price if t0 else t2
-    t4 = order_qty * t3
-    t5 = t4 // 100
-    t6 = t5 < 0
-    t7 = -t5
-    t8 = t7 if t6 else t5
-    t9 = order_qty * order_price
-    t10 = t9 // 100
-    t11 = order_qty * mark_price
-    t12 = t11 // 100
-    t13 = t10 - t12
-    t14 = t13 <= 0
-    t15 = 0 if t14 else t13
-    t16 = order_qty if t0 else 0
-    t17 = t8 if t0 else 0
-    t18 = t15 if t0 else 0
-    t19 = -order_qty
-    t20 = 0 if t0 else t19
-    t21 = 0 if t0 else t8
-    t22 = 0 if t0 else t15
-    t23 = bid_qty + t16
-    t24 = bid_value + t17
-    t25 = bid_premium + t18
-    t26 = ask_qty + t20
-    t27 = ask_value + t21
-    t28 = ask_premium + t22
-    t29 = cost < 0
-    t30 = -cost
-    t31 = t30 if t29 else cost
-    t32 = bid_value >= ask_value
-    t33 = bid_value if t32 else ask_value
-    t34 = t31 + t33
-    t35 = 1000000000000 - t34
-    t36 = t35 // 500000000000
-    t37 = -t36
-    t38 = t37 <= 0
-    t39 = 0 if t38 else t37
-    t40 = t39 * 10000
-    t41 = 20000 + t40
-    t42 = leverage_hundredths == 0
-    t43 = 1 if t42 else leverage_hundredths
-    t44 = (-100000000) // t43
-    t45 = -t44
-    t46 = t45 >= t41
-    t47 = t45 if t46 else t41
-    t48 = t41 if t42 else t47
-    t49 = -qty
-    t50 = t49 <= 0
-    t51 = 0 if t50 else t49
-    t52 = bid_qty <= t51
-    t53 = bid_qty if t52 else t51
-    t54 = qty <= 0
-    t55 = 0 if t54 else qty
-    t56 = ask_qty <= t55
-    t57 = ask_qty if t56 else t55
-    t58 = bid_qty - t53
-    t59 = ask_qty - t57
-    t60 = t58 - t59
-    t61 = t60 <= 0
-    t62 = 0 if t61 else t60
-    t63 = bid_value * t62
-    t64 = bid_qty == 0
-    t65 = 1 if t64 else bid_qty
-    t66 = -t63
-    t67 = t66 // t65
-    t68 = -t67
-    t69 = ask_value * t59
-    t70 = ask_qty == 0
-    t71 = 1 if t70 else ask_qty
-    t72 = -t69
-    t73 = t72 // t71
-    t74 = -t73
-    t75 = t68 + t74
-    t76 = bid_value * t58
-    t77 = -t76
-    t78 = t77 // t65
-    t79 = -t78
-    t80 = t79 + t74
-    t81 = bid_premium * t58
-    t82 = -t81
-    t83 = t82 // t65
-    t84 = -t83
-    t85 = ask_premium * t59
-    t86 = -t85
-    t87 = t86 // t71
-    t88 = -t87
-    t89 = t84 + t88
-    t90 = t75 * t48
-    t91 = -t90
-    t92 = t91 // 1000000
-    t93 = -t92
-    t94 = t80 * 750
-    t95 = -t94
-    t96 = t95 // 1000000
-    t97 = -t96
-    t98 = t80 + t93
-    t99 = t98 * 750
-    t100 = -t99
-    t101 = t100 // 1000000
-    t102 = -t101
-    t103 = t97 + t102
-    t104 = t93 + t89
-    t105 = t104 + t103
-    t106 = t24 >= t27
-    t107 = t24 if t106 else t27
-    t108 = t31 + t107
-    t109 = 1000000000000 - t108
-    t110 = t109 // 500000000000
-    t111 = -t110
-    t112 = t111 <= 0
-    t113 = 0 if t112 else t111
-    t114 = t113 * 10000
-    t115 = 20000 + t114
-    t116 = t45 >= t115
-    t117 = t45 if t116 else t115
-    t118 = t115 if t42 else t117
-    t119 = t23 <= t51
-    t120 = t23 if t119 else t51
-    t121 = t26 <= t55
-    t122 = t26 if t121 else t55
-    t123 = t23 - t120
-    t124 = t26 - t122
-    t125 = t123 - t124
-    t126 = t125 <= 0
-    t127 = 0 if t126 else t125
-    t128 = t24 * t127
-    t129 = t23 == 0
-    t130 = 1 if t129 else t23
-    t131 = -t128
-    t132 = t131 // t130
-    t133 = -t132
-    t134 = t27 * t124
-    t135 = t26 == 0
-    t136 = 1 if t135 else t26
-    t137 = -t134
-    t138 = t137 // t136
-    t139 = -t138
-    t140 = t133 + t139
-    t141 = t24 * t123
-    t142 = -t141
-    t143 = t142 // t130
-    t144 = -t143
-    t145 = t144 + t139
-    t146 = t25 * t123
-    t147 = -t146
-    t148 = t147 // t130
-    t149 = -t148
-    t150 = t28 * t124
-    t151 = -t150
-    t152 = t151 // t136
-    t153 = -t152
-    t154 = t149 + t153
-    t155 = t140 * t118
-    t156 = -t155
-    t157 = t156 // 1000000
-    t158 = -t157
-    t159 = t145 * 750
-    t160 = -t159
-    t161 = t160 // 1000000
-    t162 = -t161
-    t163 = t145 + t158
-    t164 = t163 * 750
-    t165 = -t164
-    t166 = t165 // 1000000
-    t167 = -t166
-    t168 = t162 + t167
-    t169 = t158 + t154
-    t170 = t169 + t168
-    t171 = t170 - t105
-    t172 = 1000000000000 - t31
-    t173 = t172 // 500000000000
-    t174 = -t173
-    t175 = t174 <= 0
-    t176 = 0 if t175 else t174
-    t177 = t176 * 10000
-    t178 = 20000 + t177
-    t179 = t45 >= t178
-    t180 = t45 if t179 else t178
-    t181 = t178 if t42 else t180
-    t182 = 10000 + t177
-    t183 = qty == 0
-    t184 = t42 or t183
-    t185 = 0 if t184 else pos_cross
-    t186 = t31 * t181
-    t187 = -t186
-    t188 = t187 // 1000000
-    t189 = -t188
-    t190 = t31 + t189
-    t191 = t190 + t185
-    t192 = t191 * 750
-    t193 = -t192
-    t194 = t193 // 1000000
-    t195 = -t194
-    t196 = qty > 0
-    t197 = t31 * t182
-    t198 = -t197
-    t199 = t198 // 1000000
-    t200 = -t199
-    t201 = t200 + t195
-    t202 = qty + order_qty
-    t203 = order_qty < 0
-    t204 = t196 and t203
-    t205 = qty < 0
-    t206 = t205 and t0
-    t207 = t204 or t206
-    t208 = t19 if t203 else order_qty
-    t209 = t49 if t205 else qty
-    t210 = t208 > t209
-    t211 = 0 if t210 else t202
-    t212 = t211 if t207 else qty
-    t213 = 1 if t183 else qty
-    t214 = t212 == qty
-    t215 = cost * t212
-    t216 = t215 // t213
-    t217 = cost if t214 else t216
-    t218 = t202 - t212
-    t219 = t218 * order_price
-    t220 = t219 // 100
-    t221 = t217 + t220
-    t222 = t221 < 0
-    t223 = -t221
-    t224 = t223 if t222 else t221
-    t225 = 1000000000000 - t224
-    t226 = t225 // 500000000000
-    t227 = -t226
-    t228 = t227 <= 0
-    t229 = 0 if t228 else t227
-    t230 = t229 * 10000
-    t231 = 20000 + t230
-    t232 = t45 >= t231
-    t233 = t45 if t232 else t231
-    t234 = t231 if t42 else t233
-    t235 = 10000 + t230
-    t236 = t202 == 0
-    t237 = t42 or t236
-    t238 = 0 if t237 else pos_cross
-    t239 = t224 * t234
-    t240 = -t239
-    t241 = t240 // 1000000
-    t242 = -t241
-    t243 = t224 + t242
-    t244 = t243 + t238
-    t245 = t244 * 750
-    t246 = -t245
-    t247 = t246 // 1000000
-    t248 = -t247
-    t249 = t224 * t235
-    t250 = -t249
-    t251 = t250 // 1000000
-    t252 = -t251
-    t253 = t252 + t248
-    t254 = qty * order_price
-    t255 = t254 // 100
-    t256 = qty * mark_price
-    t257 = t256 // 100
-    t258 = t255 - t257
-    t259 = t253 - t201
-    t260 = t259 - t258
-    t261 = t260 <= 0
-    t262 = 0 if t261 else t260
-    t263 = 0 if t183 else t262
-    t264 = t171 > 0
-    t265 = t171 + t263
-    t266 = t265 if t264 else 0
-    return (t23, t24, t25, t26, t27, t28, t105, t170, t266)
+    t1 = (order_qty * (order_price if t0 else (order_price if (order_price >= best_bid) else best_bid))) // 100
+    t2 = (-t1) if (t1 < 0) else t1
+    t3 = ((order_qty * order_price) // 100) - ((order_qty * mark_price) // 100)
+    t4 = 0 if (t3 <= 0) else t3
+    t5 = -order_qty
+    t6 = bid_qty + (order_qty if t0 else 0)
+    t7 = bid_value + (t2 if t0 else 0)
+    t8 = bid_premium + (t4 if t0 else 0)
+    t9 = ask_qty + (0 if t0 else t5)
+    t10 = ask_value + (0 if t0 else t2)
+    t11 = ask_premium + (0 if t0 else t4)
+    t12 = (-cost) if (cost < 0) else cost
+    t13 = -((1000000000000 - (t12 + (bid_value if (bid_value >= ask_value) else ask_value))) // 500000000000)
+    t14 = 20000 + ((0 if (t13 <= 0) else t13) * 10000)
+    t15 = leverage_hundredths == 0
+    t16 = -((-100000000) // (1 if t15 else leverage_hundredths))
+    t17 = -qty
+    t18 = 0 if (t17 <= 0) else t17
+    t19 = 0 if (qty <= 0) else qty
+    t20 = bid_qty - (bid_qty if (bid_qty <= t18) else t18)
+    t21 = ask_qty - (ask_qty if (ask_qty <= t19) else t19)
+    t22 = t20 - t21
+    t23 = 1 if (bid_qty == 0) else bid_qty
+    t24 = 1 if (ask_qty == 0) else ask_qty
+    t25 = -((-(ask_value * t21)) // t24)
+    t26 = (-((-(bid_value * t20)) // t23)) + t25
+    t27 = -((-(((-((-(bid_value * (0 if (t22 <= 0) else t22))) // t23)) + t25) * (t14 if t15 else (t16 if (t16 >= t14) else t14)))) // 1000000)
+    t28 = (t27 + ((-((-(bid_premium * t20)) // t23)) + (-((-(ask_premium * t21)) // t24)))) + ((-((-(t26 * 750)) // 1000000)) + (-((-((t26 + t27) * 750)) // 1000000)))
+    t29 = -((1000000000000 - (t12 + (t7 if (t7 >= t10) else t10))) // 500000000000)
+    t30 = 20000 + ((0 if (t29 <= 0) else t29) * 10000)
+    t31 = t6 - (t6 if (t6 <= t18) else t18)
+    t32 = t9 - (t9 if (t9 <= t19) else t19)
+    t33 = t31 - t32
+    t34 = 1 if (t6 == 0) else t6
+    t35 = 1 if (t9 == 0) else t9
+    t36 = -((-(t10 * t32)) // t35)
+    t37 = (-((-(t7 * t31)) // t34)) + t36
+    t38 = -((-(((-((-(t7 * (0 if (t33 <= 0) else t33))) // t34)) + t36) * (t30 if t15 else (t16 if (t16 >= t30) else t30)))) // 1000000)
+    t39 = (t38 + ((-((-(t8 * t31)) // t34)) + (-((-(t11 * t32)) // t35)))) + ((-((-(t37 * 750)) // 1000000)) + (-((-((t37 + t38) * 750)) // 1000000)))
+    t40 = t39 - t28
+    t41 = -((1000000000000 - t12) // 500000000000)
+    t42 = (0 if (t41 <= 0) else t41) * 10000
+    t43 = 20000 + t42
+    t44 = qty == 0
+    t45 = qty + order_qty
+    t46 = order_qty < 0
+    t47 = qty < 0
+    t48 = (0 if ((t5 if t46 else order_qty) > (t17 if t47 else qty)) else t45) if (((qty > 0) and t46) or (t47 and t0)) else qty
+    t49 = (cost if (t48 == qty) else ((cost * t48) // (1 if t44 else qty))) + (((t45 - t48) * order_price) // 100)
+    t50 = (-t49) if (t49 < 0) else t49
+    t51 = -((1000000000000 - t50) // 500000000000)
+    t52 = (0 if (t51 <= 0) else t51) * 10000
+    t53 = 20000 + t52
+    t54 = (((-((-(t50 * (10000 + t52))) // 1000000)) + (-((-(((t50 + (-((-(t50 * (t53 if t15 else (t16 if (t16 >= t53) else t53)))) // 1000000))) + (0 if (t15 or (t45 == 0)) else pos_cross)) * 750)) // 1000000))) - ((-((-(t12 * (10000 + t42))) // 1000000)) + (-((-(((t12 + (-((-(t12 * (t43 if t15 else (t16 if (t16 >= t43) else t43)))) // 1000000))) + (0 if (t15 or t44) else pos_cross)) * 750)) // 1000000)))) - (((qty * order_price) // 100) - ((qty * mark_price) // 100))
+    t55 = (t40 + (0 if t44 else (0 if (t54 <= 0) else t54))) if (t40 > 0) else 0
+    return (t6, t7, t8, t9, t10, t11, t28, t39, t55)
+
+
+def account_margin_cross_1(wallet: int, order_margin: int, qty: int, cost: int, mark_price: int) -> tuple[int, int, int, int, int, int, int, int, int, int]:
+    """margin, available and withdrawable balance of an account with one cross position: XBTUSDT.
+
+    Equal to MRG-050, MRG-020 for this instrument (obligation KRN/account_margin_cross_1/XBTUSDT);
+    returns (wallet_balance, unrealised_pnl, margin_balance, order_margin, position_margin, cross_maint_margin, available_margin, cross_unrealised_profit, withdrawable_margin, cross_margin_excess).
+    """
+    t0 = (-cost) if (cost < 0) else cost
+    t1 = -((1000000000000 - t0) // 500000000000)
+    t2 = (0 if (t1 <= 0) else t1) * 10000
+    t3 = -((-(t0 * (20000 + t2))) // 1000000)
+    t4 = -((-((t0 + t3) * 750)) // 1000000)
+    t5 = (-((-(t0 * (10000 + t2))) // 1000000)) + t4
+    t6 = t3 + t4
+    t7 = ((qty * mark_price) // 100) - cost
+    t8 = 0 if (t7 <= 0) else t7
+    t9 = wallet + t7
+    t10 = (t9 - order_margin) - t6
+    t11 = t10 - t8
+    t12 = 0 if (t11 <= 0) else t11
+    t13 = t9 - t5
+    return (wallet, t7, t9, order_margin, t6, t5, t10, t8, t12, t13)
 
 
 def trade(buyer_qty: int, buyer_cost: int, seller_qty: int, seller_cost: int, qty: int, price: int, buyer_fee_ppm: int, seller_fee_ppm: int) -> tuple[int, int, int, int, int, int, int, int, int]:
@@ -1139,77 +355,24 @@ def trade(buyer_qty: int, buyer_cost: int, seller_qty: int, seller_cost: int, qt
     Equal to ACC-004 for this instrument (obligation KRN/trade/XBTUSDT);
     returns (buyer_qty, buyer_cost, buyer_realised_pnl, buyer_commission, seller_qty, seller_cost, seller_realised_pnl, seller_commission, fee_pool_delta).
     """
-    t0 = qty * price
-    t1 = t0 // 100
-    t2 = t1 < 0
-    t3 = -t1
-    t4 = t3 if t2 else t1
-    t5 = buyer_qty + qty
-    t6 = buyer_qty > 0
-    t7 = qty < 0
-    t8 = t6 and t7
-    t9 = buyer_qty < 0
-    t10 = qty > 0
-    t11 = t9 and t10
-    t12 = t8 or t11
-    t13 = -qty
-    t14 = t13 if t7 else qty
-    t15 = -buyer_qty
-    t16 = t15 if t9 else buyer_qty
-    t17 = t14 > t16
-    t18 = 0 if t17 else t5
-    t19 = t18 if t12 else buyer_qty
-    t20 = buyer_qty == 0
-    t21 = 1 if t20 else buyer_qty
-    t22 = t19 == buyer_qty
-    t23 = buyer_cost * t19
-    t24 = t23 // t21
-    t25 = buyer_cost if t22 else t24
-    t26 = t19 - buyer_qty
-    t27 = t26 * price
-    t28 = t27 // 100
-    t29 = t5 - t19
-    t30 = t29 * price
-    t31 = t30 // 100
-    t32 = t25 - buyer_cost
-    t33 = t32 - t28
-    t34 = t25 + t31
-    t35 = seller_qty + t13
-    t36 = seller_qty > 0
-    t37 = t13 < 0
-    t38 = t36 and t37
-    t39 = seller_qty < 0
-    t40 = t13 > 0
-    t41 = t39 and t40
-    t42 = t38 or t41
-    t43 = qty if t37 else t13
-    t44 = -seller_qty
-    t45 = t44 if t39 else seller_qty
-    t46 = t43 > t45
-    t47 = 0 if t46 else t35
-    t48 = t47 if t42 else seller_qty
-    t49 = seller_qty == 0
-    t50 = 1 if t49 else seller_qty
-    t51 = t48 == seller_qty
-    t52 = seller_cost * t48
-    t53 = t52 // t50
-    t54 = seller_cost if t51 else t53
-    t55 = t48 - seller_qty
-    t56 = t55 * price
-    t57 = t56 // 100
-    t58 = t35 - t48
-    t59 = t58 * price
-    t60 = t59 // 100
-    t61 = t54 - seller_cost
-    t62 = t61 - t57
-    t63 = t54 + t60
-    t64 = t4 * buyer_fee_ppm
-    t65 = -t64
-    t66 = t65 // 1000000
-    t67 = -t66
-    t68 = t4 * seller_fee_ppm
-    t69 = -t68
-    t70 = t69 // 1000000
-    t71 = -t70
-    t72 = t67 + t71
-    return (t5, t34, t33, t67, t35, t63, t62, t71, t72)
+    t0 = (qty * price) // 100
+    t1 = (-t0) if (t0 < 0) else t0
+    t2 = buyer_qty + qty
+    t3 = qty < 0
+    t4 = buyer_qty < 0
+    t5 = -qty
+    t6 = (0 if ((t5 if t3 else qty) > ((-buyer_qty) if t4 else buyer_qty)) else t2) if (((buyer_qty > 0) and t3) or (t4 and (qty > 0))) else buyer_qty
+    t7 = buyer_cost if (t6 == buyer_qty) else ((buyer_cost * t6) // (1 if (buyer_qty == 0) else buyer_qty))
+    t8 = (t7 - buyer_cost) - (((t6 - buyer_qty) * price) // 100)
+    t9 = t7 + (((t2 - t6) * price) // 100)
+    t10 = seller_qty + t5
+    t11 = t5 < 0
+    t12 = seller_qty < 0
+    t13 = (0 if ((qty if t11 else t5) > ((-seller_qty) if t12 else seller_qty)) else t10) if (((seller_qty > 0) and t11) or (t12 and (t5 > 0))) else seller_qty
+    t14 = seller_cost if (t13 == seller_qty) else ((seller_cost * t13) // (1 if (seller_qty == 0) else seller_qty))
+    t15 = (t14 - seller_cost) - (((t13 - seller_qty) * price) // 100)
+    t16 = t14 + (((t10 - t13) * price) // 100)
+    t17 = -((-(t1 * buyer_fee_ppm)) // 1000000)
+    t18 = -((-(t1 * seller_fee_ppm)) // 1000000)
+    t19 = t17 + t18
+    return (t2, t9, t8, t17, t10, t16, t15, t18, t19)

@@ -15,108 +15,35 @@ def position_margin_cross(qty: int, cost: int, mark_price: int, cross_balance: i
     Equal to MRG-020 for this instrument (obligation KRN/position_margin_cross/XBTZ26);
     returns (current_qty, leverage_hundredths, risk_steps, init_margin_req_ppm, maint_margin_req_ppm, pos_cost, pos_init, pos_comm, pos_cross, pos_margin, pos_maint, mark_value, unrealised_pnl, maint_margin, liquidation_price, bankrupt_price).
     """
-    t0 = cost < 0
-    t1 = -cost
-    t2 = t1 if t0 else cost
-    t3 = 20000000000 - t2
-    t4 = t3 // 15000000000
-    t5 = -t4
-    t6 = t5 <= 0
-    t7 = 0 if t6 else t5
-    t8 = t7 * 5000
-    t9 = 10000 + t8
-    t10 = 5000 + t8
-    t11 = qty == 0
-    t12 = t2 * t9
-    t13 = -t12
-    t14 = t13 // 1000000
-    t15 = -t14
-    t16 = t2 + t15
-    t17 = t16 * 750
-    t18 = -t17
-    t19 = t18 // 1000000
-    t20 = -t19
-    t21 = qty > 0
-    t22 = -funding_rate_e8
-    t23 = funding_rate_e8 if t21 else t22
-    t24 = t23 <= 0
-    t25 = 0 if t24 else t23
-    t26 = t2 * t25
-    t27 = -t26
-    t28 = t27 // 100000000
-    t29 = -t28
-    t30 = t2 * t10
-    t31 = -t30
-    t32 = t31 // 1000000
-    t33 = -t32
-    t34 = t33 + t20
-    t35 = t34 + t29
-    t36 = t15 + t20
-    t37 = qty // 100
-    t38 = -t37
-    t39 = 2000000000000 + mark_price
-    t40 = 2 * mark_price
-    t41 = t39 // t40
-    t42 = t38 * t41
-    t43 = t42 - cost
-    t44 = t36 + t43
-    t45 = qty < 0
-    t46 = -qty
-    t47 = t46 if t45 else qty
-    t48 = t47 // 100
-    t49 = cross_balance - t35
-    t50 = t48 == 0
-    t51 = 1 if t50 else t48
-    t52 = t49 - cost
-    t53 = t52 // t51
-    t54 = -t53
-    t55 = t54 >= 1
-    t56 = t54 if t55 else 1
-    t57 = t56 * 50
-    t58 = 1000000000000 // t57
-    t59 = t54 <= 0
-    t60 = t58 * 50
-    t61 = 100000000 if t59 else t60
-    t62 = t53 >= 1
-    t63 = t53 if t62 else 1
-    t64 = t63 * 50
-    t65 = (-1000000000000) // t64
-    t66 = -t65
-    t67 = t53 <= 0
-    t68 = t66 * 50
-    t69 = 100000000 if t67 else t68
-    t70 = t69 if t21 else t61
-    t71 = t70 >= 50
-    t72 = t70 if t71 else 50
-    t73 = t72 <= 100000000
-    t74 = t72 if t73 else 100000000
-    t75 = 0 if t11 else t74
-    t76 = cross_balance - t20
-    t77 = t76 - cost
-    t78 = t77 // t51
-    t79 = -t78
-    t80 = t79 >= 1
-    t81 = t79 if t80 else 1
-    t82 = t81 * 50
-    t83 = 1000000000000 // t82
-    t84 = t79 <= 0
-    t85 = t83 * 50
-    t86 = 100000000 if t84 else t85
-    t87 = t78 >= 1
-    t88 = t78 if t87 else 1
-    t89 = t88 * 50
-    t90 = (-1000000000000) // t89
-    t91 = -t90
-    t92 = t78 <= 0
-    t93 = t91 * 50
-    t94 = 100000000 if t92 else t93
-    t95 = t94 if t21 else t86
-    t96 = t95 >= 50
-    t97 = t95 if t96 else 50
-    t98 = t97 <= 100000000
-    t99 = t97 if t98 else 100000000
-    t100 = 0 if t11 else t99
-    return (qty, 0, t7, t9, t10, cost, t15, t20, 0, t36, t35, t42, t43, t44, t75, t100)
+    t0 = (-cost) if (cost < 0) else cost
+    t1 = -((20000000000 - t0) // 15000000000)
+    t2 = 0 if (t1 <= 0) else t1
+    t3 = t2 * 5000
+    t4 = 10000 + t3
+    t5 = 5000 + t3
+    t6 = qty == 0
+    t7 = -((-(t0 * t4)) // 1000000)
+    t8 = -((-((t0 + t7) * 750)) // 1000000)
+    t9 = qty > 0
+    t10 = funding_rate_e8 if t9 else (-funding_rate_e8)
+    t11 = ((-((-(t0 * t5)) // 1000000)) + t8) + (-((-(t0 * (0 if (t10 <= 0) else t10))) // 100000000))
+    t12 = t7 + t8
+    t13 = (-(qty // 100)) * ((2000000000000 + mark_price) // (2 * mark_price))
+    t14 = t13 - cost
+    t15 = t12 + t14
+    t16 = ((-qty) if (qty < 0) else qty) // 100
+    t17 = 1 if (t16 == 0) else t16
+    t18 = ((cross_balance - t11) - cost) // t17
+    t19 = -t18
+    t20 = (100000000 if (t18 <= 0) else ((-((-1000000000000) // ((t18 if (t18 >= 1) else 1) * 50))) * 50)) if t9 else (100000000 if (t19 <= 0) else ((1000000000000 // ((t19 if (t19 >= 1) else 1) * 50)) * 50))
+    t21 = t20 if (t20 >= 50) else 50
+    t22 = 0 if t6 else (t21 if (t21 <= 100000000) else 100000000)
+    t23 = ((cross_balance - t8) - cost) // t17
+    t24 = -t23
+    t25 = (100000000 if (t23 <= 0) else ((-((-1000000000000) // ((t23 if (t23 >= 1) else 1) * 50))) * 50)) if t9 else (100000000 if (t24 <= 0) else ((1000000000000 // ((t24 if (t24 >= 1) else 1) * 50)) * 50))
+    t26 = t25 if (t25 >= 50) else 50
+    t27 = 0 if t6 else (t26 if (t26 <= 100000000) else 100000000)
+    return (qty, 0, t2, t4, t5, cost, t7, t8, 0, t12, t11, t13, t14, t15, t22, t27)
 
 
 def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths: int, pos_cross: int, funding_rate_e8: int) -> tuple[int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int]:
@@ -125,120 +52,40 @@ def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hund
     Equal to MRG-020 for this instrument (obligation KRN/position_margin_isolated/XBTZ26);
     returns (current_qty, leverage_hundredths, risk_steps, init_margin_req_ppm, maint_margin_req_ppm, pos_cost, pos_init, pos_comm, pos_cross, pos_margin, pos_maint, mark_value, unrealised_pnl, maint_margin, liquidation_price, bankrupt_price).
     """
-    t0 = cost < 0
-    t1 = -cost
-    t2 = t1 if t0 else cost
-    t3 = 20000000000 - t2
-    t4 = t3 // 15000000000
-    t5 = -t4
-    t6 = t5 <= 0
-    t7 = 0 if t6 else t5
-    t8 = t7 * 5000
-    t9 = 10000 + t8
-    t10 = leverage_hundredths == 0
-    t11 = 1 if t10 else leverage_hundredths
-    t12 = (-100000000) // t11
-    t13 = -t12
-    t14 = t13 >= t9
-    t15 = t13 if t14 else t9
-    t16 = t9 if t10 else t15
-    t17 = 5000 + t8
-    t18 = qty == 0
-    t19 = t10 or t18
-    t20 = 0 if t19 else pos_cross
-    t21 = t2 * t16
-    t22 = -t21
-    t23 = t22 // 1000000
+    t0 = (-cost) if (cost < 0) else cost
+    t1 = -((20000000000 - t0) // 15000000000)
+    t2 = 0 if (t1 <= 0) else t1
+    t3 = t2 * 5000
+    t4 = 10000 + t3
+    t5 = leverage_hundredths == 0
+    t6 = -((-100000000) // (1 if t5 else leverage_hundredths))
+    t7 = t4 if t5 else (t6 if (t6 >= t4) else t4)
+    t8 = 5000 + t3
+    t9 = qty == 0
+    t10 = 0 if (t5 or t9) else pos_cross
+    t11 = -((-(t0 * t7)) // 1000000)
+    t12 = -((-(((t0 + t11) + t10) * 750)) // 1000000)
+    t13 = qty > 0
+    t14 = funding_rate_e8 if t13 else (-funding_rate_e8)
+    t15 = ((-((-(t0 * t8)) // 1000000)) + t12) + (-((-(t0 * (0 if (t14 <= 0) else t14))) // 100000000))
+    t16 = (t11 + t12) + t10
+    t17 = (-(qty // 100)) * ((2000000000000 + mark_price) // (2 * mark_price))
+    t18 = t17 - cost
+    t19 = 0 if t5 else t16
+    t20 = t16 + t18
+    t21 = ((-qty) if (qty < 0) else qty) // 100
+    t22 = 1 if (t21 == 0) else t21
+    t23 = ((t19 - t15) - cost) // t22
     t24 = -t23
-    t25 = t2 + t24
-    t26 = t25 + t20
-    t27 = t26 * 750
-    t28 = -t27
-    t29 = t28 // 1000000
-    t30 = -t29
-    t31 = qty > 0
-    t32 = -funding_rate_e8
-    t33 = funding_rate_e8 if t31 else t32
-    t34 = t33 <= 0
-    t35 = 0 if t34 else t33
-    t36 = t2 * t35
-    t37 = -t36
-    t38 = t37 // 100000000
-    t39 = -t38
-    t40 = t2 * t17
-    t41 = -t40
-    t42 = t41 // 1000000
-    t43 = -t42
-    t44 = t43 + t30
-    t45 = t44 + t39
-    t46 = t24 + t30
-    t47 = t46 + t20
-    t48 = qty // 100
-    t49 = -t48
-    t50 = 2000000000000 + mark_price
-    t51 = 2 * mark_price
-    t52 = t50 // t51
-    t53 = t49 * t52
-    t54 = t53 - cost
-    t55 = 0 if t10 else t47
-    t56 = t47 + t54
-    t57 = qty < 0
-    t58 = -qty
-    t59 = t58 if t57 else qty
-    t60 = t59 // 100
-    t61 = t55 - t45
-    t62 = t60 == 0
-    t63 = 1 if t62 else t60
-    t64 = t61 - cost
-    t65 = t64 // t63
-    t66 = -t65
-    t67 = t66 >= 1
-    t68 = t66 if t67 else 1
-    t69 = t68 * 50
-    t70 = 1000000000000 // t69
-    t71 = t66 <= 0
-    t72 = t70 * 50
-    t73 = 100000000 if t71 else t72
-    t74 = t65 >= 1
-    t75 = t65 if t74 else 1
-    t76 = t75 * 50
-    t77 = (-1000000000000) // t76
-    t78 = -t77
-    t79 = t65 <= 0
-    t80 = t78 * 50
-    t81 = 100000000 if t79 else t80
-    t82 = t81 if t31 else t73
-    t83 = t82 >= 50
-    t84 = t82 if t83 else 50
-    t85 = t84 <= 100000000
-    t86 = t84 if t85 else 100000000
-    t87 = 0 if t18 else t86
-    t88 = t55 - t30
-    t89 = t88 - cost
-    t90 = t89 // t63
-    t91 = -t90
-    t92 = t91 >= 1
-    t93 = t91 if t92 else 1
-    t94 = t93 * 50
-    t95 = 1000000000000 // t94
-    t96 = t91 <= 0
-    t97 = t95 * 50
-    t98 = 100000000 if t96 else t97
-    t99 = t90 >= 1
-    t100 = t90 if t99 else 1
-    t101 = t100 * 50
-    t102 = (-1000000000000) // t101
-    t103 = -t102
-    t104 = t90 <= 0
-    t105 = t103 * 50
-    t106 = 100000000 if t104 else t105
-    t107 = t106 if t31 else t98
-    t108 = t107 >= 50
-    t109 = t107 if t108 else 50
-    t110 = t109 <= 100000000
-    t111 = t109 if t110 else 100000000
-    t112 = 0 if t18 else t111
-    return (qty, leverage_hundredths, t7, t16, t17, cost, t24, t30, t20, t47, t45, t53, t54, t56, t87, t112)
+    t25 = (100000000 if (t23 <= 0) else ((-((-1000000000000) // ((t23 if (t23 >= 1) else 1) * 50))) * 50)) if t13 else (100000000 if (t24 <= 0) else ((1000000000000 // ((t24 if (t24 >= 1) else 1) * 50)) * 50))
+    t26 = t25 if (t25 >= 50) else 50
+    t27 = 0 if t9 else (t26 if (t26 <= 100000000) else 100000000)
+    t28 = ((t19 - t12) - cost) // t22
+    t29 = -t28
+    t30 = (100000000 if (t28 <= 0) else ((-((-1000000000000) // ((t28 if (t28 >= 1) else 1) * 50))) * 50)) if t13 else (100000000 if (t29 <= 0) else ((1000000000000 // ((t29 if (t29 >= 1) else 1) * 50)) * 50))
+    t31 = t30 if (t30 >= 50) else 50
+    t32 = 0 if t9 else (t31 if (t31 <= 100000000) else 100000000)
+    return (qty, leverage_hundredths, t2, t7, t8, cost, t11, t12, t10, t16, t15, t17, t18, t20, t27, t32)
 
 
 def order_margin_cross(qty: int, cost: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int) -> tuple[int, int, int, int, int, int]:
@@ -247,77 +94,23 @@ def order_margin_cross(qty: int, cost: int, bid_qty: int, bid_value: int, bid_pr
     Equal to MRG-045, MRG-044 for this instrument (obligation KRN/order_margin_cross/XBTZ26);
     returns (bid_qty_charged, ask_qty_charged, init_margin, premium, commission, total).
     """
-    t0 = cost < 0
-    t1 = -cost
-    t2 = t1 if t0 else cost
-    t3 = bid_value >= ask_value
-    t4 = bid_value if t3 else ask_value
-    t5 = t2 + t4
-    t6 = 20000000000 - t5
-    t7 = t6 // 15000000000
-    t8 = -t7
-    t9 = t8 <= 0
-    t10 = 0 if t9 else t8
-    t11 = t10 * 5000
-    t12 = 10000 + t11
-    t13 = -qty
-    t14 = t13 <= 0
-    t15 = 0 if t14 else t13
-    t16 = bid_qty <= t15
-    t17 = bid_qty if t16 else t15
-    t18 = qty <= 0
-    t19 = 0 if t18 else qty
-    t20 = ask_qty <= t19
-    t21 = ask_qty if t20 else t19
-    t22 = bid_qty - t17
-    t23 = ask_qty - t21
-    t24 = t23 - t22
-    t25 = t24 <= 0
-    t26 = 0 if t25 else t24
-    t27 = bid_value * t22
-    t28 = bid_qty == 0
-    t29 = 1 if t28 else bid_qty
-    t30 = -t27
-    t31 = t30 // t29
-    t32 = -t31
-    t33 = ask_value * t26
-    t34 = ask_qty == 0
-    t35 = 1 if t34 else ask_qty
-    t36 = -t33
-    t37 = t36 // t35
-    t38 = -t37
-    t39 = t32 + t38
-    t40 = ask_value * t23
-    t41 = -t40
-    t42 = t41 // t35
-    t43 = -t42
-    t44 = t32 + t43
-    t45 = bid_premium * t22
-    t46 = -t45
-    t47 = t46 // t29
-    t48 = -t47
-    t49 = ask_premium * t23
-    t50 = -t49
-    t51 = t50 // t35
-    t52 = -t51
-    t53 = t48 + t52
-    t54 = t39 * t12
-    t55 = -t54
-    t56 = t55 // 1000000
-    t57 = -t56
-    t58 = t44 * 750
-    t59 = -t58
-    t60 = t59 // 1000000
-    t61 = -t60
-    t62 = t44 + t57
-    t63 = t62 * 750
-    t64 = -t63
-    t65 = t64 // 1000000
-    t66 = -t65
-    t67 = t61 + t66
-    t68 = t57 + t53
-    t69 = t68 + t67
-    return (t22, t26, t57, t53, t67, t69)
+    t0 = -((20000000000 - (((-cost) if (cost < 0) else cost) + (bid_value if (bid_value >= ask_value) else ask_value))) // 15000000000)
+    t1 = -qty
+    t2 = 0 if (t1 <= 0) else t1
+    t3 = 0 if (qty <= 0) else qty
+    t4 = bid_qty - (bid_qty if (bid_qty <= t2) else t2)
+    t5 = ask_qty - (ask_qty if (ask_qty <= t3) else t3)
+    t6 = t5 - t4
+    t7 = 0 if (t6 <= 0) else t6
+    t8 = 1 if (bid_qty == 0) else bid_qty
+    t9 = -((-(bid_value * t4)) // t8)
+    t10 = 1 if (ask_qty == 0) else ask_qty
+    t11 = t9 + (-((-(ask_value * t5)) // t10))
+    t12 = (-((-(bid_premium * t4)) // t8)) + (-((-(ask_premium * t5)) // t10))
+    t13 = -((-((t9 + (-((-(ask_value * t7)) // t10))) * (10000 + ((0 if (t0 <= 0) else t0) * 5000)))) // 1000000)
+    t14 = (-((-(t11 * 750)) // 1000000)) + (-((-((t11 + t13) * 750)) // 1000000))
+    t15 = (t13 + t12) + t14
+    return (t4, t7, t13, t12, t14, t15)
 
 
 def order_margin_isolated(qty: int, cost: int, leverage_hundredths: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int) -> tuple[int, int, int, int, int, int]:
@@ -326,84 +119,26 @@ def order_margin_isolated(qty: int, cost: int, leverage_hundredths: int, bid_qty
     Equal to MRG-045, MRG-044 for this instrument (obligation KRN/order_margin_isolated/XBTZ26);
     returns (bid_qty_charged, ask_qty_charged, init_margin, premium, commission, total).
     """
-    t0 = cost < 0
-    t1 = -cost
-    t2 = t1 if t0 else cost
-    t3 = bid_value >= ask_value
-    t4 = bid_value if t3 else ask_value
-    t5 = t2 + t4
-    t6 = 20000000000 - t5
-    t7 = t6 // 15000000000
-    t8 = -t7
-    t9 = t8 <= 0
-    t10 = 0 if t9 else t8
-    t11 = t10 * 5000
-    t12 = 10000 + t11
-    t13 = leverage_hundredths == 0
-    t14 = 1 if t13 else leverage_hundredths
-    t15 = (-100000000) // t14
-    t16 = -t15
-    t17 = t16 >= t12
-    t18 = t16 if t17 else t12
-    t19 = t12 if t13 else t18
-    t20 = -qty
-    t21 = t20 <= 0
-    t22 = 0 if t21 else t20
-    t23 = bid_qty <= t22
-    t24 = bid_qty if t23 else t22
-    t25 = qty <= 0
-    t26 = 0 if t25 else qty
-    t27 = ask_qty <= t26
-    t28 = ask_qty if t27 else t26
-    t29 = bid_qty - t24
-    t30 = ask_qty - t28
-    t31 = t30 - t29
-    t32 = t31 <= 0
-    t33 = 0 if t32 else t31
-    t34 = bid_value * t29
-    t35 = bid_qty == 0
-    t36 = 1 if t35 else bid_qty
-    t37 = -t34
-    t38 = t37 // t36
-    t39 = -t38
-    t40 = ask_value * t33
-    t41 = ask_qty == 0
-    t42 = 1 if t41 else ask_qty
-    t43 = -t40
-    t44 = t43 // t42
-    t45 = -t44
-    t46 = t39 + t45
-    t47 = ask_value * t30
-    t48 = -t47
-    t49 = t48 // t42
-    t50 = -t49
-    t51 = t39 + t50
-    t52 = bid_premium * t29
-    t53 = -t52
-    t54 = t53 // t36
-    t55 = -t54
-    t56 = ask_premium * t30
-    t57 = -t56
-    t58 = t57 // t42
-    t59 = -t58
-    t60 = t55 + t59
-    t61 = t46 * t19
-    t62 = -t61
-    t63 = t62 // 1000000
-    t64 = -t63
-    t65 = t51 * 750
-    t66 = -t65
-    t67 = t66 // 1000000
-    t68 = -t67
-    t69 = t51 + t64
-    t70 = t69 * 750
-    t71 = -t70
-    t72 = t71 // 1000000
-    t73 = -t72
-    t74 = t68 + t73
-    t75 = t64 + t60
-    t76 = t75 + t74
-    return (t29, t33, t64, t60, t74, t76)
+    t0 = -((20000000000 - (((-cost) if (cost < 0) else cost) + (bid_value if (bid_value >= ask_value) else ask_value))) // 15000000000)
+    t1 = 10000 + ((0 if (t0 <= 0) else t0) * 5000)
+    t2 = leverage_hundredths == 0
+    t3 = -((-100000000) // (1 if t2 else leverage_hundredths))
+    t4 = -qty
+    t5 = 0 if (t4 <= 0) else t4
+    t6 = 0 if (qty <= 0) else qty
+    t7 = bid_qty - (bid_qty if (bid_qty <= t5) else t5)
+    t8 = ask_qty - (ask_qty if (ask_qty <= t6) else t6)
+    t9 = t8 - t7
+    t10 = 0 if (t9 <= 0) else t9
+    t11 = 1 if (bid_qty == 0) else bid_qty
+    t12 = -((-(bid_value * t7)) // t11)
+    t13 = 1 if (ask_qty == 0) else ask_qty
+    t14 = t12 + (-((-(ask_value * t8)) // t13))
+    t15 = (-((-(bid_premium * t7)) // t11)) + (-((-(ask_premium * t8)) // t13))
+    t16 = -((-((t12 + (-((-(ask_value * t10)) // t13))) * (t1 if t2 else (t3 if (t3 >= t1) else t1)))) // 1000000)
+    t17 = (-((-(t14 * 750)) // 1000000)) + (-((-((t14 + t16) * 750)) // 1000000))
+    t18 = (t16 + t15) + t17
+    return (t7, t10, t16, t15, t17, t18)
 
 
 def order_term(order_qty: int, order_price: int, mark_price: int, best_bid: int, best_ask: int) -> tuple[int, int]:
@@ -412,33 +147,13 @@ def order_term(order_qty: int, order_price: int, mark_price: int, best_bid: int,
     Equal to MRG-040, CON-002, MRG-041 for this instrument (obligation KRN/order_term/XBTZ26);
     returns (value, premium).
     """
-    t0 = best_ask > 0
-    t1 = best_ask < order_price
-    t2 = best_ask if t1 else order_price
-    t3 = t2 if t0 else order_price
-    t4 = order_qty > 0
-    t5 = t3 if t4 else order_price
-    t6 = order_qty // 100
-    t7 = -t6
-    t8 = 2000000000000 + t5
-    t9 = 2 * t5
-    t10 = t8 // t9
-    t11 = t7 * t10
-    t12 = t11 < 0
-    t13 = -t11
-    t14 = t13 if t12 else t11
-    t15 = 2000000000000 + order_price
-    t16 = 2 * order_price
-    t17 = t15 // t16
-    t18 = t7 * t17
-    t19 = 2000000000000 + mark_price
-    t20 = 2 * mark_price
-    t21 = t19 // t20
-    t22 = t7 * t21
-    t23 = t18 - t22
-    t24 = t23 <= 0
-    t25 = 0 if t24 else t23
-    return (t14, t25)
+    t0 = ((best_ask if (best_ask < order_price) else order_price) if (best_ask > 0) else order_price) if (order_qty > 0) else order_price
+    t1 = -(order_qty // 100)
+    t2 = t1 * ((2000000000000 + t0) // (2 * t0))
+    t3 = (-t2) if (t2 < 0) else t2
+    t4 = (t1 * ((2000000000000 + order_price) // (2 * order_price))) - (t1 * ((2000000000000 + mark_price) // (2 * mark_price)))
+    t5 = 0 if (t4 <= 0) else t4
+    return (t3, t5)
 
 
 def order_requirement_cross(qty: int, cost: int, mark_price: int, order_margin_before: int, order_margin_after: int, order_qty: int, order_price: int) -> tuple[int]:
@@ -448,102 +163,23 @@ def order_requirement_cross(qty: int, cost: int, mark_price: int, order_margin_b
     returns (requirement).
     """
     t0 = order_margin_after - order_margin_before
-    t1 = cost < 0
-    t2 = -cost
-    t3 = t2 if t1 else cost
-    t4 = 20000000000 - t3
-    t5 = t4 // 15000000000
-    t6 = -t5
-    t7 = t6 <= 0
-    t8 = 0 if t7 else t6
-    t9 = t8 * 5000
-    t10 = 10000 + t9
-    t11 = 5000 + t9
-    t12 = qty == 0
-    t13 = t3 * t10
-    t14 = -t13
-    t15 = t14 // 1000000
-    t16 = -t15
-    t17 = t3 + t16
-    t18 = t17 * 750
-    t19 = -t18
-    t20 = t19 // 1000000
-    t21 = -t20
-    t22 = qty > 0
-    t23 = t3 * t11
-    t24 = -t23
-    t25 = t24 // 1000000
-    t26 = -t25
-    t27 = t26 + t21
-    t28 = qty + order_qty
-    t29 = order_qty < 0
-    t30 = t22 and t29
-    t31 = qty < 0
-    t32 = order_qty > 0
-    t33 = t31 and t32
-    t34 = t30 or t33
-    t35 = -order_qty
-    t36 = t35 if t29 else order_qty
-    t37 = -qty
-    t38 = t37 if t31 else qty
-    t39 = t36 > t38
-    t40 = 0 if t39 else t28
-    t41 = t40 if t34 else qty
-    t42 = 1 if t12 else qty
-    t43 = t41 == qty
-    t44 = cost * t41
-    t45 = t44 // t42
-    t46 = cost if t43 else t45
-    t47 = 2000000000000 + order_price
-    t48 = 2 * order_price
-    t49 = t47 // t48
-    t50 = t28 - t41
-    t51 = t50 // 100
-    t52 = -t51
-    t53 = t52 * t49
-    t54 = t46 + t53
-    t55 = t54 < 0
-    t56 = -t54
-    t57 = t56 if t55 else t54
-    t58 = 20000000000 - t57
-    t59 = t58 // 15000000000
-    t60 = -t59
-    t61 = t60 <= 0
-    t62 = 0 if t61 else t60
-    t63 = t62 * 5000
-    t64 = 10000 + t63
-    t65 = 5000 + t63
-    t66 = t57 * t64
-    t67 = -t66
-    t68 = t67 // 1000000
-    t69 = -t68
-    t70 = t57 + t69
-    t71 = t70 * 750
-    t72 = -t71
-    t73 = t72 // 1000000
-    t74 = -t73
-    t75 = t57 * t65
-    t76 = -t75
-    t77 = t76 // 1000000
-    t78 = -t77
-    t79 = t78 + t74
-    t80 = qty // 100
-    t81 = -t80
-    t82 = t81 * t49
-    t83 = 2000000000000 + mark_price
-    t84 = 2 * mark_price
-    t85 = t83 // t84
-    t86 = t81 * t85
-    t87 = t82 - t86
-    t88 = t79 - t27
-    t89 = t88 - t87
-    t90 = t89 <= 0
-    t91 = 0 if t90 else t89
-    t92 = 0 if t12 else t91
-    t93 = t0 > 0
-    t94 = t0 + t92
-    t95 = t94 if t93 else 0
-    return (t95,)
+    t1 = (-cost) if (cost < 0) else cost
+    t2 = -((20000000000 - t1) // 15000000000)
+    t3 = (0 if (t2 <= 0) else t2) * 5000
+    t4 = qty == 0
+    t5 = qty + order_qty
+    t6 = order_qty < 0
+    t7 = qty < 0
+    t8 = (0 if (((-order_qty) if t6 else order_qty) > ((-qty) if t7 else qty)) else t5) if (((qty > 0) and t6) or (t7 and (order_qty > 0))) else qty
+    t9 = (2000000000000 + order_price) // (2 * order_price)
+    t10 = (cost if (t8 == qty) else ((cost * t8) // (1 if t4 else qty))) + ((-((t5 - t8) // 100)) * t9)
+    t11 = (-t10) if (t10 < 0) else t10
+    t12 = -((20000000000 - t11) // 15000000000)
+    t13 = (0 if (t12 <= 0) else t12) * 5000
+    t14 = -(qty // 100)
+    t15 = (((-((-(t11 * (5000 + t13))) // 1000000)) + (-((-((t11 + (-((-(t11 * (10000 + t13))) // 1000000))) * 750)) // 1000000))) - ((-((-(t1 * (5000 + t3))) // 1000000)) + (-((-((t1 + (-((-(t1 * (10000 + t3))) // 1000000))) * 750)) // 1000000)))) - ((t14 * t9) - (t14 * ((2000000000000 + mark_price) // (2 * mark_price))))
+    t16 = (t0 + (0 if t4 else (0 if (t15 <= 0) else t15))) if (t0 > 0) else 0
+    return (t16,)
 
 
 def order_requirement_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths: int, pos_cross: int, order_margin_before: int, order_margin_after: int, order_qty: int, order_price: int) -> tuple[int]:
@@ -553,119 +189,27 @@ def order_requirement_isolated(qty: int, cost: int, mark_price: int, leverage_hu
     returns (requirement).
     """
     t0 = order_margin_after - order_margin_before
-    t1 = cost < 0
-    t2 = -cost
-    t3 = t2 if t1 else cost
-    t4 = 20000000000 - t3
-    t5 = t4 // 15000000000
-    t6 = -t5
-    t7 = t6 <= 0
-    t8 = 0 if t7 else t6
-    t9 = t8 * 5000
-    t10 = 10000 + t9
-    t11 = leverage_hundredths == 0
-    t12 = 1 if t11 else leverage_hundredths
-    t13 = (-100000000) // t12
-    t14 = -t13
-    t15 = t14 >= t10
-    t16 = t14 if t15 else t10
-    t17 = t10 if t11 else t16
-    t18 = 5000 + t9
-    t19 = qty == 0
-    t20 = t11 or t19
-    t21 = 0 if t20 else pos_cross
-    t22 = t3 * t17
-    t23 = -t22
-    t24 = t23 // 1000000
-    t25 = -t24
-    t26 = t3 + t25
-    t27 = t26 + t21
-    t28 = t27 * 750
-    t29 = -t28
-    t30 = t29 // 1000000
-    t31 = -t30
-    t32 = qty > 0
-    t33 = t3 * t18
-    t34 = -t33
-    t35 = t34 // 1000000
-    t36 = -t35
-    t37 = t36 + t31
-    t38 = qty + order_qty
-    t39 = order_qty < 0
-    t40 = t32 and t39
-    t41 = qty < 0
-    t42 = order_qty > 0
-    t43 = t41 and t42
-    t44 = t40 or t43
-    t45 = -order_qty
-    t46 = t45 if t39 else order_qty
-    t47 = -qty
-    t48 = t47 if t41 else qty
-    t49 = t46 > t48
-    t50 = 0 if t49 else t38
-    t51 = t50 if t44 else qty
-    t52 = 1 if t19 else qty
-    t53 = t51 == qty
-    t54 = cost * t51
-    t55 = t54 // t52
-    t56 = cost if t53 else t55
-    t57 = 2000000000000 + order_price
-    t58 = 2 * order_price
-    t59 = t57 // t58
-    t60 = t38 - t51
-    t61 = t60 // 100
-    t62 = -t61
-    t63 = t62 * t59
-    t64 = t56 + t63
-    t65 = t64 < 0
-    t66 = -t64
-    t67 = t66 if t65 else t64
-    t68 = 20000000000 - t67
-    t69 = t68 // 15000000000
-    t70 = -t69
-    t71 = t70 <= 0
-    t72 = 0 if t71 else t70
-    t73 = t72 * 5000
-    t74 = 10000 + t73
-    t75 = t14 >= t74
-    t76 = t14 if t75 else t74
-    t77 = t74 if t11 else t76
-    t78 = 5000 + t73
-    t79 = t38 == 0
-    t80 = t11 or t79
-    t81 = 0 if t80 else pos_cross
-    t82 = t67 * t77
-    t83 = -t82
-    t84 = t83 // 1000000
-    t85 = -t84
-    t86 = t67 + t85
-    t87 = t86 + t81
-    t88 = t87 * 750
-    t89 = -t88
-    t90 = t89 // 1000000
-    t91 = -t90
-    t92 = t67 * t78
-    t93 = -t92
-    t94 = t93 // 1000000
-    t95 = -t94
-    t96 = t95 + t91
-    t97 = qty // 100
-    t98 = -t97
-    t99 = t98 * t59
-    t100 = 2000000000000 + mark_price
-    t101 = 2 * mark_price
-    t102 = t100 // t101
-    t103 = t98 * t102
-    t104 = t99 - t103
-    t105 = t96 - t37
-    t106 = t105 - t104
-    t107 = t106 <= 0
-    t108 = 0 if t107 else t106
-    t109 = 0 if t19 else t108
-    t110 = t0 > 0
-    t111 = t0 + t109
-    t112 = t111 if t110 else 0
-    return (t112,)
+    t1 = (-cost) if (cost < 0) else cost
+    t2 = -((20000000000 - t1) // 15000000000)
+    t3 = (0 if (t2 <= 0) else t2) * 5000
+    t4 = 10000 + t3
+    t5 = leverage_hundredths == 0
+    t6 = -((-100000000) // (1 if t5 else leverage_hundredths))
+    t7 = qty == 0
+    t8 = qty + order_qty
+    t9 = order_qty < 0
+    t10 = qty < 0
+    t11 = (0 if (((-order_qty) if t9 else order_qty) > ((-qty) if t10 else qty)) else t8) if (((qty > 0) and t9) or (t10 and (order_qty > 0))) else qty
+    t12 = (2000000000000 + order_price) // (2 * order_price)
+    t13 = (cost if (t11 == qty) else ((cost * t11) // (1 if t7 else qty))) + ((-((t8 - t11) // 100)) * t12)
+    t14 = (-t13) if (t13 < 0) else t13
+    t15 = -((20000000000 - t14) // 15000000000)
+    t16 = (0 if (t15 <= 0) else t15) * 5000
+    t17 = 10000 + t16
+    t18 = -(qty // 100)
+    t19 = (((-((-(t14 * (5000 + t16))) // 1000000)) + (-((-(((t14 + (-((-(t14 * (t17 if t5 else (t6 if (t6 >= t17) else t17)))) // 1000000))) + (0 if (t5 or (t8 == 0)) else pos_cross)) * 750)) // 1000000))) - ((-((-(t1 * (5000 + t3))) // 1000000)) + (-((-(((t1 + (-((-(t1 * (t4 if t5 else (t6 if (t6 >= t4) else t4)))) // 1000000))) + (0 if (t5 or t7) else pos_cross)) * 750)) // 1000000)))) - ((t18 * t12) - (t18 * ((2000000000000 + mark_price) // (2 * mark_price))))
+    t20 = (t0 + (0 if t7 else (0 if (t19 <= 0) else t19))) if (t0 > 0) else 0
+    return (t20,)
 
 
 def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int, order_qty: int, order_price: int, best_bid: int, best_ask: int) -> tuple[int, int, int, int, int, int, int, int, int]:
@@ -675,261 +219,61 @@ def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value
     returns (bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium, order_margin_before, order_margin_after, requirement).
     """
     t0 = order_qty > 0
-    t1 = best_ask > 0
-    t2 = best_ask < order_price
-    t3 = best_ask if t2 else order_price
-    t4 = t3 if t1 else order_price
-    t5 = t4 if t0 else order_price
-    t6 = order_qty // 100
-    t7 = -t6
-    t8 = 2000000000000 + t5
-    t9 = 2 * t5
-    t10 = t8 // t9
-    t11 = t7 * t10
-    t12 = t11 < 0
-    t13 = -t11
-    t14 = t13 if t12 else t11
-    t15 = 2000000000000 + order_price
-    t16 = 2 * order_price
-    t17 = t15 // t16
-    t18 = t7 * t17
-    t19 = 2000000000000 + mark_price
-    t20 = 2 * mark_price
-    t21 = t19 // t20
-    t22 = t7 * t21
-    t23 = t18 - t22
-    t24 = t23 <= 0
-    t25 = 0 if t24 else t23
-    t26 = order_qty if t0 else 0
-    t27 = t14 if t0 else 0
-    t28 = t25 if t0 else 0
-    t29 = -order_qty
-    t30 = 0 if t0 else t29
-    t31 = 0 if t0 else t14
-    t32 = 0 if t0 else t25
-    t33 = bid_qty + t26
-    t34 = bid_value + t27
-    t35 = bid_premium + t28
-    t36 = ask_qty + t30
-    t37 = ask_value + t31
-    t38 = ask_premium + t32
-    t39 = cost < 0
-    t40 = -cost
-    t41 = t40 if t39 else cost
-    t42 = bid_value >= ask_value
-    t43 = bid_value if t42 else ask_value
-    t44 = t41 + t43
-    t45 = 20000000000 - t44
-    t46 = t45 // 15000000000
-    t47 = -t46
-    t48 = t47 <= 0
-    t49 = 0 if t48 else t47
-    t50 = t49 * 5000
-    t51 = 10000 + t50
-    t52 = -qty
-    t53 = t52 <= 0
-    t54 = 0 if t53 else t52
-    t55 = bid_qty <= t54
-    t56 = bid_qty if t55 else t54
-    t57 = qty <= 0
-    t58 = 0 if t57 else qty
-    t59 = ask_qty <= t58
-    t60 = ask_qty if t59 else t58
-    t61 = bid_qty - t56
-    t62 = ask_qty - t60
-    t63 = t62 - t61
-    t64 = t63 <= 0
-    t65 = 0 if t64 else t63
-    t66 = bid_value * t61
-    t67 = bid_qty == 0
-    t68 = 1 if t67 else bid_qty
-    t69 = -t66
-    t70 = t69 // t68
-    t71 = -t70
-    t72 = ask_value * t65
-    t73 = ask_qty == 0
-    t74 = 1 if t73 else ask_qty
-    t75 = -t72
-    t76 = t75 // t74
-    t77 = -t76
-    t78 = t71 + t77
-    t79 = ask_value * t62
-    t80 = -t79
-    t81 = t80 // t74
-    t82 = -t81
-    t83 = t71 + t82
-    t84 = bid_premium * t61
-    t85 = -t84
-    t86 = t85 // t68
-    t87 = -t86
-    t88 = ask_premium * t62
-    t89 = -t88
-    t90 = t89 // t74
-    t91 = -t90
-    t92 = t87 + t91
-    t93 = t78 * t51
-    t94 = -t93
-    t95 = t94 // 1000000
-    t96 = -t95
-    t97 = t83 * 750
-    t98 = -t97
-    t99 = t98 // 1000000
-    t100 = -t99
-    t101 = t83 + t96
-    t102 = t101 * 750
-    t103 = -t102
-    t104 = t103 // 1000000
-    t105 = -t104
-    t106 = t100 + t105
-    t107 = t96 + t92
-    t108 = t107 + t106
-    t109 = t34 >= t37
-    t110 = t34 if t109 else t37
-    t111 = t41 + t110
-    t112 = 20000000000 - t111
-    t113 = t112 // 15000000000
-    t114 = -t113
-    t115 = t114 <= 0
-    t116 = 0 if t115 else t114
-    t117 = t116 * 5000
-    t118 = 10000 + t117
-    t119 = t33 <= t54
-    t120 = t33 if t119 else t54
-    t121 = t36 <= t58
-    t122 = t36 if t121 else t58
-    t123 = t33 - t120
-    t124 = t36 - t122
-    t125 = t124 - t123
-    t126 = t125 <= 0
-    t127 = 0 if t126 else t125
-    t128 = t34 * t123
-    t129 = t33 == 0
-    t130 = 1 if t129 else t33
-    t131 = -t128
-    t132 = t131 // t130
-    t133 = -t132
-    t134 = t37 * t127
-    t135 = t36 == 0
-    t136 = 1 if t135 else t36
-    t137 = -t134
-    t138 = t137 // t136
-    t139 = -t138
-    t140 = t133 + t139
-    t141 = t37 * t124
-    t142 = -t141
-    t143 = t142 // t136
-    t144 = -t143
-    t145 = t133 + t144
-    t146 = t35 * t123
-    t147 = -t146
-    t148 = t147 // t130
-    t149 = -t148
-    t150 = t38 * t124
-    t151 = -t150
-    t152 = t151 // t136
-    t153 = -t152
-    t154 = t149 + t153
-    t155 = t140 * t118
-    t156 = -t155
-    t157 = t156 // 1000000
-    t158 = -t157
-    t159 = t145 * 750
-    t160 = -t159
-    t161 = t160 // 1000000
-    t162 = -t161
-    t163 = t145 + t158
-    t164 = t163 * 750
-    t165 = -t164
-    t166 = t165 // 1000000
-    t167 = -t166
-    t168 = t162 + t167
-    t169 = t158 + t154
-    t170 = t169 + t168
-    t171 = t170 - t108
-    t172 = 20000000000 - t41
-    t173 = t172 // 15000000000
-    t174 = -t173
-    t175 = t174 <= 0
-    t176 = 0 if t175 else t174
-    t177 = t176 * 5000
-    t178 = 10000 + t177
-    t179 = 5000 + t177
-    t180 = qty == 0
-    t181 = t41 * t178
-    t182 = -t181
-    t183 = t182 // 1000000
-    t184 = -t183
-    t185 = t41 + t184
-    t186 = t185 * 750
-    t187 = -t186
-    t188 = t187 // 1000000
-    t189 = -t188
-    t190 = qty > 0
-    t191 = t41 * t179
-    t192 = -t191
-    t193 = t192 // 1000000
-    t194 = -t193
-    t195 = t194 + t189
-    t196 = qty + order_qty
-    t197 = order_qty < 0
-    t198 = t190 and t197
-    t199 = qty < 0
-    t200 = t199 and t0
-    t201 = t198 or t200
-    t202 = t29 if t197 else order_qty
-    t203 = t52 if t199 else qty
-    t204 = t202 > t203
-    t205 = 0 if t204 else t196
-    t206 = t205 if t201 else qty
-    t207 = 1 if t180 else qty
-    t208 = t206 == qty
-    t209 = cost * t206
-    t210 = t209 // t207
-    t211 = cost if t208 else t210
-    t212 = t196 - t206
-    t213 = t212 // 100
-    t214 = -t213
-    t215 = t214 * t17
-    t216 = t211 + t215
-    t217 = t216 < 0
-    t218 = -t216
-    t219 = t218 if t217 else t216
-    t220 = 20000000000 - t219
-    t221 = t220 // 15000000000
-    t222 = -t221
-    t223 = t222 <= 0
-    t224 = 0 if t223 else t222
-    t225 = t224 * 5000
-    t226 = 10000 + t225
-    t227 = 5000 + t225
-    t228 = t219 * t226
-    t229 = -t228
-    t230 = t229 // 1000000
-    t231 = -t230
-    t232 = t219 + t231
-    t233 = t232 * 750
-    t234 = -t233
-    t235 = t234 // 1000000
-    t236 = -t235
-    t237 = t219 * t227
-    t238 = -t237
-    t239 = t238 // 1000000
-    t240 = -t239
-    t241 = t240 + t236
-    t242 = qty // 100
-    t243 = -t242
-    t244 = t243 * t17
-    t245 = t243 * t21
-    t246 = t244 - t245
-    t247 = t241 - t195
-    t248 = t247 - t246
-    t249 = t248 <= 0
-    t250 = 0 if t249 else t248
-    t251 = 0 if t180 else t250
-    t252 = t171 > 0
-    t253 = t171 + t251
-    t254 = t253 if t252 else 0
-    return (t33, t34, t35, t36, t37, t38, t108, t170, t254)
+    t1 = ((best_ask if (best_ask < order_price) else order_price) if (best_ask > 0) else order_price) if t0 else order_price
+    t2 = -(order_qty // 100)
+    t3 = t2 * ((2000000000000 + t1) // (2 * t1))
+    t4 = (-t3) if (t3 < 0) else t3
+    t5 = (2000000000000 + order_price) // (2 * order_price)
+    t6 = (2000000000000 + mark_price) // (2 * mark_price)
+    t7 = (t2 * t5) - (t2 * t6)
+    t8 = 0 if (t7 <= 0) else t7
+    t9 = -order_qty
+    t10 = bid_qty + (order_qty if t0 else 0)
+    t11 = bid_value + (t4 if t0 else 0)
+    t12 = bid_premium + (t8 if t0 else 0)
+    t13 = ask_qty + (0 if t0 else t9)
+    t14 = ask_value + (0 if t0 else t4)
+    t15 = ask_premium + (0 if t0 else t8)
+    t16 = (-cost) if (cost < 0) else cost
+    t17 = -((20000000000 - (t16 + (bid_value if (bid_value >= ask_value) else ask_value))) // 15000000000)
+    t18 = -qty
+    t19 = 0 if (t18 <= 0) else t18
+    t20 = 0 if (qty <= 0) else qty
+    t21 = bid_qty - (bid_qty if (bid_qty <= t19) else t19)
+    t22 = ask_qty - (ask_qty if (ask_qty <= t20) else t20)
+    t23 = t22 - t21
+    t24 = 1 if (bid_qty == 0) else bid_qty
+    t25 = -((-(bid_value * t21)) // t24)
+    t26 = 1 if (ask_qty == 0) else ask_qty
+    t27 = t25 + (-((-(ask_value * t22)) // t26))
+    t28 = -((-((t25 + (-((-(ask_value * (0 if (t23 <= 0) else t23))) // t26))) * (10000 + ((0 if (t17 <= 0) else t17) * 5000)))) // 1000000)
+    t29 = (t28 + ((-((-(bid_premium * t21)) // t24)) + (-((-(ask_premium * t22)) // t26)))) + ((-((-(t27 * 750)) // 1000000)) + (-((-((t27 + t28) * 750)) // 1000000)))
+    t30 = -((20000000000 - (t16 + (t11 if (t11 >= t14) else t14))) // 15000000000)
+    t31 = t10 - (t10 if (t10 <= t19) else t19)
+    t32 = t13 - (t13 if (t13 <= t20) else t20)
+    t33 = t32 - t31
+    t34 = 1 if (t10 == 0) else t10
+    t35 = -((-(t11 * t31)) // t34)
+    t36 = 1 if (t13 == 0) else t13
+    t37 = t35 + (-((-(t14 * t32)) // t36))
+    t38 = -((-((t35 + (-((-(t14 * (0 if (t33 <= 0) else t33))) // t36))) * (10000 + ((0 if (t30 <= 0) else t30) * 5000)))) // 1000000)
+    t39 = (t38 + ((-((-(t12 * t31)) // t34)) + (-((-(t15 * t32)) // t36)))) + ((-((-(t37 * 750)) // 1000000)) + (-((-((t37 + t38) * 750)) // 1000000)))
+    t40 = t39 - t29
+    t41 = -((20000000000 - t16) // 15000000000)
+    t42 = (0 if (t41 <= 0) else t41) * 5000
+    t43 = qty == 0
+    t44 = qty + order_qty
+    t45 = order_qty < 0
+    t46 = qty < 0
+    t47 = (0 if ((t9 if t45 else order_qty) > (t18 if t46 else qty)) else t44) if (((qty > 0) and t45) or (t46 and t0)) else qty
+    t48 = (cost if (t47 == qty) else ((cost * t47) // (1 if t43 else qty))) + ((-((t44 - t47) // 100)) * t5)
+    t49 = (-t48) if (t48 < 0) else t48
+    t50 = -((20000000000 - t49) // 15000000000)
+    t51 = (0 if (t50 <= 0) else t50) * 5000
+    t52 = -(qty // 100)
+    t53 = (((-((-(t49 * (5000 + t51))) // 1000000)) + (-((-((t49 + (-((-(t49 * (10000 + t51))) // 1000000))) * 750)) // 1000000))) - ((-((-(t16 * (5000 + t42))) // 1000000)) + (-((-((t16 + (-((-(t16 * (10000 + t42))) // 1000000))) * 750)) // 1000000)))) - ((t52 * t5) - (t52 * t6))
+    t54 = (t40 + (0 if t43 else (0 if (t53 <= 0) else t53))) if (t40 > 0) else 0
+    return (t10, t11, t12, t13, t14, t15, t29, t39, t54)
 
 
 def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths: int, pos_cross: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int, order_qty: int, order_price: int, best_bid: int, best_ask: int) -> tuple[int, int, int, int, int, int, int, int, int]:
@@ -939,284 +283,90 @@ def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths:
     returns (bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium, order_margin_before, order_margin_after, requirement).
     """
     t0 = order_qty > 0
-    t1 = best_ask > 0
-    t2 = best_ask < order_price
-    t3 = best_ask if t2 else order_price
-    t4 = t3 if t1 else order_price
-    t5 = t4 if t0 else order_price
-    t6 = order_qty // 100
-    t7 = -t6
-    t8 = 2000000000000 + t5
-    t9 = 2 * t5
-    t10 = t8 // t9
-    t11 = t7 * t10
-    t12 = t11 < 0
-    t13 = -t11
-    t14 = t13 if t12 else t11
-    t15 = 2000000000000 + order_price
-    t16 = 2 * order_price
-    t17 = t15 // t16
-    t18 = t7 * t17
-    t19 = 2000000000000 + mark_price
-    t20 = 2 * mark_price
-    t21 = t19 // t20
-    t22 = t7 * t21
-    t23 = t18 - t22
-    t24 = t23 <= 0
-    t25 = 0 if t24 else t23
-    t26 = order_qty if t0 else 0
-    t27 = t14 if t0 else 0
-    t28 = t25 if t0 else 0
-    t29 = -order_qty
-    t30 = 0 if t0 else t29
-    t31 = 0 if t0 else t14
-    t32 = 0 if t0 else t25
-    t33 = bid_qty + t26
-    t34 = bid_value + t27
-    t35 = bid_premium + t28
-    t36 = ask_qty + t30
-    t37 = ask_value + t31
-    t38 = ask_premium + t32
-    t39 = cost < 0
-    t40 = -cost
-    t41 = t40 if t39 else cost
-    t42 = bid_value >= ask_value
-    t43 = bid_value if t42 else ask_value
-    t44 = t41 + t43
-    t45 = 20000000000 - t44
-    t46 = t45 // 15000000000
-    t47 = -t46
-    t48 = t47 <= 0
-    t49 = 0 if t48 else t47
-    t50 = t49 * 5000
-    t51 = 10000 + t50
-    t52 = leverage_hundredths == 0
-    t53 = 1 if t52 else leverage_hundredths
-    t54 = (-100000000) // t53
-    t55 = -t54
-    t56 = t55 >= t51
-    t57 = t55 if t56 else t51
-    t58 = t51 if t52 else t57
-    t59 = -qty
-    t60 = t59 <= 0
-    t61 = 0 if t60 else t59
-    t62 = bid_qty <= t61
-    t63 = bid_qty if t62 else t61
-    t64 = qty <= 0
-    t65 = 0 if t64 else qty
-    t66 = ask_qty <= t65
-    t67 = ask_qty if t66 else t65
-    t68 = bid_qty - t63
-    t69 = ask_qty - t67
-    t70 = t69 - t68
-    t71 = t70 <= 0
-    t72 = 0 if t71 else t70
-    t73 = bid_value * t68
-    t74 = bid_qty == 0
-    t75 = 1 if t74 else bid_qty
-    t76 = -t73
-    t77 = t76 // t75
-    t78 = -t77
-    t79 = ask_value * t72
-    t80 = ask_qty == 0
-    t81 = 1 if t80 else ask_qty
-    t82 = -t79
-    t83 = t82 // t81
-    t84 = -t83
-    t85 = t78 + t84
-    t86 = ask_value * t69
-    t87 = -t86
-    t88 = t87 // t81
-    t89 = -t88
-    t90 = t78 + t89
-    t91 = bid_premium * t68
-    t92 = -t91
-    t93 = t92 // t75
-    t94 = -t93
-    t95 = ask_premium * t69
-    t96 = -t95
-    t97 = t96 // t81
-    t98 = -t97
-    t99 = t94 + t98
-    t100 = t85 * t58
-    t101 = -t100
-    t102 = t101 // 1000000
-    t103 = -t102
-    t104 = t90 * 750
-    t105 = -t104
-    t106 = t105 // 1000000
-    t107 = -t106
-    t108 = t90 + t103
-    t109 = t108 * 750
-    t110 = -t109
-    t111 = t110 // 1000000
-    t112 = -t111
-    t113 = t107 + t112
-    t114 = t103 + t99
-    t115 = t114 + t113
-    t116 = t34 >= t37
-    t117 = t34 if t116 else t37
-    t118 = t41 + t117
-    t119 = 20000000000 - t118
-    t120 = t119 // 15000000000
-    t121 = -t120
-    t122 = t121 <= 0
-    t123 = 0 if t122 else t121
-    t124 = t123 * 5000
-    t125 = 10000 + t124
-    t126 = t55 >= t125
-    t127 = t55 if t126 else t125
-    t128 = t125 if t52 else t127
-    t129 = t33 <= t61
-    t130 = t33 if t129 else t61
-    t131 = t36 <= t65
-    t132 = t36 if t131 else t65
-    t133 = t33 - t130
-    t134 = t36 - t132
-    t135 = t134 - t133
-    t136 = t135 <= 0
-    t137 = 0 if t136 else t135
-    t138 = t34 * t133
-    t139 = t33 == 0
-    t140 = 1 if t139 else t33
-    t141 = -t138
-    t142 = t141 // t140
-    t143 = -t142
-    t144 = t37 * t137
-    t145 = t36 == 0
-    t146 = 1 if t145 else t36
-    t147 = -t144
-    t148 = t147 // t146
-    t149 = -t148
-    t150 = t143 + t149
-    t151 = t37 * t134
-    t152 = -t151
-    t153 = t152 // t146
-    t154 = -t153
-    t155 = t143 + t154
-    t156 = t35 * t133
-    t157 = -t156
-    t158 = t157 // t140
-    t159 = -t158
-    t160 = t38 * t134
-    t161 = -t160
-    t162 = t161 // t146
-    t163 = -t162
-    t164 = t159 + t163
-    t165 = t150 * t128
-    t166 = -t165
-    t167 = t166 // 1000000
-    t168 = -t167
-    t169 = t155 * 750
-    t170 = -t169
-    t171 = t170 // 1000000
-    t172 = -t171
-    t173 = t155 + t168
-    t174 = t173 * 750
-    t175 = -t174
-    t176 = t175 // 1000000
-    t177 = -t176
-    t178 = t172 + t177
-    t179 = t168 + t164
-    t180 = t179 + t178
-    t181 = t180 - t115
-    t182 = 20000000000 - t41
-    t183 = t182 // 15000000000
-    t184 = -t183
-    t185 = t184 <= 0
-    t186 = 0 if t185 else t184
-    t187 = t186 * 5000
-    t188 = 10000 + t187
-    t189 = t55 >= t188
-    t190 = t55 if t189 else t188
-    t191 = t188 if t52 else t190
-    t192 = 5000 + t187
-    t193 = qty == 0
-    t194 = t52 or t193
-    t195 = 0 if t194 else pos_cross
-    t196 = t41 * t191
-    t197 = -t196
-    t198 = t197 // 1000000
-    t199 = -t198
-    t200 = t41 + t199
-    t201 = t200 + t195
-    t202 = t201 * 750
-    t203 = -t202
-    t204 = t203 // 1000000
-    t205 = -t204
-    t206 = qty > 0
-    t207 = t41 * t192
-    t208 = -t207
-    t209 = t208 // 1000000
-    t210 = -t209
-    t211 = t210 + t205
-    t212 = qty + order_qty
-    t213 = order_qty < 0
-    t214 = t206 and t213
-    t215 = qty < 0
-    t216 = t215 and t0
-    t217 = t214 or t216
-    t218 = t29 if t213 else order_qty
-    t219 = t59 if t215 else qty
-    t220 = t218 > t219
-    t221 = 0 if t220 else t212
-    t222 = t221 if t217 else qty
-    t223 = 1 if t193 else qty
-    t224 = t222 == qty
-    t225 = cost * t222
-    t226 = t225 // t223
-    t227 = cost if t224 else t226
-    t228 = t212 - t222
-    t229 = t228 // 100
-    t230 = -t229
-    t231 = t230 * t17
-    t232 = t227 + t231
-    t233 = t232 < 0
-    t234 = -t232
-    t235 = t234 if t233 else t232
-    t236 = 20000000000 - t235
-    t237 = t236 // 15000000000
-    t238 = -t237
-    t239 = t238 <= 0
-    t240 = 0 if t239 else t238
-    t241 = t240 * 5000
-    t242 = 10000 + t241
-    t243 = t55 >= t242
-    t244 = t55 if t243 else t242
-    t245 = t242 if t52 else t244
-    t246 = 5000 + t241
-    t247 = t212 == 0
-    t248 = t52 or t247
-    t249 = 0 if t248 else pos_cross
-    t250 = t235 * t245
-    t251 = -t250
-    t252 = t251 // 1000000
-    t253 = -t252
-    t254 = t235 + t253
-    t255 = t254 + t249
-    t256 = t255 * 750
-    t257 = -t256
-    t258 = t257 // 1000000
-    t259 = -t258
-    t260 = t235 * t246
-    t261 = -t260
-    t262 = t261 // 1000000
-    t263 = -t262
-    t264 = t263 + t259
-    t265 = qty // 100
-    t266 = -t265
-    t267 = t266 * t17
-    t268 = t266 * t21
-    t269 = t267 - t268
-    t270 = t264 - t211
-    t271 = t270 - t269
-    t272 = t271 <= 0
-    t273 = 0 if t272 else t271
-    t274 = 0 if t193 else t273
-    t275 = t181 > 0
-    t276 = t181 + t274
-    t277 = t276 if t275 else 0
-    return (t33, t34, t35, t36, t37, t38, t115, t180, t277)
+    t1 = ((best_ask if (best_ask < order_price) else order_price) if (best_ask > 0) else order_price) if t0 else order_price
+    t2 = -(order_qty // 100)
+    t3 = t2 * ((2000000000000 + t1) // (2 * t1))
+    t4 = (-t3) if (t3 < 0) else t3
+    t5 = (2000000000000 + order_price) // (2 * order_price)
+    t6 = (2000000000000 + mark_price) // (2 * mark_price)
+    t7 = (t2 * t5) - (t2 * t6)
+    t8 = 0 if (t7 <= 0) else t7
+    t9 = -order_qty
+    t10 = bid_qty + (order_qty if t0 else 0)
+    t11 = bid_value + (t4 if t0 else 0)
+    t12 = bid_premium + (t8 if t0 else 0)
+    t13 = ask_qty + (0 if t0 else t9)
+    t14 = ask_value + (0 if t0 else t4)
+    t15 = ask_premium + (0 if t0 else t8)
+    t16 = (-cost) if (cost < 0) else cost
+    t17 = -((20000000000 - (t16 + (bid_value if (bid_value >= ask_value) else ask_value))) // 15000000000)
+    t18 = 10000 + ((0 if (t17 <= 0) else t17) * 5000)
+    t19 = leverage_hundredths == 0
+    t20 = -((-100000000) // (1 if t19 else leverage_hundredths))
+    t21 = -qty
+    t22 = 0 if (t21 <= 0) else t21
+    t23 = 0 if (qty <= 0) else qty
+    t24 = bid_qty - (bid_qty if (bid_qty <= t22) else t22)
+    t25 = ask_qty - (ask_qty if (ask_qty <= t23) else t23)
+    t26 = t25 - t24
+    t27 = 1 if (bid_qty == 0) else bid_qty
+    t28 = -((-(bid_value * t24)) // t27)
+    t29 = 1 if (ask_qty == 0) else ask_qty
+    t30 = t28 + (-((-(ask_value * t25)) // t29))
+    t31 = -((-((t28 + (-((-(ask_value * (0 if (t26 <= 0) else t26))) // t29))) * (t18 if t19 else (t20 if (t20 >= t18) else t18)))) // 1000000)
+    t32 = (t31 + ((-((-(bid_premium * t24)) // t27)) + (-((-(ask_premium * t25)) // t29)))) + ((-((-(t30 * 750)) // 1000000)) + (-((-((t30 + t31) * 750)) // 1000000)))
+    t33 = -((20000000000 - (t16 + (t11 if (t11 >= t14) else t14))) // 15000000000)
+    t34 = 10000 + ((0 if (t33 <= 0) else t33) * 5000)
+    t35 = t10 - (t10 if (t10 <= t22) else t22)
+    t36 = t13 - (t13 if (t13 <= t23) else t23)
+    t37 = t36 - t35
+    t38 = 1 if (t10 == 0) else t10
+    t39 = -((-(t11 * t35)) // t38)
+    t40 = 1 if (t13 == 0) else t13
+    t41 = t39 + (-((-(t14 * t36)) // t40))
+    t42 = -((-((t39 + (-((-(t14 * (0 if (t37 <= 0) else t37))) // t40))) * (t34 if t19 else (t20 if (t20 >= t34) else t34)))) // 1000000)
+    t43 = (t42 + ((-((-(t12 * t35)) // t38)) + (-((-(t15 * t36)) // t40)))) + ((-((-(t41 * 750)) // 1000000)) + (-((-((t41 + t42) * 750)) // 1000000)))
+    t44 = t43 - t32
+    t45 = -((20000000000 - t16) // 15000000000)
+    t46 = (0 if (t45 <= 0) else t45) * 5000
+    t47 = 10000 + t46
+    t48 = qty == 0
+    t49 = qty + order_qty
+    t50 = order_qty < 0
+    t51 = qty < 0
+    t52 = (0 if ((t9 if t50 else order_qty) > (t21 if t51 else qty)) else t49) if (((qty > 0) and t50) or (t51 and t0)) else qty
+    t53 = (cost if (t52 == qty) else ((cost * t52) // (1 if t48 else qty))) + ((-((t49 - t52) // 100)) * t5)
+    t54 = (-t53) if (t53 < 0) else t53
+    t55 = -((20000000000 - t54) // 15000000000)
+    t56 = (0 if (t55 <= 0) else t55) * 5000
+    t57 = 10000 + t56
+    t58 = -(qty // 100)
+    t59 = (((-((-(t54 * (5000 + t56))) // 1000000)) + (-((-(((t54 + (-((-(t54 * (t57 if t19 else (t20 if (t20 >= t57) else t57)))) // 1000000))) + (0 if (t19 or (t49 == 0)) else pos_cross)) * 750)) // 1000000))) - ((-((-(t16 * (5000 + t46))) // 1000000)) + (-((-(((t16 + (-((-(t16 * (t47 if t19 else (t20 if (t20 >= t47) else t47)))) // 1000000))) + (0 if (t19 or t48) else pos_cross)) * 750)) // 1000000)))) - ((t58 * t5) - (t58 * t6))
+    t60 = (t44 + (0 if t48 else (0 if (t59 <= 0) else t59))) if (t44 > 0) else 0
+    return (t10, t11, t12, t13, t14, t15, t32, t43, t60)
+
+
+def account_margin_cross_1(wallet: int, order_margin: int, qty: int, cost: int, mark_price: int) -> tuple[int, int, int, int, int, int, int, int, int, int]:
+    """margin, available and withdrawable balance of an account with one cross position: XBTZ26.
+
+    Equal to MRG-050, MRG-020 for this instrument (obligation KRN/account_margin_cross_1/XBTZ26);
+    returns (wallet_balance, unrealised_pnl, margin_balance, order_margin, position_margin, cross_maint_margin, available_margin, cross_unrealised_profit, withdrawable_margin, cross_margin_excess).
+    """
+    t0 = (-cost) if (cost < 0) else cost
+    t1 = -((20000000000 - t0) // 15000000000)
+    t2 = (0 if (t1 <= 0) else t1) * 5000
+    t3 = -((-(t0 * (10000 + t2))) // 1000000)
+    t4 = -((-((t0 + t3) * 750)) // 1000000)
+    t5 = (-((-(t0 * (5000 + t2))) // 1000000)) + t4
+    t6 = t3 + t4
+    t7 = ((-(qty // 100)) * ((2000000000000 + mark_price) // (2 * mark_price))) - cost
+    t8 = 0 if (t7 <= 0) else t7
+    t9 = wallet + t7
+    t10 = (t9 - order_margin) - t6
+    t11 = t10 - t8
+    t12 = 0 if (t11 <= 0) else t11
+    t13 = t9 - t5
+    return (wallet, t7, t9, order_margin, t6, t5, t10, t8, t12, t13)
 
 
 def trade(buyer_qty: int, buyer_cost: int, seller_qty: int, seller_cost: int, qty: int, price: int, buyer_fee_ppm: int, seller_fee_ppm: int) -> tuple[int, int, int, int, int, int, int, int, int]:
@@ -1225,85 +375,25 @@ def trade(buyer_qty: int, buyer_cost: int, seller_qty: int, seller_cost: int, qt
     Equal to ACC-004 for this instrument (obligation KRN/trade/XBTZ26);
     returns (buyer_qty, buyer_cost, buyer_realised_pnl, buyer_commission, seller_qty, seller_cost, seller_realised_pnl, seller_commission, fee_pool_delta).
     """
-    t0 = qty // 100
-    t1 = -t0
-    t2 = 2000000000000 + price
-    t3 = 2 * price
-    t4 = t2 // t3
-    t5 = t1 * t4
-    t6 = t5 < 0
-    t7 = -t5
-    t8 = t7 if t6 else t5
-    t9 = buyer_qty + qty
-    t10 = buyer_qty > 0
-    t11 = qty < 0
-    t12 = t10 and t11
-    t13 = buyer_qty < 0
-    t14 = qty > 0
-    t15 = t13 and t14
-    t16 = t12 or t15
-    t17 = -qty
-    t18 = t17 if t11 else qty
-    t19 = -buyer_qty
-    t20 = t19 if t13 else buyer_qty
-    t21 = t18 > t20
-    t22 = 0 if t21 else t9
-    t23 = t22 if t16 else buyer_qty
-    t24 = buyer_qty == 0
-    t25 = 1 if t24 else buyer_qty
-    t26 = t23 == buyer_qty
-    t27 = buyer_cost * t23
-    t28 = t27 // t25
-    t29 = buyer_cost if t26 else t28
-    t30 = t23 - buyer_qty
-    t31 = t30 // 100
-    t32 = -t31
-    t33 = t32 * t4
-    t34 = t9 - t23
-    t35 = t34 // 100
-    t36 = -t35
-    t37 = t36 * t4
-    t38 = t29 - buyer_cost
-    t39 = t38 - t33
-    t40 = t29 + t37
-    t41 = seller_qty + t17
-    t42 = seller_qty > 0
-    t43 = t17 < 0
-    t44 = t42 and t43
-    t45 = seller_qty < 0
-    t46 = t17 > 0
-    t47 = t45 and t46
-    t48 = t44 or t47
-    t49 = qty if t43 else t17
-    t50 = -seller_qty
-    t51 = t50 if t45 else seller_qty
-    t52 = t49 > t51
-    t53 = 0 if t52 else t41
-    t54 = t53 if t48 else seller_qty
-    t55 = seller_qty == 0
-    t56 = 1 if t55 else seller_qty
-    t57 = t54 == seller_qty
-    t58 = seller_cost * t54
-    t59 = t58 // t56
-    t60 = seller_cost if t57 else t59
-    t61 = t54 - seller_qty
-    t62 = t61 // 100
-    t63 = -t62
-    t64 = t63 * t4
-    t65 = t41 - t54
-    t66 = t65 // 100
-    t67 = -t66
-    t68 = t67 * t4
-    t69 = t60 - seller_cost
-    t70 = t69 - t64
-    t71 = t60 + t68
-    t72 = t8 * buyer_fee_ppm
-    t73 = -t72
-    t74 = t73 // 1000000
-    t75 = -t74
-    t76 = t8 * seller_fee_ppm
-    t77 = -t76
-    t78 = t77 // 1000000
-    t79 = -t78
-    t80 = t75 + t79
-    return (t9, t40, t39, t75, t41, t71, t70, t79, t80)
+    t0 = (2000000000000 + price) // (2 * price)
+    t1 = (-(qty // 100)) * t0
+    t2 = (-t1) if (t1 < 0) else t1
+    t3 = buyer_qty + qty
+    t4 = qty < 0
+    t5 = buyer_qty < 0
+    t6 = -qty
+    t7 = (0 if ((t6 if t4 else qty) > ((-buyer_qty) if t5 else buyer_qty)) else t3) if (((buyer_qty > 0) and t4) or (t5 and (qty > 0))) else buyer_qty
+    t8 = buyer_cost if (t7 == buyer_qty) else ((buyer_cost * t7) // (1 if (buyer_qty == 0) else buyer_qty))
+    t9 = (t8 - buyer_cost) - ((-((t7 - buyer_qty) // 100)) * t0)
+    t10 = t8 + ((-((t3 - t7) // 100)) * t0)
+    t11 = seller_qty + t6
+    t12 = t6 < 0
+    t13 = seller_qty < 0
+    t14 = (0 if ((qty if t12 else t6) > ((-seller_qty) if t13 else seller_qty)) else t11) if (((seller_qty > 0) and t12) or (t13 and (t6 > 0))) else seller_qty
+    t15 = seller_cost if (t14 == seller_qty) else ((seller_cost * t14) // (1 if (seller_qty == 0) else seller_qty))
+    t16 = (t15 - seller_cost) - ((-((t14 - seller_qty) // 100)) * t0)
+    t17 = t15 + ((-((t11 - t14) // 100)) * t0)
+    t18 = -((-(t2 * buyer_fee_ppm)) // 1000000)
+    t19 = -((-(t2 * seller_fee_ppm)) // 1000000)
+    t20 = t18 + t19
+    return (t3, t10, t9, t18, t11, t17, t16, t19, t20)

@@ -24,8 +24,10 @@ from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import (
     CROSS,
+    AccountMargin,
     OrderSide,
     PositionMargin,
+    compute_account_margin,
     compute_order_charge_price,
     compute_order_margin,
     compute_order_margin_req_ppm,
@@ -41,6 +43,7 @@ Outputs = tuple[int, ...]
 
 POSITION_MARGIN_FIELDS = tuple(field.name for field in attrs.fields(PositionMargin))
 ORDER_MARGIN_FIELDS = ("bid_qty_charged", "ask_qty_charged", "init_margin", "premium", "commission", "total")
+ACCOUNT_MARGIN_FIELDS = tuple(field.name for field in attrs.fields(AccountMargin))
 SIDE_FIELDS = ("bid_qty", "bid_value", "bid_premium", "ask_qty", "ask_value", "ask_premium")
 
 
@@ -280,6 +283,15 @@ def trade(
     )
 
 
+def account_margin_cross_1(
+    inst: Instrument, wallet: int, order_margin: int, qty: int, cost: int, mark_price: int
+) -> Outputs:
+    """MRG-050 of an account with one cross position (its MRG-020 line at mark) and ``order_margin``."""
+    line = compute_position_margin(inst, Position(qty=qty, cost=cost), mark_price, CROSS)
+    margin = compute_account_margin(wallet, (line,), order_margin)
+    return tuple(getattr(margin, name) for name in ACCOUNT_MARGIN_FIELDS)
+
+
 _PRETRADE_OUT = (*SIDE_FIELDS, "order_margin_before", "order_margin_after", "requirement")
 
 KERNELS: tuple[KernelSpec, ...] = (
@@ -383,6 +395,16 @@ KERNELS: tuple[KernelSpec, ...] = (
         touches=("best_bid", "best_ask"),
         lots=("qty", "order_qty"),
         isolated=True,
+    ),
+    KernelSpec(
+        name="account_margin_cross_1",
+        rule_ids=("MRG-050", "MRG-020"),
+        summary="margin, available and withdrawable balance of an account with one cross position",
+        params=("wallet", "order_margin", "qty", "cost", "mark_price"),
+        outputs=ACCOUNT_MARGIN_FIELDS,
+        reference=account_margin_cross_1,
+        prices=("mark_price",),
+        lots=("qty",),
     ),
     KernelSpec(
         name="trade",

@@ -1,13 +1,15 @@
 """Emit a traced kernel as a plain-int Python function (the subset :mod:`.interpret` accepts).
 
 The function takes the kernel's parameters as ``int`` and returns a tuple of
-ints.  Its body is one assignment per DAG node reachable from the outputs, in
-topological order, each a single operation on names and integer constants:
-``a + b``, ``a - b``, ``a * b``, ``a // b``, ``a % b``, ``-a``, a comparison
-``a < b`` (``<= > >= == !=``), ``a and b``, ``a or b``, ``not a`` and the
-selection ``a if c else b`` (both arms already computed, as
-:func:`rules.num.ite` evaluates both).  Nothing else appears, so the emitted
-code does exactly the integer operations the rule does, minus the folded ones.
+ints.  Its body is one assignment per DAG node used more than once (in
+topological order) and a return; a node used once is written, parenthesised,
+inside its user.  The operations are ``a + b``, ``a - b``, ``a * b``,
+``a // b``, ``a % b``, ``-a``, a comparison ``a < b`` (``<= > >= == !=``),
+``a and b``, ``a or b``, ``not a`` and the selection ``a if c else b`` —
+Python evaluates only the arm taken, where :func:`rules.num.ite` evaluates
+both, which changes nothing because every division of both arms is proved
+divisor-safe.  Nothing else appears, so the emitted code does exactly the
+integer operations the rule does, minus the folded ones.
 """
 
 from __future__ import annotations
@@ -69,10 +71,30 @@ def _atom(value: Operand, names: dict[int, str]) -> str:
     return str(value) if value >= 0 else f"({value})"
 
 
+def _uses(outputs: tuple[Operand, ...], live: set[int], graph: Graph) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for node in graph.nodes:
+        if node.index in live:
+            for arg in node.args:
+                if isinstance(arg, Node):
+                    counts[arg.index] = counts.get(arg.index, 0) + 1
+    for value in outputs:
+        if isinstance(value, Node):
+            counts[value.index] = counts.get(value.index, 0) + 2  # an output is always named
+    return counts
+
+
 def emit_function(spec: KernelSpec, inst: Instrument) -> str:
-    """The source of ``def <spec.name>(...)`` specialised to ``inst``."""
+    """The source of ``def <spec.name>(...)`` specialised to ``inst``.
+
+    A node used once is written inside its one user's expression, so an operand
+    needed only by one arm of ``a if c else b`` is computed only when that arm is
+    taken (every division in every arm is still proved divisor-safe); a node used
+    more than once gets its own assignment, in topological order.
+    """
     graph, outputs = trace_kernel(spec, inst)
     live = _reachable(outputs)
+    uses = _uses(outputs, live, graph)
     names: dict[int, str] = {}
     body: list[str] = []
     for node in graph.nodes:
@@ -81,9 +103,13 @@ def emit_function(spec: KernelSpec, inst: Instrument) -> str:
             continue
         if node.index not in live:
             continue
+        text = _expression(node, names)
+        if uses.get(node.index, 0) == 1:
+            names[node.index] = f"({text})"  # inlined into its one user
+            continue
         name = f"t{len(body)}"
         names[node.index] = name
-        body.append(f"    {name} = {_expression(node, names)}")
+        body.append(f"    {name} = {text}")
     params = ", ".join(f"{name}: int" for name in spec.params)
     result = ", ".join(_atom(value, names) for value in outputs)
     returns = ", ".join("int" for _ in outputs)

@@ -78,41 +78,45 @@ MUTATIONS = ("ceil-as-floor", "swap-ite")
 
 
 def mutate(source: str, function_name: str, mutation: str) -> str:
-    """``source`` with one known-bad change in ``function_name`` (the first site it applies to)."""
+    """``source`` with one known-bad change in ``function_name`` (the first site, in source order)."""
     tree = ast.parse(source)
     function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == function_name)
-    assignments = {
-        statement.targets[0].id: statement
-        for statement in function.body
-        if isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Name)
-    }
-    for statement in function.body:
-        if not isinstance(statement, ast.Assign):
-            continue
-        value = statement.value
-        if mutation == "swap-ite" and isinstance(value, ast.IfExp):
-            value.body, value.orelse = value.orelse, value.body
-            return ast.unparse(tree) + "\n"
-        if mutation == "ceil-as-floor" and _is_negation_of_name(value):
-            assert isinstance(value, ast.UnaryOp)
-            assert isinstance(value.operand, ast.Name)
-            quotient = assignments.get(value.operand.id)
-            if quotient is None or not isinstance(quotient.value, ast.BinOp):
-                continue
-            division = quotient.value
-            if not (isinstance(division.op, ast.FloorDiv) and isinstance(division.right, ast.Constant)):
-                continue
-            if not isinstance(division.left, ast.Name):
-                continue
-            negated = assignments.get(division.left.id)
-            if negated is None or not _is_negation_of_name(negated.value):
-                continue
-            assert isinstance(negated.value, ast.UnaryOp)
-            # -((-x) // k) (ceil) becomes x // k (floor): a requirement rounded toward the trader
-            statement.value = ast.BinOp(left=negated.value.operand, op=ast.FloorDiv(), right=division.right)
-            return ast.unparse(tree) + "\n"
-    raise ValueError(f"mutation {mutation} does not apply to {function_name}")
+    mutator = _Mutator(mutation)
+    mutator.visit(function)
+    if not mutator.done:
+        raise ValueError(f"mutation {mutation} does not apply to {function_name}")
+    return ast.unparse(tree) + "\n"
 
 
-def _is_negation_of_name(value: ast.expr) -> bool:
-    return isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub) and isinstance(value.operand, ast.Name)
+class _Mutator(ast.NodeTransformer):
+    """Applies one mutation at its first site."""
+
+    def __init__(self, mutation: str) -> None:
+        assert mutation in MUTATIONS, mutation
+        self.mutation = mutation
+        self.done = False
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.expr:
+        if self.mutation == "swap-ite" and not self.done:
+            self.done = True
+            node.body, node.orelse = node.orelse, node.body
+            return node
+        self.generic_visit(node)
+        return node
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        if self.mutation == "ceil-as-floor" and not self.done:
+            inner = node.operand
+            # -((-x) // k), the ceiling division, becomes x // k: a requirement rounded toward the trader
+            if (
+                isinstance(node.op, ast.USub)
+                and isinstance(inner, ast.BinOp)
+                and isinstance(inner.op, ast.FloorDiv)
+                and isinstance(inner.right, ast.Constant)
+                and isinstance(inner.left, ast.UnaryOp)
+                and isinstance(inner.left.op, ast.USub)
+            ):
+                self.done = True
+                return ast.BinOp(left=inner.left.operand, op=ast.FloorDiv(), right=inner.right)
+        self.generic_visit(node)
+        return node

@@ -8,13 +8,14 @@ accepted; anything else is an :class:`EmittedSubsetError`, never evaluated:
 * a module of a docstring, ``from __future__ import annotations`` and functions;
 * a function of ``int``-annotated positional parameters, a docstring, single
   assignments ``name = expression`` (each name assigned once, used after it is
-  assigned) and one final ``return (atom, ...)``;
-* an expression is one operation on atoms (names, integer or boolean
-  constants, a negated constant): ``+ - * // %``, unary ``-``, one comparison,
-  ``and``/``or`` of two atoms, ``not``, or ``a if c else b``.
+  assigned) and one final ``return (expression, ...)``;
+* an expression is an atom (a name, an integer or boolean constant, a negated
+  constant) or one of ``+ - * // %``, unary ``-``, one comparison, ``and``/``or``
+  of two operands, ``not`` or ``a if c else b`` over expressions.
 
-``a if c else b`` on a symbolic condition becomes ``SymBool.ite`` (both arms
-are atoms, already evaluated — as :func:`rules.num.ite` evaluates both), and
+``a if c else b`` on a symbolic condition becomes ``SymBool.ite`` after
+evaluating *both* arms (as :func:`rules.num.ite` does, so the side conditions
+of every division in either arm are recorded and proved), and
 ``//``/``%`` on symbolic operands record their ``divisor != 0`` side condition
 (:mod:`proofs.sym`), so the prover proves the emitted divisions safe.
 """
@@ -113,7 +114,7 @@ def _check_function(function: ast.FunctionDef) -> None:
     if not isinstance(returned, ast.Tuple):
         raise _fail(body[-1], "must return a tuple")
     for element in returned.elts:
-        _check_atom(element, assigned)
+        _check_expression(element, assigned)
 
 
 def _check_atom(node: ast.expr, assigned: set[str]) -> None:
@@ -135,19 +136,19 @@ def _check_atom(node: ast.expr, assigned: set[str]) -> None:
 
 def _check_expression(node: ast.expr, assigned: set[str]) -> None:
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        _check_atom(node.left, assigned)
-        _check_atom(node.right, assigned)
+        _check_expression(node.left, assigned)
+        _check_expression(node.right, assigned)
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.Not)):
-        _check_atom(node.operand, assigned)
+        _check_expression(node.operand, assigned)
     elif isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
-        _check_atom(node.left, assigned)
-        _check_atom(node.comparators[0], assigned)
+        _check_expression(node.left, assigned)
+        _check_expression(node.comparators[0], assigned)
     elif isinstance(node, ast.BoolOp) and len(node.values) == 2:
         for value in node.values:
-            _check_atom(value, assigned)
+            _check_expression(value, assigned)
     elif isinstance(node, ast.IfExp):
         for part in (node.test, node.body, node.orelse):
-            _check_atom(part, assigned)
+            _check_expression(part, assigned)
     else:
         _check_atom(node, assigned)
 
@@ -163,7 +164,7 @@ def evaluate(function: ast.FunctionDef, arguments: Mapping[str, Any]) -> tuple[A
     returned = body[-1]
     assert isinstance(returned, ast.Return)
     assert isinstance(returned.value, ast.Tuple)
-    return tuple(_atom(element, env) for element in returned.value.elts)
+    return tuple(_value(element, env) for element in returned.value.elts)
 
 
 def _atom(node: ast.expr, env: Mapping[str, Any]) -> Any:
@@ -180,16 +181,16 @@ def _atom(node: ast.expr, env: Mapping[str, Any]) -> Any:
 
 def _value(node: ast.expr, env: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.BinOp):
-        return _BINARY[type(node.op)](_atom(node.left, env), _atom(node.right, env))
+        return _BINARY[type(node.op)](_value(node.left, env), _value(node.right, env))
     if isinstance(node, ast.UnaryOp):
-        operand = _atom(node.operand, env)
+        operand = _value(node.operand, env)
         if isinstance(node.op, ast.USub):
             return -operand
         return operand.logical_not() if hasattr(operand, "logical_not") else not operand
     if isinstance(node, ast.Compare):
-        return _COMPARE[type(node.ops[0])](_atom(node.left, env), _atom(node.comparators[0], env))
+        return _COMPARE[type(node.ops[0])](_value(node.left, env), _value(node.comparators[0], env))
     if isinstance(node, ast.BoolOp):
-        left, right = (_atom(value, env) for value in node.values)
+        left, right = (_value(value, env) for value in node.values)
         method = "logical_and" if isinstance(node.op, ast.And) else "logical_or"
         if hasattr(left, method):
             return getattr(left, method)(right)
@@ -197,7 +198,8 @@ def _value(node: ast.expr, env: Mapping[str, Any]) -> Any:
             return getattr(right, method)(left)
         return (left and right) if isinstance(node.op, ast.And) else (left or right)
     if isinstance(node, ast.IfExp):
-        test, then, other = _atom(node.test, env), _atom(node.body, env), _atom(node.orelse, env)
+        # both arms are evaluated (their divisions' side conditions recorded), as rules.num.ite does
+        test, then, other = _value(node.test, env), _value(node.body, env), _value(node.orelse, env)
         if isinstance(test, bool):
             return then if test else other
         return test.ite(then, other)
