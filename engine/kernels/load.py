@@ -52,6 +52,8 @@ class KernelSet:
     order_requirement_isolated: Kernel
     pretrade_cross: Kernel
     pretrade_isolated: Kernel
+    requirement_cross: Kernel
+    requirement_isolated: Kernel
     account_margin_cross_1: Kernel
     trade: Kernel
 

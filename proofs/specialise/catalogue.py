@@ -22,6 +22,7 @@ import attrs
 
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
+from perpspec.rules.liquidation import compute_requirement
 from perpspec.rules.margin import (
     CROSS,
     AccountMargin,
@@ -283,6 +284,18 @@ def trade(
     )
 
 
+def requirement_cross(inst: Instrument, qty: int, cost: int, chosen_tier: int) -> Outputs:
+    """LIQ-001 of a cross position at its chosen risk tier."""
+    req = compute_requirement(inst, Position(qty=qty, cost=cost), CROSS, chosen_tier)
+    return req.steps, req.pos_init, req.pos_comm, req.pos_maint
+
+
+def requirement_isolated(inst: Instrument, qty: int, cost: int, leverage_hundredths: int, chosen_tier: int) -> Outputs:
+    """LIQ-001 of an isolated position at its chosen risk tier."""
+    req = compute_requirement(inst, Position(qty=qty, cost=cost), leverage_hundredths, chosen_tier)
+    return req.steps, req.pos_init, req.pos_comm, req.pos_maint
+
+
 def account_margin_cross_1(
     inst: Instrument, wallet: int, order_margin: int, qty: int, cost: int, mark_price: int
 ) -> Outputs:
@@ -394,6 +407,25 @@ KERNELS: tuple[KernelSpec, ...] = (
         prices=("mark_price", "order_price"),
         touches=("best_bid", "best_ask"),
         lots=("qty", "order_qty"),
+        isolated=True,
+    ),
+    KernelSpec(
+        name="requirement_cross",
+        rule_ids=("LIQ-001",),
+        summary="steps, posInit, posComm and posMaint of a cross position at its chosen tier (compute_requirement)",
+        params=("qty", "cost", "chosen_tier"),
+        outputs=("steps", "pos_init", "pos_comm", "pos_maint"),
+        reference=requirement_cross,
+        lots=("qty",),
+    ),
+    KernelSpec(
+        name="requirement_isolated",
+        rule_ids=("LIQ-001",),
+        summary="steps, posInit, posComm and posMaint of an isolated position at its chosen tier (compute_requirement)",
+        params=("qty", "cost", "leverage_hundredths", "chosen_tier"),
+        outputs=("steps", "pos_init", "pos_comm", "pos_maint"),
+        reference=requirement_isolated,
+        lots=("qty",),
         isolated=True,
     ),
     KernelSpec(
