@@ -25,6 +25,7 @@ from perpspec.proofs.specialise import generate
 from perpspec.proofs.specialise.catalogue import KERNELS, KernelSpec
 from perpspec.proofs.specialise.equivalence import mutate, prove_equivalence
 from perpspec.proofs.specialise.interpret import EmittedSubsetError, evaluate, parse_module
+from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import builtin_symbols, load_instrument
 from tests.strategies import BUILTIN, kernel_arguments
 
@@ -137,3 +138,17 @@ def test_generic_rules_only_hands_out_no_kernel() -> None:
     with load.generic_rules_only():
         assert load.kernels_for(BUILTIN["XBTUSD"]) is None
     assert load.kernels_for(BUILTIN["XBTUSD"]) is not None
+
+
+def test_a_spot_pair_has_no_kernels_and_no_notice() -> None:
+    from perpspec.rules.instrument import ContractKind
+
+    spot = next(inst for inst in _spot_pairs() if inst.kind is ContractKind.SPOT)
+    load.NOTICES.clear()
+    assert (load.kernels_for(spot), load.NOTICES) == (None, {})
+
+
+def _spot_pairs() -> list[Instrument]:
+    from perpspec.rules.instrument_file import builtin_dir, load_instrument
+
+    return [load_instrument(str(path)) for path in sorted((builtin_dir() / "spot").glob("*.toml"))]

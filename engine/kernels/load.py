@@ -31,7 +31,7 @@ import attrs
 
 from perpspec.engine.kernels.index import MODULES
 from perpspec.rules.digest import compute_instrument_digest, compute_rules_digest, compute_source_digest
-from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument import ContractKind, Instrument
 
 RECORD_FORMAT = 1
 Kernel = Callable[..., tuple[int, ...]]
@@ -80,8 +80,11 @@ def generic_rules_only() -> Iterator[None]:
 
 
 def kernels_for(inst: Instrument) -> KernelSet | None:
-    """The proved kernel set of ``inst``, or None when the record does not match it (said once)."""
-    if not _STATE["enabled"]:
+    """The proved kernel set of ``inst``, or None when the record does not match it (said once).
+
+    Spot pairs have no margin and no kernels: None, silently.
+    """
+    if not _STATE["enabled"] or inst.kind is ContractKind.SPOT:
         return None
     chosen = _CHOSEN.get(inst.symbol)
     if chosen is not None and chosen[0] is inst:

@@ -26,25 +26,12 @@ from perpspec.proofs.specialise.catalogue import KernelSpec
 from perpspec.proofs.specialise.interpret import evaluate, parse_module
 from perpspec.proofs.sym import all_of
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.num import and_, or_
 
 
-def assume_preconditions(prover: Prover, spec: KernelSpec, inst: Instrument, args: dict[str, int]) -> None:
-    """The rules' preconditions on the kernel's parameters."""
+def assume_preconditions(prover: Prover, spec: KernelSpec, args: dict[str, int]) -> None:
+    """The only precondition: every price parameter is positive (a value is divided by its price)."""
     for name in spec.prices:
-        price = args[name]
-        prover.assume(and_(price > 0, price <= inst.max_price), f"{name} in (0, maxPrice]")
-        prover.assume(price % inst.tick_size == 0, f"{name} on the tick grid")
-    for name in spec.touches:
-        touch = args[name]
-        prover.assume(
-            or_(touch == 0, and_(and_(touch > 0, touch <= inst.max_price), touch % inst.tick_size == 0)),
-            f"{name} is 0 or a valid price",
-        )
-    for name in spec.lots:
-        prover.assume(args[name] % inst.lot_size == 0, f"{name} in whole lots")
-    if spec.isolated:
-        prover.assume(args["leverage_hundredths"] >= 1, "isolated: leverage at least 0.01x")
+        prover.assume(args[name] > 0, f"{name} positive")
 
 
 def witness(spec: KernelSpec, inst: Instrument) -> dict[str, int]:
@@ -64,7 +51,7 @@ def prove_equivalence(spec: KernelSpec, inst: Instrument, source: str, label: st
         raise ValueError(f"{spec.name}: emitted parameters differ from the spec's")
     with Prover() as prover:
         args = {name: prover.symbol(name) for name in spec.params}
-        assume_preconditions(prover, spec, inst, args)
+        assume_preconditions(prover, spec, args)
         prover.witness(**witness(spec, inst))
         emitted = evaluate(function, args)
         expected = spec.reference(inst, *(args[name] for name in spec.params))
