@@ -43,7 +43,8 @@ def committed_source(symbol: str) -> str:
     source = (ROOT / KERNEL_DIR / f"{module_name(symbol)}.py").read_bytes()
     if record["rules_digest"] != compute_rules_digest():
         raise ValueError("specs/kernels.json: the rule source changed since generation (regenerate)")
-    if entry["instrument_digest"] != compute_instrument_digest(load_instrument(symbol)):
+    fields = tuple(entry["instrument_fields"])
+    if entry["instrument_digest"] != compute_instrument_digest(load_instrument(symbol), fields):
         raise ValueError(f"specs/kernels.json: {symbol}'s parameters changed since generation (regenerate)")
     if entry["source_digest"] != compute_source_digest(source):
         raise ValueError(f"specs/kernels.json: {entry['module']} is not the file generated (regenerate)")

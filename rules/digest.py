@@ -7,7 +7,8 @@ kernel only while all three still match:
 
 * :func:`compute_rules_digest` — the source of the rule modules the kernels
   call and, transitively, every ``rules/`` module they import;
-* :func:`compute_instrument_digest` — every parameter of the instrument;
+* :func:`compute_instrument_digest` — the instrument parameters the kernels
+  read (recorded while they were generated);
 * :func:`compute_source_digest` — the emitted source file itself.
 
 These functions read files to hash them and never run what they read.
@@ -58,11 +59,17 @@ def compute_rules_digest(modules: tuple[str, ...] = KERNEL_RULE_MODULES, rules_d
 
 
 @concrete
-def compute_instrument_digest(inst: Instrument) -> str:
-    """The SHA-256 digest of every parameter of ``inst`` (field name and value, in declaration order)."""
-    text = repr(attrs.astuple(inst, recurse=True))
-    names = ",".join(field.name for field in attrs.fields(Instrument))
-    return hashlib.sha256(f"{names}\n{text}".encode()).hexdigest()
+def compute_instrument_digest(inst: Instrument, fields: tuple[str, ...] | None = None) -> str:
+    """The SHA-256 digest of the parameters ``fields`` of ``inst`` (default: all), by name and value.
+
+    A kernel records the parameters its rules read while it was generated;
+    the digest over just those lets a what-if or scenario that changes
+    another parameter (a funding interval, an impact notional) keep the kernel,
+    while any change to one it folded in disables it.
+    """
+    names = tuple(sorted(fields)) if fields is not None else tuple(field.name for field in attrs.fields(Instrument))
+    text = "\n".join(f"{name}={getattr(inst, name)!r}" for name in names)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @concrete

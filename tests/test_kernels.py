@@ -152,3 +152,9 @@ def _spot_pairs() -> list[Instrument]:
     from perpspec.rules.instrument_file import builtin_dir, load_instrument
 
     return [load_instrument(str(path)) for path in sorted((builtin_dir() / "spot").glob("*.toml"))]
+
+
+def test_a_parameter_the_kernels_do_not_read_keeps_them() -> None:
+    # a scenario's funding and impact settings: not folded into any kernel
+    changed = load_instrument("XBTUSD", {"impactNotional": 1_000_000_000, "fundingInterval": "02:00:00"})
+    assert load.kernels_for(changed) is not None

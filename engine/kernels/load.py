@@ -4,9 +4,10 @@ A kernel set is used only while the proof record ``specs/kernels.json``
 matches, for that instrument, all three digests (:mod:`rules.digest`):
 
 * the rule source the kernels were generated from (``rules/`` closure),
-* the instrument's parameters (a what-if, ``check-params`` or a scenario's
-  parameter change makes a new instrument: it does not match, so the generic
-  rules run — never a stale kernel),
+* the instrument parameters the kernels' rules read (recorded while they were
+  generated; a what-if, ``check-params`` or a scenario that changes one of
+  them does not match, so the generic rules run — never a stale kernel; a
+  change to another parameter, such as the funding interval, keeps them),
 * the emitted module's source file.
 
 Otherwise :func:`kernels_for` returns None and says why, once per instrument
@@ -144,7 +145,10 @@ def _verify(inst: Instrument) -> tuple[KernelSet | None, str]:
         return None, "no kernels generated for this instrument"
     if record.get("rules_digest") != _rules_digest():
         return None, "the rule source changed since the kernels were generated"
-    if entry.get("instrument_digest") != compute_instrument_digest(inst):
+    fields = entry.get("instrument_fields")
+    if not isinstance(fields, list) or not all(isinstance(field, str) and hasattr(inst, field) for field in fields):
+        return None, "the proof record names no instrument parameters"
+    if entry.get("instrument_digest") != compute_instrument_digest(inst, tuple(fields)):
         return None, "the instrument's parameters differ from those the kernels were generated for"
     source = _module_source(module)
     if source is None or entry.get("source_digest") != compute_source_digest(source):

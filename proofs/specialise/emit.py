@@ -14,6 +14,8 @@ integer operations the rule does, minus the folded ones.
 
 from __future__ import annotations
 
+import typing
+
 from perpspec.proofs.specialise.catalogue import KernelSpec
 from perpspec.proofs.specialise.trace import Graph, Node, Operand, TBool, TInt, tracing
 from perpspec.rules.instrument import Instrument
@@ -33,6 +35,35 @@ _INFIX = {
     "and": "and",
     "or": "or",
 }
+
+
+class ReadRecorder:
+    """Stands in for an instrument while tracing and records which parameters the rules read.
+
+    A property (``is_inverse``) is evaluated on the recorder, so the fields it
+    reads (``kind``) are the ones recorded.
+    """
+
+    def __init__(self, inst: Instrument, reads: set[str]) -> None:
+        self._inst = inst
+        self._reads = reads
+
+    def __getattr__(self, name: str) -> object:
+        attribute = getattr(type(self._inst), name, None)
+        if isinstance(attribute, property) and attribute.fget is not None:
+            return attribute.fget(self)
+        self._reads.add(name)
+        return getattr(self._inst, name)
+
+
+def instrument_reads(inst: Instrument) -> tuple[str, ...]:
+    """The parameters of ``inst`` that every kernel of the catalogue reads, together, sorted."""
+    from perpspec.proofs.specialise.catalogue import KERNELS
+
+    reads: set[str] = set()
+    for spec in KERNELS:
+        trace_kernel(spec, typing.cast(Instrument, ReadRecorder(inst, reads)))
+    return tuple(sorted(reads))
 
 
 def trace_kernel(spec: KernelSpec, inst: Instrument) -> tuple[Graph, tuple[Operand, ...]]:

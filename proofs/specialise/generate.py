@@ -4,8 +4,8 @@ For every shipped instrument, one module ``engine/kernels/<symbol>.py`` holds
 every kernel of :data:`.catalogue.KERNELS` emitted for it
 (:func:`.emit.emit_function`); ``engine/kernels/index.py`` is the fixed table
 of those modules by symbol; ``specs/kernels.json`` is the proof record: the
-digests of the rule source, of each instrument's parameters and of each
-emitted module (:mod:`rules.digest`), and the obligations that prove each
+digests of the rule source, of the instrument parameters each module's rules read
+(recorded while tracing) and of each emitted module (:mod:`rules.digest`), and the obligations that prove each
 module equal to the rules.
 
 Writing proves first: every equivalence obligation must be PROVED (and every
@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from perpspec.proofs.specialise.catalogue import KERNELS
-from perpspec.proofs.specialise.emit import emit_function
+from perpspec.proofs.specialise.emit import emit_function, instrument_reads
 from perpspec.rules.digest import (
     KERNEL_RULE_MODULES,
     compute_instrument_digest,
@@ -90,9 +90,11 @@ def render_all(symbols: tuple[str, ...] | None = None) -> dict[Path, str]:
         path = KERNEL_DIR / f"{module_name(symbol)}.py"
         text = render_module(inst)
         files[path] = text
+        fields = instrument_reads(inst)
         kernels[symbol] = {
             "module": path.as_posix(),
-            "instrument_digest": compute_instrument_digest(inst),
+            "instrument_fields": list(fields),
+            "instrument_digest": compute_instrument_digest(inst, fields),
             "source_digest": compute_source_digest(text.encode()),
             "functions": [spec.name for spec in KERNELS],
             "obligations": [obligation_id(spec.name, symbol) for spec in KERNELS],
