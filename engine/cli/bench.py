@@ -23,6 +23,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import attrs
+
 from perpspec.engine.bench.bench import (
     DEFAULT_SHARED,
     WARMUP,
@@ -72,6 +74,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="skip the floor runs (the engine's book alone; book + the order path's rules only, generic and as kernels)",
     )
     parser.add_argument("--skip-liquidation", action="store_true", help="only the throughput figure")
+    parser.add_argument(
+        "--generic",
+        action="store_true",
+        help="also run the engine on the generic rules only (no specialised kernels), in the same process",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument(
         "--compiled", action="store_true", help="run on the engine compiled with mypyc (`perpspec build-native` first)"
@@ -128,6 +135,18 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if args.journal_dir is None:
                 remove_tree(directory)
+        generic: list[Run] = []
+        if args.generic:
+            from perpspec.engine.kernels.load import generic_rules_only
+
+            directory = args.journal_dir or default_journal_dir()
+            try:
+                with generic_rules_only():
+                    generic_run, _ = bench_engine(setup, ops, WARMUP, os.path.join(directory, "generic"))
+            finally:
+                if args.journal_dir is None:
+                    remove_tree(directory)
+            generic = [attrs.evolve(generic_run, name="perpspec engine, generic rules only")]
         floors: list[Run] = []
         if not args.no_breakdown:
             floors = [
@@ -144,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
             p99_ns=stick_before.p99_ns,
             p999_ns=stick_before.p999_ns,
         )
-        for row in (stick_before, stick_after, with_risk, *floors, engine):
+        for row in (stick_before, stick_after, with_risk, *floors, *generic, engine):
             print(format_run(row, stick))
         ratio = engine.ops_per_s / stick.ops_per_s
         verdict = "meets" if ratio >= RATIO_TARGET else "below"
@@ -167,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
             ratio=round(ratio, 5),
             engine_counts=counts,
             floors={row.name: {"ops_per_s": round(row.ops_per_s), "ratio": round(row.ops_per_s / stick.ops_per_s, 5)}
-                    for row in floors},
+                    for row in (*floors, *generic)},
             setup=engine.note,
         )
     if not args.skip_liquidation:
