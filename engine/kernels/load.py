@@ -33,6 +33,7 @@ import attrs
 from perpspec.engine.kernels.index import MODULES
 from perpspec.rules.digest import compute_instrument_digest, compute_rules_digest, compute_source_digest
 from perpspec.rules.instrument import ContractKind, Instrument
+from perpspec.rules.margin import PositionMargin
 
 RECORD_FORMAT = 1
 Kernel = Callable[..., tuple[int, ...]]
@@ -160,3 +161,25 @@ def _verify(inst: Instrument) -> tuple[KernelSet | None, str]:
             return None, f"the emitted module lacks the kernel {name}"
         kernels[name] = kernel
     return KernelSet(symbol=inst.symbol, **kernels), ""
+
+
+def position_margin_record(values: tuple[int, ...]) -> PositionMargin:
+    """The MRG-020 record from a ``position_margin_*`` kernel's outputs (in the record's field order)."""
+    return PositionMargin(
+        current_qty=values[0],
+        leverage_hundredths=values[1],
+        risk_steps=values[2],
+        init_margin_req_ppm=values[3],
+        maint_margin_req_ppm=values[4],
+        pos_cost=values[5],
+        pos_init=values[6],
+        pos_comm=values[7],
+        pos_cross=values[8],
+        pos_margin=values[9],
+        pos_maint=values[10],
+        mark_value=values[11],
+        unrealised_pnl=values[12],
+        maint_margin=values[13],
+        liquidation_price=values[14],
+        bankrupt_price=values[15],
+    )
