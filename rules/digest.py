@@ -37,7 +37,7 @@ def rule_closure(modules: tuple[str, ...] = KERNEL_RULE_MODULES, rules_dir: Path
     todo = list(modules)
     while todo:
         name = todo.pop()
-        path = rules_dir / f"{name}.py"
+        path = rules_dir.joinpath(f"{name}.py")
         if name in seen or not path.exists():
             continue
         seen.add(name)
@@ -54,7 +54,7 @@ def compute_rules_digest(modules: tuple[str, ...] = KERNEL_RULE_MODULES, rules_d
     """The SHA-256 digest of the source of the rule modules the kernels depend on (file name and bytes)."""
     digest = hashlib.sha256()
     for name in rule_closure(modules, rules_dir):
-        digest.update(f"rules/{name}.py".encode() + b"\0" + (rules_dir / f"{name}.py").read_bytes() + b"\0")
+        digest.update(f"rules/{name}.py".encode() + b"\0" + (rules_dir.joinpath(f"{name}.py")).read_bytes() + b"\0")
     return digest.hexdigest()
 
 
