@@ -165,6 +165,12 @@ def run(args: argparse.Namespace) -> int:
         )
         for row in (stick_before, stick_after, with_risk, *floors, *generic, engine):
             print(format_run(row, stick))
+        from perpspec.engine.kernels.load import NOTICES, kernels_for
+        from perpspec.rules.instrument_file import load_instrument
+
+        in_use = kernels_for(load_instrument(setup.symbol)) is not None
+        print(f"engine rule kernels: {'proved specialised kernels' if in_use else 'generic rules'} for {setup.symbol}"
+              + ("" if in_use else f" ({NOTICES.get(setup.symbol, 'disabled')})"))
         ratio = engine.ops_per_s / stick.ops_per_s
         verdict = "meets" if ratio >= RATIO_TARGET else "below"
         print(f"ratio to the measuring stick: {ratio:.4f} ({verdict} the target {RATIO_TARGET})")
@@ -188,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
             floors={row.name: {"ops_per_s": round(row.ops_per_s), "ratio": round(row.ops_per_s / stick.ops_per_s, 5)}
                     for row in (*floors, *generic)},
             setup=engine.note,
+            kernels=in_use,
         )
     if not args.skip_liquidation:
         small = bench_liquidation(args.small, repeats=args.repeats)
