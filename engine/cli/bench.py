@@ -169,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
         from perpspec.rules.instrument_file import load_instrument
 
         in_use = kernels_for(load_instrument(setup.symbol)) is not None
-        print(f"proved kernels for {setup.symbol}: {'current (the engine runs them)' if in_use else 'not current: generic rules'}"
+        print(f"proved kernels for {setup.symbol}: {'current' if in_use else 'not current, the generic rules run'}"
               + ("" if in_use else f" ({NOTICES.get(setup.symbol, 'disabled')})"))
         ratio = engine.ops_per_s / stick.ops_per_s
         verdict = "meets" if ratio >= RATIO_TARGET else "below"
