@@ -2,8 +2,9 @@
 
 The kernels are proved equal to the rules one call at a time (``KRN/*``) and
 tested per kernel (tests/test_kernels.py); this runs a shipped scenario —
-liquidations, insurance and ADL included — through the engine both ways and
-compares the event log, the journal and the state hash.
+liquidations, insurance and ADL included — and a seeded day of trading
+(tests/streams.py) through the engine both ways and compares the event log,
+the journal and the state hash.
 """
 
 from __future__ import annotations
