@@ -15,6 +15,8 @@ import importlib.util
 import sys
 from collections.abc import Sequence
 
+import perpspec
+
 # command name -> (module under engine/, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("cli.simulate", "run a stress scenario through the engine and write a report"),
@@ -27,6 +29,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("cli.bench", "benchmark the engine against the shared measuring stick"),
     "build-native": ("cli.build_native", "compile the engine's hot modules, verbatim, with mypyc (for bench --compiled)"),
 }
+
+
+MISSING_Z3 = "needs the Z3 solver, which is an extra: pip install 'perpspec[prove]'"
 
 
 class UsageError(Exception):
@@ -46,6 +51,7 @@ def build_parser(commands: dict[str, tuple[str, str]]) -> argparse.ArgumentParse
     parser = argparse.ArgumentParser(
         prog="perpspec", description="The executable, proved rulebook of a BitMEX-style perpetual exchange."
     )
+    parser.add_argument("--version", action="version", version=f"perpspec {perpspec.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in commands.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
@@ -66,6 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = module.run(args)
     except UsageError as error:
         print(f"perpspec {args.command}: {error}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:
+        if error.name != "z3":
+            raise
+        print(f"perpspec {args.command}: {MISSING_Z3}", file=sys.stderr)
         return 2
     return result
 
