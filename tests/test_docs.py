@@ -5,7 +5,7 @@
 * ``sh`` blocks are run line by line with bash, in one temporary working directory per page
   (in page order, so a later command can read what an earlier one wrote), with ``specs``
   linked there so repository paths such as ``specs/instruments/XBTUSD.toml`` resolve.  Every
-  line is a ``perpspec`` command; a trailing ``# exit N`` comment states a non-zero exit status.
+  line is a ``perpspec`` command; a trailing comment with ``(exit N)`` states a non-zero exit status.
 * Any other block needs ``<!-- not run: REASON -->`` on the line before it.
 * A table after ``<!-- figures: FILE -->`` quotes figures of a JSON file an earlier ``sh`` line of
   the page wrote (``| key | value |``); each is compared with the file.
@@ -28,7 +28,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SKIP = re.compile(r"^<!-- not run: (.+) -->$")
 FIGURES = re.compile(r"^<!-- figures: (\S+) -->$")
 FENCE = re.compile(r"^```(\S*)\s*$")
-EXIT = re.compile(r"#\s*exit (\d+)\s*$")
+EXIT = re.compile(r"#.*\(exit (\d+)")
 COMMENT = re.compile(r"\s+#\s.*$")  # a trailing comment: whitespace, '#', a space
 
 

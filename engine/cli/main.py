@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "what-if": ("cli.what_if", "re-evaluate positions under new instrument parameters"),
     "replay": ("cli.replay", "rebuild engine state from a command journal"),
     "bench": ("cli.bench", "benchmark the engine against the shared measuring stick"),
+    "export": ("cli.export", "write a run's event log as CSV or Parquet files, money as exact integers"),
+    "dump-journal": ("cli.dump_journal", "print a command journal's commands as JSON lines"),
     "build-native": ("cli.build_native", "compile the engine's hot modules, verbatim, with mypyc (for bench --compiled)"),
 }
 
