@@ -72,7 +72,7 @@ def test_the_wheel_holds_one_package_every_module_and_data_file_and_no_tests(whe
     in_package = {name for name in names if name.startswith("perpspec/")}
     assert expected_files() - in_package == set()
     assert [name for name in in_package if "/tests/" in name or "__pycache__" in name or name.endswith(".pyc")] == []
-    assert any(name.endswith(".dist-info/licenses/LICENSE") or name.endswith(".dist-info/LICENSE") for name in names)
+    assert any(name.endswith((".dist-info/licenses/LICENSE", ".dist-info/LICENSE")) for name in names)
     assert "perpspec/specs/instruments/spot/XBT_USDT.toml" in names
 
 
@@ -106,7 +106,8 @@ def test_the_cli_runs_from_the_wheel_in_a_fresh_venv_and_writes_nothing_into_it(
     proved = run(venv, "perpspec", "prove", "--only", "ACC-002/*", cwd=work)  # z3 is an extra
     assert (proved.returncode, "perpspec[prove]" in proved.stderr) == (2, True)
     built = run(venv, "perpspec", "build-native", cwd=work)
-    assert built.returncode == 1 and "source checkout" in built.stdout
+    assert built.returncode == 1
+    assert "source checkout" in built.stdout
     library = run(venv, "python", "-c", "import perpspec; print(sorted(perpspec.__all__))", cwd=work)
     assert "Exchange" in library.stdout
 
