@@ -21,7 +21,6 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -38,13 +37,14 @@ def get_rulebook_dir() -> Path:
 def rule_link(rule_id: str) -> str:
     """``<a href=".../specs/adl.md#adl-020">ADL-020</a>``: the rule's page in the local generated rulebook."""
     page = RULE_PAGES.get(rule_id.split("-")[0], "README")
-    target = (get_rulebook_dir() / f"{page}.md").resolve().as_uri()
+    target = get_rulebook_dir().joinpath(f"{page}.md").resolve().as_uri()
     return f'<a href="{target}#{rule_id.lower()}" data-rule="{rule_id}">{rule_id}</a>'
 
 
 def utc_time(ms: int) -> str:
-    """``HH:MM`` UTC of a logical-clock time."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%H:%M")
+    """``HH:MM`` UTC of a logical-clock time (milliseconds since the epoch, which has no leap seconds)."""
+    minute_of_day = ms // 60_000 % 1_440
+    return f"{minute_of_day // 60:02d}:{minute_of_day % 60:02d}"
 
 
 def format_money(amount: int, coin: int, currency: str) -> str:
