@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from perpspec.engine.cli.main import main
+from perpspec.engine.simulation.explain import format_money
 from perpspec.engine.simulation.export import (
     compute_decimal_places,
     export_events,
@@ -69,3 +70,20 @@ def test_simulate_leaves_a_final_snapshot_that_what_if_reads(run_dir: Path, caps
     assert len(snapshots) == 1
     assert main(["what-if", "--params", "XBTUSD", "--set", "maintMargin=0.008", "--state", str(snapshots[0])]) == 0
     assert "positions:" in capsys.readouterr().out
+
+
+def test_explain_tells_a_liquidated_accounts_story_with_rule_ids(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = list(read_event_rows(run_dir / "events.jsonl"))
+    liquidated = next(row["account"] for row in rows if row["table"] == "liquidation")
+    assert main(["explain", str(run_dir), "--account", str(liquidated)]) == 0
+    story = capsys.readouterr().out
+    assert ("Before the stress:" in story, "liquidated (" in story, "(LIQ-023)" in story) == (True, True, True)
+
+
+def test_explain_names_an_adl_counterpartys_haircut(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = list(read_event_rows(run_dir / "events.jsonl"))
+    fill = next((row for row in rows if row.get("execType") == "Deleverage"), None)
+    if fill is None:
+        pytest.skip("no ADL in this small run")
+    assert main(["explain", str(run_dir), "--account", str(fill["account"])]) == 0
+    assert f"haircut {format_money(fill['haircut'], 100_000_000, 'XBt')}," in capsys.readouterr().out

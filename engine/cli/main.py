@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("cli.replay", "rebuild engine state from a command journal"),
     "bench": ("cli.bench", "benchmark the engine against the shared measuring stick"),
     "export": ("cli.export", "write a run's event log as CSV or Parquet files, money as exact integers"),
+    "explain": ("cli.explain", "one account's story in a simulated run: margin, liquidation, ADL, with rule ids"),
     "dump-journal": ("cli.dump_journal", "print a command journal's commands as JSON lines"),
     "build-native": ("cli.build_native", "compile the engine's hot modules, verbatim, with mypyc (for bench --compiled)"),
 }

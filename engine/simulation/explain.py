@@ -255,3 +255,56 @@ def timeline_table(steps: Sequence[Step], coin: int, currency: str, run_name: st
     )
     empty = '<tr><td colspan="11">no waterfall step in this run</td></tr>' if not rows else ""
     return f'<table data-table="timeline" data-run="{html.escape(run_name)}">{head}{"".join(rows)}{empty}</table>'
+
+
+def explain_account(records: Iterable[Mapping[str, Any]], account: int, coin: int, currency: str) -> list[str]:
+    """One account's story from the log: its margin before and after, trades, liquidation, ADL on either side, funding."""
+
+    def money(amount: int) -> str:
+        return format_money(amount, coin, currency)
+
+    lines: list[str] = []
+    trades = fees = funding = 0
+    margins: dict[str, Mapping[str, Any]] = {}
+    for record in records:
+        table = record.get("table")
+        if table == "margin" and record.get("account") == account:
+            margins[str(record.get("phase"))] = record
+        elif table == "execution" and record.get("account") == account and record.get("execType") == "Trade":
+            trades += 1
+            fees += int(record.get("execComm") or 0)
+        elif table == "transaction" and record.get("account") == account and record.get("transactType") == "Funding":
+            funding += int(record["amount"])
+        elif table == "rule" and record.get("ruleId") == "LIQ-023" and record.get("account") == account:
+            lines.append(
+                f"{record['timestamp'][11:16]} UTC: liquidated ({record['pool']}): equity at mark "
+                f"{money(int(record['equity']))} below maintenance {money(int(record['maintenance']))}; the "
+                f"liquidation engine took the position over at its bankruptcy price (LIQ-023), the residual margin "
+                f"{money(int(record['residual_margin']))} went to the insurance fund (INS-011)."
+            )
+        elif table == "execution" and record.get("execType") == "Deleverage":
+            if record.get("account") == account:
+                lines.append(
+                    f"{record['timestamp'][11:16]} UTC: auto-deleveraged as a counterparty (ADL-020): "
+                    f"{int(record['lastQty']):,} contracts closed at {record['lastPx']} (mark {record.get('markPrice')}), "
+                    f"ranking score {record.get('adlRankingScore')}, haircut {money(int(record.get('haircut', 0)))}, "
+                    f"against liquidated account {record.get('liquidatedAccount')}."
+                )
+            elif record.get("liquidatedAccount") == account:
+                lines.append(
+                    f"{record['timestamp'][11:16]} UTC: {int(record['lastQty']):,} contracts of this account's "
+                    f"liquidated position closed by ADL against account {record['account']} (ADL-020)."
+                )
+    head = []
+    for phase, label in (("before", "Before the stress"), ("after", "At the end")):
+        row = margins.get(phase)
+        if row is not None:
+            margin_mode = "cross" if row.get("crossMargin", True) else f"isolated at {row.get('leverage')}"
+            head.append(
+                f"{label}: {row.get('role', 'trader')}, position {int(row.get('currentQty', 0)):,} contracts "
+                f"({margin_mode}), wallet {money(int(row['walletBalance']))}, margin balance {money(int(row['marginBalance']))}."
+            )
+    if not head and not lines:
+        return [f"Account {account} does not appear in this log."]
+    summary = f"{trades:,} trades (commission {money(fees)}), funding {money(funding)}."
+    return head[:1] + [summary] + lines + head[1:]
