@@ -307,4 +307,4 @@ def explain_account(records: Iterable[Mapping[str, Any]], account: int, coin: in
     if not head and not lines:
         return [f"Account {account} does not appear in this log."]
     summary = f"{trades:,} trades (commission {money(fees)}), funding {money(funding)}."
-    return head[:1] + [summary] + lines + head[1:]
+    return [*head[:1], summary, *lines, *head[1:]]
