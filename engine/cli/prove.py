@@ -15,7 +15,10 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import sys
 from typing import TYPE_CHECKING, Any
+
+from perpspec.engine.simulation.progress import Progress
 
 if TYPE_CHECKING:
     from perpspec.proofs.registry import Obligation, Outcome
@@ -64,11 +67,15 @@ def run(args: argparse.Namespace) -> int:
     outcomes: list[Outcome] = []
     if not args.json:
         _print_header()
+    # the table prints a row per obligation as it goes; with --json a bar on stderr (on a terminal) shows progress
+    bar = Progress(len(selected), label="prove", enabled=args.json and sys.stderr.isatty())
     for obligation in selected:
         outcome = run_obligation(obligation, args.timeout_ms)
         outcomes.append(outcome)
+        bar.update(len(outcomes), len(outcomes))
         if not args.json:
             print(_row(outcome), flush=True)
+    bar.close()
     if args.json:
         print(json.dumps(_json_report(outcomes), indent=2))
     else:
