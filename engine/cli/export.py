@@ -4,7 +4,7 @@
 exact: money as integers of the minor unit (Parquet ``int64``), prices as exact
 decimals (Parquet ``decimal128``; CSV the decimal text), never binary floats —
 see :mod:`perpspec.engine.simulation.export`.  Parquet needs
-``pip install 'perpspec[export]'``.
+``pip install 'perpspec[parquet]'``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ float.  The exports keep every value exact:
   booleans; anything else is text (nested values as JSON);
 * the log is read with ``parse_float=Decimal``, so no value ever passes through a float.
 
-Parquet needs ``pyarrow`` (``pip install 'perpspec[export]'``); CSV needs nothing.
+Parquet needs ``pyarrow`` (``pip install 'perpspec[parquet]'``); CSV needs nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 FORMATS = ("csv", "parquet")
-MISSING_PYARROW = "Parquet export needs pyarrow, which is an extra: pip install 'perpspec[export]'"
+MISSING_PYARROW = "Parquet export needs pyarrow, which is an extra: pip install 'perpspec[parquet]'"
 
 
 def read_event_rows(path: Path) -> Iterator[dict[str, Any]]:
