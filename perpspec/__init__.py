@@ -4,11 +4,11 @@ The front door (documented in ``docs/library.md``)::
 
     import perpspec
 
-    ex = perpspec.Exchange()                  # the shipped contracts, a logical clock at 0
-    ex.open_account(1, deposit="1 XBT")       # verify + deposit, with the unit
-    ex.price("XBTUSD", mark="50000")          # mark price in USD: the contract can trade
-    ex.buy(1, "XBTUSD", 1000)                 # a market order; Result says accepted or why not
-    print(ex.position(1, "XBTUSD"))           # Position(qty=1000, cost=...)
+    ex = perpspec.Exchange(["XBTUSD"])           # one contract; a logical clock at 0
+    ex.price("XBTUSD", mark="50000")             # a mark price in USD: the contract can trade
+    for account in (1, 2): ex.open_account(account, deposit="1 XBT")
+    ex.sell(2, "XBTUSD", 1000, price="50000")    # a resting limit order
+    assert ex.buy(1, "XBTUSD", 1000) and ex.position(1, "XBTUSD").qty == 1000
 
 * :func:`position` — a position's BitMEX fields from human inputs (``perpspec position``);
 * :class:`Exchange` — the matching engine driven in human units; :class:`Result` per command;
