@@ -30,6 +30,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("cli.export", "write a run's event log as CSV or Parquet files, money as exact integers"),
     "explain": ("cli.explain", "one account's story in a simulated run: margin, liquidation, ADL, with rule ids"),
     "dump-journal": ("cli.dump_journal", "print a command journal's commands as JSON lines"),
+    "serve": ("cli.serve", "run a BitMEX-compatible REST + WebSocket exchange over the durable engine"),
+    "keys": ("cli.keys", "create, revoke and list the API keys of a serve store"),
+    "admin": ("cli.admin", "verify accounts, deposit and set prices on a running perpspec serve"),
     "sweep": ("cli.sweep", "run a grid of stress simulations (local process pool or Ray) with heat maps and thresholds"),
     "build-native": ("cli.build_native", "compile the engine's hot modules, verbatim, with mypyc (for bench --compiled)"),
 }
