@@ -959,7 +959,8 @@ def render(runs: Sequence[RunData], title: str = "perpspec simulate") -> str:
     sections.append('<div class="runs">' + "".join(_titled(run, losses_table(run), compare) for run in runs) + "</div>")
     sections.append(
         "<h2>ADL counterparties</h2><p class='note'>Every position closed by auto-deleveraging, at the bankrupt "
-        "order's price, in the order the ranking chose it.</p>"
+        "order's price, in the order the ranking chose it. One account's whole story, liquidation and ADL included: "
+        "<code>perpspec explain RUN_FOLDER --account N</code>.</p>"
     )
     sections.append("".join(_titled(run, adl_table(run), compare) for run in runs))
     sections.append(
