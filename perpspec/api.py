@@ -118,17 +118,17 @@ def parse_price(inst: Instrument, value: Number, field: str = "price") -> int:
 
 def parse_leverage(inst: Instrument, value: Number, field: str = "leverage") -> int:
     """Leverage as a multiple (``10``, ``"10x"``, ``"2.5"``; ``0`` = cross) → hundredths, within the instrument's maximum."""
-    text = _decimal_text(value, field, "x").strip()
+    text = _decimal_text(value, field, "leverage (a multiple)").strip()
     text = text[:-1] if text[-1:] in ("x", "X") else text
     try:
         hundredths = parse_scaled(text, 100, field)
     except ParseError as error:
         raise InputError(field, f"{error.message} (leverage is a multiple: 10 or '10x' for 10x, 0 for cross)") from error
     top = inst.max_leverage_hundredths
-    if hundredths != 0 and not 100 <= hundredths <= top:
+    if hundredths != 0 and not 1 <= hundredths <= top:  # BitMEX: 0.01x up to 1 / initial margin
         raise InputError(
             field,
-            f"{value}x is outside 1x..{format_scaled(top, 100)}x for {inst.symbol} "
+            f"{value}x is outside 0.01x..{format_scaled(top, 100)}x for {inst.symbol} "
             "(leverage is a multiple, e.g. 10 for 10x, not hundredths; 0 for cross)",
         )
     return hundredths
