@@ -95,7 +95,7 @@ def test_adl_table_haircuts_sum_to_the_logged_haircuts(tiny: tuple[list[dict[str
 
 def test_timeline_has_a_row_per_minute_with_a_waterfall_step(tiny: tuple[list[dict[str, Any]], str]) -> None:
     records, document = tiny
-    explained = {"LIQ-023", "INS-011", "INS-005", "ADL-031", "ADL-020", "ADL-021", "LIQ-021"}
+    explained = {"INS-008", "FND-008", "LIQ-023", "INS-011", "INS-005", "ADL-031", "ADL-020", "ADL-021", "LIQ-021"}
     minutes = {r["timestamp"][:16] for r in records if r["table"] == "rule" and r["ruleId"] in explained}
     table = document.split('data-table="timeline"')[1].split("</table>")[0]
     assert table.count("data-minute=") == len(minutes)

@@ -6,6 +6,7 @@ row here is computed from the log's ``rule`` rows (the waterfall's explainable
 steps) and ADL ``execution`` rows, and each names its rule with a link to that
 rule's page in the generated rulebook (``specs/<area>.md#<id>``):
 
+* INS-008, FND-008 — deposits into the fund and funding residues (they move its balance);
 * LIQ-023 — a pool taken over by the liquidation engine at its bankruptcy price;
 * INS-011 — the pool's residual margin paid into the fund;
 * INS-005 — a close-out fill better (surplus) or worse (draw) than the bankruptcy price;
@@ -25,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-EXPLAINED_RULES = ("LIQ-023", "INS-011", "INS-005", "ADL-031", "ADL-020", "ADL-021", "LIQ-021")
+EXPLAINED_RULES = ("INS-008", "FND-008", "LIQ-023", "INS-011", "INS-005", "ADL-031", "ADL-020", "ADL-021", "LIQ-021")
 RULE_PAGES = {"LIQ": "liquidation", "INS": "insurance", "ADL": "adl", "FND": "funding", "MRG": "margin", "ACC": "contracts"}
 
 
@@ -85,7 +86,7 @@ def read_steps(records: Iterable[Mapping[str, Any]], parse_time_ms: Any) -> list
             kind=str(record.get("kind", "")),
             account=int(record.get("account", -1)),
         )
-        if rule_id.startswith("INS-"):
+        if rule_id.startswith("INS-") or rule_id == "FND-008":
             step.amount = int(record["amount"])
             step.balance_after = int(record["balance_after"])
         elif rule_id == "ADL-020":
@@ -201,8 +202,12 @@ def explain_why(steps: Sequence[Step], coin: int, currency: str) -> list[str]:
                 f"What drained it: {len(draws):,} close-outs filled worse than the bankruptcy price — the book "
                 f"below the bankrupt positions was thin — and the fund paid the difference "
                 f"({money(-sum(s.amount for s in draws))} in all, {rule_link('INS-005')}); the worst minute, "
-                f"{utc_time(worst * 60_000)} UTC, drew {money(-by_minute[worst])}. The fund's minimum was "
-                f"{money(low.balance_after or 0)} at {utc_time(low.time_ms)} UTC."
+                f"{utc_time(worst * 60_000)} UTC, drew {money(-by_minute[worst])}. "
+                + (
+                    f"The fund never fell below its starting {money(low.balance_after or 0)}."
+                    if low.rule_id == "INS-008"
+                    else f"The fund's minimum was {money(low.balance_after or 0)} at {utc_time(low.time_ms)} UTC."
+                )
             )
     deferred = [step for step in steps if step.rule_id == "ADL-031"]
     adl = [step for step in steps if step.rule_id == "ADL-020"]
