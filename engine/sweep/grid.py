@@ -190,5 +190,9 @@ def validate_axes(grid: Grid) -> None:
     except ScenarioError as error:
         raise GridError(f"{grid.source}: sweep.base: {error}") from None
     for name, values in grid.axes:
+        seen: dict[str, str] = {}  # the parsed scenario's repr -> the value that gave it
         for value in values:
-            cell_scenario(grid, ((name, value),))
+            parsed = repr(cell_scenario(grid, ((name, value),)))
+            if parsed in seen:  # one cell key twice: two processes would run it into one folder at once
+                raise GridError(f"{grid.source}: axes.{name}: {seen[parsed]!r} and {value!r} are the same value")
+            seen[parsed] = value
