@@ -53,6 +53,7 @@ RULE_ID = re.compile(r"^([A-Z]{3})-(\d{3})(?![\w'’-]):?\s*(.*)$", re.DOTALL)  
 ANY_RULE_ID = re.compile(r"\b([A-Z]{3}-\d{3})\b")
 INVARIANT_ID = re.compile(r"\bINV-[A-Z0-9]+(?:-[A-Z0-9]+)*\b")
 STATUS_FILE = "proof-status.json"
+TEST_INDEX_FILE = "test-index.json"  # generated: tests naming each id, for a copy installed without tests/
 VERSION_FILE = "RULEBOOK_VERSION"
 STATUS_FORMAT = 2
 
@@ -926,6 +927,11 @@ def build_rulebook(
     status_path = stored_status if stored_status is not None else root / "specs" / STATUS_FILE
     fingerprint, outcomes, ran = proof_outcomes(status_path, root, rerun, allow_run, timeout_ms)
     examples = load_examples(root)
+    if (root / "tests").is_dir():
+        mentions = find_test_mentions(root)
+        users = example_users(root, (example.file for example in examples))
+    else:  # an installed perpspec ships no tests: the index written with the pages stands in for them
+        mentions, users = read_test_index(root / "specs" / TEST_INDEX_FILE)
     modules = sorted({rule.module for rule in found})
     module_docs = {name: inspect.getdoc(importlib.import_module(f"perpspec.{name}")) or "" for name in modules}
     book = Rulebook(
@@ -934,12 +940,12 @@ def build_rulebook(
         rules=tuple(found),
         invariants=tuple((inv.id, inv.statement) for inv in REGISTRY.values()),
         outcomes=tuple(outcomes),
-        mentions=find_test_mentions(root),
+        mentions=mentions,
         examples=tuple(examples),
         instruments=tuple(load_instruments(root)),
         trusted=_trusted_components(root),
         module_docs=module_docs,
-        example_users=example_users(root, (example.file for example in examples)),
+        example_users=users,
         committee=_committee(load_instruments(root)),
         applied_by=engine_applications(root),
         invariant_rules=invariant_rule_calls(found, REGISTRY),
@@ -1555,10 +1561,29 @@ def render_rulebook(book: Rulebook) -> dict[str, str]:
     if any(area_of(rule.id) == OTHER_AREA for rule in book.rules):
         pages[f"{OTHER_AREA.slug}.md"] = render_area(OTHER_AREA, book)
     pages[STATUS_FILE] = render_status(book.fingerprint, book.outcomes)
+    pages[TEST_INDEX_FILE] = render_test_index(book)
     return pages
 
 
-GENERATED_PATTERNS = ("*.md", STATUS_FILE)
+GENERATED_PATTERNS = ("*.md", STATUS_FILE, TEST_INDEX_FILE)
+
+
+def render_test_index(book: Rulebook) -> str:
+    """Which tests name each id and execute each example file (so an installed copy, without tests/, can check)."""
+    data = {
+        "mentions": {key: list(value) for key, value in sorted(book.mentions.items())},
+        "example_users": {key: list(value) for key, value in sorted(book.example_users.items())},
+    }
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def read_test_index(path: Path) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """(mentions, example users) as :func:`render_test_index` wrote them; empty when the file is absent."""
+    if not path.exists():
+        return {}, {}
+    data = json.loads(path.read_text())
+    mentions = {key: tuple(value) for key, value in data["mentions"].items()}
+    return mentions, {key: tuple(value) for key, value in data["example_users"].items()}
 
 
 def stale_files(out_dir: Path, pages: Mapping[str, str]) -> list[str]:

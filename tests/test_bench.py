@@ -17,7 +17,8 @@ from perpspec.engine.bench.bench import (
 )
 
 pytestmark = pytest.mark.skipif(
-    not (DEFAULT_SHARED / "workload.py").exists(), reason="the shared bench folder is not next to the repository"
+    not (DEFAULT_SHARED / "workload.py").exists(), reason="the benchmark's measuring stick is absent: it needs the shared bench folder (workload.py, "
+    "ref_engine.py) at ../shared/bench next to the repository (perpspec bench takes --shared DIR)"
 )
 
 WARMUP = 1_000

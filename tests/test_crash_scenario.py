@@ -1,4 +1,4 @@
-"""The crash scenario (specs/scenarios/crash_thin_book.toml) through the waterfall, every invariant after every event.
+"""The crash scenario (specs/waterfall/crash_thin_book.toml) through the waterfall, every invariant after every event.
 
 A thin book and a 30% mark drop in five updates: the events must show
 liquidations, insurance surplus and draws, then ADL in ranking order; after
@@ -34,7 +34,7 @@ from perpspec.rules.waterfall import (
     process_waterfall,
 )
 
-SCENARIO = Path(__file__).resolve().parent.parent / "specs" / "scenarios" / "crash_thin_book.toml"
+SCENARIO = Path(__file__).resolve().parent.parent / "specs" / "waterfall" / "crash_thin_book.toml"
 
 
 @attrs.frozen(kw_only=True)

@@ -223,9 +223,9 @@ def test_key_moments_describe_the_fund_path_and_adl() -> None:
 
     lines = key_moments(analyse("crash", small_log()))
     assert [line for line in lines if line.startswith(("Insurance fund", "ADL"))] == [
-        "Insurance fund 0.0000 XBT at the start, peak 0.0000 XBT at 00:00, minimum 0.00000000 XBT at 00:02, "
-        "0.0000 XBT at the end.",
-        "ADL: 1 fills, 200 contracts against 1 accounts, between 00:02 and 00:02.",
+        "Insurance fund 0.000003 XBT (300 XBt) at the start, peak 0.000003 XBT (300 XBt) at 00:00 UTC, "
+        "minimum 0 XBT (0 XBt) at 00:02 UTC, 0 XBT (0 XBt) at the end.",
+        "ADL: 1 fills, 200 contracts against 1 accounts, between 00:02 UTC and 00:02 UTC.",
     ]
 
 

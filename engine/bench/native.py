@@ -44,7 +44,10 @@ from typing import Any
 from perpspec.engine.kernels.index import MODULES
 
 REPO = Path(__file__).resolve().parent.parent.parent
-NATIVE_DIR = REPO / "build" / "native"
+# a source checkout builds into its own git-ignored build/native; an installed perpspec never writes into
+# its installation (and has no sources to copy: build-native refuses there, see build())
+IN_CHECKOUT = (REPO / "pyproject.toml").is_file()
+NATIVE_DIR = (REPO if IN_CHECKOUT else Path()) / "build" / "native"
 MANIFEST_NAME = "perpspec-native.json"
 COPIED_PACKAGES = ("rules", "engine")  # copied under build/native/perpspec/; proofs/ and specs/ are linked
 # the order path of `perpspec bench`: the kernels it calls and the engine classes it walks
@@ -147,6 +150,8 @@ def build(directory: Path = NATIVE_DIR, log: Callable[[str], None] = print) -> d
     Returns the manifest written.  Raises ``RuntimeError`` (with mypyc's output in
     ``directory/build.log``) if mypyc fails.
     """
+    if not IN_CHECKOUT:
+        raise RuntimeError("build-native compiles a source checkout: run it in a clone of the perpspec repository")
     if directory.exists():
         if any(directory.iterdir()) and read_manifest(directory) is None and not (directory / "build.log").exists():
             raise RuntimeError(f"{directory} exists and is not a perpspec native build: not replacing it")

@@ -15,6 +15,8 @@ import importlib.util
 import sys
 from collections.abc import Sequence
 
+import perpspec
+
 # command name -> (module under engine/, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("cli.simulate", "run a stress scenario through the engine and write a report"),
@@ -25,6 +27,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "what-if": ("cli.what_if", "re-evaluate positions under new instrument parameters"),
     "replay": ("cli.replay", "rebuild engine state from a command journal"),
     "bench": ("cli.bench", "benchmark the engine against the shared measuring stick"),
+    "export": ("cli.export", "write a run's event log as CSV or Parquet files, money as exact integers"),
+    "explain": ("cli.explain", "one account's story in a simulated run: margin, liquidation, ADL, with rule ids"),
+    "dump-journal": ("cli.dump_journal", "print a command journal's commands as JSON lines"),
     "serve": ("cli.serve", "run a BitMEX-compatible REST + WebSocket exchange over the durable engine"),
     "keys": ("cli.keys", "create, revoke and list the API keys of a serve store"),
     "admin": ("cli.admin", "verify accounts, deposit and set prices on a running perpspec serve"),
@@ -32,6 +37,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build-native": ("cli.build_native", "compile the engine's hot modules, verbatim, with mypyc (for bench --compiled)"),
     "audit": ("cli.audit", "check any engine's event log against perpspec's invariants and rules"),
 }
+
+
+MISSING_Z3 = "needs the Z3 solver, which is an extra: pip install 'perpspec[prove]'"
 
 
 class UsageError(Exception):
@@ -51,6 +59,7 @@ def build_parser(commands: dict[str, tuple[str, str]]) -> argparse.ArgumentParse
     parser = argparse.ArgumentParser(
         prog="perpspec", description="The executable, proved rulebook of a BitMEX-style perpetual exchange."
     )
+    parser.add_argument("--version", action="version", version=f"perpspec {perpspec.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in commands.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
@@ -71,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = module.run(args)
     except UsageError as error:
         print(f"perpspec {args.command}: {error}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:
+        if error.name != "z3":
+            raise
+        print(f"perpspec {args.command}: {MISSING_Z3}", file=sys.stderr)
         return 2
     return result
 

@@ -22,9 +22,13 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import sys
 from typing import TYPE_CHECKING, Any
 
+from perpspec.engine.simulation.progress import Progress as Bar
+
 if TYPE_CHECKING:
+    from perpspec.proofs.parallel import Progress
     from perpspec.proofs.registry import Obligation, Outcome
 
 
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from perpspec.engine.cli.main import UsageError
-    from perpspec.proofs.parallel import Progress, default_cache_dir, run_all
+    from perpspec.proofs.parallel import default_cache_dir, run_all
     from perpspec.proofs.registry import discover
 
     if args.timeout_ms is not None and args.timeout_ms <= 0:
@@ -92,13 +96,19 @@ def run(args: argparse.Namespace) -> int:
     if not args.json:
         _print_header()
 
+    # the table prints a row per obligation with an N/total counter; with --json a bar on stderr (on a terminal)
+    bar = Bar(len(selected), label="prove", enabled=args.json and sys.stderr.isatty())
+
     def report(progress: Progress) -> None:
-        if not args.json:
+        if args.json:
+            bar.update(progress.done, progress.done)
+        else:
             counter = f"[{progress.done}/{progress.total}]" + (" cached" if progress.cached else "")
             print(f"{_row(progress.outcome)}  {counter}", flush=True)
 
     cache_dir = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     outcomes: list[Outcome] = run_all(selected, args.timeout_ms, args.jobs, cache_dir, report)
+    bar.close()
     if args.json:
         print(json.dumps(_json_report(outcomes), indent=2))
     else:

@@ -16,14 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from perpspec.engine.cli.main import UsageError
 from perpspec.engine.durability.codec import CodecError
-from perpspec.engine.durability.journal import JournalError
+from perpspec.engine.durability.journal import JournalError, read_journal
 from perpspec.engine.durability.recovery import JOURNAL_NAME, command_codec, list_snapshots, recover
+from perpspec.engine.simulation.progress import Progress
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +34,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--snapshot", metavar="S", help="start from this snapshot instead of the journal's genesis")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr (shown only on a terminal)")
+
+
+def replay_progress(log: str, enabled: bool) -> Progress:
+    """A progress bar over the journal's commands (their count read from the journal; 1 if unreadable)."""
+    total = 1
+    if enabled:
+        try:
+            total = len(read_journal(log).records)
+        except JournalError:
+            total = 1  # recover() reports the damage
+    return Progress(total, label="replay", enabled=enabled)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +61,10 @@ def run(args: argparse.Namespace) -> int:
     kinds: Counter[str] = Counter()
     rejects: Counter[str] = Counter()
 
+    bar = replay_progress(args.log, enabled=not args.quiet and sys.stderr.isatty())
+
     def count(events: Sequence[Any]) -> None:
+        bar.update(bar.step + 1, bar.events + len(events))
         for event in events:
             name = type(event).__name__
             if name == "Execution":
@@ -61,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         snapshots = (args.snapshot,)
     try:
         _, report, _ = recover(args.log, command_codec(), snapshots, strict_snapshot=strict, on_events=count)
+        bar.close()
     except (JournalError, CodecError) as error:
         if args.json:
             print(json.dumps({"ok": False, "error": str(error), "offset": getattr(error, "offset", None)}))

@@ -20,10 +20,16 @@ from pathlib import Path
 
 from perpspec.engine.cli.main import UsageError
 
+INSTALLED_OUT = "perpspec-rulebook"  # an installed perpspec never writes into its own installation
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``perpspec spec``."""
-    parser.add_argument("--out", metavar="DIR", help="write the pages here instead of specs/")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help=f"write the pages here (default: specs/ in a source checkout, ./{INSTALLED_OUT} when installed)",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if specs/ is not up to date (writes nothing)")
     parser.add_argument(
         "--rerun-proofs", action="store_true", help="run every proof obligation even if the stored run is current"
@@ -126,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print(f"specs/ is up to date ({len(pages)} files; {proof_note})")
         return 0
-    out_dir = Path(args.out) if args.out else specs_dir
+    in_checkout = (root / "pyproject.toml").is_file()
+    out_dir = Path(args.out) if args.out else specs_dir if in_checkout else Path(INSTALLED_OUT)
     changed = rulebook.write_rulebook(out_dir, pages)
     failing = [o.id for o in book.outcomes if o.strength < 0 and not o.known_bad]
     print(

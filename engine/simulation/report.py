@@ -11,7 +11,11 @@ Plots (``data-plot`` attribute): ``prices`` (index / mark / last),
 ``open-interest``, ``liquidations`` (per time bucket, full and partial),
 ``insurance`` (fund balance), ``adl`` (ADL fills), ``equity`` (distribution of
 account equity before the stress and at the end).  Tables (``data-table``):
-``summary``, ``largest-losses``, ``adl-counterparties``.  The numbers shown
+``summary``, ``largest-losses``, ``adl-counterparties`` (with each counterparty's
+haircut), ``timeline`` (per minute: liquidations, fund surpluses and draws, ADL,
+each column linked to its rule's page).  A "Why" section tells the waterfall's
+story from the log's rule rows (:mod:`perpspec.engine.simulation.explain`).
+Times are UTC; prices carry their quote currency; money is exact.  The numbers shown
 are also embedded as JSON (``<script type="application/json"
 id="perpspec-data">``) so a test can check them against the log.
 
@@ -27,6 +31,7 @@ Records the report understands (field names are BitMEX's where one exists):
 * ``table=liquidation``: ``account``, ``side``, ``leavesQty``, ``price``
   (bankruptcy price), ``liquidationType`` (``full`` / ``partial``);
 * ``table=insurance``: ``timestamp``, ``currency``, ``walletBalance``;
+* ``table=rule``: the waterfall's explainable steps (``ruleId``, ``kind`` and the rule's fields);
 * ``table=margin``: ``phase`` (``before`` / ``after``), ``account``,
   ``marginBalance``, ``walletBalance``, ``currentQty``, ``crossMargin``,
   ``leverage``, ``role``.
@@ -39,9 +44,20 @@ import json
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import perpspec
+from perpspec.engine.simulation.explain import (
+    Step,
+    explain_why,
+    format_money,
+    get_rulebook_dir,
+    read_steps,
+    timeline_table,
+    utc_time,
+)
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 # (dark, light) per run, for stacked bars (full / partial, shorts / longs)
@@ -54,7 +70,7 @@ PAIRS = (
     ("#ff7f0e", "#ffbb78"),
 )
 PLOTS = ("prices", "open-interest", "liquidations", "insurance", "adl", "equity")
-TABLES = ("summary", "largest-losses", "adl-counterparties")
+TABLES = ("summary", "largest-losses", "adl-counterparties", "timeline")
 LARGEST_LOSSES = 25
 
 
@@ -99,6 +115,7 @@ class AdlRow:
     price: float
     score: str
     liquidated: int | None
+    haircut: int = 0  # against the mark, minor units (positive: closed worse than the mark)
 
 
 @dataclass
@@ -138,6 +155,8 @@ class RunData:
     accounts: list[AccountRow] = field(default_factory=list)
     trades: int = 0
     funding_payments: int = 0
+    steps: list[Step] = field(default_factory=list)
+    symbol: str = ""
 
     @property
     def start_ms(self) -> int:
@@ -172,9 +191,12 @@ def analyse(name: str, records: Iterable[Mapping[str, Any]], summary: Mapping[st
     run = RunData(name=name, summary=dict(summary or {}))
     before: dict[int, Mapping[str, Any]] = {}
     after: dict[int, Mapping[str, Any]] = {}
+    records = list(records)
+    run.steps = read_steps(records, parse_time_ms)
     for record in records:
         table = record.get("table")
         if table == "instrument":
+            run.symbol = str(record.get("symbol", run.symbol))
             run.times.append(parse_time_ms(record["timestamp"]))
             run.index.append(float(record["indicativeSettlePrice"]))
             run.mark.append(float(record["markPrice"]))
@@ -209,6 +231,7 @@ def analyse(name: str, records: Iterable[Mapping[str, Any]], summary: Mapping[st
                         price=float(record["lastPx"]),
                         score=str(record.get("adlRankingScore", "")),
                         liquidated=record.get("liquidatedAccount"),
+                        haircut=int(record.get("haircut", 0)),
                     )
                 )
         elif table == "transaction" and record.get("transactType") == "Funding":
@@ -254,12 +277,6 @@ def coin_name(currency: str) -> str:
     return currency[:-1] + currency[-1].upper() if currency.endswith("t") else currency
 
 
-def clock(ms: int, start_ms: int) -> str:
-    """``HH:MM`` since the start of the run."""
-    minutes = (ms - start_ms) // 60_000
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
 def esc(value: object) -> str:
     """HTML-escaped text."""
     return html.escape(str(value))
@@ -269,8 +286,9 @@ def esc(value: object) -> str:
 # SVG plots
 
 
-WIDTH, HEIGHT = 940, 280
-LEFT, RIGHT, TOP, BOTTOM = 78, 230, 30, 36
+WIDTH, HEIGHT = 940, 290
+LEFT, RIGHT, TOP, BOTTOM = 84, 230, 30, 44
+CHAR_PX = 6.6  # about the width of one 11 px character: labels closer than their text are dropped
 
 
 @dataclass
@@ -306,7 +324,9 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 
 def fmt_number(value: float) -> str:
-    """Axis label text."""
+    """Axis label text: millions as ``40M`` / ``2.5M`` (long labels collide with the axis title), else separated."""
+    if abs(value) >= 1_000_000:
+        return f"{value / 1_000_000:,.3g}M"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
     if abs(value) >= 10:
@@ -345,8 +365,13 @@ def axes(frame: Frame, title: str, y_label: str, x_labels: Sequence[tuple[float,
         y = frame.y(tick)
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{fmt_number(tick)}</text>')
+    right_edge = -math.inf
     for x_value, text in x_labels:
         x = frame.x(x_value)
+        half = len(text) * CHAR_PX / 2
+        if x - half < right_edge + 4:
+            continue  # would overlap the previous label
+        right_edge = x + half
         parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{HEIGHT - BOTTOM}" y2="{HEIGHT - BOTTOM + 4}" class="tick"/>')
         parts.append(f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" class="axis" text-anchor="middle">{esc(text)}</text>')
     parts.append(
@@ -356,23 +381,51 @@ def axes(frame: Frame, title: str, y_label: str, x_labels: Sequence[tuple[float,
 
 
 def time_labels(start_ms: int, end_ms: int) -> list[tuple[float, str]]:
-    """About six ``HH:MM`` labels along a time axis, on whole quarter hours."""
+    """About six ``HH:MM`` (UTC) labels along a time axis, on whole quarter hours of the clock."""
     span = max(end_ms - start_ms, 60_000)
     step = 15 * 60_000
     while span // step > 8:
         step *= 2
-    return [(float(t), clock(t, start_ms)) for t in range(start_ms, end_ms + 1, step)]
+    first = -(-start_ms // step) * step
+    return [(float(t), utc_time(t)) for t in range(first, end_ms + 1, step)]
+
+
+def time_caption(start_ms: int) -> str:
+    """The time axis' caption: the zone and the date."""
+    day = datetime.fromtimestamp(start_ms / 1000, tz=UTC).strftime("%Y-%m-%d")
+    return (
+        f'<text x="{LEFT + (WIDTH - LEFT - RIGHT) / 2:.0f}" y="{HEIGHT - 4}" class="axis" text-anchor="middle">'
+        f"time (UTC, from {day})</text>"
+    )
+
+
+LEGEND_CHARS = int((RIGHT - 48) / CHAR_PX)  # characters that fit beside a key
+
+
+def wrap(label: str, width: int = LEGEND_CHARS) -> list[str]:
+    """A legend label in lines of at most ``width`` characters (words kept whole)."""
+    lines = [""]
+    for word in label.split():
+        candidate = f"{lines[-1]} {word}".strip()
+        if len(candidate) > width and lines[-1]:
+            lines.append(word)
+        else:
+            lines[-1] = candidate
+    return lines
 
 
 def legend(items: Sequence[tuple[str, str, str]]) -> list[str]:
-    """Colour keys at the right of a chart: (label, colour, dash)."""
+    """Colour keys at the right of a chart: (label, colour, dash); long labels wrap onto more lines."""
     parts = []
-    for i, (label, color, dash) in enumerate(items):
-        y = TOP + 12 + i * 18
-        x = WIDTH - RIGHT + 12
+    y = TOP + 12
+    x = WIDTH - RIGHT + 12
+    for label, color, dash in items:
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
         parts.append(f'<line x1="{x}" x2="{x + 22}" y1="{y}" y2="{y}" stroke="{color}" stroke-width="2.5"{dash_attr}/>')
-        parts.append(f'<text x="{x + 28}" y="{y + 4}" class="legend">{esc(label)}</text>')
+        for line in wrap(label):
+            parts.append(f'<text x="{x + 28}" y="{y + 4}" class="legend">{esc(line)}</text>')
+            y += 14
+        y += 4
     return parts
 
 
@@ -397,6 +450,7 @@ def line_chart(
     pad = (high - low) * 0.04
     frame = Frame(float(start_ms), float(end_ms), low - pad if not y_zero else low, high + pad)
     parts = axes(frame, title, y_label, time_labels(start_ms, end_ms))
+    parts.append(time_caption(start_ms))
     for s in series:
         parts.append(polyline(frame, s))
     parts.extend(legend([(s.label, s.color, s.dash) for s in series]))
@@ -422,7 +476,8 @@ def polyline(frame: Frame, series: Series) -> str:
         previous_y = y
     dash = f' stroke-dasharray="{series.dash}"' if series.dash else ""
     return "\n".join(
-        f'<polyline points="{" ".join(points)}" fill="none" stroke="{series.color}" stroke-width="1.6"{dash}/>'
+        f'<polyline points="{" ".join(points)}" fill="none" stroke="{series.color}" stroke-width="1.6"{dash}>'
+        f"<title>{esc(series.label)}</title></polyline>"
         for points in segments
         if points
     )
@@ -437,29 +492,35 @@ def bar_chart(
     stack_labels: Sequence[str],
     start_ms: int,
     end_ms: int,
+    unit: str = "",
 ) -> str:
     """Bars per time bucket; one group per run, each bar stacked (e.g. full + partial)."""
     totals = [sum(stack) for _, buckets, _ in groups for stack in buckets]
     frame = Frame(float(start_ms), float(end_ms), 0.0, float(max(totals, default=0) or 1) * 1.08)
     parts = axes(frame, title, y_label, time_labels(start_ms, end_ms))
+    parts.append(time_caption(start_ms))
     width_each = (frame.x(edges[1]) - frame.x(edges[0])) / max(len(groups), 1) if len(edges) > 1 else 4
-    for g, (_, buckets, colors) in enumerate(groups):
+    for g, (run_name, buckets, colors) in enumerate(groups):
         for b, stack in enumerate(buckets):
             base = 0
             for k, value in enumerate(stack):
                 if value == 0:
                     continue
+                what = " ".join(part for part in (run_name if len(groups) > 1 else "", stack_labels[k]) if part)
+                until = edges[b + 1] if b + 1 < len(edges) else end_ms
+                tip = f"{what}: {value:,} {unit}".rstrip() + f", {utc_time(edges[b])}–{utc_time(until)} UTC"
                 x = frame.x(edges[b]) + g * width_each
                 y_top, y_base = frame.y(base + value), frame.y(base)
                 parts.append(
                     f'<rect x="{x + 0.5:.1f}" y="{y_top:.1f}" width="{max(width_each - 1, 0.8):.1f}" '
-                    f'height="{y_base - y_top:.1f}" fill="{colors[k]}"><title>{value}</title></rect>'
+                    f'height="{y_base - y_top:.1f}" fill="{colors[k]}"><title>{esc(tip)}</title></rect>'
                 )
                 base += value
     keys = [
-        (f"{run} {label}" if len(groups) > 1 else label, colors[k], "")
-        for run, _, colors in groups
+        (f"{run} ({label})" if len(groups) > 1 else label, colors[k], "")
+        for run, buckets, colors in groups
         for k, label in enumerate(stack_labels)
+        if any(stack[k] for stack in buckets) or not any(totals)
     ]
     parts.extend(legend(keys))
     if not any(totals):
@@ -495,7 +556,7 @@ def histogram(plot: str, title: str, groups: Sequence[tuple[str, Sequence[float]
             y = frame.y(count)
             parts.append(
                 f'<rect x="{x0:.1f}" y="{y:.1f}" width="{max(x1 - x0 - 0.5, 0.5):.1f}" height="{frame.y(0) - y:.1f}" '
-                f'fill="{color}" fill-opacity="0.45" stroke="{color}"><title>{count}</title></rect>'
+                f'fill="{color}" fill-opacity="0.45" stroke="{color}"><title>{count:,} accounts</title></rect>'
             )
     parts.extend(legend([(label, color, "") for label, _, color in groups]))
     return svg(plot, parts)
@@ -508,7 +569,7 @@ def histogram(plot: str, title: str, groups: Sequence[tuple[str, Sequence[float]
 def bucket_edges(start_ms: int, end_ms: int, buckets: int = 48) -> list[int]:
     """Bucket boundaries on whole minutes, about ``buckets`` of them."""
     size = max((end_ms - start_ms) // buckets // 60_000, 1) * 60_000
-    return list(range(start_ms, end_ms + size, size))
+    return list(range(start_ms, max(end_ms, start_ms + 1) + size, size))  # at least one bucket
 
 
 def bucket_index(edges: Sequence[int], time_ms: int) -> int:
@@ -527,7 +588,18 @@ def plot_prices(runs: Sequence[RunData]) -> str:
         color = COLORS[(2 * i) % len(COLORS)]
         series.append(Series(f"mark{suffix}", run.times, run.mark, color))
         series.append(Series(f"last{suffix}", run.times, run.last, COLORS[(2 * i + 1) % len(COLORS)], dash="2 2"))
-    return line_chart("prices", "Index, mark and last price", "price", series, *span(runs))
+    quote = get_quote_currency(first.symbol)
+    return line_chart("prices", f"Index, mark and last price ({quote})", f"price ({quote})", series, *span(runs))
+
+
+def get_quote_currency(symbol: str) -> str:
+    """The quote currency of a shipped instrument (``XBTUSD`` -> ``USD``); ``quote`` if unknown."""
+    from perpspec.rules.instrument_file import InstrumentError, load_instrument
+
+    try:
+        return load_instrument(symbol).quote_currency if symbol else "quote"
+    except InstrumentError:
+        return "quote"
 
 
 def plot_open_interest(runs: Sequence[RunData]) -> str:
@@ -552,7 +624,8 @@ def plot_liquidations(runs: Sequence[RunData]) -> str:
         groups.append((legend_names(runs)[i], buckets, PAIRS[i % len(PAIRS)]))
     minutes = (edges[1] - edges[0]) // 60_000 if len(edges) > 1 else 1
     return bar_chart(
-        "liquidations", f"Liquidations per {minutes} minutes", "liquidations", edges, groups, ("full", "partial"), start, end
+        "liquidations", f"Liquidations per {minutes} minutes", "liquidations", edges, groups, ("full", "partial"), start, end,
+        "liquidations",
     )
 
 
@@ -569,18 +642,25 @@ def plot_insurance(runs: Sequence[RunData]) -> str:
 
 
 def plot_adl(runs: Sequence[RunData]) -> str:
-    """ADL fills: contracts deleveraged per bucket, one bar per run."""
+    """ADL fills per bucket, one bar per run: how many counterparty positions were cut (the policies' real difference).
+
+    Both policies close about the same contracts; they differ in how many fills and accounts
+    it takes, so the bars count fills and the legend gives each run's totals.
+    """
     start, end = span(runs)
     edges = bucket_edges(start, end)
     groups = []
     for i, run in enumerate(runs):
         buckets = [[0, 0] for _ in range(len(edges) - 1)]
         for row in run.adl:
-            buckets[bucket_index(edges, row.time_ms)][0 if row.side == "Buy" else 1] += row.qty
-        groups.append((legend_names(runs)[i], buckets, PAIRS[(i + 2) % len(PAIRS)]))
+            buckets[bucket_index(edges, row.time_ms)][0 if row.side == "Buy" else 1] += 1
+        accounts = len({row.account for row in run.adl})
+        name = f"{legend_names(runs)[i]}: {len(run.adl):,} fills, {accounts:,} accounts"
+        groups.append((name, buckets, PAIRS[(i + 2) % len(PAIRS)]))
+    minutes = (edges[1] - edges[0]) // 60_000 if len(edges) > 1 else 1
     return bar_chart(
-        "adl", "ADL fills (contracts closed against bankrupt positions)", "contracts", edges, groups,
-        ("shorts closed", "longs closed"), start, end,
+        "adl", f"ADL fills per {minutes} minutes (counterparty positions cut)", "fills", edges, groups,
+        ("shorts", "longs"), start, end, "fills",
     )
 
 
@@ -691,8 +771,12 @@ def summary_table(runs: Sequence[RunData]) -> str:
         cells = []
         for run in runs:
             value = run.summary.get(key, run.counts().get(key, ""))
-            text = f"{coins(value, run.coin)} {coin_name(run.currency)}" if key in MONEY_KEYS else value
-            if key == "journal_sha256" and isinstance(value, str):
+            text: object = value
+            if key in MONEY_KEYS and isinstance(value, int):
+                text = format_money(value, run.coin, run.currency)
+            elif isinstance(value, int) and not isinstance(value, bool) and key != "seed":
+                text = f"{value:,}"
+            elif key == "journal_sha256" and isinstance(value, str):
                 text = value[:16] + "…"
             cells.append(f'<td data-key="{key}" data-value="{esc(value)}">{esc(text)}</td>')
         rows.append(f"<tr><th>{esc(label)}</th>{''.join(cells)}</tr>")
@@ -728,16 +812,21 @@ def adl_table(run: RunData) -> str:
         liquidated = sorted({str(f.liquidated) for f in fills if f.liquidated is not None}, key=int)
         shown = ", ".join(liquidated[:5]) + (f" … ({len(liquidated)})" if len(liquidated) > 5 else "")
         contracts = sum(f.qty for f in fills)
+        haircut = sum(f.haircut for f in fills)
         rows.append(
-            f'<tr data-account="{account}" data-contracts="{contracts}"><td>{clock(first.time_ms, run.start_ms)}</td>'
+            f'<tr data-account="{account}" data-contracts="{contracts}" data-haircut="{haircut}">'
+            f"<td>{utc_time(first.time_ms)}</td>"
             f"<td>{account}</td><td>{esc(first.side)}</td><td>{len(fills):,}</td><td>{contracts:,}</td>"
-            f"<td>{first.price:,.2f}</td><td>{esc(first.score)}</td><td>{esc(shown)}</td></tr>"
+            f"<td>{first.price:,.2f}</td><td>{esc(first.score)}</td>"
+            f"<td>{esc(format_money(haircut, run.coin, run.currency))}</td><td>{esc(shown)}</td></tr>"
         )
+    quote = get_quote_currency(run.symbol)
     head = (
-        "<tr><th>first fill</th><th>account</th><th>side</th><th>fills</th><th>contracts</th>"
-        "<th>lastPx (bankruptcy), first fill</th><th>ranking score, first fill</th><th>liquidated accounts</th></tr>"
+        "<tr><th>first fill (UTC)</th><th>account</th><th>side</th><th>fills</th><th>contracts</th>"
+        f"<th>lastPx (bankruptcy, {esc(quote)}), first fill</th><th>ranking score, first fill</th>"
+        "<th>haircut against the mark (positive: closed worse than the mark)</th><th>liquidated accounts</th></tr>"
     )
-    empty = '<tr><td colspan="8">no ADL in this run</td></tr>' if not rows else ""
+    empty = '<tr><td colspan="9">no ADL in this run</td></tr>' if not rows else ""
     return f'<table data-table="adl-counterparties" data-run="{esc(run.name)}">{head}{"".join(rows)}{empty}</table>'
 
 
@@ -761,22 +850,25 @@ details{margin:8px 0}
 
 def key_moments(run: RunData) -> list[str]:
     """What happened, in a few sentences computed from the log (the screenshot-free description)."""
-    unit = coin_name(run.currency)
+
+    def money(amount: int) -> str:
+        return format_money(amount, run.coin, run.currency)
+
     lines = []
     if run.times:
         low = min(range(len(run.index)), key=lambda i: run.index[i])
         start, end = run.index[0], run.index[-1]
         lines.append(
-            f"Index {start:,.1f} at the start, low {run.index[low]:,.1f} at {clock(run.times[low], run.start_ms)} "
+            f"Index {start:,.1f} at the start, low {run.index[low]:,.1f} at {utc_time(run.times[low])} UTC "
             f"({(run.index[low] / start - 1) * 100:+.1f}%), {end:,.1f} at the end ({(end / start - 1) * 100:+.1f}%)."
         )
         lasts = [(price, i) for i, price in enumerate(run.last) if price is not None]
         if lasts:
             price, i = min(lasts)
-            lines.append(f"Lowest last price {price:,.1f} at {clock(run.times[i], run.start_ms)} (mark then {run.mark[i]:,.2f}).")
+            lines.append(f"Lowest last price {price:,.1f} at {utc_time(run.times[i])} UTC (mark then {run.mark[i]:,.2f}).")
         peak = max(range(len(run.open_interest)), key=lambda i: run.open_interest[i])
         lines.append(
-            f"Open interest peaked at {run.open_interest[peak]:,} contracts at {clock(run.times[peak], run.start_ms)} "
+            f"Open interest peaked at {run.open_interest[peak]:,} contracts at {utc_time(run.times[peak])} UTC "
             f"and ended at {run.open_interest[-1]:,}."
         )
     counts = run.counts()
@@ -790,7 +882,7 @@ def key_moments(run: RunData) -> list[str]:
             f"{counts['liquidations']:,} liquidations ({counts['liquidations_full']:,} full, "
             f"{counts['liquidations_partial']:,} partial) of {len({row.account for row in run.liquidations}):,} accounts; "
             f"the busiest {(edges[1] - edges[0]) // 60_000}-minute interval began at "
-            f"{clock(edges[busiest], run.start_ms)} with {per_bucket[busiest]:,}."
+            f"{utc_time(edges[busiest])} UTC with {per_bucket[busiest]:,}."
         )
     else:
         lines.append("No liquidation.")
@@ -798,16 +890,16 @@ def key_moments(run: RunData) -> list[str]:
         top = max(run.insurance, key=lambda row: row[1])
         bottom = min(run.insurance, key=lambda row: row[1])
         lines.append(
-            f"Insurance fund {coins(run.insurance[0][1], run.coin)} {unit} at the start, peak "
-            f"{coins(top[1], run.coin)} {unit} at {clock(top[0], run.start_ms)}, minimum "
-            f"{coins(bottom[1], run.coin, 8)} {unit} at {clock(bottom[0], run.start_ms)}, "
-            f"{coins(run.insurance[-1][1], run.coin)} {unit} at the end."
+            f"Insurance fund {money(run.insurance[0][1])} at the start, peak "
+            f"{money(top[1])} at {utc_time(top[0])} UTC, minimum "
+            f"{money(bottom[1])} at {utc_time(bottom[0])} UTC, "
+            f"{money(run.insurance[-1][1])} at the end."
         )
     if run.adl:
         lines.append(
             f"ADL: {counts['adl_fills']:,} fills, {counts['adl_contracts']:,} contracts against "
-            f"{len({row.account for row in run.adl}):,} accounts, between {clock(run.adl[0].time_ms, run.start_ms)} "
-            f"and {clock(run.adl[-1].time_ms, run.start_ms)}."
+            f"{len({row.account for row in run.adl}):,} accounts, between {utc_time(run.adl[0].time_ms)} UTC "
+            f"and {utc_time(run.adl[-1].time_ms)} UTC."
         )
     else:
         lines.append("No ADL: the insurance fund and the book covered every liquidation.")
@@ -834,7 +926,7 @@ def parameters_table(runs: Sequence[RunData]) -> str:
 def render(runs: Sequence[RunData], title: str = "perpspec simulate") -> str:
     """The whole report as one HTML document (no external resource)."""
     compare = len(runs) > 1
-    sections = [f"<h1>{esc(title)}</h1>"]
+    sections = [f"<h1>{esc(title)}</h1>", f'<p class="note" data-versions="1">{esc(versions_line())}</p>']
     for run in runs:
         description = run.summary.get("description", "")
         if description:
@@ -844,6 +936,14 @@ def render(runs: Sequence[RunData], title: str = "perpspec simulate") -> str:
         prefix = f"<h3>{esc(run.name)}</h3>" if compare else ""
         items = "".join(f"<li>{esc(line)}</li>" for line in key_moments(run))
         sections.append(f'{prefix}<ul data-list="key-moments">{items}</ul>')
+    sections.append(
+        "<h2>Why</h2><p class='note'>The liquidation waterfall's story, from the log's rule rows; each rule id "
+        "links to its page in the generated rulebook.</p>"
+    )
+    for run in runs:
+        prefix = f"<h3>{esc(run.name)}</h3>" if compare else ""
+        items = "".join(f"<li>{line}</li>" for line in explain_why(run.steps, run.coin, run.currency))
+        sections.append(f'{prefix}<ul data-list="why">{items}</ul>')
     sections.append("<h2>Summary</h2>" + summary_table(runs))
     sections.append("<details><summary>Scenario parameters</summary>" + parameters_table(runs) + "</details>")
     sections.append("<h2>Prices</h2>" + plot_prices(runs))
@@ -859,9 +959,21 @@ def render(runs: Sequence[RunData], title: str = "perpspec simulate") -> str:
     sections.append('<div class="runs">' + "".join(_titled(run, losses_table(run), compare) for run in runs) + "</div>")
     sections.append(
         "<h2>ADL counterparties</h2><p class='note'>Every position closed by auto-deleveraging, at the bankrupt "
-        "order's price, in the order the ranking chose it.</p>"
+        "order's price, in the order the ranking chose it. One account's whole story, liquidation and ADL included: "
+        "<code>perpspec explain RUN_FOLDER --account N</code>.</p>"
     )
     sections.append("".join(_titled(run, adl_table(run), compare) for run in runs))
+    sections.append(
+        "<h2>Timeline</h2><p class='note'>Every minute in which the waterfall acted: liquidations, what the fund "
+        "received and paid, close-outs deferred to ADL, ADL fills.</p>"
+    )
+    sections.append(
+        "".join(
+            f"<details{' open' if not compare else ''}><summary>{esc(run.name)}</summary>"
+            f"{timeline_table(run.steps, run.coin, run.currency, run.name)}</details>"
+            for run in runs
+        )
+    )
     data = {run.name: {"counts": run.counts(), "summary": run.summary} for run in runs}
     payload = json.dumps(data, sort_keys=True).replace("</", "<\\/")
     return (
@@ -870,6 +982,13 @@ def render(runs: Sequence[RunData], title: str = "perpspec simulate") -> str:
         + "\n".join(sections)
         + f'\n<script type="application/json" id="perpspec-data">{payload}</script>\n</body></html>\n'
     )
+
+
+def versions_line() -> str:
+    """perpspec's version and the rulebook's (``specs/RULEBOOK_VERSION``)."""
+    path = get_rulebook_dir() / "RULEBOOK_VERSION"
+    rulebook = path.read_text().strip() if path.exists() else "unknown"
+    return f"perpspec {perpspec.__version__}, rulebook version {rulebook}"
 
 
 def _titled(run: RunData, table: str, compare: bool) -> str:
@@ -890,3 +1009,16 @@ def iter_plots(document: str) -> Iterator[str]:
         end = document.find('"', position + len(marker))
         yield document[position + len(marker) : end]
         position = document.find(marker, end)
+
+
+def iter_plot_svgs(document: str) -> Iterator[tuple[str, str]]:
+    """(plot name, a standalone SVG: the page's style inlined, white background) for every plot of a report."""
+    start = document.find("<svg ")
+    while start >= 0:
+        end = document.find("</svg>", start) + len("</svg>")
+        element = document[start:end]
+        name = element.split('data-plot="', 1)[1].split('"', 1)[0]
+        opening = element.index(">") + 1
+        inlined = f'<style>{STYLE}</style><rect width="100%" height="100%" fill="white"/>'
+        yield name, element[:opening] + inlined + element[opening:]
+        start = document.find("<svg ", end)

@@ -241,8 +241,8 @@ def builtin_dir() -> Path:
 def builtin_names() -> tuple[str, ...]:
     """Names of the shipped simulation scenarios (files with an ``[index]`` table), sorted.
 
-    ``specs/scenarios/`` also holds data for other tests (e.g. the waterfall's
-    ``crash_thin_book.toml``); those are not simulation scenarios.
+    Every file in ``specs/scenarios/`` is a simulation scenario (the waterfall's
+    ``crash_thin_book.toml`` test data lives in ``specs/waterfall/``).
     """
     names = []
     for path in sorted(builtin_dir().glob("*.toml")):

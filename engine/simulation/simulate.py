@@ -902,7 +902,8 @@ class EnginePort:
         return list(self.durable.submit(command))
 
     def close(self) -> str:
-        """Commit the journal; its SHA-256 (the run's fingerprint)."""
+        """Commit the journal and snapshot the final state (``what-if --state`` and ``replay`` read it); the journal's SHA-256."""
+        self.durable.snapshot()
         self.durable.close()
         return hashlib.sha256(self.journal_path.read_bytes()).hexdigest()
 

@@ -1,0 +1,46 @@
+"""``perpspec dump-journal JOURNAL``: a command journal's commands, one JSON object per line.
+
+``JOURNAL`` is a journal file or a store folder (``perpspec-out/journal``).  Each
+line is ``{"seq": N, "type": "PlaceOrder", <the command's fields>}`` — the
+commands exactly as the engine received them, hostile values included (a value
+JSON cannot hold is written as its ``repr``).  A damaged journal stops with the
+byte offset (exit status 1); a torn last record is reported on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from perpspec.engine.cli.main import UsageError
+from perpspec.engine.core.commands import command_to_dict
+from perpspec.engine.durability.codec import CodecError
+from perpspec.engine.durability.journal import JournalError, read_journal
+from perpspec.engine.durability.recovery import JOURNAL_NAME, command_codec
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``perpspec dump-journal``."""
+    parser.add_argument("journal", metavar="JOURNAL", help="a journal file, or a store folder holding journal.log")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print every command of the journal."""
+    path = os.path.join(args.journal, JOURNAL_NAME) if os.path.isdir(args.journal) else args.journal
+    if not os.path.isfile(path):
+        raise UsageError(f"JOURNAL: no journal file {path!r}")
+    codec = command_codec()
+    try:
+        scan = read_journal(path)
+        codec.use_writer_schema(scan.schema)
+        for seq, payload in scan.records:
+            line = {"seq": seq, **command_to_dict(codec.decode(payload))}
+            print(json.dumps(line, default=repr))
+    except (JournalError, CodecError) as error:
+        print(f"perpspec dump-journal: journal damaged: {error}", file=sys.stderr)
+        return 1
+    if scan.torn is not None:
+        print(f"perpspec dump-journal: torn tail at byte {scan.torn.offset} ({scan.torn.reason})", file=sys.stderr)
+    return 0

@@ -1,0 +1,40 @@
+"""``perpspec export EVENTS --format csv|parquet [--out DIR]``: a run's event log as one file per table.
+
+``EVENTS`` is a run's ``events.jsonl`` (or the run's folder).  Every value stays
+exact: money as integers of the minor unit (Parquet ``int64``), prices as exact
+decimals (Parquet ``decimal128``; CSV the decimal text), never binary floats —
+see :mod:`perpspec.engine.simulation.export`.  Parquet needs
+``pip install 'perpspec[parquet]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from perpspec.engine.cli.main import UsageError
+from perpspec.engine.simulation.export import FORMATS, export_events
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``perpspec export``."""
+    parser.add_argument("events", metavar="EVENTS", help="a run's events.jsonl, or the run's output folder")
+    parser.add_argument("--format", choices=FORMATS, default="csv", help="csv (default) or parquet")
+    parser.add_argument("--out", metavar="DIR", help="output folder (default: <run folder>/<format>/)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the files; print their names."""
+    events = Path(args.events)
+    if events.is_dir():
+        events = events / "events.jsonl"
+    if not events.is_file():
+        raise UsageError(f"EVENTS: no event log {str(events)!r} (give a run's events.jsonl or its folder)")
+    out = Path(args.out) if args.out else events.parent / args.format
+    try:
+        written = export_events(events, out, args.format)
+    except RuntimeError as error:
+        raise UsageError(str(error)) from error
+    for path in written:
+        print(path)
+    return 0
