@@ -274,8 +274,8 @@ def test_truncated_state_encoding_is_a_codec_error_with_an_offset(value: Any, da
         decode_state(encoded[:cut])
 
 
-def test_classes_outside_engine_and_rules_are_refused() -> None:
-    with pytest.raises(CodecError, match="outside engine/rules"):
+def test_classes_outside_the_registry_are_refused() -> None:
+    with pytest.raises(CodecError, match="not a registered record class"):
         encode_state(os.stat_result((0,) * 10))
     forged = encode_state(Order(order_id=1, account=1, symbol="X", is_buy=True, price=1, order_qty=1))
     forged = forged.replace(b"engine.orders:Order", b"subprocess:Popen!!!!")

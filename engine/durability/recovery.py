@@ -23,16 +23,17 @@ equals the hash of the same commands run without a crash (the kill test).
 from __future__ import annotations
 
 import base64
+import copy
 import fcntl
 import hashlib
 import os
-import pickle
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
 
 from perpspec.engine.core.commands import COMMAND_TYPES, Oversized
+from perpspec.engine.core.exchange import _STATE as ENGINE_STATE_ATTRIBUTES  # noqa: PLC2701
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.durability.codec import CodecError, CommandCodec, decode_state, encode_state
 from perpspec.engine.durability.journal import (
@@ -63,19 +64,33 @@ def command_codec() -> CommandCodec:
 
 
 def encode_engine(engine: Engine) -> bytes:
-    """The engine's state (the attributes its own snapshot saves) in the canonical state encoding."""
-    # Engine.snapshot() is the engine's own list of what is state; re-encoded canonically here
-    # so that a snapshot file is never unpickled (a hostile file cannot run code).
-    return encode_state(pickle.loads(engine.snapshot()))
+    """The engine's state (the attributes its own checkpoint saves) in the canonical state encoding.
+
+    Encoded from a deep copy, which goes through the classes' own ``__getstate__`` exactly as the
+    engine's checkpoint does (derived caches left out), without any bytes in between.
+    """
+    return encode_state(copy.deepcopy({name: getattr(engine, name) for name in ENGINE_STATE_ATTRIBUTES}))
 
 
 def decode_engine(payload: bytes) -> Engine:
-    """An engine from :func:`encode_engine` bytes (:class:`CodecError` on bad bytes)."""
+    """An engine from :func:`encode_engine` bytes (:class:`CodecError` on bad bytes).
+
+    The bytes go through the registry-only state decoder and nothing else: the decoded
+    attributes are set on a blank engine, and the engine then checkpoints that in-memory
+    state itself.  No file byte is ever unpickled.
+    """
     state = decode_state(payload)
     if not (isinstance(state, dict) and all(type(key) is str for key in state)):
         raise CodecError("engine state is not a mapping of attribute names", 0)
-    # a pickle of the validated, freshly decoded dict (never of file bytes) through the engine's own loader
-    return Engine.from_snapshot(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+    unknown = sorted(set(state) - set(ENGINE_STATE_ATTRIBUTES))
+    if unknown:
+        raise CodecError(f"engine state has attributes {unknown[:5]} no engine has", 0)
+    engine = Engine(instruments={})
+    for name in ENGINE_STATE_ATTRIBUTES:
+        if name in state:
+            setattr(engine, name, state[name])
+    # the engine's own checkpoint of its own in-memory state (what it rolls back to on an internal error)
+    return Engine.from_snapshot(engine.snapshot())
 
 
 def snapshot_path(directory: str, seq: int) -> str:
