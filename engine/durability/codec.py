@@ -57,40 +57,36 @@ from typing import Any, Final
 
 import attrs
 
-from perpspec.engine.core import (
-    accounts,
-    adlrank,
-    book,
-    commands,
-    compiled,
-    events,
-    exchange,
-    fastmargin,
-    liqindex,
-    orders,
-    refbook,
-)
-from perpspec.rules import (
-    adl,
-    contract,
-    funding,
-    impact,
-    index,
-    instrument,
-    instrument_file,
-    insurance,
-    invariants,
-    liquidation,
-    margin,
-    mark,
-    num,
-    parse,
-    position,
-    risk_limit,
-    settlement,
-    waterfall,
-)
-from perpspec.rules import events as rule_events
+from perpspec.engine.core import accounts as _core_accounts
+from perpspec.engine.core import adlrank as _core_adlrank
+from perpspec.engine.core import book as _core_book
+from perpspec.engine.core import commands as _core_commands
+from perpspec.engine.core import compiled as _core_compiled
+from perpspec.engine.core import events as _core_events
+from perpspec.engine.core import exchange as _core_exchange
+from perpspec.engine.core import fastmargin as _core_fastmargin
+from perpspec.engine.core import liqindex as _core_liqindex
+from perpspec.engine.core import orders as _core_orders
+from perpspec.engine.core import refbook as _core_refbook
+from perpspec.rules import adl as _rules_adl
+from perpspec.rules import contract as _rules_contract
+from perpspec.rules import events as _rules_events
+from perpspec.rules import funding as _rules_funding
+from perpspec.rules import impact as _rules_impact
+from perpspec.rules import index as _rules_index
+from perpspec.rules import instrument as _rules_instrument
+from perpspec.rules import instrument_file as _rules_instrument_file
+from perpspec.rules import insurance as _rules_insurance
+from perpspec.rules import invariants as _rules_invariants
+from perpspec.rules import liquidation as _rules_liquidation
+from perpspec.rules import margin as _rules_margin
+from perpspec.rules import mark as _rules_mark
+from perpspec.rules import num as _rules_num
+from perpspec.rules import parse as _rules_parse
+from perpspec.rules import position as _rules_position
+from perpspec.rules import risk_limit as _rules_risk_limit
+from perpspec.rules import settlement as _rules_settlement
+from perpspec.rules import waterfall as _rules_waterfall
 
 
 class CodecError(Exception):
@@ -251,36 +247,36 @@ def _slot_names(cls: type) -> tuple[str, ...]:
 # The modules whose record classes may appear in a state or a command (tests/test_repo.py checks that every
 # module of engine/core and rules/ is listed, so a class added to a new module is not silently undecodable).
 RECORD_MODULES: Final = (
-    accounts,
-    adlrank,
-    book,
-    commands,
-    compiled,
-    events,
-    exchange,
-    fastmargin,
-    liqindex,
-    orders,
-    refbook,
-    adl,
-    contract,
-    rule_events,
-    funding,
-    impact,
-    index,
-    instrument,
-    instrument_file,
-    insurance,
-    invariants,
-    liquidation,
-    margin,
-    mark,
-    num,
-    parse,
-    position,
-    risk_limit,
-    settlement,
-    waterfall,
+    _core_accounts,
+    _core_adlrank,
+    _core_book,
+    _core_commands,
+    _core_compiled,
+    _core_events,
+    _core_exchange,
+    _core_fastmargin,
+    _core_liqindex,
+    _core_orders,
+    _core_refbook,
+    _rules_adl,
+    _rules_contract,
+    _rules_events,
+    _rules_funding,
+    _rules_impact,
+    _rules_index,
+    _rules_instrument,
+    _rules_instrument_file,
+    _rules_insurance,
+    _rules_invariants,
+    _rules_liquidation,
+    _rules_margin,
+    _rules_mark,
+    _rules_num,
+    _rules_parse,
+    _rules_position,
+    _rules_risk_limit,
+    _rules_settlement,
+    _rules_waterfall,
 )
 
 
@@ -421,7 +417,9 @@ def encode_state(root: object) -> bytes:
             _encode_class(out, classes, kind)
             stack.append(value.value)
         elif isinstance(value, type | types.FunctionType | types.BuiltinFunctionType | types.ModuleType):
-            raise CodecError(f"a reference to {type(value).__name__} {getattr(value, '__qualname__', '?')!r} is not state")
+            raise CodecError(
+                f"a reference to {type(value).__name__} {getattr(value, '__qualname__', '?')!r} is not state"
+            )
         else:
             memo[id(value)] = len(memo)
             fields = _slot_names(kind)
@@ -466,7 +464,9 @@ def _encode_members(out: bytearray, members: Iterable[object]) -> None:
     encoded = []
     for member in members:
         kind = type(member)
-        if not (member is None or kind in (bool, int, str, bytes, tuple, frozenset, _FLOAT_TYPE, _COMPLEX_TYPE)):
+        if not (
+            member is None or kind in (bool, int, str, bytes, tuple, frozenset, _FLOAT_TYPE, _COMPLEX_TYPE)
+        ):
             raise CodecError(f"set member of type {kind.__name__} has no canonical order")
         encoded.append(encode_state(member)[len(STATE_MAGIC) :])
     encoded.sort()
@@ -850,9 +850,13 @@ class CommandCodec:
         for cls in classes:
             self.classes[cls.__name__] = cls
             self._fields[cls] = tuple(field.name for field in attrs.fields(cls))
-        self.schema: dict[str, list[str]] = {name: list(self._fields[cls]) for name, cls in self.classes.items()}
+        self.schema: dict[str, list[str]] = {
+            name: list(self._fields[cls]) for name, cls in self.classes.items()
+        }
         # encode side: class -> (field getter, packers by value shape, class index)
-        self._compact: dict[type, tuple[Callable[[object], tuple[Any, ...]], dict[tuple[type, ...], Packer], int]] = {}
+        self._compact: dict[
+            type, tuple[Callable[[object], tuple[Any, ...]], dict[tuple[type, ...], Packer], int]
+        ] = {}
         for index, name in enumerate(sorted(self.classes)[:_MAX_COMPACT_CLASSES]):
             cls = self.classes[name]
             self._compact[cls] = (_field_getter(self._fields[cls]), {}, index)
@@ -969,7 +973,9 @@ class CommandCodec:
             raise CodecError("compact command record ends before its class index", size)
         index = payload[1]
         if index >= len(self._by_index):
-            raise CodecError(f"class index {index} is not in the journal schema ({len(self._by_index)} classes)", 1)
+            raise CodecError(
+                f"class index {index} is not in the journal schema ({len(self._by_index)} classes)", 1
+            )
         name, read = self._by_index[index]
         if read is None:
             raise CodecError(f"unknown command class {name!r}", 1)
@@ -989,7 +995,9 @@ class CommandCodec:
         try:
             text = payload[text_start:].decode("utf-8")
         except UnicodeDecodeError as error:
-            raise CodecError(f"invalid UTF-8 in {name} record ({error.reason})", text_start + error.start) from None
+            raise CodecError(
+                f"invalid UTF-8 in {name} record ({error.reason})", text_start + error.start
+            ) from None
         values: list[Any] = []
         item = 0
         cursor = 0
@@ -1010,7 +1018,8 @@ class CommandCodec:
                 values.append(number == 1)
         if cursor != len(text):
             raise CodecError(
-                f"{name} record's string lengths add up to {cursor} code points, its text has {len(text)}", text_start
+                f"{name} record's string lengths add up to {cursor} code points, its text has {len(text)}",
+                text_start,
             )
         return read, values
 

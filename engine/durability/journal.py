@@ -140,7 +140,9 @@ def frame_record(seq: int, payload: bytes) -> bytes:
     return b"".join((head, _U32.pack(_crc32(head)), payload, _U32.pack(_crc32(payload))))
 
 
-def journal_header(first_seq: int, schema: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> bytes:
+def journal_header(
+    first_seq: int, schema: Mapping[str, Any], extra: Mapping[str, Any] | None = None
+) -> bytes:
     """The file header; ``extra`` meta (JSON values) rides along, e.g. the genesis state."""
     fields: dict[str, Any] = dict(extra or {})
     fields.update(first_seq=first_seq, schema=schema)
@@ -433,12 +435,16 @@ def parse_snapshot(path: str, data: bytes) -> Snapshot:
     """Validate a snapshot's bytes; :class:`SnapshotCorrupt` names the first bad offset."""
     size = len(data)
     if size < _SNAP_HEAD.size:
-        raise SnapshotCorrupt(path, size, f"truncated: {size} bytes, shorter than the {_SNAP_HEAD.size}-byte header")
+        raise SnapshotCorrupt(
+            path, size, f"truncated: {size} bytes, shorter than the {_SNAP_HEAD.size}-byte header"
+        )
     magic, version, seq, hash_len = _SNAP_HEAD.unpack_from(data, 0)
     if magic != SNAPSHOT_MAGIC:
         raise SnapshotCorrupt(path, 0, f"not a perpspec snapshot (magic {magic!r})")
     if version != SNAPSHOT_VERSION:
-        raise SnapshotCorrupt(path, 8, f"unsupported snapshot version {version} (this build reads {SNAPSHOT_VERSION})")
+        raise SnapshotCorrupt(
+            path, 8, f"unsupported snapshot version {version} (this build reads {SNAPSHOT_VERSION})"
+        )
     offset = _SNAP_HEAD.size + hash_len
     if offset + 8 > size:
         raise SnapshotCorrupt(path, size, f"truncated inside the header (needs {offset + 8} bytes)")
@@ -447,12 +453,16 @@ def parse_snapshot(path: str, data: bytes) -> Snapshot:
     payload_offset = offset + 8
     end = payload_offset + payload_len
     if end + 4 > size:
-        raise SnapshotCorrupt(path, size, f"truncated: payload of {payload_len} bytes needs {end + 4}, file has {size}")
+        raise SnapshotCorrupt(
+            path, size, f"truncated: payload of {payload_len} bytes needs {end + 4}, file has {size}"
+        )
     if end + 4 < size:
         raise SnapshotCorrupt(path, end + 4, f"{size - end - 4} unexpected bytes after the checksum")
     if _crc32(data[:end]) != _U32.unpack_from(data, end)[0]:
         raise SnapshotCorrupt(path, end, "snapshot checksum mismatch")
-    return Snapshot(seq=seq, state_hash=state_hash, payload=data[payload_offset:end], payload_offset=payload_offset)
+    return Snapshot(
+        seq=seq, state_hash=state_hash, payload=data[payload_offset:end], payload_offset=payload_offset
+    )
 
 
 def read_snapshot(path: str) -> Snapshot:

@@ -33,7 +33,9 @@ from typing import Any
 import attrs
 
 from perpspec.engine.core.commands import COMMAND_TYPES, Oversized
-from perpspec.engine.core.exchange import _STATE as ENGINE_STATE_ATTRIBUTES  # noqa: PLC2701
+from perpspec.engine.core.exchange import (
+    _STATE as ENGINE_STATE_ATTRIBUTES,  # the engine's list of what is state
+)
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.durability.codec import CodecError, CommandCodec, decode_state, encode_state
 from perpspec.engine.durability.journal import (
@@ -173,7 +175,9 @@ def load_snapshot_state(snapshot: Snapshot, path: str) -> Engine:
         raise SnapshotCorrupt(path, snapshot.payload_offset, "decoded state is not an engine state")
     if actual.encode() != snapshot.state_hash:
         raise SnapshotCorrupt(
-            path, 0, f"rebuilt state hash {actual} differs from the stored {snapshot.state_hash.decode(errors='replace')}"
+            path,
+            0,
+            f"rebuilt state hash {actual} differs from the stored {snapshot.state_hash.decode(errors='replace')}",
         )
     return exchange
 
@@ -198,7 +202,9 @@ def replay(
         try:
             command = codec.decode(payload)
         except CodecError as error:
-            raise JournalCorrupt(scan.path, scan.offsets[index], f"record seq {seq} does not decode ({error})") from None
+            raise JournalCorrupt(
+                scan.path, scan.offsets[index], f"record seq {seq} does not decode ({error})"
+            ) from None
         produced = exchange.process(command)
         replayed += 1
         events += len(produced)
@@ -266,7 +272,9 @@ def recover(
                     path, 10, f"snapshot covers seq {snapshot.seq}, the journal ends at {scan.last_seq}"
                 )
             if snapshot.seq < scan.first_seq - 1:
-                raise SnapshotCorrupt(path, 10, f"snapshot seq {snapshot.seq} is older than the journal's first record")
+                raise SnapshotCorrupt(
+                    path, 10, f"snapshot seq {snapshot.seq} is older than the journal's first record"
+                )
             exchange = load_snapshot_state(snapshot, path)
         except SnapshotCorrupt as error:
             if strict_snapshot:
@@ -277,7 +285,9 @@ def recover(
         break
     if exchange is None:
         if scan.first_seq != 1:
-            raise JournalCorrupt(journal_path, 0, f"journal starts at seq {scan.first_seq} and no snapshot covers before it")
+            raise JournalCorrupt(
+                journal_path, 0, f"journal starts at seq {scan.first_seq} and no snapshot covers before it"
+            )
         exchange = genesis_engine(scan)
     replayed, events, rejected, event_hash = replay(scan, codec, exchange, used[0], on_events)
     report = RecoveryReport(
@@ -351,7 +361,9 @@ class DurableExchange:
             report: RecoveryReport | None = None
             if not os.path.exists(journal_path):
                 exchange = make_exchange()
-                writer = JournalWriter.create(journal_path, codec.schema, policy=policy, extra=genesis_meta(exchange))
+                writer = JournalWriter.create(
+                    journal_path, codec.schema, policy=policy, extra=genesis_meta(exchange)
+                )
             else:
                 snapshots = [path for _, path in list_snapshots(directory)]
                 exchange, report, scan = recover(journal_path, codec, snapshots)
