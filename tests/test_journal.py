@@ -168,9 +168,14 @@ def test_unknown_fsync_policy_is_refused(policy: str) -> None:
 
 def test_snapshot_round_trips(tmp_path: Path) -> None:
     path = tmp_path / "s.snap"
-    write_snapshot(str(path), 42, b"h" * 32, b"payload bytes")
+    write_snapshot(str(path), 42, b"h" * 32, b"payload bytes", b"c" * 32)
     snapshot = read_snapshot(str(path))
-    assert (snapshot.seq, snapshot.state_hash, snapshot.payload) == (42, b"h" * 32, b"payload bytes")
+    assert (snapshot.seq, snapshot.state_hash, snapshot.chain_head, snapshot.payload) == (
+        42,
+        b"h" * 32,
+        b"c" * 32,
+        b"payload bytes",
+    )
     assert not (tmp_path / "s.snap.tmp").exists()
 
 

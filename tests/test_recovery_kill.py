@@ -34,7 +34,13 @@ import pytest
 
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.durability.codec import encode_state
-from perpspec.engine.durability.journal import JournalError, SnapshotCorrupt, SyncPolicy, write_snapshot
+from perpspec.engine.durability.journal import (
+    JournalError,
+    SnapshotCorrupt,
+    SyncPolicy,
+    read_journal,
+    write_snapshot,
+)
 from perpspec.engine.durability.recovery import DurableExchange, command_codec, recover, snapshot_path
 from tests.streams import command_stream
 
@@ -231,7 +237,7 @@ def test_a_checksummed_snapshot_of_something_else_is_refused_not_crashed_on(tmp_
     durable, _ = DurableExchange.open(str(tmp_path), command_codec(), Engine)
     durable.close()
     path = snapshot_path(str(tmp_path), 0)
-    write_snapshot(path, 0, b"0" * 64, encode_state(forged))
+    write_snapshot(path, 0, b"0" * 64, encode_state(forged), read_journal(str(tmp_path / "journal.log")).genesis)
     with pytest.raises(SnapshotCorrupt):
         recover(str(tmp_path / "journal.log"), command_codec(), [path], strict_snapshot=True)
     _, report, _ = recover(str(tmp_path / "journal.log"), command_codec(), [path])

@@ -46,6 +46,7 @@ from perpspec.engine.durability.journal import (
     JournalWriter,
     Snapshot,
     SnapshotCorrupt,
+    SnapshotForeign,
     SyncPolicy,
     TornTail,
     read_journal,
@@ -99,13 +100,64 @@ def snapshot_path(directory: str, seq: int) -> str:
     return os.path.join(directory, f"{SNAPSHOT_PREFIX}{seq:020d}{SNAPSHOT_SUFFIX}")
 
 
+def bind_snapshot(snapshot: Snapshot, path: str, scan: JournalScan) -> None:
+    """Refuse a snapshot that is not of this journal: its chain head must be the journal's link at its seq.
+
+    :class:`SnapshotCorrupt` when the journal cannot say (unchained, or the seq is outside it);
+    :class:`SnapshotForeign` when it says no (another store, or this store before its history changed).
+    """
+    if not scan.chained:
+        raise SnapshotCorrupt(
+            path, 0, f"the journal (version {scan.version}) has no hash chain: no snapshot can be bound to it"
+        )
+    if snapshot.seq > scan.last_seq:
+        raise SnapshotCorrupt(
+            path, 10, f"snapshot covers seq {snapshot.seq}, the journal ends at {scan.last_seq}"
+        )
+    expected = scan.link_at(snapshot.seq)
+    if expected is None:
+        raise SnapshotCorrupt(
+            path, 10, f"snapshot seq {snapshot.seq} is older than the journal's first record"
+        )
+    if snapshot.chain_head != expected:
+        where = (
+            "its genesis"
+            if snapshot.seq == scan.first_seq - 1
+            else f"record seq {snapshot.seq} at byte offset {scan.offsets[snapshot.seq - scan.first_seq]}"
+        )
+        raise SnapshotForeign(
+            path,
+            snapshot.chain_head_offset,
+            f"snapshot is not of journal {scan.path}: its chain head {snapshot.chain_head.hex()[:16]}… differs "
+            f"from the journal's {expected.hex()[:16]}… at {where} (another store's snapshot, or one from "
+            "before this journal's history was rewritten)",
+        )
+
+
+def remove_stale_temporaries(directory: str) -> list[str]:
+    """Remove the temporary files a crash left while writing a snapshot or creating the journal
+    (``snapshot-<seq>.snap.tmp``, ``journal.log.tmp``: names only this module writes); their names."""
+    removed = []
+    for name in sorted(os.listdir(directory)):
+        stale = name == f"{JOURNAL_NAME}.tmp" or (
+            name.startswith(SNAPSHOT_PREFIX)
+            and name.endswith(f"{SNAPSHOT_SUFFIX}.tmp")
+            and name[len(SNAPSHOT_PREFIX) : -len(f"{SNAPSHOT_SUFFIX}.tmp")].isdigit()
+        )
+        path = os.path.join(directory, name)
+        if stale and not os.path.isdir(path):
+            os.unlink(path)
+            removed.append(name)
+    return removed
+
+
 def list_snapshots(directory: str) -> list[tuple[int, str]]:
     """(seq, path) of the snapshot files in ``directory``, newest first (temporary files ignored)."""
     found = []
     for name in os.listdir(directory):
         if name.startswith(SNAPSHOT_PREFIX) and name.endswith(SNAPSHOT_SUFFIX):
             digits = name[len(SNAPSHOT_PREFIX) : -len(SNAPSHOT_SUFFIX)]
-            if digits.isdigit():
+            if digits.isdigit() and digits.isascii() and os.path.isfile(os.path.join(directory, name)):
                 found.append((int(digits), os.path.join(directory, name)))
     found.sort(reverse=True)
     return found
@@ -251,6 +303,8 @@ def recover(
 
     ``snapshots`` are tried newest first; a damaged one is skipped and reported,
     unless ``strict_snapshot`` (an explicitly named snapshot), when it is an error.
+    A whole snapshot of another journal (:class:`SnapshotForeign`) is always an error:
+    nothing is loaded.
     """
     scan = read_journal(journal_path)
     problems: list[str] = []
@@ -350,13 +404,14 @@ class DurableExchange:
         """
         policy = policy or SyncPolicy()
         os.makedirs(directory, exist_ok=True)
-        lock_fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+        lock_fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(lock_fd)
             raise JournalError(directory, 0, "the store is open in another process") from None
         try:
+            cleaned = remove_stale_temporaries(directory)
             journal_path = os.path.join(directory, JOURNAL_NAME)
             report: RecoveryReport | None = None
             if not os.path.exists(journal_path):
@@ -377,6 +432,17 @@ class DurableExchange:
                         "added or removed since): it replays, but cannot be continued; start a new store",
                     )
                 writer = JournalWriter.reopen(scan, policy=policy)
+                notes = [
+                    f"removed stale temporary file {name} (a crash while writing it)" for name in cleaned
+                ]
+                for seq, path in list_snapshots(directory):
+                    if seq > scan.last_seq:  # never bound to this journal again: set aside, not deleted
+                        os.replace(path, f"{path}.orphaned")
+                        notes.append(
+                            f"set aside {os.path.basename(path)} (covers seq {seq}, journal ends at {scan.last_seq})"
+                        )
+                if notes:
+                    report = attrs.evolve(report, problems=(*report.problems, *notes))
         except BaseException:
             os.close(lock_fd)
             raise
@@ -422,7 +488,9 @@ class DurableExchange:
         self.writer.commit()
         seq = self.writer.next_seq - 1
         path = snapshot_path(self.directory, seq)
-        write_snapshot(path, seq, self.exchange.state_hash().encode(), encode_engine(self.exchange))
+        write_snapshot(
+            path, seq, self.exchange.state_hash().encode(), encode_engine(self.exchange), self.writer.head
+        )
         self._since_snapshot = 0
         for _, old in list_snapshots(self.directory)[SNAPSHOTS_KEPT:]:
             os.unlink(old)
