@@ -44,6 +44,7 @@ through :class:`engine.recovery.DurableExchange`.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import re
@@ -888,9 +889,10 @@ class EnginePort:
         if scenario.max_liquidations_per_update > 0:
             options["max_liquidations_per_update"] = scenario.max_liquidations_per_update
         self.engine = Engine({self.inst.symbol: self.inst}, **options)
-        if journal_dir.exists():
-            for stale in journal_dir.iterdir():
-                stale.unlink()
+        if journal_dir.joinpath(JOURNAL_NAME).exists():  # never continued, never deleted: a run starts afresh
+            raise FileExistsError(
+                errno.EEXIST, "already holds a journal (a run writes into a fresh folder)", str(journal_dir)
+            )
         self.durable, _ = DurableExchange.open(
             str(journal_dir), command_codec(), lambda: self.engine, policy=SyncPolicy(group_records=512, fsync="never")
         )
