@@ -319,17 +319,16 @@ def recover(
                 raise
             problems.append(f"skipped snapshot: {error}")
     candidates.sort(key=lambda item: -item[0].seq)
+    if not scan.chained:
+        problems.append(
+            f"journal version {scan.version} has no hash chain: spliced or reordered records cannot be detected"
+        )
     for snapshot, path in candidates:
         try:
-            if snapshot.seq > scan.last_seq:
-                raise SnapshotCorrupt(
-                    path, 10, f"snapshot covers seq {snapshot.seq}, the journal ends at {scan.last_seq}"
-                )
-            if snapshot.seq < scan.first_seq - 1:
-                raise SnapshotCorrupt(
-                    path, 10, f"snapshot seq {snapshot.seq} is older than the journal's first record"
-                )
+            bind_snapshot(snapshot, path, scan)  # a foreign snapshot is refused outright, never skipped
             exchange = load_snapshot_state(snapshot, path)
+        except SnapshotForeign:
+            raise
         except SnapshotCorrupt as error:
             if strict_snapshot:
                 raise

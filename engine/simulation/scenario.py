@@ -276,6 +276,8 @@ def read_mapping(path: Path) -> dict[str, Any]:
             return tomllib.load(handle, parse_float=str)
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(path.name, "(file)", f"not valid TOML: {error}") from error
+    except UnicodeDecodeError as error:
+        raise ScenarioError(path.name, "(file)", f"not UTF-8 text (byte {error.start}): not a TOML file") from None
     except OSError as error:
         raise ScenarioError(str(path), "(file)", f"cannot read: {error.strerror}") from error
 
@@ -523,7 +525,9 @@ def _point(row: object, field: str, inst: Instrument) -> PricePoint:
 def read_price_file(path: Path, inst: Instrument) -> tuple[PricePoint, ...]:
     """Key points from a CSV file of ``time,price`` lines (time: HH:MM:SS, 30m or ms; ``#`` comments)."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ParseError("index.file", f"{path} is not UTF-8 text (byte {error.start}): not a CSV file") from None
     except OSError as error:
         raise ParseError("index.file", f"cannot read {path}: {error.strerror}") from error
     points = []
