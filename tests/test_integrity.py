@@ -13,6 +13,7 @@ Each finding of the review is a test here (the CLI edges are in tests/test_cli_e
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import json
@@ -495,3 +496,99 @@ def test_a_planted_link_under_the_temporary_name_is_not_followed(tmp_path: Path)
     durable.snapshot()
     durable.close()
     assert victim.read_text() == "keep me"
+
+
+# ----------------------------------------------------------------------------- the repository test
+
+ROOT = Path(__file__).resolve().parent.parent
+# modules on a path that touches bytes from outside (files, argv, API requests)
+OUTSIDE_BYTES_PATHS = ("engine/durability", "engine/simulation", "engine/cli", "engine/core", "rules")
+BANNED_MODULES = frozenset({"pickle", "marshal", "shelve", "dill", "cloudpickle", "runpy", "importlib"})
+SAFE_FROM_IMPORTS = {"importlib": {"resources"}}  # finding shipped data files is not importing code by name
+BANNED_NAMES = frozenset({"eval", "exec", "compile", "__import__"})  # called bare
+BANNED_ATTRIBUTES = frozenset({"import_module", "__import__"})  # called as x.name
+# (path, what) -> why it is not a path outside bytes can steer
+ALLOWED = {
+    # the engine's rollback checkpoint pickles its own in-memory state and unpickles those same bytes
+    # (never a file); snapshots and journals go through the registry-only codec
+    ("engine/core/exchange.py", "pickle"): "in-memory checkpoint of the engine's own state",
+    # the command table maps a name argparse already restricted to its choices to a fixed module
+    ("engine/cli/main.py", "importlib"): "fixed command table, name checked by argparse choices",
+    ("engine/cli/main.py", "import_module"): "fixed command table, name checked by argparse choices",
+    # the journal's compact encoder: source text built from field positions and four type tags, on the
+    # encode side only (no byte of a file or request reaches it: the shape is the types of the fields)
+    ("engine/durability/codec.py", "exec"): "compile_packer: source from positions and type tags only",
+}
+
+
+def _banned_uses(path: Path) -> list[tuple[str, int]]:
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(alias.name.split(".")[0], node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            root = node.module.split(".")[0]
+            if not all(alias.name in SAFE_FROM_IMPORTS.get(root, ()) for alias in node.names):
+                found.append((root, node.lineno))
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id in BANNED_NAMES:
+                found.append((func.id, node.lineno))
+            elif isinstance(func, ast.Attribute) and func.attr in BANNED_ATTRIBUTES:
+                found.append((func.attr, node.lineno))
+    return [(name, line) for name, line in found if name in BANNED_MODULES | BANNED_NAMES | BANNED_ATTRIBUTES]
+
+
+def test_no_path_that_touches_outside_bytes_can_unpickle_eval_exec_or_import_by_name() -> None:
+    violations = []
+    used_allowances = set()
+    for folder in OUTSIDE_BYTES_PATHS:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            relative = path.relative_to(ROOT).as_posix()
+            for name, line in _banned_uses(path):
+                if (relative, name) in ALLOWED:
+                    used_allowances.add((relative, name))
+                else:
+                    violations.append(f"{relative}:{line} uses {name}")
+    assert violations == []
+    assert used_allowances == set(ALLOWED), "an allowance no longer needed: remove it"
+
+
+def test_the_codec_decoders_never_getattr_or_import() -> None:
+    """The decode side of the codec resolves names by a table lookup only."""
+    tree = ast.parse((ROOT / "engine/durability/codec.py").read_text())
+    decode_side = {
+        "decode_state",
+        "_decode",
+        "_decode_class",
+        "_deliver",
+        "_finish",
+        "_lookup",
+        "_check_field_name",
+        "decode",
+        "_decode_compact",
+        "_build",
+        "use_writer_schema",
+        "_compact_layout",
+    }
+    banned = {"getattr", "__import__", "eval", "exec", "globals", "vars", "locals"}
+    offenders = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.FunctionDef) and node.name in decode_side):
+            continue
+        for inner in ast.walk(node):
+            called = inner.func.id if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) else ""
+            # vars(klass) in _check_field_name reads the project's own class to refuse a name, never resolves one
+            if called in banned and not (called == "vars" and node.name == "_check_field_name"):
+                offenders.append(f"{node.name}:{inner.lineno} {called}")
+    assert offenders == []
+
+
+def test_every_module_of_engine_core_and_rules_is_in_the_codec_registry() -> None:
+    listed = {module.__name__ for module in codec.RECORD_MODULES}
+    on_disk = set()
+    for folder, package in (("engine/core", "perpspec.engine.core"), ("rules", "perpspec.rules")):
+        for path in (ROOT / folder).glob("*.py"):
+            if path.stem != "__init__":
+                on_disk.add(f"{package}.{path.stem}")
+    assert sorted(on_disk - listed) == []
