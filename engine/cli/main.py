@@ -94,8 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at interpreter exit
     except UsageError as error:
         return _fail(command, str(error), 2)
-    except KeyboardInterrupt:
-        return _fail(command, "interrupted", EXIT_INTERRUPTED)
+    except KeyboardInterrupt as error:  # a command may say what the interruption left behind
+        return _fail(command, str(error) or "interrupted", EXIT_INTERRUPTED)
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
