@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "what-if": ("cli.what_if", "re-evaluate positions under new instrument parameters"),
     "replay": ("cli.replay", "rebuild engine state from a command journal"),
     "bench": ("cli.bench", "benchmark the engine against the shared measuring stick"),
+    "sweep": ("cli.sweep", "run a grid of stress simulations (local process pool or Ray) with heat maps and thresholds"),
     "build-native": ("cli.build_native", "compile the engine's hot modules, verbatim, with mypyc (for bench --compiled)"),
 }
 
