@@ -592,3 +592,20 @@ def test_every_module_of_engine_core_and_rules_is_in_the_codec_registry() -> Non
             if path.stem != "__init__":
                 on_disk.add(f"{package}.{path.stem}")
     assert sorted(on_disk - listed) == []
+
+
+def test_the_long_fuzz_harness_takes_its_seed_corpus_and_mutations_of_it() -> None:
+    """tests/fuzz_decoders.py (the atheris long run) cannot rot: its input function runs here."""
+    import random
+
+    from tests.fuzz_decoders import SENTINEL, one_input, seeds
+
+    rng = random.Random(12)
+    corpus = seeds()
+    for seed in corpus:
+        one_input(seed)
+        mutated = bytearray(seed)
+        for _ in range(4):
+            mutated[rng.randrange(1, len(mutated))] = rng.randrange(256) if len(mutated) > 1 else 0
+        one_input(bytes(mutated))
+    assert not os.path.exists(SENTINEL)

@@ -20,8 +20,12 @@ written as ``NAME=VALUE[,NAME=VALUE…]``, e.g.
 Outputs under ``--out`` (default ``./perpspec-out``): ``events.jsonl`` (the
 event log), ``journal/journal.log`` (the command journal: ``perpspec replay``
 rebuilds the final state from it), ``summary.json`` and ``report.html``
-(compare mode: one sub-directory per run and one report).  Exit status 0 when every invariant held and funds are
-conserved to the satoshi, 1 otherwise, 2 on bad input.
+(compare mode: one sub-directory per run, named after its label made safe and
+unique, and one report).  The folder is locked first, the run is staged and its
+outputs renamed into place at the end, and nothing the run did not create is
+deleted (:mod:`engine.simulation.output`).  Exit status 0 when every invariant
+held and funds are conserved to the satoshi, 1 otherwise, 2 on bad input (one
+line), 130 when interrupted (the previous outputs are left as they were).
 """
 
 from __future__ import annotations

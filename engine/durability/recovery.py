@@ -12,11 +12,14 @@ committed it under the :class:`~engine.journal.SyncPolicy`.  Every
 a snapshot never covers a command the journal does not have.
 
 :func:`recover` rebuilds the state after a crash: it reads the journal (a torn
-last record is cut off and reported; any other damage is an error naming the
-byte offset), loads the newest snapshot that validates (a damaged one is
-reported and the previous one, or none, is used instead — never a partial
-load), checks that the rebuilt state's hash equals the hash stored in the
-snapshot, and replays the commands after it.  The state hash after recovery
+last record is cut off and reported; any other damage — a broken hash chain
+included — is an error naming the byte offset), loads the newest snapshot that
+validates and is *of this journal* (its chain head is the journal's link at its
+seq: :func:`bind_snapshot`; a damaged one is reported and the previous one, or
+none, is used instead, a foreign one is an error — never a partial load),
+checks that the rebuilt state's hash equals the hash stored in the snapshot,
+and replays the commands after it.  Engine state goes through the
+registry-only state codec both ways; no byte of a file is ever unpickled.  The state hash after recovery
 equals the hash of the same commands run without a crash (the kill test).
 """
 
