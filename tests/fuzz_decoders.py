@@ -121,7 +121,7 @@ def seeds() -> list[bytes]:
 
 
 def main(argv: list[str]) -> None:
-    import atheris  # type: ignore[import-not-found]
+    import atheris  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     corpus = tempfile.mkdtemp(prefix="perpspec-fuzz-corpus-")
     for number, seed in enumerate(seeds()):

@@ -280,7 +280,8 @@ def test_a_directory_in_the_way_of_an_output_is_refused_before_anything_moves(tm
 
 
 def perpspec(*args: str, **options: object) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "perpspec", *args], **options)  # type: ignore[call-overload]
+    process: subprocess.Popen[bytes] = subprocess.Popen([sys.executable, "-m", "perpspec", *args], **options)  # type: ignore[call-overload]
+    return process
 
 
 def test_ctrl_c_during_simulate_exits_130_in_one_line_and_leaves_the_previous_outputs(

@@ -210,8 +210,10 @@ def decoders(tmp_path: Path) -> dict[str, Callable[[bytes], object]]:
 def assert_refused_with_offset(decode: Callable[[bytes], object], data: bytes) -> None:
     with pytest.raises((CodecError, JournalError)) as caught:
         decode(data)
-    assert "at byte offset" in str(caught.value)
-    assert isinstance(caught.value.offset, int)
+    error = caught.value
+    assert isinstance(error, CodecError | JournalError)
+    assert "at byte offset" in str(error)
+    assert isinstance(error.offset, int)
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], max_examples=150)
@@ -580,7 +582,7 @@ def test_the_codec_decoders_never_getattr_or_import() -> None:
             called = inner.func.id if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) else ""
             # vars(klass) in _check_field_name reads the project's own class to refuse a name, never resolves one
             if called in banned and not (called == "vars" and node.name == "_check_field_name"):
-                offenders.append(f"{node.name}:{inner.lineno} {called}")
+                offenders.append(f"{node.name}:{getattr(inner, 'lineno', 0)} {called}")
     assert offenders == []
 
 

@@ -295,7 +295,7 @@ def snapshot_dying_worker(
             return
         real_replace(source, target)
 
-    journal._write_all = write_all  # type: ignore[assignment]
+    journal._write_all = write_all
     os.replace = replace  # type: ignore[assignment]
     try:
         durable, _ = DurableExchange.open(
