@@ -611,3 +611,53 @@ def test_the_long_fuzz_harness_takes_its_seed_corpus_and_mutations_of_it() -> No
             mutated[rng.randrange(1, len(mutated))] = rng.randrange(256) if len(mutated) > 1 else 0
         one_input(bytes(mutated))
     assert not os.path.exists(SENTINEL)
+
+
+def hostile_snapshot_store(directory: Path, sentinel: Path) -> str:
+    """A store whose newest snapshot is checksummed, bound to the journal's head and holds a hostile state."""
+    durable = store_with(directory, [VerifyAccount(time_ms=0, account=1)])
+    durable.close()
+    payload = engine_state_with(hostile_value("engine.journal:os.system", f"touch {sentinel}", "namedtuple"))
+    path = snapshot_path(str(directory), 1)
+    write_snapshot(
+        path, 1, b"0" * 64, payload, read_journal(str(directory / "journal.log")).link_at(1) or b""
+    )
+    return path
+
+
+def test_replay_of_a_store_with_a_hostile_snapshot_runs_nothing_and_reports_it(
+    tmp_path: Path, sentinel: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from perpspec.engine.cli.main import main
+
+    snapshot = hostile_snapshot_store(tmp_path / "s", sentinel)
+    assert main(["replay", str(tmp_path / "s")]) == 0  # the journal replays from its genesis
+    out = capsys.readouterr().out
+    assert "skipped snapshot" in out
+    assert "unknown class 'engine.journal:os.system'" in out
+    assert (
+        main(["replay", str(tmp_path / "s" / "journal.log"), "--snapshot", snapshot]) == 1
+    )  # named: an error
+    assert "at byte offset" in capsys.readouterr().out
+    assert not sentinel.exists()
+
+
+def test_what_if_on_a_hostile_snapshot_runs_nothing_and_is_one_line(
+    tmp_path: Path, sentinel: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from perpspec.engine.cli.main import main
+
+    snapshot = hostile_snapshot_store(tmp_path / "s", sentinel)
+    assert main(["what-if", "--params", "XBTUSD", "--state", snapshot]) == 2
+    err = capsys.readouterr().err
+    assert (err.count("\n"), "unknown class" in err, "Traceback" in err) == (1, True, False)
+    assert not sentinel.exists()
+
+
+def test_opening_a_store_with_a_hostile_snapshot_runs_nothing(tmp_path: Path, sentinel: Path) -> None:
+    hostile_snapshot_store(tmp_path / "s", sentinel)
+    durable, report = DurableExchange.open(str(tmp_path / "s"), command_codec(), Engine)
+    durable.close()
+    assert report is not None
+    assert (report.snapshot_seq, report.last_seq) == (0, 1)
+    assert not sentinel.exists()
