@@ -48,8 +48,6 @@ def read_mapping(path: Path) -> dict[str, Any]:
             return tomllib.load(handle, parse_float=str)
     except tomllib.TOMLDecodeError as error:
         raise InstrumentError(path.name, "(file)", f"not valid TOML: {error}") from error
-    except UnicodeDecodeError as error:
-        raise InstrumentError(path.name, "(file)", f"not UTF-8 text (byte {error.start}): not a TOML file") from None
     except OSError as error:
         raise InstrumentError(str(path), "(file)", f"cannot read: {error.strerror}") from error
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import attrs
 
 from perpspec.engine.cli.main import UsageError
+from perpspec.engine.simulation.scenario import load_instrument_file as load_instrument
 from perpspec.engine.simulation.what_if import (
     State,
     StateError,
@@ -29,7 +30,7 @@ from perpspec.engine.simulation.what_if import (
     symbols_of,
 )
 from perpspec.rules.instrument import BITMEX_NAMES, Instrument
-from perpspec.rules.instrument_file import InstrumentError, load_instrument
+from perpspec.rules.instrument_file import InstrumentError
 from perpspec.rules.parse import format_ppm, format_scaled
 
 

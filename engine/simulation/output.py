@@ -92,7 +92,7 @@ class OutputFolder:
             raise OutputError(f"--out {root} exists and is not a directory")
         try:
             root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            fd = os.open(root.joinpath(LOCK_NAME), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError as error:
             raise OutputError(f"cannot use --out {root}: {error.strerror}") from None
         try:
@@ -111,7 +111,7 @@ class OutputFolder:
 
     def stage(self, relative: str | Path) -> Path:
         """Where this run writes the output that will be ``root/relative``."""
-        return self.staging / relative
+        return self.staging.joinpath(relative)
 
     def commit(self, outputs: Iterable[str | Path]) -> None:
         """Move the staged ``outputs`` (paths relative to the folder) into place, then drop the staging folder.
@@ -121,7 +121,7 @@ class OutputFolder:
         """
         relatives = [Path(item) for item in outputs]
         for relative in relatives:
-            target = self.root / relative
+            target = self.root.joinpath(relative)
             if not self.stage(relative).is_file():
                 raise OutputError(f"internal: {relative} was not written by this run")
             if target.is_dir() and not target.is_symlink():
@@ -131,7 +131,7 @@ class OutputFolder:
                     break
                 if parent.exists() and not parent.is_dir():
                     raise OutputError(f"{parent} is not a directory: cannot write {target}")
-        note = self.root / NOTE_NAME
+        note = self.root.joinpath(NOTE_NAME)
         with _signals_held():
             _write_replace(
                 note,
@@ -140,10 +140,10 @@ class OutputFolder:
                 "consistent set):\n" + "".join(f"  {relative}\n" for relative in relatives),
             )
             for relative in relatives:
-                target = self.root / relative
+                target = self.root.joinpath(relative)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(self.stage(relative), target)
-            _fsync_directories({(self.root / relative).parent for relative in relatives})
+            _fsync_directories({(self.root.joinpath(relative)).parent for relative in relatives})
             note.unlink()
             self.discard()
 

@@ -915,7 +915,7 @@ class EnginePort:
     def close(self) -> str:
         """Commit the journal and move it into place; its SHA-256 (the run's fingerprint)."""
         self.durable.close()
-        os.replace(self.store / self.journal_path.name, self.journal_path)
+        os.replace(self.store.joinpath(self.journal_path.name), self.journal_path)
         self.abandon()
         return hashlib.sha256(self.journal_path.read_bytes()).hexdigest()
 
