@@ -695,8 +695,10 @@ def _deliver(frame: _Frame, value: Any, offset: int) -> None:
                 frame.key = UNSET
         else:  # tuple, frozenset, deque, enum: built when complete
             frame.items.append(value)
-    except (TypeError, AttributeError) as error:
-        raise CodecError(f"cannot rebuild value ({error})", offset) from None
+    except CodecError:
+        raise
+    except Exception as error:  # hashing a decoded key or member runs only attrs-generated or builtin methods
+        raise CodecError(f"cannot rebuild value ({type(error).__name__}: {error})", offset) from None
 
 
 def _finish(frame: _Frame, refs: list[Any], offset: int) -> Any:
@@ -712,11 +714,16 @@ def _finish(frame: _Frame, refs: list[Any], offset: int) -> Any:
             refs[frame.key] = queue
             return queue
         if kind == _ENUM:
-            return frame.target(frame.items[0])
+            member_value = frame.items[0]
+            if type(member_value) not in (int, str, bool, type(None)):
+                raise CodecError(f"enum value of type {type(member_value).__name__} (not int or str)", offset)
+            return frame.target(member_value)
         if kind == _NAMEDTUPLE:
             return frame.target(*frame.items)
-    except (TypeError, ValueError) as error:
-        raise CodecError(f"cannot rebuild value ({error})", offset) from None
+    except CodecError:
+        raise
+    except Exception as error:  # a constructor of a tuple, frozenset, deque, enum or NamedTuple refusing the items
+        raise CodecError(f"cannot rebuild value ({type(error).__name__}: {error})", offset) from None
     return frame.target
 
 

@@ -96,7 +96,10 @@ def decode_engine(payload: bytes) -> Engine:
         if name in state:
             setattr(engine, name, state[name])
     # the engine's own checkpoint of its own in-memory state (what it rolls back to on an internal error)
-    return Engine.from_snapshot(engine.snapshot())
+    try:
+        return Engine.from_snapshot(engine.snapshot())
+    except Exception as error:  # well-typed values in the wrong places: not an engine's state
+        raise CodecError(f"decoded state does not rebuild an engine ({type(error).__name__}: {error})", 0) from None
 
 
 def snapshot_path(directory: str, seq: int) -> str:
