@@ -698,3 +698,19 @@ def test_an_enum_whose_value_is_a_half_built_object_is_a_typed_error() -> None:
     one_input(FUZZ_FINDING_ENUM_OF_OBJECT)  # raises only if something but a typed error escapes
     with pytest.raises(CodecError, match="at byte offset"):
         decode_engine(FUZZ_FINDING_ENUM_OF_OBJECT[1:])
+
+
+def test_a_snapshot_beyond_the_journals_end_is_set_aside_not_bound_later(tmp_path: Path) -> None:
+    commands = command_stream(seed=21, length=130)
+    durable = store_with(tmp_path, commands, snapshot_every=60)
+    durable.close()
+    spans = record_spans(tmp_path / "journal.log")
+    journal = tmp_path / "journal.log"
+    journal.write_bytes(journal.read_bytes()[: spans[99][1]])  # the device lost records 101-130
+    reopened, report = DurableExchange.open(str(tmp_path), command_codec(), Engine)
+    reopened.close()
+    assert report is not None
+    assert (report.snapshot_seq, report.last_seq) == (60, 100)
+    assert any("set aside snapshot-00000000000000000120.snap" in problem for problem in report.problems)
+    assert (tmp_path / "snapshot-00000000000000000120.snap.orphaned").exists()
+    assert [seq for seq, _ in list_snapshots(str(tmp_path))] == [60]
