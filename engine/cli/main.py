@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "admin": ("cli.admin", "verify accounts, deposit and set prices on a running perpspec serve"),
     "sweep": ("cli.sweep", "run a grid of stress simulations (local process pool or Ray) with heat maps and thresholds"),
     "build-native": ("cli.build_native", "compile the engine's hot modules, verbatim, with mypyc (for bench --compiled)"),
+    "audit": ("cli.audit", "check any engine's event log against perpspec's invariants and rules"),
 }
 
 
