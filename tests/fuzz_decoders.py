@@ -16,6 +16,12 @@ sentinel file that the hostile seeds' payloads would create is checked: it must 
 
 The seed corpus (:func:`seeds`) holds valid encodings of real engine states, commands, a journal and
 a snapshot, and the hostile encodings of tests/test_integrity.py, so mutation starts next to both.
+
+Runs so far (2026-12-05, 2 shared cores): 906,910 inputs, then one escape — an enum whose value was a
+half-built registered object, hashed by the enum lookup (``AttributeError``); fixed in the codec and
+kept as ``test_an_enum_whose_value_is_a_half_built_object_is_a_typed_error``.  After the fix:
+1,100,000 inputs in 796 s (about 1,380 per second), 642 coverage edges, 235 corpus units, no escape,
+no sentinel.
 """
 
 from __future__ import annotations
