@@ -57,17 +57,30 @@ from typing import Any, Final
 
 import attrs
 
+from perpspec.engine.core import account_desk as _core_account_desk
 from perpspec.engine.core import accounts as _core_accounts
 from perpspec.engine.core import adlrank as _core_adlrank
 from perpspec.engine.core import book as _core_book
 from perpspec.engine.core import commands as _core_commands
 from perpspec.engine.core import compiled as _core_compiled
+from perpspec.engine.core import entry as _core_entry
 from perpspec.engine.core import events as _core_events
 from perpspec.engine.core import exchange as _core_exchange
 from perpspec.engine.core import fastmargin as _core_fastmargin
+from perpspec.engine.core import fills as _core_fills
+from perpspec.engine.core import ledger as _core_ledger
 from perpspec.engine.core import liqindex as _core_liqindex
+from perpspec.engine.core import market as _core_market
 from perpspec.engine.core import orders as _core_orders
+from perpspec.engine.core import prices as _core_prices
 from perpspec.engine.core import refbook as _core_refbook
+from perpspec.engine.core import registry as _core_registry
+from perpspec.engine.core import rejects as _core_rejects
+from perpspec.engine.core import risk as _core_risk
+from perpspec.engine.core import stream as _core_stream
+from perpspec.engine.core import triggers as _core_triggers
+from perpspec.engine.core import views as _core_views
+from perpspec.engine.core import waterfall as _core_waterfall
 from perpspec.rules import adl as _rules_adl
 from perpspec.rules import contract as _rules_contract
 from perpspec.rules import events as _rules_events
@@ -218,12 +231,15 @@ _STABLE_MODULES: Final = {
     "engine.durability.journal": "engine.journal",
     "engine.durability.recovery": "engine.recovery",
 }
+# A class that moved to another module keeps the stable name it was always written under.
+_STABLE_CLASSES: Final = {"engine.core.waterfall:Pending": "engine.exchange:Pending"}
 
 
 def _qualified_name(obj: Any) -> str:
     # the stable name in the bytes stays ``engine.x:Name`` / ``rules.x:Name`` whatever the package is called
     module = obj.__module__.removeprefix("perpspec.")
-    return f"{_STABLE_MODULES.get(module, module)}:{obj.__qualname__}"
+    moved = _STABLE_CLASSES.get(f"{module}:{obj.__qualname__}")
+    return moved if moved is not None else f"{_STABLE_MODULES.get(module, module)}:{obj.__qualname__}"
 
 
 def _slot_names(cls: type) -> tuple[str, ...]:
@@ -247,6 +263,19 @@ def _slot_names(cls: type) -> tuple[str, ...]:
 # The modules whose record classes may appear in a state or a command (tests/test_repo.py checks that every
 # module of engine/core and rules/ is listed, so a class added to a new module is not silently undecodable).
 RECORD_MODULES: Final = (
+    _core_waterfall,
+    _core_views,
+    _core_triggers,
+    _core_stream,
+    _core_risk,
+    _core_rejects,
+    _core_registry,
+    _core_prices,
+    _core_market,
+    _core_ledger,
+    _core_fills,
+    _core_entry,
+    _core_account_desk,
     _core_accounts,
     _core_adlrank,
     _core_book,
@@ -722,7 +751,9 @@ def _finish(frame: _Frame, refs: list[Any], offset: int) -> Any:
             return frame.target(*frame.items)
     except CodecError:
         raise
-    except Exception as error:  # a constructor of a tuple, frozenset, deque, enum or NamedTuple refusing the items
+    except (
+        Exception
+    ) as error:  # a constructor of a tuple, frozenset, deque, enum or NamedTuple refusing the items
         raise CodecError(f"cannot rebuild value ({type(error).__name__}: {error})", offset) from None
     return frame.target
 

@@ -36,10 +36,7 @@ from typing import Any
 import attrs
 
 from perpspec.engine.core.commands import COMMAND_TYPES, Oversized
-from perpspec.engine.core.exchange import (
-    _STATE as ENGINE_STATE_ATTRIBUTES,  # the engine's list of what is state
-)
-from perpspec.engine.core.exchange import Engine
+from perpspec.engine.core.exchange import _STATE, Engine
 from perpspec.engine.durability.codec import CodecError, CommandCodec, decode_state, encode_state
 from perpspec.engine.durability.journal import (
     MAX_RECORD_BYTES,
@@ -56,6 +53,9 @@ from perpspec.engine.durability.journal import (
     read_snapshot,
     write_snapshot,
 )
+
+# the engine's list of what is state: the names its checkpoint and snapshots save
+ENGINE_STATE_ATTRIBUTES = tuple(name for name, _owner in _STATE)
 
 JOURNAL_NAME = "journal.log"
 LOCK_NAME = "LOCK"  # flock'd by the one process that writes the store
@@ -99,7 +99,9 @@ def decode_engine(payload: bytes) -> Engine:
     try:
         return Engine.from_snapshot(engine.snapshot())
     except Exception as error:  # well-typed values in the wrong places: not an engine's state
-        raise CodecError(f"decoded state does not rebuild an engine ({type(error).__name__}: {error})", 0) from None
+        raise CodecError(
+            f"decoded state does not rebuild an engine ({type(error).__name__}: {error})", 0
+        ) from None
 
 
 def snapshot_path(directory: str, seq: int) -> str:
