@@ -62,9 +62,11 @@ def market() -> Engine:
 
 
 def reference_after_tick(engine: Engine, time_ms: int) -> str:
-    """The state a rejected command must leave: that of a bare TimeTick at its time."""
+    """The state a rejected command must leave: the state before it, clock included (issue 12), with
+    only the sequence number its Rejected event takes (``time_ms``: the command's, which must not count)."""
+    del time_ms
     reference = Engine.from_snapshot(engine.snapshot())
-    reference.process(c.TimeTick(time_ms=time_ms))
+    reference.seq += 1
     return reference.state_hash()
 
 

@@ -168,9 +168,14 @@ def test_unknown_fsync_policy_is_refused(policy: str) -> None:
 
 def test_snapshot_round_trips(tmp_path: Path) -> None:
     path = tmp_path / "s.snap"
-    write_snapshot(str(path), 42, b"h" * 32, b"payload bytes")
+    write_snapshot(str(path), 42, b"h" * 32, b"payload bytes", b"c" * 32)
     snapshot = read_snapshot(str(path))
-    assert (snapshot.seq, snapshot.state_hash, snapshot.payload) == (42, b"h" * 32, b"payload bytes")
+    assert (snapshot.seq, snapshot.state_hash, snapshot.chain_head, snapshot.payload) == (
+        42,
+        b"h" * 32,
+        b"c" * 32,
+        b"payload bytes",
+    )
     assert not (tmp_path / "s.snap.tmp").exists()
 
 
@@ -274,8 +279,8 @@ def test_truncated_state_encoding_is_a_codec_error_with_an_offset(value: Any, da
         decode_state(encoded[:cut])
 
 
-def test_classes_outside_engine_and_rules_are_refused() -> None:
-    with pytest.raises(CodecError, match="outside engine/rules"):
+def test_classes_outside_the_registry_are_refused() -> None:
+    with pytest.raises(CodecError, match="not a registered record class"):
         encode_state(os.stat_result((0,) * 10))
     forged = encode_state(Order(order_id=1, account=1, symbol="X", is_buy=True, price=1, order_qty=1))
     forged = forged.replace(b"engine.orders:Order", b"subprocess:Popen!!!!")

@@ -14,7 +14,8 @@ import argparse
 import json
 
 from perpspec.engine.cli.main import UsageError
-from perpspec.rules.instrument_file import InstrumentError, load_instrument
+from perpspec.engine.simulation.scenario import load_instrument_file as load_instrument
+from perpspec.rules.instrument_file import InstrumentError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

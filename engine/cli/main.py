@@ -3,15 +3,23 @@
 Each command module defines ``add_arguments(parser)`` and ``run(args) -> int``.
 Modules are imported only when their command runs, so that z3 (used by
 ``prove`` and ``check-params``, which import :mod:`proofs` lazily) is never
-loaded on the concrete path.  Exit status: 0 success, 1 a check failed,
-2 bad input (one line on stderr).
+loaded on the concrete path.
+
+Every error is **one line on stderr and a non-zero exit**, never a traceback:
+0 success, 1 a check failed (or a journal is damaged), 2 bad input (a file
+that cannot be read or written, not UTF-8 text, malformed), 130 interrupted
+(Ctrl-C), 141 standard output closed early (``perpspec replay … | head``:
+quiet, like any Unix tool stopped by SIGPIPE), 70 an internal error (a bug:
+set ``PERPSPEC_TRACEBACK=1`` to see where).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Sequence
 
@@ -46,6 +54,23 @@ class UsageError(Exception):
     """Bad input on the command line: printed as one line, exit status 2."""
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
+EXIT_INTERNAL = 70  # EX_SOFTWARE
+
+
+def describe_os_error(error: OSError) -> str:
+    """``path: reason`` of a failed file operation, in one line."""
+    where = error.filename if error.filename is not None else ""
+    reason = error.strerror or type(error).__name__
+    return f"{where}: {reason}" if where else reason
+
+
+def one_line(text: str) -> str:
+    """A message as one line (a newline in a file name or an error must not forge a second one)."""
+    return " ".join(str(text).split())
+
+
 def _available() -> dict[str, tuple[str, str]]:
     found: dict[str, tuple[str, str]] = {}
     for name, (module, help_text) in COMMANDS.items():
@@ -68,25 +93,57 @@ def build_parser(commands: dict[str, tuple[str, str]]) -> argparse.ArgumentParse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script."""
-    commands = _available()
-    parser = build_parser(commands)
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    module = importlib.import_module(f"perpspec.engine.{commands[args.command][0]}")
+    """Entry point of the console script: every failure becomes one line on stderr and an exit status."""
+    command = "perpspec"
     try:
+        commands = _available()
+        parser = build_parser(commands)
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        command = f"perpspec {args.command}"
+        module = importlib.import_module(f"perpspec.engine.{commands[args.command][0]}")
         result: int = module.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at interpreter exit
     except UsageError as error:
-        print(f"perpspec {args.command}: {error}", file=sys.stderr)
-        return 2
+        return _fail(command, str(error), 2)
     except ModuleNotFoundError as error:
         if error.name != "z3":
+            if os.environ.get("PERPSPEC_TRACEBACK"):
+                raise
+            return _fail(command, f"internal error: {type(error).__name__}: {error}", EXIT_INTERNAL)
+        return _fail(command, MISSING_Z3, 2)
+    except KeyboardInterrupt as error:  # a command may say what the interruption left behind
+        return _fail(command, str(error) or "interrupted", EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except OSError as error:
+        return _fail(command, describe_os_error(error), 2)
+    except UnicodeDecodeError as error:
+        return _fail(command, f"input is not UTF-8 text ({error.reason} at byte {error.start})", 2)
+    except Exception as error:  # a bug: still one line (the traceback on request)
+        if os.environ.get("PERPSPEC_TRACEBACK"):
             raise
-        print(f"perpspec {args.command}: {MISSING_Z3}", file=sys.stderr)
-        return 2
+        return _fail(command, f"internal error: {type(error).__name__}: {error}", EXIT_INTERNAL)
     return result
+
+
+def _fail(command: str, message: str, status: int) -> int:
+    with contextlib.suppress(BrokenPipeError, ValueError):  # stderr gone too: the status says it
+        print(one_line(f"{command}: {message}"), file=sys.stderr)
+    return status
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not complain again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

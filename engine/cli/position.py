@@ -25,8 +25,9 @@ import json
 from typing import Any
 
 from perpspec.engine.cli.main import UsageError
+from perpspec.engine.simulation.scenario import load_instrument_file as load_instrument
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.instrument_file import InstrumentError, load_instrument
+from perpspec.rules.instrument_file import InstrumentError
 from perpspec.rules.margin import CROSS, PositionMargin, check_leverage, compute_position_margin
 from perpspec.rules.num import PPM
 from perpspec.rules.parse import ParseError, format_scaled, parse_int, parse_scaled

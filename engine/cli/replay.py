@@ -1,14 +1,17 @@
 """``perpspec replay LOG [--snapshot S] [--json]``: rebuild the engine state from a command journal.
 
 ``LOG`` is a journal file, or a durable exchange's directory (then its newest
-snapshot that validates is used, a damaged one skipped and reported).
+snapshot that validates is used, a damaged one skipped and reported).  A
+snapshot loads only onto the journal whose hash chain has the snapshot's head
+at its seq: another store's snapshot is an error, not a skip.
 
 Reads and validates the journal (a torn last record is reported and ignored;
 any other damage stops with the byte offset), starts from the journal's
 genesis state or from ``--snapshot`` (validated, hash-checked), replays the
 commands and prints the final state hash, the event-stream hash, counts and
 any journal problem.  Exit status: 0 replayed (a torn tail is a report, not a
-failure), 1 the journal or snapshot is damaged, 2 bad command line.
+failure), 1 the journal or snapshot is damaged or foreign (one line naming the
+byte offset), 2 bad command line.
 """
 
 from __future__ import annotations

@@ -20,8 +20,12 @@ written as ``NAME=VALUE[,NAME=VALUE…]``, e.g.
 Outputs under ``--out`` (default ``./perpspec-out``): ``events.jsonl`` (the
 event log), ``journal/journal.log`` (the command journal: ``perpspec replay``
 rebuilds the final state from it), ``summary.json`` and ``report.html``
-(compare mode: one sub-directory per run and one report).  Exit status 0 when every invariant held and funds are
-conserved to the satoshi, 1 otherwise, 2 on bad input.
+(compare mode: one sub-directory per run, named after its label made safe and
+unique, and one report).  The folder is locked first, the run is staged and its
+outputs renamed into place at the end, and nothing the run did not create is
+deleted (:mod:`engine.simulation.output`).  Exit status 0 when every invariant
+held and funds are conserved to the satoshi, 1 otherwise, 2 on bad input (one
+line), 130 when interrupted (the previous outputs are left as they were).
 """
 
 from __future__ import annotations
@@ -80,27 +84,53 @@ def run(args: argparse.Namespace) -> int:
         ]
     except ScenarioError as error:
         raise UsageError(str(error)) from error
-    out = Path(args.out)
+    from perpspec.engine.simulation.output import OutputError, OutputFolder, unique_folder_names
+
     compare = len(scenarios) > 1
-    runs = []
+    folders = unique_folder_names([label for label, _ in scenarios]) if compare else [""]
+    try:
+        with OutputFolder(Path(args.out)) as out:
+            for leftover in out.leftovers:
+                print(
+                    f"perpspec simulate: note: {Path(args.out) / leftover} is left from a run that was killed (not removed)",
+                    file=sys.stderr,
+                )
+            try:
+                status, outputs, labels, summaries = _run_all(scenarios, folders, out, quiet=args.quiet)
+            except KeyboardInterrupt:
+                raise KeyboardInterrupt(f"interrupted: nothing in {args.out} was changed") from None
+            out.commit(outputs)
+    except OutputError as error:
+        raise UsageError(str(error)) from None
+    if compare:
+        print_compare(summaries, labels)
+    print(f"report: {Path(args.out) / 'report.html'}")
+    return status
+
+
+def _run_all(
+    scenarios: list[tuple[str, Any]], folders: list[str], out: Any, quiet: bool
+) -> tuple[int, list[Path], list[str], list[dict[str, Any]]]:
+    """Run every scenario into the staging folder; write the report there. (status, outputs, labels, summaries)."""
+    from perpspec.engine.durability.recovery import JOURNAL_NAME
+    from perpspec.engine.simulation.report import analyse, read_records, write_report
+    from perpspec.engine.simulation.simulate import JOURNAL_DIR
+
     status = 0
-    for label, scenario in scenarios:
-        run_dir = out / safe_name(label) if compare else out
-        summary = run_one(label, scenario, run_dir, quiet=args.quiet)
-        runs.append((label, run_dir, summary))
+    outputs: list[Path] = []
+    runs = []
+    for (label, scenario), folder in zip(scenarios, folders, strict=True):
+        relative = Path(folder)
+        summary = run_one(label, scenario, out.stage(relative), out.root / relative, quiet=quiet)
+        runs.append((label, out.stage(relative), summary))
+        outputs += [relative / "events.jsonl", relative / JOURNAL_DIR / JOURNAL_NAME, relative / "summary.json"]
         if summary["invariant_violations"] or summary["conservation_gap"] != 0:
             status = 1
-    from perpspec.engine.simulation.report import analyse, read_records, write_report
-
-    data = [
-        analyse(label, read_records(run_dir / "events.jsonl"), summary) for label, run_dir, summary in runs
-    ]
+    data = [analyse(label, read_records(run_dir / "events.jsonl"), summary) for label, run_dir, summary in runs]
     title = "perpspec simulate — " + (" vs ".join(label for label, _, _ in runs))
-    report = write_report(out / "report.html", data, title)
-    if compare:
-        print_compare([summary for _, _, summary in runs], [label for label, _, _ in runs])
-    print(f"report: {report}")
-    return status
+    write_report(out.stage("report.html"), data, title)
+    outputs.append(Path("report.html"))
+    return status, outputs, [label for label, _, _ in runs], [summary for _, _, summary in runs]
 
 
 def plan_variants(
@@ -121,13 +151,9 @@ def plan_variants(
     return plans
 
 
-def safe_name(label: str) -> str:
-    """A directory name for a run label."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)[:80]
-
-
-def run_one(label: str, scenario: Any, run_dir: Path, quiet: bool) -> dict[str, Any]:
-    """Run one scenario with a progress bar; write summary.json; print the summary table."""
+def run_one(label: str, scenario: Any, run_dir: Path, final_dir: Path, quiet: bool) -> dict[str, Any]:
+    """Run one scenario with a progress bar into ``run_dir`` (staging); write summary.json there;
+    print the summary table, naming the paths the outputs will have in ``final_dir``."""
     from perpspec.engine.simulation.progress import Progress
     from perpspec.engine.simulation.simulate import run_scenario
 
@@ -138,6 +164,8 @@ def run_one(label: str, scenario: Any, run_dir: Path, quiet: bool) -> dict[str, 
     wall = time.perf_counter() - started
     bar.close()
     summary = result.summary()
+    for key in ("event_log", "journal"):  # the paths the outputs have once moved into place
+        summary[key] = str(final_dir / Path(summary[key]).relative_to(run_dir))
     summary["wall_seconds"] = round(wall, 2)
     summary["events_per_second"] = int(result.events / max(wall, 1e-9))
     summary["commands_per_second"] = int(result.commands / max(wall, 1e-9))

@@ -14,6 +14,7 @@ it is imported inside :func:`run` only.  Reading an old revision is a
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -83,11 +84,29 @@ def _old_files(root: Path, ref: str) -> dict[str, str]:
     return files
 
 
+def _check_writable(option: str, path: Path, *, directory: bool) -> None:
+    """Fail in one line, before any work, when ``path`` cannot be written."""
+    folder = path if directory else path.parent
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{option} {path}: {folder} is not a directory")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"{option} {path}: cannot create {error.filename or folder}: {error.strerror}") from None
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{option} {path}: {folder} is not writable")
+    if not directory and path.is_dir():
+        raise UsageError(f"{option} {path}: is a directory")
+
+
 def run(args: argparse.Namespace) -> int:
     """Generate, check or diff the rulebook."""
     from perpspec.proofs import rulebook, rulebook_diff
 
     root = rulebook.ROOT
+    for option, target in (("--out", args.out), ("--output", args.output)):
+        if target:
+            _check_writable(option, Path(target), directory=option == "--out")
     if args.diff:
         new_files = {
             path: (root / path).read_text() for path in rulebook_diff.diff_paths(root) if (root / path).exists()

@@ -17,6 +17,7 @@ from pathlib import Path
 import attrs
 
 from perpspec.engine.cli.main import UsageError
+from perpspec.engine.simulation.scenario import load_instrument_file as load_instrument
 from perpspec.engine.simulation.what_if import (
     State,
     StateError,
@@ -29,7 +30,7 @@ from perpspec.engine.simulation.what_if import (
     symbols_of,
 )
 from perpspec.rules.instrument import BITMEX_NAMES, Instrument
-from perpspec.rules.instrument_file import InstrumentError, load_instrument
+from perpspec.rules.instrument_file import InstrumentError
 from perpspec.rules.parse import format_ppm, format_scaled
 
 
@@ -204,6 +205,19 @@ def _snapshot_state(path: str) -> tuple[State, dict[str, Instrument], int]:
     return state_from_engine(exchange, LIQUIDATOR)
 
 
+def check_positions_to_compare(state: State, symbol: str, source: str) -> None:
+    """A what-if needs at least one position in the instrument whose parameters change: else it is an error,
+    not an empty table that reads as "nothing changes"."""
+    if not state.positions:
+        raise UsageError(f"{source}: holds no open positions, nothing to compare")
+    symbols = sorted({held.symbol for held in state.positions})
+    if symbol not in symbols:
+        raise UsageError(
+            f"{source}: none of its {len(state.positions)} positions is in {symbol} (the instrument --params changes); "
+            f"they are in {', '.join(symbols)}"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Compare the positions under the current and the proposed parameters."""
     skipped = 0
@@ -226,6 +240,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {skipped} open positions left out (their contract has no mark price yet)")
     if current[proposed_inst.symbol].symbol != proposed_inst.symbol:
         raise UsageError(f"--current is {current[proposed_inst.symbol].symbol}, --params is {proposed_inst.symbol}")
+    check_positions_to_compare(state, proposed_inst.symbol, args.state)
     proposed = dict(current)
     proposed[proposed_inst.symbol] = proposed_inst
     result = compare(state, current, proposed)

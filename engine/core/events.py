@@ -53,6 +53,7 @@ class Reason(enum.Enum):
     NOT_AMENDABLE = "NotAmendable"
     NOT_SUPPORTED_ON_SPOT = "NotSupportedOnSpot"
     TIME_WENT_BACKWARDS = "TimeWentBackwards"
+    TIME_OUT_OF_RANGE = "TimeOutOfRange"  # outside [0, MAX_TIME_MS], or beyond the clock's max step
     NO_MARK_PRICE = "NoMarkPrice"  # the contract has no mark price yet
     POST_ONLY_WOULD_TRADE = "ParticipateDoNotInitiateWouldTrade"
     NOT_DATED_FUTURE = "NotDatedFuture"  # settlement of a perpetual or a spot pair

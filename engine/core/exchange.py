@@ -8,10 +8,13 @@ restored to what it was before the command (a checkpoint plus deterministic
 replay of the commands since, so the hot path pays nothing for it).
 
 Handlers validate everything first and only then mutate, so a rejected
-command changes nothing — except the logical clock: a command whose
-``time_ms`` is valid advances the clock, and the timers due by then (dead
-man's switches, Day-order expiry) fire first, even if the command itself is
-then rejected.
+command changes nothing, the logical clock included: the timers a command's
+``time_ms`` makes due (dead man's switches, Day-order expiry) fire before its
+handler runs, and are undone with the clock if the command is then rejected
+(issue 12: one rejected command once moved the clock to 10**100 and every
+later command was ``TimeWentBackwards``).  Times are bounded to
+``[0, MAX_TIME_MS]`` and one command moves the clock forward by at most
+``max_clock_step_ms`` (a parameter, default ``MAX_CLOCK_STEP_MS``).
 
 All money comes from the rules: fills through ``rules.position.apply_trade``
 (ACC-004), margin through ``rules.margin`` (MRG-*), liquidation through
@@ -57,6 +60,8 @@ from perpspec.engine.core.prices import Prices
 from perpspec.engine.core.registry import OrderRegistry
 from perpspec.engine.core.rejects import Rej, is_int, text_of
 from perpspec.engine.core.risk import Risk
+from perpspec.engine.core.stream import MAX_CLOCK_STEP_MS as MAX_CLOCK_STEP_MS  # re-exported
+from perpspec.engine.core.stream import MAX_TIME_MS as MAX_TIME_MS  # re-exported
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.triggers import Triggers
 from perpspec.engine.core.views import Views
@@ -102,6 +107,7 @@ _STATE: Final = (
     ("adl_policy_name", "waterfall"),
     ("stats", "waterfall"),
     ("settled", "market"),
+    ("max_clock_step_ms", "stream"),
 )
 _OWNER: Final = dict(_STATE)
 
@@ -116,8 +122,10 @@ class Engine:
         *,
         max_liquidations_per_update: int = 64,
         adl_policy: str = "ranked-queue",
+        max_clock_step_ms: int = MAX_CLOCK_STEP_MS,
     ) -> None:
         stream = self.stream = EventStream()
+        stream.max_clock_step_ms = max_clock_step_ms
         market = self.market = Market(dict(load_builtin_instruments() if instruments is None else instruments))
         ledger = self.ledger = Ledger(market, stream)
         risk = self.risk = Risk(market, ledger, stream)
@@ -145,15 +153,17 @@ class Engine:
         if stream.track_steps and not stream.replaying:
             stream.flat_before = self.ledger.flat_accounts(command)
         name = type(command).__name__
+        stream.event_time = stream.time_ms
         try:
             result = self._dispatch(command)
             if isinstance(result, Rej):
                 stream.seq += 1
                 account = getattr(command, "account", -1)
+                out = stream.out  # (emptied if the command's timers were undone)
                 out.append(
                     Rejected(
                         stream.seq,
-                        stream.time_ms,
+                        stream.event_time,  # when the command came; the clock itself did not move
                         name,
                         account if is_int(account) else -1,
                         result.reason,
@@ -191,13 +201,33 @@ class Engine:
         if not is_int(time_ms):
             return Rej(Reason.MALFORMED, "time_ms must be an integer")
         assert isinstance(time_ms, int)
-        if time_ms < self.stream.time_ms:
-            return Rej(Reason.TIME_WENT_BACKWARDS, f"time {time_ms} < clock {self.stream.time_ms}")
+        stream = self.stream
+        if not 0 <= time_ms <= MAX_TIME_MS:
+            return Rej(Reason.TIME_OUT_OF_RANGE, f"time {text_of(time_ms)[:40]} is outside [0, {MAX_TIME_MS}]")
+        if time_ms < stream.time_ms:
+            return Rej(Reason.TIME_WENT_BACKWARDS, f"time {time_ms} < clock {stream.time_ms}")
+        if stream.time_ms > 0 and time_ms - stream.time_ms > stream.max_clock_step_ms:
+            return Rej(
+                Reason.TIME_OUT_OF_RANGE,
+                f"time {time_ms} moves the clock {time_ms - stream.time_ms} ms, more than max_clock_step_ms "
+                f"{stream.max_clock_step_ms}",
+            )
         handler = _HANDLERS.get(type(command))
         if handler is None:
             return Rej(Reason.MALFORMED, f"unknown command {type(command).__name__}")
+        # a rejected command changes nothing, the clock included: the clock is put back, and the timers
+        # moving it fired (rare: a day boundary with Day orders, a dead man's switch due) are undone
+        clock = stream.time_ms
+        undo = self._dump() if self.registry.timers_due(time_ms) else None
+        stream.event_time = time_ms
         self.registry.advance_clock(time_ms)
-        return handler(self, command)
+        result = handler(self, command)
+        if isinstance(result, Rej):
+            if undo is not None:
+                self._load(undo)
+                stream.out.clear()
+            stream.time_ms = clock
+        return result
 
     # ================================================================ rollback
     def _dump(self) -> bytes:
@@ -231,6 +261,15 @@ class Engine:
         return engine
 
     # ================================================================ the state, by the names it is saved under
+    @property
+    def max_clock_step_ms(self) -> int:
+        """How far one command may move the clock forward (ms)."""
+        return self.stream.max_clock_step_ms
+
+    @max_clock_step_ms.setter
+    def max_clock_step_ms(self, value: int) -> None:
+        self.stream.max_clock_step_ms = value
+
     @property
     def instrument_map(self) -> dict[str, Instrument]:
         return self.market.instrument_map

@@ -54,6 +54,12 @@ class OrderRegistry:
         self.spot_reservations: dict[int, tuple[str, int]] = {}  # spot order id -> (asset, amount)
         self.next_order_id = 1
 
+    def timers_due(self, time_ms: int) -> bool:
+        """Would moving the clock to ``time_ms`` fire a timer (expire Day orders, a dead man's switch)?"""
+        if self.dms_heap and self.dms_heap[0][0] <= time_ms:
+            return True
+        return time_ms // DAY_MS > self.stream.time_ms // DAY_MS and bool(self.day_orders)
+
     def advance_clock(self, time_ms: int) -> None:
         """Move the clock to ``time_ms``; first expire Day orders of past days, then fire due dead man's switches."""
         if time_ms // DAY_MS > self.stream.time_ms // DAY_MS and self.day_orders:

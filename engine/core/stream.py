@@ -15,13 +15,20 @@ from perpspec.engine.core import orders as o
 from perpspec.engine.core.events import Event, Execution, RuleEvent, Transaction
 from perpspec.engine.core.orders import Order
 
+# Times: milliseconds since the Unix epoch, bounded to [0, MAX_TIME_MS]; one accepted command moves the
+# clock forward by at most ``max_clock_step_ms`` (the first move off 0 sets the epoch)
+MAX_TIME_MS = 253_402_300_799_999  # = 9999-12-31T23:59:59.999Z
+MAX_CLOCK_STEP_MS = 366 * 86_400_000  # = 366 days, the default of ``Engine(max_clock_step_ms=...)``
+
 
 class EventStream:
     """Clock, event counter, the events of the command being processed and what it did (for invariants)."""
 
     def __init__(self) -> None:
         self.seq = 0  # the last event's number
-        self.time_ms = 0  # the logical clock (the last valid command's time)
+        self.time_ms = 0  # the logical clock (the last accepted command's time)
+        self.max_clock_step_ms = MAX_CLOCK_STEP_MS  # how far one command may move the clock (engine state)
+        self.event_time = 0  # the time a Rejected event carries: the command's, once it passed the time checks
         self.out: list[Event] = []  # the current command's events
         # the step record (rules.invariants.StepInfo), not state
         self.order_accounts: dict[int, None] = {}  # accounts whose new/amended order needed margin

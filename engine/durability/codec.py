@@ -21,13 +21,25 @@ process, whatever ``PYTHONHASHSEED`` is, because nothing here depends on
   graph: ints as zig-zag varints (any size), strings as UTF-8 (surrogatepass),
   floats and complex numbers (only ever hostile command fields) as IEEE-754
   binary64, lists, tuples, dicts, sets (members sorted by their own encoding), deques,
-  enums and objects of classes from ``engine``/``rules`` (``__slots__`` or
+  enums and objects of the project's record classes (``__slots__`` or
   ``__dict__``, attrs records included).  Shared and cyclic references are
   kept (each mutable container or object is written once and referred to by
   index afterwards), and encoding and decoding are iterative, so a long chain
-  of linked orders does not hit the recursion limit.  Decoding builds objects
-  without calling ``__init__`` and refuses classes outside ``engine``/``rules``:
-  a hostile snapshot cannot instantiate arbitrary code.
+  of linked orders does not hit the recursion limit.
+
+**No byte selects code.**  A class is named in the bytes by its *stable name*
+(``engine.orders:Order``, ``rules.instrument:Instrument``: the flat module names
+from before the engine's rooms, kept so old bytes stay identical) and resolved
+only by a lookup in :data:`REGISTRY`, a table of the project's own record
+classes (attrs records, enums, NamedTuples and slotted classes defined in the
+modules of :data:`RECORD_MODULES`) built when this module is imported.  Nothing
+here imports a module, follows an attribute path or calls ``getattr`` with a
+name read from the bytes; a class or function *reference* is not state and is
+never decoded.  Objects are built with ``object.__new__`` (no ``__init__``, no
+``__setstate__``), their fields set with ``object.__setattr__`` only under the
+names the class declares (a ``__dict__`` field must be a plain identifier that
+is not an attribute of the class: no dunder, no property).  So the worst a
+hostile encoding can do is describe a well-typed value; it can never run code.
 
 Every decoding error is a :class:`CodecError` naming the byte offset.
 """
@@ -35,7 +47,6 @@ Every decoding error is a :class:`CodecError` naming the byte offset.
 from __future__ import annotations
 
 import enum
-import importlib
 import json
 import operator
 import struct
@@ -46,6 +57,50 @@ from typing import Any, Final
 
 import attrs
 
+from perpspec.engine.core import account_desk as _core_account_desk
+from perpspec.engine.core import accounts as _core_accounts
+from perpspec.engine.core import adlrank as _core_adlrank
+from perpspec.engine.core import book as _core_book
+from perpspec.engine.core import commands as _core_commands
+from perpspec.engine.core import compiled as _core_compiled
+from perpspec.engine.core import entry as _core_entry
+from perpspec.engine.core import events as _core_events
+from perpspec.engine.core import exchange as _core_exchange
+from perpspec.engine.core import fastmargin as _core_fastmargin
+from perpspec.engine.core import fills as _core_fills
+from perpspec.engine.core import ledger as _core_ledger
+from perpspec.engine.core import liqindex as _core_liqindex
+from perpspec.engine.core import market as _core_market
+from perpspec.engine.core import orders as _core_orders
+from perpspec.engine.core import prices as _core_prices
+from perpspec.engine.core import refbook as _core_refbook
+from perpspec.engine.core import registry as _core_registry
+from perpspec.engine.core import rejects as _core_rejects
+from perpspec.engine.core import risk as _core_risk
+from perpspec.engine.core import stream as _core_stream
+from perpspec.engine.core import triggers as _core_triggers
+from perpspec.engine.core import views as _core_views
+from perpspec.engine.core import waterfall as _core_waterfall
+from perpspec.rules import adl as _rules_adl
+from perpspec.rules import contract as _rules_contract
+from perpspec.rules import events as _rules_events
+from perpspec.rules import funding as _rules_funding
+from perpspec.rules import impact as _rules_impact
+from perpspec.rules import index as _rules_index
+from perpspec.rules import instrument as _rules_instrument
+from perpspec.rules import instrument_file as _rules_instrument_file
+from perpspec.rules import insurance as _rules_insurance
+from perpspec.rules import invariants as _rules_invariants
+from perpspec.rules import liquidation as _rules_liquidation
+from perpspec.rules import margin as _rules_margin
+from perpspec.rules import mark as _rules_mark
+from perpspec.rules import num as _rules_num
+from perpspec.rules import parse as _rules_parse
+from perpspec.rules import position as _rules_position
+from perpspec.rules import risk_limit as _rules_risk_limit
+from perpspec.rules import settlement as _rules_settlement
+from perpspec.rules import waterfall as _rules_waterfall
+
 
 class CodecError(Exception):
     """Bytes that do not decode (or a value that cannot be encoded); names the byte offset."""
@@ -54,9 +109,6 @@ class CodecError(Exception):
         self.offset = offset
         super().__init__(message if offset is None else f"{message} at byte offset {offset}")
 
-
-# Only classes defined in these packages may appear in a decoded state or command.
-ALLOWED_MODULE_PREFIXES: Final = ("engine.", "rules.")
 
 # ----------------------------------------------------------------------------- varints
 
@@ -112,7 +164,7 @@ _DOBJECT: Final = 0x4F  # O   object with a __dict__: field names per instance
 _ENUM: Final = 0x65  # e
 _REF: Final = 0x72  # r
 _UNSET: Final = 0x55  # U   a slot that was never assigned
-_GLOBAL: Final = 0x67  # g   a class or function, by qualified name
+_GLOBAL: Final = 0x67  # g   a class or function reference: written by no version, refused when read
 _NAMEDTUPLE: Final = 0x6E  # n   a NamedTuple (an event): class + items
 _FLOAT: Final = 0x78  # x   IEEE-754 binary64, little-endian: only ever a hostile command field
 _COMPLEX: Final = 0x63  # c   two binary64 (real, imaginary): only ever a hostile command field
@@ -179,10 +231,8 @@ _STABLE_MODULES: Final = {
     "engine.durability.journal": "engine.journal",
     "engine.durability.recovery": "engine.recovery",
 }
-_CURRENT_MODULES: Final = {stable: current for current, stable in _STABLE_MODULES.items()}
 # A class that moved to another module keeps the stable name it was always written under.
 _STABLE_CLASSES: Final = {"engine.core.waterfall:Pending": "engine.exchange:Pending"}
-_CURRENT_CLASSES: Final = {stable: current for current, stable in _STABLE_CLASSES.items()}
 
 
 def _qualified_name(obj: Any) -> str:
@@ -210,22 +260,108 @@ def _slot_names(cls: type) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _check_allowed(name: str, offset: int | None = None) -> None:
-    module = name.split(":", 1)[0] + "."
-    if not module.startswith(ALLOWED_MODULE_PREFIXES):
-        raise CodecError(f"class {name!r} is outside engine/rules", offset)
+# The modules whose record classes may appear in a state or a command (tests/test_repo.py checks that every
+# module of engine/core and rules/ is listed, so a class added to a new module is not silently undecodable).
+RECORD_MODULES: Final = (
+    _core_waterfall,
+    _core_views,
+    _core_triggers,
+    _core_stream,
+    _core_risk,
+    _core_rejects,
+    _core_registry,
+    _core_prices,
+    _core_market,
+    _core_ledger,
+    _core_fills,
+    _core_entry,
+    _core_account_desk,
+    _core_accounts,
+    _core_adlrank,
+    _core_book,
+    _core_commands,
+    _core_compiled,
+    _core_events,
+    _core_exchange,
+    _core_fastmargin,
+    _core_liqindex,
+    _core_orders,
+    _core_refbook,
+    _rules_adl,
+    _rules_contract,
+    _rules_events,
+    _rules_funding,
+    _rules_impact,
+    _rules_index,
+    _rules_instrument,
+    _rules_instrument_file,
+    _rules_insurance,
+    _rules_invariants,
+    _rules_liquidation,
+    _rules_margin,
+    _rules_mark,
+    _rules_num,
+    _rules_parse,
+    _rules_position,
+    _rules_risk_limit,
+    _rules_settlement,
+    _rules_waterfall,
+)
 
 
-def _resolve(name: str, offset: int) -> Any:
-    _check_allowed(name, offset)
-    module_name, _, qualname = _CURRENT_CLASSES.get(name, name).partition(":")
-    try:
-        target: Any = importlib.import_module(f"perpspec.{_CURRENT_MODULES.get(module_name, module_name)}")
-        for part in qualname.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError, ValueError) as error:
-        raise CodecError(f"unknown class {name!r} ({error})", offset) from None
-    return target
+def is_record_class(cls: type) -> bool:
+    """An attrs record, an enum, a NamedTuple or a slotted class (never an exception or a plain class)."""
+    if issubclass(cls, BaseException):
+        return False
+    return (
+        attrs.has(cls)
+        or issubclass(cls, enum.Enum)
+        or issubclass(cls, tuple)
+        or "__slots__" in cls.__dict__
+        or "__mypyc_attrs__" in cls.__dict__
+    )
+
+
+def _build_registry() -> dict[str, type]:
+    found: dict[str, type] = {}
+    for module in RECORD_MODULES:
+        for value in vars(module).values():
+            if isinstance(value, type) and value.__module__ == module.__name__ and is_record_class(value):
+                found[_qualified_name(value)] = value
+    found[_qualified_name(Opaque)] = Opaque
+    return found
+
+
+# stable name -> class: the only way a name in the bytes becomes a class
+REGISTRY: Final[Mapping[str, type]] = types.MappingProxyType(_build_registry())
+
+
+def _registered_name(cls: type) -> str:
+    """The stable name of a registered class; :class:`CodecError` for any other class (encode side)."""
+    name = _qualified_name(cls)
+    if REGISTRY.get(name) is not cls:
+        raise CodecError(f"class {name!r} is not a registered record class")
+    return name
+
+
+def _lookup(name: str, offset: int) -> type:
+    """The registered class of a stable name read from the bytes (decode side): a table lookup, nothing else."""
+    cls = REGISTRY.get(name)
+    if cls is None:
+        raise CodecError(f"unknown class {name[:200]!r} (not a registered record class)", offset)
+    return cls
+
+
+def _check_field_name(cls: type, name: object, offset: int) -> str:
+    """A field name of a ``__dict__`` object from the bytes: a declared slot, or a plain identifier
+    that is no attribute of the class (no dunder, method, property or other descriptor)."""
+    if type(name) is not str:
+        raise CodecError("object field name is not a string", offset)
+    if name in _slot_names(cls):
+        return name
+    if not name.isidentifier() or name.startswith("__") or any(name in vars(klass) for klass in cls.__mro__):
+        raise CodecError(f"field name {name[:200]!r} is not a data field of {_qualified_name(cls)}", offset)
+    return name
 
 
 # ----------------------------------------------------------------------------- state: encode
@@ -271,7 +407,6 @@ def encode_state(root: object) -> bytes:
             put(out, len(items))
             stack.extend(reversed(items))
         elif isinstance(value, tuple):  # a NamedTuple (events): immutable, written by value
-            _check_allowed(_qualified_name(kind))
             out.append(_NAMEDTUPLE)
             _encode_class(out, classes, kind)
             put(out, len(value))
@@ -307,19 +442,14 @@ def encode_state(root: object) -> bytes:
                 out.append(_SET)
                 _encode_members(out, value)  # type: ignore[arg-type]
         elif isinstance(value, enum.Enum):
-            _check_allowed(_qualified_name(kind))
             out.append(_ENUM)
             _encode_class(out, classes, kind)
             stack.append(value.value)
-        elif isinstance(value, type | types.FunctionType | types.BuiltinFunctionType):
-            name = _qualified_name(value)
-            _check_allowed(name)
-            raw = name.encode("utf-8")
-            out.append(_GLOBAL)
-            put(out, len(raw))
-            out += raw
+        elif isinstance(value, type | types.FunctionType | types.BuiltinFunctionType | types.ModuleType):
+            raise CodecError(
+                f"a reference to {type(value).__name__} {getattr(value, '__qualname__', '?')!r} is not state"
+            )
         else:
-            _check_allowed(_qualified_name(kind))
             memo[id(value)] = len(memo)
             fields = _slot_names(kind)
             instance_dict = getattr(value, "__dict__", None)
@@ -350,9 +480,10 @@ def _encode_class(out: bytearray, classes: dict[type, int], cls: type) -> None:
     if known is not None:
         _put_uvarint(out, known + 1)
         return
+    name = _registered_name(cls)  # once per class and encoding: only registered classes are written
     classes[cls] = len(classes)
     _put_uvarint(out, 0)
-    header = json.dumps([_qualified_name(cls), list(_slot_names(cls))], separators=(",", ":")).encode()
+    header = json.dumps([name, list(_slot_names(cls))], separators=(",", ":")).encode()
     _put_uvarint(out, len(header))
     out += header
 
@@ -362,7 +493,9 @@ def _encode_members(out: bytearray, members: Iterable[object]) -> None:
     encoded = []
     for member in members:
         kind = type(member)
-        if not (member is None or kind in (bool, int, str, bytes, tuple, frozenset, _FLOAT_TYPE, _COMPLEX_TYPE)):
+        if not (
+            member is None or kind in (bool, int, str, bytes, tuple, frozenset, _FLOAT_TYPE, _COMPLEX_TYPE)
+        ):
             raise CodecError(f"set member of type {kind.__name__} has no canonical order")
         encoded.append(encode_state(member)[len(STATE_MAGIC) :])
     encoded.sort()
@@ -434,7 +567,9 @@ def _decode(data: bytes, pos: int) -> tuple[Any, int]:
         elif tag == _INT:
             raw_int, pos = _get_uvarint(data, pos)
             value = _unzigzag(raw_int)
-        elif tag in (_STR, _BYTES, _GLOBAL):
+        elif tag == _GLOBAL:
+            raise CodecError("a class or function reference is not state (refused)", start)
+        elif tag in (_STR, _BYTES):
             length, pos = _get_uvarint(data, pos)
             if pos + length > end:
                 raise CodecError("string runs past the end", pos)
@@ -447,7 +582,7 @@ def _decode(data: bytes, pos: int) -> tuple[Any, int]:
                     text = chunk.decode("utf-8", "surrogatepass")
                 except UnicodeDecodeError:
                     raise CodecError("invalid UTF-8", start) from None
-                value = text if tag == _STR else _resolve(text, start)
+                value = text
         elif tag == _REF:
             index, pos = _get_uvarint(data, pos)
             if index >= len(refs):
@@ -557,7 +692,7 @@ def _decode_class(
         name = str(name)
     except (ValueError, TypeError) as error:
         raise CodecError(f"malformed class header ({error})", pos) from None
-    cls = _resolve(name, pos)
+    cls = _lookup(name, pos)
     classes.append((cls, fields))
     return cls, fields, pos + length
 
@@ -582,17 +717,17 @@ def _deliver(frame: _Frame, value: Any, offset: int) -> None:
                 object.__setattr__(frame.target, name, value)
         elif kind == _DOBJECT:
             if frame.key is UNSET:
-                if type(value) is not str:
-                    raise CodecError("object field name is not a string", offset)
-                frame.key = value
+                frame.key = _check_field_name(type(frame.target), value, offset)
             else:
                 if value is not UNSET:
                     object.__setattr__(frame.target, frame.key, value)
                 frame.key = UNSET
         else:  # tuple, frozenset, deque, enum: built when complete
             frame.items.append(value)
-    except (TypeError, AttributeError) as error:
-        raise CodecError(f"cannot rebuild value ({error})", offset) from None
+    except CodecError:
+        raise
+    except Exception as error:  # hashing a decoded key or member runs only attrs-generated or builtin methods
+        raise CodecError(f"cannot rebuild value ({type(error).__name__}: {error})", offset) from None
 
 
 def _finish(frame: _Frame, refs: list[Any], offset: int) -> Any:
@@ -608,11 +743,18 @@ def _finish(frame: _Frame, refs: list[Any], offset: int) -> Any:
             refs[frame.key] = queue
             return queue
         if kind == _ENUM:
-            return frame.target(frame.items[0])
+            member_value = frame.items[0]
+            if type(member_value) not in (int, str, bool, type(None)):
+                raise CodecError(f"enum value of type {type(member_value).__name__} (not int or str)", offset)
+            return frame.target(member_value)
         if kind == _NAMEDTUPLE:
             return frame.target(*frame.items)
-    except (TypeError, ValueError) as error:
-        raise CodecError(f"cannot rebuild value ({error})", offset) from None
+    except CodecError:
+        raise
+    except (
+        Exception
+    ) as error:  # a constructor of a tuple, frozenset, deque, enum or NamedTuple refusing the items
+        raise CodecError(f"cannot rebuild value ({type(error).__name__}: {error})", offset) from None
     return frame.target
 
 
@@ -746,9 +888,13 @@ class CommandCodec:
         for cls in classes:
             self.classes[cls.__name__] = cls
             self._fields[cls] = tuple(field.name for field in attrs.fields(cls))
-        self.schema: dict[str, list[str]] = {name: list(self._fields[cls]) for name, cls in self.classes.items()}
+        self.schema: dict[str, list[str]] = {
+            name: list(self._fields[cls]) for name, cls in self.classes.items()
+        }
         # encode side: class -> (field getter, packers by value shape, class index)
-        self._compact: dict[type, tuple[Callable[[object], tuple[Any, ...]], dict[tuple[type, ...], Packer], int]] = {}
+        self._compact: dict[
+            type, tuple[Callable[[object], tuple[Any, ...]], dict[tuple[type, ...], Packer], int]
+        ] = {}
         for index, name in enumerate(sorted(self.classes)[:_MAX_COMPACT_CLASSES]):
             cls = self.classes[name]
             self._compact[cls] = (_field_getter(self._fields[cls]), {}, index)
@@ -865,7 +1011,9 @@ class CommandCodec:
             raise CodecError("compact command record ends before its class index", size)
         index = payload[1]
         if index >= len(self._by_index):
-            raise CodecError(f"class index {index} is not in the journal schema ({len(self._by_index)} classes)", 1)
+            raise CodecError(
+                f"class index {index} is not in the journal schema ({len(self._by_index)} classes)", 1
+            )
         name, read = self._by_index[index]
         if read is None:
             raise CodecError(f"unknown command class {name!r}", 1)
@@ -885,7 +1033,9 @@ class CommandCodec:
         try:
             text = payload[text_start:].decode("utf-8")
         except UnicodeDecodeError as error:
-            raise CodecError(f"invalid UTF-8 in {name} record ({error.reason})", text_start + error.start) from None
+            raise CodecError(
+                f"invalid UTF-8 in {name} record ({error.reason})", text_start + error.start
+            ) from None
         values: list[Any] = []
         item = 0
         cursor = 0
@@ -906,7 +1056,8 @@ class CommandCodec:
                 values.append(number == 1)
         if cursor != len(text):
             raise CodecError(
-                f"{name} record's string lengths add up to {cursor} code points, its text has {len(text)}", text_start
+                f"{name} record's string lengths add up to {cursor} code points, its text has {len(text)}",
+                text_start,
             )
         return read, values
 

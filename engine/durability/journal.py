@@ -1,28 +1,35 @@
-"""The journal: an append-only command log with checksummed records, and versioned snapshots.
+"""The journal: an append-only command log whose records form a hash chain, and versioned snapshots.
 
-**Journal file.** A header, then records::
+**Journal file (version 3).** A header, then records::
 
     header  = b"PSPECJNL" | version u16 | length u32 | meta (canonical JSON) | crc32 u32
-    record  = length u32 | seq u64 | crc32(length, seq) u32 | payload | crc32(payload) u32
+    record  = length u32 | seq u64 | crc32(length, seq) u32 | payload | link (32 bytes)
+    link    = SHA-256(previous link | length u32 | seq u64 | payload)
+    genesis link = SHA-256(b"perpspec journal chain v3" | the whole header, crc included)
 
-(little-endian).  ``meta`` holds the first sequence number and the command
-schema (see :mod:`engine.durability.codec`).  Sequence numbers are consecutive from
-``first_seq``.  A payload is one command as :class:`engine.codec.CommandCodec`
-encodes it; its first byte says how: ``C`` compact record (plain values),
-``B`` exact binary encoding (hostile values), ``[`` canonical JSON (written
-only by version 1).  This build writes version 2 and reads versions 1 and 2
-(a version-1 journal continued by this build holds ``C`` records after its
-JSON ones; a version-1 build refuses a version-2 file at its header).  The
-frame is the same in both versions.  A reader distinguishes two kinds of damage:
+(little-endian).  ``meta`` holds the first sequence number, the command schema
+(see :mod:`engine.durability.codec`), the genesis state and optionally a store
+name: the genesis link commits to all of it, so it is the store's identity, and
+every record commits to every record before it.  Sequence numbers are
+consecutive from ``first_seq``.  A payload is one command as
+:class:`engine.durability.codec.CommandCodec` encodes it; its first byte says
+how: ``C`` compact record (plain values), ``B`` exact binary encoding (hostile
+values), ``[`` canonical JSON (written only by version 1).
+
+Versions 1 and 2 (before the chain: each record ends with ``crc32(payload)``
+instead of a link) are still *read* — replayed from their genesis, reported as
+unchained — but never continued, and no snapshot is ever bound to them.  A
+reader distinguishes two kinds of damage:
 
 * a **torn tail** — the file ends inside the last record (or the last record's
-  payload checksum fails and nothing follows it, or the tail is all zero
+  link or checksum fails and nothing follows it, or the tail is all zero
   bytes): that record was never acknowledged, so it is discarded and reported
   (:class:`TornTail`: offset and number of bytes);
 * **corruption** — a header checksum that fails where data follows, a
-  sequence gap, a payload checksum that fails with records after it: the
-  journal cannot be trusted past that point, and :class:`JournalCorrupt`
-  names the byte offset.  Nothing is ever half-loaded silently.
+  sequence gap, a link that does not follow from the records before it with
+  records after it (records spliced in from another journal, reordered,
+  altered): the journal cannot be trusted past that point, and
+  :class:`JournalCorrupt` names the byte offset.  Nothing is ever half-loaded.
 
 **Durability.** :class:`SyncPolicy` says when appended records reach the
 operating system (``group_records``: records per ``write(2)``, group commit)
@@ -34,19 +41,26 @@ write, ``"never"``, or ``"every:N"`` writes).  A record counts as
 payload over :data:`MAX_RECORD_BYTES` (:class:`RecordTooLarge`, nothing
 appended) rather than write a record its reader would call damage.
 
-**Snapshot file.** ::
+**Snapshot file (version 2).** ::
 
-    b"PSPECSNP" | version u16 | seq u64 | hash length u16 | state hash | payload length u64 |
-    payload (engine.durability.codec state encoding) | crc32(everything before) u32
+    b"PSPECSNP" | version u16 | seq u64 | hash length u16 | state hash | chain head (32 bytes) |
+    payload length u64 | payload (engine.durability.codec state encoding) | crc32(everything before) u32
 
-written to a temporary file, fsynced and renamed into place, so a snapshot is
-either whole or absent.  Loading validates magic, version, lengths and
-checksum and names the offset of the first thing that is wrong; the stored
-state hash is compared with the rebuilt state's hash by :mod:`engine.durability.recovery`.
+``chain head`` is the journal's link of record ``seq`` (the genesis link for
+seq ``first_seq - 1``): :mod:`engine.durability.recovery` loads a snapshot only
+onto a journal that has that link at that seq, so another store's snapshot, or
+one of this store from before a rewritten history, is refused.  Written to a
+temporary file, fsynced and renamed into place, so a snapshot is either whole
+or absent.  Loading validates magic, version, lengths and checksum and names
+the offset of the first thing that is wrong; the stored state hash is compared
+with the rebuilt state's hash by :mod:`engine.durability.recovery`.  Version 1
+snapshots (no chain head) are refused by version.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import struct
@@ -57,11 +71,15 @@ from typing import Any, Final
 import attrs
 
 JOURNAL_MAGIC: Final = b"PSPECJNL"
-JOURNAL_VERSION: Final = 2  # the version written
-# versions read: 1 (payloads JSON or B records), 2 (payloads C or B records; see engine.durability.codec)
-READABLE_JOURNAL_VERSIONS: Final = (1, 2)
+JOURNAL_VERSION: Final = 3  # the version written: records chained by SHA-256 links
+CHAINED_VERSION: Final = 3  # the first version with the hash chain
+# versions read: 1 (payloads JSON or B records), 2 (payloads C or B records; see engine.durability.codec),
+# both unchained (crc32 per record, replayed but never continued), and 3 (chained)
+READABLE_JOURNAL_VERSIONS: Final = (1, 2, 3)
 SNAPSHOT_MAGIC: Final = b"PSPECSNP"
-SNAPSHOT_VERSION: Final = 1
+SNAPSHOT_VERSION: Final = 2  # with the chain head of the journal record it covers
+CHAIN_DOMAIN: Final = b"perpspec journal chain v3"
+LINK_BYTES: Final = 32
 
 # a single command is small: a longer record is refused by the writer (RecordTooLarge), so one in a file is damage
 MAX_RECORD_BYTES: Final = 1 << 24
@@ -69,12 +87,26 @@ MAX_RECORD_BYTES: Final = 1 << 24
 _RECORD_HEAD: Final = struct.Struct("<IQ")
 _U32: Final = struct.Struct("<I")
 _HEAD_SIZE: Final = _RECORD_HEAD.size + 4  # length, seq, header crc
-_OVERHEAD: Final = _HEAD_SIZE + 4  # + payload crc
+_OVERHEAD: Final = _HEAD_SIZE + 4  # + payload crc (versions 1 and 2)
+_CHAINED_OVERHEAD: Final = _HEAD_SIZE + LINK_BYTES  # + link (version 3)
 _FILE_HEAD: Final = struct.Struct("<8sHI")
 _SNAP_HEAD: Final = struct.Struct("<8sHQH")
 _U64: Final = struct.Struct("<Q")
 
 _crc32 = zlib.crc32
+_sha256 = hashlib.sha256
+
+
+def genesis_link(header: bytes) -> bytes:
+    """The chain's first link: the store's identity (its whole header: schema, genesis state, name)."""
+    return _sha256(CHAIN_DOMAIN + header).digest()
+
+
+def next_link(previous: bytes, head: bytes, payload: bytes) -> bytes:
+    """The link of a record: SHA-256 of the previous link, the record's length and seq, and its payload."""
+    return _sha256(previous + head + payload).digest()
+
+
 _pack_head = _RECORD_HEAD.pack
 _pack_u32 = _U32.pack
 
@@ -99,6 +131,10 @@ class JournalCorrupt(JournalError):
 
 class SnapshotCorrupt(JournalError):
     """A snapshot that is truncated, of an unknown version, or fails its checksum."""
+
+
+class SnapshotForeign(SnapshotCorrupt):
+    """A whole snapshot that is not of this journal (its chain head is not the journal's at its seq)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -134,13 +170,17 @@ class SyncPolicy:
 # ----------------------------------------------------------------------------- framing
 
 
-def frame_record(seq: int, payload: bytes) -> bytes:
-    """One record's bytes: length, seq, header crc, payload, payload crc."""
+def frame_record(seq: int, payload: bytes, previous: bytes | None = None) -> bytes:
+    """One record's bytes: length, seq, header crc, payload, then its link to ``previous``
+    (version 3) or, with ``previous=None``, the payload crc of versions 1 and 2."""
     head = _RECORD_HEAD.pack(len(payload), seq)
-    return b"".join((head, _U32.pack(_crc32(head)), payload, _U32.pack(_crc32(payload))))
+    tail = _U32.pack(_crc32(payload)) if previous is None else next_link(previous, head, payload)
+    return b"".join((head, _U32.pack(_crc32(head)), payload, tail))
 
 
-def journal_header(first_seq: int, schema: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> bytes:
+def journal_header(
+    first_seq: int, schema: Mapping[str, Any], extra: Mapping[str, Any] | None = None
+) -> bytes:
     """The file header; ``extra`` meta (JSON values) rides along, e.g. the genesis state."""
     fields: dict[str, Any] = dict(extra or {})
     fields.update(first_seq=first_seq, schema=schema)
@@ -161,11 +201,29 @@ class JournalScan:
     offsets: tuple[int, ...]  # byte offset of each record
     end_offset: int  # bytes of valid data (header + whole records)
     torn: TornTail | None
+    version: int = JOURNAL_VERSION
+    genesis: bytes = b""  # the genesis link (version 3; empty for the unchained versions 1 and 2)
+    links: tuple[bytes, ...] = ()  # the link of each record (version 3)
 
     @property
     def last_seq(self) -> int:
         """Sequence number of the last whole record (first_seq - 1 when there is none)."""
         return self.first_seq - 1 + len(self.records)
+
+    @property
+    def chained(self) -> bool:
+        return self.version >= CHAINED_VERSION
+
+    def link_at(self, seq: int) -> bytes | None:
+        """The chain head after record ``seq`` (the genesis link before the first); None if out of range."""
+        if not self.chained or not self.first_seq - 1 <= seq <= self.last_seq:
+            return None
+        return self.genesis if seq == self.first_seq - 1 else self.links[seq - self.first_seq]
+
+    @property
+    def head(self) -> bytes:
+        """The chain head after the last whole record."""
+        return self.links[-1] if self.links else self.genesis
 
 
 def read_header(path: str, data: bytes) -> tuple[Mapping[str, Any], int]:
@@ -194,16 +252,23 @@ def read_header(path: str, data: bytes) -> tuple[Mapping[str, Any], int]:
     return meta, end + 4
 
 
-def scan_records(path: str, data: bytes, offset: int, first_seq: int) -> Iterator[tuple[int, int, bytes]]:
-    """Yield (offset, seq, payload) for each whole record from ``offset``.
+def scan_records(
+    path: str, data: bytes, offset: int, first_seq: int, genesis: bytes | None = None
+) -> Iterator[tuple[int, int, bytes, bytes]]:
+    """Yield (offset, seq, payload, link) for each whole record from ``offset``.
 
-    Stops at a torn tail (use :func:`find_torn_tail` to describe it) and raises
-    :class:`JournalCorrupt` on damage with data after it.
+    With ``genesis`` (version 3) every record's link must follow from the one before
+    (``link`` is then the record's; else empty).  Stops at a torn tail (use
+    :func:`find_torn_tail` to describe it) and raises :class:`JournalCorrupt` on damage
+    with data after it.
     """
     size = len(data)
     expected = first_seq
     head_unpack = _RECORD_HEAD.unpack_from
     u32_unpack = _U32.unpack_from
+    chained = genesis is not None
+    link = genesis or b""
+    trailer = LINK_BYTES if chained else 4
     while offset < size:
         if size - offset < _HEAD_SIZE:
             return
@@ -217,15 +282,26 @@ def scan_records(path: str, data: bytes, offset: int, first_seq: int) -> Iterato
         if length > MAX_RECORD_BYTES:
             raise JournalCorrupt(path, offset, f"record length {length} exceeds {MAX_RECORD_BYTES}")
         end = offset + _HEAD_SIZE + length
-        if end + 4 > size:
+        if end + trailer > size:
             return
         payload = data[offset + _HEAD_SIZE : end]
-        if _crc32(payload) != u32_unpack(data, end)[0]:
+        if chained:
+            link = next_link(link, data[offset : offset + 12], payload)
+            if link != data[end : end + LINK_BYTES]:
+                if end + LINK_BYTES == size:
+                    return
+                raise JournalCorrupt(
+                    path,
+                    offset,
+                    f"hash chain broken at record seq {seq}: its link does not follow from the records before it "
+                    "(records spliced in from another journal, reordered or altered)",
+                )
+        elif _crc32(payload) != u32_unpack(data, end)[0]:
             if end + 4 == size:
                 return
             raise JournalCorrupt(path, offset, f"payload checksum mismatch in record seq {seq}")
-        yield offset, seq, payload
-        offset = end + 4
+        yield offset, seq, payload, link
+        offset = end + trailer
         expected += 1
 
 
@@ -233,7 +309,7 @@ def _is_zero(data: bytes, offset: int) -> bool:
     return data.count(0, offset) == len(data) - offset
 
 
-def find_torn_tail(data: bytes, valid_end: int) -> TornTail | None:
+def find_torn_tail(data: bytes, valid_end: int, chained: bool = True) -> TornTail | None:
     """Describe the bytes after the last whole record, if any."""
     size = len(data)
     if valid_end >= size:
@@ -245,10 +321,14 @@ def find_torn_tail(data: bytes, valid_end: int) -> TornTail | None:
         reason = f"only {left} bytes of a {_HEAD_SIZE}-byte record header"
     else:
         length = _RECORD_HEAD.unpack_from(data, valid_end)[0]
-        if valid_end + _OVERHEAD + length > size:
+        if valid_end + (_CHAINED_OVERHEAD if chained else _OVERHEAD) + length > size:
             reason = f"record of {length} payload bytes cut short"
         else:
-            reason = "last record fails its payload checksum"
+            reason = (
+                "last record fails its hash-chain link"
+                if chained
+                else "last record fails its payload checksum"
+            )
     return TornTail(offset=valid_end, discarded_bytes=left, reason=reason)
 
 
@@ -261,13 +341,22 @@ def read_journal(path: str) -> JournalScan:
         raise JournalCorrupt(path, 0, f"cannot read ({error.strerror})") from None
     meta, offset = read_header(path, data)
     first_seq: int = meta["first_seq"]
+    version: int = _FILE_HEAD.unpack_from(data, 0)[1]
+    chained = version >= CHAINED_VERSION
+    genesis = genesis_link(data[:offset]) if chained else b""
+    overhead = _CHAINED_OVERHEAD if chained else _OVERHEAD
     records: list[tuple[int, bytes]] = []
     offsets: list[int] = []
+    links: list[bytes] = []
     end = offset
-    for record_offset, seq, payload in scan_records(path, data, offset, first_seq):
+    for record_offset, seq, payload, link in scan_records(
+        path, data, offset, first_seq, genesis if chained else None
+    ):
         records.append((seq, payload))
         offsets.append(record_offset)
-        end = record_offset + _OVERHEAD + len(payload)
+        if chained:
+            links.append(link)
+        end = record_offset + overhead + len(payload)
     return JournalScan(
         path=path,
         first_seq=first_seq,
@@ -276,7 +365,10 @@ def read_journal(path: str) -> JournalScan:
         records=tuple(records),
         offsets=tuple(offsets),
         end_offset=end,
-        torn=find_torn_tail(data, end),
+        torn=find_torn_tail(data, end, chained),
+        version=version,
+        genesis=genesis,
+        links=tuple(links),
     )
 
 
@@ -286,9 +378,10 @@ def read_journal(path: str) -> JournalScan:
 class JournalWriter:
     """Appends records to a journal file under a :class:`SyncPolicy` (group commit)."""
 
-    def __init__(self, path: str, fd: int, next_seq: int, policy: SyncPolicy) -> None:
+    def __init__(self, path: str, fd: int, next_seq: int, policy: SyncPolicy, head: bytes) -> None:
         self.path = path
         self._fd = fd
+        self.head = head  # the chain's link after the last appended record
         self.policy = policy
         self._group = policy.group_records
         if self._group < 1:
@@ -314,26 +407,30 @@ class JournalWriter:
         so a crash while creating leaves no journal rather than a headless one."""
         if os.path.exists(path):
             raise FileExistsError(path)
-        tmp = f"{path}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            _write_all(fd, journal_header(first_seq, schema, extra))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        _fsync_directory(path)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-        return cls(path, fd, first_seq, policy)
+        header = journal_header(first_seq, schema, extra)
+        write_atomically(path, header)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+        return cls(path, fd, first_seq, policy, genesis_link(header))
 
     @classmethod
     def reopen(cls, scan: JournalScan, *, policy: SyncPolicy) -> JournalWriter:
-        """Continue a scanned journal: cut a torn tail off, then append after the last whole record."""
-        fd = os.open(scan.path, os.O_WRONLY | os.O_APPEND)
+        """Continue a scanned journal: cut a torn tail off, then append after the last whole record.
+
+        Only a chained (version 3) journal is continued: appending linked records to an unchained
+        one would leave a file no reader can check.
+        """
+        if not scan.chained:
+            raise JournalCorrupt(
+                scan.path,
+                8,
+                f"journal version {scan.version} has no hash chain: it replays, but this build continues only "
+                f"version {JOURNAL_VERSION} journals (start a new store)",
+            )
+        fd = os.open(scan.path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
         if scan.torn is not None:
             os.ftruncate(fd, scan.end_offset)
             os.fsync(fd)
-        return cls(scan.path, fd, scan.last_seq + 1, policy)
+        return cls(scan.path, fd, scan.last_seq + 1, policy, scan.head)
 
     def append(self, payload: bytes) -> int:
         """Frame and buffer one record; commits when the group is full. Returns its seq.
@@ -350,7 +447,9 @@ class JournalWriter:
         buffer += head
         buffer += _pack_u32(_crc32(head))
         buffer += payload
-        buffer += _pack_u32(_crc32(payload))
+        link = _sha256(self.head + head + payload).digest()
+        buffer += link
+        self.head = link
         if seq >= self._commit_at:
             self.commit()
         return seq
@@ -383,6 +482,22 @@ class JournalWriter:
             self._fd = -1
 
 
+def write_atomically(path: str, data: bytes | bytearray) -> None:
+    """``path`` holds ``data`` whole, or keeps what it held: a fresh temporary file (a stale one, or
+    a link planted under its name, is removed first, never followed), fsync, rename, fsync the directory."""
+    tmp = f"{path}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_directory(path)
+
+
 def _write_all(fd: int, data: bytes | bytearray) -> None:
     view = memoryview(data)
     while view:
@@ -408,51 +523,66 @@ class Snapshot:
 
     seq: int
     state_hash: bytes
+    chain_head: bytes  # the journal's link of record ``seq``: the snapshot loads only onto that journal
+    chain_head_offset: int
     payload: bytes
     payload_offset: int  # where the payload starts in the file (to turn codec offsets into file offsets)
 
 
-def snapshot_bytes(seq: int, state_hash: bytes, payload: bytes) -> bytes:
-    head = _SNAP_HEAD.pack(SNAPSHOT_MAGIC, SNAPSHOT_VERSION, seq, len(state_hash)) + state_hash
+def snapshot_bytes(
+    seq: int, state_hash: bytes, payload: bytes, chain_head: bytes = bytes(LINK_BYTES)
+) -> bytes:
+    if len(chain_head) != LINK_BYTES:
+        raise ValueError(f"a chain head is {LINK_BYTES} bytes, not {len(chain_head)}")
+    head = _SNAP_HEAD.pack(SNAPSHOT_MAGIC, SNAPSHOT_VERSION, seq, len(state_hash)) + state_hash + chain_head
     body = head + _U64.pack(len(payload)) + payload
     return body + _U32.pack(_crc32(body))
 
 
-def write_snapshot(path: str, seq: int, state_hash: bytes, payload: bytes) -> None:
+def write_snapshot(path: str, seq: int, state_hash: bytes, payload: bytes, chain_head: bytes) -> None:
     """Write a snapshot atomically: temporary file, fsync, rename, fsync the directory."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(snapshot_bytes(seq, state_hash, payload))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_directory(path)
+    write_atomically(path, snapshot_bytes(seq, state_hash, payload, chain_head))
 
 
 def parse_snapshot(path: str, data: bytes) -> Snapshot:
     """Validate a snapshot's bytes; :class:`SnapshotCorrupt` names the first bad offset."""
     size = len(data)
     if size < _SNAP_HEAD.size:
-        raise SnapshotCorrupt(path, size, f"truncated: {size} bytes, shorter than the {_SNAP_HEAD.size}-byte header")
+        raise SnapshotCorrupt(
+            path, size, f"truncated: {size} bytes, shorter than the {_SNAP_HEAD.size}-byte header"
+        )
     magic, version, seq, hash_len = _SNAP_HEAD.unpack_from(data, 0)
     if magic != SNAPSHOT_MAGIC:
         raise SnapshotCorrupt(path, 0, f"not a perpspec snapshot (magic {magic!r})")
     if version != SNAPSHOT_VERSION:
-        raise SnapshotCorrupt(path, 8, f"unsupported snapshot version {version} (this build reads {SNAPSHOT_VERSION})")
-    offset = _SNAP_HEAD.size + hash_len
+        note = " — it predates the journal's hash chain; recovery replays the journal without it" if version == 1 else ""
+        raise SnapshotCorrupt(
+            path, 8, f"unsupported snapshot version {version} (this build reads {SNAPSHOT_VERSION}){note}"
+        )
+    head_offset = _SNAP_HEAD.size + hash_len
+    offset = head_offset + LINK_BYTES
     if offset + 8 > size:
         raise SnapshotCorrupt(path, size, f"truncated inside the header (needs {offset + 8} bytes)")
-    state_hash = data[_SNAP_HEAD.size : offset]
+    state_hash = data[_SNAP_HEAD.size : head_offset]
     payload_len = _U64.unpack_from(data, offset)[0]
     payload_offset = offset + 8
     end = payload_offset + payload_len
     if end + 4 > size:
-        raise SnapshotCorrupt(path, size, f"truncated: payload of {payload_len} bytes needs {end + 4}, file has {size}")
+        raise SnapshotCorrupt(
+            path, size, f"truncated: payload of {payload_len} bytes needs {end + 4}, file has {size}"
+        )
     if end + 4 < size:
         raise SnapshotCorrupt(path, end + 4, f"{size - end - 4} unexpected bytes after the checksum")
     if _crc32(data[:end]) != _U32.unpack_from(data, end)[0]:
         raise SnapshotCorrupt(path, end, "snapshot checksum mismatch")
-    return Snapshot(seq=seq, state_hash=state_hash, payload=data[payload_offset:end], payload_offset=payload_offset)
+    return Snapshot(
+        seq=seq,
+        state_hash=state_hash,
+        chain_head=data[head_offset:offset],
+        chain_head_offset=head_offset,
+        payload=data[payload_offset:end],
+        payload_offset=payload_offset,
+    )
 
 
 def read_snapshot(path: str) -> Snapshot:

@@ -12,28 +12,31 @@ committed it under the :class:`~engine.journal.SyncPolicy`.  Every
 a snapshot never covers a command the journal does not have.
 
 :func:`recover` rebuilds the state after a crash: it reads the journal (a torn
-last record is cut off and reported; any other damage is an error naming the
-byte offset), loads the newest snapshot that validates (a damaged one is
-reported and the previous one, or none, is used instead — never a partial
-load), checks that the rebuilt state's hash equals the hash stored in the
-snapshot, and replays the commands after it.  The state hash after recovery
+last record is cut off and reported; any other damage — a broken hash chain
+included — is an error naming the byte offset), loads the newest snapshot that
+validates and is *of this journal* (its chain head is the journal's link at its
+seq: :func:`bind_snapshot`; a damaged one is reported and the previous one, or
+none, is used instead, a foreign one is an error — never a partial load),
+checks that the rebuilt state's hash equals the hash stored in the snapshot,
+and replays the commands after it.  Engine state goes through the
+registry-only state codec both ways; no byte of a file is ever unpickled.  The state hash after recovery
 equals the hash of the same commands run without a crash (the kill test).
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import fcntl
 import hashlib
 import os
-import pickle
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
 
 from perpspec.engine.core.commands import COMMAND_TYPES, Oversized
-from perpspec.engine.core.exchange import Engine
+from perpspec.engine.core.exchange import _STATE, Engine
 from perpspec.engine.durability.codec import CodecError, CommandCodec, decode_state, encode_state
 from perpspec.engine.durability.journal import (
     MAX_RECORD_BYTES,
@@ -43,12 +46,16 @@ from perpspec.engine.durability.journal import (
     JournalWriter,
     Snapshot,
     SnapshotCorrupt,
+    SnapshotForeign,
     SyncPolicy,
     TornTail,
     read_journal,
     read_snapshot,
     write_snapshot,
 )
+
+# the engine's list of what is state: the names its checkpoint and snapshots save
+ENGINE_STATE_ATTRIBUTES = tuple(name for name, _owner in _STATE)
 
 JOURNAL_NAME = "journal.log"
 LOCK_NAME = "LOCK"  # flock'd by the one process that writes the store
@@ -63,23 +70,93 @@ def command_codec() -> CommandCodec:
 
 
 def encode_engine(engine: Engine) -> bytes:
-    """The engine's state (the attributes its own snapshot saves) in the canonical state encoding."""
-    # Engine.snapshot() is the engine's own list of what is state; re-encoded canonically here
-    # so that a snapshot file is never unpickled (a hostile file cannot run code).
-    return encode_state(pickle.loads(engine.snapshot()))
+    """The engine's state (the attributes its own checkpoint saves) in the canonical state encoding.
+
+    Encoded from a deep copy, which goes through the classes' own ``__getstate__`` exactly as the
+    engine's checkpoint does (derived caches left out), without any bytes in between.
+    """
+    return encode_state(copy.deepcopy({name: getattr(engine, name) for name in ENGINE_STATE_ATTRIBUTES}))
 
 
 def decode_engine(payload: bytes) -> Engine:
-    """An engine from :func:`encode_engine` bytes (:class:`CodecError` on bad bytes)."""
+    """An engine from :func:`encode_engine` bytes (:class:`CodecError` on bad bytes).
+
+    The bytes go through the registry-only state decoder and nothing else: the decoded
+    attributes are set on a blank engine, and the engine then checkpoints that in-memory
+    state itself.  No file byte is ever unpickled.
+    """
     state = decode_state(payload)
     if not (isinstance(state, dict) and all(type(key) is str for key in state)):
         raise CodecError("engine state is not a mapping of attribute names", 0)
-    # a pickle of the validated, freshly decoded dict (never of file bytes) through the engine's own loader
-    return Engine.from_snapshot(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+    unknown = sorted(set(state) - set(ENGINE_STATE_ATTRIBUTES))
+    if unknown:
+        raise CodecError(f"engine state has attributes {unknown[:5]} no engine has", 0)
+    engine = Engine(instruments={})
+    for name in ENGINE_STATE_ATTRIBUTES:
+        if name in state:
+            setattr(engine, name, state[name])
+    # the engine's own checkpoint of its own in-memory state (what it rolls back to on an internal error)
+    try:
+        return Engine.from_snapshot(engine.snapshot())
+    except Exception as error:  # well-typed values in the wrong places: not an engine's state
+        raise CodecError(
+            f"decoded state does not rebuild an engine ({type(error).__name__}: {error})", 0
+        ) from None
 
 
 def snapshot_path(directory: str, seq: int) -> str:
     return os.path.join(directory, f"{SNAPSHOT_PREFIX}{seq:020d}{SNAPSHOT_SUFFIX}")
+
+
+def bind_snapshot(snapshot: Snapshot, path: str, scan: JournalScan) -> None:
+    """Refuse a snapshot that is not of this journal: its chain head must be the journal's link at its seq.
+
+    :class:`SnapshotCorrupt` when the journal cannot say (unchained, or the seq is outside it);
+    :class:`SnapshotForeign` when it says no (another store, or this store before its history changed).
+    """
+    if not scan.chained:
+        raise SnapshotCorrupt(
+            path, 0, f"the journal (version {scan.version}) has no hash chain: no snapshot can be bound to it"
+        )
+    if snapshot.seq > scan.last_seq:
+        raise SnapshotCorrupt(
+            path, 10, f"snapshot covers seq {snapshot.seq}, the journal ends at {scan.last_seq}"
+        )
+    expected = scan.link_at(snapshot.seq)
+    if expected is None:
+        raise SnapshotCorrupt(
+            path, 10, f"snapshot seq {snapshot.seq} is older than the journal's first record"
+        )
+    if snapshot.chain_head != expected:
+        where = (
+            "its genesis"
+            if snapshot.seq == scan.first_seq - 1
+            else f"record seq {snapshot.seq} at byte offset {scan.offsets[snapshot.seq - scan.first_seq]}"
+        )
+        raise SnapshotForeign(
+            path,
+            snapshot.chain_head_offset,
+            f"snapshot is not of journal {scan.path}: its chain head {snapshot.chain_head.hex()[:16]}… differs "
+            f"from the journal's {expected.hex()[:16]}… at {where} (another store's snapshot, or one from "
+            "before this journal's history was rewritten)",
+        )
+
+
+def remove_stale_temporaries(directory: str) -> list[str]:
+    """Remove the temporary files a crash left while writing a snapshot or creating the journal
+    (``snapshot-<seq>.snap.tmp``, ``journal.log.tmp``: names only this module writes); their names."""
+    removed = []
+    for name in sorted(os.listdir(directory)):
+        stale = name == f"{JOURNAL_NAME}.tmp" or (
+            name.startswith(SNAPSHOT_PREFIX)
+            and name.endswith(f"{SNAPSHOT_SUFFIX}.tmp")
+            and name[len(SNAPSHOT_PREFIX) : -len(f"{SNAPSHOT_SUFFIX}.tmp")].isdigit()
+        )
+        path = os.path.join(directory, name)
+        if stale and not os.path.isdir(path):
+            os.unlink(path)
+            removed.append(name)
+    return removed
 
 
 def list_snapshots(directory: str) -> list[tuple[int, str]]:
@@ -88,7 +165,7 @@ def list_snapshots(directory: str) -> list[tuple[int, str]]:
     for name in os.listdir(directory):
         if name.startswith(SNAPSHOT_PREFIX) and name.endswith(SNAPSHOT_SUFFIX):
             digits = name[len(SNAPSHOT_PREFIX) : -len(SNAPSHOT_SUFFIX)]
-            if digits.isdigit():
+            if digits.isdigit() and digits.isascii() and os.path.isfile(os.path.join(directory, name)):
                 found.append((int(digits), os.path.join(directory, name)))
     found.sort(reverse=True)
     return found
@@ -158,7 +235,9 @@ def load_snapshot_state(snapshot: Snapshot, path: str) -> Engine:
         raise SnapshotCorrupt(path, snapshot.payload_offset, "decoded state is not an engine state")
     if actual.encode() != snapshot.state_hash:
         raise SnapshotCorrupt(
-            path, 0, f"rebuilt state hash {actual} differs from the stored {snapshot.state_hash.decode(errors='replace')}"
+            path,
+            0,
+            f"rebuilt state hash {actual} differs from the stored {snapshot.state_hash.decode(errors='replace')}",
         )
     return exchange
 
@@ -183,7 +262,9 @@ def replay(
         try:
             command = codec.decode(payload)
         except CodecError as error:
-            raise JournalCorrupt(scan.path, scan.offsets[index], f"record seq {seq} does not decode ({error})") from None
+            raise JournalCorrupt(
+                scan.path, scan.offsets[index], f"record seq {seq} does not decode ({error})"
+            ) from None
         produced = exchange.process(command)
         replayed += 1
         events += len(produced)
@@ -230,6 +311,8 @@ def recover(
 
     ``snapshots`` are tried newest first; a damaged one is skipped and reported,
     unless ``strict_snapshot`` (an explicitly named snapshot), when it is an error.
+    A whole snapshot of another journal (:class:`SnapshotForeign`) is always an error:
+    nothing is loaded.
     """
     scan = read_journal(journal_path)
     problems: list[str] = []
@@ -244,15 +327,16 @@ def recover(
                 raise
             problems.append(f"skipped snapshot: {error}")
     candidates.sort(key=lambda item: -item[0].seq)
+    if not scan.chained:
+        problems.append(
+            f"journal version {scan.version} has no hash chain: spliced or reordered records cannot be detected"
+        )
     for snapshot, path in candidates:
         try:
-            if snapshot.seq > scan.last_seq:
-                raise SnapshotCorrupt(
-                    path, 10, f"snapshot covers seq {snapshot.seq}, the journal ends at {scan.last_seq}"
-                )
-            if snapshot.seq < scan.first_seq - 1:
-                raise SnapshotCorrupt(path, 10, f"snapshot seq {snapshot.seq} is older than the journal's first record")
+            bind_snapshot(snapshot, path, scan)  # a foreign snapshot is refused outright, never skipped
             exchange = load_snapshot_state(snapshot, path)
+        except SnapshotForeign:
+            raise
         except SnapshotCorrupt as error:
             if strict_snapshot:
                 raise
@@ -262,7 +346,9 @@ def recover(
         break
     if exchange is None:
         if scan.first_seq != 1:
-            raise JournalCorrupt(journal_path, 0, f"journal starts at seq {scan.first_seq} and no snapshot covers before it")
+            raise JournalCorrupt(
+                journal_path, 0, f"journal starts at seq {scan.first_seq} and no snapshot covers before it"
+            )
         exchange = genesis_engine(scan)
     replayed, events, rejected, event_hash = replay(scan, codec, exchange, used[0], on_events)
     report = RecoveryReport(
@@ -325,18 +411,21 @@ class DurableExchange:
         """
         policy = policy or SyncPolicy()
         os.makedirs(directory, exist_ok=True)
-        lock_fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o644)
+        lock_fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(lock_fd)
             raise JournalError(directory, 0, "the store is open in another process") from None
         try:
+            cleaned = remove_stale_temporaries(directory)
             journal_path = os.path.join(directory, JOURNAL_NAME)
             report: RecoveryReport | None = None
             if not os.path.exists(journal_path):
                 exchange = make_exchange()
-                writer = JournalWriter.create(journal_path, codec.schema, policy=policy, extra=genesis_meta(exchange))
+                writer = JournalWriter.create(
+                    journal_path, codec.schema, policy=policy, extra=genesis_meta(exchange)
+                )
             else:
                 snapshots = [path for _, path in list_snapshots(directory)]
                 exchange, report, scan = recover(journal_path, codec, snapshots)
@@ -350,6 +439,17 @@ class DurableExchange:
                         "added or removed since): it replays, but cannot be continued; start a new store",
                     )
                 writer = JournalWriter.reopen(scan, policy=policy)
+                notes = [
+                    f"removed stale temporary file {name} (a crash while writing it)" for name in cleaned
+                ]
+                for seq, path in list_snapshots(directory):
+                    if seq > scan.last_seq:  # never bound to this journal again: set aside, not deleted
+                        os.replace(path, f"{path}.orphaned")
+                        notes.append(
+                            f"set aside {os.path.basename(path)} (covers seq {seq}, journal ends at {scan.last_seq})"
+                        )
+                if notes:
+                    report = attrs.evolve(report, problems=(*report.problems, *notes))
         except BaseException:
             os.close(lock_fd)
             raise
@@ -395,7 +495,9 @@ class DurableExchange:
         self.writer.commit()
         seq = self.writer.next_seq - 1
         path = snapshot_path(self.directory, seq)
-        write_snapshot(path, seq, self.exchange.state_hash().encode(), encode_engine(self.exchange))
+        write_snapshot(
+            path, seq, self.exchange.state_hash().encode(), encode_engine(self.exchange), self.writer.head
+        )
         self._since_snapshot = 0
         for _, old in list_snapshots(self.directory)[SNAPSHOTS_KEPT:]:
             os.unlink(old)

@@ -269,6 +269,17 @@ def resolve(name_or_path: str | None) -> Path:
     return path
 
 
+def load_instrument_file(symbol_or_path: str, overrides: Mapping[str, object] | None = None) -> Instrument:
+    """:func:`load_instrument`, with a file that is not UTF-8 text (binary, Latin-1…) an :class:`InstrumentError`
+    naming it rather than a ``UnicodeDecodeError`` from the TOML reader."""
+    try:
+        return load_instrument(symbol_or_path, overrides)
+    except UnicodeDecodeError as error:
+        raise InstrumentError(
+            symbol_or_path, "(file)", f"not UTF-8 text (byte {error.start}): not an instrument file"
+        ) from None
+
+
 def read_mapping(path: Path) -> dict[str, Any]:
     """Read a scenario file (decimals kept as text, never as binary floats)."""
     try:
@@ -276,6 +287,8 @@ def read_mapping(path: Path) -> dict[str, Any]:
             return tomllib.load(handle, parse_float=str)
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(path.name, "(file)", f"not valid TOML: {error}") from error
+    except UnicodeDecodeError as error:
+        raise ScenarioError(path.name, "(file)", f"not UTF-8 text (byte {error.start}): not a TOML file") from None
     except OSError as error:
         raise ScenarioError(str(path), "(file)", f"cannot read: {error.strerror}") from error
 
@@ -435,7 +448,7 @@ def _build(mapping: Mapping[str, Any], source: str, base_dir: Path) -> Scenario:
     raw_overrides = mapping.get("instrument", {})
     if not isinstance(raw_overrides, dict):
         raise ParseError("instrument", "must be a table of BitMEX instrument fields")
-    instrument = load_instrument(symbol, raw_overrides)
+    instrument = load_instrument_file(symbol, raw_overrides)
     if instrument.settl_currency not in CURRENCY_SCALE:
         raise ParseError("symbol", f"settlement currency {instrument.settl_currency} is not supported")
     coin = CURRENCY_SCALE[instrument.settl_currency]
@@ -523,7 +536,9 @@ def _point(row: object, field: str, inst: Instrument) -> PricePoint:
 def read_price_file(path: Path, inst: Instrument) -> tuple[PricePoint, ...]:
     """Key points from a CSV file of ``time,price`` lines (time: HH:MM:SS, 30m or ms; ``#`` comments)."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ParseError("index.file", f"{path} is not UTF-8 text (byte {error.start}): not a CSV file") from None
     except OSError as error:
         raise ParseError("index.file", f"cannot read {path}: {error.strerror}") from error
     points = []

@@ -46,7 +46,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -394,7 +397,8 @@ class Simulation:
     def run(self) -> SimulationResult:
         """Play the whole scenario; write the event log and the journal when ``out_dir`` is set."""
         log_path = self.out_dir.joinpath("events.jsonl")
-        self.log = open(log_path, "w")  # noqa: SIM115 - closed in finally below
+        partial_log = log_path.with_name(f".{log_path.name}.partial")
+        self.log = open(partial_log, "w")  # noqa: SIM115 - closed below, on every path
         try:
             self.setup()
             scenario = self.scenario
@@ -409,9 +413,14 @@ class Simulation:
                 self.snapshot("before")
             self.snapshot("after")
             self.check_invariants()
-        finally:
+        except BaseException:  # interrupted or failed: the previous event log and journal stay as they were
             self.log.close()
-            journal_sha256 = self.port.close()
+            partial_log.unlink(missing_ok=True)
+            self.port.abandon()
+            raise
+        self.log.close()
+        os.replace(partial_log, log_path)
+        journal_sha256 = self.port.close()
         return self.result(str(log_path), str(self.port.journal_path), journal_sha256)
 
     def setup(self) -> None:
@@ -888,11 +897,13 @@ class EnginePort:
         if scenario.max_liquidations_per_update > 0:
             options["max_liquidations_per_update"] = scenario.max_liquidations_per_update
         self.engine = Engine({self.inst.symbol: self.inst}, **options)
-        if journal_dir.exists():
-            for stale in journal_dir.iterdir():
-                stale.unlink()
+        # the journal is written in a fresh store of its own and renamed over journal/journal.log only
+        # when the run completes: an earlier run's journal is replaced whole or not at all, never
+        # continued, and nothing else in journal/ is touched
+        journal_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Path(tempfile.mkdtemp(prefix=".journal-", dir=journal_dir))
         self.durable, _ = DurableExchange.open(
-            str(journal_dir), command_codec(), lambda: self.engine, policy=SyncPolicy(group_records=512, fsync="never")
+            str(self.store), command_codec(), lambda: self.engine, policy=SyncPolicy(group_records=512, fsync="never")
         )
         self.journal_path = journal_dir.joinpath(JOURNAL_NAME)
         self.pending_account: dict[int, int] = {}  # pending close-out id -> liquidated account
@@ -902,10 +913,22 @@ class EnginePort:
         return list(self.durable.submit(command))
 
     def close(self) -> str:
-        """Commit the journal and snapshot the final state (``what-if --state`` and ``replay`` read it); the journal's SHA-256."""
-        self.durable.snapshot()
+        """Commit the journal, snapshot the final state and move both into place; the journal's SHA-256.
+
+        The snapshot (``journal/snapshot-<seq>.snap``) is what ``what-if --state`` and
+        ``replay --snapshot`` read; it is bound to this journal's chain head.
+        """
+        snapshot = Path(self.durable.snapshot())
         self.durable.close()
+        os.replace(self.store.joinpath(self.journal_path.name), self.journal_path)
+        os.replace(snapshot, self.journal_path.parent / snapshot.name)
+        self.abandon()
         return hashlib.sha256(self.journal_path.read_bytes()).hexdigest()
+
+    def abandon(self) -> None:
+        """Remove this run's journal store (a failed or interrupted run leaves the old journal as it was)."""
+        self.durable.close()
+        shutil.rmtree(self.store, ignore_errors=True)
 
     def state_hash(self) -> str:
         """The engine's state hash (``perpspec replay`` of the journal must print the same)."""

@@ -229,7 +229,9 @@ def parse_state(data: Mapping[str, Any], instruments: Mapping[str, Instrument], 
 def read_state_file(path: Path) -> dict[str, Any]:
     """A positions file as a raw mapping (TOML, or JSON by extension); decimals kept as text."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise StateError(f"{path}: not UTF-8 text (byte {error.start}): not a positions file") from None
     except OSError as error:
         raise StateError(f"{path}: cannot read: {error.strerror}") from error
     try:
