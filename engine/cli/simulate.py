@@ -124,6 +124,9 @@ def _run_all(
         summary = run_one(label, scenario, out.stage(relative), out.root / relative, quiet=quiet)
         runs.append((label, out.stage(relative), summary))
         outputs += [relative / "events.jsonl", relative / JOURNAL_DIR / JOURNAL_NAME, relative / "summary.json"]
+        # the final state's snapshot, bound to this journal (what-if --state, replay --snapshot)
+        staged_journal = out.stage(relative / JOURNAL_DIR)
+        outputs += [relative / JOURNAL_DIR / path.name for path in sorted(staged_journal.glob("snapshot-*.snap"))]
         if summary["invariant_violations"] or summary["conservation_gap"] != 0:
             status = 1
     data = [analyse(label, read_records(run_dir / "events.jsonl"), summary) for label, run_dir, summary in runs]

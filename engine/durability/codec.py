@@ -83,6 +83,7 @@ from perpspec.engine.core import views as _core_views
 from perpspec.engine.core import waterfall as _core_waterfall
 from perpspec.rules import adl as _rules_adl
 from perpspec.rules import contract as _rules_contract
+from perpspec.rules import digest as _rules_digest
 from perpspec.rules import events as _rules_events
 from perpspec.rules import funding as _rules_funding
 from perpspec.rules import impact as _rules_impact
@@ -289,6 +290,7 @@ RECORD_MODULES: Final = (
     _core_refbook,
     _rules_adl,
     _rules_contract,
+    _rules_digest,
     _rules_events,
     _rules_funding,
     _rules_impact,
