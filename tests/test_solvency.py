@@ -1,0 +1,207 @@
+"""Order-entry and fill solvency (LIQ-040..048), ADL-003's not-losing clause, and the invariants of issue 13.
+
+The engine-level regressions (the collusion through a ReduceOnly limit sell,
+a plain limit sell and cross margin) are in tests/test_engine_solvency.py.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from perpspec.proofs.known_bad_solvency import (
+    compute_fill_outcome_without_commission,
+    is_adl_eligible_without_not_losing,
+    is_order_solvent_at_mark,
+)
+from perpspec.rules.adl import is_adl_eligible
+from perpspec.rules.contract import compute_value
+from perpspec.rules.events import AdlFill
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.insurance import InsuranceFund
+from perpspec.rules.invariants import (
+    StepInfo,
+    check_adl_not_losing,
+    check_no_neg_equity,
+    check_reduce_only_fills,
+    check_reduce_only_orders_and_fills,
+)
+from perpspec.rules.liquidation import compute_requirement
+from perpspec.rules.margin import CROSS
+from perpspec.rules.position import FLAT, Position, apply_fill
+from perpspec.rules.solvency import (
+    EXECUTION_REJECT_TEXT,
+    PoolState,
+    SolvencyReason,
+    check_order_solvency,
+    compute_fill_outcome,
+    compute_opened_qty,
+    compute_reducing_qty,
+    is_fill_allowed,
+    is_order_solvent,
+)
+from perpspec.rules.waterfall import Holding, Ledger, get_opened_qty
+
+XBTUSD = load_instrument("XBTUSD")
+XBTUSDT = load_instrument("XBTUSDT")
+PX = XBTUSD.price_scale  # price units per USD
+FEE = XBTUSD.taker_fee_ppm
+
+
+def _collusion_pool(leverage: int, wallet: int | None = None) -> PoolState:
+    """Issue 13's account A: long 60,000 XBTUSD @ 9,000 at 100x (isolated) or cross, margin = posInit + posComm."""
+    position, _ = apply_fill(XBTUSD, FLAT, 60_000, 9_000 * PX)
+    req = compute_requirement(XBTUSD, position, 10_000, 0)
+    margin = req.pos_init + req.pos_comm
+    wallet = margin if wallet is None else wallet
+    if leverage == CROSS:
+        return PoolState(
+            position=position, leverage_hundredths=CROSS, chosen_tier=0, pool_margin=wallet, other_pnl=0,
+            other_maintenance=0, free_wallet=wallet, account_equity=wallet,
+        )  # fmt: skip
+    return PoolState(
+        position=position, leverage_hundredths=leverage, chosen_tier=0, pool_margin=margin, other_pnl=0,
+        other_maintenance=0, free_wallet=wallet - margin, account_equity=wallet,
+    )  # fmt: skip
+
+
+def test_isolated_sale_through_the_bankruptcy_price_is_refused_with_bitmex_text() -> None:
+    rejection = check_order_solvency(XBTUSD, _collusion_pool(10_000), -60_000, 8_640 * PX, FEE, 9_000 * PX)
+    assert rejection is not None
+    assert (rejection.reason, rejection.reason.value) == (SolvencyReason.IMMEDIATE_LIQUIDATION, EXECUTION_REJECT_TEXT)
+
+
+def test_isolated_sale_through_the_bankruptcy_price_is_refused_whatever_the_wallet_holds() -> None:
+    # an isolated position risks only its own margin: a rich wallet does not make the sale acceptable
+    pool = _collusion_pool(10_000, wallet=10**12)
+    assert check_order_solvency(XBTUSD, pool, -60_000, 8_640 * PX, FEE, 9_000 * PX) is not None
+
+
+def test_cross_sale_through_the_bankruptcy_price_is_refused() -> None:
+    assert check_order_solvency(XBTUSD, _collusion_pool(CROSS), -60_000, 8_640 * PX, FEE, 9_000 * PX) is not None
+
+
+def test_sale_at_mark_is_accepted() -> None:
+    assert check_order_solvency(XBTUSD, _collusion_pool(10_000), -60_000, 9_000 * PX, FEE, 9_000 * PX) is None
+
+
+def test_order_that_only_opens_is_left_to_mrg_060() -> None:
+    assert check_order_solvency(XBTUSD, _collusion_pool(10_000), 60_000, 20_000 * PX, FEE, 9_000 * PX) is None
+
+
+def test_known_bad_check_at_mark_accepts_the_collusion() -> None:
+    pool = _collusion_pool(10_000)
+    accepted = is_order_solvent_at_mark(XBTUSD, pool, -60_000, 8_640 * PX, FEE, 9_000 * PX)
+    outcome = compute_fill_outcome(XBTUSD, pool, -60_000, 8_640 * PX, FEE, 9_000 * PX)
+    assert (accepted, outcome.account_equity < 0) == (True, True)
+
+
+def test_fill_through_the_bankruptcy_price_is_not_allowed_and_the_account_would_owe() -> None:
+    pool = _collusion_pool(10_000)
+    outcome = compute_fill_outcome(XBTUSD, pool, -60_000, 8_640 * PX, FEE, 9_000 * PX)
+    assert is_fill_allowed(XBTUSD, pool, -60_000, 8_640 * PX, FEE, 9_000 * PX) is False
+    assert outcome.account_equity < 0
+
+
+def test_known_bad_fill_outcome_without_commission_misses_the_fee() -> None:
+    pool = _collusion_pool(CROSS)
+    real = compute_fill_outcome(XBTUSD, pool, -60_000, 9_000 * PX, FEE, 9_000 * PX)
+    bad = compute_fill_outcome_without_commission(XBTUSD, pool, -60_000, 9_000 * PX, FEE, 9_000 * PX)
+    assert bad.account_equity - real.account_equity == real.commission > 0
+
+
+def test_outcome_is_what_the_fill_posts() -> None:
+    # LIQ-040 for a cross pool: the wallet takes realised PnL less the commission, equity is wallet + PnL at mark
+    pool = _collusion_pool(CROSS)  # its account equity is the wallet: no PnL at the entry price
+    mark = 9_000 * PX
+    outcome = compute_fill_outcome(XBTUSD, pool, -20_000, 8_960 * PX, FEE, mark)
+    after, realised = apply_fill(XBTUSD, pool.position, -20_000, 8_960 * PX)
+    wallet = pool.pool_margin + realised - outcome.commission
+    assert outcome.account_equity == wallet + compute_value(XBTUSD, after.qty, mark) - after.cost
+
+
+@given(st.integers(-5, 5), st.integers(-5, 5))
+def test_opened_qty_matches_the_engine_helper(old_lots: int, new_lots: int) -> None:
+    assert compute_opened_qty(old_lots * 100, new_lots * 100) == get_opened_qty(old_lots * 100, new_lots * 100)
+
+
+def test_reducing_qty_is_the_part_against_the_position() -> None:
+    assert [compute_reducing_qty(100, -300), compute_reducing_qty(100, 50), compute_reducing_qty(-100, 40)] == [100, 0, 40]
+
+
+@given(st.integers(8_000, 9_400))
+def test_a_sale_accepted_at_its_price_is_accepted_at_any_better_price(dollars: int) -> None:
+    pool = _collusion_pool(10_000)
+    price = dollars * PX
+    if is_order_solvent(XBTUSD, pool, -60_000, price, FEE, 9_000 * PX):
+        assert is_order_solvent(XBTUSD, pool, -60_000, price + XBTUSD.tick_size, FEE, 9_000 * PX)
+
+
+# -- ADL-003: the not-losing clause matters ----------------------------------------------------------
+
+ADL_MARK, ADL_BANKRUPTCY = 4_900_000, 5_200_000  # XBTUSDT: a long taken over at 52,000, mark 49,000
+LOSING_SHORT = Position(qty=-1_000, cost=compute_value(XBTUSDT, -1_000, 5_100_000))  # short 1 lot from 51,000
+RICH_MARGIN = 10_000_000  # 10 USDT behind it: closing at 52,000 leaves equity ≥ 0
+
+
+def test_adl_candidate_losing_at_bankruptcy_is_excluded_only_by_the_not_losing_clause() -> None:
+    equity = RICH_MARGIN + compute_value(XBTUSDT, LOSING_SHORT.qty, ADL_MARK) - LOSING_SHORT.cost
+    value_at_bk = compute_value(XBTUSDT, LOSING_SHORT.qty, ADL_BANKRUPTCY)
+    equity_if_closed = equity + value_at_bk - compute_value(XBTUSDT, LOSING_SHORT.qty, ADL_MARK)
+    # every other clause holds: opposite side, equity ≥ 0 now and if closed at the bankruptcy price
+    assert (equity >= 0, equity_if_closed >= 0, value_at_bk - LOSING_SHORT.cost < 0) == (True, True, True)
+    args = (XBTUSDT, LOSING_SHORT.qty, LOSING_SHORT.cost, equity, ADL_MARK, 1_000, ADL_BANKRUPTCY)
+    assert (is_adl_eligible(*args), is_adl_eligible_without_not_losing(*args)) == (False, True)
+    _, realised = apply_fill(XBTUSDT, LOSING_SHORT, 1_000, ADL_BANKRUPTCY)
+    assert realised == -1_000_000  # what the known-bad rule would make it pay: 1 USDT
+
+
+# -- the invariants ------------------------------------------------------------------------------------
+
+
+def _ledger(wallets: dict[tuple[int, str], int], holdings: dict[tuple[int, str], Holding]) -> Ledger:
+    return Ledger(
+        instrument_map={"XBTUSDT": XBTUSDT},
+        marks={"XBTUSDT": ADL_MARK},
+        wallets=wallets,
+        holdings=holdings,
+        funds={"USDt": InsuranceFund(currency="USDt")},
+    )
+
+
+def test_inv_reduce_only_catches_a_flip_by_a_reduce_only_taker() -> None:
+    ledger = _ledger({}, {})
+    flipped = StepInfo(reduce_only_fills=((1, "XBTUSDT", 100, -200),))
+    kept = StepInfo(reduce_only_fills=((1, "XBTUSDT", 300, 100),))
+    grown = StepInfo(reduce_only_fills=((1, "XBTUSDT", -100, -200),))
+    assert [len(check_reduce_only_fills(ledger, s)) for s in (flipped, kept, grown)] == [1, 0, 1]
+    assert len(check_reduce_only_orders_and_fills(ledger, flipped)) == 1
+
+
+def test_inv_no_neg_equity_flags_a_flat_account_that_owes() -> None:
+    ledger = _ledger({(1, "USDt"): -5, (2, "USDt"): 7}, {})
+    assert len(check_no_neg_equity(ledger, StepInfo())) == 1
+    assert check_no_neg_equity(ledger, StepInfo(liquidating_accounts=(1,))) == []
+
+
+def test_inv_no_neg_equity_leaves_an_account_with_a_position_to_the_waterfall() -> None:
+    short = Holding(position=LOSING_SHORT)
+    ledger = _ledger({(1, "USDt"): -10**9}, {(1, "XBTUSDT"): short})
+    assert check_no_neg_equity(ledger, StepInfo()) == []
+
+
+def _adl_fill(position: Position, close_qty: int, price: int) -> AdlFill:
+    return AdlFill(
+        rule_id="ADL-020", policy="ranked-queue", pending_id=0, symbol="XBTUSDT", account_id=1, rank=0,
+        position_qty=position.qty, position_cost=position.cost, pool_equity=0, score_num=0, score_den=1,
+        close_qty=close_qty, price=price, mark_price=ADL_MARK, haircut=0, unfilled_before=1_000,
+        unfilled_after=0, equity_after=0,
+    )  # fmt: skip
+
+
+def test_inv_adl_not_losing_flags_a_deleveraged_loser() -> None:
+    ledger = _ledger({}, {})
+    losing = StepInfo(waterfall_events=(_adl_fill(LOSING_SHORT, -1_000, ADL_BANKRUPTCY),))
+    winning_short = Position(qty=-1_000, cost=compute_value(XBTUSDT, -1_000, 5_300_000))
+    winning = StepInfo(waterfall_events=(_adl_fill(winning_short, -1_000, ADL_BANKRUPTCY),))
+    assert [len(check_adl_not_losing(ledger, s)) for s in (losing, winning)] == [1, 0]
