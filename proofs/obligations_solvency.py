@@ -16,6 +16,11 @@ mark anywhere in ``(0, maxPrice]``, fee rates in ``(−100%, 100%)``):
   solvent pool (excess ≥ 0) that LIQ-042 accepts, filled in full at its own
   price, leaves the account's equity ≥ 0 and the pool (its execution's PnL and
   commission kept in it) at or above maintenance.
+* **LIQ-036 an owing pool ends solvent** (linear and quanto; inverse tested):
+  the largest position of a pool that owes more than any price in range
+  returns is taken over beyond the range, so the pool keeps ≥ 0 and the
+  liquidation engine holds the deficit (fund, then ADL) — bounded by "some
+  positive price covers it".
 * **LIQ-042 better price is no worse** — if the order is safe at its price, it
   is safe at every better tick price (a limit order may fill better): the
   retained pool equity and the account's equity only grow.
@@ -37,9 +42,9 @@ from perpspec.proofs.sym import all_of
 from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_instrument
-from perpspec.rules.liquidation import compute_requirement
+from perpspec.rules.liquidation import compute_owing_takeover_price, compute_requirement
 from perpspec.rules.margin import CROSS
-from perpspec.rules.num import PPM, ite, or_
+from perpspec.rules.num import PPM, abs_, ite, or_
 from perpspec.rules.position import Position, apply_fill, compute_commission
 from perpspec.rules.solvency import (
     FillOutcome,
@@ -228,8 +233,52 @@ def prove_better_price_no_worse(symbol: str, leverage: int, side: int) -> ProofR
         )
 
 
+def prove_owing_pool_keeps_reserve(symbol: str, side: int) -> ProofResult:
+    """LIQ-036: a position taken over at LIQ-036's price leaves its pool at least its reserve, whatever it owed.
+
+    The pool may owe anything (``backing`` any integer).  Bound: some positive
+    price must cover it — a short at one price unit, an inverse long's per-lot
+    step ≥ 1 (LIQ-036's stated limits; beyond them nothing can, and the fund's
+    capped top-up applies).
+    """
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        position = prover.record(Position, "position")
+        backing, reserve = prover.symbol("backing"), prover.symbol("reserve")
+        assume_position(prover, inst, position, "position")
+        prover.assume(position.qty * side > 0, "long" if side > 0 else "short")
+        prover.assume(reserve >= 0, "reserve ≥ 0")
+        if side < 0:
+            at_one = backing + compute_value(inst, position.qty, 1) - position.cost
+            prover.assume(at_one >= reserve, "one price unit covers the pool")
+        elif inst.is_inverse:
+            lots = abs_(position.qty) // inst.lot_size
+            prover.assume((backing - reserve - position.cost) // lots >= 1, "the per-lot step is positive")
+        price = compute_owing_takeover_price(inst, position, backing, reserve)
+        left = backing + compute_value(inst, position.qty, price) - position.cost
+        return prover.prove(all_of(price > 0, left >= 0), f"LIQ-036 owing pool keeps its reserve {symbol} side {side}")
+
+
 def _register() -> None:
     for symbol in SYMBOLS:
+        for side, side_name in ((1, "long"), (-1, "short")):
+            if load_instrument(symbol).is_inverse:
+                continue  # per-lot rounded inverse values: beyond the solver here; tested (tests/test_solvency.py)
+            register(
+                Obligation(
+                    id=f"LIQ-036/owing-pool-ends-solvent/{symbol}/{side_name}",
+                    rule_id="LIQ-036",
+                    invariant_id="INV-NO-NEG-EQUITY",
+                    statement=(
+                        f"A {symbol} {side_name} taken over at LIQ-036's price leaves its pool ≥ 0 whatever the pool "
+                        "owed, the price beyond the order range where needed; the deficit stays with the liquidation "
+                        "engine (fund, then ADL)."
+                    ),
+                    run=functools.partial(prove_owing_pool_keeps_reserve, symbol, side),
+                    bounded="a positive price covers the pool (short: one price unit; inverse long: per-lot step ≥ 1)",
+                    timeout_ms=SLOW_TIMEOUT_MS,
+                )
+            )
         for mode, leverage in MODES:
             register(
                 Obligation(

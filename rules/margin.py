@@ -159,6 +159,21 @@ def compute_threshold_price(inst: Instrument, qty: int, cost: int, margin: int, 
     is unsafe at every valid price (a long clamped to ``maxPrice``, a short to
     one tick) — already liquidatable, and the safe-side guarantee is void.
     """
+    # MRG-013's threshold, clamped to the prices an order may carry
+    threshold = compute_unclamped_threshold_price(inst, qty, cost, margin, reserve)
+    return ite(qty == 0, 0, clamp(threshold, inst.tick_size, inst.max_price))
+
+
+def compute_unclamped_threshold_price(inst: Instrument, qty: int, cost: int, margin: int, reserve: int) -> int:
+    """MRG-013: MRG-010's threshold price before it is clamped to the order price range, ≥ one price unit.
+
+    Linear and quanto: the exact threshold on the tick grid, also above
+    ``maxPrice`` (a long whose margin is already negative needs more than any
+    order price returns); a result below one price unit is raised to it.
+    Inverse: MRG-010's per-lot step; a long's step ``c ≤ 0`` (no price makes it
+    safe) and a short's (safe at every price) give ``maxPrice``, as MRG-010.
+    Not an order price: it is only ever a take-over price (LIQ-036).
+    """
     lots = abs_(qty) // inst.lot_size  # exact: whole lots
     slack = margin - reserve
     tick = inst.tick_size
@@ -181,8 +196,7 @@ def compute_threshold_price(inst: Instrument, qty: int, cost: int, margin: int, 
         # ceil / floor to the tick: toward safety (long up, short down).
         long_price = ceildiv((cost - slack) * inst.price_scale, safe_units) * tick
         short_price = floordiv((slack - cost) * inst.price_scale, safe_units) * tick
-    threshold = ite(qty > 0, long_price, short_price)
-    return ite(qty == 0, 0, clamp(threshold, tick, inst.max_price))
+    return ite(qty == 0, 0, max_(ite(qty > 0, long_price, short_price), 1))
 
 
 def compute_liquidation_price(inst: Instrument, qty: int, cost: int, margin: int, pos_maint: int) -> int:

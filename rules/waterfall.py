@@ -88,7 +88,7 @@ from perpspec.rules.liquidation import (
     compute_partial_plan,
     compute_pool_residual,
     compute_requirement,
-    compute_takeover_price,
+    compute_owing_takeover_price,
     is_price_within_limit,
 )
 from perpspec.rules.margin import (
@@ -666,9 +666,11 @@ def _take_over(ledger: Ledger, pool: Pool, rec: Recorder) -> Ledger:
     (LIQ-035).  The take-over so consumes the pool's margin exactly (within a
     tick, rounded toward the system): the residual is ``≥ 0`` and goes to the
     fund, and the liquidation engine holds the loss, which reaches the fund
-    and then ADL like any bankrupt position's.  Only a pool whose margin was
-    already negative beyond every position's best price in range can still owe
-    (the fund tops it up as far as it reaches, INS-003).
+    and then ADL like any bankrupt position's.  A pool whose margin was
+    already negative beyond every position's best price in range is taken over
+    beyond the range (LIQ-036): the liquidation engine holds the deficit, the
+    fund absorbs it, then ADL.  Only where no positive price covers it (LIQ-036's
+    bounds) can it still owe (the fund tops it up as far as it reaches, INS-003).
     """
     snapshot = snapshot_pool(ledger, pool)
     ranked = []
@@ -683,7 +685,8 @@ def _take_over(ledger: Ledger, pool: Pool, rec: Recorder) -> Ledger:
     primary_inst = ledger.instrument_map[primary]
     own_term = compute_value(primary_inst, primary_position.qty, ledger.marks[primary]) - primary_position.cost
     backing = pool.equity - own_term  # the pool's margin plus the other positions' unrealised PnL
-    bankruptcy = compute_takeover_price(primary_inst, primary_position, backing, primary_comm)
+    # LIQ-036: LIQ-005's bankruptcy price, or beyond the price range when the pool already owes
+    bankruptcy = compute_owing_takeover_price(primary_inst, primary_position, backing, primary_comm)
     taken: list[TakenOverPosition] = []
     pending = list(ledger.pending)
     next_id = ledger.next_pending_id

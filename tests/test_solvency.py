@@ -26,7 +26,7 @@ from perpspec.rules.invariants import (
     check_reduce_only_fills,
     check_reduce_only_orders_and_fills,
 )
-from perpspec.rules.liquidation import compute_requirement
+from perpspec.rules.liquidation import compute_owing_takeover_price, compute_requirement
 from perpspec.rules.margin import CROSS
 from perpspec.rules.position import FLAT, Position, apply_fill
 from perpspec.rules.solvency import (
@@ -205,3 +205,40 @@ def test_inv_adl_not_losing_flags_a_deleveraged_loser() -> None:
     winning_short = Position(qty=-1_000, cost=compute_value(XBTUSDT, -1_000, 5_300_000))
     winning = StepInfo(waterfall_events=(_adl_fill(winning_short, -1_000, ADL_BANKRUPTCY),))
     assert [len(check_adl_not_losing(ledger, s)) for s in (losing, winning)] == [1, 0]
+
+
+# -- LIQ-036: a pool that already owes is taken over beyond the price range --------------------------
+
+@given(
+    st.sampled_from(["XBTUSD", "XBTUSDT", "ETHUSD"]),
+    st.integers(1, 200),
+    st.integers(1, 100_000),
+    st.integers(-(10**10), 10**8),
+    st.booleans(),
+)
+def test_owing_pool_taken_over_at_liq_036_price_is_left_solvent(
+    symbol: str, lots: int, entry_units: int, backing: int, long: bool
+) -> None:
+    inst = load_instrument(symbol)
+    entry = min(entry_units * inst.tick_size, inst.max_price)
+    qty = lots * inst.lot_size * (1 if long else -1)
+    position, _ = apply_fill(inst, FLAT, qty, entry)
+    price = compute_owing_takeover_price(inst, position, backing, 0)
+    left = backing + compute_value(inst, qty, price) - position.cost
+    covered_somewhere = (
+        backing + compute_value(inst, qty, 1) - position.cost >= 0
+        if not long
+        else not inst.is_inverse or (backing - position.cost) // lots >= 1
+    )
+    if covered_somewhere:
+        assert price > 0
+        assert left >= 0
+
+
+def test_owing_long_is_taken_over_above_max_price_and_keeps_the_pool_at_zero_or_more() -> None:
+    inst = XBTUSDT
+    position, _ = apply_fill(inst, FLAT, 1_000, inst.max_price)
+    backing = -compute_value(inst, 1_000, inst.max_price)  # owes its whole entry value already
+    price = compute_owing_takeover_price(inst, position, backing, 0)
+    assert price > inst.max_price
+    assert backing + compute_value(inst, 1_000, price) - position.cost >= 0
