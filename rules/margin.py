@@ -405,6 +405,17 @@ def compute_cross_backing(cross_wallet: int, other_pnls: tuple[int, ...], other_
     return compute_cross_margin_excess(cross_wallet, other_pnls, other_maints)
 
 
+def compute_position_backing(pool_margin: int, pool_equity: int, pool_maintenance: int, own_pnl: int, own_maint: int) -> int:
+    """MRG-034: MRG-033 for the position of a pool given by its totals: the margin behind it, the rest held at mark.
+
+    ``pool_equity`` is the pool's margin plus every member's unrealised PnL,
+    ``pool_maintenance`` every member's ``posMaint``; ``own_pnl`` and
+    ``own_maint`` the position's own.  An isolated pool has no other member:
+    its backing is its margin.
+    """
+    return compute_cross_backing(pool_margin, (pool_equity - pool_margin - own_pnl,), (pool_maintenance - own_maint,))
+
+
 # --- order margin -----------------------------------------------------------------------
 
 

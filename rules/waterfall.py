@@ -97,6 +97,7 @@ from perpspec.rules.margin import (
     RestingOrder,
     compute_liquidation_price,
     compute_order_premium,
+    compute_position_backing,
 )
 from perpspec.rules.num import concrete, ite, max_, min_
 from perpspec.rules.position import FLAT, Position, apply_fill
@@ -983,8 +984,8 @@ def get_liquidation_order_key(ledger: Ledger, pool: Pool, contracts: Sequence[st
         position = holding.position
         own_maint = compute_requirement(inst, position, holding.leverage_hundredths, holding.chosen_tier).pos_maint
         own_term = compute_value(inst, position.qty, ledger.marks[symbol]) - position.cost
-        # MRG-033: the margin behind this position, every other input of the pool fixed
-        backing = pool.equity - own_term - (pool.maintenance - own_maint)
+        # MRG-034: the margin behind this position, every other input of the pool fixed
+        backing = compute_position_backing(pool.margin, pool.equity, pool.maintenance, own_term, own_maint)
         price = compute_liquidation_price(inst, position.qty, position.cost, backing, own_maint)
         is_long = position.qty > 0
         keys.append((contracts.index(symbol), 0 if is_long else 1, -price if is_long else price, pool.account_id))
