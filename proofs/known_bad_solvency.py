@@ -48,6 +48,7 @@ def is_adl_eligible_without_not_losing(
     notices; a candidate who entered beyond the bankruptcy price is then closed
     at a realised loss — deleveraging makes a loser pay for a bankruptcy.
     """
+    del cost  # BAD: the position's cost basis is never compared with its value at the bankruptcy price
     opposite = ite(qty > 0, 1, ite(qty < 0, -1, 0)) * ite(bankrupt_qty > 0, 1, -1) < 0
     value_at_bankruptcy = compute_value(inst, qty, bankruptcy_price)
     equity_if_closed = pool_equity + value_at_bankruptcy - compute_value(inst, qty, mark_price)

@@ -34,15 +34,28 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from perpspec.proofs.known_bad_solvency import compute_fill_outcome_without_commission, is_order_solvent_at_mark
-from perpspec.proofs.obligations_waterfall import SLOW_TIMEOUT_MS, SYMBOLS, assume_position, assume_price, prove_each
+from perpspec.proofs.known_bad_solvency import (
+    compute_fill_outcome_without_commission,
+    is_order_solvent_at_mark,
+)
+from perpspec.proofs.obligations_waterfall import (
+    SLOW_TIMEOUT_MS,
+    SYMBOLS,
+    assume_position,
+    assume_price,
+    prove_each,
+)
 from perpspec.proofs.prover import ProofResult, Prover
 from perpspec.proofs.registry import Obligation, register
 from perpspec.proofs.sym import all_of
 from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_instrument
-from perpspec.rules.liquidation import compute_owing_takeover_price, compute_requirement
+from perpspec.rules.liquidation import (
+    compute_owing_cover_takeover_price,
+    compute_owing_takeover_price,
+    compute_requirement,
+)
 from perpspec.rules.margin import CROSS
 from perpspec.rules.num import PPM, abs_, ite, or_
 from perpspec.rules.position import Position, apply_fill, compute_commission
@@ -52,6 +65,7 @@ from perpspec.rules.solvency import (
     compute_fill_outcome,
     compute_pool_equity,
     compute_pool_excess,
+    compute_reducing_qty,
     is_fill_solvent,
     is_order_solvent,
 )
@@ -187,9 +201,7 @@ def prove_accepted_order_keeps_equity(symbol: str, leverage: int, check: OrderRu
         _assume_fee(prover, fee)
         account = _Account(prover, inst, leverage, mark)
         position = account.position
-        prover.assume(
-            or_(all_of(position.qty > 0, order_qty < 0), all_of(position.qty < 0, order_qty > 0)), "the order reduces"
-        )
+        prover.assume(compute_reducing_qty(position.qty, order_qty) > 0, "the order reduces (LIQ-046)")
         prover.assume(compute_pool_excess(inst, account.pool, mark) >= 0, "the pool is at or above maintenance")
         prover.assume(account.equity_before >= 0, "the account is solvent")
         prover.assume(check(inst, account.pool, order_qty, price, fee, mark), "LIQ-042 accepts the order")
@@ -259,6 +271,22 @@ def prove_owing_pool_keeps_reserve(symbol: str, side: int) -> ProofResult:
         return prover.prove(all_of(price > 0, left >= 0), f"LIQ-036 owing pool keeps its reserve {symbol} side {side}")
 
 
+def prove_owing_cover_ends_solvent(symbol: str, side: int) -> ProofResult:
+    """LIQ-037: the last position of an owing cross pool, taken over at LIQ-037's price, leaves the pool ≥ 0 (bounds as LIQ-036)."""
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        position = prover.record(Position, "position")
+        backing, mark = prover.symbol("backing"), prover.symbol("mark_price")
+        assume_position(prover, inst, position, "position")
+        assume_price(prover, inst, mark, "mark price", on_tick=False)
+        prover.assume(position.qty * side > 0, "long" if side > 0 else "short")
+        if side < 0:
+            prover.assume(backing + compute_value(inst, position.qty, 1) - position.cost >= 0, "one price unit covers")
+        price = compute_owing_cover_takeover_price(inst, position, backing, mark)
+        left = backing + compute_value(inst, position.qty, price) - position.cost
+        return prover.prove(all_of(price > 0, left >= 0), f"LIQ-037 owing pool ends solvent {symbol} side {side}")
+
+
 def _register() -> None:
     for symbol in SYMBOLS:
         for side, side_name in ((1, "long"), (-1, "short")):
@@ -276,6 +304,20 @@ def _register() -> None:
                     ),
                     run=functools.partial(prove_owing_pool_keeps_reserve, symbol, side),
                     bounded="a positive price covers the pool (short: one price unit; inverse long: per-lot step ≥ 1)",
+                    timeout_ms=SLOW_TIMEOUT_MS,
+                )
+            )
+            register(
+                Obligation(
+                    id=f"LIQ-037/owing-cover-ends-solvent/{symbol}/{side_name}",
+                    rule_id="LIQ-037",
+                    invariant_id="INV-NO-NEG-EQUITY",
+                    statement=(
+                        f"The last {symbol} {side_name} of an owing cross pool, taken over at LIQ-037's price, leaves the "
+                        "pool ≥ 0 (at the mark while it covers, beyond the price range where needed)."
+                    ),
+                    run=functools.partial(prove_owing_cover_ends_solvent, symbol, side),
+                    bounded="a positive price covers the pool (short: one price unit)",
                     timeout_ms=SLOW_TIMEOUT_MS,
                 )
             )

@@ -12,7 +12,7 @@ A check returns a list of violation messages; an empty list means it holds.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 import attrs
@@ -619,9 +619,15 @@ def check_no_neg_equity(view: ExchangeView, step: StepInfo) -> list[str]:
     names it among the accounts the liquidation engine has not finished with.
     A flat account below zero is never pending: nothing will ever cover it.
     """
+    return check_no_neg_equity_of(view, step, view.account_ids())
+
+
+@concrete
+def check_no_neg_equity_of(view: ExchangeView, step: StepInfo, account_ids: Iterable[int]) -> list[str]:
+    """INV-NO-NEG-EQUITY for the given accounts only (a simulator checks the accounts a command touched)."""
     exempt = set(step.liquidating_accounts)
     problems = []
-    for account_id in view.account_ids():
+    for account_id in account_ids:
         if account_id < 0 or account_id in exempt:
             continue
         for asset in view.assets():
@@ -647,6 +653,19 @@ def check_adl_not_losing(view: ExchangeView, step: StepInfo) -> list[str]:
                 f"account {event.account_id} {event.symbol}: deleveraged at {event.price} with realised PnL {realised} < 0"
             )
     return problems
+
+
+@concrete
+def check_after_command(view: ExchangeView, step: StepInfo, touched: Iterable[int]) -> dict[str, list[str]]:
+    """The per-command invariants, cheap enough for every command of a large simulation.
+
+    INV-NO-NEG-EQUITY on the accounts the command touched (the others did not
+    change) and INV-REDUCE-ONLY over the command's ReduceOnly fills.
+    """
+    return {
+        "INV-NO-NEG-EQUITY": check_no_neg_equity_of(view, step, sorted(set(touched))),
+        "INV-REDUCE-ONLY": check_reduce_only_fills(view, step),
+    }
 
 
 register(

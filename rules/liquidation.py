@@ -356,9 +356,10 @@ def compute_reduce_limit_price(
 
 
 def compute_owing_takeover_price(inst: Instrument, position: Position, backing: int, reserve: int) -> int:
-    """LIQ-036: the take-over price of a pool's largest position: LIQ-005's, or beyond the price range when the pool owes.
+    """LIQ-036: the take-over price of a pool's only position: LIQ-005's, or beyond the price range when the pool owes.
 
-    ``backing`` and ``reserve`` as LIQ-005.  A pool whose margin is already
+    ``backing`` and ``reserve`` as LIQ-005 (a pool of several positions: the
+    last one taken over absorbs the rest, LIQ-037).  A pool whose margin is already
     negative beyond what any price in ``[tickSize, maxPrice]`` returns (its
     bankruptcy price clamped to the range still leaves it below zero) is taken
     over at its *unclamped* bankruptcy price (MRG-013): the liquidation engine
@@ -380,3 +381,18 @@ def compute_owing_takeover_price(inst: Instrument, position: Position, backing: 
     left = backing + compute_value(inst, position.qty, clamped) - position.cost
     unclamped = compute_unclamped_threshold_price(inst, position.qty, position.cost, backing, reserve)
     return ite(left < 0, unclamped, clamped)
+
+
+def compute_owing_cover_takeover_price(inst: Instrument, position: Position, backing: int, mark_price: int) -> int:
+    """LIQ-037: LIQ-035 for the *last* position of a cross pool taken over: beyond the price range when the pool owes.
+
+    ``backing`` as LIQ-035.  When even LIQ-035's price (clamped to the range)
+    leaves the pool below zero, the last position is taken over at its
+    unclamped bankruptcy price for a zero reserve (MRG-013), so the pool ends
+    at zero or more and the liquidation engine holds the deficit (fund, then
+    ADL), as LIQ-036 does for a pool of one position.  Bounds as LIQ-036.
+    """
+    price = compute_cover_takeover_price(inst, position, backing, mark_price)
+    left = backing + compute_value(inst, position.qty, price) - position.cost
+    unclamped = compute_unclamped_threshold_price(inst, position.qty, position.cost, backing, 0)
+    return ite(left < 0, unclamped, price)

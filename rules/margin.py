@@ -284,7 +284,10 @@ def _position_requirements(
     is_cross = leverage_hundredths == CROSS
     extra = ite(or_(is_cross, position.qty == 0), 0, pos_cross)  # a flat position holds no margin
     pos_init = compute_pos_init(pos_cost, init_req)
-    pos_comm = compute_pos_comm(pos_cost, pos_init, extra, inst.taker_fee_ppm)
+    # the reserve for closing never shrinks below the fee on posCost + posInit: a negative posCross (losses
+    # realised against the position) would otherwise make posMargin smaller than the margin the pool holds,
+    # and a withdrawal could take that difference (state-machine find, issue 13)
+    pos_comm = compute_pos_comm(pos_cost, pos_init, max_(0, extra), inst.taker_fee_ppm)
     adverse_funding = compute_adverse_funding(pos_cost, position.qty, funding_rate_e8)
     pos_maint = compute_pos_maint(pos_cost, maint_req, pos_comm, adverse_funding)
     return steps, init_req, maint_req, extra, pos_init, pos_comm, pos_maint

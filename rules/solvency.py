@@ -156,6 +156,24 @@ def compute_fill_outcome(
     )
 
 
+def apply_fill_to_pool(
+    inst: Instrument, pool: PoolState, fill_qty: int, price: int, fee_ppm: int, mark_price: int
+) -> PoolState:
+    """LIQ-049: the pool as it stands after a fill (LIQ-040's outcome), for the next fill of the same sweep.
+
+    The other positions are untouched; the wallet moves by the realised PnL
+    less the commission, so the free wallet does too.
+    """
+    outcome = compute_fill_outcome(inst, pool, fill_qty, price, fee_ppm, mark_price)
+    return attrs.evolve(
+        pool,
+        position=outcome.position,
+        pool_margin=outcome.pool_margin,
+        free_wallet=pool.free_wallet + outcome.realised - outcome.commission,
+        account_equity=outcome.account_equity,
+    )
+
+
 def compute_pool_excess(inst: Instrument, pool: PoolState, mark_price: int) -> int:
     """LIQ-047: the pool's margin excess at mark before any fill (LIQ-002: equity − maintenance)."""
     position = pool.position

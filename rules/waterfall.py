@@ -85,10 +85,12 @@ from perpspec.rules.liquidation import (
     apply_partial_close,
     compute_cover_takeover_price,
     compute_fitting_tier,
+    compute_owing_cover_takeover_price,
+    compute_owing_takeover_price,
     compute_partial_plan,
     compute_pool_residual,
     compute_requirement,
-    compute_owing_takeover_price,
+    compute_takeover_price,
     is_price_within_limit,
 )
 from perpspec.rules.margin import (
@@ -686,8 +688,11 @@ def _take_over(ledger: Ledger, pool: Pool, rec: Recorder) -> Ledger:
     primary_inst = ledger.instrument_map[primary]
     own_term = compute_value(primary_inst, primary_position.qty, ledger.marks[primary]) - primary_position.cost
     backing = pool.equity - own_term  # the pool's margin plus the other positions' unrealised PnL
-    # LIQ-036: LIQ-005's bankruptcy price, or beyond the price range when the pool already owes
-    bankruptcy = compute_owing_takeover_price(primary_inst, primary_position, backing, primary_comm)
+    # LIQ-036 for a pool of one position (beyond the price range when it already owes), else LIQ-005
+    if len(ranked) == 1:
+        bankruptcy = compute_owing_takeover_price(primary_inst, primary_position, backing, primary_comm)
+    else:
+        bankruptcy = compute_takeover_price(primary_inst, primary_position, backing, primary_comm)
     taken: list[TakenOverPosition] = []
     pending = list(ledger.pending)
     next_id = ledger.next_pending_id
@@ -701,11 +706,9 @@ def _take_over(ledger: Ledger, pool: Pool, rec: Recorder) -> Ledger:
         position = ledger.holdings[(pool.account_id, symbol)].position
         inst = ledger.instrument_map[symbol]
         later = sum(terms[other] for _, other, _ in ranked[index + 1 :])  # the positions still to take, at mark
-        price = (
-            bankruptcy
-            if symbol == primary
-            else compute_cover_takeover_price(inst, position, residual + later, ledger.marks[symbol])
-        )
+        # LIQ-035 for the others; the last one taken over absorbs what the range could not (LIQ-037)
+        cover = compute_owing_cover_takeover_price if index == len(ranked) - 1 else compute_cover_takeover_price
+        price = bankruptcy if symbol == primary else cover(inst, position, residual + later, ledger.marks[symbol])
         residual = compute_pool_residual(inst, position.qty, position.cost, residual, price)
         ledger = apply_holding_fill(ledger, pool.account_id, symbol, -position.qty, price)
         pending.append(

@@ -17,7 +17,7 @@ from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.invariants import check_all
 from perpspec.rules.liquidation import compute_requirement
 from perpspec.rules.position import FLAT, apply_fill
-from perpspec.rules.solvency import EXECUTION_REJECT_TEXT
+from perpspec.rules.solvency import EXECUTION_REJECT_TEXT, FILL_CANCEL_TEXT
 
 XBTUSD = load_instrument("XBTUSD")
 PX = XBTUSD.price_scale
@@ -76,17 +76,32 @@ def test_sale_at_the_mark_is_still_accepted(isolated: bool) -> None:
     assert _no_violations(engine, events) == {}
 
 
-def test_resting_order_that_became_unsafe_is_cancelled_not_filled() -> None:
-    # A's sell rests at 8,960 while that is safe; the mark falls far enough that filling there would
-    # take A past its bankruptcy price... A is liquidated first at the mark, so instead: A adds no
-    # margin and B's taker fill would hit A's resting *buy* far above a collapsed mark (LIQ-044)
-    engine = _collusion_engine(isolated=False)
-    engine.process(c.CancelAll(time_ms=0, account=B))
-    engine.process(c.PlaceOrder(time_ms=0, account=A, symbol="XBTUSD", side="Buy", order_qty=1_000, price=8_990 * PX))
-    engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=8_920 * PX, index_price=8_920 * PX))
-    if "XBTUSD" not in engine.positions(A):
-        pytest.skip("A was liquidated by the mark move")
-    events = engine.process(c.PlaceOrder(time_ms=0, account=B, symbol="XBTUSD", side="Sell", order_qty=1_000,
+def test_resting_bid_left_far_above_a_collapsed_mark_is_cancelled_not_filled() -> None:
+    # A rests a 100x-funded bid at 9,000; the mark collapses to 8,100 (A holds no position: nothing to
+    # liquidate).  B sells into the bid: filling it would cost A 10% of its value at once, ten times its
+    # margin.  LIQ-044: A's bid is cancelled, not filled; B's market order finds nothing else and cancels.
+    engine = Engine({"XBTUSD": XBTUSD})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=9_000 * PX, index_price=9_000 * PX))
+    for account, amount in ((A, 8_000_000), (B, 10**10)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    placed = engine.process(c.PlaceOrder(time_ms=0, account=A, symbol="XBTUSD", side="Buy", order_qty=60_000,
+                                         price=9_000 * PX))
+    assert not isinstance(placed[-1], Rejected)
+    engine.process(c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=8_100 * PX, index_price=8_100 * PX))
+    events = engine.process(c.PlaceOrder(time_ms=1, account=B, symbol="XBTUSD", side="Sell", order_qty=60_000,
                                          ord_type="Market"))
+    cancels = [e for e in events if getattr(e, "exec_type", "") == "Canceled" and e.account == A]
+    assert [e.text for e in cancels] == [FILL_CANCEL_TEXT]
+    assert "XBTUSD" not in engine.positions(A)
+    assert engine.accounts[A].wallet("XBt") == 8_000_000
     assert _no_violations(engine, events) == {}
-    assert engine.accounts[A].wallet("XBt") + 0 >= -10**12  # the account is never left owing (INV-NO-NEG-EQUITY)
+
+
+def test_reduce_only_taker_is_recorded_for_inv_reduce_only() -> None:
+    engine = _collusion_engine(isolated=False)
+    engine.track_steps = True
+    engine.process(c.PlaceOrder(time_ms=0, account=B, symbol="XBTUSD", side="Buy", order_qty=60_000, price=9_000 * PX))
+    events = engine.process(c.PlaceOrder(time_ms=0, account=A, symbol="XBTUSD", side="Sell", order_qty=20_000,
+                                         price=9_000 * PX, exec_inst="ReduceOnly"))
+    assert engine.step_info(events).reduce_only_fills == ((A, "XBTUSD", 60_000, 40_000),)

@@ -25,11 +25,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted, Event, InternalError, Rejected, RuleEvent
+from perpspec.engine.core.events import Accepted, Event, InternalError, PositionUpdate, Rejected, RuleEvent
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.contract import compute_value as engine_value
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.invariants import check_all
+from perpspec.rules.liquidation import compute_requirement
+from perpspec.rules.margin import compute_bankruptcy_price, compute_liquidation_price, compute_position_backing
 from perpspec.rules.position import Position
 
 SYMBOLS = ("XBTUSD", "ETHUSD")
@@ -82,8 +84,26 @@ class EngineMachine(RuleBasedStateMachine):
                 event(f"rule {item.rule_id} {item.kind}")
         if self.strategy:
             _reach(self.strategy, events)
+        self._check_position_prices(events)
         self.last_events = list(events)
         return list(events)
+
+    def _check_position_prices(self, events: list[Event]) -> None:
+        """Every position event reports the liquidation and bankruptcy prices of its state (MRG-011/012, MRG-034).
+
+        Checked for each account's last position event of the command whose state nothing later in the command
+        changed (no later event names the account); recomputed here from the rules on the engine's state.
+        """
+        last_touch: dict[int, int] = {}
+        for index, item in enumerate(events):
+            account = getattr(item, "account", None)
+            if isinstance(account, int):
+                last_touch[account] = index
+        for index, item in enumerate(events):
+            if isinstance(item, PositionUpdate) and last_touch.get(item.account) == index:
+                expected = _rule_position_prices(self.engine, item.account, item.symbol)
+                assert (item.liquidation_price, item.bankrupt_price) == expected, item
+                event("position event prices checked against the rules")
 
     def tick(self, ms: int = 0) -> int:
         self.clock += ms
@@ -453,6 +473,28 @@ class EngineMachine(RuleBasedStateMachine):
         finally:
             self.strategy = ""
 
+    @rule(account=st.sampled_from((4, 5)), symbol=symbols, collapse_ppm=st.sampled_from((30_000, 100_000, 250_000)),
+          leverage_x=st.sampled_from((10, 25, 50)))
+    def stale_quote_through_a_collapse(self, account: int, symbol: str, collapse_ppm: int, leverage_x: int) -> None:
+        """A thinly funded quote rests at the mark, the mark collapses away from it, the colluder hits it (LIQ-044)."""
+        self.strategy = "stale-quote"
+        try:
+            inst = self.engine.instrument_map[symbol]
+            mark = self.engine.marks[symbol]
+            wallet = self.engine.accounts[account].wallet("XBt")
+            per_lot = abs(engine_value(inst, inst.lot_size, mark))
+            qty = max(1, min(wallet * leverage_x // max(per_lot, 1), inst.max_order_qty // inst.lot_size // 20)) * inst.lot_size
+            side = "Buy" if collapse_ppm % 20_000 else "Sell"
+            self.run(c.PlaceOrder(time_ms=self.tick(), account=account, symbol=symbol, side=side, order_qty=qty,
+                                  price=self._at_ppm(symbol, 0)))  # at the mark: ahead of the maker's quotes
+            new = self._at_ppm(symbol, -collapse_ppm if side == "Buy" else collapse_ppm)
+            self.run(c.PriceUpdate(time_ms=self.tick(), symbol=symbol, mark_price=new, index_price=new))
+            self._fund_colluder(COLLUDER, symbol)
+            self.run(c.PlaceOrder(time_ms=self.tick(), account=COLLUDER, symbol=symbol,
+                                  side="Sell" if side == "Buy" else "Buy", order_qty=qty, ord_type="Market"))
+        finally:
+            self.strategy = ""
+
     @rule(account=traders, symbol=symbols, ticks=st.integers(min_value=1, max_value=3), cancel=st.booleans())
     def race_around_trigger(self, account: int, symbol: str, ticks: int, cancel: bool) -> None:
         """A stop is amended (or cancelled) right at the mark in the same instant the mark crosses it."""
@@ -525,7 +567,7 @@ STATS = {
 }
 
 
-STRATEGIES = ("collusion", "self-liquidation", "wash-trade", "squeeze", "trigger-race")
+STRATEGIES = ("collusion", "self-liquidation", "wash-trade", "squeeze", "stale-quote", "trigger-race")
 REACH: dict[str, dict[str, int]] = {
     name: {"commands": 0, "liquidations": 0, "adl_fills": 0, "solvency_refusals": 0, "unsafe_fills_cancelled": 0}
     for name in STRATEGIES
@@ -536,6 +578,7 @@ SOLVENCY_REASON = "ImmediateLiquidation"  # engine Reason for LIQ-042 (rules.sol
 def _reach(strategy: str, events: list[Event]) -> None:
     """Count what one command of an adversarial strategy reached."""
     tally = REACH[strategy]
+    before = dict(tally)
     tally["commands"] += 1
     for item in events:
         record = getattr(item, "record", None)
@@ -549,8 +592,43 @@ def _reach(strategy: str, events: list[Event]) -> None:
         if "beyond its bankruptcy price" in str(getattr(item, "text", "")):
             tally["unsafe_fills_cancelled"] += 1
     for name, count in tally.items():
-        if count and name != "commands":
+        if count > before[name] and name != "commands":
             event(f"strategy {strategy} reached {name}")
+
+
+def _rule_position_prices(engine: Engine, account_id: int, symbol: str) -> tuple[int, int]:
+    """(liquidation, bankruptcy) price of a position in its pool, from the rules alone (zeros when flat)."""
+    holder = engine.accounts[account_id]
+    ps = holder.positions[symbol]
+    if ps.qty == 0:
+        return 0, 0
+    inst = engine.instrument_map[symbol]
+    asset = inst.settl_currency
+    if ps.leverage != 0:
+        margin, members = ps.iso_margin, [symbol]
+    else:
+        margin = holder.wallet(asset)
+        members = []
+        for other_symbol, other in sorted(holder.positions.items()):
+            if engine.instrument_map[other_symbol].settl_currency != asset:
+                continue
+            if other.leverage != 0:
+                margin -= other.iso_margin
+            elif other.qty != 0:
+                members.append(other_symbol)
+    equity, maintenance = margin, 0
+    for member in members:
+        mps = holder.positions[member]
+        minst = engine.instrument_map[member]
+        equity += engine_value(minst, mps.qty, engine.marks[member]) - mps.cost
+        maintenance += compute_requirement(minst, Position(qty=mps.qty, cost=mps.cost), mps.leverage, mps.chosen_tier).pos_maint
+    req = compute_requirement(inst, Position(qty=ps.qty, cost=ps.cost), ps.leverage, ps.chosen_tier)
+    own = engine_value(inst, ps.qty, engine.marks[symbol]) - ps.cost
+    backing = compute_position_backing(margin, equity, maintenance, own, req.pos_maint)
+    return (
+        compute_liquidation_price(inst, ps.qty, ps.cost, backing, req.pos_maint),
+        compute_bankruptcy_price(inst, ps.qty, ps.cost, equity - own, req.pos_comm),
+    )
 
 
 def _without_seq(engine: Engine) -> tuple[object, ...]:
@@ -577,6 +655,7 @@ def test_adversarial_strategies_reach_the_dangerous_states() -> None:
     print("adversarial reach:", gained)
     assert gained["collusion"]["solvency_refusals"] > 0
     assert gained["self-liquidation"]["liquidations"] > 0
+    assert gained["stale-quote"]["unsafe_fills_cancelled"] > 0
     assert sum(g["adl_fills"] for g in gained.values()) > 0
 
 

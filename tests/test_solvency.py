@@ -27,7 +27,7 @@ from perpspec.rules.invariants import (
     check_reduce_only_orders_and_fills,
 )
 from perpspec.rules.liquidation import compute_owing_takeover_price, compute_requirement
-from perpspec.rules.margin import CROSS
+from perpspec.rules.margin import CROSS, compute_position_margin
 from perpspec.rules.position import FLAT, Position, apply_fill
 from perpspec.rules.solvency import (
     EXECUTION_REJECT_TEXT,
@@ -242,3 +242,14 @@ def test_owing_long_is_taken_over_above_max_price_and_keeps_the_pool_at_zero_or_
     price = compute_owing_takeover_price(inst, position, backing, 0)
     assert price > inst.max_price
     assert backing + compute_value(inst, 1_000, price) - position.cost >= 0
+
+
+def test_negative_extra_isolated_margin_never_shrinks_the_commission_reserve() -> None:
+    # state-machine find: an isolated position holding less than posInit + posComm (posCross < 0) showed a
+    # posMargin below the margin its pool holds, so the available balance counted part of that margin as free
+    # and a withdrawal took it; the account was later left owing when the position was liquidated
+    position, _ = apply_fill(XBTUSD, FLAT, 1_000_000, 3_850_000)
+    own = compute_requirement(XBTUSD, position, 2_500, 0)
+    held = own.pos_init + own.pos_comm - 7_713_410  # 7.7M XBt below the requirement
+    pm = compute_position_margin(XBTUSD, position, 3_850_000, 2_500, held - own.pos_init - own.pos_comm)
+    assert pm.pos_margin == held
