@@ -31,7 +31,11 @@ from perpspec.rules.contract import compute_value as engine_value
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.invariants import check_all
 from perpspec.rules.liquidation import compute_requirement
-from perpspec.rules.margin import compute_bankruptcy_price, compute_liquidation_price, compute_position_backing
+from perpspec.rules.margin import (
+    compute_bankruptcy_price,
+    compute_liquidation_price,
+    compute_position_backing,
+)
 from perpspec.rules.position import Position
 
 SYMBOLS = ("XBTUSD", "ETHUSD")
