@@ -71,7 +71,8 @@ from perpspec.rules.solvency import (
 )
 from perpspec.rules.waterfall import compute_isolated_margin_after_fill
 
-MODES = (("cross", CROSS), ("isolated", 10_000))  # isolated at 100x: the tightest margin
+MODES = (("cross", CROSS), ("isolated", 10_000))
+BETTER_PRICE_TIMEOUT_MS = 180_000  # two nonlinear fill outcomes: ~10 s alone, timed out once at 60 s on a loaded machine  # isolated at 100x: the tightest margin
 OutcomeRule = Callable[[Instrument, PoolState, int, int, int, int], FillOutcome]
 OrderRule = Callable[[Instrument, PoolState, int, int, int, int], bool]
 
@@ -359,7 +360,7 @@ def _register() -> None:
                             "pool and the account no worse off than at its price (LIQ-042's check at its price covers it)."
                         ),
                         run=functools.partial(prove_better_price_no_worse, symbol, leverage, side),
-                        timeout_ms=SLOW_TIMEOUT_MS,
+                        timeout_ms=BETTER_PRICE_TIMEOUT_MS,
                     )
                 )
         register(
