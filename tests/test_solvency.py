@@ -36,11 +36,13 @@ from perpspec.rules.solvency import (
     check_order_solvency,
     compute_fill_outcome,
     compute_opened_qty,
+    compute_pool_equity,
+    compute_pool_excess,
     compute_reducing_qty,
     is_fill_allowed,
     is_order_solvent,
 )
-from perpspec.rules.waterfall import Holding, Ledger, get_opened_qty
+from perpspec.rules.waterfall import Holding, Ledger, get_opened_qty, get_pool
 
 XBTUSD = load_instrument("XBTUSD")
 XBTUSDT = load_instrument("XBTUSDT")
@@ -253,3 +255,36 @@ def test_negative_extra_isolated_margin_never_shrinks_the_commission_reserve() -
     held = own.pos_init + own.pos_comm - 7_713_410  # 7.7M XBt below the requirement
     pm = compute_position_margin(XBTUSD, position, 3_850_000, 2_500, held - own.pos_init - own.pos_comm)
     assert pm.pos_margin == held
+
+
+def test_pool_equity_and_excess_are_the_waterfalls_for_a_cross_pool_of_two_positions() -> None:
+    # LIQ-047/048 agree with LIQ-030 (rules.waterfall.get_pool): the other position's PnL and maintenance count
+    eth = load_instrument("ETHUSD")
+    btc_long, _ = apply_fill(XBTUSD, FLAT, 30_000, 9_000 * PX)
+    eth_short, _ = apply_fill(eth, FLAT, -200, 30_000)
+    marks = {"XBTUSD": 8_800 * PX, "ETHUSD": 31_000}
+    ledger = Ledger(
+        instrument_map={"XBTUSD": XBTUSD, "ETHUSD": eth},
+        marks=marks,
+        wallets={(1, "XBt"): 9_000_000},
+        holdings={(1, "XBTUSD"): Holding(position=btc_long), (1, "ETHUSD"): Holding(position=eth_short)},
+        funds={"XBt": InsuranceFund(currency="XBt")},
+    )
+    pool = get_pool(ledger, 1, "cross:XBt")
+    eth_pnl = compute_value(eth, eth_short.qty, marks["ETHUSD"]) - eth_short.cost
+    eth_maint = compute_requirement(eth, eth_short, CROSS, 0).pos_maint
+    state = PoolState(
+        position=btc_long, leverage_hundredths=CROSS, chosen_tier=0, pool_margin=9_000_000, other_pnl=eth_pnl,
+        other_maintenance=eth_maint, free_wallet=9_000_000, account_equity=pool.equity,
+    )  # fmt: skip
+    assert (compute_pool_equity(XBTUSD, state, marks["XBTUSD"]), compute_pool_excess(XBTUSD, state, marks["XBTUSD"])) == (
+        pool.equity,
+        pool.excess,
+    )
+    # and a fill's outcome moves both by exactly what the fill posts
+    outcome = compute_fill_outcome(XBTUSD, state, -10_000, 8_790 * PX, FEE, marks["XBTUSD"])
+    after, realised = apply_fill(XBTUSD, btc_long, -10_000, 8_790 * PX)
+    wallet = 9_000_000 + realised - outcome.commission
+    btc_pnl = compute_value(XBTUSD, after.qty, marks["XBTUSD"]) - after.cost
+    assert (outcome.pool_equity, outcome.account_equity) == (wallet + eth_pnl + btc_pnl, wallet + eth_pnl + btc_pnl)
+    assert outcome.maintenance == eth_maint + compute_requirement(XBTUSD, after, CROSS, 0).pos_maint
