@@ -25,7 +25,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "what-if": ("cli.what_if", "re-evaluate positions under new instrument parameters"),
     "replay": ("cli.replay", "rebuild engine state from a command journal"),
     "bench": ("cli.bench", "benchmark the engine against the shared measuring stick"),
+    "serve": ("cli.serve", "run a BitMEX-compatible REST + WebSocket exchange over the durable engine"),
+    "keys": ("cli.keys", "create, revoke and list the API keys of a serve store"),
+    "admin": ("cli.admin", "verify accounts, deposit and set prices on a running perpspec serve"),
+    "sweep": ("cli.sweep", "run a grid of stress simulations (local process pool or Ray) with heat maps and thresholds"),
     "build-native": ("cli.build_native", "compile the engine's hot modules, verbatim, with mypyc (for bench --compiled)"),
+    "audit": ("cli.audit", "check any engine's event log against perpspec's invariants and rules"),
 }
 
 

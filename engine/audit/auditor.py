@@ -1,0 +1,779 @@
+"""The auditor: a log streamed through the ledger, the invariants checked per instant, the rules per record.
+
+An **instant** is one command's events: it ends at an ``end`` record, when
+the timestamp changes, and at the end of the log.  Between two records of an
+instant the books may be half-posted (a taker's fill before its maker's);
+at its end they must balance.  So:
+
+* per record: the ledger applies it; invariants about single records (the
+  insurance fund ≥ 0, ADL in ranking order, a liquidation below maintenance)
+  and, at ``--rules`` level, every field perpspec's rules can recompute
+  (commission, fund deltas, haircuts, take-over and liquidation prices,
+  insurance continuity) are checked at once;
+* per instant: conservation, open-interest balance, the liquidation engine
+  settled with the fund, no negative equity once a waterfall completed,
+  funding zero-sum, and (``--rules``) every position the venue reported
+  against the ledger's.
+
+A finding names the **first offending record**: for a balance that went
+wrong, the record after which it stopped balancing.  Once reported, a gap
+becomes the new baseline, so one fault is reported once, not at every
+later instant.  Memory is bounded by one instant plus the ledger (accounts
+and positions), never by the length of the log.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from perpspec.engine.audit.findings import INVARIANTS, RULES, Finding
+from perpspec.engine.audit.ledger import Ledger, get_close_out_account
+from perpspec.engine.audit.mapping import AuditMapping, KindRule
+from perpspec.engine.audit.schema import KINDS, LogError, convert_fields, scale_exact
+from perpspec.rules import invariants
+from perpspec.rules.adl import compute_haircut
+from perpspec.rules.contract import compute_notional, compute_value
+from perpspec.rules.events import (
+    AdlFill,
+    Liquidation,
+    LiquidationFill,
+    PartialLiquidation,
+    PositionSnapshot,
+    TakenOverPosition,
+)
+from perpspec.rules.funding import compute_funding_payment
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.insurance import compute_fill_delta
+from perpspec.rules.liquidation import compute_pool_residual, compute_requirement, compute_takeover_price
+from perpspec.rules.margin import compute_bankruptcy_price, compute_liquidation_price
+from perpspec.rules.num import ceildiv
+from perpspec.rules.position import Position, compute_commission, compute_unrealised_pnl
+
+MAX_KEPT = 1_000  # findings kept in full; beyond, only counted per id
+ACCOUNT = re.compile(r"account (-?[0-9]+)")  # the account a registry message names
+OPTIONAL_PRICES = frozenset({"liquidationPrice", "bankruptPrice"})  # 0 means "none" (a flat position)
+SYMBOL_KINDS = frozenset(
+    {"execution", "position", "mark", "funding", "partial_liquidation", "liquidation_fill", "adl", "adl_shortfall"}
+)
+
+
+@attrs.define
+class AuditResult:
+    """What an audit found, and what it read."""
+
+    level: str
+    mapping: str
+    rows: int = 0
+    records: dict[str, int] = attrs.Factory(dict)  # audit kind -> count
+    instants: int = 0
+    findings: list[Finding] = attrs.Factory(list)  # the first MAX_KEPT, in log order
+    counts: dict[str, int] = attrs.Factory(dict)  # id -> findings
+    first: dict[str, Finding] = attrs.Factory(dict)  # id -> its first finding
+    error: LogError | None = None
+
+    @property
+    def clean(self) -> bool:
+        """True when the whole log was read and nothing was found."""
+        return self.error is None and not self.counts
+
+
+@attrs.define
+class _Payment:
+    line: int
+    seq: int | None
+    account: int
+    symbol: str
+    amount: int
+    position: Position
+    mark: int
+
+
+@attrs.define
+class _Instant:
+    """What the current instant did (reset at its end)."""
+
+    first_line: int = 0
+    oi_since: dict[str, int] = attrs.Factory(dict)  # symbol -> line its open interest stopped balancing
+    gap_since: dict[str, int] = attrs.Factory(dict)  # asset -> line funds stopped balancing
+    held_since: dict[str, int] = attrs.Factory(dict)  # asset -> line the liquidation engine's wallet left zero
+    waterfall: bool = False  # a liquidation or ADL happened
+    incomplete: bool = False  # an ADL shortfall: the waterfall carries over
+    marks: dict[str, tuple[int, int]] = attrs.Factory(dict)  # symbol -> (mark a waterfall record judged at, line)
+    adl_groups: dict[int, list[tuple[int, AdlFill]]] = attrs.Factory(dict)  # pending id -> (line, fill)
+    funding: list[_Payment] = attrs.Factory(list)
+    funding_fund: dict[str, int] = attrs.Factory(dict)  # asset -> the fund's part (the engine's holdings)
+    funding_residue: dict[str, int] = attrs.Factory(dict)
+    reported: dict[tuple[int, str], tuple[int, int | None, int, int | None]] = attrs.Factory(dict)
+    touched: dict[int, int] = attrs.Factory(dict)  # account -> last line that changed it
+    negative_since: dict[int, int] = attrs.Factory(dict)  # account -> line its equity at mark went below zero
+    # account -> its wallets before the instant touched it, when it held no position then (None: it held one)
+    flat_before: dict[int, dict[str, int] | None] = attrs.Factory(dict)
+    records: list[object] = attrs.Factory(list)  # the waterfall's records of the instant (rules.events)
+    adl_lines: dict[int, int] = attrs.Factory(dict)  # account -> line of its first ADL fill in the instant
+    traded: set[int] = attrs.Factory(set)  # accounts with an execution in the instant (they had live orders)
+    # trades charged no commission where ACC-002 wants one: fee-free if a partial liquidation (LIQ-022) made them
+    unpaid: list[tuple[Finding, str, int, int]] = attrs.Factory(list)  # (finding, symbol, lastQty, lastPx)
+    residual_account: tuple[int, str] | None = None  # the pool whose INS-011 movement is due
+    rated: set[str] = attrs.Factory(set)  # symbols whose funding rate arrived within the instant
+    # (account, symbol) -> (line, seq, liquidationPrice) of the instant's last position row naming one
+    liq_prices: dict[tuple[int, str], tuple[int, int | None, int]] = attrs.Factory(dict)
+
+
+class Auditor:
+    """Feed it rows in log order (:meth:`feed`), then :meth:`finish`."""
+
+    def __init__(
+        self,
+        instruments: Mapping[str, Instrument],
+        mapping: AuditMapping,
+        level: str = INVARIANTS,
+    ) -> None:
+        assert level in (INVARIANTS, RULES), level
+        self.instruments = dict(instruments)
+        self.mapping = mapping
+        self.level = level
+        self.rules = level == RULES
+        self.ledger = Ledger(instruments)
+        self.result = AuditResult(level=level, mapping=mapping.name)
+        self.now = _Instant()
+        self.timestamp: object = None
+        self.line = 0
+        self.seq: int | None = None
+        self.kind = ""
+        # baselines: a gap already reported is not reported again
+        self.oi_base: dict[str, int] = {}
+        self.gap_base: dict[str, int] = {}
+        self.held_base: dict[str, int] = {}
+        self.fund_negative: set[str] = set()
+        self.negative_accounts: set[tuple[int, str]] = set()  # reported below zero, not yet recovered
+        self.since_check: set[int] = set()  # accounts changed since the last equity check
+        self.diverged: set[tuple[object, str]] = set()  # (account, symbol or asset) reported off, not yet back in line
+        self.pending_payments: list[_Payment] = []  # funding payments waiting for their rate (the funding row)
+        self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            "execution": self.on_execution,
+            "position": self.on_position,
+            "transaction": self.on_transaction,
+            "wallet": self.on_wallet,
+            "mark": self.on_mark,
+            "insurance": self.on_insurance,
+            "funding": self.on_funding,
+            "liquidation": self.on_liquidation,
+            "partial_liquidation": self.on_partial,
+            "liquidation_fill": self.on_liquidation_fill,
+            "adl": self.on_adl,
+            "adl_shortfall": self.on_adl_shortfall,
+        }
+
+    # -- reporting ----------------------------------------------------------------------------------
+
+    def report(
+        self, rule_id: str, message: str, expected: object = "", reported: object = "", line: int | None = None,
+        seq: int | None = None, kind: str | None = None,
+    ) -> None:
+        """Record one finding (at the current record unless ``line`` names an earlier one)."""
+        finding = Finding(
+            id=rule_id,
+            line=self.line if line is None else line,
+            seq=self.seq if line is None else seq,
+            kind=self.kind if kind is None else kind,
+            message=message,
+            expected=str(expected),
+            reported=str(reported),
+        )
+        result = self.result
+        result.counts[rule_id] = result.counts.get(rule_id, 0) + 1
+        result.first.setdefault(rule_id, finding)
+        if len(result.findings) < MAX_KEPT:
+            result.findings.append(finding)
+
+    # -- the stream -----------------------------------------------------------------------------------
+
+    def feed(self, row: Mapping[str, Any], line: int) -> None:
+        """One source row (already decoded); :class:`LogError` when it does not fit the schema."""
+        self.result.rows += 1
+        for each in self.mapping.rows_of(row):
+            self.feed_one(each, line)
+
+    def feed_one(self, row: Mapping[str, Any], line: int) -> None:
+        """One row as the mapping sees it."""
+        self.line = line
+        rule = self.mapping.classify(row)
+        if rule is None:
+            shown = ", ".join(f"{k}={row[k]!r}" for k in itertools.islice(row, 3))
+            raise LogError(line, "", f"no mapping rule matches this row ({shown}); unknown kind")
+        timestamp = row.get("timestamp")
+        if timestamp is not None and timestamp != self.timestamp:
+            if self.timestamp is not None:
+                self.close_instant()
+            self.timestamp = timestamp
+        kind = rule.kind
+        self.result.records[kind] = self.result.records.get(kind, 0) + 1
+        if kind == "ignore":
+            return
+        if kind == "end":
+            self.close_instant()
+            return
+        if self.now.first_line == 0:
+            self.now.first_line = line
+        record = self.convert(rule, row, line)
+        self.kind = kind
+        self.handlers[kind](record)
+
+    def convert(self, rule: KindRule, row: Mapping[str, Any], line: int) -> dict[str, Any]:
+        """The row's audit fields: renamed, typed, scaled."""
+        renamed = dict(row)
+        for source, target in rule.rename:
+            if source in row:
+                renamed[target] = row[source]
+        renamed.update(rule.constants)
+        seq = renamed.get("seq")
+        self.seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+        spec = KINDS[rule.kind]
+        scale = quote_scale = 1
+        symbol = renamed.get("symbol")
+        if rule.kind in SYMBOL_KINDS:
+            if not isinstance(symbol, str):
+                raise LogError(line, "symbol", "missing" if symbol is None else "expected a string")
+            if symbol not in self.instruments:
+                raise LogError(line, "symbol", f"unknown instrument {symbol!r} (name it with --instrument)")
+            quote_scale = self.instruments[symbol].price_scale
+        if rule.prices == "quote":
+            scale = quote_scale
+
+        def price(value: object, at: int, field: str) -> int:
+            converted = scale_exact(value, scale, 1, at, field)
+            if converted <= 0 and not (converted == 0 and field in OPTIONAL_PRICES):
+                raise LogError(at, field, f"a price must be positive, got {value}")
+            return converted
+
+        return convert_fields(spec, renamed, line, price, dict(rule.scale))
+
+    # -- per-record bookkeeping -----------------------------------------------------------------------------
+
+    def track(self, symbol: str | None = None, asset: str | None = None) -> None:
+        """After a record moved money or contracts: note where a balance stopped balancing."""
+        now, ledger, line = self.now, self.ledger, self.line
+        if symbol is not None:
+            off = ledger.open_interest_sum.get(symbol, 0) != self.oi_base.get(symbol, 0)
+            if off:
+                now.oi_since.setdefault(symbol, line)
+            else:
+                now.oi_since.pop(symbol, None)
+        if asset is not None:
+            gap = ledger.conservation_gap(asset)
+            if gap != self.gap_base.get(asset, 0):
+                now.gap_since.setdefault(asset, line)
+            else:
+                now.gap_since.pop(asset, None)
+            if ledger.system_wallets.get(asset, 0) != self.held_base.get(asset, 0):
+                now.held_since.setdefault(asset, line)
+            else:
+                now.held_since.pop(asset, None)
+
+    def diverges(self, key: tuple[object, str], off: bool) -> bool:
+        """True when a reported value goes off the ledger's (once per divergence, not at every later report)."""
+        if not off:
+            self.diverged.discard(key)
+            return False
+        if key in self.diverged:
+            return False
+        self.diverged.add(key)
+        return True
+
+    def note(self, account: int) -> None:
+        """Before the instant first changes ``account``: was it flat, with what wallets (INV-FLAT-NO-SOCIAL-LOSS)."""
+        now = self.now
+        if account < 0 or account in now.flat_before:
+            return
+        ledger = self.ledger
+        if ledger.positions(account):
+            now.flat_before[account] = None
+        else:
+            now.flat_before[account] = {asset: ledger.wallet(account, asset) for asset in ledger.assets()}
+
+    def touch(self, account: int) -> None:
+        """The account changed at this record: note when its equity at mark went below zero (blamed if it ends so)."""
+        now = self.now
+        now.touched[account] = self.line
+        if account < 0:
+            return
+        self.since_check.add(account)
+        ledger = self.ledger
+        positions = ledger.positions(account)
+        if not all(ledger.has_mark(symbol) for symbol in positions):
+            return
+        assets = {self.instruments[symbol].settl_currency for symbol in positions} or set(ledger.assets())
+        if any(invariants.compute_account_equity(ledger, account, asset) < 0 for asset in sorted(assets)):
+            now.negative_since.setdefault(account, self.line)
+        else:
+            now.negative_since.pop(account, None)
+
+    def fill(self, account: int, symbol: str, qty: int, price: int) -> None:
+        """A fill through the ledger, tracked."""
+        self.note(account)
+        self.ledger.fill(account, symbol, qty, price)
+        self.touch(account)
+        self.track(symbol, self.instruments[symbol].settl_currency)
+
+    def check_inputs(self, account: int, symbol: str, qty: int, cost: int, what: str) -> None:
+        """``--rules``: a record's position inputs are the position the log built (ACC-003)."""
+        if not self.rules:
+            return
+        held = self.ledger.position(account, symbol)
+        if (held.qty, held.cost) != (qty, cost):
+            self.report(
+                "ACC-003", f"account {account} {symbol}: {what} names a position the log's fills did not build",
+                expected=f"qty {held.qty} cost {held.cost}", reported=f"qty {qty} cost {cost}",
+            )
+
+    # -- handlers ------------------------------------------------------------------------------------------
+
+    def on_execution(self, r: dict[str, Any]) -> None:
+        """A trade of one account: its fill, its commission (ACC-002 at ``--rules``)."""
+        inst = self.instruments[r["symbol"]]
+        side = r["side"]
+        if side not in ("Buy", "Sell"):
+            raise LogError(self.line, "side", f"expected Buy or Sell, got {side!r}")
+        qty = r["lastQty"]
+        if qty <= 0 or qty % inst.lot_size != 0:
+            raise LogError(
+                self.line, "lastQty",
+                f"a trade's quantity must be a positive number of lots ({inst.lot_size}) of {inst.symbol}, got {qty}"
+                " (a venue with other lots: --instrument)",
+            )
+        signed = qty if side == "Buy" else -qty
+        account = r["account"]
+        self.now.traded.add(account)
+        self.fill(account, inst.symbol, signed, r["lastPx"])
+        comm = r["execComm"]
+        self.ledger.charge(account, inst.settl_currency, comm)
+        self.track(None, inst.settl_currency)
+        if self.rules:
+            notional = compute_notional(inst, qty, r["lastPx"])
+            if str(r.get("text", "")).startswith("Liquidation") or account < 0:
+                rates = [0]  # the liquidation engine's trades pay no commission (rules.waterfall)
+            else:
+                maker = r.get("lastLiquidityInd") == "AddedLiquidity"
+                rates = [tier.maker_fee_ppm if maker else tier.taker_fee_ppm for tier in inst.fee_tiers]
+                rates.append(inst.maker_fee_ppm if maker else inst.taker_fee_ppm)
+            allowed = sorted({compute_commission(notional, rate) for rate in rates})
+            if comm not in allowed:
+                nearest = min(allowed, key=lambda amount: (abs(amount - comm), amount))  # the tier it missed
+                message = f"account {account} {inst.symbol}: commission on {qty} @ {r['lastPx']}"
+                if comm == 0:  # decided at the end of the instant: a partial liquidation's fills pay none
+                    finding = Finding(id="ACC-002", line=self.line, seq=self.seq, kind="execution", message=message,
+                                      expected=str(nearest), reported="0")
+                    self.now.unpaid.append((finding, inst.symbol, qty, r["lastPx"]))
+                else:
+                    self.report("ACC-002", message, expected=nearest, reported=comm)
+
+    def on_position(self, r: dict[str, Any]) -> None:
+        """A reported position: compared with the ledger at the end of the instant."""
+        key = (r["account"], r["symbol"])
+        self.now.reported[key] = (self.line, self.seq, r["currentQty"], r.get("posCost"))
+        if r.get("crossMargin") is True:
+            r["leverage_hundredths"] = 0
+        if "leverage_hundredths" in r:
+            self.ledger.set_leverage(r["account"], r["symbol"], r["leverage_hundredths"])
+        if self.rules and "posCost" in r and r["currentQty"] != 0:
+            self.check_margin_fields(r)
+        price = r.get("liquidationPrice")
+        if price:
+            self.now.liq_prices[key] = (self.line, self.seq, price)
+
+    def check_margin_fields(self, r: dict[str, Any]) -> None:
+        """``--rules``: a position row's BitMEX margin fields, where it reports them (CON-002, ACC-001, MRG-011/012)."""
+        inst = self.instruments[r["symbol"]]
+        position = Position(qty=r["currentQty"], cost=r["posCost"])
+        mark = r.get("markPrice") or self.ledger.mark_price(inst.symbol)
+        if mark > 0 and "markValue" in r:
+            value = compute_value(inst, position.qty, mark)
+            if value != r["markValue"]:
+                self.report("CON-002", f"account {r['account']} {inst.symbol}: markValue at {mark}", expected=value,
+                            reported=r["markValue"])
+        if mark > 0 and "unrealisedPnl" in r:
+            pnl = compute_unrealised_pnl(inst, position, mark)
+            if pnl != r["unrealisedPnl"]:
+                self.report("ACC-001", f"account {r['account']} {inst.symbol}: unrealisedPnl at {mark}", expected=pnl,
+                            reported=r["unrealisedPnl"])
+        leverage = r.get("leverage_hundredths", 0)
+        if leverage <= 0 or "posMargin" not in r:
+            return  # a cross position's prices depend on the whole account: not in one row
+        steps = 0
+        if "riskLimit" in r:
+            steps = max(0, ceildiv(r["riskLimit"] - inst.risk_limit, inst.risk_step))
+        req = compute_requirement(inst, position, leverage, steps)
+        for field, rule_id, price in (
+            ("liquidationPrice", "MRG-011",
+             compute_liquidation_price(inst, position.qty, position.cost, r["posMargin"], req.pos_maint)),
+            ("bankruptPrice", "MRG-012",
+             compute_bankruptcy_price(inst, position.qty, position.cost, r["posMargin"], req.pos_comm)),
+        ):
+            if field in r and r[field] != price:
+                self.report(rule_id, f"account {r['account']} {inst.symbol}: {field} of an isolated position",
+                            expected=price, reported=r[field])
+
+    def on_transaction(self, r: dict[str, Any]) -> None:
+        """Deposit, Withdrawal, Funding: a wallet movement."""
+        kind, account, asset, amount = r["transactType"], r["account"], r["currency"], r["amount"]
+        self.note(account)
+        if kind in ("Deposit", "Withdrawal"):
+            self.ledger.deposit(account, asset, amount)
+        elif kind == "Funding":
+            symbol = r.get("symbol", "")
+            if symbol not in self.instruments:
+                raise LogError(self.line, "symbol", f"a funding payment needs a known instrument, got {symbol!r}")
+            self.ledger.move_wallet(account, asset, amount)
+            self.now.funding.append(
+                _Payment(
+                    line=self.line, seq=self.seq, account=account, symbol=symbol, amount=amount,
+                    position=self.ledger.position(account, symbol), mark=self.ledger.mark_price(symbol),
+                )
+            )
+        else:
+            raise LogError(self.line, "transactType", f"unknown transaction type {kind!r}")
+        self.touch(account)
+        self.track(None, asset)
+
+    def on_wallet(self, r: dict[str, Any]) -> None:
+        """A reported wallet balance: the ledger's must be the same (``--rules``)."""
+        if not self.rules or "walletBalance" not in r:
+            return
+        held = self.ledger.wallet(r["account"], r["currency"])
+        if self.diverges((r["account"], r["currency"]), held != r["walletBalance"]):
+            self.report(
+                "ACC-003", f"account {r['account']} {r['currency']}: walletBalance differs from the log's movements",
+                expected=held, reported=r["walletBalance"],
+            )
+
+    def on_mark(self, r: dict[str, Any]) -> None:
+        """A mark update; a waterfall record of this instant judged at another mark is a false liquidation."""
+        if "markPrice" not in r:
+            return
+        symbol, mark = r["symbol"], r["markPrice"]
+        judged = self.now.marks.get(symbol)
+        if judged is not None and judged[0] != mark:
+            self.report(
+                "INV-NO-FALSE-LIQUIDATION", f"{symbol}: a liquidation of this instant was judged at another mark",
+                expected=mark, reported=judged[0], line=judged[1], kind="liquidation",
+            )
+        self.ledger.set_mark(symbol, mark)
+
+    def on_insurance(self, r: dict[str, Any]) -> None:
+        """A fund movement and its counterpart; INV-INSURANCE-NONNEG; INS-004 continuity (``--rules``)."""
+        asset, kind, amount = r["currency"], r["kind"], r["amount"]
+        before = self.ledger.insurance(asset)
+        reported_before = r.get("balance_before", before)
+        if self.rules and self.diverges(("insurance", asset), reported_before != before):
+            self.report("INS-004", f"{asset}: the fund's balance before a {kind} movement", expected=before,
+                        reported=reported_before)
+        if self.rules and "balance_after" in r and r["balance_after"] != r.get("balance_before", before) + amount:
+            self.report("INS-004", f"{asset}: balance after ≠ before + amount", expected=before + amount,
+                        reported=r["balance_after"])
+        pending = r.get("pending_id", -1)
+        if kind == "deposit":
+            self.ledger.fund_from_outside(asset, amount)
+        elif kind in ("residual", "draw") and pending < 0:
+            # INS-011: a liquidated pool's residual margin (or the fund covering its deficit)
+            owner = self.now.residual_account
+            if owner is None:
+                raise LogError(self.line, "kind", f"a {kind} movement with no liquidation before it in the instant")
+            self.note(owner[0])
+            self.ledger.move_wallet(owner[0], asset, -amount)
+            self.ledger.move_fund(asset, amount)
+            self.touch(owner[0])
+        elif kind in ("surplus", "draw", "settlement"):
+            # INS-005: the liquidation engine's PnL on a close-out goes to (or comes from) the fund
+            self.ledger.move_wallet(get_close_out_account(pending), asset, -amount)
+            self.ledger.move_fund(asset, amount)
+        elif kind == "funding":
+            self.ledger.move_fund(asset, amount)  # the engine's holdings' funding, paid by the fund
+            self.now.funding_fund[asset] = self.now.funding_fund.get(asset, 0) + amount
+        elif kind == "funding residue":
+            self.ledger.move_fund(asset, amount)
+            self.now.funding_residue[asset] = self.now.funding_residue.get(asset, 0) + amount
+        else:
+            raise LogError(self.line, "kind", f"unknown insurance movement {kind!r}")
+        self.track(None, asset)
+        balance = self.ledger.insurance(asset)
+        if balance < 0 and asset not in self.fund_negative:
+            self.fund_negative.add(asset)
+            self.report("INV-INSURANCE-NONNEG", f"{asset}: the insurance fund is below zero", expected=">= 0",
+                        reported=balance)
+        elif balance >= 0:
+            self.fund_negative.discard(asset)
+
+    def on_funding(self, r: dict[str, Any]) -> None:
+        """The rate of the funding instant just settled: FND-007 for each payment (``--rules``)."""
+        symbol, rate = r["symbol"], r["fundingRate"]
+        payments = [p for p in (*self.pending_payments, *self.now.funding) if p.symbol == symbol]
+        self.pending_payments = [p for p in self.pending_payments if p.symbol != symbol]
+        self.now.rated.add(symbol)
+        if not self.rules:
+            return
+        inst = self.instruments[symbol]
+        for p in payments:
+            if p.mark <= 0:
+                continue  # paid before the log stated any mark: nothing to recompute it at
+            expected = -compute_funding_payment(inst, p.position, p.mark, rate)
+            if expected != p.amount:
+                self.report(
+                    "FND-007", f"account {p.account} {symbol}: funding of {p.position.qty} at rate {rate}e-8",
+                    expected=expected, reported=p.amount, line=p.line, seq=p.seq, kind="transaction",
+                )
+
+    def judged_at(self, symbol: str, mark: int) -> None:
+        """A waterfall record states the mark it acted on: the ledger's mark from here on."""
+        self.now.marks.setdefault(symbol, (mark, self.line))
+        self.ledger.set_mark(symbol, mark)
+
+    def on_liquidation(self, r: dict[str, Any]) -> None:
+        """LIQ-023: the pool's positions taken over; INV-NO-FALSE-LIQUIDATION; prices recomputed (``--rules``)."""
+        snaps = tuple(PositionSnapshot(**s) for s in r["positions"])
+        taken = tuple(TakenOverPosition(**t) for t in r["taken"])
+        for snap in snaps:
+            if snap.symbol not in self.instruments:
+                raise LogError(self.line, "positions", f"unknown instrument {snap.symbol!r}")
+            self.judged_at(snap.symbol, snap.mark_price)
+        record = Liquidation(
+            rule_id="LIQ-023", account_id=r["account_id"], pool=r["pool"], currency=r["currency"],
+            pool_margin=r["pool_margin"], positions=snaps, equity=r["equity"], maintenance=r["maintenance"],
+            taken=taken, residual_margin=r["residual_margin"],
+        )
+        account = record.account_id
+        self.now.waterfall = True
+        for problem in invariants.check_no_false_liquidation(self.ledger, self.step(waterfall_events=(record,))):
+            self.report("INV-NO-FALSE-LIQUIDATION", problem)
+        for snap in snaps:
+            self.check_inputs(account, snap.symbol, snap.qty, snap.cost, "the liquidation")
+        if self.rules and len(snaps) == 1 and len(taken) == 1:
+            self.check_takeover(record, snaps[0], taken[0])
+        for t in taken:
+            if t.symbol not in self.instruments:
+                raise LogError(self.line, "taken", f"unknown instrument {t.symbol!r}")
+            self.fill(account, t.symbol, -t.qty, t.takeover_price)
+            self.fill(get_close_out_account(t.pending_id), t.symbol, t.qty, t.takeover_price)
+        self.now.residual_account = (account, record.currency)
+
+    def check_takeover(self, record: Liquidation, snap: PositionSnapshot, taken: TakenOverPosition) -> None:
+        """MRG-012 / LIQ-005 bankruptcy price, LIQ-006 residual, MRG-011 the reported liquidation price."""
+        inst = self.instruments[snap.symbol]
+        position = Position(qty=snap.qty, cost=snap.cost)
+        req = compute_requirement(inst, position, snap.leverage_hundredths, snap.chosen_tier)
+        margin = record.pool_margin
+        bankruptcy = compute_takeover_price(inst, position, margin, req.pos_comm)
+        if bankruptcy != taken.takeover_price:
+            self.report("LIQ-005", f"account {record.account_id} {snap.symbol}: take-over (bankruptcy) price",
+                        expected=bankruptcy, reported=taken.takeover_price)
+        residual = compute_pool_residual(inst, snap.qty, snap.cost, margin, taken.takeover_price)
+        if residual != record.residual_margin:
+            self.report("LIQ-006", f"account {record.account_id}: residual margin after the take-over",
+                        expected=residual, reported=record.residual_margin)
+        if snap.leverage_hundredths == 0:
+            return  # a cross position's liquidation price depends on the whole account: not in the log
+        last = self.now.liq_prices.get((record.account_id, snap.symbol))
+        if last is None:
+            return  # the venue reported no liquidation price in the instant of the take-over
+        price = compute_liquidation_price(inst, snap.qty, snap.cost, margin, req.pos_maint)
+        if price != last[2]:
+            self.report(
+                "MRG-011", f"account {record.account_id} {snap.symbol}: liquidationPrice of the position taken over",
+                expected=price, reported=last[2], line=last[0], seq=last[1], kind="position",
+            )
+
+    def on_partial(self, r: dict[str, Any]) -> None:
+        """LIQ-022: a FillOrKill reduction (its fills are executions); INV-NO-FALSE-LIQUIDATION."""
+        snaps = tuple(PositionSnapshot(**s) for s in r["positions"])
+        self.judged_at(r["symbol"], r["mark_price"])
+        record = PartialLiquidation(
+            rule_id="LIQ-022", account_id=r["account_id"], pool=r["pool"], symbol=r["symbol"],
+            mark_price=r["mark_price"], equity=r["equity"], maintenance=r["maintenance"],
+            pool_margin=r["pool_margin"], positions=snaps, close_qty=r["close_qty"], limit_price=r["limit_price"],
+            filled=r["filled"], fills=r["fills"], from_tier=r["from_tier"], to_tier=r["to_tier"],
+            maintenance_after=r["maintenance_after"], makers=r.get("makers", ()),
+        )
+        self.now.waterfall = True
+        self.now.records.append(record)
+        for problem in invariants.check_no_false_liquidation(self.ledger, self.step(waterfall_events=(record,))):
+            self.report("INV-NO-FALSE-LIQUIDATION", problem)
+
+    def on_liquidation_fill(self, r: dict[str, Any]) -> None:
+        """LIQ-024: the liquidation engine's side of a close-out fill; INS-001 fund delta (``--rules``)."""
+        inst = self.instruments[r["symbol"]]
+        self.now.waterfall = True
+        self.now.records.append(LiquidationFill(rule_id="LIQ-024", **r))
+        self.fill(get_close_out_account(r["pending_id"]), inst.symbol, r["qty"], r["price"])
+        if self.rules:
+            expected = compute_fill_delta(inst, -r["qty"], r["price"], r["bankruptcy_price"])
+            if expected != r["fund_delta"]:
+                self.report("INS-001", f"{inst.symbol} close-out {r['pending_id']}: the fund's gain on the fill",
+                            expected=expected, reported=r["fund_delta"])
+
+    def on_adl(self, r: dict[str, Any]) -> None:
+        """ADL-020: both sides closed at the bankruptcy price; INV-ADL-ORDER; ADL-004 haircut (``--rules``)."""
+        fields = {k: v for k, v in r.items() if k in attrs.fields_dict(AdlFill)}
+        fill = AdlFill(rule_id="ADL-020", **fields)
+        inst = self.instruments[fill.symbol]
+        self.judged_at(fill.symbol, fill.mark_price)
+        self.now.waterfall = True
+        self.now.records.append(fill)
+        self.now.adl_lines.setdefault(fill.account_id, self.line)
+        group = self.now.adl_groups.setdefault(fill.pending_id, [])
+        previous = group[-1][1] if group else None
+        group.append((self.line, fill))
+        for problem in invariants.check_adl_order(self.ledger, self.step(waterfall_events=(fill,))):
+            self.report("INV-ADL-ORDER", problem)
+        if previous is not None:
+            pair = self.step(waterfall_events=(previous, fill))
+            for problem in invariants.check_adl_order(self.ledger, pair):
+                if "out of ranking order" in problem:
+                    self.report("INV-ADL-ORDER", problem)
+        self.check_inputs(fill.account_id, fill.symbol, fill.position_qty, fill.position_cost, "the ADL fill")
+        if self.rules:
+            haircut = compute_haircut(inst, fill.close_qty, fill.mark_price, fill.price)
+            if haircut != fill.haircut:
+                self.report("ADL-004", f"account {fill.account_id}: haircut of the ADL fill", expected=haircut,
+                            reported=fill.haircut)
+        self.fill(fill.account_id, fill.symbol, -fill.close_qty, fill.price)
+        self.fill(get_close_out_account(fill.pending_id), fill.symbol, fill.close_qty, fill.price)
+
+    def on_adl_shortfall(self, r: dict[str, Any]) -> None:
+        """ADL-021: no taker left: this instant's waterfall carries over (no equity check at its end)."""
+        del r
+        self.now.incomplete = True
+
+    def step(self, **fields: Any) -> invariants.StepInfo:
+        """A StepInfo for one of the registry's transition checks."""
+        return invariants.StepInfo(**fields)
+
+    # -- the end of an instant ----------------------------------------------------------------------------------
+
+    def close_instant(self) -> None:
+        """Every per-instant check; then a fresh instant."""
+        now, ledger = self.now, self.ledger
+        if now.first_line == 0:
+            self.now = _Instant()
+            return
+        self.result.instants += 1
+        self.kind = "instant"
+        for symbol, line in sorted(now.oi_since.items()):
+            imbalance = invariants.compute_oi_imbalance([ledger.open_interest_sum.get(symbol, 0)])
+            self.report("INV-OI-BALANCE", f"{symbol}: Σ long − Σ short contracts at the end of the instant",
+                        expected=self.oi_base.get(symbol, 0), reported=imbalance, line=line, seq=None,
+                        kind="execution")
+            self.oi_base[symbol] = imbalance
+        for asset, line in sorted(now.gap_since.items()):
+            gap = ledger.conservation_gap(asset)
+            self.report("INV-CONSERVATION", f"{asset}: Σ(wallet − cost) + insurance + fees − net deposits",
+                        expected=self.gap_base.get(asset, 0), reported=gap, line=line, seq=None, kind="record")
+            self.gap_base[asset] = gap
+        for asset, line in sorted(now.held_since.items()):
+            unsettled = ledger.system_wallets.get(asset, 0)
+            self.report(
+                "INV-CONSERVATION",
+                f"{asset}: the liquidation engine's close-out PnL was not settled with the insurance fund",
+                expected=self.held_base.get(asset, 0), reported=unsettled, line=line, seq=None, kind="record",
+            )
+            self.held_base[asset] = unsettled
+        if now.funding:
+            self.close_funding(now)
+        for pending_id, group in now.adl_groups.items():
+            fills = tuple(fill for _, fill in group)
+            for problem in invariants.check_adl_minimal(ledger, self.step(waterfall_events=fills)):
+                self.report("INV-ADL-MINIMAL", f"close-out {pending_id}: {problem}", line=group[0][0], kind="adl")
+        if now.waterfall and not now.incomplete:
+            self.check_equity(now)
+        if now.waterfall:
+            self.check_flat_accounts(now)
+        if self.rules:
+            self.check_unpaid(now)
+            for (account, symbol), (line, seq, qty, cost) in sorted(now.reported.items()):
+                held = ledger.position(account, symbol)
+                off = held.qty != qty or (cost is not None and held.cost != cost)
+                if self.diverges((account, symbol), off):
+                    self.report(
+                        "ACC-003", f"account {account} {symbol}: reported position differs from the log's fills",
+                        expected=f"qty {held.qty} cost {held.cost}", reported=f"qty {qty} cost {cost}",
+                        line=line, seq=seq, kind="position",
+                    )
+        self.now = _Instant()
+
+    def close_funding(self, now: _Instant) -> None:
+        """INV-FUNDING-ZERO-SUM for the instant's funding exchange (named by its first payment)."""
+        by_symbol: dict[str, list[_Payment]] = {}
+        for payment in now.funding:
+            by_symbol.setdefault(payment.symbol, []).append(payment)
+        for symbol, payments in sorted(by_symbol.items()):
+            asset = self.instruments[symbol].settl_currency
+            postings = invariants.FundingPostings(
+                asset=asset, symbol=symbol,
+                wallet_deltas=(*(p.amount for p in payments), now.funding_fund.get(asset, 0)),
+                residue=now.funding_residue.get(asset, 0),
+            )
+            for problem in invariants.check_funding_zero_sum(self.ledger, self.step(funding=(postings,))):
+                self.report("INV-FUNDING-ZERO-SUM", problem, line=payments[0].line, seq=payments[0].seq,
+                            kind="transaction")
+            if symbol not in now.rated:  # waits for its rate (the funding row); an older instant's never came
+                self.pending_payments = [p for p in self.pending_payments if p.symbol != symbol] + payments
+
+    def check_unpaid(self, now: _Instant) -> None:
+        """ACC-002 for the instant's commission-free trades, unless a partial liquidation's FillOrKill made them."""
+        fee_free = {
+            (record.symbol, qty, price)
+            for record in now.records
+            if isinstance(record, PartialLiquidation) and record.filled
+            for qty, price in record.fills
+        }
+        for finding, symbol, qty, price in now.unpaid:
+            if (symbol, qty, price) not in fee_free:
+                self.report(finding.id, finding.message, expected=finding.expected, reported=finding.reported,
+                            line=finding.line, seq=finding.seq, kind=finding.kind)
+
+    def check_flat_accounts(self, now: _Instant) -> None:
+        """INV-FLAT-NO-SOCIAL-LOSS over the accounts the waterfall's instant touched (the registry's check)."""
+        flat = tuple(
+            (account, asset, wallet)
+            for account, wallets in sorted(now.flat_before.items())
+            if wallets is not None and account not in now.traded  # a resting order may make it a holder
+            for asset, wallet in sorted(wallets.items())
+        )
+        if not flat:
+            return
+        step = self.step(waterfall_events=tuple(now.records), flat_before=flat)
+        for problem in invariants.check_flat_no_social_loss(self.ledger, step):
+            match = ACCOUNT.match(problem)
+            account = int(match.group(1)) if match else 0
+            line = now.adl_lines.get(account, now.touched.get(account, now.first_line))
+            self.report("INV-FLAT-NO-SOCIAL-LOSS", problem, line=line, seq=None, kind="record")
+
+    def check_equity(self, now: _Instant) -> None:
+        """INV-NO-NEG-EQUITY-AFTER-ADL once the instant's waterfall completed (the registry's equity kernel)."""
+        ledger = self.ledger
+        # equity moves only with a mark (holders) or a posting (accounts changed since the last check)
+        candidates = sorted(account for account in ledger.holders | self.since_check if account >= 0)
+        self.since_check = set()
+        for account in candidates:
+            positions = ledger.positions(account)
+            if not all(ledger.has_mark(symbol) for symbol in positions):
+                continue
+            for asset in ledger.assets():
+                equity = invariants.compute_account_equity(ledger, account, asset)
+                if equity >= 0:
+                    self.negative_accounts.discard((account, asset))
+                elif (account, asset) not in self.negative_accounts:
+                    self.negative_accounts.add((account, asset))
+                    line = now.negative_since.get(account, now.touched.get(account, now.first_line))
+                    self.report("INV-NO-NEG-EQUITY-AFTER-ADL",
+                                f"account {account} {asset}: equity at mark after the waterfall",
+                                expected=">= 0", reported=equity, line=line, seq=None, kind="record")
+
+    def finish(self) -> AuditResult:
+        """Close the last instant and return what was found."""
+        self.close_instant()
+        self.pending_payments = []
+        return self.result

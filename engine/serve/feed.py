@@ -1,0 +1,124 @@
+"""The default price feed: a shipped scenario's index path, replayed in real time.
+
+``perpspec serve`` with no price source replays the index path of a built-in
+scenario (``calm`` by default) as mark and index updates: step ``k`` of the
+path is applied ``k × step / speed`` after start.  The scenario's instrument
+follows the path itself; every other instrument follows it in proportion
+(its own starting price × path / path[0]), so that all contracts have a mark
+and trade.  At the end of the path the feed holds the last price.
+
+Funding: at BitMEX's funding instants (04:00, 12:00 and 20:00 UTC for an 8-hour interval, FND-012)
+every perpetual gets a ``FundingTick`` at the rate FND-005 computes from the interval's interest
+(FND-002, the instrument's fixed interest or 0.03 % a day) and a premium index of 0: the default
+feed quotes no book, so there is no premium to sample.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Final
+
+from perpspec.engine.core import commands as cmd
+from perpspec.engine.serve.gateway import Gateway
+from perpspec.engine.serve.makers import MarketMaker
+from perpspec.engine.serve.rows import is_settled
+from perpspec.engine.simulation.scenario import generate_index_path, load_scenario
+from perpspec.rules.funding import (
+    compute_funding_rate_e8,
+    compute_interval_interest_e8,
+    compute_next_funding_ms,
+)
+
+log = logging.getLogger("perpspec.serve")
+
+# starting prices in quote units of the instruments that are not the scenario's own
+START_PRICES: Final[Mapping[str, int]] = {"ETHUSD": 3_000}
+DEFAULT_INTEREST_DAILY_E8: Final = 30_000  # 0.03 % a day (BitMEX's fixed interest for XBT/USD)
+FUNDING_OFFSET_MS: Final = 4 * 3_600_000  # the funding grid starts at 04:00 UTC
+WAKE_MS: Final = 1_000  # the feed checks for a due price step or funding instant this often
+
+
+class PriceFeed:
+    """Mark/index updates from a scenario path, for every instrument."""
+
+    def __init__(self, gateway: Gateway, scenario: str = "calm", speed: int = 1, maker: MarketMaker | None = None) -> None:
+        self.gateway = gateway
+        self.maker = maker
+        loaded = load_scenario(scenario)
+        self.symbol = loaded.instrument.symbol
+        self.scale = loaded.instrument.price_scale
+        self.path = generate_index_path(loaded)
+        self.step_ms = max(1, loaded.step_ms // max(1, speed))
+        self.position = 0
+        self.rates: dict[str, int] = {}  # last funding rate per symbol (the change cap's reference)
+        self.next_funding: dict[str, int] = {}
+
+    def prices_at(self, step: int) -> dict[str, int]:
+        """Mark price (price units) of every instrument at ``step`` of the path."""
+        exchange = self.gateway.exchange
+        base = self.path[0]
+        now = self.path[min(step, len(self.path) - 1)]
+        out: dict[str, int] = {}
+        for symbol, inst in sorted(exchange.instruments().items()):
+            if is_settled(exchange, symbol):
+                continue
+            if symbol == self.symbol or symbol.startswith("XBT"):
+                start = base * inst.price_scale // self.scale  # exact: both scales are powers of ten here
+            else:
+                start = START_PRICES.get(symbol, 1_000) * inst.price_scale
+            price = start * now // base  # floor: a display price path, nobody's money depends on the rounding
+            price -= price % inst.tick_size  # onto the tick, downward
+            out[symbol] = max(inst.tick_size, price)
+        return out
+
+    def apply(self, step: int) -> None:
+        for symbol, price in self.prices_at(step).items():
+            events = self.gateway.execute(
+                cmd.PriceUpdate(time_ms=self.gateway.now_ms(), symbol=symbol, mark_price=price, index_price=price)
+            )
+            if events and type(events[-1]).__name__ == "Rejected":
+                log.debug("price update refused: %s", events[-1])
+        if self.maker is not None:
+            self.maker.requote()
+
+    def funding_rate_e8(self, symbol: str) -> int:
+        """FND-005 with the interval's interest and no premium (see the module docstring)."""
+        inst = self.gateway.exchange.instruments()[symbol]
+        daily = DEFAULT_INTEREST_DAILY_E8 if inst.fixed_interest_daily_ppm is None else inst.fixed_interest_daily_ppm * 100
+        interest = compute_interval_interest_e8(daily, inst.funding_interval_ms)
+        return compute_funding_rate_e8(inst, 0, interest, self.rates.get(symbol, 0))
+
+    def fund_if_due(self, now_ms: int) -> list[str]:
+        """A FundingTick for every perpetual whose funding instant has come; the symbols funded."""
+        funded = []
+        exchange = self.gateway.exchange
+        for symbol, inst in sorted(exchange.instruments().items()):
+            if not inst.is_perpetual or inst.funding_interval_ms <= 0 or is_settled(exchange, symbol):
+                continue
+            due = self.next_funding.setdefault(
+                symbol, compute_next_funding_ms(now_ms, inst.funding_interval_ms, FUNDING_OFFSET_MS)
+            )
+            if now_ms < due:
+                continue
+            rate = self.funding_rate_e8(symbol)
+            events = self.gateway.execute(cmd.FundingTick(time_ms=self.gateway.now_ms(), symbol=symbol, rate_e8=rate))
+            if events and type(events[-1]).__name__ == "Accepted":
+                self.rates[symbol] = rate
+                funded.append(symbol)
+            self.next_funding[symbol] = compute_next_funding_ms(now_ms, inst.funding_interval_ms, FUNDING_OFFSET_MS)
+        return funded
+
+    async def run(self) -> None:
+        """Apply step 0 at once, then one step per interval; fund at funding instants (until cancelled)."""
+        started = self.gateway.now_ms()
+        self.apply(0)
+        while True:
+            await asyncio.sleep(WAKE_MS / 1000)
+            now = self.gateway.now_ms()
+            step = min(len(self.path) - 1, (now - started) // self.step_ms)
+            if step > self.position:
+                self.position = step
+                self.apply(step)
+            self.fund_if_due(now)

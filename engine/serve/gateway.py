@@ -1,0 +1,145 @@
+"""The gateway: one sequencer in front of the durable engine.
+
+Every request that changes state becomes one engine command, and
+:meth:`Gateway.execute` is the only way to the engine: it stamps the
+command with the gateway clock, journals it and applies it
+(:class:`~perpspec.engine.durability.recovery.DurableExchange`, one
+``write(2)`` per command, so a command is on disk before its response is
+sent and survives a SIGKILL), then updates the API views and publishes the
+realtime messages.  Handlers run on one asyncio event loop and call
+``execute`` synchronously, so commands from all connections are applied one
+at a time in arrival order.
+
+The clock is the wall clock by default (milliseconds), never behind the
+engine's logical clock; a test can pass its own.  On start the views are
+rebuilt by replaying the journal from its genesis, so order history and
+executions survive a restart exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from perpspec.engine.core import commands as cmd
+from perpspec.engine.core.events import Event, Rejected
+from perpspec.engine.core.exchange import Engine
+from perpspec.engine.durability.journal import SyncPolicy, read_journal
+from perpspec.engine.durability.recovery import (
+    JOURNAL_NAME,
+    DurableExchange,
+    command_codec,
+    genesis_engine,
+)
+from perpspec.engine.serve.hub import Hub
+from perpspec.engine.serve.views import Views
+from perpspec.rules.instrument import Instrument
+
+
+def wall_clock_ms() -> int:
+    """Milliseconds since the epoch (the edge's only clock)."""
+    return time.time_ns() // 1_000_000
+
+
+class Gateway:
+    """The durable engine, the API views and the realtime hub, driven one command at a time."""
+
+    def __init__(
+        self,
+        durable: DurableExchange,
+        views: Views,
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.durable = durable
+        self.views = views
+        self._clock = clock
+        self.hub = Hub(lambda: self.durable.exchange, views, self.now_ms)
+        self.commands = 0
+
+    @classmethod
+    def open(
+        cls,
+        directory: str,
+        *,
+        instruments: dict[str, Instrument] | None = None,
+        policy: SyncPolicy | None = None,
+        snapshot_every: int = 10_000,
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> Gateway:
+        """Open (or create) the store in ``directory``; the views are rebuilt from its journal."""
+        views = Views()
+        journal = os.path.join(directory, JOURNAL_NAME)
+        if os.path.exists(journal):
+            rebuild_views(journal, views)
+        durable, _report = DurableExchange.open(
+            directory,
+            command_codec(),
+            lambda: Engine(instruments),
+            policy=policy or SyncPolicy(group_records=1, fsync="never"),
+            snapshot_every=snapshot_every,
+        )
+        return cls(durable, views, clock)
+
+    @property
+    def exchange(self) -> Engine:
+        return self.durable.exchange
+
+    def now_ms(self) -> int:
+        """The gateway clock: the wall clock, never behind the engine's logical clock."""
+        return max(self._clock(), self.durable.exchange.time_ms)
+
+    def execute(self, command: Any) -> list[Event]:
+        """Journal and apply one command (stamped ``time_ms`` by the caller with :meth:`now_ms`); its events."""
+        events = list(self.durable.submit(command))
+        self.commands += 1
+        self.views.apply(command, events)
+        self.hub.publish(command, events)
+        return events
+
+    def close(self) -> None:
+        self.durable.close()
+
+    # ------------------------------------------------------------------ admin
+    def verify(self, account: int) -> Sequence[Event]:
+        return self.execute(cmd.VerifyAccount(time_ms=self.now_ms(), account=account))
+
+    def deposit(self, account: int, asset: str, amount: int) -> Sequence[Event]:
+        return self.execute(cmd.Deposit(time_ms=self.now_ms(), account=account, asset=asset, amount=amount))
+
+    def set_price(self, symbol: str, mark: int, index: int | None = None) -> Sequence[Event]:
+        return self.execute(cmd.PriceUpdate(time_ms=self.now_ms(), symbol=symbol, mark_price=mark,
+                                            index_price=mark if index is None else index))
+
+    def tick(self) -> Sequence[Event]:
+        """Advance the logical clock to now (fires dead man's switches and Day expiries)."""
+        return self.execute(cmd.TimeTick(time_ms=self.now_ms()))
+
+    def tick_if_due(self) -> bool:
+        """Tick when an armed dead man's switch is due (no traffic must not keep orders alive)."""
+        if self.views.deadlines and min(self.views.deadlines.values()) <= self.now_ms():
+            self.tick()
+            return True
+        return False
+
+
+def last_outcome(events: Sequence[Event]) -> Event | None:
+    """The ``Accepted``/``Rejected`` that ends a command's events."""
+    return events[-1] if events else None
+
+
+def rejection(events: Sequence[Event]) -> Rejected | None:
+    outcome = last_outcome(events)
+    return outcome if isinstance(outcome, Rejected) else None
+
+
+def rebuild_views(journal: str, views: Views) -> None:
+    """Replay the whole journal from its genesis into ``views`` (the commands and their events)."""
+    scan = read_journal(journal)
+    codec = command_codec()
+    codec.use_writer_schema(scan.schema)
+    engine = genesis_engine(scan)
+    for _seq, payload in scan.records:
+        command = codec.decode(payload)
+        views.apply(command, engine.process(command))

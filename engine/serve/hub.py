@@ -1,0 +1,352 @@
+"""The realtime hub: who subscribed to what, and the table messages each command produces.
+
+After every command the gateway hands its events to :meth:`Hub.publish`,
+which turns them into BitMEX table messages (``{"table", "action", "data"}``)
+for the subscribers concerned:
+
+* ``orderBookL2`` / ``orderBookL2_25``: the book as last published is kept per
+  symbol; the new book is diffed against it into ``delete``/``update``/``insert``;
+* ``order``, ``execution``, ``position``, ``margin``: full rows of the
+  subscriber's own account only;
+* ``trade``, ``instrument``, ``funding``, ``liquidation``, ``insurance``: public.
+
+A subscriber is anything with ``account`` (None before auth) and ``send``
+(non-blocking; a slow client's queue overflow closes it, never the server).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Protocol
+
+from perpspec.engine.core import commands as cmd
+from perpspec.engine.core.events import Event, Execution, PositionUpdate, RuleEvent
+from perpspec.engine.core.exchange import Engine
+from perpspec.engine.serve import rows
+from perpspec.engine.serve.units import iso_timestamp, num, price_out
+from perpspec.engine.serve.views import Views
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.parse import format_scaled
+
+PUBLIC_TABLES: Final = frozenset(
+    ("orderBookL2", "orderBookL2_25", "instrument", "trade", "quote", "funding", "insurance", "liquidation")
+)
+PRIVATE_TABLES: Final = frozenset(("order", "execution", "position", "margin", "wallet"))
+SYMBOL_TABLES: Final = frozenset(("orderBookL2", "orderBookL2_25", "quote"))  # need ":SYMBOL"
+KEYS: Final[dict[str, list[str]]] = {
+    "orderBookL2": ["symbol", "id", "side"],
+    "orderBookL2_25": ["symbol", "id", "side"],
+    "instrument": ["symbol"],
+    "order": ["orderID"],
+    "position": ["account", "symbol"],
+    "margin": ["account", "currency"],
+    "wallet": ["account", "currency"],
+    "quote": [],
+    "trade": [],
+    "execution": [],
+    "funding": ["timestamp", "symbol"],
+    "insurance": ["currency", "timestamp"],
+    "liquidation": ["orderID"],
+}
+L2_25: Final = 25
+
+
+class Subscriber(Protocol):
+    account: int | None
+    topics: set[tuple[str, str]]  # (table, symbol or "")
+
+    def send(self, message: dict[str, Any]) -> None: ...
+
+
+Level = tuple[str, int, int]  # (side, size, price units)
+
+
+class Hub:
+    """Subscriptions and the per-symbol book state last published."""
+
+    def __init__(self, exchange: Callable[[], Engine], views: Views, clock: Callable[[], int]) -> None:
+        self._exchange = exchange
+        self.views = views
+        self.clock = clock
+        self.subscribers: list[Subscriber] = []
+        self._books: dict[tuple[str, str], dict[int, Level]] = {}  # (table, symbol) -> id -> level
+
+    @property
+    def exchange(self) -> Engine:
+        return self._exchange()
+
+    def instrument(self, symbol: str) -> Instrument | None:
+        return self.exchange.instruments().get(symbol)
+
+    def symbol_index(self, symbol: str) -> int:
+        return sorted(self.exchange.instruments()).index(symbol)
+
+    # ------------------------------------------------------------------ partials
+    def partial(self, subscriber: Subscriber, table: str, symbol: str) -> dict[str, Any]:
+        """The ``partial`` message for a new subscription (current state; ``filter`` as BitMEX sends it)."""
+        exchange = self.exchange
+        now = self.clock()
+        data: list[dict[str, Any]] = []
+        filter_: dict[str, Any] = {}
+        if symbol:
+            filter_["symbol"] = symbol
+        account = subscriber.account
+        if table in ("orderBookL2", "orderBookL2_25"):
+            inst = self.instrument(symbol)
+            if inst is not None:
+                data = self._book_rows(table, inst, now)
+        elif table == "instrument":
+            data = [rows.instrument_row(exchange, inst, now, self.views)
+                    for s, inst in sorted(exchange.instruments().items()) if not symbol or s == symbol]
+        elif table == "trade":
+            for s in sorted(self.views.trades):
+                if symbol and s != symbol:
+                    continue
+                inst = self.instrument(s)
+                if inst is not None:
+                    data.extend(rows.trade_row(inst, t) for t in list(self.views.trades[s])[-100:])
+        elif table == "quote":
+            inst = self.instrument(symbol)
+            if inst is not None:
+                data = [self._quote_row(inst, now)]
+        elif table == "funding":
+            data = [self.funding_row(t, s, r) for t, s, r in list(self.views.funding)[-100:] if not symbol or s == symbol]
+        elif table == "insurance":
+            data = self.insurance_rows(now)
+        elif table in ("order", "execution", "position", "margin", "wallet") and account is not None:
+            filter_["account"] = account
+            data = self._private_rows(table, account, symbol, now)
+        return {
+            "table": table,
+            "action": "partial",
+            "keys": KEYS.get(table, []),
+            "types": {},
+            "foreignKeys": {},
+            "attributes": {},
+            "filter": filter_,
+            "data": data,
+        }
+
+    def _private_rows(self, table: str, account: int, symbol: str, now: int) -> list[dict[str, Any]]:
+        exchange = self.exchange
+        out: list[dict[str, Any]] = []
+        if table == "order":
+            for record in self.views.account_order_records(account):
+                inst = self.instrument(record.symbol)
+                if inst is not None and record.is_open and (not symbol or record.symbol == symbol):
+                    out.append(rows.order_row(inst, record))
+        elif table == "execution":
+            for execution in list(self.views.executions.get(account, ()))[-100:]:
+                inst = self.instrument(execution.report.symbol)
+                if inst is not None and (not symbol or execution.report.symbol == symbol):
+                    out.append(rows.execution_row(inst, execution))
+        elif table == "position":
+            for s, inst in sorted(exchange.instruments().items()):
+                if (not symbol or s == symbol) and (account, s) in self.views.positions:
+                    out.append(rows.position_row(exchange, self.views, inst, account, now))
+        elif table == "margin":
+            out = [rows.margin_row(exchange, account, currency, now) for currency in exchange.assets()]
+        elif table == "wallet":
+            out = [rows.wallet_row(exchange, account, currency, now) for currency in exchange.assets()]
+        return out
+
+    # ------------------------------------------------------------------ books
+    def _levels(self, table: str, inst: Instrument) -> dict[int, Level]:
+        depth = L2_25 if table == "orderBookL2_25" else rows.MAX_L2_LEVELS
+        bids, asks = rows.book_depth(self.exchange, inst.symbol, depth)
+        index = self.symbol_index(inst.symbol)
+        levels: dict[int, Level] = {}
+        for price, size in asks:
+            levels[rows.l2_id(index, price)] = ("Sell", size, price)
+        for price, size in bids:
+            levels[rows.l2_id(index, price)] = ("Buy", size, price)
+        return levels
+
+    def _book_rows(self, table: str, inst: Instrument, now: int) -> list[dict[str, Any]]:
+        key = (table, inst.symbol)
+        levels = self._books.get(key)
+        if levels is None:
+            levels = self._levels(table, inst)
+            self._books[key] = levels
+        stamp = iso_timestamp(now)
+        ordered = sorted(levels.items(), key=lambda item: -item[1][2])
+        return [self._level_row(inst, level_id, level, stamp) for level_id, level in ordered]
+
+    @staticmethod
+    def _level_row(inst: Instrument, level_id: int, level: Level, stamp: str) -> dict[str, Any]:
+        side, size, price = level
+        return {"symbol": inst.symbol, "id": level_id, "side": side, "size": size,
+                "price": price_out(inst, price), "timestamp": stamp}
+
+    def _book_deltas(self, table: str, inst: Instrument, now: int) -> list[dict[str, Any]]:
+        key = (table, inst.symbol)
+        old = self._books.get(key)
+        if old is None:
+            return []
+        new = self._levels(table, inst)
+        self._books[key] = new
+        stamp = iso_timestamp(now)
+        deletes = [self._level_row(inst, i, old[i], stamp) for i in sorted(old) if i not in new]
+        updates = [self._level_row(inst, i, new[i], stamp) for i in sorted(new) if i in old and old[i] != new[i]]
+        inserts = [self._level_row(inst, i, new[i], stamp) for i in sorted(new) if i not in old]
+        out = []
+        for action, data in (("delete", deletes), ("update", updates), ("insert", inserts)):
+            if data:
+                for row in data:
+                    if action == "delete":
+                        del row["size"]
+                out.append({"table": table, "action": action, "data": data})
+        return out
+
+    # ------------------------------------------------------------------ rows
+    def _quote_row(self, inst: Instrument, now: int) -> dict[str, Any]:
+        bids, asks = rows.book_depth(self.exchange, inst.symbol, 1)
+        return {
+            "timestamp": iso_timestamp(now),
+            "symbol": inst.symbol,
+            "bidSize": bids[0][1] if bids else None,
+            "bidPrice": price_out(inst, bids[0][0]) if bids else None,
+            "askPrice": price_out(inst, asks[0][0]) if asks else None,
+            "askSize": asks[0][1] if asks else None,
+        }
+
+    @staticmethod
+    def funding_row(time_ms: int, symbol: str, rate_e8: int) -> dict[str, Any]:
+        return {
+            "timestamp": iso_timestamp(time_ms),
+            "symbol": symbol,
+            "fundingInterval": "2000-01-01T08:00:00.000Z",
+            "fundingRate": num(format_scaled(rate_e8, 100_000_000)),
+            "fundingRateDaily": num(format_scaled(rate_e8 * 3, 100_000_000)),
+        }
+
+    def insurance_rows(self, now: int) -> list[dict[str, Any]]:
+        exchange = self.exchange
+        return [{"currency": c, "timestamp": iso_timestamp(now), "walletBalance": exchange.insurance(c)}
+                for c in exchange.assets()]
+
+    def liquidation_rows(self, event: RuleEvent) -> list[dict[str, Any]]:
+        """``liquidation`` rows of a waterfall step: a take-over, a partial liquidation or an ADL fill."""
+        record = event.record
+        out: list[dict[str, Any]] = []
+        taken: list[tuple[str, int, int]] = []  # (symbol, signed qty closed, price)
+        if event.kind == "Liquidation":
+            taken = [(t.symbol, t.qty, t.takeover_price) for t in record.taken]
+        elif event.kind == "PartialLiquidation" and record.filled:
+            taken = [(record.symbol, record.close_qty, record.limit_price)]
+        elif event.kind == "AdlFill":
+            taken = [(record.symbol, record.close_qty, record.price)]
+        for number, (symbol, qty, price) in enumerate(taken):
+            inst = self.instrument(symbol)
+            if inst is None or qty == 0:
+                continue
+            out.append({"orderID": f"{event.seq:08x}-0000-4000-9000-{number:012x}", "symbol": symbol,
+                        "side": "Sell" if qty > 0 else "Buy", "price": price_out(inst, price), "leavesQty": abs(qty),
+                        "account": event.account, "kind": event.kind, "ruleID": event.rule_id,
+                        "timestamp": iso_timestamp(event.time_ms)})
+        return out
+
+    # ------------------------------------------------------------------ publish
+    def publish(self, command: object, events: Sequence[Event]) -> None:
+        """Send every subscriber the table messages that this command's events produce."""
+        if not self.subscribers:
+            self._books.clear()  # nobody watches: the next partial reads the book afresh
+            return
+        exchange = self.exchange
+        now = self.clock()
+        symbols, accounts = self.views.touched(events)
+        priced: set[str] = set()
+        if isinstance(command, cmd.PriceUpdate) and isinstance(command.symbol, str):
+            priced.add(command.symbol)
+            symbols.add(command.symbol)
+        public: list[tuple[str, str, dict[str, Any]]] = []  # (table, symbol, message)
+        for symbol in sorted(symbols):
+            inst = self.instrument(symbol)
+            if inst is None:
+                continue
+            for table in ("orderBookL2", "orderBookL2_25"):
+                for message in self._book_deltas(table, inst, now):
+                    public.append((table, symbol, message))
+            if any(isinstance(e, Execution) and e.symbol == symbol and e.exec_type == "Trade" for e in events) \
+                    or symbol in priced:
+                row = rows.instrument_row(exchange, inst, now, self.views)
+                public.append(("instrument", symbol, {"table": "instrument", "action": "update", "data": [row]}))
+                public.append(("quote", symbol, {"table": "quote", "action": "insert", "data": [self._quote_row(inst, now)]}))
+        trades: dict[str, list[dict[str, Any]]] = {}
+        liquidations: list[dict[str, Any]] = []
+        for trade in self.views.new_trades:
+            inst = self.instrument(trade.symbol)
+            if inst is not None:
+                trades.setdefault(trade.symbol, []).append(rows.trade_row(inst, trade))
+        for event in events:
+            if isinstance(event, RuleEvent):
+                liquidations.extend(self.liquidation_rows(event))
+        for symbol, data in trades.items():
+            public.append(("trade", symbol, {"table": "trade", "action": "insert", "data": data}))
+        if liquidations:
+            public.append(("liquidation", "", {"table": "liquidation", "action": "insert", "data": liquidations}))
+        if any(isinstance(e, RuleEvent) and e.kind == "InsuranceMovement" for e in events):
+            public.append(("insurance", "", {"table": "insurance", "action": "insert", "data": self.insurance_rows(now)}))
+        if isinstance(command, cmd.FundingTick) and self.views.funding:
+            t, s, r = self.views.funding[-1]
+            public.append(("funding", s, {"table": "funding", "action": "insert", "data": [self.funding_row(t, s, r)]}))
+        for subscriber in list(self.subscribers):
+            for table, symbol, message in public:
+                if (table, symbol) in subscriber.topics or (table, "") in subscriber.topics:
+                    subscriber.send(message)
+            self._publish_private(subscriber, events, accounts, priced, now)
+
+    def _publish_private(
+        self, subscriber: Subscriber, events: Sequence[Event], accounts: set[int], priced: set[str], now: int
+    ) -> None:
+        account = subscriber.account
+        if account is None:
+            return
+        holds_priced = bool(priced) and any((account, s) in self.views.positions for s in priced)
+        if account not in accounts and not holds_priced:
+            return
+        topics = subscriber.topics
+
+        def wants(table: str, symbol: str) -> bool:  # "order" or "order:XBTUSD" (bitmex-ws scopes by symbol)
+            return (table, "") in topics or (table, symbol) in topics
+
+        mine = [e for e in events if isinstance(e, Execution) and e.account == account]
+        self._send_orders(subscriber, account, mine, wants)
+        if mine and any(table == "execution" for table, _ in topics):
+            recent = list(self.views.executions.get(account, ()))[-len(mine):]
+            data = [rows.execution_row(inst, execution) for execution in recent
+                    if (inst := self.instrument(execution.report.symbol)) is not None
+                    and wants("execution", execution.report.symbol)]
+            if data:
+                subscriber.send({"table": "execution", "action": "insert", "data": data})
+        symbols = {e.symbol for e in events if isinstance(e, PositionUpdate) and e.account == account}
+        symbols |= {s for s in priced if (account, s) in self.views.positions}
+        inserted: list[dict[str, Any]] = []
+        updated: list[dict[str, Any]] = []
+        for symbol in sorted(symbols):
+            inst = self.instrument(symbol)
+            if inst is not None and wants("position", symbol):
+                batch = inserted if (account, symbol) in self.views.new_positions else updated
+                batch.append(rows.position_row(self.exchange, self.views, inst, account, now))
+        for action, batch in (("insert", inserted), ("update", updated)):
+            if batch:  # full rows: ccxt needs homeNotional etc. in every row
+                subscriber.send({"table": "position", "action": action, "data": batch})
+        if ("margin", "") in topics:
+            data = [rows.margin_row(self.exchange, account, currency, now) for currency in self.exchange.assets()]
+            subscriber.send({"table": "margin", "action": "update", "data": data})
+
+    def _send_orders(
+        self, subscriber: Subscriber, account: int, mine: list[Execution], wants: Callable[[str, str], bool]
+    ) -> None:
+        """Full ``order`` rows of the orders these reports touched: ``insert`` when new, else ``update``."""
+        inserted: list[dict[str, Any]] = []
+        updated: list[dict[str, Any]] = []
+        for order_id in dict.fromkeys(e.order_id for e in mine):
+            record = self.views.order_of(account, order_id)
+            inst = self.instrument(record.symbol) if record else None
+            if record is not None and inst is not None and wants("order", record.symbol):
+                batch = inserted if order_id in self.views.new_orders else updated
+                batch.append(rows.order_row(inst, record))
+        for action, batch in (("insert", inserted), ("update", updated)):
+            if batch:  # full rows either way: ccxt 4.5.83 does not merge deltas
+                subscriber.send({"table": "order", "action": action, "data": batch})

@@ -1,0 +1,236 @@
+"""API keys: the key store file, BitMEX's HMAC signature, expiry and replay refusal.
+
+A key belongs to one account and carries permissions (``read``, ``trade``,
+``withdraw``).  The store is one JSON file, written atomically with
+owner-only permissions (0600); the server re-reads it when it changes, so
+``perpspec keys revoke`` takes effect on a running server at its next request.
+
+A request is signed as BitMEX signs it: ``api-signature`` = hex
+HMAC-SHA256(secret, VERB + request-target + api-expires + body), over the raw
+request-target (path and query exactly as sent) and the raw body bytes.  A
+request whose ``api-expires`` is in the past is refused; so is a request
+that changes state (any verb but GET) whose signature was already seen while
+it is still unexpired -- the same bytes sent twice are a replay.  (Identical
+GETs inside one second are normal polling, and a read changes nothing.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from collections.abc import Sequence
+from typing import Final
+
+import attrs
+
+from perpspec.engine.serve.errors import (
+    ACCESS_DENIED,
+    INVALID_API_KEY,
+    KEY_DISABLED,
+    SIGNATURE_NOT_VALID,
+    ApiError,
+)
+
+PERMISSIONS: Final = ("read", "trade", "withdraw")
+ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"  # key ids never start with "-"
+MAX_EXPIRES_AHEAD_S: Final = 86_400  # REST: a signature valid for longer than a day is refused
+REPLAY_CAPACITY: Final = 1_000_000  # signatures remembered at most (each forgotten once expired)
+
+
+class KeyStoreError(Exception):
+    """The key store file is unreadable, malformed, or readable by others."""
+
+
+@attrs.frozen(kw_only=True)
+class ApiKey:
+    """One key: its id (``api-key``), secret, account and permissions."""
+
+    key_id: str
+    secret: str
+    account: int
+    permissions: tuple[str, ...]
+    enabled: bool = True
+
+    def allows(self, permission: str) -> bool:
+        return self.enabled and permission in self.permissions
+
+
+def sign(secret: str, verb: str, target: str, expires: str, body: bytes) -> str:
+    """BitMEX's ``api-signature``: hex HMAC-SHA256 over verb + target + expires + body."""
+    message = verb.encode() + target.encode("latin-1", "replace") + expires.encode() + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+class KeyStore:
+    """The keys of one server, loaded from (and saved to) a JSON file with mode 0600."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._keys: dict[str, ApiKey] = {}
+        self._stamp: tuple[int, int] | None = None
+
+    # ------------------------------------------------------------------ file
+    def load(self) -> None:
+        """Read the file (a missing file is an empty store); refuse one that others can read."""
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            self._keys, self._stamp = {}, None
+            return
+        if info.st_mode & 0o077:
+            raise KeyStoreError(f"{self.path}: key store is readable by others (mode {info.st_mode & 0o777:o}); chmod 600")
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            keys = {}
+            for row in data["keys"]:
+                key = ApiKey(
+                    key_id=str(row["id"]),
+                    secret=str(row["secret"]),
+                    account=int(row["account"]),
+                    permissions=tuple(str(p) for p in row["permissions"]),
+                    enabled=bool(row.get("enabled", True)),
+                )
+                keys[key.key_id] = key
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise KeyStoreError(f"{self.path}: unreadable key store ({error})") from None
+        self._keys = keys
+        self._stamp = (info.st_mtime_ns, info.st_size)
+
+    def refresh(self) -> None:
+        """Reload if the file changed since the last load (a revoked key stops working at once)."""
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            if self._stamp is not None:
+                self._keys, self._stamp = {}, None
+            return
+        if (info.st_mtime_ns, info.st_size) != self._stamp:
+            self.load()
+
+    def save(self) -> None:
+        """Write the store atomically, owner-only."""
+        directory = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(directory, exist_ok=True)
+        rows = [
+            {"id": k.key_id, "secret": k.secret, "account": k.account, "permissions": list(k.permissions), "enabled": k.enabled}
+            for k in sorted(self._keys.values(), key=lambda k: (k.account, k.key_id))
+        ]
+        temporary = f"{self.path}.tmp{os.getpid()}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, json.dumps({"keys": rows}, indent=1).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, self.path)
+        info = os.stat(self.path)
+        self._stamp = (info.st_mtime_ns, info.st_size)
+
+    # ------------------------------------------------------------------ keys
+    def create(self, account: int, permissions: Sequence[str]) -> ApiKey:
+        """A new key for ``account`` (ids and secrets from :mod:`secrets`)."""
+        unknown = [p for p in permissions if p not in PERMISSIONS]
+        if unknown:
+            raise KeyStoreError(f"unknown permission(s) {', '.join(unknown)} (known: {', '.join(PERMISSIONS)})")
+        if account < 0:
+            raise KeyStoreError("account must be a non-negative integer")
+        key = ApiKey(
+            key_id="".join(secrets.choice(ALPHABET) for _ in range(24)),
+            secret="".join(secrets.choice(ALPHABET) for _ in range(48)),
+            account=account,
+            permissions=tuple(p for p in PERMISSIONS if p in permissions),
+        )
+        self._keys[key.key_id] = key
+        return key
+
+    def add(self, key: ApiKey) -> None:
+        self._keys[key.key_id] = key
+
+    def revoke(self, key_id: str) -> bool:
+        """Remove a key; False if there was none."""
+        return self._keys.pop(key_id, None) is not None
+
+    def get(self, key_id: str) -> ApiKey | None:
+        return self._keys.get(key_id)
+
+    def keys(self) -> list[ApiKey]:
+        return sorted(self._keys.values(), key=lambda k: (k.account, k.key_id))
+
+
+class ReplayGuard:
+    """Signatures seen and not yet expired: the same signed mutation twice is refused."""
+
+    def __init__(self, capacity: int = REPLAY_CAPACITY) -> None:
+        self.capacity = capacity
+        self._seen: dict[str, int] = {}  # signature -> expires (s); insertion order = arrival order
+
+    def admit(self, signature: str, expires_s: int, now_s: int) -> bool:
+        """True (and remembered) if ``signature`` is new; False for a replay or a full guard."""
+        if len(self._seen) >= self.capacity:
+            self._forget_expired(now_s)
+            if len(self._seen) >= self.capacity:
+                return False  # fail closed: refuse rather than forget an unexpired signature
+        if signature in self._seen:
+            return False
+        self._seen[signature] = expires_s
+        return True
+
+    def _forget_expired(self, now_s: int) -> None:
+        for signature in [s for s, expires in self._seen.items() if expires < now_s]:
+            del self._seen[signature]
+
+    def prune(self, now_s: int) -> None:
+        """Forget expired signatures (called now and then)."""
+        self._forget_expired(now_s)
+
+
+def authenticate(
+    store: KeyStore,
+    guard: ReplayGuard,
+    *,
+    verb: str,
+    target: str,
+    body: bytes,
+    key_id: str | None,
+    expires: str | None,
+    signature: str | None,
+    now_s: int,
+    replay_check: bool,
+    max_ahead_s: int | None = MAX_EXPIRES_AHEAD_S,
+) -> ApiKey:
+    """The key that signed this request, or the BitMEX refusal (401/403)."""
+    if not key_id:
+        raise ApiError(401, INVALID_API_KEY)
+    key = store.get(key_id)
+    if key is None:
+        raise ApiError(401, INVALID_API_KEY)
+    if not key.enabled:
+        raise ApiError(403, KEY_DISABLED)
+    if not expires or not expires.isdigit() or len(expires) > 15:
+        raise ApiError(401, SIGNATURE_NOT_VALID)
+    expires_s = int(expires)
+    if expires_s > 10**11:  # milliseconds (ccxt.pro's WebSocket auth): compare in seconds
+        expires_s //= 1000
+    if expires_s < now_s:
+        raise ApiError(401, f"This request has expired - `expires` is in the past. Current time: {now_s}")
+    if max_ahead_s is not None and expires_s > now_s + max_ahead_s:
+        raise ApiError(401, f"{SIGNATURE_NOT_VALID} `expires` is more than {max_ahead_s} s in the future")
+    if not signature or len(signature) != 64:
+        raise ApiError(401, SIGNATURE_NOT_VALID)
+    wanted = sign(key.secret, verb, target, expires, body)
+    if not hmac.compare_digest(wanted, signature.lower()):
+        raise ApiError(401, SIGNATURE_NOT_VALID)
+    if replay_check and not guard.admit(wanted, expires_s, now_s):
+        raise ApiError(401, f"{SIGNATURE_NOT_VALID} This request was already received (replay).")
+    return key
+
+
+def require(key: ApiKey, permission: str) -> None:
+    """403 Access Denied unless the key has ``permission``."""
+    if not key.allows(permission):
+        raise ApiError(403, ACCESS_DENIED)

@@ -1,0 +1,66 @@
+"""Rate limits as BitMEX states them: N requests per minute per key (or per IP without a key).
+
+A token bucket per client in integer milli-tokens: full at ``limit``, refilled
+at ``limit`` per 60 s.  :meth:`RateLimiter.take` says whether a request may
+pass and the numbers for BitMEX's headers (``x-ratelimit-limit``,
+``x-ratelimit-remaining``, ``x-ratelimit-reset``: the epoch second at which
+the bucket is full again) or, refused, how long to wait (``Retry-After``).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import attrs
+
+MINUTE_MS: Final = 60_000
+MAX_CLIENTS: Final = 100_000  # buckets kept; the fullest are dropped first when exceeded
+
+
+@attrs.frozen(kw_only=True)
+class Verdict:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_s: int  # epoch second when the bucket is full again
+    retry_after_s: int  # 0 when allowed
+
+    def headers(self) -> dict[str, str]:
+        out = {
+            "x-ratelimit-limit": str(self.limit),
+            "x-ratelimit-remaining": str(self.remaining),
+            "x-ratelimit-reset": str(self.reset_s),
+        }
+        if not self.allowed:
+            out["Retry-After"] = str(self.retry_after_s)
+        return out
+
+
+class RateLimiter:
+    """Token buckets keyed by client (an API key id, or ``ip:<address>``)."""
+
+    def __init__(self, limit_per_minute: int) -> None:
+        self.limit = max(1, limit_per_minute)
+        self._buckets: dict[str, tuple[int, int]] = {}  # client -> (milli-tokens, at ms)
+
+    def take(self, client: str, now_ms: int) -> Verdict:
+        capacity = self.limit * 1000
+        tokens, at = self._buckets.get(client, (capacity, now_ms))
+        elapsed = max(0, now_ms - at)
+        tokens = min(capacity, tokens + elapsed * self.limit * 1000 // MINUTE_MS)  # floor: never more than earned
+        allowed = tokens >= 1000
+        if allowed:
+            tokens -= 1000
+        if len(self._buckets) >= MAX_CLIENTS and client not in self._buckets:
+            self._buckets.clear()  # a flood of fresh clients: start over (each gets a full bucket anyway)
+        self._buckets[client] = (tokens, now_ms)
+        missing = capacity - tokens
+        refill_ms = -(-missing * MINUTE_MS // (self.limit * 1000))  # ceiling: the reset is never early
+        wait_ms = 0 if allowed else -(-(1000 - tokens) * MINUTE_MS // (self.limit * 1000))
+        return Verdict(
+            allowed=allowed,
+            limit=self.limit,
+            remaining=tokens // 1000,
+            reset_s=(now_ms + refill_ms + 999) // 1000,
+            retry_after_s=max(1, (wait_ms + 999) // 1000) if not allowed else 0,
+        )

@@ -1,0 +1,810 @@
+"""REST ``/api/v1``: BitMEX's endpoints over the gateway, one route table.
+
+Every route is a :class:`Route` in :data:`ROUTES` (verb, path, permission,
+handler, parameters); the request pipeline (:func:`handle`) is the same for
+all of them:
+
+1. the raw body is read (size-limited) and kept as bytes for the signature;
+2. a private route (and any request carrying ``api-key``) is authenticated
+   (:func:`perpspec.engine.serve.keys.authenticate`), then permission-checked;
+3. the client's rate limit is charged (headers on every answer, 429 JSON when spent);
+4. parameters are the query (GET) merged with the JSON or form body;
+5. the handler validates and converts at the edge, then asks the gateway to
+   execute one engine command; an engine rejection becomes BitMEX's error.
+
+Nothing raised inside a handler leaves as a stack trace: an unexpected
+exception is logged and answered ``500 {"error": {"message": "Server Error"}}``.
+Every refusal at the edge (parsing, types, auth, limits) happens before any
+command is sent, so it changes nothing; a command that reaches the engine is
+applied whole or rejected whole by the engine (which restores its state on a
+bug of its own) -- a rejected command only advances the logical clock.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable
+from typing import Any, Final
+from urllib.parse import parse_qsl
+
+import attrs
+from aiohttp import web
+
+from perpspec.engine.core import commands as cmd
+from perpspec.engine.core.events import Accepted, Event, Execution, Rejected
+from perpspec.engine.serve import rows
+from perpspec.engine.serve.errors import NOT_FOUND, ApiError, rejection_error
+from perpspec.engine.serve.gateway import Gateway
+from perpspec.engine.serve.keys import ApiKey, KeyStore, KeyStoreError, ReplayGuard, authenticate, require
+from perpspec.engine.serve.ratelimit import RateLimiter
+from perpspec.engine.serve.units import (
+    decode_json,
+    encode_json,
+    iso_timestamp,
+    parse_bool,
+    parse_iso_ms,
+    parse_order_uuid,
+    parse_price,
+    parse_text,
+    parse_units,
+    parse_whole,
+    price_out,
+)
+from perpspec.engine.serve.views import OrderRecord
+from perpspec.rules.instrument import Instrument
+
+log = logging.getLogger("perpspec.serve")
+
+API: Final = "/api/v1"
+MAX_COUNT: Final = 1000
+DEFAULT_COUNT: Final = 100
+MAX_IDS_PER_CANCEL: Final = 100
+
+
+@attrs.frozen(kw_only=True)
+class Param:
+    """One documented parameter (for the Swagger spec)."""
+
+    name: str
+    kind: str  # "string" | "number" | "integer" | "boolean"
+    required: bool = False
+    description: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class Route:
+    verb: str
+    path: str  # under /api/v1
+    tag: str
+    operation: str  # BitMEX operationId suffix: Order.new -> tag "Order", operation "new"
+    permission: str  # "" public, "read", "trade", "withdraw", "admin"
+    handler: Callable[[Context], Any]
+    params: tuple[Param, ...] = ()
+    summary: str = ""
+    many: bool = False  # the answer is a list of rows (Swagger: an array)
+
+
+@attrs.define
+class Context:
+    """One request as a handler sees it."""
+
+    gateway: Gateway
+    key: ApiKey | None
+    params: dict[str, Any]
+
+    @property
+    def account(self) -> int:
+        assert self.key is not None  # private routes only
+        return self.key.account
+
+    def execute(self, command: Any) -> list[Event]:
+        return self.gateway.execute(command)
+
+    def now(self) -> int:
+        return self.gateway.now_ms()
+
+
+@attrs.define
+class ServerConfig:
+    """Limits of one server (all overridable by ``perpspec serve`` options)."""
+
+    rate_limit_per_minute: int = 120  # per API key (BitMEX's figure)
+    ip_rate_limit_per_minute: int = 300  # per IP, unauthenticated requests
+    max_body_bytes: int = 64 * 1024
+    max_ws_connections: int = 1024
+    max_ws_connections_per_ip: int = 64
+    max_ws_subscriptions: int = 100  # topics per connection
+    ws_queue_messages: int = 10_000  # a slower client is disconnected
+    admin_token: str = ""  # empty: admin endpoints refused
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def instrument_of(ctx: Context, name: str = "symbol", required: bool = True) -> Instrument | None:
+    value = ctx.params.get(name)
+    if value is None or value == "":
+        if required:
+            raise ApiError(400, f"'{name}' is required")
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, "Invalid symbol")
+    inst = ctx.gateway.exchange.instruments().get(value)
+    if inst is None:
+        raise ApiError(400, "Invalid symbol")
+    return inst
+
+
+def outcome(events: list[Event]) -> Accepted | Rejected:
+    last = events[-1]
+    assert isinstance(last, Accepted | Rejected)  # every command ends with one
+    return last
+
+
+def check(events: list[Event], currency: str) -> Accepted:
+    """The command's Accepted, or its rejection as BitMEX's error."""
+    result = outcome(events)
+    if isinstance(result, Rejected):
+        raise rejection_error(result, currency)
+    return result
+
+
+def _json_param(value: Any, name: str) -> Any:
+    if isinstance(value, str):
+        if len(value) > 4096:
+            raise ApiError(400, f"'{name}' is too long")
+        try:
+            return decode_json(value.encode())
+        except (ValueError, UnicodeError):
+            raise ApiError(400, f"'{name}' is not valid JSON") from None
+    return value
+
+
+def select(ctx: Context, data: list[dict[str, Any]], *, time_key: str = "timestamp") -> list[dict[str, Any]]:
+    """BitMEX's list parameters: filter, startTime/endTime, reverse, start, count, columns."""
+    params = ctx.params
+    filter_ = _json_param(params.get("filter"), "filter")
+    if filter_ is not None:
+        if not isinstance(filter_, dict):
+            raise ApiError(400, "'filter' must be a JSON object")
+        for name, wanted in filter_.items():
+            if name == "open":
+                is_open = parse_bool(wanted, "'filter.open' must be a boolean")
+                data = [r for r in data if (r.get("ordStatus") in _OPEN) == is_open]
+            elif isinstance(wanted, list):
+                data = [r for r in data if r.get(name) in wanted]
+            else:
+                data = [r for r in data if r.get(name) == wanted]
+    for name, after in (("startTime", True), ("endTime", False)):
+        if params.get(name) not in (None, ""):
+            at = parse_iso_ms(params[name])
+            if at is None:
+                raise ApiError(400, f"'{name}' is not a valid time")
+            stamp = iso_timestamp(at)  # ISO stamps of one format compare as strings
+            data = [r for r in data if isinstance(r.get(time_key), str)
+                    and (r[time_key] >= stamp if after else r[time_key] <= stamp)]
+    reverse = parse_bool(params.get("reverse", False), "'reverse' must be a boolean")
+    if reverse:
+        data = list(reversed(data))
+    start = parse_whole(params.get("start", 0), "'start' must be a non-negative integer")
+    count = parse_whole(params.get("count", DEFAULT_COUNT), "'count' must be a positive integer")
+    if start < 0 or count < 0:
+        raise ApiError(400, "'start' and 'count' must be non-negative")
+    data = data[start : start + min(count or DEFAULT_COUNT, MAX_COUNT)]
+    columns = _json_param(params.get("columns"), "columns")
+    if columns is not None:
+        if isinstance(columns, str):
+            columns = [columns]
+        if not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
+            raise ApiError(400, "'columns' must be a list of names")
+        keep_names = set(columns) | {"symbol", "timestamp", "orderID", "account", "currency"}
+        data = [{k: v for k, v in r.items() if k in keep_names} for r in data]
+    return data
+
+
+_OPEN: Final = frozenset(("New", "PartiallyFilled", "Untriggered", "Triggered"))
+
+
+# ----------------------------------------------------------------------------- public
+
+
+def get_assets(ctx: Context) -> Any:
+    return rows.asset_rows(ctx.gateway.exchange)
+
+
+def get_instruments(ctx: Context) -> Any:
+    exchange = ctx.gateway.exchange
+    symbol = ctx.params.get("symbol")
+    now = ctx.now()
+    data = [rows.instrument_row(exchange, inst, now, ctx.gateway.views)
+            for s, inst in sorted(exchange.instruments().items()) if symbol in (None, "", s)]
+    return select(ctx, data)
+
+
+def get_active(ctx: Context) -> Any:
+    exchange = ctx.gateway.exchange
+    now = ctx.now()
+    return [rows.instrument_row(exchange, inst, now, ctx.gateway.views)
+            for s, inst in sorted(exchange.instruments().items()) if not rows.is_settled(exchange, s)]
+
+
+def get_l2(ctx: Context) -> Any:
+    inst = instrument_of(ctx)
+    assert inst is not None
+    depth = parse_whole(ctx.params.get("depth", 25), "'depth' must be a non-negative integer")
+    if depth < 0:
+        raise ApiError(400, "'depth' must be a non-negative integer")
+    index = sorted(ctx.gateway.exchange.instruments()).index(inst.symbol)
+    return rows.l2_rows(ctx.gateway.exchange, inst, index, depth or rows.MAX_L2_LEVELS, ctx.now())
+
+
+def get_trades(ctx: Context) -> Any:
+    inst = instrument_of(ctx, required=False)
+    views = ctx.gateway.views
+    data: list[dict[str, Any]] = []
+    instruments = ctx.gateway.exchange.instruments()
+    for symbol in sorted(views.trades):
+        if inst is not None and symbol != inst.symbol:
+            continue
+        data.extend(rows.trade_row(instruments[symbol], t) for t in views.trades[symbol])
+    data.sort(key=lambda r: r["timestamp"])
+    return select(ctx, data)
+
+
+def get_funding(ctx: Context) -> Any:
+    inst = instrument_of(ctx, required=False)
+    data = [ctx.gateway.hub.funding_row(t, s, r)
+            for t, s, r in ctx.gateway.views.funding if inst is None or s == inst.symbol]
+    return select(ctx, data)
+
+
+def get_insurance(ctx: Context) -> Any:
+    return select(ctx, ctx.gateway.hub.insurance_rows(ctx.now()))
+
+
+def get_root(ctx: Context) -> Any:
+    return {"name": "perpspec BitMEX-compatible gateway", "version": "1.0.0", "timestamp": ctx.now()}
+
+
+# ----------------------------------------------------------------------------- account
+
+
+def _currency(ctx: Context) -> str | None:
+    currency = ctx.params.get("currency", "XBt")
+    if currency == "all":
+        return None
+    if not isinstance(currency, str) or currency not in ctx.gateway.exchange.assets():
+        raise ApiError(400, "Invalid currency")
+    return currency
+
+
+def get_margin(ctx: Context) -> Any:
+    exchange = ctx.gateway.exchange
+    currency = _currency(ctx)
+    now = ctx.now()
+    if currency is None:
+        return [rows.margin_row(exchange, ctx.account, c, now) for c in exchange.assets()]
+    return rows.margin_row(exchange, ctx.account, currency, now)
+
+
+def get_wallet(ctx: Context) -> Any:
+    exchange = ctx.gateway.exchange
+    currency = _currency(ctx)
+    now = ctx.now()
+    if currency is None:
+        return [rows.wallet_row(exchange, ctx.account, c, now) for c in exchange.assets()]
+    return rows.wallet_row(exchange, ctx.account, currency, now)
+
+
+def get_user(ctx: Context) -> Any:
+    return {"id": ctx.account, "username": f"account-{ctx.account}", "verified": rows.account_exists(
+        ctx.gateway.exchange, ctx.account)}
+
+
+# ----------------------------------------------------------------------------- orders
+
+_PLACE_TEXT: Final = (("side", "side"), ("ordType", "ord_type"), ("timeInForce", "time_in_force"),
+                      ("execInst", "exec_inst"), ("pegPriceType", "peg_price_type"), ("clOrdID", "cl_ord_id"))
+
+
+def _order_fields(ctx: Context, inst: Instrument) -> dict[str, Any]:
+    """PlaceOrder fields from BitMEX's parameters, converted exactly (typed refusals on bad values)."""
+    p = ctx.params
+    fields: dict[str, Any] = {}
+    for name, field in _PLACE_TEXT:
+        if p.get(name) not in (None, ""):
+            fields[field] = parse_text(p[name], f"Invalid {name}", 64)
+    if p.get("orderQty") is not None:
+        fields["order_qty"] = parse_whole(p["orderQty"], "orderQty is invalid")
+    if p.get("simpleOrderQty") is not None:
+        raise ApiError(400, "simpleOrderQty is not supported; send orderQty")
+    if p.get("price") is not None:
+        fields["price"] = parse_price(inst, p["price"])
+    if p.get("stopPx") is not None:
+        fields["stop_px"] = parse_price(inst, p["stopPx"], "Invalid stopPx for ordType")
+    if p.get("pegOffsetValue") is not None:
+        fields["peg_offset_value"] = parse_units(p["pegOffsetValue"], inst.price_scale, "Invalid pegOffsetValue")
+    if p.get("displayQty") is not None:
+        fields["display_qty"] = parse_whole(p["displayQty"], "Invalid displayQty")
+    if p.get("text") is not None:
+        parse_text(p["text"], "Invalid text", 256)
+    return fields
+
+
+def post_order(ctx: Context) -> Any:
+    inst = instrument_of(ctx)
+    assert inst is not None
+    fields = _order_fields(ctx, inst)
+    events = ctx.execute(cmd.PlaceOrder(time_ms=ctx.now(), account=ctx.account, symbol=inst.symbol, **fields))
+    accepted = check(events, inst.settl_currency)
+    record = ctx.gateway.views.order_of(ctx.account, accepted.order_id)
+    if record is None:
+        raise ApiError(503, "Service unavailable")  # an accepted order always has its New report
+    return rows.order_row(inst, record)
+
+
+def _find_order(ctx: Context, order_id: Any, cl_ord_id: Any) -> OrderRecord:
+    views = ctx.gateway.views
+    if order_id not in (None, ""):
+        number = parse_order_uuid(order_id)
+        record = views.order_of(ctx.account, number) if number is not None else None
+    elif cl_ord_id not in (None, ""):
+        record = views.order_by_cl_ord_id(ctx.account, parse_text(cl_ord_id, "Invalid clOrdID", 64))
+    else:
+        raise ApiError(400, "Must specify either orderID or clOrdID")
+    if record is None:
+        raise ApiError(404, NOT_FOUND)
+    return record
+
+
+def put_order(ctx: Context) -> Any:
+    p = ctx.params
+    record = _find_order(ctx, p.get("orderID"), p.get("origClOrdID"))
+    inst = ctx.gateway.exchange.instruments()[record.symbol]
+    if not record.is_open:
+        raise ApiError(400, f"Invalid ordStatus: Unable to amend order due to existing state: {record.ord_status}")
+    fields: dict[str, Any] = {}
+    if p.get("orderQty") is not None:
+        fields["order_qty"] = parse_whole(p["orderQty"], "orderQty is invalid")
+    if p.get("leavesQty") is not None:
+        fields["leaves_qty"] = parse_whole(p["leavesQty"], "Invalid leavesQty")
+    if p.get("price") is not None:
+        fields["price"] = parse_price(inst, p["price"])
+    if p.get("stopPx") is not None:
+        fields["stop_px"] = parse_price(inst, p["stopPx"], "Invalid stopPx for ordType")
+    if p.get("pegOffsetValue") is not None:
+        fields["peg_offset_value"] = parse_units(p["pegOffsetValue"], inst.price_scale, "Invalid pegOffsetValue")
+    events = ctx.execute(cmd.AmendOrder(time_ms=ctx.now(), account=ctx.account, order_id=record.order_id, **fields))
+    check(events, inst.settl_currency)
+    return rows.order_row(inst, record)
+
+
+def _id_list(value: Any, name: str) -> list[Any]:
+    value = _json_param(value, name) if isinstance(value, str) and value.startswith("[") else value
+    ids = value if isinstance(value, list) else [value]
+    if not ids:
+        raise ApiError(400, "Must specify either orderID or clOrdID")
+    if len(ids) > MAX_IDS_PER_CANCEL:
+        raise ApiError(400, f"Too many ids in '{name}' (at most {MAX_IDS_PER_CANCEL})")
+    return ids
+
+
+def delete_order(ctx: Context) -> Any:
+    p = ctx.params
+    if p.get("orderID") not in (None, ""):
+        targets = [(i, None) for i in _id_list(p["orderID"], "orderID")]
+    elif p.get("clOrdID") not in (None, ""):
+        targets = [(None, c) for c in _id_list(p["clOrdID"], "clOrdID")]
+    else:
+        raise ApiError(400, "Must specify either orderID or clOrdID")
+    out = []
+    for order_id, cl_ord_id in targets:
+        record = _find_order(ctx, order_id, cl_ord_id)
+        inst = ctx.gateway.exchange.instruments()[record.symbol]
+        if not record.is_open:
+            row = rows.order_row(inst, record)
+            row["error"] = f"Unable to cancel order due to existing state: {record.ord_status}"
+            out.append(row)
+            continue
+        events = ctx.execute(cmd.CancelOrder(time_ms=ctx.now(), account=ctx.account, order_id=record.order_id))
+        result = outcome(events)
+        row = rows.order_row(inst, record)
+        if isinstance(result, Rejected):
+            row["error"] = rejection_error(result, inst.settl_currency).message
+        out.append(row)
+    return out
+
+
+def delete_all(ctx: Context) -> Any:
+    inst = instrument_of(ctx, required=False)
+    side = None
+    filter_ = _json_param(ctx.params.get("filter"), "filter")
+    if filter_ is not None and not (isinstance(filter_, dict) and set(filter_) <= {"side"}):
+        raise ApiError(400, "'filter' must be a JSON object naming at most 'side'")
+    if filter_ and filter_.get("side") is not None:
+        side = parse_text(filter_["side"], "Invalid side", 8)
+    events = ctx.execute(cmd.CancelAll(time_ms=ctx.now(), account=ctx.account,
+                                       symbol=inst.symbol if inst else None, side=side))
+    check(events, inst.settl_currency if inst else "XBt")
+    return _changed_orders(ctx, events)
+
+
+def _changed_orders(ctx: Context, events: list[Event]) -> list[dict[str, Any]]:
+    out = []
+    seen: set[int] = set()
+    for event in events:
+        if isinstance(event, Execution) and event.account == ctx.account and event.order_id not in seen:
+            seen.add(event.order_id)
+            record = ctx.gateway.views.order_of(ctx.account, event.order_id)
+            if record is not None:
+                out.append(rows.order_row(ctx.gateway.exchange.instruments()[record.symbol], record))
+    return out
+
+
+def post_cancel_all_after(ctx: Context) -> Any:
+    timeout = parse_whole(ctx.params.get("timeout"), "'timeout' must be a non-negative integer of milliseconds")
+    if timeout < 0 or timeout > 7 * 86_400_000:
+        raise ApiError(400, "'timeout' must be between 0 and one week of milliseconds")
+    now = ctx.now()
+    events = ctx.execute(cmd.CancelAllAfter(time_ms=now, account=ctx.account, timeout_ms=timeout))
+    check(events, "XBt")
+    return {"now": iso_timestamp(now), "cancelTime": iso_timestamp(now + timeout) if timeout else None}
+
+
+def get_orders(ctx: Context) -> Any:
+    inst = instrument_of(ctx, required=False)
+    instruments = ctx.gateway.exchange.instruments()
+    data = [rows.order_row(instruments[r.symbol], r) for r in ctx.gateway.views.account_order_records(ctx.account)
+            if inst is None or r.symbol == inst.symbol]
+    return select(ctx, data)
+
+
+def get_executions(ctx: Context, trades_only: bool = False) -> Any:
+    inst = instrument_of(ctx, required=False)
+    instruments = ctx.gateway.exchange.instruments()
+    data = [rows.execution_row(instruments[e.report.symbol], e)
+            for e in ctx.gateway.views.executions.get(ctx.account, ())
+            if (inst is None or e.report.symbol == inst.symbol) and (not trades_only or e.report.exec_type == "Trade")]
+    return select(ctx, data)
+
+
+def get_trade_history(ctx: Context) -> Any:
+    return get_executions(ctx, trades_only=True)
+
+
+# ----------------------------------------------------------------------------- positions
+
+
+def get_positions(ctx: Context) -> Any:
+    exchange = ctx.gateway.exchange
+    now = ctx.now()
+    held = exchange.positions(ctx.account) if rows.account_exists(exchange, ctx.account) else {}
+    data = [rows.position_row(exchange, ctx.gateway.views, inst, ctx.account, now)
+            for s, inst in sorted(exchange.instruments().items())
+            if s in held or (ctx.account, s) in ctx.gateway.views.positions]
+    return select(ctx, data)
+
+
+def _position_answer(ctx: Context, inst: Instrument, events: list[Event]) -> Any:
+    check(events, inst.settl_currency)
+    return rows.position_row(ctx.gateway.exchange, ctx.gateway.views, inst, ctx.account, ctx.now())
+
+
+def post_leverage(ctx: Context) -> Any:
+    inst = instrument_of(ctx)
+    assert inst is not None
+    hundredths = parse_units(ctx.params.get("leverage"), 100, "Invalid leverage")
+    command = cmd.SetLeverage(time_ms=ctx.now(), account=ctx.account, symbol=inst.symbol, leverage_hundredths=hundredths)
+    return _position_answer(ctx, inst, ctx.execute(command))
+
+
+def post_isolate(ctx: Context) -> Any:
+    inst = instrument_of(ctx)
+    assert inst is not None
+    enabled = parse_bool(ctx.params.get("enabled", True), "'enabled' must be a boolean")
+    command = cmd.Isolate(time_ms=ctx.now(), account=ctx.account, symbol=inst.symbol, enabled=enabled)
+    return _position_answer(ctx, inst, ctx.execute(command))
+
+
+def post_transfer_margin(ctx: Context) -> Any:
+    inst = instrument_of(ctx)
+    assert inst is not None
+    amount = parse_whole(ctx.params.get("amount"), "Invalid amount")
+    command = cmd.TransferMargin(time_ms=ctx.now(), account=ctx.account, symbol=inst.symbol, amount=amount)
+    return _position_answer(ctx, inst, ctx.execute(command))
+
+
+def post_risk_limit(ctx: Context) -> Any:
+    inst = instrument_of(ctx)
+    assert inst is not None
+    limit = parse_whole(ctx.params.get("riskLimit"), "Invalid riskLimit")
+    command = cmd.SetRiskLimit(time_ms=ctx.now(), account=ctx.account, symbol=inst.symbol, risk_limit=limit)
+    return _position_answer(ctx, inst, ctx.execute(command))
+
+
+# ----------------------------------------------------------------------------- admin
+
+
+def _admin_account(ctx: Context) -> int:
+    account = parse_whole(ctx.params.get("account"), "'account' must be a non-negative integer")
+    if account < 0:
+        raise ApiError(400, "'account' must be a non-negative integer")
+    return account
+
+
+def post_withdrawal(ctx: Context) -> Any:
+    """``POST /user/requestWithdrawal``: the amount leaves the account at once (no address book, no 2FA)."""
+    currency = ctx.params.get("currency")
+    if not isinstance(currency, str) or currency not in ctx.gateway.exchange.assets():
+        raise ApiError(400, "Invalid currency")
+    amount = parse_whole(ctx.params.get("amount"), "Invalid amount")
+    if amount <= 0:
+        raise ApiError(400, "Invalid amount")
+    now = ctx.now()
+    events = ctx.execute(cmd.Withdraw(time_ms=now, account=ctx.account, asset=currency, amount=amount))
+    accepted = check(events, currency)
+    return {"transactID": f"{accepted.seq:08x}-0000-4000-a000-000000000000", "account": ctx.account,
+            "currency": currency, "transactType": "Withdrawal", "amount": -amount, "transactStatus": "Completed",
+            "timestamp": iso_timestamp(now)}
+
+
+def get_settlements(ctx: Context) -> Any:
+    instruments = ctx.gateway.exchange.instruments()
+    symbol = ctx.params.get("symbol")
+    data = [{"timestamp": iso_timestamp(t), "symbol": s, "settlementType": "Settlement",
+             "settledPrice": price_out(instruments[s], price)}
+            for t, s, price in ctx.gateway.views.settlements if symbol in (None, "", s) and s in instruments]
+    return select(ctx, data)
+
+
+def admin_verify(ctx: Context) -> Any:
+    account = _admin_account(ctx)
+    events = ctx.execute(cmd.VerifyAccount(time_ms=ctx.now(), account=account))
+    check(events, "XBt")
+    return {"account": account, "verified": True}
+
+
+def admin_deposit(ctx: Context) -> Any:
+    account = _admin_account(ctx)
+    currency = ctx.params.get("currency")
+    if currency not in ctx.gateway.exchange.assets():
+        raise ApiError(400, "Invalid currency")
+    amount = parse_whole(ctx.params.get("amount"), "Invalid amount")
+    events = ctx.execute(cmd.Deposit(time_ms=ctx.now(), account=account, asset=str(currency), amount=amount))
+    check(events, str(currency))
+    return rows.wallet_row(ctx.gateway.exchange, account, str(currency), ctx.now())
+
+
+def admin_price(ctx: Context) -> Any:
+    inst = instrument_of(ctx)
+    assert inst is not None
+    mark = parse_price(inst, ctx.params.get("markPrice"), "Invalid markPrice")
+    index = ctx.params.get("indexPrice")
+    index_units = parse_price(inst, index, "Invalid indexPrice") if index is not None else mark
+    command = cmd.PriceUpdate(time_ms=ctx.now(), symbol=inst.symbol, mark_price=mark, index_price=index_units)
+    check(ctx.execute(command), inst.settl_currency)
+    return rows.instrument_row(ctx.gateway.exchange, inst, ctx.now(), ctx.gateway.views)
+
+
+def admin_state(ctx: Context) -> Any:
+    durable = ctx.gateway.durable
+    return {"stateHash": ctx.gateway.exchange.state_hash(), "committedSeq": durable.committed_seq,
+            "commands": ctx.gateway.commands}
+
+
+# ----------------------------------------------------------------------------- the table
+
+_S = "string"
+_N = "number"
+_I = "integer"
+_B = "boolean"
+_LIST_PARAMS = (Param(name="filter", kind=_S, description="JSON object of field equalities"),
+                Param(name="columns", kind=_S), Param(name="count", kind=_N), Param(name="start", kind=_N),
+                Param(name="reverse", kind=_B), Param(name="startTime", kind=_S), Param(name="endTime", kind=_S))
+_SYMBOL = Param(name="symbol", kind=_S)
+_SYMBOL_REQ = Param(name="symbol", kind=_S, required=True)
+
+ROUTES: Final[tuple[Route, ...]] = (
+    Route(verb="GET", path="", tag="Announcement", operation="root", permission="", handler=get_root),
+    Route(verb="GET", path="/wallet/assets", tag="Wallet", operation="getAssetsConfig", permission="", handler=get_assets, many=True),
+    Route(verb="GET", path="/instrument", tag="Instrument", operation="get", permission="", handler=get_instruments,
+          params=(_SYMBOL, *_LIST_PARAMS), many=True),
+    Route(verb="GET", path="/instrument/active", tag="Instrument", operation="getActive", permission="", handler=get_active, many=True),
+    Route(verb="GET", path="/instrument/activeAndIndices", tag="Instrument", operation="getActiveAndIndices",
+          permission="", handler=get_active, many=True),
+    Route(verb="GET", path="/orderBook/L2", tag="OrderBook", operation="getL2", permission="", handler=get_l2,
+          params=(_SYMBOL_REQ, Param(name="depth", kind=_N)), many=True),
+    Route(verb="GET", path="/trade", tag="Trade", operation="get", permission="", handler=get_trades,
+          params=(_SYMBOL, *_LIST_PARAMS), many=True),
+    Route(verb="GET", path="/funding", tag="Funding", operation="get", permission="", handler=get_funding,
+          params=(_SYMBOL, *_LIST_PARAMS), many=True),
+    Route(verb="GET", path="/insurance", tag="Insurance", operation="get", permission="", handler=get_insurance,
+          params=_LIST_PARAMS, many=True),
+    Route(verb="GET", path="/user", tag="User", operation="get", permission="read", handler=get_user),
+    Route(verb="GET", path="/user/margin", tag="User", operation="getMargin", permission="read", handler=get_margin,
+          params=(Param(name="currency", kind=_S),)),
+    Route(verb="POST", path="/user/requestWithdrawal", tag="User", operation="requestWithdrawal",
+          permission="withdraw", handler=post_withdrawal,
+          params=(Param(name="currency", kind=_S, required=True), Param(name="amount", kind=_I, required=True),
+                  Param(name="address", kind=_S))),
+    Route(verb="GET", path="/settlement", tag="Settlement", operation="get", permission="", handler=get_settlements,
+          params=(_SYMBOL, *_LIST_PARAMS), many=True),
+    Route(verb="GET", path="/user/wallet", tag="User", operation="getWallet", permission="read", handler=get_wallet,
+          params=(Param(name="currency", kind=_S),)),
+    Route(verb="GET", path="/order", tag="Order", operation="getOrders", permission="read", handler=get_orders,
+          params=(_SYMBOL, *_LIST_PARAMS), many=True),
+    Route(verb="POST", path="/order", tag="Order", operation="new", permission="trade", handler=post_order,
+          params=(_SYMBOL_REQ, Param(name="side", kind=_S), Param(name="orderQty", kind=_I), Param(name="price", kind=_N),
+                  Param(name="displayQty", kind=_I), Param(name="stopPx", kind=_N), Param(name="clOrdID", kind=_S),
+                  Param(name="pegOffsetValue", kind=_N), Param(name="pegPriceType", kind=_S),
+                  Param(name="ordType", kind=_S), Param(name="timeInForce", kind=_S), Param(name="execInst", kind=_S),
+                  Param(name="text", kind=_S))),
+    Route(verb="PUT", path="/order", tag="Order", operation="amend", permission="trade", handler=put_order,
+          params=(Param(name="orderID", kind=_S), Param(name="origClOrdID", kind=_S), Param(name="orderQty", kind=_I),
+                  Param(name="leavesQty", kind=_I), Param(name="price", kind=_N), Param(name="stopPx", kind=_N),
+                  Param(name="pegOffsetValue", kind=_N), Param(name="text", kind=_S))),
+    Route(verb="DELETE", path="/order", tag="Order", operation="cancel", permission="trade", handler=delete_order,
+          params=(Param(name="orderID", kind=_S), Param(name="clOrdID", kind=_S), Param(name="text", kind=_S)), many=True),
+    Route(verb="DELETE", path="/order/all", tag="Order", operation="cancelAll", permission="trade", handler=delete_all,
+          params=(_SYMBOL, Param(name="filter", kind=_S), Param(name="text", kind=_S)), many=True),
+    Route(verb="POST", path="/order/cancelAllAfter", tag="Order", operation="cancelAllAfter", permission="trade",
+          handler=post_cancel_all_after, params=(Param(name="timeout", kind=_N, required=True),)),
+    Route(verb="GET", path="/execution", tag="Execution", operation="get", permission="read", handler=get_executions,
+          params=(_SYMBOL, *_LIST_PARAMS), many=True),
+    Route(verb="GET", path="/execution/tradeHistory", tag="Execution", operation="getTradeHistory", permission="read",
+          handler=get_trade_history, params=(_SYMBOL, *_LIST_PARAMS), many=True),
+    Route(verb="GET", path="/position", tag="Position", operation="get", permission="read", handler=get_positions,
+          params=_LIST_PARAMS, many=True),
+    Route(verb="POST", path="/position/leverage", tag="Position", operation="updateLeverage", permission="trade",
+          handler=post_leverage, params=(_SYMBOL_REQ, Param(name="leverage", kind=_N, required=True))),
+    Route(verb="POST", path="/position/isolate", tag="Position", operation="isolateMargin", permission="trade",
+          handler=post_isolate, params=(_SYMBOL_REQ, Param(name="enabled", kind=_B))),
+    Route(verb="POST", path="/position/transferMargin", tag="Position", operation="transferIsolatedMargin",
+          permission="trade", handler=post_transfer_margin,
+          params=(_SYMBOL_REQ, Param(name="amount", kind=_N, required=True))),
+    Route(verb="POST", path="/position/riskLimit", tag="Position", operation="updateRiskLimit", permission="trade",
+          handler=post_risk_limit, params=(_SYMBOL_REQ, Param(name="riskLimit", kind=_N, required=True))),
+    Route(verb="POST", path="/admin/verify", tag="Admin", operation="verify", permission="admin", handler=admin_verify,
+          params=(Param(name="account", kind=_I, required=True),)),
+    Route(verb="POST", path="/admin/deposit", tag="Admin", operation="deposit", permission="admin", handler=admin_deposit,
+          params=(Param(name="account", kind=_I, required=True), Param(name="currency", kind=_S, required=True),
+                  Param(name="amount", kind=_I, required=True))),
+    Route(verb="POST", path="/admin/price", tag="Admin", operation="price", permission="admin", handler=admin_price,
+          params=(_SYMBOL_REQ, Param(name="markPrice", kind=_N, required=True), Param(name="indexPrice", kind=_N))),
+    Route(verb="GET", path="/admin/state", tag="Admin", operation="state", permission="admin", handler=admin_state),
+)
+
+ROUTE_MAP: Final[dict[tuple[str, str], Route]] = {(r.verb, API + r.path): r for r in ROUTES}
+
+
+# ----------------------------------------------------------------------------- the pipeline
+
+
+@attrs.define
+class Server:
+    """What every request needs: the gateway, keys, replay guard, limits."""
+
+    gateway: Gateway
+    keys: KeyStore
+    config: ServerConfig
+    guard: ReplayGuard = attrs.field(factory=ReplayGuard)
+    connections: set[Any] = attrs.field(factory=set)  # the open realtime connections
+    key_limiter: RateLimiter = attrs.field(init=False)
+    ip_limiter: RateLimiter = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.key_limiter = RateLimiter(self.config.rate_limit_per_minute)
+        self.ip_limiter = RateLimiter(self.config.ip_rate_limit_per_minute)
+
+
+SERVER: Final = web.AppKey("server", Server)
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(text=encode_json(data), status=status, content_type="application/json", headers=headers)
+
+
+def error_response(error: ApiError, headers: dict[str, str] | None = None) -> web.Response:
+    return json_response(error.body(), error.status, headers)
+
+
+def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    """JSON object or form fields; anything else is a 400 with BitMEX's shape."""
+    if not raw.strip():
+        return {}
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        try:
+            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=True, max_num_fields=200)
+        except (ValueError, UnicodeError):
+            raise ApiError(400, "Malformed form body") from None
+        return _merge_pairs(pairs)
+    try:
+        body = decode_json(raw)
+    except (ValueError, UnicodeError, RecursionError):
+        raise ApiError(400, "Malformed JSON body") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "The JSON body must be an object")
+    return body
+
+
+def _merge_pairs(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        out[name] = value
+    return out
+
+
+async def handle(request: web.Request) -> web.StreamResponse:
+    """The one REST handler: route, read, authenticate, limit, parse, run."""
+    server = request.app[SERVER]
+    rate_headers: dict[str, str] = {}
+    try:
+        route = ROUTE_MAP.get((request.method, request.path.rstrip("/") if request.path != API else API))
+        if route is None:
+            known = any(path == request.path for _, path in ROUTE_MAP)
+            raise ApiError(405 if known else 404, "Method Not Allowed" if known else NOT_FOUND)
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise ApiError(413, f"Request body larger than {server.config.max_body_bytes} bytes", "HTTPError") from None
+        gateway = server.gateway
+        now_ms = gateway.now_ms()
+        key: ApiKey | None = None
+        if route.permission == "admin":
+            token = request.headers.get("x-admin-token", "")
+            if not server.config.admin_token or not _same(token, server.config.admin_token):
+                raise ApiError(403, "Access Denied")
+        elif route.permission or request.headers.get("api-key"):
+            try:
+                server.keys.refresh()
+            except KeyStoreError as error:
+                log.error("key store: %s", error)
+                raise ApiError(503, "Service unavailable") from None
+            try:
+                key = authenticate(
+                    server.keys, server.guard,
+                    verb=request.method, target=request.raw_path, body=raw,
+                    key_id=request.headers.get("api-key"), expires=request.headers.get("api-expires"),
+                    signature=request.headers.get("api-signature"), now_s=now_ms // 1000,
+                    replay_check=request.method != "GET",
+                )
+            except ApiError:
+                # a refused signature costs its IP a request: guessing is rate-limited like everything else
+                verdict = server.ip_limiter.take(f"ip:{request.remote}", now_ms)
+                if not verdict.allowed:
+                    rate_headers = verdict.headers()
+                    raise ApiError(429, f"Rate limit exceeded, retry in {verdict.retry_after_s} seconds.",
+                                   "RateLimitError") from None
+                raise
+            if route.permission:
+                require(key, route.permission)
+        limiter = server.key_limiter if key is not None else server.ip_limiter
+        verdict = limiter.take(key.key_id if key is not None else f"ip:{request.remote}", now_ms)
+        rate_headers = verdict.headers()
+        if not verdict.allowed:
+            raise ApiError(429, f"Rate limit exceeded, retry in {verdict.retry_after_s} seconds.", "RateLimitError")
+        params: dict[str, Any] = dict(request.query)
+        if request.method != "GET":
+            params.update(parse_body(raw, request.headers.get("Content-Type", "application/json")))
+        fmt = params.pop("_format", "json")
+        if fmt != "json":
+            raise ApiError(400, "Only _format=json is supported")
+        data = route.handler(Context(gateway=gateway, key=key, params=params))
+        return json_response(data, headers=rate_headers)
+    except ApiError as error:
+        return error_response(error, rate_headers)
+    except Exception:  # never a stack trace to the client
+        log.exception("internal error on %s %s", request.method, request.path)
+        return error_response(ApiError(500, "Server Error"), rate_headers)
+
+
+def _same(given: str, wanted: str) -> bool:
+    return hmac.compare_digest(given.encode(), wanted.encode())
+
+
+def add_routes(app: web.Application) -> None:
+    """Mount the REST table (every verb on every path goes through :func:`handle`)."""
+    app.router.add_route("*", API + "{tail:.*}", handle)
+    app.router.add_route("*", API, handle)
+

@@ -1,0 +1,441 @@
+"""BitMEX rows (``Instrument``, ``Order``, ``Execution``, ``Position``, ``Margin``, ``OrderBookL2``...).
+
+Each builder reads the engine's public view (``wallet``, ``mark_price``,
+``margin_setting``...) and the gateway's :class:`~perpspec.engine.serve.views.Views`,
+computes every margin figure with the rules (:func:`compute_position_margin`,
+MRG-020; the account's MRG-050 record) and converts units only here, at the edge
+(:mod:`perpspec.engine.serve.units`).  Field names are BitMEX's; rows are
+*full* rows (ccxt 4.5.83 does not merge WebSocket deltas, reference §7).
+
+The reads the engine has no public method for -- an account's MRG-050 record,
+a book's L2 depth, last and index prices, settled contracts -- go through
+:func:`account_margin`, :func:`book_depth`, :func:`last_and_index` and
+:func:`is_settled`, the only places in the gateway that know the engine's
+attribute names.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from perpspec.engine.core.exchange import Engine
+from perpspec.engine.serve.units import (
+    CURRENCY_ASSET,
+    currency_scale,
+    hundredths_out,
+    iso_timestamp,
+    num,
+    order_uuid,
+    ppm_out,
+    price_out,
+    ratio_out,
+    seq_uuid,
+)
+from perpspec.engine.serve.views import ExecutionRecord, OrderRecord, PublicTrade, Views
+from perpspec.rules.adl import compute_deleverage_indicators
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument import ContractKind, Instrument
+from perpspec.rules.margin import AccountMargin, compute_account_margin, compute_position_margin
+from perpspec.rules.num import PPM
+from perpspec.rules.parse import format_scaled
+from perpspec.rules.position import Position
+
+L2_ID_BASE: Final = 10**12  # orderBookL2 id = (symbol index + 1) * base - price units (unique per price)
+MAX_L2_LEVELS: Final = 1_000  # per side, the most any L2 read returns
+
+
+# ----------------------------------------------------------------------------- engine reads
+
+
+def account_margin(exchange: Engine, account: int, asset: str) -> AccountMargin:
+    """MRG-050 for ``account`` in ``asset`` (the engine's own computation; zeros for an unknown account)."""
+    accounts: dict[int, Any] = getattr(exchange, "accounts", {})
+    record = accounts.get(account)
+    if record is None:
+        return compute_account_margin(0, (), 0)
+    compute = getattr(exchange, "_account_margin")  # noqa: B009 - the engine keeps MRG-050 private
+    result: AccountMargin = compute(record, asset)
+    return result
+
+
+def book_depth(exchange: Engine, symbol: str, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(bids, asks) as ``(price units, contracts)``, best first, at most ``levels`` each (displayed size only)."""
+    books: dict[str, Any] = getattr(exchange, "books", {})
+    book = books.get(symbol)
+    if book is None:
+        return [], []
+    return book.depth(True, levels), book.depth(False, levels)
+
+
+def account_exists(exchange: Engine, account: int) -> bool:
+    return account in exchange.account_ids()
+
+
+def deleverage_percentile_ppm(exchange: Engine, views: Views, inst: Instrument, account: int, qty: int) -> int | None:
+    """ADL-007: the position's place in its side's ADL queue (1_000_000 = deleveraged first), or None when flat.
+
+    The candidates are the engine's own ADL rows (the waterfall's inputs); computed once per
+    engine state and side, then read for every position row of that side.
+    """
+    if qty == 0:
+        return None
+    longs = qty > 0
+    seq: int = getattr(exchange, "seq", 0)
+    key = (seq, inst.symbol, longs)
+    table = views.adl_cache.get(key)
+    if table is None:
+        holders: dict[str, dict[int, None]] = getattr(exchange, "holders", {})
+        row_of = getattr(exchange, "_adl_row")  # noqa: B009 - the engine keeps the ADL inputs private
+        candidates = [c for a in holders.get(inst.symbol, {}) if (c := row_of(inst, longs, a)) is not None]
+        table = {i.account_id: i.percentile_ppm for i in compute_deleverage_indicators(candidates)}
+        if len(views.adl_cache) > 64:
+            views.adl_cache.clear()  # older engine states are never asked again
+        views.adl_cache[key] = table
+    return table.get(account)
+
+
+def is_settled(exchange: Engine, symbol: str) -> bool:
+    """True once a dated future has settled (no more orders, no mark updates)."""
+    settled: dict[str, int] = getattr(exchange, "settled", {})
+    return symbol in settled
+
+
+def last_and_index(exchange: Engine, symbol: str) -> tuple[int, int]:
+    """(last trade price, index price) in price units, 0 when none yet."""
+    last: dict[str, int] = getattr(exchange, "last_prices", {})
+    index: dict[str, int] = getattr(exchange, "index_prices", {})
+    return last.get(symbol, 0), index.get(symbol, 0)
+
+
+# ----------------------------------------------------------------------------- instruments
+
+
+def underlying_of(inst: Instrument) -> str:
+    """BitMEX ``underlying`` (XBTUSD, XBTUSDT, XBTZ26 -> XBT; ETHUSD -> ETH)."""
+    if inst.kind is ContractKind.SPOT and inst.base_currency:
+        return CURRENCY_ASSET.get(inst.base_currency, inst.base_currency)
+    if inst.symbol.endswith(inst.quote_currency) and len(inst.symbol) > len(inst.quote_currency):
+        return inst.symbol[: -len(inst.quote_currency)]
+    if inst.is_inverse:
+        return CURRENCY_ASSET.get(inst.settl_currency, inst.settl_currency)
+    return inst.symbol[:3]
+
+
+def typ_of(inst: Instrument) -> str:
+    """BitMEX ``typ``: FFWCSX perpetual, FFCCSX dated future, IFXXXP spot."""
+    if inst.kind is ContractKind.SPOT:
+        return "IFXXXP"
+    return "FFWCSX" if inst.is_perpetual else "FFCCSX"
+
+
+def position_multiplier(inst: Instrument) -> int | None:
+    """``underlyingToPositionMultiplier`` of a linear contract (XBTUSDT: 1e6), else None."""
+    if inst.kind is not ContractKind.LINEAR:
+        return None
+    coin = 10 ** currency_scale(inst.settl_currency)
+    return coin // inst.multiplier if inst.multiplier > 0 and coin % inst.multiplier == 0 else None
+
+
+def instrument_row(exchange: Engine, inst: Instrument, time_ms: int, views: Views | None = None) -> dict[str, Any]:
+    """``GET /instrument`` row."""
+    symbol = inst.symbol
+    mark = exchange.mark_price(symbol)
+    bids, asks = book_depth(exchange, symbol, 1)
+    underlying = underlying_of(inst)
+    last, index = last_and_index(exchange, symbol)
+    funding_rate = None
+    if views is not None:
+        for _at, funded, rate_e8 in reversed(views.funding):
+            if funded == symbol:
+                funding_rate = num(format_scaled(rate_e8, 100_000_000))
+                break
+    position_currency = {
+        ContractKind.INVERSE: inst.quote_currency,
+        ContractKind.LINEAR: underlying,
+        ContractKind.QUANTO: "",
+        ContractKind.SPOT: underlying,
+    }[inst.kind]
+    row: dict[str, Any] = {
+        "symbol": symbol,
+        "rootSymbol": underlying,
+        "state": "Settled" if is_settled(exchange, symbol) else "Open",
+        "typ": typ_of(inst),
+        "expiry": iso_timestamp(inst.expiry_ms) if inst.expiry_ms is not None else None,
+        "underlying": underlying,
+        "quoteCurrency": inst.quote_currency,
+        "positionCurrency": position_currency,
+        "settlCurrency": inst.settl_currency,
+        "isQuanto": inst.is_quanto,
+        "isInverse": inst.is_inverse,
+        "initMargin": ppm_out(inst.init_margin_ppm),
+        "maintMargin": ppm_out(inst.maint_margin_ppm),
+        "riskLimit": inst.risk_limit,
+        "riskStep": inst.risk_step,
+        "makerFee": ppm_out(inst.maker_fee_ppm),
+        "takerFee": ppm_out(inst.taker_fee_ppm),
+        "settlementFee": ppm_out(inst.settlement_fee_ppm),
+        "multiplier": inst.multiplier,
+        "lotSize": inst.lot_size,
+        "tickSize": price_out(inst, inst.tick_size),
+        "maxOrderQty": inst.max_order_qty,
+        "maxPrice": price_out(inst, inst.max_price),
+        "fundingInterval": iso_timestamp(946_684_800_000 + inst.funding_interval_ms),  # BitMEX: 2000-01-01 + interval
+        "fundingRate": funding_rate,
+        "markMethod": inst.mark_method,
+        "markPrice": price_out(inst, mark) if mark else None,
+        "indicativeSettlePrice": price_out(inst, index) if index else None,
+        "lastPrice": price_out(inst, last) if last else None,
+        "bidPrice": price_out(inst, bids[0][0]) if bids else None,
+        "askPrice": price_out(inst, asks[0][0]) if asks else None,
+        "timestamp": iso_timestamp(time_ms),
+    }
+    multiplier = position_multiplier(inst)
+    if multiplier is not None:
+        row["underlyingToPositionMultiplier"] = multiplier
+    return row
+
+
+def asset_rows(exchange: Engine) -> list[dict[str, Any]]:
+    """``GET /wallet/assets``."""
+    rows = []
+    for currency in exchange.assets():
+        scale = currency_scale(currency)
+        rows.append(
+            {
+                "asset": CURRENCY_ASSET.get(currency, currency.upper()),
+                "currency": currency,
+                "scale": scale,
+                "enabled": True,
+                "isMarginCurrency": True,
+                "currencyType": "Crypto",
+                "name": CURRENCY_ASSET.get(currency, currency),
+            }
+        )
+    return rows
+
+
+# ----------------------------------------------------------------------------- orders, executions
+
+
+def _avg_px(inst: Instrument, cum_value: int, cum_qty: int) -> str | None:
+    if cum_qty == 0:
+        return None
+    return ratio_out(cum_value, cum_qty * inst.price_scale, 4)
+
+
+def order_row(inst: Instrument, order: OrderRecord) -> dict[str, Any]:
+    """A full BitMEX ``Order`` row."""
+    return {
+        "orderID": order_uuid(order.order_id),
+        "clOrdID": order.cl_ord_id,
+        "clOrdLinkID": "",
+        "account": order.account,
+        "symbol": order.symbol,
+        "side": order.side,
+        "orderQty": order.order_qty,
+        "price": price_out(inst, order.price) if order.price else None,
+        "displayQty": order.display_qty,
+        "stopPx": price_out(inst, order.stop_px) if order.stop_px else None,
+        "pegOffsetValue": price_out(inst, order.peg_offset_value) if order.peg_offset_value else None,
+        "pegPriceType": order.peg_price_type,
+        "currency": inst.quote_currency,
+        "settlCurrency": inst.settl_currency,
+        "ordType": order.ord_type,
+        "timeInForce": order.time_in_force or ("ImmediateOrCancel" if order.ord_type == "Market" else "GoodTillCancel"),
+        "execInst": order.exec_inst,
+        "contingencyType": "",
+        "ordStatus": order.ord_status,
+        "triggered": order.triggered,
+        "workingIndicator": order.ord_status in ("New", "PartiallyFilled") or (order.is_open and order.triggered != ""),
+        "ordRejReason": "",
+        "leavesQty": order.leaves_qty,
+        "cumQty": order.cum_qty,
+        "avgPx": _avg_px(inst, order.cum_value, order.cum_qty),
+        "multiLegReportingType": "SingleSecurity",
+        "text": order.text,
+        "transactTime": iso_timestamp(order.transact_time),
+        "timestamp": iso_timestamp(order.timestamp),
+    }
+
+
+def execution_row(inst: Instrument, record: ExecutionRecord) -> dict[str, Any]:
+    """A BitMEX ``Execution`` row (execCost/execComm in settlement minor units, as BitMEX)."""
+    report = record.report
+    signed = report.last_qty if report.side == "Buy" else -report.last_qty
+    exec_cost = compute_value(inst, signed, report.last_px) if report.last_qty and report.last_px else 0
+    coin = 10 ** currency_scale(inst.settl_currency)
+    return {
+        "execID": seq_uuid(1, report.seq),
+        "orderID": order_uuid(report.order_id),
+        "clOrdID": report.cl_ord_id,
+        "account": report.account,
+        "symbol": report.symbol,
+        "side": report.side,
+        "lastQty": report.last_qty,
+        "lastPx": price_out(inst, report.last_px) if report.last_px else None,
+        "lastLiquidityInd": report.last_liquidity_ind,
+        "orderQty": report.order_qty,
+        "price": price_out(inst, report.price) if report.price else None,
+        "stopPx": price_out(inst, report.stop_px) if report.stop_px else None,
+        "currency": inst.quote_currency,
+        "settlCurrency": inst.settl_currency,
+        "execType": report.exec_type,
+        "ordType": report.ord_type,
+        "timeInForce": record.time_in_force,
+        "execInst": record.exec_inst,
+        "ordStatus": report.ord_status,
+        "leavesQty": report.leaves_qty,
+        "cumQty": report.cum_qty,
+        "avgPx": _avg_px(inst, record.avg_value, report.cum_qty),
+        "commission": ratio_out(report.exec_comm, abs(exec_cost), 6) if exec_cost else None,
+        "text": report.text,
+        "trdMatchID": seq_uuid(2, record.match_seq) if record.match_seq else None,
+        "execCost": exec_cost,
+        "execComm": report.exec_comm,
+        "homeNotional": ratio_out(-exec_cost, coin, 8) if inst.is_inverse else None,
+        "foreignNotional": -signed if inst.is_inverse else None,
+        "transactTime": iso_timestamp(report.time_ms),
+        "timestamp": iso_timestamp(report.time_ms),
+    }
+
+
+def trade_row(inst: Instrument, trade: PublicTrade) -> dict[str, Any]:
+    """A public ``Trade`` row."""
+    return {
+        "timestamp": iso_timestamp(trade.time_ms),
+        "symbol": trade.symbol,
+        "side": trade.side,
+        "size": trade.size,
+        "price": price_out(inst, trade.price),
+        "tickDirection": "",
+        "trdMatchID": seq_uuid(2, trade.match_seq),
+        "grossValue": abs(compute_value(inst, trade.size, trade.price)),
+    }
+
+
+# ----------------------------------------------------------------------------- positions, margin
+
+
+def position_row(exchange: Engine, views: Views, inst: Instrument, account: int, time_ms: int) -> dict[str, Any]:
+    """A full BitMEX ``Position`` row (MRG-020 at the current mark)."""
+    symbol = inst.symbol
+    held = exchange.positions(account).get(symbol, Position()) if account_exists(exchange, account) else Position()
+    setting = exchange.margin_setting(account, symbol) if account_exists(exchange, account) else None
+    leverage = setting.leverage_hundredths if setting is not None else 0
+    pos_cross = setting.pos_cross if setting is not None else 0
+    mark = exchange.mark_price(symbol)
+    coin = 10 ** currency_scale(inst.settl_currency)
+    report = views.positions.get((account, symbol))
+    row: dict[str, Any] = {
+        "account": account,
+        "symbol": symbol,
+        "currency": inst.settl_currency,
+        "underlying": underlying_of(inst),
+        "quoteCurrency": inst.quote_currency,
+        "crossMargin": leverage == 0,
+        "leverage": hundredths_out(leverage if leverage else inst.max_leverage_hundredths),
+        "riskLimit": inst.risk_limit,
+        "deleveragePercentile": None,  # set below for an open position (ADL-007)
+        "currentQty": held.qty,
+        "isOpen": held.qty != 0,
+        "posCost": held.cost,
+        "maintMarginReq": ppm_out(inst.maint_margin_ppm),
+        "initMarginReq": ppm_out(PPM * 100 // leverage if leverage else inst.init_margin_ppm),
+        "markPrice": price_out(inst, mark) if mark else None,
+        "timestamp": iso_timestamp(time_ms),
+        "liquidationPrice": price_out(inst, report.liquidation_price) if report and report.liquidation_price else None,
+        "avgEntryPrice": None,
+        "homeNotional": 0,
+        "foreignNotional": 0,
+    }
+    if held.qty != 0:
+        row["avgEntryPrice"] = _entry_price(inst, held)
+        percentile = deleverage_percentile_ppm(exchange, views, inst, account, held.qty)
+        row["deleveragePercentile"] = ppm_out(percentile) if percentile is not None else None
+        if inst.is_inverse:
+            row["homeNotional"] = ratio_out(held.qty * -inst.multiplier * inst.price_scale, coin * mark, 8) if mark else None
+            row["foreignNotional"] = -held.qty
+    if mark:
+        margin = compute_position_margin(inst, held, mark, leverage, pos_cross)
+        row.update(
+            {
+                "markValue": margin.mark_value,
+                "unrealisedPnl": margin.unrealised_pnl,
+                "unrealisedPnlPcnt": ratio_out(margin.unrealised_pnl, abs(held.cost), 4) if held.cost else 0,
+                "posInit": margin.pos_init,
+                "posComm": margin.pos_comm,
+                "posMargin": margin.pos_margin,
+                "posMaint": margin.pos_maint,
+                "maintMargin": margin.maint_margin,
+                "initMargin": 0,
+                "bankruptPrice": price_out(inst, margin.bankrupt_price) if margin.bankrupt_price else None,
+            }
+        )
+        if leverage and margin.liquidation_price:  # isolated: MRG-020's own figure (cross: the engine's report)
+            row["liquidationPrice"] = price_out(inst, margin.liquidation_price)
+        if not inst.is_inverse and held.qty != 0:
+            row["homeNotional"] = ratio_out(held.qty * inst.multiplier, coin, 8)
+            row["foreignNotional"] = ratio_out(-margin.mark_value, coin, 8)
+    return row
+
+
+def _entry_price(inst: Instrument, held: Position) -> str | None:
+    """avgEntryPrice: the price at which the cost basis is the position's value (display; toward zero)."""
+    if held.cost == 0:
+        return None
+    if inst.is_inverse:
+        # cost = -qty × |multiplier| × price_scale / price  =>  price = qty × |multiplier| / |cost| (quote units)
+        return ratio_out(abs(held.qty) * -inst.multiplier, abs(held.cost), 4)
+    # cost = qty × multiplier × price (quote units)  =>  price = cost / (qty × multiplier)
+    return ratio_out(held.cost, held.qty * inst.multiplier, 4)
+
+
+def margin_row(exchange: Engine, account: int, currency: str, time_ms: int) -> dict[str, Any]:
+    """A BitMEX ``Margin`` row (``/user/margin``; every amount in the currency's minor unit)."""
+    margin = account_margin(exchange, account, currency)
+    return {
+        "account": account,
+        "currency": currency,
+        "amount": margin.wallet_balance,
+        "walletBalance": margin.wallet_balance,
+        "marginBalance": margin.margin_balance,
+        "unrealisedPnl": margin.unrealised_pnl,
+        "initMargin": margin.order_margin,
+        "maintMargin": margin.position_margin,
+        "availableMargin": margin.available_margin,
+        "withdrawableMargin": margin.withdrawable_margin,
+        "excessMargin": margin.available_margin,
+        "marginUsedPcnt": ratio_out(margin.margin_balance - margin.available_margin, margin.margin_balance, 4)
+        if margin.margin_balance
+        else 0,
+        "timestamp": iso_timestamp(time_ms),
+    }
+
+
+def wallet_row(exchange: Engine, account: int, currency: str, time_ms: int) -> dict[str, Any]:
+    """A BitMEX ``Wallet`` row."""
+    wallet = exchange.wallet(account, currency) if account_exists(exchange, account) else 0
+    return {"account": account, "currency": currency, "amount": wallet, "timestamp": iso_timestamp(time_ms)}
+
+
+# ----------------------------------------------------------------------------- order book
+
+
+def l2_id(symbol_index: int, price: int) -> int:
+    return (symbol_index + 1) * L2_ID_BASE - price
+
+
+def l2_rows(
+    exchange: Engine, inst: Instrument, symbol_index: int, levels: int, time_ms: int
+) -> list[dict[str, Any]]:
+    """``GET /orderBook/L2`` rows: asks from the highest down, then bids from the best down (BitMEX's order)."""
+    bids, asks = book_depth(exchange, inst.symbol, min(levels, MAX_L2_LEVELS))
+    stamp = iso_timestamp(time_ms)
+    rows = []
+    for price, size in reversed(asks):
+        rows.append({"symbol": inst.symbol, "id": l2_id(symbol_index, price), "side": "Sell", "size": size,
+                     "price": price_out(inst, price), "timestamp": stamp})
+    for price, size in bids:
+        rows.append({"symbol": inst.symbol, "id": l2_id(symbol_index, price), "side": "Buy", "size": size,
+                     "price": price_out(inst, price), "timestamp": stamp})
+    return rows

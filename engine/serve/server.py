@@ -1,0 +1,228 @@
+"""The aiohttp application and how to run it: in the foreground (``perpspec serve``) or in a thread (tests).
+
+Only loopback addresses are served unless the operator names another host
+explicitly; the store directory holds the journal, snapshots, the key store
+(``keys.json``, mode 0600) and the admin token (``admin.token``, mode 0600).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from perpspec.engine.durability.journal import SyncPolicy
+from perpspec.engine.serve.feed import PriceFeed
+from perpspec.engine.serve.gateway import Gateway
+from perpspec.engine.serve.keys import KeyStore
+from perpspec.engine.serve.makers import MarketMaker
+from perpspec.engine.serve.rest import SERVER, Server, ServerConfig, add_routes, json_response
+from perpspec.engine.serve.swagger import swagger_spec
+from perpspec.engine.serve.ws import realtime
+
+DEMO_XBT = 10 * 100_000_000  # 10 XBT in XBt
+DEMO_USDT = 100_000 * 1_000_000  # 100,000 USDT in USDt
+TICK_SECONDS = 0.1  # how often the gateway checks for a due dead man's switch
+PRUNE_EVERY = 100  # ticks between two prunings of the replay guard
+TICKER: web.AppKey[asyncio.Task[None]] = web.AppKey("ticker")
+log = logging.getLogger("perpspec.serve")
+KEYS_NAME = "keys.json"
+ADMIN_TOKEN_NAME = "admin.token"
+
+
+def keys_path(store: str) -> str:
+    return os.path.join(store, KEYS_NAME)
+
+
+def admin_token(store: str) -> str:
+    """The store's admin token (created, mode 0600, on first use)."""
+    path = os.path.join(store, ADMIN_TOKEN_NAME)
+    if not os.path.exists(path):
+        os.makedirs(store, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, secrets.token_urlsafe(32).encode())
+        finally:
+            os.close(fd)
+    with open(path, encoding="ascii") as handle:
+        return handle.read().strip()
+
+
+def build_app(server: Server) -> web.Application:
+    """The whole HTTP + WebSocket application over one :class:`Server`."""
+    app = web.Application(client_max_size=server.config.max_body_bytes)
+    app[SERVER] = server
+    app.router.add_get("/realtime", realtime)
+
+    async def swagger(request: web.Request) -> web.StreamResponse:
+        return json_response(swagger_spec(request.host))
+
+    app.router.add_get("/api/explorer/swagger.json", swagger)
+    add_routes(app)
+
+    async def close_sockets(_app: web.Application) -> None:
+        for conn in list(server.connections):
+            await conn.ws.close(code=1001, message=b"server shutdown")
+
+    app.on_shutdown.append(close_sockets)
+
+    async def ticker() -> None:
+        """Fire dead man's switches on time even when no request arrives (until the app stops)."""
+        beats = 0
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            beats += 1
+            try:
+                server.gateway.tick_if_due()
+                if beats % PRUNE_EVERY == 0:  # expired signatures can never be replayed: forget them
+                    server.guard.prune(server.gateway.now_ms() // 1000)
+            except Exception:  # logged; the ticker keeps running
+                log.exception("clock tick failed")
+
+    async def start_ticker(app: web.Application) -> None:
+        app[TICKER] = asyncio.get_running_loop().create_task(ticker())
+
+    async def stop_ticker(app: web.Application) -> None:
+        app[TICKER].cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await app[TICKER]
+
+    app.on_startup.append(start_ticker)
+    app.on_cleanup.append(stop_ticker)
+    return app
+
+
+@attrs.define
+class Running:
+    """A server running in a background thread (tests, benchmarks)."""
+
+    server: Server
+    port: int
+    loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
+    runner: web.AppRunner
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/realtime"
+
+    def call(self, function: Any, *args: Any) -> Any:
+        """Run ``function(*args)`` on the server's loop (the sequencer's thread) and return its result."""
+
+        async def run() -> Any:
+            return function(*args)
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout=30)
+
+    def stop(self) -> None:
+        future = asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop)
+        future.result(timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=30)
+        self.server.gateway.close()
+
+
+def start_in_thread(server: Server, host: str = "127.0.0.1", port: int = 0) -> Running:
+    """Start the app on ``host:port`` (0: an ephemeral port) in a daemon thread; returns once listening."""
+    loop = asyncio.new_event_loop()
+    ready: dict[str, Any] = {}
+    started = threading.Event()
+
+    def main() -> None:
+        asyncio.set_event_loop(loop)
+
+        async def start() -> None:
+            runner = web.AppRunner(build_app(server), access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+            ready["runner"] = runner
+            ready["port"] = runner.addresses[0][1]
+
+        try:
+            loop.run_until_complete(start())
+        except BaseException as error:  # reported to the starting thread
+            ready["error"] = error
+            started.set()
+            return
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=main, name="perpspec-serve", daemon=True)
+    thread.start()
+    if not started.wait(timeout=30) or "error" in ready:
+        raise RuntimeError(f"server did not start: {ready.get('error')!r}")
+    return Running(server=server, port=ready["port"], loop=loop, thread=thread, runner=ready["runner"])
+
+
+def open_server(store: str, config: ServerConfig | None = None, **gateway_options: Any) -> Server:
+    """A :class:`Server` over the store in ``store`` (gateway, keys, admin token)."""
+    gateway = Gateway.open(store, **gateway_options)
+    keys = KeyStore(keys_path(store))
+    keys.load()
+    config = config or ServerConfig()
+    if not config.admin_token:
+        config.admin_token = admin_token(store)
+    return Server(gateway=gateway, keys=keys, config=config)
+
+
+async def serve_until_stopped(
+    store: str,
+    host: str,
+    port: int,
+    *,
+    policy: SyncPolicy,
+    rate_limit: int,
+    demo: Sequence[int] = (),
+    scenario: str | None = "calm",
+    speed: int = 1,
+    makers: bool = False,
+) -> int:
+    """``perpspec serve``: listen until SIGINT/SIGTERM, then close the journal cleanly."""
+    server = open_server(store, ServerConfig(rate_limit_per_minute=rate_limit), policy=policy)
+    gateway = server.gateway
+    for account in demo:  # first start only: verified and funded demo accounts
+        if account not in gateway.exchange.account_ids():
+            gateway.verify(account)
+            gateway.deposit(account, "XBt", DEMO_XBT)
+            gateway.deposit(account, "USDt", DEMO_USDT)
+    runner = web.AppRunner(build_app(server), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    for address in runner.addresses[:1]:  # the bound port, also with port 0
+        bound_host, bound_port = address[0], address[1]
+        print(f"perpspec serve: http://{bound_host}:{bound_port}/api/v1  ws://{bound_host}:{bound_port}/realtime  "
+              f"store {store}", flush=True)
+    feed_task = None
+    if scenario is not None:
+        maker = MarketMaker(gateway) if makers else None
+        if maker is not None:
+            maker.ensure_account()
+        feed_task = asyncio.create_task(PriceFeed(gateway, scenario, speed, maker).run())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    if feed_task is not None:
+        feed_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await feed_task
+    await runner.cleanup()
+    gateway.close()
+    print(f"perpspec serve: stopped after {gateway.commands} commands; state hash {gateway.exchange.state_hash()}")
+    return 0

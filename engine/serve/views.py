@@ -1,0 +1,251 @@
+"""What the API shows that the engine does not keep: order history, executions, public trades.
+
+The engine keeps live orders and current positions; BitMEX's API also answers
+``GET /order`` for filled and cancelled orders, ``/execution/tradeHistory``
+and ``/trade``.  :class:`Views` builds those from the engine's events -- a
+pure function of the event stream, so replaying the journal rebuilds them
+exactly -- plus what only the request carried (``timeInForce``,
+``execInst``, ``text``), taken from the command the gateway submitted.
+
+History is bounded per account and per symbol (oldest dropped first).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import Final
+
+from perpspec.engine.core import commands as cmd
+from perpspec.engine.core.events import Accepted, Event, Execution, PositionUpdate, Transaction
+
+MAX_ORDERS_PER_ACCOUNT: Final = 20_000  # closed orders beyond this are forgotten, oldest first
+MAX_EXECUTIONS_PER_ACCOUNT: Final = 20_000
+MAX_TRADES_PER_SYMBOL: Final = 10_000
+MAX_FUNDING_ROWS: Final = 10_000
+DONE_STATUSES: Final = frozenset(("Canceled", "Rejected", "Expired"))
+OPEN_STATUSES: Final = frozenset(("New", "PartiallyFilled", "Untriggered", "Triggered", "PendingNew", "PendingCancel"))
+
+
+class OrderRecord:
+    """One order as the API shows it (mutable: updated by its execution reports)."""
+
+    __slots__ = (
+        "account", "cl_ord_id", "cum_qty", "cum_value", "display_qty", "exec_inst", "last_exec_type",
+        "leaves_qty", "ord_status", "ord_type", "order_id", "order_qty", "peg_offset_value",
+        "peg_price_type", "price", "side", "stop_px", "symbol", "text", "time_in_force", "timestamp",
+        "transact_time", "triggered",
+    )
+
+    def __init__(self, report: Execution) -> None:
+        self.order_id = report.order_id
+        self.account = report.account
+        self.symbol = report.symbol
+        self.side = report.side
+        self.cl_ord_id = report.cl_ord_id
+        self.ord_type = report.ord_type
+        self.order_qty = report.order_qty
+        self.price = report.price
+        self.stop_px = report.stop_px
+        self.leaves_qty = report.leaves_qty
+        self.cum_qty = report.cum_qty
+        self.cum_value = 0  # Σ lastQty × lastPx (price units): avgPx = cum_value / cum_qty
+        self.ord_status = report.ord_status
+        self.time_in_force = ""
+        self.exec_inst = ""
+        self.display_qty: int | None = None
+        self.peg_offset_value: int | None = None
+        self.peg_price_type = ""
+        self.text = report.text
+        self.timestamp = report.time_ms
+        self.transact_time = report.time_ms
+        self.triggered = ""
+        self.last_exec_type = report.exec_type
+
+    def apply(self, report: Execution) -> None:
+        """Take one execution report's order fields."""
+        self.order_qty = report.order_qty
+        self.price = report.price
+        self.stop_px = report.stop_px
+        self.leaves_qty = report.leaves_qty
+        self.cum_qty = report.cum_qty
+        self.ord_status = report.ord_status
+        self.transact_time = report.time_ms
+        self.timestamp = report.time_ms
+        self.last_exec_type = report.exec_type
+        if report.text:
+            self.text = report.text
+        if report.exec_type == "Trade":
+            self.cum_value += report.last_qty * report.last_px
+        if report.exec_type == "TriggeredOrActivatedBySystem":
+            self.triggered = "Triggered"
+        if report.ord_status in DONE_STATUSES:
+            self.leaves_qty = 0  # BitMEX: nothing is left of a cancelled, rejected or expired order
+
+    @property
+    def is_open(self) -> bool:
+        return self.ord_status in OPEN_STATUSES
+
+
+class ExecutionRecord:
+    """One execution report with what the order record knew at that moment."""
+
+    __slots__ = ("avg_value", "exec_inst", "match_seq", "report", "time_in_force")
+
+    def __init__(self, report: Execution, match_seq: int, order: OrderRecord | None) -> None:
+        self.report = report
+        self.match_seq = match_seq  # trdMatchID's number (0: not a trade)
+        self.time_in_force = order.time_in_force if order else ""
+        self.exec_inst = order.exec_inst if order else ""
+        self.avg_value = order.cum_value if order else 0
+
+
+class PublicTrade:
+    """A trade on the tape (``GET /trade``): the aggressor's side, size and price."""
+
+    __slots__ = ("match_seq", "price", "side", "size", "symbol", "time_ms")
+
+    def __init__(self, symbol: str, side: str, size: int, price: int, time_ms: int, match_seq: int) -> None:
+        self.symbol = symbol
+        self.side = side
+        self.size = size
+        self.price = price
+        self.time_ms = time_ms
+        self.match_seq = match_seq
+
+
+class Views:
+    """Orders, executions, trades, funding and last position reports, from the event stream."""
+
+    def __init__(self) -> None:
+        self.orders: dict[int, OrderRecord] = {}
+        self.account_orders: dict[int, deque[int]] = {}
+        self.executions: dict[int, deque[ExecutionRecord]] = {}
+        self.trades: dict[str, deque[PublicTrade]] = {}
+        self.positions: dict[tuple[int, str], PositionUpdate] = {}
+        self.funding: deque[tuple[int, str, int]] = deque(maxlen=MAX_FUNDING_ROWS)  # (time, symbol, rate_e8)
+        self.settlements: list[tuple[int, str, int]] = []  # (time, symbol, settledPrice in price units)
+        self.liquidations: deque[tuple[int, int, str]] = deque(maxlen=MAX_TRADES_PER_SYMBOL)
+        self.adl_cache: dict[tuple[int, str, bool], dict[int, int]] = {}  # (seq, symbol, longs) -> ADL-007 ppm
+        self.deadlines: dict[int, int] = {}  # account -> armed dead man's switch (ms of the logical clock)
+        self.new_trades: list[PublicTrade] = []  # the trades of the last command applied
+        self.new_orders: set[int] = set()  # orders first seen in the last command (WS "insert", not "update")
+        self.new_positions: set[tuple[int, str]] = set()  # positions first reported in the last command
+        self._match_seq = 0
+        self._match_symbol = ""
+
+    def order_of(self, account: int, order_id: int) -> OrderRecord | None:
+        """The account's order ``order_id`` (None when unknown or another account's)."""
+        record = self.orders.get(order_id)
+        return record if record is not None and record.account == account else None
+
+    def order_by_cl_ord_id(self, account: int, cl_ord_id: str) -> OrderRecord | None:
+        """The account's most recent order with this clOrdID (open ones first)."""
+        found: OrderRecord | None = None
+        for order_id in reversed(self.account_orders.get(account, ())):
+            record = self.orders[order_id]
+            if record.cl_ord_id == cl_ord_id:
+                if record.is_open:
+                    return record
+                found = found or record
+        return found
+
+    def account_order_records(self, account: int) -> list[OrderRecord]:
+        return [self.orders[order_id] for order_id in self.account_orders.get(account, ())]
+
+    def apply(self, command: object, events: Sequence[Event]) -> None:
+        """Take one command's events (and the request fields of a PlaceOrder it accepted)."""
+        self.new_trades = []
+        self.new_orders = set()
+        self.new_positions = set()
+        for event in events:
+            if isinstance(event, Execution):
+                self._execution(event)
+            elif isinstance(event, PositionUpdate):
+                if (event.account, event.symbol) not in self.positions:
+                    self.new_positions.add((event.account, event.symbol))
+                self.positions[(event.account, event.symbol)] = event
+            elif isinstance(event, Transaction):
+                pass
+            elif isinstance(event, Accepted) and isinstance(command, cmd.PlaceOrder) and event.order_id:
+                record = self.orders.get(event.order_id)
+                if record is not None:
+                    record.time_in_force = command.time_in_force or record.time_in_force
+                    record.exec_inst = command.exec_inst
+                    record.display_qty = command.display_qty
+                    record.peg_offset_value = command.peg_offset_value
+                    record.peg_price_type = command.peg_price_type or ""
+        if isinstance(command, cmd.FundingTick):
+            self.funding.append((command.time_ms, command.symbol, command.rate_e8))
+        if isinstance(command, cmd.Settle) and events and isinstance(events[-1], Accepted):
+            self.settlements.append((command.time_ms, command.symbol, command.settlement_price))
+        self._track_deadlines(command, events)
+
+    def _track_deadlines(self, command: object, events: Sequence[Event]) -> None:
+        """Armed dead man's switches: the gateway ticks the clock when one is due (the engine fires it)."""
+        time_ms = getattr(command, "time_ms", None)
+        if type(time_ms) is int:
+            for account in [a for a, at in self.deadlines.items() if at <= time_ms]:
+                del self.deadlines[account]  # fired (or due) by this command's clock advance
+        accepted = bool(events) and isinstance(events[-1], Accepted)
+        if isinstance(command, cmd.CancelAllAfter) and accepted:
+            if command.timeout_ms:
+                self.deadlines[command.account] = command.time_ms + command.timeout_ms
+            else:
+                self.deadlines.pop(command.account, None)
+
+    def _execution(self, report: Execution) -> None:
+        record = self.orders.get(report.order_id)
+        if record is None:
+            record = OrderRecord(report)
+            if report.account >= 0:
+                self._remember_order(record)
+                self.new_orders.add(report.order_id)
+        else:
+            record.apply(report)
+        if report.exec_type != "Trade":
+            match_seq = 0
+        elif report.last_liquidity_ind == "RemovedLiquidity":
+            self._match_seq, self._match_symbol = report.seq, report.symbol
+            match_seq = report.seq
+        elif self._match_seq and self._match_symbol == report.symbol and self._match_seq == report.seq - 1:
+            match_seq = self._match_seq  # the maker's report follows its taker's: one match
+            self._match_seq = 0
+        else:
+            match_seq = report.seq  # a fill against the liquidation engine: its own match
+        if match_seq and report.last_liquidity_ind == "AddedLiquidity":
+            aggressor = "Sell" if report.side == "Buy" else "Buy"
+            tape = self.trades.setdefault(report.symbol, deque(maxlen=MAX_TRADES_PER_SYMBOL))
+            trade = PublicTrade(report.symbol, aggressor, report.last_qty, report.last_px, report.time_ms, match_seq)
+            tape.append(trade)
+            self.new_trades.append(trade)
+        if report.account >= 0:
+            rows = self.executions.setdefault(report.account, deque(maxlen=MAX_EXECUTIONS_PER_ACCOUNT))
+            rows.append(ExecutionRecord(report, match_seq, record))
+
+    def _remember_order(self, record: OrderRecord) -> None:
+        self.orders[record.order_id] = record
+        ids = self.account_orders.setdefault(record.account, deque())
+        ids.append(record.order_id)
+        if len(ids) > MAX_ORDERS_PER_ACCOUNT:
+            self._forget_oldest_closed(ids)
+
+    def _forget_oldest_closed(self, ids: deque[int]) -> None:
+        for order_id in list(ids):
+            if not self.orders[order_id].is_open:
+                ids.remove(order_id)
+                del self.orders[order_id]
+                return
+
+    def touched(self, events: Iterable[Event]) -> tuple[set[str], set[int]]:
+        """Symbols whose book may have changed and accounts whose orders, positions or money did."""
+        symbols: set[str] = set()
+        accounts: set[int] = set()
+        for event in events:
+            if isinstance(event, Execution):
+                symbols.add(event.symbol)
+                accounts.add(event.account)
+            elif isinstance(event, PositionUpdate | Transaction):
+                accounts.add(event.account)
+        accounts.discard(-1)
+        return symbols, accounts

@@ -1,0 +1,232 @@
+"""WebSocket ``/realtime``: BitMEX's subscribe/auth protocol over the gateway's hub.
+
+* subscribe by message (``{"op": "subscribe", "args": ["orderBookL2:XBTUSD", "order"]}``) or by
+  query string (``/realtime?subscribe=instrument:XBTUSD,order``); each topic gets an ack and then a
+  ``partial`` (always, even empty: bitmex-ws waits for it), then ``insert``/``update``/``delete``;
+* auth by ``{"op": "authKeyExpires", "args": [key, expires, signature]}`` (``expires`` in seconds or
+  milliseconds) or by the upgrade headers ``api-key``/``api-expires``/``api-signature``; the signed
+  text is ``GET/realtime`` + expires;
+* ``"ping"`` text -> ``"pong"``; protocol pings are answered by aiohttp (autoping);
+* ``{"op": "cancelAllAfter", "args": timeout_ms}`` arms the dead man's switch.
+
+Each connection has a bounded outgoing queue drained by its own writer task; a
+client that cannot keep up is disconnected (1008), never the server slowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any, Final
+
+from aiohttp import WSMsgType, web
+
+from perpspec.engine.core import commands as cmd
+from perpspec.engine.serve.errors import ApiError
+from perpspec.engine.serve.hub import PRIVATE_TABLES, PUBLIC_TABLES, SYMBOL_TABLES
+from perpspec.engine.serve.keys import ApiKey, KeyStoreError, authenticate, require
+from perpspec.engine.serve.units import decode_json, encode_json, iso_timestamp
+
+log = logging.getLogger("perpspec.serve")
+
+MAX_MESSAGE_BYTES: Final = 16 * 1024
+MAX_OPS_PER_CONNECTION_SECOND: Final = 50  # WS flood: more ops than this in a second closes the connection
+
+
+class Connection:
+    """One client: its account (after auth), its topics and its outgoing queue."""
+
+    def __init__(self, ws: web.WebSocketResponse, capacity: int, remote: str | None = None) -> None:
+        self.ws = ws
+        self.remote = remote
+        self.account: int | None = None
+        self.key: ApiKey | None = None
+        self.topics: set[tuple[str, str]] = set()
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=capacity)
+        self.overflowed = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Queue a message (non-blocking); an overflow marks the client as too slow."""
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(encode_json(message))
+        except asyncio.QueueFull:
+            self.overflowed = True
+            with contextlib.suppress(asyncio.QueueFull):
+                self.queue.put_nowait(None)
+
+
+async def _writer(conn: Connection) -> None:
+    while True:
+        text = await conn.queue.get()
+        if text is None or conn.overflowed:
+            await conn.ws.close(code=1008, message=b"too slow: outgoing queue full")
+            return
+        await conn.ws.send_str(text)
+
+
+async def realtime(request: web.Request) -> web.StreamResponse:
+    """The ``/realtime`` endpoint."""
+    from perpspec.engine.serve.rest import SERVER
+
+    server = request.app[SERVER]
+    connections = server.connections
+    same_ip = sum(1 for other in connections if other.remote == request.remote)
+    if len(connections) >= server.config.max_ws_connections or same_ip >= server.config.max_ws_connections_per_ip:
+        return web.json_response({"error": {"message": "Too many connections", "name": "HTTPError"}}, status=429)
+    ws = web.WebSocketResponse(autoping=True, heartbeat=None, max_msg_size=MAX_MESSAGE_BYTES)
+    await ws.prepare(request)
+    conn = Connection(ws, server.config.ws_queue_messages, request.remote)
+    connections.add(conn)
+    writer = asyncio.get_running_loop().create_task(_writer(conn))
+    hub = server.gateway.hub
+    hub.subscribers.append(conn)
+    try:
+        conn.send({"info": "Welcome to the BitMEX Realtime API.", "version": "perpspec",
+                   "timestamp": iso_timestamp(server.gateway.now_ms()), "docs": "/api/explorer",
+                   "limit": {"remaining": server.config.rate_limit_per_minute}})
+        if request.headers.get("api-key"):
+            _auth(server, conn, request.headers.get("api-key"), request.headers.get("api-expires"),
+                  request.headers.get("api-signature"), None)
+        query_topics = request.query.get("subscribe", "")
+        if query_topics:
+            _subscribe(server, conn, query_topics.split(",")[:100], None)
+        second, ops = 0, 0
+        async for message in ws:
+            if message.type != WSMsgType.TEXT:
+                if message.type == WSMsgType.BINARY:
+                    conn.send({"status": 400, "error": "Binary messages are not supported"})
+                continue
+            now = server.gateway.now_ms() // 1000
+            ops = ops + 1 if now == second else 1
+            second = now
+            if ops > MAX_OPS_PER_CONNECTION_SECOND:
+                conn.send({"status": 429, "error": "Rate limit exceeded: too many messages"})
+                await ws.close(code=1008, message=b"rate limit")
+                break
+            _on_text(server, conn, message.data)
+            if conn.overflowed:
+                break
+    except Exception:
+        log.exception("websocket error")
+    finally:
+        with contextlib.suppress(ValueError):
+            hub.subscribers.remove(conn)
+        connections.discard(conn)
+        with contextlib.suppress(asyncio.QueueFull):
+            conn.queue.put_nowait(None)
+        if not writer.done():
+            writer.cancel()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await writer
+        if not ws.closed:
+            await ws.close()
+    return ws
+
+
+def _on_text(server: Any, conn: Connection, text: str) -> None:
+    if text == "ping":
+        with contextlib.suppress(asyncio.QueueFull):
+            conn.queue.put_nowait("pong")
+        return
+    try:
+        request = decode_json(text.encode())
+    except (ValueError, UnicodeError, RecursionError):
+        conn.send({"status": 400, "error": "Unable to parse request: malformed JSON"})
+        return
+    if not isinstance(request, dict) or not isinstance(request.get("op"), str):
+        conn.send({"status": 400, "error": "Unknown or missing op", "request": request if isinstance(request, dict) else {}})
+        return
+    op = request["op"]
+    args = request.get("args", [])
+    if op in ("subscribe", "unsubscribe"):
+        topics = args if isinstance(args, list) else [args]
+        if op == "subscribe":
+            _subscribe(server, conn, topics, request)
+        else:
+            _unsubscribe(conn, topics, request)
+    elif op in ("authKeyExpires", "authKey"):
+        if not (isinstance(args, list) and len(args) == 3):
+            conn.send({"success": False, "status": 400, "request": request})
+            return
+        _auth(server, conn, args[0], str(args[1]) if isinstance(args[1], int | str) else None, args[2], request)
+    elif op == "cancelAllAfter":
+        _cancel_all_after(server, conn, args, request)
+    else:
+        conn.send({"status": 400, "error": f"Unknown op {op[:32]!r}", "request": request})
+
+
+def _auth(server: Any, conn: Connection, key_id: Any, expires: str | None, signature: Any, request: Any) -> None:
+    try:
+        server.keys.refresh()
+        key = authenticate(
+            server.keys, server.guard, verb="GET", target="/realtime", body=b"",
+            key_id=key_id if isinstance(key_id, str) else None, expires=expires,
+            signature=signature if isinstance(signature, str) else None,
+            now_s=server.gateway.now_ms() // 1000, replay_check=False, max_ahead_s=None,
+        )
+        require(key, "read")
+    except (ApiError, KeyStoreError) as error:
+        # no "error" key: ccxt.pro then raises AuthenticationError instead of hanging (reference §7)
+        conn.send({"success": False, "status": 401, "message": str(error), "request": request or {"op": "authKeyExpires"}})
+        return
+    conn.account = key.account
+    conn.key = key
+    conn.send({"success": True, "request": request or {"op": "authKeyExpires", "args": [key_id, expires, signature]}})
+
+
+def _subscribe(server: Any, conn: Connection, topics: list[Any], request: Any) -> None:
+    hub = server.gateway.hub
+    for topic in topics:
+        if not isinstance(topic, str) or len(topic) > 64:
+            conn.send({"status": 400, "error": "Invalid subscription topic", "request": request or {}})
+            continue
+        table, _, symbol = topic.partition(":")
+        if table not in PUBLIC_TABLES and table not in PRIVATE_TABLES:
+            conn.send({"status": 400, "error": f"Unknown table: {table}", "request": request or {}})
+            continue
+        if table in PRIVATE_TABLES and conn.account is None:
+            conn.send({"status": 401, "error": "You must be authenticated to subscribe to this table.",
+                       "request": request or {}})
+            continue
+        if symbol and hub.instrument(symbol) is None:
+            conn.send({"status": 400, "error": f"Unknown symbol: {symbol}", "request": request or {}})
+            continue
+        if table in SYMBOL_TABLES and not symbol:
+            conn.send({"status": 400, "error": f"Table {table} needs a symbol ({table}:SYMBOL)", "request": request or {}})
+            continue
+        if len(conn.topics) >= server.config.max_ws_subscriptions and (table, symbol) not in conn.topics:
+            conn.send({"status": 400, "error": "Too many subscriptions", "request": request or {}})
+            continue
+        conn.topics.add((table, symbol))
+        conn.send({"success": True, "subscribe": topic, "request": request or {"op": "subscribe", "args": [topic]}})
+        conn.send(hub.partial(conn, table, symbol))
+
+
+def _unsubscribe(conn: Connection, topics: list[Any], request: Any) -> None:
+    for topic in topics:
+        if isinstance(topic, str):
+            table, _, symbol = topic.partition(":")
+            conn.topics.discard((table, symbol))
+            conn.send({"success": True, "unsubscribe": topic, "request": request})
+
+
+def _cancel_all_after(server: Any, conn: Connection, args: Any, request: Any) -> None:
+    timeout = args[0] if isinstance(args, list) and args else args
+    if conn.account is None:
+        conn.send({"status": 401, "error": "Not authenticated", "request": request})
+        return
+    if not (type(timeout) is int and 0 <= timeout <= 7 * 86_400_000):
+        conn.send({"status": 400, "error": "timeout must be an integer of milliseconds", "request": request})
+        return
+    key = conn.key
+    if key is None or not key.allows("trade"):
+        conn.send({"status": 403, "error": "Access Denied", "request": request})
+        return
+    gateway = server.gateway
+    now = gateway.now_ms()
+    gateway.execute(cmd.CancelAllAfter(time_ms=now, account=conn.account, timeout_ms=timeout))
+    conn.send({"now": iso_timestamp(now), "cancelTime": iso_timestamp(now + timeout) if timeout else None,
+               "request": request})

@@ -1,0 +1,85 @@
+"""Where a sweep's cells run: a local process pool (default, all cores) or Ray (``perpspec[ray]``).
+
+Both call :func:`engine.sweep.cells.run_cell` with the same arguments, and a cell's
+``cell.json`` depends only on the cell, so results are byte-identical whichever backend ran
+them.  Rows come back in completion order; the caller sorts them into grid order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any
+
+from perpspec.engine.sweep.cells import run_cell
+from perpspec.engine.sweep.grid import Grid
+
+Cell = tuple[tuple[str, str], ...]
+
+
+class BackendError(RuntimeError):
+    """A backend that cannot start (Ray missing, cluster unreachable); one line."""
+
+
+def run_local(grid: Grid, cells: Sequence[Cell], out: str, jobs: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(cell index, row) as cells finish, on ``jobs`` processes (1: in this process, no pool)."""
+    if jobs <= 1:
+        for index, cell in enumerate(cells):
+            yield index, run_cell(grid, cell, out)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        pending: dict[Future[dict[str, Any]], int] = {}
+        queue = list(enumerate(cells))
+        queue.reverse()
+        while queue or pending:
+            while queue and len(pending) < 2 * jobs:  # bounded: the coordinator holds O(jobs) futures
+                index, cell = queue.pop()
+                pending[pool.submit(run_cell, grid, cell, out)] = index
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=pending.__getitem__):
+                index = pending.pop(future)
+                yield index, future.result()
+
+
+def run_ray(
+    grid: Grid, cells: Sequence[Cell], out: str, address: str | None, jobs: int
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(cell index, row) as cells finish on Ray: a local Ray (``address`` None) or a cluster.
+
+    On a cluster ``out`` must be a folder every node sees (a shared file system).
+    """
+    try:
+        import ray
+    except ImportError:
+        raise BackendError("--ray needs the ray extra: pip install 'perpspec[ray]'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:
+            if address is None:
+                ray.init(num_cpus=jobs, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            else:
+                ray.init(address=address, log_to_driver=False, configure_logging=False)
+        except Exception as error:  # ray raises many kinds: say which in one line
+            raise BackendError(f"cannot start Ray ({address or 'local'}): {type(error).__name__}: {error}") from None
+    remote: Callable[..., Any] = ray.remote(run_cell).remote
+    try:
+        pending: dict[Any, int] = {}
+        queue = list(enumerate(cells))
+        queue.reverse()
+        limit = 2 * max(jobs, 1)
+        while queue or pending:
+            while queue and len(pending) < limit:
+                index, cell = queue.pop()
+                pending[remote(grid, cell, out)] = index
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                yield pending.pop(ref), ray.get(ref)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def default_jobs() -> int:
+    """All cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -1,0 +1,154 @@
+"""One cell of a sweep: its key, its run through the verified engine, and its measures.
+
+A cell is a normal ``perpspec simulate`` run (every invariant checked, conservation to the
+minor unit) into its own folder ``OUT/cells/KEY/``, with the event log, the journal, the
+summary and the cell's report.  Its measures are integers (counts and minor units), so two
+backends that run the same cell write the same ``cell.json`` byte for byte; the wall time is
+kept apart, in ``timing.json``.
+
+The key is the SHA-256 of everything the outcome depends on: the perpspec version, the
+rulebook version, the source of ``rules/`` and of the engine's core and simulation rooms, and
+the cell's fully parsed scenario (every parameter after overrides, the instrument, the index
+path and the seed).  A finished cell whose key is unchanged is reused, so an interrupted
+sweep resumes and a widened grid reuses what it has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import time
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from perpspec.engine.simulation.scenario import Scenario
+from perpspec.engine.simulation.simulate import run_scenario
+from perpspec.engine.sweep.grid import Grid, GridError, cell_scenario
+
+CELL_FILE = "cell.json"
+TIMING_FILE = "timing.json"
+_PACKAGE = Path(__file__).resolve().parent.parent.parent  # the folder holding rules/, engine/, specs/
+
+
+@cache
+def code_digest() -> str:
+    """SHA-256 over the version files and the sources a cell's outcome depends on."""
+    digest = hashlib.sha256()
+    paths: list[Path] = []
+    for folder in ("rules", "engine/core", "engine/simulation"):
+        paths += sorted((_PACKAGE / folder).rglob("*.py"))
+    paths += sorted((_PACKAGE / "specs" / "instruments").glob("*.toml"))
+    paths.append(_PACKAGE / "specs" / "RULEBOOK_VERSION")
+    for path in paths:
+        if path.exists():
+            name = path.relative_to(_PACKAGE).as_posix().encode()
+            data = path.read_bytes()
+            digest.update(len(name).to_bytes(4, "little") + name + len(data).to_bytes(8, "little") + data)
+    try:
+        version = importlib.metadata.version("perpspec")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    digest.update(version.encode())
+    return digest.hexdigest()
+
+
+def cell_key(scenario: Scenario) -> str:
+    """The cache key of a cell: the code digest and the parsed scenario (its repr is exact and ordered)."""
+    return hashlib.sha256(f"{code_digest()}\n{scenario!r}".encode()).hexdigest()[:24]
+
+
+def run_cell(grid: Grid, cell: Sequence[tuple[str, str]], out: str) -> dict[str, Any]:
+    """Run one cell (or reuse it); the row for the results: parameters, key, status, measures.
+
+    Never raises: a cell that cannot run is a row with ``status = "failed"`` and the error.
+    """
+    row: dict[str, Any] = dict(cell)
+    try:
+        scenario = cell_scenario(grid, cell)
+    except GridError as error:
+        return {**row, "key": "", "status": "failed", "error": str(error), "wall_seconds": 0, "reused": False}
+    key = cell_key(scenario)
+    folder = Path(out) / "cells" / key
+    done = folder / CELL_FILE
+    if done.exists():
+        try:
+            stored: dict[str, Any] = json.loads(done.read_text())
+            timing = json.loads((folder / TIMING_FILE).read_text()) if (folder / TIMING_FILE).exists() else {}
+            return {**row, **stored["measures"], "key": key, "status": "ok", "error": "",
+                    "wall_seconds": timing.get("wall_seconds", 0), "reused": True}
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged record: run the cell again
+    started = time.perf_counter()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        result = run_scenario(scenario, folder)
+        summary = result.summary()
+        measures = measure(summary, folder / "events.jsonl")
+    except Exception as error:  # a cell that fails is reported and the sweep goes on
+        return {**row, "key": key, "status": "failed", "error": f"{type(error).__name__}: {error}",
+                "wall_seconds": round(time.perf_counter() - started, 2), "reused": False}
+    wall = round(time.perf_counter() - started, 2)
+    record = {
+        "key": key,
+        "cell": [[name, value] for name, value in cell],
+        "scenario": summary["scenario"],
+        "journal_sha256": summary["journal_sha256"],
+        "state_sha256": summary["state_sha256"],
+        "measures": measures,
+    }
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    write_cell_report(folder, summary)
+    _write_atomic(folder / TIMING_FILE, json.dumps({"wall_seconds": wall}) + "\n")
+    _write_atomic(done, json.dumps(record, indent=2, sort_keys=True) + "\n")  # last: marks the cell done
+    return {**row, **measures, "key": key, "status": "ok", "error": "", "wall_seconds": wall, "reused": False}
+
+
+def write_cell_report(folder: Path, summary: dict[str, Any]) -> None:
+    """The cell's own ``report.html`` (the simulate report), read from its event log as a stream."""
+    from perpspec.engine.simulation.report import analyse, write_report
+
+    with (folder / "events.jsonl").open(encoding="utf-8") as handle:
+        data = analyse(str(summary["scenario"]), (json.loads(line) for line in handle if line.strip()), summary)
+    write_report(folder / "report.html", [data], f"perpspec sweep cell — {summary['scenario']}")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def measure(summary: dict[str, Any], events: Path) -> dict[str, int]:
+    """Every measure of :data:`engine.sweep.grid.MEASURES`, in minor units and counts, from one run."""
+    haircut_by_account: dict[int, int] = {}
+    last_margin: dict[int, int] = {}
+    with events.open(encoding="utf-8") as handle:
+        for line in handle:
+            if '"execType":"Deleverage"' in line:
+                row = json.loads(line)
+                account = int(row["account"])
+                haircut_by_account[account] = haircut_by_account.get(account, 0) + int(row.get("haircut", 0))
+            elif line.startswith('{"table":"margin"'):
+                row = json.loads(line)
+                last_margin[int(row["account"])] = int(row["marginBalance"])
+    return {
+        "liquidations": int(summary["liquidations"]),
+        "liquidated_accounts": int(summary["liquidated_accounts"]),
+        "insurance_start": int(summary["insurance_start"]),
+        "insurance_min": int(summary["insurance_min"]),
+        "insurance_end": int(summary["insurance_end"]),
+        "adl_fills": int(summary["adl_fills"]),
+        "adl_contracts": int(summary["adl_contracts"]),
+        "adl_accounts": len(haircut_by_account),
+        "haircut_max_account": max(haircut_by_account.values(), default=0),
+        "socialised_loss": sum(haircut_by_account.values()),  # what ADL took from winners against the mark
+        "negative_equity_accounts": sum(1 for balance in last_margin.values() if balance < 0),
+        "invariant_violations": int(summary["invariant_violations"]),
+        "conservation_gap": int(summary["conservation_gap"]),
+        "rejected": int(summary["rejected"]),
+        "trades": int(summary["trades"]),
+    }
