@@ -311,6 +311,8 @@ class Waterfall:
             cover = compute_owing_cover_takeover_price if index == len(ranked) - 1 else compute_cover_takeover_price
             price = bankruptcy if member == primary else cover(minst, mps.position, residual + later, self.market.marks[member])
             qty, cost = mps.qty, mps.cost
+            # the position as the liquidation engine takes it over: its state and its prices (then the flat row)
+            self.risk.emit_position(account.account_id, member)
             residual = compute_pool_residual(minst, qty, cost, residual, price)
             position, realised = apply_fill(minst, mps.position, -qty, price)
             liq_position, _ = apply_fill(minst, Position(), qty, price)
