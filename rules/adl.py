@@ -50,8 +50,10 @@ positions whose share was rounded down, in ranking order — so the total is
 exact and no position gives more than its size.  Both close no more than the
 unfilled quantity (INV-ADL-MINIMAL).
 
-**Indicator** (ADL-006): every position shows its priority in 20% bands —
-BitMEX's five lights and ``deleveragePercentile``.
+**Indicator** (ADL-006, ADL-007): every position shows its priority in 20%
+bands of the ranked queue's *cumulative quantity* — BitMEX's five lights and
+``deleveragePercentile``: the first fifth of the contracts in the queue shows
+5 lights, whatever the number of positions holding them.
 """
 
 from __future__ import annotations
@@ -293,28 +295,44 @@ class DeleverageIndicator:
     lights: int  # 1..5, one per 20% band (5 = top 20%)
 
 
-def compute_deleverage_band(rank: int, count: int) -> int:
-    """ADL-006: the 20% band of the ``rank``-th of ``count`` positions: 5 lights for the top fifth … 1 for the last."""
-    safe = ite(count == 0, 1, count)
+def compute_deleverage_band(qty_ahead: int, total_qty: int) -> int:
+    """ADL-006: the 20% band of a position with ``qty_ahead`` contracts ranked before it in a queue of ``total_qty``.
+
+    BitMEX places a position by the *cumulative quantity* of the ranked queue,
+    not by its rank among the positions: 5 lights while less than 20% of the
+    queue's contracts are ahead of it, … 1 light when 80% or more are.  With
+    equal sizes this is the rank's fifth.
+    """
+    safe = ite(total_qty == 0, 1, total_qty)
     # floor: a position on a band edge shows the band it has reached
-    return 5 - (5 * rank) // safe
+    return 5 - (5 * qty_ahead) // safe
 
 
 @concrete
 def compute_deleverage_indicators(candidates: Sequence[AdlCandidate]) -> list[DeleverageIndicator]:
-    """ADL-007: the indicator of every position on one side of one contract (eligible or not)."""
+    """ADL-007: the indicator of every position on one side of one contract (eligible or not).
+
+    Ranked by ADL-005; each position's band (ADL-006) and percentile come from
+    the contracts ranked before it: ``percentile = (total − ahead) / total``
+    (1_000_000 ppm for the first position: the share of the queue's quantity
+    from it to the end).
+    """
     ranked = rank_candidates(candidates)
-    count = len(ranked)
-    return [
-        DeleverageIndicator(
-            account_id=candidate.account_id,
-            rank=rank,
-            # floor: the percentile shown never overstates the priority
-            percentile_ppm=(count - rank) * PPM // count,
-            lights=compute_deleverage_band(rank, count),
+    total = sum(abs(candidate.qty) for candidate in ranked)
+    indicators = []
+    ahead = 0
+    for rank, candidate in enumerate(ranked):
+        indicators.append(
+            DeleverageIndicator(
+                account_id=candidate.account_id,
+                rank=rank,
+                # floor: the percentile shown never overstates the priority
+                percentile_ppm=(total - ahead) * PPM // max(total, 1),
+                lights=compute_deleverage_band(ahead, total),
+            )
         )
-        for rank, candidate in enumerate(ranked)
-    ]
+        ahead += abs(candidate.qty)
+    return indicators
 
 
 def is_strictly_ordered(comparison: int) -> bool:

@@ -12,7 +12,7 @@ A check returns a list of violation messages; an empty list means it holds.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 import attrs
@@ -31,7 +31,7 @@ from perpspec.rules.margin import (
     compute_position_margin,
 )
 from perpspec.rules.num import concrete
-from perpspec.rules.position import FLAT, Position
+from perpspec.rules.position import FLAT, Position, apply_fill
 
 
 class ExchangeView(Protocol):
@@ -84,6 +84,12 @@ class StepInfo:
     # (account, asset, wallet) of every trader account that held no position before the step
     # (INV-FLAT-NO-SOCIAL-LOSS)
     flat_before: tuple[tuple[int, str, int], ...] = ()
+    # (account, symbol, position qty before, after) of every ReduceOnly or Close order that traded as the
+    # incoming order in this step (INV-REDUCE-ONLY over fills)
+    reduce_only_fills: tuple[tuple[int, str, int, int], ...] = ()
+    # trader accounts the liquidation engine has not finished with: a pool below maintenance at mark whose
+    # liquidation is due, or a take-over not yet closed (INV-NO-NEG-EQUITY exempts them until it is done)
+    liquidating_accounts: tuple[int, ...] = ()
 
 
 Check = Callable[[ExchangeView, StepInfo], list[str]]
@@ -557,6 +563,23 @@ def check_reduce_only(view: ExchangeView, step: StepInfo) -> list[str]:
     return problems
 
 
+@concrete
+def check_reduce_only_fills(view: ExchangeView, step: StepInfo) -> list[str]:
+    """Every ReduceOnly/Close order that traded in the step left its position on the same side (or flat) and no larger."""
+    del view
+    problems = []
+    for account_id, symbol, before, after in step.reduce_only_fills:
+        if before * after < 0 or abs(after) > abs(before) or (before == 0 and after != 0):
+            problems.append(f"account {account_id} {symbol}: ReduceOnly order took the position from {before} to {after}")
+    return problems
+
+
+@concrete
+def check_reduce_only_orders_and_fills(view: ExchangeView, step: StepInfo) -> list[str]:
+    """INV-REDUCE-ONLY: the live ReduceOnly orders (:func:`check_reduce_only`) and the step's ReduceOnly fills."""
+    return check_reduce_only(view, step) + check_reduce_only_fills(view, step)
+
+
 register(
     Invariant(
         id="INV-BOOK-UNCROSSED",
@@ -567,7 +590,98 @@ register(
 register(
     Invariant(
         id="INV-REDUCE-ONLY",
-        statement="A reduce-only order never increases or flips a position: each live one is opposite to and within it.",
-        check=check_reduce_only,
+        statement=(
+            "A reduce-only order never increases or flips a position: each live one is opposite to and within it, "
+            "and a ReduceOnly or Close order's fills leave its position on the same side or flat, and no larger."
+        ),
+        check=check_reduce_only_orders_and_fills,
+    )
+)
+
+
+# -- solvency after every command (rules/solvency.py) and ADL-003 -------------------------------------------
+
+
+@concrete
+def has_open_position(view: ExchangeView, account_id: int, asset: str) -> bool:
+    """Whether the account holds a position in a contract settled in ``asset`` (it can still be liquidated)."""
+    instruments = view.instruments()
+    return any(instruments[symbol].settl_currency == asset for symbol in view.positions(account_id))
+
+
+@concrete
+def check_no_neg_equity(view: ExchangeView, step: StepInfo) -> list[str]:
+    """No trader account without a pending liquidation has negative equity at mark, after any command.
+
+    Pending: the account holds a position in the currency (a position whose
+    pool is below zero is below maintenance, so the waterfall of the next mark
+    update liquidates it; funding and mark updates run it at once), or the step
+    names it among the accounts the liquidation engine has not finished with.
+    A flat account below zero is never pending: nothing will ever cover it.
+    """
+    return check_no_neg_equity_of(view, step, view.account_ids())
+
+
+@concrete
+def check_no_neg_equity_of(view: ExchangeView, step: StepInfo, account_ids: Iterable[int]) -> list[str]:
+    """INV-NO-NEG-EQUITY for the given accounts only (a simulator checks the accounts a command touched)."""
+    exempt = set(step.liquidating_accounts)
+    problems = []
+    for account_id in account_ids:
+        if account_id < 0 or account_id in exempt:
+            continue
+        for asset in view.assets():
+            equity = compute_account_equity(view, account_id, asset)
+            if equity < 0 and not has_open_position(view, account_id, asset):
+                problems.append(f"account {account_id} {asset}: equity {equity} < 0 with no position left to liquidate")
+    return problems
+
+
+@concrete
+def check_adl_not_losing(view: ExchangeView, step: StepInfo) -> list[str]:
+    """Every ADL fill realises a PnL ≥ 0 at the ADL price for the deleveraged position (ADL-003)."""
+    problems = []
+    instruments = view.instruments()
+    for event in step.waterfall_events:
+        if not isinstance(event, AdlFill):
+            continue
+        inst = instruments[event.symbol]
+        position = Position(qty=event.position_qty, cost=event.position_cost)
+        _, realised = apply_fill(inst, position, -event.close_qty, event.price)
+        if realised < 0:
+            problems.append(
+                f"account {event.account_id} {event.symbol}: deleveraged at {event.price} with realised PnL {realised} < 0"
+            )
+    return problems
+
+
+@concrete
+def check_after_command(view: ExchangeView, step: StepInfo, touched: Iterable[int]) -> dict[str, list[str]]:
+    """The per-command invariants, cheap enough for every command of a large simulation.
+
+    INV-NO-NEG-EQUITY on the accounts the command touched (the others did not
+    change) and INV-REDUCE-ONLY over the command's ReduceOnly fills.
+    """
+    return {
+        "INV-NO-NEG-EQUITY": check_no_neg_equity_of(view, step, sorted(set(touched))),
+        "INV-REDUCE-ONLY": check_reduce_only_fills(view, step),
+    }
+
+
+register(
+    Invariant(
+        id="INV-NO-NEG-EQUITY",
+        statement=(
+            "After every command, no trader account without a pending liquidation has negative equity at mark "
+            "(no fill, transfer or withdrawal leaves a flat account owing)."
+        ),
+        check=check_no_neg_equity,
+    )
+)
+register(
+    Invariant(
+        id="INV-ADL-NOT-LOSING",
+        statement="Every ADL fill realises a PnL ≥ 0 at the ADL price for the deleveraged side (ADL-003).",
+        check=check_adl_not_losing,
     )
 )

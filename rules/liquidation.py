@@ -51,6 +51,7 @@ from perpspec.rules.margin import (
     compute_pos_init,
     compute_pos_maint,
     compute_threshold_price,
+    compute_unclamped_threshold_price,
 )
 from perpspec.rules.num import abs_, and_, ceildiv, clamp, concrete, ite, max_, or_
 from perpspec.rules.position import Position, compute_commission
@@ -349,3 +350,49 @@ def compute_reduce_limit_price(
         reserve = needed
         price = compute_takeover_price(inst, position, margin, reserve)
     return price
+
+
+# -- a pool that already owes (LIQ-036) ---------------------------------------------------------------
+
+
+def compute_owing_takeover_price(inst: Instrument, position: Position, backing: int, reserve: int) -> int:
+    """LIQ-036: the take-over price of a pool's only position: LIQ-005's, or beyond the price range when the pool owes.
+
+    ``backing`` and ``reserve`` as LIQ-005 (a pool of several positions: the
+    last one taken over absorbs the rest, LIQ-037).  A pool whose margin is already
+    negative beyond what any price in ``[tickSize, maxPrice]`` returns (its
+    bankruptcy price clamped to the range still leaves it below zero) is taken
+    over at its *unclamped* bankruptcy price (MRG-013): the liquidation engine
+    pays the trader enough that the pool ends with at least its reserve, and so
+    holds the whole deficit.  That deficit then takes the path of every
+    bankrupt position's (reference §6–7, BitMEX: "the insurance fund absorbs,
+    then ADL"): closing it in the book draws the fund for every fill worse than
+    the take-over price (INS-005, never below zero), and what the fund cannot
+    pay is deleveraged at that price (ADL-020) — the trader never owes more
+    than the posted margin, the fund never goes negative.
+
+    [I] Bounds: an inverse long whose per-lot step is ≤ 0 (its margin below
+    minus its entry value) and a linear or quanto short owing more than its
+    entry value have no positive price that covers them; they keep LIQ-005's
+    price and the fund's capped top-up (INS-011), and the account is left owing
+    the rest (INV-NO-NEG-EQUITY reports it).
+    """
+    clamped = compute_takeover_price(inst, position, backing, reserve)
+    left = backing + compute_value(inst, position.qty, clamped) - position.cost
+    unclamped = compute_unclamped_threshold_price(inst, position.qty, position.cost, backing, reserve)
+    return ite(left < 0, unclamped, clamped)
+
+
+def compute_owing_cover_takeover_price(inst: Instrument, position: Position, backing: int, mark_price: int) -> int:
+    """LIQ-037: LIQ-035 for the *last* position of a cross pool taken over: beyond the price range when the pool owes.
+
+    ``backing`` as LIQ-035.  When even LIQ-035's price (clamped to the range)
+    leaves the pool below zero, the last position is taken over at its
+    unclamped bankruptcy price for a zero reserve (MRG-013), so the pool ends
+    at zero or more and the liquidation engine holds the deficit (fund, then
+    ADL), as LIQ-036 does for a pool of one position.  Bounds as LIQ-036.
+    """
+    price = compute_cover_takeover_price(inst, position, backing, mark_price)
+    left = backing + compute_value(inst, position.qty, price) - position.cost
+    unclamped = compute_unclamped_threshold_price(inst, position.qty, position.cost, backing, 0)
+    return ite(left < 0, unclamped, price)

@@ -159,6 +159,21 @@ def compute_threshold_price(inst: Instrument, qty: int, cost: int, margin: int, 
     is unsafe at every valid price (a long clamped to ``maxPrice``, a short to
     one tick) — already liquidatable, and the safe-side guarantee is void.
     """
+    # MRG-013's threshold, clamped to the prices an order may carry
+    threshold = compute_unclamped_threshold_price(inst, qty, cost, margin, reserve)
+    return ite(qty == 0, 0, clamp(threshold, inst.tick_size, inst.max_price))
+
+
+def compute_unclamped_threshold_price(inst: Instrument, qty: int, cost: int, margin: int, reserve: int) -> int:
+    """MRG-013: MRG-010's threshold price before it is clamped to the order price range, ≥ one price unit.
+
+    Linear and quanto: the exact threshold on the tick grid, also above
+    ``maxPrice`` (a long whose margin is already negative needs more than any
+    order price returns); a result below one price unit is raised to it.
+    Inverse: MRG-010's per-lot step; a long's step ``c ≤ 0`` (no price makes it
+    safe) and a short's (safe at every price) give ``maxPrice``, as MRG-010.
+    Not an order price: it is only ever a take-over price (LIQ-036).
+    """
     lots = abs_(qty) // inst.lot_size  # exact: whole lots
     slack = margin - reserve
     tick = inst.tick_size
@@ -181,8 +196,7 @@ def compute_threshold_price(inst: Instrument, qty: int, cost: int, margin: int, 
         # ceil / floor to the tick: toward safety (long up, short down).
         long_price = ceildiv((cost - slack) * inst.price_scale, safe_units) * tick
         short_price = floordiv((slack - cost) * inst.price_scale, safe_units) * tick
-    threshold = ite(qty > 0, long_price, short_price)
-    return ite(qty == 0, 0, clamp(threshold, tick, inst.max_price))
+    return ite(qty == 0, 0, max_(ite(qty > 0, long_price, short_price), 1))
 
 
 def compute_liquidation_price(inst: Instrument, qty: int, cost: int, margin: int, pos_maint: int) -> int:
@@ -270,7 +284,10 @@ def _position_requirements(
     is_cross = leverage_hundredths == CROSS
     extra = ite(or_(is_cross, position.qty == 0), 0, pos_cross)  # a flat position holds no margin
     pos_init = compute_pos_init(pos_cost, init_req)
-    pos_comm = compute_pos_comm(pos_cost, pos_init, extra, inst.taker_fee_ppm)
+    # the reserve for closing never shrinks below the fee on posCost + posInit: a negative posCross (losses
+    # realised against the position) would otherwise make posMargin smaller than the margin the pool holds,
+    # and a withdrawal could take that difference (state-machine find, issue 13)
+    pos_comm = compute_pos_comm(pos_cost, pos_init, max_(0, extra), inst.taker_fee_ppm)
     adverse_funding = compute_adverse_funding(pos_cost, position.qty, funding_rate_e8)
     pos_maint = compute_pos_maint(pos_cost, maint_req, pos_comm, adverse_funding)
     return steps, init_req, maint_req, extra, pos_init, pos_comm, pos_maint
@@ -389,6 +406,17 @@ def compute_cross_backing(cross_wallet: int, other_pnls: tuple[int, ...], other_
     :func:`compute_cross_margin_excess` turns negative, the others held at mark.
     """
     return compute_cross_margin_excess(cross_wallet, other_pnls, other_maints)
+
+
+def compute_position_backing(pool_margin: int, pool_equity: int, pool_maintenance: int, own_pnl: int, own_maint: int) -> int:
+    """MRG-034: MRG-033 for the position of a pool given by its totals: the margin behind it, the rest held at mark.
+
+    ``pool_equity`` is the pool's margin plus every member's unrealised PnL,
+    ``pool_maintenance`` every member's ``posMaint``; ``own_pnl`` and
+    ``own_maint`` the position's own.  An isolated pool has no other member:
+    its backing is its margin.
+    """
+    return compute_cross_backing(pool_margin, (pool_equity - pool_margin - own_pnl,), (pool_maintenance - own_maint,))
 
 
 # --- order margin -----------------------------------------------------------------------

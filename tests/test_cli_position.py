@@ -99,3 +99,20 @@ def test_bad_input_exits_2_with_one_line_on_stderr(capsys: pytest.CaptureFixture
     assert captured.out == ""
     assert len(captured.err.strip().splitlines()) == 1
     assert captured.err.startswith("perpspec position: ")
+
+
+def test_mark_is_accepted_at_price_resolution_off_the_tick_grid(capsys: pytest.CaptureFixture[str]) -> None:
+    # XBTUSD: tick 0.5, price unit 0.01 — BitMEX marks carried cents (issue 13); the entry stays on the grid
+    inst = load_instrument("XBTUSD")
+    position, _ = apply_fill(inst, FLAT, -1_000, 5_000_000)
+    pm = compute_position_margin(inst, position, 5_012_337, 10_000)
+    record = run_json(
+        capsys, "--symbol", "XBTUSD", "--qty", "-1000", "--entry", "50000", "--mark", "50123.37", "--leverage", "100x"
+    )
+    assert (record["markValue"], record["unrealisedPnl"]) == (pm.mark_value, pm.unrealised_pnl)
+
+
+def test_mark_finer_than_the_price_unit_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--symbol", "XBTUSD", "--qty", "-1000", "--entry", "50000", "--mark", "50123.371", "--leverage", "100x"]
+    assert main(["position", *argv]) == 2
+    assert capsys.readouterr().err.startswith("perpspec position: ")

@@ -25,11 +25,17 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted, Event, InternalError, Rejected, RuleEvent
+from perpspec.engine.core.events import Accepted, Event, InternalError, PositionUpdate, Rejected, RuleEvent
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.contract import compute_value as engine_value
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.invariants import check_all
+from perpspec.rules.liquidation import compute_requirement
+from perpspec.rules.margin import (
+    compute_bankruptcy_price,
+    compute_liquidation_price,
+    compute_position_backing,
+)
 from perpspec.rules.position import Position
 
 SYMBOLS = ("XBTUSD", "ETHUSD")
@@ -37,6 +43,7 @@ SPOT_FILE = Path(__file__).resolve().parent.parent / "specs" / "instruments" / "
 START_MARK = {"XBTUSD": 5_000_000, "ETHUSD": 300_000, "XBT_USDT": 5_000_000}
 TRADERS = (1, 2, 3, 4, 5)
 MAKER = 9
+COLLUDER = 6  # the owner of accounts 4 and 5 also holds this one: it rests orders through their prices
 ORDER_TYPES = ("Stop", "StopLimit", "MarketIfTouched", "LimitIfTouched", "Trailing")
 TRIGGERS = ("", "MarkPrice", "LastPrice", "IndexPrice")
 
@@ -59,6 +66,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.clock = 0
         self.commands = 0
         self.last_events: list[Event] = []
+        self.strategy = ""  # the adversarial strategy whose commands are running (reach statistics)
 
     # -------------------------------------------------------------- helpers
     def run(self, command: c.Command) -> list[Event]:
@@ -78,8 +86,28 @@ class EngineMachine(RuleBasedStateMachine):
         for item in events:
             if isinstance(item, RuleEvent):
                 event(f"rule {item.rule_id} {item.kind}")
+        if self.strategy:
+            _reach(self.strategy, events)
+        self._check_position_prices(events)
         self.last_events = list(events)
         return list(events)
+
+    def _check_position_prices(self, events: list[Event]) -> None:
+        """Every position event reports the liquidation and bankruptcy prices of its state (MRG-011/012, MRG-034).
+
+        Checked for each account's last position event of the command whose state nothing later in the command
+        changed (no later event names the account); recomputed here from the rules on the engine's state.
+        """
+        last_touch: dict[int, int] = {}
+        for index, item in enumerate(events):
+            account = getattr(item, "account", None)
+            if isinstance(account, int):
+                last_touch[account] = index
+        for index, item in enumerate(events):
+            if isinstance(item, PositionUpdate) and last_touch.get(item.account) == index:
+                expected = _rule_position_prices(self.engine, item.account, item.symbol)
+                assert (item.liquidation_price, item.bankrupt_price) == expected, item
+                event("position event prices checked against the rules")
 
     def tick(self, ms: int = 0) -> int:
         self.clock += ms
@@ -109,6 +137,7 @@ class EngineMachine(RuleBasedStateMachine):
             self.run(c.VerifyAccount(time_ms=0, account=account))
             self.run(c.Deposit(time_ms=0, account=account, asset="XBt", amount=wallet * 1_000_000))
             self.run(c.Deposit(time_ms=0, account=account, asset="USDt", amount=wallet * 10_000_000))
+        self.run(c.VerifyAccount(time_ms=0, account=COLLUDER))
         if fund:
             self.run(c.DepositInsurance(time_ms=0, asset="XBt", amount=fund))
         for symbol in SYMBOLS:
@@ -331,6 +360,170 @@ class EngineMachine(RuleBasedStateMachine):
         events = self.run(c.PlaceOrder(**fields))
         assert isinstance(events[-1], Rejected)
 
+    # -------------------------------------------------------------- adversarial strategies (issue 13)
+    # Accounts 4, 5 and COLLUDER belong to one owner: they trade against each other at the price-band edges
+    # and through liquidation and bankruptcy prices.  Each strategy's reach (liquidations, ADL fills, solvency
+    # refusals) is counted in REACH and reported by test_adversarial_strategies_reach_the_dangerous_states.
+
+    def _position(self, account: int, symbol: str) -> int:
+        return self.engine.positions(account).get(symbol, Position()).qty
+
+    def _at_ppm(self, symbol: str, ppm: int) -> int:
+        tick = self.inst(symbol)
+        mark = self.engine.marks[symbol]
+        inst = self.engine.instrument_map[symbol]
+        return min(max(tick, (mark + mark * ppm // 1_000_000) // tick * tick), inst.max_price)
+
+    def _fund_colluder(self, colluder: int, symbol: str) -> None:
+        """The owner backs the colluding account like the market maker: a large wallet and a high risk limit."""
+        inst = self.engine.instrument_map[symbol]
+        if self.engine.accounts[colluder].wallet("XBt") < 10**12:
+            self.run(c.Deposit(time_ms=self.tick(), account=colluder, asset="XBt", amount=10**12))
+        self.run(c.SetRiskLimit(time_ms=self.tick(), account=colluder, symbol=symbol,
+                                risk_limit=inst.risk_limit + 40 * inst.risk_step))
+
+    @rule(victim=st.sampled_from((4, 5)), symbol=symbols, through_ppm=st.sampled_from((5_000, 15_000, 40_000, 100_000)),
+          instruction=st.sampled_from(("", "ReduceOnly", "Close")), isolated=st.booleans(),
+          leverage=st.sampled_from((50, 90)), amend=st.booleans())
+    def collusion_through_bankruptcy(self, victim: int, symbol: str, through_ppm: int, instruction: str,
+                                     isolated: bool, leverage: int, amend: bool) -> None:
+        """Issue 13 finding 1: a colluder rests an order through the victim's bankruptcy price, the victim trades into it."""
+        colluder = COLLUDER
+        self.strategy = "collusion"
+        self._fund_colluder(colluder, symbol)
+        try:
+            if self._position(victim, symbol) == 0:
+                self.open_leveraged(victim, symbol, "Buy" if through_ppm % 2 == 0 else "Sell", leverage, isolated)
+            held = self._position(victim, symbol)
+            if held == 0:
+                return
+            free = self.engine.available(victim, "XBt")
+            if free > 1:  # the owner takes out everything it may: the victim is left with its position's margin
+                self.run(c.Withdraw(time_ms=self.tick(), account=victim, asset="XBt", amount=free - 1))
+            close_side, rest_side = ("Sell", "Buy") if held > 0 else ("Buy", "Sell")
+            price = self._at_ppm(symbol, -through_ppm if held > 0 else through_ppm)
+            self.run(c.PlaceOrder(time_ms=self.tick(), account=colluder, symbol=symbol, side=rest_side,
+                                  order_qty=abs(held), price=price))
+            if amend:  # the victim's order rests first at the mark and is amended through the colluder's price
+                events = self.run(c.PlaceOrder(time_ms=self.tick(), account=victim, symbol=symbol, side=close_side,
+                                               order_qty=abs(held), price=self._at_ppm(symbol, 200_000 if held > 0 else -200_000),
+                                               exec_inst=instruction))
+                order_id = next((e.order_id for e in events if getattr(e, "order_id", None)), None)
+                if order_id is not None and order_id in self.engine.live_orders:
+                    self.run(c.AmendOrder(time_ms=self.tick(), account=victim, order_id=order_id, price=price))
+            else:
+                self.run(c.PlaceOrder(time_ms=self.tick(), account=victim, symbol=symbol, side=close_side,
+                                      order_qty=abs(held), price=price, exec_inst=instruction))
+        finally:
+            self.strategy = ""
+
+    @rule(victim=st.sampled_from((4, 5)), symbol=symbols, depth_ppm=st.sampled_from((30_000, 80_000, 200_000)),
+          move_ppm=st.sampled_from((40_000, 80_000, 200_000)))
+    def self_liquidation(self, victim: int, symbol: str, depth_ppm: int, move_ppm: int) -> None:
+        """The owner's other account rests deep on the side the victim's liquidation will hit, then the mark moves."""
+        colluder = COLLUDER
+        self.strategy = "self-liquidation"
+        self._fund_colluder(colluder, symbol)
+        try:
+            if self._position(victim, symbol) == 0:
+                self.open_leveraged(victim, symbol, "Buy", 90, True)
+            held = self._position(victim, symbol)
+            if held == 0:
+                return
+            side = "Buy" if held > 0 else "Sell"
+            self.run(c.PlaceOrder(time_ms=self.tick(), account=colluder, symbol=symbol, side=side, order_qty=abs(held),
+                                  price=self._at_ppm(symbol, -depth_ppm if held > 0 else depth_ppm)))
+            new = self._at_ppm(symbol, -move_ppm if held > 0 else move_ppm)
+            self.run(c.PriceUpdate(time_ms=self.tick(), symbol=symbol, mark_price=new, index_price=new))
+        finally:
+            self.strategy = ""
+
+    @rule(symbol=symbols, size=lots, above=st.booleans(), through=st.booleans())
+    def wash_trade_at_band_edge(self, symbol: str, size: int, above: bool, through: bool) -> None:
+        """Accounts 4 and 5 trade with each other at the 5% price band's edge (or just through it)."""
+        self.strategy = "wash-trade"
+        try:
+            ppm = 50_000 + (1_000 if through else -1_000)
+            price = self._at_ppm(symbol, ppm if above else -ppm)
+            qty = size * self.lot(symbol)
+            self.run(c.PlaceOrder(time_ms=self.tick(), account=4, symbol=symbol, side="Sell" if above else "Buy",
+                                  order_qty=qty, price=price))
+            self.run(c.PlaceOrder(time_ms=self.tick(), account=5, symbol=symbol, side="Buy" if above else "Sell",
+                                  order_qty=qty, price=price, time_in_force="ImmediateOrCancel"))
+        finally:
+            self.strategy = ""
+
+    @rule(account=st.sampled_from((4, 5)), symbol=symbols, leverage=st.sampled_from((0, 2_500, 10_000)),
+          amount=st.integers(min_value=-5_000_000, max_value=-1), steps=st.integers(min_value=0, max_value=3))
+    def squeeze_with_orders_resting(self, account: int, symbol: str, leverage: int, amount: int, steps: int) -> None:
+        """Leverage, margin and risk-limit changes while orders through the mark rest, then a taker hits them."""
+        self.strategy = "squeeze"
+        try:
+            held = self._position(account, symbol)
+            side = "Sell" if held >= 0 else "Buy"
+            self.run(c.PlaceOrder(time_ms=self.tick(), account=account, symbol=symbol, side=side,
+                                  order_qty=max(abs(held), self.lot(symbol)),
+                                  price=self._at_ppm(symbol, -30_000 if side == "Sell" else 30_000)))
+            self.run(c.SetLeverage(time_ms=self.tick(), account=account, symbol=symbol, leverage_hundredths=leverage))
+            self.run(c.TransferMargin(time_ms=self.tick(), account=account, symbol=symbol, amount=amount))
+            inst = self.engine.instrument_map[symbol]
+            self.run(c.SetRiskLimit(time_ms=self.tick(), account=account, symbol=symbol,
+                                    risk_limit=inst.risk_limit + steps * inst.risk_step))
+            self.run(c.FundingTick(time_ms=self.tick(), symbol=symbol, rate_e8=375_000 if held > 0 else -375_000))
+            taker = 9 - account
+            self.run(c.PlaceOrder(time_ms=self.tick(), account=taker, symbol=symbol,
+                                  side="Buy" if side == "Sell" else "Sell", order_qty=max(abs(held), self.lot(symbol)),
+                                  ord_type="Market"))
+        finally:
+            self.strategy = ""
+
+    @rule(account=st.sampled_from((4, 5)), symbol=symbols, collapse_ppm=st.sampled_from((30_000, 100_000, 250_000)),
+          leverage_x=st.sampled_from((10, 25, 50)))
+    def stale_quote_through_a_collapse(self, account: int, symbol: str, collapse_ppm: int, leverage_x: int) -> None:
+        """A thinly funded quote rests at the mark, the mark collapses away from it, the colluder hits it (LIQ-044)."""
+        self.strategy = "stale-quote"
+        try:
+            inst = self.engine.instrument_map[symbol]
+            mark = self.engine.marks[symbol]
+            wallet = self.engine.accounts[account].wallet("XBt")
+            per_lot = abs(engine_value(inst, inst.lot_size, mark))
+            qty = max(1, min(wallet * leverage_x // max(per_lot, 1), inst.max_order_qty // inst.lot_size // 20)) * inst.lot_size
+            side = "Buy" if collapse_ppm % 20_000 else "Sell"
+            self.run(c.PlaceOrder(time_ms=self.tick(), account=account, symbol=symbol, side=side, order_qty=qty,
+                                  price=self._at_ppm(symbol, 0)))  # at the mark: ahead of the maker's quotes
+            new = self._at_ppm(symbol, -collapse_ppm if side == "Buy" else collapse_ppm)
+            self.run(c.PriceUpdate(time_ms=self.tick(), symbol=symbol, mark_price=new, index_price=new))
+            self._fund_colluder(COLLUDER, symbol)
+            self.run(c.PlaceOrder(time_ms=self.tick(), account=COLLUDER, symbol=symbol,
+                                  side="Sell" if side == "Buy" else "Buy", order_qty=qty, ord_type="Market"))
+        finally:
+            self.strategy = ""
+
+    @rule(account=traders, symbol=symbols, ticks=st.integers(min_value=1, max_value=3), cancel=st.booleans())
+    def race_around_trigger(self, account: int, symbol: str, ticks: int, cancel: bool) -> None:
+        """A stop is amended (or cancelled) right at the mark in the same instant the mark crosses it."""
+        self.strategy = "trigger-race"
+        try:
+            held = self._position(account, symbol)
+            side = "Sell" if held > 0 else "Buy"
+            tick = self.inst(symbol)
+            mark = self.engine.marks[symbol] // tick * tick
+            far = mark - 20 * tick if side == "Sell" else mark + 20 * tick
+            events = self.run(c.PlaceOrder(time_ms=self.clock, account=account, symbol=symbol, side=side,
+                                           order_qty=max(abs(held), self.lot(symbol)), ord_type="Stop",
+                                           stop_px=max(tick, far), exec_inst="ReduceOnly" if held else ""))
+            order_id = next((e.order_id for e in events if getattr(e, "order_id", None)), None)
+            if order_id is not None and order_id in self.engine.live_orders:
+                if cancel:
+                    self.run(c.CancelOrder(time_ms=self.clock, account=account, order_id=order_id))
+                else:
+                    self.run(c.AmendOrder(time_ms=self.clock, account=account, order_id=order_id,
+                                          stop_px=max(tick, mark - ticks * tick if side == "Sell" else mark + ticks * tick)))
+            new = max(tick, mark - (ticks + 1) * tick if side == "Sell" else mark + (ticks + 1) * tick)
+            self.run(c.PriceUpdate(time_ms=self.clock, symbol=symbol, mark_price=new, index_price=new))
+        finally:
+            self.strategy = ""
+
     # -------------------------------------------------------------- checks
     @invariant()
     def every_registered_invariant_holds(self) -> None:
@@ -378,6 +571,70 @@ STATS = {
 }
 
 
+STRATEGIES = ("collusion", "self-liquidation", "wash-trade", "squeeze", "stale-quote", "trigger-race")
+REACH: dict[str, dict[str, int]] = {
+    name: {"commands": 0, "liquidations": 0, "adl_fills": 0, "solvency_refusals": 0, "unsafe_fills_cancelled": 0}
+    for name in STRATEGIES
+}
+SOLVENCY_REASON = "ImmediateLiquidation"  # engine Reason for LIQ-042 (rules.solvency.EXECUTION_REJECT_TEXT)
+
+
+def _reach(strategy: str, events: list[Event]) -> None:
+    """Count what one command of an adversarial strategy reached."""
+    tally = REACH[strategy]
+    before = dict(tally)
+    tally["commands"] += 1
+    for item in events:
+        record = getattr(item, "record", None)
+        kind = type(record).__name__
+        if kind == "Liquidation":
+            tally["liquidations"] += 1
+        elif kind == "AdlFill":
+            tally["adl_fills"] += 1
+        if isinstance(item, Rejected) and item.reason.value == SOLVENCY_REASON:
+            tally["solvency_refusals"] += 1
+        if "beyond its bankruptcy price" in str(getattr(item, "text", "")):
+            tally["unsafe_fills_cancelled"] += 1
+    for name, count in tally.items():
+        if count > before[name] and name != "commands":
+            event(f"strategy {strategy} reached {name}")
+
+
+def _rule_position_prices(engine: Engine, account_id: int, symbol: str) -> tuple[int, int]:
+    """(liquidation, bankruptcy) price of a position in its pool, from the rules alone (zeros when flat)."""
+    holder = engine.accounts[account_id]
+    ps = holder.positions[symbol]
+    if ps.qty == 0:
+        return 0, 0
+    inst = engine.instrument_map[symbol]
+    asset = inst.settl_currency
+    if ps.leverage != 0:
+        margin, members = ps.iso_margin, [symbol]
+    else:
+        margin = holder.wallet(asset)
+        members = []
+        for other_symbol, other in sorted(holder.positions.items()):
+            if engine.instrument_map[other_symbol].settl_currency != asset:
+                continue
+            if other.leverage != 0:
+                margin -= other.iso_margin
+            elif other.qty != 0:
+                members.append(other_symbol)
+    equity, maintenance = margin, 0
+    for member in members:
+        mps = holder.positions[member]
+        minst = engine.instrument_map[member]
+        equity += engine_value(minst, mps.qty, engine.marks[member]) - mps.cost
+        maintenance += compute_requirement(minst, Position(qty=mps.qty, cost=mps.cost), mps.leverage, mps.chosen_tier).pos_maint
+    req = compute_requirement(inst, Position(qty=ps.qty, cost=ps.cost), ps.leverage, ps.chosen_tier)
+    own = engine_value(inst, ps.qty, engine.marks[symbol]) - ps.cost
+    backing = compute_position_backing(margin, equity, maintenance, own, req.pos_maint)
+    return (
+        compute_liquidation_price(inst, ps.qty, ps.cost, backing, req.pos_maint),
+        compute_bankruptcy_price(inst, ps.qty, ps.cost, equity - own, req.pos_comm),
+    )
+
+
 def _without_seq(engine: Engine) -> tuple[object, ...]:
     """The canonical state without the event sequence counter (which every event, rejections too, advances)."""
     state = list(engine.canonical())
@@ -389,6 +646,21 @@ def _without_seq(engine: Engine) -> tuple[object, ...]:
 
 TestEngine = EngineMachine.TestCase
 TestEngine.settings = settings(max_examples=100, stateful_step_count=60, deadline=None)
+
+
+def test_adversarial_strategies_reach_the_dangerous_states() -> None:
+    """The adversarial strategies are shown to reach liquidations, ADL and solvency refusals (derandomized)."""
+    from hypothesis.stateful import run_state_machine_as_test
+
+    before = {name: dict(tally) for name, tally in REACH.items()}
+    reach = settings(max_examples=40, stateful_step_count=40, deadline=None, derandomize=True)
+    run_state_machine_as_test(EngineMachine, settings=reach)  # type: ignore[no-untyped-call]
+    gained = {name: {k: REACH[name][k] - before[name][k] for k in tally} for name, tally in REACH.items()}
+    print("adversarial reach:", gained)
+    assert gained["collusion"]["solvency_refusals"] > 0
+    assert gained["self-liquidation"]["liquidations"] > 0
+    assert gained["stale-quote"]["unsafe_fills_cancelled"] > 0
+    assert sum(g["adl_fills"] for g in gained.values()) > 0
 
 
 @pytest.mark.deep

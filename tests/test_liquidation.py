@@ -269,7 +269,8 @@ def run_example(example: dict[str, Any]) -> dict[str, Any]:
         allocate = compute_queue_allocation if rule == "ADL-010" else compute_pro_rata_allocation
         return {"allocation": list(allocate(inputs["sizes"], inputs["unfilled"]))}
     if rule == "ADL-006":
-        return {"lights": [compute_deleverage_band(rank, inputs["count"]) for rank in range(inputs["count"])]}
+        sizes = inputs["sizes"]  # in ranking order
+        return {"lights": [compute_deleverage_band(sum(sizes[:rank]), sum(sizes)) for rank in range(len(sizes))]}
     if rule == "ADL-003":
         assert inst is not None
         qty, mark = inputs["qty"], inputs["mark_price"]

@@ -49,7 +49,12 @@ from perpspec.rules.events import (
 from perpspec.rules.funding import compute_funding_payment
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.insurance import compute_fill_delta
-from perpspec.rules.liquidation import compute_pool_residual, compute_requirement, compute_takeover_price
+from perpspec.rules.liquidation import (
+    compute_owing_takeover_price,
+    compute_pool_residual,
+    compute_requirement,
+    compute_takeover_price,
+)
 from perpspec.rules.margin import compute_bankruptcy_price, compute_liquidation_price
 from perpspec.rules.num import ceildiv
 from perpspec.rules.position import Position, compute_commission, compute_unrealised_pnl
@@ -566,7 +571,9 @@ class Auditor:
         position = Position(qty=snap.qty, cost=snap.cost)
         req = compute_requirement(inst, position, snap.leverage_hundredths, snap.chosen_tier)
         margin = record.pool_margin
-        bankruptcy = compute_takeover_price(inst, position, margin, req.pos_comm)
+        # LIQ-036: a pool of one position that already owes is taken over beyond the price range
+        takeover = compute_owing_takeover_price if len(record.positions) == 1 else compute_takeover_price
+        bankruptcy = takeover(inst, position, margin, req.pos_comm)
         if bankruptcy != taken.takeover_price:
             self.report("LIQ-005", f"account {record.account_id} {snap.symbol}: take-over (bankruptcy) price",
                         expected=bankruptcy, reported=taken.takeover_price)

@@ -96,13 +96,17 @@ def parse_leverage(text: str) -> int:
     return leverage
 
 
-def parse_price(inst: Instrument, text: str, field: str) -> int:
-    """A price on the instrument's tick grid, in price units."""
+def parse_price(inst: Instrument, text: str, field: str, on_tick: bool = True) -> int:
+    """A price in price units: on the instrument's tick grid, or (``on_tick=False``, marks) at price resolution.
+
+    BitMEX's mark prices are not on the order tick grid (XBTUSD marks carried
+    cents on a 0.5 tick): a mark is any price the price unit can express.
+    """
     price = parse_scaled(text, inst.price_scale, field)
     tick = format_scaled(inst.tick_size, inst.price_scale)
     if price <= 0 or price > inst.max_price:
         raise ParseError(field, f"must be above 0 and at most maxPrice {format_scaled(inst.max_price, inst.price_scale)}")
-    if price % inst.tick_size != 0:
+    if on_tick and price % inst.tick_size != 0:
         raise ParseError(field, f"{text} is not a multiple of tickSize {tick}")
     return price
 
@@ -116,7 +120,7 @@ def compute(args: argparse.Namespace) -> tuple[Instrument, int, PositionMargin]:
     try:
         qty = parse_int(args.qty, "--qty")
         entry = parse_price(inst, args.entry, "--entry")
-        mark = entry if args.mark is None else parse_price(inst, args.mark, "--mark")
+        mark = entry if args.mark is None else parse_price(inst, args.mark, "--mark", on_tick=False)
         leverage = parse_leverage(args.leverage)
         pos_cross = parse_int(args.pos_cross, "--pos-cross")
         wallet = None if args.wallet is None else parse_int(args.wallet, "--wallet")

@@ -38,7 +38,8 @@ from perpspec.engine.core.orders import Order
 
 # (maker order, quantity, price): one execution against a resting order
 Fill = tuple[Order, int, int]
-# guard(maker, wanted) -> granted <= wanted: how much a ReduceOnly maker may still trade
+# guard(maker, wanted) -> granted <= wanted: how much a maker may trade (ReduceOnly room, LIQ-044 solvency);
+# granted < 0 halts the sweep (the incoming order's own fill would be unsafe)
 Guard = Callable[[Order, int], int]
 
 
@@ -228,7 +229,7 @@ class Book:
 
         Appends ``(maker, qty, price)`` to ``fills`` and resting orders taken
         out without (fully) trading to ``self_trades``: own orders (self-trade
-        prevention) and ReduceOnly makers that ``guard`` grants less than the
+        prevention) and makers that ``guard`` grants less than the
         fill would need (they trade what is granted, then leave the book).
         Makers' ``leaves_qty``/``cum_qty`` are updated and filled makers leave
         the book.
@@ -249,6 +250,8 @@ class Book:
             if level.live == 0:
                 del levels[price]
                 keys.pop()
+            if qty < 0:  # the guard halted the sweep (LIQ-044: the incoming order's own fill is unsafe)
+                return -1 - qty
         return qty
 
     def _match_level(
@@ -275,9 +278,11 @@ class Book:
                 self_trades.append(maker)
                 continue
             slice_qty = maker.shown_qty
-            if maker.reduce_only and guard is not None:
+            if guard is not None:
                 wanted = slice_qty if slice_qty < qty else qty
                 granted = guard(maker, wanted)
+                if granted < 0:
+                    return -1 - qty
                 if granted < wanted:
                     qty -= self._trade_and_drop(maker, granted, price, fills, self_trades)
                     shown.popleft()
@@ -317,9 +322,11 @@ class Book:
                 self_trades.append(maker)
                 continue
             leaves = maker.leaves_qty
-            if maker.reduce_only and guard is not None:
+            if guard is not None:
                 wanted = leaves if leaves < qty else qty
                 granted = guard(maker, wanted)
+                if granted < 0:
+                    return -1 - qty
                 if granted < wanted:
                     qty -= self._trade_and_drop(maker, granted, price, fills, self_trades)
                     hidden.popleft()

@@ -37,6 +37,7 @@ from perpspec.rules.margin import CROSS, check_order_margin, compute_order_requi
 from perpspec.rules.num import ceil_to_multiple, floor_to_multiple
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.risk_limit import check_risk_limit
+from perpspec.rules.solvency import FILL_CANCEL_TEXT, check_order_solvency
 
 FAT_FINGER_PPM = 50_000  # 5%: market orders capped, limit orders checked (reference §8)
 MAX_CL_ORD_ID = 36
@@ -354,7 +355,7 @@ class OrderEntry:
         _, equity, _, _ = self.risk.pool_of(account, inst.symbol)
         own_term = compute_value(inst, ps.qty, self.market.marks[inst.symbol]) - ps.cost
         req = compute_requirement(inst, ps.position, ps.leverage, ps.chosen_tier)
-        taker_fee = self.fills._fee_ppm(account, inst, maker=False)
+        taker_fee = self.fills.fee_ppm(account, inst, maker=False)
         bankrupt = compute_reduce_limit_price(inst, ps.position, equity - own_term, req.pos_comm, taker_fee)
         return min(cap, bankrupt) if is_buy else max(cap, bankrupt)
 
@@ -419,6 +420,10 @@ class OrderEntry:
                 return Rej(Reason.INSUFFICIENT_BALANCE, f"needs {need} {asset}, free {free}")
             return None
         signed = order.leaves_qty if order.is_buy else -order.leaves_qty
+        if order.ord_type in o.PRICED_TYPES:
+            refusal = self.check_solvency(account, inst, ps, signed, order.price)
+            if refusal is not None:
+                return refusal
         mark = self.market.marks[inst.symbol]
         best_bid, best_ask = self.market.best(inst.symbol)
         position = ps.position
@@ -474,6 +479,19 @@ class OrderEntry:
             self.stream.order_accounts[account.account_id] = None  # INV-MARGIN-ON-ENTRY applies to this step
         return None
 
+    def check_solvency(self, account: Account, inst: Instrument, ps: PositionState, signed: int, price: int) -> Rej | None:
+        """LIQ-042 (``rules.solvency.check_order_solvency``) for an order of ``signed`` contracts at ``price``.
+
+        Judged at the taker fee (the worst the order can pay); a market order is
+        bounded by its bankruptcy limit (LIQ-016) instead.
+        """
+        pool = self.risk.pool_state(account, inst, ps)
+        fee = self.fills.fee_ppm(account, inst, maker=False)
+        refusal = check_order_solvency(inst, pool, signed, price, fee, self.market.marks[inst.symbol])
+        if refusal is None:
+            return None
+        return Rej(Reason.IMMEDIATE_LIQUIDATION, refusal.reason.value)
+
     def _enter(self, account: Account, inst: Instrument, order: Order, emit_new: bool) -> None:
         """An accepted (or just triggered) order meets the book: match, then rest or cancel the rest."""
         book = self.market.books[inst.symbol]
@@ -503,6 +521,9 @@ class OrderEntry:
         self.fills.sweep(account, inst, order, limit)
         if order.leaves_qty == 0:
             self.registry.forget(order)
+            return
+        if self.fills.halted:  # LIQ-044: its next fill would have taken the account beyond its bankruptcy price
+            self.registry.cancel(order, FILL_CANCEL_TEXT)
             return
         if is_limit and order.time_in_force in (o.GOOD_TILL_CANCEL, o.DAY):
             order.reset_shown()
@@ -641,6 +662,9 @@ class OrderEntry:
             return None
         if order.triggered and (leaves > order.leaves_qty or price != order.price):
             signed = leaves if order.is_buy else -leaves
+            unsafe = self.check_solvency(account, inst, ps, signed, price)
+            if unsafe is not None:
+                return unsafe
             others = tuple(v for k, v in ps.orders.items() if k != order.order_id)
             after = (*others, (signed, price))
             if not order.reduce_only:
@@ -696,6 +720,8 @@ class OrderEntry:
             self.fills.sweep(account, inst, order, price)
             if order.leaves_qty == 0:
                 self.registry.forget(order)
+            elif self.fills.halted:  # LIQ-044
+                self.registry.cancel(order, FILL_CANCEL_TEXT)
             else:
                 order.reset_shown()
                 book.add(order)

@@ -62,6 +62,7 @@ class Reason(enum.Enum):
     INSURANCE_SHORTFALL = "InsuranceShortfall"  # the fund cannot bear the liquidation engine's settlement loss
     MARK_NOT_SETTLEMENT_PRICE = "MarkNotAtSettlementPrice"  # settle only after a mark update to that price
     LIQUIDATION_PENDING = "LiquidationPending"  # a pool is below maintenance: the waterfall has work left
+    IMMEDIATE_LIQUIDATION = "ImmediateLiquidation"  # LIQ-042: executing at the order price would liquidate
     INTERNAL_ERROR = "InternalError"
 
 
@@ -135,7 +136,8 @@ class PositionUpdate(NamedTuple):
     current_qty: int  # currentQty
     pos_cost: int  # posCost (signed cost basis)
     leverage_hundredths: int  # leverage × 100; 0 = cross
-    liquidation_price: int  # liquidationPrice (0: none)
+    liquidation_price: int  # liquidationPrice of the state reported (MRG-011; 0: flat)
+    bankrupt_price: int  # bankruptPrice of the state reported (MRG-012; 0: flat)
 
 
 class RuleEvent(NamedTuple):
@@ -186,6 +188,7 @@ BITMEX_NAMES: dict[str, str] = {
     "current_qty": "currentQty",
     "pos_cost": "posCost",
     "liquidation_price": "liquidationPrice",
+    "bankrupt_price": "bankruptPrice",
     "time_ms": "timestamp",
 }
 

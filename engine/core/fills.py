@@ -16,7 +16,7 @@ from collections.abc import Callable
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import Account, PositionState, compute_usd_volume
 from perpspec.engine.core.book import Fill
-from perpspec.engine.core.ledger import LIQUIDATOR, Ledger
+from perpspec.engine.core.ledger import LIQUIDATOR, Ledger, peek_position
 from perpspec.engine.core.market import Market, is_spot
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.registry import OrderRegistry
@@ -27,6 +27,7 @@ from perpspec.rules.contract import compute_notional
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS, compute_order_premium
 from perpspec.rules.position import Position, apply_trade, compute_commission
+from perpspec.rules.solvency import FILL_CANCEL_TEXT, PoolState, apply_fill_to_pool, is_fill_allowed
 from perpspec.rules.waterfall import compute_isolated_margin_after_fill, get_opened_qty
 
 
@@ -42,35 +43,89 @@ class Fills:
         self.registry = registry
         self.stream = stream
         self.fee_free = False  # True during a partial liquidation's FillOrKill (not state)
+        self.halted = False  # the last sweep stopped at an unsafe fill of its own order (LIQ-044; not state)
+        self._halt_seen = False
+        self._insolvent: dict[int, None] = {}  # makers of the current sweep refused by LIQ-044 (not state)
 
     def sweep(self, account: Account, inst: Instrument, order: Order, limit: int) -> list[tuple[int, int]]:
         """Match ``order`` (not in the book) against the book up to ``limit``; apply every fill.
 
-        Returns the ``(qty, price)`` of each fill.
+        Returns the ``(qty, price)`` of each fill.  Every fill is checked by
+        LIQ-044 first (:meth:`make_guard`): an unsafe maker is cancelled, an
+        unsafe fill of ``order`` itself halts the sweep (``self.halted``).
         """
         book = self.market.books[inst.symbol]
         fills: list[Fill] = []
         dropped: list[Order] = []
-        guard = self.make_guard(inst.symbol, fills)
+        solvency = not self.fee_free and account.account_id >= 0 and not is_spot(inst)
+        guard = self.make_guard(inst.symbol, fills, order if solvency else None)
+        before = account.positions[inst.symbol].qty if inst.symbol in account.positions else 0
         book.match(order.is_buy, limit, order.leaves_qty, account.account_id, fills, dropped, guard)
+        self.halted = self._halt_seen
         self._apply_fills(inst, order, fills, dropped)
+        if order.reduce_only and fills and self.stream.track_steps:
+            after = account.positions[inst.symbol].qty
+            self.stream.reduce_only_fills.append((account.account_id, inst.symbol, before, after))
         return [(qty, price) for _, qty, price in fills]
 
-    def make_guard(self, symbol: str, fills: list[Fill]) -> Callable[[Order, int], int]:
-        """The book's ReduceOnly guard: how much of ``wanted`` a ReduceOnly maker may still trade."""
+    def make_guard(self, symbol: str, fills: list[Fill], taker: Order | None = None) -> Callable[[Order, int], int]:
+        """The book's guard: how much of ``wanted`` a maker may trade (``< 0``: halt the sweep).
+
+        * a ReduceOnly maker: no more than what still reduces its position;
+        * with ``taker`` (an order of a trader, not a liquidation): LIQ-044
+          (``rules.solvency.is_fill_allowed``) for the maker's and the taker's
+          side of the fill, each account as it stands after the sweep's earlier
+          fills.  An unsafe maker is granted nothing (it leaves the book and is
+          cancelled); an unsafe taker halts the sweep.
+        """
         accounts = self.ledger.accounts
+        inst = self.market.instrument_map[symbol]
+        mark = self.market.marks.get(symbol, 0)
+        states: dict[int, PoolState] = {}
+        folded = [0]  # how many of ``fills`` are folded into ``states``
+        self._insolvent = {}
+        self._halt_seen = False
+
+        def state(account_id: int) -> PoolState:
+            if account_id not in states:
+                holder = accounts[account_id]
+                states[account_id] = self.risk.pool_state(holder, inst, peek_position(holder, inst))
+            return states[account_id]
+
+        def fold() -> None:
+            assert taker is not None
+            for maker, qty, price in fills[folded[0]:]:
+                for account_id, is_buy, is_maker in ((maker.account, maker.is_buy, True), (taker.account, taker.is_buy, False)):
+                    fee = self.fee_ppm(accounts[account_id], inst, maker=is_maker)
+                    states[account_id] = apply_fill_to_pool(inst, state(account_id), qty if is_buy else -qty, price, fee, mark)
+            folded[0] = len(fills)
 
         def guard(maker: Order, wanted: int) -> int:
-            qty = accounts[maker.account].positions[symbol].qty
-            for other, traded, _ in fills:
-                if other.account == maker.account:
-                    qty += traded if other.is_buy else -traded
-            room = max(0, -qty) if maker.is_buy else max(0, qty)
-            return min(wanted, room)
+            granted = wanted
+            if maker.reduce_only:
+                qty = accounts[maker.account].positions[symbol].qty
+                for other, traded, _ in fills:
+                    if other.account == maker.account:
+                        qty += traded if other.is_buy else -traded
+                room = max(0, -qty) if maker.is_buy else max(0, qty)
+                granted = min(wanted, room)
+            if taker is None or granted == 0:
+                return granted
+            fold()
+            price = maker.price
+            maker_fee = self.fee_ppm(accounts[maker.account], inst, maker=True)
+            if not is_fill_allowed(inst, state(maker.account), granted if maker.is_buy else -granted, price, maker_fee, mark):
+                self._insolvent[maker.order_id] = None
+                return 0
+            taker_fee = self.fee_ppm(accounts[taker.account], inst, maker=False)
+            if not is_fill_allowed(inst, state(taker.account), granted if taker.is_buy else -granted, price, taker_fee, mark):
+                self._halt_seen = True
+                return -1
+            return granted
 
         return guard
 
-    def _fee_ppm(self, account: Account, inst: Instrument, maker: bool) -> int:
+    def fee_ppm(self, account: Account, inst: Instrument, maker: bool) -> int:
         """The account's maker or taker fee rate in ``inst`` (its fee tier today)."""
         if account.account_id < 0 or self.fee_free:
             return 0  # liquidation fills pay no commission (rules.waterfall decision)
@@ -100,8 +155,8 @@ class Fills:
         for maker, qty, price in fills:
             maker_account = self.ledger.accounts[maker.account]
             maker_ps = maker_account.position(inst)
-            taker_fee = self._fee_ppm(taker_account, inst, maker=False)
-            maker_fee = self._fee_ppm(maker_account, inst, maker=True)
+            taker_fee = self.fee_ppm(taker_account, inst, maker=False)
+            maker_fee = self.fee_ppm(maker_account, inst, maker=True)
             taker_side, maker_side, fee_pool_delta = self._trade(
                 kernels, inst, taker.is_buy, taker_ps, maker_ps, qty, price, taker_fee, maker_fee
             )
@@ -136,11 +191,12 @@ class Fills:
                 ps.put_order(maker.order_id, maker.leaves_qty if maker.is_buy else -maker.leaves_qty, maker.price)
         for maker in dropped:
             self.ledger.accounts[maker.account].positions[symbol].drop_order(maker.order_id)
-            text = (
-                "Canceled: self-trade prevention (resting order of the same account)"
-                if maker.account == taker.account
-                else "Canceled: ReduceOnly order would have increased the position"
-            )
+            if maker.account == taker.account:
+                text = "Canceled: self-trade prevention (resting order of the same account)"
+            elif maker.order_id in self._insolvent:
+                text = FILL_CANCEL_TEXT  # LIQ-044
+            else:
+                text = "Canceled: ReduceOnly order would have increased the position"
             self.registry.cancel(maker, text, in_book=False)
         for account_id in sorted(touched):
             account = self.ledger.accounts[account_id]
@@ -162,8 +218,8 @@ class Fills:
             maker_account = self.ledger.accounts[maker.account]
             value = compute_notional(inst, qty, price)
             amount = qty * inst.base_multiplier
-            taker_fee = compute_commission(value, self._fee_ppm(taker_account, inst, maker=False))  # ACC-002
-            maker_fee = compute_commission(value, self._fee_ppm(maker_account, inst, maker=True))
+            taker_fee = compute_commission(value, self.fee_ppm(taker_account, inst, maker=False))  # ACC-002
+            maker_fee = compute_commission(value, self.fee_ppm(maker_account, inst, maker=True))
             buyer, seller = (taker_account, maker_account) if taker.is_buy else (maker_account, taker_account)
             buyer_fee, seller_fee = (taker_fee, maker_fee) if taker.is_buy else (maker_fee, taker_fee)
             buyer.wallets[quote] = buyer.wallet(quote) - value - buyer_fee

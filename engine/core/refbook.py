@@ -119,8 +119,10 @@ class RefBook:
             hidden = maker.display_qty == 0
             available = maker.leaves_qty if hidden else maker.shown_qty
             traded = min(available, qty)
-            if maker.reduce_only and guard is not None:
+            if guard is not None:
                 granted = guard(maker, traded)
+                if granted < 0:  # the guard halts the sweep (LIQ-044)
+                    break
                 if granted < traded:
                     if granted > 0:
                         qty -= granted

@@ -25,15 +25,19 @@ from perpspec.engine.core.stream import EventStream
 from perpspec.engine.kernels.load import kernels_for
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.liquidation import compute_requirement
+from perpspec.rules.liquidation import compute_requirement, is_liquidatable
 from perpspec.rules.margin import (
     CROSS,
     AccountMargin,
     MarginSetting,
     PositionMargin,
     compute_account_margin,
+    compute_bankruptcy_price,
+    compute_liquidation_price,
+    compute_position_backing,
     compute_threshold_price,
 )
+from perpspec.rules.solvency import PoolState
 
 
 def free_balance(account: Account, asset: str, margin: AccountMargin) -> int:
@@ -150,8 +154,8 @@ class Risk:
 
     @staticmethod
     def is_liquidatable(equity: int, maintenance: int) -> bool:
-        """LIQ-003: a pool is liquidated when its equity at mark is below its maintenance margin."""
-        return equity - maintenance < 0
+        """LIQ-003 (``rules.liquidation.is_liquidatable``): the pool's equity at mark is below its maintenance."""
+        return is_liquidatable(equity, maintenance)
 
 
     def pool_of(self, account: Account, symbol: str) -> tuple[int, int, int, list[str]]:
@@ -196,21 +200,10 @@ class Risk:
                 margin, equity, maintenance, _ = self.pool_of(account, symbol)
                 own_maint = compute_requirement(inst, ps.position, ps.leverage, ps.chosen_tier).pos_maint
                 own_term = compute_value(inst, ps.qty, self.market.marks[symbol]) - ps.cost
-                backing = self.position_backing(equity, own_term, maintenance, own_maint)
-                del margin
+                backing = compute_position_backing(margin, equity, maintenance, own_term, own_maint)  # MRG-034
                 price = compute_threshold_price(inst, ps.qty, ps.cost, backing, own_maint)
                 self.liq.set(account_id, symbol, ps.qty > 0, price)
         self.dirty = {}
-
-    @staticmethod
-    def position_backing(equity: int, own_term: int, maintenance: int, own_maint: int) -> int:
-        """MRG-033: the margin behind one position with every other input of its pool fixed.
-
-        The pool's equity without the position's own unrealised PnL, less the
-        maintenance of the pool's other positions.
-        """
-        return equity - own_term - (maintenance - own_maint)
-
 
     def pool_key(self, account: Account, symbol: str) -> str:
         """The pool holding ``symbol``: ``isolated:<symbol>`` or ``cross:<currency>``."""
@@ -239,13 +232,68 @@ class Risk:
         return equity
 
 
+    def position_prices(self, account: Account, symbol: str) -> tuple[int, int]:
+        """MRG-011/012 of the position as it stands: (liquidation, bankruptcy) price, backed per MRG-034; 0s when flat."""
+        ps = account.positions[symbol]
+        if ps.qty == 0 or symbol not in self.market.marks:
+            return 0, 0
+        inst = self.market.instrument_map[symbol]
+        margin, equity, maintenance, _ = self.pool_of(account, symbol)
+        req = compute_requirement(inst, ps.position, ps.leverage, ps.chosen_tier)
+        own_term = compute_value(inst, ps.qty, self.market.marks[symbol]) - ps.cost
+        backing = compute_position_backing(margin, equity, maintenance, own_term, req.pos_maint)
+        # the bankruptcy price: the other positions held at mark, none of their maintenance kept (as LIQ-005)
+        solvent_backing = compute_position_backing(margin, equity, req.pos_maint, own_term, req.pos_maint)
+        return (
+            compute_liquidation_price(inst, ps.qty, ps.cost, backing, req.pos_maint),
+            compute_bankruptcy_price(inst, ps.qty, ps.cost, solvent_backing, req.pos_comm),
+        )
+
+    def pool_state(self, account: Account, inst: Instrument, ps: PositionState) -> PoolState:
+        """What LIQ-040 needs of the pool holding ``ps`` (which may not be stored yet: a flat default)."""
+        symbol = inst.symbol
+        asset = inst.settl_currency
+        marks = self.market.marks
+        wallet = account.wallet(asset)
+        iso_total = 0
+        pnl_total = 0
+        cross_pnl = 0
+        cross_maint = 0
+        for other_symbol, other in account.positions.items():
+            other_inst = self.market.instrument_map[other_symbol]
+            if other_inst.settl_currency != asset or other_symbol == symbol:
+                continue
+            if other.leverage != CROSS:
+                iso_total += other.iso_margin
+            if other.qty == 0 or other_symbol not in marks:
+                continue
+            term = compute_value(other_inst, other.qty, marks[other_symbol]) - other.cost
+            pnl_total += term
+            if other.leverage == CROSS:
+                cross_pnl += term
+                cross_maint += compute_requirement(other_inst, other.position, other.leverage, other.chosen_tier).pos_maint
+        own_pnl = compute_value(inst, ps.qty, marks[symbol]) - ps.cost if ps.qty != 0 else 0
+        isolated = ps.leverage != CROSS
+        return PoolState(
+            position=ps.position,
+            leverage_hundredths=ps.leverage,
+            chosen_tier=ps.chosen_tier,
+            pool_margin=ps.iso_margin if isolated else wallet - iso_total,
+            other_pnl=0 if isolated else cross_pnl,
+            other_maintenance=0 if isolated else cross_maint,
+            free_wallet=wallet - iso_total - (ps.iso_margin if isolated else 0),
+            account_equity=wallet + pnl_total + own_pnl,
+        )
+
     def emit_position(self, account: int, symbol: str) -> None:
-        """Report one position (with its liquidation price from the index) as a ``PositionUpdate``."""
-        ps = self.ledger.accounts[account].positions[symbol]
+        """Report one position as a ``PositionUpdate`` with the liquidation and bankruptcy prices of that state."""
+        holder = self.ledger.accounts[account]
+        ps = holder.positions[symbol]
+        liquidation, bankruptcy = self.position_prices(holder, symbol)
         self.stream.seq += 1
-        liq = self.liq.entries.get((account, symbol))
         self.stream.out.append(
             PositionUpdate(
-                self.stream.seq, self.stream.time_ms, account, symbol, ps.qty, ps.cost, ps.leverage, 0 if liq is None else liq[1]
+                self.stream.seq, self.stream.time_ms, account, symbol, ps.qty, ps.cost, ps.leverage, liquidation,
+                bankruptcy,
             )
         )

@@ -33,6 +33,7 @@ class EventStream:
         # the step record (rules.invariants.StepInfo), not state
         self.order_accounts: dict[int, None] = {}  # accounts whose new/amended order needed margin
         self.withdraw_accounts: dict[int, None] = {}
+        self.reduce_only_fills: list[tuple[int, str, int, int]] = []  # INV-REDUCE-ONLY over fills, this command
         self.waterfall_complete = True
         self.funding_postings: list[Any] = []
         self.flat_before: tuple[tuple[int, str, int], ...] = ()
@@ -44,6 +45,7 @@ class EventStream:
         self.out = out
         self.order_accounts = {}
         self.withdraw_accounts = {}
+        self.reduce_only_fills = []
         self.waterfall_complete = False  # True only once a mark update's (or funding's) waterfall completed
         self.funding_postings = []
 

@@ -139,6 +139,8 @@ class Views:
             funding=tuple(self.stream.funding_postings),
             waterfall_events=tuple(e.record for e in events if isinstance(e, RuleEvent)),
             flat_before=self.stream.flat_before,
+            reduce_only_fills=tuple(self.stream.reduce_only_fills),
+            liquidating_accounts=tuple(sorted({pending.account for pending in self.waterfall.pending})),
         )
 
     def canonical(self) -> tuple[object, ...]:

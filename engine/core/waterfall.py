@@ -55,10 +55,12 @@ from perpspec.rules.events import (
 )
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.insurance import Fill as OfferFill
-from perpspec.rules.insurance import settle_close_out
+from perpspec.rules.insurance import compute_draw, settle_close_out
 from perpspec.rules.liquidation import (
     compute_cover_takeover_price,
     compute_fitting_tier,
+    compute_owing_cover_takeover_price,
+    compute_owing_takeover_price,
     compute_partial_plan,
     compute_pool_residual,
     compute_requirement,
@@ -292,7 +294,9 @@ class Waterfall:
         pps = account.positions[primary]
         pinst = self.market.instrument_map[primary]
         own_term = compute_value(pinst, pps.qty, self.market.marks[primary]) - pps.cost
-        bankruptcy = compute_takeover_price(pinst, pps.position, equity - own_term, primary_comm)
+        # LIQ-036 for a pool of one position (beyond the price range when it already owes), else LIQ-005
+        takeover = compute_owing_takeover_price if len(ranked) == 1 else compute_takeover_price
+        bankruptcy = takeover(pinst, pps.position, equity - own_term, primary_comm)
         residual = margin
         taken = []
         terms = {}  # LIQ-035: each position's unrealised PnL at mark
@@ -303,12 +307,12 @@ class Waterfall:
             mps = account.positions[member]
             minst = self.market.instrument_map[member]
             later = sum(terms[other] for _, other, _ in ranked[index + 1 :])  # the positions still to take, at mark
-            price = (
-                bankruptcy
-                if member == primary
-                else compute_cover_takeover_price(minst, mps.position, residual + later, self.market.marks[member])
-            )
+            # LIQ-035 for the others; the last one taken over absorbs what the range could not (LIQ-037)
+            cover = compute_owing_cover_takeover_price if index == len(ranked) - 1 else compute_cover_takeover_price
+            price = bankruptcy if member == primary else cover(minst, mps.position, residual + later, self.market.marks[member])
             qty, cost = mps.qty, mps.cost
+            # the position as the liquidation engine takes it over: its state and its prices (then the flat row)
+            self.risk.emit_position(account.account_id, member)
             residual = compute_pool_residual(minst, qty, cost, residual, price)
             position, realised = apply_fill(minst, mps.position, -qty, price)
             liq_position, _ = apply_fill(minst, Position(), qty, price)
@@ -327,7 +331,7 @@ class Waterfall:
 
     def _insurance_draw(self, asset: str, deficit: int) -> int:
         """INS-003: what the fund pays towards a pool's ``deficit``: as far as its (non-negative) balance reaches."""
-        return min(max(self.ledger.insurance_funds.get(asset, 0), 0), deficit)
+        return compute_draw(self.ledger.insurance_funds.get(asset, 0), deficit)
 
     def _snapshot(self, account: Account, members: list[str]) -> tuple[PositionSnapshot, ...]:
         """The pool's positions as the liquidation records show them (at the current marks)."""

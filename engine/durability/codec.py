@@ -100,6 +100,7 @@ from perpspec.rules import parse as _rules_parse
 from perpspec.rules import position as _rules_position
 from perpspec.rules import risk_limit as _rules_risk_limit
 from perpspec.rules import settlement as _rules_settlement
+from perpspec.rules import solvency as _rules_solvency
 from perpspec.rules import waterfall as _rules_waterfall
 
 
@@ -307,6 +308,7 @@ RECORD_MODULES: Final = (
     _rules_position,
     _rules_risk_limit,
     _rules_settlement,
+    _rules_solvency,
     _rules_waterfall,
 )
 

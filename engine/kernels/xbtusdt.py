@@ -35,13 +35,15 @@ def position_margin_cross(qty: int, cost: int, mark_price: int, cross_balance: i
     t17 = ((-qty) if (qty < 0) else qty) * 50
     t18 = 1 if (t17 == 0) else t17
     t19 = ((-((-((cost - t16) * 100)) // t18)) * 50) if t9 else ((((t16 - cost) * 100) // t18) * 50)
-    t20 = t19 if (t19 >= 50) else 50
-    t21 = 0 if t6 else (t20 if (t20 <= 1000000000) else 1000000000)
-    t22 = cross_balance - t8
-    t23 = ((-((-((cost - t22) * 100)) // t18)) * 50) if t9 else ((((t22 - cost) * 100) // t18) * 50)
-    t24 = t23 if (t23 >= 50) else 50
-    t25 = 0 if t6 else (t24 if (t24 <= 1000000000) else 1000000000)
-    return (qty, 0, t2, t4, t5, cost, t7, t8, 0, t12, t11, t13, t14, t15, t21, t25)
+    t20 = 0 if t6 else (t19 if (t19 >= 1) else 1)
+    t21 = t20 if (t20 >= 50) else 50
+    t22 = 0 if t6 else (t21 if (t21 <= 1000000000) else 1000000000)
+    t23 = cross_balance - t8
+    t24 = ((-((-((cost - t23) * 100)) // t18)) * 50) if t9 else ((((t23 - cost) * 100) // t18) * 50)
+    t25 = 0 if t6 else (t24 if (t24 >= 1) else 1)
+    t26 = t25 if (t25 >= 50) else 50
+    t27 = 0 if t6 else (t26 if (t26 <= 1000000000) else 1000000000)
+    return (qty, 0, t2, t4, t5, cost, t7, t8, 0, t12, t11, t13, t14, t15, t22, t27)
 
 
 def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths: int, pos_cross: int, funding_rate_e8: int) -> tuple[int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int]:
@@ -62,7 +64,7 @@ def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hund
     t9 = qty == 0
     t10 = 0 if (t5 or t9) else pos_cross
     t11 = -((-(t0 * t7)) // 1000000)
-    t12 = -((-(((t0 + t11) + t10) * 750)) // 1000000)
+    t12 = -((-(((t0 + t11) + (0 if (t10 <= 0) else t10)) * 750)) // 1000000)
     t13 = qty > 0
     t14 = funding_rate_e8 if t13 else (-funding_rate_e8)
     t15 = ((-((-(t0 * t8)) // 1000000)) + t12) + (-((-(t0 * (0 if (t14 <= 0) else t14))) // 100000000))
@@ -75,13 +77,15 @@ def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hund
     t22 = ((-qty) if (qty < 0) else qty) * 50
     t23 = 1 if (t22 == 0) else t22
     t24 = ((-((-((cost - t21) * 100)) // t23)) * 50) if t13 else ((((t21 - cost) * 100) // t23) * 50)
-    t25 = t24 if (t24 >= 50) else 50
-    t26 = 0 if t9 else (t25 if (t25 <= 1000000000) else 1000000000)
-    t27 = t19 - t12
-    t28 = ((-((-((cost - t27) * 100)) // t23)) * 50) if t13 else ((((t27 - cost) * 100) // t23) * 50)
-    t29 = t28 if (t28 >= 50) else 50
-    t30 = 0 if t9 else (t29 if (t29 <= 1000000000) else 1000000000)
-    return (qty, leverage_hundredths, t2, t7, t8, cost, t11, t12, t10, t16, t15, t17, t18, t20, t26, t30)
+    t25 = 0 if t9 else (t24 if (t24 >= 1) else 1)
+    t26 = t25 if (t25 >= 50) else 50
+    t27 = 0 if t9 else (t26 if (t26 <= 1000000000) else 1000000000)
+    t28 = t19 - t12
+    t29 = ((-((-((cost - t28) * 100)) // t23)) * 50) if t13 else ((((t28 - cost) * 100) // t23) * 50)
+    t30 = 0 if t9 else (t29 if (t29 >= 1) else 1)
+    t31 = t30 if (t30 >= 50) else 50
+    t32 = 0 if t9 else (t31 if (t31 <= 1000000000) else 1000000000)
+    return (qty, leverage_hundredths, t2, t7, t8, cost, t11, t12, t10, t16, t15, t17, t18, t20, t27, t32)
 
 
 def order_margin_cross(qty: int, cost: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int) -> tuple[int, int, int, int, int, int]:
@@ -188,18 +192,20 @@ def order_requirement_isolated(qty: int, cost: int, mark_price: int, leverage_hu
     t5 = leverage_hundredths == 0
     t6 = -((-100000000) // (1 if t5 else leverage_hundredths))
     t7 = qty == 0
-    t8 = qty + order_qty
-    t9 = order_qty < 0
-    t10 = qty < 0
-    t11 = (0 if (((-order_qty) if t9 else order_qty) > ((-qty) if t10 else qty)) else t8) if (((qty > 0) and t9) or (t10 and (order_qty > 0))) else qty
-    t12 = (cost if (t11 == qty) else ((cost * t11) // (1 if t7 else qty))) + (((t8 - t11) * order_price) // 100)
-    t13 = (-t12) if (t12 < 0) else t12
-    t14 = -((1000000000000 - t13) // 500000000000)
-    t15 = (0 if (t14 <= 0) else t14) * 10000
-    t16 = 20000 + t15
-    t17 = (((-((-(t13 * (10000 + t15))) // 1000000)) + (-((-(((t13 + (-((-(t13 * (t16 if t5 else (t6 if (t6 >= t16) else t16)))) // 1000000))) + (0 if (t5 or (t8 == 0)) else pos_cross)) * 750)) // 1000000))) - ((-((-(t1 * (10000 + t3))) // 1000000)) + (-((-(((t1 + (-((-(t1 * (t4 if t5 else (t6 if (t6 >= t4) else t4)))) // 1000000))) + (0 if (t5 or t7) else pos_cross)) * 750)) // 1000000)))) - (((qty * order_price) // 100) - ((qty * mark_price) // 100))
-    t18 = (t0 + (0 if t7 else (0 if (t17 <= 0) else t17))) if (t0 > 0) else 0
-    return (t18,)
+    t8 = 0 if (t5 or t7) else pos_cross
+    t9 = qty + order_qty
+    t10 = order_qty < 0
+    t11 = qty < 0
+    t12 = (0 if (((-order_qty) if t10 else order_qty) > ((-qty) if t11 else qty)) else t9) if (((qty > 0) and t10) or (t11 and (order_qty > 0))) else qty
+    t13 = (cost if (t12 == qty) else ((cost * t12) // (1 if t7 else qty))) + (((t9 - t12) * order_price) // 100)
+    t14 = (-t13) if (t13 < 0) else t13
+    t15 = -((1000000000000 - t14) // 500000000000)
+    t16 = (0 if (t15 <= 0) else t15) * 10000
+    t17 = 20000 + t16
+    t18 = 0 if (t5 or (t9 == 0)) else pos_cross
+    t19 = (((-((-(t14 * (10000 + t16))) // 1000000)) + (-((-(((t14 + (-((-(t14 * (t17 if t5 else (t6 if (t6 >= t17) else t17)))) // 1000000))) + (0 if (t18 <= 0) else t18)) * 750)) // 1000000))) - ((-((-(t1 * (10000 + t3))) // 1000000)) + (-((-(((t1 + (-((-(t1 * (t4 if t5 else (t6 if (t6 >= t4) else t4)))) // 1000000))) + (0 if (t8 <= 0) else t8)) * 750)) // 1000000)))) - (((qty * order_price) // 100) - ((qty * mark_price) // 100))
+    t20 = (t0 + (0 if t7 else (0 if (t19 <= 0) else t19))) if (t0 > 0) else 0
+    return (t20,)
 
 
 def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int, order_qty: int, order_price: int, best_bid: int, best_ask: int) -> tuple[int, int, int, int, int, int, int, int, int]:
@@ -312,18 +318,20 @@ def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths:
     t42 = (0 if (t41 <= 0) else t41) * 10000
     t43 = 20000 + t42
     t44 = qty == 0
-    t45 = qty + order_qty
-    t46 = order_qty < 0
-    t47 = qty < 0
-    t48 = (0 if ((t5 if t46 else order_qty) > (t17 if t47 else qty)) else t45) if (((qty > 0) and t46) or (t47 and t0)) else qty
-    t49 = (cost if (t48 == qty) else ((cost * t48) // (1 if t44 else qty))) + (((t45 - t48) * order_price) // 100)
-    t50 = (-t49) if (t49 < 0) else t49
-    t51 = -((1000000000000 - t50) // 500000000000)
-    t52 = (0 if (t51 <= 0) else t51) * 10000
-    t53 = 20000 + t52
-    t54 = (((-((-(t50 * (10000 + t52))) // 1000000)) + (-((-(((t50 + (-((-(t50 * (t53 if t15 else (t16 if (t16 >= t53) else t53)))) // 1000000))) + (0 if (t15 or (t45 == 0)) else pos_cross)) * 750)) // 1000000))) - ((-((-(t12 * (10000 + t42))) // 1000000)) + (-((-(((t12 + (-((-(t12 * (t43 if t15 else (t16 if (t16 >= t43) else t43)))) // 1000000))) + (0 if (t15 or t44) else pos_cross)) * 750)) // 1000000)))) - (((qty * order_price) // 100) - ((qty * mark_price) // 100))
-    t55 = (t40 + (0 if t44 else (0 if (t54 <= 0) else t54))) if (t40 > 0) else 0
-    return (t6, t7, t8, t9, t10, t11, t28, t39, t55)
+    t45 = 0 if (t15 or t44) else pos_cross
+    t46 = qty + order_qty
+    t47 = order_qty < 0
+    t48 = qty < 0
+    t49 = (0 if ((t5 if t47 else order_qty) > (t17 if t48 else qty)) else t46) if (((qty > 0) and t47) or (t48 and t0)) else qty
+    t50 = (cost if (t49 == qty) else ((cost * t49) // (1 if t44 else qty))) + (((t46 - t49) * order_price) // 100)
+    t51 = (-t50) if (t50 < 0) else t50
+    t52 = -((1000000000000 - t51) // 500000000000)
+    t53 = (0 if (t52 <= 0) else t52) * 10000
+    t54 = 20000 + t53
+    t55 = 0 if (t15 or (t46 == 0)) else pos_cross
+    t56 = (((-((-(t51 * (10000 + t53))) // 1000000)) + (-((-(((t51 + (-((-(t51 * (t54 if t15 else (t16 if (t16 >= t54) else t54)))) // 1000000))) + (0 if (t55 <= 0) else t55)) * 750)) // 1000000))) - ((-((-(t12 * (10000 + t42))) // 1000000)) + (-((-(((t12 + (-((-(t12 * (t43 if t15 else (t16 if (t16 >= t43) else t43)))) // 1000000))) + (0 if (t45 <= 0) else t45)) * 750)) // 1000000)))) - (((qty * order_price) // 100) - ((qty * mark_price) // 100))
+    t57 = (t40 + (0 if t44 else (0 if (t56 <= 0) else t56))) if (t40 > 0) else 0
+    return (t6, t7, t8, t9, t10, t11, t28, t39, t57)
 
 
 def requirement_cross(qty: int, cost: int, chosen_tier: int) -> tuple[int, int, int, int]:

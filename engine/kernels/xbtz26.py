@@ -36,14 +36,16 @@ def position_margin_cross(qty: int, cost: int, mark_price: int, cross_balance: i
     t18 = ((cross_balance - t11) - cost) // t17
     t19 = -t18
     t20 = (100000000 if (t18 <= 0) else ((-((-1000000000000) // ((t18 if (t18 >= 1) else 1) * 50))) * 50)) if t9 else (100000000 if (t19 <= 0) else ((1000000000000 // ((t19 if (t19 >= 1) else 1) * 50)) * 50))
-    t21 = t20 if (t20 >= 50) else 50
-    t22 = 0 if t6 else (t21 if (t21 <= 100000000) else 100000000)
-    t23 = ((cross_balance - t8) - cost) // t17
-    t24 = -t23
-    t25 = (100000000 if (t23 <= 0) else ((-((-1000000000000) // ((t23 if (t23 >= 1) else 1) * 50))) * 50)) if t9 else (100000000 if (t24 <= 0) else ((1000000000000 // ((t24 if (t24 >= 1) else 1) * 50)) * 50))
-    t26 = t25 if (t25 >= 50) else 50
-    t27 = 0 if t6 else (t26 if (t26 <= 100000000) else 100000000)
-    return (qty, 0, t2, t4, t5, cost, t7, t8, 0, t12, t11, t13, t14, t15, t22, t27)
+    t21 = 0 if t6 else (t20 if (t20 >= 1) else 1)
+    t22 = t21 if (t21 >= 50) else 50
+    t23 = 0 if t6 else (t22 if (t22 <= 100000000) else 100000000)
+    t24 = ((cross_balance - t8) - cost) // t17
+    t25 = -t24
+    t26 = (100000000 if (t24 <= 0) else ((-((-1000000000000) // ((t24 if (t24 >= 1) else 1) * 50))) * 50)) if t9 else (100000000 if (t25 <= 0) else ((1000000000000 // ((t25 if (t25 >= 1) else 1) * 50)) * 50))
+    t27 = 0 if t6 else (t26 if (t26 >= 1) else 1)
+    t28 = t27 if (t27 >= 50) else 50
+    t29 = 0 if t6 else (t28 if (t28 <= 100000000) else 100000000)
+    return (qty, 0, t2, t4, t5, cost, t7, t8, 0, t12, t11, t13, t14, t15, t23, t29)
 
 
 def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths: int, pos_cross: int, funding_rate_e8: int) -> tuple[int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int]:
@@ -64,7 +66,7 @@ def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hund
     t9 = qty == 0
     t10 = 0 if (t5 or t9) else pos_cross
     t11 = -((-(t0 * t7)) // 1000000)
-    t12 = -((-(((t0 + t11) + t10) * 750)) // 1000000)
+    t12 = -((-(((t0 + t11) + (0 if (t10 <= 0) else t10)) * 750)) // 1000000)
     t13 = qty > 0
     t14 = funding_rate_e8 if t13 else (-funding_rate_e8)
     t15 = ((-((-(t0 * t8)) // 1000000)) + t12) + (-((-(t0 * (0 if (t14 <= 0) else t14))) // 100000000))
@@ -78,14 +80,16 @@ def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hund
     t23 = ((t19 - t15) - cost) // t22
     t24 = -t23
     t25 = (100000000 if (t23 <= 0) else ((-((-1000000000000) // ((t23 if (t23 >= 1) else 1) * 50))) * 50)) if t13 else (100000000 if (t24 <= 0) else ((1000000000000 // ((t24 if (t24 >= 1) else 1) * 50)) * 50))
-    t26 = t25 if (t25 >= 50) else 50
-    t27 = 0 if t9 else (t26 if (t26 <= 100000000) else 100000000)
-    t28 = ((t19 - t12) - cost) // t22
-    t29 = -t28
-    t30 = (100000000 if (t28 <= 0) else ((-((-1000000000000) // ((t28 if (t28 >= 1) else 1) * 50))) * 50)) if t13 else (100000000 if (t29 <= 0) else ((1000000000000 // ((t29 if (t29 >= 1) else 1) * 50)) * 50))
-    t31 = t30 if (t30 >= 50) else 50
-    t32 = 0 if t9 else (t31 if (t31 <= 100000000) else 100000000)
-    return (qty, leverage_hundredths, t2, t7, t8, cost, t11, t12, t10, t16, t15, t17, t18, t20, t27, t32)
+    t26 = 0 if t9 else (t25 if (t25 >= 1) else 1)
+    t27 = t26 if (t26 >= 50) else 50
+    t28 = 0 if t9 else (t27 if (t27 <= 100000000) else 100000000)
+    t29 = ((t19 - t12) - cost) // t22
+    t30 = -t29
+    t31 = (100000000 if (t29 <= 0) else ((-((-1000000000000) // ((t29 if (t29 >= 1) else 1) * 50))) * 50)) if t13 else (100000000 if (t30 <= 0) else ((1000000000000 // ((t30 if (t30 >= 1) else 1) * 50)) * 50))
+    t32 = 0 if t9 else (t31 if (t31 >= 1) else 1)
+    t33 = t32 if (t32 >= 50) else 50
+    t34 = 0 if t9 else (t33 if (t33 <= 100000000) else 100000000)
+    return (qty, leverage_hundredths, t2, t7, t8, cost, t11, t12, t10, t16, t15, t17, t18, t20, t28, t34)
 
 
 def order_margin_cross(qty: int, cost: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int) -> tuple[int, int, int, int, int, int]:
@@ -196,20 +200,22 @@ def order_requirement_isolated(qty: int, cost: int, mark_price: int, leverage_hu
     t5 = leverage_hundredths == 0
     t6 = -((-100000000) // (1 if t5 else leverage_hundredths))
     t7 = qty == 0
-    t8 = qty + order_qty
-    t9 = order_qty < 0
-    t10 = qty < 0
-    t11 = (0 if (((-order_qty) if t9 else order_qty) > ((-qty) if t10 else qty)) else t8) if (((qty > 0) and t9) or (t10 and (order_qty > 0))) else qty
-    t12 = (2000000000000 + order_price) // (2 * order_price)
-    t13 = (cost if (t11 == qty) else ((cost * t11) // (1 if t7 else qty))) + ((-((t8 - t11) // 100)) * t12)
-    t14 = (-t13) if (t13 < 0) else t13
-    t15 = -((20000000000 - t14) // 15000000000)
-    t16 = (0 if (t15 <= 0) else t15) * 5000
-    t17 = 10000 + t16
-    t18 = -(qty // 100)
-    t19 = (((-((-(t14 * (5000 + t16))) // 1000000)) + (-((-(((t14 + (-((-(t14 * (t17 if t5 else (t6 if (t6 >= t17) else t17)))) // 1000000))) + (0 if (t5 or (t8 == 0)) else pos_cross)) * 750)) // 1000000))) - ((-((-(t1 * (5000 + t3))) // 1000000)) + (-((-(((t1 + (-((-(t1 * (t4 if t5 else (t6 if (t6 >= t4) else t4)))) // 1000000))) + (0 if (t5 or t7) else pos_cross)) * 750)) // 1000000)))) - ((t18 * t12) - (t18 * ((2000000000000 + mark_price) // (2 * mark_price))))
-    t20 = (t0 + (0 if t7 else (0 if (t19 <= 0) else t19))) if (t0 > 0) else 0
-    return (t20,)
+    t8 = 0 if (t5 or t7) else pos_cross
+    t9 = qty + order_qty
+    t10 = order_qty < 0
+    t11 = qty < 0
+    t12 = (0 if (((-order_qty) if t10 else order_qty) > ((-qty) if t11 else qty)) else t9) if (((qty > 0) and t10) or (t11 and (order_qty > 0))) else qty
+    t13 = (2000000000000 + order_price) // (2 * order_price)
+    t14 = (cost if (t12 == qty) else ((cost * t12) // (1 if t7 else qty))) + ((-((t9 - t12) // 100)) * t13)
+    t15 = (-t14) if (t14 < 0) else t14
+    t16 = -((20000000000 - t15) // 15000000000)
+    t17 = (0 if (t16 <= 0) else t16) * 5000
+    t18 = 10000 + t17
+    t19 = 0 if (t5 or (t9 == 0)) else pos_cross
+    t20 = -(qty // 100)
+    t21 = (((-((-(t15 * (5000 + t17))) // 1000000)) + (-((-(((t15 + (-((-(t15 * (t18 if t5 else (t6 if (t6 >= t18) else t18)))) // 1000000))) + (0 if (t19 <= 0) else t19)) * 750)) // 1000000))) - ((-((-(t1 * (5000 + t3))) // 1000000)) + (-((-(((t1 + (-((-(t1 * (t4 if t5 else (t6 if (t6 >= t4) else t4)))) // 1000000))) + (0 if (t8 <= 0) else t8)) * 750)) // 1000000)))) - ((t20 * t13) - (t20 * ((2000000000000 + mark_price) // (2 * mark_price))))
+    t22 = (t0 + (0 if t7 else (0 if (t21 <= 0) else t21))) if (t0 > 0) else 0
+    return (t22,)
 
 
 def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int, order_qty: int, order_price: int, best_bid: int, best_ask: int) -> tuple[int, int, int, int, int, int, int, int, int]:
@@ -331,19 +337,21 @@ def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths:
     t46 = (0 if (t45 <= 0) else t45) * 5000
     t47 = 10000 + t46
     t48 = qty == 0
-    t49 = qty + order_qty
-    t50 = order_qty < 0
-    t51 = qty < 0
-    t52 = (0 if ((t9 if t50 else order_qty) > (t21 if t51 else qty)) else t49) if (((qty > 0) and t50) or (t51 and t0)) else qty
-    t53 = (cost if (t52 == qty) else ((cost * t52) // (1 if t48 else qty))) + ((-((t49 - t52) // 100)) * t5)
-    t54 = (-t53) if (t53 < 0) else t53
-    t55 = -((20000000000 - t54) // 15000000000)
-    t56 = (0 if (t55 <= 0) else t55) * 5000
-    t57 = 10000 + t56
-    t58 = -(qty // 100)
-    t59 = (((-((-(t54 * (5000 + t56))) // 1000000)) + (-((-(((t54 + (-((-(t54 * (t57 if t19 else (t20 if (t20 >= t57) else t57)))) // 1000000))) + (0 if (t19 or (t49 == 0)) else pos_cross)) * 750)) // 1000000))) - ((-((-(t16 * (5000 + t46))) // 1000000)) + (-((-(((t16 + (-((-(t16 * (t47 if t19 else (t20 if (t20 >= t47) else t47)))) // 1000000))) + (0 if (t19 or t48) else pos_cross)) * 750)) // 1000000)))) - ((t58 * t5) - (t58 * t6))
-    t60 = (t44 + (0 if t48 else (0 if (t59 <= 0) else t59))) if (t44 > 0) else 0
-    return (t10, t11, t12, t13, t14, t15, t32, t43, t60)
+    t49 = 0 if (t19 or t48) else pos_cross
+    t50 = qty + order_qty
+    t51 = order_qty < 0
+    t52 = qty < 0
+    t53 = (0 if ((t9 if t51 else order_qty) > (t21 if t52 else qty)) else t50) if (((qty > 0) and t51) or (t52 and t0)) else qty
+    t54 = (cost if (t53 == qty) else ((cost * t53) // (1 if t48 else qty))) + ((-((t50 - t53) // 100)) * t5)
+    t55 = (-t54) if (t54 < 0) else t54
+    t56 = -((20000000000 - t55) // 15000000000)
+    t57 = (0 if (t56 <= 0) else t56) * 5000
+    t58 = 10000 + t57
+    t59 = 0 if (t19 or (t50 == 0)) else pos_cross
+    t60 = -(qty // 100)
+    t61 = (((-((-(t55 * (5000 + t57))) // 1000000)) + (-((-(((t55 + (-((-(t55 * (t58 if t19 else (t20 if (t20 >= t58) else t58)))) // 1000000))) + (0 if (t59 <= 0) else t59)) * 750)) // 1000000))) - ((-((-(t16 * (5000 + t46))) // 1000000)) + (-((-(((t16 + (-((-(t16 * (t47 if t19 else (t20 if (t20 >= t47) else t47)))) // 1000000))) + (0 if (t49 <= 0) else t49)) * 750)) // 1000000)))) - ((t60 * t5) - (t60 * t6))
+    t62 = (t44 + (0 if t48 else (0 if (t61 <= 0) else t61))) if (t44 > 0) else 0
+    return (t10, t11, t12, t13, t14, t15, t32, t43, t62)
 
 
 def requirement_cross(qty: int, cost: int, chosen_tier: int) -> tuple[int, int, int, int]:

@@ -20,7 +20,8 @@ gateway would send, journaled so that ``perpspec replay`` rebuilds the run:
      against this same book, insurance fund, ADL;
   3. every registered invariant is checked on the engine's state
      (:func:`rules.invariants.check_all`) — after every mark update, or every
-     N events (``invariants_every``);
+     N events (``invariants_every``); INV-NO-NEG-EQUITY and INV-REDUCE-ONLY
+     after every command, on the accounts it touched;
   4. **market makers** cancel and requote a ladder around the index, skewed
      against their inventory; after a large index move the ladder is thin
      (fewer levels, wider apart) for a while — the thin book of a crash;
@@ -233,6 +234,7 @@ class Tally:
     insurance_min: int = 0
     insurance_end: int = 0
     invariant_checks: int = 0
+    command_checks: int = 0  # INV-NO-NEG-EQUITY and INV-REDUCE-ONLY after a command (rules.invariants.check_after_command)
     waterfall_incomplete: int = 0  # checks made while the waterfall was incomplete (budget spent, ADL shortfall)
     violations: list[str] = attrs.Factory(list)
 
@@ -344,6 +346,7 @@ class Simulation:
         self.tally.events += len(events)
         for event in events:
             self.observe(event)
+        self.check_command(events)
         every = self.scenario.invariants_every
         if every > 0:
             self.events_since_check += len(events)
@@ -373,6 +376,25 @@ class Simulation:
     def open_interest(self) -> int:
         """BitMEX ``openInterest``: Σ long quantity, kept from the position events, plus what the liquidation engine holds."""
         return self.long_qty + max(self.port.position(LIQUIDATOR, self.symbol).qty, 0)
+
+    def check_command(self, events: Sequence[Event]) -> None:
+        """After every command: no touched account left owing with nothing to liquidate, ReduceOnly fills never flip.
+
+        The full registry runs after every mark update (or every N events); these
+        two transition invariants are checked after each command, on the accounts
+        its events name (issue 13: money left through a fill between mark updates).
+        """
+        touched = [event.account for event in events if isinstance(event, Execution | PositionUpdate)]
+        if not touched:
+            return
+        results = invariants.check_after_command(self.port.view(), self.port.step_info(events), touched)
+        self.tally.command_checks += 1
+        for inv_id, problems in results.items():
+            for problem in problems:
+                if len(self.tally.violations) < 100:
+                    self.tally.violations.append(f"{iso_timestamp(self.time_ms)} {inv_id}: {problem}")
+                else:
+                    self.tally.violations.append(inv_id)
 
     def check_invariants(self, events: Sequence[Event] = ()) -> None:
         """Every registered invariant on the engine's state after a command; violations are kept (must be none).
@@ -804,7 +826,7 @@ class Simulation:
             invariant_checks=tally.invariant_checks,
             waterfall_incomplete=tally.waterfall_incomplete,
             invariant_policy=(
-                "after every mark update and funding instant"
+                "after every mark update and funding instant; INV-NO-NEG-EQUITY and INV-REDUCE-ONLY after every command"
                 if scenario.invariants_every == 0
                 else f"every {scenario.invariants_every} events"
             ),
@@ -1080,6 +1102,7 @@ def event_records(
     out = {"table": table, "event": name, **row, "timestamp": timestamp}
     if name == "PositionUpdate":
         out["liquidationPrice"] = price_num(inst, out["liquidationPrice"]) if out["liquidationPrice"] else None
+        out["bankruptPrice"] = price_num(inst, out["bankruptPrice"]) if out["bankruptPrice"] else None
     if name == "InternalError":
         tally.violations.append(f"{timestamp} internal error in {row.get('command')}: {row.get('text')}")
     return [out]

@@ -1,0 +1,55 @@
+"""Known-bad solvency rules: plausible mistakes the checkers must catch (rules/solvency.py).
+
+The obligations in :mod:`proofs.obligations_solvency` that use them expect Z3
+to *refute* them; ``tests/test_solvency.py`` replays the collusion of issue 13
+on the broken and the real rule.  Nothing outside ``proofs/`` and ``tests/``
+may import this module.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.num import and_, ite
+from perpspec.rules.solvency import FillOutcome, PoolState, compute_fill_outcome, is_order_solvent
+
+
+def compute_fill_outcome_without_commission(
+    inst: Instrument, pool: PoolState, fill_qty: int, price: int, fee_ppm: int, mark_price: int
+) -> FillOutcome:
+    """KNOWN-BAD LIQ-040: the outcome of a fill as if it paid no commission (the check then misses the fee)."""
+    outcome = compute_fill_outcome(inst, pool, fill_qty, price, fee_ppm, mark_price)
+    fee = outcome.commission
+    return attrs.evolve(  # BAD: the commission is added back
+        outcome,
+        pool_equity=outcome.pool_equity + fee,
+        retained_equity=outcome.retained_equity + fee,
+        account_equity=outcome.account_equity + fee,
+    )
+
+
+def is_order_solvent_at_mark(
+    inst: Instrument, pool: PoolState, order_qty: int, price: int, fee_ppm: int, mark_price: int
+) -> bool:
+    """KNOWN-BAD LIQ-042: the order is judged as if it executed at the **mark**, not at its own price."""
+    del price
+    return is_order_solvent(inst, pool, order_qty, mark_price, fee_ppm, mark_price)  # BAD: the wrong price
+
+
+def is_adl_eligible_without_not_losing(
+    inst: Instrument, qty: int, cost: int, pool_equity: int, mark_price: int, bankrupt_qty: int, bankruptcy_price: int
+) -> bool:
+    """KNOWN-BAD ADL-003: eligibility with the "not losing at the bankruptcy price" clause deleted.
+
+    The other clauses (opposite side, pool equity ≥ 0 now and if closed at the
+    bankruptcy price) keep the candidate's equity ≥ 0, so no equity obligation
+    notices; a candidate who entered beyond the bankruptcy price is then closed
+    at a realised loss — deleveraging makes a loser pay for a bankruptcy.
+    """
+    del cost  # BAD: the position's cost basis is never compared with its value at the bankruptcy price
+    opposite = ite(qty > 0, 1, ite(qty < 0, -1, 0)) * ite(bankrupt_qty > 0, 1, -1) < 0
+    value_at_bankruptcy = compute_value(inst, qty, bankruptcy_price)
+    equity_if_closed = pool_equity + value_at_bankruptcy - compute_value(inst, qty, mark_price)
+    return and_(opposite, and_(equity_if_closed >= 0, pool_equity >= 0))  # BAD: no not-losing clause

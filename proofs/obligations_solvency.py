@@ -1,0 +1,395 @@
+"""Proof obligations of order-entry and fill solvency (rules/solvency.py): no money leaves through a fill.
+
+Per instrument kind (inverse XBTUSD, quanto ETHUSD, linear XBTUSDT) and margin
+mode (cross, isolated), unbounded (any integers satisfying the stated
+preconditions: whole lots, prices on the tick grid in ``(0, maxPrice]``, the
+mark anywhere in ``(0, maxPrice]``, fee rates in ``(−100%, 100%)``):
+
+* **LIQ-044 accepted fill keeps equity** — a fill LIQ-044 accepts, posted the
+  way the engine posts it (ACC-003 position and realised PnL, ACC-002
+  commission into the wallet, ACC-006 isolated margin from the wallet after
+  the fill), leaves the account's equity at mark ≥ 0 (or no lower than
+  before), and the same for the pool that holds the position.  The state after
+  is computed from the postings, independently of LIQ-040's formulas: this
+  ties the rule to the transition that runs.
+* **LIQ-042 accepted order keeps equity** — an order reducing a position of a
+  solvent pool (excess ≥ 0) that LIQ-042 accepts, filled in full at its own
+  price, leaves the account's equity ≥ 0 and the pool (its execution's PnL and
+  commission kept in it) at or above maintenance.
+* **LIQ-036 an owing pool ends solvent** (linear and quanto; inverse tested):
+  the largest position of a pool that owes more than any price in range
+  returns is taken over beyond the range, so the pool keeps ≥ 0 and the
+  liquidation engine holds the deficit (fund, then ADL) — bounded by "some
+  positive price covers it".
+* **LIQ-042 better price is no worse** — if the order is safe at its price, it
+  is safe at every better tick price (a limit order may fill better): the
+  retained pool equity and the account's equity only grow.
+
+Known-bad variants (each expected refuted): the fill check without the
+commission; the order check at the mark instead of the order price.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from perpspec.proofs.known_bad_solvency import (
+    compute_fill_outcome_without_commission,
+    is_order_solvent_at_mark,
+)
+from perpspec.proofs.obligations_waterfall import (
+    SLOW_TIMEOUT_MS,
+    SYMBOLS,
+    assume_position,
+    assume_price,
+    prove_each,
+)
+from perpspec.proofs.prover import ProofResult, Prover
+from perpspec.proofs.registry import Obligation, register
+from perpspec.proofs.sym import all_of
+from perpspec.rules.contract import compute_notional, compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.liquidation import (
+    compute_owing_cover_takeover_price,
+    compute_owing_takeover_price,
+    compute_requirement,
+)
+from perpspec.rules.margin import CROSS
+from perpspec.rules.num import PPM, abs_, ite, or_
+from perpspec.rules.position import Position, apply_fill, compute_commission
+from perpspec.rules.solvency import (
+    FillOutcome,
+    PoolState,
+    compute_fill_outcome,
+    compute_pool_equity,
+    compute_pool_excess,
+    compute_reducing_qty,
+    is_fill_solvent,
+    is_order_solvent,
+)
+from perpspec.rules.waterfall import compute_isolated_margin_after_fill
+
+MODES = (("cross", CROSS), ("isolated", 10_000))
+BETTER_PRICE_TIMEOUT_MS = 180_000  # two nonlinear fill outcomes: ~10 s alone, timed out once at 60 s on a loaded machine  # isolated at 100x: the tightest margin
+OutcomeRule = Callable[[Instrument, PoolState, int, int, int, int], FillOutcome]
+OrderRule = Callable[[Instrument, PoolState, int, int, int, int], bool]
+
+
+class _Account:
+    """A symbolic account around one position (the traded contract), the rest of the currency summarised."""
+
+    def __init__(self, prover: Prover, inst: Instrument, leverage: int, mark: int) -> None:
+        self.inst = inst
+        self.leverage = leverage
+        self.mark = mark
+        self.position = prover.record(Position, "position")
+        assume_position(prover, inst, self.position, "position")
+        self.wallet = prover.symbol("wallet")
+        self.other_iso = prover.symbol("other_isolated_margins")  # Σ margin of the account's other isolated pools
+        self.other_pnl = prover.symbol("other_pnl")  # unrealised PnL at mark of every other position in the currency
+        self.other_cross_pnl = prover.symbol("other_cross_pnl")  # the part of it in cross positions
+        self.other_maint = prover.symbol("other_maintenance")
+        prover.assume(self.other_iso >= 0, "other isolated margins ≥ 0")
+        prover.assume(self.other_maint >= 0, "other maintenance ≥ 0")
+        self.is_cross = leverage == CROSS
+        if self.is_cross:
+            self.iso_margin = 0
+            pool_margin = self.wallet - self.other_iso
+            other_pnl = self.other_cross_pnl
+        else:
+            self.iso_margin = prover.symbol("isolated_margin")
+            prover.assume(self.iso_margin >= 0, "isolated margin ≥ 0")
+            pool_margin = self.iso_margin
+            other_pnl = 0
+        own_pnl = compute_value(inst, self.position.qty, mark) - self.position.cost
+        self.equity_before = self.wallet + self.other_pnl + own_pnl
+        self.pool = PoolState(
+            position=self.position,
+            leverage_hundredths=leverage,
+            chosen_tier=0,
+            pool_margin=pool_margin,
+            other_pnl=other_pnl,
+            other_maintenance=self.other_maint if self.is_cross else 0,
+            free_wallet=self.wallet - self.other_iso - self.iso_margin,
+            account_equity=self.equity_before,
+        )
+
+    def post(self, fill_qty: int, price: int, fee_ppm: int) -> tuple[int, int, int]:
+        """The engine's postings of one fill: (account equity, pool equity, pool margin) at mark after it."""
+        inst, mark = self.inst, self.mark
+        after, realised = apply_fill(inst, self.position, fill_qty, price)
+        commission = compute_commission(compute_notional(inst, fill_qty, price), fee_ppm)
+        wallet = self.wallet + realised - commission
+        own_pnl = compute_value(inst, after.qty, mark) - after.cost
+        account = wallet + self.other_pnl + own_pnl
+        if self.is_cross:
+            margin = wallet - self.other_iso
+            return account, margin + self.other_cross_pnl + own_pnl, margin
+        old_req = compute_requirement(inst, self.position, self.leverage, 0)
+        new_req = compute_requirement(inst, after, self.leverage, 0)
+        opened = _opened(self.position.qty, after.qty)
+        premium = ite(
+            opened == 0, 0, _premium(inst, opened, price, mark)
+        )  # MRG-041 on the part opened (0 for a reduction)
+        margin = compute_isolated_margin_after_fill(
+            self.iso_margin,
+            old_req.pos_init + old_req.pos_comm,
+            new_req.pos_init + new_req.pos_comm,
+            realised,
+            premium,
+            wallet - self.other_iso,
+            after.qty,
+        )
+        return account, margin + own_pnl, margin
+
+
+def _opened(old_qty: int, new_qty: int) -> int:
+    """The engine's ``get_opened_qty`` written out for symbols (independently of LIQ-045)."""
+    same_side_growth = ite(old_qty > 0, ite(new_qty > old_qty, new_qty - old_qty, 0), ite(new_qty < old_qty, new_qty - old_qty, 0))
+    flipped = or_(old_qty == 0, ite(old_qty > 0, 1, 0) != ite(new_qty > 0, 1, 0))
+    return ite(flipped, new_qty, same_side_growth)
+
+
+def _premium(inst: Instrument, qty: int, price: int, mark: int) -> int:
+    loss = compute_value(inst, qty, price) - compute_value(inst, qty, mark)
+    return ite(loss > 0, loss, 0)
+
+
+def _assume_fee(prover: Prover, fee_ppm: int) -> None:
+    prover.assume(all_of(fee_ppm > -PPM, fee_ppm < PPM), "fee rate in (−100%, 100%)")
+
+
+def prove_accepted_fill_keeps_equity(
+    symbol: str, leverage: int, outcome_rule: OutcomeRule = compute_fill_outcome
+) -> ProofResult:
+    """LIQ-044: an accepted fill, as posted, keeps the account's and the pool's equity ≥ 0 (or no lower)."""
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        mark, price = prover.symbol("mark_price"), prover.symbol("price")
+        fill_qty, fee = prover.symbol("fill_qty"), prover.symbol("fee_ppm")
+        assume_price(prover, inst, mark, "mark price", on_tick=False)
+        assume_price(prover, inst, price, "fill price")
+        prover.assume(all_of(fill_qty != 0, fill_qty % inst.lot_size == 0), "fill in whole lots")
+        _assume_fee(prover, fee)
+        account = _Account(prover, inst, leverage, mark)
+        outcome: FillOutcome = outcome_rule(inst, account.pool, fill_qty, price, fee, mark)
+        pool_before = compute_pool_equity(inst, account.pool, mark)
+        prover.assume(
+            is_fill_solvent(pool_before, outcome.pool_equity, account.equity_before, outcome.account_equity),
+            "LIQ-044 accepts the fill",
+        )
+        equity_after, pool_after, _ = account.post(fill_qty, price, fee)
+        return prover.prove(
+            all_of(
+                or_(equity_after >= 0, equity_after >= account.equity_before),
+                or_(pool_after >= 0, pool_after >= pool_before),
+            ),
+            f"LIQ-044 accepted fill keeps equity {symbol} leverage {leverage}",
+        )
+
+
+def prove_accepted_order_keeps_equity(symbol: str, leverage: int, check: OrderRule = is_order_solvent) -> ProofResult:
+    """LIQ-042: a reducing order accepted for a solvent pool, filled in full at its price, keeps equity ≥ 0."""
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        mark, price = prover.symbol("mark_price"), prover.symbol("price")
+        order_qty, fee = prover.symbol("order_qty"), prover.symbol("fee_ppm")
+        assume_price(prover, inst, mark, "mark price", on_tick=False)
+        assume_price(prover, inst, price, "order price")
+        prover.assume(all_of(order_qty != 0, order_qty % inst.lot_size == 0), "order in whole lots")
+        _assume_fee(prover, fee)
+        account = _Account(prover, inst, leverage, mark)
+        position = account.position
+        prover.assume(compute_reducing_qty(position.qty, order_qty) > 0, "the order reduces (LIQ-046)")
+        prover.assume(compute_pool_excess(inst, account.pool, mark) >= 0, "the pool is at or above maintenance")
+        prover.assume(account.equity_before >= 0, "the account is solvent")
+        prover.assume(check(inst, account.pool, order_qty, price, fee, mark), "LIQ-042 accepts the order")
+        equity_after, _, _ = account.post(order_qty, price, fee)
+        outcome = compute_fill_outcome(inst, account.pool, order_qty, price, fee, mark)
+        return prover.prove(
+            all_of(equity_after >= 0, outcome.retained_equity - outcome.maintenance >= 0),
+            f"LIQ-042 accepted order keeps equity {symbol} leverage {leverage}",
+        )
+
+
+def prove_better_price_no_worse(symbol: str, leverage: int, side: int) -> ProofResult:
+    """LIQ-042: a reducing order's retained pool equity and account equity at a better price are no lower.
+
+    ``side`` is the order's: +1 a buy reducing a short, -1 a sell reducing a long (two queries: the
+    solver decides each alone quickly, the disjunction not always).
+    """
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        mark, price, better = prover.symbol("mark_price"), prover.symbol("price"), prover.symbol("better_price")
+        order_qty, fee = prover.symbol("order_qty"), prover.symbol("fee_ppm")
+        assume_price(prover, inst, mark, "mark price", on_tick=False)
+        assume_price(prover, inst, price, "order price")
+        assume_price(prover, inst, better, "fill price")
+        prover.assume(all_of(order_qty != 0, order_qty % inst.lot_size == 0), "order in whole lots")
+        _assume_fee(prover, fee)
+        account = _Account(prover, inst, leverage, mark)
+        position = account.position
+        if side > 0:
+            prover.assume(all_of(position.qty < 0, order_qty > 0, better <= price), "a buy reducing a short, filled lower")
+        else:
+            prover.assume(all_of(position.qty > 0, order_qty < 0, better >= price), "a sell reducing a long, filled higher")
+        at_price = compute_fill_outcome(inst, account.pool, order_qty, price, fee, mark)
+        at_better = compute_fill_outcome(inst, account.pool, order_qty, better, fee, mark)
+        return prove_each(
+            prover,
+            [
+                (at_better.retained_equity >= at_price.retained_equity, f"retained pool equity {symbol} side {side}"),
+                (at_better.account_equity >= at_price.account_equity, f"account equity {symbol} side {side}"),
+            ],
+        )
+
+
+def prove_owing_pool_keeps_reserve(symbol: str, side: int) -> ProofResult:
+    """LIQ-036: a position taken over at LIQ-036's price leaves its pool at least its reserve, whatever it owed.
+
+    The pool may owe anything (``backing`` any integer).  Bound: some positive
+    price must cover it — a short at one price unit, an inverse long's per-lot
+    step ≥ 1 (LIQ-036's stated limits; beyond them nothing can, and the fund's
+    capped top-up applies).
+    """
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        position = prover.record(Position, "position")
+        backing, reserve = prover.symbol("backing"), prover.symbol("reserve")
+        assume_position(prover, inst, position, "position")
+        prover.assume(position.qty * side > 0, "long" if side > 0 else "short")
+        prover.assume(reserve >= 0, "reserve ≥ 0")
+        if side < 0:
+            at_one = backing + compute_value(inst, position.qty, 1) - position.cost
+            prover.assume(at_one >= reserve, "one price unit covers the pool")
+        elif inst.is_inverse:
+            lots = abs_(position.qty) // inst.lot_size
+            prover.assume((backing - reserve - position.cost) // lots >= 1, "the per-lot step is positive")
+        price = compute_owing_takeover_price(inst, position, backing, reserve)
+        left = backing + compute_value(inst, position.qty, price) - position.cost
+        return prover.prove(all_of(price > 0, left >= 0), f"LIQ-036 owing pool keeps its reserve {symbol} side {side}")
+
+
+def prove_owing_cover_ends_solvent(symbol: str, side: int) -> ProofResult:
+    """LIQ-037: the last position of an owing cross pool, taken over at LIQ-037's price, leaves the pool ≥ 0 (bounds as LIQ-036)."""
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        position = prover.record(Position, "position")
+        backing, mark = prover.symbol("backing"), prover.symbol("mark_price")
+        assume_position(prover, inst, position, "position")
+        assume_price(prover, inst, mark, "mark price", on_tick=False)
+        prover.assume(position.qty * side > 0, "long" if side > 0 else "short")
+        if side < 0:
+            prover.assume(backing + compute_value(inst, position.qty, 1) - position.cost >= 0, "one price unit covers")
+        price = compute_owing_cover_takeover_price(inst, position, backing, mark)
+        left = backing + compute_value(inst, position.qty, price) - position.cost
+        return prover.prove(all_of(price > 0, left >= 0), f"LIQ-037 owing pool ends solvent {symbol} side {side}")
+
+
+def _register() -> None:
+    for symbol in SYMBOLS:
+        for side, side_name in ((1, "long"), (-1, "short")):
+            if load_instrument(symbol).is_inverse:
+                continue  # per-lot rounded inverse values: beyond the solver here; tested (tests/test_solvency.py)
+            register(
+                Obligation(
+                    id=f"LIQ-036/owing-pool-ends-solvent/{symbol}/{side_name}",
+                    rule_id="LIQ-036",
+                    invariant_id="INV-NO-NEG-EQUITY",
+                    statement=(
+                        f"A {symbol} {side_name} taken over at LIQ-036's price leaves its pool ≥ 0 whatever the pool "
+                        "owed, the price beyond the order range where needed; the deficit stays with the liquidation "
+                        "engine (fund, then ADL)."
+                    ),
+                    run=functools.partial(prove_owing_pool_keeps_reserve, symbol, side),
+                    bounded="a positive price covers the pool (short: one price unit; inverse long: per-lot step ≥ 1)",
+                    timeout_ms=SLOW_TIMEOUT_MS,
+                )
+            )
+            register(
+                Obligation(
+                    id=f"LIQ-037/owing-cover-ends-solvent/{symbol}/{side_name}",
+                    rule_id="LIQ-037",
+                    invariant_id="INV-NO-NEG-EQUITY",
+                    statement=(
+                        f"The last {symbol} {side_name} of an owing cross pool, taken over at LIQ-037's price, leaves the "
+                        "pool ≥ 0 (at the mark while it covers, beyond the price range where needed)."
+                    ),
+                    run=functools.partial(prove_owing_cover_ends_solvent, symbol, side),
+                    bounded="a positive price covers the pool (short: one price unit)",
+                    timeout_ms=SLOW_TIMEOUT_MS,
+                )
+            )
+        for mode, leverage in MODES:
+            register(
+                Obligation(
+                    id=f"LIQ-044/accepted-fill-keeps-equity/{symbol}/{mode}",
+                    rule_id="LIQ-044",
+                    invariant_id="INV-NO-NEG-EQUITY",
+                    statement=(
+                        f"A {mode} {symbol} fill accepted by LIQ-044, posted as the engine posts it (ACC-003, ACC-002, "
+                        "ACC-006), leaves the account's and the pool's equity at mark ≥ 0, or no lower than before."
+                    ),
+                    run=functools.partial(prove_accepted_fill_keeps_equity, symbol, leverage),
+                    timeout_ms=SLOW_TIMEOUT_MS,
+                )
+            )
+            register(
+                Obligation(
+                    id=f"LIQ-042/accepted-order-keeps-equity/{symbol}/{mode}",
+                    rule_id="LIQ-042",
+                    invariant_id="INV-NO-NEG-EQUITY",
+                    statement=(
+                        f"A {mode} {symbol} order reducing a solvent pool's position, accepted by LIQ-042 and filled in "
+                        "full at its price, leaves the account's equity ≥ 0 and the pool at or above maintenance."
+                    ),
+                    run=functools.partial(prove_accepted_order_keeps_equity, symbol, leverage),
+                    timeout_ms=SLOW_TIMEOUT_MS,
+                )
+            )
+            for side, side_name in ((1, "buy"), (-1, "sell")):
+                register(
+                    Obligation(
+                        id=f"LIQ-042/better-price-no-worse/{symbol}/{mode}/{side_name}",
+                        rule_id="LIQ-042",
+                        invariant_id="INV-NO-NEG-EQUITY",
+                        statement=(
+                            f"A {mode} {symbol} reducing {side_name} filled at a better tick price than its own leaves the "
+                            "pool and the account no worse off than at its price (LIQ-042's check at its price covers it)."
+                        ),
+                        run=functools.partial(prove_better_price_no_worse, symbol, leverage, side),
+                        timeout_ms=BETTER_PRICE_TIMEOUT_MS,
+                    )
+                )
+        register(
+            Obligation(
+                id=f"KNOWN-BAD/LIQ-044/fill-check-without-commission/{symbol}",
+                rule_id="LIQ-044",
+                invariant_id="INV-NO-NEG-EQUITY",
+                statement="Known-bad: a fill check that forgets the commission accepts fills that leave equity < 0.",
+                run=functools.partial(
+                    prove_accepted_fill_keeps_equity, symbol, CROSS, compute_fill_outcome_without_commission
+                ),
+                expect="refuted",
+                timeout_ms=SLOW_TIMEOUT_MS,
+            )
+        )
+        register(
+            Obligation(
+                id=f"KNOWN-BAD/LIQ-042/order-checked-at-mark/{symbol}",
+                rule_id="LIQ-042",
+                invariant_id="INV-NO-NEG-EQUITY",
+                statement=(
+                    "Known-bad: an order checked as if executed at the mark accepts a sale through the bankruptcy "
+                    "price (the collusion of issue 13) that leaves the account's equity < 0."
+                ),
+                run=functools.partial(prove_accepted_order_keeps_equity, symbol, 10_000, is_order_solvent_at_mark),
+                expect="refuted",
+                timeout_ms=SLOW_TIMEOUT_MS,
+            )
+        )
+
+
+_register()

@@ -1,0 +1,266 @@
+"""LIQ: order-entry and fill solvency — no order, no fill takes an account beyond its bankruptcy price.
+
+For a risk committee, in plain words:
+
+* **What a fill does to a pool** (LIQ-040).  A fill of ``q`` contracts at price
+  ``p`` moves the position by ACC-003, charges the commission (ACC-002) and,
+  for an isolated position, re-sizes the margin set aside for it (ACC-006).
+  The rule computes, *before* the fill, exactly the figures the fill will
+  leave: the pool's equity at the **mark** (its margin plus every one of its
+  positions' unrealised PnL) and the account's equity in the settlement
+  currency.  Nothing is estimated: it is the same arithmetic the fill then
+  posts.
+* **Order entry** (LIQ-041, LIQ-042).  An order is refused with BitMEX's text
+  *"Executing at order price would lead to immediate liquidation"* when, filled
+  in full at its own price, it would leave its pool below maintenance at the
+  current mark — unless it leaves the pool no worse than it was.  The check
+  applies to every order that reduces a position (a ReduceOnly or Close order,
+  or a plain order on the reducing side): an order that only opens or increases
+  is MRG-060's (its initial margin and premium are charged there).  A fill at a
+  better price than the order's never does worse (proved per instrument kind).
+* **Every fill** (LIQ-043).  Prices move, leverage, margin and funding change
+  while an order rests: so every fill, the resting maker's and the taker's, is
+  checked again when it happens.  A fill is executed only if it leaves both
+  the pool and the account with equity ≥ 0 at mark — or no lower than before
+  (a fill never makes a solvent account insolvent, and may help an insolvent
+  one).  Decision [I] (LIQ-044): a resting order whose fill fails the check is
+  **cancelled** ("Canceled: fill would take the account beyond its bankruptcy
+  price") and the incoming order trades with the next maker; an incoming order
+  whose own fill fails **stops** there and its rest is cancelled, as a market
+  order reaching its bankruptcy price does (ORD-002).
+
+BitMEX states the order-entry refusal; it does not publish what happens to a
+resting order whose fill has become unsafe: cancelling it (rather than filling
+it and liquidating the account at once) keeps the loss from ever reaching the
+insurance fund.
+
+Units: money in settlement minor units, prices in price units, fees in ppm,
+leverage in hundredths (0 = cross).
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+from perpspec.rules.contract import compute_notional, compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.liquidation import compute_requirement
+from perpspec.rules.margin import CROSS, compute_order_premium
+from perpspec.rules.num import abs_, and_, concrete, ite, min_, not_, or_
+from perpspec.rules.position import Position, apply_fill, compute_commission
+from perpspec.rules.waterfall import compute_isolated_margin_after_fill
+
+EXECUTION_REJECT_TEXT = "Executing at order price would lead to immediate liquidation"
+FILL_CANCEL_TEXT = "Canceled: fill would take the account beyond its bankruptcy price"
+
+
+@attrs.frozen(kw_only=True)
+class PoolState:
+    """What LIQ-040 needs to know about the pool holding one position, before a fill (minor units).
+
+    ``pool_margin``: cross — the wallet less every isolated margin in the
+    currency; isolated — the margin set aside for the position.
+    ``other_pnl``: the unrealised PnL at mark of the pool's other positions
+    (0 for an isolated pool).  ``other_maintenance``: their maintenance.
+    ``free_wallet``: the wallet less every *other* isolated margin in the
+    currency (what ACC-006 may bring into an isolated pool).
+    ``account_equity``: the account's equity at mark in the currency.
+    """
+
+    position: Position
+    leverage_hundredths: int
+    chosen_tier: int
+    pool_margin: int
+    other_pnl: int
+    other_maintenance: int
+    free_wallet: int
+    account_equity: int
+
+
+@attrs.frozen(kw_only=True)
+class FillOutcome:
+    """LIQ-040: what a fill leaves, computed before it is posted."""
+
+    position: Position  # ACC-003
+    realised: int  # ACC-003 realised PnL
+    commission: int  # ACC-002
+    pool_margin: int  # the pool's margin after (cross: wallet less isolated margins; isolated: ACC-006)
+    pool_equity: int  # the pool's equity at mark after
+    retained_equity: int  # the pool's equity at mark after, had the fill's realised PnL and commission stayed in it
+    maintenance: int  # the pool's maintenance after (LIQ-001 for the position, plus the others')
+    account_equity: int  # the account's equity at mark after
+
+
+def compute_opened_qty(old_qty: int, new_qty: int) -> int:
+    """LIQ-045: the signed part of a position change that opens or increases it (0 for a pure reduction).
+
+    The symbolic form of :func:`rules.waterfall.get_opened_qty`: a flip or an
+    open from flat opens the whole new position; growing on the same side opens
+    the difference.
+    """
+    flips = or_(and_(old_qty > 0, new_qty <= 0), and_(old_qty < 0, new_qty > 0))
+    grows = abs_(new_qty) > abs_(old_qty)
+    return ite(or_(old_qty == 0, flips), new_qty, ite(grows, new_qty - old_qty, 0))
+
+
+def compute_reducing_qty(position_qty: int, order_qty: int) -> int:
+    """LIQ-046: how many contracts (≥ 0) of a signed order close part of the position."""
+    opposite = or_(and_(position_qty > 0, order_qty < 0), and_(position_qty < 0, order_qty > 0))
+    return ite(opposite, min_(abs_(position_qty), abs_(order_qty)), 0)
+
+
+def compute_fill_outcome(
+    inst: Instrument, pool: PoolState, fill_qty: int, price: int, fee_ppm: int, mark_price: int
+) -> FillOutcome:
+    """LIQ-040: the pool's and the account's equity at mark after a fill of signed ``fill_qty`` at ``price``.
+
+    Exactly the postings of the fill: ACC-003 moves the position and realises
+    PnL, ACC-002 charges ``fee_ppm`` on the fill's notional (rounded up), and
+    an isolated position's margin becomes ACC-006's (its requirement, its kept
+    extra less a realised loss, and the premium of opening worse than mark as
+    far as the free wallet reaches).  A cross pool's margin takes the realised
+    PnL and the commission; an isolated pool's commission is paid from the
+    wallet, outside the pool.
+    """
+    position = pool.position
+    leverage = pool.leverage_hundredths
+    after, realised = apply_fill(inst, position, fill_qty, price)
+    commission = compute_commission(compute_notional(inst, fill_qty, price), fee_ppm)
+    old_req = compute_requirement(inst, position, leverage, pool.chosen_tier)
+    new_req = compute_requirement(inst, after, leverage, pool.chosen_tier)
+    premium = compute_order_premium(inst, compute_opened_qty(position.qty, after.qty), price, mark_price)
+    isolated_margin = compute_isolated_margin_after_fill(
+        pool.pool_margin,
+        old_req.pos_init + old_req.pos_comm,
+        new_req.pos_init + new_req.pos_comm,
+        realised,
+        premium,
+        pool.free_wallet + realised - commission,
+        after.qty,
+    )
+    is_cross = leverage == CROSS
+    margin_after = ite(is_cross, pool.pool_margin + realised - commission, isolated_margin)
+    pnl_before = compute_value(inst, position.qty, mark_price) - position.cost
+    pnl_after = compute_value(inst, after.qty, mark_price) - after.cost
+    return FillOutcome(
+        position=after,
+        realised=realised,
+        commission=commission,
+        pool_margin=margin_after,
+        pool_equity=margin_after + ite(is_cross, pool.other_pnl, 0) + pnl_after,
+        retained_equity=pool.pool_margin + realised - commission + ite(is_cross, pool.other_pnl, 0) + pnl_after,
+        maintenance=pool.other_maintenance + new_req.pos_maint,
+        account_equity=pool.account_equity + realised - commission + pnl_after - pnl_before,
+    )
+
+
+def apply_fill_to_pool(
+    inst: Instrument, pool: PoolState, fill_qty: int, price: int, fee_ppm: int, mark_price: int
+) -> PoolState:
+    """LIQ-049: the pool as it stands after a fill (LIQ-040's outcome), for the next fill of the same sweep.
+
+    The other positions are untouched; the wallet moves by the realised PnL
+    less the commission, so the free wallet does too.
+    """
+    outcome = compute_fill_outcome(inst, pool, fill_qty, price, fee_ppm, mark_price)
+    return attrs.evolve(
+        pool,
+        position=outcome.position,
+        pool_margin=outcome.pool_margin,
+        free_wallet=pool.free_wallet + outcome.realised - outcome.commission,
+        account_equity=outcome.account_equity,
+    )
+
+
+def compute_pool_excess(inst: Instrument, pool: PoolState, mark_price: int) -> int:
+    """LIQ-047: the pool's margin excess at mark before any fill (LIQ-002: equity − maintenance)."""
+    position = pool.position
+    leverage = pool.leverage_hundredths
+    own = compute_requirement(inst, position, leverage, pool.chosen_tier)
+    pnl = compute_value(inst, position.qty, mark_price) - position.cost
+    equity = pool.pool_margin + ite(leverage == CROSS, pool.other_pnl, 0) + pnl
+    return equity - pool.other_maintenance - own.pos_maint
+
+
+def is_execution_safe(excess_before: int, excess_after: int) -> bool:
+    """LIQ-041: an order filled at its price leaves its pool at or above maintenance, or no worse than before."""
+    return or_(excess_after >= 0, excess_after >= excess_before)
+
+
+def is_fill_solvent(pool_before: int, pool_after: int, account_before: int, account_after: int) -> bool:
+    """LIQ-043: a fill leaves the pool's and the account's equity at mark ≥ 0, each or no lower than before."""
+    pool_ok = or_(pool_after >= 0, pool_after >= pool_before)
+    account_ok = or_(account_after >= 0, account_after >= account_before)
+    return and_(pool_ok, account_ok)
+
+
+def compute_pool_equity(inst: Instrument, pool: PoolState, mark_price: int) -> int:
+    """LIQ-048: the pool's equity at mark before a fill (margin + its positions' unrealised PnL)."""
+    position = pool.position
+    pnl = compute_value(inst, position.qty, mark_price) - position.cost
+    return pool.pool_margin + ite(pool.leverage_hundredths == CROSS, pool.other_pnl, 0) + pnl
+
+
+def is_fill_allowed(inst: Instrument, pool: PoolState, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> bool:
+    """LIQ-044: LIQ-043 on the outcome LIQ-040 computes for one fill, the maker's or the taker's.
+
+    A fill it refuses is not executed [I]: a resting maker order is cancelled
+    (:data:`FILL_CANCEL_TEXT`) and the incoming order goes on to the next
+    maker; an incoming order stops there and its rest is cancelled, as a
+    market order reaching its bankruptcy price does (ORD-002).
+    """
+    outcome = compute_fill_outcome(inst, pool, fill_qty, price, fee_ppm, mark_price)
+    before = compute_pool_equity(inst, pool, mark_price)
+    return is_fill_solvent(before, outcome.pool_equity, pool.account_equity, outcome.account_equity)
+
+
+class SolvencyReason(enum.Enum):
+    """Why an order was refused by the solvency rule (BitMEX text as the value)."""
+
+    IMMEDIATE_LIQUIDATION = EXECUTION_REJECT_TEXT
+
+
+@attrs.frozen(kw_only=True)
+class SolvencyRejection:
+    """A typed refusal: the reason, and the pool's margin excess before and after the would-be execution."""
+
+    reason: SolvencyReason
+    excess_before: int
+    excess_after: int
+
+
+def is_order_solvent(inst: Instrument, pool: PoolState, order_qty: int, price: int, fee_ppm: int, mark_price: int) -> bool:
+    """LIQ-042: executing the order in full at its price leaves its pool safe (LIQ-041) and solvent (LIQ-043).
+
+    ``order_qty`` signed (buy > 0), ``price`` the order's limit price.  The
+    pool is judged as if the execution's realised PnL and commission stayed in
+    it (for an isolated position: its own margin must bear its loss, BitMEX
+    "an isolated position risks only its own margin"), and the account must
+    stay solvent too (LIQ-043).  Only orders that reduce the position are
+    judged (LIQ-046); an order that opens or increases is MRG-060's alone.
+    """
+    outcome = compute_fill_outcome(inst, pool, order_qty, price, fee_ppm, mark_price)
+    before = compute_pool_excess(inst, pool, mark_price)
+    # the pool as it would stand had the execution's PnL and commission stayed in it
+    after = outcome.retained_equity - outcome.maintenance
+    equity_before = compute_pool_equity(inst, pool, mark_price)
+    solvent = is_fill_solvent(equity_before, outcome.pool_equity, pool.account_equity, outcome.account_equity)
+    reduces = compute_reducing_qty(pool.position.qty, order_qty) > 0
+    return or_(not_(reduces), and_(is_execution_safe(before, after), solvent))
+
+
+@concrete
+def check_order_solvency(
+    inst: Instrument, pool: PoolState, order_qty: int, price: int, fee_ppm: int, mark_price: int
+) -> SolvencyRejection | None:
+    """Applies LIQ-042 at order entry: a typed refusal with BitMEX's text, or None."""
+    if is_order_solvent(inst, pool, order_qty, price, fee_ppm, mark_price):
+        return None
+    outcome = compute_fill_outcome(inst, pool, order_qty, price, fee_ppm, mark_price)
+    return SolvencyRejection(
+        reason=SolvencyReason.IMMEDIATE_LIQUIDATION,
+        excess_before=compute_pool_excess(inst, pool, mark_price),
+        excess_after=outcome.retained_equity - outcome.maintenance,
+    )
