@@ -40,6 +40,10 @@ WAIVER_KINDS: dict[str, str] = {
         "evaluates; its integer kernels are proved separately where they exist"
     ),
     "presentation": "presentation-only: it formats or orders rows for display and moves no money",
+    "proved-within": (
+        "a building block with no statement of its own: its code runs, unchanged, inside the proof "
+        "obligations of the rules named in the reason, which state what it must preserve"
+    ),
     "solver-unknown": "Z3 answers unknown on the natural statement (the reason is given)",
     "not-integer-fragment": "the property is not expressible in the integer fragment (the reason is given)",
 }

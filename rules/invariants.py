@@ -73,8 +73,12 @@ class StepInfo:
     # accounts whose accepted order increased their order margin in this step
     # (INV-MARGIN-ON-ENTRY; a pure reduction needs no margin and is exempt)
     order_accounts: tuple[int, ...] = ()
-    # accounts that withdrew in this step (INV-WITHDRAW-SAFE)
+    # ... and (account, settlement asset) of each such order when known (only that asset is checked)
+    orders: tuple[tuple[int, str], ...] = ()
+    # accounts that withdrew in this step (INV-WITHDRAW-SAFE: each of their assets is checked) ...
     withdraw_accounts: tuple[int, ...] = ()
+    # ... and (account, asset) of each withdrawal when the asset is known (only that asset is checked)
+    withdrawals: tuple[tuple[int, str], ...] = ()
     # True once the liquidation waterfall for a mark update has completed
     waterfall_complete: bool = False
     # funding exchanges applied in this step (INV-FUNDING-ZERO-SUM)
@@ -237,30 +241,40 @@ def compute_view_account_margin(
 
 @concrete
 def check_margin_on_entry(view: ExchangeView, step: StepInfo) -> list[str]:
-    """After an accepted order that needed margin, the account's available balance is ≥ 0 in every asset."""
+    """After an accepted order that needed margin, the account's available balance in its settlement asset is ≥ 0.
+
+    An order draws margin in its instrument's settlement asset only: another asset's margin may
+    already be short (a mark move did that), so only the order's asset is judged when known.
+    """
     problems = []
     best_prices: dict[str, tuple[int, int]] = {}
-    for account_id in step.order_accounts:
-        for asset in view.assets():
-            available = compute_view_account_margin(view, account_id, asset, best_prices).available_margin
-            if available < 0:
-                problems.append(f"account {account_id} {asset}: available balance {available} < 0 after an order")
+    checked = set(step.orders)
+    checked.update((account_id, asset) for account_id in step.order_accounts for asset in view.assets())
+    for account_id, asset in sorted(checked):
+        available = compute_view_account_margin(view, account_id, asset, best_prices).available_margin
+        if available < 0:
+            problems.append(f"account {account_id} {asset}: available balance {available} < 0 after an order")
     return problems
 
 
 @concrete
 def check_withdraw_safe(view: ExchangeView, step: StepInfo) -> list[str]:
-    """After a withdrawal, the account's available balance still covers its unrealised profit."""
+    """After a withdrawal, the account's available balance in the withdrawn asset still covers its unrealised profit.
+
+    A withdrawal moves one asset: the account's margin in another asset may already be short
+    (a mark move did that, not the withdrawal), so only the withdrawn asset is judged when known.
+    """
     problems = []
     best_prices: dict[str, tuple[int, int]] = {}
-    for account_id in step.withdraw_accounts:
-        for asset in view.assets():
-            margin = compute_view_account_margin(view, account_id, asset, best_prices)
-            free = margin.available_margin - margin.cross_unrealised_profit
-            if free < 0:
-                problems.append(
-                    f"account {account_id} {asset}: withdrawal took {-free} of margin in use or unrealised profit"
-                )
+    checked = set(step.withdrawals)
+    checked.update((account_id, asset) for account_id in step.withdraw_accounts for asset in view.assets())
+    for account_id, asset in sorted(checked):
+        margin = compute_view_account_margin(view, account_id, asset, best_prices)
+        free = margin.available_margin - margin.cross_unrealised_profit
+        if free < 0:
+            problems.append(
+                f"account {account_id} {asset}: withdrawal took {-free} of margin in use or unrealised profit"
+            )
     return problems
 
 

@@ -288,3 +288,49 @@ def test_pool_equity_and_excess_are_the_waterfalls_for_a_cross_pool_of_two_posit
     btc_pnl = compute_value(XBTUSD, after.qty, marks["XBTUSD"]) - after.cost
     assert (outcome.pool_equity, outcome.account_equity) == (wallet + eth_pnl + btc_pnl, wallet + eth_pnl + btc_pnl)
     assert outcome.maintenance == eth_maint + compute_requirement(XBTUSD, after, CROSS, 0).pos_maint
+
+
+def test_liq_049_the_pool_after_a_fill_is_liq_040s_outcome_with_the_wallet_moved_by_realised_less_commission() -> None:
+    """LIQ-049: apply_fill_to_pool posts exactly compute_fill_outcome, and only the filled position moves."""
+    from perpspec.rules.solvency import PoolState, apply_fill_to_pool, compute_fill_outcome
+
+    inst = load_instrument("XBTUSD")
+    pool = PoolState(
+        position=Position(qty=60_000, cost=-666_660_000), leverage_hundredths=CROSS, chosen_tier=0,
+        pool_margin=50_000_000, other_pnl=1_000, other_maintenance=2_000, free_wallet=50_000_000,
+        account_equity=40_000_000,
+    )
+    after = apply_fill_to_pool(inst, pool, -20_000, 880_000, 750, 890_000)
+    outcome = compute_fill_outcome(inst, pool, -20_000, 880_000, 750, 890_000)
+    assert after.position == outcome.position == Position(qty=40_000, cost=outcome.position.cost)
+    assert after.pool_margin == outcome.pool_margin
+    assert after.free_wallet == pool.free_wallet + outcome.realised - outcome.commission
+    assert (after.other_pnl, after.other_maintenance, after.chosen_tier) == (1_000, 2_000, 0)
+    assert outcome.commission > 0  # the fill paid its fee, and the wallet shows it
+
+
+def test_mrg_013_the_unclamped_threshold_goes_beyond_max_price_where_mrg_010_clamps() -> None:
+    """MRG-013: a linear long whose margin is already far below its reserve needs a price above maxPrice."""
+    from perpspec.rules.margin import compute_threshold_price, compute_unclamped_threshold_price
+
+    inst = load_instrument("XBTUSDT")
+    qty, cost = 1_000 * inst.lot_size, 0
+    inside = compute_unclamped_threshold_price(inst, qty, cost, margin=10**9, reserve=0)
+    assert inside == 1  # safe at every price: one price unit, not clamped up to the tick
+    assert compute_threshold_price(inst, qty, cost, margin=10**9, reserve=0) == inst.tick_size
+    owing = compute_unclamped_threshold_price(inst, qty, 10**15, margin=-(10**15), reserve=0)
+    assert owing > inst.max_price
+    assert compute_threshold_price(inst, qty, 10**15, margin=-(10**15), reserve=0) == inst.max_price
+    assert compute_unclamped_threshold_price(inst, 0, 0, margin=0, reserve=0) == 0
+
+
+def test_liq_041_an_order_is_safe_at_or_above_maintenance_or_when_no_worse() -> None:
+    """LIQ-041: excess after ≥ 0 is safe; a negative excess is safe only when it is no worse than before."""
+    from perpspec.rules.solvency import is_execution_safe
+
+    # (excess before, excess after)
+    assert is_execution_safe(-5, 0)
+    assert is_execution_safe(-5, -5)
+    assert is_execution_safe(-5, -4)
+    assert not is_execution_safe(-5, -6)
+    assert not is_execution_safe(0, -1)

@@ -84,7 +84,7 @@ class AccountDesk:
         account.wallets[c.asset] = account.wallet(c.asset) - c.amount
         self.ledger.deposits[c.asset] = self.ledger.deposits.get(c.asset, 0) - c.amount
         self.risk.dirty[account.account_id] = None
-        self.stream.withdraw_accounts[account.account_id] = None
+        self.stream.withdrawals[(account.account_id, c.asset)] = None
         self.stream.emit_tx("Withdrawal", account.account_id, c.asset, -c.amount)
         return 0
 

@@ -476,7 +476,7 @@ class OrderEntry:
             problem = check_order_margin(available, requirement)
             if problem is not None:
                 return Rej(Reason.INSUFFICIENT_MARGIN, f"needs {problem.required}, available {problem.available}")
-            self.stream.order_accounts[account.account_id] = None  # INV-MARGIN-ON-ENTRY applies to this step
+            self.stream.orders[(account.account_id, inst.settl_currency)] = None  # INV-MARGIN-ON-ENTRY
         return None
 
     def check_solvency(self, account: Account, inst: Instrument, ps: PositionState, signed: int, price: int) -> Rej | None:
@@ -685,7 +685,7 @@ class OrderEntry:
                 refusal = check_order_margin(available, requirement)
                 if refusal is not None:
                     return Rej(Reason.INSUFFICIENT_MARGIN, f"needs {refusal.required}, available {refusal.available}")
-                self.stream.order_accounts[account.account_id] = None  # INV-MARGIN-ON-ENTRY: it needed margin
+                self.stream.orders[(account.account_id, inst.settl_currency)] = None  # INV-MARGIN-ON-ENTRY
         return None
 
     def _apply_amend(

@@ -31,8 +31,8 @@ class EventStream:
         self.event_time = 0  # the time a Rejected event carries: the command's, once it passed the time checks
         self.out: list[Event] = []  # the current command's events
         # the step record (rules.invariants.StepInfo), not state
-        self.order_accounts: dict[int, None] = {}  # accounts whose new/amended order needed margin
-        self.withdraw_accounts: dict[int, None] = {}
+        self.orders: dict[tuple[int, str], None] = {}  # (account, asset) of each new/amended order that needed margin
+        self.withdrawals: dict[tuple[int, str], None] = {}  # (account, asset)
         self.reduce_only_fills: list[tuple[int, str, int, int]] = []  # INV-REDUCE-ONLY over fills, this command
         self.waterfall_complete = True
         self.funding_postings: list[Any] = []
@@ -43,8 +43,8 @@ class EventStream:
     def begin(self, out: list[Event]) -> None:
         """A new command: its events go to ``out``; the step record starts empty."""
         self.out = out
-        self.order_accounts = {}
-        self.withdraw_accounts = {}
+        self.orders = {}
+        self.withdrawals = {}
         self.reduce_only_fills = []
         self.waterfall_complete = False  # True only once a mark update's (or funding's) waterfall completed
         self.funding_postings = []

@@ -133,8 +133,8 @@ class Views:
         from perpspec.rules.invariants import StepInfo
 
         return StepInfo(
-            order_accounts=tuple(sorted(self.stream.order_accounts)),
-            withdraw_accounts=tuple(sorted(self.stream.withdraw_accounts)),
+            orders=tuple(sorted(self.stream.orders)),
+            withdrawals=tuple(sorted(self.stream.withdrawals)),
             waterfall_complete=self.stream.waterfall_complete,
             funding=tuple(self.stream.funding_postings),
             waterfall_events=tuple(e.record for e in events if isinstance(e, RuleEvent)),
