@@ -166,3 +166,24 @@ def test_calibrated_scenario_has_the_published_shape_at_full_size(tmp_path: Path
 def test_small_fund_is_depleted_and_adl_appears_at_full_size(tmp_path: Path) -> None:
     calibrated = load_scenario("march_2020_bitmex").insurance
     assert_small_fund_shape(run(load_scenario("march_2020_small_fund"), tmp_path), calibrated)
+
+
+def test_the_report_shows_the_published_points_beside_the_simulated_fund() -> None:
+    from perpspec.engine.simulation.report import analyse, render
+
+    def instrument(at: str) -> dict[str, object]:
+        return {"table": "instrument", "timestamp": at, "indicativeSettlePrice": 7900, "markPrice": 7900,
+                "lastPrice": None, "openInterest": 0}
+
+    records = [
+        instrument("2020-03-12T00:00:00.000Z"),
+        {"table": "insurance", "timestamp": "2020-03-12T00:00:00.000Z", "currency": "XBt", "walletBalance": 100},
+        {"table": "insurance", "timestamp": "2020-03-12T20:00:00.000Z", "currency": "XBt", "walletBalance": 97},
+        instrument("2020-03-13T00:00:00.000Z"),
+    ]
+    published = [[1583971200000, 100, "11 Mar"], [1584057600000, 95, "12 Mar"]]
+    with_points = render([analyse("run", records, {"published": published, "coin": 1})])
+    table = with_points[with_points.index('data-table="published"') :]
+    assert "<td>24:00</td><td>12 Mar</td><td>95</td><td>97</td>" in table  # published beside simulated
+    assert 'stroke="#000000" stroke-width="1.6" stroke-dasharray="2 3"' in with_points  # the dashed line
+    assert 'data-table="published"' not in render([analyse("run", records, {"coin": 1})])
