@@ -13,8 +13,10 @@ Everything on the generated pages is read from the repository, never typed in:
   the instrument files, the Z3 version).  While the fingerprint is unchanged the
   stored run is the run; otherwise only obligations whose key changed run again.
   No timing is stored, so regeneration is deterministic;
-* **tested only** — a rule or invariant id that no obligation covers but that
-  a file under ``tests/`` mentions;
+* **tested, waived** — a rule no obligation proves, exercised by test functions
+  that name its id, with a reviewed waiver in ``specs/waivers.toml`` saying why
+  no proof is given (:mod:`proofs.coverage`); **tested only** — tests but no
+  waiver, a coverage gap like **not checked**;
 * **parameters** — every shipped instrument file, with the unit and meaning
   taken from the comments of :class:`rules.instrument.Instrument` and the bounds
   taken from the checks of :func:`rules.instrument_file.validate`;
@@ -27,6 +29,7 @@ The generator is a pure function from the repository to a mapping
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib
 import inspect
@@ -41,6 +44,7 @@ from typing import Any
 import attrs
 
 from perpspec import rules
+from perpspec.proofs import coverage
 from perpspec.rules.instrument import BITMEX_NAMES, Instrument
 from perpspec.rules.parse import format_ppm, format_scaled
 
@@ -286,7 +290,7 @@ def source_fingerprint(root: Path = ROOT) -> str:
 
 
 # The generator's own modules do not change what the obligations prove.
-_GENERATOR_FILES = {"rulebook.py", "rulebook_diff.py", "params_check.py", "what_if.py"}
+_GENERATOR_FILES = {"rulebook.py", "rulebook_diff.py", "params_check.py", "what_if.py", "coverage.py", "mutate.py"}
 
 
 def _as_ids(value: object, pattern: re.Pattern[str]) -> tuple[str, ...]:
@@ -333,19 +337,34 @@ def run_obligations(
 
 
 class _KeyCache:
-    """Dependency keys of obligations, computed once per defining module."""
+    """Dependency keys of obligations, computed once per set of defining modules."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.by_module: dict[str, str] = {}
+        self.by_modules: dict[tuple[str, ...], str] = {}
 
     def of(self, obligation: Any) -> str:
-        module = getattr(obligation.run, "__module__", None)
-        if not isinstance(module, str) or _module_file(self.root, module) is None:
-            module = ""  # unknown origin: depend on everything
-        if module not in self.by_module:
-            self.by_module[module] = obligation_key(self.root, module)
-        return self.by_module[module]
+        modules = run_modules(obligation.run)
+        if not modules or any(_module_file(self.root, module) is None for module in modules):
+            modules = ("",)  # unknown origin: depend on everything
+        if modules not in self.by_modules:
+            self.by_modules[modules] = obligation_key(self.root, modules)
+        return self.by_modules[modules]
+
+
+def run_modules(run: Any) -> tuple[str, ...]:
+    """The modules an obligation's ``run`` comes from: its function's, and those of every
+    function or class a ``functools.partial`` binds (a kernel or a known-bad variant passed in)."""
+    found: list[str] = []
+    target = run
+    while isinstance(target, functools.partial):
+        for argument in (*target.args, *target.keywords.values()):
+            for item in argument if isinstance(argument, tuple | list) else (argument,):
+                if callable(item):
+                    found.append(str(getattr(item, "__module__", "") or ""))
+        target = target.func
+    found.insert(0, str(getattr(target, "__module__", "") or ""))
+    return tuple(dict.fromkeys(found))
 
 
 def _module_file(root: Path, dotted: str) -> Path | None:
@@ -382,16 +401,17 @@ def import_closure(root: Path, module: str) -> list[Path]:
     return sorted(seen)
 
 
-def obligation_key(root: Path, module: str) -> str:
-    """SHA-256 over what an obligation defined in ``module`` depends on.
+def obligation_key(root: Path, module: str | tuple[str, ...]) -> str:
+    """SHA-256 over what an obligation defined in ``module`` (or these modules) depends on.
 
-    Its module's import closure within ``rules/`` and ``proofs/``, the prover
-    machinery, every instrument file and the Z3 version.
+    The modules' import closure within ``rules/`` and ``proofs/``, the prover
+    machinery, every instrument file and the Z3 version; ``""`` is everything.
     """
     import z3
 
-    files = set(import_closure(root, module)) if module else set()
-    if not module:
+    modules = (module,) if isinstance(module, str) else module
+    files = {path for name in modules if name for path in import_closure(root, name)}
+    if "" in modules or not modules:
         files.update((root / "rules").glob("*.py"))
         files.update(path for path in (root / "proofs").glob("*.py") if path.name not in _GENERATOR_FILES)
     for name in ("registry", "prover", "sym"):
@@ -765,6 +785,8 @@ class Rulebook:
     applied_by: Mapping[str, tuple[str, ...]]  # rule id -> engine functions that apply it
     invariant_rules: Mapping[str, tuple[str, ...]]  # invariant id -> rule ids its check calls
     engine_docs: tuple[tuple[str, str], ...]  # (engine module path, docstring) for modules with an area prefix
+    waivers: Mapping[str, coverage.Waiver] = attrs.field(factory=dict)  # rule id -> reviewed waiver
+    test_functions: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)  # id -> "file::test" naming it
 
     def outcomes_for_rule(self, rule_id: str) -> list[Outcome]:
         return [outcome for outcome in self.outcomes if rule_id in outcome.rule_ids]
@@ -790,12 +812,31 @@ class Rulebook:
             bounds = sorted({outcome.bound for outcome in proved})
             return "proved for " + ", ".join(bounds)
         waived = [outcome for outcome in relevant if outcome.strength == 1]
-        tests = self.mentions.get(identifier, ())
-        if tests:
+        waiver = self.waivers.get(identifier)
+        if waiver is not None and self.test_functions.get(identifier):
+            return f"tested, waived ({waiver.kind})"
+        if self.mentions.get(identifier) or self.test_functions.get(identifier):
             return "tested only"
         if waived:
             return f"waived: {waived[0].detail}"
         return "not checked"
+
+    def coverage_class(self, rule_id: str) -> str:
+        """The rule's coverage class (:data:`proofs.coverage.CLASSES`)."""
+        return coverage.classify(self.status(rule_id), rule_id in self.waivers)
+
+    def coverage_counts(self, rules: Sequence[Rule] | None = None) -> dict[str, int]:
+        """How many of ``rules`` (default: all) fall in each coverage class."""
+        chosen = self.rules if rules is None else rules
+        return coverage.count_classes(self.coverage_class(rule.id) for rule in chosen)
+
+    def coverage_gaps(self) -> list[tuple[str, str]]:
+        """``(rule id, class)`` of every rule that is neither proved nor tested with a waiver."""
+        return [
+            (rule.id, self.coverage_class(rule.id))
+            for rule in self.rules
+            if self.coverage_class(rule.id) not in coverage.COVERED
+        ]
 
 
 def _trusted_components(root: Path) -> tuple[tuple[str, str], ...]:
@@ -903,6 +944,10 @@ def build_rulebook(
         applied_by=engine_applications(root),
         invariant_rules=invariant_rule_calls(found, REGISTRY),
         engine_docs=engine_module_docs(root),
+        waivers=coverage.load_waivers(root),
+        test_functions=coverage.find_test_functions(
+            root, {rule.id: rule.qualname.split(".")[-1] for rule in found if not rule.qualname.split(".")[-1].startswith("_")}
+        ),
     )
     return book, ran
 
@@ -1028,6 +1073,14 @@ def render_rule(rule: Rule, book: Rulebook) -> list[str]:
             "so it is tested, not proved."
         )
         lines.append("")
+    waiver = book.waivers.get(rule.id)
+    if waiver is not None and not book.coverage_class(rule.id).startswith("proved"):
+        lines.append(f"**Waiver ({waiver.kind})**, from [`specs/{coverage.WAIVER_FILE}`]({coverage.WAIVER_FILE}): {waiver.reason}")
+        lines.append("")
+    test_names = book.test_functions.get(rule.id, ())
+    if test_names:
+        lines.append("Test functions naming this rule: " + ", ".join(code(name) for name in test_names))
+        lines.append("")
     body = RULE_ID.match(rule.docstring)
     rest = body.group(3) if body else rule.docstring
     paragraphs = rest.split("\n", 1)
@@ -1128,6 +1181,7 @@ def render_area(area: Area, book: Rulebook) -> str:
         lines.extend(_markdown(docstring).splitlines())
         lines.append("")
     if rules_here:
+        lines.extend(_coverage_lines(book, rules_here, "## Coverage of this page"))
         lines.append("## Rules")
         lines.append("")
         lines.extend(
@@ -1174,6 +1228,31 @@ def render_area(area: Area, book: Rulebook) -> str:
         for rule in rules_here:
             lines.extend(render_rule(rule, book))
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _coverage_lines(book: Rulebook, rules_here: Sequence[Rule], heading: str) -> list[str]:
+    """A table of how many rules fall in each coverage class, and the gaps by name."""
+    counts = book.coverage_counts(rules_here)
+    lines = [heading, ""]
+    lines.extend(
+        table(
+            ["Coverage", "Rules", "Meaning"],
+            [
+                ["proved (unbounded)", str(counts["proved (unbounded)"]), "an obligation holds for all integers"],
+                ["proved for k ≤ n", str(counts["proved for k ≤ n"]), "proved for a stated bound on accounts or steps"],
+                ["tested, waived", str(counts["tested, waived"]), "named tests and a reviewed waiver (why no proof)"],
+                ["tested only, no waiver", str(counts["tested only, no waiver"]), "gap: tests but no written waiver"],
+                ["not checked", str(counts["not checked"]), "gap: neither proved nor named by a test"],
+                ["failing", str(counts["failing"]), "gap: an obligation does not hold"],
+            ],
+        )
+    )
+    lines.append("")
+    gaps = [rule.id for rule in rules_here if book.coverage_class(rule.id) not in coverage.COVERED]
+    if gaps:
+        lines.append("Gaps: " + ", ".join(_link(rule_id, True) for rule_id in gaps) + ".")
+        lines.append("")
+    return lines
 
 
 def _risk_tier_section(book: Rulebook) -> list[str]:
@@ -1286,23 +1365,33 @@ def render_index(book: Rulebook) -> str:
             "directory is out of date. Compare with an older version with `perpspec spec --diff REF`.",
             "",
             "Statuses: **proved (unbounded)** — Z3 proved the obligation for all integer inputs; "
-            "**proved for k ≤ n** — proved for up to n accounts or candidates; **tested only** — no "
-            "proof, but tests under `tests/` exercise the id; **waived: reason** — deliberately not "
-            "proved; **not checked** — neither. Statuses come from the last actual run of the "
+            "**proved for k ≤ n** — proved for up to n accounts, candidates or steps (the bound is "
+            "stated); **tested, waived (kind)** — no proof, but test functions name the rule and a "
+            f"reviewed waiver in [`{coverage.WAIVER_FILE}`]({coverage.WAIVER_FILE}) says why; "
+            "**tested only** — tests but no waiver (a gap); **not checked** — neither (a gap). "
+            "`perpspec prove --coverage` fails while any gap remains. "
+            "Statuses come from the last actual run of the "
             f"obligations, recorded in [`{STATUS_FILE}`]({STATUS_FILE}) with the fingerprint of the "
             "sources it ran on.",
             "",
-            "## Pages",
-            "",
         ]
     )
+    lines.extend(_coverage_lines(book, book.rules, "## Coverage summary"))
+    lines.extend(["## Pages", ""])
     areas = [*AREAS] + ([OTHER_AREA] if any(area_of(rule.id) == OTHER_AREA for rule in book.rules) else [])
     page_rows = []
     for area in areas:
-        count = sum(1 for rule in book.rules if area_of(rule.id) == area)
-        page_rows.append([f"[{area.title}]({area.slug}.md)", ", ".join(area.prefixes) or "—", area.blurb, str(count)])
-    page_rows.append(["[Instruments](instruments.md)", "—", "every parameter of every shipped instrument", "—"])
-    lines.extend(table(["Page", "Rule ids", "Covers", "Rules"], page_rows))
+        here = [rule for rule in book.rules if area_of(rule.id) == area]
+        counts = book.coverage_counts(here)
+        page_rows.append(
+            [f"[{area.title}]({area.slug}.md)", ", ".join(area.prefixes) or "—", area.blurb, str(len(here))]
+            + [str(counts[name]) for name in coverage.CLASSES]
+        )
+    page_rows.append(
+        ["[Instruments](instruments.md)", "—", "every parameter of every shipped instrument", "—"]
+        + ["—" for _ in coverage.CLASSES]
+    )
+    lines.extend(table(["Page", "Rule ids", "Covers", "Rules", *coverage.CLASSES], page_rows))
     lines.append("")
 
     proved = [outcome for outcome in book.outcomes if not outcome.known_bad and outcome.strength >= 2]
@@ -1360,16 +1449,43 @@ def render_index(book: Rulebook) -> str:
         lines.append("")
     tested_only = [rule_id for rule_id, status in statuses.items() if status == "tested only"]
     unchecked = [rule_id for rule_id, status in statuses.items() if status == "not checked"]
-    lines.extend(["## What is only tested", ""])
+    waived_rules = [rule for rule in book.rules if book.coverage_class(rule.id) == "tested, waived"]
+    lines.extend(["## What is tested, with a written waiver", ""])
     lines.append(
-        "These rules have no proof obligation; tests (unit, property or stateful) exercise them by id: "
-        + (", ".join(_link(rule_id, True) for rule_id in tested_only) or "none")
-        + "."
+        f"These rules have no proof obligation. Each has a reviewed waiver in [`{coverage.WAIVER_FILE}`]"
+        f"({coverage.WAIVER_FILE}) and test functions that name it. Waiver kinds:"
     )
     lines.append("")
+    lines.extend(table(["Kind", "Meaning"], [[code(kind), text] for kind, text in coverage.WAIVER_KINDS.items()]))
+    lines.append("")
+    if waived_rules:
+        lines.extend(
+            table(
+                ["Rule", "Kind", "Why no proof", "Tests"],
+                [
+                    [
+                        _link(rule.id, True),
+                        book.waivers[rule.id].kind,
+                        book.waivers[rule.id].reason,
+                        str(len(book.test_functions.get(rule.id, ()))),
+                    ]
+                    for rule in waived_rules
+                ],
+            )
+        )
+        lines.append("")
+    if tested_only:
+        lines.append(
+            "**Tested only, no waiver** (a coverage gap): "
+            + ", ".join(_link(rule_id, True) for rule_id in tested_only)
+            + "."
+        )
+        lines.append("")
     if unchecked:
         lines.append(
-            "Neither proved nor mentioned by any test: " + ", ".join(_link(rule_id, True) for rule_id in unchecked) + "."
+            "**Not checked** — neither proved nor named by any test (a coverage gap): "
+            + ", ".join(_link(rule_id, True) for rule_id in unchecked)
+            + "."
         )
         lines.append("")
     lines.extend(["## What is trusted", ""])
@@ -1386,14 +1502,14 @@ def render_index(book: Rulebook) -> str:
     lines.extend(["## All rules", ""])
     lines.extend(
         table(
-            ["Rule", "What it does", "Source", "Status", "Tests"],
+            ["Rule", "What it does", "Source", "Status", "Test functions"],
             [
                 [
                     _link(rule.id, True),
                     rule.summary,
                     code(f"{rule.path}:{rule.qualname}"),
                     statuses[rule.id],
-                    str(len(book.mentions.get(rule.id, ()))) + " files",
+                    str(len(book.test_functions.get(rule.id, ()))),
                 ]
                 for rule in book.rules
             ],

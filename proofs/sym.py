@@ -27,7 +27,7 @@ term that is a numeral) stay linear terms, which Z3 decides quickly.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Union
 
 import z3
@@ -50,6 +50,10 @@ class SideConditions:
 
 
 _ACTIVE: list[SideConditions] = []
+
+# Set only by proofs.paths.explore while it enumerates the paths of a @concrete rule:
+# then a symbolic condition's truth value is a recorded branch decision instead of an error.
+BRANCH_DECIDER: Callable[[z3.BoolRef], bool] | None = None
 
 
 @contextlib.contextmanager
@@ -187,6 +191,8 @@ class SymInt:
         return self
 
     def __abs__(self) -> SymInt:
+        if BRANCH_DECIDER is not None:  # a @concrete rule being path-explored (proofs.paths)
+            return SymInt(z3.If(self.term < 0, -self.term, self.term))
         raise TypeError("builtin abs() on a symbolic integer: use rules.num.abs_")
 
     # -- comparisons --------------------------------------------------------
@@ -299,6 +305,8 @@ class SymBool:
     __hash__ = None  # type: ignore[assignment]
 
     def __bool__(self) -> bool:
+        if BRANCH_DECIDER is not None:
+            return BRANCH_DECIDER(self.term)
         raise TypeError("a symbolic condition has no truth value: use rules.num.ite / and_ / or_ / not_")
 
     def __repr__(self) -> str:

@@ -1,12 +1,12 @@
-"""ADL-003/005 in the engine (Engine._adl_ranked over engine.adlrank.AdlRanking) against the plain scan and full sort.
+"""ADL-003/005 in the engine (Waterfall._adl_ranked over engine.adlrank.AdlRanking) against the plain scan and full sort.
 
 The engine keeps, during one round of a waterfall, every holder's ADL row per contract
 and side in a lazily sorted heap, re-reads only the accounts touched since,
 and under the ranked queue walks the ranking only until the close-out is
 covered.  The reference is what the engine did before: every holder of the
-contract in account order, its pool through ``Engine._pool_of``, ADL-003,
+contract in account order, its pool through ``Risk.pool_of``, ADL-003,
 then ``rank_candidates`` over all the eligible.  The check wraps
-``Engine._adl_ranked``, so it compares every ADL call of whole waterfalls —
+``Waterfall._adl_ranked``, so it compares every ADL call of whole waterfalls —
 several close-outs reaching ADL in one update, accounts deleveraged or filled
 in between — on crowds of up to 25 traders (cross and isolated, one or two
 contracts), under both policies.
@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.adlrank import AdlRanking
-from perpspec.engine.core.exchange import Engine, Pending
+from perpspec.engine.core.exchange import Pending
+from perpspec.engine.core.waterfall import Waterfall
 from perpspec.engine.simulation.scenario import load_scenario
 from perpspec.engine.simulation.simulate import run_scenario
 from perpspec.rules.adl import (
@@ -45,17 +46,17 @@ from tests.test_waterfall_differential import (
 )
 
 
-def scan(engine: Engine, inst_symbol: str, pending: Pending) -> list[AdlCandidate]:
+def scan(waterfall: Waterfall, inst_symbol: str, pending: Pending) -> list[AdlCandidate]:
     """The reference: every holder, its full pool, ADL-003, then ADL-005 over all the eligible."""
-    inst = engine.instrument_map[inst_symbol]
-    mark = engine.marks[inst_symbol]
+    inst = waterfall.market.instrument_map[inst_symbol]
+    mark = waterfall.market.marks[inst_symbol]
     found = []
-    for account_id in sorted(engine.holders[inst_symbol]):
+    for account_id in sorted(waterfall.ledger.holders[inst_symbol]):
         if account_id < 0:
             continue
-        account = engine.accounts[account_id]
+        account = waterfall.ledger.accounts[account_id]
         ps = account.positions[inst_symbol]
-        _, equity, _, _ = engine._pool_of(account, inst_symbol)
+        _, equity, _, _ = waterfall.risk.pool_of(account, inst_symbol)
         if is_adl_eligible(inst, ps.qty, ps.cost, equity, mark, pending.qty, pending.takeover_price):
             mark_value = compute_value(inst, ps.qty, mark)
             found.append(AdlCandidate(account_id=account_id, qty=ps.qty, cost=ps.cost, pool_equity=equity, mark_value=mark_value))
@@ -87,17 +88,17 @@ class Calls:
 
 
 def check_every_call(patch: pytest.MonkeyPatch) -> Calls:
-    """Wrap ``Engine._adl_ranked``: each call also runs the scan, on the same state, before the engine answers."""
+    """Wrap ``Waterfall._adl_ranked``: each call also runs the scan, on the same state, before the engine answers."""
     record = Calls()
-    original = Engine._adl_ranked
+    original = Waterfall._adl_ranked
 
-    def checked(self: Engine, inst: Instrument, pending: Pending, policy: AdlPolicy, ranking: AdlRanking) -> list[AdlCandidate]:
+    def checked(self: Waterfall, inst: Instrument, pending: Pending, policy: AdlPolicy, ranking: AdlRanking) -> list[AdlCandidate]:
         full = scan(self, inst.symbol, pending)
         answer = original(self, inst, pending, policy, ranking)
         record.seen.append((answer, full, abs(pending.qty) // inst.lot_size, inst.lot_size, policy))
         return answer
 
-    patch.setattr(Engine, "_adl_ranked", checked)
+    patch.setattr(Waterfall, "_adl_ranked", checked)
     return record
 
 

@@ -139,6 +139,9 @@ HOSTILE_VALUES = st.one_of(
         (json.dumps({k: v for k, v in TRADE.items() if k != "execComm"}) + "\n", 1, "execComm", "missing"),
         ('{"table":"execution","execType":"Trade","lastQty":' + "9" * 5000 + "}\n", 1, "", "out of range"),
         (json.dumps({**TRADE, "lastQty": "1e400"}) + "\n", 1, "lastQty", "out of range"),
+        (json.dumps({**TRADE, "lastQty": "1e" + "9" * 5000}) + "\n", 1, "lastQty", "out of range"),
+        (json.dumps({**TRADE, "lastQty": 0}).replace('"lastQty": 0', '"lastQty": 1e' + "9" * 5000) + "\n", 1,
+         "lastQty", "out of range"),
         ('{"table":"execution","execType":"Trade","lastQty":NaN}\n', 1, "", "not valid JSON"),
         ("\n" + json.dumps({**TRADE, "execComm": None}) + "\n", 2, "execComm", "missing"),
     ],
@@ -356,6 +359,16 @@ def test_cli_unreadable_log_exits_2_with_one_line(tmp_path: Path, capsys: pytest
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert "line 1, field account: missing" in err[0]
+
+
+@pytest.mark.parametrize("text", ["", "\n\n  \n"])
+def test_cli_empty_log_is_unreadable_not_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str) -> None:
+    log = tmp_path / "empty.jsonl"
+    log.write_text(text)
+    assert main(["audit", str(log), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "no rows" in err[0]
 
 
 def test_cli_bad_mapping_and_missing_log_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -164,3 +164,48 @@ def test_admin_cli_verifies_funds_and_prices_on_a_running_server(tmp_path: Path,
         server.communicate(timeout=30)
     assert (balance, mark) == (2.5, 50000.5)
     assert state["commands"] == 3  # verify, deposit, price: the unknown currency was refused at the edge
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (["--scenario", "no_such_scenario"], "--scenario no_such_scenario"),
+        (["--rate-limit", "0"], "--rate-limit"),
+        (["--rate-limit", "-5"], "--rate-limit"),
+    ],
+)
+def test_serve_refuses_bad_options_in_one_line_before_listening(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, options: list[str], words: str
+) -> None:
+    from perpspec.engine.serve import server
+
+    async def started(*_args: object, **_options: object) -> int:
+        raise AssertionError("the server started")  # instead of serving until Ctrl-C
+
+    monkeypatch.setattr(server, "serve_until_stopped", started)
+    assert main(["serve", "--port", "0", "--store", str(tmp_path / "store"), *options]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1, error
+    assert words in error[0]
+    assert not (tmp_path / "store").exists(), "nothing is created before the options are valid"
+
+
+def test_serve_on_a_store_that_is_a_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "not-a-folder"
+    store.write_text("x")
+    assert main(["serve", "--port", "0", "--no-feed", "--store", str(store)]) == 1
+    error = capsys.readouterr().err
+    assert "Traceback" not in error
+    assert error.strip().splitlines()[-1].startswith(f"perpspec serve: {store}")
+
+
+@pytest.mark.parametrize("action", [["list"], ["create", "--account", "1"], ["revoke", "SOMEKEY"]])
+def test_keys_on_a_store_that_is_a_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], action: list[str]
+) -> None:
+    store = tmp_path / "not-a-folder"
+    store.write_text("x")
+    assert main(["keys", *action, "--store", str(store)]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1, error
+    assert "not-a-folder" in error[0]

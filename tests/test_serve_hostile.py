@@ -278,3 +278,29 @@ def test_replay_guard_forgets_only_expired_signatures() -> None:
     assert guard.admit("c", expires_s=300, now_s=101)  # "a" expired and made room
     guard.prune(250)
     assert guard.admit("b", expires_s=260, now_s=250) is True  # "b" expired at 200: its bytes are stale anyway
+
+
+def test_non_ascii_digits_in_api_expires_are_a_401_not_a_server_error(served: Served) -> None:
+    running, keys = served
+    before = state(running)
+    for expires in ("\u00c2\u00b2", "\u00b2"):  # UTF-8 and latin-1 bytes of '²': isdigit() but not int()
+        headers = {"api-key": keys["one"].key_id, "api-expires": expires, "api-signature": "0" * 64}
+        status, answer, _ = raw_request(running, "POST", "/api/v1/order", json.dumps(GOOD).encode(), headers=headers)
+        assert (status, answer["error"]["message"]) == (401, "Signature not valid.")
+    assert state(running) == before
+
+
+def test_a_key_over_its_rate_limit_cannot_fill_the_replay_guard_and_lock_out_other_keys(tmp_path: Path) -> None:
+    from perpspec.engine.serve.keys import ReplayGuard
+
+    running, keys = start_server(tmp_path, rate_limit_per_minute=2)
+    try:
+        running.server.guard = ReplayGuard(capacity=5)  # fail closed when full (unexpired signatures are kept)
+        flood = [raw_request(running, "POST", "/api/v1/order/cancelAllAfter", json.dumps({"timeout": n}).encode(),
+                             keys["one"], expires=int(time.time()) + 3600)[0] for n in range(10)]
+        assert flood == [200, 200] + [429] * 8
+        status, answer, _ = raw_request(running, "POST", "/api/v1/order/cancelAllAfter",
+                                        json.dumps({"timeout": 0}).encode(), keys["two"])
+        assert (status, answer.get("cancelTime", "not an error")) == (200, None), answer
+    finally:
+        running.stop()

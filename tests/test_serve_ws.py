@@ -274,6 +274,33 @@ def test_a_slow_client_is_cut_off_when_its_queue_overflows() -> None:
     assert delivered == 0  # nothing more is sent to a client that fell behind
 
 
+def test_a_slow_client_is_cut_off_by_the_bytes_it_has_queued_not_only_the_message_count() -> None:
+    # a subscribe storm of large partials (a deep book) fills memory long before 10,000 messages
+    from perpspec.engine.serve.ws import Connection, _writer
+
+    class StuckSocket:
+        closed_with: int | None = None
+
+        async def send_str(self, text: str) -> None:
+            raise AssertionError("nothing is sent to a client that fell behind")
+
+        async def close(self, code: int, message: bytes) -> None:
+            self.closed_with = code
+
+    async def session() -> tuple[bool, int | None, int]:
+        socket = StuckSocket()
+        conn = Connection(socket, 10_000, byte_capacity=10_000)  # type: ignore[arg-type]
+        for _ in range(100):  # 100 partials of ~1 kB each, never read
+            conn.send({"table": "orderBookL2", "action": "partial", "data": "x" * 1000})
+            assert conn.queued_bytes <= 10_000
+        await asyncio.wait_for(_writer(conn), TIMEOUT)
+        return conn.overflowed, socket.closed_with, conn.queue.qsize()
+
+    overflowed, code, left = run(session())
+    assert (overflowed, code) == (True, 1008)
+    assert left < 11
+
+
 def test_connections_per_ip_are_limited(tmp_path: Path) -> None:
     import aiohttp
 
@@ -338,3 +365,75 @@ def test_order_book_l2_partial_insert_update_delete_keep_one_id_per_price(tmp_pa
     assert [(r["side"], r["price"], r.get("size")) for r in rows] == [
         ("Sell", 50100, 100), ("Sell", 50100, 300), ("Sell", 50100, 100), ("Sell", 50100, None)]
     assert len({r["id"] for r in rows}) == 1
+
+
+def test_ws_auth_with_non_ascii_digits_in_expires_is_a_401_and_the_connection_stays(
+    served: tuple[Running, dict[str, ApiKey]]
+) -> None:
+    running, keys = served
+    auth = {"op": "authKeyExpires", "args": [keys["one"].key_id, "\u00b2", "0" * 64]}  # '²'.isdigit(), int('²') fails
+    messages = _collect(running, "", [json.dumps(auth), "ping"], 3)
+    assert (messages[1]["success"], messages[1]["status"]) == (False, 401)
+    assert messages[2] == "pong"
+
+
+async def _authenticate_then_revoke(running: Running, key: ApiKey, then: Any) -> Any:
+    """Open /realtime, authenticate with ``key``, revoke it as `perpspec keys revoke` does, then ``then(ws)``."""
+    import aiohttp
+
+    from perpspec.engine.serve.keys import KeyStore, sign
+
+    def revoke() -> None:  # another process's view of the store file
+        other = KeyStore(running.server.keys.path)
+        other.load()
+        assert other.revoke(key.key_id)
+        other.save()
+
+    expires = int(time.time()) + 600
+    auth = {"op": "authKeyExpires", "args": [key.key_id, expires, sign(key.secret, "GET", "/realtime", str(expires), b"")]}
+    async with aiohttp.ClientSession() as http, http.ws_connect(running.ws_url) as ws:
+        await ws.receive()  # welcome
+        await ws.send_str(json.dumps(auth))
+        assert json.loads((await asyncio.wait_for(ws.receive(), TIMEOUT)).data)["success"] is True
+        await asyncio.get_running_loop().run_in_executor(None, revoke)
+        return await then(ws)
+
+
+def test_a_key_revoked_after_ws_auth_can_no_longer_arm_cancel_all_after(
+    served: tuple[Running, dict[str, ApiKey]]
+) -> None:
+    running, _ = served
+    store = running.server.keys
+    key = running.call(lambda: store.create(1, ["read", "trade"]))
+    running.call(store.save)
+
+    async def arm(ws: Any) -> Any:
+        await ws.send_str(json.dumps({"op": "cancelAllAfter", "args": 60_000}))
+        return json.loads((await asyncio.wait_for(ws.receive(), TIMEOUT)).data)
+
+    before = running.call(lambda: dict(running.server.gateway.views.deadlines))
+    answer = run(_authenticate_then_revoke(running, key, arm))
+    assert answer["status"] == 403
+    assert running.call(lambda: dict(running.server.gateway.views.deadlines)) == before
+
+
+def test_a_revoked_key_s_open_websocket_is_closed_by_the_ticker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aiohttp
+
+    from perpspec.engine.serve import server as server_module
+
+    monkeypatch.setattr(server_module, "PRUNE_EVERY", 1)  # the ticker's housekeeping on every beat
+    running, keys = start_server(tmp_path)
+
+    async def closed(ws: Any) -> Any:
+        while True:
+            message = await asyncio.wait_for(ws.receive(), TIMEOUT)
+            if message.type != aiohttp.WSMsgType.TEXT:
+                return ws.close_code
+
+    try:
+        assert run(_authenticate_then_revoke(running, keys["one"], closed)) == 1008
+    finally:
+        running.stop()

@@ -133,6 +133,12 @@ def write(tmp_path: Path, text: str) -> Path:
         ('[sweep]\nbase = "tiny_crash"\n[axes]\nseed = ["x"]\n', "axes.seed: integers"),
         ('[sweep]\nbase = "tiny_crash"\nmax_cells = 2\n[axes]\nseed = [1, 2, 3]\n', "add --yes"),
         ("\x00\x01 not toml", "not valid TOML"),
+        (
+            '[sweep]\nbase = "tiny_crash"\n[axes]\n"insurance.balance" = ["3", "1"]\n'
+            '[[threshold]]\nmeasure = "adl_fills"\nop = "=="\nvalue = 0\nalong = "insurance.balance"\n',
+            "numbers in increasing order",
+        ),
+        ('[sweep]\nbase = "tiny_crash"\n[axes]\n"insurance.balance" = ["1", "1.0"]\n', "'1' and '1.0' are the same value"),
     ],
 )
 def test_bad_grids_get_one_line_before_any_work(
@@ -150,3 +156,95 @@ def test_grid_validation_names_the_axis_and_value() -> None:
     grid = parse_grid({"sweep": {"base": "tiny_crash"}, "axes": {"insurance.balance": ["1", "-5"]}}, "g.toml", ROOT)
     with pytest.raises(GridError, match=r"cell insurance.balance=-5"):
         validate_axes(grid)
+
+
+@pytest.mark.parametrize("changed", ["rules/margin.py", "engine/core/book.py", "engine/durability/codec.py", "engine/sweep/cells.py"])
+def test_the_cell_key_changes_with_every_source_a_cell_record_depends_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, changed: str
+) -> None:
+    # cell.json records the journal's hash (written by engine/durability) and the measures
+    # (computed by engine/sweep/cells.py): a change to either must not reuse a stale cell
+    from perpspec.engine.sweep import cells
+
+    for name in ("rules/margin.py", "engine/core/book.py", "engine/durability/codec.py", "engine/sweep/cells.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x = 1\n")
+    monkeypatch.setattr(cells, "_PACKAGE", tmp_path)
+    cells.code_digest.cache_clear()
+    try:
+        before = cells.code_digest()
+        (tmp_path / changed).write_text("x = 2\n")
+        cells.code_digest.cache_clear()
+        assert before != cells.code_digest()
+    finally:
+        cells.code_digest.cache_clear()
+
+
+def test_a_failed_cell_before_the_threshold_leaves_it_unknown_not_the_next_value() -> None:
+    grid = parse_grid({"sweep": {"base": "tiny_crash"}, "axes": {"insurance.balance": ["0.01", "1", "100"]},
+                       "threshold": [{"measure": "adl_fills", "op": "==", "value": 0, "along": "insurance.balance"}]},
+                      "g.toml", ROOT)
+    found = [{"insurance.balance": "0.01", "status": "ok", "adl_fills": 5},
+             {"insurance.balance": "1", "status": "failed", "adl_fills": None},  # it may have held here
+             {"insurance.balance": "100", "status": "ok", "adl_fills": 0}]
+    assert find_thresholds(grid, found, grid.thresholds[0]) == [{"first": None}]
+    found[1] = {"insurance.balance": "1", "status": "ok", "adl_fills": 0}
+    assert find_thresholds(grid, found, grid.thresholds[0]) == [{"first": "1"}]
+
+
+def _dies_on_the_one_xbt_cell(grid: object, cell: tuple[tuple[str, str], ...], out: str) -> dict[str, object]:
+    """A worker that is killed (as by the OOM killer) on the "1" cells; every other cell is fine."""
+    if dict(cell)["insurance.balance"] == "1":
+        os._exit(9)
+    time.sleep(0.05)
+    return {**dict(cell), "key": "k", "status": "ok", "error": "", "wall_seconds": 0, "reused": False}
+
+
+def test_a_worker_killed_mid_cell_fails_that_cell_and_the_sweep_goes_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from perpspec.engine.sweep import backends
+
+    grid = parse_grid({"sweep": {"base": "tiny_crash"},
+                       "axes": {"insurance.balance": ["0.01", "1", "100"], "seed": [1, 2, 3, 4]}}, "g.toml", ROOT)
+    monkeypatch.setattr(backends, "run_cell", _dies_on_the_one_xbt_cell)
+    found = dict(backends.run_local(grid, grid.cells(), str(tmp_path), 2))
+    assert sorted(found) == list(range(12))
+    failed = {index for index, row in found.items() if row["status"] != "ok"}
+    assert {4, 5, 6, 7} <= failed  # the "1" cells
+    assert all("worker process died" in found[index]["error"] for index in failed)
+    assert any(found[index]["status"] == "ok" for index in range(8, 12))  # after the crashes: a new pool
+
+
+def test_a_ray_task_whose_worker_died_fails_that_cell_and_the_sweep_goes_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import types
+
+    from perpspec.engine.sweep import backends
+
+    class WorkerCrashedError(Exception):
+        pass
+
+    class Ref:  # an ObjectRef: hashable, its value or its error read by ray.get
+        def __init__(self, value: object) -> None:
+            self.value = value
+
+    def remote(function: object) -> object:  # a Ray that runs each task at once; the "1" cells' workers die
+        def submit(grid: object, cell: tuple[tuple[str, str], ...], out: str) -> Ref:
+            if dict(cell)["insurance.balance"] == "1":
+                return Ref(WorkerCrashedError("the worker died unexpectedly"))
+            return Ref({**dict(cell), "status": "ok"})
+
+        return types.SimpleNamespace(remote=submit)
+
+    def get(ref: Ref) -> object:
+        if isinstance(ref.value, Exception):
+            raise ref.value
+        return ref.value
+
+    fake = types.SimpleNamespace(is_initialized=lambda: True, remote=remote, get=get,
+                                 wait=lambda refs, num_returns: (refs[:num_returns], refs[num_returns:]))
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    grid = parse_grid({"sweep": {"base": "tiny_crash"}, "axes": {"insurance.balance": ["0.01", "1", "100"]}}, "g.toml", ROOT)
+    found = dict(backends.run_ray(grid, grid.cells(), str(tmp_path), None, 2))
+    assert [found[index]["status"] for index in range(3)] == ["ok", "failed", "ok"]
+    assert "worker process died (WorkerCrashedError)" in found[1]["error"]

@@ -225,28 +225,29 @@ def plant_liquidation_price_one_tick(rows: list[Row], insts: Mapping[str, Instru
     raise NoTarget("no isolated take-over with a reported liquidation price")
 
 
-def plant_missing_execution(rows: list[Row], insts: Mapping[str, Instrument]) -> tuple[list[Row], Expected]:
-    """One side of a trade never written: the surviving side is the first offending event."""
-    del insts
+def _single_match(rows: Sequence[Row]) -> tuple[int, int]:
+    """The two execution rows (taker, maker) of the first instant with exactly one match."""
     for first, last in _instants(rows):
         trades = _trades(rows, first, last)
         if len(trades) == 2:
-            survivor, dropped = trades
-            kept = rows[:dropped] + rows[dropped + 1 :]
-            return kept, Expected(id="INV-OI-BALANCE", line=survivor + 1, level=INVARIANTS)
+            return trades[0], trades[1]
     raise NoTarget("no instant with exactly one match")
+
+
+def plant_missing_execution(rows: list[Row], insts: Mapping[str, Instrument]) -> tuple[list[Row], Expected]:
+    """One side of a trade never written: the surviving side is the first offending event."""
+    del insts
+    survivor, dropped = _single_match(rows)
+    kept = rows[:dropped] + rows[dropped + 1 :]
+    return kept, Expected(id="INV-OI-BALANCE", line=survivor + 1, level=INVARIANTS)
 
 
 def plant_duplicated_execution(rows: list[Row], insts: Mapping[str, Instrument]) -> tuple[list[Row], Expected]:
     """One side of a trade written twice (a replayed message)."""
     del insts
-    for first, last in _instants(rows):
-        trades = _trades(rows, first, last)
-        if len(trades) == 2:
-            second = trades[1]
-            out = [*rows[: second + 1], dict(rows[second]), *rows[second + 1 :]]
-            return out, Expected(id="INV-OI-BALANCE", line=second + 2, level=INVARIANTS)
-    raise NoTarget("no instant with exactly one match")
+    _, second = _single_match(rows)
+    out = [*rows[: second + 1], dict(rows[second]), *rows[second + 1 :]]
+    return out, Expected(id="INV-OI-BALANCE", line=second + 2, level=INVARIANTS)
 
 
 def plant_adl_negative_equity(rows: list[Row], insts: Mapping[str, Instrument]) -> tuple[list[Row], Expected]:

@@ -32,6 +32,8 @@ def audit_rows(
             auditor.feed(row, line)
             if progress is not None and auditor.result.rows % PROGRESS_EVERY == 0:
                 progress(auditor.result.rows)
+        if auditor.result.rows == 0:  # a CI job whose engine wrote nothing must not pass
+            raise LogError(0, "", "the log has no rows (an empty log proves nothing)")
         return auditor.finish()
     except LogError as error:
         auditor.result.error = error

@@ -71,6 +71,7 @@ def decode_line(text: str, line: int) -> dict[str, Any]:
 
 
 _DECIMAL = re.compile(r"^(-?)([0-9]+)(?:\.([0-9]+))?(?:[eE]([-+]?[0-9]+))?$")
+_MAX_EXPONENT_DIGITS = 6  # a longer exponent is out of range (and too long for int())
 
 
 def scale_exact(value: object, factor: int, divisor: int, line: int, field: str) -> int:
@@ -85,6 +86,8 @@ def scale_exact(value: object, factor: int, divisor: int, line: int, field: str)
             raise LogError(line, field, f"expected a number, got {json.dumps(str(value))[:60]}")
         sign, whole, fraction, exponent = match.groups()
         fraction = fraction or ""
+        if exponent is not None and len(exponent.lstrip("+-")) > _MAX_EXPONENT_DIGITS:
+            raise LogError(line, field, f"number {str(value)[:40]} is out of range")
         shift = int(exponent or "0") - len(fraction)
         if abs(shift) > MAX_DIGITS or len(whole) + len(fraction) > MAX_DIGITS + 20:
             raise LogError(line, field, f"number {str(value)[:40]} is out of range")

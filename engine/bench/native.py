@@ -58,6 +58,20 @@ COMPILED_MODULES = (
     "perpspec.engine.core.liqindex",
     "perpspec.engine.core.accounts",
     "perpspec.engine.core.fastmargin",
+    # the executor's components (engine/README.md), the sequencer last
+    "perpspec.engine.core.rejects",
+    "perpspec.engine.core.stream",
+    "perpspec.engine.core.market",
+    "perpspec.engine.core.ledger",
+    "perpspec.engine.core.risk",
+    "perpspec.engine.core.triggers",
+    "perpspec.engine.core.registry",
+    "perpspec.engine.core.fills",
+    "perpspec.engine.core.entry",
+    "perpspec.engine.core.waterfall",
+    "perpspec.engine.core.prices",
+    "perpspec.engine.core.account_desk",
+    "perpspec.engine.core.views",
     "perpspec.engine.core.exchange",
 )
 CHILD_FLAG = "PERPSPEC_NATIVE_CHILD"  # set in the environment of a process started on the compiled engine

@@ -55,4 +55,6 @@ def run(args: argparse.Namespace) -> int:
                     print(f"{key.key_id}  account {key.account}  {','.join(key.permissions)}")
     except KeyStoreError as error:
         raise UsageError(str(error)) from None
+    except OSError as error:  # --store is a file, or not writable
+        raise UsageError(f"{store.path}: {error.strerror or error}") from None
     return 0

@@ -6,6 +6,13 @@ expected to fail is REFUTED with a counterexample.  VACUOUS (unsatisfiable
 assumptions), UNKNOWN (solver gave up or timed out) and crashes are failures.
 Exit status: 0 all passed, 1 any failure, 2 bad input.
 
+``perpspec prove --coverage`` instead reports, rule by rule, whether every rule
+of ``rules/`` is proved (unbounded or for a stated bound) or tested with a
+reviewed waiver (:mod:`proofs.coverage`), from the obligations' outcomes (the
+stored run of ``specs/proof-status.json`` where an obligation's sources are
+unchanged, a fresh run otherwise).  Exit status 1 while any rule is "not
+checked", "tested only" (no waiver) or has a failing obligation.
+
 z3 and :mod:`proofs` are imported inside :func:`run` only, so the rest of the
 CLI never loads them.
 """
@@ -35,6 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="solver timeout per query in milliseconds (default: each obligation's own, else 20000)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    parser.add_argument(
+        "--coverage",
+        action="store_true",
+        help="report every rule's coverage (proved / proved for k <= n / tested + waived); exit 1 on any gap",
+    )
 
 
 def matches(obligation_id: str, pattern: str | None) -> bool:
@@ -58,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.timeout_ms is not None and args.timeout_ms <= 0:
         raise UsageError("--timeout-ms must be a positive number of milliseconds")
+    if args.coverage:
+        if args.only is not None:
+            raise UsageError("--coverage reports every rule: it cannot be combined with --only")
+        return run_coverage(args.timeout_ms, args.json)
     selected = [obligation for obligation in discover() if matches(obligation.id, args.only)]
     if not selected:
         raise UsageError(f"no obligation matches {args.only!r}")
@@ -72,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_json_report(outcomes), indent=2))
     else:
+        _print_refutations(outcomes)
         _print_failures(outcomes)
         print(_summary(outcomes))
     return 0 if all(outcome.passed for outcome in outcomes) else 1
@@ -131,6 +148,23 @@ def _failure_text(outcome: Outcome) -> str:
     return "\n".join(lines)
 
 
+def _print_refutations(outcomes: list[Outcome]) -> None:
+    """Every known-bad variant refuted as expected, with the counterexample that refutes it."""
+    refuted = [
+        outcome
+        for outcome in outcomes
+        if outcome.passed and outcome.obligation.expect == "refuted" and outcome.result is not None
+    ]
+    if refuted:
+        print()
+        print("known-bad variants refuted, with their counterexamples:")
+    for outcome in refuted:
+        assert outcome.result is not None
+        assert outcome.result.counterexample is not None
+        text = "; ".join(outcome.result.counterexample.text.splitlines())
+        print(f"  {outcome.obligation.id}: {text}")
+
+
 def _print_failures(outcomes: list[Outcome]) -> None:
     failures = [outcome for outcome in outcomes if not outcome.passed]
     if failures:
@@ -181,3 +215,33 @@ def _json_report(outcomes: list[Outcome]) -> dict[str, Any]:
             }
         )
     return {"obligations": rows, "summary": _counts(outcomes)}
+
+
+def run_coverage(timeout_ms: int | None, as_json: bool) -> int:
+    """Print every rule's coverage class and the counts; 0 only when no rule is a gap."""
+    from perpspec.proofs import coverage, rulebook
+
+    book, ran = rulebook.build_rulebook(rulebook.ROOT, timeout_ms=timeout_ms)
+    counts = book.coverage_counts()
+    gaps = book.coverage_gaps()
+    if as_json:
+        rows = [
+            {
+                "rule": rule.id,
+                "coverage": book.coverage_class(rule.id),
+                "status": book.status(rule.id),
+                "tests": list(book.test_functions.get(rule.id, ())),
+            }
+            for rule in book.rules
+        ]
+        print(json.dumps({"rules": rows, "counts": counts, "obligations_run_now": ran}, indent=2))
+    else:
+        width = max(len(rule.id) for rule in book.rules)
+        for rule in book.rules:
+            print(f"{rule.id.ljust(width)}  {book.coverage_class(rule.id).ljust(24)}  {book.status(rule.id)}")
+        print()
+        print(f"{len(book.rules)} rules: " + ", ".join(f"{counts[name]} {name}" for name in coverage.CLASSES))
+        print(f"({ran} obligations ran now; the others are the stored run of unchanged sources)")
+        if gaps:
+            print("gaps: " + ", ".join(f"{rule_id} ({kind})" for rule_id, kind in gaps))
+    return 0 if not gaps else 1

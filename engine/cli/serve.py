@@ -46,6 +46,15 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--port {args.port}: not a port number")
     if args.speed < 1:
         raise UsageError("--speed must be a positive integer")
+    if args.rate_limit < 1:
+        raise UsageError("--rate-limit must be a positive integer (requests per minute per key)")
+    if not args.no_feed:  # refused before the server listens, in one line
+        from perpspec.engine.simulation.scenario import ScenarioError, load_scenario
+
+        try:
+            load_scenario(args.scenario)
+        except ScenarioError as error:
+            raise UsageError(f"--scenario {error}") from None
     if importlib.util.find_spec("aiohttp") is None:
         raise UsageError("perpspec serve needs aiohttp: pip install 'perpspec[serve]'")
     from perpspec.engine.durability.journal import JournalError, SyncPolicy
@@ -69,4 +78,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except (JournalError, KeyStoreError) as error:
         print(f"perpspec serve: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # the store is a file, not writable, or the port is taken
+        print(f"perpspec serve: {error.filename or args.store}: {error.strerror or error}", file=sys.stderr)
         return 1

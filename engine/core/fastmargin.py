@@ -34,7 +34,7 @@ nothing here is a rule: the rules stay the single source.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
@@ -49,8 +49,17 @@ from perpspec.rules.margin import (
 from perpspec.rules.num import abs_
 from perpspec.rules.position import Position
 
-if TYPE_CHECKING:
-    from perpspec.engine.core.accounts import PositionState
+
+class RestingOrders(Protocol):
+    """What the kept sums need of a position record (``engine.core.accounts.PositionState``, which imports this module)."""
+
+    orders: dict[int, tuple[int, int]]  # order id -> (signed leaves, limit price) of the resting orders
+    resting_cache: Any  # what resting_sides kept: None, or (inst, mark, sides, highest buy, lowest sell)
+    leverage: int
+
+    @property
+    def position(self) -> Position: ...
+
 
 Term = tuple[int, int, int]  # (signed qty, value at the charge price, premium)
 
@@ -132,7 +141,7 @@ def contract_order_margin(
     return compute_order_margin(inst, position.qty, bids, asks, init_req, inst.taker_fee_ppm)
 
 
-def resting_sides(inst: Instrument, ps: PositionState, mark_price: int, best_bid: int, best_ask: int) -> Sides:
+def resting_sides(inst: Instrument, ps: RestingOrders, mark_price: int, best_bid: int, best_ask: int) -> Sides:
     """Equal to ``compute_order_sides(inst, tuple(ps.orders.values()), mark_price, best_bid, best_ask)``.
 
     Kept in ``ps.resting_cache`` (forgotten by any change of the resting
@@ -210,7 +219,7 @@ _MARGINS: dict[str, tuple[Instrument, dict[tuple[int, ...], OrderMargin]]] = {}
 _MAX_MARGINS = 1 << 14
 
 
-def resting_order_margin(inst: Instrument, ps: PositionState, mark_price: int, best_bid: int, best_ask: int) -> OrderMargin:
+def resting_order_margin(inst: Instrument, ps: RestingOrders, mark_price: int, best_bid: int, best_ask: int) -> OrderMargin:
     """Equal to ``compute_contract_order_margin(inst, ps.position, tuple(ps.orders.values()), ..., ps.leverage)``.
 
     MRG-046 of the resting orders: their kept sums (:func:`resting_sides`)

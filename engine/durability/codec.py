@@ -180,12 +180,16 @@ _STABLE_MODULES: Final = {
     "engine.durability.recovery": "engine.recovery",
 }
 _CURRENT_MODULES: Final = {stable: current for current, stable in _STABLE_MODULES.items()}
+# A class that moved to another module keeps the stable name it was always written under.
+_STABLE_CLASSES: Final = {"engine.core.waterfall:Pending": "engine.exchange:Pending"}
+_CURRENT_CLASSES: Final = {stable: current for current, stable in _STABLE_CLASSES.items()}
 
 
 def _qualified_name(obj: Any) -> str:
     # the stable name in the bytes stays ``engine.x:Name`` / ``rules.x:Name`` whatever the package is called
     module = obj.__module__.removeprefix("perpspec.")
-    return f"{_STABLE_MODULES.get(module, module)}:{obj.__qualname__}"
+    moved = _STABLE_CLASSES.get(f"{module}:{obj.__qualname__}")
+    return moved if moved is not None else f"{_STABLE_MODULES.get(module, module)}:{obj.__qualname__}"
 
 
 def _slot_names(cls: type) -> tuple[str, ...]:
@@ -214,7 +218,7 @@ def _check_allowed(name: str, offset: int | None = None) -> None:
 
 def _resolve(name: str, offset: int) -> Any:
     _check_allowed(name, offset)
-    module_name, _, qualname = name.partition(":")
+    module_name, _, qualname = _CURRENT_CLASSES.get(name, name).partition(":")
     try:
         target: Any = importlib.import_module(f"perpspec.{_CURRENT_MODULES.get(module_name, module_name)}")
         for part in qualname.split("."):

@@ -242,7 +242,7 @@ class Hub:
                 continue
             out.append({"orderID": f"{event.seq:08x}-0000-4000-9000-{number:012x}", "symbol": symbol,
                         "side": "Sell" if qty > 0 else "Buy", "price": price_out(inst, price), "leavesQty": abs(qty),
-                        "account": event.account, "kind": event.kind, "ruleID": event.rule_id,
+                        "kind": event.kind, "ruleID": event.rule_id,  # public: never the account (BitMEX's neither)
                         "timestamp": iso_timestamp(event.time_ms)})
         return out
 

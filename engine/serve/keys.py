@@ -211,11 +211,9 @@ def authenticate(
         raise ApiError(401, INVALID_API_KEY)
     if not key.enabled:
         raise ApiError(403, KEY_DISABLED)
-    if not expires or not expires.isdigit() or len(expires) > 15:
+    if not expires or not (expires.isascii() and expires.isdigit()) or len(expires) > 15:
         raise ApiError(401, SIGNATURE_NOT_VALID)
-    expires_s = int(expires)
-    if expires_s > 10**11:  # milliseconds (ccxt.pro's WebSocket auth): compare in seconds
-        expires_s //= 1000
+    expires_s = expires_seconds(expires)  # milliseconds (ccxt.pro's WebSocket auth): compared in seconds
     if expires_s < now_s:
         raise ApiError(401, f"This request has expired - `expires` is in the past. Current time: {now_s}")
     if max_ahead_s is not None and expires_s > now_s + max_ahead_s:
@@ -225,9 +223,21 @@ def authenticate(
     wanted = sign(key.secret, verb, target, expires, body)
     if not hmac.compare_digest(wanted, signature.lower()):
         raise ApiError(401, SIGNATURE_NOT_VALID)
-    if replay_check and not guard.admit(wanted, expires_s, now_s):
-        raise ApiError(401, f"{SIGNATURE_NOT_VALID} This request was already received (replay).")
+    if replay_check:
+        refuse_replay(guard, wanted, expires_s, now_s)
     return key
+
+
+def expires_seconds(expires: str) -> int:
+    """An authenticated ``api-expires`` in seconds (milliseconds, as ccxt.pro sends them, divided)."""
+    expires_s = int(expires)
+    return expires_s // 1000 if expires_s > 10**11 else expires_s
+
+
+def refuse_replay(guard: ReplayGuard, signature: str, expires_s: int, now_s: int) -> None:
+    """401 when this signature was already admitted (or the guard is full); else remember it."""
+    if not guard.admit(signature.lower(), expires_s, now_s):
+        raise ApiError(401, f"{SIGNATURE_NOT_VALID} This request was already received (replay).")
 
 
 def require(key: ApiKey, permission: str) -> None:

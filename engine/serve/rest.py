@@ -36,7 +36,16 @@ from perpspec.engine.core.events import Accepted, Event, Execution, Rejected
 from perpspec.engine.serve import rows
 from perpspec.engine.serve.errors import NOT_FOUND, ApiError, rejection_error
 from perpspec.engine.serve.gateway import Gateway
-from perpspec.engine.serve.keys import ApiKey, KeyStore, KeyStoreError, ReplayGuard, authenticate, require
+from perpspec.engine.serve.keys import (
+    ApiKey,
+    KeyStore,
+    KeyStoreError,
+    ReplayGuard,
+    authenticate,
+    expires_seconds,
+    refuse_replay,
+    require,
+)
 from perpspec.engine.serve.ratelimit import RateLimiter
 from perpspec.engine.serve.units import (
     decode_json,
@@ -767,7 +776,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
                     verb=request.method, target=request.raw_path, body=raw,
                     key_id=request.headers.get("api-key"), expires=request.headers.get("api-expires"),
                     signature=request.headers.get("api-signature"), now_s=now_ms // 1000,
-                    replay_check=request.method != "GET",
+                    replay_check=False,  # after the rate limit: a key over its limit must not fill the guard
                 )
             except ApiError:
                 # a refused signature costs its IP a request: guessing is rate-limited like everything else
@@ -784,6 +793,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
         rate_headers = verdict.headers()
         if not verdict.allowed:
             raise ApiError(429, f"Rate limit exceeded, retry in {verdict.retry_after_s} seconds.", "RateLimitError")
+        if key is not None and request.method != "GET":  # the same signed mutation twice is a replay
+            refuse_replay(server.guard, request.headers.get("api-signature", ""),
+                          expires_seconds(request.headers.get("api-expires", "0")), now_ms // 1000)
         params: dict[str, Any] = dict(request.query)
         if request.method != "GET":
             params.update(parse_body(raw, request.headers.get("Content-Type", "application/json")))

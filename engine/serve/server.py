@@ -85,6 +85,7 @@ def build_app(server: Server) -> web.Application:
                 server.gateway.tick_if_due()
                 if beats % PRUNE_EVERY == 0:  # expired signatures can never be replayed: forget them
                     server.guard.prune(server.gateway.now_ms() // 1000)
+                    await close_revoked(server)
             except Exception:  # logged; the ticker keeps running
                 log.exception("clock tick failed")
 
@@ -99,6 +100,14 @@ def build_app(server: Server) -> web.Application:
     app.on_startup.append(start_ticker)
     app.on_cleanup.append(stop_ticker)
     return app
+
+
+async def close_revoked(server: Server) -> None:
+    """Close the realtime connections whose key was revoked (``perpspec keys revoke``) since they authenticated."""
+    server.keys.refresh()
+    for conn in [c for c in server.connections if c.key is not None and server.keys.get(c.key.key_id) is None]:
+        conn.account, conn.key = None, None  # not one more private row, even before the close completes
+        await conn.ws.close(code=1008, message=b"api key revoked")
 
 
 @attrs.define

@@ -25,6 +25,9 @@ import re
 from typing import Any, Final
 
 from perpspec.engine.serve.errors import ApiError
+from perpspec.engine.simulation.simulate import (
+    iso_timestamp as iso_timestamp,  # one stamp format with the event log
+)
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.parse import ParseError, format_scaled, parse_scaled
 
@@ -170,23 +173,6 @@ def parse_order_uuid(text: object) -> int | None:
 def seq_uuid(kind: int, seq: int) -> str:
     """A stable UUID for an event (``execID``: kind 1, ``trdMatchID``: kind 2) from its sequence number."""
     return f"{kind:08x}-0000-4000-8000-{seq:012x}"
-
-
-def iso_timestamp(time_ms: int) -> str:
-    """``2020-03-12T10:45:00.000Z`` from ms since the epoch (integers only; proleptic Gregorian)."""
-    days, ms_of_day = divmod(time_ms, 86_400_000)
-    z = days + 719_468  # Howard Hinnant's civil_from_days
-    era = z // 146_097
-    doe = z - era * 146_097
-    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
-    year = yoe + era * 400
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = mp + 3 if mp < 10 else mp - 9
-    year += month <= 2
-    seconds, ms = divmod(ms_of_day, 1000)
-    return f"{year:04d}-{month:02d}-{day:02d}T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{ms:03d}Z"
 
 
 _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?Z?$")

@@ -32,12 +32,15 @@ log = logging.getLogger("perpspec.serve")
 
 MAX_MESSAGE_BYTES: Final = 16 * 1024
 MAX_OPS_PER_CONNECTION_SECOND: Final = 50  # WS flood: more ops than this in a second closes the connection
+MAX_QUEUED_BYTES: Final = 16 * 1024 * 1024  # a client's unsent text beyond this: too slow (partials are large)
 
 
 class Connection:
     """One client: its account (after auth), its topics and its outgoing queue."""
 
-    def __init__(self, ws: web.WebSocketResponse, capacity: int, remote: str | None = None) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, capacity: int, remote: str | None = None, byte_capacity: int = MAX_QUEUED_BYTES
+    ) -> None:
         self.ws = ws
         self.remote = remote
         self.account: int | None = None
@@ -45,13 +48,22 @@ class Connection:
         self.topics: set[tuple[str, str]] = set()
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=capacity)
         self.overflowed = False
+        self.byte_capacity = byte_capacity
+        self.queued_bytes = 0  # text queued and not yet written: bounded, not only the message count
 
     def send(self, message: dict[str, Any]) -> None:
         """Queue a message (non-blocking); an overflow marks the client as too slow."""
+        self.send_text(encode_json(message))
+
+    def send_text(self, text: str) -> None:
+        """Queue encoded text; more than ``capacity`` messages or ``byte_capacity`` bytes is an overflow."""
         if self.overflowed:
             return
         try:
-            self.queue.put_nowait(encode_json(message))
+            if self.queued_bytes + len(text) > self.byte_capacity:
+                raise asyncio.QueueFull
+            self.queue.put_nowait(text)
+            self.queued_bytes += len(text)
         except asyncio.QueueFull:
             self.overflowed = True
             with contextlib.suppress(asyncio.QueueFull):
@@ -64,6 +76,7 @@ async def _writer(conn: Connection) -> None:
         if text is None or conn.overflowed:
             await conn.ws.close(code=1008, message=b"too slow: outgoing queue full")
             return
+        conn.queued_bytes -= len(text)
         await conn.ws.send_str(text)
 
 
@@ -128,8 +141,7 @@ async def realtime(request: web.Request) -> web.StreamResponse:
 
 def _on_text(server: Any, conn: Connection, text: str) -> None:
     if text == "ping":
-        with contextlib.suppress(asyncio.QueueFull):
-            conn.queue.put_nowait("pong")
+        conn.send_text("pong")
         return
     try:
         request = decode_json(text.encode())
@@ -221,8 +233,13 @@ def _cancel_all_after(server: Any, conn: Connection, args: Any, request: Any) ->
     if not (type(timeout) is int and 0 <= timeout <= 7 * 86_400_000):
         conn.send({"status": 400, "error": "timeout must be an integer of milliseconds", "request": request})
         return
-    key = conn.key
-    if key is None or not key.allows("trade"):
+    try:
+        server.keys.refresh()  # a key revoked since this connection authenticated must not trade
+    except KeyStoreError:
+        conn.send({"status": 503, "error": "Service unavailable", "request": request})
+        return
+    key = server.keys.get(conn.key.key_id) if conn.key is not None else None
+    if key is None or key.account != conn.account or not key.allows("trade"):
         conn.send({"status": 403, "error": "Access Denied", "request": request})
         return
     gateway = server.gateway

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from perpspec.engine.sweep.cells import run_cell
@@ -28,18 +29,46 @@ def run_local(grid: Grid, cells: Sequence[Cell], out: str, jobs: int) -> Iterato
         for index, cell in enumerate(cells):
             yield index, run_cell(grid, cell, out)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs)
+    try:
         pending: dict[Future[dict[str, Any]], int] = {}
         queue = list(enumerate(cells))
         queue.reverse()
         while queue or pending:
+            broken = False
             while queue and len(pending) < 2 * jobs:  # bounded: the coordinator holds O(jobs) futures
                 index, cell = queue.pop()
-                pending[pool.submit(run_cell, grid, cell, out)] = index
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=pending.__getitem__):
-                index = pending.pop(future)
-                yield index, future.result()
+                try:
+                    pending[pool.submit(run_cell, grid, cell, out)] = index
+                except BrokenProcessPool:  # it broke since the last wait: this cell goes to the next pool
+                    queue.append((index, cell))
+                    broken = True
+                    break
+            if not broken:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=pending.__getitem__):
+                    index = pending.pop(future)
+                    try:
+                        yield index, future.result()
+                    except BrokenProcessPool as error:  # a worker died (OOM killer, a crash): the sweep goes on
+                        broken = True
+                        yield index, _worker_died(cells[index], error)
+            if broken:  # every cell still in the broken pool fails with it; the rest run on a new pool
+                wait(pending)
+                for future, index in sorted(pending.items(), key=lambda item: item[1]):
+                    died = future.exception()  # a cell that finished before the break keeps its row
+                    yield index, future.result() if died is None else _worker_died(cells[index], died)
+                pending.clear()
+                pool.shutdown(wait=True)
+                pool = ProcessPoolExecutor(max_workers=jobs)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_died(cell: Cell, error: BaseException) -> dict[str, Any]:
+    """The row of a cell whose worker process died (it, or a cell running beside it, killed the pool)."""
+    return {**dict(cell), "key": "", "status": "failed", "wall_seconds": 0, "reused": False,
+            "error": f"the worker process died ({type(error).__name__}); rerun the sweep to retry the cell"}
 
 
 def run_ray(
@@ -74,7 +103,12 @@ def run_ray(
                 pending[remote(grid, cell, out)] = index
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
-                yield pending.pop(ref), ray.get(ref)
+                index = pending.pop(ref)
+                try:
+                    row = ray.get(ref)
+                except Exception as error:  # the worker died (WorkerCrashedError after Ray's retries)
+                    row = _worker_died(cells[index], error)
+                yield index, row
     finally:
         if started_here:
             ray.shutdown()

@@ -7,7 +7,8 @@ backends that run the same cell write the same ``cell.json`` byte for byte; the 
 kept apart, in ``timing.json``.
 
 The key is the SHA-256 of everything the outcome depends on: the perpspec version, the
-rulebook version, the source of ``rules/`` and of the engine's core and simulation rooms, and
+rulebook version, the source of ``rules/``, of the engine's core, simulation and durability
+rooms (the journal whose hash ``cell.json`` records) and of this module (the measures), and
 the cell's fully parsed scenario (every parameter after overrides, the instrument, the index
 path and the seed).  A finished cell whose key is unchanged is reused, so an interrupted
 sweep resumes and a widened grid reuses what it has.
@@ -39,8 +40,9 @@ def code_digest() -> str:
     """SHA-256 over the version files and the sources a cell's outcome depends on."""
     digest = hashlib.sha256()
     paths: list[Path] = []
-    for folder in ("rules", "engine/core", "engine/simulation"):
+    for folder in ("rules", "engine/core", "engine/simulation", "engine/durability"):
         paths += sorted((_PACKAGE / folder).rglob("*.py"))
+    paths.append(_PACKAGE / "engine" / "sweep" / "cells.py")  # measure(): what cell.json records
     paths += sorted((_PACKAGE / "specs" / "instruments").glob("*.toml"))
     paths.append(_PACKAGE / "specs" / "RULEBOOK_VERSION")
     for path in paths:

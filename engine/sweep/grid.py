@@ -24,6 +24,7 @@ unknown parameter or a value out of range is one line naming the axis and the va
 
 from __future__ import annotations
 
+import decimal
 import itertools
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -102,6 +103,15 @@ def _text(value: object, where: str) -> str:
     return str(value)
 
 
+def _increasing(values: Sequence[str]) -> bool:
+    """Numbers (decimal text) in strictly increasing order; compared exactly, never as binary floats."""
+    try:
+        numbers = [decimal.Decimal(value) for value in values]
+    except decimal.InvalidOperation:
+        return False
+    return all(number.is_finite() for number in numbers) and all(a < b for a, b in itertools.pairwise(numbers))
+
+
 def parse_grid(mapping: Mapping[str, Any], source: str, base_dir: Path) -> Grid:
     """Validate a grid mapping (see the module docstring); raises :class:`GridError`."""
     unknown = sorted(set(mapping) - {"sweep", "axes", "threshold"})
@@ -154,6 +164,12 @@ def parse_grid(mapping: Mapping[str, Any], source: str, base_dir: Path) -> Grid:
             raise GridError(f"{where}.value: an integer (measures are integers: counts and minor units)")
         if row["along"] not in names:
             raise GridError(f"{where}.along: {row['along']!r} is not an axis")
+        along_values = dict(axes)[row["along"]]
+        if not _increasing(along_values):
+            raise GridError(
+                f"{where}.along: the values of {row['along']!r} must be numbers in increasing order "
+                "(the threshold is the first value, in that order, at which the measure crosses)"
+            )
         thresholds.append(Threshold(row["measure"], row["op"], row["value"], row["along"]))
     return Grid(source, base, tuple(axes), tuple(measures), tuple(thresholds), max_cells)
 
@@ -190,5 +206,9 @@ def validate_axes(grid: Grid) -> None:
     except ScenarioError as error:
         raise GridError(f"{grid.source}: sweep.base: {error}") from None
     for name, values in grid.axes:
+        seen: dict[str, str] = {}  # the parsed scenario's repr -> the value that gave it
         for value in values:
-            cell_scenario(grid, ((name, value),))
+            parsed = repr(cell_scenario(grid, ((name, value),)))
+            if parsed in seen:  # one cell key twice: two processes would run it into one folder at once
+                raise GridError(f"{grid.source}: axes.{name}: {seen[parsed]!r} and {value!r} are the same value")
+            seen[parsed] = value

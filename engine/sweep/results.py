@@ -99,7 +99,7 @@ def find_thresholds(grid: Grid, rows: Sequence[Mapping[str, Any]], threshold: Th
         for value in along_values:
             found_row = by_value.get(value)
             if found_row is None or found_row.get("status") != "ok":
-                continue
+                break  # unknown here: a later value that holds is not the smallest
             if _holds(int(found_row[threshold.measure]), threshold.op, threshold.value):
                 first = value
                 break

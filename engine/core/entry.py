@@ -1,0 +1,706 @@
+"""Order entry: validating orders, pre-trade checks, entering them into the book; amending; firing triggered orders.
+
+:class:`OrderEntry` handles PlaceOrder and AmendOrder.  A new order is parsed
+and validated (:meth:`OrderEntry._validate_place`: types, instructions,
+quantity, prices, time in force), then checked before it trades
+(:meth:`OrderEntry.check_entry`: ReduceOnly, the fat-finger band, the spot
+balance, the risk limit RSK-007 and the order margin MRG-060), then entered
+(:meth:`OrderEntry._enter`: match up to its limit — for a market order the
+fat-finger cap and, when it reduces, the bankruptcy price LIQ-016 — then rest
+or cancel the rest).  A conditional order waits in
+:class:`engine.core.triggers.Triggers` until it fires
+(:meth:`OrderEntry._fire`: the same check and entry).  It owns no state of its own.
+"""
+
+from __future__ import annotations
+
+from perpspec.engine.core import commands as cmd
+from perpspec.engine.core import orders as o
+from perpspec.engine.core.accounts import DAY_MS, Account, PositionState
+from perpspec.engine.core.book import Book
+from perpspec.engine.core.events import Reason
+from perpspec.engine.core.fastmargin import margin_of_sides, resting_order_margin, resting_sides, sides_plus
+from perpspec.engine.core.fills import Fills
+from perpspec.engine.core.ledger import Ledger, peek_position
+from perpspec.engine.core.market import Market, is_spot
+from perpspec.engine.core.orders import Order
+from perpspec.engine.core.registry import OrderRegistry, reducible
+from perpspec.engine.core.rejects import Rej, is_int, show
+from perpspec.engine.core.risk import Risk, free_balance
+from perpspec.engine.core.stream import EventStream
+from perpspec.engine.core.triggers import Triggers
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.liquidation import compute_reduce_limit_price, compute_requirement
+from perpspec.rules.margin import check_order_margin, compute_order_requirement
+from perpspec.rules.num import ceil_to_multiple, floor_to_multiple
+from perpspec.rules.position import Position, apply_fill
+from perpspec.rules.risk_limit import check_risk_limit
+
+FAT_FINGER_PPM = 50_000  # 5%: market orders capped, limit orders checked (reference §8)
+MAX_CL_ORD_ID = 36
+
+# PlaceOrder's optional fields by type, in the order they are checked (the first wrong one is named)
+_PLACE_INT_FIELDS = ("order_qty", "price", "display_qty", "stop_px", "peg_offset_value")
+_PLACE_STR_FIELDS = ("side", "ord_type", "time_in_force", "peg_price_type")
+
+
+def compute_market_reach(book: Book, is_buy: bool, qty: int, cap: int, account_id: int) -> int:
+    """The worst price a market order of ``qty`` can reach before ``cap`` (0 if no liquidity).
+
+    Own orders (cancelled by self-trade prevention) and ReduceOnly makers (which
+    may not be allowed to trade) are not counted, so the price is never better
+    than the one the sweep will actually reach: the margin is charged there.
+    """
+    levels = book.asks if is_buy else book.bids
+    keys = book.ask_keys if is_buy else book.bid_keys
+    need = qty
+    worst = 0
+    for key in reversed(keys):
+        price = -key if is_buy else key
+        if (price > cap) if is_buy else (price < cap):
+            break
+        level = levels[price]
+        available = 0
+        for resting in (*level.shown, *level.hidden):
+            if resting.live and resting.account != account_id and not resting.reduce_only:
+                available += resting.leaves_qty
+        if available == 0:
+            continue
+        worst = price
+        need -= min(need, available)
+        if need == 0:
+            break
+    return worst
+
+
+
+
+class OrderEntry:
+    """PlaceOrder, AmendOrder and triggered orders: validation, pre-trade checks, entry into the book."""
+
+    def __init__(
+        self,
+        market: Market,
+        ledger: Ledger,
+        risk: Risk,
+        triggers: Triggers,
+        registry: OrderRegistry,
+        fills: Fills,
+        stream: EventStream,
+    ) -> None:
+        self.market = market
+        self.ledger = ledger
+        self.risk = risk
+        self.triggers = triggers
+        self.registry = registry
+        self.fills = fills
+        self.stream = stream
+
+    def place(self, c: cmd.PlaceOrder) -> Rej | int:
+        """PlaceOrder: a conditional order waits for its trigger; any other is checked and entered now."""
+        parsed = self._validate_place(c)
+        if isinstance(parsed, Rej):
+            return parsed
+        account, inst, order = parsed
+        order.order_id = self.registry.next_order_id
+        self.registry.next_order_id += 1
+        if order.cl_ord_id:
+            account.cl_ord_ids[order.cl_ord_id] = order.order_id
+        if order.time_in_force == o.DAY:
+            self.registry.day_orders[order.order_id] = self.stream.time_ms // DAY_MS
+        if not order.triggered:
+            account.orders[order.order_id] = order
+            self.registry.live_orders[order.order_id] = order
+            self.triggers.conditional[inst.symbol][order.order_id] = order
+            self.stream.emit_exec(o.EXEC_NEW, order)
+            self.run_triggers(inst)
+            return order.order_id
+        self._enter(account, inst, order, emit_new=True)
+        self.after_trading(inst)
+        return order.order_id
+
+    def _validate_place(self, c: cmd.PlaceOrder) -> tuple[Account, Instrument, Order] | Rej:
+        """A PlaceOrder parsed into an (unnumbered) order, or the first typed reject.
+
+        One list of checks in the order the rejects are decided: types and
+        instructions here, then :meth:`_side_and_qty`, the limit price,
+        :meth:`_stop_prices`, :meth:`_time_in_force`; a non-conditional order
+        is then checked as it would trade (:meth:`check_entry`).  Kept whole so
+        the order of the rejects reads top-down.
+        """
+        target = self.ledger.account_in(c.account, c.symbol)
+        if isinstance(target, Rej):
+            return target
+        account, inst = target
+        if inst.symbol in self.market.settled:
+            return Rej(Reason.CONTRACT_SETTLED, f"{inst.symbol} is settled")
+        if inst.symbol not in self.market.marks:
+            return Rej(Reason.NO_MARK_PRICE, f"{inst.symbol} has no mark price yet")
+        numbers: tuple[object, ...] = (c.order_qty, c.price, c.display_qty, c.stop_px, c.peg_offset_value)
+        for name, number in zip(_PLACE_INT_FIELDS, numbers, strict=True):
+            if number is not None and type(number) is not int:
+                return Rej(Reason.MALFORMED, f"{name} must be an integer")
+        texts: tuple[object, ...] = (c.side, c.ord_type, c.time_in_force, c.peg_price_type)
+        for name, text in zip(_PLACE_STR_FIELDS, texts, strict=True):
+            if text is not None and type(text) is not str:
+                return Rej(Reason.MALFORMED, f"{name} must be a string")
+        if type(c.exec_inst) is not str or type(c.cl_ord_id) is not str:
+            return Rej(Reason.MALFORMED, "exec_inst and cl_ord_id must be strings")
+        insts = o.parse_exec_inst(c.exec_inst)
+        if insts is None:
+            return Rej(Reason.INVALID_INSTRUCTION, f"bad execInst {show(c.exec_inst)}")
+        sources = [s for s in insts if s in o.TRIGGER_SOURCES]
+        if len(sources) > 1:
+            return Rej(Reason.INVALID_INSTRUCTION, "at most one trigger source")
+        close = o.CLOSE in insts
+        reduce_only = o.REDUCE_ONLY in insts or close
+        post_only = o.POST_ONLY in insts
+        ord_type = c.ord_type
+        if ord_type is None:
+            if c.peg_price_type is not None:
+                ord_type = o.PEGGED
+            elif c.stop_px is not None:
+                ord_type = o.STOP_LIMIT if c.price is not None else o.STOP
+            else:
+                ord_type = o.LIMIT if c.price is not None else o.MARKET
+        if ord_type not in o.ORD_TYPES:
+            return Rej(Reason.INVALID_ORD_TYPE, f"unknown ordType {show(ord_type)}")
+        if is_spot(inst) and (reduce_only or ord_type in o.CONDITIONAL_TYPES):
+            return Rej(Reason.NOT_SUPPORTED_ON_SPOT, "spot orders are Limit or Market, without ReduceOnly/Close")
+        if len(c.cl_ord_id) > MAX_CL_ORD_ID:
+            return Rej(Reason.MALFORMED, "clOrdID longer than 36 characters")
+        if c.cl_ord_id and c.cl_ord_id in account.cl_ord_ids:
+            return Rej(Reason.DUPLICATE_CL_ORD_ID, f"clOrdID {show(c.cl_ord_id)} is live")
+        ps = peek_position(account, inst)
+        side_qty = self._side_and_qty(c, inst, ps, close)
+        if isinstance(side_qty, Rej):
+            return side_qty
+        is_buy, qty = side_qty
+        # prices
+        price = c.price
+        if ord_type in o.PRICED_TYPES:
+            if price is None:
+                return Rej(Reason.INVALID_PRICE, f"{ord_type} needs a price")
+            problem = self.check_price(inst, price)
+            if problem is not None:
+                return problem
+        elif price is not None:
+            return Rej(Reason.INVALID_PRICE, f"{ord_type} takes no price")
+        stops = self._stop_prices(c, inst, ord_type, is_buy, insts, sources)
+        if isinstance(stops, Rej):
+            return stops
+        stop_px, peg_offset, trigger_source = stops
+        conditional = ord_type in o.CONDITIONAL_TYPES
+        timing = self._time_in_force(c, inst, ord_type, qty, post_only)
+        if isinstance(timing, Rej):
+            return timing
+        tif, display = timing
+        order = Order(
+            order_id=0,
+            account=account.account_id,
+            symbol=inst.symbol,
+            is_buy=is_buy,
+            price=price or 0,
+            order_qty=qty,
+            ord_type=ord_type,
+            time_in_force=tif,
+            display_qty=display,
+            cl_ord_id=c.cl_ord_id,
+            post_only=post_only,
+            reduce_only=reduce_only,
+            close=close,
+            stop_px=stop_px,
+            peg_offset=peg_offset,
+            trigger_source=trigger_source,
+            last_within_mark=o.LAST_WITHIN_MARK in insts,
+            time_ms=self.stream.time_ms,
+        )
+        if conditional:
+            return account, inst, order
+        problem = self.check_entry(account, inst, order)
+        if problem is not None:
+            return problem
+        return account, inst, order
+
+    def _side_and_qty(
+        self, c: cmd.PlaceOrder, inst: Instrument, ps: PositionState, close: bool
+    ) -> tuple[bool, int] | Rej:
+        """A PlaceOrder's side and quantity (``is_buy``, contracts): signed orderQty, or a Close's whole position."""
+        qty = c.order_qty
+        side = c.side
+        if side is not None and side not in o.SIDES:
+            return Rej(Reason.MALFORMED, f"side must be Buy or Sell, got {show(side)}")
+        if qty is None:
+            if not close:
+                return Rej(Reason.INVALID_QTY, "orderQty is required (except with Close)")
+            if ps.qty == 0:
+                return Rej(Reason.NO_POSITION, "Close without orderQty needs an open position")
+            if side is None:
+                side = o.SELL if ps.qty > 0 else o.BUY
+            qty = abs(ps.qty)
+        elif qty < 0:
+            if side is not None:
+                return Rej(Reason.INVALID_QTY, "negative orderQty together with side")
+            side, qty = o.SELL, -qty
+        elif side is None:
+            side = o.BUY
+        is_buy = side == o.BUY
+        if qty <= 0 or qty % inst.lot_size != 0:
+            return Rej(Reason.INVALID_QTY, f"orderQty must be a positive multiple of lotSize {inst.lot_size}")
+        if qty > inst.max_order_qty:
+            return Rej(Reason.QTY_TOO_LARGE, f"orderQty above maxOrderQty {inst.max_order_qty}")
+        return is_buy, qty
+
+    def _stop_prices(
+        self, c: cmd.PlaceOrder, inst: Instrument, ord_type: str, is_buy: bool, insts: tuple[str, ...], sources: list[str]
+    ) -> tuple[int, int, str] | Rej:
+        """A PlaceOrder's (stopPx, peg offset, trigger source): stops and if-touched orders, trailing stops."""
+        stop_px = 0
+        peg_offset = 0
+        if ord_type in (o.STOP, o.STOP_LIMIT, o.MARKET_IF_TOUCHED, o.LIMIT_IF_TOUCHED):
+            if c.stop_px is None:
+                return Rej(Reason.INVALID_PRICE, f"{ord_type} needs stopPx")
+            problem = self.check_price(inst, c.stop_px)
+            if problem is not None:
+                return problem
+            stop_px = c.stop_px
+        elif ord_type == o.PEGGED:
+            if c.peg_price_type != o.TRAILING_STOP_PEG:
+                return Rej(Reason.INVALID_ORD_TYPE, "only pegPriceType=TrailingStopPeg is supported")
+            offset = c.peg_offset_value
+            if offset is None or offset == 0 or offset % inst.tick_size != 0:
+                return Rej(Reason.INVALID_PRICE, "pegOffsetValue must be a non-zero multiple of tickSize")
+            if (offset > 0) == (not is_buy):
+                return Rej(Reason.INVALID_PRICE, "trailing stop: pegOffsetValue < 0 for a sell, > 0 for a buy")
+            peg_offset = offset
+        elif c.stop_px is not None or c.peg_offset_value is not None:
+            return Rej(Reason.INVALID_PRICE, f"{ord_type} takes no stopPx or pegOffsetValue")
+        conditional = ord_type in o.CONDITIONAL_TYPES
+        if sources and not conditional:
+            return Rej(Reason.INVALID_INSTRUCTION, "trigger source only for stops and if-touched orders")
+        if o.LAST_WITHIN_MARK in insts and (not conditional or sources != [o.LAST_PRICE]):
+            return Rej(Reason.INVALID_INSTRUCTION, "LastWithinMark needs a stop with LastPrice")
+        if o.FIXED in insts and ord_type != o.PEGGED:
+            return Rej(Reason.INVALID_INSTRUCTION, "Fixed is for pegged orders")
+        trigger_source = sources[0] if sources else o.MARK_PRICE
+        if ord_type == o.PEGGED:
+            reference = self.market.trigger_price(inst.symbol, trigger_source)
+            if reference == 0:
+                return Rej(Reason.NO_MARK_PRICE, f"no {trigger_source} yet for the trailing stop")
+            stop_px = reference + peg_offset
+            if stop_px <= 0 or stop_px > inst.max_price:
+                return Rej(Reason.INVALID_PRICE, "trailing stop price out of range")
+        return stop_px, peg_offset, trigger_source
+
+    def _time_in_force(
+        self, c: cmd.PlaceOrder, inst: Instrument, ord_type: str, qty: int, post_only: bool
+    ) -> tuple[str, int | None] | Rej:
+        """A PlaceOrder's (timeInForce, displayQty): market-like orders IOC or FOK, display only on resting limits."""
+        executes_as_market = ord_type in (o.MARKET, o.STOP, o.MARKET_IF_TOUCHED, o.PEGGED)
+        tif = c.time_in_force
+        if tif is None:
+            tif = o.IMMEDIATE_OR_CANCEL if executes_as_market else o.GOOD_TILL_CANCEL
+        if tif not in o.TIMES_IN_FORCE:
+            return Rej(Reason.INVALID_TIME_IN_FORCE, f"unknown timeInForce {show(tif)}")
+        if executes_as_market and tif not in (o.IMMEDIATE_OR_CANCEL, o.FILL_OR_KILL):
+            return Rej(Reason.INVALID_TIME_IN_FORCE, f"{ord_type} executes as a market order: IOC or FOK only")
+        if post_only and (executes_as_market or tif in (o.IMMEDIATE_OR_CANCEL, o.FILL_OR_KILL)):
+            return Rej(Reason.INVALID_INSTRUCTION, "ParticipateDoNotInitiate needs a resting limit order")
+        # display
+        display = c.display_qty
+        if display is not None:
+            if ord_type not in o.PRICED_TYPES:
+                return Rej(Reason.INVALID_QTY, "displayQty only on limit orders")
+            if display < 0 or display > qty or display % inst.lot_size != 0:
+                return Rej(Reason.INVALID_QTY, "displayQty must be 0 or a lot multiple up to orderQty")
+            if tif in (o.IMMEDIATE_OR_CANCEL, o.FILL_OR_KILL):
+                return Rej(Reason.INVALID_TIME_IN_FORCE, "displayQty only on resting orders")
+        return tif, display
+
+    def check_price(self, inst: Instrument, price: int) -> Rej | None:
+        """A price is a positive multiple of the tick size, at most ``maxPrice``."""
+        if price <= 0 or price % inst.tick_size != 0:
+            return Rej(Reason.INVALID_PRICE, f"price must be a positive multiple of tickSize {inst.tick_size}")
+        if price > inst.max_price:
+            return Rej(Reason.PRICE_TOO_HIGH, f"price above maxPrice {inst.max_price}")
+        return None
+
+
+    def _market_limit(self, inst: Instrument, ps: PositionState, is_buy: bool) -> int:
+        """The worst price a market order may fill at: the fat-finger band, and the bankruptcy price when reducing."""
+        mark = self.market.marks[inst.symbol]
+        book = self.market.books[inst.symbol]
+        tick = inst.tick_size
+        if is_buy:
+            reference = max(book.best_ask() or 0, mark)
+            # floor to the tick: the cap never exceeds 5% above the reference
+            cap = floor_to_multiple(reference + reference * FAT_FINGER_PPM // 1_000_000, tick)
+            cap = min(cap, inst.max_price)
+        else:
+            best_bid = book.best_bid()
+            reference = mark if best_bid is None else min(best_bid, mark)
+            # ceil to the tick: the floor never goes below 5% under the reference
+            cap = max(ceil_to_multiple(reference - reference * FAT_FINGER_PPM // 1_000_000, tick), tick)
+        del ps
+        return cap
+
+    def bankruptcy_limit(self, account: Account, inst: Instrument, is_buy: bool, cap: int) -> int:
+        """A market order that reduces a position stops at its bankruptcy price, fee of closing there covered (LIQ-016)."""
+        ps = account.positions.get(inst.symbol)
+        if ps is None or ps.qty == 0 or reducible(ps, is_buy) == 0:
+            return cap
+        _, equity, _, _ = self.risk.pool_of(account, inst.symbol)
+        own_term = compute_value(inst, ps.qty, self.market.marks[inst.symbol]) - ps.cost
+        req = compute_requirement(inst, ps.position, ps.leverage, ps.chosen_tier)
+        taker_fee = self.fills._fee_ppm(account, inst, maker=False)
+        bankrupt = compute_reduce_limit_price(inst, ps.position, equity - own_term, req.pos_comm, taker_fee)
+        return min(cap, bankrupt) if is_buy else max(cap, bankrupt)
+
+    def _chosen_tier_extra(self, inst: Instrument, ps: PositionState, signed: int, price: int) -> int:
+        """What a chosen risk limit above the position's own tier adds to an order's requirement.
+
+        MRG-060 prices the position at its own risk steps; the pools (LIQ-001) hold
+        it at the chosen tier.  The difference in ``posInit + posComm`` that the fill
+        would add is required too, so a position is never born below its own tier's
+        initial margin (state-machine find).
+        """
+        if ps.chosen_tier == 0:
+            return 0
+        filled, _ = apply_fill(inst, ps.position, signed, price)
+
+        def gap(position: Position) -> int:
+            chosen = compute_requirement(inst, position, ps.leverage, ps.chosen_tier)
+            own = compute_requirement(inst, position, ps.leverage, 0)
+            return chosen.pos_init + chosen.pos_comm - own.pos_init - own.pos_comm
+
+        return max(0, gap(filled) - gap(ps.position))
+
+    def check_entry(self, account: Account, inst: Instrument, order: Order) -> Rej | None:
+        """Pre-trade checks of an order about to enter the book (new or triggered): no mutation."""
+        ps = peek_position(account, inst)
+        book = self.market.books[inst.symbol]
+        if order.reduce_only:
+            room = reducible(ps, order.is_buy)
+            if room == 0:
+                return Rej(Reason.REDUCE_ONLY_WOULD_INCREASE, "ReduceOnly order would open or increase a position")
+            if order.leaves_qty > room:
+                order.leaves_qty = order.order_qty = room  # amended down to the position (not yet live)
+                order.reset_shown()
+        if order.ord_type in (o.LIMIT, o.STOP_LIMIT, o.LIMIT_IF_TOUCHED):
+            mark = self.market.marks[inst.symbol]
+            if order.is_buy:
+                best = book.best_ask()
+                reference = max(best or 0, mark)
+                band = reference + reference * FAT_FINGER_PPM // 1_000_000  # floor: the band is not widened
+                if order.price > band:
+                    best_size = book.depth(False, 1)[0][1] if best is not None and book.depth(False, 1) else 0
+                    if order.leaves_qty > best_size:
+                        return Rej(Reason.FAT_FINGER, f"buy more than 5% above {reference} larger than best ask size")
+            else:
+                best = book.best_bid()
+                reference = mark if best is None else min(best, mark)
+                band = reference - reference * FAT_FINGER_PPM // 1_000_000
+                if order.price < band:
+                    best_size = book.depth(True, 1)[0][1] if best is not None and book.depth(True, 1) else 0
+                    if order.leaves_qty > best_size:
+                        return Rej(Reason.FAT_FINGER, f"sell more than 5% below {reference} larger than best bid size")
+            charge_price = order.price
+        else:
+            cap = self._market_limit(inst, ps, order.is_buy)
+            charge_price = compute_market_reach(book, order.is_buy, order.leaves_qty, cap, account.account_id)
+            if charge_price == 0:
+                return None  # nothing it could trade with: it will be cancelled without a fill
+        if is_spot(inst):
+            asset, need = self.registry.spot_need(inst, order.is_buy, order.leaves_qty, charge_price)
+            free = free_balance(account, asset, self.risk.account_margin(account, asset))
+            if need > free:
+                return Rej(Reason.INSUFFICIENT_BALANCE, f"needs {need} {asset}, free {free}")
+            return None
+        signed = order.leaves_qty if order.is_buy else -order.leaves_qty
+        mark = self.market.marks[inst.symbol]
+        best_bid, best_ask = self.market.best(inst.symbol)
+        position = ps.position
+        # MRG-042 is a sum over orders: the resting orders' sides (kept summed with them) plus the new term
+        sides_before = resting_sides(inst, ps, mark, best_bid, best_ask)
+        sides_after = sides_plus(inst, sides_before, signed, charge_price, mark, best_bid, best_ask)
+        if not order.reduce_only:
+            gross = abs(ps.cost) + max(sides_after[0].value, sides_after[1].value)  # RSK-007's input
+            if check_risk_limit(gross, ps.risk_limit) is not None:
+                return Rej(Reason.RISK_LIMIT_EXCEEDED, f"position and orders worth {gross} exceed {ps.risk_limit}")
+        om_before = resting_order_margin(inst, ps, mark, best_bid, best_ask).total
+        om_after = margin_of_sides(inst, position, sides_after, ps.leverage).total
+        setting = self.risk.margin_setting(inst, ps)
+        requirement = compute_order_requirement(
+            inst,
+            position,
+            mark,
+            ps.leverage,
+            setting.pos_cross,
+            om_before,
+            om_after,
+            signed,
+            charge_price,
+        )
+        if requirement > 0:
+            requirement += self._chosen_tier_extra(inst, ps, signed, charge_price)
+            margin = self.risk.account_margin(
+                account, inst.settl_currency, known=(inst.symbol, om_before) if inst.symbol in account.positions else None
+            )
+            available = free_balance(account, inst.settl_currency, margin)
+            problem = check_order_margin(available, requirement)
+            if problem is not None:
+                return Rej(Reason.INSUFFICIENT_MARGIN, f"needs {problem.required}, available {problem.available}")
+            self.stream.order_accounts[account.account_id] = None  # INV-MARGIN-ON-ENTRY applies to this step
+        return None
+
+    def _enter(self, account: Account, inst: Instrument, order: Order, emit_new: bool) -> None:
+        """An accepted (or just triggered) order meets the book: match, then rest or cancel the rest."""
+        book = self.market.books[inst.symbol]
+        if emit_new:
+            self.stream.emit_exec(o.EXEC_NEW, order)
+        self.registry.live_orders[order.order_id] = order
+        account.orders[order.order_id] = order
+        if order.close:
+            self._close_cancels_same_side(account, inst, order)
+        if order.post_only and book.crosses(order.is_buy, order.price):
+            self.registry.cancel(order, "Canceled: ParticipateDoNotInitiate order would have traded")
+            return
+        is_limit = order.ord_type in o.PRICED_TYPES
+        ps = account.position(inst)
+        limit = (
+            order.price
+            if is_limit
+            else self.bankruptcy_limit(account, inst, order.is_buy, self._market_limit(inst, ps, order.is_buy))
+        )
+        if is_spot(inst):
+            self.registry.reserve(order, limit)
+        if order.time_in_force == o.FILL_OR_KILL and not book.can_fill(
+            order.is_buy, limit, order.leaves_qty, account.account_id
+        ):
+            self.registry.cancel(order, "Canceled: FillOrKill could not be filled in full")
+            return
+        self.fills.sweep(account, inst, order, limit)
+        if order.leaves_qty == 0:
+            self.registry.forget(order)
+            return
+        if is_limit and order.time_in_force in (o.GOOD_TILL_CANCEL, o.DAY):
+            order.reset_shown()
+            book.add(order)
+            if is_spot(inst):
+                self.registry.reserve(order)
+                return
+            ps.put_order(order.order_id, order.leaves_qty if order.is_buy else -order.leaves_qty, order.price)
+            return
+        text = "Canceled: market order reached its price limit" if not is_limit else "Canceled: ImmediateOrCancel"
+        self.registry.cancel(order, text)
+
+    def _close_cancels_same_side(self, account: Account, inst: Instrument, close: Order) -> None:
+        """ORD-012: a Close order entering the book cancels the account's other active same-side limit orders
+        in the contract when, together with it, their open quantity exceeds the position.
+
+        BitMEX: "will cancel other active limit orders with the same side and
+        symbol if the open quantity exceeds the current position".  Active means
+        in the book (triggered); untriggered stops wait and are handled by
+        ReduceOnly when they fire.  All of them go (by order id), not just
+        enough to fit: the Close order is the trader's instruction for the
+        position [I].
+        """
+        ps = account.positions.get(inst.symbol)
+        room = 0 if ps is None else reducible(ps, close.is_buy)
+        others = sorted(
+            order_id
+            for order_id, order in account.orders.items()
+            if order_id != close.order_id
+            and isinstance(order, Order)
+            and order.symbol == inst.symbol
+            and order.is_buy == close.is_buy
+            and order.triggered
+            and order.live
+            and order.level is not None
+        )
+        open_qty = close.leaves_qty + sum(self.registry.live_orders[order_id].leaves_qty for order_id in others)
+        if open_qty <= room:
+            return
+        for order_id in others:
+            self.registry.cancel(self.registry.live_orders[order_id], "Canceled: Close order and open quantity above the position")
+
+
+    def run_triggers(self, inst: Instrument) -> None:
+        """Fire every due conditional order of ``inst`` (:meth:`Triggers.run`), each entered by :meth:`_fire`."""
+        self.triggers.run(inst, self._fire)
+
+    def after_trading(self, inst: Instrument) -> None:
+        """Triggers that watch the last price may fire after trades."""
+        self.run_triggers(inst)
+
+
+    def amend(self, c: cmd.AmendOrder) -> Rej | int:
+        """AmendOrder: new quantity, price, stopPx or peg offset of a live order (validated, then applied).
+
+        The checks read as one list in the order the rejects are decided; the
+        money checks are :meth:`_check_amend_funds`, the change :meth:`_apply_amend`.
+        """
+        account = self.ledger.account(c.account)
+        if isinstance(account, Rej):
+            return account
+        order = self.registry.find_order(account, c.order_id, c.orig_cl_ord_id)
+        if isinstance(order, Rej):
+            return order
+        for name in ("order_qty", "leaves_qty", "price", "stop_px", "peg_offset_value"):
+            value = getattr(c, name)
+            if value is not None and not is_int(value):
+                return Rej(Reason.MALFORMED, f"{name} must be an integer")
+        inst = self.market.instrument_map[order.symbol]
+        if c.order_qty is not None and c.leaves_qty is not None:
+            return Rej(Reason.MALFORMED, "orderQty or leavesQty, not both")
+        leaves = order.leaves_qty
+        if c.order_qty is not None:
+            leaves = c.order_qty - order.cum_qty
+        elif c.leaves_qty is not None:
+            leaves = c.leaves_qty
+        if leaves <= 0 or leaves % inst.lot_size != 0:
+            return Rej(Reason.INVALID_QTY, "the new open quantity must be a positive multiple of lotSize")
+        if order.cum_qty + leaves > inst.max_order_qty:
+            return Rej(Reason.QTY_TOO_LARGE, "orderQty above maxOrderQty")
+        price = order.price
+        if c.price is not None:
+            if order.ord_type not in o.PRICED_TYPES:
+                return Rej(Reason.NOT_AMENDABLE, f"{order.ord_type} has no price")
+            problem = self.check_price(inst, c.price)
+            if problem is not None:
+                return problem
+            price = c.price
+        stop_px = order.stop_px
+        peg_offset = order.peg_offset
+        if c.stop_px is not None or c.peg_offset_value is not None:
+            if order.triggered:
+                return Rej(Reason.NOT_AMENDABLE, "stopPx/pegOffsetValue only on untriggered orders")
+            if c.stop_px is not None:
+                if order.ord_type == o.PEGGED:
+                    return Rej(Reason.NOT_AMENDABLE, "a trailing stop is amended by pegOffsetValue")
+                problem = self.check_price(inst, c.stop_px)
+                if problem is not None:
+                    return problem
+                stop_px = c.stop_px
+            if c.peg_offset_value is not None:
+                if order.ord_type != o.PEGGED:
+                    return Rej(Reason.NOT_AMENDABLE, "pegOffsetValue only on pegged orders")
+                offset = c.peg_offset_value
+                if offset == 0 or offset % inst.tick_size != 0 or (offset > 0) == (not order.is_buy):
+                    return Rej(Reason.INVALID_PRICE, "bad pegOffsetValue")
+                peg_offset = offset
+                reference = self.market.trigger_price(order.symbol, order.trigger_source)
+                stop_px = reference + offset
+                if stop_px <= 0 or stop_px > inst.max_price:
+                    return Rej(Reason.INVALID_PRICE, "trailing stop price out of range")
+        ps = peek_position(account, inst)
+        if order.reduce_only and order.triggered:
+            leaves = min(leaves, reducible(ps, order.is_buy))
+            if leaves == 0:
+                return Rej(Reason.REDUCE_ONLY_WOULD_INCREASE, "nothing left to reduce")
+        book = self.market.books[order.symbol]
+        crosses = order.triggered and book.crosses(order.is_buy, price) and price != order.price
+        if crosses and order.post_only:
+            return Rej(Reason.POST_ONLY_WOULD_TRADE, "amended ParticipateDoNotInitiate order would trade")
+        problem = self._check_amend_funds(account, inst, ps, order, leaves, price)
+        if problem is not None:
+            return problem
+        return self._apply_amend(account, inst, order, (leaves, price, stop_px, peg_offset), crosses)
+
+    def _check_amend_funds(
+        self, account: Account, inst: Instrument, ps: PositionState, order: Order, leaves: int, price: int
+    ) -> Rej | None:
+        """An amended order's balance (spot) or risk limit and order margin (contracts, when it asks for more)."""
+        if is_spot(inst):
+            asset, need = self.registry.spot_need(inst, order.is_buy, leaves, price)
+            held = self.registry.spot_reservations.get(order.order_id, (asset, 0))[1]
+            free = free_balance(account, asset, self.risk.account_margin(account, asset))
+            if need - held > free:
+                return Rej(Reason.INSUFFICIENT_BALANCE, f"needs {need - held} more {asset}, free {free}")
+            return None
+        if order.triggered and (leaves > order.leaves_qty or price != order.price):
+            signed = leaves if order.is_buy else -leaves
+            others = tuple(v for k, v in ps.orders.items() if k != order.order_id)
+            after = (*others, (signed, price))
+            if not order.reduce_only:
+                gross = self.risk.gross_value(inst, ps, after)
+                if check_risk_limit(gross, ps.risk_limit) is not None:
+                    return Rej(Reason.RISK_LIMIT_EXCEEDED, f"position and orders worth {gross} exceed the risk limit")
+            om_before = self.risk.contract_order_margin(inst, ps)
+            om_after = self.risk.contract_order_margin(inst, ps, after)
+            setting = self.risk.margin_setting(inst, ps)
+            old_signed = order.leaves_qty if order.is_buy else -order.leaves_qty
+            requirement = compute_order_requirement(
+                inst, ps.position, self.market.marks[inst.symbol], ps.leverage, setting.pos_cross, om_before, om_after,
+                signed - old_signed if leaves > order.leaves_qty else signed, price,
+            )
+            if requirement > 0:
+                requirement += self._chosen_tier_extra(inst, ps, signed, price)
+                available = free_balance(account, inst.settl_currency, self.risk.account_margin(account, inst.settl_currency))
+                refusal = check_order_margin(available, requirement)
+                if refusal is not None:
+                    return Rej(Reason.INSUFFICIENT_MARGIN, f"needs {refusal.required}, available {refusal.available}")
+                self.stream.order_accounts[account.account_id] = None  # INV-MARGIN-ON-ENTRY: it needed margin
+        return None
+
+    def _apply_amend(
+        self,
+        account: Account,
+        inst: Instrument,
+        order: Order,
+        amended: tuple[int, int, int, int],
+        crosses: bool,
+    ) -> int:
+        """Apply a checked amendment ``(leaves, price, stopPx, peg offset)``: untriggered, crossing (it trades), or in place."""
+        leaves, price, stop_px, peg_offset = amended
+        book = self.market.books[order.symbol]
+        spot = is_spot(inst)
+        order.stop_px = stop_px
+        order.peg_offset = peg_offset
+        if not order.triggered:
+            order.leaves_qty = leaves
+            order.order_qty = order.cum_qty + leaves
+            order.price = price
+            self.stream.emit_exec(o.EXEC_REPLACED, order)
+            self.run_triggers(inst)
+            return order.order_id
+        if crosses:
+            book.take_out(order)
+            ps_real = account.positions[inst.symbol]
+            ps_real.drop_order(order.order_id)
+            order.price = price
+            order.leaves_qty = leaves
+            order.order_qty = order.cum_qty + leaves
+            self.stream.emit_exec(o.EXEC_REPLACED, order)
+            self.fills.sweep(account, inst, order, price)
+            if order.leaves_qty == 0:
+                self.registry.forget(order)
+            else:
+                order.reset_shown()
+                book.add(order)
+                if spot:
+                    self.registry.reserve(order)
+                else:
+                    ps_real.put_order(order.order_id, order.leaves_qty if order.is_buy else -order.leaves_qty, price)
+            self.after_trading(inst)
+            return order.order_id
+        book.amend(order, leaves, price)
+        order.order_qty = order.cum_qty + leaves
+        if spot:
+            self.registry.reserve(order)
+        else:
+            account.positions[inst.symbol].put_order(order.order_id, leaves if order.is_buy else -leaves, price)
+        self.stream.emit_exec(o.EXEC_REPLACED, order)
+        return order.order_id
+
+    def _fire(self, inst: Instrument, order: Order) -> None:
+        """A conditional order fired: report it, check it as a new order, enter it (or cancel it with the reason)."""
+        account = self.ledger.accounts[order.account]
+        order.triggered = True
+        self.stream.emit_exec(o.EXEC_TRIGGERED, order)
+        problem = self.check_entry(account, inst, order)
+        if problem is not None:
+            self.registry.cancel(order, f"Canceled: triggered but {problem.reason.value}: {problem.text}")
+            return
+        self._enter(account, inst, order, emit_new=False)

@@ -1,0 +1,232 @@
+"""Book and fills: matching an order against the book and applying every fill's money and bookkeeping.
+
+:class:`Fills` sweeps a taker through the book (:meth:`Fills.sweep`, with the
+ReduceOnly guard on makers) and applies each fill: ACC-004
+(``rules.position.apply_trade``) for contracts, a quote/base exchange for spot
+pairs (ACC-002 fees), ACC-006 for an isolated position's margin
+(:meth:`Fills.apply_effect`, which every closing path — liquidation fills,
+ADL, settlement — also goes through), the executions, the makers' order
+tallies, fee-tier volume and the last price.  It owns no state of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from perpspec.engine.core import orders as o
+from perpspec.engine.core.accounts import Account, PositionState, compute_usd_volume
+from perpspec.engine.core.book import Fill
+from perpspec.engine.core.ledger import LIQUIDATOR, Ledger
+from perpspec.engine.core.market import Market, is_spot
+from perpspec.engine.core.orders import Order
+from perpspec.engine.core.registry import OrderRegistry
+from perpspec.engine.core.risk import Risk
+from perpspec.engine.core.stream import EventStream
+from perpspec.rules.contract import compute_notional
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.margin import CROSS, compute_order_premium
+from perpspec.rules.position import Position, apply_trade, compute_commission
+from perpspec.rules.waterfall import compute_isolated_margin_after_fill, get_opened_qty
+
+
+class Fills:
+    """Matching and fill application."""
+
+    def __init__(
+        self, market: Market, ledger: Ledger, risk: Risk, registry: OrderRegistry, stream: EventStream
+    ) -> None:
+        self.market = market
+        self.ledger = ledger
+        self.risk = risk
+        self.registry = registry
+        self.stream = stream
+        self.fee_free = False  # True during a partial liquidation's FillOrKill (not state)
+
+    def sweep(self, account: Account, inst: Instrument, order: Order, limit: int) -> list[tuple[int, int]]:
+        """Match ``order`` (not in the book) against the book up to ``limit``; apply every fill.
+
+        Returns the ``(qty, price)`` of each fill.
+        """
+        book = self.market.books[inst.symbol]
+        fills: list[Fill] = []
+        dropped: list[Order] = []
+        guard = self.make_guard(inst.symbol, fills)
+        book.match(order.is_buy, limit, order.leaves_qty, account.account_id, fills, dropped, guard)
+        self._apply_fills(inst, order, fills, dropped)
+        return [(qty, price) for _, qty, price in fills]
+
+    def make_guard(self, symbol: str, fills: list[Fill]) -> Callable[[Order, int], int]:
+        """The book's ReduceOnly guard: how much of ``wanted`` a ReduceOnly maker may still trade."""
+        accounts = self.ledger.accounts
+
+        def guard(maker: Order, wanted: int) -> int:
+            qty = accounts[maker.account].positions[symbol].qty
+            for other, traded, _ in fills:
+                if other.account == maker.account:
+                    qty += traded if other.is_buy else -traded
+            room = max(0, -qty) if maker.is_buy else max(0, qty)
+            return min(wanted, room)
+
+        return guard
+
+    def _fee_ppm(self, account: Account, inst: Instrument, maker: bool) -> int:
+        """The account's maker or taker fee rate in ``inst`` (its fee tier today)."""
+        if account.account_id < 0 or self.fee_free:
+            return 0  # liquidation fills pay no commission (rules.waterfall decision)
+        tier = inst.fee_tiers[account.fee_tier(inst, self.stream.time_ms)]
+        return tier.maker_fee_ppm if maker else tier.taker_fee_ppm
+
+
+    def _apply_fills(self, inst: Instrument, taker: Order, fills: list[Fill], dropped: list[Order]) -> None:
+        """Money and bookkeeping of a sweep: ACC-004 per fill, executions, maker orders, positions."""
+        if is_spot(inst):
+            self._apply_spot_fills(inst, taker, fills, dropped)
+            return
+        symbol = inst.symbol
+        asset = inst.settl_currency
+        taker_account = self.ledger.accounts[taker.account]
+        taker_ps = taker_account.positions.get(symbol) or taker_account.position(inst)
+        totals: dict[int, int] = {}
+        for maker, qty, _ in fills:
+            totals[maker.order_id] = totals.get(maker.order_id, 0) + qty
+        running: dict[int, tuple[int, int]] = {}
+        for maker in {m.order_id: m for m, _, _ in fills}.values():
+            total = totals[maker.order_id]
+            running[maker.order_id] = (maker.leaves_qty + total, maker.cum_qty - total)
+        touched: dict[int, None] = {taker.account: None} if fills else {}
+        usd_unit = self.market.usd_per_unit(inst)
+        for maker, qty, price in fills:
+            maker_account = self.ledger.accounts[maker.account]
+            maker_ps = maker_account.position(inst)
+            taker_fee = self._fee_ppm(taker_account, inst, maker=False)
+            maker_fee = self._fee_ppm(maker_account, inst, maker=True)
+            if taker.is_buy:
+                effect = apply_trade(inst, taker_ps.position, maker_ps.position, qty, price, taker_fee, maker_fee)
+                taker_effect, maker_effect = effect.buyer, effect.seller
+            else:
+                effect = apply_trade(inst, maker_ps.position, taker_ps.position, qty, price, maker_fee, taker_fee)
+                taker_effect, maker_effect = effect.seller, effect.buyer
+            self.apply_effect(taker_account, taker_ps, inst, taker_effect.position, taker_effect.wallet_delta,
+                               taker_effect.realised_pnl, price)
+            self.apply_effect(maker_account, maker_ps, inst, maker_effect.position, maker_effect.wallet_delta,
+                               maker_effect.realised_pnl, price)
+            self.ledger.fees[asset] = self.ledger.fees.get(asset, 0) + effect.fee_pool_delta
+            taker.leaves_qty -= qty
+            taker.cum_qty += qty
+            taker.cum_value += qty * price
+            leaves, cum = running[maker.order_id]
+            leaves, cum = leaves - qty, cum + qty
+            running[maker.order_id] = (leaves, cum)
+            self.stream.emit_exec(o.EXEC_TRADE, taker, last_qty=qty, last_px=price, comm=taker_effect.commission,
+                            liquidity=o.REMOVED_LIQUIDITY)
+            self.stream.emit_exec(o.EXEC_TRADE, maker, last_qty=qty, last_px=price, comm=maker_effect.commission,
+                            liquidity=o.ADDED_LIQUIDITY, leaves=leaves, cum=cum)
+            if taker.account >= 0:
+                taker_account.add_volume(compute_usd_volume(inst, qty, price, usd_unit), self.stream.time_ms)
+            if maker.account >= 0:
+                maker_account.add_volume(compute_usd_volume(inst, qty, price, usd_unit), self.stream.time_ms)
+            touched[maker.account] = None
+            self.market.last_prices[symbol] = price
+        for maker in {m.order_id: m for m, _, _ in fills}.values():
+            ps = self.ledger.accounts[maker.account].positions[symbol]
+            if maker.leaves_qty == 0:
+                ps.drop_order(maker.order_id)
+                if maker.live or maker.order_id in self.registry.live_orders:
+                    self.registry.forget(maker)
+            elif maker.live:
+                ps.put_order(maker.order_id, maker.leaves_qty if maker.is_buy else -maker.leaves_qty, maker.price)
+        for maker in dropped:
+            self.ledger.accounts[maker.account].positions[symbol].drop_order(maker.order_id)
+            text = (
+                "Canceled: self-trade prevention (resting order of the same account)"
+                if maker.account == taker.account
+                else "Canceled: ReduceOnly order would have increased the position"
+            )
+            self.registry.cancel(maker, text, in_book=False)
+        for account_id in sorted(touched):
+            account = self.ledger.accounts[account_id]
+            self.registry.fix_reduce_only(account, inst)
+            if account_id >= 0:
+                self.registry.touch(account, inst)
+                self.risk.emit_position(account_id, symbol)
+
+    def _apply_spot_fills(self, inst: Instrument, taker: Order, fills: list[Fill], dropped: list[Order]) -> None:
+        """A spot trade moves the quote value one way and the base amount the other; fees in the quote asset."""
+        quote, base = inst.settl_currency, inst.base_currency
+        taker_account = self.ledger.accounts[taker.account]
+        usd_unit = self.market.usd_per_unit(inst)
+        totals: dict[int, int] = {}
+        for maker, qty, _ in fills:
+            totals[maker.order_id] = totals.get(maker.order_id, 0) + qty
+        running = {m.order_id: (m.leaves_qty + totals[m.order_id], m.cum_qty - totals[m.order_id]) for m, _, _ in fills}
+        for maker, qty, price in fills:
+            maker_account = self.ledger.accounts[maker.account]
+            value = compute_notional(inst, qty, price)
+            amount = qty * inst.base_multiplier
+            taker_fee = compute_commission(value, self._fee_ppm(taker_account, inst, maker=False))  # ACC-002
+            maker_fee = compute_commission(value, self._fee_ppm(maker_account, inst, maker=True))
+            buyer, seller = (taker_account, maker_account) if taker.is_buy else (maker_account, taker_account)
+            buyer_fee, seller_fee = (taker_fee, maker_fee) if taker.is_buy else (maker_fee, taker_fee)
+            buyer.wallets[quote] = buyer.wallet(quote) - value - buyer_fee
+            buyer.wallets[base] = buyer.wallet(base) + amount
+            seller.wallets[base] = seller.wallet(base) - amount
+            seller.wallets[quote] = seller.wallet(quote) + value - seller_fee
+            self.ledger.fees[quote] = self.ledger.fees.get(quote, 0) + buyer_fee + seller_fee
+            taker.leaves_qty -= qty
+            taker.cum_qty += qty
+            taker.cum_value += qty * price
+            leaves, cum = running[maker.order_id]
+            running[maker.order_id] = (leaves - qty, cum + qty)
+            self.stream.emit_exec(o.EXEC_TRADE, taker, last_qty=qty, last_px=price, comm=taker_fee,
+                            liquidity=o.REMOVED_LIQUIDITY)
+            self.stream.emit_exec(o.EXEC_TRADE, maker, last_qty=qty, last_px=price, comm=maker_fee,
+                            liquidity=o.ADDED_LIQUIDITY, leaves=leaves - qty, cum=cum + qty)
+            taker_account.add_volume(compute_usd_volume(inst, qty, price, usd_unit), self.stream.time_ms)
+            maker_account.add_volume(compute_usd_volume(inst, qty, price, usd_unit), self.stream.time_ms)
+            self.market.last_prices[inst.symbol] = price
+        for maker in {m.order_id: m for m, _, _ in fills}.values():
+            if maker.leaves_qty == 0:
+                self.registry.forget(maker)
+            else:
+                self.registry.reserve(maker)
+        for maker in dropped:
+            self.registry.cancel(maker, "Canceled: self-trade prevention (resting order of the same account)", in_book=False)
+
+    def apply_effect(
+        self, account: Account, ps: PositionState, inst: Instrument, position: Position, wallet_delta: int,
+        realised: int, price: int | None = None,
+    ) -> None:
+        """A trader's position becomes ``position`` and its wallet moves by ``wallet_delta`` (ACC-006 when isolated)."""
+        asset = inst.settl_currency
+        old_qty = ps.qty
+        if account.account_id == LIQUIDATOR:
+            raise AssertionError("the liquidation engine trades only through _liquidator_fill")
+        if ps.leverage != CROSS:
+            # isolated: ACC-006 (the rule the waterfall model applies to every fill too)
+            old_req = self.risk.isolated_requirement(inst, ps)
+            old_margin = ps.iso_margin
+            ps.qty, ps.cost = position.qty, position.cost
+            premium = unallocated = 0
+            if price is not None and ps.qty != 0:
+                # a fill that opens worse than mark brings its premium (MRG-041; MRG-060 charged it against the
+                # mark of the order's moment) into the pool, from money the account has: its wallet beyond every
+                # other isolated pool's margin (what the pool lacks shows as equity below maintenance)
+                premium = compute_order_premium(inst, get_opened_qty(old_qty, position.qty), price, self.market.marks[inst.symbol])
+                unallocated = account.wallet(asset) + wallet_delta - sum(
+                    other.iso_margin
+                    for other_symbol, other in account.positions.items()
+                    if other is not ps and other.leverage != CROSS
+                    and self.market.instrument_map[other_symbol].settl_currency == asset
+                )
+            ps.iso_margin = compute_isolated_margin_after_fill(
+                old_margin, old_req, self.risk.isolated_requirement(inst, ps), realised, premium, unallocated, ps.qty
+            )
+        else:
+            ps.qty, ps.cost = position.qty, position.cost
+        account.wallets[asset] = account.wallet(asset) + wallet_delta
+        if (old_qty == 0) != (ps.qty == 0):
+            holders = self.ledger.holders[inst.symbol]
+            if ps.qty == 0:
+                holders.pop(account.account_id, None)
+            else:
+                holders[account.account_id] = None

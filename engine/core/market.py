@@ -1,0 +1,78 @@
+"""The market: the instruments, their order books and their prices (mark, index, last, settlement).
+
+:class:`Market` owns the per-contract state every other component reads: the
+instrument table, one :class:`engine.core.book.Book` per contract, the mark and
+index prices (set by ``PriceUpdate``), the last traded price (set by fills)
+and the settlement price of each settled dated future (SET-004).  It decides
+nothing; its lookups answer typed rejections for bad input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from perpspec.engine.core import orders as o
+from perpspec.engine.core.book import Book
+from perpspec.engine.core.events import Reason
+from perpspec.engine.core.rejects import Rej, is_str, show
+from perpspec.rules.instrument import ContractKind, Instrument
+
+
+def is_spot(inst: Instrument) -> bool:
+    """A spot pair (no positions, leverage, funding or liquidation)."""
+    return inst.kind is ContractKind.SPOT
+
+
+class Market:
+    """Instruments, books and prices."""
+
+    def __init__(self, instrument_map: dict[str, Instrument]) -> None:
+        self.instrument_map = instrument_map
+        self.books: dict[str, Book] = {symbol: Book(symbol) for symbol in sorted(self.instrument_map)}
+        self.marks: dict[str, int] = {}
+        self.index_prices: dict[str, int] = {}
+        self.last_prices: dict[str, int] = {}
+        self.settled: dict[str, int] = {}  # settled dated futures -> settlement price (SET-004)
+
+    def instrument(self, symbol: object) -> Instrument | Rej:
+        """The instrument called ``symbol``, or a typed reject."""
+        if not is_str(symbol):
+            return Rej(Reason.MALFORMED, "symbol must be a string")
+        assert isinstance(symbol, str)
+        inst = self.instrument_map.get(symbol)
+        if inst is None:
+            return Rej(Reason.UNKNOWN_SYMBOL, f"unknown symbol {show(symbol)}")
+        return inst
+
+    def asset_known(self, asset: object) -> bool:
+        """``asset`` is a settlement or base asset of some instrument."""
+        return is_str(asset) and asset in self.assets()
+
+    def assets(self) -> Sequence[str]:
+        """Settlement assets, sorted."""
+        assets = {inst.settl_currency for inst in self.instrument_map.values()}
+        assets |= {inst.base_currency for inst in self.instrument_map.values() if inst.base_currency}
+        return sorted(assets)
+
+    def best(self, symbol: str) -> tuple[int, int]:
+        """(best bid, best ask) of ``symbol``'s book, 0 for an empty side."""
+        book = self.books[symbol]
+        return (book.best_bid() or 0, book.best_ask() or 0)
+
+    def usd_per_unit(self, inst: Instrument) -> int:
+        """Whole USD per unit of ``inst``'s settlement asset, for fee-tier volume (0 when unknown)."""
+        if inst.settl_currency == "USDt":
+            return 1
+        mark = self.marks.get("XBTUSD")
+        xbtusd = self.instrument_map.get("XBTUSD")
+        if mark is None or xbtusd is None:
+            return 0
+        return mark // xbtusd.price_scale
+
+    def trigger_price(self, symbol: str, source: str) -> int:
+        """The price a conditional order with trigger ``source`` watches (0 before the first one)."""
+        if source == o.LAST_PRICE:
+            return self.last_prices.get(symbol, 0)
+        if source == o.INDEX_PRICE:
+            return self.index_prices.get(symbol, 0)
+        return self.marks.get(symbol, 0)

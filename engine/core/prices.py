@@ -1,0 +1,228 @@
+"""Prices, funding and settlement: the commands that move every position of a contract at once.
+
+:class:`Prices` handles PriceUpdate (new mark and/or index price: triggers
+fire, then the liquidation waterfall runs when the mark moved), FundingTick
+(FND-008 through ``rules.funding.compute_funding_exchange``; the liquidation
+engine's share paid by the insurance fund, never beyond it) and Settle
+(SET-003/004/005: a dated future's positions closed at the settlement price).
+It owns no state of its own (the prices live in :class:`engine.core.market.Market`).
+"""
+
+from __future__ import annotations
+
+from perpspec.engine.core import commands as cmd
+from perpspec.engine.core import orders as o
+from perpspec.engine.core.entry import OrderEntry
+from perpspec.engine.core.events import Execution, Reason
+from perpspec.engine.core.fills import Fills
+from perpspec.engine.core.ledger import LIQUIDATOR, Ledger
+from perpspec.engine.core.market import Market, is_spot
+from perpspec.engine.core.registry import OrderRegistry
+from perpspec.engine.core.rejects import Rej, is_int
+from perpspec.engine.core.risk import Risk
+from perpspec.engine.core.stream import EventStream
+from perpspec.engine.core.waterfall import Waterfall
+from perpspec.rules.funding import compute_funding_exchange
+from perpspec.rules.margin import CROSS
+from perpspec.rules.position import Position, apply_fill
+from perpspec.rules.settlement import check_settlement_ready, compute_position_settlement
+
+
+class Prices:
+    """PriceUpdate, FundingTick and Settle."""
+
+    def __init__(
+        self,
+        market: Market,
+        ledger: Ledger,
+        risk: Risk,
+        registry: OrderRegistry,
+        fills: Fills,
+        entry: OrderEntry,
+        waterfall: Waterfall,
+        stream: EventStream,
+    ) -> None:
+        self.market = market
+        self.ledger = ledger
+        self.risk = risk
+        self.registry = registry
+        self.fills = fills
+        self.entry = entry
+        self.waterfall = waterfall
+        self.stream = stream
+
+    def price_update(self, c: cmd.PriceUpdate) -> Rej | int:
+        """PriceUpdate: store the prices, fire the triggers, and after a mark move run the waterfall."""
+        inst = self.market.instrument(c.symbol)
+        if isinstance(inst, Rej):
+            return inst
+        if c.mark_price is None and c.index_price is None:
+            return Rej(Reason.MALFORMED, "mark_price or index_price required")
+        for value in (c.mark_price, c.index_price):
+            if value is not None and (not is_int(value) or value <= 0 or value > inst.max_price):
+                return Rej(Reason.INVALID_PRICE, "prices must be integers in (0, maxPrice]")
+        if c.index_price is not None:
+            self.market.index_prices[inst.symbol] = c.index_price
+        if c.mark_price is not None:
+            self.market.marks[inst.symbol] = c.mark_price
+            for account_id in self.risk.multi:
+                self.risk.dirty[account_id] = None
+        self.entry.run_triggers(inst)
+        if c.mark_price is not None:
+            self.waterfall.run(inst)
+        return 0
+
+    def funding(self, c: cmd.FundingTick) -> Rej | int:
+        """FundingTick: FND-008 between the holders (the liquidation engine's close-outs included), then the waterfall."""
+        inst = self.market.instrument(c.symbol)
+        if isinstance(inst, Rej):
+            return inst
+        if not is_int(c.rate_e8) or abs(c.rate_e8) > 100_000_000:
+            return Rej(Reason.MALFORMED, "rate_e8 must be an integer within ±100%")
+        if is_spot(inst):
+            return Rej(Reason.NOT_SUPPORTED_ON_SPOT, "a spot pair has no funding")
+        if inst.symbol not in self.market.marks:
+            return Rej(Reason.NO_MARK_PRICE, f"{inst.symbol} has no mark price yet")
+        holders = tuple(
+            (account_id, self.ledger.accounts[account_id].positions[inst.symbol].position)
+            for account_id in sorted(self.ledger.holders[inst.symbol])
+        )
+        pending_qty = sum(p.qty for p in self.waterfall.pending if p.symbol == inst.symbol)
+        if pending_qty != 0:
+            pending_cost = sum(p.cost for p in self.waterfall.pending if p.symbol == inst.symbol)
+            holders = ((LIQUIDATOR, Position(qty=pending_qty, cost=pending_cost)), *holders)
+        exchange = compute_funding_exchange(inst, holders, self.market.marks[inst.symbol], c.rate_e8)
+        asset = inst.settl_currency
+        deltas = self._cap_liquidator_funding(asset, exchange.wallet_deltas, exchange.residue)
+        from perpspec.rules.invariants import FundingPostings
+
+        self.stream.funding_postings.append(
+            FundingPostings(
+                asset=asset,
+                symbol=inst.symbol,
+                wallet_deltas=tuple(delta for _, delta in deltas),
+                residue=exchange.residue,
+            )
+        )
+        for account_id, delta in deltas:
+            if delta == 0:
+                continue
+            if account_id == LIQUIDATOR:
+                self.ledger.fund_move(asset, delta, "funding", inst.symbol, -1, "FND-008")
+                continue
+            account = self.ledger.accounts[account_id]
+            account.wallets[asset] = account.wallet(asset) + delta
+            ps = account.positions[inst.symbol]
+            if ps.leverage != CROSS:
+                ps.iso_margin += delta  # funding is paid from / credited to the isolated pool
+            self.registry.touch(account, inst)
+            self.stream.emit_tx("Funding", account_id, asset, delta, inst.symbol, f"rate_e8={c.rate_e8}")
+        if exchange.residue:
+            self.ledger.fund_move(asset, exchange.residue, "funding residue", inst.symbol, -1, "FND-008")
+        self.waterfall.run(inst)
+        return 0
+
+    def _cap_liquidator_funding(
+        self, asset: str, deltas: tuple[tuple[int, int], ...], residue: int
+    ) -> list[tuple[int, int]]:
+        """The liquidation engine's funding is paid by the insurance fund, never beyond its balance.
+
+        When the fund (plus the residue it receives) cannot pay the liquidation
+        engine's share, the receiving traders are credited that much less, in
+        account order (a funding haircut); the postings still sum to minus the
+        residue, so funding stays zero-sum.
+        """
+        out = list(deltas)
+        liquidator = [index for index, (account_id, _) in enumerate(out) if account_id == LIQUIDATOR]
+        if not liquidator:
+            return out
+        index = liquidator[0]
+        fund_after = self.ledger.insurance_funds.get(asset, 0) + residue + out[index][1]
+        shortfall = max(0, -fund_after)
+        if shortfall == 0:
+            return out
+        out[index] = (LIQUIDATOR, out[index][1] + shortfall)
+        for position, (account_id, delta) in enumerate(out):
+            if shortfall == 0:
+                break
+            if account_id == LIQUIDATOR or delta <= 0:
+                continue
+            cut = min(delta, shortfall)
+            out[position] = (account_id, delta - cut)
+            shortfall -= cut
+        assert shortfall == 0, "receivers' credits cover the liquidation engine's payment"
+        return out
+
+    def settle(self, c: cmd.Settle) -> Rej | int:
+        """SET-003/004: close every position of a dated future at the settlement price; no more trading.
+
+        Every live order in the contract is cancelled; each holder's position is
+        closed by ``rules.settlement.compute_position_settlement`` (a fill of −qty
+        through ``apply_fill``, the settlement fee rounded up into the fee pool);
+        what the liquidation engine holds is closed at the same price into the
+        insurance fund, without a fee.
+
+        Losses go through the waterfall first (``check_settlement_ready``,
+        SET-005): refused unless the mark is already the settlement price and
+        no pool holding the contract is below maintenance there.
+        """
+        inst = self.market.instrument(c.symbol)
+        if isinstance(inst, Rej):
+            return inst
+        price = c.settlement_price
+        if not is_int(price) or price <= 0 or price > inst.max_price:
+            return Rej(Reason.INVALID_PRICE, "settlement_price must be an integer in (0, maxPrice]")
+        if inst.expiry_ms is None or is_spot(inst):
+            return Rej(Reason.NOT_DATED_FUTURE, f"{inst.symbol} has no expiry")
+        if self.stream.time_ms < inst.expiry_ms:
+            return Rej(Reason.NOT_EXPIRED, f"{inst.symbol} expires at {inst.expiry_ms}")
+        if inst.symbol in self.market.settled:
+            return Rej(Reason.CONTRACT_SETTLED, f"{inst.symbol} settled at {self.market.settled[inst.symbol]}")
+        symbol, asset = inst.symbol, inst.settl_currency
+        below = tuple(
+            account_id
+            for account_id in sorted(self.ledger.holders[symbol])
+            if symbol in self.market.marks and self.risk.below_maintenance(self.ledger.accounts[account_id], symbol)
+        )
+        hold = check_settlement_ready(self.market.marks.get(symbol), price, below)
+        if hold is not None:
+            reason = (
+                Reason.MARK_NOT_SETTLEMENT_PRICE if hold.reason == "mark-not-at-settlement-price"
+                else Reason.LIQUIDATION_PENDING
+            )
+            return Rej(reason, f"{hold.detail} (SET-005)")
+        held = [p for p in self.waterfall.pending if p.symbol == symbol and p.qty != 0]
+        held_pnl = [apply_fill(inst, Position(qty=p.qty, cost=p.cost), -p.qty, price)[1] for p in held]
+        if self.ledger.insurance_funds.get(asset, 0) + sum(held_pnl) < 0:
+            return Rej(Reason.INSURANCE_SHORTFALL, "the fund cannot bear the held positions' loss: run the waterfall")
+        self.market.settled[symbol] = price
+        for order_id in sorted(self.registry.live_orders):
+            order = self.registry.live_orders[order_id]
+            if order.symbol == symbol:
+                self.registry.cancel(order, "Canceled: contract settled")
+        for pending, pnl in zip(held, held_pnl, strict=True):
+            pending.qty, pending.cost = 0, 0
+            if pnl != 0:
+                self.ledger.fund_move(asset, pnl, "surplus" if pnl > 0 else "draw", symbol, pending.pending_id, "SET-003")
+        self.waterfall.pending = [p for p in self.waterfall.pending if p.qty != 0]
+        settled = sorted(self.ledger.holders[symbol])
+        for account_id in settled:
+            account = self.ledger.accounts[account_id]
+            ps = account.positions[symbol]
+            before = ps.position
+            closed, realised, fee = compute_position_settlement(inst, before, price)
+            self.fills.apply_effect(account, ps, inst, closed, realised - fee, realised)
+            self.ledger.fees[asset] = self.ledger.fees.get(asset, 0) + fee
+            self.stream.seq += 1
+            self.stream.out.append(
+                Execution(
+                    self.stream.seq, self.stream.time_ms, "Settlement", account_id, symbol, 0, "",
+                    o.SELL if before.qty > 0 else o.BUY, "", abs(before.qty), price, 0, abs(before.qty), price,
+                    0, abs(before.qty), o.FILLED, fee, "", f"Settlement: realisedPnl {realised}",
+                )
+            )
+            self.registry.touch(account, inst)
+        self.risk.refresh_index()  # flat positions leave the liquidation index before their updates are reported
+        for account_id in settled:
+            self.risk.emit_position(account_id, symbol)
+        return 0

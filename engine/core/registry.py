@@ -1,0 +1,235 @@
+"""The order registry: every live order, the order timers, spot reservations and cancellation.
+
+:class:`OrderRegistry` owns ``live_orders`` (resting or untriggered, by order
+id), the Day orders and the dead man's switch deadlines (the clock's timers:
+:meth:`OrderRegistry.advance_clock`), the balance each live spot order
+reserves, and the order id counter.  It is the one place an order leaves:
+:meth:`OrderRegistry.cancel` and :meth:`OrderRegistry.forget` remove it from
+every index (book, account, position, conditional pool, reservations).  The
+cancel commands (CancelOrder, CancelAll, CancelAllAfter) are handled here.
+
+:meth:`OrderRegistry.touch` is what every component calls after it changed an
+account's margin inputs: the account's liquidation-index entries go stale,
+and spot orders its balance no longer covers are cancelled.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+from perpspec.engine.core import commands as cmd
+from perpspec.engine.core import orders as o
+from perpspec.engine.core.accounts import DAY_MS, Account, PositionState
+from perpspec.engine.core.events import Reason
+from perpspec.engine.core.ledger import Ledger
+from perpspec.engine.core.market import Market
+from perpspec.engine.core.orders import Order
+from perpspec.engine.core.rejects import Rej, is_int, is_str, show
+from perpspec.engine.core.risk import Risk
+from perpspec.engine.core.stream import EventStream
+from perpspec.engine.core.triggers import Triggers
+from perpspec.rules.contract import compute_notional
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.margin import CROSS
+from perpspec.rules.position import compute_commission
+
+
+def reducible(ps: PositionState, is_buy: bool) -> int:
+    """How much an order on this side can reduce the position (0 if it would increase it)."""
+    return max(0, -ps.qty) if is_buy else max(0, ps.qty)
+
+
+class OrderRegistry:
+    """Live orders, their timers and reservations; cancellation."""
+
+    def __init__(self, market: Market, ledger: Ledger, risk: Risk, triggers: Triggers, stream: EventStream) -> None:
+        self.market = market
+        self.ledger = ledger
+        self.risk = risk
+        self.triggers = triggers
+        self.stream = stream
+        self.live_orders: dict[int, Order] = {}
+        self.day_orders: dict[int, int] = {}  # order id -> day placed
+        self.dms_heap: list[tuple[int, int]] = []
+        self.spot_reservations: dict[int, tuple[str, int]] = {}  # spot order id -> (asset, amount)
+        self.next_order_id = 1
+
+    def advance_clock(self, time_ms: int) -> None:
+        """Move the clock to ``time_ms``; first expire Day orders of past days, then fire due dead man's switches."""
+        if time_ms // DAY_MS > self.stream.time_ms // DAY_MS and self.day_orders:
+            self.stream.time_ms = time_ms
+            today = time_ms // DAY_MS
+            for order_id in sorted(self.day_orders):
+                if self.day_orders[order_id] < today and order_id in self.live_orders:
+                    self.cancel(self.live_orders[order_id], "Canceled: Day order expired")
+        self.stream.time_ms = time_ms
+        heap = self.dms_heap
+        while heap and heap[0][0] <= time_ms:
+            deadline, account_id = heapq.heappop(heap)
+            account = self.ledger.accounts.get(account_id)
+            if account is not None and account.cancel_at_ms == deadline:
+                account.cancel_at_ms = 0
+                for order_id in sorted(account.orders):
+                    order = self.live_orders[order_id]
+                    self.cancel(order, "Canceled: Cancel-all-after (dead man's switch) fired")
+
+
+    def spot_need(self, inst: Instrument, is_buy: bool, qty: int, price: int) -> tuple[str, int]:
+        """What a spot order reserves: a buy its quote value plus the taker fee, a sell its base amount."""
+        if is_buy:
+            value = compute_notional(inst, qty, price)
+            return inst.settl_currency, value + max(0, compute_commission(value, inst.taker_fee_ppm))
+        return inst.base_currency, qty * inst.base_multiplier
+
+    def reserve(self, order: Order, price: int | None = None) -> None:
+        """Set a spot order's reservation from its open quantity (0 once it is no longer live)."""
+        account = self.ledger.accounts[order.account]
+        old = self.spot_reservations.pop(order.order_id, None)
+        if old is not None:
+            left = account.reserved.get(old[0], 0) - old[1]
+            if left:
+                account.reserved[old[0]] = left
+            else:
+                account.reserved.pop(old[0], None)
+        if order.order_id in self.live_orders and order.leaves_qty > 0:
+            inst = self.market.instrument_map[order.symbol]
+            asset, amount = self.spot_need(inst, order.is_buy, order.leaves_qty, price or order.price)
+            self.spot_reservations[order.order_id] = (asset, amount)
+            account.reserved[asset] = account.reserved.get(asset, 0) + amount
+
+
+    def fix_reduce_only(self, account: Account, inst: Instrument) -> None:
+        """A resting ReduceOnly order is amended down to the position, or cancelled when nothing is left to reduce."""
+        ps = account.positions.get(inst.symbol)
+        if ps is None:
+            return
+        symbol = inst.symbol
+        live = self.live_orders
+        candidates = [
+            order_id
+            for order_id in account.orders
+            if live[order_id].reduce_only and live[order_id].symbol == symbol and live[order_id].triggered
+        ]
+        for order_id in sorted(candidates):  # by order id: deterministic
+            order = live[order_id]
+            room = reducible(ps, order.is_buy)
+            if room == 0:
+                self.cancel(order, "Canceled: ReduceOnly order has no position left to reduce")
+            elif order.leaves_qty > room:
+                self.amend_qty(order, room)
+                self.stream.emit_exec(o.EXEC_REPLACED, order, text="Amended: ReduceOnly order reduced to the position")
+
+    def amend_qty(self, order: Order, leaves: int) -> None:
+        """A resting order's open quantity becomes ``leaves`` (in the book and in its position's order tally)."""
+        self.market.books[order.symbol].amend(order, leaves, order.price)
+        order.order_qty = order.cum_qty + leaves
+        ps = self.ledger.accounts[order.account].positions[order.symbol]
+        ps.put_order(order.order_id, leaves if order.is_buy else -leaves, order.price)
+
+
+    def forget(self, order: Order) -> None:
+        """An order leaves every index (filled or cancelled)."""
+        self.live_orders.pop(order.order_id, None)
+        self.day_orders.pop(order.order_id, None)
+        account = self.ledger.accounts[order.account]
+        account.orders.pop(order.order_id, None)
+        if order.cl_ord_id and account.cl_ord_ids.get(order.cl_ord_id) == order.order_id:
+            del account.cl_ord_ids[order.cl_ord_id]
+        self.triggers.conditional[order.symbol].pop(order.order_id, None)
+        ps = account.positions.get(order.symbol)
+        if ps is not None:
+            ps.drop_order(order.order_id)
+        if order.order_id in self.spot_reservations:
+            self.reserve(order)
+
+    def cancel(self, order: Order, text: str, in_book: bool = True) -> None:
+        """Cancel a live order (out of the book unless ``in_book`` is False) and report it."""
+        if in_book and order.live and order.level is not None:
+            self.market.books[order.symbol].remove(order)
+        order.live = False
+        self.forget(order)
+        self.stream.emit_exec(o.EXEC_CANCELED, order, text=text)
+
+    def find_order(self, account: Account, order_id: object, cl_ord_id: object) -> Order | Rej:
+        """The account's live order by order id, else by clOrdID, or a typed reject."""
+        if order_id is not None:
+            if not is_int(order_id):
+                return Rej(Reason.MALFORMED, "order_id must be an integer")
+            assert isinstance(order_id, int)
+            if order_id in account.orders:
+                return self.live_orders[order_id]
+            return Rej(Reason.UNKNOWN_ORDER, f"no live order {order_id}")
+        if cl_ord_id is not None:
+            if not is_str(cl_ord_id):
+                return Rej(Reason.MALFORMED, "clOrdID must be a string")
+            assert isinstance(cl_ord_id, str)
+            found = account.cl_ord_ids.get(cl_ord_id)
+            if found is not None:
+                return self.live_orders[found]
+            return Rej(Reason.UNKNOWN_ORDER, f"no live order with clOrdID {show(cl_ord_id)}")
+        return Rej(Reason.MALFORMED, "orderID or clOrdID required")
+
+    def cancel_order(self, c: cmd.CancelOrder) -> Rej | int:
+        """CancelOrder."""
+        account = self.ledger.account(c.account)
+        if isinstance(account, Rej):
+            return account
+        order = self.find_order(account, c.order_id, c.cl_ord_id)
+        if isinstance(order, Rej):
+            return order
+        self.cancel(order, "Canceled: Canceled via API")
+        return order.order_id
+
+    def cancel_all(self, c: cmd.CancelAll) -> Rej | int:
+        """CancelAll: the account's live orders, optionally of one symbol and/or side, by order id."""
+        account = self.ledger.account(c.account)
+        if isinstance(account, Rej):
+            return account
+        if c.symbol is not None:
+            inst = self.market.instrument(c.symbol)
+            if isinstance(inst, Rej):
+                return inst
+        if c.side is not None and not (is_str(c.side) and c.side in o.SIDES):  # type first: a list is unhashable
+            return Rej(Reason.MALFORMED, "side must be Buy or Sell")
+        for order_id in sorted(account.orders):
+            order = self.live_orders[order_id]
+            if c.symbol is not None and order.symbol != c.symbol:
+                continue
+            if c.side is not None and order.side != c.side:
+                continue
+            self.cancel(order, "Canceled: Cancel all via API")
+        return 0
+
+    def cancel_all_after(self, c: cmd.CancelAllAfter) -> Rej | int:
+        """CancelAllAfter: arm (or with 0 disarm) the account's dead man's switch."""
+        account = self.ledger.account(c.account)
+        if isinstance(account, Rej):
+            return account
+        if not is_int(c.timeout_ms) or c.timeout_ms < 0:
+            return Rej(Reason.MALFORMED, "timeout must be a non-negative integer (0 disarms)")
+        if c.timeout_ms == 0:
+            account.cancel_at_ms = 0
+            return 0
+        account.cancel_at_ms = self.stream.time_ms + c.timeout_ms
+        heapq.heappush(self.dms_heap, (account.cancel_at_ms, account.account_id))
+        return 0
+
+
+    def touch(self, account: Account, inst: Instrument) -> None:
+        """The account's margin inputs changed: refresh its liquidation-index entries before the next query.
+
+        And if a loss (realised, liquidation, funding) took its balance below what
+        its spot orders reserve in that asset, those spot orders are cancelled.
+        """
+        self.risk.dirty[account.account_id] = None
+        asset = inst.settl_currency
+        if account.reserved.get(asset, 0) > account.wallet(asset):
+            for order_id in sorted(account.orders):
+                reserved = self.spot_reservations.get(order_id)
+                if reserved is not None and reserved[0] == asset:
+                    self.cancel(self.live_orders[order_id], "Canceled: balance no longer covers the reservation")
+        cross_symbols = [s for s, p in account.positions.items() if p.qty != 0 and p.leverage == CROSS]
+        if len(cross_symbols) > 1:
+            self.risk.multi[account.account_id] = None
+        else:
+            self.risk.multi.pop(account.account_id, None)

@@ -1,0 +1,246 @@
+"""Risk: margin of accounts and pools, and the liquidation-price index.
+
+:class:`Risk` computes what the rules say an account's margin is (MRG-020,
+MRG-046, MRG-050), the equity and maintenance of the pool holding a position
+(LIQ-001), whether a pool is below maintenance (LIQ-003, in
+:meth:`Risk.is_liquidatable` alone), and keeps the liquidation-price index
+(:class:`engine.core.liqindex.LiqIndex`) up to date: every component that
+changes an account's margin inputs marks it ``dirty``; :meth:`Risk.refresh_index`
+recomputes those entries before the waterfall queries the index.
+
+It owns ``liq`` (the index), ``dirty`` (accounts whose entries are stale) and
+``multi`` (accounts with cross positions in several contracts, whose entries
+a mark move in any of them makes stale).  Everything else it only reads.
+"""
+
+from __future__ import annotations
+
+from perpspec.engine.core.accounts import Account, PositionState
+from perpspec.engine.core.events import PositionUpdate
+from perpspec.engine.core.fastmargin import contract_order_margin, order_sides, resting_order_margin
+from perpspec.engine.core.ledger import Ledger
+from perpspec.engine.core.liqindex import LiqIndex
+from perpspec.engine.core.market import Market
+from perpspec.engine.core.stream import EventStream
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.liquidation import compute_requirement
+from perpspec.rules.margin import (
+    CROSS,
+    AccountMargin,
+    MarginSetting,
+    PositionMargin,
+    compute_account_margin,
+    compute_threshold_price,
+)
+
+
+def free_balance(account: Account, asset: str, margin: AccountMargin) -> int:
+    """Available balance net of what live spot orders reserve."""
+    return margin.available_margin - account.reserved.get(asset, 0)
+
+
+class Risk:
+    """Margin, pools and the liquidation-price index."""
+
+    def __init__(self, market: Market, ledger: Ledger, stream: EventStream) -> None:
+        self.market = market
+        self.ledger = ledger
+        self.stream = stream
+        self.liq = LiqIndex()
+        self.dirty: dict[int, None] = {}
+        self.multi: dict[int, None] = {}  # accounts with cross positions in several contracts
+
+    def contract_order_margin(
+        self, inst: Instrument, ps: PositionState, orders: tuple[tuple[int, int], ...] | None = None
+    ) -> int:
+        """MRG-046 total of ``orders`` (default: the position's resting orders, kept summed with them)."""
+        if orders is None:
+            if not ps.orders:
+                return 0
+            best_bid, best_ask = self.market.best(inst.symbol)
+            return resting_order_margin(inst, ps, self.market.marks[inst.symbol], best_bid, best_ask).total
+        if not orders:
+            return 0
+        best_bid, best_ask = self.market.best(inst.symbol)
+        return contract_order_margin(
+            inst, ps.position, orders, self.market.marks[inst.symbol], best_bid, best_ask, ps.leverage
+        ).total
+
+    def margin_setting(self, inst: Instrument, ps: PositionState) -> MarginSetting:
+        """The isolated margin as MRG-020 sees it: ``posCross = iso_margin − posInit − posComm``.
+
+        ``posInit``/``posComm`` are MRG-020's own (risk steps of the entry value,
+        no extra margin), so ``posMargin`` in MRG-050 is at least the money set
+        aside (more by the fee on the extra) even when the owner chose a higher
+        risk tier: the available balance never counts set-aside money as free.
+        """
+        if ps.leverage == CROSS:
+            return MarginSetting()
+        bare = compute_requirement(inst, ps.position, ps.leverage, 0)
+        return MarginSetting(leverage_hundredths=ps.leverage, pos_cross=ps.iso_margin - bare.pos_init - bare.pos_comm)
+
+    def position_margin(self, inst: Instrument, ps: PositionState) -> PositionMargin:
+        """MRG-020 of one position at the current mark."""
+        setting = self.margin_setting(inst, ps)
+        return ps.margin(inst, self.market.marks[inst.symbol], setting.pos_cross)
+
+    def account_margin(
+        self,
+        account: Account,
+        asset: str,
+        replace: tuple[str, PositionState, tuple[tuple[int, int], ...]] | None = None,
+        known: tuple[str, int] | None = None,
+    ) -> AccountMargin:
+        """MRG-050 for one account.
+
+        ``replace`` substitutes one contract's position record and orders;
+        ``known`` gives one contract's order margin already computed (by the caller, just now).
+        """
+        lines: list[PositionMargin] = []
+        order_margin = 0
+        seen_replace = False
+        for symbol in sorted(account.positions):
+            inst = self.market.instrument_map[symbol]
+            if inst.settl_currency != asset:
+                continue
+            ps = account.positions[symbol]
+            orders: tuple[tuple[int, int], ...] | None = None  # the resting ones
+            if replace is not None and replace[0] == symbol:
+                ps, orders, seen_replace = replace[1], replace[2], True
+            if ps.qty != 0 or ps.iso_margin != 0:
+                lines.append(self.position_margin(inst, ps))
+            if known is not None and known[0] == symbol and replace is None:
+                order_margin += known[1]
+            else:
+                order_margin += self.contract_order_margin(inst, ps, orders)
+        if replace is not None and not seen_replace:
+            inst = self.market.instrument_map[replace[0]]
+            if inst.settl_currency == asset:
+                order_margin += self.contract_order_margin(inst, replace[1], replace[2])
+        return compute_account_margin(account.wallet(asset), tuple(lines), order_margin)
+
+    def available(self, account_id: int, asset: str) -> int:
+        """BitMEX ``availableMargin`` of an account in ``asset``."""
+        return self.account_margin(self.ledger.accounts[account_id], asset).available_margin
+
+
+    def isolated_requirement(self, inst: Instrument, ps: PositionState) -> int:
+        """``posInit + posComm`` of an isolated position at its chosen tier (what isolating sets aside)."""
+        req = compute_requirement(inst, ps.position, ps.leverage, ps.chosen_tier)
+        return req.pos_init + req.pos_comm
+
+
+    def gross_value(self, inst: Instrument, ps: PositionState, orders: tuple[tuple[int, int], ...]) -> int:
+        """RSK-007 input: |position value| plus the larger side of the resting orders."""
+        best_bid, best_ask = self.market.best(inst.symbol)
+        bids, asks = order_sides(inst, orders, self.market.marks[inst.symbol], best_bid, best_ask)
+        return abs(ps.cost) + max(bids.value, asks.value)
+
+
+    def below_maintenance(self, account: Account, symbol: str) -> bool:
+        """LIQ-003 at the current mark for the pool holding ``symbol`` (read only)."""
+        _, equity, maintenance, members = self.pool_of(account, symbol)
+        return bool(members) and self.is_liquidatable(equity, maintenance)
+
+    @staticmethod
+    def is_liquidatable(equity: int, maintenance: int) -> bool:
+        """LIQ-003: a pool is liquidated when its equity at mark is below its maintenance margin."""
+        return equity - maintenance < 0
+
+
+    def pool_of(self, account: Account, symbol: str) -> tuple[int, int, int, list[str]]:
+        """(pool margin, equity at mark, maintenance, member symbols) of the pool holding ``symbol``."""
+        ps = account.positions[symbol]
+        inst = self.market.instrument_map[symbol]
+        if ps.leverage != CROSS:
+            members = [symbol] if ps.qty != 0 else []
+            margin = ps.iso_margin
+        else:
+            asset = inst.settl_currency
+            margin = account.wallet(asset)
+            members = []
+            for other_symbol in sorted(account.positions):
+                other = account.positions[other_symbol]
+                if self.market.instrument_map[other_symbol].settl_currency != asset:
+                    continue
+                if other.leverage != CROSS:
+                    margin -= other.iso_margin
+                elif other.qty != 0:
+                    members.append(other_symbol)
+        equity, maintenance = margin, 0
+        for member in members:
+            mps = account.positions[member]
+            minst = self.market.instrument_map[member]
+            equity += compute_value(minst, mps.qty, self.market.marks[member]) - mps.cost
+            maintenance += compute_requirement(minst, mps.position, mps.leverage, mps.chosen_tier).pos_maint
+        return margin, equity, maintenance, members
+
+    def refresh_index(self) -> None:
+        """Recompute the liquidation-index entries of every dirty account (then none is dirty)."""
+        for account_id in self.dirty:
+            account = self.ledger.accounts.get(account_id)
+            if account is None or account_id < 0:
+                continue
+            for symbol in sorted(account.positions):
+                ps = account.positions[symbol]
+                if ps.qty == 0 or symbol not in self.market.marks:
+                    self.liq.remove(account_id, symbol)
+                    continue
+                inst = self.market.instrument_map[symbol]
+                margin, equity, maintenance, _ = self.pool_of(account, symbol)
+                own_maint = compute_requirement(inst, ps.position, ps.leverage, ps.chosen_tier).pos_maint
+                own_term = compute_value(inst, ps.qty, self.market.marks[symbol]) - ps.cost
+                backing = self.position_backing(equity, own_term, maintenance, own_maint)
+                del margin
+                price = compute_threshold_price(inst, ps.qty, ps.cost, backing, own_maint)
+                self.liq.set(account_id, symbol, ps.qty > 0, price)
+        self.dirty = {}
+
+    @staticmethod
+    def position_backing(equity: int, own_term: int, maintenance: int, own_maint: int) -> int:
+        """MRG-033: the margin behind one position with every other input of its pool fixed.
+
+        The pool's equity without the position's own unrealised PnL, less the
+        maintenance of the pool's other positions.
+        """
+        return equity - own_term - (maintenance - own_maint)
+
+
+    def pool_key(self, account: Account, symbol: str) -> str:
+        """The pool holding ``symbol``: ``isolated:<symbol>`` or ``cross:<currency>``."""
+        ps = account.positions[symbol]
+        inst = self.market.instrument_map[symbol]
+        return ("isolated:" + symbol) if ps.leverage != CROSS else "cross:" + inst.settl_currency
+
+
+    def pool_equity(self, account: Account, symbol: str) -> int:
+        """The equity at mark of the pool holding ``symbol``: :meth:`pool_of`'s, without the maintenance."""
+        ps = account.positions[symbol]
+        inst = self.market.instrument_map[symbol]
+        if ps.leverage != CROSS:
+            own = compute_value(inst, ps.qty, self.market.marks[symbol]) - ps.cost if ps.qty != 0 else 0
+            return ps.iso_margin + own
+        asset = inst.settl_currency
+        equity = account.wallet(asset)
+        for other_symbol, other in account.positions.items():
+            other_inst = self.market.instrument_map[other_symbol]
+            if other_inst.settl_currency != asset:
+                continue
+            if other.leverage != CROSS:
+                equity -= other.iso_margin
+            elif other.qty != 0:
+                equity += compute_value(other_inst, other.qty, self.market.marks[other_symbol]) - other.cost
+        return equity
+
+
+    def emit_position(self, account: int, symbol: str) -> None:
+        """Report one position (with its liquidation price from the index) as a ``PositionUpdate``."""
+        ps = self.ledger.accounts[account].positions[symbol]
+        self.stream.seq += 1
+        liq = self.liq.entries.get((account, symbol))
+        self.stream.out.append(
+            PositionUpdate(
+                self.stream.seq, self.stream.time_ms, account, symbol, ps.qty, ps.cost, ps.leverage, 0 if liq is None else liq[1]
+            )
+        )

@@ -1,0 +1,107 @@
+"""The event stream: the engine's logical clock, its event counter, the current command's events and step record.
+
+The sequencer (:class:`engine.core.exchange.Engine`) owns one :class:`EventStream`
+and lends it to every component: a component emits an event by calling
+``emit_*`` here, which numbers it (``seq``) and stamps it with the clock
+(``time_ms``).  ``seq`` and ``time_ms`` are engine state (snapshotted and
+hashed); the rest is the record of one command, reset by :meth:`begin`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from perpspec.engine.core import orders as o
+from perpspec.engine.core.events import Event, Execution, RuleEvent, Transaction
+from perpspec.engine.core.orders import Order
+
+
+class EventStream:
+    """Clock, event counter, the events of the command being processed and what it did (for invariants)."""
+
+    def __init__(self) -> None:
+        self.seq = 0  # the last event's number
+        self.time_ms = 0  # the logical clock (the last valid command's time)
+        self.out: list[Event] = []  # the current command's events
+        # the step record (rules.invariants.StepInfo), not state
+        self.order_accounts: dict[int, None] = {}  # accounts whose new/amended order needed margin
+        self.withdraw_accounts: dict[int, None] = {}
+        self.waterfall_complete = True
+        self.funding_postings: list[Any] = []
+        self.flat_before: tuple[tuple[int, str, int], ...] = ()
+        self.track_steps = False  # record what step_info() needs for transition invariants (tests)
+        self.replaying = False  # the sequencer is replaying commands after a rollback
+
+    def begin(self, out: list[Event]) -> None:
+        """A new command: its events go to ``out``; the step record starts empty."""
+        self.out = out
+        self.order_accounts = {}
+        self.withdraw_accounts = {}
+        self.waterfall_complete = False  # True only once a mark update's (or funding's) waterfall completed
+        self.funding_postings = []
+
+    def emit_exec(
+        self,
+        exec_type: str,
+        order: Order,
+        *,
+        last_qty: int = 0,
+        last_px: int = 0,
+        comm: int = 0,
+        liquidity: str = "",
+        text: str = "",
+        leaves: int | None = None,
+        cum: int | None = None,
+        status: str | None = None,
+    ) -> None:
+        """An ``Execution`` of ``order`` (its status derived from ``leaves``/``cum`` unless given)."""
+        leaves_qty = order.leaves_qty if leaves is None else leaves
+        cum_qty = order.cum_qty if cum is None else cum
+        if status is None:
+            if exec_type == o.EXEC_CANCELED:
+                status = o.CANCELED
+            elif leaves_qty == 0 and cum_qty > 0:
+                status = o.FILLED
+            elif cum_qty > 0:
+                status = o.PARTIALLY_FILLED
+            else:
+                status = o.NEW
+        self.seq += 1
+        self.out.append(
+            Execution(
+                self.seq,
+                self.time_ms,
+                exec_type,
+                order.account,
+                order.symbol,
+                order.order_id,
+                order.cl_ord_id,
+                o.BUY if order.is_buy else o.SELL,
+                order.ord_type,
+                order.order_qty,
+                order.price,
+                order.stop_px,
+                last_qty,
+                last_px,
+                leaves_qty,
+                cum_qty,
+                status,
+                comm,
+                liquidity,
+                text,
+            )
+        )
+
+    def emit_tx(self, kind: str, account: int, asset: str, amount: int, symbol: str = "", text: str = "") -> None:
+        """A ``Transaction`` (deposit, withdrawal, funding, margin transfer)."""
+        self.seq += 1
+        self.out.append(Transaction(self.seq, self.time_ms, kind, account, asset, amount, symbol, text))
+
+    def emit_rule(self, record: Any, account: int, symbol: str) -> None:
+        """A rule record (``rules.events``: liquidation, insurance, ADL…) as a ``RuleEvent``."""
+        self.seq += 1
+        self.out.append(
+            RuleEvent(self.seq, self.time_ms, record.rule_id, type(record).__name__, account, symbol, record)
+        )
+
+

@@ -1,0 +1,637 @@
+"""The liquidation waterfall: liquidation, close-out in the book, the insurance fund, and ADL.
+
+:class:`Waterfall` runs LIQ-034 after every mark move and funding
+(:meth:`Waterfall.run`, as ``rules.waterfall.process_waterfall``): every pool
+below maintenance (LIQ-003) is found through the liquidation-price index in
+LIQ-033's order and liquidated — its orders cancelled (LIQ-020), its risk
+limit lowered and partial FillOrKill reductions tried (LIQ-021/022), else its
+positions taken over by the liquidation engine (LIQ-023) with the residual
+margin paid to or drawn from the insurance fund (INS-011, the draw capped by
+INS-003).  Every close-out still open (a :class:`Pending`) is then worked in
+take-over order: in the book while the fund pays (LIQ-024, INS-005), then by
+auto-deleveraging (ADL-020) once the fund no longer covers it (ADL-031).
+
+It owns the open close-outs (``pending``), their id counter, the counters in
+``stats``, and the waterfall's two settings (the per-update liquidation budget
+and the ADL policy).
+"""
+
+from __future__ import annotations
+
+from perpspec.engine.core import orders as o
+from perpspec.engine.core.accounts import Account
+from perpspec.engine.core.adlrank import AdlRanking
+from perpspec.engine.core.book import Book, Fill
+from perpspec.engine.core.compiled import mypyc_attr
+from perpspec.engine.core.fills import Fills
+from perpspec.engine.core.ledger import LIQUIDATOR, Ledger
+from perpspec.engine.core.market import Market, is_spot
+from perpspec.engine.core.orders import Order
+from perpspec.engine.core.registry import OrderRegistry
+from perpspec.engine.core.risk import Risk
+from perpspec.engine.core.stream import EventStream
+from perpspec.rules.adl import (
+    POLICIES,
+    AdlCandidate,
+    AdlPolicy,
+    RankedQueuePolicy,
+    compute_fund_cover,
+    compute_haircut,
+    compute_held_pnl,
+    is_adl_eligible,
+)
+from perpspec.rules.contract import compute_value
+from perpspec.rules.events import (
+    AdlDeferred,
+    AdlFill,
+    AdlShortfall,
+    Liquidation,
+    LiquidationFill,
+    OrdersCancelled,
+    PartialLiquidation,
+    PositionSnapshot,
+    RiskLimitLowered,
+    TakenOverPosition,
+)
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.insurance import Fill as OfferFill
+from perpspec.rules.insurance import settle_close_out
+from perpspec.rules.liquidation import (
+    compute_cover_takeover_price,
+    compute_fitting_tier,
+    compute_partial_plan,
+    compute_pool_residual,
+    compute_requirement,
+    compute_takeover_price,
+)
+from perpspec.rules.margin import CROSS
+from perpspec.rules.position import Position, apply_fill
+from perpspec.rules.risk_limit import compute_tier_limit
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)
+class Pending:
+    """A position the liquidation engine took over and has not closed yet (rules.waterfall.PendingCloseOut)."""
+
+    __slots__ = ("account", "cost", "pending_id", "qty", "symbol", "takeover_price")
+
+    def __init__(self, pending_id: int, account: int, symbol: str, qty: int, cost: int, takeover_price: int) -> None:
+        self.pending_id = pending_id
+        self.account = account
+        self.symbol = symbol
+        self.qty = qty
+        self.cost = cost
+        self.takeover_price = takeover_price
+
+    def canonical(self) -> tuple[int, int, str, int, int, int]:
+        return (self.pending_id, self.account, self.symbol, self.qty, self.cost, self.takeover_price)
+
+    def __getstate__(self) -> tuple[int, int, str, int, int, int]:
+        return self.canonical()
+
+    def __setstate__(self, state: tuple[int, int, str, int, int, int]) -> None:
+        (self.pending_id, self.account, self.symbol, self.qty, self.cost, self.takeover_price) = state
+
+
+
+def level_totals(book: Book, bid_side: bool) -> list[tuple[int, int]]:
+    """Every level's full tradable quantity (displayed, iceberg reserve and hidden), best first."""
+    levels = book.bids if bid_side else book.asks
+    keys = book.bid_keys if bid_side else book.ask_keys
+    out = []
+    for key in reversed(keys):
+        level = levels[key if bid_side else -key]
+        qty = sum(x.leaves_qty for x in (*level.shown, *level.hidden) if x.live and not x.reduce_only)
+        if qty > 0:
+            out.append((level.price, qty))
+    return out
+
+
+
+class Waterfall:
+    """Liquidation, close-outs, the insurance fund's part and ADL."""
+
+    def __init__(
+        self,
+        market: Market,
+        ledger: Ledger,
+        risk: Risk,
+        registry: OrderRegistry,
+        fills: Fills,
+        stream: EventStream,
+        *,
+        max_liquidations_per_update: int,
+        adl_policy: str,
+    ) -> None:
+        self.market = market
+        self.ledger = ledger
+        self.risk = risk
+        self.registry = registry
+        self.fills = fills
+        self.stream = stream
+        self.pending: list[Pending] = []
+        self.next_pending_id = 0
+        self.stats: dict[str, int] = {}
+        self.max_liquidations_per_update = max_liquidations_per_update
+        self.adl_policy_name = adl_policy
+
+    def run(self, inst: Instrument) -> None:
+        """LIQ-034 after a mark move or funding: liquidate every pool due (found through the index), close out, ADL.
+
+        Each round, as rules.waterfall.process_waterfall: first every pool below maintenance
+        at mark is liquidated, in LIQ-033's order (:meth:`_due_pools`: the contract whose mark
+        moved first, then the others by symbol; in each, the index's order), then every
+        close-out still open is worked in take-over order (pending id), the book first,
+        then ADL (:meth:`_close_pending`).  Each contract costs one index query per round;
+        the work (liquidated pools) is bounded by ``max_liquidations_per_update`` in all.
+        """
+        if self.stream.track_steps and not self.stream.replaying:
+            # INV-FLAT-NO-SOCIAL-LOSS is about the waterfall: who is flat when it starts
+            self.stream.flat_before = self.ledger.flat_accounts(None)
+        self.risk.refresh_index()
+        budget = self.max_liquidations_per_update
+        order = [inst.symbol, *(s for s in sorted(self.market.marks) if s != inst.symbol)]
+        stuck: set[int] = set()  # close-outs left open in this update: retried on the next one (as rules.waterfall)
+        while True:
+            # rules.waterfall step 3: close-out fills (and partial liquidations' FillOrKill orders) can take
+            # a maker below maintenance, even to negative equity when its bid rested far above a falling
+            # mark; the index re-checks every touched account, so a round that liquidated anything is
+            # followed by another.  Each further round needs a liquidation of the round before: at most
+            # ``max_liquidations_per_update`` rounds, the same bound on work.
+            round_start = budget
+            # this round's ADL rankings: the marks do not move, and every account changed in the round stays in
+            # ``self.risk.dirty`` until the index refresh that ends it, so the ranking re-reads exactly those
+            ranking = AdlRanking()
+            for account_id, symbol in self._due_pools(order):
+                if budget == 0:
+                    self.stream.waterfall_complete = False
+                    break
+                account = self.ledger.accounts[account_id]
+                _, equity, maintenance, members = self.risk.pool_of(account, symbol)
+                if not self.risk.is_liquidatable(equity, maintenance) or not members:
+                    continue  # LIQ-031 re-checks: an earlier liquidation's fills may have restored it
+                budget -= 1
+                self._liquidate(account, symbol)
+            self._close_pending(stuck, ranking)
+            self.risk.refresh_index()
+            if budget == round_start or budget == 0:
+                break
+        if budget > 0 and not self.pending:
+            self.stream.waterfall_complete = True
+
+    def _due_pools(self, order: list[str]) -> list[tuple[int, str]]:
+        """LIQ-033 through the index: every pool below maintenance at mark, as (account, a symbol of the pool).
+
+        The contracts in ``order``; in each, the index's candidates — longs from the highest
+        liquidation price down, then shorts from the lowest up, ties by account — confirmed
+        by LIQ-003 on the pool; a cross pool with positions in several contracts is taken
+        where it is first found.  One query per contract, ``O(log n + k)``: no scan.
+        """
+        due: list[tuple[int, str]] = []
+        found: dict[tuple[int, str], None] = {}
+        for symbol in order:
+            for account_id, _ in self.risk.liq.candidates(symbol, self.market.marks[symbol]):
+                account = self.ledger.accounts[account_id]
+                ps = account.positions.get(symbol)
+                if ps is None or ps.qty == 0:
+                    continue
+                pool = (account_id, self.risk.pool_key(account, symbol))
+                if pool in found:
+                    continue
+                _, equity, maintenance, members = self.risk.pool_of(account, symbol)
+                if not self.risk.is_liquidatable(equity, maintenance) or not members:
+                    continue
+                found[pool] = None
+                due.append((account_id, symbol))
+        return due
+
+    def _liquidate(self, account: Account, symbol: str) -> None:
+        """LIQ-023: cancel the pool's orders, take its positions over (the largest at its bankruptcy price).
+
+        The others at mark, or beyond it as far as the pool's deficit needs (LIQ-035), as rules.waterfall._take_over.
+        """
+        inst = self.market.instrument_map[symbol]
+        _, _, _, members = self.risk.pool_of(account, symbol)
+        self._cancel_pool_orders(account, symbol, members)
+        if self._partially_liquidate(account, symbol):
+            self.registry.touch(account, inst)
+            return
+        margin, equity, maintenance, members = self.risk.pool_of(account, symbol)
+        if not members:
+            return
+        snapshot = self._snapshot(account, members)
+        primary, residual, taken = self._take_over(account, members, margin, equity)
+        self.stream.emit_rule(
+            Liquidation(
+                rule_id="LIQ-023", account_id=account.account_id,
+                pool=("isolated:" + symbol) if account.positions[symbol].leverage != CROSS else "cross:" + inst.settl_currency,
+                currency=inst.settl_currency, pool_margin=margin, positions=snapshot, equity=equity,
+                maintenance=maintenance, taken=tuple(taken), residual_margin=residual,
+            ),
+            account.account_id,
+            symbol,
+        )
+        asset = inst.settl_currency
+        if residual >= 0:
+            amount = residual
+        else:
+            amount = -self._insurance_draw(asset, -residual)
+        if amount != 0:
+            account.wallets[asset] = account.wallet(asset) - amount
+            self.ledger.fund_move(asset, amount, "residual" if amount > 0 else "draw", primary, -1, "INS-011")
+        self.stats["liquidations"] = self.stats.get("liquidations", 0) + 1
+        self.registry.touch(account, inst)
+
+    def _cancel_pool_orders(self, account: Account, symbol: str, members: list[str]) -> None:
+        """LIQ-020: cancel the orders of the pool holding ``symbol`` (reported per contract)."""
+        inst = self.market.instrument_map[symbol]
+        # LIQ-020: an isolated pool's orders in its contract; a cross pool's orders in every contract
+        # settled in its currency (their margin came from the same balance, which the pool now loses)
+        if account.positions[symbol].leverage != CROSS:
+            order_symbols = [symbol]
+        else:
+            currency = inst.settl_currency
+            order_symbols = sorted(
+                {
+                    self.registry.live_orders[i].symbol
+                    for i in account.orders
+                    if self.market.instrument_map[self.registry.live_orders[i].symbol].settl_currency == currency
+                    and not is_spot(self.market.instrument_map[self.registry.live_orders[i].symbol])
+                }
+                | set(members)
+            )
+        for member in order_symbols:
+            open_qty = 0
+            for order_id in sorted(account.orders):
+                order = self.registry.live_orders[order_id]
+                if order.symbol == member:
+                    open_qty += order.leaves_qty
+                    self.registry.cancel(order, "Canceled: liquidation")
+            if open_qty:
+                self.stream.emit_rule(
+                    OrdersCancelled(
+                        rule_id="LIQ-020", account_id=account.account_id, symbol=member, open_order_qty=open_qty,
+                        reason="liquidation",
+                    ),
+                    account.account_id,
+                    member,
+                )
+
+    def _take_over(
+        self, account: Account, members: list[str], margin: int, equity: int
+    ) -> tuple[str, int, list[TakenOverPosition]]:
+        """LIQ-023/035: the liquidation engine takes the pool's positions over; (primary symbol, residual, taken)."""
+        ranked = []
+        for member in members:
+            mps = account.positions[member]
+            minst = self.market.instrument_map[member]
+            req = compute_requirement(minst, mps.position, mps.leverage, mps.chosen_tier)
+            ranked.append((-req.pos_maint, member, req.pos_comm))
+        ranked.sort()
+        _, primary, primary_comm = ranked[0]
+        pps = account.positions[primary]
+        pinst = self.market.instrument_map[primary]
+        own_term = compute_value(pinst, pps.qty, self.market.marks[primary]) - pps.cost
+        bankruptcy = compute_takeover_price(pinst, pps.position, equity - own_term, primary_comm)
+        residual = margin
+        taken = []
+        terms = {}  # LIQ-035: each position's unrealised PnL at mark
+        for _, member, _ in ranked:
+            mps = account.positions[member]
+            terms[member] = compute_value(self.market.instrument_map[member], mps.qty, self.market.marks[member]) - mps.cost
+        for index, (_, member, _) in enumerate(ranked):
+            mps = account.positions[member]
+            minst = self.market.instrument_map[member]
+            later = sum(terms[other] for _, other, _ in ranked[index + 1 :])  # the positions still to take, at mark
+            price = (
+                bankruptcy
+                if member == primary
+                else compute_cover_takeover_price(minst, mps.position, residual + later, self.market.marks[member])
+            )
+            qty, cost = mps.qty, mps.cost
+            residual = compute_pool_residual(minst, qty, cost, residual, price)
+            position, realised = apply_fill(minst, mps.position, -qty, price)
+            liq_position, _ = apply_fill(minst, Position(), qty, price)
+            asset = minst.settl_currency
+            account.wallets[asset] = account.wallet(asset) + realised
+            mps.qty, mps.cost, mps.iso_margin = position.qty, position.cost, 0
+            self.ledger.holders[member].pop(account.account_id, None)
+            pending = Pending(self.next_pending_id, account.account_id, member, qty, liq_position.cost, price)
+            self.next_pending_id += 1
+            self.pending.append(pending)
+            taken.append(
+                TakenOverPosition(symbol=member, qty=qty, cost=cost, takeover_price=price, pending_id=pending.pending_id)
+            )
+            self.risk.emit_position(account.account_id, member)
+        return primary, residual, taken
+
+    def _insurance_draw(self, asset: str, deficit: int) -> int:
+        """INS-003: what the fund pays towards a pool's ``deficit``: as far as its (non-negative) balance reaches."""
+        return min(max(self.ledger.insurance_funds.get(asset, 0), 0), deficit)
+
+    def _snapshot(self, account: Account, members: list[str]) -> tuple[PositionSnapshot, ...]:
+        """The pool's positions as the liquidation records show them (at the current marks)."""
+        return tuple(
+            PositionSnapshot(
+                symbol=m,
+                qty=account.positions[m].qty,
+                cost=account.positions[m].cost,
+                leverage_hundredths=account.positions[m].leverage,
+                chosen_tier=account.positions[m].chosen_tier,
+                mark_price=self.market.marks[m],
+            )
+            for m in members
+        )
+
+
+    def _partially_liquidate(self, account: Account, symbol: str) -> bool:
+        """LIQ-021/022: lower risk limits, then FillOrKill reductions one tier at a time; True when that sufficed."""
+        pool_key = self.risk.pool_key(account, symbol)
+        _, _, _, members = self.risk.pool_of(account, symbol)
+        for member in members:  # LIQ-021: the chosen risk limit down to what the position fits
+            mps = account.positions[member]
+            minst = self.market.instrument_map[member]
+            fitting = compute_fitting_tier(minst, abs(mps.cost))
+            if fitting < mps.chosen_tier:
+                _, equity, before, _ = self.risk.pool_of(account, symbol)
+                from_tier = mps.chosen_tier
+                mps.chosen_tier = fitting
+                mps.risk_limit = compute_tier_limit(minst, fitting)
+                _, _, after, _ = self.risk.pool_of(account, symbol)
+                self.stream.emit_rule(
+                    RiskLimitLowered(
+                        rule_id="LIQ-021", account_id=account.account_id, symbol=member, from_tier=from_tier,
+                        to_tier=fitting, gross_value=abs(mps.cost), equity=equity, maintenance_before=before,
+                        maintenance_after=after,
+                    ),
+                    account.account_id,
+                    member,
+                )
+        for _ in range(16):  # LIQ-022: one tier at a time
+            margin, equity, maintenance, members = self.risk.pool_of(account, symbol)
+            if not self.risk.is_liquidatable(equity, maintenance):
+                return True
+            candidates = []
+            for member in members:
+                mps = account.positions[member]
+                minst = self.market.instrument_map[member]
+                req = compute_requirement(minst, mps.position, mps.leverage, mps.chosen_tier)
+                if req.steps > 0:
+                    candidates.append((-req.pos_maint, member, req))
+            if not candidates:
+                return False
+            _, member, req = min(candidates, key=lambda item: (item[0], item[1]))
+            mps = account.positions[member]
+            minst = self.market.instrument_map[member]
+            plan = compute_partial_plan(
+                minst, mps.position, mps.leverage, req.steps, equity, maintenance - req.pos_maint, self.market.marks[member]
+            )
+            snapshot = self._snapshot(account, members)
+            qty = abs(plan.close_qty)
+            is_buy = plan.close_qty < 0  # closing a short buys
+            fills: list[tuple[int, int]] = []
+            filled = False
+            if plan.feasible and qty > 0 and self.market.books[member].can_fill(
+                is_buy, plan.limit_price, qty, account.account_id
+            ):
+                filled, fills = self._fill_or_kill(account, minst, is_buy, qty, plan.limit_price)
+                if filled:
+                    mps.chosen_tier = plan.new_tier
+                    mps.risk_limit = compute_tier_limit(minst, plan.new_tier)
+                    self.stats["partial_liquidations"] = self.stats.get("partial_liquidations", 0) + 1
+            _, _, maintenance_after, _ = self.risk.pool_of(account, symbol)
+            self.stream.emit_rule(
+                PartialLiquidation(
+                    rule_id="LIQ-022", account_id=account.account_id, pool=pool_key, symbol=member,
+                    mark_price=self.market.marks[member], equity=equity, maintenance=maintenance, pool_margin=margin,
+                    positions=snapshot, close_qty=plan.close_qty, limit_price=plan.limit_price, filled=filled,
+                    fills=tuple(fills), from_tier=req.steps, to_tier=plan.new_tier,
+                    maintenance_after=maintenance_after,
+                ),
+                account.account_id,
+                member,
+            )
+            if not filled:
+                return False
+        return False
+
+
+    def _fill_or_kill(
+        self, account: Account, inst: Instrument, is_buy: bool, qty: int, limit_price: int
+    ) -> tuple[bool, list[tuple[int, int]]]:
+        """LIQ-022's reduction: a fee-free FillOrKill order of the account's; (filled in full, its fills)."""
+        order = Order(
+            order_id=self.registry.next_order_id, account=account.account_id, symbol=inst.symbol, is_buy=is_buy,
+            price=limit_price, order_qty=qty, time_in_force=o.FILL_OR_KILL, time_ms=self.stream.time_ms,
+        )
+        self.registry.next_order_id += 1
+        self.registry.live_orders[order.order_id] = order
+        account.orders[order.order_id] = order
+        self.stream.emit_exec(o.EXEC_NEW, order, text="Liquidation: partial (FillOrKill)")
+        self.fills.fee_free = True
+        try:
+            fills = self.fills.sweep(account, inst, order, limit_price)
+        finally:
+            self.fills.fee_free = False
+        self.registry.forget(order)
+        return order.leaves_qty == 0, fills
+
+    def _close_pending(self, stuck: set[int], ranking: AdlRanking) -> None:
+        """LIQ-032 for everything the liquidation engine holds, in take-over order: the book while the fund pays, then ADL.
+
+        A close-out left open (deferred by ADL-031, or with no eligible ADL taker) joins ``stuck`` and
+        is not retried by a later round of the same update, only by the next update.
+        """
+        for pending in [p for p in self.pending if p.pending_id not in stuck]:
+            inst = self.market.instrument_map[pending.symbol]
+            self._close_in_book(inst, pending)
+            if pending.qty == 0:
+                continue
+            stuck.add(pending.pending_id)
+            cover = self._fund_cover(inst.settl_currency)
+            if cover >= 0:  # ADL-031: the fund still covers what is held at mark: keep it for the book
+                self.stream.emit_rule(
+                    AdlDeferred(
+                        rule_id="ADL-031", pending_id=pending.pending_id, symbol=inst.symbol,
+                        unfilled_qty=abs(pending.qty), bankruptcy_price=pending.takeover_price,
+                        mark_price=self.market.marks[inst.symbol],
+                        fund_balance=self.ledger.insurance_funds.get(inst.settl_currency, 0), fund_cover=cover,
+                    ),
+                    -1,
+                    inst.symbol,
+                )
+                continue
+            self._adl(inst, pending, ranking)
+        self.pending = [p for p in self.pending if p.qty != 0]
+
+    def _fund_cover(self, asset: str) -> int:
+        """ADL-031: the fund plus the PnL at mark of everything the liquidation engine holds in ``asset``."""
+        pnls = []
+        for held in self.pending:
+            inst = self.market.instrument_map[held.symbol]
+            if inst.settl_currency == asset and held.qty != 0:
+                pnls.append(compute_held_pnl(inst, held.qty, held.takeover_price, self.market.marks[held.symbol]))
+        return compute_fund_cover(self.ledger.insurance_funds.get(asset, 0), pnls)
+
+    def _close_in_book(self, inst: Instrument, pending: Pending) -> None:
+        book = self.market.books[inst.symbol]
+        closing_buy = pending.qty < 0  # closing a taken-over short buys
+        offers = [
+            OfferFill(qty=qty, price=price)
+            for price, qty in level_totals(book, bid_side=not closing_buy)
+        ]
+        asset = inst.settl_currency
+        result = settle_close_out(inst, self.ledger.insurance_funds.get(asset, 0), pending.qty, pending.takeover_price, offers)
+        if not result.accepted:
+            return
+        total = sum(f.qty for f in result.accepted)
+        limit = result.accepted[-1].price
+        fills: list[Fill] = []
+        dropped: list[Order] = []
+        book.match(closing_buy, limit, total, LIQUIDATOR, fills, dropped, self.fills.make_guard(inst.symbol, fills))
+        self._liquidator_fills(inst, pending, fills, dropped)
+
+
+    def _liquidator_fills(self, inst: Instrument, pending: Pending, fills: list[Fill], dropped: list[Order]) -> None:
+        symbol = inst.symbol
+        asset = inst.settl_currency
+        touched: dict[int, None] = {}
+        for maker, qty, price in fills:
+            maker_account = self.ledger.accounts[maker.account]
+            maker_ps = maker_account.position(inst)
+            maker_signed = qty if maker.is_buy else -qty
+            position, realised = apply_fill(inst, maker_ps.position, maker_signed, price)
+            self.fills.apply_effect(maker_account, maker_ps, inst, position, realised, realised, price)  # no commission
+            liq_position, liq_realised = apply_fill(
+                inst, Position(qty=pending.qty, cost=pending.cost), -maker_signed, price
+            )
+            pending.qty, pending.cost = liq_position.qty, liq_position.cost
+            self.stream.emit_exec(o.EXEC_TRADE, maker, last_qty=qty, last_px=price, liquidity=o.ADDED_LIQUIDITY,
+                            text="Liquidation")
+            self.stream.emit_rule(
+                LiquidationFill(
+                    rule_id="LIQ-024", pending_id=pending.pending_id, symbol=symbol, maker_account_id=maker.account,
+                    qty=-maker_signed, price=price, bankruptcy_price=pending.takeover_price, fund_delta=liq_realised,
+                ),
+                maker.account,
+                symbol,
+            )
+            if liq_realised != 0:
+                self.ledger.fund_move(asset, liq_realised, "surplus" if liq_realised > 0 else "draw", symbol,
+                                pending.pending_id, "INS-005")
+            touched[maker.account] = None
+            self.market.last_prices[symbol] = price
+        for maker in {m.order_id: m for m, _, _ in fills}.values():
+            ps = self.ledger.accounts[maker.account].positions[symbol]
+            if maker.leaves_qty == 0:
+                ps.drop_order(maker.order_id)
+                self.registry.forget(maker)
+            elif maker.live:
+                ps.put_order(maker.order_id, maker.leaves_qty if maker.is_buy else -maker.leaves_qty, maker.price)
+        for maker in dropped:
+            self.ledger.accounts[maker.account].positions[symbol].drop_order(maker.order_id)
+            self.registry.cancel(maker, "Canceled: ReduceOnly order would have increased the position", in_book=False)
+        for account_id in sorted(touched):
+            account = self.ledger.accounts[account_id]
+            self.registry.fix_reduce_only(account, inst)
+            self.registry.touch(account, inst)
+            self.risk.emit_position(account_id, symbol)
+
+
+    def adl_row(self, inst: Instrument, longs: bool, account_id: int) -> AdlCandidate | None:
+        """A holder's position in ``inst`` as ADL ranks it, when it is on the ``longs`` side (else None)."""
+        symbol = inst.symbol
+        if account_id < 0 or account_id not in self.ledger.holders[symbol]:
+            return None
+        ps = self.ledger.accounts[account_id].positions.get(symbol)
+        if ps is None or ps.qty == 0 or (ps.qty > 0) != longs:
+            return None
+        return AdlCandidate(
+            account_id=account_id, qty=ps.qty, cost=ps.cost,
+            pool_equity=self.risk.pool_equity(self.ledger.accounts[account_id], symbol),
+            mark_value=compute_value(inst, ps.qty, self.market.marks[symbol]),
+        )
+
+    def _adl_ranked(self, inst: Instrument, pending: Pending, policy: AdlPolicy, ranking: AdlRanking) -> list[AdlCandidate]:
+        """ADL-003 and ADL-005: the eligible opposing positions in ranking order, as far as ``policy`` reads them.
+
+        The ranked queue (ADL-010) closes the first ones in full until covered, so the walk down
+        the ranking stops there; any other policy gets every eligible position.  The ranking is
+        the waterfall's (engine.core.adlrank), brought up to date with the accounts touched since.
+        """
+        symbol = inst.symbol
+        mark = self.market.marks[symbol]
+        bankruptcy = pending.takeover_price
+        longs = pending.qty < 0  # a taken-over short is closed against longs
+        lots = abs(pending.qty) // inst.lot_size
+        prefix_only = isinstance(policy, RankedQueuePolicy)
+        ranking.note(self.risk.dirty)
+        ranked: list[AdlCandidate] = []
+        covered = 0
+        rows = ranking.ranked(symbol, longs, self.ledger.holders[symbol], lambda account_id: self.adl_row(inst, longs, account_id))
+        for candidate in rows:
+            if not is_adl_eligible(inst, candidate.qty, candidate.cost, candidate.pool_equity, mark, pending.qty, bankruptcy):
+                continue
+            ranked.append(candidate)
+            covered += abs(candidate.qty) // inst.lot_size
+            if prefix_only and covered >= lots:
+                break
+        return ranked
+
+    def _adl(self, inst: Instrument, pending: Pending, ranking: AdlRanking) -> None:
+        """ADL-020: close the rest against ranked, eligible opposing positions at the bankruptcy price."""
+        symbol = inst.symbol
+        mark = self.market.marks[symbol]
+        policy: AdlPolicy = POLICIES[self.adl_policy_name]
+        ranked = self._adl_ranked(inst, pending, policy, ranking)
+        lots = abs(pending.qty) // inst.lot_size
+        allocation = policy.allocate([abs(c.qty) // inst.lot_size for c in ranked], lots)
+        unfilled = abs(pending.qty)
+        asset = inst.settl_currency
+        for rank, (candidate, take) in enumerate(zip(ranked, allocation, strict=True)):
+            if take == 0:
+                continue
+            account = self.ledger.accounts[candidate.account_id]
+            for order_id in sorted(account.orders):
+                order = self.registry.live_orders[order_id]
+                if order.symbol == symbol:
+                    self.registry.cancel(order, "Canceled: auto-deleveraging")
+            close_qty = (take if candidate.qty > 0 else -take) * inst.lot_size
+            ps = account.positions[symbol]
+            price = pending.takeover_price
+            position, realised = apply_fill(inst, ps.position, -close_qty, price)
+            self.fills.apply_effect(account, ps, inst, position, realised, realised)
+            liq_position, liq_realised = apply_fill(inst, Position(qty=pending.qty, cost=pending.cost), close_qty, price)
+            pending.qty, pending.cost = liq_position.qty, liq_position.cost
+            if liq_realised != 0:
+                self.ledger.fund_move(asset, liq_realised, "surplus" if liq_realised > 0 else "draw", symbol,
+                                pending.pending_id, "INS-005")
+            _, equity_after, _, _ = self.risk.pool_of(account, symbol)
+            score = candidate.score
+            self.stream.emit_rule(
+                AdlFill(
+                    rule_id="ADL-020", policy=policy.name, pending_id=pending.pending_id, symbol=symbol,
+                    account_id=candidate.account_id, rank=rank, position_qty=candidate.qty,
+                    position_cost=candidate.cost, pool_equity=candidate.pool_equity, score_num=score.num,
+                    score_den=score.den, close_qty=close_qty, price=price, mark_price=mark,
+                    haircut=compute_haircut(inst, close_qty, mark, price), unfilled_before=unfilled,
+                    unfilled_after=unfilled - abs(close_qty), equity_after=equity_after,
+                ),
+                candidate.account_id,
+                symbol,
+            )
+            unfilled -= abs(close_qty)
+            self.registry.fix_reduce_only(account, inst)
+            self.registry.touch(account, inst)
+            self.risk.emit_position(candidate.account_id, symbol)
+            self.stats["adl_fills"] = self.stats.get("adl_fills", 0) + 1
+        if unfilled > 0:
+            self.stream.emit_rule(
+                AdlShortfall(
+                    rule_id="ADL-021", pending_id=pending.pending_id, symbol=symbol, unfilled_qty=unfilled,
+                    bankruptcy_price=pending.takeover_price, eligible_count=len(ranked),  # all: the walk was not cut short
+                ),
+                -1,
+                symbol,
+            )
+            self.stream.waterfall_complete = False

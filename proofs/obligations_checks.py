@@ -1,0 +1,334 @@
+"""Proof obligations for ``@concrete`` rules, by path exploration (:mod:`proofs.paths`).
+
+These rules branch with ``if`` on values, so they cannot be evaluated as one
+symbolic term; :func:`proofs.paths.explore` runs the rule's own code once per
+feasible path instead, and the prover proves the goal on every path (and that
+the paths cover every input).  Unbounded: none of these rules loops over
+symbolic data (the median's ``k`` is a stated bound).
+
+* **rejection rules** (MRG-061/063/064/065, RSK-006/007, INS-006, SET-005)
+  reject *exactly* the stated set: accepted ⇔ the documented condition, both
+  directions;
+* **FND-012** the next funding instant is on the grid, strictly after now and
+  at most one interval later; **FND-017** the daily interest is the fixed rate or
+  quote − base; **MRK-014** a new session moves the band's centre and nothing else; **IDX-007** fresh ⇔ a price younger than the
+  staleness age; **IDX-006** the median splits the prices in halves (k ≤ 5).
+
+Each has a known-bad variant (:mod:`proofs.known_bad_kernels`): a strict vs
+non-strict comparison, a dropped clause, a forgotten sort.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import attrs
+
+from perpspec.proofs import known_bad_kernels as bad
+from perpspec.proofs.paths import explore, paths_goal
+from perpspec.proofs.prover import ProofResult, Prover
+from perpspec.proofs.registry import Expectation, Obligation, register
+from perpspec.rules import index, insurance, margin, risk_limit, settlement
+from perpspec.rules.funding import PremiumInputs, compute_next_funding_ms
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.mark import MarkState
+from perpspec.rules.num import and_, ite, not_, or_
+
+TIMEOUT_MS = 60_000
+SYMBOLS = ("XBTUSD", "ETHUSD", "XBTUSDT")
+
+OBLIGATIONS: list[Obligation] = []
+
+
+def _add(
+    id: str,
+    rule_id: str,
+    invariant_id: str,
+    statement: str,
+    run: Callable[[], ProofResult],
+    *,
+    expect: Expectation = "proved",
+    bounded: str | None = None,
+) -> None:
+    OBLIGATIONS.append(
+        register(
+            Obligation(
+                id=id if expect == "proved" else f"KNOWN-BAD/{id}",
+                rule_id=rule_id,
+                invariant_id=invariant_id,
+                statement=statement if expect == "proved" else f"Known-bad: {statement}",
+                run=run,
+                expect=expect,
+                bounded=bounded,
+                timeout_ms=TIMEOUT_MS,
+            )
+        )
+    )
+
+
+def _iff(left: bool, right: bool) -> bool:
+    return or_(and_(left, right), and_(not_(left), not_(right)))
+
+
+def _accepts_exactly(prover: Prover, run: Callable[[], object], accept: bool, label: str) -> ProofResult:
+    """Every path returns ``None`` (accepted) exactly when ``accept`` holds."""
+    paths = explore(run)
+    return prover.prove(paths_goal(paths, lambda result: _iff(result is None, accept)), f"{label} ({len(paths)} paths)")
+
+
+# --------------------------------------------------------------------------- rejection rules
+
+
+def prove_order_margin(check: Callable[[int, int], object]) -> ProofResult:
+    """MRG-061: refused exactly when the order needs margin and leaves the available balance < 0."""
+    with Prover() as prover:
+        available, requirement = prover.symbol("available_margin"), prover.symbol("requirement")
+        accept = or_(requirement <= 0, available - requirement >= 0)
+        return _accepts_exactly(prover, lambda: check(available, requirement), accept, "MRG-061")
+
+
+def prove_withdrawal(check: Callable[[int, int], object]) -> ProofResult:
+    """MRG-064: accepted exactly when ``0 < amount ≤ withdrawable``."""
+    with Prover() as prover:
+        amount, withdrawable = prover.symbol("amount"), prover.symbol("withdrawable_margin")
+        prover.assume(withdrawable >= 0, "withdrawable ≥ 0 (MRG-050)")
+        accept = and_(amount > 0, amount <= withdrawable)
+        return _accepts_exactly(prover, lambda: check(amount, withdrawable), accept, "MRG-064")
+
+
+def prove_leverage(symbol: str, check: Callable[..., object]) -> ProofResult:
+    """MRG-065: accepted exactly when leverage is 0 (cross) or in ``[0.01x, tier maximum]``."""
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        leverage, steps = prover.symbol("leverage_hundredths"), prover.symbol("steps")
+        prover.assume(and_(steps >= 0, steps <= 10_000), "steps in 0..10_000")
+        top = risk_limit.compute_max_leverage_hundredths(inst, steps)
+        accept = or_(leverage == 0, and_(leverage >= 1, leverage <= top))
+        return _accepts_exactly(prover, lambda: check(inst, leverage, steps), accept, f"MRG-065 {symbol}")
+
+
+def prove_transfer_margin(is_cross: bool, check: Callable[..., object]) -> ProofResult:
+    """MRG-063: accepted exactly for an isolated position, a non-zero amount, adds within available, removals within MRG-062."""
+    with Prover() as prover:
+        pos_cross, pnl = prover.symbol("pos_cross"), prover.symbol("unrealised_pnl")
+        amount, available = prover.symbol("amount"), prover.symbol("available_margin")
+        prover.assume(pos_cross >= 0, "pos_cross ≥ 0")
+        removable = margin.compute_removable_margin(pos_cross, pnl)
+        accept = and_(
+            not is_cross,
+            and_(amount != 0, and_(or_(amount < 0, amount <= available), or_(amount > 0, -amount <= removable))),
+        )
+        return _accepts_exactly(prover, lambda: check(is_cross, pos_cross, pnl, amount, available), accept, "MRG-063")
+
+
+def _transfer_via_rule(is_cross: bool, pos_cross: int, pnl: int, amount: int, available: int) -> object:
+    """Calls MRG-063 on a position record holding the symbolic figures."""
+    record = margin.PositionMargin(
+        current_qty=1, leverage_hundredths=0 if is_cross else 1_000, risk_steps=0, init_margin_req_ppm=0,
+        maint_margin_req_ppm=0, pos_cost=0, pos_init=0, pos_comm=0, pos_cross=pos_cross, pos_margin=0, pos_maint=0,
+        mark_value=0, unrealised_pnl=pnl, maint_margin=0, liquidation_price=0, bankrupt_price=0,
+    )
+    return margin.check_transfer_margin(record, amount, available)
+
+
+def prove_risk_limit_choice(symbol: str, check: Callable[..., object]) -> ProofResult:
+    """RSK-006: accepted exactly when the limit is ``riskLimit + k × riskStep`` for a whole ``k ≥ 0``."""
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        chosen = prover.symbol("chosen_limit")
+        accept = and_(chosen >= inst.risk_limit, (chosen - inst.risk_limit) % inst.risk_step == 0)
+        return _accepts_exactly(prover, lambda: check(inst, chosen), accept, f"RSK-006 {symbol}")
+
+
+def prove_risk_limit(check: Callable[[int, int], object]) -> ProofResult:
+    """RSK-007: accepted exactly when the gross value is within the chosen limit (at the limit: accepted)."""
+    with Prover() as prover:
+        gross, chosen = prover.symbol("gross_value"), prover.symbol("chosen_limit")
+        return _accepts_exactly(prover, lambda: check(gross, chosen), gross <= chosen, "RSK-007")
+
+
+def prove_fund_deposit(has_fund: bool, check: Callable[[bool, int], object]) -> ProofResult:
+    """INS-006: accepted exactly when the currency has a fund and the amount is positive."""
+    with Prover() as prover:
+        amount = prover.symbol("amount")
+        accept = and_(has_fund, amount > 0)
+        return _accepts_exactly(prover, lambda: check(has_fund, amount), accept, f"INS-006 fund={has_fund}")
+
+
+def _fund_deposit_via_rule(has_fund: bool, amount: int) -> object:
+    fund = insurance.InsuranceFund(currency="XBt") if has_fund else None
+    return insurance.check_fund_deposit(fund, "XBt", amount)
+
+
+def prove_settlement_ready(pending: int, check: Callable[..., object]) -> ProofResult:
+    """SET-005: ready exactly when the mark is the settlement price and no pool is below maintenance."""
+    with Prover() as prover:
+        mark_price, price = prover.symbol("mark_price"), prover.symbol("settlement_price")
+        pools = tuple(prover.symbol(f"account{i}") for i in range(pending))
+        accept = and_(mark_price == price, pending == 0)
+        return _accepts_exactly(prover, lambda: check(mark_price, price, pools), accept, f"SET-005 pending={pending}")
+
+
+# --------------------------------------------------------------------------- clocks, freshness, median
+
+
+def prove_next_funding(next_funding: Callable[[int, int, int], int]) -> ProofResult:
+    """FND-012: on the grid ``offset + k × interval``, strictly after ``time``, at most one interval later."""
+    with Prover() as prover:
+        time_ms, interval, offset = prover.symbol("time_ms"), prover.symbol("interval_ms"), prover.symbol("offset_ms")
+        prover.assume(interval > 0, "interval > 0")
+        paths = explore(lambda: next_funding(time_ms, interval, offset))
+
+        def goal(result: int) -> bool:
+            return and_(and_((result - offset) % interval == 0, result > time_ms), result <= time_ms + interval)
+
+        return prover.prove(paths_goal(paths, goal), "FND-012")
+
+
+def prove_fresh(fresh: Callable[[int, int, int, int], object]) -> ProofResult:
+    """IDX-007: fresh exactly when the constituent has a price younger than ``stale_after_ms``."""
+    with Prover() as prover:
+        stale, price, updated, time_ms = (prover.symbol(n) for n in ("stale_after_ms", "price", "updated_ms", "time_ms"))
+        prover.assume(stale > 0, "stale_after > 0")
+        paths = explore(lambda: fresh(stale, price, updated, time_ms))
+        expected = and_(price > 0, time_ms - updated < stale)
+
+        def goal(result: object) -> bool:
+            return _iff(result, expected)  # type: ignore[arg-type]
+
+        return prover.prove(paths_goal(paths, goal), "IDX-007")
+
+
+def _fresh_via_rule(stale: int, price: int, updated: int, time_ms: int) -> object:
+    params = index.IndexParams(stale_after_ms=stale)
+    return index.is_fresh(params, index.Constituent(reference="X", weight=1, price=price, updated_ms=updated), time_ms)
+
+
+def prove_median(k: int, median: Callable[[tuple[int, ...]], int]) -> ProofResult:
+    """IDX-006: at least half the prices are ≤ the median and at least half are ≥ it (k prices)."""
+    with Prover() as prover:
+        prices = tuple(prover.symbol(f"price{i}") for i in range(k))
+        paths = explore(lambda: median(prices), max_paths=256)
+        half = (k + 1) // 2
+
+        def goal(result: int) -> bool:
+            below = sum((ite(price <= result, 1, 0) for price in prices), 0)
+            above = sum((ite(price >= result, 1, 0) for price in prices), 0)
+            return and_(below >= half, above >= half)
+
+        return prover.prove(paths_goal(paths, goal), f"IDX-006 k={k}")
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def _register() -> None:
+    p = functools.partial
+    exact = "EXACT-REJECTION"
+    _add("MRG-061/exact", "MRG-061", "INV-MARGIN-ON-ENTRY", "Refused exactly when the order needs margin and would leave available < 0.",
+         p(prove_order_margin, margin.check_order_margin))
+    _add("MRG-061/at-equality", "MRG-061", "INV-MARGIN-ON-ENTRY", "≤ 0 instead of < 0.", p(prove_order_margin, bad.check_order_margin_at_equality), expect="refuted")
+    _add("MRG-064/exact", "MRG-064", "INV-WITHDRAW-SAFE", "Accepted exactly when 0 < amount ≤ withdrawable.", p(prove_withdrawal, margin.check_withdrawal))
+    _add("MRG-064/inclusive", "MRG-064", "INV-WITHDRAW-SAFE", "amount ≥ withdrawable refused.", p(prove_withdrawal, bad.check_withdrawal_inclusive), expect="refuted")
+    for is_cross in (False, True):
+        mode = "cross" if is_cross else "isolated"
+        _add(f"MRG-063/exact/{mode}", "MRG-063", "INV-WITHDRAW-SAFE",
+             f"Transfer on a {mode} position: accepted exactly when isolated, non-zero, adds within available, removals within MRG-062.",
+             p(prove_transfer_margin, is_cross, _transfer_via_rule))
+    _add("MRG-063/counts-profit", "MRG-063", "INV-WITHDRAW-SAFE", "removable margin counts unrealised profit.",
+         p(prove_transfer_margin, False, bad.check_transfer_margin_with_profit), expect="refuted")
+    _add("RSK-007/exact", "RSK-007", exact, "Accepted exactly when position plus orders stay within the chosen limit.", p(prove_risk_limit, risk_limit.check_risk_limit))
+    _add("RSK-007/strict", "RSK-007", exact, "< instead of ≤.", p(prove_risk_limit, bad.check_risk_limit_strict), expect="refuted")
+    for has_fund in (True, False):
+        _add(f"INS-006/exact/fund={has_fund}", "INS-006", "INV-INSURANCE-NONNEG", "A fund deposit is accepted exactly for a currency with a fund and a positive amount.",
+             p(prove_fund_deposit, has_fund, _fund_deposit_via_rule))
+    _add("INS-006/allows-zero", "INS-006", "INV-INSURANCE-NONNEG", "amount < 0 refused instead of ≤ 0.",
+         p(prove_fund_deposit, True, bad.check_fund_deposit_allows_zero), expect="refuted")
+    for pending in (0, 1, 2):
+        _add(f"SET-005/exact/pending={pending}", "SET-005", exact, "Settlement is ready exactly when the mark is the settlement price and no pool is below maintenance.",
+             p(prove_settlement_ready, pending, settlement.check_settlement_ready))
+    _add("SET-005/pending-ignored", "SET-005", exact, "the pending-liquidation clause dropped.",
+         p(prove_settlement_ready, 1, bad.check_settlement_ready_ignoring_pending), expect="refuted")
+    for symbol in SYMBOLS:
+        _add(f"MRG-065/exact/{symbol}", "MRG-065", exact, "Leverage accepted exactly when 0 (cross) or within [0.01x, the tier's maximum].",
+             p(prove_leverage, symbol, margin.check_leverage))
+        _add(f"MRG-065/exclusive-top/{symbol}", "MRG-065", exact, "the tier's maximum itself refused.",
+             p(prove_leverage, symbol, bad.check_leverage_exclusive_top), expect="refuted")
+        _add(f"RSK-006/exact/{symbol}", "RSK-006", exact, "A chosen risk limit is accepted exactly when it is riskLimit + k × riskStep, k ≥ 0.",
+             p(prove_risk_limit_choice, symbol, risk_limit.check_risk_limit_choice))
+        _add(f"RSK-006/floor-dropped/{symbol}", "RSK-006", exact, "the chosen ≥ riskLimit clause dropped.",
+             p(prove_risk_limit_choice, symbol, bad.check_risk_limit_choice_without_floor), expect="refuted")
+    _add("FND-012/grid", "FND-012", "FUNDING-CLOCK", "The next funding instant is on the grid, strictly after now, at most one interval later.",
+         p(prove_next_funding, compute_next_funding_ms))
+    _add("FND-012/inclusive", "FND-012", "FUNDING-CLOCK", "an instant on the grid is its own next instant.",
+         p(prove_next_funding, bad.compute_next_funding_ms_inclusive), expect="refuted")
+    _add("IDX-007/exact", "IDX-007", exact, "Fresh exactly when a price exists and is younger than the staleness age.", p(prove_fresh, _fresh_via_rule))
+    _add("IDX-007/inclusive", "IDX-007", exact, "age ≤ stale_after counted as fresh.", p(prove_fresh, bad.is_fresh_inclusive), expect="refuted")
+    for k in range(1, 6):
+        _add(f"IDX-006/halves/k={k}", "IDX-006", "INDEX-MEDIAN", "At least half the prices lie at or below the median and at least half at or above.",
+             p(prove_median, k, index.compute_median), bounded=f"k = {k} prices")
+    _add("IDX-006/unsorted/k=3", "IDX-006", "INDEX-MEDIAN", "the middle of the unsorted prices.",
+         p(prove_median, 3, bad.compute_median_unsorted), expect="refuted", bounded="k = 3 prices")
+
+
+_register()
+
+
+def prove_interest_daily(fixed_ppm: int | None, rule: Callable[..., int]) -> ProofResult:
+    """FND-017: a fixed rate ignores the indices (ppm → 1e-8); otherwise the rate is quote − base."""
+    from perpspec.rules.funding import PPM_TO_E8
+
+    inst = attrs.evolve(load_instrument("XBTUSD"), fixed_interest_daily_ppm=fixed_ppm)
+    with Prover() as prover:
+        quote, base = prover.symbol("quote_daily_e8"), prover.symbol("base_daily_e8")
+        inputs = PremiumInputs(impact_bid=None, impact_ask=None, mark_price=1, spot_price=1, fair_basis_e8=0, quote_daily_e8=quote, base_daily_e8=base)
+        paths = explore(lambda: rule(inst, inputs))
+        expected = quote - base if fixed_ppm is None else fixed_ppm * PPM_TO_E8
+        return prover.prove(paths_goal(paths, lambda result: result == expected), f"FND-017 fixed={fixed_ppm}")
+
+
+def _interest_daily_swapped(inst: Instrument, inputs: PremiumInputs) -> int:
+    """KNOWN-BAD FND-017: base − quote (the interest difference with its sign slipped)."""
+    if inst.fixed_interest_daily_ppm is not None:
+        return inst.fixed_interest_daily_ppm * 100
+    return inputs.base_daily_e8 - inputs.quote_daily_e8
+
+
+def prove_new_session(rule: Callable[..., object]) -> ProofResult:
+    """MRK-014: a new session re-centres the limit band on the reference and changes nothing else."""
+    with Prover() as prover:
+        names = ("fair_basis_e8", "fair_price", "limit_reference", "mark_price", "reference_price")
+        basis, fair, old_reference, mark_price, reference = (prover.symbol(n) for n in names)
+        state = MarkState(fair_basis_e8=basis, basis_refreshed_ms=None, fair_price=fair, limit_reference=old_reference, mark_price=mark_price)
+        paths = explore(lambda: rule(state, reference))
+
+        def goal(after: object) -> bool:
+            assert isinstance(after, MarkState)
+            same = and_(and_(after.fair_basis_e8 == basis, after.fair_price == fair), after.mark_price == mark_price)
+            return and_(and_(after.limit_reference == reference, same), after.basis_refreshed_ms is None)
+
+        return prover.prove(paths_goal(paths, goal), "MRK-014")
+
+
+def _new_session_moves_mark(state: MarkState, reference_price: int) -> MarkState:
+    """KNOWN-BAD MRK-014: the mark itself is reset to the reference (not only the band's centre)."""
+    return attrs.evolve(state, limit_reference=reference_price, mark_price=reference_price)
+
+
+def _register_more() -> None:
+    from perpspec.rules.funding import get_interest_daily_e8
+    from perpspec.rules.mark import process_new_session
+
+    p = functools.partial
+    for fixed in (None, 100):
+        _add(f"FND-017/exact/fixed={fixed}", "FND-017", "FUNDING-RATE",
+             "The daily interest is the fixed rate when the instrument sets one, else quote − base.", p(prove_interest_daily, fixed, get_interest_daily_e8))
+    _add("FND-017/swapped", "FND-017", "FUNDING-RATE", "base − quote.", p(prove_interest_daily, None, _interest_daily_swapped), expect="refuted")
+    _add("MRK-014/recentre-only", "MRK-014", "BAND-INWARD", "A new session moves the band's centre to the reference and nothing else.",
+         p(prove_new_session, process_new_session))
+    _add("MRK-014/moves-mark", "MRK-014", "BAND-INWARD", "the mark reset to the reference.", p(prove_new_session, _new_session_moves_mark), expect="refuted")
+
+
+_register_more()
