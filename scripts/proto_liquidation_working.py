@@ -3,7 +3,8 @@
 The liquidation engine works a taken-over position at a limit that starts at the take-over
 (bankruptcy) price and moves toward the market by ``STEP_PPM`` of it per mark update, instead of
 sweeping every level the fund can pay for at once (LIQ-032/INS-005 today). For one measurement
-run it replaces ``Engine._close_in_book``; nothing in ``rules/`` or ``engine/`` changes.
+run it replaces ``Waterfall._close_in_book`` (engine/core/waterfall.py); nothing in ``rules/`` or
+``engine/`` changes.
 
     python scripts/proto_liquidation_working.py SCENARIO OUT_DIR STEP_PPM [B] [NAME=VALUE ...]
 
@@ -18,8 +19,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from perpspec.engine.core import exchange
+from perpspec.engine.core import waterfall
 from perpspec.engine.core.book import Fill
+from perpspec.engine.core.ledger import LIQUIDATOR
 from perpspec.engine.core.orders import Order
 from perpspec.engine.simulation.scenario import load_scenario, parse_assignment
 from perpspec.engine.simulation.simulate import run_scenario
@@ -41,12 +43,13 @@ def working_limit(inst: Instrument, closing_buy: bool, takeover_price: int, age:
 
 
 def make_close_in_book(step_ppm: int, aggress_before_adl: bool) -> object:
-    def _close_in_book(self: exchange.Engine, inst: Instrument, pending: exchange.Pending) -> None:
+    def _close_in_book(self: waterfall.Waterfall, inst: Instrument, pending: waterfall.Pending) -> None:
+        now = self.stream.time_ms
         last, seen = _AGES.get(pending.pending_id, (-1, -1))
-        if last != self.time_ms:
+        if last != now:
             seen += 1
-            _AGES[pending.pending_id] = (self.time_ms, seen)
-        book = self.books[inst.symbol]
+            _AGES[pending.pending_id] = (now, seen)
+        book = self.market.books[inst.symbol]
         closing_buy = pending.qty < 0
         limit = working_limit(inst, closing_buy, pending.takeover_price, seen, step_ppm)
         # variant B: once the fund no longer covers what is held at mark (ADL-031 would deleverage), the
@@ -54,18 +57,18 @@ def make_close_in_book(step_ppm: int, aggress_before_adl: bool) -> object:
         unlimited = aggress_before_adl and self._fund_cover(inst.settl_currency) < 0
         offers = [
             OfferFill(qty=qty, price=price)
-            for price, qty in self._level_totals(book, bid_side=not closing_buy)
+            for price, qty in waterfall.level_totals(book, bid_side=not closing_buy)
             if unlimited or (price <= limit if closing_buy else price >= limit)
         ]
-        asset = inst.settl_currency
-        result = settle_close_out(inst, self.insurance_funds.get(asset, 0), pending.qty, pending.takeover_price, offers)
+        fund = self.ledger.insurance_funds.get(inst.settl_currency, 0)
+        result = settle_close_out(inst, fund, pending.qty, pending.takeover_price, offers)
         if not result.accepted:
             return
         total = sum(f.qty for f in result.accepted)
         fills: list[Fill] = []
         dropped: list[Order] = []
-        guard = self._make_guard(inst.symbol, fills)
-        book.match(closing_buy, result.accepted[-1].price, total, exchange.LIQUIDATOR, fills, dropped, guard)
+        guard = self.fills.make_guard(inst.symbol, fills)
+        book.match(closing_buy, result.accepted[-1].price, total, LIQUIDATOR, fills, dropped, guard)
         self._liquidator_fills(inst, pending, fills, dropped)
 
     return _close_in_book
@@ -77,7 +80,7 @@ def main(argv: list[str]) -> None:
     overrides = argv[4:] if variant_b else argv[3:]
     if step_ppm > 0:
         patched = make_close_in_book(step_ppm, variant_b)
-        exchange.Engine._close_in_book = patched  # type: ignore[method-assign,assignment]
+        waterfall.Waterfall._close_in_book = patched  # type: ignore[method-assign,assignment]
     scenario = load_scenario(scenario_name, [parse_assignment(text) for text in overrides])
     result = run_scenario(scenario, out_dir)
     print(
