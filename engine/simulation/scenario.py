@@ -3,7 +3,11 @@
 A scenario says *what happens to the market* — an index price path, a
 population of leveraged accounts, market makers quoting a book of some
 depth, funding intervals, the ADL policy and any instrument parameter
-override — and ``perpspec simulate`` turns it into engine commands
+override; optionally venue outages (``[outage] windows``: no trading and no
+mark update), a second entry window for part of the population
+(``accounts.late_share`` / ``late_entry``) and the published figures a
+calibrated scenario is judged against (``[published] insurance``, drawn
+beside the simulated fund in the report) — and ``perpspec simulate`` turns it into engine commands
 (:mod:`engine.simulation.simulate`).  Everything here is integer and deterministic:
 
 * prices are in the instrument's price units, money in the settlement
