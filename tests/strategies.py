@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
+from perpspec.proofs.specialise.catalogue import KernelSpec
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_builtin_instruments, load_instrument
 from perpspec.rules.position import Position, apply_fill
@@ -56,3 +57,25 @@ def positions(draw: st.DrawFn, inst: Instrument, max_fills: int = 4) -> Position
     for _ in range(draw(st.integers(min_value=0, max_value=max_fills))):
         position, _ = apply_fill(inst, position, draw(signed_lots(inst, 10_000)), draw(realistic_prices(inst)))
     return position
+
+
+@st.composite
+def kernel_arguments(draw: st.DrawFn, spec: KernelSpec, inst: Instrument) -> dict[str, int]:
+    """Arguments of a specialised kernel satisfying its preconditions (proofs.specialise.equivalence).
+
+    Prices valid for ``inst``, best bid/ask 0 or valid, quantities whole lots, isolated leverage 0.01x-100x;
+    everything else any integer of realistic magnitude (money up to 1e15 minor units), often small or zero.
+    """
+    values: dict[str, int] = {}
+    for name in spec.params:
+        if name in spec.prices:
+            values[name] = draw(st.one_of(realistic_prices(inst), prices(inst)))
+        elif name in spec.touches:
+            values[name] = draw(st.one_of(st.just(0), realistic_prices(inst)))
+        elif name in spec.lots:
+            values[name] = draw(st.one_of(st.just(0), signed_lots(inst)))
+        elif name == "leverage_hundredths":
+            values[name] = draw(st.integers(min_value=1, max_value=10_000))
+        else:
+            values[name] = draw(st.one_of(st.just(0), st.integers(-10**6, 10**6), st.integers(-10**15, 10**15)))
+    return values

@@ -166,15 +166,16 @@ def is_engine_edge(path: Path) -> bool:
 
 
 # engine/'s rooms and the rooms each may import: the dependency direction is one way,
-# cli -> bench -> sweep -> simulation -> durability -> core -> rules; cli -> serve -> simulation
+# cli -> bench -> sweep -> simulation -> durability -> core -> kernels -> rules; cli -> serve -> simulation
 ENGINE_ROOMS = {
-    "core": {"core"},
-    "durability": {"core", "durability"},
-    "simulation": {"core", "durability", "simulation"},
-    "bench": {"core", "durability", "simulation", "sweep", "bench"},
-    "sweep": {"core", "durability", "simulation", "sweep"},
-    "serve": {"core", "durability", "simulation", "serve"},
-    "cli": {"core", "durability", "simulation", "bench", "sweep", "serve", "audit", "cli"},
+    "kernels": {"kernels"},  # generated, proved kernels (engine/kernels/load.py hands them out)
+    "core": {"core", "kernels"},
+    "durability": {"core", "durability", "kernels"},
+    "simulation": {"core", "durability", "simulation", "kernels"},
+    "bench": {"core", "durability", "simulation", "sweep", "bench", "kernels"},
+    "sweep": {"core", "durability", "simulation", "sweep", "kernels"},
+    "serve": {"core", "durability", "simulation", "serve", "kernels"},
+    "cli": {"core", "durability", "simulation", "bench", "sweep", "serve", "audit", "cli", "kernels"},
     "audit": {"audit"},  # reads logs through rules/ only: any engine's, not perpspec's
 }
 

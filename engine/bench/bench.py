@@ -497,3 +497,98 @@ def bench_liquidation(positions: int, liquidatable: int = 10, repeats: int = 3) 
     return LiquidationFigure(
         positions=positions, liquidated=liquidated, seconds=timings[len(timings) // 2] / 1e9, setup_seconds=setup
     )
+
+
+def bench_kernels_only(setup: EngineSetup, ops: list[Op], warmup: int) -> Run:
+    """:func:`bench_rules_only` with the proved specialised kernels (engine/kernels) instead of the generic rules.
+
+    The same replay and the same rule evaluations per order — the fused
+    pre-trade kernel (MRG-042 sums with the order, MRG-045/044 before and
+    after, MRG-060), MRG-050 with the position's MRG-020 line, then ACC-004 per
+    fill and the MRG-042 term per resting change — on flat integer state
+    instead of records.  Raises when no proved kernel set matches the instrument.
+    """
+    from perpspec.engine.core.book import Book
+    from perpspec.engine.core.orders import Order
+    from perpspec.engine.kernels.load import kernels_for
+    from perpspec.rules.instrument_file import load_builtin_instruments
+
+    inst = load_builtin_instruments()[setup.symbol]
+    kernels = kernels_for(inst)
+    if kernels is None:
+        raise RuntimeError(f"no proved kernels for {setup.symbol}: regenerate with python -m perpspec.proofs.specialise")
+    pretrade, account_margin, term, trade = (
+        kernels.pretrade_cross,
+        kernels.account_margin_cross_1,
+        kernels.order_term,
+        kernels.trade,
+    )
+    tick, lot = inst.tick_size, inst.lot_size
+    mark = ops[0][3] * tick
+    book = Book(setup.symbol)
+    half = setup.accounts // 2
+    resting: dict[int, Order] = {}
+    positions: dict[int, tuple[int, int]] = {}
+    sides: dict[int, tuple[int, int, int, int, int, int]] = {}
+    empty = (0, 0, 0, 0, 0, 0)
+    flat = (0, 0)
+    wallet = setup.deposit
+    fee = inst.taker_fee_ppm
+
+    def move(account: int, is_buy: bool, old_qty: int, new_qty: int, price: int) -> None:
+        """A resting order's open quantity goes from ``old_qty`` to ``new_qty``: its MRG-042 term moves."""
+        bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium = sides.get(account, empty)
+        delta_value = delta_premium = 0
+        for qty, direction in ((old_qty, -1), (new_qty, 1)):
+            if qty:
+                value, premium = term(qty if is_buy else -qty, price, mark, 0, 0)
+                delta_value += direction * value
+                delta_premium += direction * premium
+        delta_qty = new_qty - old_qty
+        if is_buy:
+            bid_qty, bid_value, bid_premium = bid_qty + delta_qty, bid_value + delta_value, bid_premium + delta_premium
+        else:
+            ask_qty, ask_value, ask_premium = ask_qty + delta_qty, ask_value + delta_value, ask_premium + delta_premium
+        sides[account] = (bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium)
+
+    def step(op: Op) -> None:
+        kind, oid, side, price_ticks, qty_lots = op
+        if kind == 1:
+            order = resting.pop(oid, None)
+            if order is not None and order.live:
+                book.remove(order)
+                move(order.account, order.is_buy, order.leaves_qty, 0, order.price)
+            return
+        account = 1 + side * half + oid % half
+        price, qty = price_ticks * tick, qty_lots * lot
+        signed = qty if side == 0 else -qty
+        pos_qty, pos_cost = positions.get(account, flat)
+        checked = pretrade(pos_qty, pos_cost, mark, *sides.get(account, empty), signed, price, 0, 0)
+        requirement = checked[8]
+        available = account_margin(wallet, checked[6], pos_qty, pos_cost, mark)[6]
+        if requirement > available:
+            raise RuntimeError("the kernels-only replay refused an order the engine accepts")
+        order = Order(order_id=oid, account=account, symbol=setup.symbol, is_buy=side == 0, price=price, order_qty=qty)
+        fills: list[Any] = []
+        left = book.match(side == 0, price, qty, account, fills, [], None)
+        for maker, fill_qty, fill_price in fills:
+            maker_qty, maker_cost = positions.get(maker.account, flat)
+            taker_qty, taker_cost = positions.get(account, flat)
+            if side == 0:
+                effect = trade(taker_qty, taker_cost, maker_qty, maker_cost, fill_qty, fill_price, fee, fee)
+                positions[account], positions[maker.account] = (effect[0], effect[1]), (effect[4], effect[5])
+            else:
+                effect = trade(maker_qty, maker_cost, taker_qty, taker_cost, fill_qty, fill_price, fee, fee)
+                positions[maker.account], positions[account] = (effect[0], effect[1]), (effect[4], effect[5])
+            move(maker.account, maker.is_buy, maker.leaves_qty + fill_qty, maker.leaves_qty, fill_price)
+            if maker.leaves_qty == 0:
+                resting.pop(maker.order_id, None)
+        if left:
+            order.leaves_qty = left
+            order.reset_shown()
+            book.add(order)
+            resting[oid] = order
+            move(account, side == 0, 0, left, price)
+
+    run, _ = timed_replay("book + order-path kernels only", step, ops, warmup)
+    return run

@@ -41,6 +41,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from perpspec.engine.kernels.index import MODULES
+
 REPO = Path(__file__).resolve().parent.parent.parent
 NATIVE_DIR = REPO / "build" / "native"
 MANIFEST_NAME = "perpspec-native.json"
@@ -73,6 +75,8 @@ COMPILED_MODULES = (
     "perpspec.engine.core.account_desk",
     "perpspec.engine.core.views",
     "perpspec.engine.core.exchange",
+    # the proved specialised kernels, one module per instrument (engine/kernels/index.py)
+    *sorted(module.__name__ for module in MODULES.values()),
 )
 CHILD_FLAG = "PERPSPEC_NATIVE_CHILD"  # set in the environment of a process started on the compiled engine
 

@@ -23,6 +23,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import attrs
+
 from perpspec.engine.bench.bench import (
     DEFAULT_SHARED,
     WARMUP,
@@ -30,6 +32,7 @@ from perpspec.engine.bench.bench import (
     Run,
     bench_book_only,
     bench_engine,
+    bench_kernels_only,
     bench_liquidation,
     bench_reference,
     bench_rules_only,
@@ -68,9 +71,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-breakdown",
         action="store_true",
-        help="skip the two floor runs (the engine's book alone; book + the order path's rules only)",
+        help="skip the floor runs (the engine's book alone; book + the order path's rules only, generic and as kernels)",
     )
     parser.add_argument("--skip-liquidation", action="store_true", help="only the throughput figure")
+    parser.add_argument(
+        "--generic",
+        action="store_true",
+        help="also run the engine on the generic rules only (no specialised kernels), in the same process",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument(
         "--compiled", action="store_true", help="run on the engine compiled with mypyc (`perpspec build-native` first)"
@@ -127,9 +135,25 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if args.journal_dir is None:
                 remove_tree(directory)
+        generic: list[Run] = []
+        if args.generic:
+            from perpspec.engine.kernels.load import generic_rules_only
+
+            directory = args.journal_dir or default_journal_dir()
+            try:
+                with generic_rules_only():
+                    generic_run, _ = bench_engine(setup, ops, WARMUP, os.path.join(directory, "generic"))
+            finally:
+                if args.journal_dir is None:
+                    remove_tree(directory)
+            generic = [attrs.evolve(generic_run, name="perpspec engine, generic rules only")]
         floors: list[Run] = []
         if not args.no_breakdown:
-            floors = [bench_book_only(setup, ops, WARMUP), bench_rules_only(setup, ops, WARMUP)]
+            floors = [
+                bench_book_only(setup, ops, WARMUP),
+                bench_rules_only(setup, ops, WARMUP),
+                bench_kernels_only(setup, ops, WARMUP),
+            ]
         stick_after = bench_reference(shared, ops, WARMUP, with_risk=False)
         stick = Run(
             name="ref_engine (mean of before/after)",
@@ -139,8 +163,14 @@ def run(args: argparse.Namespace) -> int:
             p99_ns=stick_before.p99_ns,
             p999_ns=stick_before.p999_ns,
         )
-        for row in (stick_before, stick_after, with_risk, *floors, engine):
+        for row in (stick_before, stick_after, with_risk, *floors, *generic, engine):
             print(format_run(row, stick))
+        from perpspec.engine.kernels.load import NOTICES, kernels_for
+        from perpspec.rules.instrument_file import load_instrument
+
+        in_use = kernels_for(load_instrument(setup.symbol)) is not None
+        print(f"proved kernels for {setup.symbol}: {'current' if in_use else 'not current, the generic rules run'}"
+              + ("" if in_use else f" ({NOTICES.get(setup.symbol, 'disabled')})"))
         ratio = engine.ops_per_s / stick.ops_per_s
         verdict = "meets" if ratio >= RATIO_TARGET else "below"
         print(f"ratio to the measuring stick: {ratio:.4f} ({verdict} the target {RATIO_TARGET})")
@@ -162,8 +192,9 @@ def run(args: argparse.Namespace) -> int:
             ratio=round(ratio, 5),
             engine_counts=counts,
             floors={row.name: {"ops_per_s": round(row.ops_per_s), "ratio": round(row.ops_per_s / stick.ops_per_s, 5)}
-                    for row in floors},
+                    for row in (*floors, *generic)},
             setup=engine.note,
+            kernels=in_use,
         )
     if not args.skip_liquidation:
         small = bench_liquidation(args.small, repeats=args.repeats)

@@ -47,6 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="report every rule's coverage (proved / proved for k <= n / tested + waived); exit 1 on any gap",
     )
+    parser.add_argument(
+        "-j", "--jobs", type=int, metavar="N", help="run on N processes (default: every core; 1: in this process)"
+    )
+    parser.add_argument(
+        "--cache-dir", metavar="DIR", help="reuse results keyed by what each obligation depends on (default: ~/.cache/perpspec/prove)"
+    )
+    parser.add_argument("--no-cache", action="store_true", help="run every obligation; reuse and store nothing")
 
 
 def matches(obligation_id: str, pattern: str | None) -> bool:
@@ -65,8 +72,11 @@ def format_ms(time_us: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the selected obligations; 0 when every one has its expected result."""
+    from pathlib import Path
+
     from perpspec.engine.cli.main import UsageError
-    from perpspec.proofs.registry import discover, run_obligation
+    from perpspec.proofs.parallel import Progress, default_cache_dir, run_all
+    from perpspec.proofs.registry import discover
 
     if args.timeout_ms is not None and args.timeout_ms <= 0:
         raise UsageError("--timeout-ms must be a positive number of milliseconds")
@@ -74,17 +84,21 @@ def run(args: argparse.Namespace) -> int:
         if args.only is not None:
             raise UsageError("--coverage reports every rule: it cannot be combined with --only")
         return run_coverage(args.timeout_ms, args.json)
+    if args.jobs is not None and args.jobs <= 0:
+        raise UsageError("-j/--jobs must be a positive number of processes")
     selected = [obligation for obligation in discover() if matches(obligation.id, args.only)]
     if not selected:
         raise UsageError(f"no obligation matches {args.only!r}")
-    outcomes: list[Outcome] = []
     if not args.json:
         _print_header()
-    for obligation in selected:
-        outcome = run_obligation(obligation, args.timeout_ms)
-        outcomes.append(outcome)
+
+    def report(progress: Progress) -> None:
         if not args.json:
-            print(_row(outcome), flush=True)
+            counter = f"[{progress.done}/{progress.total}]" + (" cached" if progress.cached else "")
+            print(f"{_row(progress.outcome)}  {counter}", flush=True)
+
+    cache_dir = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    outcomes: list[Outcome] = run_all(selected, args.timeout_ms, args.jobs, cache_dir, report)
     if args.json:
         print(json.dumps(_json_report(outcomes), indent=2))
     else:

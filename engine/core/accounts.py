@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from perpspec.engine.core.compiled import mypyc_attr
 from perpspec.engine.core.fastmargin import shift_resting_cache
+from perpspec.engine.kernels.load import kernels_for, position_margin_record
 from perpspec.rules.contract import compute_notional
 from perpspec.rules.instrument import ContractKind, Instrument
 from perpspec.rules.margin import (
@@ -111,7 +112,15 @@ class PositionState:
         key = (self.qty, self.cost, mark_price, self.leverage, pos_cross)
         pm = self._pm
         if pm is None or key != self._pm_key:
-            pm = compute_position_margin(inst, self.position, mark_price, self.leverage, pos_cross)
+            kernels = kernels_for(inst)  # the proved specialised MRG-020, when current for inst
+            if kernels is None:
+                pm = compute_position_margin(inst, self.position, mark_price, self.leverage, pos_cross)
+            elif self.leverage == CROSS:
+                pm = position_margin_record(kernels.position_margin_cross(self.qty, self.cost, mark_price, 0, 0))
+            else:
+                pm = position_margin_record(
+                    kernels.position_margin_isolated(self.qty, self.cost, mark_price, self.leverage, pos_cross, 0)
+                )
             self._pm = pm
             self._pm_key = key
         return pm

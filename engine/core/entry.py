@@ -29,10 +29,11 @@ from perpspec.engine.core.rejects import Rej, is_int, show
 from perpspec.engine.core.risk import Risk, free_balance
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.triggers import Triggers
+from perpspec.engine.kernels.load import kernels_for
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.liquidation import compute_reduce_limit_price, compute_requirement
-from perpspec.rules.margin import check_order_margin, compute_order_requirement
+from perpspec.rules.margin import CROSS, check_order_margin, compute_order_requirement
 from perpspec.rules.num import ceil_to_multiple, floor_to_multiple
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.risk_limit import check_risk_limit
@@ -423,25 +424,44 @@ class OrderEntry:
         position = ps.position
         # MRG-042 is a sum over orders: the resting orders' sides (kept summed with them) plus the new term
         sides_before = resting_sides(inst, ps, mark, best_bid, best_ask)
-        sides_after = sides_plus(inst, sides_before, signed, charge_price, mark, best_bid, best_ask)
+        kernels = kernels_for(inst)
+        if kernels is not None:  # the proved fused pre-trade kernel: MRG-042 + MRG-045/044 before and after + MRG-060
+            bids, asks = sides_before
+            if ps.leverage == CROSS:
+                checked = kernels.pretrade_cross(
+                    ps.qty, ps.cost, mark, bids.qty, bids.value, bids.premium, asks.qty, asks.value, asks.premium,
+                    signed, charge_price, best_bid, best_ask,
+                )
+            else:
+                checked = kernels.pretrade_isolated(
+                    ps.qty, ps.cost, mark, ps.leverage, self.risk.margin_setting(inst, ps).pos_cross,
+                    bids.qty, bids.value, bids.premium, asks.qty, asks.value, asks.premium,
+                    signed, charge_price, best_bid, best_ask,
+                )
+            after_values = (checked[1], checked[4])
+            om_before, requirement = checked[6], checked[8]
+        else:
+            sides_after = sides_plus(inst, sides_before, signed, charge_price, mark, best_bid, best_ask)
+            after_values = (sides_after[0].value, sides_after[1].value)
         if not order.reduce_only:
-            gross = abs(ps.cost) + max(sides_after[0].value, sides_after[1].value)  # RSK-007's input
+            gross = abs(ps.cost) + max(after_values)  # RSK-007's input
             if check_risk_limit(gross, ps.risk_limit) is not None:
                 return Rej(Reason.RISK_LIMIT_EXCEEDED, f"position and orders worth {gross} exceed {ps.risk_limit}")
-        om_before = resting_order_margin(inst, ps, mark, best_bid, best_ask).total
-        om_after = margin_of_sides(inst, position, sides_after, ps.leverage).total
-        setting = self.risk.margin_setting(inst, ps)
-        requirement = compute_order_requirement(
-            inst,
-            position,
-            mark,
-            ps.leverage,
-            setting.pos_cross,
-            om_before,
-            om_after,
-            signed,
-            charge_price,
-        )
+        if kernels is None:
+            om_before = resting_order_margin(inst, ps, mark, best_bid, best_ask).total
+            om_after = margin_of_sides(inst, position, sides_after, ps.leverage).total
+            setting = self.risk.margin_setting(inst, ps)
+            requirement = compute_order_requirement(
+                inst,
+                position,
+                mark,
+                ps.leverage,
+                setting.pos_cross,
+                om_before,
+                om_after,
+                signed,
+                charge_price,
+            )
         if requirement > 0:
             requirement += self._chosen_tier_extra(inst, ps, signed, charge_price)
             margin = self.risk.account_margin(

@@ -22,6 +22,7 @@ from perpspec.engine.core.orders import Order
 from perpspec.engine.core.registry import OrderRegistry
 from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.stream import EventStream
+from perpspec.engine.kernels.load import KernelSet, kernels_for
 from perpspec.rules.contract import compute_notional
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS, compute_order_premium
@@ -95,31 +96,29 @@ class Fills:
             running[maker.order_id] = (maker.leaves_qty + total, maker.cum_qty - total)
         touched: dict[int, None] = {taker.account: None} if fills else {}
         usd_unit = self.market.usd_per_unit(inst)
+        kernels = kernels_for(inst)
         for maker, qty, price in fills:
             maker_account = self.ledger.accounts[maker.account]
             maker_ps = maker_account.position(inst)
             taker_fee = self._fee_ppm(taker_account, inst, maker=False)
             maker_fee = self._fee_ppm(maker_account, inst, maker=True)
-            if taker.is_buy:
-                effect = apply_trade(inst, taker_ps.position, maker_ps.position, qty, price, taker_fee, maker_fee)
-                taker_effect, maker_effect = effect.buyer, effect.seller
-            else:
-                effect = apply_trade(inst, maker_ps.position, taker_ps.position, qty, price, maker_fee, taker_fee)
-                taker_effect, maker_effect = effect.seller, effect.buyer
-            self.apply_effect(taker_account, taker_ps, inst, taker_effect.position, taker_effect.wallet_delta,
-                               taker_effect.realised_pnl, price)
-            self.apply_effect(maker_account, maker_ps, inst, maker_effect.position, maker_effect.wallet_delta,
-                               maker_effect.realised_pnl, price)
-            self.ledger.fees[asset] = self.ledger.fees.get(asset, 0) + effect.fee_pool_delta
+            taker_side, maker_side, fee_pool_delta = self._trade(
+                kernels, inst, taker.is_buy, taker_ps, maker_ps, qty, price, taker_fee, maker_fee
+            )
+            self.apply_effect(taker_account, taker_ps, inst, Position(qty=taker_side[0], cost=taker_side[1]),
+                              taker_side[2] - taker_side[3], taker_side[2], price)
+            self.apply_effect(maker_account, maker_ps, inst, Position(qty=maker_side[0], cost=maker_side[1]),
+                              maker_side[2] - maker_side[3], maker_side[2], price)
+            self.ledger.fees[asset] = self.ledger.fees.get(asset, 0) + fee_pool_delta
             taker.leaves_qty -= qty
             taker.cum_qty += qty
             taker.cum_value += qty * price
             leaves, cum = running[maker.order_id]
             leaves, cum = leaves - qty, cum + qty
             running[maker.order_id] = (leaves, cum)
-            self.stream.emit_exec(o.EXEC_TRADE, taker, last_qty=qty, last_px=price, comm=taker_effect.commission,
+            self.stream.emit_exec(o.EXEC_TRADE, taker, last_qty=qty, last_px=price, comm=taker_side[3],
                             liquidity=o.REMOVED_LIQUIDITY)
-            self.stream.emit_exec(o.EXEC_TRADE, maker, last_qty=qty, last_px=price, comm=maker_effect.commission,
+            self.stream.emit_exec(o.EXEC_TRADE, maker, last_qty=qty, last_px=price, comm=maker_side[3],
                             liquidity=o.ADDED_LIQUIDITY, leaves=leaves, cum=cum)
             if taker.account >= 0:
                 taker_account.add_volume(compute_usd_volume(inst, qty, price, usd_unit), self.stream.time_ms)
@@ -191,6 +190,42 @@ class Fills:
                 self.registry.reserve(maker)
         for maker in dropped:
             self.registry.cancel(maker, "Canceled: self-trade prevention (resting order of the same account)", in_book=False)
+
+    @staticmethod
+    def _trade(
+        kernels: KernelSet | None,
+        inst: Instrument,
+        taker_buys: bool,
+        taker_ps: PositionState,
+        maker_ps: PositionState,
+        qty: int,
+        price: int,
+        taker_fee: int,
+        maker_fee: int,
+    ) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+        """ACC-004 for one fill: (qty, cost, realised PnL, commission) of the taker and of the maker, and the fee pool.
+
+        The proved specialised kernel when one is current for ``inst``, else the rule.
+        """
+        if kernels is not None:
+            if taker_buys:
+                traded = kernels.trade(taker_ps.qty, taker_ps.cost, maker_ps.qty, maker_ps.cost, qty, price,
+                                       taker_fee, maker_fee)
+                return traded[0:4], traded[4:8], traded[8]
+            traded = kernels.trade(maker_ps.qty, maker_ps.cost, taker_ps.qty, taker_ps.cost, qty, price,
+                                   maker_fee, taker_fee)
+            return traded[4:8], traded[0:4], traded[8]
+        if taker_buys:
+            effect = apply_trade(inst, taker_ps.position, maker_ps.position, qty, price, taker_fee, maker_fee)
+            taker_effect, maker_effect = effect.buyer, effect.seller
+        else:
+            effect = apply_trade(inst, maker_ps.position, taker_ps.position, qty, price, maker_fee, taker_fee)
+            taker_effect, maker_effect = effect.seller, effect.buyer
+        return (
+            (taker_effect.position.qty, taker_effect.position.cost, taker_effect.realised_pnl, taker_effect.commission),
+            (maker_effect.position.qty, maker_effect.position.cost, maker_effect.realised_pnl, maker_effect.commission),
+            effect.fee_pool_delta,
+        )
 
     def apply_effect(
         self, account: Account, ps: PositionState, inst: Instrument, position: Position, wallet_delta: int,

@@ -22,6 +22,7 @@ from perpspec.engine.core.ledger import Ledger
 from perpspec.engine.core.liqindex import LiqIndex
 from perpspec.engine.core.market import Market
 from perpspec.engine.core.stream import EventStream
+from perpspec.engine.kernels.load import kernels_for
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.liquidation import compute_requirement
@@ -77,6 +78,10 @@ class Risk:
         """
         if ps.leverage == CROSS:
             return MarginSetting()
+        kernels = kernels_for(inst)
+        if kernels is not None:  # the proved specialised LIQ-001
+            _, pos_init, pos_comm, _ = kernels.requirement_isolated(ps.qty, ps.cost, ps.leverage, 0)
+            return MarginSetting(leverage_hundredths=ps.leverage, pos_cross=ps.iso_margin - pos_init - pos_comm)
         bare = compute_requirement(inst, ps.position, ps.leverage, 0)
         return MarginSetting(leverage_hundredths=ps.leverage, pos_cross=ps.iso_margin - bare.pos_init - bare.pos_comm)
 

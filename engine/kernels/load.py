@@ -1,0 +1,185 @@
+"""Hand the engine a proved kernel set for an instrument, or None (the generic rules run).
+
+A kernel set is used only while the proof record ``specs/kernels.json``
+matches, for that instrument, all three digests (:mod:`rules.digest`):
+
+* the rule source the kernels were generated from (``rules/`` closure),
+* the instrument parameters the kernels' rules read (recorded while they were
+  generated; a what-if, ``check-params`` or a scenario that changes one of
+  them does not match, so the generic rules run — never a stale kernel; a
+  change to another parameter, such as the funding interval, keeps them),
+* the emitted module's source file.
+
+Otherwise :func:`kernels_for` returns None and says why, once per instrument
+and reason (a ``perpspec.kernels`` log warning, also kept in :data:`NOTICES`).
+The modules are imported statically (:mod:`.index`); nothing read at run
+time selects or supplies code — the record only says whether a kernel the
+package already holds may run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from importlib import resources
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import attrs
+
+from perpspec.engine.kernels.index import MODULES
+from perpspec.rules.digest import compute_instrument_digest, compute_rules_digest, compute_source_digest
+from perpspec.rules.instrument import ContractKind, Instrument
+from perpspec.rules.margin import PositionMargin
+
+RECORD_FORMAT = 1
+Kernel = Callable[..., tuple[int, ...]]
+_LOG = logging.getLogger("perpspec.kernels")
+
+
+@attrs.frozen(kw_only=True)
+class KernelSet:
+    """The proved kernels of one instrument (each equal to the rules named in its docstring)."""
+
+    symbol: str
+    position_margin_cross: Kernel
+    position_margin_isolated: Kernel
+    order_margin_cross: Kernel
+    order_margin_isolated: Kernel
+    order_term: Kernel
+    order_requirement_cross: Kernel
+    order_requirement_isolated: Kernel
+    pretrade_cross: Kernel
+    pretrade_isolated: Kernel
+    requirement_cross: Kernel
+    requirement_isolated: Kernel
+    account_margin_cross_1: Kernel
+    trade: Kernel
+
+
+KERNEL_NAMES = tuple(field.name for field in attrs.fields(KernelSet) if field.name != "symbol")
+
+# symbol -> why the generic rules run for it (first reason only)
+NOTICES: dict[str, str] = {}
+_CHOSEN: dict[str, tuple[Instrument, KernelSet | None]] = {}
+_STATE: dict[str, Any] = {"enabled": True}
+
+
+@contextlib.contextmanager
+def generic_rules_only() -> Iterator[None]:
+    """Within this block no kernel is handed out (differential tests, benchmarks of the generic path)."""
+    previous = _STATE["enabled"]
+    _STATE["enabled"] = False
+    _CHOSEN.clear()
+    try:
+        yield
+    finally:
+        _STATE["enabled"] = previous
+        _CHOSEN.clear()
+
+
+def kernels_for(inst: Instrument) -> KernelSet | None:
+    """The proved kernel set of ``inst``, or None when the record does not match it (said once).
+
+    Spot pairs have no margin and no kernels: None, silently.
+    """
+    if not _STATE["enabled"] or inst.kind is ContractKind.SPOT:
+        return None
+    chosen = _CHOSEN.get(inst.symbol)
+    if chosen is not None and chosen[0] is inst:
+        return chosen[1]
+    kernels, reason = _verify(inst)
+    if kernels is None:
+        _notice(inst.symbol, reason)
+    _CHOSEN[inst.symbol] = (inst, kernels)
+    return kernels
+
+
+def _notice(symbol: str, reason: str) -> None:
+    if NOTICES.get(symbol) != reason:
+        NOTICES[symbol] = reason
+        _LOG.warning("%s: running the generic rules (%s)", symbol, reason)
+
+
+def _record() -> dict[str, Any] | None:
+    if "record" not in _STATE:
+        try:
+            text = resources.files("perpspec.specs").joinpath("kernels.json").read_text(encoding="utf-8")
+            data = json.loads(text)
+        except (OSError, ValueError):
+            data = None
+        _STATE["record"] = data if isinstance(data, dict) and data.get("format") == RECORD_FORMAT else None
+    record: dict[str, Any] | None = _STATE["record"]
+    return record
+
+
+def _rules_digest() -> str:
+    if "rules_digest" not in _STATE:
+        _STATE["rules_digest"] = compute_rules_digest()
+    digest: str = _STATE["rules_digest"]
+    return digest
+
+
+def _module_source(module: ModuleType) -> bytes | None:
+    """The source file of an emitted module (beside the compiled extension when built with mypyc)."""
+    location = getattr(module, "__file__", None)
+    if not isinstance(location, str):
+        return None
+    path = Path(location)
+    source = path if path.suffix == ".py" else path.with_name(f"{path.name.split('.')[0]}.py")
+    try:
+        return source.read_bytes()
+    except OSError:
+        return None
+
+
+def _verify(inst: Instrument) -> tuple[KernelSet | None, str]:
+    record = _record()
+    if record is None:
+        return None, "no proof record specs/kernels.json"
+    entry = record.get("kernels", {}).get(inst.symbol)
+    module = MODULES.get(inst.symbol)
+    if not isinstance(entry, dict) or module is None:
+        return None, "no kernels generated for this instrument"
+    if record.get("rules_digest") != _rules_digest():
+        return None, "the rule source changed since the kernels were generated"
+    fields = entry.get("instrument_fields")
+    if not isinstance(fields, list) or not all(isinstance(field, str) and hasattr(inst, field) for field in fields):
+        return None, "the proof record names no instrument parameters"
+    if entry.get("instrument_digest") != compute_instrument_digest(inst, tuple(fields)):
+        return None, "the instrument's parameters differ from those the kernels were generated for"
+    source = _module_source(module)
+    if source is None or entry.get("source_digest") != compute_source_digest(source):
+        return None, f"{entry.get('module')} is not the file the proof record names"
+    kernels: dict[str, Kernel] = {}
+    for name in KERNEL_NAMES:
+        kernel = getattr(module, name, None)
+        if not callable(kernel):
+            return None, f"the emitted module lacks the kernel {name}"
+        kernels[name] = kernel
+    return KernelSet(symbol=inst.symbol, **kernels), ""
+
+
+def position_margin_record(values: tuple[int, ...]) -> PositionMargin:
+    """The MRG-020 record from a ``position_margin_*`` kernel's outputs (in the record's field order)."""
+    return PositionMargin(
+        current_qty=values[0],
+        leverage_hundredths=values[1],
+        risk_steps=values[2],
+        init_margin_req_ppm=values[3],
+        maint_margin_req_ppm=values[4],
+        pos_cost=values[5],
+        pos_init=values[6],
+        pos_comm=values[7],
+        pos_cross=values[8],
+        pos_margin=values[9],
+        pos_maint=values[10],
+        mark_value=values[11],
+        unrealised_pnl=values[12],
+        maint_margin=values[13],
+        liquidation_price=values[14],
+        bankrupt_price=values[15],
+    )

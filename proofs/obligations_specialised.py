@@ -1,0 +1,102 @@
+"""Proof obligations over the specialised kernels: each emitted kernel equals the rules it names.
+
+For every kernel of :data:`proofs.specialise.catalogue.KERNELS` and every
+shipped instrument, the committed source ``engine/kernels/<symbol>.py`` is
+read as text, checked against its proof record ``specs/kernels.json``
+(digests of the rule source, the instrument's parameters and the file), and
+its function evaluated by the emitted-subset interpreter on symbolic integers
+is proved equal to the rules, with every division's divisor non-zero, under
+the rules' preconditions (:mod:`proofs.specialise.equivalence`).
+
+Known-bad emitted variants — a ceiling division turned into a floor (posInit
+rounded toward the trader), the arms of a selection swapped in ACC-004 — are
+expected to be refuted.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+from perpspec.proofs.prover import ProofResult
+from perpspec.proofs.registry import Obligation, register
+from perpspec.proofs.specialise.catalogue import KERNELS, kernel_named
+from perpspec.proofs.specialise.equivalence import mutate, prove_equivalence
+from perpspec.proofs.specialise.generate import KERNEL_DIR, RECORD_PATH, ROOT, module_name, obligation_id
+from perpspec.rules.digest import compute_instrument_digest, compute_rules_digest, compute_source_digest
+from perpspec.rules.instrument_file import builtin_symbols, load_instrument
+
+# files outside rules/ and proofs/ these obligations read (for `perpspec prove`'s result cache key)
+DEPENDS_ON = ("engine/kernels/*.py", "specs/kernels.json")
+
+# An equivalence is a property of the generated copy, not of a rule: these obligations name no rule id,
+# so they never change a rule's proof status on the rulebook pages (the kernel's docstring names its rules).
+KERNEL_RULE = "kernel"
+
+OBLIGATIONS: list[Obligation] = []
+
+
+def committed_source(symbol: str) -> str:
+    """The committed emitted module of ``symbol``, after checking it against the proof record."""
+    record = json.loads((ROOT / RECORD_PATH).read_text(encoding="utf-8"))
+    entry = record["kernels"][symbol]
+    source = (ROOT / KERNEL_DIR / f"{module_name(symbol)}.py").read_bytes()
+    if record["rules_digest"] != compute_rules_digest():
+        raise ValueError("specs/kernels.json: the rule source changed since generation (regenerate)")
+    fields = tuple(entry["instrument_fields"])
+    if entry["instrument_digest"] != compute_instrument_digest(load_instrument(symbol), fields):
+        raise ValueError(f"specs/kernels.json: {symbol}'s parameters changed since generation (regenerate)")
+    if entry["source_digest"] != compute_source_digest(source):
+        raise ValueError(f"specs/kernels.json: {entry['module']} is not the file generated (regenerate)")
+    return source.decode("utf-8")
+
+
+def prove_kernel(kernel: str, symbol: str) -> ProofResult:
+    """The committed kernel ``kernel`` of ``symbol`` equals the rules."""
+    return prove_equivalence(
+        kernel_named(kernel), load_instrument(symbol), committed_source(symbol), obligation_id(kernel, symbol)
+    )
+
+
+def prove_mutant(kernel: str, symbol: str, mutation: str) -> ProofResult:
+    """A known-bad variant of the committed kernel (expected refuted)."""
+    source = mutate(committed_source(symbol), kernel, mutation)
+    return prove_equivalence(kernel_named(kernel), load_instrument(symbol), source, f"known-bad {mutation} {kernel}")
+
+
+def _add(obligation: Obligation) -> None:
+    OBLIGATIONS.append(register(obligation))
+
+
+def _register() -> None:
+    for symbol in builtin_symbols():
+        for spec in KERNELS:
+            _add(
+                Obligation(
+                    id=obligation_id(spec.name, symbol),
+                    rule_id=KERNEL_RULE,
+                    invariant_id="KRN-EQUIVALENCE",
+                    statement=(
+                        f"{symbol}: the emitted kernel {spec.name} equals the rules it is generated from "
+                        "(every output; every division's divisor non-zero)."
+                    ),
+                    run=functools.partial(prove_kernel, spec.name, symbol),
+                )
+            )
+        for kernel, mutation, what in (
+            ("position_margin_cross", "ceil-as-floor", "posInit rounded down"),
+            ("trade", "swap-ite", "a selection's arms swapped"),
+        ):
+            _add(
+                Obligation(
+                    id=f"KNOWN-BAD/KRN/{mutation}/{kernel}/{symbol}",
+                    rule_id=KERNEL_RULE,
+                    invariant_id="KRN-EQUIVALENCE",
+                    statement=f"Known-bad: {symbol}'s emitted {kernel} with {what} differs from the rules.",
+                    run=functools.partial(prove_mutant, kernel, symbol, mutation),
+                    expect="refuted",
+                )
+            )
+
+
+_register()

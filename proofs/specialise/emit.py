@@ -1,0 +1,166 @@
+"""Emit a traced kernel as a plain-int Python function (the subset :mod:`.interpret` accepts).
+
+The function takes the kernel's parameters as ``int`` and returns a tuple of
+ints.  Its body is one assignment per DAG node used more than once (in
+topological order) and a return; a node used once is written, parenthesised,
+inside its user.  The operations are ``a + b``, ``a - b``, ``a * b``,
+``a // b``, ``a % b``, ``-a``, a comparison ``a < b`` (``<= > >= == !=``),
+``a and b``, ``a or b``, ``not a`` and the selection ``a if c else b`` —
+Python evaluates only the arm taken, where :func:`rules.num.ite` evaluates
+both, which changes nothing because every division of both arms is proved
+divisor-safe.  Nothing else appears, so the emitted code does exactly the
+integer operations the rule does, minus the folded ones.
+"""
+
+from __future__ import annotations
+
+import typing
+
+from perpspec.proofs.specialise.catalogue import KernelSpec
+from perpspec.proofs.specialise.trace import Graph, Node, Operand, TBool, TInt, tracing
+from perpspec.rules.instrument import Instrument
+
+_INFIX = {
+    "add": "+",
+    "sub": "-",
+    "mul": "*",
+    "floordiv": "//",
+    "mod": "%",
+    "lt": "<",
+    "le": "<=",
+    "gt": ">",
+    "ge": ">=",
+    "eq": "==",
+    "ne": "!=",
+    "and": "and",
+    "or": "or",
+}
+
+
+class ReadRecorder:
+    """Stands in for an instrument while tracing and records which parameters the rules read.
+
+    A property (``is_inverse``) is evaluated on the recorder, so the fields it
+    reads (``kind``) are the ones recorded.
+    """
+
+    def __init__(self, inst: Instrument, reads: set[str]) -> None:
+        self._inst = inst
+        self._reads = reads
+
+    def __getattr__(self, name: str) -> object:
+        attribute = getattr(type(self._inst), name, None)
+        if isinstance(attribute, property) and attribute.fget is not None:
+            return attribute.fget(self)
+        self._reads.add(name)
+        return getattr(self._inst, name)
+
+
+def instrument_reads(inst: Instrument) -> tuple[str, ...]:
+    """The parameters of ``inst`` that every kernel of the catalogue reads, together, sorted."""
+    from perpspec.proofs.specialise.catalogue import KERNELS
+
+    reads: set[str] = set()
+    for spec in KERNELS:
+        trace_kernel(spec, typing.cast(Instrument, ReadRecorder(inst, reads)))
+    return tuple(sorted(reads))
+
+
+def trace_kernel(spec: KernelSpec, inst: Instrument) -> tuple[Graph, tuple[Operand, ...]]:
+    """The DAG of ``spec``'s reference for ``inst``, and its outputs (nodes or folded constants)."""
+    with tracing() as graph:
+        inputs = [graph.input(name) for name in spec.params]
+        values = spec.reference(inst, *inputs)
+    outputs: list[Operand] = []
+    for value in values:
+        if isinstance(value, (TInt, TBool)):
+            outputs.append(value.node)
+        elif isinstance(value, int):
+            outputs.append(value)
+        else:
+            raise TypeError(f"{spec.name}: output of type {type(value).__name__}")
+    return graph, tuple(outputs)
+
+
+def _reachable(outputs: tuple[Operand, ...]) -> set[int]:
+    seen: set[int] = set()
+    todo = [value for value in outputs if isinstance(value, Node)]
+    while todo:
+        node = todo.pop()
+        if node.index in seen:
+            continue
+        seen.add(node.index)
+        todo.extend(arg for arg in node.args if isinstance(arg, Node))
+    return seen
+
+
+def _atom(value: Operand, names: dict[int, str]) -> str:
+    if isinstance(value, Node):
+        return names[value.index]
+    if isinstance(value, bool):
+        return repr(value)
+    return str(value) if value >= 0 else f"({value})"
+
+
+def _uses(outputs: tuple[Operand, ...], live: set[int], graph: Graph) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for node in graph.nodes:
+        if node.index in live:
+            for arg in node.args:
+                if isinstance(arg, Node):
+                    counts[arg.index] = counts.get(arg.index, 0) + 1
+    for value in outputs:
+        if isinstance(value, Node):
+            counts[value.index] = counts.get(value.index, 0) + 2  # an output is always named
+    return counts
+
+
+def emit_function(spec: KernelSpec, inst: Instrument) -> str:
+    """The source of ``def <spec.name>(...)`` specialised to ``inst``.
+
+    A node used once is written inside its one user's expression, so an operand
+    needed only by one arm of ``a if c else b`` is computed only when that arm is
+    taken (every division in every arm is still proved divisor-safe); a node used
+    more than once gets its own assignment, in topological order.
+    """
+    graph, outputs = trace_kernel(spec, inst)
+    live = _reachable(outputs)
+    uses = _uses(outputs, live, graph)
+    names: dict[int, str] = {}
+    body: list[str] = []
+    for node in graph.nodes:
+        if node.op == "input":
+            names[node.index] = node.name
+            continue
+        if node.index not in live:
+            continue
+        text = _expression(node, names)
+        if uses.get(node.index, 0) == 1:
+            names[node.index] = f"({text})"  # inlined into its one user
+            continue
+        name = f"t{len(body)}"
+        names[node.index] = name
+        body.append(f"    {name} = {text}")
+    params = ", ".join(f"{name}: int" for name in spec.params)
+    result = ", ".join(_atom(value, names) for value in outputs)
+    returns = ", ".join("int" for _ in outputs)
+    doc = (
+        f'    """{spec.summary}: {inst.symbol}.\n\n'
+        f"    Equal to {', '.join(spec.rule_ids)} for this instrument (obligation KRN/{spec.name}/{inst.symbol});\n"
+        f"    returns ({', '.join(spec.outputs)}).\n"
+        f'    """'
+    )
+    result = result + "," if len(outputs) == 1 else result
+    lines = [f"def {spec.name}({params}) -> tuple[{returns}]:", doc, *body, f"    return ({result})"]
+    return "\n".join(lines) + "\n"
+
+
+def _expression(node: Node, names: dict[int, str]) -> str:
+    args = [_atom(arg, names) for arg in node.args]
+    if node.op == "neg":
+        return f"-{args[0]}"
+    if node.op == "not":
+        return f"not {args[0]}"
+    if node.op == "ite":
+        return f"{args[1]} if {args[0]} else {args[2]}"
+    return f"{args[0]} {_INFIX[node.op]} {args[1]}"

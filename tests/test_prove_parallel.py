@@ -1,0 +1,33 @@
+"""`perpspec prove -j N` and its result cache (proofs/parallel.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from perpspec.proofs.parallel import Progress, run_all
+from perpspec.proofs.registry import REGISTRY, discover
+
+SELECTED = ("KRN/order_term/XBTUSDT", "KNOWN-BAD/KRN/swap-ite/trade/XBTUSDT")
+
+
+def test_two_processes_then_the_cache_give_the_same_results(tmp_path: Path) -> None:
+    discover()
+    obligations = [REGISTRY[name] for name in SELECTED]
+    seen: list[tuple[int, int, bool]] = []
+
+    def report(progress: Progress) -> None:
+        seen.append((progress.done, progress.total, progress.cached))
+
+    first = run_all(obligations, jobs=2, cache_dir=tmp_path, report=report)
+    second = run_all(obligations, jobs=2, cache_dir=tmp_path, report=report)
+    assert [outcome.passed for outcome in first + second] == [True, True, True, True]
+    assert [outcome.status_text for outcome in second] == ["proved", "refuted"]
+    assert [outcome.result for outcome in first] == [outcome.result for outcome in second]
+    assert seen == [(1, 2, False), (2, 2, False), (1, 2, True), (2, 2, True)]
+    assert len(list(tmp_path.glob("*.json"))) == 2
+
+
+def test_without_a_cache_directory_nothing_is_stored(tmp_path: Path) -> None:
+    discover()
+    outcomes = run_all([REGISTRY[SELECTED[0]]], jobs=1, cache_dir=None)
+    assert ([outcome.passed for outcome in outcomes], list(tmp_path.iterdir())) == ([True], [])
