@@ -637,8 +637,38 @@ def plot_insurance(runs: Sequence[RunData]) -> str:
         ys: list[float | None] = [b / run.coin for _, b in run.insurance]
         ys += ys[-1:]
         series.append(Series(legend_names(runs)[i], xs, ys, COLORS[i % len(COLORS)], step=True))
+    for run in runs[:1]:  # a scenario's published figures (e.g. BitMEX's daily fund balance), drawn once
+        points = published_points(run)
+        if points:
+            xs_published = [float(t) for t, _, _ in points]
+            ys_published: list[float | None] = [b / run.coin for _, b, _ in points]
+            series.append(Series("published", xs_published, ys_published, "#000000", dash="2 3"))
     unit = coin_name(runs[0].currency) if runs else ""
     return line_chart("insurance", "Insurance fund balance", unit, series, *span(runs), y_zero=True)
+
+
+def published_points(run: RunData) -> list[tuple[int, int, str]]:
+    """The scenario's published fund balances from the run's summary: (time ms, minor units, label), in time order."""
+    raw = run.summary.get("published") or []
+    return sorted((int(row[0]), int(row[1]), str(row[2])) for row in raw)
+
+
+def published_table(run: RunData) -> str:
+    """Each published fund balance beside the simulated balance at that time (the last movement at or before it)."""
+    unit = coin_name(run.currency)
+    rows = []
+    for time_ms, value, label in published_points(run):
+        before = [balance for t, balance in run.insurance if t <= time_ms]
+        simulated = before[-1] if before else None
+        shown = "" if simulated is None else coins(simulated, run.coin)
+        rows.append(
+            f"<tr><td>{esc(clock(time_ms, run.start_ms))}</td><td>{esc(label)}</td>"
+            f"<td>{esc(coins(value, run.coin))}</td><td>{esc(shown)}</td></tr>"
+        )
+    return (
+        f'<table data-table="published"><tr><th>time</th><th>published</th><th>published ({esc(unit)}, '
+        f"scaled)</th><th>simulated ({esc(unit)})</th></tr>{''.join(rows)}</table>"
+    )
 
 
 def plot_adl(runs: Sequence[RunData]) -> str:
@@ -950,6 +980,11 @@ def render(runs: Sequence[RunData], title: str = "perpspec simulate") -> str:
     sections.append("<h2>Open interest</h2>" + plot_open_interest(runs))
     sections.append("<h2>Liquidations</h2>" + plot_liquidations(runs))
     sections.append("<h2>Insurance fund</h2>" + plot_insurance(runs))
+    if runs and published_points(runs[0]):
+        sections.append(
+            "<p class='note'>The dashed line joins the figures the scenario is calibrated against "
+            "(its <code>[published]</code> table), beside the simulated fund.</p>" + published_table(runs[0])
+        )
     sections.append("<h2>Auto-deleveraging</h2>" + plot_adl(runs))
     sections.append("<h2>Equity distribution</h2>" + "".join(plot_equity(run) for run in runs))
     sections.append(

@@ -3,7 +3,11 @@
 A scenario says *what happens to the market* — an index price path, a
 population of leveraged accounts, market makers quoting a book of some
 depth, funding intervals, the ADL policy and any instrument parameter
-override — and ``perpspec simulate`` turns it into engine commands
+override; optionally venue outages (``[outage] windows``: no trading and no
+mark update), a second entry window for part of the population
+(``accounts.late_share`` / ``late_entry``) and the published figures a
+calibrated scenario is judged against (``[published] insurance``, drawn
+beside the simulated fund in the report) — and ``perpspec simulate`` turns it into engine commands
 (:mod:`engine.simulation.simulate`).  Everything here is integer and deterministic:
 
 * prices are in the instrument's price units, money in the settlement
@@ -175,6 +179,9 @@ class Population:
     resting_share_ppm: int  # share of accounts that enter with a resting limit order instead (dip buyers)
     resting_min_ppm: int  # how far from the index that order rests: uniform in [min, max]
     resting_max_ppm: int
+    late_share_ppm: int = 0  # share of accounts that enter in a second window instead (traders piling into a crash)
+    late_start_ms: int = 0  # that window: [late_start_ms, late_end_ms) from the start
+    late_end_ms: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -198,6 +205,25 @@ class MarketMakers:
 
 
 @attrs.frozen(kw_only=True)
+class Outage:
+    """A venue outage ``[start_ms, end_ms)`` from the start: no trading, no quotes and no mark update (so no
+    mark-driven liquidation); the index keeps moving and the first mark after it jumps to where the index went."""
+
+    start_ms: int
+    end_ms: int
+
+
+@attrs.frozen(kw_only=True)
+class PublishedPoint:
+    """A published figure the scenario is calibrated against (shown beside the simulated path in the report)."""
+
+    at_ms: int  # from the start
+    series: str  # e.g. "insurance"
+    value: int  # settlement minor units (a fund balance), already scaled as the scenario says
+    label: str
+
+
+@attrs.frozen(kw_only=True)
 class Scenario:
     """A whole stress scenario, validated, in integer units."""
 
@@ -217,6 +243,12 @@ class Scenario:
     adl_policy: str
     invariants_every: int  # 0: after every mark update; N > 0: every N events
     max_liquidations_per_update: int  # 0: the engine's default
+    outages: tuple[Outage, ...] = ()
+    published: tuple[PublishedPoint, ...] = ()
+
+    def in_outage(self, at_ms: int) -> bool:
+        """True when ``at_ms`` (from the start) falls in an outage window."""
+        return any(window.start_ms <= at_ms < window.end_ms for window in self.outages)
 
     @property
     def steps(self) -> int:
@@ -352,6 +384,8 @@ _TOP = {
     "market_makers",
     "insurance",
     "adl",
+    "outage",
+    "published",
 }
 _INDEX = {"points", "file", "noise", "reversion"}
 _ACCOUNTS = {
@@ -368,6 +402,8 @@ _ACCOUNTS = {
     "stop_distance",
     "resting_share",
     "resting_distance",
+    "late_share",
+    "late_entry",
 }
 _MAKERS = {
     "count",
@@ -475,6 +511,8 @@ def _build(mapping: Mapping[str, Any], source: str, base_dir: Path) -> Scenario:
     adl_table = _table(mapping, "adl", {"policy"})
     adl_policy = str(adl_table.get("policy", "queue"))
     _check(adl_policy in ADL_POLICIES, "adl.policy", f"must be one of {', '.join(ADL_POLICIES)}")
+    outages = _build_outages(_table(mapping, "outage", {"windows"}))
+    published = _build_published(_table(mapping, "published", {"insurance"}), coin)
     return Scenario(
         name=name,
         description=str(mapping.get("description", "")).strip(),
@@ -492,7 +530,43 @@ def _build(mapping: Mapping[str, Any], source: str, base_dir: Path) -> Scenario:
         adl_policy=adl_policy,
         invariants_every=invariants_every,
         max_liquidations_per_update=max_liq,
+        outages=outages,
+        published=published,
     )
+
+
+def _build_outages(table: Mapping[str, Any]) -> tuple[Outage, ...]:
+    """``[outage] windows = [["26:16:00", "26:40:00"], ...]``: from/to times from the start, in order, disjoint.
+
+    A window past the end of the run is allowed (a shortened run simply never reaches it).
+    """
+    raw = table.get("windows", [])
+    _check(isinstance(raw, list), "outage.windows", 'a list of ["from", "to"] pairs')
+    windows: list[Outage] = []
+    for i, row in enumerate(raw):
+        field = f"outage.windows[{i}]"
+        _check(isinstance(row, list) and len(row) == 2, field, 'expected ["from", "to"]')
+        start, end = parse_duration_ms(row[0], field), parse_duration_ms(row[1], field)
+        _check(0 < start < end, field, "need 0 < from < to")
+        _check(not windows or windows[-1].end_ms <= start, field, "windows must be in order and disjoint")
+        windows.append(Outage(start_ms=start, end_ms=end))
+    return tuple(windows)
+
+
+def _build_published(table: Mapping[str, Any], coin: int) -> tuple[PublishedPoint, ...]:
+    """``[published] insurance = [["24:00:00", "338.81", "12 Mar"], ...]``: published fund balances (coins)."""
+    raw = table.get("insurance", [])
+    _check(isinstance(raw, list), "published.insurance", 'a list of ["time", "balance", "label"]')
+    points = []
+    for i, row in enumerate(raw):
+        field = f"published.insurance[{i}]"
+        _check(isinstance(row, list) and len(row) == 3, field, 'expected ["time", "balance", "label"]')
+        value = parse_scaled(row[1], coin, field)
+        _check(value >= 0, field, "a balance must not be negative")
+        points.append(
+            PublishedPoint(at_ms=parse_duration_ms(row[0], field), series="insurance", value=value, label=str(row[2]))
+        )
+    return tuple(points)
 
 
 def _build_index(mapping: Mapping[str, Any], inst: Instrument, base_dir: Path) -> IndexPath:
@@ -591,6 +665,13 @@ def _build_population(table: Mapping[str, Any], coin: int, duration_ms: int) -> 
     _check(0 <= resting[0] <= resting[1] < PPM, "accounts.resting_distance", "need 0 <= min <= max < 1")
     entry_ms = _duration(table, "accounts", "entry", "30m")
     _check(entry_ms < duration_ms, "accounts.entry", "must end before the scenario does")
+    late_share_ppm = _fraction(table, "accounts", "late_share", "0")
+    raw_late = table.get("late_entry", [0, 0])
+    _check(isinstance(raw_late, list) and len(raw_late) == 2, "accounts.late_entry", 'expected ["from", "to"]')
+    late_start = parse_duration_ms(raw_late[0], "accounts.late_entry")
+    late_end = parse_duration_ms(raw_late[1], "accounts.late_entry")
+    if late_share_ppm > 0:
+        _check(entry_ms <= late_start < late_end, "accounts.late_entry", "need entry <= from < to")
     return Population(
         count=count,
         deposit_min=deposit_min,
@@ -607,6 +688,9 @@ def _build_population(table: Mapping[str, Any], coin: int, duration_ms: int) -> 
         resting_share_ppm=_fraction(table, "accounts", "resting_share", "0"),
         resting_min_ppm=resting[0],
         resting_max_ppm=resting[1],
+        late_share_ppm=late_share_ppm,
+        late_start_ms=late_start,
+        late_end_ms=late_end,
     )
 
 

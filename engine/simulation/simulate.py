@@ -133,6 +133,13 @@ def build_population(scenario: Scenario, first_account: int) -> tuple[Trader, ..
             deposit = rng.log_uniform(people.deposit_min, people.deposit_max)
         else:
             deposit = rng.between(people.deposit_min, people.deposit_max)
+        entry_step = 1 + rng.below(entry_steps)
+        # a late entrant (drawn only when the scenario has them, so other scenarios keep their numbers)
+        # opens its position in the second window instead: a step in [late_start, late_end)
+        if people.late_share_ppm > 0 and rng.chance_ppm(people.late_share_ppm):
+            first = max(people.late_start_ms // scenario.step_ms, 1)
+            last = max(people.late_end_ms // scenario.step_ms, first + 1)
+            entry_step = first + rng.below(last - first)
         # a whale whose exposure passes the base risk limit chooses the tier that holds it (with 20% room)
         # and, like on BitMEX, can have no more leverage than that tier's initial margin allows
         risk_steps = max(0, ceildiv(deposit * leverage * 6 // 5 - inst.risk_limit, inst.risk_step))
@@ -146,7 +153,7 @@ def build_population(scenario: Scenario, first_account: int) -> tuple[Trader, ..
                 leverage=leverage,
                 deposit=deposit,
                 risk_steps=risk_steps,
-                entry_step=1 + rng.below(entry_steps),
+                entry_step=entry_step,
                 stop=rng.chance_ppm(people.stop_share_ppm),
                 resting_ppm=(
                     rng.between(max(people.resting_min_ppm, 1), max(people.resting_max_ppm, 1))
@@ -283,6 +290,8 @@ class SimulationResult:
     event_log: str
     journal: str
     parameters: tuple[tuple[str, str], ...] = ()
+    # published figures the scenario is calibrated against: (time ms since the epoch, balance minor units, label)
+    published: tuple[tuple[int, int, str], ...] = ()
 
     def summary(self) -> dict[str, Any]:
         """The figures as a plain mapping (summary.json, the report)."""
@@ -290,6 +299,7 @@ class SimulationResult:
         out["invariant_violations"] = len(self.invariant_violations)
         out["rejects_by_reason"] = dict(self.rejects_by_reason)
         out["parameters"] = dict(self.parameters)
+        out["published"] = [list(point) for point in self.published]
         return out
 
 
@@ -490,6 +500,8 @@ class Simulation:
         """One step of the logical clock (see the module docstring)."""
         scenario = self.scenario
         self.time_ms = scenario.start_ms + step * scenario.step_ms
+        if scenario.in_outage(step * scenario.step_ms):
+            return  # the venue is down: no mark update (no liquidation), no funding sample, no quotes, no trades
         previous_index = self.index_price
         index = self.path[step]
         move_ppm = abs(index - previous_index) * PPM // max(previous_index, 1)
@@ -840,6 +852,11 @@ class Simulation:
             event_log=log_path,
             journal=journal_path,
             parameters=scenario_parameters(scenario),
+            published=tuple(
+                (scenario.start_ms + point.at_ms, point.value, point.label)
+                for point in scenario.published
+                if point.series == "insurance"
+            ),
         )
 
 
@@ -882,6 +899,11 @@ def scenario_parameters(scenario: Scenario) -> tuple[tuple[str, str], ...]:
             f"{format_ppm(makers.stress_spacing_ppm)} apart for {makers.stress_ms // 60_000} min",
         ),
         ("insurance fund", money(scenario.insurance)),
+        *(
+            (("outage", ", ".join(f"{w.start_ms // 60_000}–{w.end_ms // 60_000} min" for w in scenario.outages)),)
+            if scenario.outages
+            else ()
+        ),
         ("ADL policy", scenario.adl_policy),
         ("seed", str(scenario.seed)),
     )
