@@ -277,6 +277,12 @@ def coin_name(currency: str) -> str:
     return currency[:-1] + currency[-1].upper() if currency.endswith("t") else currency
 
 
+def clock(ms: int, start_ms: int) -> str:
+    """``HH:MM`` since the start of the run."""
+    minutes = (ms - start_ms) // 60_000
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 def esc(value: object) -> str:
     """HTML-escaped text."""
     return html.escape(str(value))

@@ -965,7 +965,7 @@ class EnginePort:
         snapshot = Path(self.durable.snapshot())
         self.durable.close()
         os.replace(self.store.joinpath(self.journal_path.name), self.journal_path)
-        os.replace(snapshot, self.journal_path.parent / snapshot.name)
+        os.replace(snapshot, self.journal_path.with_name(snapshot.name))
         self.abandon()
         return hashlib.sha256(self.journal_path.read_bytes()).hexdigest()
 
