@@ -114,6 +114,7 @@ class Mutant:
         self.scope = scope  # "compute_x", "Class.method", or "<module>" / "Class" outside any function
         self.text = text
         self.source_line = source_line
+        self.occurrence = 0  # among the mutants with the same scope, change and source line (in index order)
 
     @property
     def key(self) -> str:
@@ -200,6 +201,7 @@ def mutants(source: str, module: str = "<module>") -> list[Mutant]:
     scopes = _scopes(tree)
     lines = source.splitlines()
     found = []
+    seen: dict[tuple[str, str, str], int] = {}
     for index, (node, text) in enumerate(_points(tree)):
         line = getattr(node, "lineno", 0)
         scope, is_function = scopes.get(id(node), ("<module>", False))
@@ -211,6 +213,9 @@ def mutants(source: str, module: str = "<module>") -> list[Mutant]:
             text,
             lines[line - 1].strip() if line else "",
         )
+        same = (mutant.scope, text, mutant.source_line)
+        mutant.occurrence = seen.get(same, 0)
+        seen[same] = mutant.occurrence + 1
         found.append(mutant)
     return found
 
@@ -647,6 +652,7 @@ def _matches(entry: dict[str, str], mutant: Mutant) -> bool:
         and entry.get("change") == mutant.text
         and entry.get("function", mutant.scope) == mutant.scope
         and entry.get("source", mutant.source_line).strip() == mutant.source_line
+        and int(entry.get("occurrence", mutant.occurrence)) == mutant.occurrence
     )
 
 
@@ -779,6 +785,7 @@ def run(
             "function": mutant.scope,
             "change": mutant.text,
             "source": mutant.source_line,
+            "occurrence": mutant.occurrence,
             "phase": phase,
             "seconds": round(elapsed, 1),
             "status": "killed" if killed else "error" if "crash" in verdict else "survived",
