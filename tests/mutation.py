@@ -14,8 +14,8 @@ Each mutant is one small syntactic change of one module (the project's own AST m
 How a run goes (one parent process, ``fork`` per mutant, so pytest, Hypothesis, Z3 and perpspec are imported once):
 
 1. **Index.** The candidate tests (``--tests``; by default every ``tests/test_*.py`` that names the module,
-   hygiene tests excluded) run once, unmutated, under a profiler that records which functions of the mutated
-   modules each test calls (and which run at import time).  The index is cached under ``.mutation-cache/``
+   hygiene tests excluded) run once, unmutated, with every function of the mutated modules recording which
+   test calls it (and which run at import time).  The index is cached under ``.mutation-cache/``
    keyed by the sources.  Tests that fail unmutated are left out (and reported).
 2. **Mutants.** For each mutant a child process plants it and runs only the tests that called the mutated
    function (all of them when the change is at module level or the function runs at import), fastest first,
@@ -288,17 +288,10 @@ def runnable(item: Any) -> str:
     return f"{where}::{item.nodeid.split('::', 1)[1]}" if "::" in item.nodeid else where
 
 
-def _outer(qualname: str) -> str:
-    """``f.<locals>.g`` → ``f``; ``C.m.<locals>.h`` → ``C.m``; ``<lambda>`` etc. unchanged."""
-    return qualname.split(".<locals>")[0]
-
-
 class _IndexPlugin:
     """pytest plugin: which functions of the mutated modules each test calls, and how long it takes."""
 
     def __init__(self, files: dict[str, str]) -> None:
-        self.files = {os.path.realpath(ROOT / relative): relative for relative in files}
-        self.seen: dict[str, str | None] = {}
         self.current = "<import>"
         self.hits: dict[str, set[str]] = {}
         self.durations: dict[str, float] = {}
@@ -307,18 +300,12 @@ class _IndexPlugin:
         self.names: dict[str, str] = {}
         self.started = 0.0
 
-    def profile(self, frame: types.FrameType, event: str, arg: object) -> None:
-        """The profiler hook: record each call of a function defined in a mutated module."""
-        del arg
-        if event != "call":
-            return
-        code = frame.f_code
-        relative = self.seen.get(code.co_filename, "")
-        if relative == "":
-            relative = self.files.get(os.path.realpath(code.co_filename))
-            self.seen[code.co_filename] = relative
-        if relative is not None and code.co_qualname != "<module>":
-            self.hits.setdefault(self.current, set()).add(f"{relative}::{_outer(code.co_qualname)}")
+    def hit(self, key: str) -> None:
+        """Called on entry to every function of a mutated module (the instrumented code)."""
+        found = self.hits.get(self.current)
+        if found is None:
+            found = self.hits[self.current] = set()
+        found.add(key)
 
     def pytest_collection_finish(self, session: Any) -> None:
         """Remember the collected tests, in order."""
@@ -401,6 +388,56 @@ def _in_child(work: Any, log: Path, timeout_s: float) -> tuple[str, dict[str, An
     return "ok", json.loads(result_path.read_text())
 
 
+HIT = "__perpspec_mutation_hit__"
+
+
+class _Instrument(ast.NodeTransformer):
+    """Adds ``__perpspec_mutation_hit__("module::scope")`` at the top of every function body (after its docstring)."""
+
+    def __init__(self, relative: str) -> None:
+        self.relative = relative
+        self.scope: list[str] = []
+
+    def _enter(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+        outer = next((part for part in self.scope if not part.startswith("<")), None)
+        scope = outer or ".".join([*[part.strip("<>") for part in self.scope], node.name])
+        self.scope.append(scope)
+        self.generic_visit(node)
+        self.scope.pop()
+        call = ast.Expr(ast.Call(ast.Name(HIT, ast.Load()), [ast.Constant(f"{self.relative}::{scope}")], []))
+        ast.copy_location(call, node.body[0])
+        ast.fix_missing_locations(call)
+        docstring = isinstance(node.body[0], ast.Expr) and isinstance(
+            getattr(node.body[0], "value", None), ast.Constant
+        )
+        node.body.insert(1 if docstring else 0, call)
+        return node
+
+    visit_FunctionDef = _enter  # noqa: N815 - the NodeTransformer protocol
+    visit_AsyncFunctionDef = _enter  # noqa: N815
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        """Methods are ``Class.method``."""
+        if self.scope:
+            self.generic_visit(node)
+            return node
+        self.scope.append(f"<{node.name}>")
+        self.generic_visit(node)
+        self.scope.pop()
+        return node
+
+
+def instrumented(source: str, relative: str, path: str) -> types.CodeType:
+    """The module's code with a hit recorded on entry to every function (line numbers unchanged)."""
+    tree = _Instrument(relative).visit(ast.parse(source))
+    return compile(tree, path, "exec")
+
+
+def _module_path(relative: str) -> str:
+    linked = ROOT / "perpspec" / relative
+    return str(linked if linked.exists() else ROOT / relative)
+
+
 def build_index(
     modules: list[str], tests: list[str], deep: bool, scratch: Path, cache: bool = True
 ) -> dict[str, Any]:
@@ -414,11 +451,13 @@ def build_index(
         import pytest
 
         plugin = _IndexPlugin({relative: relative for relative in modules})
-        sys.setprofile(plugin.profile)
-        try:
-            code = pytest.main(_pytest_args(tests, deep), plugins=[plugin])
-        finally:
-            sys.setprofile(None)
+        for relative in modules:
+            path = _module_path(relative)
+            code = instrumented((ROOT / relative).read_text(), relative, path)
+            sys.meta_path.insert(0, _MutantFinder(module_name(relative), path, code, {HIT: plugin.hit}))
+        for relative in modules:  # before pytest's own import hook (which claims the perpspec plugin's package)
+            importlib.import_module(module_name(relative))
+        code = pytest.main(_pytest_args(tests, deep), plugins=[plugin])
         return {
             "code": int(code),
             "items": plugin.items,
@@ -513,10 +552,12 @@ def plant_by_swap(mutant: Mutant, source: str) -> bool:
 
 
 class _MutantFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Serves the mutated source for one module name."""
+    """Serves the mutated (or instrumented) source for one module name."""
 
-    def __init__(self, name: str, path: str, text: str) -> None:
-        self.name, self.path, self.text = name, path, text
+    def __init__(
+        self, name: str, path: str, text: str | types.CodeType, extra: dict[str, Any] | None = None
+    ) -> None:
+        self.name, self.path, self.text, self.extra = name, path, text, extra or {}
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         """Only the mutated module."""
@@ -532,19 +573,17 @@ class _MutantFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module: types.ModuleType) -> None:
         """Run the mutated source, with the swapped-in helpers resolvable."""
         module.__file__ = self.path
-        if self.name != "perpspec.rules.num":
+        if self.name != "perpspec.rules.num" and not self.extra:
             module.__dict__.update(_helpers())
-        exec(compile(self.text, self.path, "exec"), module.__dict__)  # the mutant
+        module.__dict__.update(self.extra)
+        code = self.text if isinstance(self.text, types.CodeType) else compile(self.text, self.path, "exec")
+        exec(code, module.__dict__)  # the mutant
 
 
 def plant_by_import(mutant: Mutant, source: str) -> None:
     """Forget every perpspec module and import them again with the mutated source in place."""
     name = module_name(mutant.module)
-    path = str(
-        ROOT / "perpspec" / mutant.module
-        if (ROOT / "perpspec" / mutant.module).exists()
-        else ROOT / mutant.module
-    )
+    path = _module_path(mutant.module)
     for loaded in [loaded for loaded in sys.modules if _is_ours(loaded)]:
         del sys.modules[loaded]
     text = mutated_source(source, mutant.index) + "\n"
