@@ -344,13 +344,33 @@ def _pytest_args(tests: list[str], deep: bool) -> list[str]:
     ]
 
 
-def _fingerprint(modules: list[str], tests: list[str], deep: bool) -> str:
-    digest = hashlib.sha256(json.dumps([modules, tests, deep, os.environ.get("HYPOTHESIS_PROFILE")]).encode())
-    for folder in ("rules", "engine", "proofs", "tests"):
-        for path in sorted((ROOT / folder).rglob("*.py")):
+def _indexed(modules: list[str]) -> list[str]:
+    """What the index instruments: every module of rules/ and engine/core/, and the ones asked for."""
+    every = {
+        str(path.relative_to(ROOT))
+        for folder in ("rules", "engine/core")
+        for path in (ROOT / folder).glob("*.py")
+    }
+    return sorted(every - {"rules/__init__.py", "engine/core/__init__.py"} | set(modules))
+
+
+def _support_digest(indexed: list[str], deep: bool) -> str:
+    """The sources every test file's index depends on (not the test files themselves, nor this tool)."""
+    digest = hashlib.sha256(json.dumps([indexed, deep, os.environ.get("HYPOTHESIS_PROFILE")]).encode())
+    paths = [
+        path for folder in ("rules", "engine", "proofs") for path in sorted((ROOT / folder).rglob("*.py"))
+    ]
+    paths += [path for path in sorted((ROOT / "tests").glob("*.py")) if not path.name.startswith("test_")]
+    for path in paths:
+        if path.name != "mutation.py":
             digest.update(str(path.relative_to(ROOT)).encode())
             digest.update(path.read_bytes())
-    return digest.hexdigest()[:24]
+    return digest.hexdigest()
+
+
+def _file_key(support: str, test: str) -> str:
+    path = Path(test) if Path(test).is_absolute() else ROOT / test
+    return hashlib.sha256((support + test).encode() + path.read_bytes()).hexdigest()[:24]
 
 
 def _in_child(work: Any, log: Path, timeout_s: float) -> tuple[str, dict[str, Any]]:
@@ -438,14 +458,8 @@ def _module_path(relative: str) -> str:
     return str(linked if linked.exists() else ROOT / relative)
 
 
-def build_index(
-    modules: list[str], tests: list[str], deep: bool, scratch: Path, cache: bool = True
-) -> dict[str, Any]:
-    """Run the tests once, unmutated, recording which functions each calls (cached by the sources)."""
-    key = _fingerprint(modules, tests, deep)
-    cached = CACHE / f"index-{key}.json"
-    if cache and cached.exists():
-        return dict(json.loads(cached.read_text()))
+def _run_index(modules: list[str], tests: list[str], deep: bool, scratch: Path) -> dict[str, Any]:
+    """Run ``tests`` once, unmutated, with every function of ``modules`` recording the test that calls it."""
 
     def work() -> dict[str, Any]:
         import pytest
@@ -455,7 +469,9 @@ def build_index(
             path = _module_path(relative)
             code = instrumented((ROOT / relative).read_text(), relative, path)
             sys.meta_path.insert(0, _MutantFinder(module_name(relative), path, code, {HIT: plugin.hit}))
-        for relative in modules:  # before pytest's own import hook (which claims the perpspec plugin's package)
+        for (
+            relative
+        ) in modules:  # before pytest's own import hook (which claims the perpspec plugin's package)
             importlib.import_module(module_name(relative))
         code = pytest.main(_pytest_args(tests, deep), plugins=[plugin])
         return {
@@ -469,16 +485,66 @@ def build_index(
     status, result = _in_child(work, scratch / "index.log", 24 * 3600)
     if status != "ok" or "crash" in result:
         raise SystemExit(f"the index run failed ({status}): see {scratch / 'index.log'}")
-    if cache:
-        CACHE.mkdir(exist_ok=True)
-        cached.write_text(json.dumps(result))
     return result
 
 
-def select_tests(index: dict[str, Any], mutant: Mutant) -> list[str]:
-    """The tests that can notice ``mutant``, fastest first."""
+def _file_of(item: str) -> str:
+    return item.split("::", 1)[0]
+
+
+def build_index(
+    modules: list[str], tests: list[str], deep: bool, scratch: Path, cache: bool = True
+) -> dict[str, Any]:
+    """Which tests call which function (and how long each takes), cached per test file by the sources.
+
+    Only the test files whose cache entry is missing run (in one child); adding a test file re-indexes it alone.
+    """
+    indexed = _indexed(modules)
+    support = _support_digest(indexed, deep)
+    cacheable = [test for test in tests if "::" not in test]
+    keys = {test: CACHE / f"file-{_file_key(support, test)}.json" for test in cacheable} if cache else {}
+    parts = {test: json.loads(keys[test].read_text()) for test in keys if keys[test].exists()}
+    missing = [test for test in tests if test not in parts]
+    if missing:
+        print(f"indexing {len(missing)} test file(s)", flush=True)
+        result = _run_index(indexed, missing, deep, scratch)
+        at_import = sorted(
+            {
+                hit
+                for name, found in result["hits"].items()
+                if name not in result["durations"]
+                for hit in found
+            }
+        )
+        for test in missing:
+            mine = [item for item in result["items"] if _file_of(item) == _file_of(test)]
+            parts[test] = {
+                "items": mine,
+                "failed": [item for item in result["failed"] if item in set(mine)],
+                "durations": {item: result["durations"].get(item, 0.0) for item in mine},
+                "hits": {item: result["hits"].get(item, []) for item in mine},
+                "import": at_import,
+            }
+            if test in keys:
+                CACHE.mkdir(exist_ok=True)
+                keys[test].write_text(json.dumps(parts[test]))
+    index: dict[str, Any] = {"items": [], "failed": [], "durations": {}, "hits": {"<import>": set()}}
+    for test in tests:
+        part = parts[test]
+        index["items"] += [item for item in part["items"] if item not in index["durations"]]
+        index["durations"].update(part["durations"])
+        index["failed"] += [item for item in part["failed"] if item not in index["failed"]]
+        index["hits"].update(part["hits"])
+        index["hits"]["<import>"].update(part["import"])
+    return index
+
+
+def select_tests(index: dict[str, Any], mutant: Mutant, max_seconds: float | None = None) -> list[str]:
+    """The tests that can notice ``mutant`` (and take at most ``max_seconds`` unmutated), fastest first."""
     failed = set(index["failed"])
     usable = [item for item in index["items"] if item not in failed]
+    if max_seconds is not None:
+        usable = [item for item in usable if index["durations"].get(item, 0.0) <= max_seconds]
     target = f"{mutant.module}::{mutant.scope}"
     at_import = any(
         target in found for name, found in index["hits"].items() if name not in index["durations"]
@@ -678,6 +744,25 @@ def judge(
 # ---------------------------------------------------------------------------------------------- the run
 
 
+def _collapse(index: dict[str, Any], chosen: list[str]) -> list[str]:
+    """Node ids → whole files where every test of a file is chosen (pytest collects a file once, not per id)."""
+    by_file: dict[str, list[str]] = {}
+    for item in index["items"]:
+        by_file.setdefault(_file_of(item), []).append(item)
+    wanted = set(chosen)
+    whole = {
+        name for name, items in by_file.items() if all(item in wanted for item in items) and len(items) > 1
+    }
+    collapsed: list[str] = []
+    for item in chosen:
+        name = _file_of(item)
+        if name not in whole:
+            collapsed.append(item)
+        elif name not in collapsed:
+            collapsed.append(name)
+    return collapsed
+
+
 def known_equivalent(path: Path = SURVIVORS) -> list[dict[str, str]]:
     """The survivors recorded as equivalent (module, function, change, source line, reason)."""
     if not path.exists():
@@ -703,7 +788,7 @@ def _spread(found: list[Mutant], count: int) -> list[Mutant]:
     return [found[int(position * stride)] for position in range(count)]
 
 
-def _prepare_parent(proofs: bool) -> None:
+def _prepare_parent(proofs: bool, tests: list[str]) -> None:
     """Import once what every child needs: pytest, Hypothesis, Z3, perpspec, the obligations."""
     import hypothesis  # noqa: F401
     import pytest  # noqa: F401
@@ -714,6 +799,13 @@ def _prepare_parent(proofs: bool) -> None:
         for path in sorted((ROOT / folder).glob("*.py")):
             with contextlib.suppress(Exception):
                 importlib.import_module(module_name(f"{folder}/{path.name}"))
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    for test in tests:  # pytest finds them in sys.modules: a child collects without importing
+        path = Path(test)
+        if not path.is_absolute() and path.parts[0] == "tests":
+            with contextlib.suppress(Exception):
+                importlib.import_module(".".join(path.with_suffix("").parts))
     if proofs:
         from perpspec.proofs.registry import discover
         from perpspec.proofs.rulebook import discover_rules
@@ -787,6 +879,7 @@ def run(
     out: Path | None = None,
     faithful: bool = False,
     cache: bool = True,
+    max_test_seconds: float | None = None,
 ) -> dict[str, Any]:
     """Mutate ``modules``, judge every mutant, return (and write to ``out``) the results."""
     os.environ.setdefault("HYPOTHESIS_PROFILE", "ci")
@@ -806,11 +899,11 @@ def run(
         if only is not None:
             every = [mutant for mutant in every if mutant.index in only]
         found.extend(_spread(every, sample) if sample else every)
-    _prepare_parent(proofs)
+    _prepare_parent(proofs, [item for item in candidates if "::" not in item])
     equivalents = known_equivalent()
 
     def work_for(mutant: Mutant, faithful: bool) -> Any:
-        chosen = select_tests(index, mutant)
+        chosen = _collapse(index, select_tests(index, mutant, max_test_seconds))
         return lambda: judge(mutant, sources[mutant.module], chosen, faithful, proofs, timeout_ms, deep)
 
     results: dict[str, dict[str, Any]] = {}
@@ -864,6 +957,7 @@ def run(
         "seconds": round(time.monotonic() - started),
         "load": os.getloadavg(),
         "failing_unmutated": index["failed"],
+        "max_test_seconds": max_test_seconds,
         "summary": summary,
         "mutants": [results[mutant.key] for mutant in found],
     }
@@ -919,6 +1013,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--faithful", action="store_true", help="plant every mutant by a fresh import (slower)"
     )
+    parser.add_argument(
+        "--max-test-seconds", type=float, default=None, help="leave out tests slower than this (unmutated)"
+    )
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the index cache")
     parser.add_argument("--list", action="store_true", help="print the mutants and stop")
     parser.add_argument("--out", type=Path, default=None, help="write every verdict to this JSON file")
@@ -943,6 +1040,7 @@ def main(argv: list[str] | None = None) -> int:
         out=args.out,
         faithful=args.faithful,
         cache=not args.no_cache,
+        max_test_seconds=args.max_test_seconds,
     )
     print()
     for relative, counts in report["summary"].items():
