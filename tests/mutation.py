@@ -614,6 +614,9 @@ def plant_by_swap(mutant: Mutant, source: str) -> bool:
         live.__code__ = replacement.__code__
     except ValueError:  # free variables differ (e.g. zero-argument super)
         return False
+    # default arguments are evaluated when the def runs: a mutant there lives in these, not in the code
+    live.__defaults__ = replacement.__defaults__
+    live.__kwdefaults__ = replacement.__kwdefaults__
     return True
 
 
