@@ -10,7 +10,14 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from perpspec.rules.instrument_file import load_instrument, validate
+from perpspec.rules.instrument_file import (
+    InstrumentError,
+    builtin_dir,
+    load_instrument,
+    parse_instrument,
+    read_mapping,
+    validate,
+)
 
 XBTUSD = load_instrument("XBTUSD")
 PPM = 1_000_000
@@ -69,3 +76,47 @@ def test_fee_bounds_taker_in_zero_to_one_and_maker_at_most_taker() -> None:
 def test_initial_margin_may_be_the_whole_position_but_not_more() -> None:
     assert validate(attrs.evolve(XBTUSD, init_margin_ppm=PPM)) is None
     assert validate(attrs.evolve(XBTUSD, init_margin_ppm=PPM + 1)) == ("initMargin", "must be at most 1 (100%)")
+
+
+def test_the_price_scale_is_a_positive_power_of_ten_one_included() -> None:
+    one = load_instrument("XBTUSD", {"priceScale": 1, "tickSize": "1"})
+    assert (one.price_scale, one.tick_size) == (1, 1)
+    for scale in (0, -10, 20):
+        with pytest.raises(InstrumentError) as refused:
+            load_instrument("XBTUSD", {"priceScale": scale})
+        assert refused.value.field == "priceScale"
+
+
+def test_a_premium_sample_of_one_ms_divides_any_funding_interval() -> None:
+    assert validate(attrs.evolve(XBTUSD, premium_sample_ms=1)) is None
+    assert validate(attrs.evolve(XBTUSD, funding_interval_ms=3, premium_sample_ms=1)) is None  # 3 ms divides a day
+    assert validate(attrs.evolve(XBTUSD, funding_interval_ms=3, premium_sample_ms=2))[0] == "premiumSampleInterval"  # type: ignore[index]
+
+
+def test_a_linear_contracts_lot_value_must_be_whole_minor_units() -> None:
+    linear = load_instrument("XBTUSDT")
+    # 1 lot × multiplier 3 × tick 50 / scale 100 = 1.5 minor units per tick: not whole
+    problem = validate(attrs.evolve(linear, lot_size=1, max_order_qty=1_000, multiplier=3))
+    assert problem is not None
+    assert problem[0] == "multiplier"
+    assert validate(attrs.evolve(linear, lot_size=2, max_order_qty=1_000, multiplier=3)) is None  # 3 minor units
+
+
+def test_fee_tiers_must_ascend_and_each_names_its_own_row() -> None:
+    tiers = XBTUSD.fee_tiers  # [0] is the base (makerFee/takerFee); the file's feeTiers[k] is tiers[k + 1]
+    assert len(tiers) > 3
+    for k in (1, 2, len(tiers) - 1):
+        same_adv = attrs.evolve(tiers[k], adv_usd=tiers[k - 1].adv_usd)
+        changed = attrs.evolve(XBTUSD, fee_tiers=(*tiers[:k], same_adv, *tiers[k + 1 :]))
+        assert validate(changed) == (f"feeTiers[{k - 1}].adv", "must ascend"), k
+        maker_above = attrs.evolve(tiers[k], maker_fee_ppm=tiers[k].taker_fee_ppm + 1)
+        changed = attrs.evolve(XBTUSD, fee_tiers=(*tiers[:k], maker_above, *tiers[k + 1 :]))
+        assert validate(changed) == (f"feeTiers[{k - 1}]", "bad fees"), k
+
+
+def test_a_file_with_a_field_no_instrument_has_is_refused_naming_it() -> None:
+    mapping = dict(read_mapping(builtin_dir() / "XBTUSD.toml"))
+    for extra in ({"bogus": 1}, {"zzz": 1, "aaa": 2}):
+        with pytest.raises(InstrumentError) as refused:
+            parse_instrument({**mapping, **extra}, "XBTUSD.toml")
+        assert refused.value.field == min(extra)
