@@ -12,13 +12,16 @@ from perpspec.rules.funding import (
     E8,
     PPM_TO_E8,
     FundingRejection,
+    PremiumInputs,
     compute_funding_basis_e8,
     compute_interval_interest_e8,
     compute_mean_e8,
     compute_next_funding_ms,
     compute_premium_sample_e8,
     compute_rate_from_samples,
+    get_interest_daily_e8,
     make_funding_state,
+    process_premium_sample,
     process_set_funding_interval,
 )
 from perpspec.rules.instrument_file import load_instrument
@@ -126,3 +129,23 @@ def test_fnd_014_an_interval_of_zero_or_one_that_is_not_whole_samples_is_refused
         assert isinstance(refused, FundingRejection), interval
         assert refused.reason == "bad-interval"
     assert not isinstance(process_set_funding_interval(XBTUSD, state, 2 * HOUR), FundingRejection)
+
+
+def test_fnd_009_samples_on_the_minute_grid_and_never_at_the_funding_instant() -> None:
+    inputs = PremiumInputs(
+        impact_bid=None, impact_ask=None, mark_price=900_000, spot_price=900_000, fair_basis_e8=0
+    )
+    assert get_interest_daily_e8(XBTUSD, inputs) == 0  # no interest indices given: none
+    state = make_funding_state(XBTUSD, 0)
+    taken = process_premium_sample(XBTUSD, state, 90_000, inputs)  # a late sample (slot 60 s, taken at 90 s)
+    assert not isinstance(taken, FundingRejection)
+    after, _ = taken
+    assert after.next_sample_ms == 120_000  # the next slot on the grid, not 90 s + 60 s
+    assert (after.sample_count, after.interest_daily_sum_e8) == (1, 0)
+    skipped = process_premium_sample(XBTUSD, after, 250_000, inputs)  # slots 120 s and 180 s missed
+    assert not isinstance(skipped, FundingRejection)
+    assert skipped[0].next_sample_ms == 300_000
+    due = attrs.evolve(state, next_sample_ms=state.next_funding_ms)
+    refused = process_premium_sample(XBTUSD, due, state.next_funding_ms, inputs)
+    assert isinstance(refused, FundingRejection)
+    assert refused.reason == "funding-due-first"
