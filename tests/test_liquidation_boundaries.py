@@ -12,6 +12,7 @@ from perpspec.rules.liquidation import (
     compute_cover_takeover_price,
     compute_owing_cover_takeover_price,
     compute_partial_reduction,
+    is_price_within_limit,
 )
 from perpspec.rules.margin import CROSS
 from perpspec.rules.position import FLAT, apply_fill, compute_avg_entry_price
@@ -47,3 +48,15 @@ def test_liq_010_a_position_one_tier_up_is_stepped_down_to_the_base_tier() -> No
 def test_acc_005_a_flat_position_has_no_average_entry_price() -> None:
     for symbol in ("XBTUSD", "ETHUSD", "XBTUSDT"):
         assert compute_avg_entry_price(load_instrument(symbol), FLAT) == 0
+
+
+def test_liq_011_a_fill_exactly_at_the_limit_is_within_it_for_either_side_and_one_unit_worse_is_not() -> None:
+    # closing a long sells: at or above the limit; closing a short buys: at or below it; nothing closes 0
+    for close_qty in (1, 100):
+        assert is_price_within_limit(close_qty, 1_000, 1_000)
+        assert is_price_within_limit(close_qty, 1_001, 1_000)
+        assert not is_price_within_limit(close_qty, 999, 1_000)
+        assert is_price_within_limit(-close_qty, 1_000, 1_000)
+        assert is_price_within_limit(-close_qty, 999, 1_000)
+        assert not is_price_within_limit(-close_qty, 1_001, 1_000)
+    assert not is_price_within_limit(0, 1_000, 1_000)
