@@ -10,8 +10,10 @@ from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.liquidation import (
     compute_cover_takeover_price,
+    compute_fitting_tier,
     compute_owing_cover_takeover_price,
     compute_partial_reduction,
+    compute_position_equity_term,
     is_price_within_limit,
 )
 from perpspec.rules.margin import CROSS
@@ -60,3 +62,18 @@ def test_liq_011_a_fill_exactly_at_the_limit_is_within_it_for_either_side_and_on
         assert is_price_within_limit(-close_qty, 999, 1_000)
         assert not is_price_within_limit(-close_qty, 1_001, 1_000)
     assert not is_price_within_limit(0, 1_000, 1_000)
+
+
+def test_liq_004_a_positions_equity_term_is_its_pnl_at_mark() -> None:
+    position, _ = apply_fill(XBTUSD, FLAT, 10_000, 9_000 * PX)
+    up = compute_position_equity_term(XBTUSD, position, 9_100 * PX)
+    down = compute_position_equity_term(XBTUSD, position, 8_900 * PX)
+    assert up == compute_value(XBTUSD, 10_000, 9_100 * PX) - position.cost > 0
+    assert down == compute_value(XBTUSD, 10_000, 8_900 * PX) - position.cost < 0
+    assert compute_position_equity_term(XBTUSD, FLAT, 9_000 * PX) == 0
+
+
+def test_liq_007_the_fitting_tier_is_the_base_tier_up_to_the_risk_limit() -> None:
+    limit, step = XBTUSD.risk_limit, XBTUSD.risk_step
+    values = [0, limit, limit + 1, limit + step, limit + step + 1]
+    assert [compute_fitting_tier(XBTUSD, value) for value in values] == [0, 0, 1, 1, 2]
