@@ -77,3 +77,13 @@ def test_liq_007_the_fitting_tier_is_the_base_tier_up_to_the_risk_limit() -> Non
     limit, step = XBTUSD.risk_limit, XBTUSD.risk_step
     values = [0, limit, limit + 1, limit + step, limit + step + 1]
     assert [compute_fitting_tier(XBTUSD, value) for value in values] == [0, 0, 1, 1, 2]
+
+
+def test_liq_010_a_position_two_tiers_up_is_stepped_down_one_tier_only() -> None:
+    qty = 4_000_000
+    position, _ = apply_fill(XBTUSD, FLAT, qty, 9_000 * PX)
+    assert compute_risk_steps(XBTUSD, abs(position.cost)) == 2
+    reduction = compute_partial_reduction(XBTUSD, position, CROSS, 2, 10**9, 0, 9_000 * PX)
+    assert reduction.new_tier == 1
+    assert compute_risk_steps(XBTUSD, abs(reduction.kept.cost)) == 1
+    assert reduction.close_qty == qty - reduction.kept.qty > 0
