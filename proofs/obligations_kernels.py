@@ -50,7 +50,7 @@ from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.margin import OrderSide
 from perpspec.rules.num import PPM, abs_, and_, ite, not_, or_
 from perpspec.rules.position import Position, apply_fill
-from perpspec.rules.waterfall import compute_isolated_margin_after_fill
+from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill
 
 SYMBOLS = ("XBTUSD", "ETHUSD", "XBTUSDT")  # inverse, quanto, linear
 INVERSE = ("XBTUSD",)
