@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from perpspec.engine.core.commands import TimeTick, VerifyAccount
 from perpspec.engine.core.exchange import Engine
-from perpspec.engine.durability import codec
+from perpspec.engine.durability import codec, state_codec
 from perpspec.engine.durability.codec import REGISTRY, STATE_MAGIC, CodecError, decode_state
 from perpspec.engine.durability.journal import (
     JOURNAL_MAGIC,
@@ -118,7 +118,7 @@ names = (
 
 def put_uvarint(value: int) -> bytes:
     out = bytearray()
-    codec._put_uvarint(out, value)
+    state_codec._put_uvarint(out, value)
     return bytes(out)
 
 
@@ -531,9 +531,6 @@ ALLOWED = {
     # the command table maps a name argparse already restricted to its choices to a fixed module
     ("engine/cli/main.py", "importlib"): "fixed command table, name checked by argparse choices",
     ("engine/cli/main.py", "import_module"): "fixed command table, name checked by argparse choices",
-    # the journal's compact encoder: source text built from field positions and four type tags, on the
-    # encode side only (no byte of a file or request reaches it: the shape is the types of the fields)
-    ("engine/durability/codec.py", "exec"): "compile_packer: source from positions and type tags only",
     # the benchmark loads the shared measuring stick, a file of this repository named in its own code
     ("engine/bench/bench.py", "spec_from_file_location"): "the repository's shared benchmark file",
     ("engine/bench/bench.py", "module_from_spec"): "the repository's shared benchmark file",
@@ -583,7 +580,8 @@ def test_no_path_that_touches_outside_bytes_can_unpickle_eval_exec_or_import_by_
 
 def test_the_codec_decoders_never_getattr_or_import() -> None:
     """The decode side of the codec resolves names by a table lookup only."""
-    tree = ast.parse((ROOT / "engine/durability/codec.py").read_text())
+    codec_modules = ("records.py", "state_codec.py", "command_codec.py")
+    trees = [ast.parse((ROOT / "engine/durability" / name).read_text()) for name in codec_modules]
     decode_side = {
         "decode_state",
         "_decode",
@@ -600,14 +598,17 @@ def test_the_codec_decoders_never_getattr_or_import() -> None:
     }
     banned = {"getattr", "__import__", "eval", "exec", "globals", "vars", "locals"}
     offenders = []
-    for node in ast.walk(tree):
+    seen = set()
+    for node in (node for tree in trees for node in ast.walk(tree)):
         if not (isinstance(node, ast.FunctionDef) and node.name in decode_side):
             continue
+        seen.add(node.name)
         for inner in ast.walk(node):
             called = inner.func.id if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) else ""
             # vars(klass) in _check_field_name reads the project's own class to refuse a name, never resolves one
             if called in banned and not (called == "vars" and node.name == "_check_field_name"):
                 offenders.append(f"{node.name}:{getattr(inner, 'lineno', 0)} {called}")
+    assert seen == decode_side, "a decode-side function moved: the list above names where to look"
     assert offenders == []
 
 

@@ -19,7 +19,6 @@ from perpspec.engine.core.orders import Order
 from perpspec.engine.durability.codec import (
     CodecError,
     CommandCodec,
-    _put_uvarint,
     decode_state,
     encode_state,
 )
@@ -34,6 +33,7 @@ from perpspec.engine.durability.journal import (
     snapshot_bytes,
     write_snapshot,
 )
+from perpspec.engine.durability.state_codec import _put_uvarint
 
 SCHEMA = {"Rec": ["value"]}
 PAYLOADS = [b"first", b"", b"x" * 300, bytes(range(256)), b"last record"]
