@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from perpspec.engine.core.commands import COMMAND_TYPES, PlaceOrder
 from perpspec.engine.core.orders import Order
+from perpspec.engine.core.state_codec import _put_uvarint
 from perpspec.engine.durability.codec import (
     CodecError,
     CommandCodec,
@@ -33,7 +34,6 @@ from perpspec.engine.durability.journal import (
     snapshot_bytes,
     write_snapshot,
 )
-from perpspec.engine.durability.state_codec import _put_uvarint
 
 SCHEMA = {"Rec": ["value"]}
 PAYLOADS = [b"first", b"", b"x" * 300, bytes(range(256)), b"last record"]

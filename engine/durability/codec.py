@@ -44,13 +44,22 @@ hostile encoding can do is describe a well-typed value; it can never run code.
 Every decoding error is a :class:`CodecError` naming the byte offset.
 
 The codec lives in three modules, by concern, and this one gathers their public
-names: :mod:`engine.durability.records` (the registry of record classes and
-their stable names), :mod:`engine.durability.state_codec` (the state encoding)
+names: :mod:`engine.core.records` (the registry of record classes and
+their stable names), :mod:`engine.core.state_codec` (the state encoding)
 and :mod:`engine.durability.command_codec` (the journal's command records).
 """
 
 from __future__ import annotations
 
+from perpspec.engine.core.records import (
+    RECORD_MODULES,
+    REGISTRY,
+    Opaque,
+    is_record_class,
+    qualified_name,
+    slot_names,
+)
+from perpspec.engine.core.state_codec import STATE_MAGIC, UNSET, CodecError, decode_state, encode_state
 from perpspec.engine.durability.command_codec import (
     BINARY_RECORD,
     COMPACT_RECORD,
@@ -62,15 +71,6 @@ from perpspec.engine.durability.command_codec import (
     journalable,
     schema_of,
 )
-from perpspec.engine.durability.records import (
-    RECORD_MODULES,
-    REGISTRY,
-    Opaque,
-    is_record_class,
-    qualified_name,
-    slot_names,
-)
-from perpspec.engine.durability.state_codec import STATE_MAGIC, UNSET, CodecError, decode_state, encode_state
 
 __all__ = [
     "BINARY_RECORD",

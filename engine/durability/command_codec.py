@@ -8,7 +8,7 @@ once in the journal header, so a record is decoded by the writer's field list
 and a journal stays readable when a command class gains a defaulted field.  A
 command with any other field value (a float, a bool or str subclass, a huge
 int, a lone surrogate, a list, an object — what a hostile client may send) is
-written as ``B`` + the state encoding (:mod:`engine.durability.state_codec`)
+written as ``B`` + the state encoding (:mod:`engine.core.state_codec`)
 instead, so replay sees exactly the value the engine saw.  Canonical JSON
 records (``[class name, field 1, …]``, written by journal version 1) still
 decode.  The byte layouts are in :class:`CommandCodec`'s docstring.
@@ -24,8 +24,8 @@ from typing import Any, Final
 
 import attrs
 
-from perpspec.engine.durability.records import Opaque
-from perpspec.engine.durability.state_codec import CodecError, decode_state, encode_state
+from perpspec.engine.core.records import Opaque
+from perpspec.engine.core.state_codec import CodecError, decode_state, encode_state
 
 
 def journalable(value: object) -> object:

@@ -8,8 +8,9 @@ name it was always written under) and resolved only by a lookup in
 enums, NamedTuples and slotted classes defined in the modules of
 :data:`RECORD_MODULES`) built when this module is imported.  Nothing here
 imports a module, follows an attribute path or calls ``getattr`` with a name
-read from bytes.  The encodings that use it: :mod:`engine.durability.state_codec`
-and :mod:`engine.durability.command_codec` (overview: :mod:`engine.durability.codec`).
+read from bytes.  The encodings that use it: :mod:`engine.core.state_codec`
+(snapshots and the Engine's checkpoint) and :mod:`engine.durability.command_codec`
+(overview: :mod:`engine.durability.codec`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from perpspec.engine.core import commands as _core_commands
 from perpspec.engine.core import compiled as _core_compiled
 from perpspec.engine.core import entry as _core_entry
 from perpspec.engine.core import events as _core_events
-from perpspec.engine.core import exchange as _core_exchange
 from perpspec.engine.core import fastmargin as _core_fastmargin
 from perpspec.engine.core import fills as _core_fills
 from perpspec.engine.core import ledger as _core_ledger
@@ -107,7 +107,7 @@ _STABLE_MODULES: Final = {
 # A class that moved to another module keeps the stable name it was always written under.
 _STABLE_CLASSES: Final = {
     "engine.core.waterfall:Pending": "engine.exchange:Pending",
-    "engine.durability.records:Opaque": "engine.codec:Opaque",  # split out of engine/durability/codec.py
+    "engine.core.records:Opaque": "engine.codec:Opaque",  # moved out of engine/durability/codec.py
     # rules/waterfall.py's records, split out to rules/waterfall_state.py
     "rules.waterfall_state:Book": "rules.waterfall:Book",
     "rules.waterfall_state:BookLevel": "rules.waterfall:BookLevel",
@@ -146,8 +146,10 @@ def slot_names(cls: type) -> tuple[str, ...]:
     return tuple(names)
 
 
-# The modules whose record classes may appear in a state or a command (tests/test_repo.py checks that every
-# module of engine/core and rules/ is listed, so a class added to a new module is not silently undecodable).
+# The modules whose record classes may appear in a state or a command (tests/test_integrity.py checks that every
+# module of engine/core and rules/ is listed, so a class added to a new module is not silently undecodable):
+# all but the codec's own two and engine/core/exchange.py, the Engine's, which checkpoints its state with this
+# codec (so it cannot be imported here) and defines no class of its state.
 RECORD_MODULES: Final = (
     _core_waterfall,
     _core_views,
@@ -168,7 +170,6 @@ RECORD_MODULES: Final = (
     _core_commands,
     _core_compiled,
     _core_events,
-    _core_exchange,
     _core_fastmargin,
     _core_liqindex,
     _core_orders,

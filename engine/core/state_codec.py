@@ -1,4 +1,4 @@
-"""The state encoding (snapshots, and any value a command record cannot hold compactly).
+"""The state encoding: snapshots, the Engine's own checkpoint, any value a command record cannot hold compactly.
 
 A compact tagged binary encoding of an object graph: ints as zig-zag varints
 (any size), strings as UTF-8 (surrogatepass), floats and complex numbers (only
@@ -11,7 +11,7 @@ decoding are iterative, so a long chain of linked orders does not hit the
 recursion limit.
 
 A class is written by its stable name and read back only through
-:data:`engine.durability.records.REGISTRY`.  Objects are built with
+:data:`engine.core.records.REGISTRY`.  Objects are built with
 ``object.__new__`` (no ``__init__``, no ``__setstate__``), their fields set
 with ``object.__setattr__`` only under the names the class declares (a
 ``__dict__`` field must be a plain identifier that is not an attribute of the
@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any, Final
 
-from perpspec.engine.durability.records import REGISTRY, qualified_name, slot_names
+from perpspec.engine.core.records import REGISTRY, qualified_name, slot_names
 
 
 class CodecError(Exception):
@@ -151,6 +151,7 @@ def encode_state(root: object) -> bytes:
     out = bytearray(STATE_MAGIC)
     memo: dict[int, int] = {}  # id(container) -> reference index
     classes: dict[type, int] = {}
+    fields_of: dict[type, tuple[str, ...]] = {}  # slot names per class, read once per encoding
     stack: list[object] = [root]
     put = _put_uvarint
     while stack:
@@ -230,7 +231,9 @@ def encode_state(root: object) -> bytes:
             )
         else:
             memo[id(value)] = len(memo)
-            fields = slot_names(kind)
+            fields = fields_of.get(kind)
+            if fields is None:
+                fields = fields_of[kind] = slot_names(kind)
             instance_dict = getattr(value, "__dict__", None)
             if instance_dict is not None:
                 # field names per instance, sorted: canonical whatever the assignment order
@@ -313,6 +316,7 @@ def decode_state(data: bytes) -> Any:
 def _decode(data: bytes, pos: int) -> tuple[Any, int]:
     refs: list[Any] = []
     classes: list[tuple[Any, tuple[str, ...]]] = []
+    current_fields: dict[type, tuple[str, ...]] = {}  # slot names per class, read once per decoding
     frames: list[_Frame] = []
     end = len(data)
     result: Any = UNSET
@@ -422,7 +426,9 @@ def _decode(data: bytes, pos: int) -> tuple[Any, int]:
                         raise CodecError(f"object of {count} fields in {end - pos} bytes", start)
                     frames.append(_Frame(_DOBJECT, instance, 2 * count))
                 else:
-                    current = slot_names(cls)
+                    current = current_fields.get(cls)
+                    if current is None:
+                        current = current_fields[cls] = slot_names(cls)
                     if fields != current:  # the class changed since this state was written
                         added = [name for name in current if name not in fields]
                         removed = [name for name in fields if name not in current]
