@@ -270,15 +270,19 @@ class Prover:
         return None
 
     def _check(self, negated_goal: z3.BoolRef | None = None) -> tuple[z3.CheckSatResult, z3.Solver]:
-        """Check the assumptions (and ``negated_goal``): in the main z3 context, then, if the
-        solver gave up, once more in a fresh context (same terms, numbered afresh).
+        """Check the assumptions (and ``negated_goal``): in a fresh z3 context (the terms
+        translated into it, numbered afresh), then, if the solver gave up, once more in the
+        main context.
 
-        Z3's search depends on how terms are numbered, which depends on everything built
-        before in the process; a second, independent attempt makes a spurious ``unknown``
-        much rarer.  Either attempt's ``unsat`` is a proof; ``sat`` comes with its model.
+        Z3's search depends on how terms are numbered.  In the main context that depends on
+        everything built before in the process (which obligations ran before, in which
+        worker), so the same query could take 0.2 s alone and time out late in a run; in a
+        fresh context it depends on this query only, the same in every run and order.  The
+        second, independent attempt makes a spurious ``unknown`` rarer.  Either attempt's
+        ``unsat`` is a proof; ``sat`` comes with its model.
         """
         outcome, solver = z3.unknown, z3.Solver()
-        for context in (z3.main_ctx(), z3.Context()):
+        for context in (z3.Context(), z3.main_ctx()):
             solver = z3.Solver(ctx=context)
             solver.set("timeout", self.timeout_ms)
             for _, condition in self.assumptions:
