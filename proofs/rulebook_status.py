@@ -112,13 +112,18 @@ def record_field(record: object, *names: str) -> object:
 
 
 def run_obligations(
-    timeout_ms: int | None = None, previous: Sequence[Outcome] = (), root: Path = ROOT, jobs: int | None = None
+    timeout_ms: int | None = None,
+    previous: Sequence[Outcome] = (),
+    root: Path = ROOT,
+    jobs: int | None = None,
+    cache_dir: Path | None = None,
 ) -> list[Outcome]:
     """Run every obligation of :mod:`proofs.registry` and record the outcomes (no timing).
 
     An outcome in ``previous`` is reused when its obligation's dependency key
     (:func:`obligation_key`) is unchanged: only obligations whose sources changed run,
-    on ``jobs`` processes (None: every core; see :func:`proofs.parallel.run_all`).
+    on ``jobs`` processes (None: every core), reusing ``perpspec prove``'s results from
+    ``cache_dir`` (see :func:`proofs.parallel.run_all`; None: no cache).
     ``timeout_ms`` overrides every obligation's own solver timeout (None: their own).
     """
     from perpspec.proofs import registry
@@ -137,7 +142,7 @@ def run_obligations(
             outcomes.append(attrs.evolve(_recorded(obligation, None), key=key))
         else:
             to_run.append((obligation, key))
-    ran = run_all([obligation for obligation, _ in to_run], timeout_ms, jobs) if to_run else []
+    ran = run_all([obligation for obligation, _ in to_run], timeout_ms, jobs, cache_dir) if to_run else []
     for (obligation, key), outcome in zip(to_run, ran, strict=True):
         outcomes.append(attrs.evolve(_recorded(obligation, outcome), key=key))
     return sorted(outcomes, key=lambda outcome: outcome.id)
@@ -314,7 +319,9 @@ def proof_outcomes(
     if not allow_run:
         return fingerprint, [], 0
     stored_outcomes = [] if previous is None else previous[1]
-    outcomes = run_obligations(timeout_ms, stored_outcomes, root)
+    from perpspec.proofs.parallel import default_cache_dir
+
+    outcomes = run_obligations(timeout_ms, stored_outcomes, root, cache_dir=default_cache_dir())
     reused = {id(outcome) for outcome in stored_outcomes}
     return fingerprint, outcomes, sum(1 for outcome in outcomes if id(outcome) not in reused)
 
