@@ -173,8 +173,7 @@ class MemoView:
         self._instruments: Mapping[str, Instrument] | None = None
         self._wallets: dict[tuple[int, str], int] = {}
         self._positions: dict[int, Mapping[str, Position]] = {}
-        self._open_orders: dict[int, Sequence[RestingOrder]] = {}
-        self._reduce_only: dict[int, Sequence[RestingOrder]] = {}
+        self._orders: tuple[dict[int, list[RestingOrder]], dict[int, list[RestingOrder]]] | None = None
         self._marks: dict[str, int] = {}
 
     def assets(self) -> Sequence[str]:
@@ -238,18 +237,16 @@ class MemoView:
         return found
 
     def open_orders(self, account_id: int) -> Sequence[RestingOrder]:
-        """Resting orders in the books."""
-        found = self._open_orders.get(account_id)
-        if found is None:
-            found = self._open_orders[account_id] = self.engine.open_orders(account_id)
-        return found
+        """Resting orders in the books (every account's read in one pass on first use)."""
+        if self._orders is None:
+            self._orders = self.engine.views.orders_by_account()
+        return self._orders[0].get(account_id, ())
 
     def reduce_only_orders(self, account_id: int) -> Sequence[RestingOrder]:
-        """Live ReduceOnly orders that can trade."""
-        found = self._reduce_only.get(account_id)
-        if found is None:
-            found = self._reduce_only[account_id] = self.engine.reduce_only_orders(account_id)
-        return found
+        """Live ReduceOnly orders that can trade (every account's read in one pass on first use)."""
+        if self._orders is None:
+            self._orders = self.engine.views.orders_by_account()
+        return self._orders[1].get(account_id, ())
 
     def margin_setting(self, account_id: int, symbol: str) -> MarginSetting:
         """Leverage and extra isolated margin."""

@@ -131,6 +131,7 @@ class Simulation:
         self.quantities: dict[int, int] = {}  # account -> currentQty, from PositionUpdate events
         self.long_qty = 0
         self.snapshots: dict[str, dict[int, int]] = {}
+        self.impact_seen: tuple[int, Any] | None = None  # (commands sent, impact prices of the book then)
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -328,11 +329,18 @@ class Simulation:
             self.check_invariants(events)
 
     def impact(self) -> Any:
-        """Impact bid/ask/mid from the engine's book (MRK-004), when the instrument has an impact notional."""
+        """Impact bid/ask/mid from the engine's book (MRK-004), when the instrument has an impact notional.
+
+        Kept until the next command: a step's premium sample and its mark read the same book.
+        """
         if self.inst.impact_notional is None:
             return NO_IMPACT
+        if self.impact_seen is not None and self.impact_seen[0] == self.tally.commands:
+            return self.impact_seen[1]
         bids, asks = self.port.depth(self.symbol)
-        return compute_impact_prices(self.inst, bids, asks)
+        impact = compute_impact_prices(self.inst, bids, asks)
+        self.impact_seen = (self.tally.commands, impact)
+        return impact
 
     def sample_premium(self, index: int) -> None:
         """FND-009: the minute's premium sample (missed slots are not back-filled)."""
