@@ -112,26 +112,39 @@ def record_field(record: object, *names: str) -> object:
 
 
 def run_obligations(
-    timeout_ms: int | None = None, previous: Sequence[Outcome] = (), root: Path = ROOT
+    timeout_ms: int | None = None,
+    previous: Sequence[Outcome] = (),
+    root: Path = ROOT,
+    jobs: int | None = None,
+    cache_dir: Path | None = None,
 ) -> list[Outcome]:
     """Run every obligation of :mod:`proofs.registry` and record the outcomes (no timing).
 
     An outcome in ``previous`` is reused when its obligation's dependency key
-    (:func:`obligation_key`) is unchanged: only obligations whose sources changed run.
+    (:func:`obligation_key`) is unchanged: only obligations whose sources changed run,
+    on ``jobs`` processes (None: every core), reusing ``perpspec prove``'s results from
+    ``cache_dir`` (see :func:`proofs.parallel.run_all`; None: no cache).
     ``timeout_ms`` overrides every obligation's own solver timeout (None: their own).
     """
     from perpspec.proofs import registry
+    from perpspec.proofs.parallel import run_all
 
     known = {outcome.id: outcome for outcome in previous if outcome.key}
     keys = _KeyCache(root)
     outcomes = []
+    to_run: list[tuple[Any, str]] = []
     for obligation in registry.discover():
         key = keys.of(obligation)
         reused = known.get(obligation.id)
         if reused is not None and reused.key == key:
             outcomes.append(reused)
+        elif getattr(obligation, "waived", None):
+            outcomes.append(attrs.evolve(_recorded(obligation, None), key=key))
         else:
-            outcomes.append(attrs.evolve(_run_one(obligation, timeout_ms), key=key))
+            to_run.append((obligation, key))
+    ran = run_all([obligation for obligation, _ in to_run], timeout_ms, jobs, cache_dir) if to_run else []
+    for (obligation, key), outcome in zip(to_run, ran, strict=True):
+        outcomes.append(attrs.evolve(_recorded(obligation, outcome), key=key))
     return sorted(outcomes, key=lambda outcome: outcome.id)
 
 
@@ -222,20 +235,17 @@ def obligation_key(root: Path, module: str | tuple[str, ...]) -> str:
     return digest.hexdigest()
 
 
-def _run_one(obligation: Any, timeout_ms: int | None = None) -> Outcome:
-    from perpspec.proofs import registry
-
+def _recorded(obligation: Any, ran: Any) -> Outcome:
+    """The recorded outcome of ``obligation`` from its run (a :class:`proofs.registry.Outcome`; None when waived)."""
     text = f"{obligation.id} {obligation.rule_id} {obligation.statement}"
     rule_ids = as_ids(obligation.rule_id, ANY_RULE_ID) or as_ids(text, ANY_RULE_ID)
     # the property proved: a registry invariant (INV-*) or a rule-level property name (FND-CAPS)
     invariant_ids = (str(obligation.invariant_id),) if obligation.invariant_id else as_ids(text, INVARIANT_ID)
     bound = (obligation.bounded or "").replace("<=", "≤")
     known_bad = obligation.expect == "refuted"
-    waiver = getattr(obligation, "waived", None)
-    if waiver:
-        result, detail = "waived", str(waiver)
+    if ran is None:
+        result, detail = "waived", str(getattr(obligation, "waived", ""))
     else:
-        ran = registry.run_obligation(obligation, timeout_ms)
         result = ran.status_text
         detail = ran.error if ran.result is None else ("" if ran.passed else ran.result.detail)
     return Outcome(
@@ -309,7 +319,9 @@ def proof_outcomes(
     if not allow_run:
         return fingerprint, [], 0
     stored_outcomes = [] if previous is None else previous[1]
-    outcomes = run_obligations(timeout_ms, stored_outcomes, root)
+    from perpspec.proofs.parallel import default_cache_dir
+
+    outcomes = run_obligations(timeout_ms, stored_outcomes, root, cache_dir=default_cache_dir())
     reused = {id(outcome) for outcome in stored_outcomes}
     return fingerprint, outcomes, sum(1 for outcome in outcomes if id(outcome) not in reused)
 

@@ -6,7 +6,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,8 @@ from perpspec.engine.simulation.eventlog import event_records
 from perpspec.engine.simulation.result import Tally
 from perpspec.engine.simulation.scenario import Scenario
 from perpspec.rules import invariants
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.margin import MarginSetting, RestingOrder
 from perpspec.rules.position import Position
 
 JOURNAL_DIR = "journal"  # under the output directory: journal.log, replayable by `perpspec replay`
@@ -88,6 +90,15 @@ class EnginePort:
         """The engine as the invariants read it."""
         return self.engine
 
+    def frozen_view(self) -> invariants.ExchangeView:
+        """The engine as one invariant check reads it: each answer read once and kept while the check runs.
+
+        The state does not change during a check, so the answers are the engine's
+        own; only the reads are shared between the registered invariants (each of
+        which walks every account).
+        """
+        return MemoView(self.engine)
+
     def insurance(self, asset: str) -> int:
         """Insurance fund balance."""
         return self.engine.insurance(asset)
@@ -144,3 +155,100 @@ class EnginePort:
     def records(self, event: Event, tally: Tally) -> Iterable[dict[str, Any]]:
         """The event's rows for the log (BitMEX names), counting what the summary needs."""
         return event_records(self.inst, event, tally, self.pending_account)
+
+
+class MemoView:
+    """An :class:`~rules.invariants.ExchangeView` of an engine that does not change while it is read.
+
+    Every answer is the engine's, read on first use and kept: one invariant check
+    walks every account several times (conservation, open interest, equity,
+    ReduceOnly orders, best prices), and the engine builds fresh records on each
+    read.  Make a new one for every check (the engine moves on after it).
+    """
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self._assets: Sequence[str] | None = None
+        self._account_ids: Sequence[int] | None = None
+        self._instruments: Mapping[str, Instrument] | None = None
+        self._wallets: dict[tuple[int, str], int] = {}
+        self._positions: dict[int, Mapping[str, Position]] = {}
+        self._orders: tuple[dict[int, list[RestingOrder]], dict[int, list[RestingOrder]]] | None = None
+        self._marks: dict[str, int] = {}
+
+    def assets(self) -> Sequence[str]:
+        """Settlement assets, sorted."""
+        if self._assets is None:
+            self._assets = self.engine.assets()
+        return self._assets
+
+    def account_ids(self) -> Sequence[int]:
+        """Every account id, sorted."""
+        if self._account_ids is None:
+            self._account_ids = self.engine.account_ids()
+        return self._account_ids
+
+    def instruments(self) -> Mapping[str, Instrument]:
+        """Instruments by symbol."""
+        if self._instruments is None:
+            self._instruments = self.engine.instruments()
+        return self._instruments
+
+    def wallet(self, account_id: int, asset: str) -> int:
+        """walletBalance."""
+        key = (account_id, asset)
+        found = self._wallets.get(key)
+        if found is None:
+            found = self._wallets[key] = self.engine.wallet(account_id, asset)
+        return found
+
+    def positions(self, account_id: int) -> Mapping[str, Position]:
+        """Non-flat positions by symbol."""
+        found = self._positions.get(account_id)
+        if found is None:
+            found = self._positions[account_id] = self.engine.positions(account_id)
+        return found
+
+    def insurance(self, asset: str) -> int:
+        """Insurance fund balance."""
+        balance: int = self.engine.insurance(asset)
+        return balance
+
+    def fee_pool(self, asset: str) -> int:
+        """Commission collected."""
+        fees: int = self.engine.fee_pool(asset)
+        return fees
+
+    def funding_pool(self, asset: str) -> int:
+        """Funding in flight."""
+        pool: int = self.engine.funding_pool(asset)
+        return pool
+
+    def net_deposits(self, asset: str) -> int:
+        """Deposits − withdrawals."""
+        net: int = self.engine.net_deposits(asset)
+        return net
+
+    def mark_price(self, symbol: str) -> int:
+        """Current mark price."""
+        found = self._marks.get(symbol)
+        if found is None:
+            found = self._marks[symbol] = self.engine.mark_price(symbol)
+        return found
+
+    def open_orders(self, account_id: int) -> Sequence[RestingOrder]:
+        """Resting orders in the books (every account's read in one pass on first use)."""
+        if self._orders is None:
+            self._orders = self.engine.views.orders_by_account()
+        return self._orders[0].get(account_id, ())
+
+    def reduce_only_orders(self, account_id: int) -> Sequence[RestingOrder]:
+        """Live ReduceOnly orders that can trade (every account's read in one pass on first use)."""
+        if self._orders is None:
+            self._orders = self.engine.views.orders_by_account()
+        return self._orders[1].get(account_id, ())
+
+    def margin_setting(self, account_id: int, symbol: str) -> MarginSetting:
+        """Leverage and extra isolated margin."""
+        setting: MarginSetting = self.engine.margin_setting(account_id, symbol)
+        return setting

@@ -7,6 +7,7 @@ writes them compactly, exact decimals (:func:`Num`) as bare JSON numbers, never 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -54,8 +55,12 @@ def rate_num(rate_e8: int) -> str:
     return Num(format_scaled(rate_e8, 100_000_000))
 
 
+@functools.lru_cache(maxsize=4096)
 def iso_timestamp(time_ms: int) -> str:
-    """``2020-03-12T10:45:00.000Z`` from ms since the epoch (proleptic Gregorian, integers only)."""
+    """``2020-03-12T10:45:00.000Z`` from ms since the epoch (proleptic Gregorian, integers only).
+
+    Kept for the last few thousand times: a step's events share one logical time.
+    """
     days, ms_of_day = divmod(time_ms, 86_400_000)
     # Howard Hinnant's civil_from_days
     z = days + 719_468

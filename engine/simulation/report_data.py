@@ -6,6 +6,7 @@ The record kinds understood are listed in :mod:`perpspec.engine.simulation.repor
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,7 +15,7 @@ from typing import Any
 
 from perpspec.engine.simulation.explain import (
     Step,
-    read_steps,
+    read_step,
 )
 
 # ---------------------------------------------------------------------------
@@ -130,22 +131,81 @@ class RunData:
 
 
 def analyse(name: str, records: Iterable[Mapping[str, Any]], summary: Mapping[str, Any] | None = None) -> RunData:
-    """Read one run's event log into what the report draws."""
-    run = RunData(name=name, summary=dict(summary or {}))
-    before: dict[int, Mapping[str, Any]] = {}
-    after: dict[int, Mapping[str, Any]] = {}
-    records = list(records)
-    run.steps = read_steps(records, parse_time_ms)
+    """Read one run's event log into what the report draws (one record at a time: the log is never held whole)."""
+    builder = RunBuilder(name)
     for record in records:
+        builder.add(record)
+    return builder.finish(summary)
+
+
+_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")  # the text encode_json writes as a bare number
+NUM_MARK = "\x00"  # a runner's record keeps an exact decimal as marked text (engine.simulation.eventlog.Num)
+
+
+def json_value(value: Any) -> Any:
+    """A field as the JSON log gives it back: marked decimal text becomes the number ``json.loads`` would read.
+
+    The runner hands :class:`RunBuilder` its records before they are written,
+    with exact decimals as text (``"\\x00" + "7353.5"``); the log has them as
+    bare numbers, which ``json.loads`` reads as ``int`` (no fraction or
+    exponent) or ``float``.  Every other value is the same either way.
+    """
+    if isinstance(value, str) and value.startswith(NUM_MARK) and _DECIMAL.fullmatch(value, 1):
+        text = value[1:]
+        return float(text) if "." in text else int(text)
+    return value
+
+
+class RunBuilder:
+    """What the report draws, kept up to date record by record (the streaming side of :func:`analyse`).
+
+    ``add`` takes each event-log record — read back from the log, or handed over
+    by the runner as it writes it (``Simulation(..., observer=builder.add)``) —
+    and keeps only the aggregates and the rows the report shows (one per step,
+    per liquidation, per ADL fill, per fund movement, per explained waterfall
+    step, per account), never the log itself.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.run = RunData(name=name, summary={})
+        # account -> (role, marginBalance, currentQty, crossMargin, leverage) of its margin rows
+        self.before: dict[int, tuple[str, int, int, bool, str]] = {}
+        self.after: dict[int, int] = {}
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        """Take one record of the log."""
         table = record.get("table")
-        if table == "instrument":
+        run = self.run
+        if table == "execution":
+            exec_type = record.get("execType")
+            if exec_type == "Trade":
+                if record.get("lastLiquidityInd") == "AddedLiquidity":
+                    run.trades += 1  # one row per match: the maker's (liquidation fills have no taker row)
+            elif exec_type == "Deleverage":
+                run.adl.append(
+                    AdlRow(
+                        time_ms=parse_time_ms(record["timestamp"]),
+                        account=int(record["account"]),
+                        side=str(record["side"]),
+                        qty=int(record["lastQty"]),
+                        price=float(json_value(record["lastPx"])),
+                        score=str(json_value(record.get("adlRankingScore", ""))),
+                        liquidated=record.get("liquidatedAccount"),
+                        haircut=int(record.get("haircut", 0)),
+                    )
+                )
+        elif table == "instrument":
             run.symbol = str(record.get("symbol", run.symbol))
             run.times.append(parse_time_ms(record["timestamp"]))
-            run.index.append(float(record["indicativeSettlePrice"]))
-            run.mark.append(float(record["markPrice"]))
+            run.index.append(float(json_value(record["indicativeSettlePrice"])))
+            run.mark.append(float(json_value(record["markPrice"])))
             last = record.get("lastPrice")
-            run.last.append(None if last is None else float(last))
+            run.last.append(None if last is None else float(json_value(last)))
             run.open_interest.append(int(record["openInterest"]))
+        elif table == "rule":
+            step = read_step(record, parse_time_ms)
+            if step is not None:
+                run.steps.append(step)
         elif table == "insurance":
             run.currency = str(record.get("currency", run.currency))
             run.insurance.append((parse_time_ms(record["timestamp"]), int(record["walletBalance"])))
@@ -156,45 +216,43 @@ def analyse(name: str, records: Iterable[Mapping[str, Any]], summary: Mapping[st
                     account=int(record["account"]),
                     side=str(record["side"]),
                     qty=int(record["leavesQty"]),
-                    price=float(record["price"]),
+                    price=float(json_value(record["price"])),
                     kind=str(record.get("liquidationType", "full")),
                 )
             )
-        elif table == "execution":
-            exec_type = record.get("execType")
-            if exec_type == "Trade" and record.get("lastLiquidityInd") == "AddedLiquidity":
-                run.trades += 1  # one row per match: the maker's (liquidation fills have no taker row)
-            elif exec_type == "Deleverage":
-                run.adl.append(
-                    AdlRow(
-                        time_ms=parse_time_ms(record["timestamp"]),
-                        account=int(record["account"]),
-                        side=str(record["side"]),
-                        qty=int(record["lastQty"]),
-                        price=float(record["lastPx"]),
-                        score=str(record.get("adlRankingScore", "")),
-                        liquidated=record.get("liquidatedAccount"),
-                        haircut=int(record.get("haircut", 0)),
-                    )
-                )
-        elif table == "transaction" and record.get("transactType") == "Funding":
-            run.funding_payments += 1
+        elif table == "transaction":
+            if record.get("transactType") == "Funding":
+                run.funding_payments += 1
         elif table == "margin":
-            target = before if record.get("phase") == "before" else after
-            target[int(record["account"])] = record
-    if "coin" in run.summary:
-        run.coin = int(run.summary["coin"])
-    for account, first in sorted(before.items()):
-        last_row = after.get(account, first)
-        run.accounts.append(
+            account = int(record["account"])
+            balance = int(record["marginBalance"])
+            if record.get("phase") == "before":
+                self.before[account] = (
+                    str(record.get("role", "trader")),
+                    balance,
+                    int(record.get("currentQty", 0)),
+                    bool(record.get("crossMargin", True)),
+                    str(record.get("leverage", "")),
+                )
+            else:
+                self.after[account] = balance
+
+    def finish(self, summary: Mapping[str, Any] | None = None) -> RunData:
+        """The run's data, with its summary (summary.json's figures) once the run is over."""
+        run = self.run
+        run.summary = dict(summary or {})
+        if "coin" in run.summary:
+            run.coin = int(run.summary["coin"])
+        run.accounts = [
             AccountRow(
                 account=account,
-                role=str(first.get("role", "trader")),
-                before=int(first["marginBalance"]),
-                after=int(last_row["marginBalance"]),
-                qty_before=int(first.get("currentQty", 0)),
-                cross=bool(first.get("crossMargin", True)),
-                leverage=str(first.get("leverage", "")),
+                role=role,
+                before=before,
+                after=self.after.get(account, before),
+                qty_before=qty,
+                cross=cross,
+                leverage=leverage,
             )
-        )
-    return run
+            for account, (role, before, qty, cross, leverage) in sorted(self.before.items())
+        ]
+        return run

@@ -85,18 +85,26 @@ ENTRY_SLIPPAGE_PPM = 1_000  # 0.1%: how far beyond the best price an entry order
 
 
 ProgressHook = Callable[[int, int], None]
+RecordObserver = Callable[[Mapping[str, Any]], None]  # sees every event-log record as it is written
 
 
 class Simulation:
     """One scenario run through a fresh engine (see the module docstring)."""
 
-    def __init__(self, scenario: Scenario, out_dir: Path, progress: ProgressHook | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        out_dir: Path,
+        progress: ProgressHook | None = None,
+        observer: RecordObserver | None = None,
+    ) -> None:
         self.scenario = scenario
         self.inst = scenario.instrument
         self.symbol = scenario.instrument.symbol
         self.asset = scenario.instrument.settl_currency
         self.out_dir = out_dir
         self.progress = progress
+        self.observer = observer  # e.g. the report's streaming aggregates (report_data.RunBuilder.add)
         out_dir.mkdir(parents=True, exist_ok=True)
         self.port = EnginePort(scenario, out_dir.joinpath(JOURNAL_DIR))
         self.makers = tuple(range(1, scenario.makers.count + 1))
@@ -123,6 +131,7 @@ class Simulation:
         self.quantities: dict[int, int] = {}  # account -> currentQty, from PositionUpdate events
         self.long_qty = 0
         self.snapshots: dict[str, dict[int, int]] = {}
+        self.impact_seen: tuple[int, Any] | None = None  # (commands sent, impact prices of the book then)
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -147,6 +156,8 @@ class Simulation:
         if self.log is not None:
             self.log.write(encode_json(record) + "\n")
             self.tally.log_rows += 1
+            if self.observer is not None:
+                self.observer(record)
 
     def observe(self, event: Event) -> None:
         """Count an event and write its record(s)."""
@@ -174,7 +185,7 @@ class Simulation:
         touched = [event.account for event in events if isinstance(event, Execution | PositionUpdate)]
         if not touched:
             return
-        results = invariants.check_after_command(self.port.view(), self.port.step_info(events), touched)
+        results = invariants.check_after_command(self.port.frozen_view(), self.port.step_info(events), touched)
         self.tally.command_checks += 1
         for inv_id, problems in results.items():
             for problem in problems:
@@ -193,7 +204,7 @@ class Simulation:
         step = self.port.step_info(events)
         if not step.waterfall_complete:
             self.tally.waterfall_incomplete += 1
-        results = invariants.check_all(self.port.view(), step)
+        results = invariants.check_all(self.port.frozen_view(), step)
         for inv_id, problems in results.items():
             for problem in problems:
                 if len(self.tally.violations) < 100:
@@ -318,11 +329,18 @@ class Simulation:
             self.check_invariants(events)
 
     def impact(self) -> Any:
-        """Impact bid/ask/mid from the engine's book (MRK-004), when the instrument has an impact notional."""
+        """Impact bid/ask/mid from the engine's book (MRK-004), when the instrument has an impact notional.
+
+        Kept until the next command: a step's premium sample and its mark read the same book.
+        """
         if self.inst.impact_notional is None:
             return NO_IMPACT
+        if self.impact_seen is not None and self.impact_seen[0] == self.tally.commands:
+            return self.impact_seen[1]
         bids, asks = self.port.depth(self.symbol)
-        return compute_impact_prices(self.inst, bids, asks)
+        impact = compute_impact_prices(self.inst, bids, asks)
+        self.impact_seen = (self.tally.commands, impact)
+        return impact
 
     def sample_premium(self, index: int) -> None:
         """FND-009: the minute's premium sample (missed slots are not back-filled)."""
@@ -638,6 +656,12 @@ class Simulation:
 
 
 
-def run_scenario(scenario: Scenario, out_dir: Path, progress: ProgressHook | None = None) -> SimulationResult:
-    """Run ``scenario`` through a fresh engine; the event log and the journal go under ``out_dir``."""
-    return Simulation(scenario, out_dir, progress).run()
+def run_scenario(
+    scenario: Scenario, out_dir: Path, progress: ProgressHook | None = None, observer: RecordObserver | None = None
+) -> SimulationResult:
+    """Run ``scenario`` through a fresh engine; the event log and the journal go under ``out_dir``.
+
+    ``observer`` sees every record of the event log as it is written (the report's
+    aggregates are built that way, without reading the log back).
+    """
+    return Simulation(scenario, out_dir, progress, observer).run()
