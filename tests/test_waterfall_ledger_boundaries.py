@@ -1,0 +1,106 @@
+"""The rules' waterfall ledger at its edges: LIQ-003/LIQ-031's boundary, ACC-006 on a FillOrKill reduction and on a flip.
+
+Found by ``python -m tests.mutation rules/waterfall.py``: nothing pinned a pool exactly at maintenance, the
+isolated margin after a partial liquidation's FillOrKill (no premium: it only reduces), or a flipping fill whose
+premium is funded only as far as the wallet *after* the realised PnL reaches (ACC-006, MRG-041).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from perpspec.rules.contract import compute_value
+from perpspec.rules.insurance import InsuranceFund
+from perpspec.rules.liquidation import apply_partial_close, compute_requirement
+from perpspec.rules.margin import compute_order_premium
+from perpspec.rules.position import Position, apply_fill
+from perpspec.rules.waterfall import (
+    Holding,
+    Ledger,
+    Recorder,
+    apply_holding_fill,
+    apply_partial_fill,
+    get_pool,
+    get_pool_keys,
+    liquidate_pool,
+)
+from tests.strategies import BUILTIN
+
+XBTUSD = BUILTIN["XBTUSD"]
+XBT = 10**8
+MARK = 5_000_000  # 50,000.00
+
+
+def _ledger(wallet: int, holding: Holding, mark: int = MARK) -> Ledger:
+    return Ledger(
+        instrument_map={"XBTUSD": XBTUSD},
+        marks={"XBTUSD": mark},
+        wallets={(1, "XBt"): wallet},
+        holdings={(1, "XBTUSD"): holding},
+        funds={"XBt": InsuranceFund(currency="XBt")},
+        deposits={"XBt": wallet - holding.position.cost},
+    )
+
+
+def _long(qty: int, price: int) -> Position:
+    position, _ = apply_fill(XBTUSD, Position(qty=0, cost=0), qty, price)
+    return position
+
+
+# -- LIQ-003 / LIQ-031: a pool exactly at maintenance is not liquidated -----------------------------------
+
+
+def test_liq_031_a_cross_pool_exactly_at_maintenance_is_left_alone() -> None:
+    # a cross long of 2,000,000 USD on risk-limit step 3 (it fits step 0): a pool below maintenance would first
+    # have its risk limit lowered (LIQ-021); one exactly at maintenance is not touched at all
+    holding = Holding(position=_long(2_000_000, MARK), chosen_tier=3)
+    probe = _ledger(10 * XBT, holding)
+    [key] = get_pool_keys(probe, 1)
+    at_maintenance = _ledger(10 * XBT - get_pool(probe, 1, key).excess, holding)
+    assert get_pool(at_maintenance, 1, key).excess == 0
+    rec = Recorder()
+    assert (liquidate_pool(at_maintenance, {}, 1, key, rec), rec.events) == (at_maintenance, [])
+    below = attrs.evolve(at_maintenance, wallets={(1, "XBt"): at_maintenance.wallet(1, "XBt") - 1})
+    touched = Recorder()
+    liquidate_pool(below, {}, 1, key, touched)
+    assert touched.events  # one satoshi less and the waterfall starts (the example is on the edge)
+
+
+# -- ACC-006: the isolated margin after a FillOrKill reduction -------------------------------------------------
+
+
+def test_acc_006_a_partial_liquidation_keeps_the_rest_requirement_plus_the_extra_and_brings_no_premium() -> None:
+    position = _long(100_000, MARK)
+    req = compute_requirement(XBTUSD, position, 1_000, 0)  # 10x isolated
+    extra = 12_345
+    holding = Holding(position=position, leverage_hundredths=1_000, isolated_margin=req.pos_init + req.pos_comm + extra)
+    ledger = _ledger(10 * XBT, holding)
+    # 40,000 of the long closed in one FillOrKill execution at 49,000 (close_qty and its value signed like the
+    # part of the position closed, LIQ-012)
+    close_value = compute_value(XBTUSD, 40_000, 4_900_000)
+    after = apply_partial_fill(ledger, 1, "XBTUSD", 40_000, close_value, 0)
+    rest, realised = apply_partial_close(position, 40_000, close_value)
+    assert rest.qty == 60_000
+    rest_req = compute_requirement(XBTUSD, rest, 1_000, 0)
+    assert realised < 0  # sold below the entry: the loss comes out of the extra
+    assert after.holdings[(1, "XBTUSD")].isolated_margin == rest_req.pos_init + rest_req.pos_comm + extra + realised
+
+
+# -- ACC-006 / MRG-041: a flip's premium is funded from the wallet after the realised PnL --------------------
+
+
+def test_acc_006_a_flip_below_mark_funds_its_premium_only_from_the_wallet_left_after_the_realised_loss() -> None:
+    position = _long(100_000, MARK)
+    req = compute_requirement(XBTUSD, position, 1_000, 0)
+    margin = req.pos_init + req.pos_comm
+    ledger = _ledger(margin, Holding(position=position, leverage_hundredths=1_000, isolated_margin=margin))
+    price = 4_900_000  # sell 200,000 at 49,000: closes the long at a loss, opens a short 2% below mark
+    after = apply_holding_fill(ledger, 1, "XBTUSD", -200_000, price)
+    short, realised = apply_fill(XBTUSD, position, -200_000, price)
+    short_req = compute_requirement(XBTUSD, short, 1_000, 0)
+    premium = compute_order_premium(XBTUSD, -100_000, price, MARK)
+    kept = short_req.pos_init + short_req.pos_comm + realised
+    assert (realised < 0, premium > 0) == (True, True)
+    # the whole wallet after the loss is less than the requirement plus the premium: the pool gets all of it
+    assert margin + realised < kept + premium
+    assert after.holdings[(1, "XBTUSD")].isolated_margin == margin + realised
