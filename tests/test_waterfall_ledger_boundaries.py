@@ -104,3 +104,26 @@ def test_acc_006_a_flip_below_mark_funds_its_premium_only_from_the_wallet_left_a
     # the whole wallet after the loss is less than the requirement plus the premium: the pool gets all of it
     assert margin + realised < kept + premium
     assert after.holdings[(1, "XBTUSD")].isolated_margin == margin + realised
+
+
+# -- LIQ-023 / LIQ-034: take-over ids are dense from 0, as the engine numbers them -----------------------------
+
+
+def test_liq_034_a_cross_pool_of_two_contracts_is_taken_over_as_close_outs_0_and_1() -> None:
+    ethusd = BUILTIN["ETHUSD"]
+    holdings = {
+        (1, "XBTUSD"): Holding(position=_long(100_000, MARK)),
+        (1, "ETHUSD"): Holding(position=apply_fill(ethusd, Position(qty=0, cost=0), 100, 300_000)[0]),
+    }
+    ledger = Ledger(
+        instrument_map={"XBTUSD": XBTUSD, "ETHUSD": ethusd},
+        marks={"XBTUSD": MARK, "ETHUSD": 300_000},
+        wallets={(1, "XBt"): 1_000},  # far below maintenance
+        holdings=holdings,
+        funds={"XBt": InsuranceFund(currency="XBt")},
+        deposits={"XBt": 1_000},
+    )
+    [key] = get_pool_keys(ledger, 1)
+    after = liquidate_pool(ledger, {}, 1, key, Recorder())
+    ids = sorted(item.pending_id for item in after.pending)
+    assert (ids, after.next_pending_id) == ([0, 1], 2)
