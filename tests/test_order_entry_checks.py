@@ -77,3 +77,15 @@ def test_amending_order_qty_of_a_partly_filled_order_leaves_the_difference_open(
     assert engine.live_orders[order_id].leaves_qty == 60
     assert _reason(engine.process(c.AmendOrder(time_ms=0, account=MAKER, order_id=order_id, order_qty=80))) is None
     assert engine.live_orders[order_id].leaves_qty == 40
+
+
+def test_close_without_side_or_quantity_sells_a_long_of_one_contract() -> None:
+    # reference §8: Close without orderQty closes the whole position; the side is the opposite of the position
+    engine = _engine()
+    _limit(engine, MAKER, "Sell", 1, MARK)
+    _limit(engine, TRADER, "Buy", 1, MARK)
+    assert engine.positions(TRADER)["ETHUSD"].qty == 1
+    _limit(engine, MAKER, "Buy", 1, MARK)
+    events = engine.process(c.PlaceOrder(time_ms=0, account=TRADER, symbol="ETHUSD", exec_inst="Close", price=MARK))
+    assert _reason(events) is None
+    assert "ETHUSD" not in engine.positions(TRADER)

@@ -23,6 +23,7 @@ from perpspec.rules.waterfall import (
     get_pool,
     get_pool_keys,
     liquidate_pool,
+    process_fund_deposit,
 )
 from tests.strategies import BUILTIN
 
@@ -127,3 +128,15 @@ def test_liq_034_a_cross_pool_of_two_contracts_is_taken_over_as_close_outs_0_and
     after = liquidate_pool(ledger, {}, 1, key, Recorder())
     ids = sorted(item.pending_id for item in after.pending)
     assert (ids, after.next_pending_id) == ([0, 1], 2)
+
+
+# -- INS-008: the smallest deposit into the fund ---------------------------------------------------------------
+
+
+def test_ins_008_a_one_satoshi_fund_deposit_raises_fund_and_net_deposits_by_one() -> None:
+    ledger = _ledger(XBT, Holding())
+    after, _ = process_fund_deposit(ledger, "XBt", 1)
+    assert (after.insurance("XBt"), after.deposits["XBt"]) == (
+        ledger.insurance("XBt") + 1,
+        ledger.deposits["XBt"] + 1,
+    )
