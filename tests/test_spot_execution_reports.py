@@ -1,0 +1,63 @@
+"""Spot execution reports on the whole engine: a resting order's leavesQty and cumQty after each partial fill.
+
+Found by ``python -m tests.mutation engine/core/fills.py``: the spot path's maker reports were never read.
+BitMEX (reference §8): every Trade execution carries the order's remaining ``leavesQty`` and filled ``cumQty``;
+they always sum to ``orderQty``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Execution
+from perpspec.engine.core.exchange import Engine
+from perpspec.rules.instrument_file import load_instrument
+
+SPOT = load_instrument(str(Path(__file__).resolve().parent.parent / "specs" / "instruments" / "spot" / "XBT_USDT.toml"))
+PRICE = 5_000_000
+SELLER, BUYER = 2, 1
+
+
+def _market() -> Engine:
+    engine = Engine({"XBT_USDT": SPOT})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBT_USDT", mark_price=PRICE, index_price=PRICE))
+    engine.process(c.VerifyAccount(time_ms=0, account=BUYER))
+    engine.process(c.Deposit(time_ms=0, account=BUYER, asset="USDt", amount=10_000_000_000))
+    engine.process(c.VerifyAccount(time_ms=0, account=SELLER))
+    engine.process(c.Deposit(time_ms=0, account=SELLER, asset="XBt", amount=100_000_000))
+    return engine
+
+
+def _trades(events: list[object], account: int) -> list[tuple[int, int, int]]:
+    return [
+        (e.last_qty, e.leaves_qty, e.cum_qty)
+        for e in events
+        if isinstance(e, Execution) and e.exec_type == "Trade" and e.account == account
+    ]
+
+
+def test_a_resting_spot_order_reports_what_is_left_and_what_is_filled_after_each_fill() -> None:
+    engine = _market()
+    lot = SPOT.lot_size
+    engine.process(c.PlaceOrder(time_ms=0, account=SELLER, symbol="XBT_USDT", side="Sell", order_qty=10 * lot, price=PRICE))
+    first = engine.process(c.PlaceOrder(time_ms=0, account=BUYER, symbol="XBT_USDT", side="Buy", order_qty=4 * lot, price=PRICE))
+    second = engine.process(c.PlaceOrder(time_ms=0, account=BUYER, symbol="XBT_USDT", side="Buy", order_qty=3 * lot, price=PRICE))
+    assert _trades(first, SELLER) == [(4 * lot, 6 * lot, 4 * lot)]
+    assert _trades(second, SELLER) == [(3 * lot, 3 * lot, 7 * lot)]
+    assert _trades(second, BUYER) == [(3 * lot, 0, 3 * lot)]
+
+
+def test_an_iceberg_filled_several_times_in_one_sweep_reports_each_fill_in_turn() -> None:
+    engine = _market()
+    lot = SPOT.lot_size
+    engine.process(
+        c.PlaceOrder(time_ms=0, account=SELLER, symbol="XBT_USDT", side="Sell", order_qty=10 * lot, price=PRICE,
+                     display_qty=2 * lot)
+    )
+    events = engine.process(c.PlaceOrder(time_ms=0, account=BUYER, symbol="XBT_USDT", side="Buy", order_qty=6 * lot, price=PRICE))
+    reports = _trades(events, SELLER)
+    assert sum(qty for qty, _, _ in reports) == 6 * lot
+    assert all(leaves + cum == 10 * lot for _, leaves, cum in reports)
+    assert [cum for _, _, cum in reports] == sorted({cum for _, _, cum in reports})  # rising, each fill counted once
+    assert reports[-1][1:] == (4 * lot, 6 * lot)
