@@ -80,3 +80,13 @@ def test_a_reduce_only_buy_left_flat_by_the_same_sweep_trades_nothing_more() -> 
     _limit(engine, 1, "Buy", 5, MARK - 10, "ReduceOnly")
     _limit(engine, 3, "Sell", 10, MARK - 10)
     assert (_qty(engine, 1), _qty(engine, 3)) == (0, -5)
+
+
+def test_a_taker_that_rests_after_two_fills_shows_their_average_price() -> None:
+    # avgPx = Σ lastQty × lastPx / cumQty: 1 @ 3,000.00 and 3 @ 3,000.10 -> 3,000.075, floored to 300,007
+    engine = _engine(1, 2)
+    _limit(engine, 2, "Sell", 1, MARK)
+    _limit(engine, 2, "Sell", 3, MARK + 10)
+    _limit(engine, 1, "Buy", 5, MARK + 10)
+    [order] = [order for order in engine.live_orders.values() if order.account == 1]
+    assert (order.cum_qty, order.leaves_qty, order.avg_px()) == (4, 1, (MARK + 3 * (MARK + 10)) // 4)

@@ -61,3 +61,13 @@ def test_an_iceberg_filled_several_times_in_one_sweep_reports_each_fill_in_turn(
     assert all(leaves + cum == 10 * lot for _, leaves, cum in reports)
     assert [cum for _, _, cum in reports] == sorted({cum for _, _, cum in reports})  # rising, each fill counted once
     assert reports[-1][1:] == (4 * lot, 6 * lot)
+
+
+def test_a_spot_taker_that_rests_after_two_fills_shows_their_average_price() -> None:
+    engine = _market()
+    lot = SPOT.lot_size
+    for qty, price in ((lot, PRICE), (3 * lot, PRICE + 100)):
+        engine.process(c.PlaceOrder(time_ms=0, account=SELLER, symbol="XBT_USDT", side="Sell", order_qty=qty, price=price))
+    engine.process(c.PlaceOrder(time_ms=0, account=BUYER, symbol="XBT_USDT", side="Buy", order_qty=5 * lot, price=PRICE + 100))
+    [order] = [order for order in engine.live_orders.values() if order.account == BUYER]
+    assert (order.cum_qty, order.avg_px()) == (4 * lot, (PRICE + 3 * (PRICE + 100)) // 4)
