@@ -14,8 +14,8 @@ Each mutant is one small syntactic change of one module (the project's own AST m
 How a run goes (one parent process, ``fork`` per mutant, so pytest, Hypothesis, Z3 and perpspec are imported once):
 
 1. **Index.** The candidate tests (``--tests``; by default every ``tests/test_*.py`` that names the module,
-   hygiene tests excluded) run once, unmutated, under a profiler that records which functions of the mutated
-   modules each test calls (and which run at import time).  The index is cached under ``.mutation-cache/``
+   hygiene tests excluded) run once, unmutated, with every function of the mutated modules recording which
+   test calls it (and which run at import time).  The index is cached under ``.mutation-cache/``
    keyed by the sources.  Tests that fail unmutated are left out (and reported).
 2. **Mutants.** For each mutant a child process plants it and runs only the tests that called the mutated
    function (all of them when the change is at module level or the function runs at import), fastest first,
@@ -114,6 +114,7 @@ class Mutant:
         self.scope = scope  # "compute_x", "Class.method", or "<module>" / "Class" outside any function
         self.text = text
         self.source_line = source_line
+        self.occurrence = 0  # among the mutants with the same scope, change and source line (in index order)
 
     @property
     def key(self) -> str:
@@ -200,6 +201,7 @@ def mutants(source: str, module: str = "<module>") -> list[Mutant]:
     scopes = _scopes(tree)
     lines = source.splitlines()
     found = []
+    seen: dict[tuple[str, str, str], int] = {}
     for index, (node, text) in enumerate(_points(tree)):
         line = getattr(node, "lineno", 0)
         scope, is_function = scopes.get(id(node), ("<module>", False))
@@ -211,6 +213,9 @@ def mutants(source: str, module: str = "<module>") -> list[Mutant]:
             text,
             lines[line - 1].strip() if line else "",
         )
+        same = (mutant.scope, text, mutant.source_line)
+        mutant.occurrence = seen.get(same, 0)
+        seen[same] = mutant.occurrence + 1
         found.append(mutant)
     return found
 
@@ -283,17 +288,10 @@ def runnable(item: Any) -> str:
     return f"{where}::{item.nodeid.split('::', 1)[1]}" if "::" in item.nodeid else where
 
 
-def _outer(qualname: str) -> str:
-    """``f.<locals>.g`` → ``f``; ``C.m.<locals>.h`` → ``C.m``; ``<lambda>`` etc. unchanged."""
-    return qualname.split(".<locals>")[0]
-
-
 class _IndexPlugin:
     """pytest plugin: which functions of the mutated modules each test calls, and how long it takes."""
 
     def __init__(self, files: dict[str, str]) -> None:
-        self.files = {os.path.realpath(ROOT / relative): relative for relative in files}
-        self.seen: dict[str, str | None] = {}
         self.current = "<import>"
         self.hits: dict[str, set[str]] = {}
         self.durations: dict[str, float] = {}
@@ -302,18 +300,12 @@ class _IndexPlugin:
         self.names: dict[str, str] = {}
         self.started = 0.0
 
-    def profile(self, frame: types.FrameType, event: str, arg: object) -> None:
-        """The profiler hook: record each call of a function defined in a mutated module."""
-        del arg
-        if event != "call":
-            return
-        code = frame.f_code
-        relative = self.seen.get(code.co_filename, "")
-        if relative == "":
-            relative = self.files.get(os.path.realpath(code.co_filename))
-            self.seen[code.co_filename] = relative
-        if relative is not None and code.co_qualname != "<module>":
-            self.hits.setdefault(self.current, set()).add(f"{relative}::{_outer(code.co_qualname)}")
+    def hit(self, key: str) -> None:
+        """Called on entry to every function of a mutated module (the instrumented code)."""
+        found = self.hits.get(self.current)
+        if found is None:
+            found = self.hits[self.current] = set()
+        found.add(key)
 
     def pytest_collection_finish(self, session: Any) -> None:
         """Remember the collected tests, in order."""
@@ -352,13 +344,33 @@ def _pytest_args(tests: list[str], deep: bool) -> list[str]:
     ]
 
 
-def _fingerprint(modules: list[str], tests: list[str], deep: bool) -> str:
-    digest = hashlib.sha256(json.dumps([modules, tests, deep, os.environ.get("HYPOTHESIS_PROFILE")]).encode())
-    for folder in ("rules", "engine", "proofs", "tests"):
-        for path in sorted((ROOT / folder).rglob("*.py")):
+def _indexed(modules: list[str]) -> list[str]:
+    """What the index instruments: every module of rules/ and engine/core/, and the ones asked for."""
+    every = {
+        str(path.relative_to(ROOT))
+        for folder in ("rules", "engine/core")
+        for path in (ROOT / folder).glob("*.py")
+    }
+    return sorted(every - {"rules/__init__.py", "engine/core/__init__.py"} | set(modules))
+
+
+def _support_digest(indexed: list[str], deep: bool) -> str:
+    """The sources every test file's index depends on (not the test files themselves, nor this tool)."""
+    digest = hashlib.sha256(json.dumps([indexed, deep, os.environ.get("HYPOTHESIS_PROFILE")]).encode())
+    paths = [
+        path for folder in ("rules", "engine", "proofs") for path in sorted((ROOT / folder).rglob("*.py"))
+    ]
+    paths += [path for path in sorted((ROOT / "tests").glob("*.py")) if not path.name.startswith("test_")]
+    for path in paths:
+        if path.name != "mutation.py":
             digest.update(str(path.relative_to(ROOT)).encode())
             digest.update(path.read_bytes())
-    return digest.hexdigest()[:24]
+    return digest.hexdigest()
+
+
+def _file_key(support: str, test: str) -> str:
+    path = Path(test) if Path(test).is_absolute() else ROOT / test
+    return hashlib.sha256((support + test).encode() + path.read_bytes()).hexdigest()[:24]
 
 
 def _in_child(work: Any, log: Path, timeout_s: float) -> tuple[str, dict[str, Any]]:
@@ -396,24 +408,72 @@ def _in_child(work: Any, log: Path, timeout_s: float) -> tuple[str, dict[str, An
     return "ok", json.loads(result_path.read_text())
 
 
-def build_index(
-    modules: list[str], tests: list[str], deep: bool, scratch: Path, cache: bool = True
-) -> dict[str, Any]:
-    """Run the tests once, unmutated, recording which functions each calls (cached by the sources)."""
-    key = _fingerprint(modules, tests, deep)
-    cached = CACHE / f"index-{key}.json"
-    if cache and cached.exists():
-        return dict(json.loads(cached.read_text()))
+HIT = "__perpspec_mutation_hit__"
+
+
+class _Instrument(ast.NodeTransformer):
+    """Adds ``__perpspec_mutation_hit__("module::scope")`` at the top of every function body (after its docstring)."""
+
+    def __init__(self, relative: str) -> None:
+        self.relative = relative
+        self.scope: list[str] = []
+
+    def _enter(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+        outer = next((part for part in self.scope if not part.startswith("<")), None)
+        scope = outer or ".".join([*[part.strip("<>") for part in self.scope], node.name])
+        self.scope.append(scope)
+        self.generic_visit(node)
+        self.scope.pop()
+        call = ast.Expr(ast.Call(ast.Name(HIT, ast.Load()), [ast.Constant(f"{self.relative}::{scope}")], []))
+        ast.copy_location(call, node.body[0])
+        ast.fix_missing_locations(call)
+        docstring = isinstance(node.body[0], ast.Expr) and isinstance(
+            getattr(node.body[0], "value", None), ast.Constant
+        )
+        node.body.insert(1 if docstring else 0, call)
+        return node
+
+    visit_FunctionDef = _enter  # noqa: N815 - the NodeTransformer protocol
+    visit_AsyncFunctionDef = _enter  # noqa: N815
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        """Methods are ``Class.method``."""
+        if self.scope:
+            self.generic_visit(node)
+            return node
+        self.scope.append(f"<{node.name}>")
+        self.generic_visit(node)
+        self.scope.pop()
+        return node
+
+
+def instrumented(source: str, relative: str, path: str) -> types.CodeType:
+    """The module's code with a hit recorded on entry to every function (line numbers unchanged)."""
+    tree = _Instrument(relative).visit(ast.parse(source))
+    return compile(tree, path, "exec")
+
+
+def _module_path(relative: str) -> str:
+    linked = ROOT / "perpspec" / relative
+    return str(linked if linked.exists() else ROOT / relative)
+
+
+def _run_index(modules: list[str], tests: list[str], deep: bool, scratch: Path) -> dict[str, Any]:
+    """Run ``tests`` once, unmutated, with every function of ``modules`` recording the test that calls it."""
 
     def work() -> dict[str, Any]:
         import pytest
 
         plugin = _IndexPlugin({relative: relative for relative in modules})
-        sys.setprofile(plugin.profile)
-        try:
-            code = pytest.main(_pytest_args(tests, deep), plugins=[plugin])
-        finally:
-            sys.setprofile(None)
+        for relative in modules:
+            path = _module_path(relative)
+            code = instrumented((ROOT / relative).read_text(), relative, path)
+            sys.meta_path.insert(0, _MutantFinder(module_name(relative), path, code, {HIT: plugin.hit}))
+        for (
+            relative
+        ) in modules:  # before pytest's own import hook (which claims the perpspec plugin's package)
+            importlib.import_module(module_name(relative))
+        code = pytest.main(_pytest_args(tests, deep), plugins=[plugin])
         return {
             "code": int(code),
             "items": plugin.items,
@@ -425,16 +485,66 @@ def build_index(
     status, result = _in_child(work, scratch / "index.log", 24 * 3600)
     if status != "ok" or "crash" in result:
         raise SystemExit(f"the index run failed ({status}): see {scratch / 'index.log'}")
-    if cache:
-        CACHE.mkdir(exist_ok=True)
-        cached.write_text(json.dumps(result))
     return result
 
 
-def select_tests(index: dict[str, Any], mutant: Mutant) -> list[str]:
-    """The tests that can notice ``mutant``, fastest first."""
+def _file_of(item: str) -> str:
+    return item.split("::", 1)[0]
+
+
+def build_index(
+    modules: list[str], tests: list[str], deep: bool, scratch: Path, cache: bool = True
+) -> dict[str, Any]:
+    """Which tests call which function (and how long each takes), cached per test file by the sources.
+
+    Only the test files whose cache entry is missing run (in one child); adding a test file re-indexes it alone.
+    """
+    indexed = _indexed(modules)
+    support = _support_digest(indexed, deep)
+    cacheable = [test for test in tests if "::" not in test]
+    keys = {test: CACHE / f"file-{_file_key(support, test)}.json" for test in cacheable} if cache else {}
+    parts = {test: json.loads(keys[test].read_text()) for test in keys if keys[test].exists()}
+    missing = [test for test in tests if test not in parts]
+    if missing:
+        print(f"indexing {len(missing)} test file(s)", flush=True)
+        result = _run_index(indexed, missing, deep, scratch)
+        at_import = sorted(
+            {
+                hit
+                for name, found in result["hits"].items()
+                if name not in result["durations"]
+                for hit in found
+            }
+        )
+        for test in missing:
+            mine = [item for item in result["items"] if _file_of(item) == _file_of(test)]
+            parts[test] = {
+                "items": mine,
+                "failed": [item for item in result["failed"] if item in set(mine)],
+                "durations": {item: result["durations"].get(item, 0.0) for item in mine},
+                "hits": {item: result["hits"].get(item, []) for item in mine},
+                "import": at_import,
+            }
+            if test in keys:
+                CACHE.mkdir(exist_ok=True)
+                keys[test].write_text(json.dumps(parts[test]))
+    index: dict[str, Any] = {"items": [], "failed": [], "durations": {}, "hits": {"<import>": set()}}
+    for test in tests:
+        part = parts[test]
+        index["items"] += [item for item in part["items"] if item not in index["durations"]]
+        index["durations"].update(part["durations"])
+        index["failed"] += [item for item in part["failed"] if item not in index["failed"]]
+        index["hits"].update(part["hits"])
+        index["hits"]["<import>"].update(part["import"])
+    return index
+
+
+def select_tests(index: dict[str, Any], mutant: Mutant, max_seconds: float | None = None) -> list[str]:
+    """The tests that can notice ``mutant`` (and take at most ``max_seconds`` unmutated), fastest first."""
     failed = set(index["failed"])
     usable = [item for item in index["items"] if item not in failed]
+    if max_seconds is not None:
+        usable = [item for item in usable if index["durations"].get(item, 0.0) <= max_seconds]
     target = f"{mutant.module}::{mutant.scope}"
     at_import = any(
         target in found for name, found in index["hits"].items() if name not in index["durations"]
@@ -508,10 +618,12 @@ def plant_by_swap(mutant: Mutant, source: str) -> bool:
 
 
 class _MutantFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Serves the mutated source for one module name."""
+    """Serves the mutated (or instrumented) source for one module name."""
 
-    def __init__(self, name: str, path: str, text: str) -> None:
-        self.name, self.path, self.text = name, path, text
+    def __init__(
+        self, name: str, path: str, text: str | types.CodeType, extra: dict[str, Any] | None = None
+    ) -> None:
+        self.name, self.path, self.text, self.extra = name, path, text, extra or {}
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         """Only the mutated module."""
@@ -527,19 +639,17 @@ class _MutantFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module: types.ModuleType) -> None:
         """Run the mutated source, with the swapped-in helpers resolvable."""
         module.__file__ = self.path
-        if self.name != "perpspec.rules.num":
+        if self.name != "perpspec.rules.num" and not self.extra:
             module.__dict__.update(_helpers())
-        exec(compile(self.text, self.path, "exec"), module.__dict__)  # the mutant
+        module.__dict__.update(self.extra)
+        code = self.text if isinstance(self.text, types.CodeType) else compile(self.text, self.path, "exec")
+        exec(code, module.__dict__)  # the mutant
 
 
 def plant_by_import(mutant: Mutant, source: str) -> None:
     """Forget every perpspec module and import them again with the mutated source in place."""
     name = module_name(mutant.module)
-    path = str(
-        ROOT / "perpspec" / mutant.module
-        if (ROOT / "perpspec" / mutant.module).exists()
-        else ROOT / mutant.module
-    )
+    path = _module_path(mutant.module)
     for loaded in [loaded for loaded in sys.modules if _is_ours(loaded)]:
         del sys.modules[loaded]
     text = mutated_source(source, mutant.index) + "\n"
@@ -634,6 +744,25 @@ def judge(
 # ---------------------------------------------------------------------------------------------- the run
 
 
+def _collapse(index: dict[str, Any], chosen: list[str]) -> list[str]:
+    """Node ids → whole files where every test of a file is chosen (pytest collects a file once, not per id)."""
+    by_file: dict[str, list[str]] = {}
+    for item in index["items"]:
+        by_file.setdefault(_file_of(item), []).append(item)
+    wanted = set(chosen)
+    whole = {
+        name for name, items in by_file.items() if all(item in wanted for item in items) and len(items) > 1
+    }
+    collapsed: list[str] = []
+    for item in chosen:
+        name = _file_of(item)
+        if name not in whole:
+            collapsed.append(item)
+        elif name not in collapsed:
+            collapsed.append(name)
+    return collapsed
+
+
 def known_equivalent(path: Path = SURVIVORS) -> list[dict[str, str]]:
     """The survivors recorded as equivalent (module, function, change, source line, reason).
 
@@ -649,6 +778,7 @@ def _matches(entry: dict[str, str], mutant: Mutant) -> bool:
         and entry.get("change") == mutant.text
         and entry.get("function", mutant.scope) == mutant.scope
         and entry.get("source", mutant.source_line).strip() == mutant.source_line
+        and int(entry.get("occurrence", mutant.occurrence)) == mutant.occurrence
     )
 
 
@@ -660,7 +790,7 @@ def _spread(found: list[Mutant], count: int) -> list[Mutant]:
     return [found[int(position * stride)] for position in range(count)]
 
 
-def _prepare_parent(proofs: bool) -> None:
+def _prepare_parent(proofs: bool, tests: list[str]) -> None:
     """Import once what every child needs: pytest, Hypothesis, Z3, perpspec, the obligations."""
     import hypothesis  # noqa: F401
     import pytest  # noqa: F401
@@ -671,6 +801,13 @@ def _prepare_parent(proofs: bool) -> None:
         for path in sorted((ROOT / folder).glob("*.py")):
             with contextlib.suppress(Exception):
                 importlib.import_module(module_name(f"{folder}/{path.name}"))
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    for test in tests:  # pytest finds them in sys.modules: a child collects without importing
+        path = Path(test)
+        if not path.is_absolute() and path.parts[0] == "tests":
+            with contextlib.suppress(Exception):
+                importlib.import_module(".".join(path.with_suffix("").parts))
     if proofs:
         from perpspec.proofs.registry import discover
         from perpspec.proofs.rulebook import discover_rules
@@ -744,6 +881,7 @@ def run(
     out: Path | None = None,
     faithful: bool = False,
     cache: bool = True,
+    max_test_seconds: float | None = None,
 ) -> dict[str, Any]:
     """Mutate ``modules``, judge every mutant, return (and write to ``out``) the results."""
     os.environ.setdefault("HYPOTHESIS_PROFILE", "ci")
@@ -763,11 +901,11 @@ def run(
         if only is not None:
             every = [mutant for mutant in every if mutant.index in only]
         found.extend(_spread(every, sample) if sample else every)
-    _prepare_parent(proofs)
+    _prepare_parent(proofs, [item for item in candidates if "::" not in item])
     equivalents = known_equivalent()
 
     def work_for(mutant: Mutant, faithful: bool) -> Any:
-        chosen = select_tests(index, mutant)
+        chosen = _collapse(index, select_tests(index, mutant, max_test_seconds))
         return lambda: judge(mutant, sources[mutant.module], chosen, faithful, proofs, timeout_ms, deep)
 
     results: dict[str, dict[str, Any]] = {}
@@ -781,6 +919,7 @@ def run(
             "function": mutant.scope,
             "change": mutant.text,
             "source": mutant.source_line,
+            "occurrence": mutant.occurrence,
             "phase": phase,
             "seconds": round(elapsed, 1),
             "status": "killed" if killed else "error" if "crash" in verdict else "survived",
@@ -820,6 +959,7 @@ def run(
         "seconds": round(time.monotonic() - started),
         "load": os.getloadavg(),
         "failing_unmutated": index["failed"],
+        "max_test_seconds": max_test_seconds,
         "summary": summary,
         "mutants": [results[mutant.key] for mutant in found],
     }
@@ -875,6 +1015,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--faithful", action="store_true", help="plant every mutant by a fresh import (slower)"
     )
+    parser.add_argument(
+        "--max-test-seconds", type=float, default=None, help="leave out tests slower than this (unmutated)"
+    )
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the index cache")
     parser.add_argument("--list", action="store_true", help="print the mutants and stop")
     parser.add_argument("--out", type=Path, default=None, help="write every verdict to this JSON file")
@@ -899,6 +1042,7 @@ def main(argv: list[str] | None = None) -> int:
         out=args.out,
         faithful=args.faithful,
         cache=not args.no_cache,
+        max_test_seconds=args.max_test_seconds,
     )
     print()
     for relative, counts in report["summary"].items():
