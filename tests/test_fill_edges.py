@@ -11,7 +11,10 @@ from __future__ import annotations
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Event, PositionUpdate, Rejected
 from perpspec.engine.core.exchange import Engine
+from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.liquidation import compute_requirement
+from perpspec.rules.position import Position
 
 ETHUSD = load_instrument("ETHUSD")
 MARK = 300_000
@@ -90,3 +93,22 @@ def test_a_taker_that_rests_after_two_fills_shows_their_average_price() -> None:
     _limit(engine, 1, "Buy", 5, MARK + 10)
     [order] = [order for order in engine.live_orders.values() if order.account == 1]
     assert (order.cum_qty, order.leaves_qty, order.avg_px()) == (4, 1, (MARK + 3 * (MARK + 10)) // 4)
+
+
+def test_an_isolated_maker_closing_part_at_a_loss_keeps_the_rest_requirement_plus_its_extra_less_the_loss() -> None:
+    # ACC-006 on the maker's side: posInit + posComm of what is left, plus the extra margin minus the realised loss
+    engine = _engine(1, 2, 3)
+    engine.process(c.SetLeverage(time_ms=0, account=1, symbol="ETHUSD", leverage_hundredths=1_000))
+    _limit(engine, 2, "Sell", 100)
+    _limit(engine, 1, "Buy", 100)
+    ps = engine.accounts[1].positions["ETHUSD"]
+    before = compute_requirement(ETHUSD, Position(qty=ps.qty, cost=ps.cost), 1_000, 0)
+    extra = ps.iso_margin - before.pos_init - before.pos_comm
+    _limit(engine, 1, "Sell", 40, MARK - 10)  # rests: nothing bids there
+    wallet = engine.accounts[1].wallet("XBt")
+    _limit(engine, 3, "Buy", 40, MARK - 10)
+    rest = compute_requirement(ETHUSD, Position(qty=ps.qty, cost=ps.cost), 1_000, 0)
+    realised = compute_value(ETHUSD, 40, MARK - 10) - compute_value(ETHUSD, 40, MARK)  # 40 sold 0.10 lower
+    rebate = engine.accounts[1].wallet("XBt") - wallet - realised
+    assert (ps.qty, realised < 0, rebate > 0) == (60, True, True)  # a maker: the rebate is paid on top
+    assert ps.iso_margin == rest.pos_init + rest.pos_comm + extra + realised
