@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Execution
+from perpspec.engine.core.events import Execution, Reason, Rejected
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.instrument_file import load_instrument
 
@@ -71,3 +71,23 @@ def test_a_spot_taker_that_rests_after_two_fills_shows_their_average_price() -> 
     engine.process(c.PlaceOrder(time_ms=0, account=BUYER, symbol="XBT_USDT", side="Buy", order_qty=5 * lot, price=PRICE + 100))
     [order] = [order for order in engine.live_orders.values() if order.account == BUYER]
     assert (order.cum_qty, order.avg_px()) == (4 * lot, (PRICE + 3 * (PRICE + 100)) // 4)
+
+
+def test_a_spot_buy_may_be_amended_up_to_exactly_the_free_quote_balance() -> None:
+    lot = SPOT.lot_size
+    price = PRICE - 100  # rests: no asks
+    probe = _market()
+    probe.process(c.PlaceOrder(time_ms=0, account=BUYER, symbol="XBT_USDT", side="Buy", order_qty=2 * lot, price=price))
+    need_two = probe.accounts[BUYER].reserved["USDt"]  # value + taker fee of 2 lots
+    engine = Engine({"XBT_USDT": SPOT})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBT_USDT", mark_price=PRICE, index_price=PRICE))
+    engine.process(c.VerifyAccount(time_ms=0, account=BUYER))
+    engine.process(c.Deposit(time_ms=0, account=BUYER, asset="USDt", amount=need_two))
+    engine.process(c.PlaceOrder(time_ms=0, account=BUYER, symbol="XBT_USDT", side="Buy", order_qty=lot, price=price))
+    order_id = max(engine.live_orders)
+    exact = engine.process(c.AmendOrder(time_ms=0, account=BUYER, order_id=order_id, order_qty=2 * lot))
+    beyond = engine.process(c.AmendOrder(time_ms=0, account=BUYER, order_id=order_id, order_qty=3 * lot))
+    assert not isinstance(exact[-1], Rejected)
+    assert isinstance(beyond[-1], Rejected)
+    assert beyond[-1].reason == Reason.INSUFFICIENT_BALANCE
+    assert engine.accounts[BUYER].reserved["USDt"] == need_two
