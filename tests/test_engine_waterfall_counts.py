@@ -10,7 +10,7 @@ from __future__ import annotations
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Event, RuleEvent
 from perpspec.engine.core.exchange import Engine
-from perpspec.rules.events import AdlFill
+from perpspec.rules.events import AdlFill, InsuranceMovement, Liquidation
 from perpspec.rules.instrument_file import load_instrument
 from tests.test_engine_liquidation import XBT, open_long, rules_fired, setup
 
@@ -58,3 +58,14 @@ def test_account_0_is_deleveraged_like_any_other_account() -> None:
     assert [e.record.account_id for e in events if isinstance(e, RuleEvent) and isinstance(e.record, AdlFill)] == [0]
     assert (engine.positions(1), engine.positions(0)) == ({}, {})
     assert "AdlShortfall" not in [e.kind for e in events if isinstance(e, RuleEvent)]
+
+
+def test_a_cross_take_over_reports_its_pool_and_moves_its_residual_margin_outside_any_close_out() -> None:
+    engine = setup(3 * XBT)
+    open_long(engine, 25_000)  # cross: the default leverage
+    events = _mark(engine, 294_000)
+    records = [e.record for e in events if isinstance(e, RuleEvent)]
+    [liquidation] = [r for r in records if isinstance(r, Liquidation)]
+    residual = [r for r in records if isinstance(r, InsuranceMovement) and r.rule_id == "INS-011"]
+    assert (liquidation.pool, liquidation.account_id) == ("cross:XBt", 1)
+    assert [(r.kind, r.pending_id) for r in residual] == [("residual", -1)]  # INS-011: the pool's leftover margin
