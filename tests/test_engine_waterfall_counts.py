@@ -69,3 +69,23 @@ def test_a_cross_take_over_reports_its_pool_and_moves_its_residual_margin_outsid
     residual = [r for r in records if isinstance(r, InsuranceMovement) and r.rule_id == "INS-011"]
     assert (liquidation.pool, liquidation.account_id) == ("cross:XBt", 1)
     assert [(r.kind, r.pending_id) for r in residual] == [("residual", -1)]  # INS-011: the pool's leftover margin
+
+
+def test_adl_closes_a_one_contract_short_after_the_larger_one() -> None:
+    # two opposing shorts at the same price: equal scores, the larger first (ADL-002); the second takes 1 lot
+    engine = Engine({"ETHUSD": ETHUSD})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    for account, amount in ((1, 3 * XBT), (2, 1_000 * XBT), (3, XBT)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for account, steps in ((1, 1), (2, 4)):
+        limit = ETHUSD.risk_limit + steps * ETHUSD.risk_step
+        engine.process(c.SetRiskLimit(time_ms=0, account=account, symbol="ETHUSD", risk_limit=limit))
+    for account, qty in ((2, 24_999), (3, 1)):
+        engine.process(c.PlaceOrder(time_ms=0, account=account, symbol="ETHUSD", side="Sell", order_qty=qty, price=300_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=25_000, price=300_000))
+    _mark(engine, 294_000)
+    events = _mark(engine, 270_000, 1)
+    fills = [e.record for e in events if isinstance(e, RuleEvent) and isinstance(e.record, AdlFill)]
+    assert [(f.account_id, f.close_qty) for f in fills] == [(2, -24_999), (3, -1)]  # signed like the shorts
+    assert (engine.positions(1), engine.positions(2), engine.positions(3)) == ({}, {}, {})
