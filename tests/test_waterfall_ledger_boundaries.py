@@ -20,6 +20,7 @@ from perpspec.rules.waterfall import (
     Recorder,
     apply_holding_fill,
     apply_partial_fill,
+    find_liquidatable,
     get_pool,
     get_pool_keys,
     liquidate_pool,
@@ -140,3 +141,34 @@ def test_ins_008_a_one_satoshi_fund_deposit_raises_fund_and_net_deposits_by_one(
         ledger.insurance("XBt") + 1,
         ledger.deposits["XBt"] + 1,
     )
+
+
+# -- LIQ-033: who is found and in which order --------------------------------------------------------------
+
+
+def _ethusd_longs(wallets: dict[int, int], qtys: dict[int, int], mark: int) -> Ledger:
+    ethusd = BUILTIN["ETHUSD"]
+    holdings = {
+        (account, "ETHUSD"): Holding(position=apply_fill(ethusd, Position(qty=0, cost=0), qty, 300_000)[0])
+        for account, qty in qtys.items()
+    }
+    return Ledger(
+        instrument_map={"ETHUSD": ethusd},
+        marks={"ETHUSD": mark},
+        wallets={(account, "XBt"): amount for account, amount in wallets.items()},
+        holdings=holdings,
+        funds={"XBt": InsuranceFund(currency="XBt")},
+        deposits={"XBt": sum(wallets.values())},
+    )
+
+
+def test_liq_033_account_0_below_maintenance_is_found() -> None:
+    ledger = _ethusd_longs({0: 5_000}, {0: 1}, 290_000)
+    assert find_liquidatable(ledger, "ETHUSD") == [(0, get_pool_keys(ledger, 0)[0])]
+
+
+def test_liq_033_a_long_of_one_contract_is_ordered_with_the_longs_by_liquidation_price() -> None:
+    # mark 2,900 from 3,000: account 2 (1 contract, 5,000 behind it) has the higher liquidation price than
+    # account 1 (2 contracts, 10,000 each): the falling mark reached account 2 first
+    ledger = _ethusd_longs({1: 20_000, 2: 5_000}, {1: 2, 2: 1}, 290_000)
+    assert [account for account, _ in find_liquidatable(ledger, "ETHUSD")] == [2, 1]
