@@ -8,7 +8,7 @@ never pinned.  Scenarios of tests/test_engine_liquidation.py (ETHUSD, one long o
 from __future__ import annotations
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Event, RuleEvent
+from perpspec.engine.core.events import Event, Execution, RuleEvent
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.events import AdlFill, InsuranceMovement, Liquidation
 from perpspec.rules.instrument_file import load_instrument
@@ -89,3 +89,14 @@ def test_adl_closes_a_one_contract_short_after_the_larger_one() -> None:
     fills = [e.record for e in events if isinstance(e, RuleEvent) and isinstance(e.record, AdlFill)]
     assert [(f.account_id, f.close_qty) for f in fills] == [(2, -24_999), (3, -1)]  # signed like the shorts
     assert (engine.positions(1), engine.positions(2), engine.positions(3)) == ({}, {}, {})
+
+
+def test_a_partial_liquidations_fill_or_kill_pays_and_earns_no_commission() -> None:
+    # the rulebook's decision (rules.waterfall, LIQ-012): close-out fills carry no fee, on either side
+    engine = setup(3 * XBT)
+    open_long(engine, 25_000)
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Buy", order_qty=20_000, price=294_000))
+    events = _mark(engine, 294_000)
+    trades = [(e.account, e.exec_comm) for e in events if isinstance(e, Execution) and e.exec_type == "Trade"]
+    assert sorted({account for account, _ in trades}) == [1, 2]
+    assert [comm for _, comm in trades] == [0] * len(trades)
