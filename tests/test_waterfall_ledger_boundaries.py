@@ -172,3 +172,11 @@ def test_liq_033_a_long_of_one_contract_is_ordered_with_the_longs_by_liquidation
     # account 1 (2 contracts, 10,000 each): the falling mark reached account 2 first
     ledger = _ethusd_longs({1: 20_000, 2: 5_000}, {1: 2, 2: 1}, 290_000)
     assert [account for account, _ in find_liquidatable(ledger, "ETHUSD")] == [2, 1]
+
+
+def test_liq_033_a_pool_exactly_at_maintenance_is_not_found() -> None:
+    probe = _ethusd_longs({1: 20_000}, {1: 2}, 290_000)
+    [key] = get_pool_keys(probe, 1)
+    at_maintenance = _ethusd_longs({1: 20_000 - get_pool(probe, 1, key).excess}, {1: 2}, 290_000)
+    below = _ethusd_longs({1: 20_000 - get_pool(probe, 1, key).excess - 1}, {1: 2}, 290_000)
+    assert (find_liquidatable(at_maintenance, "ETHUSD"), find_liquidatable(below, "ETHUSD")) == ([], [(1, key)])
