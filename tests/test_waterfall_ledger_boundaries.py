@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import attrs
 
+from perpspec.rules.adl import RankedQueuePolicy
 from perpspec.rules.contract import compute_value
 from perpspec.rules.insurance import InsuranceFund
 from perpspec.rules.liquidation import apply_partial_close, compute_requirement
@@ -20,6 +21,7 @@ from perpspec.rules.waterfall import (
     Recorder,
     apply_holding_fill,
     apply_partial_fill,
+    close_out,
     find_liquidatable,
     get_pool,
     get_pool_keys,
@@ -27,6 +29,7 @@ from perpspec.rules.waterfall import (
     process_fund_deposit,
 )
 from tests.strategies import BUILTIN
+from tests.test_concrete_rules import _gapped_isolated_long
 
 XBTUSD = BUILTIN["XBTUSD"]
 XBT = 10**8
@@ -180,3 +183,17 @@ def test_liq_033_a_pool_exactly_at_maintenance_is_not_found() -> None:
     at_maintenance = _ethusd_longs({1: 20_000 - get_pool(probe, 1, key).excess}, {1: 2}, 290_000)
     below = _ethusd_longs({1: 20_000 - get_pool(probe, 1, key).excess - 1}, {1: 2}, 290_000)
     assert (find_liquidatable(at_maintenance, "ETHUSD"), find_liquidatable(below, "ETHUSD")) == ([], [(1, key)])
+
+
+# -- ADL-021: a shortfall only when something is left ------------------------------------------------------
+
+
+def test_adl_021_a_close_out_adl_covers_in_full_reports_no_shortfall() -> None:
+    # the gapped isolated long of tests/test_concrete_rules.py: no book, no fund, one opposite short takes it all
+    gapped = _gapped_isolated_long(4_700_000)
+    key = next(k for k in get_pool_keys(gapped, 1) if "XBTUSD" in k)
+    ledger = liquidate_pool(gapped, {}, 1, key, Recorder())
+    rec = Recorder()
+    _, rest = close_out(ledger, {}, ledger.pending[0], RankedQueuePolicy(), rec)
+    kinds = [type(event).__name__ for event in rec.events]
+    assert (rest, "AdlFill" in kinds, "AdlShortfall" in kinds) == (0, True, False)
