@@ -197,3 +197,14 @@ def test_adl_021_a_close_out_adl_covers_in_full_reports_no_shortfall() -> None:
     _, rest = close_out(ledger, {}, ledger.pending[0], RankedQueuePolicy(), rec)
     kinds = [type(event).__name__ for event in rec.events]
     assert (rest, "AdlFill" in kinds, "AdlShortfall" in kinds) == (0, True, False)
+
+
+def test_the_liquidation_engine_is_account_minus_1_in_the_rules_as_in_the_engine() -> None:
+    # the invariants read both through one ExchangeView: the held close-outs must sit on the same account id
+    from perpspec.engine.core.ledger import LIQUIDATOR
+
+    ledger = _ethusd_longs({1: 5_000}, {1: 1}, 290_000)
+    [key] = get_pool_keys(ledger, 1)
+    after = liquidate_pool(ledger, {}, 1, key, Recorder())
+    assert (LIQUIDATOR, after.account_ids()) == (-1, [-1, 1])
+    assert after.positions(-1)["ETHUSD"].qty == 1
