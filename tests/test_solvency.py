@@ -63,7 +63,7 @@ def _collusion_pool(leverage: int, wallet: int | None = None) -> PoolState:
         )  # fmt: skip
     return PoolState(
         position=position, leverage_hundredths=leverage, chosen_tier=0, pool_margin=margin, other_pnl=0,
-        other_maintenance=0, free_wallet=wallet - margin, account_equity=wallet,
+        other_maintenance=0, free_wallet=wallet, account_equity=wallet,
     )  # fmt: skip
 
 

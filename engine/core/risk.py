@@ -281,7 +281,8 @@ class Risk:
             pool_margin=ps.iso_margin if isolated else wallet - iso_total,
             other_pnl=0 if isolated else cross_pnl,
             other_maintenance=0 if isolated else cross_maint,
-            free_wallet=wallet - iso_total - (ps.iso_margin if isolated else 0),
+            # PoolState: the wallet less every *other* isolated margin (what ACC-006 may bring into the pool)
+            free_wallet=wallet - iso_total,
             account_equity=wallet + pnl_total + own_pnl,
         )
 
