@@ -767,10 +767,12 @@ def _collapse(index: dict[str, Any], chosen: list[str]) -> list[str]:
 
 
 def known_equivalent(path: Path = SURVIVORS) -> list[dict[str, str]]:
-    """The survivors recorded as equivalent (module, function, change, source line, reason)."""
-    if not path.exists():
-        return []
-    return list(tomllib.loads(path.read_text()).get("survivor", []))
+    """The survivors recorded as equivalent (module, function, change, source line, reason).
+
+    ``path`` and every ``mutation_survivors_*.toml`` beside it (one file per group of modules).
+    """
+    files = [path, *sorted(path.parent.glob(f"{path.stem}_*.toml"))]
+    return [entry for file in files if file.exists() for entry in tomllib.loads(file.read_text()).get("survivor", [])]
 
 
 def _matches(entry: dict[str, str], mutant: Mutant) -> bool:
