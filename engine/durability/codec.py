@@ -235,6 +235,11 @@ _STABLE_MODULES: Final = {
 }
 # A class that moved to another module keeps the stable name it was always written under.
 _STABLE_CLASSES: Final = {"engine.core.waterfall:Pending": "engine.exchange:Pending"}
+# Slots added to a record class after states holding it were written: the value an older state means
+# (stable name -> field -> value).  An older state lacking exactly these fields still decodes, with them.
+_ADDED_FIELDS: Final[Mapping[str, Mapping[str, object]]] = {
+    "engine.exchange:Pending": {"age": 0},  # LIQ-050: a close-out taken over before ages were kept is age 0
+}
 
 
 def _qualified_name(obj: Any) -> str:
@@ -651,12 +656,17 @@ def _decode(data: bytes, pos: int) -> tuple[Any, int]:
                     if fields != current:  # the class changed since this state was written
                         added = [name for name in current if name not in fields]
                         removed = [name for name in fields if name not in current]
-                        raise CodecError(
-                            f"{_qualified_name(cls)} changed since this state was written "
-                            f"(fields added {added}, removed {removed}, or reordered): "
-                            "state from another engine version",
-                            start,
-                        )
+                        defaults = _ADDED_FIELDS.get(_qualified_name(cls), {})
+                        if not removed and added and all(name in defaults for name in added):
+                            for name in added:  # an older state of a class that only gained fields since
+                                object.__setattr__(instance, name, defaults[name])
+                        else:
+                            raise CodecError(
+                                f"{_qualified_name(cls)} changed since this state was written "
+                                f"(fields added {added}, removed {removed}, or reordered): "
+                                "state from another engine version",
+                                start,
+                            )
                     frames.append(_Frame(_OBJECT, instance, len(fields), fields))
                 have_value = False
         else:
