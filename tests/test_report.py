@@ -9,17 +9,11 @@ from typing import Any
 
 import pytest
 
-from perpspec.engine.simulation.report import (
-    PLOTS,
-    TABLES,
-    analyse,
-    iter_plots,
-    read_records,
-    render,
-    write_report,
-)
+from perpspec.engine.simulation.report import PLOTS, TABLES, iter_plots, render, write_report
+from perpspec.engine.simulation.report_data import analyse, read_records
+from perpspec.engine.simulation.result import SimulationResult
 from perpspec.engine.simulation.scenario import load_scenario
-from perpspec.engine.simulation.simulate import SimulationResult, run_scenario
+from perpspec.engine.simulation.simulate import run_scenario
 
 T0 = 1_583_971_200_000  # 2020-03-12T00:00:00Z
 

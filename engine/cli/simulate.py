@@ -113,8 +113,9 @@ def _run_all(
 ) -> tuple[int, list[Path], list[str], list[dict[str, Any]]]:
     """Run every scenario into the staging folder; write the report there. (status, outputs, labels, summaries)."""
     from perpspec.engine.durability.recovery import JOURNAL_NAME
-    from perpspec.engine.simulation.report import analyse, read_records, write_report
-    from perpspec.engine.simulation.simulate import JOURNAL_DIR
+    from perpspec.engine.simulation.engine_port import JOURNAL_DIR
+    from perpspec.engine.simulation.report import write_report
+    from perpspec.engine.simulation.report_data import analyse, read_records
 
     status = 0
     outputs: list[Path] = []
@@ -179,7 +180,7 @@ def run_one(label: str, scenario: Any, run_dir: Path, final_dir: Path, quiet: bo
 
 def coins(amount: int, coin: int, currency: str) -> str:
     """Minor units as an exact decimal amount of the coin."""
-    from perpspec.engine.simulation.report import coin_name
+    from perpspec.engine.simulation.report_charts import coin_name
     from perpspec.rules.parse import format_scaled
 
     return f"{format_scaled(amount, coin)} {coin_name(currency)} ({amount:,} {currency})"
