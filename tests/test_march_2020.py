@@ -137,18 +137,23 @@ def test_the_outage_sends_no_command_and_the_first_mark_after_it_liquidates(tmp_
     window = scenario.outages[0]
     assert (window.start_ms, window.end_ms) == ((26 * 60 + 16) * 60_000, (26 * 60 + 40) * 60_000)  # 02:16-02:40
     result = run_scenario(scenario, tmp_path)
-    commands, marks = [], []
+    commands, marks, reopening = [], [], []
     with Path(result.event_log).open() as handle:
         for line in handle:
             record = json.loads(line)
             at = parse_time_ms(record["timestamp"]) - scenario.start_ms
             if record.get("table") == "command":
                 commands.append(at)
+                if at == window.end_ms and (not reopening or reopening[-1] != record["command"]):
+                    reopening.append(record["command"])
             elif record.get("table") == "instrument":
                 marks.append(at)
     assert not [at for at in commands if window.start_ms <= at < window.end_ms]
     assert not [at for at in marks if window.start_ms <= at < window.end_ms]
     assert window.end_ms in marks  # 02:40: the venue is back and the mark jumps to where the index went
+    # requote_on_reopen: the makers' fresh book around the index comes before that mark (and its waterfall)
+    assert scenario.requote_on_reopen
+    assert reopening[:3] == ["CancelAll", "PlaceOrder", "PriceUpdate"], reopening
 
 
 def test_calibrated_scenario_has_the_published_shape_at_reduced_size(tmp_path: Path) -> None:

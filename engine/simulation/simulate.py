@@ -24,7 +24,11 @@ gateway would send, journaled so that ``perpspec replay`` rebuilds the run:
      after every command, on the accounts it touched;
   4. **market makers** cancel and requote a ladder around the index, skewed
      against their inventory; after a large index move the ladder is thin
-     (fewer levels, wider apart) for a while — the thin book of a crash;
+     (fewer levels, wider apart) for a while — the thin book of a crash.
+     The waterfall of step 2 meets the book quoted at the previous step (the
+     book a continuously falling mark would have met along the way); after an
+     outage with ``requote_on_reopen`` the makers quote first, so the venue
+     reopens with a book around the index, not the one left before the outage;
   5. **traders** act: during the entry window each opens its position with an
      aggressive immediate-or-cancel limit order (side, leverage, cross or
      isolated from the population) or rests a far-away limit order (dip
@@ -118,6 +122,7 @@ class Simulation:
         self.mark_price = self.path[0]
         self.last_price: int | None = None
         self.stress_until_ms = -1
+        self.last_move = 0  # the index move of the current step (price units)
         self.events_since_check = 0
         self.log: TextIO | None = None
         self.quantities: dict[int, int] = {}  # account -> currentQty, from PositionUpdate events
@@ -281,14 +286,21 @@ class Simulation:
             return  # the venue is down: no mark update (no liquidation), no funding sample, no quotes, no trades
         previous_index = self.index_price
         index = self.path[step]
+        self.last_move = index - previous_index
         move_ppm = abs(index - previous_index) * PPM // max(previous_index, 1)
         if move_ppm >= scenario.makers.stress_move_ppm:
             self.stress_until_ms = self.time_ms + scenario.makers.stress_ms
         self.settle_funding()
         self.sample_premium(index)
+        # the venue reopens after an outage with the makers' fresh quotes, not the book left before it
+        reopening = scenario.requote_on_reopen and scenario.in_outage((step - 1) * scenario.step_ms)
+        if reopening:
+            self.index_price = index
+            self.last_move = 0  # the reopening book is quoted at the index, not leaning with the outage's jump
+            self.quote()
         self.update_mark(index)
         requote_steps = scenario.makers.requote_ms // scenario.step_ms
-        if step % requote_steps == 0 or self.time_ms <= self.stress_until_ms:
+        if not reopening and (step % requote_steps == 0 or self.time_ms <= self.stress_until_ms):
             self.quote()
         self.trade(step, index - previous_index)
         self.write_instrument_row()
@@ -383,6 +395,8 @@ class Simulation:
             # signed share of the inventory limit in ppm, capped at ±100%: the quote centre leans against it
             lean_ppm = max(-PPM, min(PPM, notional * PPM // max_notional)) * (1 if inventory >= 0 else -1)
             centre = self.index_price + self.index_price * makers.premium_ppm // PPM  # floor: a quote, not money
+            if stressed:  # under stress the makers lean with the move: the next step's index, not this one's
+                centre += self.last_move * makers.stress_lean_ppm // PPM  # floor: a quote
             centre -= centre * makers.skew_ppm // PPM * lean_ppm // PPM  # floor: a quote
             may_buy = lean_ppm < PPM
             may_sell = lean_ppm > -PPM
