@@ -24,7 +24,7 @@ from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.margin import OrderSide
 from perpspec.rules.num import PPM, abs_, and_, ite, or_
 from perpspec.rules.position import Position
-from perpspec.rules.waterfall import compute_isolated_margin_after_fill
+from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill
 
 
 def prove_ppm_ceil(kernel: Callable[[int, int], int], label: str) -> ProofResult:

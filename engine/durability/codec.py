@@ -102,6 +102,10 @@ from perpspec.rules import risk_limit as _rules_risk_limit
 from perpspec.rules import settlement as _rules_settlement
 from perpspec.rules import solvency as _rules_solvency
 from perpspec.rules import waterfall as _rules_waterfall
+from perpspec.rules import waterfall_closeout as _rules_waterfall_closeout
+from perpspec.rules import waterfall_liquidate as _rules_waterfall_liquidate
+from perpspec.rules import waterfall_postings as _rules_waterfall_postings
+from perpspec.rules import waterfall_state as _rules_waterfall_state
 
 
 class CodecError(Exception):
@@ -234,11 +238,22 @@ _STABLE_MODULES: Final = {
     "engine.durability.recovery": "engine.recovery",
 }
 # A class that moved to another module keeps the stable name it was always written under.
-_STABLE_CLASSES: Final = {"engine.core.waterfall:Pending": "engine.exchange:Pending"}
+_STABLE_CLASSES: Final = {
+    "engine.core.waterfall:Pending": "engine.exchange:Pending",
+    # rules/waterfall.py's records, split out to rules/waterfall_state.py
+    "rules.waterfall_state:Book": "rules.waterfall:Book",
+    "rules.waterfall_state:BookLevel": "rules.waterfall:BookLevel",
+    "rules.waterfall_state:Holding": "rules.waterfall:Holding",
+    "rules.waterfall_state:Ledger": "rules.waterfall:Ledger",
+    "rules.waterfall_state:PendingCloseOut": "rules.waterfall:PendingCloseOut",
+    "rules.waterfall_state:Pool": "rules.waterfall:Pool",
+    "rules.waterfall_state:Recorder": "rules.waterfall:Recorder",
+}
 # Slots added to a record class after states holding it were written: the value an older state means
 # (stable name -> field -> value).  An older state lacking exactly these fields still decodes, with them.
 _ADDED_FIELDS: Final[Mapping[str, Mapping[str, object]]] = {
     "engine.exchange:Pending": {"age": 0},  # LIQ-050: a close-out taken over before ages were kept is age 0
+    "rules.waterfall:PendingCloseOut": {"age": 0},  # the rules model's record of the same
 }
 
 
@@ -315,6 +330,10 @@ RECORD_MODULES: Final = (
     _rules_settlement,
     _rules_solvency,
     _rules_waterfall,
+    _rules_waterfall_closeout,
+    _rules_waterfall_liquidate,
+    _rules_waterfall_postings,
+    _rules_waterfall_state,
 )
 
 
