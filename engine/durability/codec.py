@@ -93,6 +93,7 @@ from perpspec.rules import instrument_file as _rules_instrument_file
 from perpspec.rules import insurance as _rules_insurance
 from perpspec.rules import invariants as _rules_invariants
 from perpspec.rules import liquidation as _rules_liquidation
+from perpspec.rules import liquidation_working as _rules_liquidation_working
 from perpspec.rules import margin as _rules_margin
 from perpspec.rules import mark as _rules_mark
 from perpspec.rules import num as _rules_num
@@ -321,6 +322,7 @@ RECORD_MODULES: Final = (
     _rules_insurance,
     _rules_invariants,
     _rules_liquidation,
+    _rules_liquidation_working,
     _rules_margin,
     _rules_mark,
     _rules_num,

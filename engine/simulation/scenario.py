@@ -203,7 +203,6 @@ class MarketMakers:
     stress_levels: int  # levels quoted per side under stress (the thin book)
     stress_spacing_ppm: int
     stress_ms: int  # how long the thin book lasts after a stress move
-    stress_lean_ppm: int = 0  # under stress the quote centre moves this share of the step's index move further
 
 
 @attrs.frozen(kw_only=True)
@@ -423,7 +422,6 @@ _MAKERS = {
     "stress_levels",
     "stress_spacing",
     "stress_duration",
-    "stress_lean",
 }
 
 
@@ -728,7 +726,6 @@ def _build_makers(table: Mapping[str, Any], inst: Instrument, coin: int, step_ms
         stress_levels=_count(table, "market_makers", "stress_levels", levels, 1, 200),
         stress_spacing_ppm=_fraction(table, "market_makers", "stress_spacing", "0.0005"),
         stress_ms=_duration(table, "market_makers", "stress_duration", "10m"),
-        stress_lean_ppm=_fraction(table, "market_makers", "stress_lean", "0"),
     )
 
 

@@ -122,7 +122,6 @@ class Simulation:
         self.mark_price = self.path[0]
         self.last_price: int | None = None
         self.stress_until_ms = -1
-        self.last_move = 0  # the index move of the current step (price units)
         self.events_since_check = 0
         self.log: TextIO | None = None
         self.quantities: dict[int, int] = {}  # account -> currentQty, from PositionUpdate events
@@ -286,7 +285,6 @@ class Simulation:
             return  # the venue is down: no mark update (no liquidation), no funding sample, no quotes, no trades
         previous_index = self.index_price
         index = self.path[step]
-        self.last_move = index - previous_index
         move_ppm = abs(index - previous_index) * PPM // max(previous_index, 1)
         if move_ppm >= scenario.makers.stress_move_ppm:
             self.stress_until_ms = self.time_ms + scenario.makers.stress_ms
@@ -296,7 +294,6 @@ class Simulation:
         reopening = scenario.requote_on_reopen and scenario.in_outage((step - 1) * scenario.step_ms)
         if reopening:
             self.index_price = index
-            self.last_move = 0  # the reopening book is quoted at the index, not leaning with the outage's jump
             self.quote()
         self.update_mark(index)
         requote_steps = scenario.makers.requote_ms // scenario.step_ms
@@ -395,8 +392,6 @@ class Simulation:
             # signed share of the inventory limit in ppm, capped at ±100%: the quote centre leans against it
             lean_ppm = max(-PPM, min(PPM, notional * PPM // max_notional)) * (1 if inventory >= 0 else -1)
             centre = self.index_price + self.index_price * makers.premium_ppm // PPM  # floor: a quote, not money
-            if stressed:  # under stress the makers lean with the move: the next step's index, not this one's
-                centre += self.last_move * makers.stress_lean_ppm // PPM  # floor: a quote
             centre -= centre * makers.skew_ppm // PPM * lean_ppm // PPM  # floor: a quote
             may_buy = lean_ppm < PPM
             may_sell = lean_ppm > -PPM
