@@ -162,7 +162,9 @@ def test_the_outage_sends_no_command_and_the_first_mark_after_it_liquidates(tmp_
     assert window.end_ms in marks  # 02:40: the venue is back and the mark jumps to where the index went
     # requote_on_reopen: the makers' fresh book around the index comes before that mark (and its waterfall)
     assert scenario.requote_on_reopen
-    assert reopening[:3] == ["CancelAll", "PlaceOrder", "PriceUpdate"], reopening
+    before_mark = reopening[: reopening.index("PriceUpdate")]
+    assert before_mark[0] == "CancelAll", reopening
+    assert "PlaceOrder" in before_mark, reopening
 
 
 def test_calibrated_scenario_has_the_published_shape_at_reduced_size(tmp_path: Path) -> None:

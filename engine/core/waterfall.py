@@ -486,7 +486,16 @@ class Waterfall:
         return compute_fund_cover(self.ledger.insurance_funds.get(asset, 0), pnls)
 
     def _close_in_book(self, inst: Instrument, pending: Pending) -> None:
-        """LIQ-024 in the book: the levels LIQ-051 allows (within the working limit while the fund covers), INS-005."""
+        """LIQ-024 in the book: the levels LIQ-051 allows (within the working limit while the fund covers), INS-005.
+
+        The makers' side of these fills is not checked by LIQ-044 (the guard has no taker: only
+        ReduceOnly makers are limited), as in the rules model (rules.waterfall_closeout.close_out).
+        Trusted instead: every resting maker order passed LIQ-042 at its own price when it was placed
+        (the mark has moved since), a close-out fill is at the maker's own price, and a maker it takes below
+        maintenance (a bid resting far above a falling mark) is found by the liquidation index and
+        liquidated in the next round of the same waterfall (LIQ-034) — INV-NO-NEG-EQUITY is checked
+        after the command, not per fill.
+        """
         book = self.market.books[inst.symbol]
         closing_buy = pending.qty < 0  # closing a taken-over short buys
         asset = inst.settl_currency
