@@ -79,6 +79,7 @@ class Instrument:
     settlement_twap_ms: int = 1_800_000  # settlementTwap: futures settle on the 30-minute index TWAP
     # -- liquidation fee and risk-step increments (checked by `perpspec check-params`) --
     liquidation_fee_ppm: int = 0  # liquidationFee: charged on the value closed by a liquidation (0: none)
+    liquidation_work_step_ppm: int = 0  # liquidationWorkStep: LIQ-050 limit move per waterfall (0: held at bankruptcy)
     maint_margin_step_ppm: int = attrs.field(  # maintMarginStep: MM added per risk step (default maintMargin)
         default=attrs.Factory(lambda self: self.maint_margin_ppm, takes_self=True)
     )
@@ -141,6 +142,7 @@ BITMEX_NAMES: dict[str, str] = {
     "limitBand": "limit_band_ppm",
     "settlementTwap": "settlement_twap_ms",
     "liquidationFee": "liquidation_fee_ppm",
+    "liquidationWorkStep": "liquidation_work_step_ppm",
     "maintMarginStep": "maint_margin_step_ppm",
     "initMarginStep": "init_margin_step_ppm",
 }

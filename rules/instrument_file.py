@@ -115,6 +115,7 @@ _OPTIONAL_FIELDS += tuple(_PRICE_FUNDING_FIELDS)
 # liquidation fee and per-step margin increments (default: BitMEX's rule, one maintMargin per step)
 _RISK_FIELDS: dict[str, tuple[str, Any]] = {
     "liquidationFee": ("liquidation_fee_ppm", parse_ppm),
+    "liquidationWorkStep": ("liquidation_work_step_ppm", parse_ppm),
     "maintMarginStep": ("maint_margin_step_ppm", parse_ppm),
     "initMarginStep": ("init_margin_step_ppm", parse_ppm),
 }
@@ -252,6 +253,7 @@ def validate(inst: Instrument) -> tuple[str, str] | None:
         (0 < inst.limit_band_ppm < PPM, "limitBand", "must be between 0 and 1 (exclusive)"),
         (inst.settlement_twap_ms > 0, "settlementTwap", "must be positive"),
         (0 <= inst.liquidation_fee_ppm < PPM, "liquidationFee", "must be between 0 and 1"),
+        (0 <= inst.liquidation_work_step_ppm <= PPM, "liquidationWorkStep", "must be between 0 and 1"),
         (inst.maint_margin_step_ppm >= 0, "maintMarginStep", "must not be negative"),
         (inst.init_margin_step_ppm >= 0, "initMarginStep", "must not be negative"),
     ]

@@ -59,6 +59,7 @@ from perpspec.rules.adl import AdlPolicy
 from perpspec.rules.contract import compute_value
 from perpspec.rules.events import WaterfallEvent
 from perpspec.rules.liquidation import compute_requirement
+from perpspec.rules.liquidation_working import compute_next_age
 from perpspec.rules.margin import compute_liquidation_price, compute_position_backing
 from perpspec.rules.num import concrete
 from perpspec.rules.waterfall_closeout import close_out, get_adl_candidates, get_fund_cover
@@ -213,7 +214,9 @@ def process_waterfall(
     close-out still open in take-over order (``pending_id``: pools in the
     order they were liquidated, a pool's positions largest maintenance first,
     LIQ-023), each through LIQ-032 — the book while the fund can pay, then
-    ADL.  A close-out left open is not retried before the next update.
+    ADL.  A close-out left open is not retried before the next update.  Every close-out still
+    open when the waterfall starts is one waterfall older (LIQ-050), so its working limit
+    moves toward the market from one update to the next.
 
     [I] BitMEX is silent on the order of close-outs of one update.  Take-over
     order is one queue whatever the contracts: all of the update's
@@ -227,6 +230,8 @@ def process_waterfall(
     """
     work = dict(books)
     rec = Recorder(trace_states=trace)
+    # LIQ-050: every close-out still open when the waterfall starts is one waterfall older
+    ledger = attrs.evolve(ledger, pending=tuple(attrs.evolve(p, age=compute_next_age(p.age)) for p in ledger.pending))
     stuck: set[int] = set()  # close-outs that found no taker this update: retried on the next one
     for _ in range(max_rounds):
         due = find_liquidatable(ledger, moved)

@@ -35,6 +35,7 @@ from perpspec.rules.insurance import (
     compute_fill_delta,
     settle_close_out,
 )
+from perpspec.rules.liquidation_working import get_working_offers
 from perpspec.rules.num import concrete
 from perpspec.rules.waterfall_postings import apply_fund_movement, apply_holding, apply_holding_fill
 from perpspec.rules.waterfall_state import (
@@ -159,13 +160,25 @@ def _adl(ledger: Ledger, item: PendingCloseOut, policy: AdlPolicy, rec: Recorder
 def close_out(
     ledger: Ledger, books: dict[str, Book], item: PendingCloseOut, policy: AdlPolicy, rec: Recorder
 ) -> tuple[Ledger, int]:
-    """LIQ-032: close one taken-over position: the book while the fund can pay, then ADL. Returns the signed rest."""
+    """LIQ-032: close one taken-over position: the book while the fund can pay, then ADL. Returns the signed rest.
+
+    The book levels offered are LIQ-051's: those within the working limit (LIQ-050) of the
+    position's age while the fund covers what the liquidation engine holds at mark (ADL-031's
+    cover), every level once it does not.
+    """
     inst = ledger.instrument_map[item.symbol]
     currency = inst.settl_currency
     book = books.get(item.symbol, Book())
     levels = get_book_side(book, item.qty)
     usable = [(index, level) for index, level in enumerate(levels) if level.maker_account_id != item.account_id]
-    offers = [Fill(qty=level.qty, price=level.price) for _, level in usable]
+    offers = get_working_offers(
+        inst,
+        item.qty,
+        item.takeover_price,
+        item.age,
+        get_fund_cover(ledger, currency),
+        [Fill(qty=level.qty, price=level.price) for _, level in usable],
+    )
     result = settle_close_out(inst, ledger.insurance(currency), item.qty, item.takeover_price, offers)
     side = 1 if item.qty > 0 else -1
     remaining = abs(item.qty)

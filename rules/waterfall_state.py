@@ -63,6 +63,7 @@ class PendingCloseOut:
     symbol: str
     qty: int  # signed, what the engine still holds
     takeover_price: int  # bankruptcy price (or the mark, for a cross pool's other positions)
+    age: int = 0  # LIQ-050: waterfalls run since the take-over (0 in the one that took it over)
 
 
 @attrs.frozen(kw_only=True)

@@ -57,6 +57,7 @@ from perpspec.rules import instrument_file as _rules_instrument_file
 from perpspec.rules import insurance as _rules_insurance
 from perpspec.rules import invariants as _rules_invariants
 from perpspec.rules import liquidation as _rules_liquidation
+from perpspec.rules import liquidation_working as _rules_liquidation_working
 from perpspec.rules import margin as _rules_margin
 from perpspec.rules import mark as _rules_mark
 from perpspec.rules import num as _rules_num
@@ -116,6 +117,12 @@ _STABLE_CLASSES: Final = {
     "rules.waterfall_state:PendingCloseOut": "rules.waterfall:PendingCloseOut",
     "rules.waterfall_state:Pool": "rules.waterfall:Pool",
     "rules.waterfall_state:Recorder": "rules.waterfall:Recorder",
+}
+# Slots added to a record class after states holding it were written: the value an older state means
+# (stable name -> field -> value).  An older state lacking exactly these fields still decodes, with them.
+ADDED_FIELDS: Final[Mapping[str, Mapping[str, object]]] = {
+    "engine.exchange:Pending": {"age": 0},  # LIQ-050: a close-out taken over before ages were kept is age 0
+    "rules.waterfall:PendingCloseOut": {"age": 0},  # the rules model's record of the same
 }
 
 
@@ -186,6 +193,7 @@ RECORD_MODULES: Final = (
     _rules_insurance,
     _rules_invariants,
     _rules_liquidation,
+    _rules_liquidation_working,
     _rules_margin,
     _rules_mark,
     _rules_num,

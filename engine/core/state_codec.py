@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any, Final
 
-from perpspec.engine.core.records import REGISTRY, qualified_name, slot_names
+from perpspec.engine.core.records import ADDED_FIELDS, REGISTRY, qualified_name, slot_names
 
 
 class CodecError(Exception):
@@ -432,12 +432,17 @@ def _decode(data: bytes, pos: int) -> tuple[Any, int]:
                     if fields != current:  # the class changed since this state was written
                         added = [name for name in current if name not in fields]
                         removed = [name for name in fields if name not in current]
-                        raise CodecError(
-                            f"{qualified_name(cls)} changed since this state was written "
-                            f"(fields added {added}, removed {removed}, or reordered): "
-                            "state from another engine version",
-                            start,
-                        )
+                        defaults = ADDED_FIELDS.get(qualified_name(cls), {})
+                        if not removed and added and all(name in defaults for name in added):
+                            for name in added:  # an older state of a class that only gained fields since
+                                object.__setattr__(instance, name, defaults[name])
+                        else:
+                            raise CodecError(
+                                f"{qualified_name(cls)} changed since this state was written "
+                                f"(fields added {added}, removed {removed}, or reordered): "
+                                "state from another engine version",
+                                start,
+                            )
                     frames.append(_Frame(_OBJECT, instance, len(fields), fields))
                 have_value = False
         else:

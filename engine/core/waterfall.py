@@ -66,6 +66,7 @@ from perpspec.rules.liquidation import (
     compute_requirement,
     compute_takeover_price,
 )
+from perpspec.rules.liquidation_working import compute_next_age, get_working_offers
 from perpspec.rules.margin import CROSS
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.risk_limit import compute_tier_limit
@@ -73,27 +74,32 @@ from perpspec.rules.risk_limit import compute_tier_limit
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)
 class Pending:
-    """A position the liquidation engine took over and has not closed yet (rules.waterfall.PendingCloseOut)."""
+    """A position the liquidation engine took over and has not closed yet (rules.waterfall.PendingCloseOut).
 
-    __slots__ = ("account", "cost", "pending_id", "qty", "symbol", "takeover_price")
+    ``age`` (LIQ-050): the waterfalls run since the take-over — 0 in the one that took it over.
+    """
 
-    def __init__(self, pending_id: int, account: int, symbol: str, qty: int, cost: int, takeover_price: int) -> None:
+    __slots__ = ("account", "age", "cost", "pending_id", "qty", "symbol", "takeover_price")
+
+    def __init__(
+        self, pending_id: int, account: int, symbol: str, qty: int, cost: int, takeover_price: int, age: int = 0
+    ) -> None:
         self.pending_id = pending_id
         self.account = account
         self.symbol = symbol
         self.qty = qty
         self.cost = cost
         self.takeover_price = takeover_price
+        self.age = age
 
-    def canonical(self) -> tuple[int, int, str, int, int, int]:
-        return (self.pending_id, self.account, self.symbol, self.qty, self.cost, self.takeover_price)
+    def canonical(self) -> tuple[int, int, str, int, int, int, int]:
+        return (self.pending_id, self.account, self.symbol, self.qty, self.cost, self.takeover_price, self.age)
 
-    def __getstate__(self) -> tuple[int, int, str, int, int, int]:
+    def __getstate__(self) -> tuple[int, int, str, int, int, int, int]:
         return self.canonical()
 
-    def __setstate__(self, state: tuple[int, int, str, int, int, int]) -> None:
-        (self.pending_id, self.account, self.symbol, self.qty, self.cost, self.takeover_price) = state
-
+    def __setstate__(self, state: tuple[int, int, str, int, int, int, int]) -> None:
+        (self.pending_id, self.account, self.symbol, self.qty, self.cost, self.takeover_price, self.age) = state
 
 
 def level_totals(book: Book, bid_side: bool) -> list[tuple[int, int]]:
@@ -150,6 +156,8 @@ class Waterfall:
         if self.stream.track_steps and not self.stream.replaying:
             # INV-FLAT-NO-SOCIAL-LOSS is about the waterfall: who is flat when it starts
             self.stream.flat_before = self.ledger.flat_accounts(None)
+        for held in self.pending:  # LIQ-050: every close-out still open is one waterfall older
+            held.age = compute_next_age(held.age)
         self.risk.refresh_index()
         budget = self.max_liquidations_per_update
         order = [inst.symbol, *(s for s in sorted(self.market.marks) if s != inst.symbol)]
@@ -478,13 +486,27 @@ class Waterfall:
         return compute_fund_cover(self.ledger.insurance_funds.get(asset, 0), pnls)
 
     def _close_in_book(self, inst: Instrument, pending: Pending) -> None:
+        """LIQ-024 in the book: the levels LIQ-051 allows (within the working limit while the fund covers), INS-005.
+
+        The makers' side of these fills is not checked by LIQ-044 (the guard has no taker: only
+        ReduceOnly makers are limited), as in the rules model (rules.waterfall_closeout.close_out).
+        Trusted instead: every resting maker order passed LIQ-042 at its own price when it was placed
+        (the mark has moved since), a close-out fill is at the maker's own price, and a maker it takes below
+        maintenance (a bid resting far above a falling mark) is found by the liquidation index and
+        liquidated in the next round of the same waterfall (LIQ-034) — INV-NO-NEG-EQUITY is checked
+        after the command, not per fill.
+        """
         book = self.market.books[inst.symbol]
         closing_buy = pending.qty < 0  # closing a taken-over short buys
-        offers = [
-            OfferFill(qty=qty, price=price)
-            for price, qty in level_totals(book, bid_side=not closing_buy)
-        ]
         asset = inst.settl_currency
+        offers = get_working_offers(
+            inst,
+            pending.qty,
+            pending.takeover_price,
+            pending.age,
+            self._fund_cover(asset),
+            [OfferFill(qty=qty, price=price) for price, qty in level_totals(book, bid_side=not closing_buy)],
+        )
         result = settle_close_out(inst, self.ledger.insurance_funds.get(asset, 0), pending.qty, pending.takeover_price, offers)
         if not result.accepted:
             return
@@ -494,7 +516,6 @@ class Waterfall:
         dropped: list[Order] = []
         book.match(closing_buy, limit, total, LIQUIDATOR, fills, dropped, self.fills.make_guard(inst.symbol, fills))
         self._liquidator_fills(inst, pending, fills, dropped)
-
 
     def _liquidator_fills(self, inst: Instrument, pending: Pending, fills: list[Fill], dropped: list[Order]) -> None:
         symbol = inst.symbol

@@ -4,7 +4,8 @@ A scenario says *what happens to the market* — an index price path, a
 population of leveraged accounts, market makers quoting a book of some
 depth, funding intervals, the ADL policy and any instrument parameter
 override; optionally venue outages (``[outage] windows``: no trading and no
-mark update), a second entry window for part of the population
+mark update; ``requote_on_reopen``: the makers quote a fresh book around the
+index before the first mark after one), a second entry window for part of the population
 (``accounts.late_share`` / ``late_entry``) and the published figures a
 calibrated scenario is judged against (``[published] insurance``, drawn
 beside the simulated fund in the report) — and ``perpspec simulate`` turns it into engine commands
@@ -244,6 +245,7 @@ class Scenario:
     invariants_every: int  # 0: after every mark update; N > 0: every N events
     max_liquidations_per_update: int  # 0: the engine's default
     outages: tuple[Outage, ...] = ()
+    requote_on_reopen: bool = False  # [outage] the makers quote a fresh book before the first mark after an outage
     published: tuple[PublishedPoint, ...] = ()
 
     def in_outage(self, at_ms: int) -> bool:
@@ -511,7 +513,10 @@ def _build(mapping: Mapping[str, Any], source: str, base_dir: Path) -> Scenario:
     adl_table = _table(mapping, "adl", {"policy"})
     adl_policy = str(adl_table.get("policy", "queue"))
     _check(adl_policy in ADL_POLICIES, "adl.policy", f"must be one of {', '.join(ADL_POLICIES)}")
-    outages = _build_outages(_table(mapping, "outage", {"windows"}))
+    outage_table = _table(mapping, "outage", {"windows", "requote_on_reopen"})
+    outages = _build_outages(outage_table)
+    requote_on_reopen = outage_table.get("requote_on_reopen", False)
+    _check(isinstance(requote_on_reopen, bool), "outage.requote_on_reopen", "true or false")
     published = _build_published(_table(mapping, "published", {"insurance"}), coin)
     return Scenario(
         name=name,
@@ -531,6 +536,7 @@ def _build(mapping: Mapping[str, Any], source: str, base_dir: Path) -> Scenario:
         invariants_every=invariants_every,
         max_liquidations_per_update=max_liq,
         outages=outages,
+        requote_on_reopen=requote_on_reopen,
         published=published,
     )
 

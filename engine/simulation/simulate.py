@@ -24,7 +24,11 @@ gateway would send, journaled so that ``perpspec replay`` rebuilds the run:
      after every command, on the accounts it touched;
   4. **market makers** cancel and requote a ladder around the index, skewed
      against their inventory; after a large index move the ladder is thin
-     (fewer levels, wider apart) for a while — the thin book of a crash;
+     (fewer levels, wider apart) for a while — the thin book of a crash.
+     The waterfall of step 2 meets the book quoted at the previous step (the
+     book a continuously falling mark would have met along the way); after an
+     outage with ``requote_on_reopen`` the makers quote first, so the venue
+     reopens with a book around the index, not the one left before the outage;
   5. **traders** act: during the entry window each opens its position with an
      aggressive immediate-or-cancel limit order (side, leverage, cross or
      isolated from the population) or rests a far-away limit order (dip
@@ -297,9 +301,14 @@ class Simulation:
             self.stress_until_ms = self.time_ms + scenario.makers.stress_ms
         self.settle_funding()
         self.sample_premium(index)
+        # the venue reopens after an outage with the makers' fresh quotes, not the book left before it
+        reopening = scenario.requote_on_reopen and scenario.in_outage((step - 1) * scenario.step_ms)
+        if reopening:
+            self.index_price = index
+            self.quote()
         self.update_mark(index)
         requote_steps = scenario.makers.requote_ms // scenario.step_ms
-        if step % requote_steps == 0 or self.time_ms <= self.stress_until_ms:
+        if not reopening and (step % requote_steps == 0 or self.time_ms <= self.stress_until_ms):
             self.quote()
         self.trade(step, index - previous_index)
         self.write_instrument_row()
