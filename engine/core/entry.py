@@ -29,7 +29,7 @@ from perpspec.engine.core.rejects import Rej, is_int, show
 from perpspec.engine.core.risk import Risk, free_balance
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.triggers import Triggers
-from perpspec.engine.kernels.load import kernels_for
+from perpspec.engine.kernels.load import KernelSet, kernels_for
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.liquidation import compute_reduce_limit_price, compute_requirement
@@ -37,7 +37,7 @@ from perpspec.rules.margin import CROSS, check_order_margin, compute_order_requi
 from perpspec.rules.num import ceil_to_multiple, floor_to_multiple
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.risk_limit import check_risk_limit
-from perpspec.rules.solvency import FILL_CANCEL_TEXT, check_order_solvency
+from perpspec.rules.solvency import FILL_CANCEL_TEXT, PoolState, check_order_solvency
 
 FAT_FINGER_PPM = 50_000  # 5%: market orders capped, limit orders checked (reference §8)
 MAX_CL_ORD_ID = 36
@@ -112,8 +112,7 @@ class OrderEntry:
         if order.time_in_force == o.DAY:
             self.registry.day_orders[order.order_id] = self.stream.time_ms // DAY_MS
         if not order.triggered:
-            account.orders[order.order_id] = order
-            self.registry.live_orders[order.order_id] = order
+            self.registry.go_live(account, order)
             self.triggers.conditional[inst.symbol][order.order_id] = order
             self.stream.emit_exec(o.EXEC_NEW, order)
             self.run_triggers(inst)
@@ -487,7 +486,11 @@ class OrderEntry:
         """
         pool = self.risk.pool_state(account, inst, ps)
         fee = self.fills.fee_ppm(account, inst, maker=False)
-        refusal = check_order_solvency(inst, pool, signed, price, fee, self.market.marks[inst.symbol])
+        mark = self.market.marks[inst.symbol]
+        kernels = kernels_for(inst)
+        if kernels is not None and is_solvent_by_kernel(kernels, pool, signed, price, fee, mark):
+            return None  # the proved order_solvent_* kernel; a refusal's figures come from the rule below
+        refusal = check_order_solvency(inst, pool, signed, price, fee, mark)
         if refusal is None:
             return None
         return Rej(Reason.IMMEDIATE_LIQUIDATION, refusal.reason.value)
@@ -497,8 +500,7 @@ class OrderEntry:
         book = self.market.books[inst.symbol]
         if emit_new:
             self.stream.emit_exec(o.EXEC_NEW, order)
-        self.registry.live_orders[order.order_id] = order
-        account.orders[order.order_id] = order
+        self.registry.go_live(account, order)
         if order.close:
             self._close_cancels_same_side(account, inst, order)
         if order.post_only and book.crosses(order.is_buy, order.price):
@@ -750,3 +752,19 @@ class OrderEntry:
             self.registry.cancel(order, f"Canceled: triggered but {problem.reason.value}: {problem.text}")
             return
         self._enter(account, inst, order, emit_new=False)
+
+
+def is_solvent_by_kernel(kernels: KernelSet, pool: PoolState, signed: int, price: int, fee: int, mark: int) -> bool:
+    """LIQ-042 (``rules.solvency.is_order_solvent``) as the proved ``order_solvent_*`` kernel of the instrument."""
+    position = pool.position
+    if pool.leverage_hundredths == CROSS:
+        solvent = kernels.order_solvent_cross(
+            position.qty, position.cost, pool.chosen_tier, pool.pool_margin, pool.other_pnl, pool.other_maintenance,
+            pool.free_wallet, pool.account_equity, signed, price, fee, mark,
+        )
+    else:
+        solvent = kernels.order_solvent_isolated(
+            position.qty, position.cost, pool.leverage_hundredths, pool.chosen_tier, pool.pool_margin,
+            pool.other_pnl, pool.other_maintenance, pool.free_wallet, pool.account_equity, signed, price, fee, mark,
+        )
+    return solvent[0] == 1

@@ -58,6 +58,10 @@ class KernelSet:
     requirement_isolated: Kernel
     account_margin_cross_1: Kernel
     trade: Kernel
+    order_solvent_cross: Kernel
+    order_solvent_isolated: Kernel
+    fill_cross: Kernel
+    fill_isolated: Kernel
 
 
 KERNEL_NAMES = tuple(field.name for field in attrs.fields(KernelSet) if field.name != "symbol")
