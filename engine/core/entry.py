@@ -19,7 +19,13 @@ from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import DAY_MS, Account, PositionState
 from perpspec.engine.core.book import Book
 from perpspec.engine.core.events import Reason
-from perpspec.engine.core.fastmargin import margin_of_sides, resting_order_margin, resting_sides, sides_plus
+from perpspec.engine.core.fastmargin import (
+    margin_of_sides,
+    resting_order_margin,
+    resting_sides,
+    resting_sums,
+    sides_plus,
+)
 from perpspec.engine.core.fills import Fills
 from perpspec.engine.core.ledger import Ledger, peek_position
 from perpspec.engine.core.market import Market, is_spot
@@ -427,24 +433,26 @@ class OrderEntry:
         best_bid, best_ask = self.market.best(inst.symbol)
         position = ps.position
         # MRG-042 is a sum over orders: the resting orders' sides (kept summed with them) plus the new term
-        sides_before = resting_sides(inst, ps, mark, best_bid, best_ask)
         kernels = kernels_for(inst)
         if kernels is not None:  # the proved fused pre-trade kernel: MRG-042 + MRG-045/044 before and after + MRG-060
-            bids, asks = sides_before
+            bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium = resting_sums(
+                inst, ps, mark, best_bid, best_ask
+            )
             if ps.leverage == CROSS:
                 checked = kernels.pretrade_cross(
-                    ps.qty, ps.cost, mark, bids.qty, bids.value, bids.premium, asks.qty, asks.value, asks.premium,
+                    ps.qty, ps.cost, mark, bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium,
                     signed, charge_price, best_bid, best_ask,
                 )
             else:
                 checked = kernels.pretrade_isolated(
                     ps.qty, ps.cost, mark, ps.leverage, self.risk.margin_setting(inst, ps).pos_cross,
-                    bids.qty, bids.value, bids.premium, asks.qty, asks.value, asks.premium,
+                    bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium,
                     signed, charge_price, best_bid, best_ask,
                 )
             after_values = (checked[1], checked[4])
             om_before, requirement = checked[6], checked[8]
         else:
+            sides_before = resting_sides(inst, ps, mark, best_bid, best_ask)
             sides_after = sides_plus(inst, sides_before, signed, charge_price, mark, best_bid, best_ask)
             after_values = (sides_after[0].value, sides_after[1].value)
         if not order.reduce_only:
