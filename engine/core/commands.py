@@ -17,6 +17,8 @@ API.  Commands are hashable and serialisable (:func:`command_to_dict`,
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -307,6 +309,11 @@ def _field_kinds(cls: type[Any]) -> tuple[tuple[str, type[Any], bool], ...]:
 FIELD_KINDS: dict[type[Any], tuple[tuple[str, type[Any], bool], ...]] = {
     cls: _field_kinds(cls) for cls in COMMAND_TYPES.values()
 }
+# per class: one getter of every field value at once, and the (exact type, may be None) of each
+_CHECKS: dict[type[Any], tuple[Callable[[Any], Any], tuple[tuple[type[Any], bool], ...]]] = {
+    cls: (operator.attrgetter(*(name for name, _, _ in kinds)), tuple((kind, opt) for _, kind, opt in kinds))
+    for cls, kinds in FIELD_KINDS.items()
+}
 
 
 def wrong_field_type(command: object) -> str | None:
@@ -322,11 +329,15 @@ def wrong_field_type(command: object) -> str | None:
     interpreted engine give the same typed ``Malformed`` reject.  This module
     is never compiled, so reading the fields here checks nothing by itself.
     """
-    kinds = FIELD_KINDS.get(type(command))
-    if kinds is None:
+    check = _CHECKS.get(type(command))
+    if check is None:
         return None
-    for name, kind, optional in kinds:
-        value = getattr(command, name)
+    getter, kinds = check
+    values = getter(command)
+    if len(kinds) == 1:
+        values = (values,)
+    for index, value in enumerate(values):
+        kind, optional = kinds[index]
         if type(value) is not kind and not (optional and value is None):
-            return f"{name} must be {_NOUNS[kind]}"
+            return f"{FIELD_KINDS[type(command)][index][0]} must be {_NOUNS[kind]}"
     return None

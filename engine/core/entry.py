@@ -49,8 +49,6 @@ FAT_FINGER_PPM = 50_000  # 5%: market orders capped, limit orders checked (refer
 MAX_CL_ORD_ID = 36
 
 # PlaceOrder's optional fields by type, in the order they are checked (the first wrong one is named)
-_PLACE_INT_FIELDS = ("order_qty", "price", "display_qty", "stop_px", "peg_offset_value")
-_PLACE_STR_FIELDS = ("side", "ord_type", "time_in_force", "peg_price_type")
 
 
 def compute_market_reach(book: Book, is_buy: bool, qty: int, cap: int, account_id: int) -> int:
@@ -144,16 +142,9 @@ class OrderEntry:
             return Rej(Reason.CONTRACT_SETTLED, f"{inst.symbol} is settled")
         if inst.symbol not in self.market.marks:
             return Rej(Reason.NO_MARK_PRICE, f"{inst.symbol} has no mark price yet")
-        numbers: tuple[object, ...] = (c.order_qty, c.price, c.display_qty, c.stop_px, c.peg_offset_value)
-        for name, number in zip(_PLACE_INT_FIELDS, numbers, strict=True):
-            if number is not None and type(number) is not int:
-                return Rej(Reason.MALFORMED, f"{name} must be an integer")
-        texts: tuple[object, ...] = (c.side, c.ord_type, c.time_in_force, c.peg_price_type)
-        for name, text in zip(_PLACE_STR_FIELDS, texts, strict=True):
-            if text is not None and type(text) is not str:
-                return Rej(Reason.MALFORMED, f"{name} must be a string")
-        if type(c.exec_inst) is not str or type(c.cl_ord_id) is not str:
-            return Rej(Reason.MALFORMED, "exec_inst and cl_ord_id must be strings")
+        # every field has its declared type here (the sequencer's typed validation layer, commands.wrong_field_type)
+        if is_plain_limit(c):
+            return self._validate_plain_limit(c, account, inst)
         insts = o.parse_exec_inst(c.exec_inst)
         if insts is None:
             return Rej(Reason.INVALID_INSTRUCTION, f"bad execInst {show(c.exec_inst)}")
@@ -225,6 +216,43 @@ class OrderEntry:
         )
         if conditional:
             return account, inst, order
+        problem = self.check_entry(account, inst, order)
+        if problem is not None:
+            return problem
+        return account, inst, order
+
+    def _validate_plain_limit(
+        self, c: cmd.PlaceOrder, account: Account, inst: Instrument
+    ) -> tuple[Account, Instrument, Order] | Rej:
+        """:meth:`_validate_place` for a plain limit order (:func:`is_plain_limit`): the same checks, same order.
+
+        No execInst, stop, peg, timeInForce or displayQty: the instruction,
+        stop-price and time-in-force steps have nothing to refuse (a Limit is
+        GoodTillCancel by default, triggered, and shows its whole quantity).
+        """
+        if len(c.cl_ord_id) > MAX_CL_ORD_ID:
+            return Rej(Reason.MALFORMED, "clOrdID longer than 36 characters")
+        if c.cl_ord_id and c.cl_ord_id in account.cl_ord_ids:
+            return Rej(Reason.DUPLICATE_CL_ORD_ID, f"clOrdID {show(c.cl_ord_id)} is live")
+        side_qty = self._side_and_qty(c, inst, peek_position(account, inst), False)
+        if isinstance(side_qty, Rej):
+            return side_qty
+        is_buy, qty = side_qty
+        price = c.price
+        assert price is not None
+        problem = self.check_price(inst, price)
+        if problem is not None:
+            return problem
+        order = Order(
+            order_id=0,
+            account=account.account_id,
+            symbol=inst.symbol,
+            is_buy=is_buy,
+            price=price,
+            order_qty=qty,
+            cl_ord_id=c.cl_ord_id,
+            time_ms=self.stream.time_ms,
+        )
         problem = self.check_entry(account, inst, order)
         if problem is not None:
             return problem
@@ -760,6 +788,20 @@ class OrderEntry:
             self.registry.cancel(order, f"Canceled: triggered but {problem.reason.value}: {problem.text}")
             return
         self._enter(account, inst, order, emit_new=False)
+
+
+def is_plain_limit(c: cmd.PlaceOrder) -> bool:
+    """A limit order with nothing but side, quantity, price and maybe a clOrdID (the fast validation path)."""
+    return (
+        c.price is not None
+        and (c.ord_type is None or c.ord_type == o.LIMIT)
+        and c.exec_inst == ""
+        and c.time_in_force is None
+        and c.display_qty is None
+        and c.stop_px is None
+        and c.peg_offset_value is None
+        and c.peg_price_type is None
+    )
 
 
 def is_solvent_by_kernel(kernels: KernelSet, pool: PoolState, signed: int, price: int, fee: int, mark: int) -> bool:
