@@ -69,7 +69,7 @@ from perpspec.rules.solvency import (
     is_fill_solvent,
     is_order_solvent,
 )
-from perpspec.rules.waterfall import compute_isolated_margin_after_fill
+from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill
 
 MODES = (("cross", CROSS), ("isolated", 10_000))
 BETTER_PRICE_TIMEOUT_MS = 180_000  # two nonlinear fill outcomes: ~10 s alone; timed out at 60 s on a loaded machine and once at 180 s late in a sequential spec run (XBTUSD isolated buy)  # isolated at 100x: the tightest margin

@@ -13,6 +13,12 @@ emitted kernels).  Only PROVED and REFUTED results are stored — an UNKNOWN
 (a timeout depends on the machine), a VACUOUS result or a crash always runs
 again.  A cached row is the same result, marked ``cached``; it is never an
 ``unknown`` counted as proved.
+
+The workers take the **longest obligations first** (so that on ``N`` processes
+a long one does not start last and run alone): by the CPU time each took in the
+last run (``timings.tsv`` in the cache directory), else by the declared
+solver timeout (the slow ones declare a longer one), else in registry order.
+The order changes only when results arrive, never what they are.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import json
 import multiprocessing
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -119,13 +126,49 @@ def store(cache_dir: Path, key: str, result: ProofResult) -> None:
     temporary.replace(cache_dir / f"{key}.json")
 
 
+TIMINGS_FILE = "timings.tsv"  # "<cpu microseconds>\t<obligation id>" per line; not a result
+
+
+def load_timings(cache_dir: Path | None) -> dict[str, int]:
+    """CPU microseconds each obligation took when it last ran (empty without a cache directory)."""
+    if cache_dir is None:
+        return {}
+    timings: dict[str, int] = {}
+    try:
+        for line in (cache_dir / TIMINGS_FILE).read_text(encoding="utf-8").splitlines():
+            cpu_us, _, name = line.partition("\t")
+            timings[name] = int(cpu_us)
+    except (OSError, ValueError):
+        return {}
+    return timings
+
+
+def store_timings(cache_dir: Path, timings: dict[str, int]) -> None:
+    """Keep the timings (merged with those already stored) for the next run's order."""
+    merged = {**load_timings(cache_dir), **timings}
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    temporary = cache_dir / f"{TIMINGS_FILE}.{os.getpid()}.tmp"
+    temporary.write_text("".join(f"{cpu_us}\t{name}\n" for name, cpu_us in sorted(merged.items())), encoding="utf-8")
+    temporary.replace(cache_dir / TIMINGS_FILE)
+
+
+def longest_first(obligations: Sequence[Obligation], timings: dict[str, int]) -> list[Obligation]:
+    """The order workers take obligations in: longest last time first, then longest declared timeout."""
+    position = {obligation.id: index for index, obligation in enumerate(obligations)}
+    return sorted(
+        obligations,
+        key=lambda o: (-timings.get(o.id, 0), -(o.timeout_ms or 0), position[o.id]),
+    )
+
+
 def _worker_init() -> None:
     discover()
 
 
-def _work(obligation_id: str, timeout_ms: int | None) -> tuple[str, ProofResult | None, str]:
+def _work(obligation_id: str, timeout_ms: int | None) -> tuple[str, ProofResult | None, str, int]:
+    started = time.process_time_ns()
     outcome = run_obligation(REGISTRY[obligation_id], timeout_ms)
-    return obligation_id, outcome.result, outcome.error
+    return obligation_id, outcome.result, outcome.error, (time.process_time_ns() - started) // 1000
 
 
 @attrs.frozen(kw_only=True)
@@ -179,14 +222,20 @@ def run_all(
     if workers <= 1:
         local = pending + local
         pending = []
+    timings: dict[str, int] = {}
     for obligation, key in local:
+        started = time.process_time_ns()
         ran = run_obligation(obligation, timeout_ms)
+        timings[obligation.id] = (time.process_time_ns() - started) // 1000
         record(obligation, key, ran.result, ran.error)
     if pending:
+        keys_of = {obligation.id: key for obligation, key in pending}
+        ordered = longest_first([obligation for obligation, _ in pending], load_timings(cache_dir))
         context = multiprocessing.get_context("spawn")  # z3 in a forked child is not safe
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
-            by_future: dict[Future[tuple[str, ProofResult | None, str]], tuple[Obligation, str]] = {
-                pool.submit(_work, obligation.id, timeout_ms): (obligation, key) for obligation, key in pending
+            by_future: dict[Future[tuple[str, ProofResult | None, str, int]], tuple[Obligation, str]] = {
+                pool.submit(_work, obligation.id, timeout_ms): (obligation, keys_of[obligation.id])
+                for obligation in ordered
             }
             waiting = set(by_future)
             while waiting:
@@ -194,8 +243,11 @@ def run_all(
                 for future in sorted(done, key=lambda item: by_future[item][0].id):
                     obligation, key = by_future[future]
                     try:
-                        _, result, error = future.result()
+                        _, result, error, cpu_us = future.result()
+                        timings[obligation.id] = cpu_us
                     except Exception as failure:  # a worker that died is a failure, reported, not fatal
                         result, error = None, f"{type(failure).__name__}: {failure}"
                     record(obligation, key, result, error)
+    if cache_dir is not None and timings:
+        store_timings(cache_dir, timings)
     return [outcomes[obligation.id] for obligation in obligations]

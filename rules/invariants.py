@@ -341,9 +341,9 @@ register(
 )
 
 
-# -- the liquidation waterfall (rules/liquidation.py, insurance.py, adl.py, waterfall.py) ---------------
+# -- the liquidation waterfall (rules/liquidation.py, insurance.py, adl.py, waterfall*.py) ---------------
 # Negative account ids are system accounts (the liquidation engine,
-# rules.waterfall.LIQUIDATOR_ACCOUNT_ID): they hold taken-over positions and are not traders.
+# rules.waterfall_state.LIQUIDATOR_ACCOUNT_ID): they hold taken-over positions and are not traders.
 
 
 @concrete

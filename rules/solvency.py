@@ -50,7 +50,7 @@ from perpspec.rules.liquidation import compute_requirement
 from perpspec.rules.margin import CROSS, compute_order_premium
 from perpspec.rules.num import abs_, and_, concrete, ite, min_, not_, or_
 from perpspec.rules.position import Position, apply_fill, compute_commission
-from perpspec.rules.waterfall import compute_isolated_margin_after_fill
+from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill
 
 EXECUTION_REJECT_TEXT = "Executing at order price would lead to immediate liquidation"
 FILL_CANCEL_TEXT = "Canceled: fill would take the account beyond its bankruptcy price"
@@ -96,7 +96,7 @@ class FillOutcome:
 def compute_opened_qty(old_qty: int, new_qty: int) -> int:
     """LIQ-045: the signed part of a position change that opens or increases it (0 for a pure reduction).
 
-    The symbolic form of :func:`rules.waterfall.get_opened_qty`: a flip or an
+    The symbolic form of :func:`rules.waterfall_postings.get_opened_qty`: a flip or an
     open from flat opens the whole new position; growing on the same side opens
     the difference.
     """

@@ -495,7 +495,8 @@ def test_a_bug_of_the_audit_is_still_one_line_naming_itself(tiny_logs: Any, monk
 def engine_log(commands: list[Any], instruments: dict[str, Instrument]) -> list[dict[str, Any]]:
     """The log ``perpspec simulate`` would write for ``commands`` run through a fresh engine."""
     from perpspec.engine.core.exchange import Engine
-    from perpspec.engine.simulation.simulate import Tally, encode_json, event_records
+    from perpspec.engine.simulation.eventlog import encode_json, event_records
+    from perpspec.engine.simulation.result import Tally
 
     engine = Engine(instruments)
     (inst,) = instruments.values()

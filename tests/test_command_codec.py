@@ -30,7 +30,7 @@ from perpspec.engine.core.commands import (
 )
 from perpspec.engine.core.events import Reason, Rejected
 from perpspec.engine.core.exchange import Engine
-from perpspec.engine.durability import codec as codec_module
+from perpspec.engine.durability import command_codec as command_codec_module
 from perpspec.engine.durability.codec import CodecError, CommandCodec, Opaque, encode_state
 from perpspec.engine.durability.journal import (
     JOURNAL_MAGIC,
@@ -168,7 +168,7 @@ def test_a_shape_past_the_cache_is_encoded_with_the_same_bytes(monkeypatch: pyte
         VerifyAccount(time_ms=None, account=False),  # type: ignore[arg-type]
     ]
     cached = [CODEC.encode(command) for command in commands]
-    monkeypatch.setattr(codec_module, "MAX_CACHED_SHAPES", 0)
+    monkeypatch.setattr(command_codec_module, "MAX_CACHED_SHAPES", 0)
     uncached_codec = CommandCodec(COMMAND_TYPES.values())
     assert [uncached_codec.encode(command) for command in commands] == cached
     assert [uncached_codec.encode(command) for command in commands] == cached

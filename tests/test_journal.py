@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from perpspec.engine.core.commands import COMMAND_TYPES, PlaceOrder
 from perpspec.engine.core.orders import Order
+from perpspec.engine.core.state_codec import _put_uvarint
 from perpspec.engine.durability.codec import (
     CodecError,
     CommandCodec,
-    _put_uvarint,
     decode_state,
     encode_state,
 )

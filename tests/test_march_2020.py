@@ -28,9 +28,10 @@ from pathlib import Path
 import attrs
 import pytest
 
-from perpspec.engine.simulation.report import parse_time_ms
+from perpspec.engine.simulation.report_data import parse_time_ms
+from perpspec.engine.simulation.result import SimulationResult
 from perpspec.engine.simulation.scenario import Scenario, load_scenario
-from perpspec.engine.simulation.simulate import SimulationResult, run_scenario
+from perpspec.engine.simulation.simulate import run_scenario
 
 PUBLISHED_DAY_RATIO = (876, 798)  # $M liquidated on 12 and 13 March 2020
 
@@ -171,7 +172,8 @@ def test_small_fund_is_depleted_and_adl_appears_at_full_size(tmp_path: Path) -> 
 
 
 def test_the_report_shows_the_published_points_beside_the_simulated_fund() -> None:
-    from perpspec.engine.simulation.report import analyse, render
+    from perpspec.engine.simulation.report import render
+    from perpspec.engine.simulation.report_data import analyse
 
     def instrument(at: str) -> dict[str, object]:
         return {"table": "instrument", "timestamp": at, "indicativeSettlePrice": 7900, "markPrice": 7900,

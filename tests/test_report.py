@@ -9,17 +9,11 @@ from typing import Any
 
 import pytest
 
-from perpspec.engine.simulation.report import (
-    PLOTS,
-    TABLES,
-    analyse,
-    iter_plots,
-    read_records,
-    render,
-    write_report,
-)
+from perpspec.engine.simulation.report import PLOTS, TABLES, iter_plots, render, write_report
+from perpspec.engine.simulation.report_data import RunBuilder, analyse, read_records
+from perpspec.engine.simulation.result import SimulationResult
 from perpspec.engine.simulation.scenario import load_scenario
-from perpspec.engine.simulation.simulate import SimulationResult, run_scenario
+from perpspec.engine.simulation.simulate import run_scenario
 
 T0 = 1_583_971_200_000  # 2020-03-12T00:00:00Z
 
@@ -143,11 +137,27 @@ def test_records_round_trip_through_a_jsonl_file(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def tiny_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[SimulationResult, list[dict[str, Any]], str]:
+    """The report as ``perpspec simulate`` builds it: from aggregates the run fed record by record (not the log)."""
     out = tmp_path_factory.mktemp("tiny-report")
-    result = run_scenario(load_scenario("tiny_crash"), out)
+    builder = RunBuilder("tiny_crash")
+    result = run_scenario(load_scenario("tiny_crash"), out, observer=builder.add)
     records = read_records(Path(result.event_log))
-    document = write_report(out / "report.html", [analyse("tiny_crash", records, result.summary())]).read_text()
+    document = write_report(out / "report.html", [builder.finish(result.summary())]).read_text()
     return result, records, document
+
+
+def test_streamed_aggregates_equal_the_log_read_back(tmp_path: Path) -> None:
+    """The aggregates fed during the run (exact decimals still text) equal those read from the written log."""
+    builder = RunBuilder("tiny_crash")
+    result = run_scenario(load_scenario("tiny_crash"), tmp_path, observer=builder.add)
+    streamed = builder.finish(result.summary())
+    read_back = analyse("tiny_crash", read_records(Path(result.event_log)), result.summary())
+    assert streamed == read_back
+    for kept in (streamed.liquidations, streamed.adl, streamed.steps, streamed.accounts, streamed.times):
+        assert kept  # every kind of row the report keeps is compared, not only empty lists
+    assert any(price is not None for price in streamed.last)
+    assert streamed.adl[0].score  # an exact decimal handed over as text, read back as a JSON number
+    assert render([streamed]) == render([read_back])
 
 
 def recount(records: list[dict[str, Any]]) -> dict[str, int]:

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 import perpspec
-from perpspec.engine.simulation.report import CHAR_PX, PLOTS, analyse, iter_plot_svgs, read_records, render
+from perpspec.engine.simulation.report import PLOTS, iter_plot_svgs, render
+from perpspec.engine.simulation.report_charts import CHAR_PX
+from perpspec.engine.simulation.report_data import analyse, read_records
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,7 @@ def test_no_two_labels_of_a_plot_overlap(tiny: tuple[list[dict[str, Any]], str])
 
 
 def test_million_tick_labels_are_short_enough_to_clear_the_axis_title() -> None:
-    from perpspec.engine.simulation.report import fmt_number
+    from perpspec.engine.simulation.report_charts import fmt_number
 
     assert [fmt_number(v) for v in (40_000_000.0, 2_500_000.0, 10_000.0)] == ["40M", "2.5M", "10,000"]
 

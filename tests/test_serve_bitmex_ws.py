@@ -1,7 +1,7 @@
 """The PyPI ``bitmex-ws`` 1.5.0 client (query-string subscribe, header auth) on ``perpspec serve``.
 
 bitmex-ws pins websocket-client and installs top-level modules (``util``, ``main``), so it lives in
-its own extra (``pip install -e '.[bitmex-ws]'``); without it this module is skipped.
+the ``test`` extra (and alone in ``bitmex-ws``); without it this module is skipped.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The bravado-based ``bitmex`` 0.2.2 client on ``perpspec serve``: Swagger spec, form bodies, signatures.
 
 ``bitmex`` hardcodes bitmex.com, so its pieces are used directly, as its own factory does (reference
-§9); it is in its own extra (``pip install -e '.[bitmex-rest]'``); without it this module is skipped.
+§9); it is in the ``test`` extra (and alone in ``bitmex-rest``); without it this module is skipped.
 """
 
 from __future__ import annotations

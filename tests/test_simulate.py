@@ -11,7 +11,10 @@ import pytest
 from perpspec.engine.cli.main import main
 from perpspec.engine.core.events import RuleEvent
 from perpspec.engine.durability.recovery import command_codec, recover
+from perpspec.engine.simulation.eventlog import Num, encode_json, event_records, iso_timestamp
+from perpspec.engine.simulation.population import build_population
 from perpspec.engine.simulation.progress import Progress
+from perpspec.engine.simulation.result import SimulationResult, Tally
 from perpspec.engine.simulation.scenario import (
     PricePoint,
     ScenarioError,
@@ -21,16 +24,7 @@ from perpspec.engine.simulation.scenario import (
     interpolate,
     load_scenario,
 )
-from perpspec.engine.simulation.simulate import (
-    Num,
-    SimulationResult,
-    Tally,
-    build_population,
-    encode_json,
-    event_records,
-    iso_timestamp,
-    run_scenario,
-)
+from perpspec.engine.simulation.simulate import run_scenario
 from perpspec.rules.events import AdlFill
 
 SHIPPED = ("black_thursday", "calm", "default_crash", "funding_spiral", "short_squeeze", "tiny_crash")

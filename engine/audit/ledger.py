@@ -20,7 +20,7 @@ from perpspec.rules.invariants import compute_conservation_gap
 from perpspec.rules.margin import MarginSetting, RestingOrder
 from perpspec.rules.position import FLAT, Position, apply_fill
 
-LIQUIDATOR = -1  # the liquidation engine's account (rules.waterfall.LIQUIDATOR_ACCOUNT_ID)
+LIQUIDATOR = -1  # the liquidation engine's account (rules.waterfall_state.LIQUIDATOR_ACCOUNT_ID)
 
 
 def get_close_out_account(pending_id: int) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from perpspec.engine.cli.main import UsageError
 from perpspec.engine.simulation.explain import explain_account
-from perpspec.engine.simulation.report import read_records
+from perpspec.engine.simulation.report_data import read_records
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -55,6 +57,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="scenarios or NAME=VALUE[,NAME=VALUE] variants to run side by side")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--list", action="store_true", help="list the shipped scenarios and exit")
+    parser.add_argument(
+        "--bench", action="store_true",
+        help="print the run's cost at the end: wall and CPU time (run / report), peak memory, machine load",
+    )
+    parser.add_argument(
+        "--profile", metavar="FILE", default=None,
+        help="run under cProfile: write the stats to FILE (pstats) and print the 25 costliest functions",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,7 +106,13 @@ def run(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
             try:
-                status, outputs, labels, summaries = _run_all(scenarios, folders, out, quiet=args.quiet)
+                bench = Bench.start() if args.bench else None
+                profiler = start_profile() if args.profile else None
+                status, outputs, labels, summaries = _run_all(scenarios, folders, out, quiet=args.quiet, bench=bench)
+                if profiler is not None:
+                    print_profile(profiler, args.profile)
+                if bench is not None:
+                    bench.print(sum(summary["events"] for summary in summaries))
             except KeyboardInterrupt:
                 raise KeyboardInterrupt(f"interrupted: nothing in {args.out} was changed") from None
             out.commit(outputs)
@@ -109,28 +125,31 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_all(
-    scenarios: list[tuple[str, Any]], folders: list[str], out: Any, quiet: bool
+    scenarios: list[tuple[str, Any]], folders: list[str], out: Any, quiet: bool, bench: Bench | None = None
 ) -> tuple[int, list[Path], list[str], list[dict[str, Any]]]:
     """Run every scenario into the staging folder; write the report there. (status, outputs, labels, summaries)."""
     from perpspec.engine.durability.recovery import JOURNAL_NAME
-    from perpspec.engine.simulation.report import analyse, read_records, write_report
-    from perpspec.engine.simulation.simulate import JOURNAL_DIR
+    from perpspec.engine.simulation.engine_port import JOURNAL_DIR
+    from perpspec.engine.simulation.report import write_report
 
     status = 0
     outputs: list[Path] = []
     runs = []
+    data = []
     for (label, scenario), folder in zip(scenarios, folders, strict=True):
         relative = Path(folder)
-        summary = run_one(label, scenario, out.stage(relative), out.root / relative, quiet=quiet)
+        summary, run_data = run_one(label, scenario, out.stage(relative), out.root / relative, quiet=quiet)
         runs.append((label, out.stage(relative), summary))
+        data.append(run_data)
         outputs += [relative / "events.jsonl", relative / JOURNAL_DIR / JOURNAL_NAME, relative / "summary.json"]
         # the final state's snapshot, bound to this journal (what-if --state, replay --snapshot)
         staged_journal = out.stage(relative / JOURNAL_DIR)
         outputs += [relative / JOURNAL_DIR / path.name for path in sorted(staged_journal.glob("snapshot-*.snap"))]
         if summary["invariant_violations"] or summary["conservation_gap"] != 0:
             status = 1
-    data = [analyse(label, read_records(run_dir / "events.jsonl"), summary) for label, run_dir, summary in runs]
     title = "perpspec simulate — " + (" vs ".join(label for label, _, _ in runs))
+    if bench is not None:
+        bench.report_started()
     write_report(out.stage("report.html"), data, title)
     outputs.append(Path("report.html"))
     return status, outputs, [label for label, _, _ in runs], [summary for _, _, summary in runs]
@@ -154,16 +173,22 @@ def plan_variants(
     return plans
 
 
-def run_one(label: str, scenario: Any, run_dir: Path, final_dir: Path, quiet: bool) -> dict[str, Any]:
+def run_one(label: str, scenario: Any, run_dir: Path, final_dir: Path, quiet: bool) -> tuple[dict[str, Any], Any]:
     """Run one scenario with a progress bar into ``run_dir`` (staging); write summary.json there;
-    print the summary table, naming the paths the outputs will have in ``final_dir``."""
+    print the summary table, naming the paths the outputs will have in ``final_dir``.
+
+    Returns the summary and the report's data for the run, aggregated from the
+    records as the run wrote them (the event log is not read back).
+    """
     from perpspec.engine.simulation.progress import Progress
+    from perpspec.engine.simulation.report_data import RunBuilder
     from perpspec.engine.simulation.simulate import run_scenario
 
     print(f"perpspec simulate: {label} — {scenario.description}", file=sys.stderr)
     bar = Progress(scenario.steps, label=label, enabled=not quiet)
     started = time.perf_counter()
-    result = run_scenario(scenario, run_dir, progress=bar.update)
+    builder = RunBuilder(label)
+    result = run_scenario(scenario, run_dir, progress=bar.update, observer=builder.add)
     wall = time.perf_counter() - started
     bar.close()
     summary = result.summary()
@@ -174,12 +199,12 @@ def run_one(label: str, scenario: Any, run_dir: Path, final_dir: Path, quiet: bo
     summary["commands_per_second"] = int(result.commands / max(wall, 1e-9))
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     print_summary(summary, result.invariant_violations)
-    return summary
+    return summary, builder.finish(summary)
 
 
 def coins(amount: int, coin: int, currency: str) -> str:
     """Minor units as an exact decimal amount of the coin."""
-    from perpspec.engine.simulation.report import coin_name
+    from perpspec.engine.simulation.report_charts import coin_name
     from perpspec.rules.parse import format_scaled
 
     return f"{format_scaled(amount, coin)} {coin_name(currency)} ({amount:,} {currency})"
@@ -252,3 +277,73 @@ def print_compare(summaries: list[dict[str, Any]], labels: list[str]) -> None:
     print("\n  " + " " * 18 + "".join(f"{label:>{width}}" for label in labels))
     for key, name in keys:
         print(f"  {name:<18}" + "".join(f"{summary[key]:>{width},}" for summary in summaries))
+
+
+class Bench:
+    """``--bench``: what the run cost, measured around it in this process (a benchmark, not a test).
+
+    Wall time from ``time.perf_counter``, CPU time and peak resident memory from
+    ``resource.getrusage`` (``ru_maxrss``: the whole process, the engine, the
+    report's aggregates and the interpreter included), the 1-minute load average
+    before and after: on a shared machine the wall time says more about the
+    load than about the code, the CPU time less.
+    """
+
+    def __init__(self, wall: float, cpu: tuple[float, float], load: float) -> None:
+        self.wall = wall
+        self.cpu = cpu
+        self.load = load
+        self.report_wall = 0.0
+        self.report_cpu = 0.0
+
+    @classmethod
+    def start(cls) -> Bench:
+        """Start measuring (before the first run)."""
+        return cls(time.perf_counter(), _cpu_seconds(), os.getloadavg()[0])
+
+    def report_started(self) -> None:
+        """The runs are over; the report is being drawn."""
+        self.report_wall = time.perf_counter()
+        self.report_cpu = sum(_cpu_seconds())
+
+    def print(self, events: int) -> None:
+        """The figures, on stdout."""
+        wall = time.perf_counter() - self.wall
+        user, system = (now - then for now, then in zip(_cpu_seconds(), self.cpu, strict=True))
+        report_wall = time.perf_counter() - self.report_wall if self.report_wall else 0.0
+        report_cpu = sum(_cpu_seconds()) - self.report_cpu if self.report_wall else 0.0
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
+        rows = [
+            ("load (1 min)", f"{self.load:.2f} before, {os.getloadavg()[0]:.2f} after, {os.cpu_count()} cores"),
+            ("wall", f"{wall:.1f} s (runs {wall - report_wall:.1f} s, report {report_wall:.1f} s)"),
+            ("CPU", f"{user + system:.1f} s ({user:.1f} user + {system:.1f} sys; report {report_cpu:.1f} s)"),
+            ("peak memory", f"{peak:,} MiB (max resident set of this process)"),
+            ("events", f"{events:,} ({events / max(user + system, 1e-9):,.0f} per CPU second)"),
+        ]
+        print("benchmark (perpspec simulate --bench):")
+        for name, value in rows:
+            print(f"  {name:<13} {value}")
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime, usage.ru_stime
+
+
+def start_profile() -> Any:
+    """A running cProfile profiler (``--profile``)."""
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    return profiler
+
+
+def print_profile(profiler: Any, path: str) -> None:
+    """Stop ``profiler``, write its stats to ``path`` and print the 25 functions with the most own time."""
+    import pstats
+
+    profiler.disable()
+    profiler.dump_stats(path)
+    print(f"profile: {path} (python -m pstats {path}); the 25 functions with the most own time:")
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(25)

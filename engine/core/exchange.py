@@ -35,7 +35,6 @@ Decisions where BitMEX is silent are listed in the README (``## Engine decisions
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
@@ -60,6 +59,7 @@ from perpspec.engine.core.prices import Prices
 from perpspec.engine.core.registry import OrderRegistry
 from perpspec.engine.core.rejects import Rej, is_int, text_of
 from perpspec.engine.core.risk import Risk
+from perpspec.engine.core.state_codec import decode_state, encode_state
 from perpspec.engine.core.stream import MAX_CLOCK_STEP_MS as MAX_CLOCK_STEP_MS  # re-exported
 from perpspec.engine.core.stream import MAX_TIME_MS as MAX_TIME_MS  # re-exported
 from perpspec.engine.core.stream import EventStream
@@ -77,7 +77,7 @@ from perpspec.rules.position import Position
 
 CHECKPOINT_EVERY = 100_000  # commands between rollback checkpoints (a rollback replays at most this many)
 
-# the engine's state (pickled for checkpoints and snapshots, hashed): each name and the component that owns it,
+# the engine's state (encoded for checkpoints and snapshots, hashed): each name and the component that owns it,
 # in the order the snapshot dict has always had
 _STATE: Final = (
     ("instrument_map", "market"),
@@ -234,11 +234,12 @@ class Engine:
 
     # ================================================================ rollback
     def _dump(self) -> bytes:
+        """The state in the registry-only state encoding (engine.core.state_codec): nothing in it can select code."""
         state = {name: getattr(getattr(self, owner), name) for name, owner in _STATE}
-        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        return encode_state(state)
 
     def _load(self, blob: bytes) -> None:
-        for name, value in pickle.loads(blob).items():
+        for name, value in decode_state(blob).items():
             setattr(getattr(self, _OWNER[name]), name, value)
 
     def _restore(self) -> None:

@@ -28,7 +28,7 @@ from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS, compute_order_premium
 from perpspec.rules.position import Position, apply_trade, compute_commission
 from perpspec.rules.solvency import FILL_CANCEL_TEXT, PoolState, apply_fill_to_pool, is_fill_allowed
-from perpspec.rules.waterfall import compute_isolated_margin_after_fill, get_opened_qty
+from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill, get_opened_qty
 
 
 class Fills:

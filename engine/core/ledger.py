@@ -19,7 +19,7 @@ from perpspec.engine.core.stream import EventStream
 from perpspec.rules.events import InsuranceMovement
 from perpspec.rules.instrument import Instrument
 
-LIQUIDATOR = -1  # the liquidation engine's account id (rules.waterfall.LIQUIDATOR_ACCOUNT_ID)
+LIQUIDATOR = -1  # the liquidation engine's account id (rules.waterfall_state.LIQUIDATOR_ACCOUNT_ID)
 
 
 def peek_position(account: Account, inst: Instrument) -> PositionState:

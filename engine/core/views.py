@@ -16,6 +16,7 @@ import attrs
 from perpspec.engine.core.events import Event, RuleEvent
 from perpspec.engine.core.ledger import LIQUIDATOR, Ledger
 from perpspec.engine.core.market import Market
+from perpspec.engine.core.orders import Order
 from perpspec.engine.core.registry import OrderRegistry
 from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.stream import EventStream
@@ -46,6 +47,9 @@ class Views:
         self.registry = registry
         self.waterfall = waterfall
         self.stream = stream
+        # (account, symbol) -> the Position last handed out: an unchanged position is the same frozen value,
+        # built once instead of on every read (a derived cache, never state)
+        self.shown: dict[tuple[int, str], Position] = {}
 
     def account_ids(self) -> Sequence[int]:
         """Every account id (the liquidation engine's -1 included), sorted."""
@@ -67,8 +71,17 @@ class Views:
                 old = merged.get(p.symbol, Position())
                 merged[p.symbol] = Position(qty=old.qty + p.qty, cost=old.cost + p.cost)
             return merged
-        account = self.ledger.accounts[account_id]
-        return {s: Position(qty=p.qty, cost=p.cost) for s, p in sorted(account.positions.items()) if p.qty != 0}
+        held = self.ledger.accounts[account_id].positions
+        out: dict[str, Position] = {}
+        shown = self.shown
+        for symbol, state in sorted(held.items()) if len(held) > 1 else held.items():
+            if state.qty != 0:
+                key = (account_id, symbol)
+                known = shown.get(key)
+                if known is None or known.qty != state.qty or known.cost != state.cost:
+                    known = shown[key] = Position(qty=state.qty, cost=state.cost)
+                out[symbol] = known
+        return out
 
     def insurance(self, asset: str) -> int:
         """Insurance fund balance."""
@@ -93,29 +106,45 @@ class Views:
 
     def open_orders(self, account_id: int) -> Sequence[RestingOrder]:
         """Resting orders in the books (untriggered stops excluded)."""
-        account = self.ledger.accounts[account_id]
-        out = []
-        for order_id in sorted(account.orders):
-            order = self.registry.live_orders[order_id]
-            if order.live and order.level is not None and order.order_id not in self.registry.spot_reservations:
-                out.append(
-                    RestingOrder(symbol=order.symbol, qty=order.leaves_qty if order.is_buy else -order.leaves_qty,
-                                 price=order.price)
-                )
-        return out
+        registry = self.registry
+        return [self._resting(registry.live_orders[i]) for i in sorted(self.ledger.accounts[account_id].orders)
+                if self._is_open(registry.live_orders[i])]
 
     def reduce_only_orders(self, account_id: int) -> Sequence[RestingOrder]:
         """Live ReduceOnly orders that can trade (resting or triggered), for INV-REDUCE-ONLY."""
-        account = self.ledger.accounts[account_id]
-        out = []
-        for order_id in sorted(account.orders):
-            order = self.registry.live_orders[order_id]
-            if order.reduce_only and order.triggered:
-                out.append(
-                    RestingOrder(symbol=order.symbol, qty=order.leaves_qty if order.is_buy else -order.leaves_qty,
-                                 price=order.price)
-                )
-        return out
+        registry = self.registry
+        return [self._resting(registry.live_orders[i]) for i in sorted(self.ledger.accounts[account_id].orders)
+                if self._is_reduce_only(registry.live_orders[i])]
+
+    def orders_by_account(self) -> tuple[dict[int, list[RestingOrder]], dict[int, list[RestingOrder]]]:
+        """:meth:`open_orders` and :meth:`reduce_only_orders` of every account holding any order, in one pass.
+
+        The same lists (an account with no order has none and is left out): for a
+        reader of the whole state (an invariant check) that would otherwise ask
+        every account, most of which hold no order.
+        """
+        opened: dict[int, list[RestingOrder]] = {}
+        reducing: dict[int, list[RestingOrder]] = {}
+        live = self.registry.live_orders
+        for account_id, account in self.ledger.accounts.items():
+            if account.orders:
+                orders = [live[i] for i in sorted(account.orders)]
+                opened[account_id] = [self._resting(order) for order in orders if self._is_open(order)]
+                reducing[account_id] = [self._resting(order) for order in orders if self._is_reduce_only(order)]
+        return opened, reducing
+
+    def _is_open(self, order: Order) -> bool:
+        return order.live and order.level is not None and order.order_id not in self.registry.spot_reservations
+
+    @staticmethod
+    def _is_reduce_only(order: Order) -> bool:
+        return order.reduce_only and order.triggered
+
+    @staticmethod
+    def _resting(order: Order) -> RestingOrder:
+        return RestingOrder(
+            symbol=order.symbol, qty=order.leaves_qty if order.is_buy else -order.leaves_qty, price=order.price
+        )
 
     def margin_setting(self, account_id: int, symbol: str) -> MarginSetting:
         """Leverage and extra isolated margin (``posCross``)."""

@@ -25,7 +25,7 @@ import re
 from typing import Any, Final
 
 from perpspec.engine.serve.errors import ApiError
-from perpspec.engine.simulation.simulate import (
+from perpspec.engine.simulation.eventlog import (
     iso_timestamp as iso_timestamp,  # one stamp format with the event log
 )
 from perpspec.rules.instrument import Instrument

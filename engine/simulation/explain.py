@@ -77,25 +77,32 @@ def read_steps(records: Iterable[Mapping[str, Any]], parse_time_ms: Any) -> list
     """The explained steps of a run, in log order."""
     steps = []
     for record in records:
-        if record.get("table") != "rule" or record.get("ruleId") not in EXPLAINED_RULES:
-            continue
-        rule_id = str(record["ruleId"])
-        step = Step(
-            time_ms=parse_time_ms(record["timestamp"]),
-            rule_id=rule_id,
-            kind=str(record.get("kind", "")),
-            account=int(record.get("account", -1)),
-        )
-        if rule_id.startswith("INS-") or rule_id == "FND-008":
-            step.amount = int(record["amount"])
-            step.balance_after = int(record["balance_after"])
-        elif rule_id == "ADL-020":
-            step.amount = int(record["haircut"])
-            step.qty = abs(int(record["close_qty"]))
-        elif rule_id in ("ADL-031", "ADL-021"):
-            step.qty = int(record["unfilled_qty"])
-        steps.append(step)
+        step = read_step(record, parse_time_ms)
+        if step is not None:
+            steps.append(step)
     return steps
+
+
+def read_step(record: Mapping[str, Any], parse_time_ms: Any) -> Step | None:
+    """One record as an explained step (None: not a rule row of :data:`EXPLAINED_RULES`)."""
+    if record.get("table") != "rule" or record.get("ruleId") not in EXPLAINED_RULES:
+        return None
+    rule_id = str(record["ruleId"])
+    step = Step(
+        time_ms=parse_time_ms(record["timestamp"]),
+        rule_id=rule_id,
+        kind=str(record.get("kind", "")),
+        account=int(record.get("account", -1)),
+    )
+    if rule_id.startswith("INS-") or rule_id == "FND-008":
+        step.amount = int(record["amount"])
+        step.balance_after = int(record["balance_after"])
+    elif rule_id == "ADL-020":
+        step.amount = int(record["haircut"])
+        step.qty = abs(int(record["close_qty"]))
+    elif rule_id in ("ADL-031", "ADL-021"):
+        step.qty = int(record["unfilled_qty"])
+    return step
 
 
 @dataclass

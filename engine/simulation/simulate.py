@@ -45,17 +45,10 @@ through :class:`engine.recovery.DurableExchange`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import re
-import shutil
-import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
-
-import attrs
 
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core.events import (
@@ -63,20 +56,14 @@ from perpspec.engine.core.events import (
     Execution,
     PositionUpdate,
     Rejected,
-    RuleEvent,
-    Transaction,
-    event_to_dict,
 )
+from perpspec.engine.simulation.engine_port import JOURNAL_DIR, EnginePort
+from perpspec.engine.simulation.eventlog import encode_json, iso_timestamp, price_num, rate_num
+from perpspec.engine.simulation.population import Trader, build_population
+from perpspec.engine.simulation.result import SimulationResult, Tally, scenario_parameters
 from perpspec.engine.simulation.scenario import Scenario, SplitMix64, generate_index_path
 from perpspec.rules import invariants
 from perpspec.rules.contract import compute_notional, compute_value
-from perpspec.rules.events import (
-    AdlFill,
-    InsuranceMovement,
-    Liquidation,
-    PartialLiquidation,
-    RiskLimitLowered,
-)
 from perpspec.rules.funding import (
     FundingRejection,
     FundingState,
@@ -87,239 +74,37 @@ from perpspec.rules.funding import (
     process_premium_sample,
 )
 from perpspec.rules.impact import compute_impact_prices
-from perpspec.rules.instrument import Instrument
 from perpspec.rules.mark import NO_IMPACT, MarkInputs, MarkState, process_mark_update
 from perpspec.rules.num import PPM, ceildiv
-from perpspec.rules.parse import format_ppm, format_scaled
-from perpspec.rules.position import Position
-from perpspec.rules.risk_limit import compute_max_leverage_hundredths
 
 LIQUIDATOR = -1  # the liquidation engine's account id (it holds taken-over positions until they close)
 ENTRY_SLIPPAGE_PPM = 1_000  # 0.1%: how far beyond the best price an entry order may fill
-
-
-# ---------------------------------------------------------------------------
-# The population
-
-
-@attrs.frozen(kw_only=True)
-class Trader:
-    """One leveraged account of the population."""
-
-    account: int
-    is_long: bool
-    isolated: bool
-    leverage: int  # exposure = leverage × deposit (isolated: also the position's leverage)
-    deposit: int  # settlement minor units
-    entry_step: int
-    stop: bool  # rests a protective stop-market after entering
-    resting_ppm: int  # > 0: enters with a limit order resting this far from the index (dip buyer)
-    risk_steps: int  # risk-limit steps chosen above the base limit (whales: position value > riskLimit)
-
-
-def build_population(scenario: Scenario, first_account: int) -> tuple[Trader, ...]:
-    """The traders, drawn from the scenario's distributions with its seed (account ids from ``first_account``)."""
-    rng = SplitMix64(scenario.seed).fork(2)
-    people = scenario.accounts
-    weights = [weight for _, weight in people.leverage]
-    entry_steps = max(people.entry_ms // scenario.step_ms, 1)
-    inst = scenario.instrument
-    traders = []
-    for offset in range(people.count):
-        leverage = people.leverage[rng.weighted(weights)][0]
-        is_long = rng.chance_ppm(people.long_share_ppm)
-        isolated = rng.chance_ppm(people.isolated_share_ppm)
-        if people.log_uniform:
-            deposit = rng.log_uniform(people.deposit_min, people.deposit_max)
-        else:
-            deposit = rng.between(people.deposit_min, people.deposit_max)
-        entry_step = 1 + rng.below(entry_steps)
-        # a late entrant (drawn only when the scenario has them, so other scenarios keep their numbers)
-        # opens its position in the second window instead: a step in [late_start, late_end)
-        if people.late_share_ppm > 0 and rng.chance_ppm(people.late_share_ppm):
-            first = max(people.late_start_ms // scenario.step_ms, 1)
-            last = max(people.late_end_ms // scenario.step_ms, first + 1)
-            entry_step = first + rng.below(last - first)
-        # a whale whose exposure passes the base risk limit chooses the tier that holds it (with 20% room)
-        # and, like on BitMEX, can have no more leverage than that tier's initial margin allows
-        risk_steps = max(0, ceildiv(deposit * leverage * 6 // 5 - inst.risk_limit, inst.risk_step))
-        if risk_steps > 0:
-            leverage = min(leverage, compute_max_leverage_hundredths(inst, risk_steps) // 100)
-        traders.append(
-            Trader(
-                account=first_account + offset,
-                is_long=is_long,
-                isolated=isolated,
-                leverage=leverage,
-                deposit=deposit,
-                risk_steps=risk_steps,
-                entry_step=entry_step,
-                stop=rng.chance_ppm(people.stop_share_ppm),
-                resting_ppm=(
-                    rng.between(max(people.resting_min_ppm, 1), max(people.resting_max_ppm, 1))
-                    if rng.chance_ppm(people.resting_share_ppm)
-                    else 0
-                ),
-            )
-        )
-    return tuple(traders)
-
-
-# ---------------------------------------------------------------------------
-# Records of the event log (BitMEX field names where BitMEX has one)
-
-
-NUM_MARK = "\x00"  # prefix of a decimal kept as text, written to JSON as a bare number
-
-
-def Num(text: str) -> str:  # noqa: N802 - reads as the type of the value it makes
-    """A decimal number kept as exact text, written to JSON as a number by :func:`encode_json` (never a float)."""
-    return NUM_MARK + text
-
-
-def price_num(inst: Instrument, price: int) -> str:
-    """Price units as a decimal number (XBTUSD 735350 -> 7353.5)."""
-    return Num(format_scaled(price, inst.price_scale))
-
-
-def rate_num(rate_e8: int) -> str:
-    """A rate in 1e-8 units as a decimal fraction (10_000 -> 0.0001)."""
-    return Num(format_scaled(rate_e8, 100_000_000))
-
-
-def iso_timestamp(time_ms: int) -> str:
-    """``2020-03-12T10:45:00.000Z`` from ms since the epoch (proleptic Gregorian, integers only)."""
-    days, ms_of_day = divmod(time_ms, 86_400_000)
-    # Howard Hinnant's civil_from_days
-    z = days + 719_468
-    era = z // 146_097
-    doe = z - era * 146_097
-    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
-    year = yoe + era * 400
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = mp + 3 if mp < 10 else mp - 9
-    year += month <= 2
-    seconds, ms = divmod(ms_of_day, 1000)
-    return f"{year:04d}-{month:02d}-{day:02d}T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{ms:03d}Z"
-
-
-_ENCODE = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode
-_BARE_NUMBER = re.compile(r'"\\u0000(-?[0-9]+(?:\.[0-9]+)?)"')
-
-
-def encode_json(value: Any) -> str:
-    """Compact JSON text (the C encoder); :func:`Num` values become bare numbers."""
-    return _BARE_NUMBER.sub(r"\1", _ENCODE(value))
-
-
-# ---------------------------------------------------------------------------
-# What a run produces
-
-
-@attrs.define
-class Tally:
-    """Running counts of what the events said (the summary table)."""
-
-    events: int = 0
-    commands: int = 0
-    log_rows: int = 0
-    rejected: int = 0
-    rejects_by_reason: dict[str, int] = attrs.Factory(dict)
-    trades: int = 0
-    contracts_traded: int = 0
-    liquidations_full: int = 0
-    liquidations_partial: int = 0
-    liquidated_accounts: set[int] = attrs.Factory(set)
-    risk_limit_lowered: int = 0  # LIQ-021: partial liquidation's first step (no contract closed)
-    adl_fills: int = 0
-    adl_contracts: int = 0
-    funding_instants: int = 0
-    funding_payments: int = 0
-    insurance_start: int = 0
-    insurance_min: int = 0
-    insurance_end: int = 0
-    invariant_checks: int = 0
-    command_checks: int = 0  # INV-NO-NEG-EQUITY and INV-REDUCE-ONLY after a command (rules.invariants.check_after_command)
-    waterfall_incomplete: int = 0  # checks made while the waterfall was incomplete (budget spent, ADL shortfall)
-    violations: list[str] = attrs.Factory(list)
-
-
-@attrs.frozen(kw_only=True)
-class SimulationResult:
-    """The outcome of a run: the summary figures, and where the files went."""
-
-    scenario: str
-    description: str
-    seed: int
-    adl_policy: str
-    accounts: int
-    traders: int
-    makers: int
-    steps: int
-    commands: int
-    events: int
-    log_rows: int  # lines of the event log (engine events, their BitMEX-style rows, the runner's own rows)
-    rejected: int
-    rejects_by_reason: tuple[tuple[str, int], ...]
-    trades: int
-    contracts_traded: int
-    liquidations: int
-    liquidations_full: int
-    liquidations_partial: int
-    liquidated_accounts: int
-    risk_limit_lowered: int
-    insurance_start: int
-    insurance_min: int
-    insurance_end: int
-    adl_fills: int
-    adl_contracts: int
-    funding_instants: int
-    funding_payments: int
-    invariant_checks: int
-    waterfall_incomplete: int
-    invariant_policy: str
-    invariant_violations: tuple[str, ...]
-    conservation_gap: int
-    net_deposits: int
-    journal_sha256: str
-    state_sha256: str
-    currency: str
-    coin: int
-    event_log: str
-    journal: str
-    parameters: tuple[tuple[str, str], ...] = ()
-    # published figures the scenario is calibrated against: (time ms since the epoch, balance minor units, label)
-    published: tuple[tuple[int, int, str], ...] = ()
-
-    def summary(self) -> dict[str, Any]:
-        """The figures as a plain mapping (summary.json, the report)."""
-        out = attrs.asdict(self)
-        out["invariant_violations"] = len(self.invariant_violations)
-        out["rejects_by_reason"] = dict(self.rejects_by_reason)
-        out["parameters"] = dict(self.parameters)
-        out["published"] = [list(point) for point in self.published]
-        return out
-
 
 # ---------------------------------------------------------------------------
 # The runner
 
 
 ProgressHook = Callable[[int, int], None]
+RecordObserver = Callable[[Mapping[str, Any]], None]  # sees every event-log record as it is written
 
 
 class Simulation:
     """One scenario run through a fresh engine (see the module docstring)."""
 
-    def __init__(self, scenario: Scenario, out_dir: Path, progress: ProgressHook | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        out_dir: Path,
+        progress: ProgressHook | None = None,
+        observer: RecordObserver | None = None,
+    ) -> None:
         self.scenario = scenario
         self.inst = scenario.instrument
         self.symbol = scenario.instrument.symbol
         self.asset = scenario.instrument.settl_currency
         self.out_dir = out_dir
         self.progress = progress
+        self.observer = observer  # e.g. the report's streaming aggregates (report_data.RunBuilder.add)
         out_dir.mkdir(parents=True, exist_ok=True)
         self.port = EnginePort(scenario, out_dir.joinpath(JOURNAL_DIR))
         self.makers = tuple(range(1, scenario.makers.count + 1))
@@ -346,6 +131,7 @@ class Simulation:
         self.quantities: dict[int, int] = {}  # account -> currentQty, from PositionUpdate events
         self.long_qty = 0
         self.snapshots: dict[str, dict[int, int]] = {}
+        self.impact_seen: tuple[int, Any] | None = None  # (commands sent, impact prices of the book then)
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -370,6 +156,8 @@ class Simulation:
         if self.log is not None:
             self.log.write(encode_json(record) + "\n")
             self.tally.log_rows += 1
+            if self.observer is not None:
+                self.observer(record)
 
     def observe(self, event: Event) -> None:
         """Count an event and write its record(s)."""
@@ -397,7 +185,7 @@ class Simulation:
         touched = [event.account for event in events if isinstance(event, Execution | PositionUpdate)]
         if not touched:
             return
-        results = invariants.check_after_command(self.port.view(), self.port.step_info(events), touched)
+        results = invariants.check_after_command(self.port.frozen_view(), self.port.step_info(events), touched)
         self.tally.command_checks += 1
         for inv_id, problems in results.items():
             for problem in problems:
@@ -416,7 +204,7 @@ class Simulation:
         step = self.port.step_info(events)
         if not step.waterfall_complete:
             self.tally.waterfall_incomplete += 1
-        results = invariants.check_all(self.port.view(), step)
+        results = invariants.check_all(self.port.frozen_view(), step)
         for inv_id, problems in results.items():
             for problem in problems:
                 if len(self.tally.violations) < 100:
@@ -541,11 +329,18 @@ class Simulation:
             self.check_invariants(events)
 
     def impact(self) -> Any:
-        """Impact bid/ask/mid from the engine's book (MRK-004), when the instrument has an impact notional."""
+        """Impact bid/ask/mid from the engine's book (MRK-004), when the instrument has an impact notional.
+
+        Kept until the next command: a step's premium sample and its mark read the same book.
+        """
         if self.inst.impact_notional is None:
             return NO_IMPACT
+        if self.impact_seen is not None and self.impact_seen[0] == self.tally.commands:
+            return self.impact_seen[1]
         bids, asks = self.port.depth(self.symbol)
-        return compute_impact_prices(self.inst, bids, asks)
+        impact = compute_impact_prices(self.inst, bids, asks)
+        self.impact_seen = (self.tally.commands, impact)
+        return impact
 
     def sample_premium(self, index: int) -> None:
         """FND-009: the minute's premium sample (missed slots are not back-filled)."""
@@ -860,390 +655,13 @@ class Simulation:
         )
 
 
-def scenario_parameters(scenario: Scenario) -> tuple[tuple[str, str], ...]:
-    """The scenario's settings as readable text, for the report."""
-    inst = scenario.instrument
-    coin = scenario.currency_scale
-    unit = inst.settl_currency[:-1] + inst.settl_currency[-1].upper()
-    people, makers = scenario.accounts, scenario.makers
 
-    def money(amount: int) -> str:
-        return f"{format_scaled(amount, coin)} {unit}"
+def run_scenario(
+    scenario: Scenario, out_dir: Path, progress: ProgressHook | None = None, observer: RecordObserver | None = None
+) -> SimulationResult:
+    """Run ``scenario`` through a fresh engine; the event log and the journal go under ``out_dir``.
 
-    def price(units: int) -> str:
-        return format_scaled(units, inst.price_scale)
-
-    path = " → ".join(f"{price(p.price)} @{p.at_ms // 60_000}m" for p in scenario.index.points)
-    leverage = ", ".join(f"{value}x:{weight}" for value, weight in people.leverage)
-    return (
-        ("symbol", inst.symbol),
-        ("instrument overrides", ", ".join(f"{k}={v}" for k, v in scenario.instrument_overrides) or "none"),
-        ("duration / step", f"{scenario.duration_ms // 60_000} min / {scenario.step_ms // 1000} s"),
-        ("index key points", f"{path} ({scenario.index.source})"),
-        ("index noise / reversion", f"{format_ppm(scenario.index.noise_ppm)} / {format_ppm(scenario.index.reversion_ppm)}"),
-        ("traders", f"{people.count:,}"),
-        (
-            "deposits",
-            f"{money(people.deposit_min)} – {money(people.deposit_max)} "
-            f"({'log-uniform' if people.log_uniform else 'uniform'})",
-        ),
-        ("leverage (weight)", leverage),
-        ("long / isolated share", f"{format_ppm(people.long_share_ppm)} / {format_ppm(people.isolated_share_ppm)}"),
-        ("entry window", f"{people.entry_ms // 60_000} min"),
-        ("stops / dip buyers", f"{format_ppm(people.stop_share_ppm)} / {format_ppm(people.resting_share_ppm)}"),
-        ("market makers", f"{makers.count} × {money(makers.deposit)}, inventory ≤ {makers.max_leverage}× deposit"),
-        (
-            "book",
-            f"{makers.levels} levels × {makers.level_qty:,} contracts, {format_ppm(makers.spacing_ppm)} apart; "
-            f"after a {format_ppm(makers.stress_move_ppm)} move: {makers.stress_levels} levels "
-            f"{format_ppm(makers.stress_spacing_ppm)} apart for {makers.stress_ms // 60_000} min",
-        ),
-        ("insurance fund", money(scenario.insurance)),
-        *(
-            (("outage", ", ".join(f"{w.start_ms // 60_000}–{w.end_ms // 60_000} min" for w in scenario.outages)),)
-            if scenario.outages
-            else ()
-        ),
-        ("ADL policy", scenario.adl_policy),
-        ("seed", str(scenario.seed)),
-    )
-
-
-def run_scenario(scenario: Scenario, out_dir: Path, progress: ProgressHook | None = None) -> SimulationResult:
-    """Run ``scenario`` through a fresh engine; the event log and the journal go under ``out_dir``."""
-    return Simulation(scenario, out_dir, progress).run()
-
-
-# ---------------------------------------------------------------------------
-# The engine, as the runner sees it
-
-
-JOURNAL_DIR = "journal"  # under the output directory: journal.log, replayable by `perpspec replay`
-ADL_POLICY_NAMES = {"queue": "ranked-queue", "ranked-queue": "ranked-queue", "pro-rata": "pro-rata"}
-
-
-class EnginePort:
-    """The runner's only contact with the engine: journal and apply commands, read state, name events.
-
-    Commands go through :class:`engine.recovery.DurableExchange` (journal
-    first, then the engine), so the journal replays the run exactly.  Reads
-    use the engine's :class:`~rules.invariants.ExchangeView` methods and its
-    books' L2 depth; nothing here changes engine state except ``apply``.
+    ``observer`` sees every record of the event log as it is written (the report's
+    aggregates are built that way, without reading the log back).
     """
-
-    def __init__(self, scenario: Scenario, journal_dir: Path) -> None:
-        from perpspec.engine.core.exchange import Engine
-        from perpspec.engine.durability.journal import SyncPolicy
-        from perpspec.engine.durability.recovery import JOURNAL_NAME, DurableExchange, command_codec
-
-        self.inst = scenario.instrument
-        options: dict[str, Any] = {"adl_policy": ADL_POLICY_NAMES[scenario.adl_policy]}
-        if scenario.max_liquidations_per_update > 0:
-            options["max_liquidations_per_update"] = scenario.max_liquidations_per_update
-        self.engine = Engine({self.inst.symbol: self.inst}, **options)
-        # the journal is written in a fresh store of its own and renamed over journal/journal.log only
-        # when the run completes: an earlier run's journal is replaced whole or not at all, never
-        # continued, and nothing else in journal/ is touched
-        journal_dir.mkdir(parents=True, exist_ok=True)
-        self.store = Path(tempfile.mkdtemp(prefix=".journal-", dir=journal_dir))
-        self.durable, _ = DurableExchange.open(
-            str(self.store), command_codec(), lambda: self.engine, policy=SyncPolicy(group_records=512, fsync="never")
-        )
-        self.journal_path = journal_dir.joinpath(JOURNAL_NAME)
-        self.pending_account: dict[int, int] = {}  # pending close-out id -> liquidated account
-
-    def apply(self, command: Any) -> list[Event]:
-        """Journal and run one command; its events."""
-        return list(self.durable.submit(command))
-
-    def close(self) -> str:
-        """Commit the journal, snapshot the final state and move both into place; the journal's SHA-256.
-
-        The snapshot (``journal/snapshot-<seq>.snap``) is what ``what-if --state`` and
-        ``replay --snapshot`` read; it is bound to this journal's chain head.
-        """
-        snapshot = Path(self.durable.snapshot())
-        self.durable.close()
-        os.replace(self.store.joinpath(self.journal_path.name), self.journal_path)
-        os.replace(snapshot, self.journal_path.with_name(snapshot.name))
-        self.abandon()
-        return hashlib.sha256(self.journal_path.read_bytes()).hexdigest()
-
-    def abandon(self) -> None:
-        """Remove this run's journal store (a failed or interrupted run leaves the old journal as it was)."""
-        self.durable.close()
-        shutil.rmtree(self.store, ignore_errors=True)
-
-    def state_hash(self) -> str:
-        """The engine's state hash (``perpspec replay`` of the journal must print the same)."""
-        return self.engine.state_hash()
-
-    def step_info(self, events: Sequence[Event]) -> invariants.StepInfo:
-        """What the engine's last command did, for the transition invariants."""
-        info: invariants.StepInfo = self.engine.step_info(events)
-        return info
-
-    def view(self) -> invariants.ExchangeView:
-        """The engine as the invariants read it."""
-        return self.engine
-
-    def insurance(self, asset: str) -> int:
-        """Insurance fund balance."""
-        return self.engine.insurance(asset)
-
-    def wallet(self, account: int, asset: str) -> int:
-        """walletBalance."""
-        return self.engine.wallet(account, asset)
-
-    def position(self, account: int, symbol: str) -> Position:
-        """The account's position (flat if none)."""
-        return self.engine.positions(account).get(symbol, Position())
-
-    def holders(self, symbol: str) -> tuple[tuple[int, Position], ...]:
-        """(account, position) of every holder, the liquidation engine's pending close-outs included."""
-        out = []
-        for account in self.engine.account_ids():
-            position = self.engine.positions(account).get(symbol)
-            if position is not None and position.qty != 0:
-                out.append((account, position))
-        return tuple(out)
-
-    def open_interest(self, symbol: str) -> int:
-        """Σ long quantity (BitMEX ``openInterest``, contracts)."""
-        total = 0
-        for account in self.engine.account_ids():
-            position = self.engine.positions(account).get(symbol)
-            if position is not None and position.qty > 0:
-                total += position.qty
-        return total
-
-    def top(self, symbol: str) -> tuple[int | None, int | None]:
-        """Best bid and best ask (None: that side is empty)."""
-        book = self.engine.books[symbol]
-        return book.best_bid(), book.best_ask()
-
-    def depth(self, symbol: str) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
-        """Displayed L2 levels (price, qty), best first, both sides."""
-        book = self.engine.books[symbol]
-        return tuple(book.depth(True, 1_000)), tuple(book.depth(False, 1_000))
-
-    def conservation_gap(self, asset: str) -> int:
-        """Σ(wallet − cost) + insurance + fees + funding pool − net deposits (0: conserved to the minor unit)."""
-        engine = self.engine
-        total = 0
-        for account in engine.account_ids():
-            total += engine.wallet(account, asset)
-            for symbol, position in engine.positions(account).items():
-                if engine.instruments()[symbol].settl_currency == asset:
-                    total -= position.cost
-        return invariants.compute_conservation_gap(
-            total, engine.insurance(asset), engine.fee_pool(asset), engine.funding_pool(asset), engine.net_deposits(asset)
-        )
-
-    def records(self, event: Event, tally: Tally) -> Iterable[dict[str, Any]]:
-        """The event's rows for the log (BitMEX names), counting what the summary needs."""
-        return event_records(self.inst, event, tally, self.pending_account)
-
-
-def event_records(
-    inst: Instrument, event: Event, tally: Tally, pending_account: dict[int, int]
-) -> list[dict[str, Any]]:
-    """One engine event as event-log rows; updates the tally (trades, liquidations, ADL, funding, rejects)."""
-    kind = type(event)
-    timestamp = iso_timestamp(event.time_ms)
-    if kind is Execution:
-        assert isinstance(event, Execution)
-        if event.exec_type == "Trade" and event.last_liquidity_ind == "AddedLiquidity":
-            tally.trades += 1  # one row per match has the maker's AddedLiquidity
-            tally.contracts_traded += event.last_qty
-        return [
-            {
-                "table": "execution",
-                "seq": event.seq,
-                "timestamp": timestamp,
-                "execType": event.exec_type,
-                "account": event.account,
-                "symbol": event.symbol,
-                "orderID": event.order_id,
-                "clOrdID": event.cl_ord_id,
-                "side": event.side,
-                "ordType": event.ord_type,
-                "orderQty": event.order_qty,
-                "price": price_num(inst, event.price) if event.price else None,
-                "stopPx": price_num(inst, event.stop_px) if event.stop_px else None,
-                "lastQty": event.last_qty,
-                "lastPx": price_num(inst, event.last_px) if event.last_px else None,
-                "leavesQty": event.leaves_qty,
-                "cumQty": event.cum_qty,
-                "ordStatus": event.ord_status,
-                "execComm": event.exec_comm,
-                "lastLiquidityInd": event.last_liquidity_ind,
-                "text": event.text,
-            }
-        ]
-    if kind is Transaction:
-        assert isinstance(event, Transaction)
-        if event.transact_type == "Funding":
-            tally.funding_payments += 1
-        return [
-            {
-                "table": "transaction",
-                "seq": event.seq,
-                "timestamp": timestamp,
-                "transactType": event.transact_type,
-                "account": event.account,
-                "currency": event.asset,
-                "amount": event.amount,
-                "symbol": event.symbol,
-                "text": event.text,
-            }
-        ]
-    if kind is RuleEvent:
-        assert isinstance(event, RuleEvent)
-        return rule_records(inst, event, timestamp, tally, pending_account)
-    if kind is Rejected:
-        assert isinstance(event, Rejected)
-        tally.rejected += 1
-        reason = event.reason.value
-        tally.rejects_by_reason[reason] = tally.rejects_by_reason.get(reason, 0) + 1
-        return [
-            {
-                "table": "command",
-                "seq": event.seq,
-                "timestamp": timestamp,
-                "event": "Rejected",
-                "command": event.command,
-                "account": event.account,
-                "ordRejReason": reason,
-                "text": event.text,
-            }
-        ]
-    row = event_to_dict(event)
-    name = row.pop("event")
-    table = {"Accepted": "command", "PositionUpdate": "position", "InternalError": "command"}.get(name, name)
-    out = {"table": table, "event": name, **row, "timestamp": timestamp}
-    if name == "PositionUpdate":
-        out["liquidationPrice"] = price_num(inst, out["liquidationPrice"]) if out["liquidationPrice"] else None
-        out["bankruptPrice"] = price_num(inst, out["bankruptPrice"]) if out["bankruptPrice"] else None
-    if name == "InternalError":
-        tally.violations.append(f"{timestamp} internal error in {row.get('command')}: {row.get('text')}")
-    return [out]
-
-
-def rule_records(
-    inst: Instrument, event: RuleEvent, timestamp: str, tally: Tally, pending_account: dict[int, int]
-) -> list[dict[str, Any]]:
-    """A waterfall step: its full record (table ``rule``) plus the BitMEX-style row a reader looks for."""
-    record = event.record
-    detail = {"table": "rule", "seq": event.seq, "timestamp": timestamp, "ruleId": event.rule_id,
-              "kind": event.kind, "account": event.account, "symbol": event.symbol,
-              **_plain(attrs.asdict(record) if attrs.has(type(record)) else {})}
-    rows: list[dict[str, Any]] = [detail]
-    if isinstance(record, Liquidation):
-        tally.liquidations_full += 1
-        tally.liquidated_accounts.add(record.account_id)
-        for taken in record.taken:
-            pending_account[taken.pending_id] = record.account_id
-            rows.append(
-                {
-                    "table": "liquidation",
-                    "seq": event.seq,
-                    "timestamp": timestamp,
-                    "ruleId": record.rule_id,
-                    "account": record.account_id,
-                    "symbol": taken.symbol,
-                    "side": "Sell" if taken.qty > 0 else "Buy",  # the liquidation order's side
-                    "price": price_num(inst, taken.takeover_price),  # the bankruptcy price
-                    "leavesQty": abs(taken.qty),
-                    "liquidationType": "full",
-                    "pool": record.pool,
-                    "markPrice": price_num(inst, record.positions[0].mark_price) if record.positions else None,
-                    "marginBalance": record.equity,
-                    "maintMargin": record.maintenance,
-                }
-            )
-    elif isinstance(record, PartialLiquidation) and record.filled:  # killed: the take-over follows (full)
-        tally.liquidations_partial += 1
-        tally.liquidated_accounts.add(record.account_id)
-        rows.append(
-            {
-                "table": "liquidation",
-                "seq": event.seq,
-                "timestamp": timestamp,
-                "ruleId": record.rule_id,
-                "account": record.account_id,
-                "symbol": record.symbol,
-                "side": "Sell" if record.close_qty > 0 else "Buy",
-                "price": price_num(inst, record.limit_price),
-                "leavesQty": abs(record.close_qty),
-                "liquidationType": "partial",
-                "filled": record.filled,
-                "markPrice": price_num(inst, record.mark_price),
-                "marginBalance": record.equity,
-                "maintMargin": record.maintenance,
-            }
-        )
-    elif isinstance(record, RiskLimitLowered):
-        tally.risk_limit_lowered += 1
-    elif isinstance(record, InsuranceMovement):
-        tally.insurance_end = record.balance_after
-        tally.insurance_min = min(tally.insurance_min, record.balance_after)
-        rows.append(
-            {
-                "table": "insurance",
-                "seq": event.seq,
-                "timestamp": timestamp,
-                "currency": record.currency,
-                "walletBalance": record.balance_after,
-                "amount": record.amount,
-                "kind": record.kind,
-                "ruleId": record.rule_id,
-            }
-        )
-    elif isinstance(record, AdlFill):
-        tally.adl_fills += 1
-        tally.adl_contracts += abs(record.close_qty)
-        rows.append(
-            {
-                "table": "execution",
-                "seq": event.seq,
-                "timestamp": timestamp,
-                "execType": "Deleverage",
-                "account": record.account_id,
-                "symbol": record.symbol,
-                "side": "Sell" if record.close_qty > 0 else "Buy",
-                "lastQty": abs(record.close_qty),
-                "lastPx": price_num(inst, record.price),
-                "markPrice": price_num(inst, record.mark_price),
-                "adlRankingScore": score_text(record.score_num, record.score_den),
-                "adlRank": record.rank,
-                "adlPolicy": record.policy,
-                "haircut": record.haircut,
-                "liquidatedAccount": pending_account.get(record.pending_id),
-                "ruleId": record.rule_id,
-            }
-        )
-    return rows
-
-
-def score_text(num: int, den: int) -> str:
-    """An exact ranking fraction as a decimal with 6 places (floor: display only)."""
-    scaled = num * 1_000_000 // max(den, 1)
-    return Num(format_scaled(scaled, 1_000_000) if scaled % 1_000_000 else f"{scaled // 1_000_000}")
-
-
-INT64 = 1 << 63
-
-
-def _plain(value: Any) -> Any:
-    """attrs.asdict output made JSON-ready: tuples to lists, integers beyond int64 to decimal strings.
-
-    (The exact ADL score fractions can pass 2^63; pandas and DuckDB read JSON integers as int64.)
-    """
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if type(value) is int and not -INT64 <= value < INT64:
-        return str(value)
-    return value
+    return Simulation(scenario, out_dir, progress, observer).run()

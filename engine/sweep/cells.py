@@ -111,7 +111,8 @@ def run_cell(grid: Grid, cell: Sequence[tuple[str, str]], out: str) -> dict[str,
 
 def write_cell_report(folder: Path, summary: dict[str, Any]) -> None:
     """The cell's own ``report.html`` (the simulate report), read from its event log as a stream."""
-    from perpspec.engine.simulation.report import analyse, write_report
+    from perpspec.engine.simulation.report import write_report
+    from perpspec.engine.simulation.report_data import analyse
 
     with (folder / "events.jsonl").open(encoding="utf-8") as handle:
         data = analyse(str(summary["scenario"]), (json.loads(line) for line in handle if line.strip()), summary)

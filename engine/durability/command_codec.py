@@ -1,0 +1,386 @@
+"""The journal's command records: a compact binary record per command, or the exact state encoding.
+
+A command (an attrs record of :mod:`engine.core.commands`) is a **compact
+record** ``C | class index | one type tag per field | fixed-width values |
+UTF-8 text`` when every field is a plain value (exact int within 64 bits, str,
+bool, None) — the class and field order come from the command schema, written
+once in the journal header, so a record is decoded by the writer's field list
+and a journal stays readable when a command class gains a defaulted field.  A
+command with any other field value (a float, a bool or str subclass, a huge
+int, a lone surrogate, a list, an object — what a hostile client may send) is
+written as ``B`` + the state encoding (:mod:`engine.core.state_codec`)
+instead, so replay sees exactly the value the engine saw.  Canonical JSON
+records (``[class name, field 1, …]``, written by journal version 1) still
+decode.  The byte layouts are in :class:`CommandCodec`'s docstring.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import struct
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+
+import attrs
+
+from perpspec.engine.core.records import Opaque
+from perpspec.engine.core.state_codec import CodecError, decode_state, encode_state
+
+
+def journalable(value: object) -> object:
+    """``value`` if the state encoding can hold it, else an :class:`Opaque` with its repr."""
+    try:
+        encode_state(value)
+    except CodecError:
+        try:
+            text = repr(value)
+        except Exception as error:  # a hostile __repr__: keep what can be said deterministically
+            text = f"<unrepresentable {type(value).__qualname__}: {type(error).__name__}>"
+        return Opaque(text)
+    return value
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def schema_of(classes: Iterable[type]) -> dict[str, list[str]]:
+    """The journal schema: class name -> attrs field names, in declaration order."""
+    return {cls.__name__: [field.name for field in attrs.fields(cls)] for cls in classes}
+
+
+JSON_RECORD: Final = 0x5B  # '[': canonical JSON, written by journal version 1 (read, never written)
+BINARY_RECORD: Final = 0x42  # 'B': the state encoding of [class name, field values] (hostile values)
+COMPACT_RECORD: Final = 0x43  # 'C': the compact record (plain values)
+
+# compact record field tags, and the fixed-width part each one has
+_TAG_INT: Final = 0x69  # i   int64, little-endian two's complement
+_TAG_STR: Final = 0x73  # s   u32 length in code points; the text follows the fixed-width part
+_TAG_BOOL: Final = 0x62  # b   u8: 0 False, 1 True
+_TAG_NONE: Final = 0x4E  # N   no bytes
+_COMPACT_TAGS: Final[dict[type, str]] = {int: "i", str: "s", bool: "b", type(None): "N"}
+_COMPACT_FIXED: Final = {_TAG_INT: "q", _TAG_STR: "I", _TAG_BOOL: "B", _TAG_NONE: ""}
+_MAX_COMPACT_CLASSES: Final = 256  # the class index is one byte
+# how many value shapes (field types) / tag strings a codec keeps packers / layouts for;
+# a shape past this is still encoded compactly (with identical bytes), just not cached
+MAX_CACHED_SHAPES: Final = 4096
+
+Packer = Callable[[tuple[Any, ...]], bytes]
+
+
+def compile_packer(index: int, shape: tuple[type, ...]) -> Packer:
+    """The compact encoder of one class index and one value shape (the exact type of every field).
+
+    Every type in ``shape`` must be int, str, bool or NoneType.  The encoder is
+    a closure over what the shape decides once — the record's prefix (``C``,
+    class index, field tags), the ``struct`` layout of the fixed-width part,
+    the fields that have a fixed-width value and those that are text — so
+    encoding a record is an item getter, one ``struct`` pack and one UTF-8
+    encode.  It raises ``struct.error`` for an int beyond 64 bits or a string
+    of 2**32 code points, ``UnicodeEncodeError`` for a lone surrogate: values
+    the caller writes in the exact binary encoding.  No source is generated.
+    """
+    tags = "".join(_COMPACT_TAGS[kind] for kind in shape)
+    raw_tags = tags.encode("ascii")
+    prefix = bytes((COMPACT_RECORD, index)) + raw_tags
+    pack = struct.Struct("<" + "".join(_COMPACT_FIXED[tag] for tag in raw_tags)).pack
+    fixed = [position for position, tag in enumerate(tags) if tag != "N"]  # None has no fixed-width value
+    texts = [position for position, tag in enumerate(tags) if tag == "s"]
+    get_fixed = _tuple_getter(fixed)
+    if not texts:
+
+        def pack_plain(values: tuple[Any, ...]) -> bytes:
+            return prefix + pack(*get_fixed(values))
+
+        return pack_plain
+    get_texts = _tuple_getter(texts)
+    length_slots = tuple(fixed.index(position) for position in texts)  # a string's fixed-width value: its length
+
+    def pack_with_text(values: tuple[Any, ...]) -> bytes:
+        fixed_values = list(get_fixed(values))
+        for slot in length_slots:
+            fixed_values[slot] = len(fixed_values[slot])
+        return prefix + pack(*fixed_values) + "".join(get_texts(values)).encode()
+
+    return pack_with_text
+
+
+def _tuple_getter(positions: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """The items at ``positions`` as a tuple (``itemgetter`` of one position returns the bare item)."""
+    if len(positions) > 1:
+        getter: Callable[[tuple[Any, ...]], tuple[Any, ...]] = operator.itemgetter(*positions)
+        return getter
+    if positions:
+        (position,) = positions
+
+        def one(values: tuple[Any, ...]) -> tuple[Any, ...]:
+            return (values[position],)
+
+        return one
+
+    def none(values: tuple[Any, ...]) -> tuple[Any, ...]:
+        del values
+        return ()
+
+    return none
+
+
+def _compact_layout(tags: bytes, start: int) -> struct.Struct:
+    """The fixed-width part of a compact record with these field tags (``start``: offset of the tags)."""
+    fixed = []
+    for position, tag in enumerate(tags):
+        code = _COMPACT_FIXED.get(tag)
+        if code is None:
+            raise CodecError(f"unknown field tag 0x{tag:02x} in a compact command record", start + position)
+        fixed.append(code)
+    return struct.Struct("<" + "".join(fixed))
+
+
+def _field_getter(names: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]:
+    """A C-level getter of the fields as a tuple (``attrgetter`` of one name returns the bare value)."""
+    if len(names) == 1:
+        (name,) = names
+
+        def one(command: object) -> tuple[Any, ...]:
+            return (getattr(command, name),)
+
+        return one
+    getter: Callable[[object], tuple[Any, ...]] = operator.attrgetter(*names)
+    return getter
+
+
+@attrs.frozen(kw_only=True)
+class _ReadEntry:
+    """How to rebuild one class's records written under the writer's field list."""
+
+    cls: type
+    fields: tuple[str, ...]  # the writer's field names, by position
+    defaults: tuple[tuple[str, Any], ...]  # fields the writer did not have: (name, default or attrs Factory)
+
+
+class CommandCodec:
+    """Encode/decode commands (attrs records) for the journal, by a fixed class registry.
+
+    ``encode`` returns a **compact record** when every field is a plain value
+    (exact type int within 64 bits, str without lone surrogates, bool, None)::
+
+        b"C" | class u8 | tag u8 per field | fixed-width part | text
+
+    * ``class``: the index of the class's name in the *sorted* names of the
+      journal schema (so it is read by the header's schema, not by this build's);
+    * one tag per field of that class in the schema, in schema order: ``i``
+      int, ``s`` str, ``b`` bool, ``N`` None;
+    * the fixed-width part, little-endian, in field order: an int64 per ``i``,
+      a u8 (0/1) per ``b``, a u32 per ``s`` — the string's length in code
+      points; nothing for ``N``;
+    * the text: the UTF-8 of all ``s`` fields concatenated in field order (the
+      lengths split it).
+
+    Otherwise (a float, a bool subclass, a str subclass, a tuple, an int beyond
+    64 bits, a lone surrogate, an arbitrary object — what a hostile client may
+    send) it returns ``B`` followed by the binary state encoding of
+    ``[class name, field values]``, so a hostile value is journaled exactly as
+    the engine received it (an object the state encoding cannot hold becomes an
+    :class:`Opaque` with its repr).  Records written by journal version 1 —
+    canonical ASCII JSON ``["PlaceOrder", field, …]`` — still decode.
+
+    The encoding is canonical: a value's bytes depend only on the value and the
+    class's field list.  Packers are built per (class, value shape) on first
+    use (:func:`compile_packer`); the common case costs one attrgetter, one
+    tuple of types, one dict lookup and the packer's one ``struct`` pack.
+    """
+
+    def __init__(self, classes: Iterable[type]) -> None:
+        self.classes: dict[str, type] = {}
+        self._fields: dict[type, tuple[str, ...]] = {}
+        for cls in classes:
+            self.classes[cls.__name__] = cls
+            self._fields[cls] = tuple(field.name for field in attrs.fields(cls))
+        self.schema: dict[str, list[str]] = {
+            name: list(self._fields[cls]) for name, cls in self.classes.items()
+        }
+        # encode side: class -> (field getter, packers by value shape, class index)
+        self._compact: dict[
+            type, tuple[Callable[[object], tuple[Any, ...]], dict[tuple[type, ...], Packer], int]
+        ] = {}
+        for index, name in enumerate(sorted(self.classes)[:_MAX_COMPACT_CLASSES]):
+            cls = self.classes[name]
+            self._compact[cls] = (_field_getter(self._fields[cls]), {}, index)
+        self._shapes_cached = 0
+        # decode side: the writer's schema (from the journal header) may differ from ours
+        self._by_name: dict[str, _ReadEntry] = {}
+        self._by_index: list[tuple[str, _ReadEntry | None]] = []
+        self._layouts: dict[bytes, struct.Struct] = {}
+        self.use_writer_schema(self.schema)
+
+    def use_writer_schema(self, schema: Mapping[str, list[str]]) -> None:
+        """Decode records written under ``schema`` (field names by position, from the journal header)."""
+        by_name: dict[str, _ReadEntry] = {}
+        by_index: list[tuple[str, _ReadEntry | None]] = []
+        for name in sorted(schema):
+            fields = schema[name]
+            if not (isinstance(fields, list) and all(type(field) is str for field in fields)):
+                raise CodecError(f"journal schema of {name} is not a list of field names")
+            cls = self.classes.get(name)
+            if cls is None:  # a class we no longer have: a record of it fails to decode, by name
+                by_index.append((name, None))
+                continue
+            ours = self._fields[cls]
+            missing = [field for field in fields if field not in ours]
+            if missing:
+                raise CodecError(f"journal schema has fields {missing} that {name} no longer has")
+            defaults = []
+            for field in attrs.fields(cls):
+                if field.name not in fields and field.default is not attrs.NOTHING:
+                    defaults.append((field.name, field.default))
+            entry = _ReadEntry(cls=cls, fields=tuple(fields), defaults=tuple(defaults))
+            by_name[name] = entry
+            by_index.append((name, entry))
+        self._by_name = by_name
+        self._by_index = by_index
+
+    def encode(self, command: object) -> bytes:
+        """The journal record of ``command`` (see the class docstring)."""
+        entry = self._compact.get(type(command))
+        if entry is not None:
+            values = entry[0](command)
+            packer = entry[1].get(tuple(map(type, values)))
+            if packer is None:
+                packer = self._packer(entry, values)
+            if packer is not None:
+                try:
+                    return packer(values)
+                except (struct.error, UnicodeEncodeError):
+                    pass  # an int beyond 64 bits, a lone surrogate: the exact encoding below
+        return self._encode_exact(command)
+
+    def _packer(
+        self,
+        entry: tuple[Callable[[object], tuple[Any, ...]], dict[tuple[type, ...], Packer], int],
+        values: tuple[Any, ...],
+    ) -> Packer | None:
+        """The packer for a shape seen for the first time (None when a value is not plain)."""
+        shape = tuple(map(type, values))
+        if not all(kind in _COMPACT_TAGS for kind in shape):
+            return None
+        packer = compile_packer(entry[2], shape)
+        if self._shapes_cached < MAX_CACHED_SHAPES:
+            entry[1][shape] = packer
+            self._shapes_cached += 1
+        return packer
+
+    def _encode_exact(self, command: object) -> bytes:
+        """``B`` + the state encoding of [class name, field values]: any value, exactly."""
+        fields = self._fields.get(type(command))
+        if fields is None:  # not a command at all: journaled as received, the engine rejects it
+            return b"B" + encode_state(["", [journalable(command)]])
+        values = [journalable(getattr(command, name)) for name in fields]
+        return b"B" + encode_state([type(command).__name__, values])
+
+    def decode(self, payload: bytes) -> Any:
+        """The command of a journal record; :class:`CodecError` naming the offset in ``payload``."""
+        kind = payload[0] if payload else -1
+        if kind == COMPACT_RECORD:
+            entry, values = self._decode_compact(payload)
+            return _build(entry, values)
+        if kind == JSON_RECORD:
+            try:
+                decoded = json.loads(payload)
+            except (ValueError, UnicodeDecodeError) as error:
+                raise CodecError(f"malformed command JSON ({error})", 0) from None
+            if not isinstance(decoded, list) or not decoded or not isinstance(decoded[0], str):
+                raise CodecError("command JSON is not [name, fields...]", 0)
+            name: str = decoded[0]
+            values = [tuple(v) if isinstance(v, list) else v for v in decoded[1:]]
+        elif kind == BINARY_RECORD:
+            decoded = decode_state(payload[1:])
+            if not (isinstance(decoded, list) and len(decoded) == 2 and isinstance(decoded[0], str)):
+                raise CodecError("binary command is not [name, fields]", 1)
+            name = decoded[0]
+            values = decoded[1]
+            if not isinstance(values, list):
+                raise CodecError("binary command fields are not a list", 1)
+            if name == "":
+                if len(values) != 1:
+                    raise CodecError("a non-command record holds one value", 1)
+                return values[0]
+        else:
+            raise CodecError("command record starts with none of 'C', 'B', '['", 0)
+        read = self._by_name.get(name)
+        if read is None:
+            raise CodecError(f"unknown command class {name!r}", 0)
+        if len(values) != len(read.fields):
+            raise CodecError(f"{name} record has {len(values)} fields, schema has {len(read.fields)}", 0)
+        return _build(read, values)
+
+    def _decode_compact(self, payload: bytes) -> tuple[_ReadEntry, list[Any]]:
+        size = len(payload)
+        if size < 2:
+            raise CodecError("compact command record ends before its class index", size)
+        index = payload[1]
+        if index >= len(self._by_index):
+            raise CodecError(
+                f"class index {index} is not in the journal schema ({len(self._by_index)} classes)", 1
+            )
+        name, read = self._by_index[index]
+        if read is None:
+            raise CodecError(f"unknown command class {name!r}", 1)
+        start = 2 + len(read.fields)
+        if start > size:
+            raise CodecError(f"{name} record ends inside its {len(read.fields)} field tags", size)
+        tags = payload[2:start]
+        layout = self._layouts.get(tags)
+        if layout is None:
+            layout = _compact_layout(tags, 2)
+            if len(self._layouts) < MAX_CACHED_SHAPES:
+                self._layouts[tags] = layout
+        text_start = start + layout.size
+        if text_start > size:
+            raise CodecError(f"{name} record ends inside its fixed-width fields", size)
+        fixed = layout.unpack_from(payload, start)
+        try:
+            text = payload[text_start:].decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise CodecError(
+                f"invalid UTF-8 in {name} record ({error.reason})", text_start + error.start
+            ) from None
+        values: list[Any] = []
+        item = 0
+        cursor = 0
+        for position, tag in enumerate(tags):
+            if tag == _TAG_NONE:
+                values.append(None)
+                continue
+            number = fixed[item]
+            item += 1
+            if tag == _TAG_INT:
+                values.append(number)
+            elif tag == _TAG_STR:
+                values.append(text[cursor : cursor + number])
+                cursor += number
+            elif number > 1:
+                raise CodecError(f"bool byte {number} (not 0 or 1) in {name} record", 2 + position)
+            else:
+                values.append(number == 1)
+        if cursor != len(text):
+            raise CodecError(
+                f"{name} record's string lengths add up to {cursor} code points, its text has {len(text)}",
+                text_start,
+            )
+        return read, values
+
+
+def _build(read: _ReadEntry, values: list[Any]) -> Any:
+    """A command of ``read.cls`` from the writer's field values, without calling ``__init__``.
+
+    Built this way so that a journaled hostile value is replayed exactly as
+    received; fields the writer did not have keep their class defaults.
+    """
+    command: Any = object.__new__(read.cls)
+    for name, default in read.defaults:
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            default = default.factory()
+        object.__setattr__(command, name, default)
+    for name, value in zip(read.fields, values, strict=True):
+        object.__setattr__(command, name, value)
+    return command

@@ -1,0 +1,254 @@
+"""The engine, as the scenario runner sees it: journal and apply commands, read state, name events."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from perpspec.engine.core.events import (
+    Event,
+)
+from perpspec.engine.simulation.eventlog import event_records
+from perpspec.engine.simulation.result import Tally
+from perpspec.engine.simulation.scenario import Scenario
+from perpspec.rules import invariants
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.margin import MarginSetting, RestingOrder
+from perpspec.rules.position import Position
+
+JOURNAL_DIR = "journal"  # under the output directory: journal.log, replayable by `perpspec replay`
+ADL_POLICY_NAMES = {"queue": "ranked-queue", "ranked-queue": "ranked-queue", "pro-rata": "pro-rata"}
+
+
+class EnginePort:
+    """The runner's only contact with the engine: journal and apply commands, read state, name events.
+
+    Commands go through :class:`engine.recovery.DurableExchange` (journal
+    first, then the engine), so the journal replays the run exactly.  Reads
+    use the engine's :class:`~rules.invariants.ExchangeView` methods and its
+    books' L2 depth; nothing here changes engine state except ``apply``.
+    """
+
+    def __init__(self, scenario: Scenario, journal_dir: Path) -> None:
+        from perpspec.engine.core.exchange import Engine
+        from perpspec.engine.durability.journal import SyncPolicy
+        from perpspec.engine.durability.recovery import JOURNAL_NAME, DurableExchange, command_codec
+
+        self.inst = scenario.instrument
+        options: dict[str, Any] = {"adl_policy": ADL_POLICY_NAMES[scenario.adl_policy]}
+        if scenario.max_liquidations_per_update > 0:
+            options["max_liquidations_per_update"] = scenario.max_liquidations_per_update
+        self.engine = Engine({self.inst.symbol: self.inst}, **options)
+        # the journal is written in a fresh store of its own and renamed over journal/journal.log only
+        # when the run completes: an earlier run's journal is replaced whole or not at all, never
+        # continued, and nothing else in journal/ is touched
+        journal_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Path(tempfile.mkdtemp(prefix=".journal-", dir=journal_dir))
+        self.durable, _ = DurableExchange.open(
+            str(self.store), command_codec(), lambda: self.engine, policy=SyncPolicy(group_records=512, fsync="never")
+        )
+        self.journal_path = journal_dir.joinpath(JOURNAL_NAME)
+        self.pending_account: dict[int, int] = {}  # pending close-out id -> liquidated account
+
+    def apply(self, command: Any) -> list[Event]:
+        """Journal and run one command; its events."""
+        return list(self.durable.submit(command))
+
+    def close(self) -> str:
+        """Commit the journal, snapshot the final state and move both into place; the journal's SHA-256.
+
+        The snapshot (``journal/snapshot-<seq>.snap``) is what ``what-if --state`` and
+        ``replay --snapshot`` read; it is bound to this journal's chain head.
+        """
+        snapshot = Path(self.durable.snapshot())
+        self.durable.close()
+        os.replace(self.store.joinpath(self.journal_path.name), self.journal_path)
+        os.replace(snapshot, self.journal_path.with_name(snapshot.name))
+        self.abandon()
+        return hashlib.sha256(self.journal_path.read_bytes()).hexdigest()
+
+    def abandon(self) -> None:
+        """Remove this run's journal store (a failed or interrupted run leaves the old journal as it was)."""
+        self.durable.close()
+        shutil.rmtree(self.store, ignore_errors=True)
+
+    def state_hash(self) -> str:
+        """The engine's state hash (``perpspec replay`` of the journal must print the same)."""
+        return self.engine.state_hash()
+
+    def step_info(self, events: Sequence[Event]) -> invariants.StepInfo:
+        """What the engine's last command did, for the transition invariants."""
+        info: invariants.StepInfo = self.engine.step_info(events)
+        return info
+
+    def view(self) -> invariants.ExchangeView:
+        """The engine as the invariants read it."""
+        return self.engine
+
+    def frozen_view(self) -> invariants.ExchangeView:
+        """The engine as one invariant check reads it: each answer read once and kept while the check runs.
+
+        The state does not change during a check, so the answers are the engine's
+        own; only the reads are shared between the registered invariants (each of
+        which walks every account).
+        """
+        return MemoView(self.engine)
+
+    def insurance(self, asset: str) -> int:
+        """Insurance fund balance."""
+        return self.engine.insurance(asset)
+
+    def wallet(self, account: int, asset: str) -> int:
+        """walletBalance."""
+        return self.engine.wallet(account, asset)
+
+    def position(self, account: int, symbol: str) -> Position:
+        """The account's position (flat if none)."""
+        return self.engine.positions(account).get(symbol, Position())
+
+    def holders(self, symbol: str) -> tuple[tuple[int, Position], ...]:
+        """(account, position) of every holder, the liquidation engine's pending close-outs included."""
+        out = []
+        for account in self.engine.account_ids():
+            position = self.engine.positions(account).get(symbol)
+            if position is not None and position.qty != 0:
+                out.append((account, position))
+        return tuple(out)
+
+    def open_interest(self, symbol: str) -> int:
+        """Σ long quantity (BitMEX ``openInterest``, contracts)."""
+        total = 0
+        for account in self.engine.account_ids():
+            position = self.engine.positions(account).get(symbol)
+            if position is not None and position.qty > 0:
+                total += position.qty
+        return total
+
+    def top(self, symbol: str) -> tuple[int | None, int | None]:
+        """Best bid and best ask (None: that side is empty)."""
+        book = self.engine.books[symbol]
+        return book.best_bid(), book.best_ask()
+
+    def depth(self, symbol: str) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+        """Displayed L2 levels (price, qty), best first, both sides."""
+        book = self.engine.books[symbol]
+        return tuple(book.depth(True, 1_000)), tuple(book.depth(False, 1_000))
+
+    def conservation_gap(self, asset: str) -> int:
+        """Σ(wallet − cost) + insurance + fees + funding pool − net deposits (0: conserved to the minor unit)."""
+        engine = self.engine
+        total = 0
+        for account in engine.account_ids():
+            total += engine.wallet(account, asset)
+            for symbol, position in engine.positions(account).items():
+                if engine.instruments()[symbol].settl_currency == asset:
+                    total -= position.cost
+        return invariants.compute_conservation_gap(
+            total, engine.insurance(asset), engine.fee_pool(asset), engine.funding_pool(asset), engine.net_deposits(asset)
+        )
+
+    def records(self, event: Event, tally: Tally) -> Iterable[dict[str, Any]]:
+        """The event's rows for the log (BitMEX names), counting what the summary needs."""
+        return event_records(self.inst, event, tally, self.pending_account)
+
+
+class MemoView:
+    """An :class:`~rules.invariants.ExchangeView` of an engine that does not change while it is read.
+
+    Every answer is the engine's, read on first use and kept: one invariant check
+    walks every account several times (conservation, open interest, equity,
+    ReduceOnly orders, best prices), and the engine builds fresh records on each
+    read.  Make a new one for every check (the engine moves on after it).
+    """
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self._assets: Sequence[str] | None = None
+        self._account_ids: Sequence[int] | None = None
+        self._instruments: Mapping[str, Instrument] | None = None
+        self._wallets: dict[tuple[int, str], int] = {}
+        self._positions: dict[int, Mapping[str, Position]] = {}
+        self._orders: tuple[dict[int, list[RestingOrder]], dict[int, list[RestingOrder]]] | None = None
+        self._marks: dict[str, int] = {}
+
+    def assets(self) -> Sequence[str]:
+        """Settlement assets, sorted."""
+        if self._assets is None:
+            self._assets = self.engine.assets()
+        return self._assets
+
+    def account_ids(self) -> Sequence[int]:
+        """Every account id, sorted."""
+        if self._account_ids is None:
+            self._account_ids = self.engine.account_ids()
+        return self._account_ids
+
+    def instruments(self) -> Mapping[str, Instrument]:
+        """Instruments by symbol."""
+        if self._instruments is None:
+            self._instruments = self.engine.instruments()
+        return self._instruments
+
+    def wallet(self, account_id: int, asset: str) -> int:
+        """walletBalance."""
+        key = (account_id, asset)
+        found = self._wallets.get(key)
+        if found is None:
+            found = self._wallets[key] = self.engine.wallet(account_id, asset)
+        return found
+
+    def positions(self, account_id: int) -> Mapping[str, Position]:
+        """Non-flat positions by symbol."""
+        found = self._positions.get(account_id)
+        if found is None:
+            found = self._positions[account_id] = self.engine.positions(account_id)
+        return found
+
+    def insurance(self, asset: str) -> int:
+        """Insurance fund balance."""
+        balance: int = self.engine.insurance(asset)
+        return balance
+
+    def fee_pool(self, asset: str) -> int:
+        """Commission collected."""
+        fees: int = self.engine.fee_pool(asset)
+        return fees
+
+    def funding_pool(self, asset: str) -> int:
+        """Funding in flight."""
+        pool: int = self.engine.funding_pool(asset)
+        return pool
+
+    def net_deposits(self, asset: str) -> int:
+        """Deposits − withdrawals."""
+        net: int = self.engine.net_deposits(asset)
+        return net
+
+    def mark_price(self, symbol: str) -> int:
+        """Current mark price."""
+        found = self._marks.get(symbol)
+        if found is None:
+            found = self._marks[symbol] = self.engine.mark_price(symbol)
+        return found
+
+    def open_orders(self, account_id: int) -> Sequence[RestingOrder]:
+        """Resting orders in the books (every account's read in one pass on first use)."""
+        if self._orders is None:
+            self._orders = self.engine.views.orders_by_account()
+        return self._orders[0].get(account_id, ())
+
+    def reduce_only_orders(self, account_id: int) -> Sequence[RestingOrder]:
+        """Live ReduceOnly orders that can trade (every account's read in one pass on first use)."""
+        if self._orders is None:
+            self._orders = self.engine.views.orders_by_account()
+        return self._orders[1].get(account_id, ())
+
+    def margin_setting(self, account_id: int, symbol: str) -> MarginSetting:
+        """Leverage and extra isolated margin."""
+        setting: MarginSetting = self.engine.margin_setting(account_id, symbol)
+        return setting

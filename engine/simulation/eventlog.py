@@ -1,0 +1,290 @@
+"""The event log's records: engine events as JSON Lines rows (BitMEX field names where BitMEX has one).
+
+:func:`event_records` turns one engine event into its rows and counts what the
+summary needs in a :class:`~perpspec.engine.simulation.result.Tally`; :func:`encode_json`
+writes them compactly, exact decimals (:func:`Num`) as bare JSON numbers, never floats.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from typing import Any
+
+import attrs
+
+from perpspec.engine.core.events import (
+    Event,
+    Execution,
+    Rejected,
+    RuleEvent,
+    Transaction,
+    event_to_dict,
+)
+from perpspec.engine.simulation.result import Tally
+from perpspec.rules.events import (
+    AdlFill,
+    InsuranceMovement,
+    Liquidation,
+    PartialLiquidation,
+    RiskLimitLowered,
+)
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.parse import format_scaled
+
+# ---------------------------------------------------------------------------
+# Records of the event log (BitMEX field names where BitMEX has one)
+
+
+NUM_MARK = "\x00"  # prefix of a decimal kept as text, written to JSON as a bare number
+
+
+def Num(text: str) -> str:  # noqa: N802 - reads as the type of the value it makes
+    """A decimal number kept as exact text, written to JSON as a number by :func:`encode_json` (never a float)."""
+    return NUM_MARK + text
+
+
+def price_num(inst: Instrument, price: int) -> str:
+    """Price units as a decimal number (XBTUSD 735350 -> 7353.5)."""
+    return Num(format_scaled(price, inst.price_scale))
+
+
+def rate_num(rate_e8: int) -> str:
+    """A rate in 1e-8 units as a decimal fraction (10_000 -> 0.0001)."""
+    return Num(format_scaled(rate_e8, 100_000_000))
+
+
+@functools.lru_cache(maxsize=4096)
+def iso_timestamp(time_ms: int) -> str:
+    """``2020-03-12T10:45:00.000Z`` from ms since the epoch (proleptic Gregorian, integers only).
+
+    Kept for the last few thousand times: a step's events share one logical time.
+    """
+    days, ms_of_day = divmod(time_ms, 86_400_000)
+    # Howard Hinnant's civil_from_days
+    z = days + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    year = yoe + era * 400
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    year += month <= 2
+    seconds, ms = divmod(ms_of_day, 1000)
+    return f"{year:04d}-{month:02d}-{day:02d}T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{ms:03d}Z"
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode
+_BARE_NUMBER = re.compile(r'"\\u0000(-?[0-9]+(?:\.[0-9]+)?)"')
+
+
+def encode_json(value: Any) -> str:
+    """Compact JSON text (the C encoder); :func:`Num` values become bare numbers."""
+    return _BARE_NUMBER.sub(r"\1", _ENCODE(value))
+
+
+def event_records(
+    inst: Instrument, event: Event, tally: Tally, pending_account: dict[int, int]
+) -> list[dict[str, Any]]:
+    """One engine event as event-log rows; updates the tally (trades, liquidations, ADL, funding, rejects)."""
+    kind = type(event)
+    timestamp = iso_timestamp(event.time_ms)
+    if kind is Execution:
+        assert isinstance(event, Execution)
+        if event.exec_type == "Trade" and event.last_liquidity_ind == "AddedLiquidity":
+            tally.trades += 1  # one row per match has the maker's AddedLiquidity
+            tally.contracts_traded += event.last_qty
+        return [
+            {
+                "table": "execution",
+                "seq": event.seq,
+                "timestamp": timestamp,
+                "execType": event.exec_type,
+                "account": event.account,
+                "symbol": event.symbol,
+                "orderID": event.order_id,
+                "clOrdID": event.cl_ord_id,
+                "side": event.side,
+                "ordType": event.ord_type,
+                "orderQty": event.order_qty,
+                "price": price_num(inst, event.price) if event.price else None,
+                "stopPx": price_num(inst, event.stop_px) if event.stop_px else None,
+                "lastQty": event.last_qty,
+                "lastPx": price_num(inst, event.last_px) if event.last_px else None,
+                "leavesQty": event.leaves_qty,
+                "cumQty": event.cum_qty,
+                "ordStatus": event.ord_status,
+                "execComm": event.exec_comm,
+                "lastLiquidityInd": event.last_liquidity_ind,
+                "text": event.text,
+            }
+        ]
+    if kind is Transaction:
+        assert isinstance(event, Transaction)
+        if event.transact_type == "Funding":
+            tally.funding_payments += 1
+        return [
+            {
+                "table": "transaction",
+                "seq": event.seq,
+                "timestamp": timestamp,
+                "transactType": event.transact_type,
+                "account": event.account,
+                "currency": event.asset,
+                "amount": event.amount,
+                "symbol": event.symbol,
+                "text": event.text,
+            }
+        ]
+    if kind is RuleEvent:
+        assert isinstance(event, RuleEvent)
+        return rule_records(inst, event, timestamp, tally, pending_account)
+    if kind is Rejected:
+        assert isinstance(event, Rejected)
+        tally.rejected += 1
+        reason = event.reason.value
+        tally.rejects_by_reason[reason] = tally.rejects_by_reason.get(reason, 0) + 1
+        return [
+            {
+                "table": "command",
+                "seq": event.seq,
+                "timestamp": timestamp,
+                "event": "Rejected",
+                "command": event.command,
+                "account": event.account,
+                "ordRejReason": reason,
+                "text": event.text,
+            }
+        ]
+    row = event_to_dict(event)
+    name = row.pop("event")
+    table = {"Accepted": "command", "PositionUpdate": "position", "InternalError": "command"}.get(name, name)
+    out = {"table": table, "event": name, **row, "timestamp": timestamp}
+    if name == "PositionUpdate":
+        out["liquidationPrice"] = price_num(inst, out["liquidationPrice"]) if out["liquidationPrice"] else None
+        out["bankruptPrice"] = price_num(inst, out["bankruptPrice"]) if out["bankruptPrice"] else None
+    if name == "InternalError":
+        tally.violations.append(f"{timestamp} internal error in {row.get('command')}: {row.get('text')}")
+    return [out]
+
+
+def rule_records(
+    inst: Instrument, event: RuleEvent, timestamp: str, tally: Tally, pending_account: dict[int, int]
+) -> list[dict[str, Any]]:
+    """A waterfall step: its full record (table ``rule``) plus the BitMEX-style row a reader looks for."""
+    record = event.record
+    detail = {"table": "rule", "seq": event.seq, "timestamp": timestamp, "ruleId": event.rule_id,
+              "kind": event.kind, "account": event.account, "symbol": event.symbol,
+              **_plain(attrs.asdict(record) if attrs.has(type(record)) else {})}
+    rows: list[dict[str, Any]] = [detail]
+    if isinstance(record, Liquidation):
+        tally.liquidations_full += 1
+        tally.liquidated_accounts.add(record.account_id)
+        for taken in record.taken:
+            pending_account[taken.pending_id] = record.account_id
+            rows.append(
+                {
+                    "table": "liquidation",
+                    "seq": event.seq,
+                    "timestamp": timestamp,
+                    "ruleId": record.rule_id,
+                    "account": record.account_id,
+                    "symbol": taken.symbol,
+                    "side": "Sell" if taken.qty > 0 else "Buy",  # the liquidation order's side
+                    "price": price_num(inst, taken.takeover_price),  # the bankruptcy price
+                    "leavesQty": abs(taken.qty),
+                    "liquidationType": "full",
+                    "pool": record.pool,
+                    "markPrice": price_num(inst, record.positions[0].mark_price) if record.positions else None,
+                    "marginBalance": record.equity,
+                    "maintMargin": record.maintenance,
+                }
+            )
+    elif isinstance(record, PartialLiquidation) and record.filled:  # killed: the take-over follows (full)
+        tally.liquidations_partial += 1
+        tally.liquidated_accounts.add(record.account_id)
+        rows.append(
+            {
+                "table": "liquidation",
+                "seq": event.seq,
+                "timestamp": timestamp,
+                "ruleId": record.rule_id,
+                "account": record.account_id,
+                "symbol": record.symbol,
+                "side": "Sell" if record.close_qty > 0 else "Buy",
+                "price": price_num(inst, record.limit_price),
+                "leavesQty": abs(record.close_qty),
+                "liquidationType": "partial",
+                "filled": record.filled,
+                "markPrice": price_num(inst, record.mark_price),
+                "marginBalance": record.equity,
+                "maintMargin": record.maintenance,
+            }
+        )
+    elif isinstance(record, RiskLimitLowered):
+        tally.risk_limit_lowered += 1
+    elif isinstance(record, InsuranceMovement):
+        tally.insurance_end = record.balance_after
+        tally.insurance_min = min(tally.insurance_min, record.balance_after)
+        rows.append(
+            {
+                "table": "insurance",
+                "seq": event.seq,
+                "timestamp": timestamp,
+                "currency": record.currency,
+                "walletBalance": record.balance_after,
+                "amount": record.amount,
+                "kind": record.kind,
+                "ruleId": record.rule_id,
+            }
+        )
+    elif isinstance(record, AdlFill):
+        tally.adl_fills += 1
+        tally.adl_contracts += abs(record.close_qty)
+        rows.append(
+            {
+                "table": "execution",
+                "seq": event.seq,
+                "timestamp": timestamp,
+                "execType": "Deleverage",
+                "account": record.account_id,
+                "symbol": record.symbol,
+                "side": "Sell" if record.close_qty > 0 else "Buy",
+                "lastQty": abs(record.close_qty),
+                "lastPx": price_num(inst, record.price),
+                "markPrice": price_num(inst, record.mark_price),
+                "adlRankingScore": score_text(record.score_num, record.score_den),
+                "adlRank": record.rank,
+                "adlPolicy": record.policy,
+                "haircut": record.haircut,
+                "liquidatedAccount": pending_account.get(record.pending_id),
+                "ruleId": record.rule_id,
+            }
+        )
+    return rows
+
+
+def score_text(num: int, den: int) -> str:
+    """An exact ranking fraction as a decimal with 6 places (floor: display only)."""
+    scaled = num * 1_000_000 // max(den, 1)
+    return Num(format_scaled(scaled, 1_000_000) if scaled % 1_000_000 else f"{scaled // 1_000_000}")
+
+
+INT64 = 1 << 63
+
+
+def _plain(value: Any) -> Any:
+    """attrs.asdict output made JSON-ready: tuples to lists, integers beyond int64 to decimal strings.
+
+    (The exact ADL score fractions can pass 2^63; pandas and DuckDB read JSON integers as int64.)
+    """
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if type(value) is int and not -INT64 <= value < INT64:
+        return str(value)
+    return value

@@ -1,0 +1,188 @@
+"""The postings of the liquidation waterfall: how a fill or a fund movement changes the :class:`Ledger`.
+
+Part of the waterfall of :mod:`rules.waterfall`: a trader's fill moves realised
+PnL into the wallet (ACC-003) and an isolated margin follows ACC-006; a
+FillOrKill reduction settles as one execution (LIQ-012); the insurance fund
+moves with its event (INS-004, INS-008).  Money moves only as balanced
+postings between traders' wallets, cost bases and the fund
+(INV-CONSERVATION).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from perpspec.rules.events import (
+    InsuranceMovement,
+)
+from perpspec.rules.insurance import (
+    apply_fund_delta,
+)
+from perpspec.rules.liquidation import (
+    apply_partial_close,
+    compute_requirement,
+)
+from perpspec.rules.margin import (
+    compute_order_premium,
+)
+from perpspec.rules.num import concrete, ite, max_, min_
+from perpspec.rules.position import Position, apply_fill
+from perpspec.rules.waterfall_state import Holding, Ledger
+
+
+def compute_isolated_margin_after_fill(
+    old_margin: int,
+    old_requirement: int,
+    new_requirement: int,
+    realised: int,
+    premium: int,
+    unallocated: int,
+    new_qty: int,
+) -> int:
+    """ACC-006: an isolated position's margin after a fill: posInit + posComm of what is left, plus its extra.
+
+    Inputs (minor units): ``old_margin`` the isolated margin before the fill;
+    ``old_requirement`` / ``new_requirement`` the position's ``posInit +
+    posComm`` (MRG-003/004 at its leverage and chosen tier) before and after;
+    ``realised`` the PnL the fill realised (ACC-003, already in the wallet);
+    ``premium`` the loss against mark of the part the fill opened (MRG-041, 0
+    for a reduction); ``unallocated`` the account's wallet after the fill
+    beyond every *other* isolated margin in the currency; ``new_qty`` the
+    position after the fill.
+
+    The extra margin (``posCross``: the margin above the old ``posInit +
+    posComm``) is kept, minus a realised loss (BitMEX ``posCross − posLoss``);
+    the pool then holds the requirement of what is left plus that extra.  The
+    margin a reduction frees and the profit it realises go to the cross wallet
+    (the isolated margin is part of the wallet, so the wallet already holds
+    them).  A fill opening worse than mark brings its premium into the pool, as
+    far as ``unallocated`` reaches.  A closed position keeps no margin.
+
+    [I] BitMEX says what a reduction does to an isolated margin (posInit is
+    ``initMarginReq × posCost``, so it shrinks with the position; realised PnL
+    goes to the wallet), not what an ADL, liquidation or close-out fill does:
+    the rulebook applies the same rule to every fill, so a position reduced by
+    ADL holds the same margin as one its owner reduced by a trade at that price.
+    """
+    extra = old_margin - old_requirement + min_(0, realised)  # a loss comes out of the extra; a profit does not stay
+    kept = new_requirement + extra
+    funded = ite(premium > 0, min_(kept + premium, max_(0, unallocated)), kept)
+    return ite(new_qty == 0, 0, funded)
+
+
+@concrete
+def get_opened_qty(old_qty: int, new_qty: int) -> int:
+    """The signed part of a position change that opens or increases (0 for a pure reduction)."""
+    if old_qty == 0 or (old_qty > 0) != (new_qty > 0):
+        return new_qty
+    if abs(new_qty) > abs(old_qty):
+        return new_qty - old_qty
+    return 0
+
+
+@concrete
+def get_isolated_margin_after_fill(
+    ledger: Ledger, account_id: int, symbol: str, after: Position, realised: int, price: int | None
+) -> int:
+    """Applies ACC-006 on the ledger (``price``: the fill's, for the premium; None: a close, no premium).
+
+    ``ledger`` is the state before the fill; 0 for a cross holding.
+    """
+    holding = ledger.holdings.get((account_id, symbol), Holding())
+    if not holding.is_isolated:
+        return 0
+    inst = ledger.instrument_map[symbol]
+    old = compute_requirement(inst, holding.position, holding.leverage_hundredths, holding.chosen_tier)
+    new = compute_requirement(inst, after, holding.leverage_hundredths, holding.chosen_tier)
+    opened = get_opened_qty(holding.position.qty, after.qty)
+    premium = 0 if price is None else compute_order_premium(inst, opened, price, ledger.marks[symbol])
+    unallocated = ledger.wallet(account_id, inst.settl_currency) + realised
+    for (account, other_symbol), other in sorted(ledger.holdings.items()):
+        same_currency = ledger.instrument_map[other_symbol].settl_currency == inst.settl_currency
+        if account == account_id and other_symbol != symbol and other.is_isolated and same_currency:
+            unallocated -= other.isolated_margin  # another isolated pool's margin is not the account's to move
+    return compute_isolated_margin_after_fill(
+        holding.isolated_margin,
+        old.pos_init + old.pos_comm,
+        new.pos_init + new.pos_comm,
+        realised,
+        premium,
+        unallocated,
+        after.qty,
+    )
+
+
+@concrete
+def apply_holding_fill(ledger: Ledger, account_id: int, symbol: str, fill_qty: int, price: int) -> Ledger:
+    """Applies ACC-003 for a trader: the fill moves realised PnL into the wallet; an isolated margin follows ACC-006."""
+    inst = ledger.instrument_map[symbol]
+    holding = ledger.holdings.get((account_id, symbol), Holding())
+    position, realised = apply_fill(inst, holding.position, fill_qty, price)
+    isolated_margin = get_isolated_margin_after_fill(ledger, account_id, symbol, position, realised, price)
+    wallets = dict(ledger.wallets)
+    key = (account_id, inst.settl_currency)
+    wallets[key] = wallets.get(key, 0) + realised
+    holdings = dict(ledger.holdings)
+    holdings[(account_id, symbol)] = attrs.evolve(holding, position=position, isolated_margin=isolated_margin)
+    return attrs.evolve(ledger, wallets=wallets, holdings=holdings)
+
+
+@concrete
+def apply_partial_fill(
+    ledger: Ledger, account_id: int, symbol: str, close_qty: int, close_value: int, new_tier: int
+) -> Ledger:
+    """Applies LIQ-012 for a trader: a FillOrKill reduction settled as one execution, and the lowered tier."""
+    inst = ledger.instrument_map[symbol]
+    holding = ledger.holdings[(account_id, symbol)]
+    position, realised = apply_partial_close(holding.position, close_qty, close_value)
+    isolated_margin = get_isolated_margin_after_fill(ledger, account_id, symbol, position, realised, None)
+    wallets = dict(ledger.wallets)
+    key = (account_id, inst.settl_currency)
+    wallets[key] = wallets.get(key, 0) + realised
+    holdings = dict(ledger.holdings)
+    holdings[(account_id, symbol)] = attrs.evolve(
+        holding, position=position, isolated_margin=isolated_margin, chosen_tier=new_tier
+    )
+    return attrs.evolve(ledger, wallets=wallets, holdings=holdings)
+
+
+@concrete
+def apply_fund_movement(
+    ledger: Ledger, currency: str, delta: int, kind: str, symbol: str, pending_id: int, rule_id: str
+) -> tuple[Ledger, InsuranceMovement]:
+    """Applies INS-004 on the ledger, with its event."""
+    fund = ledger.funds[currency]
+    after = apply_fund_delta(fund, delta, ledger.clock_ms)
+    funds = dict(ledger.funds)
+    funds[currency] = after
+    event = InsuranceMovement(
+        rule_id=rule_id,
+        currency=currency,
+        kind=kind,
+        amount=delta,
+        balance_before=fund.balance,
+        balance_after=after.balance,
+        timestamp_ms=ledger.clock_ms,
+        symbol=symbol,
+        pending_id=pending_id,
+    )
+    return attrs.evolve(ledger, funds=funds), event
+
+
+@concrete
+def process_fund_deposit(ledger: Ledger, currency: str, amount: int) -> tuple[Ledger, InsuranceMovement]:
+    """INS-008: money paid into the fund from outside: fund and net deposits rise together."""
+    assert amount > 0, "checked by INS-006 before"
+    assert currency in ledger.funds, "checked by INS-006 before"
+    deposits = dict(ledger.deposits)
+    deposits[currency] = deposits.get(currency, 0) + amount
+    ledger = attrs.evolve(ledger, deposits=deposits)
+    return apply_fund_movement(ledger, currency, amount, "deposit", "", -1, "INS-008")
+
+
+@concrete
+def apply_holding(ledger: Ledger, account_id: int, symbol: str, holding: Holding) -> Ledger:
+    """The ledger with ``account_id``'s holding in ``symbol`` replaced by ``holding``."""
+    holdings = dict(ledger.holdings)
+    holdings[(account_id, symbol)] = holding
+    return attrs.evolve(ledger, holdings=holdings)
