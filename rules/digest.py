@@ -27,7 +27,7 @@ from perpspec.rules.num import concrete
 
 RULES_DIR = Path(__file__).resolve().parent
 # the rule modules the generated kernels call (their imports within rules/ are followed)
-KERNEL_RULE_MODULES = ("contract", "liquidation", "margin", "num", "position", "risk_limit")
+KERNEL_RULE_MODULES = ("contract", "liquidation", "margin", "num", "position", "risk_limit", "solvency")
 
 
 @concrete

@@ -48,9 +48,8 @@ SAME_TYPE: dict[str, tuple[Any, ...]] = {
     "str": ("", "buy", "\ud800", "x" * 50, "NOPE", "XBTUSD,XBTUSD"),
     "bool": (False,),
 }
-# values of another type: the interpreted engine rejects them as Malformed; compiled code checks
-# the annotation when it reads the field, and unboxes a bool read as ``int`` to 0 or 1 (so
-# ``account=True`` is account 1): test_wrong_types_are_a_known_divergence
+# values of another type: both engines reject them as Malformed in the typed validation layer, before any
+# compiled code reads the field (which would check its annotation, and unbox a bool read as ``int`` to 0/1)
 WRONG_TYPE: dict[str, tuple[Any, ...]] = {
     "int": (True, 1.5, float("nan"), b"\x00", [1], {"a": 1}, "7"),
     "str": (1.5, b"\x00", [1], {"a": 1}, 7),
@@ -208,16 +207,12 @@ def test_compiled_engine_recovers_the_interpreted_store_from_its_snapshot(stores
 
 
 @needs_build
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known divergence: compiled code checks a command field's declared type when it reads it, so a "
-    "wrong-typed field ends in the InternalError safety net (state restored) instead of a typed Malformed reject, "
-    "and a bool read as int is unboxed to 0/1 (account=True acts as account 1)",
-)
-def test_wrong_types_are_a_known_divergence(tmp_path: Path) -> None:
-    run = both_engines(tmp_path, mixed_stream(seed=6, length=300, wrong_type=True))
+def test_wrong_types_get_the_same_typed_reject_compiled_and_interpreted(tmp_path: Path) -> None:
+    """The typed validation layer (commands.wrong_field_type) refuses a wrong-typed field before compiled code reads it."""
+    stream = mixed_stream(seed=6, length=300, wrong_type=True)
+    run = both_engines(tmp_path, stream)
     assert run["child"]["event_hash"] == run["event_hash"]
+    assert run["child"]["state_hash"] == run["state_hash"]
 
 
 def test_bench_compiled_forwards_every_option_to_the_compiled_process() -> None:

@@ -9,10 +9,12 @@ p50/p99/p99.9 latency and the ratio to the stick.  Then times one mark-price
 update that makes 10 of 1,000 and 10 of 100,000 open positions liquidatable,
 and prints both and their ratio.  See :mod:`engine.bench.bench`.
 
-``--compiled`` runs all of it on the engine compiled with mypyc
-(``perpspec build-native`` first; :mod:`engine.bench.native`): the command re-runs
-itself in a fresh interpreter that imports ``rules``/``engine`` from
-``build/native``.  The stick is the same pure-Python code either way.
+The compiled engine (mypyc, :mod:`engine.bench.native`) is the default
+whenever ``perpspec build-native`` has built the current sources: the command
+re-runs itself in a fresh interpreter that imports ``rules``/``engine`` from
+``build/native`` (``--compiled`` insists on it, ``--interpreted`` opts out).
+The stick is the same pure-Python code either way.  The engine's figures are
+printed beside the last release's in one table (:mod:`engine.bench.release`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from perpspec.engine.bench.bench import (
     format_run,
     load_workload,
     remove_tree,
+    use_clock,
 )
 from perpspec.engine.bench.native import (
     CHILD_FLAG,
@@ -50,6 +53,7 @@ from perpspec.engine.bench.native import (
     compiled_here,
     status,
 )
+from perpspec.engine.bench.release import release_table
 from perpspec.engine.cli.main import UsageError
 from perpspec.engine.durability.journal import SyncPolicy
 
@@ -79,9 +83,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also run the engine on the generic rules only (no specialised kernels), in the same process",
     )
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="time with the wall clock (default) or this process's CPU time (a shared machine's other jobs do not "
+        "stretch it; the stick is timed the same way)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument(
-        "--compiled", action="store_true", help="run on the engine compiled with mypyc (`perpspec build-native` first)"
+        "--compiled",
+        action="store_true",
+        help="run on the engine compiled with mypyc (`perpspec build-native` first); the default when that build is current",
+    )
+    parser.add_argument(
+        "--interpreted", action="store_true", help="run on the interpreted engine even when a current compiled build exists"
     )
 
 
@@ -107,10 +123,25 @@ def run_compiled(args: argparse.Namespace) -> int:
     return subprocess.run(command, env=child_env(), check=False).returncode
 
 
+def wants_compiled(args: argparse.Namespace) -> bool:
+    """``--compiled``, or by default whenever a current compiled build exists (``--interpreted`` opts out)."""
+    if args.compiled and args.interpreted:
+        raise UsageError("--compiled and --interpreted exclude each other")
+    if args.compiled:
+        return True
+    if args.interpreted or os.environ.get(CHILD_FLAG):
+        return False
+    reason = status()
+    if reason is not None:
+        print(f"engine: interpreted ({reason.split(': ')[0]}; `perpspec build-native` makes the compiled engine the default)")
+        return False
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
     shared = Path(args.shared)
     compiled = compiled_here()
-    if args.compiled and len(compiled) < len(COMPILED_MODULES):
+    if len(compiled) < len(COMPILED_MODULES) and wants_compiled(args):
         return run_compiled(args)
     if compiled:
         print(f"engine: compiled with mypyc ({len(compiled)} modules: {', '.join(compiled)}); the rest interpreted")
@@ -122,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
         SyncPolicy(group_records=args.group, fsync=args.fsync).fsync_interval()
     except ValueError as error:
         raise UsageError(str(error)) from None
-    figures: dict[str, object] = {"compiled_modules": list(compiled)}
+    use_clock(args.clock)
+    figures: dict[str, object] = {"compiled_modules": list(compiled), "clock": args.clock}
     if not args.skip_engine:
         ops, digest = load_workload(shared, args.ops)
         print(f"workload: {len(ops) - WARMUP:,} timed ops (+{WARMUP:,} warmup, untimed), sha256 {digest[:16]}")
@@ -180,6 +212,19 @@ def run(args: argparse.Namespace) -> int:
                 f"  p99 {format_ns(counts.pop(f'{label}_p99_ns')):>9}  p99.9 {format_ns(counts.pop(f'{label}_p999_ns')):>9}"
             )
         print("engine outcomes: " + ", ".join(f"{key} {value:,}" for key, value in sorted(counts.items())))
+        mode = "compiled" if compiled else "interpreted"
+        floor_ratios = {row.name: row.ops_per_s / stick.ops_per_s for row in floors}
+        mine: dict[str, float | None] = {
+            "engine ratio": ratio,
+            "engine p50 µs": engine.p50_ns / 1000,
+            "engine p99 µs": engine.p99_ns / 1000,
+            "engine p99.9 µs": engine.p999_ns / 1000,
+            "rules-only floor ratio": floor_ratios.get("book + order-path rules only"),
+            "kernels-only floor ratio": floor_ratios.get("book + order-path kernels only"),
+            "book alone ratio": floor_ratios.get("engine.core.book alone (no rules)"),
+        }
+        for line in release_table(mode, mine):
+            print(line)
         figures.update(
             workload_sha256=digest,
             timed_ops=len(ops) - WARMUP,

@@ -19,7 +19,13 @@ from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import DAY_MS, Account, PositionState
 from perpspec.engine.core.book import Book
 from perpspec.engine.core.events import Reason
-from perpspec.engine.core.fastmargin import margin_of_sides, resting_order_margin, resting_sides, sides_plus
+from perpspec.engine.core.fastmargin import (
+    margin_of_sides,
+    resting_order_margin,
+    resting_sides,
+    resting_sums,
+    sides_plus,
+)
 from perpspec.engine.core.fills import Fills
 from perpspec.engine.core.ledger import Ledger, peek_position
 from perpspec.engine.core.market import Market, is_spot
@@ -29,7 +35,7 @@ from perpspec.engine.core.rejects import Rej, is_int, show
 from perpspec.engine.core.risk import Risk, free_balance
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.triggers import Triggers
-from perpspec.engine.kernels.load import kernels_for
+from perpspec.engine.kernels.load import KernelSet, kernels_for
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.liquidation import compute_reduce_limit_price, compute_requirement
@@ -37,14 +43,12 @@ from perpspec.rules.margin import CROSS, check_order_margin, compute_order_requi
 from perpspec.rules.num import ceil_to_multiple, floor_to_multiple
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.risk_limit import check_risk_limit
-from perpspec.rules.solvency import FILL_CANCEL_TEXT, check_order_solvency
+from perpspec.rules.solvency import FILL_CANCEL_TEXT, PoolState, check_order_solvency
 
 FAT_FINGER_PPM = 50_000  # 5%: market orders capped, limit orders checked (reference §8)
 MAX_CL_ORD_ID = 36
 
 # PlaceOrder's optional fields by type, in the order they are checked (the first wrong one is named)
-_PLACE_INT_FIELDS = ("order_qty", "price", "display_qty", "stop_px", "peg_offset_value")
-_PLACE_STR_FIELDS = ("side", "ord_type", "time_in_force", "peg_price_type")
 
 
 def compute_market_reach(book: Book, is_buy: bool, qty: int, cap: int, account_id: int) -> int:
@@ -112,8 +116,7 @@ class OrderEntry:
         if order.time_in_force == o.DAY:
             self.registry.day_orders[order.order_id] = self.stream.time_ms // DAY_MS
         if not order.triggered:
-            account.orders[order.order_id] = order
-            self.registry.live_orders[order.order_id] = order
+            self.registry.go_live(account, order)
             self.triggers.conditional[inst.symbol][order.order_id] = order
             self.stream.emit_exec(o.EXEC_NEW, order)
             self.run_triggers(inst)
@@ -139,16 +142,9 @@ class OrderEntry:
             return Rej(Reason.CONTRACT_SETTLED, f"{inst.symbol} is settled")
         if inst.symbol not in self.market.marks:
             return Rej(Reason.NO_MARK_PRICE, f"{inst.symbol} has no mark price yet")
-        numbers: tuple[object, ...] = (c.order_qty, c.price, c.display_qty, c.stop_px, c.peg_offset_value)
-        for name, number in zip(_PLACE_INT_FIELDS, numbers, strict=True):
-            if number is not None and type(number) is not int:
-                return Rej(Reason.MALFORMED, f"{name} must be an integer")
-        texts: tuple[object, ...] = (c.side, c.ord_type, c.time_in_force, c.peg_price_type)
-        for name, text in zip(_PLACE_STR_FIELDS, texts, strict=True):
-            if text is not None and type(text) is not str:
-                return Rej(Reason.MALFORMED, f"{name} must be a string")
-        if type(c.exec_inst) is not str or type(c.cl_ord_id) is not str:
-            return Rej(Reason.MALFORMED, "exec_inst and cl_ord_id must be strings")
+        # every field has its declared type here (the sequencer's typed validation layer, commands.wrong_field_type)
+        if is_plain_limit(c):
+            return self._validate_plain_limit(c, account, inst)
         insts = o.parse_exec_inst(c.exec_inst)
         if insts is None:
             return Rej(Reason.INVALID_INSTRUCTION, f"bad execInst {show(c.exec_inst)}")
@@ -220,6 +216,43 @@ class OrderEntry:
         )
         if conditional:
             return account, inst, order
+        problem = self.check_entry(account, inst, order)
+        if problem is not None:
+            return problem
+        return account, inst, order
+
+    def _validate_plain_limit(
+        self, c: cmd.PlaceOrder, account: Account, inst: Instrument
+    ) -> tuple[Account, Instrument, Order] | Rej:
+        """:meth:`_validate_place` for a plain limit order (:func:`is_plain_limit`): the same checks, same order.
+
+        No execInst, stop, peg, timeInForce or displayQty: the instruction,
+        stop-price and time-in-force steps have nothing to refuse (a Limit is
+        GoodTillCancel by default, triggered, and shows its whole quantity).
+        """
+        if len(c.cl_ord_id) > MAX_CL_ORD_ID:
+            return Rej(Reason.MALFORMED, "clOrdID longer than 36 characters")
+        if c.cl_ord_id and c.cl_ord_id in account.cl_ord_ids:
+            return Rej(Reason.DUPLICATE_CL_ORD_ID, f"clOrdID {show(c.cl_ord_id)} is live")
+        side_qty = self._side_and_qty(c, inst, peek_position(account, inst), False)
+        if isinstance(side_qty, Rej):
+            return side_qty
+        is_buy, qty = side_qty
+        price = c.price
+        assert price is not None
+        problem = self.check_price(inst, price)
+        if problem is not None:
+            return problem
+        order = Order(
+            order_id=0,
+            account=account.account_id,
+            symbol=inst.symbol,
+            is_buy=is_buy,
+            price=price,
+            order_qty=qty,
+            cl_ord_id=c.cl_ord_id,
+            time_ms=self.stream.time_ms,
+        )
         problem = self.check_entry(account, inst, order)
         if problem is not None:
             return problem
@@ -428,24 +461,26 @@ class OrderEntry:
         best_bid, best_ask = self.market.best(inst.symbol)
         position = ps.position
         # MRG-042 is a sum over orders: the resting orders' sides (kept summed with them) plus the new term
-        sides_before = resting_sides(inst, ps, mark, best_bid, best_ask)
         kernels = kernels_for(inst)
         if kernels is not None:  # the proved fused pre-trade kernel: MRG-042 + MRG-045/044 before and after + MRG-060
-            bids, asks = sides_before
+            bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium = resting_sums(
+                inst, ps, mark, best_bid, best_ask
+            )
             if ps.leverage == CROSS:
                 checked = kernels.pretrade_cross(
-                    ps.qty, ps.cost, mark, bids.qty, bids.value, bids.premium, asks.qty, asks.value, asks.premium,
+                    ps.qty, ps.cost, mark, bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium,
                     signed, charge_price, best_bid, best_ask,
                 )
             else:
                 checked = kernels.pretrade_isolated(
                     ps.qty, ps.cost, mark, ps.leverage, self.risk.margin_setting(inst, ps).pos_cross,
-                    bids.qty, bids.value, bids.premium, asks.qty, asks.value, asks.premium,
+                    bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium,
                     signed, charge_price, best_bid, best_ask,
                 )
             after_values = (checked[1], checked[4])
             om_before, requirement = checked[6], checked[8]
         else:
+            sides_before = resting_sides(inst, ps, mark, best_bid, best_ask)
             sides_after = sides_plus(inst, sides_before, signed, charge_price, mark, best_bid, best_ask)
             after_values = (sides_after[0].value, sides_after[1].value)
         if not order.reduce_only:
@@ -487,7 +522,11 @@ class OrderEntry:
         """
         pool = self.risk.pool_state(account, inst, ps)
         fee = self.fills.fee_ppm(account, inst, maker=False)
-        refusal = check_order_solvency(inst, pool, signed, price, fee, self.market.marks[inst.symbol])
+        mark = self.market.marks[inst.symbol]
+        kernels = kernels_for(inst)
+        if kernels is not None and is_solvent_by_kernel(kernels, pool, signed, price, fee, mark):
+            return None  # the proved order_solvent_* kernel; a refusal's figures come from the rule below
+        refusal = check_order_solvency(inst, pool, signed, price, fee, mark)
         if refusal is None:
             return None
         return Rej(Reason.IMMEDIATE_LIQUIDATION, refusal.reason.value)
@@ -497,8 +536,7 @@ class OrderEntry:
         book = self.market.books[inst.symbol]
         if emit_new:
             self.stream.emit_exec(o.EXEC_NEW, order)
-        self.registry.live_orders[order.order_id] = order
-        account.orders[order.order_id] = order
+        self.registry.go_live(account, order)
         if order.close:
             self._close_cancels_same_side(account, inst, order)
         if order.post_only and book.crosses(order.is_buy, order.price):
@@ -750,3 +788,33 @@ class OrderEntry:
             self.registry.cancel(order, f"Canceled: triggered but {problem.reason.value}: {problem.text}")
             return
         self._enter(account, inst, order, emit_new=False)
+
+
+def is_plain_limit(c: cmd.PlaceOrder) -> bool:
+    """A limit order with nothing but side, quantity, price and maybe a clOrdID (the fast validation path)."""
+    return (
+        c.price is not None
+        and (c.ord_type is None or c.ord_type == o.LIMIT)
+        and c.exec_inst == ""
+        and c.time_in_force is None
+        and c.display_qty is None
+        and c.stop_px is None
+        and c.peg_offset_value is None
+        and c.peg_price_type is None
+    )
+
+
+def is_solvent_by_kernel(kernels: KernelSet, pool: PoolState, signed: int, price: int, fee: int, mark: int) -> bool:
+    """LIQ-042 (``rules.solvency.is_order_solvent``) as the proved ``order_solvent_*`` kernel of the instrument."""
+    position = pool.position
+    if pool.leverage_hundredths == CROSS:
+        solvent = kernels.order_solvent_cross(
+            position.qty, position.cost, pool.chosen_tier, pool.pool_margin, pool.other_pnl, pool.other_maintenance,
+            pool.free_wallet, pool.account_equity, signed, price, fee, mark,
+        )
+    else:
+        solvent = kernels.order_solvent_isolated(
+            position.qty, position.cost, pool.leverage_hundredths, pool.chosen_tier, pool.pool_margin,
+            pool.other_pnl, pool.other_maintenance, pool.free_wallet, pool.account_equity, signed, price, fee, mark,
+        )
+    return solvent[0] == 1

@@ -215,6 +215,9 @@ class Engine:
         handler = _HANDLERS.get(type(command))
         if handler is None:
             return Rej(Reason.MALFORMED, f"unknown command {type(command).__name__}")
+        wrong = cmd.wrong_field_type(command)  # the typed validation layer: no handler reads a wrong-typed field
+        if wrong is not None:
+            return Rej(Reason.MALFORMED, wrong)
         # a rejected command changes nothing, the clock included: the clock is put back, and the timers
         # moving it fired (rare: a day boundary with Day orders, a dead man's switch due) are undone
         clock = stream.time_ms

@@ -36,9 +36,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from perpspec.engine.kernels.load import kernels_for
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import (
+    CROSS,
     OrderMargin,
     OrderSide,
     compute_order_charge_price,
@@ -54,7 +56,7 @@ class RestingOrders(Protocol):
     """What the kept sums need of a position record (``engine.core.accounts.PositionState``, which imports this module)."""
 
     orders: dict[int, tuple[int, int]]  # order id -> (signed leaves, limit price) of the resting orders
-    resting_cache: Any  # what resting_sides kept: None, or (inst, mark, sides, highest buy, lowest sell)
+    resting_cache: Any  # what resting_sums kept: None, or (inst, mark, the six sums, highest buy, lowest sell)
     leverage: int
 
     @property
@@ -88,7 +90,15 @@ def _term_table(inst: Instrument, mark_price: int) -> dict[tuple[int, int], Term
 
 
 def resting_term(inst: Instrument, qty: int, price: int, mark_price: int) -> Term:
-    """The MRG-042 term of an order that does not cross the book (charged at its own limit), memoised."""
+    """The MRG-042 term of an order that does not cross the book (charged at its own limit).
+
+    The proved ``order_term`` kernel when one is current for ``inst`` (no table);
+    else the rules, memoised per ``(symbol, mark)``.
+    """
+    kernels = kernels_for(inst)
+    if kernels is not None:
+        value, premium = kernels.order_term(qty, price, mark_price, 0, 0)
+        return qty, value, premium
     terms = _term_table(inst, mark_price)
     key = (qty, price)
     term = terms.get(key)
@@ -98,10 +108,14 @@ def resting_term(inst: Instrument, qty: int, price: int, mark_price: int) -> Ter
     return term
 
 
-def order_sides(
+Sums = tuple[int, int, int, int, int, int]  # (bid qty, bid value, bid premium, ask qty, ask value, ask premium)
+NO_SUMS: Sums = (0, 0, 0, 0, 0, 0)
+
+
+def order_sums(
     inst: Instrument, orders: tuple[tuple[int, int], ...], mark_price: int, best_bid: int, best_ask: int
-) -> tuple[OrderSide, OrderSide]:
-    """Equal to ``rules.margin.compute_order_sides(inst, orders, mark_price, best_bid, best_ask)``."""
+) -> Sums:
+    """MRG-042's sums as six plain ints: :func:`order_sides` without the records."""
     inverse = inst.is_inverse
     bid_qty = bid_value = bid_premium = 0
     ask_qty = ask_value = ask_premium = 0
@@ -120,10 +134,22 @@ def order_sides(
             ask_qty -= qty
             ask_value += value
             ask_premium += premium
+    return bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium
+
+
+def sides_of(sums: Sums) -> Sides:
+    """The two ``OrderSide`` records of flat sums (for the rules' signatures)."""
     return (
-        OrderSide(qty=bid_qty, value=bid_value, premium=bid_premium),
-        OrderSide(qty=ask_qty, value=ask_value, premium=ask_premium),
+        OrderSide(qty=sums[0], value=sums[1], premium=sums[2]),
+        OrderSide(qty=sums[3], value=sums[4], premium=sums[5]),
     )
+
+
+def order_sides(
+    inst: Instrument, orders: tuple[tuple[int, int], ...], mark_price: int, best_bid: int, best_ask: int
+) -> tuple[OrderSide, OrderSide]:
+    """Equal to ``rules.margin.compute_order_sides(inst, orders, mark_price, best_bid, best_ask)``."""
+    return sides_of(order_sums(inst, orders, mark_price, best_bid, best_ask))
 
 
 def contract_order_margin(
@@ -141,20 +167,20 @@ def contract_order_margin(
     return compute_order_margin(inst, position.qty, bids, asks, init_req, inst.taker_fee_ppm)
 
 
-def resting_sides(inst: Instrument, ps: RestingOrders, mark_price: int, best_bid: int, best_ask: int) -> Sides:
-    """Equal to ``compute_order_sides(inst, tuple(ps.orders.values()), mark_price, best_bid, best_ask)``.
+def resting_sums(inst: Instrument, ps: RestingOrders, mark_price: int, best_bid: int, best_ask: int) -> Sums:
+    """Equal to ``compute_order_sides(inst, tuple(ps.orders.values()), mark_price, best_bid, best_ask)``, flat.
 
-    Kept in ``ps.resting_cache`` (forgotten by any change of the resting
-    orders) while the instrument and mark are the same and no order of the set
-    crosses the book, so an unchanged set costs O(1), not one term per order.
+    Kept in ``ps.resting_cache`` (moved by :func:`shift_resting_cache` when an
+    order changes) while the instrument and mark are the same and no order of
+    the set crosses the book, so an unchanged set costs O(1), not one term per order.
     """
     cache = ps.resting_cache
     if cache is not None and cache[0] is inst and cache[1] == mark_price:
-        kept: Sides = cache[2]
+        kept: Sums = cache[2]
         if (best_ask == 0 or cache[3] <= best_ask) if inst.is_inverse else cache[4] >= best_bid:
             return kept
     orders = tuple(ps.orders.values())
-    sides = order_sides(inst, orders, mark_price, best_bid, best_ask)
+    sums = order_sums(inst, orders, mark_price, best_bid, best_ask)
     highest_buy, lowest_sell = _NO_BUY, _NO_SELL
     for qty, price in orders:
         if qty > 0:
@@ -163,8 +189,14 @@ def resting_sides(inst: Instrument, ps: RestingOrders, mark_price: int, best_bid
             lowest_sell = min(lowest_sell, price)
     # MRG-040: an order crossing the book is charged at the touch, so the sums hold only while none does
     crossing = (0 < best_ask < highest_buy) if inst.is_inverse else (lowest_sell < best_bid)
-    ps.resting_cache = None if crossing else (inst, mark_price, sides, highest_buy, lowest_sell)
-    return sides
+    ps.resting_cache = None if crossing else (inst, mark_price, sums, highest_buy, lowest_sell)
+    return sums
+
+
+def resting_sides(inst: Instrument, ps: RestingOrders, mark_price: int, best_bid: int, best_ask: int) -> Sides:
+    """Equal to ``compute_order_sides(inst, tuple(ps.orders.values()), mark_price, best_bid, best_ask)``."""
+    return sides_of(resting_sums(inst, ps, mark_price, best_bid, best_ask))
+
 
 def sides_plus(
     inst: Instrument, sides: Sides, qty: int, price: int, mark_price: int, best_bid: int, best_ask: int
@@ -189,6 +221,21 @@ def margin_of_sides(inst: Instrument, position: Position, sides: Sides, leverage
     two evaluations per check in the common case.
     """
     bids, asks = sides
+    kernels = kernels_for(inst)
+    if kernels is not None:  # the proved order_margin_* kernel (MRG-045, MRG-044): no memo
+        if leverage_hundredths == CROSS:
+            out = kernels.order_margin_cross(
+                position.qty, position.cost, bids.qty, bids.value, bids.premium, asks.qty, asks.value, asks.premium
+            )
+        else:
+            out = kernels.order_margin_isolated(
+                position.qty, position.cost, leverage_hundredths,
+                bids.qty, bids.value, bids.premium, asks.qty, asks.value, asks.premium,
+            )
+        return OrderMargin(
+            bid_qty_charged=out[0], ask_qty_charged=out[1], init_margin=out[2], premium=out[3], commission=out[4],
+            total=out[5],
+        )
     entry = _MARGINS.get(inst.symbol)
     if entry is None or entry[0] is not inst or len(entry[1]) >= _MAX_MARGINS:
         entry = (inst, {})
@@ -243,29 +290,23 @@ def shift_resting_cache(cache: Any, old: tuple[int, int] | None, new: tuple[int,
     extreme one), which can only make a later check fall back to a full sum.
     """
     inst, mark = cache[0], cache[1]
-    bids, asks = cache[2]
+    bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium = cache[2]
     highest_buy, lowest_sell = cache[3], cache[4]
-    changes = []
     if old is not None:
-        changes.append((old, -1))
-    if new is not None:
-        changes.append((new, 1))
-        if new[0] > 0:
-            highest_buy = max(highest_buy, new[1])
-        else:
-            lowest_sell = min(lowest_sell, new[1])
-    for (qty, price), direction in changes:
+        qty, price = old
         _, value, premium = resting_term(inst, qty, price, mark)
         if qty > 0:
-            bids = OrderSide(
-                qty=bids.qty + direction * qty,
-                value=bids.value + direction * value,
-                premium=bids.premium + direction * premium,
-            )
+            bid_qty, bid_value, bid_premium = bid_qty - qty, bid_value - value, bid_premium - premium
         else:
-            asks = OrderSide(
-                qty=asks.qty - direction * qty,
-                value=asks.value + direction * value,
-                premium=asks.premium + direction * premium,
-            )
-    return (inst, mark, (bids, asks), highest_buy, lowest_sell)
+            ask_qty, ask_value, ask_premium = ask_qty + qty, ask_value - value, ask_premium - premium
+    if new is not None:
+        qty, price = new
+        _, value, premium = resting_term(inst, qty, price, mark)
+        if qty > 0:
+            bid_qty, bid_value, bid_premium = bid_qty + qty, bid_value + value, bid_premium + premium
+            highest_buy = max(highest_buy, price)
+        else:
+            ask_qty, ask_value, ask_premium = ask_qty - qty, ask_value + value, ask_premium + premium
+            lowest_sell = min(lowest_sell, price)
+    sums = (bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium)
+    return (inst, mark, sums, highest_buy, lowest_sell)

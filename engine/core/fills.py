@@ -81,10 +81,13 @@ class Fills:
         accounts = self.ledger.accounts
         inst = self.market.instrument_map[symbol]
         mark = self.market.marks.get(symbol, 0)
-        states: dict[int, PoolState] = {}
-        folded = [0]  # how many of ``fills`` are folded into ``states``
         self._insolvent = {}
         self._halt_seen = False
+        kernels = kernels_for(inst) if taker is not None else None
+        if kernels is not None and taker is not None:
+            return self._kernel_guard(kernels, inst, fills, taker, mark)
+        states: dict[int, PoolState] = {}
+        folded = [0]  # how many of ``fills`` are folded into ``states``
 
         def state(account_id: int) -> PoolState:
             if account_id not in states:
@@ -101,14 +104,7 @@ class Fills:
             folded[0] = len(fills)
 
         def guard(maker: Order, wanted: int) -> int:
-            granted = wanted
-            if maker.reduce_only:
-                qty = accounts[maker.account].positions[symbol].qty
-                for other, traded, _ in fills:
-                    if other.account == maker.account:
-                        qty += traded if other.is_buy else -traded
-                room = max(0, -qty) if maker.is_buy else max(0, qty)
-                granted = min(wanted, room)
+            granted = self._reduce_only_room(symbol, maker, wanted, fills) if maker.reduce_only else wanted
             if taker is None or granted == 0:
                 return granted
             fold()
@@ -119,6 +115,92 @@ class Fills:
                 return 0
             taker_fee = self.fee_ppm(accounts[taker.account], inst, maker=False)
             if not is_fill_allowed(inst, state(taker.account), granted if taker.is_buy else -granted, price, taker_fee, mark):
+                self._halt_seen = True
+                return -1
+            return granted
+
+        return guard
+
+    def _reduce_only_room(self, symbol: str, maker: Order, wanted: int, fills: list[Fill]) -> int:
+        """How much of ``wanted`` a ReduceOnly maker may trade: no more than what still reduces its position."""
+        qty = self.ledger.accounts[maker.account].positions[symbol].qty
+        for other, traded, _ in fills:
+            if other.account == maker.account:
+                qty += traded if other.is_buy else -traded
+        room = max(0, -qty) if maker.is_buy else max(0, qty)
+        return min(wanted, room)
+
+    def _kernel_guard(
+        self, kernels: KernelSet, inst: Instrument, fills: list[Fill], taker: Order, mark: int
+    ) -> Callable[[Order, int], int]:
+        """:meth:`make_guard` with LIQ-044/LIQ-049 as the proved ``fill_*`` kernels on flat pool tuples.
+
+        A pool is ``(qty, cost, leverage, chosen_tier, pool_margin, other_pnl,
+        other_maintenance, free_wallet, account_equity)`` (``Risk.pool_state``'s
+        fields).  The kernel that judges a fill also gives the pool after it, so
+        the fold of that fill reuses the outcome (same pool, quantity, price and fee).
+        """
+        accounts = self.ledger.accounts
+        symbol = inst.symbol
+        pools: dict[int, tuple[int, ...]] = {}
+        judged: dict[int, tuple[int, int, int, tuple[int, ...]]] = {}  # account -> (signed, price, fee, outcome)
+        fees: dict[tuple[int, bool], int] = {}
+        folded = [0]
+        fill_cross, fill_isolated = kernels.fill_cross, kernels.fill_isolated
+
+        def fee_of(account_id: int, is_maker: bool) -> int:
+            key = (account_id, is_maker)
+            fee = fees.get(key)
+            if fee is None:
+                fee = fees[key] = self.fee_ppm(accounts[account_id], inst, maker=is_maker)
+            return fee
+
+        def pool(account_id: int) -> tuple[int, ...]:
+            found = pools.get(account_id)
+            if found is None:
+                holder = accounts[account_id]
+                state = self.risk.pool_state(holder, inst, peek_position(holder, inst))
+                found = pools[account_id] = (
+                    state.position.qty, state.position.cost, state.leverage_hundredths, state.chosen_tier,
+                    state.pool_margin, state.other_pnl, state.other_maintenance, state.free_wallet,
+                    state.account_equity,
+                )
+            return found
+
+        def outcome(account_id: int, signed: int, price: int, fee: int) -> tuple[int, ...]:
+            seen = judged.get(account_id)
+            if seen is not None and seen[0] == signed and seen[1] == price and seen[2] == fee:
+                return seen[3]
+            qty, cost, leverage, tier, margin, other_pnl, other_maint, free, equity = pool(account_id)
+            if leverage == CROSS:
+                out = fill_cross(qty, cost, tier, margin, other_pnl, other_maint, free, equity, signed, price, fee, mark)
+            else:
+                out = fill_isolated(
+                    qty, cost, leverage, tier, margin, other_pnl, other_maint, free, equity, signed, price, fee, mark
+                )
+            judged[account_id] = (signed, price, fee, out)
+            return out
+
+        def fold_one(account_id: int, signed: int, price: int, is_maker: bool) -> None:
+            out = outcome(account_id, signed, price, fee_of(account_id, is_maker))
+            _, _, leverage, tier, _, other_pnl, other_maint, _, _ = pools[account_id]
+            pools[account_id] = (out[1], out[2], leverage, tier, out[3], other_pnl, other_maint, out[4], out[5])
+            del judged[account_id]
+
+        def guard(maker: Order, wanted: int) -> int:
+            granted = self._reduce_only_room(symbol, maker, wanted, fills) if maker.reduce_only else wanted
+            if granted == 0:
+                return granted
+            if folded[0] < len(fills):
+                for done, qty, done_price in fills[folded[0]:]:
+                    fold_one(done.account, qty if done.is_buy else -qty, done_price, True)
+                    fold_one(taker.account, qty if taker.is_buy else -qty, done_price, False)
+                folded[0] = len(fills)
+            price = maker.price
+            if outcome(maker.account, granted if maker.is_buy else -granted, price, fee_of(maker.account, True))[0] == 0:
+                self._insolvent[maker.order_id] = None
+                return 0
+            if outcome(taker.account, granted if taker.is_buy else -granted, price, fee_of(taker.account, False))[0] == 0:
                 self._halt_seen = True
                 return -1
             return granted

@@ -53,6 +53,11 @@ class OrderRegistry:
         self.dms_heap: list[tuple[int, int]] = []
         self.spot_reservations: dict[int, tuple[str, int]] = {}  # spot order id -> (asset, amount)
         self.next_order_id = 1
+        # not state: live ReduceOnly orders per account, derived from ``live_orders`` (rebuilt whenever that dict
+        # is replaced, as a rollback or a snapshot load does), so fix_reduce_only skips the scan of an account
+        # that has none (issue 14: the scan was ~7% of the order path)
+        self._reduce_only: dict[int, int] = {}
+        self._reduce_only_of: dict[int, Order] | None = None
 
     def timers_due(self, time_ms: int) -> bool:
         """Would moving the clock to ``time_ms`` fire a timer (expire Day orders, a dead man's switch)?"""
@@ -104,10 +109,32 @@ class OrderRegistry:
             account.reserved[asset] = account.reserved.get(asset, 0) + amount
 
 
+    def reduce_only_counts(self) -> dict[int, int]:
+        """Live ReduceOnly orders per account id (the derived counter; rebuilt if ``live_orders`` was replaced)."""
+        if self._reduce_only_of is not self.live_orders:
+            counts: dict[int, int] = {}
+            for order in self.live_orders.values():
+                if order.reduce_only:
+                    counts[order.account] = counts.get(order.account, 0) + 1
+            self._reduce_only = counts
+            self._reduce_only_of = self.live_orders
+        return self._reduce_only
+
+    def go_live(self, account: Account, order: Order) -> None:
+        """``order`` (numbered) is live: in ``live_orders`` and the account's orders, counted if ReduceOnly (once)."""
+        counts = self.reduce_only_counts()
+        previous = self.live_orders.get(order.order_id)
+        self.live_orders[order.order_id] = order
+        account.orders[order.order_id] = order
+        if previous is not None and previous.reduce_only:  # a triggered order entering the book: already counted
+            counts[previous.account] -= 1
+        if order.reduce_only:
+            counts[order.account] = counts.get(order.account, 0) + 1
+
     def fix_reduce_only(self, account: Account, inst: Instrument) -> None:
         """A resting ReduceOnly order is amended down to the position, or cancelled when nothing is left to reduce."""
         ps = account.positions.get(inst.symbol)
-        if ps is None:
+        if ps is None or self.reduce_only_counts().get(account.account_id, 0) == 0:
             return
         symbol = inst.symbol
         live = self.live_orders
@@ -135,7 +162,14 @@ class OrderRegistry:
 
     def forget(self, order: Order) -> None:
         """An order leaves every index (filled or cancelled)."""
-        self.live_orders.pop(order.order_id, None)
+        counts = self.reduce_only_counts()
+        gone = self.live_orders.pop(order.order_id, None)
+        if gone is not None and gone.reduce_only:
+            left = counts[gone.account] - 1
+            if left:
+                counts[gone.account] = left
+            else:
+                del counts[gone.account]
         self.day_orders.pop(order.order_id, None)
         account = self.ledger.accounts[order.account]
         account.orders.pop(order.order_id, None)

@@ -58,6 +58,10 @@ class KernelSet:
     requirement_isolated: Kernel
     account_margin_cross_1: Kernel
     trade: Kernel
+    order_solvent_cross: Kernel
+    order_solvent_isolated: Kernel
+    fill_cross: Kernel
+    fill_isolated: Kernel
 
 
 KERNEL_NAMES = tuple(field.name for field in attrs.fields(KernelSet) if field.name != "symbol")
@@ -86,11 +90,11 @@ def kernels_for(inst: Instrument) -> KernelSet | None:
 
     Spot pairs have no margin and no kernels: None, silently.
     """
-    if not _STATE["enabled"] or inst.kind is ContractKind.SPOT:
-        return None
-    chosen = _CHOSEN.get(inst.symbol)
+    chosen = _CHOSEN.get(inst.symbol)  # filled only while enabled (generic_rules_only empties it), never for spot
     if chosen is not None and chosen[0] is inst:
         return chosen[1]
+    if not _STATE["enabled"] or inst.kind is ContractKind.SPOT:
+        return None
     kernels, reason = _verify(inst)
     if kernels is None:
         _notice(inst.symbol, reason)

@@ -37,8 +37,9 @@ from perpspec.rules.margin import (
     compute_order_sides,
     compute_position_margin,
 )
-from perpspec.rules.num import abs_
+from perpspec.rules.num import abs_, ite
 from perpspec.rules.position import Position, apply_trade
+from perpspec.rules.solvency import PoolState, apply_fill_to_pool, is_fill_allowed, is_order_solvent
 
 Outputs = tuple[int, ...]
 
@@ -305,6 +306,86 @@ def account_margin_cross_1(
     return tuple(getattr(margin, name) for name in ACCOUNT_MARGIN_FIELDS)
 
 
+POOL_FIELDS = ("chosen_tier", "pool_margin", "other_pnl", "other_maintenance", "free_wallet", "account_equity")
+
+
+def _pool(qty: int, cost: int, leverage_hundredths: int, pool: Outputs) -> PoolState:
+    return PoolState(
+        position=Position(qty=qty, cost=cost),
+        leverage_hundredths=leverage_hundredths,
+        chosen_tier=pool[0],
+        pool_margin=pool[1],
+        other_pnl=pool[2],
+        other_maintenance=pool[3],
+        free_wallet=pool[4],
+        account_equity=pool[5],
+    )
+
+
+def _order_solvent(
+    inst: Instrument, qty: int, cost: int, leverage_hundredths: int, pool: Outputs, order_qty: int, price: int,
+    fee_ppm: int, mark_price: int,
+) -> Outputs:
+    state = _pool(qty, cost, leverage_hundredths, pool)
+    return (ite(is_order_solvent(inst, state, order_qty, price, fee_ppm, mark_price), 1, 0),)
+
+
+def order_solvent_cross(
+    inst: Instrument, qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int,
+    free_wallet: int, account_equity: int, order_qty: int, price: int, fee_ppm: int, mark_price: int,
+) -> Outputs:
+    """LIQ-042 of an order on a cross pool: 1 when executing it in full at its price is safe, else 0."""
+    pool = (chosen_tier, pool_margin, other_pnl, other_maintenance, free_wallet, account_equity)
+    return _order_solvent(inst, qty, cost, CROSS, pool, order_qty, price, fee_ppm, mark_price)
+
+
+def order_solvent_isolated(
+    inst: Instrument, qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int,
+    other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, order_qty: int, price: int,
+    fee_ppm: int, mark_price: int,
+) -> Outputs:
+    """LIQ-042 of an order on an isolated pool: 1 when executing it in full at its price is safe, else 0."""
+    pool = (chosen_tier, pool_margin, other_pnl, other_maintenance, free_wallet, account_equity)
+    return _order_solvent(inst, qty, cost, leverage_hundredths, pool, order_qty, price, fee_ppm, mark_price)
+
+
+def _fill(
+    inst: Instrument, qty: int, cost: int, leverage_hundredths: int, pool: Outputs, fill_qty: int, price: int,
+    fee_ppm: int, mark_price: int,
+) -> Outputs:
+    state = _pool(qty, cost, leverage_hundredths, pool)
+    allowed = is_fill_allowed(inst, state, fill_qty, price, fee_ppm, mark_price)
+    after = apply_fill_to_pool(inst, state, fill_qty, price, fee_ppm, mark_price)
+    return (
+        ite(allowed, 1, 0),
+        after.position.qty,
+        after.position.cost,
+        after.pool_margin,
+        after.free_wallet,
+        after.account_equity,
+    )
+
+
+def fill_cross(
+    inst: Instrument, qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int,
+    free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int,
+) -> Outputs:
+    """LIQ-044 of one fill on a cross pool (1 allowed, 0 not) and the pool after it (LIQ-049)."""
+    pool = (chosen_tier, pool_margin, other_pnl, other_maintenance, free_wallet, account_equity)
+    return _fill(inst, qty, cost, CROSS, pool, fill_qty, price, fee_ppm, mark_price)
+
+
+def fill_isolated(
+    inst: Instrument, qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int,
+    other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int,
+    fee_ppm: int, mark_price: int,
+) -> Outputs:
+    """LIQ-044 of one fill on an isolated pool (1 allowed, 0 not) and the pool after it (LIQ-049)."""
+    pool = (chosen_tier, pool_margin, other_pnl, other_maintenance, free_wallet, account_equity)
+    return _fill(inst, qty, cost, leverage_hundredths, pool, fill_qty, price, fee_ppm, mark_price)
+
+
+_FILL_OUT = ("allowed", "qty", "cost", "pool_margin", "free_wallet", "account_equity")
 _PRETRADE_OUT = (*SIDE_FIELDS, "order_margin_before", "order_margin_after", "requirement")
 
 KERNELS: tuple[KernelSpec, ...] = (
@@ -452,6 +533,48 @@ KERNELS: tuple[KernelSpec, ...] = (
         reference=trade,
         prices=("price",),
         lots=("buyer_qty", "seller_qty", "qty"),
+    ),
+    KernelSpec(
+        name="order_solvent_cross",
+        rule_ids=("LIQ-042",),
+        summary="order-entry solvency of a cross pool (is_order_solvent): 1 safe, 0 refused",
+        params=("qty", "cost", *POOL_FIELDS, "order_qty", "price", "fee_ppm", "mark_price"),
+        outputs=("solvent",),
+        reference=order_solvent_cross,
+        prices=("price", "mark_price"),
+        lots=("qty", "order_qty"),
+    ),
+    KernelSpec(
+        name="order_solvent_isolated",
+        rule_ids=("LIQ-042",),
+        summary="order-entry solvency of an isolated pool (is_order_solvent): 1 safe, 0 refused",
+        params=("qty", "cost", "leverage_hundredths", *POOL_FIELDS, "order_qty", "price", "fee_ppm", "mark_price"),
+        outputs=("solvent",),
+        reference=order_solvent_isolated,
+        prices=("price", "mark_price"),
+        lots=("qty", "order_qty"),
+        isolated=True,
+    ),
+    KernelSpec(
+        name="fill_cross",
+        rule_ids=("LIQ-044", "LIQ-049"),
+        summary="one fill on a cross pool: allowed (is_fill_allowed) and the pool after it (apply_fill_to_pool)",
+        params=("qty", "cost", *POOL_FIELDS, "fill_qty", "price", "fee_ppm", "mark_price"),
+        outputs=_FILL_OUT,
+        reference=fill_cross,
+        prices=("price", "mark_price"),
+        lots=("qty", "fill_qty"),
+    ),
+    KernelSpec(
+        name="fill_isolated",
+        rule_ids=("LIQ-044", "LIQ-049"),
+        summary="one fill on an isolated pool: allowed (is_fill_allowed) and the pool after it (apply_fill_to_pool)",
+        params=("qty", "cost", "leverage_hundredths", *POOL_FIELDS, "fill_qty", "price", "fee_ppm", "mark_price"),
+        outputs=_FILL_OUT,
+        reference=fill_isolated,
+        prices=("price", "mark_price"),
+        lots=("qty", "fill_qty"),
+        isolated=True,
     ),
 )
 
