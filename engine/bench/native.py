@@ -72,6 +72,7 @@ COMPILED_MODULES = (
     "perpspec.engine.core.triggers",
     "perpspec.engine.core.registry",
     "perpspec.engine.core.fills",
+    "perpspec.engine.core.entry_terms",
     "perpspec.engine.core.entry",
     "perpspec.engine.core.waterfall",
     "perpspec.engine.core.prices",

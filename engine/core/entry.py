@@ -17,7 +17,7 @@ from __future__ import annotations
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import DAY_MS, Account, PositionState
-from perpspec.engine.core.book import Book
+from perpspec.engine.core.entry_terms import compute_market_reach, is_plain_limit, is_solvent_by_kernel
 from perpspec.engine.core.events import Reason
 from perpspec.engine.core.fastmargin import (
     margin_of_sides,
@@ -35,7 +35,7 @@ from perpspec.engine.core.rejects import Rej, is_int, show
 from perpspec.engine.core.risk import Risk, free_balance
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.triggers import Triggers
-from perpspec.engine.kernels.load import KernelSet, kernels_for
+from perpspec.engine.kernels.load import kernels_for
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.liquidation import compute_reduce_limit_price, compute_requirement
@@ -43,43 +43,12 @@ from perpspec.rules.margin import CROSS, check_order_margin, compute_order_requi
 from perpspec.rules.num import ceil_to_multiple, floor_to_multiple
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.risk_limit import check_risk_limit
-from perpspec.rules.solvency import FILL_CANCEL_TEXT, PoolState, check_order_solvency
+from perpspec.rules.solvency import FILL_CANCEL_TEXT, check_order_solvency
 
 FAT_FINGER_PPM = 50_000  # 5%: market orders capped, limit orders checked (reference §8)
 MAX_CL_ORD_ID = 36
 
 # PlaceOrder's optional fields by type, in the order they are checked (the first wrong one is named)
-
-
-def compute_market_reach(book: Book, is_buy: bool, qty: int, cap: int, account_id: int) -> int:
-    """The worst price a market order of ``qty`` can reach before ``cap`` (0 if no liquidity).
-
-    Own orders (cancelled by self-trade prevention) and ReduceOnly makers (which
-    may not be allowed to trade) are not counted, so the price is never better
-    than the one the sweep will actually reach: the margin is charged there.
-    """
-    levels = book.asks if is_buy else book.bids
-    keys = book.ask_keys if is_buy else book.bid_keys
-    need = qty
-    worst = 0
-    for key in reversed(keys):
-        price = -key if is_buy else key
-        if (price > cap) if is_buy else (price < cap):
-            break
-        level = levels[price]
-        available = 0
-        for resting in (*level.shown, *level.hidden):
-            if resting.live and resting.account != account_id and not resting.reduce_only:
-                available += resting.leaves_qty
-        if available == 0:
-            continue
-        worst = price
-        need -= min(need, available)
-        if need == 0:
-            break
-    return worst
-
-
 
 
 class OrderEntry:
@@ -788,33 +757,3 @@ class OrderEntry:
             self.registry.cancel(order, f"Canceled: triggered but {problem.reason.value}: {problem.text}")
             return
         self._enter(account, inst, order, emit_new=False)
-
-
-def is_plain_limit(c: cmd.PlaceOrder) -> bool:
-    """A limit order with nothing but side, quantity, price and maybe a clOrdID (the fast validation path)."""
-    return (
-        c.price is not None
-        and (c.ord_type is None or c.ord_type == o.LIMIT)
-        and c.exec_inst == ""
-        and c.time_in_force is None
-        and c.display_qty is None
-        and c.stop_px is None
-        and c.peg_offset_value is None
-        and c.peg_price_type is None
-    )
-
-
-def is_solvent_by_kernel(kernels: KernelSet, pool: PoolState, signed: int, price: int, fee: int, mark: int) -> bool:
-    """LIQ-042 (``rules.solvency.is_order_solvent``) as the proved ``order_solvent_*`` kernel of the instrument."""
-    position = pool.position
-    if pool.leverage_hundredths == CROSS:
-        solvent = kernels.order_solvent_cross(
-            position.qty, position.cost, pool.chosen_tier, pool.pool_margin, pool.other_pnl, pool.other_maintenance,
-            pool.free_wallet, pool.account_equity, signed, price, fee, mark,
-        )
-    else:
-        solvent = kernels.order_solvent_isolated(
-            position.qty, position.cost, pool.leverage_hundredths, pool.chosen_tier, pool.pool_margin,
-            pool.other_pnl, pool.other_maintenance, pool.free_wallet, pool.account_equity, signed, price, fee, mark,
-        )
-    return solvent[0] == 1
