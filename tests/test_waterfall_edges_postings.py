@@ -14,6 +14,7 @@ import pytest
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.insurance import InsuranceFund
+from perpspec.rules.invariants import StepInfo, check_conservation
 from perpspec.rules.liquidation import compute_requirement
 from perpspec.rules.margin import MarginSetting
 from perpspec.rules.position import Position, apply_fill
@@ -192,3 +193,49 @@ def test_liq_030_an_isolated_pool_of_one_contract_holds_it() -> None:
     pool = get_pool(ledger, 1, "isolated:ETHUSD")
     assert (pool.symbols, pool.margin, pool.maintenance) == (("ETHUSD",), holding.isolated_margin, req.pos_maint)
     assert pool.equity == holding.isolated_margin  # at its entry price: no unrealised PnL
+
+
+# -- the ledger's defaults: the epoch, and an isolated holding given no margin ---------------------------------------
+
+
+def test_ins_004_a_ledger_given_no_clock_is_at_time_0_and_its_fund_rows_say_so() -> None:
+    ledger = Ledger(
+        instrument_map={"XBTUSD": XBTUSD},
+        marks={"XBTUSD": 5_000_000},
+        wallets={},
+        holdings={},
+        funds={"XBt": InsuranceFund(currency="XBt")},
+    )
+    after, movement = process_fund_deposit(ledger, "XBt", 1)
+    assert (ledger.clock_ms, movement.timestamp_ms) == (0, 0)
+    assert [row.timestamp_ms for row in after.funds["XBt"].history] == [0]
+
+
+def test_liq_030_an_isolated_holding_given_no_margin_has_a_pool_of_its_unrealised_pnl_only() -> None:
+    position = _position(ETHUSD, 10, 300_000)
+    ledger = Ledger(
+        instrument_map={"ETHUSD": ETHUSD},
+        marks={"ETHUSD": 301_000},
+        wallets={(1, "XBt"): XBT},
+        holdings={(1, "ETHUSD"): Holding(position=position, leverage_hundredths=1_000)},
+        funds={"XBt": InsuranceFund(currency="XBt")},
+    )
+    pool = get_pool(ledger, 1, "isolated:ETHUSD")
+    unrealised = compute_value(ETHUSD, 10, 301_000) - position.cost
+    assert (pool.margin, pool.equity) == (0, unrealised)
+    # and the whole wallet stays with the cross side
+    assert get_pool(ledger, 1, "cross:XBt").margin == XBT
+
+
+def test_inv_conservation_holds_on_a_ledger_without_deposit_rows_when_no_money_came_in() -> None:
+    # a long and a short at one price, no wallet, no fund balance, no deposit row: nothing came in, nothing is owed
+    long = _position(ETHUSD, 3, 300_000)
+    ledger = Ledger(
+        instrument_map={"ETHUSD": ETHUSD},
+        marks={"ETHUSD": 300_000},
+        wallets={},
+        holdings={(1, "ETHUSD"): Holding(position=long), (2, "ETHUSD"): Holding(position=_position(ETHUSD, -3, 300_000))},
+        funds={"XBt": InsuranceFund(currency="XBt")},
+    )
+    assert ledger.net_deposits("XBt") == 0
+    assert check_conservation(ledger, StepInfo()) == []

@@ -1,0 +1,118 @@
+"""Liquidating one pool (LIQ-031) at its edges: stopping exactly at maintenance after each step.
+
+Found by ``python -m tests.mutation rules/waterfall_liquidate.py`` (issue 13): LIQ-031 re-checks the pool after
+each of BitMEX's steps — lower the risk limit to what position and orders fit (LIQ-021), cancel the orders
+(LIQ-020) and lower again, then FillOrKill reductions (LIQ-022), then the take-over (LIQ-023) — and stops as
+soon as the pool is no longer *below* maintenance.  Nothing pinned a pool brought exactly to maintenance by a
+step: it must stop there (LIQ-003: liquidatable means equity − maintenance < 0).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from perpspec.rules.contract import compute_value
+from perpspec.rules.events import InsuranceMovement, Liquidation, OrdersCancelled, RiskLimitLowered
+from perpspec.rules.insurance import InsuranceFund
+from perpspec.rules.liquidation import compute_owing_takeover_price, compute_requirement
+from perpspec.rules.margin import CROSS
+from perpspec.rules.position import Position
+from perpspec.rules.waterfall import Holding, Ledger, Recorder, get_pool, liquidate_pool
+from tests.strategies import BUILTIN
+
+XBTUSD = BUILTIN["XBTUSD"]
+MARK = 5_000_000  # 50,000.00
+XBT = 10**8
+KEY = "cross:XBt"
+
+
+def _ledger(wallet: int, holding: Holding) -> Ledger:
+    return Ledger(
+        instrument_map={"XBTUSD": XBTUSD},
+        marks={"XBTUSD": MARK},
+        wallets={(1, "XBt"): wallet},
+        holdings={(1, "XBTUSD"): holding},
+        funds={"XBt": InsuranceFund(currency="XBt")},
+    )
+
+
+def _at_maintenance_on_tier(holding: Holding, tier: int) -> Ledger:
+    """The ledger whose pool is exactly at maintenance once ``holding`` is on risk-limit step ``tier``."""
+    probe = _ledger(100 * XBT, attrs.evolve(holding, chosen_tier=tier, open_order_qty=0))
+    wallet = 100 * XBT - get_pool(probe, 1, KEY).excess
+    ledger = _ledger(wallet, holding)
+    assert get_pool(_ledger(wallet, attrs.evolve(holding, chosen_tier=tier)), 1, KEY).excess == 0
+    assert get_pool(ledger, 1, KEY).excess < 0  # on its chosen (higher) step it is below maintenance
+    return ledger
+
+
+def _long(qty: int) -> Position:
+    return Position(qty=qty, cost=compute_value(XBTUSD, qty, MARK))
+
+
+def test_liq_021_a_pool_brought_exactly_to_maintenance_by_lowering_its_risk_limit_keeps_its_orders() -> None:
+    # 2,000,000 USD long (40 XBT: fits step 0) on step 3 with 100 contracts resting: step 1 lowers the limit to
+    # step 0, which leaves the pool exactly at maintenance: no cancel, no reduction, no take-over
+    holding = Holding(position=_long(2_000_000), chosen_tier=3, open_order_qty=100)
+    ledger = _at_maintenance_on_tier(holding, 0)
+    rec = Recorder()
+    after = liquidate_pool(ledger, {}, 1, KEY, rec)
+    [lowered] = rec.events
+    assert isinstance(lowered, RiskLimitLowered)
+    assert (lowered.from_tier, lowered.to_tier) == (3, 0)
+    assert after.holdings[(1, "XBTUSD")] == attrs.evolve(holding, chosen_tier=0)
+    assert get_pool(after, 1, KEY).excess == 0
+
+
+def test_liq_020_a_pool_brought_exactly_to_maintenance_by_cancelling_its_orders_is_not_reduced() -> None:
+    # 12,500,000 USD long (250 XBT: step 1 by itself) with 7,500,000 resting (150 XBT more: step 2), chosen step 2:
+    # nothing to lower while the orders rest; cancelling them lets the limit fall to step 1, exactly at maintenance:
+    # no FillOrKill reduction is tried (its event would say so even with an empty book)
+    holding = Holding(position=_long(12_500_000), chosen_tier=2, open_order_qty=7_500_000)
+    ledger = _at_maintenance_on_tier(holding, 1)
+    rec = Recorder()
+    after = liquidate_pool(ledger, {}, 1, KEY, rec)
+    cancelled, lowered = rec.events
+    assert isinstance(cancelled, OrdersCancelled)
+    assert isinstance(lowered, RiskLimitLowered)
+    assert (cancelled.open_order_qty, cancelled.reason, lowered.from_tier, lowered.to_tier) == (
+        7_500_000,
+        "liquidation",
+        2,
+        1,
+    )
+    assert after.holdings[(1, "XBTUSD")] == attrs.evolve(holding, chosen_tier=1, open_order_qty=0)
+    assert after.pending == ()
+
+
+# -- LIQ-036: a pool of one position that already owes is taken over beyond the price range --------------------------
+
+
+def test_liq_036_a_pool_of_one_owing_position_is_taken_over_beyond_max_price_and_the_trader_ends_at_zero() -> None:
+    # a cross XBTUSDT long of 1,000 bought at maxPrice whose wallet already owes its whole entry value: no price in
+    # [tickSize, maxPrice] covers it, so the liquidation engine takes it over at its unclamped bankruptcy price;
+    # the trader ends at 0 (never owing), the pool's commission reserve goes to the fund
+    inst = BUILTIN["XBTUSDT"]
+    position = Position(qty=1_000, cost=compute_value(inst, 1_000, inst.max_price))
+    ledger = Ledger(
+        instrument_map={"XBTUSDT": inst},
+        marks={"XBTUSDT": inst.max_price},
+        wallets={(1, "USDt"): -position.cost},
+        holdings={(1, "XBTUSDT"): Holding(position=position)},
+        funds={"USDt": InsuranceFund(currency="USDt", balance=10**6)},
+    )
+    pool = get_pool(ledger, 1, "cross:USDt")
+    reserve = compute_requirement(inst, position, CROSS, 0).pos_comm
+    rec = Recorder()
+    after = liquidate_pool(ledger, {}, 1, "cross:USDt", rec)
+    liquidation, movement = rec.events
+    assert isinstance(liquidation, Liquidation)
+    assert isinstance(movement, InsuranceMovement)
+    [taken] = liquidation.taken
+    expected = compute_owing_takeover_price(inst, position, pool.margin, reserve)
+    assert taken.takeover_price == expected > inst.max_price
+    assert liquidation.residual_margin >= 0
+    assert (movement.kind, movement.amount) == ("residual", liquidation.residual_margin)
+    assert after.wallet(1, "USDt") == 0
+    assert after.insurance("USDt") == 10**6 + liquidation.residual_margin
+    assert [(p.qty, p.takeover_price) for p in after.pending] == [(1_000, expected)]
