@@ -106,7 +106,12 @@ def test_ins_005_a_fill_one_satoshi_worse_than_the_take_over_price_draws_that_sa
 
 def test_liq_032_a_one_contract_long_is_sold_into_the_bid() -> None:
     ledger, item = _held("ETHUSD", 1, 300_000, 300_000, fund=XBT)
-    after, rest, events = _run(ledger, item, Book(bids=(BookLevel(price=300_005, qty=1, maker_account_id=2),)))
+    ask = BookLevel(price=300_010, qty=4, maker_account_id=3)
+    books = {"ETHUSD": Book(bids=(BookLevel(price=300_005, qty=1, maker_account_id=2),), asks=(ask,))}
+    rec = Recorder()
+    after, rest = close_out(ledger, books, item, RankedQueuePolicy(), rec)
+    events = rec.events
+    assert books["ETHUSD"] == Book(bids=(), asks=(ask,))  # the bid is consumed, the asks untouched
     fill = events[0]
     assert isinstance(fill, LiquidationFill)
     assert (fill.qty, fill.fund_delta) == (-1, compute_value(ETHUSD, 1, 300_005) - compute_value(ETHUSD, 1, 300_000))
@@ -201,3 +206,11 @@ def test_adl_003_account_0_and_a_one_contract_short_are_candidates() -> None:
     assert sorted(fill.account_id for fill in fills) == [0, 3]
     assert rest == 0
     assert after.holdings[(0, "ETHUSD")].position.qty == after.holdings[(3, "ETHUSD")].position.qty == 0
+
+
+def test_liq_032_a_bid_partly_taken_keeps_its_last_contract_in_the_book() -> None:
+    ledger, item = _held("ETHUSD", 2, 300_000, 300_000, fund=XBT)
+    books = {"ETHUSD": Book(bids=(BookLevel(price=300_000, qty=3, maker_account_id=2),))}
+    _, rest = close_out(ledger, books, item, RankedQueuePolicy(), Recorder())
+    assert rest == 0
+    assert books["ETHUSD"].bids == (BookLevel(price=300_000, qty=1, maker_account_id=2),)
