@@ -116,3 +116,42 @@ def test_liq_036_a_pool_of_one_owing_position_is_taken_over_beyond_max_price_and
     assert after.wallet(1, "USDt") == 0
     assert after.insurance("USDt") == 10**6 + liquidation.residual_margin
     assert [(p.qty, p.takeover_price) for p in after.pending] == [(1_000, expected)]
+
+
+# -- INS-011: the pool's leftover margin to the satoshi -----------------------------------------------------------------
+
+
+def _one_contract_without_fees(wallet: int) -> Ledger:
+    # ETHUSD without a taker fee: no commission reserve, so the take-over leaves the pool less than one tick of value
+    # (5 XBt for one contract): a cross long of 1 at 3,000.00 with ``wallet`` behind it is taken over at
+    # 3,000.00 - wallet rounded up to the tick (toward the system)
+    inst = attrs.evolve(BUILTIN["ETHUSD"], taker_fee_ppm=0)
+    return Ledger(
+        instrument_map={"ETHUSD": inst},
+        marks={"ETHUSD": 300_000},
+        wallets={(1, "XBt"): wallet},
+        holdings={(1, "ETHUSD"): Holding(position=Position(qty=1, cost=compute_value(inst, 1, 300_000)))},
+        funds={"XBt": InsuranceFund(currency="XBt", balance=10)},
+    )
+
+
+def test_ins_011_a_leftover_margin_of_one_satoshi_goes_to_the_fund_as_a_residual() -> None:
+    ledger = _one_contract_without_fees(1_001)
+    rec = Recorder()
+    after = liquidate_pool(ledger, {}, 1, "cross:XBt", rec)
+    liquidation, movement = rec.events
+    assert isinstance(liquidation, Liquidation)
+    assert isinstance(movement, InsuranceMovement)
+    assert (liquidation.taken[0].takeover_price, liquidation.residual_margin) == (299_000, 1)
+    assert (movement.rule_id, movement.kind, movement.amount, movement.pending_id) == ("INS-011", "residual", 1, -1)
+    assert (after.wallet(1, "XBt"), after.insurance("XBt")) == (0, 11)
+
+
+def test_ins_011_no_leftover_margin_moves_nothing() -> None:
+    ledger = _one_contract_without_fees(1_000)
+    rec = Recorder()
+    after = liquidate_pool(ledger, {}, 1, "cross:XBt", rec)
+    [liquidation] = rec.events
+    assert isinstance(liquidation, Liquidation)
+    assert liquidation.residual_margin == 0
+    assert (after.wallet(1, "XBt"), after.insurance("XBt")) == (0, 10)

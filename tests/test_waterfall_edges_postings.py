@@ -80,6 +80,13 @@ def test_acc_006_a_premium_of_one_unit_joins_the_pool_when_the_wallet_has_it() -
     assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 1, 1_900, 2) == 1_900
 
 
+def test_acc_006_with_no_wallet_left_a_premium_fill_leaves_the_pool_nothing_and_never_a_negative_margin() -> None:
+    # the pool gets the requirement plus extra plus premium only as far as the unallocated wallet reaches: from a
+    # wallet already spent (0 or below) it gets 0, not one unit and not a negative margin
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 5, 0, 2) == 0
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 5, -3, 2) == 0
+
+
 def test_acc_006_a_fill_at_or_better_than_mark_brings_no_premium_and_keeps_the_whole_requirement() -> None:
     # premium 0: the pool holds the new requirement plus the extra whatever the unallocated wallet shows (the
     # order's initial margin was set aside when it was placed); only a premium is limited by the wallet
@@ -128,7 +135,8 @@ def test_acc_003_a_profit_realised_by_an_account_without_a_wallet_row_is_exactly
     _, realised = apply_fill(ETHUSD, position, -10, 300_100)
     assert realised > 0
     assert after.wallets[(7, "XBt")] == realised
-    assert after.holdings[(7, "ETHUSD")].position == Position(qty=0, cost=0)
+    # flat, and a cross holding sets no margin aside
+    assert after.holdings[(7, "ETHUSD")] == Holding(position=Position(qty=0, cost=0))
 
 
 # -- INS-008 / ADL-031: a currency without deposits or without a fund -------------------------------------------------
@@ -239,3 +247,35 @@ def test_inv_conservation_holds_on_a_ledger_without_deposit_rows_when_no_money_c
     )
     assert ledger.net_deposits("XBt") == 0
     assert check_conservation(ledger, StepInfo()) == []
+
+
+def test_acc_006_a_premium_cannot_use_the_margin_of_the_accounts_other_isolated_pool_in_the_same_currency() -> None:
+    # account 1: isolated 10x longs of 10 ETHUSD and 100,000 XBTUSD, both margined in XBt; its wallet holds both
+    # margins and 100 XBt more.  Adding 1 ETHUSD 1.00 above the mark brings a premium of 100 XBt... as far as the
+    # wallet beyond the *XBTUSD* pool's margin reaches: exactly the 100 spare, never the XBTUSD pool's money
+    mark = 300_000
+    eth = _position(ETHUSD, 10, mark)
+    xbt = _position(XBTUSD, 100_000, 5_000_000)
+    eth_req = compute_requirement(ETHUSD, eth, 1_000, 0)
+    xbt_req = compute_requirement(XBTUSD, xbt, 1_000, 0)
+    eth_margin = eth_req.pos_init + eth_req.pos_comm
+    xbt_margin = xbt_req.pos_init + xbt_req.pos_comm
+    ledger = Ledger(
+        instrument_map={"ETHUSD": ETHUSD, "XBTUSD": XBTUSD},
+        marks={"ETHUSD": mark, "XBTUSD": 5_000_000},
+        wallets={(1, "XBt"): eth_margin + xbt_margin + 100},
+        holdings={
+            (1, "ETHUSD"): Holding(position=eth, leverage_hundredths=1_000, isolated_margin=eth_margin),
+            (1, "XBTUSD"): Holding(position=xbt, leverage_hundredths=1_000, isolated_margin=xbt_margin),
+        },
+        funds={"XBt": InsuranceFund(currency="XBt")},
+    )
+    after = apply_holding_fill(ledger, 1, "ETHUSD", 1, mark + 100)
+    grown = after.holdings[(1, "ETHUSD")]
+    new_req = compute_requirement(ETHUSD, grown.position, 1_000, 0)
+    premium = compute_value(ETHUSD, 1, mark + 100) - compute_value(ETHUSD, 1, mark)
+    assert premium == 100
+    # the requirement of 11 contracts already exceeds the wallet beyond the XBTUSD pool: the pool gets exactly that
+    assert new_req.pos_init + new_req.pos_comm + premium > eth_margin + 100
+    assert grown.isolated_margin == eth_margin + 100
+    assert after.holdings[(1, "XBTUSD")].isolated_margin == xbt_margin
