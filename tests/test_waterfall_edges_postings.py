@@ -12,16 +12,18 @@ from __future__ import annotations
 import pytest
 
 from perpspec.rules.contract import compute_value
+from perpspec.rules.events import InsuranceMovement
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.insurance import InsuranceFund
 from perpspec.rules.invariants import StepInfo, check_conservation
-from perpspec.rules.liquidation import compute_requirement
+from perpspec.rules.liquidation import apply_partial_close, compute_requirement
 from perpspec.rules.margin import MarginSetting
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.waterfall import (
     Holding,
     Ledger,
     apply_holding_fill,
+    apply_partial_fill,
     compute_isolated_margin_after_fill,
     get_fund_cover,
     get_opened_qty,
@@ -139,6 +141,24 @@ def test_acc_003_a_profit_realised_by_an_account_without_a_wallet_row_is_exactly
     assert after.holdings[(7, "ETHUSD")] == Holding(position=Position(qty=0, cost=0))
 
 
+def test_liq_012_a_fill_or_kill_reduction_of_an_account_without_a_wallet_row_posts_exactly_its_realised_pnl() -> None:
+    # account 7: a cross long of 10 ETHUSD from 3,000.00 and no wallet row; 4 closed in one execution at 3,010.00
+    position = _position(ETHUSD, 10, 300_000)
+    ledger = Ledger(
+        instrument_map={"ETHUSD": ETHUSD},
+        marks={"ETHUSD": 301_000},
+        wallets={},
+        holdings={(7, "ETHUSD"): Holding(position=position, chosen_tier=1)},
+        funds={"XBt": InsuranceFund(currency="XBt")},
+    )
+    close_value = compute_value(ETHUSD, 4, 301_000)
+    after = apply_partial_fill(ledger, 7, "ETHUSD", 4, close_value, 0)
+    kept, realised = apply_partial_close(position, 4, close_value)
+    assert realised > 0
+    assert after.wallets[(7, "XBt")] == realised
+    assert after.holdings[(7, "ETHUSD")] == Holding(position=kept, chosen_tier=0)
+
+
 # -- INS-008 / ADL-031: a currency without deposits or without a fund -------------------------------------------------
 
 
@@ -151,7 +171,19 @@ def test_ins_008_the_first_deposit_of_a_currency_is_its_net_deposits() -> None:
         funds={"XBt": InsuranceFund(currency="XBt")},
     )
     after, movement = process_fund_deposit(ledger, "XBt", 250)
-    assert (after.deposits["XBt"], after.insurance("XBt"), movement.amount) == (250, 250, 250)
+    assert (after.deposits["XBt"], after.insurance("XBt")) == (250, 250)
+    # the movement belongs to no close-out and no contract
+    assert movement == InsuranceMovement(
+        rule_id="INS-008",
+        currency="XBt",
+        kind="deposit",
+        amount=250,
+        balance_before=0,
+        balance_after=250,
+        timestamp_ms=0,
+        symbol="",
+        pending_id=-1,
+    )
 
 
 def test_adl_031_a_currency_without_a_fund_has_nothing_to_cover_with() -> None:
