@@ -14,7 +14,11 @@ import attrs
 from perpspec.rules.contract import compute_value
 from perpspec.rules.events import InsuranceMovement, Liquidation, OrdersCancelled, RiskLimitLowered
 from perpspec.rules.insurance import InsuranceFund
-from perpspec.rules.liquidation import compute_owing_takeover_price, compute_requirement
+from perpspec.rules.liquidation import (
+    compute_owing_takeover_price,
+    compute_requirement,
+    compute_takeover_price,
+)
 from perpspec.rules.margin import CROSS
 from perpspec.rules.position import Position
 from perpspec.rules.waterfall import Holding, Ledger, Recorder, get_pool, liquidate_pool
@@ -155,3 +159,47 @@ def test_ins_011_no_leftover_margin_moves_nothing() -> None:
     assert isinstance(liquidation, Liquidation)
     assert liquidation.residual_margin == 0
     assert (after.wallet(1, "XBt"), after.insurance("XBt")) == (0, 10)
+
+
+# -- LIQ-023 / LIQ-035: a cross pool of three contracts whose largest position absorbs the deficit ------------------------
+
+
+def test_liq_023_a_cross_pool_of_three_contracts_has_its_other_two_positions_taken_over_at_the_mark() -> None:
+    # longs of 1,000 ETHUSD, 50,000 XBTZ26 and 10,000 XBTUSD on 0.05 XBT: the ETHUSD long has the largest
+    # maintenance and is taken over at its bankruptcy price, which absorbs the whole deficit (it is well inside the
+    # price range), so the two others are taken over at their marks (LIQ-035 is not needed) and the pool's
+    # commission reserve goes to the fund
+    eth, xbt, z26 = BUILTIN["ETHUSD"], BUILTIN["XBTUSD"], BUILTIN["XBTZ26"]
+    positions = {
+        "ETHUSD": Position(qty=1_000, cost=compute_value(eth, 1_000, 300_000)),
+        "XBTZ26": Position(qty=50_000, cost=compute_value(z26, 50_000, MARK)),
+        "XBTUSD": Position(qty=10_000, cost=compute_value(xbt, 10_000, MARK)),
+    }
+    marks = {"ETHUSD": 290_000, "XBTUSD": 4_950_000, "XBTZ26": 4_950_000}
+    ledger = Ledger(
+        instrument_map={"ETHUSD": eth, "XBTUSD": xbt, "XBTZ26": z26},
+        marks=marks,
+        wallets={(1, "XBt"): 5_000_000},
+        holdings={(1, symbol): Holding(position=position) for symbol, position in positions.items()},
+        funds={"XBt": InsuranceFund(currency="XBt", balance=XBT)},
+    )
+    pool = get_pool(ledger, 1, KEY)
+    assert pool.excess < 0
+    rec = Recorder()
+    after = liquidate_pool(ledger, {}, 1, KEY, rec)
+    liquidation, movement = rec.events
+    assert isinstance(liquidation, Liquidation)
+    assert isinstance(movement, InsuranceMovement)
+    eth_term = compute_value(eth, 1_000, 290_000) - positions["ETHUSD"].cost
+    eth_comm = compute_requirement(eth, positions["ETHUSD"], CROSS, 0).pos_comm
+    bankruptcy = compute_takeover_price(eth, positions["ETHUSD"], pool.equity - eth_term, eth_comm)
+    assert [(t.symbol, t.takeover_price, t.pending_id) for t in liquidation.taken] == [
+        ("ETHUSD", bankruptcy, 0),
+        ("XBTZ26", 4_950_000, 1),
+        ("XBTUSD", 4_950_000, 2),
+    ]
+    assert marks["ETHUSD"] < bankruptcy < 300_000
+    # everything the pool had is accounted for: the trader ends at 0, the residual is the fund's
+    assert after.wallet(1, "XBt") == 0
+    assert (movement.amount, after.insurance("XBt")) == (liquidation.residual_margin, XBT + liquidation.residual_margin)
+    assert liquidation.residual_margin >= 0
