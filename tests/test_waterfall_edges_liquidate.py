@@ -203,3 +203,27 @@ def test_liq_023_a_cross_pool_of_three_contracts_has_its_other_two_positions_tak
     assert after.wallet(1, "XBt") == 0
     assert (movement.amount, after.insurance("XBt")) == (liquidation.residual_margin, XBT + liquidation.residual_margin)
     assert liquidation.residual_margin >= 0
+
+
+def test_liq_020_one_contract_resting_is_cancelled_when_its_pool_is_liquidated() -> None:
+    eth = BUILTIN["ETHUSD"]
+    position = Position(qty=10, cost=compute_value(eth, 10, 300_000))
+    ledger = Ledger(
+        instrument_map={"ETHUSD": eth},
+        marks={"ETHUSD": 290_000},
+        wallets={(1, "XBt"): 50_000},
+        holdings={(1, "ETHUSD"): Holding(position=position, open_order_qty=1)},
+        funds={"XBt": InsuranceFund(currency="XBt")},
+    )
+    rec = Recorder()
+    after = liquidate_pool(ledger, {}, 1, KEY, rec)
+    cancelled = rec.events[0]
+    assert isinstance(cancelled, OrdersCancelled)
+    assert (cancelled.rule_id, cancelled.account_id, cancelled.open_order_qty, cancelled.reason) == (
+        "LIQ-020",
+        1,
+        1,
+        "liquidation",
+    )
+    assert isinstance(rec.events[1], Liquidation)
+    assert after.holdings[(1, "ETHUSD")].open_order_qty == 0
