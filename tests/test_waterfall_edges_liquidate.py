@@ -227,3 +227,35 @@ def test_liq_020_one_contract_resting_is_cancelled_when_its_pool_is_liquidated()
     )
     assert isinstance(rec.events[1], Liquidation)
     assert after.holdings[(1, "ETHUSD")].open_order_qty == 0
+
+
+# -- LIQ-037: the last position of an owing cross pool absorbs the rest beyond the price range -----------------------------
+
+
+def test_liq_037_the_last_position_of_an_owing_cross_pool_is_taken_over_beyond_max_price_and_the_trader_ends_at_0() -> None:
+    # a cross pool owing 13 XBT: a 100,000 XBTUSD long (the larger maintenance: taken over first, at its bankruptcy
+    # price clamped to maxPrice, which recovers only 1.9 XBT) and a 10 ETHUSD long.  The ETHUSD long is the last one
+    # taken over, so it absorbs the rest at its unclamped price beyond maxPrice (LIQ-037): the trader ends at 0, the
+    # fund is not drawn, and the liquidation engine holds the deficit (fund, then ADL)
+    eth, xbt = BUILTIN["ETHUSD"], BUILTIN["XBTUSD"]
+    holdings = {
+        (1, "XBTUSD"): Holding(position=Position(qty=100_000, cost=compute_value(xbt, 100_000, MARK))),
+        (1, "ETHUSD"): Holding(position=Position(qty=10, cost=compute_value(eth, 10, 300_000))),
+    }
+    ledger = Ledger(
+        instrument_map={"ETHUSD": eth, "XBTUSD": xbt},
+        marks={"ETHUSD": 300_000, "XBTUSD": MARK},
+        wallets={(1, "XBt"): -13 * XBT},
+        holdings=holdings,
+        funds={"XBt": InsuranceFund(currency="XBt", balance=XBT)},
+    )
+    rec = Recorder()
+    after = liquidate_pool(ledger, {}, 1, KEY, rec)
+    [liquidation] = rec.events
+    assert isinstance(liquidation, Liquidation)
+    first, last = liquidation.taken
+    assert (first.symbol, first.takeover_price) == ("XBTUSD", xbt.max_price)
+    assert last.symbol == "ETHUSD"
+    assert last.takeover_price > eth.max_price
+    assert liquidation.residual_margin == 0
+    assert (after.wallet(1, "XBt"), after.insurance("XBt")) == (0, XBT)
