@@ -80,3 +80,29 @@ def test_liq_015_a_fill_or_kill_completed_by_a_one_contract_level_fills() -> Non
     assert result.ledger.holdings[(3, "ETHUSD")].position.qty == 1
     assert result.books["ETHUSD"].bids == ()
     assert check_conservation(result.ledger, StepInfo()) == []
+
+
+def test_liq_022_a_short_is_reduced_by_buying_from_the_asks() -> None:
+    # the mirror image: a cross ETHUSD short of 16,700 one satoshi below its tier-1 maintenance buys 34 back from
+    # the asks one tick above the mark
+    position = Position(qty=-16_700, cost=-compute_value(ETHUSD, 16_700, ENTRY))
+    wallet = compute_requirement(ETHUSD, position, CROSS, 0).pos_maint - 1
+    wallets = {(1, "XBt"): wallet, (2, "XBt"): MAKERS}
+    ledger = Ledger(
+        instrument_map={"ETHUSD": ETHUSD},
+        marks={"ETHUSD": ENTRY},
+        wallets=wallets,
+        holdings={(1, "ETHUSD"): Holding(position=position)},
+        funds={"XBt": InsuranceFund(currency="XBt")},
+        deposits={"XBt": sum(wallets.values()) - position.cost},
+    )
+    ask = ENTRY + 5
+    book = {"ETHUSD": Book(asks=(BookLevel(price=ask, qty=40, maker_account_id=2),))}
+    result = process_waterfall(ledger, book, RankedQueuePolicy(), moved="ETHUSD")
+    [partial] = result.events
+    assert isinstance(partial, PartialLiquidation)
+    assert (partial.filled, partial.close_qty, partial.fills, partial.makers) == (True, -34, ((34, ask),), (2,))
+    assert result.ledger.holdings[(1, "ETHUSD")].position.qty == -16_666
+    assert result.ledger.holdings[(2, "ETHUSD")].position == Position(qty=-34, cost=-compute_value(ETHUSD, 34, ask))
+    assert result.books["ETHUSD"].asks == (BookLevel(price=ask, qty=6, maker_account_id=2),)
+    assert check_conservation(result.ledger, StepInfo()) == []
