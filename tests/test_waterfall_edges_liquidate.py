@@ -15,7 +15,9 @@ from perpspec.rules.contract import compute_value
 from perpspec.rules.events import InsuranceMovement, Liquidation, OrdersCancelled, RiskLimitLowered
 from perpspec.rules.insurance import InsuranceFund
 from perpspec.rules.liquidation import (
+    compute_cover_takeover_price,
     compute_owing_takeover_price,
+    compute_pool_residual,
     compute_requirement,
     compute_takeover_price,
 )
@@ -259,3 +261,39 @@ def test_liq_037_the_last_position_of_an_owing_cross_pool_is_taken_over_beyond_m
     assert last.takeover_price > eth.max_price
     assert liquidation.residual_margin == 0
     assert (after.wallet(1, "XBt"), after.insurance("XBt")) == (0, XBT)
+
+
+def test_liq_035_a_middle_position_covers_the_deficit_and_the_loss_of_the_positions_still_to_come() -> None:
+    # a cross pool owing 5 XBT: 100,000 XBTUSD long (first, bankruptcy price clamped to maxPrice: recovers 1.9 XBT),
+    # 10 ETHUSD long (second), 1,000 XBTZ26 long whose mark is 2% below its entry (last, 40,820 XBt down).  The
+    # ETHUSD long is taken over beyond its mark as far as the deficit *and* the XBTZ26 loss at mark need, so the last
+    # one is taken over at its mark (LIQ-035) and the trader ends at 0
+    eth, xbt, z26 = BUILTIN["ETHUSD"], BUILTIN["XBTUSD"], BUILTIN["XBTZ26"]
+    positions = {
+        "XBTUSD": Position(qty=100_000, cost=compute_value(xbt, 100_000, MARK)),
+        "ETHUSD": Position(qty=10, cost=compute_value(eth, 10, 300_000)),
+        "XBTZ26": Position(qty=1_000, cost=compute_value(z26, 1_000, MARK)),
+    }
+    marks = {"ETHUSD": 300_000, "XBTUSD": MARK, "XBTZ26": 4_900_000}
+    ledger = Ledger(
+        instrument_map={"ETHUSD": eth, "XBTUSD": xbt, "XBTZ26": z26},
+        marks=marks,
+        wallets={(1, "XBt"): -5 * XBT},
+        holdings={(1, symbol): Holding(position=position) for symbol, position in positions.items()},
+        funds={"XBt": InsuranceFund(currency="XBt", balance=XBT)},
+    )
+    rec = Recorder()
+    after = liquidate_pool(ledger, {}, 1, KEY, rec)
+    liquidation = rec.events[0]
+    assert isinstance(liquidation, Liquidation)
+    first, middle, last = liquidation.taken
+    assert (first.symbol, first.takeover_price) == ("XBTUSD", xbt.max_price)
+    after_first = compute_pool_residual(xbt, 100_000, positions["XBTUSD"].cost, -5 * XBT, xbt.max_price)
+    z26_term = compute_value(z26, 1_000, 4_900_000) - positions["XBTZ26"].cost
+    assert z26_term < 0
+    expected = compute_cover_takeover_price(eth, positions["ETHUSD"], after_first + z26_term, 300_000)
+    assert (middle.symbol, middle.takeover_price) == ("ETHUSD", expected)
+    assert 300_000 < expected < eth.max_price
+    assert (last.symbol, last.takeover_price) == ("XBTZ26", 4_900_000)
+    assert liquidation.residual_margin >= 0
+    assert after.wallet(1, "XBt") == 0
