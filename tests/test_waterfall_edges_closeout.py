@@ -214,3 +214,14 @@ def test_liq_032_a_bid_partly_taken_keeps_its_last_contract_in_the_book() -> Non
     _, rest = close_out(ledger, books, item, RankedQueuePolicy(), Recorder())
     assert rest == 0
     assert books["ETHUSD"].bids == (BookLevel(price=300_000, qty=1, maker_account_id=2),)
+
+
+def test_adl_021_a_one_contract_long_nobody_can_take_stays_long_with_the_liquidation_engine() -> None:
+    # fund empty and one tick of loss at mark (ADL-031 cover < 0), no book and no opposing position: the shortfall
+    # is the one contract, and what the engine still holds is the same long of one
+    ledger, item = _held("ETHUSD", 1, 300_000, 299_995, fund=0)
+    after, rest, events = _run(ledger, item, Book())
+    [shortfall] = events
+    assert isinstance(shortfall, AdlShortfall)
+    assert (shortfall.unfilled_qty, shortfall.eligible_count, rest) == (1, 0, 1)
+    assert [(p.pending_id, p.qty) for p in after.pending] == [(0, 1)]
