@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from perpspec.rules.adl import RankedQueuePolicy
 from perpspec.rules.contract import compute_value
-from perpspec.rules.events import Liquidation
+from perpspec.rules.events import AdlDeferred, Liquidation
 from perpspec.rules.insurance import InsuranceFund
 from perpspec.rules.position import Position
 from perpspec.rules.waterfall import Book, BookLevel, Holding, Ledger, WaterfallResult, process_waterfall
@@ -68,3 +68,24 @@ def test_liq_034_with_room_for_every_round_the_cascade_ends_at_the_funded_maker(
     assert result.complete is True
     assert result.ledger.holdings[(RICH_MAKER, "XBTUSD")].position.qty == QTY
     assert result.ledger.pending == ()
+
+
+def test_liq_034_a_close_out_left_with_one_contract_is_not_retried_in_the_same_update() -> None:
+    # a cross long of 3 ETHUSD taken over at 2,969.00; the book takes 2 at 2,970.00 and the fund covers the last
+    # contract at mark (ADL-031): it is deferred once and waits for the next update, even though the waterfall runs
+    # a second round (its take-over made round 1 busy)
+    eth = BUILTIN["ETHUSD"]
+    position = Position(qty=3, cost=compute_value(eth, 3, 300_000))
+    ledger = Ledger(
+        instrument_map={"ETHUSD": eth},
+        marks={"ETHUSD": 297_000},
+        wallets={(1, "XBt"): 10_000, (2, "XBt"): 10**8},
+        holdings={(1, "ETHUSD"): Holding(position=position)},
+        funds={"XBt": InsuranceFund(currency="XBt", balance=10**6)},
+    )
+    book = {"ETHUSD": Book(bids=(BookLevel(price=297_000, qty=2, maker_account_id=2),))}
+    result = process_waterfall(ledger, book, RankedQueuePolicy(), moved="ETHUSD")
+    deferred = [event for event in result.events if isinstance(event, AdlDeferred)]
+    assert [(event.pending_id, event.unfilled_qty) for event in deferred] == [(0, 1)]
+    assert [(item.pending_id, item.qty) for item in result.ledger.pending] == [(0, 1)]
+    assert result.complete is True
