@@ -102,16 +102,31 @@ class Pending:
         (self.pending_id, self.account, self.symbol, self.qty, self.cost, self.takeover_price, self.age) = state
 
 
-def level_totals(book: Book, bid_side: bool) -> list[tuple[int, int]]:
-    """Every level's full tradable quantity (displayed, iceberg reserve and hidden), best first."""
+def level_totals(book: Book, bid_side: bool, enough: int | None = None, lot_size: int = 1) -> list[tuple[int, int]]:
+    """Every level's full tradable quantity (displayed, iceberg reserve and hidden), best first.
+
+    With ``enough``: only the best levels, up to the first at which their whole lots
+    (quantities rounded down to ``lot_size``) add up to ``enough`` contracts or more.
+    A close-out of ``enough`` contracts reads no further (:meth:`Waterfall._close_in_book`).
+    """
     levels = book.bids if bid_side else book.asks
     keys = book.bid_keys if bid_side else book.ask_keys
     out = []
-    for key in reversed(keys):
+    held = 0
+    for index in range(len(keys) - 1, -1, -1):
+        key = keys[index]
         level = levels[key if bid_side else -key]
-        qty = sum(x.leaves_qty for x in (*level.shown, *level.hidden) if x.live and not x.reduce_only)
+        qty = 0
+        for queue in (level.shown, level.hidden):
+            for order in queue:
+                if order.live and not order.reduce_only:
+                    qty += order.leaves_qty
         if qty > 0:
             out.append((level.price, qty))
+            if enough is not None:
+                held += qty // lot_size * lot_size
+                if held >= enough:
+                    break
     return out
 
 
@@ -499,13 +514,22 @@ class Waterfall:
         book = self.market.books[inst.symbol]
         closing_buy = pending.qty < 0  # closing a taken-over short buys
         asset = inst.settl_currency
+        # INS-005 takes the offers best first and stops once the close-out is filled, and LIQ-051 passes on a
+        # prefix of them: the levels after the first whose whole lots cover the close-out are never read, so
+        # only those are built (a close-out that is not whole lots gets the whole book); the rules give the
+        # same close-out on that prefix as on the whole book (tests/test_close_out_prefix.py)
+        need = abs(pending.qty)
+        enough = need if need % inst.lot_size == 0 else None
         offers = get_working_offers(
             inst,
             pending.qty,
             pending.takeover_price,
             pending.age,
             self._fund_cover(asset),
-            [OfferFill(qty=qty, price=price) for price, qty in level_totals(book, bid_side=not closing_buy)],
+            [
+                OfferFill(qty=qty, price=price)
+                for price, qty in level_totals(book, not closing_buy, enough, inst.lot_size)
+            ],
         )
         result = settle_close_out(inst, self.ledger.insurance_funds.get(asset, 0), pending.qty, pending.takeover_price, offers)
         if not result.accepted:
