@@ -177,6 +177,10 @@ class Waterfall:
         budget = self.max_liquidations_per_update
         order = [inst.symbol, *(s for s in sorted(self.market.marks) if s != inst.symbol)]
         stuck: set[int] = set()  # close-outs left open in this update: retried on the next one (as rules.waterfall)
+        # this waterfall's ADL rankings: the marks do not move while it runs, and every account it changes is
+        # marked in ``self.risk.dirty`` until the index refresh that ends a round; the ranking is told those
+        # accounts before each refresh (and in each ADL), so it re-reads exactly them and is built once per pass
+        ranking = AdlRanking()
         while True:
             # rules.waterfall step 3: close-out fills (and partial liquidations' FillOrKill orders) can take
             # a maker below maintenance, even to negative equity when its bid rested far above a falling
@@ -184,9 +188,6 @@ class Waterfall:
             # followed by another.  Each further round needs a liquidation of the round before: at most
             # ``max_liquidations_per_update`` rounds, the same bound on work.
             round_start = budget
-            # this round's ADL rankings: the marks do not move, and every account changed in the round stays in
-            # ``self.risk.dirty`` until the index refresh that ends it, so the ranking re-reads exactly those
-            ranking = AdlRanking()
             for account_id, symbol in self._due_pools(order):
                 if budget == 0:
                     self.stream.waterfall_complete = False
@@ -198,6 +199,7 @@ class Waterfall:
                 budget -= 1
                 self._liquidate(account, symbol)
             self._close_pending(stuck, ranking)
+            ranking.note(self.risk.dirty)  # changed in this round: forgotten by the refresh below
             self.risk.refresh_index()
             if budget == round_start or budget == 0:
                 break
