@@ -208,7 +208,7 @@ class Simulation:
         step = self.port.step_info(events)
         if not step.waterfall_complete:
             self.tally.waterfall_incomplete += 1
-        results = invariants.check_all(self.port.frozen_view(), step)
+        results = invariants.check_all(self.port.check_view(), step)
         for inv_id, problems in results.items():
             for problem in problems:
                 if len(self.tally.violations) < 100:
