@@ -594,13 +594,14 @@ class Waterfall:
         symbol = inst.symbol
         if account_id < 0 or account_id not in self.ledger.holders[symbol]:
             return None
-        ps = self.ledger.accounts[account_id].positions.get(symbol)
+        account = self.ledger.accounts[account_id]
+        ps = account.positions.get(symbol)
         if ps is None or ps.qty == 0 or (ps.qty > 0) != longs:
             return None
+        mark_value = compute_value(inst, ps.qty, self.market.marks[symbol])
         return AdlCandidate(
             account_id=account_id, qty=ps.qty, cost=ps.cost,
-            pool_equity=self.risk.pool_equity(self.ledger.accounts[account_id], symbol),
-            mark_value=compute_value(inst, ps.qty, self.market.marks[symbol]),
+            pool_equity=self.risk.pool_equity(account, symbol, mark_value), mark_value=mark_value,
         )
 
     def _adl_ranked(self, inst: Instrument, pending: Pending, policy: AdlPolicy, ranking: AdlRanking) -> list[AdlCandidate]:
