@@ -489,12 +489,14 @@ class OrderEntry:
         Judged at the taker fee (the worst the order can pay); a market order is
         bounded by its bankruptcy limit (LIQ-016) instead.
         """
-        pool = self.risk.pool_state(account, inst, ps)
         fee = self.fills.fee_ppm(account, inst, maker=False)
         mark = self.market.marks[inst.symbol]
         kernels = kernels_for(inst)
-        if kernels is not None and is_solvent_by_kernel(kernels, pool, signed, price, fee, mark):
+        if kernels is not None and is_solvent_by_kernel(
+            kernels, self.risk.pool_tuple(account, inst, ps), signed, price, fee, mark
+        ):
             return None  # the proved order_solvent_* kernel; a refusal's figures come from the rule below
+        pool = self.risk.pool_state(account, inst, ps)
         refusal = check_order_solvency(inst, pool, signed, price, fee, mark)
         if refusal is None:
             return None

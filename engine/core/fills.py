@@ -159,12 +159,7 @@ class Fills:
             found = pools.get(account_id)
             if found is None:
                 holder = accounts[account_id]
-                state = self.risk.pool_state(holder, inst, peek_position(holder, inst))
-                found = pools[account_id] = (
-                    state.position.qty, state.position.cost, state.leverage_hundredths, state.chosen_tier,
-                    state.pool_margin, state.other_pnl, state.other_maintenance, state.free_wallet,
-                    state.account_equity,
-                )
+                found = pools[account_id] = self.risk.pool_tuple(holder, inst, peek_position(holder, inst))
             return found
 
         def outcome(account_id: int, signed: int, price: int, fee: int) -> tuple[int, ...]:
