@@ -473,10 +473,12 @@ class OrderEntry:
             )
         if requirement > 0:
             requirement += self._chosen_tier_extra(inst, ps, signed, charge_price)
-            margin = self.risk.account_margin(
-                account, inst.settl_currency, known=(inst.symbol, om_before) if inst.symbol in account.positions else None
-            )
-            available = free_balance(account, inst.settl_currency, margin)
+            asset = inst.settl_currency
+            if inst.symbol in account.positions:
+                available = self.risk.available_margin(account, asset, (inst.symbol, om_before))
+            else:
+                available = self.risk.account_margin(account, asset).available_margin
+            available -= account.reserved.get(asset, 0)  # free_balance: net of what live spot orders reserve
             problem = check_order_margin(available, requirement)
             if problem is not None:
                 return Rej(Reason.INSUFFICIENT_MARGIN, f"needs {problem.required}, available {problem.available}")

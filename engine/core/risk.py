@@ -39,6 +39,8 @@ from perpspec.rules.margin import (
 )
 from perpspec.rules.solvency import PoolState
 
+_AVAILABLE = 6  # available_margin's place among the account_margin_* kernels' outputs (AccountMargin's fields)
+
 
 def free_balance(account: Account, asset: str, margin: AccountMargin) -> int:
     """Available balance net of what live spot orders reserve."""
@@ -128,6 +130,26 @@ class Risk:
             if inst.settl_currency == asset:
                 order_margin += self.contract_order_margin(inst, replace[1], replace[2])
         return compute_account_margin(account.wallet(asset), tuple(lines), order_margin)
+
+    def available_margin(self, account: Account, asset: str, known: tuple[str, int]) -> int:
+        """``account_margin(account, asset, known=known).available_margin`` (MRG-050's available balance).
+
+        An account whose only position is an open cross one in ``known``'s contract, with a proved kernel
+        set: the ``account_margin_cross_1`` kernel (MRG-050 over that position's MRG-020 line), no records.
+        """
+        positions = account.positions
+        symbol, order_margin = known
+        if len(positions) == 1:
+            ps = positions.get(symbol)
+            if ps is not None and ps.leverage == CROSS and ps.qty != 0:
+                inst = self.market.instrument_map[symbol]
+                kernels = kernels_for(inst)
+                if kernels is not None and inst.settl_currency == asset:
+                    margin = kernels.account_margin_cross_1(
+                        account.wallets.get(asset, 0), order_margin, ps.qty, ps.cost, self.market.marks[symbol]
+                    )
+                    return margin[_AVAILABLE]
+        return self.account_margin(account, asset, known=known).available_margin
 
     def available(self, account_id: int, asset: str) -> int:
         """BitMEX ``availableMargin`` of an account in ``asset``."""
