@@ -55,6 +55,12 @@ class Fills:
         unsafe fill of ``order`` itself halts the sweep (``self.halted``).
         """
         book = self.market.books[inst.symbol]
+        if not book.crosses(order.is_buy, limit):  # nothing to match (Book.match would stop at once): no guard
+            self._insolvent = {}
+            self._halt_seen = self.halted = False
+            if not is_spot(inst):
+                self.ledger.accounts[order.account].position(inst)  # as _apply_fills: the position record exists
+            return []
         fills: list[Fill] = []
         dropped: list[Order] = []
         solvency = not self.fee_free and account.account_id >= 0 and not is_spot(inst)
@@ -219,6 +225,8 @@ class Fills:
         asset = inst.settl_currency
         taker_account = self.ledger.accounts[taker.account]
         taker_ps = taker_account.positions.get(symbol) or taker_account.position(inst)
+        if not fills and not dropped:
+            return
         totals: dict[int, int] = {}
         for maker, qty, _ in fills:
             totals[maker.order_id] = totals.get(maker.order_id, 0) + qty
