@@ -22,6 +22,17 @@ An obligation reads::
    A query the solver gives up on is tried once more in a fresh z3 context
    (so a timeout costs up to twice the per-query timeout).
 
+When the prover uses lemmas (:meth:`Prover.use`), each query is first decided
+on its **linear abstraction** (:func:`linear_abstraction`): every nonlinear
+subterm (a product of two symbolic factors, a division or remainder by a
+symbolic divisor) replaced by a fresh integer constant, the same term by the
+same constant.  Every model of the real query is a model of the abstraction
+(give each constant its term's value), so an ``unsat`` abstraction proves the
+real query; anything else falls through to the real query.  Lemma instances
+are exactly what lets a goal follow linearly from the nonlinear facts they
+state, and linear integer arithmetic is decided in milliseconds where the
+nonlinear search could take minutes or give up.
+
 The division side conditions are the ``divisor != 0`` facts recorded by
 :mod:`proofs.sym` for every symbolic ``//`` and ``%`` evaluated while the
 prover was active (``with prover:``), including those in ``ite`` arms that
@@ -45,6 +56,7 @@ import z3
 from perpspec.proofs.sym import BoolLike, IntLike, SideConditions, SymInt, bool_term_of, collecting, term_of
 
 DEFAULT_TIMEOUT_MS = 20_000
+ABSTRACTION_TIMEOUT_MS = 10_000  # the linear abstraction is tried first; it decides in milliseconds or not at all
 RETRY_IN_FRESH_CONTEXT = True  # on `unknown`, try the query once more in a fresh z3 context
 
 _TIMEOUT_MS: contextvars.ContextVar[int | None] = contextvars.ContextVar("proof_timeout_ms", default=None)
@@ -269,6 +281,17 @@ class Prover:
                 return result
         return None
 
+    def _abstraction_refutes(self, negated_goal: z3.BoolRef) -> bool:
+        """Whether the linear abstraction of ``assumptions ∧ negated_goal`` is unsatisfiable (then so is the query)."""
+        context = z3.Context()
+        abstraction = LinearAbstraction(context)
+        solver = z3.Solver(ctx=context)
+        solver.set("timeout", min(self.timeout_ms, ABSTRACTION_TIMEOUT_MS))
+        for _, condition in self.assumptions:
+            solver.add(abstraction.of(_into(condition, context)))
+        solver.add(abstraction.of(_into(negated_goal, context)))
+        return bool(solver.check() == z3.unsat)
+
     def _check(self, negated_goal: z3.BoolRef | None = None) -> tuple[z3.CheckSatResult, z3.Solver]:
         """Check the assumptions (and ``negated_goal``): in a fresh z3 context (the terms
         translated into it, numbered afresh), then, if the solver gave up, once more in the
@@ -341,10 +364,15 @@ class Prover:
         # solver often decides each part fast and the conjunction slowly, or not at all: LIQ-042's
         # better-price obligations took minutes (or timed out) as one query, and take seconds as two.
         unknown: tuple[z3.CheckSatResult, z3.Solver] | None = None
+        on_abstraction = 0
         for is_goal in (True, False):
             if not is_goal and not sides:
                 continue
-            outcome, solver = self._check(z3.Not(goal_term) if is_goal else z3.Not(z3.And(*sides)))
+            negated = z3.Not(goal_term) if is_goal else z3.Not(z3.And(*sides))
+            if self._instances and self._abstraction_refutes(negated):
+                on_abstraction += 1
+                continue  # proved on the linear abstraction (see the module docstring)
+            outcome, solver = self._check(negated)
             if outcome == z3.sat:
                 model = solver.model()
                 detail = "goal violated" if is_goal else self._refutation_detail(model, goal_term)
@@ -353,7 +381,9 @@ class Prover:
                 unknown = (outcome, solver)
         if unknown is not None:
             return self._result(label, Status.UNKNOWN, started, self._reason(*unknown))
-        return self._result(label, Status.PROVED, started, "")
+        queries = 2 if sides else 1
+        detail = "" if not on_abstraction else f"{on_abstraction} of {queries} queries on the linear abstraction"
+        return self._result(label, Status.PROVED, started, detail)
 
     def _distinct_side_conditions(self) -> list[z3.BoolRef]:
         """The division side conditions, each term once (the same divisor is often met many times)."""
@@ -459,3 +489,70 @@ def _into(term: ExprT, context: z3.Context) -> ExprT:
 def _identifier(name: str) -> str:
     cleaned = "".join(character if character.isalnum() else "_" for character in name)
     return cleaned if not cleaned[:1].isdigit() else f"_{cleaned}"
+
+
+_NONLINEAR_DIVISIONS = (z3.Z3_OP_IDIV, z3.Z3_OP_MOD, z3.Z3_OP_REM, z3.Z3_OP_DIV)
+
+
+def is_nonlinear(term: z3.ExprRef) -> bool:
+    """A product of two or more symbolic factors, or a division or remainder by a symbolic divisor."""
+    if not z3.is_app(term):
+        return False
+    kind = term.decl().kind()
+    if kind == z3.Z3_OP_MUL:
+        return sum(1 for child in term.children() if not z3.is_int_value(child)) >= 2
+    if kind in _NONLINEAR_DIVISIONS:
+        return not z3.is_int_value(term.arg(1))
+    return False
+
+
+class LinearAbstraction:
+    """Terms with every nonlinear subterm replaced by a fresh constant (one per distinct term).
+
+    Sound for refutation: a model of the original formula gives a model of its
+    abstraction (each constant takes its term's value), so an unsatisfiable
+    abstraction means an unsatisfiable original.  The constants are named
+    ``nonlinear!<id>``, a name no symbol of a proof has.
+    """
+
+    def __init__(self, context: z3.Context) -> None:
+        self.context = context
+        # term id -> (the term, its abstraction); the term is kept alive so that its id is never reused
+        self._memo: dict[int, tuple[z3.ExprRef, z3.ExprRef]] = {}
+
+    def of(self, formula: ExprT) -> ExprT:
+        """The abstraction of ``formula`` (built in this abstraction's context)."""
+        memo = self._memo
+        # iterative post-order: rule terms nest deeper than Python's recursion limit allows
+        stack: list[tuple[z3.ExprRef, bool]] = [(formula, False)]
+        while stack:
+            term, expanded = stack.pop()
+            key = term.get_id()
+            if key in memo:
+                continue
+            if is_nonlinear(term):
+                memo[key] = (term, z3.Const(f"nonlinear!{key}", term.sort()))
+            elif not z3.is_app(term) or term.num_args() == 0:
+                memo[key] = (term, term)
+            elif not expanded:
+                stack.append((term, True))
+                stack.extend((child, False) for child in term.children() if child.get_id() not in memo)
+            else:
+                children = term.children()
+                rebuilt = [memo[child.get_id()][1] for child in children]
+                changed = any(not new.eq(old) for new, old in zip(rebuilt, children, strict=True))
+                memo[key] = (term, _rebuild(term, rebuilt) if changed else term)
+        return typing.cast(ExprT, memo[formula.get_id()][1])
+
+
+def _rebuild(term: z3.ExprRef, children: list[z3.ExprRef]) -> z3.ExprRef:
+    """``term``'s operator applied to ``children`` (through the C API: the Python wrapper casts
+    arguments by the declaration's domain, which n-ary operators such as ``+`` and ``and`` do not list)."""
+    arguments = (z3.Ast * len(children))(*[child.as_ast() for child in children])
+    application = z3.Z3_mk_app(term.ctx.ref(), term.decl().ast, len(children), arguments)
+    return typing.cast(z3.ExprRef, z3.z3._to_expr_ref(application, term.ctx))
+
+
+def linear_abstraction(formula: ExprT) -> ExprT:
+    """``formula`` with every nonlinear subterm replaced by a fresh constant (see :class:`LinearAbstraction`)."""
+    return LinearAbstraction(formula.ctx).of(formula)
