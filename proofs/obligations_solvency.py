@@ -46,7 +46,7 @@ from perpspec.proofs.obligations_waterfall import (
     assume_price,
     prove_each,
 )
-from perpspec.proofs.prover import ProofResult, Prover
+from perpspec.proofs.prover import Lemma, ProofResult, Prover
 from perpspec.proofs.registry import Obligation, register
 from perpspec.proofs.sym import all_of
 from perpspec.rules.contract import compute_notional, compute_value
@@ -57,13 +57,14 @@ from perpspec.rules.liquidation import (
     compute_owing_takeover_price,
     compute_requirement,
 )
-from perpspec.rules.margin import CROSS
-from perpspec.rules.num import PPM, abs_, ite, or_
+from perpspec.rules.margin import CROSS, compute_order_premium
+from perpspec.rules.num import PPM, abs_, and_, ite, or_
 from perpspec.rules.position import Position, apply_fill, compute_commission
 from perpspec.rules.solvency import (
     FillOutcome,
     PoolState,
     compute_fill_outcome,
+    compute_opened_qty,
     compute_pool_equity,
     compute_pool_excess,
     compute_reducing_qty,
@@ -112,7 +113,9 @@ class _Account:
             pool_margin=pool_margin,
             other_pnl=other_pnl,
             other_maintenance=self.other_maint if self.is_cross else 0,
-            free_wallet=self.wallet - self.other_iso - self.iso_margin,
+            # as the engine builds it (Risk.pool_state, since e67ab9c): the wallet less the *other* isolated
+            # margins, the pool's own included (what ACC-006 may bring into the pool, the same as post() uses)
+            free_wallet=self.wallet - self.other_iso,
             account_equity=self.equity_before,
         )
 
@@ -129,10 +132,7 @@ class _Account:
             return account, margin + self.other_cross_pnl + own_pnl, margin
         old_req = compute_requirement(inst, self.position, self.leverage, 0)
         new_req = compute_requirement(inst, after, self.leverage, 0)
-        opened = _opened(self.position.qty, after.qty)
-        premium = ite(
-            opened == 0, 0, _premium(inst, opened, price, mark)
-        )  # MRG-041 on the part opened (0 for a reduction)
+        premium = _posted_premium(inst, self.position.qty, after.qty, price, mark)  # MRG-041 on the part opened
         margin = compute_isolated_margin_after_fill(
             self.iso_margin,
             old_req.pos_init + old_req.pos_comm,
@@ -155,6 +155,26 @@ def _opened(old_qty: int, new_qty: int) -> int:
 def _premium(inst: Instrument, qty: int, price: int, mark: int) -> int:
     loss = compute_value(inst, qty, price) - compute_value(inst, qty, mark)
     return ite(loss > 0, loss, 0)
+
+
+def _posted_premium(inst: Instrument, old_qty: int, new_qty: int, price: int, mark: int) -> int:
+    """The premium :meth:`_Account.post` brings into an isolated pool: MRG-041's loss on the part opened."""
+    opened = _opened(old_qty, new_qty)
+    return ite(opened == 0, 0, _premium(inst, opened, price, mark))
+
+
+@functools.cache
+def premium_as_posted(inst: Instrument) -> Lemma:
+    """The engine's premium (its own opened-quantity test) is LIQ-040's (LIQ-045's opened quantity, MRG-041)."""
+    return Lemma(
+        name=f"{inst.symbol}: the posted premium is LIQ-040's",
+        params=("old_qty", "new_qty", "price", "mark"),
+        premise=lambda _old_qty, _new_qty, price, mark: and_(price > 0, mark > 0),
+        conclusion=lambda old_qty, new_qty, price, mark: (
+            _posted_premium(inst, old_qty, new_qty, price, mark)
+            == compute_order_premium(inst, compute_opened_qty(old_qty, new_qty), price, mark)
+        ),
+    )
 
 
 def _assume_fee(prover: Prover, fee_ppm: int) -> None:
@@ -181,6 +201,9 @@ def prove_accepted_fill_keeps_equity(
             "LIQ-044 accepts the fill",
         )
         equity_after, pool_after, _ = account.post(fill_qty, price, fee)
+        if not account.is_cross:
+            after_qty = account.position.qty + fill_qty
+            prover.use(premium_as_posted(inst), account.position.qty, after_qty, price, mark)
         return prover.prove(
             all_of(
                 or_(equity_after >= 0, equity_after >= account.equity_before),
@@ -190,10 +213,39 @@ def prove_accepted_fill_keeps_equity(
         )
 
 
-def prove_accepted_order_keeps_equity(symbol: str, leverage: int, check: OrderRule = is_order_solvent) -> ProofResult:
-    """LIQ-042: a reducing order accepted for a solvent pool, filled in full at its price, keeps equity ≥ 0."""
+# Counterexamples to the known-bad "order checked at the mark" (isolated), found by the solver once and
+# kept: each is checked by evaluation (it must satisfy every assumption and violate the goal), so the
+# refutation needs no search (the search took 0.5 s to 25 s depending on the instrument and term numbering).
+ORDER_AT_MARK_COUNTEREXAMPLES: dict[str, dict[str, int]] = {
+    "XBTUSD": {
+        "mark_price": 51, "price": 50, "order_qty": -100, "fee_ppm": 0, "position.qty": 100, "position.cost": 0,
+        "wallet": 19607843138, "other_isolated_margins": 0, "other_pnl": 0, "other_cross_pnl": 0,
+        "other_maintenance": 0, "isolated_margin": 19607843138,
+    },
+    "ETHUSD": {
+        "mark_price": 2, "price": 571770, "order_qty": 1, "fee_ppm": -8, "position.qty": -1, "position.cost": -2,
+        "wallet": 4, "other_isolated_margins": 0, "other_pnl": -1, "other_cross_pnl": 0, "other_maintenance": 0,
+        "isolated_margin": 2,
+    },
+    "XBTUSDT": {
+        "mark_price": 1, "price": 50, "order_qty": 1000, "fee_ppm": -7022, "position.qty": -1000, "position.cost": 0,
+        "wallet": 2, "other_isolated_margins": 0, "other_pnl": 8, "other_cross_pnl": 0, "other_maintenance": 0,
+        "isolated_margin": 10,
+    },
+}
+
+
+def prove_accepted_order_keeps_equity(
+    symbol: str, leverage: int, check: OrderRule = is_order_solvent, witness: dict[str, int] | None = None
+) -> ProofResult:
+    """LIQ-042: a reducing order accepted for a solvent pool, filled in full at its price, keeps equity ≥ 0.
+
+    ``witness``: a counterexample to check by evaluation first (known-bad variants).
+    """
     inst = load_instrument(symbol)
     with Prover() as prover:
+        if witness is not None:
+            prover.witness(**witness)
         mark, price = prover.symbol("mark_price"), prover.symbol("price")
         order_qty, fee = prover.symbol("order_qty"), prover.symbol("fee_ppm")
         assume_price(prover, inst, mark, "mark price", on_tick=False)
@@ -400,7 +452,13 @@ def _register() -> None:
                     "Known-bad: an order checked as if executed at the mark accepts a sale through the bankruptcy "
                     "price (the collusion of issue 13) that leaves the account's equity < 0."
                 ),
-                run=functools.partial(prove_accepted_order_keeps_equity, symbol, 10_000, is_order_solvent_at_mark),
+                run=functools.partial(
+                    prove_accepted_order_keeps_equity,
+                    symbol,
+                    10_000,
+                    is_order_solvent_at_mark,
+                    ORDER_AT_MARK_COUNTEREXAMPLES[symbol],
+                ),
                 expect="refuted",
                 timeout_ms=SLOW_TIMEOUT_MS,
             )

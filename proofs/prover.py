@@ -24,10 +24,10 @@ An obligation reads::
 
 When the prover uses lemmas (:meth:`Prover.use`), each query is first decided
 on its **linear abstraction** (:func:`linear_abstraction`): every nonlinear
-subterm (a product of two symbolic factors, a division or remainder by a
-symbolic divisor) replaced by a fresh integer constant, the same term by the
-same constant.  Every model of the real query is a model of the abstraction
-(give each constant its term's value), so an ``unsat`` abstraction proves the
+operator (a product of two symbolic factors, a division or remainder by a
+symbolic divisor) replaced by an uninterpreted function of its arguments.
+Every model of the real query gives a model of the abstraction (interpret each
+function as the operator it replaces), so an ``unsat`` abstraction proves the
 real query; anything else falls through to the real query.  Lemma instances
 are exactly what lets a goal follow linearly from the nonlinear facts they
 state, and linear integer arithmetic is decided in milliseconds where the
@@ -187,6 +187,7 @@ class Prover:
         self.lemmas: dict[str, Lemma] = {}  # lemmas used as assumptions: proved before any goal
         self._lemma_results: dict[str, ProofResult] = {}
         self._witness: dict[str, int] = {}
+        self._vacuity: tuple[int, z3.CheckSatResult] | None = None  # (assumptions checked, result)
         self._instances: list[tuple[z3.BoolRef, z3.BoolRef]] = []  # (premise, conclusion) of lemmas used
         self._stack = contextlib.ExitStack()
 
@@ -322,9 +323,12 @@ class Prover:
 
         The vacuity check then evaluates the assumptions at it (cheap, and a
         satisfying example is proof of satisfiability); only if some assumption
-        does not evaluate to true does it fall back to the solver.
+        does not evaluate to true does it fall back to the solver.  A witness at
+        which the goal evaluates to false is a counterexample: the goal is then
+        REFUTED with it, without a search (known-bad variants).
         """
         self._witness = dict(values)
+        self._vacuity = None
 
     def _witness_satisfies(self) -> bool:
         if not self._witness:
@@ -335,34 +339,42 @@ class Prover:
         )
 
     def check_assumptions(self) -> z3.CheckSatResult:
-        """Satisfiability of the assumptions alone (sat is required for a meaningful proof)."""
-        if self._witness_satisfies():
-            return z3.sat
-        return self._check()[0]
+        """Satisfiability of the assumptions alone (sat is required for a meaningful proof).
+
+        Decided once per set of assumptions (they only grow): several goals proved under the
+        same ones share the check.
+        """
+        count = len(self.assumptions)
+        if self._vacuity is None or self._vacuity[0] != count:
+            self._vacuity = (count, z3.sat if self._witness_satisfies() else self._check()[0])
+        return self._vacuity[1]
 
     def prove(self, goal: BoolLike, label: str) -> ProofResult:
-        """Prove ``goal`` (and every division side condition) under the assumptions."""
+        """Prove ``goal`` (and every division side condition) under the assumptions.
+
+        A counterexample (a model of the assumptions violating the goal, or the witness given with
+        :meth:`witness` doing so) is a refutation and shows by itself that the assumptions are
+        satisfiable; otherwise the assumptions' satisfiability is checked after the goal's queries.
+        """
         started = time.perf_counter_ns()
         failed_lemma = self._prove_lemmas()
         if failed_lemma is not None:
             detail = f"{failed_lemma.label} is {failed_lemma.status.value}: {failed_lemma.detail}"
             return attrs.evolve(failed_lemma, label=label, detail=detail)
-        vacuity = self.check_assumptions()
-        if vacuity == z3.unsat:
-            return self._result(label, Status.VACUOUS, started, "the assumptions are unsatisfiable")
-        if vacuity != z3.sat:
-            return self._result(label, Status.UNKNOWN, started, f"assumption check: {self._reason(vacuity)}")
         goal_term = bool_term_of(goal)
         sides = self._distinct_side_conditions()
+        refuted_at_witness = self._witness_refutation(goal_term, sides)
+        if refuted_at_witness:
+            counterexample = Counterexample(values=dict(self._witness), text=self.render(self._witness))
+            return self._result(label, Status.REFUTED, started, refuted_at_witness, counterexample)
         if self._follows_from_lemmas(goal_term):
             # the goal is proved by chaining lemmas; the division side conditions still need the solver
             side_outcome, _ = self._check(z3.Not(z3.And(True, *sides)))
             if side_outcome == z3.unsat:
-                return self._result(label, Status.PROVED, started, "by lemmas")
+                return self._proved_if_satisfiable(label, started, "by lemmas")
         # assumptions ⇒ goal ∧ sides is proved as its two conjuncts, each its own query (the same
         # statement: an implication of a conjunction holds exactly when each conjunct's does).  The
-        # solver often decides each part fast and the conjunction slowly, or not at all: LIQ-042's
-        # better-price obligations took minutes (or timed out) as one query, and take seconds as two.
+        # solver often decides each part fast and the conjunction slowly, or not at all.
         unknown: tuple[z3.CheckSatResult, z3.Solver] | None = None
         on_abstraction = 0
         for is_goal in (True, False):
@@ -379,11 +391,44 @@ class Prover:
                 return self._result(label, Status.REFUTED, started, detail, self.decode(model))
             if outcome != z3.unsat and unknown is None:
                 unknown = (outcome, solver)
-        if unknown is not None:
-            return self._result(label, Status.UNKNOWN, started, self._reason(*unknown))
         queries = 2 if sides else 1
         detail = "" if not on_abstraction else f"{on_abstraction} of {queries} queries on the linear abstraction"
+        return self._proved_if_satisfiable(label, started, detail, unknown)
+
+    def _proved_if_satisfiable(
+        self,
+        label: str,
+        started: int,
+        detail: str,
+        unknown: tuple[z3.CheckSatResult, z3.Solver] | None = None,
+    ) -> ProofResult:
+        """After the goal's queries found no counterexample: VACUOUS, UNKNOWN or PROVED, in that order."""
+        vacuity = self.check_assumptions()
+        if vacuity == z3.unsat:
+            return self._result(label, Status.VACUOUS, started, "the assumptions are unsatisfiable")
+        if vacuity != z3.sat:
+            return self._result(label, Status.UNKNOWN, started, f"assumption check: {self._reason(vacuity)}")
+        if unknown is not None:
+            return self._result(label, Status.UNKNOWN, started, self._reason(*unknown))
         return self._result(label, Status.PROVED, started, detail)
+
+    def _witness_refutation(self, goal_term: z3.BoolRef, sides: list[z3.BoolRef]) -> str:
+        """Why the witness (:meth:`witness`) refutes the goal ("" when there is none or it does not).
+
+        The witness must satisfy every assumption; the goal, or a division side condition, must
+        then evaluate to false at it.  A concrete counterexample checked by evaluation: no search.
+        """
+        if not self._witness_satisfies():
+            return ""
+        if self._evaluates_false(goal_term):
+            return "goal violated (at the given witness)"
+        if any(self._evaluates_false(side) for side in sides):
+            return "division by zero (at the given witness)"
+        return ""
+
+    def _evaluates_false(self, condition: z3.BoolRef) -> bool:
+        bindings = [(self.symbols[name].term, z3.IntVal(value)) for name, value in self._witness.items()]
+        return z3.is_false(z3.simplify(z3.substitute(condition, *bindings)))
 
     def _distinct_side_conditions(self) -> list[z3.BoolRef]:
         """The division side conditions, each term once (the same divisor is often met many times)."""
@@ -507,18 +552,25 @@ def is_nonlinear(term: z3.ExprRef) -> bool:
 
 
 class LinearAbstraction:
-    """Terms with every nonlinear subterm replaced by a fresh constant (one per distinct term).
+    """Terms with every nonlinear operator replaced by an uninterpreted function of its arguments.
 
-    Sound for refutation: a model of the original formula gives a model of its
-    abstraction (each constant takes its term's value), so an unsatisfiable
-    abstraction means an unsatisfiable original.  The constants are named
-    ``nonlinear!<id>``, a name no symbol of a proof has.
+    ``a * b`` (two symbolic factors) becomes ``nonlinear!*!2(a', b')``, ``a div b``
+    (symbolic divisor) ``nonlinear!div!2(a', b')``, and so on, where ``a'``,
+    ``b'`` are the arguments' own abstractions: linear integer arithmetic with
+    uninterpreted functions, which Z3 decides fast.  Sound for refutation: a
+    model of the original formula gives a model of its abstraction (each
+    function interpreted as the operator it replaces: Z3's ``div`` and ``mod``
+    by zero are functions of their arguments too), so an unsatisfiable
+    abstraction means an unsatisfiable original.  Equal arguments give equal
+    values (congruence); nothing else about the operator is known.  The names
+    contain ``!``, which no symbol of a proof has.
     """
 
     def __init__(self, context: z3.Context) -> None:
         self.context = context
         # term id -> (the term, its abstraction); the term is kept alive so that its id is never reused
         self._memo: dict[int, tuple[z3.ExprRef, z3.ExprRef]] = {}
+        self._functions: dict[str, z3.FuncDeclRef] = {}
 
     def of(self, formula: ExprT) -> ExprT:
         """The abstraction of ``formula`` (built in this abstraction's context)."""
@@ -530,9 +582,7 @@ class LinearAbstraction:
             key = term.get_id()
             if key in memo:
                 continue
-            if is_nonlinear(term):
-                memo[key] = (term, z3.Const(f"nonlinear!{key}", term.sort()))
-            elif not z3.is_app(term) or term.num_args() == 0:
+            if not z3.is_app(term) or term.num_args() == 0:
                 memo[key] = (term, term)
             elif not expanded:
                 stack.append((term, True))
@@ -540,9 +590,20 @@ class LinearAbstraction:
             else:
                 children = term.children()
                 rebuilt = [memo[child.get_id()][1] for child in children]
-                changed = any(not new.eq(old) for new, old in zip(rebuilt, children, strict=True))
-                memo[key] = (term, _rebuild(term, rebuilt) if changed else term)
+                if is_nonlinear(term):
+                    memo[key] = (term, self._uninterpreted(term, rebuilt))
+                else:
+                    changed = any(not new.eq(old) for new, old in zip(rebuilt, children, strict=True))
+                    memo[key] = (term, _rebuild(term, rebuilt) if changed else term)
         return typing.cast(ExprT, memo[formula.get_id()][1])
+
+    def _uninterpreted(self, term: z3.ExprRef, arguments: list[z3.ExprRef]) -> z3.ExprRef:
+        """``term``'s nonlinear operator as an uninterpreted function of its (abstracted) arguments."""
+        name = f"nonlinear!{term.decl().name()}!{len(arguments)}"
+        if name not in self._functions:
+            sorts = [argument.sort() for argument in arguments]
+            self._functions[name] = z3.Function(name, *sorts, term.sort())
+        return self._functions[name](*arguments)
 
 
 def _rebuild(term: z3.ExprRef, children: list[z3.ExprRef]) -> z3.ExprRef:
