@@ -428,7 +428,7 @@ class Prover:
 
     def _evaluates_false(self, condition: z3.BoolRef) -> bool:
         bindings = [(self.symbols[name].term, z3.IntVal(value)) for name, value in self._witness.items()]
-        return z3.is_false(z3.simplify(z3.substitute(condition, *bindings)))
+        return bool(z3.is_false(z3.simplify(z3.substitute(condition, *bindings))))
 
     def _distinct_side_conditions(self) -> list[z3.BoolRef]:
         """The division side conditions, each term once (the same divisor is often met many times)."""
