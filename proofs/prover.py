@@ -22,16 +22,18 @@ An obligation reads::
    A query the solver gives up on is tried once more in a fresh z3 context
    (so a timeout costs up to twice the per-query timeout).
 
-When the prover uses lemmas (:meth:`Prover.use`), each query is first decided
-on its **linear abstraction** (:func:`linear_abstraction`): every nonlinear
+Each query with a nonlinear term is first decided on its **linear
+abstraction** (:func:`linear_abstraction`): every nonlinear
 operator (a product of two symbolic factors, a division or remainder by a
 symbolic divisor) replaced by an uninterpreted function of its arguments.
 Every model of the real query gives a model of the abstraction (interpret each
 function as the operator it replaces), so an ``unsat`` abstraction proves the
-real query; anything else falls through to the real query.  Lemma instances
-are exactly what lets a goal follow linearly from the nonlinear facts they
-state, and linear integer arithmetic is decided in milliseconds where the
-nonlinear search could take minutes or give up.
+real query; anything else falls through to the real query.  Many goals hold
+for any values of their nonlinear terms (the same products on both sides);
+lemma instances (:meth:`Prover.use`) are what lets the others follow linearly
+from the nonlinear facts they state.  Linear integer arithmetic with
+uninterpreted functions is decided in milliseconds where the nonlinear search
+could take minutes or give up.
 
 The division side conditions are the ``divisor != 0`` facts recorded by
 :mod:`proofs.sym` for every symbolic ``//`` and ``%`` evaluated while the
@@ -282,18 +284,9 @@ class Prover:
                 return result
         return None
 
-    def _abstraction_refutes(self, negated_goal: z3.BoolRef) -> bool:
-        """Whether the linear abstraction of ``assumptions ∧ negated_goal`` is unsatisfiable (then so is the query)."""
-        context = z3.Context()
-        abstraction = LinearAbstraction(context)
-        solver = z3.Solver(ctx=context)
-        solver.set("timeout", min(self.timeout_ms, ABSTRACTION_TIMEOUT_MS))
-        for _, condition in self.assumptions:
-            solver.add(abstraction.of(_into(condition, context)))
-        solver.add(abstraction.of(_into(negated_goal, context)))
-        return bool(solver.check() == z3.unsat)
-
-    def _check(self, negated_goal: z3.BoolRef | None = None) -> tuple[z3.CheckSatResult, z3.Solver]:
+    def _check(
+        self, negated_goal: z3.BoolRef | None = None, abstract_first: bool = False
+    ) -> tuple[z3.CheckSatResult, z3.Solver | None]:
         """Check the assumptions (and ``negated_goal``): in a fresh z3 context (the terms
         translated into it, numbered afresh), then, if the solver gave up, once more in the
         main context.
@@ -304,19 +297,35 @@ class Prover:
         fresh context it depends on this query only, the same in every run and order.  The
         second, independent attempt makes a spurious ``unknown`` rarer.  Either attempt's
         ``unsat`` is a proof; ``sat`` comes with its model.
+
+        ``abstract_first``: before the real query, its linear abstraction (when it has a
+        nonlinear term); ``unsat`` there is returned as ``unsat`` with no solver.
         """
         outcome, solver = z3.unknown, z3.Solver()
-        for context in (z3.Context(), z3.main_ctx()):
+        for attempt, context in enumerate((z3.Context(), z3.main_ctx())):
+            terms = [_into(condition, context) for _, condition in self.assumptions]
+            if negated_goal is not None:
+                terms.append(_into(negated_goal, context))
+            if attempt == 0 and abstract_first and self._abstraction_refutes(terms, context):
+                return z3.unsat, None
             solver = z3.Solver(ctx=context)
             solver.set("timeout", self.timeout_ms)
-            for _, condition in self.assumptions:
-                solver.add(_into(condition, context))
-            if negated_goal is not None:
-                solver.add(_into(negated_goal, context))
+            solver.add(*terms)
             outcome = solver.check()
             if outcome != z3.unknown or not RETRY_IN_FRESH_CONTEXT:
                 break
         return outcome, solver
+
+    def _abstraction_refutes(self, terms: list[z3.BoolRef], context: z3.Context) -> bool:
+        """Whether the linear abstraction of the conjunction of ``terms`` is unsatisfiable (then so are they)."""
+        abstraction = LinearAbstraction(context)
+        abstract = [abstraction.of(term) for term in terms]
+        if not abstraction.replaced:
+            return False  # linear already: the abstraction is the query itself
+        solver = z3.Solver(ctx=context)
+        solver.set("timeout", min(self.timeout_ms, ABSTRACTION_TIMEOUT_MS))
+        solver.add(*abstract)
+        return bool(solver.check() == z3.unsat)
 
     def witness(self, **values: int) -> None:
         """A concrete assignment of the named symbols believed to satisfy every assumption.
@@ -381,10 +390,10 @@ class Prover:
             if not is_goal and not sides:
                 continue
             negated = z3.Not(goal_term) if is_goal else z3.Not(z3.And(*sides))
-            if self._instances and self._abstraction_refutes(negated):
-                on_abstraction += 1
-                continue  # proved on the linear abstraction (see the module docstring)
-            outcome, solver = self._check(negated)
+            outcome, solver = self._check(negated, abstract_first=True)
+            if solver is None:
+                on_abstraction += 1  # proved on the linear abstraction (see the module docstring)
+                continue
             if outcome == z3.sat:
                 model = solver.model()
                 detail = "goal violated" if is_goal else self._refutation_detail(model, goal_term)
@@ -472,9 +481,7 @@ class Prover:
 
     def _refutation_detail(self, model: z3.ModelRef, goal_term: z3.BoolRef) -> str:
         zero_divisors = [
-            str(divisor)
-            for divisor in self.side_conditions.divisors
-            if _evaluate(model, divisor) == 0
+            _describe(divisor) for divisor in self.side_conditions.divisors if _evaluate(model, divisor) == 0
         ]
         if zero_divisors:
             return "division by zero: " + "; ".join(sorted(set(zero_divisors)))
@@ -531,6 +538,31 @@ def _into(term: ExprT, context: z3.Context) -> ExprT:
     return term if term.ctx == context else typing.cast(ExprT, term.translate(context))
 
 
+def _describe(term: z3.ExprRef, limit: int = 40) -> str:
+    """``term`` as text when it is small; else the symbols it depends on (z3 prints a large term in full, slowly)."""
+    seen: dict[int, z3.ExprRef] = {}
+    stack = [term]
+    while stack and len(seen) <= limit:
+        current = stack.pop()
+        if current.get_id() not in seen:
+            seen[current.get_id()] = current
+            stack.extend(current.children())
+    if len(seen) <= limit:
+        return str(term)
+    symbols: set[str] = set()
+    visited: set[int] = set()
+    stack = [term]
+    while stack:
+        current = stack.pop()
+        if current.get_id() in visited:
+            continue
+        visited.add(current.get_id())
+        if z3.is_const(current) and not z3.is_int_value(current) and current.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+            symbols.add(current.decl().name())
+        stack.extend(current.children())
+    return f"a term of {len(visited)} nodes in {', '.join(sorted(symbols))}"
+
+
 def _identifier(name: str) -> str:
     cleaned = "".join(character if character.isalnum() else "_" for character in name)
     return cleaned if not cleaned[:1].isdigit() else f"_{cleaned}"
@@ -571,6 +603,7 @@ class LinearAbstraction:
         # term id -> (the term, its abstraction); the term is kept alive so that its id is never reused
         self._memo: dict[int, tuple[z3.ExprRef, z3.ExprRef]] = {}
         self._functions: dict[str, z3.FuncDeclRef] = {}
+        self.replaced = 0  # distinct nonlinear terms replaced so far
 
     def of(self, formula: ExprT) -> ExprT:
         """The abstraction of ``formula`` (built in this abstraction's context)."""
@@ -591,6 +624,7 @@ class LinearAbstraction:
                 children = term.children()
                 rebuilt = [memo[child.get_id()][1] for child in children]
                 if is_nonlinear(term):
+                    self.replaced += 1
                     memo[key] = (term, self._uninterpreted(term, rebuilt))
                 else:
                     changed = any(not new.eq(old) for new, old in zip(rebuilt, children, strict=True))
