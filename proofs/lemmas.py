@@ -278,3 +278,41 @@ NET_OF_COMMISSION_MONOTONE = Lemma(
         -high - compute_commission(abs_(high), fee) <= -low - compute_commission(abs_(low), fee)
     ),
 )
+
+
+@functools.cache
+def value_proportional(inst: Instrument) -> Lemma:
+    """CON-002 is linear in whole lots at one price: ``value(k, p) · q = value(q, p) · k``."""
+    return Lemma(
+        name=f"{inst.symbol}: value(k) · q = value(q) · k on whole lots",
+        params=("part", "whole", "price"),
+        premise=lambda part, whole, price: and_(
+            and_(part % inst.lot_size == 0, whole % inst.lot_size == 0), _tick_price(inst, price)
+        ),
+        conclusion=lambda part, whole, price: (
+            compute_value(inst, part, price) * whole == compute_value(inst, whole, price) * part
+        ),
+    )
+
+
+@functools.cache
+def value_additive(inst: Instrument) -> Lemma:
+    """CON-002 adds over whole lots at one tick price: ``value(a, p) + value(b, p) = value(a + b, p)``."""
+    return Lemma(
+        name=f"{inst.symbol}: value(a) + value(b) = value(a + b) on whole lots",
+        params=("a", "b", "price"),
+        premise=lambda a, b, price: and_(and_(a % inst.lot_size == 0, b % inst.lot_size == 0), _tick_price(inst, price)),
+        conclusion=lambda a, b, price: (
+            compute_value(inst, a, price) + compute_value(inst, b, price) == compute_value(inst, a + b, price)
+        ),
+    )
+
+
+KEPT_COST_AT_LEAST = Lemma(
+    name="⌊c·k/q⌋ ≥ c − V + W when W·q = V·k, k/q ∈ [0, 1], V ≥ c",
+    params=("cost", "kept", "qty", "whole_value", "kept_value"),
+    premise=lambda cost, kept, qty, whole, part: and_(
+        and_(and_(qty != 0, kept * qty >= 0), and_(abs_(kept) <= abs_(qty), whole >= cost)), part * qty == whole * kept
+    ),
+    conclusion=lambda cost, kept, qty, whole, part: floordiv(cost * kept, qty) >= cost - whole + part,
+)

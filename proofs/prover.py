@@ -58,7 +58,11 @@ import z3
 from perpspec.proofs.sym import BoolLike, IntLike, SideConditions, SymInt, bool_term_of, collecting, term_of
 
 DEFAULT_TIMEOUT_MS = 20_000
-ABSTRACTION_TIMEOUT_MS = 10_000  # the linear abstraction is tried first; it decides in milliseconds or not at all
+# The linear abstraction is tried first; it decides in milliseconds or not at all.  Its budget is z3's
+# deterministic resource count (the same on a loaded machine): every abstraction that decided a query in a
+# cold run of all obligations used < 200,000; one that could not ran to 2.8 M (3.3 s) before giving up.
+ABSTRACTION_RLIMIT = 500_000
+ABSTRACTION_TIMEOUT_MS = 5_000  # a wall-clock backstop only
 RETRY_IN_FRESH_CONTEXT = True  # on `unknown`, try the query once more in a fresh z3 context
 
 _TIMEOUT_MS: contextvars.ContextVar[int | None] = contextvars.ContextVar("proof_timeout_ms", default=None)
@@ -302,12 +306,14 @@ class Prover:
         nonlinear term); ``unsat`` there is returned as ``unsat`` with no solver.
         """
         outcome, solver = z3.unknown, z3.Solver()
-        for attempt, context in enumerate((z3.Context(), z3.main_ctx())):
-            terms = [_into(condition, context) for _, condition in self.assumptions]
-            if negated_goal is not None:
-                terms.append(_into(negated_goal, context))
-            if attempt == 0 and abstract_first and self._abstraction_refutes(terms, context):
-                return z3.unsat, None
+        conditions = [condition for _, condition in self.assumptions]
+        if negated_goal is not None:
+            conditions.append(negated_goal)
+        # in a context of its own: the abstraction's terms would renumber the real query's
+        if abstract_first and self._abstraction_refutes(conditions, z3.Context()):
+            return z3.unsat, None
+        for context in (z3.Context(), z3.main_ctx()):
+            terms = [_into(condition, context) for condition in conditions]
             solver = z3.Solver(ctx=context)
             solver.set("timeout", self.timeout_ms)
             solver.add(*terms)
@@ -319,11 +325,12 @@ class Prover:
     def _abstraction_refutes(self, terms: list[z3.BoolRef], context: z3.Context) -> bool:
         """Whether the linear abstraction of the conjunction of ``terms`` is unsatisfiable (then so are they)."""
         abstraction = LinearAbstraction(context)
-        abstract = [abstraction.of(term) for term in terms]
+        abstract = [abstraction.of(_into(term, context)) for term in terms]
         if not abstraction.replaced:
             return False  # linear already: the abstraction is the query itself
         solver = z3.Solver(ctx=context)
         solver.set("timeout", min(self.timeout_ms, ABSTRACTION_TIMEOUT_MS))
+        solver.set("rlimit", ABSTRACTION_RLIMIT)
         solver.add(*abstract)
         return bool(solver.check() == z3.unsat)
 
