@@ -177,6 +177,29 @@ def premium_as_posted(inst: Instrument) -> Lemma:
     )
 
 
+def _plain_witness(inst: Instrument, side: int, prices: tuple[str, ...], qty_name: str) -> dict[str, int]:
+    """An ordinary account (a one-lot position closed at the mark, no fee, a large wallet) for the vacuity check.
+
+    ``side`` is the order's; the position is the opposite one.  Assumptions that do not evaluate to
+    true at it send the check back to the solver, so a witness that misses one costs time, never soundness.
+    """
+    price = 1000 * inst.tick_size
+    position_qty = -side * inst.lot_size
+    return {
+        **dict.fromkeys(prices, price),
+        qty_name: side * inst.lot_size,
+        "fee_ppm": 0,
+        "position.qty": position_qty,
+        "position.cost": compute_value(inst, position_qty, price),
+        "wallet": 10**12,
+        "other_isolated_margins": 0,
+        "other_pnl": 0,
+        "other_cross_pnl": 0,
+        "other_maintenance": 0,
+        "isolated_margin": 10**9,
+    }
+
+
 def _assume_fee(prover: Prover, fee_ppm: int) -> None:
     prover.assume(all_of(fee_ppm > -PPM, fee_ppm < PPM), "fee rate in (−100%, 100%)")
 
@@ -187,6 +210,7 @@ def prove_accepted_fill_keeps_equity(
     """LIQ-044: an accepted fill, as posted, keeps the account's and the pool's equity ≥ 0 (or no lower)."""
     inst = load_instrument(symbol)
     with Prover() as prover:
+        prover.witness(**_plain_witness(inst, -1, ("mark_price", "price"), "fill_qty"))
         mark, price = prover.symbol("mark_price"), prover.symbol("price")
         fill_qty, fee = prover.symbol("fill_qty"), prover.symbol("fee_ppm")
         assume_price(prover, inst, mark, "mark price", on_tick=False)
@@ -244,8 +268,7 @@ def prove_accepted_order_keeps_equity(
     """
     inst = load_instrument(symbol)
     with Prover() as prover:
-        if witness is not None:
-            prover.witness(**witness)
+        prover.witness(**(witness or _plain_witness(inst, -1, ("mark_price", "price"), "order_qty")))
         mark, price = prover.symbol("mark_price"), prover.symbol("price")
         order_qty, fee = prover.symbol("order_qty"), prover.symbol("fee_ppm")
         assume_price(prover, inst, mark, "mark price", on_tick=False)
@@ -285,6 +308,7 @@ def prove_better_price_no_worse(symbol: str, leverage: int, side: int) -> ProofR
     """
     inst = load_instrument(symbol)
     with Prover() as prover:
+        prover.witness(**_plain_witness(inst, side, ("mark_price", "price", "better_price"), "order_qty"))
         mark, price, better = prover.symbol("mark_price"), prover.symbol("price"), prover.symbol("better_price")
         order_qty, fee = prover.symbol("order_qty"), prover.symbol("fee_ppm")
         assume_price(prover, inst, mark, "mark price", on_tick=False)

@@ -19,8 +19,11 @@ An obligation reads::
    → ``PROVED``; either satisfiable → ``REFUTED`` with the model decoded into
    concrete values for every named symbol, rendered as Python ready to paste
    into a regression test; ``unknown`` or a timeout → ``UNKNOWN`` (a failure).
-   A query the solver gives up on is tried once more in a fresh z3 context
-   (so a timeout costs up to twice the per-query timeout).
+   A query the solver gives up on is tried once more in the main z3 context
+   (so a timeout costs up to twice the per-query budget).  The budget is z3's
+   deterministic resource limit (:data:`RLIMIT_PER_MS` units per millisecond of
+   ``timeout_ms``), with a wall-clock backstop: the same query is decided, or
+   not, whatever the machine's load.
 
 Each query with a nonlinear term is first decided on its **linear
 abstraction** (:func:`linear_abstraction`): every nonlinear
@@ -58,6 +61,14 @@ import z3
 from perpspec.proofs.sym import BoolLike, IntLike, SideConditions, SymInt, bool_term_of, collecting, term_of
 
 DEFAULT_TIMEOUT_MS = 20_000
+# A query's budget ``timeout_ms`` is spent as z3's deterministic resource count, RLIMIT_PER_MS units per
+# millisecond: whether a query is decided then depends on the query alone, not on how loaded the machine
+# is.  Calibrated on this project's queries (cold run of every obligation, 2 cores, load 6): z3 spends
+# about 600 to 2,500 units per CPU-millisecond on them (median about 1,000), so the budget is roughly the
+# CPU time the number says.  The wall-clock timeout, WALL_BACKSTOP times the budget, only stops a query
+# on a machine far slower or busier than that.
+RLIMIT_PER_MS = 1_000
+WALL_BACKSTOP = 4
 # The linear abstraction is tried first; it decides in milliseconds or not at all.  Its budget is z3's
 # deterministic resource count (the same on a loaded machine): every abstraction that decided a query in a
 # cold run of all obligations used < 200,000; one that could not ran to 2.8 M (3.3 s) before giving up.
@@ -315,7 +326,8 @@ class Prover:
         for context in (z3.Context(), z3.main_ctx()):
             terms = [_into(condition, context) for condition in conditions]
             solver = z3.Solver(ctx=context)
-            solver.set("timeout", self.timeout_ms)
+            solver.set("rlimit", self.timeout_ms * RLIMIT_PER_MS)
+            solver.set("timeout", self.timeout_ms * WALL_BACKSTOP)
             solver.add(*terms)
             outcome = solver.check()
             if outcome != z3.unknown or not RETRY_IN_FRESH_CONTEXT:
@@ -346,10 +358,16 @@ class Prover:
         self._witness = dict(values)
         self._vacuity = None
 
+    def _witness_bindings(self) -> list[tuple[z3.ArithRef, z3.IntNumRef]]:
+        """The witness's values of the declared symbols (a name the proof did not declare is ignored)."""
+        return [
+            (self.symbols[name].term, z3.IntVal(value)) for name, value in self._witness.items() if name in self.symbols
+        ]
+
     def _witness_satisfies(self) -> bool:
         if not self._witness:
             return False
-        bindings = [(self.symbols[name].term, z3.IntVal(value)) for name, value in self._witness.items()]
+        bindings = self._witness_bindings()
         return all(
             z3.is_true(z3.simplify(z3.substitute(condition, *bindings))) for _, condition in self.assumptions
         )
@@ -381,7 +399,8 @@ class Prover:
         sides = self._distinct_side_conditions()
         refuted_at_witness = self._witness_refutation(goal_term, sides)
         if refuted_at_witness:
-            counterexample = Counterexample(values=dict(self._witness), text=self.render(self._witness))
+            values = {name: value for name, value in self._witness.items() if name in self.symbols}
+            counterexample = Counterexample(values=values, text=self.render(values))
             return self._result(label, Status.REFUTED, started, refuted_at_witness, counterexample)
         if self._follows_from_lemmas(goal_term):
             # the goal is proved by chaining lemmas; the division side conditions still need the solver
@@ -443,8 +462,7 @@ class Prover:
         return ""
 
     def _evaluates_false(self, condition: z3.BoolRef) -> bool:
-        bindings = [(self.symbols[name].term, z3.IntVal(value)) for name, value in self._witness.items()]
-        return bool(z3.is_false(z3.simplify(z3.substitute(condition, *bindings))))
+        return bool(z3.is_false(z3.simplify(z3.substitute(condition, *self._witness_bindings()))))
 
     def _distinct_side_conditions(self) -> list[z3.BoolRef]:
         """The division side conditions, each term once (the same divisor is often met many times)."""
