@@ -63,16 +63,18 @@ from perpspec.proofs.sym import BoolLike, IntLike, SideConditions, SymInt, bool_
 DEFAULT_TIMEOUT_MS = 20_000
 # A query's budget ``timeout_ms`` is spent as z3's deterministic resource count, RLIMIT_PER_MS units per
 # millisecond: whether a query is decided then depends on the query alone, not on how loaded the machine
-# is.  Calibrated on this project's queries (cold run of every obligation, 2 cores, load 6): z3 spends
-# about 600 to 2,500 units per CPU-millisecond on them (median about 1,000), so the budget is roughly the
-# CPU time the number says.  The wall-clock timeout, WALL_BACKSTOP times the budget, only stops a query
-# on a machine far slower or busier than that.
-RLIMIT_PER_MS = 1_000
-WALL_BACKSTOP = 4
+# is.  Calibrated on this project's queries (a cold run of all 758 obligations, z3's "rlimit count" per
+# query against its CPU time): over the 62 queries that took 0.2 s or more, z3 spent 930 to 4,550 units per
+# CPU-millisecond (10th to 90th percentile; median 2,550, extremes 230 and 8,200), so the budget is about
+# the CPU time the number says, within a factor of three either way.  The wall-clock timeout,
+# WALL_BACKSTOP times the number, only stops a query on a machine far slower or busier than that.
+RLIMIT_PER_MS = 2_500
+WALL_BACKSTOP = 5
 # The linear abstraction is tried first; it decides in milliseconds or not at all.  Its budget is z3's
 # deterministic resource count (the same on a loaded machine): every abstraction that decided a query in a
-# cold run of all obligations used < 200,000; one that could not ran to 2.8 M (3.3 s) before giving up.
-ABSTRACTION_RLIMIT = 500_000
+# cold run of all obligations (385 of 962 tried) used at most 361,000; one that could not ran to 2.8 M
+# (3.3 s) before giving up.
+ABSTRACTION_RLIMIT = 1_000_000
 ABSTRACTION_TIMEOUT_MS = 5_000  # a wall-clock backstop only
 RETRY_IN_FRESH_CONTEXT = True  # on `unknown`, try the query once more in a fresh z3 context
 
