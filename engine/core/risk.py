@@ -234,12 +234,18 @@ class Risk:
         return ("isolated:" + symbol) if ps.leverage != CROSS else "cross:" + inst.settl_currency
 
 
-    def pool_equity(self, account: Account, symbol: str) -> int:
-        """The equity at mark of the pool holding ``symbol``: :meth:`pool_of`'s, without the maintenance."""
+    def pool_equity(self, account: Account, symbol: str, value: int | None = None) -> int:
+        """The equity at mark of the pool holding ``symbol``: :meth:`pool_of`'s, without the maintenance.
+
+        ``value``: the position's own value at mark (CON-002), when the caller has it already.
+        """
         ps = account.positions[symbol]
         inst = self.market.instrument_map[symbol]
+        marks = self.market.marks
+        if value is None and ps.qty != 0:
+            value = compute_value(inst, ps.qty, marks[symbol])
         if ps.leverage != CROSS:
-            own = compute_value(inst, ps.qty, self.market.marks[symbol]) - ps.cost if ps.qty != 0 else 0
+            own = value - ps.cost if value is not None and ps.qty != 0 else 0
             return ps.iso_margin + own
         asset = inst.settl_currency
         equity = account.wallet(asset)
@@ -249,8 +255,10 @@ class Risk:
                 continue
             if other.leverage != CROSS:
                 equity -= other.iso_margin
+            elif other_symbol == symbol and value is not None and other.qty != 0:
+                equity += value - other.cost
             elif other.qty != 0:
-                equity += compute_value(other_inst, other.qty, self.market.marks[other_symbol]) - other.cost
+                equity += compute_value(other_inst, other.qty, marks[other_symbol]) - other.cost
         return equity
 
 

@@ -53,6 +53,7 @@ through :class:`engine.recovery.DurableExchange`.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -214,7 +215,7 @@ class Simulation:
         step = self.port.step_info(events)
         if not step.waterfall_complete:
             self.tally.waterfall_incomplete += 1
-        results = invariants.check_all(self.port.frozen_view(), step)
+        results = invariants.check_all(self.port.check_view(), step)
         for inv_id, problems in results.items():
             for problem in problems:
                 if len(self.tally.violations) < 100:
@@ -239,6 +240,11 @@ class Simulation:
                     self.snapshot("before")
                 if self.progress is not None:
                     self.progress(step, self.tally.events)
+                # CPython's cycle collector re-reads every live object on each full collection, and the engine's
+                # state (accounts, positions, books) only grows: at 20,000 accounts that was a tenth of the run.
+                # What has survived a step is moved out of its reach; it is still freed by reference counting as
+                # usual (the engine's objects form no cycles once they are dropped), and handed back at the end
+                gc.freeze()
             if "before" not in self.snapshots:
                 self.snapshot("before")
             self.snapshot("after")
@@ -248,6 +254,8 @@ class Simulation:
             partial_log.unlink(missing_ok=True)
             self.port.abandon()
             raise
+        finally:
+            gc.unfreeze()
         self.log.close()
         os.replace(partial_log, log_path)
         journal_sha256 = self.port.close()
