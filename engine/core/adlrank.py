@@ -11,10 +11,12 @@ Within one waterfall the marks do not move, and a position's score changes
 only when its account changes — and every change the waterfall makes (a
 take-over, a close-out fill, an ADL fill) marks the account dirty for the
 liquidation index (``Engine._touch``), which forgets them only at the index
-refresh that ends each round.  So :class:`AdlRanking`, created at the start
-of a round of the waterfall and dropped at its end, keeps per contract and side
-every holder's row (qty, cost, pool equity, mark value, score), built on the
-first ADL of that side, and re-reads only the accounts marked dirty since.
+refresh that ends each round; the waterfall notes them in the ranking just
+before that refresh.  So :class:`AdlRanking`, created at the start of a
+waterfall and dropped at its end (one per mark update or funding, not one per
+round), keeps per contract and side every holder's row (qty, cost, pool
+equity, mark value, score), built on the first ADL of that side, and re-reads
+only the accounts marked dirty since.
 The order is produced lazily: the rows sit in a heap ordered by ADL-002
 (``O(n)`` to build), and are moved into a sorted ``walked`` prefix only as a
 close-out reads further down the ranking.  A close-out under the ranked
@@ -120,7 +122,7 @@ class _Side:
 
 
 class AdlRanking:
-    """The ADL rankings of one round of a waterfall (marks fixed), per contract and side, kept up to date from dirty accounts."""
+    """The ADL rankings of one waterfall (marks fixed), per contract and side, kept up to date from dirty accounts."""
 
     def __init__(self) -> None:
         self.sides: dict[tuple[str, bool], _Side] = {}

@@ -102,16 +102,31 @@ class Pending:
         (self.pending_id, self.account, self.symbol, self.qty, self.cost, self.takeover_price, self.age) = state
 
 
-def level_totals(book: Book, bid_side: bool) -> list[tuple[int, int]]:
-    """Every level's full tradable quantity (displayed, iceberg reserve and hidden), best first."""
+def level_totals(book: Book, bid_side: bool, enough: int | None = None, lot_size: int = 1) -> list[tuple[int, int]]:
+    """Every level's full tradable quantity (displayed, iceberg reserve and hidden), best first.
+
+    With ``enough``: only the best levels, up to the first at which their whole lots
+    (quantities rounded down to ``lot_size``) add up to ``enough`` contracts or more.
+    A close-out of ``enough`` contracts reads no further (:meth:`Waterfall._close_in_book`).
+    """
     levels = book.bids if bid_side else book.asks
     keys = book.bid_keys if bid_side else book.ask_keys
     out = []
-    for key in reversed(keys):
+    held = 0
+    for index in range(len(keys) - 1, -1, -1):
+        key = keys[index]
         level = levels[key if bid_side else -key]
-        qty = sum(x.leaves_qty for x in (*level.shown, *level.hidden) if x.live and not x.reduce_only)
+        qty = 0
+        for queue in (level.shown, level.hidden):
+            for order in queue:
+                if order.live and not order.reduce_only:
+                    qty += order.leaves_qty
         if qty > 0:
             out.append((level.price, qty))
+            if enough is not None:
+                held += qty // lot_size * lot_size
+                if held >= enough:
+                    break
     return out
 
 
@@ -162,6 +177,10 @@ class Waterfall:
         budget = self.max_liquidations_per_update
         order = [inst.symbol, *(s for s in sorted(self.market.marks) if s != inst.symbol)]
         stuck: set[int] = set()  # close-outs left open in this update: retried on the next one (as rules.waterfall)
+        # this waterfall's ADL rankings: the marks do not move while it runs, and every account it changes is
+        # marked in ``self.risk.dirty`` until the index refresh that ends a round; the ranking is told those
+        # accounts before each refresh (and in each ADL), so it re-reads exactly them and is built once per pass
+        ranking = AdlRanking()
         while True:
             # rules.waterfall step 3: close-out fills (and partial liquidations' FillOrKill orders) can take
             # a maker below maintenance, even to negative equity when its bid rested far above a falling
@@ -169,9 +188,6 @@ class Waterfall:
             # followed by another.  Each further round needs a liquidation of the round before: at most
             # ``max_liquidations_per_update`` rounds, the same bound on work.
             round_start = budget
-            # this round's ADL rankings: the marks do not move, and every account changed in the round stays in
-            # ``self.risk.dirty`` until the index refresh that ends it, so the ranking re-reads exactly those
-            ranking = AdlRanking()
             for account_id, symbol in self._due_pools(order):
                 if budget == 0:
                     self.stream.waterfall_complete = False
@@ -183,6 +199,7 @@ class Waterfall:
                 budget -= 1
                 self._liquidate(account, symbol)
             self._close_pending(stuck, ranking)
+            ranking.note(self.risk.dirty)  # changed in this round: forgotten by the refresh below
             self.risk.refresh_index()
             if budget == round_start or budget == 0:
                 break
@@ -499,13 +516,22 @@ class Waterfall:
         book = self.market.books[inst.symbol]
         closing_buy = pending.qty < 0  # closing a taken-over short buys
         asset = inst.settl_currency
+        # INS-005 takes the offers best first and stops once the close-out is filled, and LIQ-051 passes on a
+        # prefix of them: the levels after the first whose whole lots cover the close-out are never read, so
+        # only those are built (a close-out that is not whole lots gets the whole book); the rules give the
+        # same close-out on that prefix as on the whole book (tests/test_close_out_prefix.py)
+        need = abs(pending.qty)
+        enough = need if need % inst.lot_size == 0 else None
         offers = get_working_offers(
             inst,
             pending.qty,
             pending.takeover_price,
             pending.age,
             self._fund_cover(asset),
-            [OfferFill(qty=qty, price=price) for price, qty in level_totals(book, bid_side=not closing_buy)],
+            [
+                OfferFill(qty=qty, price=price)
+                for price, qty in level_totals(book, not closing_buy, enough, inst.lot_size)
+            ],
         )
         result = settle_close_out(inst, self.ledger.insurance_funds.get(asset, 0), pending.qty, pending.takeover_price, offers)
         if not result.accepted:
@@ -568,13 +594,14 @@ class Waterfall:
         symbol = inst.symbol
         if account_id < 0 or account_id not in self.ledger.holders[symbol]:
             return None
-        ps = self.ledger.accounts[account_id].positions.get(symbol)
+        account = self.ledger.accounts[account_id]
+        ps = account.positions.get(symbol)
         if ps is None or ps.qty == 0 or (ps.qty > 0) != longs:
             return None
+        mark_value = compute_value(inst, ps.qty, self.market.marks[symbol])
         return AdlCandidate(
             account_id=account_id, qty=ps.qty, cost=ps.cost,
-            pool_equity=self.risk.pool_equity(self.ledger.accounts[account_id], symbol),
-            mark_value=compute_value(inst, ps.qty, self.market.marks[symbol]),
+            pool_equity=self.risk.pool_equity(account, symbol, mark_value), mark_value=mark_value,
         )
 
     def _adl_ranked(self, inst: Instrument, pending: Pending, policy: AdlPolicy, ranking: AdlRanking) -> list[AdlCandidate]:

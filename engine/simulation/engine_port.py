@@ -8,8 +8,10 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
+from perpspec.engine.core.accounts import Account, PositionState
 from perpspec.engine.core.events import (
     Event,
 )
@@ -54,6 +56,7 @@ class EnginePort:
         )
         self.journal_path = journal_dir.joinpath(JOURNAL_NAME)
         self.pending_account: dict[int, int] = {}  # pending close-out id -> liquidated account
+        self.view_cache = ViewCache()  # what successive full checks' views hand out (check_view)
 
     def apply(self, command: Any) -> list[Event]:
         """Journal and run one command; its events."""
@@ -98,6 +101,14 @@ class EnginePort:
         which walks every account).
         """
         return MemoView(self.engine)
+
+    def check_view(self) -> invariants.ExchangeView:
+        """The engine as one check of the whole registry reads it: :meth:`frozen_view`, dormant accounts pooled.
+
+        See :class:`PooledView`: every registered invariant gives the same answer on it as
+        on the engine (when the registry holds only invariants argued for there).
+        """
+        return PooledView(self.engine, self.view_cache)
 
     def insurance(self, asset: str) -> int:
         """Insurance fund balance."""
@@ -252,3 +263,159 @@ class MemoView:
         """Leverage and extra isolated margin."""
         setting: MarginSetting = self.engine.margin_setting(account_id, symbol)
         return setting
+
+
+NOTHING: Mapping[str, Position] = MappingProxyType({})  # no position (read-only: shared between accounts)
+POOLED = -2  # the account id under which PooledView lists the dormant accounts' summed wallets (no engine account)
+
+# The registered invariants (rules/invariants.py) argued, one by one, to give the same answer when the dormant
+# accounts are read as one (PooledView).  Each reads the accounts in one of these ways:
+# * sums over every listed account — INV-CONSERVATION (Σ wallet − cost: the pooled wallets are the dormant
+#   wallets' sum and dormant accounts hold no position), INV-OI-BALANCE (Σ qty: none);
+# * per listed account, its equity at mark — INV-NO-NEG-EQUITY-AFTER-ADL, INV-NO-NEG-EQUITY (a dormant account's
+#   equity is its wallets, none below zero: no problem, read alone or pooled, and POOLED < 0 is a system id);
+# * per listed account, its orders — INV-BOOK-UNCROSSED, INV-REDUCE-ONLY, and the best prices in
+#   INV-MARGIN-ON-ENTRY / INV-WITHDRAW-SAFE (a dormant account has none);
+# * accounts named by the step (orders, withdrawals, flat_before) — INV-MARGIN-ON-ENTRY, INV-WITHDRAW-SAFE,
+#   INV-FLAT-NO-SOCIAL-LOSS: read by id, which the view answers from the engine for every account;
+# * the step's records and the funds only — INV-FUNDING-ZERO-SUM, INV-INSURANCE-NONNEG, INV-ADL-MINIMAL,
+#   INV-ADL-ORDER, INV-NO-FALSE-LIQUIDATION, INV-ADL-NOT-LOSING.
+# A newly registered invariant is not in this set: the view then lists every account (no pooling) until
+# someone argues it here.
+POOLING_ARGUED = frozenset(
+    {
+        "INV-CONSERVATION",
+        "INV-OI-BALANCE",
+        "INV-MARGIN-ON-ENTRY",
+        "INV-WITHDRAW-SAFE",
+        "INV-FUNDING-ZERO-SUM",
+        "INV-NO-NEG-EQUITY-AFTER-ADL",
+        "INV-INSURANCE-NONNEG",
+        "INV-FLAT-NO-SOCIAL-LOSS",
+        "INV-ADL-MINIMAL",
+        "INV-ADL-ORDER",
+        "INV-NO-FALSE-LIQUIDATION",
+        "INV-BOOK-UNCROSSED",
+        "INV-REDUCE-ONLY",
+        "INV-NO-NEG-EQUITY",
+        "INV-ADL-NOT-LOSING",
+    }
+)
+
+
+class ViewCache:
+    """Values a :class:`PooledView` hands out, kept between checks (frozen values, equal to freshly built ones)."""
+
+    def __init__(self) -> None:
+        # account -> (its one position record, qty, cost, the mapping shown for them): reused while they are unchanged
+        self.held: dict[int, tuple[PositionState, int, int, Mapping[str, Position]]] = {}
+        self.resting: dict[tuple[str, int, int], RestingOrder] = {}  # (symbol, signed qty, price) -> RestingOrder
+
+    def resting_order(self, symbol: str, qty: int, price: int) -> RestingOrder:
+        key = (symbol, qty, price)
+        found = self.resting.get(key)
+        if found is None:
+            if len(self.resting) > 200_000:
+                self.resting.clear()  # bounded: a long run's old quotes are not kept
+            found = self.resting[key] = RestingOrder(symbol=symbol, qty=qty, price=price)
+        return found
+
+
+class PooledView(MemoView):
+    """:class:`MemoView` listing the *dormant* accounts as one: what a check of the whole registry reads.
+
+    A trader account is dormant when it holds no position (``positions`` is empty), no
+    order of any kind (resting, untriggered stop) and no wallet below zero.  Most accounts of
+    a large crash end that way (liquidated), and every registered invariant walks every
+    listed account.  Read from the engine's state on every check, in one pass over the
+    accounts (no change tracking that a bug could bypass), the dormant accounts are listed as
+    the one account ``POOLED`` holding their summed wallets and nothing else; every other
+    account is listed as itself, and any account asked for by id (the step's) is answered as
+    itself.  The same pass reads every account's positions and orders as the engine's
+    :class:`~engine.core.views.Views` shows them (``positions``, ``orders_by_account``).  Each
+    registered invariant answers on this view exactly as on the engine (``POOLING_ARGUED``
+    says why, invariant by invariant; tests/test_pooled_view.py compares the answers, and
+    every answer of the view, after every command of a crash with planted violations).
+    """
+
+    def __init__(self, engine: Any, cache: ViewCache | None = None) -> None:
+        super().__init__(engine)
+        self.accounts: Mapping[int, Account] = engine.ledger.accounts
+        self.pooled: dict[str, int] = {}
+        cache = ViewCache() if cache is None else cache
+        pooling = set(invariants.REGISTRY) <= POOLING_ARGUED  # else an invariant nobody argued for: list every account
+        accounts = self.accounts
+        assert POOLED not in accounts
+        is_open, is_reducing = engine.views._is_open, engine.views._is_reduce_only  # Views' own tests of an order
+        live = engine.registry.live_orders
+        resting = cache.resting_order
+        last = cache.held
+        known = self._positions
+        opened: dict[int, list[RestingOrder]] = {}
+        reducing: dict[int, list[RestingOrder]] = {}
+        self._orders = (opened, reducing)
+        listed: list[int] = []
+        pooled = self.pooled
+        for account_id in engine.account_ids():
+            account = accounts[account_id]
+            orders = account.orders
+            if orders:  # as Views.orders_by_account
+                opened[account_id] = mine = []
+                reducing[account_id] = theirs = []
+                for order_id in sorted(orders):
+                    order = live[order_id]
+                    signed = order.leaves_qty if order.is_buy else -order.leaves_qty
+                    if is_open(order):
+                        mine.append(resting(order.symbol, signed, order.price))
+                    if is_reducing(order):
+                        theirs.append(resting(order.symbol, signed, order.price))
+            if account_id < 0:
+                listed.append(account_id)  # the liquidation engine: its positions are its close-outs (read on demand)
+                continue
+            held = account.positions
+            out: Mapping[str, Position] = NOTHING  # as Views.positions
+            if len(held) == 1:
+                for symbol, state in held.items():
+                    if state.qty != 0:  # the mapping shown last time when this position record has not changed
+                        before = last.get(account_id)
+                        if before is not None and before[0] is state and before[1] == state.qty and before[2] == state.cost:
+                            out = before[3]
+                        else:
+                            out = {symbol: Position(qty=state.qty, cost=state.cost)}
+                            last[account_id] = (state, state.qty, state.cost, out)
+            elif held:
+                several = {}
+                for symbol, state in sorted(held.items()):
+                    if state.qty != 0:
+                        several[symbol] = Position(qty=state.qty, cost=state.cost)
+                if several:
+                    out = several
+            dormant = pooling and not out and not orders
+            if dormant:
+                for balance in account.wallets.values():
+                    if balance < 0:
+                        dormant = False
+                        break
+            known[account_id] = out
+            if not dormant:
+                listed.append(account_id)
+                continue
+            for asset, balance in account.wallets.items():
+                pooled[asset] = pooled.get(asset, 0) + balance
+        known[POOLED] = NOTHING
+        if len(listed) < len(accounts):
+            self._account_ids = [POOLED, *listed]
+        else:
+            self._account_ids = listed
+
+    def wallet(self, account_id: int, asset: str) -> int:
+        """walletBalance (the engine's ``Account.wallet``); for ``POOLED``, the dormant accounts' sum."""
+        if account_id == POOLED:
+            return self.pooled.get(asset, 0)
+        return self.accounts[account_id].wallets.get(asset, 0)
+
+    def margin_setting(self, account_id: int, symbol: str) -> MarginSetting:
+        """Leverage and extra isolated margin; ``POOLED``'s are the defaults (it holds nothing)."""
+        if account_id == POOLED:
+            return MarginSetting()
+        return super().margin_setting(account_id, symbol)
