@@ -806,6 +806,11 @@ def _prepare_parent(proofs: bool, tests: list[str]) -> None:
                 importlib.import_module(module_name(f"{folder}/{path.name}"))
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
+    # the Hypothesis profile (tests/conftest.py) before any test module: a test's @settings(...) takes every value
+    # it does not set (deadline, derandomize) from the profile in force when the decorator runs, so a test module
+    # imported first kept Hypothesis' defaults in every child (a 200 ms deadline: timing failures counted as
+    # kills; random examples: kills that depended on the seed)
+    importlib.import_module("tests.conftest")
     for test in tests:  # pytest finds them in sys.modules: a child collects without importing
         path = Path(test)
         if not path.is_absolute() and path.parts[0] == "tests":
