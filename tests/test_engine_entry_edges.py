@@ -1,0 +1,102 @@
+"""Order entry at its edges, through PlaceOrder and AmendOrder: clOrdID length, a one-contract reduction's limit.
+
+Found by ``python -m tests.mutation engine/core/entry.py`` (issue 13).  ETHUSD (lot 1, tick 0.05) at a mark of
+3,000.00.  BitMEX: a clOrdID is at most 36 characters; a market order that reduces a position stops at its
+bankruptcy price (LIQ-016), so it is cancelled there ("reached its price limit") before LIQ-044 has to refuse
+a fill beyond it.
+"""
+
+from __future__ import annotations
+
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Event, Execution, Reason, Rejected
+from perpspec.engine.core.exchange import Engine
+from perpspec.rules.instrument_file import load_instrument
+
+ETHUSD = load_instrument("ETHUSD")
+MARK = 300_000
+WALLET = 10**10
+
+
+def _engine() -> Engine:
+    engine = Engine({"ETHUSD": ETHUSD})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=MARK, index_price=MARK))
+    for account in (1, 2):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=WALLET))
+    return engine
+
+
+def _place(engine: Engine, account: int, side: str, qty: int, price: int | None = None, **fields: object) -> list[Event]:
+    return engine.process(
+        c.PlaceOrder(time_ms=0, account=account, symbol="ETHUSD", side=side, order_qty=qty, price=price, **fields)  # type: ignore[arg-type]
+    )
+
+
+def _cancel_texts(events: list[Event]) -> list[str]:
+    return [e.text for e in events if isinstance(e, Execution) and e.exec_type == "Canceled"]
+
+
+# ---------------------------------------------------------------------------------------------- clOrdID
+
+
+def test_a_cl_ord_id_of_36_characters_is_accepted_on_a_plain_limit_order() -> None:
+    events = _place(_engine(), 1, "Buy", 1, MARK - 100, cl_ord_id="x" * 36)
+    assert not isinstance(events[-1], Rejected), events[-1]
+
+
+def test_a_cl_ord_id_of_37_characters_is_refused_on_a_plain_limit_order() -> None:
+    engine = _engine()
+    last = _place(engine, 1, "Buy", 1, MARK - 100, cl_ord_id="x" * 37)[-1]
+    assert isinstance(last, Rejected), last
+    assert last.reason == Reason.MALFORMED
+    assert engine.live_orders == {}
+
+
+def test_a_cl_ord_id_of_36_characters_is_accepted_on_a_post_only_order() -> None:
+    events = _place(_engine(), 1, "Buy", 1, MARK - 100, cl_ord_id="y" * 36, exec_inst="ParticipateDoNotInitiate")
+    assert not isinstance(events[-1], Rejected), events[-1]
+
+
+def test_a_cl_ord_id_of_37_characters_is_refused_on_a_post_only_order() -> None:
+    engine = _engine()
+    last = _place(engine, 1, "Buy", 1, MARK - 100, cl_ord_id="y" * 37, exec_inst="ParticipateDoNotInitiate")[-1]
+    assert isinstance(last, Rejected), last
+    assert last.reason == Reason.MALFORMED
+    assert engine.live_orders == {}
+
+
+# ---------------------------------------------------------------------------------------------- LIQ-016
+
+
+def _isolated_long(qty: int) -> Engine:
+    """Account 1 isolated at 50x, long ``qty`` at 3,000.00 (bankruptcy about 2% lower); account 2 bids 2,900.00."""
+    engine = _engine()
+    engine.process(c.SetLeverage(time_ms=0, account=1, symbol="ETHUSD", leverage_hundredths=5_000))
+    _place(engine, 2, "Sell", qty, MARK)
+    _place(engine, 1, "Buy", qty, MARK)
+    assert engine.positions(1)["ETHUSD"].qty == qty
+    _place(engine, 2, "Buy", qty, 290_000)
+    return engine
+
+
+def test_a_market_sell_of_a_one_contract_long_stops_at_its_bankruptcy_price() -> None:
+    engine = _isolated_long(1)
+    events = _place(engine, 1, "Sell", 1, ord_type="Market")
+    assert _cancel_texts(events) == ["Canceled: market order reached its price limit"]
+    assert engine.positions(1)["ETHUSD"].qty == 1
+
+
+def test_a_market_sell_of_a_two_contract_long_stops_at_its_bankruptcy_price() -> None:
+    engine = _isolated_long(2)
+    events = _place(engine, 1, "Sell", 2, ord_type="Market")
+    assert _cancel_texts(events) == ["Canceled: market order reached its price limit"]
+    assert engine.positions(1)["ETHUSD"].qty == 2
+
+
+def test_a_market_sell_of_a_one_contract_long_fills_above_its_bankruptcy_price() -> None:
+    engine = _isolated_long(1)
+    _place(engine, 2, "Buy", 1, 298_000)  # about 0.7% below the entry: well above the bankruptcy price
+    events = _place(engine, 1, "Sell", 1, ord_type="Market")
+    assert _cancel_texts(events) == []
+    assert engine.positions(1) == {}
