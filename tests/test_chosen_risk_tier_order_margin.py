@@ -14,6 +14,7 @@ from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Event, Reason, Rejected
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.invariants import check_all
 from perpspec.rules.liquidation import compute_requirement
 from perpspec.rules.margin import CROSS
 from perpspec.rules.position import Position, apply_fill
@@ -82,3 +83,23 @@ def test_an_amend_up_needs_the_chosen_tiers_extra_margin_too() -> None:
 
     assert amended(1) - amended(0) == _gap(10_000, MARK - 1_000)
 
+
+
+
+def test_an_account_with_nothing_available_can_still_place_an_order_that_needs_no_margin() -> None:
+    # MRG-060 asks for margin only when the order needs some: a long that lost 15,000,000 XBt after the mark fell
+    # (nothing available, still above maintenance) may rest a sell that reduces it, and may not add to it
+    engine = _holding(0, 10_000)
+    lower = MARK - 1_500
+    engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=lower, index_price=lower))
+    withdraw = engine.process(c.Withdraw(time_ms=1, account=1, asset="XBt", amount=1))[-1]
+    assert isinstance(withdraw, Rejected), withdraw
+    sell = c.PlaceOrder(time_ms=1, account=1, symbol="ETHUSD", side="Sell", order_qty=5_000, price=MARK + 1_000)
+    engine.track_steps = True
+    events = engine.process(sell)
+    assert not isinstance(events[-1], Rejected)
+    # INV-MARGIN-ON-ENTRY: an order that needed no margin is not held to the available balance (it is below 0)
+    assert {k: v for k, v in check_all(engine, engine.step_info(events)).items() if v} == {}
+    more = c.PlaceOrder(time_ms=1, account=1, symbol="ETHUSD", side="Buy", order_qty=1, price=lower)
+    assert _needs(engine.process(more)[-1]) > 0
+    assert engine.positions(1)["ETHUSD"].qty == 10_000

@@ -14,6 +14,8 @@ from perpspec.engine.core.exchange import Engine
 from perpspec.rules.instrument_file import load_instrument
 
 ETHUSD = load_instrument("ETHUSD")
+XBTUSD = load_instrument("XBTUSD")
+XBT_MARK = 10_000_000  # $100,000.00
 MARK = 300_000
 WALLET = 10**10
 
@@ -100,3 +102,43 @@ def test_a_market_sell_of_a_one_contract_long_fills_above_its_bankruptcy_price()
     events = _place(engine, 1, "Sell", 1, ord_type="Market")
     assert _cancel_texts(events) == []
     assert engine.positions(1) == {}
+
+
+# ---------------------------------------------------------------------------------------------- maxOrderQty
+
+
+def _xbtusd() -> Engine:
+    """XBTUSD at $100,000 (10 M contracts are 100 XBT, within the base risk limit); account 1 has 1,000 XBT."""
+    engine = Engine({"XBTUSD": XBTUSD})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=XBT_MARK, index_price=XBT_MARK))
+    engine.process(c.VerifyAccount(time_ms=0, account=1))
+    engine.process(c.Deposit(time_ms=0, account=1, asset="XBt", amount=1_000 * 10**8))
+    return engine
+
+
+def _xbt_bid(engine: Engine, qty: int) -> Event:
+    return engine.process(
+        c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=qty, price=XBT_MARK - 50_000)
+    )[-1]
+
+
+def test_an_order_of_exactly_max_order_qty_is_accepted_and_one_lot_more_refused() -> None:
+    engine = _xbtusd()
+    assert not isinstance(_xbt_bid(engine, XBTUSD.max_order_qty), Rejected)
+    over = _xbt_bid(engine, XBTUSD.max_order_qty + XBTUSD.lot_size)
+    assert isinstance(over, Rejected), over
+    assert over.reason == Reason.QTY_TOO_LARGE
+
+
+def test_an_amend_to_exactly_max_order_qty_is_accepted_and_one_lot_more_refused() -> None:
+    engine = _xbtusd()
+    assert not isinstance(_xbt_bid(engine, 1_000), Rejected)
+    [order_id] = list(engine.live_orders)
+    over = engine.process(
+        c.AmendOrder(time_ms=0, account=1, order_id=order_id, order_qty=XBTUSD.max_order_qty + XBTUSD.lot_size)
+    )[-1]
+    assert isinstance(over, Rejected), over
+    assert over.reason == Reason.QTY_TOO_LARGE
+    at_max = engine.process(c.AmendOrder(time_ms=0, account=1, order_id=order_id, order_qty=XBTUSD.max_order_qty))[-1]
+    assert not isinstance(at_max, Rejected), at_max
+    assert engine.live_orders[order_id].order_qty == XBTUSD.max_order_qty
