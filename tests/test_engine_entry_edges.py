@@ -104,6 +104,17 @@ def test_a_market_sell_of_a_one_contract_long_fills_above_its_bankruptcy_price()
     assert engine.positions(1) == {}
 
 
+
+def test_after_the_mark_moved_a_market_sell_still_stops_at_the_positions_own_bankruptcy_price() -> None:
+    # LIQ-016 from the pool's margin (equity less the position's PnL at mark): the mark falling 10.00 moves
+    # neither the bankruptcy price (about 2,940.00) nor the fill at 2,950.00 above it
+    engine = _isolated_long(1)
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=MARK - 1_000, index_price=MARK - 1_000))
+    _place(engine, 2, "Buy", 1, 295_000)
+    events = _place(engine, 1, "Sell", 1, ord_type="Market")
+    assert _cancel_texts(events) == []
+    assert engine.positions(1) == {}
+
 # ---------------------------------------------------------------------------------------------- maxOrderQty
 
 
@@ -142,3 +153,53 @@ def test_an_amend_to_exactly_max_order_qty_is_accepted_and_one_lot_more_refused(
     at_max = engine.process(c.AmendOrder(time_ms=0, account=1, order_id=order_id, order_qty=XBTUSD.max_order_qty))[-1]
     assert not isinstance(at_max, Rejected), at_max
     assert engine.live_orders[order_id].order_qty == XBTUSD.max_order_qty
+
+
+# ---------------------------------------------------------------------------------------------- typed refusals
+
+
+def _refused(events: list[Event]) -> Rejected:
+    last = events[-1]
+    assert isinstance(last, Rejected), last
+    return last
+
+
+def test_a_stop_with_two_trigger_sources_is_refused() -> None:
+    engine = _engine()
+    last = _refused(_place(engine, 1, "Sell", 1, ord_type="Stop", stop_px=MARK - 1_000, exec_inst="MarkPrice,LastPrice"))
+    assert (last.reason, last.text) == (Reason.INVALID_INSTRUCTION, "at most one trigger source")
+    assert engine.live_orders == {}
+
+
+def test_a_stop_with_one_trigger_source_is_accepted() -> None:
+    events = _place(_engine(), 1, "Sell", 1, ord_type="Stop", stop_px=MARK - 1_000, exec_inst="LastPrice")
+    assert not isinstance(events[-1], Rejected), events[-1]
+
+
+def test_an_order_qty_of_zero_is_refused_with_or_without_a_side() -> None:
+    engine = _engine()
+    text = f"orderQty must be a positive multiple of lotSize {ETHUSD.lot_size}"
+    for side in ("Buy", None):
+        last = _refused(_place(engine, 1, side, 0, MARK - 100))  # type: ignore[arg-type]
+        assert (last.reason, last.text) == (Reason.INVALID_QTY, text)
+        last = _refused(_place(engine, 1, side, 0, ord_type="Market"))  # type: ignore[arg-type]
+        assert (last.reason, last.text) == (Reason.INVALID_QTY, text)
+    assert engine.live_orders == {}
+
+
+def test_a_negative_order_qty_together_with_a_side_is_refused() -> None:
+    last = _refused(_place(_engine(), 1, "Sell", -1, MARK + 100))
+    assert (last.reason, last.text) == (Reason.INVALID_QTY, "negative orderQty together with side")
+
+
+def test_a_price_or_stop_price_of_zero_is_refused() -> None:
+    engine = _engine()
+    text = f"price must be a positive multiple of tickSize {ETHUSD.tick_size}"
+    for events in (
+        _place(engine, 1, "Buy", 1, 0),
+        _place(engine, 1, "Buy", 1, 0, exec_inst="ParticipateDoNotInitiate"),
+        _place(engine, 1, "Sell", 1, ord_type="Stop", stop_px=0),
+    ):
+        last = _refused(events)
+        assert (last.reason, last.text) == (Reason.INVALID_PRICE, text)
+    assert engine.live_orders == {}
