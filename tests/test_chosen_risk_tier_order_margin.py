@@ -103,3 +103,16 @@ def test_an_account_with_nothing_available_can_still_place_an_order_that_needs_n
     more = c.PlaceOrder(time_ms=1, account=1, symbol="ETHUSD", side="Buy", order_qty=1, price=lower)
     assert _needs(engine.process(more)[-1]) > 0
     assert engine.positions(1)["ETHUSD"].qty == 10_000
+
+
+def test_a_position_already_at_the_chosen_tiers_size_needs_no_extra() -> None:
+    # 20,000 at 3,000.00 is 60 XBT: its own tier is 1, so at a chosen tier 1 the extra is exactly 0 (not rounded
+    # up to anything), and at tier 2 it is tier 2's margin over the own tier's
+    def gap(tier: int) -> int:
+        position, _ = apply_fill(ETHUSD, Position(), 20_000, MARK)
+        chosen = compute_requirement(ETHUSD, position, CROSS, tier)
+        own = compute_requirement(ETHUSD, position, CROSS, 0)
+        return chosen.pos_init + chosen.pos_comm - own.pos_init - own.pos_comm
+
+    assert (gap(1), gap(2) > 0) == (0, True)
+    assert _needs(_buy(_engine(2), 20_000)) - _needs(_buy(_engine(1), 20_000)) == gap(2)
