@@ -115,6 +115,23 @@ def test_after_the_mark_moved_a_market_sell_still_stops_at_the_positions_own_ban
     assert _cancel_texts(events) == []
     assert engine.positions(1) == {}
 
+
+# ---------------------------------------------------------------------------------------------- MRG-061
+
+
+def test_an_order_needing_one_satoshi_more_than_available_is_refused() -> None:
+    # ETHUSD at 10.00: a resting sell of 3 at 10.05 holds exactly the wallet; a buy of 1 at 9.50 adds one satoshi
+    # to the larger side's order margin (MRG-042), and one satoshi is still more than nothing available
+    engine = Engine({"ETHUSD": ETHUSD})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=1_000, index_price=1_000))
+    engine.process(c.VerifyAccount(time_ms=0, account=1))
+    sell = c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Sell", order_qty=3, price=1_005)
+    refused = _refused(engine.process(sell))
+    engine.process(c.Deposit(time_ms=0, account=1, asset="XBt", amount=int(refused.text.split()[1].rstrip(","))))
+    assert not isinstance(engine.process(sell)[-1], Rejected)
+    buy = _refused(_place(engine, 1, "Buy", 1, 950))
+    assert (buy.reason, buy.text) == (Reason.INSUFFICIENT_MARGIN, "needs 1, available 0")
+
 # ---------------------------------------------------------------------------------------------- maxOrderQty
 
 
@@ -203,3 +220,19 @@ def test_a_price_or_stop_price_of_zero_is_refused() -> None:
         last = _refused(events)
         assert (last.reason, last.text) == (Reason.INVALID_PRICE, text)
     assert engine.live_orders == {}
+
+
+def test_an_amend_to_nothing_left_is_refused() -> None:
+    # AmendOrder's new open quantity must be a positive lot multiple: leavesQty 0, or orderQty equal to cumQty
+    engine = _engine()
+    _place(engine, 2, "Sell", 2, MARK)
+    _place(engine, 1, "Buy", 5, MARK)  # 2 filled, 3 rest
+    [order_id] = [i for i, order in engine.live_orders.items() if order.account == 1]
+    text = "the new open quantity must be a positive multiple of lotSize"
+    for amend in (
+        c.AmendOrder(time_ms=0, account=1, order_id=order_id, leaves_qty=0),
+        c.AmendOrder(time_ms=0, account=1, order_id=order_id, order_qty=2),
+    ):
+        last = _refused(engine.process(amend))
+        assert (last.reason, last.text) == (Reason.INVALID_QTY, text)
+    assert engine.live_orders[order_id].leaves_qty == 3
