@@ -8,6 +8,8 @@ a fill beyond it.
 
 from __future__ import annotations
 
+import attrs
+
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Event, Execution, Reason, Rejected
 from perpspec.engine.core.exchange import Engine
@@ -236,3 +238,23 @@ def test_an_amend_to_nothing_left_is_refused() -> None:
         last = _refused(engine.process(amend))
         assert (last.reason, last.text) == (Reason.INVALID_QTY, text)
     assert engine.live_orders[order_id].leaves_qty == 3
+
+
+def test_a_price_of_one_unit_is_a_price_where_the_tick_is_one_unit() -> None:
+    # check_price: positive, on the tick, at most maxPrice; with a tick of one price unit, 1 is the lowest price
+    fine = attrs.evolve(ETHUSD, tick_size=1)
+    engine = Engine({"ETHUSD": fine})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=1, index_price=1))
+    engine.process(c.VerifyAccount(time_ms=0, account=1))
+    engine.process(c.Deposit(time_ms=0, account=1, asset="XBt", amount=WALLET))
+    assert not isinstance(_place(engine, 1, "Buy", 1, 1)[-1], Rejected)
+    assert _refused(_place(engine, 1, "Buy", 1, 0)).reason == Reason.INVALID_PRICE
+
+
+def test_a_display_qty_from_0_to_the_order_qty_is_accepted_and_outside_refused() -> None:
+    engine = _engine()
+    assert not isinstance(_place(engine, 1, "Buy", 5, MARK - 100, display_qty=5)[-1], Rejected)
+    assert not isinstance(_place(engine, 1, "Buy", 5, MARK - 100, display_qty=0)[-1], Rejected)  # hidden
+    assert _refused(_place(engine, 1, "Buy", 5, MARK - 100, display_qty=-1)).reason == Reason.INVALID_QTY
+    last = _refused(_place(engine, 1, "Buy", 5, MARK - 100, display_qty=6))
+    assert (last.reason, last.text) == (Reason.INVALID_QTY, "displayQty must be 0 or a lot multiple up to orderQty")
