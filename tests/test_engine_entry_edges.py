@@ -258,3 +258,16 @@ def test_a_display_qty_from_0_to_the_order_qty_is_accepted_and_outside_refused()
     assert _refused(_place(engine, 1, "Buy", 5, MARK - 100, display_qty=-1)).reason == Reason.INVALID_QTY
     last = _refused(_place(engine, 1, "Buy", 5, MARK - 100, display_qty=6))
     assert (last.reason, last.text) == (Reason.INVALID_QTY, "displayQty must be 0 or a lot multiple up to orderQty")
+
+
+# ---------------------------------------------------------------------------------------------- RSK-007
+
+
+def test_a_sell_order_beyond_the_risk_limit_is_refused_and_one_at_it_accepted() -> None:
+    # RSK-007 on the ask side: |position cost| + the larger side's value against the base limit of 50 XBT
+    engine = _engine()
+    at_limit = ETHUSD.risk_limit // MARK  # 16,666 contracts at 3,000.00: just within 50 XBT
+    too_many = at_limit + 1
+    last = _refused(_place(engine, 1, "Sell", too_many, MARK + 1_000))
+    assert last.reason == Reason.RISK_LIMIT_EXCEEDED
+    assert not isinstance(_place(engine, 1, "Sell", at_limit, MARK)[-1], Rejected)
