@@ -174,3 +174,23 @@ def test_a_reduce_only_order_of_a_one_contract_position_may_be_repriced() -> Non
     events = engine.process(c.AmendOrder(time_ms=0, account=1, order_id=order_id, price=MARK + 50))
     assert not isinstance(events[-1], Rejected), events[-1]
     assert (engine.live_orders[order_id].price, _replaced(events)) == (MARK + 50, [(1, 1, 0)])
+
+
+def test_an_amend_that_changes_nothing_asks_for_nothing() -> None:
+    # a resting buy of 100 at 3,000.00 holds exactly the wallet; the mark falls 1.7% (the buy now opens worse than
+    # mark); re-sending its quantity and price changes nothing, so nothing is checked again and it is accepted
+    engine = _engine(wallet=1)
+    order = c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=100, price=MARK)
+    refused = engine.process(order)[-1]
+    assert isinstance(refused, Rejected), refused
+    engine.process(c.Deposit(time_ms=0, account=1, asset="XBt", amount=int(refused.text.split()[1].rstrip(",")) - 1))
+    assert not isinstance(engine.process(order)[-1], Rejected)
+    order_id = max(engine.live_orders)
+    engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=MARK - 5_000, index_price=MARK - 5_000))
+    for amend in (
+        c.AmendOrder(time_ms=1, account=1, order_id=order_id, order_qty=100),
+        c.AmendOrder(time_ms=1, account=1, order_id=order_id, leaves_qty=100, price=MARK),
+    ):
+        events = engine.process(amend)
+        assert not isinstance(events[-1], Rejected), events[-1]
+        assert _replaced(events) == [(100, 100, 0)]
