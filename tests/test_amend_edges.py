@@ -194,3 +194,24 @@ def test_an_amend_that_changes_nothing_asks_for_nothing() -> None:
         events = engine.process(amend)
         assert not isinstance(events[-1], Rejected), events[-1]
         assert _replaced(events) == [(100, 100, 0)]
+
+
+def test_an_amend_up_needs_what_a_new_order_of_the_added_quantity_would() -> None:
+    # MRG-060 on amend, with a position open: the order-margin step of the whole order set, plus the position's
+    # maintenance step if the *added* contracts filled (less the repricing PnL), the same as a new order of them
+    def needs(events: list[Event]) -> int:
+        last = events[-1]
+        assert isinstance(last, Rejected), last
+        assert last.reason == Reason.INSUFFICIENT_MARGIN
+        return int(last.text.split()[1].rstrip(","))
+
+    amended, added = _engine(wallet=2 * 10**7), _engine(wallet=2 * 10**7)  # 0.2 XBT: 1,000 fit, 10,000 do not
+    for engine in (amended, added):
+        _long(engine, 1_000)
+    order_id = _place(amended, 1, "Buy", 1_000, MARK - 1_000)
+    _place(added, 1, "Buy", 1_000, MARK - 1_000)
+    by_amend = needs(amended.process(c.AmendOrder(time_ms=0, account=1, order_id=order_id, order_qty=10_000)))
+    by_order = needs(added.process(
+        c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=9_000, price=MARK - 1_000)
+    ))
+    assert by_amend == by_order
