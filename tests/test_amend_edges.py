@@ -215,3 +215,26 @@ def test_an_amend_up_needs_what_a_new_order_of_the_added_quantity_would() -> Non
         c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=9_000, price=MARK - 1_000)
     ))
     assert by_amend == by_order
+
+
+def test_an_amend_up_to_the_risk_limit_counts_the_order_once() -> None:
+    # RSK-007 on amend: the order set with this order replaced (not added again): 16,000 at 3,000.00 is 48 XBT
+    engine = _engine()
+    order_id = _place(engine, 1, "Buy", 8_000, MARK - 1_000)
+    last = engine.process(c.AmendOrder(time_ms=0, account=1, order_id=order_id, order_qty=16_000))[-1]
+    assert not isinstance(last, Rejected), last
+    over = engine.process(c.AmendOrder(time_ms=0, account=1, order_id=order_id, order_qty=17_000))[-1]
+    assert isinstance(over, Rejected), over
+    assert over.reason == Reason.RISK_LIMIT_EXCEEDED
+
+
+def test_a_sell_trailing_stop_amended_to_an_offset_of_zero_is_refused() -> None:
+    engine = _engine()
+    order_id = _place(
+        engine, 1, "Sell", 1, ord_type="Pegged", peg_price_type="TrailingStopPeg", peg_offset_value=-1_000,
+        exec_inst="Fixed",
+    )
+    last = engine.process(c.AmendOrder(time_ms=0, account=1, order_id=order_id, peg_offset_value=0))[-1]
+    assert isinstance(last, Rejected), last
+    assert (last.reason, last.text) == (Reason.INVALID_PRICE, "bad pegOffsetValue")
+    assert engine.live_orders[order_id].peg_offset == -1_000

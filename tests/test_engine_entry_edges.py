@@ -13,6 +13,7 @@ import attrs
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Event, Execution, Reason, Rejected
 from perpspec.engine.core.exchange import Engine
+from perpspec.engine.kernels.load import generic_rules_only
 from perpspec.rules.instrument_file import load_instrument
 
 ETHUSD = load_instrument("ETHUSD")
@@ -271,3 +272,13 @@ def test_a_sell_order_beyond_the_risk_limit_is_refused_and_one_at_it_accepted() 
     last = _refused(_place(engine, 1, "Sell", too_many, MARK + 1_000))
     assert last.reason == Reason.RISK_LIMIT_EXCEEDED
     assert not isinstance(_place(engine, 1, "Sell", at_limit, MARK)[-1], Rejected)
+
+
+def test_risk_limit_refusals_are_the_same_on_the_generic_rules_path() -> None:
+    # the same checks without the proved kernels (engine.kernels.load.generic_rules_only): RSK-007 on either side
+    with generic_rules_only():
+        engine = _engine()
+        too_many = ETHUSD.risk_limit // MARK + 1
+        assert _refused(_place(engine, 1, "Buy", too_many, MARK)).reason == Reason.RISK_LIMIT_EXCEEDED
+        assert _refused(_place(engine, 1, "Sell", too_many, MARK)).reason == Reason.RISK_LIMIT_EXCEEDED
+        assert not isinstance(_place(engine, 1, "Buy", too_many - 1, MARK)[-1], Rejected)

@@ -117,3 +117,15 @@ def test_an_amended_sell_trailing_stop_may_come_down_to_one_price_unit() -> None
     last = engine.process(c.AmendOrder(time_ms=0, account=1, order_id=order_id, peg_offset_value=-MARK))[-1]
     assert not isinstance(last, Rejected), last
     assert engine.live_orders[order_id].stop_px == 1
+
+
+def test_a_buy_trailing_stop_amended_to_one_price_unit_above_where_the_tick_is_one_unit() -> None:
+    fine = attrs.evolve(ETHUSD, tick_size=1)
+    engine = Engine({"ETHUSD": fine})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=MARK, index_price=MARK))
+    engine.process(c.VerifyAccount(time_ms=0, account=1))
+    engine.process(c.Deposit(time_ms=0, account=1, asset="XBt", amount=10**10))
+    order_id = _trailing_id(engine, "Buy", 7)
+    last = engine.process(c.AmendOrder(time_ms=0, account=1, order_id=order_id, peg_offset_value=1))[-1]
+    assert not isinstance(last, Rejected), last
+    assert engine.live_orders[order_id].stop_px == MARK + 1
