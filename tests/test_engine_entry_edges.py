@@ -282,3 +282,21 @@ def test_risk_limit_refusals_are_the_same_on_the_generic_rules_path() -> None:
         assert _refused(_place(engine, 1, "Buy", too_many, MARK)).reason == Reason.RISK_LIMIT_EXCEEDED
         assert _refused(_place(engine, 1, "Sell", too_many, MARK)).reason == Reason.RISK_LIMIT_EXCEEDED
         assert not isinstance(_place(engine, 1, "Buy", too_many - 1, MARK)[-1], Rejected)
+
+
+# ---------------------------------------------------------------------------------------------- the plain-limit path
+
+
+def test_a_market_order_with_a_price_is_refused() -> None:
+    engine = _engine()
+    last = _refused(_place(engine, 1, "Buy", 1, MARK, ord_type="Market"))
+    assert (last.reason, last.text) == (Reason.INVALID_PRICE, "Market takes no price")
+
+
+def test_a_post_only_buy_through_the_ask_is_cancelled_not_traded() -> None:
+    # only a limit order with nothing but side, quantity, price (and clOrdID) takes the plain-limit path
+    engine = _engine()
+    _place(engine, 2, "Sell", 1, MARK)
+    events = _place(engine, 1, "Buy", 1, MARK, exec_inst="ParticipateDoNotInitiate")
+    assert _cancel_texts(events) == ["Canceled: ParticipateDoNotInitiate order would have traded"]
+    assert engine.positions(1) == {}

@@ -86,3 +86,39 @@ def test_a_one_contract_ask_is_reached_and_charged() -> None:
     assert isinstance(last, Rejected), last
     assert last.reason == Reason.INSUFFICIENT_MARGIN
 
+
+
+def _needs(event: Event) -> int:
+    assert isinstance(event, Rejected), event
+    assert event.reason == Reason.INSUFFICIENT_MARGIN
+    return int(event.text.split()[1].rstrip(","))  # "needs N, available A"
+
+
+def test_a_market_buy_sweeping_two_levels_is_charged_at_the_deeper_one() -> None:
+    # one contract at 3,000.00 and one at 3,010.00: a market buy of 2 reaches 3,010.00 and is charged there, as a
+    # limit buy of 2 at 3,010.00 would be (its premium over the mark is the larger)
+    market, limit = _engine(), _engine()
+    for engine in (market, limit):
+        _place(engine, 2, "Sell", 1, MARK)
+        _place(engine, 2, "Sell", 1, MARK + 1_000)
+    assert _needs(_place(market, 1, "Buy", 2)[-1]) == _needs(_place(limit, 1, "Buy", 2, MARK + 1_000)[-1])
+
+
+def test_a_market_sell_sweeping_two_levels_is_charged_at_the_deeper_one() -> None:
+    market, limit = _engine(), _engine()
+    for engine in (market, limit):
+        _place(engine, 2, "Buy", 1, MARK)
+        _place(engine, 2, "Buy", 1, MARK - 1_000)
+    assert _needs(_place(market, 1, "Sell", 2)[-1]) == _needs(_place(limit, 1, "Sell", 2, MARK - 1_000)[-1])
+
+
+def test_liquidity_exactly_at_the_fat_finger_cap_is_reached_and_charged() -> None:
+    # the account's own order makes the best price (self-trade prevention: not liquidity); the only other order
+    # sits exactly at the 5% cap from it, where the sweep may still fill, so the order is checked there
+    for side, own, other in (("Buy", MARK, MARK * 105 // 100), ("Sell", MARK, MARK * 95 // 100)):
+        engine = _engine(poor=10_000)  # enough for its own resting order of one contract, not for the other
+        opposite = "Sell" if side == "Buy" else "Buy"
+        assert not isinstance(_place(engine, 1, opposite, 1, own)[-1], Rejected)
+        assert not isinstance(_place(engine, 2, opposite, 1, other)[-1], Rejected)
+        _needs(_place(engine, 1, side, 1)[-1])
+        assert (_qty(engine, 1), _qty(engine, 2)) == (0, 0)

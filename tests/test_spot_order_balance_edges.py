@@ -51,3 +51,19 @@ def test_a_spot_buy_of_exactly_the_free_quote_balance_with_its_fee_is_accepted()
     assert isinstance(short, Rejected), short
     assert short.reason == Reason.INSUFFICIENT_BALANCE
     assert not isinstance(_market(need).process(_order(1, "Buy", qty, PRICE - 1_000))[-1], Rejected)
+
+
+def test_a_spot_amend_beyond_the_free_balance_names_what_more_it_needs() -> None:
+    # the reservation already held counts: the refusal names only the extra amount
+    qty = 10 * SPOT.lot_size
+    price = PRICE - 1_000
+    value = compute_notional(SPOT, qty, price)
+    need = value + compute_commission(value, SPOT.taker_fee_ppm)
+    engine = _market(need)
+    assert not isinstance(engine.process(_order(1, "Buy", qty, price))[-1], Rejected)
+    order_id = max(engine.live_orders)
+    bigger = engine.process(c.AmendOrder(time_ms=0, account=1, order_id=order_id, order_qty=2 * qty))[-1]
+    assert isinstance(bigger, Rejected), bigger
+    value_2 = compute_notional(SPOT, 2 * qty, price)
+    more = value_2 + compute_commission(value_2, SPOT.taker_fee_ppm) - need
+    assert (bigger.reason, bigger.text) == (Reason.INSUFFICIENT_BALANCE, f"needs {more} more USDt, free 0")
