@@ -67,3 +67,16 @@ def test_a_spot_amend_beyond_the_free_balance_names_what_more_it_needs() -> None
     value_2 = compute_notional(SPOT, 2 * qty, price)
     more = value_2 + compute_commission(value_2, SPOT.taker_fee_ppm) - need
     assert (bigger.reason, bigger.text) == (Reason.INSUFFICIENT_BALANCE, f"needs {more} more USDt, free 0")
+
+
+def test_a_partly_filled_spot_maker_stays_live_with_the_rest_reserved_and_a_filled_one_is_gone() -> None:
+    engine = _market(10**12)
+    lot = SPOT.lot_size
+    assert not isinstance(engine.process(_order(2, "Sell", 10 * lot, PRICE))[-1], Rejected)
+    [maker_id] = list(engine.live_orders)
+    engine.process(_order(1, "Buy", 4 * lot, PRICE))
+    assert engine.live_orders[maker_id].leaves_qty == 6 * lot
+    assert engine.accounts[2].reserved["XBt"] == 6 * lot * SPOT.base_multiplier
+    engine.process(_order(1, "Buy", 6 * lot, PRICE))
+    assert maker_id not in engine.live_orders
+    assert engine.accounts[2].reserved.get("XBt", 0) == 0
