@@ -45,3 +45,45 @@ def test_a_maker_hit_twice_in_one_sweep_is_judged_after_its_first_fill(kernels: 
         maker = [(e.exec_type, e.last_qty, e.last_px, e.text) for e in events if isinstance(e, Execution) and e.account == 3]
         assert maker == [("Trade", 100, HIGH, ""), ("Canceled", 0, 0, FILL_CANCEL_TEXT)]
         assert engine.positions(3)["ETHUSD"].qty == 100
+
+
+def _maker_bids(wallet: int, bids: list[tuple[int, int]], mark: int) -> tuple[Engine, list[tuple[str, int, int, str]]]:
+    """Account 3 (``wallet``) rests ``bids`` (qty, price) at a mark of 3,100.00; the mark falls to ``mark``; account 2
+    sells into every bid at market.  Returns the engine and account 3's executions of that sell."""
+    engine = Engine({"ETHUSD": ETHUSD})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=HIGH, index_price=HIGH))
+    for account, amount in ((2, 10**10), (3, wallet)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for qty, price in bids:
+        placed = engine.process(c.PlaceOrder(time_ms=0, account=3, symbol="ETHUSD", side="Buy", order_qty=qty, price=price))
+        assert not isinstance(placed[-1], Rejected), placed[-1]
+    engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=mark, index_price=mark))
+    total = sum(qty for qty, _ in bids)
+    events = engine.process(c.PlaceOrder(time_ms=1, account=2, symbol="ETHUSD", side="Sell", order_qty=total, ord_type="Market"))
+    return engine, [(e.exec_type, e.last_qty, e.last_px, e.text) for e in events if isinstance(e, Execution) and e.account == 3]
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "generic-rules"])
+def test_a_one_contract_bid_left_far_above_a_collapsed_mark_is_cancelled_not_filled(kernels: bool) -> None:
+    # one contract at 3,100.00 with the mark at 2,800.00 loses 30,000 XBt, three times the maker's 10,000
+    with nullcontext() if kernels else generic_rules_only():
+        engine, maker = _maker_bids(10_000, [(1, HIGH)], 280_000)
+    assert maker == [("Canceled", 0, 0, FILL_CANCEL_TEXT)]
+    assert engine.positions(3) == {}
+
+
+def test_after_a_bid_refused_at_one_price_the_same_size_at_a_safer_price_is_judged_afresh() -> None:
+    # 100 at 3,100.00 would lose 3,000,000 XBt against a mark of 2,800.00 (more than the 2,000,000 wallet): refused;
+    # 100 at 2,810.00 loses 100,000: filled (the refusal of the first is not reused for the second)
+    engine, maker = _maker_bids(2_000_000, [(100, HIGH), (100, 281_000)], 280_000)
+    assert maker == [("Trade", 100, 281_000, ""), ("Canceled", 0, 0, FILL_CANCEL_TEXT)]  # fills first, then cancels
+    assert engine.positions(3)["ETHUSD"].qty == 100
+
+
+def test_after_a_bid_refused_at_one_size_a_smaller_one_at_the_same_price_is_judged_afresh() -> None:
+    # 200 at 3,100.00 would lose 3,000,000 XBt against 2,950.00 (more than the 2,500,000 wallet): refused;
+    # 100 at the same price loses 1,500,000: filled
+    engine, maker = _maker_bids(2_500_000, [(200, HIGH), (100, HIGH)], LOW)
+    assert maker == [("Trade", 100, HIGH, ""), ("Canceled", 0, 0, FILL_CANCEL_TEXT)]
+    assert engine.positions(3)["ETHUSD"].qty == 100

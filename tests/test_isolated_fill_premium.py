@@ -43,3 +43,33 @@ def test_an_isolated_bid_filled_above_a_fallen_mark_funds_its_premium_with_the_w
     assert (ps.qty, rebate) == (100, 7_500)  # maker rebate 0.025% of 30,000,000 XBt
     assert need + rebate < req.pos_init + req.pos_comm + premium  # the wallet cannot fund all of it
     assert ps.iso_margin == engine.accounts[1].wallet("XBt") == need + rebate
+
+
+def test_the_premium_is_funded_only_from_the_wallet_beyond_the_other_isolated_margins() -> None:
+    # the same fill with an isolated XBTUSD long beside it: the ETHUSD pool gets the wallet less XBTUSD's margin
+    xbtusd = load_instrument("XBTUSD")
+    engine = Engine({"ETHUSD": ETHUSD, "XBTUSD": xbtusd})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=MARK, index_price=MARK))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=1_000_000, index_price=1_000_000))
+    for account, amount in ((1, 10**8), (2, 10**10)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for symbol in ("ETHUSD", "XBTUSD"):
+        engine.process(c.SetLeverage(time_ms=0, account=1, symbol=symbol, leverage_hundredths=1_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Sell", order_qty=10_000, price=1_000_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=10_000, price=1_000_000))
+    other = engine.accounts[1].positions["XBTUSD"].iso_margin
+    spare = engine.accounts[1].wallet("XBt") - other
+    assert not isinstance(engine.process(c.Withdraw(time_ms=0, account=1, asset="XBt", amount=spare))[-1], Rejected)
+    bid = c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=100, price=MARK)
+    refused = engine.process(bid)[-1]
+    assert isinstance(refused, Rejected), refused
+    need = int(refused.text.split()[1].rstrip(","))  # "needs N, available 0"
+    engine.process(c.Deposit(time_ms=0, account=1, asset="XBt", amount=need))
+    assert not isinstance(engine.process(bid)[-1], Rejected)
+    engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=LOWER, index_price=LOWER))
+    engine.process(c.PlaceOrder(time_ms=1, account=2, symbol="ETHUSD", side="Sell", order_qty=100, price=MARK))
+    ps = engine.accounts[1].positions["ETHUSD"]
+    assert ps.qty == 100
+    assert ps.iso_margin == engine.accounts[1].wallet("XBt") - other == need + 7_500  # the maker rebate
+    assert engine.accounts[1].positions["XBTUSD"].iso_margin == other
