@@ -87,3 +87,30 @@ def test_after_a_bid_refused_at_one_size_a_smaller_one_at_the_same_price_is_judg
     engine, maker = _maker_bids(2_500_000, [(200, HIGH), (100, HIGH)], LOW)
     assert maker == [("Trade", 100, HIGH, ""), ("Canceled", 0, 0, FILL_CANCEL_TEXT)]
     assert engine.positions(3)["ETHUSD"].qty == 100
+
+
+@pytest.mark.parametrize(("fall", "fills"), [(6_000, [100, 100]), (9_000, [100])])
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "generic-rules"])
+def test_an_isolated_maker_hit_twice_is_judged_on_its_pool_after_the_first_fill(
+    kernels: bool, fall: int, fills: list[int]
+) -> None:
+    # isolated at 50x with exactly the margin its two bids needed (100 at 3,100.00 and 100 at 3,090.00); the mark
+    # falls by ``fall``; the first fill's premium comes out of the free wallet (ACC-006), which decides the second
+    with nullcontext() if kernels else generic_rules_only():
+        engine = Engine({"ETHUSD": ETHUSD})
+        engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=HIGH, index_price=HIGH))
+        for account, amount in ((2, 10**10), (3, 1)):
+            engine.process(c.VerifyAccount(time_ms=0, account=account))
+            engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+        engine.process(c.SetLeverage(time_ms=0, account=3, symbol="ETHUSD", leverage_hundredths=5_000))
+        for price in (HIGH, HIGH - 1_000):
+            bid = c.PlaceOrder(time_ms=0, account=3, symbol="ETHUSD", side="Buy", order_qty=100, price=price)
+            refused = engine.process(bid)[-1]
+            assert isinstance(refused, Rejected), refused
+            engine.process(c.Deposit(time_ms=0, account=3, asset="XBt", amount=int(refused.text.split()[1].rstrip(","))))
+            assert not isinstance(engine.process(bid)[-1], Rejected)
+        engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=HIGH - fall, index_price=HIGH - fall))
+        events = engine.process(c.PlaceOrder(time_ms=1, account=2, symbol="ETHUSD", side="Sell", order_qty=200, ord_type="Market"))
+    traded = [e.last_qty for e in events if isinstance(e, Execution) and e.account == 3 and e.exec_type == "Trade"]
+    assert traded == fills
+    assert engine.positions(3)["ETHUSD"].qty == sum(fills)
