@@ -47,11 +47,13 @@ def test_a_maker_hit_twice_in_one_sweep_is_judged_after_its_first_fill(kernels: 
         assert engine.positions(3)["ETHUSD"].qty == 100
 
 
-def _maker_bids(wallet: int, bids: list[tuple[int, int]], mark: int) -> tuple[Engine, list[tuple[str, int, int, str]]]:
-    """Account 3 (``wallet``) rests ``bids`` (qty, price) at a mark of 3,100.00; the mark falls to ``mark``; account 2
+def _maker_bids(
+    wallet: int, bids: list[tuple[int, int]], mark: int, start: int = HIGH
+) -> tuple[Engine, list[tuple[str, int, int, str]]]:
+    """Account 3 (``wallet``) rests ``bids`` (qty, price) at a mark of ``start``; the mark falls to ``mark``; account 2
     sells into every bid at market.  Returns the engine and account 3's executions of that sell."""
     engine = Engine({"ETHUSD": ETHUSD})
-    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=HIGH, index_price=HIGH))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=start, index_price=start))
     for account, amount in ((2, 10**10), (3, wallet)):
         engine.process(c.VerifyAccount(time_ms=0, account=account))
         engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
@@ -114,3 +116,31 @@ def test_an_isolated_maker_hit_twice_is_judged_on_its_pool_after_the_first_fill(
     traded = [e.last_qty for e in events if isinstance(e, Execution) and e.account == 3 and e.exec_type == "Trade"]
     assert traded == fills
     assert engine.positions(3)["ETHUSD"].qty == sum(fills)
+
+
+def test_a_refusal_is_not_reused_where_a_price_equals_the_next_quantity() -> None:
+    # the same judged-afresh case at ETHUSD 1.00 (100 price units) with a second bid of 100 contracts: no part of
+    # a remembered judgement (quantity, price, fee) may stand in for another (the mark falls to 0.50)
+    engine, maker = _maker_bids(7_500, [(200, 100), (100, 100)], 50, start=100)
+    assert maker == [("Trade", 100, 100, ""), ("Canceled", 0, 0, FILL_CANCEL_TEXT)]
+    assert engine.positions(3)["ETHUSD"].qty == 100
+
+
+def test_a_refusal_is_not_reused_where_the_next_price_equals_the_makers_fee_rate() -> None:
+    # XBTUSD's maker fee at the first tier is 200 ppm; its price 200 is $2.00.  Account 3 (5 XBT) bids 100 contracts
+    # at $2.50 and 100 at $2.00 while the mark is $2.50; the mark falls to $1.95: the first fill would lose about
+    # 11.3 XBT (refused), the second about 1.3 XBT (filled, judged afresh)
+    xbtusd = load_instrument("XBTUSD")
+    engine = Engine({"XBTUSD": xbtusd})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=250, index_price=250))
+    for account, amount in ((2, 10**12), (3, 5 * 10**8)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    assert xbtusd.fee_tiers[0].maker_fee_ppm == 200
+    for price in (250, 200):
+        placed = engine.process(c.PlaceOrder(time_ms=0, account=3, symbol="XBTUSD", side="Buy", order_qty=100, price=price))
+        assert not isinstance(placed[-1], Rejected), placed[-1]
+    engine.process(c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=195, index_price=195))
+    events = engine.process(c.PlaceOrder(time_ms=1, account=2, symbol="XBTUSD", side="Sell", order_qty=200, ord_type="Market"))
+    maker = [(e.exec_type, e.last_qty, e.last_px, e.text) for e in events if isinstance(e, Execution) and e.account == 3]
+    assert maker == [("Trade", 100, 200, ""), ("Canceled", 0, 0, FILL_CANCEL_TEXT)]
