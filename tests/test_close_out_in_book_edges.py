@@ -1,0 +1,31 @@
+"""LIQ-024 in the book at its edges: a level of one contract is an offer the close-out takes.
+
+Found by ``python -m tests.mutation engine/core/waterfall.py`` (``level_totals``: a level's tradable quantity, kept
+when positive): no test closed a taken-over position against a single contract.  The crash of
+tests/test_engine_liquidation.py: a cross long of 25,000 ETHUSD taken over at a mark of 2,940.00 with nobody
+bidding (the fund covers it: ADL deferred); then one contract is bid at 2,940.00 and the next mark update closes
+that much of it in the book (fills are signed like the close-out's side: a long is sold).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import RuleEvent
+from perpspec.rules.events import LiquidationFill
+from tests.test_engine_liquidation import XBT, open_long, setup
+
+MARK = 294_000
+
+
+@pytest.mark.parametrize("qty", [1, 2])
+def test_a_taken_over_long_is_closed_against_a_bid_of_one_or_two_contracts(qty: int) -> None:
+    engine = setup(3 * XBT)
+    open_long(engine, 25_000)
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=MARK, index_price=MARK))
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Buy", order_qty=qty, price=MARK))
+    events = engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=MARK, index_price=MARK))
+    fills = [e.record for e in events if isinstance(e, RuleEvent) and isinstance(e.record, LiquidationFill)]
+    assert [(f.qty, f.price, f.maker_account_id) for f in fills] == [(-qty, MARK, 2)]
+    assert engine.live_orders == {}
