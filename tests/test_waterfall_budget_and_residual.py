@@ -1,0 +1,63 @@
+"""The engine waterfall's bookkeeping at its edges: the liquidation budget used up exactly, a residual of exactly 0.
+
+Found by ``python -m tests.mutation engine/core/waterfall.py``:
+
+* ``Waterfall.run`` reports a waterfall complete (the invariants that need it run) only when its per-update budget
+  of liquidations was not used up and no close-out is left: with the budget spent it cannot know whether more
+  pools were due, even if none were.
+* ``Waterfall._liquidate`` moves a pool's residual margin to the fund (INS-011) only when there is one: a
+  take-over at a bankruptcy price with no commission reserve (a taker fee of 0) leaves exactly 0, and nothing
+  moves.
+
+The scenarios of tests/test_engine_liquidation.py (ETHUSD, one cross long of 25,000 at 3,000.00).
+"""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import RuleEvent
+from perpspec.engine.core.exchange import Engine
+from perpspec.rules.events import InsuranceMovement, Liquidation
+from perpspec.rules.instrument_file import load_instrument
+
+ETHUSD = load_instrument("ETHUSD")
+XBT = 10**8
+
+
+def _engine(instrument: object = ETHUSD, budget: int = 64) -> Engine:
+    engine = Engine({"ETHUSD": instrument}, max_liquidations_per_update=budget)  # type: ignore[dict-item]
+    engine.track_steps = True
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    for account, amount in ((1, 3 * XBT), (2, 1_000 * XBT)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for account, steps in ((1, 1), (2, 4)):
+        limit = ETHUSD.risk_limit + steps * ETHUSD.risk_step
+        engine.process(c.SetRiskLimit(time_ms=0, account=account, symbol="ETHUSD", risk_limit=limit))
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Sell", order_qty=25_000, price=300_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=25_000, price=300_000))
+    return engine
+
+
+@pytest.mark.parametrize(("budget", "complete"), [(1, False), (2, True)])
+def test_a_waterfall_that_spent_its_whole_budget_is_not_reported_complete(budget: int, complete: bool) -> None:
+    # one partial liquidation (a FillOrKill into account 2's bid) is all there is to do
+    engine = _engine(budget=budget)
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Buy", order_qty=20_000, price=294_000))
+    events = engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=294_000, index_price=294_000))
+    assert [e.kind for e in events if isinstance(e, RuleEvent)] == ["PartialLiquidation"]
+    assert engine.stats.get("partial_liquidations") == 1
+    assert engine.step_info(events).waterfall_complete is complete
+
+
+def test_a_take_over_leaving_exactly_no_residual_moves_nothing_to_the_fund() -> None:
+    free = attrs.evolve(ETHUSD, taker_fee_ppm=0, fee_tiers=(attrs.evolve(ETHUSD.fee_tiers[0], taker_fee_ppm=0),))
+    engine = _engine(free)
+    events = engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=290_000, index_price=290_000))
+    records = [e.record for e in events if isinstance(e, RuleEvent)]
+    assert [r.residual_margin for r in records if isinstance(r, Liquidation)] == [0]
+    assert [r for r in records if isinstance(r, InsuranceMovement)] == []
+    assert engine.insurance_funds.get("XBt", 0) == 0
