@@ -1,4 +1,4 @@
-"""The engine waterfall's bookkeeping at its edges: the liquidation budget used up exactly, a residual of exactly 0.
+"""The engine waterfall's bookkeeping at its edges: the budget used up exactly, a residual of 0, a shortfall of 1.
 
 Found by ``python -m tests.mutation engine/core/waterfall.py``:
 
@@ -18,9 +18,9 @@ import attrs
 import pytest
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import RuleEvent
+from perpspec.engine.core.events import Event, RuleEvent
 from perpspec.engine.core.exchange import Engine
-from perpspec.rules.events import InsuranceMovement, Liquidation
+from perpspec.rules.events import AdlFill, AdlShortfall, InsuranceMovement, Liquidation
 from perpspec.rules.instrument_file import load_instrument
 
 ETHUSD = load_instrument("ETHUSD")
@@ -61,3 +61,32 @@ def test_a_take_over_leaving_exactly_no_residual_moves_nothing_to_the_fund() -> 
     assert [r.residual_margin for r in records if isinstance(r, Liquidation)] == [0]
     assert [r for r in records if isinstance(r, InsuranceMovement)] == []
     assert engine.insurance_funds.get("XBt", 0) == 0
+
+
+def test_an_adl_shortfall_of_one_contract_is_reported() -> None:
+    # ADL-021: the long of 25,000 is deleveraged against account 2's short of 24,999; the only other short (one
+    # contract of account 3, sold at 2,800.00) would lose at the bankruptcy price (ADL-003): one contract is left
+    engine = Engine({"ETHUSD": ETHUSD})
+
+    def mark(price: int, time_ms: int) -> list[Event]:
+        return engine.process(c.PriceUpdate(time_ms=time_ms, symbol="ETHUSD", mark_price=price, index_price=price))
+
+    mark(280_000, 0)
+    for account, amount in ((1, 3 * XBT), (2, 1_000 * XBT), (3, 10 * XBT), (4, 10 * XBT)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    engine.process(c.PlaceOrder(time_ms=0, account=4, symbol="ETHUSD", side="Buy", order_qty=1, price=280_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=3, symbol="ETHUSD", side="Sell", order_qty=1, price=280_000))
+    mark(300_000, 0)
+    for account, steps in ((1, 1), (2, 4)):
+        limit = ETHUSD.risk_limit + steps * ETHUSD.risk_step
+        engine.process(c.SetRiskLimit(time_ms=0, account=account, symbol="ETHUSD", risk_limit=limit))
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Sell", order_qty=24_999, price=300_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=4, symbol="ETHUSD", side="Sell", order_qty=1, price=300_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=25_000, price=300_000))
+    mark(294_000, 1)
+    events = mark(270_000, 2)
+    records = [e.record for e in events if isinstance(e, RuleEvent)]
+    assert [(r.account_id, r.close_qty) for r in records if isinstance(r, AdlFill)] == [(2, -24_999)]
+    assert [(r.unfilled_qty, r.eligible_count) for r in records if isinstance(r, AdlShortfall)] == [(1, 1)]
+    assert engine.positions(3)["ETHUSD"].qty == -1
