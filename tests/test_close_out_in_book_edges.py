@@ -13,7 +13,7 @@ import pytest
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import RuleEvent
-from perpspec.rules.events import LiquidationFill
+from perpspec.rules.events import Liquidation, LiquidationFill
 from tests.test_engine_liquidation import XBT, open_long, setup
 
 MARK = 294_000
@@ -29,3 +29,19 @@ def test_a_taken_over_long_is_closed_against_a_bid_of_one_or_two_contracts(qty: 
     fills = [e.record for e in events if isinstance(e, RuleEvent) and isinstance(e.record, LiquidationFill)]
     assert [(f.qty, f.price, f.maker_account_id) for f in fills] == [(-qty, MARK, 2)]
     assert engine.live_orders == {}
+
+
+def test_a_maker_taken_below_maintenance_by_a_close_out_is_liquidated_in_the_same_waterfall() -> None:
+    # LIQ-034's next round: account 3 (0.07 XBT, cross) bids 1,000 at 2,900.00; the mark falls to 2,850.00, the
+    # long is taken over and sold into that bid, which leaves account 3 long 1,000 at 50.00 over the mark, below
+    # maintenance: it is liquidated by the same mark update, not the next one
+    engine = setup(3 * XBT)
+    engine.process(c.VerifyAccount(time_ms=0, account=3))
+    engine.process(c.Deposit(time_ms=0, account=3, asset="XBt", amount=7_000_000))
+    open_long(engine, 25_000)
+    engine.process(c.PlaceOrder(time_ms=0, account=3, symbol="ETHUSD", side="Buy", order_qty=1_000, price=290_000))
+    events = engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=285_000, index_price=285_000))
+    records = [e.record for e in events if isinstance(e, RuleEvent)]
+    assert [r.maker_account_id for r in records if isinstance(r, LiquidationFill)] == [3]
+    assert [r.account_id for r in records if isinstance(r, Liquidation)] == [1, 3]
+    assert engine.positions(3) == {}
