@@ -20,7 +20,8 @@ import pytest
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Event, RuleEvent
 from perpspec.engine.core.exchange import Engine
-from perpspec.rules.events import AdlFill, AdlShortfall, InsuranceMovement, Liquidation
+from perpspec.rules.adl import compute_held_pnl
+from perpspec.rules.events import AdlDeferred, AdlFill, AdlShortfall, InsuranceMovement, Liquidation
 from perpspec.rules.instrument_file import load_instrument
 
 ETHUSD = load_instrument("ETHUSD")
@@ -61,6 +62,12 @@ def test_a_take_over_leaving_exactly_no_residual_moves_nothing_to_the_fund() -> 
     assert [r.residual_margin for r in records if isinstance(r, Liquidation)] == [0]
     assert [r for r in records if isinstance(r, InsuranceMovement)] == []
     assert engine.insurance_funds.get("XBt", 0) == 0
+    # ADL-031 with no fund at all: the cover is the held position's PnL at mark alone
+    [liquidation] = [r for r in records if isinstance(r, Liquidation)]
+    [taken] = liquidation.taken
+    held_pnl = compute_held_pnl(free, taken.qty, taken.takeover_price, 290_000)
+    deferred = [(r.fund_balance, r.fund_cover) for r in records if isinstance(r, AdlDeferred)]
+    assert deferred == [(0, held_pnl)]
 
 
 def test_an_adl_shortfall_of_one_contract_is_reported() -> None:
