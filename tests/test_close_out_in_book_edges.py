@@ -13,9 +13,12 @@ import pytest
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import RuleEvent
-from perpspec.rules.events import Liquidation, LiquidationFill
+from perpspec.engine.core.exchange import Engine
+from perpspec.rules.events import InsuranceMovement, Liquidation, LiquidationFill
+from perpspec.rules.instrument_file import load_instrument
 from tests.test_engine_liquidation import XBT, open_long, setup
 
+ETHUSD = load_instrument("ETHUSD")
 MARK = 294_000
 
 
@@ -45,3 +48,33 @@ def test_a_maker_taken_below_maintenance_by_a_close_out_is_liquidated_in_the_sam
     assert [r.maker_account_id for r in records if isinstance(r, LiquidationFill)] == [3]
     assert [r.account_id for r in records if isinstance(r, Liquidation)] == [1, 3]
     assert engine.positions(3) == {}
+
+
+def test_a_close_out_fill_exactly_at_the_take_over_price_moves_nothing_to_the_fund() -> None:
+    # INS-005: a fill at the bankruptcy price neither pays the fund nor draws from it: no movement is reported
+    engine = setup(3 * XBT)
+    open_long(engine, 25_000)
+    events = engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=MARK, index_price=MARK))
+    [liquidation] = [e.record for e in events if isinstance(e, RuleEvent) and isinstance(e.record, Liquidation)]
+    price = liquidation.taken[0].takeover_price
+    assert price % ETHUSD.tick_size == 0
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Buy", order_qty=10, price=price))
+    fund = engine.insurance_funds["XBt"]
+    events = engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=MARK, index_price=MARK))
+    records = [e.record for e in events if isinstance(e, RuleEvent)]
+    assert [(r.qty, r.price, r.fund_delta) for r in records if isinstance(r, LiquidationFill)] == [(-10, price, 0)]
+    assert [r for r in records if isinstance(r, InsuranceMovement)] == []
+    assert engine.insurance_funds["XBt"] == fund
+
+
+def test_the_next_round_needs_only_one_liquidation_left_in_the_budget() -> None:
+    # the maker case above with a budget of two liquidations per update: account 1 takes one, account 3 the last
+    engine = Engine({"ETHUSD": ETHUSD}, max_liquidations_per_update=2)
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    for account, amount in ((1, 3 * XBT), (2, 1_000 * XBT), (3, 7_000_000)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    open_long(engine, 25_000)
+    engine.process(c.PlaceOrder(time_ms=0, account=3, symbol="ETHUSD", side="Buy", order_qty=1_000, price=290_000))
+    events = engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=285_000, index_price=285_000))
+    assert [e.record.account_id for e in events if isinstance(e, RuleEvent) and isinstance(e.record, Liquidation)] == [1, 3]

@@ -97,3 +97,24 @@ def test_an_adl_shortfall_of_one_contract_is_reported() -> None:
     assert [(r.account_id, r.close_qty) for r in records if isinstance(r, AdlFill)] == [(2, -24_999)]
     assert [(r.unfilled_qty, r.eligible_count) for r in records if isinstance(r, AdlShortfall)] == [(1, 1)]
     assert engine.positions(3)["ETHUSD"].qty == -1
+
+
+def test_adl_closes_a_one_contract_long_after_the_larger_one() -> None:
+    # the mirror of test_engine_waterfall_counts' short case: a taken-over short is deleveraged against the longs,
+    # the larger first (ADL-002), then a long of one contract (ADL-003 eligible like any other)
+    engine = Engine({"ETHUSD": ETHUSD})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    for account, amount in ((1, 3 * XBT), (2, 1_000 * XBT), (3, XBT)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for account, steps in ((1, 1), (2, 4)):
+        limit = ETHUSD.risk_limit + steps * ETHUSD.risk_step
+        engine.process(c.SetRiskLimit(time_ms=0, account=account, symbol="ETHUSD", risk_limit=limit))
+    for account, qty in ((2, 24_999), (3, 1)):
+        engine.process(c.PlaceOrder(time_ms=0, account=account, symbol="ETHUSD", side="Buy", order_qty=qty, price=300_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Sell", order_qty=25_000, price=300_000))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=306_000, index_price=306_000))
+    events = engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=330_000, index_price=330_000))
+    fills = [e.record for e in events if isinstance(e, RuleEvent) and isinstance(e.record, AdlFill)]
+    assert [(f.account_id, f.close_qty) for f in fills] == [(2, 24_999), (3, 1)]
+    assert (engine.positions(1), engine.positions(2), engine.positions(3)) == ({}, {}, {})
