@@ -16,7 +16,8 @@ import functools
 from perpspec.proofs.prover import Lemma
 from perpspec.rules.contract import compute_lot_value_inverse, compute_value
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.num import and_, ceildiv, floordiv, max_
+from perpspec.rules.num import PPM, abs_, and_, ceildiv, floordiv, max_
+from perpspec.rules.position import Position, apply_fill, compute_commission
 
 PRODUCT_MONOTONE = Lemma(
     name="k·a ≤ k·b for k ≥ 0, a ≤ b",
@@ -220,4 +221,98 @@ PRODUCT_MONOTONE_BOTH = Lemma(
     params=("a1", "a2", "b1", "b2"),
     premise=lambda a1, a2, b1, b2: and_(and_(a1 >= 0, a1 <= a2), and_(b1 >= 0, b1 <= b2)),
     conclusion=lambda a1, a2, b1, b2: a1 * b1 <= a2 * b2,
+)
+
+
+def _tick_price(inst: Instrument, price: int) -> bool:
+    """``price`` is a tick price in ``(0, maxPrice]``."""
+    return and_(and_(price > 0, price <= inst.max_price), price % inst.tick_size == 0)
+
+
+@functools.cache
+def fill_cash_flow(inst: Instrument) -> Lemma:
+    """ACC-003's cash flow: a fill's realised PnL less the cost it leaves is ``−cost before − value(fill)``.
+
+    Whatever the fill does (opens, reduces, closes, flips), at a tick price on
+    whole lots.  With it a fill outcome's dependence on the price is the one
+    term ``value(fill, price)`` (the kept cost, ``cost · kept // qty``, cancels).
+    """
+
+    def conclusion(qty: int, cost: int, fill: int, price: int) -> bool:
+        after, realised = apply_fill(inst, Position(qty=qty, cost=cost), fill, price)
+        return realised - after.cost == -cost - compute_value(inst, fill, price)
+
+    return Lemma(
+        name=f"{inst.symbol}: realised − cost after = −cost before − value(fill)",
+        params=("qty", "cost", "fill", "price"),
+        premise=lambda qty, _cost, fill, price: and_(
+            and_(qty % inst.lot_size == 0, fill % inst.lot_size == 0), _tick_price(inst, price)
+        ),
+        conclusion=conclusion,
+    )
+
+
+@functools.cache
+def better_fill_value(inst: Instrument, side: int) -> Lemma:
+    """A fill at a better tick price has a value no higher: a buy (``side`` +1) lower, a sell (−1) higher.
+
+    The value is what the fill costs the account (CON-002's sign), so "no
+    higher" is "the account pays no more, or receives no less".
+    """
+    return Lemma(
+        name=f"{inst.symbol}: a {'buy' if side > 0 else 'sell'} at a better price has no higher value",
+        params=("fill", "better", "price"),
+        premise=lambda fill, better, price: and_(
+            and_(fill % inst.lot_size == 0, fill * side > 0),
+            and_(and_(_tick_price(inst, better), _tick_price(inst, price)), better * side <= price * side),
+        ),
+        conclusion=lambda fill, better, price: compute_value(inst, fill, better) <= compute_value(inst, fill, price),
+    )
+
+
+NET_OF_COMMISSION_MONOTONE = Lemma(
+    name="−v − commission(|v|) non-increasing in v for a fee in (−100%, 100%)",
+    params=("fee_ppm", "low", "high"),
+    premise=lambda fee, low, high: and_(and_(fee > -PPM, fee < PPM), low <= high),
+    conclusion=lambda fee, low, high: (
+        -high - compute_commission(abs_(high), fee) <= -low - compute_commission(abs_(low), fee)
+    ),
+)
+
+
+@functools.cache
+def value_proportional(inst: Instrument) -> Lemma:
+    """CON-002 is linear in whole lots at one price: ``value(k, p) · q = value(q, p) · k``."""
+    return Lemma(
+        name=f"{inst.symbol}: value(k) · q = value(q) · k on whole lots",
+        params=("part", "whole", "price"),
+        premise=lambda part, whole, price: and_(
+            and_(part % inst.lot_size == 0, whole % inst.lot_size == 0), _tick_price(inst, price)
+        ),
+        conclusion=lambda part, whole, price: (
+            compute_value(inst, part, price) * whole == compute_value(inst, whole, price) * part
+        ),
+    )
+
+
+@functools.cache
+def value_additive(inst: Instrument) -> Lemma:
+    """CON-002 adds over whole lots at one tick price: ``value(a, p) + value(b, p) = value(a + b, p)``."""
+    return Lemma(
+        name=f"{inst.symbol}: value(a) + value(b) = value(a + b) on whole lots",
+        params=("a", "b", "price"),
+        premise=lambda a, b, price: and_(and_(a % inst.lot_size == 0, b % inst.lot_size == 0), _tick_price(inst, price)),
+        conclusion=lambda a, b, price: (
+            compute_value(inst, a, price) + compute_value(inst, b, price) == compute_value(inst, a + b, price)
+        ),
+    )
+
+
+KEPT_COST_AT_LEAST = Lemma(
+    name="⌊c·k/q⌋ ≥ c − V + W when W·q = V·k, k/q ∈ [0, 1], V ≥ c",
+    params=("cost", "kept", "qty", "whole_value", "kept_value"),
+    premise=lambda cost, kept, qty, whole, part: and_(
+        and_(and_(qty != 0, kept * qty >= 0), and_(abs_(kept) <= abs_(qty), whole >= cost)), part * qty == whole * kept
+    ),
+    conclusion=lambda cost, kept, qty, whole, part: floordiv(cost * kept, qty) >= cost - whole + part,
 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 
+from perpspec.proofs import lemmas
 from perpspec.proofs.known_bad_solvency import is_adl_eligible_without_not_losing
 from perpspec.proofs.obligations_waterfall import (
     SLOW_TIMEOUT_MS,
@@ -29,7 +30,7 @@ from perpspec.rules.adl import is_adl_eligible
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.num import abs_, ite
-from perpspec.rules.position import Position, apply_fill
+from perpspec.rules.position import Position, apply_fill, is_opposite
 
 
 def prove_eligible_does_not_lose(symbol: str, engine_side: int, eligible_rule: EligibilityRule = is_adl_eligible) -> ProofResult:
@@ -50,7 +51,25 @@ def prove_eligible_does_not_lose(symbol: str, engine_side: int, eligible_rule: E
         prover.assume(all_of(lots >= 1, lots <= abs_(position.qty) // lot), "closes 1..size lots")
         close = ite(position.qty > 0, lots, -lots) * lot
         _, realised = apply_fill(inst, position, -close, bankruptcy)
+        # ACC-003 keeps ⌊cost · kept / qty⌋ of the cost; against the kept part's value (each lemma proved on
+        # its own) the realised PnL is at least (close / qty) · (value(qty) − cost) ≥ 0
+        kept, divisor = _kept_terms(position.qty, -close)
+        whole_value, kept_value = compute_value(inst, position.qty, bankruptcy), compute_value(inst, kept, bankruptcy)
+        prover.use(lemmas.value_proportional(inst), kept, divisor, bankruptcy)
+        prover.use(lemmas.value_additive(inst), kept - position.qty, position.qty, bankruptcy)
+        prover.use(lemmas.KEPT_COST_AT_LEAST, position.cost, kept, divisor, whole_value, kept_value)
         return prover.prove(realised >= 0, f"ADL-003 eligible candidate does not lose {symbol} side {engine_side}")
+
+
+def _kept_terms(old_qty: int, fill_qty: int) -> tuple[int, int]:
+    """ACC-003's kept quantity and the divisor of its kept cost, built as :func:`apply_fill` builds them.
+
+    The same terms (z3 shares equal terms), so that lemma instances about them speak of the rule's own
+    terms; a mismatch would only make the proof slower, never wrong.
+    """
+    new_qty = old_qty + fill_qty
+    kept_qty = ite(is_opposite(old_qty, fill_qty), ite(abs_(fill_qty) > abs_(old_qty), 0, new_qty), old_qty)
+    return kept_qty, ite(old_qty == 0, 1, old_qty)
 
 
 def _register() -> None:

@@ -9,6 +9,7 @@ import functools
 from collections.abc import Callable
 
 from perpspec.proofs import known_bad_kernels as bad
+from perpspec.proofs import lemmas
 from perpspec.proofs.kernels_common import INVERSE, SYMBOLS, add, ceil_exact, iff, when
 from perpspec.proofs.obligations_core import assume_valid_price, assume_well_formed, assume_whole_lots
 from perpspec.proofs.prover import ProofResult, Prover
@@ -202,6 +203,16 @@ def prove_order_charge_price(symbol: str, kernel: Callable[..., int]) -> ProofRe
         prover.assume(or_(ask == 0, and_(ask % inst.tick_size == 0, ask <= inst.max_price)), "best ask on ticks")
         prover.assume(bid <= inst.max_price, "best bid ≤ maxPrice")
         charge = kernel(inst, qty, limit_price, bid, ask)
+        if inst.is_inverse:
+            # per-lot value non-increasing in the price, times the lots: each a lemma proved on its own
+            # (the solver took 40-60 s on the whole query, or timed out, depending on term numbering)
+            prover.use(lemmas.lot_value_monotone(inst), charge, limit_price)
+            prover.use(
+                lemmas.PRODUCT_MONOTONE,
+                abs_(qty) // inst.lot_size,
+                contract.compute_lot_value_inverse(inst, limit_price),
+                contract.compute_lot_value_inverse(inst, charge),
+            )
         worse_for_margin = contract.compute_notional(inst, qty, charge) >= contract.compute_notional(inst, qty, limit_price)
         return prover.prove(and_(charge > 0, worse_for_margin), f"MRG-040 {symbol}")
 

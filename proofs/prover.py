@@ -19,8 +19,24 @@ An obligation reads::
    → ``PROVED``; either satisfiable → ``REFUTED`` with the model decoded into
    concrete values for every named symbol, rendered as Python ready to paste
    into a regression test; ``unknown`` or a timeout → ``UNKNOWN`` (a failure).
-   A query the solver gives up on is tried once more in a fresh z3 context
-   (so a timeout costs up to twice the per-query timeout).
+   A query the solver gives up on is tried once more in the main z3 context
+   (so a timeout costs up to twice the per-query budget).  The budget is z3's
+   deterministic resource limit (:data:`RLIMIT_PER_MS` units per millisecond of
+   ``timeout_ms``), with a wall-clock backstop: the same query is decided, or
+   not, whatever the machine's load.
+
+Each query with a nonlinear term is first decided on its **linear
+abstraction** (:func:`linear_abstraction`): every nonlinear
+operator (a product of two symbolic factors, a division or remainder by a
+symbolic divisor) replaced by an uninterpreted function of its arguments.
+Every model of the real query gives a model of the abstraction (interpret each
+function as the operator it replaces), so an ``unsat`` abstraction proves the
+real query; anything else falls through to the real query.  Many goals hold
+for any values of their nonlinear terms (the same products on both sides);
+lemma instances (:meth:`Prover.use`) are what lets the others follow linearly
+from the nonlinear facts they state.  Linear integer arithmetic with
+uninterpreted functions is decided in milliseconds where the nonlinear search
+could take minutes or give up.
 
 The division side conditions are the ``divisor != 0`` facts recorded by
 :mod:`proofs.sym` for every symbolic ``//`` and ``%`` evaluated while the
@@ -45,6 +61,21 @@ import z3
 from perpspec.proofs.sym import BoolLike, IntLike, SideConditions, SymInt, bool_term_of, collecting, term_of
 
 DEFAULT_TIMEOUT_MS = 20_000
+# A query's budget ``timeout_ms`` is spent as z3's deterministic resource count, RLIMIT_PER_MS units per
+# millisecond: whether a query is decided then depends on the query alone, not on how loaded the machine
+# is.  Calibrated on this project's queries (a cold run of all 758 obligations, z3's "rlimit count" per
+# query against its CPU time): over the 62 queries that took 0.2 s or more, z3 spent 930 to 4,550 units per
+# CPU-millisecond (10th to 90th percentile; median 2,550, extremes 230 and 8,200), so the budget is about
+# the CPU time the number says, within a factor of three either way.  The wall-clock timeout,
+# WALL_BACKSTOP times the number, only stops a query on a machine far slower or busier than that.
+RLIMIT_PER_MS = 2_500
+WALL_BACKSTOP = 5
+# The linear abstraction is tried first; it decides in milliseconds or not at all.  Its budget is z3's
+# deterministic resource count (the same on a loaded machine): every abstraction that decided a query in a
+# cold run of all obligations (385 of 962 tried) used at most 361,000; one that could not ran to 2.8 M
+# (3.3 s) before giving up.
+ABSTRACTION_RLIMIT = 1_000_000
+ABSTRACTION_TIMEOUT_MS = 5_000  # a wall-clock backstop only
 RETRY_IN_FRESH_CONTEXT = True  # on `unknown`, try the query once more in a fresh z3 context
 
 _TIMEOUT_MS: contextvars.ContextVar[int | None] = contextvars.ContextVar("proof_timeout_ms", default=None)
@@ -175,6 +206,7 @@ class Prover:
         self.lemmas: dict[str, Lemma] = {}  # lemmas used as assumptions: proved before any goal
         self._lemma_results: dict[str, ProofResult] = {}
         self._witness: dict[str, int] = {}
+        self._vacuity: tuple[int, z3.CheckSatResult] | None = None  # (assumptions checked, result)
         self._instances: list[tuple[z3.BoolRef, z3.BoolRef]] = []  # (premise, conclusion) of lemmas used
         self._stack = contextlib.ExitStack()
 
@@ -269,7 +301,9 @@ class Prover:
                 return result
         return None
 
-    def _check(self, negated_goal: z3.BoolRef | None = None) -> tuple[z3.CheckSatResult, z3.Solver]:
+    def _check(
+        self, negated_goal: z3.BoolRef | None = None, abstract_first: bool = False
+    ) -> tuple[z3.CheckSatResult, z3.Solver | None]:
         """Check the assumptions (and ``negated_goal``): in a fresh z3 context (the terms
         translated into it, numbered afresh), then, if the solver gave up, once more in the
         main context.
@@ -280,80 +314,157 @@ class Prover:
         fresh context it depends on this query only, the same in every run and order.  The
         second, independent attempt makes a spurious ``unknown`` rarer.  Either attempt's
         ``unsat`` is a proof; ``sat`` comes with its model.
+
+        ``abstract_first``: before the real query, its linear abstraction (when it has a
+        nonlinear term); ``unsat`` there is returned as ``unsat`` with no solver.
         """
         outcome, solver = z3.unknown, z3.Solver()
+        conditions = [condition for _, condition in self.assumptions]
+        if negated_goal is not None:
+            conditions.append(negated_goal)
+        # in a context of its own: the abstraction's terms would renumber the real query's
+        if abstract_first and self._abstraction_refutes(conditions, z3.Context()):
+            return z3.unsat, None
         for context in (z3.Context(), z3.main_ctx()):
+            terms = [_into(condition, context) for condition in conditions]
             solver = z3.Solver(ctx=context)
-            solver.set("timeout", self.timeout_ms)
-            for _, condition in self.assumptions:
-                solver.add(_into(condition, context))
-            if negated_goal is not None:
-                solver.add(_into(negated_goal, context))
+            solver.set("rlimit", self.timeout_ms * RLIMIT_PER_MS)
+            solver.set("timeout", self.timeout_ms * WALL_BACKSTOP)
+            solver.add(*terms)
             outcome = solver.check()
             if outcome != z3.unknown or not RETRY_IN_FRESH_CONTEXT:
                 break
         return outcome, solver
+
+    def _abstraction_refutes(self, terms: list[z3.BoolRef], context: z3.Context) -> bool:
+        """Whether the linear abstraction of the conjunction of ``terms`` is unsatisfiable (then so are they)."""
+        abstraction = LinearAbstraction(context)
+        abstract = [abstraction.of(_into(term, context)) for term in terms]
+        if not abstraction.replaced:
+            return False  # linear already: the abstraction is the query itself
+        solver = z3.Solver(ctx=context)
+        solver.set("timeout", min(self.timeout_ms, ABSTRACTION_TIMEOUT_MS))
+        solver.set("rlimit", ABSTRACTION_RLIMIT)
+        solver.add(*abstract)
+        return bool(solver.check() == z3.unsat)
 
     def witness(self, **values: int) -> None:
         """A concrete assignment of the named symbols believed to satisfy every assumption.
 
         The vacuity check then evaluates the assumptions at it (cheap, and a
         satisfying example is proof of satisfiability); only if some assumption
-        does not evaluate to true does it fall back to the solver.
+        does not evaluate to true does it fall back to the solver.  A witness at
+        which the goal evaluates to false is a counterexample: the goal is then
+        REFUTED with it, without a search (known-bad variants).
         """
         self._witness = dict(values)
+        self._vacuity = None
+
+    def _witness_bindings(self) -> list[tuple[z3.ArithRef, z3.IntNumRef]]:
+        """The witness's values of the declared symbols (a name the proof did not declare is ignored)."""
+        return [
+            (self.symbols[name].term, z3.IntVal(value)) for name, value in self._witness.items() if name in self.symbols
+        ]
 
     def _witness_satisfies(self) -> bool:
         if not self._witness:
             return False
-        bindings = [(self.symbols[name].term, z3.IntVal(value)) for name, value in self._witness.items()]
+        bindings = self._witness_bindings()
         return all(
             z3.is_true(z3.simplify(z3.substitute(condition, *bindings))) for _, condition in self.assumptions
         )
 
     def check_assumptions(self) -> z3.CheckSatResult:
-        """Satisfiability of the assumptions alone (sat is required for a meaningful proof)."""
-        if self._witness_satisfies():
-            return z3.sat
-        return self._check()[0]
+        """Satisfiability of the assumptions alone (sat is required for a meaningful proof).
+
+        Decided once per set of assumptions (they only grow): several goals proved under the
+        same ones share the check.
+        """
+        count = len(self.assumptions)
+        if self._vacuity is None or self._vacuity[0] != count:
+            self._vacuity = (count, z3.sat if self._witness_satisfies() else self._check()[0])
+        return self._vacuity[1]
 
     def prove(self, goal: BoolLike, label: str) -> ProofResult:
-        """Prove ``goal`` (and every division side condition) under the assumptions."""
+        """Prove ``goal`` (and every division side condition) under the assumptions.
+
+        A counterexample (a model of the assumptions violating the goal, or the witness given with
+        :meth:`witness` doing so) is a refutation and shows by itself that the assumptions are
+        satisfiable; otherwise the assumptions' satisfiability is checked after the goal's queries.
+        """
         started = time.perf_counter_ns()
         failed_lemma = self._prove_lemmas()
         if failed_lemma is not None:
             detail = f"{failed_lemma.label} is {failed_lemma.status.value}: {failed_lemma.detail}"
             return attrs.evolve(failed_lemma, label=label, detail=detail)
-        vacuity = self.check_assumptions()
-        if vacuity == z3.unsat:
-            return self._result(label, Status.VACUOUS, started, "the assumptions are unsatisfiable")
-        if vacuity != z3.sat:
-            return self._result(label, Status.UNKNOWN, started, f"assumption check: {self._reason(vacuity)}")
         goal_term = bool_term_of(goal)
         sides = self._distinct_side_conditions()
+        refuted_at_witness = self._witness_refutation(goal_term, sides)
+        if refuted_at_witness:
+            values = {name: value for name, value in self._witness.items() if name in self.symbols}
+            counterexample = Counterexample(values=values, text=self.render(values))
+            return self._result(label, Status.REFUTED, started, refuted_at_witness, counterexample)
         if self._follows_from_lemmas(goal_term):
             # the goal is proved by chaining lemmas; the division side conditions still need the solver
             side_outcome, _ = self._check(z3.Not(z3.And(True, *sides)))
             if side_outcome == z3.unsat:
-                return self._result(label, Status.PROVED, started, "by lemmas")
+                return self._proved_if_satisfiable(label, started, "by lemmas")
         # assumptions ⇒ goal ∧ sides is proved as its two conjuncts, each its own query (the same
         # statement: an implication of a conjunction holds exactly when each conjunct's does).  The
-        # solver often decides each part fast and the conjunction slowly, or not at all: LIQ-042's
-        # better-price obligations took minutes (or timed out) as one query, and take seconds as two.
+        # solver often decides each part fast and the conjunction slowly, or not at all.
         unknown: tuple[z3.CheckSatResult, z3.Solver] | None = None
+        on_abstraction = 0
         for is_goal in (True, False):
             if not is_goal and not sides:
                 continue
-            outcome, solver = self._check(z3.Not(goal_term) if is_goal else z3.Not(z3.And(*sides)))
+            negated = z3.Not(goal_term) if is_goal else z3.Not(z3.And(*sides))
+            outcome, solver = self._check(negated, abstract_first=True)
+            if solver is None:
+                on_abstraction += 1  # proved on the linear abstraction (see the module docstring)
+                continue
             if outcome == z3.sat:
                 model = solver.model()
                 detail = "goal violated" if is_goal else self._refutation_detail(model, goal_term)
                 return self._result(label, Status.REFUTED, started, detail, self.decode(model))
             if outcome != z3.unsat and unknown is None:
                 unknown = (outcome, solver)
+        queries = 2 if sides else 1
+        detail = "" if not on_abstraction else f"{on_abstraction} of {queries} queries on the linear abstraction"
+        return self._proved_if_satisfiable(label, started, detail, unknown)
+
+    def _proved_if_satisfiable(
+        self,
+        label: str,
+        started: int,
+        detail: str,
+        unknown: tuple[z3.CheckSatResult, z3.Solver] | None = None,
+    ) -> ProofResult:
+        """After the goal's queries found no counterexample: VACUOUS, UNKNOWN or PROVED, in that order."""
+        vacuity = self.check_assumptions()
+        if vacuity == z3.unsat:
+            return self._result(label, Status.VACUOUS, started, "the assumptions are unsatisfiable")
+        if vacuity != z3.sat:
+            return self._result(label, Status.UNKNOWN, started, f"assumption check: {self._reason(vacuity)}")
         if unknown is not None:
             return self._result(label, Status.UNKNOWN, started, self._reason(*unknown))
-        return self._result(label, Status.PROVED, started, "")
+        return self._result(label, Status.PROVED, started, detail)
+
+    def _witness_refutation(self, goal_term: z3.BoolRef, sides: list[z3.BoolRef]) -> str:
+        """Why the witness (:meth:`witness`) refutes the goal ("" when there is none or it does not).
+
+        The witness must satisfy every assumption; the goal, or a division side condition, must
+        then evaluate to false at it.  A concrete counterexample checked by evaluation: no search.
+        """
+        if not self._witness_satisfies():
+            return ""
+        if self._evaluates_false(goal_term):
+            return "goal violated (at the given witness)"
+        if any(self._evaluates_false(side) for side in sides):
+            return "division by zero (at the given witness)"
+        return ""
+
+    def _evaluates_false(self, condition: z3.BoolRef) -> bool:
+        return bool(z3.is_false(z3.simplify(z3.substitute(condition, *self._witness_bindings()))))
 
     def _distinct_side_conditions(self) -> list[z3.BoolRef]:
         """The division side conditions, each term once (the same divisor is often met many times)."""
@@ -397,9 +508,7 @@ class Prover:
 
     def _refutation_detail(self, model: z3.ModelRef, goal_term: z3.BoolRef) -> str:
         zero_divisors = [
-            str(divisor)
-            for divisor in self.side_conditions.divisors
-            if _evaluate(model, divisor) == 0
+            _describe(divisor) for divisor in self.side_conditions.divisors if _evaluate(model, divisor) == 0
         ]
         if zero_divisors:
             return "division by zero: " + "; ".join(sorted(set(zero_divisors)))
@@ -456,6 +565,116 @@ def _into(term: ExprT, context: z3.Context) -> ExprT:
     return term if term.ctx == context else typing.cast(ExprT, term.translate(context))
 
 
+def _describe(term: z3.ExprRef, limit: int = 40) -> str:
+    """``term`` as text when it is small; else the symbols it depends on (z3 prints a large term in full, slowly)."""
+    seen: dict[int, z3.ExprRef] = {}
+    stack = [term]
+    while stack and len(seen) <= limit:
+        current = stack.pop()
+        if current.get_id() not in seen:
+            seen[current.get_id()] = current
+            stack.extend(current.children())
+    if len(seen) <= limit:
+        return str(term)
+    symbols: set[str] = set()
+    visited: set[int] = set()
+    stack = [term]
+    while stack:
+        current = stack.pop()
+        if current.get_id() in visited:
+            continue
+        visited.add(current.get_id())
+        if z3.is_const(current) and not z3.is_int_value(current) and current.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+            symbols.add(current.decl().name())
+        stack.extend(current.children())
+    return f"a term of {len(visited)} nodes in {', '.join(sorted(symbols))}"
+
+
 def _identifier(name: str) -> str:
     cleaned = "".join(character if character.isalnum() else "_" for character in name)
     return cleaned if not cleaned[:1].isdigit() else f"_{cleaned}"
+
+
+_NONLINEAR_DIVISIONS = (z3.Z3_OP_IDIV, z3.Z3_OP_MOD, z3.Z3_OP_REM, z3.Z3_OP_DIV)
+
+
+def is_nonlinear(term: z3.ExprRef) -> bool:
+    """A product of two or more symbolic factors, or a division or remainder by a symbolic divisor."""
+    if not z3.is_app(term):
+        return False
+    kind = term.decl().kind()
+    if kind == z3.Z3_OP_MUL:
+        return sum(1 for child in term.children() if not z3.is_int_value(child)) >= 2
+    if kind in _NONLINEAR_DIVISIONS:
+        return not z3.is_int_value(term.arg(1))
+    return False
+
+
+class LinearAbstraction:
+    """Terms with every nonlinear operator replaced by an uninterpreted function of its arguments.
+
+    ``a * b`` (two symbolic factors) becomes ``nonlinear!*!2(a', b')``, ``a div b``
+    (symbolic divisor) ``nonlinear!div!2(a', b')``, and so on, where ``a'``,
+    ``b'`` are the arguments' own abstractions: linear integer arithmetic with
+    uninterpreted functions, which Z3 decides fast.  Sound for refutation: a
+    model of the original formula gives a model of its abstraction (each
+    function interpreted as the operator it replaces: Z3's ``div`` and ``mod``
+    by zero are functions of their arguments too), so an unsatisfiable
+    abstraction means an unsatisfiable original.  Equal arguments give equal
+    values (congruence); nothing else about the operator is known.  The names
+    contain ``!``, which no symbol of a proof has.
+    """
+
+    def __init__(self, context: z3.Context) -> None:
+        self.context = context
+        # term id -> (the term, its abstraction); the term is kept alive so that its id is never reused
+        self._memo: dict[int, tuple[z3.ExprRef, z3.ExprRef]] = {}
+        self._functions: dict[str, z3.FuncDeclRef] = {}
+        self.replaced = 0  # distinct nonlinear terms replaced so far
+
+    def of(self, formula: ExprT) -> ExprT:
+        """The abstraction of ``formula`` (built in this abstraction's context)."""
+        memo = self._memo
+        # iterative post-order: rule terms nest deeper than Python's recursion limit allows
+        stack: list[tuple[z3.ExprRef, bool]] = [(formula, False)]
+        while stack:
+            term, expanded = stack.pop()
+            key = term.get_id()
+            if key in memo:
+                continue
+            if not z3.is_app(term) or term.num_args() == 0:
+                memo[key] = (term, term)
+            elif not expanded:
+                stack.append((term, True))
+                stack.extend((child, False) for child in term.children() if child.get_id() not in memo)
+            else:
+                children = term.children()
+                rebuilt = [memo[child.get_id()][1] for child in children]
+                if is_nonlinear(term):
+                    self.replaced += 1
+                    memo[key] = (term, self._uninterpreted(term, rebuilt))
+                else:
+                    changed = any(not new.eq(old) for new, old in zip(rebuilt, children, strict=True))
+                    memo[key] = (term, _rebuild(term, rebuilt) if changed else term)
+        return typing.cast(ExprT, memo[formula.get_id()][1])
+
+    def _uninterpreted(self, term: z3.ExprRef, arguments: list[z3.ExprRef]) -> z3.ExprRef:
+        """``term``'s nonlinear operator as an uninterpreted function of its (abstracted) arguments."""
+        name = f"nonlinear!{term.decl().name()}!{len(arguments)}"
+        if name not in self._functions:
+            sorts = [argument.sort() for argument in arguments]
+            self._functions[name] = z3.Function(name, *sorts, term.sort())
+        return self._functions[name](*arguments)
+
+
+def _rebuild(term: z3.ExprRef, children: list[z3.ExprRef]) -> z3.ExprRef:
+    """``term``'s operator applied to ``children`` (through the C API: the Python wrapper casts
+    arguments by the declaration's domain, which n-ary operators such as ``+`` and ``and`` do not list)."""
+    arguments = (z3.Ast * len(children))(*[child.as_ast() for child in children])
+    application = z3.Z3_mk_app(term.ctx.ref(), term.decl().ast, len(children), arguments)
+    return typing.cast(z3.ExprRef, z3.z3._to_expr_ref(application, term.ctx))
+
+
+def linear_abstraction(formula: ExprT) -> ExprT:
+    """``formula`` with every nonlinear subterm replaced by a fresh constant (see :class:`LinearAbstraction`)."""
+    return LinearAbstraction(formula.ctx).of(formula)

@@ -62,9 +62,13 @@ class Outcome:
 
 
 def source_fingerprint(root: Path = ROOT) -> str:
-    """SHA-256 over the sources a proof run depends on (``rules/*.py`` and ``proofs/*.py``)."""
+    """SHA-256 over the sources a proof run depends on (``rules/*.py`` and ``proofs/**/*.py``).
+
+    ``proofs/specialise/`` included: it registers the KRN obligations (a merge that added eight of them
+    left the stored run looking current, without them).
+    """
     digest = hashlib.sha256()
-    files = sorted((root / "rules").glob("*.py")) + sorted((root / "proofs").glob("*.py"))
+    files = sorted((root / "rules").glob("*.py")) + sorted((root / "proofs").rglob("*.py"))
     for path in files:
         if path.name in _GENERATOR_FILES:
             continue

@@ -43,7 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--timeout-ms",
         type=int,
         metavar="N",
-        help="solver timeout per query in milliseconds (default: each obligation's own, else 20000)",
+        help=(
+            "solver budget per query in milliseconds: z3's deterministic rlimit, about that much CPU, with a "
+            "wall-clock backstop 5x longer (default: each obligation's own, else 20000)"
+        ),
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument(

@@ -473,10 +473,12 @@ class OrderEntry:
             )
         if requirement > 0:
             requirement += self._chosen_tier_extra(inst, ps, signed, charge_price)
-            margin = self.risk.account_margin(
-                account, inst.settl_currency, known=(inst.symbol, om_before) if inst.symbol in account.positions else None
-            )
-            available = free_balance(account, inst.settl_currency, margin)
+            asset = inst.settl_currency
+            if inst.symbol in account.positions:
+                available = self.risk.available_margin(account, asset, (inst.symbol, om_before))
+            else:
+                available = self.risk.account_margin(account, asset).available_margin
+            available -= account.reserved.get(asset, 0)  # free_balance: net of what live spot orders reserve
             problem = check_order_margin(available, requirement)
             if problem is not None:
                 return Rej(Reason.INSUFFICIENT_MARGIN, f"needs {problem.required}, available {problem.available}")
@@ -489,12 +491,14 @@ class OrderEntry:
         Judged at the taker fee (the worst the order can pay); a market order is
         bounded by its bankruptcy limit (LIQ-016) instead.
         """
-        pool = self.risk.pool_state(account, inst, ps)
         fee = self.fills.fee_ppm(account, inst, maker=False)
         mark = self.market.marks[inst.symbol]
         kernels = kernels_for(inst)
-        if kernels is not None and is_solvent_by_kernel(kernels, pool, signed, price, fee, mark):
+        if kernels is not None and is_solvent_by_kernel(
+            kernels, self.risk.pool_tuple(account, inst, ps), signed, price, fee, mark
+        ):
             return None  # the proved order_solvent_* kernel; a refusal's figures come from the rule below
+        pool = self.risk.pool_state(account, inst, ps)
         refusal = check_order_solvency(inst, pool, signed, price, fee, mark)
         if refusal is None:
             return None

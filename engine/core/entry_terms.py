@@ -11,7 +11,6 @@ from perpspec.engine.core import orders as o
 from perpspec.engine.core.book import Book
 from perpspec.engine.kernels.load import KernelSet
 from perpspec.rules.margin import CROSS
-from perpspec.rules.solvency import PoolState
 
 
 def compute_market_reach(book: Book, is_buy: bool, qty: int, cap: int, account_id: int) -> int:
@@ -64,17 +63,18 @@ def is_plain_limit(c: cmd.PlaceOrder) -> bool:
     )
 
 
-def is_solvent_by_kernel(kernels: KernelSet, pool: PoolState, signed: int, price: int, fee: int, mark: int) -> bool:
-    """LIQ-042 (``rules.solvency.is_order_solvent``) as the proved ``order_solvent_*`` kernel of the instrument."""
-    position = pool.position
-    if pool.leverage_hundredths == CROSS:
+def is_solvent_by_kernel(kernels: KernelSet, pool: tuple[int, ...], signed: int, price: int, fee: int, mark: int) -> bool:
+    """LIQ-042 (``rules.solvency.is_order_solvent``) as the proved ``order_solvent_*`` kernel of the instrument.
+
+    ``pool`` is :meth:`engine.core.risk.Risk.pool_tuple`'s flat pool.
+    """
+    qty, cost, leverage, tier, margin, other_pnl, other_maint, free, equity = pool
+    if leverage == CROSS:
         solvent = kernels.order_solvent_cross(
-            position.qty, position.cost, pool.chosen_tier, pool.pool_margin, pool.other_pnl, pool.other_maintenance,
-            pool.free_wallet, pool.account_equity, signed, price, fee, mark,
+            qty, cost, tier, margin, other_pnl, other_maint, free, equity, signed, price, fee, mark
         )
     else:
         solvent = kernels.order_solvent_isolated(
-            position.qty, position.cost, pool.leverage_hundredths, pool.chosen_tier, pool.pool_margin,
-            pool.other_pnl, pool.other_maintenance, pool.free_wallet, pool.account_equity, signed, price, fee, mark,
+            qty, cost, leverage, tier, margin, other_pnl, other_maint, free, equity, signed, price, fee, mark
         )
     return solvent[0] == 1

@@ -34,6 +34,7 @@ nothing here is a rule: the rules stay the single source.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from perpspec.engine.kernels.load import kernels_for
@@ -179,6 +180,12 @@ def resting_sums(inst: Instrument, ps: RestingOrders, mark_price: int, best_bid:
         kept: Sums = cache[2]
         if (best_ask == 0 or cache[3] <= best_ask) if inst.is_inverse else cache[4] >= best_bid:
             return kept
+        # the kept bounds only widen (shift_resting_cache): make them exact; the kept sums (every order's
+        # non-crossing term) still hold when no order crosses the touch
+        highest, lowest = _bounds(ps.orders.values())
+        if not ((0 < best_ask < highest) if inst.is_inverse else (lowest < best_bid)):
+            ps.resting_cache = (inst, mark_price, kept, highest, lowest)
+            return kept
     orders = tuple(ps.orders.values())
     sums = order_sums(inst, orders, mark_price, best_bid, best_ask)
     highest_buy, lowest_sell = _NO_BUY, _NO_SELL
@@ -191,6 +198,18 @@ def resting_sums(inst: Instrument, ps: RestingOrders, mark_price: int, best_bid:
     crossing = (0 < best_ask < highest_buy) if inst.is_inverse else (lowest_sell < best_bid)
     ps.resting_cache = None if crossing else (inst, mark_price, sums, highest_buy, lowest_sell)
     return sums
+
+
+def _bounds(orders: Iterable[tuple[int, int]]) -> tuple[int, int]:
+    """(highest buy price, lowest sell price) of ``(signed qty, price)`` orders (sentinels for an empty side)."""
+    highest_buy, lowest_sell = _NO_BUY, _NO_SELL
+    for qty, price in orders:
+        if qty > 0:
+            if price > highest_buy:
+                highest_buy = price
+        elif price < lowest_sell:
+            lowest_sell = price
+    return highest_buy, lowest_sell
 
 
 def resting_sides(inst: Instrument, ps: RestingOrders, mark_price: int, best_bid: int, best_ask: int) -> Sides:

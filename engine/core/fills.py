@@ -55,6 +55,12 @@ class Fills:
         unsafe fill of ``order`` itself halts the sweep (``self.halted``).
         """
         book = self.market.books[inst.symbol]
+        if not book.crosses(order.is_buy, limit):  # nothing to match (Book.match would stop at once): no guard
+            self._insolvent = {}
+            self._halt_seen = self.halted = False
+            if not is_spot(inst):
+                self.ledger.accounts[order.account].position(inst)  # as _apply_fills: the position record exists
+            return []
         fills: list[Fill] = []
         dropped: list[Order] = []
         solvency = not self.fee_free and account.account_id >= 0 and not is_spot(inst)
@@ -159,12 +165,7 @@ class Fills:
             found = pools.get(account_id)
             if found is None:
                 holder = accounts[account_id]
-                state = self.risk.pool_state(holder, inst, peek_position(holder, inst))
-                found = pools[account_id] = (
-                    state.position.qty, state.position.cost, state.leverage_hundredths, state.chosen_tier,
-                    state.pool_margin, state.other_pnl, state.other_maintenance, state.free_wallet,
-                    state.account_equity,
-                )
+                found = pools[account_id] = self.risk.pool_tuple(holder, inst, peek_position(holder, inst))
             return found
 
         def outcome(account_id: int, signed: int, price: int, fee: int) -> tuple[int, ...]:
@@ -224,6 +225,8 @@ class Fills:
         asset = inst.settl_currency
         taker_account = self.ledger.accounts[taker.account]
         taker_ps = taker_account.positions.get(symbol) or taker_account.position(inst)
+        if not fills and not dropped:
+            return
         totals: dict[int, int] = {}
         for maker, qty, _ in fills:
             totals[maker.order_id] = totals.get(maker.order_id, 0) + qty
@@ -234,18 +237,21 @@ class Fills:
         touched: dict[int, None] = {taker.account: None} if fills else {}
         usd_unit = self.market.usd_per_unit(inst)
         kernels = kernels_for(inst)
+        time_ms = self.stream.time_ms
+        # an account's fee tier is fixed within a command (cached per day; today's volume counts from tomorrow)
+        taker_fee = self.fee_ppm(taker_account, inst, maker=False) if fills else 0
+        maker_fees: dict[int, int] = {}
         for maker, qty, price in fills:
             maker_account = self.ledger.accounts[maker.account]
             maker_ps = maker_account.position(inst)
-            taker_fee = self.fee_ppm(taker_account, inst, maker=False)
-            maker_fee = self.fee_ppm(maker_account, inst, maker=True)
+            maker_fee = maker_fees.get(maker.account)
+            if maker_fee is None:
+                maker_fee = maker_fees[maker.account] = self.fee_ppm(maker_account, inst, maker=True)
             taker_side, maker_side, fee_pool_delta = self._trade(
                 kernels, inst, taker.is_buy, taker_ps, maker_ps, qty, price, taker_fee, maker_fee
             )
-            self.apply_effect(taker_account, taker_ps, inst, Position(qty=taker_side[0], cost=taker_side[1]),
-                              taker_side[2] - taker_side[3], taker_side[2], price)
-            self.apply_effect(maker_account, maker_ps, inst, Position(qty=maker_side[0], cost=maker_side[1]),
-                              maker_side[2] - maker_side[3], maker_side[2], price)
+            self._apply_side(taker_account, taker_ps, inst, taker_side, price)
+            self._apply_side(maker_account, maker_ps, inst, maker_side, price)
             self.ledger.fees[asset] = self.ledger.fees.get(asset, 0) + fee_pool_delta
             taker.leaves_qty -= qty
             taker.cum_qty += qty
@@ -257,10 +263,12 @@ class Fills:
                             liquidity=o.REMOVED_LIQUIDITY)
             self.stream.emit_exec(o.EXEC_TRADE, maker, last_qty=qty, last_px=price, comm=maker_side[3],
                             liquidity=o.ADDED_LIQUIDITY, leaves=leaves, cum=cum)
-            if taker.account >= 0:
-                taker_account.add_volume(compute_usd_volume(inst, qty, price, usd_unit), self.stream.time_ms)
-            if maker.account >= 0:
-                maker_account.add_volume(compute_usd_volume(inst, qty, price, usd_unit), self.stream.time_ms)
+            if taker.account >= 0 or maker.account >= 0:
+                usd = compute_usd_volume(inst, qty, price, usd_unit)
+                if taker.account >= 0:
+                    taker_account.add_volume(usd, time_ms)
+                if maker.account >= 0:
+                    maker_account.add_volume(usd, time_ms)
             touched[maker.account] = None
             self.market.last_prices[symbol] = price
         for maker in {m.order_id: m for m, _, _ in fills}.values():
@@ -364,6 +372,24 @@ class Fills:
             (maker_effect.position.qty, maker_effect.position.cost, maker_effect.realised_pnl, maker_effect.commission),
             effect.fee_pool_delta,
         )
+
+    def _apply_side(
+        self, account: Account, ps: PositionState, inst: Instrument, side: tuple[int, ...], price: int
+    ) -> None:
+        """One side ``(qty, cost, realised PnL, commission)`` of an ACC-004 fill: :meth:`apply_effect`, flat when cross."""
+        if ps.leverage != CROSS or account.account_id == LIQUIDATOR:
+            self.apply_effect(account, ps, inst, Position(qty=side[0], cost=side[1]), side[2] - side[3], side[2], price)
+            return
+        old_qty = ps.qty
+        ps.qty, ps.cost = side[0], side[1]
+        asset = inst.settl_currency
+        account.wallets[asset] = account.wallets.get(asset, 0) + side[2] - side[3]
+        if (old_qty == 0) != (side[0] == 0):
+            holders = self.ledger.holders[inst.symbol]
+            if side[0] == 0:
+                holders.pop(account.account_id, None)
+            else:
+                holders[account.account_id] = None
 
     def apply_effect(
         self, account: Account, ps: PositionState, inst: Instrument, position: Position, wallet_delta: int,

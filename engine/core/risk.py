@@ -39,6 +39,8 @@ from perpspec.rules.margin import (
 )
 from perpspec.rules.solvency import PoolState
 
+_AVAILABLE = 6  # available_margin's place among the account_margin_* kernels' outputs (AccountMargin's fields)
+
 
 def free_balance(account: Account, asset: str, margin: AccountMargin) -> int:
     """Available balance net of what live spot orders reserve."""
@@ -128,6 +130,26 @@ class Risk:
             if inst.settl_currency == asset:
                 order_margin += self.contract_order_margin(inst, replace[1], replace[2])
         return compute_account_margin(account.wallet(asset), tuple(lines), order_margin)
+
+    def available_margin(self, account: Account, asset: str, known: tuple[str, int]) -> int:
+        """``account_margin(account, asset, known=known).available_margin`` (MRG-050's available balance).
+
+        An account whose only position is an open cross one in ``known``'s contract, with a proved kernel
+        set: the ``account_margin_cross_1`` kernel (MRG-050 over that position's MRG-020 line), no records.
+        """
+        positions = account.positions
+        symbol, order_margin = known
+        if len(positions) == 1:
+            ps = positions.get(symbol)
+            if ps is not None and ps.leverage == CROSS and ps.qty != 0:
+                inst = self.market.instrument_map[symbol]
+                kernels = kernels_for(inst)
+                if kernels is not None and inst.settl_currency == asset:
+                    margin = kernels.account_margin_cross_1(
+                        account.wallets.get(asset, 0), order_margin, ps.qty, ps.cost, self.market.marks[symbol]
+                    )
+                    return margin[_AVAILABLE]
+        return self.account_margin(account, asset, known=known).available_margin
 
     def available(self, account_id: int, asset: str) -> int:
         """BitMEX ``availableMargin`` of an account in ``asset``."""
@@ -233,11 +255,26 @@ class Risk:
 
 
     def position_prices(self, account: Account, symbol: str) -> tuple[int, int]:
-        """MRG-011/012 of the position as it stands: (liquidation, bankruptcy) price, backed per MRG-034; 0s when flat."""
+        """MRG-011/012 of the position as it stands: (liquidation, bankruptcy) price, backed per MRG-034; 0s when flat.
+
+        With a proved kernel set for the instrument, the ``position_prices_*`` kernel on the pool's margin and
+        its other members' PnL and maintenance (MRG-034's ``pool_equity − pool_margin − own_pnl`` and
+        ``pool_maintenance − own_maint``, given directly); else the rules on :meth:`pool_of`'s totals.
+        """
         ps = account.positions[symbol]
         if ps.qty == 0 or symbol not in self.market.marks:
             return 0, 0
         inst = self.market.instrument_map[symbol]
+        kernels = kernels_for(inst)
+        if kernels is not None:
+            if ps.leverage != CROSS:
+                prices = kernels.position_prices_isolated(ps.qty, ps.cost, ps.leverage, ps.chosen_tier, ps.iso_margin)
+            else:
+                wallet, iso_total, _, cross_pnl, cross_maint = self.other_sums(account, inst)
+                prices = kernels.position_prices_cross(
+                    ps.qty, ps.cost, ps.chosen_tier, wallet - iso_total, cross_pnl, cross_maint
+                )
+            return prices[0], prices[1]
         margin, equity, maintenance, _ = self.pool_of(account, symbol)
         req = compute_requirement(inst, ps.position, ps.leverage, ps.chosen_tier)
         own_term = compute_value(inst, ps.qty, self.market.marks[symbol]) - ps.cost
@@ -249,18 +286,20 @@ class Risk:
             compute_bankruptcy_price(inst, ps.qty, ps.cost, solvent_backing, req.pos_comm),
         )
 
-    def pool_state(self, account: Account, inst: Instrument, ps: PositionState) -> PoolState:
-        """What LIQ-040 needs of the pool holding ``ps`` (which may not be stored yet: a flat default)."""
+    def other_sums(self, account: Account, inst: Instrument) -> tuple[int, int, int, int, int]:
+        """Over the account's *other* contracts settled like ``inst``: (wallet, Σ isolated margin, Σ PnL at mark,
+        Σ cross PnL at mark, Σ cross posMaint) — flat sums, PnL only of open positions with a mark."""
         symbol = inst.symbol
         asset = inst.settl_currency
+        wallet = account.wallets.get(asset, 0)
+        iso_total = pnl_total = cross_pnl = cross_maint = 0
+        positions = account.positions
+        if len(positions) == 1 and symbol in positions:
+            return wallet, 0, 0, 0, 0
         marks = self.market.marks
-        wallet = account.wallet(asset)
-        iso_total = 0
-        pnl_total = 0
-        cross_pnl = 0
-        cross_maint = 0
-        for other_symbol, other in account.positions.items():
-            other_inst = self.market.instrument_map[other_symbol]
+        instruments = self.market.instrument_map
+        for other_symbol, other in positions.items():
+            other_inst = instruments[other_symbol]
             if other_inst.settl_currency != asset or other_symbol == symbol:
                 continue
             if other.leverage != CROSS:
@@ -271,19 +310,43 @@ class Risk:
             pnl_total += term
             if other.leverage == CROSS:
                 cross_pnl += term
-                cross_maint += compute_requirement(other_inst, other.position, other.leverage, other.chosen_tier).pos_maint
-        own_pnl = compute_value(inst, ps.qty, marks[symbol]) - ps.cost if ps.qty != 0 else 0
-        isolated = ps.leverage != CROSS
+                kernels = kernels_for(other_inst)
+                if kernels is not None:
+                    cross_maint += kernels.requirement_cross(other.qty, other.cost, other.chosen_tier)[3]
+                else:
+                    cross_maint += compute_requirement(
+                        other_inst, other.position, other.leverage, other.chosen_tier
+                    ).pos_maint
+        return wallet, iso_total, pnl_total, cross_pnl, cross_maint
+
+    def pool_tuple(self, account: Account, inst: Instrument, ps: PositionState) -> tuple[int, ...]:
+        """:meth:`pool_state` flat: ``(qty, cost, leverage, chosen_tier, pool_margin, other_pnl,
+        other_maintenance, free_wallet, account_equity)``, the ``order_solvent_*``/``fill_*`` kernels' pool."""
+        wallet, iso_total, pnl_total, cross_pnl, cross_maint = self.other_sums(account, inst)
+        own_pnl = compute_value(inst, ps.qty, self.market.marks[inst.symbol]) - ps.cost if ps.qty != 0 else 0
+        if ps.leverage != CROSS:
+            return (
+                ps.qty, ps.cost, ps.leverage, ps.chosen_tier, ps.iso_margin, 0, 0, wallet - iso_total,
+                wallet + pnl_total + own_pnl,
+            )
+        return (
+            ps.qty, ps.cost, ps.leverage, ps.chosen_tier, wallet - iso_total, cross_pnl, cross_maint,
+            wallet - iso_total, wallet + pnl_total + own_pnl,
+        )
+
+    def pool_state(self, account: Account, inst: Instrument, ps: PositionState) -> PoolState:
+        """What LIQ-040 needs of the pool holding ``ps`` (which may not be stored yet: a flat default)."""
+        pool = self.pool_tuple(account, inst, ps)
         return PoolState(
             position=ps.position,
-            leverage_hundredths=ps.leverage,
-            chosen_tier=ps.chosen_tier,
-            pool_margin=ps.iso_margin if isolated else wallet - iso_total,
-            other_pnl=0 if isolated else cross_pnl,
-            other_maintenance=0 if isolated else cross_maint,
+            leverage_hundredths=pool[2],
+            chosen_tier=pool[3],
+            pool_margin=pool[4],
+            other_pnl=pool[5],
+            other_maintenance=pool[6],
             # PoolState: the wallet less every *other* isolated margin (what ACC-006 may bring into the pool)
-            free_wallet=wallet - iso_total,
-            account_equity=wallet + pnl_total + own_pnl,
+            free_wallet=pool[7],
+            account_equity=pool[8],
         )
 
     def emit_position(self, account: int, symbol: str) -> None:

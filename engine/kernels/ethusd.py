@@ -591,3 +591,63 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t36 = (((account_equity + t8) - t11) + t33) - t32
     t37 = 1 if (((t35 >= 0) or (t35 >= ((pool_margin + t34) + t32))) and ((t36 >= 0) or (t36 >= account_equity))) else 0
     return (t37, t0, t9, t31, t27, t36)
+
+
+def position_prices_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int) -> tuple[int, int]:
+    """liquidation and bankruptcy price of a cross position from its pool's margin and other members: ETHUSD.
+
+    Equal to MRG-011, MRG-012, MRG-033, MRG-034, LIQ-001 for this instrument (obligation KRN/position_prices_cross/ETHUSD);
+    returns (liquidation_price, bankruptcy_price).
+    """
+    t0 = (-cost) if (cost < 0) else cost
+    t1 = -((5000000000 - t0) // 5000000000)
+    t2 = 0 if (t1 <= 0) else t1
+    t3 = (t2 if (t2 >= chosen_tier) else chosen_tier) * 10000
+    t4 = -((-((t0 + (-((-(t0 * (20000 + t3))) // 1000000))) * 750)) // 1000000)
+    t5 = pool_margin + other_pnl
+    t6 = (t5 - other_maintenance) - ((-((-(t0 * (10000 + t3))) // 1000000)) + t4)
+    t7 = (((-qty) if (qty < 0) else qty) * 100) * 5
+    t8 = 1 if (t7 == 0) else t7
+    t9 = qty == 0
+    t10 = qty > 0
+    t11 = ((-((-((cost - t6) * 100)) // t8)) * 5) if t10 else ((((t6 - cost) * 100) // t8) * 5)
+    t12 = 0 if t9 else (t11 if (t11 >= 1) else 1)
+    t13 = t12 if (t12 >= 5) else 5
+    t14 = 0 if t9 else (t13 if (t13 <= 100000000) else 100000000)
+    t15 = t5 - t4
+    t16 = ((-((-((cost - t15) * 100)) // t8)) * 5) if t10 else ((((t15 - cost) * 100) // t8) * 5)
+    t17 = 0 if t9 else (t16 if (t16 >= 1) else 1)
+    t18 = t17 if (t17 >= 5) else 5
+    t19 = 0 if t9 else (t18 if (t18 <= 100000000) else 100000000)
+    return (t14, t19)
+
+
+def position_prices_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int) -> tuple[int, int]:
+    """liquidation and bankruptcy price of an isolated position from its pool's margin: ETHUSD.
+
+    Equal to MRG-011, MRG-012, MRG-034, LIQ-001 for this instrument (obligation KRN/position_prices_isolated/ETHUSD);
+    returns (liquidation_price, bankruptcy_price).
+    """
+    t0 = (-cost) if (cost < 0) else cost
+    t1 = -((5000000000 - t0) // 5000000000)
+    t2 = 0 if (t1 <= 0) else t1
+    t3 = (t2 if (t2 >= chosen_tier) else chosen_tier) * 10000
+    t4 = 20000 + t3
+    t5 = leverage_hundredths == 0
+    t6 = -((-100000000) // (1 if t5 else leverage_hundredths))
+    t7 = -((-((t0 + (-((-(t0 * (t4 if t5 else (t6 if (t6 >= t4) else t4)))) // 1000000))) * 750)) // 1000000)
+    t8 = pool_margin - ((-((-(t0 * (10000 + t3))) // 1000000)) + t7)
+    t9 = (((-qty) if (qty < 0) else qty) * 100) * 5
+    t10 = 1 if (t9 == 0) else t9
+    t11 = qty == 0
+    t12 = qty > 0
+    t13 = ((-((-((cost - t8) * 100)) // t10)) * 5) if t12 else ((((t8 - cost) * 100) // t10) * 5)
+    t14 = 0 if t11 else (t13 if (t13 >= 1) else 1)
+    t15 = t14 if (t14 >= 5) else 5
+    t16 = 0 if t11 else (t15 if (t15 <= 100000000) else 100000000)
+    t17 = pool_margin - t7
+    t18 = ((-((-((cost - t17) * 100)) // t10)) * 5) if t12 else ((((t17 - cost) * 100) // t10) * 5)
+    t19 = 0 if t11 else (t18 if (t18 >= 1) else 1)
+    t20 = t19 if (t19 >= 5) else 5
+    t21 = 0 if t11 else (t20 if (t20 <= 100000000) else 100000000)
+    return (t16, t21)

@@ -62,6 +62,8 @@ class KernelSet:
     order_solvent_isolated: Kernel
     fill_cross: Kernel
     fill_isolated: Kernel
+    position_prices_cross: Kernel
+    position_prices_isolated: Kernel
 
 
 KERNEL_NAMES = tuple(field.name for field in attrs.fields(KernelSet) if field.name != "symbol")

@@ -613,3 +613,67 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t38 = (((account_equity + t9) - t12) + t35) - t34
     t39 = 1 if (((t37 >= 0) or (t37 >= ((pool_margin + t36) + t34))) and ((t38 >= 0) or (t38 >= account_equity))) else 0
     return (t39, t0, t10, t33, t29, t38)
+
+
+def position_prices_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int) -> tuple[int, int]:
+    """liquidation and bankruptcy price of a cross position from its pool's margin and other members: XBTZ26.
+
+    Equal to MRG-011, MRG-012, MRG-033, MRG-034, LIQ-001 for this instrument (obligation KRN/position_prices_cross/XBTZ26);
+    returns (liquidation_price, bankruptcy_price).
+    """
+    t0 = (-cost) if (cost < 0) else cost
+    t1 = -((20000000000 - t0) // 15000000000)
+    t2 = 0 if (t1 <= 0) else t1
+    t3 = (t2 if (t2 >= chosen_tier) else chosen_tier) * 5000
+    t4 = -((-((t0 + (-((-(t0 * (10000 + t3))) // 1000000))) * 750)) // 1000000)
+    t5 = pool_margin + other_pnl
+    t6 = ((-qty) if (qty < 0) else qty) // 100
+    t7 = 1 if (t6 == 0) else t6
+    t8 = (((t5 - other_maintenance) - ((-((-(t0 * (5000 + t3))) // 1000000)) + t4)) - cost) // t7
+    t9 = -t8
+    t10 = qty == 0
+    t11 = qty > 0
+    t12 = (100000000 if (t8 <= 0) else ((-((-1000000000000) // ((t8 if (t8 >= 1) else 1) * 50))) * 50)) if t11 else (100000000 if (t9 <= 0) else ((1000000000000 // ((t9 if (t9 >= 1) else 1) * 50)) * 50))
+    t13 = 0 if t10 else (t12 if (t12 >= 1) else 1)
+    t14 = t13 if (t13 >= 50) else 50
+    t15 = 0 if t10 else (t14 if (t14 <= 100000000) else 100000000)
+    t16 = ((t5 - t4) - cost) // t7
+    t17 = -t16
+    t18 = (100000000 if (t16 <= 0) else ((-((-1000000000000) // ((t16 if (t16 >= 1) else 1) * 50))) * 50)) if t11 else (100000000 if (t17 <= 0) else ((1000000000000 // ((t17 if (t17 >= 1) else 1) * 50)) * 50))
+    t19 = 0 if t10 else (t18 if (t18 >= 1) else 1)
+    t20 = t19 if (t19 >= 50) else 50
+    t21 = 0 if t10 else (t20 if (t20 <= 100000000) else 100000000)
+    return (t15, t21)
+
+
+def position_prices_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int) -> tuple[int, int]:
+    """liquidation and bankruptcy price of an isolated position from its pool's margin: XBTZ26.
+
+    Equal to MRG-011, MRG-012, MRG-034, LIQ-001 for this instrument (obligation KRN/position_prices_isolated/XBTZ26);
+    returns (liquidation_price, bankruptcy_price).
+    """
+    t0 = (-cost) if (cost < 0) else cost
+    t1 = -((20000000000 - t0) // 15000000000)
+    t2 = 0 if (t1 <= 0) else t1
+    t3 = (t2 if (t2 >= chosen_tier) else chosen_tier) * 5000
+    t4 = 10000 + t3
+    t5 = leverage_hundredths == 0
+    t6 = -((-100000000) // (1 if t5 else leverage_hundredths))
+    t7 = -((-((t0 + (-((-(t0 * (t4 if t5 else (t6 if (t6 >= t4) else t4)))) // 1000000))) * 750)) // 1000000)
+    t8 = ((-qty) if (qty < 0) else qty) // 100
+    t9 = 1 if (t8 == 0) else t8
+    t10 = ((pool_margin - ((-((-(t0 * (5000 + t3))) // 1000000)) + t7)) - cost) // t9
+    t11 = -t10
+    t12 = qty == 0
+    t13 = qty > 0
+    t14 = (100000000 if (t10 <= 0) else ((-((-1000000000000) // ((t10 if (t10 >= 1) else 1) * 50))) * 50)) if t13 else (100000000 if (t11 <= 0) else ((1000000000000 // ((t11 if (t11 >= 1) else 1) * 50)) * 50))
+    t15 = 0 if t12 else (t14 if (t14 >= 1) else 1)
+    t16 = t15 if (t15 >= 50) else 50
+    t17 = 0 if t12 else (t16 if (t16 <= 100000000) else 100000000)
+    t18 = ((pool_margin - t7) - cost) // t9
+    t19 = -t18
+    t20 = (100000000 if (t18 <= 0) else ((-((-1000000000000) // ((t18 if (t18 >= 1) else 1) * 50))) * 50)) if t13 else (100000000 if (t19 <= 0) else ((1000000000000 // ((t19 if (t19 >= 1) else 1) * 50)) * 50))
+    t21 = 0 if t12 else (t20 if (t20 >= 1) else 1)
+    t22 = t21 if (t21 >= 50) else 50
+    t23 = 0 if t12 else (t22 if (t22 <= 100000000) else 100000000)
+    return (t17, t23)

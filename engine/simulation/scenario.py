@@ -4,8 +4,11 @@ A scenario says *what happens to the market* — an index price path, a
 population of leveraged accounts, market makers quoting a book of some
 depth, funding intervals, the ADL policy and any instrument parameter
 override; optionally venue outages (``[outage] windows``: no trading and no
-mark update; ``requote_on_reopen``: the makers quote a fresh book around the
-index before the first mark after one), a second entry window for part of the population
+mark update; ``requote_on_reopen``: the makers quote a fresh book before the
+first mark after one; ``reopen_catch_up`` / ``reopen_gap``: that book starts
+part of the way from where the makers stood to where the index went and walks
+to it), makers that requote before each mark update and thin their depth in
+fast moves (``market_makers.quote_first``, ``stress_level_qty``), a second entry window for part of the population
 (``accounts.late_share`` / ``late_entry``) and the published figures a
 calibrated scenario is judged against (``[published] insurance``, drawn
 beside the simulated fund in the report) — and ``perpspec simulate`` turns it into engine commands
@@ -203,6 +206,8 @@ class MarketMakers:
     stress_levels: int  # levels quoted per side under stress (the thin book)
     stress_spacing_ppm: int
     stress_ms: int  # how long the thin book lasts after a stress move
+    stress_level_qty: int = 0  # contracts per level under stress (0: level_qty)
+    quote_first: bool = False  # requote around the new index before each mark update (the waterfall meets a fresh book)
 
 
 @attrs.frozen(kw_only=True)
@@ -246,6 +251,8 @@ class Scenario:
     max_liquidations_per_update: int  # 0: the engine's default
     outages: tuple[Outage, ...] = ()
     requote_on_reopen: bool = False  # [outage] the makers quote a fresh book before the first mark after an outage
+    reopen_catch_up_ms: int = 0  # [outage] after it the makers' quotes walk from where they stood to the index in this time
+    reopen_gap_ppm: int = 0  # [outage] share of the outage's index move the makers' first quotes after it already follow
     published: tuple[PublishedPoint, ...] = ()
 
     def in_outage(self, at_ms: int) -> bool:
@@ -422,6 +429,8 @@ _MAKERS = {
     "stress_levels",
     "stress_spacing",
     "stress_duration",
+    "quote_first",
+    "stress_level_qty",
 }
 
 
@@ -513,10 +522,13 @@ def _build(mapping: Mapping[str, Any], source: str, base_dir: Path) -> Scenario:
     adl_table = _table(mapping, "adl", {"policy"})
     adl_policy = str(adl_table.get("policy", "queue"))
     _check(adl_policy in ADL_POLICIES, "adl.policy", f"must be one of {', '.join(ADL_POLICIES)}")
-    outage_table = _table(mapping, "outage", {"windows", "requote_on_reopen"})
+    outage_table = _table(mapping, "outage", {"windows", "requote_on_reopen", "reopen_catch_up", "reopen_gap"})
     outages = _build_outages(outage_table)
     requote_on_reopen = outage_table.get("requote_on_reopen", False)
     _check(isinstance(requote_on_reopen, bool), "outage.requote_on_reopen", "true or false")
+    reopen_catch_up_ms = parse_duration_ms(outage_table.get("reopen_catch_up", "0s"), "outage.reopen_catch_up")
+    _check(reopen_catch_up_ms >= 0, "outage.reopen_catch_up", "must not be negative")
+    reopen_gap_ppm = _fraction(outage_table, "outage", "reopen_gap", "0")
     published = _build_published(_table(mapping, "published", {"insurance"}), coin)
     return Scenario(
         name=name,
@@ -537,6 +549,8 @@ def _build(mapping: Mapping[str, Any], source: str, base_dir: Path) -> Scenario:
         max_liquidations_per_update=max_liq,
         outages=outages,
         requote_on_reopen=requote_on_reopen,
+        reopen_catch_up_ms=reopen_catch_up_ms,
+        reopen_gap_ppm=reopen_gap_ppm,
         published=published,
     )
 
@@ -726,7 +740,23 @@ def _build_makers(table: Mapping[str, Any], inst: Instrument, coin: int, step_ms
         stress_levels=_count(table, "market_makers", "stress_levels", levels, 1, 200),
         stress_spacing_ppm=_fraction(table, "market_makers", "stress_spacing", "0.0005"),
         stress_ms=_duration(table, "market_makers", "stress_duration", "10m"),
+        stress_level_qty=_lots(table, "market_makers", "stress_level_qty", level_qty, inst),
+        quote_first=_flag(table, "market_makers", "quote_first"),
     )
+
+
+def _lots(table: Mapping[str, Any], section: str, name: str, default: int, inst: Instrument) -> int:
+    field = f"{section}.{name}"
+    value = parse_int(table.get(name, default), field)
+    _check(value >= inst.lot_size, field, f"at least one lot ({inst.lot_size})")
+    _check(value % inst.lot_size == 0, field, f"must be a multiple of lotSize {inst.lot_size}")
+    return value
+
+
+def _flag(table: Mapping[str, Any], section: str, name: str) -> bool:
+    value = table.get(name, False)
+    _check(isinstance(value, bool), f"{section}.{name}", "true or false")
+    return bool(value)
 
 
 # ---------------------------------------------------------------------------

@@ -25,10 +25,14 @@ gateway would send, journaled so that ``perpspec replay`` rebuilds the run:
   4. **market makers** cancel and requote a ladder around the index, skewed
      against their inventory; after a large index move the ladder is thin
      (fewer levels, wider apart) for a while — the thin book of a crash.
-     The waterfall of step 2 meets the book quoted at the previous step (the
-     book a continuously falling mark would have met along the way); after an
-     outage with ``requote_on_reopen`` the makers quote first, so the venue
-     reopens with a book around the index, not the one left before the outage;
+     The waterfall of step 2 meets the book quoted at the previous step, or,
+     with ``market_makers.quote_first``, the makers requote around the new
+     index before the mark is sent (a short step then stands for liquidating
+     along the way); under stress each level holds ``stress_level_qty``.
+     After an outage with ``requote_on_reopen`` the makers quote first, so the
+     venue reopens with a fresh book; with ``reopen_catch_up`` that book starts
+     ``reopen_gap`` of the way from where the makers stood to the index and
+     walks to it over the catch-up time (:meth:`Simulation.quote_reference`);
   5. **traders** act: during the entry window each opens its position with an
      aggressive immediate-or-cancel limit order (side, leverage, cross or
      isolated from the population) or rests a far-away limit order (dip
@@ -130,6 +134,8 @@ class Simulation:
         self.mark_price = self.path[0]
         self.last_price: int | None = None
         self.stress_until_ms = -1
+        self.quoted_at = self.path[0]  # the price the makers last quoted around (before skew)
+        self.reopen: tuple[int, int] | None = None  # (time, price the makers stood at) when the venue last reopened
         self.events_since_check = 0
         self.log: TextIO | None = None
         self.quantities: dict[int, int] = {}  # account -> currentQty, from PositionUpdate events
@@ -303,12 +309,16 @@ class Simulation:
         self.sample_premium(index)
         # the venue reopens after an outage with the makers' fresh quotes, not the book left before it
         reopening = scenario.requote_on_reopen and scenario.in_outage((step - 1) * scenario.step_ms)
+        requote_steps = scenario.makers.requote_ms // scenario.step_ms
+        due = step % requote_steps == 0 or self.time_ms <= self.stress_until_ms
+        first = reopening or (scenario.makers.quote_first and due)
         if reopening:
+            self.reopen = (self.time_ms, self.quoted_at)
+        if first:
             self.index_price = index
             self.quote()
         self.update_mark(index)
-        requote_steps = scenario.makers.requote_ms // scenario.step_ms
-        if not reopening and (step % requote_steps == 0 or self.time_ms <= self.stress_until_ms):
+        if not first and due:
             self.quote()
         self.trade(step, index - previous_index)
         self.write_instrument_row()
@@ -409,7 +419,8 @@ class Simulation:
             notional = compute_notional(self.inst, inventory, self.index_price)
             # signed share of the inventory limit in ppm, capped at ±100%: the quote centre leans against it
             lean_ppm = max(-PPM, min(PPM, notional * PPM // max_notional)) * (1 if inventory >= 0 else -1)
-            centre = self.index_price + self.index_price * makers.premium_ppm // PPM  # floor: a quote, not money
+            reference = self.quote_reference()
+            centre = reference + reference * makers.premium_ppm // PPM  # floor: a quote, not money
             centre -= centre * makers.skew_ppm // PPM * lean_ppm // PPM  # floor: a quote
             may_buy = lean_ppm < PPM
             may_sell = lean_ppm > -PPM
@@ -417,11 +428,31 @@ class Simulation:
                 offset_ppm = spread + level * spacing
                 bid = (centre - centre * offset_ppm // PPM) // tick * tick  # down to the tick
                 ask = -((-(centre + centre * offset_ppm // PPM)) // tick) * tick  # up to the tick
-                qty = makers.level_qty
+                qty = (makers.stress_level_qty or makers.level_qty) if stressed else makers.level_qty
                 if bid >= tick and may_buy:
                     self.send(self.limit(account, "Buy", qty, bid))
                 if ask <= self.inst.max_price and may_sell:
                     self.send(self.limit(account, "Sell", qty, ask))
+
+    def quote_reference(self) -> int:
+        """The price the makers quote around: the index, or after an outage the walk from where they stood to it.
+
+        With ``[outage] reopen_catch_up`` the makers do not jump to an index that moved
+        while the venue was down: their quotes start where they stood when it went down
+        and reach the index linearly over the catch-up time (floor: a quote, not money).
+        """
+        self.quoted_at = self.index_price
+        catch_up = self.scenario.reopen_catch_up_ms
+        if self.reopen is None or catch_up <= 0:
+            return self.index_price
+        since = self.time_ms - self.reopen[0]
+        if since >= catch_up:
+            return self.index_price
+        stood, gap = self.reopen[1], self.index_price - self.reopen[1]
+        start = stood + gap * self.scenario.reopen_gap_ppm // PPM  # floor: a quote, not money
+        walked = start + (self.index_price - start) * since // catch_up
+        self.quoted_at = walked
+        return walked
 
     def limit(self, account: int, side: str, qty: int, price: int) -> cmd.PlaceOrder:
         """A good-till-cancel limit order.

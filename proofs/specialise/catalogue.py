@@ -29,6 +29,9 @@ from perpspec.rules.margin import (
     OrderSide,
     PositionMargin,
     compute_account_margin,
+    compute_bankruptcy_price,
+    compute_cross_backing,
+    compute_liquidation_price,
     compute_order_charge_price,
     compute_order_margin,
     compute_order_margin_req_ppm,
@@ -385,6 +388,40 @@ def fill_isolated(
     return _fill(inst, qty, cost, leverage_hundredths, pool, fill_qty, price, fee_ppm, mark_price)
 
 
+def _position_prices(
+    inst: Instrument, qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int,
+    other_pnl: int, other_maintenance: int,
+) -> Outputs:
+    """MRG-011/012 of a pool's position backed per MRG-033/034 by the pool's margin and its *other* members at mark.
+
+    MRG-034's ``pool_equity − pool_margin − own_pnl`` is the others' PnL and
+    ``pool_maintenance − own_maint`` their maintenance: given those directly the
+    position's own PnL (hence the mark) drops out.  The bankruptcy price keeps
+    none of the others' maintenance (as LIQ-005).
+    """
+    req = compute_requirement(inst, Position(qty=qty, cost=cost), leverage_hundredths, chosen_tier)
+    backing = compute_cross_backing(pool_margin, (other_pnl,), (other_maintenance,))
+    solvent_backing = compute_cross_backing(pool_margin, (other_pnl,), (0,))
+    return (
+        compute_liquidation_price(inst, qty, cost, backing, req.pos_maint),
+        compute_bankruptcy_price(inst, qty, cost, solvent_backing, req.pos_comm),
+    )
+
+
+def position_prices_cross(
+    inst: Instrument, qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int
+) -> Outputs:
+    """Liquidation and bankruptcy price (MRG-011/012, backing MRG-033/034) of a cross position."""
+    return _position_prices(inst, qty, cost, CROSS, chosen_tier, pool_margin, other_pnl, other_maintenance)
+
+
+def position_prices_isolated(
+    inst: Instrument, qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int
+) -> Outputs:
+    """Liquidation and bankruptcy price (MRG-011/012) of an isolated position: its pool's margin backs it alone."""
+    return _position_prices(inst, qty, cost, leverage_hundredths, chosen_tier, pool_margin, 0, 0)
+
+
 _FILL_OUT = ("allowed", "qty", "cost", "pool_margin", "free_wallet", "account_equity")
 _PRETRADE_OUT = (*SIDE_FIELDS, "order_margin_before", "order_margin_after", "requirement")
 
@@ -574,6 +611,25 @@ KERNELS: tuple[KernelSpec, ...] = (
         reference=fill_isolated,
         prices=("price", "mark_price"),
         lots=("qty", "fill_qty"),
+        isolated=True,
+    ),
+    KernelSpec(
+        name="position_prices_cross",
+        rule_ids=("MRG-011", "MRG-012", "MRG-033", "MRG-034", "LIQ-001"),
+        summary="liquidation and bankruptcy price of a cross position from its pool's margin and other members",
+        params=("qty", "cost", "chosen_tier", "pool_margin", "other_pnl", "other_maintenance"),
+        outputs=("liquidation_price", "bankruptcy_price"),
+        reference=position_prices_cross,
+        lots=("qty",),
+    ),
+    KernelSpec(
+        name="position_prices_isolated",
+        rule_ids=("MRG-011", "MRG-012", "MRG-034", "LIQ-001"),
+        summary="liquidation and bankruptcy price of an isolated position from its pool's margin",
+        params=("qty", "cost", "leverage_hundredths", "chosen_tier", "pool_margin"),
+        outputs=("liquidation_price", "bankruptcy_price"),
+        reference=position_prices_isolated,
+        lots=("qty",),
         isolated=True,
     ),
 )
