@@ -13,8 +13,9 @@ import pytest
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import RuleEvent
+from perpspec.engine.core.exchange import Engine
 from perpspec.rules.adl import compute_held_pnl
-from perpspec.rules.events import AdlDeferred, Liquidation
+from perpspec.rules.events import AdlDeferred, AdlFill, Liquidation
 from perpspec.rules.instrument_file import load_instrument
 from tests.test_engine_liquidation import XBT, open_long, setup
 
@@ -37,3 +38,20 @@ def test_adl_031_a_cover_of_exactly_zero_keeps_the_close_out_for_the_book(step: 
     assert [r.kind for r in rules] == kinds
     deferred = [r.record for r in rules if isinstance(r.record, AdlDeferred)]
     assert [r.fund_cover for r in deferred] == ([cover] if step == 0 else [])
+
+
+def test_adl_031_counts_a_held_close_out_of_one_contract() -> None:
+    # the same crash with a long of one contract: its PnL at mark (about -18,500 XBt at 2,700.00) is all the cover
+    # has against the fund's few satoshis, so the close-out is deleveraged, not deferred
+    engine = Engine({"ETHUSD": ETHUSD})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    for account, amount in ((1, 7_000), (2, XBT)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Sell", order_qty=1, price=300_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=1, price=300_000))
+    first = engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=294_000, index_price=294_000))
+    assert [e.kind for e in first if isinstance(e, RuleEvent)][:1] == ["Liquidation"]
+    events = engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=270_000, index_price=270_000))
+    fills = [e.record for e in events if isinstance(e, RuleEvent) and isinstance(e.record, AdlFill)]
+    assert [(f.account_id, f.close_qty) for f in fills] == [(2, -1)]
