@@ -21,7 +21,14 @@ from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Event, RuleEvent
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.adl import compute_held_pnl
-from perpspec.rules.events import AdlDeferred, AdlFill, AdlShortfall, InsuranceMovement, Liquidation
+from perpspec.rules.events import (
+    AdlDeferred,
+    AdlFill,
+    AdlShortfall,
+    InsuranceMovement,
+    Liquidation,
+    LiquidationFill,
+)
 from perpspec.rules.instrument_file import load_instrument
 
 ETHUSD = load_instrument("ETHUSD")
@@ -118,3 +125,25 @@ def test_adl_closes_a_one_contract_long_after_the_larger_one() -> None:
     fills = [e.record for e in events if isinstance(e, RuleEvent) and isinstance(e.record, AdlFill)]
     assert [(f.account_id, f.close_qty) for f in fills] == [(2, 24_999), (3, 1)]
     assert (engine.positions(1), engine.positions(2), engine.positions(3)) == ({}, {}, {})
+
+
+@pytest.mark.parametrize(("step", "fills", "movements"), [(-1, [], []), (1, [-1], [("surplus", 1)])])
+def test_one_satoshi_either_side_of_the_take_over_price_with_no_fund(
+    step: int, fills: list[int], movements: list[tuple[str, int]]
+) -> None:
+    # an instrument with no taker fee and a tick of one price unit: the take-over leaves no residual and no fund
+    # exists; a bid one unit under the take-over price would cost the fund one satoshi it does not have (INS-002:
+    # not taken), a bid one unit over it pays the fund one satoshi, reported as a surplus (INS-005)
+    fine = attrs.evolve(
+        ETHUSD, tick_size=1, taker_fee_ppm=0, fee_tiers=(attrs.evolve(ETHUSD.fee_tiers[0], taker_fee_ppm=0),)
+    )
+    engine = _engine(fine)
+    events = engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=290_000, index_price=290_000))
+    [liquidation] = [e.record for e in events if isinstance(e, RuleEvent) and isinstance(e.record, Liquidation)]
+    assert (liquidation.residual_margin, engine.insurance_funds.get("XBt")) == (0, None)
+    price = liquidation.taken[0].takeover_price + step
+    engine.process(c.PlaceOrder(time_ms=1, account=2, symbol="ETHUSD", side="Buy", order_qty=1, price=price))
+    events = engine.process(c.PriceUpdate(time_ms=2, symbol="ETHUSD", mark_price=290_000, index_price=290_000))
+    records = [e.record for e in events if isinstance(e, RuleEvent)]
+    assert [r.qty for r in records if isinstance(r, LiquidationFill)] == fills
+    assert [(r.kind, r.amount) for r in records if isinstance(r, InsuranceMovement)] == movements
