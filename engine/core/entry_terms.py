@@ -16,9 +16,10 @@ from perpspec.rules.margin import CROSS
 def compute_market_reach(book: Book, is_buy: bool, qty: int, cap: int, account_id: int) -> int:
     """The worst price a market order of ``qty`` can reach before ``cap`` (0 if no liquidity).
 
-    Own orders (cancelled by self-trade prevention) and ReduceOnly makers (which
-    may not be allowed to trade) are not counted, so the price is never better
-    than the one the sweep will actually reach: the margin is charged there.
+    Own orders (cancelled by self-trade prevention) are not liquidity.  ReduceOnly
+    makers (which may not be allowed to trade) do not count towards ``qty``, but a
+    level holding one is reached, so the price is never better than the one the
+    sweep will actually reach: the margin is charged there (MRG-060).
     """
     levels = book.asks if is_buy else book.bids
     keys = book.ask_keys if is_buy else book.bid_keys
@@ -30,12 +31,14 @@ def compute_market_reach(book: Book, is_buy: bool, qty: int, cap: int, account_i
             break
         level = levels[price]
         available = 0
+        reached = False
         for resting in (*level.shown, *level.hidden):
-            if resting.live and resting.account != account_id and not resting.reduce_only:
-                available += resting.leaves_qty
-        if available == 0:
-            continue
-        worst = price
+            if resting.live and resting.account != account_id:
+                reached = True
+                if not resting.reduce_only:
+                    available += resting.leaves_qty
+        if reached:
+            worst = price
         need -= min(need, available)
         if need == 0:
             break
