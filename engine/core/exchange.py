@@ -57,7 +57,7 @@ from perpspec.engine.core.market import Market
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.prices import Prices
 from perpspec.engine.core.registry import OrderRegistry
-from perpspec.engine.core.rejects import Rej, is_int, text_of
+from perpspec.engine.core.rejects import Rej, is_int, text_of, wrong_field_type
 from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.state_codec import decode_state, encode_state
 from perpspec.engine.core.stream import MAX_CLOCK_STEP_MS as MAX_CLOCK_STEP_MS  # re-exported
@@ -215,7 +215,7 @@ class Engine:
         handler = _HANDLERS.get(type(command))
         if handler is None:
             return Rej(Reason.MALFORMED, f"unknown command {type(command).__name__}")
-        wrong = cmd.wrong_field_type(command)  # the typed validation layer: no handler reads a wrong-typed field
+        wrong = wrong_field_type(command)  # the typed validation layer: no handler reads a wrong-typed field
         if wrong is not None:
             return Rej(Reason.MALFORMED, wrong)
         # a rejected command changes nothing, the clock included: the clock is put back, and the timers
