@@ -79,6 +79,12 @@ COMPILED_MODULES = (
     "perpspec.engine.core.account_desk",
     "perpspec.engine.core.views",
     "perpspec.engine.core.exchange",
+    # the durable exchange's path per command: the command record, the journal's framing and hash chain,
+    # DurableExchange.submit; and the state encoding (rollback checkpoints, snapshots)
+    "perpspec.engine.core.state_codec",
+    "perpspec.engine.durability.command_codec",
+    "perpspec.engine.durability.journal",
+    "perpspec.engine.durability.recovery",
     # the proved specialised kernels, one module per instrument (engine/kernels/index.py)
     *sorted(module.__name__ for module in MODULES.values()),
 )

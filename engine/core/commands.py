@@ -293,7 +293,7 @@ def command_from_dict(data: dict[str, Any]) -> Command:
 # ----------------------------------------------------------------------------- the typed validation layer
 
 _KINDS: dict[str, type[Any]] = {"int": int, "str": str, "bool": bool}
-_NOUNS: dict[type[Any], str] = {int: "an integer", str: "a string", bool: "a boolean"}
+FIELD_NOUNS: dict[type[Any], str] = {int: "an integer", str: "a string", bool: "a boolean"}
 
 
 def _field_kinds(cls: type[Any]) -> tuple[tuple[str, type[Any], bool], ...]:
@@ -310,7 +310,7 @@ FIELD_KINDS: dict[type[Any], tuple[tuple[str, type[Any], bool], ...]] = {
     cls: _field_kinds(cls) for cls in COMMAND_TYPES.values()
 }
 # per class: one getter of every field value at once, and the (exact type, may be None) of each
-_CHECKS: dict[type[Any], tuple[Callable[[Any], Any], tuple[tuple[type[Any], bool], ...]]] = {
+FIELD_CHECKS: dict[type[Any], tuple[Callable[[Any], Any], tuple[tuple[type[Any], bool], ...]]] = {
     cls: (operator.attrgetter(*(name for name, _, _ in kinds)), tuple((kind, opt) for _, kind, opt in kinds))
     for cls, kinds in FIELD_KINDS.items()
 }
@@ -319,25 +319,9 @@ _CHECKS: dict[type[Any], tuple[Callable[[Any], Any], tuple[tuple[type[Any], bool
 def wrong_field_type(command: object) -> str | None:
     """The first field of ``command`` whose value is not exactly its declared type, as a reject text; else None.
 
-    The engine's typed validation layer (issue 14): the sequencer calls it
-    before any handler reads a field, so every later read sees the declared
-    type.  An ``int`` field takes an ``int`` and nothing else (a ``bool`` is
-    not a number here), a ``str`` field a ``str``, a ``bool`` field a
-    ``bool``; an optional field may also be None.  The mypyc-compiled engine
-    checks a field's annotation when it reads it (and unboxes ``True`` read
-    as ``int`` to 1): with this layer in front, the compiled and the
-    interpreted engine give the same typed ``Malformed`` reject.  This module
-    is never compiled, so reading the fields here checks nothing by itself.
+    The typed validation layer; it lives in :func:`engine.core.rejects.wrong_field_type`
+    (compiled with the engine, which calls it there).
     """
-    check = _CHECKS.get(type(command))
-    if check is None:
-        return None
-    getter, kinds = check
-    values = getter(command)
-    if len(kinds) == 1:
-        values = (values,)
-    for index, value in enumerate(values):
-        kind, optional = kinds[index]
-        if type(value) is not kind and not (optional and value is None):
-            return f"{FIELD_KINDS[type(command)][index][0]} must be {_NOUNS[kind]}"
-    return None
+    from perpspec.engine.core.rejects import wrong_field_type as first_wrong  # rejects imports this module
+
+    return first_wrong(command)

@@ -7,8 +7,9 @@ Every command handler validates first and only then mutates; a refusal is a
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from perpspec.engine.core.commands import FIELD_CHECKS, FIELD_KINDS, FIELD_NOUNS
 from perpspec.engine.core.events import Reason
 
 
@@ -27,6 +28,35 @@ def is_int(value: object) -> bool:
 def is_str(value: object) -> bool:
     """Exactly a ``str``."""
     return type(value) is str
+
+
+def wrong_field_type(command: object) -> str | None:
+    """The first field of ``command`` whose value is not exactly its declared type, as a reject text; else None.
+
+    The engine's typed validation layer (issue 14): the sequencer calls it
+    before any handler reads a field, so every later read sees the declared
+    type.  An ``int`` field takes an ``int`` and nothing else (a ``bool`` is
+    not a number here), a ``str`` field a ``str``, a ``bool`` field a
+    ``bool``; an optional field may also be None.  The mypyc-compiled engine
+    checks a field's annotation when it reads it (and unboxes ``True`` read
+    as ``int`` to 1): with this layer in front, the compiled and the
+    interpreted engine give the same typed ``Malformed`` reject.  The fields
+    are read through the class's ``attrgetter`` (never by a typed read), so
+    compiling this module (``perpspec build-native``) checks nothing by
+    itself; it only makes the loop below native code.
+    """
+    check = FIELD_CHECKS.get(type(command))
+    if check is None:
+        return None
+    getter, kinds = check
+    values: Any = getter(command)
+    if len(kinds) == 1:
+        values = (values,)
+    for index, (kind, optional) in enumerate(kinds):
+        value = values[index]
+        if type(value) is not kind and not (optional and value is None):
+            return f"{FIELD_KINDS[type(command)][index][0]} must be {FIELD_NOUNS[kind]}"
+    return None
 
 
 def text_of(value: object) -> str:

@@ -244,7 +244,7 @@ class CommandCodec:
         entry = self._compact.get(type(command))
         if entry is not None:
             values = entry[0](command)
-            packer = entry[1].get(tuple(map(type, values)))
+            packer = entry[1].get(tuple([type(value) for value in values]))  # native in the compiled build
             if packer is None:
                 packer = self._packer(entry, values)
             if packer is not None:
