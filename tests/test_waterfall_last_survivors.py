@@ -4,9 +4,13 @@ Found by ``python -m tests.mutation engine/core/waterfall.py`` (see docs/mutatio
 
 * INS-011: a pool's residual margin of exactly one satoshi moves to the fund and is reported as a ``residual``
   (a positive amount), not as a ``draw``.
+* INS-005 in ADL (ADL-020): the liquidator's pending position is closed against the deleveraged accounts at its
+  take-over price, and the cost basis it keeps (ACC-003, floored) can leave one satoshi of profit on the last
+  close; that satoshi is a ``surplus`` paid to the fund, not a ``draw``.
 
 ETHUSD with a tick of one price unit and a taker fee of 1 ppm: one contract bought at 3,000.00 by an account
-holding 12,000 XBt is taken over at 2,900.00 and leaves exactly 1 XBt of margin.
+holding 12,000 XBt is taken over at 2,900.00 and leaves exactly 1 XBt of margin. For the ADL case a quanto with a
+multiplier of 1 (a contract's value floors to whole satoshis, so the cost bases are not linear in contracts).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import attrs
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import RuleEvent
 from perpspec.engine.core.exchange import Engine
-from perpspec.rules.events import InsuranceMovement, Liquidation
+from perpspec.rules.events import AdlFill, InsuranceMovement, Liquidation
 from perpspec.rules.instrument_file import load_instrument
 
 ETHUSD = load_instrument("ETHUSD")
@@ -27,6 +31,12 @@ def _fine(taker_fee_ppm: int) -> object:
     """ETHUSD with a tick of one price unit and the given taker fee (every fee tier)."""
     tier = attrs.evolve(ETHUSD.fee_tiers[0], taker_fee_ppm=taker_fee_ppm)
     return attrs.evolve(ETHUSD, tick_size=1, taker_fee_ppm=taker_fee_ppm, fee_tiers=(tier,))
+
+
+def _events(engine: Engine, mark: int) -> list[object]:
+    """The rule records of a mark (and index) update to ``mark`` at time 1."""
+    events = engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=mark, index_price=mark))
+    return [e.record for e in events if isinstance(e, RuleEvent)]
 
 
 def _one_contract_long(instrument: object, deposit: int) -> Engine:
@@ -44,10 +54,34 @@ def _one_contract_long(instrument: object, deposit: int) -> Engine:
 def test_a_residual_of_one_satoshi_is_reported_as_a_residual() -> None:
     # INS-011: what is left of the pool's margin after the take-over goes to the fund, labelled by its sign
     engine = _one_contract_long(_fine(1), 12_000)
-    events = engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=290_000, index_price=290_000))
-    records = [e.record for e in events if isinstance(e, RuleEvent)]
+    records = _events(engine, 290_000)
     assert [r.residual_margin for r in records if isinstance(r, Liquidation)] == [1]
     assert [(r.kind, r.amount, r.rule_id) for r in records if isinstance(r, InsuranceMovement)] == [
         ("residual", 1, "INS-011")
     ]
     assert engine.insurance_funds["XBt"] == 1
+
+
+def test_one_satoshi_of_adl_profit_on_the_pending_position_is_a_surplus() -> None:
+    # account 1 (3,000 XBt) sold 7 contracts at 3,000.00 to accounts 2 (5) and 3 (2); at a mark of 4,000.00 it is
+    # taken over at 3,423.71 (a cost of -23,966 for the liquidator's short of 7) and, with no fund to close it in
+    # an empty book, deleveraged: 2 contracts of account 3 (the kept cost -17,119 for 5, realised 0), then 5 of
+    # account 2 (value 17,118 at 3,423.71 against the cost 17,119: one satoshi to the fund)
+    engine = Engine({"ETHUSD": attrs.evolve(ETHUSD, tick_size=1, multiplier=1)})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    for account, amount in ((1, 3_000), (2, 1_000 * XBT), (3, XBT)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for account, qty in ((2, 5), (3, 2)):
+        engine.process(c.PlaceOrder(time_ms=0, account=account, symbol="ETHUSD", side="Buy", order_qty=qty, price=300_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Sell", order_qty=7, price=300_000))
+    records = _events(engine, 400_000)
+    assert [(r.account_id, r.close_qty, r.price) for r in records if isinstance(r, AdlFill)] == [
+        (3, 2, 342_371),
+        (2, 5, 342_371),
+    ]
+    assert [(r.kind, r.amount, r.rule_id) for r in records if isinstance(r, InsuranceMovement)] == [
+        ("residual", 17, "INS-011"),
+        ("surplus", 1, "INS-005"),
+    ]
+    assert engine.insurance_funds["XBt"] == 18
