@@ -18,7 +18,7 @@ from __future__ import annotations
 import attrs
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import RuleEvent
+from perpspec.engine.core.events import Reason, Rejected, RuleEvent
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.events import AdlFill, InsuranceMovement, Liquidation
 from perpspec.rules.instrument_file import load_instrument
@@ -85,3 +85,34 @@ def test_one_satoshi_of_adl_profit_on_the_pending_position_is_a_surplus() -> Non
         ("surplus", 1, "INS-005"),
     ]
     assert engine.insurance_funds["XBt"] == 18
+
+
+def test_an_amend_that_changes_nothing_is_not_judged_again_after_a_withdrawal() -> None:
+    # ``_check_amend_funds``: an amend is checked (LIQ-042, the risk limit, MRG-060) only when it asks for more (a
+    # larger quantity or a new price). Account 1 (cross, 0.1 XBT) is long 100 at 3,000.00 and rests a sell of 100 at
+    # 2,900.00 (LIQ-042 accepts it: closed there it keeps a wallet of 0.09 XBT); it then withdraws all but 700,000
+    # XBt, so that sell, filled, would leave the pool below -300,000 and worse than its excess at mark (LIQ-041), and a
+    # new order like it is refused. Re-sending its quantity (or its quantity and price) asks for nothing more: it
+    # is accepted and the order is unchanged
+    engine = Engine({"ETHUSD": ETHUSD})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    for account, amount in ((1, XBT // 10), (2, 1_000 * XBT)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Sell", order_qty=100, price=300_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=100, price=300_000))
+    sell = c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Sell", order_qty=100, price=290_000)
+    assert not isinstance(engine.process(sell)[-1], Rejected)
+    [order_id] = engine.live_orders
+    withdrawn = engine.process(c.Withdraw(time_ms=0, account=1, asset="XBt", amount=9_300_000))
+    assert not isinstance(withdrawn[-1], Rejected), withdrawn[-1]
+    again = engine.process(sell)[-1]
+    assert isinstance(again, Rejected), again
+    assert again.reason == Reason.IMMEDIATE_LIQUIDATION
+    for amend in (
+        c.AmendOrder(time_ms=1, account=1, order_id=order_id, order_qty=100),
+        c.AmendOrder(time_ms=1, account=1, order_id=order_id, leaves_qty=100, price=290_000),
+    ):
+        events = engine.process(amend)
+        assert not isinstance(events[-1], Rejected), events[-1]
+        assert (engine.live_orders[order_id].leaves_qty, engine.live_orders[order_id].price) == (100, 290_000)
