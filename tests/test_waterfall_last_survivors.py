@@ -16,6 +16,7 @@ multiplier of 1 (a contract's value floors to whole satoshis, so the cost bases 
 from __future__ import annotations
 
 import attrs
+import pytest
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Reason, Rejected, RuleEvent
@@ -116,3 +117,32 @@ def test_an_amend_that_changes_nothing_is_not_judged_again_after_a_withdrawal() 
         events = engine.process(amend)
         assert not isinstance(events[-1], Rejected), events[-1]
         assert (engine.live_orders[order_id].leaves_qty, engine.live_orders[order_id].price) == (100, 290_000)
+
+
+@pytest.mark.parametrize(("withdrawn", "refused"), [(7_902_290, True), (7_902_289, False)])
+def test_an_amend_of_the_price_alone_is_charged_for_the_whole_order(withdrawn: int, refused: bool) -> None:
+    # MRG-060 on amend: a new price asks for more, and the position term is that of the *whole* order filling at
+    # the new price (the quantity does not change, so there is no "added" part to charge instead). Account 1
+    # (cross, 0.1 XBT) is long 100 at 3,000.00 and rests a buy of 100 at 2,900.00; moving it to 2,950.00 needs
+    # 828,326 XBt: the order margin's increase, plus the maintenance step of 100 more contracts less the repricing
+    # PnL (100 x -50.00 = -500,000). Charged for 0 contracts it would need only the increase and the 500,000
+    refuse_at = 828_325
+    engine = Engine({"ETHUSD": ETHUSD})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    for account, amount in ((1, XBT // 10), (2, 1_000 * XBT)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Sell", order_qty=100, price=300_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=100, price=300_000))
+    buy = c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=100, price=290_000)
+    assert not isinstance(engine.process(buy)[-1], Rejected)
+    order_id = max(engine.live_orders)
+    assert not isinstance(engine.process(c.Withdraw(time_ms=0, account=1, asset="XBt", amount=withdrawn))[-1], Rejected)
+    last = engine.process(c.AmendOrder(time_ms=0, account=1, order_id=order_id, price=295_000))[-1]
+    if refused:
+        assert isinstance(last, Rejected), last
+        assert (last.reason, last.text) == (Reason.INSUFFICIENT_MARGIN, f"needs 828326, available {refuse_at}")
+        assert engine.live_orders[order_id].price == 290_000
+    else:
+        assert not isinstance(last, Rejected), last
+        assert engine.live_orders[order_id].price == 295_000
