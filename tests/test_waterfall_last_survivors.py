@@ -21,7 +21,7 @@ import pytest
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Reason, Rejected, RuleEvent
 from perpspec.engine.core.exchange import Engine
-from perpspec.rules.events import AdlFill, InsuranceMovement, Liquidation
+from perpspec.rules.events import AdlFill, InsuranceMovement, Liquidation, PartialLiquidation
 from perpspec.rules.instrument_file import load_instrument
 
 ETHUSD = load_instrument("ETHUSD")
@@ -146,3 +146,24 @@ def test_an_amend_of_the_price_alone_is_charged_for_the_whole_order(withdrawn: i
     else:
         assert not isinstance(last, Rejected), last
         assert engine.live_orders[order_id].price == 295_000
+
+
+def test_a_partial_liquidation_of_exactly_one_contract_is_sent() -> None:
+    # LIQ-022: a position one contract over its risk tier's base limit (16,667 at 3,000.00 = 50.001 XBT over a base
+    # limit of 50 XBT) below maintenance at 2,940.00 is brought back by a FillOrKill reduction of one contract into
+    # account 2's bid, which is sent and fills (a plan that closes anything is sent, however small)
+    engine = Engine({"ETHUSD": ETHUSD})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    for account, amount in ((1, 2 * XBT), (2, 1_000 * XBT)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for account, steps in ((1, 1), (2, 4)):
+        limit = ETHUSD.risk_limit + steps * ETHUSD.risk_step
+        engine.process(c.SetRiskLimit(time_ms=0, account=account, symbol="ETHUSD", risk_limit=limit))
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Sell", order_qty=16_667, price=300_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=16_667, price=300_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Buy", order_qty=20_000, price=294_000))
+    records = _events(engine, 294_000)
+    assert [(r.close_qty, r.filled, r.to_tier) for r in records if isinstance(r, PartialLiquidation)] == [(1, True, 0)]
+    assert [r for r in records if isinstance(r, Liquidation)] == []
+    assert engine.positions(1)["ETHUSD"].qty == 16_666
