@@ -167,3 +167,38 @@ def test_a_partial_liquidation_of_exactly_one_contract_is_sent() -> None:
     assert [(r.close_qty, r.filled, r.to_tier) for r in records if isinstance(r, PartialLiquidation)] == [(1, True, 0)]
     assert [r for r in records if isinstance(r, Liquidation)] == []
     assert engine.positions(1)["ETHUSD"].qty == 16_666
+
+
+def test_a_tie_in_maintenance_between_members_is_broken_by_symbol() -> None:
+    # LIQ-022: the member reduced first is the one with the largest maintenance; between two members of one cross
+    # pool with exactly equal maintenance (no fees, so posComm = 0 and posMaint = maintMarginReq x posCost; the
+    # second contract differs only in its initial margin) the earlier symbol is taken, whatever else their
+    # requirement figures hold. Account 1 (5 XBT) is long 16,667 of each at 3,000.00, one contract over the base
+    # limit in both; at 2,900.00 in both, one contract of ETHUSD is sold into account 2's bid
+    tier = attrs.evolve(ETHUSD.fee_tiers[0], taker_fee_ppm=0, maker_fee_ppm=0)
+    first = attrs.evolve(ETHUSD, taker_fee_ppm=0, maker_fee_ppm=0, fee_tiers=(tier,))
+    second = attrs.evolve(first, symbol="ETHUSDB", init_margin_ppm=2 * first.init_margin_ppm)
+    engine = Engine({"ETHUSD": first, "ETHUSDB": second})
+    for symbol in ("ETHUSD", "ETHUSDB"):
+        engine.process(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=300_000, index_price=300_000))
+    for account, amount in ((1, 5 * XBT), (2, 1_000 * XBT)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for symbol in ("ETHUSD", "ETHUSDB"):
+        for account, steps in ((1, 1), (2, 4)):
+            limit = ETHUSD.risk_limit + steps * ETHUSD.risk_step
+            engine.process(c.SetRiskLimit(time_ms=0, account=account, symbol=symbol, risk_limit=limit))
+        engine.process(c.PlaceOrder(time_ms=0, account=2, symbol=symbol, side="Sell", order_qty=16_667, price=300_000))
+        engine.process(c.PlaceOrder(time_ms=0, account=1, symbol=symbol, side="Buy", order_qty=16_667, price=300_000))
+        engine.process(c.PlaceOrder(time_ms=0, account=2, symbol=symbol, side="Buy", order_qty=20_000, price=290_000))
+    first_update = engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSDB", mark_price=290_000, index_price=290_000))
+    assert [e for e in first_update if isinstance(e, RuleEvent)] == []
+    records = [
+        e.record
+        for e in engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=290_000, index_price=290_000))
+        if isinstance(e, RuleEvent)
+    ]
+    partials = [r for r in records if isinstance(r, PartialLiquidation)]
+    assert [(r.symbol, r.close_qty, r.filled) for r in partials] == [("ETHUSD", 1, True)]
+    assert {p.symbol: p.qty for p in partials[0].positions} == {"ETHUSD": 16_667, "ETHUSDB": 16_667}
+    assert (engine.positions(1)["ETHUSD"].qty, engine.positions(1)["ETHUSDB"].qty) == (16_666, 16_667)
