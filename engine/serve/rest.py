@@ -165,7 +165,7 @@ def _json_param(value: Any, name: str) -> Any:
             raise ApiError(400, f"'{name}' is too long")
         try:
             return decode_json(value.encode())
-        except (ValueError, UnicodeError):
+        except (ValueError, UnicodeError, RecursionError):  # RecursionError: nesting deeper than the parser goes
             raise ApiError(400, f"'{name}' is not valid JSON") from None
     return value
 
