@@ -812,7 +812,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
 
 
 def _same(given: str, wanted: str) -> bool:
-    return hmac.compare_digest(given.encode(), wanted.encode())
+    # surrogatepass: a header of bytes that are not UTF-8 reaches here as lone surrogates; still a plain refusal
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), wanted.encode("utf-8", "surrogatepass"))
 
 
 def add_routes(app: web.Application) -> None:
