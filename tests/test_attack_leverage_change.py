@@ -14,6 +14,16 @@ and the loss goes to the liquidation engine (insurance fund, then ADL).
 BitMEX (reference §2): isolated position margin is ``entry value / leverage +
 unrealised PnL``, and isolated margin is never removed below the initial margin.
 
+The same gap needs no price move at all: an isolated account buys from a colluder
+4.9% above the mark (MRG-060 funds the premium into its isolated margin), then sets
+the same leverage again; the premium goes back to its wallet, the pool is below zero,
+and the insurance fund pays what the colluder was paid (last two tests).
+
+Proposed fix (engine/core/account_desk.py): set aside the unrealised loss at mark as
+well, ``iso_margin = posInit + posComm + max(0, cost − value at mark)``, in
+``_change_leverage`` and in ``set_risk_limit``'s ``max(iso_margin, …)``; the existing
+available-balance check then refuses an account that cannot fund it.
+
 XBTUSD at 50,000.00: account 2 buys 20,000 contracts from account 3 and the mark
 falls 8% to 46,000.00 (unrealised loss about 0.035 XBT on 1 XBT of wallet).
 """
@@ -97,3 +107,44 @@ def test_raising_the_risk_limit_of_a_losing_isolated_position_never_leaves_it_be
     assert not engine.risk.below_maintenance(account, "XBTUSD")
     engine.process(c.SetRiskLimit(time_ms=0, account=2, symbol="XBTUSD", risk_limit=50_000_000_000))
     assert not engine.risk.below_maintenance(account, "XBTUSD")
+
+
+def _bought_above_the_mark() -> Engine:
+    """Account 2 (isolated 100x) buys 20,000 XBTUSD from colluder 3 at 52,450.00, 4.9% above the 50,000.00 mark.
+
+    MRG-060 funds the premium into the isolated margin (2,278,601 XBt: 1% + 4.9%). Account 1 bids at 49,900.00.
+    """
+    engine = Engine()
+    engine.process(c.DepositInsurance(time_ms=0, asset="XBt", amount=WALLET))
+    for account in (1, 2, 3):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=WALLET))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=ENTRY, index_price=ENTRY))
+    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=40_000, price=4_990_000))
+    engine.process(c.SetLeverage(time_ms=0, account=2, symbol="XBTUSD", leverage_hundredths=10_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=3, symbol="XBTUSD", side="Sell", order_qty=QTY, price=5_245_000))
+    fill = engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Buy", order_qty=QTY, price=5_245_000))
+    assert isinstance(fill[-1], Accepted)
+    assert engine.accounts[2].positions["XBTUSD"].iso_margin == 2_278_601
+    assert not engine.risk.below_maintenance(engine.accounts[2], "XBTUSD")
+    return engine
+
+
+@pytest.mark.xfail(strict=True, reason="engine/core/account_desk.py _change_leverage resets the margin to posInit + posComm")
+def test_setting_the_same_leverage_again_does_not_release_the_premium_a_fill_above_the_mark_set_aside() -> None:
+    engine = _bought_above_the_mark()
+    engine.process(c.SetLeverage(time_ms=0, account=2, symbol="XBTUSD", leverage_hundredths=10_000))
+    assert not engine.risk.below_maintenance(engine.accounts[2], "XBTUSD")
+
+
+@pytest.mark.xfail(strict=True, reason="engine/core/account_desk.py _change_leverage resets the margin to posInit + posComm")
+def test_a_colluding_pair_cannot_drain_the_insurance_fund_at_a_constant_mark() -> None:
+    """Without the fix: the premium goes back to account 2's wallet, its pool is at −1,458,199, it is taken over at
+    its bankruptcy price and closed into account 1's bid; the fund pays 1,538,399 XBt while colluder 3 keeps the
+    1,830,773 XBt premium it was paid (account 2 loses only 438,800) — the mark never moved."""
+    engine = _bought_above_the_mark()
+    fund = engine.insurance_funds["XBt"]
+    engine.process(c.SetLeverage(time_ms=0, account=2, symbol="XBTUSD", leverage_hundredths=10_000))
+    for second in range(1, 10):
+        engine.process(c.PriceUpdate(time_ms=second * 1000, symbol="XBTUSD", mark_price=ENTRY, index_price=ENTRY))
+    assert engine.insurance_funds["XBt"] >= fund
