@@ -1,8 +1,8 @@
-"""Attack review: a leverage change must never set aside less than a losing position needs (MRG-010, MRG-063).
+"""Attack review: a leverage change must never set aside less than a losing position needs (MRG-066, MRG-063).
 
-Found by the session-5 integrity review.  ``AccountDesk._change_leverage`` sets an
-isolated position's margin to ``posInit + posComm`` at the new leverage and only
-checks that the account's available balance stays non-negative.  The position's
+Found by the session-5 integrity review; fixed on main by MRG-066 (846ceaa), these stay
+as its regressions.  ``AccountDesk._change_leverage`` set an isolated position's margin
+to ``posInit + posComm`` at the new leverage and only checked that the account's available balance stays non-negative.  The position's
 unrealised loss is not counted, so a position in loss can be isolated (or an
 isolated one moved to a higher leverage) straight below maintenance, even below
 zero equity.  The next mark update liquidates it at its bankruptcy price: the
@@ -19,18 +19,14 @@ The same gap needs no price move at all: an isolated account buys from a collude
 the same leverage again; the premium goes back to its wallet, the pool is below zero,
 and the insurance fund pays what the colluder was paid (last two tests).
 
-Proposed fix (engine/core/account_desk.py): set aside the unrealised loss at mark as
-well, ``iso_margin = posInit + posComm + max(0, cost − value at mark)``, in
-``_change_leverage`` and in ``set_risk_limit``'s ``max(iso_margin, …)``; the existing
-available-balance check then refuses an account that cannot fund it.
+The fix (MRG-066): set aside the unrealised loss at mark as well, ``posInit + posComm +
+max(0, −unrealisedPnl)``, on a leverage change and in SetRiskLimit's ``max(iso_margin, …)``.
 
 XBTUSD at 50,000.00: account 2 buys 20,000 contracts from account 3 and the mark
 falls 8% to 46,000.00 (unrealised loss about 0.035 XBT on 1 XBT of wallet).
 """
 
 from __future__ import annotations
-
-import pytest
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted
@@ -61,14 +57,12 @@ def _losing_long(leverage_hundredths: int) -> Engine:
     return engine
 
 
-@pytest.mark.xfail(strict=True, reason="engine/core/account_desk.py _change_leverage ignores the unrealised loss")
 def test_isolating_a_losing_cross_position_never_leaves_it_below_maintenance() -> None:
     engine = _losing_long(0)
     engine.process(c.SetLeverage(time_ms=0, account=2, symbol="XBTUSD", leverage_hundredths=10_000))
     assert not engine.risk.below_maintenance(engine.accounts[2], "XBTUSD")
 
 
-@pytest.mark.xfail(strict=True, reason="engine/core/account_desk.py _change_leverage ignores the unrealised loss")
 def test_raising_isolated_leverage_of_a_losing_position_never_leaves_it_below_maintenance() -> None:
     engine = _losing_long(100)  # isolated 1x: the whole value set aside
     refused = engine.process(c.TransferMargin(time_ms=0, account=2, symbol="XBTUSD", amount=-(10**6)))
@@ -77,7 +71,6 @@ def test_raising_isolated_leverage_of_a_losing_position_never_leaves_it_below_ma
     assert not engine.risk.below_maintenance(engine.accounts[2], "XBTUSD")  # ...and so must a leverage change
 
 
-@pytest.mark.xfail(strict=True, reason="engine/core/account_desk.py _change_leverage ignores the unrealised loss")
 def test_a_leverage_change_does_not_hand_the_loss_to_the_insurance_fund() -> None:
     engine = _losing_long(0)
     wallet_before = engine.accounts[2].wallets["XBt"]
@@ -89,7 +82,6 @@ def test_a_leverage_change_does_not_hand_the_loss_to_the_insurance_fund() -> Non
     assert still_open or wallet_before - engine.accounts[2].wallets["XBt"] >= 3_000_000
 
 
-@pytest.mark.xfail(strict=True, reason="engine/core/account_desk.py set_risk_limit ignores the unrealised loss")
 def test_raising_the_risk_limit_of_a_losing_isolated_position_never_leaves_it_below_maintenance() -> None:
     """RSK-006: a higher risk limit raises maintenance (XBTUSD tier 2: 1.5%); the isolated margin is raised to the
     tier's initial margin but not by the unrealised loss, so a 50x long 0.6% under water goes below maintenance
@@ -130,14 +122,12 @@ def _bought_above_the_mark() -> Engine:
     return engine
 
 
-@pytest.mark.xfail(strict=True, reason="engine/core/account_desk.py _change_leverage resets the margin to posInit + posComm")
 def test_setting_the_same_leverage_again_does_not_release_the_premium_a_fill_above_the_mark_set_aside() -> None:
     engine = _bought_above_the_mark()
     engine.process(c.SetLeverage(time_ms=0, account=2, symbol="XBTUSD", leverage_hundredths=10_000))
     assert not engine.risk.below_maintenance(engine.accounts[2], "XBTUSD")
 
 
-@pytest.mark.xfail(strict=True, reason="engine/core/account_desk.py _change_leverage resets the margin to posInit + posComm")
 def test_a_colluding_pair_cannot_drain_the_insurance_fund_at_a_constant_mark() -> None:
     """Without the fix: the premium goes back to account 2's wallet, its pool is at −1,458,199, it is taken over at
     its bankruptcy price and closed into account 1's bid; the fund pays 1,538,399 XBt while colluder 3 keeps the
