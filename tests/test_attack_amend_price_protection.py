@@ -1,6 +1,7 @@
 """Attack review: an amend is held to the same price protection as a new limit order (reference §8, ORD fat finger).
 
-Found by the session-5 integrity review.  ``OrderEntry.check_entry`` refuses a
+Found by the session-5 integrity review; fixed on main in 4a7e789 (check_price_protection
+used by both).  ``OrderEntry.check_entry`` refuses a
 limit sell more than 5% below min(best bid, mark) larger than the best bid's
 size (``PriceOutsideProtectionBand``); ``OrderEntry.amend`` never runs that
 check.  So the refused order is placed in two steps: a sell at a harmless
@@ -12,8 +13,6 @@ XBTUSD at 50,000.00; account 3 bids 100 contracts at 49,900.00.
 """
 
 from __future__ import annotations
-
-import pytest
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted, Reason, Rejected
@@ -42,7 +41,6 @@ def test_a_new_limit_sell_through_the_band_is_refused() -> None:
     assert events[-1].reason == Reason.FAT_FINGER
 
 
-@pytest.mark.xfail(strict=True, reason="engine/core/entry.py amend skips the fat-finger band of check_entry")
 def test_amending_a_limit_sell_through_the_band_is_refused_like_a_new_one() -> None:
     engine = _engine_with_a_small_bid()
     placed = engine.process(
