@@ -11,7 +11,7 @@ pool (LIQ-001) holds the position at the chosen tier, whose maintenance margin i
 next mark update by its owner's own configuration command.  BitMEX charges the higher
 initial margin of the chosen tier, so the request would be refused for lack of balance.
 
-Proposed fix (engine/core/account_desk.py ``set_risk_limit``): judge the trial at the
+Fixed (engine/core/account_desk.py ``set_risk_limit``): the trial is judged at the
 chosen tier, as order entry already does (``OrderEntry._chosen_tier_extra``): refuse with
 InsufficientAvailableBalance when the available balance less the chosen tier's extra
 ``posInit + posComm`` over the position's own tier would go below zero (which also keeps
@@ -20,14 +20,11 @@ the pool above maintenance).
 
 from __future__ import annotations
 
-import pytest
-
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted
 from perpspec.engine.core.exchange import Engine
 
 
-@pytest.mark.xfail(strict=True, reason="engine/core/account_desk.py set_risk_limit: cross available ignores the chosen tier")
 def test_raising_the_risk_limit_of_a_cross_position_never_leaves_its_pool_below_maintenance() -> None:
     engine = Engine()
     for account, deposit in ((2, 600_000), (3, 10**9)):

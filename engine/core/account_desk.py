@@ -143,6 +143,20 @@ class AccountDesk:
         return 0
 
 
+    @staticmethod
+    def _cross_tier_extra(inst: Instrument, ps: PositionState) -> int:
+        """What a cross position's chosen risk tier adds to ``posInit + posComm`` over its own tier (LIQ-001).
+
+        MRG-050 prices a cross position at its own risk steps; its pool (LIQ-001) holds it at the chosen tier.  A
+        risk-limit change is judged with the difference charged, as order entry charges it
+        (``OrderEntry._chosen_tier_extra``), so raising the limit never takes the pool below maintenance.
+        """
+        if ps.leverage != CROSS or ps.qty == 0 or ps.chosen_tier == 0:
+            return 0
+        chosen = compute_requirement(inst, ps.position, CROSS, ps.chosen_tier)
+        own = compute_requirement(inst, ps.position, CROSS, 0)
+        return max(0, chosen.pos_init + chosen.pos_comm - own.pos_init - own.pos_comm)
+
     def _margin_on_change(self, inst: Instrument, ps: PositionState) -> int:
         """MRG-066 for an isolated position at its (new) setting: posInit + posComm + its unrealised loss at mark."""
         req = compute_requirement(inst, ps.position, ps.leverage, ps.chosen_tier)
@@ -221,8 +235,10 @@ class AccountDesk:
         asset = inst.settl_currency
         after = self.risk.account_margin(account, asset, (inst.symbol, trial, tuple(ps.orders.values())))
         before = self.risk.account_margin(account, asset)
-        if after.available_margin < 0 and after.available_margin < before.available_margin:
-            return Rej(Reason.INSUFFICIENT_MARGIN, f"available balance would be {after.available_margin}")
+        available_after = after.available_margin - self._cross_tier_extra(inst, trial)
+        available_before = before.available_margin - self._cross_tier_extra(inst, ps)
+        if available_after < 0 and available_after < available_before:
+            return Rej(Reason.INSUFFICIENT_MARGIN, f"available balance would be {available_after}")
         real = account.position(inst)
         real.risk_limit, real.chosen_tier, real.iso_margin = trial.risk_limit, trial.chosen_tier, trial.iso_margin
         self.registry.touch(account, inst)
