@@ -12,7 +12,7 @@ offers 1,000 at 50,100.00; the mark rises 5% to 52,500.00, so account 3's offer 
 fill 5% under the mark, beyond its equity.  Account 2 sends a FillOrKill buy of 11,000
 up to 50,100.00: without the fix it buys 1,000 from account 1 ("Canceled: ImmediateOrCancel").
 
-Proposed fix (engine/core/entry.py ``_enter``, with engine/core/fills.py): decide the
+Fixed (engine/core/entry.py ``_enter``, with engine/core/fills.py): the
 FillOrKill with the guard — run the sweep's matching with the LIQ-044 guard on a dry run
 (or count only makers the guard would grant) and cancel the order without any trade when
 the safe quantity is short; the unsafe maker is cancelled either way.
@@ -20,14 +20,11 @@ the safe quantity is short; the unsafe maker is cancelled either way.
 
 from __future__ import annotations
 
-import pytest
-
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted, Execution
 from perpspec.engine.core.exchange import Engine
 
 
-@pytest.mark.xfail(strict=True, reason="engine/core/entry.py: can_fill counts makers the LIQ-044 guard then cancels")
 def test_fill_or_kill_is_not_partially_filled_when_a_maker_is_cancelled_as_unsafe() -> None:
     engine = Engine()
     for account, deposit in ((1, 10**9), (2, 10**9), (3, 250_000)):

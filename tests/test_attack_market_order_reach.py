@@ -13,14 +13,12 @@ XBTUSD: thin account 3 offers 10,000 at 50,000.00; the mark rises to 52,500.00 (
 and 52,500.00, it pays 52,500.00 and 55,000.00 and is left with an available balance of
 −294,219 XBt: INV-MARGIN-ON-ENTRY fails, a position opened without its initial margin.
 
-Proposed fix (engine/core/entry.py ``_enter``): sweep a market order that needed margin
+Fixed (engine/core/entry.py ``_enter``): a market order that needed margin is swept
 no further than the price it was charged at (``min(cap, charge price)``; the rest is
 cancelled as at its price limit), or compute the reach with the makers the guard grants.
 """
 
 from __future__ import annotations
-
-import pytest
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted
@@ -28,7 +26,6 @@ from perpspec.engine.core.exchange import Engine
 from perpspec.rules.invariants import check_all
 
 
-@pytest.mark.xfail(strict=True, reason="engine/core/entry.py: market reach counts makers the LIQ-044 guard cancels")
 def test_a_market_order_never_fills_beyond_the_price_its_margin_was_charged_at() -> None:
     engine = Engine()
     engine.track_steps = True

@@ -215,6 +215,80 @@ class Book:
         order.reset_shown()
         self.add(order)
 
+    def dry_match(
+        self, is_buy: bool, limit_price: int, qty: int, account: int, fills: list[Fill], guard: Guard | None
+    ) -> int:
+        """What :meth:`match` would leave of ``qty`` (``< 0``: the guard would halt it), changing nothing.
+
+        A FillOrKill's decision (ORD: all or nothing).  It mirrors :meth:`match`: the same queue order, an
+        iceberg's next slice at the back of its level, own orders skipped, and ``guard`` asked for every maker
+        with the would-be fills before it appended to ``fills``; the queues and each maker's open and shown
+        quantities are copies.
+        """
+        levels = self.asks if is_buy else self.bids
+        keys = self.ask_keys if is_buy else self.bid_keys
+        index = len(keys) - 1
+        while qty > 0 and index >= 0:
+            price = -keys[index] if is_buy else keys[index]
+            if (price > limit_price) if is_buy else (price < limit_price):
+                break
+            qty = self._dry_level(levels[price], qty, account, fills, guard)
+            if qty < 0:
+                return qty
+            index -= 1
+        return qty
+
+    @staticmethod
+    def _dry_level(level: Level, qty: int, account: int, fills: list[Fill], guard: Guard | None) -> int:
+        """:meth:`_match_level` on copies: the quantity left (``< 0``: halted)."""
+        price = level.price
+        leaves: dict[int, int] = {}
+        shown_left: dict[int, int] = {}
+        shown = deque(level.shown)
+        while qty > 0 and shown:
+            maker = shown.popleft()
+            if not maker.live or maker.account == account:
+                continue
+            slice_qty = shown_left.get(maker.order_id, maker.shown_qty)
+            wanted = slice_qty if slice_qty < qty else qty
+            granted = wanted if guard is None else guard(maker, wanted)
+            if granted < 0:
+                return -1 - qty
+            if granted < wanted:
+                if granted > 0:
+                    fills.append((maker, granted, price))
+                    qty -= granted
+                continue
+            if slice_qty > qty:
+                fills.append((maker, qty, price))
+                return 0
+            qty -= slice_qty
+            fills.append((maker, slice_qty, price))
+            left = leaves.get(maker.order_id, maker.leaves_qty) - slice_qty
+            leaves[maker.order_id] = left
+            if left > 0:
+                display = maker.display_qty
+                shown_left[maker.order_id] = left if display is None else min(display, left)
+                shown.append(maker)
+        for maker in level.hidden:
+            if qty <= 0:
+                break
+            if not maker.live or maker.account == account:
+                continue
+            open_qty = maker.leaves_qty
+            wanted = open_qty if open_qty < qty else qty
+            granted = wanted if guard is None else guard(maker, wanted)
+            if granted < 0:
+                return -1 - qty
+            if granted < wanted:
+                if granted > 0:
+                    fills.append((maker, granted, price))
+                    qty -= granted
+                continue
+            fills.append((maker, wanted, price))
+            qty -= wanted
+        return qty
+
     def match(
         self,
         is_buy: bool,

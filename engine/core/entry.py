@@ -72,6 +72,8 @@ class OrderEntry:
         self.registry = registry
         self.fills = fills
         self.stream = stream
+        # the price a market-like order's margin was just charged at (MRG-060's reach; 0: none); not state
+        self.charged_reach = 0
 
     def place(self, c: cmd.PlaceOrder) -> Rej | int:
         """PlaceOrder: a conditional order waits for its trigger; any other is checked and entered now."""
@@ -409,6 +411,7 @@ class OrderEntry:
 
     def check_entry(self, account: Account, inst: Instrument, order: Order) -> Rej | None:
         """Pre-trade checks of an order about to enter the book (new or triggered): no mutation."""
+        self.charged_reach = 0
         ps = peek_position(account, inst)
         book = self.market.books[inst.symbol]
         if order.reduce_only:
@@ -496,6 +499,8 @@ class OrderEntry:
             if problem is not None:
                 return Rej(Reason.INSUFFICIENT_MARGIN, f"needs {problem.required}, available {problem.available}")
             self.stream.orders[(account.account_id, inst.settl_currency)] = None  # INV-MARGIN-ON-ENTRY
+            if order.ord_type not in o.PRICED_TYPES:
+                self.charged_reach = charge_price  # its sweep goes no further than the price it was charged at
         return None
 
     def check_solvency(self, account: Account, inst: Instrument, ps: PositionState, signed: int, price: int) -> Rej | None:
@@ -535,10 +540,14 @@ class OrderEntry:
             if is_limit
             else self.bankruptcy_limit(account, inst, order.is_buy, self._market_limit(inst, ps, order.is_buy))
         )
+        if not is_limit and self.charged_reach > 0:  # MRG-060 charged it up to this price: no fill beyond it
+            limit = min(limit, self.charged_reach) if order.is_buy else max(limit, self.charged_reach)
+        self.charged_reach = 0
         if is_spot(inst):
             self.registry.reserve(order, limit)
-        if order.time_in_force == o.FILL_OR_KILL and not book.can_fill(
-            order.is_buy, limit, order.leaves_qty, account.account_id
+        if order.time_in_force == o.FILL_OR_KILL and not (
+            book.can_fill(order.is_buy, limit, order.leaves_qty, account.account_id)
+            and self.fills.can_fill(account, inst, order, limit)
         ):
             self.registry.cancel(order, "Canceled: FillOrKill could not be filled in full")
             return

@@ -83,6 +83,24 @@ class Fills:
             self.stream.reduce_only_fills.append((account.account_id, inst.symbol, before, after))
         return [(qty, price) for _, qty, price in fills]
 
+    def can_fill(self, account: Account, inst: Instrument, order: Order, limit: int) -> bool:
+        """FillOrKill: :meth:`sweep` would fill the whole order, every maker judged by the sweep's own guard.
+
+        A dry run of the book's matching (``Book.dry_match``) with the guard :meth:`sweep` would use, so a maker
+        LIQ-044 or LIQ-052 would cancel is not counted; nothing changes (the guard's notes are reset).
+        """
+        book = self.market.books[inst.symbol]
+        fills: list[Fill] = []
+        trader = not self.fee_free and account.account_id >= 0
+        if is_spot(inst):
+            guard = self._spot_guard(inst, fills, order) if trader else self.make_guard(inst.symbol, fills)
+        else:
+            guard = self.make_guard(inst.symbol, fills, order if trader else None)
+        left = book.dry_match(order.is_buy, limit, order.leaves_qty, account.account_id, fills, guard)
+        self._insolvent = {}
+        self._halt_seen = False
+        return left == 0
+
     def make_guard(self, symbol: str, fills: list[Fill], taker: Order | None = None) -> Callable[[Order, int], int]:
         """The book's guard: how much of ``wanted`` a maker may trade (``< 0``: halt the sweep).
 
