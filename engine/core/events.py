@@ -63,6 +63,7 @@ class Reason(enum.Enum):
     MARK_NOT_SETTLEMENT_PRICE = "MarkNotAtSettlementPrice"  # settle only after a mark update to that price
     LIQUIDATION_PENDING = "LiquidationPending"  # a pool is below maintenance: the waterfall has work left
     IMMEDIATE_LIQUIDATION = "ImmediateLiquidation"  # LIQ-042: executing at the order price would liquidate
+    TOO_MANY_OPEN_STOPS = "TooManyOpenStops"  # an account's untriggered conditional orders per contract are capped
     INTERNAL_ERROR = "InternalError"
 
 
