@@ -1,12 +1,13 @@
-"""LIQ-008/013 at their edges: a lot worth more than the tier's limit, and a limit price that uses the headroom exactly.
+"""LIQ-008/010/013 at their edges: a lot worth more than the tier's limit, and a limit price using the headroom exactly.
 
-Found by ``python -m tests.mutation rules/liquidation.py`` (issue 13, mutants 25 and 34):
+Found by ``python -m tests.mutation rules/liquidation.py`` (issue 13, mutants 25, 34 and 55):
 
 * LIQ-008 keeps the most whole lots whose cost fits the lower tier, *zero* included: when a single lot is worth
   more than the tier's limit the whole position is closed (nothing pinned the lower bound of the clamp; an
   instrument's ``riskLimit`` only has to be positive, so a lot may be worth more than it);
 * LIQ-013 prices the FillOrKill with *no* reserve: at the limit price the pool is left with exactly the new tier's
-  maintenance, not one unit more.
+  maintenance, not one unit more;
+* LIQ-010 signs the reduction like the position, also for a position of one contract.
 """
 
 from __future__ import annotations
@@ -59,3 +60,17 @@ def test_liq_013_the_limit_price_leaves_exactly_the_new_tiers_maintenance() -> N
     assert at_limit == 0
     one_tick_worse = 4_900_000 - inst.tick_size
     assert compute_pool_residual(inst, reduction.close_qty, reduction.closed_mark_value, headroom, one_tick_worse) < 0
+
+
+def test_liq_010_a_one_contract_long_over_the_limit_is_closed_by_selling_its_contract() -> None:
+    # ETHUSD (lot 1) with a 0.001 XBT base limit and steps (valid): one contract at 3,000.00 (0.003 XBT) is two
+    # steps up; one step down holds no lot, so LIQ-010 closes the contract, signed like the position (mutant 55 of
+    # the tool's list, ``position.qty > 0`` -> ``> 1``, sold it short instead; the survivors file had called that
+    # unreachable because no *shipped* instrument's limit is below one contract)
+    inst = load_instrument("ETHUSD", {"riskLimit": 100_000, "riskStep": 100_000})
+    assert validate(inst) is None
+    for qty in (1, -1):
+        position = Position(qty=qty, cost=compute_value(inst, qty, 300_000))
+        reduction = compute_partial_reduction(inst, position, CROSS, 2, 10**8, 0, 300_000)
+        assert (reduction.close_qty, reduction.kept, reduction.new_tier) == (qty, Position(qty=0, cost=0), 1)
+        assert reduction.closed_mark_value == 300_000 * qty
