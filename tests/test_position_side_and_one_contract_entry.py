@@ -7,14 +7,15 @@ Found by ``python -m tests.mutation rules/position.py`` (issue 13):
   ``proofs/obligations_adl_eligibility.py``).  Through ``apply_fill`` its answer at a flat position or a zero fill
   cannot be seen (both branches keep the old quantity there), so nothing checked it: a fill on a flat position
   opens, and a fill of nothing reduces nothing.
-* ACC-005 on an inverse contract (mutant 48, ``qty == 0`` -> ``qty == 1``): the average entry price of a
-  one-contract position (XBTUSD in its lot-size-1 era) is its fill price, not the flat position's 0.
+* ACC-005 (mutants 48 and 40, ``qty == 0`` -> ``qty == 1`` on the inverse and on the linear/quanto branch): the
+  average entry price of a one-contract position (XBTUSD in its lot-size-1 era, ETHUSD) is its fill price, not the
+  flat position's 0.  (Mutant 40 was killed only by the proofs before.)
 """
 
 from __future__ import annotations
 
 from perpspec.rules.position import FLAT, Position, apply_fill, compute_avg_entry_price, is_opposite
-from tests.strategies import XBTUSD_LOT1
+from tests.strategies import BUILTIN, XBTUSD_LOT1
 
 
 def test_acc_003_a_fill_is_opposite_exactly_when_it_and_the_position_have_opposite_signs() -> None:
@@ -39,3 +40,12 @@ def test_acc_005_a_one_contract_inverse_position_shows_its_fill_price() -> None:
         assert position == Position(qty=qty, cost=-2_000 * qty)
         assert compute_avg_entry_price(XBTUSD_LOT1, position) == 5_000_000
     assert compute_avg_entry_price(XBTUSD_LOT1, FLAT) == 0
+
+
+def test_acc_005_a_one_contract_quanto_position_shows_its_fill_price() -> None:
+    eth = BUILTIN["ETHUSD"]
+    for qty in (1, -1):
+        position, _ = apply_fill(eth, FLAT, qty, 312_345)  # one contract at 3,123.45: 312,345 XBt
+        assert position == Position(qty=qty, cost=312_345 * qty)
+        assert compute_avg_entry_price(eth, position) == 312_345
+    assert compute_avg_entry_price(eth, FLAT) == 0
