@@ -185,6 +185,12 @@ def compute_removable_margin_keeps_profit(pos_cross: int, unrealised_pnl: int) -
     return max_(0, pos_cross + unrealised_pnl)
 
 
+def compute_isolated_margin_on_change_without_loss(pos_init: int, pos_comm: int, unrealised_pnl: int) -> int:
+    """KNOWN-BAD MRG-066: the margin reset to ``posInit + posComm``, the unrealised loss handed back (the 0.2.x engine)."""
+    del unrealised_pnl
+    return pos_init + pos_comm
+
+
 def compute_adverse_funding_floor(pos_cost: int, qty: int, funding_rate_e8: int) -> int:
     """KNOWN-BAD MRG-006: the adverse funding reserve rounded down."""
     adverse_rate = max_(0, ite(qty > 0, funding_rate_e8, -funding_rate_e8))

@@ -145,6 +145,17 @@ def prove_removable_margin(kernel: Callable[[int, int], int]) -> ProofResult:
         return prover.prove(all_of(removable >= 0, removable <= cross, or_(left >= 0, removable == 0)), "MRG-062")
 
 
+def prove_isolated_margin_on_change(kernel: Callable[[int, int, int], int]) -> ProofResult:
+    """MRG-066: after a setting change the equity at mark is at least posInit + posComm; no profit is set aside."""
+    with Prover() as prover:
+        init, comm, pnl = prover.symbol("pos_init"), prover.symbol("pos_comm"), prover.symbol("unrealised_pnl")
+        prover.assume(and_(init >= 0, comm >= 0), "posInit, posComm ≥ 0")
+        held = kernel(init, comm, pnl)
+        return prover.prove(
+            all_of(held >= init + comm, held + pnl >= init + comm, or_(pnl < 0, held == init + comm)), "MRG-066"
+        )
+
+
 def prove_isolated_excess(symbol: str, kernel: Callable[..., int]) -> ProofResult:
     """MRG-031: isolated excess < 0 exactly when the position is liquidatable (LIQ-003) at mark."""
     inst = load_instrument(symbol)
@@ -425,6 +436,10 @@ def _register() -> None:
         p(prove_removable_margin, margin.compute_removable_margin))
     add("MRG-062/keeps-profit", "MRG-062", "INV-WITHDRAW-SAFE", "unrealised profit counted as removable.",
         p(prove_removable_margin, bad.compute_removable_margin_keeps_profit), expect="refuted")
+    add("MRG-066/loss-kept", "MRG-066", "INV-NO-NEG-EQUITY", "A leverage or risk-limit change keeps the unrealised loss set aside: equity at mark ≥ posInit + posComm, no profit set aside.",
+        p(prove_isolated_margin_on_change, margin.compute_isolated_margin_on_change))
+    add("MRG-066/loss-released", "MRG-066", "INV-NO-NEG-EQUITY", "the margin reset to posInit + posComm, the loss released.",
+        p(prove_isolated_margin_on_change, bad.compute_isolated_margin_on_change_without_loss), expect="refuted")
     for k in range(5):
         add(f"MRG-032/sum/k={k}", "MRG-032", "INV-NO-FALSE-LIQUIDATION", "Cross excess = wallet + Σ PnL − Σ maintenance.",
             p(prove_cross_excess, k, margin.compute_cross_margin_excess), bounded=f"k = {k} positions")

@@ -48,7 +48,7 @@ from perpspec.proofs.obligations_waterfall import (
 )
 from perpspec.proofs.prover import Lemma, ProofResult, Prover
 from perpspec.proofs.registry import Obligation, register
-from perpspec.proofs.sym import all_of
+from perpspec.proofs.sym import all_of, implies
 from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_instrument
@@ -70,6 +70,7 @@ from perpspec.rules.solvency import (
     compute_reducing_qty,
     is_fill_solvent,
     is_order_solvent,
+    is_spot_spend_allowed,
 )
 from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill
 
@@ -380,6 +381,21 @@ def prove_owing_cover_ends_solvent(symbol: str, side: int) -> ProofResult:
         return prover.prove(all_of(price > 0, left >= 0), f"LIQ-037 owing pool ends solvent {symbol} side {side}")
 
 
+def prove_spot_spend_keeps_equity(rule: Callable[[int, int, int], bool]) -> ProofResult:
+    """LIQ-052: a spot spend the rule accepts leaves the cross pool and the account ≥ 0, or spends nothing."""
+    with Prover() as prover:
+        pool, equity, spent = prover.symbol("pool_equity"), prover.symbol("account_equity"), prover.symbol("spent")
+        prover.assume(spent >= 0, "spent ≥ 0")
+        goal = or_(spent == 0, and_(pool - spent >= 0, equity - spent >= 0))
+        return prover.prove(implies(rule(pool, equity, spent), goal), "LIQ-052")
+
+
+def _spot_spend_pool_only(pool_equity: int, account_equity: int, spent: int) -> bool:
+    """KNOWN-BAD LIQ-052: only the cross pool judged, the account's equity in the currency forgotten."""
+    del account_equity
+    return or_(pool_equity - spent >= 0, spent == 0)
+
+
 def _register() -> None:
     for symbol in SYMBOLS:
         for side, side_name in ((1, "long"), (-1, "short")):
@@ -487,6 +503,30 @@ def _register() -> None:
                 timeout_ms=SLOW_TIMEOUT_MS,
             )
         )
+
+
+    register(
+        Obligation(
+            id="LIQ-052/spot-spend-keeps-equity",
+            rule_id="LIQ-052",
+            invariant_id="INV-NO-NEG-EQUITY",
+            statement=(
+                "A spot fill accepted by LIQ-052 leaves the cross pool and the account's equity in the currency it "
+                "spends ≥ 0 (or spends nothing)."
+            ),
+            run=functools.partial(prove_spot_spend_keeps_equity, is_spot_spend_allowed),
+        )
+    )
+    register(
+        Obligation(
+            id="KNOWN-BAD/LIQ-052/pool-only",
+            rule_id="LIQ-052",
+            invariant_id="INV-NO-NEG-EQUITY",
+            statement="Known-bad: a spot spend judged on the cross pool alone takes the account's equity below zero.",
+            run=functools.partial(prove_spot_spend_keeps_equity, _spot_spend_pool_only),
+            expect="refuted",
+        )
+    )
 
 
 _register()

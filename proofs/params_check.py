@@ -26,7 +26,11 @@ The properties (ids ``PRM-*`` are used in tests and in the rulebook):
   margin: the largest leverage is ``1 / initMargin`` (per tier), and every
   allowed leverage requires at least the tier's initial margin;
 * ``PRM-BANKRUPTCY-RANGE`` — for every allowed position the bankruptcy price
-  is a price an order can carry: on the tick grid, within ``[tickSize, maxPrice]``.
+  is a price an order can carry: on the tick grid, within ``[tickSize, maxPrice]``;
+* ``PRM-FEES`` — at every fee tier the taker's commission on a fill (ACC-002,
+  rounded up) is at least the maker's rebate on it (rounded toward zero): no
+  trade pays out of the fee pool, so two colluding accounts cannot drain it by
+  trading with each other.
 """
 
 from __future__ import annotations
@@ -554,7 +558,38 @@ def check_bankruptcy_range(inst: Instrument) -> PropertyResult:
     )
 
 
-CHECKS = (check_tiers, check_funding_cap, check_liquidation_fee, check_leverage, check_bankruptcy_range)
+def check_fees(inst: Instrument) -> PropertyResult:
+    """PRM-FEES: at every fee tier, a fill's taker commission is at least its maker rebate (ACC-002)."""
+    from perpspec.rules.position import compute_commission
+
+    title = "no trade pays out of the fee pool: the taker's commission covers the maker's rebate at every fee tier"
+    failing: tuple[str, ...] = ()
+    how = ""
+    for index, tier in enumerate(inst.fee_tiers):
+        with Prover(timeout_ms=PROPERTY_TIMEOUT_MS) as prover:
+            value = _sym(prover, "value")
+            prover.assume(value >= 0, "a fill's value")
+            collected = compute_commission(value, tier.taker_fee_ppm) + compute_commission(value, tier.maker_fee_ppm)
+            result = prover.prove(collected >= 0, "PRM-FEES")
+        how = _how(result, "every fill value and every fee tier")
+        if result.status is Status.PROVED:
+            continue
+        if result.counterexample is not None:
+            amount = result.counterexample.get("value")
+            taker = compute_commission(amount, tier.taker_fee_ppm)
+            maker = compute_commission(amount, tier.maker_fee_ppm)
+            failing = (
+                f"fee tier {index}: makerFee {format_ppm(tier.maker_fee_ppm)}, takerFee {format_ppm(tier.taker_fee_ppm)}",
+                f"a fill worth {money(inst, amount)}: the taker pays {money(inst, taker)}, the maker receives "
+                f"{money(inst, -maker)}",
+                f"the fee pool loses {money(inst, -(taker + maker))} on every such trade; two accounts of one owner "
+                "can repeat it",
+            )
+        return PropertyResult(id="PRM-FEES", title=title, verdict=_verdict(result), how=how, counterexample=failing)
+    return PropertyResult(id="PRM-FEES", title=title, verdict="holds", how=how, counterexample=())
+
+
+CHECKS = (check_tiers, check_funding_cap, check_liquidation_fee, check_leverage, check_bankruptcy_range, check_fees)
 
 
 @functools.lru_cache(maxsize=64)

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from perpspec.rules.contract import compute_lot_value_inverse
 from perpspec.rules.instrument import ContractKind, FeeTier, Instrument
 from perpspec.rules.num import PPM
 from perpspec.rules.parse import ParseError, parse_duration_ms, parse_int, parse_ppm, parse_scaled
@@ -262,6 +263,13 @@ def validate(inst: Instrument) -> tuple[str, str] | None:
         # exact for every valid (lot, tick) pair, so no rounding is ever needed.
         exact = (inst.lot_size * inst.multiplier * inst.tick_size) % inst.price_scale == 0
         checks.append((exact, "multiplier", "lotSize * multiplier * tickSize must be whole minor units"))
+    else:
+        # CON-001 rounds an inverse lot's value half up, so above 2 * lotSize * |multiplier| * priceScale a lot
+        # is worth 0: a position there would cost nothing, need no margin and pay no fee, and an account that
+        # never deposited could hold one and owe once the price falls.  The value falls as the price rises, so
+        # checking it at maxPrice covers every valid price.
+        worth = compute_lot_value_inverse(inst, inst.max_price) > 0
+        checks.append((worth, "maxPrice", "an inverse lot must be worth at least one minor unit at maxPrice"))
     for index, tier in enumerate(inst.fee_tiers[1:], start=1):
         previous = inst.fee_tiers[index - 1]
         checks.append((tier.adv_usd > previous.adv_usd, f"feeTiers[{index - 1}].adv", "must ascend"))

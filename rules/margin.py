@@ -777,3 +777,15 @@ def check_leverage(inst: Instrument, leverage_hundredths: int, steps: int) -> Ma
     if leverage_hundredths == CROSS or 1 <= leverage_hundredths <= top:
         return None
     return MarginRejection(reason=MarginReason.INVALID_LEVERAGE, required=leverage_hundredths, available=top)
+
+
+def compute_isolated_margin_on_change(pos_init: int, pos_comm: int, unrealised_pnl: int) -> int:
+    """MRG-066: the margin an isolated position holds after its leverage or risk limit is set.
+
+    ``posInit + posComm`` at the new setting, plus any unrealised loss at mark [I]: the loss stays set aside, as
+    a transfer may never remove it (MRG-062), so setting a leverage never leaves the pool's equity at mark below
+    ``posInit + posComm``; an unrealised profit is not added (it is not yet the owner's money).  Without the
+    loss, re-setting the same leverage would hand back what a fill above the mark set aside (MRG-060), leaving
+    the pool below zero for the insurance fund to cover.
+    """
+    return pos_init + pos_comm + max_(0, -unrealised_pnl)

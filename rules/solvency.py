@@ -216,6 +216,20 @@ def is_fill_allowed(inst: Instrument, pool: PoolState, fill_qty: int, price: int
     return is_fill_solvent(before, outcome.pool_equity, pool.account_equity, outcome.account_equity)
 
 
+def is_spot_spend_allowed(pool_equity: int, account_equity: int, spent: int) -> bool:
+    """LIQ-052: LIQ-043 for a spot fill that takes ``spent`` (≥ 0) of a currency out of an account's wallet.
+
+    A spot pair's quote (or base) currency may be the one the account's contracts settle in: the money a resting
+    spot order reserved is not margin for a new order (MRG-060 counts only the free balance), but until it is
+    spent it is part of the wallet the cross pool's equity is judged on (LIQ-003).  The fill is executed only if
+    it leaves the cross pool in that currency (wallet less isolated margins, plus the cross positions' PnL at
+    mark) and the account's equity in it ≥ 0, each or no lower than before; otherwise the resting spot order is
+    cancelled and an incoming one stops (LIQ-044's decision [I]).  The currency received is not counted: it is
+    another currency, and its value is not margin for these positions.
+    """
+    return is_fill_solvent(pool_equity, pool_equity - spent, account_equity, account_equity - spent)
+
+
 class SolvencyReason(enum.Enum):
     """Why an order was refused by the solvency rule (BitMEX text as the value)."""
 

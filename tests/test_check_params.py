@@ -39,6 +39,7 @@ def test_every_bad_file_loads_because_it_is_valid_at_the_base_tier() -> None:
     assert [path.name for path in files] == [
         "funding_cap_not_below_gap.toml",
         "liquidation_fee_above_gap.toml",
+        "maker_rebate_above_taker_fee.toml",
         "mm_above_im_at_tier.toml",
     ]
     for path in files:
@@ -77,6 +78,7 @@ def test_bad_files_break_only_what_they_were_made_to_break() -> None:
         "PRM-LIQ-FEE": "fails",
         "PRM-LEVERAGE": "holds",
         "PRM-BANKRUPTCY-RANGE": "holds",
+        "PRM-FEES": "holds",
     }
 
 

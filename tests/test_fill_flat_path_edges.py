@@ -6,9 +6,10 @@ the holders of its contract, because funding (FND-008), ADL ranking and settleme
 
 The flat path must decide on the new *quantity*, not the new cost: an inverse lot is worth
 ``round_half_up(|multiplier| * price_scale * lot / price)`` (CON-001), which is 0 above twice that numerator, and
-an instrument may allow such prices (``maxPrice`` is bounded by nothing else). There a position of whole lots
-has cost 0, needs no margin and pays no fee, so an account that never deposited can hold one: its wallet
-entry is then created by the fill itself, at 0 plus the fill's PnL.
+an instrument built in code may allow such prices (an instrument file is refused since ``validate`` requires a lot
+to be worth a minor unit at ``maxPrice``; the engine does not re-validate what it is given). There a position of
+whole lots has cost 0, needs no margin and pays no fee, so an account that never deposited can hold one: its
+wallet entry is then created by the fill itself, at 0 plus the fill's PnL.
 """
 
 from __future__ import annotations
@@ -140,8 +141,8 @@ def _xbt_position(engine: Engine, account: int) -> Position:
     return engine.accounts[account].positions["XBTUSD"].position
 
 
-def test_the_worthless_lot_instrument_is_valid_and_its_lot_is_worth_nothing() -> None:
-    assert validate(WORTHLESS) is None
+def test_the_worthless_lot_instrument_is_refused_by_validation_and_its_lot_is_worth_nothing() -> None:
+    assert validate(WORTHLESS) == ("maxPrice", "an inverse lot must be worth at least one minor unit at maxPrice")
     assert compute_lot_value_inverse(WORTHLESS, HIGH) == 0
 
 

@@ -102,6 +102,16 @@ def test_a_linear_contracts_lot_value_must_be_whole_minor_units() -> None:
     assert validate(attrs.evolve(linear, lot_size=2, max_order_qty=1_000, multiplier=3)) is None  # 3 minor units
 
 
+def test_con_001_an_inverse_lot_must_be_worth_a_minor_unit_at_max_price() -> None:
+    # XBTUSD: a lot of 100 contracts is worth round_half_up(1e8 * 100 * 100 / maxPrice) XBt; at maxPrice 2e12
+    # (20 bn USD) that is round(0.5) = 1 XBt, one price unit more and it is 0.
+    assert validate(attrs.evolve(XBTUSD, max_price=2 * 10**12)) is None
+    refused = validate(attrs.evolve(XBTUSD, max_price=2 * 10**12 + 50))
+    assert refused == ("maxPrice", "an inverse lot must be worth at least one minor unit at maxPrice")
+    # a larger lot is worth more, so the same maxPrice becomes valid again
+    assert validate(attrs.evolve(XBTUSD, max_price=2 * 10**12 + 50, lot_size=200, max_order_qty=10_000_000)) is None
+
+
 def test_fee_tiers_must_ascend_and_each_names_its_own_row() -> None:
     tiers = XBTUSD.fee_tiers  # [0] is the base (makerFee/takerFee); the file's feeTiers[k] is tiers[k + 1]
     assert len(tiers) > 3

@@ -444,6 +444,23 @@ class Auditor:
             raise LogError(self.line, "transactType", f"unknown transaction type {kind!r}")
         self.touch(account)
         self.track(None, asset)
+        if kind == "Withdrawal":
+            self.check_withdrawal(account, asset)
+
+    def check_withdrawal(self, account: int, asset: str) -> None:
+        """INV-WITHDRAW-SAFE, the part any venue's log shows: a withdrawal never leaves equity at mark below zero.
+
+        The registry's statement (available balance − unrealised profit ≥ 0) needs the venue's
+        margin requirements; equity ≥ 0 needs none and is implied by it.  Below zero, the venue
+        paid out money the account did not have.
+        """
+        ledger = self.ledger
+        if account < 0 or not all(ledger.has_mark(symbol) for symbol in ledger.positions(account)):
+            return
+        equity = invariants.compute_account_equity(ledger, account, asset)
+        if equity < 0:
+            self.report("INV-WITHDRAW-SAFE", f"account {account} {asset}: equity at mark after a withdrawal",
+                        expected=">= 0", reported=equity)
 
     def on_wallet(self, r: dict[str, Any]) -> None:
         """A reported wallet balance: the ledger's must be the same (``--rules``)."""

@@ -33,8 +33,14 @@ def run(args: argparse.Namespace) -> int:
     if not events.is_file():
         raise UsageError(f"RUN: no event log {str(events)!r} (give a run's folder or its events.jsonl)")
     summary_path = folder / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    coin, currency = int(summary.get("coin", 100_000_000)), str(summary.get("currency", "XBt"))
-    for line in explain_account(read_records(events), args.account, coin, currency):
+    try:  # a damaged or foreign run folder is the user's input: one line and status 2, not an internal error
+        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+        if not isinstance(summary, dict):
+            raise ValueError("summary.json is not a JSON object")
+        coin, currency = int(summary.get("coin", 100_000_000)), str(summary.get("currency", "XBt"))
+        lines = list(explain_account(read_records(events), args.account, coin, currency))
+    except (ValueError, RecursionError) as error:
+        raise UsageError(f"RUN: {folder} is not a readable perpspec run ({type(error).__name__}: {str(error)[:200]})") from None
+    for line in lines:
         print(line)
     return 0

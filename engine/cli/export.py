@@ -35,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
         written = export_events(events, out, args.format)
     except RuntimeError as error:
         raise UsageError(str(error)) from error
+    except (ValueError, RecursionError) as error:  # a damaged or foreign log: the user's input, not a bug
+        raise UsageError(f"EVENTS: {events} is not a readable perpspec event log "
+                         f"({type(error).__name__}: {str(error)[:200]})") from None
     for path in written:
         print(path)
     return 0

@@ -10,7 +10,7 @@ no state of its own: the accounts live in :class:`engine.core.ledger.Ledger`.
 from __future__ import annotations
 
 from perpspec.engine.core import commands as cmd
-from perpspec.engine.core.accounts import Account
+from perpspec.engine.core.accounts import Account, PositionState
 from perpspec.engine.core.events import Reason
 from perpspec.engine.core.ledger import Ledger, peek_position
 from perpspec.engine.core.market import Market, is_spot
@@ -19,7 +19,15 @@ from perpspec.engine.core.rejects import Rej, is_int, show
 from perpspec.engine.core.risk import Risk, free_balance
 from perpspec.engine.core.stream import EventStream
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.margin import CROSS, check_leverage, check_transfer_margin, check_withdrawal
+from perpspec.rules.liquidation import compute_requirement
+from perpspec.rules.margin import (
+    CROSS,
+    check_leverage,
+    check_transfer_margin,
+    check_withdrawal,
+    compute_isolated_margin_on_change,
+)
+from perpspec.rules.position import compute_unrealised_pnl
 from perpspec.rules.risk_limit import (
     check_risk_limit,
     check_risk_limit_choice,
@@ -121,7 +129,7 @@ class AccountDesk:
             return Rej(Reason.INVALID_LEVERAGE, f"leverage must be 0 (cross) or 1..{problem.available}")
         trial = ps.copy()
         trial.leverage = leverage
-        trial.iso_margin = self.risk.isolated_requirement(inst, trial) if leverage != CROSS and ps.qty != 0 else 0
+        trial.iso_margin = self._margin_on_change(inst, trial) if leverage != CROSS and ps.qty != 0 else 0
         asset = inst.settl_currency
         before = self.risk.account_margin(account, asset)
         after = self.risk.account_margin(account, asset, (inst.symbol, trial, tuple(ps.orders.values())))
@@ -134,6 +142,26 @@ class AccountDesk:
         self.risk.emit_position(account.account_id, inst.symbol)
         return 0
 
+
+    @staticmethod
+    def _cross_tier_extra(inst: Instrument, ps: PositionState) -> int:
+        """What a cross position's chosen risk tier adds to ``posInit + posComm`` over its own tier (LIQ-001).
+
+        MRG-050 prices a cross position at its own risk steps; its pool (LIQ-001) holds it at the chosen tier.  A
+        risk-limit change is judged with the difference charged, as order entry charges it
+        (``OrderEntry._chosen_tier_extra``), so raising the limit never takes the pool below maintenance.
+        """
+        if ps.leverage != CROSS or ps.qty == 0 or ps.chosen_tier == 0:
+            return 0
+        chosen = compute_requirement(inst, ps.position, CROSS, ps.chosen_tier)
+        own = compute_requirement(inst, ps.position, CROSS, 0)
+        return max(0, chosen.pos_init + chosen.pos_comm - own.pos_init - own.pos_comm)
+
+    def _margin_on_change(self, inst: Instrument, ps: PositionState) -> int:
+        """MRG-066 for an isolated position at its (new) setting: posInit + posComm + its unrealised loss at mark."""
+        req = compute_requirement(inst, ps.position, ps.leverage, ps.chosen_tier)
+        pnl = compute_unrealised_pnl(inst, ps.position, self.market.marks[inst.symbol])
+        return compute_isolated_margin_on_change(req.pos_init, req.pos_comm, pnl)
 
     def isolate(self, c: cmd.Isolate) -> Rej | int:
         """Isolate: to isolated at the tier's maximum leverage, or back to cross."""
@@ -203,12 +231,14 @@ class AccountDesk:
         trial.risk_limit = c.risk_limit
         trial.chosen_tier = (c.risk_limit - inst.risk_limit) // inst.risk_step  # exact: checked by RSK-006
         if trial.leverage != CROSS and trial.qty != 0:
-            trial.iso_margin = max(trial.iso_margin, self.risk.isolated_requirement(inst, trial))
+            trial.iso_margin = max(trial.iso_margin, self._margin_on_change(inst, trial))
         asset = inst.settl_currency
         after = self.risk.account_margin(account, asset, (inst.symbol, trial, tuple(ps.orders.values())))
         before = self.risk.account_margin(account, asset)
-        if after.available_margin < 0 and after.available_margin < before.available_margin:
-            return Rej(Reason.INSUFFICIENT_MARGIN, f"available balance would be {after.available_margin}")
+        available_after = after.available_margin - self._cross_tier_extra(inst, trial)
+        available_before = before.available_margin - self._cross_tier_extra(inst, ps)
+        if available_after < 0 and available_after < available_before:
+            return Rej(Reason.INSUFFICIENT_MARGIN, f"available balance would be {available_after}")
         real = account.position(inst)
         real.risk_limit, real.chosen_tier, real.iso_margin = trial.risk_limit, trial.chosen_tier, trial.iso_margin
         self.registry.touch(account, inst)

@@ -46,6 +46,7 @@ from perpspec.rules.risk_limit import check_risk_limit
 from perpspec.rules.solvency import FILL_CANCEL_TEXT, check_order_solvency
 
 FAT_FINGER_PPM = 50_000  # 5%: market orders capped, limit orders checked (reference §8)
+LIMIT_PRICED = (o.LIMIT, o.STOP_LIMIT, o.LIMIT_IF_TOUCHED)  # the order types the band applies to
 MAX_CL_ORD_ID = 36
 
 # PlaceOrder's optional fields by type, in the order they are checked (the first wrong one is named)
@@ -380,6 +381,32 @@ class OrderEntry:
 
         return max(0, gap(filled) - gap(ps.position))
 
+    def check_price_protection(self, inst: Instrument, is_buy: bool, price: int, leaves: int) -> Rej | None:
+        """The 5% fat-finger band of a limit price (reference §8), for a new, triggered or amended order.
+
+        A buy priced more than 5% above max(best ask, mark), or a sell more than 5% below min(best bid, mark),
+        is refused when it is larger than the best opposite level's size.
+        """
+        book = self.market.books[inst.symbol]
+        mark = self.market.marks[inst.symbol]
+        if is_buy:
+            best = book.best_ask()
+            reference = max(best or 0, mark)
+            band = reference + reference * FAT_FINGER_PPM // 1_000_000  # floor: the band is not widened
+            if price > band:
+                best_size = book.depth(False, 1)[0][1] if best is not None and book.depth(False, 1) else 0
+                if leaves > best_size:
+                    return Rej(Reason.FAT_FINGER, f"buy more than 5% above {reference} larger than best ask size")
+            return None
+        best = book.best_bid()
+        reference = mark if best is None else min(best, mark)
+        band = reference - reference * FAT_FINGER_PPM // 1_000_000
+        if price < band:
+            best_size = book.depth(True, 1)[0][1] if best is not None and book.depth(True, 1) else 0
+            if leaves > best_size:
+                return Rej(Reason.FAT_FINGER, f"sell more than 5% below {reference} larger than best bid size")
+        return None
+
     def check_entry(self, account: Account, inst: Instrument, order: Order) -> Rej | None:
         """Pre-trade checks of an order about to enter the book (new or triggered): no mutation."""
         ps = peek_position(account, inst)
@@ -391,24 +418,10 @@ class OrderEntry:
             if order.leaves_qty > room:
                 order.leaves_qty = order.order_qty = room  # amended down to the position (not yet live)
                 order.reset_shown()
-        if order.ord_type in (o.LIMIT, o.STOP_LIMIT, o.LIMIT_IF_TOUCHED):
-            mark = self.market.marks[inst.symbol]
-            if order.is_buy:
-                best = book.best_ask()
-                reference = max(best or 0, mark)
-                band = reference + reference * FAT_FINGER_PPM // 1_000_000  # floor: the band is not widened
-                if order.price > band:
-                    best_size = book.depth(False, 1)[0][1] if best is not None and book.depth(False, 1) else 0
-                    if order.leaves_qty > best_size:
-                        return Rej(Reason.FAT_FINGER, f"buy more than 5% above {reference} larger than best ask size")
-            else:
-                best = book.best_bid()
-                reference = mark if best is None else min(best, mark)
-                band = reference - reference * FAT_FINGER_PPM // 1_000_000
-                if order.price < band:
-                    best_size = book.depth(True, 1)[0][1] if best is not None and book.depth(True, 1) else 0
-                    if order.leaves_qty > best_size:
-                        return Rej(Reason.FAT_FINGER, f"sell more than 5% below {reference} larger than best bid size")
+        if order.ord_type in LIMIT_PRICED:
+            refusal = self.check_price_protection(inst, order.is_buy, order.price, order.leaves_qty)
+            if refusal is not None:
+                return refusal
             charge_price = order.price
         else:
             cap = self._market_limit(inst, ps, order.is_buy)
@@ -655,6 +668,10 @@ class OrderEntry:
         crosses = order.triggered and book.crosses(order.is_buy, price) and price != order.price
         if crosses and order.post_only:
             return Rej(Reason.POST_ONLY_WOULD_TRADE, "amended ParticipateDoNotInitiate order would trade")
+        if order.triggered and order.ord_type in LIMIT_PRICED and (price != order.price or leaves > order.leaves_qty):
+            refusal = self.check_price_protection(inst, order.is_buy, price, leaves)
+            if refusal is not None:
+                return refusal
         problem = self._check_amend_funds(account, inst, ps, order, leaves, price)
         if problem is not None:
             return problem

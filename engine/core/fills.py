@@ -23,11 +23,17 @@ from perpspec.engine.core.registry import OrderRegistry
 from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.kernels.load import KernelSet, kernels_for
-from perpspec.rules.contract import compute_notional
+from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS, compute_order_premium
 from perpspec.rules.position import Position, apply_trade, compute_commission
-from perpspec.rules.solvency import FILL_CANCEL_TEXT, PoolState, apply_fill_to_pool, is_fill_allowed
+from perpspec.rules.solvency import (
+    FILL_CANCEL_TEXT,
+    PoolState,
+    apply_fill_to_pool,
+    is_fill_allowed,
+    is_spot_spend_allowed,
+)
 from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill, get_opened_qty
 
 
@@ -63,8 +69,11 @@ class Fills:
             return []
         fills: list[Fill] = []
         dropped: list[Order] = []
-        solvency = not self.fee_free and account.account_id >= 0 and not is_spot(inst)
-        guard = self.make_guard(inst.symbol, fills, order if solvency else None)
+        trader = not self.fee_free and account.account_id >= 0
+        if is_spot(inst):
+            guard = self._spot_guard(inst, fills, order) if trader else self.make_guard(inst.symbol, fills)
+        else:
+            guard = self.make_guard(inst.symbol, fills, order if trader else None)
         before = account.positions[inst.symbol].qty if inst.symbol in account.positions else 0
         book.match(order.is_buy, limit, order.leaves_qty, account.account_id, fills, dropped, guard)
         self.halted = self._halt_seen
@@ -208,6 +217,72 @@ class Fills:
 
         return guard
 
+    def _spot_guard(self, inst: Instrument, fills: list[Fill], taker: Order) -> Callable[[Order, int], int]:
+        """The book's guard for a spot pair: LIQ-052 for the side of each fill that spends a currency.
+
+        The buyer spends the quote value and its fee, the seller the base amount; each account as it stands after
+        the sweep's earlier fills.  A maker whose fill is refused is granted nothing (it leaves the book and is
+        cancelled with LIQ-044's text); a refused fill of the incoming order halts the sweep.
+        """
+        accounts = self.ledger.accounts
+        spent: dict[tuple[int, str], int] = {}
+        folded = [0]
+        self._insolvent = {}
+        self._halt_seen = False
+
+        def spending(account_id: int, is_buy: bool, is_maker: bool, qty: int, price: int) -> tuple[str, int]:
+            if is_buy:
+                value = compute_notional(inst, qty, price)
+                fee = compute_commission(value, self.fee_ppm(accounts[account_id], inst, maker=is_maker))
+                return inst.settl_currency, value + fee
+            return inst.base_currency, qty * inst.base_multiplier
+
+        def allowed(account_id: int, asset: str, amount: int) -> bool:
+            earlier = spent.get((account_id, asset), 0)
+            pool, equity = self._equities_in(accounts[account_id], asset)
+            return is_spot_spend_allowed(pool - earlier, equity - earlier, amount)
+
+        def guard(maker: Order, wanted: int) -> int:
+            for done, qty, price in fills[folded[0]:]:
+                for account_id, is_buy, is_maker in ((done.account, done.is_buy, True), (taker.account, taker.is_buy, False)):
+                    asset, amount = spending(account_id, is_buy, is_maker, qty, price)
+                    spent[(account_id, asset)] = spent.get((account_id, asset), 0) + amount
+            folded[0] = len(fills)
+            if not allowed(maker.account, *spending(maker.account, maker.is_buy, True, wanted, maker.price)):
+                self._insolvent[maker.order_id] = None
+                return 0
+            if not allowed(taker.account, *spending(taker.account, taker.is_buy, False, wanted, maker.price)):
+                self._halt_seen = True
+                return -1
+            return wanted
+
+        return guard
+
+    def _equities_in(self, account: Account, asset: str) -> tuple[int, int]:
+        """LIQ-052's inputs in ``asset``: (the cross pool's equity, the account's equity) at mark.
+
+        The cross pool: the wallet less every isolated margin, plus the cross positions' unrealised PnL (LIQ-048);
+        the account: the wallet plus every position's unrealised PnL (isolated margin is part of the wallet).
+        """
+        wallet = account.wallets.get(asset, 0)
+        iso_total = pnl_total = cross_pnl = 0
+        marks = self.market.marks
+        instruments = self.market.instrument_map
+        for symbol in sorted(account.positions):
+            ps = account.positions[symbol]
+            inst = instruments[symbol]
+            if inst.settl_currency != asset:
+                continue
+            if ps.leverage != CROSS:
+                iso_total += ps.iso_margin
+            if ps.qty == 0 or symbol not in marks:
+                continue
+            pnl = compute_value(inst, ps.qty, marks[symbol]) - ps.cost
+            pnl_total += pnl
+            if ps.leverage == CROSS:
+                cross_pnl += pnl
+        return wallet - iso_total + cross_pnl, wallet + pnl_total
+
     def fee_ppm(self, account: Account, inst: Instrument, maker: bool) -> int:
         """The account's maker or taker fee rate in ``inst`` (its fee tier today)."""
         if account.account_id < 0 or self.fee_free:
@@ -335,7 +410,14 @@ class Fills:
             else:
                 self.registry.reserve(maker)
         for maker in dropped:
-            self.registry.cancel(maker, "Canceled: self-trade prevention (resting order of the same account)", in_book=False)
+            if maker.order_id in self._insolvent:
+                text = FILL_CANCEL_TEXT  # LIQ-052
+            else:
+                text = "Canceled: self-trade prevention (resting order of the same account)"
+            self.registry.cancel(maker, text, in_book=False)
+        for account_id in sorted({taker.account, *(maker.account for maker, _, _ in fills)} if fills else ()):
+            if account_id >= 0:  # the wallets changed: refresh the liquidation index (LIQ-003) before the next query
+                self.registry.touch(self.ledger.accounts[account_id], inst)
 
     @staticmethod
     def _trade(

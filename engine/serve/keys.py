@@ -218,7 +218,7 @@ def authenticate(
         raise ApiError(401, f"This request has expired - `expires` is in the past. Current time: {now_s}")
     if max_ahead_s is not None and expires_s > now_s + max_ahead_s:
         raise ApiError(401, f"{SIGNATURE_NOT_VALID} `expires` is more than {max_ahead_s} s in the future")
-    if not signature or len(signature) != 64:
+    if not signature or len(signature) != 64 or not signature.isascii():  # compare_digest refuses non-ASCII text
         raise ApiError(401, SIGNATURE_NOT_VALID)
     wanted = sign(key.secret, verb, target, expires, body)
     if not hmac.compare_digest(wanted, signature.lower()):

@@ -165,7 +165,7 @@ def _json_param(value: Any, name: str) -> Any:
             raise ApiError(400, f"'{name}' is too long")
         try:
             return decode_json(value.encode())
-        except (ValueError, UnicodeError):
+        except (ValueError, UnicodeError, RecursionError):  # RecursionError: nesting deeper than the parser goes
             raise ApiError(400, f"'{name}' is not valid JSON") from None
     return value
 
@@ -812,7 +812,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
 
 
 def _same(given: str, wanted: str) -> bool:
-    return hmac.compare_digest(given.encode(), wanted.encode())
+    # surrogatepass: a header of bytes that are not UTF-8 reaches here as lone surrogates; still a plain refusal
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), wanted.encode("utf-8", "surrogatepass"))
 
 
 def add_routes(app: web.Application) -> None:

@@ -53,6 +53,8 @@ class Connection:
 
     def send(self, message: dict[str, Any]) -> None:
         """Queue a message (non-blocking); an overflow marks the client as too slow."""
+        if self.overflowed:  # nothing more is sent to it: not even encoded
+            return
         self.send_text(encode_json(message))
 
     def send_text(self, text: str) -> None:
@@ -155,6 +157,12 @@ def _on_text(server: Any, conn: Connection, text: str) -> None:
     args = request.get("args", [])
     if op in ("subscribe", "unsubscribe"):
         topics = args if isinstance(args, list) else [args]
+        if len(topics) > server.config.max_ws_subscriptions:
+            # each topic is answered with the whole request echoed: thousands of topics in one 16 KB message
+            # would make the server encode and queue megabytes for it (a CPU and memory amplification)
+            conn.send({"status": 400, "error": f"Too many topics in one request (at most "
+                       f"{server.config.max_ws_subscriptions})", "request": {"op": op}})
+            return
         if op == "subscribe":
             _subscribe(server, conn, topics, request)
         else:

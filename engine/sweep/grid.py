@@ -5,7 +5,7 @@
     [sweep]
     base = "black_thursday"          # a shipped scenario name or a path (relative to this file)
     measures = ["adl_fills", "insurance_min", "liquidations"]   # default: all of MEASURES
-    max_cells = 500                  # above this, `perpspec sweep` asks for --yes
+    max_cells = 500                  # above this, `perpspec sweep` asks for --yes (never above 100,000)
 
     [axes]                           # dotted scenario fields (as in `simulate --set`), and `seed`
     "insurance.balance" = ["0.3", "3", "30"]
@@ -150,6 +150,11 @@ def parse_grid(mapping: Mapping[str, Any], source: str, base_dir: Path) -> Grid:
         if name == "seed" and not all(text.lstrip("-").isdigit() for text in texts):
             raise GridError(f"{source}: axes.seed: integers")
         axes.append((name, texts))
+    size = 1
+    for _, texts in axes:
+        size *= len(texts)
+    if size > HARD_MAX_CELLS:  # never built, not even with --yes: the cross product alone would exhaust memory
+        raise GridError(f"{source}: [axes]: {size:,} cells, more than the hard limit of {HARD_MAX_CELLS:,}")
     thresholds = []
     names = [name for name, _ in axes]
     for index, row in enumerate(mapping.get("threshold", [])):
