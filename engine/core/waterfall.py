@@ -442,7 +442,8 @@ class Waterfall:
             )
             if not filled:
                 return False
-        return False
+        _, equity, maintenance, _ = self.risk.pool_of(account, symbol)  # LIQ-031: the check after the sixteenth
+        return not self.risk.is_liquidatable(equity, maintenance)
 
 
     def _fill_or_kill(
