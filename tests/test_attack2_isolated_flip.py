@@ -1,0 +1,91 @@
+"""Attack review 2 (money paths): a flip of an isolated position must not open the new side below maintenance.
+
+Found by a seeded random search at constant marks (seed 56: an isolated 50x ETHUSD short of 66
+flipped to a long of 4 by a market buy, liquidated by the next mark update at the same mark).
+
+ACC-006 (``rules.waterfall_postings.compute_isolated_margin_after_fill``) keeps
+``new_req + (old_margin − old_req + min(0, realised))``: the realised loss of the part a
+fill *closes* comes out of the extra margin, and what the extra lacks is taken from the
+requirement of what is left.  On a reduction that is the same pool getting smaller.  On a
+flip the "left" part is a *new* position: the old short's loss (the spread it paid above
+mark to close) is charged to the margin of the new long, which is born below its
+maintenance margin although MRG-060 charged the account the opened part's full initial margin
+(the money stays in the cross wallet).  LIQ-042 (``rules.solvency.is_order_solvent``) does not
+catch it: it judges ``retained_equity`` — the *old* pool margin plus the realised PnL — so the
+flip looks safe, and LIQ-044's per-fill guard only asks for equity ≥ 0.  The trader's own order
+leaves the position liquidatable at an unchanged mark; the next PriceUpdate takes it over at
+its bankruptcy price (the trader loses the whole isolated margin, 11,097 XBt here, the fund
+takes the residual and holds a long bought below mark).  The system gains, the trader loses:
+INV-NO-FALSE-LIQUIDATION holds (the pool *is* below maintenance), but no price moved.
+
+Reproduction (XBTUSD, mark 50,000.00 throughout): account 2 isolated 50x sells 20,000 to
+account 3 at 50,000.00; account 3 offers 21,000 at 50,040.00; account 2 buys 21,000 (limit or
+market) and is long 1,000 with isolated margin 11,097 against a maintenance of 11,521 (equity
+9,497 at mark).
+
+Proposed fix (ACC-006, one line, and its mirror in LIQ-040): when the fill changes the sign of
+the position, the closed position's extra does not carry over — ``extra = ite(flip, 0, extra)``
+— so the new side holds ``posInit + posComm`` (+ premium) funded from the unallocated wallet
+(MRG-060 already required it); the closed side's realised loss is paid by the wallet as now.
+Alternatively LIQ-042 judges a flip on ACC-006's actual margin (``outcome.pool_equity −
+outcome.maintenance``) and refuses it as ImmediateLiquidation.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Accepted, RuleEvent
+from perpspec.engine.core.exchange import Engine
+
+MARK = 5_000_000
+CLOSE_PRICE = 5_004_000  # 0.08% above the mark, inside every band
+SHORT = 20_000
+NEW_LONG = 1_000
+
+
+def _short_isolated_50x() -> Engine:
+    """Account 2: isolated 50x short SHORT XBTUSD at MARK (from account 3); account 3 offers SHORT + NEW_LONG above."""
+    engine = Engine()
+    engine.process(c.DepositInsurance(time_ms=0, asset="XBt", amount=10**8))
+    for account in (2, 3):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**8))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=MARK, index_price=MARK))
+    engine.process(c.SetLeverage(time_ms=0, account=2, symbol="XBTUSD", leverage_hundredths=5_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=3, symbol="XBTUSD", side="Buy", order_qty=SHORT, price=MARK))
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Sell", order_qty=SHORT, price=MARK))
+    assert engine.accounts[2].positions["XBTUSD"].qty == -SHORT
+    engine.process(
+        c.PlaceOrder(time_ms=0, account=3, symbol="XBTUSD", side="Sell", order_qty=SHORT + NEW_LONG, price=CLOSE_PRICE)
+    )
+    return engine
+
+
+def _flip(engine: Engine, market: bool) -> None:
+    price = {"ord_type": "Market"} if market else {"price": CLOSE_PRICE}
+    events = engine.process(
+        c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Buy", order_qty=SHORT + NEW_LONG, **price)
+    )
+    assert isinstance(events[-1], Accepted)
+
+
+@pytest.mark.xfail(strict=True, reason="ACC-006 charges the closed short's loss to the new long's margin (attack2)")
+@pytest.mark.parametrize("market", [False, True], ids=["limit", "market"])
+def test_a_flip_never_opens_the_new_side_below_maintenance(market: bool) -> None:
+    engine = _short_isolated_50x()
+    _flip(engine, market)
+    account = engine.accounts[2]
+    if account.positions["XBTUSD"].qty != 0:
+        assert not engine.risk.below_maintenance(account, "XBTUSD")
+
+
+@pytest.mark.xfail(strict=True, reason="ACC-006 charges the closed short's loss to the new long's margin (attack2)")
+def test_a_flipped_position_is_not_liquidated_at_an_unchanged_mark() -> None:
+    engine = _short_isolated_50x()
+    _flip(engine, market=True)
+    wallet = engine.accounts[2].wallets["XBt"]
+    events = engine.process(c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=MARK, index_price=MARK))
+    assert not [e for e in events if isinstance(e, RuleEvent) and e.rule_id == "LIQ-023"]
+    assert engine.accounts[2].wallets["XBt"] == wallet
