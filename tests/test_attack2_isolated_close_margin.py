@@ -1,7 +1,9 @@
-"""Attack review 2 (money paths): a flip of an isolated position must not open the new side below maintenance.
+"""Attack review 2 (money paths): closing most of an isolated position, or flipping it, leaves it below maintenance.
 
-Found by a seeded random search at constant marks (seed 56: an isolated 50x ETHUSD short of 66
-flipped to a long of 4 by a market buy, liquidated by the next mark update at the same mark).
+Severity: medium (the trader's own order gets its position liquidated at an unchanged mark; the
+system gains).  Found by a seeded random search (seed 56 at constant marks: an isolated 50x
+ETHUSD short of 66 flipped to a long of 4 by a market buy, liquidated by the next mark update at
+the same mark; seed 7: a short of 78 reduced to 5 the same way).
 
 ACC-006 (``rules.waterfall_postings.compute_isolated_margin_after_fill``) keeps
 ``new_req + (old_margin − old_req + min(0, realised))``: the realised loss of the part a
@@ -18,17 +20,27 @@ its bankruptcy price (the trader loses the whole isolated margin, 11,097 XBt her
 takes the residual and holds a long bought below mark).  The system gains, the trader loses:
 INV-NO-FALSE-LIQUIDATION holds (the pool *is* below maintenance), but no price moved.
 
+The same holds for a plain reduction: the realised loss of the 19,000 contracts closed is
+charged to the margin of the 1,000 kept, whose requirement is 1/20 of the old one.  LIQ-042's
+``solvent`` half only asks the actual pool equity to be ≥ 0, so a close that leaves it between 0
+and maintenance executes.  A 0.08% spread on the close is enough at 50x, from a pool at
+equity 830,600 against maintenance 230,600.
+
 Reproduction (XBTUSD, mark 50,000.00 throughout): account 2 isolated 50x sells 20,000 to
 account 3 at 50,000.00; account 3 offers 21,000 at 50,040.00; account 2 buys 21,000 (limit or
 market) and is long 1,000 with isolated margin 11,097 against a maintenance of 11,521 (equity
-9,497 at mark).
+9,497 at mark).  Buying only 19,000 there leaves a short of 1,000 with margin 11,130 against
+11,530.
 
 Proposed fix (ACC-006, one line, and its mirror in LIQ-040): when the fill changes the sign of
 the position, the closed position's extra does not carry over — ``extra = ite(flip, 0, extra)``
 — so the new side holds ``posInit + posComm`` (+ premium) funded from the unallocated wallet
 (MRG-060 already required it); the closed side's realised loss is paid by the wallet as now.
-Alternatively LIQ-042 judges a flip on ACC-006's actual margin (``outcome.pool_equity −
-outcome.maintenance``) and refuses it as ImmediateLiquidation.
+For the reduction, LIQ-042 (``is_order_solvent``) should judge ACC-006's actual margin
+(``outcome.pool_equity − outcome.maintenance`` with ``is_execution_safe``) instead of
+``retained_equity``, refusing such a close as ImmediateLiquidation (and LIQ-016's market limit
+likewise), or ACC-006 should charge the closed part's loss to the requirement it frees first
+(``extra = old_margin − old_req + min(0, realised + freed)``, freed = old_req − new_req).
 """
 
 from __future__ import annotations
@@ -63,11 +75,9 @@ def _short_isolated_50x() -> Engine:
     return engine
 
 
-def _flip(engine: Engine, market: bool) -> None:
+def _flip(engine: Engine, market: bool, qty: int = SHORT + NEW_LONG) -> None:
     price = {"ord_type": "Market"} if market else {"price": CLOSE_PRICE}
-    events = engine.process(
-        c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Buy", order_qty=SHORT + NEW_LONG, **price)
-    )
+    events = engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Buy", order_qty=qty, **price))
     assert isinstance(events[-1], Accepted)
 
 
@@ -89,3 +99,15 @@ def test_a_flipped_position_is_not_liquidated_at_an_unchanged_mark() -> None:
     events = engine.process(c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=MARK, index_price=MARK))
     assert not [e for e in events if isinstance(e, RuleEvent) and e.rule_id == "LIQ-023"]
     assert engine.accounts[2].wallets["XBt"] == wallet
+
+
+@pytest.mark.xfail(strict=True, reason="ACC-006 charges the closed part's loss to the kept part; LIQ-042 judges the old margin (attack2)")
+@pytest.mark.parametrize("market", [False, True], ids=["limit", "market"])
+def test_closing_most_of_an_isolated_position_never_leaves_the_rest_below_maintenance(market: bool) -> None:
+    engine = _short_isolated_50x()
+    account = engine.accounts[2]
+    _, equity, maintenance, _ = engine.risk.pool_of(account, "XBTUSD")
+    assert (equity, maintenance) == (830_600, 230_600)  # far from liquidation before the close
+    _flip(engine, market, qty=SHORT - NEW_LONG)
+    if account.positions["XBTUSD"].qty == -NEW_LONG:  # executed (a refusal as ImmediateLiquidation is fine)
+        assert not engine.risk.below_maintenance(account, "XBTUSD")  # on main: margin 11,130, maintenance 11,530
