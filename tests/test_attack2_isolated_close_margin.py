@@ -48,7 +48,7 @@ from __future__ import annotations
 import pytest
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted, RuleEvent
+from perpspec.engine.core.events import Accepted, Reason, Rejected, RuleEvent
 from perpspec.engine.core.exchange import Engine
 
 MARK = 5_000_000
@@ -78,7 +78,9 @@ def _short_isolated_50x() -> Engine:
 def _flip(engine: Engine, market: bool, qty: int = SHORT + NEW_LONG) -> None:
     price = {"ord_type": "Market"} if market else {"price": CLOSE_PRICE}
     events = engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Buy", order_qty=qty, **price))
-    assert isinstance(events[-1], Accepted)
+    # executed today; a fix may instead refuse it as ImmediateLiquidation (LIQ-042), which these tests accept
+    last = events[-1]
+    assert isinstance(last, Accepted) or (isinstance(last, Rejected) and last.reason is Reason.IMMEDIATE_LIQUIDATION)
 
 
 @pytest.mark.xfail(strict=True, reason="ACC-006 charges the closed short's loss to the new long's margin (attack2)")

@@ -55,9 +55,9 @@ def _isolated_bid_filled_after_a_cross_loss() -> Engine:
     """The reproduction above up to account 4's fill of the isolated ETHUSD bid."""
     engine = Engine()
     engine.process(c.DepositInsurance(time_ms=0, asset="XBt", amount=FUND))
-    for account, wallet in ((2, WALLET), (3, BIG), (4, BIG)):
-        engine.process(c.VerifyAccount(time_ms=0, account=account))
-        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=wallet))
+    for account_id, wallet in ((2, WALLET), (3, BIG), (4, BIG)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account_id))
+        engine.process(c.Deposit(time_ms=0, account=account_id, asset="XBt", amount=wallet))
     engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000, index_price=5_000_000))
     engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
     engine.process(c.SetLeverage(time_ms=0, account=2, symbol="ETHUSD", leverage_hundredths=100))
