@@ -1,7 +1,8 @@
 """Attack review 2 (money paths): a close-out sells into a stub bid far below the mark; the bid takes the fund.
 
-Severity: medium-high (needs a bankruptcy the fund cannot cover at mark, i.e. a gap; then one
-account collects up to the whole insurance fund).
+Severity: high in a thin book.  Any take-over the book does not absorb at once ends in a
+colluder's stub bid far under the mark, paid by the fund: at once when the fund cover is negative
+(scenario 1, after a gap), after enough mark updates when it is not (scenario 2, the walk).
 
 LIQ-051 (``rules.liquidation_working.get_working_offers``): while ADL-031's fund cover (fund + the
 held positions' PnL at mark) is ≥ 0, a close-out takes only offers within the working limit;
