@@ -428,7 +428,6 @@ class OrderEntry:
                 return refusal
         mark = self.market.marks[inst.symbol]
         best_bid, best_ask = self.market.best(inst.symbol)
-        position = ps.position
         # MRG-042 is a sum over orders: the resting orders' sides (kept summed with them) plus the new term
         kernels = kernels_for(inst)
         if kernels is not None:  # the proved fused pre-trade kernel: MRG-042 + MRG-045/044 before and after + MRG-060
@@ -457,6 +456,7 @@ class OrderEntry:
             if check_risk_limit(gross, ps.risk_limit) is not None:
                 return Rej(Reason.RISK_LIMIT_EXCEEDED, f"position and orders worth {gross} exceed {ps.risk_limit}")
         if kernels is None:
+            position = ps.position  # the Position record: only the generic rules take one
             om_before = resting_order_margin(inst, ps, mark, best_bid, best_ask).total
             om_after = margin_of_sides(inst, position, sides_after, ps.leverage).total
             setting = self.risk.margin_setting(inst, ps)

@@ -364,8 +364,8 @@ class Risk:
         liquidation, bankruptcy = self.position_prices(holder, symbol)
         self.stream.seq += 1
         self.stream.out.append(
-            PositionUpdate(
+            tuple.__new__(PositionUpdate, (  # the NamedTuple's own __new__ without its Python-level frame
                 self.stream.seq, self.stream.time_ms, account, symbol, ps.qty, ps.cost, ps.leverage, liquidation,
                 bankruptcy,
-            )
+            ))
         )
