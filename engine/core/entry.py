@@ -35,6 +35,7 @@ from perpspec.engine.core.rejects import Rej, is_int, show
 from perpspec.engine.core.risk import Risk, free_balance
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.triggers import Triggers
+from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernels_for
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
@@ -435,13 +436,13 @@ class OrderEntry:
                 inst, ps, mark, best_bid, best_ask
             )
             if ps.leverage == CROSS:
-                checked = kernels.pretrade_cross(
-                    ps.qty, ps.cost, mark, bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium,
+                checked = dispatch.pretrade_cross(
+                    kernels.index, ps.qty, ps.cost, mark, bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium,
                     signed, charge_price, best_bid, best_ask,
                 )
             else:
-                checked = kernels.pretrade_isolated(
-                    ps.qty, ps.cost, mark, ps.leverage, self.risk.margin_setting(inst, ps).pos_cross,
+                checked = dispatch.pretrade_isolated(
+                    kernels.index, ps.qty, ps.cost, mark, ps.leverage, self.risk.margin_setting(inst, ps).pos_cross,
                     bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium,
                     signed, charge_price, best_bid, best_ask,
                 )
