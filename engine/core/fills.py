@@ -151,15 +151,16 @@ class Fills:
         symbol = inst.symbol
         pools: dict[int, tuple[int, ...]] = {}
         judged: dict[int, tuple[int, int, int, tuple[int, ...]]] = {}  # account -> (signed, price, fee, outcome)
-        fees: dict[tuple[int, bool], int] = {}
+        maker_fees: dict[int, int] = {}  # per account: a fee tier is fixed within a command
+        taker_fees: dict[int, int] = {}
         folded = [0]
         index = kernels.index  # the instrument's branch of the proved kernels (engine/kernels/dispatch.py)
 
         def fee_of(account_id: int, is_maker: bool) -> int:
-            key = (account_id, is_maker)
-            fee = fees.get(key)
+            fees = maker_fees if is_maker else taker_fees
+            fee = fees.get(account_id)
             if fee is None:
-                fee = fees[key] = self.fee_ppm(accounts[account_id], inst, maker=is_maker)
+                fee = fees[account_id] = self.fee_ppm(accounts[account_id], inst, maker=is_maker)
             return fee
 
         def pool(account_id: int) -> tuple[int, ...]:

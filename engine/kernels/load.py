@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -72,8 +72,8 @@ KERNEL_NAMES = tuple(field.name for field in attrs.fields(KernelSet) if field.na
 
 # symbol -> why the generic rules run for it (first reason only)
 NOTICES: dict[str, str] = {}
-_CHOSEN: dict[str, tuple[Instrument, KernelSet | None]] = {}
-_STATE: dict[str, Any] = {"enabled": True}
+_CHOSEN: Final[dict[str, tuple[Instrument, KernelSet | None]]] = {}  # Final: a static in the compiled build
+_STATE: Final[dict[str, Any]] = {"enabled": True}
 
 
 @contextlib.contextmanager
