@@ -22,6 +22,7 @@ from perpspec.engine.core.orders import Order
 from perpspec.engine.core.registry import OrderRegistry
 from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.stream import EventStream
+from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import KernelSet, kernels_for
 from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import Instrument
@@ -177,15 +178,16 @@ class Fills:
         symbol = inst.symbol
         pools: dict[int, tuple[int, ...]] = {}
         judged: dict[int, tuple[int, int, int, tuple[int, ...]]] = {}  # account -> (signed, price, fee, outcome)
-        fees: dict[tuple[int, bool], int] = {}
+        maker_fees: dict[int, int] = {}  # per account: a fee tier is fixed within a command
+        taker_fees: dict[int, int] = {}
         folded = [0]
-        fill_cross, fill_isolated = kernels.fill_cross, kernels.fill_isolated
+        index = kernels.index  # the instrument's branch of the proved kernels (engine/kernels/dispatch.py)
 
         def fee_of(account_id: int, is_maker: bool) -> int:
-            key = (account_id, is_maker)
-            fee = fees.get(key)
+            fees = maker_fees if is_maker else taker_fees
+            fee = fees.get(account_id)
             if fee is None:
-                fee = fees[key] = self.fee_ppm(accounts[account_id], inst, maker=is_maker)
+                fee = fees[account_id] = self.fee_ppm(accounts[account_id], inst, maker=is_maker)
             return fee
 
         def pool(account_id: int) -> tuple[int, ...]:
@@ -201,9 +203,10 @@ class Fills:
                 return seen[3]
             qty, cost, leverage, tier, margin, other_pnl, other_maint, free, equity = pool(account_id)
             if leverage == CROSS:
-                out = fill_cross(qty, cost, tier, margin, other_pnl, other_maint, free, equity, signed, price, fee, mark)
+                out = dispatch.fill_cross(index, qty, cost, tier, margin, other_pnl, other_maint, free, equity, signed, price, fee, mark)
             else:
-                out = fill_isolated(
+                out = dispatch.fill_isolated(
+                    index,
                     qty, cost, leverage, tier, margin, other_pnl, other_maint, free, equity, signed, price, fee, mark
                 )
             judged[account_id] = (signed, price, fee, out)
@@ -455,10 +458,10 @@ class Fills:
         """
         if kernels is not None:
             if taker_buys:
-                traded = kernels.trade(taker_ps.qty, taker_ps.cost, maker_ps.qty, maker_ps.cost, qty, price,
+                traded = dispatch.trade(kernels.index, taker_ps.qty, taker_ps.cost, maker_ps.qty, maker_ps.cost, qty, price,
                                        taker_fee, maker_fee)
                 return traded[0:4], traded[4:8], traded[8]
-            traded = kernels.trade(maker_ps.qty, maker_ps.cost, taker_ps.qty, taker_ps.cost, qty, price,
+            traded = dispatch.trade(kernels.index, maker_ps.qty, maker_ps.cost, taker_ps.qty, taker_ps.cost, qty, price,
                                    maker_fee, taker_fee)
             return traded[4:8], traded[0:4], traded[8]
         if taker_buys:
