@@ -8,7 +8,7 @@
    at no risk (the money comes from the makers, not from the fund).  BitMEX stops trading a future
    at expiry and settles it then.
 
-   Proposed fix (engine/core/entry.py ``check_entry``, and amend): refuse a new or amended order in
+   Fixed (engine/core/entry.py ``check_entry``, and amend): a new, amended or triggered order in
    a dated future once ``time_ms >= inst.expiry_ms`` (the existing ``Reason.CONTRACT_SETTLED`` or a
    new ``ContractExpired``), and cancel its live orders at expiry (or at the latest in ``Settle``,
    as now).
@@ -17,12 +17,10 @@
    holders although the instrument file says "futures do not fund" (``fundingInterval`` is only a
    required field).  It needs an operator command, so no trader can trigger it, but a wrong feed or
    a scheduler iterating all instruments would move money.  Proposed fix (engine/core/prices.py
-   ``funding``): reject ``inst.expiry_ms is not None`` with a typed reason, as spot pairs are.
+   ``funding``): ``inst.expiry_ms is not None`` is refused (NotPerpetual), as spot pairs are.
 """
 
 from __future__ import annotations
-
-import pytest
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted, Rejected
@@ -44,7 +42,7 @@ def _future_with_a_resting_bid() -> tuple[Engine, int]:
     return engine, expiry
 
 
-@pytest.mark.xfail(strict=True, reason="an expired future keeps trading until Settle runs (attack2)")
+
 def test_no_order_fills_in_a_future_after_its_expiry() -> None:
     engine, expiry = _future_with_a_resting_bid()
     assert isinstance(engine.process(c.TimeTick(time_ms=expiry + 1))[-1], Accepted)
@@ -66,7 +64,7 @@ def test_orders_before_expiry_still_trade() -> None:
     assert engine.accounts[2].positions["XBTZ26"].qty == -1_000
 
 
-@pytest.mark.xfail(strict=True, reason="FundingTick is accepted on a dated future (attack2)")
+
 def test_a_dated_future_takes_no_funding() -> None:
     engine, _ = _future_with_a_resting_bid()
     engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="XBTZ26", side="Sell", order_qty=1_000, price=PRICE))

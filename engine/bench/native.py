@@ -87,6 +87,9 @@ COMPILED_MODULES = (
     "perpspec.engine.durability.recovery",
     # the proved specialised kernels, one module per instrument (engine/kernels/index.py)
     *sorted(module.__name__ for module in MODULES.values()),
+    "perpspec.engine.kernels.dispatch",  # each kernel by instrument index: the engine's native call into them
+    # which kernel set may run (the proof record's check, asked several times per order): a native call
+    "perpspec.engine.kernels.load",
 )
 CHILD_FLAG = "PERPSPEC_NATIVE_CHILD"  # set in the environment of a process started on the compiled engine
 

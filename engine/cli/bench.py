@@ -57,8 +57,21 @@ from perpspec.engine.bench.release import release_table
 from perpspec.engine.cli.main import UsageError
 from perpspec.engine.durability.journal import SyncPolicy
 
-RATIO_TARGET = 0.35
+# issue 14: engine with risk, events and journal against the measuring stick, per build (stretch 0.2 compiled)
+RATIO_TARGET_COMPILED = 0.1
+RATIO_TARGET_INTERPRETED = 0.04
+RATIO_STRETCH = 0.2
 SCALING_TARGET = 3.0
+
+
+def ratio_verdict(ratio: float, compiled: bool) -> str:
+    """Where the engine/stick ratio stands against issue 14's target for this build (and the stretch target)."""
+    build, target = ("compiled", RATIO_TARGET_COMPILED) if compiled else ("interpreted", RATIO_TARGET_INTERPRETED)
+    verdict = "meets" if ratio >= target else "below"
+    text = f"{verdict} the {build} target {target}"
+    if compiled:
+        text += f"; stretch {RATIO_STRETCH}: {'met' if ratio >= RATIO_STRETCH else 'not met'}"
+    return text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -204,8 +217,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"proved kernels for {setup.symbol}: {'current' if in_use else 'not current, the generic rules run'}"
               + ("" if in_use else f" ({NOTICES.get(setup.symbol, 'disabled')})"))
         ratio = engine.ops_per_s / stick.ops_per_s
-        verdict = "meets" if ratio >= RATIO_TARGET else "below"
-        print(f"ratio to the measuring stick: {ratio:.4f} ({verdict} the target {RATIO_TARGET})")
+        print(f"ratio to the measuring stick: {ratio:.4f} ({ratio_verdict(ratio, bool(compiled))})")
         for label in ("add", "cancel", "sweep"):
             print(
                 f"  engine {label:<6} {counts.pop(f'{label}_ops'):>9,} ops  p50 {format_ns(counts.pop(f'{label}_p50_ns')):>9}"

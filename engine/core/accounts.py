@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from perpspec.engine.core.compiled import mypyc_attr
 from perpspec.engine.core.fastmargin import shift_resting_cache
+from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernels_for, position_margin_record
 from perpspec.rules.contract import compute_notional
 from perpspec.rules.instrument import ContractKind, Instrument
@@ -116,10 +117,10 @@ class PositionState:
             if kernels is None:
                 pm = compute_position_margin(inst, self.position, mark_price, self.leverage, pos_cross)
             elif self.leverage == CROSS:
-                pm = position_margin_record(kernels.position_margin_cross(self.qty, self.cost, mark_price, 0, 0))
+                pm = position_margin_record(dispatch.position_margin_cross(kernels.index, self.qty, self.cost, mark_price, 0, 0))
             else:
                 pm = position_margin_record(
-                    kernels.position_margin_isolated(self.qty, self.cost, mark_price, self.leverage, pos_cross, 0)
+                    dispatch.position_margin_isolated(kernels.index, self.qty, self.cost, mark_price, self.leverage, pos_cross, 0)
                 )
             self._pm = pm
             self._pm_key = key

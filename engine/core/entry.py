@@ -35,6 +35,7 @@ from perpspec.engine.core.rejects import Rej, is_int, show
 from perpspec.engine.core.risk import Risk, free_balance
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.triggers import Triggers
+from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernels_for
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
@@ -423,6 +424,9 @@ class OrderEntry:
     def check_entry(self, account: Account, inst: Instrument, order: Order) -> Rej | None:
         """Pre-trade checks of an order about to enter the book (new or triggered): no mutation."""
         self.charged_reach = 0
+        if inst.expiry_ms is not None and self.stream.time_ms >= inst.expiry_ms:
+            # SET-001's price is fixed by the window ending at expiry: a trade after it would pick off stale orders
+            return Rej(Reason.CONTRACT_EXPIRED, f"{inst.symbol} expired at {inst.expiry_ms}; it only settles now")
         ps = peek_position(account, inst)
         book = self.market.books[inst.symbol]
         if order.reduce_only:
@@ -455,7 +459,6 @@ class OrderEntry:
                 return refusal
         mark = self.market.marks[inst.symbol]
         best_bid, best_ask = self.market.best(inst.symbol)
-        position = ps.position
         # MRG-042 is a sum over orders: the resting orders' sides (kept summed with them) plus the new term
         kernels = kernels_for(inst)
         if kernels is not None:  # the proved fused pre-trade kernel: MRG-042 + MRG-045/044 before and after + MRG-060
@@ -463,13 +466,13 @@ class OrderEntry:
                 inst, ps, mark, best_bid, best_ask
             )
             if ps.leverage == CROSS:
-                checked = kernels.pretrade_cross(
-                    ps.qty, ps.cost, mark, bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium,
+                checked = dispatch.pretrade_cross(
+                    kernels.index, ps.qty, ps.cost, mark, bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium,
                     signed, charge_price, best_bid, best_ask,
                 )
             else:
-                checked = kernels.pretrade_isolated(
-                    ps.qty, ps.cost, mark, ps.leverage, self.risk.margin_setting(inst, ps).pos_cross,
+                checked = dispatch.pretrade_isolated(
+                    kernels.index, ps.qty, ps.cost, mark, ps.leverage, self.risk.margin_setting(inst, ps).pos_cross,
                     bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium,
                     signed, charge_price, best_bid, best_ask,
                 )
@@ -484,6 +487,7 @@ class OrderEntry:
             if check_risk_limit(gross, ps.risk_limit) is not None:
                 return Rej(Reason.RISK_LIMIT_EXCEEDED, f"position and orders worth {gross} exceed {ps.risk_limit}")
         if kernels is None:
+            position = ps.position  # the Position record: only the generic rules take one
             om_before = resting_order_margin(inst, ps, mark, best_bid, best_ask).total
             om_after = margin_of_sides(inst, position, sides_after, ps.leverage).total
             setting = self.risk.margin_setting(inst, ps)
@@ -637,6 +641,8 @@ class OrderEntry:
             if value is not None and not is_int(value):
                 return Rej(Reason.MALFORMED, f"{name} must be an integer")
         inst = self.market.instrument_map[order.symbol]
+        if inst.expiry_ms is not None and self.stream.time_ms >= inst.expiry_ms:
+            return Rej(Reason.CONTRACT_EXPIRED, f"{inst.symbol} expired at {inst.expiry_ms}; it only settles now")
         if c.order_qty is not None and c.leaves_qty is not None:
             return Rej(Reason.MALFORMED, "orderQty or leavesQty, not both")
         leaves = order.leaves_qty

@@ -9,6 +9,7 @@ from __future__ import annotations
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.book import Book
+from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import KernelSet
 from perpspec.rules.margin import CROSS
 
@@ -70,11 +71,11 @@ def is_solvent_by_kernel(kernels: KernelSet, pool: tuple[int, ...], signed: int,
     """
     qty, cost, leverage, tier, margin, other_pnl, other_maint, free, equity = pool
     if leverage == CROSS:
-        solvent = kernels.order_solvent_cross(
-            qty, cost, tier, margin, other_pnl, other_maint, free, equity, signed, price, fee, mark
+        solvent = dispatch.order_solvent_cross(
+            kernels.index, qty, cost, tier, margin, other_pnl, other_maint, free, equity, signed, price, fee, mark
         )
     else:
-        solvent = kernels.order_solvent_isolated(
-            qty, cost, leverage, tier, margin, other_pnl, other_maint, free, equity, signed, price, fee, mark
+        solvent = dispatch.order_solvent_isolated(
+            kernels.index, qty, cost, leverage, tier, margin, other_pnl, other_maint, free, equity, signed, price, fee, mark
         )
     return solvent[0] == 1

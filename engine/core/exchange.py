@@ -184,7 +184,8 @@ class Engine:
                 )
             else:
                 stream.seq += 1
-                out.append(Accepted(stream.seq, stream.time_ms, name, getattr(command, "account", -1), result))
+                # tuple.__new__: the NamedTuple's own __new__ without its Python-level frame (the same tuple)
+                out.append(tuple.__new__(Accepted, (stream.seq, stream.time_ms, name, getattr(command, "account", -1), result)))
         except Exception as error:  # a bug: restore the state, answer with a typed reject
             if stream.replaying:
                 raise

@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernels_for
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
@@ -98,7 +99,7 @@ def resting_term(inst: Instrument, qty: int, price: int, mark_price: int) -> Ter
     """
     kernels = kernels_for(inst)
     if kernels is not None:
-        value, premium = kernels.order_term(qty, price, mark_price, 0, 0)
+        value, premium = dispatch.order_term(kernels.index, qty, price, mark_price, 0, 0)
         return qty, value, premium
     terms = _term_table(inst, mark_price)
     key = (qty, price)
@@ -243,12 +244,12 @@ def margin_of_sides(inst: Instrument, position: Position, sides: Sides, leverage
     kernels = kernels_for(inst)
     if kernels is not None:  # the proved order_margin_* kernel (MRG-045, MRG-044): no memo
         if leverage_hundredths == CROSS:
-            out = kernels.order_margin_cross(
-                position.qty, position.cost, bids.qty, bids.value, bids.premium, asks.qty, asks.value, asks.premium
+            out = dispatch.order_margin_cross(
+                kernels.index, position.qty, position.cost, bids.qty, bids.value, bids.premium, asks.qty, asks.value, asks.premium
             )
         else:
-            out = kernels.order_margin_isolated(
-                position.qty, position.cost, leverage_hundredths,
+            out = dispatch.order_margin_isolated(
+                kernels.index, position.qty, position.cost, leverage_hundredths,
                 bids.qty, bids.value, bids.premium, asks.qty, asks.value, asks.premium,
             )
         return OrderMargin(

@@ -268,8 +268,13 @@ class OrderRegistry:
                 reserved = self.spot_reservations.get(order_id)
                 if reserved is not None and reserved[0] == asset:
                     self.cancel(self.live_orders[order_id], "Canceled: balance no longer covers the reservation")
-        cross_symbols = [s for s, p in account.positions.items() if p.qty != 0 and p.leverage == CROSS]
-        if len(cross_symbols) > 1:
+        open_cross = 0  # open cross positions, counted up to two
+        for position in account.positions.values():
+            if position.qty != 0 and position.leverage == CROSS:
+                open_cross += 1
+                if open_cross > 1:
+                    break
+        if open_cross > 1:
             self.risk.multi[account.account_id] = None
         else:
             self.risk.multi.pop(account.account_id, None)

@@ -22,6 +22,7 @@ from perpspec.engine.core.ledger import Ledger
 from perpspec.engine.core.liqindex import LiqIndex
 from perpspec.engine.core.market import Market
 from perpspec.engine.core.stream import EventStream
+from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernels_for
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
@@ -86,7 +87,7 @@ class Risk:
             return MarginSetting()
         kernels = kernels_for(inst)
         if kernels is not None:  # the proved specialised LIQ-001
-            _, pos_init, pos_comm, _ = kernels.requirement_isolated(ps.qty, ps.cost, ps.leverage, 0)
+            _, pos_init, pos_comm, _ = dispatch.requirement_isolated(kernels.index, ps.qty, ps.cost, ps.leverage, 0)
             return MarginSetting(leverage_hundredths=ps.leverage, pos_cross=ps.iso_margin - pos_init - pos_comm)
         bare = compute_requirement(inst, ps.position, ps.leverage, 0)
         return MarginSetting(leverage_hundredths=ps.leverage, pos_cross=ps.iso_margin - bare.pos_init - bare.pos_comm)
@@ -145,8 +146,8 @@ class Risk:
                 inst = self.market.instrument_map[symbol]
                 kernels = kernels_for(inst)
                 if kernels is not None and inst.settl_currency == asset:
-                    margin = kernels.account_margin_cross_1(
-                        account.wallets.get(asset, 0), order_margin, ps.qty, ps.cost, self.market.marks[symbol]
+                    margin = dispatch.account_margin_cross_1(
+                        kernels.index, account.wallets.get(asset, 0), order_margin, ps.qty, ps.cost, self.market.marks[symbol]
                     )
                     return margin[_AVAILABLE]
         return self.account_margin(account, asset, known=known).available_margin
@@ -276,11 +277,11 @@ class Risk:
         kernels = kernels_for(inst)
         if kernels is not None:
             if ps.leverage != CROSS:
-                prices = kernels.position_prices_isolated(ps.qty, ps.cost, ps.leverage, ps.chosen_tier, ps.iso_margin)
+                prices = dispatch.position_prices_isolated(kernels.index, ps.qty, ps.cost, ps.leverage, ps.chosen_tier, ps.iso_margin)
             else:
                 wallet, iso_total, _, cross_pnl, cross_maint = self.other_sums(account, inst)
-                prices = kernels.position_prices_cross(
-                    ps.qty, ps.cost, ps.chosen_tier, wallet - iso_total, cross_pnl, cross_maint
+                prices = dispatch.position_prices_cross(
+                    kernels.index, ps.qty, ps.cost, ps.chosen_tier, wallet - iso_total, cross_pnl, cross_maint
                 )
             return prices[0], prices[1]
         margin, equity, maintenance, _ = self.pool_of(account, symbol)
@@ -320,7 +321,7 @@ class Risk:
                 cross_pnl += term
                 kernels = kernels_for(other_inst)
                 if kernels is not None:
-                    cross_maint += kernels.requirement_cross(other.qty, other.cost, other.chosen_tier)[3]
+                    cross_maint += dispatch.requirement_cross(kernels.index, other.qty, other.cost, other.chosen_tier)[3]
                 else:
                     cross_maint += compute_requirement(
                         other_inst, other.position, other.leverage, other.chosen_tier
@@ -364,8 +365,8 @@ class Risk:
         liquidation, bankruptcy = self.position_prices(holder, symbol)
         self.stream.seq += 1
         self.stream.out.append(
-            PositionUpdate(
+            tuple.__new__(PositionUpdate, (  # the NamedTuple's own __new__ without its Python-level frame
                 self.stream.seq, self.stream.time_ms, account, symbol, ps.qty, ps.cost, ps.leverage, liquidation,
                 bankruptcy,
-            )
+            ))
         )

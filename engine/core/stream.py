@@ -76,8 +76,9 @@ class EventStream:
             else:
                 status = o.NEW
         self.seq += 1
+        # tuple.__new__ is what the NamedTuple's own __new__ calls, without its Python-level frame (the same tuple)
         self.out.append(
-            Execution(
+            tuple.__new__(Execution, (
                 self.seq,
                 self.time_ms,
                 exec_type,
@@ -98,13 +99,13 @@ class EventStream:
                 comm,
                 liquidity,
                 text,
-            )
+            ))
         )
 
     def emit_tx(self, kind: str, account: int, asset: str, amount: int, symbol: str = "", text: str = "") -> None:
         """A ``Transaction`` (deposit, withdrawal, funding, margin transfer)."""
         self.seq += 1
-        self.out.append(Transaction(self.seq, self.time_ms, kind, account, asset, amount, symbol, text))
+        self.out.append(tuple.__new__(Transaction, (self.seq, self.time_ms, kind, account, asset, amount, symbol, text)))
 
     def emit_rule(self, record: Any, account: int, symbol: str) -> None:
         """A rule record (``rules.events``: liquidation, insurance, ADL…) as a ``RuleEvent``."""

@@ -26,10 +26,11 @@ from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
+from perpspec.engine.kernels.dispatch import SYMBOLS
 from perpspec.engine.kernels.index import MODULES
 from perpspec.rules.digest import compute_instrument_digest, compute_rules_digest, compute_source_digest
 from perpspec.rules.instrument import ContractKind, Instrument
@@ -45,6 +46,7 @@ class KernelSet:
     """The proved kernels of one instrument (each equal to the rules named in its docstring)."""
 
     symbol: str
+    index: int  # the instrument's branch in engine/kernels/dispatch.py (SYMBOLS[index] == symbol)
     position_margin_cross: Kernel
     position_margin_isolated: Kernel
     order_margin_cross: Kernel
@@ -66,12 +68,12 @@ class KernelSet:
     position_prices_isolated: Kernel
 
 
-KERNEL_NAMES = tuple(field.name for field in attrs.fields(KernelSet) if field.name != "symbol")
+KERNEL_NAMES = tuple(field.name for field in attrs.fields(KernelSet) if field.name not in ("symbol", "index"))
 
 # symbol -> why the generic rules run for it (first reason only)
 NOTICES: dict[str, str] = {}
-_CHOSEN: dict[str, tuple[Instrument, KernelSet | None]] = {}
-_STATE: dict[str, Any] = {"enabled": True}
+_CHOSEN: Final[dict[str, tuple[Instrument, KernelSet | None]]] = {}  # Final: a static in the compiled build
+_STATE: Final[dict[str, Any]] = {"enabled": True}
 
 
 @contextlib.contextmanager
@@ -160,13 +162,15 @@ def _verify(inst: Instrument) -> tuple[KernelSet | None, str]:
     source = _module_source(module)
     if source is None or entry.get("source_digest") != compute_source_digest(source):
         return None, f"{entry.get('module')} is not the file the proof record names"
+    if inst.symbol not in SYMBOLS:
+        return None, "engine/kernels/dispatch.py has no branch for this instrument"
     kernels: dict[str, Kernel] = {}
     for name in KERNEL_NAMES:
         kernel = getattr(module, name, None)
         if not callable(kernel):
             return None, f"the emitted module lacks the kernel {name}"
         kernels[name] = kernel
-    return KernelSet(symbol=inst.symbol, **kernels), ""
+    return KernelSet(symbol=inst.symbol, index=SYMBOLS.index(inst.symbol), **kernels), ""
 
 
 def position_margin_record(values: tuple[int, ...]) -> PositionMargin:
