@@ -1,6 +1,7 @@
 """Attack review 2 (money paths): an isolated fill moves money out of a cross pool already in loss; the fund pays.
 
-Severity: high.  A cross pool's equity is judged on the whole wallet less the isolated margins
+Fixed on main by LIQ-053 (1d38ca4); these stay as its regressions (the figures "on main" below
+are those before the fix).  Severity was high.  A cross pool's equity is judged on the whole wallet less the isolated margins
 *held* (``Risk.pool_of``); the margin reserved for a resting order in an isolated contract is not
 held, so a cross loss can eat it without any liquidation.  When that isolated order fills later,
 ACC-006 (``compute_isolated_margin_after_fill``) sets the new isolated margin to ``posInit +
@@ -37,8 +38,6 @@ cross pool's excess (``Risk.pool_of`` of a cross member) as a third condition; t
 
 from __future__ import annotations
 
-import pytest
-
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.exchange import Engine
 
@@ -73,19 +72,17 @@ def _isolated_bid_filled_after_a_cross_loss() -> Engine:
     return engine
 
 
-@pytest.mark.xfail(strict=True, reason="LIQ-044 does not judge the cross pool an isolated fill takes margin from (attack2)")
 def test_an_isolated_fill_never_leaves_the_cross_pool_below_maintenance() -> None:
     engine = _isolated_bid_filled_after_a_cross_loss()
     account = engine.accounts[2]
     assert account.positions["XBTUSD"].qty == XBT_QTY
-    assert not engine.risk.below_maintenance(account, "XBTUSD")  # on main: equity −998,125
+    assert not engine.risk.below_maintenance(account, "XBTUSD")  # before LIQ-053: equity −998,125
 
 
-@pytest.mark.xfail(strict=True, reason="LIQ-044 does not judge the cross pool an isolated fill takes margin from (attack2)")
 def test_the_fund_does_not_pay_for_an_account_that_could_pay() -> None:
     engine = _isolated_bid_filled_after_a_cross_loss()
     engine.process(c.PlaceOrder(time_ms=3, account=4, symbol="XBTUSD", side="Buy", order_qty=XBT_QTY, price=FALLEN))
     for step in range(4, 8):  # mark unchanged: any close-out of account 2's long fills at the mark
         engine.process(c.PriceUpdate(time_ms=step, symbol="XBTUSD", mark_price=FALLEN, index_price=FALLEN))
     assert not engine.waterfall.pending
-    assert engine.insurance_funds["XBt"] >= FUND  # on main: FUND − 998,125
+    assert engine.insurance_funds["XBt"] >= FUND  # before LIQ-053: FUND − 998,125
