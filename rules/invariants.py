@@ -630,7 +630,10 @@ register(
 def has_open_position(view: ExchangeView, account_id: int, asset: str) -> bool:
     """Whether the account holds a position in a contract settled in ``asset`` (it can still be liquidated)."""
     instruments = view.instruments()
-    return any(instruments[symbol].settl_currency == asset for symbol in view.positions(account_id))
+    for symbol in view.positions(account_id):  # noqa: SIM110 - a loop, not any(): no generator per account
+        if instruments[symbol].settl_currency == asset:
+            return True
+    return False
 
 
 @concrete
