@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from perpspec.engine.simulation.engine_port import PooledView, ViewCache
+from perpspec.engine.simulation.engine_port import PooledView
 from perpspec.engine.simulation.scenario import load_scenario
 from perpspec.engine.simulation.simulate import Simulation
 from perpspec.rules import invariants
@@ -115,7 +115,6 @@ def test_new_loops_answer_as_the_old_after_every_command_of_a_crash(tmp_path: Pa
     engine = port.engine
     asset = simulation.asset
     apply = port.apply
-    cache = ViewCache()
     seen = {"commands": 0, "conservation": 0, "equity": 0, "holder_plants": 0}
 
     def checked_apply(command: Any) -> Any:
@@ -123,14 +122,14 @@ def test_new_loops_answer_as_the_old_after_every_command_of_a_crash(tmp_path: Pa
         seen["commands"] += 1
         step = port.step_info(events)
         assert_same(engine, step)
-        assert_same(PooledView(engine, cache), step)
+        assert_same(PooledView(engine), step)
         dormant = dormant_accounts(engine)
         if dormant:
             target = dormant[len(dormant) // 2]
             for plant in (plant_wallet_off_by_one, plant_negative_wallet, plant_crossing_order):
                 _, undo = plant(engine, target, asset)
                 try:
-                    for view in (engine, PooledView(engine, cache)):
+                    for view in (engine, PooledView(engine)):
                         counts = assert_same(view, step)
                         seen["conservation"] += counts["conservation"]
                         seen["equity"] += counts["equity"]
@@ -140,7 +139,7 @@ def test_new_loops_answer_as_the_old_after_every_command_of_a_crash(tmp_path: Pa
         if holders:
             _, undo = plant_debt_behind_a_position(engine, holders[0], asset)
             try:
-                for view in (engine, PooledView(engine, cache)):
+                for view in (engine, PooledView(engine)):
                     counts = assert_same(view, step)
                     assert counts["conservation"] == 1
                     seen["holder_plants"] += 1
