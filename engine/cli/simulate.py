@@ -175,7 +175,9 @@ def run_compiled(args: argparse.Namespace) -> int | None:
     current build, already the compiled process, or output captured in-process (a caller
     that replaced ``sys.stdout``/``sys.stderr`` reads what this process prints).
     """
+    import signal
     import subprocess
+    import threading
 
     from perpspec.engine.bench.native import CHILD_FLAG, child_command, child_env, compiled_here, status
 
@@ -186,8 +188,17 @@ def run_compiled(args: argparse.Namespace) -> int | None:
         return None
     if args.list or sys.stdout is not sys.__stdout__ or sys.stderr is not sys.__stderr__ or status() is not None:
         return None
+    if threading.current_thread() is not threading.main_thread():
+        return None  # Ctrl-C is handed on from the main thread only
     command = child_command("-m", "perpspec.engine.cli.main", *forwarded(args))
-    return subprocess.run(command, env=child_env(), check=False).returncode
+    # in a process group of its own, so that a Ctrl-C reaches it once, handed on from here: it then ends as an
+    # interrupted run does (outputs left as they were, one line, exit 130), and this process waits for that
+    child = subprocess.Popen(command, env=child_env(), process_group=0)
+    previous = signal.signal(signal.SIGINT, lambda *_: child.send_signal(signal.SIGINT))
+    try:
+        return child.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _run_all(
