@@ -122,11 +122,12 @@ def check_conservation(view: ExchangeView, step: StepInfo) -> list[str]:
     problems = []
     instruments = view.instruments()
     for asset in view.assets():
+        settled_in_asset = {symbol for symbol, inst in instruments.items() if inst.settl_currency == asset}
         total = 0
         for account_id in view.account_ids():
             total += view.wallet(account_id, asset)
             for symbol, position in view.positions(account_id).items():
-                if instruments[symbol].settl_currency == asset:
+                if symbol in settled_in_asset:
                     total -= position.cost
         gap = compute_conservation_gap(
             total, view.insurance(asset), view.fee_pool(asset), view.funding_pool(asset), view.net_deposits(asset)
@@ -200,9 +201,18 @@ def check_all(view: ExchangeView, step: StepInfo) -> dict[str, list[str]]:
 @concrete
 def compute_best_prices(view: ExchangeView, symbol: str) -> tuple[int, int]:
     """(best bid, best ask) of ``symbol`` over every account's resting orders; 0 for an empty side."""
-    bids = [o.price for a in view.account_ids() for o in view.open_orders(a) if o.symbol == symbol and o.qty > 0]
-    asks = [o.price for a in view.account_ids() for o in view.open_orders(a) if o.symbol == symbol and o.qty < 0]
-    return (max(bids) if bids else 0), (min(asks) if asks else 0)
+    best_bid: int | None = None  # max over the bids (one pass over every account's orders, both sides)
+    best_ask: int | None = None  # min over the asks
+    for account_id in view.account_ids():
+        for order in view.open_orders(account_id):
+            if order.symbol != symbol:
+                continue
+            if order.qty > 0:
+                if best_bid is None or order.price > best_bid:
+                    best_bid = order.price
+            elif order.qty < 0 and (best_ask is None or order.price < best_ask):
+                best_ask = order.price
+    return (0 if best_bid is None else best_bid), (0 if best_ask is None else best_ask)
 
 
 @concrete
@@ -620,7 +630,10 @@ register(
 def has_open_position(view: ExchangeView, account_id: int, asset: str) -> bool:
     """Whether the account holds a position in a contract settled in ``asset`` (it can still be liquidated)."""
     instruments = view.instruments()
-    return any(instruments[symbol].settl_currency == asset for symbol in view.positions(account_id))
+    for symbol in view.positions(account_id):  # noqa: SIM110 - a loop, not any(): no generator per account
+        if instruments[symbol].settl_currency == asset:
+            return True
+    return False
 
 
 @concrete
@@ -645,8 +658,11 @@ def check_no_neg_equity_of(view: ExchangeView, step: StepInfo, account_ids: Iter
         if account_id < 0 or account_id in exempt:
             continue
         for asset in view.assets():
+            # an account holding a position in the asset is pending, whatever its equity: only the others' is computed
+            if has_open_position(view, account_id, asset):
+                continue
             equity = compute_account_equity(view, account_id, asset)
-            if equity < 0 and not has_open_position(view, account_id, asset):
+            if equity < 0:
                 problems.append(f"account {account_id} {asset}: equity {equity} < 0 with no position left to liquidate")
     return problems
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from perpspec.engine.core.orders import Order
-from perpspec.engine.simulation.engine_port import POOLED, PooledView, ViewCache
+from perpspec.engine.simulation.engine_port import POOLED, PooledView
 from perpspec.engine.simulation.scenario import load_scenario
 from perpspec.engine.simulation.simulate import Simulation
 from perpspec.rules import invariants
@@ -117,14 +117,13 @@ def test_a_violation_planted_in_a_dormant_account_is_caught_after_every_command(
     engine = port.engine
     asset = simulation.asset
     apply = port.apply
-    cache = ViewCache()  # kept between checks, as simulate keeps it
     seen = {"commands": 0, "pooled_checks": 0, "caught": 0}
 
     def checked_apply(command: Any) -> Any:
         events = apply(command)
         seen["commands"] += 1
         step = port.step_info(events)
-        pooled = PooledView(engine, cache)
+        pooled = PooledView(engine)
         assert_same_answers(pooled, engine)
         assert invariants.check_all(pooled, step) == invariants.check_all(engine, step)
         if POOLED in pooled.account_ids():
@@ -137,7 +136,7 @@ def test_a_violation_planted_in_a_dormant_account_is_caught_after_every_command(
                 inv_id, undo = plant(engine, target, asset)
                 try:
                     if inv_id:
-                        on_view = invariants.check_all(PooledView(engine, cache), step)
+                        on_view = invariants.check_all(PooledView(engine), step)
                         assert on_view == invariants.check_all(engine, step), (plant.__name__, command)
                         assert on_view[inv_id], (plant.__name__, command)  # the planted violation is reported
                         seen["caught"] += 1

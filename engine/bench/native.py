@@ -74,6 +74,8 @@ COMPILED_MODULES = (
     "perpspec.engine.core.fills",
     "perpspec.engine.core.entry_terms",
     "perpspec.engine.core.entry",
+    "perpspec.rules.adl",
+    "perpspec.engine.core.adlrank",  # the ADL ranking's heap compares rows by ADL-002 (simulate's large runs)
     "perpspec.engine.core.waterfall",
     "perpspec.engine.core.prices",
     "perpspec.engine.core.account_desk",

@@ -4,7 +4,7 @@
 
     perpspec simulate [SCENARIO] [--seed N] [--out DIR] [--set NAME=VALUE ...]
                       [--adl-policy queue|pro-rata] [--accounts N] [--quiet]
-                      [--compare A [B ...]]
+                      [--compare A [B ...]] [--bench] [--interpreted]
 
 ``SCENARIO`` is a shipped scenario name (``default_crash``, ``calm``,
 ``short_squeeze``, ``funding_spiral``…) or a path to a TOML file; without it
@@ -26,6 +26,12 @@ outputs renamed into place at the end, and nothing the run did not create is
 deleted (:mod:`engine.simulation.output`).  Exit status 0 when every invariant
 held and funds are conserved to the satoshi, 1 otherwise, 2 on bad input (one
 line), 130 when interrupted (the previous outputs are left as they were).
+
+Like ``perpspec bench``, the command runs on the compiled engine (mypyc,
+:mod:`engine.bench.native`) whenever ``perpspec build-native`` has built the
+current sources: it re-runs itself in an interpreter importing ``build/native``
+(same modules by name: the same events, journal and state hash);
+``--interpreted`` opts out.
 """
 
 from __future__ import annotations
@@ -65,6 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--profile", metavar="FILE", default=None,
         help="run under cProfile: write the stats to FILE (pstats) and print the 25 costliest functions",
     )
+    parser.add_argument(
+        "--interpreted", action="store_true",
+        help="run on the interpreted engine even when `perpspec build-native` has built the current sources",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
         parse_assignment,
     )
 
+    compiled = run_compiled(args)
+    if compiled is not None:
+        return compiled
     if args.list:
         for name in builtin_names():
             scenario = load_scenario(name)
@@ -122,6 +135,70 @@ def run(args: argparse.Namespace) -> int:
         print_compare(summaries, labels)
     print(f"report: {Path(args.out) / 'report.html'}")
     return status
+
+
+# simulate's options, as they are given again to the compiled engine's process (dest -> flag; None: positional)
+FORWARDED = {
+    "scenario": None, "seed": "--seed", "out": "--out", "overrides": "--set", "adl_policy": "--adl-policy",
+    "accounts": "--accounts", "compare": "--compare", "quiet": "--quiet", "list": "--list", "bench": "--bench",
+    "profile": "--profile", "interpreted": "--interpreted",
+}
+
+
+def forwarded(args: argparse.Namespace) -> list[str]:
+    """The command line that gives ``args`` again (``simulate`` first)."""
+    argv = ["simulate"]
+    for name, flag in FORWARDED.items():
+        value = getattr(args, name)
+        if value is None or value is False or value == []:
+            continue
+        if flag is None:
+            argv.append(str(value))
+        elif value is True:
+            argv.append(flag)
+        elif name == "overrides":
+            for item in value:
+                argv.extend([flag, str(item)])
+        elif isinstance(value, list):
+            argv.extend([flag, *map(str, value)])
+        else:
+            argv.extend([flag, str(value)])
+    return argv
+
+
+def run_compiled(args: argparse.Namespace) -> int | None:
+    """Re-run this command on the compiled engine when ``perpspec build-native`` has built the current sources.
+
+    As ``perpspec bench`` does (:mod:`engine.bench.native`): a fresh interpreter that imports
+    ``rules``/``engine`` from ``build/native``; the same modules by name, so the same events,
+    journal and state hash.  Its exit status, or None to run here: ``--interpreted``, no
+    current build, already the compiled process, or output captured in-process (a caller
+    that replaced ``sys.stdout``/``sys.stderr`` reads what this process prints).
+    """
+    import signal
+    import subprocess
+    import threading
+
+    from perpspec.engine.bench.native import CHILD_FLAG, child_command, child_env, compiled_here, status
+
+    if args.interpreted or os.environ.get(CHILD_FLAG):
+        if os.environ.get(CHILD_FLAG) and not args.quiet:
+            engine = "compiled with mypyc" if compiled_here() else "interpreted (the compiled modules did not load)"
+            print(f"perpspec simulate: engine {engine}", file=sys.stderr)
+        return None
+    if args.list or sys.stdout is not sys.__stdout__ or sys.stderr is not sys.__stderr__ or status() is not None:
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        return None  # Ctrl-C is handed on from the main thread only
+    command = child_command("-m", "perpspec.engine.cli.main", *forwarded(args))
+    # in a process group of its own, so that a Ctrl-C reaches it once, handed on from here: it then ends as an
+    # interrupted run does (outputs left as they were, one line, exit 130), and this process waits for that
+    child = subprocess.Popen(command, env=child_env(), process_group=0)
+    previous = signal.signal(signal.SIGINT, lambda *_: child.send_signal(signal.SIGINT))
+    try:
+        return child.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _run_all(

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import attrs
 
+from perpspec.engine.core.accounts import PositionState
 from perpspec.engine.core.events import Event, RuleEvent
 from perpspec.engine.core.ledger import LIQUIDATOR, Ledger
 from perpspec.engine.core.market import Market
@@ -25,6 +27,25 @@ from perpspec.engine.core.waterfall import Waterfall
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import MarginSetting, RestingOrder
 from perpspec.rules.position import Position
+
+NOTHING: Mapping[str, Position] = MappingProxyType({})  # no position (read-only: shared between accounts)
+
+
+class PooledReads:
+    """What :meth:`Views.pooled_listing` read of every account: positions, wallets, orders (by account id)."""
+
+    def __init__(self) -> None:
+        self.positions: dict[int, Mapping[str, Position]] = {}
+        self.wallets: dict[int, dict[str, int]] = {}
+        self.opened: dict[int, list[RestingOrder]] = {}
+        self.reducing: dict[int, list[RestingOrder]] = {}
+
+
+def _below_zero(wallets: dict[str, int]) -> bool:
+    for balance in wallets.values():  # noqa: SIM110 - a loop: native code when compiled (any() takes a generator)
+        if balance < 0:
+            return True
+    return False
 
 
 class Views:
@@ -50,6 +71,10 @@ class Views:
         # (account, symbol) -> the Position last handed out: an unchanged position is the same frozen value,
         # built once instead of on every read (a derived cache, never state)
         self.shown: dict[tuple[int, str], Position] = {}
+        # derived caches of pooled_listing, of the same kind: account -> (its one position record, qty, cost, the
+        # mapping shown for them), reused while they are unchanged; order id -> the RestingOrder last shown for it
+        self.held_shown: dict[int, tuple[PositionState, int, int, Mapping[str, Position]]] = {}
+        self.resting_shown: dict[int, RestingOrder] = {}
 
     def account_ids(self) -> Sequence[int]:
         """Every account id (the liquidation engine's -1 included), sorted."""
@@ -132,6 +157,75 @@ class Views:
                 opened[account_id] = [self._resting(order) for order in orders if self._is_open(order)]
                 reducing[account_id] = [self._resting(order) for order in orders if self._is_reduce_only(order)]
         return opened, reducing
+
+    def pooled_listing(self, pooling: bool) -> tuple[list[int], dict[str, int], PooledReads]:
+        """Every account read once, as a check of the whole invariant registry reads them (``PooledView``).
+
+        Returns ``(listed, pooled, reads)``.  ``reads`` holds :meth:`orders_by_account`'s two
+        maps, :meth:`positions` of every trader account (id ≥ 0) and each trader account's
+        wallets (the account's own mapping, not a copy).  An account is *dormant* — left out
+        of ``listed``, its wallets summed per asset into ``pooled`` — when ``pooling`` is on
+        and it is a trader account holding no position, no order of any kind and no wallet
+        below zero; every other account (the liquidation engine's included) is ``listed``, in
+        id order.  One pass over the state as it is, no change tracking (compiled with the
+        engine, where this pass costs a fraction of the interpreted one); engine/simulation/
+        engine_port.py argues, invariant by invariant, that the registry answers the same on it.
+        """
+        accounts = self.ledger.accounts
+        live = self.registry.live_orders
+        last = self.held_shown
+        shown_before = self.resting_shown
+        shown: dict[int, RestingOrder] = {}  # the live orders' only (the cache does not grow with the run)
+        listed: list[int] = []
+        pooled: dict[str, int] = {}
+        reads = PooledReads()
+        positions, wallets_of, opened, reducing = reads.positions, reads.wallets, reads.opened, reads.reducing
+        for account_id in sorted(accounts):
+            account = accounts[account_id]
+            orders = account.orders
+            if orders:  # as orders_by_account
+                mine: list[RestingOrder] = []
+                theirs: list[RestingOrder] = []
+                for order_id in sorted(orders):
+                    order = live[order_id]
+                    signed = order.leaves_qty if order.is_buy else -order.leaves_qty
+                    resting = shown_before.get(order_id)  # as _resting; built again when the order changed
+                    if resting is None or resting.qty != signed or resting.price != order.price:
+                        resting = RestingOrder(symbol=order.symbol, qty=signed, price=order.price)
+                    shown[order_id] = resting
+                    if self._is_open(order):
+                        mine.append(resting)
+                    if self._is_reduce_only(order):
+                        theirs.append(resting)
+                opened[account_id] = mine
+                reducing[account_id] = theirs
+            if account_id < 0:
+                listed.append(account_id)  # the liquidation engine: its positions are its close-outs (read on demand)
+                continue
+            held = account.positions
+            out: Mapping[str, Position] = NOTHING  # as positions
+            if len(held) == 1:
+                for symbol, state in held.items():
+                    qty = state.qty
+                    if qty != 0:  # the mapping shown last time when this position record has not changed
+                        before = last.get(account_id)
+                        if before is not None and before[0] is state and before[1] == qty and before[2] == state.cost:
+                            out = before[3]
+                        else:
+                            out = {symbol: Position(qty=qty, cost=state.cost)}
+                            last[account_id] = (state, qty, state.cost, out)
+            elif held:
+                out = self.positions(account_id)
+            positions[account_id] = out
+            wallets = account.wallets
+            wallets_of[account_id] = wallets
+            if out or orders or not pooling or _below_zero(wallets):
+                listed.append(account_id)
+                continue
+            for asset, balance in wallets.items():
+                pooled[asset] = pooled.get(asset, 0) + balance
+        self.resting_shown = shown
+        return listed, pooled, reads
 
     def _is_open(self, order: Order) -> bool:
         return order.live and order.level is not None and order.order_id not in self.registry.spot_reservations

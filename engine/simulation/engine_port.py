@@ -8,13 +8,13 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
-from perpspec.engine.core.accounts import Account, PositionState
+from perpspec.engine.core.accounts import Account
 from perpspec.engine.core.events import (
     Event,
 )
+from perpspec.engine.core.views import NOTHING
 from perpspec.engine.simulation.eventlog import event_records
 from perpspec.engine.simulation.result import Tally
 from perpspec.engine.simulation.scenario import Scenario
@@ -56,7 +56,6 @@ class EnginePort:
         )
         self.journal_path = journal_dir.joinpath(JOURNAL_NAME)
         self.pending_account: dict[int, int] = {}  # pending close-out id -> liquidated account
-        self.view_cache = ViewCache()  # what successive full checks' views hand out (check_view)
 
     def apply(self, command: Any) -> list[Event]:
         """Journal and run one command; its events."""
@@ -108,7 +107,7 @@ class EnginePort:
         See :class:`PooledView`: every registered invariant gives the same answer on it as
         on the engine (when the registry holds only invariants argued for there).
         """
-        return PooledView(self.engine, self.view_cache)
+        return PooledView(self.engine)
 
     def insurance(self, asset: str) -> int:
         """Insurance fund balance."""
@@ -265,7 +264,6 @@ class MemoView:
         return setting
 
 
-NOTHING: Mapping[str, Position] = MappingProxyType({})  # no position (read-only: shared between accounts)
 POOLED = -2  # the account id under which PooledView lists the dormant accounts' summed wallets (no engine account)
 
 # The registered invariants (rules/invariants.py) argued, one by one, to give the same answer when the dormant
@@ -303,24 +301,6 @@ POOLING_ARGUED = frozenset(
 )
 
 
-class ViewCache:
-    """Values a :class:`PooledView` hands out, kept between checks (frozen values, equal to freshly built ones)."""
-
-    def __init__(self) -> None:
-        # account -> (its one position record, qty, cost, the mapping shown for them): reused while they are unchanged
-        self.held: dict[int, tuple[PositionState, int, int, Mapping[str, Position]]] = {}
-        self.resting: dict[tuple[str, int, int], RestingOrder] = {}  # (symbol, signed qty, price) -> RestingOrder
-
-    def resting_order(self, symbol: str, qty: int, price: int) -> RestingOrder:
-        key = (symbol, qty, price)
-        found = self.resting.get(key)
-        if found is None:
-            if len(self.resting) > 200_000:
-                self.resting.clear()  # bounded: a long run's old quotes are not kept
-            found = self.resting[key] = RestingOrder(symbol=symbol, qty=qty, price=price)
-        return found
-
-
 class PooledView(MemoView):
     """:class:`MemoView` listing the *dormant* accounts as one: what a check of the whole registry reads.
 
@@ -338,78 +318,28 @@ class PooledView(MemoView):
     every answer of the view, after every command of a crash with planted violations).
     """
 
-    def __init__(self, engine: Any, cache: ViewCache | None = None) -> None:
+    def __init__(self, engine: Any) -> None:
         super().__init__(engine)
         self.accounts: Mapping[int, Account] = engine.ledger.accounts
-        self.pooled: dict[str, int] = {}
-        cache = ViewCache() if cache is None else cache
+        assert POOLED not in self.accounts
         pooling = set(invariants.REGISTRY) <= POOLING_ARGUED  # else an invariant nobody argued for: list every account
-        accounts = self.accounts
-        assert POOLED not in accounts
-        is_open, is_reducing = engine.views._is_open, engine.views._is_reduce_only  # Views' own tests of an order
-        live = engine.registry.live_orders
-        resting = cache.resting_order
-        last = cache.held
-        known = self._positions
-        opened: dict[int, list[RestingOrder]] = {}
-        reducing: dict[int, list[RestingOrder]] = {}
-        self._orders = (opened, reducing)
-        listed: list[int] = []
-        pooled = self.pooled
-        for account_id in engine.account_ids():
-            account = accounts[account_id]
-            orders = account.orders
-            if orders:  # as Views.orders_by_account
-                opened[account_id] = mine = []
-                reducing[account_id] = theirs = []
-                for order_id in sorted(orders):
-                    order = live[order_id]
-                    signed = order.leaves_qty if order.is_buy else -order.leaves_qty
-                    if is_open(order):
-                        mine.append(resting(order.symbol, signed, order.price))
-                    if is_reducing(order):
-                        theirs.append(resting(order.symbol, signed, order.price))
-            if account_id < 0:
-                listed.append(account_id)  # the liquidation engine: its positions are its close-outs (read on demand)
-                continue
-            held = account.positions
-            out: Mapping[str, Position] = NOTHING  # as Views.positions
-            if len(held) == 1:
-                for symbol, state in held.items():
-                    if state.qty != 0:  # the mapping shown last time when this position record has not changed
-                        before = last.get(account_id)
-                        if before is not None and before[0] is state and before[1] == state.qty and before[2] == state.cost:
-                            out = before[3]
-                        else:
-                            out = {symbol: Position(qty=state.qty, cost=state.cost)}
-                            last[account_id] = (state, state.qty, state.cost, out)
-            elif held:
-                several = {}
-                for symbol, state in sorted(held.items()):
-                    if state.qty != 0:
-                        several[symbol] = Position(qty=state.qty, cost=state.cost)
-                if several:
-                    out = several
-            dormant = pooling and not out and not orders
-            if dormant:
-                for balance in account.wallets.values():
-                    if balance < 0:
-                        dormant = False
-                        break
-            known[account_id] = out
-            if not dormant:
-                listed.append(account_id)
-                continue
-            for asset, balance in account.wallets.items():
-                pooled[asset] = pooled.get(asset, 0) + balance
-        known[POOLED] = NOTHING
-        if len(listed) < len(accounts):
+        # the one pass over every account, in the engine's read-only Views (compiled with the engine where it is)
+        listed, pooled, reads = engine.views.pooled_listing(pooling)
+        self.pooled: dict[str, int] = pooled
+        self.wallets: dict[int, dict[str, int]] = reads.wallets  # each trader account's own wallets mapping
+        self._positions = reads.positions
+        self._positions[POOLED] = NOTHING
+        self._orders = (reads.opened, reads.reducing)
+        if len(listed) < len(self.accounts):
             self._account_ids = [POOLED, *listed]
         else:
             self._account_ids = listed
 
     def wallet(self, account_id: int, asset: str) -> int:
         """walletBalance (the engine's ``Account.wallet``); for ``POOLED``, the dormant accounts' sum."""
+        wallets = self.wallets.get(account_id)
+        if wallets is not None:
+            return wallets.get(asset, 0)
         if account_id == POOLED:
             return self.pooled.get(asset, 0)
         return self.accounts[account_id].wallets.get(asset, 0)
