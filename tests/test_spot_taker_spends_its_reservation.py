@@ -73,3 +73,39 @@ def test_liq_052_stops_a_taker_whose_next_fill_its_balance_does_not_cover_fee_ro
     assert engine.accounts[1].wallets == {"USDt": ONE_FILL - 1, "XBt": 10_000}
     assert engine.accounts[1].reserved == {}
     assert len(engine.market.books["XBT_USDT"].asks) == 1  # account 3's offer still rests
+
+
+def _buy_beside_an_isolated_position(wallet: int) -> tuple[Engine, list[Event]]:
+    """As ``_buy``, with account 1 also long 40,000 XBTUSDT isolated at 10x (201,650,000 USDt of isolated margin).
+
+    The isolated margin is out of the cross pool but in the equity, so here the pool alone decides LIQ-052.
+    """
+    engine = Engine({"XBT_USDT": SPOT, "XBTUSDT": load_instrument("XBTUSDT")})
+    for symbol in ("XBT_USDT", "XBTUSDT"):
+        engine.process(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=5_000_000, index_price=5_000_000))
+    for account, asset, amount in ((1, "USDt", wallet), (2, "XBt", 10**8), (3, "XBt", 10**8), (4, "USDt", 10**12)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset=asset, amount=amount))
+    steps = (
+        c.SetLeverage(time_ms=0, account=1, symbol="XBTUSDT", leverage_hundredths=1_000),
+        c.PlaceOrder(time_ms=0, account=4, symbol="XBTUSDT", side="Sell", order_qty=40_000, price=5_000_000),
+        c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSDT", side="Buy", order_qty=40_000, price=5_000_000),
+        c.PlaceOrder(time_ms=0, account=2, symbol="XBT_USDT", side="Sell", order_qty=100, price=PRICE),
+        c.PlaceOrder(time_ms=0, account=3, symbol="XBT_USDT", side="Sell", order_qty=100, price=PRICE),
+    )
+    for command in steps:
+        assert isinstance(engine.process(command)[-1], Accepted)
+    assert engine.accounts[1].positions["XBTUSDT"].iso_margin == 201_650_000
+    events = engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="XBT_USDT", side="Buy", order_qty=200, price=PRICE))
+    assert isinstance(events[-1], Accepted)
+    return engine, events
+
+
+def test_liq_052_the_cross_pool_net_of_isolated_margin_stops_a_taker_its_equity_would_not() -> None:
+    # the wallet after the 1.5 USDT XBTUSDT fee: 201,650,000 isolated + exactly the spot order's reservation
+    engine, events = _buy_beside_an_isolated_position(201_650_000 + 1_500_000 + 2 * ONE_FILL - 1)
+    assert _reports(events) == [("New", 0, ""), ("Trade", 100, ""), ("Canceled", 0, FILL_CANCEL_TEXT)]
+    assert engine.accounts[1].wallets == {"USDt": 201_650_000 + ONE_FILL - 1, "XBt": 10_000}
+    engine, events = _buy_beside_an_isolated_position(201_650_000 + 1_500_000 + 2 * ONE_FILL)
+    assert _reports(events) == [("New", 0, ""), ("Trade", 100, ""), ("Trade", 100, "")]
+    assert engine.accounts[1].wallets == {"USDt": 201_650_000, "XBt": 20_000}
