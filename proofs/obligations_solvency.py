@@ -68,6 +68,7 @@ from perpspec.rules.solvency import (
     compute_pool_equity,
     compute_pool_excess,
     compute_reducing_qty,
+    is_cross_pool_kept,
     is_fill_solvent,
     is_order_solvent,
     is_spot_spend_allowed,
@@ -396,6 +397,21 @@ def _spot_spend_pool_only(pool_equity: int, account_equity: int, spent: int) -> 
     return or_(pool_equity - spent >= 0, spent == 0)
 
 
+def prove_cross_pool_kept(rule: Callable[[int, int, int], bool]) -> ProofResult:
+    """LIQ-053: an isolated fill the rule accepts leaves the cross pool at or above maintenance, or moves nothing."""
+    with Prover() as prover:
+        equity, maint, moved = prover.symbol("cross_equity"), prover.symbol("cross_maintenance"), prover.symbol("moved")
+        prover.assume(maint >= 0, "maintenance ≥ 0")
+        goal = or_(moved <= 0, equity - moved >= maint)
+        return prover.prove(implies(rule(equity, maint, moved), goal), "LIQ-053")
+
+
+def _cross_pool_kept_at_zero(cross_equity: int, cross_maintenance: int, moved: int) -> bool:
+    """KNOWN-BAD LIQ-053: the cross pool only kept solvent (≥ 0), its maintenance forgotten."""
+    del cross_maintenance
+    return or_(moved <= 0, cross_equity - moved >= 0)
+
+
 def _register() -> None:
     for symbol in SYMBOLS:
         for side, side_name in ((1, "long"), (-1, "short")):
@@ -515,6 +531,28 @@ def _register() -> None:
                 "spends ≥ 0 (or spends nothing)."
             ),
             run=functools.partial(prove_spot_spend_keeps_equity, is_spot_spend_allowed),
+        )
+    )
+    register(
+        Obligation(
+            id="LIQ-053/cross-pool-kept",
+            rule_id="LIQ-053",
+            invariant_id="INV-NO-NEG-EQUITY",
+            statement=(
+                "An isolated fill accepted by LIQ-053 leaves the account's cross pool in its currency at or above "
+                "maintenance after the margin it moves into the isolated pool (or moves nothing out)."
+            ),
+            run=functools.partial(prove_cross_pool_kept, is_cross_pool_kept),
+        )
+    )
+    register(
+        Obligation(
+            id="KNOWN-BAD/LIQ-053/solvent-only",
+            rule_id="LIQ-053",
+            invariant_id="INV-NO-NEG-EQUITY",
+            statement="Known-bad: a cross pool only kept ≥ 0 is left below maintenance by an isolated fill.",
+            run=functools.partial(prove_cross_pool_kept, _cross_pool_kept_at_zero),
+            expect="refuted",
         )
     )
     register(

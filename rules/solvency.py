@@ -230,6 +230,20 @@ def is_spot_spend_allowed(pool_equity: int, account_equity: int, spent: int) -> 
     return is_fill_solvent(pool_equity, pool_equity - spent, account_equity, account_equity - spent)
 
 
+def is_cross_pool_kept(cross_equity: int, cross_maintenance: int, moved: int) -> bool:
+    """LIQ-053: an isolated fill that moves ``moved`` of the wallet into its isolated pool keeps the cross pool safe.
+
+    An account may hold cross positions and isolated ones in the same currency.  The cross pool's equity is the
+    wallet less the isolated margins *held* (plus the cross PnL at mark), so money MRG-060 set aside for a resting
+    order in an isolated contract still backs the cross positions until that order fills.  When it fills, ACC-006
+    moves it into the isolated pool: the fill is executed only if the cross pool's equity after the move stays at
+    or above its maintenance — or nothing moves out of it.  Otherwise the resting isolated order is cancelled
+    and an incoming one stops, as LIQ-044 decides [I]; without this, a cross loss could eat the reserved money
+    while the isolated fill still took it, and the insurance fund paid the cross pool's deficit.
+    """
+    return or_(moved <= 0, cross_equity - moved >= cross_maintenance)
+
+
 class SolvencyReason(enum.Enum):
     """Why an order was refused by the solvency rule (BitMEX text as the value)."""
 

@@ -424,6 +424,9 @@ class OrderEntry:
     def check_entry(self, account: Account, inst: Instrument, order: Order) -> Rej | None:
         """Pre-trade checks of an order about to enter the book (new or triggered): no mutation."""
         self.charged_reach = 0
+        if inst.expiry_ms is not None and self.stream.time_ms >= inst.expiry_ms:
+            # SET-001's price is fixed by the window ending at expiry: a trade after it would pick off stale orders
+            return Rej(Reason.CONTRACT_EXPIRED, f"{inst.symbol} expired at {inst.expiry_ms}; it only settles now")
         ps = peek_position(account, inst)
         book = self.market.books[inst.symbol]
         if order.reduce_only:
@@ -638,6 +641,8 @@ class OrderEntry:
             if value is not None and not is_int(value):
                 return Rej(Reason.MALFORMED, f"{name} must be an integer")
         inst = self.market.instrument_map[order.symbol]
+        if inst.expiry_ms is not None and self.stream.time_ms >= inst.expiry_ms:
+            return Rej(Reason.CONTRACT_EXPIRED, f"{inst.symbol} expired at {inst.expiry_ms}; it only settles now")
         if c.order_qty is not None and c.leaves_qty is not None:
             return Rej(Reason.MALFORMED, "orderQty or leavesQty, not both")
         leaves = order.leaves_qty

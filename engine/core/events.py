@@ -63,6 +63,8 @@ class Reason(enum.Enum):
     MARK_NOT_SETTLEMENT_PRICE = "MarkNotAtSettlementPrice"  # settle only after a mark update to that price
     LIQUIDATION_PENDING = "LiquidationPending"  # a pool is below maintenance: the waterfall has work left
     IMMEDIATE_LIQUIDATION = "ImmediateLiquidation"  # LIQ-042: executing at the order price would liquidate
+    CONTRACT_EXPIRED = "ContractExpired"  # a dated future past its expiry takes no new, amended or triggered order
+    NOT_PERPETUAL = "NotPerpetual"  # funding of a dated future or a spot pair
     TOO_MANY_OPEN_STOPS = "TooManyOpenStops"  # an account's untriggered conditional orders per contract are capped
     INTERNAL_ERROR = "InternalError"
 

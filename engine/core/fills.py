@@ -32,6 +32,8 @@ from perpspec.rules.solvency import (
     FILL_CANCEL_TEXT,
     PoolState,
     apply_fill_to_pool,
+    compute_fill_outcome,
+    is_cross_pool_kept,
     is_fill_allowed,
     is_spot_spend_allowed,
 )
@@ -123,11 +125,27 @@ class Fills:
         states: dict[int, PoolState] = {}
         folded = [0]  # how many of ``fills`` are folded into ``states``
 
+        starts: dict[int, int] = {}  # each pool's margin before the sweep (LIQ-053 measures what a fill moves)
+        crosses: dict[int, tuple[int, int] | None] = {}
+
         def state(account_id: int) -> PoolState:
             if account_id not in states:
                 holder = accounts[account_id]
                 states[account_id] = self.risk.pool_state(holder, inst, peek_position(holder, inst))
+                starts[account_id] = states[account_id].pool_margin
             return states[account_id]
+
+        def keeps_cross(account_id: int, signed: int, price: int, fee: int) -> bool:
+            pool = state(account_id)
+            if pool.leverage_hundredths == CROSS:
+                return True
+            if account_id not in crosses:
+                crosses[account_id] = self.cross_pool_of(accounts[account_id], inst.settl_currency)
+            cross = crosses[account_id]
+            if cross is None:
+                return True
+            moved = compute_fill_outcome(inst, pool, signed, price, fee, mark).pool_margin - starts[account_id]
+            return is_cross_pool_kept(cross[0], cross[1], moved)
 
         def fold() -> None:
             assert taker is not None
@@ -144,11 +162,19 @@ class Fills:
             fold()
             price = maker.price
             maker_fee = self.fee_ppm(accounts[maker.account], inst, maker=True)
-            if not is_fill_allowed(inst, state(maker.account), granted if maker.is_buy else -granted, price, maker_fee, mark):
+            maker_qty = granted if maker.is_buy else -granted
+            if not (
+                is_fill_allowed(inst, state(maker.account), maker_qty, price, maker_fee, mark)
+                and keeps_cross(maker.account, maker_qty, price, maker_fee)
+            ):
                 self._insolvent[maker.order_id] = None
                 return 0
             taker_fee = self.fee_ppm(accounts[taker.account], inst, maker=False)
-            if not is_fill_allowed(inst, state(taker.account), granted if taker.is_buy else -granted, price, taker_fee, mark):
+            taker_qty = granted if taker.is_buy else -granted
+            if not (
+                is_fill_allowed(inst, state(taker.account), taker_qty, price, taker_fee, mark)
+                and keeps_cross(taker.account, taker_qty, price, taker_fee)
+            ):
                 self._halt_seen = True
                 return -1
             return granted
@@ -190,12 +216,27 @@ class Fills:
                 fee = fees[account_id] = self.fee_ppm(accounts[account_id], inst, maker=is_maker)
             return fee
 
+        starts: dict[int, int] = {}  # each pool's margin before the sweep (LIQ-053 measures what a fill moves)
+        crosses: dict[int, tuple[int, int] | None] = {}
+
         def pool(account_id: int) -> tuple[int, ...]:
             found = pools.get(account_id)
             if found is None:
                 holder = accounts[account_id]
                 found = pools[account_id] = self.risk.pool_tuple(holder, inst, peek_position(holder, inst))
+                starts[account_id] = found[4]
             return found
+
+        def allowed(account_id: int, signed: int, price: int, fee: int) -> bool:
+            out = outcome(account_id, signed, price, fee)
+            if out[0] == 0:
+                return False
+            if pools[account_id][2] == CROSS:
+                return True
+            if account_id not in crosses:
+                crosses[account_id] = self.cross_pool_of(accounts[account_id], inst.settl_currency)
+            cross = crosses[account_id]
+            return cross is None or is_cross_pool_kept(cross[0], cross[1], out[3] - starts[account_id])
 
         def outcome(account_id: int, signed: int, price: int, fee: int) -> tuple[int, ...]:
             seen = judged.get(account_id)
@@ -228,15 +269,27 @@ class Fills:
                     fold_one(taker.account, qty if taker.is_buy else -qty, done_price, False)
                 folded[0] = len(fills)
             price = maker.price
-            if outcome(maker.account, granted if maker.is_buy else -granted, price, fee_of(maker.account, True))[0] == 0:
+            if not allowed(maker.account, granted if maker.is_buy else -granted, price, fee_of(maker.account, True)):
                 self._insolvent[maker.order_id] = None
                 return 0
-            if outcome(taker.account, granted if taker.is_buy else -granted, price, fee_of(taker.account, False))[0] == 0:
+            if not allowed(taker.account, granted if taker.is_buy else -granted, price, fee_of(taker.account, False)):
                 self._halt_seen = True
                 return -1
             return granted
 
         return guard
+
+    def cross_pool_of(self, account: Account, asset: str) -> tuple[int, int] | None:
+        """(equity, maintenance) at mark of the account's cross pool in ``asset`` (LIQ-053's inputs), or None
+        when the account holds no open cross position there."""
+        for symbol in sorted(account.positions):
+            ps = account.positions[symbol]
+            if ps.qty == 0 or ps.leverage != CROSS or symbol not in self.market.marks:
+                continue
+            if self.market.instrument_map[symbol].settl_currency == asset:
+                _, equity, maintenance, _ = self.risk.pool_of(account, symbol)
+                return equity, maintenance
+        return None
 
     def _spot_guard(self, inst: Instrument, fills: list[Fill], taker: Order) -> Callable[[Order, int], int]:
         """The book's guard for a spot pair: LIQ-052 for the side of each fill that spends a currency.

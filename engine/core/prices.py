@@ -81,6 +81,8 @@ class Prices:
             return Rej(Reason.MALFORMED, "rate_e8 must be an integer within ±100%")
         if is_spot(inst):
             return Rej(Reason.NOT_SUPPORTED_ON_SPOT, "a spot pair has no funding")
+        if inst.expiry_ms is not None:
+            return Rej(Reason.NOT_PERPETUAL, f"{inst.symbol} is a dated future: futures do not fund")
         if inst.symbol not in self.market.marks:
             return Rej(Reason.NO_MARK_PRICE, f"{inst.symbol} has no mark price yet")
         holders = tuple(
