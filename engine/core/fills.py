@@ -490,7 +490,11 @@ class Fills:
                 text = "Canceled: self-trade prevention (resting order of the same account)"
             self.registry.cancel(maker, text, in_book=False)
         for account_id in sorted({taker.account, *(maker.account for maker, _, _ in fills)} if fills else ()):
-            if account_id >= 0:  # the wallets changed: refresh the liquidation index (LIQ-003) before the next query
+            if account_id < 0:
+                continue
+            if account_id == taker.account:  # its reservation is still the whole order's: OrderEntry._enter settles it
+                self.risk.dirty[account_id] = None  # the wallets changed: refresh the liquidation index (LIQ-003)
+            else:
                 self.registry.touch(self.ledger.accounts[account_id], inst)
 
     @staticmethod
