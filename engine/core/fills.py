@@ -72,11 +72,7 @@ class Fills:
             return []
         fills: list[Fill] = []
         dropped: list[Order] = []
-        trader = not self.fee_free and account.account_id >= 0
-        if is_spot(inst):
-            guard = self._spot_guard(inst, fills, order) if trader else self.make_guard(inst.symbol, fills)
-        else:
-            guard = self.make_guard(inst.symbol, fills, order if trader else None)
+        guard = self.guard_for(account, inst, order, fills)
         before = account.positions[inst.symbol].qty if inst.symbol in account.positions else 0
         book.match(order.is_buy, limit, order.leaves_qty, account.account_id, fills, dropped, guard)
         self.halted = self._halt_seen
@@ -86,6 +82,14 @@ class Fills:
             self.stream.reduce_only_fills.append((account.account_id, inst.symbol, before, after))
         return [(qty, price) for _, qty, price in fills]
 
+    def guard_for(self, account: Account, inst: Instrument, order: Order, fills: list[Fill]) -> Callable[[Order, int], int]:
+        """The guard a sweep of ``order`` runs (and a FillOrKill's dry run): LIQ-052 for a trader's spot order,
+        LIQ-044/LIQ-053 for a trader's contract order, the ReduceOnly room alone for the liquidation engine."""
+        trader = not self.fee_free and account.account_id >= 0
+        if is_spot(inst):
+            return self._spot_guard(inst, fills, order) if trader else self.make_guard(inst.symbol, fills)
+        return self.make_guard(inst.symbol, fills, order if trader else None)
+
     def can_fill(self, account: Account, inst: Instrument, order: Order, limit: int) -> bool:
         """FillOrKill: :meth:`sweep` would fill the whole order, every maker judged by the sweep's own guard.
 
@@ -94,11 +98,7 @@ class Fills:
         """
         book = self.market.books[inst.symbol]
         fills: list[Fill] = []
-        trader = not self.fee_free and account.account_id >= 0
-        if is_spot(inst):
-            guard = self._spot_guard(inst, fills, order) if trader else self.make_guard(inst.symbol, fills)
-        else:
-            guard = self.make_guard(inst.symbol, fills, order if trader else None)
+        guard = self.guard_for(account, inst, order, fills)
         left = book.dry_match(order.is_buy, limit, order.leaves_qty, account.account_id, fills, guard)
         self._insolvent = {}
         self._halt_seen = False
