@@ -40,6 +40,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -193,12 +194,39 @@ def run_compiled(args: argparse.Namespace) -> int | None:
     command = child_command("-m", "perpspec.engine.cli.main", *forwarded(args))
     # in a process group of its own, so that a Ctrl-C reaches it once, handed on from here: it then ends as an
     # interrupted run does (outputs left as they were, one line, exit 130), and this process waits for that
+    root = Path(args.out)
+    staged_before = _staging_folders(root)
+    interrupted: list[bool] = []
+
+    def hand_on(*_: object) -> None:
+        interrupted.append(True)
+        child.send_signal(signal.SIGINT)
+
     child = subprocess.Popen(command, env=child_env(), process_group=0)
-    previous = signal.signal(signal.SIGINT, lambda *_: child.send_signal(signal.SIGINT))
+    previous = signal.signal(signal.SIGINT, hand_on)
     try:
-        return child.wait()
+        code = child.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
+    if interrupted and code < 0:
+        # the child was killed by a signal instead of ending as an interrupted run does (a fresh-clone CI run once
+        # saw it die of SIGABRT when the Ctrl-C landed inside compiled code): end it here the same way — drop the
+        # staging folder it left (its outputs were never moved into place: the move holds SIGINT), keep every
+        # previous output, one line, exit 130
+        for name in sorted(_staging_folders(root) - staged_before):
+            shutil.rmtree(root / name, ignore_errors=True)
+        raise KeyboardInterrupt(f"interrupted: nothing in {args.out} was changed")
+    return code
+
+
+def _staging_folders(root: Path) -> set[str]:
+    """The names of the simulate staging folders in ``root`` (none when it does not exist)."""
+    from perpspec.engine.simulation.output import STAGING_PREFIX
+
+    try:
+        return {path.name for path in root.iterdir() if path.name.startswith(STAGING_PREFIX)}
+    except OSError:
+        return set()
 
 
 def _run_all(
