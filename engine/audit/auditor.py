@@ -448,12 +448,8 @@ class Auditor:
             self.check_withdrawal(account, asset)
 
     def check_withdrawal(self, account: int, asset: str) -> None:
-        """INV-WITHDRAW-SAFE, the part any venue's log shows: a withdrawal never leaves equity at mark below zero.
-
-        The registry's statement (available balance − unrealised profit ≥ 0) needs the venue's
-        margin requirements; equity ≥ 0 needs none and is implied by it.  Below zero, the venue
-        paid out money the account did not have.
-        """
+        """INV-WITHDRAW-SAFE as any venue's log shows it (no margin requirements needed, implied by the registry's
+        statement): a withdrawal never leaves equity at mark below zero, i.e. pays out money the account lacks."""
         ledger = self.ledger
         if account < 0 or not all(ledger.has_mark(symbol) for symbol in ledger.positions(account)):
             return

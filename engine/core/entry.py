@@ -17,7 +17,14 @@ from __future__ import annotations
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import DAY_MS, Account, PositionState
-from perpspec.engine.core.entry_terms import compute_market_reach, is_plain_limit, is_solvent_by_kernel
+from perpspec.engine.core.entry_terms import (
+    FAT_FINGER_PPM,
+    LIMIT_PRICED,
+    check_price_protection,
+    compute_market_reach,
+    is_plain_limit,
+    is_solvent_by_kernel,
+)
 from perpspec.engine.core.events import Reason
 from perpspec.engine.core.fastmargin import (
     margin_of_sides,
@@ -46,8 +53,6 @@ from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.risk_limit import check_risk_limit
 from perpspec.rules.solvency import FILL_CANCEL_TEXT, check_order_solvency
 
-FAT_FINGER_PPM = 50_000  # 5%: market orders capped, limit orders checked (reference §8)
-LIMIT_PRICED = (o.LIMIT, o.STOP_LIMIT, o.LIMIT_IF_TOUCHED)  # the order types the band applies to
 # [I] untriggered conditional orders per account and contract: they need no margin and every price update scans
 # them, so without a cap one verified account with no balance could slow every update (session-5 attack review:
 # 8,000 stops took an update from 7 µs to 1.4-2.5 ms).  BitMEX capped open stop orders per contract; 10 is its figure.
@@ -395,32 +400,6 @@ class OrderEntry:
 
         return max(0, gap(filled) - gap(ps.position))
 
-    def check_price_protection(self, inst: Instrument, is_buy: bool, price: int, leaves: int) -> Rej | None:
-        """The 5% fat-finger band of a limit price (reference §8), for a new, triggered or amended order.
-
-        A buy priced more than 5% above max(best ask, mark), or a sell more than 5% below min(best bid, mark),
-        is refused when it is larger than the best opposite level's size.
-        """
-        book = self.market.books[inst.symbol]
-        mark = self.market.marks[inst.symbol]
-        if is_buy:
-            best = book.best_ask()
-            reference = max(best or 0, mark)
-            band = reference + reference * FAT_FINGER_PPM // 1_000_000  # floor: the band is not widened
-            if price > band:
-                best_size = book.depth(False, 1)[0][1] if best is not None and book.depth(False, 1) else 0
-                if leaves > best_size:
-                    return Rej(Reason.FAT_FINGER, f"buy more than 5% above {reference} larger than best ask size")
-            return None
-        best = book.best_bid()
-        reference = mark if best is None else min(best, mark)
-        band = reference - reference * FAT_FINGER_PPM // 1_000_000
-        if price < band:
-            best_size = book.depth(True, 1)[0][1] if best is not None and book.depth(True, 1) else 0
-            if leaves > best_size:
-                return Rej(Reason.FAT_FINGER, f"sell more than 5% below {reference} larger than best bid size")
-        return None
-
     def check_entry(self, account: Account, inst: Instrument, order: Order) -> Rej | None:
         """Pre-trade checks of an order about to enter the book (new or triggered): no mutation."""
         self.charged_reach = 0
@@ -437,7 +416,7 @@ class OrderEntry:
                 order.leaves_qty = order.order_qty = room  # amended down to the position (not yet live)
                 order.reset_shown()
         if order.ord_type in LIMIT_PRICED:
-            refusal = self.check_price_protection(inst, order.is_buy, order.price, order.leaves_qty)
+            refusal = check_price_protection(self.market.books[inst.symbol], self.market.marks[inst.symbol], order.is_buy, order.price, order.leaves_qty)
             if refusal is not None:
                 return refusal
             charge_price = order.price
@@ -695,7 +674,9 @@ class OrderEntry:
         if crosses and order.post_only:
             return Rej(Reason.POST_ONLY_WOULD_TRADE, "amended ParticipateDoNotInitiate order would trade")
         if order.triggered and order.ord_type in LIMIT_PRICED and (price != order.price or leaves > order.leaves_qty):
-            refusal = self.check_price_protection(inst, order.is_buy, price, leaves)
+            refusal = check_price_protection(
+                self.market.books[inst.symbol], self.market.marks[inst.symbol], order.is_buy, price, leaves
+            )
             if refusal is not None:
                 return refusal
         problem = self._check_amend_funds(account, inst, ps, order, leaves, price)

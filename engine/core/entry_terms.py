@@ -9,9 +9,39 @@ from __future__ import annotations
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.book import Book
+from perpspec.engine.core.events import Reason
+from perpspec.engine.core.rejects import Rej
 from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import KernelSet
 from perpspec.rules.margin import CROSS
+
+FAT_FINGER_PPM = 50_000  # 5%: market orders capped, limit orders checked (reference §8)
+LIMIT_PRICED = (o.LIMIT, o.STOP_LIMIT, o.LIMIT_IF_TOUCHED)  # the order types the band applies to
+
+
+def check_price_protection(book: Book, mark: int, is_buy: bool, price: int, leaves: int) -> Rej | None:
+    """The 5% fat-finger band of a limit price (reference §8), for a new, triggered or amended order.
+
+    A buy priced more than 5% above max(best ask, mark), or a sell more than 5% below min(best bid, mark),
+    is refused when it is larger than the best opposite level's size.
+    """
+    if is_buy:
+        best = book.best_ask()
+        reference = max(best or 0, mark)
+        band = reference + reference * FAT_FINGER_PPM // 1_000_000  # floor: the band is not widened
+        if price > band:
+            best_size = book.depth(False, 1)[0][1] if best is not None and book.depth(False, 1) else 0
+            if leaves > best_size:
+                return Rej(Reason.FAT_FINGER, f"buy more than 5% above {reference} larger than best ask size")
+        return None
+    best = book.best_bid()
+    reference = mark if best is None else min(best, mark)
+    band = reference - reference * FAT_FINGER_PPM // 1_000_000
+    if price < band:
+        best_size = book.depth(True, 1)[0][1] if best is not None and book.depth(True, 1) else 0
+        if leaves > best_size:
+            return Rej(Reason.FAT_FINGER, f"sell more than 5% below {reference} larger than best bid size")
+    return None
 
 
 def compute_market_reach(book: Book, is_buy: bool, qty: int, cap: int, account_id: int) -> int:
