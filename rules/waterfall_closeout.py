@@ -176,6 +176,7 @@ def close_out(
         item.qty,
         item.takeover_price,
         item.age,
+        ledger.marks[item.symbol],
         get_fund_cover(ledger, currency),
         [Fill(qty=level.qty, price=level.price) for _, level in usable],
     )

@@ -528,6 +528,7 @@ class Waterfall:
             pending.qty,
             pending.takeover_price,
             pending.age,
+            self.market.marks[inst.symbol],
             self._fund_cover(asset),
             [
                 OfferFill(qty=qty, price=price)
