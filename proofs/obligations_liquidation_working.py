@@ -14,7 +14,8 @@ in ``[0, 100%]`` (the instrument's step is a symbol, not its file value):
 * **LIQ-050 monotone** — the limit at ``age + 1`` is never less aggressive than
   at ``age`` (never higher when selling, never lower when buying);
 * **LIQ-050 in range** — every limit is on the tick grid and in ``[tick, maxPrice]``;
-* **LIQ-051 best first** — the offers within the limit are a prefix of a
+* **LIQ-051 best first** — the offers within the offer limit (the working
+  limit, or the close-out bound once the fund cover is negative) are a prefix of a
   best-first list: a price at least as good as one within the limit is within it
   (so the engine's book sweep to the last accepted price takes exactly them);
 * **LIQ-051 fund never negative** — a fill the restricted offers give, taken
@@ -244,11 +245,12 @@ def _register() -> None:
                  "Every working limit is a tick price in [tick, maxPrice], whatever the take-over price and age.",
                  functools.partial(prove_in_range, symbol, side, compute_working_limit), "proved"),
                 (f"LIQ-051/best-first-prefix/{where}", "LIQ-051", "LIQ-WORKING-PREFIX",
-                 "A price at least as good as one within the working limit is within it: the allowed offers are a "
-                 "prefix of the best-first book.",
+                 "A price at least as good as one within the offer limit (either sign of the fund cover) is within "
+                 "it: the allowed offers are a prefix of the best-first book.",
                  functools.partial(prove_best_first_prefix, symbol, side), "proved"),
                 (f"LIQ-051/fund-nonneg/{where}", "LIQ-051", "INV-INSURANCE-NONNEG",
-                 "A fill within the working limit, taken for the lots the fund affords (INS-002), leaves the fund ≥ 0.",
+                 "A fill within the offer limit (either sign of the fund cover), taken for the lots the fund affords "
+                 "(INS-002), leaves the fund ≥ 0.",
                  functools.partial(prove_restricted_fill_keeps_fund, symbol, side), "proved"),
                 (f"LIQ-051/conservation/{where}", "LIQ-051", "INV-CONSERVATION",
                  "A close-out fill within the working limit: maker, engine cost basis and fund delta sum to zero.",

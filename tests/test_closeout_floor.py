@@ -23,7 +23,8 @@ from perpspec.engine.core.events import RuleEvent
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.events import AdlFill, LiquidationFill
 from perpspec.rules.instrument_file import load_instrument
-from perpspec.rules.liquidation_working import CLOSE_OUT_MARK_BAND_PPM, compute_mark_bound
+from perpspec.rules.insurance import Fill
+from perpspec.rules.liquidation_working import CLOSE_OUT_MARK_BAND_PPM, compute_mark_bound, get_working_offers
 from perpspec.rules.num import PPM
 
 XBTUSD = load_instrument("XBTUSD")
@@ -92,3 +93,15 @@ def test_an_offer_one_tick_worse_is_not_taken(
         assert adl == 50_000
     else:  # the cover is positive: the close-out waits for the book (ADL-031)
         assert adl == 0
+
+
+def test_a_one_contract_long_is_closed_by_selling_down_to_the_floor() -> None:
+    # ETHUSD's lot is one contract: a taken-over long of 1 sells (the floor below the mark), never buys
+    ethusd = load_instrument("ETHUSD")
+    tick, mark = ethusd.tick_size, 20_000 * ethusd.tick_size
+    floor = compute_mark_bound(ethusd, 1, mark)
+    bids = [Fill(qty=1, price=floor + tick), Fill(qty=1, price=floor), Fill(qty=1, price=floor - tick)]
+    assert get_working_offers(ethusd, 1, mark, 0, mark, -1, bids) == bids[:2]
+    ceiling = compute_mark_bound(ethusd, -1, mark)
+    asks = [Fill(qty=1, price=ceiling - tick), Fill(qty=1, price=ceiling), Fill(qty=1, price=ceiling + tick)]
+    assert get_working_offers(ethusd, -1, mark, 0, mark, -1, asks) == asks[:2]  # a short of 1 buys, up to the ceiling
