@@ -4,16 +4,26 @@
   (down when the engine sells, up when it buys): the first fills may draw on the fund at age 0.
 * :func:`compute_working_limit_walking_away` — the move applied away from the market: the limit
   grows less aggressive with age (and can leave the price range).
+* :func:`compute_offer_limit_walking_past_the_mark` — LIQ-050 before the close-out bound (main at
+  ede41d3): the walk has no floor and passes the mark (attack2: a stub bid 17.5% under it is taken).
+* :func:`compute_offer_limit_every_offer_once_uncovered` — LIQ-051 before the close-out bound: once
+  ADL-031's cover is negative every offer is taken, however far from the mark.
 """
 
 from __future__ import annotations
 
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.liquidation_working import compute_highest_tick
+from perpspec.rules.liquidation_working import (
+    compute_highest_tick,
+    compute_working_anchor,
+    compute_working_limit,
+)
 from perpspec.rules.num import PPM, ceil_to_multiple, clamp, floor_to_multiple, ite, max_, min_
 
 
-def compute_working_limit_rounded_away(inst: Instrument, side: int, takeover_price: int, age: int) -> int:
+def compute_working_limit_rounded_away(
+    inst: Instrument, side: int, takeover_price: int, age: int, _mark_price: int
+) -> int:
     """Known-bad LIQ-050: the anchor rounded toward the market instead of toward the system."""
     tick = inst.tick_size
     on_tick = ite(side > 0, floor_to_multiple(takeover_price, tick), ceil_to_multiple(takeover_price, tick))
@@ -22,10 +32,30 @@ def compute_working_limit_rounded_away(inst: Instrument, side: int, takeover_pri
     return ite(side > 0, max_(anchor - move, tick), min_(anchor + move, compute_highest_tick(inst)))
 
 
-def compute_working_limit_walking_away(inst: Instrument, side: int, takeover_price: int, age: int) -> int:
+def compute_working_limit_walking_away(
+    inst: Instrument, side: int, takeover_price: int, age: int, _mark_price: int
+) -> int:
     """Known-bad LIQ-050: the limit moves away from the market with age, unclamped."""
     tick = inst.tick_size
     on_tick = ite(side > 0, ceil_to_multiple(takeover_price, tick), floor_to_multiple(takeover_price, tick))
     anchor = clamp(on_tick, tick, compute_highest_tick(inst))
     move = floor_to_multiple(anchor * inst.liquidation_work_step_ppm * max_(age, 0) // PPM, tick)
     return ite(side > 0, anchor + move, anchor - move)
+
+
+def compute_offer_limit_walking_past_the_mark(
+    inst: Instrument, side: int, takeover_price: int, age: int, mark_price: int, fund_cover: int
+) -> int:
+    """Known-bad LIQ-050/051 (ede41d3): the walk is bounded only by the price range, not by the mark."""
+    anchor = compute_working_anchor(inst, side, takeover_price)
+    move = floor_to_multiple(anchor * inst.liquidation_work_step_ppm * max_(age, 0) // PPM, inst.tick_size)
+    walked = ite(side > 0, max_(anchor - move, inst.tick_size), min_(anchor + move, compute_highest_tick(inst)))
+    return ite(fund_cover < 0, compute_working_limit(inst, side, takeover_price, age, mark_price), walked)
+
+
+def compute_offer_limit_every_offer_once_uncovered(
+    inst: Instrument, side: int, takeover_price: int, age: int, mark_price: int, fund_cover: int
+) -> int:
+    """Known-bad LIQ-051 (ede41d3): with ADL-031's cover < 0 every offer is taken (the limit is the range's end)."""
+    every = ite(side > 0, inst.tick_size, compute_highest_tick(inst))
+    return ite(fund_cover < 0, every, compute_working_limit(inst, side, takeover_price, age, mark_price))

@@ -164,7 +164,8 @@ def close_out(
 
     The book levels offered are LIQ-051's: those within the working limit (LIQ-050) of the
     position's age while the fund covers what the liquidation engine holds at mark (ADL-031's
-    cover), every level once it does not.
+    cover), those within the close-out floor (5% past the mark) once it does not; the rest is
+    deleveraged at the bankruptcy price (ADL-020).
     """
     inst = ledger.instrument_map[item.symbol]
     currency = inst.settl_currency
@@ -176,6 +177,7 @@ def close_out(
         item.qty,
         item.takeover_price,
         item.age,
+        ledger.marks[item.symbol],
         get_fund_cover(ledger, currency),
         [Fill(qty=level.qty, price=level.price) for _, level in usable],
     )

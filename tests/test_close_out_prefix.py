@@ -52,9 +52,11 @@ def build_book(symbol: str, centre: int, rows: list[tuple[int, int, int, bool, i
     return book
 
 
-def close_out(symbol: str, offers: list[tuple[int, int]], qty: int, takeover: int, age: int, fund: int, cover: int) -> object:
+def close_out(
+    symbol: str, offers: list[tuple[int, int]], qty: int, takeover: int, age: int, mark: int, fund: int, cover: int
+) -> object:
     inst = INSTRUMENTS[symbol]
-    working = get_working_offers(inst, qty, takeover, age, cover, [OfferFill(qty=q, price=p) for p, q in offers])
+    working = get_working_offers(inst, qty, takeover, age, mark, cover, [OfferFill(qty=q, price=p) for p, q in offers])
     return settle_close_out(inst, fund, qty, takeover, working)
 
 
@@ -68,6 +70,8 @@ def close_out(symbol: str, offers: list[tuple[int, int]], qty: int, takeover: in
     age=st.integers(0, 400),
     fund=st.integers(-10**6, 10**12),
     cover=st.integers(-10**9, 10**9),
+    mark_base=st.sampled_from((100, 95, 105)),  # the mark at the centre, or where LIQ-051's 5% floor/ceiling is
+    mark_ticks=st.integers(-60, 60),
 )
 def test_the_close_out_on_the_prefix_is_the_close_out_on_the_whole_book(
     symbol: str,
@@ -78,6 +82,8 @@ def test_the_close_out_on_the_prefix_is_the_close_out_on_the_whole_book(
     age: int,
     fund: int,
     cover: int,
+    mark_base: int,
+    mark_ticks: int,
 ) -> None:
     inst = INSTRUMENTS[symbol]
     centre = 40_000 * inst.tick_size * 10 if inst.tick_size < 100 else 400 * inst.tick_size
@@ -85,14 +91,15 @@ def test_the_close_out_on_the_prefix_is_the_close_out_on_the_whole_book(
     bid_side = qty > 0  # a taken-over long is closed by selling into the bids
     book = build_book(symbol, centre, rows, bid_side)
     takeover = max(centre + takeover_ticks * inst.tick_size, inst.tick_size)
+    mark = centre * 100 // mark_base + mark_ticks * inst.tick_size
     whole = level_totals(book, bid_side)
     prefix = level_totals(book, bid_side, abs(qty), inst.lot_size)
     assert prefix == whole[: len(prefix)]
     held = sum(q // inst.lot_size * inst.lot_size for _, q in prefix)
     assert held >= abs(qty) or prefix == whole  # cut only once the close-out is covered ...
     assert sum(q // inst.lot_size * inst.lot_size for _, q in prefix[:-1]) < abs(qty) or not prefix  # ... and no later
-    assert close_out(symbol, prefix, qty, takeover, age, fund, cover) == close_out(
-        symbol, whole, qty, takeover, age, fund, cover
+    assert close_out(symbol, prefix, qty, takeover, age, mark, fund, cover) == close_out(
+        symbol, whole, qty, takeover, age, mark, fund, cover
     )
 
 

@@ -42,39 +42,55 @@ def test_the_step_is_validated_between_zero_and_one() -> None:
 
 def test_age_zero_is_the_bankruptcy_price_rounded_toward_the_system() -> None:
     bankruptcy = 500_010  # 5,000.10 USD: between the ticks 5,000.00 and 5,000.50
-    assert compute_working_limit(XBTUSD, 1, bankruptcy, 0) == 500_050  # selling: no lower than bankruptcy
-    assert compute_working_limit(XBTUSD, -1, bankruptcy, 0) == 500_000  # buying: no higher
+    for mark in (1, 480_000, 500_010, 520_000, XBTUSD.max_price):  # whatever the mark
+        assert compute_working_limit(XBTUSD, 1, bankruptcy, 0, mark) == 500_050  # selling: no lower than bankruptcy
+        assert compute_working_limit(XBTUSD, -1, bankruptcy, 0, mark) == 500_000  # buying: no higher
 
 
 def test_each_waterfall_moves_the_limit_half_a_percent_toward_the_market() -> None:
     bankruptcy = 500_000  # 5,000 USD, on the tick
-    sells = [compute_working_limit(XBTUSD, 1, bankruptcy, age) for age in range(4)]
-    buys = [compute_working_limit(XBTUSD, -1, bankruptcy, age) for age in range(4)]
+    sells = [compute_working_limit(XBTUSD, 1, bankruptcy, age, 480_000) for age in range(4)]  # the floor 456,000
+    buys = [compute_working_limit(XBTUSD, -1, bankruptcy, age, 520_000) for age in range(4)]  # the ceiling 546,000
     assert sells == [500_000, 497_500, 495_000, 492_500]  # 25 USD (0.5%) lower each time
     assert buys == [500_000, 502_500, 505_000, 507_500]
 
 
 def test_the_limit_stops_at_one_tick_and_at_max_price() -> None:
-    assert compute_working_limit(XBTUSD, 1, 500_000, 10_000) == XBTUSD.tick_size
-    assert compute_working_limit(XBTUSD, -1, 500_000, 1_000_000) == XBTUSD.max_price
+    # a mark at (or past) the ends of the range: the floor and the ceiling are the range's ends
+    assert compute_working_limit(XBTUSD, 1, 500_000, 10_000, 1) == XBTUSD.tick_size
+    assert compute_working_limit(XBTUSD, -1, 500_000, 1_000_000, 2 * XBTUSD.max_price) == XBTUSD.max_price
     # LIQ-036 takes an owing pool over beyond the range: the limit stays inside it
-    assert compute_working_limit(XBTUSD, 1, -7, 0) == XBTUSD.tick_size
-    assert compute_working_limit(XBTUSD, -1, 2 * XBTUSD.max_price, 0) == XBTUSD.max_price
+    assert compute_working_limit(XBTUSD, 1, -7, 0, 500_000) == XBTUSD.tick_size
+    assert compute_working_limit(XBTUSD, -1, 2 * XBTUSD.max_price, 0, 500_000) == XBTUSD.max_price
+
+
+def test_the_walk_stops_at_the_close_out_floor_five_percent_past_the_mark() -> None:
+    # mark 4,800.00: floor 4,560.00 selling, ceiling 5,040.00 buying (LIQ-051, 5% of the mark)
+    assert compute_working_limit(XBTUSD, 1, 500_000, 10_000, 480_000) == 456_000
+    assert compute_working_limit(XBTUSD, -1, 450_000, 10_000, 480_000) == 504_000
+    # off the tick: rounded toward the system (the floor up, the ceiling down)
+    assert compute_working_limit(XBTUSD, 1, 500_000, 10_000, 480_030) == 456_050  # 480,030 − 24,001 = 456,029
+    assert compute_working_limit(XBTUSD, -1, 450_000, 10_000, 480_030) == 504_000  # 480,030 + 24,001 = 504,031
+    # a mark beyond the take-over price: the limit stays at the anchor (fills there draw nothing)
+    assert compute_working_limit(XBTUSD, 1, 500_000, 10_000, 540_000) == 500_000
+    assert compute_working_limit(XBTUSD, -1, 500_000, 10_000, 460_000) == 500_000
 
 
 def test_a_step_of_zero_holds_the_bankruptcy_price() -> None:
     held = attrs.evolve(XBTUSD, liquidation_work_step_ppm=0)
-    assert {compute_working_limit(held, 1, 500_000, age) for age in range(50)} == {500_000}
+    assert {compute_working_limit(held, 1, 500_000, age, 480_000) for age in range(50)} == {500_000}
 
 
-def test_offers_within_the_limit_are_taken_while_the_fund_covers_and_all_once_it_does_not() -> None:
-    bids = [Fill(qty=100, price=p) for p in (501_000, 500_000, 499_000, 497_500, 490_000)]
-    assert get_working_offers(XBTUSD, 300, 500_000, 0, 1, bids) == bids[:2]
-    assert get_working_offers(XBTUSD, 300, 500_000, 1, 0, bids) == bids[:4]
-    assert get_working_offers(XBTUSD, 300, 500_000, 0, -1, bids) == bids  # the fund pays to aggress before ADL
-    asks = [Fill(qty=100, price=p) for p in (499_000, 500_000, 502_000, 502_500, 510_000)]
-    assert get_working_offers(XBTUSD, -300, 500_000, 0, 0, asks) == asks[:2]
-    assert get_working_offers(XBTUSD, -300, 500_000, 1, 0, asks) == asks[:4]
+def test_offers_within_the_limit_are_taken_while_the_fund_covers_and_to_the_floor_once_it_does_not() -> None:
+    bids = [Fill(qty=100, price=p) for p in (501_000, 500_000, 499_000, 497_500, 490_000, 456_000, 455_950)]
+    assert get_working_offers(XBTUSD, 300, 500_000, 0, 480_000, 1, bids) == bids[:2]
+    assert get_working_offers(XBTUSD, 300, 500_000, 1, 480_000, 0, bids) == bids[:4]
+    # the fund pays to aggress before ADL, down to the floor 4,560.00 (5% under the mark 4,800.00)
+    assert get_working_offers(XBTUSD, 300, 500_000, 0, 480_000, -1, bids) == bids[:6]
+    asks = [Fill(qty=100, price=p) for p in (499_000, 500_000, 502_000, 502_500, 510_000, 546_000, 546_050)]
+    assert get_working_offers(XBTUSD, -300, 500_000, 0, 520_000, 0, asks) == asks[:2]
+    assert get_working_offers(XBTUSD, -300, 500_000, 1, 520_000, 0, asks) == asks[:4]
+    assert get_working_offers(XBTUSD, -300, 500_000, 0, 520_000, -1, asks) == asks[:6]  # the ceiling 5,460.00
 
 
 def test_a_close_out_still_open_is_one_waterfall_older() -> None:
@@ -86,12 +102,13 @@ ages = st.integers(min_value=0, max_value=400)
 steps = st.integers(min_value=0, max_value=1_000_000)
 
 
-@given(st.sampled_from(SYMBOLS), st.sampled_from((1, -1)), prices, ages, steps)
+@given(st.sampled_from(SYMBOLS), st.sampled_from((1, -1)), prices, ages, steps, prices)
 def test_the_limit_is_a_tick_price_in_range_and_never_walks_back(
-    symbol: str, side: int, bankruptcy: int, age: int, step: int
+    symbol: str, side: int, bankruptcy: int, age: int, step: int, mark: int
 ) -> None:
     inst = attrs.evolve(load_instrument(symbol), liquidation_work_step_ppm=step)
-    now, later = compute_working_limit(inst, side, bankruptcy, age), compute_working_limit(inst, side, bankruptcy, age + 1)
+    now = compute_working_limit(inst, side, bankruptcy, age, mark)
+    later = compute_working_limit(inst, side, bankruptcy, age + 1, mark)
     assert inst.tick_size <= now <= inst.max_price
     assert now % inst.tick_size == 0
     assert later <= now if side > 0 else later >= now
@@ -103,7 +120,7 @@ def test_a_fill_within_the_age_zero_limit_never_draws_on_the_fund(
 ) -> None:
     inst = load_instrument(symbol)
     bankruptcy = min(max(bankruptcy, inst.tick_size), inst.max_price)
-    limit = compute_working_limit(inst, side, bankruptcy, 0)
+    limit = compute_working_limit(inst, side, bankruptcy, 0, data.draw(prices))
     ticks = data.draw(st.integers(min_value=1, max_value=inst.max_price // inst.tick_size))
     price = ticks * inst.tick_size
     if is_within_working_limit(side, price, limit):
@@ -157,7 +174,7 @@ SLOW = ("conservation/XBTUSD/",)  # inverse values: seconds alone, a minute unde
 
 def test_every_working_obligation_is_registered() -> None:
     known_bad = [obligation for obligation in OBLIGATIONS if obligation.expect == "refuted"]
-    assert (len(OBLIGATIONS), len(known_bad)) == (48, 12)
+    assert (len(OBLIGATIONS), len(known_bad)) == (66, 24)
     assert {obligation.rule_id for obligation in OBLIGATIONS} == {"LIQ-050", "LIQ-051"}
 
 

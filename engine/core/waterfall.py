@@ -504,7 +504,7 @@ class Waterfall:
         return compute_fund_cover(self.ledger.insurance_funds.get(asset, 0), pnls)
 
     def _close_in_book(self, inst: Instrument, pending: Pending) -> None:
-        """LIQ-024 in the book: the levels LIQ-051 allows (within the working limit while the fund covers), INS-005.
+        """LIQ-024 in the book: the levels LIQ-051 allows (the working limit while the fund covers, else its floor), INS-005.
 
         The makers' side of these fills is not checked by LIQ-044 (the guard has no taker: only
         ReduceOnly makers are limited), as in the rules model (rules.waterfall_closeout.close_out).
@@ -528,6 +528,7 @@ class Waterfall:
             pending.qty,
             pending.takeover_price,
             pending.age,
+            self.market.marks[inst.symbol],
             self._fund_cover(asset),
             [
                 OfferFill(qty=qty, price=price)
