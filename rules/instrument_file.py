@@ -17,7 +17,14 @@ from typing import Any
 from perpspec.rules.contract import compute_lot_value_inverse
 from perpspec.rules.instrument import ContractKind, FeeTier, Instrument
 from perpspec.rules.num import PPM
-from perpspec.rules.parse import ParseError, parse_duration_ms, parse_int, parse_ppm, parse_scaled
+from perpspec.rules.parse import (
+    ParseError,
+    parse_duration_ms,
+    parse_int,
+    parse_ppm,
+    parse_scaled,
+    read_input_file,
+)
 
 DAY_MS = 86_400_000
 
@@ -45,8 +52,7 @@ def builtin_symbols() -> tuple[str, ...]:
 def read_mapping(path: Path) -> dict[str, Any]:
     """Read an instrument file into a raw mapping (decimals kept as text)."""
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle, parse_float=str)
+        return tomllib.loads(read_input_file(path).decode("utf-8"), parse_float=str)
     except tomllib.TOMLDecodeError as error:
         raise InstrumentError(path.name, "(file)", f"not valid TOML: {error}") from error
     except OSError as error:
@@ -206,7 +212,11 @@ def _build(mapping: Mapping[str, Any]) -> Instrument:
         settlement_fee_ppm=parse_ppm(mapping.get("settlementFee", 0), "settlementFee"),
         expiry_ms=None if expiry is None else parse_int(expiry, "expiry"),
         mark_method=str(mark_method),
-        **{attr: parse(mapping[name], name) for name, (attr, parse) in {**_PRICE_FUNDING_FIELDS, **_RISK_FIELDS, **_SPOT_FIELDS}.items() if name in mapping},
+        **{
+            attr: parse(mapping[name], name)
+            for name, (attr, parse) in {**_PRICE_FUNDING_FIELDS, **_RISK_FIELDS, **_SPOT_FIELDS}.items()
+            if name in mapping
+        },
     )
 
 
@@ -248,7 +258,11 @@ def validate(inst: Instrument) -> tuple[str, str] | None:
         (0 <= inst.funding_cap_ratio_ppm <= PPM, "fundingCapRatio", "must be between 0 and 1"),
         (0 <= inst.funding_change_cap_ratio_ppm <= PPM, "fundingChangeCapRatio", "must be between 0 and 1"),
         (inst.premium_sample_ms > 0, "premiumSampleInterval", "must be positive"),
-        (inst.funding_interval_ms % max(inst.premium_sample_ms, 1) == 0, "premiumSampleInterval", "must divide fundingInterval"),
+        (
+            inst.funding_interval_ms % max(inst.premium_sample_ms, 1) == 0,
+            "premiumSampleInterval",
+            "must divide fundingInterval",
+        ),
         (inst.fair_basis_refresh_ms > 0, "fairBasisRefresh", "must be positive"),
         (inst.impact_spread_ticks > 0, "impactSpreadTicks", "must be positive"),
         (0 < inst.limit_band_ppm < PPM, "limitBand", "must be between 0 and 1 (exclusive)"),

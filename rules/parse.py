@@ -8,7 +8,14 @@ No float is ever created.
 
 from __future__ import annotations
 
+import errno
 import re
+from pathlib import Path
+
+INPUT_FILE_LIMIT = 4 * 1024 * 1024
+"""Bytes read at most from one human-written input file (instrument, scenario, grid, positions,
+mapping, price path): the shipped ones are under 25 KB. A larger file, or a device that never
+ends (``/dev/zero``), is refused before it is parsed instead of filling the memory."""
 
 _DECIMAL = re.compile(r"^([+-]?)(\d+)(?:\.(\d*))?$|^([+-]?)\.(\d+)$")
 
@@ -20,6 +27,19 @@ class ParseError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+def read_input_file(path: Path, limit: int = INPUT_FILE_LIMIT) -> bytes:
+    """The bytes of a human-written input file, refused with ``OSError(EFBIG)`` beyond ``limit`` bytes.
+
+    Callers already turn an ``OSError`` into their typed "cannot read" error naming the file;
+    its ``strerror`` says why.
+    """
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit:,} bytes: not an input file", str(path))
+    return data
 
 
 def parse_scaled(text: object, scale: int, field: str) -> int:

@@ -39,6 +39,7 @@ from typing import Any
 import attrs
 
 from perpspec.engine.audit.schema import KINDS
+from perpspec.rules.parse import read_input_file
 
 SHIPPED = ("perpspec", "bitmex")  # mappings shipped under engine/audit/mappings/
 
@@ -86,7 +87,9 @@ class LogMapping:
         if not isinstance(inner, list):
             return [row]
         outer = {key: value for key, value in row.items() if key != self.explode}
-        return [{**outer, **item} if isinstance(item, dict) else {**outer, self.explode: item} for item in inner]
+        return [
+            {**outer, **item} if isinstance(item, dict) else {**outer, self.explode: item} for item in inner
+        ]
 
     def classify(self, row: Mapping[str, Any]) -> KindRule | None:
         """The first rule matching ``row`` (None: no rule does)."""
@@ -110,7 +113,9 @@ def _scale(text: object, where: str) -> tuple[int, int]:
 
 
 def _renames(table: object, where: str) -> tuple[tuple[str, str], ...]:
-    if not isinstance(table, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in table.items()):
+    if not isinstance(table, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+    ):
         raise MappingError(f"{where}: rename must be a table of source = audit field names")
     return tuple(sorted(table.items()))
 
@@ -145,7 +150,8 @@ def parse_mapping(data: Mapping[str, Any], origin: str) -> AuditMapping:
         if not isinstance(when, dict):
             raise MappingError(f"{where}: 'when' must be a table")
         conditions = tuple(
-            (field, tuple(value) if isinstance(value, list) else (value,)) for field, value in sorted(when.items())
+            (field, tuple(value) if isinstance(value, list) else (value,))
+            for field, value in sorted(when.items())
         )
         prices = entry.get("prices", default_prices)
         if prices not in ("units", "quote"):
@@ -163,7 +169,9 @@ def parse_mapping(data: Mapping[str, Any], origin: str) -> AuditMapping:
                 when=conditions,
                 kind=str(kind),
                 rename=tuple(sorted(rename.items())),
-                scale=tuple(sorted((str(f), _scale(v, f"{where}: scale.{f}")) for f, v in scale_table.items())),
+                scale=tuple(
+                    sorted((str(f), _scale(v, f"{where}: scale.{f}")) for f, v in scale_table.items())
+                ),
                 prices=str(prices),
                 constants=tuple(sorted(constants.items())),
                 has=tuple(has),
@@ -179,14 +187,16 @@ def parse_mapping(data: Mapping[str, Any], origin: str) -> AuditMapping:
 def load_mapping(name_or_path: str) -> AuditMapping:
     """A shipped mapping by name (``perpspec``) or a TOML file by path."""
     if name_or_path in SHIPPED:
-        text = resources.files("perpspec.engine.audit").joinpath("mappings", f"{name_or_path}.toml").read_text()
+        text = (
+            resources.files("perpspec.engine.audit").joinpath("mappings", f"{name_or_path}.toml").read_text()
+        )
         origin = f"mapping {name_or_path}"
     else:
         path = Path(name_or_path)
         if not path.is_file():
             raise MappingError(f"mapping {name_or_path}: no such file (shipped: {', '.join(SHIPPED)})")
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_input_file(path).decode("utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise MappingError(f"mapping {name_or_path}: cannot read ({error})") from None
         origin = str(path)

@@ -19,7 +19,8 @@ MAX_LINE_BYTES = 1 << 20  # a row longer than 1 MiB is refused (no engine writes
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Rows of a JSON Lines file, numbered from 1; blank lines are skipped."""
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        # readline with a bound: a file with no line ends (``/dev/zero``) is refused, never held whole
+        for number, raw in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), start=1):
             if len(raw) > MAX_LINE_BYTES:
                 raise LogError(number, "", f"line longer than {MAX_LINE_BYTES} bytes")
             try:

@@ -203,9 +203,7 @@ class Account:
         if cached_day == day:
             return tier
         first = day - FEE_WINDOW_DAYS
-        for old in [d for d in self.volume_by_day if d < first]:
-            del self.volume_by_day[old]
-        total = 0
+        total = 0  # a pure read of the history (a rejected order reads it too: it must change nothing hashed)
         for d, volume in self.volume_by_day.items():
             if first <= d < day:
                 total += volume
@@ -220,6 +218,9 @@ class Account:
     def add_volume(self, usd: int, time_ms: int) -> None:
         """Count ``usd`` of traded volume on the day of ``time_ms``."""
         day = time_ms // DAY_MS
+        first = day - FEE_WINDOW_DAYS
+        for old in [d for d in self.volume_by_day if d < first]:  # days no window from today on can count
+            del self.volume_by_day[old]
         self.volume_by_day[day] = self.volume_by_day.get(day, 0) + usd
         # today's volume counts from tomorrow: tiers cached for today stay valid
 

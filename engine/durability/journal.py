@@ -63,6 +63,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import struct
 import zlib
 from collections.abc import Iterator, Mapping
@@ -587,6 +588,8 @@ def parse_snapshot(path: str, data: bytes) -> Snapshot:
 
 def read_snapshot(path: str) -> Snapshot:
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a device or pipe (``/dev/zero``) may never end
+            raise SnapshotCorrupt(path, 0, "not a regular file")
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as error:

@@ -50,6 +50,7 @@ from perpspec.rules.parse import (
     parse_int,
     parse_ppm,
     parse_scaled,
+    read_input_file,
 )
 
 DEFAULT_SCENARIO = "default_crash"
@@ -183,7 +184,9 @@ class Population:
     resting_share_ppm: int  # share of accounts that enter with a resting limit order instead (dip buyers)
     resting_min_ppm: int  # how far from the index that order rests: uniform in [min, max]
     resting_max_ppm: int
-    late_share_ppm: int = 0  # share of accounts that enter in a second window instead (traders piling into a crash)
+    late_share_ppm: int = (
+        0  # share of accounts that enter in a second window instead (traders piling into a crash)
+    )
     late_start_ms: int = 0  # that window: [late_start_ms, late_end_ms) from the start
     late_end_ms: int = 0
 
@@ -207,7 +210,9 @@ class MarketMakers:
     stress_spacing_ppm: int
     stress_ms: int  # how long the thin book lasts after a stress move
     stress_level_qty: int = 0  # contracts per level under stress (0: level_qty)
-    quote_first: bool = False  # requote around the new index before each mark update (the waterfall meets a fresh book)
+    quote_first: bool = (
+        False  # requote around the new index before each mark update (the waterfall meets a fresh book)
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -250,9 +255,15 @@ class Scenario:
     invariants_every: int  # 0: after every mark update; N > 0: every N events
     max_liquidations_per_update: int  # 0: the engine's default
     outages: tuple[Outage, ...] = ()
-    requote_on_reopen: bool = False  # [outage] the makers quote a fresh book before the first mark after an outage
-    reopen_catch_up_ms: int = 0  # [outage] after it the makers' quotes walk from where they stood to the index in this time
-    reopen_gap_ppm: int = 0  # [outage] share of the outage's index move the makers' first quotes after it already follow
+    requote_on_reopen: bool = (
+        False  # [outage] the makers quote a fresh book before the first mark after an outage
+    )
+    reopen_catch_up_ms: int = (
+        0  # [outage] after it the makers' quotes walk from where they stood to the index in this time
+    )
+    reopen_gap_ppm: int = (
+        0  # [outage] share of the outage's index move the makers' first quotes after it already follow
+    )
     published: tuple[PublishedPoint, ...] = ()
 
     def in_outage(self, at_ms: int) -> bool:
@@ -306,7 +317,9 @@ def resolve(name_or_path: str | None) -> Path:
         return candidate
     path = builtin_dir().joinpath(f"{name_or_path}.toml")
     if not path.exists():
-        raise ScenarioError(name_or_path, "(name)", f"unknown scenario (shipped: {', '.join(builtin_names())})")
+        raise ScenarioError(
+            name_or_path, "(name)", f"unknown scenario (shipped: {', '.join(builtin_names())})"
+        )
     return path
 
 
@@ -324,12 +337,13 @@ def load_instrument_file(symbol_or_path: str, overrides: Mapping[str, object] | 
 def read_mapping(path: Path) -> dict[str, Any]:
     """Read a scenario file (decimals kept as text, never as binary floats)."""
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle, parse_float=str)
+        return tomllib.loads(read_input_file(path).decode("utf-8"), parse_float=str)
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(path.name, "(file)", f"not valid TOML: {error}") from error
     except UnicodeDecodeError as error:
-        raise ScenarioError(path.name, "(file)", f"not UTF-8 text (byte {error.start}): not a TOML file") from None
+        raise ScenarioError(
+            path.name, "(file)", f"not UTF-8 text (byte {error.start}): not a TOML file"
+        ) from None
     except OSError as error:
         raise ScenarioError(str(path), "(file)", f"cannot read: {error.strerror}") from error
 
@@ -522,11 +536,15 @@ def _build(mapping: Mapping[str, Any], source: str, base_dir: Path) -> Scenario:
     adl_table = _table(mapping, "adl", {"policy"})
     adl_policy = str(adl_table.get("policy", "queue"))
     _check(adl_policy in ADL_POLICIES, "adl.policy", f"must be one of {', '.join(ADL_POLICIES)}")
-    outage_table = _table(mapping, "outage", {"windows", "requote_on_reopen", "reopen_catch_up", "reopen_gap"})
+    outage_table = _table(
+        mapping, "outage", {"windows", "requote_on_reopen", "reopen_catch_up", "reopen_gap"}
+    )
     outages = _build_outages(outage_table)
     requote_on_reopen = outage_table.get("requote_on_reopen", False)
     _check(isinstance(requote_on_reopen, bool), "outage.requote_on_reopen", "true or false")
-    reopen_catch_up_ms = parse_duration_ms(outage_table.get("reopen_catch_up", "0s"), "outage.reopen_catch_up")
+    reopen_catch_up_ms = parse_duration_ms(
+        outage_table.get("reopen_catch_up", "0s"), "outage.reopen_catch_up"
+    )
     _check(reopen_catch_up_ms >= 0, "outage.reopen_catch_up", "must not be negative")
     reopen_gap_ppm = _fraction(outage_table, "outage", "reopen_gap", "0")
     published = _build_published(_table(mapping, "published", {"insurance"}), coin)
@@ -584,7 +602,9 @@ def _build_published(table: Mapping[str, Any], coin: int) -> tuple[PublishedPoin
         value = parse_scaled(row[1], coin, field)
         _check(value >= 0, field, "a balance must not be negative")
         points.append(
-            PublishedPoint(at_ms=parse_duration_ms(row[0], field), series="insurance", value=value, label=str(row[2]))
+            PublishedPoint(
+                at_ms=parse_duration_ms(row[0], field), series="insurance", value=value, label=str(row[2])
+            )
         )
     return tuple(points)
 
@@ -630,9 +650,11 @@ def _point(row: object, field: str, inst: Instrument) -> PricePoint:
 def read_price_file(path: Path, inst: Instrument) -> tuple[PricePoint, ...]:
     """Key points from a CSV file of ``time,price`` lines (time: HH:MM:SS, 30m or ms; ``#`` comments)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_input_file(path).decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ParseError("index.file", f"{path} is not UTF-8 text (byte {error.start}): not a CSV file") from None
+        raise ParseError(
+            "index.file", f"{path} is not UTF-8 text (byte {error.start}): not a CSV file"
+        ) from None
     except OSError as error:
         raise ParseError("index.file", f"cannot read {path}: {error.strerror}") from error
     points = []
@@ -660,14 +682,22 @@ def _maybe_int(text: str) -> object:
 def _build_population(table: Mapping[str, Any], coin: int, duration_ms: int) -> Population:
     count = _count(table, "accounts", "count", 200, 1, MAX_ACCOUNTS)
     deposit = table.get("deposit", ["0.1", "2"])
-    _check(isinstance(deposit, list) and len(deposit) == 2, "accounts.deposit", "expected [min, max] in coins")
+    _check(
+        isinstance(deposit, list) and len(deposit) == 2, "accounts.deposit", "expected [min, max] in coins"
+    )
     deposit_min = parse_scaled(deposit[0], coin, "accounts.deposit")
     deposit_max = parse_scaled(deposit[1], coin, "accounts.deposit")
     _check(0 < deposit_min <= deposit_max, "accounts.deposit", "need 0 < min <= max")
     distribution = str(table.get("deposit_distribution", "uniform"))
-    _check(distribution in ("uniform", "log-uniform"), "accounts.deposit_distribution", "uniform or log-uniform")
+    _check(
+        distribution in ("uniform", "log-uniform"), "accounts.deposit_distribution", "uniform or log-uniform"
+    )
     raw_leverage = table.get("leverage", [[10, 1]])
-    _check(isinstance(raw_leverage, list) and len(raw_leverage) > 0, "accounts.leverage", "[[leverage, weight], ...]")
+    _check(
+        isinstance(raw_leverage, list) and len(raw_leverage) > 0,
+        "accounts.leverage",
+        "[[leverage, weight], ...]",
+    )
     leverage = []
     for i, row in enumerate(raw_leverage):
         field = f"accounts.leverage[{i}]"
@@ -677,7 +707,11 @@ def _build_population(table: Mapping[str, Any], coin: int, duration_ms: int) -> 
         leverage.append((value, weight))
     _check(sum(w for _, w in leverage) > 0, "accounts.leverage", "weights must not all be zero")
     raw_resting = table.get("resting_distance", ["0.05", "0.3"])
-    _check(isinstance(raw_resting, list) and len(raw_resting) == 2, "accounts.resting_distance", "expected [min, max]")
+    _check(
+        isinstance(raw_resting, list) and len(raw_resting) == 2,
+        "accounts.resting_distance",
+        "expected [min, max]",
+    )
     resting = (
         parse_ppm(raw_resting[0], "accounts.resting_distance"),
         parse_ppm(raw_resting[1], "accounts.resting_distance"),
@@ -687,7 +721,9 @@ def _build_population(table: Mapping[str, Any], coin: int, duration_ms: int) -> 
     _check(entry_ms < duration_ms, "accounts.entry", "must end before the scenario does")
     late_share_ppm = _fraction(table, "accounts", "late_share", "0")
     raw_late = table.get("late_entry", [0, 0])
-    _check(isinstance(raw_late, list) and len(raw_late) == 2, "accounts.late_entry", 'expected ["from", "to"]')
+    _check(
+        isinstance(raw_late, list) and len(raw_late) == 2, "accounts.late_entry", 'expected ["from", "to"]'
+    )
     late_start = parse_duration_ms(raw_late[0], "accounts.late_entry")
     late_end = parse_duration_ms(raw_late[1], "accounts.late_entry")
     if late_share_ppm > 0:
@@ -721,8 +757,14 @@ def _build_makers(table: Mapping[str, Any], inst: Instrument, coin: int, step_ms
     levels = _count(table, "market_makers", "levels", 10, 1, 200)
     level_qty = parse_int(table.get("level_qty", 10 * inst.lot_size), "market_makers.level_qty")
     _check(level_qty >= inst.lot_size, "market_makers.level_qty", f"at least one lot ({inst.lot_size})")
-    _check(level_qty % inst.lot_size == 0, "market_makers.level_qty", f"must be a multiple of lotSize {inst.lot_size}")
-    requote_ms = parse_duration_ms(table.get("requote", step_ms), "market_makers.requote")  # default: every step
+    _check(
+        level_qty % inst.lot_size == 0,
+        "market_makers.level_qty",
+        f"must be a multiple of lotSize {inst.lot_size}",
+    )
+    requote_ms = parse_duration_ms(
+        table.get("requote", step_ms), "market_makers.requote"
+    )  # default: every step
     _check(requote_ms > 0, "market_makers.requote", "must be positive")
     _check(requote_ms % step_ms == 0, "market_makers.requote", "must be a whole number of steps")
     return MarketMakers(

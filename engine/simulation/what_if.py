@@ -51,14 +51,16 @@ from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import (
     CROSS,
+    check_leverage,
     compute_cross_backing,
     compute_cross_margin_excess,
     compute_isolated_margin_excess,
     compute_liquidation_price,
     compute_position_margin,
 )
-from perpspec.rules.parse import ParseError, parse_int, parse_scaled
+from perpspec.rules.parse import ParseError, format_scaled, parse_int, parse_scaled, read_input_file
 from perpspec.rules.position import Position, compute_avg_entry_price
+from perpspec.rules.risk_limit import compute_risk_steps
 
 
 class StateError(ValueError):
@@ -76,7 +78,9 @@ class HeldPosition:
     leverage_hundredths: int  # 0 = cross
     pos_cross: int = 0  # isolated: extra margin, minor units
     cost: int | None = None  # exact cost basis when known (engine snapshot); else value at entry
-    posted_margin: int | None = None  # isolated margin as the engine holds it; else posInit + posComm + posCross
+    posted_margin: int | None = (
+        None  # isolated margin as the engine holds it; else posInit + posComm + posCross
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -183,13 +187,16 @@ def parse_state(data: Mapping[str, Any], instruments: Mapping[str, Instrument], 
             if not isinstance(account, Mapping) or "id" not in account:
                 raise ParseError(where, "needs an id")
             account_id = parse_int(account["id"], f"{where}.id")
+            if account_id < 0:  # negative ids are the engine's own (the liquidator), never a trader's
+                raise ParseError(f"{where}.id", "must be a non-negative integer (a trader account)")
             if account_id in wallets:
                 raise ParseError(f"{where}.id", f"duplicate account {account_id}")
             wallet_raw = account.get("wallet", {})
             if not isinstance(wallet_raw, Mapping):
                 raise ParseError(f"{where}.wallet", "must be a table of currency = minor units")
             wallets[account_id] = {
-                currency: parse_int(amount, f"{where}.wallet.{currency}") for currency, amount in wallet_raw.items()
+                currency: parse_int(amount, f"{where}.wallet.{currency}")
+                for currency, amount in wallet_raw.items()
             }
             seen: set[str] = set()
             for number, row in enumerate(account.get("positions", [])):
@@ -211,13 +218,23 @@ def parse_state(data: Mapping[str, Any], instruments: Mapping[str, Instrument], 
                 entry = parse_scaled(row.get("entry", 0), inst.price_scale, f"{spot}.entry")
                 if entry <= 0:
                     raise ParseError(f"{spot}.entry", "must be positive")
+                leverage = _leverage(row.get("leverage", "cross"), f"{spot}.leverage")
+                # MRG-065 at the position's own risk tier, as SetLeverage checks it in the engine
+                steps = compute_risk_steps(inst, abs(compute_value(inst, qty, entry)))
+                problem = check_leverage(inst, leverage, steps)
+                if problem is not None:
+                    raise ParseError(
+                        f"{spot}.leverage",
+                        f"must be cross or 0.01x..{format_scaled(problem.available, 100)}x at this position's"
+                        f" risk tier (MRG-065)",
+                    )
                 positions.append(
                     HeldPosition(
                         account_id=account_id,
                         symbol=symbol,
                         qty=qty,
                         entry_price=entry,
-                        leverage_hundredths=_leverage(row.get("leverage", "cross"), f"{spot}.leverage"),
+                        leverage_hundredths=leverage,
                         pos_cross=parse_int(row.get("posCross", 0), f"{spot}.posCross"),
                     )
                 )
@@ -229,7 +246,7 @@ def parse_state(data: Mapping[str, Any], instruments: Mapping[str, Instrument], 
 def read_state_file(path: Path) -> dict[str, Any]:
     """A positions file as a raw mapping (TOML, or JSON by extension); decimals kept as text."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_input_file(path).decode("utf-8")
     except UnicodeDecodeError as error:
         raise StateError(f"{path}: not UTF-8 text (byte {error.start}): not a positions file") from None
     except OSError as error:
@@ -281,7 +298,9 @@ def _evaluate_pools(
                 inst = instruments[held.symbol]
                 mark = state.marks[held.symbol]
                 position = Position(qty=held.qty, cost=_cost(inst, held))
-                fields = compute_position_margin(inst, position, mark, held.leverage_hundredths, held.pos_cross)
+                fields = compute_position_margin(
+                    inst, position, mark, held.leverage_hundredths, held.pos_cross
+                )
                 key = (account_id, held.symbol)
                 as_posted = fields.pos_margin if held.posted_margin is None else held.posted_margin
                 margin = as_posted if posted is None else posted[key]
@@ -293,7 +312,9 @@ def _evaluate_pools(
                     pos_maint=fields.pos_maint,
                     equity=margin + fields.unrealised_pnl,
                     excess=compute_isolated_margin_excess(inst, position, margin, fields.pos_maint, mark),
-                    liquidation_price=compute_liquidation_price(inst, held.qty, position.cost, margin, fields.pos_maint),
+                    liquidation_price=compute_liquidation_price(
+                        inst, held.qty, position.cost, margin, fields.pos_maint
+                    ),
                     bankrupt_price=_bankruptcy(inst, position, margin, fields.pos_comm),
                     mark_value=fields.mark_value,
                 )
@@ -318,7 +339,9 @@ def _evaluate_pools(
                     pos_maint=fields.pos_maint,
                     equity=pool_equity,
                     excess=pool_excess,
-                    liquidation_price=compute_liquidation_price(inst, held.qty, position.cost, backing, fields.pos_maint),
+                    liquidation_price=compute_liquidation_price(
+                        inst, held.qty, position.cost, backing, fields.pos_maint
+                    ),
                     bankrupt_price=_bankruptcy(inst, position, backing, fields.pos_comm),
                     mark_value=fields.mark_value,
                 )
@@ -369,7 +392,11 @@ def compare(state: State, current: Mapping[str, Instrument], proposed: Mapping[s
     queue_before, queue_after = _queue(state, before), _queue(state, after)
     order = sorted(state.positions, key=lambda held: (held.symbol, held.account_id))
     changes = tuple(
-        PositionChange(held=held, before=before[(held.account_id, held.symbol)], after=after[(held.account_id, held.symbol)])
+        PositionChange(
+            held=held,
+            before=before[(held.account_id, held.symbol)],
+            after=after[(held.account_id, held.symbol)],
+        )
         for held in order
     )
     queue = tuple(

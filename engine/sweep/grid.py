@@ -34,6 +34,7 @@ from typing import Any
 import attrs
 
 from perpspec.engine.simulation.scenario import Scenario, ScenarioError, load_scenario, resolve
+from perpspec.rules.parse import read_input_file
 
 # what a cell measures: every key is computed by engine/sweep/cells.py from the run
 MEASURES: tuple[str, ...] = (
@@ -94,12 +95,14 @@ class Grid:
     def cells(self) -> list[tuple[tuple[str, str], ...]]:
         """Every cell's (axis, value) pairs, in axis order (the last axis varies fastest)."""
         names = [name for name, _ in self.axes]
-        return [tuple(zip(names, combo, strict=True)) for combo in itertools.product(*(v for _, v in self.axes))]
+        return [
+            tuple(zip(names, combo, strict=True)) for combo in itertools.product(*(v for _, v in self.axes))
+        ]
 
 
 def _text(value: object, where: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise GridError(f"{where}: values are numbers or text (a decimal is written as text, e.g. \"0.01\")")
+        raise GridError(f'{where}: values are numbers or text (a decimal is written as text, e.g. "0.01")')
     return str(value)
 
 
@@ -109,7 +112,9 @@ def _increasing(values: Sequence[str]) -> bool:
         numbers = [decimal.Decimal(value) for value in values]
     except decimal.InvalidOperation:
         return False
-    return all(number.is_finite() for number in numbers) and all(a < b for a, b in itertools.pairwise(numbers))
+    return all(number.is_finite() for number in numbers) and all(
+        a < b for a, b in itertools.pairwise(numbers)
+    )
 
 
 def parse_grid(mapping: Mapping[str, Any], source: str, base_dir: Path) -> Grid:
@@ -133,13 +138,15 @@ def parse_grid(mapping: Mapping[str, Any], source: str, base_dir: Path) -> Grid:
         raise GridError(f"{source}: sweep.measures: a non-empty list of names")
     for measure in measures:
         if measure not in MEASURES:
-            raise GridError(f"{source}: sweep.measures: unknown measure {measure!r} (known: {', '.join(MEASURES)})")
+            raise GridError(
+                f"{source}: sweep.measures: unknown measure {measure!r} (known: {', '.join(MEASURES)})"
+            )
     max_cells = sweep.get("max_cells", DEFAULT_MAX_CELLS)
     if isinstance(max_cells, bool) or not isinstance(max_cells, int) or not 1 <= max_cells <= HARD_MAX_CELLS:
         raise GridError(f"{source}: sweep.max_cells: an integer from 1 to {HARD_MAX_CELLS:,}")
     axes_table = mapping.get("axes")
     if not isinstance(axes_table, dict) or not axes_table:
-        raise GridError(f"{source}: [axes]: at least one axis, e.g. \"insurance.balance\" = [\"0.3\", \"3\"]")
+        raise GridError(f'{source}: [axes]: at least one axis, e.g. "insurance.balance" = ["0.3", "3"]')
     axes: list[tuple[str, tuple[str, ...]]] = []
     for name, values in axes_table.items():
         if not isinstance(values, list) or not values:
@@ -153,7 +160,9 @@ def parse_grid(mapping: Mapping[str, Any], source: str, base_dir: Path) -> Grid:
     size = 1
     for _, texts in axes:
         size *= len(texts)
-    if size > HARD_MAX_CELLS:  # never built, not even with --yes: the cross product alone would exhaust memory
+    if (
+        size > HARD_MAX_CELLS
+    ):  # never built, not even with --yes: the cross product alone would exhaust memory
         raise GridError(f"{source}: [axes]: {size:,} cells, more than the hard limit of {HARD_MAX_CELLS:,}")
     thresholds = []
     names = [name for name, _ in axes]
@@ -182,8 +191,7 @@ def parse_grid(mapping: Mapping[str, Any], source: str, base_dir: Path) -> Grid:
 def load_grid(path: Path) -> Grid:
     """Read and validate a grid file."""
     try:
-        with path.open("rb") as handle:
-            mapping = tomllib.load(handle, parse_float=str)
+        mapping = tomllib.loads(read_input_file(path).decode("utf-8"), parse_float=str)
     except tomllib.TOMLDecodeError as error:
         raise GridError(f"{path.name}: not valid TOML: {error}") from error
     except UnicodeDecodeError:
@@ -215,5 +223,7 @@ def validate_axes(grid: Grid) -> None:
         for value in values:
             parsed = repr(cell_scenario(grid, ((name, value),)))
             if parsed in seen:  # one cell key twice: two processes would run it into one folder at once
-                raise GridError(f"{grid.source}: axes.{name}: {seen[parsed]!r} and {value!r} are the same value")
+                raise GridError(
+                    f"{grid.source}: axes.{name}: {seen[parsed]!r} and {value!r} are the same value"
+                )
             seen[parsed] = value
