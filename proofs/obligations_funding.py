@@ -43,6 +43,7 @@ from perpspec.rules.funding import (
     compute_funding_exchange,
     compute_funding_payment,
     compute_funding_rate_e8,
+    compute_liquidator_funding,
 )
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import builtin_symbols, load_instrument
@@ -52,6 +53,7 @@ from perpspec.rules.num import PPM, abs_, clamp
 from perpspec.rules.position import Position
 from perpspec.rules.settlement import compute_position_settlement
 
+LIQUIDATOR_HOLDERS = 5  # k of FND-019 (the liquidation engine first, as in the engine: its id -1 sorts first)
 HOLDERS = 3  # k of the bounded end-to-end funding obligation (k = 4 takes 1-8 s, k = 6 times out)
 SETTLE_HOLDERS = 4  # k of the bounded settlement obligation (k = 8 proves in about 1 s)
 
@@ -174,6 +176,66 @@ def prove_floor_funding_never_creates_money(symbol: str, count: int) -> ProofRes
         for _, position in holders:
             residue = residue + compute_funding_payment_floor(inst, position, mark, rate)
         return prover.prove(residue >= 0, f"known-bad floor funding {symbol}")
+
+
+# -- FND-019: the liquidation engine's funding within the fund ------------------------------------------------
+
+
+def _liquidator_funding_inputs(prover: Prover, count: int) -> tuple[int, int, tuple[tuple[int, int], ...]]:
+    """A fund ≥ 0 and FND-008's output for ``count`` holders, the liquidation engine (id −1) first.
+
+    FND-008's proved output property is all that is assumed: the wallet deltas sum to minus a residue ≥ 0.
+    """
+    fund, residue = prover.symbol("fund"), prover.symbol("residue")
+    prover.assume(fund >= 0, "the insurance fund is not negative before")
+    prover.assume(residue >= 0, "FND-008: the residue is not negative")
+    deltas = tuple((account_id, prover.symbol(f"delta{account_id}")) for account_id in range(-1, count - 1))
+    total = 0
+    for _, delta in deltas:
+        total = total + delta
+    prover.assume(total + residue == 0, "FND-008: Σ wallet deltas + residue = 0")
+    return fund, residue, deltas
+
+
+def prove_liquidator_funding(count: int) -> ProofResult:
+    """FND-019: the fund stays ≥ 0 through both postings, funding stays zero-sum, receivers are cut only."""
+    with Prover() as prover:
+        fund, residue, deltas = _liquidator_funding_inputs(prover, count)
+        out = compute_liquidator_funding(fund, residue, deltas, -1)
+        total = 0
+        for _, delta in out:
+            total = total + delta
+        claims = [
+            (total + residue == 0, "still zero-sum: Σ postings + residue = 0"),
+            (fund + residue >= 0, "the fund ≥ 0 after the residue (posted first)"),
+            (fund + residue + out[0][1] >= 0, "the fund ≥ 0 after the liquidation engine's share"),
+            (out[0][1] >= deltas[0][1], "the liquidation engine never pays more than FND-008 says"),
+            (any_of(out[0][1] == deltas[0][1], fund + residue + out[0][1] == 0), "it is cut only to the fund's balance"),
+        ]
+        for (account_id, before), (out_id, after) in zip(deltas[1:], out[1:], strict=True):
+            claims.append((out_id == account_id, f"holder {account_id} keeps its place"))
+            claims.append(
+                (
+                    any_of(all_of(before <= 0, after == before), all_of(before > 0, after >= 0, after <= before)),
+                    f"holder {account_id}: a payer pays exactly its payment; a receiver gets between 0 and its credit",
+                )
+            )
+        return prover.prove_all(claims, f"FND-019 liquidation engine's funding k={count}")
+
+
+def prove_liquidator_funding_share_before_residue(count: int) -> ProofResult:
+    """KNOWN-BAD: posting the liquidation engine's share before the residue can take the fund below zero."""
+    with Prover() as prover:
+        fund, residue, deltas = _liquidator_funding_inputs(prover, count)
+        out = compute_liquidator_funding(fund, residue, deltas, -1)
+        return prover.prove(fund + out[0][1] >= 0, f"known-bad FND-019 share before residue k={count}")
+
+
+def prove_liquidator_funding_uncapped(count: int) -> ProofResult:
+    """KNOWN-BAD: the liquidation engine's FND-008 payment taken from the fund uncapped."""
+    with Prover() as prover:
+        fund, residue, deltas = _liquidator_funding_inputs(prover, count)
+        return prover.prove(fund + residue + deltas[0][1] >= 0, f"known-bad FND-019 uncapped k={count}")
 
 
 # -- FND-005: clamp and caps ----------------------------------------------------------------------
@@ -392,6 +454,43 @@ def _register() -> None:
                 bounded=f"k = {SETTLE_HOLDERS} holders",
             )
         )
+    register(
+        Obligation(
+            id="FND-019/fund-never-negative",
+            rule_id="FND-019",
+            invariant_id="INV-CONSERVATION",
+            statement=(
+                f"For {LIQUIDATOR_HOLDERS} holders with the liquidation engine first, any fund ≥ 0 and any FND-008 "
+                "output (Σ deltas + residue = 0, residue ≥ 0): the fund stays ≥ 0 after the residue and after the "
+                "liquidation engine's capped share; funding stays zero-sum; the engine's share is cut only to the "
+                "fund's balance; a payer pays exactly its payment and a receiver gets between 0 and its credit."
+            ),
+            run=functools.partial(prove_liquidator_funding, LIQUIDATOR_HOLDERS),
+            bounded=f"k = {LIQUIDATOR_HOLDERS} holders",
+        )
+    )
+    register(
+        Obligation(
+            id="FND-019/known-bad-uncapped",
+            rule_id="FND-019",
+            invariant_id="INV-CONSERVATION",
+            statement="KNOWN-BAD: the liquidation engine's funding paid from the fund without the cap takes it below zero.",
+            run=functools.partial(prove_liquidator_funding_uncapped, LIQUIDATOR_HOLDERS),
+            bounded=f"k = {LIQUIDATOR_HOLDERS} holders",
+            expect="refuted",
+        )
+    )
+    register(
+        Obligation(
+            id="FND-019/known-bad-share-before-residue",
+            rule_id="FND-019",
+            invariant_id="INV-CONSERVATION",
+            statement="KNOWN-BAD: the capped share posted before the residue can take the fund below zero for a moment.",
+            run=functools.partial(prove_liquidator_funding_share_before_residue, LIQUIDATOR_HOLDERS),
+            bounded=f"k = {LIQUIDATOR_HOLDERS} holders",
+            expect="refuted",
+        )
+    )
     register(
         Obligation(
             id="MRK-005/zero-basis-is-index",

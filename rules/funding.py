@@ -57,7 +57,7 @@ import attrs
 
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.num import ceildiv, clamp, concrete, ite, max_, round_half_up_div
+from perpspec.rules.num import ceildiv, clamp, concrete, ite, max_, min_, round_half_up_div
 from perpspec.rules.position import Position
 
 E8 = 100_000_000  # rate unit: 1e-8; 1_000_000 e8 = 1.00%
@@ -184,6 +184,37 @@ def compute_funding_exchange(
         received=received,
         residue=paid - received,
     )
+
+
+def compute_liquidator_funding(
+    fund: int, residue: int, wallet_deltas: tuple[tuple[int, int], ...], liquidator_id: int
+) -> tuple[tuple[int, int], ...]:
+    """FND-019: the liquidation engine's funding is paid by the insurance fund, never beyond its balance.
+
+    ``wallet_deltas`` are FND-008's (account id, wallet change) with the liquidation engine (``liquidator_id``)
+    holding the positions it took over; its change is the fund's.  The fund pays it after receiving FND-008's
+    residue, so the fund can pay ``fund + residue``; a payment beyond that (the ``shortfall``) is not made and
+    the receiving traders are credited that much less, in the order of ``wallet_deltas`` (account id), each
+    at most its own credit (a funding haircut) [I].  The postings still sum to minus the residue, so funding
+    stays zero-sum, and because the receivers' credits are ``paid − residue`` they always cover the
+    shortfall.  Posting order (the engine's): the residue to the fund first, then the liquidation engine's
+    share, so the fund is never below zero between the two.
+    """
+    liquidator_delta = 0
+    for account_id, delta in wallet_deltas:
+        if account_id == liquidator_id:
+            liquidator_delta = delta
+    shortfall = max_(0, -(fund + residue + liquidator_delta))
+    remaining = shortfall
+    out = []
+    for account_id, delta in wallet_deltas:
+        if account_id == liquidator_id:
+            out.append((account_id, delta + shortfall))
+        else:
+            cut = min_(max_(delta, 0), remaining)
+            remaining = remaining - cut
+            out.append((account_id, delta - cut))
+    return tuple(out)
 
 
 # -- the funding schedule and samples (stateful) ------------------------------------------------

@@ -3,7 +3,7 @@
 :class:`Prices` handles PriceUpdate (new mark and/or index price: triggers
 fire, then the liquidation waterfall runs when the mark moved), FundingTick
 (FND-008 through ``rules.funding.compute_funding_exchange``; the liquidation
-engine's share paid by the insurance fund, never beyond it) and Settle
+engine's share paid by the insurance fund, never beyond it: FND-019) and Settle
 (SET-003/004/005: a dated future's positions closed at the settlement price).
 It owns no state of its own (the prices live in :class:`engine.core.market.Market`).
 """
@@ -22,7 +22,7 @@ from perpspec.engine.core.rejects import Rej, is_int
 from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.waterfall import Waterfall
-from perpspec.rules.funding import compute_funding_exchange
+from perpspec.rules.funding import compute_funding_exchange, compute_liquidator_funding
 from perpspec.rules.margin import CROSS
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.settlement import check_settlement_ready, compute_position_settlement
@@ -95,7 +95,10 @@ class Prices:
             holders = ((LIQUIDATOR, Position(qty=pending_qty, cost=pending_cost)), *holders)
         exchange = compute_funding_exchange(inst, holders, self.market.marks[inst.symbol], c.rate_e8)
         asset = inst.settl_currency
-        deltas = self._cap_liquidator_funding(asset, exchange.wallet_deltas, exchange.residue)
+        # FND-019: the liquidation engine's share within the fund (plus the residue it receives first)
+        deltas = compute_liquidator_funding(
+            self.ledger.insurance_funds.get(asset, 0), exchange.residue, exchange.wallet_deltas, LIQUIDATOR
+        )
         from perpspec.rules.invariants import FundingPostings
 
         self.stream.funding_postings.append(
@@ -106,11 +109,12 @@ class Prices:
                 residue=exchange.residue,
             )
         )
+        liquidator_share = 0
         for account_id, delta in deltas:
             if delta == 0:
                 continue
             if account_id == LIQUIDATOR:
-                self.ledger.fund_move(asset, delta, "funding", inst.symbol, -1, "FND-008")
+                liquidator_share = delta  # posted after the residue (FND-019): the fund never dips below zero
                 continue
             account = self.ledger.accounts[account_id]
             account.wallets[asset] = account.wallet(asset) + delta
@@ -121,39 +125,10 @@ class Prices:
             self.stream.emit_tx("Funding", account_id, asset, delta, inst.symbol, f"rate_e8={c.rate_e8}")
         if exchange.residue:
             self.ledger.fund_move(asset, exchange.residue, "funding residue", inst.symbol, -1, "FND-008")
+        if liquidator_share:
+            self.ledger.fund_move(asset, liquidator_share, "funding", inst.symbol, -1, "FND-019")
         self.waterfall.run(inst)
         return 0
-
-    def _cap_liquidator_funding(
-        self, asset: str, deltas: tuple[tuple[int, int], ...], residue: int
-    ) -> list[tuple[int, int]]:
-        """The liquidation engine's funding is paid by the insurance fund, never beyond its balance.
-
-        When the fund (plus the residue it receives) cannot pay the liquidation
-        engine's share, the receiving traders are credited that much less, in
-        account order (a funding haircut); the postings still sum to minus the
-        residue, so funding stays zero-sum.
-        """
-        out = list(deltas)
-        liquidator = [index for index, (account_id, _) in enumerate(out) if account_id == LIQUIDATOR]
-        if not liquidator:
-            return out
-        index = liquidator[0]
-        fund_after = self.ledger.insurance_funds.get(asset, 0) + residue + out[index][1]
-        shortfall = max(0, -fund_after)
-        if shortfall == 0:
-            return out
-        out[index] = (LIQUIDATOR, out[index][1] + shortfall)
-        for position, (account_id, delta) in enumerate(out):
-            if shortfall == 0:
-                break
-            if account_id == LIQUIDATOR or delta <= 0:
-                continue
-            cut = min(delta, shortfall)
-            out[position] = (account_id, delta - cut)
-            shortfall -= cut
-        assert shortfall == 0, "receivers' credits cover the liquidation engine's payment"
-        return out
 
     def settle(self, c: cmd.Settle) -> Rej | int:
         """SET-003/004: close every position of a dated future at the settlement price; no more trading.

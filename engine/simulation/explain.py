@@ -6,7 +6,8 @@ row here is computed from the log's ``rule`` rows (the waterfall's explainable
 steps) and ADL ``execution`` rows, and each names its rule with a link to that
 rule's page in the generated rulebook (``specs/<area>.md#<id>``):
 
-* INS-008, FND-008 — deposits into the fund and funding residues (they move its balance);
+* INS-008, FND-008, FND-019 — deposits into the fund, funding residues and the liquidation engine's funding
+  (they move its balance);
 * LIQ-023 — a pool taken over by the liquidation engine at its bankruptcy price;
 * INS-011 — the pool's residual margin paid into the fund;
 * INS-005 — a close-out fill better (surplus) or worse (draw) than the bankruptcy price;
@@ -26,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-EXPLAINED_RULES = ("INS-008", "FND-008", "LIQ-023", "INS-011", "INS-005", "ADL-031", "ADL-020", "ADL-021", "LIQ-021")
+EXPLAINED_RULES = ("INS-008", "FND-008", "FND-019", "LIQ-023", "INS-011", "INS-005", "ADL-031", "ADL-020", "ADL-021", "LIQ-021")
 RULE_PAGES = {"LIQ": "liquidation", "INS": "insurance", "ADL": "adl", "FND": "funding", "MRG": "margin", "ACC": "contracts"}
 
 
@@ -94,7 +95,7 @@ def read_step(record: Mapping[str, Any], parse_time_ms: Any) -> Step | None:
         kind=str(record.get("kind", "")),
         account=int(record.get("account", -1)),
     )
-    if rule_id.startswith("INS-") or rule_id == "FND-008":
+    if rule_id.startswith("INS-") or rule_id in ("FND-008", "FND-019"):
         step.amount = int(record["amount"])
         step.balance_after = int(record["balance_after"])
     elif rule_id == "ADL-020":
