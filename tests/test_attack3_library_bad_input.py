@@ -9,6 +9,9 @@ docs/library.md promises: "A value outside these is refused before anything reac
    integer`` and there is no way back (the clock only moves forward).  ``advance(seconds="1")`` raises a bare
    ``TypeError``.  Fix (perpspec/api.py): refuse anything but a non-bool ``int`` for ``seconds``/``ms`` with
    ``InputError``.
+   The same dead end without a float: ``advance(seconds=400 * 86_400)`` is accepted, and every later call is
+   refused ``TimeOutOfRange`` (one command may move the engine's clock by at most ``max_clock_step_ms``, 366
+   days); fix: refuse a step beyond ``engine.max_clock_step_ms`` (or split it into ``TimeTick`` commands).
 2. **Reads of an unknown account raise KeyError** (low).  ``Exchange.wallet(12345)`` and
    ``Exchange.position(12345, "XBTUSD")`` raise ``KeyError: 12345``.  Fix: ``InputError("account", ...)``
    (or 0 / a flat position, as for a known account without that asset).
@@ -48,6 +51,16 @@ def test_a_float_clock_step_is_refused_and_the_exchange_keeps_working() -> None:
     with pytest.raises(perpspec.InputError):
         ex.advance(seconds=1.5)  # type: ignore[arg-type]
     assert ex.price("XBTUSD", "50000")  # today: Malformed "time_ms must be an integer", forever
+
+
+@pytest.mark.xfail(strict=True, reason="attack3: advance() beyond the engine's max clock step bricks the Exchange")
+def test_a_clock_step_beyond_the_engines_limit_is_refused_or_split() -> None:
+    ex = _exchange()
+    ex.advance(seconds=1)
+    assert ex.price("XBTUSD", "50000")
+    with contextlib.suppress(perpspec.InputError):  # refusing the step is fine; a dead Exchange is not
+        ex.advance(seconds=400 * 86_400)
+    assert ex.price("XBTUSD", "50000")  # today: TimeOutOfRange, forever
 
 
 @pytest.mark.xfail(strict=True, reason="attack3: advance() with a str raises TypeError")
