@@ -189,7 +189,7 @@ def compute_fair_price(inst: Instrument, state: MarkState, inputs: MarkInputs) -
 def process_mark_update(
     inst: Instrument, state: MarkState, inputs: MarkInputs
 ) -> tuple[MarkState, MarkUpdated]:
-    """MRK-013: the new mark price by the instrument's ``markMethod``."""
+    """MRK-013: the new mark price by the instrument's ``markMethod``, held within ``[tickSize, maxPrice]``."""
     fair, basis, refreshed = compute_fair_price(inst, state, inputs)
     band: tuple[int, int] | None = None
     reference = state.limit_reference
@@ -203,6 +203,10 @@ def process_mark_update(
         reference = fair if reference <= 0 else reference
         band = compute_limit_band(inst, reference)
         mark = compute_last_price_mark(inst, inputs.last_price, reference)
+    # a mark the instrument can carry (a PriceUpdate takes (0, maxPrice]): a fair price beyond maxPrice (an index
+    # near maxPrice with a positive basis, or a futures basis kept while the index rose) or below one tick is held
+    # at the bound, as the simulator always held it (attack3: it was returned as it was, and refused downstream)
+    mark = clamp(mark, inst.tick_size, inst.max_price)
     new_state = MarkState(
         fair_basis_e8=basis if inst.expiry_ms is not None else state.fair_basis_e8,
         basis_refreshed_ms=inputs.time_ms if refreshed else state.basis_refreshed_ms,

@@ -133,7 +133,11 @@ class AccountDesk:
         asset = inst.settl_currency
         before = self.risk.account_margin(account, asset)
         after = self.risk.account_margin(account, asset, (inst.symbol, trial, tuple(ps.orders.values())))
-        if after.available_margin < 0 and after.available_margin < before.available_margin:
+        # refused below zero when it gets worse, or when it sets more money aside: isolating a cross position moves
+        # its requirement into a margin that must exist (attack3: with the balance already negative it was "not
+        # worse", and the isolated margin exceeded the wallet; the take-over then left the wallet negative)
+        sets_aside = trial.iso_margin > ps.iso_margin
+        if after.available_margin < 0 and (after.available_margin < before.available_margin or sets_aside):
             return Rej(Reason.INSUFFICIENT_MARGIN, f"available balance would be {after.available_margin}")
         real = account.position(inst)
         real.leverage = trial.leverage

@@ -1,0 +1,72 @@
+"""Attack review 3: a close-out fill bankrupts a resting maker and the waterfall ends "complete" without it.
+
+Severity: medium.  A registered invariant (INV-NO-NEG-EQUITY-AFTER-ADL) fails after a mark update with the
+engine's default bound, and the bankrupt maker keeps its position until the *next* mark update (its deficit
+grows with the mark meanwhile and lands on the fund or on ADL).
+
+The liquidation engine's close-out orders are not guarded by LIQ-044 (``Fills.guard_for``: "the ReduceOnly room
+alone for the liquidation engine"); ``Waterfall.run`` relies on the next round to liquidate a maker such a fill
+took below maintenance ("a round that liquidated anything is followed by another").  But a round is followed by
+another only when it *liquidated* a pool: a close-out carried over from an earlier update (ADL-031 deferred it)
+is worked in a round that liquidates nothing, its fills bankrupt a maker, the loop stops (``budget ==
+round_start``), nothing is pending, and ``waterfall_complete`` is set.
+
+Reproduction (XBTUSDT, all USDt): fund 100 USDT.  Account 2 (50 USDT) sells 40,000 to account 3 at 50,000.00.
+The mark rises to 51,000.00: account 2 is taken over (bankruptcy 51,174.00), the book has no offer, the fund
+covers it at mark, ADL-031 defers.  Account 4 (100 USDT, flat) rests an offer of 8,000 at 60,000.00.  The mark
+rises to 80,000.00: the close-out buys account 4's 8,000 at 60,000.00 (LIQ-024; the fund pays 70.608 USDT above
+the bankruptcy price — attack2's known close-out price issue), ADL closes the other 32,000 against account 3, and
+the waterfall ends complete with account 4 short 8,000 at equity −60 USDT (``check_all``:
+INV-NO-NEG-EQUITY-AFTER-ADL).  Only the next update at the same mark liquidates it (ADL against account 3).  The
+attack3 search found it with XBTUSDT's mark jumping to 9,999,999.99 (seed 2036: −69,596 USDT).
+
+Rules: LIQ-034 (the waterfall's rounds), LIQ-024/LIQ-044 (close-out fills and the fill guard), ADL-031,
+INV-NO-NEG-EQUITY-AFTER-ADL.
+
+Proposed fix (engine/core/waterfall.py, ``Waterfall.run``): follow a round by another when its close-out fills
+touched a trader (a maker whose pool the fill changed), not only when it liquidated, within the same budget; or
+let the close-out's guard refuse (cancel) a maker whose fill would leave its pool below zero, as LIQ-044 does for
+a trader's order.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Accepted
+from perpspec.engine.core.exchange import Engine
+from perpspec.rules.instrument_file import load_builtin_instruments
+from perpspec.rules.invariants import check_all
+
+PRICE = 5_000_000  # 50,000.00
+
+
+def _after_the_jump() -> tuple[Engine, dict[str, list[str]]]:
+    engine = Engine({"XBTUSDT": load_builtin_instruments()["XBTUSDT"]})
+    engine.track_steps = True
+
+    def ok(command: object) -> list[object]:
+        events = engine.process(command)  # type: ignore[arg-type]
+        assert isinstance(events[-1], Accepted), (command, events[-1])
+        return events  # type: ignore[return-value]
+
+    ok(c.DepositInsurance(time_ms=0, asset="USDt", amount=100_000_000))
+    for account, wallet in ((2, 50_000_000), (3, 10**12), (4, 100_000_000)):
+        ok(c.VerifyAccount(time_ms=0, account=account))
+        ok(c.Deposit(time_ms=0, account=account, asset="USDt", amount=wallet))
+    ok(c.PriceUpdate(time_ms=0, symbol="XBTUSDT", mark_price=PRICE, index_price=PRICE))
+    ok(c.PlaceOrder(time_ms=0, account=3, symbol="XBTUSDT", side="Buy", order_qty=40_000, price=PRICE))
+    ok(c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSDT", side="Sell", order_qty=40_000, price=PRICE))
+    ok(c.PriceUpdate(time_ms=1, symbol="XBTUSDT", mark_price=5_100_000, index_price=5_100_000))
+    assert [(p.account, p.qty) for p in engine.waterfall.pending] == [(2, -40_000)]  # deferred (ADL-031)
+    ok(c.PlaceOrder(time_ms=2, account=4, symbol="XBTUSDT", side="Sell", order_qty=8_000, price=6_000_000))
+    events = ok(c.PriceUpdate(time_ms=3, symbol="XBTUSDT", mark_price=8_000_000, index_price=8_000_000))
+    found = {key: problems for key, problems in check_all(engine, engine.step_info(events)).items() if problems}  # type: ignore[arg-type]
+    return engine, found
+
+
+@pytest.mark.xfail(strict=True, reason="attack3: a round with close-out fills but no liquidation ends the waterfall")
+def test_no_trader_is_left_below_zero_once_the_waterfall_completes() -> None:
+    _, found = _after_the_jump()
+    assert found == {}  # today: INV-NO-NEG-EQUITY-AFTER-ADL: account 4 USDt: equity -60000000

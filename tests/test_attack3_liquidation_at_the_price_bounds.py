@@ -1,0 +1,73 @@
+"""Attack review 3: with the mark at one tick (or at maxPrice) a pool below zero is never liquidated.
+
+Severity: low-medium (marks at the instrument's bounds are extreme, but valid: ``PriceUpdate`` takes any price in
+``(0, maxPrice]``).  The waterfall finds its candidates through the liquidation index
+(``engine/core/liqindex.py``): a short is due when the mark is *above* its trigger price, a long when it is
+*below*.  The trigger is MRG-010's threshold (``rules.margin.compute_threshold_price``), which is clamped to
+``[tickSize, maxPrice]``: a short that is unsafe at every valid price gets ``tickSize``, a long ``maxPrice``
+("already liquidatable").  But with the mark exactly at that bound (or a short's mark below one tick) the strict
+comparison never selects it: the pool stays below maintenance — below zero — after every waterfall, funding keeps
+draining it, and nothing fires (the account still holds the position, so INV-NO-NEG-EQUITY exempts it).  Found by
+the attack3 random search (seed 4121: ETHUSD at 0.05, an isolated short at −27 XBt after funding).
+
+Reproduction (ETHUSD, tick 0.05 USD = 5 price units): account 2 (0.01 XBT) isolates at 50x and sells 500 at 0.05
+to account 3, the mark at 0.05 (isolated margin 52 XBt, maintenance 27).  A funding instant at −3.2% (shorts pay)
+takes 80 XBt: the pool is at −28 XBt, below maintenance, its trigger is 5 (= the mark).  Three mark updates at
+0.05: still short 500, pool −28.  The first update at 0.10 liquidates it.  The mirror case: a one-contract long
+at maxPrice (1,000,000.00) after a +3.2% funding instant stays at −1,123,500 XBt while the mark stays at maxPrice.
+
+Rules: LIQ-003 (liquidatable below maintenance), LIQ-033 (the due pools, through the index), MRG-010 (the clamped
+threshold).
+
+Proposed fix (engine/core/risk.py ``Risk.refresh_index``, or ``LiqIndex.candidates``): index a position whose
+threshold was clamped because it is unsafe at every valid price at a trigger every mark passes (a short at 0, a
+long at ``maxPrice + 1``) — e.g. when ``compute_threshold_price`` returns the bound and the pool is below
+maintenance at that bound — so LIQ-003's own check decides; the rule itself (MRG-010) stays as proved.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Accepted
+from perpspec.engine.core.exchange import Engine
+from perpspec.rules.instrument_file import load_builtin_instruments
+
+ETHUSD = load_builtin_instruments()["ETHUSD"]
+
+
+def _held_at_the_bound(price: int, qty: int, rate_e8: int) -> Engine:
+    """Account 2 isolated at 50x holds ``qty`` (signed) at ``price``; a funding instant takes it below zero."""
+    engine = Engine({"ETHUSD": ETHUSD})
+
+    def ok(command: object) -> None:
+        assert isinstance(engine.process(command)[-1], Accepted), command  # type: ignore[arg-type]
+
+    ok(c.DepositInsurance(time_ms=0, asset="XBt", amount=10**8))
+    for account in (2, 3):
+        ok(c.VerifyAccount(time_ms=0, account=account))
+        ok(c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**12 if qty > 0 else 10**6))
+    ok(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=price, index_price=price))
+    ok(c.SetLeverage(time_ms=0, account=2, symbol="ETHUSD", leverage_hundredths=5_000))
+    side, other = ("Buy", "Sell") if qty > 0 else ("Sell", "Buy")
+    ok(c.PlaceOrder(time_ms=0, account=3, symbol="ETHUSD", side=other, order_qty=abs(qty), price=price))
+    ok(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side=side, order_qty=abs(qty), price=price))
+    ok(c.FundingTick(time_ms=1, symbol="ETHUSD", rate_e8=rate_e8))
+    account = engine.accounts[2]
+    _, equity, _, _ = engine.risk.pool_of(account, "ETHUSD")
+    assert equity < 0
+    for step in (2, 3, 4):
+        ok(c.PriceUpdate(time_ms=step, symbol="ETHUSD", mark_price=price, index_price=price))
+    return engine
+
+
+@pytest.mark.xfail(strict=True, reason="attack3: the index never selects a pool whose clamped trigger is the mark")
+@pytest.mark.parametrize(
+    ("price", "qty", "rate_e8"),
+    [(ETHUSD.tick_size, -500, -3_200_000), (ETHUSD.max_price, 1, 3_200_000)],
+    ids=["short-at-one-tick", "long-at-max-price"],
+)
+def test_liq_033_a_pool_below_zero_at_a_price_bound_is_liquidated(price: int, qty: int, rate_e8: int) -> None:
+    engine = _held_at_the_bound(price, qty, rate_e8)
+    assert engine.accounts[2].positions["ETHUSD"].qty == 0  # today: still held, the pool below zero
