@@ -1,4 +1,4 @@
-"""Attack review 3: a rejected order changes the state hash (the fee-tier read prunes the volume history).
+"""Attack review 3: a rejected order changed the state hash (the fee-tier read pruned the volume history; fixed).
 
 Severity: low (no money moves; the days pruned are older than the 30-day window and never count again), but it
 breaks the engine's contract "a rejected command changes nothing" (engine/core/exchange.py's docstring; checked by
@@ -24,8 +24,6 @@ out of the rejected path too (or out of the snapshot, as it is out of the hash).
 
 from __future__ import annotations
 
-import pytest
-
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted, Reason, Rejected
 from perpspec.engine.core.exchange import Engine
@@ -42,7 +40,6 @@ def _state_without_seq(engine: Engine) -> tuple[object, ...]:
     return tuple(state)
 
 
-@pytest.mark.xfail(strict=True, reason="attack3: Account.fee_tier prunes volume_by_day inside a rejected command")
 def test_a_rejected_order_on_a_later_day_changes_nothing() -> None:
     engine = Engine()
     for account in (1, 2):
