@@ -12,6 +12,7 @@ from perpspec.rules.instrument import Instrument
 from perpspec.rules.num import (
     PPM,
     abs_,
+    and_,
     ceil_to_multiple,
     clamp,
     floor_to_multiple,
@@ -19,6 +20,7 @@ from perpspec.rules.num import (
     ite,
     max_,
     min_,
+    or_,
 )
 from perpspec.rules.position import Position
 from perpspec.rules.risk_limit import compute_risk_init_margin_req_ppm
@@ -369,6 +371,29 @@ def compute_isolated_margin_after_fill_uncapped_top_up(
     return compute_isolated_margin_after_fill(
         old_margin, old_requirement, new_requirement, realised, premium, 10**30, old_qty, new_qty  # BAD: no cap
     )
+
+
+def compute_isolated_margin_after_fill_beyond_the_wallet(
+    old_margin: int,
+    old_requirement: int,
+    new_requirement: int,
+    realised: int,
+    premium: int,
+    unallocated: int,
+    old_qty: int,
+    new_qty: int,
+) -> int:
+    """KNOWN-BAD ACC-006: the bound dropped: a pool keeps an earlier fill's funded premium the wallet no longer holds.
+
+    The rule as first written in session 6; black_thursday then left account 1859's wallet at −5,740,654 XBt.
+    """
+    flips = or_(and_(old_qty > 0, new_qty < 0), and_(old_qty < 0, new_qty > 0))
+    freed = max_(0, old_requirement - new_requirement)
+    extra = ite(flips, 0, old_margin - old_requirement)
+    unpaid = ite(flips, 0, min_(0, realised + freed))
+    own = new_requirement + extra + unpaid
+    top_up = min_(-unpaid, max_(0, -(extra + unpaid)))
+    return ite(new_qty == 0, 0, own + min_(top_up + premium, max_(0, unallocated - own)))  # BAD: no bound
 
 
 def compute_impact_fill_floor(inst: Instrument, levels: tuple[tuple[int, int], ...], notional: int) -> tuple[int, int, int]:

@@ -291,10 +291,13 @@ def prove_isolated_margin_after_fill(kernel: Callable[..., int]) -> ProofResult:
         freed = ite(old_req > new_req, old_req - new_req, 0)
         unpaid = ite(and_(not_(flips), realised + freed < 0), realised + freed, 0)
         from_wallet = margin_after - own
+        bound = ite(unallocated > new_req, unallocated, new_req)  # the free wallet, or the requirement
         return prover.prove(
             all_of(
                 implies(new_qty == 0, margin_after == 0),
-                implies(new_qty != 0, from_wallet >= 0),  # nothing of the pool's own leaves but its loss
+                implies(new_qty != 0, margin_after <= bound),  # never money the account does not have
+                # nothing of the pool's own leaves but its loss, unless the wallet no longer holds it
+                implies(new_qty != 0, margin_after >= ite(own < bound, own, bound)),
                 implies(new_qty != 0, from_wallet <= ite(unallocated > own, unallocated - own, 0)),  # what it holds
                 implies(new_qty != 0, from_wallet <= premium - unpaid),  # the premium, and the loss the pool cannot pay
                 implies(flips, margin_after >= new_req),  # a flip's new side from flat: never the old side's loss
@@ -515,13 +518,18 @@ def _register_second_batch() -> None:
     p = functools.partial
     add("ACC-006/margin-after-fill", "ACC-006", "INV-CONSERVATION",
         "A closed isolated position keeps no margin; the pool keeps its own money less its loss (a flip's new side its "
-        "requirement); the free wallet pays in at most the premium and the loss the pool cannot pay, never more than it holds.",
+        "requirement) as far as the wallet holds it; the free wallet pays in at most the premium and the loss the pool "
+        "cannot pay, never more than it holds; the pool never holds more than the wallet beyond the other isolated "
+        "pools, or its requirement.",
         p(prove_isolated_margin_after_fill, compute_isolated_margin_after_fill))
     add("ACC-006/keeps-profit", "ACC-006", "INV-CONSERVATION", "a realised profit stays in the isolated pool.",
         p(prove_isolated_margin_after_fill, bad.compute_isolated_margin_after_fill_keeps_profit), expect="refuted")
     add("ACC-006/uncapped-top-up", "ACC-006", "INV-CONSERVATION",
         "a reduction's unpaid loss and the premium taken from the free wallet whether or not it holds them.",
         p(prove_isolated_margin_after_fill, bad.compute_isolated_margin_after_fill_uncapped_top_up), expect="refuted")
+    add("ACC-006/beyond-the-wallet", "ACC-006", "INV-NO-NEG-EQUITY",
+        "the bound dropped: a pool keeps an earlier fill's funded premium the wallet no longer holds.",
+        p(prove_isolated_margin_after_fill, bad.compute_isolated_margin_after_fill_beyond_the_wallet), expect="refuted")
     add("ACC-006/remainder-keeps-requirement", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
         "An isolated pool that held its requirement holds, after a fill that leaves a position (reduced, increased or "
         "flipped), the requirement of what is left plus the premium, as far as the free wallet reaches.",

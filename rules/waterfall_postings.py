@@ -74,6 +74,15 @@ def compute_isolated_margin_after_fill(
       pool from the free wallet, as far as it reaches; only the premium is
       capped, never the requirement (a fill one price unit worse than the mark
       keeps what a fill at the mark keeps).
+    * **The bound**: after a fill the pool never holds more than ``unallocated``
+      (the wallet beyond the other isolated pools) or, where that is less, the
+      requirement of what is left (MRG-060 charged it against the available
+      balance, which may count cross unrealised profit).  What the pool held
+      above that — a premium funded by an earlier fill of the same order — goes
+      back to the wallet, so a pool never takes money the account does not
+      have (black_thursday: a resting isolated buy filled by liquidation orders
+      far above a crashed mark, each fill's premium funded while the wallet
+      still held it, would otherwise have left the wallet below zero).
 
     Decision [I] (ACC-006, attack review 2): a reduction of an isolated
     position never leaves the remainder below its requirement while the
@@ -100,7 +109,8 @@ def compute_isolated_margin_after_fill(
     own = new_requirement + extra + unpaid  # the pool paying its loss from its own money
     top_up = min_(-unpaid, max_(0, -(extra + unpaid)))  # back to the requirement, never more than the unpaid loss
     funded = own + min_(top_up + premium, max_(0, unallocated - own))
-    return ite(new_qty == 0, 0, funded)
+    bound = max_(unallocated, new_requirement)  # the free wallet, or the requirement MRG-060 charged
+    return ite(new_qty == 0, 0, min_(funded, bound))
 
 
 @concrete

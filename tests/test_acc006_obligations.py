@@ -20,6 +20,7 @@ def test_acc_006_has_its_obligations_and_known_bad_variants() -> None:
     refuted = sorted(o.id for o in ACC_006 if o.expect == "refuted")
     assert proved == ["ACC-006/margin-after-fill", "ACC-006/remainder-keeps-requirement"]
     assert refuted == [
+        "KNOWN-BAD/ACC-006/beyond-the-wallet",
         "KNOWN-BAD/ACC-006/caps-the-requirement",
         "KNOWN-BAD/ACC-006/charges-the-rest",
         "KNOWN-BAD/ACC-006/keeps-profit",
@@ -47,3 +48,14 @@ def test_acc_006_a_top_up_never_exceeds_the_unpaid_loss_nor_the_free_wallet() ->
     assert compute_isolated_margin_after_fill(1_000, 1_000, 100, -1_000, 0, 30, 10, 1) == 30
     # a pool already 50 below its requirement before the fill is not topped up beyond the fill's own unpaid loss
     assert compute_isolated_margin_after_fill(950, 1_000, 100, -1_000, 0, 10**9, 10, 1) == 50
+
+
+def test_acc_006_a_pool_never_keeps_an_earlier_premium_the_wallet_no_longer_holds() -> None:
+    # black_thursday, account 1859 (isolated 20x, wallet 38,133,023 XBt): a resting buy filled piecewise by
+    # liquidation orders far above a crashed mark; each fill's premium was funded while the wallet held it, and
+    # the last fill's requirement came on top.  In small: the pool holds 20 (requirement 10, an earlier premium
+    # 10), the fill raises the requirement to 25 with the wallet beyond other pools at 30: the pool gets 30, not
+    # 35 (the earlier premium goes back as far as the wallet needs it)
+    assert compute_isolated_margin_after_fill(20, 10, 25, 0, 0, 30, 1, 2) == 30
+    # the requirement itself is kept beyond the wallet (MRG-060 charged it; attack review 2), the premium is not
+    assert compute_isolated_margin_after_fill(20, 10, 25, 0, 7, 22, 1, 2) == 25
