@@ -12,6 +12,7 @@ from perpspec.rules.instrument import Instrument
 from perpspec.rules.num import (
     PPM,
     abs_,
+    and_,
     ceil_to_multiple,
     clamp,
     floor_to_multiple,
@@ -19,9 +20,11 @@ from perpspec.rules.num import (
     ite,
     max_,
     min_,
+    or_,
 )
 from perpspec.rules.position import Position
 from perpspec.rules.risk_limit import compute_risk_init_margin_req_ppm
+from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill
 
 
 def compute_unrealised_pnl_sign_flipped(inst: Instrument, position: Position, mark_price: int) -> int:
@@ -299,13 +302,98 @@ def check_transfer_margin_with_profit(is_cross: bool, pos_cross: int, unrealised
 
 
 def compute_isolated_margin_after_fill_keeps_profit(
-    old_margin: int, old_requirement: int, new_requirement: int, realised: int, premium: int, unallocated: int, new_qty: int
+    old_margin: int,
+    old_requirement: int,
+    new_requirement: int,
+    realised: int,
+    premium: int,
+    unallocated: int,
+    old_qty: int,
+    new_qty: int,
 ) -> int:
-    """KNOWN-BAD ACC-006: ``max(0, realised)`` for ``min(0, realised)``: a realised profit stays in the isolated pool."""
-    extra = old_margin - old_requirement + max_(0, realised)
+    """KNOWN-BAD ACC-006: a realised profit stays in the isolated pool (added to what the pool keeps)."""
+    margin = compute_isolated_margin_after_fill(
+        old_margin, old_requirement, new_requirement, realised, premium, unallocated, old_qty, new_qty
+    )
+    return ite(new_qty == 0, 0, margin + max_(0, realised))  # BAD: the profit is not the wallet's
+
+
+def compute_isolated_margin_after_fill_charging_the_rest(
+    old_margin: int,
+    old_requirement: int,
+    new_requirement: int,
+    realised: int,
+    premium: int,
+    unallocated: int,
+    old_qty: int,
+    new_qty: int,
+) -> int:
+    """KNOWN-BAD ACC-006 (the rule before attack review 2): the closed part's loss is charged to what is left.
+
+    ``new requirement + extra + min(0, realised)``, on a reduction and on a flip alike (the premium as
+    the real rule funds it; capping the requirement too is the other half, below).
+    """
+    del old_qty
+    extra = old_margin - old_requirement + min_(0, realised)  # BAD: the loss comes out of the rest's requirement
     kept = new_requirement + extra
-    funded = ite(premium > 0, min_(kept + premium, max_(0, unallocated)), kept)
-    return ite(new_qty == 0, 0, funded)
+    return ite(new_qty == 0, 0, kept + min_(premium, max_(0, unallocated - kept)))
+
+
+def compute_isolated_margin_after_fill_capping_the_requirement(
+    old_margin: int,
+    old_requirement: int,
+    new_requirement: int,
+    realised: int,
+    premium: int,
+    unallocated: int,
+    old_qty: int,
+    new_qty: int,
+) -> int:
+    """KNOWN-BAD ACC-006: on a premium fill the whole new margin, not only the premium, capped at the free wallet."""
+    margin = compute_isolated_margin_after_fill(
+        old_margin, old_requirement, new_requirement, realised, premium, unallocated, old_qty, new_qty
+    )
+    return ite(premium > 0, min_(margin, max_(0, unallocated)), margin)  # BAD: the requirement capped too
+
+
+def compute_isolated_margin_after_fill_uncapped_top_up(
+    old_margin: int,
+    old_requirement: int,
+    new_requirement: int,
+    realised: int,
+    premium: int,
+    unallocated: int,
+    old_qty: int,
+    new_qty: int,
+) -> int:
+    """KNOWN-BAD ACC-006: a reduction's unpaid loss taken from the free wallet whether or not it holds it."""
+    del unallocated
+    return compute_isolated_margin_after_fill(
+        old_margin, old_requirement, new_requirement, realised, premium, 10**30, old_qty, new_qty  # BAD: no cap
+    )
+
+
+def compute_isolated_margin_after_fill_beyond_the_wallet(
+    old_margin: int,
+    old_requirement: int,
+    new_requirement: int,
+    realised: int,
+    premium: int,
+    unallocated: int,
+    old_qty: int,
+    new_qty: int,
+) -> int:
+    """KNOWN-BAD ACC-006: the bound dropped: a pool keeps an earlier fill's funded premium the wallet no longer holds.
+
+    The rule as first written in session 6; black_thursday then left account 1859's wallet at −5,740,654 XBt.
+    """
+    flips = or_(and_(old_qty > 0, new_qty < 0), and_(old_qty < 0, new_qty > 0))
+    freed = max_(0, old_requirement - new_requirement)
+    extra = ite(flips, 0, old_margin - old_requirement)
+    unpaid = ite(flips, 0, min_(0, realised + freed))
+    own = new_requirement + extra + unpaid
+    top_up = min_(-unpaid, max_(0, -(extra + unpaid)))
+    return ite(new_qty == 0, 0, own + min_(top_up + premium, max_(0, unallocated - own)))  # BAD: no bound
 
 
 def compute_impact_fill_floor(inst: Instrument, levels: tuple[tuple[int, int], ...], notional: int) -> tuple[int, int, int]:

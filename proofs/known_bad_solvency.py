@@ -10,10 +10,19 @@ from __future__ import annotations
 
 import attrs
 
+from perpspec.proofs.known_bad_kernels import compute_isolated_margin_after_fill_charging_the_rest
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
+from perpspec.rules.liquidation import compute_requirement
+from perpspec.rules.margin import compute_order_premium
 from perpspec.rules.num import and_, ite
-from perpspec.rules.solvency import FillOutcome, PoolState, compute_fill_outcome, is_order_solvent
+from perpspec.rules.solvency import (
+    FillOutcome,
+    PoolState,
+    compute_fill_outcome,
+    compute_opened_qty,
+    is_order_solvent,
+)
 
 
 def compute_fill_outcome_without_commission(
@@ -28,6 +37,31 @@ def compute_fill_outcome_without_commission(
         retained_equity=outcome.retained_equity + fee,
         account_equity=outcome.account_equity + fee,
     )
+
+
+def compute_fill_outcome_charging_the_rest(
+    inst: Instrument, pool: PoolState, fill_qty: int, price: int, fee_ppm: int, mark_price: int
+) -> FillOutcome:
+    """KNOWN-BAD LIQ-040 (isolated): the outcome with ACC-006 as it was before attack review 2.
+
+    The closed part's realised loss is charged to the requirement of what is left (and a flip's to the new side).
+    """
+    outcome = compute_fill_outcome(inst, pool, fill_qty, price, fee_ppm, mark_price)
+    old_req = compute_requirement(inst, pool.position, pool.leverage_hundredths, pool.chosen_tier)
+    new_req = compute_requirement(inst, outcome.position, pool.leverage_hundredths, pool.chosen_tier)
+    premium = compute_order_premium(inst, compute_opened_qty(pool.position.qty, outcome.position.qty), price, mark_price)
+    margin = compute_isolated_margin_after_fill_charging_the_rest(  # BAD: the rule before the fix
+        pool.pool_margin,
+        old_req.pos_init + old_req.pos_comm,
+        new_req.pos_init + new_req.pos_comm,
+        outcome.realised,
+        premium,
+        pool.free_wallet + outcome.realised - outcome.commission,
+        pool.position.qty,
+        outcome.position.qty,
+    )
+    pnl_after = compute_value(inst, outcome.position.qty, mark_price) - outcome.position.cost
+    return attrs.evolve(outcome, pool_margin=margin, pool_equity=margin + pnl_after)
 
 
 def is_order_solvent_at_mark(

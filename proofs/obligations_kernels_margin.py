@@ -23,7 +23,7 @@ from perpspec.rules import (
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.margin import OrderSide
-from perpspec.rules.num import PPM, abs_, and_, ite, or_
+from perpspec.rules.num import PPM, abs_, and_, ite, not_, or_
 from perpspec.rules.position import Position
 from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill
 
@@ -248,21 +248,80 @@ def prove_charge_dropped_clause(symbol: str) -> ProofResult:
         return prover.prove(_charge_at_limit_only(inst, qty, limit_price, bid, ask) == expected, f"MRG-040 {symbol} bad")
 
 
+def _opens(old_qty: int, new_qty: int) -> bool:
+    """A fill from ``old_qty`` to ``new_qty`` opens contracts: from flat, a flip, or growth on the same side."""
+    flips = or_(and_(old_qty > 0, new_qty < 0), and_(old_qty < 0, new_qty > 0))
+    same_side = or_(and_(old_qty > 0, new_qty > 0), and_(old_qty < 0, new_qty < 0))
+    return and_(new_qty != 0, or_(or_(old_qty == 0, flips), and_(same_side, abs_(new_qty) > abs_(old_qty))))
+
+
+def _isolated_fill_inputs(prover: Prover) -> tuple[int, ...]:
+    """ACC-006's inputs as symbols, with what a fill makes of them: a premium only when it opens, a PnL only when it closes."""
+    names = ("old_margin", "old_requirement", "new_requirement", "realised", "premium", "unallocated", "old_qty", "new_qty")
+    old_margin, old_req, new_req, realised, premium, unallocated, old_qty, new_qty = (prover.symbol(n) for n in names)
+    prover.assume(all_of(old_req >= 0, new_req >= 0, premium >= 0), "requirements ≥ 0, premium ≥ 0")
+    prover.assume(implies(old_qty == 0, old_req == 0), "a flat position requires nothing")
+    flips = or_(and_(old_qty > 0, new_qty < 0), and_(old_qty < 0, new_qty > 0))
+    same_side = or_(and_(old_qty > 0, new_qty > 0), and_(old_qty < 0, new_qty < 0))
+    closes = and_(old_qty != 0, or_(or_(flips, new_qty == 0), and_(same_side, abs_(new_qty) < abs_(old_qty))))
+    opens = _opens(old_qty, new_qty)
+    prover.assume(implies(not_(closes), realised == 0), "only a fill that closes realises PnL (ACC-003)")
+    prover.assume(implies(not_(opens), premium == 0), "only a fill that opens has a premium (MRG-041)")
+    return old_margin, old_req, new_req, realised, premium, unallocated, old_qty, new_qty
+
+
+def _own_after_fill(old_margin: int, old_req: int, new_req: int, realised: int, old_qty: int, new_qty: int) -> int:
+    """What the pool holds of its own money after a fill: a flip's new side its requirement; otherwise the
+    requirement of what is left and the extra, less the closed part's loss beyond the requirement it frees."""
+    flips = or_(and_(old_qty > 0, new_qty < 0), and_(old_qty < 0, new_qty > 0))
+    freed = ite(old_req > new_req, old_req - new_req, 0)
+    unpaid = ite(realised + freed < 0, realised + freed, 0)
+    return ite(flips, new_req, new_req + old_margin - old_req + unpaid)
+
+
 def prove_isolated_margin_after_fill(kernel: Callable[..., int]) -> ProofResult:
-    """ACC-006: a closed position keeps nothing; a loss comes out of the extra, a profit does not stay; a premium only from unallocated money."""
+    """ACC-006: a closed position keeps nothing; the pool keeps its own money less its loss; the free wallet pays in
+    at most the premium and the loss the pool cannot pay, and never more than it holds."""
     with Prover() as prover:
-        names = ("old_margin", "old_requirement", "new_requirement", "realised", "premium", "unallocated", "new_qty")
-        old_margin, old_req, new_req, realised, premium, unallocated, new_qty = (prover.symbol(n) for n in names)
-        prover.assume(all_of(old_req >= 0, new_req >= 0, old_margin >= old_req, premium >= 0), "requirements ≥ 0, margin ≥ requirement")
-        margin_after = kernel(old_margin, old_req, new_req, realised, premium, unallocated, new_qty)
-        expected_kept = new_req + old_margin - old_req + ite(realised < 0, realised, 0)
+        inputs = _isolated_fill_inputs(prover)
+        old_margin, old_req, new_req, realised, premium, unallocated, old_qty, new_qty = inputs
+        margin_after = kernel(*inputs)
+        own = _own_after_fill(old_margin, old_req, new_req, realised, old_qty, new_qty)
+        flips = or_(and_(old_qty > 0, new_qty < 0), and_(old_qty < 0, new_qty > 0))
+        freed = ite(old_req > new_req, old_req - new_req, 0)
+        unpaid = ite(and_(not_(flips), realised + freed < 0), realised + freed, 0)
+        from_wallet = margin_after - own
+        bound = ite(unallocated > new_req, unallocated, new_req)  # the free wallet, or the requirement
         return prover.prove(
             all_of(
                 implies(new_qty == 0, margin_after == 0),
-                implies(and_(new_qty != 0, premium == 0), margin_after == expected_kept),
-                implies(and_(new_qty != 0, premium > 0), margin_after <= ite(unallocated > 0, unallocated, 0)),
+                implies(new_qty != 0, margin_after <= bound),  # never money the account does not have
+                # nothing of the pool's own leaves but its loss, unless the wallet no longer holds it
+                implies(new_qty != 0, margin_after >= ite(own < bound, own, bound)),
+                implies(new_qty != 0, from_wallet <= ite(unallocated > own, unallocated - own, 0)),  # what it holds
+                implies(new_qty != 0, from_wallet <= premium - unpaid),  # the premium, and the loss the pool cannot pay
+                implies(flips, margin_after >= new_req),  # a flip's new side from flat: never the old side's loss
             ),
             "ACC-006",
+        )
+
+
+def prove_isolated_remainder_keeps_requirement(kernel: Callable[..., int]) -> ProofResult:
+    """ACC-006: a pool that held its requirement holds, after any fill that leaves a position, the requirement of what
+    is left and its premium as far as the free wallet reaches (a reduction's loss never leaves the rest under-margined),
+    and after a fill that opens (MRG-060 charged its initial margin) the whole requirement whatever the wallet holds."""
+    with Prover() as prover:
+        inputs = _isolated_fill_inputs(prover)
+        old_margin, old_req, new_req, _, premium, unallocated, old_qty, new_qty = inputs
+        prover.assume(old_margin >= old_req, "the pool held its requirement")
+        margin_after = kernel(*inputs)
+        reach = ite(unallocated < new_req + premium, unallocated, new_req + premium)
+        return prover.prove(
+            all_of(
+                implies(new_qty != 0, margin_after >= reach),
+                implies(_opens(old_qty, new_qty), margin_after >= new_req),
+            ),
+            "ACC-006 remainder",
         )
 
 
@@ -458,10 +517,31 @@ _register()
 def _register_second_batch() -> None:
     p = functools.partial
     add("ACC-006/margin-after-fill", "ACC-006", "INV-CONSERVATION",
-        "A closed isolated position keeps no margin; a loss comes out of the extra, a profit goes to the wallet; a premium only from unallocated money.",
+        "A closed isolated position keeps no margin; the pool keeps its own money less its loss (a flip's new side its "
+        "requirement) as far as the wallet holds it; the free wallet pays in at most the premium and the loss the pool "
+        "cannot pay, never more than it holds; the pool never holds more than the wallet beyond the other isolated "
+        "pools, or its requirement.",
         p(prove_isolated_margin_after_fill, compute_isolated_margin_after_fill))
     add("ACC-006/keeps-profit", "ACC-006", "INV-CONSERVATION", "a realised profit stays in the isolated pool.",
         p(prove_isolated_margin_after_fill, bad.compute_isolated_margin_after_fill_keeps_profit), expect="refuted")
+    add("ACC-006/uncapped-top-up", "ACC-006", "INV-CONSERVATION",
+        "a reduction's unpaid loss and the premium taken from the free wallet whether or not it holds them.",
+        p(prove_isolated_margin_after_fill, bad.compute_isolated_margin_after_fill_uncapped_top_up), expect="refuted")
+    add("ACC-006/beyond-the-wallet", "ACC-006", "INV-NO-NEG-EQUITY",
+        "the bound dropped: a pool keeps an earlier fill's funded premium the wallet no longer holds.",
+        p(prove_isolated_margin_after_fill, bad.compute_isolated_margin_after_fill_beyond_the_wallet), expect="refuted")
+    add("ACC-006/remainder-keeps-requirement", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
+        "An isolated pool that held its requirement holds, after a fill that leaves a position (reduced, increased or "
+        "flipped), the requirement of what is left plus the premium, as far as the free wallet reaches.",
+        p(prove_isolated_remainder_keeps_requirement, compute_isolated_margin_after_fill))
+    add("ACC-006/charges-the-rest", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
+        "the rule before attack review 2: the closed part's loss charged to what is left, a premium fill capped whole.",
+        p(prove_isolated_remainder_keeps_requirement, bad.compute_isolated_margin_after_fill_charging_the_rest),
+        expect="refuted")
+    add("ACC-006/caps-the-requirement", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
+        "a premium fill's whole margin, requirement included, capped at the free wallet.",
+        p(prove_isolated_remainder_keeps_requirement, bad.compute_isolated_margin_after_fill_capping_the_requirement),
+        expect="refuted")
     for k in (1, 2, 3):
         add(f"MRG-050/withdrawable/k={k}", "MRG-050", "INV-WITHDRAW-SAFE",
             "Margin balance is wallet + Σ PnL; withdrawable is ≥ 0 and never includes unrealised cross profit.",

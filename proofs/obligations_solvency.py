@@ -36,6 +36,7 @@ from collections.abc import Callable
 
 from perpspec.proofs import lemmas
 from perpspec.proofs.known_bad_solvency import (
+    compute_fill_outcome_charging_the_rest,
     compute_fill_outcome_without_commission,
     is_order_solvent_at_mark,
 )
@@ -142,6 +143,7 @@ class _Account:
             realised,
             premium,
             wallet - self.other_iso,
+            self.position.qty,
             after.qty,
         )
         return account, margin + own_pnl, margin
@@ -236,6 +238,77 @@ def prove_accepted_fill_keeps_equity(
                 or_(pool_after >= 0, pool_after >= pool_before),
             ),
             f"LIQ-044 accepted fill keeps equity {symbol} leverage {leverage}",
+        )
+
+
+# Counterexamples to the known-bad "loss charged to the rest" (ACC-006 before attack review 2), found by the
+# solver once (1 s to 7 s) and kept: each is checked by evaluation, so the refutation needs no search.
+LOSS_CHARGED_TO_THE_REST_COUNTEREXAMPLES: dict[str, dict[str, int]] = {
+    "XBTUSD": {
+        "mark_price": 99985002, "price": 99999350, "fill_qty": 300, "fee_ppm": -666600, "position.qty": -200,
+        "position.cost": 5000000000, "wallet": 4999960110, "other_isolated_margins": 0, "other_pnl": 0,
+        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 53787500,
+    },
+    "ETHUSD": {
+        "mark_price": 100000000, "price": 5, "fill_qty": -1, "fee_ppm": 3, "position.qty": 2,
+        "position.cost": 199999991, "wallet": 102076492, "other_isolated_margins": 0, "other_pnl": 0,
+        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 4153000,
+    },
+    "XBTUSDT": {
+        "mark_price": 1000000000, "price": 50, "fill_qty": 2000000000000, "fee_ppm": 1, "position.qty": -1000,
+        "position.cost": 1496000000000, "wallet": 1516766000490, "other_isolated_margins": 0, "other_pnl": 0,
+        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 46035660000,
+    },
+}
+
+
+def _reduction_witness(inst: Instrument) -> dict[str, int]:
+    """An ordinary isolated account: a two-lot long half sold at the mark, no fee, a large wallet (vacuity check)."""
+    witness = _plain_witness(inst, -1, ("mark_price", "price"), "fill_qty")
+    witness["position.qty"] = 2 * inst.lot_size
+    witness["position.cost"] = compute_value(inst, 2 * inst.lot_size, witness["price"])
+    return witness
+
+
+def prove_isolated_fill_keeps_requirement(
+    symbol: str, outcome_rule: OutcomeRule = compute_fill_outcome, witness: dict[str, int] | None = None
+) -> ProofResult:
+    """LIQ-040 / ACC-006: an isolated fill that leaves a position leaves the pool holding what is left's requirement.
+
+    Any fill (a reduction at any price, an increase, a flip), any fee, the mark anywhere: if the pool held its
+    requirement (``posInit + posComm``) before and the account's wallet beyond its other isolated pools still
+    holds the requirement of what is left after the fill, the pool's margin after (LIQ-040's outcome, ACC-006)
+    is at least that requirement; so its margin excess at mark is at least the remainder's unrealised PnL plus
+    ``requirement − posMaint`` (≥ 0: RSK-003, the initial requirement is above maintenance at every tier).  A
+    reduction at an unchanged mark never leaves the rest liquidatable (attack review 2).  ``witness``: a
+    counterexample to check by evaluation first (known-bad variants).
+    """
+    inst = load_instrument(symbol)
+    leverage = 10_000
+    with Prover() as prover:
+        prover.witness(**(witness or _reduction_witness(inst)))
+        mark, price = prover.symbol("mark_price"), prover.symbol("price")
+        fill_qty, fee = prover.symbol("fill_qty"), prover.symbol("fee_ppm")
+        assume_price(prover, inst, mark, "mark price", on_tick=False)
+        assume_price(prover, inst, price, "fill price")
+        prover.assume(all_of(fill_qty != 0, fill_qty % inst.lot_size == 0), "fill in whole lots")
+        _assume_fee(prover, fee)
+        account = _Account(prover, inst, leverage, mark)
+        old_req = compute_requirement(inst, account.position, leverage, 0)
+        prover.assume(account.iso_margin >= old_req.pos_init + old_req.pos_comm, "the pool held its requirement")
+        outcome = outcome_rule(inst, account.pool, fill_qty, price, fee, mark)
+        new_req = compute_requirement(inst, outcome.position, leverage, 0)
+        required = new_req.pos_init + new_req.pos_comm
+        prover.assume(outcome.position.qty != 0, "the fill leaves a position")
+        free_after = account.pool.free_wallet + outcome.realised - outcome.commission
+        prover.assume(free_after >= required, "the wallet beyond the other isolated pools holds the requirement after")
+        pnl_after = compute_value(inst, outcome.position.qty, mark) - outcome.position.cost
+        return prover.prove(
+            all_of(
+                outcome.pool_margin >= required,
+                outcome.pool_equity - outcome.maintenance >= pnl_after + required - new_req.pos_maint,
+            ),
+            f"LIQ-040 isolated fill keeps the requirement {symbol}",
         )
 
 
@@ -486,6 +559,38 @@ def _register() -> None:
                         run=functools.partial(prove_better_price_no_worse, symbol, leverage, side),
                     )
                 )
+        register(
+            Obligation(
+                id=f"LIQ-040/isolated-fill-keeps-requirement/{symbol}",
+                rule_id="LIQ-040",
+                invariant_id="INV-NO-FALSE-LIQUIDATION",
+                statement=(
+                    f"An isolated {symbol} fill that leaves a position (reduced at any price, increased or flipped), on "
+                    "a pool that held its requirement, leaves the pool holding the requirement of what is left "
+                    "(ACC-006) whenever the wallet beyond the other isolated pools holds it: its excess at mark is at "
+                    "least the remainder's unrealised PnL plus posInit + posComm − posMaint."
+                ),
+                run=functools.partial(prove_isolated_fill_keeps_requirement, symbol),
+            )
+        )
+        register(
+            Obligation(
+                id=f"KNOWN-BAD/LIQ-040/loss-charged-to-the-rest/{symbol}",
+                rule_id="LIQ-040",
+                invariant_id="INV-NO-FALSE-LIQUIDATION",
+                statement=(
+                    "Known-bad: ACC-006 before attack review 2 (the closed part's loss charged to what is left, a "
+                    "flip's to the new side) leaves a pool that held its requirement below it."
+                ),
+                run=functools.partial(
+                    prove_isolated_fill_keeps_requirement,
+                    symbol,
+                    compute_fill_outcome_charging_the_rest,
+                    LOSS_CHARGED_TO_THE_REST_COUNTEREXAMPLES[symbol],
+                ),
+                expect="refuted",
+            )
+        )
         register(
             Obligation(
                 id=f"KNOWN-BAD/LIQ-044/fill-check-without-commission/{symbol}",

@@ -118,9 +118,11 @@ def compute_fill_outcome(
 
     Exactly the postings of the fill: ACC-003 moves the position and realises
     PnL, ACC-002 charges ``fee_ppm`` on the fill's notional (rounded up), and
-    an isolated position's margin becomes ACC-006's (its requirement, its kept
-    extra less a realised loss, and the premium of opening worse than mark as
-    far as the free wallet reaches).  A cross pool's margin takes the realised
+    an isolated position's margin becomes ACC-006's (the requirement of what is
+    left and its extra; a reduction's loss paid from the requirement it frees,
+    then the extra, then the free wallet as far as it reaches; a flip's new side
+    from flat; the premium of opening worse than mark as far as the free wallet
+    reaches).  A cross pool's margin takes the realised
     PnL and the commission; an isolated pool's commission is paid from the
     wallet, outside the pool.
     """
@@ -138,6 +140,7 @@ def compute_fill_outcome(
         realised,
         premium,
         pool.free_wallet + realised - commission,
+        position.qty,
         after.qty,
     )
     is_cross = leverage == CROSS

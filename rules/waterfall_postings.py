@@ -25,7 +25,7 @@ from perpspec.rules.liquidation import (
 from perpspec.rules.margin import (
     compute_order_premium,
 )
-from perpspec.rules.num import concrete, ite, max_, min_
+from perpspec.rules.num import and_, concrete, ite, max_, min_, or_
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.waterfall_state import Holding, Ledger
 
@@ -37,6 +37,7 @@ def compute_isolated_margin_after_fill(
     realised: int,
     premium: int,
     unallocated: int,
+    old_qty: int,
     new_qty: int,
 ) -> int:
     """ACC-006: an isolated position's margin after a fill: posInit + posComm of what is left, plus its extra.
@@ -47,27 +48,69 @@ def compute_isolated_margin_after_fill(
     ``realised`` the PnL the fill realised (ACC-003, already in the wallet);
     ``premium`` the loss against mark of the part the fill opened (MRG-041, 0
     for a reduction); ``unallocated`` the account's wallet after the fill
-    beyond every *other* isolated margin in the currency; ``new_qty`` the
-    position after the fill.
+    beyond every *other* isolated margin in the currency (the pool's own
+    margin included); ``old_qty`` / ``new_qty`` the position before and after.
 
-    The extra margin (``posCross``: the margin above the old ``posInit +
-    posComm``) is kept, minus a realised loss (BitMEX ``posCross − posLoss``);
-    the pool then holds the requirement of what is left plus that extra.  The
-    margin a reduction frees and the profit it realises go to the cross wallet
-    (the isolated margin is part of the wallet, so the wallet already holds
-    them).  A fill opening worse than mark brings its premium into the pool, as
-    far as ``unallocated`` reaches.  A closed position keeps no margin.
+    * **Closed** (``new_qty = 0``): the pool keeps nothing; its margin, less
+      the realised loss, is the wallet's.
+    * **Flipped** (the sign changes): the old position is closed and a new one
+      opened, as a close followed by an open from flat: the new side holds its
+      own requirement (MRG-060 charged the account its initial margin); the old
+      side's extra and its realised loss are the wallet's, never the new side's.
+    * **Increased, or reduced on the same side**: the pool keeps the
+      requirement of what is left plus its extra (``posCross``, the margin
+      above the old ``posInit + posComm``; BitMEX ``posCross − posLoss``).  The
+      realised loss of the part a reduction closes is paid first from the
+      requirement that part frees (``old − new requirement``), then from the
+      extra; what is still unpaid is paid from the free wallet
+      (``unallocated`` less what the pool already holds), as far as it reaches,
+      so that the remainder keeps its requirement — and only beyond that from
+      the remainder's requirement.  The free wallet never pays more than that
+      unpaid loss, nor tops up a pool that was below its requirement before
+      the fill.  The margin a reduction frees beyond its loss, and any realised
+      profit, go to the cross wallet (the isolated margin is part of the
+      wallet, so the wallet already holds them).
+    * **A premium**: a fill opening worse than mark brings its premium into the
+      pool from the free wallet, as far as it reaches; only the premium is
+      capped, never the requirement (a fill one price unit worse than the mark
+      keeps what a fill at the mark keeps).
+    * **The bound**: after a fill the pool never holds more than ``unallocated``
+      (the wallet beyond the other isolated pools) or, where that is less, the
+      requirement of what is left (MRG-060 charged it against the available
+      balance, which may count cross unrealised profit).  What the pool held
+      above that — a premium funded by an earlier fill of the same order — goes
+      back to the wallet, so a pool never takes money the account does not
+      have (black_thursday: a resting isolated buy filled by liquidation orders
+      far above a crashed mark, each fill's premium funded while the wallet
+      still held it, would otherwise have left the wallet below zero).
+
+    Decision [I] (ACC-006, attack review 2): a reduction of an isolated
+    position never leaves the remainder below its requirement while the
+    account's free wallet can keep it there, and never takes more from the
+    free wallet than the closed part's loss beyond what the pool itself holds
+    (the requirement ``posInit + posComm`` is at least the maintenance margin,
+    so at an unchanged mark such a remainder is not liquidatable).  Where the
+    free wallet does not reach, the remainder's requirement pays the rest and
+    the pool may fall below maintenance; LIQ-042 refuses such an order at
+    entry (it judges the pool as if the execution's loss stayed in it).
 
     [I] BitMEX says what a reduction does to an isolated margin (posInit is
     ``initMarginReq × posCost``, so it shrinks with the position; realised PnL
     goes to the wallet), not what an ADL, liquidation or close-out fill does:
     the rulebook applies the same rule to every fill, so a position reduced by
     ADL holds the same margin as one its owner reduced by a trade at that price.
+    A liquidation fill no worse than the pool's bankruptcy price never reaches
+    the free wallet (the pool's requirement and extra cover its loss).
     """
-    extra = old_margin - old_requirement + min_(0, realised)  # a loss comes out of the extra; a profit does not stay
-    kept = new_requirement + extra
-    funded = ite(premium > 0, min_(kept + premium, max_(0, unallocated)), kept)
-    return ite(new_qty == 0, 0, funded)
+    flips = or_(and_(old_qty > 0, new_qty < 0), and_(old_qty < 0, new_qty > 0))
+    freed = max_(0, old_requirement - new_requirement)  # the requirement of the part a reduction closes
+    extra = ite(flips, 0, old_margin - old_requirement)  # a flip's new side starts from flat
+    unpaid = ite(flips, 0, min_(0, realised + freed))  # the closed part's loss beyond what it frees (≤ 0)
+    own = new_requirement + extra + unpaid  # the pool paying its loss from its own money
+    top_up = min_(-unpaid, max_(0, -(extra + unpaid)))  # back to the requirement, never more than the unpaid loss
+    funded = own + min_(top_up + premium, max_(0, unallocated - own))
+    bound = max_(unallocated, new_requirement)  # the free wallet, or the requirement MRG-060 charged
+    return ite(new_qty == 0, 0, min_(funded, bound))
 
 
 @concrete
@@ -108,6 +151,7 @@ def get_isolated_margin_after_fill(
         realised,
         premium,
         unallocated,
+        holding.position.qty,
         after.qty,
     )
 

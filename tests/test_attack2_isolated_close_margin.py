@@ -41,6 +41,14 @@ For the reduction, LIQ-042 (``is_order_solvent``) should judge ACC-006's actual 
 ``retained_equity``, refusing such a close as ImmediateLiquidation (and LIQ-016's market limit
 likewise), or ACC-006 should charge the closed part's loss to the requirement it frees first
 (``extra = old_margin − old_req + min(0, realised + freed)``, freed = old_req − new_req).
+
+Fixed (session 6, ACC-006 in ``rules/waterfall_postings.py``, mirrored by LIQ-040): a flip opens the new side
+from flat (its requirement, plus the premium as far as the free wallet reaches); a reduction's loss is paid from
+the requirement it frees, then the extra, then the free wallet as far as it reaches, so the rest keeps its
+requirement.  Here: the long of 1,000 holds 43,097 (requirement 41,497 + premium 1,600), the short of 1,000
+keeps 41,530.  Proved: ``ACC-006/remainder-keeps-requirement`` and ``LIQ-040/isolated-fill-keeps-requirement/*``
+(the rule before the fix refuted as ``KNOWN-BAD/ACC-006/charges-the-rest`` and
+``KNOWN-BAD/LIQ-040/loss-charged-to-the-rest/*``).
 """
 
 from __future__ import annotations
@@ -83,7 +91,6 @@ def _flip(engine: Engine, market: bool, qty: int = SHORT + NEW_LONG) -> None:
     assert isinstance(last, Accepted) or (isinstance(last, Rejected) and last.reason is Reason.IMMEDIATE_LIQUIDATION)
 
 
-@pytest.mark.xfail(strict=True, reason="ACC-006 charges the closed short's loss to the new long's margin (attack2)")
 @pytest.mark.parametrize("market", [False, True], ids=["limit", "market"])
 def test_a_flip_never_opens_the_new_side_below_maintenance(market: bool) -> None:
     engine = _short_isolated_50x()
@@ -93,7 +100,6 @@ def test_a_flip_never_opens_the_new_side_below_maintenance(market: bool) -> None
         assert not engine.risk.below_maintenance(account, "XBTUSD")
 
 
-@pytest.mark.xfail(strict=True, reason="ACC-006 charges the closed short's loss to the new long's margin (attack2)")
 def test_a_flipped_position_is_not_liquidated_at_an_unchanged_mark() -> None:
     engine = _short_isolated_50x()
     _flip(engine, market=True)
@@ -103,7 +109,6 @@ def test_a_flipped_position_is_not_liquidated_at_an_unchanged_mark() -> None:
     assert engine.accounts[2].wallets["XBt"] == wallet
 
 
-@pytest.mark.xfail(strict=True, reason="ACC-006 charges the closed part's loss to the kept part; LIQ-042 judges the old margin (attack2)")
 @pytest.mark.parametrize("market", [False, True], ids=["limit", "market"])
 def test_closing_most_of_an_isolated_position_never_leaves_the_rest_below_maintenance(market: bool) -> None:
     engine = _short_isolated_50x()

@@ -22,11 +22,13 @@ Proposed fix (ACC-006 and its mirror in LIQ-040): cap only the premium,
 requirement is what MRG-060 charged and is kept as on a fill at mark.  (Where the requirement
 itself comes from cross unrealised profit, the cross pool's margin goes below zero; that is the
 cross-pool judgement proposed in tests/test_attack2_isolated_fill_drains_cross.py.)
+
+Fixed (session 6): ACC-006 caps only the premium, as proposed: the fill one price unit above the mark keeps its
+requirement, 48,936,816 (maintenance 12,936,216), and no premium (the wallet beyond the pool has none to give).
+Proved: ``ACC-006/remainder-keeps-requirement`` (``KNOWN-BAD/ACC-006/caps-the-requirement`` refuted).
 """
 
 from __future__ import annotations
-
-import pytest
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted
@@ -60,7 +62,6 @@ def test_a_fill_at_the_mark_gets_its_full_requirement() -> None:
     assert (margin, maintenance) == (48_936_000, 12_936_000)
 
 
-@pytest.mark.xfail(strict=True, reason="ACC-006 caps the whole isolated margin, not only the premium, by the wallet (attack2)")
 def test_a_fill_one_price_unit_above_the_mark_is_not_born_below_maintenance() -> None:
     engine = _eth_bought_at(300_005)
     account = engine.accounts[2]

@@ -11,9 +11,11 @@ A cascade of sixteen filled reductions needs an isolated pool whose excess stays
 shipped instruments a step down relieves 0.5–1% of the whole position's maintenance, so a pool recovers after one
 or two; this instrument (valid: XBTUSDT with initMargin 1.01%, maintMargin 1%, both steps 2 ppm) relieves little per
 step.  Account 1 holds an isolated long of 1,000,000,000 XBTUSDT (50 M USDT, 98 steps above the base limit, at the
-tier's maximum leverage 97.12x) bought at 50,000.00; the mark falls to 49,994.00, where a maker bids for the whole
-position.  Each reduction closes one step (10,000,000) at the bid and raises the pool's excess by 18.5–48.5 USDT;
-with 414 USDT more margin the sixteenth leaves it at exactly 0.
+tier's maximum leverage 97.12x) bought at 50,000.00; the mark falls to 49,993.00, where a maker bids for the whole
+position.  Each reduction closes one step (10,000,000) at the bid and raises the pool's excess by 88.5–118.5 USDT;
+with 294 USDT more margin the sixteenth leaves it at exactly 0.  (Until session 6 ACC-006 charged each closed
+step's realised loss to the rest, so each reduction relieved only 18.5–48.5 USDT and the mark was 49,994.00 with
+414 USDT more; since attack review 2 the loss is paid from the requirement the closed step frees.)
 """
 
 from __future__ import annotations
@@ -47,11 +49,11 @@ XBTUSDT = load_instrument(
     "XBTUSDT", {"initMargin": "0.0101", "maintMargin": "0.01", "initMarginStep": "0.000002", "maintMarginStep": "0.000002"}
 )
 QTY = 1_000_000_000
-ENTRY, MARK = 5_000_000, 4_999_400
+ENTRY, MARK = 5_000_000, 4_999_300
 STEPS = 98
 LEVERAGE = 9_712
 MARGIN = 552_736_137_500  # posInit + posComm at 97.12x on step 98 (what the engine posts when the order fills)
-TO_MAINTENANCE = 414_000_000  # the margin that makes the sixteenth reduction end exactly at maintenance
+TO_MAINTENANCE = 294_000_000  # the margin that makes the sixteenth reduction end exactly at maintenance
 KEY = "isolated:XBTUSDT"
 
 
@@ -81,17 +83,17 @@ def _liquidate(extra: int) -> tuple[Ledger, list[int], int]:
 def test_the_instrument_is_valid_and_the_pool_starts_below_maintenance() -> None:
     assert validate(XBTUSDT) is None
     assert compute_max_leverage_hundredths(XBTUSDT, STEPS) == LEVERAGE
-    assert get_pool(_ledger(TO_MAINTENANCE), 1, KEY).excess == -536_000_000
+    assert get_pool(_ledger(TO_MAINTENANCE), 1, KEY).excess == -1_656_000_000
 
 
 def test_liq_031_a_pool_the_sixteenth_reduction_leaves_exactly_at_maintenance_is_kept() -> None:
     after, excess, takeovers = _liquidate(TO_MAINTENANCE)
     assert len(excess) == 16
-    assert excess[-2:] == [-18_500_000, 0]
+    assert excess[-2:] == [-88_500_000, 0]
     assert max(excess[:-1]) < 0
     assert takeovers == 0
     kept = after.holdings[(1, "XBTUSDT")]
-    assert (kept.position.qty, kept.chosen_tier, kept.isolated_margin) == (840_000_000, 82, 463_752_355_500)
+    assert (kept.position.qty, kept.chosen_tier, kept.isolated_margin) == (840_000_000, 82, 464_592_355_500)
     assert get_pool(after, 1, KEY).excess == 0
 
 

@@ -77,23 +77,29 @@ def test_mrg_041_the_opened_part_of_a_one_contract_position_change(old: int, new
 def test_acc_006_a_premium_of_one_unit_joins_the_pool_when_the_wallet_has_it() -> None:
     # old margin 1,000 on a requirement of 900 (extra 100), new requirement 1,800, no realised PnL:
     # kept = 1,800 + 100 = 1,900; one unit of premium, and the wallet beyond other isolated pools has exactly it
-    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 1, 1_901, 2) == 1_901
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 1, 1_901, 1, 2) == 1_901
     # without the unit in the wallet the pool gets what the wallet has, never more
-    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 1, 1_900, 2) == 1_900
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 1, 1_900, 1, 2) == 1_900
 
 
-def test_acc_006_with_no_wallet_left_a_premium_fill_leaves_the_pool_nothing_and_never_a_negative_margin() -> None:
-    # the pool gets the requirement plus extra plus premium only as far as the unallocated wallet reaches: from a
-    # wallet already spent (0 or below) it gets 0, not one unit and not a negative margin
-    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 5, 0, 2) == 0
-    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 5, -3, 2) == 0
+def test_acc_006_with_no_wallet_left_a_premium_fill_keeps_the_requirement_and_adds_no_premium() -> None:
+    # the requirement is not limited by the unallocated wallet (attack review 2): from a wallet already spent (0 or
+    # below) the pool keeps the new requirement, 1,800, as a fill at the mark would, and gets no premium; the 100
+    # extra it held goes back to the wallet (ACC-006's bound: never more than the wallet, or the requirement)
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 5, 0, 1, 2) == 1_800
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 5, -3, 1, 2) == 1_800
+    # one unit of the premium when the wallet has one unit beyond the 1,900 kept
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 5, 1_901, 1, 2) == 1_901
 
 
 def test_acc_006_a_fill_at_or_better_than_mark_brings_no_premium_and_keeps_the_whole_requirement() -> None:
-    # premium 0: the pool holds the new requirement plus the extra whatever the unallocated wallet shows (the
-    # order's initial margin was set aside when it was placed); only a premium is limited by the wallet
-    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 0, 500, 2) == 1_900
-    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 0, -5, 2) == 1_900
+    # premium 0: the pool holds the new requirement whatever the unallocated wallet shows (the order's initial
+    # margin was set aside when it was placed), and its extra as far as the wallet holds it: 1,900 when the
+    # wallet beyond the other pools holds 1,900 or more, the bare requirement below
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 0, 1_900, 1, 2) == 1_900
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 0, 1_850, 1, 2) == 1_850
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 0, 500, 1, 2) == 1_800
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 0, -5, 1, 2) == 1_800
 
 
 def test_acc_006_an_isolated_add_one_tick_worse_than_mark_funds_exactly_its_premium() -> None:
@@ -283,8 +289,9 @@ def test_inv_conservation_holds_on_a_ledger_without_deposit_rows_when_no_money_c
 
 def test_acc_006_a_premium_cannot_use_the_margin_of_the_accounts_other_isolated_pool_in_the_same_currency() -> None:
     # account 1: isolated 10x longs of 10 ETHUSD and 100,000 XBTUSD, both margined in XBt; its wallet holds both
-    # margins and 100 XBt more.  Adding 1 ETHUSD 1.00 above the mark brings a premium of 100 XBt... as far as the
-    # wallet beyond the *XBTUSD* pool's margin reaches: exactly the 100 spare, never the XBTUSD pool's money
+    # margins, the requirement the 11th ETHUSD adds, and 40 XBt more.  Adding 1 ETHUSD 1.00 above the mark brings a
+    # premium of 100 XBt... as far as the wallet beyond the *XBTUSD* pool's margin reaches: exactly the 40 spare,
+    # never the XBTUSD pool's money (and the requirement is kept whole, as on a fill at the mark)
     mark = 300_000
     eth = _position(ETHUSD, 10, mark)
     xbt = _position(XBTUSD, 100_000, 5_000_000)
@@ -292,10 +299,12 @@ def test_acc_006_a_premium_cannot_use_the_margin_of_the_accounts_other_isolated_
     xbt_req = compute_requirement(XBTUSD, xbt, 1_000, 0)
     eth_margin = eth_req.pos_init + eth_req.pos_comm
     xbt_margin = xbt_req.pos_init + xbt_req.pos_comm
+    new_req = compute_requirement(ETHUSD, apply_fill(ETHUSD, eth, 1, mark + 100)[0], 1_000, 0)
+    kept = new_req.pos_init + new_req.pos_comm
     ledger = Ledger(
         instrument_map={"ETHUSD": ETHUSD, "XBTUSD": XBTUSD},
         marks={"ETHUSD": mark, "XBTUSD": 5_000_000},
-        wallets={(1, "XBt"): eth_margin + xbt_margin + 100},
+        wallets={(1, "XBt"): kept + xbt_margin + 40},
         holdings={
             (1, "ETHUSD"): Holding(position=eth, leverage_hundredths=1_000, isolated_margin=eth_margin),
             (1, "XBTUSD"): Holding(position=xbt, leverage_hundredths=1_000, isolated_margin=xbt_margin),
@@ -304,10 +313,7 @@ def test_acc_006_a_premium_cannot_use_the_margin_of_the_accounts_other_isolated_
     )
     after = apply_holding_fill(ledger, 1, "ETHUSD", 1, mark + 100)
     grown = after.holdings[(1, "ETHUSD")]
-    new_req = compute_requirement(ETHUSD, grown.position, 1_000, 0)
     premium = compute_value(ETHUSD, 1, mark + 100) - compute_value(ETHUSD, 1, mark)
-    assert premium == 100
-    # the requirement of 11 contracts already exceeds the wallet beyond the XBTUSD pool: the pool gets exactly that
-    assert new_req.pos_init + new_req.pos_comm + premium > eth_margin + 100
-    assert grown.isolated_margin == eth_margin + 100
+    assert (grown.position.qty, premium) == (11, 100)
+    assert grown.isolated_margin == kept + 40
     assert after.holdings[(1, "XBTUSD")].isolated_margin == xbt_margin

@@ -1,14 +1,15 @@
-"""LIQ-022's bound on work: at most 16 FillOrKill reductions of one pool in one liquidation, then LIQ-023.
+"""LIQ-022's FillOrKill reductions of an isolated pool, one tier at a time, and what ACC-006 leaves after each.
 
 Found by ``python -m tests.mutation rules/waterfall_liquidate.py`` (issue 13): ``liquidate_pool`` tries one
-FillOrKill reduction per risk-limit step, at most 16 times, and nothing exercised that bound.  A cross pool stops
-after one filled reduction (LIQ-014 only accepts a plan whose fills leave the new step's maintenance), but an
-isolated pool can stay below maintenance after each: ACC-006 moves the margin a reduction frees to the cross
-wallet.  Here an isolated 100x XBTUSDT long of 350,000,000 (17.5 M USDT, 33 steps above the base limit) holds
-1.5% of its value less than its requirement, and the only bid rests 23.4% below the mark: every reduction fills
-and leaves the pool below maintenance, so after the sixteenth the liquidation engine takes the rest over.
+FillOrKill reduction per risk-limit step, at most 16 times.  Until session 6 an isolated pool could stay below
+maintenance after each reduction, because ACC-006 charged the closed part's realised loss to the rest and moved
+the margin the reduction freed to the cross wallet; this file then reached the bound (16 reductions, then the
+take-over).  Since attack review 2 (session 6) the closed part's loss is paid from the requirement it frees, so
+each reduction lowers the pool's maintenance (one tier less on the whole rest) by more than it lowers its margin:
+here an isolated 100x XBTUSDT long of 350,000,000 (17.5 M USDT, 33 steps above the base limit) holding 1.5% of
+its value less than its requirement, with the only bid 23.4% below the mark, is back above maintenance after two
+reductions, and nothing is taken over.  (The bound of 16 is no longer reached by this construction.)
 """
-
 from __future__ import annotations
 
 from perpspec.rules.contract import compute_value
@@ -26,7 +27,7 @@ QTY = 350_000_000
 LEVERAGE = 10_000  # 100x isolated
 
 
-def test_liq_022_an_isolated_pool_is_reduced_at_most_16_times_in_one_liquidation_then_taken_over() -> None:
+def test_liq_022_an_isolated_pool_reduced_one_tier_at_a_time_is_back_above_maintenance_after_two() -> None:
     position = Position(qty=QTY, cost=compute_value(XBTUSDT, QTY, MARK))
     req = compute_requirement(XBTUSDT, position, LEVERAGE, 0)
     margin = req.pos_init + req.pos_comm - abs(position.cost) * 15 // 1_000
@@ -38,17 +39,19 @@ def test_liq_022_an_isolated_pool_is_reduced_at_most_16_times_in_one_liquidation
         funds={"USDt": InsuranceFund(currency="USDt")},
     )
     assert req.steps == 33
-    assert get_pool(ledger, 1, "isolated:XBTUSDT").excess < 0
+    assert get_pool(ledger, 1, "isolated:XBTUSDT").excess == -87_500_000_000
     rec = Recorder(trace_states=True)
     books = {"XBTUSDT": Book(bids=(BookLevel(price=BID, qty=QTY, maker_account_id=2),))}
     liquidate_pool(ledger, books, 1, "isolated:XBTUSDT", rec)
     reductions = [event for event in rec.events if isinstance(event, PartialLiquidation)]
-    assert [event.filled for event in reductions] == [True] * 16
-    assert [event.to_tier for event in reductions] == list(range(32, 16, -1))  # one step each
-    # still below maintenance after the sixteenth: no seventeenth try, the take-over follows
-    after_last = rec.states[rec.events.index(reductions[-1])]
-    assert get_pool(after_last, 1, "isolated:XBTUSDT").excess < 0
-    takeovers = [event for event in rec.events if isinstance(event, Liquidation)]
-    assert len(takeovers) == 1
-    assert rec.events.index(takeovers[0]) > rec.events.index(reductions[-1])
-    assert takeovers[0].taken[0].qty == reductions[-1].positions[0].qty - reductions[-1].close_qty
+    assert [(event.filled, event.to_tier) for event in reductions] == [(True, 32), (True, 31)]
+    excesses = [get_pool(rec.states[rec.events.index(event)], 1, "isolated:XBTUSDT").excess for event in reductions]
+    assert excesses == [-92_500_000_000, 67_623_750_000]  # the second reduction restores the pool
+    # each reduction's loss (117,000,000,000 at 38,300.00) is paid from the requirement it frees; the rest keeps its
+    # requirement (at the tier the reduction started from; LIQ-012 lowers the chosen tier after) less the 1.5% it
+    # lacked before, and the cross wallet pays nothing of it
+    after = rec.states[rec.events.index(reductions[-1])]
+    rest = compute_requirement(XBTUSDT, after.holdings[(1, "XBTUSDT")].position, LEVERAGE, 32)
+    lacked = req.pos_init + req.pos_comm - margin
+    assert after.holdings[(1, "XBTUSDT")].isolated_margin == rest.pos_init + rest.pos_comm - lacked
+    assert [event for event in rec.events if isinstance(event, Liquidation)] == []

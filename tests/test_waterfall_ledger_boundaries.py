@@ -87,8 +87,10 @@ def test_acc_006_a_partial_liquidation_keeps_the_rest_requirement_plus_the_extra
     rest, realised = apply_partial_close(position, 40_000, close_value)
     assert rest.qty == 60_000
     rest_req = compute_requirement(XBTUSD, rest, 1_000, 0)
-    assert realised < 0  # sold below the entry: the loss comes out of the extra
-    assert after.holdings[(1, "XBTUSD")].isolated_margin == rest_req.pos_init + rest_req.pos_comm + extra + realised
+    freed = req.pos_init + req.pos_comm - rest_req.pos_init - rest_req.pos_comm
+    # sold below the entry: the loss is paid from the requirement the closed part frees (ACC-006, attack review 2)
+    assert (realised < 0, freed + realised > 0) == (True, True)
+    assert after.holdings[(1, "XBTUSD")].isolated_margin == rest_req.pos_init + rest_req.pos_comm + extra
 
 
 # -- ACC-006 / MRG-041: a flip's premium is funded from the wallet after the realised PnL --------------------
@@ -104,11 +106,12 @@ def test_acc_006_a_flip_below_mark_funds_its_premium_only_from_the_wallet_left_a
     short, realised = apply_fill(XBTUSD, position, -200_000, price)
     short_req = compute_requirement(XBTUSD, short, 1_000, 0)
     premium = compute_order_premium(XBTUSD, -100_000, price, MARK)
-    kept = short_req.pos_init + short_req.pos_comm + realised
+    kept = short_req.pos_init + short_req.pos_comm  # a flip opens the new side from flat (ACC-006, attack review 2)
     assert (realised < 0, premium > 0) == (True, True)
-    # the whole wallet after the loss is less than the requirement plus the premium: the pool gets all of it
-    assert margin + realised < kept + premium
-    assert after.holdings[(1, "XBTUSD")].isolated_margin == margin + realised
+    # the whole wallet after the loss is less than the requirement: the new side keeps its requirement (MRG-060's
+    # charge; the old long's loss is the wallet's, never the new short's) and gets no premium
+    assert margin + realised < kept
+    assert after.holdings[(1, "XBTUSD")].isolated_margin == kept
 
 
 # -- LIQ-023 / LIQ-034: take-over ids are dense from 0, as the engine numbers them -----------------------------

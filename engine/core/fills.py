@@ -566,11 +566,14 @@ class Fills:
             old_margin = ps.iso_margin
             ps.qty, ps.cost = position.qty, position.cost
             premium = unallocated = 0
-            if price is not None and ps.qty != 0:
+            if ps.qty != 0:
                 # a fill that opens worse than mark brings its premium (MRG-041; MRG-060 charged it against the
-                # mark of the order's moment) into the pool, from money the account has: its wallet beyond every
-                # other isolated pool's margin (what the pool lacks shows as equity below maintenance)
-                premium = compute_order_premium(inst, get_opened_qty(old_qty, position.qty), price, self.market.marks[inst.symbol])
+                # mark of the order's moment) into the pool, and a reduction's loss beyond what the pool holds is
+                # paid, from money the account has: its wallet beyond every other isolated pool's margin
+                if price is not None:
+                    premium = compute_order_premium(
+                        inst, get_opened_qty(old_qty, position.qty), price, self.market.marks[inst.symbol]
+                    )
                 unallocated = account.wallet(asset) + wallet_delta - sum(
                     other.iso_margin
                     for other_symbol, other in account.positions.items()
@@ -578,7 +581,8 @@ class Fills:
                     and self.market.instrument_map[other_symbol].settl_currency == asset
                 )
             ps.iso_margin = compute_isolated_margin_after_fill(
-                old_margin, old_req, self.risk.isolated_requirement(inst, ps), realised, premium, unallocated, ps.qty
+                old_margin, old_req, self.risk.isolated_requirement(inst, ps), realised, premium, unallocated, old_qty,
+                ps.qty,
             )
         else:
             ps.qty, ps.cost = position.qty, position.cost

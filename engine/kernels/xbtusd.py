@@ -519,24 +519,38 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t28 = 10000 + t27
     t29 = -((-(t24 * (t28 if t20 else (t21 if (t21 >= t28) else t28)))) // 1000000)
     t30 = -((-((t24 + t29) * 750)) // 1000000)
-    t31 = -((t0 if (t8 or ((t1 and (t0 <= 0)) or (t3 and (t0 > 0)))) else ((t0 - qty) if (((-t0) if (t0 < 0) else t0) > t6) else 0)) // 100)
-    t32 = (2000000000000 + mark_price) // (2 * mark_price)
-    t33 = (t31 * t10) - (t31 * t32)
-    t34 = 0 if (t33 <= 0) else t33
-    t35 = (free_wallet + t11) - t14
-    t36 = (t29 + t30) + ((pool_margin - (t22 + t23)) + (0 if (t11 >= 0) else t11))
-    t37 = t36 + t34
-    t38 = 0 if (t35 <= 0) else t35
-    t39 = (pool_margin + t11) - t14
-    t40 = ((-(qty // 100)) * t32) - cost
-    t41 = ((-(t0 // 100)) * t32) - t12
-    t42 = other_pnl if t20 else 0
-    t43 = ((t39 if t20 else (0 if (t0 == 0) else ((t37 if (t37 <= t38) else t38) if (t34 > 0) else t36))) + t42) + t41
-    t44 = (((account_equity + t11) - t14) + t41) - t40
-    t45 = (pool_margin + t42) + t40
-    t46 = ((t39 + t42) + t41) - (other_maintenance + ((-((-(t24 * (5000 + t27))) // 1000000)) + t30))
-    t47 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t46 >= 0) or (t46 >= ((t45 - other_maintenance) - ((-((-(t15 * (5000 + t18))) // 1000000)) + t23)))) and (((t43 >= 0) or (t43 >= t45)) and ((t44 >= 0) or (t44 >= account_equity))))) else 0
-    return (t47,)
+    t31 = t3 and (t0 > 0)
+    t32 = t0 < 0
+    t33 = -((t0 if (t8 or ((t1 and (t0 <= 0)) or t31)) else ((t0 - qty) if (((-t0) if t32 else t0) > t6) else 0)) // 100)
+    t34 = (2000000000000 + mark_price) // (2 * mark_price)
+    t35 = (t33 * t10) - (t33 * t34)
+    t36 = t22 + t23
+    t37 = t29 + t30
+    t38 = (free_wallet + t11) - t14
+    t39 = (t1 and t32) or t31
+    t40 = t36 - t37
+    t41 = 0 if t39 else (pool_margin - t36)
+    t42 = t11 + (0 if (t40 <= 0) else t40)
+    t43 = 0 if t39 else (0 if (t42 >= 0) else t42)
+    t44 = (t37 + t41) + t43
+    t45 = -t43
+    t46 = -(t41 + t43)
+    t47 = 0 if (t46 <= 0) else t46
+    t48 = (t45 if (t45 <= t47) else t47) + (0 if (t35 <= 0) else t35)
+    t49 = t38 - t44
+    t50 = 0 if (t49 <= 0) else t49
+    t51 = t44 + (t48 if (t48 <= t50) else t50)
+    t52 = t38 if (t38 >= t37) else t37
+    t53 = (pool_margin + t11) - t14
+    t54 = ((-(qty // 100)) * t34) - cost
+    t55 = ((-(t0 // 100)) * t34) - t12
+    t56 = other_pnl if t20 else 0
+    t57 = ((t53 if t20 else (0 if (t0 == 0) else (t51 if (t51 <= t52) else t52))) + t56) + t55
+    t58 = (((account_equity + t11) - t14) + t55) - t54
+    t59 = (pool_margin + t56) + t54
+    t60 = ((t53 + t56) + t55) - (other_maintenance + ((-((-(t24 * (5000 + t27))) // 1000000)) + t30))
+    t61 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t60 >= 0) or (t60 >= ((t59 - other_maintenance) - ((-((-(t15 * (5000 + t18))) // 1000000)) + t23)))) and (((t57 >= 0) or (t57 >= t59)) and ((t58 >= 0) or (t58 >= account_equity))))) else 0
+    return (t61,)
 
 
 def fill_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
@@ -597,22 +611,36 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t22 = 0 if (t21 <= 0) else t21
     t23 = 10000 + ((t22 if (t22 >= chosen_tier) else chosen_tier) * 5000)
     t24 = -((-(t20 * (t23 if t17 else (t18 if (t18 >= t23) else t23)))) // 1000000)
-    t25 = -((t0 if (t6 or ((t1 and (t0 <= 0)) or (t3 and (t0 > 0)))) else ((t0 - qty) if (((-t0) if (t0 < 0) else t0) > t4) else 0)) // 100)
-    t26 = (2000000000000 + mark_price) // (2 * mark_price)
-    t27 = (t25 * t8) - (t25 * t26)
-    t28 = 0 if (t27 <= 0) else t27
-    t29 = (free_wallet + t9) - t12
-    t30 = (t24 + (-((-((t20 + t24) * 750)) // 1000000))) + ((pool_margin - (t19 + (-((-((t13 + t19) * 750)) // 1000000)))) + (0 if (t9 >= 0) else t9))
-    t31 = t30 + t28
-    t32 = 0 if (t29 <= 0) else t29
-    t33 = ((pool_margin + t9) - t12) if t17 else (0 if (t0 == 0) else ((t31 if (t31 <= t32) else t32) if (t28 > 0) else t30))
-    t34 = ((-(qty // 100)) * t26) - cost
-    t35 = ((-(t0 // 100)) * t26) - t10
-    t36 = other_pnl if t17 else 0
-    t37 = (t33 + t36) + t35
-    t38 = (((account_equity + t9) - t12) + t35) - t34
-    t39 = 1 if (((t37 >= 0) or (t37 >= ((pool_margin + t36) + t34))) and ((t38 >= 0) or (t38 >= account_equity))) else 0
-    return (t39, t0, t10, t33, t29, t38)
+    t25 = t3 and (t0 > 0)
+    t26 = t0 < 0
+    t27 = -((t0 if (t6 or ((t1 and (t0 <= 0)) or t25)) else ((t0 - qty) if (((-t0) if t26 else t0) > t4) else 0)) // 100)
+    t28 = (2000000000000 + mark_price) // (2 * mark_price)
+    t29 = (t27 * t8) - (t27 * t28)
+    t30 = t19 + (-((-((t13 + t19) * 750)) // 1000000))
+    t31 = t24 + (-((-((t20 + t24) * 750)) // 1000000))
+    t32 = (free_wallet + t9) - t12
+    t33 = (t1 and t26) or t25
+    t34 = t30 - t31
+    t35 = 0 if t33 else (pool_margin - t30)
+    t36 = t9 + (0 if (t34 <= 0) else t34)
+    t37 = 0 if t33 else (0 if (t36 >= 0) else t36)
+    t38 = (t31 + t35) + t37
+    t39 = -t37
+    t40 = -(t35 + t37)
+    t41 = 0 if (t40 <= 0) else t40
+    t42 = (t39 if (t39 <= t41) else t41) + (0 if (t29 <= 0) else t29)
+    t43 = t32 - t38
+    t44 = 0 if (t43 <= 0) else t43
+    t45 = t38 + (t42 if (t42 <= t44) else t44)
+    t46 = t32 if (t32 >= t31) else t31
+    t47 = ((pool_margin + t9) - t12) if t17 else (0 if (t0 == 0) else (t45 if (t45 <= t46) else t46))
+    t48 = ((-(qty // 100)) * t28) - cost
+    t49 = ((-(t0 // 100)) * t28) - t10
+    t50 = other_pnl if t17 else 0
+    t51 = (t47 + t50) + t49
+    t52 = (((account_equity + t9) - t12) + t49) - t48
+    t53 = 1 if (((t51 >= 0) or (t51 >= ((pool_margin + t50) + t48))) and ((t52 >= 0) or (t52 >= account_equity))) else 0
+    return (t53, t0, t10, t47, t32, t52)
 
 
 def position_prices_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int) -> tuple[int, int]:

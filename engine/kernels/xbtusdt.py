@@ -495,23 +495,37 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t27 = 20000 + t26
     t28 = -((-(t23 * (t27 if t19 else (t20 if (t20 >= t27) else t27)))) // 1000000)
     t29 = -((-((t23 + t28) * 750)) // 1000000)
-    t30 = t0 if (t8 or ((t1 and (t0 <= 0)) or (t3 and (t0 > 0)))) else ((t0 - qty) if (((-t0) if (t0 < 0) else t0) > t6) else 0)
-    t31 = ((t30 * price) // 100) - ((t30 * mark_price) // 100)
-    t32 = 0 if (t31 <= 0) else t31
-    t33 = (free_wallet + t10) - t13
-    t34 = (t28 + t29) + ((pool_margin - (t21 + t22)) + (0 if (t10 >= 0) else t10))
-    t35 = t34 + t32
-    t36 = 0 if (t33 <= 0) else t33
-    t37 = (pool_margin + t10) - t13
-    t38 = ((qty * mark_price) // 100) - cost
-    t39 = ((t0 * mark_price) // 100) - t11
-    t40 = other_pnl if t19 else 0
-    t41 = ((t37 if t19 else (0 if (t0 == 0) else ((t35 if (t35 <= t36) else t36) if (t32 > 0) else t34))) + t40) + t39
-    t42 = (((account_equity + t10) - t13) + t39) - t38
-    t43 = (pool_margin + t40) + t38
-    t44 = ((t37 + t40) + t39) - (other_maintenance + ((-((-(t23 * (10000 + t26))) // 1000000)) + t29))
-    t45 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t44 >= 0) or (t44 >= ((t43 - other_maintenance) - ((-((-(t14 * (10000 + t17))) // 1000000)) + t22)))) and (((t41 >= 0) or (t41 >= t43)) and ((t42 >= 0) or (t42 >= account_equity))))) else 0
-    return (t45,)
+    t30 = t3 and (t0 > 0)
+    t31 = t0 < 0
+    t32 = t0 if (t8 or ((t1 and (t0 <= 0)) or t30)) else ((t0 - qty) if (((-t0) if t31 else t0) > t6) else 0)
+    t33 = ((t32 * price) // 100) - ((t32 * mark_price) // 100)
+    t34 = t21 + t22
+    t35 = t28 + t29
+    t36 = (free_wallet + t10) - t13
+    t37 = (t1 and t31) or t30
+    t38 = t34 - t35
+    t39 = 0 if t37 else (pool_margin - t34)
+    t40 = t10 + (0 if (t38 <= 0) else t38)
+    t41 = 0 if t37 else (0 if (t40 >= 0) else t40)
+    t42 = (t35 + t39) + t41
+    t43 = -t41
+    t44 = -(t39 + t41)
+    t45 = 0 if (t44 <= 0) else t44
+    t46 = (t43 if (t43 <= t45) else t45) + (0 if (t33 <= 0) else t33)
+    t47 = t36 - t42
+    t48 = 0 if (t47 <= 0) else t47
+    t49 = t42 + (t46 if (t46 <= t48) else t48)
+    t50 = t36 if (t36 >= t35) else t35
+    t51 = (pool_margin + t10) - t13
+    t52 = ((qty * mark_price) // 100) - cost
+    t53 = ((t0 * mark_price) // 100) - t11
+    t54 = other_pnl if t19 else 0
+    t55 = ((t51 if t19 else (0 if (t0 == 0) else (t49 if (t49 <= t50) else t50))) + t54) + t53
+    t56 = (((account_equity + t10) - t13) + t53) - t52
+    t57 = (pool_margin + t54) + t52
+    t58 = ((t51 + t54) + t53) - (other_maintenance + ((-((-(t23 * (10000 + t26))) // 1000000)) + t29))
+    t59 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t58 >= 0) or (t58 >= ((t57 - other_maintenance) - ((-((-(t14 * (10000 + t17))) // 1000000)) + t22)))) and (((t55 >= 0) or (t55 >= t57)) and ((t56 >= 0) or (t56 >= account_equity))))) else 0
+    return (t59,)
 
 
 def fill_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
@@ -569,21 +583,35 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t21 = 0 if (t20 <= 0) else t20
     t22 = 20000 + ((t21 if (t21 >= chosen_tier) else chosen_tier) * 10000)
     t23 = -((-(t19 * (t22 if t16 else (t17 if (t17 >= t22) else t22)))) // 1000000)
-    t24 = t0 if (t6 or ((t1 and (t0 <= 0)) or (t3 and (t0 > 0)))) else ((t0 - qty) if (((-t0) if (t0 < 0) else t0) > t4) else 0)
-    t25 = ((t24 * price) // 100) - ((t24 * mark_price) // 100)
-    t26 = 0 if (t25 <= 0) else t25
-    t27 = (free_wallet + t8) - t11
-    t28 = (t23 + (-((-((t19 + t23) * 750)) // 1000000))) + ((pool_margin - (t18 + (-((-((t12 + t18) * 750)) // 1000000)))) + (0 if (t8 >= 0) else t8))
-    t29 = t28 + t26
-    t30 = 0 if (t27 <= 0) else t27
-    t31 = ((pool_margin + t8) - t11) if t16 else (0 if (t0 == 0) else ((t29 if (t29 <= t30) else t30) if (t26 > 0) else t28))
-    t32 = ((qty * mark_price) // 100) - cost
-    t33 = ((t0 * mark_price) // 100) - t9
-    t34 = other_pnl if t16 else 0
-    t35 = (t31 + t34) + t33
-    t36 = (((account_equity + t8) - t11) + t33) - t32
-    t37 = 1 if (((t35 >= 0) or (t35 >= ((pool_margin + t34) + t32))) and ((t36 >= 0) or (t36 >= account_equity))) else 0
-    return (t37, t0, t9, t31, t27, t36)
+    t24 = t3 and (t0 > 0)
+    t25 = t0 < 0
+    t26 = t0 if (t6 or ((t1 and (t0 <= 0)) or t24)) else ((t0 - qty) if (((-t0) if t25 else t0) > t4) else 0)
+    t27 = ((t26 * price) // 100) - ((t26 * mark_price) // 100)
+    t28 = t18 + (-((-((t12 + t18) * 750)) // 1000000))
+    t29 = t23 + (-((-((t19 + t23) * 750)) // 1000000))
+    t30 = (free_wallet + t8) - t11
+    t31 = (t1 and t25) or t24
+    t32 = t28 - t29
+    t33 = 0 if t31 else (pool_margin - t28)
+    t34 = t8 + (0 if (t32 <= 0) else t32)
+    t35 = 0 if t31 else (0 if (t34 >= 0) else t34)
+    t36 = (t29 + t33) + t35
+    t37 = -t35
+    t38 = -(t33 + t35)
+    t39 = 0 if (t38 <= 0) else t38
+    t40 = (t37 if (t37 <= t39) else t39) + (0 if (t27 <= 0) else t27)
+    t41 = t30 - t36
+    t42 = 0 if (t41 <= 0) else t41
+    t43 = t36 + (t40 if (t40 <= t42) else t42)
+    t44 = t30 if (t30 >= t29) else t29
+    t45 = ((pool_margin + t8) - t11) if t16 else (0 if (t0 == 0) else (t43 if (t43 <= t44) else t44))
+    t46 = ((qty * mark_price) // 100) - cost
+    t47 = ((t0 * mark_price) // 100) - t9
+    t48 = other_pnl if t16 else 0
+    t49 = (t45 + t48) + t47
+    t50 = (((account_equity + t8) - t11) + t47) - t46
+    t51 = 1 if (((t49 >= 0) or (t49 >= ((pool_margin + t48) + t46))) and ((t50 >= 0) or (t50 >= account_equity))) else 0
+    return (t51, t0, t9, t45, t30, t50)
 
 
 def position_prices_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int) -> tuple[int, int]:
