@@ -39,6 +39,7 @@ DAY_MS = 86_400_000
 FEE_WINDOW_DAYS = 30
 # minor units per whole unit of a settlement asset, for counting USD volume
 MINOR_PER_UNIT: dict[str, int] = {"XBt": 100_000_000, "USDt": 1_000_000}
+_INVERSE: Final = ContractKind.INVERSE  # read once (an Enum member looked up on its class is a metaclass lookup)
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)
@@ -252,7 +253,7 @@ def compute_usd_volume(inst: Instrument, qty: int, price: int, usd_per_settl_uni
     converted with ``usd_per_settl_unit`` (1 for USDt; the XBTUSD mark in whole
     USD for XBt; 0 when unknown, which counts no volume).
     """
-    if inst.kind is ContractKind.INVERSE:
+    if inst.kind is _INVERSE:
         return qty if qty >= 0 else -qty
     minor = MINOR_PER_UNIT.get(inst.settl_currency, 1)
     # floor: volume is a threshold for a discount, never rounded up in the trader's favour

@@ -31,10 +31,10 @@ from perpspec.engine.core import orders as o
 from perpspec.engine.core.entry_terms import check_price_protection
 from perpspec.engine.core.fastmargin import resting_sums
 from perpspec.engine.core.ledger import peek_position
+from perpspec.engine.core.market import is_spot
 from perpspec.engine.core.orders import Order
 from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernels_for
-from perpspec.rules.instrument import ContractKind
 from perpspec.rules.margin import CROSS, check_order_margin
 from perpspec.rules.risk_limit import check_risk_limit
 
@@ -69,7 +69,7 @@ def place_resting(entry: OrderEntry, c: cmd.PlaceOrder) -> int:
         return NOT_HANDLED
     symbol = c.symbol
     inst = market.instrument_map.get(symbol)
-    if inst is None or inst.kind is ContractKind.SPOT or symbol in market.settled:
+    if inst is None or is_spot(inst) or symbol in market.settled:
         return NOT_HANDLED
     mark = market.marks.get(symbol, 0)
     if mark == 0:  # no mark yet (a mark price is positive)

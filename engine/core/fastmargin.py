@@ -35,12 +35,12 @@ nothing here is a rule: the rules stay the single source.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernels_for
 from perpspec.rules.contract import compute_value
-from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument import ContractKind, Instrument
 from perpspec.rules.margin import (
     CROSS,
     OrderMargin,
@@ -72,6 +72,14 @@ Sides = tuple[OrderSide, OrderSide]
 # (instrument, mark); anything else than the kept instrument object and mark starts the table over
 _TERMS: dict[str, tuple[Instrument, int, dict[tuple[int, int], Term]]] = {}
 _MAX_TERMS = 1 << 18  # a bound on memory: the table starts over beyond it
+_INVERSE: Final = ContractKind.INVERSE  # read once (an Enum member looked up on its class is a metaclass lookup)
+
+
+def is_inverse(inst: Instrument) -> bool:
+    """``inst.is_inverse`` (``rules.instrument.Instrument.is_inverse``) without the property call and the member lookup."""
+    return inst.kind is _INVERSE
+
+
 _NO_BUY = -(1 << 62)
 _NO_SELL = 1 << 62
 
@@ -118,7 +126,7 @@ def order_sums(
     inst: Instrument, orders: tuple[tuple[int, int], ...], mark_price: int, best_bid: int, best_ask: int
 ) -> Sums:
     """MRG-042's sums as six plain ints: :func:`order_sides` without the records."""
-    inverse = inst.is_inverse
+    inverse = is_inverse(inst)
     bid_qty = bid_value = bid_premium = 0
     ask_qty = ask_value = ask_premium = 0
     for qty, price in orders:
@@ -179,12 +187,12 @@ def resting_sums(inst: Instrument, ps: RestingOrders, mark_price: int, best_bid:
     cache = ps.resting_cache
     if cache is not None and cache[0] is inst and cache[1] == mark_price:
         kept: Sums = cache[2]
-        if (best_ask == 0 or cache[3] <= best_ask) if inst.is_inverse else cache[4] >= best_bid:
+        if (best_ask == 0 or cache[3] <= best_ask) if is_inverse(inst) else cache[4] >= best_bid:
             return kept
         # the kept bounds only widen (shift_resting_cache): make them exact; the kept sums (every order's
         # non-crossing term) still hold when no order crosses the touch
         highest, lowest = _bounds(ps.orders.values())
-        if not ((0 < best_ask < highest) if inst.is_inverse else (lowest < best_bid)):
+        if not ((0 < best_ask < highest) if is_inverse(inst) else (lowest < best_bid)):
             ps.resting_cache = (inst, mark_price, kept, highest, lowest)
             return kept
     orders = tuple(ps.orders.values())
@@ -196,7 +204,7 @@ def resting_sums(inst: Instrument, ps: RestingOrders, mark_price: int, best_bid:
         else:
             lowest_sell = min(lowest_sell, price)
     # MRG-040: an order crossing the book is charged at the touch, so the sums hold only while none does
-    crossing = (0 < best_ask < highest_buy) if inst.is_inverse else (lowest_sell < best_bid)
+    crossing = (0 < best_ask < highest_buy) if is_inverse(inst) else (lowest_sell < best_bid)
     ps.resting_cache = None if crossing else (inst, mark_price, sums, highest_buy, lowest_sell)
     return sums
 
@@ -222,7 +230,7 @@ def sides_plus(
     inst: Instrument, sides: Sides, qty: int, price: int, mark_price: int, best_bid: int, best_ask: int
 ) -> Sides:
     """``sides`` of a set of orders plus one more order ``(qty, price)``: MRG-042 is a sum of per-order terms."""
-    crossing = (qty > 0 and 0 < best_ask < price) if inst.is_inverse else (qty < 0 and best_bid > price)
+    crossing = (qty > 0 and 0 < best_ask < price) if is_inverse(inst) else (qty < 0 and best_bid > price)
     if crossing:
         _, value, premium = compute_term(inst, qty, price, mark_price, best_bid, best_ask)
     else:
