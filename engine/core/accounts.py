@@ -20,10 +20,10 @@ recalculation) and is cached.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from perpspec.engine.core.compiled import mypyc_attr
-from perpspec.engine.core.fastmargin import shift_resting_cache
+from perpspec.engine.core.fastmargin import RestingCache, shift_resting_cache
 from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernels_for, position_margin_record
 from perpspec.rules.contract import compute_notional
@@ -78,7 +78,7 @@ class PositionState:
         # order id -> (signed leaves, limit price) of the resting orders: changed only by put_order/drop_order
         self.orders: dict[int, tuple[int, int]] = {}
         # what engine.core.fastmargin derived from ``orders`` (MRG-042 sums, MRG-046 margin); None after any change
-        self.resting_cache: Any = None
+        self.resting_cache: RestingCache | None = None
         self._pm: PositionMargin | None = None
         self._pm_key: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
 
@@ -92,14 +92,16 @@ class PositionState:
         new = (signed_leaves, price)
         old = self.orders.get(order_id)
         self.orders[order_id] = new
-        if self.resting_cache is not None:
-            self.resting_cache = shift_resting_cache(self.resting_cache, old, new)
+        cache = self.resting_cache
+        if cache is not None:
+            shift_resting_cache(cache, old, new)
 
     def drop_order(self, order_id: int) -> None:
         """A resting order leaves (filled, cancelled or taken out of the book)."""
         old = self.orders.pop(order_id, None)
-        if old is not None and self.resting_cache is not None:
-            self.resting_cache = shift_resting_cache(self.resting_cache, old, None)
+        cache = self.resting_cache
+        if old is not None and cache is not None:
+            shift_resting_cache(cache, old, None)
 
     def copy(self) -> PositionState:
         """An independent copy (for trial computations before a change is accepted)."""
