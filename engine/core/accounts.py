@@ -20,7 +20,7 @@ recalculation) and is cached.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from perpspec.engine.core.compiled import mypyc_attr
 from perpspec.engine.core.fastmargin import RestingCache, shift_resting_cache
@@ -78,7 +78,7 @@ class PositionState:
         # order id -> (signed leaves, limit price) of the resting orders: changed only by put_order/drop_order
         self.orders: dict[int, tuple[int, int]] = {}
         # what engine.core.fastmargin derived from ``orders`` (MRG-042 sums, MRG-046 margin); None after any change
-        self.resting_cache: RestingCache | None = None
+        self.resting_cache: Any = None  # a RestingCache; anything else (a tuple of an older engine's state) is none
         self._pm: PositionMargin | None = None
         self._pm_key: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
 
@@ -93,14 +93,14 @@ class PositionState:
         old = self.orders.get(order_id)
         self.orders[order_id] = new
         cache = self.resting_cache
-        if cache is not None:
+        if isinstance(cache, RestingCache):
             shift_resting_cache(cache, old, new)
 
     def drop_order(self, order_id: int) -> None:
         """A resting order leaves (filled, cancelled or taken out of the book)."""
         old = self.orders.pop(order_id, None)
         cache = self.resting_cache
-        if old is not None and cache is not None:
+        if old is not None and isinstance(cache, RestingCache):
             shift_resting_cache(cache, old, None)
 
     def copy(self) -> PositionState:

@@ -35,8 +35,9 @@ nothing here is a rule: the rules stay the single source.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
+from perpspec.engine.core.compiled import mypyc_attr
 from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernels_for
 from perpspec.rules.contract import compute_value
@@ -57,8 +58,12 @@ Sums = tuple[int, int, int, int, int, int]  # (bid qty, bid value, bid premium, 
 NO_SUMS: Sums = (0, 0, 0, 0, 0, 0)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # rebuilt by the state codec without __init__ (engine.core.compiled)
 class RestingCache:
-    """What :func:`resting_sums` kept of a position record's resting orders (``PositionState.resting_cache``; not state).
+    """What :func:`resting_sums` kept of a position record's resting orders (``PositionState.resting_cache``).
+
+    A cache, not part of the state hash; it travels in checkpoints and snapshots with its position record.  A
+    record of an older engine (a tuple) is treated as no cache: the next :func:`resting_sums` sums afresh.
 
     The instrument and mark it holds for, MRG-042's six sums of every order's non-crossing term, and bounds on
     the orders' prices (the highest buy and lowest sell, or wider).  A mutable record moved in place by
@@ -87,7 +92,7 @@ class RestingOrders(Protocol):
     """What the kept sums need of a position record (``engine.core.accounts.PositionState``, which imports this module)."""
 
     orders: dict[int, tuple[int, int]]  # order id -> (signed leaves, limit price) of the resting orders
-    resting_cache: RestingCache | None  # what resting_sums kept (not state)
+    resting_cache: Any  # what resting_sums kept: a RestingCache (anything else, e.g. None: nothing kept)
     leverage: int
 
     @property
@@ -212,7 +217,7 @@ def resting_sums(inst: Instrument, ps: RestingOrders, mark_price: int, best_bid:
     the set crosses the book, so an unchanged set costs O(1), not one term per order.
     """
     cache = ps.resting_cache
-    if cache is not None and cache.inst is inst and cache.mark == mark_price:
+    if isinstance(cache, RestingCache) and cache.inst is inst and cache.mark == mark_price:
         inverse = is_inverse(inst)
         if (best_ask == 0 or cache.highest_buy <= best_ask) if inverse else cache.lowest_sell >= best_bid:
             return cache.sums()
