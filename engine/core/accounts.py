@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from perpspec.engine.core.compiled import mypyc_attr
-from perpspec.engine.core.fastmargin import shift_resting_cache
+from perpspec.engine.core.fastmargin import RestingCache, shift_resting_cache
 from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernels_for, position_margin_record
 from perpspec.rules.contract import compute_notional
@@ -39,6 +39,7 @@ DAY_MS = 86_400_000
 FEE_WINDOW_DAYS = 30
 # minor units per whole unit of a settlement asset, for counting USD volume
 MINOR_PER_UNIT: dict[str, int] = {"XBt": 100_000_000, "USDt": 1_000_000}
+_INVERSE: Final = ContractKind.INVERSE  # read once (an Enum member looked up on its class is a metaclass lookup)
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)
@@ -77,7 +78,7 @@ class PositionState:
         # order id -> (signed leaves, limit price) of the resting orders: changed only by put_order/drop_order
         self.orders: dict[int, tuple[int, int]] = {}
         # what engine.core.fastmargin derived from ``orders`` (MRG-042 sums, MRG-046 margin); None after any change
-        self.resting_cache: Any = None
+        self.resting_cache: Any = None  # a RestingCache; anything else (a tuple of an older engine's state) is none
         self._pm: PositionMargin | None = None
         self._pm_key: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
 
@@ -91,14 +92,16 @@ class PositionState:
         new = (signed_leaves, price)
         old = self.orders.get(order_id)
         self.orders[order_id] = new
-        if self.resting_cache is not None:
-            self.resting_cache = shift_resting_cache(self.resting_cache, old, new)
+        cache = self.resting_cache
+        if isinstance(cache, RestingCache):
+            shift_resting_cache(cache, old, new)
 
     def drop_order(self, order_id: int) -> None:
         """A resting order leaves (filled, cancelled or taken out of the book)."""
         old = self.orders.pop(order_id, None)
-        if old is not None and self.resting_cache is not None:
-            self.resting_cache = shift_resting_cache(self.resting_cache, old, None)
+        cache = self.resting_cache
+        if old is not None and isinstance(cache, RestingCache):
+            shift_resting_cache(cache, old, None)
 
     def copy(self) -> PositionState:
         """An independent copy (for trial computations before a change is accepted)."""
@@ -253,7 +256,7 @@ def compute_usd_volume(inst: Instrument, qty: int, price: int, usd_per_settl_uni
     converted with ``usd_per_settl_unit`` (1 for USDt; the XBTUSD mark in whole
     USD for XBt; 0 when unknown, which counts no volume).
     """
-    if inst.kind is ContractKind.INVERSE:
+    if inst.kind is _INVERSE:
         return qty if qty >= 0 else -qty
     minor = MINOR_PER_UNIT.get(inst.settl_currency, 1)
     # floor: volume is a threshold for a discount, never rounded up in the trader's favour

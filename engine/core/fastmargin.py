@@ -35,12 +35,13 @@ nothing here is a rule: the rules stay the single source.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
+from perpspec.engine.core.compiled import mypyc_attr
 from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernels_for
 from perpspec.rules.contract import compute_value
-from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument import ContractKind, Instrument
 from perpspec.rules.margin import (
     CROSS,
     OrderMargin,
@@ -53,12 +54,45 @@ from perpspec.rules.margin import (
 from perpspec.rules.num import abs_
 from perpspec.rules.position import Position
 
+Sums = tuple[int, int, int, int, int, int]  # (bid qty, bid value, bid premium, ask qty, ask value, ask premium)
+NO_SUMS: Sums = (0, 0, 0, 0, 0, 0)
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)  # rebuilt by the state codec without __init__ (engine.core.compiled)
+class RestingCache:
+    """What :func:`resting_sums` kept of a position record's resting orders (``PositionState.resting_cache``).
+
+    A cache, not part of the state hash; it travels in checkpoints and snapshots with its position record.  A
+    record of an older engine (a tuple) is treated as no cache: the next :func:`resting_sums` sums afresh.
+
+    The instrument and mark it holds for, MRG-042's six sums of every order's non-crossing term, and bounds on
+    the orders' prices (the highest buy and lowest sell, or wider).  A mutable record moved in place by
+    :func:`shift_resting_cache`: in the compiled build its fields are unboxed ints (no tuple, no int objects
+    allocated per order change).
+    """
+
+    __slots__ = (
+        "ask_premium", "ask_qty", "ask_value", "bid_premium", "bid_qty", "bid_value", "highest_buy", "inst",
+        "lowest_sell", "mark",
+    )
+
+    def __init__(self, inst: Instrument, mark: int, sums: Sums, highest_buy: int, lowest_sell: int) -> None:
+        self.inst = inst
+        self.mark = mark
+        self.bid_qty, self.bid_value, self.bid_premium, self.ask_qty, self.ask_value, self.ask_premium = sums
+        self.highest_buy = highest_buy
+        self.lowest_sell = lowest_sell
+
+    def sums(self) -> Sums:
+        """The six kept sums."""
+        return self.bid_qty, self.bid_value, self.bid_premium, self.ask_qty, self.ask_value, self.ask_premium
+
 
 class RestingOrders(Protocol):
     """What the kept sums need of a position record (``engine.core.accounts.PositionState``, which imports this module)."""
 
     orders: dict[int, tuple[int, int]]  # order id -> (signed leaves, limit price) of the resting orders
-    resting_cache: Any  # what resting_sums kept: None, or (inst, mark, the six sums, highest buy, lowest sell)
+    resting_cache: Any  # what resting_sums kept: a RestingCache (anything else, e.g. None: nothing kept)
     leverage: int
 
     @property
@@ -72,6 +106,14 @@ Sides = tuple[OrderSide, OrderSide]
 # (instrument, mark); anything else than the kept instrument object and mark starts the table over
 _TERMS: dict[str, tuple[Instrument, int, dict[tuple[int, int], Term]]] = {}
 _MAX_TERMS = 1 << 18  # a bound on memory: the table starts over beyond it
+_INVERSE: Final = ContractKind.INVERSE  # read once (an Enum member looked up on its class is a metaclass lookup)
+
+
+def is_inverse(inst: Instrument) -> bool:
+    """``inst.is_inverse`` (``rules.instrument.Instrument.is_inverse``) without the property call and the member lookup."""
+    return inst.kind is _INVERSE
+
+
 _NO_BUY = -(1 << 62)
 _NO_SELL = 1 << 62
 
@@ -110,15 +152,13 @@ def resting_term(inst: Instrument, qty: int, price: int, mark_price: int) -> Ter
     return term
 
 
-Sums = tuple[int, int, int, int, int, int]  # (bid qty, bid value, bid premium, ask qty, ask value, ask premium)
-NO_SUMS: Sums = (0, 0, 0, 0, 0, 0)
 
 
 def order_sums(
     inst: Instrument, orders: tuple[tuple[int, int], ...], mark_price: int, best_bid: int, best_ask: int
 ) -> Sums:
     """MRG-042's sums as six plain ints: :func:`order_sides` without the records."""
-    inverse = inst.is_inverse
+    inverse = is_inverse(inst)
     bid_qty = bid_value = bid_premium = 0
     ask_qty = ask_value = ask_premium = 0
     for qty, price in orders:
@@ -177,16 +217,16 @@ def resting_sums(inst: Instrument, ps: RestingOrders, mark_price: int, best_bid:
     the set crosses the book, so an unchanged set costs O(1), not one term per order.
     """
     cache = ps.resting_cache
-    if cache is not None and cache[0] is inst and cache[1] == mark_price:
-        kept: Sums = cache[2]
-        if (best_ask == 0 or cache[3] <= best_ask) if inst.is_inverse else cache[4] >= best_bid:
-            return kept
+    if isinstance(cache, RestingCache) and cache.inst is inst and cache.mark == mark_price:
+        inverse = is_inverse(inst)
+        if (best_ask == 0 or cache.highest_buy <= best_ask) if inverse else cache.lowest_sell >= best_bid:
+            return cache.sums()
         # the kept bounds only widen (shift_resting_cache): make them exact; the kept sums (every order's
         # non-crossing term) still hold when no order crosses the touch
         highest, lowest = _bounds(ps.orders.values())
-        if not ((0 < best_ask < highest) if inst.is_inverse else (lowest < best_bid)):
-            ps.resting_cache = (inst, mark_price, kept, highest, lowest)
-            return kept
+        if not ((0 < best_ask < highest) if inverse else (lowest < best_bid)):
+            cache.highest_buy, cache.lowest_sell = highest, lowest
+            return cache.sums()
     orders = tuple(ps.orders.values())
     sums = order_sums(inst, orders, mark_price, best_bid, best_ask)
     highest_buy, lowest_sell = _NO_BUY, _NO_SELL
@@ -196,8 +236,8 @@ def resting_sums(inst: Instrument, ps: RestingOrders, mark_price: int, best_bid:
         else:
             lowest_sell = min(lowest_sell, price)
     # MRG-040: an order crossing the book is charged at the touch, so the sums hold only while none does
-    crossing = (0 < best_ask < highest_buy) if inst.is_inverse else (lowest_sell < best_bid)
-    ps.resting_cache = None if crossing else (inst, mark_price, sums, highest_buy, lowest_sell)
+    crossing = (0 < best_ask < highest_buy) if is_inverse(inst) else (lowest_sell < best_bid)
+    ps.resting_cache = None if crossing else RestingCache(inst, mark_price, sums, highest_buy, lowest_sell)
     return sums
 
 
@@ -222,7 +262,7 @@ def sides_plus(
     inst: Instrument, sides: Sides, qty: int, price: int, mark_price: int, best_bid: int, best_ask: int
 ) -> Sides:
     """``sides`` of a set of orders plus one more order ``(qty, price)``: MRG-042 is a sum of per-order terms."""
-    crossing = (qty > 0 and 0 < best_ask < price) if inst.is_inverse else (qty < 0 and best_bid > price)
+    crossing = (qty > 0 and 0 < best_ask < price) if is_inverse(inst) else (qty < 0 and best_bid > price)
     if crossing:
         _, value, premium = compute_term(inst, qty, price, mark_price, best_bid, best_ask)
     else:
@@ -299,8 +339,8 @@ def resting_order_margin(inst: Instrument, ps: RestingOrders, mark_price: int, b
 _NO_ORDERS = OrderMargin(bid_qty_charged=0, ask_qty_charged=0, init_margin=0, premium=0, commission=0, total=0)
 
 
-def shift_resting_cache(cache: Any, old: tuple[int, int] | None, new: tuple[int, int] | None) -> Any:
-    """``ps.resting_cache`` after one resting order changes from ``old`` to ``new`` (None: absent).
+def shift_resting_cache(cache: RestingCache, old: tuple[int, int] | None, new: tuple[int, int] | None) -> None:
+    """Move ``ps.resting_cache`` in place for one resting order changing from ``old`` to ``new`` (None: absent).
 
     MRG-042 is a sum of per-order terms, so the kept sums move by the
     difference of the two orders' terms, each computed by the rules as for an
@@ -309,24 +349,30 @@ def shift_resting_cache(cache: Any, old: tuple[int, int] | None, new: tuple[int,
     using them).  The bounds only widen here (a removed order may have been the
     extreme one), which can only make a later check fall back to a full sum.
     """
-    inst, mark = cache[0], cache[1]
-    bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium = cache[2]
-    highest_buy, lowest_sell = cache[3], cache[4]
+    inst, mark = cache.inst, cache.mark
     if old is not None:
         qty, price = old
         _, value, premium = resting_term(inst, qty, price, mark)
         if qty > 0:
-            bid_qty, bid_value, bid_premium = bid_qty - qty, bid_value - value, bid_premium - premium
+            cache.bid_qty -= qty
+            cache.bid_value -= value
+            cache.bid_premium -= premium
         else:
-            ask_qty, ask_value, ask_premium = ask_qty + qty, ask_value - value, ask_premium - premium
+            cache.ask_qty += qty
+            cache.ask_value -= value
+            cache.ask_premium -= premium
     if new is not None:
         qty, price = new
         _, value, premium = resting_term(inst, qty, price, mark)
         if qty > 0:
-            bid_qty, bid_value, bid_premium = bid_qty + qty, bid_value + value, bid_premium + premium
-            highest_buy = max(highest_buy, price)
+            cache.bid_qty += qty
+            cache.bid_value += value
+            cache.bid_premium += premium
+            if price > cache.highest_buy:
+                cache.highest_buy = price
         else:
-            ask_qty, ask_value, ask_premium = ask_qty - qty, ask_value + value, ask_premium + premium
-            lowest_sell = min(lowest_sell, price)
-    sums = (bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium)
-    return (inst, mark, sums, highest_buy, lowest_sell)
+            cache.ask_qty -= qty
+            cache.ask_value += value
+            cache.ask_premium += premium
+            if price < cache.lowest_sell:
+                cache.lowest_sell = price

@@ -10,6 +10,7 @@ nothing; its lookups answer typed rejections for bad input.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.book import Book
@@ -17,10 +18,13 @@ from perpspec.engine.core.events import Reason
 from perpspec.engine.core.rejects import Rej, is_str, show
 from perpspec.rules.instrument import ContractKind, Instrument
 
+# the member, read once: an Enum member looked up on its class costs a metaclass attribute lookup per read
+_SPOT: Final = ContractKind.SPOT
+
 
 def is_spot(inst: Instrument) -> bool:
     """A spot pair (no positions, leverage, funding or liquidation)."""
-    return inst.kind is ContractKind.SPOT
+    return inst.kind is _SPOT
 
 
 class Market:

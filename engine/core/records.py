@@ -29,6 +29,7 @@ from perpspec.engine.core import book as _core_book
 from perpspec.engine.core import commands as _core_commands
 from perpspec.engine.core import compiled as _core_compiled
 from perpspec.engine.core import entry as _core_entry
+from perpspec.engine.core import entry_plain as _core_entry_plain
 from perpspec.engine.core import entry_terms as _core_entry_terms
 from perpspec.engine.core import events as _core_events
 from perpspec.engine.core import fastmargin as _core_fastmargin
@@ -171,6 +172,7 @@ RECORD_MODULES: Final = (
     _core_ledger,
     _core_fills,
     _core_entry,
+    _core_entry_plain,
     _core_entry_terms,
     _core_account_desk,
     _core_accounts,

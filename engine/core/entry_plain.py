@@ -1,0 +1,160 @@
+"""The order path of a plain limit order that rests without trading, as one function (issue 14's lean order path).
+
+:func:`place_resting` is :meth:`engine.core.entry.OrderEntry.place` for the
+commonest command of a busy book: a plain limit order (:func:`engine.core.entry_terms.is_plain_limit`,
+no clOrdID) of a verified account in a cross-margined contract with proved kernels, priced
+inside the fat-finger band and not crossing the book.  It makes the same checks
+in the same order, through the same rule kernels and helpers
+(:meth:`Risk.pool_tuple` and the ``order_solvent_cross`` kernel for LIQ-042,
+:func:`engine.core.fastmargin.resting_sums` and the fused ``pretrade_cross``
+kernel for MRG-042/045/044/060, ``rules.risk_limit.check_risk_limit`` for RSK-007,
+:meth:`Risk.available_margin` and ``rules.margin.check_order_margin`` for MRG-050),
+but reads each input once and builds the ``Order`` record only once the order
+is accepted.
+
+It decides nothing by itself: whenever a check would refuse the order, or the
+order is anything but the case above, it returns :data:`NOT_HANDLED` *before
+changing anything*, and the caller runs the general path, which makes the same
+pure checks again and gives the typed reject (or handles the other case).  When
+it accepts, it makes exactly the general path's changes in the same order
+(order id, the New execution, live, the non-crossing sweep, resting in the
+book, the kept MRG-042 sums, the triggers), so events, journal and state are
+byte for byte those of the general path (``tests/test_entry_plain.py`` runs both).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from perpspec.engine.core import commands as cmd
+from perpspec.engine.core import orders as o
+from perpspec.engine.core.entry_terms import check_price_protection
+from perpspec.engine.core.fastmargin import resting_sums
+from perpspec.engine.core.ledger import peek_position
+from perpspec.engine.core.market import is_spot
+from perpspec.engine.core.orders import Order
+from perpspec.engine.kernels import dispatch
+from perpspec.engine.kernels.load import kernels_for
+from perpspec.rules.margin import CROSS, check_order_margin
+from perpspec.rules.risk_limit import check_risk_limit
+
+if TYPE_CHECKING:
+    from perpspec.engine.core.entry import OrderEntry
+
+NOT_HANDLED: Final = -1  # the general path decides (order ids start at 1)
+
+
+def place_resting(entry: OrderEntry, c: cmd.PlaceOrder) -> int:
+    """PlaceOrder of a plain limit order that rests whole: its order id, or :data:`NOT_HANDLED` (nothing changed).
+
+    The caller (the sequencer) has checked the command's field types and moved the clock.
+    """
+    if (
+        c.price is None
+        or c.cl_ord_id != ""
+        or c.exec_inst != ""
+        or not (c.ord_type is None or c.ord_type == o.LIMIT)
+        or c.time_in_force is not None
+        or c.display_qty is not None
+        or c.stop_px is not None
+        or c.peg_offset_value is not None
+        or c.peg_price_type is not None
+        or c.order_qty is None
+        or c.side is None
+    ):
+        return NOT_HANDLED
+    market = entry.market
+    account = entry.ledger.accounts.get(c.account)
+    if account is None or not account.verified or c.account < 0:
+        return NOT_HANDLED
+    symbol = c.symbol
+    inst = market.instrument_map.get(symbol)
+    if inst is None or is_spot(inst) or symbol in market.settled:
+        return NOT_HANDLED
+    mark = market.marks.get(symbol, 0)
+    if mark == 0:  # no mark yet (a mark price is positive)
+        return NOT_HANDLED
+    time_ms = entry.stream.time_ms
+    if inst.expiry_ms is not None and time_ms >= inst.expiry_ms:
+        return NOT_HANDLED
+    kernels = kernels_for(inst)
+    if kernels is None:
+        return NOT_HANDLED
+    # _side_and_qty and check_price of the general path, for a positive quantity with its side given
+    side = c.side
+    qty = c.order_qty
+    price = c.price
+    if side == o.BUY:
+        is_buy = True
+    elif side == o.SELL:
+        is_buy = False
+    else:
+        return NOT_HANDLED
+    if (
+        qty <= 0
+        or qty % inst.lot_size != 0
+        or qty > inst.max_order_qty
+        or price <= 0
+        or price % inst.tick_size != 0
+        or price > inst.max_price
+    ):
+        return NOT_HANDLED
+    book = market.books[symbol]
+    if book.crosses(is_buy, price):  # it would trade: the general path's sweep
+        return NOT_HANDLED
+    ps = peek_position(account, inst)
+    if ps.leverage != CROSS:
+        return NOT_HANDLED
+    # check_entry: the fat-finger band, LIQ-042 (the kernel; a refusal's figures come from the rule), MRG-060, RSK-007
+    if check_price_protection(book, mark, is_buy, price, qty) is not None:
+        return NOT_HANDLED
+    signed = qty if is_buy else -qty
+    fills = entry.fills
+    fee = fills.fee_ppm(account, inst, False)
+    pool = entry.risk.pool_tuple(account, inst, ps)
+    solvent = dispatch.order_solvent_cross(
+        kernels.index, pool[0], pool[1], pool[3], pool[4], pool[5], pool[6], pool[7], pool[8], signed, price, fee, mark
+    )
+    if solvent[0] != 1:
+        return NOT_HANDLED
+    best_bid = book.best_bid() or 0
+    best_ask = book.best_ask() or 0
+    bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium = resting_sums(inst, ps, mark, best_bid, best_ask)
+    checked = dispatch.pretrade_cross(
+        kernels.index, ps.qty, ps.cost, mark, bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium,
+        signed, price, best_bid, best_ask,
+    )
+    gross = abs(ps.cost) + max(checked[1], checked[4])  # RSK-007's input
+    if check_risk_limit(gross, ps.risk_limit) is not None:
+        return NOT_HANDLED
+    om_before, requirement = checked[6], checked[8]
+    needs_margin = requirement > 0
+    if needs_margin:
+        requirement += entry._chosen_tier_extra(inst, ps, signed, price)
+        asset = inst.settl_currency
+        if symbol in account.positions:
+            available = entry.risk.available_margin(account, asset, (symbol, om_before))
+        else:
+            available = entry.risk.account_margin(account, asset).available_margin
+        available -= account.reserved.get(asset, 0)  # free_balance: net of what live spot orders reserve
+        if check_order_margin(available, requirement) is not None:
+            return NOT_HANDLED
+    # accepted: the general path's changes, in its order (check_entry's note, place, _enter)
+    entry.charged_reach = 0
+    stream = entry.stream
+    if needs_margin:
+        stream.orders[(account.account_id, inst.settl_currency)] = None  # INV-MARGIN-ON-ENTRY
+    registry = entry.registry
+    order_id = registry.next_order_id
+    registry.next_order_id = order_id + 1
+    order = Order(order_id=order_id, account=account.account_id, symbol=symbol, is_buy=is_buy, price=price,
+                  order_qty=qty, time_ms=time_ms)
+    stream.emit_exec(o.EXEC_NEW, order)
+    registry.go_live(account, order)
+    resting = account.position(inst)
+    fills.sweep(account, inst, order, price)  # crosses nothing: no fill, only the sweep's own notes reset
+    order.reset_shown()
+    book.add(order)
+    resting.put_order(order_id, signed, price)
+    entry.after_trading(inst)
+    return order_id
