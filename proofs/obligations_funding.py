@@ -205,7 +205,7 @@ def prove_liquidator_funding(count: int) -> ProofResult:
         total = 0
         for _, delta in out:
             total = total + delta
-        claims = [
+        claims: list[tuple[BoolLike, str]] = [
             (total + residue == 0, "still zero-sum: Σ postings + residue = 0"),
             (fund + residue >= 0, "the fund ≥ 0 after the residue (posted first)"),
             (fund + residue + out[0][1] >= 0, "the fund ≥ 0 after the liquidation engine's share"),

@@ -202,13 +202,13 @@ def compute_liquidator_funding(
     """
     liquidator_delta = 0
     for account_id, delta in wallet_deltas:
-        if account_id == liquidator_id:
+        if account_id == liquidator_id:  # structural: account ids are concrete, never symbolic
             liquidator_delta = delta
     shortfall = max_(0, -(fund + residue + liquidator_delta))
     remaining = shortfall
     out = []
     for account_id, delta in wallet_deltas:
-        if account_id == liquidator_id:
+        if account_id == liquidator_id:  # structural: account ids are concrete, never symbolic
             out.append((account_id, delta + shortfall))
         else:
             cut = min_(max_(delta, 0), remaining)

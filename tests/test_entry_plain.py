@@ -15,8 +15,8 @@ import random
 import pytest
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core import entry as entry_module
 from perpspec.engine.core import entry_plain
+from perpspec.engine.core import exchange as exchange_module
 from perpspec.engine.core.events import Accepted, Event
 from perpspec.engine.core.exchange import Engine
 
@@ -89,7 +89,7 @@ def _run(commands: list[object], fast: bool, monkeypatch: pytest.MonkeyPatch) ->
             calls[0] += placed != entry_plain.NOT_HANDLED
             return placed
 
-        patch.setattr(entry_module, "place_resting", counted if fast else (lambda entry, command: entry_plain.NOT_HANDLED))
+        patch.setattr(exchange_module, "place_resting", counted if fast else (lambda entry, command: entry_plain.NOT_HANDLED))
         engine = Engine()
         events: list[Event] = []
         for command in commands:

@@ -17,7 +17,6 @@ from __future__ import annotations
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import DAY_MS, Account, PositionState
-from perpspec.engine.core.entry_plain import NOT_HANDLED, place_resting
 from perpspec.engine.core.entry_terms import (
     FAT_FINGER_PPM,
     LIMIT_PRICED,
@@ -87,10 +86,11 @@ class OrderEntry:
         self.charged_reach = 0
 
     def place(self, c: cmd.PlaceOrder) -> Rej | int:
-        """PlaceOrder: a conditional order waits for its trigger; any other is checked and entered now."""
-        placed = place_resting(self, c)  # a plain limit order that rests whole: the same path as one function
-        if placed != NOT_HANDLED:
-            return placed
+        """PlaceOrder: a conditional order waits for its trigger; any other is checked and entered now.
+
+        The sequencer first offers a plain limit order that rests whole to ``entry_plain.place_resting`` (the
+        same path as one function); this is the general path for everything it hands back.
+        """
         parsed = self._validate_place(c)
         if isinstance(parsed, Rej):
             return parsed

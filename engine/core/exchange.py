@@ -46,6 +46,7 @@ from perpspec.engine.core.accounts import Account
 from perpspec.engine.core.book import Book
 from perpspec.engine.core.compiled import mypyc_attr
 from perpspec.engine.core.entry import OrderEntry
+from perpspec.engine.core.entry_plain import NOT_HANDLED, place_resting
 from perpspec.engine.core.events import Accepted, Event, InternalError, Reason, Rejected
 from perpspec.engine.core.fills import Fills
 from perpspec.engine.core.ledger import (
@@ -615,6 +616,14 @@ def _oversized(engine: Engine, c: cmd.Oversized) -> Rej | int:
     return Rej(Reason.MALFORMED, f"{c.command} of {c.size} bytes exceeds the journal's record limit")
 
 
+def _place(engine: Engine, c: cmd.PlaceOrder) -> Rej | int:
+    """PlaceOrder: a plain limit order that rests whole takes one function (``entry_plain``), any other the general path."""
+    placed = place_resting(engine.entry, c)
+    if placed != NOT_HANDLED:
+        return placed
+    return engine.entry.place(c)
+
+
 def _tick(engine: Engine, c: cmd.TimeTick) -> Rej | int:
     """TimeTick: only the clock moves (and the timers due by then fire)."""
     del engine, c
@@ -623,7 +632,7 @@ def _tick(engine: Engine, c: cmd.TimeTick) -> Rej | int:
 
 # each command to the component that handles it
 _HANDLERS: dict[type[Any], Callable[[Engine, Any], Rej | int]] = {
-    cmd.PlaceOrder: lambda engine, c: engine.entry.place(c),
+    cmd.PlaceOrder: lambda engine, c: _place(engine, c),
     cmd.AmendOrder: lambda engine, c: engine.entry.amend(c),
     cmd.CancelOrder: lambda engine, c: engine.registry.cancel_order(c),
     cmd.CancelAll: lambda engine, c: engine.registry.cancel_all(c),
