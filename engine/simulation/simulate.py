@@ -66,6 +66,7 @@ from perpspec.engine.core.events import (
     PositionUpdate,
     Rejected,
 )
+from perpspec.engine.simulation.checks import IncrementalChecks
 from perpspec.engine.simulation.engine_port import JOURNAL_DIR, EnginePort
 from perpspec.engine.simulation.eventlog import encode_json, iso_timestamp, price_num, rate_num
 from perpspec.engine.simulation.population import Trader, build_population
@@ -116,6 +117,9 @@ class Simulation:
         self.observer = observer  # e.g. the report's streaming aggregates (report_data.RunBuilder.add)
         out_dir.mkdir(parents=True, exist_ok=True)
         self.port = EnginePort(scenario, out_dir.joinpath(JOURNAL_DIR))
+        # the registry after every mark update, reading only the accounts the commands since the last check named
+        # (engine/simulation/checks.py); None: the full check every time (PooledView), as the tests compare
+        self.checks: IncrementalChecks | None = IncrementalChecks(self.port.engine)
         self.makers = tuple(range(1, scenario.makers.count + 1))
         self.traders = build_population(scenario, first_account=scenario.makers.count + 1)
         self.by_account = {trader.account: trader for trader in self.traders}
@@ -151,6 +155,8 @@ class Simulation:
         events = self.port.apply(command)
         self.tally.commands += 1
         self.tally.events += len(events)
+        if self.checks is not None:
+            self.checks.saw(events)
         for event in events:
             self.observe(event)
         self.check_command(events)
@@ -205,17 +211,25 @@ class Simulation:
                 else:
                     self.tally.violations.append(inv_id)
 
-    def check_invariants(self, events: Sequence[Event] = ()) -> None:
+    def check_invariants(self, events: Sequence[Event] = (), final: bool = False) -> None:
         """Every registered invariant on the engine's state after a command; violations are kept (must be none).
 
         The step information (was the waterfall completed? which funding postings,
-        which waterfall records?) is the engine's own account of that command.
+        which waterfall records?) is the engine's own account of that command.  The
+        check reads only the accounts named since the last one (:class:`IncrementalChecks`);
+        the ``final`` one reads every account (``PooledView``) and also reports any
+        account whose kept answers the engine no longer gives (a change nothing named).
         """
         self.tally.invariant_checks += 1
         step = self.port.step_info(events)
         if not step.waterfall_complete:
             self.tally.waterfall_incomplete += 1
-        results = invariants.check_all(self.port.check_view(), step)
+        if self.checks is None or final:
+            results = invariants.check_all(self.port.check_view(), step)
+            if self.checks is not None:
+                results = {**results, "incremental check": self.checks.stale()}
+        else:
+            results = self.checks.check_all(step)
         for inv_id, problems in results.items():
             for problem in problems:
                 if len(self.tally.violations) < 100:
@@ -248,7 +262,7 @@ class Simulation:
             if "before" not in self.snapshots:
                 self.snapshot("before")
             self.snapshot("after")
-            self.check_invariants()
+            self.check_invariants(final=True)
         except BaseException:  # interrupted or failed: the previous event log and journal stay as they were
             self.log.close()
             partial_log.unlink(missing_ok=True)
