@@ -68,7 +68,14 @@ from perpspec.engine.core.events import (
 )
 from perpspec.engine.simulation.checks import IncrementalChecks
 from perpspec.engine.simulation.engine_port import JOURNAL_DIR, EnginePort
-from perpspec.engine.simulation.eventlog import encode_json, iso_timestamp, price_num, rate_num
+from perpspec.engine.simulation.eventlog import (
+    count_execution,
+    encode_json,
+    event_line,
+    iso_timestamp,
+    price_num,
+    rate_num,
+)
 from perpspec.engine.simulation.population import Trader, build_population
 from perpspec.engine.simulation.result import SimulationResult, Tally, scenario_parameters
 from perpspec.engine.simulation.scenario import Scenario, SplitMix64, generate_index_path
@@ -177,9 +184,24 @@ class Simulation:
                 self.observer(record)
 
     def observe(self, event: Event) -> None:
-        """Count an event and write its record(s)."""
-        for record in self.port.records(event, self.tally):
-            self.write(record)
+        """Count an event and write its record(s).
+
+        The commonest rows (executions, acceptances, position updates) are written as
+        :func:`event_line` makes them, the same text as :meth:`write` of their record; the
+        record itself is built only for the observer.
+        """
+        line = event_line(self.inst, event) if self.log is not None else None
+        if line is None:
+            for record in self.port.records(event, self.tally):
+                self.write(record)
+        else:
+            if self.observer is not None:
+                for record in self.port.records(event, self.tally):  # counts, as for every event
+                    self.observer(record)
+            elif type(event) is Execution:
+                count_execution(event, self.tally)  # what event_records counts of the three kinds
+            self.log.write(line + "\n")
+            self.tally.log_rows += 1
         if isinstance(event, Execution):
             if event.exec_type == "Trade":
                 self.last_price = event.last_px
