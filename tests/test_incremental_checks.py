@@ -29,8 +29,8 @@ from perpspec.rules import invariants
 from tests.test_engine_stateful import EngineMachine
 from tests.test_pooled_view import PLANTS
 
-SMALL = {  # the shipped scenarios at a size a test can run after every command
-    "tiny_crash": (),
+SMALL = {"tiny_crash": ()}  # the shipped scenarios at a size a test can run after every command
+DEEP = {  # a minute or two each (-m deep): the makers requote every minute of 8 hours, whatever the accounts
     "default_crash": (("accounts.count", "60"),),
     "funding_spiral": (("accounts.count", "40"),),
     "short_squeeze": (("accounts.count", "40"),),
@@ -88,6 +88,13 @@ def run_compared(name: str, overrides: tuple[tuple[str, str], ...], tmp_path: Pa
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_the_incremental_check_answers_as_the_full_one_after_every_command(name: str, tmp_path: Path) -> None:
     seen = run_compared(name, SMALL[name], tmp_path, plant=False)
+    assert seen["commands"] > 100
+
+
+@pytest.mark.deep
+@pytest.mark.parametrize("name", sorted(DEEP))
+def test_the_incremental_check_answers_as_the_full_one_on_larger_runs(name: str, tmp_path: Path) -> None:
+    seen = run_compared(name, DEEP[name], tmp_path, plant=False)
     assert seen["commands"] > 100
 
 

@@ -83,18 +83,16 @@ LISTINGS: Mapping[str, str] = {
 def named_accounts(events: Iterable[Event], into: set[int]) -> bool:
     """Add the accounts ``events`` name to ``into``; False when one of them may have changed any account."""
     for event in events:
-        if type(event) is RuleEvent:
-            into.add(event.account)
+        if isinstance(event, InternalError):
+            return False
+        into.add(event.account)
+        if isinstance(event, RuleEvent):
             record = event.record
             for name in ("account_id", "maker_account_id"):
                 account = getattr(record, name, None)
                 if type(account) is int:
                     into.add(account)
             into.update(getattr(record, "makers", ()))
-        elif type(event) is InternalError:
-            return False
-        else:
-            into.add(event.account)
     return True
 
 

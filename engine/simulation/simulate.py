@@ -61,6 +61,7 @@ from typing import Any, TextIO
 
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core.events import (
+    Accepted,
     Event,
     Execution,
     PositionUpdate,
@@ -102,7 +103,10 @@ ENTRY_SLIPPAGE_PPM = 1_000  # 0.1%: how far beyond the best price an entry order
 
 
 ProgressHook = Callable[[int, int], None]
-RecordObserver = Callable[[Mapping[str, Any]], None]  # sees every event-log record as it is written
+# sees every event-log record as it is written, but those of the tables its owner lists in ``ignored_tables``
+# (report_data.RunBuilder ignores the command and position rows: they are not built for it)
+RecordObserver = Callable[[Mapping[str, Any]], None]
+HOT_TABLES = {Execution: "execution", Accepted: "command", PositionUpdate: "position"}  # the rows event_line writes
 
 
 class Simulation:
@@ -122,6 +126,8 @@ class Simulation:
         self.out_dir = out_dir
         self.progress = progress
         self.observer = observer  # e.g. the report's streaming aggregates (report_data.RunBuilder.add)
+        ignored = getattr(getattr(observer, "__self__", None), "ignored_tables", frozenset())
+        self.observed = {kind for kind, table in HOT_TABLES.items() if observer is not None and table not in ignored}
         out_dir.mkdir(parents=True, exist_ok=True)
         self.port = EnginePort(scenario, out_dir.joinpath(JOURNAL_DIR))
         # the registry after every mark update, reading only the accounts the commands since the last check named
@@ -195,7 +201,7 @@ class Simulation:
             for record in self.port.records(event, self.tally):
                 self.write(record)
         else:
-            if self.observer is not None:
+            if self.observer is not None and type(event) in self.observed:
                 for record in self.port.records(event, self.tally):  # counts, as for every event
                     self.observer(record)
             elif type(event) is Execution:
