@@ -17,15 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import invariant
 
 from perpspec.engine.core.events import Event
-from perpspec.engine.simulation.checks import IncrementalChecks, named_accounts
+from perpspec.engine.simulation.checks import IncrementalChecks, named_accounts, value_rises_with_price
 from perpspec.engine.simulation.engine_port import PooledView
 from perpspec.engine.simulation.scenario import load_scenario
 from perpspec.engine.simulation.simulate import Simulation
 from perpspec.rules import invariants
+from perpspec.rules.contract import compute_value
+from perpspec.rules.instrument_file import load_instrument
 from tests.test_engine_stateful import EngineMachine
 from tests.test_pooled_view import PLANTS
 
@@ -175,3 +178,27 @@ class IncrementalMachine(EngineMachine):
 
 TestIncrementalMachine = IncrementalMachine.TestCase
 TestIncrementalMachine.settings = settings(max_examples=60, stateful_step_count=50, deadline=None)
+
+
+CONTRACTS = [load_instrument(symbol) for symbol in ("XBTUSD", "ETHUSD", "XBTUSDT", "XBTZ26")]
+
+
+@settings(max_examples=2_000, deadline=None)
+@given(
+    st.sampled_from(CONTRACTS),
+    st.integers(-(10**7), 10**7).filter(lambda lots: lots != 0),
+    st.integers(1, 10**9),
+    st.integers(0, 10**9),
+)
+def test_a_positions_value_moves_with_the_price_the_way_the_incremental_check_assumes(
+    inst: Any, lots: int, price: int, rise: int
+) -> None:
+    """CON-002 is monotone in the price, in the direction value_rises_with_price gives (the "equity" listing's skip)."""
+    qty = lots * inst.lot_size
+    low, high = compute_value(inst, qty, price), compute_value(inst, qty, price + rise)
+    if value_rises_with_price(inst, qty):
+        assert low <= high
+    else:
+        assert low >= high
+    if rise > 0 and low != high:
+        assert (high > low) == value_rises_with_price(inst, qty)

@@ -49,8 +49,13 @@ NONE: tuple[RestingOrder, ...] = ()
 #   account only to add up its wallets, costs and quantities: one account holding the sums gives the same totals.
 # * "equity" — INV-NO-NEG-EQUITY-AFTER-ADL: a trader account's equity at mark is its wallet plus Σ(value − cost)
 #   of its positions; an account with no position and no wallet below zero has equity ≥ 0 in every asset, so
-#   only the holders and the accounts with a wallet below zero can be reported (their equity computed afresh
-#   from the current mark: every holder is listed at every check, whatever named it).
+#   only the holders and the accounts with a wallet below zero can be reported.  Of the holders with no wallet
+#   below zero, once a mark update's waterfall has completed (before, the invariant reads no account), only
+#   those whose equity is below zero in some asset at the current mark are listed (:meth:`_equity_listing`):
+#   computed with the invariant's own compute_account_equity on the kept answers, or known ≥ 0 without it when
+#   nothing named the account since it was last computed ≥ 0 and every mark it holds a position at has moved
+#   only the way that raises that position's value (CON-002's value is monotone in the price:
+#   value_rises_with_price; tests/test_incremental_checks.py checks it on every shipped contract).
 # * "negative" — INV-NO-NEG-EQUITY: an account skips every asset it holds a position in; in any other asset its
 #   equity is its wallet, so only an account with a wallet below zero can be reported.
 # * "orders" — INV-BOOK-UNCROSSED, and the best prices that INV-MARGIN-ON-ENTRY / INV-WITHDRAW-SAFE read
@@ -78,6 +83,20 @@ LISTINGS: Mapping[str, str] = {
     "INV-NO-FALSE-LIQUIDATION": "step",
     "INV-ADL-NOT-LOSING": "step",
 }
+
+
+def value_rises_with_price(inst: Instrument, qty: int) -> bool:
+    """Whether CON-002's value of ``qty`` (≠ 0) contracts never falls as the price rises (else it never rises).
+
+    Linear and quanto: ``qty·multiplier·price // price_scale``, the floor of a linear function of the price
+    (``price_scale > 0``), non-decreasing when ``qty·multiplier > 0``.  Inverse: ``−(qty/lotSize)·L(price)``
+    with ``L(p) = round_half_up_div(K, p) = ⌊(2K + p) / 2p⌋ = ⌊K/p + ½⌋``, ``K = −multiplier·price_scale·lotSize``:
+    for ``p > 0``, L is non-increasing when ``K > 0`` and non-decreasing when ``K < 0``, so the value is
+    non-decreasing when ``qty·K > 0``, i.e. ``qty·(−multiplier) > 0``.
+    """
+    if inst.is_inverse:
+        return qty * -inst.multiplier > 0
+    return qty * inst.multiplier > 0
 
 
 def named_accounts(events: Iterable[Event], into: set[int]) -> bool:
@@ -118,6 +137,9 @@ class IncrementalChecks:
         self.owing: set[int] = set()
         self.resting: set[int] = set()
         self.reduce_only: set[int] = set()
+        # account -> (symbol, mark, value rises with price) of each position, at a mark where its equity was ≥ 0 in
+        # every asset (nothing has named it since)
+        self.safe: dict[int, tuple[tuple[str, int, bool], ...]] = {}
 
     def saw(self, events: Sequence[Event]) -> None:
         """Note the accounts a command's events named (call for every command, in order)."""
@@ -173,6 +195,7 @@ class IncrementalChecks:
             self.qty_sum[symbol] -= position.qty
         for kept in (self.wallets, self.positions, self.opened, self.reducing):
             del kept[account_id]
+        self.safe.pop(account_id, None)
         self.holders.discard(account_id)
         self.owing.discard(account_id)
         self.resting.discard(account_id)
@@ -184,7 +207,7 @@ class IncrementalChecks:
         kept = KeptView(self, [])
         listings: dict[str, Any] = {
             "sums": SumsView(self, kept),
-            "equity": kept.listing(sorted(self.holders | self.owing)),
+            "equity": kept.listing(self._equity_listing(kept, step)),
             "negative": kept.listing(sorted(self.owing)),
             "orders": kept.listing(sorted(self.resting)),
             "reducing": kept.listing(sorted(self.reduce_only)),
@@ -201,6 +224,44 @@ class IncrementalChecks:
             else:
                 results[inv_id] = invariant.check(listings[listing], step)
         return results
+
+    def _equity_listing(self, kept: KeptView, step: invariants.StepInfo) -> list[int]:
+        """The accounts INV-NO-NEG-EQUITY-AFTER-ADL must be shown (:data:`LISTINGS`, "equity"), in id order."""
+        candidates = sorted(self.holders | self.owing)
+        if not step.waterfall_complete:  # the invariant reads no account: list them all, compute nothing
+            return candidates
+        listed = []
+        assets = kept.assets()
+        instruments = kept.instruments()
+        safe = self.safe
+        for account_id in candidates:
+            if account_id < 0 or account_id in self.owing:
+                listed.append(account_id)
+                continue
+            known = safe.get(account_id)
+            if known is not None and self._no_worse(known, kept):
+                continue  # equity ≥ 0 at a mark no better for any of its positions, nothing changed since
+            below = False
+            for asset in assets:
+                if invariants.compute_account_equity(kept, account_id, asset) < 0:
+                    below = True
+            if below:
+                listed.append(account_id)
+                safe.pop(account_id, None)
+            else:
+                safe[account_id] = tuple(
+                    (symbol, kept.mark_price(symbol), value_rises_with_price(instruments[symbol], position.qty))
+                    for symbol, position in self.positions[account_id].items()
+                )
+        return listed
+
+    @staticmethod
+    def _no_worse(known: tuple[tuple[str, int, bool], ...], kept: KeptView) -> bool:
+        for symbol, mark, rises in known:
+            now = kept.mark_price(symbol)
+            if now <= 0 or (now < mark if rises else now > mark):
+                return False
+        return True
 
     def stale(self) -> list[str]:
         """Every kept answer that differs from the engine's now (none: the change set missed nothing)."""

@@ -19,7 +19,8 @@ gateway would send, journaled so that ``perpspec replay`` rebuilds the run:
      engine triggers stops and runs the liquidation waterfall — close-outs
      against this same book, insurance fund, ADL;
   3. every registered invariant is checked on the engine's state
-     (:func:`rules.invariants.check_all`) — after every mark update, or every
+     (:func:`rules.invariants.check_all`'s answers, read incrementally:
+     :mod:`engine.simulation.checks`) — after every mark update, or every
      N events (``invariants_every``); INV-NO-NEG-EQUITY and INV-REDUCE-ONLY
      after every command, on the accounts it touched;
   4. **market makers** cancel and requote a ladder around the index, skewed
@@ -126,7 +127,7 @@ class Simulation:
         self.out_dir = out_dir
         self.progress = progress
         self.observer = observer  # e.g. the report's streaming aggregates (report_data.RunBuilder.add)
-        ignored = getattr(getattr(observer, "__self__", None), "ignored_tables", frozenset())
+        ignored: frozenset[str] = getattr(getattr(observer, "__self__", None), "ignored_tables", frozenset())
         self.observed = {kind for kind, table in HOT_TABLES.items() if observer is not None and table not in ignored}
         out_dir.mkdir(parents=True, exist_ok=True)
         self.port = EnginePort(scenario, out_dir.joinpath(JOURNAL_DIR))
@@ -196,8 +197,9 @@ class Simulation:
         :func:`event_line` makes them, the same text as :meth:`write` of their record; the
         record itself is built only for the observer.
         """
-        line = event_line(self.inst, event) if self.log is not None else None
-        if line is None:
+        log = self.log
+        line = event_line(self.inst, event) if log is not None else None
+        if log is None or line is None:
             for record in self.port.records(event, self.tally):
                 self.write(record)
         else:
@@ -206,7 +208,7 @@ class Simulation:
                     self.observer(record)
             elif type(event) is Execution:
                 count_execution(event, self.tally)  # what event_records counts of the three kinds
-            self.log.write(line + "\n")
+            log.write(line + "\n")
             self.tally.log_rows += 1
         if isinstance(event, Execution):
             if event.exec_type == "Trade":
