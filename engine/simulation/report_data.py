@@ -167,6 +167,7 @@ class RunBuilder:
     """
 
     ignored_tables = frozenset({"command", "position"})  # add() reads nothing of these rows (a runner may skip them)
+    execution_types = frozenset({"Trade", "Deleverage"})  # the only execution rows add() reads (by execType)
 
     def __init__(self, name: str) -> None:
         self.run = RunData(name=name, summary={})

@@ -104,8 +104,9 @@ ENTRY_SLIPPAGE_PPM = 1_000  # 0.1%: how far beyond the best price an entry order
 
 
 ProgressHook = Callable[[int, int], None]
-# sees every event-log record as it is written, but those of the tables its owner lists in ``ignored_tables``
-# (report_data.RunBuilder ignores the command and position rows: they are not built for it)
+# sees every event-log record as it is written, but those of the tables its owner lists in ``ignored_tables`` and
+# the execution rows of other types than its ``execution_types`` (report_data.RunBuilder reads no command or
+# position row and only the Trade and Deleverage executions: the others are not built for it)
 RecordObserver = Callable[[Mapping[str, Any]], None]
 HOT_TABLES = {Execution: "execution", Accepted: "command", PositionUpdate: "position"}  # the rows event_line writes
 
@@ -127,8 +128,11 @@ class Simulation:
         self.out_dir = out_dir
         self.progress = progress
         self.observer = observer  # e.g. the report's streaming aggregates (report_data.RunBuilder.add)
-        ignored: frozenset[str] = getattr(getattr(observer, "__self__", None), "ignored_tables", frozenset())
+        owner = getattr(observer, "__self__", None)
+        ignored: frozenset[str] = getattr(owner, "ignored_tables", frozenset())
         self.observed = {kind for kind, table in HOT_TABLES.items() if observer is not None and table not in ignored}
+        # the execution rows the observer reads (None: all), when its owner names them (execution_types)
+        self.observed_executions: frozenset[str] | None = getattr(owner, "execution_types", None)
         out_dir.mkdir(parents=True, exist_ok=True)
         self.port = EnginePort(scenario, out_dir.joinpath(JOURNAL_DIR))
         # the registry after every mark update, reading only the accounts the commands since the last check named
@@ -203,10 +207,19 @@ class Simulation:
             for record in self.port.records(event, self.tally):
                 self.write(record)
         else:
-            if self.observer is not None and type(event) in self.observed:
+            kind = type(event)
+            if (
+                self.observer is not None
+                and kind in self.observed
+                and (
+                    kind is not Execution
+                    or self.observed_executions is None
+                    or event.exec_type in self.observed_executions  # type: ignore[union-attr]
+                )
+            ):
                 for record in self.port.records(event, self.tally):  # counts, as for every event
                     self.observer(record)
-            elif type(event) is Execution:
+            elif isinstance(event, Execution):
                 count_execution(event, self.tally)  # what event_records counts of the three kinds
             log.write(line + "\n")
             self.tally.log_rows += 1
