@@ -16,8 +16,10 @@ from typing import Any
 import attrs
 
 from perpspec.engine.core.events import (
+    Accepted,
     Event,
     Execution,
+    PositionUpdate,
     Rejected,
     RuleEvent,
     Transaction,
@@ -46,9 +48,18 @@ def Num(text: str) -> str:  # noqa: N802 - reads as the type of the value it mak
     return NUM_MARK + text
 
 
+_PRICE_NUMS: dict[tuple[int, int], str] = {}  # (price scale, price) -> price_num's text: a run quotes few prices
+
+
 def price_num(inst: Instrument, price: int) -> str:
     """Price units as a decimal number (XBTUSD 735350 -> 7353.5)."""
-    return Num(format_scaled(price, inst.price_scale))
+    key = (inst.price_scale, price)
+    text = _PRICE_NUMS.get(key)
+    if text is None:
+        if len(_PRICE_NUMS) >= 100_000:
+            _PRICE_NUMS.clear()
+        text = _PRICE_NUMS[key] = Num(format_scaled(price, inst.price_scale))
+    return text
 
 
 def rate_num(rate_e8: int) -> str:
@@ -113,6 +124,103 @@ def encode_json(value: Any) -> str:
     return _BARE_NUMBER.sub(_number_text, text)  # a function: quicker than expanding the template r"\1"
 
 
+# ---------------------------------------------------------------------------
+# The commonest rows written straight as text: what encode_json(event_records(...)[0]) writes, byte for byte
+# (tests/test_eventlog_encoding_same.py), without the dictionary, the generic encoder and the bare-number pass
+
+_STRING = json.encoder.encode_basestring_ascii  # the C encoder's own string escaping (ensure_ascii)
+_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")  # the bare numbers encode_json makes of a Num
+_PRICE_TEXTS: dict[tuple[int, int], str] = {}  # (price scale, price) -> its JSON text in the log
+
+
+def _price_text(inst: Instrument, price: int) -> str:
+    """The JSON text of ``price_num(inst, price) if price else None``."""
+    if not price:
+        return "null"
+    key = (inst.price_scale, price)
+    text = _PRICE_TEXTS.get(key)
+    if text is None:
+        if len(_PRICE_TEXTS) >= 100_000:
+            _PRICE_TEXTS.clear()
+        number = price_num(inst, price)
+        text = number[1:] if _NUMBER.fullmatch(number, 1) else _STRING(number)
+        _PRICE_TEXTS[key] = text
+    return text
+
+
+def _plain_ints(*values: object) -> bool:
+    for value in values:  # noqa: SIM110 - a loop: no generator per row
+        if type(value) is not int:
+            return False
+    return True
+
+
+def _plain_strings(*values: str) -> bool:
+    for value in values:  # noqa: SIM110
+        if type(value) is not str or NUM_MARK in value:
+            return False
+    return True
+
+
+def event_line(inst: Instrument, event: Event) -> str | None:
+    """The log line (without its newline) of an ``Execution``, ``Accepted`` or ``PositionUpdate``; None for any other
+    event, or one with a field of another type than its declared one or a string holding ``NUM_MARK`` (then
+    :func:`event_records` and :func:`encode_json` write it)."""
+    kind = type(event)
+    timestamp = iso_timestamp(event.time_ms)
+    if kind is Execution:
+        assert isinstance(event, Execution)
+        e = event
+        if not (
+            _plain_ints(e.seq, e.account, e.order_id, e.order_qty, e.price, e.stop_px, e.last_qty, e.last_px,
+                        e.leaves_qty, e.cum_qty, e.exec_comm)
+            and _plain_strings(e.exec_type, e.symbol, e.cl_ord_id, e.side, e.ord_type, e.ord_status,
+                               e.last_liquidity_ind, e.text)
+        ):  # fmt: skip
+            return None
+        return (
+            f'{{"table":"execution","seq":{e.seq},"timestamp":"{timestamp}","execType":{_STRING(e.exec_type)},'
+            f'"account":{e.account},"symbol":{_STRING(e.symbol)},"orderID":{e.order_id},'
+            f'"clOrdID":{_STRING(e.cl_ord_id)},"side":{_STRING(e.side)},"ordType":{_STRING(e.ord_type)},'
+            f'"orderQty":{e.order_qty},"price":{_price_text(inst, e.price)},"stopPx":{_price_text(inst, e.stop_px)},'
+            f'"lastQty":{e.last_qty},"lastPx":{_price_text(inst, e.last_px)},"leavesQty":{e.leaves_qty},'
+            f'"cumQty":{e.cum_qty},"ordStatus":{_STRING(e.ord_status)},"execComm":{e.exec_comm},'
+            f'"lastLiquidityInd":{_STRING(e.last_liquidity_ind)},"text":{_STRING(e.text)}}}'
+        )
+    if kind is Accepted:
+        assert isinstance(event, Accepted)
+        a = event
+        if not (_plain_ints(a.seq, a.account, a.order_id) and _plain_strings(a.command)):
+            return None
+        return (
+            f'{{"table":"command","event":"Accepted","seq":{a.seq},"timestamp":"{timestamp}",'
+            f'"command":{_STRING(a.command)},"account":{a.account},"orderID":{a.order_id}}}'
+        )
+    if kind is PositionUpdate:
+        assert isinstance(event, PositionUpdate)
+        p = event
+        if not (
+            _plain_ints(p.seq, p.account, p.current_qty, p.pos_cost, p.leverage_hundredths, p.liquidation_price,
+                        p.bankrupt_price)
+            and _plain_strings(p.symbol)
+        ):  # fmt: skip
+            return None
+        return (
+            f'{{"table":"position","event":"PositionUpdate","seq":{p.seq},"timestamp":"{timestamp}",'
+            f'"account":{p.account},"symbol":{_STRING(p.symbol)},"currentQty":{p.current_qty},"posCost":{p.pos_cost},'
+            f'"leverage_hundredths":{p.leverage_hundredths},"liquidationPrice":{_price_text(inst, p.liquidation_price)},'
+            f'"bankruptPrice":{_price_text(inst, p.bankrupt_price)}}}'
+        )
+    return None
+
+
+def count_execution(event: Execution, tally: Tally) -> None:
+    """What the summary counts of an execution: one trade per match (the maker's row) and its contracts."""
+    if event.exec_type == "Trade" and event.last_liquidity_ind == "AddedLiquidity":
+        tally.trades += 1  # one row per match has the maker's AddedLiquidity
+        tally.contracts_traded += event.last_qty
+
+
 def event_records(
     inst: Instrument, event: Event, tally: Tally, pending_account: dict[int, int]
 ) -> list[dict[str, Any]]:
@@ -121,9 +229,7 @@ def event_records(
     timestamp = iso_timestamp(event.time_ms)
     if kind is Execution:
         assert isinstance(event, Execution)
-        if event.exec_type == "Trade" and event.last_liquidity_ind == "AddedLiquidity":
-            tally.trades += 1  # one row per match has the maker's AddedLiquidity
-            tally.contracts_traded += event.last_qty
+        count_execution(event, tally)
         return [
             {
                 "table": "execution",

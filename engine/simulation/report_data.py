@@ -166,6 +166,9 @@ class RunBuilder:
     step, per account), never the log itself.
     """
 
+    ignored_tables = frozenset({"command", "position"})  # add() reads nothing of these rows (a runner may skip them)
+    execution_types = frozenset({"Trade", "Deleverage"})  # the only execution rows add() reads (by execType)
+
     def __init__(self, name: str) -> None:
         self.run = RunData(name=name, summary={})
         # account -> (role, marginBalance, currentQty, crossMargin, leverage) of its margin rows

@@ -19,7 +19,8 @@ gateway would send, journaled so that ``perpspec replay`` rebuilds the run:
      engine triggers stops and runs the liquidation waterfall — close-outs
      against this same book, insurance fund, ADL;
   3. every registered invariant is checked on the engine's state
-     (:func:`rules.invariants.check_all`) — after every mark update, or every
+     (:func:`rules.invariants.check_all`'s answers, read incrementally:
+     :mod:`engine.simulation.checks`) — after every mark update, or every
      N events (``invariants_every``); INV-NO-NEG-EQUITY and INV-REDUCE-ONLY
      after every command, on the accounts it touched;
   4. **market makers** cancel and requote a ladder around the index, skewed
@@ -61,13 +62,22 @@ from typing import Any, TextIO
 
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core.events import (
+    Accepted,
     Event,
     Execution,
     PositionUpdate,
     Rejected,
 )
+from perpspec.engine.simulation.checks import IncrementalChecks
 from perpspec.engine.simulation.engine_port import JOURNAL_DIR, EnginePort
-from perpspec.engine.simulation.eventlog import encode_json, iso_timestamp, price_num, rate_num
+from perpspec.engine.simulation.eventlog import (
+    count_execution,
+    encode_json,
+    event_line,
+    iso_timestamp,
+    price_num,
+    rate_num,
+)
 from perpspec.engine.simulation.population import Trader, build_population
 from perpspec.engine.simulation.result import SimulationResult, Tally, scenario_parameters
 from perpspec.engine.simulation.scenario import Scenario, SplitMix64, generate_index_path
@@ -94,7 +104,11 @@ ENTRY_SLIPPAGE_PPM = 1_000  # 0.1%: how far beyond the best price an entry order
 
 
 ProgressHook = Callable[[int, int], None]
-RecordObserver = Callable[[Mapping[str, Any]], None]  # sees every event-log record as it is written
+# sees every event-log record as it is written, but those of the tables its owner lists in ``ignored_tables`` and
+# the execution rows of other types than its ``execution_types`` (report_data.RunBuilder reads no command or
+# position row and only the Trade and Deleverage executions: the others are not built for it)
+RecordObserver = Callable[[Mapping[str, Any]], None]
+HOT_TABLES = {Execution: "execution", Accepted: "command", PositionUpdate: "position"}  # the rows event_line writes
 
 
 class Simulation:
@@ -114,8 +128,16 @@ class Simulation:
         self.out_dir = out_dir
         self.progress = progress
         self.observer = observer  # e.g. the report's streaming aggregates (report_data.RunBuilder.add)
+        owner = getattr(observer, "__self__", None)
+        ignored: frozenset[str] = getattr(owner, "ignored_tables", frozenset())
+        self.observed = {kind for kind, table in HOT_TABLES.items() if observer is not None and table not in ignored}
+        # the execution rows the observer reads (None: all), when its owner names them (execution_types)
+        self.observed_executions: frozenset[str] | None = getattr(owner, "execution_types", None)
         out_dir.mkdir(parents=True, exist_ok=True)
         self.port = EnginePort(scenario, out_dir.joinpath(JOURNAL_DIR))
+        # the registry after every mark update, reading only the accounts the commands since the last check named
+        # (engine/simulation/checks.py); None: the full check every time (PooledView), as the tests compare
+        self.checks: IncrementalChecks | None = IncrementalChecks(self.port.engine)
         self.makers = tuple(range(1, scenario.makers.count + 1))
         self.traders = build_population(scenario, first_account=scenario.makers.count + 1)
         self.by_account = {trader.account: trader for trader in self.traders}
@@ -151,6 +173,8 @@ class Simulation:
         events = self.port.apply(command)
         self.tally.commands += 1
         self.tally.events += len(events)
+        if self.checks is not None:
+            self.checks.saw(events)
         for event in events:
             self.observe(event)
         self.check_command(events)
@@ -171,9 +195,34 @@ class Simulation:
                 self.observer(record)
 
     def observe(self, event: Event) -> None:
-        """Count an event and write its record(s)."""
-        for record in self.port.records(event, self.tally):
-            self.write(record)
+        """Count an event and write its record(s).
+
+        The commonest rows (executions, acceptances, position updates) are written as
+        :func:`event_line` makes them, the same text as :meth:`write` of their record; the
+        record itself is built only for the observer.
+        """
+        log = self.log
+        line = event_line(self.inst, event) if log is not None else None
+        if log is None or line is None:
+            for record in self.port.records(event, self.tally):
+                self.write(record)
+        else:
+            kind = type(event)
+            if (
+                self.observer is not None
+                and kind in self.observed
+                and (
+                    kind is not Execution
+                    or self.observed_executions is None
+                    or event.exec_type in self.observed_executions  # type: ignore[union-attr]
+                )
+            ):
+                for record in self.port.records(event, self.tally):  # counts, as for every event
+                    self.observer(record)
+            elif isinstance(event, Execution):
+                count_execution(event, self.tally)  # what event_records counts of the three kinds
+            log.write(line + "\n")
+            self.tally.log_rows += 1
         if isinstance(event, Execution):
             if event.exec_type == "Trade":
                 self.last_price = event.last_px
@@ -205,17 +254,25 @@ class Simulation:
                 else:
                     self.tally.violations.append(inv_id)
 
-    def check_invariants(self, events: Sequence[Event] = ()) -> None:
+    def check_invariants(self, events: Sequence[Event] = (), final: bool = False) -> None:
         """Every registered invariant on the engine's state after a command; violations are kept (must be none).
 
         The step information (was the waterfall completed? which funding postings,
-        which waterfall records?) is the engine's own account of that command.
+        which waterfall records?) is the engine's own account of that command.  The
+        check reads only the accounts named since the last one (:class:`IncrementalChecks`);
+        the ``final`` one reads every account (``PooledView``) and also reports any
+        account whose kept answers the engine no longer gives (a change nothing named).
         """
         self.tally.invariant_checks += 1
         step = self.port.step_info(events)
         if not step.waterfall_complete:
             self.tally.waterfall_incomplete += 1
-        results = invariants.check_all(self.port.check_view(), step)
+        if self.checks is None or final:
+            results = invariants.check_all(self.port.check_view(), step)
+            if self.checks is not None:
+                results = {**results, "incremental check": self.checks.stale()}
+        else:
+            results = self.checks.check_all(step)
         for inv_id, problems in results.items():
             for problem in problems:
                 if len(self.tally.violations) < 100:
@@ -248,7 +305,7 @@ class Simulation:
             if "before" not in self.snapshots:
                 self.snapshot("before")
             self.snapshot("after")
-            self.check_invariants()
+            self.check_invariants(final=True)
         except BaseException:  # interrupted or failed: the previous event log and journal stay as they were
             self.log.close()
             partial_log.unlink(missing_ok=True)
