@@ -14,6 +14,7 @@ from __future__ import annotations
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted, Event, Execution
 from perpspec.engine.core.exchange import Engine
+from perpspec.rules.instrument_file import load_instrument
 
 LAST = 2_100_000  # 21,000.00
 
@@ -49,3 +50,27 @@ def test_ord_014_a_last_within_mark_stop_fires_at_exactly_five_percent_and_not_b
     assert _kinds(placed) == [("New", stop_id)]  # 5.00003% away: untriggered
     assert _kinds(_mark(engine, 1_999_999)) == []  # the same mark again: still not due
     assert _kinds(_mark(engine, 2_000_000)) == [("TriggeredOrActivatedBySystem", stop_id), ("Canceled", stop_id)]
+
+
+def test_ord_trailing_stop_follows_a_mark_of_one_price_unit() -> None:
+    """A buy trailing stop (offset +1.00, ETHUSD) placed at a mark of 0.10 rests at 1.10; the mark falls to one price
+    unit (0.01): the stop follows to 0.01 + 1.00 = 1.01 (a price of 1 is a price like any other), so it fires at a
+    mark of 1.01 and not at 1.00."""
+    engine = Engine({"ETHUSD": load_instrument("ETHUSD")})
+    mark = lambda price: engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=price, index_price=price))  # noqa: E731
+    mark(1_000)
+    engine.process(c.VerifyAccount(time_ms=0, account=1))
+    engine.process(c.Deposit(time_ms=0, account=1, asset="XBt", amount=10**10))
+    placed = engine.process(
+        c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=1, ord_type="Pegged",
+                     peg_price_type="TrailingStopPeg", peg_offset_value=100, exec_inst="Fixed")
+    )
+    stop_id = placed[-1].order_id
+    assert [(e.exec_type, e.stop_px) for e in placed if isinstance(e, Execution)] == [("New", 1_100)]
+    assert _kinds(mark(1)) == []
+    assert _kinds(mark(100)) == []
+    fired = mark(101)
+    assert [(e.exec_type, e.order_id, e.stop_px) for e in fired if isinstance(e, Execution)] == [
+        ("TriggeredOrActivatedBySystem", stop_id, 101),
+        ("Canceled", stop_id, 101),
+    ]
