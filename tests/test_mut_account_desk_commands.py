@@ -22,6 +22,7 @@ from __future__ import annotations
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted, Reason, Rejected
 from perpspec.engine.core.exchange import Engine
+from perpspec.engine.kernels.load import generic_rules_only
 from perpspec.rules.margin import MarginSetting
 
 PRICE = 5_000_000  # 50,000.00
@@ -162,3 +163,17 @@ def test_mrg_030_a_closed_position_has_nothing_to_transfer_and_a_one_contract_on
     _accepted(engine, c.TransferMargin(time_ms=0, account=2, symbol="ETHUSD", amount=7))
     assert engine.margin_setting(2, "ETHUSD") == MarginSetting(leverage_hundredths=1_000, pos_cross=7)
     assert engine.available(2, "XBt") == 99_999_775 - 30_248 - 7
+
+
+def test_mrg_020_isolating_at_100x_sets_aside_tier_0s_margin_on_the_generic_rules_too() -> None:
+    """The same Isolate on the generic rules (no proved kernel): MRG-020's posCross of the isolated position is
+    iso_margin - posInit - posComm at the position's own tier 0 (1%: 200,000 + 15,150), so 0; tier 1's 1.5% would
+    make it negative.  Found by the mutation run over ``engine/core/risk.py`` (``Risk.margin_setting``'s generic
+    branch, taken by an instrument without a kernel set)."""
+    with generic_rules_only():
+        engine = _long()
+        _accepted(engine, c.Isolate(time_ms=0, account=2, symbol="XBTUSD", enabled=True))
+        assert engine.margin_setting(2, "XBTUSD") == MarginSetting(leverage_hundredths=10_000, pos_cross=0)
+        assert engine.available(2, "XBt") == 99_769_850
+        _accepted(engine, c.TransferMargin(time_ms=0, account=2, symbol="XBTUSD", amount=1_000))
+        assert engine.margin_setting(2, "XBTUSD") == MarginSetting(leverage_hundredths=10_000, pos_cross=1_000)
