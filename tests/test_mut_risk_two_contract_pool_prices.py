@@ -36,13 +36,13 @@ def _update(events: list[Event], symbol: str) -> PositionUpdate:
     return update
 
 
-def _by_the_rules(own: tuple, other: tuple) -> tuple[int, int]:
+def _by_the_rules(own: tuple, other: tuple, wallet: int = WALLET) -> tuple[int, int]:
     """MRG-011/012 of ``own`` in a cross pool holding ``other`` too, both at their entry prices (PnL 0)."""
     own_req = compute_requirement(own[0], own[1], CROSS, 0)
     other_req = compute_requirement(other[0], other[1], CROSS, 0)
     maintenance = own_req.pos_maint + other_req.pos_maint
-    backing = compute_position_backing(WALLET, WALLET, maintenance, 0, own_req.pos_maint)
-    solvent = compute_position_backing(WALLET, WALLET, own_req.pos_maint, 0, own_req.pos_maint)
+    backing = compute_position_backing(wallet, wallet, maintenance, 0, own_req.pos_maint)
+    solvent = compute_position_backing(wallet, wallet, own_req.pos_maint, 0, own_req.pos_maint)
     return (
         compute_liquidation_price(own[0], own[1].qty, own[1].cost, backing, own_req.pos_maint),
         compute_bankruptcy_price(own[0], own[1].qty, own[1].cost, solvent, own_req.pos_comm),
@@ -73,3 +73,24 @@ def test_mrg_034_the_prices_of_a_cross_position_count_the_pools_other_member_to_
     # maintenance kept
     alone = _update(bought["XBTUSD"], "XBTUSD")
     assert (alone.liquidation_price, alone.bankrupt_price) == (4_933_450, 4_909_250)
+
+
+def test_mrg_034_one_satoshi_of_the_other_members_sums_moves_a_one_contract_price_by_a_tick() -> None:
+    """One ETHUSD contract (a price unit is worth 1 XBt) beside 10,000 XBTUSD, on a deposit of 300,005 XBt (wallet
+    300,005 - 15,000 - 225 = 284,780): its liquidation price is 1,336.00, on a tick edge — a satoshi less backing
+    (a deposit of 300,004) gives 1,336.05."""
+    prices = {}
+    for deposit in (300_005, 300_004):
+        engine = Engine()
+        for account, amount in ((2, deposit), (3, 10**10)):
+            engine.process(c.VerifyAccount(time_ms=0, account=account))
+            engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+        for symbol, price, qty in (("XBTUSD", 5_000_000, 10_000), ("ETHUSD", 300_000, 1)):
+            engine.process(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=price, index_price=price))
+            engine.process(c.PlaceOrder(time_ms=0, account=3, symbol=symbol, side="Sell", order_qty=qty, price=price))
+            events = engine.process(c.PlaceOrder(time_ms=0, account=2, symbol=symbol, side="Buy", order_qty=qty, price=price))
+        eth = _update(events, "ETHUSD")
+        prices[deposit] = (eth.liquidation_price, eth.bankrupt_price)
+        one_eth = (ETH[0], Position(qty=1, cost=300_000))
+        assert prices[deposit] == _by_the_rules(one_eth, XBT, engine.wallet(2, "XBt"))
+    assert prices == {300_005: (133_600, 15_450), 300_004: (133_605, 15_455)}
