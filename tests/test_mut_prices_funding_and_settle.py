@@ -61,3 +61,17 @@ def test_set_003_an_accepted_settle_addresses_no_order_and_numbers_its_events_co
     last = events[-1]
     assert last == Accepted(seq=last.seq, time_ms=EXPIRY, command="Settle", account=-1, order_id=0)
     assert [e.seq for e in events] == list(range(events[0].seq, last.seq + 1))
+
+
+def test_set_003_settlement_prices_of_one_unit_and_of_max_price_are_prices() -> None:
+    """1 and maxPrice are valid settlement prices: refused here only because the mark is not there (SET-005), not
+    as invalid prices."""
+    engine = market()
+    for price in (1, engine.instrument_map[SYMBOL].max_price):
+        result = engine.process(c.Settle(time_ms=EXPIRY, symbol=SYMBOL, settlement_price=price))[-1]
+        assert isinstance(result, Rejected)
+        assert result.reason == Reason.MARK_NOT_SETTLEMENT_PRICE
+    for price in (0, engine.instrument_map[SYMBOL].max_price + 1):
+        result = engine.process(c.Settle(time_ms=EXPIRY, symbol=SYMBOL, settlement_price=price))[-1]
+        assert isinstance(result, Rejected)
+        assert (result.reason, result.text) == (Reason.INVALID_PRICE, "settlement_price must be an integer in (0, maxPrice]")
