@@ -36,8 +36,12 @@ def _long(deposit: int = 10**8, qty: int = 10_000) -> Engine:
         engine.process(c.VerifyAccount(time_ms=0, account=account))
         engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
     engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=PRICE, index_price=PRICE))
-    engine.process(c.PlaceOrder(time_ms=0, account=3, symbol="XBTUSD", side="Sell", order_qty=qty, price=PRICE))
-    bought = engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Buy", order_qty=qty, price=PRICE))
+    engine.process(
+        c.PlaceOrder(time_ms=0, account=3, symbol="XBTUSD", side="Sell", order_qty=qty, price=PRICE)
+    )
+    bought = engine.process(
+        c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Buy", order_qty=qty, price=PRICE)
+    )
     assert isinstance(bought[-1], Accepted)
     return engine
 
@@ -80,7 +84,9 @@ def test_mrg_030_an_accepted_transfer_addresses_no_order_and_moves_exactly_its_a
     assert engine.wallet(2, "XBt") == 99_985_000  # the money stays in the wallet, set aside for the position
 
 
-def test_mrg_050_an_accepted_withdrawal_addresses_no_order_and_lowers_the_net_deposits_by_its_amount() -> None:
+def test_mrg_050_an_accepted_withdrawal_addresses_no_order_and_lowers_the_net_deposits_by_its_amount() -> (
+    None
+):
     engine = _long()
     assert engine.net_deposits("XBt") == 10**8 + SEED
     result = _accepted(engine, c.Withdraw(time_ms=0, account=2, asset="XBt", amount=12_345))
@@ -95,8 +101,13 @@ def _refused_zero(engine: Engine, command: c.Command) -> None:
     assert len(events) == 1
     result = events[0]
     assert result == Rejected(
-        seq=result.seq, time_ms=0, command=type(command).__name__, account=getattr(command, "account", -1),
-        reason=Reason.MALFORMED, text="amount must be a positive integer", cl_ord_id="",
+        seq=result.seq,
+        time_ms=0,
+        command=type(command).__name__,
+        account=getattr(command, "account", -1),
+        reason=Reason.MALFORMED,
+        text="amount must be a positive integer",
+        cl_ord_id="",
     )
     assert (engine.wallet(2, "XBt"), engine.net_deposits("XBt"), engine.insurance("XBt")) == before
 
@@ -119,36 +130,57 @@ def test_deposit_withdraw_and_insurance_deposit_of_zero_are_malformed_and_change
 def _rejected(engine: Engine, command: c.Command, reason: Reason, text: str) -> None:
     result = engine.process(command)[-1]
     assert result == Rejected(
-        seq=result.seq, time_ms=0, command=type(command).__name__, account=2, reason=reason, text=text, cl_ord_id=""
+        seq=result.seq,
+        time_ms=0,
+        command=type(command).__name__,
+        account=2,
+        reason=reason,
+        text=text,
+        cl_ord_id="",
     )
 
 
-def test_mrg_030_a_cross_position_refuses_a_transfer_as_not_isolated_and_too_much_as_insufficient_margin() -> None:
+def test_mrg_030_a_cross_position_refuses_a_transfer_as_not_isolated_and_too_much_as_insufficient_margin() -> (
+    None
+):
     engine = _long()
     _rejected(
-        engine, c.TransferMargin(time_ms=0, account=2, symbol="XBTUSD", amount=1_000),
-        Reason.NOT_ISOLATED, "PositionNotIsolated: required 0, available 0",
+        engine,
+        c.TransferMargin(time_ms=0, account=2, symbol="XBTUSD", amount=1_000),
+        Reason.NOT_ISOLATED,
+        "PositionNotIsolated: required 0, available 0",
     )
     _accepted(engine, c.Isolate(time_ms=0, account=2, symbol="XBTUSD", enabled=True))
     _rejected(
-        engine, c.TransferMargin(time_ms=0, account=2, symbol="XBTUSD", amount=10**9),
-        Reason.INSUFFICIENT_MARGIN, "InsufficientAvailableBalance: required 1000000000, available 99769850",
+        engine,
+        c.TransferMargin(time_ms=0, account=2, symbol="XBTUSD", amount=10**9),
+        Reason.INSUFFICIENT_MARGIN,
+        "InsufficientAvailableBalance: required 1000000000, available 99769850",
     )
     _rejected(  # nothing beyond posInit + posComm to take out
-        engine, c.TransferMargin(time_ms=0, account=2, symbol="XBTUSD", amount=-1),
-        Reason.INSUFFICIENT_MARGIN, "BelowInitialMargin: required 1, available 0",
+        engine,
+        c.TransferMargin(time_ms=0, account=2, symbol="XBTUSD", amount=-1),
+        Reason.INSUFFICIENT_MARGIN,
+        "BelowInitialMargin: required 1, available 0",
     )
 
 
 def test_mrg_030_a_closed_position_has_nothing_to_transfer_and_a_one_contract_one_has() -> None:
     engine = _long()
     _accepted(engine, c.Isolate(time_ms=0, account=2, symbol="XBTUSD", enabled=True))
-    engine.process(c.PlaceOrder(time_ms=0, account=3, symbol="XBTUSD", side="Buy", order_qty=10_000, price=PRICE))
-    _accepted(engine, c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Sell", order_qty=10_000, price=PRICE))
+    engine.process(
+        c.PlaceOrder(time_ms=0, account=3, symbol="XBTUSD", side="Buy", order_qty=10_000, price=PRICE)
+    )
+    _accepted(
+        engine,
+        c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Sell", order_qty=10_000, price=PRICE),
+    )
     assert engine.positions(2) == {}  # closed: the record remains with qty 0
     _rejected(
-        engine, c.TransferMargin(time_ms=0, account=2, symbol="XBTUSD", amount=1_000),
-        Reason.NO_POSITION, "no open position to transfer margin to or from",
+        engine,
+        c.TransferMargin(time_ms=0, account=2, symbol="XBTUSD", amount=1_000),
+        Reason.NO_POSITION,
+        "no open position to transfer margin to or from",
     )
     # one ETHUSD contract (lot 1; 300,000 XBt at 3,000.00, fee 225), isolated at 10x: posInit 30,000 + posComm 248
     engine = Engine()
@@ -156,8 +188,12 @@ def test_mrg_030_a_closed_position_has_nothing_to_transfer_and_a_one_contract_on
         engine.process(c.VerifyAccount(time_ms=0, account=account))
         engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
     engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
-    engine.process(c.PlaceOrder(time_ms=0, account=3, symbol="ETHUSD", side="Sell", order_qty=1, price=300_000))
-    _accepted(engine, c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Buy", order_qty=1, price=300_000))
+    engine.process(
+        c.PlaceOrder(time_ms=0, account=3, symbol="ETHUSD", side="Sell", order_qty=1, price=300_000)
+    )
+    _accepted(
+        engine, c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Buy", order_qty=1, price=300_000)
+    )
     _accepted(engine, c.SetLeverage(time_ms=0, account=2, symbol="ETHUSD", leverage_hundredths=1_000))
     assert engine.available(2, "XBt") == 99_999_775 - 30_248
     _accepted(engine, c.TransferMargin(time_ms=0, account=2, symbol="ETHUSD", amount=7))
@@ -176,4 +212,6 @@ def test_mrg_020_isolating_at_100x_sets_aside_tier_0s_margin_on_the_generic_rule
         assert engine.margin_setting(2, "XBTUSD") == MarginSetting(leverage_hundredths=10_000, pos_cross=0)
         assert engine.available(2, "XBt") == 99_769_850
         _accepted(engine, c.TransferMargin(time_ms=0, account=2, symbol="XBTUSD", amount=1_000))
-        assert engine.margin_setting(2, "XBTUSD") == MarginSetting(leverage_hundredths=10_000, pos_cross=1_000)
+        assert engine.margin_setting(2, "XBTUSD") == MarginSetting(
+            leverage_hundredths=10_000, pos_cross=1_000
+        )

@@ -25,13 +25,21 @@ def _market() -> Engine:
         engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**8 + account))
     engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=PRICE, index_price=PRICE))
     for buyer, seller in ((1, 2), (3, 1)):  # 1 opens and closes 100 contracts; 2 is left short, 3 long
-        engine.process(c.PlaceOrder(time_ms=0, account=seller, symbol="XBTUSD", side="Sell", order_qty=100, price=PRICE))
-        bought = engine.process(c.PlaceOrder(time_ms=0, account=buyer, symbol="XBTUSD", side="Buy", order_qty=100, price=PRICE))
+        engine.process(
+            c.PlaceOrder(time_ms=0, account=seller, symbol="XBTUSD", side="Sell", order_qty=100, price=PRICE)
+        )
+        bought = engine.process(
+            c.PlaceOrder(time_ms=0, account=buyer, symbol="XBTUSD", side="Buy", order_qty=100, price=PRICE)
+        )
         assert isinstance(bought[-1], Accepted)
-    resting = engine.process(c.PlaceOrder(time_ms=0, account=4, symbol="XBTUSD", side="Buy", order_qty=100, price=4_000_000))
+    resting = engine.process(
+        c.PlaceOrder(time_ms=0, account=4, symbol="XBTUSD", side="Buy", order_qty=100, price=4_000_000)
+    )
     assert isinstance(resting[-1], Accepted)
-    assert engine.positions(1) == {} and engine.positions(0) == {}
-    assert engine.positions(2)["XBTUSD"].qty == -100 and engine.positions(3)["XBTUSD"].qty == 100
+    assert engine.positions(1) == {}
+    assert engine.positions(0) == {}
+    assert engine.positions(2)["XBTUSD"].qty == -100
+    assert engine.positions(3)["XBTUSD"].qty == 100
     engine.track_steps = True
     return engine
 

@@ -24,8 +24,12 @@ def _long_short() -> Engine:
         engine.process(c.VerifyAccount(time_ms=0, account=account))
         engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**9))
     engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000, index_price=5_000_000))
-    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Sell", order_qty=10_000, price=5_000_000))
-    bought = engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=10_000, price=5_000_000))
+    engine.process(
+        c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Sell", order_qty=10_000, price=5_000_000)
+    )
+    bought = engine.process(
+        c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=10_000, price=5_000_000)
+    )
     assert isinstance(bought[-1], Accepted)
     engine.track_steps = True
     return engine
@@ -48,7 +52,9 @@ def test_fnd_008_a_tick_without_a_liquidation_engine_position_posts_the_traders_
     engine = _long_short()
     wallet = engine.wallet(1, "XBt")
     events = engine.process(c.FundingTick(time_ms=0, symbol="XBTUSD", rate_e8=10_000))
-    assert events[-1] == Accepted(seq=events[-1].seq, time_ms=0, command="FundingTick", account=-1, order_id=0)
+    assert events[-1] == Accepted(
+        seq=events[-1].seq, time_ms=0, command="FundingTick", account=-1, order_id=0
+    )
     assert engine.step_info(events).funding == (
         FundingPostings(asset="XBt", symbol="XBTUSD", wallet_deltas=(-2_000, 2_000), residue=0),
     )
@@ -74,4 +80,7 @@ def test_set_003_settlement_prices_of_one_unit_and_of_max_price_are_prices() -> 
     for price in (0, engine.instrument_map[SYMBOL].max_price + 1):
         result = engine.process(c.Settle(time_ms=EXPIRY, symbol=SYMBOL, settlement_price=price))[-1]
         assert isinstance(result, Rejected)
-        assert (result.reason, result.text) == (Reason.INVALID_PRICE, "settlement_price must be an integer in (0, maxPrice]")
+        assert (result.reason, result.text) == (
+            Reason.INVALID_PRICE,
+            "settlement_price must be an integer in (0, maxPrice]",
+        )

@@ -26,8 +26,12 @@ def _two_positions() -> Engine:
         engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
     for symbol, price, qty in (("XBTUSD", 5_000_000, 10_000), ("ETHUSD", 300_000, 10)):
         engine.process(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=price, index_price=price))
-        engine.process(c.PlaceOrder(time_ms=0, account=3, symbol=symbol, side="Sell", order_qty=qty, price=price))
-        bought = engine.process(c.PlaceOrder(time_ms=0, account=2, symbol=symbol, side="Buy", order_qty=qty, price=price))
+        engine.process(
+            c.PlaceOrder(time_ms=0, account=3, symbol=symbol, side="Sell", order_qty=qty, price=price)
+        )
+        bought = engine.process(
+            c.PlaceOrder(time_ms=0, account=2, symbol=symbol, side="Buy", order_qty=qty, price=price)
+        )
         assert isinstance(bought[-1], Accepted)
     return engine
 
@@ -45,8 +49,14 @@ def test_mrg_050_an_order_refusal_counts_the_accounts_other_cross_position() -> 
     assert engine.wallet(2, "XBt") == 99_982_750
     assert engine.available(2, "XBt") == 99_705_305
     refusal = _refusal(engine)
-    assert (refusal.reason, refusal.text) == (Reason.INSUFFICIENT_MARGIN, "needs 220812500, available 99705305")
+    assert (refusal.reason, refusal.text) == (
+        Reason.INSUFFICIENT_MARGIN,
+        "needs 220812500, available 99705305",
+    )
     engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=290_000, index_price=290_000))
     assert engine.available(2, "XBt") == 99_605_305
     refusal = _refusal(engine)
-    assert (refusal.reason, refusal.text) == (Reason.INSUFFICIENT_MARGIN, "needs 220812500, available 99605305")
+    assert (refusal.reason, refusal.text) == (
+        Reason.INSUFFICIENT_MARGIN,
+        "needs 220812500, available 99605305",
+    )

@@ -57,7 +57,9 @@ def test_mrg_034_the_prices_of_a_cross_position_count_the_pools_other_member_to_
     bought = {}
     for symbol, price, qty in (("XBTUSD", 5_000_000, 10_000), ("ETHUSD", 300_000, 10)):
         engine.process(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=price, index_price=price))
-        engine.process(c.PlaceOrder(time_ms=0, account=3, symbol=symbol, side="Sell", order_qty=qty, price=price))
+        engine.process(
+            c.PlaceOrder(time_ms=0, account=3, symbol=symbol, side="Sell", order_qty=qty, price=price)
+        )
         bought[symbol] = engine.process(
             c.PlaceOrder(time_ms=0, account=2, symbol=symbol, side="Buy", order_qty=qty, price=price)
         )
@@ -87,8 +89,12 @@ def test_mrg_034_one_satoshi_of_the_other_members_sums_moves_a_one_contract_pric
             engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
         for symbol, price, qty in (("XBTUSD", 5_000_000, 10_000), ("ETHUSD", 300_000, 1)):
             engine.process(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=price, index_price=price))
-            engine.process(c.PlaceOrder(time_ms=0, account=3, symbol=symbol, side="Sell", order_qty=qty, price=price))
-            events = engine.process(c.PlaceOrder(time_ms=0, account=2, symbol=symbol, side="Buy", order_qty=qty, price=price))
+            engine.process(
+                c.PlaceOrder(time_ms=0, account=3, symbol=symbol, side="Sell", order_qty=qty, price=price)
+            )
+            events = engine.process(
+                c.PlaceOrder(time_ms=0, account=2, symbol=symbol, side="Buy", order_qty=qty, price=price)
+            )
         eth = _update(events, "ETHUSD")
         prices[deposit] = (eth.liquidation_price, eth.bankrupt_price)
         one_eth = (ETH[0], Position(qty=1, cost=300_000))

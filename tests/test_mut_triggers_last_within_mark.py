@@ -33,37 +33,62 @@ def test_ord_014_a_last_within_mark_stop_fires_at_exactly_five_percent_and_not_b
         engine.process(c.VerifyAccount(time_ms=0, account=account))
         engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**10))
     _mark(engine, LAST)
-    engine.process(c.PlaceOrder(time_ms=0, account=3, symbol="XBTUSD", side="Sell", order_qty=100, price=LAST))
+    engine.process(
+        c.PlaceOrder(time_ms=0, account=3, symbol="XBTUSD", side="Sell", order_qty=100, price=LAST)
+    )
     assert isinstance(
-        engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Buy", order_qty=100, price=LAST))[-1],
+        engine.process(
+            c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Buy", order_qty=100, price=LAST)
+        )[-1],
         Accepted,
     )
     assert engine.last_prices == {"XBTUSD": LAST}
     assert _kinds(_mark(engine, 1_999_999)) == []
     placed = engine.process(
         c.PlaceOrder(
-            time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=100, ord_type="Stop", stop_px=LAST,
+            time_ms=0,
+            account=1,
+            symbol="XBTUSD",
+            side="Buy",
+            order_qty=100,
+            ord_type="Stop",
+            stop_px=LAST,
             exec_inst="LastPrice,LastWithinMark",
         )
     )
     stop_id = placed[-1].order_id
     assert _kinds(placed) == [("New", stop_id)]  # 5.00003% away: untriggered
     assert _kinds(_mark(engine, 1_999_999)) == []  # the same mark again: still not due
-    assert _kinds(_mark(engine, 2_000_000)) == [("TriggeredOrActivatedBySystem", stop_id), ("Canceled", stop_id)]
+    assert _kinds(_mark(engine, 2_000_000)) == [
+        ("TriggeredOrActivatedBySystem", stop_id),
+        ("Canceled", stop_id),
+    ]
 
 
 def test_ord_trailing_stop_follows_a_mark_of_one_price_unit() -> None:
-    """A buy trailing stop (offset +1.00, ETHUSD) placed at a mark of 0.10 rests at 1.10; the mark falls to one price
+    """A buy trailing stop (offset +1.00, ETHUSD) placed at a mark of 10.00 rests at 11.00; the mark falls to one price
     unit (0.01): the stop follows to 0.01 + 1.00 = 1.01 (a price of 1 is a price like any other), so it fires at a
     mark of 1.01 and not at 1.00."""
     engine = Engine({"ETHUSD": load_instrument("ETHUSD")})
-    mark = lambda price: engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=price, index_price=price))  # noqa: E731
+
+    def mark(price: int) -> list[Event]:
+        return engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=price, index_price=price))
+
     mark(1_000)
     engine.process(c.VerifyAccount(time_ms=0, account=1))
     engine.process(c.Deposit(time_ms=0, account=1, asset="XBt", amount=10**10))
     placed = engine.process(
-        c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=1, ord_type="Pegged",
-                     peg_price_type="TrailingStopPeg", peg_offset_value=100, exec_inst="Fixed")
+        c.PlaceOrder(
+            time_ms=0,
+            account=1,
+            symbol="ETHUSD",
+            side="Buy",
+            order_qty=1,
+            ord_type="Pegged",
+            peg_price_type="TrailingStopPeg",
+            peg_offset_value=100,
+            exec_inst="Fixed",
+        )
     )
     stop_id = placed[-1].order_id
     assert [(e.exec_type, e.stop_px) for e in placed if isinstance(e, Execution)] == [("New", 1_100)]

@@ -26,8 +26,16 @@ def test_stops_on_a_missing_last_or_index_price_wait_for_that_price() -> None:
     assert (engine.index_prices, engine.last_prices) == ({}, {})
     for order_id, source in ((1, "LastPrice"), (2, "IndexPrice")):
         placed = engine.process(
-            c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Sell", order_qty=100, ord_type="Stop",
-                         stop_px=2_000_000, exec_inst=source)
+            c.PlaceOrder(
+                time_ms=0,
+                account=1,
+                symbol="XBTUSD",
+                side="Sell",
+                order_qty=100,
+                ord_type="Stop",
+                stop_px=2_000_000,
+                exec_inst=source,
+            )
         )
         assert _kinds(placed) == [("New", order_id)]
     assert _kinds(engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=2_100_001))) == []

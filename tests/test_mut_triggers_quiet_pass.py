@@ -22,7 +22,9 @@ def _kinds(events: list[Event]) -> list[tuple[str, int, str]]:
 
 def _stop(engine: Engine, side: str, stop_px: int) -> list[Event]:
     return engine.process(
-        c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side=side, order_qty=100, ord_type="Stop", stop_px=stop_px)
+        c.PlaceOrder(
+            time_ms=0, account=1, symbol="XBTUSD", side=side, order_qty=100, ord_type="Stop", stop_px=stop_px
+        )
     )
 
 
