@@ -12,9 +12,10 @@ moves 2,000 XBt from the long to the short; the ±100% bound itself (20,000,000 
 from __future__ import annotations
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted, Reason, Rejected
+from perpspec.engine.core.events import Accepted, Execution, Reason, Rejected
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.invariants import FundingPostings
+from perpspec.rules.settlement import compute_position_settlement
 from tests.test_engine_settlement import EXPIRY, PRICE, SYMBOL, market
 
 
@@ -84,3 +85,43 @@ def test_set_003_settlement_prices_of_one_unit_and_of_max_price_are_prices() -> 
             Reason.INVALID_PRICE,
             "settlement_price must be an integer in (0, maxPrice]",
         )
+
+
+def test_set_003_each_holder_gets_one_settlement_report_of_its_whole_position() -> None:
+    """Settle's execution reports: no order (id 0, no price fields beyond the settlement price), the whole position
+    filled at the settlement price, the fee and realised PnL of SET-003 (``compute_position_settlement``)."""
+    engine = market()
+    inst = engine.instrument_map[SYMBOL]
+    before = {account: engine.positions(account)[SYMBOL] for account in (1, 2, 3, 4)}
+    events = engine.process(c.Settle(time_ms=EXPIRY, symbol=SYMBOL, settlement_price=PRICE))
+    reports = [e for e in events if isinstance(e, Execution) and e.exec_type == "Settlement"]
+    expected = []
+    for (account, position), report in zip(sorted(before.items()), reports, strict=True):
+        _, realised, fee = compute_position_settlement(inst, position, PRICE)
+        qty = abs(position.qty)
+        expected.append(
+            Execution(
+                report.seq,
+                EXPIRY,
+                "Settlement",
+                account,
+                SYMBOL,
+                0,
+                "",
+                "Sell" if position.qty > 0 else "Buy",
+                "",
+                qty,
+                PRICE,
+                0,
+                qty,
+                PRICE,
+                0,
+                qty,
+                "Filled",
+                fee,
+                "",
+                f"Settlement: realisedPnl {realised}",
+            )
+        )
+    assert reports == expected
+    assert [r.exec_comm for r in reports] == [34_861, 29_881, 19_921, 24_901]
