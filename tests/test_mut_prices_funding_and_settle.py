@@ -125,3 +125,24 @@ def test_set_003_each_holder_gets_one_settlement_report_of_its_whole_position() 
         )
     assert reports == expected
     assert [r.exec_comm for r in reports] == [34_861, 29_881, 19_921, 24_901]
+
+
+def test_a_price_update_takes_prices_in_one_unit_to_max_price() -> None:
+    engine = Engine()
+    max_price = engine.instrument_map["XBTUSD"].max_price
+    for mark, index in ((0, None), (None, 0), (max_price + 1, None), (None, max_price + 1)):
+        result = engine.process(
+            c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=mark, index_price=index)
+        )[-1]
+        assert isinstance(result, Rejected)
+        assert (result.reason, result.text) == (
+            Reason.INVALID_PRICE,
+            "prices must be integers in (0, maxPrice]",
+        )
+    assert engine.marks == {}
+    for price in (1, max_price):
+        result = engine.process(
+            c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=price, index_price=price)
+        )[-1]
+        assert isinstance(result, Accepted)
+        assert (engine.mark_price("XBTUSD"), engine.index_prices["XBTUSD"]) == (price, price)
