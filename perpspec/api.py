@@ -23,10 +23,11 @@ import attrs
 
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core.events import Accepted, Event, Rejected
-from perpspec.engine.core.exchange import Engine
+from perpspec.engine.core.exchange import MAX_TIME_MS, Engine
+from perpspec.engine.core.ledger import LIQUIDATOR
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import InstrumentError, load_instrument
-from perpspec.rules.parse import ParseError, format_scaled, parse_scaled
+from perpspec.rules.parse import MAX_NUMBER_CHARS, ParseError, check_number_size, format_scaled, parse_scaled
 from perpspec.rules.position import Position
 
 if TYPE_CHECKING:
@@ -61,13 +62,21 @@ def _decimal_text(value: Number, field: str, unit: str) -> str:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise InputError(field, f"expected a finite number of {unit}, got {value}")
+        _sign, digits, exponent = value.as_tuple()
+        assert isinstance(exponent, int)  # finite
+        if len(digits) + abs(exponent) > MAX_NUMBER_CHARS:  # bounds the text before it is written out
+            raise InputError(field, f"a number of more than {MAX_NUMBER_CHARS} digits ({unit})")
         return format(value, "f")
+    try:
+        check_number_size(value, field)  # before str(): an int of thousands of digits costs seconds to write
+    except ParseError as error:
+        raise InputError(field, f"{error.message} ({unit})") from error
     return str(value)
 
 
 def get_coin_scale(asset: str) -> int:
     """Minor units per coin of a settlement asset (``XBt`` → 100,000,000)."""
-    if asset not in COIN_SCALE:
+    if not isinstance(asset, str) or asset not in COIN_SCALE:
         raise InputError("asset", f"unknown asset {asset!r} (known: {', '.join(sorted(COIN_SCALE))})")
     return COIN_SCALE[asset]
 
@@ -158,6 +167,8 @@ def _positive_qty(qty: int) -> int:
 
 def instrument(symbol: str = "XBTUSD", **overrides: object) -> Instrument:
     """A shipped instrument (``XBTUSD``, ``XBTUSDT``, ``ETHUSD``, ``XBTZ26``) or a TOML file, fields overridden by BitMEX name."""
+    if not isinstance(symbol, str):
+        raise InputError("symbol", f"a symbol or an instrument file's path as str, got {type(symbol).__name__}")
     try:
         return load_instrument(symbol, overrides or None)
     except InstrumentError as error:
@@ -245,15 +256,17 @@ class Exchange:
     """
 
     def __init__(self, symbols: Sequence[str] | None = None, *, adl_policy: str = "queue") -> None:
-        if adl_policy not in ADL_POLICIES:
+        if not isinstance(adl_policy, str) or adl_policy not in ADL_POLICIES:
             raise InputError("adl_policy", f"one of {', '.join(sorted(ADL_POLICIES))}, got {adl_policy!r}")
+        if isinstance(symbols, str) or not (symbols is None or isinstance(symbols, Sequence)):
+            raise InputError("symbols", f"a list of symbols, e.g. ['XBTUSD'], got {symbols!r}")
         instruments = None if symbols is None else {symbol: instrument(symbol) for symbol in symbols}
         self.engine = Engine(instruments, adl_policy=ADL_POLICIES[adl_policy])
         self.now_ms = 0
 
     def _instrument(self, symbol: str) -> Instrument:
         known = self.engine.instruments()
-        if symbol not in known:
+        if not isinstance(symbol, str) or symbol not in known:
             raise InputError("symbol", f"unknown symbol {symbol!r} (this exchange lists {', '.join(sorted(known))})")
         return known[symbol]
 
@@ -266,11 +279,41 @@ class Exchange:
         assert isinstance(last, Accepted), "every command ends with Accepted or Rejected"
         return Result(accepted=True, reason="", text="", order_id=last.order_id, events=events)
 
+    def _account(self, account: int) -> int:
+        """An account the exchange knows (opened with :meth:`open_account`); reads of any other are refused."""
+        if isinstance(account, bool) or not isinstance(account, int):
+            raise InputError("account", f"an account id is an int, got {type(account).__name__}")
+        if account not in self.engine.accounts and account != LIQUIDATOR:
+            raise InputError("account", f"unknown account {account} (open it with open_account)")
+        return account
+
     def advance(self, *, seconds: int = 0, ms: int = 0) -> None:
-        """Move the logical clock forward (due stops, day expiries and dead man's switches fire on the next command)."""
-        if seconds < 0 or ms < 0:
-            raise InputError("seconds" if seconds < 0 else "ms", "the clock only moves forward (>= 0)")
-        self.now_ms += seconds * 1000 + ms
+        """Move the logical clock forward (due stops, day expiries and dead man's switches fire on the next command).
+
+        ``seconds`` and ``ms`` are whole numbers >= 0.  The engine moves its clock by at most
+        ``engine.max_clock_step_ms`` (366 days) in one command, so a step that would take the clock further
+        than that past the engine's last command is refused (nothing changes): advance in smaller steps
+        with a command in between (a price update, say).
+        """
+        for field, value in (("seconds", seconds), ("ms", ms)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InputError(field, f"a whole number of {field} (int), got {type(value).__name__}")
+            if value < 0:
+                raise InputError(field, "the clock only moves forward (>= 0)")
+            if value > MAX_TIME_MS:
+                raise InputError(field, f"at most {MAX_TIME_MS:,} (the engine's clock ends in 9999)")
+        field = "seconds" if seconds else "ms"
+        now_ms = self.now_ms + seconds * 1000 + ms
+        if now_ms > MAX_TIME_MS:
+            raise InputError(field, f"the clock would pass {MAX_TIME_MS:,} ms, the end of the engine's time")
+        engine_ms, step_ms = self.engine.time_ms, self.engine.max_clock_step_ms
+        if engine_ms > 0 and now_ms - engine_ms > step_ms:  # the engine would refuse every later command
+            raise InputError(
+                field,
+                f"the clock would be {now_ms - engine_ms:,} ms past the engine's last command, more than "
+                f"max_clock_step_ms {step_ms:,}: advance in smaller steps with a command in between",
+            )
+        self.now_ms = now_ms
 
     def open_account(self, account: int, deposit: str) -> Result:
         """Verify ``account`` and deposit ``deposit`` (with its unit: ``"1 XBT"``, ``"5000 USDT"``)."""
@@ -330,13 +373,18 @@ class Exchange:
         return self.order(account, symbol, -_positive_qty(qty), price)
 
     def position(self, account: int, symbol: str) -> Position:
-        """The account's position in ``symbol`` (``qty`` signed contracts, ``cost`` in minor units); flat if none."""
+        """The account's position in ``symbol`` (``qty`` signed contracts, ``cost`` in minor units); flat if none.
+
+        ``account`` must be open (:meth:`open_account`), or ``-1``, the liquidation engine.
+        """
         self._instrument(symbol)
-        return self.engine.positions(account).get(symbol, Position())
+        return self.engine.positions(self._account(account)).get(symbol, Position())
 
     def wallet(self, account: int, asset: str = "XBt") -> int:
-        """The account's wallet balance in minor units of ``asset`` (``XBt``, ``USDt``)."""
+        """The account's wallet balance in minor units of ``asset`` (``XBt``, ``USDt``); ``account`` must be open."""
         get_coin_scale(asset)
+        if self._account(account) == LIQUIDATOR:
+            raise InputError("account", "the liquidation engine (-1) has no wallet")
         return self.engine.wallet(account, asset)
 
     def insurance(self, asset: str = "XBt") -> int:

@@ -27,10 +27,11 @@ The properties (ids ``PRM-*`` are used in tests and in the rulebook):
   allowed leverage requires at least the tier's initial margin;
 * ``PRM-BANKRUPTCY-RANGE`` — for every allowed position the bankruptcy price
   is a price an order can carry: on the tick grid, within ``[tickSize, maxPrice]``;
-* ``PRM-FEES`` — at every fee tier the taker's commission on a fill (ACC-002,
-  rounded up) is at least the maker's rebate on it (rounded toward zero): no
-  trade pays out of the fee pool, so two colluding accounts cannot drain it by
-  trading with each other.
+* ``PRM-FEES`` — for every pair of fee tiers (the maker's and the taker's: the
+  two sides of a fill are charged each at its own account's tier) the taker's
+  commission on a fill (ACC-002, rounded up) is at least the maker's rebate on
+  it (rounded toward zero): no trade pays out of the fee pool, so two colluding
+  accounts cannot drain it by trading with each other.
 """
 
 from __future__ import annotations
@@ -559,34 +560,59 @@ def check_bankruptcy_range(inst: Instrument) -> PropertyResult:
 
 
 def check_fees(inst: Instrument) -> PropertyResult:
-    """PRM-FEES: at every fee tier, a fill's taker commission is at least its maker rebate (ACC-002)."""
+    """PRM-FEES: for every pair of fee tiers, a fill's taker commission is at least its maker rebate (ACC-002).
+
+    The two sides of a fill are charged each at its own account's tier (ACC-002 over the 30-day ADV), so two
+    accounts of one owner can sit in any two tiers: the property is asked of every (maker tier, taker tier)
+    pair, the same tier included — ``commission(v, takerFee_j) + commission(v, makerFee_i) ≥ 0`` for every
+    fill value ``v ≥ 0`` (the taker's commission rounded up, the rebate toward zero, as the engine does).
+    """
     from perpspec.rules.position import compute_commission
 
-    title = "no trade pays out of the fee pool: the taker's commission covers the maker's rebate at every fee tier"
-    failing: tuple[str, ...] = ()
-    how = ""
-    for index, tier in enumerate(inst.fee_tiers):
+    title = (
+        "no trade pays out of the fee pool: the taker's commission covers the maker's rebate for every pair "
+        "of fee tiers"
+    )
+    tiers = tuple(enumerate(inst.fee_tiers))
+    # the same tier first, then every cross-tier pair
+    pairs = [(i, i) for i, _ in tiers] + [(i, j) for i, _ in tiers for j, _ in tiers if i != j]
+
+    def collected(value: int, maker: int, taker: int) -> int:
+        return compute_commission(value, inst.fee_tiers[taker].taker_fee_ppm) + compute_commission(
+            value, inst.fee_tiers[maker].maker_fee_ppm
+        )
+
+    for group in (pairs[: len(tiers)], pairs):  # a tier that fails alone is named alone; then every pair
         with Prover(timeout_ms=PROPERTY_TIMEOUT_MS) as prover:
             value = _sym(prover, "value")
             prover.assume(value >= 0, "a fill's value")
-            collected = compute_commission(value, tier.taker_fee_ppm) + compute_commission(value, tier.maker_fee_ppm)
-            result = prover.prove(collected >= 0, "PRM-FEES")
-        how = _how(result, "every fill value and every fee tier")
-        if result.status is Status.PROVED:
-            continue
-        if result.counterexample is not None:
-            amount = result.counterexample.get("value")
-            taker = compute_commission(amount, tier.taker_fee_ppm)
-            maker = compute_commission(amount, tier.maker_fee_ppm)
-            failing = (
-                f"fee tier {index}: makerFee {format_ppm(tier.maker_fee_ppm)}, takerFee {format_ppm(tier.taker_fee_ppm)}",
-                f"a fill worth {money(inst, amount)}: the taker pays {money(inst, taker)}, the maker receives "
-                f"{money(inst, -maker)}",
-                f"the fee pool loses {money(inst, -(taker + maker))} on every such trade; two accounts of one owner "
-                "can repeat it",
-            )
-        return PropertyResult(id="PRM-FEES", title=title, verdict=_verdict(result), how=how, counterexample=failing)
-    return PropertyResult(id="PRM-FEES", title=title, verdict="holds", how=how, counterexample=())
+            result = prover.prove(all_of(*[collected(value, i, j) >= 0 for i, j in group]), "PRM-FEES")
+        if result.status is not Status.PROVED:
+            pairs = group
+            break
+    how = _how(result, "every fill value and every pair of fee tiers (maker's, taker's)")
+    failing: tuple[str, ...] = ()
+    if result.status is Status.REFUTED and result.counterexample is not None:
+        amount = result.counterexample.get("value")
+        i, j = next((i, j) for i, j in pairs if collected(amount, i, j) < 0)
+        maker_tier, taker_tier = inst.fee_tiers[i], inst.fee_tiers[j]
+        taker = compute_commission(amount, taker_tier.taker_fee_ppm)
+        maker = compute_commission(amount, maker_tier.maker_fee_ppm)
+        where = (
+            f"fee tier {i}: makerFee {format_ppm(maker_tier.maker_fee_ppm)}, "
+            f"takerFee {format_ppm(taker_tier.taker_fee_ppm)}"
+            if i == j
+            else f"maker at fee tier {i} (makerFee {format_ppm(maker_tier.maker_fee_ppm)}), "
+            f"taker at fee tier {j} (takerFee {format_ppm(taker_tier.taker_fee_ppm)})"
+        )
+        failing = (
+            where,
+            f"a fill worth {money(inst, amount)}: the taker pays {money(inst, taker)}, the maker receives "
+            f"{money(inst, -maker)}",
+            f"the fee pool loses {money(inst, -(taker + maker))} on every such trade; two accounts of one owner "
+            "can repeat it",
+        )
+    return PropertyResult(id="PRM-FEES", title=title, verdict=_verdict(result), how=how, counterexample=failing)
 
 
 CHECKS = (check_tiers, check_funding_cap, check_liquidation_fee, check_leverage, check_bankruptcy_range, check_fees)

@@ -129,9 +129,10 @@ IndexEvent = ConstituentExcluded | ConstituentReinstated | IndexUpdated | IndexH
 
 @attrs.frozen(kw_only=True)
 class IndexRejection:
-    """A constituent price that was not accepted (no state change)."""
+    """A constituent price (IDX-005) or a new index's rows (IDX-009) that were not accepted (no state change)."""
 
-    reason: str  # "unknown-constituent" | "non-positive-price" | "time-went-backwards"
+    reason: str  # "unknown-constituent" | "non-positive-price" | "time-went-backwards" | IDX-009's:
+    # "non-positive-weight" | "negative-price" | "repeated-constituent" | "no-constituent"
     detail: str
 
 
@@ -180,8 +181,26 @@ def get_fresh_median(params: IndexParams, state: IndexState, time_ms: int) -> in
 @concrete
 def make_index_state(
     constituents: tuple[tuple[str, int, int], ...], time_ms: int, params: IndexParams
-) -> IndexState:
-    """IDX-009: a new index from ``(reference, weight, price)`` rows, all included, evaluated at ``time_ms``."""
+) -> IndexState | IndexRejection:
+    """IDX-009: a new index from ``(reference, weight, price)`` rows, all included, evaluated at ``time_ms``.
+
+    Refused (an :class:`IndexRejection`, nothing built) unless there is at least one row, every weight is a
+    positive integer, every price is ≥ 0 (0: not reported yet) and no reference repeats.  Positive weights
+    are what IDX-001 assumes (its proof takes weights > 0): a total weight of 0, or weights of opposite signs,
+    would publish an index of 0 or let a feed move the index against its own price; a repeated reference
+    would be counted twice and updated twice by one IDX-005 price.
+    """
+    if len(constituents) == 0:
+        return IndexRejection(reason="no-constituent", detail="an index needs at least one constituent")
+    seen: list[str] = []
+    for reference, weight, price in constituents:
+        if isinstance(weight, bool) or not isinstance(weight, int) or weight <= 0:
+            return IndexRejection(reason="non-positive-weight", detail=f"{reference}: {weight!r}")
+        if isinstance(price, bool) or not isinstance(price, int) or price < 0:
+            return IndexRejection(reason="negative-price", detail=f"{reference}: {price!r}")
+        if reference in seen:
+            return IndexRejection(reason="repeated-constituent", detail=reference)
+        seen.append(reference)
     rows = tuple(
         Constituent(reference=reference, weight=weight, price=price, updated_ms=time_ms)
         for reference, weight, price in sorted(constituents)

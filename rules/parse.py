@@ -17,6 +17,13 @@ INPUT_FILE_LIMIT = 4 * 1024 * 1024
 mapping, price path): the shipped ones are under 25 KB. A larger file, or a device that never
 ends (``/dev/zero``), is refused before it is parsed instead of filling the memory."""
 
+MAX_NUMBER_CHARS = 200
+"""Characters at most of one human-written number (and digits at most of an ``int``): the largest a
+rulebook value needs is about 30.  A longer one is refused before it is parsed, so that a number of
+thousands of digits cannot cost seconds of conversion (Python's own limit, 4,300 digits, would answer
+with an untyped ``ValueError`` after the work)."""
+
+_INT_BOUND = 10**MAX_NUMBER_CHARS
 _DECIMAL = re.compile(r"^([+-]?)(\d+)(?:\.(\d*))?$|^([+-]?)\.(\d+)$")
 
 
@@ -42,14 +49,27 @@ def read_input_file(path: Path, limit: int = INPUT_FILE_LIMIT) -> bytes:
     return data
 
 
+def check_number_size(value: int | str, field: str) -> None:
+    """Refuse a number text longer than :data:`MAX_NUMBER_CHARS` characters, or an ``int`` of more digits.
+
+    Cheap whatever the size: a length, or a comparison of integers (no conversion to text).
+    """
+    if isinstance(value, str) and len(value) > MAX_NUMBER_CHARS:
+        raise ParseError(field, f"a number of {len(value):,} characters: at most {MAX_NUMBER_CHARS} are read")
+    if isinstance(value, int) and not -_INT_BOUND < value < _INT_BOUND:
+        raise ParseError(field, f"a number of more than {MAX_NUMBER_CHARS} digits")
+
+
 def parse_scaled(text: object, scale: int, field: str) -> int:
     """Parse a decimal (``int`` or string) into an integer count of ``1/scale`` units, exactly."""
     if isinstance(text, bool):
         raise ParseError(field, f"expected a number, got {text!r}")
     if isinstance(text, int):
+        check_number_size(text, field)
         return text * scale
     if not isinstance(text, str):
         raise ParseError(field, f"expected a number, got {type(text).__name__} {text!r}")
+    check_number_size(text, field)
     cleaned = text.strip().replace("_", "")
     match = _DECIMAL.match(cleaned)
     if match is None:
@@ -83,9 +103,11 @@ def parse_ppm(text: object, field: str) -> int:
 def parse_duration_ms(text: object, field: str) -> int:
     """Parse ``"HH:MM:SS"``, ``"8h"``, ``"30m"``, ``"15s"`` or an integer of milliseconds."""
     if isinstance(text, int) and not isinstance(text, bool):
+        check_number_size(text, field)
         return text
     if not isinstance(text, str):
         raise ParseError(field, f"expected a duration, got {text!r}")
+    check_number_size(text, field)
     cleaned = text.strip()
     clock = re.fullmatch(r"(\d+):(\d\d):(\d\d)", cleaned)
     if clock is not None:

@@ -23,6 +23,12 @@ Proposed fix: PRM-FEES proves ``compute_commission(v, min taker fee over the tie
 min maker fee over the tiers) >= 0`` (the worst pair of tiers, as the two sides of a fill are independent), and
 its counterexample names the two tiers; optionally the instrument file's own check asks the same of every pair
 (``min(taker) >= -min(maker)``), which the shipped schedules meet.
+
+Fixed: PRM-FEES proves ``compute_commission(v, takerFee_j) + compute_commission(v, makerFee_i) >= 0`` for every
+pair of tiers (i, j), the same tier included, in one Z3 query; its counterexample names both tiers.
+``specs/bad_params/fee_tiers_pay_out_across_accounts.toml`` is this schedule.  The instrument file still loads
+such a schedule (as it loads a single tier whose rebate exceeds its taker fee): fee-pool safety is a committee
+property of ``perpspec check-params``, not a structural check of the file.
 """
 
 from __future__ import annotations
@@ -85,11 +91,36 @@ def test_the_engine_pays_the_pair_out_of_the_fee_pool(tmp_path: Path) -> None:
     assert _fee_pool_change_of_one_cross_tier_trade(_two_tier_xbtusd(tmp_path)) == 200_000 - 800_000
 
 
-@pytest.mark.xfail(strict=True, reason="attack3: PRM-FEES checks each tier alone; maker and taker tiers differ")
 def test_prm_fees_fails_a_schedule_whose_tiers_pay_out_across_accounts(tmp_path: Path) -> None:
     from perpspec.proofs.params_check import check_fees
 
-    assert check_fees(_two_tier_xbtusd(tmp_path)).verdict == "fails"  # today: "holds"
+    result = check_fees(_two_tier_xbtusd(tmp_path))
+    assert result.verdict == "fails"  # before the fix: "holds"
+    assert result.counterexample[0] == "maker at fee tier 1 (makerFee -0.04%), taker at fee tier 2 (takerFee 0.01%)"
+    assert result.counterexample[2].startswith("the fee pool loses ")
+
+
+@pytest.mark.parametrize(("rebate", "verdict"), [("-0.0001", "holds"), ("-0.000101", "fails")])
+def test_prm_fees_boundary_a_rebate_equal_to_another_tiers_taker_fee_holds(
+    tmp_path: Path, rebate: str, verdict: str
+) -> None:
+    """Tier 1's rebate against tier 2's 0.01% taker fee: equal holds (rounding is the fee pool's), 1 ppm more fails."""
+    from perpspec.proofs.params_check import check_fees
+
+    head = (SPECS / "XBTUSD.toml").read_text().split("[[feeTiers]]")[0]
+    path = tmp_path / "XBTUSD.toml"
+    path.write_text(head + TIERS.replace('makerFee = "-0.0004"', f'makerFee = "{rebate}"'))
+    assert check_fees(load_instrument(str(path))).verdict == verdict
+
+
+def test_the_bad_params_file_breaks_only_the_fees() -> None:
+    from perpspec.proofs.params_check import check_instrument
+
+    path = SPECS.parent / "bad_params" / "fee_tiers_pay_out_across_accounts.toml"
+    inst = load_instrument(str(path))
+    found = {result.id: result.verdict for result in check_instrument(inst)}
+    assert found == {**dict.fromkeys(found, "holds"), "PRM-FEES": "fails"}
+    assert all(tier.maker_fee_ppm + tier.taker_fee_ppm >= 0 for tier in inst.fee_tiers)  # each tier alone is sound
 
 
 def test_the_shipped_schedules_are_safe_across_tiers() -> None:

@@ -37,6 +37,7 @@ def test_shipped_instrument_satisfies_every_property(symbol: str) -> None:
 def test_every_bad_file_loads_because_it_is_valid_at_the_base_tier() -> None:
     files = sorted(BAD.glob("*.toml"))
     assert [path.name for path in files] == [
+        "fee_tiers_pay_out_across_accounts.toml",
         "funding_cap_not_below_gap.toml",
         "liquidation_fee_above_gap.toml",
         "maker_rebate_above_taker_fee.toml",

@@ -9,7 +9,10 @@ At makerFee −0.1% (a rebate above the 0.075% taker fee) the leak is small but 
 
 PRM-FEES (proofs/params_check.py) now checks that at every fee tier
 ``makerFee + takerFee ≥ 0`` — the exchange never pays out more on a trade than it collects (ACC-002
-rounds the taker's commission up and the rebate toward zero, so equality is safe).
+rounds the taker's commission up and the rebate toward zero, so equality is safe).  Since attack review 3
+it asks every *pair* of tiers (the maker's and the taker's, which differ when the two accounts trade
+different volumes; tests/test_attack3_fee_tiers_across_accounts.py): XBTUSD's tier-0 rebate must be covered
+by its *smallest* taker fee, 0.0175% at the top tier.
 """
 
 from __future__ import annotations
@@ -30,8 +33,14 @@ def _holds(capsys: pytest.CaptureFixture[str], *sets: str) -> bool:
     return verdict
 
 
-def test_a_rebate_below_the_taker_fee_holds(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _holds(capsys, "makerFee=-0.0005")  # 0.05% rebate, 0.075% taker fee
+def test_a_rebate_below_the_smallest_taker_fee_holds(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _holds(capsys, "makerFee=-0.00015")  # 0.015% rebate; taker fees 0.075% .. 0.0175% (top tier)
+
+
+def test_a_rebate_below_its_own_tiers_taker_fee_but_above_another_tiers_does_not_hold(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert not _holds(capsys, "makerFee=-0.0005")  # 0.05% rebate < 0.075% at tier 0, > 0.0175% at the top tier
 
 
 
@@ -47,7 +56,8 @@ def test_prm_fees_counterexample_names_the_tier_and_the_loss_per_trade() -> None
     assert result.verdict == "fails"
     assert result.counterexample[0] == "fee tier 0: makerFee -0.10%, takerFee 0.075%"
     assert result.counterexample[2].startswith("the fee pool loses ")
-    assert check_fees(load_instrument("XBTUSD", {"makerFee": "-0.00075"})).verdict == "holds"  # equal: rounding is safe
+    equal = load_instrument("XBTUSD", {"makerFee": "-0.000175"})  # = the top tier's taker fee
+    assert check_fees(equal).verdict == "holds"  # equal: rounding is safe
 
 
 def test_prm_fees_the_bad_file_breaks_only_the_fees() -> None:
