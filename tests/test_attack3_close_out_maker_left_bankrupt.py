@@ -39,8 +39,14 @@ from __future__ import annotations
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted
 from perpspec.engine.core.exchange import Engine
+from perpspec.rules.adl import RankedQueuePolicy
+from perpspec.rules.events import Liquidation
 from perpspec.rules.instrument_file import load_builtin_instruments
+from perpspec.rules.insurance import InsuranceFund
 from perpspec.rules.invariants import check_all
+from perpspec.rules.position import Position
+from perpspec.rules.waterfall import process_waterfall
+from perpspec.rules.waterfall_state import Book, BookLevel, Holding, Ledger, PendingCloseOut
 
 PRICE = 5_000_000  # 50,000.00
 
@@ -103,3 +109,52 @@ def test_liq_034_the_further_round_counts_against_the_budget() -> None:
     assert engine.accounts[4].positions["XBTUSDT"].qty == 0
     assert engine.waterfall.stats["liquidations"] == 2
     assert not engine.stream.waterfall_complete
+
+
+def test_liq_034_the_rules_waterfall_liquidates_the_maker_in_the_same_update() -> None:
+    """The rules' model (``rules.waterfall.process_waterfall``) on the same state: its first round has no pool
+    due, the carried-over close-out fills account 4's offer; the rounds go on while a pool is left due, so
+    account 4 is liquidated in the same waterfall, which completes (before: it stopped, ``complete`` False)."""
+    engine = Engine({"XBTUSDT": load_builtin_instruments()["XBTUSDT"]})
+    for command in (
+        c.DepositInsurance(time_ms=0, asset="USDt", amount=100_000_000),
+        *(c.VerifyAccount(time_ms=0, account=account) for account in (2, 3, 4)),
+        *(
+            c.Deposit(time_ms=0, account=account, asset="USDt", amount=wallet)
+            for account, wallet in ((2, 50_000_000), (3, 10**12), (4, 100_000_000))
+        ),
+        c.PriceUpdate(time_ms=0, symbol="XBTUSDT", mark_price=PRICE, index_price=PRICE),
+        c.PlaceOrder(time_ms=0, account=3, symbol="XBTUSDT", side="Buy", order_qty=40_000, price=PRICE),
+        c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSDT", side="Sell", order_qty=40_000, price=PRICE),
+        c.PriceUpdate(time_ms=1, symbol="XBTUSDT", mark_price=5_100_000, index_price=5_100_000),
+    ):
+        assert isinstance(engine.process(command)[-1], Accepted), command
+    [held] = engine.waterfall.pending
+    ledger = Ledger(
+        instrument_map=dict(engine.instrument_map),
+        marks={"XBTUSDT": 8_000_000},
+        wallets={(account, "USDt"): engine.wallet(account, "USDt") for account in (2, 3, 4)},
+        holdings={
+            (3, "XBTUSDT"): Holding(
+                position=Position(qty=40_000, cost=engine.accounts[3].positions["XBTUSDT"].cost)
+            ),
+            (4, "XBTUSDT"): Holding(open_order_qty=8_000),
+        },
+        funds={"USDt": InsuranceFund(currency="USDt", balance=engine.insurance("USDt"))},
+        pending=(
+            PendingCloseOut(
+                pending_id=0,
+                account_id=held.account,
+                symbol=held.symbol,
+                qty=held.qty,
+                takeover_price=held.takeover_price,
+                age=held.age,
+            ),
+        ),
+        next_pending_id=1,
+    )
+    books = {"XBTUSDT": Book(asks=(BookLevel(price=6_000_000, qty=8_000, maker_account_id=4),))}
+    result = process_waterfall(ledger, books, RankedQueuePolicy(), moved="XBTUSDT")
+    assert result.ledger.holdings[(4, "XBTUSDT")].position.qty == 0
+    assert [e.account_id for e in result.events if isinstance(e, Liquidation)] == [4]
+    assert result.complete
