@@ -216,7 +216,9 @@ def process_waterfall(
     LIQ-023), each through LIQ-032 — the book while the fund can pay, then
     ADL.  A close-out left open is not retried before the next update.  Every close-out still
     open when the waterfall starts is one waterfall older (LIQ-050), so its working limit
-    moves toward the market from one update to the next.
+    moves toward the market from one update to the next.  The rounds go on while a round
+    liquidated a pool or its close-outs left one due (a close-out carried over from an earlier
+    update can fill a maker far from the mark, leaving it below maintenance).
 
     [I] BitMEX is silent on the order of close-outs of one update.  Take-over
     order is one queue whatever the contracts: all of the update's
@@ -244,8 +246,8 @@ def process_waterfall(
             ledger, left = close_out(ledger, work, current, policy, rec)
             if left != 0:
                 stuck.add(item.pending_id)
-        if not due:
-            break
+        if not due and not find_liquidatable(ledger, moved):
+            break  # nothing was due, and the close-outs (a maker's fill, ADL) left nothing due
     return WaterfallResult(
         ledger=ledger,
         books=work,

@@ -23,6 +23,11 @@ Proposed fix (engine/core/risk.py ``Risk.refresh_index``, or ``LiqIndex.candidat
 threshold was clamped because it is unsafe at every valid price at a trigger every mark passes (a short at 0, a
 long at ``maxPrice + 1``) — e.g. when ``compute_threshold_price`` returns the bound and the pool is below
 maintenance at that bound — so LIQ-003's own check decides; the rule itself (MRG-010) stays as proved.
+
+Fixed (``engine.core.liqindex.index_trigger``, used by ``Risk.refresh_index``): a short whose MRG-010 threshold
+is one tick is indexed at 0, a long whose threshold is ``maxPrice`` at ``maxPrice + 1``, so every mark selects it
+and LIQ-003 decides.  The funding instant's own waterfall now liquidates the pool (its equity below zero in the
+LIQ-023 record); a short exactly safe at one tick is a candidate there that LIQ-003 finds healthy and keeps.
 """
 
 from __future__ import annotations
@@ -30,19 +35,26 @@ from __future__ import annotations
 import pytest
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted
+from perpspec.engine.core.events import Accepted, Event, RuleEvent
 from perpspec.engine.core.exchange import Engine
+from perpspec.rules.events import Liquidation
 from perpspec.rules.instrument_file import load_builtin_instruments
+from perpspec.rules.invariants import check_all
 
 ETHUSD = load_builtin_instruments()["ETHUSD"]
 
 
-def _held_at_the_bound(price: int, qty: int, rate_e8: int) -> Engine:
-    """Account 2 isolated at 50x holds ``qty`` (signed) at ``price``; a funding instant takes it below zero."""
+def _held_at_the_bound(price: int, qty: int, rate_e8: int | None) -> tuple[Engine, list[Event], list[Event]]:
+    """Account 2 isolated at 50x holds ``qty`` (signed) at ``price``; a funding instant (``rate_e8``) then
+    takes its pool below zero.  Returns the engine after three more mark updates at ``price``, the funding
+    instant's events and the last update's."""
     engine = Engine({"ETHUSD": ETHUSD})
+    engine.track_steps = True
 
-    def ok(command: object) -> None:
-        assert isinstance(engine.process(command)[-1], Accepted), command  # type: ignore[arg-type]
+    def ok(command: object) -> list[Event]:
+        events = engine.process(command)  # type: ignore[arg-type]
+        assert isinstance(events[-1], Accepted), command
+        return events
 
     ok(c.DepositInsurance(time_ms=0, asset="XBt", amount=10**8))
     for account in (2, 3):
@@ -53,21 +65,51 @@ def _held_at_the_bound(price: int, qty: int, rate_e8: int) -> Engine:
     side, other = ("Buy", "Sell") if qty > 0 else ("Sell", "Buy")
     ok(c.PlaceOrder(time_ms=0, account=3, symbol="ETHUSD", side=other, order_qty=abs(qty), price=price))
     ok(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side=side, order_qty=abs(qty), price=price))
-    ok(c.FundingTick(time_ms=1, symbol="ETHUSD", rate_e8=rate_e8))
-    account = engine.accounts[2]
-    _, equity, _, _ = engine.risk.pool_of(account, "ETHUSD")
-    assert equity < 0
+    funding = [] if rate_e8 is None else ok(c.FundingTick(time_ms=1, symbol="ETHUSD", rate_e8=rate_e8))
+    last: list[Event] = []
     for step in (2, 3, 4):
-        ok(c.PriceUpdate(time_ms=step, symbol="ETHUSD", mark_price=price, index_price=price))
-    return engine
+        last = ok(c.PriceUpdate(time_ms=step, symbol="ETHUSD", mark_price=price, index_price=price))
+    return engine, funding, last
 
 
-@pytest.mark.xfail(strict=True, reason="attack3: the index never selects a pool whose clamped trigger is the mark")
 @pytest.mark.parametrize(
     ("price", "qty", "rate_e8"),
     [(ETHUSD.tick_size, -500, -3_200_000), (ETHUSD.max_price, 1, 3_200_000)],
     ids=["short-at-one-tick", "long-at-max-price"],
 )
 def test_liq_033_a_pool_below_zero_at_a_price_bound_is_liquidated(price: int, qty: int, rate_e8: int) -> None:
-    engine = _held_at_the_bound(price, qty, rate_e8)
-    assert engine.accounts[2].positions["ETHUSD"].qty == 0  # today: still held, the pool below zero
+    engine, funding, last = _held_at_the_bound(price, qty, rate_e8)
+    taken = [
+        e.record
+        for e in funding
+        if isinstance(e, RuleEvent) and isinstance(e.record, Liquidation) and e.account == 2
+    ]
+    assert len(taken) == 1
+    assert taken[0].equity < 0  # the funding took the pool below zero; its own waterfall liquidated it
+    assert engine.accounts[2].positions["ETHUSD"].qty == 0  # before the fix: still held, the pool below zero
+    found = check_all(engine, engine.step_info(last))  # type: ignore[arg-type]
+    assert {key: problems for key, problems in found.items() if problems} == {}
+
+
+def test_liq_003_a_short_safe_at_one_tick_is_a_candidate_there_and_kept() -> None:
+    """The boundary: the same short without the funding is safe at one tick (equity 52 >= maintenance 27, its
+    MRG-010 threshold 5.05 floored to the tick: 5).  Indexed at 0, it is a candidate at every mark update at one
+    tick, and LIQ-003 keeps it: the index only widens the filter, it liquidates nobody LIQ-003 does not."""
+    engine, _, _ = _held_at_the_bound(ETHUSD.tick_size, -500, None)
+    account = engine.accounts[2]
+    assert account.positions["ETHUSD"].qty == -500
+    assert engine.risk.liq.entries[(2, "ETHUSD")] == (False, 0)
+    assert engine.risk.liq.candidates("ETHUSD", ETHUSD.tick_size) == [(2, 0)]
+    _, equity, maintenance, _ = engine.risk.pool_of(account, "ETHUSD")
+    assert equity >= maintenance
+    assert not engine.risk.below_maintenance(account, "ETHUSD")
+    assert engine.waterfall.stats.get("liquidations", 0) == 0
+
+
+def test_liq_033_a_short_one_tick_from_the_bound_keeps_its_own_trigger() -> None:
+    """Only the bound is moved: a short whose threshold is two ticks or more is indexed at its threshold."""
+    engine, _, _ = _held_at_the_bound(2 * ETHUSD.tick_size, -500, None)
+    is_long, trigger = engine.risk.liq.entries[(2, "ETHUSD")]
+    assert not is_long
+    assert trigger >= 2 * ETHUSD.tick_size
+    assert engine.risk.liq.candidates("ETHUSD", 2 * ETHUSD.tick_size) == []

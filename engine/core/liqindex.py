@@ -16,6 +16,13 @@ candidate that is then found healthy — never a missed liquidation, provided
 the engine refreshes the entries whose inputs changed (it marks accounts
 dirty after fills, deposits, withdrawals, funding and margin changes, and
 refreshes them before it queries).
+
+MRG-010 clamps its threshold to ``[tickSize, maxPrice]``: a short unsafe at
+every valid price gets one tick, a long ``maxPrice`` — a trigger the mark
+can sit *at* (or, for a short, below) without passing it.  Such a position
+is indexed beyond the bound (:func:`index_trigger`: a short at 0, a long at
+``maxPrice + 1``), where every mark passes it, so LIQ-003 decides (attack
+review 3: a pool below zero at a price bound was never liquidated).
 """
 
 from __future__ import annotations
@@ -25,6 +32,19 @@ from bisect import bisect_left, bisect_right, insort
 from perpspec.engine.core.compiled import mypyc_attr
 
 _BIG = 1 << 62
+
+
+def index_trigger(is_long: bool, threshold: int, tick_size: int, max_price: int) -> int:
+    """The trigger to index for MRG-010's (clamped) ``threshold``: beyond the bound when it is clamped to one.
+
+    A short's threshold at one tick and a long's at ``maxPrice`` may be clamped (unsafe at every valid
+    price), so they are indexed where every valid mark selects them: a short at 0, a long at
+    ``maxPrice + 1``.  Only a filter: a position exactly safe at the bound becomes a candidate that
+    LIQ-003 then finds healthy; nothing is liquidated that LIQ-003 does not call liquidatable.
+    """
+    if is_long:
+        return max_price + 1 if threshold >= max_price else threshold
+    return 0 if threshold <= tick_size else threshold
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)

@@ -19,7 +19,7 @@ from perpspec.engine.core.accounts import Account, PositionState
 from perpspec.engine.core.events import PositionUpdate
 from perpspec.engine.core.fastmargin import contract_order_margin, order_sides, resting_order_margin
 from perpspec.engine.core.ledger import Ledger
-from perpspec.engine.core.liqindex import LiqIndex
+from perpspec.engine.core.liqindex import LiqIndex, index_trigger
 from perpspec.engine.core.market import Market
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.kernels import dispatch
@@ -225,7 +225,9 @@ class Risk:
                 own_term = compute_value(inst, ps.qty, self.market.marks[symbol]) - ps.cost
                 backing = compute_position_backing(margin, equity, maintenance, own_term, own_maint)  # MRG-034
                 price = compute_threshold_price(inst, ps.qty, ps.cost, backing, own_maint)
-                self.liq.set(account_id, symbol, ps.qty > 0, price)
+                # a trigger clamped to a price bound is indexed beyond it, where every mark passes it
+                trigger = index_trigger(ps.qty > 0, price, inst.tick_size, inst.max_price)
+                self.liq.set(account_id, symbol, ps.qty > 0, trigger)
         self.dirty = {}
 
     def pool_key(self, account: Account, symbol: str) -> str:

@@ -165,8 +165,9 @@ class Waterfall:
         at mark is liquidated, in LIQ-033's order (:meth:`_due_pools`: the contract whose mark
         moved first, then the others by symbol; in each, the index's order), then every
         close-out still open is worked in take-over order (pending id), the book first,
-        then ADL (:meth:`_close_pending`).  Each contract costs one index query per round;
-        the work (liquidated pools) is bounded by ``max_liquidations_per_update`` in all.
+        then ADL (:meth:`_close_pending`).  Another round follows one that liquidated a pool, or one
+        whose close-outs changed accounts when a pool is then due.  Each contract costs one index
+        query per round; the work (liquidated pools) is bounded by ``max_liquidations_per_update`` in all.
         """
         if self.stream.track_steps and not self.stream.replaying:
             # INV-FLAT-NO-SOCIAL-LOSS is about the waterfall: who is flat when it starts
@@ -181,14 +182,18 @@ class Waterfall:
         # marked in ``self.risk.dirty`` until the index refresh that ends a round; the ranking is told those
         # accounts before each refresh (and in each ADL), so it re-reads exactly them and is built once per pass
         ranking = AdlRanking()
+        due: list[tuple[int, str]] | None = None  # the next round's pools, when already found
         while True:
             # rules.waterfall step 3: close-out fills (and partial liquidations' FillOrKill orders) can take
             # a maker below maintenance, even to negative equity when its bid rested far above a falling
             # mark; the index re-checks every touched account, so a round that liquidated anything is
-            # followed by another.  Each further round needs a liquidation of the round before: at most
-            # ``max_liquidations_per_update`` rounds, the same bound on work.
+            # followed by another, and so is a round that liquidated nothing but changed an account (a close-out
+            # carried over from an earlier update filled a maker, or ADL closed a position) when the index
+            # then finds a pool due (attack review 3: such a maker was left bankrupt until the next update).
+            # Each further round starts with a pool due, found just before it, so it liquidates at least one:
+            # at most ``max_liquidations_per_update`` further rounds, the same bound on work.
             round_start = budget
-            for account_id, symbol in self._due_pools(order):
+            for account_id, symbol in self._due_pools(order) if due is None else due:
                 if budget == 0:
                     self.stream.waterfall_complete = False
                     break
@@ -199,10 +204,16 @@ class Waterfall:
                 budget -= 1
                 self._liquidate(account, symbol)
             self._close_pending(stuck, ranking)
+            changed = bool(self.risk.dirty)  # an account changed in this round (its index entry is stale)
             ranking.note(self.risk.dirty)  # changed in this round: forgotten by the refresh below
             self.risk.refresh_index()
-            if budget == round_start or budget == 0:
+            if budget == 0:
                 break
+            due = None
+            if budget == round_start:
+                due = self._due_pools(order) if changed else []
+                if not due:
+                    break
         if budget > 0 and not self.pending:
             self.stream.waterfall_complete = True
 
@@ -511,8 +522,8 @@ class Waterfall:
         Trusted instead: every resting maker order passed LIQ-042 at its own price when it was placed
         (the mark has moved since), a close-out fill is at the maker's own price, and a maker it takes below
         maintenance (a bid resting far above a falling mark) is found by the liquidation index and
-        liquidated in the next round of the same waterfall (LIQ-034) — INV-NO-NEG-EQUITY is checked
-        after the command, not per fill.
+        liquidated in the next round of the same waterfall (LIQ-034), also when the round liquidated
+        nothing (:meth:`run`) — INV-NO-NEG-EQUITY is checked after the command, not per fill.
         """
         book = self.market.books[inst.symbol]
         closing_buy = pending.qty < 0  # closing a taken-over short buys
