@@ -200,10 +200,10 @@ def compute_liquidator_funding(
     shortfall.  Posting order (the engine's): the residue to the fund first, then the liquidation engine's
     share, so the fund is never below zero between the two.
     """
-    liquidator_delta = 0
-    for account_id, delta in wallet_deltas:
-        if account_id == liquidator_id:  # structural: account ids are concrete, never symbolic
-            liquidator_delta = delta
+    held = [delta for account_id, delta in wallet_deltas if account_id == liquidator_id]
+    if not held:  # structural: the liquidation engine holds nothing in this contract, nothing to cap
+        return wallet_deltas
+    liquidator_delta = held[0]
     shortfall = max_(0, -(fund + residue + liquidator_delta))
     remaining = shortfall
     out = []

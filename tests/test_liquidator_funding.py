@@ -29,6 +29,8 @@ def test_the_share_is_cut_to_the_fund_plus_residue_and_receivers_lose_it_in_acco
     # a liquidation engine that receives, or is absent: nothing changes
     assert compute_liquidator_funding(0, 0, ((LIQ, 5), (3, -5)), LIQ) == ((LIQ, 5), (3, -5))
     assert compute_liquidator_funding(0, 1, ((3, -6), (4, 5)), LIQ) == ((3, -6), (4, 5))
+    # no liquidation engine: nothing is cut whatever the fund holds (no one would receive the cut)
+    assert compute_liquidator_funding(-3, 0, ((3, -6), (4, 6)), LIQ) == ((3, -6), (4, 6))
 
 
 def _held_take_over_at_funding() -> list[InsuranceMovement]:
