@@ -469,28 +469,25 @@ def _register() -> None:
             bounded=f"k = {LIQUIDATOR_HOLDERS} holders",
         )
     )
-    register(
-        Obligation(
-            id="FND-019/known-bad-uncapped",
-            rule_id="FND-019",
-            invariant_id="INV-CONSERVATION",
-            statement="KNOWN-BAD: the liquidation engine's funding paid from the fund without the cap takes it below zero.",
-            run=functools.partial(prove_liquidator_funding_uncapped, LIQUIDATOR_HOLDERS),
-            bounded=f"k = {LIQUIDATOR_HOLDERS} holders",
-            expect="refuted",
+    for name, prove_known_bad, what in (
+        ("uncapped", prove_liquidator_funding_uncapped, "paid from the fund without the cap takes it below zero"),
+        (
+            "share-before-residue",
+            prove_liquidator_funding_share_before_residue,
+            "capped but posted before the residue can take the fund below zero for a moment",
+        ),
+    ):
+        register(
+            Obligation(
+                id=f"FND-019/known-bad-{name}",
+                rule_id="FND-019",
+                invariant_id="INV-CONSERVATION",
+                statement=f"KNOWN-BAD: the liquidation engine's funding {what}.",
+                run=functools.partial(prove_known_bad, LIQUIDATOR_HOLDERS),
+                bounded=f"k = {LIQUIDATOR_HOLDERS} holders",
+                expect="refuted",
+            )
         )
-    )
-    register(
-        Obligation(
-            id="FND-019/known-bad-share-before-residue",
-            rule_id="FND-019",
-            invariant_id="INV-CONSERVATION",
-            statement="KNOWN-BAD: the capped share posted before the residue can take the fund below zero for a moment.",
-            run=functools.partial(prove_liquidator_funding_share_before_residue, LIQUIDATOR_HOLDERS),
-            bounded=f"k = {LIQUIDATOR_HOLDERS} holders",
-            expect="refuted",
-        )
-    )
     register(
         Obligation(
             id="MRK-005/zero-basis-is-index",
