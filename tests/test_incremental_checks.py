@@ -202,3 +202,41 @@ def test_a_positions_value_moves_with_the_price_the_way_the_incremental_check_as
         assert low >= high
     if rise > 0 and low != high:
         assert (high > low) == value_rises_with_price(inst, qty)
+
+
+@settings(max_examples=1_000, deadline=None)
+@given(
+    st.sampled_from(CONTRACTS),
+    st.integers(-(10**6), 10**6).filter(lambda lots: lots != 0),
+    st.integers(1, 10**8),
+    st.integers(-(10**12), 10**12),
+    st.integers(0, 10**12),
+)
+def test_the_kept_bound_is_the_furthest_mark_with_equity_at_least_zero(
+    inst: Any, lots: int, mark: int, cost: int, wallet: int
+) -> None:
+    """worst_safe_price: equity ≥ 0 at the bound (so at every mark between it and the kept one), < 0 one tick beyond."""
+    from perpspec.engine.simulation.checks import worst_safe_price
+    from perpspec.rules.position import Position
+
+    qty = lots * inst.lot_size
+    position = Position(qty=qty, cost=cost)
+
+    def equity(price: int) -> int:
+        return wallet + compute_value(inst, qty, price) - cost
+
+    rises = value_rises_with_price(inst, qty)
+    if equity(mark) < 0:
+        assert worst_safe_price(inst, position, wallet, mark, rises, equity(mark)) == mark
+        return
+    assert worst_safe_price(inst, position, wallet, mark, rises, equity(mark) + 1) == mark  # not the invariant's value
+    bound = worst_safe_price(inst, position, wallet, mark, rises, equity(mark))
+    assert equity(bound) >= 0
+    if rises:
+        assert 1 <= bound <= mark
+        assert bound == 1 or equity(bound - 1) < 0
+        assert all(equity(p) >= 0 for p in (bound, (bound + mark) // 2, mark))
+    else:
+        assert mark <= bound <= max(inst.max_price, mark)
+        assert bound == max(inst.max_price, mark) or equity(bound + 1) < 0
+        assert all(equity(p) >= 0 for p in (mark, (bound + mark) // 2, bound))

@@ -59,6 +59,27 @@ def test_no_rerun_with_output_captured_or_interpreted(capsys: pytest.CaptureFixt
     capsys.readouterr()
 
 
+def test_the_child_flag_is_the_native_builds() -> None:
+    from perpspec.engine.bench import native
+
+    assert cli_simulate.CHILD_FLAG == native.CHILD_FLAG
+
+
+def test_only_the_command_run_is_imported_to_parse_its_line() -> None:
+    """``perpspec simulate`` builds simulate's options only (its parent and its compiled process start quicker)."""
+    from perpspec.engine.cli.main import COMMANDS, selected_command
+
+    assert selected_command(["simulate", "--quiet"], COMMANDS) == ["simulate"]
+    assert selected_command(["--version"], COMMANDS) == []
+    assert selected_command(["simulat"], COMMANDS) == []
+    code = (
+        "import sys; from perpspec.engine.cli.main import main; main(['simulate', '--list']); "
+        "print(sorted(m for m in sys.modules if m.startswith('perpspec.engine.cli.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "['perpspec.engine.cli.main', 'perpspec.engine.cli.simulate']"
+
+
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

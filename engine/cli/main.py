@@ -21,7 +21,7 @@ import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import perpspec
 
@@ -79,8 +79,14 @@ def _available() -> dict[str, tuple[str, str]]:
     return found
 
 
-def build_parser(commands: dict[str, tuple[str, str]]) -> argparse.ArgumentParser:
-    """The top-level parser with one sub-parser per available command."""
+def build_parser(
+    commands: dict[str, tuple[str, str]], only: Collection[str] | None = None
+) -> argparse.ArgumentParser:
+    """The top-level parser with one sub-parser per available command.
+
+    ``only``: the commands whose options are added (their modules imported); the
+    others get an empty sub-parser, which still names them in ``--help``.  None: all.
+    """
     parser = argparse.ArgumentParser(
         prog="perpspec", description="The executable, proved rulebook of a BitMEX-style perpetual exchange."
     )
@@ -88,8 +94,22 @@ def build_parser(commands: dict[str, tuple[str, str]]) -> argparse.ArgumentParse
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in commands.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
-        importlib.import_module(f"perpspec.engine.{module}").add_arguments(command_parser)
+        if only is None or name in only:
+            importlib.import_module(f"perpspec.engine.{module}").add_arguments(command_parser)
     return parser
+
+
+def selected_command(argv: Sequence[str], commands: Collection[str]) -> list[str]:
+    """The command ``argv`` runs, as a list of at most one name: the first argument that is not an option.
+
+    Only that command's module is imported to parse the line (``simulate`` does not load
+    the servers, the prover's front end or the exporters); nothing when the first such
+    argument names no command (argparse then says it is not one).
+    """
+    for argument in argv:
+        if not argument.startswith("-"):
+            return [argument] if argument in commands else []
+    return []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,8 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "perpspec"
     try:
         commands = _available()
-        parser = build_parser(commands)
-        args = parser.parse_args(argv)
+        line = sys.argv[1:] if argv is None else list(argv)
+        parser = build_parser(commands, only=selected_command(line, commands))
+        args = parser.parse_args(line)
         if args.command is None:
             parser.print_help()
             return 2

@@ -47,6 +47,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_OUT = "perpspec-out"
+# engine.bench.native.CHILD_FLAG (a test keeps them equal): the compiled process reads it before importing that module
+CHILD_FLAG = "PERPSPEC_NATIVE_CHILD"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -176,17 +178,20 @@ def run_compiled(args: argparse.Namespace) -> int | None:
     current build, already the compiled process, or output captured in-process (a caller
     that replaced ``sys.stdout``/``sys.stderr`` reads what this process prints).
     """
+    child = os.environ.get(CHILD_FLAG)
+    if args.interpreted or child:
+        if child and not args.quiet:
+            from perpspec.engine.bench.native import compiled_here
+
+            engine = "compiled with mypyc" if compiled_here() else "interpreted (the compiled modules did not load)"
+            print(f"perpspec simulate: engine {engine}", file=sys.stderr)
+        return None
     import signal
     import subprocess
     import threading
 
-    from perpspec.engine.bench.native import CHILD_FLAG, child_command, child_env, compiled_here, status
+    from perpspec.engine.bench.native import child_command, child_env, status
 
-    if args.interpreted or os.environ.get(CHILD_FLAG):
-        if os.environ.get(CHILD_FLAG) and not args.quiet:
-            engine = "compiled with mypyc" if compiled_here() else "interpreted (the compiled modules did not load)"
-            print(f"perpspec simulate: engine {engine}", file=sys.stderr)
-        return None
     if args.list or sys.stdout is not sys.__stdout__ or sys.stderr is not sys.__stderr__ or status() is not None:
         return None
     if threading.current_thread() is not threading.main_thread():
@@ -200,12 +205,12 @@ def run_compiled(args: argparse.Namespace) -> int | None:
 
     def hand_on(*_: object) -> None:
         interrupted.append(True)
-        child.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGINT)
 
-    child = subprocess.Popen(command, env=child_env(), process_group=0)
+    process = subprocess.Popen(command, env=child_env(), process_group=0)
     previous = signal.signal(signal.SIGINT, hand_on)
     try:
-        code = child.wait()
+        code = process.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
     if interrupted and code < 0:

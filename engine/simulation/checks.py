@@ -31,12 +31,14 @@ the incremental one, and reports any kept answer that differs from the engine's.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from perpspec.engine.core.events import Event, InternalError, RuleEvent
 from perpspec.engine.simulation.engine_port import POOLED, PooledView
 from perpspec.rules import invariants
+from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import MarginSetting, RestingOrder
 from perpspec.rules.position import Position
@@ -99,6 +101,42 @@ def value_rises_with_price(inst: Instrument, qty: int) -> bool:
     return qty * inst.multiplier > 0
 
 
+def _bound(entry: tuple[int, int]) -> int:
+    return entry[0]
+
+
+def worst_safe_price(inst: Instrument, position: Position, wallet: int, mark: int, rises: bool, equity: int) -> int:
+    """How far the mark can move against the account's one position with its equity in the position's asset ≥ 0.
+
+    The equity at a mark ``p`` is INV-NO-NEG-EQUITY-AFTER-ADL's ``compute_account_equity``: the wallet plus the
+    position's CON-002 value at ``p`` minus its cost, monotone in ``p`` (:func:`value_rises_with_price`).  Found by
+    bisection over the prices between ``mark`` and 1 (the value rises with the price) or the instrument's maximum
+    price (it falls), computing the value with CON-002's own ``compute_value``.  ``equity`` is the invariant's
+    value at ``mark`` (≥ 0): when the sum does not give it back, nothing is assumed and ``mark`` is returned.
+    """
+    base = wallet - position.cost
+    qty = position.qty
+    if mark <= 0 or base + compute_value(inst, qty, mark) != equity or equity < 0:
+        return mark
+    if rises:  # the lowest price with equity ≥ 0 (it is at the mark)
+        low, high = 1, mark
+        while low < high:
+            middle = (low + high) // 2
+            if base + compute_value(inst, qty, middle) >= 0:
+                high = middle
+            else:
+                low = middle + 1
+        return high
+    low, high = mark, max(inst.max_price, mark)  # the highest price with equity ≥ 0
+    while low < high:
+        middle = (low + high + 1) // 2
+        if base + compute_value(inst, qty, middle) >= 0:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
 def named_accounts(events: Iterable[Event], into: set[int]) -> bool:
     """Add the accounts ``events`` name to ``into``; False when one of them may have changed any account."""
     for event in events:
@@ -140,6 +178,11 @@ class IncrementalChecks:
         # account -> (symbol, mark, value rises with price) of each position, at a mark where its equity was ≥ 0 in
         # every asset (nothing has named it since)
         self.safe: dict[int, tuple[tuple[str, int, bool], ...]] = {}
+        # the same accounts, one position each, as sorted (bound, account) per (symbol, value rises with price): the
+        # accounts whose bound the mark has passed are found by bisection, not by comparing every account
+        self.safe_bounds: dict[tuple[str, bool], list[tuple[int, int]]] = {}
+        # the others (several positions), grouped by what was kept of them: one comparison per group
+        self.safe_groups: dict[tuple[tuple[str, int, bool], ...], set[int]] = {}
 
     def saw(self, events: Sequence[Event]) -> None:
         """Note the accounts a command's events named (call for every command, in order)."""
@@ -195,7 +238,7 @@ class IncrementalChecks:
             self.qty_sum[symbol] -= position.qty
         for kept in (self.wallets, self.positions, self.opened, self.reducing):
             del kept[account_id]
-        self.safe.pop(account_id, None)
+        self._unsafe(account_id)
         self.holders.discard(account_id)
         self.owing.discard(account_id)
         self.resting.discard(account_id)
@@ -227,33 +270,76 @@ class IncrementalChecks:
 
     def _equity_listing(self, kept: KeptView, step: invariants.StepInfo) -> list[int]:
         """The accounts INV-NO-NEG-EQUITY-AFTER-ADL must be shown (:data:`LISTINGS`, "equity"), in id order."""
-        candidates = sorted(self.holders | self.owing)
+        candidates = self.holders | self.owing
         if not step.waterfall_complete:  # the invariant reads no account: list them all, compute nothing
-            return candidates
+            return sorted(candidates)
+        # equity ≥ 0 at a mark no better for any of its positions than the one kept, nothing changed since: not
+        # listed, nothing computed — every kept account but those whose kept mark the mark now passes
+        todo = candidates - self.safe.keys()
+        for (symbol, rises), entries in self.safe_bounds.items():
+            now = kept.mark_price(symbol)
+            if now <= 0:
+                passed = entries
+            elif rises:  # no worse while now ≥ bound
+                passed = entries[bisect.bisect_right(entries, now, key=_bound) :]
+            else:  # no worse while now ≤ bound
+                passed = entries[: bisect.bisect_left(entries, now, key=_bound)]
+            todo.update(account_id for _, account_id in passed if account_id in candidates)
+        for known, members in self.safe_groups.items():
+            if not self._no_worse(known, kept):
+                todo.update(members & candidates)
         listed = []
         assets = kept.assets()
         instruments = kept.instruments()
-        safe = self.safe
-        for account_id in candidates:
+        for account_id in sorted(todo):
             if account_id < 0 or account_id in self.owing:
                 listed.append(account_id)
                 continue
-            known = safe.get(account_id)
-            if known is not None and self._no_worse(known, kept):
-                continue  # equity ≥ 0 at a mark no better for any of its positions, nothing changed since
-            below = False
-            for asset in assets:
-                if invariants.compute_account_equity(kept, account_id, asset) < 0:
-                    below = True
-            if below:
+            equities = [invariants.compute_account_equity(kept, account_id, asset) for asset in assets]
+            again = account_id in self.safe  # known ≥ 0 before, and the mark has moved against it since
+            self._unsafe(account_id)
+            if min(equities, default=0) < 0:
                 listed.append(account_id)
-                safe.pop(account_id, None)
-            else:
-                safe[account_id] = tuple(
+                continue
+            positions = self.positions[account_id]
+            if len(positions) != 1:
+                known = tuple(
                     (symbol, kept.mark_price(symbol), value_rises_with_price(instruments[symbol], position.qty))
-                    for symbol, position in self.positions[account_id].items()
+                    for symbol, position in positions.items()
                 )
+                self.safe[account_id] = known
+                self.safe_groups.setdefault(known, set()).add(account_id)
+                continue
+            ((symbol, position),) = positions.items()
+            inst = instruments[symbol]
+            rises = value_rises_with_price(inst, position.qty)
+            mark = kept.mark_price(symbol)
+            bound = mark
+            asset = inst.settl_currency
+            if again and asset in assets:  # passed again and again in a fall: how far the mark can go, equity ≥ 0
+                bound = worst_safe_price(
+                    inst, position, kept.wallet(account_id, asset), mark, rises, equities[assets.index(asset)]
+                )
+            self.safe[account_id] = ((symbol, bound, rises),)
+            bisect.insort(self.safe_bounds.setdefault((symbol, rises), []), (bound, account_id))
         return listed
+
+    def _unsafe(self, account_id: int) -> None:
+        """Forget that ``account_id``'s equity was known ≥ 0."""
+        known = self.safe.pop(account_id, None)
+        if known is None:
+            return
+        if len(known) == 1:
+            symbol, bound, rises = known[0]
+            entries = self.safe_bounds[(symbol, rises)]
+            del entries[bisect.bisect_left(entries, (bound, account_id))]
+            if not entries:
+                del self.safe_bounds[(symbol, rises)]
+            return
+        members = self.safe_groups[known]
+        members.discard(account_id)
+        if not members:
+            del self.safe_groups[known]
 
     @staticmethod
     def _no_worse(known: tuple[tuple[str, int, bool], ...], kept: KeptView) -> bool:
