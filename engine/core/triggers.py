@@ -1,7 +1,7 @@
 """Triggers: the untriggered conditional orders (stops, if-touched, trailing stops) and when they fire.
 
 :class:`Triggers` owns ``conditional`` (per contract, the untriggered orders by
-order id).  :meth:`Triggers.should_trigger` is the trigger condition (stop:
+order id).  :func:`is_due` is the trigger condition (stop:
 the watched price reaches ``stopPx`` against the order; if-touched: toward
 it; ``LastWithinMark``: only while the last price is within 5% of mark);
 :meth:`Triggers.trail` moves a trailing stop.  :meth:`Triggers.run` fires the
@@ -30,11 +30,6 @@ class Triggers:
         self.conditional: dict[str, dict[int, Order]] = {symbol: {} for symbol in market.books}  # untriggered
         self.quiet: dict[str, Quiet] = {}  # per contract: the last pass that found nothing due (see :meth:`run`)
 
-    def should_trigger(self, order: Order) -> bool:
-        """The order's trigger condition holds at the current price of its trigger source."""
-        price = self.market.trigger_price(order.symbol, order.trigger_source)
-        return is_due(order, price, self.market.marks.get(order.symbol, 0))
-
     def trail(self, order: Order) -> None:
         """TrailingStopPeg: stopPx follows the trigger price away from the stop, never toward it."""
         price = self.market.trigger_price(order.symbol, order.trigger_source)
@@ -49,8 +44,7 @@ class Triggers:
 
         ``fire`` enters a fired order (it is no longer conditional when called).
         The three prices are read once per pass (nothing changes them while the
-        pass decides which orders are due); each order is judged by :func:`is_due`,
-        the condition :meth:`should_trigger` states.
+        pass decides which orders are due); each order is judged by :func:`is_due`.
 
         A pass that finds nothing due (and no trailing stop to move) is remembered
         as :class:`Quiet`; the next call returns at once when it would judge the
