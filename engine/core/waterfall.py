@@ -169,6 +169,7 @@ class Waterfall:
         then ADL (:meth:`_close_pending`).  Another round follows one that liquidated a pool, or one
         whose close-outs changed accounts when a pool is then due.  Each contract costs one index
         query per round; the work (liquidated pools) is bounded by ``max_liquidations_per_update`` in all.
+        Where that budget runs out, the pools still due wait for the next update (:meth:`_carry`).
         """
         if self.stream.track_steps and not self.stream.replaying:
             # INV-FLAT-NO-SOCIAL-LOSS is about the waterfall: who is flat when it starts
@@ -215,7 +216,9 @@ class Waterfall:
                 if not due:
                     break
         carried = self._carry(inst.symbol, order) if budget == 0 else []
-        if not carried and not self.pending:
+        if carried:
+            self.stream.waterfall_complete = False  # LIQ-034: cut by the budget (another contract's may have completed)
+        elif not self.pending:
             self.stream.waterfall_complete = True
 
     def _carry(self, symbol: str, order: list[str]) -> list[tuple[int, str]]:
