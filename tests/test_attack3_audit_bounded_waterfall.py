@@ -115,16 +115,29 @@ def test_a_carry_does_not_license_another_currency(tmp_path: Path) -> None:
     assert _audit(rows) == {"LIQ-034": 64, "INV-NO-NEG-EQUITY-AFTER-ADL": 12}
 
 
-def _with_forged_carry(rows: list[dict[str, Any]], account_ids: list[int], pools: list[str]) -> list[dict[str, Any]]:
-    """A carry record slipped into the first instant that liquidated (before its command's end row)."""
+def _first_liquidating_instant(rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """(index of its first take-over, index of its command's end row) in the default-bound log."""
     first = next(i for i, row in enumerate(rows) if row.get("table") == "rule" and row.get("kind") == "Liquidation")
-    end = next(i for i in range(first, len(rows)) if rows[i].get("table") == "command")
+    return first, next(i for i in range(first, len(rows)) if rows[i].get("table") == "command")
+
+
+def _with_forged_carry(
+    rows: list[dict[str, Any]], account_ids: list[int], pools: list[str], budget: int = 1
+) -> list[dict[str, Any]]:
+    """A carry record slipped into the first instant that liquidated (before its command's end row)."""
+    _, end = _first_liquidating_instant(rows)
     forged = {
         "table": "rule", "timestamp": rows[end]["timestamp"], "ruleId": "LIQ-034", "kind": CARRIED, "account": -1,
-        "symbol": "XBTUSD", "rule_id": "LIQ-034", "max_liquidations": 64, "pools_due": len(pools),
+        "symbol": "XBTUSD", "rule_id": "LIQ-034", "max_liquidations": budget, "pools_due": len(pools),
         "account_ids": account_ids, "pools": pools,
     }
     return [*rows[:end], forged, *rows[end:]]
+
+
+def _a_holder_in_the_first_liquidating_instant(rows: list[dict[str, Any]]) -> int:
+    first, end = _first_liquidating_instant(rows)
+    last = {row["account"]: row["currentQty"] for row in rows[:end] if row.get("table") == "position"}
+    return next(account for account, qty in sorted(last.items()) if account >= 0 and qty != 0)
 
 
 def test_a_forged_carry_naming_no_pool_is_reported(tmp_path: Path) -> None:
@@ -135,3 +148,21 @@ def test_a_forged_carry_naming_no_pool_is_reported(tmp_path: Path) -> None:
 def test_a_forged_carry_naming_a_pool_without_a_position_is_reported(tmp_path: Path) -> None:
     rows = _with_forged_carry(_tiny_crash_log(tmp_path, "64"), [999], ["isolated:XBTUSD"])
     assert _audit(rows) == {"LIQ-034": 1}
+
+
+def test_a_forged_carry_claiming_a_budget_the_instant_did_not_spend_is_reported(tmp_path: Path) -> None:
+    """Nothing was cut: a real holder named, but a budget of 64 with far fewer liquidation records (LIQ-020..023)."""
+    rows = _tiny_crash_log(tmp_path, "64")
+    holder = _a_holder_in_the_first_liquidating_instant(rows)
+    assert _audit(_with_forged_carry(rows, [holder], ["isolated:XBTUSD"], budget=64)) == {"LIQ-034": 1}
+
+
+def test_a_plausible_forged_carry_is_trusted(tmp_path: Path) -> None:
+    """What the audit cannot check: a real holder's pool, a budget the instant's records could have spent.
+
+    Whether the pool was below maintenance needs its margin and risk tier, which the log does not carry; the
+    licence only matters for an account whose equity is negative, and such an account has a pool due.
+    """
+    rows = _tiny_crash_log(tmp_path, "64")
+    holder = _a_holder_in_the_first_liquidating_instant(rows)
+    assert _audit(_with_forged_carry(rows, [holder], ["isolated:XBTUSD"], budget=1)) == {}

@@ -132,6 +132,7 @@ class Auditor:
             "liquidation_fill": self.on_liquidation_fill,
             "adl": self.on_adl,
             "adl_shortfall": self.on_adl_shortfall,
+            "liquidation_step": self.on_liquidation_step,
             "waterfall_carried": self.on_waterfall_carried,
         }
 
@@ -526,6 +527,7 @@ class Auditor:
         )
         account = record.account_id
         self.now.waterfall = True
+        self.now.liquidation_records += 1
         for problem in invariants.check_no_false_liquidation(self.ledger, self.step(waterfall_events=(record,))):
             self.report("INV-NO-FALSE-LIQUIDATION", problem)
         for snap in snaps:
@@ -579,6 +581,7 @@ class Auditor:
             maintenance_after=r["maintenance_after"], makers=r.get("makers", ()),
         )
         self.now.waterfall = True
+        self.now.liquidation_records += 1
         self.now.records.append(record)
         for problem in invariants.check_no_false_liquidation(self.ledger, self.step(waterfall_events=(record,))):
             self.report("INV-NO-FALSE-LIQUIDATION", problem)
@@ -628,9 +631,14 @@ class Auditor:
         del r
         self.now.incomplete = True
 
+    def on_liquidation_step(self, r: dict[str, Any]) -> None:
+        """LIQ-020/021: a liquidation's cancellation or risk-limit step, counted (an ADL's cancellation is not)."""
+        if r.get("reason", "liquidation") == "liquidation":
+            self.now.liquidation_records += 1
+
     def on_waterfall_carried(self, r: dict[str, Any]) -> None:
         """LIQ-034: the update's budget was spent: the pools named wait their turn (their equity is not judged now)."""
-        licensed, problems = get_carried_pools(self.ledger, self.instruments, r, self.line)
+        licensed, problems = get_carried_pools(self.ledger, self.instruments, r, self.line, self.now.liquidation_records)
         for problem in problems:
             self.report("LIQ-034", problem)
         self.now.carried.update(licensed)

@@ -54,6 +54,7 @@ class Instant:
     waterfall: bool = False  # a liquidation or ADL happened
     incomplete: bool = False  # an ADL shortfall: the waterfall carries over
     carried: dict[tuple[int, str], int] = attrs.Factory(dict)  # (account, asset) a carry names -> its line (LIQ-034)
+    liquidation_records: int = 0  # LIQ-020..023 records of a liquidation: at least one per pool liquidated
     marks: dict[str, tuple[int, int]] = attrs.Factory(dict)  # symbol -> (mark a waterfall record judged at, line)
     adl_groups: dict[int, list[tuple[int, AdlFill]]] = attrs.Factory(dict)  # pending id -> (line, fill)
     funding: list[Payment] = attrs.Factory(list)
@@ -86,14 +87,21 @@ def get_pool_symbols(instruments: Mapping[str, Instrument], pool: str, line: int
 
 
 def get_carried_pools(
-    ledger: Ledger, instruments: Mapping[str, Instrument], r: Mapping[str, Any], line: int
+    ledger: Ledger, instruments: Mapping[str, Instrument], r: Mapping[str, Any], line: int, liquidation_records: int
 ) -> tuple[dict[tuple[int, str], int], list[str]]:
-    """LIQ-034: the (account, currency) pairs a ``waterfall_carried`` record licenses, and what is wrong with it."""
+    """LIQ-034: the (account, currency) pairs a ``waterfall_carried`` record licenses, and what is wrong with it.
+
+    ``liquidation_records``: the instant's liquidation records so far; a budget of N spent means N pools
+    liquidated, each leaving one or more, so fewer than ``max_liquidations`` voids the whole record.
+    """
     accounts, pools = r["account_ids"], r["pools"]
     if r["pools_due"] != len(accounts) or len(accounts) != len(pools):
         raise LogError(line, "pools_due", f"{r['pools_due']} pools due, {len(accounts)} accounts, {len(pools)} pools")
     if not pools:
         return {}, [f"{r['symbol']}: a carried waterfall names no pool still due (nothing was cut)"]
+    budget = r.get("max_liquidations", 0)
+    if liquidation_records < budget:
+        return {}, [f"{r['symbol']}: a budget of {budget} liquidations said spent, {liquidation_records} in the instant"]
     licensed: dict[tuple[int, str], int] = {}
     problems = []
     for account, pool in zip(accounts, pools, strict=True):

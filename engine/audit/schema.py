@@ -237,6 +237,12 @@ KINDS: dict[str, KindSpec] = {
             fields=(_f("pending_id"), _f("symbol", STR), _f("unfilled_qty")),
         ),
         KindSpec(
+            name="liquidation_step",
+            meaning="LIQ-020/021: a liquidation's order cancellation or risk-limit lowering (reason adl: not one);"
+            " counted: every pool a waterfall liquidates leaves at least one liquidation record",
+            fields=(_f("account_id"), _f("symbol", STR), _f("reason", STR, False)),
+        ),
+        KindSpec(
             name="waterfall_carried",
             meaning="LIQ-034: the update's liquidation budget is spent; the pools named (parallel account_ids and"
             " pools, cross:<currency> or isolated:<symbol>) wait for the next update: their equity is not judged",
