@@ -135,7 +135,7 @@ def _with_forged_carry(
 
 
 def _a_holder_in_the_first_liquidating_instant(rows: list[dict[str, Any]]) -> int:
-    first, end = _first_liquidating_instant(rows)
+    _, end = _first_liquidating_instant(rows)
     last = {row["account"]: row["currentQty"] for row in rows[:end] if row.get("table") == "position"}
     return next(account for account, qty in sorted(last.items()) if account >= 0 and qty != 0)
 
