@@ -183,6 +183,25 @@ class AdlDeferred:
     fund_cover: int  # fund + PnL at mark of everything held in this currency (≥ 0 here)
 
 
+@attrs.frozen(kw_only=True)
+class WaterfallCarried:
+    """LIQ-034: the update's liquidation budget is spent; the pools still below maintenance wait for the next update.
+
+    The waterfall of this update is not complete: an account named here may end
+    it with negative equity, only because its turn has not come.  ``pools_due``
+    is ``len(pools)`` (> 0: a waterfall that spent its budget and left nothing
+    due emits no record); ``account_ids`` and ``pools`` are parallel, in
+    LIQ-033's order, the pools as :class:`Liquidation` names them.
+    """
+
+    rule_id: str
+    symbol: str  # the contract whose mark (or funding) update ran the waterfall
+    max_liquidations: int  # the budget (LIQ-034), all spent
+    pools_due: int  # pools still below maintenance at mark when the waterfall stopped
+    account_ids: tuple[int, ...]
+    pools: tuple[str, ...]  # "cross:<currency>" or "isolated:<symbol>"
+
+
 WaterfallEvent = (
     OrdersCancelled
     | RiskLimitLowered
@@ -193,6 +212,7 @@ WaterfallEvent = (
     | AdlFill
     | AdlShortfall
     | AdlDeferred
+    | WaterfallCarried
 )
 
 

@@ -27,7 +27,9 @@ On every mark update:
    is closed by ADL at the bankruptcy price under the chosen policy; what no
    eligible position can take also stays with the liquidation engine;
 3. fills in the book can move a maker below maintenance, so 1–2 repeat, at
-   most ``max_rounds`` times (the bound on work per update).
+   most ``max_rounds`` times, liquidating at most ``max_liquidations`` pools
+   in all (the bounds on work per update); pools a spent budget leaves due
+   wait for the next update, named by a ``WaterfallCarried`` record.
 
 The liquidation engine is the system account :data:`LIQUIDATOR_ACCOUNT_ID`
 (negative ids are system accounts, not traders): it holds taken-over
@@ -57,7 +59,7 @@ import attrs
 
 from perpspec.rules.adl import AdlPolicy
 from perpspec.rules.contract import compute_value
-from perpspec.rules.events import WaterfallEvent
+from perpspec.rules.events import WaterfallCarried, WaterfallEvent
 from perpspec.rules.liquidation import compute_requirement
 from perpspec.rules.liquidation_working import compute_next_age
 from perpspec.rules.margin import compute_liquidation_price, compute_position_backing
@@ -92,6 +94,7 @@ from perpspec.rules.waterfall_state import (
 
 __all__ = [
     "LIQUIDATOR_ACCOUNT_ID",
+    "MAX_LIQUIDATIONS_PER_UPDATE",
     "Book",
     "BookLevel",
     "Holding",
@@ -122,6 +125,9 @@ __all__ = [
     "process_waterfall",
     "snapshot_pool",
 ]
+
+
+MAX_LIQUIDATIONS_PER_UPDATE = 64  # LIQ-034's budget of pools liquidated per update (the engine's default)
 
 
 @attrs.frozen(kw_only=True)
@@ -206,6 +212,7 @@ def process_waterfall(
     max_rounds: int = 8,
     trace: bool = False,
     moved: str = "",
+    max_liquidations: int = MAX_LIQUIDATIONS_PER_UPDATE,
 ) -> WaterfallResult:
     """LIQ-034: liquidations, close-outs and ADL after a mark update, at most ``max_rounds`` rounds.
 
@@ -227,6 +234,13 @@ def process_waterfall(
     largest position (taken over at its bankruptcy price) meets the fund
     before the pool's others (taken over at mark).
 
+    The work is bounded twice: at most ``max_rounds`` rounds, and at most
+    ``max_liquidations`` pools liquidated (a pool found no longer due when its
+    turn comes costs nothing).  Once that budget is spent the round's close-outs
+    are worked and the waterfall stops; the pools still due then wait for the next
+    update, and a :class:`WaterfallCarried` record (LIQ-034) names them, so a
+    reader of the events knows the update's waterfall is incomplete and why.
+
     With ``trace`` the result also holds the state after every event, so a
     checker can test every invariant between the steps of the waterfall.
     """
@@ -235,9 +249,16 @@ def process_waterfall(
     # LIQ-050: every close-out still open when the waterfall starts is one waterfall older
     ledger = attrs.evolve(ledger, pending=tuple(attrs.evolve(p, age=compute_next_age(p.age)) for p in ledger.pending))
     stuck: set[int] = set()  # close-outs that found no taker this update: retried on the next one
+    budget = max_liquidations
     for _ in range(max_rounds):
         due = find_liquidatable(ledger, moved)
         for account_id, key in due:
+            if budget == 0:
+                break
+            pool = get_pool(ledger, account_id, key)
+            if pool.excess >= 0 or not pool.symbols:
+                continue  # LIQ-031 re-checks: an earlier liquidation's fills may have restored it
+            budget -= 1
             ledger = liquidate_pool(ledger, work, account_id, key, rec)
         for item in ledger.pending:
             if item.pending_id in stuck:
@@ -246,8 +267,18 @@ def process_waterfall(
             ledger, left = close_out(ledger, work, current, policy, rec)
             if left != 0:
                 stuck.add(item.pending_id)
+        if budget == 0:
+            break
         if not due and not find_liquidatable(ledger, moved):
             break  # nothing was due, and the close-outs (a maker's fill, ADL) left nothing due
+    if budget == 0:
+        carried = find_liquidatable(ledger, moved)
+        if carried:
+            record = WaterfallCarried(
+                rule_id="LIQ-034", symbol=moved, max_liquidations=max_liquidations, pools_due=len(carried),
+                account_ids=tuple(account_id for account_id, _ in carried), pools=tuple(key for _, key in carried),
+            )
+            rec.emit(record, ledger)
     return WaterfallResult(
         ledger=ledger,
         books=work,

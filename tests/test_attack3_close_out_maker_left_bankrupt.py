@@ -103,12 +103,13 @@ def test_liq_034_a_maker_a_close_out_leaves_healthy_is_kept() -> None:
 
 def test_liq_034_the_further_round_counts_against_the_budget() -> None:
     """With a budget of one liquidation per update the further round liquidates the maker and uses it up: the
-    waterfall stops there (reported incomplete, as any waterfall that used its whole budget)."""
+    waterfall stops there.  Nothing is left due, so nothing is carried (LIQ-034: no WaterfallCarried) and the
+    step is complete (before the carry record: reported incomplete, as any waterfall that used its whole budget)."""
     engine, found = _after_the_jump(budget=1)
     assert found == {}
     assert engine.accounts[4].positions["XBTUSDT"].qty == 0
     assert engine.waterfall.stats["liquidations"] == 2
-    assert not engine.stream.waterfall_complete
+    assert engine.stream.waterfall_complete
 
 
 def test_liq_034_the_rules_waterfall_liquidates_the_maker_in_the_same_update() -> None:

@@ -50,15 +50,17 @@ def _engine(instrument: object = ETHUSD, budget: int = 64) -> Engine:
     return engine
 
 
-@pytest.mark.parametrize(("budget", "complete"), [(1, False), (2, True)])
-def test_a_waterfall_that_spent_its_whole_budget_is_not_reported_complete(budget: int, complete: bool) -> None:
-    # one partial liquidation (a FillOrKill into account 2's bid) is all there is to do
+@pytest.mark.parametrize("budget", [1, 2])
+def test_a_waterfall_that_spent_its_budget_on_all_there_was_is_complete(budget: int) -> None:
+    """LIQ-034: one partial liquidation (a FillOrKill into account 2's bid) is all there is to do; a budget of one
+    is spent on it, but no pool is left due, so nothing is carried (no WaterfallCarried) and the step is complete,
+    as in rules.waterfall (``complete``: no pool left below maintenance).  Before: a spent budget was incomplete."""
     engine = _engine(budget=budget)
     engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Buy", order_qty=20_000, price=294_000))
     events = engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=294_000, index_price=294_000))
     assert [e.kind for e in events if isinstance(e, RuleEvent)] == ["PartialLiquidation"]
     assert engine.stats.get("partial_liquidations") == 1
-    assert engine.step_info(events).waterfall_complete is complete
+    assert engine.step_info(events).waterfall_complete is True
 
 
 def test_a_take_over_leaving_exactly_no_residual_moves_nothing_to_the_fund() -> None:

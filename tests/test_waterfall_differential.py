@@ -105,13 +105,22 @@ from perpspec.rules.events import (
     Liquidation,
     LiquidationFill,
     PartialLiquidation,
+    WaterfallCarried,
 )
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.insurance import InsuranceFund
 from perpspec.rules.invariants import ExchangeView, StepInfo, check_all
 from perpspec.rules.liquidation import compute_requirement
 from perpspec.rules.position import Position
-from perpspec.rules.waterfall import Book, BookLevel, Holding, Ledger, WaterfallResult, process_waterfall
+from perpspec.rules.waterfall import (
+    MAX_LIQUIDATIONS_PER_UPDATE,
+    Book,
+    BookLevel,
+    Holding,
+    Ledger,
+    WaterfallResult,
+    process_waterfall,
+)
 
 SYMBOL_SETS = (("XBTUSD",), ("ETHUSD",), ("XBTUSDT",), ("ETHUSD", "XBTUSD"), ("XBTUSD", "XBTUSDT"))
 INSTRUMENTS = {symbol: load_instrument(symbol) for symbol in ("XBTUSD", "ETHUSD", "XBTUSDT")}
@@ -336,6 +345,12 @@ def summarise(records: Sequence[Any], view: ExchangeView) -> dict[str, Any]:
         "adl_fills": dict(sorted(adl_fills.items())),
         "left_with_liquidator": {key: sorted(rows) for key, rows in sorted(left.items())},
         "left_events": sum(len(rows) for rows in left.values()),
+        # LIQ-034: where the budget cut the waterfall, the pools still due (compared, never filtered)
+        "carried": [
+            (r.symbol, r.max_liquidations, r.pools_due, r.account_ids, r.pools)
+            for r in records
+            if isinstance(r, WaterfallCarried)
+        ],
         "insurance": {asset: view.insurance(asset) for asset in view.assets()},
         "fees": {asset: view.fee_pool(asset) for asset in view.assets()},
         "wallets": {
@@ -386,9 +401,13 @@ def isolated_partially_deleveraged(records: Sequence[Any], ledger: Ledger) -> bo
     )
 
 
-def run_both(scenario: Scenario) -> Outcome | None:
-    """Both waterfalls after the same mark update; None when the state is outside the compared domain."""
+def run_both(scenario: Scenario, budget: int = MAX_LIQUIDATIONS_PER_UPDATE) -> Outcome | None:
+    """Both waterfalls after the same mark update, each liquidating at most ``budget`` pools (LIQ-034).
+
+    None when the state is outside the compared domain.
+    """
     engine = build_engine(scenario)
+    engine.max_liquidations_per_update = budget
     ledger, books = ledger_of(engine)
     for (account, symbol), holding in ledger.holdings.items():
         inst = ledger.instrument_map[symbol]
@@ -406,7 +425,7 @@ def run_both(scenario: Scenario) -> Outcome | None:
     mark = max(inst.tick_size, (old + old * scenario.move_ppm // 1_000_000) // inst.tick_size * inst.tick_size)
     flat = flat_before(ledger)
     moved = attrs.evolve(ledger, marks={**ledger.marks, scenario.moved: mark}, clock_ms=ledger.clock_ms + 1)
-    result = process_waterfall(moved, books, POLICIES[scenario.policy], moved=scenario.moved)
+    result = process_waterfall(moved, books, POLICIES[scenario.policy], moved=scenario.moved, max_liquidations=budget)
     events = engine.process(c.PriceUpdate(time_ms=1, symbol=scenario.moved, mark_price=mark))
     records = [e.record for e in events if isinstance(e, RuleEvent)]
     rules_info = StepInfo(waterfall_events=result.events, flat_before=flat, waterfall_complete=result.complete)
@@ -431,6 +450,7 @@ def record_statistics(outcome: Outcome) -> None:
     event(f"ADL reached: {AdlFill.__name__ in kinds}")
     event(f"ADL deferred (ADL-031): {AdlDeferred.__name__ in kinds}")
     event(f"ADL shortfall (ADL-021): {AdlShortfall.__name__ in kinds}")
+    event(f"budget spent, pools carried (LIQ-034): {WaterfallCarried.__name__ in kinds}")
     assert PartialLiquidation.__name__ not in kinds  # excluded by construction
 
 
@@ -440,8 +460,8 @@ def stranded_deficits(records: Sequence[Any], view: ExchangeView) -> set[int]:
     return {a for a in owed if not view.positions(a) and any(view.wallet(a, asset) < 0 for asset in view.assets())}
 
 
-def check_scenario(scenario: Scenario) -> None:
-    outcome = run_both(scenario)
+def check_scenario(scenario: Scenario, budget: int = MAX_LIQUIDATIONS_PER_UPDATE) -> None:
+    outcome = run_both(scenario, budget)
     assume(outcome is not None)
     assert outcome is not None
     note(f"engine {outcome.engine}")
@@ -470,6 +490,13 @@ def check_scenario(scenario: Scenario) -> None:
 @given(scenario=scenarios())
 def test_engine_and_rules_waterfalls_agree_after_one_mark_update(scenario: Scenario) -> None:
     check_scenario(scenario)
+
+
+@settings(max_examples=400)
+@given(scenario=scenarios(), budget=st.integers(min_value=1, max_value=2))
+def test_engine_and_rules_waterfalls_agree_when_the_budget_cuts(scenario: Scenario, budget: int) -> None:
+    """LIQ-034 with a budget of 1–2 pools: where it runs out, both emit the same WaterfallCarried (compared)."""
+    check_scenario(scenario, budget)
 
 
 @pytest.mark.deep
@@ -536,6 +563,24 @@ def test_two_longs_passed_by_a_falling_mark_are_liquidated_highest_liquidation_p
     outcome = run_both(LIQUIDATION_ORDER_CASE)
     assert outcome is not None
     assert outcome.rules["liquidation_order"] == [(2, "cross:XBt"), (1, "cross:XBt")]
+
+
+def test_a_budget_of_one_carries_the_second_pool_in_engine_and_rules() -> None:
+    """LIQ-034: with one liquidation per update, account 2 is taken over and account 1 is carried, named by both."""
+    outcome = run_both(LIQUIDATION_ORDER_CASE, budget=1)
+    assert outcome is not None
+    assert outcome.rules["liquidation_order"] == [(2, "cross:XBt")]
+    assert outcome.rules["carried"] == [("XBTUSD", 1, 1, (1,), ("cross:XBt",))]
+    assert outcome.engine == outcome.rules
+    assert not outcome.result.complete
+
+
+def test_a_budget_spent_on_the_last_pool_due_carries_nothing() -> None:
+    """LIQ-034: two pools due, a budget of two: both liquidated, no record (nothing is left due)."""
+    outcome = run_both(LIQUIDATION_ORDER_CASE, budget=2)
+    assert outcome is not None
+    assert (outcome.engine["carried"], outcome.rules["carried"]) == ([], [])
+    assert outcome.engine == outcome.rules
 
 
 def test_two_pools_liquidated_in_one_update_agree_on_what_was_taken_over_at_which_price() -> None:

@@ -32,6 +32,7 @@ from typing import Any
 import attrs
 
 from perpspec.engine.audit.findings import INVARIANTS, RULES, Finding
+from perpspec.engine.audit.instant import Instant, Payment, get_carried_pools
 from perpspec.engine.audit.ledger import Ledger, get_close_out_account
 from perpspec.engine.audit.mapping import AuditMapping, KindRule
 from perpspec.engine.audit.schema import KINDS, LogError, convert_fields, scale_exact
@@ -63,7 +64,8 @@ MAX_KEPT = 1_000  # findings kept in full; beyond, only counted per id
 ACCOUNT = re.compile(r"account (-?[0-9]+)")  # the account a registry message names
 OPTIONAL_PRICES = frozenset({"liquidationPrice", "bankruptPrice"})  # 0 means "none" (a flat position)
 SYMBOL_KINDS = frozenset(
-    {"execution", "position", "mark", "funding", "partial_liquidation", "liquidation_fill", "adl", "adl_shortfall"}
+    {"execution", "position", "mark", "funding", "partial_liquidation", "liquidation_fill", "adl", "adl_shortfall",
+     "waterfall_carried"}
 )
 
 
@@ -87,48 +89,6 @@ class AuditResult:
         return self.error is None and not self.counts
 
 
-@attrs.define
-class _Payment:
-    line: int
-    seq: int | None
-    account: int
-    symbol: str
-    amount: int
-    position: Position
-    mark: int
-
-
-@attrs.define
-class _Instant:
-    """What the current instant did (reset at its end)."""
-
-    first_line: int = 0
-    oi_since: dict[str, int] = attrs.Factory(dict)  # symbol -> line its open interest stopped balancing
-    gap_since: dict[str, int] = attrs.Factory(dict)  # asset -> line funds stopped balancing
-    held_since: dict[str, int] = attrs.Factory(dict)  # asset -> line the liquidation engine's wallet left zero
-    waterfall: bool = False  # a liquidation or ADL happened
-    incomplete: bool = False  # an ADL shortfall: the waterfall carries over
-    marks: dict[str, tuple[int, int]] = attrs.Factory(dict)  # symbol -> (mark a waterfall record judged at, line)
-    adl_groups: dict[int, list[tuple[int, AdlFill]]] = attrs.Factory(dict)  # pending id -> (line, fill)
-    funding: list[_Payment] = attrs.Factory(list)
-    funding_fund: dict[str, int] = attrs.Factory(dict)  # asset -> the fund's part (the engine's holdings)
-    funding_residue: dict[str, int] = attrs.Factory(dict)
-    reported: dict[tuple[int, str], tuple[int, int | None, int, int | None]] = attrs.Factory(dict)
-    touched: dict[int, int] = attrs.Factory(dict)  # account -> last line that changed it
-    negative_since: dict[int, int] = attrs.Factory(dict)  # account -> line its equity at mark went below zero
-    # account -> its wallets before the instant touched it, when it held no position then (None: it held one)
-    flat_before: dict[int, dict[str, int] | None] = attrs.Factory(dict)
-    records: list[object] = attrs.Factory(list)  # the waterfall's records of the instant (rules.events)
-    adl_lines: dict[int, int] = attrs.Factory(dict)  # account -> line of its first ADL fill in the instant
-    traded: set[int] = attrs.Factory(set)  # accounts with an execution in the instant (they had live orders)
-    # trades charged no commission where ACC-002 wants one: fee-free if a partial liquidation (LIQ-022) made them
-    unpaid: list[tuple[Finding, str, int, int]] = attrs.Factory(list)  # (finding, symbol, lastQty, lastPx)
-    residual_account: tuple[int, str] | None = None  # the pool whose INS-011 movement is due
-    rated: set[str] = attrs.Factory(set)  # symbols whose funding rate arrived within the instant
-    # (account, symbol) -> (line, seq, liquidationPrice) of the instant's last position row naming one
-    liq_prices: dict[tuple[int, str], tuple[int, int | None, int]] = attrs.Factory(dict)
-
-
 class Auditor:
     """Feed it rows in log order (:meth:`feed`), then :meth:`finish`."""
 
@@ -145,7 +105,7 @@ class Auditor:
         self.rules = level == RULES
         self.ledger = Ledger(instruments)
         self.result = AuditResult(level=level, mapping=mapping.name)
-        self.now = _Instant()
+        self.now = Instant()
         self.timestamp: object = None
         self.line = 0
         self.seq: int | None = None
@@ -158,7 +118,7 @@ class Auditor:
         self.negative_accounts: set[tuple[int, str]] = set()  # reported below zero, not yet recovered
         self.since_check: set[int] = set()  # accounts changed since the last equity check
         self.diverged: set[tuple[object, str]] = set()  # (account, symbol or asset) reported off, not yet back in line
-        self.pending_payments: list[_Payment] = []  # funding payments waiting for their rate (the funding row)
+        self.pending_payments: list[Payment] = []  # funding payments waiting for their rate (the funding row)
         self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "execution": self.on_execution,
             "position": self.on_position,
@@ -172,6 +132,8 @@ class Auditor:
             "liquidation_fill": self.on_liquidation_fill,
             "adl": self.on_adl,
             "adl_shortfall": self.on_adl_shortfall,
+            "liquidation_step": self.on_liquidation_step,
+            "waterfall_carried": self.on_waterfall_carried,
         }
 
     # -- reporting ----------------------------------------------------------------------------------
@@ -435,7 +397,7 @@ class Auditor:
                 raise LogError(self.line, "symbol", f"a funding payment needs a known instrument, got {symbol!r}")
             self.ledger.move_wallet(account, asset, amount)
             self.now.funding.append(
-                _Payment(
+                Payment(
                     line=self.line, seq=self.seq, account=account, symbol=symbol, amount=amount,
                     position=self.ledger.position(account, symbol), mark=self.ledger.mark_price(symbol),
                 )
@@ -565,6 +527,7 @@ class Auditor:
         )
         account = record.account_id
         self.now.waterfall = True
+        self.now.liquidation_records += 1
         for problem in invariants.check_no_false_liquidation(self.ledger, self.step(waterfall_events=(record,))):
             self.report("INV-NO-FALSE-LIQUIDATION", problem)
         for snap in snaps:
@@ -618,6 +581,7 @@ class Auditor:
             maintenance_after=r["maintenance_after"], makers=r.get("makers", ()),
         )
         self.now.waterfall = True
+        self.now.liquidation_records += 1
         self.now.records.append(record)
         for problem in invariants.check_no_false_liquidation(self.ledger, self.step(waterfall_events=(record,))):
             self.report("INV-NO-FALSE-LIQUIDATION", problem)
@@ -667,6 +631,18 @@ class Auditor:
         del r
         self.now.incomplete = True
 
+    def on_liquidation_step(self, r: dict[str, Any]) -> None:
+        """LIQ-020/021: a liquidation's cancellation or risk-limit step, counted (an ADL's cancellation is not)."""
+        if r.get("reason", "liquidation") == "liquidation":
+            self.now.liquidation_records += 1
+
+    def on_waterfall_carried(self, r: dict[str, Any]) -> None:
+        """LIQ-034: the update's budget was spent: the pools named wait their turn (their equity is not judged now)."""
+        licensed, problems = get_carried_pools(self.ledger, self.instruments, r, self.line, self.now.liquidation_records)
+        for problem in problems:
+            self.report("LIQ-034", problem)
+        self.now.carried.update(licensed)
+
     def step(self, **fields: Any) -> invariants.StepInfo:
         """A StepInfo for one of the registry's transition checks."""
         return invariants.StepInfo(**fields)
@@ -677,7 +653,7 @@ class Auditor:
         """Every per-instant check; then a fresh instant."""
         now, ledger = self.now, self.ledger
         if now.first_line == 0:
-            self.now = _Instant()
+            self.now = Instant()
             return
         self.result.instants += 1
         self.kind = "instant"
@@ -721,11 +697,11 @@ class Auditor:
                         expected=f"qty {held.qty} cost {held.cost}", reported=f"qty {qty} cost {cost}",
                         line=line, seq=seq, kind="position",
                     )
-        self.now = _Instant()
+        self.now = Instant()
 
-    def close_funding(self, now: _Instant) -> None:
+    def close_funding(self, now: Instant) -> None:
         """INV-FUNDING-ZERO-SUM for the instant's funding exchange (named by its first payment)."""
-        by_symbol: dict[str, list[_Payment]] = {}
+        by_symbol: dict[str, list[Payment]] = {}
         for payment in now.funding:
             by_symbol.setdefault(payment.symbol, []).append(payment)
         for symbol, payments in sorted(by_symbol.items()):
@@ -741,7 +717,7 @@ class Auditor:
             if symbol not in now.rated:  # waits for its rate (the funding row); an older instant's never came
                 self.pending_payments = [p for p in self.pending_payments if p.symbol != symbol] + payments
 
-    def check_unpaid(self, now: _Instant) -> None:
+    def check_unpaid(self, now: Instant) -> None:
         """ACC-002 for the instant's commission-free trades, unless a partial liquidation's FillOrKill made them."""
         fee_free = {
             (record.symbol, qty, price)
@@ -754,7 +730,7 @@ class Auditor:
                 self.report(finding.id, finding.message, expected=finding.expected, reported=finding.reported,
                             line=finding.line, seq=finding.seq, kind=finding.kind)
 
-    def check_flat_accounts(self, now: _Instant) -> None:
+    def check_flat_accounts(self, now: Instant) -> None:
         """INV-FLAT-NO-SOCIAL-LOSS over the accounts the waterfall's instant touched (the registry's check)."""
         flat = tuple(
             (account, asset, wallet)
@@ -771,7 +747,7 @@ class Auditor:
             line = now.adl_lines.get(account, now.touched.get(account, now.first_line))
             self.report("INV-FLAT-NO-SOCIAL-LOSS", problem, line=line, seq=None, kind="record")
 
-    def check_equity(self, now: _Instant) -> None:
+    def check_equity(self, now: Instant) -> None:
         """INV-NO-NEG-EQUITY-AFTER-ADL once the instant's waterfall completed (the registry's equity kernel)."""
         ledger = self.ledger
         # equity moves only with a mark (holders) or a posting (accounts changed since the last check)
@@ -785,6 +761,8 @@ class Auditor:
                 equity = invariants.compute_account_equity(ledger, account, asset)
                 if equity >= 0:
                     self.negative_accounts.discard((account, asset))
+                elif (account, asset) in now.carried:
+                    continue  # LIQ-034: its pool is still due, waiting for the next update (judged then)
                 elif (account, asset) not in self.negative_accounts:
                     self.negative_accounts.add((account, asset))
                     line = now.negative_since.get(account, now.touched.get(account, now.first_line))

@@ -119,6 +119,7 @@ SNAPSHOTS = "snapshots"  # a list of objects (positions of a liquidated pool)
 TAKEN = "taken"  # a list of objects (positions the liquidation engine took over)
 FILLS = "fills"  # a list of [qty, price] pairs
 INTS = "ints"  # a list of integers (account ids)
+STRS = "strs"  # a list of strings (pool names)
 
 # A field spec: (audit name, type, required).
 FieldSpec = tuple[str, str, bool]
@@ -236,6 +237,21 @@ KINDS: dict[str, KindSpec] = {
             fields=(_f("pending_id"), _f("symbol", STR), _f("unfilled_qty")),
         ),
         KindSpec(
+            name="liquidation_step",
+            meaning="LIQ-020/021: a liquidation's order cancellation or risk-limit lowering (reason adl: not one);"
+            " counted: every pool a waterfall liquidates leaves at least one liquidation record",
+            fields=(_f("account_id"), _f("symbol", STR), _f("reason", STR, False)),
+        ),
+        KindSpec(
+            name="waterfall_carried",
+            meaning="LIQ-034: the update's liquidation budget is spent; the pools named (parallel account_ids and"
+            " pools, cross:<currency> or isolated:<symbol>) wait for the next update: their equity is not judged",
+            fields=(
+                _f("symbol", STR), _f("max_liquidations", INT, False), _f("pools_due"), _f("account_ids", INTS),
+                _f("pools", STRS),
+            ),
+        ),
+        KindSpec(
             name="end",
             meaning="the end of an instant (one command's events); also implied when the timestamp changes",
             fields=(),
@@ -293,6 +309,10 @@ def _convert(
         if not isinstance(value, list):
             raise LogError(line, name, "expected a list of integers")
         return tuple(scale_exact(item, 1, 1, line, name) for item in value)
+    if kind == STRS:
+        if not isinstance(value, list) or not all(type(item) is str for item in value):
+            raise LogError(line, name, "expected a list of strings")
+        return tuple(str(item) for item in value)
     if kind == FILLS:
         if not isinstance(value, list) or not all(isinstance(pair, list) and len(pair) == 2 for pair in value):
             raise LogError(line, name, "expected a list of [qty, price] pairs")

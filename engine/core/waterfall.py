@@ -52,6 +52,7 @@ from perpspec.rules.events import (
     PositionSnapshot,
     RiskLimitLowered,
     TakenOverPosition,
+    WaterfallCarried,
 )
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.insurance import Fill as OfferFill
@@ -168,6 +169,7 @@ class Waterfall:
         then ADL (:meth:`_close_pending`).  Another round follows one that liquidated a pool, or one
         whose close-outs changed accounts when a pool is then due.  Each contract costs one index
         query per round; the work (liquidated pools) is bounded by ``max_liquidations_per_update`` in all.
+        Where that budget runs out, the pools still due wait for the next update (:meth:`_carry`).
         """
         if self.stream.track_steps and not self.stream.replaying:
             # INV-FLAT-NO-SOCIAL-LOSS is about the waterfall: who is flat when it starts
@@ -195,7 +197,6 @@ class Waterfall:
             round_start = budget
             for account_id, symbol in self._due_pools(order) if due is None else due:
                 if budget == 0:
-                    self.stream.waterfall_complete = False
                     break
                 account = self.ledger.accounts[account_id]
                 _, equity, maintenance, members = self.risk.pool_of(account, symbol)
@@ -214,8 +215,27 @@ class Waterfall:
                 due = self._due_pools(order) if changed else []
                 if not due:
                     break
-        if budget > 0 and not self.pending:
+        carried = self._carry(inst.symbol, order) if budget == 0 else []
+        if carried:
+            self.stream.waterfall_complete = False  # LIQ-034: cut by the budget (another contract's may have completed)
+        elif not self.pending:
             self.stream.waterfall_complete = True
+
+    def _carry(self, symbol: str, order: list[str]) -> list[tuple[int, str]]:
+        """LIQ-034: the budget is spent: the pools still due wait for the next update, named by a record.
+
+        As rules.waterfall.process_waterfall: found once the round's close-outs are worked (the index is fresh),
+        in LIQ-033's order; none left due, no record (the waterfall is complete, whatever its budget).
+        """
+        carried = self._due_pools(order)
+        if carried:
+            pools = tuple(self.risk.pool_key(self.ledger.accounts[a], member) for a, member in carried)
+            record = WaterfallCarried(
+                rule_id="LIQ-034", symbol=symbol, max_liquidations=self.max_liquidations_per_update,
+                pools_due=len(carried), account_ids=tuple(account_id for account_id, _ in carried), pools=pools,
+            )
+            self.stream.emit_rule(record, -1, symbol)
+        return carried
 
     def _due_pools(self, order: list[str]) -> list[tuple[int, str]]:
         """LIQ-033 through the index: every pool below maintenance at mark, as (account, a symbol of the pool).

@@ -1,0 +1,114 @@
+"""What one instant of the log did: the auditor's per-instant state, and the pools a bounded waterfall carried.
+
+An instant is one command's events (:mod:`perpspec.engine.audit.auditor`).
+:class:`Instant` is what the auditor remembers of the current one until its
+end, when the per-instant invariants are checked; :class:`Payment` is one
+funding payment waiting for its rate.
+
+:func:`get_carried_pools` reads a ``waterfall_carried`` record (LIQ-034: the
+update's liquidation budget was spent and the pools it names wait for the next
+update).  A carry licenses exactly the pools it names, for its instant: the
+equity of each named account in the named pool's currency is not judged
+(INV-NO-NEG-EQUITY-AFTER-ADL) at the end of the instant.  Every other
+account, and every other currency of a named one, is judged as usual.  A pool
+can only be due if it holds a position, so a named pool with none (or a record
+naming no pool) is itself a finding and licenses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from perpspec.engine.audit.findings import Finding
+from perpspec.engine.audit.ledger import Ledger
+from perpspec.engine.audit.schema import LogError
+from perpspec.rules.events import AdlFill
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.position import Position
+
+
+@attrs.define
+class Payment:
+    """One funding payment as the log reported it, with the position and mark it was paid on."""
+
+    line: int
+    seq: int | None
+    account: int
+    symbol: str
+    amount: int
+    position: Position
+    mark: int
+
+
+@attrs.define
+class Instant:
+    """What the current instant did (reset at its end)."""
+
+    first_line: int = 0
+    oi_since: dict[str, int] = attrs.Factory(dict)  # symbol -> line its open interest stopped balancing
+    gap_since: dict[str, int] = attrs.Factory(dict)  # asset -> line funds stopped balancing
+    held_since: dict[str, int] = attrs.Factory(dict)  # asset -> line the liquidation engine's wallet left zero
+    waterfall: bool = False  # a liquidation or ADL happened
+    incomplete: bool = False  # an ADL shortfall: the waterfall carries over
+    carried: dict[tuple[int, str], int] = attrs.Factory(dict)  # (account, asset) a carry names -> its line (LIQ-034)
+    liquidation_records: int = 0  # LIQ-020..023 records of a liquidation: at least one per pool liquidated
+    marks: dict[str, tuple[int, int]] = attrs.Factory(dict)  # symbol -> (mark a waterfall record judged at, line)
+    adl_groups: dict[int, list[tuple[int, AdlFill]]] = attrs.Factory(dict)  # pending id -> (line, fill)
+    funding: list[Payment] = attrs.Factory(list)
+    funding_fund: dict[str, int] = attrs.Factory(dict)  # asset -> the fund's part (the engine's holdings)
+    funding_residue: dict[str, int] = attrs.Factory(dict)
+    reported: dict[tuple[int, str], tuple[int, int | None, int, int | None]] = attrs.Factory(dict)
+    touched: dict[int, int] = attrs.Factory(dict)  # account -> last line that changed it
+    negative_since: dict[int, int] = attrs.Factory(dict)  # account -> line its equity at mark went below zero
+    # account -> its wallets before the instant touched it, when it held no position then (None: it held one)
+    flat_before: dict[int, dict[str, int] | None] = attrs.Factory(dict)
+    records: list[object] = attrs.Factory(list)  # the waterfall's records of the instant (rules.events)
+    adl_lines: dict[int, int] = attrs.Factory(dict)  # account -> line of its first ADL fill in the instant
+    traded: set[int] = attrs.Factory(set)  # accounts with an execution in the instant (they had live orders)
+    # trades charged no commission where ACC-002 wants one: fee-free if a partial liquidation (LIQ-022) made them
+    unpaid: list[tuple[Finding, str, int, int]] = attrs.Factory(list)  # (finding, symbol, lastQty, lastPx)
+    residual_account: tuple[int, str] | None = None  # the pool whose INS-011 movement is due
+    rated: set[str] = attrs.Factory(set)  # symbols whose funding rate arrived within the instant
+    # (account, symbol) -> (line, seq, liquidationPrice) of the instant's last position row naming one
+    liq_prices: dict[tuple[int, str], tuple[int, int | None, int]] = attrs.Factory(dict)
+
+
+def get_pool_symbols(instruments: Mapping[str, Instrument], pool: str, line: int) -> tuple[str, list[str]]:
+    """A pool name (``cross:<currency>`` or ``isolated:<symbol>``, as LIQ-023 names it): its currency and contracts."""
+    mode, _, name = pool.partition(":")
+    if mode == "isolated" and name in instruments:
+        return instruments[name].settl_currency, [name]
+    if mode == "cross" and name:
+        return name, sorted(s for s, inst in instruments.items() if inst.settl_currency == name)
+    raise LogError(line, "pools", f"expected cross:<currency> or isolated:<known symbol>, got {pool!r}")
+
+
+def get_carried_pools(
+    ledger: Ledger, instruments: Mapping[str, Instrument], r: Mapping[str, Any], line: int, liquidation_records: int
+) -> tuple[dict[tuple[int, str], int], list[str]]:
+    """LIQ-034: the (account, currency) pairs a ``waterfall_carried`` record licenses, and what is wrong with it.
+
+    ``liquidation_records``: the instant's liquidation records so far; a budget of N spent means N pools
+    liquidated, each leaving one or more, so fewer than ``max_liquidations`` voids the whole record.
+    """
+    accounts, pools = r["account_ids"], r["pools"]
+    if r["pools_due"] != len(accounts) or len(accounts) != len(pools):
+        raise LogError(line, "pools_due", f"{r['pools_due']} pools due, {len(accounts)} accounts, {len(pools)} pools")
+    if not pools:
+        return {}, [f"{r['symbol']}: a carried waterfall names no pool still due (nothing was cut)"]
+    budget = r.get("max_liquidations", 0)
+    if liquidation_records < budget:
+        return {}, [f"{r['symbol']}: a budget of {budget} liquidations said spent, {liquidation_records} in the instant"]
+    licensed: dict[tuple[int, str], int] = {}
+    problems = []
+    for account, pool in zip(accounts, pools, strict=True):
+        asset, symbols = get_pool_symbols(instruments, pool, line)
+        held = ledger.positions(account)
+        if any(held.get(symbol, Position(qty=0, cost=0)).qty != 0 for symbol in symbols):
+            licensed[(account, asset)] = line
+        else:
+            problems.append(f"account {account} {pool}: carried as due, but the pool holds no position")
+    return licensed, problems
