@@ -8,13 +8,26 @@ in two contracts when an order was refused, so using the known figure for the wr
 Account 2 (1 XBT, cross, no position) rests a buy of 10 ETHUSD at 2,900.00 (MRG-046: 62,394 XBt) and a buy of
 1,000 XBTUSD at 49,000.00 (23,486 XBt); a buy of 5,000,000 XBTUSD at 49,000.00 is then refused naming the
 available balance 100,000,000 − 62,394 − 23,486 = 99,914,120.
+
+Also pinned: the available balance of an account whose single position is *isolated* (``available_margin`` takes
+the proved ``account_margin_cross_1`` kernel only for a single open cross position), and the prices reported for a
+cross position beside an isolated one (``position_prices``' kernel path: the pool is the wallet less the isolated
+margin).
 """
 
 from __future__ import annotations
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted, Reason, Rejected
+from perpspec.engine.core.events import Accepted, Event, PositionUpdate, Reason, Rejected
 from perpspec.engine.core.exchange import Engine
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.liquidation import compute_requirement
+from perpspec.rules.margin import (
+    CROSS,
+    compute_bankruptcy_price,
+    compute_liquidation_price,
+    compute_position_backing,
+)
 
 
 def test_mrg_050_the_refusal_counts_each_contracts_own_resting_order_margin() -> None:
@@ -37,3 +50,52 @@ def test_mrg_050_the_refusal_counts_each_contracts_own_resting_order_margin() ->
     )[-1]
     assert isinstance(refused, Rejected), refused
     assert (refused.reason, refused.text) == (Reason.INSUFFICIENT_MARGIN, "needs 117423681, available 99914120")
+
+
+def _isolated_xbtusd_long() -> Engine:
+    """Account 2 (3,100,000 XBt) holds an isolated 10x long of 10,000 XBTUSD at 50,000.00 (2,016,500 set aside)."""
+    engine = Engine()
+    for account, amount in ((2, 3_100_000), (3, 10**10)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for symbol, mark in (("ETHUSD", 300_000), ("XBTUSD", 5_000_000)):
+        engine.process(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=mark, index_price=mark))
+    assert isinstance(engine.process(c.SetLeverage(time_ms=0, account=2, symbol="XBTUSD", leverage_hundredths=1_000))[-1], Accepted)
+    _trade(engine, "XBTUSD", 10_000, 5_000_000)
+    assert (engine.wallet(2, "XBt"), engine.accounts[2].positions["XBTUSD"].iso_margin) == (3_085_000, 2_016_500)
+    return engine
+
+
+def _trade(engine: Engine, symbol: str, qty: int, price: int) -> list[Event]:
+    engine.process(c.PlaceOrder(time_ms=0, account=3, symbol=symbol, side="Sell", order_qty=qty, price=price))
+    events = engine.process(c.PlaceOrder(time_ms=0, account=2, symbol=symbol, side="Buy", order_qty=qty, price=price))
+    assert isinstance(events[-1], Accepted), events[-1]
+    return events
+
+
+def test_mrg_050_an_isolated_positions_available_balance_is_not_the_cross_formulas() -> None:
+    # the account's only position is isolated: its margin is the money set aside, not a cross posMargin
+    engine = _isolated_xbtusd_long()
+    assert engine.available(2, "XBt") == 3_085_000 - 2_016_500
+    refused = engine.process(
+        c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Buy", order_qty=5_000_000, price=4_900_000)
+    )[-1]
+    assert isinstance(refused, Rejected), refused
+    assert (refused.reason, refused.text) == (Reason.INSUFFICIENT_MARGIN, "needs 1096328541, available 1068500")
+
+
+def test_mrg_034_a_cross_positions_prices_are_backed_by_the_wallet_less_the_isolated_margin() -> None:
+    # ETHUSD (cross) beside the isolated XBTUSD: its pool is the wallet less the 2,016,500 set aside (MRG-050)
+    engine = _isolated_xbtusd_long()
+    bought = _trade(engine, "ETHUSD", 100, 300_000)
+    [update] = [e for e in bought if isinstance(e, PositionUpdate) and e.account == 2 and e.symbol == "ETHUSD"]
+    eth = load_instrument("ETHUSD")
+    position = engine.accounts[2].positions["ETHUSD"].position
+    req = compute_requirement(eth, position, CROSS, 0)
+    pool = engine.wallet(2, "XBt") - 2_016_500
+    backing = compute_position_backing(pool, pool, req.pos_maint, 0, req.pos_maint)
+    expected = (
+        compute_liquidation_price(eth, position.qty, position.cost, backing, req.pos_maint),
+        compute_bankruptcy_price(eth, position.qty, position.cost, backing, req.pos_comm),
+    )
+    assert (update.liquidation_price, update.bankrupt_price) == expected == (292_770, 289_770)
