@@ -12,7 +12,7 @@ available balance 100,000,000 − 62,394 − 23,486 = 99,914,120.
 Also pinned: the available balance of an account whose single position is *isolated* (``available_margin`` takes
 the proved ``account_margin_cross_1`` kernel only for a single open cross position), and the prices reported for a
 cross position beside an isolated one (``position_prices``' kernel path: the pool is the wallet less the isolated
-margin).
+margin) and beside a one-contract cross member (``other_sums`` skips only flat members).
 """
 
 from __future__ import annotations
@@ -99,3 +99,30 @@ def test_mrg_034_a_cross_positions_prices_are_backed_by_the_wallet_less_the_isol
         compute_bankruptcy_price(eth, position.qty, position.cost, backing, req.pos_comm),
     )
     assert (update.liquidation_price, update.bankrupt_price) == expected == (292_770, 289_770)
+
+
+def test_mrg_034_a_one_contract_member_counts_in_the_other_positions_prices() -> None:
+    # account 2 (400,000 XBt), cross: 10,000 XBTUSD at 50,000.00, then one ETHUSD contract at 3,000.00 (marks at the
+    # trade prices, no PnL); XBTUSD's prices, reported again by a margin command, keep ETHUSD's maintenance too
+    engine = Engine()
+    for account, amount in ((2, 400_000), (3, 10**10)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for symbol, mark in (("ETHUSD", 300_000), ("XBTUSD", 5_000_000)):
+        engine.process(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=mark, index_price=mark))
+    _trade(engine, "XBTUSD", 10_000, 5_000_000)
+    _trade(engine, "ETHUSD", 1, 300_000)
+    again = engine.process(c.SetLeverage(time_ms=0, account=2, symbol="XBTUSD", leverage_hundredths=0))
+    [update] = [e for e in again if isinstance(e, PositionUpdate) and e.account == 2 and e.symbol == "XBTUSD"]
+    xbt, eth = load_instrument("XBTUSD"), load_instrument("ETHUSD")
+    own = engine.accounts[2].positions["XBTUSD"].position
+    own_req = compute_requirement(xbt, own, CROSS, 0)
+    other_maint = compute_requirement(eth, engine.accounts[2].positions["ETHUSD"].position, CROSS, 0).pos_maint
+    wallet = engine.wallet(2, "XBt")
+    backing = compute_position_backing(wallet, wallet, own_req.pos_maint + other_maint, 0, own_req.pos_maint)
+    solvent = compute_position_backing(wallet, wallet, own_req.pos_maint, 0, own_req.pos_maint)
+    assert other_maint > 0
+    assert (update.liquidation_price, update.bankrupt_price) == (
+        compute_liquidation_price(xbt, own.qty, own.cost, backing, own_req.pos_maint),
+        compute_bankruptcy_price(xbt, own.qty, own.cost, solvent, own_req.pos_comm),
+    )
