@@ -126,3 +126,70 @@ def test_mrg_034_a_one_contract_member_counts_in_the_other_positions_prices() ->
         compute_liquidation_price(xbt, own.qty, own.cost, backing, own_req.pos_maint),
         compute_bankruptcy_price(xbt, own.qty, own.cost, solvent, own_req.pos_comm),
     )
+
+
+def test_mrg_011_012_a_single_cross_position_is_backed_by_its_wallet_to_the_satoshi() -> None:
+    # one ETHUSD contract (a price unit is worth 1 XBt, a tick 5): deposits of 20,000 to 20,011 XBt cross a tick edge
+    # of both prices twice (at 20,005 and 20,010), so a satoshi more or less of backing, of the other members' PnL or
+    # of their maintenance (``other_sums``' single-position answer: none) shows
+    eth = load_instrument("ETHUSD")
+    seen = set()
+    for deposit in range(20_000, 20_012):
+        engine = Engine()
+        for account, amount in ((2, deposit), (3, 10**10)):
+            engine.process(c.VerifyAccount(time_ms=0, account=account))
+            engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+        engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+        bought = _trade(engine, "ETHUSD", 1, 300_000)
+        [update] = [e for e in bought if isinstance(e, PositionUpdate) and e.account == 2]
+        position = engine.accounts[2].positions["ETHUSD"].position
+        req = compute_requirement(eth, position, CROSS, 0)
+        wallet = engine.wallet(2, "XBt")
+        backing = compute_position_backing(wallet, wallet, req.pos_maint, 0, req.pos_maint)
+        expected = (
+            compute_liquidation_price(eth, position.qty, position.cost, backing, req.pos_maint),
+            compute_bankruptcy_price(eth, position.qty, position.cost, backing, req.pos_comm),
+        )
+        assert (update.liquidation_price, update.bankrupt_price) == expected
+        seen.add(expected)
+    assert seen == {(283_455, 280_455), (283_450, 280_450), (283_445, 280_445)}
+
+
+def test_liq_043_an_isolated_positions_own_profit_counts_in_the_account_equity() -> None:
+    # account 2 (3,100,000 XBt) holds an isolated 10x long of 100 ETHUSD from 3,000.00; at a mark of 6,000.00 its
+    # profit (30m XBt) is ten times its wallet: selling one contract at the mark is allowed (the account's equity
+    # stays far above 0), and it would not be were the profit subtracted
+    engine = Engine()
+    for account, amount in ((2, 3_100_000), (3, 10**12)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    assert isinstance(engine.process(c.SetLeverage(time_ms=0, account=2, symbol="ETHUSD", leverage_hundredths=1_000))[-1], Accepted)
+    _trade(engine, "ETHUSD", 100, 300_000)
+    engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=600_000, index_price=600_000))
+    engine.process(c.PlaceOrder(time_ms=1, account=3, symbol="ETHUSD", side="Buy", order_qty=1, price=600_000))
+    sold = engine.process(c.PlaceOrder(time_ms=1, account=2, symbol="ETHUSD", side="Sell", order_qty=1, price=600_000))
+    assert isinstance(sold[-1], Accepted), sold[-1]
+    assert engine.accounts[2].positions["ETHUSD"].qty == 99
+
+
+def test_liq_043_an_isolated_positions_account_equity_counts_the_other_positions_profit() -> None:
+    # account 2 (3,000,000 XBt): an isolated 10x long of 10,000 XBTUSD from 50,000.00 (a loss of 833,300 at 48,000.00)
+    # beside a cross long of 100 ETHUSD from 3,000.00 (a profit of 30m XBt at 6,000.00): reducing the isolated
+    # position at its mark is allowed; with the other profit subtracted the account would be 28m below zero
+    engine = Engine()
+    for account, amount in ((2, 3_000_000), (3, 10**12)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for symbol, mark in (("ETHUSD", 300_000), ("XBTUSD", 5_000_000)):
+        engine.process(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=mark, index_price=mark))
+    assert isinstance(engine.process(c.SetLeverage(time_ms=0, account=2, symbol="XBTUSD", leverage_hundredths=1_000))[-1], Accepted)
+    _trade(engine, "XBTUSD", 10_000, 5_000_000)
+    _trade(engine, "ETHUSD", 100, 300_000)
+    for symbol, mark in (("ETHUSD", 600_000), ("XBTUSD", 4_800_000)):
+        engine.process(c.PriceUpdate(time_ms=1, symbol=symbol, mark_price=mark, index_price=mark))
+    assert engine.accounts[2].positions["XBTUSD"].qty == 10_000  # not liquidated: its margin covers the loss
+    engine.process(c.PlaceOrder(time_ms=1, account=3, symbol="XBTUSD", side="Buy", order_qty=1_000, price=4_800_000))
+    sold = engine.process(c.PlaceOrder(time_ms=1, account=2, symbol="XBTUSD", side="Sell", order_qty=1_000, price=4_800_000))
+    assert isinstance(sold[-1], Accepted), sold[-1]
+    assert engine.accounts[2].positions["XBTUSD"].qty == 9_000
