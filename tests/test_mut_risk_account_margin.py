@@ -193,3 +193,17 @@ def test_liq_043_an_isolated_positions_account_equity_counts_the_other_positions
     sold = engine.process(c.PlaceOrder(time_ms=1, account=2, symbol="XBTUSD", side="Sell", order_qty=1_000, price=4_800_000))
     assert isinstance(sold[-1], Accepted), sold[-1]
     assert engine.accounts[2].positions["XBTUSD"].qty == 9_000
+
+
+def test_mrg_011_012_a_flat_position_is_reported_with_prices_of_zero() -> None:
+    # account 2 buys 100 ETHUSD and sells them back: the flat row of its PositionUpdate carries no prices
+    engine = Engine()
+    for account, amount in ((2, 10**8), (3, 10**10)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    _trade(engine, "ETHUSD", 100, 300_000)
+    engine.process(c.PlaceOrder(time_ms=0, account=3, symbol="ETHUSD", side="Buy", order_qty=100, price=300_000))
+    sold = engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Sell", order_qty=100, price=300_000))
+    [update] = [e for e in sold if isinstance(e, PositionUpdate) and e.account == 2]
+    assert (update.current_qty, update.liquidation_price, update.bankrupt_price) == (0, 0, 0)
