@@ -183,3 +183,59 @@ def test_liq_043_a_flat_accounts_own_pnl_is_zero_a_fill_to_minus_one_is_cancelle
         events = engine.process(c.PlaceOrder(time_ms=2, account=3, symbol="XBTUSDTX", side="Sell", order_qty=1_000, price=AT))
         cancelled = [e for e in events if isinstance(e, Execution) and e.text == FILL_CANCEL_TEXT]
         assert (engine.accounts[4].positions["XBTUSDTX"].qty, len(cancelled)) == (filled, 1 - filled // 1_000)
+
+
+# LIQ-042 by the rule itself (``Risk.pool_state``: the generic rules' PoolState, used where no proved kernel exists
+# for the instrument): ETHUSD with a tick of one price unit is such an instrument. Account 2 holds, cross, 100 of it
+# from 3,000.00 and rests a sell of all 100 at 2,900.00 (a loss of 1,000,000 XBt at that price, 3.3% below the mark).
+FINE_ETH = attrs.evolve(load_instrument("ETHUSD"), tick_size=1)
+
+
+def _fine_eth_long(deposit: int, xbt_mark: int | None) -> Engine:
+    engine = Engine({"ETHUSD": FINE_ETH, "XBTUSD": load_instrument("XBTUSD")})
+    for account, amount in ((2, deposit), (3, 10**12)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for symbol, price in (("ETHUSD", ETH_AT), ("XBTUSD", XBT_AT)):
+        engine.process(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=price, index_price=price))
+    _buy(engine, 2, "ETHUSD", 100, ETH_AT)
+    if xbt_mark is not None:
+        _buy(engine, 2, "XBTUSD", 10_000, XBT_AT)
+        engine.process(c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=xbt_mark, index_price=xbt_mark))
+    return engine
+
+
+def _close_at_2900(engine: Engine) -> list[Event]:
+    return engine.process(c.PlaceOrder(time_ms=1, account=2, symbol="ETHUSD", side="Sell", order_qty=100, price=290_000))
+
+
+def test_liq_042_by_the_rule_a_lone_position_has_no_other_maintenance() -> None:
+    # 10 XBT behind the position: closing it at a loss leaves the pool far above maintenance
+    events = _close_at_2900(_fine_eth_long(10**9, None))
+    assert _accepted(events), events[-1]
+
+
+def test_liq_042_by_the_rule_the_other_members_profit_backs_the_close() -> None:
+    # 900,000 XBt deposited; a cross XBTUSD long of 10,000 from 50,000.00 is 1,818,200 XBt in profit at 55,000.00:
+    # with it the pool stays above maintenance after the 1,000,000 loss; without it (its maintenance in its place)
+    # the pool would end below zero
+    engine = _fine_eth_long(900_000, 5_500_000)
+    xbt = engine.accounts[2].positions["XBTUSD"].position
+    assert compute_value(load_instrument("XBTUSD"), xbt.qty, 5_500_000) - xbt.cost == 1_818_200
+    assert engine.wallet(2, "XBt") < 1_000_000
+    events = _close_at_2900(engine)
+    assert _accepted(events), events[-1]
+
+
+def test_liq_042_by_the_rule_the_pool_is_judged_at_the_positions_own_risk_tier() -> None:
+    # 700,000 XBt deposited, the mark falls to 2,970.00 (equity 377,500): selling half at 2,900.00 keeps the pool
+    # above zero (about 16,600) but below its maintenance and worse than before: LIQ-041 refuses it. At a chosen
+    # risk tier far above the position's own (the pool's margin read as the tier) the step freed by the reduction
+    # would outweigh the loss
+    engine = _fine_eth_long(700_000, None)
+    engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=297_000, index_price=297_000))
+    assert compute_account_equity(engine, 2, "XBt") == 377_500
+    refused = engine.process(c.PlaceOrder(time_ms=1, account=2, symbol="ETHUSD", side="Sell", order_qty=50, price=290_000))[-1]
+    assert isinstance(refused, Rejected), refused
+    assert refused.reason == Reason.IMMEDIATE_LIQUIDATION
+    assert engine.accounts[2].positions["ETHUSD"].qty == 100
