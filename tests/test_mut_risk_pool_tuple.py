@@ -239,3 +239,26 @@ def test_liq_042_by_the_rule_the_pool_is_judged_at_the_positions_own_risk_tier()
     assert isinstance(refused, Rejected), refused
     assert refused.reason == Reason.IMMEDIATE_LIQUIDATION
     assert engine.accounts[2].positions["ETHUSD"].qty == 100
+
+
+def test_liq_044_by_the_rule_an_isolated_pools_extra_margin_is_bounded_by_the_wallet_not_the_equity() -> None:
+    # account 2 holds an isolated 10x long of 100 (the generic-rules ETHUSD) from 3,000.00 and has moved 5,000,000
+    # XBt more into its pool (TransferMargin: an extra above the requirement); at a mark of 2,300.00 it is 7,000,000
+    # XBt under water, the extra keeping the pool above maintenance. Buying one more contract at the mark keeps the
+    # pool's extra (ACC-006: the pool never holds more than the wallet beyond the other isolated pools, which it
+    # does not here): the fill is made. Were that bound the account's equity (the wallet less the loss) the pool
+    # would keep only its requirement, end below zero, and the fill be refused
+    engine = Engine({"ETHUSD": FINE_ETH})
+    for account, amount in ((2, 8_150_000), (3, 10**12)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=ETH_AT, index_price=ETH_AT))
+    assert _accepted(engine.process(c.SetLeverage(time_ms=0, account=2, symbol="ETHUSD", leverage_hundredths=1_000)))
+    _buy(engine, 2, "ETHUSD", 100, ETH_AT)
+    assert _accepted(engine.process(c.TransferMargin(time_ms=0, account=2, symbol="ETHUSD", amount=5_000_000)))
+    engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=230_000, index_price=230_000))
+    assert engine.accounts[2].positions["ETHUSD"].qty == 100
+    engine.process(c.PlaceOrder(time_ms=1, account=3, symbol="ETHUSD", side="Sell", order_qty=1, price=230_000))
+    bought = engine.process(c.PlaceOrder(time_ms=1, account=2, symbol="ETHUSD", side="Buy", order_qty=1, price=230_000))
+    assert _accepted(bought), bought[-1]
+    assert engine.accounts[2].positions["ETHUSD"].qty == 101
