@@ -262,3 +262,20 @@ def test_liq_044_by_the_rule_an_isolated_pools_extra_margin_is_bounded_by_the_wa
     bought = engine.process(c.PlaceOrder(time_ms=1, account=2, symbol="ETHUSD", side="Buy", order_qty=1, price=230_000))
     assert _accepted(bought), bought[-1]
     assert engine.accounts[2].positions["ETHUSD"].qty == 101
+
+
+def test_liq_043_the_account_equity_counts_a_one_contract_positions_own_profit() -> None:
+    # account 2 (365,225 XBt, cross): one ETHUSD contract from 3,000.00 (300,000 XBt in profit at 6,000.00) and
+    # 10,000 XBTUSD from 50,000.00 (408,200 XBt lost at 49,000.00) on a wallet of 350,000: its equity is 241,800, so
+    # selling the one contract at the mark is allowed; without that contract's own profit the account would be at
+    # -58,200 and fall further by the fee
+    engine = _setup(((2, 365_225), (3, 10**12)))
+    _buy(engine, 2, "ETHUSD", 1, ETH_AT)
+    _buy(engine, 2, "XBTUSD", 10_000, XBT_AT)
+    for symbol, price in (("ETHUSD", ETH_MARK), ("XBTUSD", 4_900_000)):
+        engine.process(c.PriceUpdate(time_ms=1, symbol=symbol, mark_price=price, index_price=price))
+    assert engine.wallet(2, "XBt") == 350_000
+    assert compute_account_equity(engine, 2, "XBt") == 241_800
+    events = _sell_into_a_bid(engine, "ETHUSD", 1, ETH_MARK)
+    assert _accepted(events), events[-1]
+    assert engine.accounts[2].positions["ETHUSD"].qty == 0
