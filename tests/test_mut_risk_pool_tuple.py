@@ -279,3 +279,21 @@ def test_liq_043_the_account_equity_counts_a_one_contract_positions_own_profit()
     events = _sell_into_a_bid(engine, "ETHUSD", 1, ETH_MARK)
     assert _accepted(events), events[-1]
     assert engine.accounts[2].positions["ETHUSD"].qty == 0
+
+
+def test_liq_041_an_isolated_pool_has_no_other_maintenance_a_reduction_to_exactly_zero_excess() -> None:
+    # account 2 holds an isolated 10x long of 100 ETHUSD from 3,000.00 (3,024,750 XBt set aside) and adds `extra`
+    # with TransferMargin; at a mark of 2,750.00 it offers 50 at 2,620.00. With 297,450 more the pool would be left
+    # exactly at its maintenance (LIQ-041: accepted), with one satoshi less below it and worse than before (refused)
+    for extra, accepted in ((297_450, True), (297_449, False)):
+        engine = _setup(((2, 10**8), (3, 10**12)))
+        assert _accepted(engine.process(c.SetLeverage(time_ms=0, account=2, symbol="ETHUSD", leverage_hundredths=1_000)))
+        _buy(engine, 2, "ETHUSD", 100, ETH_AT)
+        assert engine.accounts[2].positions["ETHUSD"].iso_margin == 3_024_750
+        assert _accepted(engine.process(c.TransferMargin(time_ms=0, account=2, symbol="ETHUSD", amount=extra)))
+        engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=275_000, index_price=275_000))
+        events = engine.process(c.PlaceOrder(time_ms=1, account=2, symbol="ETHUSD", side="Sell", order_qty=50, price=262_000))
+        assert _accepted(events) == accepted, events[-1]
+        if not accepted:
+            assert isinstance(events[-1], Rejected)
+            assert events[-1].reason == Reason.IMMEDIATE_LIQUIDATION
