@@ -14,7 +14,8 @@ the trader's pool at exactly 0 (INS-011's residual is 0), so no insurance fund e
 * SET-003 (a fee-free XBTZ26 with a lot and tick of 1): the liquidation engine holds one contract (cost −2,020
   XBt, taken over at 49,504.96); settled where its PnL is exactly 0 (49,492.70) nothing moves in the fund, and
   where it is exactly +1 (49,517.21) the fund receives a surplus of 1. The holders' settlement reports take the
-  side that closes each position, one contract included.
+  side that closes each position, one contract included. With no fund at all and no eligible ADL taker, a held
+  loss of exactly one satoshi at the settlement price blocks the settlement (INSURANCE_SHORTFALL).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import attrs
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted, Execution, RuleEvent
+from perpspec.engine.core.events import Accepted, Execution, Reason, Rejected, RuleEvent
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.events import InsuranceMovement, Liquidation
 from perpspec.rules.instrument import Instrument
@@ -105,3 +106,26 @@ def test_set_003_a_held_contract_settled_one_satoshi_in_profit_is_a_surplus() ->
     assert [(r.kind, r.amount, r.balance_after, r.rule_id) for r in records if isinstance(r, InsuranceMovement)] == [
         ("surplus", 1, 1, "SET-003")
     ]
+
+
+def test_set_003_with_no_fund_a_held_loss_of_one_satoshi_blocks_settlement() -> None:
+    # account 3 buys its short back from account 4 at 49,000.00, so the only short (account 4's) loses at the marks
+    # above: no one is eligible for ADL (ADL-003) and the held contract stays at a loss. At 49,474.96 it would lose
+    # exactly 1 XBt at settlement: with no insurance fund in XBt at all, the settlement is refused (SET-003's fund
+    # check), not taken as a fund of one satoshi
+    engine = Engine({"XBTZ26": ONE})
+    assert _held(engine, "XBTZ26", "XBt", EXPIRY - 10, 1, 20, ()) == 4_950_496
+    engine.process(c.VerifyAccount(time_ms=EXPIRY - 4, account=4))
+    engine.process(c.Deposit(time_ms=EXPIRY - 4, account=4, asset="XBt", amount=10**10))
+    engine.process(c.PlaceOrder(time_ms=EXPIRY - 4, account=4, symbol="XBTZ26", side="Sell", order_qty=1, price=4_900_000))
+    engine.process(c.PlaceOrder(time_ms=EXPIRY - 4, account=3, symbol="XBTZ26", side="Buy", order_qty=1, price=4_900_000))
+    assert engine.accounts[4].positions["XBTZ26"].qty == -1
+    [held] = engine.pending
+    price = 4_947_496
+    assert apply_fill(ONE, Position(qty=held.qty, cost=held.cost), -1, price)[1] == -1
+    engine.process(c.PriceUpdate(time_ms=EXPIRY, symbol="XBTZ26", mark_price=price, index_price=price))
+    assert len(engine.pending) == 1  # no eligible ADL taker: still held
+    refused = engine.process(c.Settle(time_ms=EXPIRY, symbol="XBTZ26", settlement_price=price))[-1]
+    assert isinstance(refused, Rejected), refused
+    assert refused.reason == Reason.INSURANCE_SHORTFALL
+    assert "XBt" not in engine.insurance_funds
