@@ -13,8 +13,10 @@ XBTUSD mark in whole USD for XBt, and nothing without an XBTUSD contract.
 
 from __future__ import annotations
 
+import attrs
+
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Rejected
+from perpspec.engine.core.events import Execution, Rejected
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.instrument_file import load_instrument
 
@@ -59,3 +61,34 @@ def test_fee_tier_volume_of_an_xbt_settled_quanto_is_converted_at_the_xbtusd_mar
     # with no XBTUSD contract to price an XBT in USD, the fill counts no volume at all
     alone = Engine({"ETHUSD": load_instrument("ETHUSD")})
     assert _volumes(alone, "ETHUSD", 1_000, 300_000) == ({0: 0}, {0: 0})
+
+
+def test_fee_tier_average_daily_volume_is_floored_a_dollar_short_stays_in_the_first_tier() -> None:
+    # reference §10: the 30-day average daily USD volume, floored. A USDt contract with a second tier from $1,000,000
+    # a day: 29,999,999 USD traded on day 0 average 999,999.97 a day, still the first tier on day 1; 49 USD more (1,000
+    # more at 49,000.00) reach the second
+    base = load_instrument("XBTUSDT")
+    tiers = (base.fee_tiers[0], attrs.evolve(base.fee_tiers[0], adv_usd=1_000_000, taker_fee_ppm=500))
+    inst = attrs.evolve(base, fee_tiers=tiers)
+    for extra, taker_ppm in ((0, 750), (1_000, 500)):
+        engine = Engine({"XBTUSDT": inst})
+        engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSDT", mark_price=5_000_000, index_price=5_000_000))
+        for account in (1, 2):
+            engine.process(c.VerifyAccount(time_ms=0, account=account))
+            engine.process(c.Deposit(time_ms=0, account=account, asset="USDt", amount=10**14))
+        # within the 1m USDT risk limit (position and orders): 63 alternating trades of 9,500,000 (475,000 USD
+        # each), then 1,499,000 back (74,950 USD) and 1,000 at 49,000.00 (49 USD)
+        trades = [("Buy" if i % 2 == 0 else "Sell", 9_500_000, 5_000_000) for i in range(63)]
+        trades += [("Sell", 1_499_000, 5_000_000), ("Buy", 1_000 + extra, 4_900_000)]
+        for side, qty, price in trades:
+            other = "Sell" if side == "Buy" else "Buy"
+            engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSDT", side=other, order_qty=qty, price=price))
+            done = engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSDT", side=side, order_qty=qty, price=price))
+            assert not isinstance(done[-1], Rejected), done[-1]
+        assert engine.accounts[1].volume_by_day == {0: 29_999_999 + extra * 49 // 1_000}
+        day = 86_400_000
+        engine.process(c.PriceUpdate(time_ms=day, symbol="XBTUSDT", mark_price=5_000_000, index_price=5_000_000))
+        engine.process(c.PlaceOrder(time_ms=day, account=2, symbol="XBTUSDT", side="Sell", order_qty=1_000, price=5_000_000))
+        events = engine.process(c.PlaceOrder(time_ms=day, account=1, symbol="XBTUSDT", side="Buy", order_qty=1_000, price=5_000_000))
+        [fee] = [e.exec_comm for e in events if isinstance(e, Execution) and e.exec_type == "Trade" and e.account == 1]
+        assert fee == 50_000_000 * taker_ppm // 1_000_000  # 1,000 at 50,000.00: 50 USDT of notional
