@@ -156,7 +156,7 @@ def place_resting(entry: OrderEntry, c: cmd.PlaceOrder) -> int:
     order = Order(order_id=order_id, account=account.account_id, symbol=symbol, is_buy=is_buy, price=price,
                   order_qty=qty, time_ms=time_ms)
     if crossing:
-        enter_crossing(entry, account, inst, order, kernels.index)
+        enter_crossing(entry, account, inst, order, kernels.index, pool, fee)
         return order_id
     stream.emit_exec(o.EXEC_NEW, order)
     registry.go_live(account, order)

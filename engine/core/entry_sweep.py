@@ -43,15 +43,21 @@ if TYPE_CHECKING:
     from perpspec.engine.core.fills import Fills
 
 
-def enter_crossing(entry: OrderEntry, account: Account, inst: Instrument, order: Order, index: int) -> None:
-    """``_enter`` of an accepted plain limit order that crosses the book (``index``: its kernels' branch)."""
+def enter_crossing(
+    entry: OrderEntry, account: Account, inst: Instrument, order: Order, index: int, pool: tuple[int, ...], fee: int
+) -> None:
+    """``_enter`` of an accepted plain limit order that crosses the book.
+
+    ``index``: its kernels' branch; ``pool`` and ``fee``: the account's pool (``Risk.pool_tuple``) and taker fee rate
+    as the checks read them (nothing they depend on changes before the sweep).
+    """
     registry = entry.registry
     entry.stream.emit_exec(o.EXEC_NEW, order)
     registry.go_live(account, order)
     ps = account.position(inst)
     entry.charged_reach = 0
     fills = entry.fills
-    sweep_cross(fills, account, inst, order, order.price, index)
+    sweep_cross(fills, account, inst, order, order.price, CrossGuard(fills, inst, order, index, pool, fee))
     if order.leaves_qty == 0:
         registry.forget(order)
     elif fills.halted:  # LIQ-044: its next fill would have taken the account beyond its bankruptcy price
@@ -70,7 +76,9 @@ class CrossGuard:
     account_equity)``; the taker's lives in attributes, each maker's in :attr:`pools`.
     """
 
-    def __init__(self, fills: Fills, inst: Instrument, taker: Order, made: list[Fill], mark: int, index: int) -> None:
+    def __init__(
+        self, fills: Fills, inst: Instrument, taker: Order, index: int, pool: tuple[int, ...], taker_fee: int
+    ) -> None:
         self.fills = fills
         self.accounts = fills.ledger.accounts
         self.inst = inst
@@ -78,15 +86,13 @@ class CrossGuard:
         self.taker = taker
         self.taker_account = taker.account
         self.taker_buys = taker.is_buy
-        self.made = made
-        self.mark = mark
+        self.made: list[Fill] = []
+        self.mark = fills.market.marks.get(inst.symbol, 0)
         self.index = index
-        holder = self.accounts[taker.account]
-        pool = fills.risk.pool_tuple(holder, inst, peek_position(holder, inst))
         # the taker's pool (cross: no LIQ-053 check) and the outcome last judged for it
         self.t_qty, self.t_cost, self.t_tier, self.t_margin = pool[0], pool[1], pool[3], pool[4]
         self.t_pnl, self.t_maint, self.t_free, self.t_equity = pool[5], pool[6], pool[7], pool[8]
-        self.taker_fee = fills.fee_ppm(holder, inst, False)
+        self.taker_fee = taker_fee
         self.t_judged: tuple[int, int] = (0, 0)  # (signed, price) of self.t_out
         self.t_out: tuple[int, ...] = ()
         self.pools: dict[int, tuple[int, ...]] = {}
@@ -183,12 +189,11 @@ class CrossGuard:
         return granted
 
 
-def sweep_cross(fills: Fills, account: Account, inst: Instrument, order: Order, limit: int, index: int) -> None:
+def sweep_cross(fills: Fills, account: Account, inst: Instrument, order: Order, limit: int, guard: CrossGuard) -> None:
     """:meth:`Fills.sweep` of a trader's order from a cross position, not ReduceOnly, in a contract with kernels."""
     book = fills.market.books[inst.symbol]
-    made: list[Fill] = []
+    made = guard.made
     dropped: list[Order] = []
-    guard = CrossGuard(fills, inst, order, made, fills.market.marks.get(inst.symbol, 0), index)
     book.match(order.is_buy, limit, order.leaves_qty, account.account_id, made, dropped, guard)
     fills._insolvent = guard.insolvent
     fills._halt_seen = fills.halted = guard.halt
@@ -224,38 +229,45 @@ def _apply(
     taker_buys = taker.is_buy
     holders = ledger.holders[symbol]
     taker_id = taker_account.account_id
+    taker_usd = 0
+    volumes: dict[int, int] = {}
     for maker, qty, price in made:
         maker_account = accounts[maker.account]
         maker_ps = maker_account.position(inst)
         maker_fee = guard.maker_fee(maker.account)
+        # ACC-004: (qty, cost, realised PnL, commission) of the buyer, then of the seller, then the fee pool's delta
         if taker_buys:
             traded = dispatch.trade(index, taker_ps.qty, taker_ps.cost, maker_ps.qty, maker_ps.cost, qty, price,
                                     taker_fee, maker_fee)
-            taker_side, maker_side = traded[0:4], traded[4:8]
+            at, of = 0, 4  # where the taker's and the maker's sides start
         else:
             traded = dispatch.trade(index, maker_ps.qty, maker_ps.cost, taker_ps.qty, taker_ps.cost, qty, price,
                                     maker_fee, taker_fee)
-            taker_side, maker_side = traded[4:8], traded[0:4]
+            at, of = 4, 0
         # the taker's side: a cross trader's position and wallet (Fills._apply_side, flat)
         old_qty = taker_ps.qty
-        taker_ps.qty, taker_ps.cost = taker_side[0], taker_side[1]
-        taker_account.wallets[asset] = taker_account.wallets.get(asset, 0) + taker_side[2] - taker_side[3]
-        if (old_qty == 0) != (taker_side[0] == 0):
-            if taker_side[0] == 0:
+        new_qty = traded[at]
+        taker_ps.qty, taker_ps.cost = new_qty, traded[at + 1]
+        taker_comm = traded[at + 3]
+        taker_account.wallets[asset] = taker_account.wallets.get(asset, 0) + traded[at + 2] - taker_comm
+        if (old_qty == 0) != (new_qty == 0):
+            if new_qty == 0:
                 holders.pop(taker_id, None)
             else:
                 holders[taker_id] = None
+        maker_comm = traded[of + 3]
         if maker_ps.leverage != CROSS or maker.account == LIQUIDATOR:
             fills.apply_effect(
-                maker_account, maker_ps, inst, Position(qty=maker_side[0], cost=maker_side[1]),
-                maker_side[2] - maker_side[3], maker_side[2], price,
+                maker_account, maker_ps, inst, Position(qty=traded[of], cost=traded[of + 1]),
+                traded[of + 2] - maker_comm, traded[of + 2], price,
             )
         else:
             old_qty = maker_ps.qty
-            maker_ps.qty, maker_ps.cost = maker_side[0], maker_side[1]
-            maker_account.wallets[asset] = maker_account.wallets.get(asset, 0) + maker_side[2] - maker_side[3]
-            if (old_qty == 0) != (maker_side[0] == 0):
-                if maker_side[0] == 0:
+            new_qty = traded[of]
+            maker_ps.qty, maker_ps.cost = new_qty, traded[of + 1]
+            maker_account.wallets[asset] = maker_account.wallets.get(asset, 0) + traded[of + 2] - maker_comm
+            if (old_qty == 0) != (new_qty == 0):
+                if new_qty == 0:
                     holders.pop(maker.account, None)
                 else:
                     holders[maker.account] = None
@@ -266,15 +278,21 @@ def _apply(
         _, leaves, cum = running[maker.order_id]
         leaves, cum = leaves - qty, cum + qty
         running[maker.order_id] = (maker, leaves, cum)
-        stream.emit_exec(o.EXEC_TRADE, taker, last_qty=qty, last_px=price, comm=taker_side[3], liquidity=o.REMOVED_LIQUIDITY)
-        stream.emit_exec(o.EXEC_TRADE, maker, last_qty=qty, last_px=price, comm=maker_side[3], liquidity=o.ADDED_LIQUIDITY,
+        stream.emit_exec(o.EXEC_TRADE, taker, last_qty=qty, last_px=price, comm=taker_comm, liquidity=o.REMOVED_LIQUIDITY)
+        stream.emit_exec(o.EXEC_TRADE, maker, last_qty=qty, last_px=price, comm=maker_comm, liquidity=o.ADDED_LIQUIDITY,
                          leaves=leaves, cum=cum)
+        # fee-tier volume, each fill's rounded down as the general path's; summed per account (today's volume is
+        # read from tomorrow on: nothing in the sweep reads it) and added once below
         usd = compute_usd_volume(inst, qty, price, usd_unit)
-        taker_account.add_volume(usd, time_ms)
+        taker_usd += usd
         if maker.account >= 0:
-            maker_account.add_volume(usd, time_ms)
+            volumes[maker.account] = volumes.get(maker.account, 0) + usd
         touched[maker.account] = None
         market.last_prices[symbol] = price
+    if made:
+        taker_account.add_volume(taker_usd, time_ms)
+        for account_id, usd in volumes.items():
+            accounts[account_id].add_volume(usd, time_ms)
     registry = fills.registry
     for maker, _, _ in running.values():
         ps = accounts[maker.account].positions[symbol]
