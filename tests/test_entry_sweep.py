@@ -118,7 +118,7 @@ def _compare(commands: list[object], monkeypatch: pytest.MonkeyPatch) -> int:
     return swept
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(_command, min_size=10, max_size=120))
 def test_the_lean_sweep_gives_the_general_paths_events_and_state(
     steps: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch

@@ -9,16 +9,19 @@ filled (forgotten), halted by LIQ-044 (cancelled) or resting.
 :func:`sweep_cross` is :meth:`engine.core.fills.Fills.sweep` for such an
 order: the book's matching with the LIQ-044/LIQ-053 guard
 (:meth:`Fills._kernel_guard`) and the application of every fill
-(:meth:`Fills._apply_fills`).  It makes the same rule calls in the same order —
-the ``fill_*`` kernels for both sides of each fill, the ``trade`` kernel
-(ACC-004), ACC-006 (:meth:`Fills.apply_effect`) for an isolated maker,
-``check``-free bookkeeping otherwise — but keeps the taker's pool in local
-variables (it is one cross position: its fee, pool and outcome are flat
-state), reuses the guard's fee rates when applying, and builds the
-executions only for the event stream.  Anything unusual (a spot pair, no
-kernels, the liquidation engine, a fee-free fill, a ReduceOnly taker) is
-not offered to it; makers of every kind (isolated, ReduceOnly, icebergs,
-hidden, the taker's own) are handled as the general path handles them.
+(:meth:`Fills._apply_fills`).  It makes the same rule calls — the ``fill_*``
+kernels for both sides of each fill, the ``trade`` kernel (ACC-004) per
+fill, ACC-006 (:meth:`Fills.apply_effect`) for an isolated maker, the flat
+bookkeeping of a cross side otherwise, the position events — and the same
+changes in the same order, except that it keeps the taker's pool in the
+guard's attributes (one cross position; its pool and fee rate come from the
+entry checks, which read the same state), reuses the guard's maker fee rates
+when applying, and adds each account's fee-tier volume once per sweep (the
+sum of the fills' volumes, each rounded as before; nothing reads today's
+volume during a sweep).  Anything unusual (a spot pair, no kernels, the
+liquidation engine, a ReduceOnly taker, an isolated taker) is not offered to
+it; makers of every kind (isolated, ReduceOnly, icebergs, hidden, the
+taker's own) are handled as the general path handles them.
 ``tests/test_entry_sweep.py`` runs both paths on generated command streams
 and compares every event and the state hash.
 """
