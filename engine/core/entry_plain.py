@@ -106,7 +106,7 @@ def place_resting(entry: OrderEntry, c: cmd.PlaceOrder) -> int:
         return NOT_HANDLED
     book = market.books[symbol]
     crossing = book.crosses(is_buy, price)  # it trades: entry_sweep.enter_crossing once accepted
-    if crossing and not SWEEPS:
+    if crossing and (not SWEEPS or entry.fills.fee_free):  # fee-free (a liquidation's) sweeps: the general path
         return NOT_HANDLED
     ps = peek_position(account, inst)
     if ps.leverage != CROSS:
