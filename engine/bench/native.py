@@ -73,6 +73,7 @@ COMPILED_MODULES = (
     "perpspec.engine.core.registry",
     "perpspec.engine.core.fills",
     "perpspec.engine.core.entry_terms",
+    "perpspec.engine.core.entry_sweep",
     "perpspec.engine.core.entry_plain",
     "perpspec.engine.core.entry",
     "perpspec.rules.adl",

@@ -1,9 +1,9 @@
-"""The order path of a plain limit order that rests without trading, as one function (issue 14's lean order path).
+"""The order path of a plain limit order, as one function (issue 14's lean order path).
 
 :func:`place_resting` is :meth:`engine.core.entry.OrderEntry.place` for the
 commonest command of a busy book: a plain limit order (:func:`engine.core.entry_terms.is_plain_limit`,
 no clOrdID) of a verified account in a cross-margined contract with proved kernels, priced
-inside the fat-finger band and not crossing the book.  It makes the same checks
+inside the fat-finger band.  It makes the same checks
 in the same order, through the same rule kernels and helpers
 (:meth:`Risk.pool_tuple` and the ``order_solvent_cross`` kernel for LIQ-042,
 :func:`engine.core.fastmargin.resting_sums` and the fused ``pretrade_cross``
@@ -20,6 +20,8 @@ it accepts, it makes exactly the general path's changes in the same order
 (order id, the New execution, live, the non-crossing sweep, resting in the
 book, the kept MRG-042 sums, the triggers), so events, journal and state are
 byte for byte those of the general path (``tests/test_entry_plain.py`` runs both).
+An order that crosses the book is entered by :func:`engine.core.entry_sweep.enter_crossing`
+(the general ``_enter`` with the lean sweep; ``tests/test_entry_sweep.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Final
 
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core import orders as o
+from perpspec.engine.core.entry_sweep import enter_crossing
 from perpspec.engine.core.entry_terms import check_price_protection
 from perpspec.engine.core.fastmargin import resting_sums
 from perpspec.engine.core.ledger import peek_position
@@ -42,10 +45,12 @@ if TYPE_CHECKING:
     from perpspec.engine.core.entry import OrderEntry
 
 NOT_HANDLED: Final = -1  # the general path decides (order ids start at 1)
+SWEEPS = True  # a crossing order takes entry_sweep's lean sweep (tests switch it off to compare with the general path)
 
 
 def place_resting(entry: OrderEntry, c: cmd.PlaceOrder) -> int:
-    """PlaceOrder of a plain limit order that rests whole: its order id, or :data:`NOT_HANDLED` (nothing changed).
+    """PlaceOrder of a plain limit order (resting whole, or crossing: ``enter_crossing``): its order id, or
+    :data:`NOT_HANDLED` (nothing changed).
 
     The caller (the sequencer) has checked the command's field types and moved the clock.
     """
@@ -100,7 +105,8 @@ def place_resting(entry: OrderEntry, c: cmd.PlaceOrder) -> int:
     ):
         return NOT_HANDLED
     book = market.books[symbol]
-    if book.crosses(is_buy, price):  # it would trade: the general path's sweep
+    crossing = book.crosses(is_buy, price)  # it trades: entry_sweep.enter_crossing once accepted
+    if crossing and (not SWEEPS or entry.fills.fee_free):  # fee-free (a liquidation's) sweeps: the general path
         return NOT_HANDLED
     ps = peek_position(account, inst)
     if ps.leverage != CROSS:
@@ -149,6 +155,9 @@ def place_resting(entry: OrderEntry, c: cmd.PlaceOrder) -> int:
     registry.next_order_id = order_id + 1
     order = Order(order_id=order_id, account=account.account_id, symbol=symbol, is_buy=is_buy, price=price,
                   order_qty=qty, time_ms=time_ms)
+    if crossing:
+        enter_crossing(entry, account, inst, order, kernels.index, pool, fee)
+        return order_id
     stream.emit_exec(o.EXEC_NEW, order)
     registry.go_live(account, order)
     resting = account.position(inst)

@@ -1,0 +1,323 @@
+"""The sweep of a plain limit order that crosses the book, as one function over flat state (issue 14's lean sweep).
+
+:func:`enter_crossing` is the tail of :meth:`engine.core.entry.OrderEntry._enter`
+for an accepted plain limit order (``entry_plain.place_plain``'s checks: no
+instructions, GoodTillCancel, a trader's cross position in a contract with
+proved kernels) that crosses the book: the New execution, live, the sweep, then
+filled (forgotten), halted by LIQ-044 (cancelled) or resting.
+
+:func:`sweep_cross` is :meth:`engine.core.fills.Fills.sweep` for such an
+order: the book's matching with the LIQ-044/LIQ-053 guard
+(:meth:`Fills._kernel_guard`) and the application of every fill
+(:meth:`Fills._apply_fills`).  It makes the same rule calls — the ``fill_*``
+kernels for both sides of each fill, the ``trade`` kernel (ACC-004) per
+fill, ACC-006 (:meth:`Fills.apply_effect`) for an isolated maker, the flat
+bookkeeping of a cross side otherwise, the position events — and the same
+changes in the same order, except that it keeps the taker's pool in the
+guard's attributes (one cross position; its pool and fee rate come from the
+entry checks, which read the same state), reuses the guard's maker fee rates
+when applying, and adds each account's fee-tier volume once per sweep (the
+sum of the fills' volumes, each rounded as before; nothing reads today's
+volume during a sweep).  Anything unusual (a spot pair, no kernels, the
+liquidation engine, a ReduceOnly taker, an isolated taker) is not offered to
+it; makers of every kind (isolated, ReduceOnly, icebergs, hidden, the
+taker's own) are handled as the general path handles them.
+``tests/test_entry_sweep.py`` runs both paths on generated command streams
+and compares every event and the state hash.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from perpspec.engine.core import orders as o
+from perpspec.engine.core.accounts import Account, compute_usd_volume
+from perpspec.engine.core.book import Fill
+from perpspec.engine.core.ledger import LIQUIDATOR, peek_position
+from perpspec.engine.core.orders import Order
+from perpspec.engine.kernels import dispatch
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.margin import CROSS
+from perpspec.rules.position import Position
+from perpspec.rules.solvency import FILL_CANCEL_TEXT, is_cross_pool_kept
+
+if TYPE_CHECKING:
+    from perpspec.engine.core.entry import OrderEntry
+    from perpspec.engine.core.fills import Fills
+
+
+def enter_crossing(
+    entry: OrderEntry, account: Account, inst: Instrument, order: Order, index: int, pool: tuple[int, ...], fee: int
+) -> None:
+    """``_enter`` of an accepted plain limit order that crosses the book.
+
+    ``index``: its kernels' branch; ``pool`` and ``fee``: the account's pool (``Risk.pool_tuple``) and taker fee rate
+    as the checks read them (nothing they depend on changes before the sweep).
+    """
+    registry = entry.registry
+    entry.stream.emit_exec(o.EXEC_NEW, order)
+    registry.go_live(account, order)
+    ps = account.position(inst)
+    entry.charged_reach = 0
+    fills = entry.fills
+    sweep_cross(fills, account, inst, order, order.price, CrossGuard(fills, inst, order, index, pool, fee))
+    if order.leaves_qty == 0:
+        registry.forget(order)
+    elif fills.halted:  # LIQ-044: its next fill would have taken the account beyond its bankruptcy price
+        registry.cancel(order, FILL_CANCEL_TEXT)
+    else:
+        order.reset_shown()
+        entry.market.books[inst.symbol].add(order)
+        ps.put_order(order.order_id, order.leaves_qty if order.is_buy else -order.leaves_qty, order.price)
+    entry.after_trading(inst)
+
+
+class CrossGuard:
+    """The book's guard for a cross taker's sweep: :meth:`Fills._kernel_guard` with the taker's pool flat.
+
+    A pool is ``(qty, cost, leverage, chosen_tier, pool_margin, other_pnl, other_maintenance, free_wallet,
+    account_equity)``; the taker's lives in attributes, each maker's in :attr:`pools`.
+    """
+
+    def __init__(
+        self, fills: Fills, inst: Instrument, taker: Order, index: int, pool: tuple[int, ...], taker_fee: int
+    ) -> None:
+        self.fills = fills
+        self.accounts = fills.ledger.accounts
+        self.inst = inst
+        self.symbol = inst.symbol
+        self.taker = taker
+        self.taker_account = taker.account
+        self.taker_buys = taker.is_buy
+        self.made: list[Fill] = []
+        self.mark = fills.market.marks.get(inst.symbol, 0)
+        self.index = index
+        # the taker's pool (cross: no LIQ-053 check) and the outcome last judged for it
+        self.t_qty, self.t_cost, self.t_tier, self.t_margin = pool[0], pool[1], pool[3], pool[4]
+        self.t_pnl, self.t_maint, self.t_free, self.t_equity = pool[5], pool[6], pool[7], pool[8]
+        self.taker_fee = taker_fee
+        self.t_judged: tuple[int, int] = (0, 0)  # (signed, price) of self.t_out
+        self.t_out: tuple[int, ...] = ()
+        self.pools: dict[int, tuple[int, ...]] = {}
+        self.starts: dict[int, int] = {}
+        self.judged: dict[int, tuple[int, int, tuple[int, ...]]] = {}  # maker account -> (signed, price, outcome)
+        self.maker_fees: dict[int, int] = {}
+        self.crosses: dict[int, tuple[int, int] | None] = {}
+        self.folded = 0
+        self.insolvent: dict[int, None] = {}
+        self.halt = False
+
+    def maker_fee(self, account_id: int) -> int:
+        fee = self.maker_fees.get(account_id)
+        if fee is None:
+            fee = self.maker_fees[account_id] = self.fills.fee_ppm(self.accounts[account_id], self.inst, True)
+        return fee
+
+    def maker_pool(self, account_id: int) -> tuple[int, ...]:
+        found = self.pools.get(account_id)
+        if found is None:
+            holder = self.accounts[account_id]
+            found = self.pools[account_id] = self.fills.risk.pool_tuple(holder, self.inst, peek_position(holder, self.inst))
+            self.starts[account_id] = found[4]
+        return found
+
+    def maker_outcome(self, account_id: int, signed: int, price: int) -> tuple[int, ...]:
+        seen = self.judged.get(account_id)
+        if seen is not None and seen[0] == signed and seen[1] == price:
+            return seen[2]
+        fee = self.maker_fee(account_id)
+        qty, cost, leverage, tier, margin, other_pnl, other_maint, free, equity = self.maker_pool(account_id)
+        if leverage == CROSS:
+            out = dispatch.fill_cross(
+                self.index, qty, cost, tier, margin, other_pnl, other_maint, free, equity, signed, price, fee, self.mark
+            )
+        else:
+            out = dispatch.fill_isolated(
+                self.index, qty, cost, leverage, tier, margin, other_pnl, other_maint, free, equity, signed, price, fee,
+                self.mark,
+            )
+        self.judged[account_id] = (signed, price, out)
+        return out
+
+    def taker_outcome(self, signed: int, price: int) -> tuple[int, ...]:
+        if self.t_out and self.t_judged[0] == signed and self.t_judged[1] == price:
+            return self.t_out
+        out = dispatch.fill_cross(
+            self.index, self.t_qty, self.t_cost, self.t_tier, self.t_margin, self.t_pnl, self.t_maint, self.t_free,
+            self.t_equity, signed, price, self.taker_fee, self.mark,
+        )
+        self.t_judged = (signed, price)
+        self.t_out = out
+        return out
+
+    def maker_allowed(self, account_id: int, signed: int, price: int) -> bool:
+        out = self.maker_outcome(account_id, signed, price)
+        if out[0] == 0:
+            return False
+        if self.pools[account_id][2] == CROSS:
+            return True
+        if account_id not in self.crosses:
+            self.crosses[account_id] = self.fills.cross_pool_of(self.accounts[account_id], self.inst.settl_currency)
+        cross = self.crosses[account_id]
+        return cross is None or is_cross_pool_kept(cross[0], cross[1], out[3] - self.starts[account_id])
+
+    def fold(self) -> None:
+        """The fills made since the last call, folded into the pools (each outcome as judged)."""
+        made = self.made
+        for done, qty, price in made[self.folded:]:
+            account_id = done.account
+            out = self.maker_outcome(account_id, qty if done.is_buy else -qty, price)
+            _, _, leverage, tier, _, other_pnl, other_maint, _, _ = self.pools[account_id]
+            self.pools[account_id] = (out[1], out[2], leverage, tier, out[3], other_pnl, other_maint, out[4], out[5])
+            del self.judged[account_id]
+            out = self.taker_outcome(qty if self.taker_buys else -qty, price)
+            self.t_qty, self.t_cost, self.t_margin, self.t_free, self.t_equity = out[1], out[2], out[3], out[4], out[5]
+            self.t_out = ()
+        self.folded = len(made)
+
+    def __call__(self, maker: Order, wanted: int) -> int:
+        """How much of ``wanted`` ``maker`` may trade (``< 0``: halt the sweep), as ``Fills._kernel_guard``."""
+        granted = self.fills._reduce_only_room(self.symbol, maker, wanted, self.made) if maker.reduce_only else wanted
+        if granted == 0:
+            return granted
+        if self.folded < len(self.made):
+            self.fold()
+        price = maker.price
+        if not self.maker_allowed(maker.account, granted if maker.is_buy else -granted, price):
+            self.insolvent[maker.order_id] = None
+            return 0
+        if self.taker_outcome(granted if self.taker_buys else -granted, price)[0] == 0:
+            self.halt = True
+            return -1
+        return granted
+
+
+def sweep_cross(fills: Fills, account: Account, inst: Instrument, order: Order, limit: int, guard: CrossGuard) -> None:
+    """:meth:`Fills.sweep` of a trader's order from a cross position, not ReduceOnly, in a contract with kernels."""
+    book = fills.market.books[inst.symbol]
+    made = guard.made
+    dropped: list[Order] = []
+    book.match(order.is_buy, limit, order.leaves_qty, account.account_id, made, dropped, guard)
+    fills._insolvent = guard.insolvent
+    fills._halt_seen = fills.halted = guard.halt
+    if made or dropped:
+        _apply(fills, guard, account, inst, order, made, dropped)
+
+
+def _apply(
+    fills: Fills, guard: CrossGuard, taker_account: Account, inst: Instrument, taker: Order, made: list[Fill],
+    dropped: list[Order],
+) -> None:
+    """:meth:`Fills._apply_fills` for the sweep of :func:`sweep_cross` (the taker's side flat: a cross trader)."""
+    ledger = fills.ledger
+    accounts = ledger.accounts
+    stream = fills.stream
+    market = fills.market
+    symbol = inst.symbol
+    asset = inst.settl_currency
+    taker_ps = taker_account.positions[symbol]
+    # each maker once, in the order of its first fill: (order, open quantity and executed quantity before the sweep)
+    running: dict[int, tuple[Order, int, int]] = {}
+    for maker, qty, _ in made:
+        seen = running.get(maker.order_id)
+        if seen is None:
+            running[maker.order_id] = (maker, maker.leaves_qty + qty, maker.cum_qty - qty)
+        else:
+            running[maker.order_id] = (maker, seen[1] + qty, seen[2] - qty)
+    touched: dict[int, None] = {taker.account: None} if made else {}
+    usd_unit = market.usd_per_unit(inst)
+    time_ms = stream.time_ms
+    index = guard.index
+    taker_fee = guard.taker_fee
+    taker_buys = taker.is_buy
+    holders = ledger.holders[symbol]
+    taker_id = taker_account.account_id
+    taker_usd = 0
+    volumes: dict[int, int] = {}
+    for maker, qty, price in made:
+        maker_account = accounts[maker.account]
+        maker_ps = maker_account.position(inst)
+        maker_fee = guard.maker_fee(maker.account)
+        # ACC-004: (qty, cost, realised PnL, commission) of the buyer, then of the seller, then the fee pool's delta
+        if taker_buys:
+            traded = dispatch.trade(index, taker_ps.qty, taker_ps.cost, maker_ps.qty, maker_ps.cost, qty, price,
+                                    taker_fee, maker_fee)
+            at, of = 0, 4  # where the taker's and the maker's sides start
+        else:
+            traded = dispatch.trade(index, maker_ps.qty, maker_ps.cost, taker_ps.qty, taker_ps.cost, qty, price,
+                                    maker_fee, taker_fee)
+            at, of = 4, 0
+        # the taker's side: a cross trader's position and wallet (Fills._apply_side, flat)
+        old_qty = taker_ps.qty
+        new_qty = traded[at]
+        taker_ps.qty, taker_ps.cost = new_qty, traded[at + 1]
+        taker_comm = traded[at + 3]
+        taker_account.wallets[asset] = taker_account.wallets.get(asset, 0) + traded[at + 2] - taker_comm
+        if (old_qty == 0) != (new_qty == 0):
+            if new_qty == 0:
+                holders.pop(taker_id, None)
+            else:
+                holders[taker_id] = None
+        maker_comm = traded[of + 3]
+        if maker_ps.leverage != CROSS or maker.account == LIQUIDATOR:
+            fills.apply_effect(
+                maker_account, maker_ps, inst, Position(qty=traded[of], cost=traded[of + 1]),
+                traded[of + 2] - maker_comm, traded[of + 2], price,
+            )
+        else:
+            old_qty = maker_ps.qty
+            new_qty = traded[of]
+            maker_ps.qty, maker_ps.cost = new_qty, traded[of + 1]
+            maker_account.wallets[asset] = maker_account.wallets.get(asset, 0) + traded[of + 2] - maker_comm
+            if (old_qty == 0) != (new_qty == 0):
+                if new_qty == 0:
+                    holders.pop(maker.account, None)
+                else:
+                    holders[maker.account] = None
+        ledger.fees[asset] = ledger.fees.get(asset, 0) + traded[8]
+        taker.leaves_qty -= qty
+        taker.cum_qty += qty
+        taker.cum_value += qty * price
+        _, leaves, cum = running[maker.order_id]
+        leaves, cum = leaves - qty, cum + qty
+        running[maker.order_id] = (maker, leaves, cum)
+        stream.emit_exec(o.EXEC_TRADE, taker, last_qty=qty, last_px=price, comm=taker_comm, liquidity=o.REMOVED_LIQUIDITY)
+        stream.emit_exec(o.EXEC_TRADE, maker, last_qty=qty, last_px=price, comm=maker_comm, liquidity=o.ADDED_LIQUIDITY,
+                         leaves=leaves, cum=cum)
+        # fee-tier volume, each fill's rounded down as the general path's; summed per account (today's volume is
+        # read from tomorrow on: nothing in the sweep reads it) and added once below
+        usd = compute_usd_volume(inst, qty, price, usd_unit)
+        taker_usd += usd
+        if maker.account >= 0:
+            volumes[maker.account] = volumes.get(maker.account, 0) + usd
+        touched[maker.account] = None
+        market.last_prices[symbol] = price
+    if made:
+        taker_account.add_volume(taker_usd, time_ms)
+        for account_id, usd in volumes.items():
+            accounts[account_id].add_volume(usd, time_ms)
+    registry = fills.registry
+    for maker, _, _ in running.values():
+        ps = accounts[maker.account].positions[symbol]
+        if maker.leaves_qty == 0:
+            ps.drop_order(maker.order_id)
+            if maker.live or maker.order_id in registry.live_orders:
+                registry.forget(maker)
+        elif maker.live:
+            ps.put_order(maker.order_id, maker.leaves_qty if maker.is_buy else -maker.leaves_qty, maker.price)
+    for maker in dropped:
+        accounts[maker.account].positions[symbol].drop_order(maker.order_id)
+        if maker.account == taker.account:
+            text = "Canceled: self-trade prevention (resting order of the same account)"
+        elif maker.order_id in guard.insolvent:
+            text = FILL_CANCEL_TEXT  # LIQ-044
+        else:
+            text = "Canceled: ReduceOnly order would have increased the position"
+        registry.cancel(maker, text, in_book=False)
+    risk = fills.risk
+    for account_id in sorted(touched):
+        holder = accounts[account_id]
+        registry.fix_reduce_only(holder, inst)
+        if account_id >= 0:
+            registry.touch(holder, inst)
+            risk.emit_position(account_id, symbol)
