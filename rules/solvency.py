@@ -29,6 +29,15 @@ For a risk committee, in plain words:
   whose own fill fails **stops** there and its rest is cancelled, as a market
   order reaching its bankruptcy price does (ORD-002).
 
+* **The free wallet** (LIQ-053, LIQ-054).  An account's wallet less its
+  isolated margins is its cross pool's margin; it may be below zero while a
+  cross position's unrealised profit backs it (as BitMEX's available balance
+  counts that profit), and a cross pool below maintenance is liquidated.  No
+  fill moves into an isolated pool margin the cross pool needs (LIQ-053), and
+  none leaves the free wallet below zero with no cross position left to back
+  it (LIQ-054): nothing would ever liquidate that pool.  Both also judge every
+  maker the liquidation engine's own orders take.
+
 BitMEX states the order-entry refusal; it does not publish what happens to a
 resting order whose fill has become unsafe: cancelling it (rather than filling
 it and liquidating the account at once) keeps the loss from ever reaching the
