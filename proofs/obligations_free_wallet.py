@@ -115,7 +115,7 @@ def _register() -> None:
                     rule_id="LIQ-054",
                     invariant_id="INV-NO-NEG-EQUITY",
                     statement=(
-                        f"A {mode} {symbol} fill accepted by LIQ-054, posted as the engine posts it (ACC-003, ACC-002, "
+                        f"{'An' if mode == 'isolated' else 'A'} {mode} {symbol} fill accepted by LIQ-054, posted as the engine posts it (ACC-003, ACC-002, "
                         "ACC-006), leaves the free wallet (wallet − Σ isolated margins) ≥ 0, or no lower than the cross "
                         "pool's equity at mark was, whenever no cross position in the currency is left open."
                     ),

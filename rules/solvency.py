@@ -263,7 +263,7 @@ def is_cross_pool_kept(cross_equity: int, cross_maintenance: int, moved: int) ->
 
 
 def compute_free_wallets(inst: Instrument, pool: PoolState, outcome: FillOutcome, mark_price: int) -> tuple[int, int]:
-    """LIQ-054: what the cross pool in the fill's currency holds before the fill and its margin after it.
+    """The two figures LIQ-054 compares: the cross pool in the fill's currency before the fill, its margin after.
 
     The free wallet is the wallet less every isolated margin in the currency: the cross pool's margin.  After:
     for a cross position LIQ-040's pool margin; for an isolated one ``free_wallet`` (the wallet less the
@@ -280,8 +280,8 @@ def compute_free_wallets(inst: Instrument, pool: PoolState, outcome: FillOutcome
 
 
 def is_free_wallet_kept(cross_before: int, free_after: int, cross_open_after: bool) -> bool:
-    """LIQ-054: a fill leaves the free wallet ≥ 0 (or no lower than the cross pool's equity before) when no cross
-    position is left to back it."""
+    """The comparison of LIQ-054: the free wallet after ≥ 0, or no lower than the cross pool's equity before,
+    unless a cross position is left to back it."""
     return or_(cross_open_after, or_(free_after >= 0, free_after >= cross_before))
 
 
