@@ -29,6 +29,15 @@ For a risk committee, in plain words:
   whose own fill fails **stops** there and its rest is cancelled, as a market
   order reaching its bankruptcy price does (ORD-002).
 
+* **The free wallet** (LIQ-053, LIQ-054).  An account's wallet less its
+  isolated margins is its cross pool's margin; it may be below zero while a
+  cross position's unrealised profit backs it (as BitMEX's available balance
+  counts that profit), and a cross pool below maintenance is liquidated.  No
+  fill moves into an isolated pool margin the cross pool needs (LIQ-053), and
+  none leaves the free wallet below zero with no cross position left to back
+  it (LIQ-054): nothing would ever liquidate that pool.  Both also judge every
+  maker the liquidation engine's own orders take.
+
 BitMEX states the order-entry refusal; it does not publish what happens to a
 resting order whose fill has become unsafe: cancelling it (rather than filling
 it and liquidating the account at once) keeps the loss from ever reaching the
@@ -243,8 +252,75 @@ def is_cross_pool_kept(cross_equity: int, cross_maintenance: int, moved: int) ->
     or above its maintenance — or nothing moves out of it.  Otherwise the resting isolated order is cancelled
     and an incoming one stops, as LIQ-044 decides [I]; without this, a cross loss could eat the reserved money
     while the isolated fill still took it, and the insurance fund paid the cross pool's deficit.
+
+    It judges every fill of an isolated order, whoever the other side: a trader's order, or the liquidation
+    engine's close-out (LIQ-024) or partial liquidation (LIQ-022) taking a resting isolated order (before, only a
+    trader's: tests/test_free_wallet.py, a close-out sold into a resting 1x ETHUSD bid, the cross pool went from
+    88.8M XBt of equity to −1.9M, was liquidated in the same waterfall and the fund paid its deficit while the
+    isolated pool held 90.7M).
     """
     return or_(moved <= 0, cross_equity - moved >= cross_maintenance)
+
+
+def compute_free_wallets(inst: Instrument, pool: PoolState, outcome: FillOutcome, mark_price: int) -> tuple[int, int]:
+    """The two figures LIQ-054 compares: the cross pool in the fill's currency before the fill, its margin after.
+
+    The free wallet is the wallet less every isolated margin in the currency: the cross pool's margin.  After:
+    for a cross position LIQ-040's pool margin; for an isolated one ``free_wallet`` (the wallet less the
+    *other* isolated margins) moved by the realised PnL less the commission, less ACC-006's margin after.
+    Before: the cross pool's equity at mark — for a cross position its margin plus its positions' PnL
+    (LIQ-048; the unrealised profit that may back a free wallet below zero), for an isolated one the free wallet
+    (what the cross pool holds when no cross position is open: the only case LIQ-054 reads it).
+    """
+    is_cross = pool.leverage_hundredths == CROSS
+    before = ite(is_cross, compute_pool_equity(inst, pool, mark_price), pool.free_wallet - pool.pool_margin)
+    moved_wallet = pool.free_wallet + outcome.realised - outcome.commission
+    after = ite(is_cross, outcome.pool_margin, moved_wallet - outcome.pool_margin)
+    return before, after
+
+
+def is_free_wallet_kept(cross_before: int, free_after: int, cross_open_after: bool) -> bool:
+    """The comparison of LIQ-054: the free wallet after ≥ 0, or no lower than the cross pool's equity before,
+    unless a cross position is left to back it."""
+    return or_(cross_open_after, or_(free_after >= 0, free_after >= cross_before))
+
+
+def is_fill_free_wallet_kept(
+    inst: Instrument, pool: PoolState, fill_qty: int, price: int, fee_ppm: int, mark_price: int, other_cross_open: int
+) -> bool:
+    """LIQ-054: no fill leaves a cross pool owing with no position to liquidate.
+
+    The **free wallet** of an account in a currency is its wallet less every isolated margin held in it: the
+    cross pool's margin.  ACC-006 deliberately does not cap an isolated pool's requirement at it, and MRG-060
+    counts cross unrealised profit as available (as BitMEX's available balance does), so the free wallet may be
+    below zero while a cross position backs it: the cross pool's equity (free wallet plus the cross PnL at mark)
+    is what LIQ-053 keeps at maintenance after every isolated fill, and a cross pool that falls below
+    maintenance is liquidated, which brings its margin back to zero (the fund covers a deficit, as for any
+    pool).  A cross pool with **no position** is never liquidated: a free wallet below zero there is money the
+    isolated pools hold and the wallet does not, and the next isolated loss is paid with it, leaving the account
+    flat and owing (tests/test_free_wallet.py: a resting sell, taken by a close-out below the mark, closed the
+    cross long whose profit backed an isolated margin; the isolated pool's take-over then left the flat account
+    at −436,750 XBt).
+
+    So a fill (``fee_ppm`` its commission rate; the liquidation engine's fills pay none) is executed only if,
+    when no cross position in the currency is open after it (``other_cross_open``: how many the account holds
+    open in the currency's other contracts; the fill's own position counts when it is cross and left open), it
+    leaves the free wallet ≥ 0, or no lower than the cross pool's equity at mark was (:func:`compute_free_wallets`:
+    a cross position's own PnL counts before, so closing the position whose profit backed the isolated margins at
+    a price that leaves the free wallet below zero is refused).  It applies to a trader's
+    isolated fills, the maker's and the taker's (a trader's cross fill that leaves no cross position is held to
+    the same by LIQ-044: the pool's equity is then its margin), and to every maker of a liquidation-engine fill
+    — its close-out (LIQ-024) or a partial liquidation's FillOrKill (LIQ-022) — which LIQ-044 does not judge,
+    together with LIQ-053 for an isolated maker.  A refused resting order is cancelled with
+    :data:`FILL_CANCEL_TEXT` and the sweep trades with the next maker; a refused incoming order stops, as LIQ-044
+    decides [I].  What is still trusted: a liquidation-engine fill that leaves its maker a *position* below
+    maintenance (the next round of the same waterfall liquidates it, LIQ-034).
+    """
+    outcome = compute_fill_outcome(inst, pool, fill_qty, price, fee_ppm, mark_price)
+    before, after = compute_free_wallets(inst, pool, outcome, mark_price)
+    is_cross = pool.leverage_hundredths == CROSS
+    cross_open = or_(other_cross_open > 0, and_(is_cross, outcome.position.qty != 0))
+    return is_free_wallet_kept(before, after, cross_open)
 
 
 class SolvencyReason(enum.Enum):

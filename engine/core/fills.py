@@ -17,6 +17,7 @@ from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import Account, PositionState, compute_usd_volume
 from perpspec.engine.core.book import Fill
 from perpspec.engine.core.ledger import LIQUIDATOR, Ledger, peek_position
+from perpspec.engine.core.liquidation_guard import make_liquidation_guard
 from perpspec.engine.core.market import Market, is_spot
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.registry import OrderRegistry
@@ -35,6 +36,8 @@ from perpspec.rules.solvency import (
     compute_fill_outcome,
     is_cross_pool_kept,
     is_fill_allowed,
+    is_fill_free_wallet_kept,
+    is_free_wallet_kept,
     is_spot_spend_allowed,
 )
 from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill, get_opened_qty
@@ -119,6 +122,10 @@ class Fills:
         mark = self.market.marks.get(symbol, 0)
         self._insolvent = {}
         self._halt_seen = False
+        if taker is None:  # the liquidation engine's sweep: LIQ-054 / LIQ-053 for each maker
+            return make_liquidation_guard(
+                self.market, self.ledger, self.risk, symbol, fills, self._reduce_only_room, self.cross_pool_of, self._insolvent
+            )
         kernels = kernels_for(inst) if taker is not None else None
         if kernels is not None and taker is not None:
             return self._kernel_guard(kernels, inst, fills, taker, mark)
@@ -142,8 +149,8 @@ class Fills:
             if account_id not in crosses:
                 crosses[account_id] = self.cross_pool_of(accounts[account_id], inst.settl_currency)
             cross = crosses[account_id]
-            if cross is None:
-                return True
+            if cross is None:  # LIQ-054: no cross position backs a free wallet below zero
+                return is_fill_free_wallet_kept(inst, pool, signed, price, fee, mark, 0)
             moved = compute_fill_outcome(inst, pool, signed, price, fee, mark).pool_margin - starts[account_id]
             return is_cross_pool_kept(cross[0], cross[1], moved)
 
@@ -236,7 +243,10 @@ class Fills:
             if account_id not in crosses:
                 crosses[account_id] = self.cross_pool_of(accounts[account_id], inst.settl_currency)
             cross = crosses[account_id]
-            return cross is None or is_cross_pool_kept(cross[0], cross[1], out[3] - starts[account_id])
+            if cross is None:  # LIQ-054: no cross position backs a free wallet below zero
+                before = pools[account_id]
+                return is_free_wallet_kept(before[7] - before[4], out[4] - out[3], False)
+            return is_cross_pool_kept(cross[0], cross[1], out[3] - starts[account_id])
 
         def outcome(account_id: int, signed: int, price: int, fee: int) -> tuple[int, ...]:
             seen = judged.get(account_id)

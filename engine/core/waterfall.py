@@ -71,6 +71,7 @@ from perpspec.rules.liquidation_working import compute_next_age, get_working_off
 from perpspec.rules.margin import CROSS
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.risk_limit import compute_tier_limit
+from perpspec.rules.solvency import FILL_CANCEL_TEXT
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)
@@ -537,9 +538,11 @@ class Waterfall:
     def _close_in_book(self, inst: Instrument, pending: Pending) -> None:
         """LIQ-024 in the book: the levels LIQ-051 allows (the working limit while the fund covers, else its floor), INS-005.
 
-        The makers' side of these fills is not checked by LIQ-044 (the guard has no taker: only
-        ReduceOnly makers are limited), as in the rules model (rules.waterfall_closeout.close_out).
-        Trusted instead: every resting maker order passed LIQ-042 at its own price when it was placed
+        The makers' side of these fills is not checked by LIQ-044 (the guard has no taker: ReduceOnly
+        makers are limited, and LIQ-054 / LIQ-053 refuse a maker whose fill would leave its cross pool owing
+        with no position, or move into an isolated pool margin its cross pool needs:
+        engine/core/liquidation_guard.py), as in the rules model (rules.waterfall_closeout.close_out, which
+        takes the book as given).  Trusted instead: every resting maker order passed LIQ-042 at its own price when it was placed
         (the mark has moved since), a close-out fill is at the maker's own price, and a maker it takes below
         maintenance (a bid resting far above a falling mark) is found by the liquidation index and
         liquidated in the next round of the same waterfall (LIQ-034), also when the round liquidated
@@ -614,7 +617,9 @@ class Waterfall:
                 ps.put_order(maker.order_id, maker.leaves_qty if maker.is_buy else -maker.leaves_qty, maker.price)
         for maker in dropped:
             self.ledger.accounts[maker.account].positions[symbol].drop_order(maker.order_id)
-            self.registry.cancel(maker, "Canceled: ReduceOnly order would have increased the position", in_book=False)
+            refused = maker.order_id in self.fills._insolvent  # LIQ-054 / LIQ-053 (engine/core/liquidation_guard.py)
+            text = FILL_CANCEL_TEXT if refused else "Canceled: ReduceOnly order would have increased the position"
+            self.registry.cancel(maker, text, in_book=False)
         for account_id in sorted(touched):
             account = self.ledger.accounts[account_id]
             self.registry.fix_reduce_only(account, inst)
