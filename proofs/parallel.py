@@ -16,9 +16,11 @@ again.  A cached row is the same result, marked ``cached``; it is never an
 
 The workers take the **longest obligations first** (so that on ``N`` processes
 a long one does not start last and run alone): by the CPU time each took in the
-last run (``timings.tsv`` in the cache directory), else by the declared
-solver timeout (the slow ones declare a longer one), else in registry order.
-The order changes only when results arrive, never what they are.
+last run (``timings.tsv`` in the cache directory; without a cache, ``--no-cache``,
+the default cache directory's timings are still read for the order, and nothing
+is written), else by the declared solver timeout (the slow ones declare a
+longer one), else in registry order.  The order changes only when results
+arrive, never what they are.
 """
 
 from __future__ import annotations
@@ -230,7 +232,9 @@ def run_all(
         record(obligation, key, ran.result, ran.error)
     if pending:
         keys_of = {obligation.id: key for obligation, key in pending}
-        ordered = longest_first([obligation for obligation, _ in pending], load_timings(cache_dir))
+        # the order only: without a cache, the timings kept by earlier runs in the default cache directory
+        order_timings = load_timings(cache_dir if cache_dir is not None else default_cache_dir())
+        ordered = longest_first([obligation for obligation, _ in pending], order_timings)
         context = multiprocessing.get_context("spawn")  # z3 in a forked child is not safe
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
             by_future: dict[Future[tuple[str, ProofResult | None, str, int]], tuple[Obligation, str]] = {
