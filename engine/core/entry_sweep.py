@@ -39,7 +39,7 @@ from perpspec.engine.kernels import dispatch
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS
 from perpspec.rules.position import Position
-from perpspec.rules.solvency import FILL_CANCEL_TEXT, is_cross_pool_kept
+from perpspec.rules.solvency import FILL_CANCEL_TEXT, is_cross_pool_kept, is_free_wallet_kept
 
 if TYPE_CHECKING:
     from perpspec.engine.core.entry import OrderEntry
@@ -159,7 +159,10 @@ class CrossGuard:
         if account_id not in self.crosses:
             self.crosses[account_id] = self.fills.cross_pool_of(self.accounts[account_id], self.inst.settl_currency)
         cross = self.crosses[account_id]
-        return cross is None or is_cross_pool_kept(cross[0], cross[1], out[3] - self.starts[account_id])
+        if cross is None:  # LIQ-054: no cross position backs a free wallet below zero
+            before = self.pools[account_id]
+            return is_free_wallet_kept(before[7] - before[4], out[4] - out[3], False)
+        return is_cross_pool_kept(cross[0], cross[1], out[3] - self.starts[account_id])
 
     def fold(self) -> None:
         """The fills made since the last call, folded into the pools (each outcome as judged)."""
