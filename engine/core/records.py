@@ -30,12 +30,14 @@ from perpspec.engine.core import commands as _core_commands
 from perpspec.engine.core import compiled as _core_compiled
 from perpspec.engine.core import entry as _core_entry
 from perpspec.engine.core import entry_plain as _core_entry_plain
+from perpspec.engine.core import entry_sweep as _core_entry_sweep
 from perpspec.engine.core import entry_terms as _core_entry_terms
 from perpspec.engine.core import events as _core_events
 from perpspec.engine.core import fastmargin as _core_fastmargin
 from perpspec.engine.core import fills as _core_fills
 from perpspec.engine.core import ledger as _core_ledger
 from perpspec.engine.core import liqindex as _core_liqindex
+from perpspec.engine.core import liquidation_guard as _core_liquidation_guard
 from perpspec.engine.core import market as _core_market
 from perpspec.engine.core import orders as _core_orders
 from perpspec.engine.core import prices as _core_prices
@@ -173,6 +175,7 @@ RECORD_MODULES: Final = (
     _core_fills,
     _core_entry,
     _core_entry_plain,
+    _core_entry_sweep,
     _core_entry_terms,
     _core_account_desk,
     _core_accounts,
@@ -183,6 +186,7 @@ RECORD_MODULES: Final = (
     _core_events,
     _core_fastmargin,
     _core_liqindex,
+    _core_liquidation_guard,
     _core_orders,
     _core_refbook,
     _rules_adl,
