@@ -4,7 +4,9 @@ makers of a close-out (LIQ-024), through public commands only (mutation survivor
 * account 0 is a trader like any other: its isolated bids are judged (only negative ids are the liquidation
   engine's), and a maker hit twice in one close-out is judged after its first fill (LIQ-049);
 * LIQ-053 measures what a fill *moves* into the isolated pool (the margin after less the margin before the
-  sweep), against the cross pool's equity: an isolated maker that already holds margin may add to it.
+  sweep), against the cross pool's equity: an isolated maker that already holds margin may add to it;
+* LIQ-054's "no cross position left open" counts open positions only: a flat cross record in another contract
+  of the currency backs nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.solvency import FILL_CANCEL_TEXT
+from tests.test_free_wallet import _profit_backed, free_wallet
 
 FUND = 10**9
 
@@ -127,3 +130,26 @@ def test_liq_053_a_one_contract_bid_is_judged_too() -> None:
     assert (account.positions["ETHUSD"].qty, account.positions["ETHUSD"].iso_margin) == (291, 88_012_514)
     _, equity, maintenance, _ = engine.risk.pool_of(account, "XBTUSD")
     assert (equity, maintenance) == (801_486, 575_750)
+
+
+def test_liq_054_a_flat_cross_record_in_another_contract_backs_nothing() -> None:
+    # tests/test_free_wallet.py's account 2 (isolated ETHUSD margin backed by its cross XBTUSD profit, a resting
+    # sell of the long at 52,500.00), which has also opened and closed 100 XBTZ26 cross: the record is flat
+    engine = _profit_backed()
+    _ok(engine, c.PriceUpdate(time_ms=3, symbol="XBTZ26", mark_price=5_000_000, index_price=5_000_000))
+    for account, side in ((3, "Sell"), (2, "Buy"), (3, "Buy"), (2, "Sell")):
+        _ok(
+            engine,
+            c.PlaceOrder(
+                time_ms=3, account=account, symbol="XBTZ26", side=side, order_qty=100, price=5_000_000
+            ),
+        )
+    record = engine.accounts[2].positions["XBTZ26"]
+    assert (record.qty, record.leverage) == (0, 0)
+    events = _ok(
+        engine, c.PriceUpdate(time_ms=4, symbol="XBTUSD", mark_price=6_000_000, index_price=6_000_000)
+    )
+    # the close-out may not buy the long below the mark: nothing would be left to back the free wallet
+    assert any(str(getattr(e, "text", "")) == FILL_CANCEL_TEXT for e in events)
+    assert engine.accounts[2].positions["XBTUSD"].qty == 50_000
+    assert free_wallet(engine, 2) == -5_199_050
