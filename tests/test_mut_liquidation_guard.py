@@ -5,11 +5,15 @@ makers of a close-out (LIQ-024), through public commands only (mutation survivor
   engine's), and a maker hit twice in one close-out is judged after its first fill (LIQ-049);
 * LIQ-053 measures what a fill *moves* into the isolated pool (the margin after less the margin before the
   sweep), against the cross pool's equity: an isolated maker that already holds margin may add to it;
+* LIQ-054 judges a close-out's fill at no commission (LIQ-024): a close-out that leaves the free wallet at
+  exactly 0 is made, one satoshi less is refused;
 * LIQ-054's "no cross position left open" counts open positions only: a flat cross record in another contract
   of the currency backs nothing.
 """
 
 from __future__ import annotations
+
+import pytest
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted
@@ -153,3 +157,49 @@ def test_liq_054_a_flat_cross_record_in_another_contract_backs_nothing() -> None
     assert any(str(getattr(e, "text", "")) == FILL_CANCEL_TEXT for e in events)
     assert engine.accounts[2].positions["XBTUSD"].qty == 50_000
     assert free_wallet(engine, 2) == -5_199_050
+
+
+def _profit_backed_with(wallet: int) -> Engine:
+    """tests/test_free_wallet.py's ``_profit_backed`` with account 2's deposit ``wallet``."""
+    engine = _engine(((2, wallet), (3, 10**10), (4, 10**10), (5, 7_500_000)))
+    _ok(
+        engine,
+        c.PlaceOrder(time_ms=0, account=3, symbol="XBTUSD", side="Sell", order_qty=50_000, price=5_000_000),
+    )
+    _ok(
+        engine,
+        c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Buy", order_qty=50_000, price=5_000_000),
+    )
+    _ok(engine, c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=5_500_000, index_price=5_500_000))
+    _ok(
+        engine,
+        c.PlaceOrder(time_ms=1, account=3, symbol="XBTUSD", side="Buy", order_qty=50_000, price=5_500_000),
+    )
+    _ok(
+        engine,
+        c.PlaceOrder(time_ms=1, account=5, symbol="XBTUSD", side="Sell", order_qty=50_000, price=5_500_000),
+    )
+    _ok(
+        engine,
+        c.PlaceOrder(time_ms=2, account=2, symbol="XBTUSD", side="Sell", order_qty=50_000, price=5_250_000),
+    )
+    _ok(engine, c.SetLeverage(time_ms=2, account=2, symbol="ETHUSD", leverage_hundredths=500))
+    _ok(
+        engine, c.PlaceOrder(time_ms=2, account=4, symbol="ETHUSD", side="Sell", order_qty=250, price=300_000)
+    )
+    _ok(engine, c.PlaceOrder(time_ms=2, account=2, symbol="ETHUSD", side="Buy", order_qty=250, price=300_000))
+    return engine
+
+
+@pytest.mark.parametrize(("wallet", "made"), [(10_436_749, False), (10_436_750, True)])
+def test_liq_054_a_close_out_leaving_the_free_wallet_at_exactly_0_is_made(wallet: int, made: bool) -> None:
+    # the close-out of account 5's short buys account 2's resting sell of its cross long at 52,500.00: the free
+    # wallet after is the deposit less 10,436,750 (the close-out pays no commission)
+    engine = _profit_backed_with(wallet)
+    assert free_wallet(engine, 2) == wallet - 15_198_750
+    events = _ok(
+        engine, c.PriceUpdate(time_ms=4, symbol="XBTUSD", mark_price=6_000_000, index_price=6_000_000)
+    )
+    assert (FILL_CANCEL_TEXT in [str(getattr(e, "text", "")) for e in events]) is not made
+    assert engine.accounts[2].positions["XBTUSD"].qty == (0 if made else 50_000)
+    assert free_wallet(engine, 2) == (0 if made else wallet - 15_198_750)
