@@ -159,8 +159,9 @@ def test_liq_054_a_flat_cross_record_in_another_contract_backs_nothing() -> None
     assert free_wallet(engine, 2) == -5_199_050
 
 
-def _profit_backed_with(wallet: int) -> Engine:
-    """tests/test_free_wallet.py's ``_profit_backed`` with account 2's deposit ``wallet``."""
+def _profit_backed_with(wallet: int, sells: tuple[int, ...]) -> Engine:
+    """tests/test_free_wallet.py's ``_profit_backed`` with account 2's deposit ``wallet``, its long offered in
+    resting sells of ``sells`` contracts."""
     engine = _engine(((2, wallet), (3, 10**10), (4, 10**10), (5, 7_500_000)))
     _ok(
         engine,
@@ -179,10 +180,11 @@ def _profit_backed_with(wallet: int) -> Engine:
         engine,
         c.PlaceOrder(time_ms=1, account=5, symbol="XBTUSD", side="Sell", order_qty=50_000, price=5_500_000),
     )
-    _ok(
-        engine,
-        c.PlaceOrder(time_ms=2, account=2, symbol="XBTUSD", side="Sell", order_qty=50_000, price=5_250_000),
-    )
+    for qty in sells:
+        _ok(
+            engine,
+            c.PlaceOrder(time_ms=2, account=2, symbol="XBTUSD", side="Sell", order_qty=qty, price=5_250_000),
+        )
     _ok(engine, c.SetLeverage(time_ms=2, account=2, symbol="ETHUSD", leverage_hundredths=500))
     _ok(
         engine, c.PlaceOrder(time_ms=2, account=4, symbol="ETHUSD", side="Sell", order_qty=250, price=300_000)
@@ -191,15 +193,21 @@ def _profit_backed_with(wallet: int) -> Engine:
     return engine
 
 
+@pytest.mark.parametrize("sells", [(50_000,), (25_000, 25_000)], ids=["one-sell", "two-sells"])
 @pytest.mark.parametrize(("wallet", "made"), [(10_436_749, False), (10_436_750, True)])
-def test_liq_054_a_close_out_leaving_the_free_wallet_at_exactly_0_is_made(wallet: int, made: bool) -> None:
-    # the close-out of account 5's short buys account 2's resting sell of its cross long at 52,500.00: the free
-    # wallet after is the deposit less 10,436,750 (the close-out pays no commission)
-    engine = _profit_backed_with(wallet)
+def test_liq_054_a_close_out_leaving_the_free_wallet_at_exactly_0_is_made(
+    wallet: int, made: bool, sells: tuple[int, ...]
+) -> None:
+    # the close-out of account 5's short buys account 2's resting sells of its cross long at 52,500.00: the free
+    # wallet after is the deposit less 10,436,750 (the close-out pays no commission, neither in the fill that
+    # closes the long nor in an earlier one the guard folds in: LIQ-049)
+    engine = _profit_backed_with(wallet, sells)
     assert free_wallet(engine, 2) == wallet - 15_198_750
     events = _ok(
         engine, c.PriceUpdate(time_ms=4, symbol="XBTUSD", mark_price=6_000_000, index_price=6_000_000)
     )
     assert (FILL_CANCEL_TEXT in [str(getattr(e, "text", "")) for e in events]) is not made
-    assert engine.accounts[2].positions["XBTUSD"].qty == (0 if made else 50_000)
-    assert free_wallet(engine, 2) == (0 if made else wallet - 15_198_750)
+    left = 0 if made else sells[-1]
+    assert engine.accounts[2].positions["XBTUSD"].qty == left
+    # refused: the long (or its last 25,000) stays, and the free wallet is what the fills made left it
+    assert free_wallet(engine, 2) == (0 if made else wallet - 10_436_750 - 4_762_000 * left // 50_000)
