@@ -114,30 +114,33 @@ def test_liq_044_after_a_bid_refused_at_one_size_a_smaller_one_at_the_same_price
     assert engine.positions(3)["ETHUSD"].qty == 100
 
 
+@pytest.mark.parametrize("taker_buys", [True, False], ids=["taker-buys", "maker-buys"])
 @pytest.mark.parametrize("qty", [1, 2])
-def test_fnd_a_plain_limit_taker_opening_from_flat_is_a_holder_and_pays_funding(
-    lean: list[int], qty: int
+def test_fnd_both_sides_of_a_lean_sweep_opening_from_flat_are_holders_and_exchange_funding(
+    lean: list[int], qty: int, taker_buys: bool
 ) -> None:
-    # account 2 buys ``qty`` ETHUSD from flat with a plain limit order; a funding rate of 1% (longs pay) then moves
-    # exactly the funding of its position from its wallet to the short's (the holders the lean sweep keeps)
+    # account 2's plain limit order trades ``qty`` ETHUSD with account 3's resting one, both from flat; a funding
+    # rate of 1% (longs pay) then moves exactly the long's funding to the short (the holders the lean sweep keeps)
     engine = Engine({"ETHUSD": ETHUSD})
     engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=HIGH, index_price=HIGH))
     for account in (2, 3):
         engine.process(c.VerifyAccount(time_ms=0, account=account))
         engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**9))
+    taker_side, maker_side = ("Buy", "Sell") if taker_buys else ("Sell", "Buy")
     engine.process(
-        c.PlaceOrder(time_ms=0, account=3, symbol="ETHUSD", side="Sell", order_qty=qty, price=HIGH)
+        c.PlaceOrder(time_ms=0, account=3, symbol="ETHUSD", side=maker_side, order_qty=qty, price=HIGH)
     )
-    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Buy", order_qty=qty, price=HIGH))
+    engine.process(
+        c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side=taker_side, order_qty=qty, price=HIGH)
+    )
     assert lean == [1]
-    assert engine.positions(2)["ETHUSD"].qty == qty
-    wallets = [engine.accounts[a].wallet("XBt") for a in (2, 3)]
+    long, short = (2, 3) if taker_buys else (3, 2)
+    assert engine.positions(long)["ETHUSD"].qty == qty
+    wallets = {a: engine.accounts[a].wallet("XBt") for a in (2, 3)}
     engine.process(c.FundingTick(time_ms=1, symbol="ETHUSD", rate_e8=1_000_000))
-    paid = wallets[0] - engine.accounts[2].wallet("XBt")
-    assert paid == -(wallets[1] - engine.accounts[3].wallet("XBt"))
-    assert (
-        paid == 3_100 * qty
-    )  # 1% of |value| (100 XBt per dollar of ETHUSD price: 3,100.00 × 100 = 310,000 XBt)
+    # 1% of |value| (100 XBt per dollar of ETHUSD price: 3,100.00 × 100 = 310,000 XBt a contract)
+    assert wallets[long] - engine.accounts[long].wallet("XBt") == 3_100 * qty
+    assert engine.accounts[short].wallet("XBt") - wallets[short] == 3_100 * qty
 
 
 def test_liq_044_a_refusal_is_not_reused_where_a_price_equals_the_next_quantity(lean: list[int]) -> None:
@@ -147,3 +150,49 @@ def test_liq_044_a_refusal_is_not_reused_where_a_price_equals_the_next_quantity(
     assert lean == [1]
     assert maker == [("Trade", 100, 100, ""), ("Canceled", 0, 0, FILL_CANCEL_TEXT)]
     assert engine.positions(3)["ETHUSD"].qty == 100
+
+
+def test_liq_044_a_one_contract_bid_left_far_above_a_collapsed_mark_is_cancelled_not_filled(
+    lean: list[int],
+) -> None:
+    # one contract at 3,100.00 with the mark at 2,800.00 loses 30,000 XBt, three times the maker's 10,000
+    engine, maker = _maker_bids(10_000, [(1, HIGH)], 280_000)
+    assert lean == [1]
+    assert maker == [("Canceled", 0, 0, FILL_CANCEL_TEXT)]
+    assert engine.positions(3) == {}
+
+
+def test_liq_053_an_isolated_maker_holding_margin_may_add_what_the_cross_pool_can_spare(
+    lean: list[int],
+) -> None:
+    # account 2 (2 XBT): isolated 1x ETHUSD long of 200 (about 60M of margin), a 1x bid of 100 at 2,990.00 and a
+    # cross XBTUSD long of 50,000 fallen from 50,000.00 to 45,000.00; account 4's plain limit sell fills the bid:
+    # it moves about 30M into the isolated pool (LIQ-053 measures the move, not the pool), the cross pool keeps
+    # its maintenance
+    engine = Engine()
+    for account, amount in ((2, 2 * 10**8), (3, 10**10), (4, 10**10)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000, index_price=5_000_000))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    engine.process(c.SetLeverage(time_ms=0, account=2, symbol="ETHUSD", leverage_hundredths=100))
+    for account, symbol, side, qty, price in (
+        (4, "ETHUSD", "Sell", 200, 300_000),
+        (2, "ETHUSD", "Buy", 200, 300_000),
+        (2, "ETHUSD", "Buy", 100, 299_000),
+        (3, "XBTUSD", "Sell", 50_000, 5_000_000),
+        (2, "XBTUSD", "Buy", 50_000, 5_000_000),
+    ):
+        placed = engine.process(
+            c.PlaceOrder(time_ms=0, account=account, symbol=symbol, side=side, order_qty=qty, price=price)
+        )
+        assert not isinstance(placed[-1], Rejected), placed[-1]
+    engine.process(c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=4_500_000, index_price=4_500_000))
+    lean.clear()
+    events = engine.process(
+        c.PlaceOrder(time_ms=2, account=4, symbol="ETHUSD", side="Sell", order_qty=100, price=299_000)
+    )
+    assert lean == [1]
+    assert FILL_CANCEL_TEXT not in [getattr(e, "text", "") for e in events]
+    assert engine.positions(2)["ETHUSD"].qty == 300
+    assert not engine.risk.below_maintenance(engine.accounts[2], "XBTUSD")
