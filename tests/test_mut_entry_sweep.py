@@ -196,3 +196,65 @@ def test_liq_053_an_isolated_maker_holding_margin_may_add_what_the_cross_pool_ca
     assert FILL_CANCEL_TEXT not in [getattr(e, "text", "") for e in events]
     assert engine.positions(2)["ETHUSD"].qty == 300
     assert not engine.risk.below_maintenance(engine.accounts[2], "XBTUSD")
+
+
+@pytest.mark.parametrize(("fall", "fills"), [(6_000, [100, 100]), (9_000, [100])])
+def test_liq_044_an_isolated_maker_hit_twice_is_judged_on_its_pool_after_the_first_fill(
+    lean: list[int], fall: int, fills: list[int]
+) -> None:
+    # isolated at 50x with exactly the margin its two bids needed (100 at 3,100.00 and 100 at 3,090.00); the mark
+    # falls by ``fall``; the first fill's premium comes out of the free wallet (ACC-006), which decides the second
+    engine = Engine({"ETHUSD": ETHUSD})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=HIGH, index_price=HIGH))
+    for account, amount in ((2, 10**10), (3, 1)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    engine.process(c.SetLeverage(time_ms=0, account=3, symbol="ETHUSD", leverage_hundredths=5_000))
+    for price in (HIGH, HIGH - 1_000):
+        bid = c.PlaceOrder(time_ms=0, account=3, symbol="ETHUSD", side="Buy", order_qty=100, price=price)
+        refused = engine.process(bid)[-1]
+        assert isinstance(refused, Rejected), refused
+        engine.process(
+            c.Deposit(time_ms=0, account=3, asset="XBt", amount=int(refused.text.split()[1].rstrip(",")))
+        )
+        assert not isinstance(engine.process(bid)[-1], Rejected)
+    engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=HIGH - fall, index_price=HIGH - fall))
+    events = engine.process(
+        c.PlaceOrder(time_ms=1, account=2, symbol="ETHUSD", side="Sell", order_qty=200, price=HIGH - 1_000)
+    )
+    assert lean == [1]
+    traded = [
+        e.last_qty for e in events if isinstance(e, Execution) and e.account == 3 and e.exec_type == "Trade"
+    ]
+    assert traded == fills
+    assert engine.positions(3)["ETHUSD"].qty == sum(fills)
+
+
+@pytest.mark.parametrize(
+    ("wallet", "fills"), [(2_000_000, [100]), (2_600_000, [100, 100]), (10**8, [100, 100])]
+)
+def test_liq_044_a_cross_maker_hit_twice_keeps_its_folded_position(
+    lean: list[int], wallet: int, fills: list[int]
+) -> None:
+    # account 3 bids 100 at 3,100.00 and 100 at 3,050.00, the mark falls to 2,950.00: the fills lose 1,500,000 and
+    # 1,000,000 XBt against the mark; the second is judged on the position (100 contracts, their cost) and the
+    # wallet the first left
+    engine = Engine({"ETHUSD": ETHUSD})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=HIGH, index_price=HIGH))
+    for account, amount in ((2, 10**10), (3, wallet)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for price in (HIGH, HIGH - 5_000):
+        placed = engine.process(
+            c.PlaceOrder(time_ms=0, account=3, symbol="ETHUSD", side="Buy", order_qty=100, price=price)
+        )
+        assert not isinstance(placed[-1], Rejected), placed[-1]
+    engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=LOW, index_price=LOW))
+    events = engine.process(
+        c.PlaceOrder(time_ms=1, account=2, symbol="ETHUSD", side="Sell", order_qty=200, price=HIGH - 5_000)
+    )
+    assert lean == [1]
+    traded = [
+        e.last_qty for e in events if isinstance(e, Execution) and e.account == 3 and e.exec_type == "Trade"
+    ]
+    assert traded == fills
