@@ -1,0 +1,79 @@
+"""More edges of the lean sweep (``engine.core.entry_sweep``) that mutation survivors showed untested.
+
+Each case is a plain GoodTillCancel limit order crossing the book (the orders the lean sweep takes; a counter on
+``entry_plain``'s ``enter_crossing`` checks that it did).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from perpspec.engine.core import commands as c
+from perpspec.engine.core import entry_plain, entry_sweep
+from perpspec.engine.core.events import Execution, Rejected
+from perpspec.engine.core.exchange import Engine
+from perpspec.rules.solvency import FILL_CANCEL_TEXT
+
+
+@pytest.fixture
+def lean(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many orders the lean sweep entered."""
+    calls: list[int] = []
+    original = entry_sweep.enter_crossing
+
+    def counting(*args: object) -> None:
+        calls.append(1)
+        original(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(entry_plain, "enter_crossing", counting)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("bid", "trades", "qty", "wallet"),
+    [
+        (100, [("Trade", 100, 299_000, "")], 300, 199_887_475),
+        (250, [("Canceled", 0, 0, FILL_CANCEL_TEXT)], 200, 199_880_000),
+    ],
+)
+def test_liq_053_the_move_into_an_isolated_pool_is_measured_from_its_margin_not_from_zero(
+    lean: list[int], bid: int, trades: list[tuple[str, int, int, str]], qty: int, wallet: int
+) -> None:
+    # account 2 (2 XBT): isolated 1x ETHUSD long of 200 (about 60M of margin), a 1x bid of ``bid`` at 2,990.00 and a
+    # cross XBTUSD long of 50,000 fallen from 50,000.00 to 30,000.00; account 4's plain limit sell meets the bid.
+    # 100 moves about 30M into the isolated pool, which the cross pool can spare (the pool's 60M is not counted
+    # again); 250 moves about 75M, which it cannot: the bid is cancelled
+    engine = Engine()
+    for account, amount in ((2, 2 * 10**8), (3, 10**10), (4, 10**10)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000, index_price=5_000_000))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    engine.process(c.SetLeverage(time_ms=0, account=2, symbol="ETHUSD", leverage_hundredths=100))
+    for account, symbol, side, order_qty, price in (
+        (4, "ETHUSD", "Sell", 200, 300_000),
+        (2, "ETHUSD", "Buy", 200, 300_000),
+        (2, "ETHUSD", "Buy", bid, 299_000),
+        (3, "XBTUSD", "Sell", 50_000, 5_000_000),
+        (2, "XBTUSD", "Buy", 50_000, 5_000_000),
+    ):
+        placed = engine.process(
+            c.PlaceOrder(
+                time_ms=0, account=account, symbol=symbol, side=side, order_qty=order_qty, price=price
+            )
+        )
+        assert not isinstance(placed[-1], Rejected), placed[-1]
+    engine.process(c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=3_000_000, index_price=3_000_000))
+    lean.clear()
+    events = engine.process(
+        c.PlaceOrder(time_ms=2, account=4, symbol="ETHUSD", side="Sell", order_qty=bid, price=299_000)
+    )
+    assert lean == [1]
+    maker = [
+        (e.exec_type, e.last_qty, e.last_px, e.text)
+        for e in events
+        if isinstance(e, Execution) and e.account == 2
+    ]
+    assert maker == trades
+    assert engine.positions(2)["ETHUSD"].qty == qty
+    assert engine.accounts[2].wallet("XBt") == wallet
