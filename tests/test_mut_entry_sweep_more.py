@@ -77,3 +77,42 @@ def test_liq_053_the_move_into_an_isolated_pool_is_measured_from_its_margin_not_
     assert maker == trades
     assert engine.positions(2)["ETHUSD"].qty == qty
     assert engine.accounts[2].wallet("XBt") == wallet
+
+
+def test_acc_006_an_isolated_maker_reducing_at_a_loss_beyond_its_wallet_keeps_no_more_margin_than_its_wallet(
+    lean: list[int],
+) -> None:
+    # account 2 (3,100,000 XBt): isolated 20x ETHUSD long of 200 from 3,000.00; the mark falls to 2,900.00 and it
+    # offers 100 at 2,830.00, which account 4's plain limit buy takes. The realised loss (1,700,000 XBt plus the
+    # commission) is more than the 100 contracts' requirement frees and the free wallet can pay: the rest comes
+    # out of the remaining 100's requirement, and the pool keeps the whole wallet, 1,362,075, not the 1,523,625
+    # requirement it would keep if the loss were not counted
+    engine = Engine()
+    for account, amount in ((2, 3_100_000), (3, 10**10), (4, 10**10)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    engine.process(c.SetLeverage(time_ms=0, account=2, symbol="ETHUSD", leverage_hundredths=2_000))
+    for account, side in ((3, "Sell"), (2, "Buy")):
+        placed = engine.process(
+            c.PlaceOrder(time_ms=0, account=account, symbol="ETHUSD", side=side, order_qty=200, price=300_000)
+        )
+        assert not isinstance(placed[-1], Rejected), placed[-1]
+    engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=290_000, index_price=290_000))
+    placed = engine.process(
+        c.PlaceOrder(time_ms=1, account=2, symbol="ETHUSD", side="Sell", order_qty=100, price=283_000)
+    )
+    assert not isinstance(placed[-1], Rejected), placed[-1]
+    lean.clear()
+    events = engine.process(
+        c.PlaceOrder(time_ms=2, account=4, symbol="ETHUSD", side="Buy", order_qty=100, price=283_000)
+    )
+    assert lean == [1]
+    maker = [
+        (e.exec_type, e.last_qty, e.last_px) for e in events if isinstance(e, Execution) and e.account == 2
+    ]
+    assert maker == [("Trade", 100, 283_000)]
+    position = engine.accounts[2].positions["ETHUSD"]
+    assert (position.qty, position.cost) == (100, 30_000_000)
+    assert engine.accounts[2].wallet("XBt") == 1_362_075
+    assert position.iso_margin == 1_362_075
