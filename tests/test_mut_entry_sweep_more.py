@@ -116,3 +116,42 @@ def test_acc_006_an_isolated_maker_reducing_at_a_loss_beyond_its_wallet_keeps_no
     assert (position.qty, position.cost) == (100, 30_000_000)
     assert engine.accounts[2].wallet("XBt") == 1_362_075
     assert position.iso_margin == 1_362_075
+
+
+def test_liq_053_an_isolated_maker_hit_twice_measures_its_second_move_from_the_margin_the_first_left(
+    lean: list[int],
+) -> None:
+    # account 3 (30,000,000 XBt): isolated 10x ETHUSD bids of 100 at 3,100.00 and 100 at 3,090.00 and a cross
+    # XBTUSD long of 50,000 fallen from 50,000.00 to 45,000.00; account 2's plain limit sell of 200 meets both.
+    # The second fill moves about 3.1M into the isolated pool on top of the first's 3.1M: the cross pool can
+    # spare it (the pool after the first fill holds its margin, not the account's free wallet of about 30M)
+    engine = Engine()
+    for account, amount in ((2, 10**10), (3, 30_000_000), (4, 10**10)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=310_000, index_price=310_000))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000, index_price=5_000_000))
+    engine.process(c.SetLeverage(time_ms=0, account=3, symbol="ETHUSD", leverage_hundredths=1_000))
+    for account, symbol, side, qty, price in (
+        (3, "ETHUSD", "Buy", 100, 310_000),
+        (3, "ETHUSD", "Buy", 100, 309_000),
+        (4, "XBTUSD", "Sell", 50_000, 5_000_000),
+        (3, "XBTUSD", "Buy", 50_000, 5_000_000),
+    ):
+        placed = engine.process(
+            c.PlaceOrder(time_ms=0, account=account, symbol=symbol, side=side, order_qty=qty, price=price)
+        )
+        assert not isinstance(placed[-1], Rejected), placed[-1]
+    engine.process(c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=4_500_000, index_price=4_500_000))
+    lean.clear()
+    events = engine.process(
+        c.PlaceOrder(time_ms=2, account=2, symbol="ETHUSD", side="Sell", order_qty=200, price=309_000)
+    )
+    assert lean == [1]
+    maker = [
+        (e.exec_type, e.last_qty, e.last_px) for e in events if isinstance(e, Execution) and e.account == 3
+    ]
+    assert maker == [("Trade", 100, 310_000), ("Trade", 100, 309_000)]
+    position = engine.accounts[3].positions["ETHUSD"]
+    assert (position.qty, position.iso_margin) == (200, 6_241_068)
+    assert engine.accounts[3].wallet("XBt") == 29_940_475
