@@ -155,3 +155,35 @@ def test_liq_053_an_isolated_maker_hit_twice_measures_its_second_move_from_the_m
     position = engine.accounts[3].positions["ETHUSD"]
     assert (position.qty, position.iso_margin) == (200, 6_241_068)
     assert engine.accounts[3].wallet("XBt") == 29_940_475
+
+
+def test_liq_044_a_cross_takers_pool_counts_its_other_positions_profit(lean: list[int]) -> None:
+    # account 2 (2,000,000 XBt): a cross XBTZ26 long of 10,000 from 50,000.00, risen to 60,000.00 (about 3.3M of
+    # profit); it buys 300 ETHUSD at 3,100.00 against a mark of 3,000.00 with a plain limit order, all that its
+    # available balance allows (3,000,000 of premium): the pool's equity after the fill stays >= 0 only with the
+    # XBTZ26 profit counted, and the fill is made
+    engine = Engine()
+    for account, amount in ((2, 2_000_000), (3, 10**10)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for symbol, price in (("XBTZ26", 5_000_000), ("ETHUSD", 300_000)):
+        engine.process(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=price, index_price=price))
+    for account, symbol, side, qty, price in (
+        (3, "XBTZ26", "Sell", 10_000, 5_000_000),
+        (2, "XBTZ26", "Buy", 10_000, 5_000_000),
+        (3, "ETHUSD", "Sell", 300, 310_000),
+    ):
+        placed = engine.process(
+            c.PlaceOrder(time_ms=0, account=account, symbol=symbol, side=side, order_qty=qty, price=price)
+        )
+        assert not isinstance(placed[-1], Rejected), placed[-1]
+    engine.process(c.PriceUpdate(time_ms=1, symbol="XBTZ26", mark_price=6_000_000, index_price=6_000_000))
+    lean.clear()
+    events = engine.process(
+        c.PlaceOrder(time_ms=2, account=2, symbol="ETHUSD", side="Buy", order_qty=300, price=310_000)
+    )
+    assert lean == [1]
+    taker = [(e.exec_type, e.last_qty, e.text) for e in events if isinstance(e, Execution) and e.account == 2]
+    assert taker == [("New", 0, ""), ("Trade", 300, "")]
+    assert engine.positions(2)["ETHUSD"].qty == 300
+    assert engine.accounts[2].wallet("XBt") == 1_915_250
