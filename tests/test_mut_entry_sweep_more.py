@@ -41,8 +41,8 @@ def test_liq_053_the_move_into_an_isolated_pool_is_measured_from_its_margin_not_
 ) -> None:
     # account 2 (2 XBT): isolated 1x ETHUSD long of 200 (about 60M of margin), a 1x bid of ``bid`` at 2,990.00 and a
     # cross XBTUSD long of 50,000 fallen from 50,000.00 to 30,000.00; account 4's plain limit sell meets the bid.
-    # 100 moves about 30M into the isolated pool, which the cross pool can spare (the pool's 60M is not counted
-    # again); 250 moves about 75M, which it cannot: the bid is cancelled
+    # 100 moves about 30M into the isolated pool, which the cross pool can spare (LIQ-053: the pool's 60M is not
+    # counted again); 250 moves about 75M, which it cannot: the bid is cancelled
     engine = Engine()
     for account, amount in ((2, 2 * 10**8), (3, 10**10), (4, 10**10)):
         engine.process(c.VerifyAccount(time_ms=0, account=account))
@@ -85,7 +85,7 @@ def test_acc_006_an_isolated_maker_reducing_at_a_loss_beyond_its_wallet_keeps_no
     # account 2 (3,100,000 XBt): isolated 20x ETHUSD long of 200 from 3,000.00; the mark falls to 2,900.00 and it
     # offers 100 at 2,830.00, which account 4's plain limit buy takes. The realised loss (1,700,000 XBt plus the
     # commission) is more than the 100 contracts' requirement frees and the free wallet can pay: the rest comes
-    # out of the remaining 100's requirement, and the pool keeps the whole wallet, 1,362,075, not the 1,523,625
+    # out of the remaining 100's requirement (ACC-006), and the pool keeps the whole wallet, 1,362,075, not the 1,523,625
     # requirement it would keep if the loss were not counted
     engine = Engine()
     for account, amount in ((2, 3_100_000), (3, 10**10), (4, 10**10)):
@@ -124,7 +124,7 @@ def test_liq_053_an_isolated_maker_hit_twice_measures_its_second_move_from_the_m
     # account 3 (30,000,000 XBt): isolated 10x ETHUSD bids of 100 at 3,100.00 and 100 at 3,090.00 and a cross
     # XBTUSD long of 50,000 fallen from 50,000.00 to 45,000.00; account 2's plain limit sell of 200 meets both.
     # The second fill moves about 3.1M into the isolated pool on top of the first's 3.1M: the cross pool can
-    # spare it (the pool after the first fill holds its margin, not the account's free wallet of about 30M)
+    # spare it (LIQ-053; the pool after the first fill holds its margin, not the account's free wallet of about 30M)
     engine = Engine()
     for account, amount in ((2, 10**10), (3, 30_000_000), (4, 10**10)):
         engine.process(c.VerifyAccount(time_ms=0, account=account))
@@ -161,7 +161,7 @@ def test_liq_044_a_cross_takers_pool_counts_its_other_positions_profit(lean: lis
     # account 2 (2,000,000 XBt): a cross XBTZ26 long of 10,000 from 50,000.00, risen to 60,000.00 (about 3.3M of
     # profit); it buys 300 ETHUSD at 3,100.00 against a mark of 3,000.00 with a plain limit order, all that its
     # available balance allows (3,000,000 of premium): the pool's equity after the fill stays >= 0 only with the
-    # XBTZ26 profit counted, and the fill is made
+    # XBTZ26 profit counted, and the fill is made (LIQ-044)
     engine = Engine()
     for account, amount in ((2, 2_000_000), (3, 10**10)):
         engine.process(c.VerifyAccount(time_ms=0, account=account))
