@@ -115,7 +115,9 @@ class Fills:
           (``rules.solvency.is_fill_allowed``) for the maker's and the taker's
           side of the fill, each account as it stands after the sweep's earlier
           fills.  An unsafe maker is granted nothing (it leaves the book and is
-          cancelled); an unsafe taker halts the sweep.
+          cancelled); an unsafe taker halts the sweep;
+        * without (the liquidation engine's sweep): LIQ-054 / LIQ-053 for each maker
+          (:func:`engine.core.liquidation_guard.make_liquidation_guard`).
         """
         accounts = self.ledger.accounts
         inst = self.market.instrument_map[symbol]
@@ -126,8 +128,8 @@ class Fills:
             return make_liquidation_guard(
                 self.market, self.ledger, self.risk, symbol, fills, self._reduce_only_room, self.cross_pool_of, self._insolvent
             )
-        kernels = kernels_for(inst) if taker is not None else None
-        if kernels is not None and taker is not None:
+        kernels = kernels_for(inst)
+        if kernels is not None:
             return self._kernel_guard(kernels, inst, fills, taker, mark)
         states: dict[int, PoolState] = {}
         folded = [0]  # how many of ``fills`` are folded into ``states``
@@ -155,7 +157,6 @@ class Fills:
             return is_cross_pool_kept(cross[0], cross[1], moved)
 
         def fold() -> None:
-            assert taker is not None
             for maker, qty, price in fills[folded[0]:]:
                 for account_id, is_buy, is_maker in ((maker.account, maker.is_buy, True), (taker.account, taker.is_buy, False)):
                     fee = self.fee_ppm(accounts[account_id], inst, maker=is_maker)
@@ -164,7 +165,7 @@ class Fills:
 
         def guard(maker: Order, wanted: int) -> int:
             granted = self._reduce_only_room(symbol, maker, wanted, fills) if maker.reduce_only else wanted
-            if taker is None or granted == 0:
+            if granted == 0:
                 return granted
             fold()
             price = maker.price
