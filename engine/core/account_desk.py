@@ -16,7 +16,7 @@ from perpspec.engine.core.ledger import Ledger, peek_position
 from perpspec.engine.core.market import Market, is_spot
 from perpspec.engine.core.registry import OrderRegistry
 from perpspec.engine.core.rejects import Rej, is_int, show
-from perpspec.engine.core.risk import Risk, free_balance
+from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.stream import EventStream
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.liquidation import compute_requirement
@@ -84,8 +84,7 @@ class AccountDesk:
             return Rej(Reason.UNKNOWN_ASSET, f"unknown asset {show(c.asset)}")
         if not is_int(c.amount) or c.amount <= 0:
             return Rej(Reason.MALFORMED, "amount must be a positive integer")
-        margin = self.risk.account_margin(account, c.asset)
-        withdrawable = max(0, min(margin.withdrawable_margin, free_balance(account, c.asset, margin)))
+        withdrawable = self.withdrawable(account, c.asset)
         problem = check_withdrawal(c.amount, withdrawable)
         if problem is not None:
             return Rej(Reason.INSUFFICIENT_BALANCE, f"{problem.reason.value}: withdrawable {problem.available}")
@@ -95,6 +94,16 @@ class AccountDesk:
         self.stream.withdrawals[(account.account_id, c.asset)] = None
         self.stream.emit_tx("Withdrawal", account.account_id, c.asset, -c.amount)
         return 0
+
+    def withdrawable(self, account: Account, asset: str) -> int:
+        """What a Withdraw of ``asset`` may take now (the ``withdrawableMargin`` the API reports).
+
+        MRG-050's withdrawable balance, net of what live spot orders reserve, less what the chosen risk tiers of the
+        account's cross positions hold beyond MRG-050's own-tier figures (:meth:`_cross_tier_extras`); never below 0.
+        """
+        margin = self.risk.account_margin(account, asset)
+        extras = self.risk.cross_tier_extras(account, asset)
+        return max(0, min(margin.withdrawable_margin - extras, self.risk.spendable(account, asset, margin, extras)))
 
     def deposit_insurance(self, c: cmd.DepositInsurance) -> Rej | int:
         """DepositInsurance: credit the insurance fund (INS-008)."""
@@ -133,12 +142,14 @@ class AccountDesk:
         asset = inst.settl_currency
         before = self.risk.account_margin(account, asset)
         after = self.risk.account_margin(account, asset, (inst.symbol, trial, tuple(ps.orders.values())))
+        available_before = before.available_margin - self.risk.cross_tier_extras(account, asset)
+        available_after = after.available_margin - self.risk.cross_tier_extras(account, asset, (inst.symbol, trial))
         # refused below zero when it gets worse, or when it sets more money aside: isolating a cross position moves
         # its requirement into a margin that must exist (attack3: with the balance already negative it was "not
         # worse", and the isolated margin exceeded the wallet; the take-over then left the wallet negative)
         sets_aside = trial.iso_margin > ps.iso_margin
-        if after.available_margin < 0 and (after.available_margin < before.available_margin or sets_aside):
-            return Rej(Reason.INSUFFICIENT_MARGIN, f"available balance would be {after.available_margin}")
+        if available_after < 0 and (available_after < available_before or sets_aside):
+            return Rej(Reason.INSUFFICIENT_MARGIN, f"available balance would be {available_after}")
         real = account.position(inst)
         real.leverage = trial.leverage
         real.iso_margin = trial.iso_margin
@@ -146,20 +157,6 @@ class AccountDesk:
         self.risk.emit_position(account.account_id, inst.symbol)
         return 0
 
-
-    @staticmethod
-    def _cross_tier_extra(inst: Instrument, ps: PositionState) -> int:
-        """What a cross position's chosen risk tier adds to ``posInit + posComm`` over its own tier (LIQ-001).
-
-        MRG-050 prices a cross position at its own risk steps; its pool (LIQ-001) holds it at the chosen tier.  A
-        risk-limit change is judged with the difference charged, as order entry charges it
-        (``OrderEntry._chosen_tier_extra``), so raising the limit never takes the pool below maintenance.
-        """
-        if ps.leverage != CROSS or ps.qty == 0 or ps.chosen_tier == 0:
-            return 0
-        chosen = compute_requirement(inst, ps.position, CROSS, ps.chosen_tier)
-        own = compute_requirement(inst, ps.position, CROSS, 0)
-        return max(0, chosen.pos_init + chosen.pos_comm - own.pos_init - own.pos_comm)
 
     def _margin_on_change(self, inst: Instrument, ps: PositionState) -> int:
         """MRG-066 for an isolated position at its (new) setting: posInit + posComm + its unrealised loss at mark."""
@@ -202,7 +199,8 @@ class AccountDesk:
         if ps is None or ps.qty == 0:
             return Rej(Reason.NO_POSITION, "no open position to transfer margin to or from")
         pm = self.risk.position_margin(inst, ps)
-        available = free_balance(account, inst.settl_currency, self.risk.account_margin(account, inst.settl_currency))
+        asset = inst.settl_currency
+        available = self.risk.spendable(account, asset, self.risk.account_margin(account, asset))
         problem = check_transfer_margin(pm, c.amount, available)
         if problem is not None:
             reason = Reason.NOT_ISOLATED if problem.reason.value == "PositionNotIsolated" else Reason.INSUFFICIENT_MARGIN
@@ -239,8 +237,8 @@ class AccountDesk:
         asset = inst.settl_currency
         after = self.risk.account_margin(account, asset, (inst.symbol, trial, tuple(ps.orders.values())))
         before = self.risk.account_margin(account, asset)
-        available_after = after.available_margin - self._cross_tier_extra(inst, trial)
-        available_before = before.available_margin - self._cross_tier_extra(inst, ps)
+        available_after = after.available_margin - self.risk.cross_tier_extras(account, asset, (inst.symbol, trial))
+        available_before = before.available_margin - self.risk.cross_tier_extras(account, asset)
         if available_after < 0 and available_after < available_before:
             return Rej(Reason.INSUFFICIENT_MARGIN, f"available balance would be {available_after}")
         real = account.position(inst)

@@ -431,7 +431,7 @@ class OrderEntry:
                 return None  # nothing it could trade with: it will be cancelled without a fill
         if is_spot(inst):
             asset, need = self.registry.spot_need(inst, order.is_buy, order.leaves_qty, charge_price)
-            free = free_balance(account, asset, self.risk.account_margin(account, asset))
+            free = self.risk.spendable(account, asset, self.risk.account_margin(account, asset))
             if need > free:
                 return Rej(Reason.INSUFFICIENT_BALANCE, f"needs {need} {asset}, free {free}")
             return None
@@ -695,7 +695,7 @@ class OrderEntry:
         if is_spot(inst):
             asset, need = self.registry.spot_need(inst, order.is_buy, leaves, price)
             held = self.registry.spot_reservations.get(order.order_id, (asset, 0))[1]
-            free = free_balance(account, asset, self.risk.account_margin(account, asset))
+            free = self.risk.spendable(account, asset, self.risk.account_margin(account, asset))
             if need - held > free:
                 return Rej(Reason.INSUFFICIENT_BALANCE, f"needs {need - held} more {asset}, free {free}")
             return None

@@ -589,6 +589,10 @@ class Engine:
         """:meth:`engine.core.risk.Risk.account_margin` (MRG-050)."""
         return self.risk.account_margin(account, asset)
 
+    def _withdrawable(self, account: Account, asset: str) -> int:
+        """:meth:`engine.core.account_desk.AccountDesk.withdrawable` (what a Withdraw may take: withdrawableMargin)."""
+        return self.desk.withdrawable(account, asset)
+
     def _adl_row(self, inst: Instrument, longs: bool, account_id: int) -> AdlCandidate | None:
         """:meth:`engine.core.waterfall.Waterfall.adl_row` (a holder's position as ADL ranks it)."""
         return self.waterfall.adl_row(inst, longs, account_id)

@@ -372,3 +372,40 @@ class Risk:
                 bankruptcy,
             ))
         )
+
+    @staticmethod
+    def cross_tier_extra(inst: Instrument, ps: PositionState) -> int:
+        """What a cross position's chosen risk tier adds to ``posInit + posComm`` over its own tier (LIQ-001).
+
+        MRG-050 prices a cross position at its own risk steps; its pool (LIQ-001) holds it at the chosen tier.
+        """
+        if ps.leverage != CROSS or ps.qty == 0 or ps.chosen_tier == 0:
+            return 0
+        chosen = compute_requirement(inst, ps.position, CROSS, ps.chosen_tier)
+        own = compute_requirement(inst, ps.position, CROSS, 0)
+        return max(0, chosen.pos_init + chosen.pos_comm - own.pos_init - own.pos_comm)
+
+    def cross_tier_extras(self, account: Account, asset: str, replace: tuple[str, PositionState] | None = None) -> int:
+        """Σ :meth:`cross_tier_extra` over the account's positions settled in ``asset`` (``replace`` substitutes one).
+
+        MRG-050's available and withdrawable balances price each cross position at its own risk steps, while the
+        cross pool (LIQ-001) holds it at its chosen tier.  Money leaving the cross pool by its owner's command (a
+        withdrawal, MRG-064; a transfer into an isolated position, MRG-030; a leverage or risk-limit change that
+        sets margin aside; a spot order's reservation) is judged with every cross position's difference charged,
+        as order entry charges the order's own (``OrderEntry._chosen_tier_extra``), so the command never leaves the
+        pool below its maintenance (session 8: a short of 17,600 XBTUSD at a 650 XBT risk limit could withdraw
+        9,594,936 of 9,973,600 XBt and was left at 378,664 against a maintenance of 731,060).
+        """
+        extra = 0
+        for symbol in sorted(account.positions):
+            inst = self.market.instrument_map[symbol]
+            if inst.settl_currency == asset:
+                ps = replace[1] if replace is not None and replace[0] == symbol else account.positions[symbol]
+                extra += self.cross_tier_extra(inst, ps)
+        return extra
+
+    def spendable(self, account: Account, asset: str, margin: AccountMargin, extras: int | None = None) -> int:
+        """What a command may take out of the cross pool in ``asset``: :func:`free_balance` less the tier extras."""
+        if extras is None:
+            extras = self.cross_tier_extras(account, asset)
+        return free_balance(account, asset, margin) - extras

@@ -58,6 +58,16 @@ def account_margin(exchange: Engine, account: int, asset: str) -> AccountMargin:
     return result
 
 
+def withdrawable_margin(exchange: Engine, account: int, asset: str) -> int:
+    """withdrawableMargin: what a Withdraw of ``asset`` may take now (0 for an unknown account)."""
+    record = getattr(exchange, "accounts", {}).get(account)
+    if record is None:
+        return 0
+    compute = getattr(exchange, "_withdrawable")  # noqa: B009 - the engine keeps it private, as MRG-050
+    result: int = compute(record, asset)
+    return result
+
+
 def book_depth(exchange: Engine, symbol: str, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """(bids, asks) as ``(price units, contracts)``, best first, at most ``levels`` each (displayed size only)."""
     books: dict[str, Any] = getattr(exchange, "books", {})
@@ -403,7 +413,7 @@ def margin_row(exchange: Engine, account: int, currency: str, time_ms: int) -> d
         "initMargin": margin.order_margin,
         "maintMargin": margin.position_margin,
         "availableMargin": margin.available_margin,
-        "withdrawableMargin": margin.withdrawable_margin,
+        "withdrawableMargin": withdrawable_margin(exchange, account, currency),
         "excessMargin": margin.available_margin,
         "marginUsedPcnt": ratio_out(margin.margin_balance - margin.available_margin, margin.margin_balance, 4)
         if margin.margin_balance
