@@ -39,6 +39,8 @@ from perpspec.rules.margin import (
 from perpspec.rules.position import Position
 
 SYMBOLS = ("XBTUSD", "ETHUSD")
+# the owner's commands that move money out of a cross pool or set margin aside, without trading
+OWNER_MONEY = (c.Withdraw, c.TransferMargin, c.SetLeverage, c.Isolate, c.SetRiskLimit)
 SPOT_FILE = Path(__file__).resolve().parent.parent / "specs" / "instruments" / "spot" / "XBT_USDT.toml"
 START_MARK = {"XBTUSD": 5_000_000, "ETHUSD": 300_000, "XBT_USDT": 5_000_000}
 TRADERS = (1, 2, 3, 4, 5)
@@ -72,6 +74,8 @@ class EngineMachine(RuleBasedStateMachine):
     def run(self, command: c.Command) -> list[Event]:
         before = _without_seq(self.engine)
         clock_before = self.engine.time_ms
+        owner = getattr(command, "account", None) if isinstance(command, OWNER_MONEY) else None
+        below_before = self._pools_below(owner)
         events = self.engine.process(command)
         self.commands += 1
         assert not [e for e in events if isinstance(e, InternalError)], events
@@ -88,9 +92,24 @@ class EngineMachine(RuleBasedStateMachine):
                 event(f"rule {item.rule_id} {item.kind}")
         if self.strategy:
             _reach(self.strategy, events)
+        if isinstance(final[0], Accepted) and owner is not None and self.engine.time_ms == clock_before:
+            # LIQ-001 / MRG-064: the owner's own money or setting command never puts one of its pools below
+            # maintenance at the chosen tier (session 8: withdrawals were judged at the position's own tier)
+            assert self._pools_below(owner) <= below_before, (command, below_before, self._pools_below(owner))
+            event("owner's money command kept its pools at maintenance")
         self._check_position_prices(events)
         self.last_events = list(events)
         return list(events)
+
+    def _pools_below(self, account_id: object) -> set[str]:
+        """The contracts whose pool (LIQ-001, at the chosen tier) is below maintenance now (LIQ-003)."""
+        holder = self.engine.accounts.get(account_id) if isinstance(account_id, int) else None
+        if holder is None:
+            return set()
+        return {
+            symbol for symbol in sorted(holder.positions)
+            if holder.positions[symbol].qty != 0 and self.engine.risk.below_maintenance(holder, symbol)
+        }
 
     def _check_position_prices(self, events: list[Event]) -> None:
         """Every position event reports the liquidation and bankruptcy prices of its state (MRG-011/012, MRG-034).
