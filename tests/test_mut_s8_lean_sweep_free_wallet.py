@@ -15,7 +15,10 @@ that is gone by the time of the fill:
   was closed at its entry price since: the fill's initial margin is beyond the free wallet;
 * a cross pool below zero equity, carried by a bounded waterfall (LIQ-034), was closed by its owner at a price
   better than the mark (LIQ-044: no lower than before), leaving the free wallet below zero with no cross
-  position; a reduction of the isolated position then leaves it below zero but higher than before.
+  position; a reduction of the isolated position then leaves it below zero but higher than before.  That
+  setup is the path of an open finding (tests/test_mut_s8_carried_cross_close_owing.py: the account can end
+  flat and owing); if the rules close it, #59/#111 need another way to a free wallet below zero with no cross
+  position, or become equivalent (with the free wallet before ≥ 0 the three comparisons agree).
 
 Each order is a plain GoodTillCancel limit order from a cross taker (a counter on ``entry_plain``'s
 ``enter_crossing`` checks it took the lean sweep).
