@@ -7,13 +7,15 @@ in ``(0, maxPrice]``, fee rates in ``(−100%, 100%)``, any number of other open
 * **LIQ-054 accepted fill keeps the free wallet** — a fill LIQ-054 accepts, posted the way the engine posts it
   (ACC-003 position and realised PnL, ACC-002 commission into the wallet, ACC-006 isolated margin), leaves the
   free wallet (the wallet less every isolated margin in the currency) ≥ 0, or no lower than the cross pool's
-  equity at mark was, whenever no cross position in the currency is open after it.  The free wallet after is
+  equity at mark was — the latter only where no cross position was open before either —, whenever no cross
+  position in the currency is open after it.  The free wallet after is
   computed from the postings, independently of LIQ-040's formulas.
 
 Known-bad variants (each expected refuted): the check against the free wallet before instead of the cross pool's
 equity (it accepts closing, below the mark, the cross position whose profit backed the isolated margins: the
 first version of the rule, caught by tests/test_free_wallet.py); the check that forgets the isolated pool's own
-margin after the fill.
+margin after the fill; session 7's comparison, which allowed "no lower than before" for a fill closing the last
+cross position (tests/test_mut_s8_carried_cross_close_owing.py).
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.margin import CROSS
-from perpspec.rules.num import and_, ite, or_
+from perpspec.rules.num import and_, ite, not_, or_
 from perpspec.rules.position import apply_fill, compute_commission
 from perpspec.rules.solvency import (
     PoolState,
     compute_fill_outcome,
+    compute_free_wallets,
     is_fill_free_wallet_kept,
     is_free_wallet_kept,
 )
@@ -73,13 +76,17 @@ def prove_free_wallet_kept(symbol: str, leverage: int, rule: FreeWalletRule = is
             free_after = wallet_after - account.other_iso
             cross_before = account.wallet - account.other_iso + account.other_cross_pnl + own_pnl
             cross_open_after = or_(other_cross_open > 0, after.qty != 0)
+            cross_open_before = or_(other_cross_open > 0, account.position.qty != 0)
         else:
             prover.use(premium_as_posted(inst), account.position.qty, account.position.qty + fill_qty, price, mark)
             free_after = wallet_after - account.other_iso - margin_after
             cross_before = account.wallet - account.other_iso - account.iso_margin + account.other_cross_pnl
             cross_open_after = other_cross_open > 0
+            cross_open_before = other_cross_open > 0
+        # "no lower than before" only where no cross position was open before either: closing the last one must
+        # leave the free wallet ≥ 0 (an owing cross pool is the waterfall's, session 8)
         return prover.prove(
-            or_(cross_open_after, or_(free_after >= 0, free_after >= cross_before)),
+            or_(cross_open_after, or_(free_after >= 0, and_(not_(cross_open_before), free_after >= cross_before))),
             f"LIQ-054 accepted fill keeps the free wallet {symbol} leverage {leverage}",
         )
 
@@ -106,6 +113,18 @@ def _kept_without_the_pool(
     return is_free_wallet_kept(before, after, other_cross_open > 0)
 
 
+def _kept_no_lower_after_a_close(
+    inst: Instrument, pool: PoolState, fill_qty: int, price: int, fee_ppm: int, mark_price: int, other_cross_open: int
+) -> bool:
+    """KNOWN-BAD LIQ-054: session 7's comparison, "no lower than before" also for a fill closing the last cross
+    position (a carried cross pool below zero closed above the mark left the account flat and owing)."""
+    outcome = compute_fill_outcome(inst, pool, fill_qty, price, fee_ppm, mark_price)
+    before, after = compute_free_wallets(inst, pool, outcome, mark_price)
+    is_cross = pool.leverage_hundredths == CROSS
+    cross_open = or_(other_cross_open > 0, and_(is_cross, outcome.position.qty != 0))
+    return is_free_wallet_kept(before, after, cross_open)
+
+
 def _register() -> None:
     for symbol in SYMBOLS:
         for mode, leverage in MODES:
@@ -116,8 +135,9 @@ def _register() -> None:
                     invariant_id="INV-NO-NEG-EQUITY",
                     statement=(
                         f"{'An' if mode == 'isolated' else 'A'} {mode} {symbol} fill accepted by LIQ-054, posted as the engine posts it (ACC-003, ACC-002, "
-                        "ACC-006), leaves the free wallet (wallet − Σ isolated margins) ≥ 0, or no lower than the cross "
-                        "pool's equity at mark was, whenever no cross position in the currency is left open."
+                        "ACC-006), leaves the free wallet (wallet − Σ isolated margins) ≥ 0, or — only where no cross "
+                        "position was open before either — no lower than the cross pool's equity at mark was, whenever "
+                        "no cross position in the currency is left open."
                     ),
                     run=functools.partial(prove_free_wallet_kept, symbol, leverage),
                     timeout_ms=SLOW_TIMEOUT_MS,
@@ -133,6 +153,21 @@ def _register() -> None:
                     "closes below the mark the cross position whose profit backed the isolated margins."
                 ),
                 run=functools.partial(prove_free_wallet_kept, symbol, CROSS, _kept_against_the_margin),
+                expect="refuted",
+                timeout_ms=SLOW_TIMEOUT_MS,
+            )
+        )
+        register(
+            Obligation(
+                id=f"KNOWN-BAD/LIQ-054/no-lower-after-a-close/{symbol}",
+                rule_id="LIQ-054",
+                invariant_id="INV-NO-NEG-EQUITY",
+                statement=(
+                    "Known-bad: a cross fill closing the last cross position allowed when the free wallet after is "
+                    "below zero but no lower than the cross pool's equity was, which leaves the account owing with "
+                    "nothing to liquidate."
+                ),
+                run=functools.partial(prove_free_wallet_kept, symbol, CROSS, _kept_no_lower_after_a_close),
                 expect="refuted",
                 timeout_ms=SLOW_TIMEOUT_MS,
             )

@@ -279,10 +279,17 @@ def compute_free_wallets(inst: Instrument, pool: PoolState, outcome: FillOutcome
     return before, after
 
 
-def is_free_wallet_kept(cross_before: int, free_after: int, cross_open_after: bool) -> bool:
+def is_free_wallet_kept(cross_before: int, free_after: int, cross_open_after: bool, cross_open_before: bool = False) -> bool:
     """The comparison of LIQ-054: the free wallet after ≥ 0, or no lower than the cross pool's equity before,
-    unless a cross position is left to back it."""
-    return or_(cross_open_after, or_(free_after >= 0, free_after >= cross_before))
+    unless a cross position is left to back it.
+
+    "No lower than before" is allowed only where no cross position was open before either (a free wallet already
+    below zero with nothing to liquidate is not made worse).  A fill that closes the last open cross position
+    must leave the free wallet ≥ 0: before it, the owing cross pool was the waterfall's to take over (the fund
+    covering its deficit); after it, nothing would ever liquidate it (session 8: a cross pool carried by LIQ-034's
+    budget at −5,108,750 was closed by its owner above the mark and left the account flat at −4,193,008).
+    """
+    return or_(cross_open_after, or_(free_after >= 0, and_(not_(cross_open_before), free_after >= cross_before)))
 
 
 def is_fill_free_wallet_kept(
@@ -305,11 +312,13 @@ def is_fill_free_wallet_kept(
     So a fill (``fee_ppm`` its commission rate; the liquidation engine's fills pay none) is executed only if,
     when no cross position in the currency is open after it (``other_cross_open``: how many the account holds
     open in the currency's other contracts; the fill's own position counts when it is cross and left open), it
-    leaves the free wallet ≥ 0, or no lower than the cross pool's equity at mark was (:func:`compute_free_wallets`:
-    a cross position's own PnL counts before, so closing the position whose profit backed the isolated margins at
-    a price that leaves the free wallet below zero is refused).  It applies to a trader's
-    isolated fills, the maker's and the taker's (a trader's cross fill that leaves no cross position is held to
-    the same by LIQ-044: the pool's equity is then its margin), and to every maker of a liquidation-engine fill
+    leaves the free wallet ≥ 0, or — only where no cross position was open before it either — no lower than the
+    cross pool's equity at mark was (:func:`compute_free_wallets`; :func:`is_free_wallet_kept`).  So closing the
+    last cross position (whose profit may have backed the isolated margins) at a price that leaves the free
+    wallet below zero is refused, even where LIQ-044 finds the pool no lower than before: an owing cross pool is
+    left to the waterfall.  It applies to a trader's fills, the maker's and the taker's — isolated ones, and
+    cross ones that close the account's last open cross position in the currency —, and to every maker of a
+    liquidation-engine fill
     — its close-out (LIQ-024) or a partial liquidation's FillOrKill (LIQ-022) — which LIQ-044 does not judge,
     together with LIQ-053 for an isolated maker.  A refused resting order is cancelled with
     :data:`FILL_CANCEL_TEXT` and the sweep trades with the next maker; a refused incoming order stops, as LIQ-044
@@ -320,7 +329,8 @@ def is_fill_free_wallet_kept(
     before, after = compute_free_wallets(inst, pool, outcome, mark_price)
     is_cross = pool.leverage_hundredths == CROSS
     cross_open = or_(other_cross_open > 0, and_(is_cross, outcome.position.qty != 0))
-    return is_free_wallet_kept(before, after, cross_open)
+    cross_open_before = or_(other_cross_open > 0, and_(is_cross, pool.position.qty != 0))
+    return is_free_wallet_kept(before, after, cross_open, cross_open_before)
 
 
 class SolvencyReason(enum.Enum):

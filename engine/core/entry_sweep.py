@@ -34,6 +34,7 @@ from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import Account, compute_usd_volume
 from perpspec.engine.core.book import Fill
 from perpspec.engine.core.ledger import LIQUIDATOR, peek_position
+from perpspec.engine.core.liquidation_guard import is_cross_close_kept
 from perpspec.engine.core.orders import Order
 from perpspec.engine.kernels import dispatch
 from perpspec.rules.instrument import Instrument
@@ -154,8 +155,11 @@ class CrossGuard:
         out = self.maker_outcome(account_id, signed, price)
         if out[0] == 0:
             return False
-        if self.pools[account_id][2] == CROSS:
-            return True
+        if self.pools[account_id][2] == CROSS:  # LIQ-054 when the fill closes the account's last cross position
+            return is_cross_close_kept(
+                self.fills.market, self.accounts[account_id], self.inst, self.pools[account_id], signed, price,
+                self.maker_fee(account_id), self.mark,
+            )
         if account_id not in self.crosses:
             self.crosses[account_id] = self.fills.cross_pool_of(self.accounts[account_id], self.inst.settl_currency)
         cross = self.crosses[account_id]
@@ -189,10 +193,20 @@ class CrossGuard:
         if not self.maker_allowed(maker.account, granted if maker.is_buy else -granted, price):
             self.insolvent[maker.order_id] = None
             return 0
-        if self.taker_outcome(granted if self.taker_buys else -granted, price)[0] == 0:
+        taker_signed = granted if self.taker_buys else -granted
+        if self.taker_outcome(taker_signed, price)[0] == 0 or not self.taker_close_kept(taker_signed, price):
             self.halt = True
             return -1
         return granted
+
+    def taker_close_kept(self, signed: int, price: int) -> bool:
+        """LIQ-054 for the cross taker: asked only of a fill that closes its position exactly."""
+        if self.t_qty == 0 or self.t_qty + signed != 0:
+            return True
+        pool = (self.t_qty, self.t_cost, CROSS, self.t_tier, self.t_margin, self.t_pnl, self.t_maint, self.t_free, self.t_equity)
+        return is_cross_close_kept(
+            self.fills.market, self.accounts[self.taker_account], self.inst, pool, signed, price, self.taker_fee, self.mark
+        )
 
 
 def sweep_cross(fills: Fills, account: Account, inst: Instrument, order: Order, limit: int, guard: CrossGuard) -> None:

@@ -17,7 +17,11 @@ from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import Account, PositionState, compute_usd_volume
 from perpspec.engine.core.book import Fill
 from perpspec.engine.core.ledger import LIQUIDATOR, Ledger, peek_position
-from perpspec.engine.core.liquidation_guard import make_liquidation_guard
+from perpspec.engine.core.liquidation_guard import (
+    count_other_cross_open,
+    is_cross_close_kept,
+    make_liquidation_guard,
+)
 from perpspec.engine.core.market import Market, is_spot
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.registry import OrderRegistry
@@ -147,7 +151,10 @@ class Fills:
         def keeps_cross(account_id: int, signed: int, price: int, fee: int) -> bool:
             pool = state(account_id)
             if pool.leverage_hundredths == CROSS:
-                return True
+                if pool.position.qty == 0 or pool.position.qty + signed != 0:
+                    return True  # a cross position stays open: LIQ-054's first clause
+                others = count_other_cross_open(self.market, accounts[account_id], symbol)
+                return is_fill_free_wallet_kept(inst, pool, signed, price, fee, mark, others)
             if account_id not in crosses:
                 crosses[account_id] = self.cross_pool_of(accounts[account_id], inst.settl_currency)
             cross = crosses[account_id]
@@ -239,8 +246,8 @@ class Fills:
             out = outcome(account_id, signed, price, fee)
             if out[0] == 0:
                 return False
-            if pools[account_id][2] == CROSS:
-                return True
+            if pools[account_id][2] == CROSS:  # LIQ-054 when the fill closes the account's last cross position
+                return is_cross_close_kept(self.market, accounts[account_id], inst, pools[account_id], signed, price, fee, mark)
             if account_id not in crosses:
                 crosses[account_id] = self.cross_pool_of(accounts[account_id], inst.settl_currency)
             cross = crosses[account_id]

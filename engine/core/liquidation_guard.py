@@ -1,7 +1,7 @@
 """The book's guard for a sweep of the liquidation engine: LIQ-054 and LIQ-053 for each maker it takes.
 
 A trader's sweep is guarded by :meth:`engine.core.fills.Fills.make_guard` (LIQ-044, LIQ-053, LIQ-054 for
-both sides).  The liquidation engine's close-out (LIQ-024) and a partial liquidation's FillOrKill (LIQ-022)
+both sides; :func:`is_cross_close_kept` is LIQ-054 for a cross side, shared with the lean sweep).  The liquidation engine's close-out (LIQ-024) and a partial liquidation's FillOrKill (LIQ-022)
 are not judged by LIQ-044 (a maker they take below maintenance keeps a position and is liquidated by the
 next round of the waterfall, LIQ-034); each maker they take is judged by LIQ-054 (no cross pool left owing
 with no position to liquidate) and, an isolated maker, by LIQ-053 (no margin a cross pool needs moves into
@@ -20,7 +20,9 @@ from perpspec.engine.core.ledger import Ledger, peek_position
 from perpspec.engine.core.market import Market
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.risk import Risk
+from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS
+from perpspec.rules.position import Position
 from perpspec.rules.solvency import (
     PoolState,
     apply_fill_to_pool,
@@ -40,6 +42,24 @@ def count_other_cross_open(market: Market, account: Account, symbol: str) -> int
         if other_symbol != symbol and ps.qty != 0 and ps.leverage == CROSS and instruments[other_symbol].settl_currency == asset:
             count += 1
     return count
+
+
+def is_cross_close_kept(
+    market: Market, account: Account, inst: Instrument, pool: tuple[int, ...], signed: int, price: int, fee: int,
+    mark: int,
+) -> bool:
+    """LIQ-054 for a trader's fill in a *cross* pool (``pool`` as ``Risk.pool_tuple``): only a fill that closes the
+    position exactly can leave the account without an open cross position, and only then is the rule asked
+    (``rules.solvency.is_fill_free_wallet_kept``: the free wallet after ≥ 0 unless another cross position is open).
+    """
+    if pool[0] == 0 or pool[0] + signed != 0:
+        return True  # a position stays open (or opens): the rule's own first clause
+    state = PoolState(
+        position=Position(qty=pool[0], cost=pool[1]), leverage_hundredths=pool[2], chosen_tier=pool[3],
+        pool_margin=pool[4], other_pnl=pool[5], other_maintenance=pool[6], free_wallet=pool[7], account_equity=pool[8],
+    )
+    others = count_other_cross_open(market, account, inst.symbol)
+    return is_fill_free_wallet_kept(inst, state, signed, price, fee, mark, others)
 
 
 def make_liquidation_guard(
