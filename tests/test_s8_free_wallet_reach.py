@@ -1,0 +1,290 @@
+"""Session 8, helper "adlwallet": can any command sequence reach a free wallet below zero with no cross position?
+
+The claim under test (LIQ-053, LIQ-054, issue 13): **no command sequence reaches a free wallet (wallet − Σ
+isolated margins in a currency) below zero while the account holds no open cross position in that currency and
+no liquidation is pending for it** — such a pool is never liquidated, and the next isolated loss leaves the
+account flat and owing (INV-NO-NEG-EQUITY).  LIQ-054 refuses every trader fill that would get there; the other
+ways a cross position closes or margin moves were tried here, every command checked by
+``tests.test_free_wallet.free_wallet_problems`` and ``rules.invariants.check_no_neg_equity``:
+
+* **ADL** (ADL-003/020) — cannot: a cross position is eligible only if its pool's equity at mark stays ≥ 0
+  were the whole position closed at the bankruptcy price, and for the pool's last position that figure *is* the
+  free wallet after the close (free wallet + value at the bankruptcy price − cost).  A partial close leaves the
+  position open.  An isolated position deleveraged realises ≥ 0 and releases margin: its free wallet only rises.
+  Pinned below with exact figures (the haircut is 213,500; the free wallet goes from −5,198,750 to 11,254,250).
+* **Take-over of a cross pool** (LIQ-023/036/037) — brings the free wallet to exactly 0 whenever the residual
+  is ≥ 0: ``fw + realised − residual`` with ``residual = fw + realised``.  LIQ-036 takes an owing pool over at its
+  unclamped bankruptcy price, so the residual is ≥ its reserve and the *fund's size does not matter*: the deficit
+  moves into the liquidation engine's held position (fund, then ADL).  Pinned below with a fund of 0 and the
+  remainder deleveraged.  Only LIQ-036's documented [I] bounds (an inverse long owing more than its entry value,
+  a linear short likewise) keep a negative residual and a draw capped by the fund (INS-003).  A pool's margin
+  is ``> maintenance − entry value`` whenever it was last found safe (one funding tick or an isolated fill
+  admitted by LIQ-053 cannot pass the bound), so it takes a further wallet drop while the pool is carried by
+  LIQ-034: **reachable** with two funding ticks of 60% and a budget of one liquidation (xfail below; with an
+  empty fund the account ends flat owing 23,075,000).
+* **Funding** (FND-008) — an isolated position's funding moves its margin and the wallet together (the free
+  wallet is unchanged); a cross position's runs the waterfall at once, and while the pool is carried it still
+  holds its position.
+* **Isolate / SetLeverage / TransferMargin / SetRiskLimit** — cannot close a cross position except by
+  isolating it, and isolating sets margin aside, which ``_change_leverage`` refuses when the available balance
+  after is < 0; with no cross position left the available balance is at most the free wallet.  Pinned below.
+* **Settlement of XBTZ26** (SET-003/005) — **reachable**.  SET-005 settles only pools at or above maintenance
+  at the settlement price, so the free wallet after closing the last cross position is
+  ``equity − settlement fee ≥ maintenance − fee``.  The fee (SET-002, 0.05% of the value *at the settlement
+  price*) exceeds the maintenance (0.5% of the *entry* value + posComm) once an inverse contract's price has
+  fallen more than ~11.5-fold: a pool in ``[maintenance, fee)`` is settled into a negative free wallet.
+  Two xfail tests below (a plain cross long; a cross short whose profit backs an isolated margin).
+
+Fixes proposed for the lead (rule decisions).  Settlement (who bears the unpaid fee): SET-002/003 charge the settlement fee only
+as far as the holder's pool equity at the settlement price reaches — ``min(fee, max(pool equity, 0))`` — the
+fee pool forgoing the rest (a trader never owes more than the posted margin, as LIQ-036 says).  Conservation
+(Σ Δwallet − Δcost = −Δfee pool) holds with the capped fee on both sides.  LIQ-036's bound: no funding
+(FND-008) for a pool the waterfall has found due and carried (refuse the FundingTick, typed, until the carried
+work is done, or charge such a pool only down to minus its entry value), so no pool reaches the bound; and
+``check_no_neg_equity`` might not exempt an account whose wallet is already negative after its take-over
+(the pending close-out can no longer change it: here the exemption hid the debt for 190 updates).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Accepted, Rejected
+from perpspec.engine.core.exchange import Engine
+from perpspec.rules.events import AdlFill, Liquidation
+from perpspec.rules.invariants import check_no_neg_equity
+from tests.test_free_wallet import free_wallet, free_wallet_problems, has_cross_position
+
+XBT_50K, XBT_55K, ETH_3000 = 5_000_000, 5_500_000, 300_000
+
+
+class Run:
+    """An engine whose every accepted command is checked against the claim and INV-NO-NEG-EQUITY."""
+
+    def __init__(self, wallets: tuple[tuple[int, int], ...], fund: int, budget: int = 64) -> None:
+        self.engine = Engine(max_liquidations_per_update=budget)
+        self.engine.track_steps = True
+        self.problems: list[str] = []
+        if fund:
+            self.ok(c.DepositInsurance(time_ms=0, asset="XBt", amount=fund))
+        for account_id, wallet in wallets:
+            self.ok(c.VerifyAccount(time_ms=0, account=account_id))
+            self.ok(c.Deposit(time_ms=0, account=account_id, asset="XBt", amount=wallet))
+
+    def ok(self, command: c.Command) -> list[object]:
+        events: list[object] = list(self.engine.process(command))
+        assert isinstance(events[-1], Accepted), (command, events[-1])
+        self.problems.extend(free_wallet_problems(self.engine, events))
+        self.problems.extend(check_no_neg_equity(self.engine, self.engine.step_info(events)))  # type: ignore[arg-type]
+        return events
+
+    def mark(self, time_ms: int, symbol: str, price: int) -> list[object]:
+        return self.ok(c.PriceUpdate(time_ms=time_ms, symbol=symbol, mark_price=price, index_price=price))
+
+    def trade(self, time_ms: int, maker: int, taker: int, symbol: str, taker_side: str, qty: int, price: int) -> None:
+        maker_side = "Sell" if taker_side == "Buy" else "Buy"
+        self.ok(c.PlaceOrder(time_ms=time_ms, account=maker, symbol=symbol, side=maker_side, order_qty=qty, price=price))
+        self.ok(c.PlaceOrder(time_ms=time_ms, account=taker, symbol=symbol, side=taker_side, order_qty=qty, price=price))
+
+    def pool(self, account_id: int, symbol: str) -> tuple[int, int, int, list[str]]:
+        return self.engine.risk.pool_of(self.engine.accounts[account_id], symbol)
+
+    def wallet(self, account_id: int) -> int:
+        return self.engine.accounts[account_id].wallet("XBt")
+
+
+def _records(events: list[object], kind: type) -> list[object]:
+    return [record for event in events if isinstance(record := getattr(event, "record", None), kind)]
+
+
+# --- settlement: reachable (open) -------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="open: the settlement fee (SET-002) can exceed the maintenance SET-005 "
+                                       "keeps, settling a cross pool into a negative wallet; a rule decision")
+def test_set_005_a_cross_long_at_maintenance_is_settled_into_a_negative_wallet() -> None:
+    """SET-002/003/005, INV-NO-NEG-EQUITY: account 2 deposits 230,135,000 XBt and buys 10,000 XBTZ26 cross at
+    50,000.00 (taker fee 15,000: wallet 230,120,000; entry value 20,000,000, maintenance 100,000 + posComm
+    15,150 = 115,150).  At expiry the mark is 4,000.00: the long's PnL is −230,000,000, its pool's equity 120,000
+    ≥ 115,150, so nothing is liquidated and SET-005 lets the settlement run.  The fee is 0.05% of the value at
+    4,000.00 (250,000,000): 125,000 > 120,000.  Account 2 is left flat with a wallet of −5,000 (free wallet
+    below zero, no position, nothing pending).  No isolated margin is needed: any pool in [maintenance, fee)."""
+    run = Run(((2, 230_135_000), (3, 10**10)), fund=10**9)
+    expiry = run.engine.instrument_map["XBTZ26"].expiry_ms
+    assert expiry is not None
+    start = expiry - 1_000_000
+    run.mark(start, "XBTZ26", XBT_50K)
+    run.trade(start, 3, 2, "XBTZ26", "Buy", 10_000, XBT_50K)
+    assert run.wallet(2) == 230_120_000
+    run.mark(expiry, "XBTZ26", 400_000)
+    assert run.pool(2, "XBTZ26") == (230_120_000, 120_000, 115_150, ["XBTZ26"])
+    run.ok(c.Settle(time_ms=expiry, symbol="XBTZ26", settlement_price=400_000))
+    assert run.engine.accounts[2].positions["XBTZ26"].qty == 0
+    # today: wallet −5,000 = 120,000 − 125,000 (after a fix: ≥ 0, and no problem reported)
+    assert run.wallet(2) >= 0
+    assert run.problems == []
+
+
+@pytest.mark.xfail(strict=True, reason="open: settling the cross short whose profit backs an isolated margin "
+                                       "leaves the free wallet below zero with no cross position (SET-002 fee)")
+def test_set_005_settling_the_cross_short_backing_an_isolated_margin_leaves_a_flat_account_owing() -> None:
+    """SET-002/003/005, LIQ-053/054, INV-NO-NEG-EQUITY: account 2 deposits 9,990,000 and sells 10,000 XBTZ26
+    cross at 50,000.00 (fee 15,000: wallet 9,975,000).  The mark falls to 4,000.00: a profit of 230,000,000,
+    pool equity 239,975,000.  Against that profit (MRG-060) it buys 797 ETHUSD 1x isolated at 3,000.00: margin
+    239,458,650, fee 179,325, so the free wallet is −229,662,975 and the cross pool's equity 337,025 ≥ its
+    maintenance 115,150 (LIQ-053).  At expiry the mark is 4,003.50: equity 118,425 ≥ 115,150, so SET-005
+    settles; the fee on the value at 4,003.50 is 124,891, and the free wallet after is −6,466 with no cross
+    position — the claim's state, reached without a fill.  The ETHUSD mark then falls to 20.00: the isolated pool
+    is taken over and account 2 is flat at −6,466 XBt (INV-NO-NEG-EQUITY)."""
+    run = Run(((2, 9_990_000), (3, 10**10), (4, 10**10)), fund=10**9)
+    expiry = run.engine.instrument_map["XBTZ26"].expiry_ms
+    assert expiry is not None
+    start = expiry - 1_000_000
+    run.mark(start, "XBTZ26", XBT_50K)
+    run.mark(start, "ETHUSD", ETH_3000)
+    run.trade(start, 3, 2, "XBTZ26", "Sell", 10_000, XBT_50K)
+    run.mark(start + 1, "XBTZ26", 400_000)
+    assert run.pool(2, "XBTZ26") == (9_975_000, 239_975_000, 115_150, ["XBTZ26"])
+    run.ok(c.SetLeverage(time_ms=start + 1, account=2, symbol="ETHUSD", leverage_hundredths=100))
+    run.trade(start + 1, 4, 2, "ETHUSD", "Buy", 797, ETH_3000)
+    assert run.engine.accounts[2].positions["ETHUSD"].iso_margin == 239_458_650
+    assert free_wallet(run.engine, 2) == -229_662_975
+    assert run.pool(2, "XBTZ26")[1:3] == (337_025, 115_150)
+    run.mark(expiry, "XBTZ26", 400_350)
+    assert run.pool(2, "XBTZ26")[1:3] == (118_425, 115_150)
+    run.ok(c.Settle(time_ms=expiry, symbol="XBTZ26", settlement_price=400_350))
+    assert not has_cross_position(run.engine, 2, "XBt")
+    # today: −6,466 = 118,425 − 124,891
+    assert free_wallet(run.engine, 2) >= 0
+    run.ok(c.PlaceOrder(time_ms=expiry, account=4, symbol="ETHUSD", side="Buy", order_qty=797, price=2_000))
+    for step in (1, 2):
+        run.mark(expiry + step, "ETHUSD", 2_000)
+    assert run.engine.accounts[2].positions["ETHUSD"].qty == 0
+    assert run.problems == []  # today: ['account 2 XBt: free wallet -6466', ..., 'equity -6466 < 0 ...']
+
+
+@pytest.mark.xfail(strict=True, reason="open: LIQ-036's documented [I] bound reached by funding a carried cross "
+                                       "pool; with an empty fund the take-over leaves the account owing")
+def test_liq_036_bound_funding_a_carried_cross_pool_beyond_its_entry_value_leaves_it_owing() -> None:
+    """LIQ-034/036, FND-008, INS-003, INV-NO-NEG-EQUITY — the take-over with an insurance fund too small.
+    One liquidation per update; an empty fund.  Accounts 6 (1,200,000 XBt) and 7 (2,000,000) each buy 50,000
+    XBTUSD cross at 50,000.00 from account 3 (fee 75,000; entry value 100,000,000).  FundingTick at 60%: each long
+    pays 60,000,000.  Account 6 (−58,875,000) is taken over at 121,806.00 (residual 76,000 to the fund); account 7
+    (−58,075,000, within LIQ-036's range) is carried.  A second FundingTick at 60%: the liquidation engine's held
+    long pays the fund's 76,000 (FND-019), and account 7 is at −118,075,000, beyond minus its entry value — no
+    price covers an inverse long there (LIQ-036's [I] bound).  It is taken over at the clamped 1,000,000.00 with a
+    residual of −23,075,000, and the fund, at 0, draws nothing (INS-003): account 7 is flat at −23,075,000,
+    exempt from INV-NO-NEG-EQUITY only while the liquidation engine still holds its position (nobody can take
+    the close-outs: no short is eligible for ADL at 121,806.00 or 1,000,000.00).  The fund is then refilled
+    (300,000,000), account 4 bids 100,000 at 50,000.00, and the close-outs are worked down (LIQ-050) until the
+    last fills at the 190th mark update: account 7 is reported flat and owing 23,075,000.  Each funding tick is
+    within the engine's ±100% bound; a single tick cannot get there (the pool's margin at the tick is ≥ its
+    maintenance − entry value − PnL), the carry makes the second one possible."""
+    run = Run(((3, 10**10), (6, 1_200_000), (7, 2_000_000)), fund=0, budget=1)
+    run.mark(0, "XBTUSD", XBT_50K)
+    for account_id in (6, 7):
+        run.trade(0, 3, account_id, "XBTUSD", "Buy", 50_000, XBT_50K)
+    assert (run.wallet(6), run.wallet(7)) == (1_125_000, 1_925_000)
+    run.ok(c.FundingTick(time_ms=1, symbol="XBTUSD", rate_e8=60_000_000))
+    assert run.engine.positions(7)["XBTUSD"].qty == 50_000  # carried at -58,075,000
+    run.engine.process(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=60_000_000))
+    # today: account 7 flat at -23,075,000 (take-over at 1,000,000.00, residual -23,075,000, nothing drawn)
+    run.ok(c.VerifyAccount(time_ms=3, account=4))
+    run.ok(c.Deposit(time_ms=3, account=4, asset="XBt", amount=10**10))
+    run.ok(c.DepositInsurance(time_ms=3, asset="XBt", amount=300_000_000))
+    run.ok(c.PlaceOrder(time_ms=3, account=4, symbol="XBTUSD", side="Buy", order_qty=100_000, price=XBT_50K))
+    time_ms = 4
+    while run.engine.waterfall.pending and time_ms < 1_000:  # today: 190 updates, the last at 193
+        run.mark(time_ms, "XBTUSD", XBT_50K)
+        time_ms += 1
+    assert run.engine.waterfall.pending == []
+    assert run.wallet(7) >= 0  # today: -23,075,000
+    assert run.problems == []  # today: ['account 7 XBt: free wallet -23075000', '... equity -23075000 < 0 ...']
+
+
+# --- ADL, take-over, isolate: not reachable (exact figures) ----------------------------------------------------
+
+
+def _profit_backed(fund: int) -> Run:
+    """Account 2 (0.1 XBT): cross long 50,000 XBTUSD at 50,000.00; at a mark of 55,000.00 account 5 (0.075 XBT) is
+    short 50,000 at 55,000.00 and account 2 buys 250 ETHUSD 5x isolated at 3,000.00 against its cross profit:
+    margin 15,067,500, free wallet −5,198,750, cross pool equity 3,892,250 ≥ maintenance 575,750 (LIQ-053).
+    Nobody else holds XBTUSD, and no order rests in it."""
+    run = Run(((2, 10_000_000), (3, 10**10), (4, 10**10), (5, 7_500_000)), fund=fund)
+    run.mark(0, "XBTUSD", XBT_50K)
+    run.mark(0, "ETHUSD", ETH_3000)
+    run.trade(0, 3, 2, "XBTUSD", "Buy", 50_000, XBT_50K)
+    run.mark(1, "XBTUSD", XBT_55K)
+    run.trade(1, 3, 5, "XBTUSD", "Sell", 50_000, XBT_55K)
+    run.ok(c.SetLeverage(time_ms=2, account=2, symbol="ETHUSD", leverage_hundredths=500))
+    run.trade(2, 4, 2, "ETHUSD", "Buy", 250, ETH_3000)
+    assert free_wallet(run.engine, 2) == -5_198_750
+    assert run.pool(2, "XBTUSD") == (-5_198_750, 3_892_250, 575_750, ["XBTUSD"])
+    return run
+
+
+def test_adl_003_deleveraging_the_cross_long_that_backs_the_free_wallet_leaves_it_above_zero() -> None:
+    """ADL-003/020, LIQ-054's claim: with an empty insurance fund the XBTUSD mark jumps to 60,000.00; account 5's
+    short is taken over at 59,846.50 (residual 69,818 to the fund), nobody sells, the fund's cover at mark is
+    below zero (ADL-031), and account 2's long — the only one — is deleveraged at 59,846.50: 213,500 below its
+    value at mark.  ADL-003 admitted it because its pool's equity if closed there is 11,254,250 ≥ 0, and that is
+    its free wallet after: −5,198,750 plus the 16,453,000 the close realises.  The ETHUSD pool then
+    keeps its 15,067,500 with a free wallet ≥ 0 and no cross position, as the claim needs."""
+    run = _profit_backed(fund=0)
+    events = run.mark(3, "XBTUSD", 6_000_000)
+    (taken,) = _records(events, Liquidation)
+    assert (taken.account_id, taken.taken[0].takeover_price, taken.residual_margin) == (5, 5_984_650, 69_818)  # type: ignore[attr-defined]
+    (adl,) = _records(events, AdlFill)
+    assert (adl.account_id, adl.close_qty, adl.price, adl.haircut, adl.equity_after) == (  # type: ignore[attr-defined]
+        2, 50_000, 5_984_650, 213_500, 11_254_250
+    )
+    assert not has_cross_position(run.engine, 2, "XBt")
+    assert free_wallet(run.engine, 2) == 11_254_250  # the pool equity ADL-003 required to be >= 0
+    assert run.engine.accounts[2].positions["ETHUSD"].iso_margin == 15_067_500
+    assert run.engine.insurance_funds["XBt"] == 69_818
+    assert run.problems == []
+
+
+def test_liq_036_the_take_over_of_an_owing_cross_pool_brings_the_free_wallet_to_zero_with_an_empty_fund() -> None:
+    """LIQ-023/036, ADL-020, LIQ-054's claim: with an empty insurance fund the XBTUSD mark gaps down to 45,000.00;
+    account 2's cross pool owes (equity −16,309,750) and is taken over at its unclamped bankruptcy price
+    52,784.50, above the mark: the residual is its reserve, 76,250, paid to the fund — no draw, so the fund's size
+    does not matter — and the free wallet is exactly 0.  The held long, 16,386,000 under water at mark, is
+    deleveraged against account 5's short at 52,784.50.  Account 2's isolated ETHUSD pool is untouched (15,067,500);
+    when the ETHUSD mark then falls to 20.00 it is taken over too and account 2 ends flat at 0, not owing."""
+    run = _profit_backed(fund=0)
+    events = run.mark(3, "XBTUSD", 4_500_000)
+    (taken,) = _records(events, Liquidation)
+    assert (taken.account_id, taken.equity, taken.taken[0].takeover_price, taken.residual_margin) == (  # type: ignore[attr-defined]
+        2, -16_309_750, 5_278_450, 76_250
+    )
+    (adl,) = _records(events, AdlFill)
+    assert (adl.account_id, adl.close_qty, adl.price, adl.haircut) == (5, -50_000, 5_278_450, 16_386_000)  # type: ignore[attr-defined]
+    assert free_wallet(run.engine, 2) == 0
+    assert run.engine.insurance_funds["XBt"] == 76_250
+    assert run.engine.accounts[2].positions["ETHUSD"].iso_margin == 15_067_500
+    run.ok(c.PlaceOrder(time_ms=4, account=4, symbol="ETHUSD", side="Buy", order_qty=250, price=2_000))
+    for step in (5, 6):
+        run.mark(step, "ETHUSD", 2_000)
+    assert run.engine.accounts[2].positions["ETHUSD"].qty == 0
+    assert run.wallet(2) == 0
+    assert run.problems == []
+
+
+def test_isolating_the_last_cross_position_that_backs_the_free_wallet_is_refused() -> None:
+    """MRG-066 / ``_change_leverage``, LIQ-054's claim: isolating account 2's cross long (the only cross position,
+    its profit backing the −5,198,750 free wallet) would set aside posInit + posComm 1,075,750 and leave an
+    available balance of −6,274,500 (the isolated long's profit does not count); at 1x, −105,348,750.  Both are
+    refused: a non-fill path that would leave no cross position behind a negative free wallet."""
+    run = _profit_backed(fund=10**9)
+    for command, available in (
+        (c.Isolate(time_ms=3, account=2, symbol="XBTUSD", enabled=True), -6_274_500),
+        (c.SetLeverage(time_ms=3, account=2, symbol="XBTUSD", leverage_hundredths=100), -105_348_750),
+    ):
+        refused = run.engine.process(command)[-1]
+        assert isinstance(refused, Rejected)
+        assert refused.text == f"available balance would be {available}"
+    assert has_cross_position(run.engine, 2, "XBt")
+    assert free_wallet(run.engine, 2) == -5_198_750
+    assert run.problems == []
