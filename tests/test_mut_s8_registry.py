@@ -13,6 +13,10 @@ Found by the session-8 mutation run over ``engine/core/registry.py`` (helper "mu
 * ReduceOnly (ORD ``execInst=ReduceOnly``; BitMEX: a resting ReduceOnly order is amended down to the position or
   cancelled once nothing is left to reduce): a triggered ReduceOnly stop-limit resting in the book, and ReduceOnly
   orders of an engine restored from a snapshot, are still cancelled when the position closes.
+* A cancelled order's clOrdID is released; CancelAll's symbol and side filters; a spot buy reserves its value plus
+  the taker fee (exactly the value when the fee is 0; one contract of a one-lot pair; two orders released one by one).
+* LIQ-003: an account with two open cross positions, one of them a single ETHUSD contract, has its liquidation
+  index refreshed when either mark moves (``OrderRegistry.touch`` keeps it in ``risk.multi``).
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from pathlib import Path
 import attrs
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted, Execution, Rejected
+from perpspec.engine.core.events import Accepted, Execution, Rejected, RuleEvent
 from perpspec.engine.core.exchange import Engine
+from perpspec.rules.events import Liquidation
 from perpspec.rules.instrument_file import load_instrument
 
 SPOT = load_instrument(str(Path(__file__).resolve().parent.parent / "specs" / "instruments" / "spot" / "XBT_USDT.toml"))
@@ -71,18 +76,24 @@ def test_cancel_all_and_cancel_all_after_answer_order_id_0_and_the_first_order_i
 
 
 def test_a_command_refused_at_exactly_the_switch_deadline_undoes_the_switch_cancel() -> None:
-    """The switch fires at the deadline itself (t + timeout); the refused command takes the firing back."""
+    """The switch fires at the deadline itself (t + timeout); the refused command takes the firing back. Account
+    100,000 arms it at 1,000 ms for 60,000 ms: its id is larger than the deadline (61,000), so only the deadline,
+    not the account id, can tell the engine that a timer is due."""
     engine = _engine()
-    _accepted(engine, c.PlaceOrder(time_ms=1_000, account=1, symbol="XBTUSD", side="Buy", order_qty=100, price=XBT - 50_000))
-    _accepted(engine, c.CancelAllAfter(time_ms=1_000, account=1, timeout_ms=60_000))
+    trader = 100_000
+    engine.process(c.VerifyAccount(time_ms=1_000, account=trader))
+    engine.process(c.Deposit(time_ms=1_000, account=trader, asset="XBt", amount=10**10))
+    placed = _accepted(engine, c.PlaceOrder(time_ms=1_000, account=trader, symbol="XBTUSD", side="Buy", order_qty=100,
+                                            price=XBT - 50_000))
+    _accepted(engine, c.CancelAllAfter(time_ms=1_000, account=trader, timeout_ms=60_000))
     before = (engine.state_hash(), engine.snapshot())
-    refused = engine.process(c.CancelOrder(time_ms=61_000, account=1, order_id=999))
+    refused = engine.process(c.CancelOrder(time_ms=61_000, account=trader, order_id=999))
     assert [type(e) for e in refused] == [Rejected]
     engine.seq -= 1  # the Rejected event's number: the one thing a refused command moves
     assert (engine.state_hash(), engine.snapshot()) == before
-    assert sorted(engine.live_orders) == [1]
+    assert sorted(engine.live_orders) == [placed.order_id]
     fired = engine.process(c.TimeTick(time_ms=61_000))
-    assert _texts(fired) == ["Canceled: Cancel-all-after (dead man's switch) fired"]
+    assert _texts(fired, trader) == ["Canceled: Cancel-all-after (dead man's switch) fired"]
 
 
 # ----------------------------------------------------------------------------------------------- spot reservation
@@ -228,3 +239,57 @@ def test_a_spot_buy_of_one_contract_reserves_its_value_and_fee() -> None:
     engine.process(c.Deposit(time_ms=0, account=1, asset="USDt", amount=10**9))
     _accepted(engine, c.PlaceOrder(time_ms=0, account=1, symbol="XBT_USDT", side="Buy", order_qty=1, price=XBT))
     assert engine.accounts[1].reserved == {"USDt": 50_050}
+
+
+def test_cancelling_one_of_two_spot_buys_leaves_exactly_the_others_reservation() -> None:
+    """Each spot buy reserves its quote value plus the taker fee (0.1%); releasing one leaves the other's amount."""
+    engine = Engine({"XBT_USDT": SPOT})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBT_USDT", mark_price=XBT, index_price=XBT))
+    engine.process(c.VerifyAccount(time_ms=0, account=1))
+    engine.process(c.Deposit(time_ms=0, account=1, asset="USDt", amount=10**10))
+    first = _accepted(engine, c.PlaceOrder(time_ms=0, account=1, symbol="XBT_USDT", side="Buy", order_qty=10_000,
+                                           price=XBT - 100))
+    _accepted(engine, c.PlaceOrder(time_ms=0, account=1, symbol="XBT_USDT", side="Buy", order_qty=10_000, price=XBT - 200))
+    assert engine.accounts[1].reserved == {"USDt": (499_990_000 + 499_990) + (499_980_000 + 499_980)}
+    _accepted(engine, c.CancelOrder(time_ms=0, account=1, order_id=first.order_id))
+    assert engine.accounts[1].reserved == {"USDt": 499_980_000 + 499_980}
+
+
+def test_a_fee_free_spot_buy_reserves_exactly_its_value() -> None:
+    """With a taker fee of 0 the reservation is the quote value alone (the fee term is max(0, commission))."""
+    tier = attrs.evolve(SPOT.fee_tiers[0], maker_fee_ppm=0, taker_fee_ppm=0)
+    free = attrs.evolve(SPOT, maker_fee_ppm=0, taker_fee_ppm=0, fee_tiers=(tier,))
+    engine = Engine({"XBT_USDT": free})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBT_USDT", mark_price=XBT, index_price=XBT))
+    engine.process(c.VerifyAccount(time_ms=0, account=1))
+    engine.process(c.Deposit(time_ms=0, account=1, asset="USDt", amount=10**10))
+    _accepted(engine, c.PlaceOrder(time_ms=0, account=1, symbol="XBT_USDT", side="Buy", order_qty=10_000, price=XBT - 100))
+    assert engine.accounts[1].reserved == {"USDt": 499_990_000}
+
+
+# ----------------------------------------------------------------------------------------------- LIQ-003 and risk.multi
+
+
+def test_liq_003_a_cross_pool_with_a_one_contract_member_is_liquidated_after_that_member_fell() -> None:
+    """An account with two open cross positions (XBTUSD 1,000 long and ETHUSD one contract long, 250,000 XBt) is
+    re-indexed on every mark move, a one-contract member included: after ETHUSD falls from 3,000.00 to 1,000.00
+    (no liquidation), its XBTUSD trigger rises from 44,772.50 to 49,175.50, and XBTUSD at 49,175.00 liquidates
+    the pool (equity 14,725 < maintenance 14,745; LIQ-023), at 49,175.50 it does not."""
+    engine = _engine(250_000)
+    for symbol, qty, price in (("XBTUSD", 1_000, XBT), ("ETHUSD", 1, ETH)):
+        _accepted(engine, c.PlaceOrder(time_ms=0, account=2, symbol=symbol, side="Sell", order_qty=qty, price=price))
+        _accepted(engine, c.PlaceOrder(time_ms=0, account=1, symbol=symbol, side="Buy", order_qty=qty, price=price))
+    # the index entries of both positions are computed here, with ETHUSD still at 3,000.00
+    _accepted(engine, c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=XBT, index_price=XBT))
+    fell = engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=100_000, index_price=100_000))
+    assert _liquidations(fell) == []
+    above = engine.process(c.PriceUpdate(time_ms=2, symbol="XBTUSD", mark_price=4_917_550, index_price=4_917_550))
+    assert _liquidations(above) == []
+    below = engine.process(c.PriceUpdate(time_ms=3, symbol="XBTUSD", mark_price=4_917_500, index_price=4_917_500))
+    assert [(r.account_id, r.pool, r.equity, r.maintenance) for r in _liquidations(below)] == [
+        (1, "cross:XBt", 14_725, 14_745)
+    ]
+
+
+def _liquidations(events: list[object]) -> list[Liquidation]:
+    return [e.record for e in events if isinstance(e, RuleEvent) and isinstance(e.record, Liquidation)]
