@@ -14,6 +14,7 @@ is refused as a typed error, never decoded into something else (helper "mutcodec
 
 from __future__ import annotations
 
+import enum
 import json
 import struct
 from collections import deque
@@ -22,6 +23,7 @@ from typing import Any
 import pytest
 
 from perpspec.engine.core.events import Reason
+from perpspec.engine.core.records import REGISTRY
 from perpspec.engine.core.rejects import Rej
 from perpspec.engine.core.state_codec import CodecError, decode_state, encode_state
 from perpspec.rules.instrument import ContractKind
@@ -261,6 +263,8 @@ REFUSALS = [
     (MAGIC + b"x" + bytes(7), "truncated float", 5),
     (MAGIC + b"c" + bytes(15), "truncated complex", 5),
     (MAGIC + b"s\x03ab", "string runs past the end", 6),
+    (MAGIC + b"g" + text("os:system"), "a class or function reference is not state (refused)", 4),  # the old route
+    (MAGIC + b"h", "unknown tag 0x68", 4),
     (MAGIC + b"r\x00", "reference 0 to an object not yet defined", 4),
     (MAGIC + b"l\x02Nr\x01", "reference 1 to an object not yet defined", 7),
     (MAGIC + b"l\x03NN", "truncated state encoding", 8),  # a count up to one past the bytes left is read on
@@ -295,3 +299,14 @@ def test_a_malformed_class_header_is_refused_at_the_header() -> None:
     error = refused(MAGIC + b"e\x00\x02[]")
     assert str(error).startswith("malformed class header (")
     assert error.offset == 7
+
+
+def test_no_registered_record_class_has_instances_with_a_dict() -> None:
+    """The encoder writes every registered object by its slots (``o``); the ``O`` framing with per-instance field
+    names is written for no engine state (the argument of the recorded equivalent in
+    tests/mutation_survivors_engine6.toml, kept true here)."""
+    for name, cls in REGISTRY.items():
+        if issubclass(cls, enum.Enum | tuple):
+            continue
+        new = cls.__new__ if "__mypyc_attrs__" in cls.__dict__ else object.__new__  # as the decoder builds it
+        assert not hasattr(new(cls), "__dict__"), name
