@@ -95,7 +95,8 @@ def test_ord_040_an_order_at_exactly_max_price_rests_through_the_plain_path(fast
 
 
 def test_account_0_is_a_trader_its_plain_limit_order_takes_the_plain_path(fast: list[int]) -> None:
-    """Account ids >= 0 are traders (only negative ids are the liquidation engine's): account 0's order rests."""
+    """ORD-051: a verified account trades; ids >= 0 are traders (only negative ids are the liquidation engine's), so
+    account 0's order rests."""
     engine = _engine({"ETHUSD": ETH_MARK}, {0: 10**8})
     events = _place(engine, 0, "ETHUSD", "Sell", 10, ETH_MARK + 5)
     assert _new(events) == (0, "ETHUSD", 1, "Sell", 10, 300_005, 10, 0, "New")
@@ -107,7 +108,8 @@ def test_account_0_is_a_trader_its_plain_limit_order_takes_the_plain_path(fast: 
 
 @pytest.mark.parametrize("side", ["Sell", "Buy"])
 def test_a_plain_limit_order_before_the_contracts_first_mark_price_is_refused(side: str, fast: list[int]) -> None:
-    """No mark price yet (ETHUSD never priced; XBTUSD is): NoMarkPrice, nothing rests, nothing moves."""
+    """ORD-052 needs a mark (MRG-041's premium, LIQ-042): ETHUSD never priced (XBTUSD is) refuses with NoMarkPrice;
+    nothing rests, nothing moves."""
     engine = _engine({"XBTUSD": XBT_MARK}, {1: 10**10})
     events = _place(engine, 1, "ETHUSD", side, 10, ETH_MARK)
     assert _refusal(events) == ("NoMarkPrice", "ETHUSD has no mark price yet")
@@ -115,7 +117,8 @@ def test_a_plain_limit_order_before_the_contracts_first_mark_price_is_refused(si
 
 
 def test_a_dated_future_takes_no_plain_limit_order_at_its_expiry(fast: list[int]) -> None:
-    """SET (ContractExpired): at ``time_ms == expiry`` XBTZ26 only settles; one millisecond earlier it trades."""
+    """SET-001/SET-004 (ContractExpired): the settlement window ends at expiry, so at ``time_ms == expiry`` XBTZ26
+    takes no new order (it only settles); one millisecond earlier it does."""
     expiry = XBTZ26.expiry_ms
     assert expiry is not None
     engine = _engine({"XBTZ26": XBT_MARK}, {1: 10**10}, time_ms=expiry - 1)
