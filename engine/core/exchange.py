@@ -209,7 +209,8 @@ class Engine:
 
     def _dispatch(self, command: cmd.Command) -> Rej | int:
         if isinstance(command, _Noop):
-            self.stream.seq = command.seq
+            # process numbers the replayed stand-in's Accepted: it takes command.seq, where the failure's events ended
+            self.stream.seq = command.seq - 1
             return 0
         time_ms = getattr(command, "time_ms", None)
         if not is_int(time_ms):
@@ -610,7 +611,7 @@ class Engine:
 class _Noop:
     """Replay stand-in for a command that failed internally (keeps sequence numbers in step)."""
 
-    seq: int
+    seq: int  # the number of the failure's last event (its Rejected)
     time_ms: int = 0
 
 
