@@ -237,6 +237,15 @@ def test_a_hidden_order_partly_filled_stays_with_the_rest(new_book: NewBook) -> 
 
 
 @BOOKS
+def test_one_lot_left_for_the_hidden_queue(new_book: NewBook) -> None:
+    """ORD-030: 2 displayed then a hidden 4 at 100: a buy of 3 takes the 2, then 1 of the hidden; then a buy of 1."""
+    book = _book(new_book, _order(1, 1, False, 100, 2), _order(2, 2, False, 100, 4, display=0))
+    assert _match(book, True, 100, 3) == (0, [(1, 2, 100), (2, 1, 100)], [])
+    assert _match(book, True, 100, 1) == (0, [(2, 1, 100)], [])
+    assert _state(book) == [(2, 100, 2, 0)]
+
+
+@BOOKS
 def test_a_taker_stops_at_its_limit_price(new_book: NewBook) -> None:
     """ORD-001: asks at 100 and 101: a buy of 10 limited at 100 trades 2 and leaves 8; a sell side the same."""
     book = _book(new_book, _order(1, 1, False, 100, 2), _order(2, 1, False, 101, 3),
@@ -244,6 +253,16 @@ def test_a_taker_stops_at_its_limit_price(new_book: NewBook) -> None:
     assert _match(book, True, 100, 10) == (8, [(1, 2, 100)], [])
     assert _match(book, False, 99, 10) == (8, [(3, 2, 99)], [])
     assert (book.best_ask(), book.best_bid()) == (101, 98)
+
+
+@BOOKS
+def test_self_trade_then_the_level_used_up_leaves_no_level(new_book: NewBook) -> None:
+    """ORD-033: the own ask is cancelled, the other 5 are bought whole: the level at 100 is gone, 101 is best."""
+    book = _book(new_book, _order(1, 9, False, 100, 3), _order(2, 2, False, 100, 5), _order(3, 3, False, 101, 2))
+    assert _match(book, True, 100, 5) == (0, [(2, 5, 100)], [1])
+    assert (_state(book), book.best_ask(), book.depth(False, 5)) == ([(3, 101, 2, 2)], 101, [(101, 2)])
+    assert _match(book, True, 101, 3) == (1, [(3, 2, 101)], [])
+    assert (_state(book), book.best_ask()) == ([], None)
 
 
 @BOOKS
