@@ -111,7 +111,10 @@ def compute_settlement_fee_charged(fee: int, pool_equity: int) -> int:
 def compute_position_settlement(
     inst: Instrument, position: Position, settlement_price: int
 ) -> tuple[Position, int, int]:
-    """SET-003: (flat position, realised PnL, fee): the position closed by a fill at the settlement price."""
+    """SET-003: (flat position, realised PnL, fee due): the position closed by a fill at the settlement price.
+
+    The fee due is SET-002's; what is charged is capped by the pool's equity (SET-006).
+    """
     closed, realised = apply_fill(inst, position, -position.qty, settlement_price)
     return closed, realised, compute_settlement_fee(inst, position.qty, settlement_price)
 
