@@ -49,7 +49,7 @@ class PositionSettled:
     realised_pnl: int  # credited to the wallet (realisedPnl)
     fee: int  # settlement fee charged (SET-006): to the wallet, credited to the fee pool
     position: Position  # after: flat
-    fee_forgone: int = 0  # SET-006: the part of SET-002's fee the pool could not bear (nobody receives it)
+    fee_forgone: int  # SET-006: the part of SET-002's fee the pool could not bear (nobody receives it)
 
     @property
     def wallet_delta(self) -> int:
