@@ -113,3 +113,30 @@ def test_set_006_the_engine_settles_as_the_model_with_the_pools_equities() -> No
         (row.account_id, row.fee) for row in model.holders
     ] == [(2, 120_000), (3, 125_000)]
     assert engine.wallet(2, "XBt") == 0
+
+
+def test_set_006_an_isolated_pool_pays_up_to_its_own_equity_not_the_accounts_wallet() -> None:
+    """SET-006 for an isolated holder: account 2 (10 XBT) buys 10,000 XBTZ26 1x isolated from account 3 at
+    50,000.00 and adds 223,258,000 to the pool (margin 243,288,000).  At a mark and settlement price of 3,800.00
+    the pool's equity is 130,100 ≥ its maintenance 130,000, below the fee 131,579 (0.05% of 263,157,900): the
+    fee charged is the isolated pool's equity, 130,100 — not what the rest of the wallet could pay — and the
+    wallet moves by −243,157,900 (the loss) − 130,100."""
+    engine = Engine()
+    for account_id, amount in ((2, 10**9), (3, 10**10)):
+        _run(engine, c.VerifyAccount(time_ms=0, account=account_id))
+        _run(engine, c.Deposit(time_ms=0, account=account_id, asset="XBt", amount=amount))
+    _run(engine, c.PriceUpdate(time_ms=START, symbol="XBTZ26", mark_price=ENTRY, index_price=ENTRY))
+    _run(engine, c.SetLeverage(time_ms=START, account=2, symbol="XBTZ26", leverage_hundredths=100))
+    _run(engine, c.PlaceOrder(time_ms=START, account=3, symbol="XBTZ26", side="Sell", order_qty=10_000, price=ENTRY))
+    _run(engine, c.PlaceOrder(time_ms=START, account=2, symbol="XBTZ26", side="Buy", order_qty=10_000, price=ENTRY))
+    _run(engine, c.TransferMargin(time_ms=START, account=2, symbol="XBTZ26", amount=223_258_000))
+    _run(engine, c.PriceUpdate(time_ms=EXPIRY, symbol="XBTZ26", mark_price=380_000, index_price=380_000))
+    assert engine.risk.pool_of(engine.accounts[2], "XBTZ26") == (243_288_000, 130_100, 130_000, ["XBTZ26"])
+    assert compute_settlement_fee(XBTZ26, 10_000, 380_000) == 131_579
+    wallet = engine.wallet(2, "XBt")
+    events = _run(engine, c.Settle(time_ms=EXPIRY, symbol="XBTZ26", settlement_price=380_000))
+    assert [(e.account, e.exec_comm) for e in events if isinstance(e, Execution) and e.exec_type == "Settlement"] == [
+        (2, 130_100), (3, 131_579)
+    ]
+    assert engine.wallet(2, "XBt") - wallet == -243_157_900 - 130_100
+    assert engine.accounts[2].positions["XBTZ26"].iso_margin == 0
