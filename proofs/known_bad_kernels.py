@@ -287,6 +287,17 @@ def check_settlement_ready_ignoring_pending(mark_price: int | None, settlement_p
     return None
 
 
+def compute_settlement_fee_charged_uncapped(fee: int, pool_equity: int) -> int:
+    """KNOWN-BAD SET-006: the whole settlement fee charged, whatever the pool holds (the rule before SET-006)."""
+    del pool_equity
+    return fee
+
+
+def compute_settlement_fee_charged_unfloored(fee: int, pool_equity: int) -> int:
+    """KNOWN-BAD SET-006: ``min(fee, pool equity)``: the floor at zero dropped, an owing pool is paid a fee."""
+    return min_(fee, pool_equity)
+
+
 def check_transfer_margin_with_profit(is_cross: bool, pos_cross: int, unrealised_pnl: int, amount: int, available: int) -> object | None:
     """KNOWN-BAD MRG-063: removable margin counts unrealised profit (``pos_cross + pnl``)."""
     if is_cross:

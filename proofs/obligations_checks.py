@@ -9,6 +9,8 @@ symbolic data (the median's ``k`` is a stated bound).
 * **rejection rules** (MRG-061/063/064/065, RSK-006/007, INS-006, SET-005)
   reject *exactly* the stated set: accepted ⇔ the documented condition, both
   directions;
+* **SET-006** the settlement fee charged is within [0, fee], never takes a pool
+  at or above zero below it, and is the whole fee when the pool can bear it;
 * **FND-012** the next funding instant is on the grid, strictly after now and
   at most one interval later; **FND-017** the daily interest is the fixed rate or
   quote − base; **MRK-014** a new session moves the band's centre and nothing else; **IDX-007** fresh ⇔ a price younger than the
@@ -171,6 +173,22 @@ def prove_settlement_ready(pending: int, check: Callable[..., object]) -> ProofR
         return _accepts_exactly(prover, lambda: check(mark_price, price, pools), accept, f"SET-005 pending={pending}")
 
 
+def prove_settlement_fee_charged(charged_of: Callable[[int, int], int]) -> ProofResult:
+    """SET-006: 0 ≤ charged ≤ fee; pool equity ≥ 0 ⇒ equity − charged ≥ 0; equity ≥ fee ⇒ charged = fee."""
+    with Prover() as prover:
+        fee, equity = prover.symbol("fee"), prover.symbol("pool_equity")
+        prover.assume(fee >= 0, "SET-002: a fee is ≥ 0 (a non-negative notional times a rate, rounded up)")
+        charged = charged_of(fee, equity)
+        return prover.prove_all(
+            [
+                (and_(charged >= 0, charged <= fee), "0 ≤ charged ≤ fee"),
+                (or_(equity < 0, equity - charged >= 0), "a pool at or above zero stays there"),
+                (or_(equity < fee, charged == fee), "a pool that bears the fee pays all of it"),
+            ],
+            "SET-006",
+        )
+
+
 # --------------------------------------------------------------------------- clocks, freshness, median
 
 
@@ -251,6 +269,13 @@ def _register() -> None:
              p(prove_settlement_ready, pending, settlement.check_settlement_ready))
     _add("SET-005/pending-ignored", "SET-005", exact, "the pending-liquidation clause dropped.",
          p(prove_settlement_ready, 1, bad.check_settlement_ready_ignoring_pending), expect="refuted")
+    no_neg = "INV-NO-NEG-EQUITY"
+    _add("SET-006/capped", "SET-006", no_neg, "The settlement fee charged is within [0, fee], leaves a pool at or above zero "
+         "there, and is the whole fee when the pool's equity reaches it.", p(prove_settlement_fee_charged, settlement.compute_settlement_fee_charged))
+    _add("SET-006/uncapped", "SET-006", no_neg, "the whole fee charged whatever the pool holds (SET-002 alone).",
+         p(prove_settlement_fee_charged, bad.compute_settlement_fee_charged_uncapped), expect="refuted")
+    _add("SET-006/unfloored", "SET-006", no_neg, "min(fee, equity): an owing pool is paid a negative fee.",
+         p(prove_settlement_fee_charged, bad.compute_settlement_fee_charged_unfloored), expect="refuted")
     for symbol in SYMBOLS:
         _add(f"MRG-065/exact/{symbol}", "MRG-065", exact, "Leverage accepted exactly when 0 (cross) or within [0.01x, the tier's maximum].",
              p(prove_leverage, symbol, margin.check_leverage))

@@ -12,22 +12,28 @@ Closing a position is exactly a fill of ``−qty`` at the settlement price
 through :func:`rules.position.apply_fill`: the PnL is realised from the
 cost basis into the wallet, the position becomes flat.  The **settlement
 fee** (``settlementFee``, e.g. 0.05%) is charged on the settled value,
-rounded up toward the fee pool (as commission is).  The engine cancels every
-open order in the instrument and stops accepting new ones.
+rounded up toward the fee pool (as commission is), but only as far as the
+holder's pool equity at the settlement price reaches (SET-006): settlement
+never leaves a trader owing.  The engine cancels every open order in the
+instrument and stops accepting new ones.
 
 Conservation: the values of the closing fills cancel (Σ qty = 0 and values
 are exact per lot), so Σ(Δwallet − Δcost) = −Σ fees = −Δfee pool (proved in
 ``proofs/obligations_funding.py``: end to end for 4 holders, and per position —
-each moves exactly its value at the settlement price — for any position).
+each moves exactly its value at the settlement price — for any position).  With
+SET-006 the fee charged replaces the fee on both sides: the fee pool receives
+exactly what the wallets pay.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import attrs
 
 from perpspec.rules.contract import compute_notional
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.num import PPM, ceildiv, concrete, round_half_up_div
+from perpspec.rules.num import PPM, ceildiv, concrete, max_, min_, round_half_up_div
 from perpspec.rules.position import FLAT, Position, apply_fill
 
 IndexSample = tuple[int, int]  # (time ms, index price units)
@@ -41,8 +47,9 @@ class PositionSettled:
     qty: int  # the quantity closed (the position before settlement)
     cost: int  # its cost basis, moved out
     realised_pnl: int  # credited to the wallet (realisedPnl)
-    fee: int  # settlement fee, charged to the wallet, credited to the fee pool
+    fee: int  # settlement fee charged (SET-006): to the wallet, credited to the fee pool
     position: Position  # after: flat
+    fee_forgone: int  # SET-006: the part of SET-002's fee the pool could not bear (nobody receives it)
 
     @property
     def wallet_delta(self) -> int:
@@ -78,10 +85,36 @@ def compute_settlement_fee(inst: Instrument, qty: int, settlement_price: int) ->
     return ceildiv(compute_notional(inst, qty, settlement_price) * inst.settlement_fee_ppm, PPM)
 
 
+def compute_settlement_fee_charged(fee: int, pool_equity: int) -> int:
+    """SET-006: the settlement fee is charged only as far as the holder's pool equity reaches.
+
+    ``min(fee, max(0, pool_equity))``; ``pool_equity`` is the equity at the
+    settlement price (= the mark, SET-005) of the pool holding the position —
+    a cross pool's with every cross position's PnL, less the isolated margins;
+    an isolated pool's own — before the holder's settlement.  The rest of the
+    fee is forgone by the fee pool, which receives only what is charged (so
+    settlement still conserves).  Why: SET-005 only asks each pool to be at or
+    above *maintenance* at the settlement price, and maintenance (0.5% of the
+    *entry* value + posComm) can be below the fee (0.05% of the value *at the
+    settlement price*) once an inverse contract's price fell ~11.5-fold.  Found
+    in session 8 (tests/test_s8_free_wallet_reach.py): a cross long at equity
+    120,000 (maintenance 115,150) owed a fee of 125,000 and was settled at
+    −5,000; a cross short backing an isolated margin at equity 118,425 owed
+    124,891 and was left with a free wallet of −6,466 and no cross position.
+    Like LIQ-036, a trader never owes more than the pool holds [I: BitMEX does
+    not say; the exchange bears the shortfall].
+    """
+    # the pool bears the fee down to zero equity, never below; a pool already owing pays none
+    return min_(fee, max_(0, pool_equity))
+
+
 def compute_position_settlement(
     inst: Instrument, position: Position, settlement_price: int
 ) -> tuple[Position, int, int]:
-    """SET-003: (flat position, realised PnL, fee): the position closed by a fill at the settlement price."""
+    """SET-003: (flat position, realised PnL, fee due): the position closed by a fill at the settlement price.
+
+    The fee due is SET-002's; what is charged is capped by the pool's equity (SET-006).
+    """
     closed, realised = apply_fill(inst, position, -position.qty, settlement_price)
     return closed, realised, compute_settlement_fee(inst, position.qty, settlement_price)
 
@@ -144,8 +177,14 @@ def process_settlement(
     holders: tuple[tuple[int, Position], ...],
     time_ms: int,
     index_samples: tuple[IndexSample, ...],
+    pool_equities: Mapping[int, int] | None = None,
 ) -> InstrumentSettled | SettlementRejection:
-    """SET-004: settle every holder (sorted by account id) at the index TWAP ending at expiry."""
+    """SET-004: settle every holder (sorted by account id) at the index TWAP ending at expiry.
+
+    ``pool_equities``: each holder's pool equity at the settlement price, before
+    its settlement, capping its fee (SET-006); a holder not in it (or ``None``)
+    is taken to bear its whole fee.
+    """
     if inst.expiry_ms is None:
         return SettlementRejection(reason="not-a-future", detail=f"{inst.symbol} is perpetual")
     if time_ms < inst.expiry_ms:
@@ -161,14 +200,17 @@ def process_settlement(
     for account_id, position in sorted(holders, key=lambda row: row[0]):
         closed, realised, fee = compute_position_settlement(inst, position, price)
         assert closed == FLAT, "closing the whole quantity leaves a flat position"
+        equity = None if pool_equities is None else pool_equities.get(account_id)
+        charged = fee if equity is None else compute_settlement_fee_charged(fee, equity)
         settled.append(
             PositionSettled(
                 account_id=account_id,
                 qty=position.qty,
                 cost=position.cost,
                 realised_pnl=realised,
-                fee=fee,
+                fee=charged,
                 position=closed,
+                fee_forgone=fee - charged,
             )
         )
     return InstrumentSettled(

@@ -28,9 +28,9 @@ def test_set_001_twap_is_exact_over_uneven_holding_times() -> None:
 
 def test_set_003_a_settled_positions_wallet_moves_by_realised_pnl_less_the_fee() -> None:
     settled = PositionSettled(
-        account_id=1, qty=100, cost=-1_000, realised_pnl=500, fee=30, position=Position()
+        account_id=1, qty=100, cost=-1_000, realised_pnl=500, fee=30, position=Position(), fee_forgone=5
     )
-    assert settled.wallet_delta == 470
+    assert settled.wallet_delta == 470  # the fee charged (SET-006); what was forgone moves nothing
 
 
 def test_idx_007_a_constituent_is_fresh_only_with_a_reported_price_younger_than_the_limit() -> None:

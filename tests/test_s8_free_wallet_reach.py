@@ -28,17 +28,20 @@ ways a cross position closes or margin moves were tried here, every command chec
 * **Isolate / SetLeverage / TransferMargin / SetRiskLimit** — cannot close a cross position except by
   isolating it, and isolating sets margin aside, which ``_change_leverage`` refuses when the available balance
   after is < 0; with no cross position left the available balance is at most the free wallet.  Pinned below.
-* **Settlement of XBTZ26** (SET-003/005) — **reachable**.  SET-005 settles only pools at or above maintenance
-  at the settlement price, so the free wallet after closing the last cross position is
+* **Settlement of XBTZ26** (SET-003/005) — was **reachable**, closed by **SET-006**.  SET-005 settles only pools
+  at or above maintenance at the settlement price, so the free wallet after closing the last cross position was
   ``equity − settlement fee ≥ maintenance − fee``.  The fee (SET-002, 0.05% of the value *at the settlement
   price*) exceeds the maintenance (0.5% of the *entry* value + posComm) once an inverse contract's price has
-  fallen more than ~11.5-fold: a pool in ``[maintenance, fee)`` is settled into a negative free wallet.
-  Two xfail tests below (a plain cross long; a cross short whose profit backs an isolated margin).
+  fallen more than ~11.5-fold: a pool in ``[maintenance, fee)`` was settled into a negative free wallet.  SET-006
+  (the lead's decision) charges the fee only as far as the pool's equity at the settlement price reaches; the two
+  tests below (a plain cross long; a cross short whose profit backs an isolated margin) now pin the capped fee and
+  the wallets ending at exactly 0.
 
 Fixes proposed for the lead (rule decisions).  Settlement (who bears the unpaid fee): SET-002/003 charge the settlement fee only
 as far as the holder's pool equity at the settlement price reaches — ``min(fee, max(pool equity, 0))`` — the
 fee pool forgoing the rest (a trader never owes more than the posted margin, as LIQ-036 says).  Conservation
-(Σ Δwallet − Δcost = −Δfee pool) holds with the capped fee on both sides.  LIQ-036's bound: no funding
+(Σ Δwallet − Δcost = −Δfee pool) holds with the capped fee on both sides.  [Adopted as SET-006, helper
+"settlefee", session 8.]  LIQ-036's bound: no funding
 (FND-008) for a pool the waterfall has found due and carried (refuse the FundingTick, typed, until the carried
 work is done, or charge such a pool only down to minus its entry value), so no pool reaches the bound; and
 ``check_no_neg_equity`` might not exempt an account whose wallet is already negative after its take-over
@@ -50,7 +53,7 @@ from __future__ import annotations
 import pytest
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted, Rejected
+from perpspec.engine.core.events import Accepted, Execution, Rejected
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.events import AdlFill, Liquidation
 from perpspec.rules.invariants import check_no_neg_equity
@@ -98,18 +101,21 @@ def _records(events: list[object], kind: type) -> list[object]:
     return [record for event in events if isinstance(record := getattr(event, "record", None), kind)]
 
 
-# --- settlement: reachable (open) -------------------------------------------------------------------------------
+# --- settlement: closed by SET-006 ----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="open: the settlement fee (SET-002) can exceed the maintenance SET-005 "
-                                       "keeps, settling a cross pool into a negative wallet; a rule decision")
-def test_set_005_a_cross_long_at_maintenance_is_settled_into_a_negative_wallet() -> None:
-    """SET-002/003/005, INV-NO-NEG-EQUITY: account 2 deposits 230,135,000 XBt and buys 10,000 XBTZ26 cross at
+def _settlements(events: list[object]) -> list[tuple[int, int, str]]:
+    return [(e.account, e.exec_comm, e.text) for e in events if isinstance(e, Execution) and e.exec_type == "Settlement"]
+
+
+def test_set_006_a_cross_long_at_maintenance_is_settled_to_a_zero_wallet_its_fee_capped() -> None:
+    """SET-002/003/005/006, INV-NO-NEG-EQUITY: account 2 deposits 230,135,000 XBt and buys 10,000 XBTZ26 cross at
     50,000.00 (taker fee 15,000: wallet 230,120,000; entry value 20,000,000, maintenance 100,000 + posComm
     15,150 = 115,150).  At expiry the mark is 4,000.00: the long's PnL is −230,000,000, its pool's equity 120,000
     ≥ 115,150, so nothing is liquidated and SET-005 lets the settlement run.  The fee is 0.05% of the value at
-    4,000.00 (250,000,000): 125,000 > 120,000.  Account 2 is left flat with a wallet of −5,000 (free wallet
-    below zero, no position, nothing pending).  No isolated margin is needed: any pool in [maintenance, fee)."""
+    4,000.00 (250,000,000): 125,000 > 120,000.  Before SET-006 account 2 was left flat at −5,000; now the fee is
+    charged only up to the pool's equity, 120,000, and the wallet ends at exactly 0.  Account 3 (the short, equity
+    far above its fee) pays the full 125,000; the fee pool receives 245,000, what the wallets paid."""
     run = Run(((2, 230_135_000), (3, 10**10)), fund=10**9)
     expiry = run.engine.instrument_map["XBTZ26"].expiry_ms
     assert expiry is not None
@@ -119,24 +125,31 @@ def test_set_005_a_cross_long_at_maintenance_is_settled_into_a_negative_wallet()
     assert run.wallet(2) == 230_120_000
     run.mark(expiry, "XBTZ26", 400_000)
     assert run.pool(2, "XBTZ26") == (230_120_000, 120_000, 115_150, ["XBTZ26"])
-    run.ok(c.Settle(time_ms=expiry, symbol="XBTZ26", settlement_price=400_000))
+    wallet_3, fee_pool = run.wallet(3), run.engine.fee_pool("XBt")
+    events = run.ok(c.Settle(time_ms=expiry, symbol="XBTZ26", settlement_price=400_000))
+    assert _settlements(events) == [
+        (2, 120_000, "Settlement: realisedPnl -230000000; settlement fee 125000, charged 120000: the pool's equity "
+                     "(SET-006)"),
+        (3, 125_000, "Settlement: realisedPnl 230000000"),
+    ]
     assert run.engine.accounts[2].positions["XBTZ26"].qty == 0
-    # today: wallet −5,000 = 120,000 − 125,000 (after a fix: ≥ 0, and no problem reported)
-    assert run.wallet(2) >= 0
+    assert (run.wallet(2), run.wallet(3) - wallet_3, run.engine.fee_pool("XBt") - fee_pool) == (
+        0, 230_000_000 - 125_000, 245_000
+    )
     assert run.problems == []
 
 
-@pytest.mark.xfail(strict=True, reason="open: settling the cross short whose profit backs an isolated margin "
-                                       "leaves the free wallet below zero with no cross position (SET-002 fee)")
-def test_set_005_settling_the_cross_short_backing_an_isolated_margin_leaves_a_flat_account_owing() -> None:
-    """SET-002/003/005, LIQ-053/054, INV-NO-NEG-EQUITY: account 2 deposits 9,990,000 and sells 10,000 XBTZ26
+def test_set_006_settling_the_cross_short_backing_an_isolated_margin_leaves_a_zero_free_wallet() -> None:
+    """SET-002/003/005/006, LIQ-053/054, INV-NO-NEG-EQUITY: account 2 deposits 9,990,000 and sells 10,000 XBTZ26
     cross at 50,000.00 (fee 15,000: wallet 9,975,000).  The mark falls to 4,000.00: a profit of 230,000,000,
     pool equity 239,975,000.  Against that profit (MRG-060) it buys 797 ETHUSD 1x isolated at 3,000.00: margin
     239,458,650, fee 179,325, so the free wallet is −229,662,975 and the cross pool's equity 337,025 ≥ its
     maintenance 115,150 (LIQ-053).  At expiry the mark is 4,003.50: equity 118,425 ≥ 115,150, so SET-005
-    settles; the fee on the value at 4,003.50 is 124,891, and the free wallet after is −6,466 with no cross
-    position — the claim's state, reached without a fill.  The ETHUSD mark then falls to 20.00: the isolated pool
-    is taken over and account 2 is flat at −6,466 XBt (INV-NO-NEG-EQUITY)."""
+    settles; the fee on the value at 4,003.50 is 124,891.  Before SET-006 the free wallet after was −6,466 with
+    no cross position; now the fee charged is the pool's equity, 118,425, and the free wallet is exactly 0 (the
+    wallet is the isolated margin, 239,458,650).  The fee pool receives 118,425 + account 3's full 124,891 =
+    243,316.  The ETHUSD mark then falls to 20.00: the isolated pool is taken over (residual 362,635 and the
+    close-out's 1,590,015 to the fund) and account 2 is flat at 0, not owing."""
     run = Run(((2, 9_990_000), (3, 10**10), (4, 10**10)), fund=10**9)
     expiry = run.engine.instrument_map["XBTZ26"].expiry_ms
     assert expiry is not None
@@ -153,15 +166,20 @@ def test_set_005_settling_the_cross_short_backing_an_isolated_margin_leaves_a_fl
     assert run.pool(2, "XBTZ26")[1:3] == (337_025, 115_150)
     run.mark(expiry, "XBTZ26", 400_350)
     assert run.pool(2, "XBTZ26")[1:3] == (118_425, 115_150)
-    run.ok(c.Settle(time_ms=expiry, symbol="XBTZ26", settlement_price=400_350))
+    fee_pool = run.engine.fee_pool("XBt")
+    events = run.ok(c.Settle(time_ms=expiry, symbol="XBTZ26", settlement_price=400_350))
+    assert [(account, fee) for account, fee, _ in _settlements(events)] == [(2, 118_425), (3, 124_891)]
     assert not has_cross_position(run.engine, 2, "XBt")
-    # today: −6,466 = 118,425 − 124,891
-    assert free_wallet(run.engine, 2) >= 0
+    assert (free_wallet(run.engine, 2), run.wallet(2), run.engine.fee_pool("XBt") - fee_pool) == (
+        0, 239_458_650, 243_316
+    )
+    fund = run.engine.insurance("XBt")
     run.ok(c.PlaceOrder(time_ms=expiry, account=4, symbol="ETHUSD", side="Buy", order_qty=797, price=2_000))
     for step in (1, 2):
         run.mark(expiry + step, "ETHUSD", 2_000)
     assert run.engine.accounts[2].positions["ETHUSD"].qty == 0
-    assert run.problems == []  # today: ['account 2 XBt: free wallet -6466', ..., 'equity -6466 < 0 ...']
+    assert (run.wallet(2), run.engine.insurance("XBt") - fund) == (0, 362_635 + 1_590_015)
+    assert run.problems == []
 
 
 @pytest.mark.xfail(strict=True, reason="open: LIQ-036's documented [I] bound reached by funding a carried cross "

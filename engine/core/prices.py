@@ -25,7 +25,11 @@ from perpspec.engine.core.waterfall import Waterfall
 from perpspec.rules.funding import compute_funding_exchange, compute_liquidator_funding
 from perpspec.rules.margin import CROSS
 from perpspec.rules.position import Position, apply_fill
-from perpspec.rules.settlement import check_settlement_ready, compute_position_settlement
+from perpspec.rules.settlement import (
+    check_settlement_ready,
+    compute_position_settlement,
+    compute_settlement_fee_charged,
+)
 
 
 class Prices:
@@ -135,9 +139,11 @@ class Prices:
 
         Every live order in the contract is cancelled; each holder's position is
         closed by ``rules.settlement.compute_position_settlement`` (a fill of −qty
-        through ``apply_fill``, the settlement fee rounded up into the fee pool);
-        what the liquidation engine holds is closed at the same price into the
-        insurance fund, without a fee.
+        through ``apply_fill``, the settlement fee rounded up into the fee pool,
+        charged only as far as the holder's pool equity at the settlement price
+        reaches: SET-006, that equity taken before its settlement; the Execution's
+        ``exec_comm`` is the fee charged); what the liquidation engine holds is
+        closed at the same price into the insurance fund, without a fee.
 
         Losses go through the waterfall first (``check_settlement_ready``,
         SET-005): refused unless the mark is already the settlement price and
@@ -187,15 +193,20 @@ class Prices:
             account = self.ledger.accounts[account_id]
             ps = account.positions[symbol]
             before = ps.position
-            closed, realised, fee = compute_position_settlement(inst, before, price)
+            closed, realised, due = compute_position_settlement(inst, before, price)
+            # SET-006: the pool's equity at the settlement price (the mark, SET-005), before this settlement
+            fee = compute_settlement_fee_charged(due, self.risk.pool_of(account, symbol)[1])
             self.fills.apply_effect(account, ps, inst, closed, realised - fee, realised)
             self.ledger.fees[asset] = self.ledger.fees.get(asset, 0) + fee
+            text = f"Settlement: realisedPnl {realised}"
+            if fee != due:
+                text += f"; settlement fee {due}, charged {fee}: the pool's equity (SET-006)"
             self.stream.seq += 1
             self.stream.out.append(
                 Execution(
                     self.stream.seq, self.stream.time_ms, "Settlement", account_id, symbol, 0, "",
                     o.SELL if before.qty > 0 else o.BUY, "", abs(before.qty), price, 0, abs(before.qty), price,
-                    0, abs(before.qty), o.FILLED, fee, "", f"Settlement: realisedPnl {realised}",
+                    0, abs(before.qty), o.FILLED, fee, "", text,
                 )
             )
             self.registry.touch(account, inst)
