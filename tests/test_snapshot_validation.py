@@ -101,7 +101,7 @@ FORGERIES: list[tuple[str, Mutation, str]] = [
     ("book-keys", lambda s: s["books"]["XBTUSD"].bid_keys.append(1), "books['XBTUSD'].bid_keys: must be the sorted"),
     ("book-clone", lambda s: _first_level(s).shown.__setitem__(0, _order(s, 5).clone()), "shown[0]: live order 5"),
     ("conditional-triggered", lambda s: _set(_order(s, 6), "triggered", True), "conditional['XBTUSD'][6]"),
-    ("conditional-unknown", lambda s: s["conditional"].update(DOGEUSD={}), "conditional['DOGEUSD']"),
+    ("conditional-unknown", lambda s: s["conditional"].update(DOGEUSD={}), "conditional: must hold one pool"),
     # the ledger
     ("insurance-float", lambda s: s["insurance_funds"].update(XBt=1e9), "insurance_funds['XBt']: must be an int"),
     ("fees-key", lambda s: s["fees"].update({1: 5}), "fees key: must be a string, is int"),
@@ -125,6 +125,10 @@ FORGERIES: list[tuple[str, Mutation, str]] = [
     # risk and the waterfall
     ("holders-value", lambda s: s["holders"]["XBTUSD"].update({3: 0}), "holders['XBTUSD'][3]: must be None"),
     ("holders-unknown", lambda s: s["holders"]["XBTUSD"].update({77: None}), "holders['XBTUSD'][77]"),
+    ("holders-flat", lambda s: s["holders"]["XBTUSD"].update({1: None}), "holders['XBTUSD'][1]: holders must list"),
+    ("holders-missing", lambda s: s["holders"]["ETHUSD"].pop(4), "holders['ETHUSD'][4]: holders must list exactly"),
+    ("holders-table", lambda s: s["holders"].pop("ETHUSD"), "holders: must hold one table per instrument"),
+    ("conditional-pool", lambda s: s["conditional"].pop("ETHUSD"), "conditional: must hold one pool per instrument"),
     ("dirty-key", lambda s: s["dirty"].update(a=None), "dirty key: must be an integer, is str"),
     ("multi-value", lambda s: s["multi"].update({3: 1}), "multi[3]: must be None"),
     ("liq-entry-unlisted", lambda s: s["liq"].entries.update({(1, "XBT_USDT"): (True, 5)}), "liq.entries: entries"),

@@ -283,6 +283,8 @@ class _Checker:
 
     def conditional(self) -> None:
         pools = _dict(self.state["conditional"], "conditional")
+        if sorted(pools, key=repr) != sorted(self.instruments, key=repr):
+            _fail("conditional", "must hold one pool per instrument (Triggers)")
         for symbol, pool in pools.items():
             path = f"conditional[{_key(symbol, 'conditional', self.instruments)!r}]"
             for order_id, item in _dict(pool, path).items():
@@ -434,12 +436,24 @@ class _Checker:
                 where = f"{name}[{_int(account_id, f'{name} key', LIQUIDATOR)}]"
                 if value is not None:
                     _fail(where, "must be None (the dict is an ordered set)")
-        for symbol, members in _dict(self.state["holders"], "holders").items():
-            path = f"holders[{_key(symbol, 'holders', self.instruments)!r}]"
+        holders = _dict(self.state["holders"], "holders")
+        if sorted(holders, key=repr) != sorted(self.instruments, key=repr):
+            _fail("holders", "must hold one table per instrument (Ledger)")
+        # the fills keep it: exactly the accounts with a position in the contract (funding, ADL, settlement read it)
+        holding: dict[str, list[int]] = {symbol: [] for symbol in holders}
+        for account_id, account in sorted(self.accounts.items()):
+            for symbol, ps in account.positions.items():
+                if ps.qty != 0:
+                    holding[symbol].append(account_id)
+        for symbol, members in holders.items():
+            path = f"holders[{symbol!r}]"
             for account_id, value in _dict(members, path).items():
                 where = f"{path}[{_int(account_id, f'{path} key', LIQUIDATOR)}]"
                 if value is not None or account_id not in self.accounts:
                     _fail(where, "must be None, for an account of this engine")
+            if len(holding[symbol]) != len(members) or not all(account_id in members for account_id in holding[symbol]):
+                extra = sorted(set(members) ^ set(holding[symbol]))[0]
+                _fail(f"{path}[{extra}]", "holders must list exactly the accounts with a position")
         liq = _record(self.state["liq"], LiqIndex, "liq", ("entries", "longs", "shorts"))
         expected: dict[tuple[bool, str], list[tuple[int, int]]] = {}
         for key, entry in _dict(liq.entries, "liq.entries").items():
