@@ -131,6 +131,7 @@ FORGERIES: list[tuple[str, Mutation, str]] = [
     ("conditional-pool", lambda s: s["conditional"].pop("ETHUSD"), "conditional: must hold one pool per instrument"),
     ("dirty-key", lambda s: s["dirty"].update(a=None), "dirty key: must be an integer, is str"),
     ("multi-value", lambda s: s["multi"].update({3: 1}), "multi[3]: must be None"),
+    ("multi-missing", lambda s: s["multi"].pop(3), "multi[3]: an account with cross positions in several"),
     ("liq-entry-unlisted", lambda s: s["liq"].entries.update({(1, "XBT_USDT"): (True, 5)}), "liq.entries: entries"),
     ("liq-list-extra", lambda s: s["liq"].shorts["XBTUSD"].append((1, 1)), "liq.shorts['XBTUSD']: does not list"),
     ("liq-price-str", lambda s: s["liq"].entries.update({(3, "XBTUSD"): (False, "1")}), "liq.entries[(3, 'XBTUSD')][1]"),

@@ -436,6 +436,10 @@ class _Checker:
                 where = f"{name}[{_int(account_id, f'{name} key', LIQUIDATOR)}]"
                 if value is not None:
                     _fail(where, "must be None (the dict is an ordered set)")
+        multi = self.state["multi"]
+        for account_id, account in self.accounts.items():  # OrderRegistry.touch: refreshed on every mark update
+            if sum(1 for ps in account.positions.values() if ps.qty != 0 and ps.leverage == 0) > 1 and account_id not in multi:
+                _fail(f"multi[{account_id}]", "an account with cross positions in several contracts must be listed")
         holders = _dict(self.state["holders"], "holders")
         if sorted(holders, key=repr) != sorted(self.instruments, key=repr):
             _fail("holders", "must hold one table per instrument (Ledger)")
