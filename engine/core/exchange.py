@@ -60,6 +60,7 @@ from perpspec.engine.core.prices import Prices
 from perpspec.engine.core.registry import OrderRegistry
 from perpspec.engine.core.rejects import Rej, is_int, text_of, wrong_field_type
 from perpspec.engine.core.risk import Risk
+from perpspec.engine.core.state_check import check_engine_state
 from perpspec.engine.core.state_codec import decode_state, encode_state
 from perpspec.engine.core.stream import MAX_CLOCK_STEP_MS as MAX_CLOCK_STEP_MS  # re-exported
 from perpspec.engine.core.stream import MAX_TIME_MS as MAX_TIME_MS  # re-exported
@@ -273,9 +274,18 @@ class Engine:
 
     @classmethod
     def from_snapshot(cls, blob: bytes) -> Engine:
-        """An engine in the state :meth:`snapshot` saved (one from before settlement existed has settled nothing)."""
+        """An engine in the state :meth:`snapshot` saved (one from before settlement existed has settled nothing).
+
+        Every field is checked before the engine is built (:func:`engine.core.state_check.check_engine_state`): bytes
+        that do not decode, or decode to a value the engine could not have made, are a :class:`CodecError`.
+        """
         engine = cls(instruments={})
-        engine._load(blob)
+        state = decode_state(blob)
+        if type(state) is dict:  # a field an older engine did not have takes a fresh engine's value
+            state = {name: getattr(getattr(engine, owner), name) for name, owner in _STATE if name not in state} | state
+        check_engine_state(state)
+        for name, value in state.items():
+            setattr(getattr(engine, _OWNER[name]), name, value)
         engine._checkpoint = blob
         engine._checkpoint_every = checkpoint_interval(len(blob))
         return engine

@@ -97,7 +97,9 @@ def decode_engine(payload: bytes) -> Engine:
             setattr(engine, name, state[name])
     # the engine's own checkpoint of its own in-memory state (what it rolls back to on an internal error)
     try:
-        return Engine.from_snapshot(engine.snapshot())
+        return Engine.from_snapshot(engine.snapshot())  # every field checked (engine.core.state_check)
+    except CodecError:
+        raise
     except Exception as error:  # well-typed values in the wrong places: not an engine's state
         raise CodecError(
             f"decoded state does not rebuild an engine ({type(error).__name__}: {error})", 0

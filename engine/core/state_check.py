@@ -1,0 +1,530 @@
+"""The per-field check of a decoded engine state: every value of the right type, in range, consistent.
+
+The state codec (:mod:`engine.core.state_codec`) guarantees that bytes describe only well-typed values of the
+project's record classes, never code; the state hash guarantees that the hashed part of a state is the one its
+writer hashed.  Neither says that ``next_order_id`` is an int, that a clock is not negative, or that the order a
+book holds is the one ``live_orders`` holds: a forged snapshot (the hash is anyone's to recompute, and it does not
+cover ``live_orders``, ``holders``, the caches or the counters) could load and make the engine fail on its first
+command.  :func:`check_engine_state` is run by :meth:`engine.core.exchange.Engine.from_snapshot` (and so by every
+loader of a snapshot, a journal's genesis or a store: :func:`engine.durability.recovery.decode_engine`) before the
+engine is used; any ill-typed, out-of-range or inconsistent value is a :class:`CodecError` naming the field by its
+path (``accounts[3].positions['XBTUSD'].qty``), and nothing is loaded.
+
+The constraints are those the engine itself keeps (each names the code that makes it): ints are exact ``int``
+(never ``bool`` or ``float``), ids and clocks are non-negative, prices positive and within the instrument's
+``maxPrice`` where the engine checks that on entry, strings are drawn from the engine's vocabularies, every
+instrument passes :func:`rules.instrument_file.validate`, and every index points at the objects it indexes
+(a live order is the same object in ``live_orders``, its account's ``orders`` and its book level or conditional
+pool).  Caches travel in checkpoints (``PositionState.resting_cache`` / ``_pm``): they must equal what the rules
+give for the state they cache.  Deterministic, integer-only, no state is changed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from typing import Any, Final, NoReturn
+
+import attrs
+
+from perpspec.engine.core import orders as o
+from perpspec.engine.core.accounts import Account, PositionState
+from perpspec.engine.core.book import Book, Level
+from perpspec.engine.core.fastmargin import RestingCache, order_sums
+from perpspec.engine.core.ledger import LIQUIDATOR
+from perpspec.engine.core.liqindex import LiqIndex
+from perpspec.engine.core.orders import Order
+from perpspec.engine.core.records import slot_names
+from perpspec.engine.core.state_codec import CodecError
+from perpspec.engine.core.stream import MAX_TIME_MS
+from perpspec.engine.core.waterfall import Pending
+from perpspec.rules.adl import POLICIES
+from perpspec.rules.instrument import ContractKind, FeeTier, Instrument
+from perpspec.rules.instrument_file import MARK_METHODS, validate
+from perpspec.rules.margin import PositionMargin, compute_position_margin
+from perpspec.rules.position import Position
+
+# the field names a state may hold (engine.core.exchange._STATE, repeated to keep this module below the sequencer)
+STATE_FIELDS: Final = (
+    "instrument_map", "books", "marks", "index_prices", "last_prices", "accounts", "insurance_funds", "fees",
+    "deposits", "conditional", "live_orders", "day_orders", "holders", "dms_heap", "liq", "dirty", "multi",
+    "pending", "spot_reservations", "next_order_id", "next_pending_id", "seq", "time_ms",
+    "max_liquidations_per_update", "adl_policy_name", "stats", "settled", "max_clock_step_ms",
+)
+
+_INSTRUMENT_TEXT: Final = ("symbol", "quote_currency", "settl_currency", "mark_method", "base_currency")
+_INSTRUMENT_OPTIONAL: Final = ("expiry_ms", "impact_notional", "fixed_interest_daily_ppm")
+_ORDER_BOOLS: Final = ("close", "is_buy", "last_within_mark", "live", "post_only", "reduce_only", "triggered")
+_ORDER_COUNTS: Final = ("cum_qty", "cum_value", "leaves_qty", "order_qty", "shown_qty", "stop_px", "price")
+
+
+def _fail(path: str, reason: str) -> NoReturn:
+    raise CodecError(f"engine state field {path}: {reason}", 0)
+
+
+def _int(value: object, path: str, low: int | None = None, high: int | None = None) -> int:
+    """An exact ``int`` (not a bool, float or subclass) within ``[low, high]``."""
+    if type(value) is not int:
+        _fail(path, f"must be an integer, is {type(value).__name__}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        shown = str(value) if -(10**30) < value < 10**30 else f"an integer of {value.bit_length()} bits"
+        _fail(path, f"{shown} is outside [{'-inf' if low is None else low}, {'inf' if high is None else high}]")
+    return value
+
+
+def _bool(value: object, path: str) -> bool:
+    if type(value) is not bool:
+        _fail(path, f"must be a bool, is {type(value).__name__}")
+    return value
+
+
+def _str(value: object, path: str, allowed: frozenset[str] | tuple[str, ...] | None = None) -> str:
+    if type(value) is not str:
+        _fail(path, f"must be a string, is {type(value).__name__}")
+    if allowed is not None and value not in allowed:
+        _fail(path, f"{value[:40]!r} is not one of {sorted(allowed)}")
+    return value
+
+
+def _dict(value: object, path: str) -> dict[Any, Any]:
+    if type(value) is not dict:
+        _fail(path, f"must be a dict, is {type(value).__name__}")
+    return value
+
+
+def _list(value: object, path: str) -> list[Any]:
+    if type(value) is not list:
+        _fail(path, f"must be a list, is {type(value).__name__}")
+    return value
+
+
+def _pair(value: object, path: str) -> tuple[Any, Any]:
+    if type(value) is not tuple or len(value) != 2:
+        _fail(path, "must be a pair (a tuple of two)")
+    return value[0], value[1]
+
+
+def _record(value: object, cls: type, path: str, fields: tuple[str, ...]) -> Any:
+    """An object of exactly ``cls`` with every field in ``fields`` set."""
+    if type(value) is not cls:
+        _fail(path, f"must be a {cls.__name__}, is {type(value).__name__}")
+    for name in fields:
+        if not hasattr(value, name):
+            _fail(f"{path}.{name}", "is missing")
+    return value
+
+
+def _key(symbol: object, path: str, known: Mapping[str, object]) -> str:
+    """A dict key that is a known instrument symbol."""
+    text = _str(symbol, f"{path} key")
+    if text not in known:
+        _fail(f"{path}[{text[:40]!r}]", "is not an instrument of this engine")
+    return text
+
+
+class _Checker:
+    """One pass over one state (kept together: later checks read what earlier ones established)."""
+
+    def __init__(self, state: Mapping[str, Any]) -> None:
+        self.state = state
+        self.instruments: dict[str, Instrument] = {}
+        self.live: dict[int, Order] = {}
+        self.accounts: dict[int, Account] = {}
+        self.seen_in_place: dict[int, str] = {}  # order id -> where the live order rests (book or pool)
+
+    # ------------------------------------------------------------------ instruments and prices
+    def instrument_map(self) -> None:
+        table = _dict(self.state["instrument_map"], "instrument_map")
+        for symbol, inst in table.items():
+            path = f"instrument_map[{_str(symbol, 'instrument_map key')[:40]!r}]"
+            names = tuple(field.name for field in attrs.fields(Instrument))
+            _record(inst, Instrument, path, names)
+            for name in names:
+                value = getattr(inst, name)
+                where = f"{path}.{name}"
+                if name in _INSTRUMENT_TEXT:
+                    _str(value, where, MARK_METHODS if name == "mark_method" else None)
+                elif name == "kind":
+                    if type(value) is not ContractKind:
+                        _fail(where, "must be a ContractKind")
+                elif name == "fee_tiers":
+                    if type(value) is not tuple:
+                        _fail(where, "must be a tuple of fee tiers")
+                    for index, tier in enumerate(value):
+                        _record(tier, FeeTier, f"{where}[{index}]", ("adv_usd", "maker_fee_ppm", "taker_fee_ppm"))
+                        for tier_field in ("adv_usd", "maker_fee_ppm", "taker_fee_ppm"):
+                            _int(getattr(tier, tier_field), f"{where}[{index}].{tier_field}")
+                elif name in _INSTRUMENT_OPTIONAL and value is None:
+                    continue
+                else:
+                    _int(value, where)
+            if inst.symbol != symbol:
+                _fail(f"{path}.symbol", f"{inst.symbol[:40]!r} differs from its key")
+            if inst.symbol == "" or inst.settl_currency == "":
+                _fail(f"{path}.symbol", "symbol and settlCurrency must not be empty")
+            problem = validate(inst)  # the instrument file's own soundness rules
+            if problem is not None:
+                _fail(f"{path} ({problem[0]})", problem[1])
+            self.instruments[symbol] = inst
+
+    def prices(self) -> None:
+        """Mark, index (PriceUpdate) and settlement (Settle) prices in (0, maxPrice]; last prices positive."""
+        for name in ("marks", "index_prices", "settled", "last_prices"):
+            table = _dict(self.state[name], name)
+            for symbol, price in table.items():
+                _key(symbol, name, self.instruments)
+                high = None if name == "last_prices" else self.instruments[symbol].max_price
+                _int(price, f"{name}[{symbol!r}]", 1, high)
+            if name == "settled":
+                for symbol in table:
+                    if self.instruments[symbol].expiry_ms is None:
+                        _fail(f"settled[{symbol!r}]", "a perpetual contract never settles")
+
+    def money(self) -> None:
+        """Per-asset pools (fund_move, fees, deposits): signed ints by asset name; counters in ``stats``."""
+        for name in ("insurance_funds", "fees", "deposits", "stats"):
+            for asset, amount in _dict(self.state[name], name).items():
+                _str(asset, f"{name} key")
+                _int(amount, f"{name}[{asset[:40]!r}]", 0 if name == "stats" else None)
+
+    # ------------------------------------------------------------------ orders
+    def is_live(self, order: Order) -> bool:
+        """``order`` is the very object ``live_orders`` holds under its id."""
+        return self.live.get(order.order_id) is order
+
+    def order(self, order: object, path: str) -> Order:
+        """An Order's own fields (OrderEntry's checks on entry; the book keeps quantities non-negative)."""
+        _record(order, Order, path, slot_names(Order))
+        assert isinstance(order, Order)
+        _int(order.order_id, f"{path}.order_id", 1)
+        _int(order.account, f"{path}.account", LIQUIDATOR)
+        _key(order.symbol, f"{path}.symbol", self.instruments)
+        _str(order.cl_ord_id, f"{path}.cl_ord_id")
+        for name in _ORDER_BOOLS:
+            _bool(getattr(order, name), f"{path}.{name}")
+        for name in _ORDER_COUNTS:
+            _int(getattr(order, name), f"{path}.{name}", 0)
+        _int(order.peg_offset, f"{path}.peg_offset")
+        _int(order.time_ms, f"{path}.time_ms", 0, MAX_TIME_MS)
+        if order.display_qty is not None:
+            _int(order.display_qty, f"{path}.display_qty", 0)
+        _str(order.ord_type, f"{path}.ord_type", o.ORD_TYPES)
+        _str(order.time_in_force, f"{path}.time_in_force", o.TIMES_IN_FORCE)
+        _str(order.trigger_source, f"{path}.trigger_source", o.TRIGGER_SOURCES)
+        if order.shown_qty > order.leaves_qty:
+            _fail(f"{path}.shown_qty", "exceeds leaves_qty")
+        if order.level is not None and type(order.level) is not Level:
+            _fail(f"{path}.level", "must be a book level or None")
+        return order
+
+    def live_orders(self) -> None:
+        live = _dict(self.state["live_orders"], "live_orders")
+        next_id = _int(self.state["next_order_id"], "next_order_id", 1)
+        for order_id, order in live.items():
+            path = f"live_orders[{_int(order_id, 'live_orders key', 1, next_id - 1)}]"
+            self.order(order, path)
+            if order.order_id != order_id:
+                _fail(f"{path}.order_id", "differs from its key")
+            if not order.live or order.leaves_qty == 0:
+                _fail(path, "a live order must be live with leaves_qty > 0")
+        self.live = live
+
+    def books(self) -> None:
+        books = _dict(self.state["books"], "books")
+        if sorted(books, key=repr) != sorted(self.instruments, key=repr):
+            _fail("books", "must hold one book per instrument (Market)")
+        for symbol, book in books.items():
+            path = f"books[{symbol!r}]"
+            _record(book, Book, path, ("ask_keys", "asks", "bid_keys", "bids", "symbol"))
+            if book.symbol != symbol:
+                _fail(f"{path}.symbol", "differs from its key")
+            for side, keys_name, sign in (("bids", "bid_keys", 1), ("asks", "ask_keys", -1)):
+                levels = _dict(getattr(book, side), f"{path}.{side}")
+                keys = _list(getattr(book, keys_name), f"{path}.{keys_name}")
+                for index, key in enumerate(keys):
+                    _int(key, f"{path}.{keys_name}[{index}]")
+                for price in levels:
+                    _int(price, f"{path}.{side} key", 1, self.instruments[symbol].max_price)
+                if keys != sorted(sign * price for price in levels):
+                    _fail(f"{path}.{keys_name}", f"must be the sorted keys of {side} (Book.add)")
+                for price, level in levels.items():
+                    self.level(level, f"{path}.{side}[{price}]", symbol, price, sign == 1)
+
+    def level(self, level: object, path: str, symbol: str, price: int, is_buy: bool) -> None:
+        _record(level, Level, path, ("hidden", "live", "price", "shown"))
+        assert isinstance(level, Level)
+        if _int(level.price, f"{path}.price") != price:
+            _fail(f"{path}.price", "differs from its key")
+        live = 0
+        for queue_name in ("shown", "hidden"):
+            queue = getattr(level, queue_name)
+            if type(queue) is not deque or queue.maxlen is not None:
+                _fail(f"{path}.{queue_name}", "must be an unbounded deque")
+            for index, item in enumerate(queue):
+                where = f"{path}.{queue_name}[{index}]"
+                order = self.order(item, where)
+                if (order.display_qty == 0) != (queue_name == "hidden"):
+                    _fail(f"{where}.display_qty", f"a {queue_name} queue holds {'no ' if queue_name == 'shown' else ''}"
+                          "hidden orders only")
+                if not order.live:
+                    continue  # a cancelled entry, dropped when it reaches the head (Book.remove)
+                live += 1
+                if not self.is_live(order):
+                    _fail(where, f"live order {order.order_id} is not the one in live_orders")
+                if order.symbol != symbol or order.is_buy != is_buy or order.price != price:
+                    _fail(where, "symbol, side or price differ from its book level")
+                if order.level is not level or not order.triggered:
+                    _fail(f"{where}.level", "a resting order must be triggered and point at its level")
+                if order.order_id in self.seen_in_place:
+                    _fail(where, f"order {order.order_id} rests twice")
+                self.seen_in_place[order.order_id] = path
+        if _int(level.live, f"{path}.live", 1) != live:
+            _fail(f"{path}.live", f"counts {level.live} live orders, the queues hold {live}")
+
+    def conditional(self) -> None:
+        pools = _dict(self.state["conditional"], "conditional")
+        if sorted(pools, key=repr) != sorted(self.instruments, key=repr):
+            _fail("conditional", "must hold one pool per instrument (Triggers)")
+        for symbol, pool in pools.items():
+            path = f"conditional[{_key(symbol, 'conditional', self.instruments)!r}]"
+            for order_id, item in _dict(pool, path).items():
+                where = f"{path}[{_int(order_id, f'{path} key', 1)}]"
+                order = self.live.get(order_id)
+                if order is None or order is not item:
+                    _fail(where, "is not the live order of that id")
+                if order.symbol != symbol or order.triggered or order.level is not None:
+                    _fail(where, "an untriggered order of this contract, outside the book, is expected")
+                if order.ord_type not in o.CONDITIONAL_TYPES:
+                    _fail(f"{where}.ord_type", "is not a conditional order type")
+                if order_id in self.seen_in_place:
+                    _fail(where, "is also in a book")
+                self.seen_in_place[order_id] = path
+        for order_id in self.live:
+            if order_id not in self.seen_in_place:
+                _fail(f"live_orders[{order_id}]", "rests in no book and waits in no conditional pool")
+
+    # ------------------------------------------------------------------ accounts
+    def accounts_(self) -> None:
+        accounts = _dict(self.state["accounts"], "accounts")
+        for account_id, account in accounts.items():
+            path = f"accounts[{_int(account_id, 'accounts key', LIQUIDATOR)}]"
+            self.account(account, path, account_id)
+        liquidator = accounts.get(LIQUIDATOR)
+        if liquidator is None or not liquidator.verified:
+            _fail(f"accounts[{LIQUIDATOR}]", "the liquidation engine's account must exist, verified (Ledger)")
+        self.accounts = accounts
+        for order_id, order in self.live.items():
+            owner = accounts.get(order.account)
+            if owner is None or owner.orders.get(order_id) is not order:
+                _fail(f"live_orders[{order_id}].account", "the order is not in its account's orders")
+
+    def account(self, account: object, path: str, account_id: int) -> None:
+        _record(account, Account, path, slot_names(Account))
+        assert isinstance(account, Account)
+        if account.account_id != account_id:
+            _fail(f"{path}.account_id", "differs from its key")
+        _bool(account.verified, f"{path}.verified")
+        _int(account.cancel_at_ms, f"{path}.cancel_at_ms", 0)
+        for name in ("wallets", "reserved"):
+            for asset, amount in _dict(getattr(account, name), f"{path}.{name}").items():
+                _str(asset, f"{path}.{name} key")
+                _int(amount, f"{path}.{name}[{asset[:40]!r}]", 0 if name == "reserved" else None)
+        for day, volume in _dict(account.volume_by_day, f"{path}.volume_by_day").items():
+            _int(volume, f"{path}.volume_by_day[{_int(day, f'{path}.volume_by_day key', 0)}]", 0)
+        for symbol, entry in _dict(account.fee_cache, f"{path}.fee_cache").items():
+            where = f"{path}.fee_cache[{_key(symbol, f'{path}.fee_cache', self.instruments)!r}]"
+            day, tier = _pair(entry, where)
+            _int(day, f"{where}[0]", 0)
+            _int(tier, f"{where}[1]", 0, max(0, len(self.instruments[symbol].fee_tiers) - 1))
+        for order_id, item in _dict(account.orders, f"{path}.orders").items():
+            where = f"{path}.orders[{_int(order_id, f'{path}.orders key', 1)}]"
+            order = self.live.get(order_id)
+            if order is None or order is not item or order.account != account_id:
+                _fail(where, "is not a live order of this account")
+        for cl_ord_id, order_id in _dict(account.cl_ord_ids, f"{path}.cl_ord_ids").items():
+            where = f"{path}.cl_ord_ids[{_str(cl_ord_id, f'{path}.cl_ord_ids key')[:40]!r}]"
+            named = self.live.get(_int(order_id, where, 1))
+            if named is None or named is not account.orders.get(order_id) or named.cl_ord_id != cl_ord_id:
+                _fail(where, "does not name a live order of this account with that clOrdID")
+        for symbol, ps in _dict(account.positions, f"{path}.positions").items():
+            where = f"{path}.positions[{_key(symbol, f'{path}.positions', self.instruments)!r}]"
+            self.position(ps, where, symbol, account)
+
+    def position(self, ps: object, path: str, symbol: str, account: Account) -> None:
+        _record(ps, PositionState, path, ("chosen_tier", "cost", "iso_margin", "leverage", "orders", "qty",
+                                          "risk_limit", "symbol", "resting_cache", "_pm", "_pm_key"))
+        assert isinstance(ps, PositionState)
+        inst = self.instruments[symbol]
+        if ps.symbol != symbol:
+            _fail(f"{path}.symbol", "differs from its key")
+        _int(ps.qty, f"{path}.qty")
+        _int(ps.cost, f"{path}.cost")
+        _int(ps.iso_margin, f"{path}.iso_margin")
+        _int(ps.leverage, f"{path}.leverage", 0, inst.max_leverage_hundredths)  # SetLeverage's range; 0 = cross
+        _int(ps.risk_limit, f"{path}.risk_limit", 1)
+        _int(ps.chosen_tier, f"{path}.chosen_tier", 0)
+        for order_id, entry in _dict(ps.orders, f"{path}.orders").items():
+            where = f"{path}.orders[{_int(order_id, f'{path}.orders key', 1)}]"
+            leaves, price = _pair(entry, where)
+            _int(leaves, f"{where}[0]")
+            _int(price, f"{where}[1]", 0, inst.max_price)
+            order = self.live.get(order_id)
+            if order is None or order is not account.orders.get(order_id) or order.symbol != symbol or leaves == 0:
+                _fail(where, "is not a resting order of this account in this contract")
+        self.caches(ps, path, inst)
+
+    def caches(self, ps: PositionState, path: str, inst: Instrument) -> None:
+        """The position's derived caches: absent, or what the rules give (they are outside the state hash)."""
+        cache = ps.resting_cache
+        if cache is not None:
+            where = f"{path}.resting_cache"
+            _record(cache, RestingCache, where, slot_names(RestingCache))
+            if cache.inst is not inst:
+                _fail(f"{where}.inst", "is not the engine's instrument")
+            _int(cache.mark, f"{where}.mark", 1, inst.max_price)
+            for name in slot_names(RestingCache):
+                if name not in ("inst", "mark"):
+                    _int(getattr(cache, name), f"{where}.{name}")
+            if cache.sums() != order_sums(inst, tuple(ps.orders.values()), cache.mark, 0, 0):
+                _fail(where, "does not equal the MRG-042 sums of the position's resting orders")
+            for qty, price in ps.orders.values():
+                if (qty > 0 and price > cache.highest_buy) or (qty < 0 and price < cache.lowest_sell):
+                    _fail(where, "price bounds narrower than the resting orders")
+        key = ps._pm_key
+        if type(key) is not tuple or len(key) != 5:
+            _fail(f"{path}._pm_key", "must be a tuple of five integers")
+        for index, item in enumerate(key):
+            _int(item, f"{path}._pm_key[{index}]")
+        pm = ps._pm
+        if pm is None:
+            return
+        names = tuple(field.name for field in attrs.fields(PositionMargin))
+        _record(pm, PositionMargin, f"{path}._pm", names)
+        for name in names:
+            _int(getattr(pm, name), f"{path}._pm.{name}")
+        if key[0] == ps.qty and key[1] == ps.cost and key[3] == ps.leverage:  # the key margin() would match
+            _int(key[2], f"{path}._pm_key[2]", 1, inst.max_price)
+            try:
+                fresh = compute_position_margin(inst, Position(qty=ps.qty, cost=ps.cost), key[2], ps.leverage, key[4])
+            except Exception as error:  # inputs the rules refuse: not a cache the engine wrote
+                _fail(f"{path}._pm", f"its key is not a margin computation ({type(error).__name__})")
+            if fresh != pm:
+                _fail(f"{path}._pm", "does not equal MRG-020 for the position it caches")
+
+    # ------------------------------------------------------------------ registry, risk, waterfall
+    def registry(self) -> None:
+        for order_id, day in _dict(self.state["day_orders"], "day_orders").items():
+            _int(day, f"day_orders[{_int(order_id, 'day_orders key', 1)}]", 0)
+        heap = _list(self.state["dms_heap"], "dms_heap")
+        for index, entry in enumerate(heap):
+            deadline, account_id = _pair(entry, f"dms_heap[{index}]")
+            _int(deadline, f"dms_heap[{index}][0]", 0)
+            _int(account_id, f"dms_heap[{index}][1]", 0)
+            if index and heap[(index - 1) // 2] > entry:
+                _fail(f"dms_heap[{index}]", "breaks the heap order (heapq)")
+        for order_id, entry in _dict(self.state["spot_reservations"], "spot_reservations").items():
+            where = f"spot_reservations[{_int(order_id, 'spot_reservations key', 1)}]"
+            asset, amount = _pair(entry, where)
+            _str(asset, f"{where}[0]")
+            _int(amount, f"{where}[1]", 0)
+            if order_id not in self.live:
+                _fail(where, "reserves for an order that is not live")
+
+    def risk(self) -> None:
+        for name in ("dirty", "multi"):
+            for account_id, value in _dict(self.state[name], name).items():
+                where = f"{name}[{_int(account_id, f'{name} key', LIQUIDATOR)}]"
+                if value is not None:
+                    _fail(where, "must be None (the dict is an ordered set)")
+        multi = self.state["multi"]
+        for account_id, account in self.accounts.items():  # OrderRegistry.touch: refreshed on every mark update
+            if sum(1 for ps in account.positions.values() if ps.qty != 0 and ps.leverage == 0) > 1 and account_id not in multi:
+                _fail(f"multi[{account_id}]", "an account with cross positions in several contracts must be listed")
+        holders = _dict(self.state["holders"], "holders")
+        if sorted(holders, key=repr) != sorted(self.instruments, key=repr):
+            _fail("holders", "must hold one table per instrument (Ledger)")
+        # the fills keep it: exactly the accounts with a position in the contract (funding, ADL, settlement read it)
+        holding: dict[str, list[int]] = {symbol: [] for symbol in holders}
+        for account_id, account in sorted(self.accounts.items()):
+            for symbol, ps in account.positions.items():
+                if ps.qty != 0:
+                    holding[symbol].append(account_id)
+        for symbol, members in holders.items():
+            path = f"holders[{symbol!r}]"
+            for account_id, value in _dict(members, path).items():
+                where = f"{path}[{_int(account_id, f'{path} key', LIQUIDATOR)}]"
+                if value is not None or account_id not in self.accounts:
+                    _fail(where, "must be None, for an account of this engine")
+            if len(holding[symbol]) != len(members) or not all(account_id in members for account_id in holding[symbol]):
+                extra = sorted(set(members) ^ set(holding[symbol]))[0]
+                _fail(f"{path}[{extra}]", "holders must list exactly the accounts with a position")
+        liq = _record(self.state["liq"], LiqIndex, "liq", ("entries", "longs", "shorts"))
+        expected: dict[tuple[bool, str], list[tuple[int, int]]] = {}
+        for key, entry in _dict(liq.entries, "liq.entries").items():
+            account_id, symbol = _pair(key, "liq.entries key")
+            _int(account_id, "liq.entries key[0]", LIQUIDATOR)
+            _key(symbol, "liq.entries", self.instruments)
+            is_long, price = _pair(entry, f"liq.entries[{key!r}]")
+            _bool(is_long, f"liq.entries[{key!r}][0]")
+            _int(price, f"liq.entries[{key!r}][1]", 0)
+            expected.setdefault((is_long, symbol), []).append((price, account_id))
+        for name, is_long in (("longs", True), ("shorts", False)):
+            for symbol, table in _dict(getattr(liq, name), f"liq.{name}").items():
+                path = f"liq.{name}[{_key(symbol, f'liq.{name}', self.instruments)!r}]"
+                for index, entry in enumerate(_list(table, path)):
+                    _int(_pair(entry, f"{path}[{index}]")[0], f"{path}[{index}][0]")
+                    _int(entry[1], f"{path}[{index}][1]")
+                if table != sorted(expected.pop((is_long, symbol), [])):
+                    _fail(path, "does not list exactly its entries, sorted (LiqIndex.set)")
+        if expected:
+            _fail("liq.entries", f"entries {sorted(expected)[0]} missing from their sorted list")
+
+    def waterfall(self) -> None:
+        _int(self.state["next_pending_id"], "next_pending_id", 0)
+        seen: set[int] = set()
+        for index, pending in enumerate(_list(self.state["pending"], "pending")):
+            path = f"pending[{index}]"
+            _record(pending, Pending, path, slot_names(Pending))
+            if _int(pending.pending_id, f"{path}.pending_id", 0) in seen:
+                _fail(f"{path}.pending_id", "is not unique")
+            seen.add(pending.pending_id)
+            if _int(pending.account, f"{path}.account", 0) not in self.accounts:
+                _fail(f"{path}.account", "is not an account of this engine")
+            _key(pending.symbol, f"{path}.symbol", self.instruments)
+            _int(pending.qty, f"{path}.qty")
+            _int(pending.cost, f"{path}.cost")
+            _int(pending.takeover_price, f"{path}.takeover_price", 0)
+            _int(pending.age, f"{path}.age", 0)
+        _int(self.state["max_liquidations_per_update"], "max_liquidations_per_update", 1)
+        _str(self.state["adl_policy_name"], "adl_policy_name", tuple(POLICIES))
+
+    def clock(self) -> None:
+        _int(self.state["seq"], "seq", 0)
+        _int(self.state["time_ms"], "time_ms", 0, MAX_TIME_MS)
+        _int(self.state["max_clock_step_ms"], "max_clock_step_ms", 1)
+
+
+def check_engine_state(state: object) -> None:
+    """Refuse (:class:`CodecError` naming the field) a decoded engine state any field of which is ill-typed,
+    out of range or inconsistent with the others; return None for a state the engine could have made."""
+    if type(state) is not dict:
+        _fail("(root)", "must be a dict of state fields")
+    missing = [name for name in STATE_FIELDS if name not in state]
+    unknown = sorted(str(name)[:40] for name in state if name not in STATE_FIELDS)
+    if missing or unknown:
+        _fail("(root)", f"fields missing {missing[:5]}, unknown {unknown[:5]}")
+    checker = _Checker(state)
+    checker.instrument_map()
+    checker.prices()
+    checker.money()
+    checker.live_orders()
+    checker.books()
+    checker.conditional()
+    checker.accounts_()
+    checker.registry()
+    checker.risk()
+    checker.waterfall()
+    checker.clock()
+
+
+__all__ = ["STATE_FIELDS", "check_engine_state"]
