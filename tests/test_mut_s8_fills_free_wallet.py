@@ -1,0 +1,156 @@
+"""LIQ-054 for a trader's isolated maker in ``Fills.make_guard`` (both paths: the proved ``fill_*`` kernels and the
+generic rules), through public commands only (session 8 mutation survivors of ``engine/core/fills.py``).
+
+LIQ-054 refuses a trader's isolated fill that leaves the free wallet (the wallet less every isolated margin in
+the currency: the cross pool's margin) below zero, and below what the cross pool held, when no cross position
+in the currency is open to back it.  MRG-060 reserves an order's margin at entry, so the free wallet must fall
+while the order rests: here the account closes, at a loss, the cross XBTUSD long that was open when its
+isolated ETHUSD bid (20 at 3,000.00, 10x, ACC-006's requirement 604,950 XBt) was placed.  A market sell then
+meets the bid (``Fills.sweep``'s guard, not the lean sweep of a plain limit order):
+
+* an account that deposited 1,106,825 XBt has 603,450 free after the close; the fill's maker rebate (1,500)
+  and the requirement leave it at exactly 0: the bid fills; one satoshi less and it would be −1: the bid is
+  cancelled with LIQ-044's text and nothing trades;
+* the free wallet is the wallet beyond *every* isolated margin: an account that also holds an isolated XBTZ26
+  long (201,650 XBt of margin) and is left with 503,450 free is refused (the fill would leave −100,000), although
+  its account equity less the ETHUSD requirement (+101,650) is not below zero.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import pytest
+
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Execution, Rejected
+from perpspec.engine.core.exchange import Engine
+from perpspec.engine.kernels.load import generic_rules_only
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.margin import CROSS
+from perpspec.rules.solvency import FILL_CANCEL_TEXT
+
+INSTRUMENTS = {symbol: load_instrument(symbol) for symbol in ("XBTUSD", "ETHUSD", "XBTZ26")}
+MAKER, OTHER = 3, 2
+
+
+def _ok(engine: Engine, command: c.Command) -> None:
+    events = engine.process(command)
+    assert not isinstance(events[-1], Rejected), (command, events[-1])
+
+
+def free_wallet(engine: Engine, account_id: int) -> int:
+    """The account's XBt wallet less every isolated margin in XBt."""
+    account = engine.accounts[account_id]
+    isolated = sum(ps.iso_margin for ps in account.positions.values() if ps.leverage != CROSS)
+    return account.wallet("XBt") - isolated
+
+
+def _bid_left_by_a_closed_cross_long(deposit: int, isolated_future: bool) -> tuple[Engine, int]:
+    """Account 3 (``deposit`` XBt): a cross XBTUSD long of 1,000 at 50,000.00 (and, with ``isolated_future``, an
+    isolated 10x XBTZ26 long of 1,000 at 50,000.00), then an isolated 10x ETHUSD bid of 20 at 3,000.00 (the mark);
+    the XBTUSD mark falls to 40,000.00 and account 3 sells its long at market there.  Returns the engine and the
+    free wallet left."""
+    engine = Engine(INSTRUMENTS)
+    for symbol, price in (("XBTUSD", 5_000_000), ("ETHUSD", 300_000), ("XBTZ26", 5_000_000)):
+        _ok(engine, c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=price, index_price=price))
+    for account, amount in ((OTHER, 10**10), (MAKER, deposit)):
+        _ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        _ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    _ok(engine, c.SetLeverage(time_ms=0, account=MAKER, symbol="ETHUSD", leverage_hundredths=1_000))
+    if isolated_future:
+        _ok(engine, c.SetLeverage(time_ms=0, account=MAKER, symbol="XBTZ26", leverage_hundredths=1_000))
+        _ok(
+            engine,
+            c.PlaceOrder(
+                time_ms=0, account=OTHER, symbol="XBTZ26", side="Sell", order_qty=1_000, price=5_000_000
+            ),
+        )
+        _ok(
+            engine,
+            c.PlaceOrder(
+                time_ms=0, account=MAKER, symbol="XBTZ26", side="Buy", order_qty=1_000, price=5_000_000
+            ),
+        )
+        assert engine.accounts[MAKER].positions["XBTZ26"].iso_margin == 201_650
+    _ok(
+        engine,
+        c.PlaceOrder(
+            time_ms=0, account=OTHER, symbol="XBTUSD", side="Sell", order_qty=1_000, price=5_000_000
+        ),
+    )
+    _ok(
+        engine,
+        c.PlaceOrder(time_ms=0, account=MAKER, symbol="XBTUSD", side="Buy", order_qty=1_000, price=5_000_000),
+    )
+    _ok(
+        engine,
+        c.PlaceOrder(time_ms=0, account=MAKER, symbol="ETHUSD", side="Buy", order_qty=20, price=300_000),
+    )
+    _ok(engine, c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=4_000_000, index_price=4_000_000))
+    _ok(
+        engine,
+        c.PlaceOrder(time_ms=1, account=OTHER, symbol="XBTUSD", side="Buy", order_qty=1_000, price=4_000_000),
+    )
+    _ok(
+        engine,
+        c.PlaceOrder(
+            time_ms=1, account=MAKER, symbol="XBTUSD", side="Sell", order_qty=1_000, ord_type="Market"
+        ),
+    )
+    assert engine.positions(MAKER).get("XBTUSD") is None  # no cross position is left to back the free wallet
+    return engine, free_wallet(engine, MAKER)
+
+
+def _sell_into_the_bid(engine: Engine) -> list[tuple[int, str, int, int, str]]:
+    events = engine.process(
+        c.PlaceOrder(time_ms=2, account=OTHER, symbol="ETHUSD", side="Sell", order_qty=20, ord_type="Market")
+    )
+    return [
+        (e.account, e.exec_type, e.last_qty, e.last_px, e.text) for e in events if isinstance(e, Execution)
+    ]
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "generic-rules"])
+def test_liq_054_an_isolated_bid_fills_to_a_free_wallet_of_exactly_zero(kernels: bool) -> None:
+    """LIQ-054 (with ACC-006, MRG-060): the free wallet after the fill is 603,450 + 1,500 − 604,950 = 0: kept."""
+    with nullcontext() if kernels else generic_rules_only():
+        engine, free = _bid_left_by_a_closed_cross_long(1_106_825, isolated_future=False)
+        assert free == 603_450
+        executions = _sell_into_the_bid(engine)
+    assert (MAKER, "Trade", 20, 300_000, "") in executions
+    assert engine.positions(MAKER)["ETHUSD"].qty == 20
+    assert engine.accounts[MAKER].positions["ETHUSD"].iso_margin == 604_950
+    assert free_wallet(engine, MAKER) == 0
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "generic-rules"])
+def test_liq_054_one_satoshi_less_and_the_isolated_bid_is_cancelled(kernels: bool) -> None:
+    """LIQ-054: the same fill would leave the free wallet at −1 with no cross position open: the maker is refused."""
+    with nullcontext() if kernels else generic_rules_only():
+        engine, free = _bid_left_by_a_closed_cross_long(1_106_824, isolated_future=False)
+        assert free == 603_449
+        executions = _sell_into_the_bid(engine)
+    assert executions == [
+        (OTHER, "New", 0, 0, ""),
+        (MAKER, "Canceled", 0, 0, FILL_CANCEL_TEXT),
+        (OTHER, "Canceled", 0, 0, "Canceled: market order reached its price limit"),
+    ]
+    assert "ETHUSD" not in engine.positions(MAKER)
+    assert free_wallet(engine, MAKER) == 603_449
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "generic-rules"])
+def test_liq_054_the_free_wallet_is_beyond_every_isolated_margin_not_the_account_equity(
+    kernels: bool,
+) -> None:
+    """LIQ-054: with an isolated XBTZ26 pool of 201,650 the fill would leave the free wallet at −100,000 (the
+    account equity less the requirement, +101,650, is not what LIQ-054 reads): the maker is refused."""
+    with nullcontext() if kernels else generic_rules_only():
+        engine, free = _bid_left_by_a_closed_cross_long(1_209_975, isolated_future=True)
+        assert free == 503_450
+        executions = _sell_into_the_bid(engine)
+    assert (MAKER, "Canceled", 0, 0, FILL_CANCEL_TEXT) in executions
+    assert not [e for e in executions if e[1] == "Trade"]
+    assert set(engine.positions(MAKER)) == {"XBTZ26"}
+    assert free_wallet(engine, MAKER) == 503_450
