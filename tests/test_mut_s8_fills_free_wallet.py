@@ -13,7 +13,10 @@ meets the bid (``Fills.sweep``'s guard, not the lean sweep of a plain limit orde
   cancelled with LIQ-044's text and nothing trades;
 * the free wallet is the wallet beyond *every* isolated margin: an account that also holds an isolated XBTZ26
   long (201,650 XBt of margin) and is left with 503,450 free is refused (the fill would leave −100,000), although
-  its account equity less the ETHUSD requirement (+101,650) is not below zero.
+  its account equity less the ETHUSD requirement (+101,650) is not below zero;
+* the comparison's "before" is the free wallet too, not the account equity less the pool's margin: an account
+  whose own isolated ETHUSD long has lost 3,000,000 is refused a fill that would take its free wallet from
+  2,420,125 to −284,600, although the equity figure (−579,875) is lower still.
 """
 
 from __future__ import annotations
@@ -154,3 +157,54 @@ def test_liq_054_the_free_wallet_is_beyond_every_isolated_margin_not_the_account
     assert not [e for e in executions if e[1] == "Trade"]
     assert set(engine.positions(MAKER)) == {"XBTZ26"}
     assert free_wallet(engine, MAKER) == 503_450
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "generic-rules"])
+def test_liq_054_compares_with_the_free_wallet_before_not_the_account_equity(kernels: bool) -> None:
+    """LIQ-054: account 3 (21,000,000 XBt) holds an isolated 2x ETHUSD long of 100 at 3,000.00 (15,033,750 of
+    margin) and rests a bid of 20 at 2,700.00; it closes a cross XBTUSD long of 7,000 from 50,000.00 at 40,000.00,
+    leaving 2,420,125 free, and the ETHUSD mark falls to 2,700.00 (the long loses 3,000,000).  The bid's fill would
+    leave the free wallet at −284,600: refused, although that is above the account's equity less the pool's
+    margin before the fill (−579,875)."""
+    with nullcontext() if kernels else generic_rules_only():
+        engine = Engine(INSTRUMENTS)
+        for symbol, price in (("XBTUSD", 5_000_000), ("ETHUSD", 300_000)):
+            _ok(engine, c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=price, index_price=price))
+        for account, amount in ((OTHER, 10**10), (MAKER, 21_000_000)):
+            _ok(engine, c.VerifyAccount(time_ms=0, account=account))
+            _ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+        _ok(engine, c.SetLeverage(time_ms=0, account=MAKER, symbol="ETHUSD", leverage_hundredths=200))
+        for account, symbol, side, qty, price in (
+            (OTHER, "ETHUSD", "Sell", 100, 300_000),
+            (MAKER, "ETHUSD", "Buy", 100, 300_000),
+            (OTHER, "XBTUSD", "Sell", 7_000, 5_000_000),
+            (MAKER, "XBTUSD", "Buy", 7_000, 5_000_000),
+            (MAKER, "ETHUSD", "Buy", 20, 270_000),
+        ):
+            _ok(
+                engine,
+                c.PlaceOrder(
+                    time_ms=0, account=account, symbol=symbol, side=side, order_qty=qty, price=price
+                ),
+            )
+        _ok(engine, c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=4_000_000, index_price=4_000_000))
+        _ok(
+            engine,
+            c.PlaceOrder(
+                time_ms=1, account=OTHER, symbol="XBTUSD", side="Buy", order_qty=7_000, price=4_000_000
+            ),
+        )
+        _ok(
+            engine,
+            c.PlaceOrder(
+                time_ms=1, account=MAKER, symbol="XBTUSD", side="Sell", order_qty=7_000, ord_type="Market"
+            ),
+        )
+        _ok(engine, c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=270_000, index_price=270_000))
+        assert free_wallet(engine, MAKER) == 2_420_125
+        assert engine.risk.pool_of(engine.accounts[MAKER], "ETHUSD")[:3] == (15_033_750, 12_033_750, 333_750)
+        executions = _sell_into_the_bid(engine)
+    assert (MAKER, "Canceled", 0, 0, FILL_CANCEL_TEXT) in executions
+    assert not [e for e in executions if e[1] == "Trade"]
+    assert engine.positions(MAKER)["ETHUSD"].qty == 100
+    assert free_wallet(engine, MAKER) == 2_420_125
