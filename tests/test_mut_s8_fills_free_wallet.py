@@ -105,10 +105,18 @@ def _bid_left_by_a_closed_cross_long(deposit: int, isolated_future: bool) -> tup
     return engine, free_wallet(engine, MAKER)
 
 
-def _sell_into_the_bid(engine: Engine) -> list[tuple[int, str, int, int, str]]:
-    events = engine.process(
-        c.PlaceOrder(time_ms=2, account=OTHER, symbol="ETHUSD", side="Sell", order_qty=20, ord_type="Market")
-    )
+def _sell_into_the_bid(engine: Engine, price: int | None = None) -> list[tuple[int, str, int, int, str]]:
+    """Account 2 sells 20 ETHUSD at market (``Fills.sweep``'s guard) or, with ``price``, as a plain limit order (the
+    lean sweep of ``engine.core.entry_sweep``, proved kernels only)."""
+    if price is None:
+        order = c.PlaceOrder(
+            time_ms=2, account=OTHER, symbol="ETHUSD", side="Sell", order_qty=20, ord_type="Market"
+        )
+    else:
+        order = c.PlaceOrder(
+            time_ms=2, account=OTHER, symbol="ETHUSD", side="Sell", order_qty=20, price=price
+        )
+    events = engine.process(order)
     return [
         (e.account, e.exec_type, e.last_qty, e.last_px, e.text) for e in events if isinstance(e, Execution)
     ]
@@ -159,8 +167,14 @@ def test_liq_054_the_free_wallet_is_beyond_every_isolated_margin_not_the_account
     assert free_wallet(engine, MAKER) == 503_450
 
 
-@pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "generic-rules"])
-def test_liq_054_compares_with_the_free_wallet_before_not_the_account_equity(kernels: bool) -> None:
+@pytest.mark.parametrize(
+    ("kernels", "price"),
+    [(True, None), (False, None), (True, 270_000)],
+    ids=["kernels", "generic-rules", "lean-sweep"],
+)
+def test_liq_054_compares_with_the_free_wallet_before_not_the_account_equity(
+    kernels: bool, price: int | None
+) -> None:
     """LIQ-054: account 3 (21,000,000 XBt) holds an isolated 2x ETHUSD long of 100 at 3,000.00 (15,033,750 of
     margin) and rests a bid of 20 at 2,700.00; it closes a cross XBTUSD long of 7,000 from 50,000.00 at 40,000.00,
     leaving 2,420,125 free, and the ETHUSD mark falls to 2,700.00 (the long loses 3,000,000).  The bid's fill would
@@ -203,8 +217,30 @@ def test_liq_054_compares_with_the_free_wallet_before_not_the_account_equity(ker
         _ok(engine, c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=270_000, index_price=270_000))
         assert free_wallet(engine, MAKER) == 2_420_125
         assert engine.risk.pool_of(engine.accounts[MAKER], "ETHUSD")[:3] == (15_033_750, 12_033_750, 333_750)
-        executions = _sell_into_the_bid(engine)
+        executions = _sell_into_the_bid(engine, price)
     assert (MAKER, "Canceled", 0, 0, FILL_CANCEL_TEXT) in executions
     assert not [e for e in executions if e[1] == "Trade"]
     assert engine.positions(MAKER)["ETHUSD"].qty == 100
     assert free_wallet(engine, MAKER) == 2_420_125
+
+
+@pytest.mark.parametrize(("deposit", "filled"), [(1_106_825, True), (1_106_824, False)])
+def test_liq_054_a_plain_limit_sell_s_lean_sweep_judges_the_isolated_bid_alike(
+    deposit: int, filled: bool
+) -> None:
+    """LIQ-054 in the lean sweep of a crossing plain limit order (``engine.core.entry_sweep``, the proved kernels):
+    the same bid, met by a limit sell of 20 at 3,000.00, fills to a free wallet of exactly 0 and is cancelled one
+    satoshi below (the sell then rests)."""
+    engine, free = _bid_left_by_a_closed_cross_long(deposit, isolated_future=False)
+    assert free == deposit - 503_375
+    events = engine.process(
+        c.PlaceOrder(time_ms=2, account=OTHER, symbol="ETHUSD", side="Sell", order_qty=20, price=300_000)
+    )
+    executions = [(e.account, e.exec_type, e.last_qty, e.text) for e in events if isinstance(e, Execution)]
+    if filled:
+        assert (MAKER, "Trade", 20, "") in executions
+        assert free_wallet(engine, MAKER) == 0
+    else:
+        assert executions == [(OTHER, "New", 0, ""), (MAKER, "Canceled", 0, FILL_CANCEL_TEXT)]
+        assert "ETHUSD" not in engine.positions(MAKER)
+        assert free_wallet(engine, MAKER) == 603_449
