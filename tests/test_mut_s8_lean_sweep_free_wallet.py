@@ -15,8 +15,8 @@ free wallet.
 
 #59 and #111 (the free wallet *before* read wrongly) differ only where the free wallet is already below zero with
 no cross position open; this file reached that once through a carried cross pool closed by its owner, the finding
-that LIQ-054 now refuses (tests/test_mut_s8_carried_cross_close_owing.py), so they are recorded equivalent in
-tests/mutation_survivors_engine2.toml with that argument.
+that LIQ-054 now refuses (tests/test_mut_s8_carried_cross_close_owing.py); they are killed through an account
+INS-011 leaves owing beside an isolated pool (tests/test_mut_s8_fills_free_wallet.py).
 
 Each order is a plain GoodTillCancel limit order from a cross taker (a counter on ``entry_plain``'s
 ``enter_crossing`` checks it took the lean sweep).
