@@ -28,7 +28,7 @@ and compares every event and the state hash.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import Account, compute_usd_volume
@@ -37,13 +37,15 @@ from perpspec.engine.core.ledger import LIQUIDATOR, peek_position
 from perpspec.engine.core.orders import Order
 from perpspec.engine.kernels import dispatch
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.margin import CROSS
+from perpspec.rules.margin import CROSS as MARGIN_CROSS
 from perpspec.rules.position import Position
 from perpspec.rules.solvency import FILL_CANCEL_TEXT, is_cross_pool_kept, is_free_wallet_kept
 
 if TYPE_CHECKING:
     from perpspec.engine.core.entry import OrderEntry
     from perpspec.engine.core.fills import Fills
+
+CROSS: Final = MARGIN_CROSS  # rules.margin.CROSS as a compiled constant (an imported name is a module-dict lookup per read)
 
 
 def enter_crossing(
@@ -69,7 +71,8 @@ def enter_crossing(
         order.reset_shown()
         entry.market.books[inst.symbol].add(order)
         ps.put_order(order.order_id, order.leaves_qty if order.is_buy else -order.leaves_qty, order.price)
-    entry.after_trading(inst)
+    if entry.triggers.conditional[inst.symbol]:  # after_trading: Triggers.run returns at once on an empty pool
+        entry.after_trading(inst)
 
 
 class CrossGuard:
@@ -303,9 +306,10 @@ def _apply(
     for maker, _, _ in running.values():
         ps = accounts[maker.account].positions[symbol]
         if maker.leaves_qty == 0:
-            ps.drop_order(maker.order_id)
             if maker.live or maker.order_id in registry.live_orders:
-                registry.forget(maker)
+                registry.forget(maker)  # out of every index, its position's resting orders too
+            else:
+                ps.drop_order(maker.order_id)
         elif maker.live:
             ps.put_order(maker.order_id, maker.leaves_qty if maker.is_buy else -maker.leaves_qty, maker.price)
     for maker in dropped:
