@@ -449,7 +449,7 @@ class JournalWriter:
         buffer += head
         buffer += _pack_u32(_crc32(head))
         buffer += payload
-        link = _sha256(self.head + head + payload).digest()
+        link = _sha256(b"".join((self.head, head, payload))).digest()  # next_link, one copy of the bytes
         buffer += link
         self.head = link
         if seq >= self._commit_at:
