@@ -244,37 +244,38 @@ def _apply(
         maker_account = accounts[maker.account]
         maker_ps = maker_account.position(inst)
         maker_fee = guard.maker_fee(maker.account)
-        # ACC-004: (qty, cost, realised PnL, commission) of the buyer, then of the seller, then the fee pool's delta
+        # ACC-004: (qty, cost, realised PnL, commission) of the buyer, then of the seller, then the fee pool's delta;
+        # read by constant index (compiled, the kernel's tuple is native: a variable index would box all nine)
         if taker_buys:
             traded = dispatch.trade(index, taker_ps.qty, taker_ps.cost, maker_ps.qty, maker_ps.cost, qty, price,
                                     taker_fee, maker_fee)
-            at, of = 0, 4  # where the taker's and the maker's sides start
+            taker_qty, taker_cost, taker_pnl, taker_comm = traded[0], traded[1], traded[2], traded[3]
+            maker_qty, maker_cost, maker_pnl, maker_comm = traded[4], traded[5], traded[6], traded[7]
         else:
             traded = dispatch.trade(index, maker_ps.qty, maker_ps.cost, taker_ps.qty, taker_ps.cost, qty, price,
                                     maker_fee, taker_fee)
-            at, of = 4, 0
+            maker_qty, maker_cost, maker_pnl, maker_comm = traded[0], traded[1], traded[2], traded[3]
+            taker_qty, taker_cost, taker_pnl, taker_comm = traded[4], traded[5], traded[6], traded[7]
         # the taker's side: a cross trader's position and wallet (Fills._apply_side, flat)
         old_qty = taker_ps.qty
-        new_qty = traded[at]
-        taker_ps.qty, taker_ps.cost = new_qty, traded[at + 1]
-        taker_comm = traded[at + 3]
-        taker_account.wallets[asset] = taker_account.wallets.get(asset, 0) + traded[at + 2] - taker_comm
+        new_qty = taker_qty
+        taker_ps.qty, taker_ps.cost = new_qty, taker_cost
+        taker_account.wallets[asset] = taker_account.wallets.get(asset, 0) + taker_pnl - taker_comm
         if (old_qty == 0) != (new_qty == 0):
             if new_qty == 0:
                 holders.pop(taker_id, None)
             else:
                 holders[taker_id] = None
-        maker_comm = traded[of + 3]
         if maker_ps.leverage != CROSS or maker.account == LIQUIDATOR:
             fills.apply_effect(
-                maker_account, maker_ps, inst, Position(qty=traded[of], cost=traded[of + 1]),
-                traded[of + 2] - maker_comm, traded[of + 2], price,
+                maker_account, maker_ps, inst, Position(qty=maker_qty, cost=maker_cost),
+                maker_pnl - maker_comm, maker_pnl, price,
             )
         else:
             old_qty = maker_ps.qty
-            new_qty = traded[of]
-            maker_ps.qty, maker_ps.cost = new_qty, traded[of + 1]
-            maker_account.wallets[asset] = maker_account.wallets.get(asset, 0) + traded[of + 2] - maker_comm
+            new_qty = maker_qty
+            maker_ps.qty, maker_ps.cost = new_qty, maker_cost
+            maker_account.wallets[asset] = maker_account.wallets.get(asset, 0) + maker_pnl - maker_comm
             if (old_qty == 0) != (new_qty == 0):
                 if new_qty == 0:
                     holders.pop(maker.account, None)
