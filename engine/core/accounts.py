@@ -28,15 +28,16 @@ from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernels_for, position_margin_record
 from perpspec.rules.contract import compute_notional
 from perpspec.rules.instrument import ContractKind, Instrument
+from perpspec.rules.margin import CROSS as MARGIN_CROSS
 from perpspec.rules.margin import (
-    CROSS,
     PositionMargin,
     compute_position_margin,
 )
 from perpspec.rules.position import Position
 
-DAY_MS = 86_400_000
-FEE_WINDOW_DAYS = 30
+CROSS: Final = MARGIN_CROSS  # rules.margin.CROSS as a compiled constant (an imported name is a module-dict lookup per read)
+DAY_MS: Final = 86_400_000  # Final: a constant in the compiled build, not a module-dict lookup per read
+FEE_WINDOW_DAYS: Final = 30
 # minor units per whole unit of a settlement asset, for counting USD volume
 MINOR_PER_UNIT: dict[str, int] = {"XBt": 100_000_000, "USDt": 1_000_000}
 _INVERSE: Final = ContractKind.INVERSE  # read once (an Enum member looked up on its class is a metaclass lookup)
@@ -221,10 +222,13 @@ class Account:
     def add_volume(self, usd: int, time_ms: int) -> None:
         """Count ``usd`` of traded volume on the day of ``time_ms``."""
         day = time_ms // DAY_MS
-        first = day - FEE_WINDOW_DAYS
-        for old in [d for d in self.volume_by_day if d < first]:  # days no window from today on can count
-            del self.volume_by_day[old]
-        self.volume_by_day[day] = self.volume_by_day.get(day, 0) + usd
+        volumes = self.volume_by_day
+        # days no window from today on can count go; with today's the only day kept there is none (no list built)
+        if len(volumes) != 1 or day not in volumes:
+            first = day - FEE_WINDOW_DAYS
+            for old in [d for d in volumes if d < first]:
+                del volumes[old]
+        volumes[day] = volumes.get(day, 0) + usd
         # today's volume counts from tomorrow: tiers cached for today stay valid
 
     def canonical(self) -> tuple[object, ...]:

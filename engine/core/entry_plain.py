@@ -38,12 +38,14 @@ from perpspec.engine.core.market import is_spot
 from perpspec.engine.core.orders import Order
 from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernels_for
-from perpspec.rules.margin import CROSS, check_order_margin
+from perpspec.rules.margin import CROSS as MARGIN_CROSS
+from perpspec.rules.margin import check_order_margin
 from perpspec.rules.risk_limit import check_risk_limit
 
 if TYPE_CHECKING:
     from perpspec.engine.core.entry import OrderEntry
 
+CROSS: Final = MARGIN_CROSS  # rules.margin.CROSS as a compiled constant (an imported name is a module-dict lookup per read)
 NOT_HANDLED: Final = -1  # the general path decides (order ids start at 1)
 SWEEPS = True  # a crossing order takes entry_sweep's lean sweep (tests switch it off to compare with the general path)
 
@@ -160,10 +162,14 @@ def place_resting(entry: OrderEntry, c: cmd.PlaceOrder) -> int:
         return order_id
     stream.emit_exec(o.EXEC_NEW, order)
     registry.go_live(account, order)
-    resting = account.position(inst)
-    fills.sweep(account, inst, order, price)  # crosses nothing: no fill, only the sweep's own notes reset
+    resting = account.position(inst)  # (what Fills.sweep makes sure of)
+    # Fills.sweep of an order that crosses nothing: no fill, only the sweep's own notes reset
+    if fills._insolvent:
+        fills._insolvent = {}
+    fills._halt_seen = fills.halted = False
     order.reset_shown()
     book.add(order)
     resting.put_order(order_id, signed, price)
-    entry.after_trading(inst)
+    if entry.triggers.conditional[symbol]:  # after_trading: Triggers.run returns at once on an empty pool
+        entry.after_trading(inst)
     return order_id

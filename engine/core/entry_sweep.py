@@ -28,7 +28,7 @@ and compares every event and the state hash.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import Account, compute_usd_volume
@@ -38,13 +38,15 @@ from perpspec.engine.core.liquidation_guard import is_cross_close_kept
 from perpspec.engine.core.orders import Order
 from perpspec.engine.kernels import dispatch
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.margin import CROSS
+from perpspec.rules.margin import CROSS as MARGIN_CROSS
 from perpspec.rules.position import Position
 from perpspec.rules.solvency import FILL_CANCEL_TEXT, is_cross_pool_kept, is_free_wallet_kept
 
 if TYPE_CHECKING:
     from perpspec.engine.core.entry import OrderEntry
     from perpspec.engine.core.fills import Fills
+
+CROSS: Final = MARGIN_CROSS  # rules.margin.CROSS as a compiled constant (an imported name is a module-dict lookup per read)
 
 
 def enter_crossing(
@@ -70,7 +72,8 @@ def enter_crossing(
         order.reset_shown()
         entry.market.books[inst.symbol].add(order)
         ps.put_order(order.order_id, order.leaves_qty if order.is_buy else -order.leaves_qty, order.price)
-    entry.after_trading(inst)
+    if entry.triggers.conditional[inst.symbol]:  # after_trading: Triggers.run returns at once on an empty pool
+        entry.after_trading(inst)
 
 
 class CrossGuard:
@@ -255,37 +258,38 @@ def _apply(
         maker_account = accounts[maker.account]
         maker_ps = maker_account.position(inst)
         maker_fee = guard.maker_fee(maker.account)
-        # ACC-004: (qty, cost, realised PnL, commission) of the buyer, then of the seller, then the fee pool's delta
+        # ACC-004: (qty, cost, realised PnL, commission) of the buyer, then of the seller, then the fee pool's delta;
+        # read by constant index (compiled, the kernel's tuple is native: a variable index would box all nine)
         if taker_buys:
             traded = dispatch.trade(index, taker_ps.qty, taker_ps.cost, maker_ps.qty, maker_ps.cost, qty, price,
                                     taker_fee, maker_fee)
-            at, of = 0, 4  # where the taker's and the maker's sides start
+            taker_qty, taker_cost, taker_pnl, taker_comm = traded[0], traded[1], traded[2], traded[3]
+            maker_qty, maker_cost, maker_pnl, maker_comm = traded[4], traded[5], traded[6], traded[7]
         else:
             traded = dispatch.trade(index, maker_ps.qty, maker_ps.cost, taker_ps.qty, taker_ps.cost, qty, price,
                                     maker_fee, taker_fee)
-            at, of = 4, 0
+            maker_qty, maker_cost, maker_pnl, maker_comm = traded[0], traded[1], traded[2], traded[3]
+            taker_qty, taker_cost, taker_pnl, taker_comm = traded[4], traded[5], traded[6], traded[7]
         # the taker's side: a cross trader's position and wallet (Fills._apply_side, flat)
         old_qty = taker_ps.qty
-        new_qty = traded[at]
-        taker_ps.qty, taker_ps.cost = new_qty, traded[at + 1]
-        taker_comm = traded[at + 3]
-        taker_account.wallets[asset] = taker_account.wallets.get(asset, 0) + traded[at + 2] - taker_comm
+        new_qty = taker_qty
+        taker_ps.qty, taker_ps.cost = new_qty, taker_cost
+        taker_account.wallets[asset] = taker_account.wallets.get(asset, 0) + taker_pnl - taker_comm
         if (old_qty == 0) != (new_qty == 0):
             if new_qty == 0:
                 holders.pop(taker_id, None)
             else:
                 holders[taker_id] = None
-        maker_comm = traded[of + 3]
         if maker_ps.leverage != CROSS or maker.account == LIQUIDATOR:
             fills.apply_effect(
-                maker_account, maker_ps, inst, Position(qty=traded[of], cost=traded[of + 1]),
-                traded[of + 2] - maker_comm, traded[of + 2], price,
+                maker_account, maker_ps, inst, Position(qty=maker_qty, cost=maker_cost),
+                maker_pnl - maker_comm, maker_pnl, price,
             )
         else:
             old_qty = maker_ps.qty
-            new_qty = traded[of]
-            maker_ps.qty, maker_ps.cost = new_qty, traded[of + 1]
-            maker_account.wallets[asset] = maker_account.wallets.get(asset, 0) + traded[of + 2] - maker_comm
+            new_qty = maker_qty
+            maker_ps.qty, maker_ps.cost = new_qty, maker_cost
+            maker_account.wallets[asset] = maker_account.wallets.get(asset, 0) + maker_pnl - maker_comm
             if (old_qty == 0) != (new_qty == 0):
                 if new_qty == 0:
                     holders.pop(maker.account, None)
@@ -317,9 +321,10 @@ def _apply(
     for maker, _, _ in running.values():
         ps = accounts[maker.account].positions[symbol]
         if maker.leaves_qty == 0:
-            ps.drop_order(maker.order_id)
             if maker.live or maker.order_id in registry.live_orders:
-                registry.forget(maker)
+                registry.forget(maker)  # out of every index, its position's resting orders too
+            else:
+                ps.drop_order(maker.order_id)
         elif maker.live:
             ps.put_order(maker.order_id, maker.leaves_qty if maker.is_buy else -maker.leaves_qty, maker.price)
     for maker in dropped:

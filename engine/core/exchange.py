@@ -77,6 +77,11 @@ from perpspec.rules.instrument_file import load_builtin_instruments
 from perpspec.rules.margin import AccountMargin, MarginSetting, RestingOrder
 from perpspec.rules.position import Position
 
+# statics of the compiled build (engine.core.stream's note): read per command
+_NEW: Final = tuple.__new__
+_ACCEPTED: Final = Accepted
+_REJ: Final = Rej
+
 # commands between rollback checkpoints: at least CHECKPOINT_EVERY, and more for a large state so that encoding
 # it costs each command at most about one state byte per CHECKPOINT_BYTES_PER_COMMAND (a checkpoint of a 2.4 MB
 # book is ~0.16 s compiled), but never more than CHECKPOINT_EVERY_MAX (a rollback replays at most that many)
@@ -169,7 +174,7 @@ class Engine:
         stream.event_time = stream.time_ms
         try:
             result = self._dispatch(command)
-            if isinstance(result, Rej):
+            if isinstance(result, _REJ):
                 stream.seq += 1
                 account = getattr(command, "account", -1)
                 out = stream.out  # (emptied if the command's timers were undone)
@@ -187,7 +192,7 @@ class Engine:
             else:
                 stream.seq += 1
                 # tuple.__new__: the NamedTuple's own __new__ without its Python-level frame (the same tuple)
-                out.append(tuple.__new__(Accepted, (stream.seq, stream.time_ms, name, getattr(command, "account", -1), result)))
+                out.append(_NEW(_ACCEPTED, (stream.seq, stream.time_ms, name, getattr(command, "account", -1), result)))
         except Exception as error:  # a bug: restore the state, answer with a typed reject
             if stream.replaying:
                 raise
@@ -241,7 +246,7 @@ class Engine:
         stream.event_time = time_ms
         self.registry.advance_clock(time_ms)
         result = handler(self, command)
-        if isinstance(result, Rej):
+        if isinstance(result, _REJ):
             if undo is not None:
                 self._load(undo)
                 stream.out.clear()
@@ -646,8 +651,9 @@ def _tick(engine: Engine, c: cmd.TimeTick) -> Rej | int:
 
 
 # each command to the component that handles it
-_HANDLERS: dict[type[Any], Callable[[Engine, Any], Rej | int]] = {
-    cmd.PlaceOrder: lambda engine, c: _place(engine, c),
+# (Final: a static of the compiled build, not a module-dict lookup per command)
+_HANDLERS: Final[dict[type[Any], Callable[[Engine, Any], Rej | int]]] = {
+    cmd.PlaceOrder: _place,
     cmd.AmendOrder: lambda engine, c: engine.entry.amend(c),
     cmd.CancelOrder: lambda engine, c: engine.registry.cancel_order(c),
     cmd.CancelAll: lambda engine, c: engine.registry.cancel_all(c),

@@ -114,8 +114,8 @@ def is_inverse(inst: Instrument) -> bool:
     return inst.kind is _INVERSE
 
 
-_NO_BUY = -(1 << 62)
-_NO_SELL = 1 << 62
+_NO_BUY: Final = -(1 << 62)  # Final: statics of the compiled build, not module-dict lookups
+_NO_SELL: Final = 1 << 62
 
 
 def compute_term(inst: Instrument, qty: int, price: int, mark_price: int, best_bid: int, best_ask: int) -> Term:

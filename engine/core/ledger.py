@@ -10,6 +10,8 @@ account :data:`LIQUIDATOR` (-1).
 
 from __future__ import annotations
 
+from typing import Final
+
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core.accounts import Account, PositionState
 from perpspec.engine.core.events import Reason
@@ -19,7 +21,7 @@ from perpspec.engine.core.stream import EventStream
 from perpspec.rules.events import InsuranceMovement
 from perpspec.rules.instrument import Instrument
 
-LIQUIDATOR = -1  # the liquidation engine's account id (rules.waterfall_state.LIQUIDATOR_ACCOUNT_ID)
+LIQUIDATOR: Final = -1  # the liquidation engine's account id (rules.waterfall_state.LIQUIDATOR_ACCOUNT_ID)
 
 
 def peek_position(account: Account, inst: Instrument) -> PositionState:

@@ -16,6 +16,7 @@ and spot orders its balance no longer covers are cancelled.
 from __future__ import annotations
 
 import heapq
+from typing import Final
 
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core import orders as o
@@ -30,8 +31,10 @@ from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.triggers import Triggers
 from perpspec.rules.contract import compute_notional
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.margin import CROSS
+from perpspec.rules.margin import CROSS as MARGIN_CROSS
 from perpspec.rules.position import compute_commission
+
+CROSS: Final = MARGIN_CROSS  # rules.margin.CROSS as a compiled constant (an imported name is a module-dict lookup per read)
 
 
 def reducible(ps: PositionState, is_buy: bool) -> int:

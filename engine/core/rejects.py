@@ -7,7 +7,8 @@ Every command handler validates first and only then mutates; a refusal is a
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any, Final, NamedTuple
 
 from perpspec.engine.core.commands import FIELD_CHECKS, FIELD_KINDS, FIELD_NOUNS
 from perpspec.engine.core.events import Reason
@@ -18,6 +19,13 @@ class Rej(NamedTuple):
 
     reason: Reason
     text: str
+
+
+# FIELD_CHECKS with the (exact type, may be None) pairs as two flat tuples: the compiled loop indexes them directly
+_CHECKS: Final[dict[type[Any], tuple[Callable[[Any], Any], tuple[type[Any], ...], tuple[bool, ...]]]] = {
+    cls: (getter, tuple(kind for kind, _ in kinds), tuple(optional for _, optional in kinds))
+    for cls, (getter, kinds) in FIELD_CHECKS.items()
+}
 
 
 def is_int(value: object) -> bool:
@@ -45,16 +53,16 @@ def wrong_field_type(command: object) -> str | None:
     compiling this module (``perpspec build-native``) checks nothing by
     itself; it only makes the loop below native code.
     """
-    check = FIELD_CHECKS.get(type(command))
+    check = _CHECKS.get(type(command))
     if check is None:
         return None
-    getter, kinds = check
-    values: Any = getter(command)
-    if len(kinds) == 1:
-        values = (values,)
-    for index, (kind, optional) in enumerate(kinds):
+    getter, kinds, optional = check
+    raw: Any = getter(command)
+    values: tuple[object, ...] = (raw,) if len(kinds) == 1 else raw
+    for index in range(len(kinds)):
         value = values[index]
-        if type(value) is not kind and not (optional and value is None):
+        kind = kinds[index]
+        if type(value) is not kind and not (optional[index] and value is None):
             return f"{FIELD_KINDS[type(command)][index][0]} must be {FIELD_NOUNS[kind]}"
     return None
 

@@ -15,6 +15,8 @@ a mark move in any of them makes stale).  Everything else it only reads.
 
 from __future__ import annotations
 
+from typing import Final
+
 from perpspec.engine.core.accounts import Account, PositionState
 from perpspec.engine.core.events import PositionUpdate
 from perpspec.engine.core.fastmargin import contract_order_margin, order_sides, resting_order_margin
@@ -27,8 +29,8 @@ from perpspec.engine.kernels.load import kernels_for
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.liquidation import compute_requirement, is_liquidatable
+from perpspec.rules.margin import CROSS as MARGIN_CROSS
 from perpspec.rules.margin import (
-    CROSS,
     AccountMargin,
     MarginSetting,
     PositionMargin,
@@ -40,7 +42,10 @@ from perpspec.rules.margin import (
 )
 from perpspec.rules.solvency import PoolState
 
-_AVAILABLE = 6  # available_margin's place among the account_margin_* kernels' outputs (AccountMargin's fields)
+CROSS: Final = MARGIN_CROSS  # rules.margin.CROSS as a compiled constant (an imported name is a module-dict lookup per read)
+_NEW: Final = tuple.__new__  # statics of the compiled build (engine.core.stream's note)
+_POSITION_UPDATE: Final = PositionUpdate
+_AVAILABLE: Final = 6  # available_margin's place among the account_margin_* kernels' outputs (AccountMargin's fields)
 
 
 def free_balance(account: Account, asset: str, margin: AccountMargin) -> int:
@@ -367,7 +372,7 @@ class Risk:
         liquidation, bankruptcy = self.position_prices(holder, symbol)
         self.stream.seq += 1
         self.stream.out.append(
-            tuple.__new__(PositionUpdate, (  # the NamedTuple's own __new__ without its Python-level frame
+            _NEW(_POSITION_UPDATE, (  # the NamedTuple's own __new__ without its Python-level frame
                 self.stream.seq, self.stream.time_ms, account, symbol, ps.qty, ps.cost, ps.leverage, liquidation,
                 bankruptcy,
             ))

@@ -9,7 +9,7 @@ hashed); the rest is the record of one command, reset by :meth:`begin`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.events import Event, Execution, RuleEvent, Transaction
@@ -17,8 +17,13 @@ from perpspec.engine.core.orders import Order
 
 # Times: milliseconds since the Unix epoch, bounded to [0, MAX_TIME_MS]; one accepted command moves the
 # clock forward by at most ``max_clock_step_ms`` (the first move off 0 sets the epoch)
-MAX_TIME_MS = 253_402_300_799_999  # = 9999-12-31T23:59:59.999Z
-MAX_CLOCK_STEP_MS = 366 * 86_400_000  # = 366 days, the default of ``Engine(max_clock_step_ms=...)``
+MAX_TIME_MS: Final = 253_402_300_799_999  # = 9999-12-31T23:59:59.999Z
+MAX_CLOCK_STEP_MS: Final = 366 * 86_400_000  # = 366 days, the default of ``Engine(max_clock_step_ms=...)``
+# compiled, names imported from an interpreted module and tuple.__new__ are a dict lookup and a method lookup per
+# read; Final makes them statics (the same objects)
+_NEW: Final = tuple.__new__
+_EXECUTION: Final = Execution
+_TRANSACTION: Final = Transaction
 
 
 class EventStream:
@@ -43,11 +48,17 @@ class EventStream:
     def begin(self, out: list[Event]) -> None:
         """A new command: its events go to ``out``; the step record starts empty."""
         self.out = out
-        self.orders = {}
-        self.withdrawals = {}
-        self.reduce_only_fills = []
+        # the last command's records, replaced only when it filled them (an empty one is already what a new one is;
+        # nothing outside holds them: Views.step_info copies)
+        if self.orders:
+            self.orders = {}
+        if self.withdrawals:
+            self.withdrawals = {}
+        if self.reduce_only_fills:
+            self.reduce_only_fills = []
         self.waterfall_complete = False  # True only once a mark update's (or funding's) waterfall completed
-        self.funding_postings = []
+        if self.funding_postings:
+            self.funding_postings = []
 
     def emit_exec(
         self,
@@ -78,7 +89,7 @@ class EventStream:
         self.seq += 1
         # tuple.__new__ is what the NamedTuple's own __new__ calls, without its Python-level frame (the same tuple)
         self.out.append(
-            tuple.__new__(Execution, (
+            _NEW(_EXECUTION, (
                 self.seq,
                 self.time_ms,
                 exec_type,
@@ -105,7 +116,7 @@ class EventStream:
     def emit_tx(self, kind: str, account: int, asset: str, amount: int, symbol: str = "", text: str = "") -> None:
         """A ``Transaction`` (deposit, withdrawal, funding, margin transfer)."""
         self.seq += 1
-        self.out.append(tuple.__new__(Transaction, (self.seq, self.time_ms, kind, account, asset, amount, symbol, text)))
+        self.out.append(_NEW(_TRANSACTION, (self.seq, self.time_ms, kind, account, asset, amount, symbol, text)))
 
     def emit_rule(self, record: Any, account: int, symbol: str) -> None:
         """A rule record (``rules.events``: liquidation, insurance, ADL…) as a ``RuleEvent``."""

@@ -94,8 +94,9 @@ _FILE_HEAD: Final = struct.Struct("<8sHI")
 _SNAP_HEAD: Final = struct.Struct("<8sHQH")
 _U64: Final = struct.Struct("<Q")
 
-_crc32 = zlib.crc32
-_sha256 = hashlib.sha256
+# Final: statics of the compiled build (a module-dict lookup per read otherwise)
+_crc32: Final = zlib.crc32
+_sha256: Final = hashlib.sha256
 
 
 def genesis_link(header: bytes) -> bytes:
@@ -108,8 +109,8 @@ def next_link(previous: bytes, head: bytes, payload: bytes) -> bytes:
     return _sha256(previous + head + payload).digest()
 
 
-_pack_head = _RECORD_HEAD.pack
-_pack_u32 = _U32.pack
+_pack_head: Final = _RECORD_HEAD.pack
+_pack_u32: Final = _U32.pack
 
 
 class JournalError(Exception):
@@ -448,7 +449,7 @@ class JournalWriter:
         buffer += head
         buffer += _pack_u32(_crc32(head))
         buffer += payload
-        link = _sha256(self.head + head + payload).digest()
+        link = _sha256(b"".join((self.head, head, payload))).digest()  # next_link, one copy of the bytes
         buffer += link
         self.head = link
         if seq >= self._commit_at:

@@ -392,9 +392,6 @@ class DurableExchange:
         self.snapshot_every = snapshot_every
         self._since_snapshot = 0
         self._lock_fd = -1
-        self._encode = codec.encode
-        self._append = writer.append
-        self._process = exchange.process
 
     @classmethod
     def open(
@@ -471,7 +468,8 @@ class DurableExchange:
         name and size), which the engine rejects: a typed refusal, nothing escapes, and
         replay gives the same events.
         """
-        payload = self._encode(command)
+        # codec, writer and exchange called through their typed attributes: native calls in the compiled build
+        payload = self.codec.encode(command)
         if len(payload) > MAX_RECORD_BYTES:
             time_ms = getattr(command, "time_ms", None)
             clock = self.exchange.time_ms
@@ -480,9 +478,9 @@ class DurableExchange:
                 command=type(command).__name__[:64],
                 size=len(payload),
             )
-            payload = self._encode(command)
-        self._append(payload)
-        events = self._process(command)
+            payload = self.codec.encode(command)
+        self.writer.append(payload)
+        events = self.exchange.process(command)
         if self.snapshot_every:
             self._since_snapshot += 1
             if self._since_snapshot >= self.snapshot_every:
