@@ -22,7 +22,7 @@ from perpspec.engine.core.rejects import Rej, is_int
 from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.waterfall import Waterfall
-from perpspec.rules.funding import compute_funding_exchange, compute_liquidator_funding
+from perpspec.rules.funding import compute_cap_abs_e8, compute_funding_exchange, compute_liquidator_funding
 from perpspec.rules.margin import CROSS
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.settlement import (
@@ -85,6 +85,12 @@ class Prices:
             return Rej(Reason.MALFORMED, "rate_e8 must be an integer within ±100%")
         if is_spot(inst):
             return Rej(Reason.NOT_SUPPORTED_ON_SPOT, "a spot pair has no funding")
+        cap = compute_cap_abs_e8(inst)
+        if abs(c.rate_e8) > cap:
+            # FND-004: the exchange never charges beyond its cap (below maintenance by construction, so one funding
+            # instant cannot take a pool above maintenance below zero); a carried pool funded at 60% passed
+            # LIQ-036's bound and left its account owing (tests/test_s8_free_wallet_reach.py)
+            return Rej(Reason.MALFORMED, f"rate_e8 beyond FND-004's cap ±{cap}")
         if inst.expiry_ms is not None:
             return Rej(Reason.NOT_PERPETUAL, f"{inst.symbol} is a dated future: futures do not fund")
         if inst.symbol not in self.market.marks:
