@@ -27,7 +27,7 @@ from perpspec.rules.position import Position
 ETHUSD = load_instrument("ETHUSD")  # lot size 1, settled in XBt
 MARK = 300_000
 WALLET = 10**10
-RATE_E8 = 1_000_000  # 1%: longs pay shorts
+RATE_E8 = 750_000  # 0.75%, FND-004's ETHUSD cap (the most a FundingTick may carry): longs pay shorts
 
 
 def _engine(*accounts: int) -> Engine:
