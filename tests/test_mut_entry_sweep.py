@@ -120,7 +120,7 @@ def test_fnd_both_sides_of_a_lean_sweep_opening_from_flat_are_holders_and_exchan
     lean: list[int], qty: int, taker_buys: bool
 ) -> None:
     # account 2's plain limit order trades ``qty`` ETHUSD with account 3's resting one, both from flat; a funding
-    # rate of 1% (longs pay) then moves exactly the long's funding to the short (the holders the lean sweep keeps)
+    # rate of 0.75% (FND-004's ETHUSD cap; longs pay) then moves exactly the long's funding to the short (the holders the lean sweep keeps)
     engine = Engine({"ETHUSD": ETHUSD})
     engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=HIGH, index_price=HIGH))
     for account in (2, 3):
@@ -137,10 +137,10 @@ def test_fnd_both_sides_of_a_lean_sweep_opening_from_flat_are_holders_and_exchan
     long, short = (2, 3) if taker_buys else (3, 2)
     assert engine.positions(long)["ETHUSD"].qty == qty
     wallets = {a: engine.accounts[a].wallet("XBt") for a in (2, 3)}
-    engine.process(c.FundingTick(time_ms=1, symbol="ETHUSD", rate_e8=1_000_000))
-    # 1% of |value| (100 XBt per dollar of ETHUSD price: 3,100.00 × 100 = 310,000 XBt a contract)
-    assert wallets[long] - engine.accounts[long].wallet("XBt") == 3_100 * qty
-    assert engine.accounts[short].wallet("XBt") - wallets[short] == 3_100 * qty
+    engine.process(c.FundingTick(time_ms=1, symbol="ETHUSD", rate_e8=750_000))
+    # 0.75% of |value| (100 XBt per dollar of ETHUSD price: 3,100.00 × 100 = 310,000 XBt a contract), exact
+    assert wallets[long] - engine.accounts[long].wallet("XBt") == 2_325 * qty
+    assert engine.accounts[short].wallet("XBt") - wallets[short] == 2_325 * qty
 
 
 def test_liq_044_a_refusal_is_not_reused_where_a_price_equals_the_next_quantity(lean: list[int]) -> None:
