@@ -1,4 +1,4 @@
-"""FND-008 / SET-003: FundingTick's rate bound and postings, and Settle's accepted answer (engine/core/prices.py).
+"""FND-008 / FND-004 / SET-003: FundingTick's rate bounds and postings, and Settle's accepted answer (engine/core/prices.py).
 
 Found by the session-6 mutation run over ``engine/core/prices.py`` (issue 13): no test sent a rate just beyond ±100%,
 read the funding postings a tick records when the liquidation engine holds nothing (only the traders, no zero entry
@@ -6,7 +6,9 @@ for it), or read the order id and the sequence numbers of an accepted Settle.  P
 ``Engine.step_info`` (what the FND/INV transition invariants read).
 
 Account 1 is long 10,000 XBTUSD (0.2 XBT = 20,000,000 XBt at 50,000.00) against account 2: a rate of 0.01%
-moves 2,000 XBt from the long to the short; the ±100% bound itself (20,000,000 XBt) is accepted.
+moves 2,000 XBt from the long to the short.  A rate beyond ±100% is malformed, and so (since FND-004's cap is
+enforced on the tick) is one a unit beyond the cap (XBTUSD 0.375%, ETHUSD and XBTUSDT 0.75%); the XBTUSD cap itself
+(0.375% of 20,000,000 = 75,000 XBt) is accepted either way.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted, Execution, Reason, Rejected
 from perpspec.engine.core.exchange import Engine
+from perpspec.rules.funding import compute_cap_abs_e8
 from perpspec.rules.invariants import FundingPostings
 from perpspec.rules.settlement import compute_position_settlement
 from tests.test_engine_settlement import EXPIRY, PRICE, SYMBOL, market
@@ -36,17 +39,36 @@ def _long_short() -> Engine:
     return engine
 
 
-def test_fnd_008_a_rate_beyond_one_hundred_percent_is_malformed_and_the_bound_itself_is_accepted() -> None:
+def test_fnd_008_a_rate_beyond_one_hundred_percent_is_malformed() -> None:
     engine = _long_short()
     for rate in (100_000_001, -100_000_001):
         result = engine.process(c.FundingTick(time_ms=0, symbol="XBTUSD", rate_e8=rate))[-1]
         assert isinstance(result, Rejected)
         assert (result.reason, result.text) == (Reason.MALFORMED, "rate_e8 must be an integer within ±100%")
-    events = engine.process(c.FundingTick(time_ms=0, symbol="XBTUSD", rate_e8=100_000_000))
-    assert isinstance(events[-1], Accepted)
-    assert engine.step_info(events).funding == (
-        FundingPostings(asset="XBt", symbol="XBTUSD", wallet_deltas=(-20_000_000, 20_000_000), residue=0),
-    )
+
+
+def test_fnd_004_a_rate_one_beyond_the_cap_is_malformed_on_each_perpetual_and_changes_nothing() -> None:
+    engine = _long_short()
+    wallets = (engine.wallet(1, "XBt"), engine.wallet(2, "XBt"))
+    for symbol, cap in (("XBTUSD", 375_000), ("ETHUSD", 750_000), ("XBTUSDT", 750_000)):
+        assert compute_cap_abs_e8(engine.instrument_map[symbol]) == cap
+        for rate in (cap + 1, -cap - 1):
+            events = engine.process(c.FundingTick(time_ms=0, symbol=symbol, rate_e8=rate))
+            assert len(events) == 1
+            assert isinstance(events[0], Rejected)
+            assert (events[0].reason, events[0].text) == (Reason.MALFORMED, f"rate_e8 beyond FND-004's cap ±{cap}")
+            assert engine.step_info(events).funding == ()
+    assert (engine.wallet(1, "XBt"), engine.wallet(2, "XBt")) == wallets
+
+
+def test_fnd_004_the_cap_itself_is_accepted_either_way() -> None:
+    engine = _long_short()
+    for rate, long_delta in ((375_000, -75_000), (-375_000, 75_000)):
+        events = engine.process(c.FundingTick(time_ms=0, symbol="XBTUSD", rate_e8=rate))
+        assert isinstance(events[-1], Accepted)
+        assert engine.step_info(events).funding == (
+            FundingPostings(asset="XBt", symbol="XBTUSD", wallet_deltas=(long_delta, -long_delta), residue=0),
+        )
 
 
 def test_fnd_008_a_tick_without_a_liquidation_engine_position_posts_the_traders_only() -> None:
