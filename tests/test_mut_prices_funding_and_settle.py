@@ -56,7 +56,10 @@ def test_fnd_004_a_rate_one_beyond_the_cap_is_malformed_on_each_perpetual_and_ch
             events = engine.process(c.FundingTick(time_ms=0, symbol=symbol, rate_e8=rate))
             assert len(events) == 1
             assert isinstance(events[0], Rejected)
-            assert (events[0].reason, events[0].text) == (Reason.MALFORMED, f"rate_e8 beyond FND-004's cap ±{cap}")
+            assert (events[0].reason, events[0].text) == (
+                Reason.MALFORMED,
+                f"rate_e8 beyond FND-004's cap ±{cap}",
+            )
             assert engine.step_info(events).funding == ()
     assert (engine.wallet(1, "XBt"), engine.wallet(2, "XBt")) == wallets
 
