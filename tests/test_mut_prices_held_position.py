@@ -10,7 +10,8 @@ it while the fund covers its loss at mark. With no fees and a tick of one price 
 the trader's pool at exactly 0 (INS-011's residual is 0), so no insurance fund exists in the currency at all.
 
 * FND-019 (a fee-free XBTUSDT, tick 1): the liquidation engine holds a long of 100,000 taken over at 49,000.00
-  and owes +1% funding; with no fund it pays nothing and the short receives nothing (the whole share is cut).
+  and owes funding at +0.75% (FND-004's XBTUSDT cap; 36,937,500 USDt on its value at the mark 49,250.00); with
+  no fund it pays nothing and the short receives nothing (the whole share is cut).
 * SET-003 (a fee-free XBTZ26 with a lot and tick of 1): the liquidation engine holds one contract (cost −2,020
   XBt, taken over at 49,504.96); settled where its PnL is exactly 0 (49,492.70) nothing moves in the fund, and
   where it is exactly +1 (49,517.21) the fund receives a surplus of 1. The holders' settlement reports take the
@@ -70,7 +71,7 @@ def test_fnd_019_with_no_fund_in_the_currency_the_liquidation_engine_pays_no_fun
     engine = Engine({"XBTUSDT": _fee_free("XBTUSDT")})
     assert _held(engine, "XBTUSDT", "USDt", 0, 100_000, 10**8, ()) == 4_900_000
     wallet = engine.wallet(3, "USDt")
-    events = engine.process(c.FundingTick(time_ms=2, symbol="XBTUSDT", rate_e8=1_000_000))
+    events = engine.process(c.FundingTick(time_ms=2, symbol="XBTUSDT", rate_e8=750_000))
     assert isinstance(events[-1], Accepted), events[-1]
     assert not any(isinstance(r, InsuranceMovement) for r in _records(events))
     assert (engine.wallet(3, "USDt"), engine.insurance("USDt")) == (wallet, 0)
