@@ -101,7 +101,12 @@ def test_a_command_refused_at_exactly_the_switch_deadline_undoes_the_switch_canc
 
 def _spot_seller(wallet: int) -> tuple[Engine, list[object]]:
     """Account 1: a 100-contract XBTUSD long (fee 150 XBt) and a spot sell of 0.001 XBT reserving 100,000 XBt;
-    a +10% funding then costs the long 20,000 XBt."""
+    three fundings at FND-004's XBTUSD cap (+0.375%) then cost the long 750 XBt each (0.375% of 200,000).
+
+    One tick cannot reach the reservation: placing the spot sell needs the free balance, after the long's 2,153 XBt
+    of margin, to cover it, and the cap is below the 1% initial margin; so the first two ticks (balance still above
+    the reservation, nothing cancelled) bring it within one tick of the boundary and the third is the one judged.
+    Returns the third tick's events."""
     engine = Engine({"XBTUSD": load_instrument("XBTUSD"), "XBT_USDT": SPOT})
     for account, asset, amount in ((1, "XBt", wallet), (2, "XBt", 10**11), (2, "USDt", 10**12)):
         engine.process(c.VerifyAccount(time_ms=0, account=account))
@@ -112,13 +117,17 @@ def _spot_seller(wallet: int) -> tuple[Engine, list[object]]:
     _accepted(engine, c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=100, price=XBT))
     _accepted(engine, c.PlaceOrder(time_ms=0, account=1, symbol="XBT_USDT", side="Sell", order_qty=1_000, price=6_000_000))
     assert (engine.wallet(1, "XBt"), engine.accounts[1].reserved) == (wallet - 150, {"XBt": 100_000})
-    events = list(engine.process(c.FundingTick(time_ms=1, symbol="XBTUSD", rate_e8=10_000_000)))
-    assert isinstance(events[-1], Accepted), events[-1]
+    for time_ms in (1, 2, 3):
+        events = list(engine.process(c.FundingTick(time_ms=time_ms, symbol="XBTUSD", rate_e8=375_000)))
+        assert isinstance(events[-1], Accepted), events[-1]
+        assert engine.wallet(1, "XBt") == wallet - 150 - 750 * time_ms
+        if time_ms < 3:
+            assert _texts(events) == []
     return engine, events
 
 
 def test_a_funding_loss_leaving_the_balance_at_exactly_the_reservation_keeps_the_spot_order() -> None:
-    engine, events = _spot_seller(120_150)
+    engine, events = _spot_seller(102_400)
     assert engine.wallet(1, "XBt") == 100_000
     assert _texts(events) == []
     assert engine.accounts[1].reserved == {"XBt": 100_000}
@@ -126,13 +135,10 @@ def test_a_funding_loss_leaving_the_balance_at_exactly_the_reservation_keeps_the
 
 
 def test_a_funding_loss_leaving_the_balance_one_below_the_reservation_cancels_the_spot_order() -> None:
-    engine, events = _spot_seller(120_149)
+    engine, events = _spot_seller(102_399)
     assert engine.wallet(1, "XBt") == 99_999
     assert _texts(events) == ["Canceled: balance no longer covers the reservation"]
     assert engine.accounts[1].reserved == {}
-
-
-# ----------------------------------------------------------------------------------------------- ReduceOnly
 
 
 def _long_eth(engine: Engine, qty: int, time_ms: int = 0) -> None:
