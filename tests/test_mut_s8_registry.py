@@ -141,6 +141,9 @@ def test_a_funding_loss_leaving_the_balance_one_below_the_reservation_cancels_th
     assert engine.accounts[1].reserved == {}
 
 
+# ----------------------------------------------------------------------------------------------- ReduceOnly
+
+
 def _long_eth(engine: Engine, qty: int, time_ms: int = 0) -> None:
     _accepted(engine, c.PlaceOrder(time_ms=time_ms, account=2, symbol="ETHUSD", side="Sell", order_qty=qty, price=ETH))
     _accepted(engine, c.PlaceOrder(time_ms=time_ms, account=1, symbol="ETHUSD", side="Buy", order_qty=qty, price=ETH))
