@@ -28,6 +28,14 @@ Fixed (``engine.core.liqindex.index_trigger``, used by ``Risk.refresh_index``): 
 is one tick is indexed at 0, a long whose threshold is ``maxPrice`` at ``maxPrice + 1``, so every mark selects it
 and LIQ-003 decides.  The funding instant's own waterfall now liquidates the pool (its equity below zero in the
 LIQ-023 record); a short exactly safe at one tick is a candidate there that LIQ-003 finds healthy and keeps.
+
+Since FundingTick refuses a rate beyond FND-004's cap (ETHUSD ±0.75%, below the gap between initial and
+maintenance margin by construction), the −3.2% instant above is refused and no single instant takes a pool below
+maintenance.  The regression test therefore funds twice at the cap: the short's pool goes 52 → 33 → 14 XBt
+(19 = 0.75% of 2,500 rounded up, each time), below its maintenance of 27 at the second instant, whose own
+waterfall now liquidates it (equity 14); the long's (value 100,000,000 XBt, 750,000 a time) goes 2,076,500 →
+1,326,500 → 576,500, below 1,076,500.  Without the fix both stay held and a third capped instant takes them below
+zero (−5 and −173,500 XBt) with nothing firing, so the test still pins the bug.
 """
 
 from __future__ import annotations
@@ -45,9 +53,9 @@ ETHUSD = load_builtin_instruments()["ETHUSD"]
 
 
 def _held_at_the_bound(price: int, qty: int, rate_e8: int | None) -> tuple[Engine, list[Event], list[Event]]:
-    """Account 2 isolated at 50x holds ``qty`` (signed) at ``price``; a funding instant (``rate_e8``) then
-    takes its pool below zero.  Returns the engine after three more mark updates at ``price``, the funding
-    instant's events and the last update's."""
+    """Account 2 isolated at 50x holds ``qty`` (signed) at ``price``; two funding instants (``rate_e8``, FND-004's
+    cap) then take its pool below maintenance, the first leaving it held.  Returns the engine after three more mark
+    updates at ``price``, the second funding instant's events and the last update's."""
     engine = Engine({"ETHUSD": ETHUSD})
     engine.track_steps = True
 
@@ -65,19 +73,27 @@ def _held_at_the_bound(price: int, qty: int, rate_e8: int | None) -> tuple[Engin
     side, other = ("Buy", "Sell") if qty > 0 else ("Sell", "Buy")
     ok(c.PlaceOrder(time_ms=0, account=3, symbol="ETHUSD", side=other, order_qty=abs(qty), price=price))
     ok(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side=side, order_qty=abs(qty), price=price))
-    funding = [] if rate_e8 is None else ok(c.FundingTick(time_ms=1, symbol="ETHUSD", rate_e8=rate_e8))
+    funding: list[Event] = []
+    if rate_e8 is not None:
+        first = ok(c.FundingTick(time_ms=1, symbol="ETHUSD", rate_e8=rate_e8))
+        assert not any(isinstance(e, RuleEvent) and isinstance(e.record, Liquidation) for e in first)
+        # one capped instant leaves it above maintenance, held
+        assert engine.accounts[2].positions["ETHUSD"].qty == qty
+        funding = ok(c.FundingTick(time_ms=2, symbol="ETHUSD", rate_e8=rate_e8))
     last: list[Event] = []
-    for step in (2, 3, 4):
+    for step in (3, 4, 5):
         last = ok(c.PriceUpdate(time_ms=step, symbol="ETHUSD", mark_price=price, index_price=price))
     return engine, funding, last
 
 
 @pytest.mark.parametrize(
-    ("price", "qty", "rate_e8"),
-    [(ETHUSD.tick_size, -500, -3_200_000), (ETHUSD.max_price, 1, 3_200_000)],
+    ("price", "qty", "rate_e8", "equity", "maintenance"),
+    [(ETHUSD.tick_size, -500, -750_000, 14, 27), (ETHUSD.max_price, 1, 750_000, 576_500, 1_076_500)],
     ids=["short-at-one-tick", "long-at-max-price"],
 )
-def test_liq_033_a_pool_below_zero_at_a_price_bound_is_liquidated(price: int, qty: int, rate_e8: int) -> None:
+def test_liq_033_a_pool_below_maintenance_at_a_price_bound_is_liquidated(
+    price: int, qty: int, rate_e8: int, equity: int, maintenance: int
+) -> None:
     engine, funding, last = _held_at_the_bound(price, qty, rate_e8)
     taken = [
         e.record
@@ -85,8 +101,9 @@ def test_liq_033_a_pool_below_zero_at_a_price_bound_is_liquidated(price: int, qt
         if isinstance(e, RuleEvent) and isinstance(e.record, Liquidation) and e.account == 2
     ]
     assert len(taken) == 1
-    assert taken[0].equity < 0  # the funding took the pool below zero; its own waterfall liquidated it
-    assert engine.accounts[2].positions["ETHUSD"].qty == 0  # before the fix: still held, the pool below zero
+    # the second capped instant took the pool below maintenance; its own waterfall liquidated it
+    assert (taken[0].equity, taken[0].maintenance) == (equity, maintenance)
+    assert engine.accounts[2].positions["ETHUSD"].qty == 0  # before the fix: still held, then below zero
     found = check_all(engine, engine.step_info(last))  # type: ignore[arg-type]
     assert {key: problems for key, problems in found.items() if problems} == {}
 
