@@ -22,9 +22,12 @@ ways a cross position closes or margin moves were tried here, every command chec
   admitted by LIQ-053 cannot pass the bound), so it takes a further wallet drop while the pool is carried by
   LIQ-034: was **reachable** with two funding ticks of 60% and a budget of one liquidation (with an empty fund
   the account ended flat owing 23,075,000), closed by **FND-004's cap** on a FundingTick (refused beyond it,
-  MALFORMED): one capped tick moves a pool's margin by less than its maintenance, so passing the bound now
-  needs the pool carried through ~1/cap ticks (XBTUSD: 0.375%, hundreds; not tried here).  Pinned below: 60%
-  refused, changing nothing; at the cap the carried pool is taken over and its account ends at exactly 0.
+  MALFORMED) *near the entry price*: one capped tick there moves a margin by less than its maintenance, and the
+  test below pins 60% refused (nothing changed) and, at the cap, the carried pool taken over to exactly 0.
+  **Still reachable** at the cap after a mark gap: FND-008 charges the cap on the value *at mark*, unbounded for
+  an inverse long as the mark falls, and a carried pool is already due (the strict xfail below: mark 150.00, one
+  capped tick of 125,000,001 leaves account 7 flat owing 27,999,000; INV-NO-NEG-EQUITY exempts it while the
+  liquidation engine holds the close-out).
 * **Funding** (FND-008) — an isolated position's funding moves its margin and the wallet together (the free
   wallet is unchanged); a cross position's runs the waterfall at once, and while the pool is carried it still
   holds its position.
@@ -53,6 +56,8 @@ instead by refusing a FundingTick beyond FND-004's cap, session 8]; and
 """
 
 from __future__ import annotations
+
+import pytest
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted, Execution, Reason, Rejected
@@ -229,6 +234,32 @@ def test_fnd_004_funding_a_carried_cross_pool_is_capped_and_its_take_over_leaves
     assert "XBTUSD" not in run.engine.positions(7)
     assert (run.wallet(7), run.engine.insurance("XBt")) == (0, 76_000 + 76_675)
     assert run.problems == []
+
+
+@pytest.mark.xfail(strict=True, reason="open: FND-004's cap is charged on the value at mark, unbounded for an inverse "
+                                       "long after a mark gap, so a carried pool still passes LIQ-036's [I] bound")
+def test_liq_036_bound_a_capped_funding_tick_on_a_carried_pool_at_a_crashed_mark_leaves_it_owing() -> None:
+    """LIQ-034/036, FND-004/008, INS-003/011, INV-NO-NEG-EQUITY — what the cap leaves open.
+    The same two longs, one liquidation per update, an empty fund.  The XBTUSD mark gaps to 150.00: account 6 is
+    taken over at 49,481.00 (residual 76,000, the fund), account 7 (wallet 1,925,000) is carried.  A FundingTick
+    at the cap (0.375%) charges account 7 on its value at 150.00, 50,000 × 666,666.67: 125,000,001 (account 3
+    receives 125,000,000, the residue of 1 goes to the fund), so its margin is −123,075,001, beyond minus its
+    entry value (100,000,000).  It is taken over at the clamped 1,000,000.00 (value there 5,000,000) with a
+    residual of −123,075,001 + 95,000,000 = −28,075,001; the fund's 76,001 is drawn (INS-003) and account 7 is
+    flat at −27,999,000, exempt from INV-NO-NEG-EQUITY while the liquidation engine holds its position."""
+    run = Run(((3, 10**10), (6, 1_200_000), (7, 2_000_000)), fund=0, budget=1)
+    run.mark(0, "XBTUSD", XBT_50K)
+    for account_id in (6, 7):
+        run.trade(0, 3, account_id, "XBTUSD", "Buy", 50_000, XBT_50K)
+    run.mark(1, "XBTUSD", 15_000)
+    assert (run.engine.positions(7)["XBTUSD"].qty, run.engine.insurance("XBt")) == (50_000, 76_000)
+    events = run.ok(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=375_000))
+    [taken] = _records(events, Liquidation)
+    assert (taken.account_id, taken.pool_margin, taken.taken[0].takeover_price, taken.residual_margin) == (
+        7, 1_925_000 - 125_000_001, 100_000_000, -28_075_001
+    )
+    assert run.problems == []  # the exemption: no problem reported while the close-out is held
+    assert run.wallet(7) >= 0  # today: -27,999,000
 
 
 # --- ADL, take-over, isolate: not reachable (exact figures) ----------------------------------------------------
