@@ -17,7 +17,7 @@ meets the bid (``Fills.sweep``'s guard, not the lean sweep of a plain limit orde
 * the comparison's "before" is the free wallet too, not the account equity less the pool's margin: an account
   whose own isolated ETHUSD long has lost 3,000,000 is refused a fill that would take its free wallet from
   2,420,125 to −284,600, although the equity figure (−579,875) is lower still;
-* "or no lower than before": an account left owing by INS-011 (a cross take-over with no fund) with an isolated
+* "or no lower than before": an account left owing by INS-011 (a cross take-over the fund cannot cover) with an isolated
   XBTZ26 long has a free wallet below zero and no cross position; a reduction above the mark raises it (still below
   zero) and is made.  So the free wallet *can* be below zero with no cross position at a trader's fill, and
   "before" must be exactly the free wallet: wallet less every isolated margin, this pool's included.
@@ -258,51 +258,63 @@ def test_liq_054_a_plain_limit_sell_s_lean_sweep_judges_the_isolated_bid_alike(
 def test_liq_054_an_owing_account_may_reduce_an_isolated_position_when_the_free_wallet_rises(
     kernels: bool, price: int | None
 ) -> None:
-    """LIQ-054 ("or no lower than before") with INS-011: account 1 (50,000,000 XBt) is cross long 2,000,000 XBTUSD
-    and short 1 ETHUSD and isolated 10x long 10,000 XBTZ26 (2,016,500 of margin); a +100% XBTUSD FundingTick takes
-    its cross pool over with no XBt fund, leaving the wallet owing −152,715,226 and the free wallet −154,731,726 with
-    no cross position.  It sells 5,000 XBTZ26 at 50,500.00 (above the mark: its equity rises) and account 2 buys
-    them: the free wallet rises to −153,622,001, still below zero but no lower than before: the fill is made."""
+    """LIQ-054 ("or no lower than before") with INS-011, LIQ-034/037, FND-004/008: account 1 (50,000,000 XBt) is
+    cross long 2,000,000 XBTUSD and short 1 ETHUSD and isolated 10x long 10,000 XBTZ26 (2,016,500 of margin);
+    account 6 (231,000) is cross long 10,000 XBTUSD.  One liquidation per update: the XBTUSD mark gaps to 187.50,
+    account 6 is taken over (residual 15,200: the XBt fund) and account 1's cross pool is carried.  A FundingTick
+    at FND-004's cap (0.375%) charges it 3,999,999,975 on the value at mark and the waterfall takes it over
+    (XBTUSD at maxPrice, the ETHUSD short at one price unit, as tests/test_owing_cross_pool_after_funding.py):
+    the residual −154,731,701 draws the fund's 15,200, leaving the wallet owing −152,700,001 and the free wallet
+    −154,716,501 with no cross position.  It sells 5,000 XBTZ26 at 50,500.00 (above the mark: its equity rises)
+    and account 2 buys them: the free wallet rises by 1,109,725 to −153,606,776, still below zero but no lower
+    than before: the fill is made."""
     with nullcontext() if kernels else generic_rules_only():
-        engine = Engine({symbol: load_instrument(symbol) for symbol in ("ETHUSD", "XBTUSD", "XBTZ26")})
+        engine = Engine(
+            {symbol: load_instrument(symbol) for symbol in ("ETHUSD", "XBTUSD", "XBTZ26")}, max_liquidations_per_update=1
+        )
         for symbol, mark in (("ETHUSD", 300_000), ("XBTUSD", 5_000_000), ("XBTZ26", 5_000_000)):
             _ok(engine, c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=mark, index_price=mark))
-        for account, amount in ((1, 50_000_000), (OTHER, 10**12)):
+        for account, amount in ((1, 50_000_000), (OTHER, 10**12), (6, 231_000)):
             _ok(engine, c.VerifyAccount(time_ms=0, account=account))
             _ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
         _ok(engine, c.SetLeverage(time_ms=0, account=1, symbol="XBTZ26", leverage_hundredths=1_000))
-        for symbol, qty, at, side, counter in (
-            ("XBTZ26", 10_000, 5_000_000, "Buy", "Sell"),
-            ("XBTUSD", 2_000_000, 5_000_000, "Buy", "Sell"),
-            ("ETHUSD", 1, 300_000, "Sell", "Buy"),
+        for account, symbol, qty, at, side, counter in (
+            (1, "XBTZ26", 10_000, 5_000_000, "Buy", "Sell"),
+            (1, "XBTUSD", 2_000_000, 5_000_000, "Buy", "Sell"),
+            (1, "ETHUSD", 1, 300_000, "Sell", "Buy"),
+            (6, "XBTUSD", 10_000, 5_000_000, "Buy", "Sell"),
         ):
             _ok(
                 engine,
                 c.PlaceOrder(time_ms=0, account=OTHER, symbol=symbol, side=counter, order_qty=qty, price=at),
             )
-            _ok(engine, c.PlaceOrder(time_ms=0, account=1, symbol=symbol, side=side, order_qty=qty, price=at))
+            _ok(engine, c.PlaceOrder(time_ms=0, account=account, symbol=symbol, side=side, order_qty=qty, price=at))
         assert engine.accounts[1].positions["XBTZ26"].iso_margin == 2_016_500
-        _ok(engine, c.FundingTick(time_ms=1, symbol="XBTUSD", rate_e8=100_000_000))
+        # the gap: account 6 is taken over (its residual opens the fund), account 1's cross pool is carried
+        _ok(engine, c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=18_750, index_price=18_750))
+        assert (engine.positions(1)["XBTUSD"].qty, "XBTUSD" in engine.positions(6)) == (2_000_000, False)
+        assert engine.insurance_funds == {"XBt": 15_200}
+        _ok(engine, c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=375_000))
         assert set(engine.positions(1)) == {"XBTZ26"}
-        assert engine.insurance_funds.get("XBt", 0) == 0
-        assert (engine.accounts[1].wallet("XBt"), free_wallet(engine, 1)) == (-152_715_226, -154_731_726)
+        assert engine.insurance_funds == {"XBt": 0}
+        assert (engine.accounts[1].wallet("XBt"), free_wallet(engine, 1)) == (-152_700_001, -154_716_501)
         _ok(
             engine,
             c.PlaceOrder(
-                time_ms=2, account=1, symbol="XBTZ26", side="Sell", order_qty=5_000, price=5_050_000
+                time_ms=3, account=1, symbol="XBTZ26", side="Sell", order_qty=5_000, price=5_050_000
             ),
         )
         if price is None:
             taker = c.PlaceOrder(
-                time_ms=2, account=OTHER, symbol="XBTZ26", side="Buy", order_qty=5_000, ord_type="Market"
+                time_ms=3, account=OTHER, symbol="XBTZ26", side="Buy", order_qty=5_000, ord_type="Market"
             )
         else:
             taker = c.PlaceOrder(
-                time_ms=2, account=OTHER, symbol="XBTZ26", side="Buy", order_qty=5_000, price=price
+                time_ms=3, account=OTHER, symbol="XBTZ26", side="Buy", order_qty=5_000, price=price
             )
         events = engine.process(taker)
     trades = [(e.account, e.last_qty) for e in events if isinstance(e, Execution) and e.exec_type == "Trade"]
     assert sorted(trades) == [(1, 5_000), (OTHER, 5_000)]
     assert engine.positions(1)["XBTZ26"].qty == 5_000
     assert engine.accounts[1].positions["XBTZ26"].iso_margin == 1_008_250
-    assert free_wallet(engine, 1) == -153_622_001
+    assert free_wallet(engine, 1) == -153_606_776 == -154_716_501 + 1_109_725

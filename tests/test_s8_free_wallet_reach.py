@@ -20,8 +20,14 @@ ways a cross position closes or margin moves were tried here, every command chec
   a linear short likewise) keep a negative residual and a draw capped by the fund (INS-003).  A pool's margin
   is ``> maintenance − entry value`` whenever it was last found safe (one funding tick or an isolated fill
   admitted by LIQ-053 cannot pass the bound), so it takes a further wallet drop while the pool is carried by
-  LIQ-034: **reachable** with two funding ticks of 60% and a budget of one liquidation (xfail below; with an
-  empty fund the account ends flat owing 23,075,000).
+  LIQ-034: was **reachable** with two funding ticks of 60% and a budget of one liquidation (with an empty fund
+  the account ended flat owing 23,075,000), closed by **FND-004's cap** on a FundingTick (refused beyond it,
+  MALFORMED) *near the entry price*: one capped tick there moves a margin by less than its maintenance, and the
+  test below pins 60% refused (nothing changed) and, at the cap, the carried pool taken over to exactly 0.
+  **Still reachable** at the cap after a mark gap: FND-008 charges the cap on the value *at mark*, unbounded for
+  an inverse long as the mark falls, and a carried pool is already due (the strict xfail below: mark 150.00, one
+  capped tick of 125,000,001 leaves account 7 flat owing 27,999,000; INV-NO-NEG-EQUITY exempts it while the
+  liquidation engine holds the close-out).
 * **Funding** (FND-008) — an isolated position's funding moves its margin and the wallet together (the free
   wallet is unchanged); a cross position's runs the waterfall at once, and while the pool is carried it still
   holds its position.
@@ -43,7 +49,8 @@ fee pool forgoing the rest (a trader never owes more than the posted margin, as 
 (Σ Δwallet − Δcost = −Δfee pool) holds with the capped fee on both sides.  [Adopted as SET-006, helper
 "settlefee", session 8.]  LIQ-036's bound: no funding
 (FND-008) for a pool the waterfall has found due and carried (refuse the FundingTick, typed, until the carried
-work is done, or charge such a pool only down to minus its entry value), so no pool reaches the bound; and
+work is done, or charge such a pool only down to minus its entry value), so no pool reaches the bound [closed
+instead by refusing a FundingTick beyond FND-004's cap, session 8]; and
 ``check_no_neg_equity`` might not exempt an account whose wallet is already negative after its take-over
 (the pending close-out can no longer change it: here the exemption hid the debt for 190 updates).
 """
@@ -53,7 +60,7 @@ from __future__ import annotations
 import pytest
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted, Execution, Rejected
+from perpspec.engine.core.events import Accepted, Execution, Reason, Rejected
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.events import AdlFill, Liquidation
 from perpspec.rules.invariants import check_no_neg_equity
@@ -182,43 +189,77 @@ def test_set_006_settling_the_cross_short_backing_an_isolated_margin_leaves_a_ze
     assert run.problems == []
 
 
-@pytest.mark.xfail(strict=True, reason="open: LIQ-036's documented [I] bound reached by funding a carried cross "
-                                       "pool; with an empty fund the take-over leaves the account owing")
-def test_liq_036_bound_funding_a_carried_cross_pool_beyond_its_entry_value_leaves_it_owing() -> None:
-    """LIQ-034/036, FND-008, INS-003, INV-NO-NEG-EQUITY — the take-over with an insurance fund too small.
+def test_fnd_004_funding_a_carried_cross_pool_is_capped_and_its_take_over_leaves_it_flat_not_owing() -> None:
+    """FND-004, LIQ-034/023/036, FND-008, INS-011, INV-NO-NEG-EQUITY — the LIQ-036 finding, closed.
     One liquidation per update; an empty fund.  Accounts 6 (1,200,000 XBt) and 7 (2,000,000) each buy 50,000
-    XBTUSD cross at 50,000.00 from account 3 (fee 75,000; entry value 100,000,000).  FundingTick at 60%: each long
-    pays 60,000,000.  Account 6 (−58,875,000) is taken over at 121,806.00 (residual 76,000 to the fund); account 7
-    (−58,075,000, within LIQ-036's range) is carried.  A second FundingTick at 60%: the liquidation engine's held
-    long pays the fund's 76,000 (FND-019), and account 7 is at −118,075,000, beyond minus its entry value — no
-    price covers an inverse long there (LIQ-036's [I] bound).  It is taken over at the clamped 1,000,000.00 with a
-    residual of −23,075,000, and the fund, at 0, draws nothing (INS-003): account 7 is flat at −23,075,000,
-    exempt from INV-NO-NEG-EQUITY only while the liquidation engine still holds its position (nobody can take
-    the close-outs: no short is eligible for ADL at 121,806.00 or 1,000,000.00).  The fund is then refilled
-    (300,000,000), account 4 bids 100,000 at 50,000.00, and the close-outs are worked down (LIQ-050) until the
-    last fills at the 190th mark update: account 7 is reported flat and owing 23,075,000.  Each funding tick is
-    within the engine's ±100% bound; a single tick cannot get there (the pool's margin at the tick is ≥ its
-    maintenance − entry value − PnL), the carry makes the second one possible."""
+    XBTUSD cross at 50,000.00 from account 3 (fee 75,000: wallets 1,125,000 and 1,925,000; entry value
+    100,000,000; maintenance 575,750).  The mark gaps to 49,300.00 (value 101,420,000, PnL −1,420,000): both
+    pools are due, account 6 (equity −295,000) is taken over at 49,481.00 (residual 76,000 to the fund, its
+    close-out deleveraged against account 3) and account 7 (equity 505,000 < 575,750) is carried (LIQ-034).
+    Before the cap a FundingTick of 60% charged the carried pool beyond minus its entry value (LIQ-036's [I]
+    bound: a second 60% tick left account 7 flat owing 23,075,000 with an empty fund).  Now 60% is refused,
+    MALFORMED, naming XBTUSD's cap (0.375%), and changes nothing but the sequence number.  At the cap, account 7
+    pays 0.375% × 101,420,000 = 380,325 (pool margin 1,544,675, equity 124,675 ≥ 0) and the waterfall takes the
+    pool over at 49,276.50: value there 101,468,000, so the residual is 1,544,675 − 1,468,000 = 76,675, to the
+    fund (76,000 → 152,675), and account 7 is flat at exactly 0, not owing."""
+
+    def carried() -> Run:
+        run = Run(((3, 10**10), (6, 1_200_000), (7, 2_000_000)), fund=0, budget=1)
+        run.mark(0, "XBTUSD", XBT_50K)
+        for account_id in (6, 7):
+            run.trade(0, 3, account_id, "XBTUSD", "Buy", 50_000, XBT_50K)
+        assert (run.wallet(6), run.wallet(7)) == (1_125_000, 1_925_000)
+        events = run.mark(1, "XBTUSD", 4_930_000)
+        [taken] = _records(events, Liquidation)
+        assert (taken.account_id, taken.equity, taken.taken[0].takeover_price, taken.residual_margin) == (
+            6, -295_000, 4_948_100, 76_000
+        )
+        assert run.pool(7, "XBTUSD") == (1_925_000, 505_000, 575_750, ["XBTUSD"])  # due, carried
+        assert run.engine.positions(7)["XBTUSD"].qty == 50_000
+        return run
+
+    run, reference = carried(), carried()
+    refused = run.engine.process(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=60_000_000))
+    assert [(type(e), e.reason, e.text) for e in refused] == [  # type: ignore[attr-defined]
+        (Rejected, Reason.MALFORMED, "rate_e8 beyond FND-004's cap ±375000")
+    ]
+    reference.engine.process(c.TimeTick(time_ms="2"))  # type: ignore[arg-type]  # refused at the first check
+    assert run.engine.state_hash() == reference.engine.state_hash()
+    events = run.ok(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=375_000))
+    [taken] = _records(events, Liquidation)
+    assert (taken.account_id, taken.pool_margin, taken.equity, taken.taken[0].takeover_price) == (
+        7, 1_925_000 - 380_325, 124_675, 4_927_650
+    )
+    assert taken.residual_margin == 1_544_675 - 1_468_000 == 76_675
+    assert "XBTUSD" not in run.engine.positions(7)
+    assert (run.wallet(7), run.engine.insurance("XBt")) == (0, 76_000 + 76_675)
+    assert run.problems == []
+
+
+@pytest.mark.xfail(strict=True, reason="open: FND-004's cap is charged on the value at mark, unbounded for an inverse "
+                                       "long after a mark gap, so a carried pool still passes LIQ-036's [I] bound")
+def test_liq_036_bound_a_capped_funding_tick_on_a_carried_pool_at_a_crashed_mark_leaves_it_owing() -> None:
+    """LIQ-034/036, FND-004/008, INS-003/011, INV-NO-NEG-EQUITY — what the cap leaves open.
+    The same two longs, one liquidation per update, an empty fund.  The XBTUSD mark gaps to 150.00: account 6 is
+    taken over at 49,481.00 (residual 76,000, the fund), account 7 (wallet 1,925,000) is carried.  A FundingTick
+    at the cap (0.375%) charges account 7 on its value at 150.00, 50,000 × 666,666.67: 125,000,001 (account 3
+    receives 125,000,000, the residue of 1 goes to the fund), so its margin is −123,075,001, beyond minus its
+    entry value (100,000,000).  It is taken over at the clamped 1,000,000.00 (value there 5,000,000) with a
+    residual of −123,075,001 + 95,000,000 = −28,075,001; the fund's 76,001 is drawn (INS-003) and account 7 is
+    flat at −27,999,000, exempt from INV-NO-NEG-EQUITY while the liquidation engine holds its position."""
     run = Run(((3, 10**10), (6, 1_200_000), (7, 2_000_000)), fund=0, budget=1)
     run.mark(0, "XBTUSD", XBT_50K)
     for account_id in (6, 7):
         run.trade(0, 3, account_id, "XBTUSD", "Buy", 50_000, XBT_50K)
-    assert (run.wallet(6), run.wallet(7)) == (1_125_000, 1_925_000)
-    run.ok(c.FundingTick(time_ms=1, symbol="XBTUSD", rate_e8=60_000_000))
-    assert run.engine.positions(7)["XBTUSD"].qty == 50_000  # carried at -58,075,000
-    run.engine.process(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=60_000_000))
-    # today: account 7 flat at -23,075,000 (take-over at 1,000,000.00, residual -23,075,000, nothing drawn)
-    run.ok(c.VerifyAccount(time_ms=3, account=4))
-    run.ok(c.Deposit(time_ms=3, account=4, asset="XBt", amount=10**10))
-    run.ok(c.DepositInsurance(time_ms=3, asset="XBt", amount=300_000_000))
-    run.ok(c.PlaceOrder(time_ms=3, account=4, symbol="XBTUSD", side="Buy", order_qty=100_000, price=XBT_50K))
-    time_ms = 4
-    while run.engine.waterfall.pending and time_ms < 1_000:  # today: 190 updates, the last at 193
-        run.mark(time_ms, "XBTUSD", XBT_50K)
-        time_ms += 1
-    assert run.engine.waterfall.pending == []
-    assert run.wallet(7) >= 0  # today: -23,075,000
-    assert run.problems == []  # today: ['account 7 XBt: free wallet -23075000', '... equity -23075000 < 0 ...']
+    run.mark(1, "XBTUSD", 15_000)
+    assert (run.engine.positions(7)["XBTUSD"].qty, run.engine.insurance("XBt")) == (50_000, 76_000)
+    events = run.ok(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=375_000))
+    [taken] = _records(events, Liquidation)
+    assert (taken.account_id, taken.pool_margin, taken.taken[0].takeover_price, taken.residual_margin) == (
+        7, 1_925_000 - 125_000_001, 100_000_000, -28_075_001
+    )
+    assert run.problems == []  # the exemption: no problem reported while the close-out is held
+    assert run.wallet(7) >= 0  # today: -27,999,000
 
 
 # --- ADL, take-over, isolate: not reachable (exact figures) ----------------------------------------------------
