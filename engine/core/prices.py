@@ -88,8 +88,9 @@ class Prices:
         cap = compute_cap_abs_e8(inst)
         if abs(c.rate_e8) > cap:
             # FND-004: the exchange never charges beyond its cap (below maintenance by construction, so one funding
-            # instant cannot take a pool above maintenance below zero); a carried pool funded at 60% passed
-            # LIQ-036's bound and left its account owing (tests/test_s8_free_wallet_reach.py)
+            # instant cannot take a pool above maintenance below zero near its entry price); the command accepted
+            # ±100%, and a carried pool funded at 60% passed LIQ-036's bound (tests/test_s8_free_wallet_reach.py,
+            # which also pins what the cap does not close: an inverse long's value at a collapsed mark)
             return Rej(Reason.MALFORMED, f"rate_e8 beyond FND-004's cap ±{cap}")
         if inst.expiry_ms is not None:
             return Rej(Reason.NOT_PERPETUAL, f"{inst.symbol} is a dated future: futures do not fund")
