@@ -171,6 +171,44 @@ def test_liq_054_the_free_wallet_is_beyond_every_isolated_margin_not_the_account
     assert free_wallet(engine, MAKER) == 503_450
 
 
+def _isolated_bid_behind_a_closed_cross_long(engine: Engine) -> None:
+    """Account 3 (21,000,000 XBt): an isolated 2x ETHUSD long of 100 at 3,000.00 and a bid of 20 at 2,700.00; its
+    cross XBTUSD long of 7,000 from 50,000.00 closed at 40,000.00 (2,420,125 free); the ETHUSD mark at 2,700.00."""
+    for symbol, price in (("XBTUSD", 5_000_000), ("ETHUSD", 300_000)):
+        _ok(engine, c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=price, index_price=price))
+    for account, amount in ((OTHER, 10**10), (MAKER, 21_000_000)):
+        _ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        _ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    _ok(engine, c.SetLeverage(time_ms=0, account=MAKER, symbol="ETHUSD", leverage_hundredths=200))
+    for account, symbol, side, qty, price in (
+        (OTHER, "ETHUSD", "Sell", 100, 300_000),
+        (MAKER, "ETHUSD", "Buy", 100, 300_000),
+        (OTHER, "XBTUSD", "Sell", 7_000, 5_000_000),
+        (MAKER, "XBTUSD", "Buy", 7_000, 5_000_000),
+        (MAKER, "ETHUSD", "Buy", 20, 270_000),
+    ):
+        _ok(
+            engine,
+            c.PlaceOrder(
+                time_ms=0, account=account, symbol=symbol, side=side, order_qty=qty, price=price
+            ),
+        )
+    _ok(engine, c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=4_000_000, index_price=4_000_000))
+    _ok(
+        engine,
+        c.PlaceOrder(
+            time_ms=1, account=OTHER, symbol="XBTUSD", side="Buy", order_qty=7_000, price=4_000_000
+        ),
+    )
+    _ok(
+        engine,
+        c.PlaceOrder(
+            time_ms=1, account=MAKER, symbol="XBTUSD", side="Sell", order_qty=7_000, ord_type="Market"
+        ),
+    )
+    _ok(engine, c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=270_000, index_price=270_000))
+
+
 @pytest.mark.parametrize(
     ("kernels", "price"),
     [(True, None), (False, None), (True, 270_000)],
@@ -186,39 +224,7 @@ def test_liq_054_compares_with_the_free_wallet_before_not_the_account_equity(
     margin before the fill (−579,875)."""
     with nullcontext() if kernels else generic_rules_only():
         engine = Engine(INSTRUMENTS)
-        for symbol, price in (("XBTUSD", 5_000_000), ("ETHUSD", 300_000)):
-            _ok(engine, c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=price, index_price=price))
-        for account, amount in ((OTHER, 10**10), (MAKER, 21_000_000)):
-            _ok(engine, c.VerifyAccount(time_ms=0, account=account))
-            _ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
-        _ok(engine, c.SetLeverage(time_ms=0, account=MAKER, symbol="ETHUSD", leverage_hundredths=200))
-        for account, symbol, side, qty, price in (
-            (OTHER, "ETHUSD", "Sell", 100, 300_000),
-            (MAKER, "ETHUSD", "Buy", 100, 300_000),
-            (OTHER, "XBTUSD", "Sell", 7_000, 5_000_000),
-            (MAKER, "XBTUSD", "Buy", 7_000, 5_000_000),
-            (MAKER, "ETHUSD", "Buy", 20, 270_000),
-        ):
-            _ok(
-                engine,
-                c.PlaceOrder(
-                    time_ms=0, account=account, symbol=symbol, side=side, order_qty=qty, price=price
-                ),
-            )
-        _ok(engine, c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=4_000_000, index_price=4_000_000))
-        _ok(
-            engine,
-            c.PlaceOrder(
-                time_ms=1, account=OTHER, symbol="XBTUSD", side="Buy", order_qty=7_000, price=4_000_000
-            ),
-        )
-        _ok(
-            engine,
-            c.PlaceOrder(
-                time_ms=1, account=MAKER, symbol="XBTUSD", side="Sell", order_qty=7_000, ord_type="Market"
-            ),
-        )
-        _ok(engine, c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=270_000, index_price=270_000))
+        _isolated_bid_behind_a_closed_cross_long(engine)
         assert free_wallet(engine, MAKER) == 2_420_125
         assert engine.risk.pool_of(engine.accounts[MAKER], "ETHUSD")[:3] == (15_033_750, 12_033_750, 333_750)
         executions = _sell_into_the_bid(engine, price)

@@ -18,7 +18,13 @@ from perpspec.engine.core.events import Execution
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.solvency import FILL_CANCEL_TEXT
 from tests.test_free_wallet import free_wallet
-from tests.test_mut_s8_fills_free_wallet import INSTRUMENTS, MAKER, OTHER, _ok
+from tests.test_mut_s8_fills_free_wallet import (
+    INSTRUMENTS,
+    MAKER,
+    OTHER,
+    _isolated_bid_behind_a_closed_cross_long,
+    _ok,
+)
 
 
 def test_liq_054_kernel_guard_compares_with_the_free_wallet_before_not_the_account_equity(
@@ -38,24 +44,7 @@ def test_liq_054_kernel_guard_compares_with_the_free_wallet_before_not_the_accou
 
     monkeypatch.setattr(entry_plain, "enter_crossing", counting)
     engine = Engine(INSTRUMENTS)
-    for symbol, price in (("XBTUSD", 5_000_000), ("ETHUSD", 300_000)):
-        _ok(engine, c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=price, index_price=price))
-    for account, amount in ((OTHER, 10**10), (MAKER, 21_000_000)):
-        _ok(engine, c.VerifyAccount(time_ms=0, account=account))
-        _ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
-    _ok(engine, c.SetLeverage(time_ms=0, account=MAKER, symbol="ETHUSD", leverage_hundredths=200))
-    for account, symbol, side, qty, price in (
-        (OTHER, "ETHUSD", "Sell", 100, 300_000),
-        (MAKER, "ETHUSD", "Buy", 100, 300_000),
-        (OTHER, "XBTUSD", "Sell", 7_000, 5_000_000),
-        (MAKER, "XBTUSD", "Buy", 7_000, 5_000_000),
-        (MAKER, "ETHUSD", "Buy", 20, 270_000),
-    ):
-        _ok(engine, c.PlaceOrder(time_ms=0, account=account, symbol=symbol, side=side, order_qty=qty, price=price))
-    _ok(engine, c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=4_000_000, index_price=4_000_000))
-    _ok(engine, c.PlaceOrder(time_ms=1, account=OTHER, symbol="XBTUSD", side="Buy", order_qty=7_000, price=4_000_000))
-    _ok(engine, c.PlaceOrder(time_ms=1, account=MAKER, symbol="XBTUSD", side="Sell", order_qty=7_000, ord_type="Market"))
-    _ok(engine, c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=270_000, index_price=270_000))
+    _isolated_bid_behind_a_closed_cross_long(engine)
     assert free_wallet(engine, MAKER) == 2_420_125
     _ok(engine, c.SetLeverage(time_ms=2, account=OTHER, symbol="ETHUSD", leverage_hundredths=1_000))
     lean.clear()

@@ -19,10 +19,9 @@ from perpspec.engine.core.book import Fill
 from perpspec.engine.core.ledger import Ledger, peek_position
 from perpspec.engine.core.market import Market
 from perpspec.engine.core.orders import Order
-from perpspec.engine.core.risk import Risk
+from perpspec.engine.core.risk import Risk, pool_state_of
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS
-from perpspec.rules.position import Position
 from perpspec.rules.solvency import (
     PoolState,
     apply_fill_to_pool,
@@ -54,12 +53,8 @@ def is_cross_close_kept(
     """
     if pool[0] == 0 or pool[0] + signed != 0:
         return True  # a position stays open (or opens): the rule's own first clause
-    state = PoolState(
-        position=Position(qty=pool[0], cost=pool[1]), leverage_hundredths=pool[2], chosen_tier=pool[3],
-        pool_margin=pool[4], other_pnl=pool[5], other_maintenance=pool[6], free_wallet=pool[7], account_equity=pool[8],
-    )
     others = count_other_cross_open(market, account, inst.symbol)
-    return is_fill_free_wallet_kept(inst, state, signed, price, fee, mark, others)
+    return is_fill_free_wallet_kept(inst, pool_state_of(pool), signed, price, fee, mark, others)
 
 
 def make_liquidation_guard(

@@ -40,6 +40,7 @@ from perpspec.rules.margin import (
     compute_position_backing,
     compute_threshold_price,
 )
+from perpspec.rules.position import Position
 from perpspec.rules.solvency import PoolState
 
 CROSS: Final = MARGIN_CROSS  # rules.margin.CROSS as a compiled constant (an imported name is a module-dict lookup per read)
@@ -51,6 +52,21 @@ _AVAILABLE: Final = 6  # available_margin's place among the account_margin_* ker
 def free_balance(account: Account, asset: str, margin: AccountMargin) -> int:
     """Available balance net of what live spot orders reserve."""
     return margin.available_margin - account.reserved.get(asset, 0)
+
+
+def pool_state_of(pool: tuple[int, ...]) -> PoolState:
+    """A flat pool tuple (:meth:`Risk.pool_tuple`, the ``fill_*`` kernels' pool) as LIQ-040's ``PoolState``."""
+    return PoolState(
+        position=Position(qty=pool[0], cost=pool[1]),
+        leverage_hundredths=pool[2],
+        chosen_tier=pool[3],
+        pool_margin=pool[4],
+        other_pnl=pool[5],
+        other_maintenance=pool[6],
+        # PoolState: the wallet less every *other* isolated margin (what ACC-006 may bring into the pool)
+        free_wallet=pool[7],
+        account_equity=pool[8],
+    )
 
 
 class Risk:
@@ -352,18 +368,7 @@ class Risk:
 
     def pool_state(self, account: Account, inst: Instrument, ps: PositionState) -> PoolState:
         """What LIQ-040 needs of the pool holding ``ps`` (which may not be stored yet: a flat default)."""
-        pool = self.pool_tuple(account, inst, ps)
-        return PoolState(
-            position=ps.position,
-            leverage_hundredths=pool[2],
-            chosen_tier=pool[3],
-            pool_margin=pool[4],
-            other_pnl=pool[5],
-            other_maintenance=pool[6],
-            # PoolState: the wallet less every *other* isolated margin (what ACC-006 may bring into the pool)
-            free_wallet=pool[7],
-            account_equity=pool[8],
-        )
+        return pool_state_of(self.pool_tuple(account, inst, ps))
 
     def emit_position(self, account: int, symbol: str) -> None:
         """Report one position as a ``PositionUpdate`` with the liquidation and bankruptcy prices of that state."""
