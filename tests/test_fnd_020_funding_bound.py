@@ -12,9 +12,15 @@ the cost), so no price covers what is left.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
+from perpspec.engine.audit.reader import read_jsonl
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Reason, Rejected
+from perpspec.engine.core.events import Accepted, Reason, Rejected
+from perpspec.engine.core.exchange import Engine
+from perpspec.engine.serve.feed import PriceFeed
+from perpspec.engine.simulation.scenario import load_scenario
+from perpspec.engine.simulation.simulate import run_scenario
 from perpspec.proofs.obligations_solvency import is_coverable
 from perpspec.rules.contract import compute_value
 from perpspec.rules.funding import FundingRejection, check_funding_ready, compute_funding_payment
@@ -81,3 +87,54 @@ def test_fnd_020_bound_an_inverse_short_at_a_mark_of_one_price_unit_is_funded_pa
     much and its take-over at one unit (where its value doubles) leaves 996,250,000,117."""
     assert _funded_at_maintenance(1) == (7_500_000_000, -2_007_499_979_882, 1, -7_499_999_883)
     assert _funded_at_maintenance(2) == (3_750_000_000, -1_003_749_979_882, 1, 996_250_000_117)
+
+
+class _Gateway:
+    """Just what ``PriceFeed.fund_if_due`` reads: an engine's instruments, a clock, and scripted answers."""
+
+    def __init__(self, answers: dict[str, list[Reason | None]]) -> None:
+        self.exchange = Engine()
+        self.answers = answers
+        self.sent: list[str] = []
+
+    def now_ms(self) -> int:
+        return 0
+
+    def execute(self, command: c.Command) -> list[object]:
+        symbol = command.symbol  # type: ignore[union-attr]
+        self.sent.append(symbol)
+        reason = self.answers[symbol].pop(0)
+        if reason is None:
+            return [Accepted(seq=1, time_ms=0, command="FundingTick", account=-1, order_id=0)]
+        return [Rejected(seq=1, time_ms=0, command="FundingTick", account=-1, reason=reason, text="", cl_ord_id="")]
+
+
+def test_fnd_020_perpspec_serve_retries_a_held_funding_instant_and_skips_a_refused_one() -> None:
+    """FND-020 in ``perpspec serve``'s price feed: a FundingTick held (LiquidationPending) keeps its instant due and
+    is sent again on the next wake; any other refusal moves on to the next instant, as before."""
+    gateway = _Gateway({
+        "ETHUSD": [None], "XBTUSD": [Reason.LIQUIDATION_PENDING, None], "XBTUSDT": [Reason.MALFORMED],
+    })
+    feed = PriceFeed(gateway, "calm")  # type: ignore[arg-type]
+    feed.next_funding = {"ETHUSD": 0, "XBTUSD": 0, "XBTUSDT": 0}
+    assert feed.fund_if_due(0) == ["ETHUSD"]
+    assert feed.next_funding["XBTUSD"] == 0 < feed.next_funding["ETHUSD"] == feed.next_funding["XBTUSDT"]
+    assert feed.fund_if_due(0) == ["XBTUSD"]
+    assert gateway.sent == ["ETHUSD", "XBTUSD", "XBTUSDT", "XBTUSD"]
+    assert feed.next_funding["XBTUSD"] == feed.next_funding["ETHUSD"]
+
+
+def test_fnd_020_perpspec_simulate_funds_a_held_instant_once_the_carried_pools_are_taken_over(tmp_path: Path) -> None:
+    """FND-020 in ``perpspec simulate``: ``tiny_crash`` from 03:45 with one liquidation per update (LIQ-034) still
+    has pools carried at the 04:00 funding instant.  The FundingTick is held every minute (LiquidationPending, 14
+    times, 04:00-04:13) and the instant stays due: at 04:14, with nothing carried, it is funded once at the rate of
+    the interval's samples (0.01%), and the run's own invariant checks find nothing."""
+    scenario = load_scenario("tiny_crash", [("start", "1583984700000"), ("max_liquidations_per_update", "1")])
+    result = run_scenario(scenario, tmp_path)
+    assert result.invariant_violations == ()
+    rows = [row for _, row in read_jsonl(Path(result.event_log))]
+    held = [row["timestamp"][11:16] for row in rows
+            if row.get("command") == "FundingTick" and row.get("ordRejReason") == "LiquidationPending"]
+    assert held == [f"04:{minute:02d}" for minute in range(14)]
+    funded = [(row["timestamp"][11:16], row["fundingRate"]) for row in rows if row.get("table") == "funding"]
+    assert funded == [("04:14", "0.0001")]
