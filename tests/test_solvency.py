@@ -189,6 +189,12 @@ def test_inv_no_neg_equity_flags_a_flat_account_that_owes() -> None:
     assert check_no_neg_equity(ledger, StepInfo(liquidating_accounts=(1,))) == owing
 
 
+def test_inv_no_neg_equity_judges_account_zero_and_skips_only_the_liquidation_engine() -> None:
+    """INV-NO-NEG-EQUITY: account 0 is a trader like any other; only the liquidation engine's id (< 0) is skipped."""
+    ledger = _ledger({(0, "USDt"): -1, (-1, "USDt"): -9, (2, "USDt"): 10}, {})
+    assert check_no_neg_equity(ledger, StepInfo()) == ["account 0 USDt: equity -1 < 0 with no position left to liquidate"]
+
+
 def test_inv_no_neg_equity_leaves_an_account_with_a_position_to_the_waterfall() -> None:
     short = Holding(position=LOSING_SHORT)
     ledger = _ledger({(1, "USDt"): -10**9}, {(1, "XBTUSDT"): short})
