@@ -21,6 +21,14 @@
   "each position moves exactly its value at the settlement price" and the
   additivity of values (argued induction, as for funding).
 
+* FND-020 a one-position pool LIQ-003 finds at or above maintenance at mark,
+  funded at any rate within the cap, stays within LIQ-036's bound (some
+  positive price covers it), cross or isolated, any chosen tier: unbounded
+  for the XBTUSD long (any cost) and the linear and quanto shorts (cost a
+  value at a price in range); for marks ≥ 2 price units for the XBTUSD short
+  and, with any cost, the linear and quanto shorts.  Funding a due (carried)
+  pool is a known-bad, refuted.
+
 Known-bad variant, expected refuted: funding where every payment is rounded
 down (payers included) — the residue can be negative, i.e. funding would
 create money.
@@ -286,7 +294,9 @@ def prove_cap_below_margin_gap(symbol: str) -> ProofResult:
 # -- FND-020: only a pool found safe is funded, and it stays within LIQ-036's bound ----------------
 
 
-def prove_funded_pool_stays_coverable(symbol: str, side: int, min_mark: int = 1, due_too: bool = False) -> ProofResult:
+def prove_funded_pool_stays_coverable(
+    symbol: str, side: int, min_mark: int = 1, due_too: bool = False, any_cost: bool = False
+) -> ProofResult:
     """FND-020: a pool at or above maintenance at mark, funded at a rate within FND-004's cap, stays coverable.
 
     One position (LIQ-036's case: a pool of one position is taken over at its owing price) at any leverage
@@ -299,7 +309,9 @@ def prove_funded_pool_stays_coverable(symbol: str, side: int, min_mark: int = 1,
 
     ``min_mark``: the bound of an inverse short, whose value at a mark of one price unit is the most any price
     returns (refuted there: funding on that value can exceed what the pool holds above maintenance, which is
-    charged on the cost).  ``due_too`` drops FND-020's premise (KNOWN-BAD: a carried pool funded).
+    charged on the cost).  ``due_too`` drops FND-020's premise (KNOWN-BAD: a carried pool funded).  ``any_cost``
+    drops the cost's range (a cost rounded by partial closes may leave it by a minor unit): then a linear or
+    quanto short needs the same bound, a mark of two price units or more.
     """
     inst = load_instrument(symbol)
     with Prover() as prover:
@@ -311,8 +323,9 @@ def prove_funded_pool_stays_coverable(symbol: str, side: int, min_mark: int = 1,
         assume_price(prover, inst, mark, "mark price", on_tick=False)
         prover.assume(mark >= min_mark, "mark at least the bound")
         at_one, at_max = compute_value(inst, position.qty, 1), compute_value(inst, position.qty, inst.max_price)
-        prover.assume(position.cost >= min_(at_one, at_max), "cost a value at a price in range (low)")
-        prover.assume(position.cost <= max_(at_one, at_max), "cost a value at a price in range (high)")
+        if not any_cost:
+            prover.assume(position.cost >= min_(at_one, at_max), "cost a value at a price in range (low)")
+            prover.assume(position.cost <= max_(at_one, at_max), "cost a value at a price in range (high)")
         prover.assume(abs_(rate) <= compute_cap_abs_e8(inst), "rate within FND-004's cap")
         prover.assume(
             or_(leverage == CROSS, and_(leverage >= 100, leverage <= inst.max_leverage_hundredths)), "leverage"
@@ -544,23 +557,26 @@ def _register() -> None:
         for side, side_name in ((1, "long"), (-1, "short")):
             if side > 0 and not inst.is_inverse:
                 continue  # a linear or quanto long is covered by a price beyond maxPrice whatever it holds (LIQ-036)
-            floor = 2 if side < 0 and inst.is_inverse else 1
-            register(
-                Obligation(
-                    id=f"FND-020/funded-pool-stays-coverable/{symbol}/{side_name}",
-                    rule_id="FND-020",
-                    invariant_id="INV-NO-NEG-EQUITY",
-                    statement=(
-                        f"A {symbol} {side_name}'s pool (one position, cross or isolated, any chosen tier) that LIQ-003 "
-                        "finds at or above maintenance at mark, funded at any rate within FND-004's cap, is still "
-                        "covered by a positive price (LIQ-036's bound): its take-over leaves it ≥ its reserve."
-                    ),
-                    run=functools.partial(prove_funded_pool_stays_coverable, symbol, side, floor),
-                    bounded=None if floor == 1 else (
-                        "mark ≥ 2 price units (at one: tests/test_fnd_020_funding_bound.py)"
-                    ),
+            # (floor, any cost): an inverse contract needs no range of the cost; a linear or quanto short is proved
+            # at every mark for a cost in range, and at marks of two price units or more for any cost
+            variants = [(2 if side < 0 else 1, True)] if inst.is_inverse else [(1, False), (2, True)]
+            for floor, any_cost in variants:
+                suffix = "/any-cost" if any_cost and not inst.is_inverse else ""
+                register(
+                    Obligation(
+                        id=f"FND-020/funded-pool-stays-coverable/{symbol}/{side_name}{suffix}",
+                        rule_id="FND-020",
+                        invariant_id="INV-NO-NEG-EQUITY",
+                        statement=(
+                            f"A {symbol} {side_name}'s pool (one position, cross or isolated, any chosen tier"
+                            f"{', any cost' if any_cost else ', its cost a value at a price in range'}) that LIQ-003 "
+                            "finds at or above maintenance at mark, funded at any rate within FND-004's cap, is still "
+                            "covered by a positive price (LIQ-036's bound): its take-over leaves it ≥ its reserve."
+                        ),
+                        run=functools.partial(prove_funded_pool_stays_coverable, symbol, side, floor, False, any_cost),
+                        bounded=None if floor == 1 else "mark ≥ 2 price units (at one: tests/test_fnd_020_funding_bound.py)",
+                    )
                 )
-            )
     register(
         Obligation(
             id="FND-020/known-bad-carried-pool-funded/XBTUSD/long",

@@ -3,8 +3,8 @@
 FND-020 refuses a FundingTick (LiquidationPending, nothing changed) while a pool holding the contract is below
 maintenance at mark: only a pool LIQ-003 found safe is funded, and ``FND-020/funded-pool-stays-coverable`` proves
 such a pool stays within LIQ-036's bound at FND-004's cap.  The proof is unbounded for the XBTUSD long (the
-session-8 finding), the ETHUSD and XBTUSDT shorts; the XBTUSD short is proved for marks of two price units or
-more.  At one price unit Z3 refutes it, and the counterexample is pinned here: there the short's value at mark
+session-8 finding), the ETHUSD and XBTUSDT shorts (their cost a value at a price in range); the XBTUSD short, and
+the others with any cost, are proved for marks of two price units or more.  At one price unit Z3 refutes it, and the counterexample is pinned here: there the short's value at mark
 is the most any price returns, and funding on it can exceed what the pool holds above maintenance (charged on
 the cost), so no price covers what is left.
 """
