@@ -15,6 +15,11 @@ unnoticed.  Here every bound is met from both sides:
 * forged values exactly at a bound load (the forger's state hash is the loaded engine's); one step past it is
   refused with the exact message, at offset 0, and no engine is returned.
 
+Two of the loads (``position-order-price-0``, ``sell-at-price-0-cached``) are states only a forger makes: a
+position's resting-order entry at price 0 while the order itself rests at 45,000.00 / 3,000.00.  The check does not
+compare ``PositionState.orders``' (signed leaves, price) with the live order's; should it come to, both become
+refusals and the ``0 -> 1`` mutants they kill (#53, #88 in session 9's numbering) become equivalent.
+
 The forgeries start from ``tests.test_mut_s8_codec_snapshot.rich_engine`` (order 5 is account 1's Day bid of 500
 XBTUSD at 45,000.00, order 8 account 3's ETHUSD ask of 20 at 3,000.00, pending 0 account 2's held XBTUSD take-over).
 """

@@ -70,6 +70,9 @@ def _carried_without_a_fund() -> Engine:
     assert (lowered.account_id, lowered.symbol, lowered.from_tier, lowered.to_tier) == (7, "ETHUSD", STEPS, 0)  # type: ignore[attr-defined]
     [carried] = _records(gap, WaterfallCarried)
     assert carried.account_ids == (1,)  # type: ignore[attr-defined]
+    # a record of the waterfall itself is the liquidation engine's (account -1), not a trader's
+    assert [(e.account, e.symbol) for e in gap if isinstance(e, RuleEvent) and e.kind == "WaterfallCarried"] == [
+        (-1, "XBTUSD")]
     assert _records(gap, Liquidation) == _records(gap, InsuranceMovement) == []
     assert engine.insurance_funds == {}
     return engine
@@ -83,6 +86,10 @@ def test_ins_011_a_pool_owing_with_no_fund_of_its_currency_draws_nothing() -> No
     events = _run(engine, c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=CAP))
     paid = {e.account: e.amount for e in events if isinstance(e, Transaction) and e.transact_type == "Funding"}
     assert paid == {1: -6_000_000_000, 2: 6_000_300_000, 7: -300_000}  # zero-sum: no residue (FND-008)
+    rules = [(e.kind, e.rule_id, e.account, e.symbol) for e in events if isinstance(e, RuleEvent)]
+    # the liquidation engine now holds both contracts and no position opposite is eligible (ADL-021): account -1's
+    assert rules == [("Liquidation", "LIQ-023", 1, "XBTUSD"), ("AdlShortfall", "ADL-021", -1, "XBTUSD"),
+                     ("AdlShortfall", "ADL-021", -1, "ETHUSD")]
     [liquidation] = _records(events, Liquidation)
     assert (liquidation.account_id, liquidation.pool) == (1, "cross:XBt")  # type: ignore[attr-defined]
     assert liquidation.pool_margin == wallet - 6_000_000_000 == -5_003_000_225  # type: ignore[attr-defined]
@@ -94,3 +101,23 @@ def test_ins_011_a_pool_owing_with_no_fund_of_its_currency_draws_nothing() -> No
     assert _records(events, InsuranceMovement) == []  # nothing drawn from a fund that does not exist
     assert engine.insurance_funds == {}
     assert engine.wallet(1, "XBt") == residual  # the account owes the whole deficit
+
+
+def test_adl_031_a_deferred_close_out_is_reported_as_the_liquidation_engines() -> None:
+    """LIQ-023, INS-011, ADL-031: account 3 (1 XBT) buys 1,000 XBTUSD at 50,000.00 at 100x; the mark falls to
+    49,628.00, between its liquidation (49,751.50) and bankruptcy (49,505.00) prices, with no bid: the take-over's
+    residual opens the fund, and the fund plus the held position's PnL at mark covers it, so ADL waits."""
+    engine = Engine({"XBTUSD": XBTUSD})
+    _run(engine, c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000, index_price=5_000_000))
+    for account in (2, 3):
+        _run(engine, c.VerifyAccount(time_ms=0, account=account))
+        _run(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**8))
+    _run(engine, c.SetLeverage(time_ms=0, account=3, symbol="XBTUSD", leverage_hundredths=10_000))
+    _run(engine, c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Sell", order_qty=1_000, price=5_000_000))
+    _run(engine, c.PlaceOrder(time_ms=0, account=3, symbol="XBTUSD", side="Buy", order_qty=1_000, price=5_000_000))
+    events = _run(engine, c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=4_962_800, index_price=4_962_800))
+    rules = [(e.kind, e.rule_id, e.account, e.symbol) for e in events if isinstance(e, RuleEvent)]
+    assert rules == [("Liquidation", "LIQ-023", 3, "XBTUSD"), ("InsuranceMovement", "INS-011", -1, "XBTUSD"),
+                     ("AdlDeferred", "ADL-031", -1, "XBTUSD")]
+    [deferred] = [e.record for e in events if isinstance(e, RuleEvent) and e.kind == "AdlDeferred"]
+    assert (deferred.unfilled_qty, deferred.fund_balance, deferred.fund_cover) == (1_000, 1_515, 6_525)
