@@ -21,10 +21,11 @@ not exist, so it pays nothing (INS-003: as far as its balance reaches) and no in
 from __future__ import annotations
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted, RuleEvent, Transaction
+from perpspec.engine.core.events import Accepted, Rejected, RuleEvent, Transaction
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.events import InsuranceMovement, Liquidation, RiskLimitLowered, WaterfallCarried
 from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.position import Position
 
 INSTRUMENTS = {symbol: load_instrument(symbol) for symbol in ("ETHUSD", "XBTUSD")}
 ETHUSD, XBTUSD = INSTRUMENTS["ETHUSD"], INSTRUMENTS["XBTUSD"]
@@ -106,7 +107,8 @@ def test_ins_011_a_pool_owing_with_no_fund_of_its_currency_draws_nothing() -> No
 def test_adl_031_a_deferred_close_out_is_reported_as_the_liquidation_engines() -> None:
     """LIQ-023, INS-011, ADL-031: account 3 (1 XBT) buys 1,000 XBTUSD at 50,000.00 at 100x; the mark falls to
     49,628.00, between its liquidation (49,751.50) and bankruptcy (49,505.00) prices, with no bid: the take-over's
-    residual opens the fund, and the fund plus the held position's PnL at mark covers it, so ADL waits."""
+    residual opens the fund, and the fund plus the held position's PnL at mark covers it, so ADL waits.  Account 3 is
+    left flat, with no isolated margin left over for its next position."""
     engine = Engine({"XBTUSD": XBTUSD})
     _run(engine, c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000, index_price=5_000_000))
     for account in (2, 3):
@@ -121,3 +123,12 @@ def test_adl_031_a_deferred_close_out_is_reported_as_the_liquidation_engines() -
                      ("AdlDeferred", "ADL-031", -1, "XBTUSD")]
     [deferred] = [e.record for e in events if isinstance(e, RuleEvent) and e.kind == "AdlDeferred"]
     assert (deferred.unfilled_qty, deferred.fund_balance, deferred.fund_cover) == (1_000, 1_515, 6_525)
+    # LIQ-023 leaves the taken-over position flat with no isolated margin: buying 1,000 again at 100x puts up its
+    # margin from nothing (1% of 2,014,990 plus the closing fee's reserve: 21,677), all MRG-050 keeps back
+    _run(engine, c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Sell", order_qty=1_000, price=4_962_800))
+    _run(engine, c.PlaceOrder(time_ms=0, account=3, symbol="XBTUSD", side="Buy", order_qty=1_000, price=4_962_800))
+    assert engine.positions(3)["XBTUSD"] == Position(qty=1_000, cost=-2_014_990)
+    assert engine.wallet(3, "XBt") == 99_975_473
+    refused = engine.process(c.Withdraw(time_ms=0, account=3, asset="XBt", amount=10**12))[-1]
+    assert isinstance(refused, Rejected)
+    assert refused.text == f"InsufficientWithdrawableBalance: withdrawable {99_975_473 - 21_677}"
