@@ -21,6 +21,14 @@
   "each position moves exactly its value at the settlement price" and the
   additivity of values (argued induction, as for funding).
 
+* FND-020 a one-position pool LIQ-003 finds at or above maintenance at mark,
+  funded at any rate within the cap, stays within LIQ-036's bound (some
+  positive price covers it), cross or isolated, any chosen tier: unbounded
+  for the XBTUSD long (any cost) and the linear and quanto shorts (cost a
+  value at a price in range); for marks ≥ 2 price units for the XBTUSD short
+  and, with any cost, the linear and quanto shorts.  Funding a due (carried)
+  pool is a known-bad, refuted.
+
 Known-bad variant, expected refuted: funding where every payment is rounded
 down (payers included) — the residue can be negative, i.e. funding would
 create money.
@@ -30,6 +38,8 @@ from __future__ import annotations
 
 import functools
 
+from perpspec.proofs.obligations_solvency import is_coverable
+from perpspec.proofs.obligations_waterfall import assume_position, assume_price
 from perpspec.proofs.prover import ProofResult, Prover
 from perpspec.proofs.registry import Obligation, register
 from perpspec.proofs.sym import BoolLike, all_of, any_of
@@ -48,8 +58,10 @@ from perpspec.rules.funding import (
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import builtin_symbols, load_instrument
 from perpspec.rules.invariants import compute_conservation_gap, compute_funding_imbalance
+from perpspec.rules.liquidation import compute_position_equity_term, compute_requirement, is_liquidatable
+from perpspec.rules.margin import CROSS
 from perpspec.rules.mark import compute_futures_fair_price, compute_perpetual_fair_price
-from perpspec.rules.num import PPM, abs_, clamp
+from perpspec.rules.num import PPM, abs_, and_, clamp, max_, min_, not_, or_
 from perpspec.rules.position import Position
 from perpspec.rules.settlement import compute_position_settlement
 
@@ -279,6 +291,58 @@ def prove_cap_below_margin_gap(symbol: str) -> ProofResult:
         return prover.prove(payment_times_e8 <= gap_times_e8, f"FND-004 cap ≤ IM − MM {symbol}")
 
 
+# -- FND-020: only a pool found safe is funded, and it stays within LIQ-036's bound ----------------
+
+
+def prove_funded_pool_stays_coverable(
+    symbol: str, side: int, min_mark: int = 1, due_too: bool = False, any_cost: bool = False
+) -> ProofResult:
+    """FND-020: a pool at or above maintenance at mark, funded at a rate within FND-004's cap, stays coverable.
+
+    One position (LIQ-036's case: a pool of one position is taken over at its owing price) at any leverage
+    (cross or isolated) and chosen tier; ``backing`` is the pool's margin (cross: plus nothing else), any
+    integer; the cost is a value of the position at a price in ``(0, maxPrice]`` (values are monotone in
+    the price); the mark anywhere in ``(0, maxPrice]``.  LIQ-003 found the pool safe (equity ≥ posMaint);
+    FND-007 charges it (payers round up).  Then some positive price covers what is left
+    (:func:`is_coverable`, LIQ-036's stated bound), so its take-over leaves it ≥ its reserve
+    (``LIQ-036/owing-pool-ends-solvent``) and nobody is funded into debt.
+
+    ``min_mark``: the bound of an inverse short, whose value at a mark of one price unit is the most any price
+    returns (refuted there: funding on that value can exceed what the pool holds above maintenance, which is
+    charged on the cost).  ``due_too`` drops FND-020's premise (KNOWN-BAD: a carried pool funded).  ``any_cost``
+    drops the cost's range (a cost rounded by partial closes may leave it by a minor unit): then a linear or
+    quanto short needs the same bound, a mark of two price units or more.
+    """
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        position = prover.record(Position, "position")
+        backing, mark, rate = prover.symbol("backing"), prover.symbol("mark_price"), prover.symbol("rate_e8")
+        leverage, tier = prover.symbol("leverage_hundredths"), prover.symbol("chosen_tier")
+        assume_position(prover, inst, position, "position")
+        prover.assume(position.qty * side > 0, "long" if side > 0 else "short")
+        assume_price(prover, inst, mark, "mark price", on_tick=False)
+        prover.assume(mark >= min_mark, "mark at least the bound")
+        at_one, at_max = compute_value(inst, position.qty, 1), compute_value(inst, position.qty, inst.max_price)
+        if not any_cost:
+            prover.assume(position.cost >= min_(at_one, at_max), "cost a value at a price in range (low)")
+            prover.assume(position.cost <= max_(at_one, at_max), "cost a value at a price in range (high)")
+        prover.assume(abs_(rate) <= compute_cap_abs_e8(inst), "rate within FND-004's cap")
+        prover.assume(
+            or_(leverage == CROSS, and_(leverage >= 100, leverage <= inst.max_leverage_hundredths)), "leverage"
+        )
+        prover.assume(tier >= 0, "chosen tier ≥ 0")
+        req = compute_requirement(inst, position, leverage, tier)
+        equity = backing + compute_position_equity_term(inst, position, mark)
+        if due_too:  # the pool may be due, but was coverable before the funding
+            prover.assume(is_coverable(inst, position, backing, req.pos_comm), "coverable before the funding")
+        else:
+            prover.assume(not_(is_liquidatable(equity, req.pos_maint)), "LIQ-003: the pool is not due (FND-020)")
+        funded = backing - compute_funding_payment(inst, position, mark, rate)
+        return prover.prove(
+            is_coverable(inst, position, funded, req.pos_comm), f"FND-020 funded pool coverable {symbol} side {side}"
+        )
+
+
 # -- MRK-005 / MRK-007: zero basis ----------------------------------------------------------------
 
 
@@ -488,6 +552,41 @@ def _register() -> None:
                 expect="refuted",
             )
         )
+    for symbol in _perpetuals():
+        inst = load_instrument(symbol)
+        for side, side_name in ((1, "long"), (-1, "short")):
+            if side > 0 and not inst.is_inverse:
+                continue  # a linear or quanto long is covered by a price beyond maxPrice whatever it holds (LIQ-036)
+            # (floor, any cost): an inverse contract needs no range of the cost; a linear or quanto short is proved
+            # at every mark for a cost in range, and at marks of two price units or more for any cost
+            variants = [(2 if side < 0 else 1, True)] if inst.is_inverse else [(1, False), (2, True)]
+            for floor, any_cost in variants:
+                suffix = "/any-cost" if any_cost and not inst.is_inverse else ""
+                register(
+                    Obligation(
+                        id=f"FND-020/funded-pool-stays-coverable/{symbol}/{side_name}{suffix}",
+                        rule_id="FND-020",
+                        invariant_id="INV-NO-NEG-EQUITY",
+                        statement=(
+                            f"A {symbol} {side_name}'s pool (one position, cross or isolated, any chosen tier"
+                            f"{', any cost' if any_cost else ', its cost a value at a price in range'}) that LIQ-003 "
+                            "finds at or above maintenance at mark, funded at any rate within FND-004's cap, is still "
+                            "covered by a positive price (LIQ-036's bound): its take-over leaves it ≥ its reserve."
+                        ),
+                        run=functools.partial(prove_funded_pool_stays_coverable, symbol, side, floor, False, any_cost),
+                        bounded=None if floor == 1 else "mark ≥ 2 price units (at one: tests/test_fnd_020_funding_bound.py)",
+                    )
+                )
+    register(
+        Obligation(
+            id="FND-020/known-bad-carried-pool-funded/XBTUSD/long",
+            rule_id="FND-020",
+            invariant_id="INV-NO-NEG-EQUITY",
+            statement="KNOWN-BAD: without FND-020 a due (carried) XBTUSD long funded at the cap can pass LIQ-036's bound.",
+            run=functools.partial(prove_funded_pool_stays_coverable, "XBTUSD", 1, 1, True),
+            expect="refuted",
+        )
+    )
     register(
         Obligation(
             id="MRK-005/zero-basis-is-index",

@@ -49,7 +49,7 @@ from perpspec.proofs.obligations_waterfall import (
 )
 from perpspec.proofs.prover import Lemma, ProofResult, Prover
 from perpspec.proofs.registry import Obligation, register
-from perpspec.proofs.sym import all_of, implies
+from perpspec.proofs.sym import BoolLike, all_of, implies
 from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_instrument
@@ -413,6 +413,20 @@ def prove_better_price_no_worse(symbol: str, leverage: int, side: int) -> ProofR
         )
 
 
+def is_coverable(inst: Instrument, position: Position, backing: int, reserve: int) -> BoolLike:
+    """LIQ-036's bound: some positive price covers a pool of ``position`` backed by ``backing`` (with its reserve).
+
+    A short: one price unit (its value there is the most it can return); an inverse long: MRG-010's per-lot
+    step ≥ 1; a linear or quanto long: always (its value has no ceiling beyond ``maxPrice``).
+    """
+    at_one = backing + compute_value(inst, position.qty, 1) - position.cost >= reserve
+    if inst.is_inverse:  # structural: instrument configuration
+        lots = abs_(position.qty) // inst.lot_size
+        step_positive = (backing - reserve - position.cost) // ite(lots == 0, 1, lots) >= 1
+        return or_(and_(position.qty < 0, at_one), and_(position.qty > 0, step_positive))
+    return or_(position.qty > 0, at_one)
+
+
 def prove_owing_pool_keeps_reserve(symbol: str, side: int) -> ProofResult:
     """LIQ-036: a position taken over at LIQ-036's price leaves its pool at least its reserve, whatever it owed.
 
@@ -428,12 +442,7 @@ def prove_owing_pool_keeps_reserve(symbol: str, side: int) -> ProofResult:
         assume_position(prover, inst, position, "position")
         prover.assume(position.qty * side > 0, "long" if side > 0 else "short")
         prover.assume(reserve >= 0, "reserve ≥ 0")
-        if side < 0:
-            at_one = backing + compute_value(inst, position.qty, 1) - position.cost
-            prover.assume(at_one >= reserve, "one price unit covers the pool")
-        elif inst.is_inverse:
-            lots = abs_(position.qty) // inst.lot_size
-            prover.assume((backing - reserve - position.cost) // lots >= 1, "the per-lot step is positive")
+        prover.assume(is_coverable(inst, position, backing, reserve), "a positive price covers the pool")
         price = compute_owing_takeover_price(inst, position, backing, reserve)
         left = backing + compute_value(inst, position.qty, price) - position.cost
         return prover.prove(all_of(price > 0, left >= 0), f"LIQ-036 owing pool keeps its reserve {symbol} side {side}")

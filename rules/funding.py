@@ -286,8 +286,37 @@ class FundingSettled:
 class FundingRejection:
     """A funding command that does not apply now (no state change)."""
 
-    reason: str  # "not-due" | "funding-due-first" | "bad-interval" | "not-a-perpetual" | "oi-imbalance"
+    reason: str  # "not-due" | "funding-due-first" | "bad-interval" | "not-a-perpetual" | "oi-imbalance" | "liquidation-pending"
     detail: str
+
+
+@concrete
+def check_funding_ready(symbol: str, pools_below_maintenance: tuple[int, ...]) -> FundingRejection | None:
+    """FND-020: a funding instant waits until no pool holding the contract is below maintenance at mark.
+
+    A pool below maintenance is due for the liquidation engine (LIQ-003); it is
+    still the trader's only because the update that found it spent its
+    liquidation budget (LIQ-034: carried to the next update).  Funding it would
+    charge the trader on the value at mark, which for an inverse long after a
+    mark collapse has no ceiling: at FND-004's cap a carried pool could be
+    funded beyond minus its entry value, past LIQ-036's bound, where no price
+    covers it and the account is left owing.  So FND-008 runs only once every
+    such pool has been taken over; ``pools_below_maintenance`` are the account
+    ids of the pools holding the contract that are below maintenance at mark
+    (sorted).  A pool at or above maintenance stays within LIQ-036's bound
+    after a funding at the cap (proved per contract and side:
+    ``FND-020/funded-pool-stays-coverable``).  [I: BitMEX's liquidation engine
+    takes a pool over at once, so a due pool never meets a funding instant.]
+    """
+    if pools_below_maintenance:
+        return FundingRejection(
+            reason="liquidation-pending",
+            detail=(
+                f"account {pools_below_maintenance[0]}'s pool holding {symbol} is below maintenance at mark "
+                "(carried by the liquidation budget, LIQ-034): a mark update runs the waterfall first"
+            ),
+        )
+    return None
 
 
 @concrete

@@ -123,3 +123,30 @@ def test_spot_sale_reserves_no_more_than_the_chosen_tier_spares() -> None:
     assert refused.text == "needs 9070000 XBt, free 9066540"
     assert isinstance(sell(90_600), Accepted)
     assert engine.accounts[2].reserved == {"XBt": 9_060_000}
+
+
+def test_margin_taken_out_of_an_isolated_position_is_judged_at_its_chosen_tier() -> None:
+    """MRG-062/063 with LIQ-001's chosen tier (session 9, found by the deep engine state machine): account 2 is short
+    17,600 XBTUSD at 50,000.00 isolated at 100x with a 650 XBT risk limit and 1,000,000 XBt of extra margin:
+    1,907,060 in all.  At its own risk steps posInit + posComm is 378,664, so MRG-062 let 1,528,396 be taken out,
+    leaving 378,664 against the chosen tier's maintenance of 731,060: the pool was liquidated by its owner's own
+    transfer.  At the chosen tier posInit + posComm is 907,060: exactly the 1,000,000 extra may leave."""
+    engine = Engine()
+    for account, deposit in ((2, 10_000_000), (3, 10**9)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=deposit))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000, index_price=5_000_000))
+    engine.process(c.SetLeverage(time_ms=0, account=2, symbol="XBTUSD", leverage_hundredths=10_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=3, symbol="XBTUSD", side="Buy", order_qty=17_600, price=5_000_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Sell", order_qty=17_600, price=5_000_000))
+    engine.process(c.SetRiskLimit(time_ms=0, account=2, symbol="XBTUSD", risk_limit=65_000_000_000))
+    assert isinstance(engine.process(c.TransferMargin(time_ms=0, account=2, symbol="XBTUSD", amount=1_000_000))[-1],
+                      Accepted)
+    assert pool(engine) == (1_907_060, 731_060)
+    refused = engine.process(c.TransferMargin(time_ms=0, account=2, symbol="XBTUSD", amount=-1_000_001))[-1]
+    assert isinstance(refused, Rejected)
+    assert refused.text == "BelowInitialMargin: required 1000001, available 1000000"
+    assert pool(engine) == (1_907_060, 731_060)
+    assert isinstance(engine.process(c.TransferMargin(time_ms=0, account=2, symbol="XBTUSD", amount=-1_000_000))[-1],
+                      Accepted)
+    assert pool(engine) == (907_060, 731_060)

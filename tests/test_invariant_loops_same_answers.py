@@ -67,10 +67,10 @@ def old_check_conservation(view: ExchangeView, step: StepInfo) -> list[str]:
 
 
 def old_check_no_neg_equity_of(view: ExchangeView, step: StepInfo, account_ids: Iterable[int]) -> list[str]:
-    exempt = set(step.liquidating_accounts)
+    del step  # session 9: an account the liquidation engine holds a close-out of is no longer exempt
     problems = []
     for account_id in account_ids:
-        if account_id < 0 or account_id in exempt:
+        if account_id < 0:
             continue
         for asset in view.assets():
             equity = compute_account_equity(view, account_id, asset)

@@ -18,8 +18,9 @@ meets the bid (``Fills.sweep``'s guard, not the lean sweep of a plain limit orde
   whose own isolated ETHUSD long has lost 3,000,000 is refused a fill that would take its free wallet from
   2,420,125 to −284,600, although the equity figure (−579,875) is lower still;
 * "or no lower than before": an account left owing by INS-011 (a cross take-over the fund cannot cover) with an isolated
-  XBTZ26 long has a free wallet below zero and no cross position; a reduction above the mark raises it (still below
-  zero) and is made.  So the free wallet *can* be below zero with no cross position at a trader's fill, and
+  XBTZ26 long has a free wallet below zero and no cross position (reached through funding a carried pool, which
+  FND-020 now refuses: the state as a pre-FND-020 engine's snapshot left it); a reduction above the mark raises it
+  (still below zero) and is made.  So the free wallet *can* be below zero with no cross position at a trader's fill, and
   "before" must be exactly the free wallet: wallet less every isolated margin, this pool's included.
 """
 
@@ -36,6 +37,7 @@ from perpspec.engine.kernels.load import generic_rules_only
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.margin import CROSS
 from perpspec.rules.solvency import FILL_CANCEL_TEXT
+from tests.test_owing_cross_pool_after_funding import funded_before_fnd_020
 
 INSTRUMENTS = {symbol: load_instrument(symbol) for symbol in ("XBTUSD", "ETHUSD", "XBTZ26")}
 MAKER, OTHER = 3, 2
@@ -268,7 +270,8 @@ def test_liq_054_an_owing_account_may_reduce_an_isolated_position_when_the_free_
     cross long 2,000,000 XBTUSD and short 1 ETHUSD and isolated 10x long 10,000 XBTZ26 (2,016,500 of margin);
     account 6 (231,000) is cross long 10,000 XBTUSD.  One liquidation per update: the XBTUSD mark gaps to 187.50,
     account 6 is taken over (residual 15,200: the XBt fund) and account 1's cross pool is carried.  A FundingTick
-    at FND-004's cap (0.375%) charges it 3,999,999,975 on the value at mark and the waterfall takes it over
+    at FND-004's cap (0.375%; refused since FND-020, so as an engine before it left the state: its snapshot,
+    restored) charges it 3,999,999,975 on the value at mark and the next mark update takes it over
     (XBTUSD at maxPrice, the ETHUSD short at one price unit, as tests/test_owing_cross_pool_after_funding.py):
     the residual −154,731,701 draws the fund's 15,200, leaving the wallet owing −152,700,001 and the free wallet
     −154,716,501 with no cross position.  It sells 5,000 XBTZ26 at 50,500.00 (above the mark: its equity rises)
@@ -300,7 +303,9 @@ def test_liq_054_an_owing_account_may_reduce_an_isolated_position_when_the_free_
         _ok(engine, c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=18_750, index_price=18_750))
         assert (engine.positions(1)["XBTUSD"].qty, "XBTUSD" in engine.positions(6)) == (2_000_000, False)
         assert engine.insurance_funds == {"XBt": 15_200}
-        _ok(engine, c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=375_000))
+        # FND-020 refuses the tick while the pool is carried; an engine before it charged it (its snapshot, restored)
+        engine, _ = funded_before_fnd_020(engine, "XBTUSD", 375_000)
+        _ok(engine, c.PriceUpdate(time_ms=2, symbol="XBTUSD", mark_price=18_750, index_price=18_750))
         assert set(engine.positions(1)) == {"XBTZ26"}
         assert engine.insurance_funds == {"XBt": 0}
         assert (engine.accounts[1].wallet("XBt"), free_wallet(engine, 1)) == (-152_700_001, -154_716_501)

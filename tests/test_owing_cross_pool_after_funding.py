@@ -7,14 +7,17 @@ move in the trader's favour as far as the range allows, so a loss at mark alone 
 Funding can do it.  Before FND-004's cap was enforced a single FundingTick of +100% did; now a tick is at most the
 cap (XBTUSD 0.375%), below maintenance, so a pool it finds safe stays above zero.  But FND-008 charges the cap on
 the value *at mark*, and an inverse long's value at a crashed mark is unbounded: a pool that is already due and
-carried by LIQ-034 (one liquidation per update) still pays it.
+carried by LIQ-034 (one liquidation per update) paid it until session 9.  FND-020 now refuses that FundingTick
+(LiquidationPending; pinned below), so the state is reached as an engine before FND-020 left it: its funding
+posted into a snapshot, restored by ``Engine.from_snapshot`` (whose state check accepts it), and the next mark
+update runs the waterfall.  The engine must still take such a pool over as the rules do.
 
 Account 1 (0.5 XBT, cross) is long 2,000,000 XBTUSD at 50,000.00 (40 XBT) and holds one ETHUSD contract at
 3,000.00; account 6 (240,000 XBt) is long 10,000 XBTUSD at 50,000.00, so its liquidation price (49,727.00) is above
 account 1's (49,702.50).  The XBTUSD mark gaps to 187.50: both pools are due, account 6 is taken over (its
 residual, 15,200, opens the XBt fund; its close-out is deleveraged against account 2) and account 1 is carried.
-A FundingTick at the cap then charges account 1 0.375% × 2,000,000 × 533,333.33 = 3,999,999,975 and the waterfall
-takes its pool over.  XBTUSD has the larger maintenance, so it goes first, at its bankruptcy price clamped to
+A FundingTick at the cap (pre-FND-020) then charges account 1 0.375% × 2,000,000 × 533,333.33 = 3,999,999,975 and
+the waterfall takes its pool over.  XBTUSD has the larger maintenance, so it goes first, at its bankruptcy price clamped to
 maxPrice (1,000,000.00), which recovers 38 XBT of the 39.53 owed; the ETHUSD contract is the last one and absorbs
 the rest:
 
@@ -32,12 +35,15 @@ from __future__ import annotations
 import attrs
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted, RuleEvent, Transaction
+from perpspec.engine.core.events import Accepted, Reason, Rejected, RuleEvent
 from perpspec.engine.core.exchange import Engine
+from perpspec.engine.core.state_codec import decode_state, encode_state
 from perpspec.rules.adl import POLICIES
 from perpspec.rules.events import Liquidation, WaterfallCarried
+from perpspec.rules.funding import compute_funding_exchange
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.liquidation import compute_owing_cover_takeover_price, compute_pool_residual
+from perpspec.rules.margin import CROSS
 from perpspec.rules.position import Position
 from perpspec.rules.waterfall import process_waterfall
 from tests.test_waterfall_differential import MAKER, ledger_of
@@ -85,19 +91,49 @@ def _carried_pool(eth_side: str) -> Engine:
     return engine
 
 
-def _liquidations(engine: Engine) -> tuple[Liquidation, Liquidation]:
-    """The engine's take-over of account 1's pool at the capped funding, and the rules model's on the same state."""
+def funded_before_fnd_020(engine: Engine, symbol: str, rate_e8: int) -> tuple[Engine, dict[int, int]]:
+    """``engine``'s state funded at ``rate_e8`` as an engine before FND-020 did, carried pools included: restored.
+
+    FND-020 now refuses a FundingTick while a pool holding the contract is below maintenance, so this state
+    is no longer reachable by commands; a snapshot an earlier engine wrote can still hold it, and
+    :meth:`Engine.from_snapshot` accepts it.  FND-008's payments (``compute_funding_exchange``) are posted into
+    the decoded snapshot (isolated margins with their wallets, the residue to the fund); the liquidation engine
+    must hold nothing in ``symbol``.  Returns the restored engine (the waterfall not yet run) and the payments.
+    """
+    inst = engine.instrument_map[symbol]
+    state = decode_state(engine.snapshot())
+    assert not [p for p in state["pending"] if p.symbol == symbol and p.qty != 0]
+    accounts = state["accounts"]
+    holders = tuple(
+        (account_id, accounts[account_id].positions[symbol].position)
+        for account_id in sorted(accounts)
+        if symbol in accounts[account_id].positions and accounts[account_id].positions[symbol].qty != 0
+    )
+    exchange = compute_funding_exchange(inst, holders, state["marks"][symbol], rate_e8)
+    asset = inst.settl_currency
+    for account_id, payment in exchange.payments:
+        account = accounts[account_id]
+        account.wallets[asset] = account.wallets.get(asset, 0) - payment
+        ps = account.positions[symbol]
+        if ps.leverage != CROSS:
+            ps.iso_margin -= payment
+    state["insurance_funds"][asset] = state["insurance_funds"].get(asset, 0) + exchange.residue
+    return Engine.from_snapshot(encode_state(state)), {a: -p for a, p in exchange.payments if p}
+
+
+def _liquidations(engine: Engine) -> tuple[Engine, Liquidation, Liquidation]:
+    """The take-over of account 1's pool after the capped funding (pre-FND-020) by the engine and the rules model."""
+    refused = engine.process(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=CAP))
+    assert (type(refused[-1]), refused[-1].reason) == (Rejected, Reason.LIQUIDATION_PENDING)  # type: ignore[union-attr]
+    engine, paid = funded_before_fnd_020(engine, "XBTUSD", CAP)
+    assert paid == {1: -FUNDING, 2: FUNDING}
     ledger, books = ledger_of(engine)
-    events = _run(engine, c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=CAP))
-    paid = {(e.account, e.asset): e.amount for e in events if isinstance(e, Transaction) and e.transact_type == "Funding"}
-    assert paid == {(1, "XBt"): -FUNDING, (2, "XBt"): FUNDING}
-    wallets = {key: wallet + paid.get(key, 0) for key, wallet in ledger.wallets.items()}
-    rules = process_waterfall(attrs.evolve(ledger, wallets=wallets, clock_ms=2), books, POLICIES["ranked-queue"],
-                              moved="XBTUSD")
+    events = _run(engine, c.PriceUpdate(time_ms=2, symbol="XBTUSD", mark_price=XBT_CRASH, index_price=XBT_CRASH))
+    rules = process_waterfall(attrs.evolve(ledger, clock_ms=2), books, POLICIES["ranked-queue"], moved="XBTUSD")
     [by_engine] = _records(events, Liquidation)
     [by_rules] = [r for r in rules.events if isinstance(r, Liquidation)]
     assert (by_engine.account_id, by_engine.pool) == (1, "cross:XBt")  # type: ignore[attr-defined]
-    return by_engine, by_rules  # type: ignore[return-value]
+    return engine, by_engine, by_rules  # type: ignore[return-value]
 
 
 def _same_take_over(by_engine: Liquidation, by_rules: Liquidation) -> bool:
@@ -115,9 +151,10 @@ def _after_xbtusd(liquidation: Liquidation) -> int:
 
 
 def test_liq_037_the_last_contract_of_an_owing_cross_pool_is_taken_over_beyond_max_price() -> None:
-    """LIQ-034/037, FND-004/008: a carried pool funded at the cap at a crashed mark owes beyond the range."""
+    """LIQ-034/037, FND-004/008/020: a carried pool funded at the cap at a crashed mark (a pre-FND-020 snapshot) owes
+    beyond the range."""
     engine = _carried_pool("Buy")
-    liquidation, by_rules = _liquidations(engine)
+    engine, liquidation, by_rules = _liquidations(engine)
     assert liquidation.pool_margin == 46_999_775 - FUNDING == -3_953_000_200
     residual = _after_xbtusd(liquidation)
     assert residual == -153_000_200  # the range recovers 38 XBT of the 39.53 owed
@@ -133,7 +170,7 @@ def test_liq_037_the_last_contract_of_an_owing_cross_pool_is_taken_over_beyond_m
 def test_ins_011_an_owing_short_leaves_the_account_owing_beyond_what_the_fund_holds() -> None:
     """LIQ-036/037, INS-003/011, FND-004/008: the fund pays what it holds; the account keeps the rest."""
     engine = _carried_pool("Sell")
-    liquidation, by_rules = _liquidations(engine)
+    engine, liquidation, by_rules = _liquidations(engine)
     residual = _after_xbtusd(liquidation)
     last = liquidation.taken[1]
     # a quanto short is worth at most its entry value: no price covers 1.53 XBT, so LIQ-037's price is one unit

@@ -23,11 +23,13 @@ ways a cross position closes or margin moves were tried here, every command chec
   LIQ-034: was **reachable** with two funding ticks of 60% and a budget of one liquidation (with an empty fund
   the account ended flat owing 23,075,000), closed by **FND-004's cap** on a FundingTick (refused beyond it,
   MALFORMED) *near the entry price*: one capped tick there moves a margin by less than its maintenance, and the
-  test below pins 60% refused (nothing changed) and, at the cap, the carried pool taken over to exactly 0.
-  **Still reachable** at the cap after a mark gap: FND-008 charges the cap on the value *at mark*, unbounded for
-  an inverse long as the mark falls, and a carried pool is already due (the strict xfail below: mark 150.00, one
-  capped tick of 125,000,001 leaves account 7 flat owing 27,999,000; INV-NO-NEG-EQUITY exempts it while the
-  liquidation engine holds the close-out).
+  test below pins 60% refused (nothing changed).  Still reachable at the cap after a mark gap (session 8's strict
+  xfail): FND-008 charges the cap on the value *at mark*, unbounded for an inverse long as the mark falls (mark
+  150.00: one capped tick of 125,000,001 left account 7 flat owing 27,999,000, exempt from INV-NO-NEG-EQUITY
+  while the liquidation engine held the close-out).  Closed by **FND-020** (session 9): a FundingTick waits,
+  LiquidationPending, while a pool holding the contract is below maintenance at mark, so only a pool found
+  safe is funded, and such a pool stays within LIQ-036's bound at the cap (proved per contract and side,
+  ``FND-020/funded-pool-stays-coverable``); both tests below pin the wait and the take-over to exactly 0.
 * **Funding** (FND-008) — an isolated position's funding moves its margin and the wallet together (the free
   wallet is unchanged); a cross position's runs the waterfall at once, and while the pool is carried it still
   holds its position.
@@ -49,24 +51,29 @@ fee pool forgoing the rest (a trader never owes more than the posted margin, as 
 (Σ Δwallet − Δcost = −Δfee pool) holds with the capped fee on both sides.  [Adopted as SET-006, helper
 "settlefee", session 8.]  LIQ-036's bound: no funding
 (FND-008) for a pool the waterfall has found due and carried (refuse the FundingTick, typed, until the carried
-work is done, or charge such a pool only down to minus its entry value), so no pool reaches the bound [closed
-instead by refusing a FundingTick beyond FND-004's cap, session 8]; and
+work is done, or charge such a pool only down to minus its entry value), so no pool reaches the bound [the
+FundingTick refused beyond FND-004's cap, session 8; and while a pool is carried, FND-020, session 9]; and
 ``check_no_neg_equity`` might not exempt an account whose wallet is already negative after its take-over
 (the pending close-out can no longer change it: here the exemption hid the debt for 190 updates).
 """
 
 from __future__ import annotations
 
-import pytest
+import copy
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted, Execution, Reason, Rejected
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.events import AdlFill, Liquidation
 from perpspec.rules.invariants import check_no_neg_equity
+from tests.test_clock import unchanged_but_seq
 from tests.test_free_wallet import free_wallet, free_wallet_problems, has_cross_position
 
 XBT_50K, XBT_55K, ETH_3000 = 5_000_000, 5_500_000, 300_000
+PENDING_7 = (
+    "account 7's pool holding XBTUSD is below maintenance at mark (carried by the liquidation budget, LIQ-034): "
+    "a mark update runs the waterfall first"
+)
 
 
 class Run:
@@ -189,8 +196,8 @@ def test_set_006_settling_the_cross_short_backing_an_isolated_margin_leaves_a_ze
     assert run.problems == []
 
 
-def test_fnd_004_funding_a_carried_cross_pool_is_capped_and_its_take_over_leaves_it_flat_not_owing() -> None:
-    """FND-004, LIQ-034/023/036, FND-008, INS-011, INV-NO-NEG-EQUITY — the LIQ-036 finding, closed.
+def test_fnd_004_020_funding_a_carried_cross_pool_is_capped_then_waits_for_its_take_over_to_zero() -> None:
+    """FND-004, FND-020, LIQ-034/023/036, FND-008/019, INS-011, INV-NO-NEG-EQUITY — the LIQ-036 finding, closed.
     One liquidation per update; an empty fund.  Accounts 6 (1,200,000 XBt) and 7 (2,000,000) each buy 50,000
     XBTUSD cross at 50,000.00 from account 3 (fee 75,000: wallets 1,125,000 and 1,925,000; entry value
     100,000,000; maintenance 575,750).  The mark gaps to 49,300.00 (value 101,420,000, PnL −1,420,000): both
@@ -198,10 +205,12 @@ def test_fnd_004_funding_a_carried_cross_pool_is_capped_and_its_take_over_leaves
     close-out deleveraged against account 3) and account 7 (equity 505,000 < 575,750) is carried (LIQ-034).
     Before the cap a FundingTick of 60% charged the carried pool beyond minus its entry value (LIQ-036's [I]
     bound: a second 60% tick left account 7 flat owing 23,075,000 with an empty fund).  Now 60% is refused,
-    MALFORMED, naming XBTUSD's cap (0.375%), and changes nothing but the sequence number.  At the cap, account 7
-    pays 0.375% × 101,420,000 = 380,325 (pool margin 1,544,675, equity 124,675 ≥ 0) and the waterfall takes the
-    pool over at 49,276.50: value there 101,468,000, so the residual is 1,544,675 − 1,468,000 = 76,675, to the
-    fund (76,000 → 152,675), and account 7 is flat at exactly 0, not owing."""
+    MALFORMED, naming XBTUSD's cap (0.375%), and changes nothing but the sequence number.  At the cap the tick
+    waits (FND-020, LiquidationPending: account 7's pool is carried; session 8 charged it 380,325 here).  The next
+    mark update takes account 7 over at 49,092.50: value there 101,848,500, so the residual is 1,925,000 −
+    1,848,500 = 76,500, to the fund (76,000 → 152,500), and account 7 is flat at exactly 0, not owing.  The tick
+    is then accepted: the liquidation engine holds account 7's long and owes 380,325, the fund pays all it has
+    (FND-019) and account 3 is credited 152,500."""
 
     def carried() -> Run:
         run = Run(((3, 10**10), (6, 1_200_000), (7, 2_000_000)), fund=0, budget=1)
@@ -225,41 +234,63 @@ def test_fnd_004_funding_a_carried_cross_pool_is_capped_and_its_take_over_leaves
     ]
     reference.engine.process(c.TimeTick(time_ms="2"))  # type: ignore[arg-type]  # refused at the first check
     assert run.engine.state_hash() == reference.engine.state_hash()
-    events = run.ok(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=375_000))
+    waiting = run.engine.process(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=375_000))
+    assert [(type(e), e.reason, e.text) for e in waiting] == [  # type: ignore[attr-defined]
+        (Rejected, Reason.LIQUIDATION_PENDING, f"{PENDING_7} (FND-020)")
+    ]
+    reference.engine.process(c.TimeTick(time_ms="2"))  # type: ignore[arg-type]
+    assert run.engine.state_hash() == reference.engine.state_hash()
+    events = run.mark(2, "XBTUSD", 4_930_000)
     [taken] = _records(events, Liquidation)
     assert (taken.account_id, taken.pool_margin, taken.equity, taken.taken[0].takeover_price) == (
-        7, 1_925_000 - 380_325, 124_675, 4_927_650
+        7, 1_925_000, 505_000, 4_909_250
     )
-    assert taken.residual_margin == 1_544_675 - 1_468_000 == 76_675
-    assert "XBTUSD" not in run.engine.positions(7)
-    assert (run.wallet(7), run.engine.insurance("XBt")) == (0, 76_000 + 76_675)
+    assert taken.residual_margin == 1_925_000 - 1_848_500 == 76_500
+    assert (run.wallet(7), run.engine.insurance("XBt")) == (0, 76_000 + 76_500)
+    events = run.ok(c.FundingTick(time_ms=3, symbol="XBTUSD", rate_e8=375_000))
+    # FND-019: the liquidation engine holds account 7's long (50,000 at 49,092.50) and owes 380,325; the fund pays
+    # what it has, 152,500, and account 3 (the short) is credited that much
+    assert (run.wallet(3) - 10_001_009_000, run.wallet(7), run.engine.insurance("XBt")) == (152_500, 0, 0)
     assert run.problems == []
 
 
-@pytest.mark.xfail(strict=True, reason="open: FND-004's cap is charged on the value at mark, unbounded for an inverse "
-                                       "long after a mark gap, so a carried pool still passes LIQ-036's [I] bound")
-def test_liq_036_bound_a_capped_funding_tick_on_a_carried_pool_at_a_crashed_mark_leaves_it_owing() -> None:
-    """LIQ-034/036, FND-004/008, INS-003/011, INV-NO-NEG-EQUITY — what the cap leaves open.
-    The same two longs, one liquidation per update, an empty fund.  The XBTUSD mark gaps to 150.00: account 6 is
-    taken over at 49,481.00 (residual 76,000, the fund), account 7 (wallet 1,925,000) is carried.  A FundingTick
-    at the cap (0.375%) charges account 7 on its value at 150.00, 50,000 × 666,666.67: 125,000,001 (account 3
-    receives 125,000,000, the residue of 1 goes to the fund), so its margin is −123,075,001, beyond minus its
-    entry value (100,000,000).  It is taken over at the clamped 1,000,000.00 (value there 5,000,000) with a
-    residual of −123,075,001 + 95,000,000 = −28,075,001; the fund's 76,001 is drawn (INS-003) and account 7 is
-    flat at −27,999,000, exempt from INV-NO-NEG-EQUITY while the liquidation engine holds its position."""
-    run = Run(((3, 10**10), (6, 1_200_000), (7, 2_000_000)), fund=0, budget=1)
+def test_fnd_020_a_capped_funding_tick_waits_for_a_carried_pool_at_a_crashed_mark_and_leaves_nobody_owing() -> None:
+    """FND-020, LIQ-034/036, FND-004/008, INV-NO-NEG-EQUITY — the LIQ-036 finding at the cap, closed.
+    Accounts 6, 7 and 8 each buy 50,000 XBTUSD at 50,000.00 from account 3; one liquidation per update, an empty
+    fund.  The mark gaps to 150.00: account 6 is taken over at 49,481.00 (residual 76,000, the fund), account 7
+    (wallet 1,925,000) is carried, account 8 (wallet 999.99 XBT) is safe.  Before FND-020 a FundingTick at the cap
+    (0.375%) charged account 7 on its value at 150.00, 125,000,001, beyond minus its entry value (100,000,000):
+    LIQ-036's [I] bound, and account 7 was left flat owing 27,999,000.  Now the tick is refused,
+    LiquidationPending, naming account 7, and changes nothing but the sequence number.  The next mark update
+    takes account 7 over at 49,092.50 (residual 76,500 to the fund); its close-out is deleveraged against account
+    3 (ADL-020).  The tick is then accepted: account 8 pays 125,000,001, account 3 receives 125,000,000, the fund
+    the residue 1; account 7 is flat at exactly 0."""
+    run = Run(((3, 10**10), (6, 1_200_000), (7, 2_000_000), (8, 10**11)), fund=0, budget=1)
     run.mark(0, "XBTUSD", XBT_50K)
-    for account_id in (6, 7):
+    for account_id in (6, 7, 8):
         run.trade(0, 3, account_id, "XBTUSD", "Buy", 50_000, XBT_50K)
-    run.mark(1, "XBTUSD", 15_000)
-    assert (run.engine.positions(7)["XBTUSD"].qty, run.engine.insurance("XBt")) == (50_000, 76_000)
-    events = run.ok(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=375_000))
+    [taken] = _records(run.mark(1, "XBTUSD", 15_000), Liquidation)
+    assert (taken.account_id, taken.taken[0].takeover_price, taken.residual_margin) == (6, 4_948_100, 76_000)
+    assert (run.engine.positions(7)["XBTUSD"].qty, run.wallet(7), run.engine.insurance("XBt")) == (50_000, 1_925_000, 76_000)
+    before = copy.deepcopy(run.engine)
+    waiting = run.engine.process(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=375_000))
+    assert [(type(e), e.reason, e.text) for e in waiting] == [  # type: ignore[attr-defined]
+        (Rejected, Reason.LIQUIDATION_PENDING, f"{PENDING_7} (FND-020)")
+    ]
+    assert unchanged_but_seq(run.engine, before)
+    events = run.mark(3, "XBTUSD", 15_000)
     [taken] = _records(events, Liquidation)
     assert (taken.account_id, taken.pool_margin, taken.taken[0].takeover_price, taken.residual_margin) == (
-        7, 1_925_000 - 125_000_001, 100_000_000, -28_075_001
+        7, 1_925_000, 4_909_250, 76_500
     )
-    assert run.problems == []  # the exemption: no problem reported while the close-out is held
-    assert run.wallet(7) >= 0  # today: -27,999,000
+    [adl] = _records(events, AdlFill)
+    assert (adl.account_id, adl.close_qty, adl.price) == (3, -50_000, 4_909_250)  # type: ignore[attr-defined]
+    assert (run.wallet(7), run.engine.insurance("XBt")) == (0, 152_500)
+    wallets = (run.wallet(3), run.wallet(8))
+    run.ok(c.FundingTick(time_ms=4, symbol="XBTUSD", rate_e8=375_000))
+    assert (run.wallet(3) - wallets[0], run.wallet(8) - wallets[1]) == (125_000_000, -125_000_001)
+    assert (run.wallet(7), run.engine.insurance("XBt")) == (0, 152_501)
+    assert run.problems == []
 
 
 # --- ADL, take-over, isolate: not reachable (exact figures) ----------------------------------------------------

@@ -181,9 +181,18 @@ def test_inv_reduce_only_catches_a_flip_by_a_reduce_only_taker() -> None:
 
 
 def test_inv_no_neg_equity_flags_a_flat_account_that_owes() -> None:
+    """INV-NO-NEG-EQUITY: a flat account below zero is reported, also while the liquidation engine still holds a
+    close-out taken from it (its wallet after the take-over is final; session 8 exempted it and hid a debt)."""
     ledger = _ledger({(1, "USDt"): -5, (2, "USDt"): 7}, {})
-    assert len(check_no_neg_equity(ledger, StepInfo())) == 1
-    assert check_no_neg_equity(ledger, StepInfo(liquidating_accounts=(1,))) == []
+    owing = ["account 1 USDt: equity -5 < 0 with no position left to liquidate"]
+    assert check_no_neg_equity(ledger, StepInfo()) == owing
+    assert check_no_neg_equity(ledger, StepInfo(liquidating_accounts=(1,))) == owing
+
+
+def test_inv_no_neg_equity_judges_account_zero_and_skips_only_the_liquidation_engine() -> None:
+    """INV-NO-NEG-EQUITY: account 0 is a trader like any other; only the liquidation engine's id (< 0) is skipped."""
+    ledger = _ledger({(0, "USDt"): -1, (-1, "USDt"): -9, (2, "USDt"): 10}, {})
+    assert check_no_neg_equity(ledger, StepInfo()) == ["account 0 USDt: equity -1 < 0 with no position left to liquidate"]
 
 
 def test_inv_no_neg_equity_leaves_an_account_with_a_position_to_the_waterfall() -> None:

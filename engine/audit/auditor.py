@@ -115,6 +115,7 @@ class Auditor:
         self.gap_base: dict[str, int] = {}
         self.held_base: dict[str, int] = {}
         self.fund_negative: set[str] = set()
+        self.liquidator_funded: dict[str, int] = {}  # asset -> line of the last FND-019 payment by the fund
         self.negative_accounts: set[tuple[int, str]] = set()  # reported below zero, not yet recovered
         self.since_check: set[int] = set()  # accounts changed since the last equity check
         self.diverged: set[tuple[object, str]] = set()  # (account, symbol or asset) reported off, not yet back in line
@@ -474,6 +475,7 @@ class Auditor:
         elif kind == "funding":
             self.ledger.move_fund(asset, amount)  # the engine's holdings' funding, paid by the fund
             self.now.funding_fund[asset] = self.now.funding_fund.get(asset, 0) + amount
+            self.liquidator_funded[asset] = self.line
         elif kind == "funding residue":
             self.ledger.move_fund(asset, amount)
             self.now.funding_residue[asset] = self.now.funding_residue.get(asset, 0) + amount
@@ -497,10 +499,21 @@ class Auditor:
         if not self.rules:
             return
         inst = self.instruments[symbol]
-        for p in payments:
+        due = {id(p): -compute_funding_payment(inst, p.position, p.mark, rate) for p in payments if p.mark > 0}
+        # FND-019: a fund the liquidation engine's funding emptied credits the receivers that much less, in account
+        # order (each at most its credit); licensed only when the fund is at zero after this instant's funding
+        cut = sum(due[id(p)] - p.amount for p in payments if due.get(id(p), 0) > 0)
+        asset = inst.settl_currency
+        if not payments or self.liquidator_funded.get(asset, 0) < min(p.line for p in payments) or (
+            self.ledger.insurance(asset) != 0
+        ):
+            cut = 0
+        for p in sorted(payments, key=lambda p: p.account):
             if p.mark <= 0:
                 continue  # paid before the log stated any mark: nothing to recompute it at
-            expected = -compute_funding_payment(inst, p.position, p.mark, rate)
+            expected = due[id(p)]
+            if expected > 0 and cut > 0:
+                expected, cut = expected - min(cut, expected), cut - min(cut, expected)
             if expected != p.amount:
                 self.report(
                     "FND-007", f"account {p.account} {symbol}: funding of {p.position.qty} at rate {rate}e-8",

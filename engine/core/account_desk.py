@@ -9,6 +9,8 @@ no state of its own: the accounts live in :class:`engine.core.ledger.Ledger`.
 
 from __future__ import annotations
 
+import attrs
+
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core.accounts import Account, PositionState
 from perpspec.engine.core.events import Reason
@@ -199,6 +201,10 @@ class AccountDesk:
         if ps is None or ps.qty == 0:
             return Rej(Reason.NO_POSITION, "no open position to transfer margin to or from")
         pm = self.risk.position_margin(inst, ps)
+        if ps.leverage != CROSS:
+            # MRG-062 at the chosen tier (LIQ-001): the margin left must cover posInit + posComm there, not only at the
+            # position's own risk steps — removing down to the latter left the pool below the chosen tier's maintenance
+            pm = attrs.evolve(pm, pos_cross=ps.iso_margin - self.risk.isolated_requirement(inst, ps))
         asset = inst.settl_currency
         available = self.risk.spendable(account, asset, self.risk.account_margin(account, asset))
         problem = check_transfer_margin(pm, c.amount, available)

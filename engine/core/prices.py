@@ -22,7 +22,12 @@ from perpspec.engine.core.rejects import Rej, is_int
 from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.waterfall import Waterfall
-from perpspec.rules.funding import compute_cap_abs_e8, compute_funding_exchange, compute_liquidator_funding
+from perpspec.rules.funding import (
+    check_funding_ready,
+    compute_cap_abs_e8,
+    compute_funding_exchange,
+    compute_liquidator_funding,
+)
 from perpspec.rules.margin import CROSS
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.settlement import (
@@ -77,7 +82,11 @@ class Prices:
         return 0
 
     def funding(self, c: cmd.FundingTick) -> Rej | int:
-        """FundingTick: FND-008 between the holders (the liquidation engine's close-outs included), then the waterfall."""
+        """FundingTick: FND-008 between the holders (the liquidation engine's close-outs included), then the waterfall.
+
+        Refused (FND-020, ``LiquidationPending``, nothing changed) while a pool holding the contract is below
+        maintenance at mark: the waterfall carried it (LIQ-034) and a mark update takes it over first.
+        """
         inst = self.market.instrument(c.symbol)
         if isinstance(inst, Rej):
             return inst
@@ -89,13 +98,21 @@ class Prices:
         if abs(c.rate_e8) > cap:
             # FND-004: the exchange never charges beyond its cap (below maintenance by construction, so one funding
             # instant cannot take a pool above maintenance below zero near its entry price); the command accepted
-            # ±100%, and a carried pool funded at 60% passed LIQ-036's bound (tests/test_s8_free_wallet_reach.py,
-            # which also pins what the cap does not close: an inverse long's value at a collapsed mark)
+            # ±100%, and a carried pool funded at 60% passed LIQ-036's bound (tests/test_s8_free_wallet_reach.py;
+            # within the cap, an inverse long's value at a collapsed mark is unbounded: FND-020 below closes that)
             return Rej(Reason.MALFORMED, f"rate_e8 beyond FND-004's cap ±{cap}")
         if inst.expiry_ms is not None:
             return Rej(Reason.NOT_PERPETUAL, f"{inst.symbol} is a dated future: futures do not fund")
         if inst.symbol not in self.market.marks:
             return Rej(Reason.NO_MARK_PRICE, f"{inst.symbol} has no mark price yet")
+        below = tuple(
+            account_id
+            for account_id in sorted(self.ledger.holders[inst.symbol])
+            if self.risk.below_maintenance(self.ledger.accounts[account_id], inst.symbol)
+        )
+        hold = check_funding_ready(inst.symbol, below)
+        if hold is not None:
+            return Rej(Reason.LIQUIDATION_PENDING, f"{hold.detail} (FND-020)")
         holders = tuple(
             (account_id, self.ledger.accounts[account_id].positions[inst.symbol].position)
             for account_id in sorted(self.ledger.holders[inst.symbol])

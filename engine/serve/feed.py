@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from perpspec.engine.core import commands as cmd
+from perpspec.engine.core.events import Reason, Rejected
 from perpspec.engine.serve.gateway import Gateway
 from perpspec.engine.serve.makers import MarketMaker
 from perpspec.engine.serve.rows import is_settled
@@ -107,6 +108,8 @@ class PriceFeed:
             if events and type(events[-1]).__name__ == "Accepted":
                 self.rates[symbol] = rate
                 funded.append(symbol)
+            elif events and isinstance(events[-1], Rejected) and events[-1].reason == Reason.LIQUIDATION_PENDING:
+                continue  # FND-020: a pool is carried (LIQ-034); the instant stays due, retried on the next wake
             self.next_funding[symbol] = compute_next_funding_ms(now_ms, inst.funding_interval_ms, FUNDING_OFFSET_MS)
         return funded
 

@@ -453,9 +453,12 @@ class Simulation:
         settled = process_funding(self.inst, self.funding_state, self.time_ms, holders, self.mark_price)
         if isinstance(settled, FundingRejection):
             return
-        self.funding_state, event = settled
-        self.tally.funding_instants += 1
+        state, event = settled
         events = self.send(cmd.FundingTick(time_ms=self.time_ms, symbol=self.symbol, rate_e8=event.rate.rate_e8))
+        if not isinstance(events[-1], Accepted):
+            return  # FND-020: a pool is still carried (LIQ-034); the instant stays due, funded after the next mark
+        self.funding_state = state
+        self.tally.funding_instants += 1
         self.write(
             {
                 "table": "funding",
