@@ -13,7 +13,10 @@ chosen risk limit to the fitting one) brings it back above maintenance: no take-
 1 (10 XBT, long 2,000,000 XBTUSD at 50,000.00 and short one ETHUSD contract) is due too and carried.  A
 FundingTick at XBTUSD's cap (0.375%) then charges account 1 0.375% of 2,000,000 contracts at 125.00 (16,000 XBT):
 60 XBT, exactly (every payment of this tick is an integer, so FND-008's residue is 0 and the fund stays unopened).
-The pool is taken over: XBTUSD at maxPrice recovers 38 XBT, the ETHUSD short (a quanto short is worth at most its
+FND-020 (main, session 9) now refuses that tick while the carried pool is below maintenance, and no command reaches
+an owing pool any more; the funded state is reached, as in ``tests/test_owing_cross_pool_after_funding.py``, as a
+snapshot an engine before FND-020 wrote, which ``Engine.from_snapshot`` accepts, and the next mark update takes
+the pool over: XBTUSD at maxPrice recovers 38 XBT, the ETHUSD short (a quanto short is worth at most its
 entry value, LIQ-036's [I] bound) at one price unit, and the account is left owing; the fund it may draw on does
 not exist, so it pays nothing (INS-003: as far as its balance reaches) and no insurance movement is reported.
 """
@@ -21,9 +24,11 @@ not exist, so it pays nothing (INS-003: as far as its balance reaches) and no in
 from __future__ import annotations
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted, Rejected, RuleEvent, Transaction
+from perpspec.engine.core.events import Accepted, Reason, Rejected, RuleEvent
 from perpspec.engine.core.exchange import Engine
+from perpspec.engine.core.state_codec import decode_state, encode_state
 from perpspec.rules.events import InsuranceMovement, Liquidation, RiskLimitLowered, WaterfallCarried
+from perpspec.rules.funding import compute_funding_exchange
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.position import Position
 
@@ -79,14 +84,39 @@ def _carried_without_a_fund() -> Engine:
     return engine
 
 
+def _funded_before_fnd_020(engine: Engine) -> Engine:
+    """The FundingTick at the cap as an engine before FND-020 applied it: posted into a snapshot, then restored.
+
+    As ``tests.test_owing_cross_pool_after_funding.funded_before_fnd_020`` (every pool here is cross), but like
+    that engine it moves the fund only by a non-zero residue (Ledger.fund_move after FND-008): this one is 0, so
+    the snapshot, like the engine that wrote it, has no XBt fund at all.
+    """
+    state = decode_state(engine.snapshot())
+    accounts = state["accounts"]
+    holders = tuple((account_id, accounts[account_id].positions["XBTUSD"].position) for account_id in sorted(accounts)
+                    if "XBTUSD" in accounts[account_id].positions and accounts[account_id].positions["XBTUSD"].qty)
+    exchange = compute_funding_exchange(XBTUSD, holders, CRASH, CAP)
+    assert exchange.payments == ((1, 6_000_000_000), (2, -6_000_300_000), (7, 300_000))
+    assert exchange.residue == 0  # zero-sum: at 125.00 every payment is exact (FND-007/008)
+    for account_id, payment in exchange.payments:
+        accounts[account_id].wallets["XBt"] -= payment
+    return Engine.from_snapshot(encode_state(state))
+
+
 def test_ins_011_a_pool_owing_with_no_fund_of_its_currency_draws_nothing() -> None:
-    """LIQ-021/034, FND-004/007/008, LIQ-036/037, INS-003/011: no fund exists, so the owing account keeps all of it."""
+    """LIQ-021/034, FND-004/007/008/020, LIQ-036/037, INS-003/011: no fund exists, so the owing account keeps all of
+    it.  FND-020 refuses the FundingTick while account 1's pool is carried below maintenance; the state an engine
+    before FND-020 left after it (its snapshot, which Engine.from_snapshot accepts) is taken over on the next mark
+    update."""
     engine = _carried_without_a_fund()
     wallet = engine.wallet(1, "XBt")
     assert wallet == 996_999_775  # 10 XBT less the taker fees
-    events = _run(engine, c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=CAP))
-    paid = {e.account: e.amount for e in events if isinstance(e, Transaction) and e.transact_type == "Funding"}
-    assert paid == {1: -6_000_000_000, 2: 6_000_300_000, 7: -300_000}  # zero-sum: no residue (FND-008)
+    refused = engine.process(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=CAP))[-1]
+    assert isinstance(refused, Rejected)
+    assert refused.reason == Reason.LIQUIDATION_PENDING
+    engine = _funded_before_fnd_020(engine)
+    assert (engine.wallet(1, "XBt"), engine.insurance_funds) == (wallet - 6_000_000_000, {})
+    events = _run(engine, c.PriceUpdate(time_ms=2, symbol="XBTUSD", mark_price=CRASH, index_price=CRASH))
     rules = [(e.kind, e.rule_id, e.account, e.symbol) for e in events if isinstance(e, RuleEvent)]
     # the liquidation engine now holds both contracts and no position opposite is eligible (ADL-021): account -1's
     assert rules == [("Liquidation", "LIQ-023", 1, "XBTUSD"), ("AdlShortfall", "ADL-021", -1, "XBTUSD"),
