@@ -15,10 +15,11 @@ unnoticed.  Here every bound is met from both sides:
 * forged values exactly at a bound load (the forger's state hash is the loaded engine's); one step past it is
   refused with the exact message, at offset 0, and no engine is returned.
 
-Two of the loads (``position-order-price-0``, ``sell-at-price-0-cached``) are states only a forger makes: a
-position's resting-order entry at price 0 while the order itself rests at 45,000.00 / 3,000.00.  The check does not
-compare ``PositionState.orders``' (signed leaves, price) with the live order's; should it come to, both become
-refusals and the ``0 -> 1`` mutants they kill (#53, #88 in session 9's numbering) become equivalent.
+Two forgeries (``position-order-price-0``, ``sell-at-price-0-cached``) put a position's resting-order entry at price
+0 while the order itself rests at 45,000.00 / 3,000.00.  The helper's first version loaded them (the check did not
+compare ``PositionState.orders``' signed leaves and price with the live order's); the lead's check now does, so
+both are refused, naming the entry — and the ``0 -> 1`` mutants of the price range (#53, #88 in session 9's
+numbering) are still killed, by the exact message (the range's refusal would name the bound instead).
 
 The forgeries start from ``tests.test_mut_s8_codec_snapshot.rich_engine`` (order 5 is account 1's Day bid of 500
 XBTUSD at 45,000.00, order 8 account 3's ETHUSD ask of 20 at 3,000.00, pending 0 account 2's held XBTUSD take-over).
@@ -228,7 +229,6 @@ AT_BOUND: list[tuple[str, Mutation, bytes]] = [
     ("risk_limit-1", lambda s: _set(_ps(s, 1, "XBTUSD"), "risk_limit", 1), PAYLOAD),
     ("max_clock_step_ms-1", lambda s: s.update(max_clock_step_ms=1), PAYLOAD),
     ("volume-0", lambda s: s["accounts"][1].volume_by_day.update({20812: 0}), PAYLOAD),
-    ("position-order-price-0", lambda s: _ps(s, 1, "XBTUSD").orders.update({5: (500, 0)}), PAYLOAD),
     ("cache-mark-1", _cache_mark_one, BLOB),
     ("pm-key-mark-1", lambda s: _pm_at(s, 3, "ETHUSD", 1, 0), BLOB),
     ("dms-deadline-0", _heap([(0, 3)]), PAYLOAD),
@@ -242,7 +242,6 @@ AT_BOUND: list[tuple[str, Mutation, bytes]] = [
     ("fee-tier-last", lambda s: s["accounts"][1].fee_cache.update(XBTUSD=(20812, 9)), PAYLOAD),
     ("buy-at-highest-buy", _buy_at_highest, BLOB),
     ("sell-at-lowest-sell", _sell_at_lowest, BLOB),
-    ("sell-at-price-0-cached", _sell_at_price_zero, BLOB),
 ]
 
 
@@ -278,6 +277,14 @@ PAST_BOUND: list[tuple[str, Mutation, bytes, str]] = [
      "accounts[1].volume_by_day[20812]: -1 is outside [0, inf]"),
     ("position-order-price-negative", lambda s: _ps(s, 1, "XBTUSD").orders.update({5: (500, -1)}), PAYLOAD,
      "accounts[1].positions['XBTUSD'].orders[5][1]: -1 is outside [0, 100000000]"),
+    ("position-order-price-0", lambda s: _ps(s, 1, "XBTUSD").orders.update({5: (500, 0)}), PAYLOAD,
+     "accounts[1].positions['XBTUSD'].orders[5]: differs from its order's signed leaves and price "
+     "(PositionState.put_order)"),
+    ("sell-at-price-0-cached", _sell_at_price_zero, BLOB,
+     "accounts[3].positions['ETHUSD'].orders[8]: differs from its order's signed leaves and price "
+     "(PositionState.put_order)"),
+    ("position-order-missing", lambda s: _ps(s, 1, "XBTUSD").orders.pop(5), PAYLOAD,
+     "live_orders[5]: rests in the book but not in its position's orders (MRG-042)"),
     ("position-order-leaves-0", lambda s: _ps(s, 1, "XBTUSD").orders.update({5: (0, 4_500_000)}), PAYLOAD,
      "accounts[1].positions['XBTUSD'].orders[5]: is not a resting order of this account in this contract"),
     ("live-order-leaves-0", _live_order_leaves_zero, PAYLOAD,

@@ -277,3 +277,24 @@ def test_a_state_that_is_not_a_mapping_is_refused() -> None:
     for value in ([1], None, "state"):
         with pytest.raises(CodecError, match=r"engine state field \(root\): must be a dict"):
             check_engine_state(value)
+
+
+def test_an_untriggered_order_amended_down_shows_no_more_than_it_leaves_and_its_snapshot_loads() -> None:
+    """ORD amend of a conditional order before it triggers (session 9, found by checking every state of the engine
+    state machine): account 1's LimitIfTouched buy of 60 ETHUSD (trigger 2,900.00 on the last price, far below)
+    amended to leaves 59 kept ``shown_qty`` 60, a state ``check_engine_state`` refuses, so the engine's own snapshot
+    of it could not be restored ("shown_qty: exceeds leaves_qty").  The amend now shows a fresh slice: 59."""
+    engine = Engine()
+    for account in (1, 2):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**9))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    placed = engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=60,
+                                         price=291_000, stop_px=290_000, ord_type="LimitIfTouched"))
+    order_id = placed[-1].order_id  # type: ignore[union-attr]
+    amended = engine.process(c.AmendOrder(time_ms=0, account=1, order_id=order_id, leaves_qty=59))
+    assert type(amended[-1]).__name__ == "Accepted"
+    order = engine.live_orders[order_id]
+    assert (order.triggered, order.leaves_qty, order.shown_qty) == (False, 59, 59)
+    restored = Engine.from_snapshot(engine.snapshot())
+    assert restored.state_hash() == engine.state_hash()

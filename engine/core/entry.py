@@ -745,6 +745,7 @@ class OrderEntry:
             order.leaves_qty = leaves
             order.order_qty = order.cum_qty + leaves
             order.price = price
+            order.reset_shown()  # shown ≤ leaves, as everywhere (a snapshot holding more was refused on recovery)
             self.stream.emit_exec(o.EXEC_REPLACED, order)
             self.run_triggers(inst)
             return order.order_id

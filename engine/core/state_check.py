@@ -33,6 +33,7 @@ from perpspec.engine.core.book import Book, Level
 from perpspec.engine.core.fastmargin import RestingCache, order_sums
 from perpspec.engine.core.ledger import LIQUIDATOR
 from perpspec.engine.core.liqindex import LiqIndex
+from perpspec.engine.core.market import is_spot
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.records import slot_names
 from perpspec.engine.core.state_codec import CodecError
@@ -317,6 +318,11 @@ class _Checker:
             owner = accounts.get(order.account)
             if owner is None or owner.orders.get(order_id) is not order:
                 _fail(f"live_orders[{order_id}].account", "the order is not in its account's orders")
+            resting = self.seen_in_place[order_id].startswith("books")
+            if resting and order.account >= 0 and not is_spot(self.instruments[order.symbol]):
+                ps = owner.positions.get(order.symbol)
+                if ps is None or order_id not in ps.orders:
+                    _fail(f"live_orders[{order_id}]", "rests in the book but not in its position's orders (MRG-042)")
 
     def account(self, account: object, path: str, account_id: int) -> None:
         _record(account, Account, path, slot_names(Account))
@@ -371,6 +377,8 @@ class _Checker:
             order = self.live.get(order_id)
             if order is None or order is not account.orders.get(order_id) or order.symbol != symbol or leaves == 0:
                 _fail(where, "is not a resting order of this account in this contract")
+            if (leaves, price) != (order.leaves_qty if order.is_buy else -order.leaves_qty, order.price):
+                _fail(where, "differs from its order's signed leaves and price (PositionState.put_order)")
         self.caches(ps, path, inst)
 
     def caches(self, ps: PositionState, path: str, inst: Instrument) -> None:
