@@ -84,12 +84,12 @@ def _run(commands: list[object], fast: bool, monkeypatch: pytest.MonkeyPatch) ->
     with monkeypatch.context() as patch:
         calls = [0]
 
-        def counted(entry: object, command: object) -> int:
-            placed = entry_plain.place_resting(entry, command)  # type: ignore[arg-type]
+        def counted(entry: object, values: tuple[object, ...]) -> int:
+            placed = entry_plain.place_resting(entry, values)  # type: ignore[arg-type]
             calls[0] += placed != entry_plain.NOT_HANDLED
             return placed
 
-        patch.setattr(exchange_module, "place_resting", counted if fast else (lambda entry, command: entry_plain.NOT_HANDLED))
+        patch.setattr(exchange_module, "place_resting", counted if fast else (lambda entry, values: entry_plain.NOT_HANDLED))
         engine = Engine()
         events: list[Event] = []
         for command in commands:

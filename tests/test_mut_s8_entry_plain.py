@@ -33,8 +33,8 @@ def fast(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The order ids ``place_resting`` accepted (the fast path), in order."""
     taken: list[int] = []
 
-    def counted(entry: object, command: object) -> int:
-        placed = entry_plain.place_resting(entry, command)  # type: ignore[arg-type]
+    def counted(entry: object, values: tuple[object, ...]) -> int:
+        placed = entry_plain.place_resting(entry, values)  # type: ignore[arg-type]
         if placed != entry_plain.NOT_HANDLED:
             taken.append(placed)
         return placed

@@ -26,7 +26,7 @@ An order that crosses the book is entered by :func:`engine.core.entry_sweep.ente
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core import orders as o
@@ -47,34 +47,48 @@ if TYPE_CHECKING:
 
 CROSS: Final = MARGIN_CROSS  # rules.margin.CROSS as a compiled constant (an imported name is a module-dict lookup per read)
 NOT_HANDLED: Final = -1  # the general path decides (order ids start at 1)
+# PlaceOrder's fields in declaration order: the order of the values the typed validation layer reads
+FIELDS: Final = (
+    "time_ms", "account", "symbol", "side", "order_qty", "price", "ord_type", "time_in_force", "exec_inst",
+    "display_qty", "stop_px", "peg_offset_value", "peg_price_type", "cl_ord_id",
+)
+assert tuple(name for name, _, _ in cmd.FIELD_KINDS[cmd.PlaceOrder]) == FIELDS
 SWEEPS = True  # a crossing order takes entry_sweep's lean sweep (tests switch it off to compare with the general path)
 
 
-def place_resting(entry: OrderEntry, c: cmd.PlaceOrder) -> int:
+def place_resting(entry: OrderEntry, values: tuple[object, ...]) -> int:
     """PlaceOrder of a plain limit order (resting whole, or crossing: ``enter_crossing``): its order id, or
     :data:`NOT_HANDLED` (nothing changed).
 
-    The caller (the sequencer) has checked the command's field types and moved the clock.
+    ``values``: the command's fields as the sequencer's typed validation layer read and checked them
+    (``rejects.field_values``, in :data:`FIELDS` order), so each field is read once; the sequencer has moved the
+    clock.
     """
+    (
+        _, account_field, symbol_field, side_field, qty_field, price_field, ord_type, time_in_force, exec_inst,
+        display_qty, stop_px, peg_offset_value, peg_price_type, cl_ord_id,
+    ) = values
     if (
-        c.price is None
-        or c.cl_ord_id != ""
-        or c.exec_inst != ""
-        or not (c.ord_type is None or c.ord_type == o.LIMIT)
-        or c.time_in_force is not None
-        or c.display_qty is not None
-        or c.stop_px is not None
-        or c.peg_offset_value is not None
-        or c.peg_price_type is not None
-        or c.order_qty is None
-        or c.side is None
+        price_field is None
+        or cl_ord_id != ""
+        or exec_inst != ""
+        or not (ord_type is None or ord_type == o.LIMIT)
+        or time_in_force is not None
+        or display_qty is not None
+        or stop_px is not None
+        or peg_offset_value is not None
+        or peg_price_type is not None
+        or qty_field is None
+        or side_field is None
     ):
         return NOT_HANDLED
+    # every field has its declared type (the typed validation layer): the casts only name it
+    account_id = cast(int, account_field)
     market = entry.market
-    account = entry.ledger.accounts.get(c.account)
-    if account is None or not account.verified or c.account < 0:
+    account = entry.ledger.accounts.get(account_id)
+    if account is None or not account.verified or account_id < 0:
         return NOT_HANDLED
-    symbol = c.symbol
+    symbol = cast(str, symbol_field)
     inst = market.instrument_map.get(symbol)
     if inst is None or is_spot(inst) or symbol in market.settled:
         return NOT_HANDLED
@@ -88,9 +102,9 @@ def place_resting(entry: OrderEntry, c: cmd.PlaceOrder) -> int:
     if kernels is None:
         return NOT_HANDLED
     # _side_and_qty and check_price of the general path, for a positive quantity with its side given
-    side = c.side
-    qty = c.order_qty
-    price = c.price
+    side = cast(str, side_field)
+    qty = cast(int, qty_field)
+    price = cast(int, price_field)
     if side == o.BUY:
         is_buy = True
     elif side == o.SELL:
@@ -119,7 +133,7 @@ def place_resting(entry: OrderEntry, c: cmd.PlaceOrder) -> int:
     signed = qty if is_buy else -qty
     fills = entry.fills
     fee = fills.fee_ppm(account, inst, False)
-    pool = entry.risk.pool_tuple(account, inst, ps)
+    pool = entry.risk.pool_tuple(account, inst, ps, kernels.index)
     solvent = dispatch.order_solvent_cross(
         kernels.index, pool[0], pool[1], pool[3], pool[4], pool[5], pool[6], pool[7], pool[8], signed, price, fee, mark
     )

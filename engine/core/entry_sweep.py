@@ -121,7 +121,9 @@ class CrossGuard:
         found = self.pools.get(account_id)
         if found is None:
             holder = self.accounts[account_id]
-            found = self.pools[account_id] = self.fills.risk.pool_tuple(holder, self.inst, peek_position(holder, self.inst))
+            found = self.pools[account_id] = self.fills.risk.pool_tuple(
+                holder, self.inst, peek_position(holder, self.inst), self.index
+            )
             self.starts[account_id] = found[4]
         return found
 

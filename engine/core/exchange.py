@@ -58,7 +58,7 @@ from perpspec.engine.core.market import Market
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.prices import Prices
 from perpspec.engine.core.registry import OrderRegistry
-from perpspec.engine.core.rejects import Rej, is_int, text_of, wrong_field_type
+from perpspec.engine.core.rejects import Rej, field_values, first_wrong_type, is_int, text_of
 from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.state_check import check_engine_state
 from perpspec.engine.core.state_codec import decode_state, encode_state
@@ -80,6 +80,7 @@ from perpspec.rules.position import Position
 # statics of the compiled build (engine.core.stream's note): read per command
 _NEW: Final = tuple.__new__
 _ACCEPTED: Final = Accepted
+_PLACE_ORDER: Final = cmd.PlaceOrder
 _REJ: Final = Rej
 
 # commands between rollback checkpoints: at least CHECKPOINT_EVERY, and more for a large state so that encoding
@@ -163,8 +164,12 @@ class Engine:
         self._since: list[Any] = []
 
     # ================================================================ entry point
-    def process(self, command: cmd.Command) -> list[Event]:
-        """Apply one command; return its events (the last one is ``Accepted`` or ``Rejected``)."""
+    def process(self, command: cmd.Command, values: tuple[object, ...] | None = None) -> list[Event]:
+        """Apply one command; return its events (the last one is ``Accepted`` or ``Rejected``).
+
+        ``values``: the command's fields in its class's declaration order when the caller has read them already
+        (the durable exchange's codec does: ``CommandCodec.encode_read``); else the sequencer reads them.
+        """
         out: list[Event] = []
         stream = self.stream
         stream.begin(out)
@@ -173,7 +178,7 @@ class Engine:
         name = type(command).__name__
         stream.event_time = stream.time_ms
         try:
-            result = self._dispatch(command)
+            result = self._dispatch(command, values)
             if isinstance(result, _REJ):
                 stream.seq += 1
                 account = getattr(command, "account", -1)
@@ -213,7 +218,7 @@ class Engine:
                 self._since = []
         return out
 
-    def _dispatch(self, command: cmd.Command) -> Rej | int:
+    def _dispatch(self, command: cmd.Command, fields: tuple[object, ...] | None) -> Rej | int:
         if isinstance(command, _Noop):
             # process numbers the replayed stand-in's Accepted: it takes command.seq, where the failure's events ended
             self.stream.seq = command.seq - 1
@@ -236,7 +241,8 @@ class Engine:
         handler = _HANDLERS.get(type(command))
         if handler is None:
             return Rej(Reason.MALFORMED, f"unknown command {type(command).__name__}")
-        wrong = wrong_field_type(command)  # the typed validation layer: no handler reads a wrong-typed field
+        values = field_values(command) if fields is None else fields  # every field, read once
+        wrong = first_wrong_type(command, values)  # the typed validation layer: no handler reads a wrong-typed field
         if wrong is not None:
             return Rej(Reason.MALFORMED, wrong)
         # a rejected command changes nothing, the clock included: the clock is put back, and the timers
@@ -245,7 +251,7 @@ class Engine:
         undo = self._dump() if self.registry.timers_due(time_ms) else None
         stream.event_time = time_ms
         self.registry.advance_clock(time_ms)
-        result = handler(self, command)
+        result = _place(self, command, values) if type(command) is _PLACE_ORDER else handler(self, command)
         if isinstance(result, _REJ):
             if undo is not None:
                 self._load(undo)
@@ -636,9 +642,12 @@ def _oversized(engine: Engine, c: cmd.Oversized) -> Rej | int:
     return Rej(Reason.MALFORMED, f"{c.command} of {c.size} bytes exceeds the journal's record limit")
 
 
-def _place(engine: Engine, c: cmd.PlaceOrder) -> Rej | int:
-    """PlaceOrder: a plain limit order that rests whole takes one function (``entry_plain``), any other the general path."""
-    placed = place_resting(engine.entry, c)
+def _place(engine: Engine, c: cmd.PlaceOrder, values: tuple[object, ...] | None = None) -> Rej | int:
+    """PlaceOrder: a plain limit order takes one function (``entry_plain``), any other the general path.
+
+    ``values``: the command's fields as the typed validation layer read them (the sequencer passes them).
+    """
+    placed = place_resting(engine.entry, field_values(c) if values is None else values)
     if placed != NOT_HANDLED:
         return placed
     return engine.entry.place(c)

@@ -238,7 +238,7 @@ class Fills:
             found = pools.get(account_id)
             if found is None:
                 holder = accounts[account_id]
-                found = pools[account_id] = self.risk.pool_tuple(holder, inst, peek_position(holder, inst))
+                found = pools[account_id] = self.risk.pool_tuple(holder, inst, peek_position(holder, inst), index)
                 starts[account_id] = found[4]
             return found
 

@@ -42,23 +42,37 @@ def wrong_field_type(command: object) -> str | None:
     """The first field of ``command`` whose value is not exactly its declared type, as a reject text; else None.
 
     The engine's typed validation layer (issue 14): the sequencer calls it
-    before any handler reads a field, so every later read sees the declared
-    type.  An ``int`` field takes an ``int`` and nothing else (a ``bool`` is
-    not a number here), a ``str`` field a ``str``, a ``bool`` field a
-    ``bool``; an optional field may also be None.  The mypyc-compiled engine
-    checks a field's annotation when it reads it (and unboxes ``True`` read
-    as ``int`` to 1): with this layer in front, the compiled and the
-    interpreted engine give the same typed ``Malformed`` reject.  The fields
-    are read through the class's ``attrgetter`` (never by a typed read), so
-    compiling this module (``perpspec build-native``) checks nothing by
-    itself; it only makes the loop below native code.
+    (as :func:`first_wrong_type` on :func:`field_values`) before any handler
+    reads a field, so every later read sees the declared type.  An ``int``
+    field takes an ``int`` and nothing else (a ``bool`` is not a number here),
+    a ``str`` field a ``str``, a ``bool`` field a ``bool``; an optional field
+    may also be None.  The mypyc-compiled engine checks a field's annotation
+    when it reads it (and unboxes ``True`` read as ``int`` to 1): with this
+    layer in front, the compiled and the interpreted engine give the same
+    typed ``Malformed`` reject.  The fields are read through the class's
+    ``attrgetter`` (never by a typed read), so compiling this module
+    (``perpspec build-native``) checks nothing by itself; it only makes the
+    loop below native code.
     """
+    return first_wrong_type(command, field_values(command))
+
+
+def field_values(command: object) -> tuple[object, ...]:
+    """Every field value of ``command`` in its class's declaration order, read at once by the class's
+    ``attrgetter`` (no typed read); () for an object that is no command."""
+    check = _CHECKS.get(type(command))
+    if check is None:
+        return ()
+    raw: Any = check[0](command)
+    return (raw,) if len(check[1]) == 1 else raw
+
+
+def first_wrong_type(command: object, values: tuple[object, ...]) -> str | None:
+    """:func:`wrong_field_type` of ``command`` whose fields :func:`field_values` read as ``values``."""
     check = _CHECKS.get(type(command))
     if check is None:
         return None
-    getter, kinds, optional = check
-    raw: Any = getter(command)
-    values: tuple[object, ...] = (raw,) if len(kinds) == 1 else raw
+    _, kinds, optional = check
     for index in range(len(kinds)):
         value = values[index]
         kind = kinds[index]

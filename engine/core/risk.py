@@ -156,8 +156,10 @@ class Risk:
     def available_margin(self, account: Account, asset: str, known: tuple[str, int]) -> int:
         """``account_margin(account, asset, known=known).available_margin`` (MRG-050's available balance).
 
-        An account whose only position is an open cross one in ``known``'s contract, with a proved kernel
-        set: the ``account_margin_cross_1`` kernel (MRG-050 over that position's MRG-020 line), no records.
+        An account whose only position is in ``known``'s contract, with a proved kernel set, takes a kernel (no
+        records): an open cross position the ``account_margin_cross_1`` kernel (MRG-050 over that position's MRG-020
+        line); a flat one holding no isolated margin, to which :meth:`account_margin` gives no line, the
+        ``account_margin_flat`` kernel (MRG-050 over no line).
         """
         positions = account.positions
         symbol, order_margin = known
@@ -171,6 +173,12 @@ class Risk:
                         kernels.index, account.wallets.get(asset, 0), order_margin, ps.qty, ps.cost, self.market.marks[symbol]
                     )
                     return margin[_AVAILABLE]
+            if ps is not None and ps.qty == 0 and ps.iso_margin == 0:  # account_margin's loop adds no line for it
+                inst = self.market.instrument_map[symbol]
+                kernels = kernels_for(inst)
+                if kernels is not None and inst.settl_currency == asset:
+                    flat = dispatch.account_margin_flat(kernels.index, account.wallets.get(asset, 0), order_margin)
+                    return flat[_AVAILABLE]
         return self.account_margin(account, asset, known=known).available_margin
 
     def available(self, account_id: int, asset: str) -> int:
@@ -351,11 +359,25 @@ class Risk:
                     ).pos_maint
         return wallet, iso_total, pnl_total, cross_pnl, cross_maint
 
-    def pool_tuple(self, account: Account, inst: Instrument, ps: PositionState) -> tuple[int, ...]:
+    def pool_tuple(self, account: Account, inst: Instrument, ps: PositionState, index: int = -1) -> tuple[int, ...]:
         """:meth:`pool_state` flat: ``(qty, cost, leverage, chosen_tier, pool_margin, other_pnl,
-        other_maintenance, free_wallet, account_equity)``, the ``order_solvent_*``/``fill_*`` kernels' pool."""
+        other_maintenance, free_wallet, account_equity)``, the ``order_solvent_*``/``fill_*`` kernels' pool.
+
+        ``index``: the instrument's proved kernel set's (``KernelSet.index``) when the caller holds it, else -1.
+        The position's own value (CON-002) comes from the proved ``value`` kernel when there is a kernel set.
+        """
         wallet, iso_total, pnl_total, cross_pnl, cross_maint = self.other_sums(account, inst)
-        own_pnl = compute_value(inst, ps.qty, self.market.marks[inst.symbol]) - ps.cost if ps.qty != 0 else 0
+        own_pnl = 0
+        if ps.qty != 0:
+            mark = self.market.marks[inst.symbol]
+            if index < 0:
+                kernels = kernels_for(inst)
+                if kernels is not None:
+                    index = kernels.index
+            if index >= 0:
+                own_pnl = dispatch.value(index, ps.qty, mark)[0] - ps.cost
+            else:
+                own_pnl = compute_value(inst, ps.qty, mark) - ps.cost
         if ps.leverage != CROSS:
             return (
                 ps.qty, ps.cost, ps.leverage, ps.chosen_tier, ps.iso_margin, 0, 0, wallet - iso_total,

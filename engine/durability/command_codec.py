@@ -241,18 +241,27 @@ class CommandCodec:
 
     def encode(self, command: object) -> bytes:
         """The journal record of ``command`` (see the class docstring)."""
+        return self.encode_read(command)[0]
+
+    def encode_read(self, command: object) -> tuple[bytes, tuple[Any, ...] | None]:
+        """:meth:`encode`, and the field values it read (every field in declaration order; None when it read none).
+
+        The durable exchange hands the values on to the engine's typed validation layer, so one command's fields
+        are read once.
+        """
         entry = self._compact.get(type(command))
-        if entry is not None:
-            values = entry[0](command)
-            packer = entry[1].get(tuple([type(value) for value in values]))  # native in the compiled build
-            if packer is None:
-                packer = self._packer(entry, values)
-            if packer is not None:
-                try:
-                    return packer(values)
-                except (struct.error, UnicodeEncodeError):
-                    pass  # an int beyond 64 bits, a lone surrogate: the exact encoding below
-        return self._encode_exact(command)
+        if entry is None:
+            return self._encode_exact(command), None
+        values = entry[0](command)
+        packer = entry[1].get(tuple([type(value) for value in values]))  # native in the compiled build
+        if packer is None:
+            packer = self._packer(entry, values)
+        if packer is not None:
+            try:
+                return packer(values), values
+            except (struct.error, UnicodeEncodeError):
+                pass  # an int beyond 64 bits, a lone surrogate: the exact encoding below
+        return self._encode_exact(command), values
 
     def _packer(
         self,

@@ -469,7 +469,7 @@ class DurableExchange:
         replay gives the same events.
         """
         # codec, writer and exchange called through their typed attributes: native calls in the compiled build
-        payload = self.codec.encode(command)
+        payload, values = self.codec.encode_read(command)  # the fields the codec read, handed on to the engine
         if len(payload) > MAX_RECORD_BYTES:
             time_ms = getattr(command, "time_ms", None)
             clock = self.exchange.time_ms
@@ -478,9 +478,9 @@ class DurableExchange:
                 command=type(command).__name__[:64],
                 size=len(payload),
             )
-            payload = self.codec.encode(command)
+            payload, values = self.codec.encode(command), None
         self.writer.append(payload)
-        events = self.exchange.process(command)
+        events = self.exchange.process(command, values)
         if self.snapshot_every:
             self._since_snapshot += 1
             if self._since_snapshot >= self.snapshot_every:

@@ -170,6 +170,32 @@ def account_margin_cross_1(k: int, wallet: int, order_margin: int, qty: int, cos
     raise IndexError(f"no kernel set {k}")
 
 
+def account_margin_flat(k: int, wallet: int, order_margin: int) -> tuple[int, int, int, int, int, int, int, int, int, int]:
+    """The account_margin_flat kernel of ``SYMBOLS[k]``."""
+    if k == 0:
+        return ethusd.account_margin_flat(wallet, order_margin)
+    if k == 1:
+        return xbtusd.account_margin_flat(wallet, order_margin)
+    if k == 2:
+        return xbtusdt.account_margin_flat(wallet, order_margin)
+    if k == 3:
+        return xbtz26.account_margin_flat(wallet, order_margin)
+    raise IndexError(f"no kernel set {k}")
+
+
+def value(k: int, qty: int, price: int) -> tuple[int]:
+    """The value kernel of ``SYMBOLS[k]``."""
+    if k == 0:
+        return ethusd.value(qty, price)
+    if k == 1:
+        return xbtusd.value(qty, price)
+    if k == 2:
+        return xbtusdt.value(qty, price)
+    if k == 3:
+        return xbtz26.value(qty, price)
+    raise IndexError(f"no kernel set {k}")
+
+
 def trade(k: int, buyer_qty: int, buyer_cost: int, seller_qty: int, seller_cost: int, qty: int, price: int, buyer_fee_ppm: int, seller_fee_ppm: int) -> tuple[int, int, int, int, int, int, int, int, int]:
     """The trade kernel of ``SYMBOLS[k]``."""
     if k == 0:

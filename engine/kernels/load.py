@@ -59,6 +59,8 @@ class KernelSet:
     requirement_cross: Kernel
     requirement_isolated: Kernel
     account_margin_cross_1: Kernel
+    account_margin_flat: Kernel
+    value: Kernel
     trade: Kernel
     order_solvent_cross: Kernel
     order_solvent_isolated: Kernel

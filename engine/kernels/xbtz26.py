@@ -414,6 +414,27 @@ def account_margin_cross_1(wallet: int, order_margin: int, qty: int, cost: int, 
     return (wallet, t7, t9, order_margin, t6, t5, t10, t8, t12, t13)
 
 
+def account_margin_flat(wallet: int, order_margin: int) -> tuple[int, int, int, int, int, int, int, int, int, int]:
+    """margin, available and withdrawable balance of an account with no position line (all flat): XBTZ26.
+
+    Equal to MRG-050 for this instrument (obligation KRN/account_margin_flat/XBTZ26);
+    returns (wallet_balance, unrealised_pnl, margin_balance, order_margin, position_margin, cross_maint_margin, available_margin, cross_unrealised_profit, withdrawable_margin, cross_margin_excess).
+    """
+    t0 = wallet - order_margin
+    t1 = 0 if (t0 <= 0) else t0
+    return (wallet, 0, wallet, order_margin, 0, 0, t0, 0, t1, wallet)
+
+
+def value(qty: int, price: int) -> tuple[int]:
+    """the signed value of a quantity of contracts at a price (compute_value): XBTZ26.
+
+    Equal to CON-002 for this instrument (obligation KRN/value/XBTZ26);
+    returns (value).
+    """
+    t0 = (-(qty // 100)) * ((2000000000000 + price) // (2 * price))
+    return (t0,)
+
+
 def trade(buyer_qty: int, buyer_cost: int, seller_qty: int, seller_cost: int, qty: int, price: int, buyer_fee_ppm: int, seller_fee_ppm: int) -> tuple[int, int, int, int, int, int, int, int, int]:
     """both sides of a trade and the fee pool (apply_trade): XBTZ26.
 

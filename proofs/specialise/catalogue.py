@@ -309,6 +309,22 @@ def account_margin_cross_1(
     return tuple(getattr(margin, name) for name in ACCOUNT_MARGIN_FIELDS)
 
 
+def account_margin_flat(inst: Instrument, wallet: int, order_margin: int) -> Outputs:
+    """MRG-050 of an account none of whose positions in the currency has a margin line, and ``order_margin``.
+
+    ``Risk.account_margin`` gives MRG-020 lines only to positions that are open or hold isolated margin: an
+    account whose positions settled in the currency are all flat with no isolated margin has none.
+    """
+    del inst  # MRG-050 over no position reads no instrument parameter (kept: every kernel is per instrument)
+    margin = compute_account_margin(wallet, (), order_margin)
+    return tuple(getattr(margin, name) for name in ACCOUNT_MARGIN_FIELDS)
+
+
+def value(inst: Instrument, qty: int, price: int) -> Outputs:
+    """CON-002: the signed value of ``qty`` contracts at ``price``."""
+    return (compute_value(inst, qty, price),)
+
+
 POOL_FIELDS = ("chosen_tier", "pool_margin", "other_pnl", "other_maintenance", "free_wallet", "account_equity")
 
 
@@ -554,6 +570,24 @@ KERNELS: tuple[KernelSpec, ...] = (
         outputs=ACCOUNT_MARGIN_FIELDS,
         reference=account_margin_cross_1,
         prices=("mark_price",),
+        lots=("qty",),
+    ),
+    KernelSpec(
+        name="account_margin_flat",
+        rule_ids=("MRG-050",),
+        summary="margin, available and withdrawable balance of an account with no position line (all flat)",
+        params=("wallet", "order_margin"),
+        outputs=ACCOUNT_MARGIN_FIELDS,
+        reference=account_margin_flat,
+    ),
+    KernelSpec(
+        name="value",
+        rule_ids=("CON-002",),
+        summary="the signed value of a quantity of contracts at a price (compute_value)",
+        params=("qty", "price"),
+        outputs=("value",),
+        reference=value,
+        prices=("price",),
         lots=("qty",),
     ),
     KernelSpec(
