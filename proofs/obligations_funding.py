@@ -328,7 +328,7 @@ def prove_funded_pool_stays_coverable(
             prover.assume(position.cost <= max_(at_one, at_max), "cost a value at a price in range (high)")
         prover.assume(abs_(rate) <= compute_cap_abs_e8(inst), "rate within FND-004's cap")
         prover.assume(
-            or_(leverage == CROSS, and_(leverage >= 100, leverage <= inst.max_leverage_hundredths)), "leverage"
+            or_(leverage == CROSS, and_(leverage >= 1, leverage <= inst.max_leverage_hundredths)), "leverage (MRG-065)"
         )
         prover.assume(tier >= 0, "chosen tier ≥ 0")
         req = compute_requirement(inst, position, leverage, tier)

@@ -26,11 +26,10 @@ from __future__ import annotations
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted, Reason, Rejected, RuleEvent
 from perpspec.engine.core.exchange import Engine
-from perpspec.engine.core.state_codec import decode_state, encode_state
 from perpspec.rules.events import InsuranceMovement, Liquidation, RiskLimitLowered, WaterfallCarried
-from perpspec.rules.funding import compute_funding_exchange
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.position import Position
+from tests.test_owing_cross_pool_after_funding import funded_before_fnd_020
 
 INSTRUMENTS = {symbol: load_instrument(symbol) for symbol in ("ETHUSD", "XBTUSD")}
 ETHUSD, XBTUSD = INSTRUMENTS["ETHUSD"], INSTRUMENTS["XBTUSD"]
@@ -84,25 +83,6 @@ def _carried_without_a_fund() -> Engine:
     return engine
 
 
-def _funded_before_fnd_020(engine: Engine) -> Engine:
-    """The FundingTick at the cap as an engine before FND-020 applied it: posted into a snapshot, then restored.
-
-    As ``tests.test_owing_cross_pool_after_funding.funded_before_fnd_020`` (every pool here is cross), but like
-    that engine it moves the fund only by a non-zero residue (Ledger.fund_move after FND-008): this one is 0, so
-    the snapshot, like the engine that wrote it, has no XBt fund at all.
-    """
-    state = decode_state(engine.snapshot())
-    accounts = state["accounts"]
-    holders = tuple((account_id, accounts[account_id].positions["XBTUSD"].position) for account_id in sorted(accounts)
-                    if "XBTUSD" in accounts[account_id].positions and accounts[account_id].positions["XBTUSD"].qty)
-    exchange = compute_funding_exchange(XBTUSD, holders, CRASH, CAP)
-    assert exchange.payments == ((1, 6_000_000_000), (2, -6_000_300_000), (7, 300_000))
-    assert exchange.residue == 0  # zero-sum: at 125.00 every payment is exact (FND-007/008)
-    for account_id, payment in exchange.payments:
-        accounts[account_id].wallets["XBt"] -= payment
-    return Engine.from_snapshot(encode_state(state))
-
-
 def test_ins_011_a_pool_owing_with_no_fund_of_its_currency_draws_nothing() -> None:
     """LIQ-021/034, FND-004/007/008/020, LIQ-036/037, INS-003/011: no fund exists, so the owing account keeps all of
     it.  FND-020 refuses the FundingTick while account 1's pool is carried below maintenance; the state an engine
@@ -114,7 +94,9 @@ def test_ins_011_a_pool_owing_with_no_fund_of_its_currency_draws_nothing() -> No
     refused = engine.process(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=CAP))[-1]
     assert isinstance(refused, Rejected)
     assert refused.reason == Reason.LIQUIDATION_PENDING
-    engine = _funded_before_fnd_020(engine)
+    # FND-008 at 125.00: every payment exact, residue 0, so (as the engine) the snapshot opens no XBt fund
+    engine, paid = funded_before_fnd_020(engine, "XBTUSD", CAP)
+    assert paid == {1: -6_000_000_000, 2: 6_000_300_000, 7: -300_000}
     assert (engine.wallet(1, "XBt"), engine.insurance_funds) == (wallet - 6_000_000_000, {})
     events = _run(engine, c.PriceUpdate(time_ms=2, symbol="XBTUSD", mark_price=CRASH, index_price=CRASH))
     rules = [(e.kind, e.rule_id, e.account, e.symbol) for e in events if isinstance(e, RuleEvent)]

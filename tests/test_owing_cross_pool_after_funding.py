@@ -97,8 +97,8 @@ def funded_before_fnd_020(engine: Engine, symbol: str, rate_e8: int) -> tuple[En
     FND-020 now refuses a FundingTick while a pool holding the contract is below maintenance, so this state
     is no longer reachable by commands; a snapshot an earlier engine wrote can still hold it, and
     :meth:`Engine.from_snapshot` accepts it.  FND-008's payments (``compute_funding_exchange``) are posted into
-    the decoded snapshot (isolated margins with their wallets, the residue to the fund); the liquidation engine
-    must hold nothing in ``symbol``.  Returns the restored engine (the waterfall not yet run) and the payments.
+    the decoded snapshot (isolated margins with their wallets, a non-zero residue to the fund); the liquidation
+    engine must hold nothing in ``symbol``.  Returns the restored engine (the waterfall not yet run) and the payments.
     """
     inst = engine.instrument_map[symbol]
     state = decode_state(engine.snapshot())
@@ -117,7 +117,8 @@ def funded_before_fnd_020(engine: Engine, symbol: str, rate_e8: int) -> tuple[En
         ps = account.positions[symbol]
         if ps.leverage != CROSS:
             ps.iso_margin -= payment
-    state["insurance_funds"][asset] = state["insurance_funds"].get(asset, 0) + exchange.residue
+    if exchange.residue:  # as the engine's Ledger.fund_move: a zero residue opens no fund
+        state["insurance_funds"][asset] = state["insurance_funds"].get(asset, 0) + exchange.residue
     return Engine.from_snapshot(encode_state(state)), {a: -p for a, p in exchange.payments if p}
 
 

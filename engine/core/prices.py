@@ -105,12 +105,7 @@ class Prices:
             return Rej(Reason.NOT_PERPETUAL, f"{inst.symbol} is a dated future: futures do not fund")
         if inst.symbol not in self.market.marks:
             return Rej(Reason.NO_MARK_PRICE, f"{inst.symbol} has no mark price yet")
-        below = tuple(
-            account_id
-            for account_id in sorted(self.ledger.holders[inst.symbol])
-            if self.risk.below_maintenance(self.ledger.accounts[account_id], inst.symbol)
-        )
-        hold = check_funding_ready(inst.symbol, below)
+        hold = check_funding_ready(inst.symbol, self._pools_below_maintenance(inst.symbol))
         if hold is not None:
             return Rej(Reason.LIQUIDATION_PENDING, f"{hold.detail} (FND-020)")
         holders = tuple(
@@ -158,6 +153,14 @@ class Prices:
         self.waterfall.run(inst)
         return 0
 
+    def _pools_below_maintenance(self, symbol: str) -> tuple[int, ...]:
+        """The holders of ``symbol`` (sorted) whose pool holding it is below maintenance at mark (LIQ-003): the
+        liquidation engine's work still carried (LIQ-034), which funding (FND-020) and settlement (SET-005) wait for."""
+        if symbol not in self.market.marks:
+            return ()
+        accounts = self.ledger.accounts
+        return tuple(a for a in sorted(self.ledger.holders[symbol]) if self.risk.below_maintenance(accounts[a], symbol))
+
     def settle(self, c: cmd.Settle) -> Rej | int:
         """SET-003/004: close every position of a dated future at the settlement price; no more trading.
 
@@ -186,12 +189,7 @@ class Prices:
         if inst.symbol in self.market.settled:
             return Rej(Reason.CONTRACT_SETTLED, f"{inst.symbol} settled at {self.market.settled[inst.symbol]}")
         symbol, asset = inst.symbol, inst.settl_currency
-        below = tuple(
-            account_id
-            for account_id in sorted(self.ledger.holders[symbol])
-            if symbol in self.market.marks and self.risk.below_maintenance(self.ledger.accounts[account_id], symbol)
-        )
-        hold = check_settlement_ready(self.market.marks.get(symbol), price, below)
+        hold = check_settlement_ready(self.market.marks.get(symbol), price, self._pools_below_maintenance(symbol))
         if hold is not None:
             reason = (
                 Reason.MARK_NOT_SETTLEMENT_PRICE if hold.reason == "mark-not-at-settlement-price"
