@@ -33,7 +33,7 @@ import attrs
 
 from perpspec.engine.audit.findings import INVARIANTS, RULES, Finding
 from perpspec.engine.audit.instant import Instant, Payment, get_carried_pools
-from perpspec.engine.audit.ledger import Ledger, get_close_out_account
+from perpspec.engine.audit.ledger import LIQUIDATOR, Ledger, get_close_out_account
 from perpspec.engine.audit.mapping import AuditMapping, KindRule
 from perpspec.engine.audit.schema import KINDS, LogError, convert_fields, scale_exact
 from perpspec.rules import invariants
@@ -47,7 +47,7 @@ from perpspec.rules.events import (
     PositionSnapshot,
     TakenOverPosition,
 )
-from perpspec.rules.funding import compute_funding_payment
+from perpspec.rules.funding import compute_funding_payment, compute_liquidator_funding
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.insurance import compute_fill_delta
 from perpspec.rules.liquidation import (
@@ -499,21 +499,22 @@ class Auditor:
         if not self.rules:
             return
         inst = self.instruments[symbol]
-        due = {id(p): -compute_funding_payment(inst, p.position, p.mark, rate) for p in payments if p.mark > 0}
-        # FND-019: a fund the liquidation engine's funding emptied credits the receivers that much less, in account
-        # order (each at most its credit); licensed only when the fund is at zero after this instant's funding
-        cut = sum(due[id(p)] - p.amount for p in payments if due.get(id(p), 0) > 0)
+        # paid before the log stated any mark: nothing to recompute it at
+        priced = sorted((p for p in payments if p.mark > 0), key=lambda p: p.account)
+        due = [-compute_funding_payment(inst, p.position, p.mark, rate) for p in priced]
+        # FND-019: a fund the liquidation engine's funding emptied credits the receivers that much less (the
+        # shortfall); licensed only when the fund paid at this instant and is at zero after it
+        shortfall = sum(d - p.amount for p, d in zip(priced, due, strict=True) if d > 0)
         asset = inst.settl_currency
-        if not payments or self.liquidator_funded.get(asset, 0) < min(p.line for p in payments) or (
+        if not priced or self.liquidator_funded.get(asset, 0) < min(p.line for p in priced) or (
             self.ledger.insurance(asset) != 0
         ):
-            cut = 0
-        for p in sorted(payments, key=lambda p: p.account):
-            if p.mark <= 0:
-                continue  # paid before the log stated any mark: nothing to recompute it at
-            expected = due[id(p)]
-            if expected > 0 and cut > 0:
-                expected, cut = expected - min(cut, expected), cut - min(cut, expected)
+            shortfall = 0
+        # the rule's own haircut: a fund and residue of 0 and an engine's share of −shortfall leave that shortfall
+        credited = compute_liquidator_funding(
+            0, 0, ((LIQUIDATOR, -shortfall), *((p.account, d) for p, d in zip(priced, due, strict=True))), LIQUIDATOR
+        )[1:]
+        for p, (_, expected) in zip(priced, credited, strict=True):
             if expected != p.amount:
                 self.report(
                     "FND-007", f"account {p.account} {symbol}: funding of {p.position.qty} at rate {rate}e-8",
