@@ -76,11 +76,36 @@ def enter_crossing(
         entry.after_trading(inst)
 
 
+class MakerPool:
+    """One maker account's pool during a sweep, flat: :meth:`Risk.pool_tuple`'s nine figures as fields (compiled,
+    unboxed), its maker fee rate, the pool margin at the sweep's start, the fill outcome last judged for it and
+    LIQ-053's cross pool of an isolated maker (read once)."""
+
+    def __init__(self, pool: tuple[int, ...], fee: int) -> None:
+        self.qty, self.cost, self.leverage, self.tier, self.margin = pool[0], pool[1], pool[2], pool[3], pool[4]
+        self.other_pnl, self.other_maint, self.free, self.equity = pool[5], pool[6], pool[7], pool[8]
+        self.fee = fee
+        self.start = pool[4]
+        self.judged = False  # out is the outcome of (j_signed, j_price) on the pool as it stands
+        self.j_signed = 0
+        self.j_price = 0
+        self.out: tuple[int, int, int, int, int, int] = (0, 0, 0, 0, 0, 0)
+        self.cross_read = False
+        self.cross: tuple[int, int] | None = None
+
+    def pool(self) -> tuple[int, ...]:
+        """The pool as ``Risk.pool_tuple`` gives it."""
+        return (
+            self.qty, self.cost, self.leverage, self.tier, self.margin, self.other_pnl, self.other_maint, self.free,
+            self.equity,
+        )
+
+
 class CrossGuard:
     """The book's guard for a cross taker's sweep: :meth:`Fills._kernel_guard` with the taker's pool flat.
 
     A pool is ``(qty, cost, leverage, chosen_tier, pool_margin, other_pnl, other_maintenance, free_wallet,
-    account_equity)``; the taker's lives in attributes, each maker's in :attr:`pools`.
+    account_equity)``; the taker's lives in attributes, each maker's in a :class:`MakerPool` of :attr:`makers`.
     """
 
     def __init__(
@@ -100,91 +125,88 @@ class CrossGuard:
         self.t_qty, self.t_cost, self.t_tier, self.t_margin = pool[0], pool[1], pool[3], pool[4]
         self.t_pnl, self.t_maint, self.t_free, self.t_equity = pool[5], pool[6], pool[7], pool[8]
         self.taker_fee = taker_fee
-        self.t_judged: tuple[int, int] = (0, 0)  # (signed, price) of self.t_out
-        self.t_out: tuple[int, ...] = ()
-        self.pools: dict[int, tuple[int, ...]] = {}
-        self.starts: dict[int, int] = {}
-        self.judged: dict[int, tuple[int, int, tuple[int, ...]]] = {}  # maker account -> (signed, price, outcome)
-        self.maker_fees: dict[int, int] = {}
-        self.crosses: dict[int, tuple[int, int] | None] = {}
+        self.t_judged = False  # t_out is the outcome of (t_signed, t_price) on the taker's pool as it stands
+        self.t_signed = 0
+        self.t_price = 0
+        self.t_out: tuple[int, int, int, int, int, int] = (0, 0, 0, 0, 0, 0)
+        self.makers: dict[int, MakerPool] = {}
         self.folded = 0
         self.insolvent: dict[int, None] = {}
         self.halt = False
 
-    def maker_fee(self, account_id: int) -> int:
-        fee = self.maker_fees.get(account_id)
-        if fee is None:
-            fee = self.maker_fees[account_id] = self.fills.fee_ppm(self.accounts[account_id], self.inst, True)
-        return fee
-
-    def maker_pool(self, account_id: int) -> tuple[int, ...]:
-        found = self.pools.get(account_id)
+    def maker(self, account_id: int) -> MakerPool:
+        """The maker's pool and fee rate, read when it first trades in this sweep."""
+        found = self.makers.get(account_id)
         if found is None:
             holder = self.accounts[account_id]
-            found = self.pools[account_id] = self.fills.risk.pool_tuple(
-                holder, self.inst, peek_position(holder, self.inst), self.index
-            )
-            self.starts[account_id] = found[4]
+            fills = self.fills
+            fee = fills.fee_ppm(holder, self.inst, True)
+            pool = fills.risk.pool_tuple(holder, self.inst, peek_position(holder, self.inst), self.index)
+            found = self.makers[account_id] = MakerPool(pool, fee)
         return found
 
-    def maker_outcome(self, account_id: int, signed: int, price: int) -> tuple[int, ...]:
-        seen = self.judged.get(account_id)
-        if seen is not None and seen[0] == signed and seen[1] == price:
-            return seen[2]
-        fee = self.maker_fee(account_id)
-        qty, cost, leverage, tier, margin, other_pnl, other_maint, free, equity = self.maker_pool(account_id)
-        if leverage == CROSS:
+    def maker_fee(self, account_id: int) -> int:
+        return self.maker(account_id).fee
+
+    def maker_outcome(self, maker: MakerPool, signed: int, price: int) -> tuple[int, int, int, int, int, int]:
+        if maker.judged and maker.j_signed == signed and maker.j_price == price:
+            return maker.out
+        if maker.leverage == CROSS:
             out = dispatch.fill_cross(
-                self.index, qty, cost, tier, margin, other_pnl, other_maint, free, equity, signed, price, fee, self.mark
+                self.index, maker.qty, maker.cost, maker.tier, maker.margin, maker.other_pnl, maker.other_maint,
+                maker.free, maker.equity, signed, price, maker.fee, self.mark,
             )
         else:
             out = dispatch.fill_isolated(
-                self.index, qty, cost, leverage, tier, margin, other_pnl, other_maint, free, equity, signed, price, fee,
-                self.mark,
+                self.index, maker.qty, maker.cost, maker.leverage, maker.tier, maker.margin, maker.other_pnl,
+                maker.other_maint, maker.free, maker.equity, signed, price, maker.fee, self.mark,
             )
-        self.judged[account_id] = (signed, price, out)
+        maker.judged, maker.j_signed, maker.j_price, maker.out = True, signed, price, out
         return out
 
-    def taker_outcome(self, signed: int, price: int) -> tuple[int, ...]:
-        if self.t_out and self.t_judged[0] == signed and self.t_judged[1] == price:
+    def taker_outcome(self, signed: int, price: int) -> tuple[int, int, int, int, int, int]:
+        if self.t_judged and self.t_signed == signed and self.t_price == price:
             return self.t_out
         out = dispatch.fill_cross(
             self.index, self.t_qty, self.t_cost, self.t_tier, self.t_margin, self.t_pnl, self.t_maint, self.t_free,
             self.t_equity, signed, price, self.taker_fee, self.mark,
         )
-        self.t_judged = (signed, price)
-        self.t_out = out
+        self.t_judged, self.t_signed, self.t_price, self.t_out = True, signed, price, out
         return out
 
     def maker_allowed(self, account_id: int, signed: int, price: int) -> bool:
-        out = self.maker_outcome(account_id, signed, price)
+        maker = self.maker(account_id)
+        out = self.maker_outcome(maker, signed, price)
         if out[0] == 0:
             return False
-        if self.pools[account_id][2] == CROSS:  # LIQ-054 when the fill closes the account's last cross position
+        if maker.leverage == CROSS:  # LIQ-054 when the fill closes the account's last cross position
+            if maker.qty == 0 or maker.qty + signed != 0:
+                return True  # is_cross_close_kept's own first clause, without building the pool
             return is_cross_close_kept(
-                self.fills.market, self.accounts[account_id], self.inst, self.pools[account_id], signed, price,
-                self.maker_fee(account_id), self.mark,
+                self.fills.market, self.accounts[account_id], self.inst, maker.pool(), signed, price, maker.fee,
+                self.mark,
             )
-        if account_id not in self.crosses:
-            self.crosses[account_id] = self.fills.cross_pool_of(self.accounts[account_id], self.inst.settl_currency)
-        cross = self.crosses[account_id]
+        if not maker.cross_read:
+            maker.cross = self.fills.cross_pool_of(self.accounts[account_id], self.inst.settl_currency)
+            maker.cross_read = True
+        cross = maker.cross
         if cross is None:  # LIQ-054: no cross position backs a free wallet below zero
-            before = self.pools[account_id]
-            return is_free_wallet_kept(before[7] - before[4], out[4] - out[3], False)
-        return is_cross_pool_kept(cross[0], cross[1], out[3] - self.starts[account_id])
+            return is_free_wallet_kept(maker.free - maker.margin, out[4] - out[3], False)
+        return is_cross_pool_kept(cross[0], cross[1], out[3] - maker.start)
 
     def fold(self) -> None:
         """The fills made since the last call, folded into the pools (each outcome as judged)."""
         made = self.made
-        for done, qty, price in made[self.folded:]:
-            account_id = done.account
-            out = self.maker_outcome(account_id, qty if done.is_buy else -qty, price)
-            _, _, leverage, tier, _, other_pnl, other_maint, _, _ = self.pools[account_id]
-            self.pools[account_id] = (out[1], out[2], leverage, tier, out[3], other_pnl, other_maint, out[4], out[5])
-            del self.judged[account_id]
-            out = self.taker_outcome(qty if self.taker_buys else -qty, price)
-            self.t_qty, self.t_cost, self.t_margin, self.t_free, self.t_equity = out[1], out[2], out[3], out[4], out[5]
-            self.t_out = ()
+        for index in range(self.folded, len(made)):
+            done, qty, price = made[index]
+            maker = self.makers[done.account]
+            out = self.maker_outcome(maker, qty if done.is_buy else -qty, price)
+            maker.qty, maker.cost, maker.margin, maker.free, maker.equity = out[1], out[2], out[3], out[4], out[5]
+            maker.judged = False
+            taker = self.taker_outcome(qty if self.taker_buys else -qty, price)
+            self.t_qty, self.t_cost, self.t_margin = taker[1], taker[2], taker[3]
+            self.t_free, self.t_equity = taker[4], taker[5]
+            self.t_judged = False
         self.folded = len(made)
 
     def __call__(self, maker: Order, wanted: int) -> int:
@@ -256,10 +278,16 @@ def _apply(
     taker_id = taker_account.account_id
     taker_usd = 0
     volumes: dict[int, int] = {}
+    # the taker's wallet, the fee pool and the last price move once, after the fills: nothing in the loop reads
+    # them (a maker is never the taker's account: Book.match drops those, self-trade prevention)
+    taker_delta = 0
+    fee_delta = 0
+    last_price = 0
+    makers = guard.makers
     for maker, qty, price in made:
         maker_account = accounts[maker.account]
         maker_ps = maker_account.position(inst)
-        maker_fee = guard.maker_fee(maker.account)
+        maker_fee = makers[maker.account].fee  # every maker of a fill was judged by the guard
         # ACC-004: (qty, cost, realised PnL, commission) of the buyer, then of the seller, then the fee pool's delta;
         # read by constant index (compiled, the kernel's tuple is native: a variable index would box all nine)
         if taker_buys:
@@ -276,7 +304,7 @@ def _apply(
         old_qty = taker_ps.qty
         new_qty = taker_qty
         taker_ps.qty, taker_ps.cost = new_qty, taker_cost
-        taker_account.wallets[asset] = taker_account.wallets.get(asset, 0) + taker_pnl - taker_comm
+        taker_delta += taker_pnl - taker_comm
         if (old_qty == 0) != (new_qty == 0):
             if new_qty == 0:
                 holders.pop(taker_id, None)
@@ -297,7 +325,7 @@ def _apply(
                     holders.pop(maker.account, None)
                 else:
                     holders[maker.account] = None
-        ledger.fees[asset] = ledger.fees.get(asset, 0) + traded[8]
+        fee_delta += traded[8]
         taker.leaves_qty -= qty
         taker.cum_qty += qty
         taker.cum_value += qty * price
@@ -314,8 +342,11 @@ def _apply(
         if maker.account >= 0:
             volumes[maker.account] = volumes.get(maker.account, 0) + usd
         touched[maker.account] = None
-        market.last_prices[symbol] = price
+        last_price = price
     if made:
+        taker_account.wallets[asset] = taker_account.wallets.get(asset, 0) + taker_delta
+        ledger.fees[asset] = ledger.fees.get(asset, 0) + fee_delta
+        market.last_prices[symbol] = last_price
         taker_account.add_volume(taker_usd, time_ms)
         for account_id, usd in volumes.items():
             accounts[account_id].add_volume(usd, time_ms)
