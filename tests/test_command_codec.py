@@ -174,6 +174,36 @@ def test_a_shape_past_the_cache_is_encoded_with_the_same_bytes(monkeypatch: pyte
     assert [uncached_codec.encode(command) for command in commands] == cached
 
 
+def test_commands_of_one_class_in_alternating_shapes_encode_as_a_fresh_codec_does() -> None:
+    """A codec tries the class's last shape first: a change of shape, or a value that fails mid-record
+    (an int past 64 bits, a lone surrogate), never leaves a stale value in the next record."""
+    commands = [
+        PlaceOrder(time_ms=1, account=2, symbol="XBTUSD", side="Buy", order_qty=10, price=100),
+        PlaceOrder(time_ms=1, account=2, symbol="XBTUSD", side="Buy", order_qty=2**64, price=100),
+        PlaceOrder(time_ms=3, account=4, symbol="ETHUSD", side="Sell", order_qty=7, price=9),
+        PlaceOrder(time_ms=3, account=4, symbol="X\ud800", side="Sell", order_qty=7, price=9),
+        PlaceOrder(time_ms=5, account=6, symbol="é", side=None, order_qty=-1, price=None, cl_ord_id="c"),
+        PlaceOrder(time_ms=5, account=6, symbol=Text("XBTUSD"), side="Buy", order_qty=1, price=1),
+        PlaceOrder(time_ms=8, account=9, symbol="XBTUSD", side="Buy", order_qty=True, price=2),
+        PlaceOrder(time_ms=8, account=9, symbol="XBTUSD", side="Buy", order_qty=3, price=2),
+    ]
+    warm = CommandCodec(COMMAND_TYPES.values())
+    fresh = [CommandCodec(COMMAND_TYPES.values()).encode(command) for command in commands]
+    assert [warm.encode(command) for command in commands + commands] == fresh + fresh
+    assert [record[:1] for record in fresh] == [b"C", b"B", b"C", b"B", b"C", b"B", b"C", b"C"]
+
+
+def test_a_packer_answers_none_for_values_of_another_shape_and_pack_refuses_them() -> None:
+    packer = command_codec_module.ShapePacker(3, (int, str, type(None)))
+    assert (packer.encode((7, "ab", None)), packer.encode((7, "ab", 0)), packer.encode((7, "ab"))) == (
+        b"C\x03isN" + struct.pack("<qI", 7, 2) + b"ab",
+        None,
+        None,
+    )
+    with pytest.raises(TypeError, match="shape"):
+        command_codec_module.compile_packer(3, (int, str, type(None)))((True, "ab", None))
+
+
 # ----------------------------------------------------------------------------- damaged compact records
 
 

@@ -68,61 +68,66 @@ MAX_CACHED_SHAPES: Final = 4096
 Packer = Callable[[tuple[Any, ...]], bytes]
 
 
-def compile_packer(index: int, shape: tuple[type, ...]) -> Packer:
+class ShapePacker:
     """The compact encoder of one class index and one value shape (the exact type of every field).
 
-    Every type in ``shape`` must be int, str, bool or NoneType.  The encoder is
-    a closure over what the shape decides once — the record's prefix (``C``,
-    class index, field tags), the ``struct`` layout of the fixed-width part,
-    the fields that have a fixed-width value and those that are text — so
-    encoding a record is an item getter, one ``struct`` pack and one UTF-8
-    encode.  It raises ``struct.error`` for an int beyond 64 bits or a string
-    of 2**32 code points, ``UnicodeEncodeError`` for a lone surrogate: values
-    the caller writes in the exact binary encoding.  No source is generated.
+    Every type in ``shape`` must be int, str, bool or NoneType.  What the shape
+    decides is kept once — the record's prefix (``C``, class index, field
+    tags) and the ``struct`` layout of the fixed-width part — so encoding a
+    record is one pass over the values, one ``struct`` pack and one UTF-8
+    encode.  No source is generated.
     """
-    tags = "".join(_COMPACT_TAGS[kind] for kind in shape)
-    raw_tags = tags.encode("ascii")
-    prefix = bytes((COMPACT_RECORD, index)) + raw_tags
-    pack = struct.Struct("<" + "".join(_COMPACT_FIXED[tag] for tag in raw_tags)).pack
-    fixed = [position for position, tag in enumerate(tags) if tag != "N"]  # None has no fixed-width value
-    texts = [position for position, tag in enumerate(tags) if tag == "s"]
-    get_fixed = _tuple_getter(fixed)
-    if not texts:
 
-        def pack_plain(values: tuple[Any, ...]) -> bytes:
-            return prefix + pack(*get_fixed(values))
+    def __init__(self, index: int, shape: tuple[type, ...]) -> None:
+        tags = "".join(_COMPACT_TAGS[kind] for kind in shape).encode("ascii")
+        self.shape = shape
+        self.prefix = bytes((COMPACT_RECORD, index)) + tags
+        # the fixed-width values of the record being encoded, a slot per field that is not None: every slot is
+        # rewritten by each encode before the pack reads them (a codec serves one thread, as its journal writer)
+        self._fixed: list[Any] = [0] * (len(shape) - shape.count(type(None)))
+        self._pack_fixed: Callable[..., bytes] = struct.Struct(
+            "<" + "".join(_COMPACT_FIXED[tag] for tag in tags)
+        ).pack
 
-        return pack_plain
-    get_texts = _tuple_getter(texts)
-    length_slots = tuple(fixed.index(position) for position in texts)  # a string's fixed-width value: its length
+    def encode(self, values: tuple[Any, ...]) -> bytes | None:
+        """The record of ``values``, or None when a value's type is not the shape's.
 
-    def pack_with_text(values: tuple[Any, ...]) -> bytes:
-        fixed_values = list(get_fixed(values))
-        for slot in length_slots:
-            fixed_values[slot] = len(fixed_values[slot])
-        return prefix + pack(*fixed_values) + "".join(get_texts(values)).encode()
+        Raises ``struct.error`` for an int beyond 64 bits or a string of 2**32
+        code points, ``UnicodeEncodeError`` for a lone surrogate: values the
+        caller writes in the exact binary encoding.
+        """
+        shape = self.shape
+        if len(values) != len(shape):
+            return None
+        fixed = self._fixed  # a string's fixed-width value is its length in code points
+        slot = 0
+        text = ""
+        for position in range(len(shape)):
+            value = values[position]
+            if type(value) is not shape[position]:
+                return None
+            if type(value) is str:
+                fixed[slot] = len(value)
+                slot += 1
+                text += value
+            elif value is not None:
+                fixed[slot] = value
+                slot += 1
+        pack_fixed = self._pack_fixed
+        record = self.prefix + pack_fixed(*fixed)
+        return record + text.encode() if text else record
 
-    return pack_with_text
+    def pack(self, values: tuple[Any, ...]) -> bytes:
+        """:meth:`encode` of values of this shape (``TypeError`` for any other)."""
+        record = self.encode(values)
+        if record is None:
+            raise TypeError("the values do not have this packer's shape")
+        return record
 
 
-def _tuple_getter(positions: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
-    """The items at ``positions`` as a tuple (``itemgetter`` of one position returns the bare item)."""
-    if len(positions) > 1:
-        getter: Callable[[tuple[Any, ...]], tuple[Any, ...]] = operator.itemgetter(*positions)
-        return getter
-    if positions:
-        (position,) = positions
-
-        def one(values: tuple[Any, ...]) -> tuple[Any, ...]:
-            return (values[position],)
-
-        return one
-
-    def none(values: tuple[Any, ...]) -> tuple[Any, ...]:
-        del values
-        return ()
-
-    return none
+def compile_packer(index: int, shape: tuple[type, ...]) -> Packer:
+    """The compact encoder of one class index and one value shape (see :class:`ShapePacker`)."""
+    return ShapePacker(index, shape).pack
 
 
 def _compact_layout(tags: bytes, start: int) -> struct.Struct:
@@ -147,6 +152,16 @@ def _field_getter(names: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]
         return one
     getter: Callable[[object], tuple[Any, ...]] = operator.attrgetter(*names)
     return getter
+
+
+class _ClassEncoder:
+    """How to encode one class's commands: its field reader, class index and packers by value shape."""
+
+    def __init__(self, index: int, fields: tuple[str, ...]) -> None:
+        self.index = index
+        self.read = _field_getter(fields)
+        self.packers: dict[tuple[type, ...], ShapePacker] = {}
+        self.last: ShapePacker | None = None  # the packer of the shape encoded last: tried first
 
 
 @attrs.frozen(kw_only=True)
@@ -186,8 +201,9 @@ class CommandCodec:
 
     The encoding is canonical: a value's bytes depend only on the value and the
     class's field list.  Packers are built per (class, value shape) on first
-    use (:func:`compile_packer`); the common case costs one attrgetter, one
-    tuple of types, one dict lookup and the packer's one ``struct`` pack.
+    use (:class:`ShapePacker`); the common case — the shape of the class's
+    previous command — costs one attrgetter, one pass over the values that
+    checks their types, one ``struct`` pack and one UTF-8 encode.
     """
 
     def __init__(self, classes: Iterable[type]) -> None:
@@ -199,13 +215,11 @@ class CommandCodec:
         self.schema: dict[str, list[str]] = {
             name: list(self._fields[cls]) for name, cls in self.classes.items()
         }
-        # encode side: class -> (field getter, packers by value shape, class index)
-        self._compact: dict[
-            type, tuple[Callable[[object], tuple[Any, ...]], dict[tuple[type, ...], Packer], int]
-        ] = {}
+        # encode side: class -> its field reader, class index and packers by value shape
+        self._compact: dict[type, _ClassEncoder] = {}
         for index, name in enumerate(sorted(self.classes)[:_MAX_COMPACT_CLASSES]):
             cls = self.classes[name]
-            self._compact[cls] = (_field_getter(self._fields[cls]), {}, index)
+            self._compact[cls] = _ClassEncoder(index, self._fields[cls])
         self._shapes_cached = 0
         # decode side: the writer's schema (from the journal header) may differ from ours
         self._by_name: dict[str, _ReadEntry] = {}
@@ -252,31 +266,31 @@ class CommandCodec:
         entry = self._compact.get(type(command))
         if entry is None:
             return self._encode_exact(command), None
-        values = entry[0](command)
-        packer = entry[1].get(tuple([type(value) for value in values]))  # native in the compiled build
-        if packer is None:
-            packer = self._packer(entry, values)
-        if packer is not None:
-            try:
-                return packer(values), values
-            except (struct.error, UnicodeEncodeError):
-                pass  # an int beyond 64 bits, a lone surrogate: the exact encoding below
-        return self._encode_exact(command), values
+        values = entry.read(command)
+        last = entry.last
+        try:
+            record = None if last is None else last.encode(values)  # None: not the shape encoded last
+            if record is None:
+                record = self._encode_shape(entry, values)
+        except (struct.error, UnicodeEncodeError):
+            record = None  # an int beyond 64 bits, a lone surrogate: the exact encoding below
+        if record is None:
+            return self._encode_exact(command), values
+        return record, values
 
-    def _packer(
-        self,
-        entry: tuple[Callable[[object], tuple[Any, ...]], dict[tuple[type, ...], Packer], int],
-        values: tuple[Any, ...],
-    ) -> Packer | None:
-        """The packer for a shape seen for the first time (None when a value is not plain)."""
-        shape = tuple(map(type, values))
-        if not all(kind in _COMPACT_TAGS for kind in shape):
-            return None
-        packer = compile_packer(entry[2], shape)
-        if self._shapes_cached < MAX_CACHED_SHAPES:
-            entry[1][shape] = packer
-            self._shapes_cached += 1
-        return packer
+    def _encode_shape(self, entry: _ClassEncoder, values: tuple[Any, ...]) -> bytes | None:
+        """The compact record by the packer of the values' shape (None when a value is not plain)."""
+        shape = tuple([type(value) for value in values])
+        packer = entry.packers.get(shape)
+        if packer is None:
+            if not all(kind in _COMPACT_TAGS for kind in shape):
+                return None
+            packer = ShapePacker(entry.index, shape)
+            if self._shapes_cached < MAX_CACHED_SHAPES:
+                entry.packers[shape] = packer
+                self._shapes_cached += 1
+        entry.last = packer
+        return packer.encode(values)
 
     def _encode_exact(self, command: object) -> bytes:
         """``B`` + the state encoding of [class name, field values]: any value, exactly."""
