@@ -24,6 +24,7 @@ from perpspec.engine.durability.codec import (
     encode_state,
 )
 from perpspec.engine.durability.journal import (
+    LINK_BYTES,
     JournalCorrupt,
     JournalWriter,
     SnapshotCorrupt,
@@ -68,6 +69,32 @@ def test_group_commit_acknowledges_only_written_records(tmp_path: Path) -> None:
     writer.close()
     assert seen == [(0, 0), (0, 0), (3, 3), (3, 3), (3, 3)]
     assert len(read_journal(str(path)).records) == len(PAYLOADS)
+
+
+@pytest.mark.parametrize("seq", [2**64, -1])
+def test_a_seq_outside_64_bits_is_refused_by_the_pack_as_before(tmp_path: Path, seq: int) -> None:
+    writer = JournalWriter(str(tmp_path / "j.log"), -1, seq, SyncPolicy(), bytes(LINK_BYTES))
+    with pytest.raises(struct.error):
+        writer.append(b"x")
+
+
+def test_the_writer_frames_every_record_as_frame_record_does(tmp_path: Path) -> None:
+    path = tmp_path / "j.log"
+    first_seq = 2**40 - 2  # seqs cross a byte boundary; payload lengths cross two
+    payloads = [b"", b"a", b"b" * 255, b"c" * 256, b"d" * 65_536, b"e" * 70_000]
+    writer = JournalWriter.create(str(path), SCHEMA, first_seq=first_seq, policy=SyncPolicy(group_records=4))
+    for payload in payloads:
+        writer.append(payload)
+    writer.close()
+    data = path.read_bytes()
+    scan = read_journal(str(path))
+    records = []
+    link = scan.genesis
+    for seq, payload in enumerate(payloads, start=first_seq):
+        records.append(frame_record(seq, payload, link))
+        link = records[-1][-LINK_BYTES:]
+    header_end = len(data) - sum(map(len, records))
+    assert (data[header_end:], scan.head, writer.head) == (b"".join(records), link, link)
 
 
 def test_every_cut_inside_the_last_record_is_a_reported_torn_tail(tmp_path: Path) -> None:

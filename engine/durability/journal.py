@@ -390,7 +390,7 @@ class JournalWriter:
             raise ValueError("group_records must be at least 1")
         self._fsync_every = policy.fsync_interval()
         self._writes_since_fsync = 0
-        self._buffer = bytearray()
+        self._pieces: list[bytes] = []  # the records appended since the last commit, piece by piece
         self.next_seq = next_seq
         self.committed_seq = next_seq - 1  # last seq that reached the OS (and the device, per policy)
         self._commit_at = self.committed_seq + self._group  # the seq whose append fills the group
@@ -438,6 +438,7 @@ class JournalWriter:
         """Frame and buffer one record; commits when the group is full. Returns its seq.
 
         Raises :class:`RecordTooLarge` (appending nothing) for a payload the reader would refuse.
+        The payload (immutable bytes) is kept as it is until the commit writes it.
         """
         length = len(payload)
         if length > MAX_RECORD_BYTES:
@@ -445,13 +446,13 @@ class JournalWriter:
         seq = self.next_seq
         self.next_seq = seq + 1
         head = _pack_head(length, seq)
-        buffer = self._buffer
-        buffer += head
-        buffer += _pack_u32(_crc32(head))
-        buffer += payload
-        link = _sha256(b"".join((self.head, head, payload))).digest()  # next_link, one copy of the bytes
-        buffer += link
+        link = _sha256(self.head + head + payload).digest()  # next_link
         self.head = link
+        pieces = self._pieces  # the record's four pieces, joined once per write by commit()
+        pieces.append(head)
+        pieces.append(_pack_u32(_crc32(head)))
+        pieces.append(payload)
+        pieces.append(link)
         if seq >= self._commit_at:
             self.commit()
         return seq
@@ -460,8 +461,8 @@ class JournalWriter:
         """Write buffered records (and fsync per policy); returns :attr:`committed_seq`."""
         last = self.next_seq - 1
         if last > self.committed_seq:
-            _write_all(self._fd, self._buffer)
-            self._buffer.clear()
+            _write_all(self._fd, b"".join(self._pieces))
+            self._pieces.clear()
             if self._fsync_every:
                 self._writes_since_fsync += 1
                 if self._writes_since_fsync >= self._fsync_every:
