@@ -82,9 +82,7 @@ class ShapePacker:
         tags = "".join(_COMPACT_TAGS[kind] for kind in shape).encode("ascii")
         self.shape = shape
         self.prefix = bytes((COMPACT_RECORD, index)) + tags
-        # the fixed-width values of the record being encoded, a slot per field that is not None: every slot is
-        # rewritten by each encode before the pack reads them (a codec serves one thread, as its journal writer)
-        self._fixed: list[Any] = [0] * (len(shape) - shape.count(type(None)))
+        self._slots = len(shape) - shape.count(type(None))  # a fixed-width value per field that is not None
         self._pack_fixed: Callable[..., bytes] = struct.Struct(
             "<" + "".join(_COMPACT_FIXED[tag] for tag in tags)
         ).pack
@@ -99,7 +97,7 @@ class ShapePacker:
         shape = self.shape
         if len(values) != len(shape):
             return None
-        fixed = self._fixed  # a string's fixed-width value is its length in code points
+        fixed: list[Any] = [0] * self._slots  # a string's fixed-width value is its length in code points
         slot = 0
         text = ""
         for position in range(len(shape)):
