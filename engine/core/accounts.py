@@ -23,11 +23,11 @@ from __future__ import annotations
 from typing import Any, Final
 
 from perpspec.engine.core.compiled import mypyc_attr
-from perpspec.engine.core.fastmargin import RestingCache, shift_resting_cache
+from perpspec.engine.core.fastmargin import RestingCache, instrument_names, is_inverse, shift_resting_cache
 from perpspec.engine.kernels import dispatch
-from perpspec.engine.kernels.load import kernels_for, position_margin_record
+from perpspec.engine.kernels.load import kernel_index, position_margin_record
 from perpspec.rules.contract import compute_notional
-from perpspec.rules.instrument import ContractKind, Instrument
+from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS as MARGIN_CROSS
 from perpspec.rules.margin import (
     PositionMargin,
@@ -40,7 +40,6 @@ DAY_MS: Final = 86_400_000  # Final: a constant in the compiled build, not a mod
 FEE_WINDOW_DAYS: Final = 30
 # minor units per whole unit of a settlement asset, for counting USD volume
 MINOR_PER_UNIT: dict[str, int] = {"XBt": 100_000_000, "USDt": 1_000_000}
-_INVERSE: Final = ContractKind.INVERSE  # read once (an Enum member looked up on its class is a metaclass lookup)
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)
@@ -90,16 +89,21 @@ class PositionState:
 
     def put_order(self, order_id: int, signed_leaves: int, price: int) -> None:
         """A resting order enters or changes (the kept order-margin sums move with it)."""
-        new = (signed_leaves, price)
-        old = self.orders.get(order_id)
-        self.orders[order_id] = new
+        # compiled: ``key`` is boxed once for both lookups, and ``new`` (Any: one tuple object) is built once, stored and
+        # passed on; a typed pair is a C struct boxed anew at each use
+        key: Any = order_id
+        new: Any = (signed_leaves, price)
+        old = self.orders.get(key)
+        self.orders[key] = new
         cache = self.resting_cache
         if isinstance(cache, RestingCache):
             shift_resting_cache(cache, old, new)
 
     def drop_order(self, order_id: int) -> None:
         """A resting order leaves (filled, cancelled or taken out of the book)."""
-        old = self.orders.pop(order_id, None)
+        # one lookup (get then del is two, and del is no cheaper compiled); Any: compiled, the tuple object is passed
+        # on as it is (narrowed to a typed pair it would be unboxed and boxed again)
+        old: Any = self.orders.pop(order_id, None)
         cache = self.resting_cache
         if old is not None and isinstance(cache, RestingCache):
             shift_resting_cache(cache, old, None)
@@ -117,14 +121,14 @@ class PositionState:
         key = (self.qty, self.cost, mark_price, self.leverage, pos_cross)
         pm = self._pm
         if pm is None or key != self._pm_key:
-            kernels = kernels_for(inst)  # the proved specialised MRG-020, when current for inst
-            if kernels is None:
+            kernel_ix = kernel_index(inst)  # the proved specialised MRG-020, when current for inst
+            if kernel_ix < 0:
                 pm = compute_position_margin(inst, self.position, mark_price, self.leverage, pos_cross)
             elif self.leverage == CROSS:
-                pm = position_margin_record(dispatch.position_margin_cross(kernels.index, self.qty, self.cost, mark_price, 0, 0))
+                pm = position_margin_record(dispatch.position_margin_cross(kernel_ix, self.qty, self.cost, mark_price, 0, 0))
             else:
                 pm = position_margin_record(
-                    dispatch.position_margin_isolated(kernels.index, self.qty, self.cost, mark_price, self.leverage, pos_cross, 0)
+                    dispatch.position_margin_isolated(kernel_ix, self.qty, self.cost, mark_price, self.leverage, pos_cross, 0)
                 )
             self._pm = pm
             self._pm_key = key
@@ -190,10 +194,11 @@ class Account:
 
     def position(self, inst: Instrument) -> PositionState:
         """The account's position record in ``inst`` (created flat on first use)."""
-        state = self.positions.get(inst.symbol)
+        symbol = instrument_names(inst)[0]
+        state = self.positions.get(symbol)
         if state is None:
-            state = PositionState(inst.symbol, inst.risk_limit)
-            self.positions[inst.symbol] = state
+            state = PositionState(symbol, inst.risk_limit)
+            self.positions[symbol] = state
         return state
 
     def wallet(self, asset: str) -> int:
@@ -203,9 +208,10 @@ class Account:
     def fee_tier(self, inst: Instrument, time_ms: int) -> int:
         """Index into ``inst.fee_tiers`` from the 30 previous days' average daily USD volume."""
         day = time_ms // DAY_MS
-        cached_day, tier = self.fee_cache.get(inst.symbol, (-1, 0))
-        if cached_day == day:
-            return tier
+        symbol = instrument_names(inst)[0]
+        cached = self.fee_cache.get(symbol)
+        if cached is not None and cached[0] == day:
+            return cached[1]
         first = day - FEE_WINDOW_DAYS
         total = 0  # a pure read of the history (a rejected order reads it too: it must change nothing hashed)
         for d, volume in self.volume_by_day.items():
@@ -216,19 +222,21 @@ class Account:
         for index, row in enumerate(inst.fee_tiers):
             if adv >= row.adv_usd:
                 tier = index
-        self.fee_cache[inst.symbol] = (day, tier)
+        self.fee_cache[symbol] = (day, tier)
         return tier
 
     def add_volume(self, usd: int, time_ms: int) -> None:
         """Count ``usd`` of traded volume on the day of ``time_ms``."""
         day = time_ms // DAY_MS
+        key: Any = day  # compiled: boxed once for the lookup and the store
         volumes = self.volume_by_day
+        today = volumes.get(key)
         # days no window from today on can count go; with today's the only day kept there is none (no list built)
-        if len(volumes) != 1 or day not in volumes:
+        if len(volumes) != 1 or today is None:
             first = day - FEE_WINDOW_DAYS
             for old in [d for d in volumes if d < first]:
                 del volumes[old]
-        volumes[day] = volumes.get(day, 0) + usd
+        volumes[key] = (0 if today is None else today) + usd
         # today's volume counts from tomorrow: tiers cached for today stay valid
 
     def canonical(self) -> tuple[object, ...]:
@@ -260,8 +268,8 @@ def compute_usd_volume(inst: Instrument, qty: int, price: int, usd_per_settl_uni
     converted with ``usd_per_settl_unit`` (1 for USDt; the XBTUSD mark in whole
     USD for XBt; 0 when unknown, which counts no volume).
     """
-    if inst.kind is _INVERSE:
+    if is_inverse(inst):
         return qty if qty >= 0 else -qty
-    minor = MINOR_PER_UNIT.get(inst.settl_currency, 1)
+    minor = MINOR_PER_UNIT.get(instrument_names(inst)[1], 1)
     # floor: volume is a threshold for a discount, never rounded up in the trader's favour
     return compute_notional(inst, qty, price) * usd_per_settl_unit // minor

@@ -39,7 +39,7 @@ from typing import Any, Final, Protocol
 
 from perpspec.engine.core.compiled import mypyc_attr
 from perpspec.engine.kernels import dispatch
-from perpspec.engine.kernels.load import kernels_for
+from perpspec.engine.kernels.load import kernel_index
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import ContractKind, Instrument
 from perpspec.rules.margin import (
@@ -111,7 +111,44 @@ _INVERSE: Final = ContractKind.INVERSE  # read once (an Enum member looked up on
 
 def is_inverse(inst: Instrument) -> bool:
     """``inst.is_inverse`` (``rules.instrument.Instrument.is_inverse``) without the property call and the member lookup."""
-    return inst.kind is _INVERSE
+    last = _NAMES
+    if last.inst is not inst:
+        _remember_names(inst)
+    return last.inverse
+
+
+class _LastNames:
+    """The instrument asked about last (:func:`instrument_names`, :func:`is_inverse`), what they answer of it.
+
+    A native record compiled.  Compiled, an attribute of the (interpreted, frozen) ``Instrument`` record is a dict
+    lookup per read; the instrument asked about last is recognised by identity instead (a changed instrument is
+    another object).
+    """
+
+    def __init__(self) -> None:
+        self.inst: object = None
+        self.symbol = ""
+        self.settl_currency = ""
+        self.inverse = False
+
+
+_NAMES: Final = _LastNames()
+
+
+def _remember_names(inst: Instrument) -> None:
+    last = _NAMES
+    last.symbol = inst.symbol
+    last.settl_currency = inst.settl_currency
+    last.inverse = inst.kind is _INVERSE
+    last.inst = inst
+
+
+def instrument_names(inst: Instrument) -> tuple[str, str]:
+    """``(inst.symbol, inst.settl_currency)`` (the last instrument's recognised by identity)."""
+    last = _NAMES
+    if last.inst is not inst:
+        _remember_names(inst)
+    return last.symbol, last.settl_currency
 
 
 _NO_BUY: Final = -(1 << 62)  # Final: statics of the compiled build, not module-dict lookups
@@ -139,9 +176,9 @@ def resting_term(inst: Instrument, qty: int, price: int, mark_price: int) -> Ter
     The proved ``order_term`` kernel when one is current for ``inst`` (no table);
     else the rules, memoised per ``(symbol, mark)``.
     """
-    kernels = kernels_for(inst)
-    if kernels is not None:
-        value, premium = dispatch.order_term(kernels.index, qty, price, mark_price, 0, 0)
+    index = kernel_index(inst)
+    if index >= 0:
+        value, premium = dispatch.order_term(index, qty, price, mark_price, 0, 0)
         return qty, value, premium
     terms = _term_table(inst, mark_price)
     key = (qty, price)
@@ -281,15 +318,15 @@ def margin_of_sides(inst: Instrument, position: Position, sides: Sides, leverage
     two evaluations per check in the common case.
     """
     bids, asks = sides
-    kernels = kernels_for(inst)
-    if kernels is not None:  # the proved order_margin_* kernel (MRG-045, MRG-044): no memo
+    index = kernel_index(inst)
+    if index >= 0:  # the proved order_margin_* kernel (MRG-045, MRG-044): no memo
         if leverage_hundredths == CROSS:
             out = dispatch.order_margin_cross(
-                kernels.index, position.qty, position.cost, bids.qty, bids.value, bids.premium, asks.qty, asks.value, asks.premium
+                index, position.qty, position.cost, bids.qty, bids.value, bids.premium, asks.qty, asks.value, asks.premium
             )
         else:
             out = dispatch.order_margin_isolated(
-                kernels.index, position.qty, position.cost, leverage_hundredths,
+                index, position.qty, position.cost, leverage_hundredths,
                 bids.qty, bids.value, bids.premium, asks.qty, asks.value, asks.premium,
             )
         return OrderMargin(
@@ -350,9 +387,10 @@ def shift_resting_cache(cache: RestingCache, old: tuple[int, int] | None, new: t
     extreme one), which can only make a later check fall back to a full sum.
     """
     inst, mark = cache.inst, cache.mark
+    index = kernel_index(inst)
     if old is not None:
         qty, price = old
-        _, value, premium = resting_term(inst, qty, price, mark)
+        value, premium = _value_premium(inst, index, qty, price, mark)
         if qty > 0:
             cache.bid_qty -= qty
             cache.bid_value -= value
@@ -363,7 +401,7 @@ def shift_resting_cache(cache: RestingCache, old: tuple[int, int] | None, new: t
             cache.ask_premium -= premium
     if new is not None:
         qty, price = new
-        _, value, premium = resting_term(inst, qty, price, mark)
+        value, premium = _value_premium(inst, index, qty, price, mark)
         if qty > 0:
             cache.bid_qty += qty
             cache.bid_value += value
@@ -376,3 +414,11 @@ def shift_resting_cache(cache: RestingCache, old: tuple[int, int] | None, new: t
             cache.ask_premium += premium
             if price < cache.lowest_sell:
                 cache.lowest_sell = price
+
+
+def _value_premium(inst: Instrument, index: int, qty: int, price: int, mark_price: int) -> tuple[int, int]:
+    """:func:`resting_term`'s value and premium, given ``kernel_index(inst)`` (compiled, a tuple of two unboxed ints)."""
+    if index >= 0:
+        return dispatch.order_term(index, qty, price, mark_price, 0, 0)
+    _, value, premium = resting_term(inst, qty, price, mark_price)
+    return value, premium

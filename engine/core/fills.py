@@ -12,6 +12,7 @@ tallies, fee-tier volume and the last price.  It owns no state of its own.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import Account, PositionState, compute_usd_volume
@@ -46,6 +47,31 @@ from perpspec.rules.solvency import (
 )
 from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill, get_opened_qty
 
+
+class _LastFees:
+    """The instrument :func:`fee_rates` was asked about last and its fee schedule (a native record compiled)."""
+
+    def __init__(self) -> None:
+        self.inst: object = None
+        self.maker: list[int] = []
+        self.taker: list[int] = []
+
+
+_FEES: Final = _LastFees()
+
+
+def fee_rates(inst: Instrument) -> tuple[list[int], list[int]]:
+    """The maker and the taker fee (ppm) of each of ``inst.fee_tiers``, by tier index.
+
+    Compiled, an attribute of the (interpreted, frozen) ``Instrument`` and ``FeeTier`` records is a dict lookup per
+    read; the instrument asked about last is recognised by identity instead (a changed instrument is another object).
+    """
+    last = _FEES
+    if last.inst is not inst:
+        last.maker = [row.maker_fee_ppm for row in inst.fee_tiers]
+        last.taker = [row.taker_fee_ppm for row in inst.fee_tiers]
+        last.inst = inst
+    return last.maker, last.taker
 
 class Fills:
     """Matching and fill application."""
@@ -379,8 +405,9 @@ class Fills:
         """The account's maker or taker fee rate in ``inst`` (its fee tier today)."""
         if account.account_id < 0 or self.fee_free:
             return 0  # liquidation fills pay no commission (rules.waterfall decision)
-        tier = inst.fee_tiers[account.fee_tier(inst, self.stream.time_ms)]
-        return tier.maker_fee_ppm if maker else tier.taker_fee_ppm
+        tier = account.fee_tier(inst, self.stream.time_ms)
+        rates = fee_rates(inst)
+        return rates[0][tier] if maker else rates[1][tier]
 
 
     def _apply_fills(self, inst: Instrument, taker: Order, fills: list[Fill], dropped: list[Order]) -> None:

@@ -16,12 +16,13 @@ and spot orders its balance no longer covers are cancelled.
 from __future__ import annotations
 
 import heapq
-from typing import Final
+from typing import Any, Final
 
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import DAY_MS, Account, PositionState
 from perpspec.engine.core.events import Reason
+from perpspec.engine.core.fastmargin import instrument_names
 from perpspec.engine.core.ledger import Ledger
 from perpspec.engine.core.market import Market
 from perpspec.engine.core.orders import Order
@@ -126,9 +127,10 @@ class OrderRegistry:
     def go_live(self, account: Account, order: Order) -> None:
         """``order`` (numbered) is live: in ``live_orders`` and the account's orders, counted if ReduceOnly (once)."""
         counts = self.reduce_only_counts()
-        previous = self.live_orders.get(order.order_id)
-        self.live_orders[order.order_id] = order
-        account.orders[order.order_id] = order
+        key: Any = order.order_id  # compiled: boxed once for the three lookups
+        previous = self.live_orders.get(key)
+        self.live_orders[key] = order
+        account.orders[key] = order
         if previous is not None and previous.reduce_only:  # a triggered order entering the book: already counted
             counts[previous.account] -= 1
         if order.reduce_only:
@@ -136,10 +138,13 @@ class OrderRegistry:
 
     def fix_reduce_only(self, account: Account, inst: Instrument) -> None:
         """A resting ReduceOnly order is amended down to the position, or cancelled when nothing is left to reduce."""
-        ps = account.positions.get(inst.symbol)
-        if ps is None or self.reduce_only_counts().get(account.account_id, 0) == 0:
+        counts = self.reduce_only_counts()
+        if not counts or counts.get(account.account_id, 0) == 0:
             return
-        symbol = inst.symbol
+        symbol = instrument_names(inst)[0]
+        ps = account.positions.get(symbol)
+        if ps is None:
+            return
         live = self.live_orders
         candidates = [
             order_id
@@ -165,24 +170,31 @@ class OrderRegistry:
 
     def forget(self, order: Order) -> None:
         """An order leaves every index (filled or cancelled)."""
-        counts = self.reduce_only_counts()
-        gone = self.live_orders.pop(order.order_id, None)
+        # compiled: an int field used as a dict key is boxed anew at each use; ``key`` is boxed once.  A key that is
+        # usually there goes with pop (one lookup), one usually absent is looked for only in a non-empty dict
+        key: Any = order.order_id
+        counts = self.reduce_only_counts()  # before the removal: a rebuild counts the order too
+        gone = self.live_orders.pop(key, None)
         if gone is not None and gone.reduce_only:
             left = counts[gone.account] - 1
             if left:
                 counts[gone.account] = left
             else:
                 del counts[gone.account]
-        self.day_orders.pop(order.order_id, None)
+        day_orders = self.day_orders
+        if day_orders and key in day_orders:
+            del day_orders[key]
         account = self.ledger.accounts[order.account]
-        account.orders.pop(order.order_id, None)
+        account.orders.pop(key, None)
         if order.cl_ord_id and account.cl_ord_ids.get(order.cl_ord_id) == order.order_id:
             del account.cl_ord_ids[order.cl_ord_id]
-        self.triggers.conditional[order.symbol].pop(order.order_id, None)
+        conditional = self.triggers.conditional[order.symbol]
+        if conditional and key in conditional:
+            del conditional[key]
         ps = account.positions.get(order.symbol)
         if ps is not None:
             ps.drop_order(order.order_id)
-        if order.order_id in self.spot_reservations:
+        if self.spot_reservations and key in self.spot_reservations:
             self.reserve(order)
 
     def cancel(self, order: Order, text: str, in_book: bool = True) -> None:
@@ -264,20 +276,23 @@ class OrderRegistry:
         And if a loss (realised, liquidation, funding) took its balance below what
         its spot orders reserve in that asset, those spot orders are cancelled.
         """
-        self.risk.dirty[account.account_id] = None
-        asset = inst.settl_currency
-        if account.reserved.get(asset, 0) > account.wallet(asset):
-            for order_id in sorted(account.orders):
-                reserved = self.spot_reservations.get(order_id)
-                if reserved is not None and reserved[0] == asset:
-                    self.cancel(self.live_orders[order_id], "Canceled: balance no longer covers the reservation")
+        account_id = account.account_id
+        self.risk.dirty[account_id] = None
+        if self.spot_reservations:  # else there is no spot order to cancel
+            asset = inst.settl_currency
+            if account.reserved.get(asset, 0) > account.wallet(asset):
+                for order_id in sorted(account.orders):
+                    reserved = self.spot_reservations.get(order_id)
+                    if reserved is not None and reserved[0] == asset:
+                        self.cancel(self.live_orders[order_id], "Canceled: balance no longer covers the reservation")
         open_cross = 0  # open cross positions, counted up to two
         for position in account.positions.values():
             if position.qty != 0 and position.leverage == CROSS:
                 open_cross += 1
                 if open_cross > 1:
                     break
+        multi = self.risk.multi
         if open_cross > 1:
-            self.risk.multi[account.account_id] = None
-        else:
-            self.risk.multi.pop(account.account_id, None)
+            multi[account_id] = None
+        elif account_id in multi:
+            del multi[account_id]

@@ -19,13 +19,18 @@ from typing import Final
 
 from perpspec.engine.core.accounts import Account, PositionState
 from perpspec.engine.core.events import PositionUpdate
-from perpspec.engine.core.fastmargin import contract_order_margin, order_sides, resting_order_margin
+from perpspec.engine.core.fastmargin import (
+    contract_order_margin,
+    instrument_names,
+    order_sides,
+    resting_order_margin,
+)
 from perpspec.engine.core.ledger import Ledger
 from perpspec.engine.core.liqindex import LiqIndex, index_trigger
 from perpspec.engine.core.market import Market
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.kernels import dispatch
-from perpspec.engine.kernels.load import kernels_for
+from perpspec.engine.kernels.load import kernel_index
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.liquidation import compute_requirement, is_liquidatable
@@ -106,9 +111,9 @@ class Risk:
         """
         if ps.leverage == CROSS:
             return MarginSetting()
-        kernels = kernels_for(inst)
-        if kernels is not None:  # the proved specialised LIQ-001
-            _, pos_init, pos_comm, _ = dispatch.requirement_isolated(kernels.index, ps.qty, ps.cost, ps.leverage, 0)
+        kernel_ix = kernel_index(inst)
+        if kernel_ix >= 0:  # the proved specialised LIQ-001
+            _, pos_init, pos_comm, _ = dispatch.requirement_isolated(kernel_ix, ps.qty, ps.cost, ps.leverage, 0)
             return MarginSetting(leverage_hundredths=ps.leverage, pos_cross=ps.iso_margin - pos_init - pos_comm)
         bare = compute_requirement(inst, ps.position, ps.leverage, 0)
         return MarginSetting(leverage_hundredths=ps.leverage, pos_cross=ps.iso_margin - bare.pos_init - bare.pos_comm)
@@ -167,17 +172,17 @@ class Risk:
             ps = positions.get(symbol)
             if ps is not None and ps.leverage == CROSS and ps.qty != 0:
                 inst = self.market.instrument_map[symbol]
-                kernels = kernels_for(inst)
-                if kernels is not None and inst.settl_currency == asset:
+                kernel_ix = kernel_index(inst)
+                if kernel_ix >= 0 and instrument_names(inst)[1] == asset:
                     margin = dispatch.account_margin_cross_1(
-                        kernels.index, account.wallets.get(asset, 0), order_margin, ps.qty, ps.cost, self.market.marks[symbol]
+                        kernel_ix, account.wallets.get(asset, 0), order_margin, ps.qty, ps.cost, self.market.marks[symbol]
                     )
                     return margin[_AVAILABLE]
             if ps is not None and ps.qty == 0 and ps.iso_margin == 0:  # account_margin's loop adds no line for it
                 inst = self.market.instrument_map[symbol]
-                kernels = kernels_for(inst)
-                if kernels is not None and inst.settl_currency == asset:
-                    flat = dispatch.account_margin_flat(kernels.index, account.wallets.get(asset, 0), order_margin)
+                kernel_ix = kernel_index(inst)
+                if kernel_ix >= 0 and instrument_names(inst)[1] == asset:
+                    flat = dispatch.account_margin_flat(kernel_ix, account.wallets.get(asset, 0), order_margin)
                     return flat[_AVAILABLE]
         return self.account_margin(account, asset, known=known).available_margin
 
@@ -301,18 +306,21 @@ class Risk:
         its other members' PnL and maintenance (MRG-034's ``pool_equity − pool_margin − own_pnl`` and
         ``pool_maintenance − own_maint``, given directly); else the rules on :meth:`pool_of`'s totals.
         """
-        ps = account.positions[symbol]
+        return self.prices_of(account, account.positions[symbol], symbol)
+
+    def prices_of(self, account: Account, ps: PositionState, symbol: str) -> tuple[int, int]:
+        """:meth:`position_prices` of ``ps``, the account's position record in ``symbol``."""
         if ps.qty == 0 or symbol not in self.market.marks:
             return 0, 0
         inst = self.market.instrument_map[symbol]
-        kernels = kernels_for(inst)
-        if kernels is not None:
+        kernel_ix = kernel_index(inst)
+        if kernel_ix >= 0:
             if ps.leverage != CROSS:
-                prices = dispatch.position_prices_isolated(kernels.index, ps.qty, ps.cost, ps.leverage, ps.chosen_tier, ps.iso_margin)
+                prices = dispatch.position_prices_isolated(kernel_ix, ps.qty, ps.cost, ps.leverage, ps.chosen_tier, ps.iso_margin)
             else:
                 wallet, iso_total, _, cross_pnl, cross_maint = self.other_sums(account, inst)
                 prices = dispatch.position_prices_cross(
-                    kernels.index, ps.qty, ps.cost, ps.chosen_tier, wallet - iso_total, cross_pnl, cross_maint
+                    kernel_ix, ps.qty, ps.cost, ps.chosen_tier, wallet - iso_total, cross_pnl, cross_maint
                 )
             return prices[0], prices[1]
         margin, equity, maintenance, _ = self.pool_of(account, symbol)
@@ -329,8 +337,7 @@ class Risk:
     def other_sums(self, account: Account, inst: Instrument) -> tuple[int, int, int, int, int]:
         """Over the account's *other* contracts settled like ``inst``: (wallet, Σ isolated margin, Σ PnL at mark,
         Σ cross PnL at mark, Σ cross posMaint) — flat sums, PnL only of open positions with a mark."""
-        symbol = inst.symbol
-        asset = inst.settl_currency
+        symbol, asset = instrument_names(inst)
         wallet = account.wallets.get(asset, 0)
         iso_total = pnl_total = cross_pnl = cross_maint = 0
         positions = account.positions
@@ -350,9 +357,9 @@ class Risk:
             pnl_total += term
             if other.leverage == CROSS:
                 cross_pnl += term
-                kernels = kernels_for(other_inst)
-                if kernels is not None:
-                    cross_maint += dispatch.requirement_cross(kernels.index, other.qty, other.cost, other.chosen_tier)[3]
+                kernel_ix = kernel_index(other_inst)
+                if kernel_ix >= 0:
+                    cross_maint += dispatch.requirement_cross(kernel_ix, other.qty, other.cost, other.chosen_tier)[3]
                 else:
                     cross_maint += compute_requirement(
                         other_inst, other.position, other.leverage, other.chosen_tier
@@ -369,11 +376,9 @@ class Risk:
         wallet, iso_total, pnl_total, cross_pnl, cross_maint = self.other_sums(account, inst)
         own_pnl = 0
         if ps.qty != 0:
-            mark = self.market.marks[inst.symbol]
+            mark = self.market.marks[instrument_names(inst)[0]]
             if index < 0:
-                kernels = kernels_for(inst)
-                if kernels is not None:
-                    index = kernels.index
+                index = kernel_index(inst)
             if index >= 0:
                 own_pnl = dispatch.value(index, ps.qty, mark)[0] - ps.cost
             else:
@@ -396,7 +401,7 @@ class Risk:
         """Report one position as a ``PositionUpdate`` with the liquidation and bankruptcy prices of that state."""
         holder = self.ledger.accounts[account]
         ps = holder.positions[symbol]
-        liquidation, bankruptcy = self.position_prices(holder, symbol)
+        liquidation, bankruptcy = self.prices_of(holder, ps, symbol)
         self.stream.seq += 1
         self.stream.out.append(
             _NEW(_POSITION_UPDATE, (  # the NamedTuple's own __new__ without its Python-level frame

@@ -78,17 +78,53 @@ _CHOSEN: Final[dict[str, tuple[Instrument, KernelSet | None]]] = {}  # Final: a 
 _STATE: Final[dict[str, Any]] = {"enabled": True}
 
 
+class _LastChoice:
+    """The instrument :func:`kernels_for` answered last and its answer (a native record when compiled).
+
+    Most calls ask about the instrument asked just before: an identity test here spares the symbol's attribute
+    read and the ``_CHOSEN`` lookup (and :func:`kernel_index` the ``KernelSet.index`` read).  It holds only an
+    answer ``_CHOSEN`` held (or a spot pair's None), for the ``_CHOSEN`` dict it came from: emptied with it by
+    :func:`generic_rules_only`, and a replaced ``_CHOSEN`` (tests) does not match.  An instrument changed by a
+    what-if is another object: never this one.
+    """
+
+    def __init__(self) -> None:
+        self.inst: object = None
+        self.kernels: KernelSet | None = None
+        self.index = -1  # kernels.index, or -1 with no kernels
+        self.chosen: object = None  # the _CHOSEN dict the answer came from
+
+    def forget(self) -> None:
+        """Hold no answer."""
+        self.inst = None
+        self.kernels = None
+        self.index = -1
+        self.chosen = None
+
+    def hold(self, inst: Instrument, kernels: KernelSet | None) -> None:
+        """Hold ``kernels`` as the answer for ``inst``."""
+        self.inst = inst
+        self.kernels = kernels
+        self.index = -1 if kernels is None else kernels.index
+        self.chosen = _CHOSEN
+
+
+_LAST: Final = _LastChoice()
+
+
 @contextlib.contextmanager
 def generic_rules_only() -> Iterator[None]:
     """Within this block no kernel is handed out (differential tests, benchmarks of the generic path)."""
     previous = _STATE["enabled"]
     _STATE["enabled"] = False
     _CHOSEN.clear()
+    _LAST.forget()
     try:
         yield
     finally:
         _STATE["enabled"] = previous
         _CHOSEN.clear()
+        _LAST.forget()
 
 
 def kernels_for(inst: Instrument) -> KernelSet | None:
@@ -96,15 +132,37 @@ def kernels_for(inst: Instrument) -> KernelSet | None:
 
     Spot pairs have no margin and no kernels: None, silently.
     """
+    last = _LAST
+    if inst is last.inst and last.chosen is _CHOSEN:
+        return last.kernels
+    return _choose(inst)
+
+
+def kernel_index(inst: Instrument) -> int:
+    """``kernels_for(inst).index`` (the instrument's branch in engine/kernels/dispatch.py), or -1 when None."""
+    last = _LAST
+    if inst is last.inst and last.chosen is _CHOSEN:
+        return last.index
+    kernels = _choose(inst)
+    return -1 if kernels is None else kernels.index
+
+
+def _choose(inst: Instrument) -> KernelSet | None:
+    """:func:`kernels_for` without the last answer."""
     chosen = _CHOSEN.get(inst.symbol)  # filled only while enabled (generic_rules_only empties it), never for spot
     if chosen is not None and chosen[0] is inst:
+        _LAST.hold(inst, chosen[1])
         return chosen[1]
-    if not _STATE["enabled"] or inst.kind is ContractKind.SPOT:
+    if inst.kind is ContractKind.SPOT:
+        _LAST.hold(inst, None)
+        return None
+    if not _STATE["enabled"]:
         return None
     kernels, reason = _verify(inst)
     if kernels is None:
         _notice(inst.symbol, reason)
     _CHOSEN[inst.symbol] = (inst, kernels)
+    _LAST.hold(inst, kernels)
     return kernels
 
 
