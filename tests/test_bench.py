@@ -47,11 +47,13 @@ def test_floor_replays_time_the_same_ops(ops: list[tuple[int, int, int, int, int
 
 
 def test_both_engine_replays_have_the_same_outcomes(ops: list[tuple[int, int, int, int, int]]) -> None:
-    """The throughput replay and the latency replay of one workload end with the same events and journal."""
+    """The throughput replay and the latency replay of one workload end with the same events, journal and state."""
     with tempfile.TemporaryDirectory() as directory:
         plain, counts = bench_engine(EngineSetup(), ops, WARMUP, str(Path(directory) / "a"))
         timed, timed_counts = bench_engine(EngineSetup(), ops, WARMUP, str(Path(directory) / "b"), per_op=True)
     assert (plain.per_op, timed.per_op) == (False, True)
+    assert plain.outcome == timed.outcome
+    assert plain.outcome.startswith("state ")
     assert {key: value for key, value in timed_counts.items() if not key.endswith("_ns")} == counts
     assert {key for key in timed_counts if key.endswith("_ns")} == {
         f"{kind}_{p}_ns" for kind in ("add", "cancel", "sweep") for p in ("p50", "p99", "p999")

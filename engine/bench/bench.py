@@ -34,6 +34,7 @@ the engine core never does.
 from __future__ import annotations
 
 import gc
+import hashlib
 import importlib.util
 import os
 import sys
@@ -76,6 +77,7 @@ class Run:
     p999_ns: int = 0
     note: str = ""
     per_op: bool = False  # each op timed (latencies): its throughput carries the clock's cost, never a ratio
+    outcome: str = ""  # an engine replay's end: "state <sha256> journal <sha256>" (two replays must agree)
 
     @property
     def ops_per_s(self) -> float:
@@ -302,13 +304,16 @@ def bench_engine(
             counts[f"{label}_p50_ns"], counts[f"{label}_p99_ns"], counts[f"{label}_p999_ns"] = percentiles(mine)
     durable.commit()
     journal_bytes = os.path.getsize(durable.writer.path)
+    state = durable.exchange.state_hash()
+    with open(durable.writer.path, "rb") as journal:
+        journal_sha256 = hashlib.sha256(journal.read()).hexdigest()
     durable.close()
     counts["journal_bytes"] = journal_bytes
     note = (
         f"{setup.accounts} accounts, journal group {setup.group_records}, fsync {setup.fsync}, "
         f"{counts['events'] / max(1, len(ops)):.1f} events/op"
     )
-    return attrs.evolve(run, note=note), counts
+    return attrs.evolve(run, note=note, outcome=f"state {state} journal {journal_sha256}"), counts
 
 
 # ----------------------------------------------------------------------------- where the time goes

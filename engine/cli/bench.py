@@ -221,6 +221,8 @@ def run(args: argparse.Namespace) -> int:
                     remove_tree(directory)
             differs = sorted(key for key in counts.keys() | timed_counts.keys()
                              if not key.endswith("_ns") and counts.get(key) != timed_counts.get(key))
+            if latency.outcome != engine.outcome:
+                differs.append("the final state or the journal's SHA-256")
             if differs:
                 print("the engine's two replays of one workload differ in " + ", ".join(differs))
                 return 1
@@ -237,13 +239,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"ratio to the measuring stick: {ratio:.4f} ({ratio_verdict(ratio, bool(compiled))})")
         for label in ("add", "cancel", "sweep"):
             kind_ops = counts.pop(f"{label}_ops")
+            timing = "  (no latency replay)"
             if latency is not None:
-                print(
-                    f"  engine {label:<6} {kind_ops:>9,} ops  p50 {format_ns(counts.pop(f'{label}_p50_ns')):>9}"
-                    f"  p99 {format_ns(counts.pop(f'{label}_p99_ns')):>9}"
+                timing = (
+                    f"  p50 {format_ns(counts.pop(f'{label}_p50_ns')):>9}  p99 {format_ns(counts.pop(f'{label}_p99_ns')):>9}"
                     f"  p99.9 {format_ns(counts.pop(f'{label}_p999_ns')):>9}"
                 )
+            print(f"  engine {label:<6} {kind_ops:>9,} ops{timing}")
         print("engine outcomes: " + ", ".join(f"{key} {value:,}" for key, value in sorted(counts.items())))
+        print(f"engine end: {engine.outcome}" + (" (both replays)" if latency is not None else ""))
         mode = "compiled" if compiled else "interpreted"
         floor_ratios = {row.name: row.ops_per_s / stick.ops_per_s for row in floors}
         mine: dict[str, float | None] = {
@@ -267,8 +271,10 @@ def run(args: argparse.Namespace) -> int:
             engine_p99_us=latency.p99_ns / 1000 if latency else None,
             engine_p999_us=latency.p999_ns / 1000 if latency else None,
             throughput_timing="whole replay (clock read at start and end)",
+            latency_timing=None if latency is None else "second engine replay, each op timed on the wall clock",
             ratio=round(ratio, 5),
             engine_counts=counts,
+            engine_outcome=engine.outcome,
             floors={row.name: {"ops_per_s": round(row.ops_per_s), "ratio": round(row.ops_per_s / stick.ops_per_s, 5)}
                     for row in (*floors, *generic)},
             setup=engine.note,

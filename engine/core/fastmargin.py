@@ -111,10 +111,9 @@ _INVERSE: Final = ContractKind.INVERSE  # read once (an Enum member looked up on
 
 def is_inverse(inst: Instrument) -> bool:
     """``inst.is_inverse`` (``rules.instrument.Instrument.is_inverse``) without the property call and the member lookup."""
-    last = _NAMES
-    if last.inst is not inst:
-        _remember_names(inst)
-    return last.inverse
+    answer = _names_of(inst)
+    inverse: bool = answer[3]
+    return inverse
 
 
 class _LastNames:
@@ -122,33 +121,31 @@ class _LastNames:
 
     A native record compiled.  Compiled, an attribute of the (interpreted, frozen) ``Instrument`` record is a dict
     lookup per read; the instrument asked about last is recognised by identity instead (a changed instrument is
-    another object).
+    another object).  The answer is one immutable ``(instrument, symbol, settlement currency, inverse)`` tuple
+    replaced by one store: another thread sees the old answer or the new one, never a mix.
     """
 
     def __init__(self) -> None:
-        self.inst: object = None
-        self.symbol = ""
-        self.settl_currency = ""
-        self.inverse = False
+        self.answer: tuple[Any, ...] = (None, "", "", False)
 
 
 _NAMES: Final = _LastNames()
 
 
-def _remember_names(inst: Instrument) -> None:
-    last = _NAMES
-    last.symbol = inst.symbol
-    last.settl_currency = inst.settl_currency
-    last.inverse = inst.kind is _INVERSE
-    last.inst = inst
+def _names_of(inst: Instrument) -> tuple[Any, ...]:
+    answer = _NAMES.answer
+    if answer[0] is not inst:
+        answer = (inst, inst.symbol, inst.settl_currency, inst.kind is _INVERSE)
+        _NAMES.answer = answer
+    return answer
 
 
 def instrument_names(inst: Instrument) -> tuple[str, str]:
     """``(inst.symbol, inst.settl_currency)`` (the last instrument's recognised by identity)."""
-    last = _NAMES
-    if last.inst is not inst:
-        _remember_names(inst)
-    return last.symbol, last.settl_currency
+    answer = _names_of(inst)
+    symbol: str = answer[1]
+    currency: str = answer[2]
+    return symbol, currency
 
 
 _NO_BUY: Final = -(1 << 62)  # Final: statics of the compiled build, not module-dict lookups

@@ -12,7 +12,7 @@ tallies, fee-tier volume and the last price.  It owns no state of its own.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import Account, PositionState, compute_usd_volume
@@ -49,12 +49,12 @@ from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill
 
 
 class _LastFees:
-    """The instrument :func:`fee_rates` was asked about last and its fee schedule (a native record compiled)."""
+    """The instrument :func:`fee_rates` was asked about last and its fee schedule (a native record compiled): one
+    immutable ``(instrument, maker fees, taker fees)`` tuple replaced by one store (another thread sees the old answer
+    or the new one, never a mix)."""
 
     def __init__(self) -> None:
-        self.inst: object = None
-        self.maker: list[int] = []
-        self.taker: list[int] = []
+        self.answer: tuple[Any, ...] = (None, [], [])
 
 
 _FEES: Final = _LastFees()
@@ -66,12 +66,15 @@ def fee_rates(inst: Instrument) -> tuple[list[int], list[int]]:
     Compiled, an attribute of the (interpreted, frozen) ``Instrument`` and ``FeeTier`` records is a dict lookup per
     read; the instrument asked about last is recognised by identity instead (a changed instrument is another object).
     """
-    last = _FEES
-    if last.inst is not inst:
-        last.maker = [row.maker_fee_ppm for row in inst.fee_tiers]
-        last.taker = [row.taker_fee_ppm for row in inst.fee_tiers]
-        last.inst = inst
-    return last.maker, last.taker
+    answer = _FEES.answer
+    if answer[0] is not inst:
+        answer = (
+            inst, [row.maker_fee_ppm for row in inst.fee_tiers], [row.taker_fee_ppm for row in inst.fee_tiers]
+        )
+        _FEES.answer = answer
+    maker: list[int] = answer[1]
+    taker: list[int] = answer[2]
+    return maker, taker
 
 class Fills:
     """Matching and fill application."""

@@ -85,30 +85,24 @@ class _LastChoice:
     read and the ``_CHOSEN`` lookup (and :func:`kernel_index` the ``KernelSet.index`` read).  It holds only an
     answer ``_CHOSEN`` held (or a spot pair's None), for the ``_CHOSEN`` dict it came from: emptied with it by
     :func:`generic_rules_only`, and a replaced ``_CHOSEN`` (tests) does not match.  An instrument changed by a
-    what-if is another object: never this one.
+    what-if is another object: never this one.  The answer is one immutable tuple replaced by one store, so a
+    reader in another thread (two engines in one process) sees the old answer or the new one, never a mix.
     """
 
     def __init__(self) -> None:
-        self.inst: object = None
-        self.kernels: KernelSet | None = None
-        self.index = -1  # kernels.index, or -1 with no kernels
-        self.chosen: object = None  # the _CHOSEN dict the answer came from
+        self.answer: tuple[Any, ...] = _NO_ANSWER
 
     def forget(self) -> None:
         """Hold no answer."""
-        self.inst = None
-        self.kernels = None
-        self.index = -1
-        self.chosen = None
+        self.answer = _NO_ANSWER
 
     def hold(self, inst: Instrument, kernels: KernelSet | None) -> None:
         """Hold ``kernels`` as the answer for ``inst``."""
-        self.inst = inst
-        self.kernels = kernels
-        self.index = -1 if kernels is None else kernels.index
-        self.chosen = _CHOSEN
+        self.answer = (inst, kernels, -1 if kernels is None else kernels.index, _CHOSEN)
 
 
+# (instrument, its kernels or None, their index or -1, the _CHOSEN dict the answer came from)
+_NO_ANSWER: Final[tuple[Any, ...]] = (None, None, -1, None)
 _LAST: Final = _LastChoice()
 
 
@@ -132,17 +126,19 @@ def kernels_for(inst: Instrument) -> KernelSet | None:
 
     Spot pairs have no margin and no kernels: None, silently.
     """
-    last = _LAST
-    if inst is last.inst and last.chosen is _CHOSEN:
-        return last.kernels
+    answer = _LAST.answer
+    if answer[0] is inst and answer[3] is _CHOSEN:
+        kernels: KernelSet | None = answer[1]
+        return kernels
     return _choose(inst)
 
 
 def kernel_index(inst: Instrument) -> int:
     """``kernels_for(inst).index`` (the instrument's branch in engine/kernels/dispatch.py), or -1 when None."""
-    last = _LAST
-    if inst is last.inst and last.chosen is _CHOSEN:
-        return last.index
+    answer = _LAST.answer
+    if answer[0] is inst and answer[3] is _CHOSEN:
+        index: int = answer[2]
+        return index
     kernels = _choose(inst)
     return -1 if kernels is None else kernels.index
 
