@@ -34,7 +34,7 @@ from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import Account, compute_usd_volume
 from perpspec.engine.core.book import Fill
 from perpspec.engine.core.ledger import LIQUIDATOR, peek_position
-from perpspec.engine.core.liquidation_guard import is_cross_close_kept
+from perpspec.engine.core.liquidation_guard import closes_exactly, is_cross_close_kept
 from perpspec.engine.core.orders import Order
 from perpspec.engine.kernels import dispatch
 from perpspec.rules.instrument import Instrument
@@ -145,9 +145,6 @@ class CrossGuard:
             found = self.makers[account_id] = MakerPool(pool, fee)
         return found
 
-    def maker_fee(self, account_id: int) -> int:
-        return self.maker(account_id).fee
-
     def maker_outcome(self, maker: MakerPool, signed: int, price: int) -> tuple[int, int, int, int, int, int]:
         if maker.judged and maker.j_signed == signed and maker.j_price == price:
             return maker.out
@@ -180,7 +177,7 @@ class CrossGuard:
         if out[0] == 0:
             return False
         if maker.leverage == CROSS:  # LIQ-054 when the fill closes the account's last cross position
-            if maker.qty == 0 or maker.qty + signed != 0:
+            if not closes_exactly(maker.qty, signed):
                 return True  # is_cross_close_kept's own first clause, without building the pool
             return is_cross_close_kept(
                 self.fills.market, self.accounts[account_id], self.inst, maker.pool(), signed, price, maker.fee,
@@ -228,7 +225,7 @@ class CrossGuard:
 
     def taker_close_kept(self, signed: int, price: int) -> bool:
         """LIQ-054 for the cross taker: asked only of a fill that closes its position exactly."""
-        if self.t_qty == 0 or self.t_qty + signed != 0:
+        if not closes_exactly(self.t_qty, signed):
             return True
         pool = (self.t_qty, self.t_cost, CROSS, self.t_tier, self.t_margin, self.t_pnl, self.t_maint, self.t_free, self.t_equity)
         return is_cross_close_kept(

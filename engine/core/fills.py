@@ -19,6 +19,7 @@ from perpspec.engine.core.accounts import Account, PositionState, compute_usd_vo
 from perpspec.engine.core.book import Fill
 from perpspec.engine.core.ledger import LIQUIDATOR, Ledger, peek_position
 from perpspec.engine.core.liquidation_guard import (
+    closes_exactly,
     count_other_cross_open,
     is_cross_close_kept,
     make_liquidation_guard,
@@ -180,7 +181,7 @@ class Fills:
         def keeps_cross(account_id: int, signed: int, price: int, fee: int) -> bool:
             pool = state(account_id)
             if pool.leverage_hundredths == CROSS:
-                if pool.position.qty == 0 or pool.position.qty + signed != 0:
+                if not closes_exactly(pool.position.qty, signed):
                     return True  # a cross position stays open: LIQ-054's first clause
                 others = count_other_cross_open(self.market, accounts[account_id], symbol)
                 return is_fill_free_wallet_kept(inst, pool, signed, price, fee, mark, others)

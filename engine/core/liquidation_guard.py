@@ -43,6 +43,12 @@ def count_other_cross_open(market: Market, account: Account, symbol: str) -> int
     return count
 
 
+def closes_exactly(qty: int, signed: int) -> bool:
+    """LIQ-054's first clause: only a fill of ``signed`` that closes an open position of ``qty`` exactly can leave the
+    account without that cross position (any other fill keeps a position open, or opens one)."""
+    return qty != 0 and qty + signed == 0
+
+
 def is_cross_close_kept(
     market: Market, account: Account, inst: Instrument, pool: tuple[int, ...], signed: int, price: int, fee: int,
     mark: int,
@@ -51,7 +57,7 @@ def is_cross_close_kept(
     position exactly can leave the account without an open cross position, and only then is the rule asked
     (``rules.solvency.is_fill_free_wallet_kept``: the free wallet after ≥ 0 unless another cross position is open).
     """
-    if pool[0] == 0 or pool[0] + signed != 0:
+    if not closes_exactly(pool[0], signed):
         return True  # a position stays open (or opens): the rule's own first clause
     others = count_other_cross_open(market, account, inst.symbol)
     return is_fill_free_wallet_kept(inst, pool_state_of(pool), signed, price, fee, mark, others)
