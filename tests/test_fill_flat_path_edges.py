@@ -4,24 +4,26 @@ Found by ``python -m tests.mutation engine/core/fills.py`` (survivors #113, #115
 on 3cb32fe): a cross position opened, flipped or closed to flat by an ordinary fill must enter, stay in or leave
 the holders of its contract, because funding (FND-008), ADL ranking and settlement read only the holders.
 
-The flat path must decide on the new *quantity*, not the new cost: an inverse lot is worth
-``round_half_up(|multiplier| * price_scale * lot / price)`` (CON-001), which is 0 above twice that numerator, and
-an instrument built in code may allow such prices (an instrument file is refused since ``validate`` requires a lot
-to be worth a minor unit at ``maxPrice``; the engine does not re-validate what it is given). There a position of
-whole lots has cost 0, needs no margin and pays no fee, so an account that never deposited can hold one: its
-wallet entry is then created by the fill itself, at 0 plus the fill's PnL.
+The flat path decides on the new *quantity*. An inverse lot is worth ``round_half_up(|multiplier| * price_scale *
+lot / price)`` (CON-001), which is 0 above twice that numerator; ``validate`` requires a lot to be worth a minor unit
+at ``maxPrice``, and the engine checks every instrument it is given with it (``Engine(instruments=...)`` refuses
+XBTUSD with a maxPrice of $100bn, whose lot is worth 0 sat at $30bn). So no position of whole lots costs 0: at the
+cheapest valid lot (XBTUSD with a maxPrice of $20bn, a lot worth exactly 1 sat there) a position of one lot costs
+one satoshi and enters and leaves the holders like any other, and an account that never deposited cannot open it
+(its available balance is 0; the lot needs 3 sat: 1 of initial margin and 1 of taker fee each way).
 """
 
 from __future__ import annotations
 
 import attrs
+import pytest
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Event, Rejected
+from perpspec.engine.core.events import Event, Reason, Rejected
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.contract import compute_lot_value_inverse
 from perpspec.rules.funding import compute_funding_exchange
-from perpspec.rules.instrument_file import load_instrument, validate
+from perpspec.rules.instrument_file import InstrumentError, load_instrument, validate
 from perpspec.rules.position import Position
 
 ETHUSD = load_instrument("ETHUSD")  # lot size 1, settled in XBt
@@ -117,11 +119,13 @@ def test_a_flip_through_flat_keeps_the_account_a_holder() -> None:
 
 # XBTUSD with maxPrice $100bn: at $30bn (3e12 in cents) a lot of 100 contracts is worth round(1e12 / 3e12) = 0 sat
 WORTHLESS = attrs.evolve(load_instrument("XBTUSD"), max_price=10**13)
-HIGH = 3 * 10**12
+# XBTUSD with maxPrice $20bn, the highest validate accepts: there a lot is worth round(1e12 / 2e12) = 1 sat
+CHEAPEST = attrs.evolve(load_instrument("XBTUSD"), max_price=2 * 10**12)
+HIGH = 2 * 10**12
 
 
-def _worthless_engine(*funded: int) -> Engine:
-    engine = Engine({"XBTUSD": WORTHLESS})
+def _cheapest_engine(*funded: int) -> Engine:
+    engine = Engine({"XBTUSD": CHEAPEST})
     engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=HIGH, index_price=HIGH))
     for account in (1, 2, 3):
         engine.process(c.VerifyAccount(time_ms=0, account=account))
@@ -130,42 +134,54 @@ def _worthless_engine(*funded: int) -> Engine:
     return engine
 
 
-def _order(engine: Engine, account: int, side: str, qty: int) -> None:
-    events = engine.process(
+def _order(engine: Engine, account: int, side: str, qty: int) -> Event:
+    return engine.process(
         c.PlaceOrder(time_ms=0, account=account, symbol="XBTUSD", side=side, order_qty=qty, price=HIGH)
-    )
-    assert not isinstance(events[-1], Rejected), events[-1]
+    )[-1]
 
 
 def _xbt_position(engine: Engine, account: int) -> Position:
     return engine.accounts[account].positions["XBTUSD"].position
 
 
-def test_the_worthless_lot_instrument_is_refused_by_validation_and_its_lot_is_worth_nothing() -> None:
-    assert validate(WORTHLESS) == ("maxPrice", "an inverse lot must be worth at least one minor unit at maxPrice")
-    assert compute_lot_value_inverse(WORTHLESS, HIGH) == 0
+def test_the_worthless_lot_instrument_is_refused_by_validation_and_by_the_engine() -> None:
+    reason = "an inverse lot must be worth at least one minor unit at maxPrice"
+    assert validate(WORTHLESS) == ("maxPrice", reason)
+    assert compute_lot_value_inverse(WORTHLESS, 3 * 10**12) == 0
+    with pytest.raises(InstrumentError) as refused:
+        Engine({"XBTUSD": WORTHLESS})
+    assert str(refused.value) == f"instruments['XBTUSD']: maxPrice: {reason}"
 
 
-def test_a_position_of_zero_cost_opened_or_closed_by_the_flat_path_enters_or_leaves_the_holders() -> None:
-    engine = _worthless_engine(1, 2, 3)
-    _order(engine, 2, "Sell", 100)
-    _order(engine, 1, "Buy", 100)  # 1: 0 -> 100, 2: 0 -> -100, both at cost 0
+def test_the_cheapest_valid_lot_is_worth_one_satoshi() -> None:
+    assert validate(CHEAPEST) is None
+    assert compute_lot_value_inverse(CHEAPEST, HIGH) == 1
+
+
+def test_a_position_of_one_satoshi_opened_or_closed_by_the_flat_path_enters_or_leaves_the_holders() -> None:
+    engine = _cheapest_engine(1, 2, 3)
+    assert not isinstance(_order(engine, 2, "Sell", 100), Rejected)
+    assert not isinstance(_order(engine, 1, "Buy", 100), Rejected)  # 1: 0 -> 100, 2: 0 -> -100, one satoshi each
     assert (_xbt_position(engine, 1), _xbt_position(engine, 2)) == (
-        Position(qty=100, cost=0),
-        Position(qty=-100, cost=0),
+        Position(qty=100, cost=-1),
+        Position(qty=-100, cost=1),
     )
     assert engine.holders["XBTUSD"] == {1: None, 2: None}
-    _order(engine, 3, "Buy", 100)
-    _order(engine, 1, "Sell", 100)  # 1: 100 -> 0, 3: 0 -> 100
-    assert [_xbt_position(engine, a).qty for a in (1, 2, 3)] == [0, -100, 100]
+    assert not isinstance(_order(engine, 3, "Buy", 100), Rejected)
+    assert not isinstance(_order(engine, 1, "Sell", 100), Rejected)  # 1: 100 -> 0, 3: 0 -> 100
+    assert [_xbt_position(engine, a) for a in (1, 2, 3)] == [
+        Position(qty=0, cost=0),
+        Position(qty=-100, cost=1),
+        Position(qty=100, cost=-1),
+    ]
     assert engine.holders["XBTUSD"] == {2: None, 3: None}
 
 
-def test_an_account_that_never_deposited_trades_a_worthless_lot_and_its_wallet_starts_at_zero() -> None:
-    engine = _worthless_engine(2)
-    assert "XBt" not in engine.accounts[1].wallets
-    _order(engine, 2, "Sell", 100)
-    _order(engine, 1, "Buy", 100)  # no margin and no fee on a lot worth 0 sat
-    assert _xbt_position(engine, 1) == Position(qty=100, cost=0)
-    assert engine.accounts[1].wallets == {"XBt": 0}
-    assert engine.accounts[2].wallet("XBt") == WALLET
+def test_an_account_that_never_deposited_cannot_open_the_cheapest_lot() -> None:
+    engine = _cheapest_engine(2)
+    assert not isinstance(_order(engine, 2, "Sell", 100), Rejected)
+    refused = _order(engine, 1, "Buy", 100)
+    assert isinstance(refused, Rejected)
+    assert (refused.reason, refused.text) == (Reason.INSUFFICIENT_MARGIN, "needs 3, available 0")
+    assert engine.accounts[1].wallets == {}
+    assert "XBTUSD" not in engine.accounts[1].positions

@@ -15,22 +15,25 @@ missing wallet entry. Each test below goes through public commands and differs f
   set aside) beside a cross XBTUSD long with a cross pool of 485,000 XBt, and selling the 10,000 XBTUSD at
   48,000.00 (a loss of 833,333 at that price) is refused, exactly as for an account holding the cross position
   alone with the same free wallet.
-* An account that never deposited has no wallet entry: its wallet is 0, not 1. With a lot worth nothing at
-  $30bn (an instrument built in code, ``tests/test_fill_flat_path_edges.py``) it may rest a bid for 100 XBTUSD
-  needing no margin; once the mark falls to $10bn the lot is worth one satoshi, so a fill at $30bn would leave
-  it at −1 XBt: LIQ-044 cancels the bid.
+* An account that never deposited has no wallet entry: its wallet is 0, not 1. The engine refuses the instrument
+  this was once shown with (a lot worth nothing at $30bn, ``tests/test_fill_flat_path_edges.py``), so such an
+  account never rests an order: at the cheapest valid lot (XBTUSD with maxPrice $20bn, one lot worth 1 sat) its bid
+  needs 3 sat against an available balance of 0, and rests once it has deposited exactly 3. (The pool's own default,
+  ``Risk.other_sums``' ``wallets.get(asset, 0)``, is therefore never read: an account holding an order or a position
+  in a contract has a wallet entry in its settlement currency.)
 * An account flat in the contract has an own PnL of 0 (the last test: LIQ-043's account side at exactly 0 and −1).
 """
 
 from __future__ import annotations
 
 import attrs
+import pytest
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted, Event, Execution, Reason, Rejected
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.contract import compute_value
-from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.instrument_file import InstrumentError, load_instrument
 from perpspec.rules.invariants import compute_account_equity
 from perpspec.rules.solvency import FILL_CANCEL_TEXT
 
@@ -120,24 +123,29 @@ def test_liq_042_the_cross_pool_is_the_wallet_less_the_isolated_margins() -> Non
         assert _accepted(at_mark), at_mark[-1]
 
 
-# XBTUSD with maxPrice $100bn: a lot of 100 contracts is worth round(1e12 / p) sat, 0 at $30bn, 1 at $10bn
+# XBTUSD with maxPrice $100bn: a lot of 100 contracts is worth round(1e12 / p) sat, 0 at $30bn: refused
 WORTHLESS = attrs.evolve(load_instrument("XBTUSD"), max_price=10**13)
-HIGH, LOW = 3 * 10**12, 10**12
+# the highest maxPrice validate accepts: a lot is worth round(1e12 / 2e12) = 1 sat there
+CHEAPEST = attrs.evolve(load_instrument("XBTUSD"), max_price=2 * 10**12)
+HIGH = 2 * 10**12
+
+
+def test_liq_044_the_worthless_lot_instrument_is_refused_by_the_engine() -> None:
+    with pytest.raises(InstrumentError, match=r"^instruments\['XBTUSD'\]: maxPrice: an inverse lot must be worth"):
+        Engine({"XBTUSD": WORTHLESS})
 
 
 def test_liq_044_an_account_that_never_deposited_has_a_wallet_of_zero() -> None:
-    engine = Engine({"XBTUSD": WORTHLESS})
+    engine = Engine({"XBTUSD": CHEAPEST})
     engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=HIGH, index_price=HIGH))
-    for account in (1, 3):
-        engine.process(c.VerifyAccount(time_ms=0, account=account))
-    engine.process(c.Deposit(time_ms=0, account=3, asset="XBt", amount=10**10))
-    assert _accepted(engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=100, price=HIGH)))
-    assert compute_value(WORTHLESS, 100, LOW) == -1  # a long of one lot at cost 0 is worth -1 sat at $10bn
-    engine.process(c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=LOW, index_price=LOW))
-    events = engine.process(c.PlaceOrder(time_ms=1, account=3, symbol="XBTUSD", side="Sell", order_qty=100, price=HIGH))
-    assert [e.text for e in events if isinstance(e, Execution) and e.account == 1] == [FILL_CANCEL_TEXT]
-    assert "XBt" not in engine.accounts[1].wallets
-    assert engine.accounts[1].positions["XBTUSD"].qty == 0
+    engine.process(c.VerifyAccount(time_ms=0, account=1))
+    bid = c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=100, price=HIGH)
+    refused = engine.process(bid)[-1]
+    assert isinstance(refused, Rejected)
+    assert (refused.reason, refused.text) == (Reason.INSUFFICIENT_MARGIN, "needs 3, available 0")
+    assert engine.accounts[1].wallets == {}
+    engine.process(c.Deposit(time_ms=0, account=1, asset="XBt", amount=3))
+    assert _accepted(engine.process(bid))
 
 
 # LIQ-043's account side for an account *flat* in the contract: its own PnL is 0 (not 1). The account's equity must

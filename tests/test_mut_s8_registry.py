@@ -240,8 +240,10 @@ def test_cancel_all_of_one_symbol_or_one_side_cancels_only_those_orders() -> Non
 
 def test_a_spot_buy_of_one_contract_reserves_its_value_and_fee() -> None:
     """A spot pair with a lot of one contract: an order left with one contract still reserves (value + taker fee,
-    rounded up: 50,000 USDt + 50)."""
-    one = attrs.evolve(SPOT, lot_size=1)
+    rounded up: 50,000 USDt + 50).  The tick is 1.00 USDT, so that a lot's value at every tick is whole USDt
+    (``validate``: lotSize * multiplier * tickSize a multiple of priceScale; a tick of 0.5 with a lot of one contract
+    is refused by the engine)."""
+    one = attrs.evolve(SPOT, lot_size=1, tick_size=100)
     engine = Engine({"XBT_USDT": one})
     engine.process(c.PriceUpdate(time_ms=0, symbol="XBT_USDT", mark_price=XBT, index_price=XBT))
     engine.process(c.VerifyAccount(time_ms=0, account=1))

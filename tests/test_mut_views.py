@@ -72,19 +72,20 @@ def test_a_second_read_sees_a_partly_filled_an_amended_order_and_a_grown_positio
     assert reads.opened[1] == [RestingOrder(symbol="ETHUSD", qty=6, price=289_000)]
 
 
-def test_a_second_read_sees_a_position_grown_at_a_cost_of_zero() -> None:
-    # an inverse lot is worth 0 sat at $30bn (an instrument built in code, tests/test_fill_flat_path_edges.py): a
-    # position grown from 100 to 200 contracts keeps a cost of 0, and must still be read anew
-    worthless = attrs.evolve(load_instrument("XBTUSD"), max_price=10**13)
-    high = 3 * 10**12
-    engine = Engine({"XBTUSD": worthless})
+def test_a_second_read_sees_a_position_of_the_cheapest_lots_grown() -> None:
+    # XBTUSD with the highest maxPrice validate accepts ($20bn): a lot is worth 1 sat there, so a position grown from
+    # 100 to 200 contracts moves its cost from -1 to -2 and must be read anew. (A lot worth 0 sat, which kept the
+    # cost of such a position at 0, needs an instrument the engine refuses: tests/test_fill_flat_path_edges.py.)
+    cheapest = attrs.evolve(load_instrument("XBTUSD"), max_price=2 * 10**12)
+    high = 2 * 10**12
+    engine = Engine({"XBTUSD": cheapest})
     engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=high, index_price=high))
     for account in (1, 3):
         engine.process(c.VerifyAccount(time_ms=0, account=account))
         engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**9))
     _trade(engine, 1, "XBTUSD", 100, high)
     _, _, reads = engine.views.pooled_listing(True)
-    assert dict(reads.positions[1]) == {"XBTUSD": Position(qty=100, cost=0)}
+    assert dict(reads.positions[1]) == {"XBTUSD": Position(qty=100, cost=-1)}
     _trade(engine, 1, "XBTUSD", 100, high)
     _, _, reads = engine.views.pooled_listing(True)
-    assert dict(reads.positions[1]) == {"XBTUSD": Position(qty=200, cost=0)}
+    assert dict(reads.positions[1]) == {"XBTUSD": Position(qty=200, cost=-2)}

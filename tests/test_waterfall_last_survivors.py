@@ -5,12 +5,15 @@ Found by ``python -m tests.mutation engine/core/waterfall.py`` (see docs/mutatio
 * INS-011: a pool's residual margin of exactly one satoshi moves to the fund and is reported as a ``residual``
   (a positive amount), not as a ``draw``.
 * INS-005 in ADL (ADL-020): the liquidator's pending position is closed against the deleveraged accounts at its
-  take-over price, and the cost basis it keeps (ACC-003, floored) can leave one satoshi of profit on the last
-  close; that satoshi is a ``surplus`` paid to the fund, not a ``draw``.
+  take-over price.  Its cost basis is the value of its contracts at that price, and a valid instrument's value is
+  linear in whole lots (``validate``: lotSize * multiplier * tickSize whole minor units; an inverse lot's value is
+  per lot), so the cost it keeps (ACC-003, floored) is exact and the close leaves no profit: only the residual goes
+  to the fund.  The quanto with a multiplier of 1 and a tick of 0.01 once shown to leave one satoshi of ``surplus``
+  is refused by the engine.
 
 ETHUSD with a tick of one price unit and a taker fee of 1 ppm: one contract bought at 3,000.00 by an account
 holding 12,000 XBt is taken over at 2,900.00 and leaves exactly 1 XBt of margin. For the ADL case a quanto with a
-multiplier of 1 (a contract's value floors to whole satoshis, so the cost bases are not linear in contracts).
+multiplier of 1 and a tick of 1.00 (the smallest tick that keeps a contract's value whole satoshis).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Reason, Rejected, RuleEvent
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.events import AdlFill, InsuranceMovement, Liquidation, PartialLiquidation
-from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.instrument_file import InstrumentError, load_instrument
 
 ETHUSD = load_instrument("ETHUSD")
 XBT = 10**8
@@ -63,12 +66,20 @@ def test_a_residual_of_one_satoshi_is_reported_as_a_residual() -> None:
     assert engine.insurance_funds["XBt"] == 1
 
 
-def test_one_satoshi_of_adl_profit_on_the_pending_position_is_a_surplus() -> None:
+def test_a_quanto_whose_contract_value_is_not_whole_satoshis_is_refused_by_the_engine() -> None:
+    with pytest.raises(InstrumentError) as refused:
+        Engine({"ETHUSD": attrs.evolve(ETHUSD, tick_size=1, multiplier=1)})
+    assert str(refused.value) == (
+        "instruments['ETHUSD']: multiplier: lotSize * multiplier * tickSize must be whole minor units"
+    )
+
+
+def test_adl_closes_the_pending_position_at_its_exact_cost_and_leaves_no_surplus() -> None:
     # account 1 (3,000 XBt) sold 7 contracts at 3,000.00 to accounts 2 (5) and 3 (2); at a mark of 4,000.00 it is
-    # taken over at 3,423.71 (a cost of -23,966 for the liquidator's short of 7) and, with no fund to close it in
-    # an empty book, deleveraged: 2 contracts of account 3 (the kept cost -17,119 for 5, realised 0), then 5 of
-    # account 2 (value 17,118 at 3,423.71 against the cost 17,119: one satoshi to the fund)
-    engine = Engine({"ETHUSD": attrs.evolve(ETHUSD, tick_size=1, multiplier=1)})
+    # taken over at 3,423.00 (a cost of -23,961 for the liquidator's short of 7: 7 x 3,423 sat) and, with no fund to
+    # close it in an empty book, deleveraged: 2 contracts of account 3 (the kept cost -17,115 for 5, exact), then 5
+    # of account 2 (value 17,115 against the cost 17,115): no INS-005 movement, only the INS-011 residual
+    engine = Engine({"ETHUSD": attrs.evolve(ETHUSD, tick_size=100, multiplier=1)})
     engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
     for account, amount in ((1, 3_000), (2, 1_000 * XBT), (3, XBT)):
         engine.process(c.VerifyAccount(time_ms=0, account=account))
@@ -78,14 +89,14 @@ def test_one_satoshi_of_adl_profit_on_the_pending_position_is_a_surplus() -> Non
     engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Sell", order_qty=7, price=300_000))
     records = _events(engine, 400_000)
     assert [(r.account_id, r.close_qty, r.price) for r in records if isinstance(r, AdlFill)] == [
-        (3, 2, 342_371),
-        (2, 5, 342_371),
+        (3, 2, 342_300),
+        (2, 5, 342_300),
     ]
     assert [(r.kind, r.amount, r.rule_id) for r in records if isinstance(r, InsuranceMovement)] == [
-        ("residual", 17, "INS-011"),
-        ("surplus", 1, "INS-005"),
+        ("residual", 22, "INS-011"),
     ]
-    assert engine.insurance_funds["XBt"] == 18
+    assert engine.insurance_funds["XBt"] == 22
+    assert engine.pending == []
 
 
 def test_an_amend_that_changes_nothing_is_not_judged_again_after_a_withdrawal() -> None:

@@ -60,7 +60,7 @@ from perpspec.engine.core.prices import Prices
 from perpspec.engine.core.registry import OrderRegistry
 from perpspec.engine.core.rejects import Rej, field_values, first_wrong_type, is_int, text_of
 from perpspec.engine.core.risk import Risk
-from perpspec.engine.core.state_check import check_engine_state
+from perpspec.engine.core.state_check import check_engine_instruments, check_engine_state
 from perpspec.engine.core.state_codec import decode_state, encode_state
 from perpspec.engine.core.stream import MAX_CLOCK_STEP_MS as MAX_CLOCK_STEP_MS  # re-exported
 from perpspec.engine.core.stream import MAX_TIME_MS as MAX_TIME_MS  # re-exported
@@ -144,7 +144,10 @@ class Engine:
     ) -> None:
         stream = self.stream = EventStream()
         stream.max_clock_step_ms = max_clock_step_ms
-        market = self.market = Market(dict(load_builtin_instruments() if instruments is None else instruments))
+        # every instrument as a snapshot's is checked (InstrumentError naming it): a hand-built one the instrument
+        # files would refuse (a zero tick, a margin above 100%) never reaches the rules
+        table = check_engine_instruments(load_builtin_instruments() if instruments is None else instruments)
+        market = self.market = Market(table)
         ledger = self.ledger = Ledger(market, stream)
         risk = self.risk = Risk(market, ledger, stream)
         triggers = self.triggers = Triggers(market)

@@ -15,8 +15,10 @@ The constraints are those the engine itself keeps (each names the code that make
 ``maxPrice`` where the engine checks that on entry, strings are drawn from the engine's vocabularies, every
 instrument passes :func:`rules.instrument_file.validate`, and every index points at the objects it indexes
 (a live order is the same object in ``live_orders``, its account's ``orders`` and its book level or conditional
-pool).  Caches travel in checkpoints (``PositionState.resting_cache`` / ``_pm``): they must equal what the rules
-give for the state they cache.  Deterministic, integer-only, no state is changed.
+pool).  The instruments are checked by :func:`check_instrument`, which
+``Engine(instruments=...)`` runs too (:func:`check_engine_instruments`).  Caches travel in checkpoints
+(``PositionState.resting_cache`` / ``_pm``): they must equal what the rules give for the state they cache.
+Deterministic, integer-only, no state is changed.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from perpspec.engine.core.stream import MAX_TIME_MS
 from perpspec.engine.core.waterfall import Pending
 from perpspec.rules.adl import POLICIES
 from perpspec.rules.instrument import ContractKind, FeeTier, Instrument
-from perpspec.rules.instrument_file import MARK_METHODS, validate
+from perpspec.rules.instrument_file import MARK_METHODS, InstrumentError, validate
 from perpspec.rules.margin import PositionMargin, compute_position_margin
 from perpspec.rules.position import Position
 
@@ -59,8 +61,17 @@ _ORDER_BOOLS: Final = ("close", "is_buy", "last_within_mark", "live", "post_only
 _ORDER_COUNTS: Final = ("cum_qty", "cum_value", "leaves_qty", "order_qty", "shown_qty", "stop_px", "price")
 
 
+class StateFieldError(CodecError):
+    """A refused state field: ``path`` names it, ``reason`` says why (the message is ``CodecError``'s, at offset 0)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"engine state field {path}: {reason}", 0)
+        self.path = path
+        self.reason = reason
+
+
 def _fail(path: str, reason: str) -> NoReturn:
-    raise CodecError(f"engine state field {path}: {reason}", 0)
+    raise StateFieldError(path, reason)
 
 
 def _int(value: object, path: str, low: int | None = None, high: int | None = None) -> int:
@@ -123,6 +134,65 @@ def _key(symbol: object, path: str, known: Mapping[str, object]) -> str:
     return text
 
 
+def check_instrument(symbol: str, inst: object, path: str) -> Instrument:
+    """``inst`` as the engine's instrument ``symbol`` (``path`` names it), or :class:`StateFieldError`.
+
+    Every field of the type the instrument files give it, the symbol its key, and the instrument files' own
+    soundness rules (:func:`rules.instrument_file.validate`): the one check of a snapshot's instruments and of
+    ``Engine(instruments=...)``'s.
+    """
+    names = tuple(field.name for field in attrs.fields(Instrument))
+    _record(inst, Instrument, path, names)
+    assert isinstance(inst, Instrument)
+    for name in names:
+        value = getattr(inst, name)
+        where = f"{path}.{name}"
+        if name in _INSTRUMENT_TEXT:
+            _str(value, where, MARK_METHODS if name == "mark_method" else None)
+        elif name == "kind":
+            if type(value) is not ContractKind:
+                _fail(where, "must be a ContractKind")
+        elif name == "fee_tiers":
+            if type(value) is not tuple:
+                _fail(where, "must be a tuple of fee tiers")
+            for index, tier in enumerate(value):
+                _record(tier, FeeTier, f"{where}[{index}]", ("adv_usd", "maker_fee_ppm", "taker_fee_ppm"))
+                for tier_field in ("adv_usd", "maker_fee_ppm", "taker_fee_ppm"):
+                    _int(getattr(tier, tier_field), f"{where}[{index}].{tier_field}")
+        elif name in _INSTRUMENT_OPTIONAL and value is None:
+            continue
+        else:
+            _int(value, where)
+    if inst.symbol != symbol:
+        _fail(f"{path}.symbol", f"{inst.symbol[:40]!r} differs from its key")
+    if inst.symbol == "" or inst.settl_currency == "":
+        _fail(f"{path}.symbol", "symbol and settlCurrency must not be empty")
+    problem = validate(inst)  # the instrument file's own soundness rules
+    if problem is not None:
+        _fail(f"{path} ({problem[0]})", problem[1])
+    return inst
+
+
+def check_engine_instruments(instruments: Mapping[Any, Any]) -> dict[str, Instrument]:
+    """``Engine(instruments=...)``'s table, each instrument checked as a snapshot's is (:func:`check_instrument`).
+
+    Refused with an :class:`InstrumentError` naming the instrument, the field and the reason, e.g.
+    ``instruments['XBTUSD']: tickSize: must be positive``: an engine is never built from parameters that the
+    instrument files refuse (a zero tick or lot divides by zero, a margin above 100% breaks a proof's assumption).
+    """
+    table: dict[str, Instrument] = {}
+    for symbol, inst in instruments.items():
+        if type(symbol) is not str:
+            raise InstrumentError("instruments", "(key)", f"must be a symbol string, is {type(symbol).__name__}")
+        source = f"instruments[{symbol[:40]!r}]"
+        try:
+            table[symbol] = check_instrument(symbol, inst, source)
+        except StateFieldError as error:
+            field = error.path[len(source) :].strip(" .()") or "(instrument)"
+            raise InstrumentError(source, field, error.reason) from None
+    return table
+
+
 class _Checker:
     """One pass over one state (kept together: later checks read what earlier ones established)."""
 
@@ -138,35 +208,7 @@ class _Checker:
         table = _dict(self.state["instrument_map"], "instrument_map")
         for symbol, inst in table.items():
             path = f"instrument_map[{_str(symbol, 'instrument_map key')[:40]!r}]"
-            names = tuple(field.name for field in attrs.fields(Instrument))
-            _record(inst, Instrument, path, names)
-            for name in names:
-                value = getattr(inst, name)
-                where = f"{path}.{name}"
-                if name in _INSTRUMENT_TEXT:
-                    _str(value, where, MARK_METHODS if name == "mark_method" else None)
-                elif name == "kind":
-                    if type(value) is not ContractKind:
-                        _fail(where, "must be a ContractKind")
-                elif name == "fee_tiers":
-                    if type(value) is not tuple:
-                        _fail(where, "must be a tuple of fee tiers")
-                    for index, tier in enumerate(value):
-                        _record(tier, FeeTier, f"{where}[{index}]", ("adv_usd", "maker_fee_ppm", "taker_fee_ppm"))
-                        for tier_field in ("adv_usd", "maker_fee_ppm", "taker_fee_ppm"):
-                            _int(getattr(tier, tier_field), f"{where}[{index}].{tier_field}")
-                elif name in _INSTRUMENT_OPTIONAL and value is None:
-                    continue
-                else:
-                    _int(value, where)
-            if inst.symbol != symbol:
-                _fail(f"{path}.symbol", f"{inst.symbol[:40]!r} differs from its key")
-            if inst.symbol == "" or inst.settl_currency == "":
-                _fail(f"{path}.symbol", "symbol and settlCurrency must not be empty")
-            problem = validate(inst)  # the instrument file's own soundness rules
-            if problem is not None:
-                _fail(f"{path} ({problem[0]})", problem[1])
-            self.instruments[symbol] = inst
+            self.instruments[symbol] = check_instrument(symbol, inst, path)
 
     def prices(self) -> None:
         """Mark, index (PriceUpdate) and settlement (Settle) prices in (0, maxPrice]; last prices positive."""
@@ -535,4 +577,6 @@ def check_engine_state(state: object) -> None:
     checker.clock()
 
 
-__all__ = ["STATE_FIELDS", "check_engine_state"]
+__all__ = [
+    "STATE_FIELDS", "StateFieldError", "check_engine_instruments", "check_engine_state", "check_instrument",
+]
