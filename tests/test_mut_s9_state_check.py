@@ -225,6 +225,12 @@ def _sell_at_price_zero(state: State) -> None:
     assert ps.resting_cache.sums() == (0, 0, 0, 20, 0, 6_000_000)  # as crossing a bid of 1 the value would be 20
 
 
+def _reserve_nothing(state: State, reserved: dict[str, int]) -> None:
+    """Order 7 (account 5's spot buy) reserves 0 USDt, and account 5's ``reserved`` says so (``reserved``)."""
+    state["spot_reservations"][7] = ("USDt", 0)
+    state["accounts"][5].reserved = reserved
+
+
 AT_BOUND: list[tuple[str, Mutation, bytes]] = [
     ("risk_limit-1", lambda s: _set(_ps(s, 1, "XBTUSD"), "risk_limit", 1), PAYLOAD),
     ("max_clock_step_ms-1", lambda s: s.update(max_clock_step_ms=1), PAYLOAD),
@@ -233,8 +239,9 @@ AT_BOUND: list[tuple[str, Mutation, bytes]] = [
     ("pm-key-mark-1", lambda s: _pm_at(s, 3, "ETHUSD", 1, 0), BLOB),
     ("dms-deadline-0", _heap([(0, 3)]), PAYLOAD),
     ("dms-heap-six", _heap([(1, 0), (10, 0), (2, 0), (11, 0), (12, 0), (3, 0)]), PAYLOAD),
-    ("spot-reservation-0", lambda s: s["spot_reservations"].update({7: ("USDt", 0)}), PAYLOAD),
-    ("reserved-0", lambda s: s["accounts"][5].reserved.update(USDt=0), PAYLOAD),
+    # a reservation and its account's reserved balance move together (state_check: reserved = sum of reservations)
+    ("spot-reservation-0", lambda s: _reserve_nothing(s, {}), PAYLOAD),
+    ("reserved-0", lambda s: _reserve_nothing(s, {"USDt": 0}), PAYLOAD),
     ("liq-price-0", _liq_price_zero, PAYLOAD),
     ("pending-takeover-0", lambda s: _set(s["pending"][0], "takeover_price", 0), PAYLOAD),
     ("stats-0", lambda s: s["stats"].update(liquidations=0), PAYLOAD),

@@ -15,7 +15,8 @@ The constraints are those the engine itself keeps (each names the code that make
 ``maxPrice`` where the engine checks that on entry, strings are drawn from the engine's vocabularies, every
 instrument passes :func:`rules.instrument_file.validate`, and every index points at the objects it indexes
 (a live order is the same object in ``live_orders``, its account's ``orders`` and its book level or conditional
-pool).  The instruments are checked by :func:`check_instrument`, which
+pool), an account's ``reserved`` balance is what its live orders' spot reservations hold, and a take-over
+held by the liquidation engine is whole lots.  The instruments are checked by :func:`check_instrument`, which
 ``Engine(instruments=...)`` runs too (:func:`check_engine_instruments`).  Caches travel in checkpoints
 (``PositionState.resting_cache`` / ``_pm``): they must equal what the rules give for the state they cache.
 Deterministic, integer-only, no state is changed.
@@ -79,9 +80,13 @@ def _int(value: object, path: str, low: int | None = None, high: int | None = No
     if type(value) is not int:
         _fail(path, f"must be an integer, is {type(value).__name__}")
     if (low is not None and value < low) or (high is not None and value > high):
-        shown = str(value) if -(10**30) < value < 10**30 else f"an integer of {value.bit_length()} bits"
-        _fail(path, f"{shown} is outside [{'-inf' if low is None else low}, {'inf' if high is None else high}]")
+        _fail(path, f"{_shown(value)} is outside [{'-inf' if low is None else low}, {'inf' if high is None else high}]")
     return value
+
+
+def _shown(value: int) -> str:
+    """An integer for a message: its digits below 10**30 in size, else its size in bits."""
+    return str(value) if -(10**30) < value < 10**30 else f"an integer of {value.bit_length()} bits"
 
 
 def _bool(value: object, path: str) -> bool:
@@ -479,6 +484,22 @@ class _Checker:
             _int(amount, f"{where}[1]", 0)
             if order_id not in self.live:
                 _fail(where, "reserves for an order that is not live")
+        self.reservations()
+
+    def reservations(self) -> None:
+        """Each account's ``reserved`` is the sum, by asset, of its live orders' spot reservations
+        (``OrderRegistry.reserve`` keeps the two together; entry's free balance is the wallet less ``reserved``)."""
+        expected: dict[int, dict[str, int]] = {}
+        for order_id, (asset, amount) in self.state["spot_reservations"].items():
+            per_asset = expected.setdefault(self.live[order_id].account, {})
+            per_asset[asset] = per_asset.get(asset, 0) + amount
+        for account_id, account in sorted(self.accounts.items()):
+            held = expected.get(account_id, {})
+            for asset in sorted(set(account.reserved) | set(held), key=repr):
+                amount = account.reserved.get(asset, 0)
+                if amount != held.get(asset, 0):
+                    _fail(f"accounts[{account_id}].reserved[{asset[:40]!r}]",
+                          f"{_shown(amount)} is not the {_shown(held.get(asset, 0))} its live orders' spot reservations hold")
 
     def risk(self) -> None:
         for name in ("dirty", "multi"):
@@ -540,8 +561,9 @@ class _Checker:
             seen.add(pending.pending_id)
             if _int(pending.account, f"{path}.account", 0) not in self.accounts:
                 _fail(f"{path}.account", "is not an account of this engine")
-            _key(pending.symbol, f"{path}.symbol", self.instruments)
-            _int(pending.qty, f"{path}.qty")
+            lot_size = self.instruments[_key(pending.symbol, f"{path}.symbol", self.instruments)].lot_size
+            if _int(pending.qty, f"{path}.qty") % lot_size != 0:  # a take-over holds a position's whole lots
+                _fail(f"{path}.qty", f"{_shown(pending.qty)} is not a whole number of lots of {lot_size}")
             _int(pending.cost, f"{path}.cost")
             _int(pending.takeover_price, f"{path}.takeover_price", 0)
             _int(pending.age, f"{path}.age", 0)
