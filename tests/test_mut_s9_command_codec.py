@@ -71,46 +71,79 @@ def test_bad_utf8_is_named_at_its_own_byte() -> None:
     )
 
 
-def test_a_bool_byte_above_1_is_refused_naming_its_fields_tag() -> None:
-    """Isolate's tags are ``iisb`` at bytes 2–5; a bool value of 2 (at byte 26) is refused at its field's tag, 5."""
+def test_a_bool_byte_above_1_is_refused_naming_its_own_byte() -> None:
+    """Isolate's tags are ``iisb`` at bytes 2–5 and its fixed-width part two int64, a u32 and the bool's u8 (bytes
+    6–26); a bool value of 2 is refused at its own byte, 26 (session 9 named its field's tag, 5)."""
     encoded = bytearray(CODEC.encode(Isolate(time_ms=1, account=2, symbol="X", enabled=True)))
     assert (bytes(encoded[2:6]), encoded[26]) == (b"iisb", 1)
     encoded[26] = 2
-    assert refusal(bytes(encoded)) == ("bool byte 2 (not 0 or 1) in Isolate record at byte offset 5", 5)
+    assert refusal(bytes(encoded)) == ("bool byte 2 (not 0 or 1) in Isolate record at byte offset 26", 26)
 
 
-def test_version_1_json_records_are_refused_at_byte_0() -> None:
-    """Malformed JSON, a list not headed by a name, an unknown name, a wrong field count: each at offset 0."""
+def test_version_1_json_records_are_refused_at_the_record_or_at_the_name() -> None:
+    """Malformed JSON, a list not headed by a name, a wrong field count (the record is the fields' array): at 0; an
+    unknown name at its opening quote."""
     malformed = refusal(b"[")
     assert (malformed[0].startswith("malformed command JSON ("), malformed[1]) == (True, 0)
     not_named = ("command JSON is not [name, fields...] at byte offset 0", 0)
     assert [refusal(b'[5,"x"]'), refusal(b"[]")] == [not_named, not_named]
-    assert refusal(b'["x"]') == ("unknown command class 'x' at byte offset 0", 0)
+    assert refusal(b'["x"]') == ("unknown command class 'x' at byte offset 1", 1)
+    assert refusal(b'[ \n"x"]') == ("unknown command class 'x' at byte offset 3", 3)
     assert refusal(b'["CancelOrder",1]') == ("CancelOrder record has 1 fields, schema has 4 at byte offset 0", 0)
 
 
 def test_binary_records_that_are_not_a_named_field_list_are_refused() -> None:
-    """``B`` + a state encoding that is not [name, [fields]] is refused at byte 1 (where the encoding starts); an
-    unknown class or a wrong field count at byte 0, like every other record kind."""
+    """``B`` + a state encoding that is not [name, [fields]] is refused at that value (byte 5, after ``B`` and the
+    magic), fields that are not a list or not as many as the schema's at the fields (byte 20 after the name
+    ``CancelOrder``: ``l``, count, ``s``, length, 11 bytes), an unknown class at its name (byte 7)."""
 
     def binary(value: Any) -> bytes:
         return b"B" + encode_state(value)
 
-    assert refusal(binary([1, 2])) == ("binary command is not [name, fields] at byte offset 1", 1)
-    assert refusal(binary(["CancelOrder", (1, 2)])) == ("binary command fields are not a list at byte offset 1", 1)
-    assert refusal(binary(["Nope", [1]])) == ("unknown command class 'Nope' at byte offset 0", 0)
+    assert binary(["CancelOrder", [1, 2]])[5:9] == b"l\x02s\x0b"
+    assert refusal(binary([1, 2])) == ("binary command is not [name, fields] at byte offset 5", 5)
+    assert refusal(binary(["CancelOrder", (1, 2)])) == ("binary command fields are not a list at byte offset 20", 20)
+    assert refusal(binary(["Nope", [1]])) == ("unknown command class 'Nope' at byte offset 7", 7)
     assert refusal(binary(["CancelOrder", [1, 2]])) == (
-        "CancelOrder record has 2 fields, schema has 4 at byte offset 0",
-        0,
+        "CancelOrder record has 2 fields, schema has 4 at byte offset 20",
+        20,
+    )
+    # a name of 200 characters: its length is a varint of two bytes, the fields start at 7 + 1 + 2 + 200
+    assert refusal(binary(["N" * 200, [1]]))[1] == 7
+    assert refusal(binary(["CancelOrder" + "x" * 200, [1]]))[1] == 7
+
+
+def test_a_binary_records_state_encoding_errors_name_their_offset_in_the_record() -> None:
+    """The state encoding starts at byte 1 of a ``B`` record, so each of its errors names its byte in the record
+    (session 11: they named it in the bytes after the ``B``, one less)."""
+    record = b"B" + encode_state(["CancelOrder", [1, 2]])  # 26 bytes: the last is the varint of 2
+    assert len(record) == 26
+    assert [refusal(payload) for payload in (b"BPSV", b"BPSV1Z", record[:-1], record + b"\x00")] == [
+        ("not a perpspec state encoding (bad magic) at byte offset 1", 1),
+        ("unknown tag 0x5a at byte offset 5", 5),
+        ("truncated varint at byte offset 25", 25),
+        ("1 trailing bytes after the state at byte offset 26", 26),
+    ]
+    assert refusal(b"BPSV1l\x02s\x01\xffl\x00") == ("invalid UTF-8 at byte offset 7", 7)
+
+
+def test_a_binary_record_with_an_overlong_count_names_its_name_and_fields_where_they_are() -> None:
+    """A list count of 2 written in two bytes (``0x82 0x00``, which the decoder accepts) moves the name to byte 8
+    and the fields to byte 21."""
+    record = b"BPSV1l\x82\x00" + encode_state("CancelOrder")[4:] + encode_state([1, 2])[4:]
+    assert refusal(record) == ("CancelOrder record has 2 fields, schema has 4 at byte offset 21", 21)
+    assert refusal(record.replace(b"CancelOrder", b"CancelOrdex")) == (
+        "unknown command class 'CancelOrdex' at byte offset 8", 8
     )
 
 
 def test_a_non_command_is_journaled_as_received_and_holds_exactly_one_value() -> None:
     """Something that is not a command at all is written ``B`` + ["", [value]] and decodes to that value; a
-    non-command record holding no value or two is refused at byte 1."""
+    non-command record holding no value or two is refused at its field list (byte 9: after ``B``, the magic, the
+    list's tag and count, the empty name's tag and length)."""
     assert CODEC.encode(5) == b"B" + encode_state(["", [5]])
     assert (CODEC.decode(CODEC.encode(5)), CODEC.decode(CODEC.encode("x"))) == (5, "x")
-    message = ("a non-command record holds one value at byte offset 1", 1)
+    message = ("a non-command record holds one value at byte offset 9", 9)
     assert [refusal(b"B" + encode_state(["", values])) for values in ([], [5, 6])] == [message, message]
 
 

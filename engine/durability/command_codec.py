@@ -25,7 +25,7 @@ from typing import Any, Final
 import attrs
 
 from perpspec.engine.core.records import Opaque
-from perpspec.engine.core.state_codec import CodecError, decode_state, encode_state
+from perpspec.engine.core.state_codec import STATE_MAGIC, CodecError, decode_state, encode_state
 
 
 def journalable(value: object) -> object:
@@ -60,6 +60,10 @@ _TAG_BOOL: Final = 0x62  # b   u8: 0 False, 1 True
 _TAG_NONE: Final = 0x4E  # N   no bytes
 _COMPACT_TAGS: Final[dict[type, str]] = {int: "i", str: "s", bool: "b", type(None): "N"}
 _COMPACT_FIXED: Final = {_TAG_INT: "q", _TAG_STR: "I", _TAG_BOOL: "B", _TAG_NONE: ""}
+_FIXED_BYTES: Final = {tag: struct.calcsize("<" + code) for tag, code in _COMPACT_FIXED.items()}  # per field
+_BINARY_VALUE_AT: Final = 1 + len(STATE_MAGIC)  # a binary record's [name, fields] list: after ``B`` and the magic
+_STATE_LIST: Final = 0x6C  # the state encoding's tags of a list and of a string (engine.core.state_codec)
+_STATE_STR: Final = 0x73
 _MAX_COMPACT_CLASSES: Final = 256  # the class index is one byte
 # how many value shapes (field types) / tag strings a codec keeps packers / layouts for;
 # a shape past this is still encoded compactly (with identical bytes), just not cached
@@ -299,7 +303,13 @@ class CommandCodec:
         return b"B" + encode_state([type(command).__name__, values])
 
     def decode(self, payload: bytes) -> Any:
-        """The command of a journal record; :class:`CodecError` naming the offset in ``payload``."""
+        """The command of a journal record; :class:`CodecError` naming the offset in ``payload`` of what is wrong.
+
+        That is the byte itself (a field tag, a bool value, a UTF-8 byte, the end a truncated record reaches, any
+        byte of a binary record's state encoding), or the start of what it belongs to: an unknown class at its
+        index (compact) or its name, a wrong number of fields at the fields' list (at 0, the record itself, for
+        JSON), a binary record that is not ``[name, fields]`` at that value (byte 5, after ``B`` and the magic).
+        """
         kind = payload[0] if payload else -1
         if kind == COMPACT_RECORD:
             entry, values = self._decode_compact(payload)
@@ -313,25 +323,27 @@ class CommandCodec:
                 raise CodecError("command JSON is not [name, fields...]", 0)
             name: str = decoded[0]
             values = [tuple(v) if isinstance(v, list) else v for v in decoded[1:]]
+            name_at, fields_at = payload.index(b'"'), 0  # the name's opening quote; the array holds the fields
         elif kind == BINARY_RECORD:
-            decoded = decode_state(payload[1:])
+            decoded = _decode_binary(payload)
             if not (isinstance(decoded, list) and len(decoded) == 2 and isinstance(decoded[0], str)):
-                raise CodecError("binary command is not [name, fields]", 1)
+                raise CodecError("binary command is not [name, fields]", _BINARY_VALUE_AT)
             name = decoded[0]
             values = decoded[1]
+            name_at, fields_at = _binary_items_at(payload)
             if not isinstance(values, list):
-                raise CodecError("binary command fields are not a list", 1)
+                raise CodecError("binary command fields are not a list", fields_at)
             if name == "":
                 if len(values) != 1:
-                    raise CodecError("a non-command record holds one value", 1)
+                    raise CodecError("a non-command record holds one value", fields_at)
                 return values[0]
         else:
             raise CodecError("command record starts with none of 'C', 'B', '['", 0)
         read = self._by_name.get(name)
         if read is None:
-            raise CodecError(f"unknown command class {name!r}", 0)
+            raise CodecError(f"unknown command class {name!r}", name_at)
         if len(values) != len(read.fields):
-            raise CodecError(f"{name} record has {len(values)} fields, schema has {len(read.fields)}", 0)
+            raise CodecError(f"{name} record has {len(values)} fields, schema has {len(read.fields)}", fields_at)
         return _build(read, values)
 
     def _decode_compact(self, payload: bytes) -> tuple[_ReadEntry, list[Any]]:
@@ -368,7 +380,8 @@ class CommandCodec:
         values: list[Any] = []
         item = 0
         cursor = 0
-        for position, tag in enumerate(tags):
+        value_at = start  # where the field's fixed-width value is in the payload
+        for tag in tags:
             if tag == _TAG_NONE:
                 values.append(None)
                 continue
@@ -380,15 +393,53 @@ class CommandCodec:
                 values.append(text[cursor : cursor + number])
                 cursor += number
             elif number > 1:
-                raise CodecError(f"bool byte {number} (not 0 or 1) in {name} record", 2 + position)
+                raise CodecError(f"bool byte {number} (not 0 or 1) in {name} record", value_at)
             else:
                 values.append(number == 1)
+            value_at += _FIXED_BYTES[tag]
         if cursor != len(text):
             raise CodecError(
                 f"{name} record's string lengths add up to {cursor} code points, its text has {len(text)}",
                 text_start,
             )
         return read, values
+
+
+def _decode_binary(payload: bytes) -> Any:
+    """The state encoding after a binary record's ``B``, its errors naming their offset in ``payload``."""
+    try:
+        return decode_state(payload[1:])
+    except CodecError as error:
+        if error.offset is None:
+            raise
+        message = str(error).removesuffix(f" at byte offset {error.offset}")
+        raise CodecError(message, error.offset + 1) from None
+
+
+def _binary_items_at(payload: bytes) -> tuple[int, int]:
+    """Where a decoded binary record's name and its fields are in ``payload``: ``B``, the magic, the list (``l``, its
+    count as a varint), the name (``s``, its length as a varint, its UTF-8), then the fields.
+
+    Called only once the payload has decoded to ``[str, value]``, so every byte read here exists; a list or a name
+    in another form than these tags (none is written) is named at the list's own offset.
+    """
+    if payload[_BINARY_VALUE_AT] != _STATE_LIST:
+        return _BINARY_VALUE_AT, _BINARY_VALUE_AT
+    at = _BINARY_VALUE_AT + 1
+    while payload[at] & 0x80:  # the list's count
+        at += 1
+    name_at = at + 1
+    if payload[name_at] != _STATE_STR:
+        return name_at, name_at
+    at = name_at + 1
+    length = shift = 0
+    while True:  # the name's length
+        byte = payload[at]
+        at += 1
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return name_at, at + length
 
 
 def _build(read: _ReadEntry, values: list[Any]) -> Any:
