@@ -62,11 +62,16 @@ _ORDER_BOOLS: Final = ("close", "is_buy", "last_within_mark", "live", "post_only
 _ORDER_COUNTS: Final = ("cum_qty", "cum_value", "leaves_qty", "order_qty", "shown_qty", "stop_px", "price")
 
 
-class StateFieldError(CodecError):
-    """A refused state field: ``path`` names it, ``reason`` says why (the message is ``CodecError``'s, at offset 0)."""
+class StateFieldError(Exception):
+    """A refused state field: ``path`` names it, ``reason`` says why.
+
+    Raised inside this module only: :func:`check_engine_state` turns it into a ``CodecError`` (not a subclass of
+    it: the compiled ``CodecError`` takes no interpreted subclass), :func:`check_engine_instruments` into an
+    ``InstrumentError``.
+    """
 
     def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"engine state field {path}: {reason}", 0)
+        super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
 
@@ -140,7 +145,7 @@ def _key(symbol: object, path: str, known: Mapping[str, object]) -> str:
 
 
 def check_instrument(symbol: str, inst: object, path: str) -> Instrument:
-    """``inst`` as the engine's instrument ``symbol`` (``path`` names it), or :class:`StateFieldError`.
+    """``inst`` as the engine's instrument ``symbol`` (``path`` names it), else :class:`StateFieldError`.
 
     Every field of the type the instrument files give it, the symbol its key, and the instrument files' own
     soundness rules (:func:`rules.instrument_file.validate`): the one check of a snapshot's instruments and of
@@ -579,6 +584,13 @@ class _Checker:
 def check_engine_state(state: object) -> None:
     """Refuse (:class:`CodecError` naming the field) a decoded engine state any field of which is ill-typed,
     out of range or inconsistent with the others; return None for a state the engine could have made."""
+    try:
+        _check_fields(state)
+    except StateFieldError as error:
+        raise CodecError(f"engine state field {error.path}: {error.reason}", 0) from None
+
+
+def _check_fields(state: object) -> None:
     if type(state) is not dict:
         _fail("(root)", "must be a dict of state fields")
     missing = [name for name in STATE_FIELDS if name not in state]
