@@ -233,8 +233,9 @@ class CommandCodec:
         """Decode records written under ``schema`` (field names by position, from the journal header)."""
         by_name: dict[str, _ReadEntry] = {}
         by_index: list[tuple[str, _ReadEntry | None]] = []
-        for name in sorted(schema):
-            fields = schema[name]
+        untyped: Mapping[str, object] = schema  # read as objects: compiled, list[str] values are type-checked on read
+        for name in sorted(untyped):
+            fields = untyped[name]
             if not (isinstance(fields, list) and all(type(field) is str for field in fields)):
                 raise CodecError(f"journal schema of {name} is not a list of field names")
             cls = self.classes.get(name)
@@ -329,10 +330,11 @@ class CommandCodec:
             if not (isinstance(decoded, list) and len(decoded) == 2 and isinstance(decoded[0], str)):
                 raise CodecError("binary command is not [name, fields]", _BINARY_VALUE_AT)
             name = decoded[0]
-            values = decoded[1]
+            fields: object = decoded[1]  # object: compiled, assigning a tuple to the list ``values`` raises TypeError
             name_at, fields_at = _binary_items_at(payload)
-            if not isinstance(values, list):
+            if not isinstance(fields, list):
                 raise CodecError("binary command fields are not a list", fields_at)
+            values = fields
             if name == "":
                 if len(values) != 1:
                     raise CodecError("a non-command record holds one value", fields_at)
