@@ -422,8 +422,8 @@ def _binary_items_at(payload: bytes) -> tuple[int, int]:
     """Where a decoded binary record's name and its fields are in ``payload``: ``B``, the magic, the list (``l``, its
     count as a varint), the name (``s``, its length as a varint, its UTF-8), then the fields.
 
-    Called only once the payload has decoded to ``[str, value]``, so every byte read here exists; a list or a name
-    in another form than these tags (none is written) is named at the list's own offset.
+    Called only once the payload has decoded to ``[str, value]``, so every byte read here exists.  A list or a name
+    written with another tag (no writer does) is named, with the fields, at its own offset.
     """
     if payload[_BINARY_VALUE_AT] != _STATE_LIST:
         return _BINARY_VALUE_AT, _BINARY_VALUE_AT
