@@ -96,17 +96,26 @@ _U64: Final = struct.Struct("<Q")
 
 # Final: statics of the compiled build (a module-dict lookup per read otherwise)
 _crc32: Final = zlib.crc32
-_sha256: Final = hashlib.sha256
+# SHA-256 with nothing hashed yet, never updated itself: each link hashes from a copy of it, which skips the
+# digest lookup a new hashlib object makes (about 0.2 µs per record, a third of a link's cost)
+_SHA256_START: Final = hashlib.sha256()
+
+
+def _sha256_digest(data: bytes) -> bytes:
+    """SHA-256 of ``data``."""
+    hasher = _SHA256_START.copy()
+    hasher.update(data)
+    return hasher.digest()
 
 
 def genesis_link(header: bytes) -> bytes:
     """The chain's first link: the store's identity (its whole header: schema, genesis state, name)."""
-    return _sha256(CHAIN_DOMAIN + header).digest()
+    return _sha256_digest(CHAIN_DOMAIN + header)
 
 
 def next_link(previous: bytes, head: bytes, payload: bytes) -> bytes:
     """The link of a record: SHA-256 of the previous link, the record's length and seq, and its payload."""
-    return _sha256(previous + head + payload).digest()
+    return _sha256_digest(previous + head + payload)
 
 
 _pack_head: Final = _RECORD_HEAD.pack
@@ -446,7 +455,7 @@ class JournalWriter:
         seq = self.next_seq
         self.next_seq = seq + 1
         head = _pack_head(length, seq)
-        link = _sha256(self.head + head + payload).digest()  # next_link
+        link = _sha256_digest(self.head + head + payload)  # next_link
         self.head = link
         pieces = self._pieces  # the record's four pieces, joined once per write by commit()
         pieces.append(head)
