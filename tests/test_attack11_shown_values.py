@@ -26,6 +26,7 @@ Rules: none (the engine's input contract: bad input gets a typed rejection, the 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import InternalError, Reason, Rejected
@@ -127,7 +128,7 @@ def test_hostile_values_replay_to_the_same_events(tmp_path: Path) -> None:
     members = frozenset(Hashed(n) for n in range(8))
     assert repr(members) != show(members)  # the hash-table order is not the sorted one
     durable, _ = DurableExchange.open(str(tmp_path), command_codec(), Engine)
-    events = []
+    events: list[Any] = []
     for hostile in (members, [members, 1], shared_list(30), RaisingRepr(), 10**5000):
         events += durable.submit(place(hostile))
     events += durable.submit(c.DepositInsurance(time_ms=0, asset=members, amount=1))  # type: ignore[arg-type]
@@ -138,3 +139,27 @@ def test_hostile_values_replay_to_the_same_events(tmp_path: Path) -> None:
     assert rejected[0].cl_ord_id == "frozenset({K0, K1, K2, K3, K4, K5, K6, K7})"
     assert rejected[1].cl_ord_id == "[frozenset({K0, K1, K2, K3, K4, K5, K6, K7}), 1]"
     assert len(rejected) == 6
+
+
+class Drifting:
+    """A client object whose repr changes on every call (each process sees another)."""
+
+    calls = 0
+
+    def __repr__(self) -> str:
+        Drifting.calls += 1
+        return f"D{Drifting.calls}"
+
+
+def test_a_command_journaled_exactly_is_applied_as_the_journal_holds_it(tmp_path: Path) -> None:
+    """The engine runs a hostile command (exact encoding) decoded from its own record, so a value whose repr
+    drifts, or a non-command whose class the journal cannot name, replays to the live events."""
+    durable, _ = DurableExchange.open(str(tmp_path), command_codec(), Engine)
+    events: list[Any] = []
+    for hostile in (place(Drifting()), place([Drifting(), 2**70]), Drifting(), type("N" * 70, (), {})()):
+        events += durable.submit(hostile)
+    durable.close()
+    _, report, _ = recover(str(tmp_path / "journal.log"), command_codec())
+    assert report.event_hash == event_stream_hash(events)
+    assert [event.cl_ord_id for event in events[:2]] == ["D1", "[D2, 1180591620717411303424]"]
+    assert [event.command for event in events[2:]] == ["Opaque", "Opaque"]  # as replay names them

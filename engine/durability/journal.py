@@ -237,6 +237,23 @@ class JournalScan:
         return self.links[-1] if self.links else self.genesis
 
 
+def read_regular_file(path: str) -> bytes | None:
+    """The whole content of the regular file at ``path`` (a link followed); None for anything else.
+
+    A device or a pipe may never end (``/dev/zero``) or never start (a FIFO with no writer): it is opened
+    without blocking and never read.  The check is on the opened file, so nothing can be swapped in
+    between the check and the read.  Raises ``OSError`` as ``open`` and ``read`` do.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read()
+    finally:
+        os.close(fd)
+
+
 def read_header(path: str, data: bytes) -> tuple[Mapping[str, Any], int]:
     """(header meta, offset after the header) or :class:`JournalCorrupt`."""
     if len(data) < _FILE_HEAD.size:
@@ -256,7 +273,7 @@ def read_header(path: str, data: bytes) -> tuple[Mapping[str, Any], int]:
         meta = json.loads(data[_FILE_HEAD.size : end])
         first_seq = meta["first_seq"]
         schema = meta["schema"]
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, RecursionError) as error:  # RecursionError: JSON nested past the stack
         raise JournalCorrupt(path, _FILE_HEAD.size, f"journal header meta unreadable ({error})") from None
     if type(first_seq) is not int or first_seq < 1 or not isinstance(schema, dict):
         raise JournalCorrupt(path, _FILE_HEAD.size, "journal header meta has a bad first_seq or schema")
@@ -346,10 +363,11 @@ def find_torn_tail(data: bytes, valid_end: int, chained: bool = True) -> TornTai
 def read_journal(path: str) -> JournalScan:
     """Read and validate a whole journal file (see the module docstring for what is an error)."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_regular_file(path)
     except OSError as error:
         raise JournalCorrupt(path, 0, f"cannot read ({error.strerror})") from None
+    if data is None:
+        raise JournalCorrupt(path, 0, "not a regular file")
     meta, offset = read_header(path, data)
     first_seq: int = meta["first_seq"]
     version: int = _FILE_HEAD.unpack_from(data, 0)[1]
@@ -599,10 +617,9 @@ def parse_snapshot(path: str, data: bytes) -> Snapshot:
 
 def read_snapshot(path: str) -> Snapshot:
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):  # a device or pipe (``/dev/zero``) may never end
-            raise SnapshotCorrupt(path, 0, "not a regular file")
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_regular_file(path)
     except OSError as error:
         raise SnapshotCorrupt(path, 0, f"cannot read ({error.strerror})") from None
+    if data is None:
+        raise SnapshotCorrupt(path, 0, "not a regular file")
     return parse_snapshot(path, data)
