@@ -26,9 +26,9 @@ from perpspec.engine.core.fastmargin import instrument_names
 from perpspec.engine.core.ledger import Ledger
 from perpspec.engine.core.market import Market
 from perpspec.engine.core.orders import Order
-from perpspec.engine.core.rejects import Rej, is_int, is_str, show
+from perpspec.engine.core.rejects import Rej, is_int, is_str, show, text_of
 from perpspec.engine.core.risk import Risk
-from perpspec.engine.core.stream import EventStream
+from perpspec.engine.core.stream import MAX_TIME_MS, EventStream
 from perpspec.engine.core.triggers import Triggers
 from perpspec.rules.contract import compute_notional
 from perpspec.rules.instrument import Instrument
@@ -64,7 +64,10 @@ class OrderRegistry:
         self._reduce_only_of: dict[int, Order] | None = None
 
     def timers_due(self, time_ms: int) -> bool:
-        """Would moving the clock to ``time_ms`` fire a timer (expire Day orders, a dead man's switch)?"""
+        """Would moving the clock to ``time_ms`` fire a timer (expire Day orders, a dead man's switch)?
+
+        The switch heap's top is a live deadline (:meth:`tidy_switches`), so a stale one never answers yes.
+        """
         if self.dms_heap and self.dms_heap[0][0] <= time_ms:
             return True
         return time_ms // DAY_MS > self.stream.time_ms // DAY_MS and bool(self.day_orders)
@@ -87,6 +90,39 @@ class OrderRegistry:
                 for order_id in sorted(account.orders):
                     order = self.live_orders[order_id]
                     self.cancel(order, "Canceled: Cancel-all-after (dead man's switch) fired")
+        self.tidy_switches()
+
+    def tidy_switches(self) -> None:
+        """Drop stale dead man's switch entries: every one off the heap's top, and the rest before the heap
+        reaches four times the live ones (or 128).
+
+        Re-arming or disarming a switch leaves its old ``(deadline, account)`` in the heap (heapq removes only
+        the top).  Left there, one account re-arming every second grew the state without limit, and each stale
+        deadline reaching the top made :meth:`timers_due` say yes, so the next command paid an undo dump of the
+        whole state for nothing (red-team finds).  The heap is compacted to its live entries, sorted (a sorted
+        list is a heap), when its length reaches a power of two from 64 on and at most half are live: amortised
+        constant work per arm, decided by the state alone, so a replay or a recovered engine compacts at the
+        same commands.
+        """
+        heap = self.dms_heap
+        accounts = self.ledger.accounts
+        while heap:
+            deadline, account_id = heap[0]
+            account = accounts.get(account_id)
+            if account is not None and account.cancel_at_ms == deadline:
+                break
+            heapq.heappop(heap)
+        size = len(heap)
+        if size >= 64 and size & (size - 1) == 0:
+            live = sorted(
+                {
+                    (deadline, account_id)
+                    for deadline, account_id in heap
+                    if (account := accounts.get(account_id)) is not None and account.cancel_at_ms == deadline
+                }
+            )
+            if 2 * len(live) <= size:
+                heap[:] = live
 
 
     def spot_need(self, inst: Instrument, is_buy: bool, qty: int, price: int) -> tuple[str, int]:
@@ -262,11 +298,17 @@ class OrderRegistry:
             return account
         if not is_int(c.timeout_ms) or c.timeout_ms < 0:
             return Rej(Reason.MALFORMED, "timeout must be a non-negative integer (0 disarms)")
+        if c.timeout_ms > MAX_TIME_MS - self.stream.time_ms:  # a deadline the clock can never reach
+            return Rej(
+                Reason.TIME_OUT_OF_RANGE,
+                f"timeout {text_of(c.timeout_ms)[:40]} puts the deadline past {MAX_TIME_MS} (the clock's end)",
+            )
         if c.timeout_ms == 0:
             account.cancel_at_ms = 0
-            return 0
-        account.cancel_at_ms = self.stream.time_ms + c.timeout_ms
-        heapq.heappush(self.dms_heap, (account.cancel_at_ms, account.account_id))
+        else:
+            account.cancel_at_ms = self.stream.time_ms + c.timeout_ms
+            heapq.heappush(self.dms_heap, (account.cancel_at_ms, account.account_id))
+        self.tidy_switches()
         return 0
 
 
