@@ -82,15 +82,16 @@ class OrderRegistry:
                     self.cancel(self.live_orders[order_id], "Canceled: Day order expired")
         self.stream.time_ms = time_ms
         heap = self.dms_heap
-        while heap and heap[0][0] <= time_ms:
-            deadline, account_id = heapq.heappop(heap)
-            account = self.ledger.accounts.get(account_id)
-            if account is not None and account.cancel_at_ms == deadline:
-                account.cancel_at_ms = 0
-                for order_id in sorted(account.orders):
-                    order = self.live_orders[order_id]
-                    self.cancel(order, "Canceled: Cancel-all-after (dead man's switch) fired")
-        self.tidy_switches()
+        if heap and heap[0][0] <= time_ms:
+            while heap and heap[0][0] <= time_ms:
+                deadline, account_id = heapq.heappop(heap)
+                account = self.ledger.accounts.get(account_id)
+                if account is not None and account.cancel_at_ms == deadline:
+                    account.cancel_at_ms = 0
+                    for order_id in sorted(account.orders):
+                        order = self.live_orders[order_id]
+                        self.cancel(order, "Canceled: Cancel-all-after (dead man's switch) fired")
+            self.tidy_switches()  # a stale entry may now be on top
 
     def tidy_switches(self) -> None:
         """Drop stale dead man's switch entries: every one off the heap's top, and the rest before the heap
