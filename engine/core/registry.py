@@ -72,6 +72,36 @@ class OrderRegistry:
             return True
         return time_ms // DAY_MS > self.stream.time_ms // DAY_MS and bool(self.day_orders)
 
+    def switches_undo(self, time_ms: int) -> tuple[list[tuple[int, int]], list[tuple[Account, int]]] | None:
+        """What undoes moving the clock to ``time_ms`` when the only timers it fires are dead man's switches of
+        accounts with no live order: the switch heap and those accounts' deadlines.  None when it would expire a
+        Day order or cancel any order (then only a dump of the whole state undoes it).
+
+        A switch firing on an account with no order changes nothing but its deadline and the heap, so the undo
+        of a rejected command need not encode the whole state: without this, re-arming ``CancelAllAfter(1)``
+        from an account with no money made the next command of any account pay a dump of the whole state
+        (a red-team find: 0.007 ms to 130-190 ms per command with a 1 MB state).
+        """
+        if time_ms // DAY_MS > self.stream.time_ms // DAY_MS and self.day_orders:
+            return None
+        accounts = self.ledger.accounts
+        deadlines: list[tuple[Account, int]] = []
+        for deadline, account_id in self.dms_heap:
+            if deadline <= time_ms:
+                account = accounts.get(account_id)
+                if account is not None and account.cancel_at_ms == deadline:
+                    if account.orders:
+                        return None
+                    deadlines.append((account, deadline))
+        return self.dms_heap[:], deadlines
+
+    def restore_switches(self, undo: tuple[list[tuple[int, int]], list[tuple[Account, int]]]) -> None:
+        """Put back what :meth:`switches_undo` saved (the heap as it was, the same list object)."""
+        heap, deadlines = undo
+        self.dms_heap[:] = heap
+        for account, deadline in deadlines:
+            account.cancel_at_ms = deadline
+
     def advance_clock(self, time_ms: int) -> None:
         """Move the clock to ``time_ms``; first expire Day orders of past days, then fire due dead man's switches."""
         if time_ms // DAY_MS > self.stream.time_ms // DAY_MS and self.day_orders:
