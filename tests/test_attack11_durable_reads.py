@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -68,3 +70,28 @@ def test_a_journal_header_nested_past_the_stack_is_corruption_at_the_meta(tmp_pa
         read_journal(str(path))
     assert refused.value.offset == 14
     assert "journal header meta unreadable" in str(refused.value)
+
+
+def test_a_snapshot_too_large_for_memory_is_damage_not_a_crash(tmp_path: Path) -> None:
+    """An 8 GiB sparse file named like a snapshot (no disk space) was read whole: MemoryError out of the reader.
+    Read under a 1 GiB address-space limit, it is now ``SnapshotCorrupt`` ("cannot read"), which recovery
+    treats as a damaged snapshot."""
+    path = tmp_path / "huge.snap"
+    with open(path, "wb") as handle:
+        handle.truncate(8 << 30)
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+        "from perpspec.engine.durability.journal import SnapshotCorrupt, JournalCorrupt, read_snapshot, read_journal\n"
+        "for read, error in ((read_snapshot, SnapshotCorrupt), (read_journal, JournalCorrupt)):\n"
+        "    try:\n"
+        "        read(sys.argv[1])\n"
+        "    except error as refused:\n"
+        "        print(type(refused).__name__, refused.offset, refused.reason)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == [
+        "SnapshotCorrupt 0 cannot read (file too large to read into memory)",
+        "JournalCorrupt 0 cannot read (file too large to read into memory)",
+    ]

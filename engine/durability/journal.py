@@ -60,6 +60,7 @@ snapshots (no chain head) are refused by version.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -242,7 +243,8 @@ def read_regular_file(path: str) -> bytes | None:
 
     A device or a pipe may never end (``/dev/zero``) or never start (a FIFO with no writer): it is opened
     without blocking and never read.  The check is on the opened file, so nothing can be swapped in
-    between the check and the read.  Raises ``OSError`` as ``open`` and ``read`` do.
+    between the check and the read.  Raises ``OSError`` as ``open`` and ``read`` do, and for a file too large
+    to read into memory.
     """
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
@@ -250,6 +252,8 @@ def read_regular_file(path: str) -> bytes | None:
             return None
         with os.fdopen(fd, "rb", closefd=False) as handle:
             return handle.read()
+    except MemoryError:  # a file larger than memory (a sparse one costs nothing on disk): damage, not a crash
+        raise OSError(errno.ENOMEM, "file too large to read into memory") from None
     finally:
         os.close(fd)
 
