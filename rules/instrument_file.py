@@ -284,6 +284,15 @@ def validate(inst: Instrument) -> tuple[str, str] | None:
         # checking it at maxPrice covers every valid price.
         worth = compute_lot_value_inverse(inst, inst.max_price) > 0
         checks.append((worth, "maxPrice", "an inverse lot must be worth at least one minor unit at maxPrice"))
+    if inst.kind is ContractKind.SPOT:
+        # a fill moves qty * baseMultiplier of the base asset: zero would sell nothing for the price paid, a
+        # negative one would move the base asset against the trade (the seller paid in it, the buyer's wallet
+        # below zero), and a base asset that is the quote asset would net the two legs in one wallet
+        checks.append((inst.base_multiplier > 0, "baseMultiplier", "must be positive for a spot pair"))
+        checks.append((inst.base_currency != "", "baseCurrency", "must be named for a spot pair"))
+        checks.append(
+            (inst.base_currency != inst.settl_currency, "baseCurrency", "must differ from settlCurrency")
+        )
     for index, tier in enumerate(inst.fee_tiers[1:], start=1):
         previous = inst.fee_tiers[index - 1]
         checks.append((tier.adv_usd > previous.adv_usd, f"feeTiers[{index - 1}].adv", "must ascend"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import struct
@@ -24,12 +25,15 @@ from perpspec.engine.durability.codec import (
     encode_state,
 )
 from perpspec.engine.durability.journal import (
+    CHAIN_DOMAIN,
     LINK_BYTES,
     JournalCorrupt,
     JournalWriter,
     SnapshotCorrupt,
     SyncPolicy,
     frame_record,
+    genesis_link,
+    next_link,
     read_journal,
     read_snapshot,
     snapshot_bytes,
@@ -95,6 +99,26 @@ def test_the_writer_frames_every_record_as_frame_record_does(tmp_path: Path) -> 
         link = records[-1][-LINK_BYTES:]
     header_end = len(data) - sum(map(len, records))
     assert (data[header_end:], scan.head, writer.head) == (b"".join(records), link, link)
+
+
+def test_every_link_is_the_sha256_of_its_own_bytes_alone(tmp_path: Path) -> None:
+    """The writer's and reader's links are SHA-256 of exactly the bytes the format names, computed from a fresh
+    state each time: a hasher that carried one record's bytes into the next would still agree with itself, so
+    the links are checked against hashlib on the file's own bytes, record by record."""
+    path = tmp_path / "j.log"
+    write_journal(path, PAYLOADS)
+    data = path.read_bytes()
+    scan = read_journal(str(path))
+    header_end = len(data) - sum(12 + 4 + len(payload) + LINK_BYTES for payload in PAYLOADS)
+    assert scan.genesis == hashlib.sha256(CHAIN_DOMAIN + data[:header_end]).digest() == genesis_link(data[:header_end])
+    link, offset = scan.genesis, header_end
+    for payload in PAYLOADS:
+        head = data[offset : offset + 12]
+        end = offset + 16 + len(payload)
+        expected = hashlib.sha256(link + head + payload).digest()
+        assert (data[end : end + LINK_BYTES], next_link(link, head, payload)) == (expected, expected)
+        link, offset = expected, end + LINK_BYTES
+    assert (offset, scan.head) == (len(data), link)
 
 
 def test_every_cut_inside_the_last_record_is_a_reported_torn_tail(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from perpspec.engine.core.commands import CancelOrder, VerifyAccount
+from perpspec.engine.core.commands import CancelOrder, Oversized, VerifyAccount
 from perpspec.engine.core.events import Reason, Rejected
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.durability.codec import CodecError, encode_state
@@ -44,6 +44,7 @@ from perpspec.engine.durability.recovery import (
     event_stream_hash,
     genesis_meta,
     list_snapshots,
+    oversized_stand_in,
     recover,
     snapshot_path,
 )
@@ -320,14 +321,38 @@ def test_a_record_of_exactly_the_limit_is_journaled_as_the_command_itself(tmp_pa
     assert recovered.state_hash() == durable.exchange.state_hash()
 
 
-def test_an_oversized_stand_in_keeps_the_first_64_characters_of_the_class_name(tmp_path: Path) -> None:
+def test_an_oversized_stand_in_keeps_the_first_64_characters_of_the_class_name() -> None:
     """Something whose record would exceed the limit is journaled as Oversized(command=its class name cut to 64
-    characters, size) and rejected as MALFORMED naming both."""
-    huge = type("N" * 70, (), {"__repr__": lambda self: "r" * LIMIT})()
-    size = len(command_codec().encode(huge))
+    characters, size), at its own time when valid, else at the engine's clock."""
+    named = type("N" * 70, (), {})()
+    assert oversized_stand_in(named, LIMIT + 5, 7) == Oversized(time_ms=7, command="N" * 64, size=LIMIT + 5)
+    late = CancelOrder(time_ms=9, account=1)
+    assert oversized_stand_in(late, LIMIT + 1, 7) == Oversized(time_ms=9, command="CancelOrder", size=LIMIT + 1)
+    assert oversized_stand_in(CancelOrder(time_ms=6, account=1), 1, 7).time_ms == 7  # behind the clock
+
+
+def test_an_oversized_command_is_journaled_as_its_stand_in_and_rejected(tmp_path: Path) -> None:
+    command = CancelOrder(time_ms=0, account=1, cl_ord_id="x" * LIMIT)
+    size = len(command_codec().encode(command))
     assert size > LIMIT
-    durable, events = store(tmp_path / "s", [huge])
+    durable, events = store(tmp_path / "s", [command])
     durable.close()
     final = events[-1]
     assert isinstance(final, Rejected)
-    assert (final.reason, final.text) == (Reason.MALFORMED, f"{'N' * 64} of {size} bytes exceeds the journal's record limit")
+    assert (final.reason, final.text) == (Reason.MALFORMED, f"CancelOrder of {size} bytes exceeds the journal's record limit")
+    scan = read_journal(journal(tmp_path / "s"))
+    assert [command_codec().decode(record) for _, record in scan.records] == [
+        Oversized(time_ms=0, command="CancelOrder", size=size)
+    ]
+
+
+def test_an_object_with_a_huge_repr_is_journaled_as_its_shown_text(tmp_path: Path) -> None:
+    """A non-command whose repr is 16 MB is kept as the bounded text a reject shows of it (attack review 11),
+    not as its repr: a small record, rejected, replayed to the same events."""
+    huge = type("N" * 70, (), {"__repr__": lambda self: "r" * LIMIT})()
+    assert len(command_codec().encode(huge)) < 1_000
+    durable, events = store(tmp_path / "s", [huge])
+    durable.close()
+    assert isinstance(events[-1], Rejected)
+    _, report, _ = recover(journal(tmp_path / "s"), command_codec())
+    assert report.event_hash == event_stream_hash(events)

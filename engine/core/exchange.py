@@ -251,7 +251,12 @@ class Engine:
         # a rejected command changes nothing, the clock included: the clock is put back, and the timers
         # moving it fired (rare: a day boundary with Day orders, a dead man's switch due) are undone
         clock = stream.time_ms
-        undo = self._dump() if self.registry.timers_due(time_ms) else None
+        undo: bytes | None = None
+        switches = None  # switches firing on accounts without orders: undone without a dump (registry.switches_undo)
+        if self.registry.timers_due(time_ms):
+            switches = self.registry.switches_undo(time_ms)
+            if switches is None:
+                undo = self._dump()
         stream.event_time = time_ms
         self.registry.advance_clock(time_ms)
         result = _place(self, command, values) if type(command) is _PLACE_ORDER else handler(self, command)
@@ -259,6 +264,8 @@ class Engine:
             if undo is not None:
                 self._load(undo)
                 stream.out.clear()
+            elif switches is not None:
+                self.registry.restore_switches(switches)
             stream.time_ms = clock
         return result
 

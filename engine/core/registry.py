@@ -26,9 +26,9 @@ from perpspec.engine.core.fastmargin import instrument_names
 from perpspec.engine.core.ledger import Ledger
 from perpspec.engine.core.market import Market
 from perpspec.engine.core.orders import Order
-from perpspec.engine.core.rejects import Rej, is_int, is_str, show
+from perpspec.engine.core.rejects import Rej, is_int, is_str, show, text_of
 from perpspec.engine.core.risk import Risk
-from perpspec.engine.core.stream import EventStream
+from perpspec.engine.core.stream import MAX_TIME_MS, EventStream
 from perpspec.engine.core.triggers import Triggers
 from perpspec.rules.contract import compute_notional
 from perpspec.rules.instrument import Instrument
@@ -64,10 +64,43 @@ class OrderRegistry:
         self._reduce_only_of: dict[int, Order] | None = None
 
     def timers_due(self, time_ms: int) -> bool:
-        """Would moving the clock to ``time_ms`` fire a timer (expire Day orders, a dead man's switch)?"""
+        """Would moving the clock to ``time_ms`` fire a timer (expire Day orders, a dead man's switch)?
+
+        The switch heap's top is a live deadline (:meth:`tidy_switches`), so a stale one never answers yes.
+        """
         if self.dms_heap and self.dms_heap[0][0] <= time_ms:
             return True
         return time_ms // DAY_MS > self.stream.time_ms // DAY_MS and bool(self.day_orders)
+
+    def switches_undo(self, time_ms: int) -> tuple[list[tuple[int, int]], list[tuple[Account, int]]] | None:
+        """What undoes moving the clock to ``time_ms`` when the only timers it fires are dead man's switches of
+        accounts with no live order: the switch heap and those accounts' deadlines.  None when it would expire a
+        Day order or cancel any order (then only a dump of the whole state undoes it).
+
+        A switch firing on an account with no order changes nothing but its deadline and the heap, so the undo
+        of a rejected command need not encode the whole state: without this, re-arming ``CancelAllAfter(1)``
+        from an account with no money made the next command of any account pay a dump of the whole state
+        (a red-team find: 0.007 ms to 130-190 ms per command with a 1 MB state).
+        """
+        if time_ms // DAY_MS > self.stream.time_ms // DAY_MS and self.day_orders:
+            return None
+        accounts = self.ledger.accounts
+        deadlines: list[tuple[Account, int]] = []
+        for deadline, account_id in self.dms_heap:
+            if deadline <= time_ms:
+                account = accounts.get(account_id)
+                if account is not None and account.cancel_at_ms == deadline:
+                    if account.orders:
+                        return None
+                    deadlines.append((account, deadline))
+        return self.dms_heap[:], deadlines
+
+    def restore_switches(self, undo: tuple[list[tuple[int, int]], list[tuple[Account, int]]]) -> None:
+        """Put back what :meth:`switches_undo` saved (the heap as it was, the same list object)."""
+        heap, deadlines = undo
+        self.dms_heap[:] = heap
+        for account, deadline in deadlines:
+            account.cancel_at_ms = deadline
 
     def advance_clock(self, time_ms: int) -> None:
         """Move the clock to ``time_ms``; first expire Day orders of past days, then fire due dead man's switches."""
@@ -79,14 +112,48 @@ class OrderRegistry:
                     self.cancel(self.live_orders[order_id], "Canceled: Day order expired")
         self.stream.time_ms = time_ms
         heap = self.dms_heap
-        while heap and heap[0][0] <= time_ms:
-            deadline, account_id = heapq.heappop(heap)
-            account = self.ledger.accounts.get(account_id)
+        if heap and heap[0][0] <= time_ms:
+            while heap and heap[0][0] <= time_ms:
+                deadline, account_id = heapq.heappop(heap)
+                account = self.ledger.accounts.get(account_id)
+                if account is not None and account.cancel_at_ms == deadline:
+                    account.cancel_at_ms = 0
+                    for order_id in sorted(account.orders):
+                        order = self.live_orders[order_id]
+                        self.cancel(order, "Canceled: Cancel-all-after (dead man's switch) fired")
+            self.tidy_switches()  # a stale entry may now be on top
+
+    def tidy_switches(self) -> None:
+        """Drop stale dead man's switch entries: every one off the heap's top, and the rest before the heap
+        reaches four times the live ones (or 128).
+
+        Re-arming or disarming a switch leaves its old ``(deadline, account)`` in the heap (heapq removes only
+        the top).  Left there, one account re-arming every second grew the state without limit, and each stale
+        deadline reaching the top made :meth:`timers_due` say yes, so the next command paid an undo dump of the
+        whole state for nothing (red-team finds).  The heap is compacted to its live entries, sorted (a sorted
+        list is a heap), when its length reaches a power of two from 64 on and at most half are live: amortised
+        constant work per arm, decided by the state alone, so a replay or a recovered engine compacts at the
+        same commands.
+        """
+        heap = self.dms_heap
+        accounts = self.ledger.accounts
+        while heap:
+            deadline, account_id = heap[0]
+            account = accounts.get(account_id)
             if account is not None and account.cancel_at_ms == deadline:
-                account.cancel_at_ms = 0
-                for order_id in sorted(account.orders):
-                    order = self.live_orders[order_id]
-                    self.cancel(order, "Canceled: Cancel-all-after (dead man's switch) fired")
+                break
+            heapq.heappop(heap)
+        size = len(heap)
+        if size >= 64 and size & (size - 1) == 0:
+            live = sorted(
+                {
+                    (deadline, account_id)
+                    for deadline, account_id in heap
+                    if (account := accounts.get(account_id)) is not None and account.cancel_at_ms == deadline
+                }
+            )
+            if 2 * len(live) <= size:
+                heap[:] = live
 
 
     def spot_need(self, inst: Instrument, is_buy: bool, qty: int, price: int) -> tuple[str, int]:
@@ -262,11 +329,17 @@ class OrderRegistry:
             return account
         if not is_int(c.timeout_ms) or c.timeout_ms < 0:
             return Rej(Reason.MALFORMED, "timeout must be a non-negative integer (0 disarms)")
+        if c.timeout_ms > MAX_TIME_MS - self.stream.time_ms:  # a deadline the clock can never reach
+            return Rej(
+                Reason.TIME_OUT_OF_RANGE,
+                f"timeout {text_of(c.timeout_ms)[:40]} puts the deadline past {MAX_TIME_MS} (the clock's end)",
+            )
         if c.timeout_ms == 0:
             account.cancel_at_ms = 0
-            return 0
-        account.cancel_at_ms = self.stream.time_ms + c.timeout_ms
-        heapq.heappush(self.dms_heap, (account.cancel_at_ms, account.account_id))
+        else:
+            account.cancel_at_ms = self.stream.time_ms + c.timeout_ms
+            heapq.heappush(self.dms_heap, (account.cancel_at_ms, account.account_id))
+        self.tidy_switches()
         return 0
 
 

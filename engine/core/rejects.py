@@ -88,23 +88,81 @@ def text_of(value: object) -> str:
     return show(value) if value else ""
 
 
+SHOWN_CHARS: Final = 256  # a value shown in a reject's text is cut after this many characters ("…")
+SHOWN_DEPTH: Final = 16  # containers nested deeper than this are shown as "…"
+_CUT: Final = "…"
+
+
 def show(value: object) -> str:
-    """A value as a reject's text shows it, the same in every process and on replay.
+    """A value as a reject's text shows it, the same in every process and on replay, and bounded.
 
     ``repr`` of a set lists its members in hash-table order, which depends on
     insertion history (and, for strings, on ``PYTHONHASHSEED``); the journal
     rebuilds a hostile set canonically, so its ``repr`` could differ on replay
     (a fuzz find).  Set members are shown sorted; containers recursively.
+
+    Bounded (a red-team find): a clOrdID of a few journal bytes can be a
+    list that holds itself twice per level, forty levels deep, or nested a
+    hundred thousand levels, or a cycle; its full text would double per level
+    or exhaust the stack.  So the text is cut after :data:`SHOWN_CHARS`
+    characters, containers below :data:`SHOWN_DEPTH` levels are ``…``, a
+    container met again at the same depth (shared, or a cycle) is rendered
+    once, an int too long to print in full is shown by its size, and a value
+    whose ``repr`` fails is named by its type.  The work is then bounded by
+    the number of distinct containers times the depth, never by the text's
+    unbounded size.
     """
+    text = _show(value, SHOWN_DEPTH, {})
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + _CUT
+
+
+def _show(value: object, depth: int, memo: dict[tuple[int, int], str]) -> str:
+    """:func:`show` of ``value`` with ``depth`` levels of nesting left; at most about SHOWN_CHARS + 1 characters
+    of a container are built (the caller cuts)."""
     kind = type(value)
-    if kind is set or kind is frozenset:
-        members = sorted(show(member) for member in value)  # type: ignore[attr-defined]
-        return f"{kind.__name__}({{{', '.join(members)}}})" if members else f"{kind.__name__}()"
-    if kind is list:
-        return "[" + ", ".join(show(item) for item in value) + "]"  # type: ignore[attr-defined]
-    if kind is tuple:
-        items = [show(item) for item in value]  # type: ignore[attr-defined]
-        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-    if kind is dict:
-        return "{" + ", ".join(f"{show(k)}: {show(v)}" for k, v in value.items()) + "}"  # type: ignore[attr-defined]
-    return repr(value)
+    if kind is str:
+        return repr(value[: SHOWN_CHARS + 1])  # type: ignore[index]
+    if kind is int:
+        bits = value.bit_length()  # type: ignore[attr-defined]
+        return repr(value) if bits <= 3 * SHOWN_CHARS else f"<int of {bits} bits>"
+    if kind is not set and kind is not frozenset and kind is not list and kind is not tuple and kind is not dict:
+        try:
+            text = repr(value)
+        except Exception as error:  # a hostile __repr__ (or a repr too long to build): named by its type
+            return f"<unrepresentable {kind.__qualname__}: {type(error).__name__}>"
+        return text if type(text) is str else f"<unrepresentable {kind.__qualname__}>"
+    if depth == 0:
+        return _CUT
+    key = (id(value), depth)
+    known = memo.get(key)
+    if known is not None:
+        return known
+    memo[key] = _CUT  # a cycle back to this container shows as "…"
+    below = depth - 1
+    parts: list[str] = []
+    size = 0
+    if kind is set or kind is frozenset:  # every member, to sort them (each one's text bounded)
+        parts = sorted(_show(member, below, memo) for member in value)  # type: ignore[attr-defined]
+        body = ", ".join(parts)
+        text = f"{kind.__name__}({{{body}}})" if parts else f"{kind.__name__}()"
+    else:
+        items: Any = value.items() if kind is dict else value  # type: ignore[attr-defined]
+        for item in items:
+            if size > SHOWN_CHARS:
+                parts.append(_CUT)
+                break
+            part = f"{_show(item[0], below, memo)}: {_show(item[1], below, memo)}" if kind is dict else _show(
+                item, below, memo
+            )
+            parts.append(part)
+            size += len(part) + 2
+        body = ", ".join(parts)
+        if kind is list:
+            text = f"[{body}]"
+        elif kind is dict:
+            text = f"{{{body}}}"
+        else:
+            text = f"({body},)" if len(parts) == 1 and parts[0] != _CUT else f"({body})"
+    text = text if len(text) <= SHOWN_CHARS + 1 else text[: SHOWN_CHARS + 1]
+    memo[key] = text
+    return text

@@ -25,19 +25,21 @@ from typing import Any, Final
 import attrs
 
 from perpspec.engine.core.records import Opaque
+from perpspec.engine.core.rejects import show
 from perpspec.engine.core.state_codec import STATE_MAGIC, CodecError, decode_state, encode_state
 
 
 def journalable(value: object) -> object:
-    """``value`` if the state encoding can hold it, else an :class:`Opaque` with its repr."""
+    """``value`` if the state encoding can hold it, else an :class:`Opaque` with the text a reject shows of it.
+
+    That text is :func:`engine.core.rejects.show`'s (canonical, bounded, never raising), not ``repr``: a set of
+    such objects lists its members in hash-table order in its ``repr``, so its replayed reject read differently
+    from the live one (a red-team find).
+    """
     try:
         encode_state(value)
     except CodecError:
-        try:
-            text = repr(value)
-        except Exception as error:  # a hostile __repr__: keep what can be said deterministically
-            text = f"<unrepresentable {type(value).__qualname__}: {type(error).__name__}>"
-        return Opaque(text)
+        return Opaque(show(value))
     return value
 
 

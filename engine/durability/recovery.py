@@ -37,7 +37,13 @@ import attrs
 
 from perpspec.engine.core.commands import COMMAND_TYPES, Oversized
 from perpspec.engine.core.exchange import _STATE, Engine
-from perpspec.engine.durability.codec import CodecError, CommandCodec, decode_state, encode_state
+from perpspec.engine.durability.codec import (
+    BINARY_RECORD,
+    CodecError,
+    CommandCodec,
+    decode_state,
+    encode_state,
+)
 from perpspec.engine.durability.journal import (
     MAX_RECORD_BYTES,
     JournalCorrupt,
@@ -368,6 +374,17 @@ def recover(
     return exchange, report, scan
 
 
+def oversized_stand_in(command: object, size: int, clock: int) -> Oversized:
+    """What the journal keeps of a command whose record of ``size`` bytes exceeds its limit: its class name (cut to
+    64 characters) and size, at its time when that is a valid one, else at the engine's ``clock``."""
+    time_ms = getattr(command, "time_ms", None)
+    return Oversized(
+        time_ms=time_ms if type(time_ms) is int and time_ms >= clock else clock,
+        command=type(command).__name__[:64],
+        size=size,
+    )
+
+
 class DurableExchange:
     """An exchange whose commands are journaled before they run, with periodic snapshots.
 
@@ -466,19 +483,19 @@ class DurableExchange:
         A command whose record would exceed the journal's limit (a field of megabytes) is
         journaled and applied as an :class:`~engine.commands.Oversized` stand-in (its class
         name and size), which the engine rejects: a typed refusal, nothing escapes, and
-        replay gives the same events.
+        replay gives the same events.  A command journaled in the exact encoding (a hostile value)
+        is applied as the journal holds it, decoded, for the same reason.
         """
         # codec, writer and exchange called through their typed attributes: native calls in the compiled build
         payload, values = self.codec.encode_read(command)  # the fields the codec read, handed on to the engine
         if len(payload) > MAX_RECORD_BYTES:
-            time_ms = getattr(command, "time_ms", None)
-            clock = self.exchange.time_ms
-            command = Oversized(
-                time_ms=time_ms if type(time_ms) is int and time_ms >= clock else clock,
-                command=type(command).__name__[:64],
-                size=len(payload),
-            )
+            command = oversized_stand_in(command, len(payload), self.exchange.time_ms)
             payload, values = self.codec.encode(command), None
+        elif payload[0] == BINARY_RECORD:
+            # a hostile value (an object the journal keeps as its shown text, an int beyond 64 bits, a container):
+            # the engine runs the command as the journal holds it, so replay gives the same events whatever the
+            # live object's repr, hash or class name would have said
+            command, values = self.codec.decode(payload), None
         self.writer.append(payload)
         events = self.exchange.process(command, values)
         if self.snapshot_every:
