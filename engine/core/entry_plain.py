@@ -5,7 +5,7 @@ commonest command of a busy book: a plain limit order (:func:`engine.core.entry_
 no clOrdID) of a verified account in a cross-margined contract with proved kernels, priced
 inside the fat-finger band.  It makes the same checks
 in the same order, through the same rule kernels and helpers
-(:meth:`Risk.pool_tuple` and the ``order_solvent_cross`` kernel for LIQ-042,
+(:meth:`Risk.pool_values` and the ``order_solvent_cross`` kernel for LIQ-042,
 :func:`engine.core.fastmargin.resting_sums` and the fused ``pretrade_cross``
 kernel for MRG-042/045/044/060, ``rules.risk_limit.check_risk_limit`` for RSK-007,
 :meth:`Risk.available_margin` and ``rules.margin.check_order_margin`` for MRG-050),
