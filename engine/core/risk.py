@@ -15,7 +15,7 @@ a mark move in any of them makes stale).  Everything else it only reads.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from perpspec.engine.core.accounts import Account, PositionState
 from perpspec.engine.core.events import PositionUpdate
@@ -409,13 +409,15 @@ class Risk:
 
     def emit_position(self, account: int, symbol: str) -> None:
         """Report one position as a ``PositionUpdate`` with the liquidation and bankruptcy prices of that state."""
-        holder = self.ledger.accounts[account]
+        account_object: Any = account  # compiled: one int object for the lookup and the event
+        holder = self.ledger.accounts[account_object]
         ps = holder.positions[symbol]
         liquidation, bankruptcy = self.prices_of(holder, ps, symbol)
-        self.stream.seq += 1
-        self.stream.out.append(
+        stream = self.stream
+        stream.seq += 1
+        stream.out.append(
             _NEW(_POSITION_UPDATE, (  # the NamedTuple's own __new__ without its Python-level frame
-                self.stream.seq, self.stream.time_ms, account, symbol, ps.qty, ps.cost, ps.leverage, liquidation,
+                stream.seq, stream.time_ms, account_object, symbol, ps.qty, ps.cost, ps.leverage, liquidation,
                 bankruptcy,
             ))
         )
