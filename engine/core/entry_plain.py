@@ -168,9 +168,8 @@ def place_resting(entry: OrderEntry, values: tuple[object, ...]) -> int:
     crossing = book.crosses(is_buy, price)  # it trades: entry_sweep.enter_crossing once accepted
     if crossing and (not SWEEPS or entry.fills.fee_free):  # fee-free (a liquidation's) sweeps: the general path
         return NOT_HANDLED
-    ps = account.positions.get(limits[8])  # peek_position: the position record, or a flat stand-in
-    if ps is None:
-        ps = peek_position(account, inst)
+    stored = account.positions.get(limits[8])  # peek_position: the position record, or a flat stand-in
+    ps = stored if stored is not None else peek_position(account, inst)
     if ps.leverage != CROSS:
         return NOT_HANDLED
     # check_entry: the fat-finger band, LIQ-042 (the kernel; a refusal's figures come from the rule), MRG-060, RSK-007
@@ -223,7 +222,8 @@ def place_resting(entry: OrderEntry, values: tuple[object, ...]) -> int:
         return order_id
     stream.emit_exec(o.EXEC_NEW, order)
     registry.go_live(account, order)
-    resting = account.position(inst)  # (what Fills.sweep makes sure of)
+    # (what Fills.sweep makes sure of): the record read above, or one made now (nothing since removed a position)
+    resting = stored if stored is not None else account.position(inst)
     # Fills.sweep of an order that crosses nothing: no fill, only the sweep's own notes reset
     if fills._insolvent:
         fills._insolvent = {}
