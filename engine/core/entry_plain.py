@@ -5,7 +5,7 @@ commonest command of a busy book: a plain limit order (:func:`engine.core.entry_
 no clOrdID) of a verified account in a cross-margined contract with proved kernels, priced
 inside the fat-finger band.  It makes the same checks
 in the same order, through the same rule kernels and helpers
-(:meth:`Risk.pool_tuple` and the ``order_solvent_cross`` kernel for LIQ-042,
+(:meth:`Risk.pool_values` and the ``order_solvent_cross`` kernel for LIQ-042,
 :func:`engine.core.fastmargin.resting_sums` and the fused ``pretrade_cross``
 kernel for MRG-042/045/044/060, ``rules.risk_limit.check_risk_limit`` for RSK-007,
 :meth:`Risk.available_margin` and ``rules.margin.check_order_margin`` for MRG-050),
@@ -26,7 +26,7 @@ An order that crosses the book is entered by :func:`engine.core.entry_sweep.ente
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core import orders as o
@@ -37,7 +37,8 @@ from perpspec.engine.core.ledger import peek_position
 from perpspec.engine.core.market import is_spot
 from perpspec.engine.core.orders import Order
 from perpspec.engine.kernels import dispatch
-from perpspec.engine.kernels.load import kernels_for
+from perpspec.engine.kernels.load import kernel_index
+from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS as MARGIN_CROSS
 from perpspec.rules.margin import check_order_margin
 from perpspec.rules.risk_limit import check_risk_limit
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
     from perpspec.engine.core.entry import OrderEntry
 
 CROSS: Final = MARGIN_CROSS  # rules.margin.CROSS as a compiled constant (an imported name is a module-dict lookup per read)
+# the rules' checks as compiled constants (a rule function called by its imported name is a module-dict lookup first)
+CHECK_RISK_LIMIT: Final = check_risk_limit
+CHECK_ORDER_MARGIN: Final = check_order_margin
 NOT_HANDLED: Final = -1  # the general path decides (order ids start at 1)
 # PlaceOrder's fields in declaration order: the order of the values the typed validation layer reads
 FIELDS: Final = (
@@ -54,6 +58,37 @@ FIELDS: Final = (
 )
 assert tuple(name for name, _, _ in cmd.FIELD_KINDS[cmd.PlaceOrder]) == FIELDS
 SWEEPS = True  # a crossing order takes entry_sweep's lean sweep (tests switch it off to compare with the general path)
+
+
+class _LastLimits:
+    """The instrument :func:`place_resting` read last and what it reads of it (a native record when compiled).
+
+    Compiled, an attribute of the (interpreted, frozen) ``Instrument`` record is a dict lookup per read, seven per
+    order; the instrument read last is recognised by identity instead (a changed instrument is another object, and
+    the answer holds the instrument, so its identity is not reused).  The answer is one immutable tuple replaced by
+    one store: another thread sees the old answer or the new one, never a mix.
+    """
+
+    def __init__(self) -> None:
+        self.answer: tuple[Any, ...] = _NO_LIMITS
+
+
+# (instrument, is_spot, expiry_ms, lot_size, max_order_qty, tick_size, max_price, settl_currency, symbol)
+_NO_LIMITS: Final[tuple[Any, ...]] = (None, True, None, 0, 0, 0, 0, "", "")
+_LIMITS: Final = _LastLimits()
+
+
+def instrument_limits(inst: Instrument) -> tuple[Any, ...]:
+    """``(inst, is_spot(inst), inst.expiry_ms, inst.lot_size, inst.max_order_qty, inst.tick_size, inst.max_price,
+    inst.settl_currency, inst.symbol)`` (the last instrument's recognised by identity)."""
+    answer = _LIMITS.answer
+    if answer[0] is not inst:
+        answer = (
+            inst, is_spot(inst), inst.expiry_ms, inst.lot_size, inst.max_order_qty, inst.tick_size, inst.max_price,
+            inst.settl_currency, inst.symbol,
+        )
+        _LIMITS.answer = answer
+    return answer
 
 
 def place_resting(entry: OrderEntry, values: tuple[object, ...]) -> int:
@@ -85,21 +120,26 @@ def place_resting(entry: OrderEntry, values: tuple[object, ...]) -> int:
     # every field has its declared type (the typed validation layer): the casts only name it
     account_id = cast(int, account_field)
     market = entry.market
-    account = entry.ledger.accounts.get(account_id)
+    account_key: Any = account_field  # compiled: the command's int object as the key, not ``account_id`` boxed anew
+    account = entry.ledger.accounts.get(account_key)
     if account is None or not account.verified or account_id < 0:
         return NOT_HANDLED
     symbol = cast(str, symbol_field)
     inst = market.instrument_map.get(symbol)
-    if inst is None or is_spot(inst) or symbol in market.settled:
+    if inst is None:
+        return NOT_HANDLED
+    limits = instrument_limits(inst)
+    if limits[1] or symbol in market.settled:  # a spot pair, or settled
         return NOT_HANDLED
     mark = market.marks.get(symbol, 0)
     if mark == 0:  # no mark yet (a mark price is positive)
         return NOT_HANDLED
     time_ms = entry.stream.time_ms
-    if inst.expiry_ms is not None and time_ms >= inst.expiry_ms:
+    expiry_ms: int | None = limits[2]
+    if expiry_ms is not None and time_ms >= expiry_ms:
         return NOT_HANDLED
-    kernels = kernels_for(inst)
-    if kernels is None:
+    kernel_ix = kernel_index(inst)  # the proved kernel set's branch, -1 without one
+    if kernel_ix < 0:
         return NOT_HANDLED
     # _side_and_qty and check_price of the general path, for a positive quantity with its side given
     side = cast(str, side_field)
@@ -111,20 +151,25 @@ def place_resting(entry: OrderEntry, values: tuple[object, ...]) -> int:
         is_buy = False
     else:
         return NOT_HANDLED
+    lot_size: int = limits[3]
+    max_order_qty: int = limits[4]
+    tick_size: int = limits[5]
+    max_price: int = limits[6]
     if (
         qty <= 0
-        or qty % inst.lot_size != 0
-        or qty > inst.max_order_qty
+        or qty % lot_size != 0
+        or qty > max_order_qty
         or price <= 0
-        or price % inst.tick_size != 0
-        or price > inst.max_price
+        or price % tick_size != 0
+        or price > max_price
     ):
         return NOT_HANDLED
     book = market.books[symbol]
     crossing = book.crosses(is_buy, price)  # it trades: entry_sweep.enter_crossing once accepted
     if crossing and (not SWEEPS or entry.fills.fee_free):  # fee-free (a liquidation's) sweeps: the general path
         return NOT_HANDLED
-    ps = peek_position(account, inst)
+    stored = account.positions.get(limits[8])  # peek_position: the position record, or a flat stand-in
+    ps = stored if stored is not None else peek_position(account, inst)
     if ps.leverage != CROSS:
         return NOT_HANDLED
     # check_entry: the fat-finger band, LIQ-042 (the kernel; a refusal's figures come from the rule), MRG-060, RSK-007
@@ -133,9 +178,9 @@ def place_resting(entry: OrderEntry, values: tuple[object, ...]) -> int:
     signed = qty if is_buy else -qty
     fills = entry.fills
     fee = fills.fee_ppm(account, inst, False)
-    pool = entry.risk.pool_tuple(account, inst, ps, kernels.index)
+    pool = entry.risk.pool_values(account, inst, ps, kernel_ix)
     solvent = dispatch.order_solvent_cross(
-        kernels.index, pool[0], pool[1], pool[3], pool[4], pool[5], pool[6], pool[7], pool[8], signed, price, fee, mark
+        kernel_ix, pool[0], pool[1], pool[3], pool[4], pool[5], pool[6], pool[7], pool[8], signed, price, fee, mark
     )
     if solvent[0] != 1:
         return NOT_HANDLED
@@ -143,40 +188,42 @@ def place_resting(entry: OrderEntry, values: tuple[object, ...]) -> int:
     best_ask = book.best_ask() or 0
     bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium = resting_sums(inst, ps, mark, best_bid, best_ask)
     checked = dispatch.pretrade_cross(
-        kernels.index, ps.qty, ps.cost, mark, bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium,
+        kernel_ix, ps.qty, ps.cost, mark, bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium,
         signed, price, best_bid, best_ask,
     )
-    gross = abs(ps.cost) + max(checked[1], checked[4])  # RSK-007's input
-    if check_risk_limit(gross, ps.risk_limit) is not None:
+    cost = ps.cost
+    gross = (cost if cost >= 0 else -cost) + max(checked[1], checked[4])  # RSK-007's input: |cost| + the larger side
+    if CHECK_RISK_LIMIT(gross, ps.risk_limit) is not None:
         return NOT_HANDLED
     om_before, requirement = checked[6], checked[8]
+    asset: str = limits[7]  # the settlement currency
     needs_margin = requirement > 0
     if needs_margin:
         requirement += entry._chosen_tier_extra(inst, ps, signed, price)
-        asset = inst.settl_currency
         if symbol in account.positions:
-            available = entry.risk.available_margin(account, asset, (symbol, om_before))
+            available = entry.risk.available_margin_in(account, asset, symbol, om_before)
         else:
             available = entry.risk.account_margin(account, asset).available_margin
         available -= account.reserved.get(asset, 0)  # free_balance: net of what live spot orders reserve
-        if check_order_margin(available, requirement) is not None:
+        if CHECK_ORDER_MARGIN(available, requirement) is not None:
             return NOT_HANDLED
     # accepted: the general path's changes, in its order (check_entry's note, place, _enter)
     entry.charged_reach = 0
     stream = entry.stream
     if needs_margin:
-        stream.orders[(account.account_id, inst.settl_currency)] = None  # INV-MARGIN-ON-ENTRY
+        stream.orders[(account.account_id, asset)] = None  # INV-MARGIN-ON-ENTRY
     registry = entry.registry
     order_id = registry.next_order_id
     registry.next_order_id = order_id + 1
     order = Order(order_id=order_id, account=account.account_id, symbol=symbol, is_buy=is_buy, price=price,
                   order_qty=qty, time_ms=time_ms)
     if crossing:
-        enter_crossing(entry, account, inst, order, kernels.index, pool, fee)
+        enter_crossing(entry, account, inst, order, kernel_ix, pool, fee)
         return order_id
     stream.emit_exec(o.EXEC_NEW, order)
     registry.go_live(account, order)
-    resting = account.position(inst)  # (what Fills.sweep makes sure of)
+    # (what Fills.sweep makes sure of): the record read above, or one made now (nothing since removed a position)
+    resting = stored if stored is not None else account.position(inst)
     # Fills.sweep of an order that crosses nothing: no fill, only the sweep's own notes reset
     if fills._insolvent:
         fills._insolvent = {}

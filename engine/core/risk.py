@@ -15,7 +15,7 @@ a mark move in any of them makes stale).  Everything else it only reads.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from perpspec.engine.core.accounts import Account, PositionState
 from perpspec.engine.core.events import PositionUpdate
@@ -166,8 +166,11 @@ class Risk:
         line); a flat one holding no isolated margin, to which :meth:`account_margin` gives no line, the
         ``account_margin_flat`` kernel (MRG-050 over no line).
         """
+        return self.available_margin_in(account, asset, known[0], known[1])
+
+    def available_margin_in(self, account: Account, asset: str, symbol: str, order_margin: int) -> int:
+        """:meth:`available_margin` with ``known`` given as its two parts (no pair to build)."""
         positions = account.positions
-        symbol, order_margin = known
         if len(positions) == 1:
             ps = positions.get(symbol)
             if ps is not None and ps.leverage == CROSS and ps.qty != 0:
@@ -184,7 +187,7 @@ class Risk:
                 if kernel_ix >= 0 and instrument_names(inst)[1] == asset:
                     flat = dispatch.account_margin_flat(kernel_ix, account.wallets.get(asset, 0), order_margin)
                     return flat[_AVAILABLE]
-        return self.account_margin(account, asset, known=known).available_margin
+        return self.account_margin(account, asset, known=(symbol, order_margin)).available_margin
 
     def available(self, account_id: int, asset: str) -> int:
         """BitMEX ``availableMargin`` of an account in ``asset``."""
@@ -373,6 +376,13 @@ class Risk:
         ``index``: the instrument's proved kernel set's (``KernelSet.index``) when the caller holds it, else -1.
         The position's own value (CON-002) comes from the proved ``value`` kernel when there is a kernel set.
         """
+        return self.pool_values(account, inst, ps, index)
+
+    def pool_values(
+        self, account: Account, inst: Instrument, ps: PositionState, index: int = -1
+    ) -> tuple[int, int, int, int, int, int, int, int, int]:
+        """:meth:`pool_tuple`'s nine figures as a fixed-length tuple: compiled, nine unboxed ints, no tuple object
+        (the order path reads them; :meth:`pool_tuple` makes the tuple object of them)."""
         wallet, iso_total, pnl_total, cross_pnl, cross_maint = self.other_sums(account, inst)
         own_pnl = 0
         if ps.qty != 0:
@@ -399,13 +409,15 @@ class Risk:
 
     def emit_position(self, account: int, symbol: str) -> None:
         """Report one position as a ``PositionUpdate`` with the liquidation and bankruptcy prices of that state."""
-        holder = self.ledger.accounts[account]
+        account_object: Any = account  # compiled: one int object for the lookup and the event
+        holder = self.ledger.accounts[account_object]
         ps = holder.positions[symbol]
         liquidation, bankruptcy = self.prices_of(holder, ps, symbol)
-        self.stream.seq += 1
-        self.stream.out.append(
+        stream = self.stream
+        stream.seq += 1
+        stream.out.append(
             _NEW(_POSITION_UPDATE, (  # the NamedTuple's own __new__ without its Python-level frame
-                self.stream.seq, self.stream.time_ms, account, symbol, ps.qty, ps.cost, ps.leverage, liquidation,
+                stream.seq, stream.time_ms, account_object, symbol, ps.qty, ps.cost, ps.leverage, liquidation,
                 bankruptcy,
             ))
         )

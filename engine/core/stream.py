@@ -9,7 +9,7 @@ hashed); the rest is the record of one command, reset by :meth:`begin`.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.events import Event, Execution, RuleEvent, Transaction
@@ -75,8 +75,26 @@ class EventStream:
         status: str | None = None,
     ) -> None:
         """An ``Execution`` of ``order`` (its status derived from ``leaves``/``cum`` unless given)."""
-        leaves_qty = order.leaves_qty if leaves is None else leaves
-        cum_qty = order.cum_qty if cum is None else cum
+        # compiled: each int of the event is an int object.  One the caller passed as an object (``leaves``, ``cum``)
+        # is stored as it is, and one equal to another of this event (an order's open quantity still its quantity,
+        # a maker's fill price its limit, a first fill's quantity the cumulative one) is that object again: equal
+        # ints, the same event, with fewer int objects made and freed
+        order_qty = order.order_qty
+        order_price = order.price
+        qty_object: Any = order_qty
+        price_object: Any = order_price
+        leaves_object: Any = leaves
+        if leaves_object is None:
+            leaves_qty = order.leaves_qty
+            leaves_object = qty_object if leaves_qty == order_qty else leaves_qty
+        else:
+            leaves_qty = cast(int, leaves_object)
+        cum_object: Any = cum
+        if cum_object is None:
+            cum_qty = order.cum_qty
+            cum_object = cum_qty
+        else:
+            cum_qty = cast(int, cum_object)
         if status is None:
             if exec_type == o.EXEC_CANCELED:
                 status = o.CANCELED
@@ -86,6 +104,8 @@ class EventStream:
                 status = o.PARTIALLY_FILLED
             else:
                 status = o.NEW
+        last_qty_object: Any = cum_object if last_qty == cum_qty else last_qty
+        last_px_object: Any = price_object if last_px == order_price else last_px
         self.seq += 1
         # tuple.__new__ is what the NamedTuple's own __new__ calls, without its Python-level frame (the same tuple)
         self.out.append(
@@ -99,13 +119,13 @@ class EventStream:
                 order.cl_ord_id,
                 o.BUY if order.is_buy else o.SELL,
                 order.ord_type,
-                order.order_qty,
-                order.price,
+                qty_object,
+                price_object,
                 order.stop_px,
-                last_qty,
-                last_px,
-                leaves_qty,
-                cum_qty,
+                last_qty_object,
+                last_px_object,
+                leaves_object,
+                cum_object,
                 status,
                 comm,
                 liquidity,
