@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from perpspec.engine.core.exchange import Engine
+from perpspec.engine.durability.codec import CodecError
 from perpspec.engine.durability.journal import (
     JournalCorrupt,
     SnapshotCorrupt,
@@ -95,3 +96,17 @@ def test_a_snapshot_too_large_for_memory_is_damage_not_a_crash(tmp_path: Path) -
         "SnapshotCorrupt 0 cannot read (file too large to read into memory)",
         "JournalCorrupt 0 cannot read (file too large to read into memory)",
     ]
+
+
+def test_a_json_record_nested_past_the_stack_is_corruption_at_its_offset(tmp_path: Path) -> None:
+    """A version-1 style JSON command record ``[[[[…`` 100,000 deep, appended through the journal's own writer
+    (the hash chain intact), escaped recovery as ``RecursionError``; it is now refused as damage at its record."""
+    store = tmp_path / "store"
+    durable, _ = DurableExchange.open(str(store), command_codec(), Engine)
+    durable.writer.append(b"[" * 100_000)
+    durable.close()
+    with pytest.raises(CodecError, match="malformed command JSON"):
+        command_codec().decode(b"[" * 100_000)
+    with pytest.raises(JournalCorrupt) as refused:
+        DurableExchange.open(str(store), command_codec(), Engine)
+    assert refused.value.offset == read_journal(str(store / "journal.log")).offsets[0]

@@ -320,7 +320,7 @@ class CommandCodec:
         if kind == JSON_RECORD:
             try:
                 decoded = json.loads(payload)
-            except (ValueError, UnicodeDecodeError) as error:
+            except (ValueError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: nested past the stack
                 raise CodecError(f"malformed command JSON ({error})", 0) from None
             if not isinstance(decoded, list) or not decoded or not isinstance(decoded[0], str):
                 raise CodecError("command JSON is not [name, fields...]", 0)
