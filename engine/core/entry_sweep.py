@@ -81,7 +81,7 @@ class MakerPool:
     unboxed), its maker fee rate, the pool margin at the sweep's start, the fill outcome last judged for it and
     LIQ-053's cross pool of an isolated maker (read once)."""
 
-    def __init__(self, pool: tuple[int, ...], fee: int) -> None:
+    def __init__(self, pool: tuple[int, int, int, int, int, int, int, int, int], fee: int) -> None:
         self.qty, self.cost, self.leverage, self.tier, self.margin = pool[0], pool[1], pool[2], pool[3], pool[4]
         self.other_pnl, self.other_maint, self.free, self.equity = pool[5], pool[6], pool[7], pool[8]
         self.fee = fee
@@ -141,7 +141,8 @@ class CrossGuard:
             holder = self.accounts[account_id]
             fills = self.fills
             fee = fills.fee_ppm(holder, self.inst, True)
-            pool = fills.risk.pool_tuple(holder, self.inst, peek_position(holder, self.inst), self.index)
+            # Risk.pool_values: the nine figures unboxed (compiled), no tuple object made for them
+            pool = fills.risk.pool_values(holder, self.inst, peek_position(holder, self.inst), self.index)
             found = self.makers[account_id] = MakerPool(pool, fee)
         return found
 
