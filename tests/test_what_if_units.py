@@ -6,7 +6,9 @@ instrument (find_1); ``--set lotSize=30000`` valued positions that are not whole
 no engine could hold, as if they were (a 20,000-contract long needing posMaint 0, find_2). Now the
 proposed side reads the marks and entry prices re-expressed exactly in the new price units (or the
 comparison is refused naming the price), each column is printed in its own instrument's units, and
-a position that is not whole lots of a lot size is refused, named.
+a position that is not whole lots of a lot size is refused, named. A proposal that changes what a
+contract, a price or the money held is (settlement or quote currency, multiplier) was read the same
+way (posted XBt margins counted as USDt) and is refused too.
 """
 
 from __future__ import annotations
@@ -161,3 +163,20 @@ def test_changed_price_fields_are_shown_in_each_instruments_own_units() -> None:
     rows = changed_parameters(current["XBTUSD"], proposed["XBTUSD"])
     assert rows == [("price_scale", "100", "1"), ("tickSize", "0.5", "1")]
 
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ("settlCurrency=USDt", "settlCurrency XBt → USDt"),
+        ("quoteCurrency=EUR", "quoteCurrency USD → EUR"),
+        ("multiplier=-200000000", "multiplier -100000000 → -200000000"),
+    ],
+)
+def test_a_proposal_changing_what_the_contract_or_its_money_is_is_refused(
+    setting: str, named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["what-if", "--params", "XBTUSD", "--set", setting, "--state", EXAMPLE, "--json"]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"{EXAMPLE}: XBTUSD: {named} changes what a contract, a price or the money held is" in captured.err

@@ -23,7 +23,10 @@ What stays and what changes when parameters change:
   refused (a price finer than the new unit is not the same market);
 * the positions do not change: each must be a whole number of lots of the
   proposed ``lotSize`` (no engine could hold another, and inverse values count
-  whole lots), or the comparison is refused naming them.
+  whole lots), or the comparison is refused naming them;
+* the contract does not change: a proposal changing what a contract, a price or
+  the money held is (``settlCurrency``, ``quoteCurrency``, ``multiplier``, the
+  contract kind) is refused, since the same state would mean something else.
 
 The positions file (TOML or JSON) is the input until engine snapshots are
 available::
@@ -54,7 +57,7 @@ import attrs
 
 from perpspec.rules.adl import AdlCandidate, compute_deleverage_indicators
 from perpspec.rules.contract import compute_value
-from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument import BITMEX_NAMES, Instrument
 from perpspec.rules.margin import (
     CROSS,
     check_leverage,
@@ -399,6 +402,27 @@ def _queue(
 # -- the proposed units ------------------------------------------------------------------
 
 
+CONTRACT_FIELDS = ("kind", "quote_currency", "settl_currency", "multiplier", "base_currency", "base_multiplier")
+"""Instrument fields that say what one contract, a price or the money held *is*: the marks are in the quote
+currency, wallets, cost bases and posted margins in the settlement currency's minor units, a contract is
+worth ``multiplier``. Under another value the same state means something else, so a what-if refuses them."""
+
+
+def check_same_contract(current: Mapping[str, Instrument], proposed: Mapping[str, Instrument]) -> None:
+    """Refuse a proposal that changes a :data:`CONTRACT_FIELDS` field of an instrument, naming it."""
+    names = {attribute: name for name, attribute in BITMEX_NAMES.items()}
+    for symbol in sorted(current):
+        if symbol not in proposed:
+            continue
+        for field in CONTRACT_FIELDS:
+            before, after = getattr(current[symbol], field), getattr(proposed[symbol], field)
+            if before != after:
+                raise StateError(
+                    f"{symbol}: {names.get(field, field)} {before} → {after} changes what a contract, a price or"
+                    f" the money held is, not a parameter of the same contract: a what-if cannot compare it"
+                )
+
+
 def check_whole_lots(state: State, instruments: Mapping[str, Instrument], which: str) -> None:
     """Refuse a state holding a position that is not a whole number of lots of its ``lotSize`` under
     ``instruments`` (``which`` names them: "current" / "proposed"), naming every such position."""
@@ -467,8 +491,9 @@ def compare(state: State, current: Mapping[str, Instrument], proposed: Mapping[s
     """Evaluate ``state`` under the current and the proposed instruments (each in its own price units).
 
     Refused with a :class:`StateError` when the proposed instruments cannot hold the same positions
-    at the same prices (off-lot quantities, prices finer than a new ``priceScale``).
+    at the same prices (another contract, off-lot quantities, prices finer than a new ``priceScale``).
     """
+    check_same_contract(current, proposed)
     check_whole_lots(state, current, "current")
     check_whole_lots(state, proposed, "proposed")
     before, posted = _evaluate_pools(state, current, None)
