@@ -9,7 +9,9 @@ No float is ever created.
 from __future__ import annotations
 
 import errno
+import os
 import re
+import stat
 from pathlib import Path
 
 INPUT_FILE_LIMIT = 4 * 1024 * 1024
@@ -37,12 +39,18 @@ class ParseError(ValueError):
 
 
 def read_input_file(path: Path, limit: int = INPUT_FILE_LIMIT) -> bytes:
-    """The bytes of a human-written input file, refused with ``OSError(EFBIG)`` beyond ``limit`` bytes.
+    """The bytes of a human-written input file, refused with ``OSError(EFBIG)`` beyond ``limit`` bytes
+    and with ``OSError(EINVAL)`` when it is not a regular file (a FIFO, a device, a directory).
 
-    Callers already turn an ``OSError`` into their typed "cannot read" error naming the file;
-    its ``strerror`` says why.
+    Opened without blocking (``O_NONBLOCK``): a FIFO with no writer would otherwise hold the open
+    forever; the ``fstat`` of the opened descriptor (not of the path, which may change in between)
+    then refuses it. Callers already turn an ``OSError`` into their typed "cannot read" error naming
+    the file; its ``strerror`` says why.
     """
-    with path.open("rb") as handle:
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with open(descriptor, "rb") as handle:  # owns the descriptor: closed on every path
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file: not an input file", str(path))
         data = handle.read(limit + 1)
     if len(data) > limit:
         raise OSError(errno.EFBIG, f"larger than {limit:,} bytes: not an input file", str(path))

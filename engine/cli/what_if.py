@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
@@ -68,12 +69,19 @@ def _price(inst: Instrument, value: int) -> str:
     return format_scaled(value, inst.price_scale)
 
 
+PRICE_FIELDS = ("tick_size", "max_price")
+"""Instrument fields in price units: shown as decimals of the quote currency, each in its own instrument's
+``priceScale`` (a raw count would compare units of 1/100 with units of 1 when ``priceScale`` changes)."""
+
+
 def changed_parameters(current: Instrument, proposed: Instrument) -> list[tuple[str, str, str]]:
     """(BitMEX name, current, proposed) for every field that differs."""
     names = {attribute: name for name, attribute in BITMEX_NAMES.items()}
     rows = []
     for field in attrs.fields(Instrument):
         before, after = getattr(current, field.name), getattr(proposed, field.name)
+        if field.name in PRICE_FIELDS:
+            before, after = _price(current, before), _price(proposed, after)
         if before == after:
             continue
         if field.name.endswith("_ppm") and isinstance(before, int) and isinstance(after, int):
@@ -87,11 +95,18 @@ def _optional(value: int | None) -> str:
     return "—" if value is None else str(value)
 
 
-def render_json(result: WhatIf, instruments: dict[str, Instrument], changed: list[tuple[str, str, str]]) -> str:
-    """The comparison as one JSON object (integers for money, decimal strings for prices)."""
+def render_json(
+    result: WhatIf,
+    instruments: Mapping[str, Instrument],
+    changed: list[tuple[str, str, str]],
+    *,
+    current: Mapping[str, Instrument],
+) -> str:
+    """The comparison as one JSON object (integers for money, decimal strings for prices): the current
+    column in the ``current`` instruments' price units, the proposed one in ``instruments``'."""
     positions = []
     for change in result.changes:
-        inst = instruments[change.held.symbol]
+        inst, now = instruments[change.held.symbol], current[change.held.symbol]
         positions.append(
             {
                 "account": change.held.account_id,
@@ -99,11 +114,11 @@ def render_json(result: WhatIf, instruments: dict[str, Instrument], changed: lis
                 "currentQty": change.held.qty,
                 "leverage": format_scaled(change.held.leverage_hundredths, 100) if change.held.leverage_hundredths else "cross",
                 "liquidationPrice": {
-                    "current": _price(inst, change.before.liquidation_price),
+                    "current": _price(now, change.before.liquidation_price),
                     "proposed": _price(inst, change.after.liquidation_price),
                 },
                 "bankruptPrice": {
-                    "current": _price(inst, change.before.bankrupt_price),
+                    "current": _price(now, change.before.bankrupt_price),
                     "proposed": _price(inst, change.after.bankrupt_price),
                 },
                 "posMaint": {"current": change.before.pos_maint, "proposed": change.after.pos_maint},
@@ -139,8 +154,14 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
-def render_text(result: WhatIf, instruments: dict[str, Instrument], changed: list[tuple[str, str, str]]) -> str:
-    """Tables for a terminal."""
+def render_text(
+    result: WhatIf,
+    instruments: Mapping[str, Instrument],
+    changed: list[tuple[str, str, str]],
+    *,
+    current: Mapping[str, Instrument],
+) -> str:
+    """Tables for a terminal: prices now in the ``current`` instruments' units, new in ``instruments``'."""
     lines = ["Changed parameters:"]
     lines.extend(f"  {name}: {before} → {after}" for name, before, after in changed)
     if not changed:
@@ -148,7 +169,7 @@ def render_text(result: WhatIf, instruments: dict[str, Instrument], changed: lis
     lines.append("")
     rows = []
     for change in result.changes:
-        inst = instruments[change.held.symbol]
+        inst, now = instruments[change.held.symbol], current[change.held.symbol]
         mode = (
             f"isolated {format_scaled(change.held.leverage_hundredths, 100)}x"
             if change.held.leverage_hundredths
@@ -161,7 +182,7 @@ def render_text(result: WhatIf, instruments: dict[str, Instrument], changed: lis
                 change.held.symbol,
                 f"{change.held.qty:_}",
                 mode,
-                f"{_price(inst, change.before.liquidation_price)} → {_price(inst, change.after.liquidation_price)}{flag}",
+                f"{_price(now, change.before.liquidation_price)} → {_price(inst, change.after.liquidation_price)}{flag}",
                 f"{change.before.pos_maint:_} → {change.after.pos_maint:_}",
                 f"{'yes' if change.before.liquidatable else 'no'} → {'YES' if change.after.liquidatable else 'no'}",
             ]
@@ -243,7 +264,11 @@ def run(args: argparse.Namespace) -> int:
     check_positions_to_compare(state, proposed_inst.symbol, args.state)
     proposed = dict(current)
     proposed[proposed_inst.symbol] = proposed_inst
-    result = compare(state, current, proposed)
+    try:
+        result = compare(state, current, proposed)
+    except StateError as error:
+        raise UsageError(f"{args.state}: {error}") from error
     changed = changed_parameters(current[proposed_inst.symbol], proposed_inst)
-    print(render_json(result, proposed, changed) if args.json else render_text(result, proposed, changed))
+    render = render_json if args.json else render_text
+    print(render(result, proposed, changed, current=current))
     return 0

@@ -17,7 +17,16 @@ What stays and what changes when parameters change:
   is where the *posted* margin plus the unrealised PnL reaches the *new*
   maintenance;
 * a position that becomes liquidatable leaves the ADL queue (it is being
-  liquidated, not deleveraged against); the others are re-ranked.
+  liquidated, not deleveraged against); the others are re-ranked;
+* the market does not move: a proposed ``priceScale`` re-expresses the marks
+  and entry prices in the new price units, exactly, or the comparison is
+  refused (a price finer than the new unit is not the same market);
+* the positions do not change: each must be a whole number of lots of the
+  proposed ``lotSize`` (no engine could hold another, and inverse values count
+  whole lots), or the comparison is refused naming them;
+* the contract does not change: a proposal changing what a contract, a price or
+  the money held is (``settlCurrency``, ``quoteCurrency``, ``multiplier``, the
+  contract kind) is refused, since the same state would mean something else.
 
 The positions file (TOML or JSON) is the input until engine snapshots are
 available::
@@ -48,7 +57,7 @@ import attrs
 
 from perpspec.rules.adl import AdlCandidate, compute_deleverage_indicators
 from perpspec.rules.contract import compute_value
-from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument import BITMEX_NAMES, Instrument
 from perpspec.rules.margin import (
     CROSS,
     check_leverage,
@@ -64,7 +73,12 @@ from perpspec.rules.risk_limit import compute_risk_steps
 
 
 class StateError(ValueError):
-    """A positions file that is malformed; the message names the place."""
+    """A positions file that is malformed, or positions the proposed instruments cannot hold; the message
+    names the place."""
+
+
+LISTED_AT_MOST = 10
+"""Positions named at most in one refusal (a snapshot may hold thousands): the count says the rest."""
 
 
 @attrs.frozen(kw_only=True)
@@ -385,10 +399,105 @@ def _queue(
     return places
 
 
+# -- the proposed units ------------------------------------------------------------------
+
+
+CONTRACT_FIELDS = ("kind", "quote_currency", "settl_currency", "multiplier", "base_currency", "base_multiplier")
+"""Instrument fields that say what one contract, a price or the money held *is*: the marks are in the quote
+currency, wallets, cost bases and posted margins in the settlement currency's minor units, a contract is
+worth ``multiplier``. Under another value the same state means something else, so a what-if refuses them."""
+
+
+def check_same_contract(current: Mapping[str, Instrument], proposed: Mapping[str, Instrument]) -> None:
+    """Refuse a proposal that changes a :data:`CONTRACT_FIELDS` field of an instrument, naming it."""
+    names = {attribute: name for name, attribute in BITMEX_NAMES.items()}
+    for symbol in sorted(current):
+        if symbol not in proposed:
+            continue
+        for field in CONTRACT_FIELDS:
+            before, after = getattr(current[symbol], field), getattr(proposed[symbol], field)
+            if before != after:
+                raise StateError(
+                    f"{symbol}: {names.get(field, field)} {before} → {after} changes what a contract, a price or"
+                    f" the money held is, not a parameter of the same contract: a what-if cannot compare it"
+                )
+
+
+def check_whole_lots(state: State, instruments: Mapping[str, Instrument], which: str) -> None:
+    """Refuse a state holding a position that is not a whole number of lots of its ``lotSize`` under
+    ``instruments`` (``which`` names them: "current" / "proposed"), naming every such position."""
+    off_lot = [held for held in state.positions if held.qty % instruments[held.symbol].lot_size != 0]
+    if off_lot:
+        listed = ", ".join(
+            f"account {held.account_id} {held.symbol} qty {held.qty} (lotSize {instruments[held.symbol].lot_size})"
+            for held in off_lot[:LISTED_AT_MOST]
+        )
+        more = f" and {len(off_lot) - LISTED_AT_MOST} more" if len(off_lot) > LISTED_AT_MOST else ""
+        raise StateError(
+            f"{len(off_lot)} position(s) not a whole number of lots of the {which} lotSize, which no engine could"
+            f" hold: {listed}{more}"
+        )
+
+
+def _price_in_scale(price: int, from_scale: int, to_scale: int, where: str) -> int:
+    """``price`` (units of ``1/from_scale``) in units of ``1/to_scale``, exactly, else a StateError naming it."""
+    scaled = price * to_scale
+    if scaled % from_scale != 0:
+        raise StateError(
+            f"{where} {format_scaled(price, from_scale)} cannot be expressed exactly at the proposed"
+            f" priceScale {to_scale} (unit 1/{to_scale}): not the same market"
+        )
+    return scaled // from_scale
+
+
+def restate_in_proposed_units(
+    state: State, current: Mapping[str, Instrument], proposed: Mapping[str, Instrument]
+) -> State:
+    """``state`` with its marks and entry prices in the proposed instruments' price units (exactly).
+
+    Money (wallets, cost bases, posted margins) has no price unit and stays. An entry price read back
+    from a cost basis (engine snapshot) is only displayed, so it is re-derived from that cost.
+    """
+    rescaled = {
+        symbol for symbol in state.marks if symbol in proposed and current[symbol].price_scale != proposed[symbol].price_scale
+    }
+    if not rescaled:
+        return state
+    marks = {
+        symbol: _price_in_scale(mark, current[symbol].price_scale, proposed[symbol].price_scale, f"mark of {symbol}")
+        if symbol in rescaled
+        else mark
+        for symbol, mark in state.marks.items()
+    }
+    positions = []
+    for held in state.positions:
+        if held.symbol not in rescaled:
+            positions.append(held)
+            continue
+        inst = proposed[held.symbol]
+        if held.cost is None:
+            where = f"entry price of account {held.account_id} {held.symbol}"
+            entry = _price_in_scale(held.entry_price, current[held.symbol].price_scale, inst.price_scale, where)
+        else:
+            entry = compute_avg_entry_price(inst, Position(qty=held.qty, cost=held.cost))
+        positions.append(attrs.evolve(held, entry_price=entry))
+    return State(wallets=state.wallets, positions=tuple(positions), marks=marks)
+
+
+# -- the comparison ---------------------------------------------------------------------
+
+
 def compare(state: State, current: Mapping[str, Instrument], proposed: Mapping[str, Instrument]) -> WhatIf:
-    """Evaluate ``state`` under the current and the proposed instruments."""
+    """Evaluate ``state`` under the current and the proposed instruments (each in its own price units).
+
+    Refused with a :class:`StateError` when the proposed instruments cannot hold the same positions
+    at the same prices (another contract, off-lot quantities, prices finer than a new ``priceScale``).
+    """
+    check_same_contract(current, proposed)
+    check_whole_lots(state, current, "current")
+    check_whole_lots(state, proposed, "proposed")
     before, posted = _evaluate_pools(state, current, None)
-    after, _ = _evaluate_pools(state, proposed, posted)
+    after, _ = _evaluate_pools(restate_in_proposed_units(state, current, proposed), proposed, posted)
     queue_before, queue_after = _queue(state, before), _queue(state, after)
     order = sorted(state.positions, key=lambda held: (held.symbol, held.account_id))
     changes = tuple(
