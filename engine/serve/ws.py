@@ -5,9 +5,11 @@
   ``partial`` (always, even empty: bitmex-ws waits for it), then ``insert``/``update``/``delete``;
 * auth by ``{"op": "authKeyExpires", "args": [key, expires, signature]}`` (``expires`` in seconds or
   milliseconds) or by the upgrade headers ``api-key``/``api-expires``/``api-signature``; the signed
-  text is ``GET/realtime`` + expires;
+  text is ``GET/realtime`` + expires.  As on REST, ``expires`` may lie at most a day ahead and a
+  signature authenticates one connection only (a captured auth message is a replay);
 * ``"ping"`` text -> ``"pong"``; protocol pings are answered by aiohttp (autoping);
-* ``{"op": "cancelAllAfter", "args": timeout_ms}`` arms the dead man's switch.
+* ``{"op": "cancelAllAfter", "args": timeout_ms}`` arms the dead man's switch (charged to the key's
+  REST rate limit: it is one engine command, as ``POST /order/cancelAllAfter`` is).
 
 Each connection has a bounded outgoing queue drained by its own writer task; a
 client that cannot keep up is disconnected (1008), never the server slowed.
@@ -185,7 +187,7 @@ def _auth(server: Any, conn: Connection, key_id: Any, expires: str | None, signa
             server.keys, server.guard, verb="GET", target="/realtime", body=b"",
             key_id=key_id if isinstance(key_id, str) else None, expires=expires,
             signature=signature if isinstance(signature, str) else None,
-            now_s=server.gateway.now_ms() // 1000, replay_check=False, max_ahead_s=None,
+            now_s=server.gateway.now_ms() // 1000, replay_check=True,  # REST's bound (1 day ahead) and replay
         )
         require(key, "read")
     except (ApiError, KeyStoreError) as error:
@@ -252,6 +254,11 @@ def _cancel_all_after(server: Any, conn: Connection, args: Any, request: Any) ->
         return
     gateway = server.gateway
     now = gateway.now_ms()
+    verdict = server.key_limiter.take(key.key_id, now)  # the same budget as REST's POST /order/cancelAllAfter
+    if not verdict.allowed:
+        conn.send({"status": 429, "error": f"Rate limit exceeded, retry in {verdict.retry_after_s} seconds.",
+                   "request": request})
+        return
     gateway.execute(cmd.CancelAllAfter(time_ms=now, account=conn.account, timeout_ms=timeout))
     conn.send({"now": iso_timestamp(now), "cancelTime": iso_timestamp(now + timeout) if timeout else None,
                "request": request})
