@@ -15,6 +15,7 @@ import pytest
 pytest.importorskip("aiohttp")
 
 from perpspec.engine.serve.keys import ApiKey, sign
+from perpspec.engine.serve.rest import ServerConfig
 from perpspec.engine.serve.server import Running
 from tests.serve_helpers import raw_request, start_server, state
 
@@ -84,3 +85,65 @@ def test_websocket_cancel_all_after_is_charged_to_the_keys_rate_limit(tmp_path: 
         assert before == state(running)  # no command journaled
     finally:
         running.stop()
+
+
+# ----------------------------------------------------------------------------- find_4 / find_9: partials, stalls
+
+
+def test_a_topic_repeated_in_one_subscribe_gets_one_partial(tmp_path: Path) -> None:
+    import aiohttp
+
+    running, _ = start_server(tmp_path)
+
+    async def session() -> list[Any]:
+        async with aiohttp.ClientSession() as http, http.ws_connect(running.ws_url) as ws:
+            await ws.receive_json(timeout=TIMEOUT)
+            await ws.send_str(json.dumps({"op": "subscribe", "args": ["orderBookL2:XBTUSD"] * 3}))
+            await ws.send_str("ping")  # answered after everything the subscribe queued
+            seen = []
+            while (message := await ws.receive(timeout=TIMEOUT)).data != "pong":
+                seen.append(json.loads(message.data))
+            return seen
+
+    try:
+        seen = run(session())
+        assert sum(1 for m in seen if m.get("action") == "partial") == 1
+        assert [m["success"] for m in seen if "subscribe" in m] == [True, True, True]
+    finally:
+        running.stop()
+
+
+def test_a_writer_whose_client_stopped_reading_is_cut_off_at_the_write_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    from perpspec.engine.serve import ws as ws_module
+
+    monkeypatch.setattr(ws_module, "WRITE_DEADLINE_S", 0.2, raising=False)  # old code: no deadline (the test times out)
+
+    class StalledSocket:  # its send never completes: the peer's receive window is closed
+        async def send_str(self, text: str) -> None:
+            await asyncio.sleep(3600)
+
+        async def close(self, code: int, message: bytes) -> None:
+            await asyncio.sleep(3600)
+
+    class Transport:
+        aborted = False
+
+        def abort(self) -> None:
+            self.aborted = True
+
+    async def session() -> tuple[bool, bool, int]:
+        transport = Transport()
+        conn = ws_module.Connection(StalledSocket(), 100)  # type: ignore[arg-type]
+        conn.transport = transport  # type: ignore[assignment]
+        for _ in range(10):
+            conn.send({"table": "orderBookL2", "data": "x" * 1000})
+        await asyncio.wait_for(ws_module._writer(conn), 5)
+        return conn.overflowed, transport.aborted, conn.queued_bytes
+
+    assert run(session()) == (True, True, 0)
+
+
+def test_stalled_connections_of_one_address_cannot_pin_more_than_128_mb() -> None:
+    from perpspec.engine.serve.ws import MAX_QUEUED_BYTES
+
+    assert MAX_QUEUED_BYTES * ServerConfig().max_ws_connections_per_ip <= 128 * 1024 * 1024
