@@ -407,9 +407,9 @@ def delete_order(ctx: Context) -> Any:
         targets = [(None, c) for c in _id_list(p["clOrdID"], "clOrdID")]
     else:
         raise ApiError(400, "Must specify either orderID or clOrdID")
+    records = [_find_order(ctx, order_id, cl_ord_id) for order_id, cl_ord_id in targets]  # an unknown id: 404, nothing sent
     out = []
-    for order_id, cl_ord_id in targets:
-        record = _find_order(ctx, order_id, cl_ord_id)
+    for record in records:
         inst = ctx.gateway.exchange.instruments()[record.symbol]
         if not record.is_open:
             row = rows.order_row(inst, record)
