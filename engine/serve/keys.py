@@ -11,7 +11,9 @@ request-target (path and query exactly as sent) and the raw body bytes.  A
 request whose ``api-expires`` is in the past is refused; so is a request
 that changes state (any verb but GET) whose signature was already seen while
 it is still unexpired -- the same bytes sent twice are a replay.  (Identical
-GETs inside one second are normal polling, and a read changes nothing.)
+GETs inside one second are normal polling, and a read changes nothing.)  The
+server keeps its replay guard in the store (``replay.guard``), written before
+the command is sent, so a restart does not forget what it already accepted.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 from collections.abc import Sequence
@@ -34,10 +37,13 @@ from perpspec.engine.serve.errors import (
     ApiError,
 )
 
+log = logging.getLogger("perpspec.serve")
+
 PERMISSIONS: Final = ("read", "trade", "withdraw")
 ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"  # key ids never start with "-"
 MAX_EXPIRES_AHEAD_S: Final = 86_400  # REST: a signature valid for longer than a day is refused
 REPLAY_CAPACITY: Final = 1_000_000  # signatures remembered at most (each forgotten once expired)
+GUARD_COMPACT_SLACK: Final = 10_000  # expired lines tolerated in the guard file before it is rewritten
 
 
 class KeyStoreError(Exception):
@@ -162,21 +168,52 @@ class KeyStore:
         return sorted(self._keys.values(), key=lambda k: (k.account, k.key_id))
 
 
-class ReplayGuard:
-    """Signatures seen and not yet expired: the same signed mutation twice is refused."""
+class ReplayGuardError(KeyStoreError):
+    """The replay guard's file is malformed: refused rather than forgotten (a forgotten signature replays).
 
-    def __init__(self, capacity: int = REPLAY_CAPACITY) -> None:
+    A :class:`KeyStoreError`, so ``perpspec serve`` reports it as it reports a bad key store."""
+
+
+class ReplayGuard:
+    """Signatures seen and not yet expired: the same signed mutation twice is refused.
+
+    With a ``path`` the guard is durable: each admitted signature is appended
+    to the file (one ``write(2)``, like the journal's commands) before the
+    request's command is sent, and :meth:`open` reloads the unexpired ones, so
+    a restart cannot accept again what the previous run accepted.
+    """
+
+    def __init__(self, capacity: int = REPLAY_CAPACITY, path: str | None = None, fsync: bool = False) -> None:
         self.capacity = capacity
+        self.path = path
+        self.fsync = fsync
         self._seen: dict[str, int] = {}  # signature -> expires (s); insertion order = arrival order
+        self._fd: int | None = None
+        self._lines = 0  # lines in the file (live and expired): compacted when mostly expired
+
+    @classmethod
+    def open(cls, path: str, now_s: int, *, fsync: bool = False, capacity: int = REPLAY_CAPACITY) -> ReplayGuard:
+        """The guard stored in ``path`` (created if missing), its expired signatures dropped."""
+        guard = cls(capacity, path, fsync)
+        guard._seen = read_guard_file(path, now_s)
+        guard._rewrite()
+        return guard
 
     def admit(self, signature: str, expires_s: int, now_s: int) -> bool:
-        """True (and remembered) if ``signature`` is new; False for a replay or a full guard."""
+        """True (and remembered, on disk first) if ``signature`` is new; False for a replay or a full guard.
+
+        Raises ``OSError`` when a durable guard cannot record it (the caller refuses the request)."""
         if len(self._seen) >= self.capacity:
             self._forget_expired(now_s)
             if len(self._seen) >= self.capacity:
                 return False  # fail closed: refuse rather than forget an unexpired signature
         if signature in self._seen:
             return False
+        if self._fd is not None:
+            os.write(self._fd, guard_line(signature, expires_s))
+            if self.fsync:
+                os.fsync(self._fd)
+            self._lines += 1
         self._seen[signature] = expires_s
         return True
 
@@ -185,8 +222,56 @@ class ReplayGuard:
             del self._seen[signature]
 
     def prune(self, now_s: int) -> None:
-        """Forget expired signatures (called now and then)."""
+        """Forget expired signatures (called now and then); the file is rewritten once mostly expired."""
         self._forget_expired(now_s)
+        if self._fd is not None and self._lines > 2 * len(self._seen) + GUARD_COMPACT_SLACK:
+            self._rewrite()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _rewrite(self) -> None:
+        """Replace the file by the live signatures (atomically, owner-only), then append to it."""
+        assert self.path is not None  # durable guards only
+        temporary = f"{self.path}.tmp{os.getpid()}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"".join(guard_line(s, e) for s, e in self._seen.items()))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, self.path)
+        self.close()
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        self._lines = len(self._seen)
+
+
+def guard_line(signature: str, expires_s: int) -> bytes:
+    """One admitted signature as the guard file stores it: ``expires_s signature``."""
+    return f"{expires_s} {signature}\n".encode("ascii")
+
+
+def read_guard_file(path: str, now_s: int) -> dict[str, int]:
+    """The unexpired signatures in a guard file (a missing file: none); a malformed line is refused.
+
+    A last line without its newline is a write cut short by a crash: its request was never sent, so it is dropped."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return {}
+    lines = text.split(b"\n")
+    seen: dict[str, int] = {}
+    for number, line in enumerate(lines[:-1], start=1):  # lines[-1]: b"" or a torn last write
+        expires, _, signature = line.partition(b" ")
+        if not (expires.isdigit() and len(expires) <= 15 and len(signature) == 64
+                and all(c in b"0123456789abcdef" for c in signature)):
+            raise ReplayGuardError(f"{path}: line {number} is not 'expires signature'")
+        if int(expires) >= now_s:
+            seen[signature.decode("ascii")] = int(expires)
+    return seen
 
 
 def authenticate(
@@ -236,7 +321,12 @@ def expires_seconds(expires: str) -> int:
 
 def refuse_replay(guard: ReplayGuard, signature: str, expires_s: int, now_s: int) -> None:
     """401 when this signature was already admitted (or the guard is full); else remember it."""
-    if not guard.admit(signature.lower(), expires_s, now_s):
+    try:
+        admitted = guard.admit(signature.lower(), expires_s, now_s)
+    except OSError as error:  # a durable guard that cannot record it: refused before any command is sent
+        log.error("replay guard: %s", error)
+        raise ApiError(503, "Service unavailable") from None
+    if not admitted:
         raise ApiError(401, f"{SIGNATURE_NOT_VALID} This request was already received (replay).")
 
 

@@ -22,6 +22,7 @@ bug of its own) -- a rejected command only advances the logical clock.
 
 from __future__ import annotations
 
+import heapq
 import hmac
 import logging
 from collections.abc import Callable
@@ -46,13 +47,13 @@ from perpspec.engine.serve.keys import (
     refuse_replay,
     require,
 )
+from perpspec.engine.serve.listing import json_param, read_listing, select_rows, take
 from perpspec.engine.serve.ratelimit import RateLimiter
 from perpspec.engine.serve.units import (
     decode_json,
     encode_json,
     iso_timestamp,
     parse_bool,
-    parse_iso_ms,
     parse_order_uuid,
     parse_price,
     parse_text,
@@ -66,8 +67,6 @@ from perpspec.rules.instrument import Instrument
 log = logging.getLogger("perpspec.serve")
 
 API: Final = "/api/v1"
-MAX_COUNT: Final = 1000
-DEFAULT_COUNT: Final = 100
 MAX_IDS_PER_CANCEL: Final = 100
 
 
@@ -159,60 +158,9 @@ def check(events: list[Event], currency: str) -> Accepted:
     return result
 
 
-def _json_param(value: Any, name: str) -> Any:
-    if isinstance(value, str):
-        if len(value) > 4096:
-            raise ApiError(400, f"'{name}' is too long")
-        try:
-            return decode_json(value.encode())
-        except (ValueError, UnicodeError, RecursionError):  # RecursionError: nesting deeper than the parser goes
-            raise ApiError(400, f"'{name}' is not valid JSON") from None
-    return value
-
-
 def select(ctx: Context, data: list[dict[str, Any]], *, time_key: str = "timestamp") -> list[dict[str, Any]]:
-    """BitMEX's list parameters: filter, startTime/endTime, reverse, start, count, columns."""
-    params = ctx.params
-    filter_ = _json_param(params.get("filter"), "filter")
-    if filter_ is not None:
-        if not isinstance(filter_, dict):
-            raise ApiError(400, "'filter' must be a JSON object")
-        for name, wanted in filter_.items():
-            if name == "open":
-                is_open = parse_bool(wanted, "'filter.open' must be a boolean")
-                data = [r for r in data if (r.get("ordStatus") in _OPEN) == is_open]
-            elif isinstance(wanted, list):
-                data = [r for r in data if r.get(name) in wanted]
-            else:
-                data = [r for r in data if r.get(name) == wanted]
-    for name, after in (("startTime", True), ("endTime", False)):
-        if params.get(name) not in (None, ""):
-            at = parse_iso_ms(params[name])
-            if at is None:
-                raise ApiError(400, f"'{name}' is not a valid time")
-            stamp = iso_timestamp(at)  # ISO stamps of one format compare as strings
-            data = [r for r in data if isinstance(r.get(time_key), str)
-                    and (r[time_key] >= stamp if after else r[time_key] <= stamp)]
-    reverse = parse_bool(params.get("reverse", False), "'reverse' must be a boolean")
-    if reverse:
-        data = list(reversed(data))
-    start = parse_whole(params.get("start", 0), "'start' must be a non-negative integer")
-    count = parse_whole(params.get("count", DEFAULT_COUNT), "'count' must be a positive integer")
-    if start < 0 or count < 0:
-        raise ApiError(400, "'start' and 'count' must be non-negative")
-    data = data[start : start + min(count or DEFAULT_COUNT, MAX_COUNT)]
-    columns = _json_param(params.get("columns"), "columns")
-    if columns is not None:
-        if isinstance(columns, str):
-            columns = [columns]
-        if not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
-            raise ApiError(400, "'columns' must be a list of names")
-        keep_names = set(columns) | {"symbol", "timestamp", "orderID", "account", "currency"}
-        data = [{k: v for k, v in r.items() if k in keep_names} for r in data]
-    return data
-
-
-_OPEN: Final = frozenset(("New", "PartiallyFilled", "Untriggered", "Triggered"))
+    """BitMEX's list parameters (filter, startTime/endTime, reverse, start, count, columns): see :mod:`.listing`."""
+    return select_rows(ctx.params, data, time_key)
 
 
 # ----------------------------------------------------------------------------- public
@@ -249,16 +197,19 @@ def get_l2(ctx: Context) -> Any:
 
 
 def get_trades(ctx: Context) -> Any:
+    """The public tape, merged across symbols by time; a row is built only when the listing reads it."""
     inst = instrument_of(ctx, required=False)
+    listing = read_listing(ctx.params)
     views = ctx.gateway.views
-    data: list[dict[str, Any]] = []
     instruments = ctx.gateway.exchange.instruments()
-    for symbol in sorted(views.trades):
-        if inst is not None and symbol != inst.symbol:
-            continue
-        data.extend(rows.trade_row(instruments[symbol], t) for t in views.trades[symbol])
-    data.sort(key=lambda r: r["timestamp"])
-    return select(ctx, data)
+    symbols = [s for s in sorted(views.trades) if (inst is None or s == inst.symbol) and listing.admits("symbol", s)]
+    if listing.reverse:  # newest first: the exact reverse of the oldest-first order (ties: later symbols first)
+        tapes = [reversed(views.trades[s]) for s in reversed(symbols)]
+        merged = heapq.merge(*tapes, key=lambda t: t.time_ms, reverse=True)
+    else:
+        merged = heapq.merge(*(views.trades[s] for s in symbols), key=lambda t: t.time_ms)
+    wanted = (t for t in merged if listing.admits("side", t.side))  # row "side" is the trade's: skipped unbuilt
+    return take(listing, (rows.trade_row(instruments[t.symbol], t) for t in wanted))
 
 
 def get_funding(ctx: Context) -> Any:
@@ -390,7 +341,7 @@ def put_order(ctx: Context) -> Any:
 
 
 def _id_list(value: Any, name: str) -> list[Any]:
-    value = _json_param(value, name) if isinstance(value, str) and value.startswith("[") else value
+    value = json_param(value, name) if isinstance(value, str) and value.startswith("[") else value
     ids = value if isinstance(value, list) else [value]
     if not ids:
         raise ApiError(400, "Must specify either orderID or clOrdID")
@@ -407,9 +358,9 @@ def delete_order(ctx: Context) -> Any:
         targets = [(None, c) for c in _id_list(p["clOrdID"], "clOrdID")]
     else:
         raise ApiError(400, "Must specify either orderID or clOrdID")
+    records = [_find_order(ctx, order_id, cl_ord_id) for order_id, cl_ord_id in targets]  # an unknown id: 404, nothing sent
     out = []
-    for order_id, cl_ord_id in targets:
-        record = _find_order(ctx, order_id, cl_ord_id)
+    for record in records:
         inst = ctx.gateway.exchange.instruments()[record.symbol]
         if not record.is_open:
             row = rows.order_row(inst, record)
@@ -428,7 +379,7 @@ def delete_order(ctx: Context) -> Any:
 def delete_all(ctx: Context) -> Any:
     inst = instrument_of(ctx, required=False)
     side = None
-    filter_ = _json_param(ctx.params.get("filter"), "filter")
+    filter_ = json_param(ctx.params.get("filter"), "filter")
     if filter_ is not None and not (isinstance(filter_, dict) and set(filter_) <= {"side"}):
         raise ApiError(400, "'filter' must be a JSON object naming at most 'side'")
     if filter_ and filter_.get("side") is not None:

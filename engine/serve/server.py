@@ -2,7 +2,8 @@
 
 Only loopback addresses are served unless the operator names another host
 explicitly; the store directory holds the journal, snapshots, the key store
-(``keys.json``, mode 0600) and the admin token (``admin.token``, mode 0600).
+(``keys.json``, mode 0600), the admin token (``admin.token``, mode 0600)
+and the replay guard (``replay.guard``: the signed mutations already accepted and not yet expired).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from aiohttp import web
 from perpspec.engine.durability.journal import SyncPolicy
 from perpspec.engine.serve.feed import PriceFeed
 from perpspec.engine.serve.gateway import Gateway
-from perpspec.engine.serve.keys import KeyStore
+from perpspec.engine.serve.keys import KeyStore, ReplayGuard
 from perpspec.engine.serve.makers import MarketMaker
 from perpspec.engine.serve.rest import SERVER, Server, ServerConfig, add_routes, json_response
 from perpspec.engine.serve.swagger import swagger_spec
@@ -37,6 +38,7 @@ TICKER: web.AppKey[asyncio.Task[None]] = web.AppKey("ticker")
 log = logging.getLogger("perpspec.serve")
 KEYS_NAME = "keys.json"
 ADMIN_TOKEN_NAME = "admin.token"
+GUARD_NAME = "replay.guard"  # the signatures already accepted (a restart must not accept them again)
 
 
 def keys_path(store: str) -> str:
@@ -142,6 +144,7 @@ class Running:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=30)
         self.server.gateway.close()
+        self.server.guard.close()
 
 
 def start_in_thread(server: Server, host: str = "127.0.0.1", port: int = 0) -> Running:
@@ -178,14 +181,17 @@ def start_in_thread(server: Server, host: str = "127.0.0.1", port: int = 0) -> R
 
 
 def open_server(store: str, config: ServerConfig | None = None, **gateway_options: Any) -> Server:
-    """A :class:`Server` over the store in ``store`` (gateway, keys, admin token)."""
+    """A :class:`Server` over the store in ``store`` (gateway, keys, admin token, replay guard)."""
     gateway = Gateway.open(store, **gateway_options)
+    policy = gateway_options.get("policy")
+    guard = ReplayGuard.open(os.path.join(store, GUARD_NAME), gateway.now_ms() // 1000,
+                             fsync=policy is not None and policy.fsync == "always")  # as durable as each command
     keys = KeyStore(keys_path(store))
     keys.load()
     config = config or ServerConfig()
     if not config.admin_token:
         config.admin_token = admin_token(store)
-    return Server(gateway=gateway, keys=keys, config=config)
+    return Server(gateway=gateway, keys=keys, config=config, guard=guard)
 
 
 async def serve_until_stopped(
@@ -233,5 +239,6 @@ async def serve_until_stopped(
             await feed_task
     await runner.cleanup()
     gateway.close()
+    server.guard.close()
     print(f"perpspec serve: stopped after {gateway.commands} commands; state hash {gateway.exchange.state_hash()}")
     return 0

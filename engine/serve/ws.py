@@ -5,12 +5,16 @@
   ``partial`` (always, even empty: bitmex-ws waits for it), then ``insert``/``update``/``delete``;
 * auth by ``{"op": "authKeyExpires", "args": [key, expires, signature]}`` (``expires`` in seconds or
   milliseconds) or by the upgrade headers ``api-key``/``api-expires``/``api-signature``; the signed
-  text is ``GET/realtime`` + expires;
+  text is ``GET/realtime`` + expires.  As on REST, ``expires`` may lie at most a day ahead and a
+  signature authenticates one connection only (a captured auth message is a replay);
 * ``"ping"`` text -> ``"pong"``; protocol pings are answered by aiohttp (autoping);
-* ``{"op": "cancelAllAfter", "args": timeout_ms}`` arms the dead man's switch.
+* ``{"op": "cancelAllAfter", "args": timeout_ms}`` arms the dead man's switch (charged to the key's
+  REST rate limit: it is one engine command, as ``POST /order/cancelAllAfter`` is).
 
-Each connection has a bounded outgoing queue drained by its own writer task; a
-client that cannot keep up is disconnected (1008), never the server slowed.
+Each connection has a bounded outgoing queue (messages and bytes) drained by its
+own writer task; a client that cannot keep up is disconnected (1008), and one whose
+socket accepts nothing for WRITE_DEADLINE_S is cut off, never the server slowed.
+A topic subscribed twice is acknowledged without a second partial.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
 from typing import Any, Final
 
 from aiohttp import WSMsgType, web
@@ -32,16 +37,20 @@ log = logging.getLogger("perpspec.serve")
 
 MAX_MESSAGE_BYTES: Final = 16 * 1024
 MAX_OPS_PER_CONNECTION_SECOND: Final = 50  # WS flood: more ops than this in a second closes the connection
-MAX_QUEUED_BYTES: Final = 16 * 1024 * 1024  # a client's unsent text beyond this: too slow (partials are large)
+MAX_QUEUED_BYTES: Final = 2 * 1024 * 1024  # a client's unsent text beyond this: too slow (a 2,000-row L2 partial
+# is ~0.25 MB; 64 stalled connections per IP hold at most 128 MB, and only until WRITE_DEADLINE_S)
+WRITE_DEADLINE_S: Final = 10  # one message not written within this (a client that stopped reading): disconnected
 
 
 class Connection:
     """One client: its account (after auth), its topics and its outgoing queue."""
 
     def __init__(
-        self, ws: web.WebSocketResponse, capacity: int, remote: str | None = None, byte_capacity: int = MAX_QUEUED_BYTES
+        self, ws: web.WebSocketResponse, capacity: int, remote: str | None = None, byte_capacity: int = MAX_QUEUED_BYTES,
+        transport: asyncio.Transport | None = None,
     ) -> None:
         self.ws = ws
+        self.transport = transport  # aborted when a write misses its deadline (a close frame could not be sent)
         self.remote = remote
         self.account: int | None = None
         self.key: ApiKey | None = None
@@ -76,10 +85,32 @@ async def _writer(conn: Connection) -> None:
     while True:
         text = await conn.queue.get()
         if text is None or conn.overflowed:
-            await conn.ws.close(code=1008, message=b"too slow: outgoing queue full")
+            _drop_queued(conn)
+            await _within_deadline(conn, conn.ws.close(code=1008, message=b"too slow: outgoing queue full"))
             return
         conn.queued_bytes -= len(text)
-        await conn.ws.send_str(text)
+        if not await _within_deadline(conn, conn.ws.send_str(text)):
+            return
+
+
+async def _within_deadline(conn: Connection, step: Awaitable[Any]) -> bool:
+    """True once ``step`` is done; False, the connection cut off, when its socket took more than WRITE_DEADLINE_S."""
+    try:
+        await asyncio.wait_for(step, WRITE_DEADLINE_S)
+    except TimeoutError:  # the client stopped reading: nothing more is kept for it
+        conn.overflowed = True
+        _drop_queued(conn)
+        if conn.transport is not None:
+            conn.transport.abort()
+        return False
+    return True
+
+
+def _drop_queued(conn: Connection) -> None:
+    """Free the text queued for a client that is being disconnected."""
+    while not conn.queue.empty():
+        conn.queue.get_nowait()
+    conn.queued_bytes = 0
 
 
 async def realtime(request: web.Request) -> web.StreamResponse:
@@ -93,7 +124,7 @@ async def realtime(request: web.Request) -> web.StreamResponse:
         return web.json_response({"error": {"message": "Too many connections", "name": "HTTPError"}}, status=429)
     ws = web.WebSocketResponse(autoping=True, heartbeat=None, max_msg_size=MAX_MESSAGE_BYTES)
     await ws.prepare(request)
-    conn = Connection(ws, server.config.ws_queue_messages, request.remote)
+    conn = Connection(ws, server.config.ws_queue_messages, request.remote, transport=request.transport)
     connections.add(conn)
     writer = asyncio.get_running_loop().create_task(_writer(conn))
     hub = server.gateway.hub
@@ -185,7 +216,7 @@ def _auth(server: Any, conn: Connection, key_id: Any, expires: str | None, signa
             server.keys, server.guard, verb="GET", target="/realtime", body=b"",
             key_id=key_id if isinstance(key_id, str) else None, expires=expires,
             signature=signature if isinstance(signature, str) else None,
-            now_s=server.gateway.now_ms() // 1000, replay_check=False, max_ahead_s=None,
+            now_s=server.gateway.now_ms() // 1000, replay_check=True,  # REST's bound (1 day ahead) and replay
         )
         require(key, "read")
     except (ApiError, KeyStoreError) as error:
@@ -217,12 +248,17 @@ def _subscribe(server: Any, conn: Connection, topics: list[Any], request: Any) -
         if table in SYMBOL_TABLES and not symbol:
             conn.send({"status": 400, "error": f"Table {table} needs a symbol ({table}:SYMBOL)", "request": request or {}})
             continue
-        if len(conn.topics) >= server.config.max_ws_subscriptions and (table, symbol) not in conn.topics:
+        ack = {"success": True, "subscribe": topic, "request": request or {"op": "subscribe", "args": [topic]}}
+        if (table, symbol) in conn.topics:  # a repeated topic: acknowledged, but its partial is never rebuilt
+            conn.send({**ack, "alreadySubscribed": True})
+            continue
+        if len(conn.topics) >= server.config.max_ws_subscriptions:
             conn.send({"status": 400, "error": "Too many subscriptions", "request": request or {}})
             continue
         conn.topics.add((table, symbol))
-        conn.send({"success": True, "subscribe": topic, "request": request or {"op": "subscribe", "args": [topic]}})
-        conn.send(hub.partial(conn, table, symbol))
+        conn.send(ack)
+        if not conn.overflowed:  # a client already cut off costs no partial
+            conn.send(hub.partial(conn, table, symbol))
 
 
 def _unsubscribe(conn: Connection, topics: list[Any], request: Any) -> None:
@@ -252,6 +288,11 @@ def _cancel_all_after(server: Any, conn: Connection, args: Any, request: Any) ->
         return
     gateway = server.gateway
     now = gateway.now_ms()
+    verdict = server.key_limiter.take(key.key_id, now)  # the same budget as REST's POST /order/cancelAllAfter
+    if not verdict.allowed:
+        conn.send({"status": 429, "error": f"Rate limit exceeded, retry in {verdict.retry_after_s} seconds.",
+                   "request": request})
+        return
     gateway.execute(cmd.CancelAllAfter(time_ms=now, account=conn.account, timeout_ms=timeout))
     conn.send({"now": iso_timestamp(now), "cancelTime": iso_timestamp(now + timeout) if timeout else None,
                "request": request})
