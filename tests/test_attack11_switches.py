@@ -166,3 +166,19 @@ def test_a_switch_that_cancels_orders_is_still_undone_by_a_dump(monkeypatch: pyt
     before.seq = engine.seq
     assert engine.state_hash() == before.state_hash()
     assert engine.accounts[1].orders  # the switch fires with the next accepted command
+
+
+def test_a_rejected_command_among_many_due_and_later_switches_changes_nothing() -> None:
+    """Many switches armed, some due at the command's time, some later, in heap order: a rejected command leaves
+    every deadline and the heap as they were (the undo walks only the due part of the heap)."""
+    engine, twin = verified(range(1, 301)), verified(range(1, 301))
+    for account in range(1, 301):
+        for replica in (engine, twin):
+            replica.process(c.CancelAllAfter(time_ms=0, account=account, timeout_ms=1 + account * 7919 % 997))
+    for time_ms in (1, 250, 500, 998):
+        refused = engine.process(c.CancelOrder(time_ms=time_ms, account=1, order_id=10**9))
+        assert [type(event) for event in refused] == [Rejected]
+        twin.seq = engine.seq
+        assert engine.state_hash() == twin.state_hash()
+    engine.process(c.TimeTick(time_ms=500))
+    assert [deadline for deadline, _ in sorted(engine.registry.dms_heap)][0] > 500

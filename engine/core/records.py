@@ -80,8 +80,9 @@ from perpspec.rules import waterfall_state as _rules_waterfall_state
 class Opaque:
     """Stand-in for a hostile command value the state encoding cannot hold (an arbitrary object).
 
-    It keeps the value's ``repr`` — all the engine can say about such a value
-    (a typed reject's text) — so a journaled command replays to the same events.
+    It keeps the text a reject shows of the value (:func:`engine.core.rejects.show`:
+    canonical and bounded; journals of earlier versions hold its ``repr``) — all the
+    engine can say about such a value — so a journaled command replays to the same events.
     """
 
     __slots__ = ("text",)

@@ -66,7 +66,8 @@ class OrderRegistry:
     def timers_due(self, time_ms: int) -> bool:
         """Would moving the clock to ``time_ms`` fire a timer (expire Day orders, a dead man's switch)?
 
-        The switch heap's top is a live deadline (:meth:`tidy_switches`), so a stale one never answers yes.
+        The engine leaves no stale deadline on the switch heap's top (:meth:`tidy_switches`), so one it left
+        never answers yes; a snapshot written before session 11 may hold one, which costs one needless undo.
         """
         if self.dms_heap and self.dms_heap[0][0] <= time_ms:
             return True
@@ -85,15 +86,22 @@ class OrderRegistry:
         if time_ms // DAY_MS > self.stream.time_ms // DAY_MS and self.day_orders:
             return None
         accounts = self.ledger.accounts
+        heap = self.dms_heap
         deadlines: list[tuple[Account, int]] = []
-        for deadline, account_id in self.dms_heap:
-            if deadline <= time_ms:
-                account = accounts.get(account_id)
-                if account is not None and account.cancel_at_ms == deadline:
-                    if account.orders:
-                        return None
-                    deadlines.append((account, deadline))
-        return self.dms_heap[:], deadlines
+        # the due entries only: a heap entry's children are never earlier, so the walk stops below a later one
+        walk = [0] if heap else []
+        while walk:
+            index = walk.pop()
+            deadline, account_id = heap[index]
+            if deadline > time_ms:
+                continue
+            account = accounts.get(account_id)
+            if account is not None and account.cancel_at_ms == deadline:
+                if account.orders:
+                    return None
+                deadlines.append((account, deadline))
+            walk.extend(child for child in (2 * index + 1, 2 * index + 2) if child < len(heap))
+        return heap[:], deadlines
 
     def restore_switches(self, undo: tuple[list[tuple[int, int]], list[tuple[Account, int]]]) -> None:
         """Put back what :meth:`switches_undo` saved (the heap as it was, the same list object)."""

@@ -5,8 +5,8 @@
   ``partial`` (always, even empty: bitmex-ws waits for it), then ``insert``/``update``/``delete``;
 * auth by ``{"op": "authKeyExpires", "args": [key, expires, signature]}`` (``expires`` in seconds or
   milliseconds) or by the upgrade headers ``api-key``/``api-expires``/``api-signature``; the signed
-  text is ``GET/realtime`` + expires.  As on REST, ``expires`` may lie at most a day ahead and a
-  signature authenticates one connection only (a captured auth message is a replay);
+  text is ``GET/realtime`` + expires.  As on REST, ``expires`` may lie at most a day ahead (in seconds or
+  milliseconds); a login is a read, so, as a GET on REST, it is not replay-checked;
 * ``"ping"`` text -> ``"pong"``; protocol pings are answered by aiohttp (autoping);
 * ``{"op": "cancelAllAfter", "args": timeout_ms}`` arms the dead man's switch (charged to the key's
   REST rate limit: it is one engine command, as ``POST /order/cancelAllAfter`` is).
@@ -216,7 +216,11 @@ def _auth(server: Any, conn: Connection, key_id: Any, expires: str | None, signa
             server.keys, server.guard, verb="GET", target="/realtime", body=b"",
             key_id=key_id if isinstance(key_id, str) else None, expires=expires,
             signature=signature if isinstance(signature, str) else None,
-            now_s=server.gateway.now_ms() // 1000, replay_check=True,  # REST's bound (1 day ahead) and replay
+            # REST's bound (expires at most a day ahead) but no replay check: a login is a GET (GET/realtime), the
+            # same signature may open several connections (bitmex-ws signs int(now) + 3600: two clients of one key
+            # in one second sign alike), and logins written into the guard REST's mutations share would let a
+            # login flood fill it and lock every key out (review find)
+            now_s=server.gateway.now_ms() // 1000, replay_check=False,
         )
         require(key, "read")
     except (ApiError, KeyStoreError) as error:
