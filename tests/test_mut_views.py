@@ -9,6 +9,7 @@ is exactly 0, or an order changed between two reads were rare. Each read here mu
 from __future__ import annotations
 
 import attrs
+import pytest
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.exchange import Engine
@@ -89,3 +90,27 @@ def test_a_second_read_sees_a_position_of_the_cheapest_lots_grown() -> None:
     _trade(engine, 1, "XBTUSD", 100, high)
     _, _, reads = engine.views.pooled_listing(True)
     assert dict(reads.positions[1]) == {"XBTUSD": Position(qty=200, cost=-2)}
+
+
+def _sell(engine: Engine, seller: int, symbol: str, qty: int, price: int) -> None:
+    engine.process(c.PlaceOrder(time_ms=0, account=3, symbol=symbol, side="Buy", order_qty=qty, price=price))
+    engine.process(c.PlaceOrder(time_ms=0, account=seller, symbol=symbol, side="Sell", order_qty=qty, price=price))
+
+
+@pytest.mark.parametrize("also_xbt", [False, True])  # one position record (the shortcut), or two (the shown mapping)
+def test_a_second_read_sees_a_position_whose_quantity_changed_and_cost_did_not(also_xbt: bool) -> None:
+    """Valid instruments (session 11): 100 ETHUSD bought at 3,000.00 cost 30,000,000; 100 more at 1,000.00 make
+    40,000,000 for 200; selling 50 keeps 150 at 40,000,000 x 150 / 200 = 30,000,000, the cost read before. A read
+    cache that compared the cost alone would show the old quantity (the case the cost-0 instrument covered)."""
+    engine = _engine()
+    if also_xbt:
+        _trade(engine, 1, "XBTUSD", 1_000, 5_000_000)
+    _trade(engine, 1, "ETHUSD", 100, 300_000)
+    _, _, reads = engine.views.pooled_listing(True)
+    assert reads.positions[1]["ETHUSD"] == Position(qty=100, cost=30_000_000)
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=100_000, index_price=100_000))
+    _trade(engine, 1, "ETHUSD", 100, 100_000)
+    _sell(engine, 1, "ETHUSD", 50, 100_000)
+    assert engine.accounts[1].positions["ETHUSD"].qty == 150
+    _, _, reads = engine.views.pooled_listing(True)
+    assert reads.positions[1]["ETHUSD"] == Position(qty=150, cost=30_000_000)
