@@ -1,0 +1,61 @@
+"""OPEN (session 11): the engine state machine's deep profile drove the insurance fund below zero.
+
+``pytest -m deep tests/test_engine_stateful.py`` found it (it reproduces on 7191db0, before this session's changes).
+After 33 steps (one-sided funding at the cap, self-liquidations, colluders hitting stale quotes), a mark collapse
+liquidates account 4's isolated XBTUSD pool (LIQ-023, bankruptcy price 4,449,800). The liquidation engine's close-out
+(LIQ-024) trades 16,400 contracts against a resting bid at 4,380,800, far through the bankruptcy price, and INS-005
+draws 580,560 XBt from a fund that holds 44,727: the fund ends at -535,833 (INV-INSURANCE-NONNEG). The close-out
+should stop where the fund can no longer cover it, with ADL taking the rest.
+
+This is the deep profile's counterexample, replayed step by step. It is a strict xfail until the waterfall bounds
+the close-out by the fund; then it fails and becomes a plain regression test.
+
+Rules: LIQ-024, INS-005 (INV-INSURANCE-NONNEG).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import tests.test_engine_stateful as machine
+
+
+@pytest.mark.xfail(strict=True, reason="open: a liquidation close-out drew more than the insurance fund held")
+def test_the_deep_profiles_close_out_keeps_the_fund_non_negative(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(machine, "event", lambda *args, **kwargs: None)  # hypothesis.event needs a running test
+    state = machine.EngineMachine()
+    state.setup(wallets=[2, 2, 2, 2, 2], fund=0)
+    state.cancel_all(account=1, side=None, symbol=None)
+    state.cancel_all(account=1, side=None, symbol=None)
+    state.funding(rate=-375000, symbol='XBTUSD')
+    state.self_liquidation(depth_ppm=30000, move_ppm=40000, symbol='XBTUSD', victim=4)
+    state.stale_quote_through_a_collapse(account=4, collapse_ppm=30000, leverage_x=10, symbol='XBTUSD')
+    state.wash_trade_at_band_edge(above=False, size=1, symbol='ETHUSD', through=False)
+    state.wash_trade_at_band_edge(above=False, size=30, symbol='XBTUSD', through=True)
+    state.market(account=1, inst='', side='Buy', size=1, symbol='XBTUSD')
+    state.market(account=1, inst='', side='Buy', size=31, symbol='XBTUSD')
+    state.funding(rate=-375000, symbol='XBTUSD')
+    state.stale_quote_through_a_collapse(account=4, collapse_ppm=30000, leverage_x=10, symbol='XBTUSD')
+    state.market(account=1, inst='', side='Buy', size=1, symbol='XBTUSD')
+    state.funding(rate=-375000, symbol='XBTUSD')
+    state.funding(rate=-375000, symbol='XBTUSD')
+    state.stale_quote_through_a_collapse(account=4, collapse_ppm=30000, leverage_x=10, symbol='XBTUSD')
+    state.funding(rate=-375000, symbol='XBTUSD')
+    state.money(account=2, amount=1, withdraw=False)
+    state.collusion_through_bankruptcy(amend=False, instruction='', isolated=False, leverage=50, symbol='XBTUSD', through_ppm=5000, victim=4)
+    state.funding(rate=-375000, symbol='XBTUSD')
+    state.funding(rate=-375000, symbol='XBTUSD')
+    state.funding(rate=-375000, symbol='XBTUSD')
+    state.funding(rate=-375000, symbol='XBTUSD')
+    state.funding(rate=-10000, symbol='XBTUSD')
+    state.collusion_through_bankruptcy(amend=False, instruction='', isolated=False, leverage=50, symbol='XBTUSD', through_ppm=40000, victim=4)
+    state.funding(rate=-375000, symbol='XBTUSD')
+    state.funding(rate=-375000, symbol='XBTUSD')
+    state.collusion_through_bankruptcy(amend=False, instruction='', isolated=False, leverage=50, symbol='XBTUSD', through_ppm=5000, victim=5)
+    state.funding(rate=-375000, symbol='XBTUSD')
+    state.funding(rate=-375000, symbol='XBTUSD')
+    state.self_liquidation(depth_ppm=30000, move_ppm=40000, symbol='XBTUSD', victim=5)
+    state.collusion_through_bankruptcy(amend=False, instruction='', isolated=False, leverage=50, symbol='ETHUSD', through_ppm=5000, victim=4)
+    state.every_registered_invariant_holds()  # every step before the last keeps every invariant
+    state.stale_quote_through_a_collapse(account=5, collapse_ppm=30000, leverage_x=25, symbol='XBTUSD')
+    state.every_registered_invariant_holds()
