@@ -38,20 +38,38 @@ class ParseError(ValueError):
         self.message = message
 
 
-def read_input_file(path: Path, limit: int = INPUT_FILE_LIMIT) -> bytes:
-    """The bytes of a human-written input file, refused with ``OSError(EFBIG)`` beyond ``limit`` bytes
-    and with ``OSError(EINVAL)`` when it is not a regular file (a FIFO, a device, a directory).
+def read_regular_file(path: str | Path, limit: int | None = None) -> bytes | None:
+    """The bytes of the regular file at ``path`` (a link followed; at most ``limit + 1`` of them when ``limit``
+    is given), or None when it is not a regular file (a FIFO, a device, a directory), never read.
 
-    Opened without blocking (``O_NONBLOCK``): a FIFO with no writer would otherwise hold the open
-    forever; the ``fstat`` of the opened descriptor (not of the path, which may change in between)
-    then refuses it. Callers already turn an ``OSError`` into their typed "cannot read" error naming
-    the file; its ``strerror`` says why.
+    Opened without blocking (``O_NONBLOCK``): a FIFO with no writer would otherwise hold the open forever, and
+    ``/dev/zero`` would never end; the ``fstat`` of the opened descriptor (not of the path, which may change in
+    between) then refuses it.  Raises ``OSError`` as ``open`` and ``read`` do, and ``OSError(ENOMEM)`` for a
+    file too large to read into memory (a sparse one costs nothing on disk).  The one reader of every file
+    perpspec is given: input files here, journals and snapshots (engine/durability/journal.py).
     """
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    with open(descriptor, "rb") as handle:  # owns the descriptor: closed on every path
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file: not an input file", str(path))
-        data = handle.read(limit + 1)
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):  # before any file object: a directory would raise
+            return None
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            return handle.read() if limit is None else handle.read(limit + 1)
+    except MemoryError:
+        raise OSError(errno.ENOMEM, "file too large to read into memory", str(path)) from None
+    finally:
+        os.close(descriptor)
+
+
+def read_input_file(path: Path, limit: int = INPUT_FILE_LIMIT) -> bytes:
+    """The bytes of a human-written input file (:func:`read_regular_file`), refused with ``OSError(EFBIG)``
+    beyond ``limit`` bytes and with ``OSError(EINVAL)`` when it is not a regular file.
+
+    Callers already turn an ``OSError`` into their typed "cannot read" error naming the file; its
+    ``strerror`` says why.
+    """
+    data = read_regular_file(path, limit)
+    if data is None:
+        raise OSError(errno.EINVAL, "not a regular file: not an input file", str(path))
     if len(data) > limit:
         raise OSError(errno.EFBIG, f"larger than {limit:,} bytes: not an input file", str(path))
     return data

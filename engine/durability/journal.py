@@ -60,17 +60,17 @@ snapshots (no chain head) are refused by version.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import os
-import stat
 import struct
 import zlib
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 import attrs
+
+from perpspec.rules.parse import read_regular_file as read_regular_file  # the one file reader
 
 JOURNAL_MAGIC: Final = b"PSPECJNL"
 JOURNAL_VERSION: Final = 3  # the version written: records chained by SHA-256 links
@@ -236,26 +236,6 @@ class JournalScan:
     def head(self) -> bytes:
         """The chain head after the last whole record."""
         return self.links[-1] if self.links else self.genesis
-
-
-def read_regular_file(path: str) -> bytes | None:
-    """The whole content of the regular file at ``path`` (a link followed); None for anything else.
-
-    A device or a pipe may never end (``/dev/zero``) or never start (a FIFO with no writer): it is opened
-    without blocking and never read.  The check is on the opened file, so nothing can be swapped in
-    between the check and the read.  Raises ``OSError`` as ``open`` and ``read`` do, and for a file too large
-    to read into memory.
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read()
-    except MemoryError:  # a file larger than memory (a sparse one costs nothing on disk): damage, not a crash
-        raise OSError(errno.ENOMEM, "file too large to read into memory") from None
-    finally:
-        os.close(fd)
 
 
 def read_header(path: str, data: bytes) -> tuple[Mapping[str, Any], int]:
