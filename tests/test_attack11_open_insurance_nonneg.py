@@ -1,4 +1,4 @@
-"""OPEN (session 11): the engine state machine's deep profile drove the insurance fund below zero.
+"""Fixed (session 12; found open in session 11): the engine state machine's deep profile drove the insurance fund below zero.
 
 ``pytest -m deep tests/test_engine_stateful.py`` found it (it reproduces on 7191db0, before this session's changes).
 After 33 steps (one-sided funding at the cap, self-liquidations, colluders hitting stale quotes), a mark collapse
@@ -7,8 +7,14 @@ liquidates account 4's isolated XBTUSD pool (LIQ-023, bankruptcy price 4,449,800
 draws 580,560 XBt from a fund that holds 44,727: the fund ends at -535,833 (INV-INSURANCE-NONNEG). The close-out
 should stop where the fund can no longer cover it, with ADL taking the rest.
 
-This is the deep profile's counterexample, replayed step by step. It is a strict xfail until the waterfall bounds
-the close-out by the fund; then it fails and becomes a plain regression test.
+Cause: INS-005 (``settle_close_out``) judged the book's level totals, which counted account 5's bid at 4,563,350
+(a surplus for the fund); the sweep's maker guard then refused that bid (its fill would take account 5 beyond its
+bankruptcy price) and the sweep went on to take 16,400 at 4,380,800, which only that surplus would have paid for.
+Now the sweep halts after a refused maker and INS-005 judges what is left again (engine/core/waterfall.py
+``Waterfall._close_in_book``): the fund affords 12 lots at 4,380,800 (42,480 of its 44,727) and ADL-020 closes the
+other 16,300 contracts at the bankruptcy price.
+
+This is the deep profile's counterexample, replayed step by step.
 
 Rules: LIQ-024, INS-005 (INV-INSURANCE-NONNEG).
 """
@@ -18,9 +24,9 @@ from __future__ import annotations
 import pytest
 
 import tests.test_engine_stateful as machine
+from perpspec.rules.events import AdlFill, LiquidationFill
 
 
-@pytest.mark.xfail(strict=True, reason="open: a liquidation close-out drew more than the insurance fund held")
 def test_the_deep_profiles_close_out_keeps_the_fund_non_negative(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(machine, "event", lambda *args, **kwargs: None)  # hypothesis.event needs a running test
     state = machine.EngineMachine()
@@ -57,5 +63,15 @@ def test_the_deep_profiles_close_out_keeps_the_fund_non_negative(monkeypatch: py
     state.self_liquidation(depth_ppm=30000, move_ppm=40000, symbol='XBTUSD', victim=5)
     state.collusion_through_bankruptcy(amend=False, instruction='', isolated=False, leverage=50, symbol='ETHUSD', through_ppm=5000, victim=4)
     state.every_registered_invariant_holds()  # every step before the last keeps every invariant
+    fund_before = state.engine.insurance_funds["XBt"]
+    events = []
+    process = state.engine.process
+    monkeypatch.setattr(state.engine, "process", lambda command: events.extend(process(command)) or events[-1:])
     state.stale_quote_through_a_collapse(account=5, collapse_ppm=30000, leverage_x=25, symbol='XBTUSD')
     state.every_registered_invariant_holds()
+    records = [getattr(e, "record", None) for e in events]
+    close_outs = [r for r in records if isinstance(r, LiquidationFill)]
+    assert [(r.qty, r.price, r.fund_delta) for r in close_outs] == [(-1_200, 4_380_800, -42_480)]
+    adl = [r for r in records if isinstance(r, AdlFill)]
+    assert sum(-r.close_qty for r in adl) == 17_500 - 1_200  # ADL-020 closes the rest of the 17,500 taken over
+    assert state.engine.insurance_funds["XBt"] == fund_before + 29_393 - 42_480 >= 0

@@ -56,7 +56,7 @@ from perpspec.rules.events import (
 )
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.insurance import Fill as OfferFill
-from perpspec.rules.insurance import compute_draw, settle_close_out
+from perpspec.rules.insurance import compute_draw, compute_fill_delta, settle_close_out
 from perpspec.rules.liquidation import (
     compute_cover_takeover_price,
     compute_fitting_tier,
@@ -526,17 +526,34 @@ class Waterfall:
             self._adl(inst, pending, ranking)
         self.pending = [p for p in self.pending if p.qty != 0]
 
-    def _fund_cover(self, asset: str) -> int:
-        """ADL-031: the fund plus the PnL at mark of everything the liquidation engine holds in ``asset``."""
+    def _fund_cover(self, asset: str, fund: int | None = None, closing: Pending | None = None, left: int = 0) -> int:
+        """ADL-031: the fund plus the PnL at mark of everything the liquidation engine holds in ``asset``.
+
+        With ``closing``: as it will stand once that close-out's fills so far are applied, the fund at
+        ``fund`` and ``closing`` holding ``left`` contracts (:meth:`_close_in_book`'s later sweeps).
+        """
         pnls = []
         for held in self.pending:
             inst = self.market.instrument_map[held.symbol]
-            if inst.settl_currency == asset and held.qty != 0:
-                pnls.append(compute_held_pnl(inst, held.qty, held.takeover_price, self.market.marks[held.symbol]))
-        return compute_fund_cover(self.ledger.insurance_funds.get(asset, 0), pnls)
+            qty = left if held is closing else held.qty
+            if inst.settl_currency == asset and qty != 0:
+                pnls.append(compute_held_pnl(inst, qty, held.takeover_price, self.market.marks[held.symbol]))
+        return compute_fund_cover(self.ledger.insurance_funds.get(asset, 0) if fund is None else fund, pnls)
 
     def _close_in_book(self, inst: Instrument, pending: Pending) -> None:
         """LIQ-024 in the book: the levels LIQ-051 allows (the working limit while the fund covers, else its floor), INS-005.
+
+        INS-005 (``settle_close_out``) judges the book's levels as their totals say; the sweep then
+        meets each maker through the guard, which may refuse one (below).  A refused maker's quantity is
+        not traded, so the fills after it would no longer be the ones INS-005 paid for: a better-priced
+        maker whose surplus was to pay for a worse level's draw could be dropped and the worse level
+        taken anyway, drawing more than the fund holds (tests/test_attack11_open_insurance_nonneg.py:
+        the fund at -535,833).  So the sweep halts at the first maker after a refusal, and INS-005 and
+        LIQ-051 judge the book that is left again — with the fund and the position as the fills so far
+        leave them — until a sweep ends without a refusal.  Every fill is then one INS-005 accepted
+        (or better: a ReduceOnly maker, which the level totals leave out, only takes a worse level's
+        place), and each refusal takes an order out of the book, so this ends.  The fund is followed by
+        INS-001's ``compute_fill_delta``, which the realised PnL of the fill never falls below.
 
         The makers' side of these fills is not checked by LIQ-044 (the guard has no taker: ReduceOnly
         makers are limited, and LIQ-054 / LIQ-053 refuse a maker whose fill would leave its cross pool owing
@@ -550,34 +567,57 @@ class Waterfall:
         """
         book = self.market.books[inst.symbol]
         closing_buy = pending.qty < 0  # closing a taken-over short buys
+        side = -1 if closing_buy else 1
         asset = inst.settl_currency
-        # INS-005 takes the offers best first and stops once the close-out is filled, and LIQ-051 passes on a
-        # prefix of them: the levels after the first whose whole lots cover the close-out are never read, so
-        # only those are built (a close-out that is not whole lots gets the whole book); the rules give the
-        # same close-out on that prefix as on the whole book (tests/test_close_out_prefix.py)
-        need = abs(pending.qty)
-        enough = need if need % inst.lot_size == 0 else None
-        offers = get_working_offers(
-            inst,
-            pending.qty,
-            pending.takeover_price,
-            pending.age,
-            self.market.marks[inst.symbol],
-            self._fund_cover(asset),
-            [
-                OfferFill(qty=qty, price=price)
-                for price, qty in level_totals(book, not closing_buy, enough, inst.lot_size)
-            ],
-        )
-        result = settle_close_out(inst, self.ledger.insurance_funds.get(asset, 0), pending.qty, pending.takeover_price, offers)
-        if not result.accepted:
-            return
-        total = sum(f.qty for f in result.accepted)
-        limit = result.accepted[-1].price
+        fund = self.ledger.insurance_funds.get(asset, 0)
+        left = pending.qty
         fills: list[Fill] = []
         dropped: list[Order] = []
-        book.match(closing_buy, limit, total, LIQUIDATOR, fills, dropped, self.fills.make_guard(inst.symbol, fills))
-        self._liquidator_fills(inst, pending, fills, dropped)
+        guard = self.fills.make_guard(inst.symbol, fills)
+        refused = [False]
+
+        def halting_guard(maker: Order, wanted: int) -> int:
+            if refused[0]:
+                return -1  # halt before this maker: INS-005 judges what is left again
+            granted = guard(maker, wanted)
+            if granted < wanted and not maker.reduce_only:
+                refused[0] = True
+            return granted
+
+        while left != 0:
+            # INS-005 takes the offers best first and stops once the close-out is filled, and LIQ-051 passes on a
+            # prefix of them: the levels after the first whose whole lots cover the close-out are never read, so
+            # only those are built (a close-out that is not whole lots gets the whole book); the rules give the
+            # same close-out on that prefix as on the whole book (tests/test_close_out_prefix.py)
+            need = abs(left)
+            enough = need if need % inst.lot_size == 0 else None
+            offers = get_working_offers(
+                inst,
+                left,
+                pending.takeover_price,
+                pending.age,
+                self.market.marks[inst.symbol],
+                self._fund_cover(asset, fund, pending, left),
+                [
+                    OfferFill(qty=qty, price=price)
+                    for price, qty in level_totals(book, not closing_buy, enough, inst.lot_size)
+                ],
+            )
+            result = settle_close_out(inst, fund, left, pending.takeover_price, offers)
+            if not result.accepted:
+                break
+            total = sum(f.qty for f in result.accepted)
+            limit = result.accepted[-1].price
+            swept = len(fills)
+            refused[0] = False
+            book.match(closing_buy, limit, total, LIQUIDATOR, fills, dropped, halting_guard)
+            for _, qty, price in fills[swept:]:
+                fund += compute_fill_delta(inst, side * qty, price, pending.takeover_price)
+                left -= side * qty
+            if not refused[0]:
+                break
+        if fills or dropped:
+            self._liquidator_fills(inst, pending, fills, dropped)
 
     def _liquidator_fills(self, inst: Instrument, pending: Pending, fills: list[Fill], dropped: list[Order]) -> None:
         symbol = inst.symbol
