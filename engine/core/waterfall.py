@@ -481,17 +481,26 @@ class Waterfall:
     def _fill_or_kill(
         self, account: Account, inst: Instrument, is_buy: bool, qty: int, limit_price: int
     ) -> tuple[bool, list[tuple[int, int]]]:
-        """LIQ-022's reduction: a fee-free FillOrKill order of the account's; (filled in full, its fills)."""
+        """LIQ-022's reduction: a fee-free FillOrKill order of the account's; (filled in full, its fills).
+
+        Killed unless the sweep would fill it in full with every maker judged by the sweep's own guard
+        (``Fills.can_fill``, a dry run): the book's quantity alone counts makers LIQ-054 / LIQ-053 refuse,
+        and a sweep that met one filled the order in part and then took the account over (a FillOrKill
+        partly filled, and a pool the part had brought back above maintenance taken over all the same:
+        tests/test_partial_liquidation_refused_maker.py).  A killed reduction places no order.
+        """
         order = Order(
             order_id=self.registry.next_order_id, account=account.account_id, symbol=inst.symbol, is_buy=is_buy,
             price=limit_price, order_qty=qty, time_in_force=o.FILL_OR_KILL, time_ms=self.stream.time_ms,
         )
-        self.registry.next_order_id += 1
-        self.registry.live_orders[order.order_id] = order
-        account.orders[order.order_id] = order
-        self.stream.emit_exec(o.EXEC_NEW, order, text="Liquidation: partial (FillOrKill)")
         self.fills.fee_free = True
         try:
+            if not self.fills.can_fill(account, inst, order, limit_price):
+                return False, []
+            self.registry.next_order_id += 1
+            self.registry.live_orders[order.order_id] = order
+            account.orders[order.order_id] = order
+            self.stream.emit_exec(o.EXEC_NEW, order, text="Liquidation: partial (FillOrKill)")
             fills = self.fills.sweep(account, inst, order, limit_price)
         finally:
             self.fills.fee_free = False
