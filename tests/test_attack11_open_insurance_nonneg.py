@@ -64,9 +64,15 @@ def test_the_deep_profiles_close_out_keeps_the_fund_non_negative(monkeypatch: py
     state.collusion_through_bankruptcy(amend=False, instruction='', isolated=False, leverage=50, symbol='ETHUSD', through_ppm=5000, victim=4)
     state.every_registered_invariant_holds()  # every step before the last keeps every invariant
     fund_before = state.engine.insurance_funds["XBt"]
-    events = []
-    process = state.engine.process
-    monkeypatch.setattr(state.engine, "process", lambda command: events.extend(process(command)) or events[-1:])
+    events: list[object] = []
+    run = state.run
+
+    def run_and_keep(command: object) -> list[object]:
+        answer = run(command)  # type: ignore[arg-type]
+        events.extend(answer)
+        return list(answer)
+
+    monkeypatch.setattr(state, "run", run_and_keep)
     state.stale_quote_through_a_collapse(account=5, collapse_ppm=30000, leverage_x=25, symbol='XBTUSD')
     state.every_registered_invariant_holds()
     records = [getattr(e, "record", None) for e in events]
