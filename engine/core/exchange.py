@@ -12,7 +12,9 @@ command changes nothing, the logical clock included: the timers a command's
 ``time_ms`` makes due (dead man's switches, Day-order expiry) fire before its
 handler runs, and are undone with the clock if the command is then rejected
 (issue 12: one rejected command once moved the clock to 10**100 and every
-later command was ``TimeWentBackwards``).  Times are bounded to
+later command was ``TimeWentBackwards``), from what they recorded as they
+fired (:class:`engine.core.registry.TimerUndo`: the cost of the orders they
+cancelled, not of the state).  Times are bounded to
 ``[0, MAX_TIME_MS]`` and one command moves the clock forward by at most
 ``max_clock_step_ms`` (a parameter, default ``MAX_CLOCK_STEP_MS``).
 
@@ -57,7 +59,7 @@ from perpspec.engine.core.liqindex import LiqIndex
 from perpspec.engine.core.market import Market
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.prices import Prices
-from perpspec.engine.core.registry import OrderRegistry
+from perpspec.engine.core.registry import OrderRegistry, TimerUndo
 from perpspec.engine.core.rejects import Rej, field_values, first_wrong_type, is_int, text_of
 from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.state_check import check_engine_instruments, check_engine_state
@@ -162,6 +164,9 @@ class Engine:
         self.desk = AccountDesk(market, ledger, risk, registry, stream)
         self.views = Views(market, ledger, risk, triggers, registry, waterfall, stream)
         # not state: the rollback machinery
+        # a rejected command's fired timers are undone from what they recorded (registry.TimerUndo); True: from a
+        # dump of the whole state taken before them, as before session 12 (the twin tests' reference)
+        self.undo_by_dump = False
         self._checkpoint = self._dump()
         self._checkpoint_every = checkpoint_interval(len(self._checkpoint))
         self._since: list[Any] = []
@@ -251,21 +256,24 @@ class Engine:
         # a rejected command changes nothing, the clock included: the clock is put back, and the timers
         # moving it fired (rare: a day boundary with Day orders, a dead man's switch due) are undone
         clock = stream.time_ms
-        undo: bytes | None = None
-        switches = None  # switches firing on accounts without orders: undone without a dump (registry.switches_undo)
-        if self.registry.timers_due(time_ms):
-            switches = self.registry.switches_undo(time_ms)
-            if switches is None:
-                undo = self._dump()
+        registry = self.registry
+        dump: bytes | None = None
+        timers: TimerUndo | None = None  # what undoes the timers (registry.TimerUndo): their orders, not the state
+        if registry.timers_due(time_ms):
+            if self.undo_by_dump:
+                dump = self._dump()
+            else:
+                timers = registry.timer_undo()
         stream.event_time = time_ms
-        self.registry.advance_clock(time_ms)
+        registry.advance_clock(time_ms, timers)
         result = _place(self, command, values) if type(command) is _PLACE_ORDER else handler(self, command)
         if isinstance(result, _REJ):
-            if undo is not None:
-                self._load(undo)
+            if timers is not None:
+                registry.undo_timers(timers)
                 stream.out.clear()
-            elif switches is not None:
-                self.registry.restore_switches(switches)
+            elif dump is not None:
+                self._load(dump)
+                stream.out.clear()
             stream.time_ms = clock
         return result
 
