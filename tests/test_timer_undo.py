@@ -123,13 +123,17 @@ def timer_stream(seed: int, length: int) -> list[Any]:
                 c.PlaceOrder(time_ms=time_ms, account=account, symbol="NOPE", side=side, order_qty=qty, price=price),
                 c.PlaceOrder(time_ms=time_ms, account=account, symbol=symbol, side=side, order_qty=qty * 10**6,
                              price=price),
+                c.PlaceOrder(time_ms=time_ms, account=account, symbol=symbol, side=side, order_qty=qty * 500,
+                             price=price),  # more than the account's margin: refused after the switch's cancels
+                c.PlaceOrder(time_ms=time_ms, account=account, symbol=symbol, side=side, order_qty=qty * 500),
                 c.CancelOrder(time_ms=time_ms, account=77, order_id=1),
                 c.SetLeverage(time_ms=time_ms, account=account, symbol="XBTUSD", leverage_hundredths=-5),
             )))
-        elif roll < 0.86:
-            out.append(c.PlaceOrder(time_ms=time_ms, account=account, symbol=symbol, side=side, order_qty=qty))
+        elif roll < 0.86:  # market orders, up to the thin accounts' leverage: positions the price moves liquidate
+            out.append(c.PlaceOrder(time_ms=time_ms, account=account, symbol=symbol, side=side,
+                                    order_qty=qty * rng.choice((1, 1, 10, 40))))
         elif roll < 0.92 and symbol != "XBT_USDT":
-            step = rng.randint(-30, 30) if rng.random() < 0.85 else rng.randint(-600, 600)
+            step = rng.randint(-30, 30) if rng.random() < 0.7 else rng.randint(-2_000, 2_000) * ticks[symbol] // 5
             marks[symbol] = max(20 * tick, marks[symbol] + step * tick)
             out.append(c.PriceUpdate(time_ms=time_ms, symbol=symbol, mark_price=marks[symbol],
                                      index_price=marks[symbol]))

@@ -136,6 +136,7 @@ _STATE: Final = (
 _OWNER: Final = dict(_STATE)
 
 
+@mypyc_attr(native_class=False)  # compiled: an exception class is a Python class
 class EngineHalted(RuntimeError):
     """The engine halted (its rollback after an internal error failed): its state may not be saved or hashed."""
 
