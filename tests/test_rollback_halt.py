@@ -16,12 +16,15 @@ Rules: none (the engine's rollback, docs/engine.md "Commands, time and failures"
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core import exchange
 from perpspec.engine.core.events import Accepted, InternalError, Reason, Rejected
 from perpspec.engine.core.exchange import Engine, EngineHalted
+from perpspec.engine.durability.recovery import DurableExchange, command_codec, list_snapshots
 
 
 def plant(monkeypatch: pytest.MonkeyPatch) -> tuple[list[object], list[object]]:
@@ -116,3 +119,26 @@ def test_a_rollback_that_succeeds_leaves_the_engine_running(monkeypatch: pytest.
     restored.seq += 2  # the two events of the failure
     assert engine.snapshot() == restored.snapshot()
     assert isinstance(engine.process(c.TimeTick(time_ms=3))[-1], Accepted)
+
+
+def test_a_durable_exchange_writes_no_snapshot_of_a_halted_engine(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The durable exchange hashes the state before it writes a snapshot: a halted engine's hash raises, so no
+    snapshot of a half-restored state is ever written (recovery starts from the last good one and the journal)."""
+    crash, crash_on_replay = plant(monkeypatch)
+    durable, _ = DurableExchange.open(str(tmp_path), command_codec(), Engine)
+    durable.submit(c.VerifyAccount(time_ms=0, account=1))
+    durable.submit(c.Deposit(time_ms=0, account=1, asset="XBt", amount=10**8))
+    durable.snapshot()
+    tick = c.TimeTick(time_ms=1)
+    crash_on_replay.append(tick)
+    durable.submit(tick)
+    failing = c.TimeTick(time_ms=2)
+    crash.append(failing)
+    assert durable.submit(failing)[-1].text.startswith("engine halted")
+    snapshots = list_snapshots(str(tmp_path))
+    with pytest.raises(EngineHalted):
+        durable.snapshot()
+    assert list_snapshots(str(tmp_path)) == snapshots
+    durable.close()
