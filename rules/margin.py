@@ -731,7 +731,7 @@ def is_cancel_after_trade_due(available_margin: int, orders_left: int) -> bool:
 
 @concrete
 def compute_trade_cancels(available_after: tuple[int, ...]) -> int:  # [k]: available once the k newest went
-    """MRG-067 over one clean-up: of ``n`` orders, the fewest newest that leave available ≥ 0, else all ``n``."""
+    """MRG-068: MRG-067's whole clean-up: of ``n`` orders, the fewest newest that leave available ≥ 0, else all."""
     cancelled = 0
     while is_cancel_after_trade_due(available_after[cancelled], len(available_after) - 1 - cancelled):
         cancelled += 1

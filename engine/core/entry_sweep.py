@@ -89,7 +89,8 @@ def cancel_unfunded_after_trade(entry: OrderEntry, inst: Instrument, taker: Acco
 
     The accounts whose order needed margin in this command (MRG-060 > 0), and the taker when its fills opened
     contracts: each whose available balance (net of spot reservations, as MRG-061 reads it) is below zero has
-    its resting orders in ``inst`` cancelled, newest first, until it is not (``is_cancel_after_trade_due``).
+    its resting orders in ``inst`` cancelled, newest first, until it is not (``is_cancel_after_trade_due`` per order:
+    MRG-068's clean-up).
     """
     if is_spot(inst):
         return
