@@ -24,7 +24,9 @@ from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted, Event, Execution
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.durability.recovery import DurableExchange, command_codec, event_stream_hash
+from perpspec.engine.kernels.load import generic_rules_only
 from perpspec.rules.invariants import check_margin_on_entry
+from perpspec.rules.margin import compute_trade_cancels
 from tests.test_native import run_compiled
 
 MARK = 5_000_000  # 50,000.00
@@ -119,6 +121,12 @@ def test_a_maker_flipped_by_a_fill_keeps_its_orders() -> None:
     assert (unfunded_cancels(events), ps.qty, sorted(ps.orders)) == ([], -10_000, [3])
 
 
+def test_mrg_068_the_clean_up_stops_at_the_first_funded_balance() -> None:
+    # available_after[k]: the available balance once the k newest orders are cancelled
+    cases = ((5,), (-1,), (-1, 0, -3), (-1, -2, -3), (0, -1), (-4, -2, 7, 9))
+    assert [compute_trade_cancels(case) for case in cases] == [0, 0, 1, 2, 0, 2]
+
+
 # --- the property: random books and orders ---------------------------------------------------------------------
 
 
@@ -184,9 +192,21 @@ def test_an_accepted_order_never_leaves_available_below_zero(rng: random.Random)
     run_checked(commands)
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.randoms(use_true_random=False))
+def test_an_accepted_order_never_leaves_available_below_zero_on_the_generic_rules(rng: random.Random) -> None:
+    # the same property with no specialised kernel handed out: the generic rules decide every check and fill
+    _, commands = scenario(rng)
+    with generic_rules_only():
+        run_checked(commands)
+
+
 def test_the_seeded_scenarios_exercise_the_clean_up() -> None:
-    fired = sum(run_checked(scenario(random.Random(seed))[1])[1] for seed in range(100))
-    assert fired > 0
+    # the kernels and the generic rules clean up the same orders on the same streams
+    fired = [run_checked(scenario(random.Random(seed))[1])[1] for seed in range(100)]
+    with generic_rules_only():
+        generic = [run_checked(scenario(random.Random(seed))[1])[1] for seed in range(100)]
+    assert (sum(fired) > 0, generic) == (True, fired)
 
 
 @needs_build
