@@ -17,7 +17,6 @@ from __future__ import annotations
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import DAY_MS, Account, PositionState
-from perpspec.engine.core.entry_sweep import cancel_unfunded_after_trade
 from perpspec.engine.core.entry_terms import (
     FAT_FINGER_PPM,
     LIMIT_PRICED,
@@ -525,7 +524,7 @@ class OrderEntry:
         qty_before = peek_position(account, inst).qty
         self._meet_book(account, inst, order, emit_new)
         if order.cum_qty > 0:  # it traded (a new or just triggered order has not before)
-            cancel_unfunded_after_trade(self, inst, account, qty_before)
+            self.fills.cancel_unfunded_after_trade(inst, account, qty_before)
 
     def _meet_book(self, account: Account, inst: Instrument, order: Order, emit_new: bool) -> None:
         """The order meets the book: match, then rest or cancel the rest."""
@@ -776,7 +775,7 @@ class OrderEntry:
                 else:
                     ps_real.put_order(order.order_id, order.leaves_qty if order.is_buy else -order.leaves_qty, price)
             if order.cum_qty > before:
-                cancel_unfunded_after_trade(self, inst, account, qty_before)
+                self.fills.cancel_unfunded_after_trade(inst, account, qty_before)
             self.after_trading(inst)
             return order.order_id
         book.amend(order, leaves, price)

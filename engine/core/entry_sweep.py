@@ -35,23 +35,18 @@ from perpspec.engine.core.accounts import Account, compute_usd_volume
 from perpspec.engine.core.book import Fill
 from perpspec.engine.core.ledger import LIQUIDATOR, peek_position
 from perpspec.engine.core.liquidation_guard import closes_exactly, is_cross_close_kept
-from perpspec.engine.core.market import is_spot
 from perpspec.engine.core.orders import Order
-from perpspec.engine.core.risk import free_balance
 from perpspec.engine.kernels import dispatch
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS as MARGIN_CROSS
-from perpspec.rules.margin import is_cancel_after_trade_due
 from perpspec.rules.position import Position
 from perpspec.rules.solvency import FILL_CANCEL_TEXT, is_cross_pool_kept, is_free_wallet_kept
-from perpspec.rules.waterfall_postings import get_opened_qty
 
 if TYPE_CHECKING:
     from perpspec.engine.core.entry import OrderEntry
     from perpspec.engine.core.fills import Fills
 
 CROSS: Final = MARGIN_CROSS  # rules.margin.CROSS as a compiled constant (an imported name is a module-dict lookup per read)
-UNFUNDED_TEXT: Final = "Canceled: the account's trade left its available balance below zero"  # MRG-067
 
 
 def enter_crossing(
@@ -79,38 +74,9 @@ def enter_crossing(
         entry.market.books[inst.symbol].add(order)
         ps.put_order(order.order_id, order.leaves_qty if order.is_buy else -order.leaves_qty, order.price)
     if order.cum_qty > 0:
-        cancel_unfunded_after_trade(entry, inst, account, qty_before)
+        fills.cancel_unfunded_after_trade(inst, account, qty_before)
     if entry.triggers.conditional[inst.symbol]:  # after_trading: Triggers.run returns at once on an empty pool
         entry.after_trading(inst)
-
-
-def cancel_unfunded_after_trade(entry: OrderEntry, inst: Instrument, taker: Account, qty_before: int) -> None:
-    """MRG-067 after ``taker``'s order traded in ``inst`` (its position was ``qty_before`` contracts).
-
-    The accounts whose order needed margin in this command (MRG-060 > 0), and the taker when its fills opened
-    contracts: each whose available balance (net of spot reservations, as MRG-061 reads it) is below zero has
-    its resting orders in ``inst`` cancelled, newest first, until it is not (``is_cancel_after_trade_due`` per order:
-    MRG-068's clean-up).
-    """
-    if is_spot(inst):
-        return
-    asset = inst.settl_currency
-    symbol = inst.symbol
-    judged = {account_id: None for account_id, order_asset in entry.stream.orders if order_asset == asset}
-    ps = taker.positions.get(symbol)
-    if ps is not None and get_opened_qty(qty_before, ps.qty) != 0:
-        judged[taker.account_id] = None
-    registry = entry.registry
-    for account_id in sorted(judged):
-        account = entry.ledger.accounts[account_id]
-        ps = account.positions.get(symbol)
-        if ps is None or not ps.orders:
-            continue
-        for order_id in sorted(ps.orders, reverse=True):  # order ids: the newest first
-            available = free_balance(account, asset, entry.risk.account_margin(account, asset))
-            if not is_cancel_after_trade_due(available, len(ps.orders)):
-                break
-            registry.cancel(registry.live_orders[order_id], UNFUNDED_TEXT)
 
 
 class MakerPool:
