@@ -130,9 +130,9 @@ def test_mrg_068_the_clean_up_stops_at_the_first_funded_balance() -> None:
 # --- the property: random books and orders ---------------------------------------------------------------------
 
 
-def scenario(rng: random.Random, length: int = 60) -> tuple[str, list[Any]]:
+def scenario(rng: random.Random, length: int = 60, varied: bool = False) -> tuple[str, list[Any]]:
     """A market, deposits and ``length`` commands: liquidity around the mark and traders 3 and 4 netting far orders
-    against their positions (limit, market, amend, small mark moves)."""
+    against their positions (limit, market, amend, small mark moves); ``varied``: also isolated traders and stops."""
     symbol = rng.choice(sorted(MARKETS))
     asset, lot, tick, (low, high) = MARKETS[symbol]
     commands: list[Any] = []
@@ -141,6 +141,10 @@ def scenario(rng: random.Random, length: int = 60) -> tuple[str, list[Any]]:
         commands += [c.VerifyAccount(time_ms=0, account=account), c.Deposit(time_ms=0, account=account, asset=asset, amount=amount)]
     mark = MARK
     commands.append(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=mark, index_price=mark))
+    for trader in (3, 4):  # isolated at some leverage, or cross
+        if varied and rng.random() < 0.4:
+            leverage = rng.choice((100, 250, 1_000, 2_500, 10_000))
+            commands.append(c.SetLeverage(time_ms=0, account=trader, symbol=symbol, leverage_hundredths=leverage))
     for _ in range(length):
         trader = rng.choice((3, 4))
         opening, closing = ("Buy", "Sell") if trader == 3 else ("Sell", "Buy")  # 3 goes long, 4 short
@@ -162,6 +166,10 @@ def scenario(rng: random.Random, length: int = 60) -> tuple[str, list[Any]]:
         elif kind == 9:
             side = rng.choice((opening, closing))
             commands.append(c.PlaceOrder(time_ms=0, account=trader, symbol=symbol, side=side, order_qty=qty, ord_type="Market"))
+        elif kind == 10 and varied and rng.random() < 0.3:  # a stop on the last price: it fires inside later trades
+            price = mark + rng.randint(-12, 12) * tick
+            commands.append(c.PlaceOrder(time_ms=0, account=trader, symbol=symbol, side=rng.choice((opening, closing)),
+                                         order_qty=qty, stop_px=price, exec_inst="LastPrice"))
         elif kind == 10:  # amend one of the last orders (another account's or an unknown id is refused: harmless)
             order_id = rng.randint(1, 1 + len(commands) // 2)
             price = mark + rng.randint(-12, 12) * tick
@@ -189,6 +197,13 @@ def run_checked(commands: list[Any]) -> tuple[list[Event], int]:
 @given(st.randoms(use_true_random=False))
 def test_an_accepted_order_never_leaves_available_below_zero(rng: random.Random) -> None:
     _, commands = scenario(rng)
+    run_checked(commands)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.randoms(use_true_random=False))
+def test_an_accepted_order_never_leaves_available_below_zero_isolated_and_with_stops(rng: random.Random) -> None:
+    _, commands = scenario(rng, varied=True)
     run_checked(commands)
 
 
