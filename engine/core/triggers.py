@@ -7,11 +7,18 @@ it; ``LastWithinMark``: only while the last price is within 5% of mark);
 :meth:`Triggers.trail` moves a trailing stop.  :meth:`Triggers.run` fires the
 due orders through a callback, so order entry (which enters a fired order
 into the book) stays the only component that trades.
+
+Which orders are due is read from :class:`StopIndex`, the pool sorted by stop
+price per watched price and direction (not state: rebuilt from the pool
+whenever the pool changed in a way it did not see), so a pass costs the due
+orders, not the pool: a cascade of N last-price stops, one firing per pass, is
+O(N log N) and not N passes over N orders.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from heapq import heapify, heappop, heappush
 from operator import attrgetter
 
 from perpspec.engine.core import orders as o
@@ -20,6 +27,12 @@ from perpspec.engine.core.orders import Order
 from perpspec.rules.instrument import Instrument
 
 LAST_WITHIN_MARK_PPM = 50_000  # 5%: LastWithinMark band
+SLACK_ENTRIES = 64  # StopIndex: stale heap entries tolerated beyond the pool's size before a rebuild
+
+# a heap entry: (sort key, order id, token, order); the token names the order's latest indexing, so an entry
+# left behind by a move (a trailing stop, a rebuild) is told from the live one; keys and ids decide the order
+# (tokens are unique), an Order is never compared
+Entry = tuple[int, int, int, Order]
 
 
 class Triggers:
@@ -28,7 +41,7 @@ class Triggers:
     def __init__(self, market: Market) -> None:
         self.market = market
         self.conditional: dict[str, dict[int, Order]] = {symbol: {} for symbol in market.books}  # untriggered
-        self.quiet: dict[str, Quiet] = {}  # per contract: the last pass that found nothing due (see :meth:`run`)
+        self.by_stop: dict[str, StopIndex] = {}  # not state: per contract, the pool sorted by stop price (run)
 
     def trail(self, order: Order) -> None:
         """TrailingStopPeg: stopPx follows the trigger price away from the stop, never toward it."""
@@ -43,88 +56,244 @@ class Triggers:
         """Fire every due conditional order of ``inst`` in order-id order; repeat while trades move the last price.
 
         ``fire`` enters a fired order (it is no longer conditional when called).
-        The three prices are read once per pass (nothing changes them while the
-        pass decides which orders are due); each order is judged by :func:`is_due`.
-
-        A pass that finds nothing due (and no trailing stop to move) is remembered
-        as :class:`Quiet`; the next call returns at once when it would judge the
-        same orders on the same prices: the same pool holding the same orders
-        (new orders get higher ids, so the length and the last key tell) with the
-        same stop prices (an amendment changes them in place), and the same mark,
-        index and, when an order watches it, last price.  Judging them again
-        would find nothing due again.
+        Each pass reads the three prices once (nothing changes them while the
+        pass decides which orders are due), takes every order :func:`is_due`
+        judges due at them, moves the trailing stops that are not due
+        (:meth:`trail`), then fires the due orders in order-id order (one an
+        earlier fire took out of the pool is skipped); a pass with nothing due
+        ends the run.  The due orders and the trailing stops to move are read
+        from the contract's :class:`StopIndex`, first brought in line with the
+        pool (orders placed, cancelled, amended since the last run).  A fire
+        only takes orders out of the pool (it enters one order: fills, cancels);
+        the index drops those when it meets them, and a pool that grew anyway is
+        read again whole before the next pass.
         """
         pool = self.conditional[inst.symbol]
+        if not pool:
+            return
         symbol = inst.symbol
         market = self.market
+        index = self.by_stop.get(symbol)
+        if index is None or index.pool is not pool:
+            index = self.by_stop[symbol] = StopIndex(pool)
+        index.sync()
+        index.synced = False  # until this run ends (a failure inside a fire leaves it to be rebuilt)
+        changed = False
+        ceiling = len(pool)
         for _ in range(len(pool) + 1):
             if not pool:
-                return
+                break
+            if len(pool) > ceiling:  # not expected: a fire placed an order; read the pool again
+                index.rebuild()
+                index.synced = False
             mark = market.marks.get(symbol, 0)
             last = market.last_prices.get(symbol, 0)
-            index = market.index_prices.get(symbol, 0)
-            quiet = self.quiet.get(symbol)
-            if quiet is not None and quiet.holds(pool, mark, last, index):
-                return
-            due: list[Order] = []
-            pegged: list[Order] = []
-            watches_last = False
-            for order_id in sorted(pool):
-                order = pool[order_id]
-                source = order.trigger_source
-                if source == o.LAST_PRICE:
-                    watches_last = True
-                    price = last
-                else:
-                    price = index if source == o.INDEX_PRICE else mark
-                if is_due(order, price, mark):
-                    due.append(order)
-                elif order.ord_type == o.PEGGED:
-                    pegged.append(order)
-            for order in sorted(pegged, key=_order_id):
-                self.trail(order)
+            index_price = market.index_prices.get(symbol, 0)
+            due = index.take_due(mark, last, index_price)
+            if index.trail_stops(self, (mark, last, index_price), due):
+                changed = True
             if not due:
-                if not pegged:
-                    self.quiet[symbol] = Quiet(pool, mark, last, index, watches_last)
-                return
+                break
+            changed = True
             for order in due:
                 if order.order_id not in pool:
                     continue
                 del pool[order.order_id]
                 fire(inst, order)
+            ceiling = len(pool)
+        if changed:
+            index.settle()
+        else:
+            index.synced = True
 
 
 _STOP_PX = attrgetter("stop_px")
+_PEG_OFFSET = attrgetter("peg_offset")
+_SOURCES = 3  # mark, last, index: a stop heap per (source, LastWithinMark, direction), a trail heap per (source, side)
 
 
-class Quiet:
-    """A pass of :meth:`Triggers.run` that found no order due and none to trail: what it judged."""
+def _source_slot(source: str) -> int:
+    """The heap group of a trigger source, read as :meth:`Market.trigger_price` reads it (anything else: mark)."""
+    if source == o.LAST_PRICE:
+        return 1
+    if source == o.INDEX_PRICE:
+        return 2
+    return 0
 
-    def __init__(self, pool: dict[int, Order], mark: int, last: int, index: int, watches_last: bool) -> None:
+
+def _fires_rising(order: Order) -> bool:
+    """Due once the watched price is at or above stopPx (a buy stop, a sell if-touched); else at or below."""
+    toward = order.ord_type in (o.MARKET_IF_TOUCHED, o.LIMIT_IF_TOUCHED)
+    return order.is_buy != toward
+
+
+class StopIndex:
+    """One contract's untriggered orders sorted by when they fire; not state, it mirrors the pool.
+
+    Stop heap ``4 * source + 2 * LastWithinMark + rising``: a rising heap is keyed
+    by stopPx (due while the key is <= the price), a falling one by -stopPx (due
+    while the key is <= -price).  Trail heap ``2 * source + is_buy``: a trailing
+    stop moves when ``stopPx - offset`` is above the price (buy, keyed by its
+    negation) or below it (sell).  An entry is live while its token is the
+    order's latest and the pool still holds that order; the rest are dropped
+    when met.  :meth:`sync` compares the pool with what the index last saw (the
+    orders, their stop prices, the trailing stops' offsets) and adds appended
+    orders or rebuilds.
+    """
+
+    def __init__(self, pool: dict[int, Order]) -> None:
         self.pool = pool
-        self.size = len(pool)
-        self.last_key = next(reversed(pool.keys()))
-        self.stops: list[int] = list(map(_STOP_PX, pool.values()))
-        self.mark = mark
-        self.last = last
-        self.index = index
-        self.watches_last = watches_last
+        self.stop_heaps: list[list[Entry]] = [[] for _ in range(4 * _SOURCES)]
+        self.trail_heaps: list[list[Entry]] = [[] for _ in range(2 * _SOURCES)]
+        self.tokens: dict[int, int] = {}  # order id -> token of its live entries
+        self.next_token = 0
+        self.entries = 0  # entries in all heaps, live or not
+        self.keys: list[int] = []  # the pool's keys, orders, stop prices and trailing stops as last seen
+        self.orders: list[Order] = []
+        self.stops: list[int] = []
+        self.pegged: list[Order] = []
+        self.offsets: list[int] = []
+        self.synced = False
 
-    def holds(self, pool: dict[int, Order], mark: int, last: int, index: int) -> bool:
-        """The same orders, stop prices and watched prices as that pass (so nothing is due now either)."""
-        return (
-            pool is self.pool
-            and mark == self.mark
-            and index == self.index
-            and (last == self.last or not self.watches_last)
-            and len(pool) == self.size
-            and next(reversed(pool.keys())) == self.last_key
-            and list(map(_STOP_PX, pool.values())) == self.stops
-        )
+    def sync(self) -> None:
+        """Bring the index in line with the pool: nothing changed, orders appended, or else a rebuild."""
+        pool = self.pool
+        keys = list(pool)
+        orders = list(pool.values())
+        stops = list(map(_STOP_PX, orders))
+        seen = len(self.keys)
+        if (
+            self.synced
+            and self.entries <= 2 * len(keys) + SLACK_ENTRIES
+            and len(keys) >= seen
+            and list(map(_PEG_OFFSET, self.pegged)) == self.offsets
+        ):
+            if len(keys) == seen:
+                if keys == self.keys and orders == self.orders and stops == self.stops:
+                    return
+            elif keys[:seen] == self.keys and orders[:seen] == self.orders and stops[:seen] == self.stops:
+                pegged = self.pegged
+                for key, order in zip(keys[seen:], orders[seen:], strict=True):
+                    self.add(key, order)
+                    if order.ord_type == o.PEGGED:
+                        pegged.append(order)
+                self.remember(keys, orders, stops, pegged)
+                return
+        self.rebuild()
 
+    def rebuild(self) -> None:
+        """Index every order of the pool afresh (stale entries gone)."""
+        for heap in self.stop_heaps:
+            heap.clear()
+        for heap in self.trail_heaps:
+            heap.clear()
+        self.tokens = {}
+        self.entries = 0
+        pool = self.pool
+        pegged: list[Order] = []
+        for key, order in pool.items():
+            self.add(key, order)
+            if order.ord_type == o.PEGGED:
+                pegged.append(order)
+        for heap in self.stop_heaps:
+            heapify(heap)
+        for heap in self.trail_heaps:
+            heapify(heap)
+        orders = list(pool.values())
+        self.remember(list(pool), orders, list(map(_STOP_PX, orders)), pegged)
 
-def _order_id(order: Order) -> int:
-    return order.order_id
+    def remember(self, keys: list[int], orders: list[Order], stops: list[int], pegged: list[Order]) -> None:
+        """What :meth:`sync` compares the pool with next time."""
+        self.keys = keys
+        self.orders = orders
+        self.stops = stops
+        self.pegged = pegged
+        self.offsets = list(map(_PEG_OFFSET, pegged))
+        self.synced = True
+
+    def settle(self) -> None:
+        """A run ended having fired orders or moved trailing stops: remember the pool as it is now."""
+        pool = self.pool
+        orders = list(pool.values())
+        pegged = [order for order in self.pegged if pool.get(order.order_id) is order]
+        self.remember(list(pool), orders, list(map(_STOP_PX, orders)), pegged)
+
+    def add(self, key: int, order: Order) -> None:
+        """Index ``order`` (pool key ``key``) at its current stop price: its older entries become stale."""
+        token = self.next_token
+        self.next_token += 1
+        self.tokens[key] = token
+        slot = _source_slot(order.trigger_source)
+        rising = _fires_rising(order)
+        heap = self.stop_heaps[4 * slot + 2 * int(order.last_within_mark) + int(rising)]
+        heappush(heap, (order.stop_px if rising else -order.stop_px, key, token, order))
+        self.entries += 1
+        if order.ord_type == o.PEGGED:
+            slack = order.stop_px - order.peg_offset
+            heappush(self.trail_heaps[2 * slot + int(order.is_buy)], (-slack if order.is_buy else slack, key, token, order))
+            self.entries += 1
+
+    def is_live(self, entry: Entry) -> bool:
+        """The entry is the order's latest and the pool still holds that order."""
+        key = entry[1]
+        return self.tokens.get(key) == entry[2] and self.pool.get(key) is entry[3]
+
+    def take_due(self, mark: int, last: int, index: int) -> list[Order]:
+        """Every order :func:`is_due` judges due at these prices, out of the index, in order-id order."""
+        due: list[tuple[int, Order]] = []
+        for slot, price in enumerate((mark, last, index)):
+            if price == 0:  # no price yet: nothing watching it is due
+                continue
+            in_band = abs(price - mark) * 1_000_000 <= mark * LAST_WITHIN_MARK_PPM
+            for within in (0, 1):
+                if within and not in_band:
+                    continue
+                base = 4 * slot + 2 * within
+                self.pop_below(self.stop_heaps[base + 1], price, due)  # rising: stopPx <= price
+                self.pop_below(self.stop_heaps[base], -price, due)  # falling: -stopPx <= -price
+        due.sort()  # by order id (unique: an order has one live entry)
+        return [pair[1] for pair in due]
+
+    def pop_below(self, heap: list[Entry], bound: int, due: list[tuple[int, Order]]) -> None:
+        """Pop every entry keyed <= ``bound``; the live ones go to ``due``."""
+        while heap and heap[0][0] <= bound:
+            entry = heappop(heap)
+            self.entries -= 1
+            if self.is_live(entry):
+                due.append((entry[1], entry[3]))
+
+    def trail_stops(self, triggers: Triggers, prices: tuple[int, int, int], due: list[Order]) -> bool:
+        """:meth:`Triggers.trail` every trailing stop that is not due and that the price moves; re-index them.
+
+        Only the stops the price would move are read (a move is independent of the others and emits nothing).
+        True when one moved.
+        """
+        moved_any = False
+        due_ids = {order.order_id: None for order in due} if due else {}
+        for slot, price in enumerate(prices):
+            if price == 0:  # Triggers.trail moves nothing before the first price
+                continue
+            moved: list[Entry] = []
+            for is_buy in (0, 1):
+                heap = self.trail_heaps[2 * slot + is_buy]
+                bound = -price if is_buy else price  # buy: stopPx - offset > price; sell: < price
+                while heap and heap[0][0] < bound:
+                    entry = heappop(heap)
+                    self.entries -= 1
+                    if self.is_live(entry):
+                        moved.append(entry)
+            for entry in moved:
+                order = entry[3]
+                before = order.stop_px
+                if order.order_id not in due_ids:
+                    triggers.trail(order)
+                if order.stop_px != before:
+                    self.add(entry[1], order)
+                    moved_any = True
+                else:  # not moved (due, or its move would leave stopPx <= 0): back as it was
+                    heappush(self.trail_heaps[2 * slot + int(order.is_buy)], entry)
+                    self.entries += 1
+        return moved_any
 
 
 def is_due(order: Order, price: int, mark: int) -> bool:
