@@ -42,7 +42,7 @@ TRADERS = tuple(range(2, 12))
 MARK = 5_000_000
 
 COMPILED = not triggers.__file__.endswith(".py")
-interpreted_only = pytest.mark.skipif(COMPILED, reason="patches Triggers.run (a compiled class cannot be patched)")
+interpreted_only = pytest.mark.skipif(COMPILED, reason="patches the engine (a compiled class cannot be patched)")
 
 
 def reference_run(self: Triggers, inst: Instrument, fire: Callable[[Instrument, Order], None]) -> None:
@@ -323,3 +323,42 @@ def test_a_trailing_stop_amended_to_the_same_stop_price_trails_by_its_new_offset
         ("Replaced", MARK + 20 * TICK),
         ("TriggeredOrActivatedBySystem", MARK + 15 * TICK),
     ]
+
+
+@interpreted_only
+@pytest.mark.parametrize("nested", [True, False])
+def test_a_stop_placed_during_a_cascade_is_judged_as_the_reference_rule_judges_it(
+    nested: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a path the engine has (a fire only takes orders out of the pool); the index reads the pool again if so.
+
+    ``nested``: the placement runs the triggers itself (as PlaceOrder does); else the order only joins the pool.
+    """
+
+    def cascade_with_a_stop_placed_by_the_first_fire() -> tuple[list[Any], str]:
+        engine, sell = cascade(30)
+        original = OrderEntry._fire
+        run_triggers = OrderEntry.run_triggers
+        calls = [0]
+
+        def placing(self: OrderEntry, inst: Instrument, order: Order) -> None:
+            calls[0] += 1
+            if calls[0] == 1:
+                if not nested:
+                    monkeypatch.setattr(OrderEntry, "run_triggers", lambda *_: None)
+                self.place(c.PlaceOrder(time_ms=0, account=5, symbol="XBTUSDT", side="Sell", order_qty=1000,
+                                        ord_type="Stop", stop_px=MARK - 50 * 20, exec_inst="LastPrice"))
+                monkeypatch.setattr(OrderEntry, "run_triggers", run_triggers)
+            original(self, inst, order)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(OrderEntry, "_fire", placing)
+            events = engine.process(sell)
+        return events, engine.state_hash()
+
+    indexed = cascade_with_a_stop_placed_by_the_first_fire()
+    with monkeypatch.context() as patch:
+        patch.setattr(Triggers, "run", reference_run)
+        expected = cascade_with_a_stop_placed_by_the_first_fire()
+    assert fired(expected[0]) == 31
+    assert expected == indexed

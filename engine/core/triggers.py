@@ -65,8 +65,9 @@ class Triggers:
         from the contract's :class:`StopIndex`, first brought in line with the
         pool (orders placed, cancelled, amended since the last run).  A fire
         only takes orders out of the pool (it enters one order: fills, cancels);
-        the index drops those when it meets them, and a pool that grew anyway is
-        read again whole before the next pass.
+        the index drops those when it meets them, and a pool a fire added to
+        anyway (a larger pool or a newer last order id) is read again whole
+        before the next pass.
         """
         pool = self.conditional[inst.symbol]
         if not pool:
@@ -79,13 +80,9 @@ class Triggers:
         index.sync()
         index.synced = False  # until this run ends (a failure inside a fire leaves it to be rebuilt)
         changed = False
-        ceiling = len(pool)
         for _ in range(len(pool) + 1):
             if not pool:
                 break
-            if len(pool) > ceiling:  # not expected: a fire placed an order; read the pool again
-                index.rebuild()
-                index.synced = False
             mark = market.marks.get(symbol, 0)
             last = market.last_prices.get(symbol, 0)
             index_price = market.index_prices.get(symbol, 0)
@@ -95,12 +92,19 @@ class Triggers:
             if not due:
                 break
             changed = True
+            placed = False
             for order in due:
                 if order.order_id not in pool:
                     continue
                 del pool[order.order_id]
+                size = len(pool)
+                newest = next(reversed(pool.keys())) if pool else -1
                 fire(inst, order)
-            ceiling = len(pool)
+                if len(pool) > size or (pool and next(reversed(pool.keys())) > newest):
+                    placed = True
+            if placed:  # not expected: a fire placed a conditional order; read the pool again
+                index.rebuild()
+                index.synced = False
         if changed:
             index.settle()
         else:
@@ -192,7 +196,7 @@ class StopIndex:
         pool = self.pool
         pegged: list[Order] = []
         for key, order in pool.items():
-            self.add(key, order)
+            self.add(key, order, list.append)
             if order.ord_type == o.PEGGED:
                 pegged.append(order)
         for heap in self.stop_heaps:
@@ -218,19 +222,22 @@ class StopIndex:
         pegged = [order for order in self.pegged if pool.get(order.order_id) is order]
         self.remember(list(pool), orders, list(map(_STOP_PX, orders)), pegged)
 
-    def add(self, key: int, order: Order) -> None:
-        """Index ``order`` (pool key ``key``) at its current stop price: its older entries become stale."""
+    def add(self, key: int, order: Order, push: Callable[[list[Entry], Entry], None] = heappush) -> None:
+        """Index ``order`` (pool key ``key``) at its current stop price: its older entries become stale.
+
+        ``push``: how an entry goes into its heap (a rebuild appends, then heapifies).
+        """
         token = self.next_token
         self.next_token += 1
         self.tokens[key] = token
         slot = _source_slot(order.trigger_source)
         rising = _fires_rising(order)
         heap = self.stop_heaps[4 * slot + 2 * int(order.last_within_mark) + int(rising)]
-        heappush(heap, (order.stop_px if rising else -order.stop_px, key, token, order))
+        push(heap, (order.stop_px if rising else -order.stop_px, key, token, order))
         self.entries += 1
         if order.ord_type == o.PEGGED:
             slack = order.stop_px - order.peg_offset
-            heappush(self.trail_heaps[2 * slot + int(order.is_buy)], (-slack if order.is_buy else slack, key, token, order))
+            push(self.trail_heaps[2 * slot + int(order.is_buy)], (-slack if order.is_buy else slack, key, token, order))
             self.entries += 1
 
     def is_live(self, entry: Entry) -> bool:
