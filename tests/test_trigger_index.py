@@ -362,3 +362,24 @@ def test_a_stop_placed_during_a_cascade_is_judged_as_the_reference_rule_judges_i
         expected = cascade_with_a_stop_placed_by_the_first_fire()
     assert fired(expected[0]) == 31
     assert expected == indexed
+
+
+@pytest.mark.parametrize("engine_run", ["indexed", "reference"])
+def test_an_order_replaced_in_place_by_a_copy_still_fires(engine_run: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An undo that puts copies of the orders back into the same pool (same keys, same stop prices) changes nothing
+    that fires: the index tells the copy from the order it indexed."""
+    if engine_run == "reference":
+        if COMPILED:
+            pytest.skip("patches Triggers.run (a compiled class cannot be patched)")
+        monkeypatch.setattr(Triggers, "run", reference_run)
+    engine, _ = cascade(5)
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSDT", mark_price=MARK))  # the index holds the 5 stops
+    pool = engine.triggers.conditional["XBTUSDT"]
+    for key, order in list(pool.items()):
+        pool[key] = order.clone()
+        engine.registry.live_orders[key] = pool[key]
+        engine.ledger.accounts[order.account].orders[key] = pool[key]
+    events = engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSDT", side="Sell", order_qty=1000,
+                                         price=MARK - 50))
+    assert fired(events) == 5
+    assert not pool

@@ -152,36 +152,38 @@ class StopIndex:
         self.tokens: dict[int, int] = {}  # order id -> token of its live entries
         self.next_token = 0
         self.entries = 0  # entries in all heaps, live or not
-        self.keys: list[int] = []  # the pool's keys, orders, stop prices and trailing stops as last seen
-        self.orders: list[Order] = []
+        self.orders: list[Order] = []  # the pool's orders, their stop prices and its trailing stops as last seen
         self.stops: list[int] = []
         self.pegged: list[Order] = []
         self.offsets: list[int] = []
         self.synced = False
 
     def sync(self) -> None:
-        """Bring the index in line with the pool: nothing changed, orders appended, or else a rebuild."""
+        """Bring the index in line with the pool: nothing changed, orders appended, or else a rebuild.
+
+        The pool is read as a list of orders (by identity: a replaced order is a change) and their stop prices;
+        the trailing stops' offsets are read too (an amendment may keep the stop price and change the offset).
+        """
         pool = self.pool
-        keys = list(pool)
         orders = list(pool.values())
         stops = list(map(_STOP_PX, orders))
-        seen = len(self.keys)
+        seen = len(self.orders)
         if (
             self.synced
-            and self.entries <= 2 * len(keys) + SLACK_ENTRIES
-            and len(keys) >= seen
+            and self.entries <= 2 * len(orders) + SLACK_ENTRIES
+            and len(orders) >= seen
             and list(map(_PEG_OFFSET, self.pegged)) == self.offsets
         ):
-            if len(keys) == seen:
-                if keys == self.keys and orders == self.orders and stops == self.stops:
+            if len(orders) == seen:
+                if orders == self.orders and stops == self.stops:
                     return
-            elif keys[:seen] == self.keys and orders[:seen] == self.orders and stops[:seen] == self.stops:
+            elif orders[:seen] == self.orders and stops[:seen] == self.stops:
                 pegged = self.pegged
-                for key, order in zip(keys[seen:], orders[seen:], strict=True):
+                for key, order in zip(list(pool)[seen:], orders[seen:], strict=True):
                     self.add(key, order)
                     if order.ord_type == o.PEGGED:
                         pegged.append(order)
-                self.remember(keys, orders, stops, pegged)
+                self.remember(orders, stops, pegged)
                 return
         self.rebuild()
 
@@ -204,11 +206,10 @@ class StopIndex:
         for heap in self.trail_heaps:
             heapify(heap)
         orders = list(pool.values())
-        self.remember(list(pool), orders, list(map(_STOP_PX, orders)), pegged)
+        self.remember(orders, list(map(_STOP_PX, orders)), pegged)
 
-    def remember(self, keys: list[int], orders: list[Order], stops: list[int], pegged: list[Order]) -> None:
+    def remember(self, orders: list[Order], stops: list[int], pegged: list[Order]) -> None:
         """What :meth:`sync` compares the pool with next time."""
-        self.keys = keys
         self.orders = orders
         self.stops = stops
         self.pegged = pegged
@@ -220,7 +221,7 @@ class StopIndex:
         pool = self.pool
         orders = list(pool.values())
         pegged = [order for order in self.pegged if pool.get(order.order_id) is order]
-        self.remember(list(pool), orders, list(map(_STOP_PX, orders)), pegged)
+        self.remember(orders, list(map(_STOP_PX, orders)), pegged)
 
     def add(self, key: int, order: Order, push: Callable[[list[Entry], Entry], None] = heappush) -> None:
         """Index ``order`` (pool key ``key``) at its current stop price: its older entries become stale.
