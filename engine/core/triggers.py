@@ -12,7 +12,9 @@ Which orders are due is read from :class:`StopIndex`, the pool sorted by stop
 price per watched price and direction (not state: rebuilt from the pool
 whenever the pool changed in a way it did not see), so a pass costs the due
 orders, not the pool: a cascade of N last-price stops, one firing per pass, is
-O(N log N) and not N passes over N orders.
+O(N log N) and not N passes over N orders (session 12, red-team find_3).
+Trailing stops are the exception: a pass may move every one of them, so each
+pass still judges and trails them one by one.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ LAST_WITHIN_MARK_PPM = 50_000  # 5%: LastWithinMark band
 SLACK_ENTRIES = 64  # StopIndex: stale heap entries tolerated beyond the pool's size before a rebuild
 
 # a heap entry: (sort key, order id, token, order); the token names the order's latest indexing, so an entry
-# left behind by a move (a trailing stop, a rebuild) is told from the live one; keys and ids decide the order
-# (tokens are unique), an Order is never compared
+# left behind (an order indexed again) is told from the live one; keys and ids decide the order (tokens are
+# unique), an Order is never compared
 Entry = tuple[int, int, int, Order]
 
 
@@ -61,9 +63,10 @@ class Triggers:
         judges due at them, moves the trailing stops that are not due
         (:meth:`trail`), then fires the due orders in order-id order (one an
         earlier fire took out of the pool is skipped); a pass with nothing due
-        ends the run.  The due orders and the trailing stops to move are read
-        from the contract's :class:`StopIndex`, first brought in line with the
-        pool (orders placed, cancelled, amended since the last run).  A fire
+        ends the run.  The due orders with a fixed stop price are read from the
+        contract's :class:`StopIndex` (first brought in line with the pool:
+        orders placed, cancelled, amended since the last run), the trailing
+        stops are judged one by one as before.  A fire
         only takes orders out of the pool (it enters one order: fills, cancels);
         the index drops those when it meets them, and a pool a fire added to
         anyway (a larger pool or a newer last order id) is read again whole
@@ -86,8 +89,8 @@ class Triggers:
             mark = market.marks.get(symbol, 0)
             last = market.last_prices.get(symbol, 0)
             index_price = market.index_prices.get(symbol, 0)
-            due = index.take_due(mark, last, index_price)
-            if index.trail_stops(self, (mark, last, index_price), due):
+            due, moved = index.take_due(self, mark, last, index_price)
+            if moved:
                 changed = True
             if not due:
                 break
@@ -112,8 +115,7 @@ class Triggers:
 
 
 _STOP_PX = attrgetter("stop_px")
-_PEG_OFFSET = attrgetter("peg_offset")
-_SOURCES = 3  # mark, last, index: a stop heap per (source, LastWithinMark, direction), a trail heap per (source, side)
+_SOURCES = 3  # mark, last, index: a stop heap per (source, LastWithinMark, direction)
 
 
 def _source_slot(source: str) -> int:
@@ -134,56 +136,46 @@ def _fires_rising(order: Order) -> bool:
 class StopIndex:
     """One contract's untriggered orders sorted by when they fire; not state, it mirrors the pool.
 
-    Stop heap ``4 * source + 2 * LastWithinMark + rising``: a rising heap is keyed
-    by stopPx (due while the key is <= the price), a falling one by -stopPx (due
-    while the key is <= -price).  Trail heap ``2 * source + is_buy``: a trailing
-    stop moves when ``stopPx - offset`` is above the price (buy, keyed by its
-    negation) or below it (sell).  An entry is live while its token is the
-    order's latest and the pool still holds that order; the rest are dropped
-    when met.  :meth:`sync` compares the pool with what the index last saw (the
-    orders, their stop prices, the trailing stops' offsets) and adds appended
-    orders or rebuilds.
+    Stop heap ``4 * source + 2 * LastWithinMark + rising`` holds the orders with
+    a fixed stop price: a rising heap keyed by stopPx (due while the key is <=
+    the price), a falling one by -stopPx (due while the key is <= -price).  An
+    entry is live while its token is the order's latest and the pool still holds
+    that order; the rest are dropped when met.  Trailing stops are kept apart in
+    ``pegged`` and judged one by one on every pass (each pass may move every one
+    of them: the rule itself costs them per pass).  :meth:`sync` compares the
+    pool with what the index last saw (its orders by identity, their stop
+    prices) and adds appended orders or rebuilds.
     """
 
     def __init__(self, pool: dict[int, Order]) -> None:
         self.pool = pool
         self.stop_heaps: list[list[Entry]] = [[] for _ in range(4 * _SOURCES)]
-        self.trail_heaps: list[list[Entry]] = [[] for _ in range(2 * _SOURCES)]
-        self.tokens: dict[int, int] = {}  # order id -> token of its live entries
+        self.tokens: dict[int, int] = {}  # order id -> token of its live entry
         self.next_token = 0
-        self.entries = 0  # entries in all heaps, live or not
-        self.orders: list[Order] = []  # the pool's orders, their stop prices and its trailing stops as last seen
+        self.entries = 0  # entries in the heaps, live or not
+        self.orders: list[Order] = []  # the pool's orders and their stop prices as last seen
         self.stops: list[int] = []
-        self.pegged: list[Order] = []
-        self.offsets: list[int] = []
+        self.pegged: list[Order] = []  # the trailing stops, in order-id order (some may have left the pool)
         self.synced = False
 
     def sync(self) -> None:
         """Bring the index in line with the pool: nothing changed, orders appended, or else a rebuild.
 
-        The pool is read as a list of orders (by identity: a replaced order is a change) and their stop prices;
-        the trailing stops' offsets are read too (an amendment may keep the stop price and change the offset).
+        The pool is read as a list of orders (by identity: a replaced order is a change) and their stop prices.
         """
         pool = self.pool
         orders = list(pool.values())
         stops = list(map(_STOP_PX, orders))
         seen = len(self.orders)
-        if (
-            self.synced
-            and self.entries <= 2 * len(orders) + SLACK_ENTRIES
-            and len(orders) >= seen
-            and list(map(_PEG_OFFSET, self.pegged)) == self.offsets
-        ):
+        if self.synced and self.entries <= 2 * len(orders) + SLACK_ENTRIES and len(orders) >= seen:
             if len(orders) == seen:
                 if orders == self.orders and stops == self.stops:
                     return
             elif orders[:seen] == self.orders and stops[:seen] == self.stops:
-                pegged = self.pegged
                 for key, order in zip(list(pool)[seen:], orders[seen:], strict=True):
                     self.add(key, order)
-                    if order.ord_type == o.PEGGED:
-                        pegged.append(order)
-                self.remember(orders, stops, pegged)
+                self.orders = orders
+                self.stops = stops
                 return
         self.rebuild()
 
@@ -191,63 +183,50 @@ class StopIndex:
         """Index every order of the pool afresh (stale entries gone)."""
         for heap in self.stop_heaps:
             heap.clear()
-        for heap in self.trail_heaps:
-            heap.clear()
         self.tokens = {}
         self.entries = 0
+        self.pegged = []
         pool = self.pool
-        pegged: list[Order] = []
         for key, order in pool.items():
             self.add(key, order, list.append)
-            if order.ord_type == o.PEGGED:
-                pegged.append(order)
         for heap in self.stop_heaps:
             heapify(heap)
-        for heap in self.trail_heaps:
-            heapify(heap)
-        orders = list(pool.values())
-        self.remember(orders, list(map(_STOP_PX, orders)), pegged)
-
-    def remember(self, orders: list[Order], stops: list[int], pegged: list[Order]) -> None:
-        """What :meth:`sync` compares the pool with next time."""
-        self.orders = orders
-        self.stops = stops
-        self.pegged = pegged
-        self.offsets = list(map(_PEG_OFFSET, pegged))
+        self.orders = list(pool.values())
+        self.stops = list(map(_STOP_PX, self.orders))
         self.synced = True
 
     def settle(self) -> None:
         """A run ended having fired orders or moved trailing stops: remember the pool as it is now."""
         pool = self.pool
-        orders = list(pool.values())
-        pegged = [order for order in self.pegged if pool.get(order.order_id) is order]
-        self.remember(orders, list(map(_STOP_PX, orders)), pegged)
+        self.orders = list(pool.values())
+        self.stops = list(map(_STOP_PX, self.orders))
+        self.pegged = [order for order in self.pegged if pool.get(order.order_id) is order]
+        self.synced = True
 
     def add(self, key: int, order: Order, push: Callable[[list[Entry], Entry], None] = heappush) -> None:
-        """Index ``order`` (pool key ``key``) at its current stop price: its older entries become stale.
+        """Index ``order`` (pool key ``key``): a trailing stop joins ``pegged``, any other its stop heap.
 
         ``push``: how an entry goes into its heap (a rebuild appends, then heapifies).
         """
+        if order.ord_type == o.PEGGED:
+            self.pegged.append(order)
+            return
         token = self.next_token
         self.next_token += 1
         self.tokens[key] = token
-        slot = _source_slot(order.trigger_source)
         rising = _fires_rising(order)
-        heap = self.stop_heaps[4 * slot + 2 * int(order.last_within_mark) + int(rising)]
+        heap = self.stop_heaps[4 * _source_slot(order.trigger_source) + 2 * int(order.last_within_mark) + int(rising)]
         push(heap, (order.stop_px if rising else -order.stop_px, key, token, order))
         self.entries += 1
-        if order.ord_type == o.PEGGED:
-            slack = order.stop_px - order.peg_offset
-            push(self.trail_heaps[2 * slot + int(order.is_buy)], (-slack if order.is_buy else slack, key, token, order))
-            self.entries += 1
 
     def is_live(self, entry: Entry) -> bool:
         """The entry is the order's latest and the pool still holds that order."""
         key = entry[1]
         return self.tokens.get(key) == entry[2] and self.pool.get(key) is entry[3]
 
-    def take_due(self, mark: int, last: int, index: int) -> list[Order]:
-        """Every order :func:`is_due` judges due at these prices, out of the index, in order-id order."""
+    def take_due(self, triggers: Triggers, mark: int, last: int, index: int) -> tuple[list[Order], bool]:
+        """Every order :func:`is_due` judges due at these prices, out of the index, in order-id order; and the
+        trailing stops that are not due moved (:meth:`Triggers.trail`).  Also: whether a trailing stop moved."""
         due: list[tuple[int, Order]] = []
         for slot, price in enumerate((mark, last, index)):
             if price == 0:  # no price yet: nothing watching it is due
@@ -259,8 +238,21 @@ class StopIndex:
                 base = 4 * slot + 2 * within
                 self.pop_below(self.stop_heaps[base + 1], price, due)  # rising: stopPx <= price
                 self.pop_below(self.stop_heaps[base], -price, due)  # falling: -stopPx <= -price
-        due.sort()  # by order id (unique: an order has one live entry)
-        return [pair[1] for pair in due]
+        moved = False
+        pool = self.pool
+        for order in self.pegged:
+            if pool.get(order.order_id) is not order:
+                continue
+            source = order.trigger_source
+            price = last if source == o.LAST_PRICE else index if source == o.INDEX_PRICE else mark
+            if is_due(order, price, mark):
+                due.append((order.order_id, order))
+            else:
+                before = order.stop_px
+                triggers.trail(order)
+                moved = moved or order.stop_px != before
+        due.sort()  # by order id (unique: an order is taken once)
+        return [pair[1] for pair in due], moved
 
     def pop_below(self, heap: list[Entry], bound: int, due: list[tuple[int, Order]]) -> None:
         """Pop every entry keyed <= ``bound``; the live ones go to ``due``."""
@@ -269,39 +261,6 @@ class StopIndex:
             self.entries -= 1
             if self.is_live(entry):
                 due.append((entry[1], entry[3]))
-
-    def trail_stops(self, triggers: Triggers, prices: tuple[int, int, int], due: list[Order]) -> bool:
-        """:meth:`Triggers.trail` every trailing stop that is not due and that the price moves; re-index them.
-
-        Only the stops the price would move are read (a move is independent of the others and emits nothing).
-        True when one moved.
-        """
-        moved_any = False
-        due_ids = {order.order_id: None for order in due} if due else {}
-        for slot, price in enumerate(prices):
-            if price == 0:  # Triggers.trail moves nothing before the first price
-                continue
-            moved: list[Entry] = []
-            for is_buy in (0, 1):
-                heap = self.trail_heaps[2 * slot + is_buy]
-                bound = -price if is_buy else price  # buy: stopPx - offset > price; sell: < price
-                while heap and heap[0][0] < bound:
-                    entry = heappop(heap)
-                    self.entries -= 1
-                    if self.is_live(entry):
-                        moved.append(entry)
-            for entry in moved:
-                order = entry[3]
-                before = order.stop_px
-                if order.order_id not in due_ids:
-                    triggers.trail(order)
-                if order.stop_px != before:
-                    self.add(entry[1], order)
-                    moved_any = True
-                else:  # not moved (due, or its move would leave stopPx <= 0): back as it was
-                    heappush(self.trail_heaps[2 * slot + int(order.is_buy)], entry)
-                    self.entries += 1
-        return moved_any
 
 
 def is_due(order: Order, price: int, mark: int) -> bool:
