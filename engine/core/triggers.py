@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from heapq import heapify, heappop, heappush
-from operator import attrgetter
+from operator import attrgetter, is_
 
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.market import Market
@@ -164,19 +164,21 @@ class StopIndex:
         The pool is read as a list of orders (by identity: a replaced order is a change) and their stop prices.
         """
         pool = self.pool
-        orders = list(pool.values())
-        stops = list(map(_STOP_PX, orders))
         seen = len(self.orders)
-        if self.synced and self.entries <= 2 * len(orders) + SLACK_ENTRIES and len(orders) >= seen:
-            if len(orders) == seen:
-                if orders == self.orders and stops == self.stops:
+        size = len(pool)
+        if self.synced and self.entries <= 2 * size + SLACK_ENTRIES:
+            if size == seen:
+                if all(map(is_, pool.values(), self.orders)) and list(map(_STOP_PX, pool.values())) == self.stops:
                     return
-            elif orders[:seen] == self.orders and stops[:seen] == self.stops:
-                for key, order in zip(list(pool)[seen:], orders[seen:], strict=True):
-                    self.add(key, order)
-                self.orders = orders
-                self.stops = stops
-                return
+            elif size > seen:
+                orders = list(pool.values())
+                stops = list(map(_STOP_PX, orders))
+                if orders[:seen] == self.orders and stops[:seen] == self.stops:
+                    for key, order in zip(list(pool)[seen:], orders[seen:], strict=True):
+                        self.add(key, order)
+                    self.orders = orders
+                    self.stops = stops
+                    return
         self.rebuild()
 
     def rebuild(self) -> None:
