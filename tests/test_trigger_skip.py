@@ -1,10 +1,13 @@
-"""The trigger pass's shortcut (engine/core/triggers.py ``Quiet``): it never changes which conditional orders fire.
+"""The trigger index (engine/core/triggers.py ``StopIndex``) never changes which conditional orders fire.
 
-:meth:`Triggers.run` returns at once when a previous pass found nothing due on
-the same orders, stop prices and watched prices.  These tests run the same
-commands with and without the shortcut and compare every event and the state
-hash, with stop prices amended in place (the change the pool's keys do not show),
-stops on the mark, the last and the index price, and trailing stops.
+:meth:`Triggers.run` reads the due orders from an index of the pool by stop
+price, brought in line with the pool at each run (session 12; before it, a
+``Quiet`` shortcut skipped a pass that would judge the same orders on the same
+prices).  These tests run the same commands with the index and with the rule
+as it read before (tests/test_trigger_index.py ``reference_run``: every order
+judged on every pass) and compare every event and the state hash, with stop
+prices amended in place (the change the pool's keys do not show), stops on the
+mark, the last and the index price, and trailing stops.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from typing import Any
 import pytest
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core import triggers
 from perpspec.engine.core.events import Execution
 from perpspec.engine.core.exchange import Engine
+from perpspec.engine.core.triggers import Triggers
 from perpspec.rules.instrument_file import load_instrument
 from tests.streams import MAKER, SYMBOL, TICK, TRADERS, command_stream
+from tests.test_trigger_index import interpreted_only, reference_run
 
 
 def with_stop_amends(seed: int, length: int) -> list[Any]:
@@ -68,11 +72,12 @@ def run(commands: list[Any]) -> tuple[list[Any], str]:
     return events, engine.state_hash()
 
 
+@interpreted_only
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_same_events_and_state_with_and_without_the_shortcut(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_same_events_and_state_with_the_index_and_the_reference_rule(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     commands = with_stop_amends(seed, 1_500)
     fast_events, fast_hash = run(commands)
-    monkeypatch.setattr(triggers.Quiet, "holds", lambda *_: False)
+    monkeypatch.setattr(Triggers, "run", reference_run)
     slow_events, slow_hash = run(commands)
     assert fast_events == slow_events
     assert fast_hash == slow_hash
@@ -95,8 +100,8 @@ def test_a_stop_amended_through_the_price_fires_at_once() -> None:
     ):
         engine.process(command)
     engine.process(c.PlaceOrder(time_ms=1, account=1, symbol=SYMBOL, side="Sell", order_qty=100, stop_px=4_900_000))
-    engine.process(c.PriceUpdate(time_ms=2, symbol=SYMBOL, mark_price=5_000_000))  # a quiet pass: nothing due
-    assert engine.triggers.quiet  # the shortcut is armed
+    engine.process(c.PriceUpdate(time_ms=2, symbol=SYMBOL, mark_price=5_000_000))  # a pass with nothing due
+    assert engine.triggers.by_stop[SYMBOL].synced  # the index holds the stop at its old price
     events = engine.process(c.AmendOrder(time_ms=3, account=1, order_id=2, stop_px=5_000_000))
     assert any(isinstance(e, Execution) and e.exec_type == "TriggeredOrActivatedBySystem" for e in events)
     assert not engine.triggers.conditional[SYMBOL]
