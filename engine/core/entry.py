@@ -431,9 +431,11 @@ class OrderEntry:
                 return None  # nothing it could trade with: it will be cancelled without a fill
         if is_spot(inst):
             asset, need = self.registry.spot_need(inst, order.is_buy, order.leaves_qty, charge_price)
-            free = self.risk.spendable(account, asset, self.risk.account_margin(account, asset))
+            free = self.risk.spot_spendable(account, asset)  # LIQ-055: withdrawable, less the other reservations
             if need > free:
                 return Rej(Reason.INSUFFICIENT_BALANCE, f"needs {need} {asset}, free {free}")
+            self.stream.spot_orders[(account.account_id, asset)] = order.order_id  # INV-SPOT-SPEND
+            self.charged_reach = 0 if order.ord_type in o.PRICED_TYPES else charge_price  # no sweep beyond (LIQ-055)
             return None
         signed = order.leaves_qty if order.is_buy else -order.leaves_qty
         if order.ord_type in o.PRICED_TYPES:
@@ -695,9 +697,11 @@ class OrderEntry:
         if is_spot(inst):
             asset, need = self.registry.spot_need(inst, order.is_buy, leaves, price)
             held = self.registry.spot_reservations.get(order.order_id, (asset, 0))[1]
-            free = self.risk.spendable(account, asset, self.risk.account_margin(account, asset))
-            if need - held > free:
-                return Rej(Reason.INSUFFICIENT_BALANCE, f"needs {need - held} more {asset}, free {free}")
+            free = self.risk.spot_spendable(account, asset, held)  # LIQ-055, its own reservation not counted
+            if need > held:  # an amendment that reserves no more is never refused for money
+                if need > free:
+                    return Rej(Reason.INSUFFICIENT_BALANCE, f"needs {need - held} more {asset}, free {free - held}")
+                self.stream.spot_orders[(account.account_id, asset)] = order.order_id  # INV-SPOT-SPEND
             return None
         if order.triggered and (leaves > order.leaves_qty or price != order.price):
             signed = leaves if order.is_buy else -leaves
