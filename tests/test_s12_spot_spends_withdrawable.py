@@ -3,9 +3,9 @@
 * find 4: a cross XBTUSDT long +10,000 USDT in profit backed a 9,000 USDT spot buy (the entry check read MRG-050's
   *available* balance, which counts cross unrealised profit; LIQ-052 only kept the cross pool's equity ≥ 0): the
   USDt wallet went to −7,946.5 USDT, the 0.18 XBT were withdrawn, and when the mark came back the insurance fund
-  paid.  The same with a spot SELL of XBt backed by an XBTUSD short's profit.  And a resting spot bid whose
-  reservation a withdrawal left backed only by profit (MRG-064 judges the withdrawal on the withdrawable balance or
-  on the available balance net of reservations, whichever is smaller) was filled the same way.
+  paid.  The same with a spot SELL of XBt backed by an XBTUSD short's profit.  And a withdrawal could take what a
+  resting spot bid reserved, leaving the reservation backed only by profit (MRG-064 took the smaller of the
+  withdrawable balance and the available balance net of reservations, not the withdrawable balance net of them).
 * find 1: a spot market buy was charged at the price the book showed, a maker there was refused at its fill, and the
   sweep went on to a dearer level: the buyer spent money its other spot bid reserved (or margin in use).
 
@@ -27,7 +27,7 @@ from perpspec.engine.core.events import Accepted, Event, Execution, Rejected
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.instrument_file import load_builtin_instruments, load_instrument
 from perpspec.rules.invariants import StepInfo, check_all, check_spot_spend
-from perpspec.rules.solvency import FILL_CANCEL_TEXT, compute_spot_spendable, is_spot_spend_withdrawable
+from perpspec.rules.solvency import compute_spot_spendable, is_spot_spend_withdrawable
 
 SPOT = load_instrument(str(Path(__file__).resolve().parent.parent / "specs" / "instruments" / "spot" / "XBT_USDT.toml"))
 COMPILED = not risk_module.__file__.endswith(".py")  # a compiled engine's methods cannot be patched from here
@@ -113,18 +113,23 @@ def test_a_spot_sell_backed_by_a_short_s_unrealised_profit_is_refused() -> None:
     assert engine.accounts[T].wallets == {"XBt": 2_850_000}
 
 
-def test_a_resting_spot_bid_a_withdrawal_left_backed_by_profit_is_cancelled_when_taken() -> None:
+def test_a_withdrawal_leaves_a_resting_spot_bid_s_reservation_in_place_beside_a_position_in_profit() -> None:
+    """MRG-064 netted the reservations from the available balance only: with a cross position +10,000 USDT in profit
+    a withdrawal could take the 9,009 USDT a resting spot bid reserved (the reservation then backed by unrealised
+    profit: the engine state machine's "reservations never exceed the balance" broken).  Now only the 15.25 USDT
+    beyond the reservation may go, and the bid, taken, is paid from money that is there."""
     engine = _long_in_profit(10_100_000_000)  # 10,100 USDT: the bid below is withdrawable money when placed
     _ok(engine, c.PlaceOrder(time_ms=0, account=T, symbol="XBT_USDT", side="Buy", order_qty=180_000, price=PRICE))
     assert engine.accounts[T].reserved == {"USDt": 9_009_000_000}
     _rise(engine)
-    taken = engine._withdrawable(engine.accounts[T], "USDt")  # MRG-064 lets the reservation be withdrawn now
-    _ok(engine, c.Withdraw(time_ms=1, account=T, asset="USDt", amount=taken))
-    assert engine.accounts[T].wallets == {"USDt": 1_038_250_000}
+    assert engine._withdrawable(engine.accounts[T], "USDt") == 15_250_000  # 9,024,250,000 before
+    refused = engine.process(c.Withdraw(time_ms=1, account=T, asset="USDt", amount=15_250_001))
+    assert isinstance(refused[-1], Rejected)
+    _ok(engine, c.Withdraw(time_ms=1, account=T, asset="USDt", amount=15_250_000))
+    assert engine.accounts[T].wallets == {"USDt": 10_047_250_000}
     events = _ok(engine, c.PlaceOrder(time_ms=1, account=S, symbol="XBT_USDT", side="Sell", order_qty=180_000, price=PRICE))
-    cancels = [e.text for e in events if isinstance(e, Execution) and e.account == T]
-    assert cancels == [FILL_CANCEL_TEXT]  # before LIQ-055: filled, the wallet at -7,970.75 USDT
-    assert engine.accounts[T].wallets == {"USDt": 1_038_250_000}
+    assert [e.exec_type for e in events if isinstance(e, Execution) and e.account == T] == ["Trade"]
+    assert engine.accounts[T].wallets == {"USDt": 1_042_750_000, "XBt": 18_000_000}  # the bid's 4.5 USDT maker fee
     assert engine.accounts[T].reserved == {}
     assert _flags(engine, events) == {}
 
