@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from perpspec.engine.core import commands as c
@@ -27,7 +27,7 @@ from perpspec.engine.core.events import Accepted, Event, Execution, Rejected
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.instrument_file import load_builtin_instruments, load_instrument
 from perpspec.rules.invariants import StepInfo, check_all, check_spot_spend
-from perpspec.rules.solvency import compute_spot_spendable, is_spot_spend_withdrawable
+from perpspec.rules.solvency import FILL_CANCEL_TEXT, compute_spot_spendable, is_spot_spend_withdrawable
 
 SPOT = load_instrument(str(Path(__file__).resolve().parent.parent / "specs" / "instruments" / "spot" / "XBT_USDT.toml"))
 COMPILED = not risk_module.__file__.endswith(".py")  # a compiled engine's methods cannot be patched from here
@@ -226,7 +226,7 @@ def test_the_state_machine_s_invariant_catches_a_regression_to_the_available_bal
 # --- the property: no accepted spot order, no spot fill, spends what could not be withdrawn ----------------------
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     side=st.sampled_from(["Buy", "Sell"]),
     position_qty=st.integers(0, 40).map(lambda lots: lots * 50_000),
@@ -237,7 +237,7 @@ def test_the_state_machine_s_invariant_catches_a_regression_to_the_available_bal
         min_size=1,
         max_size=6,
     ),
-    move_again_ppm=st.integers(-60_000, 60_000),
+    move_again_ppm=st.integers(-150_000, 150_000),
     taken=st.integers(1, 120),
 )
 def test_no_accepted_spot_order_leaves_a_spender_below_its_withdrawable_floor(
@@ -259,8 +259,8 @@ def test_no_accepted_spot_order_leaves_a_spender_below_its_withdrawable_floor(
         engine.process(c.PlaceOrder(time_ms=0, account=T, symbol="XBTUSDT", side=side, order_qty=position_qty, price=PRICE))
     mark = PRICE + PRICE * move_ppm // 1_000_000 // 100 * 100
     _ok(engine, c.PriceUpdate(time_ms=1, symbol="XBTUSDT", mark_price=mark, index_price=mark))
-    for step in range(1, 9):  # a ladder of offers and bids around 50,000.00, 0.01 XBT each
-        for account, book_side, price in ((S, "Sell", PRICE + step * 10_000), (M, "Buy", PRICE - step * 10_000)):
+    for step in range(1, 9):  # offers from 50,100.00 up and bids from 47,400.00 down, 0.01 XBT each
+        for account, book_side, price in ((S, "Sell", PRICE + step * 10_000), (M, "Buy", PRICE - 250_000 - step * 10_000)):
             _ok(engine, c.PlaceOrder(time_ms=1, account=account, symbol="XBT_USDT", side=book_side, order_qty=10_000, price=price))
     for order_side, lots, offset, market in orders:
         command = c.PlaceOrder(
@@ -270,6 +270,9 @@ def test_no_accepted_spot_order_leaves_a_spender_below_its_withdrawable_floor(
         events = engine.process(command)
         assert _flags(engine, events) == {}
         assert all(amount >= 0 for amount in engine.accounts[T].wallets.values())
+        event("T's order refused" if isinstance(events[-1], Rejected) else "T's order accepted")
+        if any(isinstance(e, Execution) and e.account == T and e.exec_type == "Trade" for e in events):
+            event("T's order traded")
     # the mark moves again, and T's resting spot orders are taken as makers
     mark = PRICE + PRICE * move_again_ppm // 1_000_000 // 100 * 100
     _ok(engine, c.PriceUpdate(time_ms=2, symbol="XBTUSDT", mark_price=mark, index_price=mark))
@@ -279,3 +282,8 @@ def test_no_accepted_spot_order_leaves_a_spender_below_its_withdrawable_floor(
         events = engine.process(command)
         assert _flags(engine, events) == {}
         assert all(amount >= 0 for amount in engine.accounts[T].wallets.values())
+        mine = [e for e in events if isinstance(e, Execution) and e.account == T]
+        if any(e.exec_type == "Trade" for e in mine):
+            event("T's resting order taken")
+        if any(e.text == FILL_CANCEL_TEXT for e in mine):
+            event("T's resting order cancelled by LIQ-055")
