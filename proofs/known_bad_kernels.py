@@ -220,6 +220,34 @@ def check_order_margin_at_equality(available_margin: int, requirement: int) -> o
     return None
 
 
+def is_cancel_after_trade_due_at_zero(available_margin: int, orders_left: int) -> bool:
+    """KNOWN-BAD MRG-067: ``≤ 0`` instead of ``< 0``: an account left at exactly zero still loses an order."""
+    return available_margin <= 0 and orders_left > 0
+
+
+def compute_trade_cancels_at_zero(available_after: tuple[int, ...]) -> int:
+    """KNOWN-BAD MRG-068: ``≤ 0`` instead of ``< 0``: an account left at exactly zero still loses an order."""
+    cancelled = 0
+    while available_after[cancelled] <= 0 and cancelled < len(available_after) - 1:
+        cancelled += 1
+    return cancelled
+
+
+def compute_trade_cancels_all_when_short(available_after: tuple[int, ...]) -> int:
+    """KNOWN-BAD MRG-068: judged once after the trade: short, every order goes (not only as many as needed)."""
+    if available_after[0] < 0:
+        return len(available_after) - 1
+    return 0
+
+
+def compute_trade_cancels_keeping_last(available_after: tuple[int, ...]) -> int:
+    """KNOWN-BAD MRG-068: ``orders_left > 1``: the last order stays although available is still below zero."""
+    cancelled = 0
+    while available_after[cancelled] < 0 and len(available_after) - 1 - cancelled > 1:
+        cancelled += 1
+    return cancelled
+
+
 def check_withdrawal_inclusive(amount: int, withdrawable_margin: int) -> object | None:
     """KNOWN-BAD MRG-064: ``amount >= withdrawable`` refused: the whole withdrawable balance cannot be taken."""
     if amount <= 0:

@@ -9,6 +9,9 @@ symbolic data (the median's ``k`` is a stated bound).
 * **rejection rules** (MRG-061/063/064/065, RSK-006/007, INS-006, SET-005)
   reject *exactly* the stated set: accepted ⇔ the documented condition, both
   directions;
+* **MRG-067/068** after a trade, an order goes exactly when available < 0 and one
+  is left; the clean-up stops as soon as the account is funded (or has no order
+  left) and never cancels an order of a funded account (up to 4 orders);
 * **SET-006** the settlement fee charged is within [0, fee], never takes a pool
   at or above zero below it, and is the whole fee when the pool can bear it;
 * **FND-012** the next funding instant is on the grid, strictly after now and
@@ -89,6 +92,38 @@ def prove_order_margin(check: Callable[[int, int], object]) -> ProofResult:
         available, requirement = prover.symbol("available_margin"), prover.symbol("requirement")
         accept = or_(requirement <= 0, available - requirement >= 0)
         return _accepts_exactly(prover, lambda: check(available, requirement), accept, "MRG-061")
+
+
+def prove_cancel_due(due: Callable[[int, int], object]) -> ProofResult:
+    """MRG-067: another order goes exactly when the available balance is below zero and an order is left."""
+    with Prover() as prover:
+        available, left = prover.symbol("available_margin"), prover.symbol("orders_left")
+        paths = explore(lambda: due(available, left))
+        expected = and_(available < 0, left > 0)
+        return prover.prove(paths_goal(paths, lambda result: _iff(result, expected)), "MRG-067")  # type: ignore[arg-type]
+
+
+def prove_trade_cancels(count: int, cancels: Callable[[tuple[int, ...]], int]) -> ProofResult:
+    """MRG-068: a clean-up of ``count`` orders stops funded (available ≥ 0) or with none left, never later.
+
+    ``available_after[k]`` is any available balance once the ``k`` newest orders are cancelled (cancelling
+    need not raise it: MRG-044's netting is not monotone).  Goal: ``0 ≤ k ≤ count``; ``available_after[k] ≥ 0``
+    or ``k = count``; and every ``available_after[j]``, ``j < k``, was below zero (no order of a funded account
+    is cancelled).
+    """
+    with Prover() as prover:
+        after = tuple(prover.symbol(f"available_after{k}") for k in range(count + 1))
+        paths = explore(lambda: cancels(after))
+
+        def goal(cancelled: int) -> bool:
+            if not 0 <= cancelled <= count:
+                return False
+            holds = or_(after[cancelled] >= 0, cancelled == count)
+            for earlier in after[:cancelled]:
+                holds = and_(holds, earlier < 0)
+            return holds
+
+        return prover.prove(paths_goal(paths, goal), f"MRG-068 n={count} ({len(paths)} paths)")
 
 
 def prove_withdrawal(check: Callable[[int, int], object]) -> ProofResult:
@@ -248,6 +283,20 @@ def _register() -> None:
     _add("MRG-061/exact", "MRG-061", "INV-MARGIN-ON-ENTRY", "Refused exactly when the order needs margin and would leave available < 0.",
          p(prove_order_margin, margin.check_order_margin))
     _add("MRG-061/at-equality", "MRG-061", "INV-MARGIN-ON-ENTRY", "≤ 0 instead of < 0.", p(prove_order_margin, bad.check_order_margin_at_equality), expect="refuted")
+    _add("MRG-067/exact", "MRG-067", "INV-MARGIN-ON-ENTRY", "After a trade, another order goes exactly when available < 0 and an order is left.",
+         p(prove_cancel_due, margin.is_cancel_after_trade_due))
+    _add("MRG-067/at-zero", "MRG-067", "INV-MARGIN-ON-ENTRY", "available ≤ 0 instead of < 0: an account at exactly zero loses an order.",
+         p(prove_cancel_due, bad.is_cancel_after_trade_due_at_zero), expect="refuted")
+    for count in range(5):
+        _add(f"MRG-068/fewest-cancels/n={count}", "MRG-068", "INV-MARGIN-ON-ENTRY",
+             "After a trade, the clean-up stops once available ≥ 0 or no order is left, and cancels no order of an account already funded.",
+             p(prove_trade_cancels, count, margin.compute_trade_cancels), bounded=f"n = {count} orders")
+    _add("MRG-068/at-zero", "MRG-068", "INV-MARGIN-ON-ENTRY", "available ≤ 0 instead of < 0: an account at exactly zero loses an order.",
+         p(prove_trade_cancels, 2, bad.compute_trade_cancels_at_zero), expect="refuted", bounded="n = 2 orders")
+    _add("MRG-068/all-when-short", "MRG-068", "INV-MARGIN-ON-ENTRY", "every order cancelled once available < 0 after the trade.",
+         p(prove_trade_cancels, 2, bad.compute_trade_cancels_all_when_short), expect="refuted", bounded="n = 2 orders")
+    _add("MRG-068/keeps-last", "MRG-068", "INV-MARGIN-ON-ENTRY", "the last order kept although available is still < 0.",
+         p(prove_trade_cancels, 2, bad.compute_trade_cancels_keeping_last), expect="refuted", bounded="n = 2 orders")
     _add("MRG-064/exact", "MRG-064", "INV-WITHDRAW-SAFE", "Accepted exactly when 0 < amount ≤ withdrawable.", p(prove_withdrawal, margin.check_withdrawal))
     _add("MRG-064/inclusive", "MRG-064", "INV-WITHDRAW-SAFE", "amount ≥ withdrawable refused.", p(prove_withdrawal, bad.check_withdrawal_inclusive), expect="refuted")
     for is_cross in (False, True):

@@ -2,32 +2,26 @@
 
 For a risk committee, in plain words:
 
-* A position's **entry value** is the absolute value of its cost basis,
-  BitMEX ``posCost``.  The **initial margin** ``posInit`` is the initial margin
-  requirement (``1 / leverage`` when isolated, the instrument's initial margin
-  when cross, raised by risk-limit steps) times the entry value; the
-  **commission reserve** ``posComm`` is the taker fee on what closing would cost
-  (entry value plus margin); the **maintenance margin** ``posMaint`` is the
-  maintenance requirement times the entry value, plus the same reserve.
-* A position's **equity** is the margin backing it plus its unrealised PnL at
-  the mark price.  It is **liquidated** when its equity falls below its
-  maintenance margin (``margin excess < 0``), and **bankrupt** when its equity
-  no longer covers the commission of closing it.
-* The **liquidation price** and the **bankruptcy price** are the prices, on
-  the tick grid, up to which the position stays safe resp. solvent — found
-  exactly the way BitMEX's engine finds them: for inverse contracts with one
-  integer step per lot (reference §2, "Position accounting model", which
-  reproduces real engine records to the satoshi and to the tick).  While the
-  mark has not passed the liquidation price, the position is not liquidatable.
+* A position's **entry value** is the absolute value of its cost basis, BitMEX ``posCost``.  The **initial
+  margin** ``posInit`` is the initial margin requirement (``1 / leverage`` when isolated, the instrument's initial
+  margin when cross, raised by risk-limit steps) times the entry value; the **commission reserve** ``posComm`` is
+  the taker fee on what closing would cost (entry value plus margin); the **maintenance margin** ``posMaint`` is
+  the maintenance requirement times the entry value, plus the same reserve.
+* A position's **equity** is the margin backing it plus its unrealised PnL at the mark price.  It is
+  **liquidated** when its equity falls below its maintenance margin (``margin excess < 0``), and **bankrupt**
+  when its equity no longer covers the commission of closing it.
+* The **liquidation price** and the **bankruptcy price** are the prices, on the tick grid, up to which the
+  position stays safe resp. solvent — found exactly the way BitMEX's engine finds them: for inverse contracts
+  with one integer step per lot (reference §2, "Position accounting model", which reproduces real engine records
+  to the satoshi and to the tick).  While the mark has not passed the liquidation price, the position is not
+  liquidatable.
 
-Every requirement is rounded **up** and every price toward the **safe side**
-(a long's liquidation price up, a short's down), so rounding never lets a
-position run further than the exact arithmetic would.
+Every requirement is rounded **up** and every price toward the **safe side** (a long's liquidation price up, a
+short's down), so rounding never lets a position run further than the exact arithmetic would.
 
-Units: money in the settlement currency's minor unit (XBt, USDt), prices in the
-instrument's price units (``price_scale`` per quote unit), margin and fee rates
-in ppm, funding rates in 1e-8 (as :mod:`rules.funding`), leverage in hundredths
-(100x = ``10_000``; ``0`` = cross margin).
+Units: money in the settlement currency's minor unit (XBt, USDt), prices in the instrument's price units
+(``price_scale`` per quote unit), margin and fee rates in ppm, funding rates in 1e-8 (as :mod:`rules.funding`),
+leverage in hundredths (100x = ``10_000``; ``0`` = cross margin).
 """
 
 from __future__ import annotations
@@ -120,44 +114,40 @@ def compute_adverse_funding(pos_cost: int, qty: int, funding_rate_e8: int) -> in
 def compute_threshold_price(inst: Instrument, qty: int, cost: int, margin: int, reserve: int) -> int:
     """MRG-010: the price on the tick grid where ``margin + unrealisedPnl`` falls to ``reserve``.
 
-    Inputs: ``qty`` signed contracts (whole lots, long > 0); ``cost`` the signed
-    cost basis (minor units, :class:`rules.position.Position`); ``margin`` the
-    money backing the position (minor units; isolated: ``posMargin``; cross: the
-    margin balance backing it, excluding its own unrealised PnL); ``reserve``
-    the equity the position must keep (``posMaint`` for the liquidation price,
-    ``posComm`` for the bankruptcy price).  Returns price units; 0 when flat.
+    Inputs: ``qty`` signed contracts (whole lots, long > 0); ``cost`` the signed cost basis (minor units,
+    :class:`rules.position.Position`); ``margin`` the money backing the position (minor units; isolated:
+    ``posMargin``; cross: the margin balance backing it, excluding its own unrealised PnL); ``reserve`` the equity
+    the position must keep (``posMaint`` for the liquidation price, ``posComm`` for the bankruptcy price).
+    Returns price units; 0 when flat.
 
-    Guarantees (equity valued with the rulebook's own
-    :func:`rules.contract.compute_value`, per-lot satoshi rounding for inverse):
+    Guarantees (equity valued with the rulebook's own :func:`rules.contract.compute_value`, per-lot satoshi
+    rounding for inverse):
 
-    * **safe side** — at every mark on the safe side of ``P`` (long: ``mark ≥ P``;
-      short: ``mark ≤ P``), ``margin + unrealisedPnl ≥ reserve``; so a position is
-      never liquidatable while the mark has not passed its liquidation price;
-    * **tight** — linear/quanto: one tick beyond ``P`` the equity is below the
-      reserve.  Inverse: one tick beyond ``P`` the *exact* per-lot value
-      ``N / price`` has passed the integer step ``c`` (short: ``c × (P + tick) > N``;
-      long: ``c × (P − tick) < N``).  The rounded per-lot value may still equal
-      ``c`` there, so the rulebook's equity can stay ≥ reserve for a few more
-      ticks: BitMEX's model places the price at the step, conservatively.
+    * **safe side** — at every mark on the safe side of ``P`` (long: ``mark ≥ P``; short: ``mark ≤ P``),
+      ``margin + unrealisedPnl ≥ reserve``; so a position is never liquidatable while the mark has not passed
+      its liquidation price;
+    * **tight** — linear/quanto: one tick beyond ``P`` the equity is below the reserve.  Inverse: one tick
+      beyond ``P`` the *exact* per-lot value ``N / price`` has passed the integer step ``c`` (short:
+      ``c × (P + tick) > N``; long: ``c × (P − tick) < N``).  The rounded per-lot value may still equal ``c``
+      there, so the rulebook's equity can stay ≥ reserve for a few more ticks: BitMEX's model places the price
+      at the step, conservatively.
 
-    Inverse, with ``N`` the per-lot value numerator (``lotSize × |multiplier| ×
-    price_scale``) and ``slack = margin − reserve`` (reference §2, per-lot step):
+    Inverse, with ``N`` the per-lot value numerator (``lotSize × |multiplier| × price_scale``) and
+    ``slack = margin − reserve`` (reference §2, per-lot step):
 
-    * short: ``c = ceil((cost − slack) / lots)``, ``P = floor_to_tick(N / c)``
-      (``c ≤ 0``: never reached, ``P = maxPrice``);
-    * long: ``c = floor((slack − cost) / lots)``, ``P = ceil_to_tick(N / c)``
-      (``c ≤ 0``: unsafe at every price, ``P = maxPrice``).
+    * short: ``c = ceil((cost − slack) / lots)``, ``P = floor_to_tick(N / c)`` (``c ≤ 0``: never reached,
+      ``P = maxPrice``);
+    * long: ``c = floor((slack − cost) / lots)``, ``P = ceil_to_tick(N / c)`` (``c ≤ 0``: unsafe at every
+      price, ``P = maxPrice``).
 
-    Linear and quanto (exact values, no step): long
-    ``P = ceil_to_tick((cost − slack) × scale / (qty × multiplier))``, short
-    ``P = floor_to_tick((slack − cost) × scale / (|qty| × multiplier))``.
+    Linear and quanto (exact values, no step): long ``P = ceil_to_tick((cost − slack) × scale / (qty × multiplier))``,
+    short ``P = floor_to_tick((slack − cost) × scale / (|qty| × multiplier))``.
 
-    The result is clamped to ``[tickSize, maxPrice]``, the prices an order may
-    carry.  Clamping only happens when the exact threshold lies outside that
-    range: either the position is safe at every valid price (a long's threshold
-    below one tick, a short's above ``maxPrice``) — the guarantees hold — or it
-    is unsafe at every valid price (a long clamped to ``maxPrice``, a short to
-    one tick) — already liquidatable, and the safe-side guarantee is void.
+    The result is clamped to ``[tickSize, maxPrice]``, the prices an order may carry.  Clamping only happens
+    when the exact threshold lies outside that range: either the position is safe at every valid price (a
+    long's threshold below one tick, a short's above ``maxPrice``) — the guarantees hold — or it is unsafe at
+    every valid price (a long clamped to ``maxPrice``, a short to one tick) — already liquidatable, and the
+    safe-side guarantee is void.
     """
     # MRG-013's threshold, clamped to the prices an order may carry
     threshold = compute_unclamped_threshold_price(inst, qty, cost, margin, reserve)
@@ -522,24 +512,20 @@ def compute_order_margin(
 ) -> OrderMargin:
     """MRG-044: order margin with BitMEX's netting (reference §2).
 
-    * Orders that **reduce** the position (offers up to a long's size, bids up
-      to a short's) carry no margin at all.
-    * Linear and quanto: initial margin is charged on the **net bids**
-      (non-reducing bids minus non-reducing offers, never below 0) and on every
-      non-reducing **offer**: bid 20 @ 100 and offer 15 @ 150, flat → 5 bid and
-      15 offered contracts.  Whichever side fills, its new position's margin is
-      covered, because a resting offer is always priced above a resting bid and
-      so is worth at least as much per contract.
-    * Inverse mirrors it [I]: a contract is worth *more* at a lower price, so
-      every non-reducing bid is charged and the offers net of bids — the same
-      guarantee with the sides swapped.
-    * A side's charged contracts carry their share of the side's value and
-      premium, rounded up [I] (BitMEX does not say which prices are netted).
-    * The **premium** of buying above / selling below mark is charged in full on
-      every non-reducing contract (API ``grossOpenPremium``) [I: not netted].
-    * The **commission** reserve is the taker fee on entry (value at the order
-      price) plus the exit reserve a fill adds to ``posComm`` (fee on value +
-      initial margin) — BitMEX's "IM = 1% + entry taker fee + exit taker fee".
+    * Orders that **reduce** the position (offers up to a long's size, bids up to a short's) carry no margin.
+    * Linear and quanto: initial margin is charged on the **net bids** (non-reducing bids minus non-reducing
+      offers, never below 0) and on every non-reducing **offer**: bid 20 @ 100 and offer 15 @ 150, flat → 5 bid
+      and 15 offered contracts.  Whichever side fills, its new position's margin is covered, because a resting
+      offer is always priced above a resting bid and so is worth at least as much per contract.
+    * Inverse mirrors it [I]: a contract is worth *more* at a lower price, so every non-reducing bid is charged
+      and the offers net of bids — the same guarantee with the sides swapped.
+    * A side's charged contracts carry their share of the side's value and premium, rounded up [I] (BitMEX does
+      not say which prices are netted).  A fill can raise that share (MRG-067 settles it after the trade).
+    * The **premium** of buying above / selling below mark is charged in full on every non-reducing contract
+      (API ``grossOpenPremium``) [I: not netted].
+    * The **commission** reserve is the taker fee on entry (value at the order price) plus the exit reserve a
+      fill adds to ``posComm`` (fee on value + initial margin) — BitMEX's "IM = 1% + entry taker fee + exit
+      taker fee".
     """
     reducing_bids = min_(bids.qty, max_(0, -position_qty))
     reducing_asks = min_(asks.qty, max_(0, position_qty))
@@ -620,21 +606,18 @@ class AccountMargin:
 def compute_account_margin(wallet: int, positions: tuple[PositionMargin, ...], order_margin: int) -> AccountMargin:
     """MRG-050: margin balance, available and withdrawable balance of one account in one currency.
 
-    ``wallet`` is the wallet balance (deposits − withdrawals + realised PnL −
-    fees ± funding), which includes the margin set aside for isolated
-    positions; ``positions`` are all its positions settled in that currency;
+    ``wallet`` is the wallet balance (deposits − withdrawals + realised PnL − fees ± funding), which includes the
+    margin set aside for isolated positions; ``positions`` are all its positions settled in that currency;
     ``order_margin`` the Σ of :func:`compute_contract_order_margin` totals.
 
     * margin balance = wallet + Σ unrealisedPnl;
-    * available = margin balance − order margin − position margin, where a
-      cross position holds ``posMargin`` and an isolated one ``posMargin +
-      unrealisedPnl`` (its own PnL stays with it): so
+    * available = margin balance − order margin − position margin, where a cross position holds ``posMargin``
+      and an isolated one ``posMargin + unrealisedPnl`` (its own PnL stays with it): so
       ``available = wallet + Σcross unrealisedPnl − order margin − Σ posMargin``;
-    * withdrawable = available − Σcross unrealised *profit* (each profitable
-      cross position's, so one position's loss never frees another's profit),
-      never below 0;
-    * cross margin excess = wallet − Σiso posMargin + Σcross (unrealisedPnl −
-      posMaint) (:func:`compute_cross_margin_excess`).
+    * withdrawable = available − Σcross unrealised *profit* (each profitable cross position's, so one position's
+      loss never frees another's profit), never below 0;
+    * cross margin excess = wallet − Σiso posMargin + Σcross (unrealisedPnl − posMaint)
+      (:func:`compute_cross_margin_excess`).
     """
     unrealised = 0
     cross_pnl = 0
@@ -727,6 +710,32 @@ def check_order_margin(available_margin: int, requirement: int) -> MarginRejecti
             reason=MarginReason.INSUFFICIENT_AVAILABLE, required=requirement, available=available_margin
         )
     return None
+
+
+@concrete
+def is_cancel_after_trade_due(available_margin: int, orders_left: int) -> bool:
+    """MRG-067: after its order traded, the account's next resting order goes: available < 0 and one is left.
+
+    MRG-061 judges an order resting, but its fills change what MRG-044 nets: they consume the cheap contracts
+    a side's average counted as reducing, or flip the position so that far orders stop reducing (a take-profit
+    becomes an opening order).  So after each trade of a command in which the account's order needed margin
+    (MRG-060 > 0), or whose fills opened contracts for it as the taker, its resting orders in the traded contract
+    are cancelled, newest first (the order's own rest first), while its available balance is below zero [I:
+    BitMEX's documents say nothing of it]: an accepted order never leaves it < 0 (INV-MARGIN-ON-ENTRY); a pure
+    reduction is never judged.  A maker's orders are not touched (a fill is not its decision, and one trader
+    could strip another's orders by trading with them): its available may go below zero as by a mark move, and
+    LIQ-044 judges each of its later fills.
+    """
+    return available_margin < 0 and orders_left > 0
+
+
+@concrete
+def compute_trade_cancels(available_after: tuple[int, ...]) -> int:  # [k]: available once the k newest went
+    """MRG-068: MRG-067's whole clean-up: of ``n`` orders, the fewest newest that leave available ≥ 0, else all."""
+    cancelled = 0
+    while is_cancel_after_trade_due(available_after[cancelled], len(available_after) - 1 - cancelled):
+        cancelled += 1
+    return cancelled
 
 
 def compute_removable_margin(pos_cross: int, unrealised_pnl: int) -> int:

@@ -1,23 +1,20 @@
-"""Attack review 11 (a red-team helper, session 11), OPEN: an accepted order can leave available balance < 0.
+"""Attack review 11 (a red-team helper, session 11): an accepted order could leave available balance < 0.
 
 A cross long of 40 lots with a far take-profit offer (10 lots at 14 times the mark) that only reduces it.  The
 account sells 50 lots into a bid.  Before the trade, MRG-044 nets the offers (60 lots) against the long (40) and
 charges the 20 non-reducing lots their average share of the side's value, mostly the cheap 50-lot order's.  The
 fill consumes exactly the cheap order, the long flips to a short of 10, and the far offer, no longer reducing,
-is charged in full: the available balance is below zero right after an accepted order (INV-MARGIN-ON-ENTRY),
-margin MRG-061's check never asked for.  Generic rules and proved kernels agree (the rules themselves do this).
+is charged in full: the available balance was below zero right after an accepted order (INV-MARGIN-ON-ENTRY),
+margin MRG-061's check never asked for.
 
-Not fixed this session: the check has to judge the order at the state its execution can lead to, not only with
-the order resting (MRG-061 over the fill's end state, or a rule that cancels resting orders a fill leaves
-unfunded).  Either is a change to the rulebook and its proofs.  These tests are strict xfails: they pass
-(as expected failures) while the defect stands and fail as soon as it is fixed, to be turned into plain tests.
+Fixed in session 12 by MRG-067: after the trade the account's resting orders in the contract are cancelled,
+newest first, while its available balance is below zero; here the far offer goes and the short of 10 is funded.
+These were strict xfails; they fail on the code before MRG-067.
 
-Rules: MRG-044, MRG-061 (INV-MARGIN-ON-ENTRY).
+Rules: MRG-044, MRG-061, MRG-067 (INV-MARGIN-ON-ENTRY).
 """
 
 from __future__ import annotations
-
-import pytest
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted
@@ -48,11 +45,9 @@ def flipped_by_a_cheap_order(symbol: str, asset: str, trader_deposit: int, far_p
     return check_all(engine, engine.step_info(events))["INV-MARGIN-ON-ENTRY"]
 
 
-@pytest.mark.xfail(strict=True, reason="open: MRG-061 judges the order resting, not at its fill's end state")
 def test_linear_flip_keeps_available_balance() -> None:
     assert flipped_by_a_cheap_order("XBTUSDT", "USDt", 111_160_836, 70_000_000, buy=False) == []
 
 
-@pytest.mark.xfail(strict=True, reason="open: MRG-061 judges the order resting, not at its fill's end state")
 def test_inverse_flip_keeps_available_balance() -> None:
     assert flipped_by_a_cheap_order("XBTUSD", "XBt", 2_263_144, 400_000, buy=True) == []

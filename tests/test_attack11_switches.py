@@ -19,6 +19,8 @@ Fixed: ``Registry.tidy_switches`` (after every arm, disarm and clock move) keeps
 compacts the heap to its live entries when its length reaches a power of two from 64 on with at most half
 live (so it stays below four times the live switches, or 128); a timeout whose deadline passes ``MAX_TIME_MS`` is refused ``TimeOutOfRange``; and when the only timers a command's time fires are switches of accounts with no
 order, its undo is the heap and their deadlines (``Registry.switches_undo``), not a dump of the whole state.
+Session 12: whatever the timers fire (switches that cancel orders too, Day-order expiry), a rejected command's
+undo is what they recorded (``registry.TimerUndo``), never a dump of the whole state (tests/test_timer_undo.py).
 
 Rules: none (the engine's dead man's switch, BitMEX ``POST /order/cancelAllAfter``).
 """
@@ -152,7 +154,8 @@ def test_a_switch_firing_on_an_account_without_orders_is_undone_without_a_dump(m
 
 
 @pytest.mark.skipif(COMPILED, reason="counts the engine's own calls: interpreted only")
-def test_a_switch_that_cancels_orders_is_still_undone_by_a_dump(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_switch_that_cancels_orders_is_undone_without_a_dump(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Session 12: the cancelled orders are put back from what the switch recorded (``registry.TimerUndo``)."""
     engine = verified(range(1, 3))
     engine.process(c.Deposit(time_ms=0, account=1, asset="XBt", amount=10**8))
     engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000))
@@ -162,7 +165,7 @@ def test_a_switch_that_cancels_orders_is_still_undone_by_a_dump(monkeypatch: pyt
     dumps = counted_dumps(monkeypatch)
     refused = engine.process(c.CancelOrder(time_ms=5, account=2, order_id=10**9))
     assert [type(event) for event in refused] == [Rejected]
-    assert dumps == [1]
+    assert dumps == []
     before.seq = engine.seq
     assert engine.state_hash() == before.state_hash()
     assert engine.accounts[1].orders  # the switch fires with the next accepted command

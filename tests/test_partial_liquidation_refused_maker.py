@@ -14,15 +14,20 @@ equity 130,625,000 ≥ 124,635,000) was taken over all the same.  Now the reduct
 guard first (``Fills.can_fill``, a dry run), killed without an order, and the pool, below maintenance, is taken
 over whole; the close-out then meets the refused maker and cancels it.
 
-Rules: LIQ-022, LIQ-054, LIQ-023.
+Rules: LIQ-022, LIQ-054, LIQ-023 (INV-NO-FALSE-LIQUIDATION).
 """
 
 from __future__ import annotations
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted, Execution, RuleEvent
+from perpspec.engine.core.exchange import Engine
 from perpspec.rules.events import Liquidation, PartialLiquidation
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.invariants import check_all
 from tests.test_engine_liquidation import XBT, open_long, setup
+
+ETHUSD = load_instrument("ETHUSD")
 
 
 def test_a_fill_or_kill_reduction_that_needs_a_refused_maker_is_killed_whole() -> None:
@@ -49,3 +54,28 @@ def test_a_fill_or_kill_reduction_that_needs_a_refused_maker_is_killed_whole() -
     assert [p.qty for p in taken.taken] == [25_000]
     cancelled = [e for e in events if isinstance(e, Execution) and e.exec_type == "Canceled"]
     assert [(e.account, e.order_id) for e in cancelled] == [(3, 5)]
+
+
+def test_the_red_teams_variant_takes_over_no_pool_above_maintenance() -> None:
+    # session 12 red team (find_2): the refused maker is made by a withdrawal instead of funding — M shorts 5,000 at
+    # 2,990.00, rests a bid of 5,000 at 3,140.00 that closes it (LIQ-042 passes), then withdraws all it may, so LIQ-054
+    # refuses that bid; a market maker bids 4,000 at 2,940.00.  Before: 4,000 of the 8,334 filled, then the pool,
+    # above maintenance after them (144,375,000 ≥ 130,866,750), was taken over: INV-NO-FALSE-LIQUIDATION
+    engine = Engine({"ETHUSD": ETHUSD})
+    engine.track_steps = True
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    for account, amount in ((1, 3 * XBT), (2, 1_000 * XBT), (3, XBT)):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    open_long(engine, 25_000)
+    for account, side, qty, price in ((2, "Buy", 5_000, 299_000), (3, "Sell", 5_000, 299_000), (3, "Buy", 5_000, 314_000)):
+        placed = engine.process(c.PlaceOrder(time_ms=0, account=account, symbol="ETHUSD", side=side, order_qty=qty,
+                                             price=price))
+        assert isinstance(placed[-1], Accepted)
+    amount = engine.desk.withdrawable(engine.accounts[3], "XBt")
+    assert isinstance(engine.process(c.Withdraw(time_ms=0, account=3, asset="XBt", amount=amount))[-1], Accepted)
+    engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Buy", order_qty=4_000, price=294_000))
+    events = engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=294_000, index_price=294_000))
+    [partial] = [e.record for e in events if isinstance(e, RuleEvent) and isinstance(e.record, PartialLiquidation)]
+    assert (partial.close_qty, partial.filled, partial.fills) == (8_334, False, ())
+    assert {k: v for k, v in check_all(engine, engine.step_info(events)).items() if v} == {}

@@ -59,8 +59,6 @@ from perpspec.rules.solvency import FILL_CANCEL_TEXT, check_order_solvency
 MAX_OPEN_STOPS = 10
 MAX_CL_ORD_ID = 36
 
-# PlaceOrder's optional fields by type, in the order they are checked (the first wrong one is named)
-
 
 class OrderEntry:
     """PlaceOrder, AmendOrder and triggered orders: validation, pre-trade checks, entry into the book."""
@@ -354,7 +352,6 @@ class OrderEntry:
             return Rej(Reason.PRICE_TOO_HIGH, f"price above maxPrice {inst.max_price}")
         return None
 
-
     def _market_limit(self, inst: Instrument, ps: PositionState, is_buy: bool) -> int:
         """The worst price a market order may fill at: the fat-finger band, and the bankruptcy price when reducing."""
         mark = self.market.marks[inst.symbol]
@@ -431,8 +428,7 @@ class OrderEntry:
                 return None  # nothing it could trade with: it will be cancelled without a fill
         if is_spot(inst):
             asset, need = self.registry.spot_need(inst, order.is_buy, order.leaves_qty, charge_price)
-            free = self.risk.spot_spendable(account, asset)  # LIQ-055: withdrawable, less the other reservations
-            if need > free:
+            if need > (free := self.risk.spot_spendable(account, asset)):  # LIQ-055: withdrawable, less the others
                 return Rej(Reason.INSUFFICIENT_BALANCE, f"needs {need} {asset}, free {free}")
             self.stream.spot_orders[(account.account_id, asset)] = order.order_id  # INV-SPOT-SPEND
             self.charged_reach = 0 if order.ord_type in o.PRICED_TYPES else charge_price  # no sweep beyond (LIQ-055)
@@ -523,7 +519,14 @@ class OrderEntry:
         return Rej(Reason.IMMEDIATE_LIQUIDATION, refusal.reason.value)
 
     def _enter(self, account: Account, inst: Instrument, order: Order, emit_new: bool) -> None:
-        """An accepted (or just triggered) order meets the book: match, then rest or cancel the rest."""
+        """An accepted (or just triggered) order meets the book (:meth:`_meet_book`); after a trade, MRG-067."""
+        qty_before = peek_position(account, inst).qty
+        self._meet_book(account, inst, order, emit_new)
+        if order.cum_qty > 0:  # it traded (a new or just triggered order has not before)
+            self.fills.cancel_unfunded_after_trade(inst, account, qty_before)
+
+    def _meet_book(self, account: Account, inst: Instrument, order: Order, emit_new: bool) -> None:
+        """The order meets the book: match, then rest or cancel the rest."""
         book = self.market.books[inst.symbol]
         if emit_new:
             self.stream.emit_exec(o.EXEC_NEW, order)
@@ -599,7 +602,6 @@ class OrderEntry:
         for order_id in others:
             self.registry.cancel(self.registry.live_orders[order_id], "Canceled: Close order and open quantity above the position")
 
-
     def run_triggers(self, inst: Instrument) -> None:
         """Fire every due conditional order of ``inst`` (:meth:`Triggers.run`), each entered by :meth:`_fire`."""
         self.triggers.run(inst, self._fire)
@@ -607,7 +609,6 @@ class OrderEntry:
     def after_trading(self, inst: Instrument) -> None:
         """Triggers that watch the last price may fire after trades."""
         self.run_triggers(inst)
-
 
     def amend(self, c: cmd.AmendOrder) -> Rej | int:
         """AmendOrder: new quantity, price, stopPx or peg offset of a live order (validated, then applied).
@@ -761,6 +762,7 @@ class OrderEntry:
             order.leaves_qty = leaves
             order.order_qty = order.cum_qty + leaves
             self.stream.emit_exec(o.EXEC_REPLACED, order)
+            before, qty_before = order.cum_qty, ps_real.qty
             self.fills.sweep(account, inst, order, price)
             if order.leaves_qty == 0:
                 self.registry.forget(order)
@@ -773,6 +775,8 @@ class OrderEntry:
                     self.registry.reserve(order)
                 else:
                     ps_real.put_order(order.order_id, order.leaves_qty if order.is_buy else -order.leaves_qty, price)
+            if order.cum_qty > before:
+                self.fills.cancel_unfunded_after_trade(inst, account, qty_before)
             self.after_trading(inst)
             return order.order_id
         book.amend(order, leaves, price)

@@ -61,6 +61,7 @@ def enter_crossing(
     entry.stream.emit_exec(o.EXEC_NEW, order)
     registry.go_live(account, order)
     ps = account.position(inst)
+    qty_before = ps.qty
     entry.charged_reach = 0
     fills = entry.fills
     sweep_cross(fills, account, inst, order, order.price, CrossGuard(fills, inst, order, index, pool, fee))
@@ -72,6 +73,8 @@ def enter_crossing(
         order.reset_shown()
         entry.market.books[inst.symbol].add(order)
         ps.put_order(order.order_id, order.leaves_qty if order.is_buy else -order.leaves_qty, order.price)
+    if order.cum_qty > 0:
+        fills.cancel_unfunded_after_trade(inst, account, qty_before)
     if entry.triggers.conditional[inst.symbol]:  # after_trading: Triggers.run returns at once on an empty pool
         entry.after_trading(inst)
 

@@ -5,14 +5,20 @@ returns its events (:mod:`engine.core.events`): zero or more effects followed by
 exactly one ``Accepted`` or ``Rejected``.  Nothing escapes: a bug inside a
 command becomes ``InternalError`` + ``Rejected(InternalError)`` and the state is
 restored to what it was before the command (a checkpoint plus deterministic
-replay of the commands since, so the hot path pays nothing for it).
+replay of the commands since, so the hot path pays nothing for it).  Should
+that restore fail too (the checkpoint does not load, a replayed command fails),
+the engine halts: it answers every later command ``Rejected(InternalError)``
+naming why, and refuses to snapshot or hash a half-restored state
+(:class:`EngineHalted`); it never runs on from one.
 
 Handlers validate everything first and only then mutate, so a rejected
 command changes nothing, the logical clock included: the timers a command's
 ``time_ms`` makes due (dead man's switches, Day-order expiry) fire before its
 handler runs, and are undone with the clock if the command is then rejected
 (issue 12: one rejected command once moved the clock to 10**100 and every
-later command was ``TimeWentBackwards``).  Times are bounded to
+later command was ``TimeWentBackwards``), from what they recorded as they
+fired (:class:`engine.core.registry.TimerUndo`: the cost of the orders they
+cancelled, not of the state).  Times are bounded to
 ``[0, MAX_TIME_MS]`` and one command moves the clock forward by at most
 ``max_clock_step_ms`` (a parameter, default ``MAX_CLOCK_STEP_MS``).
 
@@ -57,7 +63,7 @@ from perpspec.engine.core.liqindex import LiqIndex
 from perpspec.engine.core.market import Market
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.prices import Prices
-from perpspec.engine.core.registry import OrderRegistry
+from perpspec.engine.core.registry import OrderRegistry, TimerUndo
 from perpspec.engine.core.rejects import Rej, field_values, first_wrong_type, is_int, text_of
 from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.state_check import check_engine_instruments, check_engine_state
@@ -130,6 +136,11 @@ _STATE: Final = (
 _OWNER: Final = dict(_STATE)
 
 
+@mypyc_attr(native_class=False)  # compiled: an exception class is a Python class
+class EngineHalted(RuntimeError):
+    """The engine halted (its rollback after an internal error failed): its state may not be saved or hashed."""
+
+
 @mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)
 class Engine:
     """The whole exchange: a sequencer over its components; ``process`` one command at a time."""
@@ -162,6 +173,10 @@ class Engine:
         self.desk = AccountDesk(market, ledger, risk, registry, stream)
         self.views = Views(market, ledger, risk, triggers, registry, waterfall, stream)
         # not state: the rollback machinery
+        # a rejected command's fired timers are undone from what they recorded (registry.TimerUndo); True: from a
+        # dump of the whole state taken before them, as before session 12 (the twin tests' reference)
+        self.undo_by_dump = False
+        self.halted = ""  # why the engine refuses every command ("" while it runs): a rollback failed (_halt)
         self._checkpoint = self._dump()
         self._checkpoint_every = checkpoint_interval(len(self._checkpoint))
         self._since: list[Any] = []
@@ -173,8 +188,11 @@ class Engine:
         ``values``: the command's fields in its class's declaration order when the caller has read them already
         (the durable exchange's codec does: ``CommandCodec.encode_read``); else the sequencer reads them.
         """
+        if self.halted:
+            return self._refuse_halted(command)
         out: list[Event] = []
         stream = self.stream
+        seq_before, clock_before = stream.seq, stream.time_ms  # a failed rollback's events are numbered on from here
         stream.begin(out)
         if stream.track_steps and not stream.replaying:
             stream.flat_before = self.ledger.flat_accounts(command)
@@ -204,7 +222,9 @@ class Engine:
         except Exception as error:  # a bug: restore the state, answer with a typed reject
             if stream.replaying:
                 raise
-            self._restore()
+            failed = self._restore()
+            if failed:
+                return self._halt(name, error, failed, seq_before, clock_before)
             out = []
             stream.out = out
             stream.seq += 1
@@ -251,21 +271,24 @@ class Engine:
         # a rejected command changes nothing, the clock included: the clock is put back, and the timers
         # moving it fired (rare: a day boundary with Day orders, a dead man's switch due) are undone
         clock = stream.time_ms
-        undo: bytes | None = None
-        switches = None  # switches firing on accounts without orders: undone without a dump (registry.switches_undo)
-        if self.registry.timers_due(time_ms):
-            switches = self.registry.switches_undo(time_ms)
-            if switches is None:
-                undo = self._dump()
+        registry = self.registry
+        dump: bytes | None = None
+        timers: TimerUndo | None = None  # what undoes the timers (registry.TimerUndo): their orders, not the state
+        if registry.timers_due(time_ms):
+            if self.undo_by_dump:
+                dump = self._dump()
+            else:
+                timers = registry.timer_undo()
         stream.event_time = time_ms
-        self.registry.advance_clock(time_ms)
+        registry.advance_clock(time_ms, timers)
         result = _place(self, command, values) if type(command) is _PLACE_ORDER else handler(self, command)
         if isinstance(result, _REJ):
-            if undo is not None:
-                self._load(undo)
+            if timers is not None:
+                registry.undo_timers(timers)
                 stream.out.clear()
-            elif switches is not None:
-                self.registry.restore_switches(switches)
+            elif dump is not None:
+                self._load(dump)
+                stream.out.clear()
             stream.time_ms = clock
         return result
 
@@ -279,18 +302,72 @@ class Engine:
         for name, value in decode_state(blob).items():
             setattr(getattr(self, _OWNER[name]), name, value)
 
-    def _restore(self) -> None:
-        """Back to the state before the failed command: last checkpoint + replay (deterministic)."""
-        self._load(self._checkpoint)
-        self.stream.replaying = True
+    def _restore(self) -> str:
+        """Back to the state before the failed command: last checkpoint + replay (deterministic).
+
+        Returns "" once restored, else why it could not be (the checkpoint did not load, or a command since it
+        failed on replay): nothing escapes, and the caller halts the engine (:meth:`_halt`).
+        """
+        stream = self.stream
         try:
-            for command in self._since:
-                self.process(command)
+            self._load(self._checkpoint)
+        except Exception as failure:
+            return f"the checkpoint did not load ({type(failure).__name__}: {failure})"
+        stream.replaying = True
+        try:
+            for index, command in enumerate(self._since):
+                try:
+                    self.process(command)
+                except Exception as failure:
+                    return (
+                        f"replaying command {index + 1} of {len(self._since)} since the checkpoint "
+                        f"({type(command).__name__}) failed ({type(failure).__name__}: {failure})"
+                    )
         finally:
-            self.stream.replaying = False
+            stream.replaying = False
+        return ""
+
+    def _halt(self, name: str, error: Exception, failed: str, seq_before: int, clock_before: int) -> list[Event]:
+        """The rollback after an internal error failed: the state is neither the one before the command nor one
+        after it, so the engine halts.  The command gets ``InternalError`` + ``Rejected(InternalError)`` numbered
+        on from before it; every later command ``Rejected(InternalError)`` naming why; :meth:`snapshot` and
+        :meth:`state_hash` raise :class:`EngineHalted` (a half-restored state is never saved).  The way back is
+        recovery from the last snapshot and the journal (``engine.durability``).
+        """
+        stream = self.stream
+        self.halted = (
+            f"engine halted: the rollback after {name}'s internal error ({type(error).__name__}: {error}) failed: "
+            f"{failed}; recover from the journal"
+        )
+        stream.replaying = False
+        stream.seq, stream.time_ms = seq_before, clock_before
+        out: list[Event] = []
+        stream.out = out
+        stream.seq += 1
+        out.append(InternalError(stream.seq, stream.time_ms, name, f"{type(error).__name__}: {error}"))
+        stream.seq += 1
+        out.append(Rejected(stream.seq, stream.time_ms, name, -1, Reason.INTERNAL_ERROR, self.halted, ""))
+        return out
+
+    def _refuse_halted(self, command: object) -> list[Event]:
+        """A halted engine's answer to any command: ``Rejected(InternalError)`` naming why; nothing else runs."""
+        stream = self.stream
+        stream.seq += 1
+        account = getattr(command, "account", -1)
+        return [
+            Rejected(
+                stream.seq, stream.time_ms, type(command).__name__, account if is_int(account) else -1,
+                Reason.INTERNAL_ERROR, self.halted, text_of(getattr(command, "cl_ord_id", "")),
+            )
+        ]
 
     def snapshot(self) -> bytes:
-        """The whole state as bytes (for the journal's snapshots); :meth:`from_snapshot` restores it."""
+        """The whole state as bytes (for the journal's snapshots); :meth:`from_snapshot` restores it.
+
+        :class:`EngineHalted` once the engine halted (:meth:`_halt`): its state is not one to keep.
+        """
+        if self.halted:
+            raise EngineHalted(self.halted)
         return self._dump()
 
     @classmethod
@@ -612,7 +689,12 @@ class Engine:
         return self.views.canonical()
 
     def state_hash(self) -> str:
-        """SHA-256 of :meth:`canonical` (independent of PYTHONHASHSEED and dict insertion order)."""
+        """SHA-256 of :meth:`canonical` (independent of PYTHONHASHSEED and dict insertion order).
+
+        :class:`EngineHalted` once the engine halted (:meth:`_halt`): no hash vouches for a half-restored state.
+        """
+        if self.halted:
+            raise EngineHalted(self.halted)
         return self.views.state_hash()
 
     # ================================================================ component reads kept under their old names

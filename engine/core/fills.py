@@ -6,7 +6,9 @@ ReduceOnly guard on makers) and applies each fill: ACC-004
 pairs (ACC-002 fees), ACC-006 for an isolated position's margin
 (:meth:`Fills.apply_effect`, which every closing path — liquidation fills,
 ADL, settlement — also goes through), the executions, the makers' order
-tallies, fee-tier volume and the last price.  It owns no state of its own.
+tallies, fee-tier volume and the last price; after a trader's order traded,
+MRG-067's clean-up (:meth:`Fills.cancel_unfunded_after_trade`).  It owns no
+state of its own.
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ from perpspec.engine.core.liquidation_guard import (
 from perpspec.engine.core.market import Market, is_spot
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.registry import OrderRegistry
-from perpspec.engine.core.risk import Risk
+from perpspec.engine.core.risk import Risk, free_balance
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import KernelSet, kernels_for
 from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.margin import CROSS, compute_order_premium
+from perpspec.rules.margin import CROSS, compute_order_premium, is_cancel_after_trade_due
 from perpspec.rules.position import Position, apply_trade, compute_commission
 from perpspec.rules.solvency import (
     FILL_CANCEL_TEXT,
@@ -49,6 +51,8 @@ from perpspec.rules.solvency import (
     is_spot_spend_withdrawable,
 )
 from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill, get_opened_qty
+
+UNFUNDED_TEXT: Final = "Canceled: the account's trade left its available balance below zero"  # MRG-067
 
 
 class _LastFees:
@@ -328,6 +332,34 @@ class Fills:
             return granted
 
         return guard
+
+    def cancel_unfunded_after_trade(self, inst: Instrument, taker: Account, qty_before: int) -> None:
+        """MRG-067 after ``taker``'s order traded in ``inst`` (its position was ``qty_before`` contracts).
+
+        The accounts whose order needed margin in this command (MRG-060 > 0), and the taker when its fills opened
+        contracts: each whose available balance (net of spot reservations, as MRG-061 reads it) is below zero has
+        its resting orders in ``inst`` cancelled, newest first, until it is not (``is_cancel_after_trade_due`` per
+        order: MRG-068's clean-up).  Makers otherwise keep their orders (rules.margin's MRG-067 says why).
+        """
+        if is_spot(inst):
+            return
+        asset = inst.settl_currency
+        symbol = inst.symbol
+        judged = {account_id: None for account_id, order_asset in self.stream.orders if order_asset == asset}
+        ps = taker.positions.get(symbol)
+        if ps is not None and get_opened_qty(qty_before, ps.qty) != 0:
+            judged[taker.account_id] = None
+        registry = self.registry
+        for account_id in sorted(judged):
+            account = self.ledger.accounts[account_id]
+            ps = account.positions.get(symbol)
+            if ps is None or not ps.orders:
+                continue
+            for order_id in sorted(ps.orders, reverse=True):  # order ids: the newest first
+                available = free_balance(account, asset, self.risk.account_margin(account, asset))
+                if not is_cancel_after_trade_due(available, len(ps.orders)):
+                    break
+                registry.cancel(registry.live_orders[order_id], UNFUNDED_TEXT)
 
     def cross_pool_of(self, account: Account, asset: str) -> tuple[int, int] | None:
         """(equity, maintenance) at mark of the account's cross pool in ``asset`` (LIQ-053's inputs), or None
