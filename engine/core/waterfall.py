@@ -535,19 +535,14 @@ class Waterfall:
             self._adl(inst, pending, ranking)
         self.pending = [p for p in self.pending if p.qty != 0]
 
-    def _fund_cover(self, asset: str, fund: int | None = None, closing: Pending | None = None, left: int = 0) -> int:
-        """ADL-031: the fund plus the PnL at mark of everything the liquidation engine holds in ``asset``.
-
-        With ``closing``: as it will stand once that close-out's fills so far are applied, the fund at
-        ``fund`` and ``closing`` holding ``left`` contracts (:meth:`_close_in_book`'s later sweeps).
-        """
+    def _fund_cover(self, asset: str) -> int:
+        """ADL-031: the fund plus the PnL at mark of everything the liquidation engine holds in ``asset``."""
         pnls = []
         for held in self.pending:
             inst = self.market.instrument_map[held.symbol]
-            qty = left if held is closing else held.qty
-            if inst.settl_currency == asset and qty != 0:
-                pnls.append(compute_held_pnl(inst, qty, held.takeover_price, self.market.marks[held.symbol]))
-        return compute_fund_cover(self.ledger.insurance_funds.get(asset, 0) if fund is None else fund, pnls)
+            if inst.settl_currency == asset and held.qty != 0:
+                pnls.append(compute_held_pnl(inst, held.qty, held.takeover_price, self.market.marks[held.symbol]))
+        return compute_fund_cover(self.ledger.insurance_funds.get(asset, 0), pnls)
 
     def _close_in_book(self, inst: Instrument, pending: Pending) -> None:
         """LIQ-024 in the book: the levels LIQ-051 allows (the working limit while the fund covers, else its floor), INS-005.
@@ -557,9 +552,10 @@ class Waterfall:
         not traded, so the fills after it would no longer be the ones INS-005 paid for: a better-priced
         maker whose surplus was to pay for a worse level's draw could be dropped and the worse level
         taken anyway, drawing more than the fund holds (tests/test_attack11_open_insurance_nonneg.py:
-        the fund at -535,833).  So the sweep halts at the first maker after a refusal, and INS-005 and
-        LIQ-051 judge the book that is left again — with the fund and the position as the fills so far
-        leave them — until a sweep ends without a refusal.  Every fill is then one INS-005 accepted
+        the fund at -535,833).  So the sweep halts at the first maker after a refusal, and INS-005
+        judges the book that is left again — with the fund and the position as the fills so far leave
+        them — until a sweep ends without a refusal.  LIQ-051's limit stays the one ADL-031's cover
+        gave when the close-out began: a refusal widens nothing.  Every fill is then one INS-005 accepted
         (or better: a ReduceOnly maker, which the level totals leave out, only takes a worse level's
         place), and each refusal takes an order out of the book, so this ends.  The fund is followed by
         INS-001's ``compute_fill_delta``, which the realised PnL of the fill never falls below.
@@ -578,6 +574,8 @@ class Waterfall:
         closing_buy = pending.qty < 0  # closing a taken-over short buys
         side = -1 if closing_buy else 1
         asset = inst.settl_currency
+        lot = inst.lot_size
+        cover = self._fund_cover(asset)  # ADL-031 as the waterfall found it: a refusal widens no limit (LIQ-051)
         fund = self.ledger.insurance_funds.get(asset, 0)
         left = pending.qty
         fills: list[Fill] = []
@@ -593,38 +591,47 @@ class Waterfall:
                 refused[0] = True
             return granted
 
+        # INS-005 takes the offers best first and stops once the close-out is filled, and LIQ-051 passes on a
+        # prefix of them: the levels after the first whose whole lots cover the close-out are never read, so
+        # only those are built (a close-out that is not whole lots gets the whole book); the rules give the
+        # same close-out on that prefix as on the whole book (tests/test_close_out_prefix.py).  They are built
+        # once: a later sweep takes from them what the earlier ones traded and the refused makers held, and
+        # reads the whole book only when that prefix no longer covers what is left
+        # (tests/test_close_out_refusals_cost.py: a refusal costs no walk over the book)
+        whole = abs(left) % lot != 0
+        totals = level_totals(book, not closing_buy, None if whole else abs(left), lot)
+        whole = whole or sum(qty // lot * lot for _, qty in totals) < abs(left)  # it read the whole book
         while left != 0:
-            # INS-005 takes the offers best first and stops once the close-out is filled, and LIQ-051 passes on a
-            # prefix of them: the levels after the first whose whole lots cover the close-out are never read, so
-            # only those are built (a close-out that is not whole lots gets the whole book); the rules give the
-            # same close-out on that prefix as on the whole book (tests/test_close_out_prefix.py)
-            need = abs(left)
-            enough = need if need % inst.lot_size == 0 else None
+            if not whole and sum(qty // lot * lot for _, qty in totals) < abs(left):
+                totals, whole = level_totals(book, not closing_buy, None, lot), True
             offers = get_working_offers(
                 inst,
                 left,
                 pending.takeover_price,
                 pending.age,
                 self.market.marks[inst.symbol],
-                self._fund_cover(asset, fund, pending, left),
-                [
-                    OfferFill(qty=qty, price=price)
-                    for price, qty in level_totals(book, not closing_buy, enough, inst.lot_size)
-                ],
+                cover,
+                [OfferFill(qty=qty, price=price) for price, qty in totals if qty > 0],
             )
             result = settle_close_out(inst, fund, left, pending.takeover_price, offers)
             if not result.accepted:
                 break
-            total = sum(f.qty for f in result.accepted)
-            limit = result.accepted[-1].price
-            swept = len(fills)
+            swept, gone = len(fills), len(dropped)
             refused[0] = False
-            book.match(closing_buy, limit, total, LIQUIDATOR, fills, dropped, halting_guard)
-            for _, qty, price in fills[swept:]:
+            book.match(closing_buy, result.accepted[-1].price, sum(f.qty for f in result.accepted), LIQUIDATOR,
+                       fills, dropped, halting_guard)
+            taken: dict[int, int] = {}  # what left each level the totals count (ReduceOnly makers they do not)
+            for maker, qty, price in fills[swept:]:
                 fund += compute_fill_delta(inst, side * qty, price, pending.takeover_price)
                 left -= side * qty
+                if not maker.reduce_only:
+                    taken[price] = taken.get(price, 0) + qty
             if not refused[0]:
                 break
+            for maker in dropped[gone:]:
+                if not maker.reduce_only:  # a refused maker leaves the book with its open quantity
+                    taken[maker.price] = taken.get(maker.price, 0) + maker.leaves_qty
+            totals = [(price, qty - taken.get(price, 0)) for price, qty in totals]
         if fills or dropped:
             self._liquidator_fills(inst, pending, fills, dropped)
 

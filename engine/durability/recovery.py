@@ -484,8 +484,14 @@ class DurableExchange:
         journaled and applied as an :class:`~engine.commands.Oversized` stand-in (its class
         name and size), which the engine rejects: a typed refusal, nothing escapes, and
         replay gives the same events.  A command journaled in the exact encoding (a hostile value)
-        is applied as the journal holds it, decoded, for the same reason.
+        is applied as the journal holds it, decoded, for the same reason.  Once the engine has halted (a failed
+        rollback), commands are refused and not journaled.
         """
+        if self.exchange.halted:
+            # a halted engine refuses every command (Engine._refuse_halted) and recovery from the journal is the way
+            # back: a refused command is not journaled, or that recovery would carry out what clients were told was
+            # refused; no periodic snapshot either (a halted state is never saved)
+            return self.exchange.process(command)
         # codec, writer and exchange called through their typed attributes: native calls in the compiled build
         payload, values = self.codec.encode_read(command)  # the fields the codec read, handed on to the engine
         if len(payload) > MAX_RECORD_BYTES:
@@ -498,7 +504,7 @@ class DurableExchange:
             command, values = self.codec.decode(payload), None
         self.writer.append(payload)
         events = self.exchange.process(command, values)
-        if self.snapshot_every:
+        if self.snapshot_every and not self.exchange.halted:  # the command that halted the engine: no snapshot
             self._since_snapshot += 1
             if self._since_snapshot >= self.snapshot_every:
                 self.snapshot()
