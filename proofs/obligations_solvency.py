@@ -58,8 +58,14 @@ from perpspec.rules.liquidation import (
     compute_owing_takeover_price,
     compute_requirement,
 )
-from perpspec.rules.margin import CROSS, compute_order_premium
-from perpspec.rules.num import PPM, abs_, and_, ite, or_
+from perpspec.rules.margin import (
+    CROSS,
+    AccountMargin,
+    PositionMargin,
+    compute_account_margin,
+    compute_order_premium,
+)
+from perpspec.rules.num import PPM, abs_, and_, ite, max_, or_
 from perpspec.rules.position import Position, apply_fill, compute_commission
 from perpspec.rules.solvency import (
     FillOutcome,
@@ -69,10 +75,12 @@ from perpspec.rules.solvency import (
     compute_pool_equity,
     compute_pool_excess,
     compute_reducing_qty,
+    compute_spot_spendable,
     is_cross_pool_kept,
     is_fill_solvent,
     is_order_solvent,
     is_spot_spend_allowed,
+    is_spot_spend_withdrawable,
 )
 from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill
 
@@ -479,6 +487,52 @@ def _spot_spend_pool_only(pool_equity: int, account_equity: int, spent: int) -> 
     return or_(pool_equity - spent >= 0, spent == 0)
 
 
+SpotSpendable = Callable[[AccountMargin, int, int], int]
+
+
+def _spot_spendable_by_rule(before: AccountMargin, extras: int, reserved_by_others: int) -> int:
+    """LIQ-055 as the engine reads it: MRG-050's withdrawable less the tier extras (never below 0), less the others."""
+    return compute_spot_spendable(max_(0, before.withdrawable_margin - extras), reserved_by_others)
+
+
+def _spot_spendable_from_available(before: AccountMargin, extras: int, reserved_by_others: int) -> int:
+    """KNOWN-BAD LIQ-055: the available balance (MRG-060's figure, cross unrealised profit included), as before."""
+    return before.available_margin - extras - reserved_by_others
+
+
+def prove_spot_spend_withdrawable(spendable_rule: SpotSpendable, positions_count: int = 2) -> ProofResult:
+    """LIQ-055: a spot spend the rule accepts leaves the account's available balance in the currency covering its
+    cross unrealised profit and its other spot reservations (INV-SPOT-SPEND), and the cross pool's margin (the
+    wallet less the isolated margins) ≥ 0: it never spends unrealised profit, margin in use or reserved money.
+
+    Over MRG-050 itself (``compute_account_margin``) with ``positions_count`` positions, cross and isolated
+    alternately, each with any PnL and margin ≥ 0; any order margin ≥ 0, tier extras ≥ 0, reservations ≥ 0.
+    """
+    with Prover() as prover:
+        wallet, order_margin = prover.symbol("wallet"), prover.symbol("order_margin")
+        extras, reserved, spent = prover.symbol("tier_extras"), prover.symbol("reserved_by_others"), prover.symbol("spent")
+        prover.assume(order_margin >= 0, "order margin ≥ 0")
+        prover.assume(extras >= 0, "tier extras ≥ 0")
+        prover.assume(reserved >= 0, "reservations ≥ 0")
+        positions = []
+        for i in range(positions_count):
+            record = prover.record(PositionMargin, f"p{i}", leverage_hundredths=CROSS if i % 2 == 0 else 1_000)
+            prover.assume(record.pos_margin >= 0, f"p{i}.pos_margin ≥ 0")
+            positions.append(record)
+        before = compute_account_margin(wallet, tuple(positions), order_margin)
+        prover.assume(spent > 0, "a spend")
+        prover.assume(is_spot_spend_withdrawable(spendable_rule(before, extras, reserved), spent), "LIQ-055 accepts it")
+        after = compute_account_margin(wallet - spent, tuple(positions), order_margin)
+        isolated = sum((p.pos_margin for p in positions if p.leverage_hundredths != CROSS), 0)
+        return prover.prove(
+            all_of(
+                after.available_margin - after.cross_unrealised_profit - reserved >= 0,
+                wallet - spent - isolated >= 0,
+            ),
+            f"LIQ-055 k={positions_count}",
+        )
+
+
 def prove_cross_pool_kept(rule: Callable[[int, int, int], bool]) -> ProofResult:
     """LIQ-053: an isolated fill the rule accepts leaves the cross pool at or above maintenance, or moves nothing."""
     with Prover() as prover:
@@ -645,6 +699,29 @@ def _register() -> None:
                 "spends ≥ 0 (or spends nothing)."
             ),
             run=functools.partial(prove_spot_spend_keeps_equity, is_spot_spend_allowed),
+        )
+    )
+    register(
+        Obligation(
+            id="LIQ-055/spot-spend-is-withdrawable",
+            rule_id="LIQ-055",
+            invariant_id="INV-SPOT-SPEND",
+            statement=(
+                "A spot spend accepted by LIQ-055 leaves the available balance in its currency covering the cross "
+                "unrealised profit and the other spot reservations, and the cross pool's margin ≥ 0 (MRG-050, a "
+                "cross and an isolated position)."
+            ),
+            run=functools.partial(prove_spot_spend_withdrawable, _spot_spendable_by_rule),
+        )
+    )
+    register(
+        Obligation(
+            id="KNOWN-BAD/LIQ-055/available-balance",
+            rule_id="LIQ-055",
+            invariant_id="INV-SPOT-SPEND",
+            statement="Known-bad: a spot spend judged on the available balance spends a cross position's unrealised profit.",
+            run=functools.partial(prove_spot_spend_withdrawable, _spot_spendable_from_available),
+            expect="refuted",
         )
     )
     register(

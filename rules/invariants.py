@@ -79,6 +79,11 @@ class StepInfo:
     withdraw_accounts: tuple[int, ...] = ()
     # ... and (account, asset) of each withdrawal when the asset is known (only that asset is checked)
     withdrawals: tuple[tuple[int, str], ...] = ()
+    # (account, asset, reserved) of each account whose spot order was accepted in this step asking for money: the
+    # asset it spends and what the account's *other* live spot orders reserve in it after the step (INV-SPOT-SPEND)
+    spot_orders: tuple[tuple[int, str, int], ...] = ()
+    # (account, asset) of each account that spent the asset in a spot fill of this step (INV-SPOT-SPEND)
+    spot_spends: tuple[tuple[int, str], ...] = ()
     # True once the liquidation waterfall for a mark update has completed
     waterfall_complete: bool = False
     # funding exchanges applied in this step (INV-FUNDING-ZERO-SUM)
@@ -303,6 +308,42 @@ register(
         id="INV-WITHDRAW-SAFE",
         statement="A withdrawal never takes margin in use or unrealised profit: available − unrealised profit ≥ 0 after it.",
         check=check_withdraw_safe,
+    )
+)
+
+
+@concrete
+def check_spot_spend(view: ExchangeView, step: StepInfo) -> list[str]:
+    """After a spot trade, the currency it spent was withdrawable money: never unrealised profit or margin in use.
+
+    Each account that spent a currency in a spot fill of the step keeps its available balance in it at or above
+    its cross unrealised profit (as after a withdrawal, INV-WITHDRAW-SAFE); an account whose spot order was
+    accepted keeps it at or above that profit plus what its other live spot orders reserve (LIQ-055).  Only the
+    spent currency is judged: another one may already be short by a mark move.
+    """
+    problems = []
+    best_prices: dict[str, tuple[int, int]] = {}
+    others = {(account_id, asset): reserved for account_id, asset, reserved in step.spot_orders}
+    for account_id, asset in sorted({*step.spot_spends, *others}):
+        margin = compute_view_account_margin(view, account_id, asset, best_prices)
+        reserved = others.get((account_id, asset), 0)
+        free = margin.available_margin - margin.cross_unrealised_profit - reserved
+        if free < 0:
+            problems.append(
+                f"account {account_id} {asset}: a spot trade took {-free} of margin in use, unrealised profit "
+                f"or money its other spot orders reserve ({reserved})"
+            )
+    return problems
+
+
+register(
+    Invariant(
+        id="INV-SPOT-SPEND",
+        statement=(
+            "A spot trade spends only withdrawable money: after it, the spender's available balance in the currency "
+            "it spent covers its unrealised profit (and, for an accepted spot order, its other spot reservations)."
+        ),
+        check=check_spot_spend,
     )
 )
 

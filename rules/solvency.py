@@ -38,6 +38,19 @@ For a risk committee, in plain words:
   it (LIQ-054): nothing would ever liquidate that pool.  Both also judge every
   maker the liquidation engine's own orders take.
 
+* **Spot trades** (LIQ-052, LIQ-055).  A spot pair's currencies are the same
+  wallets the contracts settle in, and the currency a spot trade pays out is
+  not margin for the positions left behind: to them a spot spend is a
+  withdrawal.  Decision [I] (LIQ-055): a spot order may reserve, and a spot
+  fill may spend, only what a Withdraw of that currency could take at that
+  moment — MRG-050's withdrawable balance (never unrealised profit, never
+  margin in use, less the chosen risk tiers' extras) — less what the
+  account's other live spot orders reserve (for a resting maker's fill: its
+  own reservation is what it spends, the others are judged at their own
+  fills).  A maker whose fill it refuses is cancelled, an incoming order
+  stops (LIQ-044's decision).  LIQ-052 (equities ≥ 0) still judges every
+  spot fill; LIQ-055 implies it for the cross pool.
+
 BitMEX states the order-entry refusal; it does not publish what happens to a
 resting order whose fill has become unsafe: cancelling it (rather than filling
 it and liquidating the account at once) keeps the loss from ever reaching the
@@ -240,6 +253,31 @@ def is_spot_spend_allowed(pool_equity: int, account_equity: int, spent: int) -> 
     another currency, and its value is not margin for these positions.
     """
     return is_fill_solvent(pool_equity, pool_equity - spent, account_equity, account_equity - spent)
+
+
+def compute_spot_spendable(withdrawable: int, reserved_by_others: int) -> int:
+    """LIQ-055: what a spot order may reserve, or its fills spend, of one currency.
+
+    ``withdrawable``: what a Withdraw of the currency could take now (MRG-050's withdrawable balance less the
+    chosen risk tiers' extras, as MRG-064 judges it); ``reserved_by_others``: what the account's *other* live spot
+    orders reserve in it.  BitMEX lets unrealised profit back new positions (MRG-060 counts it as available), but
+    a spot trade pays the currency out for another one, which is not margin for the positions left behind: it is
+    a withdrawal, and may take neither unrealised profit nor margin in use (session 12: 1,100 USDT deposited, a
+    cross XBTUSDT long +10,000 USDT in profit, a 9,000 USDT spot buy accepted on MRG-050's *available* balance,
+    the XBT withdrawn, the wallet left at −7,946.5 USDT and the insurance fund paid it).
+    """
+    return withdrawable - reserved_by_others
+
+
+def is_spot_spend_withdrawable(spendable: int, spent: int) -> bool:
+    """LIQ-055: a spot fill spends at most what the account may spend (:func:`compute_spot_spendable` at the
+    fill, less what the same sweep's earlier fills already spent from it), or nothing.
+
+    An incoming order was charged its whole reservation at entry, so its fills pass unless the price reach or a
+    fee differs from what was charged; a resting order's reservation was withdrawable when it was made, but a mark
+    move or a withdrawal since may have turned it into margin in use: such a maker is cancelled, not filled.
+    """
+    return or_(spent <= 0, spendable - spent >= 0)
 
 
 def is_cross_pool_kept(cross_equity: int, cross_maintenance: int, moved: int) -> bool:

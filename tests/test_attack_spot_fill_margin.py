@@ -77,12 +77,14 @@ def test_a_spot_fill_does_not_take_a_solvent_account_below_zero_equity() -> None
     assert compute_account_equity(engine, 1, "USDt") >= 0  # −26,972,500 before LIQ-052
 
 
-def test_a_spot_fill_that_leaves_a_cross_pool_below_maintenance_is_followed_by_its_liquidation() -> None:
-    """The fill is allowed (equity stays ≥ 0: 3,027,500 USDt) but the pool is below maintenance; before LIQ-052
-    the liquidation index was not refreshed by a spot fill, so no mark update ever liquidated it."""
+def test_a_spot_bid_whose_fill_would_leave_a_cross_pool_below_maintenance_is_cancelled_not_filled() -> None:
+    """Before LIQ-055 the fill was allowed (equity stayed ≥ 0: 3,027,500 USDt, below maintenance) and the next mark
+    update liquidated the position.  The bid's 945.945 USDT are now margin in use, not withdrawable: LIQ-055
+    cancels the bid instead, and the position keeps its margin (equity 948.5 USDT)."""
     engine = _spot_bid_filled_after_the_fall(FALLEN_LESS)
-    assert compute_account_equity(engine, 1, "USDt") == 3_027_500
-    assert engine.accounts[1].positions["XBTUSDT"].qty == 40_000
+    assert compute_account_equity(engine, 1, "USDt") == 948_500_000
+    assert engine.accounts[1].reserved == {}
+    assert "XBt" not in engine.accounts[1].wallets  # nothing bought
     engine.process(c.PriceUpdate(time_ms=2, symbol="XBTUSDT", mark_price=FALLEN_LESS, index_price=FALLEN_LESS))
-    assert engine.accounts[1].positions["XBTUSDT"].qty == 0  # taken over by the liquidation engine
+    assert engine.accounts[1].positions["XBTUSDT"].qty == 40_000  # above maintenance: not liquidated
     assert {key: found for key, found in check_all(engine, engine.step_info()).items() if found} == {}

@@ -70,13 +70,16 @@ def test_liq_052_a_resting_spot_bid_whose_fill_would_bankrupt_the_pool_is_cancel
     assert engine.insurance_funds["USDt"] == fund
 
 
-def test_liq_052_a_spot_fill_that_leaves_the_pool_below_maintenance_is_liquidated_at_the_next_mark() -> None:
-    engine = _engine_after_the_fall(18_000)  # the fill leaves 18.05 USDT of equity: solvent, below maintenance
+def test_liq_055_a_resting_spot_bid_whose_fill_would_spend_margin_in_use_is_cancelled_not_filled() -> None:
+    """Before LIQ-055 this fill was executed (it left 18.05 USDT of equity: solvent, below maintenance) and the
+    next mark update liquidated the position.  The 900.9 USDT it spends are margin in use after the fall."""
+    engine = _engine_after_the_fall(18_000)
     events = engine.process(c.PlaceOrder(time_ms=1, account=2, symbol="XBT_USDT", side="Sell", order_qty=18_000, price=PRICE))
     assert isinstance(events[-1], Accepted)
-    assert engine.accounts[1].wallets["XBt"] == 1_800_000
-    assert compute_account_equity(engine, 1, "USDt") == 18_050_000
-    assert engine.risk.below_maintenance(engine.accounts[1], "XBTUSDT")
+    assert [e.text for e in events if getattr(e, "text", None) == FILL_CANCEL_TEXT] == [FILL_CANCEL_TEXT]
+    assert "XBt" not in engine.accounts[1].wallets
+    assert compute_account_equity(engine, 1, "USDt") == 918_500_000
+    assert not engine.risk.below_maintenance(engine.accounts[1], "XBTUSDT")
     engine.process(c.PriceUpdate(time_ms=2, symbol="XBTUSDT", mark_price=FALLEN, index_price=FALLEN))
     assert {key: found for key, found in check_all(engine, engine.step_info()).items() if found} == {}
-    assert engine.accounts[1].positions["XBTUSDT"].qty == 0  # the wallets' change reached the liquidation index
+    assert engine.accounts[1].positions["XBTUSDT"].qty == 40_000

@@ -102,10 +102,11 @@ class AccountDesk:
 
         MRG-050's withdrawable balance, net of what live spot orders reserve, less what the chosen risk tiers of the
         account's cross positions hold beyond MRG-050's own-tier figures (:meth:`_cross_tier_extras`); never below 0.
+        The reservations come out of the withdrawable balance itself (LIQ-055's figure with no order of its own),
+        not only out of the available one: else, with a cross position in profit, a withdrawal took the money a
+        resting spot order reserved and left the reservation backed by unrealised profit (session 12).
         """
-        margin = self.risk.account_margin(account, asset)
-        extras = self.risk.cross_tier_extras(account, asset)
-        return max(0, min(margin.withdrawable_margin - extras, self.risk.spendable(account, asset, margin, extras)))
+        return max(0, self.risk.spot_spendable(account, asset))
 
     def deposit_insurance(self, c: cmd.DepositInsurance) -> Rej | int:
         """DepositInsurance: credit the insurance fund (INS-008)."""

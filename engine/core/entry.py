@@ -59,8 +59,6 @@ from perpspec.rules.solvency import FILL_CANCEL_TEXT, check_order_solvency
 MAX_OPEN_STOPS = 10
 MAX_CL_ORD_ID = 36
 
-# PlaceOrder's optional fields by type, in the order they are checked (the first wrong one is named)
-
 
 class OrderEntry:
     """PlaceOrder, AmendOrder and triggered orders: validation, pre-trade checks, entry into the book."""
@@ -430,9 +428,10 @@ class OrderEntry:
                 return None  # nothing it could trade with: it will be cancelled without a fill
         if is_spot(inst):
             asset, need = self.registry.spot_need(inst, order.is_buy, order.leaves_qty, charge_price)
-            free = self.risk.spendable(account, asset, self.risk.account_margin(account, asset))
-            if need > free:
+            if need > (free := self.risk.spot_spendable(account, asset)):  # LIQ-055: withdrawable, less the others
                 return Rej(Reason.INSUFFICIENT_BALANCE, f"needs {need} {asset}, free {free}")
+            self.stream.spot_orders[(account.account_id, asset)] = order.order_id  # INV-SPOT-SPEND
+            self.charged_reach = 0 if order.ord_type in o.PRICED_TYPES else charge_price  # no sweep beyond (LIQ-055)
             return None
         signed = order.leaves_qty if order.is_buy else -order.leaves_qty
         if order.ord_type in o.PRICED_TYPES:
@@ -699,9 +698,11 @@ class OrderEntry:
         if is_spot(inst):
             asset, need = self.registry.spot_need(inst, order.is_buy, leaves, price)
             held = self.registry.spot_reservations.get(order.order_id, (asset, 0))[1]
-            free = self.risk.spendable(account, asset, self.risk.account_margin(account, asset))
-            if need - held > free:
-                return Rej(Reason.INSUFFICIENT_BALANCE, f"needs {need - held} more {asset}, free {free}")
+            free = self.risk.spot_spendable(account, asset, held)  # LIQ-055, its own reservation not counted
+            if need > held:  # an amendment that reserves no more is never refused for money
+                if need > free:
+                    return Rej(Reason.INSUFFICIENT_BALANCE, f"needs {need - held} more {asset}, free {free - held}")
+                self.stream.spot_orders[(account.account_id, asset)] = order.order_id  # INV-SPOT-SPEND
             return None
         if order.triggered and (leaves > order.leaves_qty or price != order.price):
             signed = leaves if order.is_buy else -leaves

@@ -42,11 +42,13 @@ from perpspec.rules.solvency import (
     PoolState,
     apply_fill_to_pool,
     compute_fill_outcome,
+    compute_spot_spendable,
     is_cross_pool_kept,
     is_fill_allowed,
     is_fill_free_wallet_kept,
     is_free_wallet_kept,
     is_spot_spend_allowed,
+    is_spot_spend_withdrawable,
 )
 from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill, get_opened_qty
 
@@ -372,17 +374,21 @@ class Fills:
         return None
 
     def _spot_guard(self, inst: Instrument, fills: list[Fill], taker: Order) -> Callable[[Order, int], int]:
-        """The book's guard for a spot pair: LIQ-052 for the side of each fill that spends a currency.
+        """The book's guard for a spot pair: LIQ-052 and LIQ-055 for the side of each fill that spends a currency.
 
         The buyer spends the quote value and its fee, the seller the base amount; each account as it stands after
-        the sweep's earlier fills.  A maker whose fill is refused is granted nothing (it leaves the book and is
-        cancelled with LIQ-044's text); a refused fill of the incoming order halts the sweep.
+        the sweep's earlier fills.  LIQ-055: a fill spends only what a Withdraw could take (the incoming order: less
+        what the account's other spot orders reserve; a maker: its own reservation is what it spends).  A maker
+        whose fill is refused is granted nothing (it leaves the book and is cancelled with LIQ-044's text); a
+        refused fill of the incoming order halts the sweep.
         """
         accounts = self.ledger.accounts
         spent: dict[tuple[int, str], int] = {}
+        room: dict[tuple[int, str], int] = {}  # LIQ-055 before the sweep, per spending account and currency
         folded = [0]
         self._insolvent = {}
         self._halt_seen = False
+        reservations = self.registry.spot_reservations
 
         def spending(account_id: int, is_buy: bool, is_maker: bool, qty: int, price: int) -> tuple[str, int]:
             if is_buy:
@@ -392,9 +398,22 @@ class Fills:
             return inst.base_currency, qty * inst.base_multiplier
 
         def allowed(account_id: int, asset: str, amount: int) -> bool:
-            earlier = spent.get((account_id, asset), 0)
-            pool, equity = self._equities_in(accounts[account_id], asset)
-            return is_spot_spend_allowed(pool - earlier, equity - earlier, amount)
+            key = (account_id, asset)
+            earlier = spent.get(key, 0)
+            account = accounts[account_id]
+            pool, equity = self._equities_in(account, asset)
+            if key not in room:
+                withdrawable = self.risk.spot_withdrawable(account, asset)
+                if account_id == taker.account:  # the incoming order: its account's other reservations stay put
+                    own = reservations.get(taker.order_id, (asset, 0))[1]
+                    withdrawable = compute_spot_spendable(withdrawable, account.reserved.get(asset, 0) - own)
+                room[key] = withdrawable
+            if not (is_spot_spend_allowed(pool - earlier, equity - earlier, amount)
+                    and is_spot_spend_withdrawable(room[key] - earlier, amount)):
+                return False
+            if amount > 0:
+                self.stream.spot_spends[key] = None  # INV-SPOT-SPEND
+            return True
 
         def guard(maker: Order, wanted: int) -> int:
             for done, qty, price in fills[folded[0]:]:

@@ -46,7 +46,7 @@ from perpspec.rules.margin import (
     compute_threshold_price,
 )
 from perpspec.rules.position import Position
-from perpspec.rules.solvency import PoolState
+from perpspec.rules.solvency import PoolState, compute_spot_spendable
 
 CROSS: Final = MARGIN_CROSS  # rules.margin.CROSS as a compiled constant (an imported name is a module-dict lookup per read)
 _NEW: Final = tuple.__new__  # statics of the compiled build (engine.core.stream's note)
@@ -452,6 +452,21 @@ class Risk:
                 ps = replace[1] if replace is not None and replace[0] == symbol else account.positions[symbol]
                 extra += self.cross_tier_extra(inst, ps)
         return extra
+
+    def spot_withdrawable(self, account: Account, asset: str) -> int:
+        """What a Withdraw of ``asset`` could take now before spot reservations (LIQ-055's input).
+
+        MRG-050's withdrawable balance (never unrealised profit, never margin in use) less the chosen risk tiers'
+        extras (:meth:`cross_tier_extras`), as MRG-064 judges a withdrawal; never below zero.
+        """
+        margin = self.account_margin(account, asset)
+        return max(0, margin.withdrawable_margin - self.cross_tier_extras(account, asset))
+
+    def spot_spendable(self, account: Account, asset: str, own_reservation: int = 0) -> int:
+        """LIQ-055: what a spot order may reserve of ``asset``: :meth:`spot_withdrawable` less what the account's
+        other live spot orders reserve (``own_reservation``: what the order itself already holds, not counted)."""
+        others = account.reserved.get(asset, 0) - own_reservation
+        return compute_spot_spendable(self.spot_withdrawable(account, asset), others)
 
     def spendable(self, account: Account, asset: str, margin: AccountMargin, extras: int | None = None) -> int:
         """What a command may take out of the cross pool in ``asset``: :func:`free_balance` less the tier extras."""

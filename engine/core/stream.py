@@ -38,6 +38,9 @@ class EventStream:
         # the step record (rules.invariants.StepInfo), not state
         self.orders: dict[tuple[int, str], None] = {}  # (account, asset) of each new/amended order that needed margin
         self.withdrawals: dict[tuple[int, str], None] = {}  # (account, asset)
+        # INV-SPOT-SPEND: (account, asset it spends) -> id of its spot order accepted (new or amended) in this command
+        self.spot_orders: dict[tuple[int, str], int] = {}
+        self.spot_spends: dict[tuple[int, str], None] = {}  # (account, asset) a spot fill LIQ-055 allowed spent
         self.reduce_only_fills: list[tuple[int, str, int, int]] = []  # INV-REDUCE-ONLY over fills, this command
         self.waterfall_complete = True
         self.funding_postings: list[Any] = []
@@ -54,6 +57,10 @@ class EventStream:
             self.orders = {}
         if self.withdrawals:
             self.withdrawals = {}
+        if self.spot_orders:
+            self.spot_orders = {}
+        if self.spot_spends:
+            self.spot_spends = {}
         if self.reduce_only_fills:
             self.reduce_only_fills = []
         self.waterfall_complete = False  # True only once a mark update's (or funding's) waterfall completed

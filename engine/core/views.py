@@ -258,6 +258,11 @@ class Views:
         return StepInfo(
             orders=tuple(sorted(self.stream.orders)),
             withdrawals=tuple(sorted(self.stream.withdrawals)),
+            spot_orders=tuple(
+                (account_id, asset, self._reserved_by_others(account_id, asset, order_id))
+                for (account_id, asset), order_id in sorted(self.stream.spot_orders.items())
+            ),
+            spot_spends=tuple(sorted(self.stream.spot_spends)),
             waterfall_complete=self.stream.waterfall_complete,
             funding=tuple(self.stream.funding_postings),
             waterfall_events=tuple(e.record for e in events if isinstance(e, RuleEvent)),
@@ -265,6 +270,12 @@ class Views:
             reduce_only_fills=tuple(self.stream.reduce_only_fills),
             liquidating_accounts=tuple(sorted({pending.account for pending in self.waterfall.pending})),
         )
+
+    def _reserved_by_others(self, account_id: int, asset: str, order_id: int) -> int:
+        """What an account's live spot orders other than ``order_id`` reserve in ``asset`` (INV-SPOT-SPEND)."""
+        own = self.registry.spot_reservations.get(order_id)
+        held = own[1] if own is not None and own[0] == asset else 0
+        return self.ledger.accounts[account_id].reserved.get(asset, 0) - held
 
     def canonical(self) -> tuple[object, ...]:
         """The full state as nested tuples of ints and strings, in a fixed order."""

@@ -60,9 +60,9 @@ NONE: tuple[RestingOrder, ...] = ()
 #   value_rises_with_price; tests/test_incremental_checks.py checks it on every shipped contract).
 # * "negative" — INV-NO-NEG-EQUITY: an account skips every asset it holds a position in; in any other asset its
 #   equity is its wallet, so only an account with a wallet below zero can be reported.
-# * "orders" — INV-BOOK-UNCROSSED, and the best prices that INV-MARGIN-ON-ENTRY / INV-WITHDRAW-SAFE read
-#   (compute_best_prices): an account without resting orders adds no price.  Both read their step's accounts by
-#   id otherwise (named by the step's events: read afresh).
+# * "orders" — INV-BOOK-UNCROSSED, and the best prices that INV-MARGIN-ON-ENTRY / INV-WITHDRAW-SAFE /
+#   INV-SPOT-SPEND read (compute_best_prices): an account without resting orders adds no price.  They read their
+#   step's accounts by id otherwise (named by the step's events: read afresh).
 # * "reducing" — INV-REDUCE-ONLY: only an account with a live ReduceOnly order can be reported (its fills part
 #   reads the step).
 # * "step" — the step's records, the funds and the accounts the step names, by id: INV-FUNDING-ZERO-SUM,
@@ -76,6 +76,7 @@ LISTINGS: Mapping[str, str] = {
     "INV-BOOK-UNCROSSED": "orders",
     "INV-MARGIN-ON-ENTRY": "orders",
     "INV-WITHDRAW-SAFE": "orders",
+    "INV-SPOT-SPEND": "orders",
     "INV-REDUCE-ONLY": "reducing",
     "INV-FUNDING-ZERO-SUM": "step",
     "INV-INSURANCE-NONNEG": "step",

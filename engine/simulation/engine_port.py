@@ -273,9 +273,10 @@ POOLED = -2  # the account id under which PooledView lists the dormant accounts'
 # * per listed account, its equity at mark — INV-NO-NEG-EQUITY-AFTER-ADL, INV-NO-NEG-EQUITY (a dormant account's
 #   equity is its wallets, none below zero: no problem, read alone or pooled, and POOLED < 0 is a system id);
 # * per listed account, its orders — INV-BOOK-UNCROSSED, INV-REDUCE-ONLY, and the best prices in
-#   INV-MARGIN-ON-ENTRY / INV-WITHDRAW-SAFE (a dormant account has none);
-# * accounts named by the step (orders, withdrawals, flat_before) — INV-MARGIN-ON-ENTRY, INV-WITHDRAW-SAFE,
-#   INV-FLAT-NO-SOCIAL-LOSS: read by id, which the view answers from the engine for every account;
+#   INV-MARGIN-ON-ENTRY / INV-WITHDRAW-SAFE / INV-SPOT-SPEND (a dormant account has none);
+# * accounts named by the step (orders, withdrawals, spot orders and spends, flat_before) — INV-MARGIN-ON-ENTRY,
+#   INV-WITHDRAW-SAFE, INV-SPOT-SPEND, INV-FLAT-NO-SOCIAL-LOSS: read by id, which the view answers from the engine
+#   for every account;
 # * the step's records and the funds only — INV-FUNDING-ZERO-SUM, INV-INSURANCE-NONNEG, INV-ADL-MINIMAL,
 #   INV-ADL-ORDER, INV-NO-FALSE-LIQUIDATION, INV-ADL-NOT-LOSING.
 # A newly registered invariant is not in this set: the view then lists every account (no pooling) until
@@ -286,6 +287,7 @@ POOLING_ARGUED = frozenset(
         "INV-OI-BALANCE",
         "INV-MARGIN-ON-ENTRY",
         "INV-WITHDRAW-SAFE",
+        "INV-SPOT-SPEND",
         "INV-FUNDING-ZERO-SUM",
         "INV-NO-NEG-EQUITY-AFTER-ADL",
         "INV-INSURANCE-NONNEG",
