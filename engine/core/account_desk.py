@@ -145,8 +145,12 @@ class AccountDesk:
         asset = inst.settl_currency
         before = self.risk.account_margin(account, asset)
         after = self.risk.account_margin(account, asset, (inst.symbol, trial, tuple(ps.orders.values())))
-        available_before = before.available_margin - self.risk.cross_tier_extras(account, asset)
-        available_after = after.available_margin - self.risk.cross_tier_extras(account, asset, (inst.symbol, trial))
+        # net of what resting spot orders reserve (Risk.spendable, as TransferMargin; session 12 review rev2_1: an
+        # isolation set aside money a spot bid had reserved)
+        available_before = self.risk.spendable(account, asset, before)
+        available_after = self.risk.spendable(
+            account, asset, after, self.risk.cross_tier_extras(account, asset, (inst.symbol, trial))
+        )
         # refused below zero when it gets worse, or when it sets more money aside: isolating a cross position moves
         # its requirement into a margin that must exist (attack3: with the balance already negative it was "not
         # worse", and the isolated margin exceeded the wallet; the take-over then left the wallet negative)
@@ -244,8 +248,10 @@ class AccountDesk:
         asset = inst.settl_currency
         after = self.risk.account_margin(account, asset, (inst.symbol, trial, tuple(ps.orders.values())))
         before = self.risk.account_margin(account, asset)
-        available_after = after.available_margin - self.risk.cross_tier_extras(account, asset, (inst.symbol, trial))
-        available_before = before.available_margin - self.risk.cross_tier_extras(account, asset)
+        available_after = self.risk.spendable(  # net of spot reservations, as _change_leverage
+            account, asset, after, self.risk.cross_tier_extras(account, asset, (inst.symbol, trial))
+        )
+        available_before = self.risk.spendable(account, asset, before)
         if available_after < 0 and available_after < available_before:
             return Rej(Reason.INSUFFICIENT_MARGIN, f"available balance would be {available_after}")
         real = account.position(inst)
