@@ -98,6 +98,9 @@ class Fills:
         self.halted = False  # the last sweep stopped at an unsafe fill of its own order (LIQ-044; not state)
         self._halt_seen = False
         self._insolvent: dict[int, None] = {}  # makers of the current sweep refused by LIQ-044 (not state)
+        # MRG-067's reading position in the command's events (not state): the events list it read, and how far
+        self._after_trade_out: list[Any] | None = None
+        self._after_trade_read = 0
 
     def sweep(self, account: Account, inst: Instrument, order: Order, limit: int) -> list[tuple[int, int]]:
         """Match ``order`` (not in the book) against the book up to ``limit``; apply every fill.
@@ -345,7 +348,22 @@ class Fills:
             return
         asset = inst.settl_currency
         symbol = inst.symbol
-        judged = {account_id: None for account_id, order_asset in self.stream.orders if order_asset == asset}
+        # of the accounts whose order needed margin in this command, only those an event named since the last call
+        # (in this command) are judged again: every other one was left funded, or with no order here, by that call,
+        # and nothing changed it since (the mark is the command's; a fill, a new or fired order, a cancel, funding,
+        # a liquidation or ADL each name the account).  Judging all of them at every call made a cascade of N
+        # fired stops cost O(N^2) (session 12 review, rev3_1); the cancels are the same, in the same order.
+        out = self.stream.out
+        if out is not self._after_trade_out:  # a new command's events
+            self._after_trade_out = out
+            self._after_trade_read = 0
+        needed = self.stream.orders
+        judged: dict[int, None] = {}
+        for event in out[self._after_trade_read:]:
+            account_id: int = getattr(event, "account", -1)
+            if (account_id, asset) in needed:
+                judged[account_id] = None
+        self._after_trade_read = len(out)
         ps = taker.positions.get(symbol)
         if ps is not None and get_opened_qty(qty_before, ps.qty) != 0:
             judged[taker.account_id] = None
