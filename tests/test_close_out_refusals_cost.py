@@ -16,6 +16,8 @@ Rules: LIQ-024, INS-005, LIQ-054.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from perpspec.engine.core import commands as c
@@ -92,3 +94,21 @@ def test_the_level_totals_are_built_once_whatever_the_refusals(monkeypatch: pyte
     events = engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=294_000, index_price=294_000))
     assert len([e for e in events if isinstance(e, Execution) and e.account >= 100]) == REFUSED
     assert len(calls) <= 2  # the prefix, then the whole book once it no longer covers (it was 1 + REFUSED)
+
+
+def test_refusals_at_one_level_cost_one_more_judgement(monkeypatch: pytest.MonkeyPatch) -> None:
+    # session 12 red team (r4_2): each refusal halted the sweep and INS-005 judged the whole kept prefix again, so R
+    # refused makers over L levels cost R x L (300 x 3,000: 4.8 s).  The sweep now halts only before a worse level
+    if not waterfall.__file__.endswith(".py"):
+        pytest.skip("the compiled waterfall calls settle_close_out directly: only the interpreted one can be counted")
+    engine = attacked()
+    calls: list[int] = []
+    original = waterfall.settle_close_out
+
+    def counted(*args: Any) -> Any:
+        calls.append(0)
+        return original(*args)
+
+    monkeypatch.setattr(waterfall, "settle_close_out", counted)
+    engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=294_000, index_price=294_000))
+    assert len(calls) == 2  # the book as found, then once more after the refused level (it was 1 + REFUSED)

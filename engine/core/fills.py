@@ -373,11 +373,14 @@ class Fills:
             ps = account.positions.get(symbol)
             if ps is None or not ps.orders:
                 continue
+            available = free_balance(account, asset, self.risk.account_margin(account, asset))
+            if not is_cancel_after_trade_due(available, len(ps.orders)):
+                continue  # funded: its orders are not even sorted (a maker named at every fire of a cascade)
             for order_id in sorted(ps.orders, reverse=True):  # order ids: the newest first
-                available = free_balance(account, asset, self.risk.account_margin(account, asset))
                 if not is_cancel_after_trade_due(available, len(ps.orders)):
                     break
                 registry.cancel(registry.live_orders[order_id], UNFUNDED_TEXT)
+                available = free_balance(account, asset, self.risk.account_margin(account, asset))
 
     def cross_pool_of(self, account: Account, asset: str) -> tuple[int, int] | None:
         """(equity, maintenance) at mark of the account's cross pool in ``asset`` (LIQ-053's inputs), or None

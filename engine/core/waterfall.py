@@ -552,8 +552,10 @@ class Waterfall:
         not traded, so the fills after it would no longer be the ones INS-005 paid for: a better-priced
         maker whose surplus was to pay for a worse level's draw could be dropped and the worse level
         taken anyway, drawing more than the fund holds (tests/test_attack11_open_insurance_nonneg.py:
-        the fund at -535,833).  So the sweep halts at the first maker after a refusal, and INS-005
-        judges the book that is left again — with the fund and the position as the fills so far leave
+        the fund at -535,833).  So the sweep halts at the first maker of a worse level after a refusal
+        (the rest of the refused maker's level is at the price INS-005 accepted, within the quantity it
+        accepted there: many refusals at one level cost one more judgement, not one each; the review's
+        r4_2), and INS-005 judges the book that is left again — with the fund and the position as the fills so far leave
         them — until a sweep ends without a refusal.  LIQ-051's limit stays the one ADL-031's cover
         gave when the close-out began: a refusal widens nothing.  Every fill is then one INS-005 accepted
         (or better: a ReduceOnly maker, which the level totals leave out, only takes a worse level's
@@ -581,14 +583,14 @@ class Waterfall:
         fills: list[Fill] = []
         dropped: list[Order] = []
         guard = self.fills.make_guard(inst.symbol, fills)
-        refused = [False]
+        refused = [0]  # the price of the sweep's first refused maker (0: none)
 
         def halting_guard(maker: Order, wanted: int) -> int:
-            if refused[0]:
-                return -1  # halt before this maker: INS-005 judges what is left again
+            if refused[0] and maker.price != refused[0]:
+                return -1  # halt before a worse level: INS-005 judges what is left again
             granted = guard(maker, wanted)
-            if granted < wanted and not maker.reduce_only:
-                refused[0] = True
+            if granted < wanted and not maker.reduce_only and not refused[0]:
+                refused[0] = maker.price
             return granted
 
         # INS-005 takes the offers best first and stops once the close-out is filled, and LIQ-051 passes on a
@@ -617,7 +619,7 @@ class Waterfall:
             if not result.accepted:
                 break
             swept, gone = len(fills), len(dropped)
-            refused[0] = False
+            refused[0] = 0
             book.match(closing_buy, result.accepted[-1].price, sum(f.qty for f in result.accepted), LIQUIDATOR,
                        fills, dropped, halting_guard)
             taken: dict[int, int] = {}  # what left each level the totals count (ReduceOnly makers they do not)
