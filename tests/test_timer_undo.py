@@ -40,6 +40,7 @@ from perpspec.engine.core.exchange import Engine
 from perpspec.engine.core.records import slot_names
 from perpspec.engine.core.state_codec import decode_state
 from perpspec.rules.instrument_file import load_instrument
+from tests.test_attack11_switches import counted_dumps
 
 COMPILED = not exchange.__file__.endswith(".py")  # a compiled engine's own calls cannot be counted from here
 SPOT_FILE = Path(__file__).resolve().parent.parent / "specs" / "instruments" / "spot" / "XBT_USDT.toml"
@@ -216,18 +217,6 @@ def attrs_shift(command: Any, by: int) -> Any:
 def test_random_streams_give_the_same_events_and_state_either_way(seed: int, length: int) -> None:
     by_dump, by_record, _, _ = run_twins(timer_stream(seed, length))
     assert state_of(by_dump) == state_of(by_record)
-
-
-def counted_dumps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    dumps: list[int] = []
-    dump = Engine._dump
-
-    def counting(engine: Engine) -> bytes:
-        dumps.append(1)
-        return dump(engine)
-
-    monkeypatch.setattr(Engine, "_dump", counting)
-    return dumps
 
 
 def funded_book(orders: int) -> Engine:

@@ -698,9 +698,8 @@ class OrderEntry:
         if is_spot(inst):
             asset, need = self.registry.spot_need(inst, order.is_buy, leaves, price)
             held = self.registry.spot_reservations.get(order.order_id, (asset, 0))[1]
-            free = self.risk.spot_spendable(account, asset, held)  # LIQ-055, its own reservation not counted
             if need > held:  # an amendment that reserves no more is never refused for money
-                if need > free:
+                if need > (free := self.risk.spot_spendable(account, asset, held)):  # LIQ-055, not its own
                     return Rej(Reason.INSUFFICIENT_BALANCE, f"needs {need - held} more {asset}, free {free - held}")
                 self.stream.spot_orders[(account.account_id, asset)] = order.order_id  # INV-SPOT-SPEND
             return None

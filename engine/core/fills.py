@@ -42,7 +42,6 @@ from perpspec.rules.solvency import (
     PoolState,
     apply_fill_to_pool,
     compute_fill_outcome,
-    compute_spot_spendable,
     is_cross_pool_kept,
     is_fill_allowed,
     is_fill_free_wallet_kept,
@@ -377,10 +376,10 @@ class Fills:
             if not is_cancel_after_trade_due(available, len(ps.orders)):
                 continue  # funded: its orders are not even sorted (a maker named at every fire of a cascade)
             for order_id in sorted(ps.orders, reverse=True):  # order ids: the newest first
-                if not is_cancel_after_trade_due(available, len(ps.orders)):
-                    break
                 registry.cancel(registry.live_orders[order_id], UNFUNDED_TEXT)
                 available = free_balance(account, asset, self.risk.account_margin(account, asset))
+                if not is_cancel_after_trade_due(available, len(ps.orders)):
+                    break
 
     def cross_pool_of(self, account: Account, asset: str) -> tuple[int, int] | None:
         """(equity, maintenance) at mark of the account's cross pool in ``asset`` (LIQ-053's inputs), or None
@@ -424,11 +423,12 @@ class Fills:
             account = accounts[account_id]
             pool, equity = self._equities_in(account, asset)
             if key not in room:
-                withdrawable = self.risk.spot_withdrawable(account, asset)
-                if account_id == taker.account:  # the incoming order: its account's other reservations stay put
-                    own = reservations.get(taker.order_id, (asset, 0))[1]
-                    withdrawable = compute_spot_spendable(withdrawable, account.reserved.get(asset, 0) - own)
-                room[key] = withdrawable
+                room[key] = (
+                    # the incoming order: its account's other reservations stay put (Risk.spot_spendable)
+                    self.risk.spot_spendable(account, asset, reservations.get(taker.order_id, (asset, 0))[1])
+                    if account_id == taker.account
+                    else self.risk.spot_withdrawable(account, asset)  # a maker: its reservation is what it spends
+                )
             if not (is_spot_spend_allowed(pool - earlier, equity - earlier, amount)
                     and is_spot_spend_withdrawable(room[key] - earlier, amount)):
                 return False

@@ -604,8 +604,6 @@ class Waterfall:
         totals = level_totals(book, not closing_buy, None if whole else abs(left), lot)
         whole = whole or sum(qty // lot * lot for _, qty in totals) < abs(left)  # it read the whole book
         while left != 0:
-            if not whole and sum(qty // lot * lot for _, qty in totals) < abs(left):
-                totals, whole = level_totals(book, not closing_buy, None, lot), True
             offers = get_working_offers(
                 inst,
                 left,
@@ -622,18 +620,23 @@ class Waterfall:
             refused[0] = 0
             book.match(closing_buy, result.accepted[-1].price, sum(f.qty for f in result.accepted), LIQUIDATOR,
                        fills, dropped, halting_guard)
-            taken: dict[int, int] = {}  # what left each level the totals count (ReduceOnly makers they do not)
-            for maker, qty, price in fills[swept:]:
+            for _, qty, price in fills[swept:]:
                 fund += compute_fill_delta(inst, side * qty, price, pending.takeover_price)
                 left -= side * qty
-                if not maker.reduce_only:
-                    taken[price] = taken.get(price, 0) + qty
             if not refused[0]:
                 break
+            # what left each level the totals count (ReduceOnly makers they do not): the fills, and the refused
+            # makers, which leave the book with their open quantity
+            taken: dict[int, int] = {}
+            for maker, qty, price in fills[swept:]:
+                if not maker.reduce_only:
+                    taken[price] = taken.get(price, 0) + qty
             for maker in dropped[gone:]:
-                if not maker.reduce_only:  # a refused maker leaves the book with its open quantity
+                if not maker.reduce_only:
                     taken[maker.price] = taken.get(maker.price, 0) + maker.leaves_qty
             totals = [(price, qty - taken.get(price, 0)) for price, qty in totals]
+            if not whole and sum(qty // lot * lot for _, qty in totals) < abs(left):  # the prefix no longer covers
+                totals, whole = level_totals(book, not closing_buy, None, lot), True
         if fills or dropped:
             self._liquidator_fills(inst, pending, fills, dropped)
 
