@@ -134,7 +134,8 @@ def test_a_crossed_book_and_isolated_position_are_compared() -> None:
         engine.process(command)
     assert mismatches(engine) == []
     two = engine.ledger.accounts[2]
-    assert two.positions["XBTUSD"].qty == 1_000 and two.positions["XBTUSD"].orders
+    assert two.positions["XBTUSD"].qty == 1_000
+    assert two.positions["XBTUSD"].orders
     assert two.positions["XBTZ26"].orders
     assert engine.ledger.accounts[1].positions["XBTUSD"].leverage == 2_500
     assert engine.ledger.accounts[3].reserved.get("USDt", 0) > 0
