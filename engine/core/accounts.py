@@ -216,7 +216,8 @@ class Account:
         if cached is not None and cached[0] == day:
             return cached[1]
         first = day - FEE_WINDOW_DAYS
-        total = 0  # a pure read of the history (a rejected order reads it too: it must change nothing hashed)
+        total = 0  # a pure read of the history (a rejected order reads it too: it must change nothing hashed;
+        # what it caches for its day is dropped by add_volume if volume of an earlier day comes after it)
         for d, volume in self.volume_by_day.items():
             if first <= d < day:
                 total += volume
@@ -240,7 +241,14 @@ class Account:
             for old in [d for d in volumes if d < first]:
                 del volumes[old]
         volumes[key] = (0 if today is None else today) + usd
-        # today's volume counts from tomorrow: tiers cached for today stay valid
+        # today's volume counts from tomorrow: tiers cached for today stay valid; a tier cached for a later day (read
+        # by a command the engine then rejected, putting its clock back) did not count it and goes (red team 5)
+        cache = self.fee_cache
+        for cached in cache.values():
+            if cached[0] > day:
+                for symbol in [name for name, (cached_day, _) in cache.items() if cached_day > day]:
+                    del cache[symbol]
+                break
 
     def canonical(self) -> tuple[object, ...]:
         """Everything that decides this account's future, for the state hash (orders hashed with the books)."""

@@ -494,7 +494,7 @@ class OrderEntry:
             problem = check_order_margin(available, requirement)
             if problem is not None:
                 return Rej(Reason.INSUFFICIENT_MARGIN, f"needs {problem.required}, available {problem.available}")
-            self.stream.orders[(account.account_id, inst.settl_currency)] = None  # INV-MARGIN-ON-ENTRY
+            self.stream.note_margin_order(account.account_id, inst.settl_currency)  # INV-MARGIN-ON-ENTRY
             if order.ord_type not in o.PRICED_TYPES:
                 self.charged_reach = charge_price  # its sweep goes no further than the price it was charged at
         return None
@@ -728,7 +728,7 @@ class OrderEntry:
                 refusal = check_order_margin(available, requirement)
                 if refusal is not None:
                     return Rej(Reason.INSUFFICIENT_MARGIN, f"needs {refusal.required}, available {refusal.available}")
-                self.stream.orders[(account.account_id, inst.settl_currency)] = None  # INV-MARGIN-ON-ENTRY
+                self.stream.note_margin_order(account.account_id, inst.settl_currency)  # INV-MARGIN-ON-ENTRY
         return None
 
     def _apply_amend(

@@ -211,7 +211,7 @@ def place_resting(entry: OrderEntry, values: tuple[object, ...]) -> int:
     entry.charged_reach = 0
     stream = entry.stream
     if needs_margin:
-        stream.orders[(account.account_id, asset)] = None  # INV-MARGIN-ON-ENTRY
+        stream.note_margin_order(account.account_id, asset)  # INV-MARGIN-ON-ENTRY
     registry = entry.registry
     order_id = registry.next_order_id
     registry.next_order_id = order_id + 1

@@ -29,7 +29,7 @@ from perpspec.engine.core.liquidation_guard import (
 from perpspec.engine.core.market import Market, is_spot
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.registry import OrderRegistry
-from perpspec.engine.core.risk import Risk, free_balance
+from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import KernelSet, kernels_for
@@ -357,27 +357,30 @@ class Fills:
             self._after_trade_out = out
             self._after_trade_read = 0
         needed = self.stream.orders
+        needing = self.stream.margin_accounts  # the accounts of ``needed``: an int lookup first, no pair per event
         judged: dict[int, None] = {}
         for event in out[self._after_trade_read:]:
             account_id: int = getattr(event, "account", -1)
-            if (account_id, asset) in needed:
+            if account_id in needing and (account_id, asset) in needed:
                 judged[account_id] = None
         self._after_trade_read = len(out)
         ps = taker.positions.get(symbol)
         if ps is not None and get_opened_qty(qty_before, ps.qty) != 0:
             judged[taker.account_id] = None
         registry = self.registry
+        risk = self.risk
         for account_id in sorted(judged):
             account = self.ledger.accounts[account_id]
             ps = account.positions.get(symbol)
             if ps is None or not ps.orders:
                 continue
-            available = free_balance(account, asset, self.risk.account_margin(account, asset))
+            # free_balance(account_margin(...)) through the kernels: no margin records per trade
+            available = risk.free_balance_of(account, asset, inst, ps)
             if not is_cancel_after_trade_due(available, len(ps.orders)):
                 continue  # funded: its orders are not even sorted (a maker named at every fire of a cascade)
             for order_id in sorted(ps.orders, reverse=True):  # order ids: the newest first
                 registry.cancel(registry.live_orders[order_id], UNFUNDED_TEXT)
-                available = free_balance(account, asset, self.risk.account_margin(account, asset))
+                available = risk.free_balance_of(account, asset, inst, ps)
                 if not is_cancel_after_trade_due(available, len(ps.orders)):
                     break
 

@@ -41,6 +41,7 @@ log = logging.getLogger("perpspec.serve")
 
 PERMISSIONS: Final = ("read", "trade", "withdraw")
 ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"  # key ids never start with "-"
+ALPHABET_BYTES: Final = frozenset(ALPHABET.encode("ascii"))
 MAX_EXPIRES_AHEAD_S: Final = 86_400  # REST: a signature valid for longer than a day is refused
 REPLAY_CAPACITY: Final = 1_000_000  # signatures remembered at most (each forgotten once expired)
 GUARD_COMPACT_SLACK: Final = 10_000  # expired lines tolerated in the guard file before it is rewritten
@@ -177,6 +178,11 @@ class ReplayGuardError(KeyStoreError):
 class ReplayGuard:
     """Signatures seen and not yet expired: the same signed mutation twice is refused.
 
+    Full (``capacity`` unexpired signatures), it refuses rather than forget one, but only a key holding at least
+    its fair share (``capacity`` over the keys holding signatures): a few keys signing with day-long expiries cannot
+    lock every other key out of its mutations.  Keys under their share are still admitted, up to twice
+    ``capacity`` in all (the memory bound).
+
     With a ``path`` the guard is durable: each admitted signature is appended
     to the file (one ``write(2)``, like the journal's commands) before the
     request's command is sent, and :meth:`open` reloads the unexpired ones, so
@@ -188,6 +194,8 @@ class ReplayGuard:
         self.path = path
         self.fsync = fsync
         self._seen: dict[str, int] = {}  # signature -> expires (s); insertion order = arrival order
+        self._owner: dict[str, str] = {}  # signature -> the key id that signed it ("" unknown: an older file)
+        self._held: dict[str, int] = {}  # key id -> its unexpired signatures
         self._fd: int | None = None
         self._lines = 0  # lines in the file (live and expired): compacted when mostly expired
 
@@ -195,31 +203,51 @@ class ReplayGuard:
     def open(cls, path: str, now_s: int, *, fsync: bool = False, capacity: int = REPLAY_CAPACITY) -> ReplayGuard:
         """The guard stored in ``path`` (created if missing), its expired signatures dropped."""
         guard = cls(capacity, path, fsync)
-        guard._seen = read_guard_file(path, now_s)
+        for signature, (expires_s, key_id) in read_guard_file(path, now_s).items():
+            guard._remember(signature, expires_s, key_id)
         guard._rewrite()
         return guard
 
-    def admit(self, signature: str, expires_s: int, now_s: int) -> bool:
+    def admit(self, signature: str, expires_s: int, now_s: int, key_id: str = "") -> bool:
         """True (and remembered, on disk first) if ``signature`` is new; False for a replay or a full guard.
 
         Raises ``OSError`` when a durable guard cannot record it (the caller refuses the request)."""
+        key_id = guard_key(key_id)
         if len(self._seen) >= self.capacity:
             self._forget_expired(now_s)
-            if len(self._seen) >= self.capacity:
-                return False  # fail closed: refuse rather than forget an unexpired signature
+            if len(self._seen) >= self.capacity and not self._under_share(key_id):
+                return False  # fail closed for this key: refuse rather than forget an unexpired signature
         if signature in self._seen:
             return False
         if self._fd is not None:
-            os.write(self._fd, guard_line(signature, expires_s))
+            os.write(self._fd, guard_line(signature, expires_s, key_id))
             if self.fsync:
                 os.fsync(self._fd)
             self._lines += 1
-        self._seen[signature] = expires_s
+        self._remember(signature, expires_s, key_id)
         return True
+
+    def _under_share(self, key_id: str) -> bool:
+        """Whether ``key_id`` holds less than its fair share of a full guard (and the memory bound is not reached)."""
+        if len(self._seen) >= 2 * self.capacity:
+            return False
+        holders = len(self._held) + (key_id not in self._held)
+        return self._held.get(key_id, 0) < max(1, self.capacity // holders)
+
+    def _remember(self, signature: str, expires_s: int, key_id: str) -> None:
+        self._seen[signature] = expires_s
+        self._owner[signature] = key_id
+        self._held[key_id] = self._held.get(key_id, 0) + 1
 
     def _forget_expired(self, now_s: int) -> None:
         for signature in [s for s, expires in self._seen.items() if expires < now_s]:
             del self._seen[signature]
+            key_id = self._owner.pop(signature)
+            left = self._held[key_id] - 1
+            if left:
+                self._held[key_id] = left
+            else:
+                del self._held[key_id]
 
     def prune(self, now_s: int) -> None:
         """Forget expired signatures (called now and then); the file is rewritten once mostly expired."""
@@ -238,7 +266,7 @@ class ReplayGuard:
         temporary = f"{self.path}.tmp{os.getpid()}"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, b"".join(guard_line(s, e) for s, e in self._seen.items()))
+            os.write(fd, b"".join(guard_line(s, e, self._owner[s]) for s, e in self._seen.items()))
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -248,13 +276,25 @@ class ReplayGuard:
         self._lines = len(self._seen)
 
 
-def guard_line(signature: str, expires_s: int) -> bytes:
-    """One admitted signature as the guard file stores it: ``expires_s signature``."""
+def guard_key(key_id: str) -> str:
+    """How the guard names a key: its id when made of :data:`ALPHABET` (at most 64 characters, as keys this store
+    makes), else a digest of it (a key store file may name keys otherwise; the guard file stays one token a key)."""
+    if len(key_id) <= 64 and all(c in ALPHABET for c in key_id):
+        return key_id
+    return "h" + hashlib.sha256(key_id.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+def guard_line(signature: str, expires_s: int, key_id: str = "") -> bytes:
+    """One admitted signature as the guard file stores it: ``expires_s signature key_id`` (``expires_s signature``
+    when the key is not known)."""
+    if key_id:
+        return f"{expires_s} {signature} {key_id}\n".encode("ascii")
     return f"{expires_s} {signature}\n".encode("ascii")
 
 
-def read_guard_file(path: str, now_s: int) -> dict[str, int]:
-    """The unexpired signatures in a guard file (a missing file: none); a malformed line is refused.
+def read_guard_file(path: str, now_s: int) -> dict[str, tuple[int, str]]:
+    """The unexpired signatures in a guard file, each with its expiry and key id ("" for a line of an older file
+    that names none); a missing file has none; a malformed line is refused.
 
     A last line without its newline is a write cut short by a crash: its request was never sent, so it is dropped."""
     try:
@@ -263,14 +303,16 @@ def read_guard_file(path: str, now_s: int) -> dict[str, int]:
     except FileNotFoundError:
         return {}
     lines = text.split(b"\n")
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, str]] = {}
     for number, line in enumerate(lines[:-1], start=1):  # lines[-1]: b"" or a torn last write
-        expires, _, signature = line.partition(b" ")
+        expires, _, rest = line.partition(b" ")
+        signature, _, key_id = rest.partition(b" ")
         if not (expires.isdigit() and len(expires) <= 15 and len(signature) == 64
-                and all(c in b"0123456789abcdef" for c in signature)):
-            raise ReplayGuardError(f"{path}: line {number} is not 'expires signature'")
+                and all(c in b"0123456789abcdef" for c in signature)
+                and len(key_id) <= 64 and all(c in ALPHABET_BYTES for c in key_id)):
+            raise ReplayGuardError(f"{path}: line {number} is not 'expires signature [key]'")
         if int(expires) >= now_s:
-            seen[signature.decode("ascii")] = int(expires)
+            seen[signature.decode("ascii")] = (int(expires), key_id.decode("ascii"))
     return seen
 
 
@@ -309,7 +351,7 @@ def authenticate(
     if not hmac.compare_digest(wanted, signature.lower()):
         raise ApiError(401, SIGNATURE_NOT_VALID)
     if replay_check:
-        refuse_replay(guard, wanted, expires_s, now_s)
+        refuse_replay(guard, wanted, expires_s, now_s, key.key_id)
     return key
 
 
@@ -319,10 +361,10 @@ def expires_seconds(expires: str) -> int:
     return expires_s // 1000 if expires_s > 10**11 else expires_s
 
 
-def refuse_replay(guard: ReplayGuard, signature: str, expires_s: int, now_s: int) -> None:
-    """401 when this signature was already admitted (or the guard is full); else remember it."""
+def refuse_replay(guard: ReplayGuard, signature: str, expires_s: int, now_s: int, key_id: str = "") -> None:
+    """401 when this signature was already admitted (or the guard is full for ``key_id``); else remember it."""
     try:
-        admitted = guard.admit(signature.lower(), expires_s, now_s)
+        admitted = guard.admit(signature.lower(), expires_s, now_s, key_id)
     except OSError as error:  # a durable guard that cannot record it: refused before any command is sent
         log.error("replay guard: %s", error)
         raise ApiError(503, "Service unavailable") from None

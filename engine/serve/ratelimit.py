@@ -14,7 +14,7 @@ from typing import Final
 import attrs
 
 MINUTE_MS: Final = 60_000
-MAX_CLIENTS: Final = 100_000  # buckets kept; the fullest are dropped first when exceeded
+MAX_CLIENTS: Final = 100_000  # buckets kept; when a new client would exceed it, the fullest are dropped first
 
 
 @attrs.frozen(kw_only=True)
@@ -43,16 +43,35 @@ class RateLimiter:
         self.limit = max(1, limit_per_minute)
         self._buckets: dict[str, tuple[int, int]] = {}  # client -> (milli-tokens, at ms)
 
-    def take(self, client: str, now_ms: int) -> Verdict:
+    def _tokens(self, client: str, now_ms: int) -> int:
+        """The client's milli-tokens at ``now_ms`` (a client without a bucket has a full one)."""
         capacity = self.limit * 1000
         tokens, at = self._buckets.get(client, (capacity, now_ms))
         elapsed = max(0, now_ms - at)
-        tokens = min(capacity, tokens + elapsed * self.limit * 1000 // MINUTE_MS)  # floor: never more than earned
+        return min(capacity, tokens + elapsed * self.limit * 1000 // MINUTE_MS)  # floor: never more than earned
+
+    def _make_room(self, now_ms: int) -> None:
+        """Drop buckets so that a new client fits: the full ones (forgetting a full bucket changes nothing: a new
+        client's bucket is full), then, if every client spent tokens within the last minute, the fullest half.
+
+        Never all of them: a flood of fresh clients (rotated source addresses) must not hand a throttled key or
+        address a full bucket again (it did: the table was cleared).  The emptiest buckets, the ones being limited,
+        are the last dropped.  Each drop frees at least half the table, so the cost per request stays constant.
+        """
+        capacity = self.limit * 1000
+        levels = sorted(((self._tokens(client, now_ms), client) for client in self._buckets), reverse=True)
+        full = sum(1 for tokens, _ in levels if tokens >= capacity)
+        for _, client in levels[: max(full, len(levels) // 2)]:
+            del self._buckets[client]
+
+    def take(self, client: str, now_ms: int) -> Verdict:
+        capacity = self.limit * 1000
+        tokens = self._tokens(client, now_ms)
         allowed = tokens >= 1000
         if allowed:
             tokens -= 1000
         if len(self._buckets) >= MAX_CLIENTS and client not in self._buckets:
-            self._buckets.clear()  # a flood of fresh clients: start over (each gets a full bucket anyway)
+            self._make_room(now_ms)
         self._buckets[client] = (tokens, now_ms)
         missing = capacity - tokens
         refill_ms = -(-missing * MINUTE_MS // (self.limit * 1000))  # ceiling: the reset is never early

@@ -746,7 +746,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
             raise ApiError(429, f"Rate limit exceeded, retry in {verdict.retry_after_s} seconds.", "RateLimitError")
         if key is not None and request.method != "GET":  # the same signed mutation twice is a replay
             refuse_replay(server.guard, request.headers.get("api-signature", ""),
-                          expires_seconds(request.headers.get("api-expires", "0")), now_ms // 1000)
+                          expires_seconds(request.headers.get("api-expires", "0")), now_ms // 1000, key.key_id)
         params: dict[str, Any] = dict(request.query)
         if request.method != "GET":
             params.update(parse_body(raw, request.headers.get("Content-Type", "application/json")))
