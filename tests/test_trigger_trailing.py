@@ -187,7 +187,7 @@ def test_a_cascade_trails_every_trailing_stop_to_the_lowest_price() -> None:
     """200 passes, each a tick lower: every buy trailing stop ends at the lowest last price plus its offset."""
     engine, sell = ladder_cascade(200, 30)
     events = engine.process(sell)
-    assert 200 == fired(events)
+    assert fired(events) == 200
     lowest = engine.market.last_prices["XBTUSDT"]
     assert lowest == MARK - 50 * 201  # the last stop sold into the next bid
     pool = engine.triggers.conditional["XBTUSDT"]
@@ -223,7 +223,7 @@ def test_the_fire_loop_does_not_read_the_pool_in_key_order() -> None:
     calls = [0]
 
     class CountingPool(dict[int, Order]):
-        def keys(self) -> Any:  # type: ignore[override]
+        def keys(self) -> Any:
             calls[0] += 1
             return super().keys()
 
@@ -233,7 +233,7 @@ def test_the_fire_loop_does_not_read_the_pool_in_key_order() -> None:
 
     engine, sell = ladder_cascade(50, 5)
     pool = engine.triggers.conditional["XBTUSDT"] = CountingPool(engine.triggers.conditional["XBTUSDT"])
-    assert 50 == fired(engine.process(sell))
+    assert fired(engine.process(sell)) == 50
     assert len(pool) == 5
     assert calls[0] == 0
 
