@@ -270,3 +270,25 @@ def test_a_trailing_stop_cancelled_inside_a_cascade_reports_its_trailed_stop_pri
     cancelled = [e for e in expected[0] if isinstance(e, Execution) and e.text == "Canceled: test"]
     assert [e.stop_px for e in cancelled] == [MARK - 50 * 20 + 50 * (400 + victim)]
     assert expected == indexed
+
+
+@interpreted_only
+def test_trailing_stops_with_offsets_the_engine_refuses_trail_as_the_reference_rule() -> None:
+    """A state the engine does not make (a snapshot's offsets pointing the wrong way, or 0): judged one by one."""
+
+    def run_with_odd_offsets() -> tuple[list[Any], str]:
+        engine, sell = ladder_cascade(30, 12)
+        pool = engine.triggers.conditional["XBTUSDT"]
+        pegged = [order for order in pool.values() if order.ord_type == o.PEGGED]
+        for number, order in enumerate(pegged[:6]):
+            order.peg_offset = (-10**7, 0, 50 * 3)[number % 3]  # a buy's offset <= 0; below -price: no candidate
+        events = engine.process(sell)
+        events += engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSDT", mark_price=MARK - 50 * 40))
+        return events, engine.state_hash()
+
+    indexed = run_with_odd_offsets()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Triggers, "run", reference_run)
+        expected = run_with_odd_offsets()
+    assert trailing_fired(expected[0]) >= 2
+    assert expected == indexed
