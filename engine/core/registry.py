@@ -364,8 +364,8 @@ class OrderRegistry:
         if order.cl_ord_id and account.cl_ord_ids.get(order.cl_ord_id) == order.order_id:
             del account.cl_ord_ids[order.cl_ord_id]
         conditional = self.triggers.conditional[order.symbol]
-        if conditional and key in conditional:
-            del conditional[key]
+        if conditional and key in conditional:  # untriggered: with its stopPx as trailing left it (a run may be under way)
+            self.triggers.remove(order)
         ps = account.positions.get(order.symbol)
         if ps is not None:
             ps.drop_order(order.order_id)

@@ -13,8 +13,17 @@ price per watched price and direction (not state: rebuilt from the pool
 whenever the pool changed in a way it did not see), so a pass costs the due
 orders, not the pool: a cascade of N last-price stops, one firing per pass, is
 O(N log N) and not N passes over N orders (session 12, red-team find_3).
-Trailing stops are the exception: a pass may move every one of them, so each
-pass still judges and trails them one by one.
+
+Trailing stops are indexed too (session 13): a trailing stop is the extreme
+price it has seen (its *level*) less its distance (``|pegOffsetValue|``), and a
+pass moves every stop of a side whose level the price passes to that price at
+once.  So the stops of a side are kept in buckets (:class:`Bucket`) that share
+a level: a pass that moves them merges the buckets the price passed into one at
+the price, and the due stops are the buckets' nearest ones, so a pass costs what
+it fires and merges, not the number of trailing stops.  The moved stop prices
+are written into the orders when the run ends (or when an order leaves the
+pool during it: :meth:`Triggers.remove`), so every reader outside the run sees
+what the one-by-one rule wrote.
 """
 
 from __future__ import annotations
@@ -37,6 +46,29 @@ SLACK_ENTRIES = 64  # StopIndex: stale heap entries tolerated beyond the pool's 
 Entry = tuple[int, int, int, Order]
 
 
+class Bucket:
+    """Trailing stops of one side and trigger price that have seen the same extreme price: they move together.
+
+    A stop's stopPx is ``sign * (level - distance)``: ``level`` is the extreme
+    signed so that a move away from the stop raises it (a sell's highest price,
+    minus a buy's lowest; ``sign`` is 1 for a sell, -1 for a buy) and
+    ``distance`` is ``|pegOffsetValue|``.  ``stops`` is a heap of (distance,
+    order id, token, order), the nearest to firing first; an entry is live while
+    :attr:`StopIndex.owner` names this bucket for the order and the pool holds it.
+    """
+
+    def __init__(self, group: int, level: int) -> None:
+        self.group = group  # 4 * source + 2 * LastWithinMark + buy, as the stop heaps
+        self.level = level
+        self.stops: list[Entry] = []
+        self.token = -1  # its live entry in the group's high heap (-1: none, the bucket is gone)
+        self.moved = False  # its level moved in this run: its stops' stopPx are not yet written
+
+
+# a bucket in one of its group's heaps: (key, token, bucket); tokens are unique, a Bucket is never compared
+Place = tuple[int, int, Bucket]
+
+
 class Triggers:
     """The untriggered conditional orders of every contract."""
 
@@ -44,6 +76,7 @@ class Triggers:
         self.market = market
         self.conditional: dict[str, dict[int, Order]] = {symbol: {} for symbol in market.books}  # untriggered
         self.by_stop: dict[str, StopIndex] = {}  # not state: per contract, the pool sorted by stop price (run)
+        self.removed = 0  # not state: orders taken out of a pool so far (run: whether a fire added one)
 
     def trail(self, order: Order) -> None:
         """TrailingStopPeg: stopPx follows the trigger price away from the stop, never toward it."""
@@ -54,6 +87,15 @@ class Triggers:
         if (order.is_buy and candidate < order.stop_px and candidate > 0) or (not order.is_buy and candidate > order.stop_px):
             order.stop_px = candidate
 
+    def remove(self, order: Order) -> None:
+        """``order`` leaves its contract's pool (cancelled while untriggered), its stopPx as trailing left it."""
+        pool = self.conditional[order.symbol]
+        index = self.by_stop.get(order.symbol)
+        if index is not None and index.pool is pool and index.moved_buckets:  # a run is moving trailing stops
+            index.write_back_one(order.order_id)
+        del pool[order.order_id]
+        self.removed += 1
+
     def run(self, inst: Instrument, fire: Callable[[Instrument, Order], None]) -> None:
         """Fire every due conditional order of ``inst`` in order-id order; repeat while trades move the last price.
 
@@ -63,14 +105,14 @@ class Triggers:
         judges due at them, moves the trailing stops that are not due
         (:meth:`trail`), then fires the due orders in order-id order (one an
         earlier fire took out of the pool is skipped); a pass with nothing due
-        ends the run.  The due orders with a fixed stop price are read from the
-        contract's :class:`StopIndex` (first brought in line with the pool:
-        orders placed, cancelled, amended since the last run), the trailing
-        stops are judged one by one as before.  A fire
-        only takes orders out of the pool (it enters one order: fills, cancels);
-        the index drops those when it meets them, and a pool a fire added to
-        anyway (a larger pool or a newer last order id) is read again whole
-        before the next pass.
+        ends the run.  The due orders are read from the contract's
+        :class:`StopIndex` (first brought in line with the pool: orders placed,
+        cancelled, amended since the last run), which moves the trailing stops
+        by bucket and writes their stopPx when the run ends.  A fire only takes
+        orders out of the pool (it enters one order: fills, cancels); the index
+        drops those when it meets them, and a pool a fire added to anyway (its
+        size less what was taken out grew) is read again whole before the next
+        pass.
         """
         pool = self.conditional[inst.symbol]
         if not pool:
@@ -83,31 +125,35 @@ class Triggers:
         index.sync()
         index.synced = False  # until this run ends (a failure inside a fire leaves it to be rebuilt)
         changed = False
-        for _ in range(len(pool) + 1):
-            if not pool:
-                break
-            mark = market.marks.get(symbol, 0)
-            last = market.last_prices.get(symbol, 0)
-            index_price = market.index_prices.get(symbol, 0)
-            due, moved = index.take_due(self, mark, last, index_price)
-            if moved:
+        try:
+            for _ in range(len(pool) + 1):
+                if not pool:
+                    break
+                mark = market.marks.get(symbol, 0)
+                last = market.last_prices.get(symbol, 0)
+                index_price = market.index_prices.get(symbol, 0)
+                due, moved = index.take_due(self, mark, last, index_price)
+                if moved:
+                    changed = True
+                if not due:
+                    break
                 changed = True
-            if not due:
-                break
-            changed = True
-            placed = False
-            for order in due:
-                if order.order_id not in pool:
-                    continue
-                del pool[order.order_id]
-                size = len(pool)
-                newest = next(reversed(pool.keys())) if pool else -1
-                fire(inst, order)
-                if len(pool) > size or (pool and next(reversed(pool.keys())) > newest):
-                    placed = True
-            if placed:  # not expected: a fire placed a conditional order; read the pool again
-                index.rebuild()
-                index.synced = False
+                placed = False
+                for order in due:
+                    if order.order_id not in pool:
+                        continue
+                    del pool[order.order_id]
+                    self.removed += 1
+                    size = len(pool)
+                    removed = self.removed
+                    fire(inst, order)
+                    if len(pool) + (self.removed - removed) > size:
+                        placed = True
+                if placed:  # not expected: a fire placed a conditional order; read the pool again
+                    index.rebuild()
+                    index.synced = False
+        finally:
+            index.write_back()
         if changed:
             index.settle()
         else:
@@ -115,6 +161,7 @@ class Triggers:
 
 
 _STOP_PX = attrgetter("stop_px")
+_PEG_OFFSET = attrgetter("peg_offset")
 _SOURCES = 3  # mark, last, index: a stop heap per (source, LastWithinMark, direction)
 
 
@@ -140,11 +187,14 @@ class StopIndex:
     a fixed stop price: a rising heap keyed by stopPx (due while the key is <=
     the price), a falling one by -stopPx (due while the key is <= -price).  An
     entry is live while its token is the order's latest and the pool still holds
-    that order; the rest are dropped when met.  Trailing stops are kept apart in
-    ``pegged`` and judged one by one on every pass (each pass may move every one
-    of them: the rule itself costs them per pass).  :meth:`sync` compares the
-    pool with what the index last saw (its orders by identity, their stop
-    prices) and adds appended orders or rebuilds.
+    that order; the rest are dropped when met.  Trailing stops are in
+    buckets (:class:`Bucket`), per group ``4 * source + 2 * LastWithinMark + buy`` a
+    low heap by level (the buckets a price passes) and a high heap by level
+    less the nearest distance (the buckets with a due stop); one whose offset
+    points the wrong way (no order the engine accepts) is judged one by one in
+    ``odd``.  :meth:`sync` compares the pool with what the index last saw (its
+    orders by identity, their stop prices, the trailing stops' offsets) and adds
+    appended orders or rebuilds.
     """
 
     def __init__(self, pool: dict[int, Order]) -> None:
@@ -155,7 +205,15 @@ class StopIndex:
         self.entries = 0  # entries in the heaps, live or not
         self.orders: list[Order] = []  # the pool's orders and their stop prices as last seen
         self.stops: list[int] = []
-        self.pegged: list[Order] = []  # the trailing stops, in order-id order (some may have left the pool)
+        self.trailing: list[Order] = []  # the trailing stops indexed and their offsets (some may have left the pool)
+        self.offsets: list[int] = []
+        self.low: list[list[Place]] = [[] for _ in range(4 * _SOURCES)]  # per group: buckets by level
+        self.high: list[list[Place]] = [[] for _ in range(4 * _SOURCES)]  # per group: by -(level - nearest distance)
+        self.places = 0  # entries in low and high, live or not
+        self.owner: dict[int, Bucket] = {}  # order id -> the bucket of its live entry
+        self.buckets = 0  # buckets not gone
+        self.moved_buckets: list[Bucket] = []  # buckets whose level moved in this run (write_back)
+        self.odd: list[Order] = []  # trailing stops judged one by one
         self.synced = False
 
     def sync(self) -> None:
@@ -166,7 +224,12 @@ class StopIndex:
         pool = self.pool
         seen = len(self.orders)
         size = len(pool)
-        if self.synced and self.entries <= 2 * size + SLACK_ENTRIES:
+        if (
+            self.synced
+            and self.entries <= 2 * size + SLACK_ENTRIES
+            and self.places <= 4 * self.buckets + SLACK_ENTRIES
+            and list(map(_PEG_OFFSET, self.trailing)) == self.offsets
+        ):
             if size == seen:
                 if all(map(is_, pool.values(), self.orders)) and list(map(_STOP_PX, pool.values())) == self.stops:
                     return
@@ -182,17 +245,29 @@ class StopIndex:
         self.rebuild()
 
     def rebuild(self) -> None:
-        """Index every order of the pool afresh (stale entries gone)."""
+        """Index every order of the pool afresh (stale entries gone); trailing stops at one level share a bucket."""
+        self.write_back()
         for heap in self.stop_heaps:
             heap.clear()
         self.tokens = {}
         self.entries = 0
-        self.pegged = []
+        for places in (*self.low, *self.high):
+            places.clear()
+        self.places = 0
+        self.owner = {}
+        self.buckets = 0
+        self.trailing = []
+        self.offsets = []
+        self.odd = []
         pool = self.pool
+        levels: dict[tuple[int, int], Bucket] = {}
         for key, order in pool.items():
-            self.add(key, order, list.append)
+            self.add(key, order, list.append, levels)
         for heap in self.stop_heaps:
             heapify(heap)
+        for bucket in levels.values():
+            heapify(bucket.stops)
+            self.place(bucket, True)
         self.orders = list(pool.values())
         self.stops = list(map(_STOP_PX, self.orders))
         self.synced = True
@@ -202,16 +277,26 @@ class StopIndex:
         pool = self.pool
         self.orders = list(pool.values())
         self.stops = list(map(_STOP_PX, self.orders))
-        self.pegged = [order for order in self.pegged if pool.get(order.order_id) is order]
+        self.trailing = [order for order in self.trailing if pool.get(order.order_id) is order]
+        self.offsets = list(map(_PEG_OFFSET, self.trailing))
+        self.odd = [order for order in self.odd if pool.get(order.order_id) is order]
         self.synced = True
 
-    def add(self, key: int, order: Order, push: Callable[[list[Entry], Entry], None] = heappush) -> None:
-        """Index ``order`` (pool key ``key``): a trailing stop joins ``pegged``, any other its stop heap.
+    def add(
+        self,
+        key: int,
+        order: Order,
+        push: Callable[[list[Entry], Entry], None] = heappush,
+        levels: dict[tuple[int, int], Bucket] | None = None,
+    ) -> None:
+        """Index ``order`` (pool key ``key``): a trailing stop joins a bucket (:meth:`add_trailing`), any other its
+        stop heap.
 
-        ``push``: how an entry goes into its heap (a rebuild appends, then heapifies).
+        ``push``: how an entry goes into a heap; ``levels``: a rebuild's buckets by (group, level) (it appends to
+        them, then heapifies).
         """
         if order.ord_type == o.PEGGED:
-            self.pegged.append(order)
+            self.add_trailing(key, order, levels)
             return
         token = self.next_token
         self.next_token += 1
@@ -220,6 +305,41 @@ class StopIndex:
         heap = self.stop_heaps[4 * _source_slot(order.trigger_source) + 2 * int(order.last_within_mark) + int(rising)]
         push(heap, (order.stop_px if rising else -order.stop_px, key, token, order))
         self.entries += 1
+
+    def add_trailing(self, key: int, order: Order, levels: dict[tuple[int, int], Bucket] | None) -> None:
+        """Index a trailing stop: into a bucket of its own (or a rebuild's bucket at its level), else ``odd``."""
+        self.trailing.append(order)
+        self.offsets.append(order.peg_offset)
+        sign = -1 if order.is_buy else 1
+        distance = -sign * order.peg_offset
+        if distance <= 0:  # a sell with offset >= 0 or a buy with offset <= 0: refused at entry (not indexed)
+            self.odd.append(order)
+            return
+        group = 4 * _source_slot(order.trigger_source) + 2 * int(order.last_within_mark) + int(order.is_buy)
+        level = sign * order.stop_px + distance
+        token = self.next_token
+        self.next_token += 1
+        bucket = None if levels is None else levels.get((group, level))
+        if bucket is None:
+            bucket = Bucket(group, level)
+            self.buckets += 1
+            if levels is not None:
+                levels[(group, level)] = bucket
+        self.owner[key] = bucket
+        bucket.stops.append((distance, key, token, order))
+        if levels is None:
+            self.place(bucket, True)
+
+    def place(self, bucket: Bucket, low: bool) -> None:
+        """Enter ``bucket`` into its high heap anew (older entries turn stale) and, if ``low``, its low heap."""
+        token = self.next_token
+        self.next_token += 1
+        bucket.token = token
+        heappush(self.high[bucket.group], (bucket.stops[0][0] - bucket.level, token, bucket))
+        self.places += 1
+        if low:
+            heappush(self.low[bucket.group], (bucket.level, token, bucket))
+            self.places += 1
 
     def is_live(self, entry: Entry) -> bool:
         """The entry is the order's latest and the pool still holds that order."""
@@ -230,19 +350,24 @@ class StopIndex:
         """Every order :func:`is_due` judges due at these prices, out of the index, in order-id order; and the
         trailing stops that are not due moved (:meth:`Triggers.trail`).  Also: whether a trailing stop moved."""
         due: list[tuple[int, Order]] = []
+        moved = False
         for slot, price in enumerate((mark, last, index)):
-            if price == 0:  # no price yet: nothing watching it is due
+            if price == 0:  # no price yet: nothing watching it is due, no trailing stop moves
                 continue
             in_band = abs(price - mark) * 1_000_000 <= mark * LAST_WITHIN_MARK_PPM
             for within in (0, 1):
-                if within and not in_band:
-                    continue
                 base = 4 * slot + 2 * within
-                self.pop_below(self.stop_heaps[base + 1], price, due)  # rising: stopPx <= price
-                self.pop_below(self.stop_heaps[base], -price, due)  # falling: -stopPx <= -price
-        moved = False
+                if not within or in_band:
+                    self.pop_below(self.stop_heaps[base + 1], price, due)  # rising: stopPx <= price
+                    self.pop_below(self.stop_heaps[base], -price, due)  # falling: -stopPx <= -price
+                    self.take_trailing(base, price, due)  # sells: stopPx >= price
+                    self.take_trailing(base + 1, -price, due)  # buys: stopPx <= price
+                # then the trailing stops not due move (LastWithinMark out of its band too); prices are positive
+                # (state_check), so a buy's candidate stopPx (price + offset) is too
+                moved = self.pass_level(base, price) or moved
+                moved = self.pass_level(base + 1, -price) or moved
         pool = self.pool
-        for order in self.pegged:
+        for order in self.odd:
             if pool.get(order.order_id) is not order:
                 continue
             source = order.trigger_source
@@ -263,6 +388,95 @@ class StopIndex:
             self.entries -= 1
             if self.is_live(entry):
                 due.append((entry[1], entry[3]))
+
+    def take_trailing(self, group: int, signed_price: int, due: list[tuple[int, Order]]) -> None:
+        """The trailing stops of ``group`` due at ``signed_price`` (the price times the side's sign) go to ``due``.
+
+        Due: ``level - distance >= signed_price`` (a sell's stopPx at or above the price, a buy's at or below),
+        the buckets' nearest stops first; each taken stop's stopPx is written (its level may have moved).
+        """
+        high = self.high[group]
+        owner = self.owner
+        pool = self.pool
+        sign = -1 if group & 1 else 1
+        while high and high[0][0] <= -signed_price:
+            _, token, bucket = heappop(high)
+            self.places -= 1
+            if bucket.token != token:
+                continue
+            level = bucket.level
+            reach = level - signed_price
+            stops = bucket.stops
+            while stops and stops[0][0] <= reach:
+                distance, key, _, order = heappop(stops)
+                if owner.get(key) is bucket and pool.get(key) is order:
+                    del owner[key]
+                    order.stop_px = sign * (level - distance)
+                    due.append((key, order))
+            if stops:
+                self.place(bucket, False)  # its low entry stays live (same level)
+            else:
+                self.drop(bucket)
+
+    def pass_level(self, group: int, signed_price: int) -> bool:
+        """The price passed the level of ``group``'s buckets below it: they merge into one at the price.
+
+        :meth:`Triggers.trail` for each of their stops (stopPx to price + offset, which is away from the stop);
+        the stopPx are written by :meth:`write_back`.  Whether a bucket moved.
+        """
+        low = self.low[group]
+        passed: list[Bucket] = []
+        while low and low[0][0] < signed_price:
+            level, _, bucket = heappop(low)
+            self.places -= 1
+            if bucket.token != -1 and bucket.level == level:
+                passed.append(bucket)
+        if not passed:
+            return False
+        target = passed[0]
+        for bucket in passed:
+            if len(bucket.stops) > len(target.stops):
+                target = bucket
+        owner = self.owner
+        for bucket in passed:  # the smaller into the largest: an order moves O(log n) times
+            if bucket is not target:
+                for entry in bucket.stops:
+                    if owner.get(entry[1]) is bucket:
+                        owner[entry[1]] = target
+                        heappush(target.stops, entry)
+                self.drop(bucket)
+        target.level = signed_price
+        if not target.moved:
+            target.moved = True
+            self.moved_buckets.append(target)
+        self.place(target, True)
+        return True
+
+    def drop(self, bucket: Bucket) -> None:
+        """``bucket`` is gone (emptied, or merged into another): its heap entries turn stale."""
+        bucket.token = -1
+        bucket.stops = []
+        self.buckets -= 1
+
+    def write_back(self) -> None:
+        """Write the stopPx of the stops whose bucket moved in this run (the orders still in the pool)."""
+        owner = self.owner
+        pool = self.pool
+        for bucket in self.moved_buckets:
+            bucket.moved = False
+            sign = -1 if bucket.group & 1 else 1
+            level = bucket.level
+            for distance, key, _, order in bucket.stops:  # none if it is gone: merged, or its stops taken
+                if owner.get(key) is bucket and pool.get(key) is order:
+                    order.stop_px = sign * (level - distance)
+        self.moved_buckets = []
+
+    def write_back_one(self, key: int) -> None:
+        """Write the stopPx of the pool's order ``key`` if its bucket moved in this run (it leaves the pool)."""
+        bucket = self.owner.get(key)
+        order = self.pool.get(key)
+        if bucket is not None and order is not None and bucket.moved:  # its distance: -sign * offset
+            order.stop_px = (-1 if bucket.group & 1 else 1) * bucket.level + order.peg_offset
 
 
 def is_due(order: Order, price: int, mark: int) -> bool:
