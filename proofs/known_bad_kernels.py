@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
+from perpspec.rules.margin import compute_cross_backing
 from perpspec.rules.num import (
     PPM,
     abs_,
@@ -165,6 +166,14 @@ def compute_cross_backing_without_maint(cross_wallet: int, other_pnls: tuple[int
     for pnl in other_pnls:
         total = total + pnl
     return total
+
+
+def compute_position_backing_own_pnl_kept(
+    pool_margin: int, pool_equity: int, pool_maintenance: int, own_pnl: int, own_maint: int
+) -> int:
+    """KNOWN-BAD MRG-034: the others' PnL taken as the pool's equity less its margin (the position's own PnL kept in)."""
+    del own_pnl  # BAD: not taken out of the others' PnL
+    return compute_cross_backing(pool_margin, (pool_equity - pool_margin,), (pool_maintenance - own_maint,))  # BAD
 
 
 def compute_lot_value_inverse_floor(inst: Instrument, price: int) -> int:

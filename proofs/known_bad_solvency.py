@@ -1,7 +1,7 @@
 """Known-bad solvency rules: plausible mistakes the checkers must catch (rules/solvency.py).
 
-The obligations in :mod:`proofs.obligations_solvency` that use them expect Z3
-to *refute* them; ``tests/test_solvency.py`` replays the collusion of issue 13
+The obligations in :mod:`proofs.obligations_solvency` and
+:mod:`proofs.obligations_fill_carry` that use them expect Z3 to *refute* them; ``tests/test_solvency.py`` replays the collusion of issue 13
 on the broken and the real rule.  Nothing outside ``proofs/`` and ``tests/``
 may import this module.
 """
@@ -19,6 +19,7 @@ from perpspec.rules.num import and_, ite
 from perpspec.rules.solvency import (
     FillOutcome,
     PoolState,
+    apply_fill_to_pool,
     compute_fill_outcome,
     compute_opened_qty,
     is_order_solvent,
@@ -87,3 +88,20 @@ def is_adl_eligible_without_not_losing(
     value_at_bankruptcy = compute_value(inst, qty, bankruptcy_price)
     equity_if_closed = pool_equity + value_at_bankruptcy - compute_value(inst, qty, mark_price)
     return and_(opposite, and_(equity_if_closed >= 0, pool_equity >= 0))  # BAD: no not-losing clause
+
+
+def apply_fill_to_pool_without_commission(
+    inst: Instrument, pool: PoolState, fill_qty: int, price: int, fee_ppm: int, mark_price: int
+) -> PoolState:
+    """KNOWN-BAD LIQ-049: the free wallet carried to the next fill without the commission the fill paid."""
+    carried = apply_fill_to_pool(inst, pool, fill_qty, price, fee_ppm, mark_price)
+    commission = compute_fill_outcome(inst, pool, fill_qty, price, fee_ppm, mark_price).commission
+    return attrs.evolve(carried, free_wallet=carried.free_wallet + commission)  # BAD: the commission given back
+
+
+def apply_fill_to_pool_keeping_account_equity(
+    inst: Instrument, pool: PoolState, fill_qty: int, price: int, fee_ppm: int, mark_price: int
+) -> PoolState:
+    """KNOWN-BAD LIQ-049: the account's equity carried to the next fill as it was before the fill."""
+    carried = apply_fill_to_pool(inst, pool, fill_qty, price, fee_ppm, mark_price)
+    return attrs.evolve(carried, account_equity=pool.account_equity)  # BAD: the fill's PnL and commission dropped

@@ -201,6 +201,36 @@ def prove_cross_backing(k: int, kernel: Callable[..., int]) -> ProofResult:
         return prover.prove(backing + own_pnl - own_maint == account, f"MRG-033 k={k}")
 
 
+def prove_position_backing(k: int, kernel: Callable[[int, int, int, int, int], int]) -> ProofResult:
+    """MRG-034: the backing from a pool's totals + own PnL − own maintenance is the pool's excess, k other members.
+
+    MRG-033's statement for a pool given by its totals (the engine indexes liquidation trigger prices
+    by it): the position's threshold is exactly where its pool's excess turns negative, the others
+    held at mark; k = 0 is an isolated pool, whose backing is its margin.
+    """
+    with Prover() as prover:
+        pool_margin, own_pnl, own_maint = prover.symbol("pool_margin"), prover.symbol("own_pnl"), prover.symbol("own_maint")
+        pnls = tuple(prover.symbol(f"pnl{i}") for i in range(k))
+        maints = tuple(prover.symbol(f"maint{i}") for i in range(k))
+        prover.assume(all_of(own_maint >= 0, *[maint >= 0 for maint in maints]), "maintenance ≥ 0")
+        prover.assume(all_of(True, *[maint > 0 for maint in maints]), "other positions are open (posMaint > 0)")
+        pool_equity = pool_margin + own_pnl + sum(pnls, 0)
+        pool_maintenance = own_maint + sum(maints, 0)
+        backing = kernel(pool_margin, pool_equity, pool_maintenance, own_pnl, own_maint)
+        excess = margin.compute_cross_margin_excess(pool_margin, (own_pnl, *pnls), (own_maint, *maints))
+        return prover.prove(backing + own_pnl - own_maint == excess, f"MRG-034 k={k}")
+
+
+def prove_position_backing_of_totals(kernel: Callable[[int, int, int, int, int], int]) -> ProofResult:
+    """MRG-034, any number of members: backing + own PnL − own maintenance is the pool's equity − its maintenance."""
+    with Prover() as prover:
+        names = ("pool_margin", "pool_equity", "pool_maintenance", "own_pnl", "own_maint")
+        pool_margin, pool_equity, pool_maintenance, own_pnl, own_maint = (prover.symbol(name) for name in names)
+        prover.assume(all_of(own_maint >= 0, pool_maintenance >= own_maint), "maintenance ≥ 0, the own part of the pool's")
+        backing = kernel(pool_margin, pool_equity, pool_maintenance, own_pnl, own_maint)
+        return prover.prove(backing + own_pnl - own_maint == pool_equity - pool_maintenance, "MRG-034 totals")
+
+
 def prove_order_charge_price(symbol: str, kernel: Callable[..., int]) -> ProofResult:
     """MRG-040: the charge price is a price the order can fill at, and its value is never below the value at the limit."""
     inst = load_instrument(symbol)
@@ -509,6 +539,17 @@ def _register() -> None:
         p(prove_cross_excess, 2, bad.compute_cross_backing_without_maint), expect="refuted", bounded="k = 2 positions")
     add("MRG-033/maint-dropped/k=2", "MRG-033", "INV-NO-FALSE-LIQUIDATION", "the others' maintenance dropped from the backing.",
         p(prove_cross_backing, 2, bad.compute_cross_backing_without_maint), expect="refuted", bounded="k = 2 other positions")
+    for k in range(5):
+        add(f"MRG-034/backing-is-pool-excess/k={k}", "MRG-034", "INV-NO-FALSE-LIQUIDATION",
+            "The backing from the pool's totals + own PnL − own maintenance is the pool's excess (MRG-032).",
+            p(prove_position_backing, k, margin.compute_position_backing), bounded=f"k = {k} other positions")
+    add("MRG-034/backing-is-pool-excess/totals", "MRG-034", "INV-NO-FALSE-LIQUIDATION",
+        "The backing + own PnL − own maintenance is the pool's equity − its maintenance (MRG-032's excess, any size).",
+        p(prove_position_backing_of_totals, margin.compute_position_backing))
+    add("MRG-034/own-pnl-kept/totals", "MRG-034", "INV-NO-FALSE-LIQUIDATION", "the position's own PnL left in the others'.",
+        p(prove_position_backing_of_totals, bad.compute_position_backing_own_pnl_kept), expect="refuted")
+    add("MRG-034/own-pnl-kept/k=2", "MRG-034", "INV-NO-FALSE-LIQUIDATION", "the position's own PnL left in the others'.",
+        p(prove_position_backing, 2, bad.compute_position_backing_own_pnl_kept), expect="refuted", bounded="k = 2 other positions")
 
 
 _register()

@@ -26,7 +26,8 @@ from perpspec.proofs.specialise.generate import KERNEL_DIR, RECORD_PATH, ROOT, m
 from perpspec.rules.digest import compute_instrument_digest, compute_rules_digest, compute_source_digest
 from perpspec.rules.instrument_file import builtin_symbols, load_instrument
 
-# files outside rules/ and proofs/ these obligations read (for `perpspec prove`'s result cache key)
+# files outside rules/ and proofs/ these obligations read (in their dependency key: `perpspec prove`'s result cache
+# and the rulebook's stored run, proofs.rulebook_status.dependency_files)
 DEPENDS_ON = ("engine/kernels/*.py", "specs/kernels.json")
 
 # An equivalence is a property of the generated copy, not of a rule: these obligations name no rule id,

@@ -7,9 +7,10 @@ A result is reused from the cache directory when its **key** is unchanged: the
 SHA-256 of the obligation's id, the solver timeout, the Python version and
 :func:`proofs.rulebook.obligation_key` of the module that defines it (its
 import closure in ``rules/`` and ``proofs/``, the prover, every instrument
-file, the Z3 version), plus any files outside those the module lists in a
-``DEPENDS_ON`` tuple of globs (:mod:`proofs.obligations_specialised` reads the
-emitted kernels).  Only PROVED and REFUTED results are stored — an UNKNOWN
+file, the files its modules list in a ``DEPENDS_ON`` tuple of globs
+(:mod:`proofs.obligations_specialised` reads the emitted kernels), the Z3
+version: :func:`proofs.rulebook_status.dependency_files`, the same list the
+rulebook's stored run is keyed by).  Only PROVED and REFUTED results are stored — an UNKNOWN
 (a timeout depends on the machine), a VACUOUS result or a crash always runs
 again.  A cached row is the same result, marked ``cached``; it is never an
 ``unknown`` counted as proved.
@@ -64,9 +65,6 @@ class Keys:
 
             digest = hashlib.sha256(obligation_key(self.root, module.removeprefix("perpspec.")).encode())
             digest.update(sys.version.encode())
-            for pattern in getattr(sys.modules.get(module), "DEPENDS_ON", ()):
-                for path in sorted(self.root.glob(pattern)):
-                    digest.update(path.relative_to(self.root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
             self.by_module[module] = digest.hexdigest()
         return self.by_module[module]
 

@@ -8,9 +8,11 @@ Everything on the generated pages is read from the repository, never typed in:
 * **invariants** — :data:`rules.invariants.REGISTRY`;
 * **proof status** — the outcome of actually running every obligation of the
   proof registry (:mod:`proofs.registry`), stored in ``specs/proof-status.json``
-  with a fingerprint of ``rules/`` and ``proofs/`` and, per obligation, a key
-  hashing what it depends on (the import closure of its module, the prover,
-  the instrument files, the Z3 version).  While the fingerprint is unchanged the
+  with a fingerprint of everything any obligation reads and, per obligation, a
+  key hashing what it depends on (the import closure of its module, the prover,
+  the instrument files, the files its module declares in ``DEPENDS_ON``, the Z3
+  version: ``dependency_files``, the list ``perpspec prove``'s cache is keyed
+  by too).  While the fingerprint is unchanged the
   stored run is the run; otherwise only obligations whose key changed run again.
   No timing is stored, so regeneration is deterministic;
 * **tested, waived** — a rule no obligation proves, exercised by test functions

@@ -62,21 +62,14 @@ class Outcome:
 
 
 def source_fingerprint(root: Path = ROOT) -> str:
-    """SHA-256 over the sources a proof run depends on (``rules/*.py`` and ``proofs/**/*.py``).
+    """SHA-256 over everything any proof obligation depends on: :func:`obligation_key` of every module.
 
-    ``proofs/specialise/`` included: it registers the KRN obligations (a merge that added eight of them
-    left the stored run looking current, without them).
+    ``rules/*.py``, ``proofs/**/*.py`` (``proofs/specialise/`` included: it registers the KRN obligations;
+    a merge that added eight of them left the stored run looking current, without them), the instrument
+    files, every file a module declares in ``DEPENDS_ON`` (the emitted kernels and their proof record)
+    and the Z3 version: an instrument change that refutes an obligation must not reuse the stored run.
     """
-    digest = hashlib.sha256()
-    files = sorted((root / "rules").glob("*.py")) + sorted((root / "proofs").rglob("*.py"))
-    for path in files:
-        if path.name in _GENERATOR_FILES:
-            continue
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(b"\0")
-        digest.update(path.read_bytes())
-        digest.update(b"\0")
-    return digest.hexdigest()
+    return obligation_key(root, "")
 
 
 # The generator's own modules do not change what the obligations prove.
@@ -217,24 +210,52 @@ def import_closure(root: Path, module: str) -> list[Path]:
     return sorted(seen)
 
 
-def obligation_key(root: Path, module: str | tuple[str, ...]) -> str:
-    """SHA-256 over what an obligation defined in ``module`` (or these modules) depends on.
+def declared_files(root: Path, sources: Iterable[Path]) -> set[Path]:
+    """The files outside the import closure that modules declare they read: their ``DEPENDS_ON`` globs.
 
-    The modules' import closure within ``rules/`` and ``proofs/``, the prover
-    machinery, every instrument file and the Z3 version; ``""`` is everything.
+    A module of ``proofs/`` that reads a file at run time (:mod:`proofs.obligations_specialised` reads the
+    emitted kernels and ``specs/kernels.json``) lists it in a top-level ``DEPENDS_ON`` tuple of globs
+    relative to the repository root; read from the source, so nothing is imported.
     """
-    import z3
+    found: set[Path] = set()
+    for path in sources:
+        for node in ast.parse(path.read_text(), str(path)).body:
+            if isinstance(node, ast.Assign) and any(
+                isinstance(target, ast.Name) and target.id == "DEPENDS_ON" for target in node.targets
+            ):
+                for pattern in ast.literal_eval(node.value):
+                    found.update(root.glob(pattern))
+    return found
 
+
+def dependency_files(root: Path, module: str | tuple[str, ...]) -> list[Path]:
+    """Every file an obligation defined in ``module`` (or these modules) depends on; ``""`` is everything.
+
+    The modules' import closure within ``rules/`` and ``proofs/``, the prover machinery, every
+    instrument file, and the files those modules declare in ``DEPENDS_ON`` (:func:`declared_files`).
+    The one list behind the rulebook's row keys, its fingerprint and ``perpspec prove``'s cache keys.
+    """
     modules = (module,) if isinstance(module, str) else module
     files = {path for name in modules if name for path in import_closure(root, name)}
     if "" in modules or not modules:
         files.update((root / "rules").glob("*.py"))
-        files.update(path for path in (root / "proofs").glob("*.py") if path.name not in _GENERATOR_FILES)
+        files.update(path for path in (root / "proofs").rglob("*.py") if path.name not in _GENERATOR_FILES)
     for name in ("registry", "prover", "sym"):
         files.update(import_closure(root, f"proofs.{name}"))
     files.update((root / "specs" / "instruments").glob("*.toml"))
+    files.update(declared_files(root, [path for path in files if path.suffix == ".py"]))
+    return sorted(files)
+
+
+def obligation_key(root: Path, module: str | tuple[str, ...]) -> str:
+    """SHA-256 over what an obligation defined in ``module`` (or these modules) depends on.
+
+    The files of :func:`dependency_files` (names and contents) and the Z3 version; ``""`` is everything.
+    """
+    import z3
+
     digest = hashlib.sha256(z3.get_version_string().encode())
-    for path in sorted(files):
+    for path in dependency_files(root, module):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
