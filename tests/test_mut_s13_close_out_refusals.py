@@ -25,6 +25,7 @@ import pytest
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core import waterfall
+from perpspec.engine.core.book import Book
 from perpspec.engine.core.events import Accepted, Event, Execution, RuleEvent
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.events import AdlDeferred, AdlFill, LiquidationFill
@@ -153,7 +154,7 @@ def test_a_close_out_of_whole_lots_reads_only_the_prefix_of_the_book(monkeypatch
     asked: list[int | None] = []
     original = waterfall.level_totals
 
-    def watched(book: waterfall.Book, bid_side: bool, enough: int | None = None, lot_size: int = 1) -> list[tuple[int, int]]:
+    def watched(book: Book, bid_side: bool, enough: int | None = None, lot_size: int = 1) -> list[tuple[int, int]]:
         asked.append(enough)
         return original(book, bid_side, enough, lot_size)
 
@@ -179,4 +180,5 @@ def test_a_held_close_out_of_one_contract_counts_in_the_fund_cover() -> None:
     assert [type(r).__name__ for r in records if isinstance(r, AdlDeferred | AdlFill)] == ["AdlFill"]
     [adl] = [r for r in records if isinstance(r, AdlFill)]
     assert (adl.account_id, adl.close_qty, adl.price) == (2, -1, 290_455)
-    assert engine.positions(2) == {} and engine.positions(3) == {}
+    assert engine.positions(2) == {}
+    assert engine.positions(3) == {}
