@@ -182,3 +182,38 @@ def test_a_held_close_out_of_one_contract_counts_in_the_fund_cover() -> None:
     assert (adl.account_id, adl.close_qty, adl.price) == (2, -1, 290_455)
     assert engine.positions(2) == {}
     assert engine.positions(3) == {}
+
+
+def test_a_taken_over_short_counts_the_fill_before_the_refusal_once() -> None:
+    # the first test's mirror (a close-out that buys): the whale short 25,000 at 3,000.00 is taken over when the
+    # mark rises to 3,060.00; account 100 bought 10 at 3,100.00 and offers them at 2,920.00, which LIQ-054 refuses
+    up, low = 306_000, 292_000
+    engine = Engine({"ETHUSD": ETHUSD})
+    p = engine.process
+    p(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    for account, amount in ((1, 3 * XBT), (2, 10_000 * XBT), (100, XBT // 100)):
+        ok(p(c.VerifyAccount(time_ms=0, account=account)))
+        ok(p(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount)))
+    for account in (1, 2):
+        limit = ETHUSD.risk_limit + (4 if account == 2 else 1) * ETHUSD.risk_step
+        ok(p(c.SetRiskLimit(time_ms=0, account=account, symbol="ETHUSD", risk_limit=limit)))
+    ok(p(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Buy", order_qty=25_000, price=300_000)))
+    ok(p(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Sell", order_qty=25_000, price=300_000)))
+    ok(p(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Sell", order_qty=10, price=310_000)))
+    ok(p(c.PlaceOrder(time_ms=0, account=100, symbol="ETHUSD", side="Buy", order_qty=10, price=310_000)))
+    events = p(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=up, index_price=up))
+    assert [e.record.unfilled_qty for e in events if isinstance(e, RuleEvent) and isinstance(e.record, AdlDeferred)] == [
+        25_000
+    ]
+    ok(p(c.PlaceOrder(time_ms=1, account=2, symbol="ETHUSD", side="Sell", order_qty=5, price=low)))
+    ok(p(c.PlaceOrder(time_ms=1, account=100, symbol="ETHUSD", side="Sell", order_qty=10, price=low)))
+    ok(p(c.Withdraw(time_ms=1, account=100, asset="XBt", amount=engine.desk.withdrawable(engine.accounts[100], "XBt"))))
+    ok(p(c.PlaceOrder(time_ms=1, account=2, symbol="ETHUSD", side="Sell", order_qty=25_000, price=up)))
+    events = p(c.PriceUpdate(time_ms=2, symbol="ETHUSD", mark_price=up, index_price=up))
+    records = [e.record for e in events if isinstance(e, RuleEvent)]
+    assert [(r.maker_account_id, r.qty, r.price) for r in records if isinstance(r, LiquidationFill)] == [
+        (2, 5, low),
+        (2, 24_995, up),
+    ]
+    assert [r for r in records if isinstance(r, AdlDeferred | AdlFill)] == []
+    assert [e.account for e in events if isinstance(e, Execution) and e.exec_type == "Canceled"] == [100]
