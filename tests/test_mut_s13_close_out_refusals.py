@@ -217,3 +217,45 @@ def test_a_taken_over_short_counts_the_fill_before_the_refusal_once() -> None:
     ]
     assert [r for r in records if isinstance(r, AdlDeferred | AdlFill)] == []
     assert [e.account for e in events if isinstance(e, Execution) and e.exec_type == "Canceled"] == [100]
+
+
+def test_a_close_out_in_lots_reads_the_book_again_when_the_prefix_no_longer_covers() -> None:
+    # the second test in XBTUSD (lots of 100 contracts, so the prefix is judged in whole lots): a long of 5,000,000
+    # at 50,000.0 (2 XBT) taken over at a mark of 49,250.0; accounts 100 and 101 sold 100 each at 48,000.0 and bid
+    # them back at 51,500.0 with nothing left to pay the loss; the prefix for 5,000,000 ends at 49,250.0
+    # (300 + 200 + 4,999,500), after the refusals it holds 4,999,500 of the 4,999,700 left
+    xbtusd = load_instrument("XBTUSD")
+    symbol, fall, high = "XBTUSD", 4_925_000, 5_150_000
+    engine = Engine({symbol: xbtusd})
+    p = engine.process
+    p(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=5_000_000, index_price=5_000_000))
+    for account, amount in ((1, 2 * XBT), (2, 1_000 * XBT), (100, 100_000), (101, 100_000)):
+        ok(p(c.VerifyAccount(time_ms=0, account=account)))
+        ok(p(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount)))
+    ok(p(c.SetRiskLimit(time_ms=0, account=2, symbol=symbol, risk_limit=xbtusd.risk_limit + 4 * xbtusd.risk_step)))
+    ok(p(c.PlaceOrder(time_ms=0, account=2, symbol=symbol, side="Sell", order_qty=5_000_000, price=5_000_000)))
+    ok(p(c.PlaceOrder(time_ms=0, account=1, symbol=symbol, side="Buy", order_qty=5_000_000, price=5_000_000)))
+    for account in (100, 101):
+        ok(p(c.PlaceOrder(time_ms=0, account=2, symbol=symbol, side="Buy", order_qty=100, price=4_800_000)))
+        ok(p(c.PlaceOrder(time_ms=0, account=account, symbol=symbol, side="Sell", order_qty=100, price=4_800_000)))
+    events = p(c.PriceUpdate(time_ms=1, symbol=symbol, mark_price=fall, index_price=fall))
+    assert [e.record.unfilled_qty for e in events if isinstance(e, RuleEvent) and isinstance(e.record, AdlDeferred)] == [
+        5_000_000
+    ]
+    ok(p(c.PlaceOrder(time_ms=1, account=2, symbol=symbol, side="Buy", order_qty=300, price=high)))
+    for account in (100, 101):
+        ok(p(c.PlaceOrder(time_ms=1, account=account, symbol=symbol, side="Buy", order_qty=100, price=high)))
+    for account in (100, 101):
+        amount = engine.desk.withdrawable(engine.accounts[account], "XBt")
+        ok(p(c.Withdraw(time_ms=1, account=account, asset="XBt", amount=amount)))
+    ok(p(c.PlaceOrder(time_ms=1, account=2, symbol=symbol, side="Buy", order_qty=4_999_500, price=fall)))
+    ok(p(c.PlaceOrder(time_ms=1, account=2, symbol=symbol, side="Buy", order_qty=10_000, price=fall - 50)))
+    events = p(c.PriceUpdate(time_ms=2, symbol=symbol, mark_price=fall, index_price=fall))
+    records = [e.record for e in events if isinstance(e, RuleEvent)]
+    assert [(r.maker_account_id, r.qty, r.price) for r in records if isinstance(r, LiquidationFill)] == [
+        (2, -300, high),
+        (2, -4_999_500, fall),
+        (2, -200, fall - 50),
+    ]
+    assert [r for r in records if isinstance(r, AdlDeferred | AdlFill)] == []
+    assert sorted(e.account for e in events if isinstance(e, Execution) and e.exec_type == "Canceled") == [100, 101]
