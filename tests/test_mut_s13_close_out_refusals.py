@@ -105,6 +105,20 @@ def test_a_fill_before_the_refusal_is_counted_once_in_what_is_left_to_close() ->
     assert engine.positions(1) == {}
 
 
+def test_the_surplus_of_a_fill_before_the_refusal_pays_for_the_next_judgement() -> None:
+    # the take-over price is 2,884.60 and the fund holds 5,875,000; the 5 sold at 3,080.00 pay it 97,700 and the bid
+    # below is at 2,880.00, a draw of 460 a contract: the second judgement affords (5,875,000 + 97,700) // 460 =
+    # 12,984 contracts (without the surplus, 12,771) and ADL-031 defers the rest, the fund left at 60
+    engine = taken_over(attackers=2)
+    bid(engine, 5, HIGH)
+    refusing_bids(engine, 2)
+    bid(engine, 25_000, 288_000)
+    fills, cancelled, adl = close(engine)
+    assert fills == [(2, -5, HIGH), (2, -12_984, 288_000)]
+    assert cancelled == [100, 101]
+    assert [(r.unfilled_qty, r.bankruptcy_price, r.fund_balance) for r in adl] == [(12_011, 288_460, 60)]
+    assert engine.insurance_funds["XBt"] == 60
+
 def test_when_the_kept_prefix_no_longer_covers_after_a_refusal_the_book_is_read_again() -> None:
     # the prefix for 25,000 ends at 2,940.00 (15 + 20 + 24,965 = 25,000 exactly); after the 20 are refused it holds
     # 24,965 of the 24,985 left, so the rest of the book is read and the last 20 close at the level below
