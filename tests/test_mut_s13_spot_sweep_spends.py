@@ -1,0 +1,77 @@
+"""LIQ-055 across one sweep: a maker's earlier fills count against what it may spend (session 13, helper "mutants").
+
+Found by ``python -m tests.mutation engine/core/fills.py`` (``Fills._spot_guard``): the guard folds each earlier fill
+of the sweep into what its account has spent (``spent``), and judges the next fill against what a Withdraw could
+take less that (``is_spot_spend_withdrawable(room - earlier, amount)``).  No test had one account's two resting
+spot orders filled by the same incoming order with the account's room exactly used up, or one unit short: the
+sweep could let the second fill spend the same money again (the account's XBt wallet below what its XBTUSD long
+needs: a spot sale of margin in use), or refuse a fill the account could pay for, and no test failed.
+
+M deposits 1 XBT and 1,000 USDT, offers 0.01 XBT at 50,000.00 and 0.02 XBT at 50,000.50 on XBT_USDT (sells spend
+exactly their base amount: no fee in XBt), then withdraws all it may (its offers keep exactly what they reserve);
+account 1 buys through both.  Rules: LIQ-055, LIQ-044 (a refused maker is cancelled with FILL_CANCEL_TEXT).
+"""
+
+from __future__ import annotations
+
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Event, Execution
+from perpspec.engine.core.exchange import Engine
+from perpspec.rules.solvency import FILL_CANCEL_TEXT
+from tests.test_s12_spot_spends_withdrawable import PRICE, _engine, _ok
+
+M, TAKER, MM = 4, 1, 2
+
+
+def offered(asks: list[tuple[int, int]], long_xbtusd: int = 0) -> tuple[Engine, list[int]]:
+    """M's offers, each ``(qty, price)``, and all else M may withdraw withdrawn; M long ``long_xbtusd`` XBTUSD."""
+    engine = _engine()
+    for account, asset, amount in ((M, "XBt", 10**8), (M, "USDt", 10**9), (TAKER, "USDt", 10**13), (MM, "XBt", 10**10)):
+        _ok(engine, c.Deposit(time_ms=0, account=account, asset=asset, amount=amount))
+    if long_xbtusd:
+        _ok(engine, c.PlaceOrder(time_ms=0, account=MM, symbol="XBTUSD", side="Sell", order_qty=long_xbtusd, price=PRICE))
+        _ok(engine, c.PlaceOrder(time_ms=0, account=M, symbol="XBTUSD", side="Buy", order_qty=long_xbtusd, price=PRICE))
+    ids = []
+    for qty, price in asks:
+        placed = _ok(engine, c.PlaceOrder(time_ms=0, account=M, symbol="XBT_USDT", side="Sell", order_qty=qty, price=price))
+        ids.append(placed[-1].order_id)  # type: ignore[attr-defined]
+    amount = engine.desk.withdrawable(engine.accounts[M], "XBt")
+    _ok(engine, c.Withdraw(time_ms=0, account=M, asset="XBt", amount=amount))
+    assert engine.risk.spot_withdrawable(engine.accounts[M], "XBt") == sum(qty for qty, _ in asks) * 100
+    return engine, ids
+
+
+def buy_through(engine: Engine, qty: int, price: int) -> list[Event]:
+    placed = c.PlaceOrder(time_ms=1, account=TAKER, symbol="XBT_USDT", side="Buy", order_qty=qty, price=price)
+    return _ok(engine, placed)
+
+
+def m_executions(events: list[Event]) -> list[tuple[int, str, int, str]]:
+    return [(e.order_id, e.exec_type, e.last_qty, e.text) for e in events if isinstance(e, Execution) and e.account == M]
+
+
+def test_one_offer_that_reserved_all_m_may_withdraw_fills() -> None:
+    engine, [ask] = offered([(10_000, PRICE)])
+    events = buy_through(engine, 10_000, PRICE)
+    assert m_executions(events) == [(ask, "Trade", 10_000, "")]
+    assert engine.accounts[M].wallets["XBt"] == 0
+
+
+def test_two_offers_that_reserved_all_m_may_withdraw_both_fill_in_one_sweep() -> None:
+    engine, [first, second] = offered([(10_000, PRICE), (20_000, PRICE + 50)])
+    events = buy_through(engine, 30_000, PRICE + 50)
+    assert m_executions(events) == [(first, "Trade", 10_000, ""), (second, "Trade", 20_000, "")]
+    assert engine.accounts[M].wallets["XBt"] == 0
+
+
+def test_the_second_offer_is_cancelled_when_a_mark_move_left_m_short_of_it() -> None:
+    # M is long 1,000 XBTUSD; the mark falls to 49,950.00 after the withdrawal: a Withdraw could now take 2,998,000
+    # XBt, the first fill spends 1,000,000 of it and the second would spend 2,000,000 more
+    engine, [first, second] = offered([(10_000, PRICE), (20_000, PRICE + 50)], long_xbtusd=1_000)
+    _ok(engine, c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=PRICE - 5_000, index_price=PRICE - 5_000))
+    assert engine.risk.spot_withdrawable(engine.accounts[M], "XBt") == 2_998_000
+    wallet = engine.accounts[M].wallets["XBt"]
+    events = buy_through(engine, 30_000, PRICE + 50)
+    assert m_executions(events) == [(first, "Trade", 10_000, ""), (second, "Canceled", 0, FILL_CANCEL_TEXT)]
+    assert engine.accounts[M].wallets["XBt"] == wallet - 1_000_000
+    assert engine.risk.spot_withdrawable(engine.accounts[M], "XBt") == 1_998_000
