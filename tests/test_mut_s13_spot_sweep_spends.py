@@ -75,3 +75,23 @@ def test_the_second_offer_is_cancelled_when_a_mark_move_left_m_short_of_it() -> 
     assert m_executions(events) == [(first, "Trade", 10_000, ""), (second, "Canceled", 0, FILL_CANCEL_TEXT)]
     assert engine.accounts[M].wallets["XBt"] == wallet - 1_000_000
     assert engine.risk.spot_withdrawable(engine.accounts[M], "XBt") == 1_998_000
+
+
+def test_a_bid_maker_spends_its_fill_value_and_its_fee() -> None:
+    # a buy spends the quote value plus its fee: M bids 0.1 XBT at 50,000.00 (reserving 5,000 USDT and the 0.1%
+    # taker fee, 5 USDT), withdraws all else, and is long 0.001 XBT of XBTUSDT; the mark falls 5,000.00 (5 USDT of
+    # loss): a Withdraw could take exactly the 5,000 USDT of value, not the 2.5 USDT maker fee on top: cancelled
+    engine = _engine()
+    for account, asset, amount in ((M, "USDt", 6 * 10**9), (TAKER, "XBt", 10**10), (MM, "USDt", 10**13)):
+        _ok(engine, c.Deposit(time_ms=0, account=account, asset=asset, amount=amount))
+    _ok(engine, c.PlaceOrder(time_ms=0, account=MM, symbol="XBTUSDT", side="Sell", order_qty=1_000, price=PRICE))
+    _ok(engine, c.PlaceOrder(time_ms=0, account=M, symbol="XBTUSDT", side="Buy", order_qty=1_000, price=PRICE))
+    placed = _ok(engine, c.PlaceOrder(time_ms=0, account=M, symbol="XBT_USDT", side="Buy", order_qty=100_000, price=PRICE))
+    bid = placed[-1].order_id  # type: ignore[attr-defined]
+    assert engine.accounts[M].reserved == {"USDt": 5_005_000_000}
+    _ok(engine, c.Withdraw(time_ms=0, account=M, asset="USDt", amount=engine.desk.withdrawable(engine.accounts[M], "USDt")))
+    _ok(engine, c.PriceUpdate(time_ms=1, symbol="XBTUSDT", mark_price=PRICE - 500_000, index_price=PRICE - 500_000))
+    assert engine.risk.spot_withdrawable(engine.accounts[M], "USDt") == 5_000_000_000
+    events = _ok(engine, c.PlaceOrder(time_ms=1, account=TAKER, symbol="XBT_USDT", side="Sell", order_qty=100_000,
+                                      price=PRICE))
+    assert m_executions(events) == [(bid, "Canceled", 0, FILL_CANCEL_TEXT)]
