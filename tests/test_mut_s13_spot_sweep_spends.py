@@ -15,10 +15,11 @@ account 1 buys through both.  Rules: LIQ-055, LIQ-044 (a refused maker is cancel
 from __future__ import annotations
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Event, Execution
+from perpspec.engine.core.events import Event, Execution, RuleEvent
 from perpspec.engine.core.exchange import Engine
+from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.solvency import FILL_CANCEL_TEXT
-from tests.test_s12_spot_spends_withdrawable import PRICE, _engine, _ok
+from tests.test_s12_spot_spends_withdrawable import PRICE, SPOT, _engine, _ok
 
 M, TAKER, MM = 4, 1, 2
 
@@ -95,3 +96,35 @@ def test_a_bid_maker_spends_its_fill_value_and_its_fee() -> None:
     events = _ok(engine, c.PlaceOrder(time_ms=1, account=TAKER, symbol="XBT_USDT", side="Sell", order_qty=100_000,
                                       price=PRICE))
     assert m_executions(events) == [(bid, "Canceled", 0, FILL_CANCEL_TEXT)]
+
+
+
+def test_an_isolated_loss_left_for_the_next_update_bounds_a_makers_second_fill() -> None:
+    # LIQ-052 judges the account's equity, which an isolated position beyond its bankruptcy price has left below
+    # what a Withdraw could take (MRG-050 counts only that position's margin): with one liquidation per update,
+    # account 5 (higher liquidation price) is liquidated at the mark's fall to 33,333.00 and M's isolated long of
+    # 1 XBT at 10x (0.5 XBT of loss on 0.1 XBT of margin) waits for the next update (WaterfallCarried); M's two
+    # offers of 0.3 XBT are met by one buy: the first leaves M's equity at 19,923,500 and the second is cancelled
+    engine = Engine({"XBTUSD": load_instrument("XBTUSD"), "XBT_USDT": SPOT}, max_liquidations_per_update=1)
+    other = 5
+    for account in (M, other, MM, TAKER):
+        _ok(engine, c.VerifyAccount(time_ms=0, account=account))
+    for symbol in ("XBTUSD", "XBT_USDT"):
+        _ok(engine, c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=PRICE, index_price=PRICE))
+    for account, asset, amount in ((M, "XBt", 10**8), (other, "XBt", 10**7), (MM, "XBt", 10**11), (TAKER, "USDt", 10**13)):
+        _ok(engine, c.Deposit(time_ms=0, account=account, asset=asset, amount=amount))
+    for account, leverage, qty in ((M, 1_000, 50_000), (other, 5_000, 100_000)):
+        _ok(engine, c.SetLeverage(time_ms=0, account=account, symbol="XBTUSD", leverage_hundredths=leverage))
+        _ok(engine, c.PlaceOrder(time_ms=0, account=MM, symbol="XBTUSD", side="Sell", order_qty=qty, price=PRICE))
+        _ok(engine, c.PlaceOrder(time_ms=0, account=account, symbol="XBTUSD", side="Buy", order_qty=qty, price=PRICE))
+    asks = [
+        _ok(engine, c.PlaceOrder(time_ms=0, account=M, symbol="XBT_USDT", side="Sell", order_qty=300_000, price=PRICE))
+        for _ in range(2)
+    ]
+    first, second = (placed[-1].order_id for placed in asks)  # type: ignore[attr-defined]
+    events = _ok(engine, c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=3_333_300, index_price=3_333_300))
+    assert [type(e.record).__name__ for e in events if isinstance(e, RuleEvent)][-1] == "WaterfallCarried"
+    assert engine.fills._equities_in(engine.accounts[M], "XBt") == (89_842_500, 49_923_500)  # (cross pool, account)
+    assert engine.risk.spot_withdrawable(engine.accounts[M], "XBt") == 89_842_500
+    events = buy_through(engine, 600_000, PRICE)
+    assert m_executions(events) == [(first, "Trade", 300_000, ""), (second, "Canceled", 0, FILL_CANCEL_TEXT)]
