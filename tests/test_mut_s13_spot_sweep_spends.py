@@ -14,10 +14,12 @@ account 1 buys through both.  Rules: LIQ-055, LIQ-044 (a refused maker is cancel
 
 from __future__ import annotations
 
+import attrs
+
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Event, Execution, RuleEvent
 from perpspec.engine.core.exchange import Engine
-from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.instrument_file import load_instrument, validate
 from perpspec.rules.solvency import FILL_CANCEL_TEXT
 from tests.test_s12_spot_spends_withdrawable import PRICE, SPOT, _engine, _ok
 
@@ -128,3 +130,21 @@ def test_an_isolated_loss_left_for_the_next_update_bounds_a_makers_second_fill()
     assert engine.risk.spot_withdrawable(engine.accounts[M], "XBt") == 89_842_500
     events = buy_through(engine, 600_000, PRICE)
     assert m_executions(events) == [(first, "Trade", 300_000, ""), (second, "Canceled", 0, FILL_CANCEL_TEXT)]
+
+
+def test_a_spend_of_one_minor_unit_is_recorded_for_inv_spot_spend() -> None:
+    # the smallest spend a valid spot pair allows: a lot of 1 contract of 1 XBt (tick 1.00 USDT, so a lot at the
+    # tick is whole minor units of quote); the seller's 1 XBt is spent and INV-SPOT-SPEND is told so
+    tiny = attrs.evolve(SPOT, lot_size=1, tick_size=100, base_multiplier=1)
+    assert validate(tiny) is None
+    engine = Engine({"XBT_USDT": tiny})
+    engine.track_steps = True
+    for account in (M, TAKER):
+        _ok(engine, c.VerifyAccount(time_ms=0, account=account))
+    _ok(engine, c.PriceUpdate(time_ms=0, symbol="XBT_USDT", mark_price=PRICE, index_price=PRICE))
+    _ok(engine, c.Deposit(time_ms=0, account=M, asset="XBt", amount=1))
+    _ok(engine, c.Deposit(time_ms=0, account=TAKER, asset="USDt", amount=10**9))
+    _ok(engine, c.PlaceOrder(time_ms=0, account=M, symbol="XBT_USDT", side="Sell", order_qty=1, price=PRICE))
+    events = buy_through(engine, 1, PRICE)
+    assert engine.step_info(events).spot_spends == ((TAKER, "USDt"), (M, "XBt"))
+    assert engine.accounts[M].wallets == {"XBt": 0, "USDt": 49_975}
