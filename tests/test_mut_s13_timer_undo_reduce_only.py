@@ -5,7 +5,7 @@ whose time fired a dead man's switch has the switch's cancels undone (registry.T
 back must come back into the derived count of live ReduceOnly orders per account, which ``fix_reduce_only`` reads
 to skip accounts that have none.  No test put a ReduceOnly order back: counted as -1 instead of 1, a second
 ReduceOnly order brought the count to 0 and neither order was cut to the position when it shrank (a ReduceOnly
-order left larger than the position it may reduce: ORD-RO).
+order left larger than the position it may reduce: ORD-011).
 
 Account 1 is long 10 ETHUSD and rests a ReduceOnly sell of 10; its switch (60 s, armed at 1 s) is due when a
 command of account 2 is refused at 61 s (the clock goes back to 1 s with it); account 1 disarms it at 2 s, places a second ReduceOnly sell of 10 and sells 3 of its
