@@ -1,0 +1,93 @@
+"""What the engine and ``perpspec export`` accept from files: red team 6's finds 1, 3 and 4 (session 13).
+
+* Fee tier 0 -- what every account below the first volume threshold pays -- went unchecked by
+  ``rules.instrument_file.validate``: an instrument with a -500% maker rebate in tier 0 (one 50,000 USDT trade
+  paid the maker 250,000 USDT), or with no tier at all (InternalError on every order), loaded through
+  ``Engine(instruments=...)`` and ``Engine.from_snapshot``.  Tier 0 must now be (adv 0, makerFee, takerFee), a
+  tier's taker fee is never negative, and ``priceScale`` is a power of ten in ``validate`` (not only in the loader).
+* A snapshot position whose ``risk_limit`` is not ``riskLimit + chosen_tier * riskStep`` (the one pair
+  SetRiskLimit makes, RSK-006) is refused by field; it lifted the risk-limit cap.
+* ``perpspec export`` named its files after a row's ``table`` text (``../../x``, absolute paths wrote outside
+  the output folder) and a JSON line that is not an object was an internal error (exit 70): both are now a
+  one-line input error (exit 2) and nothing is written.
+"""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from perpspec.engine.core.exchange import Engine
+from perpspec.engine.core.state_codec import CodecError, decode_state, encode_state
+from perpspec.rules.instrument import FeeTier
+from perpspec.rules.instrument_file import (
+    InstrumentError,
+    builtin_dir,
+    load_builtin_instruments,
+    load_instrument,
+    validate,
+)
+
+BUILTIN = load_builtin_instruments()
+XBTUSDT = BUILTIN["XBTUSDT"]
+XBTUSD = BUILTIN["XBTUSD"]
+REBATE_TIERS = (FeeTier(adv_usd=0, maker_fee_ppm=-5_000_000, taker_fee_ppm=0), *XBTUSDT.fee_tiers[1:])
+
+
+# --- fee tier 0 and priceScale (redteam6_1) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("label", "tiers"),
+    [
+        ("a -500% maker rebate in tier 0", REBATE_TIERS),
+        ("no fee tier at all", ()),
+        ("tier 0 above zero volume", (attrs.evolve(XBTUSDT.fee_tiers[0], adv_usd=1), *XBTUSDT.fee_tiers[1:])),
+        ("tier 0 cheaper than makerFee", (attrs.evolve(XBTUSDT.fee_tiers[0], maker_fee_ppm=XBTUSDT.maker_fee_ppm - 1),
+                                          *XBTUSDT.fee_tiers[1:])),
+        ("tier 0 dearer than takerFee", (attrs.evolve(XBTUSDT.fee_tiers[0], taker_fee_ppm=XBTUSDT.taker_fee_ppm + 1),
+                                         *XBTUSDT.fee_tiers[1:])),
+    ],
+)
+def test_validate_refuses_a_tier_0_that_is_not_the_files_fees(label: str, tiers: tuple[FeeTier, ...]) -> None:
+    assert validate(attrs.evolve(XBTUSDT, fee_tiers=tiers)) == (
+        "feeTiers", "tier 0 must be (adv 0, makerFee, takerFee)"), label
+
+
+def test_validate_refuses_a_negative_taker_fee_in_a_higher_tier() -> None:
+    """Both sides of a trade at such a tier were paid: maker <= taker < 0 passed the tier check."""
+    tiers = (XBTUSDT.fee_tiers[0], FeeTier(adv_usd=10**6, maker_fee_ppm=-200, taker_fee_ppm=-100))
+    assert validate(attrs.evolve(XBTUSDT, fee_tiers=tiers)) == ("feeTiers[0].takerFee", "must be between 0 and 1")
+
+
+@pytest.mark.parametrize("scale", [3, 20, 99, 1001])
+def test_validate_refuses_a_price_scale_that_is_not_a_power_of_ten(scale: int) -> None:
+    assert validate(attrs.evolve(XBTUSD, price_scale=scale)) == ("priceScale", "must be a positive power of ten")
+
+
+def test_every_shipped_instrument_still_loads_and_validates() -> None:
+    paths = sorted(builtin_dir().glob("**/*.toml"))
+    assert len(paths) == len(BUILTIN) + 1 == 5  # the four contracts and spot/XBT_USDT
+    for path in paths:
+        inst = load_instrument(str(path))
+        assert validate(inst) is None, path
+        assert inst.fee_tiers[0] == FeeTier(adv_usd=0, maker_fee_ppm=inst.maker_fee_ppm,
+                                            taker_fee_ppm=inst.taker_fee_ppm), path
+    for price_scale in (1, 10, 100, 10**8):  # the powers of ten stay valid
+        problem = validate(attrs.evolve(XBTUSDT, price_scale=price_scale))
+        assert problem is None or problem[0] != "priceScale", price_scale
+
+
+@pytest.mark.parametrize("tiers", [REBATE_TIERS, ()], ids=["rebate", "no-tiers"])
+def test_engine_refuses_such_an_instrument_by_field(tiers: tuple[FeeTier, ...]) -> None:
+    with pytest.raises(InstrumentError, match=r"instruments\['XBTUSDT'\].*feeTiers.*tier 0 must be"):
+        Engine(instruments={**BUILTIN, "XBTUSDT": attrs.evolve(XBTUSDT, fee_tiers=tiers)})
+
+
+@pytest.mark.parametrize("tiers", [REBATE_TIERS, ()], ids=["rebate", "no-tiers"])
+def test_a_snapshot_with_such_an_instrument_is_refused(tiers: tuple[FeeTier, ...]) -> None:
+    state = decode_state(Engine().snapshot())
+    state["instrument_map"] = {**state["instrument_map"],
+                               "XBTUSDT": attrs.evolve(state["instrument_map"]["XBTUSDT"], fee_tiers=tiers)}
+    with pytest.raises(CodecError, match=r"XBTUSDT.*tier 0 must be"):
+        Engine.from_snapshot(encode_state(state))
