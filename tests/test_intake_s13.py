@@ -17,6 +17,8 @@ from __future__ import annotations
 import attrs
 import pytest
 
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Accepted
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.core.state_codec import CodecError, decode_state, encode_state
 from perpspec.rules.instrument import FeeTier
@@ -91,3 +93,43 @@ def test_a_snapshot_with_such_an_instrument_is_refused(tiers: tuple[FeeTier, ...
                                "XBTUSDT": attrs.evolve(state["instrument_map"]["XBTUSDT"], fee_tiers=tiers)}
     with pytest.raises(CodecError, match=r"XBTUSDT.*tier 0 must be"):
         Engine.from_snapshot(encode_state(state))
+
+
+# --- the risk-limit pair of a snapshot position (redteam6_3) --------------------------------------------------
+
+PRICE = 5_000_000  # 50,000.00 USD
+
+
+def _engine_with_position() -> Engine:
+    engine = Engine()
+    for account in (1, 2):
+        engine.process(c.VerifyAccount(time_ms=0, account=account))
+        engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=100_000 * 10**8))
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=PRICE, index_price=PRICE))
+    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=100, price=PRICE - 50))
+    return engine
+
+
+@pytest.mark.parametrize(
+    ("risk_limit", "chosen_tier"),
+    [(10**20, 0), (XBTUSD.risk_limit + XBTUSD.risk_step, 0), (XBTUSD.risk_limit, 1),
+     (XBTUSD.risk_limit + XBTUSD.risk_step + 1, 1)],
+)
+def test_a_snapshot_risk_limit_no_set_risk_limit_makes_is_refused(risk_limit: int, chosen_tier: int) -> None:
+    state = decode_state(_engine_with_position().snapshot())
+    position = state["accounts"][1].positions["XBTUSD"]
+    position.risk_limit, position.chosen_tier = risk_limit, chosen_tier
+    with pytest.raises(CodecError, match=r"accounts\[1\]\.positions\['XBTUSD'\]\.risk_limit.*riskLimit \+ chosen_tier"):
+        Engine.from_snapshot(encode_state(state))
+
+
+def test_a_risk_limit_set_by_command_round_trips_through_a_snapshot() -> None:
+    engine = _engine_with_position()
+    for steps in (1, 7):
+        limit = XBTUSD.risk_limit + steps * XBTUSD.risk_step
+        assert isinstance(engine.process(c.SetRiskLimit(time_ms=1, account=1, symbol="XBTUSD", risk_limit=limit))[-1],
+                          Accepted)
+        again = Engine.from_snapshot(engine.snapshot())
+        position = again.ledger.accounts[1].positions["XBTUSD"]
+        assert (position.risk_limit, position.chosen_tier) == (limit, steps)
+        assert again.state_hash() == engine.state_hash()
