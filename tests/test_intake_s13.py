@@ -14,13 +14,18 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import attrs
 import pytest
 
+from perpspec.engine.cli.main import main
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.core.state_codec import CodecError, decode_state, encode_state
+from perpspec.engine.simulation.export import ExportInputError, export_events, read_event_rows
 from perpspec.rules.instrument import FeeTier
 from perpspec.rules.instrument_file import (
     InstrumentError,
@@ -133,3 +138,59 @@ def test_a_risk_limit_set_by_command_round_trips_through_a_snapshot() -> None:
         position = again.ledger.accounts[1].positions["XBTUSD"]
         assert (position.risk_limit, position.chosen_tier) == (limit, steps)
         assert again.state_hash() == engine.state_hash()
+
+
+# --- perpspec export names files only after plain table names (redteam6_4) ------------------------------------
+
+
+def _log(folder: Path, rows: list[object]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    events = folder / "events.jsonl"
+    events.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return events
+
+
+@pytest.mark.parametrize("table", ["../../escaped", "/tmp/absolute_target", "a/b", "..", ".", "x.y", "é", 5,
+                                   ["execution"], "x" * 65, "exec\x00ution"])
+def test_export_refuses_a_table_that_is_not_a_plain_name_and_writes_nothing(tmp_path: Path, table: object) -> None:
+    events = _log(tmp_path / "a" / "b" / "run", [{"table": "execution", "seq": 1}, {"table": table, "seq": 2}])
+    out = events.parent / "csv"
+    with pytest.raises(ExportInputError, match="line 2: table"):
+        export_events(events, out, "csv")
+    assert not out.exists()
+    assert sorted(path.name for path in tmp_path.rglob("*") if path.is_file()) == ["events.jsonl"]
+
+
+@pytest.mark.parametrize("line", ["[1]", "5", '"execution"', "null", "true"])
+def test_a_line_that_is_not_an_object_is_a_typed_error(tmp_path: Path, line: str) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"table": "execution", "seq": 1}\n\n' + line + "\n")
+    with pytest.raises(ExportInputError, match="line 3: is a JSON"):
+        list(read_event_rows(events))
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [([{"table": "../../escaped"}], "table '../../escaped' is not a plain table name"),
+     ([[1]], "line 1: is a JSON list, not an object")],
+)
+def test_the_cli_says_so_in_one_line_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 rows: list[object], message: str) -> None:
+    events = _log(tmp_path / "a" / "b" / "run", rows)
+    assert main(["export", str(events.parent), "--format", "csv"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err
+    assert len(err.splitlines()) == 1
+    assert not (events.parent / "csv").exists()
+    assert not list(tmp_path.rglob("*.csv"))
+
+
+def test_plain_tables_still_export_and_rows_without_a_table_share_one_file(tmp_path: Path) -> None:
+    rows = [{"table": "execution", "seq": 1}, {"seq": 2}, {"table": "", "seq": 3}, {"table": None, "seq": 4},
+            {"table": "untabled", "seq": 5}, {"table": "rule_2", "seq": 6}]
+    events = _log(tmp_path, rows)
+    written = export_events(events, tmp_path / "csv", "csv")
+    assert [path.name for path in written] == ["execution.csv", "untabled.csv", "rule_2.csv"]
+    untabled = (tmp_path / "csv" / "untabled.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in untabled[1:]] == ["2", "3", "4", "5"]  # none overwritten
+
