@@ -234,6 +234,7 @@ def validate(inst: Instrument) -> tuple[str, str] | None:
         if value <= 0:
             return name, "must be positive"
     checks: list[tuple[bool, str, str]] = [
+        (10 ** (len(str(inst.price_scale)) - 1) == inst.price_scale, "priceScale", "must be a positive power of ten"),
         (inst.max_order_qty % inst.lot_size == 0, "maxOrderQty", "must be a multiple of lotSize"),
         (inst.max_price % inst.tick_size == 0, "maxPrice", "must be a multiple of tickSize"),
         (inst.multiplier != 0, "multiplier", "must not be zero"),
@@ -293,12 +294,18 @@ def validate(inst: Instrument) -> tuple[str, str] | None:
         checks.append(
             (inst.base_currency != inst.settl_currency, "baseCurrency", "must differ from settlCurrency")
         )
+    # Tier 0 is what every account below the first threshold pays (Account.fee_tier starts there), and the
+    # margin rules reserve commission at takerFee: it is the file's makerFee/takerFee at zero volume, so the
+    # fee checks above bind it.  Tier k >= 1 is the file's feeTiers[k - 1], under the same fee bounds.
+    first = FeeTier(adv_usd=0, maker_fee_ppm=inst.maker_fee_ppm, taker_fee_ppm=inst.taker_fee_ppm)
+    checks.append((inst.fee_tiers[:1] == (first,), "feeTiers", "tier 0 must be (adv 0, makerFee, takerFee)"))
     for index, tier in enumerate(inst.fee_tiers[1:], start=1):
         previous = inst.fee_tiers[index - 1]
         checks.append((tier.adv_usd > previous.adv_usd, f"feeTiers[{index - 1}].adv", "must ascend"))
         checks.append(
             (-PPM < tier.maker_fee_ppm <= tier.taker_fee_ppm < PPM, f"feeTiers[{index - 1}]", "bad fees")
         )
+        checks.append((tier.taker_fee_ppm >= 0, f"feeTiers[{index - 1}].takerFee", "must be between 0 and 1"))
     for ok, field, reason in checks:
         if not ok:
             return field, reason

@@ -82,7 +82,10 @@ def test_the_refusal_names_the_field_the_snapshot_check_names() -> None:
 
 def test_the_shipped_instruments_and_a_sound_hand_built_one_are_accepted() -> None:
     assert sorted(Engine().instrument_map) == sorted(load_builtin_instruments())
-    sound = attrs.evolve(XBTUSD, max_price=2 * 10**12, taker_fee_ppm=500)  # the highest maxPrice validate accepts
+    tier0 = attrs.evolve(XBTUSD.fee_tiers[0], taker_fee_ppm=500)  # tier 0 is takerFee (the file loader's)
+    sound = attrs.evolve(  # the highest maxPrice validate accepts
+        XBTUSD, max_price=2 * 10**12, taker_fee_ppm=500, fee_tiers=(tier0, *XBTUSD.fee_tiers[1:])
+    )
     engine = Engine({"XBTUSD": sound})
     assert engine.instrument_map == {"XBTUSD": sound}
     assert isinstance(engine.process(c.VerifyAccount(time_ms=0, account=1))[-1], Accepted)

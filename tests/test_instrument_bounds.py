@@ -7,9 +7,12 @@ in [0, 1], intervals positive, the funding interval dividing a day, the sample i
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
 
+from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import (
     InstrumentError,
     builtin_dir,
@@ -52,25 +55,32 @@ BOUNDS = [
 ]
 
 
+def _evolve(inst: Instrument, **changes: Any) -> Instrument:
+    """``attrs.evolve``, keeping fee tier 0 the instrument's makerFee/takerFee (as the file loader makes it)."""
+    changed = attrs.evolve(inst, **changes)
+    tier0 = attrs.evolve(changed.fee_tiers[0], maker_fee_ppm=changed.maker_fee_ppm, taker_fee_ppm=changed.taker_fee_ppm)
+    return attrs.evolve(changed, fee_tiers=(tier0, *changed.fee_tiers[1:]))
+
+
 @pytest.mark.parametrize(("attribute", "accepted", "refused", "field"), BOUNDS, ids=[case[0] for case in BOUNDS])
 def test_each_bound_accepts_its_edge_and_refuses_one_unit_past(
     attribute: str, accepted: list[object], refused: list[object], field: str
 ) -> None:
     assert validate(XBTUSD) is None
     for value in accepted:
-        assert validate(attrs.evolve(XBTUSD, **{attribute: value})) is None, value
+        assert validate(_evolve(XBTUSD, **{attribute: value})) is None, value
     for value in refused:
-        problem = validate(attrs.evolve(XBTUSD, **{attribute: value}))
+        problem = validate(_evolve(XBTUSD, **{attribute: value}))
         assert problem is not None, value
         assert problem[0] == field, (value, problem)
 
 
 def test_fee_bounds_taker_in_zero_to_one_and_maker_at_most_taker() -> None:
-    maker_at_zero = attrs.evolve(XBTUSD, maker_fee_ppm=0)
-    assert validate(attrs.evolve(maker_at_zero, taker_fee_ppm=0)) is None
-    assert validate(attrs.evolve(maker_at_zero, taker_fee_ppm=PPM - 1)) is None
-    assert validate(attrs.evolve(XBTUSD, maker_fee_ppm=-2, taker_fee_ppm=-1)) == ("takerFee", "must be between 0 and 1")
-    assert validate(attrs.evolve(maker_at_zero, taker_fee_ppm=PPM))[0] == "takerFee"  # type: ignore[index]
+    maker_at_zero = _evolve(XBTUSD, maker_fee_ppm=0)
+    assert validate(_evolve(maker_at_zero, taker_fee_ppm=0)) is None
+    assert validate(_evolve(maker_at_zero, taker_fee_ppm=PPM - 1)) is None
+    assert validate(_evolve(XBTUSD, maker_fee_ppm=-2, taker_fee_ppm=-1)) == ("takerFee", "must be between 0 and 1")
+    assert validate(_evolve(maker_at_zero, taker_fee_ppm=PPM))[0] == "takerFee"  # type: ignore[index]
 
 
 def test_initial_margin_may_be_the_whole_position_but_not_more() -> None:

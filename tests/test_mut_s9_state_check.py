@@ -231,8 +231,15 @@ def _reserve_nothing(state: State, reserved: dict[str, int]) -> None:
     state["accounts"][5].reserved = reserved
 
 
+def _risk_tier(state: State, steps: int) -> None:
+    inst, ps = state["instrument_map"]["XBTUSD"], _ps(state, 1, "XBTUSD")
+    _set(ps, "risk_limit", inst.risk_limit + steps * inst.risk_step)
+    _set(ps, "chosen_tier", steps)
+
+
 AT_BOUND: list[tuple[str, Mutation, bytes]] = [
-    ("risk_limit-1", lambda s: _set(_ps(s, 1, "XBTUSD"), "risk_limit", 1), PAYLOAD),
+    # a risk limit loads only as the pair SetRiskLimit makes: riskLimit + k * riskStep with chosen_tier k (RSK-006)
+    ("risk_limit-tier-3", lambda s: _risk_tier(s, 3), PAYLOAD),
     ("max_clock_step_ms-1", lambda s: s.update(max_clock_step_ms=1), PAYLOAD),
     ("volume-0", lambda s: s["accounts"][1].volume_by_day.update({20812: 0}), PAYLOAD),
     ("cache-mark-1", _cache_mark_one, BLOB),

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from perpspec.engine.cli.main import UsageError
-from perpspec.engine.simulation.export import FORMATS, export_events
+from perpspec.engine.simulation.export import FORMATS, ExportInputError, export_events
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
         written = export_events(events, out, args.format)
     except RuntimeError as error:
         raise UsageError(str(error)) from error
+    except ExportInputError as error:  # a line that is no event row, or a table that is no plain name
+        raise UsageError(f"EVENTS: {events}: {str(error)[:300]}") from None
     except (ValueError, RecursionError) as error:  # a damaged or foreign log: the user's input, not a bug
         raise UsageError(f"EVENTS: {events} is not a readable perpspec event log "
                          f"({type(error).__name__}: {str(error)[:200]})") from None

@@ -47,6 +47,7 @@ from perpspec.rules.instrument import ContractKind, FeeTier, Instrument
 from perpspec.rules.instrument_file import MARK_METHODS, InstrumentError, validate
 from perpspec.rules.margin import PositionMargin, compute_position_margin
 from perpspec.rules.position import Position
+from perpspec.rules.risk_limit import compute_tier_limit
 
 # the field names a state may hold (engine.core.exchange._STATE, repeated to keep this module below the sequencer)
 STATE_FIELDS: Final = (
@@ -421,6 +422,9 @@ class _Checker:
         _int(ps.leverage, f"{path}.leverage", 0, inst.max_leverage_hundredths)  # SetLeverage's range; 0 = cross
         _int(ps.risk_limit, f"{path}.risk_limit", 1)
         _int(ps.chosen_tier, f"{path}.chosen_tier", 0)
+        if ps.risk_limit != compute_tier_limit(inst, ps.chosen_tier):  # the one pair SetRiskLimit makes (RSK-006)
+            _fail(f"{path}.risk_limit", f"{_shown(ps.risk_limit)} is not riskLimit + chosen_tier × riskStep "
+                                        f"= {_shown(compute_tier_limit(inst, ps.chosen_tier))}")
         for order_id, entry in _dict(ps.orders, f"{path}.orders").items():
             where = f"{path}.orders[{_int(order_id, f'{path}.orders key', 1)}]"
             leaves, price = _pair(entry, where)

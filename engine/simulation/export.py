@@ -29,20 +29,53 @@ FORMATS = ("csv", "parquet")
 MISSING_PYARROW = "Parquet export needs pyarrow, which is an extra: pip install 'perpspec[parquet]'"
 
 
+UNTABLED = "untabled"  # the file of rows without a table
+_TABLE_NAME_MAX = 64
+
+
+class ExportInputError(ValueError):
+    """An event log the export refuses: ``where`` (``line N`` of the log, ``row N`` of rows given) and why."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where, self.reason = where, reason
+
+
 def read_event_rows(path: Path) -> Iterator[dict[str, Any]]:
-    """The event log's rows, decimals as :class:`~decimal.Decimal` (never float)."""
+    """The event log's rows, decimals as :class:`~decimal.Decimal` (never float).
+
+    A line that is not a JSON object, or whose ``table`` is not a plain name (:func:`check_table_name`), is an
+    :class:`ExportInputError` naming the line (malformed JSON is a :class:`json.JSONDecodeError`, also a ValueError).
+    """
     with path.open() as handle:
-        for line in handle:
+        for number, line in enumerate(handle, start=1):
             if line.strip():
-                row: dict[str, Any] = json.loads(line, parse_float=Decimal)
+                row = json.loads(line, parse_float=Decimal)
+                if type(row) is not dict:
+                    raise ExportInputError(f"line {number}", f"is a JSON {type(row).__name__}, not an object")
+                check_table_name(row.get("table"), f"line {number}")  # refused where the line is known
                 yield row
 
 
+def check_table_name(table: object, where: str) -> str:
+    """The file name stem of a row's ``table``: a plain identifier (``execution``, ``position``, ...), or
+    :data:`UNTABLED` when the row has none; anything else (``../x``, an absolute path, a number) is refused,
+    so a log never chooses where the export writes."""
+    if table is None or table == "":
+        return UNTABLED
+    if type(table) is not str:
+        raise ExportInputError(where, f"table must be a string, is a JSON {type(table).__name__}")
+    if len(table) > _TABLE_NAME_MAX or not table.isascii() or not table.isidentifier():
+        shown = repr(table[:_TABLE_NAME_MAX]) + ("..." if len(table) > _TABLE_NAME_MAX else "")
+        raise ExportInputError(where, f"table {shown} is not a plain table name (ASCII letters, digits, _)")
+    return table
+
+
 def group_by_table(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
-    """Rows by their ``table`` field, tables in first-seen order."""
+    """Rows by their ``table`` field (checked by :func:`check_table_name`), tables in first-seen order."""
     tables: dict[str, list[Mapping[str, Any]]] = {}
-    for row in rows:
-        tables.setdefault(str(row.get("table", "")), []).append(row)
+    for number, row in enumerate(rows, start=1):
+        tables.setdefault(check_table_name(row.get("table"), f"row {number}"), []).append(row)
     return tables
 
 
@@ -141,10 +174,11 @@ def write_parquet(path: Path, rows: list[Mapping[str, Any]]) -> None:
 def export_events(events: Path, out_dir: Path, fmt: str) -> list[Path]:
     """Write one ``<table>.<fmt>`` file per table of the event log into ``out_dir``; the files written."""
     assert fmt in FORMATS, fmt
+    tables = group_by_table(read_event_rows(events))  # the whole log read and checked before anything is written
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for table, rows in group_by_table(read_event_rows(events)).items():
-        path = out_dir / f"{table or 'untabled'}.{fmt}"
+    for table, rows in tables.items():
+        path = out_dir / f"{table}.{fmt}"  # a plain identifier: inside out_dir (check_table_name)
         if fmt == "csv":
             write_csv(path, rows)
         else:
