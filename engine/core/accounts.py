@@ -177,6 +177,22 @@ _ACCOUNT_FIELDS: Final = (
 )
 
 
+def compute_fee_tier(inst: Instrument, volume_by_day: dict[int, int], day: int) -> int:
+    """The fee tier of ``day``: the last of ``inst.fee_tiers`` whose threshold the 30 previous days' average daily
+    USD volume reaches (floor: a tier is reached only by whole dollars)."""
+    first = day - FEE_WINDOW_DAYS
+    total = 0
+    for d, volume in volume_by_day.items():
+        if first <= d < day:
+            total += volume
+    adv = total // FEE_WINDOW_DAYS
+    tier = 0
+    for index, row in enumerate(inst.fee_tiers):
+        if adv >= row.adv_usd:
+            tier = index
+    return tier
+
+
 @mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)
 class Account:
     """One trading account."""
@@ -215,17 +231,9 @@ class Account:
         cached = self.fee_cache.get(symbol)
         if cached is not None and cached[0] == day:
             return cached[1]
-        first = day - FEE_WINDOW_DAYS
-        total = 0  # a pure read of the history (a rejected order reads it too: it must change nothing hashed;
-        # what it caches for its day is dropped by add_volume if volume of an earlier day comes after it)
-        for d, volume in self.volume_by_day.items():
-            if first <= d < day:
-                total += volume
-        adv = total // FEE_WINDOW_DAYS  # floor: a tier is reached only by whole dollars
-        tier = 0
-        for index, row in enumerate(inst.fee_tiers):
-            if adv >= row.adv_usd:
-                tier = index
+        # a pure read of the history (a rejected order reads it too: it must change nothing hashed; what it caches
+        # for its day is dropped by add_volume if volume of an earlier day comes after it)
+        tier = compute_fee_tier(inst, self.volume_by_day, day)
         self.fee_cache[symbol] = (day, tier)
         return tier
 

@@ -31,7 +31,7 @@ from typing import Any, Final, NoReturn
 import attrs
 
 from perpspec.engine.core import orders as o
-from perpspec.engine.core.accounts import Account, PositionState
+from perpspec.engine.core.accounts import DAY_MS, Account, PositionState, compute_fee_tier
 from perpspec.engine.core.book import Book, Level
 from perpspec.engine.core.fastmargin import RestingCache, order_sums
 from perpspec.engine.core.ledger import LIQUIDATOR
@@ -395,6 +395,12 @@ class _Checker:
             day, tier = _pair(entry, where)
             _int(day, f"{where}[0]", 0)
             _int(tier, f"{where}[1]", 0, max(0, len(self.instruments[symbol].fee_tiers) - 1))
+            # a cached tier is not hashed: one the engine would read (today's or later) must be the volume's, or a
+            # crafted snapshot hands an account a better fee under the same state hash (an earlier day's is never read)
+            now = self.state["time_ms"]
+            if (isinstance(now, int) and day >= now // DAY_MS
+                    and tier != compute_fee_tier(self.instruments[symbol], account.volume_by_day, day)):
+                _fail(f"{where}[1]", "is not the tier the account's volume gives for that day (ACC-002)")
         for order_id, item in _dict(account.orders, f"{path}.orders").items():
             where = f"{path}.orders[{_int(order_id, f'{path}.orders key', 1)}]"
             order = self.live.get(order_id)
