@@ -1,7 +1,8 @@
 """specs/ is generated (`perpspec spec`) and committed: regenerating it must change nothing.
 
 The proof statuses on the pages come from an actual run of the obligations,
-stored in specs/proof-status.json with a fingerprint of rules/ and proofs/.
+stored in specs/proof-status.json with a fingerprint of everything an obligation reads
+(rules/, proofs/, the instrument files, the emitted kernels: proofs.rulebook_status.dependency_files).
 When the sources changed since that run, specs/ is stale by definition.
 """
 
@@ -22,7 +23,8 @@ def test_proof_run_recorded_in_specs_is_of_the_current_sources() -> None:
     stored = rulebook.load_status(SPECS / rulebook.STATUS_FILE)
     assert stored is not None, "specs/proof-status.json is missing: run `perpspec spec`"
     assert stored[0] == rulebook.source_fingerprint(ROOT), (
-        "rules/ or proofs/ changed since specs/ was generated: run `perpspec spec` and commit specs/"
+        "rules/, proofs/, the instrument files or the kernels changed since specs/ was generated: "
+        "run `perpspec spec` and commit specs/"
     )
 
 

@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         proof_note = f"ran {ran} of {len(book.outcomes)} proof obligations (the others unchanged since the stored run)"
     else:
         proof_note = f"reused the stored run of {len(book.outcomes)} obligations" + (
-            " (sources unchanged)" if current else " (STALE: rules/ or proofs/ changed since)"
+            " (sources unchanged)" if current else " (STALE: rules/, proofs/, the instrument files or the kernels changed since)"
         )
     if args.check:
         differing = sorted(

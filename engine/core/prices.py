@@ -28,6 +28,7 @@ from perpspec.rules.funding import (
     compute_funding_exchange,
     compute_liquidator_funding,
 )
+from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.settlement import (
@@ -78,8 +79,17 @@ class Prices:
                 self.risk.dirty[account_id] = None
         self.entry.run_triggers(inst)
         if c.mark_price is not None:
-            self.waterfall.run(inst)
+            self._waterfall(inst)
         return 0
+
+    def _waterfall(self, inst: Instrument) -> None:
+        """The liquidation waterfall of ``inst``; its close-outs and partial liquidations trade in the book, so the
+        last price moves and the stops that watch it fire, as after any trade (BitMEX's liquidation orders are book
+        orders: red team 5, a due LastPrice stop waited for the next PriceUpdate)."""
+        last = self.market.last_prices.get(inst.symbol)
+        self.waterfall.run(inst)
+        if self.market.last_prices.get(inst.symbol) != last:
+            self.entry.after_trading(inst)
 
     def funding(self, c: cmd.FundingTick) -> Rej | int:
         """FundingTick: FND-008 between the holders (the liquidation engine's close-outs included), then the waterfall.
@@ -150,7 +160,7 @@ class Prices:
             self.ledger.fund_move(asset, exchange.residue, "funding residue", inst.symbol, -1, "FND-008")
         if liquidator_share:
             self.ledger.fund_move(asset, liquidator_share, "funding", inst.symbol, -1, "FND-019")
-        self.waterfall.run(inst)
+        self._waterfall(inst)
         return 0
 
     def _pools_below_maintenance(self, symbol: str) -> tuple[int, ...]:
