@@ -106,6 +106,10 @@ class OrderRegistry:
         self._reduce_only_of: dict[int, Order] | None = None
         # not state: while the timers of a command's time fire, what undoes them (advance_clock's ``undo``)
         self.undo: TimerUndo | None = None
+        # not state: True while the timers of a command's time fire; their cancels leave the book's queues as they
+        # are (no compaction, Book.remove), so undo_timers (or a dump, Engine.undo_by_dump) puts them back in place
+        # and both undo paths leave the same queues
+        self.firing_timers = False
 
     def timers_due(self, time_ms: int) -> bool:
         """Would moving the clock to ``time_ms`` fire a timer (expire Day orders, a dead man's switch)?
@@ -127,6 +131,7 @@ class OrderRegistry:
         ``undo``: filled with what undoes what fired (:meth:`undo_timers`).
         """
         self.undo = undo
+        self.firing_timers = True
         try:
             if time_ms // DAY_MS > self.stream.time_ms // DAY_MS and self.day_orders:
                 self.stream.time_ms = time_ms
@@ -150,6 +155,7 @@ class OrderRegistry:
                 self.tidy_switches()  # a stale entry may now be on top
         finally:
             self.undo = None
+            self.firing_timers = False
 
     def note_cancel(self, undo: TimerUndo, order: Order, in_book: bool) -> None:
         """Record in ``undo`` what :meth:`cancel` is about to take from ``order``'s indexes."""
@@ -378,7 +384,8 @@ class OrderRegistry:
         if undo is not None:  # a timer's cancel: recorded, so that a rejected command can put it back
             self.note_cancel(undo, order, in_book)
         if in_book and order.live and order.level is not None:
-            self.market.books[order.symbol].remove(order)
+            # a timer's cancel leaves the entry in its queue (no compaction), where undo_timers puts it back
+            self.market.books[order.symbol].remove(order, not self.firing_timers)
         order.live = False
         self.forget(order)
         self.stream.emit_exec(o.EXEC_CANCELED, order, text=text)
