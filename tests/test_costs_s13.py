@@ -354,3 +354,83 @@ def test_the_dry_run_of_a_level_is_the_old_one(rows: list[Any], is_buy: bool, qt
                             else None)
         assert (new, [(m.order_id, q, p) for m, q, p in new_fills]) == (old, [(m.order_id, q, p) for m, q, p in
                                                                               old_fills])
+
+
+# ------------------------------------------------ redteam5_3: ReduceOnly index
+def brute_reduce_only(engine: Engine) -> dict[tuple[int, str], list[int]]:
+    out: dict[tuple[int, str], list[int]] = {}
+    for order in engine.registry.live_orders.values():
+        if order.reduce_only and order.triggered:
+            out.setdefault((order.account, order.symbol), []).append(order.order_id)
+    return {key: sorted(ids) for key, ids in out.items()}
+
+
+def indexed(engine: Engine) -> dict[tuple[int, str], list[int]]:
+    index = engine.registry.reduce_only_index()
+    assert all(held for held in index.values())  # no empty entry left behind
+    return {key: sorted(held) for key, held in index.items()}
+
+
+def test_fix_reduce_only_does_not_scan_all_the_accounts_orders() -> None:
+    if COMPILED:
+        return
+    engine = funded_engine()
+    place(engine, 2, "Sell", 100, PRICE)
+    place(engine, 1, "Buy", 100, PRICE)  # account 1 holds a long of 100
+    ro = place(engine, 1, "Sell", 100, 6_000_000, exec_inst="ReduceOnly")
+    for step in range(200):
+        place(engine, 1, "Buy", 100, 4_000_000 - 50 * step)
+    account = engine.ledger.accounts[1]
+    account.orders = CountingDict(account.orders)
+    CountingDict.scans = 0
+    engine.registry.fix_reduce_only(account, engine.instrument_map[SYMBOL])
+    assert CountingDict.scans == 0  # old code: a scan of all 202 orders (and a sort) per call
+    assert engine.registry.live_orders[ro].leaves_qty == 100
+    account.orders = dict(account.orders)
+
+
+def test_the_reduce_only_index_follows_every_way_an_order_comes_and_goes() -> None:
+    rng = random.Random(13)
+    engine = funded_engine((1, 2, 3, 4, 5))
+    time_ms = 0
+    twins_checked = 0
+    most = 0  # the most ReduceOnly orders indexed at once (the stream must exercise the index)
+    for step in range(600):
+        account = rng.randint(1, 5)
+        side = rng.choice(("Buy", "Sell"))
+        price = PRICE + rng.randint(-6, 6) * 500
+        roll = rng.random()
+        if roll < 0.45:
+            command: Any = c.PlaceOrder(
+                time_ms=time_ms, account=account, symbol=SYMBOL, side=side, order_qty=rng.choice((100, 200, 500)),
+                price=price, exec_inst=rng.choice(("", "", "ReduceOnly")))
+        elif roll < 0.55:
+            command = c.PlaceOrder(time_ms=time_ms, account=account, symbol=SYMBOL, side=side, order_qty=100,
+                                   ord_type="Market", exec_inst=rng.choice(("", "ReduceOnly")))
+        elif roll < 0.65:
+            command = c.PlaceOrder(time_ms=time_ms, account=account, symbol=SYMBOL, side=side, order_qty=100,
+                                   stop_px=price, exec_inst=rng.choice(("ReduceOnly", "ReduceOnly,LastPrice", "")))
+        elif roll < 0.75:
+            live = sorted(engine.ledger.accounts[account].orders)
+            command = c.CancelOrder(time_ms=time_ms, account=account,
+                                    order_id=rng.choice(live) if live else 10**9)
+        elif roll < 0.8:
+            command = c.CancelAllAfter(time_ms=time_ms, account=account, timeout_ms=rng.choice((0, 1, 50)))
+        elif roll < 0.9:
+            mark = PRICE + rng.randint(-6, 6) * 500
+            command = c.PriceUpdate(time_ms=time_ms, symbol=SYMBOL, mark_price=mark, index_price=mark)
+        else:
+            command = c.Withdraw(time_ms=time_ms, account=account, asset="XBt", amount=10**15)  # refused
+        time_ms += rng.choice((0, 1, 30, 60))
+        engine.process(command)
+        assert indexed(engine) == brute_reduce_only(engine), step
+        most = max(most, sum(len(ids) for ids in brute_reduce_only(engine).values()))
+        if step % 150 == 149:  # a snapshot's engine rebuilds the index and goes on the same way
+            restored = Engine.from_snapshot(engine.snapshot())
+            assert indexed(restored) == brute_reduce_only(restored) == brute_reduce_only(engine)
+            assert restored.state_hash() == engine.state_hash()
+            probe = c.PriceUpdate(time_ms=time_ms, symbol=SYMBOL, mark_price=PRICE, index_price=PRICE)
+            assert repr(restored.process(probe)) == repr(engine.process(probe))
+            twins_checked += 1
+    assert twins_checked == 4
+    assert most >= 3
