@@ -112,5 +112,5 @@ def test_the_compiled_engine_agrees_on_churn_reduce_only_and_reach(
     assert (compiled / "journal.log").read_bytes() == (interpreted / "journal.log").read_bytes()
     snapshots = [{Path(path).name: Path(path).read_bytes() for _, path in list_snapshots(str(store))}
                  for store in (interpreted, compiled)]
-    assert len(snapshots[0]) >= 3
+    assert len(snapshots[0]) >= 2  # the store keeps its latest snapshots
     assert snapshots[0] == snapshots[1]
