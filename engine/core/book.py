@@ -9,11 +9,12 @@ Layout (after the shared measuring stick, ``bench/ref_engine.py``):
   displayed slice) and fully hidden orders (``displayQty = 0``), which trade
   after every displayed order at the same price;
 * a cancel marks the order dead in O(1) (``live = False``); dead entries are
-  dropped when they reach a queue head, and a level whose dead entries
-  outnumber its live orders is compacted (:meth:`Level.compact`, amortised
-  O(1) per cancel), so a level never holds more than twice its live orders
-  plus the cancels of one command's timers.  A level disappears when its last
-  live order leaves.
+  dropped when they reach a queue head, and a cancel that leaves a level with
+  more dead entries than live orders compacts it (:meth:`Level.compact`,
+  amortised O(1) per cancel): its dead entries never outnumber the live
+  orders it held at its last cancel (plus one command's timers' cancels), so
+  place/cancel churn cannot grow it.  A level disappears when its last live
+  order leaves.
 
 Matching rules (the engine's decisions, listed in the README):
 
@@ -208,7 +209,8 @@ class Book:
         """Take a live order out of the book (cancel); amortised O(1) plus level removal.
 
         The order stays in its queue marked dead; when the level's dead entries then outnumber its live orders,
-        the level is compacted (each compaction costs at most twice the cancels since the last one).  ``compact``
+        the level is compacted (it drops more entries than it keeps: at most twice the work of the cancels that
+        left the dropped entries).  ``compact``
         False leaves the entry in its queue whatever the count (a timer's cancel, which
         ``registry.OrderRegistry.undo_timers`` may put back at its place); the next cancel at the level compacts.
         """
