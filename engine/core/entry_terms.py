@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core import orders as o
-from perpspec.engine.core.book import Book
+from perpspec.engine.core.book import Book, Level
 from perpspec.engine.core.events import Reason
 from perpspec.engine.core.rejects import Rej
 from perpspec.engine.kernels import dispatch
@@ -29,18 +29,14 @@ def check_price_protection(book: Book, mark: int, is_buy: bool, price: int, leav
         best = book.best_ask()
         reference = max(best or 0, mark)
         band = reference + reference * FAT_FINGER_PPM // 1_000_000  # floor: the band is not widened
-        if price > band:
-            best_size = book.depth(False, 1)[0][1] if best is not None and book.depth(False, 1) else 0
-            if leaves > best_size:
-                return Rej(Reason.FAT_FINGER, f"buy more than 5% above {reference} larger than best ask size")
+        if price > band and not book.shows_at_least(False, leaves):  # larger than the best ask's displayed size
+            return Rej(Reason.FAT_FINGER, f"buy more than 5% above {reference} larger than best ask size")
         return None
     best = book.best_bid()
     reference = mark if best is None else min(best, mark)
     band = reference - reference * FAT_FINGER_PPM // 1_000_000
-    if price < band:
-        best_size = book.depth(True, 1)[0][1] if best is not None and book.depth(True, 1) else 0
-        if leaves > best_size:
-            return Rej(Reason.FAT_FINGER, f"sell more than 5% below {reference} larger than best bid size")
+    if price < band and not book.shows_at_least(True, leaves):  # larger than the best bid's displayed size
+        return Rej(Reason.FAT_FINGER, f"sell more than 5% below {reference} larger than best bid size")
     return None
 
 
@@ -61,19 +57,33 @@ def compute_market_reach(book: Book, is_buy: bool, qty: int, cap: int, account_i
         if (price > cap) if is_buy else (price < cap):
             break
         level = levels[price]
-        available = 0
-        reached = False
-        for resting in (*level.shown, *level.hidden):
-            if resting.live and resting.account != account_id:
-                reached = True
-                if not resting.reduce_only:
-                    available += resting.leaves_qty
+        left, reached = _reach_level(level, need, account_id)
         if reached:
             worst = price
-        need -= min(need, available)
+        need = left
         if need == 0:
             break
     return worst
+
+
+def _reach_level(level: Level, need: int, account_id: int) -> tuple[int, bool]:
+    """:func:`compute_market_reach` at one level: what is left of ``need`` after its liquidity, and whether a live
+    order of another account rests there.
+
+    Walked in queue order and left at the order that covers ``need`` (red team 5, redteam5_4: summing the whole
+    level first made K market orders into a level of N orders cost K x N in one command).
+    """
+    reached = False
+    for queue in (level.shown, level.hidden):
+        for resting in queue:
+            if resting.live and resting.account != account_id:
+                reached = True
+                if not resting.reduce_only:
+                    leaves = resting.leaves_qty
+                    if leaves >= need:
+                        return 0, True
+                    need -= leaves
+    return need, reached
 
 
 

@@ -99,13 +99,18 @@ class OrderRegistry:
         self.dms_heap: list[tuple[int, int]] = []
         self.spot_reservations: dict[int, tuple[str, int]] = {}  # spot order id -> (asset, amount)
         self.next_order_id = 1
-        # not state: live ReduceOnly orders per account, derived from ``live_orders`` (rebuilt whenever that dict
-        # is replaced, as a rollback or a snapshot load does), so fix_reduce_only skips the scan of an account
-        # that has none (issue 14: the scan was ~7% of the order path)
-        self._reduce_only: dict[int, int] = {}
+        # not state: the live, triggered ReduceOnly orders by order id per (account id, symbol), derived from
+        # ``live_orders`` (rebuilt whenever that dict is replaced, as a rollback or a snapshot load does), so
+        # fix_reduce_only costs the account's ReduceOnly orders in the contract, not all its orders (issue 14: the
+        # scan was ~7% of the order path; red team 5, redteam5_3: K fills against a maker with N orders cost K x N)
+        self._reduce_only: dict[tuple[int, str], dict[int, Order]] = {}
         self._reduce_only_of: dict[int, Order] | None = None
         # not state: while the timers of a command's time fire, what undoes them (advance_clock's ``undo``)
         self.undo: TimerUndo | None = None
+        # not state: True while the timers of a command's time fire; their cancels leave the book's queues as they
+        # are (no compaction, Book.remove), so undo_timers (or a dump, Engine.undo_by_dump) puts them back in place
+        # and both undo paths leave the same queues
+        self.firing_timers = False
 
     def timers_due(self, time_ms: int) -> bool:
         """Would moving the clock to ``time_ms`` fire a timer (expire Day orders, a dead man's switch)?
@@ -127,6 +132,7 @@ class OrderRegistry:
         ``undo``: filled with what undoes what fired (:meth:`undo_timers`).
         """
         self.undo = undo
+        self.firing_timers = True
         try:
             if time_ms // DAY_MS > self.stream.time_ms // DAY_MS and self.day_orders:
                 self.stream.time_ms = time_ms
@@ -150,6 +156,7 @@ class OrderRegistry:
                 self.tidy_switches()  # a stale entry may now be on top
         finally:
             self.undo = None
+            self.firing_timers = False
 
     def note_cancel(self, undo: TimerUndo, order: Order, in_book: bool) -> None:
         """Record in ``undo`` what :meth:`cancel` is about to take from ``order``'s indexes."""
@@ -188,7 +195,7 @@ class OrderRegistry:
         the untriggered pool, Day orders, spot reservations) may differ, which no reader depends on (each reads
         them by key, or sorted).
         """
-        counts = self._reduce_only if self._reduce_only_of is self.live_orders else None
+        index = self._reduce_only if self._reduce_only_of is self.live_orders else None
         books = self.market.books
         conditional = self.triggers.conditional
         for record in reversed(undo.cancels):
@@ -196,8 +203,8 @@ class OrderRegistry:
             key: Any = order.order_id
             if record.listed:
                 self.live_orders[key] = order
-                if counts is not None and order.reduce_only:
-                    counts[order.account] = counts.get(order.account, 0) + 1
+                if index is not None and order.reduce_only and order.triggered:
+                    index.setdefault((order.account, order.symbol), {})[key] = order
             if record.day is not None:
                 self.day_orders[key] = record.day
             if record.conditional:
@@ -287,46 +294,42 @@ class OrderRegistry:
             account.reserved[asset] = account.reserved.get(asset, 0) + amount
 
 
-    def reduce_only_counts(self) -> dict[int, int]:
-        """Live ReduceOnly orders per account id (the derived counter; rebuilt if ``live_orders`` was replaced)."""
+    def reduce_only_index(self) -> dict[tuple[int, str], dict[int, Order]]:
+        """The live, triggered ReduceOnly orders by order id per ``(account id, symbol)`` (the derived index;
+        rebuilt if ``live_orders`` was replaced)."""
         if self._reduce_only_of is not self.live_orders:
-            counts: dict[int, int] = {}
+            index: dict[tuple[int, str], dict[int, Order]] = {}
             for order in self.live_orders.values():
-                if order.reduce_only:
-                    counts[order.account] = counts.get(order.account, 0) + 1
-            self._reduce_only = counts
+                if order.reduce_only and order.triggered:
+                    index.setdefault((order.account, order.symbol), {})[order.order_id] = order
+            self._reduce_only = index
             self._reduce_only_of = self.live_orders
         return self._reduce_only
 
     def go_live(self, account: Account, order: Order) -> None:
-        """``order`` (numbered) is live: in ``live_orders`` and the account's orders, counted if ReduceOnly (once)."""
-        counts = self.reduce_only_counts()
+        """``order`` (numbered) is live: in ``live_orders`` and the account's orders, and in the ReduceOnly index
+        if it is a triggered ReduceOnly order (an untriggered one enters it here again when it fires)."""
+        index = self.reduce_only_index()
         key: Any = order.order_id  # compiled: boxed once for the three lookups
-        previous = self.live_orders.get(key)
         self.live_orders[key] = order
         account.orders[key] = order
-        if previous is not None and previous.reduce_only:  # a triggered order entering the book: already counted
-            counts[previous.account] -= 1
-        if order.reduce_only:
-            counts[order.account] = counts.get(order.account, 0) + 1
+        if order.reduce_only and order.triggered:
+            index.setdefault((order.account, order.symbol), {})[key] = order
 
     def fix_reduce_only(self, account: Account, inst: Instrument) -> None:
         """A resting ReduceOnly order is amended down to the position, or cancelled when nothing is left to reduce."""
-        counts = self.reduce_only_counts()
-        if not counts or counts.get(account.account_id, 0) == 0:
+        index = self.reduce_only_index()
+        if not index:
             return
         symbol = instrument_names(inst)[0]
+        held = index.get((account.account_id, symbol))
+        if held is None:
+            return
         ps = account.positions.get(symbol)
         if ps is None:
             return
-        live = self.live_orders
-        candidates = [
-            order_id
-            for order_id in account.orders
-            if live[order_id].reduce_only and live[order_id].symbol == symbol and live[order_id].triggered
-        ]
-        for order_id in sorted(candidates):  # by order id: deterministic
-            order = live[order_id]
+        for order_id in sorted(held):  # by order id: deterministic (a list: a cancel leaves ``held``)
+            order = held[order_id]
             room = reducible(ps, order.is_buy)
             if room == 0:
                 self.cancel(order, "Canceled: ReduceOnly order has no position left to reduce")
@@ -348,14 +351,15 @@ class OrderRegistry:
         # usually there goes with pop (one lookup; DICT_POP: one call), one usually absent is looked for only in a
         # non-empty dict
         key: Any = order.order_id
-        counts = self.reduce_only_counts()  # before the removal: a rebuild counts the order too
+        index = self.reduce_only_index()  # before the removal: a rebuild indexes the order too
         gone = DICT_POP(self.live_orders, key, None)
-        if gone is not None and gone.reduce_only:
-            left = counts[gone.account] - 1
-            if left:
-                counts[gone.account] = left
-            else:
-                del counts[gone.account]
+        if gone is not None and gone.reduce_only and index:
+            slot = (gone.account, gone.symbol)
+            held = index.get(slot)
+            if held is not None:
+                DICT_POP(held, key, None)
+                if not held:
+                    del index[slot]
         day_orders = self.day_orders
         if day_orders and key in day_orders:
             del day_orders[key]
@@ -378,7 +382,8 @@ class OrderRegistry:
         if undo is not None:  # a timer's cancel: recorded, so that a rejected command can put it back
             self.note_cancel(undo, order, in_book)
         if in_book and order.live and order.level is not None:
-            self.market.books[order.symbol].remove(order)
+            # a timer's cancel leaves the entry in its queue (no compaction), where undo_timers puts it back
+            self.market.books[order.symbol].remove(order, not self.firing_timers)
         order.live = False
         self.forget(order)
         self.stream.emit_exec(o.EXEC_CANCELED, order, text=text)
