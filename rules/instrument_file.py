@@ -306,16 +306,6 @@ def validate(inst: Instrument) -> tuple[str, str] | None:
             (-PPM < tier.maker_fee_ppm <= tier.taker_fee_ppm < PPM, f"feeTiers[{index - 1}]", "bad fees")
         )
         checks.append((tier.taker_fee_ppm >= 0, f"feeTiers[{index - 1}].takerFee", "must be between 0 and 1"))
-        # the order-margin rules reserve commission at takerFee (tier 0's): no tier may charge more than was reserved
-        checks.append(
-            (tier.taker_fee_ppm <= inst.taker_fee_ppm, f"feeTiers[{index - 1}].takerFee", "must not exceed takerFee")
-        )
-    # any two accounts trade at any two tiers: a rebate larger than the lowest taker fee pays a wash trade out of the
-    # fee pool (two accounts of one owner, maker and taker in turn, drain it)
-    if inst.fee_tiers:
-        lowest_maker = min(tier.maker_fee_ppm for tier in inst.fee_tiers)
-        lowest_taker = min(tier.taker_fee_ppm for tier in inst.fee_tiers)
-        checks.append((lowest_maker + lowest_taker >= 0, "feeTiers", "a maker rebate must not exceed the lowest taker fee"))
     for ok, field, reason in checks:
         if not ok:
             return field, reason

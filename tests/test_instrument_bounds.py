@@ -36,7 +36,7 @@ BOUNDS = [
     ("maint_margin_ppm", [1, 9_999], [0, 10_000], "maintMargin"),
     ("risk_limit", [1], [0], "riskLimit"),
     ("risk_step", [1], [0], "riskStep"),
-    ("maker_fee_ppm", [-175, 750], [-PPM, 751], "makerFee"),  # -175: the schedule's lowest taker fee (feeTiers)
+    ("maker_fee_ppm", [-PPM + 1, 750], [-PPM, 751], "makerFee"),
     ("settlement_fee_ppm", [0, PPM - 1], [-1, PPM], "settlementFee"),
     ("funding_interval_ms", [HOUR, 8 * HOUR, 24 * HOUR], [7 * HOUR, 0], "fundingInterval"),
     ("impact_notional", [None, 1], [0], "impactNotional"),
@@ -76,7 +76,7 @@ def test_each_bound_accepts_its_edge_and_refuses_one_unit_past(
 
 
 def test_fee_bounds_taker_in_zero_to_one_and_maker_at_most_taker() -> None:
-    maker_at_zero = _evolve(attrs.evolve(XBTUSD, fee_tiers=XBTUSD.fee_tiers[:1]), maker_fee_ppm=0)  # tier 0 only
+    maker_at_zero = _evolve(XBTUSD, maker_fee_ppm=0)
     assert validate(_evolve(maker_at_zero, taker_fee_ppm=0)) is None
     assert validate(_evolve(maker_at_zero, taker_fee_ppm=PPM - 1)) is None
     assert validate(_evolve(XBTUSD, maker_fee_ppm=-2, taker_fee_ppm=-1)) == ("takerFee", "must be between 0 and 1")
