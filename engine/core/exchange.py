@@ -290,6 +290,9 @@ class Engine:
                 self._load(dump)
                 stream.out.clear()
             stream.time_ms = clock
+            registry.timer_levels = []
+        elif registry.timer_levels:
+            registry.compact_timer_levels()
         return result
 
     # ================================================================ rollback

@@ -111,6 +111,20 @@ class OrderRegistry:
         # are (no compaction, Book.remove), so undo_timers (or a dump, Engine.undo_by_dump) puts them back in place
         # and both undo paths leave the same queues
         self.firing_timers = False
+        # not state: the book levels the timers of the current command cancelled from (uncompacted, as above), so
+        # that once the command is accepted they are compacted (compact_timer_levels): otherwise a dead man's switch
+        # re-armed every command left dead entries that no cancel ever compacted (review7_1)
+        self.timer_levels: list[Level] = []
+
+    def compact_timer_levels(self) -> None:
+        """The command whose timers cancelled orders was accepted: compact each level they left with more dead
+        entries than live orders (Book.remove's bound, which their cancels skipped so that a rejection could put
+        them back).  A rejected command's timers were undone: its list is simply dropped (advance_clock)."""
+        levels = self.timer_levels
+        self.timer_levels = []
+        for level in levels:
+            if level.live > 0 and len(level.shown) + len(level.hidden) > 2 * level.live:
+                level.compact()
 
     def timers_due(self, time_ms: int) -> bool:
         """Would moving the clock to ``time_ms`` fire a timer (expire Day orders, a dead man's switch)?
@@ -133,6 +147,7 @@ class OrderRegistry:
         """
         self.undo = undo
         self.firing_timers = True
+        self.timer_levels = []
         try:
             if time_ms // DAY_MS > self.stream.time_ms // DAY_MS and self.day_orders:
                 self.stream.time_ms = time_ms
@@ -382,7 +397,11 @@ class OrderRegistry:
         if undo is not None:  # a timer's cancel: recorded, so that a rejected command can put it back
             self.note_cancel(undo, order, in_book)
         if in_book and order.live and order.level is not None:
-            # a timer's cancel leaves the entry in its queue (no compaction), where undo_timers puts it back
+            # a timer's cancel leaves the entry in its queue (no compaction), where undo_timers puts it back; the
+            # level is compacted once the command is accepted (compact_timer_levels)
+            level = order.level
+            if self.firing_timers and isinstance(level, Level):
+                self.timer_levels.append(level)
             self.market.books[order.symbol].remove(order, not self.firing_timers)
         order.live = False
         self.forget(order)
