@@ -13,6 +13,7 @@ from __future__ import annotations
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted, Event, Execution
 from perpspec.engine.core.exchange import Engine
+from perpspec.rules.instrument_file import load_builtin_instruments
 
 
 def ok(engine: Engine, command: object) -> list[Event]:
@@ -70,3 +71,29 @@ def test_a_mark_price_stop_is_judged_on_the_mark_only() -> None:
     engine, stop = thin_long_over_a_bid(stop_px=4_956_000, exec_inst="MarkPrice")
     ok(engine, c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=4_960_000))  # mark above the stop
     assert not engine.live_orders[stop].triggered
+
+
+def test_a_close_out_in_the_pools_other_contract_fires_that_contracts_stops() -> None:
+    # review8_2: an XBTUSD mark update takes over account 1's cross pool (long XBTUSD, short XBTZ26); its XBTZ26
+    # close-out trades at 49,800, so XBTZ26's last price falls through account 4's LastPrice sell stop at 49,900
+    engine = Engine(dict(load_builtin_instruments()))
+    for account, amount in ((1, 60_000), (2, 10**10), (3, 10**10), (4, 10**10)):
+        ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for symbol in ("XBTUSD", "XBTZ26"):
+        ok(engine, c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=5_000_000, index_price=5_000_000))
+    for account, symbol, side, qty, price in (
+        (2, "XBTUSD", "Sell", 1_000, 5_000_000), (1, "XBTUSD", "Buy", 1_000, 5_000_000),
+        (3, "XBTUSD", "Buy", 100_000, 4_900_000), (2, "XBTZ26", "Buy", 1_000, 5_000_000),
+        (1, "XBTZ26", "Sell", 1_000, 5_000_000), (2, "XBTZ26", "Sell", 1_000, 5_000_000),
+        (4, "XBTZ26", "Buy", 1_000, 5_000_000), (3, "XBTZ26", "Sell", 100_000, 4_980_000),
+    ):
+        ok(engine, c.PlaceOrder(time_ms=0, account=account, symbol=symbol, side=side, order_qty=qty, price=price))
+    stop = ok(engine, c.PlaceOrder(time_ms=0, account=4, symbol="XBTZ26", side="Sell", order_qty=1_000,
+                                   ord_type="Stop", stop_px=4_990_000, exec_inst="LastPrice"))[-1]
+    assert isinstance(stop, Accepted)
+    events = ok(engine, c.PriceUpdate(time_ms=1_000, symbol="XBTUSD", mark_price=4_850_000, index_price=4_850_000))
+    assert engine.market.last_prices["XBTZ26"] <= 4_990_000  # the XBTZ26 close-out traded through the stop
+    assert any(isinstance(e, Execution) and e.order_id == stop.order_id
+               and e.exec_type == "TriggeredOrActivatedBySystem" for e in events)  # old code: still conditional
+    assert stop.order_id not in engine.triggers.conditional["XBTZ26"]

@@ -83,13 +83,16 @@ class Prices:
         return 0
 
     def _waterfall(self, inst: Instrument) -> None:
-        """The liquidation waterfall of ``inst``; its close-outs and partial liquidations trade in the book, so the
-        last price moves and the stops that watch it fire, as after any trade (BitMEX's liquidation orders are book
-        orders: red team 5, a due LastPrice stop waited for the next PriceUpdate)."""
-        last = self.market.last_prices.get(inst.symbol)
-        self.waterfall.run(inst)
-        if self.market.last_prices.get(inst.symbol) != last:
-            self.entry.after_trading(inst)
+        """The liquidation waterfall of ``inst``; its close-outs and partial liquidations trade in the books (of every
+        contract a taken-over pool holds), so the last prices move and the stops that watch them fire, as after any
+        trade (BitMEX's liquidation orders are book orders: red team 5, a due LastPrice stop waited for the next
+        PriceUpdate; review8_2, in the pool's other contracts too), contract by contract in symbol order."""
+        last_prices = self.market.last_prices
+        before = dict(last_prices)
+        self.waterfall.run(inst)  # it takes over pools holding other contracts too: their close-outs trade there
+        for symbol in sorted(last_prices):
+            if last_prices[symbol] != before.get(symbol):
+                self.entry.after_trading(self.market.instrument_map[symbol])
 
     def funding(self, c: cmd.FundingTick) -> Rej | int:
         """FundingTick: FND-008 between the holders (the liquidation engine's close-outs included), then the waterfall.
