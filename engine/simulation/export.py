@@ -19,6 +19,7 @@ Parquet needs ``pyarrow`` (``pip install 'perpspec[parquet]'``); CSV needs nothi
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
@@ -50,11 +51,30 @@ def read_event_rows(path: Path) -> Iterator[dict[str, Any]]:
     with path.open() as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip():
-                row = json.loads(line, parse_float=Decimal)
+                where = f"line {number}"
+                row = json.loads(line, parse_float=functools.partial(read_decimal, where=where),
+                                 parse_constant=functools.partial(_refuse_constant, where=where))
                 if type(row) is not dict:
                     raise ExportInputError(f"line {number}", f"is a JSON {type(row).__name__}, not an object")
                 check_table_name(row.get("table"), f"line {number}")  # refused where the line is known
                 yield row
+
+
+MAX_DECIMAL_EXPONENT = 60  # an event log's decimals are prices, rates and amounts: far inside 10**±60
+
+
+def read_decimal(text: str, where: str) -> Decimal:
+    """A JSON number with a fraction or exponent, exactly; one whose exponent is beyond ``MAX_DECIMAL_EXPONENT`` is
+    an :class:`ExportInputError` (``1e300000000`` would be written out digit by digit: a 300 MB cell; review8_3)."""
+    value = Decimal(text)  # JSON's grammar: always finite here (NaN and Infinity come through _refuse_constant)
+    exponent = value.as_tuple().exponent
+    if abs(value.adjusted()) > MAX_DECIMAL_EXPONENT or not isinstance(exponent, int) or -exponent > 2 * MAX_DECIMAL_EXPONENT:
+        raise ExportInputError(where, f"the number {text[:40]} is out of range for an event log")
+    return value
+
+
+def _refuse_constant(name: str, where: str) -> Decimal:
+    raise ExportInputError(where, f"{name} is not a number an event log holds")
 
 
 def check_table_name(table: object, where: str) -> str:
