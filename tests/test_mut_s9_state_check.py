@@ -237,6 +237,12 @@ def _risk_tier(state: State, steps: int) -> None:
     _set(ps, "chosen_tier", steps)
 
 
+def _last_fee_tier(state: State) -> None:
+    account = state["accounts"][1]
+    account.volume_by_day.update({20811: 30 * 1_000_000_000})  # XBTUSD's last tier: 1,000,000,000 USD a day
+    account.fee_cache.update(XBTUSD=(20812, 9))
+
+
 AT_BOUND: list[tuple[str, Mutation, bytes]] = [
     # a risk limit loads only as the pair SetRiskLimit makes: riskLimit + k * riskStep with chosen_tier k (RSK-006)
     ("risk_limit-tier-3", lambda s: _risk_tier(s, 3), PAYLOAD),
@@ -253,7 +259,9 @@ AT_BOUND: list[tuple[str, Mutation, bytes]] = [
     ("pending-takeover-0", lambda s: _set(s["pending"][0], "takeover_price", 0), PAYLOAD),
     ("stats-0", lambda s: s["stats"].update(liquidations=0), PAYLOAD),
     ("bid-at-price-1", _at_price_one, PAYLOAD),
-    ("fee-tier-last", lambda s: s["accounts"][1].fee_cache.update(XBTUSD=(20812, 9)), PAYLOAD),
+    # the last tier, cached for a day whose 30 previous days' volume reaches it (a cached tier the engine could read
+    # must be the volume's: session 13, tests/test_snapshot_fee_cache.py)
+    ("fee-tier-last", _last_fee_tier, PAYLOAD),
     ("buy-at-highest-buy", _buy_at_highest, BLOB),
     ("sell-at-lowest-sell", _sell_at_lowest, BLOB),
 ]
