@@ -2,8 +2,8 @@
 
 Session 13: the clean-up after every trade read ``free_balance(account, asset, account_margin(account, asset))``,
 which builds every margin record of the account (MRG-020 per position, MRG-046 per contract, MRG-050): 12% of the
-shared bench's instructions.  ``free_balance_of`` takes the ``order_margin_cross`` kernel over the resting orders'
-kept sums and ``Risk.available_margin_in`` (the ``account_margin_*`` kernels of a one-contract account).  Here it is
+shared bench's instructions.  ``free_balance_of`` takes the contract's order margin (``Risk.contract_order_margin``:
+the kept sums through the order-margin kernel) and ``Risk.available_margin_in`` (the ``account_margin_*`` kernels of a one-contract account).  Here it is
 held to the record path after every command of random streams: cross and isolated positions, two contracts settled
 in XBt (so no one-contract kernel), a linear contract, spot reservations, and with no kernel at all.
 

@@ -357,11 +357,10 @@ class Fills:
             self._after_trade_out = out
             self._after_trade_read = 0
         needed = self.stream.orders
-        needing = self.stream.margin_accounts  # the accounts of ``needed``: an int lookup first, no pair per event
         judged: dict[int, None] = {}
         for event in out[self._after_trade_read:]:
             account_id: int = getattr(event, "account", -1)
-            if account_id in needing and (account_id, asset) in needed:
+            if (account_id, asset) in needed:
                 judged[account_id] = None
         self._after_trade_read = len(out)
         ps = taker.positions.get(symbol)

@@ -24,7 +24,6 @@ from perpspec.engine.core.fastmargin import (
     instrument_names,
     order_sides,
     resting_order_margin,
-    resting_sums,
 )
 from perpspec.engine.core.ledger import Ledger
 from perpspec.engine.core.liqindex import LiqIndex, index_trigger
@@ -192,26 +191,15 @@ class Risk:
 
     def free_balance_of(self, account: Account, asset: str, inst: Instrument, ps: PositionState) -> int:
         """``free_balance(account, asset, account_margin(account, asset))`` for ``ps``, the account's position record
-        in ``inst`` (settled in ``asset``), without records where the kernel set is proved.
+        in ``inst`` (settled in ``asset``), without the position and account margin records.
 
-        A cross position's resting orders take the ``order_margin_cross`` kernel over their kept sums (the
-        contract's MRG-046 total, as :meth:`contract_order_margin` computes it through records), then
-        :meth:`available_margin_in` (the ``account_margin_*`` kernels for a one-contract account): the same figure,
-        so MRG-067's clean-up after every trade does not build an account's margin records (session 13).
+        The contract's order margin (:meth:`contract_order_margin`: the kept resting sums through the order-margin
+        kernel) handed to :meth:`available_margin_in` (the ``account_margin_*`` kernels of a one-contract account):
+        the same figure, so MRG-067's clean-up after every trade does not build an account's margin records
+        (session 13: they were 12% of the bench's instructions).
         """
-        symbol = inst.symbol
-        kernel_ix = kernel_index(inst)
-        if not ps.orders:
-            order_margin = 0
-        elif kernel_ix >= 0 and ps.leverage == CROSS:
-            best_bid, best_ask = self.market.best(symbol)
-            sums = resting_sums(inst, ps, self.market.marks[symbol], best_bid, best_ask)
-            order_margin = dispatch.order_margin_cross(
-                kernel_ix, ps.qty, ps.cost, sums[0], sums[1], sums[2], sums[3], sums[4], sums[5]
-            )[5]
-        else:
-            order_margin = self.contract_order_margin(inst, ps)
-        return self.available_margin_in(account, asset, symbol, order_margin) - account.reserved.get(asset, 0)
+        order_margin = self.contract_order_margin(inst, ps)
+        return self.available_margin_in(account, asset, inst.symbol, order_margin) - account.reserved.get(asset, 0)
 
     def available(self, account_id: int, asset: str) -> int:
         """BitMEX ``availableMargin`` of an account in ``asset``."""

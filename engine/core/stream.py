@@ -37,7 +37,6 @@ class EventStream:
         self.out: list[Event] = []  # the current command's events
         # the step record (rules.invariants.StepInfo), not state
         self.orders: dict[tuple[int, str], None] = {}  # (account, asset) of each new/amended order that needed margin
-        self.margin_accounts: dict[int, None] = {}  # the accounts of ``orders`` (read per event by MRG-067's clean-up)
         self.withdrawals: dict[tuple[int, str], None] = {}  # (account, asset)
         # INV-SPOT-SPEND: (account, asset it spends) -> id of its spot order accepted (new or amended) in this command
         self.spot_orders: dict[tuple[int, str], int] = {}
@@ -52,7 +51,6 @@ class EventStream:
     def note_margin_order(self, account: int, asset: str) -> None:
         """An order of ``account`` that needed margin in ``asset`` was accepted (new or amended) in this command."""
         self.orders[(account, asset)] = None  # INV-MARGIN-ON-ENTRY
-        self.margin_accounts[account] = None
 
     def begin(self, out: list[Event]) -> None:
         """A new command: its events go to ``out``; the step record starts empty."""
@@ -61,7 +59,6 @@ class EventStream:
         # nothing outside holds them: Views.step_info copies)
         if self.orders:
             self.orders = {}
-            self.margin_accounts = {}
         if self.withdrawals:
             self.withdrawals = {}
         if self.spot_orders:
