@@ -6,7 +6,7 @@ puts the clock back to day D, and day-D volume traded afterwards (in another con
 tier: on day D+1 the account paid tier 0 (0.075%) instead of tier 1 (0.05%).  ``add_volume`` now drops a tier cached
 for a later day than the volume's.  The cache is not hashed, so the test compares what the trader pays.
 
-Rules: ACC-002 (fee tiers); "a rejected command changes nothing".
+Rules: the fee schedule by 30-day volume (feeTiers; ACC-002 charges the tier's rate); "a rejected command changes nothing".
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ XBTUSD (a maker rebate) under the same state hash as the honest one.  The state 
 tier the engine could still read (today's or a later day's) from ``volume_by_day``; an earlier day's entry is never
 read and may be stale.
 
-Rules: ACC-002 (fee tiers); the state check (engine.core.state_check).
+Rules: the fee schedule by 30-day volume (feeTiers, engine.core.accounts.compute_fee_tier; ACC-002 charges the tier's rate); the state check.
 """
 
 from __future__ import annotations

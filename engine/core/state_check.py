@@ -400,7 +400,7 @@ class _Checker:
             now = self.state["time_ms"]
             if (isinstance(now, int) and day >= now // DAY_MS
                     and tier != compute_fee_tier(self.instruments[symbol], account.volume_by_day, day)):
-                _fail(f"{where}[1]", "is not the tier the account's volume gives for that day (ACC-002)")
+                _fail(f"{where}[1]", "is not the tier the account's 30-day volume gives for that day (the fee schedule, feeTiers)")
         for order_id, item in _dict(account.orders, f"{path}.orders").items():
             where = f"{path}.orders[{_int(order_id, f'{path}.orders key', 1)}]"
             order = self.live.get(order_id)
