@@ -7,6 +7,10 @@ the kept sums through the order-margin kernel) and ``Risk.available_margin_in`` 
 held to the record path after every command of random streams: cross and isolated positions, two contracts settled
 in XBt (so no one-contract kernel), a linear contract, spot reservations, and with no kernel at all.
 
+Session 14: ``Risk.contract_order_margin`` of the resting orders takes ``resting_order_margin_total`` (the kept sums
+straight into the order-margin kernel, no ``OrderSide``/``Position``/``OrderMargin`` records); each check here also
+holds it to ``resting_order_margin(...).total``.
+
 Rules: MRG-046, MRG-050, MRG-067.
 """
 
@@ -19,6 +23,7 @@ from hypothesis import strategies as st
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.exchange import Engine
+from perpspec.engine.core.fastmargin import resting_order_margin, resting_order_margin_total
 from perpspec.engine.core.market import is_spot
 from perpspec.engine.core.risk import free_balance
 from perpspec.engine.kernels.load import generic_rules_only
@@ -58,6 +63,12 @@ def mismatches(engine: Engine) -> list[str]:
             slow = free_balance(account, asset, risk.account_margin(account, asset))
             if fast != slow:
                 found.append(f"account {account.account_id} {symbol}: {fast} != {slow}")
+            best_bid, best_ask = engine.market.best(symbol)
+            mark = engine.market.marks[symbol]
+            total = resting_order_margin_total(inst, ps, mark, best_bid, best_ask)  # session 14: no records
+            record = resting_order_margin(inst, ps, mark, best_bid, best_ask).total
+            if total != record:
+                found.append(f"account {account.account_id} {symbol}: MRG-046 total {total} != {record}")
     return found
 
 

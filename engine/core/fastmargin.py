@@ -94,6 +94,8 @@ class RestingOrders(Protocol):
     orders: dict[int, tuple[int, int]]  # order id -> (signed leaves, limit price) of the resting orders
     resting_cache: Any  # what resting_sums kept: a RestingCache (anything else, e.g. None: nothing kept)
     leverage: int
+    qty: int  # the position's, as ``position`` gives them (without building the record)
+    cost: int
 
     @property
     def position(self) -> Position: ...
@@ -369,6 +371,37 @@ def resting_order_margin(inst: Instrument, ps: RestingOrders, mark_price: int, b
     if not ps.orders:
         return _NO_ORDERS
     return margin_of_sides(inst, ps.position, resting_sides(inst, ps, mark_price, best_bid, best_ask), ps.leverage)
+
+def resting_order_margin_total(
+    inst: Instrument, ps: RestingOrders, mark_price: int, best_bid: int, best_ask: int
+) -> int:
+    """``resting_order_margin(inst, ps, mark_price, best_bid, best_ask).total``, without records.
+
+    With a proved kernel set current for ``inst``: the kept sums (:func:`resting_sums`, six ints) straight into
+    the ``order_margin_*`` kernel (MRG-045, MRG-044), which :func:`margin_of_sides` calls with the same figures
+    after building two ``OrderSide``, a ``Position`` and an ``OrderMargin`` record (MRG-067's clean-up after
+    every trade read only the total: those records were a quarter of its cost).  Without one: the record path.
+    """
+    if not ps.orders:
+        return 0
+    index = kernel_index(inst)
+    if index < 0:
+        return resting_order_margin(inst, ps, mark_price, best_bid, best_ask).total
+    bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium = resting_sums(
+        inst, ps, mark_price, best_bid, best_ask
+    )
+    if ps.leverage == CROSS:
+        out = dispatch.order_margin_cross(
+            index, ps.qty, ps.cost, bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium
+        )
+    else:
+        out = dispatch.order_margin_isolated(
+            index, ps.qty, ps.cost, ps.leverage,
+            bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium,
+        )
+    total: int = out[5]
+    return total
+
 
 _NO_ORDERS = OrderMargin(bid_qty_charged=0, ask_qty_charged=0, init_margin=0, premium=0, commission=0, total=0)
 

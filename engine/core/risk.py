@@ -23,7 +23,7 @@ from perpspec.engine.core.fastmargin import (
     contract_order_margin,
     instrument_names,
     order_sides,
-    resting_order_margin,
+    resting_order_margin_total,
 )
 from perpspec.engine.core.ledger import Ledger
 from perpspec.engine.core.liqindex import LiqIndex, index_trigger
@@ -93,7 +93,7 @@ class Risk:
             if not ps.orders:
                 return 0
             best_bid, best_ask = self.market.best(inst.symbol)
-            return resting_order_margin(inst, ps, self.market.marks[inst.symbol], best_bid, best_ask).total
+            return resting_order_margin_total(inst, ps, self.market.marks[inst.symbol], best_bid, best_ask)
         if not orders:
             return 0
         best_bid, best_ask = self.market.best(inst.symbol)
