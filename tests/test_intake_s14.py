@@ -1,0 +1,87 @@
+"""Session 14 intake: input-integrity defects the red team found (redteam8_1..3) and their fixes.
+
+* the key store file's rows are exactly typed, never coerced (a disabled key stays disabled, a null secret is refused);
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perpspec.engine.serve.keys import KeyStore, KeyStoreError
+
+GOOD: dict[str, Any] = {"id": "GoodKey", "secret": "s" * 48, "account": 1, "permissions": ["read", "trade"]}
+
+
+def _store(tmp_path: Path, rows: object) -> KeyStore:
+    path = str(tmp_path / "keys.json")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.write(fd, json.dumps({"keys": rows}).encode())
+    os.close(fd)
+    return KeyStore(path)
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"enabled": "false"}, "enabled"),
+    ({"enabled": 0}, "enabled"),
+    ({"enabled": None}, "enabled"),
+    ({"secret": None}, "secret"),
+    ({"secret": ""}, "secret"),
+    ({"secret": "short"}, "secret"),
+    ({"secret": "s" * 47 + " "}, "secret"),
+    ({"secret": 12345}, "secret"),
+    ({"account": 1.9}, "account"),
+    ({"account": 1.0}, "account"),
+    ({"account": True}, "account"),
+    ({"account": "1"}, "account"),
+    ({"account": -1}, "account"),
+    ({"permissions": "trade"}, "permissions"),
+    ({"permissions": ["admin"]}, "permissions"),
+    ({"permissions": ["read", "read"]}, "permissions"),
+    ({"permissions": [1]}, "permissions"),
+    ({"id": ""}, "id"),
+    ({"id": 7}, "id"),
+    ({"enable": False}, "unknown field(s) enable"),
+])
+def test_an_ill_typed_key_row_is_refused_naming_the_row_and_field(tmp_path: Path, change: dict[str, Any],
+                                                                   field: str) -> None:
+    store = _store(tmp_path, [GOOD, {**GOOD, "id": "Other", **change}])
+    with pytest.raises(KeyStoreError) as refused:
+        store.load()
+    assert "keys[1]" in str(refused.value)
+    assert field in str(refused.value)
+    assert store.get("GoodKey") is None  # nothing of the file is half-loaded
+
+
+@pytest.mark.parametrize("rows", [{"id": "x"}, "keys", None, [None], [[1, 2]]])
+def test_a_key_store_of_the_wrong_shape_is_refused(tmp_path: Path, rows: object) -> None:
+    with pytest.raises(KeyStoreError):
+        _store(tmp_path, rows).load()
+
+
+def test_a_missing_field_and_a_twice_listed_id_are_refused(tmp_path: Path) -> None:
+    row = dict(GOOD)
+    del row["secret"]
+    with pytest.raises(KeyStoreError, match=r"keys\[0\]\.secret: missing"):
+        _store(tmp_path, [row]).load()
+    with pytest.raises(KeyStoreError, match="listed twice"):
+        _store(tmp_path, [GOOD, GOOD]).load()
+
+
+def test_well_typed_rows_load_and_a_saved_store_loads_back(tmp_path: Path) -> None:
+    store = _store(tmp_path, [GOOD, {**GOOD, "id": "Off", "enabled": False, "permissions": [], "account": 0},
+                              {**GOOD, "id": "Dash", "secret": "a-b_" * 12}])
+    store.load()
+    off = store.get("Off")
+    assert off is not None
+    assert (off.enabled, off.account, off.permissions) == (False, 0, ())
+    made = store.create(2**40, ["trade", "read", "withdraw"])
+    store.save()
+    again = KeyStore(store.path)
+    again.load()
+    assert again.keys() == store.keys()
+    assert again.get(made.key_id) == made
