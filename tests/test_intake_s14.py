@@ -1,6 +1,7 @@
 """Session 14 intake: input-integrity defects the red team found (redteam8_1..3) and their fixes.
 
 * the key store file's rows are exactly typed, never coerced (a disabled key stays disabled, a null secret is refused);
+* a journal whose sequence numbers would not fit the records' u64 is refused at open, and a full writer appends nothing;
 """
 
 from __future__ import annotations
@@ -12,6 +13,27 @@ from typing import Any
 
 import pytest
 
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.exchange import Engine
+from perpspec.engine.durability.journal import (
+    MAX_SEQ,
+    JournalCorrupt,
+    JournalFull,
+    JournalWriter,
+    SyncPolicy,
+    genesis_link,
+    journal_header,
+    read_journal,
+    snapshot_bytes,
+)
+from perpspec.engine.durability.recovery import (
+    JOURNAL_NAME,
+    DurableExchange,
+    command_codec,
+    encode_engine,
+    genesis_meta,
+    snapshot_path,
+)
 from perpspec.engine.serve.keys import KeyStore, KeyStoreError
 
 GOOD: dict[str, Any] = {"id": "GoodKey", "secret": "s" * 48, "account": 1, "permissions": ["read", "trade"]}
@@ -85,3 +107,47 @@ def test_well_typed_rows_load_and_a_saved_store_loads_back(tmp_path: Path) -> No
     again.load()
     assert again.keys() == store.keys()
     assert again.get(made.key_id) == made
+
+
+# ----------------------------------------------------------------------------- redteam8_3: seq beyond u64
+
+
+def _store_at(directory: Path, first: int) -> None:
+    """A store whose journal starts at ``first`` (no records) with a genesis snapshot at ``first - 1``."""
+    engine = Engine()
+    header = journal_header(first, command_codec().schema, genesis_meta(engine))
+    (directory / JOURNAL_NAME).write_bytes(header)
+    Path(snapshot_path(str(directory), first - 1)).write_bytes(
+        snapshot_bytes(first - 1, engine.state_hash().encode(), encode_engine(engine), genesis_link(header)))
+
+
+def test_a_journal_first_seq_beyond_u64_is_refused_at_open(tmp_path: Path) -> None:
+    _store_at(tmp_path, MAX_SEQ + 1)
+    with pytest.raises(JournalCorrupt, match="first_seq is beyond"):
+        DurableExchange.open(str(tmp_path), command_codec(), Engine, policy=SyncPolicy())
+    with pytest.raises(JournalCorrupt, match="first_seq is beyond"):
+        read_journal(str(tmp_path / JOURNAL_NAME))
+
+
+def test_a_journal_at_the_last_seq_takes_one_command_then_refuses_typed(tmp_path: Path) -> None:
+    _store_at(tmp_path, MAX_SEQ)
+    durable, _ = DurableExchange.open(str(tmp_path), command_codec(), Engine, policy=SyncPolicy())
+    try:
+        durable.submit(c.VerifyAccount(time_ms=1, account=5))  # seq MAX_SEQ: the last a record carries
+        assert durable.writer.next_seq == MAX_SEQ + 1
+        with pytest.raises(JournalFull):
+            durable.submit(c.VerifyAccount(time_ms=1, account=6))
+        assert durable.writer.next_seq == MAX_SEQ + 1  # nothing appended, the seq not advanced
+        durable.commit()
+    finally:
+        durable.close()
+    assert read_journal(str(tmp_path / JOURNAL_NAME)).last_seq == MAX_SEQ
+    with pytest.raises(JournalCorrupt, match="no command can be appended"):  # full: not continued
+        DurableExchange.open(str(tmp_path), command_codec(), Engine, policy=SyncPolicy())
+
+
+def test_a_writer_is_not_created_beyond_u64(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="first_seq"):
+        JournalWriter.create(str(tmp_path / "j.log"), {}, first_seq=MAX_SEQ + 1, policy=SyncPolicy())
+    assert not (tmp_path / "j.log").exists()
+
