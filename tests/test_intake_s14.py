@@ -2,6 +2,7 @@
 
 * the key store file's rows are exactly typed, never coerced (a disabled key stays disabled, a null secret is refused);
 * a journal whose sequence numbers would not fit the records' u64 is refused at open, and a full writer appends nothing;
+* numbers in text are ASCII digits only ("５００００" is no price), and an instrument file's text fields are strings.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from perpspec.engine.cli.main import main, whole_number
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.durability.journal import (
@@ -34,7 +36,11 @@ from perpspec.engine.durability.recovery import (
     genesis_meta,
     snapshot_path,
 )
+from perpspec.engine.serve.errors import ApiError
 from perpspec.engine.serve.keys import KeyStore, KeyStoreError
+from perpspec.engine.serve.units import parse_iso_ms, parse_order_uuid, parse_units
+from perpspec.rules.instrument_file import InstrumentError, builtin_dir, load_instrument
+from perpspec.rules.parse import ParseError, parse_duration_ms, parse_int, parse_ppm, parse_scaled
 
 GOOD: dict[str, Any] = {"id": "GoodKey", "secret": "s" * 48, "account": 1, "permissions": ["read", "trade"]}
 
@@ -151,3 +157,72 @@ def test_a_writer_is_not_created_beyond_u64(tmp_path: Path) -> None:
         JournalWriter.create(str(tmp_path / "j.log"), {}, first_seq=MAX_SEQ + 1, policy=SyncPolicy())
     assert not (tmp_path / "j.log").exists()
 
+
+# ----------------------------------------------------------------------------- ASCII digits only
+
+FOREIGN_DIGITS = ["\uff15\uff10\uff10\uff10\uff10", "\u0665\u0660", "\u0967", "5\u0660", "1.\u0665", "-\uff11", "\U0001d7ce"]
+
+
+@pytest.mark.parametrize("text", FOREIGN_DIGITS)
+def test_a_number_of_non_ascii_digits_is_refused(text: str) -> None:
+    for parse in (lambda t: parse_scaled(t, 100, "price"), lambda t: parse_int(t, "qty"), lambda t: parse_ppm(t, "fee")):
+        with pytest.raises(ParseError):
+            parse(text)
+    with pytest.raises(ApiError):
+        parse_units(text, 100, "Invalid price")
+
+
+@pytest.mark.parametrize("text", ["\uff11h", "\u0661\u0662:00:00", "1:\u0660\u0660:00", "\u0665ms"])
+def test_a_duration_of_non_ascii_digits_is_refused(text: str) -> None:
+    with pytest.raises(ParseError):
+        parse_duration_ms(text, "fundingInterval")
+
+
+def test_ascii_numbers_still_parse() -> None:
+    assert parse_scaled(" 50000.5 ", 100, "price") == 5_000_050
+    assert parse_int("1_000", "qty") == 1000
+    assert parse_duration_ms("08:00:00", "d") == parse_duration_ms("8h", "d") == 28_800_000
+    assert parse_iso_ms("1970-01-02T00:00:00.000Z") == 86_400_000
+    assert parse_order_uuid("00000000-0000-4000-8000-00000000000a") == 10
+
+
+def test_api_times_and_order_ids_of_non_ascii_digits_or_a_trailing_newline_are_refused() -> None:
+    assert parse_iso_ms("\uff12\uff10\uff12\uff16-01-01") is None
+    assert parse_iso_ms("2026-01-01T0\u0661:00:00Z") is None
+    assert parse_iso_ms("2026-01-01\n") is None
+    assert parse_order_uuid("00000000-0000-4000-8000-00000000000a\n") is None
+
+
+@pytest.mark.parametrize("value", ["\uff15", "\u0665", "+\u0665", "5.0", "0x5", ""])
+def test_cli_whole_numbers_are_ascii_digits(value: str) -> None:
+    with pytest.raises(ValueError):
+        whole_number(value)
+    assert (whole_number("42"), whole_number("-7"), whole_number(" +3 ")) == (42, -7, 3)
+
+
+def test_cli_refuses_a_non_ascii_account(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main(["keys", "create", "--account", "\uff15", "--store", str(tmp_path)])
+    assert refused.value.code == 2
+    assert "invalid int value" in capsys.readouterr().err
+    assert not (tmp_path / "keys.json").exists()
+
+
+def _spot_file(tmp_path: Path, **changes: str) -> Path:
+    text = (builtin_dir() / "spot" / "XBT_USDT.toml").read_text()
+    lines = [line for line in text.splitlines() if line.split("=")[0].strip() not in changes]
+    path = tmp_path / "spot.toml"
+    path.write_text("\n".join([*lines, *(f"{name} = {value}" for name, value in changes.items())]) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("value", ["5", "true", "[\"XBT\"]", "2026-01-01", "{ a = 1 }"])
+def test_an_instrument_files_base_currency_must_be_a_string(tmp_path: Path, value: str) -> None:
+    assert load_instrument(str(_spot_file(tmp_path))).base_currency == "XBt"  # the file itself loads
+    with pytest.raises(InstrumentError, match="baseCurrency"):
+        load_instrument(str(_spot_file(tmp_path, baseCurrency=value)))
+
+
+def test_an_instrument_files_prices_of_non_ascii_digits_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InstrumentError, match="maxPrice"):
+        load_instrument(str(_spot_file(tmp_path, maxPrice='"\uff11\uff10\uff10\uff10\uff10\uff10\uff10"')))
