@@ -2,13 +2,16 @@
 
 * the key store file's rows are exactly typed, never coerced (a disabled key stays disabled, a null secret is refused);
 * a journal whose sequence numbers would not fit the records' u64 is refused at open, and a full writer appends nothing;
-* numbers in text are ASCII digits only ("５００００" is no price), and an instrument file's text fields are strings.
+* numbers in text are ASCII digits only ("５００００" is no price), and an instrument file's text fields are strings;
+* derived state in a snapshot is rebuilt (the liquidation index) or checked against what the engine keeps it equal to
+  (Day orders, dead man's switches, spot reservations) on load.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,10 @@ import pytest
 
 from perpspec.engine.cli.main import main, whole_number
 from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Accepted
 from perpspec.engine.core.exchange import Engine
+from perpspec.engine.core.liqindex import LiqIndex
+from perpspec.engine.core.state_codec import CodecError, decode_state, encode_state
 from perpspec.engine.durability.journal import (
     MAX_SEQ,
     JournalCorrupt,
@@ -26,12 +32,14 @@ from perpspec.engine.durability.journal import (
     genesis_link,
     journal_header,
     read_journal,
+    read_snapshot,
     snapshot_bytes,
 )
 from perpspec.engine.durability.recovery import (
     JOURNAL_NAME,
     DurableExchange,
     command_codec,
+    decode_engine,
     encode_engine,
     genesis_meta,
     snapshot_path,
@@ -226,3 +234,145 @@ def test_an_instrument_files_base_currency_must_be_a_string(tmp_path: Path, valu
 def test_an_instrument_files_prices_of_non_ascii_digits_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InstrumentError, match="maxPrice"):
         load_instrument(str(_spot_file(tmp_path, maxPrice='"\uff11\uff10\uff10\uff10\uff10\uff10\uff10"')))
+
+
+# ----------------------------------------------------------------------------- redteam8_2: derived state on load
+
+
+def _liquidatable_engine() -> Engine:
+    """redteam8_2's store, as an engine: account 1 long 100,000 XBTUSD at 50,000 (liquidation price 49,749.50),
+    indexed and not dirty; a bid of account 9 at 40,000 to take the close-out."""
+    engine = Engine()
+    for command in (
+        c.VerifyAccount(time_ms=0, account=1), c.VerifyAccount(time_ms=0, account=9),
+        c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000, index_price=5_000_000),
+        c.Deposit(time_ms=0, account=1, asset="XBt", amount=2_310_000),
+        c.Deposit(time_ms=0, account=9, asset="XBt", amount=10**10),
+        c.DepositInsurance(time_ms=0, asset="XBt", amount=10**9),
+        c.PlaceOrder(time_ms=0, account=9, symbol="XBTUSD", side="Sell", order_qty=100_000, price=5_000_000),
+        c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=100_000, price=5_000_000),
+        c.PlaceOrder(time_ms=0, account=9, symbol="XBTUSD", side="Buy", order_qty=100_000, price=4_000_000),
+        c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=5_000_000, index_price=5_000_000),
+    ):
+        assert isinstance(engine.process(command)[-1], Accepted), command
+    assert (1, "XBTUSD") in engine.liq.entries
+    assert not engine.risk.dirty
+    return engine
+
+
+def _reloaded(engine: Engine, mutate: Any) -> Engine:
+    state = decode_state(engine.snapshot())
+    mutate(state)
+    return Engine.from_snapshot(encode_state(state))
+
+
+def _crash(engine: Engine) -> int:
+    """Account 1's position after the mark drops to 45,000 (0: liquidated)."""
+    assert isinstance(engine.process(c.PriceUpdate(time_ms=2, symbol="XBTUSD", mark_price=4_500_000,
+                                                   index_price=4_500_000))[-1], Accepted)
+    return int(engine.accounts[1].positions["XBTUSD"].qty)
+
+
+def _empty(liq: LiqIndex) -> None:
+    liq.entries.clear()
+    for table in (*liq.longs.values(), *liq.shorts.values()):
+        table.clear()
+
+
+def _shift(liq: LiqIndex) -> None:
+    """Account 1's trigger moved to one tick, where no mark passes it."""
+    liq.remove(1, "XBTUSD")
+    liq.set(1, "XBTUSD", True, 1)
+
+
+@pytest.mark.parametrize("forge", [_empty, _shift])
+def test_a_forged_liquidation_index_is_rebuilt_on_load_and_the_position_liquidated(forge: Any) -> None:
+    honest = _liquidatable_engine()
+    reference = Engine.from_snapshot(honest.snapshot())
+    assert reference.state_hash() == honest.state_hash()
+    loaded = _reloaded(honest, lambda state: forge(state["liq"]))
+    assert loaded.state_hash() == honest.state_hash()  # the index is the positions', whatever the bytes said
+    assert loaded.liq.entries == honest.liq.entries
+    assert (_crash(loaded), _crash(reference)) == (0, 0)
+    assert loaded.state_hash() == reference.state_hash()
+    # the rollback checkpoint holds the rebuilt index too: a failed command restores that, not the forgery
+    assert decode_state(loaded._checkpoint)["liq"].entries == honest.liq.entries
+
+
+def test_forged_entries_for_no_position_are_dropped_and_a_dirty_accounts_kept() -> None:
+    honest = _liquidatable_engine()
+
+    def forge(state: dict[str, Any]) -> None:
+        liq = state["liq"]
+        liq.set(-1, "XBTUSD", True, 10**9)  # the liquidation engine: never indexed
+        liq.set(9, "ETHUSD", False, 1)  # account 9 holds no ETHUSD: no refresh would ever drop it
+        liq.set(9, "XBTUSD", False, 1)  # account 9's short, shifted; dirty: the next refresh recomputes it
+        state["dirty"][9] = None
+
+    loaded = _reloaded(honest, forge)
+    assert loaded.liq.entries == {**honest.liq.entries, (9, "XBTUSD"): (False, 1)}
+    reference = Engine.from_snapshot(honest.snapshot())
+    assert _crash(loaded) == _crash(reference) == 0
+    assert loaded.state_hash() == reference.state_hash()
+
+
+def test_a_dirty_accounts_stale_entry_survives_the_round_trip_and_its_hash() -> None:
+    """A deposit marks account 1 dirty; its entry is refreshed only at the next mark: kept as it is on load."""
+    engine = _liquidatable_engine()
+    assert isinstance(engine.process(c.Deposit(time_ms=1, account=1, asset="XBt", amount=10**8))[-1], Accepted)
+    assert 1 in engine.risk.dirty
+    stale = dict(engine.liq.entries)
+    loaded = Engine.from_snapshot(engine.snapshot())
+    assert (loaded.liq.entries, loaded.state_hash()) == (stale, engine.state_hash())
+    assert _crash(loaded) == _crash(engine) != 0  # the deposit saved it, in both
+
+
+def test_a_forged_index_in_a_store_is_rebuilt_by_recovery(tmp_path: Path) -> None:
+    """redteam8_2 end to end: the forged snapshot with a recomputed hash loads the positions' index."""
+    honest = _liquidatable_engine()
+    durable, _ = DurableExchange.open(str(tmp_path), command_codec(), lambda: honest, policy=SyncPolicy())
+    path = durable.snapshot()
+    durable.close()
+    snap = read_snapshot(path)
+    state = decode_state(snap.payload)
+    _empty(state["liq"])
+    payload = encode_state(state)
+    Path(path).write_bytes(snapshot_bytes(snap.seq, decode_engine(payload).state_hash().encode(), payload,
+                                          snap.chain_head))
+    durable, _ = DurableExchange.open(str(tmp_path), command_codec(), Engine, policy=SyncPolicy())
+    try:
+        assert _crash(durable.exchange) == 0
+    finally:
+        durable.close()
+
+
+RICH_STATE_FORGERIES = [
+    ("day-order-missing", lambda s: s["day_orders"].pop(5), "live_orders[5]: a live Day order missing from day_orders"),
+    ("day-order-later", lambda s: s["day_orders"].update({5: s["day_orders"][5] + 1}), "day_orders[5]: "),
+    ("day-order-not-day", lambda s: s["day_orders"].update({8: 0}), "day_orders[8]: is not a live Day order"),
+    ("day-order-dead", lambda s: s["day_orders"].update({4: 0}), "day_orders[4]: is not a live Day order"),
+    ("switch-unarmed-heap", lambda s: s["dms_heap"].clear(), "accounts[3].cancel_at_ms: an armed dead man's switch"),
+    ("switch-moved", lambda s: object.__setattr__(s["accounts"][3], "cancel_at_ms", s["accounts"][3].cancel_at_ms + 1),
+     "accounts[3].cancel_at_ms: an armed dead man's switch"),
+    ("spot-reservation-less", lambda s: (s["spot_reservations"].update({7: ("USDt", s["spot_reservations"][7][1] - 1)}),
+                                          s["accounts"][5].reserved.update(USDt=s["accounts"][5].reserved["USDt"] - 1)),
+     "spot_reservations[7]: is not"),
+    ("spot-reservation-gone", lambda s: (s["spot_reservations"].pop(7), s["accounts"][5].reserved.pop("USDt")),
+     "spot_reservations[7]: is not"),
+    ("spot-reservation-perp", lambda s: (s["spot_reservations"].update({8: ("XBt", 1)}),
+                                          s["accounts"][3].reserved.update(XBt=1)),
+     "spot_reservations[8]: reserves for an order that is no resting spot order"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "field"), [pytest.param(m, f, id=n) for n, m, f in RICH_STATE_FORGERIES])
+def test_derived_registry_state_is_checked_against_the_orders_and_accounts(mutate: Any, field: str) -> None:
+    from tests.test_mut_s8_codec_snapshot import rich_engine  # builds an engine: only here
+
+    rich = rich_engine()
+    assert Engine.from_snapshot(rich.snapshot()).state_hash() == rich.state_hash()
+    state = decode_state(encode_engine(rich))
+    mutate(state)
+    for load in (decode_engine, Engine.from_snapshot):
+        with pytest.raises(CodecError, match=re.escape(field)):
+            load(encode_state(state))
