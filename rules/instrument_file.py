@@ -129,7 +129,7 @@ _RISK_FIELDS: dict[str, tuple[str, Any]] = {
 _OPTIONAL_FIELDS += tuple(_RISK_FIELDS)
 # spot pairs (engine/core/exchange.py): the base asset and how much of it one contract is
 _SPOT_FIELDS: dict[str, tuple[str, Any]] = {
-    "baseCurrency": ("base_currency", lambda value, _name: str(value)),
+    "baseCurrency": ("base_currency", lambda value, name: _string(value, name)),
     "baseMultiplier": ("base_multiplier", parse_int),
 }
 _OPTIONAL_FIELDS += tuple(_SPOT_FIELDS)
@@ -152,6 +152,13 @@ def parse_instrument(mapping: Mapping[str, Any], source: str = "<instrument>") -
     if problem is not None:
         raise InstrumentError(source, problem[0], problem[1])
     return instrument
+
+
+def _string(value: object, name: str) -> str:
+    """A text field's value: a TOML string, never ``str()`` of a number, bool, date or array (``validate`` judges it)."""
+    if not isinstance(value, str):
+        raise ParseError(name, f"expected a string, got {value!r}")
+    return value
 
 
 def _text(mapping: Mapping[str, Any], name: str) -> str:
@@ -211,7 +218,7 @@ def _build(mapping: Mapping[str, Any]) -> Instrument:
         max_price=parse_scaled(mapping["maxPrice"], price_scale, "maxPrice"),
         settlement_fee_ppm=parse_ppm(mapping.get("settlementFee", 0), "settlementFee"),
         expiry_ms=None if expiry is None else parse_int(expiry, "expiry"),
-        mark_method=str(mark_method),
+        mark_method=_text({"markMethod": mark_method}, "markMethod"),
         **{
             attr: parse(mapping[name], name)
             for name, (attr, parse) in {**_PRICE_FUNDING_FIELDS, **_RISK_FIELDS, **_SPOT_FIELDS}.items()

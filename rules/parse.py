@@ -26,7 +26,8 @@ thousands of digits cannot cost seconds of conversion (Python's own limit, 4,300
 with an untyped ``ValueError`` after the work)."""
 
 _INT_BOUND = 10**MAX_NUMBER_CHARS
-_DECIMAL = re.compile(r"^([+-]?)(\d+)(?:\.(\d*))?$|^([+-]?)\.(\d+)$")
+# ASCII digits only: ``\d`` alone (and ``int``) take any script's digits ("５００００", Arabic-Indic) as numbers
+_DECIMAL = re.compile(r"^([+-]?)([0-9]+)(?:\.([0-9]*))?$|^([+-]?)\.([0-9]+)$")
 
 
 class ParseError(ValueError):
@@ -135,11 +136,11 @@ def parse_duration_ms(text: object, field: str) -> int:
         raise ParseError(field, f"expected a duration, got {text!r}")
     check_number_size(text, field)
     cleaned = text.strip()
-    clock = re.fullmatch(r"(\d+):(\d\d):(\d\d)", cleaned)
+    clock = re.fullmatch(r"([0-9]+):([0-9]{2}):([0-9]{2})", cleaned)
     if clock is not None:
         hours, minutes, seconds = (int(part) for part in clock.groups())
         return ((hours * 60 + minutes) * 60 + seconds) * 1000
-    unit = re.fullmatch(r"(\d+)(ms|s|m|h|d)", cleaned)
+    unit = re.fullmatch(r"([0-9]+)(ms|s|m|h|d)", cleaned)
     if unit is None:
         raise ParseError(field, f"not a duration: {text!r} (use HH:MM:SS or 8h/30m/15s)")
     factor = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}[unit.group(2)]

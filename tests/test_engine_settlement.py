@@ -169,6 +169,7 @@ def hand_short_to_liquidation_engine(engine: Engine) -> tuple[int, int]:
     held = (ps.qty, ps.cost)
     ps.qty, ps.cost = 0, 0
     del engine.holders[SYMBOL][4]
+    engine.liq.remove(4, SYMBOL)  # flat: out of the liquidation index, as a takeover's index refresh leaves it
     return held
 
 

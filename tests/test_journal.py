@@ -28,6 +28,7 @@ from perpspec.engine.durability.journal import (
     CHAIN_DOMAIN,
     LINK_BYTES,
     JournalCorrupt,
+    JournalFull,
     JournalWriter,
     SnapshotCorrupt,
     SyncPolicy,
@@ -75,11 +76,12 @@ def test_group_commit_acknowledges_only_written_records(tmp_path: Path) -> None:
     assert len(read_journal(str(path)).records) == len(PAYLOADS)
 
 
-@pytest.mark.parametrize("seq", [2**64, -1])
-def test_a_seq_outside_64_bits_is_refused_by_the_pack_as_before(tmp_path: Path, seq: int) -> None:
+@pytest.mark.parametrize(("seq", "error"), [(2**64, JournalFull), (-1, struct.error)])
+def test_a_seq_outside_64_bits_is_refused_and_next_seq_kept(tmp_path: Path, seq: int, error: type[Exception]) -> None:
     writer = JournalWriter(str(tmp_path / "j.log"), -1, seq, SyncPolicy(), bytes(LINK_BYTES))
-    with pytest.raises(struct.error):
+    with pytest.raises(error):  # beyond u64: typed (redteam8_3); below 1 the writer is never given
         writer.append(b"x")
+    assert writer.next_seq == seq  # nothing appended: the seq was not advanced
 
 
 def test_the_writer_frames_every_record_as_frame_record_does(tmp_path: Path) -> None:

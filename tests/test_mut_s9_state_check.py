@@ -250,12 +250,12 @@ AT_BOUND: list[tuple[str, Mutation, bytes]] = [
     ("volume-0", lambda s: s["accounts"][1].volume_by_day.update({20812: 0}), PAYLOAD),
     ("cache-mark-1", _cache_mark_one, BLOB),
     ("pm-key-mark-1", lambda s: _pm_at(s, 3, "ETHUSD", 1, 0), BLOB),
-    ("dms-deadline-0", _heap([(0, 3)]), PAYLOAD),
-    ("dms-heap-six", _heap([(1, 0), (10, 0), (2, 0), (11, 0), (12, 0), (3, 0)]), PAYLOAD),
-    # a reservation and its account's reserved balance move together (state_check: reserved = sum of reservations)
-    ("spot-reservation-0", lambda s: _reserve_nothing(s, {}), PAYLOAD),
-    ("reserved-0", lambda s: _reserve_nothing(s, {"USDt": 0}), PAYLOAD),
-    ("liq-price-0", _liq_price_zero, PAYLOAD),
+    # stale entries beside account 3's armed switch (an armed switch keeps its entry: session 14)
+    ("dms-deadline-0", lambda s: s.update(dms_heap=[(0, 3), *s["dms_heap"]]), PAYLOAD),
+    ("dms-heap-six", lambda s: s.update(dms_heap=[(1, 0), (10, 0), (2, 0), (11, 0), (12, 0), (3, 0), *s["dms_heap"]]),
+     PAYLOAD),
+    # (session 14: a reservation of 0 for a resting spot buy is refused, not what spot_need gives for it; a forged
+    # liquidation-index entry loads but is rebuilt from the positions: tests/test_intake_s14.py)
     ("pending-takeover-0", lambda s: _set(s["pending"][0], "takeover_price", 0), PAYLOAD),
     ("stats-0", lambda s: s["stats"].update(liquidations=0), PAYLOAD),
     ("bid-at-price-1", _at_price_one, PAYLOAD),
@@ -270,6 +270,23 @@ AT_BOUND: list[tuple[str, Mutation, bytes]] = [
 @pytest.mark.parametrize(("mutate", "payload"), [pytest.param(m, p, id=name) for name, m, p in AT_BOUND])
 def test_a_value_exactly_at_its_bound_loads(mutate: Mutation, payload: bytes) -> None:
     _loads(mutate, payload)
+
+
+def test_a_forged_liquidation_index_entry_loads_as_the_positions_own() -> None:
+    """Session 14 (redteam8_2): the index is rebuilt on load, so a forged entry at price 0 is not what loads."""
+    engine = _loads(lambda s: None)
+    data, forged_hash = forged(_liq_price_zero, PAYLOAD)
+    loaded = Engine.from_snapshot(data)
+    assert loaded.liq.entries == engine.liq.entries
+    assert loaded.state_hash() == engine.state_hash() != forged_hash
+
+
+@pytest.mark.parametrize("reserved", [{}, {"USDt": 0}])
+def test_a_resting_spot_buy_reserving_nothing_is_refused(reserved: dict[str, int]) -> None:
+    """Session 14: a reservation must be what the order's open quantity at its price needs (spot_need)."""
+    data, _ = forged(lambda s: _reserve_nothing(s, reserved), PAYLOAD)
+    with pytest.raises(CodecError, match=r"spot_reservations\[7\]: is not \('USDt', "):
+        Engine.from_snapshot(data)
 
 
 # -- one step past a bound, and the messages: refused with exactly this text ----------------------------------------

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from perpspec.engine.cli.main import UsageError
+from perpspec.engine.cli.main import UsageError, whole_number
 from perpspec.engine.cli.serve import DEFAULT_PORT, DEFAULT_STORE
 
 ADMIN_TOKEN_NAME = "admin.token"  # as perpspec.engine.serve.server writes it
@@ -23,11 +23,11 @@ ADMIN_TOKEN_NAME = "admin.token"  # as perpspec.engine.serve.server writes it
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     verify = sub.add_parser("verify", help="verify an account's identity (required before it deposits or trades)")
-    verify.add_argument("--account", type=int, required=True)
+    verify.add_argument("--account", type=whole_number, required=True)
     deposit = sub.add_parser("deposit", help="credit an account (amount in the currency's minor unit)")
-    deposit.add_argument("--account", type=int, required=True)
+    deposit.add_argument("--account", type=whole_number, required=True)
     deposit.add_argument("--currency", required=True, help="XBt (1e-8 XBT) or USDt (1e-6 USDT)")
-    deposit.add_argument("--amount", type=int, required=True, help="minor units, e.g. 100000000 = 1 XBT")
+    deposit.add_argument("--amount", type=whole_number, required=True, help="minor units, e.g. 100000000 = 1 XBT")
     price = sub.add_parser("price", help="set a contract's mark (and index) price")
     price.add_argument("--symbol", required=True)
     price.add_argument("--mark", required=True, help="price in the quote currency, e.g. 50000.5")

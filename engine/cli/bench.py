@@ -57,7 +57,7 @@ from perpspec.engine.bench.native import (
     status,
 )
 from perpspec.engine.bench.release import release_table
-from perpspec.engine.cli.main import UsageError
+from perpspec.engine.cli.main import UsageError, whole_number
 from perpspec.engine.durability.journal import SyncPolicy
 
 # issue 14: engine with risk, events and journal against the measuring stick, per build (stretch 0.2 compiled)
@@ -79,14 +79,14 @@ def ratio_verdict(ratio: float, compiled: bool) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shared", metavar="DIR", default=str(DEFAULT_SHARED), help="the shared bench folder")
-    parser.add_argument("--ops", type=int, default=500_000, help="timed ops of the workload (default 500,000)")
-    parser.add_argument("--accounts", type=int, default=1_000, help="accounts the orders are spread over")
-    parser.add_argument("--group", type=int, default=64, help="journal group commit: records per write(2)")
+    parser.add_argument("--ops", type=whole_number, default=500_000, help="timed ops of the workload (default 500,000)")
+    parser.add_argument("--accounts", type=whole_number, default=1_000, help="accounts the orders are spread over")
+    parser.add_argument("--group", type=whole_number, default=64, help="journal group commit: records per write(2)")
     parser.add_argument("--fsync", default="never", help="journal fsync policy: never, always, every:N")
     parser.add_argument("--journal-dir", metavar="DIR", help="where the journal goes (default: a temp dir, removed)")
-    parser.add_argument("--small", type=int, default=1_000, help="positions in the small liquidation case")
-    parser.add_argument("--large", type=int, default=100_000, help="positions in the large liquidation case")
-    parser.add_argument("--repeats", type=int, default=7, help="timed mark updates per liquidation case (median)")
+    parser.add_argument("--small", type=whole_number, default=1_000, help="positions in the small liquidation case")
+    parser.add_argument("--large", type=whole_number, default=100_000, help="positions in the large liquidation case")
+    parser.add_argument("--repeats", type=whole_number, default=7, help="timed mark updates per liquidation case (median)")
     parser.add_argument("--skip-engine", action="store_true", help="only the liquidation figure")
     parser.add_argument(
         "--no-breakdown",

@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from perpspec.engine.cli.main import UsageError
+from perpspec.engine.cli.main import UsageError, whole_number
 from perpspec.engine.simulation.explain import explain_account
 from perpspec.engine.simulation.report_data import read_records
 
@@ -21,7 +21,7 @@ from perpspec.engine.simulation.report_data import read_records
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``perpspec explain``."""
     parser.add_argument("run", metavar="RUN", help="a run's output folder, or its events.jsonl")
-    parser.add_argument("--account", type=int, required=True, help="the account id")
+    parser.add_argument("--account", type=whole_number, required=True, help="the account id")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from perpspec.engine.cli.main import UsageError
+from perpspec.engine.cli.main import UsageError, whole_number
 from perpspec.engine.cli.serve import DEFAULT_STORE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     create = sub.add_parser("create", help="create a key for an account (prints its id and secret)")
-    create.add_argument("--account", type=int, required=True, help="account number (a non-negative integer)")
+    create.add_argument("--account", type=whole_number, required=True, help="account number (a non-negative integer)")
     create.add_argument("--permissions", default="read,trade", help="comma list of read, trade, withdraw")
     revoke = sub.add_parser("revoke", help="delete a key")
     revoke.add_argument("key_id", metavar="KEY_ID")

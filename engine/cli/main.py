@@ -54,6 +54,19 @@ class UsageError(Exception):
     """Bad input on the command line: printed as one line, exit status 2."""
 
 
+def whole_number(text: str) -> int:
+    """An ``argparse`` type for integer options: ASCII digits with an optional sign (``int`` alone takes any script's
+    digits, "５" or "٥", as 5)."""
+    cleaned = text.strip()
+    digits = cleaned[1:] if cleaned[:1] in ("+", "-") else cleaned
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 200):
+        raise ValueError(f"not a whole number: {text!r}")
+    return int(cleaned)
+
+
+whole_number.__name__ = "int"  # argparse names the type in its message: "invalid int value: '５'"
+
+
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 EXIT_INTERNAL = 70  # EX_SOFTWARE

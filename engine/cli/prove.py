@@ -25,6 +25,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from perpspec.engine.cli.main import whole_number
 from perpspec.engine.simulation.progress import Progress as Bar
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout-ms",
-        type=int,
+        type=whole_number,
         metavar="N",
         help=(
             "solver budget per query in milliseconds: z3's deterministic rlimit, about that much CPU, with a "
@@ -55,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="report every rule's coverage (proved / proved for k <= n / tested + waived); exit 1 on any gap",
     )
     parser.add_argument(
-        "-j", "--jobs", type=int, metavar="N", help="run on N processes (default: every core; 1: in this process)"
+        "-j", "--jobs", type=whole_number, metavar="N", help="run on N processes (default: every core; 1: in this process)"
     )
     parser.add_argument(
         "--cache-dir", metavar="DIR", help="reuse results keyed by what each obligation depends on (default: ~/.cache/perpspec/prove)"

@@ -46,6 +46,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from perpspec.engine.cli.main import whole_number
+
 DEFAULT_OUT = "perpspec-out"
 # engine.bench.native.CHILD_FLAG (a test keeps them equal): the compiled process reads it before importing that module
 CHILD_FLAG = "PERPSPEC_NATIVE_CHILD"
@@ -54,14 +56,14 @@ CHILD_FLAG = "PERPSPEC_NATIVE_CHILD"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's options."""
     parser.add_argument("scenario", nargs="?", default=None, help="shipped scenario name or TOML file (default: default_crash)")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the scenario generator (default: the file's)")
+    parser.add_argument("--seed", type=whole_number, default=None, help="seed of the scenario generator (default: the file's)")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default: ./{DEFAULT_OUT})")
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
         help="override a scenario field, e.g. accounts.count=500 or instrument.maintMargin=0.01",
     )
     parser.add_argument("--adl-policy", choices=("queue", "pro-rata"), default=None, help="ADL policy")
-    parser.add_argument("--accounts", type=int, default=None, help="number of trader accounts")
+    parser.add_argument("--accounts", type=whole_number, default=None, help="number of trader accounts")
     parser.add_argument("--compare", nargs="+", default=None, metavar="VARIANT",
                         help="scenarios or NAME=VALUE[,NAME=VALUE] variants to run side by side")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from perpspec.engine.cli.main import UsageError
+from perpspec.engine.cli.main import UsageError, whole_number
 
 INSTALLED_OUT = "perpspec-rulebook"  # an installed perpspec never writes into its own installation
 
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout-ms",
-        type=int,
+        type=whole_number,
         metavar="MS",
         help="solver timeout for every obligation when they run (default: each obligation's own)",
     )

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from perpspec.engine.cli.main import whole_number
+
 DEFAULT_OUT = "perpspec-sweep"
 
 
@@ -27,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's options."""
     parser.add_argument("grid", help="the grid file (TOML; see specs/sweeps/)")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: ./{DEFAULT_OUT})")
-    parser.add_argument("-j", "--jobs", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("-j", "--jobs", type=whole_number, default=None, help="processes (default: all cores)")
     parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                         help="run the cells on Ray: a local Ray, or the cluster at ADDRESS (needs perpspec[ray])")
     parser.add_argument("--heat", default=None, metavar="X,Y", help="the two axes of the heat maps (default: the first two)")

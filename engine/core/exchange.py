@@ -378,7 +378,9 @@ class Engine:
         """An engine in the state :meth:`snapshot` saved (one from before settlement existed has settled nothing).
 
         Every field is checked before the engine is built (:func:`engine.core.state_check.check_engine_state`): bytes
-        that do not decode, or decode to a value the engine could not have made, are a :class:`CodecError`.
+        that do not decode, or decode to a value the engine could not have made, are a :class:`CodecError`.  The
+        liquidation index is then rebuilt from the positions (:meth:`engine.core.risk.Risk.rebuilt_index`): the same
+        for a state the engine made, the positions' own for a forged one.
         """
         engine = cls(instruments={})
         state = decode_state(blob)
@@ -387,6 +389,13 @@ class Engine:
         check_engine_state(state)
         for name, value in state.items():
             setattr(getattr(engine, _OWNER[name]), name, value)
+        # the liquidation index is derived state, rebuilt from the positions (Risk.rebuilt_index): a snapshot's is
+        # the same for any state the engine made, and a forged one (redteam8_2: emptied, an underwater position
+        # never liquidated) is replaced, so the state hash is the rebuilt state's
+        index = engine.risk.rebuilt_index()
+        if index.entries != engine.risk.liq.entries:
+            engine.risk.liq = index
+            blob = engine._dump()  # the rollback checkpoint holds the rebuilt index too
         engine._checkpoint = blob
         engine._checkpoint_every = checkpoint_interval(len(blob))
         return engine

@@ -286,11 +286,8 @@ class OrderRegistry:
 
 
     def spot_need(self, inst: Instrument, is_buy: bool, qty: int, price: int) -> tuple[str, int]:
-        """What a spot order reserves: a buy its quote value plus the taker fee, a sell its base amount."""
-        if is_buy:
-            value = compute_notional(inst, qty, price)
-            return inst.settl_currency, value + max(0, compute_commission(value, inst.taker_fee_ppm))
-        return inst.base_currency, qty * inst.base_multiplier
+        """What a spot order reserves (:func:`spot_need`)."""
+        return spot_need(inst, is_buy, qty, price)
 
     def reserve(self, order: Order, price: int | None = None) -> None:
         """Set a spot order's reservation from its open quantity (0 once it is no longer live)."""
@@ -504,6 +501,15 @@ class OrderRegistry:
             multi[account_id] = None
         elif account_id in multi:
             del multi[account_id]
+
+
+def spot_need(inst: Instrument, is_buy: bool, qty: int, price: int) -> tuple[str, int]:
+    """What a spot order reserves: a buy its quote value plus the taker fee, a sell its base amount (a resting
+    order's reservation is this for its open quantity at its price; a loaded state's are checked against it)."""
+    if is_buy:
+        value = compute_notional(inst, qty, price)
+        return inst.settl_currency, value + max(0, compute_commission(value, inst.taker_fee_ppm))
+    return inst.base_currency, qty * inst.base_multiplier
 
 
 def _put_back(target: dict[Any, Any], saved: dict[Any, Any]) -> None:

@@ -260,24 +260,52 @@ class Risk:
     def refresh_index(self) -> None:
         """Recompute the liquidation-index entries of every dirty account (then none is dirty)."""
         for account_id in self.dirty:
-            account = self.ledger.accounts.get(account_id)
-            if account is None or account_id < 0:
-                continue
-            for symbol in sorted(account.positions):
-                ps = account.positions[symbol]
-                if ps.qty == 0 or symbol not in self.market.marks:
-                    self.liq.remove(account_id, symbol)
-                    continue
-                inst = self.market.instrument_map[symbol]
-                margin, equity, maintenance, _ = self.pool_of(account, symbol)
-                own_maint = compute_requirement(inst, ps.position, ps.leverage, ps.chosen_tier).pos_maint
-                own_term = compute_value(inst, ps.qty, self.market.marks[symbol]) - ps.cost
-                backing = compute_position_backing(margin, equity, maintenance, own_term, own_maint)  # MRG-034
-                price = compute_threshold_price(inst, ps.qty, ps.cost, backing, own_maint)
-                # a trigger clamped to a price bound is indexed beyond it, where every mark passes it
-                trigger = index_trigger(ps.qty > 0, price, inst.tick_size, inst.max_price)
-                self.liq.set(account_id, symbol, ps.qty > 0, trigger)
+            self._index_account(self.liq, account_id)
         self.dirty = {}
+
+    def _index_account(self, liq: LiqIndex, account_id: int) -> None:
+        """Set ``account_id``'s entries in ``liq`` to its positions' trigger prices at the current marks."""
+        account = self.ledger.accounts.get(account_id)
+        if account is None or account_id < 0:
+            return
+        for symbol in sorted(account.positions):
+            ps = account.positions[symbol]
+            if ps.qty == 0 or symbol not in self.market.marks:
+                liq.remove(account_id, symbol)
+                continue
+            inst = self.market.instrument_map[symbol]
+            margin, equity, maintenance, _ = self.pool_of(account, symbol)
+            own_maint = compute_requirement(inst, ps.position, ps.leverage, ps.chosen_tier).pos_maint
+            own_term = compute_value(inst, ps.qty, self.market.marks[symbol]) - ps.cost
+            backing = compute_position_backing(margin, equity, maintenance, own_term, own_maint)  # MRG-034
+            price = compute_threshold_price(inst, ps.qty, ps.cost, backing, own_maint)
+            # a trigger clamped to a price bound is indexed beyond it, where every mark passes it
+            trigger = index_trigger(ps.qty > 0, price, inst.tick_size, inst.max_price)
+            liq.set(account_id, symbol, ps.qty > 0, trigger)
+
+    def rebuilt_index(self) -> LiqIndex:
+        """The liquidation index rebuilt from the primary state (positions, wallets, marks): what a loaded state's
+        ``liq`` is replaced by (:meth:`engine.core.exchange.Engine.from_snapshot`).
+
+        The index is derived state, and a snapshot's is anyone's to forge with its state hash (redteam8_2: an
+        emptied index loaded, and an underwater position was never liquidated).  An account that is not ``dirty``
+        has exactly the entries :meth:`refresh_index` gives it now (every change to its inputs marks it dirty,
+        and a mark move marks the accounts whose triggers depend on it, ``multi``), so they are recomputed: an
+        honest snapshot's index is unchanged, its state hash too.  A ``dirty`` account's entries may be stale by
+        design (the next :meth:`refresh_index`, run before every query, recomputes them): they are kept, but only
+        for a position the account holds (an entry of another kind is never refreshed and would be a candidate
+        that is no position).  Reads the state, changes nothing.
+        """
+        liq = LiqIndex()
+        accounts = self.ledger.accounts
+        for (account_id, symbol), (is_long, price) in sorted(self.liq.entries.items()):
+            account = accounts.get(account_id)
+            if account_id in self.dirty and account is not None and account_id >= 0 and symbol in account.positions:
+                liq.set(account_id, symbol, is_long, price)
+        for account_id in sorted(accounts):
+            if account_id not in self.dirty:
+                self._index_account(liq, account_id)
+        return liq
 
     def pool_key(self, account: Account, symbol: str) -> str:
         """The pool holding ``symbol``: ``isolated:<symbol>`` or ``cross:<currency>``."""

@@ -15,8 +15,11 @@ The constraints are those the engine itself keeps (each names the code that make
 ``maxPrice`` where the engine checks that on entry, strings are drawn from the engine's vocabularies, every
 instrument passes :func:`rules.instrument_file.validate`, and every index points at the objects it indexes
 (a live order is the same object in ``live_orders``, its account's ``orders`` and its book level or conditional
-pool), an account's ``reserved`` balance is what its live orders' spot reservations hold, and a take-over
-held by the liquidation engine is whole lots.  The instruments are checked by :func:`check_instrument`, which
+pool), an account's ``reserved`` balance is what its live orders' spot reservations hold, each resting spot
+order's reservation is what its open quantity at its price needs (``spot_need``), every live Day order is in
+``day_orders`` under a day not after today, every armed dead man's switch has its ``dms_heap`` entry, and a take-over
+held by the liquidation engine is whole lots.  (The liquidation index ``liq`` is not trusted either: it is rebuilt
+from the positions on load, :meth:`engine.core.risk.Risk.rebuilt_index`.)  The instruments are checked by :func:`check_instrument`, which
 ``Engine(instruments=...)`` runs too (:func:`check_engine_instruments`).  Caches travel in checkpoints
 (``PositionState.resting_cache`` / ``_pm``): they must equal what the rules give for the state they cache.
 Deterministic, integer-only, no state is changed.
@@ -39,6 +42,7 @@ from perpspec.engine.core.liqindex import LiqIndex
 from perpspec.engine.core.market import is_spot
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.records import slot_names
+from perpspec.engine.core.registry import spot_need
 from perpspec.engine.core.state_codec import CodecError
 from perpspec.engine.core.stream import MAX_TIME_MS
 from perpspec.engine.core.waterfall import Pending
@@ -483,8 +487,19 @@ class _Checker:
 
     # ------------------------------------------------------------------ registry, risk, waterfall
     def registry(self) -> None:
-        for order_id, day in _dict(self.state["day_orders"], "day_orders").items():
-            _int(day, f"day_orders[{_int(order_id, 'day_orders key', 1)}]", 0)
+        today = _int(self.state["time_ms"], "time_ms", 0, MAX_TIME_MS) // DAY_MS
+        day_orders = _dict(self.state["day_orders"], "day_orders")
+        for order_id, day in day_orders.items():
+            where = f"day_orders[{_int(order_id, 'day_orders key', 1)}]"
+            # placed today or before (OrderEntry.place); a later day would outlive its day (advance_clock expires
+            # every one of a past day at once, so any earlier day expires the order as today's does)
+            _int(day, where, 0, today)
+            order = self.live.get(order_id)
+            if order is None or order.time_in_force != o.DAY:
+                _fail(where, "is not a live Day order")
+        for order_id, order in self.live.items():  # every live Day order expires: it is listed (OrderEntry.place)
+            if order.time_in_force == o.DAY and order_id not in day_orders:
+                _fail(f"live_orders[{order_id}]", "a live Day order missing from day_orders (it would never expire)")
         heap = _list(self.state["dms_heap"], "dms_heap")
         for index, entry in enumerate(heap):
             deadline, account_id = _pair(entry, f"dms_heap[{index}]")
@@ -492,7 +507,13 @@ class _Checker:
             _int(account_id, f"dms_heap[{index}][1]", 0)
             if index and heap[(index - 1) // 2] > entry:
                 _fail(f"dms_heap[{index}]", "breaks the heap order (heapq)")
-        for order_id, entry in _dict(self.state["spot_reservations"], "spot_reservations").items():
+        armed = set(heap)
+        for account_id, account in sorted(self.accounts.items()):  # an armed switch fires (cancel_all_after)
+            if account.cancel_at_ms and (account.cancel_at_ms, account_id) not in armed:
+                _fail(f"accounts[{account_id}].cancel_at_ms", "an armed dead man's switch with no dms_heap entry "
+                                                              "(it would never fire)")
+        reservations = _dict(self.state["spot_reservations"], "spot_reservations")
+        for order_id, entry in reservations.items():
             where = f"spot_reservations[{_int(order_id, 'spot_reservations key', 1)}]"
             asset, amount = _pair(entry, where)
             _str(asset, f"{where}[0]")
@@ -500,6 +521,15 @@ class _Checker:
             if order_id not in self.live:
                 _fail(where, "reserves for an order that is not live")
         self.reservations()
+        for order_id, order in self.live.items():  # OrderRegistry.reserve: a resting spot order's open quantity
+            inst = self.instruments[order.symbol]
+            if is_spot(inst) and self.seen_in_place[order_id].startswith("books"):
+                need = spot_need(inst, order.is_buy, order.leaves_qty, order.price)
+                if reservations.get(order_id) != need:
+                    _fail(f"spot_reservations[{order_id}]", f"is not {need!r}, what the resting spot order's open "
+                                                            "quantity at its price needs (OrderRegistry.reserve)")
+            elif order_id in reservations:
+                _fail(f"spot_reservations[{order_id}]", "reserves for an order that is no resting spot order")
 
     def reservations(self) -> None:
         """Each account's ``reserved`` is the sum, by asset, of its live orders' spot reservations

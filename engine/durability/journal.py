@@ -87,6 +87,7 @@ LINK_BYTES: Final = 32
 MAX_RECORD_BYTES: Final = 1 << 24
 
 _RECORD_HEAD: Final = struct.Struct("<IQ")
+MAX_SEQ: Final = (1 << 64) - 1  # a record's seq is a u64 (_RECORD_HEAD), as a snapshot's (_SNAP_HEAD)
 _U32: Final = struct.Struct("<I")
 _HEAD_SIZE: Final = _RECORD_HEAD.size + 4  # length, seq, header crc
 _OVERHEAD: Final = _HEAD_SIZE + 4  # + payload crc (versions 1 and 2)
@@ -139,6 +140,10 @@ class RecordTooLarge(ValueError):
 
 class JournalCorrupt(JournalError):
     """Damage inside the journal (not just a torn last record)."""
+
+
+class JournalFull(JournalError):
+    """The next record's seq would be beyond :data:`MAX_SEQ` (the u64 records are numbered in): nothing appended."""
 
 
 class SnapshotCorrupt(JournalError):
@@ -261,6 +266,9 @@ def read_header(path: str, data: bytes) -> tuple[Mapping[str, Any], int]:
         raise JournalCorrupt(path, _FILE_HEAD.size, f"journal header meta unreadable ({error})") from None
     if type(first_seq) is not int or first_seq < 1 or not isinstance(schema, dict):
         raise JournalCorrupt(path, _FILE_HEAD.size, "journal header meta has a bad first_seq or schema")
+    if first_seq > MAX_SEQ:  # redteam8_3: it opened, then every append failed to pack its seq
+        raise JournalCorrupt(path, _FILE_HEAD.size, f"journal header first_seq is beyond {MAX_SEQ} (records number "
+                                                    "their seq in 64 bits)")
     return meta, end + 4
 
 
@@ -420,6 +428,8 @@ class JournalWriter:
         so a crash while creating leaves no journal rather than a headless one."""
         if os.path.exists(path):
             raise FileExistsError(path)
+        if not 1 <= first_seq <= MAX_SEQ:
+            raise ValueError(f"first_seq {first_seq} is outside [1, {MAX_SEQ}] (records number their seq in 64 bits)")
         header = journal_header(first_seq, schema, extra)
         write_atomically(path, header)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
@@ -439,6 +449,9 @@ class JournalWriter:
                 f"journal version {scan.version} has no hash chain: it replays, but this build continues only "
                 f"version {JOURNAL_VERSION} journals (start a new store)",
             )
+        if scan.last_seq >= MAX_SEQ:
+            raise JournalCorrupt(scan.path, scan.end_offset, f"the journal's records reach seq {MAX_SEQ}, the last a "
+                                                             "record can carry: no command can be appended")
         fd = os.open(scan.path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
         if scan.torn is not None:
             os.ftruncate(fd, scan.end_offset)
@@ -448,15 +461,18 @@ class JournalWriter:
     def append(self, payload: bytes) -> int:
         """Frame and buffer one record; commits when the group is full. Returns its seq.
 
-        Raises :class:`RecordTooLarge` (appending nothing) for a payload the reader would refuse.
+        Raises :class:`RecordTooLarge` (appending nothing) for a payload the reader would refuse, and
+        :class:`JournalFull` (appending nothing, ``next_seq`` unchanged) once the seq would not fit its u64.
         The payload (immutable bytes) is kept as it is until the commit writes it.
         """
         length = len(payload)
         if length > MAX_RECORD_BYTES:
             raise RecordTooLarge(f"record of {length} bytes exceeds the journal's {MAX_RECORD_BYTES}")
         seq = self.next_seq
-        self.next_seq = seq + 1
+        if seq > MAX_SEQ:
+            raise JournalFull(self.path, 0, f"record seq {seq} is beyond {MAX_SEQ}: the journal is full")
         head = _pack_head(length, seq)
+        self.next_seq = seq + 1
         link = _sha256_digest(self.head + head + payload)  # next_link
         self.head = link
         pieces = self._pieces  # the record's four pieces, joined once per write by commit()

@@ -74,7 +74,7 @@ def _required_amount(text: str) -> int | None:
         return None
     digits = ""
     for char in text[6:]:
-        if char.isdigit():
+        if "0" <= char <= "9":
             digits += char
         elif digits:
             break

@@ -92,18 +92,17 @@ class KeyStore:
         try:
             with open(self.path, encoding="utf-8") as handle:
                 data = json.load(handle)
-            keys = {}
-            for row in data["keys"]:
-                key = ApiKey(
-                    key_id=str(row["id"]),
-                    secret=str(row["secret"]),
-                    account=int(row["account"]),
-                    permissions=tuple(str(p) for p in row["permissions"]),
-                    enabled=bool(row.get("enabled", True)),
-                )
-                keys[key.key_id] = key
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (OSError, ValueError) as error:
             raise KeyStoreError(f"{self.path}: unreadable key store ({error})") from None
+        rows = data.get("keys") if isinstance(data, dict) else None
+        if not isinstance(rows, list):
+            raise KeyStoreError(f"{self.path}: unreadable key store (not an object with a list 'keys')")
+        keys: dict[str, ApiKey] = {}
+        for number, row in enumerate(rows):
+            key = key_from_row(row, f"{self.path}: keys[{number}]")
+            if key.key_id in keys:
+                raise KeyStoreError(f"{self.path}: keys[{number}].id: the key id {key.key_id!r} is listed twice")
+            keys[key.key_id] = key
         self._keys = keys
         self._stamp = (info.st_mtime_ns, info.st_size)
 
@@ -167,6 +166,46 @@ class KeyStore:
 
     def keys(self) -> list[ApiKey]:
         return sorted(self._keys.values(), key=lambda k: (k.account, k.key_id))
+
+
+SECRET_LENGTH: Final = 48  # the length of the secrets :meth:`KeyStore.create` makes (and BitMEX's)
+SECRET_CHARACTERS: Final = frozenset(ALPHABET + "-_")  # ALPHABET (create's) and base64url's two more (BitMEX's)
+KEY_FIELDS: Final = frozenset(("id", "secret", "account", "permissions", "enabled"))
+
+
+def key_from_row(row: object, where: str) -> ApiKey:
+    """One key of the store file, its fields exactly typed: never coerced (``bool("false")`` is True, ``str(None)``
+    is a secret anyone can sign with, ``int(1.9)`` is another account); anything else a :class:`KeyStoreError`
+    naming the row and the field.
+
+    ``id`` a non-empty string; ``secret`` :data:`SECRET_LENGTH` characters of :data:`SECRET_CHARACTERS` (what
+    :meth:`KeyStore.create` makes); ``account`` a non-negative integer (not a bool, as ``create`` accepts);
+    ``permissions`` a list of distinct known permissions (:data:`PERMISSIONS`); ``enabled`` (optional, default true) a
+    JSON boolean."""
+    if not isinstance(row, dict):
+        raise KeyStoreError(f"{where}: a key must be an object")
+    unknown = sorted(str(name) for name in row if name not in KEY_FIELDS)
+    if unknown:
+        raise KeyStoreError(f"{where}: unknown field(s) {', '.join(unknown)} (known: {', '.join(sorted(KEY_FIELDS))})")
+    for name in ("id", "secret", "account", "permissions"):
+        if name not in row:
+            raise KeyStoreError(f"{where}.{name}: missing")
+    key_id, secret, account = row["id"], row["secret"], row["account"]
+    permissions, enabled = row["permissions"], row.get("enabled", True)
+    if not isinstance(key_id, str) or not key_id:
+        raise KeyStoreError(f"{where}.id: must be a non-empty string")
+    if not (isinstance(secret, str) and len(secret) == SECRET_LENGTH and all(c in SECRET_CHARACTERS for c in secret)):
+        raise KeyStoreError(f"{where}.secret: must be a string of {SECRET_LENGTH} letters, digits, '-' or '_' "
+                            "(as 'perpspec keys create' makes)")
+    if type(account) is not int or account < 0:  # bool is an int subclass: true is not account 1
+        raise KeyStoreError(f"{where}.account: must be a non-negative integer")
+    if not (isinstance(permissions, list) and all(isinstance(p, str) and p in PERMISSIONS for p in permissions)
+            and len(set(permissions)) == len(permissions)):
+        raise KeyStoreError(f"{where}.permissions: must be a list of distinct permissions among {', '.join(PERMISSIONS)}")
+    if not isinstance(enabled, bool):
+        raise KeyStoreError(f"{where}.enabled: must be true or false")
+    return ApiKey(key_id=key_id, secret=secret, account=account,
+                  permissions=tuple(p for p in PERMISSIONS if p in permissions), enabled=enabled)
 
 
 class ReplayGuardError(KeyStoreError):

@@ -159,14 +159,14 @@ def order_uuid(order_id: int) -> str:
     return f"00000000-0000-4000-8000-{order_id:012x}"
 
 
-_UUID = re.compile(r"^00000000-0000-4000-8000-([0-9a-f]{12})$")
+_UUID = re.compile(r"00000000-0000-4000-8000-([0-9a-f]{12})")  # the whole text (fullmatch)
 
 
 def parse_order_uuid(text: object) -> int | None:
     """The engine order id inside an ``orderID`` this server issued, or None."""
     if not isinstance(text, str):
         return None
-    match = _UUID.match(text)
+    match = _UUID.fullmatch(text)
     return int(match.group(1), 16) if match else None
 
 
@@ -175,14 +175,14 @@ def seq_uuid(kind: int, seq: int) -> str:
     return f"{kind:08x}-0000-4000-8000-{seq:012x}"
 
 
-_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?Z?$")
+_ISO = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?)?Z?")  # ASCII, whole
 
 
 def parse_iso_ms(text: object) -> int | None:
     """ms since the epoch of an ISO-8601 UTC time (``2026-11-25T12:00:00.000Z``), or None if malformed."""
     if not isinstance(text, str) or len(text) > 40:
         return None
-    match = _ISO.match(text)
+    match = _ISO.fullmatch(text)
     if match is None:
         return None
     year, month, day = int(match.group(1)), int(match.group(2)), int(match.group(3))

@@ -676,7 +676,7 @@ def read_price_file(path: Path, inst: Instrument) -> tuple[PricePoint, ...]:
 
 
 def _maybe_int(text: str) -> object:
-    return int(text) if text.isdigit() else text
+    return int(text) if text.isascii() and text.isdigit() else text
 
 
 def _build_population(table: Mapping[str, Any], coin: int, duration_ms: int) -> Population:
