@@ -304,3 +304,20 @@ def test_a_key_over_its_rate_limit_cannot_fill_the_replay_guard_and_lock_out_oth
         assert (status, answer.get("cancelTime", "not an error")) == (200, None), answer
     finally:
         running.stop()
+
+
+def test_a_request_the_key_may_not_make_still_costs_it_a_request(tmp_path: Path) -> None:
+    """A read-only key's refused mutations are rate-limited like any request (session 14, redteam8).
+
+    The 403 used to come before the key's bucket was charged: a key without the ``order`` permission could send
+    mutations without limit, each costing the server an HMAC check and a refusal.  BitMEX counts every request.
+    """
+    running, _keys = start_server(tmp_path, rate_limit_per_minute=3)
+    try:
+        reader = running.call(running.server.keys.create, 1, ["read"])
+        running.call(running.server.keys.save)
+        statuses = [raw_request(running, "POST", "/api/v1/order", json.dumps(GOOD).encode(), reader)[0]
+                    for _ in range(6)]
+        assert statuses == [403, 403, 403, 429, 429, 429]  # old code: six 403s, never limited
+    finally:
+        running.stop()

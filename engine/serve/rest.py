@@ -737,13 +737,15 @@ async def handle(request: web.Request) -> web.StreamResponse:
                     raise ApiError(429, f"Rate limit exceeded, retry in {verdict.retry_after_s} seconds.",
                                    "RateLimitError") from None
                 raise
-            if route.permission:
-                require(key, route.permission)
         limiter = server.key_limiter if key is not None else server.ip_limiter
         verdict = limiter.take(key.key_id if key is not None else f"ip:{request.remote}", now_ms)
         rate_headers = verdict.headers()
         if not verdict.allowed:
             raise ApiError(429, f"Rate limit exceeded, retry in {verdict.retry_after_s} seconds.", "RateLimitError")
+        if key is not None and route.permission:
+            # after the charge: a request the key may not make still costs it one (BitMEX counts every request),
+            # or a read-only key could send refused mutations without limit (session 14, redteam8)
+            require(key, route.permission)
         if key is not None and request.method != "GET":  # the same signed mutation twice is a replay
             refuse_replay(server.guard, request.headers.get("api-signature", ""),
                           expires_seconds(request.headers.get("api-expires", "0")), now_ms // 1000, key.key_id)
