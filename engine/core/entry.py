@@ -101,7 +101,7 @@ class OrderEntry:
             self.registry.day_orders[order.order_id] = self.stream.time_ms // DAY_MS
         if not order.triggered:
             self.registry.go_live(account, order)
-            self.triggers.conditional[inst.symbol][order.order_id] = order
+            self.triggers.add(order)
             self.stream.emit_exec(o.EXEC_NEW, order)
             self.run_triggers(inst)
             return order.order_id
@@ -750,6 +750,7 @@ class OrderEntry:
             order.order_qty = order.cum_qty + leaves
             order.price = price
             order.reset_shown()  # shown ≤ leaves, as everywhere (a snapshot holding more was refused on recovery)
+            self.triggers.reindex(order)  # its stopPx or peg offset may have changed
             self.stream.emit_exec(o.EXEC_REPLACED, order)
             self.run_triggers(inst)
             return order.order_id

@@ -212,7 +212,6 @@ class OrderRegistry:
         """
         index = self._reduce_only if self._reduce_only_of is self.live_orders else None
         books = self.market.books
-        conditional = self.triggers.conditional
         for record in reversed(undo.cancels):
             order = record.order
             key: Any = order.order_id
@@ -223,7 +222,7 @@ class OrderRegistry:
             if record.day is not None:
                 self.day_orders[key] = record.day
             if record.conditional:
-                conditional[order.symbol][key] = order
+                self.triggers.add(order)
             if record.reservation is not None:
                 self.spot_reservations[key] = record.reservation
             level = record.level
