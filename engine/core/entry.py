@@ -755,7 +755,8 @@ class OrderEntry:
             self.run_triggers(inst)
             return order.order_id
         if crosses:
-            book.take_out(order)
+            order = book.take_out(order)  # a copy stands for it from now on (its old queue entry is left dead)
+            self.registry.go_live(account, order)
             ps_real = account.positions[inst.symbol]
             ps_real.drop_order(order.order_id)
             order.price = price
@@ -779,7 +780,10 @@ class OrderEntry:
                 self.fills.cancel_unfunded_after_trade(inst, account, qty_before)
             self.after_trading(inst)
             return order.order_id
-        book.amend(order, leaves, price)
+        kept = book.amend(order, leaves, price)
+        if kept is not order:  # requeued: a copy stands for it from now on (its old queue entry is left dead)
+            order = kept
+            self.registry.go_live(account, order)
         order.order_qty = order.cum_qty + leaves
         if spot:
             self.registry.reserve(order)

@@ -353,7 +353,8 @@ class OrderRegistry:
 
     def amend_qty(self, order: Order, leaves: int) -> None:
         """A resting order's open quantity becomes ``leaves`` (in the book and in its position's order tally)."""
-        self.market.books[order.symbol].amend(order, leaves, order.price)
+        kept = self.market.books[order.symbol].amend(order, leaves, order.price)
+        assert kept is order  # a smaller open quantity at the same price keeps its place (and the order)
         order.order_qty = order.cum_qty + leaves
         ps = self.ledger.accounts[order.account].positions[order.symbol]
         ps.put_order(order.order_id, leaves if order.is_buy else -leaves, order.price)
