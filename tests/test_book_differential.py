@@ -113,7 +113,7 @@ class Driver:
                 return
             target = self.live[sorted(self.live)[index % len(self.live)]]
             if book.crosses(target.is_buy, price):
-                book.take_out(target)
+                target = book.take_out(target)
                 del self.live[target.order_id]
                 target.price = price
                 target.leaves_qty = qty
@@ -123,7 +123,7 @@ class Driver:
                     book.add(target)
                     self.live[target.order_id] = target
             else:
-                book.amend(target, qty, price)
+                self.live[target.order_id] = book.amend(target, qty, price)
         self.trace.append((book.best_bid(), book.best_ask(), book.depth(True, 5), book.depth(False, 5)))
 
 

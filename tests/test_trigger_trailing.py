@@ -282,6 +282,7 @@ def test_trailing_stops_with_offsets_the_engine_refuses_trail_as_the_reference_r
         pegged = [order for order in pool.values() if order.ord_type == o.PEGGED]
         for number, order in enumerate(pegged[:6]):
             order.peg_offset = (-10**7, 0, 50 * 3)[number % 3]  # a buy's offset <= 0; below -price: no candidate
+            engine.triggers.reindex(order)  # as an amendment tells the index (session 14: it is kept in step)
         events = engine.process(sell)
         events += engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSDT", mark_price=MARK - 50 * 40))
         return events, engine.state_hash()

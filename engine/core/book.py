@@ -25,7 +25,9 @@ Matching rules (the engine's decisions, listed in the README):
 * self-trade prevention: a resting order of the taker's own account is
   cancelled when the taker reaches it ("cancel resting"), and matching goes on;
 * amend: reducing the quantity keeps priority; raising it or changing the
-  price sends the order to the back of the queue at its (new) price.
+  price sends the order to the back of the queue at its (new) price (its old
+  entry is left dead, as a cancel leaves it, and a copy of the order takes
+  its place in the engine: :meth:`Book.take_out`).
 
 The same behaviour is written naively in :mod:`engine.core.refbook`; a Hypothesis
 differential test compares the two by state hash.
@@ -225,12 +227,20 @@ class Book:
         elif compact and len(level.shown) + len(level.hidden) > 2 * live:
             level.compact()
 
-    def take_out(self, order: Order) -> None:
-        """Take a live order out of the book *and* its queue, so it may be added again."""
-        level = order.level
-        assert isinstance(level, Level)
-        (level.hidden if order.display_qty == 0 else level.shown).remove(order)
+    def take_out(self, order: Order) -> Order:
+        """Take a live order out of the book so that it may be added again: the copy that stands for it from now on.
+
+        Its queue entry is left dead (:meth:`remove`: amortised O(1), the level compacted once its dead entries
+        outnumber its live orders) rather than taken out of its queue (``deque.remove``: O(the orders ahead of it),
+        so K priority-losing amendments of an order deep in a level of N cost K x N; session 14).  An entry is dead
+        by its order's ``live`` flag, so the order itself cannot enter a queue again while that entry is there: the
+        copy (every field the same, out of the book) is what the caller adds again, and what the engine's indexes
+        name from now on (``registry.OrderRegistry.go_live``).
+        """
+        successor = order.clone()
         self.remove(order)
+        successor.live = False
+        return successor
 
     def _drop_level(self, bid_side: bool, price: int) -> None:
         if bid_side:
@@ -246,22 +256,25 @@ class Book:
         else:
             del keys[bisect_left(keys, key)]
 
-    def amend(self, order: Order, leaves_qty: int, price: int) -> None:
-        """Change a resting order's open quantity and/or price (the new price must not cross).
+    def amend(self, order: Order, leaves_qty: int, price: int) -> Order:
+        """Change a resting order's open quantity and/or price (the new price must not cross); the order that
+        stands for it afterwards.
 
-        Quantity down at the same price keeps time priority; anything else
-        requeues the order at the back of its new level.
+        Quantity down at the same price keeps time priority (the same order,
+        changed in place); anything else requeues it at the back of its new
+        level: the copy :meth:`take_out` makes, added there.
         """
         if price == order.price and leaves_qty <= order.leaves_qty:
             order.leaves_qty = leaves_qty
             if order.shown_qty > leaves_qty:
                 order.shown_qty = leaves_qty
-            return
-        self.take_out(order)
-        order.price = price
-        order.leaves_qty = leaves_qty
-        order.reset_shown()
-        self.add(order)
+            return order
+        successor = self.take_out(order)
+        successor.price = price
+        successor.leaves_qty = leaves_qty
+        successor.reset_shown()
+        self.add(successor)
+        return successor
 
     def dry_match(
         self, is_buy: bool, limit_price: int, qty: int, account: int, fills: list[Fill], guard: Guard | None

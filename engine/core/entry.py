@@ -101,7 +101,7 @@ class OrderEntry:
             self.registry.day_orders[order.order_id] = self.stream.time_ms // DAY_MS
         if not order.triggered:
             self.registry.go_live(account, order)
-            self.triggers.conditional[inst.symbol][order.order_id] = order
+            self.triggers.add(order)
             self.stream.emit_exec(o.EXEC_NEW, order)
             self.run_triggers(inst)
             return order.order_id
@@ -750,11 +750,13 @@ class OrderEntry:
             order.order_qty = order.cum_qty + leaves
             order.price = price
             order.reset_shown()  # shown ≤ leaves, as everywhere (a snapshot holding more was refused on recovery)
+            self.triggers.reindex(order)  # its stopPx or peg offset may have changed
             self.stream.emit_exec(o.EXEC_REPLACED, order)
             self.run_triggers(inst)
             return order.order_id
         if crosses:
-            book.take_out(order)
+            order = book.take_out(order)  # a copy stands for it from now on (its old queue entry is left dead)
+            self.registry.go_live(account, order)
             ps_real = account.positions[inst.symbol]
             ps_real.drop_order(order.order_id)
             order.price = price
@@ -778,7 +780,10 @@ class OrderEntry:
                 self.fills.cancel_unfunded_after_trade(inst, account, qty_before)
             self.after_trading(inst)
             return order.order_id
-        book.amend(order, leaves, price)
+        kept = book.amend(order, leaves, price)
+        if kept is not order:  # requeued: a copy stands for it from now on (its old queue entry is left dead)
+            order = kept
+            self.registry.go_live(account, order)
         order.order_qty = order.cum_qty + leaves
         if spot:
             self.registry.reserve(order)

@@ -80,10 +80,11 @@ class RefBook:
         self.orders.remove(order)
         del self.queue_seq[order.order_id]
 
-    def take_out(self, order: Order) -> None:
+    def take_out(self, order: Order) -> Order:
         self.remove(order)
+        return order
 
-    def amend(self, order: Order, leaves_qty: int, price: int) -> None:
+    def amend(self, order: Order, leaves_qty: int, price: int) -> Order:
         keeps_priority = price == order.price and leaves_qty <= order.leaves_qty
         order.leaves_qty = leaves_qty
         order.price = price
@@ -92,6 +93,7 @@ class RefBook:
         else:
             order.reset_shown()
             self._enqueue(order)
+        return order
 
     def match(
         self,

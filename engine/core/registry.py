@@ -74,6 +74,20 @@ class TimerUndo:
     position's ``orders`` and ``resting_cache``).  Undoing costs those orders and accounts, not the whole state
     (issue: a switch cancelling orders made every rejected command dump the whole state for its undo, 0.007 ms
     to 130-190 ms per command with a 1 MB state).
+
+    What is left, and why it stays (session 14): a rejected command after a switch of an account with K orders came
+    due costs O(K log K) -- the K cancels, then their undo -- and, the clock not having moved, so does the next
+    rejected command, and the next.  The undo only doubles the firing's cost; the firing is what a cheaper scheme
+    would have to skip, and it cannot: the command is judged on the state its time makes (the cancels free the
+    margin a PlaceOrder or a Withdraw is checked against, and a switch's K Canceled reports come before the
+    command's own), so the timers run before the handler decides.  Keeping the fired state across a rejection
+    instead (undone lazily) does not bound it either: the next command may come at a time before the deadline
+    (the clock did not move), and it must see the orders uncancelled, so an attacker alternating such a command
+    with one at the deadline pays the undo each time.  Committing the timers whatever the command's fate would
+    bound it, but that is a rule change (a rejected command would move the clock and leave K cancels), not a cost
+    fix.  The cost stays the account's own orders, never the rest of the state (tests/test_timer_undo_cost.py);
+    a cap on an account's open orders per contract (a rule, as :data:`engine.core.entry.MAX_OPEN_STOPS` caps
+    its untriggered ones) would bound K itself.
     """
 
     def __init__(self, heap: list[tuple[int, int]], seq: int) -> None:
@@ -212,7 +226,6 @@ class OrderRegistry:
         """
         index = self._reduce_only if self._reduce_only_of is self.live_orders else None
         books = self.market.books
-        conditional = self.triggers.conditional
         for record in reversed(undo.cancels):
             order = record.order
             key: Any = order.order_id
@@ -223,7 +236,7 @@ class OrderRegistry:
             if record.day is not None:
                 self.day_orders[key] = record.day
             if record.conditional:
-                conditional[order.symbol][key] = order
+                self.triggers.add(order)
             if record.reservation is not None:
                 self.spot_reservations[key] = record.reservation
             level = record.level
@@ -351,7 +364,8 @@ class OrderRegistry:
 
     def amend_qty(self, order: Order, leaves: int) -> None:
         """A resting order's open quantity becomes ``leaves`` (in the book and in its position's order tally)."""
-        self.market.books[order.symbol].amend(order, leaves, order.price)
+        kept = self.market.books[order.symbol].amend(order, leaves, order.price)
+        assert kept is order  # a smaller open quantity at the same price keeps its place (and the order)
         order.order_qty = order.cum_qty + leaves
         ps = self.ledger.accounts[order.account].positions[order.symbol]
         ps.put_order(order.order_id, leaves if order.is_buy else -leaves, order.price)

@@ -9,10 +9,13 @@ due orders through a callback, so order entry (which enters a fired order
 into the book) stays the only component that trades.
 
 Which orders are due is read from :class:`StopIndex`, the pool sorted by stop
-price per watched price and direction (not state: rebuilt from the pool
-whenever the pool changed in a way it did not see), so a pass costs the due
-orders, not the pool: a cascade of N last-price stops, one firing per pass, is
-O(N log N) and not N passes over N orders (session 12, red-team find_3).
+price per watched price and direction (not state: built from the pool when a
+run first meets it, then kept in step by the pool's writers -- :meth:`Triggers.add`,
+:meth:`Triggers.reindex`, :meth:`Triggers.remove` and the run itself), so a pass
+costs the due orders, not the pool: a cascade of N last-price stops, one firing
+per pass, is O(N log N) and not N passes over N orders (session 12, red-team
+find_3), and a run with nothing due costs O(1) whatever the pool holds (session
+14: the index no longer compares the whole pool with what it saw before each run).
 
 Trailing stops are indexed too (session 13): a trailing stop is the extreme
 price it has seen (its *level*) less its distance (``|pegOffsetValue|``), and a
@@ -30,7 +33,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from heapq import heapify, heappop, heappush
-from operator import attrgetter, is_
 
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.market import Market
@@ -54,7 +56,8 @@ class Bucket:
     minus a buy's lowest; ``sign`` is 1 for a sell, -1 for a buy) and
     ``distance`` is ``|pegOffsetValue|``.  ``stops`` is a heap of (distance,
     order id, token, order), the nearest to firing first; an entry is live while
-    :attr:`StopIndex.owner` names this bucket for the order and the pool holds it.
+    :attr:`StopIndex.owner` names this bucket for the order, its token is the order's latest
+    (:attr:`StopIndex.tokens`: an amended order's older entry may share the bucket) and the pool holds it.
     """
 
     def __init__(self, group: int, level: int) -> None:
@@ -87,12 +90,32 @@ class Triggers:
         if (order.is_buy and candidate < order.stop_px and candidate > 0) or (not order.is_buy and candidate > order.stop_px):
             order.stop_px = candidate
 
-    def remove(self, order: Order) -> None:
-        """``order`` leaves its contract's pool (cancelled while untriggered), its stopPx as trailing left it."""
+    def add(self, order: Order) -> None:
+        """``order`` joins its contract's pool (placed untriggered, or put back by a timer undo) and its index."""
+        pool = self.conditional[order.symbol]
+        pool[order.order_id] = order
+        index = self.by_stop.get(order.symbol)
+        if index is not None and index.pool is pool and index.synced:  # else the next run builds the index afresh
+            index.add(order.order_id, order)
+
+    def reindex(self, order: Order) -> None:
+        """The pool's ``order`` was amended (its stopPx or peg offset): its index entry is replaced (the old one
+        turns stale)."""
         pool = self.conditional[order.symbol]
         index = self.by_stop.get(order.symbol)
-        if index is not None and index.pool is pool and index.moved_buckets:  # a run is moving trailing stops
-            index.write_back_one(order.order_id)
+        if index is not None and index.pool is pool and index.synced and pool.get(order.order_id) is order:
+            index.add(order.order_id, order)
+
+    def remove(self, order: Order) -> None:
+        """``order`` leaves its contract's pool (cancelled while untriggered), its stopPx as trailing left it.
+
+        Its index entry turns stale (the pool no longer holds it) and is dropped when met."""
+        pool = self.conditional[order.symbol]
+        index = self.by_stop.get(order.symbol)
+        if index is not None and index.pool is pool:
+            if index.moved_buckets:  # a run is moving trailing stops
+                index.write_back_one(order.order_id)
+            index.forget(order.order_id)
         del pool[order.order_id]
         self.removed += 1
 
@@ -106,8 +129,8 @@ class Triggers:
         (:meth:`trail`), then fires the due orders in order-id order (one an
         earlier fire took out of the pool is skipped); a pass with nothing due
         ends the run.  The due orders are read from the contract's
-        :class:`StopIndex` (first brought in line with the pool: orders placed,
-        cancelled, amended since the last run), which moves the trailing stops
+        :class:`StopIndex` (built afresh if it is not in step with the pool, or
+        holds too many stale entries), which moves the trailing stops
         by bucket and writes their stopPx when the run ends.  A fire only takes
         orders out of the pool (it enters one order: fills, cancels); the index
         drops those when it meets them, and a pool a fire added to anyway (its
@@ -124,7 +147,6 @@ class Triggers:
             index = self.by_stop[symbol] = StopIndex(pool)
         index.sync()
         index.synced = False  # until this run ends (a failure inside a fire leaves it to be rebuilt)
-        changed = False
         try:
             for _ in range(len(pool) + 1):
                 if not pool:
@@ -132,12 +154,9 @@ class Triggers:
                 mark = market.marks.get(symbol, 0)
                 last = market.last_prices.get(symbol, 0)
                 index_price = market.index_prices.get(symbol, 0)
-                due, moved = index.take_due(self, mark, last, index_price)
-                if moved:
-                    changed = True
+                due = index.take_due(self, mark, last, index_price)
                 if not due:
                     break
-                changed = True
                 placed = False
                 for order in due:
                     if order.order_id not in pool:
@@ -154,14 +173,9 @@ class Triggers:
                     index.synced = False
         finally:
             index.write_back()
-        if changed:
-            index.settle()
-        else:
-            index.synced = True
+        index.synced = True  # in step with the pool (orders the run took out are stale entries)
 
 
-_STOP_PX = attrgetter("stop_px")
-_PEG_OFFSET = attrgetter("peg_offset")
 _SOURCES = 3  # mark, last, index: a stop heap per (source, LastWithinMark, direction)
 
 
@@ -192,56 +206,42 @@ class StopIndex:
     low heap by level (the buckets a price passes) and a high heap by level
     less the nearest distance (the buckets with a due stop); one whose offset
     points the wrong way (no order the engine accepts) is judged one by one in
-    ``odd``.  :meth:`sync` compares the pool with what the index last saw (its
-    orders by identity, their stop prices, the trailing stops' offsets) and adds
-    appended orders or rebuilds.
+    ``odd``.
+
+    The pool's writers keep it in step (:meth:`Triggers.add`, :meth:`Triggers.reindex`,
+    :meth:`Triggers.remove`): an order placed or amended is indexed anew (its
+    older entry turns stale), one cancelled is forgotten (its entry turns
+    stale).  ``entries`` counts the entries live or stale, so :meth:`sync`
+    rebuilds once the stale ones outnumber the pool: a rebuild costs no more
+    than the changes that made it due.  ``synced`` is False from the start of
+    a run to its end (a run that fails leaves the index to be rebuilt) and
+    before the first build.
     """
 
     def __init__(self, pool: dict[int, Order]) -> None:
         self.pool = pool
         self.stop_heaps: list[list[Entry]] = [[] for _ in range(4 * _SOURCES)]
-        self.tokens: dict[int, int] = {}  # order id -> token of its live entry
+        self.tokens: dict[int, int] = {}  # order id -> token of its live entry (a stop heap's or a bucket's)
         self.next_token = 0
-        self.entries = 0  # entries in the heaps, live or not
-        self.orders: list[Order] = []  # the pool's orders and their stop prices as last seen
-        self.stops: list[int] = []
-        self.trailing: list[Order] = []  # the trailing stops indexed and their offsets (some may have left the pool)
-        self.offsets: list[int] = []
+        self.entries = 0  # entries in the stop heaps and the buckets' heaps, live or not
         self.low: list[list[Place]] = [[] for _ in range(4 * _SOURCES)]  # per group: buckets by level
         self.high: list[list[Place]] = [[] for _ in range(4 * _SOURCES)]  # per group: by -(level - nearest distance)
         self.places = 0  # entries in low and high, live or not
         self.owner: dict[int, Bucket] = {}  # order id -> the bucket of its live entry
         self.buckets = 0  # buckets not gone
         self.moved_buckets: list[Bucket] = []  # buckets whose level moved in this run (write_back)
-        self.odd: list[Order] = []  # trailing stops judged one by one
+        self.odd: dict[int, Order] = {}  # trailing stops judged one by one (some may have left the pool)
         self.synced = False
 
     def sync(self) -> None:
-        """Bring the index in line with the pool: nothing changed, orders appended, or else a rebuild.
-
-        The pool is read as a list of orders (by identity: a replaced order is a change) and their stop prices.
-        """
-        pool = self.pool
-        seen = len(self.orders)
-        size = len(pool)
+        """Make the index fit for a run: kept as it is while in step with the pool and its stale entries (orders
+        cancelled, amended, fired) are few, else rebuilt -- which costs what the stale entries cost to make."""
         if (
             self.synced
-            and self.entries <= 2 * size + SLACK_ENTRIES
+            and self.entries <= 2 * len(self.pool) + SLACK_ENTRIES
             and self.places <= 4 * self.buckets + SLACK_ENTRIES
-            and list(map(_PEG_OFFSET, self.trailing)) == self.offsets
         ):
-            if size == seen:
-                if all(map(is_, pool.values(), self.orders)) and list(map(_STOP_PX, pool.values())) == self.stops:
-                    return
-            elif size > seen:
-                orders = list(pool.values())
-                stops = list(map(_STOP_PX, orders))
-                if orders[:seen] == self.orders and stops[:seen] == self.stops:
-                    for key, order in zip(list(pool)[seen:], orders[seen:], strict=True):
-                        self.add(key, order)
-                    self.orders = orders
-                    self.stops = stops
-                    return
+            return
         self.rebuild()
 
     def rebuild(self) -> None:
@@ -256,9 +256,7 @@ class StopIndex:
         self.places = 0
         self.owner = {}
         self.buckets = 0
-        self.trailing = []
-        self.offsets = []
-        self.odd = []
+        self.odd = {}
         pool = self.pool
         levels: dict[tuple[int, int], Bucket] = {}
         for key, order in pool.items():
@@ -268,18 +266,6 @@ class StopIndex:
         for bucket in levels.values():
             heapify(bucket.stops)
             self.place(bucket, True)
-        self.orders = list(pool.values())
-        self.stops = list(map(_STOP_PX, self.orders))
-        self.synced = True
-
-    def settle(self) -> None:
-        """A run ended having fired orders or moved trailing stops: remember the pool as it is now."""
-        pool = self.pool
-        self.orders = list(pool.values())
-        self.stops = list(map(_STOP_PX, self.orders))
-        self.trailing = [order for order in self.trailing if pool.get(order.order_id) is order]
-        self.offsets = list(map(_PEG_OFFSET, self.trailing))
-        self.odd = [order for order in self.odd if pool.get(order.order_id) is order]
         self.synced = True
 
     def add(
@@ -290,7 +276,7 @@ class StopIndex:
         levels: dict[tuple[int, int], Bucket] | None = None,
     ) -> None:
         """Index ``order`` (pool key ``key``): a trailing stop joins a bucket (:meth:`add_trailing`), any other its
-        stop heap.
+        stop heap.  An entry it had before turns stale (its token, or its bucket, is no longer the order's).
 
         ``push``: how an entry goes into a heap; ``levels``: a rebuild's buckets by (group, level) (it appends to
         them, then heapifies).
@@ -298,6 +284,7 @@ class StopIndex:
         if order.ord_type == o.PEGGED:
             self.add_trailing(key, order, levels)
             return
+        self.forget(key)  # not expected: an order's type never changes
         token = self.next_token
         self.next_token += 1
         self.tokens[key] = token
@@ -308,12 +295,11 @@ class StopIndex:
 
     def add_trailing(self, key: int, order: Order, levels: dict[tuple[int, int], Bucket] | None) -> None:
         """Index a trailing stop: into a bucket of its own (or a rebuild's bucket at its level), else ``odd``."""
-        self.trailing.append(order)
-        self.offsets.append(order.peg_offset)
+        self.forget(key)
         sign = -1 if order.is_buy else 1
         distance = -sign * order.peg_offset
         if distance <= 0:  # a sell with offset >= 0 or a buy with offset <= 0: refused at entry (not indexed)
-            self.odd.append(order)
+            self.odd[key] = order
             return
         group = 4 * _source_slot(order.trigger_source) + 2 * int(order.last_within_mark) + int(order.is_buy)
         level = sign * order.stop_px + distance
@@ -326,9 +312,23 @@ class StopIndex:
             if levels is not None:
                 levels[(group, level)] = bucket
         self.owner[key] = bucket
+        self.tokens[key] = token
         bucket.stops.append((distance, key, token, order))
+        self.entries += 1
         if levels is None:
             self.place(bucket, True)
+
+    def forget(self, key: int) -> None:
+        """The order ``key`` has no live entry any more (it left the pool, or is indexed anew): older ones are stale."""
+        tokens = self.tokens
+        if tokens and key in tokens:
+            del tokens[key]
+        owner = self.owner
+        if owner and key in owner:
+            del owner[key]
+        odd = self.odd
+        if odd and key in odd:
+            del odd[key]
 
     def place(self, bucket: Bucket, low: bool) -> None:
         """Enter ``bucket`` into its high heap anew (older entries turn stale) and, if ``low``, its low heap."""
@@ -341,16 +341,10 @@ class StopIndex:
             heappush(self.low[bucket.group], (bucket.level, token, bucket))
             self.places += 1
 
-    def is_live(self, entry: Entry) -> bool:
-        """The entry is the order's latest and the pool still holds that order."""
-        key = entry[1]
-        return self.tokens.get(key) == entry[2] and self.pool.get(key) is entry[3]
-
-    def take_due(self, triggers: Triggers, mark: int, last: int, index: int) -> tuple[list[Order], bool]:
+    def take_due(self, triggers: Triggers, mark: int, last: int, index: int) -> list[Order]:
         """Every order :func:`is_due` judges due at these prices, out of the index, in order-id order; and the
-        trailing stops that are not due moved (:meth:`Triggers.trail`).  Also: whether a trailing stop moved."""
+        trailing stops that are not due moved (:meth:`Triggers.trail`)."""
         due: list[tuple[int, Order]] = []
-        moved = False
         for slot, price in enumerate((mark, last, index)):
             if price == 0:  # no price yet: nothing watching it is due, no trailing stop moves
                 continue
@@ -364,30 +358,42 @@ class StopIndex:
                     self.take_trailing(base + 1, -price, due)  # buys: stopPx <= price
                 # then the trailing stops not due move (LastWithinMark out of its band too); prices are positive
                 # (state_check), so a buy's candidate stopPx (price + offset) is too
-                moved = self.pass_level(base, price) or moved
-                moved = self.pass_level(base + 1, -price) or moved
+                self.pass_level(base, price)
+                self.pass_level(base + 1, -price)
+        if self.odd:
+            self.take_odd(triggers, (mark, last, index), due)
+        due.sort()  # by order id (unique: an order is taken once)
+        return [pair[1] for pair in due]
+
+    def take_odd(self, triggers: Triggers, prices: tuple[int, int, int], due: list[tuple[int, Order]]) -> None:
+        """The ``odd`` trailing stops judged one by one: the due ones go to ``due`` (and leave ``odd``), the rest
+        trail (:meth:`Triggers.trail`); those no longer in the pool leave ``odd``."""
+        mark, last, index = prices
         pool = self.pool
-        for order in self.odd:
-            if pool.get(order.order_id) is not order:
+        odd = self.odd
+        for key, order in list(odd.items()):
+            if pool.get(key) is not order:
+                del odd[key]
                 continue
             source = order.trigger_source
             price = last if source == o.LAST_PRICE else index if source == o.INDEX_PRICE else mark
             if is_due(order, price, mark):
-                due.append((order.order_id, order))
+                del odd[key]
+                due.append((key, order))
             else:
-                before = order.stop_px
                 triggers.trail(order)
-                moved = moved or order.stop_px != before
-        due.sort()  # by order id (unique: an order is taken once)
-        return [pair[1] for pair in due], moved
 
     def pop_below(self, heap: list[Entry], bound: int, due: list[tuple[int, Order]]) -> None:
         """Pop every entry keyed <= ``bound``; the live ones go to ``due``."""
+        tokens = self.tokens
         while heap and heap[0][0] <= bound:
             entry = heappop(heap)
             self.entries -= 1
-            if self.is_live(entry):
-                due.append((entry[1], entry[3]))
+            key = entry[1]
+            if tokens.get(key) == entry[2]:  # its latest entry: taken (due if the pool still holds it)
+                del tokens[key]
+                if self.pool.get(key) is entry[3]:
+                    due.append((key, entry[3]))
 
     def take_trailing(self, group: int, signed_price: int, due: list[tuple[int, Order]]) -> None:
         """The trailing stops of ``group`` due at ``signed_price`` (the price times the side's sign) go to ``due``.
@@ -397,6 +403,7 @@ class StopIndex:
         """
         high = self.high[group]
         owner = self.owner
+        tokens = self.tokens
         pool = self.pool
         sign = -1 if group & 1 else 1
         while high and high[0][0] <= -signed_price:
@@ -408,21 +415,24 @@ class StopIndex:
             reach = level - signed_price
             stops = bucket.stops
             while stops and stops[0][0] <= reach:
-                distance, key, _, order = heappop(stops)
-                if owner.get(key) is bucket and pool.get(key) is order:
+                distance, key, token, order = heappop(stops)
+                self.entries -= 1
+                if owner.get(key) is bucket and tokens.get(key) == token:  # its latest: taken (due if still pooled)
                     del owner[key]
-                    order.stop_px = sign * (level - distance)
-                    due.append((key, order))
+                    del tokens[key]
+                    if pool.get(key) is order:
+                        order.stop_px = sign * (level - distance)
+                        due.append((key, order))
             if stops:
                 self.place(bucket, False)  # its low entry stays live (same level)
             else:
                 self.drop(bucket)
 
-    def pass_level(self, group: int, signed_price: int) -> bool:
+    def pass_level(self, group: int, signed_price: int) -> None:
         """The price passed the level of ``group``'s buckets below it: they merge into one at the price.
 
         :meth:`Triggers.trail` for each of their stops (stopPx to price + offset, which is away from the stop);
-        the stopPx are written by :meth:`write_back`.  Whether a bucket moved.
+        the stopPx are written by :meth:`write_back`.
         """
         low = self.low[group]
         passed: list[Bucket] = []
@@ -432,42 +442,45 @@ class StopIndex:
             if bucket.token != -1 and bucket.level == level:
                 passed.append(bucket)
         if not passed:
-            return False
+            return
         target = passed[0]
         for bucket in passed:
             if len(bucket.stops) > len(target.stops):
                 target = bucket
         owner = self.owner
+        tokens = self.tokens
         for bucket in passed:  # the smaller into the largest: an order moves O(log n) times
             if bucket is not target:
                 for entry in bucket.stops:
-                    if owner.get(entry[1]) is bucket:
+                    if owner.get(entry[1]) is bucket and tokens.get(entry[1]) == entry[2]:
                         owner[entry[1]] = target
                         heappush(target.stops, entry)
+                        self.entries += 1
                 self.drop(bucket)
         target.level = signed_price
         if not target.moved:
             target.moved = True
             self.moved_buckets.append(target)
         self.place(target, True)
-        return True
 
     def drop(self, bucket: Bucket) -> None:
         """``bucket`` is gone (emptied, or merged into another): its heap entries turn stale."""
         bucket.token = -1
+        self.entries -= len(bucket.stops)
         bucket.stops = []
         self.buckets -= 1
 
     def write_back(self) -> None:
         """Write the stopPx of the stops whose bucket moved in this run (the orders still in the pool)."""
         owner = self.owner
+        tokens = self.tokens
         pool = self.pool
         for bucket in self.moved_buckets:
             bucket.moved = False
             sign = -1 if bucket.group & 1 else 1
             level = bucket.level
-            for distance, key, _, order in bucket.stops:  # none if it is gone: merged, or its stops taken
-                if owner.get(key) is bucket and pool.get(key) is order:
+            for distance, key, token, order in bucket.stops:  # none if it is gone: merged, or its stops taken
+                if owner.get(key) is bucket and tokens.get(key) == token and pool.get(key) is order:
                     order.stop_px = sign * (level - distance)
         self.moved_buckets = []
 
