@@ -32,9 +32,49 @@ price has come back by that distance from the best price it has seen.
 
 from __future__ import annotations
 
-from perpspec.rules.num import PPM, abs_, and_, ite, not_, or_
+import attrs
+
+from perpspec.rules.num import PPM, abs_, and_, concrete, ite, not_, or_
 
 LAST_WITHIN_MARK_BAND_PPM = 50_000  # = 5.00%: ORD-014's band around the mark price
+
+# trigger sources (ORD-013; BitMEX's execInst values)
+MARK_PRICE = "MarkPrice"
+LAST_PRICE = "LastPrice"
+INDEX_PRICE = "IndexPrice"
+
+
+@attrs.frozen(kw_only=True)
+class UntriggeredOrder:
+    """A conditional order waiting for its trigger, as INV-TRIGGERS-DUE-FIRED reads it."""
+
+    order_id: int
+    account: int
+    is_buy: bool
+    if_touched: bool  # MarketIfTouched / LimitIfTouched (else a stop: Stop, StopLimit, trailing stop)
+    trailing: bool  # a trailing stop (its stopPx as ORD-007 last moved it)
+    trigger_source: str  # MARK_PRICE, LAST_PRICE or INDEX_PRICE
+    last_within_mark: bool
+    stop_px: int
+
+
+@attrs.frozen(kw_only=True)
+class TriggerPrices:
+    """The three prices a contract's conditional orders watch (0: none published yet)."""
+
+    mark_price: int
+    last_price: int
+    index_price: int
+
+
+@concrete
+def select_trigger_price(trigger_source: str, prices: TriggerPrices) -> int:
+    """The price an order with ``trigger_source`` watches (ORD-013): the last or the index price, else the mark."""
+    if trigger_source == LAST_PRICE:
+        return prices.last_price
+    if trigger_source == INDEX_PRICE:
+        return prices.index_price
+    return prices.mark_price
 
 
 def is_rising_trigger(is_buy: bool, if_touched: bool) -> bool:
