@@ -45,7 +45,13 @@ from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import MarginSetting, RestingOrder
 from perpspec.rules.position import Position
-from perpspec.rules.triggers import TriggerPrices, UntriggeredOrder, is_rising_trigger
+from perpspec.rules.triggers import (
+    TriggerPrices,
+    UntriggeredOrder,
+    is_rising_trigger,
+    is_trigger_due,
+    select_trigger_price,
+)
 
 LIQUIDATOR = -1  # the liquidation engine's account: read at every check (its positions are the pending close-outs)
 NONE: tuple[RestingOrder, ...] = ()
@@ -74,7 +80,8 @@ PLACED_OR_AMENDED = frozenset((EXEC_NEW, EXEC_REPLACED))
 #   INV-INSURANCE-NONNEG, INV-FLAT-NO-SOCIAL-LOSS, INV-ADL-MINIMAL, INV-ADL-ORDER, INV-NO-FALSE-LIQUIDATION,
 #   INV-ADL-NOT-LOSING (none lists the accounts); and INV-TRIGGERS-DUE-FIRED, which reads no account: each
 #   contract's prices and, of its untriggered orders, the one nearest to firing per trigger source,
-#   LastWithinMark and direction (:func:`deciding_orders`: when it is not due, no order of its group is).
+#   LastWithinMark and direction, or the whole group when that one is due (:func:`deciding_orders`: when it is
+#   not due, no order of its group is).
 LISTINGS: Mapping[str, str] = {
     "INV-CONSERVATION": "sums",
     "INV-OI-BALANCE": "sums",
@@ -110,27 +117,37 @@ def value_rises_with_price(inst: Instrument, qty: int) -> bool:
     return qty * inst.multiplier > 0
 
 
-def deciding_orders(pool: Mapping[int, Order]) -> list[Order]:
-    """Of a contract's untriggered orders, per trigger source, LastWithinMark and direction, the one nearest to firing
-    (the lowest stopPx of a rising trigger, the highest of a falling one; the lowest order id of equals), by order id.
+def deciding_orders(pool: Mapping[int, Order], prices: TriggerPrices) -> list[Order]:
+    """Of a contract's untriggered orders, those INV-TRIGGERS-DUE-FIRED must be shown for the same answer, by order id.
 
-    Within such a group every order is judged at the same price and band, and ORD-015 is a comparison of that
-    price with stopPx in the group's direction (proofs: ORD-015/index-keys, ORD-015/fires-from-stop): when the
-    nearest is not due, no order of the group is, so INV-TRIGGERS-DUE-FIRED answers the same on these orders as on
-    the whole pool (tests/test_triggers_due_fired.py compares the two).
+    Per trigger group (trigger source, LastWithinMark, direction) every order is judged at the same price and band,
+    and ORD-015 is a comparison of that price with stopPx in the group's direction (proofs: ORD-015/index-keys,
+    ORD-015/fires-from-stop): when the group's nearest order (the lowest stopPx of a rising trigger, the highest of
+    a falling one) is not due, no order of the group is, and it alone is listed; when it is due, the whole group is
+    (the invariant then names every due order, as on the whole pool).  tests/test_triggers_due_fired.py compares.
     """
     nearest: dict[tuple[str, bool, bool], Order] = {}
+    members: dict[tuple[str, bool, bool], list[Order]] = {}
     for order in pool.values():
         rising = is_rising_trigger(order.is_buy, order.ord_type in IF_TOUCHED)
         group = (order.trigger_source, order.last_within_mark, rising)
         known = nearest.get(group)
-        if (
-            known is None
-            or (order.stop_px < known.stop_px if rising else order.stop_px > known.stop_px)
-            or (order.stop_px == known.stop_px and order.order_id < known.order_id)
-        ):
+        if known is None:
             nearest[group] = order
-    return sorted(nearest.values(), key=_order_id)
+            members[group] = [order]
+            continue
+        members[group].append(order)
+        if order.stop_px < known.stop_px if rising else order.stop_px > known.stop_px:
+            nearest[group] = order
+    listed: list[Order] = []
+    mark = prices.mark_price
+    for group, order in nearest.items():
+        price = select_trigger_price(order.trigger_source, prices)
+        if is_trigger_due(order.is_buy, order.ord_type in IF_TOUCHED, order.last_within_mark, order.stop_px, price, mark):
+            listed.extend(members[group])
+        else:
+            listed.append(order)
+    return sorted(listed, key=_order_id)
 
 
 def _order_id(order: Order) -> int:
@@ -495,7 +512,9 @@ class KeptView:
         """Of the conditional orders of ``symbol`` waiting for their trigger (the engine's, now), those that decide
         INV-TRIGGERS-DUE-FIRED (:func:`deciding_orders`)."""
         pool = self.engine.triggers.conditional.get(symbol)
-        return [untriggered_record(order) for order in deciding_orders(pool)] if pool else []
+        if not pool:
+            return []
+        return [untriggered_record(order) for order in deciding_orders(pool, self.trigger_prices(symbol))]
 
     def trigger_prices(self, symbol: str) -> TriggerPrices:
         """The mark, last and index prices of ``symbol`` (the engine's, now)."""
