@@ -120,25 +120,27 @@ def value_rises_with_price(inst: Instrument, qty: int) -> bool:
 def deciding_orders(pool: Mapping[int, Order], prices: TriggerPrices) -> list[Order]:
     """Of a contract's untriggered orders, those INV-TRIGGERS-DUE-FIRED must be shown for the same answer, by order id.
 
-    Per trigger group (trigger source, LastWithinMark, direction) every order is judged at the same price and band,
-    and ORD-015 is a comparison of that price with stopPx in the group's direction (proofs: ORD-015/index-keys,
-    ORD-015/fires-from-stop): when the group's nearest order (the lowest stopPx of a rising trigger, the highest of
+    Per trigger group (trigger source, LastWithinMark, side and type: one direction) every order is judged at the
+    same price and band, and ORD-015 is a comparison of that price with stopPx in the group's direction (proofs:
+    ORD-015/index-keys, ORD-015/fires-from-stop): when the group's nearest order (the lowest stopPx of a rising trigger, the highest of
     a falling one) is not due, no order of the group is, and it alone is listed; when it is due, the whole group is
     (the invariant then names every due order, as on the whole pool).  tests/test_triggers_due_fired.py compares.
     """
-    nearest: dict[tuple[str, bool, bool], Order] = {}
-    members: dict[tuple[str, bool, bool], list[Order]] = {}
+    members: dict[tuple[str, bool, bool, str], list[Order]] = {}  # by (source, LastWithinMark, side, type)
     for order in pool.values():
-        rising = is_rising_trigger(order.is_buy, order.ord_type in IF_TOUCHED)
-        group = (order.trigger_source, order.last_within_mark, rising)
-        known = nearest.get(group)
-        if known is None:
-            nearest[group] = order
+        group = (order.trigger_source, order.last_within_mark, order.is_buy, order.ord_type)
+        found = members.get(group)
+        if found is None:
             members[group] = [order]
-            continue
-        members[group].append(order)
-        if order.stop_px < known.stop_px if rising else order.stop_px > known.stop_px:
-            nearest[group] = order
+        else:
+            found.append(order)
+    nearest: dict[tuple[str, bool, bool, str], Order] = {}
+    for group, orders in members.items():
+        _, _, is_buy, ord_type = group
+        if is_rising_trigger(is_buy, ord_type in IF_TOUCHED):
+            nearest[group] = min(orders, key=_stop_px)
+        else:
+            nearest[group] = max(orders, key=_stop_px)
     listed: list[Order] = []
     mark = prices.mark_price
     for group, order in nearest.items():
@@ -152,6 +154,10 @@ def deciding_orders(pool: Mapping[int, Order], prices: TriggerPrices) -> list[Or
 
 def _order_id(order: Order) -> int:
     return order.order_id
+
+
+def _stop_px(order: Order) -> int:
+    return order.stop_px
 
 
 def _bound(entry: tuple[int, int]) -> int:
