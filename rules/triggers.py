@@ -109,14 +109,15 @@ def is_trigger_due(
 
 
 def compute_trailing_stop_px(is_buy: bool, stop_px: int, price: int, peg_offset: int) -> int:
-    """ORD-007: a trailing stop's stopPx once the watched price is ``price``: ``price + pegOffsetValue`` when that is
-    further from the price than it was, else unchanged.
+    """ORD-007: a trailing stop's stopPx follows the watched price away from the stop, never back.
 
-    A sell trails below the price (``pegOffsetValue < 0``) and its stopPx only
-    rises; a buy trails above it (``pegOffsetValue > 0``) and its stopPx only
-    falls, never to 0 or below.  A price of 0 (none yet) moves nothing.  The
-    engine moves a trailing stop only while it is not due (:func:`is_trigger_due`);
-    a move never makes it due (proved: ``ORD-007/never-fires``).
+    Once the price is ``price`` the stopPx is ``price + pegOffsetValue`` when
+    that is further from the price than it was, else unchanged.  A sell trails
+    below the price (``pegOffsetValue < 0``) and its stopPx only rises; a buy
+    trails above it (``pegOffsetValue > 0``) and its stopPx only falls, never to
+    0 or below.  A price of 0 (none yet) moves nothing.  The engine moves a
+    trailing stop only while it is not due (:func:`is_trigger_due`); a move
+    never makes it due (proved: ``ORD-007/never-fires``).
     """
     candidate = price + peg_offset
     moves = or_(and_(is_buy, and_(candidate < stop_px, candidate > 0)), and_(not_(is_buy), candidate > stop_px))
