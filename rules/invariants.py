@@ -32,6 +32,7 @@ from perpspec.rules.margin import (
 )
 from perpspec.rules.num import concrete
 from perpspec.rules.position import FLAT, Position, apply_fill
+from perpspec.rules.triggers import TriggerPrices, UntriggeredOrder, is_trigger_due, select_trigger_price
 
 
 class ExchangeView(Protocol):
@@ -756,5 +757,64 @@ register(
         id="INV-ADL-NOT-LOSING",
         statement="Every ADL fill realises a PnL ≥ 0 at the ADL price for the deleveraged side (ADL-003).",
         check=check_adl_not_losing,
+    )
+)
+
+
+# -- conditional orders (rules/triggers.py, engine/core/triggers.py) --------------------------------------------
+
+
+@concrete
+def check_triggers_due_fired(view: ExchangeView, step: StepInfo) -> list[str]:
+    """No untriggered conditional order is due (ORD-015) at the prices its contract is left at.
+
+    Every command that moves a price (a mark, index or last price: a trade, a
+    liquidation's close-out in any contract of a taken-over pool) or places or
+    amends a conditional order fires what is due before it ends, so after any
+    accepted command every live untriggered order is still waiting: it is not
+    due at its trigger source's price (ORD-013) and the mark (ORD-014's band).
+    Views that keep conditional orders expose them per contract as
+    ``untriggered_orders(symbol)`` and the prices as ``trigger_prices(symbol)``
+    (:class:`~rules.triggers.TriggerPrices`); a view without them has none to check.
+    """
+    return check_triggers_due_fired_of(view, step, sorted(view.instruments()))
+
+
+@concrete
+def check_triggers_due_fired_of(view: ExchangeView, step: StepInfo, symbols: Iterable[str]) -> list[str]:
+    """INV-TRIGGERS-DUE-FIRED for the given contracts only (a simulator checks those a command can have changed)."""
+    del step
+    listing = getattr(view, "untriggered_orders", None)
+    reading = getattr(view, "trigger_prices", None)
+    if listing is None or reading is None:
+        return []
+    problems = []
+    for symbol in symbols:
+        orders: Sequence[UntriggeredOrder] = listing(symbol)
+        if not orders:
+            continue
+        prices: TriggerPrices = reading(symbol)
+        mark = prices.mark_price
+        for order in orders:
+            price = select_trigger_price(order.trigger_source, prices)
+            if is_trigger_due(order.is_buy, order.if_touched, order.last_within_mark, order.stop_px, price, mark):
+                kind = "if-touched" if order.if_touched else "trailing stop" if order.trailing else "stop"
+                problems.append(
+                    f"{symbol}: account {order.account}'s {'buy' if order.is_buy else 'sell'} {kind} {order.order_id} "
+                    f"(stopPx {order.stop_px}, {order.trigger_source}"
+                    f"{', LastWithinMark' if order.last_within_mark else ''}) is due at {price} (mark {mark}) "
+                    "and was not triggered"
+                )
+    return problems
+
+
+register(
+    Invariant(
+        id="INV-TRIGGERS-DUE-FIRED",
+        statement=(
+            "After every accepted command, no live untriggered conditional order is due (ORD-015) at the mark, last "
+            "and index prices the command leaves: every order a price move reached has been triggered."
+        ),
+        check=check_triggers_due_fired,
     )
 )

@@ -82,6 +82,7 @@ from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_builtin_instruments
 from perpspec.rules.margin import AccountMargin, MarginSetting, RestingOrder
 from perpspec.rules.position import Position
+from perpspec.rules.triggers import TriggerPrices, UntriggeredOrder
 
 # statics of the compiled build (engine.core.stream's note): read per command
 _NEW: Final = tuple.__new__
@@ -687,6 +688,14 @@ class Engine:
     def margin_setting(self, account_id: int, symbol: str) -> MarginSetting:
         """Leverage and extra isolated margin (``posCross``)."""
         return self.views.margin_setting(account_id, symbol)
+
+    def untriggered_orders(self, symbol: str) -> Sequence[UntriggeredOrder]:
+        """The conditional orders of ``symbol`` waiting for their trigger, for INV-TRIGGERS-DUE-FIRED."""
+        return self.views.untriggered_orders(symbol)
+
+    def trigger_prices(self, symbol: str) -> TriggerPrices:
+        """The mark, last and index prices of ``symbol`` (0: none yet)."""
+        return self.views.trigger_prices(symbol)
 
     def available(self, account_id: int, asset: str) -> int:
         """BitMEX ``availableMargin`` of an account in ``asset``."""

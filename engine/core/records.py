@@ -70,6 +70,7 @@ from perpspec.rules import position as _rules_position
 from perpspec.rules import risk_limit as _rules_risk_limit
 from perpspec.rules import settlement as _rules_settlement
 from perpspec.rules import solvency as _rules_solvency
+from perpspec.rules import triggers as _rules_triggers
 from perpspec.rules import waterfall as _rules_waterfall
 from perpspec.rules import waterfall_closeout as _rules_waterfall_closeout
 from perpspec.rules import waterfall_liquidate as _rules_waterfall_liquidate
@@ -211,6 +212,7 @@ RECORD_MODULES: Final = (
     _rules_risk_limit,
     _rules_settlement,
     _rules_solvency,
+    _rules_triggers,
     _rules_waterfall,
     _rules_waterfall_closeout,
     _rules_waterfall_liquidate,

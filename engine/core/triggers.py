@@ -38,8 +38,8 @@ from perpspec.engine.core import orders as o
 from perpspec.engine.core.market import Market
 from perpspec.engine.core.orders import Order
 from perpspec.rules.instrument import Instrument
+from perpspec.rules.triggers import compute_trailing_stop_px, is_trigger_due, is_within_mark_band
 
-LAST_WITHIN_MARK_PPM = 50_000  # 5%: LastWithinMark band
 SLACK_ENTRIES = 64  # StopIndex: stale heap entries tolerated beyond the pool's size before a rebuild
 
 # a heap entry: (sort key, order id, token, order); the token names the order's latest indexing, so an entry
@@ -82,13 +82,9 @@ class Triggers:
         self.removed = 0  # not state: orders taken out of a pool so far (run: whether a fire added one)
 
     def trail(self, order: Order) -> None:
-        """TrailingStopPeg: stopPx follows the trigger price away from the stop, never toward it."""
+        """TrailingStopPeg: stopPx follows the trigger price away from the stop, never toward it (ORD-007)."""
         price = self.market.trigger_price(order.symbol, order.trigger_source)
-        if price == 0:
-            return
-        candidate = price + order.peg_offset
-        if (order.is_buy and candidate < order.stop_px and candidate > 0) or (not order.is_buy and candidate > order.stop_px):
-            order.stop_px = candidate
+        order.stop_px = compute_trailing_stop_px(order.is_buy, order.stop_px, price, order.peg_offset)
 
     def add(self, order: Order) -> None:
         """``order`` joins its contract's pool (placed untriggered, or put back by a timer undo) and its index."""
@@ -176,6 +172,7 @@ class Triggers:
         index.synced = True  # in step with the pool (orders the run took out are stale entries)
 
 
+IF_TOUCHED = (o.MARKET_IF_TOUCHED, o.LIMIT_IF_TOUCHED)  # the conditional types that trigger toward stopPx (ORD-005)
 _SOURCES = 3  # mark, last, index: a stop heap per (source, LastWithinMark, direction)
 
 
@@ -190,8 +187,7 @@ def _source_slot(source: str) -> int:
 
 def _fires_rising(order: Order) -> bool:
     """Due once the watched price is at or above stopPx (a buy stop, a sell if-touched); else at or below."""
-    toward = order.ord_type in (o.MARKET_IF_TOUCHED, o.LIMIT_IF_TOUCHED)
-    return order.is_buy != toward
+    return order.is_buy != (order.ord_type in IF_TOUCHED)
 
 
 class StopIndex:
@@ -348,7 +344,7 @@ class StopIndex:
         for slot, price in enumerate((mark, last, index)):
             if price == 0:  # no price yet: nothing watching it is due, no trailing stop moves
                 continue
-            in_band = abs(price - mark) * 1_000_000 <= mark * LAST_WITHIN_MARK_PPM
+            in_band = is_within_mark_band(price, mark)  # ORD-014
             for within in (0, 1):
                 base = 4 * slot + 2 * within
                 if not within or in_band:
@@ -493,14 +489,9 @@ class StopIndex:
 
 
 def is_due(order: Order, price: int, mark: int) -> bool:
-    """The trigger condition at ``price`` (the order's trigger source) and ``mark``: stop against, if-touched toward.
+    """ORD-015 (:func:`rules.triggers.is_trigger_due`) for ``order`` at ``price`` (its trigger source's) and ``mark``.
 
-    ``LastWithinMark``: only while the price is within 5% of the mark; 0 (no price yet) never triggers.
+    Stop against, if-touched toward; ``LastWithinMark``: only while the price is within 5% of the mark; 0 (no
+    price yet) never triggers.
     """
-    if price == 0:
-        return False
-    if order.last_within_mark and abs(price - mark) * 1_000_000 > mark * LAST_WITHIN_MARK_PPM:
-        return False
-    if order.ord_type in (o.MARKET_IF_TOUCHED, o.LIMIT_IF_TOUCHED):
-        return price <= order.stop_px if order.is_buy else price >= order.stop_px
-    return price >= order.stop_px if order.is_buy else price <= order.stop_px
+    return is_trigger_due(order.is_buy, order.ord_type in IF_TOUCHED, order.last_within_mark, order.stop_px, price, mark)

@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import PositionState
 from perpspec.engine.core.events import Event, RuleEvent
 from perpspec.engine.core.ledger import LIQUIDATOR, Ledger
@@ -22,13 +23,28 @@ from perpspec.engine.core.orders import Order
 from perpspec.engine.core.registry import OrderRegistry
 from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.stream import EventStream
-from perpspec.engine.core.triggers import Triggers
+from perpspec.engine.core.triggers import IF_TOUCHED, Triggers
 from perpspec.engine.core.waterfall import Waterfall
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import MarginSetting, RestingOrder
 from perpspec.rules.position import Position
+from perpspec.rules.triggers import TriggerPrices, UntriggeredOrder
 
 NOTHING: Mapping[str, Position] = MappingProxyType({})  # no position (read-only: shared between accounts)
+
+
+def untriggered_record(order: Order) -> UntriggeredOrder:
+    """An untriggered conditional order as INV-TRIGGERS-DUE-FIRED reads it."""
+    return UntriggeredOrder(
+        order_id=order.order_id,
+        account=order.account,
+        is_buy=order.is_buy,
+        if_touched=order.ord_type in IF_TOUCHED,
+        trailing=order.ord_type == o.PEGGED,
+        trigger_source=order.trigger_source,
+        last_within_mark=order.last_within_mark,
+        stop_px=order.stop_px,
+    )
 
 
 class PooledReads:
@@ -140,6 +156,22 @@ class Views:
         registry = self.registry
         return [self._resting(registry.live_orders[i]) for i in sorted(self.ledger.accounts[account_id].orders)
                 if self._is_reduce_only(registry.live_orders[i])]
+
+    def untriggered_orders(self, symbol: str) -> Sequence[UntriggeredOrder]:
+        """The conditional orders of ``symbol`` waiting for their trigger, in order-id order (INV-TRIGGERS-DUE-FIRED)."""
+        pool = self.triggers.conditional.get(symbol)
+        if not pool:
+            return []
+        return [untriggered_record(order) for _, order in sorted(pool.items())]
+
+    def trigger_prices(self, symbol: str) -> TriggerPrices:
+        """The mark, last and index prices of ``symbol`` (0: none yet), as the triggers read them."""
+        market = self.market
+        return TriggerPrices(
+            mark_price=market.marks.get(symbol, 0),
+            last_price=market.last_prices.get(symbol, 0),
+            index_price=market.index_prices.get(symbol, 0),
+        )
 
     def orders_by_account(self) -> tuple[dict[int, list[RestingOrder]], dict[int, list[RestingOrder]]]:
         """:meth:`open_orders` and :meth:`reduce_only_orders` of every account holding any order, in one pass.

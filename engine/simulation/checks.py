@@ -35,16 +35,27 @@ import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from perpspec.engine.core.events import Event, InternalError, RuleEvent
+from perpspec.engine.core.events import Event, Execution, InternalError, RuleEvent
+from perpspec.engine.core.orders import CONDITIONAL_TYPES, EXEC_NEW, EXEC_REPLACED, Order
+from perpspec.engine.core.triggers import IF_TOUCHED
+from perpspec.engine.core.views import untriggered_record
 from perpspec.engine.simulation.engine_port import POOLED, PooledView
 from perpspec.rules import invariants
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import MarginSetting, RestingOrder
 from perpspec.rules.position import Position
+from perpspec.rules.triggers import (
+    TriggerPrices,
+    UntriggeredOrder,
+    is_rising_trigger,
+    is_trigger_due,
+    select_trigger_price,
+)
 
 LIQUIDATOR = -1  # the liquidation engine's account: read at every check (its positions are the pending close-outs)
 NONE: tuple[RestingOrder, ...] = ()
+PLACED_OR_AMENDED = frozenset((EXEC_NEW, EXEC_REPLACED))
 
 # Which accounts each registered invariant must be shown for the same answer as on every account (PooledView):
 # * "sums" — INV-CONSERVATION (Σ wallet − Σ cost per asset) and INV-OI-BALANCE (Σ qty per contract) read every
@@ -67,7 +78,10 @@ NONE: tuple[RestingOrder, ...] = ()
 #   reads the step).
 # * "step" — the step's records, the funds and the accounts the step names, by id: INV-FUNDING-ZERO-SUM,
 #   INV-INSURANCE-NONNEG, INV-FLAT-NO-SOCIAL-LOSS, INV-ADL-MINIMAL, INV-ADL-ORDER, INV-NO-FALSE-LIQUIDATION,
-#   INV-ADL-NOT-LOSING (none lists the accounts).
+#   INV-ADL-NOT-LOSING (none lists the accounts); and INV-TRIGGERS-DUE-FIRED, which reads no account: each
+#   contract's prices and, of its untriggered orders, the one nearest to firing per trigger source,
+#   LastWithinMark and direction, or the whole group when that one is due (:func:`deciding_orders`: when it is
+#   not due, no order of its group is).
 LISTINGS: Mapping[str, str] = {
     "INV-CONSERVATION": "sums",
     "INV-OI-BALANCE": "sums",
@@ -85,6 +99,7 @@ LISTINGS: Mapping[str, str] = {
     "INV-ADL-ORDER": "step",
     "INV-NO-FALSE-LIQUIDATION": "step",
     "INV-ADL-NOT-LOSING": "step",
+    "INV-TRIGGERS-DUE-FIRED": "step",
 }
 
 
@@ -100,6 +115,49 @@ def value_rises_with_price(inst: Instrument, qty: int) -> bool:
     if inst.is_inverse:
         return qty * -inst.multiplier > 0
     return qty * inst.multiplier > 0
+
+
+def deciding_orders(pool: Mapping[int, Order], prices: TriggerPrices) -> list[Order]:
+    """Of a contract's untriggered orders, those INV-TRIGGERS-DUE-FIRED must be shown for the same answer, by order id.
+
+    Per trigger group (trigger source, LastWithinMark, side and type: one direction) every order is judged at the
+    same price and band, and ORD-015 is a comparison of that price with stopPx in the group's direction (proofs:
+    ORD-015/index-keys, ORD-015/fires-from-stop): when the group's nearest order (the lowest stopPx of a rising trigger, the highest of
+    a falling one) is not due, no order of the group is, and it alone is listed; when it is due, the whole group is
+    (the invariant then names every due order, as on the whole pool).  tests/test_triggers_due_fired.py compares.
+    """
+    members: dict[tuple[str, bool, bool, str], list[Order]] = {}  # by (source, LastWithinMark, side, type)
+    for order in pool.values():
+        group = (order.trigger_source, order.last_within_mark, order.is_buy, order.ord_type)
+        found = members.get(group)
+        if found is None:
+            members[group] = [order]
+        else:
+            found.append(order)
+    nearest: dict[tuple[str, bool, bool, str], Order] = {}
+    for group, orders in members.items():
+        _, _, is_buy, ord_type = group
+        if is_rising_trigger(is_buy, ord_type in IF_TOUCHED):
+            nearest[group] = min(orders, key=_stop_px)
+        else:
+            nearest[group] = max(orders, key=_stop_px)
+    listed: list[Order] = []
+    mark = prices.mark_price
+    for group, order in nearest.items():
+        price = select_trigger_price(order.trigger_source, prices)
+        if is_trigger_due(order.is_buy, order.ord_type in IF_TOUCHED, order.last_within_mark, order.stop_px, price, mark):
+            listed.extend(members[group])
+        else:
+            listed.append(order)
+    return sorted(listed, key=_order_id)
+
+
+def _order_id(order: Order) -> int:
+    return order.order_id
+
+
+def _stop_px(order: Order) -> int:
+    return order.stop_px
 
 
 def _bound(entry: tuple[int, int]) -> int:
@@ -168,6 +226,8 @@ class IncrementalChecks:
         self.positions: dict[int, Mapping[str, Position]] = {}
         self.opened: dict[int, Sequence[RestingOrder]] = {}
         self.reducing: dict[int, Sequence[RestingOrder]] = {}
+        # per contract holding untriggered orders: its (mark, last, index) prices at its last trigger check
+        self.trigger_seen: dict[str, tuple[int, int, int]] = {}
         # the kept sums over every account, and who holds, rests orders or owes
         self.wallet_sum: dict[str, int] = {}
         self.cost_sum: dict[str, int] = {}
@@ -184,6 +244,34 @@ class IncrementalChecks:
         self.safe_bounds: dict[tuple[str, bool], list[tuple[int, int]]] = {}
         # the others (several positions), grouped by what was kept of them: one comparison per group
         self.safe_groups: dict[tuple[tuple[str, int, bool], ...], set[int]] = {}
+
+    def trigger_symbols(self, events: Sequence[Event]) -> list[str]:
+        """The contracts whose untriggered orders a command can have made due (INV-TRIGGERS-DUE-FIRED), sorted.
+
+        An untriggered order becomes due only when a price it watches moves or its stopPx does: the contracts
+        holding such orders whose mark, last or index price differs from the one at their last check, and the
+        contracts of the command's reports of a conditional order placed or amended (``New``, ``Replaced``).  A
+        trailing stop's stopPx moves only with its price, away from it (never due by it: ORD-007/never-fires);
+        a contract whose prices and orders nothing moved has no order due that was not due before.
+        """
+        market = self.engine.market
+        kept = self.trigger_seen
+        symbols: set[str] = set()
+        for symbol, pool in self.engine.triggers.conditional.items():
+            if not pool:
+                continue
+            now = (market.marks.get(symbol, 0), market.last_prices.get(symbol, 0), market.index_prices.get(symbol, 0))
+            if kept.get(symbol) != now:
+                kept[symbol] = now
+                symbols.add(symbol)
+        for event in events:
+            if (
+                type(event) is Execution
+                and event.exec_type in PLACED_OR_AMENDED
+                and event.ord_type in CONDITIONAL_TYPES
+            ):
+                symbols.add(event.symbol)
+        return sorted(symbols)
 
     def saw(self, events: Sequence[Event]) -> None:
         """Note the accounts a command's events named (call for every command, in order)."""
@@ -425,6 +513,18 @@ class KeptView:
     def reduce_only_orders(self, account_id: int) -> Sequence[RestingOrder]:
         """Live ReduceOnly orders that can trade (kept)."""
         return self.checks.reducing.get(account_id, NONE)
+
+    def untriggered_orders(self, symbol: str) -> Sequence[UntriggeredOrder]:
+        """Of the conditional orders of ``symbol`` waiting for their trigger (the engine's, now), those that decide
+        INV-TRIGGERS-DUE-FIRED (:func:`deciding_orders`)."""
+        pool = self.engine.triggers.conditional.get(symbol)
+        if not pool:
+            return []
+        return [untriggered_record(order) for order in deciding_orders(pool, self.trigger_prices(symbol))]
+
+    def trigger_prices(self, symbol: str) -> TriggerPrices:
+        """The mark, last and index prices of ``symbol`` (the engine's, now)."""
+        return self.engine.trigger_prices(symbol)  # type: ignore[no-any-return]
 
     def mark_price(self, symbol: str) -> int:
         """Current mark price (the engine's, now)."""

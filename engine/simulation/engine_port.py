@@ -22,6 +22,7 @@ from perpspec.rules import invariants
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import MarginSetting, RestingOrder
 from perpspec.rules.position import Position
+from perpspec.rules.triggers import TriggerPrices, UntriggeredOrder
 
 JOURNAL_DIR = "journal"  # under the output directory: journal.log, replayable by `perpspec replay`
 ADL_POLICY_NAMES = {"queue": "ranked-queue", "ranked-queue": "ranked-queue", "pro-rata": "pro-rata"}
@@ -263,6 +264,16 @@ class MemoView:
         setting: MarginSetting = self.engine.margin_setting(account_id, symbol)
         return setting
 
+    def untriggered_orders(self, symbol: str) -> Sequence[UntriggeredOrder]:
+        """The conditional orders of ``symbol`` waiting for their trigger (the engine's, read once per check)."""
+        orders: Sequence[UntriggeredOrder] = self.engine.untriggered_orders(symbol)
+        return orders
+
+    def trigger_prices(self, symbol: str) -> TriggerPrices:
+        """The mark, last and index prices of ``symbol``."""
+        prices: TriggerPrices = self.engine.trigger_prices(symbol)
+        return prices
+
 
 POOLED = -2  # the account id under which PooledView lists the dormant accounts' summed wallets (no engine account)
 
@@ -278,7 +289,8 @@ POOLED = -2  # the account id under which PooledView lists the dormant accounts'
 #   INV-WITHDRAW-SAFE, INV-SPOT-SPEND, INV-FLAT-NO-SOCIAL-LOSS: read by id, which the view answers from the engine
 #   for every account;
 # * the step's records and the funds only — INV-FUNDING-ZERO-SUM, INV-INSURANCE-NONNEG, INV-ADL-MINIMAL,
-#   INV-ADL-ORDER, INV-NO-FALSE-LIQUIDATION, INV-ADL-NOT-LOSING.
+#   INV-ADL-ORDER, INV-NO-FALSE-LIQUIDATION, INV-ADL-NOT-LOSING;
+# * no account at all — INV-TRIGGERS-DUE-FIRED reads each contract's untriggered orders and prices.
 # A newly registered invariant is not in this set: the view then lists every account (no pooling) until
 # someone argues it here.
 POOLING_ARGUED = frozenset(
@@ -299,6 +311,7 @@ POOLING_ARGUED = frozenset(
         "INV-REDUCE-ONLY",
         "INV-NO-NEG-EQUITY",
         "INV-ADL-NOT-LOSING",
+        "INV-TRIGGERS-DUE-FIRED",
     }
 )
 

@@ -22,7 +22,9 @@ gateway would send, journaled so that ``perpspec replay`` rebuilds the run:
      (:func:`rules.invariants.check_all`'s answers, read incrementally:
      :mod:`engine.simulation.checks`) — after every mark update, or every
      N events (``invariants_every``); INV-NO-NEG-EQUITY and INV-REDUCE-ONLY
-     after every command, on the accounts it touched;
+     after every command, on the accounts it touched; INV-TRIGGERS-DUE-FIRED
+     after every command, on the contracts whose prices or conditional orders
+     it moved (:meth:`~engine.simulation.checks.IncrementalChecks.trigger_symbols`);
   4. **market makers** cancel and requote a ladder around the index, skewed
      against their inventory; after a large index move the ladder is thin
      (fewer levels, wider apart) for a while — the thin book of a crash.
@@ -68,7 +70,7 @@ from perpspec.engine.core.events import (
     PositionUpdate,
     Rejected,
 )
-from perpspec.engine.simulation.checks import IncrementalChecks
+from perpspec.engine.simulation.checks import IncrementalChecks, KeptView
 from perpspec.engine.simulation.engine_port import JOURNAL_DIR, EnginePort
 from perpspec.engine.simulation.eventlog import (
     count_execution,
@@ -109,6 +111,7 @@ ProgressHook = Callable[[int, int], None]
 # position row and only the Trade and Deleverage executions: the others are not built for it)
 RecordObserver = Callable[[Mapping[str, Any]], None]
 HOT_TABLES = {Execution: "execution", Accepted: "command", PositionUpdate: "position"}  # the rows event_line writes
+NO_STEP = invariants.StepInfo()  # INV-TRIGGERS-DUE-FIRED reads nothing of the step
 TOUCHING = (Execution, PositionUpdate)  # the events whose account the per-command check reads (a tuple: quicker)
 
 
@@ -239,12 +242,22 @@ class Simulation:
         return self.long_qty + max(self.port.position(LIQUIDATOR, self.symbol).qty, 0)
 
     def check_command(self, events: Sequence[Event]) -> None:
-        """After every command: no touched account left owing with nothing to liquidate, ReduceOnly fills never flip.
+        """After every command: no due conditional order left untriggered, no touched account left owing with nothing to
+        liquidate, ReduceOnly fills never flip.
 
         The full registry runs after every mark update (or every N events); these
         two transition invariants are checked after each command, on the accounts
-        its events name (issue 13: money left through a fill between mark updates).
+        its events name (issue 13: money left through a fill between mark updates),
+        and INV-TRIGGERS-DUE-FIRED on the contracts whose prices or conditional
+        orders it moved (session 13: a close-out traded through a LastPrice stop
+        and left it waiting until the next command).
         """
+        checks = self.checks
+        if checks is not None:  # INV-TRIGGERS-DUE-FIRED on the contracts the command can have changed
+            symbols = checks.trigger_symbols(events)
+            if symbols:
+                self.tally.trigger_checks += 1
+                self.note("INV-TRIGGERS-DUE-FIRED", invariants.check_triggers_due_fired_of(KeptView(checks, []), NO_STEP, symbols))
         touched = [event.account for event in events if isinstance(event, TOUCHING)]
         if not touched:
             return
@@ -252,11 +265,15 @@ class Simulation:
         results = invariants.check_after_command(self.port.view(), self.port.step_info(events), touched)
         self.tally.command_checks += 1
         for inv_id, problems in results.items():
-            for problem in problems:
-                if len(self.tally.violations) < 100:
-                    self.tally.violations.append(f"{iso_timestamp(self.time_ms)} {inv_id}: {problem}")
-                else:
-                    self.tally.violations.append(inv_id)
+            self.note(inv_id, problems)
+
+    def note(self, inv_id: str, problems: Sequence[str]) -> None:
+        """Keep an invariant's violations (the first 100 in full, then their ids)."""
+        for problem in problems:
+            if len(self.tally.violations) < 100:
+                self.tally.violations.append(f"{iso_timestamp(self.time_ms)} {inv_id}: {problem}")
+            else:
+                self.tally.violations.append(inv_id)
 
     def check_invariants(self, events: Sequence[Event] = (), final: bool = False) -> None:
         """Every registered invariant on the engine's state after a command; violations are kept (must be none).
@@ -745,7 +762,8 @@ class Simulation:
             invariant_checks=tally.invariant_checks,
             waterfall_incomplete=tally.waterfall_incomplete,
             invariant_policy=(
-                "after every mark update and funding instant; INV-NO-NEG-EQUITY and INV-REDUCE-ONLY after every command"
+                "after every mark update and funding instant; INV-NO-NEG-EQUITY and INV-REDUCE-ONLY after every command; "
+                "INV-TRIGGERS-DUE-FIRED after every command that moved a contract's prices or conditional orders"
                 if scenario.invariants_every == 0
                 else f"every {scenario.invariants_every} events"
             ),

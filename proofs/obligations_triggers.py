@@ -1,0 +1,316 @@
+"""Proof obligations of the trigger rules (rules/triggers.py): ORD-015 due, ORD-014 band, ORD-007 trailing.
+
+Unbounded, for every order kind (buy or sell; stop or if-touched; with or without ``LastWithinMark``):
+
+* **ORD-015/fires-from-stop** — an order is due exactly from its stopPx on in its firing direction: at a price
+  equal to its stopPx, at every price further on (while ``LastWithinMark``'s band holds), never before it, never
+  at a price of 0.  That monotonicity is what lets an index fire by one comparison against a sorted key.
+* **ORD-015/index-keys** — the engine's trigger index (engine/core/triggers.py ``StopIndex``) decides what the rule
+  decides: a fixed-stop order's heap test (key ``stopPx`` on a rising heap, ``−stopPx`` on a falling one, against
+  the price or ``−price``), and a trailing stop's bucket test (``level − distance ≥ sign · price``).
+* **ORD-014/edge** — the band around the mark is ``⌊mark / 20⌋`` price units each side, the edge included.
+* **ORD-007/never-back** — a trailing stop's stopPx moves only away from the price (a sell's up, a buy's down),
+  its move never makes it due, and a bucket moved to the price gives the stopPx the rule gives.
+
+Each has a known-bad variant that Z3 refutes: a strict comparison at stopPx, an if-touched order firing the stop's
+way, a falling heap keyed by ``+stopPx``, a band without its edge, a trailing stop that follows the price back.
+The invariant they serve is INV-TRIGGERS-DUE-FIRED: after every accepted command no untriggered order is due.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from perpspec.proofs.kernels_common import iff
+from perpspec.proofs.prover import ProofResult, Prover
+from perpspec.proofs.registry import Obligation, register
+from perpspec.proofs.sym import all_of, implies
+from perpspec.rules.num import and_, ite, not_, or_
+from perpspec.rules.triggers import (
+    compute_trailing_stop_px,
+    is_rising_trigger,
+    is_trigger_due,
+    is_within_mark_band,
+)
+
+INVARIANT = "INV-TRIGGERS-DUE-FIRED"
+KINDS = tuple((is_buy, if_touched) for is_buy in (True, False) for if_touched in (False, True))
+
+DueRule = Callable[[bool, bool, bool, int, int, int], bool]
+BandRule = Callable[[int, int], bool]
+TrailRule = Callable[[bool, int, int, int], int]
+
+
+def _kind_name(is_buy: bool, if_touched: bool, within: bool) -> str:
+    return f"{'buy' if is_buy else 'sell'}-{'if-touched' if if_touched else 'stop'}{'-within-mark' if within else ''}"
+
+
+def prove_fires_from_stop(is_buy: bool, if_touched: bool, within: bool, due: DueRule = is_trigger_due) -> ProofResult:
+    """ORD-015: due at stopPx, at every price beyond it in the firing direction, never before it, never at 0."""
+    rising = is_rising_trigger(is_buy, if_touched)
+    with Prover() as prover:
+        stop, price, further, mark = (prover.symbol(name) for name in ("stop_px", "price", "further_price", "mark_price"))
+        prover.assume(all_of(stop > 0, price > 0, mark > 0), "prices > 0")
+        # ``further`` is at or beyond ``price`` in the firing direction (a rising trigger's above it, else below)
+        prover.assume(all_of(further > 0, ite(rising, further - price, price - further) >= 0), "further on")
+
+        def is_due(at: int) -> bool:
+            return due(is_buy, if_touched, within, stop, at, mark)
+
+        def counts(at: int) -> bool:
+            return or_(not within, is_within_mark_band(at, mark))
+
+        before = ite(rising, stop - price, price - stop) > 0  # the price has not reached stopPx
+        goal = all_of(
+            implies(counts(stop), is_due(stop)),
+            implies(and_(is_due(price), counts(further)), is_due(further)),
+            implies(before, not_(is_due(price))),
+            not_(due(is_buy, if_touched, within, stop, 0, mark)),
+        )
+        return prover.prove(goal, f"ORD-015 fires from stopPx {_kind_name(is_buy, if_touched, within)}")
+
+
+def prove_index_keys(is_buy: bool, if_touched: bool, within: bool, due: DueRule = is_trigger_due) -> ProofResult:
+    """ORD-015: the StopIndex heap test (``key <= bound`` with the band and price checks) is the rule's answer."""
+    rising = is_rising_trigger(is_buy, if_touched)
+    with Prover() as prover:
+        stop, price, mark = (prover.symbol(name) for name in ("stop_px", "price", "mark_price"))
+        prover.assume(all_of(stop > 0, price >= 0, mark >= 0), "prices ≥ 0")
+        # StopIndex.add: a rising heap keyed by stopPx, a falling one by -stopPx; take_due: pop while key <= bound
+        key = ite(rising, stop, -stop)
+        bound = ite(rising, price, -price)
+        # take_due: a price of 0 is skipped; a LastWithinMark heap is read only while the price is in the band
+        heap = and_(price != 0, and_(or_(not within, is_within_mark_band(price, mark)), key <= bound))
+        return prover.prove(
+            iff(due(is_buy, if_touched, within, stop, price, mark), heap),
+            f"ORD-015 index keys {_kind_name(is_buy, if_touched, within)}",
+        )
+
+
+def prove_bucket(is_buy: bool, within: bool, due: DueRule = is_trigger_due, trail: TrailRule = compute_trailing_stop_px) -> ProofResult:
+    """ORD-015 and ORD-007 on a trailing-stop bucket: due exactly when ``level − distance ≥ sign · price``; a bucket
+    the price passed, moved to it, writes the stopPx ORD-007 gives; and that move never makes the stop due."""
+    sign = -1 if is_buy else 1
+    with Prover() as prover:
+        stop, price, mark, offset = (prover.symbol(name) for name in ("stop_px", "price", "mark_price", "peg_offset"))
+        prover.assume(all_of(stop > 0, price > 0, mark >= 0), "prices > 0")
+        distance = -sign * offset
+        prover.assume(distance > 0, "pegOffsetValue points away from the price (a sell's < 0, a buy's > 0)")
+        level = sign * stop + distance  # StopIndex.add_trailing
+        signed_price = sign * price
+        in_band = or_(not within, is_within_mark_band(price, mark))
+        bucket_due = and_(in_band, level - distance >= signed_price)  # take_trailing, in a pass the band allows
+        moved_level = ite(level < signed_price, signed_price, level)  # pass_level
+        moved_stop = sign * (moved_level - distance)  # write_back
+        new_stop = trail(is_buy, stop, price, offset)
+        goal = all_of(
+            iff(due(is_buy, False, within, stop, price, mark), bucket_due),
+            moved_stop == new_stop,
+            implies(not_(due(is_buy, False, within, stop, price, mark)), not_(due(is_buy, False, within, new_stop, price, mark))),
+        )
+        return prover.prove(goal, f"ORD-015/ORD-007 trailing bucket {_kind_name(is_buy, False, within)}")
+
+
+def prove_never_back(is_buy: bool, trail: TrailRule = compute_trailing_stop_px) -> ProofResult:
+    """ORD-007: a trailing stop's stopPx never moves toward the price: a sell's never falls, a buy's never rises."""
+    with Prover() as prover:
+        stop, price, offset = (prover.symbol(name) for name in ("stop_px", "price", "peg_offset"))
+        prover.assume(all_of(stop > 0, price >= 0), "stopPx > 0, price ≥ 0")
+        prover.assume(ite(is_buy, offset, -offset) > 0, "pegOffsetValue points away from the price")
+        new_stop = trail(is_buy, stop, price, offset)
+        goal = all_of(ite(is_buy, stop - new_stop, new_stop - stop) >= 0, new_stop > 0)
+        return prover.prove(goal, f"ORD-007 never back {'buy' if is_buy else 'sell'}")
+
+
+def prove_band_edge(band: BandRule = is_within_mark_band) -> ProofResult:
+    """ORD-014: within the band exactly when at most ``⌊mark / 20⌋`` price units from the mark (5%, edge included)."""
+    with Prover() as prover:
+        mark, away = prover.symbol("mark_price"), prover.symbol("away")
+        prover.assume(mark > 0, "mark > 0")
+        edge = mark // 20
+        inside = and_(away >= -edge, away <= edge)
+        return prover.prove(iff(band(mark + away, mark), inside), "ORD-014 band edge")
+
+
+# -- known-bad variants (each refuted by the obligation it is run through) --------------------------------------
+
+
+def _due_strict(is_buy: bool, if_touched: bool, last_within_mark: bool, stop_px: int, price: int, mark_price: int) -> bool:
+    """KNOWN-BAD ORD-015: ``>``/``<`` instead of ``≥``/``≤`` (a price touching stopPx does not trigger)."""
+    rising = is_rising_trigger(is_buy, if_touched)
+    reached = or_(and_(rising, price > stop_px), and_(not_(rising), price < stop_px))
+    in_band = or_(not_(last_within_mark), is_within_mark_band(price, mark_price))
+    return and_(price != 0, and_(in_band, reached))
+
+
+def _due_touched_as_stop(is_buy: bool, if_touched: bool, last_within_mark: bool, stop_px: int, price: int, mark_price: int) -> bool:
+    """KNOWN-BAD ORD-015: an if-touched order fires the stop's way (ORD-005 ignored)."""
+    del if_touched
+    return is_trigger_due(is_buy, False, last_within_mark, stop_px, price, mark_price)
+
+
+def _due_band_ignored(is_buy: bool, if_touched: bool, last_within_mark: bool, stop_px: int, price: int, mark_price: int) -> bool:
+    """KNOWN-BAD ORD-015: ``LastWithinMark`` ignored (a last price 6% from the mark triggers)."""
+    del last_within_mark
+    return is_trigger_due(is_buy, if_touched, False, stop_px, price, mark_price)
+
+
+def _band_strict(price: int, mark_price: int) -> bool:
+    """KNOWN-BAD ORD-014: the band's edge excluded."""
+    return (price - mark_price) * ite(price >= mark_price, 1, -1) * 20 < mark_price
+
+
+def _trail_both_ways(is_buy: bool, stop_px: int, price: int, peg_offset: int) -> int:
+    """KNOWN-BAD ORD-007: the stopPx follows the price both ways (back toward it too)."""
+    del is_buy
+    return ite(price != 0, price + peg_offset, stop_px)
+
+
+def prove_index_keys_falling_unnegated(is_buy: bool, if_touched: bool) -> ProofResult:
+    """KNOWN-BAD ORD-015 index: a falling heap keyed by ``+stopPx`` against ``+price`` (pops the orders not yet due)."""
+    with Prover() as prover:
+        stop, price, mark = (prover.symbol(name) for name in ("stop_px", "price", "mark_price"))
+        prover.assume(all_of(stop > 0, price >= 0, mark >= 0), "prices ≥ 0")
+        heap = and_(price != 0, stop <= price)
+        return prover.prove(
+            iff(is_trigger_due(is_buy, if_touched, False, stop, price, mark), heap),
+            f"ORD-015 index keys unnegated {_kind_name(is_buy, if_touched, False)}",
+        )
+
+
+def _register() -> None:
+    p = functools.partial
+    for is_buy, if_touched in KINDS:
+        for within in (False, True):
+            name = _kind_name(is_buy, if_touched, within)
+            register(
+                Obligation(
+                    id=f"ORD-015/fires-from-stop/{name}",
+                    rule_id="ORD-015",
+                    invariant_id=INVARIANT,
+                    statement=(
+                        f"A {name} order is due at its stopPx, at every price beyond it in its firing direction "
+                        "(while the band holds), never before it and never at a price of 0."
+                    ),
+                    run=p(prove_fires_from_stop, is_buy, if_touched, within),
+                )
+            )
+            register(
+                Obligation(
+                    id=f"ORD-015/index-keys/{name}",
+                    rule_id="ORD-015",
+                    invariant_id=INVARIANT,
+                    statement=f"The trigger index's heap test for a {name} order decides exactly what ORD-015 decides.",
+                    run=p(prove_index_keys, is_buy, if_touched, within),
+                )
+            )
+        register(
+            Obligation(
+                id=f"KNOWN-BAD/ORD-015/strict/{_kind_name(is_buy, if_touched, False)}",
+                rule_id="ORD-015",
+                invariant_id=INVARIANT,
+                statement="Known-bad: a strict comparison, so a price touching stopPx does not trigger.",
+                run=p(prove_fires_from_stop, is_buy, if_touched, False, _due_strict),
+                expect="refuted",
+            )
+        )
+        if is_rising_trigger(is_buy, if_touched):
+            continue  # keyed by +stopPx is right for a rising trigger
+        register(
+            Obligation(
+                id=f"KNOWN-BAD/ORD-015/index-unnegated/{_kind_name(is_buy, if_touched, False)}",
+                rule_id="ORD-015",
+                invariant_id=INVARIANT,
+                statement="Known-bad: the index keyed by +stopPx on both heaps (a falling trigger's test reversed).",
+                run=p(prove_index_keys_falling_unnegated, is_buy, if_touched),
+                expect="refuted",
+            )
+        )
+    for is_buy in (True, False):
+        side = "buy" if is_buy else "sell"
+        register(
+            Obligation(
+                id=f"KNOWN-BAD/ORD-015/touched-as-stop/{side}",
+                rule_id="ORD-015",
+                invariant_id=INVARIANT,
+                statement="Known-bad: an if-touched order fires the stop's way.",
+                run=p(prove_fires_from_stop, is_buy, True, False, _due_touched_as_stop),
+                expect="refuted",
+            )
+        )
+        register(
+            Obligation(
+                id=f"KNOWN-BAD/ORD-015/band-ignored/{side}",
+                rule_id="ORD-015",
+                invariant_id=INVARIANT,
+                statement="Known-bad: LastWithinMark ignored, so a price outside the band triggers.",
+                run=p(prove_index_keys, is_buy, False, True, _due_band_ignored),
+                expect="refuted",
+            )
+        )
+        register(
+            Obligation(
+                id=f"ORD-007/never-back/{side}",
+                rule_id="ORD-007",
+                invariant_id=INVARIANT,
+                statement=f"A {side} trailing stop's stopPx moves only away from the price, and stays above 0.",
+                run=p(prove_never_back, is_buy),
+            )
+        )
+        register(
+            Obligation(
+                id=f"KNOWN-BAD/ORD-007/both-ways/{side}",
+                rule_id="ORD-007",
+                invariant_id=INVARIANT,
+                statement="Known-bad: the stopPx follows the price back toward it.",
+                run=p(prove_never_back, is_buy, _trail_both_ways),
+                expect="refuted",
+            )
+        )
+        for within in (False, True):
+            name = _kind_name(is_buy, False, within)
+            register(
+                Obligation(
+                    id=f"ORD-007/never-fires/{name}",
+                    rule_id="ORD-007",
+                    invariant_id=INVARIANT,
+                    statement=(
+                        f"A {name} trailing stop's index bucket is due exactly when ORD-015 says; a bucket moved to the "
+                        "price writes the stopPx ORD-007 gives; a move never makes the stop due."
+                    ),
+                    run=p(prove_bucket, is_buy, within),
+                )
+            )
+        register(
+            Obligation(
+                id=f"KNOWN-BAD/ORD-007/never-fires-both-ways/{side}",
+                rule_id="ORD-007",
+                invariant_id=INVARIANT,
+                statement="Known-bad: a stopPx following the price both ways is not what the index's buckets write.",
+                run=p(prove_bucket, is_buy, False, is_trigger_due, _trail_both_ways),
+                expect="refuted",
+            )
+        )
+    register(
+        Obligation(
+            id="ORD-014/edge",
+            rule_id="ORD-014",
+            invariant_id=INVARIANT,
+            statement="A price is within LastWithinMark's band exactly when at most ⌊mark / 20⌋ units from the mark.",
+            run=prove_band_edge,
+        )
+    )
+    register(
+        Obligation(
+            id="KNOWN-BAD/ORD-014/edge-excluded",
+            rule_id="ORD-014",
+            invariant_id=INVARIANT,
+            statement="Known-bad: the band's edge excluded.",
+            run=p(prove_band_edge, _band_strict),
+            expect="refuted",
+        )
+    )
+
+
+_register()

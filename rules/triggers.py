@@ -1,0 +1,124 @@
+"""ORD: when a conditional order is due to trigger, and how a trailing stop follows the price.
+
+A *conditional* order — ``Stop``, ``StopLimit``, ``MarketIfTouched``,
+``LimitIfTouched`` or a trailing stop (``Pegged`` with ``TrailingStopPeg``) —
+waits, consuming no margin, until the price it watches reaches its ``stopPx``
+(reference §7).  The watched price is its *trigger source* (ORD-013: the mark
+price by default, or the last or the index price, chosen by ``execInst``):
+
+* a **stop** (``Stop``, ``StopLimit``, a trailing stop) is due once the price
+  has moved *against* the order's side to its stopPx: a sell at or below it, a
+  buy at or above it (ORD-003);
+* an **if-touched** order the other way round: a buy at or below its stopPx, a
+  sell at or above it (ORD-005);
+* with ``LastWithinMark`` the price counts only while it is within 5% of the
+  mark price, the edge included (ORD-014);
+* a price of 0 (none published yet) never makes an order due.
+
+:func:`is_trigger_due` is that condition, the one the engine fires by and the
+one invariant INV-TRIGGERS-DUE-FIRED checks after every accepted command: no
+untriggered order is left due at the prices the command leaves.  The engine
+does not ask it of every order on every pass: ``engine/core/triggers.py``
+keeps the orders in heaps keyed by stopPx (an index of this rule, not a second
+rule): ``proofs/obligations_triggers.py`` proves that a heap's key comparison
+decides exactly what :func:`is_trigger_due` decides, and the tests compare the
+index with the rule on generated pools and price paths.
+
+A **trailing stop** (ORD-007) has no fixed stopPx: it follows the watched price
+at the distance ``|pegOffsetValue|`` as the price moves away from it, and never
+moves back (:func:`compute_trailing_stop_px`).  So it is due exactly when the
+price has come back by that distance from the best price it has seen.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from perpspec.rules.num import PPM, abs_, and_, concrete, ite, not_, or_
+
+LAST_WITHIN_MARK_BAND_PPM = 50_000  # = 5.00%: ORD-014's band around the mark price
+
+# trigger sources (ORD-013; BitMEX's execInst values)
+MARK_PRICE = "MarkPrice"
+LAST_PRICE = "LastPrice"
+INDEX_PRICE = "IndexPrice"
+
+
+@attrs.frozen(kw_only=True)
+class UntriggeredOrder:
+    """A conditional order waiting for its trigger, as INV-TRIGGERS-DUE-FIRED reads it."""
+
+    order_id: int
+    account: int
+    is_buy: bool
+    if_touched: bool  # MarketIfTouched / LimitIfTouched (else a stop: Stop, StopLimit, trailing stop)
+    trailing: bool  # a trailing stop (its stopPx as ORD-007 last moved it)
+    trigger_source: str  # MARK_PRICE, LAST_PRICE or INDEX_PRICE
+    last_within_mark: bool
+    stop_px: int
+
+
+@attrs.frozen(kw_only=True)
+class TriggerPrices:
+    """The three prices a contract's conditional orders watch (0: none published yet)."""
+
+    mark_price: int
+    last_price: int
+    index_price: int
+
+
+@concrete
+def select_trigger_price(trigger_source: str, prices: TriggerPrices) -> int:
+    """The price an order with ``trigger_source`` watches (ORD-013): the last or the index price, else the mark."""
+    if trigger_source == LAST_PRICE:
+        return prices.last_price
+    if trigger_source == INDEX_PRICE:
+        return prices.index_price
+    return prices.mark_price
+
+
+def is_rising_trigger(is_buy: bool, if_touched: bool) -> bool:
+    """Whether the order is due at prices at or *above* its stopPx (a buy stop, a sell if-touched); else at or below."""
+    return or_(and_(is_buy, not_(if_touched)), and_(not_(is_buy), if_touched))
+
+
+def is_within_mark_band(price: int, mark_price: int) -> bool:
+    """ORD-014: a ``LastWithinMark`` order's price counts only while ``|price − mark| ≤ 5% × mark`` (edge included).
+
+    Exact: ``|price − mark| · 10⁶ ≤ mark · 50,000``, no rounding; a mark of 0 (none yet) holds no price.
+    """
+    return abs_(price - mark_price) * PPM <= mark_price * LAST_WITHIN_MARK_BAND_PPM
+
+
+def is_trigger_due(
+    is_buy: bool, if_touched: bool, last_within_mark: bool, stop_px: int, price: int, mark_price: int
+) -> bool:
+    """ORD-015: an untriggered conditional order is due at ``price``, the price its trigger source watches (ORD-013).
+
+    A stop (``if_touched`` false; trailing stops too) is due once the price
+    has reached its stopPx against its side — a buy at ``price ≥ stopPx``, a
+    sell at ``price ≤ stopPx`` (ORD-003); an if-touched order the other way
+    (ORD-005).  Never at a price of 0 (none published yet); with
+    ``last_within_mark`` only while the price is within 5% of ``mark_price``
+    (:func:`is_within_mark_band`, ORD-014).
+    """
+    rising = is_rising_trigger(is_buy, if_touched)
+    reached = or_(and_(rising, price >= stop_px), and_(not_(rising), price <= stop_px))
+    in_band = or_(not_(last_within_mark), is_within_mark_band(price, mark_price))
+    return and_(price != 0, and_(in_band, reached))
+
+
+def compute_trailing_stop_px(is_buy: bool, stop_px: int, price: int, peg_offset: int) -> int:
+    """ORD-007: a trailing stop's stopPx follows the watched price away from the stop, never back.
+
+    Once the price is ``price`` the stopPx is ``price + pegOffsetValue`` when
+    that is further from the price than it was, else unchanged.  A sell trails
+    below the price (``pegOffsetValue < 0``) and its stopPx only rises; a buy
+    trails above it (``pegOffsetValue > 0``) and its stopPx only falls, never to
+    0 or below.  A price of 0 (none yet) moves nothing.  The engine moves a
+    trailing stop only while it is not due (:func:`is_trigger_due`); a move
+    never makes it due (proved: ``ORD-007/never-fires``).
+    """
+    candidate = price + peg_offset
+    moves = or_(and_(is_buy, and_(candidate < stop_px, candidate > 0)), and_(not_(is_buy), candidate > stop_px))
+    return ite(and_(price != 0, moves), candidate, stop_px)
