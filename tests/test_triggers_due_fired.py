@@ -210,7 +210,7 @@ def test_the_trigger_index_takes_what_ord_015_judges_due_and_trails_as_ord_007(
             if order_id not in expected and order.ord_type == o.PEGGED:
                 price = select_trigger_price(order.trigger_source, prices)
                 order.stop_px = compute_trailing_stop_px(order.is_buy, order.stop_px, price, order.peg_offset)
-        due, _ = index.take_due(triggers, mark, last, index_price)
+        due = index.take_due(triggers, mark, last, index_price)
         index.write_back()
         assert [order.order_id for order in due] == expected
         for order_id in expected:  # fired: out of both pools
