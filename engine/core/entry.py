@@ -35,7 +35,7 @@ from perpspec.engine.core.fastmargin import (
 )
 from perpspec.engine.core.fills import Fills
 from perpspec.engine.core.ledger import Ledger, peek_position
-from perpspec.engine.core.market import Market, is_spot
+from perpspec.engine.core.market import Market, is_expired, is_spot
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.registry import OrderRegistry, reducible
 from perpspec.engine.core.rejects import Rej, is_int, show
@@ -406,7 +406,7 @@ class OrderEntry:
     def check_entry(self, account: Account, inst: Instrument, order: Order) -> Rej | None:
         """Pre-trade checks of an order about to enter the book (new or triggered): no mutation."""
         self.charged_reach = 0
-        if inst.expiry_ms is not None and self.stream.time_ms >= inst.expiry_ms:
+        if is_expired(inst, self.stream.time_ms):
             # SET-001's price is fixed by the window ending at expiry: a trade after it would pick off stale orders
             return Rej(Reason.CONTRACT_EXPIRED, f"{inst.symbol} expired at {inst.expiry_ms}; it only settles now")
         ps = peek_position(account, inst)
@@ -629,7 +629,7 @@ class OrderEntry:
             if value is not None and not is_int(value):
                 return Rej(Reason.MALFORMED, f"{name} must be an integer")
         inst = self.market.instrument_map[order.symbol]
-        if inst.expiry_ms is not None and self.stream.time_ms >= inst.expiry_ms:
+        if is_expired(inst, self.stream.time_ms):
             return Rej(Reason.CONTRACT_EXPIRED, f"{inst.symbol} expired at {inst.expiry_ms}; it only settles now")
         if c.order_qty is not None and c.leaves_qty is not None:
             return Rej(Reason.MALFORMED, "orderQty or leavesQty, not both")
