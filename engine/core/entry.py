@@ -35,7 +35,7 @@ from perpspec.engine.core.fastmargin import (
 )
 from perpspec.engine.core.fills import Fills
 from perpspec.engine.core.ledger import Ledger, peek_position
-from perpspec.engine.core.market import Market, is_spot
+from perpspec.engine.core.market import Market, is_expired, is_spot
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.registry import OrderRegistry, reducible
 from perpspec.engine.core.rejects import Rej, is_int, show
@@ -199,6 +199,8 @@ class OrderEntry:
             trigger_source=trigger_source,
             last_within_mark=o.LAST_WITHIN_MARK in insts,
             time_ms=self.stream.time_ms,
+            # ORD-012: a conditional Close without orderQty closes the position it finds when it fires (_fire)
+            whole_position=close and c.order_qty is None and conditional,
         )
         if conditional:
             return account, inst, order
@@ -404,7 +406,7 @@ class OrderEntry:
     def check_entry(self, account: Account, inst: Instrument, order: Order) -> Rej | None:
         """Pre-trade checks of an order about to enter the book (new or triggered): no mutation."""
         self.charged_reach = 0
-        if inst.expiry_ms is not None and self.stream.time_ms >= inst.expiry_ms:
+        if is_expired(inst, self.stream.time_ms):
             # SET-001's price is fixed by the window ending at expiry: a trade after it would pick off stale orders
             return Rej(Reason.CONTRACT_EXPIRED, f"{inst.symbol} expired at {inst.expiry_ms}; it only settles now")
         ps = peek_position(account, inst)
@@ -627,7 +629,7 @@ class OrderEntry:
             if value is not None and not is_int(value):
                 return Rej(Reason.MALFORMED, f"{name} must be an integer")
         inst = self.market.instrument_map[order.symbol]
-        if inst.expiry_ms is not None and self.stream.time_ms >= inst.expiry_ms:
+        if is_expired(inst, self.stream.time_ms):
             return Rej(Reason.CONTRACT_EXPIRED, f"{inst.symbol} expired at {inst.expiry_ms}; it only settles now")
         if c.order_qty is not None and c.leaves_qty is not None:
             return Rej(Reason.MALFORMED, "orderQty or leavesQty, not both")
@@ -689,6 +691,9 @@ class OrderEntry:
         problem = self._check_amend_funds(account, inst, ps, order, leaves, price)
         if problem is not None:
             return problem
+        if c.order_qty is not None or c.leaves_qty is not None:
+            # ORD-012: a quantity given makes a Close order without orderQty an ordinary Close of that quantity
+            order.whole_position = False
         return self._apply_amend(account, inst, order, (leaves, price, stop_px, peg_offset), crosses)
 
     def _check_amend_funds(
@@ -793,12 +798,27 @@ class OrderEntry:
         return order.order_id
 
     def _fire(self, inst: Instrument, order: Order) -> None:
-        """A conditional order fired: report it, check it as a new order, enter it (or cancel it with the reason)."""
+        """A conditional order fired: report it, check it as a new order, enter it (or cancel it with the reason).
+
+        ORD-012: a Close order placed without orderQty (``whole_position``) is re-sized to the whole position
+        it closes now, before its report (up to maxOrderQty, as a new order); with no position on the other
+        side to close, check_entry's ReduceOnly check cancels it.  From here on it is an ordinary Close order.
+        """
         account = self.ledger.accounts[order.account]
         order.triggered = True
+        whole = order.whole_position
+        if whole:
+            order.whole_position = False
+            room = reducible(peek_position(account, inst), order.is_buy)
+            if room > 0:
+                order.leaves_qty = order.order_qty = min(room, inst.max_order_qty)
+                order.reset_shown()
         self.stream.emit_exec(o.EXEC_TRIGGERED, order)
         problem = self.check_entry(account, inst, order)
         if problem is not None:
-            self.registry.cancel(order, f"Canceled: triggered but {problem.reason.value}: {problem.text}")
+            text = problem.text
+            if whole and problem.reason is Reason.REDUCE_ONLY_WOULD_INCREASE:
+                text = "Close order without orderQty found no position to close"
+            self.registry.cancel(order, f"Canceled: triggered but {problem.reason.value}: {text}")
             return
         self._enter(account, inst, order, emit_new=False)

@@ -27,6 +27,13 @@ def is_spot(inst: Instrument) -> bool:
     return inst.kind is _SPOT
 
 
+def is_expired(inst: Instrument, time_ms: int) -> bool:
+    """A dated future at or after its expiry: SET-001's price is fixed by the window ending there, so nothing
+    trades in its book any more (order entry, triggered orders, close-outs and partial liquidations) until Settle."""
+    expiry = inst.expiry_ms
+    return expiry is not None and time_ms >= expiry
+
+
 class Market:
     """Instruments, books and prices."""
 

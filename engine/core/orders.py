@@ -23,7 +23,8 @@ ORD-007  Trailing stop (Pegged, TrailingStopPeg): stopPx = trigger price +
 ORD-010  ParticipateDoNotInitiate: cancelled instead of trading on entry
 ORD-011  ReduceOnly: never opens, increases or flips; amended down or
          cancelled when the position shrinks
-ORD-012  Close: ReduceOnly; without orderQty closes the whole position;
+ORD-012  Close: ReduceOnly; without orderQty closes the whole position
+         (a conditional one: the position when it fires, not when placed);
          on entering the book it cancels the account's other active
          same-side limit orders in the contract when, with it, their open
          quantity exceeds the position (untriggered stops are not active)
@@ -155,6 +156,7 @@ _ORDER_FIELDS: Final = (
     "time_ms",
     "trigger_source",
     "triggered",
+    "whole_position",
 )
 
 
@@ -166,6 +168,12 @@ class Order:
     and the iceberg's slice size otherwise.  ``shown_qty`` is the part of
     ``leaves_qty`` currently displayed (its time priority belongs to the
     displayed slice).
+
+    ``whole_position`` (ORD-012): an untriggered Close order placed without
+    ``orderQty``.  Its ``order_qty`` is the position's size when it was placed
+    (what its reports show until it fires); when it fires it is re-sized to the
+    whole position then (:meth:`engine.core.entry.OrderEntry._fire`) and the flag
+    is cleared: a fired order is an ordinary Close order of that quantity.
     """
 
     __slots__ = _ORDER_FIELDS
@@ -191,6 +199,7 @@ class Order:
         trigger_source: str = MARK_PRICE,
         last_within_mark: bool = False,
         time_ms: int = 0,
+        whole_position: bool = False,
     ) -> None:
         self.order_id = order_id
         self.account = account
@@ -214,6 +223,7 @@ class Order:
         self.trigger_source = trigger_source
         self.last_within_mark = last_within_mark
         self.time_ms = time_ms
+        self.whole_position = whole_position
         self.triggered = ord_type in (MARKET, LIMIT)
         self.live = True
         self.level: object = None  # the fast book's price level holding it

@@ -129,6 +129,8 @@ _STABLE_CLASSES: Final = {
 ADDED_FIELDS: Final[Mapping[str, Mapping[str, object]]] = {
     "engine.exchange:Pending": {"age": 0},  # LIQ-050: a close-out taken over before ages were kept is age 0
     "rules.waterfall:PendingCloseOut": {"age": 0},  # the rules model's record of the same
+    # ORD-012: an order from before whole-position Close orders kept the quantity it was placed with
+    "engine.orders:Order": {"whole_position": False},
 }
 
 

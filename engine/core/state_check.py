@@ -63,7 +63,9 @@ STATE_FIELDS: Final = (
 
 _INSTRUMENT_TEXT: Final = ("symbol", "quote_currency", "settl_currency", "mark_method", "base_currency")
 _INSTRUMENT_OPTIONAL: Final = ("expiry_ms", "impact_notional", "fixed_interest_daily_ppm")
-_ORDER_BOOLS: Final = ("close", "is_buy", "last_within_mark", "live", "post_only", "reduce_only", "triggered")
+_ORDER_BOOLS: Final = (
+    "close", "is_buy", "last_within_mark", "live", "post_only", "reduce_only", "triggered", "whole_position"
+)
 _ORDER_COUNTS: Final = ("cum_qty", "cum_value", "leaves_qty", "order_qty", "shown_qty", "stop_px", "price")
 
 
@@ -271,6 +273,8 @@ class _Checker:
         _str(order.trigger_source, f"{path}.trigger_source", o.TRIGGER_SOURCES)
         if order.shown_qty > order.leaves_qty:
             _fail(f"{path}.shown_qty", "exceeds leaves_qty")
+        if order.whole_position and (order.triggered or not order.close):
+            _fail(f"{path}.whole_position", "only an untriggered Close order closes the whole position when it fires")
         if order.level is not None and type(order.level) is not Level:
             _fail(f"{path}.level", "must be a book level or None")
         return order

@@ -328,7 +328,10 @@ class Views:
         conditional = tuple(
             (symbol, tuple((x.order_id, x.account, x.is_buy, x.ord_type, x.order_qty, x.leaves_qty, x.price,
                             x.stop_px, x.peg_offset, x.trigger_source, x.last_within_mark, x.reduce_only,
-                            x.time_in_force, x.cl_ord_id) for _, x in sorted(pool.items())))
+                            x.time_in_force, x.cl_ord_id)
+                           # ORD-012's whole-position Close only when set: the hash of every other state is unchanged
+                           + ((x.close, x.whole_position) if x.whole_position else ())
+                           for _, x in sorted(pool.items())))
             for symbol, pool in sorted(self.triggers.conditional.items())
         )
         return (

@@ -25,7 +25,7 @@ from perpspec.engine.core.book import Book, Fill
 from perpspec.engine.core.compiled import mypyc_attr
 from perpspec.engine.core.fills import Fills
 from perpspec.engine.core.ledger import LIQUIDATOR, Ledger
-from perpspec.engine.core.market import Market, is_spot
+from perpspec.engine.core.market import Market, is_expired, is_spot
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.registry import OrderRegistry
 from perpspec.engine.core.risk import Risk
@@ -436,6 +436,8 @@ class Waterfall:
             for member in members:
                 mps = account.positions[member]
                 minst = self.market.instrument_map[member]
+                if is_expired(minst, self.stream.time_ms):
+                    continue  # an expired future's book trades no more (entry's CONTRACT_EXPIRED): no reduction there
                 req = compute_requirement(minst, mps.position, mps.leverage, mps.chosen_tier)
                 if req.steps > 0:
                     candidates.append((-req.pos_maint, member, req))
@@ -512,10 +514,17 @@ class Waterfall:
 
         A close-out left open (deferred by ADL-031, or with no eligible ADL taker) joins ``stuck`` and
         is not retried by a later round of the same update, only by the next update.
+
+        A close-out in a dated future past its expiry does not meet the book: no trade after expiry (its
+        resting orders are stale: SET-001's price is fixed by the window ending at expiry, and order entry
+        refuses every trade then).  It is held for settlement (SET-003 closes it at the settlement price
+        into the fund) while the fund covers what is held (ADL-031), else auto-deleveraged at its
+        bankruptcy price (ADL-020) as any close-out the book did not take (session 14, red team 7).
         """
         for pending in [p for p in self.pending if p.pending_id not in stuck]:
             inst = self.market.instrument_map[pending.symbol]
-            self._close_in_book(inst, pending)
+            if not is_expired(inst, self.stream.time_ms):
+                self._close_in_book(inst, pending)
             if pending.qty == 0:
                 continue
             stuck.add(pending.pending_id)
