@@ -152,8 +152,9 @@ def check_settlement_ready(
     full; an account whose margin cannot bear it would be settled into a
     negative wallet.  So settlement waits until the mark *is* the settlement
     price (the mark update at that price ran the liquidation waterfall: pools
-    below maintenance were taken over, closed out against the book, the
-    insurance fund and ADL) and no pool holding the contract is still below
+    below maintenance were taken over and closed out: the contract's own
+    position, its book closed at expiry, by the insurance fund or ADL; the
+    pool's other contracts against their books) and no pool holding the contract is still below
     maintenance there (work the per-update bound carried to a later update).
     ``pools_below_maintenance`` are the account ids of such pools [I: BitMEX
     liquidates continuously before expiry and does not state the order].
