@@ -58,6 +58,7 @@ COMPILED_MODULES = (
     "perpspec.rules.position",
     "perpspec.rules.risk_limit",
     "perpspec.rules.margin",
+    "perpspec.rules.triggers",  # ORD-015/014/007: engine.core.triggers calls them per trigger run (session 14)
     "perpspec.engine.core.orders",
     "perpspec.engine.core.book",
     "perpspec.engine.core.liqindex",
