@@ -329,8 +329,11 @@ class Views:
             (symbol, tuple((x.order_id, x.account, x.is_buy, x.ord_type, x.order_qty, x.leaves_qty, x.price,
                             x.stop_px, x.peg_offset, x.trigger_source, x.last_within_mark, x.reduce_only,
                             x.time_in_force, x.cl_ord_id)
-                           # ORD-012's whole-position Close only when set: the hash of every other state is unchanged
-                           + ((x.close, x.whole_position) if x.whole_position else ())
+                           # what a resting order's row carries beyond the above (Close, ORD-012's whole position,
+                           # iceberg/hidden, post-only), only when set: a Close stop hashed as a ReduceOnly one
+                           # (review9_1); the hash of every state without such a stop is unchanged
+                           + ((x.close, x.whole_position, x.display_qty, x.post_only)
+                              if x.close or x.display_qty is not None or x.post_only else ())
                            for _, x in sorted(pool.items())))
             for symbol, pool in sorted(self.triggers.conditional.items())
         )
