@@ -49,7 +49,9 @@ interpreted_only = pytest.mark.skipif(COMPILED, reason="patches the engine (a co
 
 def raw_note_print(self: Market, symbol: str, price: int) -> None:
     """``Market.note_print`` without its run compression: the reference judges every print as it came."""
-    self.prints.setdefault(symbol, []).append(price)
+    path = self.prints.setdefault(symbol, [])
+    if not path or path[-1] != price:  # a price repeated at once is one tick
+        path.append(price)
 
 
 def reference_run(self: Triggers, inst: Instrument, fire: Callable[[Instrument, Order], None]) -> None:
@@ -65,6 +67,8 @@ def reference_run(self: Triggers, inst: Instrument, fire: Callable[[Instrument, 
         mark = market.marks.get(symbol, 0)
         last = market.last_prices.get(symbol, 0)
         index = market.index_prices.get(symbol, 0)
+        if prints and prints[-1] == last:
+            prints.pop()  # judged as the last price below
         due: list[Order] = []
         pegged: list[Order] = []
         for order_id in sorted(pool):
