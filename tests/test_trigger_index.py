@@ -29,10 +29,12 @@ from perpspec.engine.core import triggers
 from perpspec.engine.core.entry import OrderEntry
 from perpspec.engine.core.events import Execution, Rejected
 from perpspec.engine.core.exchange import Engine
+from perpspec.engine.core.market import Market
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.triggers import Triggers, is_due
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.triggers import compute_trailing_stop_px
 
 SYMBOL = "XBTUSD"
 TICK = 50
@@ -45,20 +47,44 @@ COMPILED = not triggers.__file__.endswith(".py")
 interpreted_only = pytest.mark.skipif(COMPILED, reason="patches the engine (a compiled class cannot be patched)")
 
 
+def raw_note_print(self: Market, symbol: str, price: int) -> None:
+    """``Market.note_print`` without its run compression: the reference judges every print as it came."""
+    path = self.prints.setdefault(symbol, [])
+    if not path or path[-1] != price:  # a price repeated at once is one tick
+        path.append(price)
+
+
 def reference_run(self: Triggers, inst: Instrument, fire: Callable[[Instrument, Order], None]) -> None:
-    """``Triggers.run`` as it read before the index: every pass judges every untriggered order."""
+    """``Triggers.run`` as it read before the index: every pass judges every untriggered order (session 14: a
+    last-price order at every print since the last pass first, in order, trailing at each: red team 7)."""
     pool = self.conditional[inst.symbol]
     symbol = inst.symbol
     market = self.market
     for _ in range(len(pool) + 1):
+        prints = market.prints.pop(symbol, [])
         if not pool:
             return
         mark = market.marks.get(symbol, 0)
         last = market.last_prices.get(symbol, 0)
         index = market.index_prices.get(symbol, 0)
+        if prints and prints[-1] == last:
+            prints.pop()  # judged as the last price below
         due: list[Order] = []
         pegged: list[Order] = []
         for order_id in sorted(pool):
+            order = pool[order_id]
+            if order.trigger_source != o.LAST_PRICE:
+                continue
+            for price in prints:
+                if is_due(order, price, mark):
+                    due.append(order)
+                    break
+                if order.ord_type == o.PEGGED:
+                    order.stop_px = compute_trailing_stop_px(order.is_buy, order.stop_px, price, order.peg_offset)
+        taken = {order.order_id for order in due}
+        for order_id in sorted(pool):
+            if order_id in taken:
+                continue
             order = pool[order_id]
             source = order.trigger_source
             price = last if source == o.LAST_PRICE else index if source == o.INDEX_PRICE else mark
@@ -70,6 +96,7 @@ def reference_run(self: Triggers, inst: Instrument, fire: Callable[[Instrument, 
             self.trail(order)
         if not due:
             return
+        due.sort(key=lambda order: order.order_id)
         for order in due:
             if order.order_id not in pool:
                 continue
@@ -189,6 +216,7 @@ def test_the_index_fires_what_the_reference_rule_fires(steps: list[tuple[int, in
     restored = run(stream, snapshot_at=min(cut, len(stream)))  # the index rebuilt from a snapshot mid-stream
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Triggers, "run", reference_run)
+        patch.setattr(Market, "note_print", raw_note_print)
         expected = run(stream)
     assert expected == indexed
     assert expected == restored
@@ -206,6 +234,7 @@ def test_long_random_streams_fire_as_the_reference(seed: int) -> None:
     restored = run(stream, snapshot_at=len(stream) // 2)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Triggers, "run", reference_run)
+        patch.setattr(Market, "note_print", raw_note_print)
         expected = run(stream)
     assert fired(expected[0]) > 10  # the comparison covers orders that fired
     assert expected == indexed
@@ -359,6 +388,7 @@ def test_a_stop_placed_during_a_cascade_is_judged_as_the_reference_rule_judges_i
     indexed = cascade_with_a_stop_placed_by_the_first_fire()
     with monkeypatch.context() as patch:
         patch.setattr(Triggers, "run", reference_run)
+        patch.setattr(Market, "note_print", raw_note_print)
         expected = cascade_with_a_stop_placed_by_the_first_fire()
     assert fired(expected[0]) == 31
     assert expected == indexed

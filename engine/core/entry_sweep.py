@@ -344,6 +344,7 @@ def _apply(
             volumes[maker.account] = volumes.get(maker.account, 0) + usd
         touched[maker.account] = None
         last_price = price
+        market.note_print(symbol, price)  # every print is judged by the last-price triggers (ORD-015)
     if made:
         taker_account.wallets[asset] = taker_account.wallets.get(asset, 0) + taker_delta
         ledger.fees[asset] = ledger.fees.get(asset, 0) + fee_delta

@@ -201,6 +201,8 @@ class Engine:
         stream.event_time = stream.time_ms
         try:
             result = self._dispatch(command, values)
+            if self.market.prints:  # never state: a contract whose triggers did not run judges no earlier print
+                self.market.prints.clear()
             if isinstance(result, _REJ):
                 stream.seq += 1
                 account = getattr(command, "account", -1)
@@ -223,6 +225,7 @@ class Engine:
         except Exception as error:  # a bug: restore the state, answer with a typed reject
             if stream.replaying:
                 raise
+            self.market.prints.clear()  # the failed command's prints (not state) go with it
             failed = self._restore()
             if failed:
                 return self._halt(name, error, failed, seq_before, clock_before)

@@ -543,6 +543,7 @@ class Fills:
                     maker_account.add_volume(usd, time_ms)
             touched[maker.account] = None
             self.market.last_prices[symbol] = price
+            self.market.note_print(symbol, price)  # every print is judged by the last-price triggers (ORD-015)
         for maker in {m.order_id: m for m, _, _ in fills}.values():
             ps = self.ledger.accounts[maker.account].positions[symbol]
             if maker.leaves_qty == 0:
@@ -601,6 +602,7 @@ class Fills:
             taker_account.add_volume(compute_usd_volume(inst, qty, price, usd_unit), self.stream.time_ms)
             maker_account.add_volume(compute_usd_volume(inst, qty, price, usd_unit), self.stream.time_ms)
             self.market.last_prices[inst.symbol] = price
+            self.market.note_print(inst.symbol, price)
         for maker in {m.order_id: m for m, _, _ in fills}.values():
             if maker.leaves_qty == 0:
                 self.registry.forget(maker)

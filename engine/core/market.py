@@ -17,6 +17,7 @@ from perpspec.engine.core.book import Book
 from perpspec.engine.core.events import Reason
 from perpspec.engine.core.rejects import Rej, is_str, show
 from perpspec.rules.instrument import ContractKind, Instrument
+from perpspec.rules.triggers import is_within_mark_band
 
 # the member, read once: an Enum member looked up on its class costs a metaclass attribute lookup per read
 _SPOT: Final = ContractKind.SPOT
@@ -44,6 +45,39 @@ class Market:
         self.index_prices: dict[str, int] = {}
         self.last_prices: dict[str, int] = {}
         self.settled: dict[str, int] = {}  # settled dated futures -> settlement price (SET-004)
+        # not state: per contract, the trade prices printed since its triggers last judged them, as turning points
+        # (note_print); Triggers.run consumes them, and every command ends with none (Engine.process)
+        self.prints: dict[str, list[int]] = {}
+
+    def note_print(self, symbol: str, price: int) -> None:
+        """A trade printed ``price`` in ``symbol`` (its last price): the conditional orders that watch the last price
+        are judged at every print (ORD-015), not only the one a trigger pass reads (red team 7).
+
+        Kept as the path's turning points: a print that continues the direction of the one before it replaces
+        that one (a run of rising or falling prints is judged at its ends: between them the watched price only
+        moves one way, so nothing fixed is due between them that is not due at an end, and a trailing stop that
+        follows it is moved to the far end before the next turn judges it); a repeated price is kept once.  A run
+        is also cut where it enters or leaves ORD-014's band around the mark (the first and last print of each part
+        kept) (the mark a command's prints are
+        judged at: PriceUpdate moves it before anything trades), so a ``LastWithinMark`` order is judged at the
+        run's extreme prints within the band too.
+        """
+        path = self.prints.get(symbol)
+        if path is None:
+            self.prints[symbol] = [price]
+            return
+        top = path[-1]
+        if price == top:
+            return
+        if len(path) >= 2 and (path[-2] < top) == (top < price):
+            mark = self.marks.get(symbol, 0)
+            band = is_within_mark_band(top, mark)
+            if is_within_mark_band(path[-2], mark) == band == is_within_mark_band(price, mark):
+                path[-1] = price
+            else:
+                path.append(price)
+        else:
+            path.append(price)
 
     def instrument(self, symbol: object) -> Instrument | Rej:
         """The instrument called ``symbol``, or a typed reject."""

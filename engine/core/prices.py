@@ -86,13 +86,13 @@ class Prices:
         """The liquidation waterfall of ``inst``; its close-outs and partial liquidations trade in the books (of every
         contract a taken-over pool holds), so the last prices move and the stops that watch them fire, as after any
         trade (BitMEX's liquidation orders are book orders: red team 5, a due LastPrice stop waited for the next
-        PriceUpdate; review8_2, in the pool's other contracts too), contract by contract in symbol order."""
-        last_prices = self.market.last_prices
-        before = dict(last_prices)
+        PriceUpdate; review8_2, in the pool's other contracts too), contract by contract in symbol order.  Every
+        contract that printed runs them, its last price moved or not: two close-outs can trade through a stop and
+        back (red team 7_2), and a run judges every print (``Market.prints``)."""
+        market = self.market
         self.waterfall.run(inst)  # it takes over pools holding other contracts too: their close-outs trade there
-        for symbol in sorted(last_prices):
-            if last_prices[symbol] != before.get(symbol):
-                self.entry.after_trading(self.market.instrument_map[symbol])
+        for symbol in sorted(market.prints):
+            self.entry.after_trading(market.instrument_map[symbol])
 
     def funding(self, c: cmd.FundingTick) -> Rej | int:
         """FundingTick: FND-008 between the holders (the liquidation engine's close-outs included), then the waterfall.

@@ -31,7 +31,7 @@ what the one-by-one rule wrote.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from heapq import heapify, heappop, heappush
 
 from perpspec.engine.core import orders as o
@@ -120,7 +120,11 @@ class Triggers:
 
         ``fire`` enters a fired order (it is no longer conditional when called).
         Each pass reads the three prices once (nothing changes them while the
-        pass decides which orders are due), takes every order :func:`is_due`
+        pass decides which orders are due) and the trade prices printed since
+        the contract's orders were last judged (``Market.prints``, in the order
+        they printed: an order that watches the last price is judged at each
+        of them, then at the last price -- a stop a trade went through and came
+        back from is due, red team 7), takes every order :func:`is_due`
         judges due at them, moves the trailing stops that are not due
         (:meth:`trail`), then fires the due orders in order-id order (one an
         earlier fire took out of the pool is skipped); a pass with nothing due
@@ -133,11 +137,14 @@ class Triggers:
         size less what was taken out grew) is read again whole before the next
         pass.
         """
-        pool = self.conditional[inst.symbol]
-        if not pool:
-            return
         symbol = inst.symbol
         market = self.market
+        prints = market.prints
+        pool = self.conditional[symbol]
+        if not pool:
+            if prints:
+                prints.pop(symbol, None)  # judged by nothing: no order watches them
+            return
         index = self.by_stop.get(symbol)
         if index is None or index.pool is not pool:
             index = self.by_stop[symbol] = StopIndex(pool)
@@ -150,7 +157,10 @@ class Triggers:
                 mark = market.marks.get(symbol, 0)
                 last = market.last_prices.get(symbol, 0)
                 index_price = market.index_prices.get(symbol, 0)
-                due = index.take_due(self, mark, last, index_price)
+                path = prints.pop(symbol, None) if prints else None  # the prints since the last pass (red team 7)
+                if path is not None and path[-1] == last:
+                    path.pop()  # the last one is the last price
+                due = index.take_due(self, mark, last, index_price, path or ())
                 if not due:
                     break
                 placed = False
@@ -337,33 +347,54 @@ class StopIndex:
             heappush(self.low[bucket.group], (bucket.level, token, bucket))
             self.places += 1
 
-    def take_due(self, triggers: Triggers, mark: int, last: int, index: int) -> list[Order]:
+    def take_due(
+        self, triggers: Triggers, mark: int, last: int, index: int, prints: Sequence[int] = ()
+    ) -> list[Order]:
         """Every order :func:`is_due` judges due at these prices, out of the index, in order-id order; and the
-        trailing stops that are not due moved (:meth:`Triggers.trail`)."""
+        trailing stops that are not due moved (:meth:`Triggers.trail`).
+
+        ``prints``: last prices traded before ``last`` since the last judging, oldest first: the orders that watch
+        the last price are judged at each in turn, as if each were the last price (a trailing stop moved by one
+        is judged at the next), then at ``last``."""
         due: list[tuple[int, Order]] = []
         for slot, price in enumerate((mark, last, index)):
-            if price == 0:  # no price yet: nothing watching it is due, no trailing stop moves
-                continue
-            in_band = is_within_mark_band(price, mark)  # ORD-014
-            for within in (0, 1):
-                base = 4 * slot + 2 * within
-                if not within or in_band:
-                    self.pop_below(self.stop_heaps[base + 1], price, due)  # rising: stopPx <= price
-                    self.pop_below(self.stop_heaps[base], -price, due)  # falling: -stopPx <= -price
-                    self.take_trailing(base, price, due)  # sells: stopPx >= price
-                    self.take_trailing(base + 1, -price, due)  # buys: stopPx <= price
-                # then the trailing stops not due move (LastWithinMark out of its band too); prices are positive
-                # (state_check), so a buy's candidate stopPx (price + offset) is too
-                self.pass_level(base, price)
-                self.pass_level(base + 1, -price)
+            if slot == 1 and prints:
+                for earlier in prints:
+                    if earlier != 0:
+                        self.take_at(slot, earlier, mark, due)
+            if price != 0:  # no price yet: nothing watching it is due, no trailing stop moves
+                self.take_at(slot, price, mark, due)
         if self.odd:
-            self.take_odd(triggers, (mark, last, index), due)
+            self.take_odd(triggers, (mark, last, index), due, prints)
         due.sort()  # by order id (unique: an order is taken once)
         return [pair[1] for pair in due]
 
-    def take_odd(self, triggers: Triggers, prices: tuple[int, int, int], due: list[tuple[int, Order]]) -> None:
+    def take_at(self, slot: int, price: int, mark: int, due: list[tuple[int, Order]]) -> None:
+        """The orders of trigger source ``slot`` due at ``price`` (not 0) go to ``due``; then its trailing stops
+        not due move to it."""
+        in_band = is_within_mark_band(price, mark)  # ORD-014
+        for within in (0, 1):
+            base = 4 * slot + 2 * within
+            if not within or in_band:
+                self.pop_below(self.stop_heaps[base + 1], price, due)  # rising: stopPx <= price
+                self.pop_below(self.stop_heaps[base], -price, due)  # falling: -stopPx <= -price
+                self.take_trailing(base, price, due)  # sells: stopPx >= price
+                self.take_trailing(base + 1, -price, due)  # buys: stopPx <= price
+            # then the trailing stops not due move (LastWithinMark out of its band too); prices are positive
+            # (state_check), so a buy's candidate stopPx (price + offset) is too
+            self.pass_level(base, price)
+            self.pass_level(base + 1, -price)
+
+    def take_odd(
+        self,
+        triggers: Triggers,
+        prices: tuple[int, int, int],
+        due: list[tuple[int, Order]],
+        prints: Sequence[int] = (),
+    ) -> None:
         """The ``odd`` trailing stops judged one by one: the due ones go to ``due`` (and leave ``odd``), the rest
-        trail (:meth:`Triggers.trail`); those no longer in the pool leave ``odd``."""
+        trail (:meth:`Triggers.trail`); those no longer in the pool leave ``odd``.  One that watches the last
+        price is judged (and trails) at each of ``prints`` first, as :meth:`take_due`."""
         mark, last, index = prices
         pool = self.pool
         odd = self.odd
@@ -372,6 +403,17 @@ class StopIndex:
                 del odd[key]
                 continue
             source = order.trigger_source
+            if source == o.LAST_PRICE and prints:
+                fired = False
+                for earlier in prints:
+                    if is_due(order, earlier, mark):
+                        fired = True
+                        break
+                    order.stop_px = compute_trailing_stop_px(order.is_buy, order.stop_px, earlier, order.peg_offset)
+                if fired:
+                    del odd[key]
+                    due.append((key, order))
+                    continue
             price = last if source == o.LAST_PRICE else index if source == o.INDEX_PRICE else mark
             if is_due(order, price, mark):
                 del odd[key]

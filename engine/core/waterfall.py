@@ -678,6 +678,7 @@ class Waterfall:
                                 pending.pending_id, "INS-005")
             touched[maker.account] = None
             self.market.last_prices[symbol] = price
+            self.market.note_print(symbol, price)  # its stops see every print (ORD-015; red team 7)
         for maker in {m.order_id: m for m, _, _ in fills}.values():
             ps = self.ledger.accounts[maker.account].positions[symbol]
             if maker.leaves_qty == 0:
