@@ -145,7 +145,11 @@ def test_the_flag_is_in_the_state_hash_only_when_set() -> None:
     _close_stop(fixed, order_qty=1_000)
     assert whole.state_hash() != fixed.state_hash()
     pool = fixed.canonical()[2]
-    assert [len(row) for _, rows in pool for row in rows] == [14]  # unset: the tuple it always was
+    # a Close stop carries (close, whole_position, display_qty, post_only) since review9_1; a plain stop's row is the
+    # 14-field tuple it always was (tests/test_s14_conditional_hash.py)
+    rows = [row for _, rows in pool for row in rows]
+    assert [len(row) for row in rows] == [18]
+    assert rows[0][14:16] == (True, False)  # Close, not the whole position
 
 
 def test_a_snapshot_keeps_the_flag_and_the_restored_engine_closes_the_whole_position() -> None:
