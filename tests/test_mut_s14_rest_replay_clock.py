@@ -1,0 +1,46 @@
+"""The REST replay check reads the clock in seconds (session 14, helper "mut14").
+
+Found by ``python -m tests.mutation engine/serve/rest.py`` on the line session 13 changed (the replay check now
+names the signing key): ``refuse_replay(..., now_ms // 1000, key.key_id)``.  The guard forgets a signature once its
+``api-expires`` second has passed, but only when it is full; no test filled it with expired signatures through
+REST, so ``now_ms // 1001`` (a clock about 20 days slow at today's time) passed: it kept expired signatures and
+refused a key that held its share of them.
+
+Rule: the replay guard (a signed mutation is admitted once while unexpired; an expired signature can never be
+replayed, since its request is refused as expired, and it is forgotten when room is needed).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("aiohttp")
+
+from tests.serve_helpers import raw_request, start_server
+
+
+def test_a_full_guard_forgets_expired_signatures_by_the_current_second(tmp_path: Path) -> None:
+    """The guard (capacity 2) is full of two signatures of key "one" that expired ten seconds ago: the key holds
+    its whole share, so only forgetting them makes room, and its next signed order is admitted."""
+    running, keys = start_server(tmp_path)
+    try:
+        key = keys["one"]
+        guard = running.server.guard
+        now_s = int(time.time())
+
+        def fill() -> None:
+            guard.capacity = 2
+            for n in range(2):
+                assert guard.admit(f"{n:064x}", expires_s=now_s - 10, now_s=now_s - 100, key_id=key.key_id)
+
+        running.call(fill)
+        body = json.dumps({"symbol": "XBTUSD", "side": "Buy", "orderQty": 100, "price": 40_000}).encode()
+        status, answer, _ = raw_request(running, "POST", "/api/v1/order", body, key)
+        assert status == 200, answer
+        assert running.call(lambda: len(guard._seen)) == 1
+    finally:
+        running.stop()
