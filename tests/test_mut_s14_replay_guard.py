@@ -14,7 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from perpspec.engine.serve.keys import ALPHABET, ReplayGuard, ReplayGuardError, guard_key, read_guard_file
+from perpspec.engine.serve.keys import (
+    ALPHABET,
+    ApiError,
+    ApiKey,
+    KeyStore,
+    ReplayGuard,
+    ReplayGuardError,
+    authenticate,
+    guard_key,
+    read_guard_file,
+    sign,
+)
 
 
 def sig(n: int) -> str:
@@ -88,3 +99,63 @@ def test_a_stored_key_name_of_64_characters_loads_and_one_of_65_is_refused(tmp_p
     path.write_bytes(f"1000 {sig(1)} {'k' * 65}\n".encode())
     with pytest.raises(ReplayGuardError):
         read_guard_file(str(path), now_s=0)
+
+
+def test_a_key_whose_signatures_all_expired_no_longer_counts_as_a_holder() -> None:
+    """Kills keeping ``self._held[key_id] = 0`` instead of deleting the key in ``_forget_expired`` (a statement
+    mutant).
+
+    Guard of 4: B holds 3 long-lived signatures, A one that expires at 100, and C one admitted under its share (5
+    in all).  At 200 the guard, still full once A's is forgotten, judges C's second signature: the holders are B
+    and C (A holds nothing), C's share is 4 // 2 = 2 and it holds 1: admitted.  The mutant kept A as a holder of
+    0, shrank every share to 4 // 3 = 1 and refused C."""
+    guard = ReplayGuard(capacity=4)
+    for n in range(3):
+        assert guard.admit(sig(n), expires_s=10_000, now_s=0, key_id="B")
+    assert guard.admit(sig(10), expires_s=100, now_s=0, key_id="A")
+    assert guard.admit(sig(20), expires_s=10_000, now_s=0, key_id="C")
+    assert guard.admit(sig(21), expires_s=10_000, now_s=200, key_id="C")
+    assert guard._held == {"B": 3, "C": 2}
+
+
+def test_authenticate_counts_a_signature_against_the_key_that_signed_it(tmp_path: Path) -> None:
+    """Kills dropping ``key.key_id`` from ``authenticate``'s ``refuse_replay`` call (a statement mutant).
+
+    With ``replay_check`` the signature goes into the guard under its key: key A fills a guard of two, key B's
+    first signed request is still admitted (its share is one, it holds none).  The mutant filed every signature
+    under no key, so A's two filled the one anonymous share and B was refused (401)."""
+    store = KeyStore(str(tmp_path / "keys.json"))
+    a, b = store.create(1, ["trade"]), store.create(2, ["trade"])
+    guard = ReplayGuard(capacity=2)
+
+    def signed(key: ApiKey, expires: int) -> ApiKey:
+        signature = sign(key.secret, "POST", "/api/v1/order", str(expires), b"{}")
+        return authenticate(store, guard, verb="POST", target="/api/v1/order", body=b"{}", key_id=key.key_id,
+                            expires=str(expires), signature=signature, now_s=1_000, replay_check=True)
+
+    assert signed(a, 1_100) == a
+    assert signed(a, 1_101) == a
+    with pytest.raises(ApiError):
+        signed(a, 1_102)  # A holds its share of the full guard
+    assert signed(b, 1_100) == b
+    assert guard._held == {a.key_id: 2, b.key_id: 1}
+
+
+def test_the_keys_survive_a_second_restart(tmp_path: Path) -> None:
+    """Kills ``_rewrite`` writing ``guard_line(s, e)`` without the key (a statement mutant).
+
+    Opening a guard rewrites its file (expired lines dropped); the rewritten lines must still name their keys, or
+    the run after the next restart files every signature under no key and the shares are lost.  The tests so far
+    restarted once (the lines read were the appended ones, not a rewrite's)."""
+    path = str(tmp_path / "guard")
+    guard = ReplayGuard.open(path, now_s=0)
+    for n in range(3):
+        assert guard.admit(sig(n), expires_s=1_000, now_s=0, key_id="A")
+    assert guard.admit(sig(9), expires_s=1_000, now_s=0, key_id="B")
+    guard.close()
+    ReplayGuard.open(path, now_s=10).close()  # the first restart rewrites the file
+    again = ReplayGuard.open(path, now_s=20, capacity=4)
+    assert again._held == {"A": 3, "B": 1}
+    assert not again.admit(sig(50), expires_s=1_000, now_s=20, key_id="A")  # A holds 3 >= 4 // 2
+    assert again.admit(sig(51), expires_s=1_000, now_s=20, key_id="B")
+    again.close()

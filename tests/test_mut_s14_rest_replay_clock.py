@@ -44,3 +44,31 @@ def test_a_full_guard_forgets_expired_signatures_by_the_current_second(tmp_path:
         assert running.call(lambda: len(guard._seen)) == 1
     finally:
         running.stop()
+
+
+def test_a_rest_signature_counts_against_the_key_that_signed_it(tmp_path: Path) -> None:
+    """Kills dropping ``key.key_id`` from the REST handler's ``refuse_replay`` call (engine/serve/rest.py, a
+    statement mutant).
+
+    Key "one" fills a guard of two with two signed orders; key "two"'s signed order is still admitted (its share
+    is one, it holds none), and a third of key "one" is refused as over its share.  The mutant filed every REST
+    signature under no key: "one"'s two filled the one anonymous share and "two" was refused (401)."""
+    running, keys = start_server(tmp_path)
+    try:
+        guard = running.server.guard
+
+        def shrink() -> None:
+            guard.capacity = 2
+
+        running.call(shrink)
+        body = json.dumps({"symbol": "XBTUSD", "side": "Buy", "orderQty": 100, "price": 40_000}).encode()
+        now = int(time.time())
+        for expires in (now + 60, now + 61):
+            status, answer, _ = raw_request(running, "POST", "/api/v1/order", body, keys["one"], expires=expires)
+            assert status == 200, answer
+        status, answer, _ = raw_request(running, "POST", "/api/v1/order", body, keys["two"], expires=now + 60)
+        assert status == 200, answer
+        status, answer, _ = raw_request(running, "POST", "/api/v1/order", body, keys["one"], expires=now + 62)
+        assert status == 401, answer
+    finally:
+        running.stop()

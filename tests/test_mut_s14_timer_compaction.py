@@ -69,3 +69,25 @@ def test_a_timers_dead_entries_outnumbering_the_live_orders_are_compacted_hidden
     for five live orders, compacted to the five.  Subtracting the hidden queue (7 > 10: no) or allowing three dead
     per live order (11 > 15: no) left the six dead entries in the level after the command."""
     assert after_the_switch(live=5, dead=6, hidden=2)[:2] == (5, 5)
+
+
+def test_a_commands_own_cancels_compact_at_once_only_its_timers_wait() -> None:
+    """Kills dropping ``self.firing_timers = False`` in ``OrderRegistry.advance_clock``'s ``finally`` (a statement
+    mutant): the flag then stayed set for the whole command, and every cancel waited for the end of the command.
+
+    Four sells of account 3 rest at PRICE, ten of account 1 behind them; account 1's CancelAll cancels its ten one
+    by one, each compacting the level when its dead entries outnumber its live orders (Book.remove): the eighth
+    cancel compacts 14 entries to 6 live, the last two leave 2 dead beside 4 live: 6 entries.  Deferred to the end
+    of the command, the whole level was compacted at once (4 entries): the snapshot differed."""
+    engine = Engine()
+    for account in (1, 3):
+        ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**10))
+    ok(engine, c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=PRICE, index_price=PRICE))
+    for account, count in ((3, 4), (1, 10)):
+        for _ in range(count):
+            ok(engine, c.PlaceOrder(time_ms=1, account=account, symbol="XBTUSD", side="Sell", order_qty=100,
+                                    price=PRICE))
+    ok(engine, c.CancelAll(time_ms=2, account=1))
+    level = engine.books["XBTUSD"].asks[PRICE]
+    assert (len(level.shown) + len(level.hidden), level.live) == (6, 4)
