@@ -46,3 +46,19 @@ def test_a_full_table_of_spending_clients_drops_its_fullest_half(monkeypatch: py
     assert len(limiter._buckets) == 101
     kept = set(limiter._buckets) - {"new"}
     assert min(spent[client] for client in kept) >= max(spent[client] for client in set(spent) - kept)
+
+
+def test_the_verdicts_headers_count_a_full_bucket_of_limit_tokens() -> None:
+    """Kills ``capacity = self.limit * 1000`` -> ``// 1000`` and ``1000 -> 1001`` in ``RateLimiter.take``.
+
+    ``take``'s capacity is what the reset header counts to: 60 requests a minute, one taken at t=0 leaves 59 and
+    the bucket is full again one second later (x-ratelimit-reset 1); the client that spent all 60 is told to retry
+    in one second and that the bucket is full again at 60.  The mutants reported a reset in the past (-59) or a
+    second late."""
+    limiter = RateLimiter(limit_per_minute=60)
+    first = limiter.take("k", 0)
+    assert (first.allowed, first.remaining, first.reset_s, first.retry_after_s) == (True, 59, 1, 0)
+    for _ in range(59):
+        limiter.take("k", 0)
+    spent = limiter.take("k", 0)
+    assert (spent.allowed, spent.remaining, spent.reset_s, spent.retry_after_s) == (False, 0, 60, 1)
