@@ -462,16 +462,18 @@ class JournalWriter:
         """Frame and buffer one record; commits when the group is full. Returns its seq.
 
         Raises :class:`RecordTooLarge` (appending nothing) for a payload the reader would refuse, and
-        :class:`JournalFull` (appending nothing, ``next_seq`` unchanged) once the seq would not fit its u64.
+        :class:`JournalFull` (appending nothing, ``next_seq`` unchanged) for a seq that does not fit its u64.
         The payload (immutable bytes) is kept as it is until the commit writes it.
         """
         length = len(payload)
         if length > MAX_RECORD_BYTES:
             raise RecordTooLarge(f"record of {length} bytes exceeds the journal's {MAX_RECORD_BYTES}")
         seq = self.next_seq
-        if seq > MAX_SEQ:
-            raise JournalFull(self.path, 0, f"record seq {seq} is beyond {MAX_SEQ}: the journal is full")
-        head = _pack_head(length, seq)
+        try:
+            head = _pack_head(length, seq)  # the u64 pack is the bound check (an int compare with 2**64 - 1 is not
+        except struct.error:  # free in the compiled build: it is beyond a machine word)
+            raise JournalFull(self.path, 0, f"record seq {seq} is outside [0, {MAX_SEQ}] (a record's seq is a u64): "
+                                            "nothing can be appended") from None
         self.next_seq = seq + 1
         link = _sha256_digest(self.head + head + payload)  # next_link
         self.head = link
