@@ -161,6 +161,8 @@ def test_engine_snapshot_is_read_with_its_own_cost_basis_and_isolated_margin(
         held.qty, held.cost, held.leverage, held.iso_margin = qty, compute_value(inst, qty, 5_000_000), lev, iso_margin
         exchange.accounts[account_id] = account
         exchange.holders["XBTUSD"][account_id] = None  # what the fills keep (checked when a snapshot loads)
+        exchange.risk.dirty[account_id] = None  # as a fill marks it: the liquidation index is derived from it
+    exchange.risk.refresh_index()  # an honest state's index (a snapshot's is rebuilt from its positions on load)
     path = tmp_path / "snapshot.bin"
     write_snapshot(str(path), 1, exchange.state_hash().encode(), encode_engine(exchange), bytes(32))
     status = main(["what-if", "--params", "XBTUSD", "--set", "maintMargin=0.008", "--state", str(path), "--json"])
