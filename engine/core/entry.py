@@ -24,6 +24,7 @@ from perpspec.engine.core.entry_terms import (
     compute_market_reach,
     is_plain_limit,
     is_solvent_by_kernel,
+    side_and_qty,
 )
 from perpspec.engine.core.events import Reason
 from perpspec.engine.core.fastmargin import (
@@ -113,7 +114,7 @@ class OrderEntry:
         """A PlaceOrder parsed into an (unnumbered) order, or the first typed reject.
 
         One list of checks in the order the rejects are decided: types and
-        instructions here, then :meth:`_side_and_qty`, the limit price,
+        instructions here, then :func:`entry_terms.side_and_qty`, the limit price,
         :meth:`_stop_prices`, :meth:`_time_in_force`; a non-conditional order
         is then checked as it would trade (:meth:`check_entry`).  Kept whole so
         the order of the rejects reads top-down.
@@ -155,7 +156,7 @@ class OrderEntry:
         if c.cl_ord_id and c.cl_ord_id in account.cl_ord_ids:
             return Rej(Reason.DUPLICATE_CL_ORD_ID, f"clOrdID {show(c.cl_ord_id)} is live")
         ps = peek_position(account, inst)
-        side_qty = self._side_and_qty(c, inst, ps, close)
+        side_qty = side_and_qty(c, inst, ps, close)
         if isinstance(side_qty, Rej):
             return side_qty
         is_buy, qty = side_qty
@@ -227,7 +228,7 @@ class OrderEntry:
             return Rej(Reason.MALFORMED, "clOrdID longer than 36 characters")
         if c.cl_ord_id and c.cl_ord_id in account.cl_ord_ids:
             return Rej(Reason.DUPLICATE_CL_ORD_ID, f"clOrdID {show(c.cl_ord_id)} is live")
-        side_qty = self._side_and_qty(c, inst, peek_position(account, inst), False)
+        side_qty = side_and_qty(c, inst, peek_position(account, inst), False)
         if isinstance(side_qty, Rej):
             return side_qty
         is_buy, qty = side_qty
@@ -250,35 +251,6 @@ class OrderEntry:
         if problem is not None:
             return problem
         return account, inst, order
-
-    def _side_and_qty(
-        self, c: cmd.PlaceOrder, inst: Instrument, ps: PositionState, close: bool
-    ) -> tuple[bool, int] | Rej:
-        """A PlaceOrder's side and quantity (``is_buy``, contracts): signed orderQty, or a Close's whole position."""
-        qty = c.order_qty
-        side = c.side
-        if side is not None and side not in o.SIDES:
-            return Rej(Reason.MALFORMED, f"side must be Buy or Sell, got {show(side)}")
-        if qty is None:
-            if not close:
-                return Rej(Reason.INVALID_QTY, "orderQty is required (except with Close)")
-            if ps.qty == 0:
-                return Rej(Reason.NO_POSITION, "Close without orderQty needs an open position")
-            if side is None:
-                side = o.SELL if ps.qty > 0 else o.BUY
-            qty = abs(ps.qty)
-        elif qty < 0:
-            if side is not None:
-                return Rej(Reason.INVALID_QTY, "negative orderQty together with side")
-            side, qty = o.SELL, -qty
-        elif side is None:
-            side = o.BUY
-        is_buy = side == o.BUY
-        if qty <= 0 or qty % inst.lot_size != 0:
-            return Rej(Reason.INVALID_QTY, f"orderQty must be a positive multiple of lotSize {inst.lot_size}")
-        if qty > inst.max_order_qty:
-            return Rej(Reason.QTY_TOO_LARGE, f"orderQty above maxOrderQty {inst.max_order_qty}")
-        return is_buy, qty
 
     def _stop_prices(
         self, c: cmd.PlaceOrder, inst: Instrument, ord_type: str, is_buy: bool, insts: tuple[str, ...], sources: list[str]

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core import orders as o
+from perpspec.engine.core.accounts import PositionState
 from perpspec.engine.core.book import Book, Level
 from perpspec.engine.core.events import Reason
-from perpspec.engine.core.rejects import Rej
+from perpspec.engine.core.rejects import Rej, show
 from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import KernelSet
+from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS
 
 FAT_FINGER_PPM = 50_000  # 5%: market orders capped, limit orders checked (reference §8)
@@ -119,3 +121,33 @@ def is_solvent_by_kernel(kernels: KernelSet, pool: tuple[int, ...], signed: int,
             kernels.index, qty, cost, leverage, tier, margin, other_pnl, other_maint, free, equity, signed, price, fee, mark
         )
     return solvent[0] == 1
+
+
+def side_and_qty(
+    c: cmd.PlaceOrder, inst: Instrument, ps: PositionState, close: bool
+) -> tuple[bool, int] | Rej:
+    """A PlaceOrder's side and quantity (``is_buy``, contracts): signed orderQty, or a Close's whole position."""
+    qty = c.order_qty
+    side = c.side
+    if side is not None and side not in o.SIDES:
+        return Rej(Reason.MALFORMED, f"side must be Buy or Sell, got {show(side)}")
+    if qty is None:
+        if not close:
+            return Rej(Reason.INVALID_QTY, "orderQty is required (except with Close)")
+        if ps.qty == 0:
+            return Rej(Reason.NO_POSITION, "Close without orderQty needs an open position")
+        if side is None:
+            side = o.SELL if ps.qty > 0 else o.BUY
+        qty = abs(ps.qty)
+    elif qty < 0:
+        if side is not None:
+            return Rej(Reason.INVALID_QTY, "negative orderQty together with side")
+        side, qty = o.SELL, -qty
+    elif side is None:
+        side = o.BUY
+    is_buy = side == o.BUY
+    if qty <= 0 or qty % inst.lot_size != 0:
+        return Rej(Reason.INVALID_QTY, f"orderQty must be a positive multiple of lotSize {inst.lot_size}")
+    if qty > inst.max_order_qty:
+        return Rej(Reason.QTY_TOO_LARGE, f"orderQty above maxOrderQty {inst.max_order_qty}")
+    return is_buy, qty
