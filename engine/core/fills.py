@@ -542,8 +542,7 @@ class Fills:
                 if maker.account >= 0:
                     maker_account.add_volume(usd, time_ms)
             touched[maker.account] = None
-            self.market.last_prices[symbol] = price
-            self.market.note_print(symbol, price)  # every print is judged by the last-price triggers (ORD-015)
+            self.market.record_trade(symbol, price)  # every print is judged by the last-price triggers (ORD-015)
         for maker in {m.order_id: m for m, _, _ in fills}.values():
             ps = self.ledger.accounts[maker.account].positions[symbol]
             if maker.leaves_qty == 0:
@@ -601,8 +600,7 @@ class Fills:
                             liquidity=o.ADDED_LIQUIDITY, leaves=leaves - qty, cum=cum + qty)
             taker_account.add_volume(compute_usd_volume(inst, qty, price, usd_unit), self.stream.time_ms)
             maker_account.add_volume(compute_usd_volume(inst, qty, price, usd_unit), self.stream.time_ms)
-            self.market.last_prices[inst.symbol] = price
-            self.market.note_print(inst.symbol, price)
+            self.market.record_trade(inst.symbol, price)
         for maker in {m.order_id: m for m, _, _ in fills}.values():
             if maker.leaves_qty == 0:
                 self.registry.forget(maker)

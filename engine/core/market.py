@@ -49,6 +49,12 @@ class Market:
         # (note_print); Triggers.run consumes them, and every command ends with none (Engine.process)
         self.prints: dict[str, list[int]] = {}
 
+    def record_trade(self, symbol: str, price: int) -> None:
+        """A trade at ``price`` in ``symbol``: its last price, and a print its last-price triggers judge
+        (:meth:`note_print`)."""
+        self.last_prices[symbol] = price
+        self.note_print(symbol, price)
+
     def note_print(self, symbol: str, price: int) -> None:
         """A trade printed ``price`` in ``symbol`` (its last price): the conditional orders that watch the last price
         are judged at every print (ORD-015), not only the one a trigger pass reads (red team 7).

@@ -677,8 +677,7 @@ class Waterfall:
                 self.ledger.fund_move(asset, liq_realised, "surplus" if liq_realised > 0 else "draw", symbol,
                                 pending.pending_id, "INS-005")
             touched[maker.account] = None
-            self.market.last_prices[symbol] = price
-            self.market.note_print(symbol, price)  # its stops see every print (ORD-015; red team 7)
+            self.market.record_trade(symbol, price)  # its stops see every print (ORD-015; red team 7)
         for maker in {m.order_id: m for m, _, _ in fills}.values():
             ps = self.ledger.accounts[maker.account].positions[symbol]
             if maker.leaves_qty == 0:
