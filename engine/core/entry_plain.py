@@ -141,7 +141,7 @@ def place_resting(entry: OrderEntry, values: tuple[object, ...]) -> int:
     kernel_ix = kernel_index(inst)  # the proved kernel set's branch, -1 without one
     if kernel_ix < 0:
         return NOT_HANDLED
-    # _side_and_qty and check_price of the general path, for a positive quantity with its side given
+    # entry_terms.side_and_qty and check_price of the general path, for a positive quantity with its side given
     side = cast(str, side_field)
     qty = cast(int, qty_field)
     price = cast(int, price_field)
