@@ -37,6 +37,7 @@ from perpspec.engine.serve.errors import (
     SIGNATURE_NOT_VALID,
     ApiError,
 )
+from perpspec.rules.parse import loads_json
 
 log = logging.getLogger("perpspec.serve")
 
@@ -92,7 +93,7 @@ class KeyStore:
             raise KeyStoreError(f"{self.path}: key store is readable by others (mode {info.st_mode & 0o777:o}); chmod 600")
         try:
             with open(self.path, encoding="utf-8") as handle:
-                data = json.load(handle)
+                data = loads_json(handle.read())  # nested past the parser's stack: a ValueError too
         except (OSError, ValueError) as error:
             raise KeyStoreError(f"{self.path}: unreadable key store ({error})") from None
         rows = data.get("keys") if isinstance(data, dict) else None
