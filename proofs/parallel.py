@@ -40,6 +40,7 @@ import attrs
 
 from perpspec.proofs.prover import Counterexample, ProofResult, Status
 from perpspec.proofs.registry import REGISTRY, Obligation, Outcome, discover, run_obligation
+from perpspec.rules.parse import loads_json
 
 ROOT = Path(__file__).resolve().parent.parent
 _CACHED_STATUSES = (Status.PROVED, Status.REFUTED)
@@ -88,7 +89,7 @@ def load_cached(cache_dir: Path, key: str) -> ProofResult | None:
     """The stored result under ``key``, or None."""
     path = cache_dir / f"{key}.json"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = loads_json(path.read_text(encoding="utf-8"))  # a damaged cache entry is recomputed
         counterexample = data.get("counterexample")
         return ProofResult(
             label=str(data["label"]),

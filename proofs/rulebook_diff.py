@@ -24,6 +24,7 @@ from perpspec.proofs.rulebook import (
     extract_rules_from_source,
     table,
 )
+from perpspec.rules.parse import loads_json
 
 
 def _unified(old: str, new: str, label: str) -> list[str]:
@@ -168,8 +169,8 @@ def _status_map(text: str | None) -> dict[str, str]:
     if not text:
         return {}
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
+        data = loads_json(text)
+    except json.JSONDecodeError:  # NestedTooDeeply too
         return {}
     outcomes = []
     for row in data.get("obligations", []):

@@ -19,6 +19,7 @@ from perpspec.rules.instrument import ContractKind, FeeTier, Instrument
 from perpspec.rules.num import PPM
 from perpspec.rules.parse import (
     ParseError,
+    loads_toml,
     parse_duration_ms,
     parse_int,
     parse_ppm,
@@ -52,8 +53,8 @@ def builtin_symbols() -> tuple[str, ...]:
 def read_mapping(path: Path) -> dict[str, Any]:
     """Read an instrument file into a raw mapping (decimals kept as text)."""
     try:
-        return tomllib.loads(read_input_file(path).decode("utf-8"), parse_float=str)
-    except tomllib.TOMLDecodeError as error:
+        return loads_toml(read_input_file(path).decode("utf-8"), parse_float=str)
+    except tomllib.TOMLDecodeError as error:  # NestedTooDeeply too
         raise InstrumentError(path.name, "(file)", f"not valid TOML: {error}") from error
     except OSError as error:
         raise InstrumentError(str(path), "(file)", f"cannot read: {error.strerror}") from error

@@ -9,10 +9,14 @@ No float is ever created.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import stat
+import tomllib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 INPUT_FILE_LIMIT = 4 * 1024 * 1024
 """Bytes read at most from one human-written input file (instrument, scenario, grid, positions,
@@ -74,6 +78,39 @@ def read_input_file(path: Path, limit: int = INPUT_FILE_LIMIT) -> bytes:
     if len(data) > limit:
         raise OSError(errno.EFBIG, f"larger than {limit:,} bytes: not an input file", str(path))
     return data
+
+
+class NestedTooDeeply(json.JSONDecodeError, tomllib.TOMLDecodeError):
+    """A JSON or TOML text nested deeper than its parser can follow (``[[[[…`` a hundred thousand times).
+
+    ``json`` and ``tomllib`` raise ``RecursionError`` there, which is no ``ValueError``: a reader catching its
+    parser's error let it escape as an internal error.  This is both parsers' error (and so a ``ValueError``),
+    caught by every reader's own clause."""
+
+    def __init__(self, text: str) -> None:
+        message = "nested too deeply (more brackets or tables inside one another than are read)"
+        json.JSONDecodeError.__init__(self, message, text, 0)
+        self.args = (message,)  # not json's "line 1 column 1 (char 0)": the depth is the fault, not a place
+
+    def __reduce__(self) -> tuple[type[NestedTooDeeply], tuple[str]]:  # json's error pickles as (msg, doc, pos)
+        return type(self), (self.doc,)
+
+
+def loads_json(text: str | bytes, **options: Any) -> Any:
+    """``json.loads(text, **options)``, a nesting deeper than the parser goes a :class:`NestedTooDeeply`."""
+    try:
+        return json.loads(text, **options)
+    except RecursionError:
+        raise NestedTooDeeply(text if isinstance(text, str) else "") from None
+
+
+def loads_toml(text: str, *, parse_float: Callable[[str], Any]) -> dict[str, Any]:
+    """``tomllib.loads(text, parse_float=...)``, a nesting deeper than the parser goes a :class:`NestedTooDeeply`
+    (``parse_float=str`` keeps decimals as text: never a binary float)."""
+    try:
+        return tomllib.loads(text, parse_float=parse_float)
+    except RecursionError:
+        raise NestedTooDeeply(text) from None
 
 
 def check_number_size(value: int | str, field: str) -> None:

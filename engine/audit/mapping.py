@@ -39,7 +39,7 @@ from typing import Any
 import attrs
 
 from perpspec.engine.audit.schema import KINDS
-from perpspec.rules.parse import read_input_file
+from perpspec.rules.parse import loads_toml, read_input_file
 
 SHIPPED = ("perpspec", "bitmex")  # mappings shipped under engine/audit/mappings/
 
@@ -201,7 +201,7 @@ def load_mapping(name_or_path: str) -> AuditMapping:
             raise MappingError(f"mapping {name_or_path}: cannot read ({error})") from None
         origin = str(path)
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
+        data = loads_toml(text, parse_float=float)  # tomllib's default: a mapping's values are never money
+    except tomllib.TOMLDecodeError as error:  # NestedTooDeeply too
         raise MappingError(f"{origin}: not valid TOML ({error})") from None
     return parse_mapping(data, origin)

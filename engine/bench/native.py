@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from perpspec.engine.kernels.index import MODULES
+from perpspec.rules.parse import loads_json
 
 REPO = Path(__file__).resolve().parent.parent.parent
 # a source checkout builds into its own git-ignored build/native; an installed perpspec never writes into
@@ -131,7 +132,7 @@ def extension_path(directory: Path, module: str) -> Path | None:
 
 def read_manifest(directory: Path = NATIVE_DIR) -> dict[str, Any] | None:
     try:
-        loaded: dict[str, Any] = json.loads((directory / MANIFEST_NAME).read_text())
+        loaded: dict[str, Any] = loads_json((directory / MANIFEST_NAME).read_text())
     except (OSError, ValueError):
         return None
     return loaded

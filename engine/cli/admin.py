@@ -16,6 +16,7 @@ from typing import Any
 
 from perpspec.engine.cli.main import UsageError, whole_number
 from perpspec.engine.cli.serve import DEFAULT_PORT, DEFAULT_STORE
+from perpspec.rules.parse import loads_json
 
 ADMIN_TOKEN_NAME = "admin.token"  # as perpspec.engine.serve.server writes it
 
@@ -67,10 +68,10 @@ def _call(url: str, verb: str, path: str, body: dict[str, Any] | None, token: st
                                      headers={"Content-Type": "application/json", "x-admin-token": token})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
+            return loads_json(response.read())
     except urllib.error.HTTPError as error:
         try:
-            message = json.loads(error.read())["error"]["message"]
+            message = loads_json(error.read())["error"]["message"]
         except (ValueError, KeyError, TypeError):
             message = error.reason
         raise UsageError(f"{verb} {path}: {error.code} {message}") from None

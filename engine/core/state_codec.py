@@ -480,8 +480,8 @@ def _decode_class(
         name, field_list = json.loads(data[pos : pos + length].decode("utf-8"))
         fields = tuple(str(field) for field in field_list)
         name = str(name)
-    except (ValueError, TypeError) as error:
-        raise CodecError(f"malformed class header ({error})", pos) from None
+    except (ValueError, TypeError, RecursionError) as error:  # RecursionError: a header nested past the stack
+        raise CodecError(f"malformed class header ({type(error).__name__}: {error})", pos) from None
     cls = _lookup(name, pos)
     classes.append((cls, fields))
     return cls, fields, pos + length

@@ -20,7 +20,6 @@ package already holds may run.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Callable, Iterator
 from importlib import resources
@@ -35,6 +34,7 @@ from perpspec.engine.kernels.index import MODULES
 from perpspec.rules.digest import compute_instrument_digest, compute_rules_digest, compute_source_digest
 from perpspec.rules.instrument import ContractKind, Instrument
 from perpspec.rules.margin import PositionMargin
+from perpspec.rules.parse import loads_json
 
 RECORD_FORMAT = 1
 Kernel = Callable[..., tuple[int, ...]]
@@ -172,7 +172,7 @@ def _record() -> dict[str, Any] | None:
     if "record" not in _STATE:
         try:
             text = resources.files("perpspec.specs").joinpath("kernels.json").read_text(encoding="utf-8")
-            data = json.loads(text)
+            data = loads_json(text)
         except (OSError, ValueError):
             data = None
         _STATE["record"] = data if isinstance(data, dict) and data.get("format") == RECORD_FORMAT else None

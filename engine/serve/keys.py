@@ -37,6 +37,7 @@ from perpspec.engine.serve.errors import (
     SIGNATURE_NOT_VALID,
     ApiError,
 )
+from perpspec.rules.parse import loads_json
 
 log = logging.getLogger("perpspec.serve")
 
@@ -92,7 +93,7 @@ class KeyStore:
             raise KeyStoreError(f"{self.path}: key store is readable by others (mode {info.st_mode & 0o777:o}); chmod 600")
         try:
             with open(self.path, encoding="utf-8") as handle:
-                data = json.load(handle)
+                data = loads_json(handle.read())  # nested past the parser's stack: a ValueError too
         except (OSError, ValueError) as error:
             raise KeyStoreError(f"{self.path}: unreadable key store ({error})") from None
         rows = data.get("keys") if isinstance(data, dict) else None
@@ -416,6 +417,22 @@ def refuse_replay(guard: ReplayGuard, signature: str, expires_s: int, now_s: int
         raise ApiError(503, "Service unavailable") from None
     if not admitted:
         raise ApiError(401, f"{SIGNATURE_NOT_VALID} This request was already received (replay).")
+
+
+def session_key_refusal(store: KeyStore, held: ApiKey, permission: str) -> str | None:
+    """Why the key a WebSocket session authenticated with (``held``) may no longer do ``permission`` (None: it may).
+
+    REST re-checks its key on every request; a session outlives its login, so its key must still be in the store as
+    it was (the same secret and account: a key re-issued under the same id is another key), enabled, and allow
+    ``permission``.  The answers are BitMEX's 403 messages (:data:`KEY_DISABLED`, :data:`ACCESS_DENIED`)."""
+    current = store.get(held.key_id)
+    if current is None or (current.secret, current.account) != (held.secret, held.account):
+        return ACCESS_DENIED
+    if not current.enabled:
+        return KEY_DISABLED
+    if permission not in current.permissions:
+        return ACCESS_DENIED
+    return None
 
 
 def require(key: ApiKey, permission: str) -> None:

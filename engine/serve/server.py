@@ -24,7 +24,7 @@ from aiohttp import web
 from perpspec.engine.durability.journal import SyncPolicy
 from perpspec.engine.serve.feed import PriceFeed
 from perpspec.engine.serve.gateway import Gateway
-from perpspec.engine.serve.keys import KeyStore, ReplayGuard
+from perpspec.engine.serve.keys import KeyStore, ReplayGuard, session_key_refusal
 from perpspec.engine.serve.makers import MarketMaker
 from perpspec.engine.serve.rest import SERVER, Server, ServerConfig, add_routes, json_response
 from perpspec.engine.serve.swagger import swagger_spec
@@ -105,11 +105,14 @@ def build_app(server: Server) -> web.Application:
 
 
 async def close_revoked(server: Server) -> None:
-    """Close the realtime connections whose key was revoked (``perpspec keys revoke``) since they authenticated."""
+    """Close the realtime connections whose key was revoked (``perpspec keys revoke``), disabled, changed (another
+    secret or account under its id) or stripped of ``read`` since they authenticated: REST refuses such a key at its
+    next request, a session must not outlive it (session 15, redteam11_1)."""
     server.keys.refresh()
-    for conn in [c for c in server.connections if c.key is not None and server.keys.get(c.key.key_id) is None]:
+    for conn in [c for c in server.connections
+                 if c.key is not None and session_key_refusal(server.keys, c.key, "read") is not None]:
         conn.account, conn.key = None, None  # not one more private row, even before the close completes
-        await conn.ws.close(code=1008, message=b"api key revoked")
+        conn.request_close(1008, b"api key revoked or disabled")  # by its own task: the ticker never waits on a client
 
 
 @attrs.define

@@ -10,6 +10,10 @@
 * ``"ping"`` text -> ``"pong"``; protocol pings are answered by aiohttp (autoping);
 * ``{"op": "cancelAllAfter", "args": timeout_ms}`` arms the dead man's switch (charged to the key's
   REST rate limit: it is one engine command, as ``POST /order/cancelAllAfter`` is).
+* a session outlives its login, so its key is re-checked as REST re-checks it on every request: a private
+  subscribe and ``cancelAllAfter`` re-read the key store and are refused (403, BitMEX's ``{"status", "error",
+  "request"}``) once the key is revoked, changed, disabled or stripped of ``read`` (``trade`` for the switch);
+  such a session stops receiving private rows at once and the server's ticker closes it (1008).
 
 Each connection has a bounded outgoing queue (messages and bytes) drained by its
 own writer task; a client that cannot keep up is disconnected (1008), and one whose
@@ -25,12 +29,12 @@ import logging
 from collections.abc import Awaitable
 from typing import Any, Final
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.serve.errors import ApiError
 from perpspec.engine.serve.hub import PRIVATE_TABLES, PUBLIC_TABLES, SYMBOL_TABLES
-from perpspec.engine.serve.keys import ApiKey, KeyStoreError, authenticate, require
+from perpspec.engine.serve.keys import ApiKey, KeyStoreError, authenticate, require, session_key_refusal
 from perpspec.engine.serve.units import decode_json, encode_json, iso_timestamp
 
 log = logging.getLogger("perpspec.serve")
@@ -59,6 +63,18 @@ class Connection:
         self.overflowed = False
         self.byte_capacity = byte_capacity
         self.queued_bytes = 0  # text queued and not yet written: bounded, not only the message count
+        self.close_request: tuple[int, bytes] | None = None  # (code, reason) the server asked to close with
+        self.wake: asyncio.Future[None] | None = None  # set by request_close: the connection's reader stops waiting
+
+    def request_close(self, code: int, reason: bytes) -> None:
+        """Ask the connection's own task to close it (the ticker's ``close_revoked``), without waiting.
+
+        Closed by its own task, a connection completes the closing handshake (the client's Close frame awaited, as
+        RFC 6455 has it; aiohttp drops the TCP connection at once when another task closes a socket being read)."""
+        if self.close_request is None:
+            self.close_request = (code, reason)
+            if self.wake is not None and not self.wake.done():
+                self.wake.set_result(None)
 
     def send(self, message: dict[str, Any]) -> None:
         """Queue a message (non-blocking); an overflow marks the client as too slow."""
@@ -140,7 +156,14 @@ async def realtime(request: web.Request) -> web.StreamResponse:
         if query_topics:
             _subscribe(server, conn, query_topics.split(",")[:100], None)
         second, ops = 0, 0
-        async for message in ws:
+        while True:
+            message = await _receive(conn)
+            if message is None:  # the server asked (request_close): closed from here, the handshake completed
+                code, reason = conn.close_request or (1000, b"")
+                await _within_deadline(conn, ws.close(code=code, message=reason))
+                break
+            if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):  # as `async for` ends
+                break
             if message.type != WSMsgType.TEXT:
                 if message.type == WSMsgType.BINARY:
                     conn.send({"status": 400, "error": "Binary messages are not supported"})
@@ -170,6 +193,25 @@ async def realtime(request: web.Request) -> web.StreamResponse:
         if not ws.closed:
             await ws.close()
     return ws
+
+
+async def _receive(conn: Connection) -> WSMessage | None:
+    """The connection's next message, or None once :meth:`Connection.request_close` asked for the close."""
+    if conn.close_request is not None:
+        return None
+    wake: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    conn.wake = wake
+    receiving: asyncio.Future[Any] = asyncio.ensure_future(conn.ws.receive())
+    try:
+        await asyncio.wait({receiving, wake}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not receiving.done():  # a close asked for (or this task cancelled): aiohttp keeps the unread frames
+            receiving.cancel()
+            await asyncio.wait({receiving})
+    if receiving.cancelled():
+        return None
+    message: WSMessage = receiving.result()
+    return message
 
 
 def _on_text(server: Any, conn: Connection, text: str) -> None:
@@ -246,6 +288,8 @@ def _subscribe(server: Any, conn: Connection, topics: list[Any], request: Any) -
             conn.send({"status": 401, "error": "You must be authenticated to subscribe to this table.",
                        "request": request or {}})
             continue
+        if table in PRIVATE_TABLES and _refused_key(server, conn, "read", request or {}):
+            continue
         if symbol and hub.instrument(symbol) is None:
             conn.send({"status": 400, "error": f"Unknown symbol: {symbol}", "request": request or {}})
             continue
@@ -265,6 +309,32 @@ def _subscribe(server: Any, conn: Connection, topics: list[Any], request: Any) -
             conn.send(hub.partial(conn, table, symbol))
 
 
+def _refused_key(server: Any, conn: Connection, permission: str, request: Any) -> bool:
+    """True, and the refusal answered, unless the connection's key still allows ``permission`` (the store re-read
+    first, as REST re-reads it for every request: :func:`keys.session_key_refusal`).
+
+    A key revoked, changed, disabled or stripped of ``read`` also ends the connection's authentication at once (its
+    account: not one more private row); the ticker's ``close_revoked`` then closes the socket."""
+    try:
+        server.keys.refresh()
+    except KeyStoreError as error:
+        log.error("key store: %s", error)
+        conn.send({"status": 503, "error": "Service unavailable", "request": request})
+        return True
+    if conn.key is None:
+        conn.send({"status": 401, "error": "Not authenticated", "request": request})
+        return True
+    refusal = session_key_refusal(server.keys, conn.key, "read")
+    if refusal is not None:
+        conn.account = None  # conn.key kept: close_revoked finds the connection and closes it
+    else:
+        refusal = session_key_refusal(server.keys, conn.key, permission)
+    if refusal is None:
+        return False
+    conn.send({"status": 403, "error": refusal, "request": request})
+    return True
+
+
 def _unsubscribe(conn: Connection, topics: list[Any], request: Any) -> None:
     for topic in topics:
         if isinstance(topic, str):
@@ -281,18 +351,12 @@ def _cancel_all_after(server: Any, conn: Connection, args: Any, request: Any) ->
     if not (type(timeout) is int and 0 <= timeout <= 7 * 86_400_000):
         conn.send({"status": 400, "error": "timeout must be an integer of milliseconds", "request": request})
         return
-    try:
-        server.keys.refresh()  # a key revoked since this connection authenticated must not trade
-    except KeyStoreError:
-        conn.send({"status": 503, "error": "Service unavailable", "request": request})
+    if _refused_key(server, conn, "trade", request):  # a key revoked since this connection authenticated must not trade
         return
-    key = server.keys.get(conn.key.key_id) if conn.key is not None else None
-    if key is None or key.account != conn.account or not key.allows("trade"):
-        conn.send({"status": 403, "error": "Access Denied", "request": request})
-        return
+    assert conn.key is not None  # _refused_key refuses a connection without one
     gateway = server.gateway
     now = gateway.now_ms()
-    verdict = server.key_limiter.take(key.key_id, now)  # the same budget as REST's POST /order/cancelAllAfter
+    verdict = server.key_limiter.take(conn.key.key_id, now)  # the same budget as REST's POST /order/cancelAllAfter
     if not verdict.allowed:
         conn.send({"status": 429, "error": f"Rate limit exceeded, retry in {verdict.retry_after_s} seconds.",
                    "request": request})

@@ -26,6 +26,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from perpspec.rules.parse import loads_json
+
 FORMATS = ("csv", "parquet")
 MISSING_PYARROW = "Parquet export needs pyarrow, which is an extra: pip install 'perpspec[parquet]'"
 
@@ -52,7 +54,7 @@ def read_event_rows(path: Path) -> Iterator[dict[str, Any]]:
         for number, line in enumerate(handle, start=1):
             if line.strip():
                 where = f"line {number}"
-                row = json.loads(line, parse_float=functools.partial(read_decimal, where=where),
+                row = loads_json(line, parse_float=functools.partial(read_decimal, where=where),
                                  parse_constant=functools.partial(_refuse_constant, where=where))
                 if type(row) is not dict:
                     raise ExportInputError(f"line {number}", f"is a JSON {type(row).__name__}, not an object")

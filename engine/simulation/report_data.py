@@ -5,7 +5,6 @@ The record kinds understood are listed in :mod:`perpspec.engine.simulation.repor
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from perpspec.engine.simulation.explain import (
     Step,
     read_step,
 )
+from perpspec.rules.parse import loads_json
 
 # ---------------------------------------------------------------------------
 # Reading the log
@@ -25,7 +25,7 @@ from perpspec.engine.simulation.explain import (
 def read_records(path: Path) -> list[dict[str, Any]]:
     """Every record of a JSON Lines event log."""
     with path.open() as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+        return [loads_json(line) for line in handle if line.strip()]
 
 
 def parse_time_ms(value: Any) -> int:

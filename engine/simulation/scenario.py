@@ -46,6 +46,7 @@ from perpspec.rules.num import PPM
 from perpspec.rules.parse import (
     ParseError,
     format_scaled,
+    loads_toml,
     parse_duration_ms,
     parse_int,
     parse_ppm,
@@ -337,8 +338,8 @@ def load_instrument_file(symbol_or_path: str, overrides: Mapping[str, object] | 
 def read_mapping(path: Path) -> dict[str, Any]:
     """Read a scenario file (decimals kept as text, never as binary floats)."""
     try:
-        return tomllib.loads(read_input_file(path).decode("utf-8"), parse_float=str)
-    except tomllib.TOMLDecodeError as error:
+        return loads_toml(read_input_file(path).decode("utf-8"), parse_float=str)
+    except tomllib.TOMLDecodeError as error:  # NestedTooDeeply too
         raise ScenarioError(path.name, "(file)", f"not valid TOML: {error}") from error
     except UnicodeDecodeError as error:
         raise ScenarioError(
@@ -372,8 +373,8 @@ def apply_overrides(mapping: dict[str, Any], overrides: Sequence[tuple[str, str]
 def _coerce(value: str) -> Any:
     """Text from ``--set`` read as a TOML value (``500``, ``"0.01"``, ``["0.01", "0.5"]``), else as plain text."""
     try:
-        return tomllib.loads(f"value = {value}", parse_float=str)["value"]
-    except tomllib.TOMLDecodeError:
+        return loads_toml(f"value = {value}", parse_float=str)["value"]
+    except tomllib.TOMLDecodeError:  # NestedTooDeeply too
         return value
 
 

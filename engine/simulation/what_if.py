@@ -67,7 +67,15 @@ from perpspec.rules.margin import (
     compute_liquidation_price,
     compute_position_margin,
 )
-from perpspec.rules.parse import ParseError, format_scaled, parse_int, parse_scaled, read_input_file
+from perpspec.rules.parse import (
+    ParseError,
+    format_scaled,
+    loads_json,
+    loads_toml,
+    parse_int,
+    parse_scaled,
+    read_input_file,
+)
 from perpspec.rules.position import Position, compute_avg_entry_price
 from perpspec.rules.risk_limit import compute_risk_steps
 
@@ -267,10 +275,10 @@ def read_state_file(path: Path) -> dict[str, Any]:
         raise StateError(f"{path}: cannot read: {error.strerror}") from error
     try:
         if path.suffix.lower() == ".json":
-            data = json.loads(text, parse_float=str)
+            data = loads_json(text, parse_float=str)
         else:
-            data = tomllib.loads(text, parse_float=str)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
+            data = loads_toml(text, parse_float=str)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:  # NestedTooDeeply is both
         raise StateError(f"{path}: not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {error}") from error
     if not isinstance(data, dict):
         raise StateError(f"{path}: must be a table / object")

@@ -29,6 +29,7 @@ from typing import Any
 from perpspec.engine.simulation.scenario import Scenario
 from perpspec.engine.simulation.simulate import run_scenario
 from perpspec.engine.sweep.grid import Grid, GridError, cell_scenario
+from perpspec.rules.parse import loads_json
 
 CELL_FILE = "cell.json"
 TIMING_FILE = "timing.json"
@@ -78,8 +79,8 @@ def run_cell(grid: Grid, cell: Sequence[tuple[str, str]], out: str) -> dict[str,
     done = folder / CELL_FILE
     if done.exists():
         try:
-            stored: dict[str, Any] = json.loads(done.read_text())
-            timing = json.loads((folder / TIMING_FILE).read_text()) if (folder / TIMING_FILE).exists() else {}
+            stored: dict[str, Any] = loads_json(done.read_text())  # nested past the stack: a ValueError too
+            timing = loads_json((folder / TIMING_FILE).read_text()) if (folder / TIMING_FILE).exists() else {}
             return {**row, **stored["measures"], "key": key, "status": "ok", "error": "",
                     "wall_seconds": timing.get("wall_seconds", 0), "reused": True}
         except (OSError, ValueError, KeyError):

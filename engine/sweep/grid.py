@@ -34,7 +34,7 @@ from typing import Any
 import attrs
 
 from perpspec.engine.simulation.scenario import Scenario, ScenarioError, load_scenario, resolve
-from perpspec.rules.parse import read_input_file
+from perpspec.rules.parse import loads_toml, read_input_file
 
 # what a cell measures: every key is computed by engine/sweep/cells.py from the run
 MEASURES: tuple[str, ...] = (
@@ -191,8 +191,8 @@ def parse_grid(mapping: Mapping[str, Any], source: str, base_dir: Path) -> Grid:
 def load_grid(path: Path) -> Grid:
     """Read and validate a grid file."""
     try:
-        mapping = tomllib.loads(read_input_file(path).decode("utf-8"), parse_float=str)
-    except tomllib.TOMLDecodeError as error:
+        mapping = loads_toml(read_input_file(path).decode("utf-8"), parse_float=str)
+    except tomllib.TOMLDecodeError as error:  # NestedTooDeeply too
         raise GridError(f"{path.name}: not valid TOML: {error}") from error
     except UnicodeDecodeError:
         raise GridError(f"{path.name}: not a text file") from None
