@@ -17,7 +17,8 @@ price by default, or the last or the index price, chosen by ``execInst``):
 
 :func:`is_trigger_due` is that condition, the one the engine fires by and the
 one invariant INV-TRIGGERS-DUE-FIRED checks after every accepted command: no
-untriggered order is left due at the prices the command leaves.  The engine
+untriggered order is left due at the prices the command leaves (and no trailing
+stop is left behind them: :func:`compute_trailed_stop_px` moves it no further).  The engine
 does not ask it of every order on every pass: ``engine/core/triggers.py``
 keeps the orders in heaps keyed by stopPx (an index of this rule, not a second
 rule): ``proofs/obligations_triggers.py`` proves that a heap's key comparison
@@ -61,6 +62,7 @@ class UntriggeredOrder:
     trigger_source: str  # MARK_PRICE, LAST_PRICE or INDEX_PRICE
     last_within_mark: bool
     stop_px: int
+    peg_offset: int = 0  # a trailing stop's pegOffsetValue (ORD-007: it trails at this distance); else 0
 
 
 @attrs.frozen(kw_only=True)
