@@ -1,4 +1,4 @@
-"""Proof obligations of the trigger rules (rules/triggers.py): ORD-015 due, ORD-014 band, ORD-007 trailing.
+"""Proof obligations of the trigger rules (rules/triggers.py): ORD-015 due, ORD-014 band, ORD-007/016/017 trailing.
 
 Unbounded, for every order kind (buy or sell; stop or if-touched; with or without ``LastWithinMark``):
 
@@ -11,10 +11,10 @@ Unbounded, for every order kind (buy or sell; stop or if-touched; with or withou
 * **ORD-014/edge** — the band around the mark is ``⌊mark / 20⌋`` price units each side, the edge included.
 * **ORD-007/never-back** — a trailing stop's stopPx moves only away from the price (a sell's up, a buy's down),
   its move never makes it due, and a bucket moved to the price gives the stopPx the rule gives.
-* **ORD-007/in-band** — with ORD-014's band (``compute_trailed_stop_px``): a ``LastWithinMark`` trailing stop
+* **ORD-016/in-band** — ORD-007 with ORD-014's band (``compute_trailed_stop_px``): a ``LastWithinMark`` trailing stop
   moves only on a price within the band, never back, never into being due; the index's bucket, moved only in a
   pass the band allows, writes what the rule gives (red team 10: a wick out of the band dragged the stop along).
-* **ORD-007/anchor** — a trailing stop placed (or re-offset) from ``compute_trailing_reference`` starts from a
+* **ORD-017/anchor** — a trailing stop placed (or re-offset) from ``compute_trailing_reference`` starts from a
   price that counts, is not due there, and the next pass at the same prices leaves it where it is.
 
 Each has a known-bad variant that Z3 refutes: a strict comparison at stopPx, an if-touched order firing the stop's
@@ -136,7 +136,7 @@ def prove_never_back(is_buy: bool, trail: TrailRule = compute_trailing_stop_px) 
 def prove_trailed_bucket(
     is_buy: bool, within: bool, guarded: bool = True, trail: TrailedRule = compute_trailed_stop_px
 ) -> ProofResult:
-    """ORD-007 with ORD-014 on a trailing-stop bucket: a pass moves the bucket only at a price that counts
+    """ORD-016 (ORD-007 with ORD-014) on a trailing-stop bucket: a pass moves the bucket only at a price that counts
     (StopIndex.take_at: a LastWithinMark group's ``pass_level`` only in the band), and the stopPx it writes is
     :func:`compute_trailed_stop_px`'s; that never moves the stop back or makes it due, and a price out of the band
     moves a LastWithinMark stop not at all.  ``guarded=False``: the pass as it ran before red team 10."""
@@ -161,11 +161,11 @@ def prove_trailed_bucket(
             implies(not_(old_due), not_(is_trigger_due(is_buy, False, within, new_stop, price, mark))),
         )
         guard = "" if guarded else " unguarded"
-        return prover.prove(goal, f"ORD-007 in band{guard} {_kind_name(is_buy, False, within)}")
+        return prover.prove(goal, f"ORD-016 in band{guard} {_kind_name(is_buy, False, within)}")
 
 
 def prove_anchor(is_buy: bool, reference: ReferenceRule = compute_trailing_reference) -> ProofResult:
-    """ORD-007 with ORD-014: a LastWithinMark trailing stop placed at ``reference + pegOffsetValue`` starts from a
+    """ORD-017 (ORD-007 with ORD-014): a LastWithinMark trailing stop placed at ``reference + pegOffsetValue`` starts from a
     price in the band, is not due at the last price, and a pass at the same prices does not move it."""
     sign = -1 if is_buy else 1
     with Prover() as prover:
@@ -179,7 +179,7 @@ def prove_anchor(is_buy: bool, reference: ReferenceRule = compute_trailing_refer
             not_(is_trigger_due(is_buy, False, True, stop, last, mark)),
             compute_trailed_stop_px(is_buy, True, stop, last, mark, offset) == stop,
         )
-        return prover.prove(goal, f"ORD-007 anchor {'buy' if is_buy else 'sell'}-stop-within-mark")
+        return prover.prove(goal, f"ORD-017 anchor {'buy' if is_buy else 'sell'}-stop-within-mark")
 
 
 def prove_band_edge(band: BandRule = is_within_mark_band) -> ProofResult:
@@ -227,7 +227,7 @@ def _trail_both_ways(is_buy: bool, stop_px: int, price: int, peg_offset: int) ->
 
 
 def _reference_last_always(last_within_mark: bool, price: int, mark_price: int) -> int:
-    """KNOWN-BAD ORD-007/ORD-014: a LastWithinMark trailing stop placed from the last price even out of the band."""
+    """KNOWN-BAD ORD-017: a LastWithinMark trailing stop placed from the last price even out of the band."""
     del last_within_mark, mark_price
     return price
 
@@ -381,7 +381,7 @@ def _register() -> None:
 
 
 def _register_in_band() -> None:
-    """ORD-007 with ORD-014 (red team 10): the band-aware trailing rule, the index's guarded pass, the anchor."""
+    """ORD-016 / ORD-017 (ORD-007 with ORD-014, red team 10): the band-aware trailing rule, the index's guarded pass, the anchor."""
     p = functools.partial
     for is_buy in (True, False):
         side = "buy" if is_buy else "sell"
@@ -389,8 +389,8 @@ def _register_in_band() -> None:
             name = _kind_name(is_buy, False, within)
             register(
                 Obligation(
-                    id=f"ORD-007/in-band/{name}",
-                    rule_id="ORD-007",
+                    id=f"ORD-016/in-band/{name}",
+                    rule_id="ORD-016",
                     invariant_id=INVARIANT,
                     statement=(
                         f"A {name} trailing stop moves only on a price that counts (ORD-014), away from the price "
@@ -402,8 +402,8 @@ def _register_in_band() -> None:
             )
         register(
             Obligation(
-                id=f"KNOWN-BAD/ORD-007/out-of-band-moves/{side}",
-                rule_id="ORD-007",
+                id=f"KNOWN-BAD/ORD-016/out-of-band-moves/{side}",
+                rule_id="ORD-016",
                 invariant_id=INVARIANT,
                 statement="Known-bad: a LastWithinMark bucket moved by a price outside the band (before red team 10).",
                 run=p(prove_trailed_bucket, is_buy, True, False),
@@ -412,8 +412,8 @@ def _register_in_band() -> None:
         )
         register(
             Obligation(
-                id=f"ORD-007/anchor/{side}",
-                rule_id="ORD-007",
+                id=f"ORD-017/anchor/{side}",
+                rule_id="ORD-017",
                 invariant_id=INVARIANT,
                 statement=(
                     f"A LastWithinMark {side} trailing stop starts from a price within the band (the mark while the "
@@ -424,8 +424,8 @@ def _register_in_band() -> None:
         )
         register(
             Obligation(
-                id=f"KNOWN-BAD/ORD-007/anchor-out-of-band/{side}",
-                rule_id="ORD-007",
+                id=f"KNOWN-BAD/ORD-017/anchor-out-of-band/{side}",
+                rule_id="ORD-017",
                 invariant_id=INVARIANT,
                 statement="Known-bad: a LastWithinMark trailing stop placed from a last price outside the band.",
                 run=p(prove_anchor, is_buy, _reference_last_always),

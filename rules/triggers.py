@@ -30,8 +30,8 @@ at the distance ``|pegOffsetValue|`` as the price moves away from it, and never
 moves back (:func:`compute_trailing_stop_px`).  So it is due exactly when the
 price has come back by that distance from the best price it has seen.  With
 ``LastWithinMark`` only a price that counts (ORD-014: within the band) moves it
-(:func:`compute_trailed_stop_px`), and it is placed, or re-offset, from one
-(:func:`compute_trailing_reference`: the mark while the last price is out of the
+(:func:`compute_trailed_stop_px`, ORD-016), and it is placed, or re-offset, from one
+(:func:`compute_trailing_reference`, ORD-017: the mark while the last price is out of the
 band): a wick far from the mark, which cannot fire the stop, cannot drag it
 along for the next ordinary print to fire either (red team 10).
 """
@@ -134,24 +134,24 @@ def compute_trailing_stop_px(is_buy: bool, stop_px: int, price: int, peg_offset:
 def compute_trailed_stop_px(
     is_buy: bool, last_within_mark: bool, stop_px: int, price: int, mark_price: int, peg_offset: int
 ) -> int:
-    """ORD-007 with ORD-014: a trailing stop's stopPx once its trigger source's price is ``price``.
+    """ORD-016: a trailing stop's stopPx once its trigger source's price is ``price`` (ORD-007 with ORD-014).
 
     :func:`compute_trailing_stop_px` at a price that counts: any price, or with
     ``last_within_mark`` only one within 5% of ``mark_price``
     (:func:`is_within_mark_band`); a price outside the band leaves the stopPx
-    where it was, as it triggers nothing (proved: ``ORD-007/in-band``).
+    where it was, as it triggers nothing (proved: ``ORD-016/in-band``).
     """
     counts = or_(not_(last_within_mark), is_within_mark_band(price, mark_price))
     return ite(counts, compute_trailing_stop_px(is_buy, stop_px, price, peg_offset), stop_px)
 
 
 def compute_trailing_reference(last_within_mark: bool, price: int, mark_price: int) -> int:
-    """ORD-007 with ORD-014: the price a trailing stop is placed (or its offset amended) from: stopPx = it + offset.
+    """ORD-017: the price a trailing stop is placed (or its offset amended) from: stopPx = it + offset (ORD-007).
 
     Its trigger source's price; with ``last_within_mark``, while that price is
     outside the band, the mark instead (the band's centre: the last price does
     not count, so the stop starts from the price the band is judged by, and is
-    not due there; proved: ``ORD-007/anchor``).  0 while no price is published
+    not due there; ORD-014; proved: ``ORD-017/anchor``).  0 while no price is published
     yet (nothing to trail: the engine refuses the order), whatever the mark.
     """
     counts = or_(not_(last_within_mark), is_within_mark_band(price, mark_price))

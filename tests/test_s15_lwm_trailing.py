@@ -9,7 +9,7 @@ victim's position.  Now ``rules.triggers.compute_trailed_stop_px`` is the traili
 (``compute_trailing_reference``; docs/rulebook.md's decisions).  INV-TRIGGERS-DUE-FIRED reads the same rule: a
 trailing stop left behind a price that counts is reported, one left where an out-of-band price found it is not.
 
-Rules: ORD-007, ORD-014, ORD-015; invariant INV-TRIGGERS-DUE-FIRED.
+Rules: ORD-007, ORD-014, ORD-015, ORD-016, ORD-017; invariant INV-TRIGGERS-DUE-FIRED.
 """
 
 from __future__ import annotations
