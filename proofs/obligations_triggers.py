@@ -1,4 +1,4 @@
-"""Proof obligations of the trigger rules (rules/triggers.py): ORD-015 due, ORD-014 band, ORD-007 trailing.
+"""Proof obligations of the trigger rules (rules/triggers.py): ORD-015 due, ORD-014 band, ORD-007/016/017 trailing.
 
 Unbounded, for every order kind (buy or sell; stop or if-touched; with or without ``LastWithinMark``):
 
@@ -11,9 +11,15 @@ Unbounded, for every order kind (buy or sell; stop or if-touched; with or withou
 * **ORD-014/edge** — the band around the mark is ``⌊mark / 20⌋`` price units each side, the edge included.
 * **ORD-007/never-back** — a trailing stop's stopPx moves only away from the price (a sell's up, a buy's down),
   its move never makes it due, and a bucket moved to the price gives the stopPx the rule gives.
+* **ORD-016/in-band** — ORD-007 with ORD-014's band (``compute_trailed_stop_px``): a ``LastWithinMark`` trailing stop
+  moves only on a price within the band, never back, never into being due; the index's bucket, moved only in a
+  pass the band allows, writes what the rule gives (red team 10: a wick out of the band dragged the stop along).
+* **ORD-017/anchor** — a trailing stop placed (or re-offset) from ``compute_trailing_reference`` starts from a
+  price that counts, is not due there, and the next pass at the same prices leaves it where it is.
 
 Each has a known-bad variant that Z3 refutes: a strict comparison at stopPx, an if-touched order firing the stop's
-way, a falling heap keyed by ``+stopPx``, a band without its edge, a trailing stop that follows the price back.
+way, a falling heap keyed by ``+stopPx``, a band without its edge, a trailing stop that follows the price back,
+a band group's bucket moved out of the band, a ``LastWithinMark`` stop placed from a last price out of the band.
 The invariant they serve is INV-TRIGGERS-DUE-FIRED: after every accepted command no untriggered order is due.
 """
 
@@ -28,6 +34,8 @@ from perpspec.proofs.registry import Obligation, register
 from perpspec.proofs.sym import all_of, implies
 from perpspec.rules.num import and_, ite, not_, or_
 from perpspec.rules.triggers import (
+    compute_trailed_stop_px,
+    compute_trailing_reference,
     compute_trailing_stop_px,
     is_rising_trigger,
     is_trigger_due,
@@ -40,6 +48,8 @@ KINDS = tuple((is_buy, if_touched) for is_buy in (True, False) for if_touched in
 DueRule = Callable[[bool, bool, bool, int, int, int], bool]
 BandRule = Callable[[int, int], bool]
 TrailRule = Callable[[bool, int, int, int], int]
+TrailedRule = Callable[[bool, bool, int, int, int, int], int]
+ReferenceRule = Callable[[bool, int, int], int]
 
 
 def _kind_name(is_buy: bool, if_touched: bool, within: bool) -> str:
@@ -123,6 +133,55 @@ def prove_never_back(is_buy: bool, trail: TrailRule = compute_trailing_stop_px) 
         return prover.prove(goal, f"ORD-007 never back {'buy' if is_buy else 'sell'}")
 
 
+def prove_trailed_bucket(
+    is_buy: bool, within: bool, guarded: bool = True, trail: TrailedRule = compute_trailed_stop_px
+) -> ProofResult:
+    """ORD-016 (ORD-007 with ORD-014) on a trailing-stop bucket: a pass moves the bucket only at a price that counts
+    (StopIndex.take_at: a LastWithinMark group's ``pass_level`` only in the band), and the stopPx it writes is
+    :func:`compute_trailed_stop_px`'s; that never moves the stop back or makes it due, and a price out of the band
+    moves a LastWithinMark stop not at all.  ``guarded=False``: the pass as it ran before red team 10."""
+    sign = -1 if is_buy else 1
+    with Prover() as prover:
+        stop, price, mark, offset = (prover.symbol(name) for name in ("stop_px", "price", "mark_price", "peg_offset"))
+        prover.assume(all_of(stop > 0, price > 0, mark >= 0), "prices > 0")
+        distance = -sign * offset
+        prover.assume(distance > 0, "pegOffsetValue points away from the price (a sell's < 0, a buy's > 0)")
+        level = sign * stop + distance  # StopIndex.add_trailing
+        signed_price = sign * price
+        counts = or_(not within, is_within_mark_band(price, mark))
+        passes = and_(counts if guarded else True, level < signed_price)  # take_at -> pass_level
+        moved_stop = sign * (ite(passes, signed_price, level) - distance)  # write_back
+        new_stop = trail(is_buy, within, stop, price, mark, offset)
+        old_due = is_trigger_due(is_buy, False, within, stop, price, mark)
+        goal = all_of(
+            moved_stop == new_stop,
+            ite(is_buy, stop - new_stop, new_stop - stop) >= 0,
+            new_stop > 0,
+            implies(not_(counts), new_stop == stop),
+            implies(not_(old_due), not_(is_trigger_due(is_buy, False, within, new_stop, price, mark))),
+        )
+        guard = "" if guarded else " unguarded"
+        return prover.prove(goal, f"ORD-016 in band{guard} {_kind_name(is_buy, False, within)}")
+
+
+def prove_anchor(is_buy: bool, reference: ReferenceRule = compute_trailing_reference) -> ProofResult:
+    """ORD-017 (ORD-007 with ORD-014): a LastWithinMark trailing stop placed at ``reference + pegOffsetValue`` starts from a
+    price in the band, is not due at the last price, and a pass at the same prices does not move it."""
+    sign = -1 if is_buy else 1
+    with Prover() as prover:
+        last, mark, offset = (prover.symbol(name) for name in ("last_price", "mark_price", "peg_offset"))
+        prover.assume(all_of(last > 0, mark > 0), "prices > 0 (the engine refuses a trailing stop before them)")
+        prover.assume(-sign * offset > 0, "pegOffsetValue points away from the price (a sell's < 0, a buy's > 0)")
+        anchor = reference(True, last, mark)
+        stop = anchor + offset  # OrderEntry._stop_prices / amend: stopPx = reference + pegOffsetValue
+        goal = all_of(
+            is_within_mark_band(anchor, mark),
+            not_(is_trigger_due(is_buy, False, True, stop, last, mark)),
+            compute_trailed_stop_px(is_buy, True, stop, last, mark, offset) == stop,
+        )
+        return prover.prove(goal, f"ORD-017 anchor {'buy' if is_buy else 'sell'}-stop-within-mark")
+
+
 def prove_band_edge(band: BandRule = is_within_mark_band) -> ProofResult:
     """ORD-014: within the band exactly when at most ``⌊mark / 20⌋`` price units from the mark (5%, edge included)."""
     with Prover() as prover:
@@ -165,6 +224,12 @@ def _trail_both_ways(is_buy: bool, stop_px: int, price: int, peg_offset: int) ->
     """KNOWN-BAD ORD-007: the stopPx follows the price both ways (back toward it too)."""
     del is_buy
     return ite(price != 0, price + peg_offset, stop_px)
+
+
+def _reference_last_always(last_within_mark: bool, price: int, mark_price: int) -> int:
+    """KNOWN-BAD ORD-017: a LastWithinMark trailing stop placed from the last price even out of the band."""
+    del last_within_mark, mark_price
+    return price
 
 
 def prove_index_keys_falling_unnegated(is_buy: bool, if_touched: bool) -> ProofResult:
@@ -292,6 +357,7 @@ def _register() -> None:
                 expect="refuted",
             )
         )
+    _register_in_band()
     register(
         Obligation(
             id="ORD-014/edge",
@@ -311,6 +377,61 @@ def _register() -> None:
             expect="refuted",
         )
     )
+
+
+
+def _register_in_band() -> None:
+    """ORD-016 / ORD-017 (ORD-007 with ORD-014, red team 10): the band-aware trailing rule, the index's guarded pass, the anchor."""
+    p = functools.partial
+    for is_buy in (True, False):
+        side = "buy" if is_buy else "sell"
+        for within in (False, True):
+            name = _kind_name(is_buy, False, within)
+            register(
+                Obligation(
+                    id=f"ORD-016/in-band/{name}",
+                    rule_id="ORD-016",
+                    invariant_id=INVARIANT,
+                    statement=(
+                        f"A {name} trailing stop moves only on a price that counts (ORD-014), away from the price "
+                        "and never into being due; the index's bucket, moved only in a pass the band allows, writes "
+                        "that stopPx."
+                    ),
+                    run=p(prove_trailed_bucket, is_buy, within),
+                )
+            )
+        register(
+            Obligation(
+                id=f"KNOWN-BAD/ORD-016/out-of-band-moves/{side}",
+                rule_id="ORD-016",
+                invariant_id=INVARIANT,
+                statement="Known-bad: a LastWithinMark bucket moved by a price outside the band (before red team 10).",
+                run=p(prove_trailed_bucket, is_buy, True, False),
+                expect="refuted",
+            )
+        )
+        register(
+            Obligation(
+                id=f"ORD-017/anchor/{side}",
+                rule_id="ORD-017",
+                invariant_id=INVARIANT,
+                statement=(
+                    f"A LastWithinMark {side} trailing stop starts from a price within the band (the mark while the "
+                    "last price is out of it), is not due there, and stays put at the same prices."
+                ),
+                run=p(prove_anchor, is_buy),
+            )
+        )
+        register(
+            Obligation(
+                id=f"KNOWN-BAD/ORD-017/anchor-out-of-band/{side}",
+                rule_id="ORD-017",
+                invariant_id=INVARIANT,
+                statement="Known-bad: a LastWithinMark trailing stop placed from a last price outside the band.",
+                run=p(prove_anchor, is_buy, _reference_last_always),
+                expect="refuted",
+            )
+        )
 
 
 _register()

@@ -32,7 +32,13 @@ from perpspec.rules.margin import (
 )
 from perpspec.rules.num import concrete
 from perpspec.rules.position import FLAT, Position, apply_fill
-from perpspec.rules.triggers import TriggerPrices, UntriggeredOrder, is_trigger_due, select_trigger_price
+from perpspec.rules.triggers import (
+    TriggerPrices,
+    UntriggeredOrder,
+    compute_trailed_stop_px,
+    is_trigger_due,
+    select_trigger_price,
+)
 
 
 class ExchangeView(Protocol):
@@ -772,8 +778,10 @@ def check_triggers_due_fired(view: ExchangeView, step: StepInfo) -> list[str]:
     liquidation's close-out in any contract of a taken-over pool) or places or
     amends a conditional order fires what is due before it ends, so after any
     accepted command every live untriggered order is still waiting: it is not
-    due at its trigger source's price (ORD-013) and the mark (ORD-014's band).
-    Views that keep conditional orders expose them per contract as
+    due at its trigger source's price (ORD-013) and the mark (ORD-014's band);
+    and every trailing stop has followed those prices as far as they count:
+    :func:`~rules.triggers.compute_trailed_stop_px` moves it no further (ORD-007;
+    a LastWithinMark one only within the band, ORD-014).  Views that keep conditional orders expose them per contract as
     ``untriggered_orders(symbol)`` and the prices as ``trigger_prices(symbol)``
     (:class:`~rules.triggers.TriggerPrices`); a view without them has none to check.
     """
@@ -805,6 +813,17 @@ def check_triggers_due_fired_of(view: ExchangeView, step: StepInfo, symbols: Ite
                     f"{', LastWithinMark' if order.last_within_mark else ''}) is due at {price} (mark {mark}) "
                     "and was not triggered"
                 )
+            elif order.trailing:
+                trailed = compute_trailed_stop_px(
+                    order.is_buy, order.last_within_mark, order.stop_px, price, mark, order.peg_offset
+                )
+                if trailed != order.stop_px:
+                    problems.append(
+                        f"{symbol}: account {order.account}'s {'buy' if order.is_buy else 'sell'} trailing stop "
+                        f"{order.order_id} (stopPx {order.stop_px}, pegOffsetValue {order.peg_offset}, "
+                        f"{order.trigger_source}{', LastWithinMark' if order.last_within_mark else ''}) was not moved "
+                        f"by {price} (mark {mark}): ORD-007 puts it at {trailed}"
+                    )
     return problems
 
 
@@ -813,7 +832,8 @@ register(
         id="INV-TRIGGERS-DUE-FIRED",
         statement=(
             "After every accepted command, no live untriggered conditional order is due (ORD-015) at the mark, last "
-            "and index prices the command leaves: every order a price move reached has been triggered."
+            "and index prices the command leaves: every order a price move reached has been triggered, and every "
+            "trailing stop has followed the prices that count (ORD-007, ORD-014)."
         ),
         check=check_triggers_due_fired,
     )

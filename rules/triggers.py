@@ -17,7 +17,8 @@ price by default, or the last or the index price, chosen by ``execInst``):
 
 :func:`is_trigger_due` is that condition, the one the engine fires by and the
 one invariant INV-TRIGGERS-DUE-FIRED checks after every accepted command: no
-untriggered order is left due at the prices the command leaves.  The engine
+untriggered order is left due at the prices the command leaves (and no trailing
+stop is left behind them: :func:`compute_trailed_stop_px` moves it no further).  The engine
 does not ask it of every order on every pass: ``engine/core/triggers.py``
 keeps the orders in heaps keyed by stopPx (an index of this rule, not a second
 rule): ``proofs/obligations_triggers.py`` proves that a heap's key comparison
@@ -27,7 +28,12 @@ index with the rule on generated pools and price paths.
 A **trailing stop** (ORD-007) has no fixed stopPx: it follows the watched price
 at the distance ``|pegOffsetValue|`` as the price moves away from it, and never
 moves back (:func:`compute_trailing_stop_px`).  So it is due exactly when the
-price has come back by that distance from the best price it has seen.
+price has come back by that distance from the best price it has seen.  With
+``LastWithinMark`` only a price that counts (ORD-014: within the band) moves it
+(:func:`compute_trailed_stop_px`, ORD-016), and it is placed, or re-offset, from one
+(:func:`compute_trailing_reference`, ORD-017: the mark while the last price is out of the
+band): a wick far from the mark, which cannot fire the stop, cannot drag it
+along for the next ordinary print to fire either (red team 10).
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ class UntriggeredOrder:
     trigger_source: str  # MARK_PRICE, LAST_PRICE or INDEX_PRICE
     last_within_mark: bool
     stop_px: int
+    peg_offset: int = 0  # a trailing stop's pegOffsetValue (ORD-007: it trails at this distance); else 0
 
 
 @attrs.frozen(kw_only=True)
@@ -122,3 +129,30 @@ def compute_trailing_stop_px(is_buy: bool, stop_px: int, price: int, peg_offset:
     candidate = price + peg_offset
     moves = or_(and_(is_buy, and_(candidate < stop_px, candidate > 0)), and_(not_(is_buy), candidate > stop_px))
     return ite(and_(price != 0, moves), candidate, stop_px)
+
+
+def compute_trailed_stop_px(
+    is_buy: bool, last_within_mark: bool, stop_px: int, price: int, mark_price: int, peg_offset: int
+) -> int:
+    """ORD-016: a trailing stop's stopPx once its trigger source's price is ``price`` (ORD-007 with ORD-014).
+
+    :func:`compute_trailing_stop_px` at a price that counts: any price, or with
+    ``last_within_mark`` only one within 5% of ``mark_price``
+    (:func:`is_within_mark_band`); a price outside the band leaves the stopPx
+    where it was, as it triggers nothing (proved: ``ORD-016/in-band``).
+    """
+    counts = or_(not_(last_within_mark), is_within_mark_band(price, mark_price))
+    return ite(counts, compute_trailing_stop_px(is_buy, stop_px, price, peg_offset), stop_px)
+
+
+def compute_trailing_reference(last_within_mark: bool, price: int, mark_price: int) -> int:
+    """ORD-017: the price a trailing stop is placed (or its offset amended) from: stopPx = it + offset (ORD-007).
+
+    Its trigger source's price; with ``last_within_mark``, while that price is
+    outside the band, the mark instead (the band's centre: the last price does
+    not count, so the stop starts from the price the band is judged by, and is
+    not due there; ORD-014; proved: ``ORD-017/anchor``).  0 while no price is published
+    yet (nothing to trail: the engine refuses the order), whatever the mark.
+    """
+    counts = or_(not_(last_within_mark), is_within_mark_band(price, mark_price))
+    return ite(or_(counts, price == 0), price, mark_price)

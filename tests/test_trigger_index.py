@@ -34,7 +34,7 @@ from perpspec.engine.core.orders import Order
 from perpspec.engine.core.triggers import Triggers, is_due
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_instrument
-from perpspec.rules.triggers import compute_trailing_stop_px
+from perpspec.rules.triggers import compute_trailed_stop_px
 
 SYMBOL = "XBTUSD"
 TICK = 50
@@ -80,7 +80,9 @@ def reference_run(self: Triggers, inst: Instrument, fire: Callable[[Instrument, 
                     due.append(order)
                     break
                 if order.ord_type == o.PEGGED:
-                    order.stop_px = compute_trailing_stop_px(order.is_buy, order.stop_px, price, order.peg_offset)
+                    order.stop_px = compute_trailed_stop_px(
+                        order.is_buy, order.last_within_mark, order.stop_px, price, mark, order.peg_offset
+                    )
         taken = {order.order_id for order in due}
         for order_id in sorted(pool):
             if order_id in taken:

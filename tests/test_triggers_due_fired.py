@@ -42,6 +42,7 @@ from perpspec.rules.invariants import (
 from perpspec.rules.triggers import (
     TriggerPrices,
     UntriggeredOrder,
+    compute_trailed_stop_px,
     compute_trailing_stop_px,
     is_rising_trigger,
     is_trigger_due,
@@ -194,7 +195,8 @@ def test_the_trigger_index_takes_what_ord_015_judges_due_and_trails_as_ord_007(
     specs: list[tuple[str, bool, str, bool, int, int]], path: list[tuple[int, int, int]]
 ) -> None:
     """ORD-015 / ORD-007: pass after pass along a price path, StopIndex.take_due returns exactly the orders the rule
-    judges due (in order-id order) and leaves every other trailing stop where ORD-007 moves it, one by one."""
+    judges due (in order-id order) and leaves every other trailing stop where ORD-007 moves it, one by one (a
+    LastWithinMark one only by a price within ORD-014's band)."""
     pool = _pool(specs)
     reference = copy.deepcopy(pool)
     market = _Market()
@@ -209,7 +211,9 @@ def test_the_trigger_index_takes_what_ord_015_judges_due_and_trails_as_ord_007(
         for order_id, order in reference.items():
             if order_id not in expected and order.ord_type == o.PEGGED:
                 price = select_trigger_price(order.trigger_source, prices)
-                order.stop_px = compute_trailing_stop_px(order.is_buy, order.stop_px, price, order.peg_offset)
+                order.stop_px = compute_trailed_stop_px(
+                    order.is_buy, order.last_within_mark, order.stop_px, price, mark, order.peg_offset
+                )
         due = index.take_due(triggers, mark, last, index_price)
         index.write_back()
         assert [order.order_id for order in due] == expected

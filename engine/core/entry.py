@@ -25,6 +25,7 @@ from perpspec.engine.core.entry_terms import (
     is_plain_limit,
     is_solvent_by_kernel,
     side_and_qty,
+    trailing_reference,
 )
 from perpspec.engine.core.events import Reason
 from perpspec.engine.core.fastmargin import (
@@ -285,7 +286,7 @@ class OrderEntry:
             return Rej(Reason.INVALID_INSTRUCTION, "Fixed is for pegged orders")
         trigger_source = sources[0] if sources else o.MARK_PRICE
         if ord_type == o.PEGGED:
-            reference = self.market.trigger_price(inst.symbol, trigger_source)
+            reference = trailing_reference(self.market, inst.symbol, trigger_source, o.LAST_WITHIN_MARK in insts)
             if reference == 0:
                 return Rej(Reason.NO_MARK_PRICE, f"no {trigger_source} yet for the trailing stop")
             stop_px = reference + peg_offset
@@ -641,7 +642,7 @@ class OrderEntry:
                 if offset == 0 or offset % inst.tick_size != 0 or (offset > 0) == (not order.is_buy):
                     return Rej(Reason.INVALID_PRICE, "bad pegOffsetValue")
                 peg_offset = offset
-                reference = self.market.trigger_price(order.symbol, order.trigger_source)
+                reference = trailing_reference(self.market, order.symbol, order.trigger_source, order.last_within_mark)
                 stop_px = reference + offset
                 if stop_px <= 0 or stop_px > inst.max_price:
                     return Rej(Reason.INVALID_PRICE, "trailing stop price out of range")

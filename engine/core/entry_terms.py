@@ -1,4 +1,5 @@
-"""Pure pieces of order entry (:mod:`engine.core.entry`): the price a market order reaches, the plain-limit test, LIQ-042 by kernel.
+"""Pure pieces of order entry (:mod:`engine.core.entry`): the price a market order reaches, the plain-limit test, LIQ-042 by kernel,
+the price a trailing stop starts from.
 
 Split out of ``entry.py`` so that module stays readable in one sitting; :class:`engine.core.entry.OrderEntry`
 is their only caller.
@@ -11,11 +12,13 @@ from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import PositionState
 from perpspec.engine.core.book import Book, Level
 from perpspec.engine.core.events import Reason
+from perpspec.engine.core.market import Market
 from perpspec.engine.core.rejects import Rej, show
 from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import KernelSet
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS
+from perpspec.rules.triggers import compute_trailing_reference
 
 FAT_FINGER_PPM = 50_000  # 5%: market orders capped, limit orders checked (reference §8)
 LIMIT_PRICED = (o.LIMIT, o.STOP_LIMIT, o.LIMIT_IF_TOUCHED)  # the order types the band applies to
@@ -89,7 +92,12 @@ def _reach_level(level: Level, need: int, account_id: int) -> tuple[int, bool]:
 
 
 
-
+def trailing_reference(market: Market, symbol: str, trigger_source: str, last_within_mark: bool) -> int:
+    """The price a trailing stop is placed, or its offset amended, from (ORD-007): its trigger source's price; with
+    LastWithinMark the mark while that price is outside ORD-014's band (:func:`rules.triggers.compute_trailing_reference`).
+    0 while its price is not published yet."""
+    price = market.trigger_price(symbol, trigger_source)
+    return compute_trailing_reference(last_within_mark, price, market.marks.get(symbol, 0))
 
 
 def is_plain_limit(c: cmd.PlaceOrder) -> bool:

@@ -32,6 +32,10 @@ ORD-013  Trigger source MarkPrice (default) / LastPrice / IndexPrice
 ORD-014  LastWithinMark: a last-price trigger counts only within 5% of mark
 ORD-015  Due: ORD-003/005/013/014 as one condition (rules/triggers.py); no
          untriggered order is left due after a command (INV-TRIGGERS-DUE-FIRED)
+ORD-016  Trailing with LastWithinMark: only a last price within ORD-014's
+         band moves the stop (ORD-007 with ORD-014)
+ORD-017  Trailing start: placed or re-offset from the trigger price; with
+         LastWithinMark from the mark while the last price is out of the band
 ORD-020  GoodTillCancel / ORD-021 ImmediateOrCancel / ORD-022 FillOrKill /
          ORD-023 Day (expires at the end of the logical clock's UTC day)
 ORD-030  displayQty: iceberg slice (refresh loses priority); 0 = hidden,

@@ -38,7 +38,7 @@ from perpspec.engine.core import orders as o
 from perpspec.engine.core.market import Market
 from perpspec.engine.core.orders import Order
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.triggers import compute_trailing_stop_px, is_trigger_due, is_within_mark_band
+from perpspec.rules.triggers import compute_trailed_stop_px, is_trigger_due, is_within_mark_band
 
 SLACK_ENTRIES = 64  # StopIndex: stale heap entries tolerated beyond the pool's size before a rebuild
 
@@ -82,9 +82,13 @@ class Triggers:
         self.removed = 0  # not state: orders taken out of a pool so far (run: whether a fire added one)
 
     def trail(self, order: Order) -> None:
-        """TrailingStopPeg: stopPx follows the trigger price away from the stop, never toward it (ORD-007)."""
+        """TrailingStopPeg: stopPx follows the trigger price away from the stop, never toward it (ORD-007); with
+        LastWithinMark only a price within the band moves it (ORD-014)."""
         price = self.market.trigger_price(order.symbol, order.trigger_source)
-        order.stop_px = compute_trailing_stop_px(order.is_buy, order.stop_px, price, order.peg_offset)
+        mark = self.market.marks.get(order.symbol, 0)
+        order.stop_px = compute_trailed_stop_px(
+            order.is_buy, order.last_within_mark, order.stop_px, price, mark, order.peg_offset
+        )
 
     def add(self, order: Order) -> None:
         """``order`` joins its contract's pool (placed untriggered, or put back by a timer undo) and its index."""
@@ -380,10 +384,11 @@ class StopIndex:
                 self.pop_below(self.stop_heaps[base], -price, due)  # falling: -stopPx <= -price
                 self.take_trailing(base, price, due)  # sells: stopPx >= price
                 self.take_trailing(base + 1, -price, due)  # buys: stopPx <= price
-            # then the trailing stops not due move (LastWithinMark out of its band too); prices are positive
-            # (state_check), so a buy's candidate stopPx (price + offset) is too
-            self.pass_level(base, price)
-            self.pass_level(base + 1, -price)
+            # then the trailing stops not due move (compute_trailed_stop_px: a LastWithinMark price out of its band
+            # moves none, red team 10); prices are positive (state_check), so a buy's candidate stopPx is too
+            if not within or in_band:
+                self.pass_level(base, price)
+                self.pass_level(base + 1, -price)
 
     def take_odd(
         self,
@@ -409,7 +414,9 @@ class StopIndex:
                     if is_due(order, earlier, mark):
                         fired = True
                         break
-                    order.stop_px = compute_trailing_stop_px(order.is_buy, order.stop_px, earlier, order.peg_offset)
+                    order.stop_px = compute_trailed_stop_px(
+                        order.is_buy, order.last_within_mark, order.stop_px, earlier, mark, order.peg_offset
+                    )
                 if fired:
                     del odd[key]
                     due.append((key, order))

@@ -44,6 +44,7 @@ def untriggered_record(order: Order) -> UntriggeredOrder:
         trigger_source=order.trigger_source,
         last_within_mark=order.last_within_mark,
         stop_px=order.stop_px,
+        peg_offset=order.peg_offset,
     )
 
 

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from perpspec.engine.core.events import Event, Execution, InternalError, RuleEvent
-from perpspec.engine.core.orders import CONDITIONAL_TYPES, EXEC_NEW, EXEC_REPLACED, Order
+from perpspec.engine.core.orders import CONDITIONAL_TYPES, EXEC_NEW, EXEC_REPLACED, PEGGED, Order
 from perpspec.engine.core.triggers import IF_TOUCHED
 from perpspec.engine.core.views import untriggered_record
 from perpspec.engine.simulation.engine_port import POOLED, PooledView
@@ -48,6 +48,7 @@ from perpspec.rules.position import Position
 from perpspec.rules.triggers import (
     TriggerPrices,
     UntriggeredOrder,
+    compute_trailed_stop_px,
     is_rising_trigger,
     is_trigger_due,
     select_trigger_price,
@@ -80,8 +81,8 @@ PLACED_OR_AMENDED = frozenset((EXEC_NEW, EXEC_REPLACED))
 #   INV-INSURANCE-NONNEG, INV-FLAT-NO-SOCIAL-LOSS, INV-ADL-MINIMAL, INV-ADL-ORDER, INV-NO-FALSE-LIQUIDATION,
 #   INV-ADL-NOT-LOSING (none lists the accounts); and INV-TRIGGERS-DUE-FIRED, which reads no account: each
 #   contract's prices and, of its untriggered orders, the one nearest to firing per trigger source,
-#   LastWithinMark and direction, or the whole group when that one is due (:func:`deciding_orders`: when it is
-#   not due, no order of its group is).
+#   LastWithinMark and direction (and of trailing stops the one the price moves first), or the whole group when
+#   that one is due (or not yet moved) (:func:`deciding_orders`: when it is not, no order of its group is).
 LISTINGS: Mapping[str, str] = {
     "INV-CONSERVATION": "sums",
     "INV-OI-BALANCE": "sums",
@@ -124,7 +125,10 @@ def deciding_orders(pool: Mapping[int, Order], prices: TriggerPrices) -> list[Or
     same price and band, and ORD-015 is a comparison of that price with stopPx in the group's direction (proofs:
     ORD-015/index-keys, ORD-015/fires-from-stop): when the group's nearest order (the lowest stopPx of a rising trigger, the highest of
     a falling one) is not due, no order of the group is, and it alone is listed; when it is due, the whole group is
-    (the invariant then names every due order, as on the whole pool).  tests/test_triggers_due_fired.py compares.
+    (the invariant then names every due order, as on the whole pool).  A group of trailing stops also lists the one
+    the price moves first (ORD-007: a sell's lowest ``stopPx − pegOffsetValue``, a buy's highest; the band counts
+    for the whole group): when the rule leaves it where it is, it leaves every one, else the whole group is listed.
+    tests/test_triggers_due_fired.py compares.
     """
     members: dict[tuple[str, bool, bool, str], list[Order]] = {}  # by (source, LastWithinMark, side, type)
     for order in pool.values():
@@ -147,8 +151,18 @@ def deciding_orders(pool: Mapping[int, Order], prices: TriggerPrices) -> list[Or
         price = select_trigger_price(order.trigger_source, prices)
         if is_trigger_due(order.is_buy, order.ord_type in IF_TOUCHED, order.last_within_mark, order.stop_px, price, mark):
             listed.extend(members[group])
-        else:
-            listed.append(order)
+            continue
+        listed.append(order)
+        if order.ord_type == PEGGED:
+            orders = members[group]
+            mover = max(orders, key=_trail_level) if order.is_buy else min(orders, key=_trail_level)
+            trailed = compute_trailed_stop_px(
+                mover.is_buy, mover.last_within_mark, mover.stop_px, price, mark, mover.peg_offset
+            )
+            if trailed != mover.stop_px:
+                listed.extend(other for other in orders if other is not order)
+            elif mover is not order:
+                listed.append(mover)
     return sorted(listed, key=_order_id)
 
 
@@ -158,6 +172,12 @@ def _order_id(order: Order) -> int:
 
 def _stop_px(order: Order) -> int:
     return order.stop_px
+
+
+def _trail_level(order: Order) -> int:
+    """``stopPx − pegOffsetValue``: the price beyond which ORD-007 moves a trailing stop (a sell's above, a buy's
+    below)."""
+    return order.stop_px - order.peg_offset
 
 
 def _bound(entry: tuple[int, int]) -> int:
