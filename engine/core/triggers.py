@@ -387,17 +387,21 @@ class StopIndex:
     def take_at(self, slot: int, price: int, mark: int, due: list[tuple[int, Order]]) -> None:
         """The orders of trigger source ``slot`` due at ``price`` (not 0) go to ``due``; then its trailing stops
         not due move to it."""
+        rising_bound = compute_index_key(True, price)  # stopPx <= price
+        falling_bound = compute_index_key(False, price)  # -stopPx <= -price
+        sell_price = compute_signed_price(False, price)  # a sell trailing stop: stopPx >= price
+        buy_price = compute_signed_price(True, price)  # a buy's: stopPx <= price
         for within in (False, True):
             base = 4 * slot + 2 * int(within)
             if is_index_read(within, price, mark):  # ORD-014's band for LastWithinMark
-                self.pop_below(self.stop_heaps[base + 1], compute_index_key(True, price), due)  # stopPx <= price
-                self.pop_below(self.stop_heaps[base], compute_index_key(False, price), due)  # -stopPx <= -price
-                self.take_trailing(base, compute_signed_price(False, price), due)  # sells: stopPx >= price
-                self.take_trailing(base + 1, compute_signed_price(True, price), due)  # buys: stopPx <= price
+                self.pop_below(self.stop_heaps[base + 1], rising_bound, due)
+                self.pop_below(self.stop_heaps[base], falling_bound, due)
+                self.take_trailing(base, sell_price, due)
+                self.take_trailing(base + 1, buy_price, due)
             # then the trailing stops not due move (LastWithinMark out of its band too); prices are positive
             # (state_check), so a buy's candidate stopPx (price + offset) is too
-            self.pass_level(base, compute_signed_price(False, price))
-            self.pass_level(base + 1, compute_signed_price(True, price))
+            self.pass_level(base, sell_price)
+            self.pass_level(base + 1, buy_price)
 
     def take_odd(
         self,
