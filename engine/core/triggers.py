@@ -228,7 +228,11 @@ class StopIndex:
     low heap by level (the buckets a price passes) and a high heap by level
     less the nearest distance (the buckets with a due stop); one whose offset
     points the wrong way (no order the engine accepts) is judged one by one in
-    ``odd``.
+    ``odd``.  Every key, bound and test of these heaps is an index kernel of
+    ``rules/triggers.py`` (proved to decide what ORD-015 and ORD-007 decide:
+    ``ORD-015/index-keys``, ``ORD-007/never-fires``); what is left here -- the
+    heaps, the tokens, the merging of buckets -- is tested against the rule
+    (``tests/test_triggers_due_fired.py``), not proved.
 
     The pool's writers keep it in step (:meth:`Triggers.add`, :meth:`Triggers.reindex`,
     :meth:`Triggers.remove`): an order placed or amended is indexed anew (its
