@@ -6,20 +6,29 @@ Unbounded, for every order kind (buy or sell; stop or if-touched; with or withou
   equal to its stopPx, at every price further on (while ``LastWithinMark``'s band holds), never before it, never
   at a price of 0.  That monotonicity is what lets an index fire by one comparison against a sorted key.
 * **ORD-015/index-keys** — the engine's trigger index (engine/core/triggers.py ``StopIndex``) decides what the rule
-  decides: a fixed-stop order's heap test (key ``stopPx`` on a rising heap, ``−stopPx`` on a falling one, against
-  the price or ``−price``), and a trailing stop's bucket test (``level − distance ≥ sign · price``).
+  decides: a fixed-stop order's heap test (key ``stopPx`` on a rising heap, ``−stopPx`` on a falling one, popped
+  up to the price's key, in a pass that reads the heap: a price published, ``LastWithinMark``'s band).
 * **ORD-014/edge** — the band around the mark is ``⌊mark / 20⌋`` price units each side, the edge included.
-* **ORD-007/never-back** — a trailing stop's stopPx moves only away from the price (a sell's up, a buy's down),
-  its move never makes it due, and a bucket moved to the price gives the stopPx the rule gives.
+* **ORD-007/never-back** — a trailing stop's stopPx moves only away from the price (a sell's up, a buy's down).
+* **ORD-007/never-fires** — a trailing stop's bucket in the index is taken exactly when the rule says it is due
+  (``level − distance ≥ sign · price``), a bucket moved to the price writes the stopPx ORD-007 gives, and that
+  move never makes the stop due.
 * **ORD-016/in-band** — ORD-007 with ORD-014's band (``compute_trailed_stop_px``): a ``LastWithinMark`` trailing stop
   moves only on a price within the band, never back, never into being due; the index's bucket, moved only in a
   pass the band allows, writes what the rule gives (red team 10: a wick out of the band dragged the stop along).
 * **ORD-017/anchor** — a trailing stop placed (or re-offset) from ``compute_trailing_reference`` starts from a
   price that counts, is not due there, and the next pass at the same prices leaves it where it is.
 
-Each has a known-bad variant that Z3 refutes: a strict comparison at stopPx, an if-touched order firing the stop's
-way, a falling heap keyed by ``+stopPx``, a band without its edge, a trailing stop that follows the price back,
-a band group's bucket moved out of the band, a ``LastWithinMark`` stop placed from a last price out of the band.
+The index obligations do not restate the index: they call the index kernels of rules/triggers.py (heap keys and
+bounds, the comparison every heap pops by, a bucket's level, the level a pass moves it to, the stopPx written
+back), which engine/core/triggers.py calls for every decision, so a slip there is refuted here; the engine file
+is in ``DEPENDS_ON`` (a stored run is not reused after it changes).
+
+Each has a known-bad variant that Z3 refutes: a strict comparison at stopPx (in the rule, in the index's pop), an
+if-touched order firing the stop's way, a falling heap keyed by ``+stopPx``, a band without its edge, a trailing
+stop that follows the price back, a band group's bucket moved out of the band, a ``LastWithinMark`` stop placed from
+a last price out of the band.
+
 The invariant they serve is INV-TRIGGERS-DUE-FIRED: after every accepted command no untriggered order is due.
 """
 
@@ -34,13 +43,29 @@ from perpspec.proofs.registry import Obligation, register
 from perpspec.proofs.sym import all_of, implies
 from perpspec.rules.num import and_, ite, not_, or_
 from perpspec.rules.triggers import (
+    compute_bucket_bound,
+    compute_bucket_key,
+    compute_bucket_stop_px,
+    compute_index_key,
+    compute_moved_level,
+    compute_signed_price,
     compute_trailed_stop_px,
+    compute_trailing_distance,
+    compute_trailing_level,
+    compute_trailing_reach,
     compute_trailing_reference,
     compute_trailing_stop_px,
+    is_index_key_reached,
+    is_index_read,
+    is_level_passed,
     is_rising_trigger,
     is_trigger_due,
     is_within_mark_band,
 )
+
+# The engine's trigger index decides by the index kernels of rules/triggers.py that these obligations prove; a
+# change to how it calls them must not reuse a stored run (proofs/rulebook_status.py: declared_files).
+DEPENDS_ON = ("engine/core/triggers.py",)
 
 INVARIANT = "INV-TRIGGERS-DUE-FIRED"
 KINDS = tuple((is_buy, if_touched) for is_buy in (True, False) for if_touched in (False, True))
@@ -50,6 +75,8 @@ BandRule = Callable[[int, int], bool]
 TrailRule = Callable[[bool, int, int, int], int]
 TrailedRule = Callable[[bool, bool, int, int, int, int], int]
 ReferenceRule = Callable[[bool, int, int], int]
+ReachedRule = Callable[[int, int], bool]
+KeyRule = Callable[[bool, int], int]
 
 
 def _kind_name(is_buy: bool, if_touched: bool, within: bool) -> str:
@@ -81,43 +108,65 @@ def prove_fires_from_stop(is_buy: bool, if_touched: bool, within: bool, due: Due
         return prover.prove(goal, f"ORD-015 fires from stopPx {_kind_name(is_buy, if_touched, within)}")
 
 
-def prove_index_keys(is_buy: bool, if_touched: bool, within: bool, due: DueRule = is_trigger_due) -> ProofResult:
-    """ORD-015: the StopIndex heap test (``key <= bound`` with the band and price checks) is the rule's answer."""
-    rising = is_rising_trigger(is_buy, if_touched)
+def prove_index_keys(
+    is_buy: bool,
+    if_touched: bool,
+    within: bool,
+    due: DueRule = is_trigger_due,
+    reached: ReachedRule = is_index_key_reached,
+    key: KeyRule = compute_index_key,
+) -> ProofResult:
+    """ORD-015: StopIndex's heap test is the rule's answer.  A pass reads the order's heap
+    (:func:`is_index_read`) and pops it while the key of its stopPx is reached by the key of the price
+    (:func:`is_index_key_reached` of :func:`compute_index_key`): the functions StopIndex.add, take_at and
+    pop_below call."""
+    rising = is_rising_trigger(is_buy, if_touched)  # StopIndex.add's heap (_fires_rising)
     with Prover() as prover:
         stop, price, mark = (prover.symbol(name) for name in ("stop_px", "price", "mark_price"))
         prover.assume(all_of(stop > 0, price >= 0, mark >= 0), "prices ≥ 0")
-        # StopIndex.add: a rising heap keyed by stopPx, a falling one by -stopPx; take_due: pop while key <= bound
-        key = ite(rising, stop, -stop)
-        bound = ite(rising, price, -price)
-        # take_due: a price of 0 is skipped; a LastWithinMark heap is read only while the price is in the band
-        heap = and_(price != 0, and_(or_(not within, is_within_mark_band(price, mark)), key <= bound))
+        taken = and_(is_index_read(within, price, mark), reached(key(rising, stop), key(rising, price)))
         return prover.prove(
-            iff(due(is_buy, if_touched, within, stop, price, mark), heap),
+            iff(due(is_buy, if_touched, within, stop, price, mark), taken),
             f"ORD-015 index keys {_kind_name(is_buy, if_touched, within)}",
         )
 
 
-def prove_bucket(is_buy: bool, within: bool, due: DueRule = is_trigger_due, trail: TrailRule = compute_trailing_stop_px) -> ProofResult:
-    """ORD-015 and ORD-007 on a trailing-stop bucket: due exactly when ``level − distance ≥ sign · price``; a bucket
-    the price passed, moved to it, writes the stopPx ORD-007 gives; and that move never makes the stop due."""
-    sign = -1 if is_buy else 1
+def prove_bucket(
+    is_buy: bool,
+    within: bool,
+    due: DueRule = is_trigger_due,
+    trail: TrailRule = compute_trailing_stop_px,
+    reached: ReachedRule = is_index_key_reached,
+) -> ProofResult:
+    """ORD-015 and ORD-007 on a trailing-stop bucket, through the functions StopIndex calls: the bucket holds the
+    order's stopPx; a pass takes the stop (the bucket's heap entry, then the stop in the bucket) exactly when the
+    rule says it is due; a bucket the price passed, moved to it, writes the stopPx ORD-007 gives, one it did not
+    pass keeps its level; and that move never makes the stop due."""
     with Prover() as prover:
-        stop, price, mark, offset = (prover.symbol(name) for name in ("stop_px", "price", "mark_price", "peg_offset"))
-        prover.assume(all_of(stop > 0, price > 0, mark >= 0), "prices > 0")
-        distance = -sign * offset
+        names = ("stop_px", "price", "mark_price", "peg_offset", "nearest_distance")
+        stop, price, mark, offset, nearest = (prover.symbol(name) for name in names)
+        prover.assume(all_of(stop > 0, price > 0, mark >= 0), "prices > 0 (take_due reads no price of 0)")
+        distance = compute_trailing_distance(is_buy, offset)  # StopIndex.add_trailing
         prover.assume(distance > 0, "pegOffsetValue points away from the price (a sell's < 0, a buy's > 0)")
-        level = sign * stop + distance  # StopIndex.add_trailing
-        signed_price = sign * price
-        in_band = or_(not within, is_within_mark_band(price, mark))
-        bucket_due = and_(in_band, level - distance >= signed_price)  # take_trailing, in a pass the band allows
-        moved_level = ite(level < signed_price, signed_price, level)  # pass_level
-        moved_stop = sign * (moved_level - distance)  # write_back
+        prover.assume(all_of(nearest > 0, nearest <= distance), "the bucket's nearest stop is no further")
+        level = compute_trailing_level(is_buy, stop, distance)  # StopIndex.add_trailing
+        signed_price = compute_signed_price(is_buy, price)  # StopIndex.take_at
+        # take_trailing: the bucket leaves the heap of buckets by its nearest stop, then the stop leaves the bucket
+        bucket_reached = reached(compute_bucket_key(level, nearest), compute_bucket_bound(signed_price))
+        stop_reached = reached(distance, compute_trailing_reach(level, signed_price))
+        taken = and_(is_index_read(within, price, mark), and_(bucket_reached, stop_reached))
+        moved_level = compute_moved_level(level, signed_price)  # pass_level, for the buckets it pops
         new_stop = trail(is_buy, stop, price, offset)
+
+        def is_due(stop_px: int) -> bool:
+            return due(is_buy, False, within, stop_px, price, mark)
+
         goal = all_of(
-            iff(due(is_buy, False, within, stop, price, mark), bucket_due),
-            moved_stop == new_stop,
-            implies(not_(due(is_buy, False, within, stop, price, mark)), not_(due(is_buy, False, within, new_stop, price, mark))),
+            compute_bucket_stop_px(is_buy, level, distance) == stop,
+            iff(is_due(stop), taken),
+            implies(not_(is_level_passed(level, signed_price)), moved_level == level),  # the buckets not popped
+            compute_bucket_stop_px(is_buy, moved_level, distance) == new_stop,  # write_back, take_trailing
+            implies(not_(is_due(stop)), not_(is_due(new_stop))),
         )
         return prover.prove(goal, f"ORD-015/ORD-007 trailing bucket {_kind_name(is_buy, False, within)}")
 
@@ -232,16 +281,17 @@ def _reference_last_always(last_within_mark: bool, price: int, mark_price: int) 
     return price
 
 
-def prove_index_keys_falling_unnegated(is_buy: bool, if_touched: bool) -> ProofResult:
-    """KNOWN-BAD ORD-015 index: a falling heap keyed by ``+stopPx`` against ``+price`` (pops the orders not yet due)."""
-    with Prover() as prover:
-        stop, price, mark = (prover.symbol(name) for name in ("stop_px", "price", "mark_price"))
-        prover.assume(all_of(stop > 0, price >= 0, mark >= 0), "prices ≥ 0")
-        heap = and_(price != 0, stop <= price)
-        return prover.prove(
-            iff(is_trigger_due(is_buy, if_touched, False, stop, price, mark), heap),
-            f"ORD-015 index keys unnegated {_kind_name(is_buy, if_touched, False)}",
-        )
+def _key_unnegated(rising: bool, price: int) -> int:
+    """KNOWN-BAD ORD-015 index: every heap keyed by ``+stopPx`` against ``+price`` (a falling heap pops the orders
+    not yet due)."""
+    del rising
+    return price
+
+
+def _reached_strict(key: int, bound: int) -> bool:
+    """KNOWN-BAD ORD-015 index: an entry popped only below its bound (an order whose stopPx the price touches is
+    not taken: red team 11's planted ``pop_below``)."""
+    return key < bound
 
 
 def _register() -> None:
@@ -288,12 +338,32 @@ def _register() -> None:
                 rule_id="ORD-015",
                 invariant_id=INVARIANT,
                 statement="Known-bad: the index keyed by +stopPx on both heaps (a falling trigger's test reversed).",
-                run=p(prove_index_keys_falling_unnegated, is_buy, if_touched),
+                run=p(prove_index_keys, is_buy, if_touched, False, key=_key_unnegated),
                 expect="refuted",
             )
         )
     for is_buy in (True, False):
         side = "buy" if is_buy else "sell"
+        register(
+            Obligation(
+                id=f"KNOWN-BAD/ORD-015/index-strict/{_kind_name(is_buy, False, False)}",
+                rule_id="ORD-015",
+                invariant_id=INVARIANT,
+                statement="Known-bad: the index pops an entry only below its bound, so a stop its price touches waits.",
+                run=p(prove_index_keys, is_buy, False, False, reached=_reached_strict),
+                expect="refuted",
+            )
+        )
+        register(
+            Obligation(
+                id=f"KNOWN-BAD/ORD-007/bucket-strict/{side}",
+                rule_id="ORD-007",
+                invariant_id=INVARIANT,
+                statement="Known-bad: a trailing stop's bucket pops a stop only below its reach (one touched waits).",
+                run=p(prove_bucket, is_buy, False, reached=_reached_strict),
+                expect="refuted",
+            )
+        )
         register(
             Obligation(
                 id=f"KNOWN-BAD/ORD-015/touched-as-stop/{side}",

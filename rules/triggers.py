@@ -21,9 +21,14 @@ untriggered order is left due at the prices the command leaves (and no trailing
 stop is left behind them: :func:`compute_trailed_stop_px` moves it no further).  The engine
 does not ask it of every order on every pass: ``engine/core/triggers.py``
 keeps the orders in heaps keyed by stopPx (an index of this rule, not a second
-rule): ``proofs/obligations_triggers.py`` proves that a heap's key comparison
-decides exactly what :func:`is_trigger_due` decides, and the tests compare the
-index with the rule on generated pools and price paths.
+rule).  Every number and test that index decides by is one of the small
+functions at the end of this module (the *index kernels*: an order's heap key,
+the bound a pass pops up to, a trailing stop's bucket level, the level a pass
+moves it to and the stopPx written back); the engine calls them, and
+``proofs/obligations_triggers.py`` passes Z3 terms to the same functions to
+prove they decide exactly what :func:`is_trigger_due` and
+:func:`compute_trailing_stop_px` decide.  The tests compare the index with the
+rule on generated pools and price paths.
 
 A **trailing stop** (ORD-007) has no fixed stopPx: it follows the watched price
 at the distance ``|pegOffsetValue|`` as the price moves away from it, and never
@@ -156,3 +161,88 @@ def compute_trailing_reference(last_within_mark: bool, price: int, mark_price: i
     """
     counts = or_(not_(last_within_mark), is_within_mark_band(price, mark_price))
     return ite(or_(counts, price == 0), price, mark_price)
+
+
+# -- the index kernels: what engine/core/triggers.py's StopIndex decides by (proved: ORD-015/index-keys,
+# ORD-007/never-fires).  Its heaps are min-heaps: the stop heaps, the heap of buckets that may hold a due
+# trailing stop and each bucket's stops are popped while ``key <= bound`` (:func:`is_index_key_reached`), the
+# buckets by level while :func:`is_level_passed`; these functions give each key and each pass's bound.
+
+
+def is_index_key_reached(key: int, bound: int) -> bool:
+    """An index entry keyed ``key`` is taken by a pass whose bound is ``bound`` (the stop heaps, the heap of
+    buckets, a bucket's stops): at or below the bound, so an order its price touches is taken."""
+    return key <= bound
+
+
+def compute_index_key(rising: bool, price: int) -> int:
+    """A fixed-stop order's heap key (``price`` its stopPx) or a pass's bound (``price`` the watched price).
+
+    A rising trigger's heap is keyed by ``stopPx`` and popped up to the price; a falling one's by ``−stopPx``
+    and popped up to ``−price``, so on both the nearest order to firing comes first.
+    """
+    return ite(rising, price, -price)
+
+
+def is_index_read(last_within_mark: bool, price: int, mark_price: int) -> bool:
+    """A pass at ``price`` reads the heaps (and trailing buckets) of ``last_within_mark`` orders.
+
+    Only a published price (not 0) is read, and a ``LastWithinMark`` order's only within ORD-014's band.
+    """
+    return and_(price != 0, or_(not_(last_within_mark), is_within_mark_band(price, mark_price)))
+
+
+def compute_signed_price(is_buy: bool, price: int) -> int:
+    """A trailing stop's price as its bucket reads it: a sell's ``price``, a buy's ``−price``.
+
+    Signed so that a move of the price away from the stop raises it (a sell trails a rising price, a buy a
+    falling one).
+    """
+    return ite(is_buy, -price, price)
+
+
+def compute_trailing_distance(is_buy: bool, peg_offset: int) -> int:
+    """How far a trailing stop trails the price: ``|pegOffsetValue|`` when the offset points away from the price
+    (a sell's negative, a buy's positive); 0 or less when it points the wrong way (the index then judges the
+    order one by one)."""
+    return ite(is_buy, peg_offset, -peg_offset)
+
+
+def compute_trailing_level(is_buy: bool, stop_px: int, distance: int) -> int:
+    """A trailing stop's *level*: the signed extreme price it has seen (:func:`compute_signed_price`), which is
+    its signed stopPx plus its distance; the stops of a bucket share one."""
+    return compute_signed_price(is_buy, stop_px) + distance
+
+
+def compute_bucket_stop_px(is_buy: bool, level: int, distance: int) -> int:
+    """The stopPx of a trailing stop ``distance`` from its bucket's ``level`` (what the index writes back)."""
+    return compute_signed_price(is_buy, level - distance)
+
+
+def compute_trailing_reach(level: int, signed_price: int) -> int:
+    """How far the price has come back from a bucket's level: the bucket's stops at that distance or nearer are
+    due (a bucket's stops are a heap keyed by distance, popped up to this bound)."""
+    return level - signed_price
+
+
+def compute_bucket_key(level: int, distance: int) -> int:
+    """A bucket's key in the heap of buckets that may hold a due stop: its nearest stop's ``distance`` less its
+    ``level`` (minus that stop's signed stopPx)."""
+    return distance - level
+
+
+def compute_bucket_bound(signed_price: int) -> int:
+    """The bound a pass at ``signed_price`` pops the heap of buckets up to: the key of a bucket whose level is the
+    price and whose nearest stop is at distance 0 (:func:`compute_bucket_key`)."""
+    return -signed_price
+
+
+def is_level_passed(level: int, signed_price: int) -> bool:
+    """A pass at ``signed_price`` has moved the price away beyond a bucket's ``level`` (the buckets of a side are
+    a heap keyed by level, popped while this holds)."""
+    return level < signed_price
+
+
+def compute_moved_level(level: int, signed_price: int) -> int:
+    """A bucket's level after a pass at ``signed_price``: the price if it passed the level, else the level."""
+    return ite(is_level_passed(level, signed_price), signed_price, level)

@@ -38,7 +38,23 @@ from perpspec.engine.core import orders as o
 from perpspec.engine.core.market import Market
 from perpspec.engine.core.orders import Order
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.triggers import compute_trailed_stop_px, is_trigger_due, is_within_mark_band
+from perpspec.rules.triggers import (
+    compute_bucket_bound,
+    compute_bucket_key,
+    compute_bucket_stop_px,
+    compute_index_key,
+    compute_moved_level,
+    compute_signed_price,
+    compute_trailed_stop_px,
+    compute_trailing_distance,
+    compute_trailing_level,
+    compute_trailing_reach,
+    is_index_key_reached,
+    is_index_read,
+    is_level_passed,
+    is_rising_trigger,
+    is_trigger_due,
+)
 
 SLACK_ENTRIES = 64  # StopIndex: stale heap entries tolerated beyond the pool's size before a rebuild
 
@@ -201,7 +217,7 @@ def _source_slot(source: str) -> int:
 
 def _fires_rising(order: Order) -> bool:
     """Due once the watched price is at or above stopPx (a buy stop, a sell if-touched); else at or below."""
-    return order.is_buy != (order.ord_type in IF_TOUCHED)
+    return is_rising_trigger(order.is_buy, order.ord_type in IF_TOUCHED)
 
 
 class StopIndex:
@@ -216,7 +232,11 @@ class StopIndex:
     low heap by level (the buckets a price passes) and a high heap by level
     less the nearest distance (the buckets with a due stop); one whose offset
     points the wrong way (no order the engine accepts) is judged one by one in
-    ``odd``.
+    ``odd``.  Every key, bound and test of these heaps is an index kernel of
+    ``rules/triggers.py`` (proved to decide what ORD-015 and ORD-007 decide:
+    ``ORD-015/index-keys``, ``ORD-007/never-fires``); what is left here -- the
+    heaps, the tokens, the merging of buckets -- is tested against the rule
+    (``tests/test_triggers_due_fired.py``), not proved.
 
     The pool's writers keep it in step (:meth:`Triggers.add`, :meth:`Triggers.reindex`,
     :meth:`Triggers.remove`): an order placed or amended is indexed anew (its
@@ -300,19 +320,18 @@ class StopIndex:
         self.tokens[key] = token
         rising = _fires_rising(order)
         heap = self.stop_heaps[4 * _source_slot(order.trigger_source) + 2 * int(order.last_within_mark) + int(rising)]
-        push(heap, (order.stop_px if rising else -order.stop_px, key, token, order))
+        push(heap, (compute_index_key(rising, order.stop_px), key, token, order))
         self.entries += 1
 
     def add_trailing(self, key: int, order: Order, levels: dict[tuple[int, int], Bucket] | None) -> None:
         """Index a trailing stop: into a bucket of its own (or a rebuild's bucket at its level), else ``odd``."""
         self.forget(key)
-        sign = -1 if order.is_buy else 1
-        distance = -sign * order.peg_offset
+        distance = compute_trailing_distance(order.is_buy, order.peg_offset)
         if distance <= 0:  # a sell with offset >= 0 or a buy with offset <= 0: refused at entry (not indexed)
             self.odd[key] = order
             return
         group = 4 * _source_slot(order.trigger_source) + 2 * int(order.last_within_mark) + int(order.is_buy)
-        level = sign * order.stop_px + distance
+        level = compute_trailing_level(order.is_buy, order.stop_px, distance)
         token = self.next_token
         self.next_token += 1
         bucket = None if levels is None else levels.get((group, level))
@@ -345,7 +364,7 @@ class StopIndex:
         token = self.next_token
         self.next_token += 1
         bucket.token = token
-        heappush(self.high[bucket.group], (bucket.stops[0][0] - bucket.level, token, bucket))
+        heappush(self.high[bucket.group], (compute_bucket_key(bucket.level, bucket.stops[0][0]), token, bucket))
         self.places += 1
         if low:
             heappush(self.low[bucket.group], (bucket.level, token, bucket))
@@ -376,19 +395,21 @@ class StopIndex:
     def take_at(self, slot: int, price: int, mark: int, due: list[tuple[int, Order]]) -> None:
         """The orders of trigger source ``slot`` due at ``price`` (not 0) go to ``due``; then its trailing stops
         not due move to it."""
-        in_band = is_within_mark_band(price, mark)  # ORD-014
-        for within in (0, 1):
-            base = 4 * slot + 2 * within
-            if not within or in_band:
-                self.pop_below(self.stop_heaps[base + 1], price, due)  # rising: stopPx <= price
-                self.pop_below(self.stop_heaps[base], -price, due)  # falling: -stopPx <= -price
-                self.take_trailing(base, price, due)  # sells: stopPx >= price
-                self.take_trailing(base + 1, -price, due)  # buys: stopPx <= price
-            # then the trailing stops not due move (compute_trailed_stop_px: a LastWithinMark price out of its band
-            # moves none, red team 10); prices are positive (state_check), so a buy's candidate stopPx is too
-            if not within or in_band:
-                self.pass_level(base, price)
-                self.pass_level(base + 1, -price)
+        rising_bound = compute_index_key(True, price)  # stopPx <= price
+        falling_bound = compute_index_key(False, price)  # -stopPx <= -price
+        sell_price = compute_signed_price(False, price)  # a sell trailing stop: stopPx >= price
+        buy_price = compute_signed_price(True, price)  # a buy's: stopPx <= price
+        for within in (False, True):
+            base = 4 * slot + 2 * int(within)
+            if is_index_read(within, price, mark):  # ORD-014's band for LastWithinMark
+                self.pop_below(self.stop_heaps[base + 1], rising_bound, due)
+                self.pop_below(self.stop_heaps[base], falling_bound, due)
+                self.take_trailing(base, sell_price, due)
+                self.take_trailing(base + 1, buy_price, due)
+                # then the trailing stops not due move; a LastWithinMark price out of its band moves none (ORD-016,
+                # red team 10); prices are positive (state_check), so a buy's candidate stopPx (price + offset) is too
+                self.pass_level(base, sell_price)
+                self.pass_level(base + 1, buy_price)
 
     def take_odd(
         self,
@@ -431,7 +452,7 @@ class StopIndex:
     def pop_below(self, heap: list[Entry], bound: int, due: list[tuple[int, Order]]) -> None:
         """Pop every entry keyed <= ``bound``; the live ones go to ``due``."""
         tokens = self.tokens
-        while heap and heap[0][0] <= bound:
+        while heap and is_index_key_reached(heap[0][0], bound):
             entry = heappop(heap)
             self.entries -= 1
             key = entry[1]
@@ -450,23 +471,24 @@ class StopIndex:
         owner = self.owner
         tokens = self.tokens
         pool = self.pool
-        sign = -1 if group & 1 else 1
-        while high and high[0][0] <= -signed_price:
+        is_buy = bool(group & 1)
+        bound = compute_bucket_bound(signed_price)
+        while high and is_index_key_reached(high[0][0], bound):
             _, token, bucket = heappop(high)
             self.places -= 1
             if bucket.token != token:
                 continue
             level = bucket.level
-            reach = level - signed_price
+            reach = compute_trailing_reach(level, signed_price)
             stops = bucket.stops
-            while stops and stops[0][0] <= reach:
+            while stops and is_index_key_reached(stops[0][0], reach):
                 distance, key, token, order = heappop(stops)
                 self.entries -= 1
                 if owner.get(key) is bucket and tokens.get(key) == token:  # its latest: taken (due if still pooled)
                     del owner[key]
                     del tokens[key]
                     if pool.get(key) is order:
-                        order.stop_px = sign * (level - distance)
+                        order.stop_px = compute_bucket_stop_px(is_buy, level, distance)
                         due.append((key, order))
             if stops:
                 self.place(bucket, False)  # its low entry stays live (same level)
@@ -481,7 +503,7 @@ class StopIndex:
         """
         low = self.low[group]
         passed: list[Bucket] = []
-        while low and low[0][0] < signed_price:
+        while low and is_level_passed(low[0][0], signed_price):
             level, _, bucket = heappop(low)
             self.places -= 1
             if bucket.token != -1 and bucket.level == level:
@@ -502,7 +524,7 @@ class StopIndex:
                         heappush(target.stops, entry)
                         self.entries += 1
                 self.drop(bucket)
-        target.level = signed_price
+        target.level = compute_moved_level(target.level, signed_price)  # the price: it passed every level here
         if not target.moved:
             target.moved = True
             self.moved_buckets.append(target)
@@ -522,19 +544,20 @@ class StopIndex:
         pool = self.pool
         for bucket in self.moved_buckets:
             bucket.moved = False
-            sign = -1 if bucket.group & 1 else 1
+            is_buy = bool(bucket.group & 1)
             level = bucket.level
             for distance, key, token, order in bucket.stops:  # none if it is gone: merged, or its stops taken
                 if owner.get(key) is bucket and tokens.get(key) == token and pool.get(key) is order:
-                    order.stop_px = sign * (level - distance)
+                    order.stop_px = compute_bucket_stop_px(is_buy, level, distance)
         self.moved_buckets = []
 
     def write_back_one(self, key: int) -> None:
         """Write the stopPx of the pool's order ``key`` if its bucket moved in this run (it leaves the pool)."""
         bucket = self.owner.get(key)
         order = self.pool.get(key)
-        if bucket is not None and order is not None and bucket.moved:  # its distance: -sign * offset
-            order.stop_px = (-1 if bucket.group & 1 else 1) * bucket.level + order.peg_offset
+        if bucket is not None and order is not None and bucket.moved:
+            distance = compute_trailing_distance(order.is_buy, order.peg_offset)
+            order.stop_px = compute_bucket_stop_px(order.is_buy, bucket.level, distance)
 
 
 def is_due(order: Order, price: int, mark: int) -> bool:
