@@ -87,7 +87,7 @@ class Triggers:
         order.stop_px = compute_trailing_stop_px(order.is_buy, order.stop_px, price, order.peg_offset)
 
     def add(self, order: Order) -> None:
-        """``order`` joins its contract's pool (placed untriggered, or put back by a timer undo) and its index."""
+        """``order`` joins its contract's pool (placed untriggered) and its index."""
         pool = self.conditional[order.symbol]
         pool[order.order_id] = order
         index = self.by_stop.get(order.symbol)
