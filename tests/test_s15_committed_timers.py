@@ -241,6 +241,24 @@ def test_an_internal_error_after_the_timers_fired_restores_the_state_before_the_
     assert texts(engine.process(outsider(1_600))) == [SWITCH_TEXT] * 2
 
 
+def test_a_rollback_replays_an_earlier_rejected_commands_timers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rollback after an internal error replays the commands since its checkpoint, a rejected one that fired
+    timers among them: the state is the one before the failed command, the switch's cancels included."""
+    engine = switched(2)
+    fired = engine.process(outsider(1_500))
+    assert texts(fired) == [SWITCH_TEXT] * 2
+    hash_before = engine.state_hash()
+
+    def broken(*_: object) -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(engine.desk, "withdraw", broken)
+    failed = engine.process(c.Withdraw(time_ms=1_600, account=2, asset="XBt", amount=1))
+    assert [type(event).__name__ for event in failed] == ["InternalError", "Rejected"]
+    engine.seq -= 2
+    assert (engine.state_hash(), engine.time_ms, engine.accounts[1].orders) == (hash_before, 1_500, {})
+
+
 # --------------------------------------------------------------------------------------------- serve's gateway
 def test_the_gateway_reports_a_rejected_commands_timer_cancels_to_the_order_views(tmp_path: Path) -> None:
     now = [0]
