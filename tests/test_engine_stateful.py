@@ -331,9 +331,13 @@ class EngineMachine(RuleBasedStateMachine):
     def dead_mans_switch(self, account: int, timeout: int) -> None:
         self.run(c.CancelAllAfter(time_ms=self.tick(), account=account, timeout_ms=timeout))
 
-    @rule(ms=st.sampled_from((1_000, 30_000, 3_600_000, 86_400_000)))
-    def time_passes(self, ms: int) -> None:
-        self.run(c.TimeTick(time_ms=self.tick(ms)))
+    @rule(ms=st.sampled_from((1_000, 30_000, 3_600_000, 86_400_000)), rejected=st.booleans())
+    def time_passes(self, ms: int, rejected: bool) -> None:
+        """A TimeTick, or a command that is rejected at the new time (its timers fire all the same: session 15)."""
+        if rejected:
+            self.run(c.Withdraw(time_ms=self.tick(ms), account=1, asset="XBt", amount=10**15))
+        else:
+            self.run(c.TimeTick(time_ms=self.tick(ms)))
 
     @rule(account=traders, amount=st.integers(min_value=1, max_value=50_000_000), withdraw=st.booleans())
     def money(self, account: int, amount: int, withdraw: bool) -> None:
