@@ -10,7 +10,7 @@ book and the engine's indexes (``registry.go_live``).
 Cost is counted, not timed: the resting orders count the comparisons made with them and the reads of their
 ``live`` flag (the search, and the compaction's walk).  The twin: random streams of limit orders (icebergs and
 hidden orders too), amendments up, down, to new prices and through the spread, cancels, trades, ReduceOnly orders,
-dead man's switches and their undo give the same events and state hash as the engine with session 13's
+dead man's switches firing in accepted and rejected commands give the same events and state hash as the engine with session 13's
 ``take_out`` (:func:`searching_take_out`), and a snapshot taken mid-stream loads (its dead entries included).
 """
 
@@ -177,7 +177,7 @@ def commands(steps: list[tuple[int, int, int, int]]) -> list[Any]:
             send(c.CancelOrder(time_ms=time_ms, account=order.account, order_id=order.order_id))
         elif kind == 8:  # a trade through the book
             send(c.PlaceOrder(time_ms=time_ms, account=account, symbol=SYMBOL, side=side, order_qty=k * 100))
-        else:  # a dead man's switch, then a command the clock moved to (rejected now and then: the undo)
+        else:  # a dead man's switch, then a command the clock moved to (rejected now and then: the switch stays fired)
             send(c.CancelAllAfter(time_ms=time_ms, account=account, timeout_ms=1))
             time_ms += 2
             send(c.Withdraw(time_ms=time_ms, account=account, asset="XBt", amount=10**15 if b % 2 else 1))

@@ -20,7 +20,9 @@ compacts the heap to its live entries when its length reaches a power of two fro
 live (so it stays below four times the live switches, or 128); a timeout whose deadline passes ``MAX_TIME_MS`` is refused ``TimeOutOfRange``; and when the only timers a command's time fires are switches of accounts with no
 order, its undo is the heap and their deadlines (``Registry.switches_undo``), not a dump of the whole state.
 Session 12: whatever the timers fire (switches that cancel orders too, Day-order expiry), a rejected command's
-undo is what they recorded (``registry.TimerUndo``), never a dump of the whole state (tests/test_timer_undo.py).
+undo is what they recorded (``registry.TimerUndo``), never a dump of the whole state.  Session 15: there is no undo
+any more: the timers a command's time fires are committed whatever the command's fate (as a ``TimeTick`` at that
+time would leave them; ``registry.OrderRegistry.advance_clock``), so a rejected command neither dumps nor undoes.
 
 Rules: none (the engine's dead man's switch, BitMEX ``POST /order/cancelAllAfter``).
 """
@@ -136,52 +138,62 @@ def counted_dumps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return dumps
 
 
+def ticked(engine: Engine, time_ms: int) -> Engine:
+    """A twin of ``engine`` that saw a ``TimeTick`` at ``time_ms`` (numbered as one event fewer: a rejected
+    command's timers leave the state the tick leaves, its ``Rejected`` taking the tick's ``Accepted`` number)."""
+    twin = Engine.from_snapshot(engine.snapshot())
+    assert isinstance(twin.process(c.TimeTick(time_ms=time_ms))[-1], Accepted)
+    return twin
+
+
 @pytest.mark.skipif(COMPILED, reason="counts the engine's own calls: interpreted only")
-def test_a_switch_firing_on_an_account_without_orders_is_undone_without_a_dump(monkeypatch: pytest.MonkeyPatch) -> None:
-    engine, twin = verified(range(1, 3)), verified(range(1, 3))  # the twin never sees the rejected commands
+def test_a_switch_firing_on_an_account_without_orders_is_committed_without_a_dump(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = verified(range(1, 3))
     dumps = counted_dumps(monkeypatch)
     for step in range(1, 40):
-        for replica in (engine, twin):
-            armed = replica.process(c.CancelAllAfter(time_ms=step, account=1, timeout_ms=1))
-            assert isinstance(armed[-1], Accepted)
+        armed = engine.process(c.CancelAllAfter(time_ms=step, account=1, timeout_ms=1))
+        assert isinstance(armed[-1], Accepted)
+        twin = ticked(engine, step + 1)
+        dumped = len(dumps)  # (the twin's snapshot and checkpoint)
         refused = engine.process(c.CancelOrder(time_ms=step + 1, account=2, order_id=10**9))  # due: switch fires
-        assert [type(event) for event in refused] == [Rejected]
-        twin.seq = engine.seq
-        assert engine.state_hash() == twin.state_hash()  # the switch and the clock are as before the command
-    assert dumps == []
-    engine.process(c.TimeTick(time_ms=100))
-    assert (engine.accounts[1].cancel_at_ms, engine.registry.dms_heap) == (0, [])
+        assert len(dumps) == dumped
+        assert [type(event) for event in refused] == [Rejected]  # it had no order to cancel
+        assert engine.state_hash() == twin.state_hash()  # fired and disarmed, the clock at the command's time
+        assert (engine.accounts[1].cancel_at_ms, engine.registry.dms_heap, engine.time_ms) == (0, [], step + 1)
 
 
 @pytest.mark.skipif(COMPILED, reason="counts the engine's own calls: interpreted only")
-def test_a_switch_that_cancels_orders_is_undone_without_a_dump(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Session 12: the cancelled orders are put back from what the switch recorded (``registry.TimerUndo``)."""
+def test_a_switch_that_cancels_orders_fires_for_good_in_a_rejected_command_without_a_dump(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Session 15: the cancels stay (ORD-050); before, they were put back from what the switch recorded."""
     engine = verified(range(1, 3))
     engine.process(c.Deposit(time_ms=0, account=1, asset="XBt", amount=10**8))
     engine.process(c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000))
     engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=100, price=4_000_000))
     engine.process(c.CancelAllAfter(time_ms=0, account=1, timeout_ms=1))
-    before = Engine.from_snapshot(engine.snapshot())
+    twin = ticked(engine, 5)
     dumps = counted_dumps(monkeypatch)
     refused = engine.process(c.CancelOrder(time_ms=5, account=2, order_id=10**9))
-    assert [type(event) for event in refused] == [Rejected]
+    assert [type(event).__name__ for event in refused] == ["Execution", "Rejected"]
     assert dumps == []
-    before.seq = engine.seq
-    assert engine.state_hash() == before.state_hash()
-    assert engine.accounts[1].orders  # the switch fires with the next accepted command
+    assert engine.state_hash() == twin.state_hash()
+    assert not engine.accounts[1].orders
 
 
-def test_a_rejected_command_among_many_due_and_later_switches_changes_nothing() -> None:
-    """Many switches armed, some due at the command's time, some later, in heap order: a rejected command leaves
-    every deadline and the heap as they were (the undo walks only the due part of the heap)."""
-    engine, twin = verified(range(1, 301)), verified(range(1, 301))
+def test_a_rejected_command_among_many_due_and_later_switches_fires_exactly_the_due_ones() -> None:
+    """Many switches armed, some due at the command's time, some later, in heap order: a rejected command fires
+    the due ones, as a TimeTick at its time would, and leaves the later ones armed."""
+    engine = verified(range(1, 301))
     for account in range(1, 301):
-        for replica in (engine, twin):
-            replica.process(c.CancelAllAfter(time_ms=0, account=account, timeout_ms=1 + account * 7919 % 997))
-    for time_ms in (1, 250, 500, 998):
+        engine.process(c.CancelAllAfter(time_ms=0, account=account, timeout_ms=1 + account * 7919 % 997))
+    for time_ms in (250, 500, 998):
+        assert engine.registry.timers_due(time_ms)
+        twin = ticked(engine, time_ms)
         refused = engine.process(c.CancelOrder(time_ms=time_ms, account=1, order_id=10**9))
         assert [type(event) for event in refused] == [Rejected]
-        twin.seq = engine.seq
         assert engine.state_hash() == twin.state_hash()
-    engine.process(c.TimeTick(time_ms=500))
-    assert min(engine.registry.dms_heap)[0] > 500
+        assert all(deadline > time_ms for deadline, _ in live_entries(engine))
+        assert engine.registry.dms_heap[:1] == live_entries(engine)[:1]

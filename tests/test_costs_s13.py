@@ -4,7 +4,7 @@
   never happens while an older order rests there.  Place/cancel churn behind one resting order grew the level, the
   snapshots and every reader walking it without bound.  Now ``Book.remove`` compacts a level whose dead entries
   outnumber its live orders (``Level.compact``; amortised O(1) per cancel, the live orders keep their queue order),
-  except while a command's timers fire (their cancels are put back in place if the command is rejected).
+  a timer's cancels included (session 15: they are committed, never put back).
 * redteam5_4: ``entry_terms.compute_market_reach`` copied and summed the whole first level before looking at what
   the order needs; now it stops at the order that covers it.  ``Book.dry_match`` (FillOrKill) copied the level's
   shown queue, and the fat-finger band's test summed the best level (``Book.depth``): both now stop early too.
@@ -114,8 +114,25 @@ def build(rows: list[tuple[int, bool, int, int, int | None, bool, bool]], compac
             cancelled.append(order)
     for order in cancelled:
         if order.live:
-            book.remove(order, compact)
+            if compact:
+                book.remove(order)
+            else:
+                remove_uncompacted(book, order)
     return book
+
+
+def remove_uncompacted(book: Book, order: Order) -> None:
+    """``Book.remove`` without its compaction (as ``remove(order, compact=False)`` did until session 15): a level
+    holding every dead entry, the reference the compacted books are compared with."""
+    order.live = False
+    level = order.level
+    assert isinstance(level, Level)
+    order.level = None
+    level.live -= 1
+    if level.live == 0:
+        (book.bids if order.is_buy else book.asks).pop(level.price)
+        keys = book.bid_keys if order.is_buy else book.ask_keys
+        keys.remove(level.price if order.is_buy else -level.price)
 
 
 # ------------------------------------------------------- redteam5_2: compaction
@@ -156,25 +173,23 @@ def test_compaction_keeps_the_live_orders_in_queue_order_and_they_trade_so() -> 
     assert PRICE not in book.asks
 
 
-def test_a_timers_cancels_are_not_compacted_and_a_rejected_command_puts_them_back_in_place() -> None:
-    twins = []
-    for by_dump in (False, True):
-        engine = funded_engine()
-        engine.undo_by_dump = by_dump
-        head = place(engine, 3, "Sell", 100, PRICE)
-        first, second = place(engine, 2, "Sell", 100, PRICE), place(engine, 2, "Sell", 100, PRICE)
-        ok(engine, c.CancelAllAfter(time_ms=0, account=2, timeout_ms=1_000))
-        # the switch fires at t=2000 (both orders of account 2 cancelled: 1 live of 3 entries), the command is refused
-        refused = engine.process(c.CancelOrder(time_ms=2_000, account=3, order_id=10**9))
-        assert isinstance(refused[-1], Rejected)
-        level = engine.books[SYMBOL].asks[PRICE]
-        assert level.live == 3
-        assert [o.order_id for o in level.shown] == [head, first, second]
-        events = ok(engine, c.PlaceOrder(time_ms=0, account=4, symbol=SYMBOL, side="Buy", order_qty=300,
-                                         ord_type="Market"))
-        assert makers_of(events, 4) == [head, first, second]
-        twins.append((engine.state_hash(), len(engine.snapshot())))
-    assert twins[0] == twins[1]
+def test_a_timers_cancels_in_a_rejected_command_stay_and_are_compacted() -> None:
+    """Session 15: a switch's cancels are committed (ORD-050) and compact the level as any cancel does."""
+    engine = funded_engine()
+    head = place(engine, 3, "Sell", 100, PRICE)
+    for _ in range(4):
+        place(engine, 2, "Sell", 100, PRICE)
+    ok(engine, c.CancelAllAfter(time_ms=0, account=2, timeout_ms=1_000))
+    # the switch fires at t=2000 (account 2's four orders cancelled: 1 live of 5 entries), the command is refused
+    refused = engine.process(c.CancelOrder(time_ms=2_000, account=3, order_id=10**9))
+    assert isinstance(refused[-1], Rejected)
+    level = engine.books[SYMBOL].asks[PRICE]
+    entries = [o.order_id for o in (*level.shown, *level.hidden)]
+    assert (level.live, len(entries), [o for o in entries if o in engine.live_orders]) == (1, 2, [head])
+    # compacted at the third cancel (5 entries > 2 x 2 live), as four ordinary cancels would leave it
+    events = ok(engine, c.PlaceOrder(time_ms=2_000, account=4, symbol=SYMBOL, side="Buy", order_qty=300,
+                                     ord_type="Market"))
+    assert makers_of(events, 4) == [head]
 
 
 @settings(max_examples=150, deadline=None)

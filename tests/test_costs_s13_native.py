@@ -3,10 +3,10 @@
 A seeded stream churns one price level (place/cancel behind a resting order, so ``Level.compact`` runs, also
 between snapshots), rests and fires ReduceOnly limit and stop orders (the ReduceOnly index), sends market and
 FillOrKill orders into long levels (market reach, the dry run), fat-finger limit orders, dead man's switches firing
-under refused commands (a timer's cancels are not compacted).  The interpreted engine journals it; a child process
-running the compiled engine reruns the journal, snapshots included: every event, the state hash and the journal
-and snapshot bytes must agree (tests/test_native.py's ``both_engines``).  Skipped, with the reason, when the
-compiled engine is not built or is stale.
+under refused commands (since session 15 their cancels stay, compacted as any cancel).  The interpreted engine
+journals it; a child process running the compiled engine reruns the journal, snapshots included: every event, the
+state hash and the journal and snapshot bytes must agree (tests/test_native.py's ``both_engines``).  Skipped, with
+the reason, when the compiled engine is not built or is stale.
 """
 
 from __future__ import annotations

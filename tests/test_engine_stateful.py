@@ -11,7 +11,9 @@ leverage; the mark moves in sharp steps so that liquidations and ADL happen
   INV-BOOK-UNCROSSED, INV-REDUCE-ONLY);
 * the command got exactly one ``Accepted`` or ``Rejected``, as its last event,
   and no internal error;
-* a rejected command left the state hash unchanged.
+* a rejected command left the state hash unchanged, unless its time fired timers (Day orders of past days, due
+  dead man's switches: committed whatever the command's fate, session 15), when its only other events are those
+  timers' cancels and the clock is at its time.
 """
 
 from __future__ import annotations
@@ -25,7 +27,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted, Event, InternalError, PositionUpdate, Rejected, RuleEvent
+from perpspec.engine.core.events import (
+    Accepted,
+    Event,
+    Execution,
+    InternalError,
+    PositionUpdate,
+    Rejected,
+    RuleEvent,
+)
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.contract import compute_value as engine_value
 from perpspec.rules.instrument_file import load_instrument
@@ -45,6 +55,7 @@ SPOT_FILE = Path(__file__).resolve().parent.parent / "specs" / "instruments" / "
 START_MARK = {"XBTUSD": 5_000_000, "ETHUSD": 300_000, "XBT_USDT": 5_000_000}
 TRADERS = (1, 2, 3, 4, 5)
 MAKER = 9
+TIMER_TEXTS = ("Canceled: Day order expired", "Canceled: Cancel-all-after (dead man's switch) fired")
 COLLUDER = 6  # the owner of accounts 4 and 5 also holds this one: it rests orders through their prices
 ORDER_TYPES = ("Stop", "StopLimit", "MarketIfTouched", "LimitIfTouched", "Trailing")
 TRIGGERS = ("", "MarkPrice", "LastPrice", "IndexPrice")
@@ -87,6 +98,10 @@ class EngineMachine(RuleBasedStateMachine):
             if self.engine.time_ms == clock_before:
                 # the clock did not move: a rejected command changed nothing but the event counter
                 assert _without_seq(self.engine) == before
+            else:  # its time fired timers (ORD-023, ORD-050): they stay; the command itself did nothing
+                assert self.engine.time_ms == final[0].time_ms
+                assert all(isinstance(e, Execution) and e.text.startswith(TIMER_TEXTS) for e in events[:-1]), events
+                event("rejected after its time fired timers")
         for item in events:
             if isinstance(item, RuleEvent):
                 event(f"rule {item.rule_id} {item.kind}")
@@ -316,9 +331,13 @@ class EngineMachine(RuleBasedStateMachine):
     def dead_mans_switch(self, account: int, timeout: int) -> None:
         self.run(c.CancelAllAfter(time_ms=self.tick(), account=account, timeout_ms=timeout))
 
-    @rule(ms=st.sampled_from((1_000, 30_000, 3_600_000, 86_400_000)))
-    def time_passes(self, ms: int) -> None:
-        self.run(c.TimeTick(time_ms=self.tick(ms)))
+    @rule(ms=st.sampled_from((1_000, 30_000, 3_600_000, 86_400_000)), rejected=st.booleans())
+    def time_passes(self, ms: int, rejected: bool) -> None:
+        """A TimeTick, or a command that is rejected at the new time (its timers fire all the same: session 15)."""
+        if rejected:
+            self.run(c.Withdraw(time_ms=self.tick(ms), account=1, asset="XBt", amount=10**15))
+        else:
+            self.run(c.TimeTick(time_ms=self.tick(ms)))
 
     @rule(account=traders, amount=st.integers(min_value=1, max_value=50_000_000), withdraw=st.booleans())
     def money(self, account: int, amount: int, withdraw: bool) -> None:

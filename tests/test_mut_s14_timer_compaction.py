@@ -1,13 +1,14 @@
-"""The compaction of the levels a command's timers cancelled from, measured by mutants (session 14, "mut14").
+"""The compaction of the levels a dead man's switch cancelled from, measured by mutants (session 14, "mut14").
 
 Found by ``python -m tests.mutation engine/core/registry.py`` (``OrderRegistry.compact_timer_levels``, session 13,
-review7_1): a timer's cancels (a dead man's switch, Day orders expiring) stay in their queue while the command runs,
-so that a rejected command can put them back; once the command is accepted, each level they left is compacted by
-the same bound as an ordinary cancel (``Book.remove``): when its dead entries outnumber its live orders.  No test
-pinned the bound: compacting at equality, at three times the live orders, at every cancel (``2 // live``) or
-counting the hidden queue negatively all passed.
+review7_1): a timer's cancels (a dead man's switch, Day orders expiring) stayed in their queue while the command ran,
+so that a rejected command could put them back, and each level they left was compacted once the command was
+accepted.  Session 15 removed the undo (the timers a command's time fires are committed, ORD-050) and with it that
+deferred compaction: a timer's cancel now compacts as any cancel does (``Book.remove``: when the level's dead entries
+outnumber its live orders).  These tests pin that bound for a switch's cancels: at equality nothing is compacted;
+one more dead entry and the level keeps only its live orders, hidden queue counted.
 
-Rule: ORD-024's dead man's switch cancels (the book keeps its live orders in queue order; the level's size is the
+Rule: ORD-050's dead man's switch cancels (the book keeps its live orders in queue order; the level's size is the
 memory, snapshot and reading cost bound of red team 5, redteam5_2).
 """
 
@@ -55,30 +56,24 @@ def after_the_switch(live: int, dead: int, hidden: int) -> tuple[int, int, list[
 
 
 def test_a_timers_dead_entries_no_more_than_the_live_orders_stay_in_the_queue() -> None:
-    """Kills ``> 2 * level.live`` -> ``>=`` and ``2 * level.live`` -> ``2 // level.live`` (compact_timer_levels).
-
-    Five live orders and five cancelled by the switch: the dead do not outnumber the live, the level keeps its ten
-    entries (as five ordinary cancels would leave it).  The mutants compacted it."""
+    """Five live orders and five cancelled by the switch: the dead never outnumber the live, the level keeps its ten
+    entries (as five ordinary cancels leave it).  Compacting at equality, or at every cancel, would not."""
     assert after_the_switch(live=5, dead=5, hidden=2)[:2] == (10, 5)
 
 
 def test_a_timers_dead_entries_outnumbering_the_live_orders_are_compacted_hidden_ones_counted() -> None:
-    """Kills ``len(level.shown) + len(level.hidden)`` -> ``-`` and the constant ``2 -> 3`` (compact_timer_levels).
-
-    Five live orders and six cancelled by the switch, two of them fully hidden (the hidden queue): eleven entries
-    for five live orders, compacted to the five.  Subtracting the hidden queue (7 > 10: no) or allowing three dead
-    per live order (11 > 15: no) left the six dead entries in the level after the command."""
+    """Five live orders and six cancelled by the switch, two of them fully hidden (the hidden queue): eleven entries
+    for five live orders, compacted to the five at the sixth cancel.  Not counting the hidden queue, or allowing
+    three dead entries per live order, would leave the six dead entries in the level after the command."""
     assert after_the_switch(live=5, dead=6, hidden=2)[:2] == (5, 5)
 
 
-def test_a_commands_own_cancels_compact_at_once_only_its_timers_wait() -> None:
-    """Kills dropping ``self.firing_timers = False`` in ``OrderRegistry.advance_clock``'s ``finally`` (a statement
-    mutant): the flag then stayed set for the whole command, and every cancel waited for the end of the command.
-
-    Four sells of account 3 rest at PRICE, ten of account 1 behind them; account 1's CancelAll cancels its ten one
+def test_a_commands_own_cancels_compact_at_once() -> None:
+    """Four sells of account 3 rest at PRICE, ten of account 1 behind them; account 1's CancelAll cancels its ten one
     by one, each compacting the level when its dead entries outnumber its live orders (Book.remove): the eighth
     cancel compacts 14 entries to 6 live, the last two leave 2 dead beside 4 live: 6 entries.  Deferred to the end
-    of the command, the whole level was compacted at once (4 entries): the snapshot differed."""
+    of the command (as session 13 deferred a timer's cancels), the whole level was compacted at once (4 entries):
+    the snapshot differed."""
     engine = Engine()
     for account in (1, 3):
         ok(engine, c.VerifyAccount(time_ms=0, account=account))

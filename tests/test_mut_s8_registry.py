@@ -5,9 +5,8 @@ Found by the session-8 mutation run over ``engine/core/registry.py`` (helper "mu
 
 * CancelAll / CancelAllAfter answer order id 0 (``Accepted.order_id``: "the order a PlaceOrder created or an order
   command addressed, else 0"); the first order id is 1.
-* CancelAllAfter (the dead man's switch, BitMEX ``cancelAllAfter``): a command refused at exactly the deadline
-  leaves the state as it was, the switch's cancel included (the engine's rule "bad input -> typed reject, no state
-  change of any kind, the clock included").
+* CancelAllAfter (the dead man's switch, BitMEX ``cancelAllAfter``): the switch fires at exactly the deadline,
+  also in a command that is then refused (session 15: the timers a command's time fires are committed, ORD-050).
 * Spot reservations: a loss that leaves the balance at exactly the reservation keeps the spot order; one satoshi
   less cancels it ("Canceled: balance no longer covers the reservation").
 * ReduceOnly (ORD ``execInst=ReduceOnly``; BitMEX: a resting ReduceOnly order is amended down to the position or
@@ -75,25 +74,23 @@ def test_cancel_all_and_cancel_all_after_answer_order_id_0_and_the_first_order_i
 # ----------------------------------------------------------------------------------------------- dead man's switch
 
 
-def test_a_command_refused_at_exactly_the_switch_deadline_undoes_the_switch_cancel() -> None:
-    """The switch fires at the deadline itself (t + timeout); the refused command takes the firing back. Account
+def test_a_command_refused_at_exactly_the_switch_deadline_fires_the_switch() -> None:
+    """The switch fires at the deadline itself (t + timeout), in the refused command as in any other. Account
     100,000 arms it at 1,000 ms for 60,000 ms: its id is larger than the deadline (61,000), so only the deadline,
     not the account id, can tell the engine that a timer is due."""
     engine = _engine()
     trader = 100_000
     engine.process(c.VerifyAccount(time_ms=1_000, account=trader))
     engine.process(c.Deposit(time_ms=1_000, account=trader, asset="XBt", amount=10**10))
-    placed = _accepted(engine, c.PlaceOrder(time_ms=1_000, account=trader, symbol="XBTUSD", side="Buy", order_qty=100,
-                                            price=XBT - 50_000))
+    _accepted(engine, c.PlaceOrder(time_ms=1_000, account=trader, symbol="XBTUSD", side="Buy", order_qty=100,
+                                   price=XBT - 50_000))
     _accepted(engine, c.CancelAllAfter(time_ms=1_000, account=trader, timeout_ms=60_000))
-    before = (engine.state_hash(), engine.snapshot())
+    early = engine.process(c.CancelOrder(time_ms=60_999, account=trader, order_id=999))
+    assert [type(e) for e in early] == [Rejected]  # a millisecond before: nothing due, the clock stays
     refused = engine.process(c.CancelOrder(time_ms=61_000, account=trader, order_id=999))
-    assert [type(e) for e in refused] == [Rejected]
-    engine.seq -= 1  # the Rejected event's number: the one thing a refused command moves
-    assert (engine.state_hash(), engine.snapshot()) == before
-    assert sorted(engine.live_orders) == [placed.order_id]
-    fired = engine.process(c.TimeTick(time_ms=61_000))
-    assert _texts(fired, trader) == ["Canceled: Cancel-all-after (dead man's switch) fired"]
+    assert _texts(refused, trader) == ["Canceled: Cancel-all-after (dead man's switch) fired"]
+    assert isinstance(refused[-1], Rejected)
+    assert (sorted(engine.live_orders), engine.time_ms) == ([], 61_000)
 
 
 # ----------------------------------------------------------------------------------------------- spot reservation

@@ -1,11 +1,13 @@
-"""A dead man's switch's cancels are compacted out of the book once their command is accepted (review7_1).
+"""A dead man's switch's cancels are compacted out of the book (review7_1).
 
 Session 13 compacts a price level when its cancelled entries outnumber its live orders (redteam5_2), except for the
-cancels of timers (a dead man's switch, Day orders expiring), which stay in their queue so that a rejected command's
-undo can put them back.  Nothing compacted them later: re-arming ``CancelAllAfter(1)`` and placing K orders behind
-someone else's resting order every millisecond grew the level by K dead entries a command (20,001 entries for one
-live order after 20,400 commands, the snapshot 3.6 KB -> 1.7 MB).  Now the levels a command's timers cancelled from
-are compacted once the command is accepted; a rejected command's timers are undone, as before.
+cancels of timers (a dead man's switch, Day orders expiring), which stayed in their queue so that a rejected
+command's undo could put them back.  Nothing compacted them later: re-arming ``CancelAllAfter(1)`` and placing K
+orders behind someone else's resting order every millisecond grew the level by K dead entries a command (20,001
+entries for one live order after 20,400 commands, the snapshot 3.6 KB -> 1.7 MB).  Session 13 then compacted the
+levels a command's timers cancelled from once the command was accepted.  Session 15: the timers' cancels are
+committed whatever the command's fate (ORD-050), so they compact as any cancel does (``Book.remove``), in a
+rejected command too.
 """
 
 from __future__ import annotations
@@ -23,9 +25,8 @@ def ok(engine: Engine, command: object) -> list[Event]:
     return events
 
 
-def engine_with_a_head_order(undo_by_dump: bool = False) -> Engine:
+def engine_with_a_head_order() -> Engine:
     engine = Engine()
-    engine.undo_by_dump = undo_by_dump
     for account in (1, 2, 3):
         ok(engine, c.VerifyAccount(time_ms=0, account=account))
         ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**10))
@@ -59,21 +60,25 @@ def test_switch_cancels_do_not_accumulate_behind_a_resting_order() -> None:
     assert held <= 2 * live  # old code: 1,201 entries (every switch's 20 cancels kept)
 
 
-def test_a_rejected_commands_timers_are_undone_and_its_level_kept_as_it_was() -> None:
+def test_a_rejected_commands_timers_cancel_for_good_and_compact_the_level() -> None:
     engine = engine_with_a_head_order()
     churn(engine, rounds=1, per_round=20)
-    before = entries(engine)
     refused = engine.process(c.Withdraw(time_ms=2, account=2, asset="XBt", amount=10**15))  # fires the switch
     assert isinstance(refused[-1], Rejected)
-    assert entries(engine) == before  # the switch's 20 cancels undone: the orders rest again, in place
-    assert len(engine.accounts[1].orders) == 20
+    assert len(refused) == 21  # the switch's 20 cancels, then the rejection
+    held, live = entries(engine)
+    assert live == 1
+    assert held <= 2 * live
+    assert engine.accounts[1].orders == {}
 
 
-def test_both_undo_paths_leave_the_same_book_bytes() -> None:
-    by_record, by_dump = engine_with_a_head_order(), engine_with_a_head_order(undo_by_dump=True)
-    for engine in (by_record, by_dump):
-        t = churn(engine, rounds=5, per_round=7)
-        engine.process(c.Withdraw(time_ms=t, account=2, asset="XBt", amount=10**15))  # rejected: undone
+def test_a_rejected_command_leaves_the_book_bytes_a_time_tick_leaves() -> None:
+    rejected, ticked = engine_with_a_head_order(), engine_with_a_head_order()
+    t = churn(rejected, rounds=5, per_round=7)
+    churn(ticked, rounds=5, per_round=7)
+    rejected.process(c.Withdraw(time_ms=t, account=2, asset="XBt", amount=10**15))  # rejected: the switch fires
+    ok(ticked, c.TimeTick(time_ms=t))
+    for engine in (rejected, ticked):
         churn(engine, rounds=5, per_round=7, start=t)
-    assert by_record.snapshot() == by_dump.snapshot()
-    assert by_record.state_hash() == by_dump.state_hash()
+    assert rejected.snapshot() == ticked.snapshot()
+    assert rejected.state_hash() == ticked.state_hash()

@@ -1,22 +1,17 @@
-"""Session 12: a rejected command undoes the timers its time fired from what they recorded, not from a dump.
+"""The timers a command's time fires are a TimeTick at that time, whatever the command's fate (session 15).
 
 A command's time fires the timers due by then (Day orders of past days expire, dead man's switches cancel their
-accounts' orders) before its handler runs; if the handler rejects the command, nothing may change
-(``engine.core.exchange``).  Until session 12 a switch that cancelled orders made the engine encode the whole
-state before the command, to load it back on a rejection: any funded account with a resting order, re-arming
-``CancelAllAfter(1)``, made each rejected command (its own or anyone's) cost a dump of the whole state
-(0.007 ms to 130-190 ms with a 1 MB state).  Now the timers record what they change
-(``registry.TimerUndo``: each cancelled order's indexes, its account's and position's order indexes, the
-deadlines, the heap, the event counter) and a rejection puts exactly that back.
+accounts' orders) before its handler runs.  Session 12 undid them, from what they recorded (``registry.TimerUndo``),
+when the handler then rejected the command, and twinned that undo against a dump of the whole state; this file
+keeps its name and its streams.  Session 15 commits them instead (ORD-023, ORD-050; redteam10_1: the undo made every
+rejected command after midnight cost every Day order on the exchange, again and again): the reference is now a
+twin that sees a ``TimeTick`` at the command's time whenever timers are due, then the command.  Both run the same
+streams (switches re-armed to fire at the next command, resting, hidden, iceberg, stop, ReduceOnly, Day and spot
+orders, rejected commands of every kind at due times, price moves that liquidate) and must give the same events
+after every command (the tick's own ``Accepted`` aside), the same state hash, the same state in every field, and
+the same events ever after, also when restored from either one's snapshot.
 
-The reference is the old path, kept behind ``Engine.undo_by_dump``: twin engines, one undoing by dump and one by
-record, run the same streams (switches re-armed to fire at the next command, resting, hidden, iceberg, stop,
-ReduceOnly, Day and spot orders, rejected commands of every kind at due times, price moves that liquidate) and
-must give the same events after every command, the same state hash, the same state in every field (dict
-insertion order aside: ``undo_timers``' docstring), and the same events ever after, also when restored from
-either one's snapshot.
-
-Rules: none (the engine's timers: BitMEX ``POST /order/cancelAllAfter``, ``timeInForce=Day``).
+Rules: ORD-023 (Day), ORD-050 (the dead man's switch; BitMEX ``POST /order/cancelAllAfter``).
 """
 
 from __future__ import annotations
@@ -35,7 +30,7 @@ from hypothesis import strategies as st
 from perpspec.engine.core import commands as c
 from perpspec.engine.core import exchange
 from perpspec.engine.core.accounts import DAY_MS
-from perpspec.engine.core.events import Accepted, Rejected
+from perpspec.engine.core.events import Accepted, Execution, Rejected
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.core.records import slot_names
 from perpspec.engine.core.state_codec import decode_state
@@ -49,14 +44,13 @@ ACCOUNTS = (1, 2, 3, 4, 5, 6)
 MAKER = 9
 # derived caches a rejected handler may have filled (for the state it saw, or the real one): not state
 CACHES = frozenset({"resting_cache", "_pm", "_pm_key", "fee_cache"})
+TIMER_TEXTS = ("Canceled: Day order expired", "Canceled: Cancel-all-after")
 
 
-def new_engine(by_dump: bool) -> Engine:
+def new_engine() -> Engine:
     instruments = {symbol: load_instrument(symbol) for symbol in ("XBTUSD", "ETHUSD")}
     instruments["XBT_USDT"] = load_instrument(str(SPOT_FILE))
-    engine = Engine(instruments, max_liquidations_per_update=8)
-    engine.undo_by_dump = by_dump
-    return engine
+    return Engine(instruments, max_liquidations_per_update=8)
 
 
 def setup(rng: random.Random) -> list[Any]:
@@ -172,35 +166,48 @@ def state_of(engine: Engine) -> Any:
     return [(name, plain(state[name], {})) for name in sorted(state)]
 
 
-def run_twins(commands: list[Any]) -> tuple[Engine, Engine, int, int]:
-    """Both twins through ``commands``, compared after each; (by dump, by record, timer rejections, fired)."""
-    by_dump, by_record = new_engine(True), new_engine(False)
-    undone = fired = 0
+def ticked_process(engine: Engine, command: Any) -> list[Any]:
+    """``command`` on the reference engine: first a TimeTick at its time if timers are due then, numbered as if
+    the tick's own ``Accepted`` (or ``Rejected``) were not there; the tick's other events, then the command's."""
+    time_ms = getattr(command, "time_ms", None)
+    ticked: list[Any] = []
+    if type(time_ms) is int and engine.registry.timers_due(time_ms):
+        ticked = engine.process(c.TimeTick(time_ms=time_ms))[:-1]
+        engine.seq -= 1
+    return ticked + engine.process(command)
+
+
+def run_twins(commands: list[Any]) -> tuple[Engine, Engine, int, int, int]:
+    """Both twins through ``commands``, compared after each; (committed, ticked, rejections with timers due,
+    acceptances whose timers fired, rejections whose timers cancelled orders)."""
+    committed, ticked = new_engine(), new_engine()
+    rejected = accepted = cancels = 0
     for command in commands:
-        due = by_record.registry.timers_due(getattr(command, "time_ms", -1)) if isinstance(
-            getattr(command, "time_ms", None), int) else False
-        expected = by_dump.process(command)
-        actual = by_record.process(command)
+        time_ms = getattr(command, "time_ms", None)
+        due = type(time_ms) is int and committed.registry.timers_due(time_ms)
+        actual = committed.process(command)
+        expected = ticked_process(ticked, command)
         assert expected == actual, command
-        assert by_dump.state_hash() == by_record.state_hash(), command
+        assert committed.state_hash() == ticked.state_hash(), command
         if due and isinstance(actual[-1], Rejected):
-            undone += 1
+            rejected += 1
+            cancels += any(isinstance(event, Execution) and event.text.startswith(TIMER_TEXTS) for event in actual)
         if due and isinstance(actual[-1], Accepted) and len(actual) > 1:
-            fired += 1
-    return by_dump, by_record, undone, fired
+            accepted += 1
+    return committed, ticked, rejected, accepted, cancels
 
 
 def test_a_seeded_stream_gives_the_same_events_and_state_either_way() -> None:
     commands = timer_stream(12, 3_000)
-    by_dump, by_record, undone, fired = run_twins(commands)
-    assert undone > 100  # the stream does reach both paths, often
-    assert fired > 100
-    assert state_of(by_dump) == state_of(by_record)
-    # and ever after, from either one's snapshot, also by the other undo
+    committed, ticked, rejected, accepted, cancels = run_twins(commands)
+    assert rejected > 100  # the stream does reach both paths, often
+    assert accepted > 100
+    assert cancels > 30
+    assert state_of(committed) == state_of(ticked)
+    # and ever after, from either one's snapshot
     tail = timer_stream(13, 800)[len(setup(random.Random(13))):]
-    tail = [attrs_shift(command, by_dump.time_ms) for command in tail]
-    replicas = [by_dump, by_record, Engine.from_snapshot(by_dump.snapshot()), Engine.from_snapshot(by_record.snapshot())]
-    replicas[2].undo_by_dump = True
+    tail = [attrs_shift(command, committed.time_ms) for command in tail]
+    replicas = [committed, ticked, Engine.from_snapshot(committed.snapshot()), Engine.from_snapshot(ticked.snapshot())]
     for command in tail:
         produced = [replica.process(command) for replica in replicas]
         assert all(events == produced[0] for events in produced), command
@@ -215,13 +222,13 @@ def attrs_shift(command: Any, by: int) -> Any:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(min_value=0, max_value=2**32 - 1), length=st.integers(min_value=40, max_value=400))
 def test_random_streams_give_the_same_events_and_state_either_way(seed: int, length: int) -> None:
-    by_dump, by_record, _, _ = run_twins(timer_stream(seed, length))
-    assert state_of(by_dump) == state_of(by_record)
+    committed, ticked, *_ = run_twins(timer_stream(seed, length))
+    assert state_of(committed) == state_of(ticked)
 
 
 def funded_book(orders: int) -> Engine:
     """Account 1 with one resting bid re-arming a 1 ms switch; ``orders`` other resting orders of account 2."""
-    engine = new_engine(False)
+    engine = new_engine()
     for command in setup(random.Random(0)):
         engine.process(command)
     for index in range(orders):
@@ -235,33 +242,15 @@ def funded_book(orders: int) -> Engine:
 
 
 @pytest.mark.skipif(COMPILED, reason="counts the engine's own calls: interpreted only")
-def test_rejected_commands_after_a_switch_with_orders_dump_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rejected_commands_after_a_switch_with_orders_dump_nothing_and_fire_it_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     engine = funded_book(50)
     engine.process(c.CancelAllAfter(time_ms=0, account=1, timeout_ms=1))
-    before = Engine.from_snapshot(engine.snapshot())
     dumps = counted_dumps(monkeypatch)
-    for step in range(1, 200):  # each: the switch fires, the command is refused, the order is back
-        refused = engine.process(c.CancelOrder(time_ms=step, account=2, order_id=10**9))
-        assert [type(event) for event in refused] == [Rejected]
+    answers = [engine.process(c.CancelOrder(time_ms=step, account=2, order_id=10**9)) for step in range(1, 200)]
+    assert all(isinstance(events[-1], Rejected) for events in answers)
+    assert [event.text for event in answers[0][:-1]] == ["Canceled: Cancel-all-after (dead man's switch) fired"]
+    assert [len(events) for events in answers[1:]] == [1] * 198  # nothing left to fire
     assert dumps == []
-    before.seq = engine.seq
-    assert engine.state_hash() == before.state_hash()
-    assert engine.accounts[1].orders
-    assert engine.accounts[1].cancel_at_ms == 1
-    fired = engine.process(c.TimeTick(time_ms=300))
-    assert [event.text for event in fired[:-1]] == ["Canceled: Cancel-all-after (dead man's switch) fired"]
-
-
-def test_the_undo_records_the_cancelled_orders_and_not_the_book() -> None:
-    """What a rejected command's fired switch keeps for its undo is the size of the account's orders, whatever
-    the size of the book."""
-    sizes = []
-    for orders in (10, 400):
-        engine = funded_book(orders)
-        engine.process(c.CancelAllAfter(time_ms=0, account=1, timeout_ms=1))
-        undo = engine.registry.timer_undo()
-        engine.registry.advance_clock(5, undo)
-        sizes.append((len(undo.cancels), [len(saved[1]) for saved in undo.accounts.values()],
-                      [len(saved[1]) for saved in undo.positions.values()]))
-        engine.registry.undo_timers(undo)
-    assert sizes == [(1, [1], [1]), (1, [1], [1])]
+    assert (engine.accounts[1].orders, engine.accounts[1].cancel_at_ms, engine.time_ms) == ({}, 0, 1)

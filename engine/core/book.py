@@ -12,8 +12,7 @@ Layout (after the shared measuring stick, ``bench/ref_engine.py``):
   dropped when they reach a queue head, and a cancel that leaves a level with
   more dead entries than live orders compacts it (:meth:`Level.compact`,
   amortised O(1) per cancel): its dead entries never outnumber the live
-  orders it held at its last cancel (plus one command's timers' cancels), so
-  place/cancel churn cannot grow it.  A level disappears when its last live
+  orders it held at its last cancel, so place/cancel churn cannot grow it.  A level disappears when its last live
   order leaves.
 
 Matching rules (the engine's decisions, listed in the README):
@@ -207,14 +206,13 @@ class Book:
             level.shown.append(order)
         level.live += 1
 
-    def remove(self, order: Order, compact: bool = True) -> None:
+    def remove(self, order: Order) -> None:
         """Take a live order out of the book (cancel); amortised O(1) plus level removal.
 
         The order stays in its queue marked dead; when the level's dead entries then outnumber its live orders,
         the level is compacted (it drops more entries than it keeps: at most twice the work of the cancels that
-        left the dropped entries).  ``compact``
-        False leaves the entry in its queue whatever the count (a timer's cancel, which
-        ``registry.OrderRegistry.undo_timers`` may put back at its place); the next cancel at the level compacts.
+        left the dropped entries).  A timer's cancels (a dead man's switch, Day orders expiring) compact the same
+        way: they are committed whatever becomes of their command (``registry.OrderRegistry.advance_clock``).
         """
         order.live = False
         level = order.level
@@ -224,7 +222,7 @@ class Book:
         level.live = live
         if live == 0:
             self._drop_level(order.is_buy, level.price)
-        elif compact and len(level.shown) + len(level.hidden) > 2 * live:
+        elif len(level.shown) + len(level.hidden) > 2 * live:
             level.compact()
 
     def take_out(self, order: Order) -> Order:

@@ -12,15 +12,18 @@ naming why, and refuses to snapshot or hash a half-restored state
 (:class:`EngineHalted`); it never runs on from one.
 
 Handlers validate everything first and only then mutate, so a rejected
-command changes nothing, the logical clock included: the timers a command's
-``time_ms`` makes due (dead man's switches, Day-order expiry) fire before its
-handler runs, and are undone with the clock if the command is then rejected
-(issue 12: one rejected command once moved the clock to 10**100 and every
-later command was ``TimeWentBackwards``), from what they recorded as they
-fired (:class:`engine.core.registry.TimerUndo`: the cost of the orders they
-cancelled, not of the state).  Times are bounded to
-``[0, MAX_TIME_MS]`` and one command moves the clock forward by at most
-``max_clock_step_ms`` (a parameter, default ``MAX_CLOCK_STEP_MS``).
+command changes nothing, the logical clock included (issue 12: one rejected
+command once moved the clock to 10**100 and every later command was
+``TimeWentBackwards``).  Time passing is a transition of its own: when a
+command's ``time_ms`` makes timers due (Day orders of past days, dead man's
+switches), they fire before its handler runs and stay fired whatever the
+command's fate, the clock at ``time_ms`` with them, as a ``TimeTick`` would
+have left it (:meth:`engine.core.registry.OrderRegistry.advance_clock`); their
+cancels come before the command's ``Rejected`` as before its ``Accepted``.
+A command whose time is itself refused (out of range, backwards, too far)
+fires nothing.  Times are bounded to ``[0, MAX_TIME_MS]`` and one command
+moves the clock forward by at most ``max_clock_step_ms`` (a parameter,
+default ``MAX_CLOCK_STEP_MS``).
 
 All money comes from the rules: fills through ``rules.position.apply_trade``
 (ACC-004), margin through ``rules.margin`` (MRG-*), liquidation through
@@ -63,7 +66,7 @@ from perpspec.engine.core.liqindex import LiqIndex
 from perpspec.engine.core.market import Market
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.prices import Prices
-from perpspec.engine.core.registry import OrderRegistry, TimerUndo
+from perpspec.engine.core.registry import OrderRegistry
 from perpspec.engine.core.rejects import Rej, field_values, first_wrong_type, is_int, text_of
 from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.state_check import check_engine_instruments, check_engine_state
@@ -174,9 +177,6 @@ class Engine:
         self.desk = AccountDesk(market, ledger, risk, registry, stream)
         self.views = Views(market, ledger, risk, triggers, registry, waterfall, stream)
         # not state: the rollback machinery
-        # a rejected command's fired timers are undone from what they recorded (registry.TimerUndo); True: from a
-        # dump of the whole state taken before them, as before session 12 (the twin tests' reference)
-        self.undo_by_dump = False
         self.halted = ""  # why the engine refuses every command ("" while it runs): a rollback failed (_halt)
         self._checkpoint = self._dump()
         self._checkpoint_every = checkpoint_interval(len(self._checkpoint))
@@ -206,11 +206,11 @@ class Engine:
             if isinstance(result, _REJ):
                 stream.seq += 1
                 account = getattr(command, "account", -1)
-                out = stream.out  # (emptied if the command's timers were undone)
+                out = stream.out  # after the cancels of the timers its time fired, if any (committed)
                 out.append(
                     Rejected(
                         stream.seq,
-                        stream.event_time,  # when the command came; the clock itself did not move
+                        stream.event_time,  # when the command came (the clock moved only if timers fired)
                         name,
                         account if is_int(account) else -1,
                         result.reason,
@@ -272,31 +272,17 @@ class Engine:
         wrong = first_wrong_type(command, values)  # the typed validation layer: no handler reads a wrong-typed field
         if wrong is not None:
             return Rej(Reason.MALFORMED, wrong)
-        # a rejected command changes nothing, the clock included: the clock is put back, and the timers
-        # moving it fired (rare: a day boundary with Day orders, a dead man's switch due) are undone
-        clock = stream.time_ms
+        # time passes first (registry.advance_clock): the timers due by time_ms fire and stay fired whatever the
+        # command's fate, with the clock at time_ms; a rejected command with no timer due leaves the clock as it was
         registry = self.registry
-        dump: bytes | None = None
-        timers: TimerUndo | None = None  # what undoes the timers (registry.TimerUndo): their orders, not the state
-        if registry.timers_due(time_ms):
-            if self.undo_by_dump:
-                dump = self._dump()
-            else:
-                timers = registry.timer_undo()
         stream.event_time = time_ms
-        registry.advance_clock(time_ms, timers)
+        if registry.timers_due(time_ms):
+            registry.advance_clock(time_ms)
+        clock = stream.time_ms
+        stream.time_ms = time_ms
         result = _place(self, command, values) if type(command) is _PLACE_ORDER else handler(self, command)
         if isinstance(result, _REJ):
-            if timers is not None:
-                registry.undo_timers(timers)
-                stream.out.clear()
-            elif dump is not None:
-                self._load(dump)
-                stream.out.clear()
             stream.time_ms = clock
-            registry.timer_levels = []
-        elif registry.timer_levels:
-            registry.compact_timer_levels()
         return result
 
     # ================================================================ rollback

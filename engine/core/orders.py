@@ -45,8 +45,11 @@ ORD-032  Amend: quantity down keeps priority; up or a new price loses it
 ORD-033  Self-trade prevention: the resting order of the same account is
          cancelled, the incoming order trades on
 ORD-040  tick, lot, maxOrderQty, maxPrice; ORD-041 fat-finger limit band
-ORD-050  Dead man's switch (cancelAllAfter); ORD-051 verified accounts only;
-         ORD-052 pre-trade initial margin; ORD-053 safe withdrawals
+ORD-050  Dead man's switch (cancelAllAfter); like a Day order's midnight
+         (ORD-023), its deadline fires with the first command whose time
+         reaches it, and stays fired even if that command is rejected;
+         ORD-051 verified accounts only; ORD-052 pre-trade initial margin;
+         ORD-053 safe withdrawals
 ======== =================================================================
 """
 

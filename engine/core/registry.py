@@ -11,24 +11,18 @@ cancel commands (CancelOrder, CancelAll, CancelAllAfter) are handled here.
 :meth:`OrderRegistry.touch` is what every component calls after it changed an
 account's margin inputs: the account's liquidation-index entries go stale,
 and spot orders its balance no longer covers are cancelled.
-
-:class:`TimerUndo` is what undoes the timers a command's time fired when the
-command is then rejected: recorded as they fire, it costs the cancelled orders
-and their accounts, not the whole state.
 """
 
 from __future__ import annotations
 
 import heapq
-from bisect import insort
 from typing import Any, Final
 
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import DAY_MS, DICT_POP, Account, PositionState
-from perpspec.engine.core.book import Level
 from perpspec.engine.core.events import Reason
-from perpspec.engine.core.fastmargin import RestingCache, instrument_names
+from perpspec.engine.core.fastmargin import instrument_names
 from perpspec.engine.core.ledger import Ledger
 from perpspec.engine.core.market import Market
 from perpspec.engine.core.orders import Order
@@ -47,56 +41,6 @@ CROSS: Final = MARGIN_CROSS  # rules.margin.CROSS as a compiled constant (an imp
 def reducible(ps: PositionState, is_buy: bool) -> int:
     """How much an order on this side can reduce the position (0 if it would increase it)."""
     return max(0, -ps.qty) if is_buy else max(0, ps.qty)
-
-
-class CancelRecord:
-    """What one cancel took from the indexes of one order (read before the cancel; :meth:`OrderRegistry.cancel`)."""
-
-    def __init__(
-        self, order: Order, level: Level | None, live: bool, listed: bool, day: int | None, conditional: bool,
-        reservation: tuple[str, int] | None,
-    ) -> None:
-        self.order = order
-        self.level = level  # the book level it rested at (None: not in the book)
-        self.live = live  # order.live
-        self.listed = listed  # in live_orders
-        self.day = day  # its Day-order entry
-        self.conditional = conditional  # in its contract's untriggered pool
-        self.reservation = reservation  # its spot reservation
-
-
-class TimerUndo:
-    """What undoes the timers one command's time fired, should the command be rejected (nothing changes then).
-
-    Filled as the timers fire (:meth:`OrderRegistry.advance_clock`): the switch heap and the event counter as they
-    were, each fired switch's deadline, one :class:`CancelRecord` per cancelled order, and the first time an
-    account or position loses an order, copies of its order indexes (``orders``, ``cl_ord_ids``, ``reserved``; a
-    position's ``orders`` and ``resting_cache``).  Undoing costs those orders and accounts, not the whole state
-    (issue: a switch cancelling orders made every rejected command dump the whole state for its undo, 0.007 ms
-    to 130-190 ms per command with a 1 MB state).
-
-    What is left, and why it stays (session 14): a rejected command after a switch of an account with K orders came
-    due costs O(K log K) -- the K cancels, then their undo -- and, the clock not having moved, so does the next
-    rejected command, and the next.  The undo only doubles the firing's cost; the firing is what a cheaper scheme
-    would have to skip, and it cannot: the command is judged on the state its time makes (the cancels free the
-    margin a PlaceOrder or a Withdraw is checked against, and a switch's K Canceled reports come before the
-    command's own), so the timers run before the handler decides.  Keeping the fired state across a rejection
-    instead (undone lazily) does not bound it either: the next command may come at a time before the deadline
-    (the clock did not move), and it must see the orders uncancelled, so an attacker alternating such a command
-    with one at the deadline pays the undo each time.  Committing the timers whatever the command's fate would
-    bound it, but that is a rule change (a rejected command would move the clock and leave K cancels), not a cost
-    fix.  The cost stays the account's own orders, never the rest of the state (tests/test_timer_undo_cost.py);
-    a cap on an account's open orders per contract (a rule, as :data:`engine.core.entry.MAX_OPEN_STOPS` caps
-    its untriggered ones) would bound K itself.
-    """
-
-    def __init__(self, heap: list[tuple[int, int]], seq: int) -> None:
-        self.heap = heap
-        self.seq = seq
-        self.deadlines: list[tuple[Account, int]] = []
-        self.cancels: list[CancelRecord] = []
-        self.accounts: dict[int, tuple[Account, dict[int, object], dict[str, int], dict[str, int]]] = {}
-        self.positions: dict[tuple[int, str], tuple[PositionState, dict[int, tuple[int, int]], Any]] = {}
 
 
 class OrderRegistry:
@@ -119,151 +63,47 @@ class OrderRegistry:
         # scan was ~7% of the order path; red team 5, redteam5_3: K fills against a maker with N orders cost K x N)
         self._reduce_only: dict[tuple[int, str], dict[int, Order]] = {}
         self._reduce_only_of: dict[int, Order] | None = None
-        # not state: while the timers of a command's time fire, what undoes them (advance_clock's ``undo``)
-        self.undo: TimerUndo | None = None
-        # not state: True while the timers of a command's time fire; their cancels leave the book's queues as they
-        # are (no compaction, Book.remove), so undo_timers (or a dump, Engine.undo_by_dump) puts them back in place
-        # and both undo paths leave the same queues
-        self.firing_timers = False
-        # not state: the book levels the timers of the current command cancelled from (uncompacted, as above), so
-        # that once the command is accepted they are compacted (compact_timer_levels): otherwise a dead man's switch
-        # re-armed every command left dead entries that no cancel ever compacted (review7_1)
-        self.timer_levels: list[Level] = []
-
-    def compact_timer_levels(self) -> None:
-        """The command whose timers cancelled orders was accepted: compact each level they left with more dead
-        entries than live orders (Book.remove's bound, which their cancels skipped so that a rejection could put
-        them back).  A rejected command's timers were undone: its list is simply dropped (advance_clock)."""
-        levels = self.timer_levels
-        self.timer_levels = []
-        for level in levels:
-            if level.live > 0 and len(level.shown) + len(level.hidden) > 2 * level.live:
-                level.compact()
 
     def timers_due(self, time_ms: int) -> bool:
         """Would moving the clock to ``time_ms`` fire a timer (expire Day orders, a dead man's switch)?
 
         The engine leaves no stale deadline on the switch heap's top (:meth:`tidy_switches`), so one it left
-        never answers yes; a snapshot written before session 11 may hold one, which costs one needless undo.
+        never answers yes; a snapshot written before session 11 may hold one, which then moves the clock of the
+        command that tidies it away (as a TimeTick would), cancelling nothing.
         """
         if self.dms_heap and self.dms_heap[0][0] <= time_ms:
             return True
         return time_ms // DAY_MS > self.stream.time_ms // DAY_MS and bool(self.day_orders)
 
-    def timer_undo(self) -> TimerUndo:
-        """An empty :class:`TimerUndo` for the timers about to fire: the switch heap and event counter as they are."""
-        return TimerUndo(self.dms_heap[:], self.stream.seq)
+    def advance_clock(self, time_ms: int) -> None:
+        """Time passes to ``time_ms``: Day orders of past days expire (ORD-023), then due dead man's switches fire
+        (ORD-050), then the clock is ``time_ms``.
 
-    def advance_clock(self, time_ms: int, undo: TimerUndo | None = None) -> None:
-        """Move the clock to ``time_ms``; first expire Day orders of past days, then fire due dead man's switches.
-
-        ``undo``: filled with what undoes what fired (:meth:`undo_timers`).
+        This is a transition of its own, committed whatever becomes of the command whose time it is: the engine
+        runs it (when :meth:`timers_due`) before the command's handler, which judges the command on the state it
+        leaves, and keeps it if the command is then rejected, exactly as a ``TimeTick(time_ms)`` would have done.
+        A rejected command changes nothing else.  So each order a timer cancels is cancelled once, whatever
+        commands follow (session 15: undone with each rejected command, one after midnight cost every Day order on
+        the exchange, again with every rejected command after it).
         """
-        self.undo = undo
-        self.firing_timers = True
-        self.timer_levels = []
-        try:
-            if time_ms // DAY_MS > self.stream.time_ms // DAY_MS and self.day_orders:
-                self.stream.time_ms = time_ms
-                today = time_ms // DAY_MS
-                for order_id in sorted(self.day_orders):
-                    if self.day_orders[order_id] < today and order_id in self.live_orders:
-                        self.cancel(self.live_orders[order_id], "Canceled: Day order expired")
+        if time_ms // DAY_MS > self.stream.time_ms // DAY_MS and self.day_orders:
             self.stream.time_ms = time_ms
-            heap = self.dms_heap
-            if heap and heap[0][0] <= time_ms:
-                while heap and heap[0][0] <= time_ms:
-                    deadline, account_id = heapq.heappop(heap)
-                    account = self.ledger.accounts.get(account_id)
-                    if account is not None and account.cancel_at_ms == deadline:
-                        if undo is not None:
-                            undo.deadlines.append((account, deadline))
-                        account.cancel_at_ms = 0
-                        for order_id in sorted(account.orders):
-                            order = self.live_orders[order_id]
-                            self.cancel(order, "Canceled: Cancel-all-after (dead man's switch) fired")
-                self.tidy_switches()  # a stale entry may now be on top
-        finally:
-            self.undo = None
-            self.firing_timers = False
-
-    def note_cancel(self, undo: TimerUndo, order: Order, in_book: bool) -> None:
-        """Record in ``undo`` what :meth:`cancel` is about to take from ``order``'s indexes."""
-        key: Any = order.order_id
-        account = self.ledger.accounts[order.account]
-        if account.account_id not in undo.accounts:
-            undo.accounts[account.account_id] = (
-                account, dict(account.orders), dict(account.cl_ord_ids), dict(account.reserved)
-            )
-        ps = account.positions.get(order.symbol)
-        if ps is not None and (account.account_id, order.symbol) not in undo.positions:
-            cache: Any = ps.resting_cache
-            if isinstance(cache, RestingCache):  # moved in place by drop_order: its values are kept, not the object
-                cache = RestingCache(cache.inst, cache.mark, cache.sums(), cache.highest_buy, cache.lowest_sell)
-            undo.positions[(account.account_id, order.symbol)] = (ps, dict(ps.orders), cache)
-        level = order.level if in_book and order.live else None
-        undo.cancels.append(
-            CancelRecord(
-                order,
-                level if isinstance(level, Level) else None,
-                order.live,
-                key in self.live_orders,
-                self.day_orders.get(key),
-                key in self.triggers.conditional[order.symbol],
-                self.spot_reservations.get(key),
-            )
-        )
-
-    def undo_timers(self, undo: TimerUndo) -> None:
-        """Put back everything the timers recorded in ``undo`` changed: every cancelled order where it was (its
-        place in its level's queue, the level itself if it left the book), the accounts' and positions' order
-        indexes, the switches' deadlines, the heap and the event counter.
-
-        The state is then the one before the timers (its state hash, and every later command's events); only the
-        insertion order of the engine-wide indexes an order re-enters (``live_orders``, a book side's level dict,
-        the untriggered pool, Day orders, spot reservations) may differ, which no reader depends on (each reads
-        them by key, or sorted).
-        """
-        index = self._reduce_only if self._reduce_only_of is self.live_orders else None
-        books = self.market.books
-        for record in reversed(undo.cancels):
-            order = record.order
-            key: Any = order.order_id
-            if record.listed:
-                self.live_orders[key] = order
-                if index is not None and order.reduce_only and order.triggered:
-                    index.setdefault((order.account, order.symbol), {})[key] = order
-            if record.day is not None:
-                self.day_orders[key] = record.day
-            if record.conditional:
-                self.triggers.add(order)
-            if record.reservation is not None:
-                self.spot_reservations[key] = record.reservation
-            level = record.level
-            if level is not None:
-                book = books[order.symbol]
-                price = level.price
-                if order.is_buy:
-                    if book.bids.get(price) is not level:  # it left the book with its last order
-                        book.bids[price] = level
-                        insort(book.bid_keys, price)
-                elif book.asks.get(price) is not level:
-                    book.asks[price] = level
-                    insort(book.ask_keys, -price)
-                level.live += 1
-                order.level = level  # still in its queue: a cancel only marks it dead
-            order.live = record.live
-        for account, orders, cl_ord_ids, reserved in undo.accounts.values():
-            _put_back(account.orders, orders)
-            _put_back(account.cl_ord_ids, cl_ord_ids)
-            _put_back(account.reserved, reserved)
-        for ps, resting, cache in undo.positions.values():
-            _put_back(ps.orders, resting)
-            ps.resting_cache = cache
-        for account, deadline in undo.deadlines:
-            account.cancel_at_ms = deadline
-        self.dms_heap[:] = undo.heap
-        self.stream.seq = undo.seq
+            today = time_ms // DAY_MS
+            for order_id in sorted(self.day_orders):
+                if self.day_orders[order_id] < today and order_id in self.live_orders:
+                    self.cancel(self.live_orders[order_id], "Canceled: Day order expired")
+        self.stream.time_ms = time_ms
+        heap = self.dms_heap
+        if heap and heap[0][0] <= time_ms:
+            while heap and heap[0][0] <= time_ms:
+                deadline, account_id = heapq.heappop(heap)
+                account = self.ledger.accounts.get(account_id)
+                if account is not None and account.cancel_at_ms == deadline:
+                    account.cancel_at_ms = 0
+                    for order_id in sorted(account.orders):
+                        order = self.live_orders[order_id]
+                        self.cancel(order, "Canceled: Cancel-all-after (dead man's switch) fired")
+            self.tidy_switches()  # a stale entry may now be on top
 
     def tidy_switches(self) -> None:
         """Drop stale dead man's switch entries: every one off the heap's top, and the rest before the heap
@@ -271,8 +111,8 @@ class OrderRegistry:
 
         Re-arming or disarming a switch leaves its old ``(deadline, account)`` in the heap (heapq removes only
         the top).  Left there, one account re-arming every second grew the state without limit, and each stale
-        deadline reaching the top made :meth:`timers_due` say yes, so the next command paid an undo dump of the
-        whole state for nothing (red-team finds).  The heap is compacted to its live entries, sorted (a sorted
+        deadline reaching the top made :meth:`timers_due` say yes, so the next command paid (then) an undo dump of
+        the whole state for nothing (red-team finds).  The heap is compacted to its live entries, sorted (a sorted
         list is a heap), when its length reaches a power of two from 64 on and at most half are live: amortised
         constant work per arm, decided by the state alone, so a replay or a recovered engine compacts at the
         same commands.
@@ -404,16 +244,8 @@ class OrderRegistry:
 
     def cancel(self, order: Order, text: str, in_book: bool = True) -> None:
         """Cancel a live order (out of the book unless ``in_book`` is False) and report it."""
-        undo = self.undo
-        if undo is not None:  # a timer's cancel: recorded, so that a rejected command can put it back
-            self.note_cancel(undo, order, in_book)
         if in_book and order.live and order.level is not None:
-            # a timer's cancel leaves the entry in its queue (no compaction), where undo_timers puts it back; the
-            # level is compacted once the command is accepted (compact_timer_levels)
-            level = order.level
-            if self.firing_timers and isinstance(level, Level):
-                self.timer_levels.append(level)
-            self.market.books[order.symbol].remove(order, not self.firing_timers)
+            self.market.books[order.symbol].remove(order)
         order.live = False
         self.forget(order)
         self.stream.emit_exec(o.EXEC_CANCELED, order, text=text)
@@ -524,9 +356,3 @@ def spot_need(inst: Instrument, is_buy: bool, qty: int, price: int) -> tuple[str
         value = compute_notional(inst, qty, price)
         return inst.settl_currency, value + max(0, compute_commission(value, inst.taker_fee_ppm))
     return inst.base_currency, qty * inst.base_multiplier
-
-
-def _put_back(target: dict[Any, Any], saved: dict[Any, Any]) -> None:
-    """``target`` holds what ``saved`` holds again, in its order (the same dict object)."""
-    target.clear()
-    target.update(saved)

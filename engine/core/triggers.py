@@ -107,7 +107,7 @@ class Triggers:
         )
 
     def add(self, order: Order) -> None:
-        """``order`` joins its contract's pool (placed untriggered, or put back by a timer undo) and its index."""
+        """``order`` joins its contract's pool (placed untriggered) and its index."""
         pool = self.conditional[order.symbol]
         pool[order.order_id] = order
         index = self.by_stop.get(order.symbol)
