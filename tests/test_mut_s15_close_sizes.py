@@ -1,0 +1,115 @@
+"""Order sizes at their edges: ORD-012's Close without orderQty, and maxOrderQty (session 15, helper "mut15").
+
+Mutants of session 14's code the suite let through:
+
+* ``OrderEntry._fire``: ``if room > 0`` -> ``>= 0`` (a whole-position Close stop finding nothing to close was
+  re-sized to 0 before its reports) and -> ``> 1`` (one contract left to close was not re-sized: its Triggered
+  report kept the quantity it was placed with);
+* ``entry_terms.side_and_qty``: ``side = SELL if ps.qty > 0`` -> ``ps.qty > 1`` (a Close without side of a
+  one-contract long bought) and ``qty > inst.max_order_qty`` -> ``>=`` (an order of exactly maxOrderQty refused).
+
+ETHUSD's lot is one contract, so a position of 1 is one a trader can hold.
+"""
+
+from __future__ import annotations
+
+from perpspec.engine.core import commands as c
+from perpspec.engine.core import orders as o
+from perpspec.engine.core.events import Accepted, Event, Execution, Reason, Rejected
+from perpspec.engine.core.exchange import Engine
+
+ETH = "ETHUSD"
+ETH_PRICE = 300_000  # 3,000.00 (tick 0.05)
+XBT = "XBTUSD"
+XBT_PRICE = 5_000_000
+
+
+def ok(engine: Engine, command: object) -> list[Event]:
+    events = engine.process(command)
+    assert isinstance(events[-1], Accepted), (command, events[-1])
+    return events
+
+
+def _engine(symbol: str, price: int) -> Engine:
+    engine = Engine()
+    for account in (1, 2):
+        ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**12))
+    ok(engine, c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=price, index_price=price))
+    return engine
+
+
+def _reports(events: list[Event], order_id: int, exec_type: str) -> list[Execution]:
+    return [e for e in events if isinstance(e, Execution) and e.order_id == order_id and e.exec_type == exec_type]
+
+
+def _long(engine: Engine, qty: int) -> None:
+    """Account 2 buys ``qty`` ETHUSD from account 1 at the mark."""
+    ok(engine, c.PlaceOrder(time_ms=0, account=1, symbol=ETH, side="Sell", order_qty=qty, price=ETH_PRICE))
+    ok(engine, c.PlaceOrder(time_ms=0, account=2, symbol=ETH, side="Buy", order_qty=qty, price=ETH_PRICE))
+
+
+def test_ord_012_a_close_stop_finding_one_contract_is_resized_to_it_before_its_reports() -> None:
+    """Placed while long 3, fired while long 1: the Triggered report shows 1, it sells 1, the trader is flat."""
+    engine = _engine(ETH, ETH_PRICE)
+    _long(engine, 3)
+    events = ok(engine, c.PlaceOrder(time_ms=0, account=2, symbol=ETH, side="Sell", ord_type="Stop",
+                                     stop_px=ETH_PRICE - 10_000, exec_inst="Close"))
+    stop = events[-1].order_id  # type: ignore[attr-defined]
+    assert _reports(events, stop, o.EXEC_NEW)[0].order_qty == 3
+    ok(engine, c.PlaceOrder(time_ms=0, account=1, symbol=ETH, side="Buy", order_qty=2, price=ETH_PRICE))
+    ok(engine, c.PlaceOrder(time_ms=0, account=2, symbol=ETH, side="Sell", order_qty=2, price=ETH_PRICE))
+    assert engine.accounts[2].positions[ETH].qty == 1
+    ok(engine, c.PlaceOrder(time_ms=0, account=1, symbol=ETH, side="Buy", order_qty=10, price=ETH_PRICE - 20_000))
+    events = ok(engine, c.PriceUpdate(time_ms=1, symbol=ETH, mark_price=ETH_PRICE - 15_000,
+                                      index_price=ETH_PRICE - 15_000))
+    (triggered,) = _reports(events, stop, o.EXEC_TRIGGERED)
+    assert (triggered.order_qty, triggered.leaves_qty) == (1, 1)
+    assert sum(e.last_qty for e in _reports(events, stop, o.EXEC_TRADE)) == 1
+    assert engine.accounts[2].positions[ETH].qty == 0
+
+
+def test_ord_012_a_close_stop_finding_nothing_to_close_is_cancelled_with_the_quantity_it_was_placed_with() -> None:
+    """Flat when it fires: nothing to re-size to; its Triggered and Canceled reports keep the quantity it was placed
+    with (the position then), and the cancel says why."""
+    engine = _engine(ETH, ETH_PRICE)
+    _long(engine, 3)
+    events = ok(engine, c.PlaceOrder(time_ms=0, account=2, symbol=ETH, side="Sell", ord_type="Stop",
+                                     stop_px=ETH_PRICE - 10_000, exec_inst="Close"))
+    stop = events[-1].order_id  # type: ignore[attr-defined]
+    ok(engine, c.PlaceOrder(time_ms=0, account=1, symbol=ETH, side="Buy", order_qty=3, price=ETH_PRICE))
+    ok(engine, c.PlaceOrder(time_ms=0, account=2, symbol=ETH, side="Sell", order_qty=3, price=ETH_PRICE))
+    assert engine.accounts[2].positions[ETH].qty == 0
+    events = ok(engine, c.PriceUpdate(time_ms=1, symbol=ETH, mark_price=ETH_PRICE - 15_000,
+                                      index_price=ETH_PRICE - 15_000))
+    (triggered,) = _reports(events, stop, o.EXEC_TRIGGERED)
+    (cancelled,) = _reports(events, stop, o.EXEC_CANCELED)
+    assert (triggered.order_qty, triggered.leaves_qty) == (3, 3)
+    assert (cancelled.order_qty, cancelled.leaves_qty) == (3, 3)
+    assert "Close order without orderQty found no position to close" in cancelled.text
+
+
+def test_ord_012_a_close_without_side_or_qty_sells_a_one_contract_long() -> None:
+    engine = _engine(ETH, ETH_PRICE)
+    _long(engine, 1)
+    ok(engine, c.PlaceOrder(time_ms=0, account=1, symbol=ETH, side="Buy", order_qty=5, price=ETH_PRICE - 50))
+    events = ok(engine, c.PlaceOrder(time_ms=0, account=2, symbol=ETH, ord_type="Market", exec_inst="Close"))
+    order_id = events[-1].order_id  # type: ignore[attr-defined]
+    (new,) = _reports(events, order_id, o.EXEC_NEW)
+    assert (new.side, new.order_qty) == ("Sell", 1)
+    assert engine.accounts[2].positions[ETH].qty == 0
+
+
+def test_an_order_of_exactly_max_order_qty_is_accepted_and_one_lot_more_refused() -> None:
+    """maxOrderQty is the largest order quantity allowed, the edge included (a stop: placed without margin, so the
+    size check is the only one that can refuse it)."""
+    engine = _engine(XBT, XBT_PRICE)
+    inst = engine.market.instrument_map[XBT]
+    for qty, accepted in ((inst.max_order_qty, True), (inst.max_order_qty + inst.lot_size, False)):
+        events = engine.process(c.PlaceOrder(time_ms=0, account=2, symbol=XBT, side="Buy", order_qty=qty,
+                                             ord_type="Stop", stop_px=XBT_PRICE * 2))
+        if accepted:
+            assert isinstance(events[-1], Accepted), events[-1]
+        else:
+            assert isinstance(events[-1], Rejected)
+            assert events[-1].reason is Reason.QTY_TOO_LARGE
