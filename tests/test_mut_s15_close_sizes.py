@@ -113,3 +113,20 @@ def test_an_order_of_exactly_max_order_qty_is_accepted_and_one_lot_more_refused(
         else:
             assert isinstance(events[-1], Rejected)
             assert events[-1].reason is Reason.QTY_TOO_LARGE
+
+
+def test_ord_012_amending_the_leaves_qty_makes_it_an_ordinary_close_of_that_quantity() -> None:
+    """A quantity given by ``leavesQty`` (not only ``orderQty``) makes a Close stop without orderQty an ordinary Close
+    of that quantity: the position grown since, it still sells only that (``AmendOrder`` clears ``whole_position``
+    for either; ``c.leaves_qty`` dropped from the test passed every test)."""
+    from tests.test_s14_close_stop import S, _close_stop, _engine, _fire, _sold
+
+    engine = _engine()
+    stop = _close_stop(engine)
+    ok(engine, c.AmendOrder(time_ms=1, account=2, order_id=stop, leaves_qty=700))
+    order = engine.registry.live_orders[stop]
+    assert not order.whole_position
+    assert (order.order_qty, order.leaves_qty) == (700, 700)
+    ok(engine, c.PlaceOrder(time_ms=1, account=2, symbol=S, side="Buy", order_qty=4_000, price=5_000_000))
+    assert _sold(_fire(engine), stop) == 700
+    assert engine.accounts[2].positions[S].qty == 5_000 - 700
