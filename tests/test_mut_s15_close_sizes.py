@@ -130,3 +130,58 @@ def test_ord_012_amending_the_leaves_qty_makes_it_an_ordinary_close_of_that_quan
     ok(engine, c.PlaceOrder(time_ms=1, account=2, symbol=S, side="Buy", order_qty=4_000, price=5_000_000))
     assert _sold(_fire(engine), stop) == 700
     assert engine.accounts[2].positions[S].qty == 5_000 - 700
+
+
+def test_ord_012_a_fired_close_stop_limit_rests_as_an_ordinary_close_of_the_whole_position() -> None:
+    """A StopLimit Close without orderQty, the position grown from 1,000 to 5,000 since: it fires re-sized to 5,000
+    and rests at its limit, all of it shown (``shown_qty`` reset with the size: the book's depth shows 5,000), no
+    longer flagged ``whole_position`` (a fired order is an ordinary Close order: a snapshot of it loads, the state
+    check refusing a fired order flagged so)."""
+    from tests.test_s14_close_stop import S, _engine
+
+    engine = _engine()  # account 2 long 1,000 XBTUSD at 50,000
+    events = ok(engine, c.PlaceOrder(time_ms=1, account=2, symbol=S, side="Sell", ord_type="StopLimit",
+                                     stop_px=4_900_000, price=5_200_000, exec_inst="Close"))
+    stop = events[-1].order_id  # type: ignore[attr-defined]
+    ok(engine, c.PlaceOrder(time_ms=1, account=2, symbol=S, side="Buy", order_qty=4_000, price=5_000_000))
+    assert engine.accounts[2].positions[S].qty == 5_000
+    book = engine.market.books[S]
+    assert book.depth(False, 5) == [(5_000_000, 5_000)]  # account 1's ask left
+    events = ok(engine, c.PriceUpdate(time_ms=2, symbol=S, mark_price=4_890_000, index_price=4_890_000))
+    (triggered,) = _reports(events, stop, o.EXEC_TRIGGERED)
+    assert triggered.order_qty == 5_000
+    order = engine.registry.live_orders[stop]
+    assert (order.leaves_qty, order.shown_qty, order.whole_position) == (5_000, 5_000, False)
+    assert book.depth(False, 5) == [(5_000_000, 5_000), (5_200_000, 5_000)]
+    loaded = Engine.from_snapshot(engine.snapshot())
+    assert loaded.state_hash() == engine.state_hash()
+
+
+def test_ord_012_a_close_stop_re_sized_at_fire_is_capped_at_max_order_qty() -> None:
+    """Re-sized to the whole position when it fires, but no larger than maxOrderQty (as a new order): here 1,000
+    contracts of a contract whose maxOrderQty is 1,000, placed while long 1,000 and fired while long 3,000."""
+    import attrs
+
+    from perpspec.rules.instrument_file import load_instrument
+
+    inst = attrs.evolve(load_instrument(XBT), max_order_qty=1_000)
+    engine = Engine({XBT: inst})
+    for account in (1, 2):
+        ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**12))
+    ok(engine, c.PriceUpdate(time_ms=0, symbol=XBT, mark_price=XBT_PRICE, index_price=XBT_PRICE))
+    for _ in range(3):
+        ok(engine, c.PlaceOrder(time_ms=0, account=1, symbol=XBT, side="Sell", order_qty=1_000, price=XBT_PRICE))
+        ok(engine, c.PlaceOrder(time_ms=0, account=2, symbol=XBT, side="Buy", order_qty=1_000, price=XBT_PRICE))
+        if engine.accounts[2].positions[XBT].qty == 1_000:
+            events = ok(engine, c.PlaceOrder(time_ms=0, account=2, symbol=XBT, side="Sell", ord_type="Stop",
+                                             stop_px=XBT_PRICE - 100_000, exec_inst="Close"))
+            stop = events[-1].order_id  # type: ignore[attr-defined]
+    assert engine.accounts[2].positions[XBT].qty == 3_000
+    ok(engine, c.PlaceOrder(time_ms=0, account=1, symbol=XBT, side="Buy", order_qty=1_000, price=XBT_PRICE - 150_000))
+    events = ok(engine, c.PriceUpdate(time_ms=1, symbol=XBT, mark_price=XBT_PRICE - 110_000,
+                                      index_price=XBT_PRICE - 110_000))
+    (triggered,) = _reports(events, stop, o.EXEC_TRIGGERED)
+    assert triggered.order_qty == 1_000
+    assert sum(e.last_qty for e in _reports(events, stop, o.EXEC_TRADE)) == 1_000
+    assert engine.accounts[2].positions[XBT].qty == 2_000
