@@ -4,7 +4,8 @@
   a fraction (``.5``) and a duration's seconds were not tried with foreign digits, so putting ``\\d`` back in
   either of those two places passed every test.
 * A journal's first seq is in ``[1, MAX_SEQ]`` (``JournalWriter.create``): the upper bound was pinned, dropping the
-  lower one passed -- a writer created at seq 0 writes a header its own reader refuses.
+  lower one passed -- a writer created at seq 0 writes a header its own reader refuses.  A full journal's
+  ``JournalFull`` names offset 0 (``1`` there passed too).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from perpspec.engine.durability.journal import JournalWriter, SyncPolicy, read_journal
+from perpspec.engine.durability.journal import MAX_SEQ, JournalFull, JournalWriter, SyncPolicy, read_journal
 from perpspec.engine.serve.errors import ApiError
 from perpspec.engine.serve.units import parse_units
 from perpspec.rules.parse import ParseError, parse_duration_ms, parse_ppm, parse_scaled
@@ -45,3 +46,21 @@ def test_a_writer_is_not_created_below_seq_1(tmp_path: Path, first_seq: int) -> 
     writer = JournalWriter.create(str(path), {}, first_seq=1, policy=SyncPolicy())  # the lowest there is
     writer.close()
     assert read_journal(str(path)).last_seq == 0
+
+
+def test_a_full_journal_refuses_the_next_record_typed_naming_no_place_in_the_file(tmp_path: Path) -> None:
+    """Seq ``MAX_SEQ`` is the last a record carries: the next append raises ``JournalFull`` (nothing appended, the
+    seq not advanced); the error points at no damage in the file (offset 0: the journal is whole)."""
+    path = tmp_path / "j.log"
+    writer = JournalWriter.create(str(path), {}, first_seq=MAX_SEQ, policy=SyncPolicy())
+    try:
+        assert writer.append(b"last") == MAX_SEQ
+        with pytest.raises(JournalFull) as full:
+            writer.append(b"one too many")
+        assert (full.value.path, full.value.offset) == (str(path), 0)
+        assert str(full.value).endswith("at byte offset 0")
+        assert writer.next_seq == MAX_SEQ + 1
+        writer.commit()
+    finally:
+        writer.close()
+    assert read_journal(str(path)).last_seq == MAX_SEQ
