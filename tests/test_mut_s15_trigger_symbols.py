@@ -52,3 +52,13 @@ def test_inv_triggers_due_fired_is_checked_where_a_price_or_a_conditional_order_
     assert checks.trigger_symbols([]) == []  # the same prices again
     ok(engine, c.PriceUpdate(time_ms=0, symbol=ETH, mark_price=2, index_price=1))
     assert checks.trigger_symbols([]) == [ETH]  # the mark
+    assert checks.trigger_symbols([]) == []
+    # a conditional order placed or amended with no price moving: its contract is checked (its stopPx is new)
+    events = ok(engine, c.PlaceOrder(time_ms=0, account=1, symbol=ETH, side="Sell", ord_type="Stop", order_qty=1,
+                                     stop_px=1))
+    assert checks.trigger_symbols(events) == [ETH]
+    stop = events[-1].order_id  # type: ignore[attr-defined]
+    events = ok(engine, c.AmendOrder(time_ms=0, account=1, order_id=stop, stop_px=2))  # due at the mark 2: it fires
+    assert checks.trigger_symbols(events) == [ETH]
+    limit = ok(engine, c.PlaceOrder(time_ms=0, account=1, symbol=ETH, side="Buy", order_qty=1, price=1))
+    assert checks.trigger_symbols(limit) == []  # a plain order: no stopPx
