@@ -107,3 +107,35 @@ def test_an_odd_mark_price_trailing_stop_is_judged_at_the_mark_not_at_the_prints
     assert engine.triggers.conditional[SYMBOL].get(order_id) is stop  # not triggered: the mark did not reach it
     assert not any(isinstance(e, Execution) and e.order_id == order_id for e in events)
     assert stop.stop_px == PRICE  # trailed to the mark (offset 0)
+
+
+def test_an_odd_last_price_trailing_stop_trails_at_each_print_before_the_next_judges_it() -> None:
+    """ORD-007 and ORD-015 for a stop judged one by one: a trailing stop that watches the last price is judged at each
+    print in turn and trails at each one it is not due at, as if each were the last price.  The sell stop here
+    (offset set to 0: ``odd``) waits at 49,500 when a sell sweeps two bids, printing 49,990 then 49,980: at 49,990
+    it is not due and trails up to it; at 49,980 (the last price) it is then due and fires.  (Not trailed at the
+    first print, it would be judged at 49,980 against its old stopPx and only trail.)"""
+    engine = Engine()
+    for account in (1, 2, 3):
+        ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**10))
+    ok(engine, c.PriceUpdate(time_ms=0, symbol=SYMBOL, mark_price=PRICE, index_price=PRICE))
+    ok(engine, c.PlaceOrder(time_ms=0, account=2, symbol=SYMBOL, side="Buy", order_qty=100, price=PRICE))
+    ok(engine, c.PlaceOrder(time_ms=0, account=3, symbol=SYMBOL, side="Sell", order_qty=100))  # last: 50,000
+    events = ok(engine, c.PlaceOrder(time_ms=0, account=1, symbol=SYMBOL, side="Sell", order_qty=100,
+                                     ord_type="Pegged", peg_price_type="TrailingStopPeg", peg_offset_value=-10 * TICK,
+                                     exec_inst="LastPrice"))
+    (order_id,) = [e.order_id for e in events if isinstance(e, Execution) and e.exec_type == o.EXEC_NEW]
+    for price in (PRICE - 20 * TICK, PRICE - 40 * TICK, PRICE - 500 * TICK):
+        ok(engine, c.PlaceOrder(time_ms=0, account=2, symbol=SYMBOL, side="Buy", order_qty=100, price=price))
+    stop = engine.triggers.conditional[SYMBOL][order_id]
+    assert stop.stop_px == PRICE - 10 * TICK
+    stop.stop_px = PRICE - 100 * TICK  # and a state the engine does not make (a snapshot's): offset 0, stop 49,500
+    stop.peg_offset = 0
+    engine.triggers.reindex(stop)
+    assert order_id in engine.triggers.by_stop[SYMBOL].odd
+    events = ok(engine, c.PlaceOrder(time_ms=0, account=3, symbol=SYMBOL, side="Sell", order_qty=200))
+    trades = [e.last_px for e in events if isinstance(e, Execution) and e.exec_type == o.EXEC_TRADE and e.account == 3]
+    assert trades[:2] == [PRICE - 20 * TICK, PRICE - 40 * TICK]
+    assert any(isinstance(e, Execution) and e.order_id == order_id and e.exec_type == o.EXEC_TRIGGERED for e in events)
+    assert order_id not in engine.triggers.conditional[SYMBOL]
