@@ -185,3 +185,29 @@ def test_ord_012_a_close_stop_re_sized_at_fire_is_capped_at_max_order_qty() -> N
     assert triggered.order_qty == 1_000
     assert sum(e.last_qty for e in _reports(events, stop, o.EXEC_TRADE)) == 1_000
     assert engine.accounts[2].positions[XBT].qty == 2_000
+
+
+def test_ord_012_a_whole_position_close_stop_refused_for_another_reason_says_that_reason() -> None:
+    """The "found no position to close" text is the ReduceOnly refusal's, for a Close stop without orderQty: one
+    refused for anything else when it fires keeps that refusal's text (``if whole and ... REDUCE_ONLY_WOULD_INCREASE``;
+    ``if whole:`` alone passed every test).  Here the dated future expired before its mark reached the stop: it is
+    cancelled because the contract only settles now (SET-001), and says so."""
+    from tests.test_s14_expired_closeouts import EXPIRY, T0, Z
+
+    engine = Engine()
+    for account in (1, 2):
+        ok(engine, c.VerifyAccount(time_ms=T0, account=account))
+        ok(engine, c.Deposit(time_ms=T0, account=account, asset="XBt", amount=10**10))
+    ok(engine, c.PriceUpdate(time_ms=T0, symbol=Z, mark_price=XBT_PRICE, index_price=XBT_PRICE))
+    ok(engine, c.PlaceOrder(time_ms=T0, account=1, symbol=Z, side="Sell", order_qty=1_000, price=XBT_PRICE))
+    ok(engine, c.PlaceOrder(time_ms=T0, account=2, symbol=Z, side="Buy", order_qty=1_000, price=XBT_PRICE))
+    events = ok(engine, c.PlaceOrder(time_ms=T0, account=2, symbol=Z, side="Sell", ord_type="Stop",
+                                     stop_px=XBT_PRICE - 100_000, exec_inst="Close"))
+    stop = events[-1].order_id  # type: ignore[attr-defined]
+    assert engine.registry.live_orders[stop].whole_position
+    events = ok(engine, c.PriceUpdate(time_ms=EXPIRY + 1, symbol=Z, mark_price=XBT_PRICE - 200_000,
+                                      index_price=XBT_PRICE - 200_000))
+    (cancelled,) = _reports(events, stop, o.EXEC_CANCELED)
+    assert "ContractExpired" in cancelled.text
+    assert "found no position" not in cancelled.text
+    assert engine.accounts[2].positions[Z].qty == 1_000  # nothing traded after expiry
