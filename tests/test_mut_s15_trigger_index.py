@@ -139,3 +139,33 @@ def test_an_odd_last_price_trailing_stop_trails_at_each_print_before_the_next_ju
     assert trades[:2] == [PRICE - 20 * TICK, PRICE - 40 * TICK]
     assert any(isinstance(e, Execution) and e.order_id == order_id and e.exec_type == o.EXEC_TRIGGERED for e in events)
     assert order_id not in engine.triggers.conditional[SYMBOL]
+
+
+def test_an_odd_trailing_stop_amended_to_a_valid_offset_leaves_the_odd_list_and_fires_once() -> None:
+    """A stop judged one by one (``odd``: a snapshot's offset of 0) amended to an offset the engine accepts is indexed
+    anew in a bucket (ORD-007's index) and fires once, at the stopPx its new distance gives from the best mark it has
+    seen, when the mark falls that far."""
+    engine = Engine()
+    for account in (1, 2):
+        ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**10))
+    ok(engine, c.PriceUpdate(time_ms=0, symbol=SYMBOL, mark_price=PRICE, index_price=PRICE))
+    ok(engine, c.PlaceOrder(time_ms=0, account=2, symbol=SYMBOL, side="Buy", order_qty=1_000, price=PRICE - 500 * TICK))
+    events = ok(engine, c.PlaceOrder(time_ms=0, account=1, symbol=SYMBOL, side="Sell", order_qty=100,
+                                     ord_type="Pegged", peg_price_type="TrailingStopPeg", peg_offset_value=-10 * TICK,
+                                     exec_inst="MarkPrice"))
+    (order_id,) = [e.order_id for e in events if isinstance(e, Execution) and e.exec_type == o.EXEC_NEW]
+    stop = engine.triggers.conditional[SYMBOL][order_id]
+    stop.peg_offset = 0  # a state the engine does not make (a snapshot's): judged one by one
+    engine.triggers.reindex(stop)
+    index = engine.triggers.by_stop[SYMBOL]
+    assert order_id in index.odd
+    ok(engine, c.AmendOrder(time_ms=0, account=1, order_id=order_id, peg_offset_value=-20 * TICK))
+    assert order_id in index.owner  # in a bucket now
+    ok(engine, c.PriceUpdate(time_ms=0, symbol=SYMBOL, mark_price=PRICE + 10 * TICK, index_price=PRICE))
+    events = ok(engine, c.PriceUpdate(time_ms=0, symbol=SYMBOL, mark_price=PRICE - 10 * TICK, index_price=PRICE))
+    triggered = [e for e in events if isinstance(e, Execution) and e.order_id == order_id
+                 and e.exec_type == o.EXEC_TRIGGERED]
+    assert len(triggered) == 1
+    assert triggered[0].stop_px == PRICE - 10 * TICK
+    assert order_id not in engine.triggers.conditional[SYMBOL]
