@@ -527,6 +527,12 @@ class _Checker:
         self.reservations()
         for order_id, order in self.live.items():  # OrderRegistry.reserve: a resting spot order's open quantity
             inst = self.instruments[order.symbol]
+            if is_spot(inst) and (
+                order.reduce_only or order.close or order.ord_type in o.CONDITIONAL_TYPES
+                or not self.seen_in_place[order_id].startswith("books")
+            ):  # a conditional spot order would trade when it fires, having reserved nothing while it waited
+                _fail(f"live_orders[{order_id}]", "a spot order rests in its book, without ReduceOnly/Close or a "
+                                                  "trigger (order entry refuses any other: NotSupportedOnSpot)")
             if is_spot(inst) and self.seen_in_place[order_id].startswith("books"):
                 need = spot_need(inst, order.is_buy, order.leaves_qty, order.price)
                 if reservations.get(order_id) != need:
