@@ -6,6 +6,7 @@ after it is submitted; the journal's codec and the typed validation layer read a
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import pytest
@@ -26,10 +27,15 @@ def example(name: str) -> Any:
 def test_two_commands_are_equal_only_of_the_same_class() -> None:
     cancel_all, cancel_one = c.CancelAll(time_ms=0, account=1), c.CancelOrder(time_ms=0, account=1)
     assert tuple(cancel_all) == tuple(cancel_one)  # the same items...
-    assert cancel_all != cancel_one and not cancel_all == cancel_one  # ...but different commands
-    assert cancel_all != (0, 1, None, None) and not cancel_all == (0, 1, None, None)
+    # both operators are the commands' own (commands._same_command, _other_command): each is checked
+    assert operator.ne(cancel_all, cancel_one)  # ...but different commands
+    assert not operator.eq(cancel_all, cancel_one)
+    assert operator.ne(cancel_all, (0, 1, None, None))
+    assert not operator.eq(cancel_all, (0, 1, None, None))
     twin = c.CancelAll(time_ms=0, account=1)
-    assert cancel_all == twin and not cancel_all != twin and hash(cancel_all) == hash(twin)
+    assert operator.eq(cancel_all, twin)
+    assert not operator.ne(cancel_all, twin)
+    assert hash(cancel_all) == hash(twin)
     assert c.CancelAll(time_ms=0, account=2) != twin
     assert len({cancel_all, cancel_one, twin}) == 2
 
