@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import attrs
-
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted, InternalError, Rejected
 from perpspec.engine.core.exchange import Engine
@@ -70,20 +68,21 @@ def templates(engine: Engine) -> list[Any]:
 
 def variants(template: Any, engine: Engine) -> list[Any]:
     out = []
-    for field in attrs.fields(type(template)):
+    for name, kind, optional in c.FIELD_KINDS[type(template)]:
+        declared = kind.__name__ + (" | None" if optional else "")
         values: tuple[Any, ...]
-        if field.name == "time_ms":
+        if name == "time_ms":
             values = (engine.time_ms - 1, 0, -1, 2**63, engine.time_ms + 366 * 86_400_000 + 1)
-        elif field.type in ("int", "int | None"):
+        elif declared in ("int", "int | None"):
             values = INTS
-        elif field.type in ("str", "str | None"):
+        elif declared in ("str", "str | None"):
             values = STRS
-        elif field.type == "bool":
+        elif declared == "bool":
             values = (False, True)
         else:
             continue
         for value in values:
-            out.append(attrs.evolve(template, **{field.name: value}))
+            out.append(c.replace(template, **{name: value}))
     return out
 
 

@@ -76,7 +76,7 @@ hostile = (
 
 
 def field_types(command: Any) -> list[type]:
-    return [type(getattr(command, field.name)) for field in attrs.fields(type(command))]
+    return [type(getattr(command, name)) for name in command_codec_module.field_names(type(command))]
 
 
 def build(name: str, values: list[Any]) -> Any:

@@ -31,7 +31,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -155,10 +154,10 @@ def valid_commands(draw: st.DrawFn, only: type | None = None) -> Any:
 def fuzzed_commands(draw: st.DrawFn) -> tuple[Any, tuple[str, ...]]:
     """A valid command with one to three fields replaced by hostile values."""
     command = draw(valid_commands())
-    names = [field.name for field in attrs.fields(type(command))]
+    names = list(c.field_names(type(command)))
     chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True))
     changes = {name: draw(hostile, label=name) for name in chosen}
-    return attrs.evolve(command, **changes), tuple(sorted(chosen))
+    return c.replace(command, **changes), tuple(sorted(chosen))
 
 
 def fresh() -> Engine:
@@ -195,7 +194,7 @@ def test_hostile_fields_get_a_typed_reject_and_change_nothing(fuzzed: tuple[Any,
     check_hostile_command(*fuzzed)
 
 
-EVERY_FIELD = [(cls, field.name) for _, cls in sorted(c.COMMAND_TYPES.items()) for field in attrs.fields(cls)]
+EVERY_FIELD = [(cls, field) for _, cls in sorted(c.COMMAND_TYPES.items()) for field in c.field_names(cls)]
 
 
 @pytest.mark.parametrize(("cls", "field"), EVERY_FIELD, ids=[f"{cls.__name__}.{name}" for cls, name in EVERY_FIELD])
@@ -203,7 +202,7 @@ EVERY_FIELD = [(cls, field.name) for _, cls in sorted(c.COMMAND_TYPES.items()) f
 @given(data=st.data())
 def test_every_field_of_every_command_alone_hostile(cls: type, field: str, data: st.DataObject) -> None:
     command = data.draw(valid_commands(cls))
-    check_hostile_command(attrs.evolve(command, **{field: data.draw(hostile, label=field)}), (field,))
+    check_hostile_command(c.replace(command, **{field: data.draw(hostile, label=field)}), (field,))
 
 
 @given(value=hostile)

@@ -84,15 +84,13 @@ def hostile_command(rng: random.Random, time_ms: int, wrong_type: bool) -> Any:
             c.Isolate(time_ms=time_ms, account=account, symbol=SYMBOL, enabled=True),
         )
     )
-    field = rng.choice([f for f in attrs.fields(type(base)) if f.name != "time_ms"])
-    declared = str(field.type)
-    optional = declared.endswith(" | None")
-    kind = declared.removesuffix(" | None")
+    name, kind_type, optional = rng.choice([f for f in c.FIELD_KINDS[type(base)] if f[0] != "time_ms"])
+    kind = kind_type.__name__
     if wrong_type:
         values = WRONG_TYPE[kind] + (() if optional else (None,))
     else:
         values = SAME_TYPE[kind] + ((None,) if optional else ())
-    return attrs.evolve(base, **{field.name: rng.choice(values)})
+    return c.replace(base, **{name: rng.choice(values)})
 
 
 def mixed_stream(seed: int, length: int, wrong_type: bool = False) -> list[Any]:

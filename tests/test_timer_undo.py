@@ -22,7 +22,6 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -216,7 +215,7 @@ def test_a_seeded_stream_gives_the_same_events_and_state_either_way() -> None:
 
 def attrs_shift(command: Any, by: int) -> Any:
     """``command`` with its time moved on by ``by`` ms."""
-    return attrs.evolve(command, time_ms=command.time_ms + by)
+    return c.replace(command, time_ms=command.time_ms + by)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 import pytest
 
 from perpspec.engine.core import commands as c
@@ -63,10 +62,10 @@ def test_a_wrong_typed_field_is_refused_as_malformed_and_changes_nothing(command
         exchange.process(c.VerifyAccount(time_ms=0, account=1))
     # the reference refuses a command at the sequencer's first check: one Rejected, nothing else changes
     assert type(reference.process(c.TimeTick(time_ms="0"))[-1]) is Rejected  # type: ignore[arg-type]
-    events = engine.process(attrs.evolve(command, **{name: value}))
+    events = engine.process(c.replace(command, **{name: value}))
     last = events[-1]
     assert (len(events), type(last), last.reason, last.text) == (1, Rejected, Reason.MALFORMED, c.wrong_field_type(
-        attrs.evolve(command, **{name: value})))
+        c.replace(command, **{name: value})))
     assert last.text.startswith(f"{name} must be ")
     assert engine.state_hash() == reference.state_hash()
 

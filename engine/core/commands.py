@@ -13,19 +13,22 @@ sent, and the engine answers every malformed one with a typed rejection
 (never an exception).  Optional fields are ``None`` when absent, as in the
 API.  Commands are hashable and serialisable (:func:`command_to_dict`,
 :func:`command_from_dict`) for the journal.
+
+A command is a ``NamedTuple``: immutable (the engine keeps the commands since its last rollback checkpoint
+and replays them), and built without a Python-level ``__init__`` per field (issue 14: the attrs frozen
+class's ``__init__``, one ``object.__setattr__`` per field, was about 14k instructions of the compiled
+engine's 101k per order).  Two commands are equal only when they are of the same class
+(:func:`_same_command`), as attrs records were.  :func:`field_names` and :func:`replace` are what
+``attrs.fields`` and ``attrs.evolve`` were for them.
 """
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 
-@attrs.frozen(kw_only=True)
-class PlaceOrder:
+class PlaceOrder(NamedTuple):
     """``POST /order``."""
 
     time_ms: int
@@ -44,8 +47,7 @@ class PlaceOrder:
     cl_ord_id: str = ""
 
 
-@attrs.frozen(kw_only=True)
-class AmendOrder:
+class AmendOrder(NamedTuple):
     """``PUT /order``: change orderQty or leavesQty, price, stopPx, pegOffsetValue."""
 
     time_ms: int
@@ -59,8 +61,7 @@ class AmendOrder:
     peg_offset_value: int | None = None
 
 
-@attrs.frozen(kw_only=True)
-class CancelOrder:
+class CancelOrder(NamedTuple):
     """``DELETE /order`` by orderID or clOrdID."""
 
     time_ms: int
@@ -69,8 +70,7 @@ class CancelOrder:
     cl_ord_id: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class CancelAll:
+class CancelAll(NamedTuple):
     """``DELETE /order/all``, optionally for one symbol and/or side."""
 
     time_ms: int
@@ -79,8 +79,7 @@ class CancelAll:
     side: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class CancelAllAfter:
+class CancelAllAfter(NamedTuple):
     """``POST /order/cancelAllAfter``: dead man's switch (0 disarms)."""
 
     time_ms: int
@@ -88,16 +87,14 @@ class CancelAllAfter:
     timeout_ms: int
 
 
-@attrs.frozen(kw_only=True)
-class VerifyAccount:
+class VerifyAccount(NamedTuple):
     """Identity verification: required before the first deposit, trade or withdrawal."""
 
     time_ms: int
     account: int
 
 
-@attrs.frozen(kw_only=True)
-class Deposit:
+class Deposit(NamedTuple):
     """A deposit of ``amount`` minor units of ``asset`` (e.g. "XBt", "USDt")."""
 
     time_ms: int
@@ -106,8 +103,7 @@ class Deposit:
     amount: int
 
 
-@attrs.frozen(kw_only=True)
-class Withdraw:
+class Withdraw(NamedTuple):
     """A withdrawal; never takes margin in use or unrealised profit."""
 
     time_ms: int
@@ -116,8 +112,7 @@ class Withdraw:
     amount: int
 
 
-@attrs.frozen(kw_only=True)
-class SetLeverage:
+class SetLeverage(NamedTuple):
     """``POST /position/leverage``: isolated leverage in hundredths (100x = 10_000); 0 = cross."""
 
     time_ms: int
@@ -126,8 +121,7 @@ class SetLeverage:
     leverage_hundredths: int
 
 
-@attrs.frozen(kw_only=True)
-class Isolate:
+class Isolate(NamedTuple):
     """``POST /position/isolate``: ``enabled`` True isolates at the current effective leverage, False = cross."""
 
     time_ms: int
@@ -136,8 +130,7 @@ class Isolate:
     enabled: bool
 
 
-@attrs.frozen(kw_only=True)
-class TransferMargin:
+class TransferMargin(NamedTuple):
     """``POST /position/transferMargin``: add (> 0) or remove (< 0) isolated margin, minor units."""
 
     time_ms: int
@@ -146,8 +139,7 @@ class TransferMargin:
     amount: int
 
 
-@attrs.frozen(kw_only=True)
-class SetRiskLimit:
+class SetRiskLimit(NamedTuple):
     """``POST /position/riskLimit``: the chosen risk limit in minor units."""
 
     time_ms: int
@@ -156,8 +148,7 @@ class SetRiskLimit:
     risk_limit: int
 
 
-@attrs.frozen(kw_only=True)
-class PriceUpdate:
+class PriceUpdate(NamedTuple):
     """New index and/or mark price for a symbol (price units); runs triggers and the waterfall."""
 
     time_ms: int
@@ -166,8 +157,7 @@ class PriceUpdate:
     index_price: int | None = None
 
 
-@attrs.frozen(kw_only=True)
-class FundingTick:
+class FundingTick(NamedTuple):
     """A funding instant: exchange ``mark value × rate`` between position holders.
 
     ``rate_e8`` is the funding rate in units of 1e-8 (0.01% = 10_000);
@@ -179,15 +169,13 @@ class FundingTick:
     rate_e8: int
 
 
-@attrs.frozen(kw_only=True)
-class TimeTick:
+class TimeTick(NamedTuple):
     """The logical clock advances (fires dead man's switches, expires Day orders)."""
 
     time_ms: int
 
 
-@attrs.frozen(kw_only=True)
-class DepositInsurance:
+class DepositInsurance(NamedTuple):
     """The exchange funds an insurance fund (a deposit whose counterpart is outside the exchange)."""
 
     time_ms: int
@@ -195,8 +183,7 @@ class DepositInsurance:
     amount: int
 
 
-@attrs.frozen(kw_only=True)
-class Settle:
+class Settle(NamedTuple):
     """Settle a dated future at/after its expiry at ``settlement_price`` (price units, ``settledPrice``).
 
     The caller computes the price with ``rules.settlement.compute_twap`` (SET-001) from the index
@@ -208,8 +195,7 @@ class Settle:
     settlement_price: int
 
 
-@attrs.frozen(kw_only=True)
-class Oversized:
+class Oversized(NamedTuple):
     """What the durable exchange journals and applies instead of a command too large for a journal record.
 
     A hostile client can send a field of megabytes; its record would exceed the
@@ -269,10 +255,48 @@ COMMAND_TYPES: dict[str, type[Any]] = {
 }
 
 
+def _same_command(self: tuple[Any, ...], other: object) -> bool:
+    """Commands are equal when of the same class with equal fields (a NamedTuple alone compares as a tuple)."""
+    return type(self) is type(other) and tuple.__eq__(self, other) is True
+
+
+def _other_command(self: tuple[Any, ...], other: object) -> bool:
+    return not _same_command(self, other)
+
+
+def _command_hash(self: tuple[Any, ...]) -> int:
+    return hash((type(self).__name__, tuple(self)))
+
+
+_COMPARISONS: tuple[tuple[str, Callable[..., Any]], ...] = (
+    ("__eq__", _same_command), ("__ne__", _other_command), ("__hash__", _command_hash)
+)
+for _cls in COMMAND_TYPES.values():
+    for _name, _method in _COMPARISONS:
+        setattr(_cls, _name, _method)
+
+
+def field_names(cls: type[Any]) -> tuple[str, ...]:
+    """A command class's field names, in declaration order (the journal schema's order)."""
+    names: tuple[str, ...] = cls._fields
+    return names
+
+
+def field_defaults(cls: type[Any]) -> dict[str, Any]:
+    """A command class's optional fields and their defaults."""
+    return dict(cls._field_defaults)
+
+
+def replace(command: Command, /, **changes: Any) -> Command:
+    """``command`` with some fields changed (a new command; raises ValueError naming an unknown field)."""
+    changed: Command = command._replace(**changes)
+    return changed
+
+
 def command_to_dict(command: Command) -> dict[str, Any]:
     """A JSON-ready mapping ``{"type": ..., fields...}`` (fields at their default are kept)."""
     out: dict[str, Any] = {"type": type(command).__name__}
-    out.update(attrs.asdict(command))
+    out.update(command._asdict())
     return out
 
 
@@ -299,20 +323,21 @@ FIELD_NOUNS: dict[type[Any], str] = {int: "an integer", str: "a string", bool: "
 def _field_kinds(cls: type[Any]) -> tuple[tuple[str, type[Any], bool], ...]:
     """(name, exact type, may be None) of every field of a command class, from its annotations."""
     kinds = []
-    for field in attrs.fields(cls):
-        declared = str(field.type)
+    for name in field_names(cls):
+        annotation = cls.__annotations__[name]  # the declared text (postponed annotations), or its ForwardRef
+        declared = str(getattr(annotation, "__forward_arg__", annotation))
         optional = declared.endswith(" | None")
-        kinds.append((field.name, _KINDS[declared.removesuffix(" | None")], optional))
+        kinds.append((name, _KINDS[declared.removesuffix(" | None")], optional))
     return tuple(kinds)
 
 
 FIELD_KINDS: dict[type[Any], tuple[tuple[str, type[Any], bool], ...]] = {
     cls: _field_kinds(cls) for cls in COMMAND_TYPES.values()
 }
-# per class: one getter of every field value at once, and the (exact type, may be None) of each
+# per class: one getter of every field value at once (a command's own items, as a plain tuple), and the
+# (exact type, may be None) of each
 FIELD_CHECKS: dict[type[Any], tuple[Callable[[Any], Any], tuple[tuple[type[Any], bool], ...]]] = {
-    cls: (operator.attrgetter(*(name for name, _, _ in kinds)), tuple((kind, opt) for _, kind, opt in kinds))
-    for cls, kinds in FIELD_KINDS.items()
+    cls: (tuple, tuple((kind, opt) for _, kind, opt in kinds)) for cls, kinds in FIELD_KINDS.items()
 }
 
 

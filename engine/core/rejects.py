@@ -58,13 +58,13 @@ def wrong_field_type(command: object) -> str | None:
 
 
 def field_values(command: object) -> tuple[object, ...]:
-    """Every field value of ``command`` in its class's declaration order, read at once by the class's
-    ``attrgetter`` (no typed read); () for an object that is no command."""
+    """Every field value of ``command`` in its class's declaration order, read at once (a command is a
+    NamedTuple: its items; no typed read); () for an object that is no command."""
     check = _CHECKS.get(type(command))
     if check is None:
         return ()
-    raw: Any = check[0](command)
-    return (raw,) if len(check[1]) == 1 else raw
+    values: tuple[object, ...] = check[0](command)
+    return values
 
 
 def first_wrong_type(command: object, values: tuple[object, ...]) -> str | None:

@@ -1,6 +1,6 @@
 """The journal's command records: a compact binary record per command, or the exact state encoding.
 
-A command (an attrs record of :mod:`engine.core.commands`) is a **compact
+A command (a NamedTuple of :mod:`engine.core.commands`; an attrs record works too) is a **compact
 record** ``C | class index | one type tag per field | fixed-width values |
 UTF-8 text`` when every field is a plain value (exact int within 64 bits, str,
 bool, None) — the class and field order come from the command schema, written
@@ -46,9 +46,26 @@ def journalable(value: object) -> object:
 # ----------------------------------------------------------------------------- commands
 
 
+def field_names(cls: type) -> tuple[str, ...]:
+    """A record class's field names in declaration order: a NamedTuple's (the commands), or an attrs record's."""
+    record: Any = cls
+    if issubclass(cls, tuple):
+        names: tuple[str, ...] = record._fields
+        return names
+    return tuple(field.name for field in attrs.fields(record))
+
+
+def field_defaults(cls: type) -> dict[str, Any]:
+    """A record class's defaulted fields and their defaults (an attrs ``Factory`` as declared)."""
+    record: Any = cls
+    if issubclass(cls, tuple):
+        return dict(record._field_defaults)
+    return {field.name: field.default for field in attrs.fields(record) if field.default is not attrs.NOTHING}
+
+
 def schema_of(classes: Iterable[type]) -> dict[str, list[str]]:
-    """The journal schema: class name -> attrs field names, in declaration order."""
-    return {cls.__name__: [field.name for field in attrs.fields(cls)] for cls in classes}
+    """The journal schema: class name -> field names, in declaration order."""
+    return {cls.__name__: list(field_names(cls)) for cls in classes}
 
 
 JSON_RECORD: Final = 0x5B  # '[': canonical JSON, written by journal version 1 (read, never written)
@@ -145,8 +162,12 @@ def _compact_layout(tags: bytes, start: int) -> struct.Struct:
     return struct.Struct("<" + "".join(fixed))
 
 
-def _field_getter(names: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]:
-    """A C-level getter of the fields as a tuple (``attrgetter`` of one name returns the bare value)."""
+def _field_getter(cls: type, names: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]:
+    """A C-level getter of the fields as a tuple: a NamedTuple's own items, or an ``attrgetter`` (of one name it
+    returns the bare value)."""
+    if issubclass(cls, tuple):
+        items: Callable[[object], tuple[Any, ...]] = tuple  # type: ignore[assignment]
+        return items
     if len(names) == 1:
         (name,) = names
 
@@ -161,9 +182,9 @@ def _field_getter(names: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]
 class _ClassEncoder:
     """How to encode one class's commands: its field reader, class index and packers by value shape."""
 
-    def __init__(self, index: int, fields: tuple[str, ...]) -> None:
+    def __init__(self, cls: type, index: int, fields: tuple[str, ...]) -> None:
         self.index = index
-        self.read = _field_getter(fields)
+        self.read = _field_getter(cls, fields)
         self.packers: dict[tuple[type, ...], ShapePacker] = {}
         self.last: ShapePacker | None = None  # the packer of the shape encoded last: tried first
 
@@ -215,7 +236,7 @@ class CommandCodec:
         self._fields: dict[type, tuple[str, ...]] = {}
         for cls in classes:
             self.classes[cls.__name__] = cls
-            self._fields[cls] = tuple(field.name for field in attrs.fields(cls))
+            self._fields[cls] = field_names(cls)
         self.schema: dict[str, list[str]] = {
             name: list(self._fields[cls]) for name, cls in self.classes.items()
         }
@@ -223,7 +244,7 @@ class CommandCodec:
         self._compact: dict[type, _ClassEncoder] = {}
         for index, name in enumerate(sorted(self.classes)[:_MAX_COMPACT_CLASSES]):
             cls = self.classes[name]
-            self._compact[cls] = _ClassEncoder(index, self._fields[cls])
+            self._compact[cls] = _ClassEncoder(cls, index, self._fields[cls])
         self._shapes_cached = 0
         # decode side: the writer's schema (from the journal header) may differ from ours
         self._by_name: dict[str, _ReadEntry] = {}
@@ -248,10 +269,7 @@ class CommandCodec:
             missing = [field for field in fields if field not in ours]
             if missing:
                 raise CodecError(f"journal schema has fields {missing} that {name} no longer has")
-            defaults = []
-            for field in attrs.fields(cls):
-                if field.name not in fields and field.default is not attrs.NOTHING:
-                    defaults.append((field.name, field.default))
+            defaults = [(name, default) for name, default in field_defaults(cls).items() if name not in fields]
             entry = _ReadEntry(cls=cls, fields=tuple(fields), defaults=tuple(defaults))
             by_name[name] = entry
             by_index.append((name, entry))
@@ -452,7 +470,16 @@ def _build(read: _ReadEntry, values: list[Any]) -> Any:
     Built this way so that a journaled hostile value is replayed exactly as
     received; fields the writer did not have keep their class defaults.
     """
-    command: Any = object.__new__(read.cls)
+    cls = read.cls
+    if issubclass(cls, tuple):  # a NamedTuple: its items in our field order, the writer's values by name
+        by_name = dict(read.defaults)
+        by_name.update(zip(read.fields, values, strict=True))
+        names = field_names(cls)
+        missing = [name for name in names if name not in by_name]
+        if missing:
+            raise CodecError(f"record of {cls.__name__} lacks its fields {missing}")
+        return tuple.__new__(cls, [by_name[name] for name in names])
+    command: Any = object.__new__(cls)
     for name, default in read.defaults:
         if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
             default = default.factory()
