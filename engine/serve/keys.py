@@ -3,7 +3,9 @@
 A key belongs to one account and carries permissions (``read``, ``trade``,
 ``withdraw``).  The store is one JSON file, written atomically with
 owner-only permissions (0600); the server re-reads it when it changes, so
-``perpspec keys revoke`` takes effect on a running server at its next request.
+``perpspec keys revoke`` takes effect on a running server at its next request
+or the ticker's next beat, whichever comes first -- open WebSocket sessions
+included (:meth:`KeyStore.watch`).
 
 A request is signed as BitMEX signs it: ``api-signature`` = hex
 HMAC-SHA256(secret, VERB + request-target + api-expires + body), over the raw
@@ -25,7 +27,7 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import attrs
@@ -80,6 +82,26 @@ class KeyStore:
         self.path = path
         self._keys: dict[str, ApiKey] = {}
         self._stamp: tuple[int, int] | None = None
+        self.error: KeyStoreError | None = None  # why the file as last read is unusable (None: it loaded, or is absent)
+        self._failed: tuple[int, ...] | None = None  # the stat of the file that failed: not re-read until it changes
+        self._watchers: list[Callable[[], None]] = []
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` whenever the keys change (a reload, a revoke) or the file becomes unusable (:attr:`error`),
+        before the call that saw it returns: the server drops the sessions the store now refuses at once."""
+        self._watchers.append(callback)
+
+    def _changed(self) -> None:
+        for callback in list(self._watchers):
+            callback()
+
+    def _fail(self, error: KeyStoreError, failed: tuple[int, ...] | None) -> KeyStoreError:
+        """Record that the file is unusable (watchers told once per failing file: one report per failure episode)."""
+        new = self.error is None or failed != self._failed
+        self.error, self._failed = error, failed
+        if new:
+            self._changed()
+        return error
 
     # ------------------------------------------------------------------ file
     def load(self) -> None:
@@ -87,8 +109,19 @@ class KeyStore:
         try:
             info = os.stat(self.path)
         except FileNotFoundError:
-            self._keys, self._stamp = {}, None
+            self._reset(always=True)
             return
+        except OSError as error:  # the directory unreadable: as unusable as the file
+            raise self._fail(KeyStoreError(f"{self.path}: unreadable key store ({error})"), None) from None
+        failed = _fingerprint(info)
+        try:
+            keys = self._read(info)
+        except KeyStoreError as error:
+            raise self._fail(error, failed) from None
+        self._keys, self._stamp, self.error, self._failed = keys, (info.st_mtime_ns, info.st_size), None, None
+        self._changed()
+
+    def _read(self, info: os.stat_result) -> dict[str, ApiKey]:
         if info.st_mode & 0o077:
             raise KeyStoreError(f"{self.path}: key store is readable by others (mode {info.st_mode & 0o777:o}); chmod 600")
         try:
@@ -105,19 +138,31 @@ class KeyStore:
             if key.key_id in keys:
                 raise KeyStoreError(f"{self.path}: keys[{number}].id: the key id {key.key_id!r} is listed twice")
             keys[key.key_id] = key
-        self._keys = keys
-        self._stamp = (info.st_mtime_ns, info.st_size)
+        return keys
+
+    def _reset(self, always: bool = False) -> None:
+        """The file is gone: an empty store (every key refused); a refresh keeps the keys made and not yet saved."""
+        if always or self._stamp is not None or self.error is not None:
+            had = bool(self._keys) or self.error is not None
+            self._keys, self._stamp, self.error, self._failed = {}, None, None, None
+            if had:
+                self._changed()
 
     def refresh(self) -> None:
-        """Reload if the file changed since the last load (a revoked key stops working at once)."""
+        """Reload if the file changed since the last load (a revoked key stops working at once); one ``stat`` when it
+        did not.  A file that failed to load raises :class:`KeyStoreError` again, unread, until its stat changes."""
         try:
             info = os.stat(self.path)
         except FileNotFoundError:
-            if self._stamp is not None:
-                self._keys, self._stamp = {}, None
+            self._reset()
             return
-        if (info.st_mtime_ns, info.st_size) != self._stamp:
-            self.load()
+        except OSError as error:
+            raise self._fail(KeyStoreError(f"{self.path}: unreadable key store ({error})"), None) from None
+        if self.error is None and (info.st_mtime_ns, info.st_size) == self._stamp:
+            return
+        if self.error is not None and _fingerprint(info) == self._failed:
+            raise KeyStoreError(*self.error.args)
+        self.load()
 
     def save(self) -> None:
         """Write the store atomically, owner-only."""
@@ -158,16 +203,25 @@ class KeyStore:
 
     def add(self, key: ApiKey) -> None:
         self._keys[key.key_id] = key
+        self._changed()  # a key replaced under its id is another key
 
     def revoke(self, key_id: str) -> bool:
         """Remove a key; False if there was none."""
-        return self._keys.pop(key_id, None) is not None
+        if self._keys.pop(key_id, None) is None:
+            return False
+        self._changed()
+        return True
 
     def get(self, key_id: str) -> ApiKey | None:
         return self._keys.get(key_id)
 
     def keys(self) -> list[ApiKey]:
         return sorted(self._keys.values(), key=lambda k: (k.account, k.key_id))
+
+
+def _fingerprint(info: os.stat_result) -> tuple[int, ...]:
+    """A failed file's stat: any write, replace or ``chmod 600`` changes it (``st_ctime``), so it is read again."""
+    return info.st_ino, info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_mode
 
 
 SECRET_LENGTH: Final = 48  # the length of the secrets :meth:`KeyStore.create` makes (and BitMEX's)

@@ -24,7 +24,7 @@ from aiohttp import web
 from perpspec.engine.durability.journal import SyncPolicy
 from perpspec.engine.serve.feed import PriceFeed
 from perpspec.engine.serve.gateway import Gateway
-from perpspec.engine.serve.keys import KeyStore, ReplayGuard, session_key_refusal
+from perpspec.engine.serve.keys import KeyStore, KeyStoreError, ReplayGuard, session_key_refusal
 from perpspec.engine.serve.makers import MarketMaker
 from perpspec.engine.serve.rest import SERVER, Server, ServerConfig, add_routes, json_response
 from perpspec.engine.serve.swagger import swagger_spec
@@ -32,7 +32,7 @@ from perpspec.engine.serve.ws import realtime
 
 DEMO_XBT = 10 * 100_000_000  # 10 XBT in XBt
 DEMO_USDT = 100_000 * 1_000_000  # 100,000 USDT in USDt
-TICK_SECONDS = 0.1  # how often the gateway checks for a due dead man's switch
+TICK_SECONDS = 0.1  # how often the key store's stat and the dead man's switches are checked
 PRUNE_EVERY = 100  # ticks between two prunings of the replay guard
 TICKER: web.AppKey[asyncio.Task[None]] = web.AppKey("ticker")
 log = logging.getLogger("perpspec.serve")
@@ -77,17 +77,23 @@ def build_app(server: Server) -> web.Application:
 
     app.on_shutdown.append(close_sockets)
 
+    watch_keys(server)
+
     async def ticker() -> None:
-        """Fire dead man's switches on time even when no request arrives (until the app stops)."""
+        """Re-read a changed key store and fire dead man's switches on time even when no request arrives (until the
+        app stops).  Neither step stops the ticker: a failure is logged and the next beat tries again."""
         beats = 0
         while True:
             await asyncio.sleep(TICK_SECONDS)
             beats += 1
+            try:  # first: a switch firing on this beat publishes no private row to a session the store now refuses
+                check_keys(server)
+            except Exception:
+                log.exception("key check failed")
             try:
                 server.gateway.tick_if_due()
                 if beats % PRUNE_EVERY == 0:  # expired signatures can never be replayed: forget them
                     server.guard.prune(server.gateway.now_ms() // 1000)
-                    await close_revoked(server)
             except Exception:  # logged; the ticker keeps running
                 log.exception("clock tick failed")
 
@@ -104,15 +110,54 @@ def build_app(server: Server) -> web.Application:
     return app
 
 
-async def close_revoked(server: Server) -> None:
-    """Close the realtime connections whose key was revoked (``perpspec keys revoke``), disabled, changed (another
-    secret or account under its id) or stripped of ``read`` since they authenticated: REST refuses such a key at its
-    next request, a session must not outlive it (session 15, redteam11_1)."""
-    server.keys.refresh()
-    for conn in [c for c in server.connections
-                 if c.key is not None and session_key_refusal(server.keys, c.key, "read") is not None]:
-        conn.account, conn.key = None, None  # not one more private row, even before the close completes
-        conn.request_close(1008, b"api key revoked or disabled")  # by its own task: the ticker never waits on a client
+def check_keys(server: Server) -> None:
+    """The ticker's beat: re-read the key store if its file changed (one ``stat`` when it did not), so a key revoked
+    or edited on disk reaches the open sessions within one beat even when no request re-reads the store first.
+
+    The sessions themselves are dealt with by :func:`watch_keys`, called by the store itself on the change; an
+    unusable store was reported there once, and is not an error of the ticker's (REST answers it with 503)."""
+    with contextlib.suppress(KeyStoreError):
+        server.keys.refresh()
+
+
+def watch_keys(server: Server) -> None:
+    """Make every change of the key store, whoever re-read it (a REST request, a WebSocket op, the ticker), reach the
+    open realtime sessions before the call that read it returns, hence before the next private row is published.
+
+    A session whose key was revoked (``perpspec keys revoke``), disabled, changed (another secret or account under its
+    id) or stripped of ``read`` since it authenticated loses its account at once and is closed (1008): REST refuses
+    such a key at its next request, a session must not outlive it (session 15, redteam11_1, review10_2).
+
+    While the store is unusable (unreadable, malformed, readable by others) no key can be checked: REST answers every
+    signed request 503, and every authenticated session loses its account and is closed with 1013 (try again later).
+    A demanding operator wants the private stream to fail closed, as REST does, and not to go quiet: rows withheld
+    from an open session would leave its client's orders and positions silently stale, while a closed one reconnects,
+    logs in again once the store is fixed and starts from fresh partials.  Public sessions are untouched; the failure
+    is logged once per episode (and its end)."""
+    failing = False
+
+    def on_change() -> None:
+        nonlocal failing
+        store = server.keys
+        if store.error is not None and not failing:
+            log.error("key store: %s (authenticated realtime sessions closed until it is usable)", store.error)
+        elif store.error is None and failing:
+            log.warning("key store: %s is usable again", store.path)
+        failing = store.error is not None
+        for conn in list(server.connections):
+            if conn.key is None:
+                continue
+            if failing:
+                close = (1013, b"key store unavailable")
+            elif session_key_refusal(store, conn.key, "read") is not None:
+                close = (1008, b"api key revoked or disabled")
+            else:
+                continue
+            conn.account = None  # not one more private row, even before the close completes (the key kept: an op
+            # sent meanwhile is refused with its reason, ws._refused_key)
+            conn.request_close(*close)  # by its own task: the store's reader never waits on a client
+
+    server.keys.watch(on_change)
 
 
 @attrs.define

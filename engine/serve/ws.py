@@ -67,7 +67,7 @@ class Connection:
         self.wake: asyncio.Future[None] | None = None  # set by request_close: the connection's reader stops waiting
 
     def request_close(self, code: int, reason: bytes) -> None:
-        """Ask the connection's own task to close it (the ticker's ``close_revoked``), without waiting.
+        """Ask the connection's own task to close it (``server.watch_keys``: its key refused), without waiting.
 
         Closed by its own task, a connection completes the closing handshake (the client's Close frame awaited, as
         RFC 6455 has it; aiohttp drops the TCP connection at once when another task closes a socket being read)."""
@@ -122,6 +122,12 @@ async def _within_deadline(conn: Connection, step: Awaitable[Any]) -> bool:
     return True
 
 
+async def _flushed(conn: Connection, writer: asyncio.Task[None]) -> None:
+    """Wait until the writer has sent what is queued (or stopped)."""
+    while not conn.queue.empty() and not writer.done():
+        await asyncio.sleep(0.005)
+
+
 def _drop_queued(conn: Connection) -> None:
     """Free the text queued for a client that is being disconnected."""
     while not conn.queue.empty():
@@ -160,6 +166,7 @@ async def realtime(request: web.Request) -> web.StreamResponse:
             message = await _receive(conn)
             if message is None:  # the server asked (request_close): closed from here, the handshake completed
                 code, reason = conn.close_request or (1000, b"")
+                await _within_deadline(conn, _flushed(conn, writer))  # answers queued before it (a 403) go first
                 await _within_deadline(conn, ws.close(code=code, message=reason))
                 break
             if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):  # as `async for` ends
@@ -314,7 +321,7 @@ def _refused_key(server: Any, conn: Connection, permission: str, request: Any) -
     first, as REST re-reads it for every request: :func:`keys.session_key_refusal`).
 
     A key revoked, changed, disabled or stripped of ``read`` also ends the connection's authentication at once (its
-    account: not one more private row); the ticker's ``close_revoked`` then closes the socket."""
+    account: not one more private row); ``server.watch_keys``, told by the store's re-read, closes the socket."""
     try:
         server.keys.refresh()
     except KeyStoreError as error:
@@ -326,7 +333,7 @@ def _refused_key(server: Any, conn: Connection, permission: str, request: Any) -
         return True
     refusal = session_key_refusal(server.keys, conn.key, "read")
     if refusal is not None:
-        conn.account = None  # conn.key kept: close_revoked finds the connection and closes it
+        conn.account = None  # already done by server.watch_keys when the re-read changed the store; kept as a guard
     else:
         refusal = session_key_refusal(server.keys, conn.key, permission)
     if refusal is None:
