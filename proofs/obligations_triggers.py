@@ -11,11 +11,13 @@ Unbounded, for every order kind (buy or sell; stop or if-touched; with or withou
 * **ORD-014/edge** — the band around the mark is ``⌊mark / 20⌋`` price units each side, the edge included.
 * **ORD-007/never-back** — a trailing stop's stopPx moves only away from the price (a sell's up, a buy's down).
 * **ORD-007/never-fires** — a trailing stop's bucket in the index is taken exactly when the rule says it is due
-  (``level − distance ≥ sign · price``), a bucket moved to the price writes the stopPx ORD-007 gives, and that
-  move never makes the stop due.
+  (``level − distance ≥ sign · price``), a bucket moved to the price (only in a pass that reads it:
+  ``is_bucket_moved``) writes the stopPx ORD-007 gives at a price that counts (ORD-016), and that move never makes
+  the stop due.
 * **ORD-016/in-band** — ORD-007 with ORD-014's band (``compute_trailed_stop_px``): a ``LastWithinMark`` trailing stop
   moves only on a price within the band, never back, never into being due; the index's bucket, moved only in a
-  pass the band allows, writes what the rule gives (red team 10: a wick out of the band dragged the stop along).
+  pass the band allows (``is_bucket_moved`` of take_at's ``is_index_read``: the gate pass_level pops by), writes
+  what the rule gives (red team 10: a wick out of the band dragged the stop along).
 * **ORD-017/anchor** — a trailing stop placed (or re-offset) from ``compute_trailing_reference`` starts from a
   price that counts, is not due there, and the next pass at the same prices leaves it where it is.
 
@@ -26,8 +28,9 @@ is in ``DEPENDS_ON`` (a stored run is not reused after it changes).
 
 Each has a known-bad variant that Z3 refutes: a strict comparison at stopPx (in the rule, in the index's pop), an
 if-touched order firing the stop's way, a falling heap keyed by ``+stopPx``, a band without its edge, a trailing
-stop that follows the price back, a band group's bucket moved out of the band, a ``LastWithinMark`` stop placed from
-a last price out of the band.
+stop that follows the price back, a band group's bucket moved out of the band (the pass's gate ignoring whether it
+reads the group, through ORD-016/in-band and ORD-007/never-fires), a ``LastWithinMark`` stop placed from a last
+price out of the band.
 
 The invariant they serve is INV-TRIGGERS-DUE-FIRED: after every accepted command no untriggered order is due.
 """
@@ -55,6 +58,7 @@ from perpspec.rules.triggers import (
     compute_trailing_reach,
     compute_trailing_reference,
     compute_trailing_stop_px,
+    is_bucket_moved,
     is_index_key_reached,
     is_index_read,
     is_level_passed,
@@ -77,6 +81,7 @@ TrailedRule = Callable[[bool, bool, int, int, int, int], int]
 ReferenceRule = Callable[[bool, int, int], int]
 ReachedRule = Callable[[int, int], bool]
 KeyRule = Callable[[bool, int], int]
+MovedRule = Callable[[bool, int, int], bool]
 
 
 def _kind_name(is_buy: bool, if_touched: bool, within: bool) -> str:
@@ -135,13 +140,16 @@ def prove_bucket(
     is_buy: bool,
     within: bool,
     due: DueRule = is_trigger_due,
-    trail: TrailRule = compute_trailing_stop_px,
+    trail: TrailedRule = compute_trailed_stop_px,
     reached: ReachedRule = is_index_key_reached,
+    moved: MovedRule = is_bucket_moved,
 ) -> ProofResult:
-    """ORD-015 and ORD-007 on a trailing-stop bucket, through the functions StopIndex calls: the bucket holds the
-    order's stopPx; a pass takes the stop (the bucket's heap entry, then the stop in the bucket) exactly when the
-    rule says it is due; a bucket the price passed, moved to it, writes the stopPx ORD-007 gives, one it did not
-    pass keeps its level; and that move never makes the stop due."""
+    """ORD-015 and ORD-007 (with ORD-016) on a trailing-stop bucket, through the functions StopIndex calls: the
+    bucket holds the order's stopPx; a pass takes the stop (the bucket's heap entry, then the stop in the bucket)
+    exactly when the rule says it is due; a bucket the pass moves (only one it reads and the price passed:
+    :func:`is_bucket_moved`, pass_level's loop test) is moved to the price, and the stopPx written back is the one
+    ORD-016 gives (:func:`compute_trailed_stop_px`: ORD-007 at a price that counts); a pass that does not read the
+    bucket moves it not at all; and that move never makes the stop due."""
     with Prover() as prover:
         names = ("stop_px", "price", "mark_price", "peg_offset", "nearest_distance")
         stop, price, mark, offset, nearest = (prover.symbol(name) for name in names)
@@ -154,9 +162,12 @@ def prove_bucket(
         # take_trailing: the bucket leaves the heap of buckets by its nearest stop, then the stop leaves the bucket
         bucket_reached = reached(compute_bucket_key(level, nearest), compute_bucket_bound(signed_price))
         stop_reached = reached(distance, compute_trailing_reach(level, signed_price))
-        taken = and_(is_index_read(within, price, mark), and_(bucket_reached, stop_reached))
-        moved_level = compute_moved_level(level, signed_price)  # pass_level, for the buckets it pops
-        new_stop = trail(is_buy, stop, price, offset)
+        read = is_index_read(within, price, mark)  # StopIndex.take_at, once per group
+        taken = and_(read, and_(bucket_reached, stop_reached))
+        # pass_level: the buckets popped while is_bucket_moved holds move to compute_moved_level, the rest stay
+        bucket_moved = moved(read, level, signed_price)
+        moved_level = ite(bucket_moved, compute_moved_level(level, signed_price), level)
+        new_stop = trail(is_buy, within, stop, price, mark, offset)
 
         def is_due(stop_px: int) -> bool:
             return due(is_buy, False, within, stop_px, price, mark)
@@ -164,7 +175,8 @@ def prove_bucket(
         goal = all_of(
             compute_bucket_stop_px(is_buy, level, distance) == stop,
             iff(is_due(stop), taken),
-            implies(not_(is_level_passed(level, signed_price)), moved_level == level),  # the buckets not popped
+            implies(bucket_moved, is_level_passed(level, signed_price)),  # a bucket moves only toward the price
+            implies(not_(read), moved_level == level),  # a pass that does not read the group moves none of it
             compute_bucket_stop_px(is_buy, moved_level, distance) == new_stop,  # write_back, take_trailing
             implies(not_(is_due(stop)), not_(is_due(new_stop))),
         )
@@ -183,24 +195,27 @@ def prove_never_back(is_buy: bool, trail: TrailRule = compute_trailing_stop_px) 
 
 
 def prove_trailed_bucket(
-    is_buy: bool, within: bool, guarded: bool = True, trail: TrailedRule = compute_trailed_stop_px
+    is_buy: bool, within: bool, moved: MovedRule = is_bucket_moved, trail: TrailedRule = compute_trailed_stop_px
 ) -> ProofResult:
-    """ORD-016 (ORD-007 with ORD-014) on a trailing-stop bucket: a pass moves the bucket only at a price that counts
-    (StopIndex.take_at: a LastWithinMark group's ``pass_level`` only in the band), and the stopPx it writes is
-    :func:`compute_trailed_stop_px`'s; that never moves the stop back or makes it due, and a price out of the band
-    moves a LastWithinMark stop not at all.  ``guarded=False``: the pass as it ran before red team 10."""
-    sign = -1 if is_buy else 1
+    """ORD-016 (ORD-007 with ORD-014) on a trailing-stop bucket, through the functions StopIndex calls: a pass moves
+    the bucket only when it reads the group (take_at's :func:`is_index_read`: a LastWithinMark group's only in the
+    band) and the price passed its level (:func:`is_bucket_moved`, pass_level's loop test), and the stopPx written
+    back is :func:`compute_trailed_stop_px`'s; that never moves the stop back or makes it due, and a price out of
+    the band moves a LastWithinMark stop not at all.  ``moved``: a known-bad gate stands in (the pass before red
+    team 10 ignored the band)."""
     with Prover() as prover:
         stop, price, mark, offset = (prover.symbol(name) for name in ("stop_px", "price", "mark_price", "peg_offset"))
         prover.assume(all_of(stop > 0, price > 0, mark >= 0), "prices > 0")
-        distance = -sign * offset
+        distance = compute_trailing_distance(is_buy, offset)  # StopIndex.add_trailing
         prover.assume(distance > 0, "pegOffsetValue points away from the price (a sell's < 0, a buy's > 0)")
-        level = sign * stop + distance  # StopIndex.add_trailing
-        signed_price = sign * price
-        counts = or_(not within, is_within_mark_band(price, mark))
-        passes = and_(counts if guarded else True, level < signed_price)  # take_at -> pass_level
-        moved_stop = sign * (ite(passes, signed_price, level) - distance)  # write_back
+        level = compute_trailing_level(is_buy, stop, distance)  # StopIndex.add_trailing
+        signed_price = compute_signed_price(is_buy, price)  # StopIndex.take_at
+        read = is_index_read(within, price, mark)  # StopIndex.take_at, once per group
+        bucket_moved = moved(read, level, signed_price)  # pass_level pops the bucket while this holds
+        moved_level = ite(bucket_moved, compute_moved_level(level, signed_price), level)  # pass_level
+        moved_stop = compute_bucket_stop_px(is_buy, moved_level, distance)  # write_back
         new_stop = trail(is_buy, within, stop, price, mark, offset)
+        counts = or_(not within, is_within_mark_band(price, mark))  # ORD-014: the price counts
         old_due = is_trigger_due(is_buy, False, within, stop, price, mark)
         goal = all_of(
             moved_stop == new_stop,
@@ -209,8 +224,8 @@ def prove_trailed_bucket(
             implies(not_(counts), new_stop == stop),
             implies(not_(old_due), not_(is_trigger_due(is_buy, False, within, new_stop, price, mark))),
         )
-        guard = "" if guarded else " unguarded"
-        return prover.prove(goal, f"ORD-016 in band{guard} {_kind_name(is_buy, False, within)}")
+        gate = "" if moved is is_bucket_moved else " ungated"
+        return prover.prove(goal, f"ORD-016 in band{gate} {_kind_name(is_buy, False, within)}")
 
 
 def prove_anchor(is_buy: bool, reference: ReferenceRule = compute_trailing_reference) -> ProofResult:
@@ -273,6 +288,21 @@ def _trail_both_ways(is_buy: bool, stop_px: int, price: int, peg_offset: int) ->
     """KNOWN-BAD ORD-007: the stopPx follows the price both ways (back toward it too)."""
     del is_buy
     return ite(price != 0, price + peg_offset, stop_px)
+
+
+def _trailed_both_ways(
+    is_buy: bool, last_within_mark: bool, stop_px: int, price: int, mark_price: int, peg_offset: int
+) -> int:
+    """KNOWN-BAD ORD-007 (as ORD-016 reads it): the stopPx follows the price both ways (back toward it too)."""
+    del is_buy, last_within_mark, mark_price
+    return ite(price != 0, price + peg_offset, stop_px)
+
+
+def _moved_ungated(read: bool, level: int, signed_price: int) -> bool:
+    """KNOWN-BAD ORD-016 index: a bucket moves whenever the price passed its level, read or not (pass_level outside
+    take_at's band test, before red team 10: an out-of-band wick drags a LastWithinMark stop)."""
+    del read
+    return is_level_passed(level, signed_price)
 
 
 def _reference_last_always(last_within_mark: bool, price: int, mark_price: int) -> int:
@@ -412,7 +442,8 @@ def _register() -> None:
                     invariant_id=INVARIANT,
                     statement=(
                         f"A {name} trailing stop's index bucket is due exactly when ORD-015 says; a bucket moved to the "
-                        "price writes the stopPx ORD-007 gives; a move never makes the stop due."
+                        "price, only in a pass that reads it, writes the stopPx ORD-016 gives; a move never makes the "
+                        "stop due."
                     ),
                     run=p(prove_bucket, is_buy, within),
                 )
@@ -423,7 +454,7 @@ def _register() -> None:
                 rule_id="ORD-007",
                 invariant_id=INVARIANT,
                 statement="Known-bad: a stopPx following the price both ways is not what the index's buckets write.",
-                run=p(prove_bucket, is_buy, False, is_trigger_due, _trail_both_ways),
+                run=p(prove_bucket, is_buy, False, is_trigger_due, _trailed_both_ways),
                 expect="refuted",
             )
         )
@@ -476,7 +507,20 @@ def _register_in_band() -> None:
                 rule_id="ORD-016",
                 invariant_id=INVARIANT,
                 statement="Known-bad: a LastWithinMark bucket moved by a price outside the band (before red team 10).",
-                run=p(prove_trailed_bucket, is_buy, True, False),
+                run=p(prove_trailed_bucket, is_buy, True, _moved_ungated),
+                expect="refuted",
+            )
+        )
+        register(
+            Obligation(
+                id=f"KNOWN-BAD/ORD-007/never-fires-ungated/{side}",
+                rule_id="ORD-007",
+                invariant_id=INVARIANT,
+                statement=(
+                    "Known-bad: the index moves a LastWithinMark bucket in a pass that does not read it (out of the "
+                    "band), so the stopPx written back is not ORD-016's."
+                ),
+                run=p(prove_bucket, is_buy, True, moved=_moved_ungated),
                 expect="refuted",
             )
         )

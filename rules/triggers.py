@@ -164,9 +164,9 @@ def compute_trailing_reference(last_within_mark: bool, price: int, mark_price: i
 
 
 # -- the index kernels: what engine/core/triggers.py's StopIndex decides by (proved: ORD-015/index-keys,
-# ORD-007/never-fires).  Its heaps are min-heaps: the stop heaps, the heap of buckets that may hold a due
+# ORD-007/never-fires, ORD-016/in-band).  Its heaps are min-heaps: the stop heaps, the heap of buckets that may hold a due
 # trailing stop and each bucket's stops are popped while ``key <= bound`` (:func:`is_index_key_reached`), the
-# buckets by level while :func:`is_level_passed`; these functions give each key and each pass's bound.
+# buckets by level while :func:`is_bucket_moved`; these functions give each key and each pass's bound.
 
 
 def is_index_key_reached(key: int, bound: int) -> bool:
@@ -241,6 +241,13 @@ def is_level_passed(level: int, signed_price: int) -> bool:
     """A pass at ``signed_price`` has moved the price away beyond a bucket's ``level`` (the buckets of a side are
     a heap keyed by level, popped while this holds)."""
     return level < signed_price
+
+
+def is_bucket_moved(read: bool, level: int, signed_price: int) -> bool:
+    """A pass at ``signed_price`` moves a bucket at ``level``: only a pass that reads its group
+    (:func:`is_index_read`: ORD-014's band for ``LastWithinMark``, ORD-016) and has passed its level (red team 10:
+    an out-of-band wick moves no ``LastWithinMark`` stop)."""
+    return and_(read, is_level_passed(level, signed_price))
 
 
 def compute_moved_level(level: int, signed_price: int) -> int:

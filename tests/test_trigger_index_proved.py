@@ -50,6 +50,7 @@ INDEX_KERNELS = (
     "compute_bucket_key",
     "compute_bucket_bound",
     "is_level_passed",
+    "is_bucket_moved",
     "compute_moved_level",
 )
 
@@ -124,6 +125,7 @@ SLIPS = [
     ("compute_bucket_key", "distance - level", "distance + level", "ORD-007/never-fires/buy-stop"),
     ("compute_bucket_bound", "return -signed_price", "return -signed_price - 1", "ORD-007/never-fires/sell-stop"),
     ("is_level_passed", "level < signed_price", "level > signed_price", "ORD-007/never-fires/sell-stop"),
+    ("is_bucket_moved", "and_(read, ", "and_(True, ", "ORD-016/in-band/sell-stop-within-mark"),
     ("compute_moved_level", "signed_price, level)", "level, signed_price)", "ORD-007/never-fires/buy-stop"),
 ]
 
@@ -168,9 +170,20 @@ def _read_names(path: Path) -> set[str]:
     return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
 
 
+def _called_through_kernels(names: set[str]) -> set[str]:
+    """``names`` and the index kernels they call (``is_level_passed`` runs inside ``is_bucket_moved``)."""
+    tree = ast.parse((ROOT / "rules" / "triggers.py").read_text())
+    calls = {
+        node.name: {call.func.id for call in ast.walk(node) if isinstance(call, ast.Call) and isinstance(call.func, ast.Name)}
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+    }
+    return names | {callee for name in names for callee in calls.get(name, set()) if callee in INDEX_KERNELS}
+
+
 def test_the_engine_calls_every_index_kernel_and_the_obligations_use_each() -> None:
     missing = {
-        ENGINE_FILE: sorted(set(INDEX_KERNELS) - _called_names(ROOT / ENGINE_FILE)),
+        ENGINE_FILE: sorted(set(INDEX_KERNELS) - _called_through_kernels(_called_names(ROOT / ENGINE_FILE))),
         "proofs/obligations_triggers.py": sorted(set(INDEX_KERNELS) - _read_names(ROOT / "proofs" / "obligations_triggers.py")),
     }
     assert missing == {ENGINE_FILE: [], "proofs/obligations_triggers.py": []}
@@ -214,3 +227,75 @@ def test_the_engine_file_is_in_the_index_obligations_dependency_key(tmp_path: Pa
     engine.write_text(engine.read_text() + "\n")
     after = (status._KeyCache(tmp_path).of(obligation), status.source_fingerprint(tmp_path))
     assert [b == a for b, a in zip(before, after, strict=True)] == [False, False]
+
+
+# -- review10_1: the band gate of a LastWithinMark trailing stop's pass (red team 10's fix) is the kernel
+# is_bucket_moved, which the ORD-016/in-band and ORD-007/never-fires obligations prove, not an ``if`` in take_at
+
+GATE_OBLIGATIONS = ("ORD-016/in-band/", "ORD-007/never-fires/")
+
+
+def _lwm_stop_after_wick() -> int:
+    """A LastWithinMark sell trailing stop at 4,900 (offset -100), mark 5,000: its stopPx after a pass with the last
+    price at 5,400 (8% from the mark, out of the band)."""
+    stop = Order(order_id=1, account=1, symbol="T", is_buy=False, price=0, order_qty=1, ord_type=o.PEGGED,
+                 stop_px=4_900, peg_offset=-100, trigger_source=o.LAST_PRICE, last_within_mark=True)
+    index = StopIndex({1: stop})
+    index.sync()
+    index.take_due(None, 5_000, 5_400, 5_000)  # type: ignore[arg-type]
+    index.write_back()
+    return stop.stop_px
+
+
+def test_the_planted_gateless_pass_drags_the_stop_and_the_band_obligations_refute_it() -> None:
+    """redteam10_2's bug, where it would now be written: a bucket moves whenever the price passed its level, whether
+    or not the pass reads its group (pass_level outside take_at's band test, as before the fix)."""
+    assert _lwm_stop_after_wick() == 4_900
+    with planted("is_bucket_moved", "and_(read, ", "and_(True, "):
+        assert _lwm_stop_after_wick() == 5_300  # the engine's pass_level runs the planted kernel: the wick drags it
+        outcomes = {
+            ob.id: registry.run_obligation(ob) for ob in registry.discover() if ob.id.startswith(GATE_OBLIGATIONS)
+        }
+    statuses = {name: None if out.result is None else out.result.status for name, out in outcomes.items()}
+    refuted = sorted(name for name, result in statuses.items() if result is Status.REFUTED)
+    assert refuted == sorted(name for name in statuses if name.endswith("-within-mark"))  # the band groups' buckets
+    assert {result for name, result in statuses.items() if name not in refuted} == {Status.PROVED}
+
+
+def _method(name: str) -> ast.FunctionDef:
+    tree = ast.parse((ROOT / ENGINE_FILE).read_text())
+    (index,) = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "StopIndex"]
+    (method,) = [node for node in index.body if isinstance(node, ast.FunctionDef) and node.name == name]
+    return method
+
+
+def _is_call(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)) and (
+        (node.func.id if isinstance(node.func, ast.Name) else node.func.attr) == name
+    )
+
+
+def test_take_at_gives_pass_level_the_read_gate_and_pass_level_pops_by_the_gate_kernel() -> None:
+    """take_at computes ``read = is_index_read(...)`` once per group and hands it to every pass_level call, which is
+    in no ``if`` (the gate is the proved kernel's, not control flow that a proof cannot see); pass_level pops a
+    bucket only while ``is_bucket_moved(read, ...)`` holds, and compares no level itself."""
+    take_at = _method("take_at")
+    (loop,) = [node for node in take_at.body if isinstance(node, ast.For)]
+    reads = [
+        node for node in loop.body
+        if isinstance(node, ast.Assign) and [ast.unparse(target) for target in node.targets] == ["read"]
+    ]
+    assert len(reads) == 1
+    assert _is_call(reads[0].value, "is_index_read")
+    passes = [node for node in ast.walk(take_at) if _is_call(node, "pass_level")]
+    assert len(passes) == 2
+    assert all(ast.unparse(call.args[-1]) == "read" for call in passes)  # type: ignore[attr-defined]
+    top_level = [node.value for node in loop.body if isinstance(node, ast.Expr)]
+    assert all(call in top_level for call in passes)  # not inside the ``if read:`` (nor any other block)
+    pass_level = _method("pass_level")
+    assert [arg.arg for arg in pass_level.args.args] == ["self", "group", "signed_price", "read"]
+    (loop_test,) = [node.test for node in ast.walk(pass_level) if isinstance(node, ast.While)]
+    gates = [node for node in ast.walk(loop_test) if _is_call(node, "is_bucket_moved")]
+    assert len(gates) == 1
+    assert ast.unparse(gates[0].args[0]) == "read"  # type: ignore[attr-defined]
+    assert [node for node in ast.walk(loop_test) if isinstance(node, ast.Compare)] == []

@@ -49,9 +49,9 @@ from perpspec.rules.triggers import (
     compute_trailing_distance,
     compute_trailing_level,
     compute_trailing_reach,
+    is_bucket_moved,
     is_index_key_reached,
     is_index_read,
-    is_level_passed,
     is_rising_trigger,
     is_trigger_due,
 )
@@ -401,15 +401,17 @@ class StopIndex:
         buy_price = compute_signed_price(True, price)  # a buy's: stopPx <= price
         for within in (False, True):
             base = 4 * slot + 2 * int(within)
-            if is_index_read(within, price, mark):  # ORD-014's band for LastWithinMark
+            read = is_index_read(within, price, mark)  # ORD-014's band for LastWithinMark
+            if read:
                 self.pop_below(self.stop_heaps[base + 1], rising_bound, due)
                 self.pop_below(self.stop_heaps[base], falling_bound, due)
                 self.take_trailing(base, sell_price, due)
                 self.take_trailing(base + 1, buy_price, due)
-                # then the trailing stops not due move; a LastWithinMark price out of its band moves none (ORD-016,
-                # red team 10); prices are positive (state_check), so a buy's candidate stopPx (price + offset) is too
-                self.pass_level(base, sell_price)
-                self.pass_level(base + 1, buy_price)
+            # then the trailing stops not due move, only in a pass that reads them (is_bucket_moved: a LastWithinMark
+            # price out of its band moves none, ORD-016, red team 10); prices are positive (state_check), so a buy's
+            # candidate stopPx (price + offset) is too
+            self.pass_level(base, sell_price, read)
+            self.pass_level(base + 1, buy_price, read)
 
     def take_odd(
         self,
@@ -495,15 +497,17 @@ class StopIndex:
             else:
                 self.drop(bucket)
 
-    def pass_level(self, group: int, signed_price: int) -> None:
+    def pass_level(self, group: int, signed_price: int, read: bool) -> None:
         """The price passed the level of ``group``'s buckets below it: they merge into one at the price.
 
         :meth:`Triggers.trail` for each of their stops (stopPx to price + offset, which is away from the stop);
-        the stopPx are written by :meth:`write_back`.
+        the stopPx are written by :meth:`write_back`.  Only in a pass that reads the group (``read``:
+        :func:`is_index_read`); the buckets move while :func:`is_bucket_moved` holds, so a pass that does not read
+        them returns at once.
         """
         low = self.low[group]
         passed: list[Bucket] = []
-        while low and is_level_passed(low[0][0], signed_price):
+        while low and is_bucket_moved(read, low[0][0], signed_price):
             level, _, bucket = heappop(low)
             self.places -= 1
             if bucket.token != -1 and bucket.level == level:
