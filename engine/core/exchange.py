@@ -91,6 +91,10 @@ from perpspec.rules.triggers import TriggerPrices, UntriggeredOrder
 _NEW: Final = tuple.__new__
 _ACCEPTED: Final = Accepted
 _PLACE_ORDER: Final = cmd.PlaceOrder
+_OVERSIZED: Final = cmd.Oversized
+# each command class's number of fields: a command is a NamedTuple, and one built past its __new__
+# (tuple.__new__(TimeTick, [5, 6])) holds another number of items (review11_1)
+_FIELD_COUNT: Final[dict[type[Any], int]] = {kind: len(cmd.field_names(kind)) for kind in cmd.COMMAND_TYPES.values()}
 _REJ: Final = Rej
 
 # commands between rollback checkpoints: at least CHECKPOINT_EVERY, and more for a large state so that encoding
@@ -250,6 +254,9 @@ class Engine:
             # process numbers the replayed stand-in's Accepted: it takes command.seq, where the failure's events ended
             self.stream.seq = command.seq - 1
             return 0
+        size = _FIELD_COUNT.get(type(command))
+        if size is not None and len(command) != size:
+            return Rej(Reason.MALFORMED, f"{type(command).__name__} holds {len(command)} items, not its {size} fields")
         time_ms = getattr(command, "time_ms", None)
         if not is_int(time_ms):
             return Rej(Reason.MALFORMED, "time_ms must be an integer")
@@ -272,6 +279,8 @@ class Engine:
         wrong = first_wrong_type(command, values)  # the typed validation layer: no handler reads a wrong-typed field
         if wrong is not None:
             return Rej(Reason.MALFORMED, wrong)
+        if type(command) is _OVERSIZED:  # a record too large to journal is malformed input: it fires no timer
+            return handler(self, command)
         # time passes first (registry.advance_clock): the timers due by time_ms fire and stay fired whatever the
         # command's fate, with the clock at time_ms; a rejected command with no timer due leaves the clock as it was
         registry = self.registry

@@ -186,7 +186,10 @@ def encode_state(root: object) -> bytes:
             out.append(_TUPLE)
             put(out, len(items))
             stack.extend(reversed(items))
-        elif isinstance(value, tuple):  # a NamedTuple (events): immutable, written by value
+        elif isinstance(value, tuple):  # a NamedTuple (events, commands): immutable, written by value
+            named: Any = getattr(kind, "_fields", None)
+            if named is not None and len(value) != len(named):  # built past its __new__: no decoder rebuilds it
+                raise CodecError(f"a {kind.__name__} holding {len(value)} items, not its {len(named)} fields")
             out.append(_NAMEDTUPLE)
             _encode_class(out, classes, kind)
             put(out, len(value))

@@ -17,7 +17,8 @@ exception is logged and answered ``500 {"error": {"message": "Server Error"}}``.
 Every refusal at the edge (parsing, types, auth, limits) happens before any
 command is sent, so it changes nothing; a command that reaches the engine is
 applied whole or rejected whole by the engine (which restores its state on a
-bug of its own) -- a rejected command only advances the logical clock.
+bug of its own) -- a rejected command changes nothing itself, though the time it
+carries may fire the order timers (Day orders, a dead man's switch), as any command's time does.
 """
 
 from __future__ import annotations
