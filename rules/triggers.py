@@ -102,6 +102,13 @@ def is_within_mark_band(price: int, mark_price: int) -> bool:
     return abs_(price - mark_price) * PPM <= mark_price * LAST_WITHIN_MARK_BAND_PPM
 
 
+def is_price_counted(last_within_mark: bool, price: int, mark_price: int) -> bool:
+    """Whether ``price`` counts for an order watching it: always, or with ``last_within_mark`` only within the band
+    (:func:`is_within_mark_band`, ORD-014).  What triggering (ORD-015), trailing (ORD-016), a trailing stop's start
+    (ORD-017) and the index's passes read (:func:`is_index_read`)."""
+    return or_(not_(last_within_mark), is_within_mark_band(price, mark_price))
+
+
 def is_trigger_due(
     is_buy: bool, if_touched: bool, last_within_mark: bool, stop_px: int, price: int, mark_price: int
 ) -> bool:
@@ -116,7 +123,7 @@ def is_trigger_due(
     """
     rising = is_rising_trigger(is_buy, if_touched)
     reached = or_(and_(rising, price >= stop_px), and_(not_(rising), price <= stop_px))
-    in_band = or_(not_(last_within_mark), is_within_mark_band(price, mark_price))
+    in_band = is_price_counted(last_within_mark, price, mark_price)
     return and_(price != 0, and_(in_band, reached))
 
 
@@ -146,7 +153,7 @@ def compute_trailed_stop_px(
     (:func:`is_within_mark_band`); a price outside the band leaves the stopPx
     where it was, as it triggers nothing (proved: ``ORD-016/in-band``).
     """
-    counts = or_(not_(last_within_mark), is_within_mark_band(price, mark_price))
+    counts = is_price_counted(last_within_mark, price, mark_price)
     return ite(counts, compute_trailing_stop_px(is_buy, stop_px, price, peg_offset), stop_px)
 
 
@@ -159,7 +166,7 @@ def compute_trailing_reference(last_within_mark: bool, price: int, mark_price: i
     not due there; ORD-014; proved: ``ORD-017/anchor``).  0 while no price is published
     yet (nothing to trail: the engine refuses the order), whatever the mark.
     """
-    counts = or_(not_(last_within_mark), is_within_mark_band(price, mark_price))
+    counts = is_price_counted(last_within_mark, price, mark_price)
     return ite(or_(counts, price == 0), price, mark_price)
 
 
@@ -189,7 +196,7 @@ def is_index_read(last_within_mark: bool, price: int, mark_price: int) -> bool:
 
     Only a published price (not 0) is read, and a ``LastWithinMark`` order's only within ORD-014's band.
     """
-    return and_(price != 0, or_(not_(last_within_mark), is_within_mark_band(price, mark_price)))
+    return and_(price != 0, is_price_counted(last_within_mark, price, mark_price))
 
 
 def compute_signed_price(is_buy: bool, price: int) -> int:

@@ -116,7 +116,8 @@ def test_the_planted_strict_pop_makes_the_engine_miss_the_stop_and_the_proof_ref
 SLIPS = [
     ("compute_index_key", "-price", "price", "ORD-015/index-keys/sell-stop"),
     ("is_index_read", "price != 0", "price == price", "ORD-015/index-keys/sell-stop"),
-    ("is_index_read", "or_(not_(last_within_mark), ", "or_(False, ", "ORD-015/index-keys/buy-stop"),
+    ("is_index_read", "is_price_counted(last_within_mark, price, mark_price)", "is_within_mark_band(price, mark_price)",
+     "ORD-015/index-keys/buy-stop"),
     ("compute_signed_price", "ite(is_buy, -price, price)", "ite(is_buy, price, -price)", "ORD-007/never-fires/buy-stop"),
     ("compute_trailing_distance", "-peg_offset", "peg_offset", "ORD-007/never-fires/sell-stop"),
     ("compute_trailing_level", "+ distance", "- distance", "ORD-007/never-fires/sell-stop"),
