@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import attrs
 
+from perpspec.engine.core import commands
 from perpspec.engine.core.records import Opaque
 from perpspec.engine.core.rejects import show
 from perpspec.engine.core.state_codec import STATE_MAGIC, CodecError, decode_state, encode_state
@@ -48,18 +49,17 @@ def journalable(value: object) -> object:
 
 def field_names(cls: type) -> tuple[str, ...]:
     """A record class's field names in declaration order: a NamedTuple's (the commands), or an attrs record's."""
-    record: Any = cls
     if issubclass(cls, tuple):
-        names: tuple[str, ...] = record._fields
-        return names
+        return commands.field_names(cls)
+    record: Any = cls
     return tuple(field.name for field in attrs.fields(record))
 
 
 def field_defaults(cls: type) -> dict[str, Any]:
     """A record class's defaulted fields and their defaults (an attrs ``Factory`` as declared)."""
-    record: Any = cls
     if issubclass(cls, tuple):
-        return dict(record._field_defaults)
+        return commands.field_defaults(cls)
+    record: Any = cls
     return {field.name: field.default for field in attrs.fields(record) if field.default is not attrs.NOTHING}
 
 

@@ -49,6 +49,8 @@ from perpspec.rules.triggers import (
     TriggerPrices,
     UntriggeredOrder,
     compute_trailed_stop_px,
+    compute_trailing_distance,
+    compute_trailing_level,
     is_rising_trigger,
     is_trigger_due,
     select_trigger_price,
@@ -155,7 +157,7 @@ def deciding_orders(pool: Mapping[int, Order], prices: TriggerPrices) -> list[Or
         listed.append(order)
         if order.ord_type == PEGGED:
             orders = members[group]
-            mover = max(orders, key=_trail_level) if order.is_buy else min(orders, key=_trail_level)
+            mover = min(orders, key=_trail_level)
             trailed = compute_trailed_stop_px(
                 mover.is_buy, mover.last_within_mark, mover.stop_px, price, mark, mover.peg_offset
             )
@@ -175,9 +177,9 @@ def _stop_px(order: Order) -> int:
 
 
 def _trail_level(order: Order) -> int:
-    """``stopPx − pegOffsetValue``: the price beyond which ORD-007 moves a trailing stop (a sell's above, a buy's
-    below)."""
-    return order.stop_px - order.peg_offset
+    """A trailing stop's level (:func:`~rules.triggers.compute_trailing_level`: its signed ``stopPx`` plus its
+    distance, the index's bucket key): the price moves the stop of its group with the lowest level first."""
+    return compute_trailing_level(order.is_buy, order.stop_px, compute_trailing_distance(order.is_buy, order.peg_offset))
 
 
 def _bound(entry: tuple[int, int]) -> int:
