@@ -3,7 +3,8 @@
 ``JOURNAL`` is a journal file or a store folder (``perpspec-out/journal``).  Each
 line is ``{"seq": N, "type": "PlaceOrder", <the command's fields>}`` — the
 commands exactly as the engine received them, hostile values included (a value
-JSON cannot hold is written as its ``repr``).  A damaged journal stops with the
+JSON cannot hold, or would hold only as a bare list — a command or other named
+tuple nested in a field — is written as its ``repr``).  A damaged journal stops with the
 byte offset (exit status 1); a torn last record is reported on stderr.
 """
 
@@ -26,6 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("journal", metavar="JOURNAL", help="a journal file, or a store folder holding journal.log")
 
 
+def shown(value: object) -> object:
+    """A field's value as dumped: a tuple of a named class (a command, an event) as its ``repr``, not a bare list."""
+    return repr(value) if isinstance(value, tuple) and type(value) is not tuple else value
+
+
 def run(args: argparse.Namespace) -> int:
     """Print every command of the journal."""
     path = os.path.join(args.journal, JOURNAL_NAME) if os.path.isdir(args.journal) else args.journal
@@ -36,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
         scan = read_journal(path)
         codec.use_writer_schema(scan.schema)
         for seq, payload in scan.records:
-            line = {"seq": seq, **command_to_dict(codec.decode(payload))}
+            fields = command_to_dict(codec.decode(payload))
+            line = {"seq": seq, **{name: shown(value) for name, value in fields.items()}}
             print(json.dumps(line, default=repr))
     except (JournalError, CodecError) as error:
         print(f"perpspec dump-journal: journal damaged: {error}", file=sys.stderr)
