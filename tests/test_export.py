@@ -107,3 +107,23 @@ def test_dump_journal_writes_a_command_nested_in_a_field_as_its_repr(
     assert main(["dump-journal", str(tmp_path)]) == 0
     line = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert (line["type"], line["symbol"], line["order_qty"]) == ("PlaceOrder", repr(nested), 1)
+
+
+def test_dump_journal_lists_a_record_of_no_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """review12_3: a command of the wrong width is journaled as no command; dump-journal listed it by calling
+    ``_asdict`` on the decoded stand-in and died (exit 70).  Now it prints it as received, and the rest."""
+    from perpspec.engine.core import commands as c
+    from perpspec.engine.core.exchange import Engine
+    from perpspec.engine.durability.recovery import DurableExchange, command_codec
+
+    durable, _ = DurableExchange.open(str(tmp_path), command_codec(), Engine)
+    durable.submit(tuple.__new__(c.TimeTick, [5, 6]))
+    durable.submit(object())
+    durable.submit(c.TimeTick(time_ms=7))
+    durable.close()
+    assert main(["dump-journal", str(tmp_path)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["seq"], line["type"]) for line in lines] == [(1, None), (2, None), (3, "TimeTick")]
+    assert lines[0]["received"] == "<unrepresentable TimeTick: TypeError>"  # the codec's shown text of it
+    assert lines[1]["received"].startswith("<object object at ")
+    assert lines[2]["time_ms"] == 7
