@@ -464,19 +464,25 @@ def _order_requirement_unclamped(inst: Instrument, held: Position, mark_price: i
 
 
 def prove_order_requirement(symbol: str, kernel: Callable[..., int]) -> ProofResult:
-    """MRG-060: the requirement is ≥ 0, 0 for an order that does not raise the order margin, and at least the increase."""
+    """MRG-060: the requirement is ≥ 0, 0 for an order that does not raise the order margin, and at least the increase.
+
+    For a cross position and an isolated one at any leverage, whatever margin the position holds beyond posInit
+    (``pos_cross``, negative after realised losses).
+    """
     inst = load_instrument(symbol)
     with Prover() as prover:
         held = prover.record(Position, "position")
         mark_price, price, qty = prover.symbol("mark_price"), prover.symbol("order_price"), prover.symbol("order_qty")
         before, after = prover.symbol("order_margin_before"), prover.symbol("order_margin_after")
+        leverage, pos_cross = prover.symbol("leverage_hundredths"), prover.symbol("pos_cross")
+        prover.assume(leverage >= 0, "leverage ≥ 0 (0 = cross)")
         assume_well_formed(prover, inst, held, "position")
         prover.assume(abs_(held.cost) <= 10**16, "entry value at most 1e16")
         assume_valid_price(prover, inst, mark_price, "mark_price")
         assume_valid_price(prover, inst, price, "order_price")
         assume_whole_lots(prover, inst, qty, "order_qty")
         prover.assume(qty != 0, "an order")
-        requirement = kernel(inst, held, mark_price, 0, 0, before, after, qty, price)
+        requirement = kernel(inst, held, mark_price, leverage, pos_cross, before, after, qty, price)
         increase = after - before
         return prover.prove(
             all_of(requirement >= 0, implies(increase <= 0, requirement == 0), implies(increase > 0, requirement >= increase)),
@@ -605,8 +611,9 @@ def _register_second_batch() -> None:
             "A sell no larger than a long carries no order margin (one order).", p(prove_contract_order_margin, symbol, True), bounded="k = 1 orders")
         add(f"MRG-046/position-ignored/{symbol}", "MRG-046", "INV-MARGIN-ON-ENTRY", "the position ignored when netting.",
             p(prove_contract_order_margin, symbol, False), expect="refuted", bounded="k = 1 orders")
-        # MRG-060's own statement (prove_order_requirement with the rule) answers unknown at 60 s:
-        # waived in specs/waivers.toml; the known-bad variant below is still refuted.
+        add(f"MRG-060/requirement/{symbol}", "MRG-060", "INV-MARGIN-ON-ENTRY",
+            "A new order needs ≥ 0, nothing when it does not raise the order margin, and at least the increase.",
+            p(prove_order_requirement, symbol, margin.compute_order_requirement))
         add(f"MRG-060/unclamped/{symbol}", "MRG-060", "INV-MARGIN-ON-ENTRY", "a negative increase charged.",
             p(prove_order_requirement, symbol, _order_requirement_unclamped), expect="refuted")
 

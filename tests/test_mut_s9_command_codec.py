@@ -157,7 +157,7 @@ def test_a_non_command_submitted_to_a_store_is_rejected_and_replays_to_the_same_
     live += events
     assert events == [
         Rejected(seq=2, time_ms=0, command="int", account=-1, reason=Reason.MALFORMED,
-                 text="time_ms must be an integer", cl_ord_id="")
+                 text="unknown command int", cl_ord_id="")  # its class looked up first (session 16)
     ]
     live += durable.submit(CancelOrder(time_ms=0, account=1, order_id=9))
     durable.close()

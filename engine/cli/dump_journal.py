@@ -3,7 +3,11 @@
 ``JOURNAL`` is a journal file or a store folder (``perpspec-out/journal``).  Each
 line is ``{"seq": N, "type": "PlaceOrder", <the command's fields>}`` — the
 commands exactly as the engine received them, hostile values included (a value
-JSON cannot hold is written as its ``repr``).  A damaged journal stops with the
+JSON cannot hold, or would hold only as a bare list — a command or other named
+tuple nested in a field — is written as its ``repr``).  A record of something that
+was no command at all (a foreign object, or a command of the wrong width: the
+engine refused it as ``Malformed``) is ``{"seq": N, "type": null, "received":
+<its text>}``.  A damaged journal stops with the
 byte offset (exit status 1); a torn last record is reported on stderr.
 """
 
@@ -15,7 +19,8 @@ import os
 import sys
 
 from perpspec.engine.cli.main import UsageError
-from perpspec.engine.core.commands import command_to_dict
+from perpspec.engine.core.commands import COMMAND_TYPES, command_to_dict
+from perpspec.engine.core.rejects import show
 from perpspec.engine.durability.codec import CodecError
 from perpspec.engine.durability.journal import JournalError, read_journal
 from perpspec.engine.durability.recovery import JOURNAL_NAME, command_codec
@@ -24,6 +29,14 @@ from perpspec.engine.durability.recovery import JOURNAL_NAME, command_codec
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``perpspec dump-journal``."""
     parser.add_argument("journal", metavar="JOURNAL", help="a journal file, or a store folder holding journal.log")
+
+
+COMMAND_CLASSES = frozenset(COMMAND_TYPES.values())
+
+
+def shown(value: object) -> object:
+    """A field's value as dumped: a tuple of a named class (a command, an event) as its ``repr``, not a bare list."""
+    return repr(value) if isinstance(value, tuple) and type(value) is not tuple else value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +49,12 @@ def run(args: argparse.Namespace) -> int:
         scan = read_journal(path)
         codec.use_writer_schema(scan.schema)
         for seq, payload in scan.records:
-            line = {"seq": seq, **command_to_dict(codec.decode(payload))}
+            command = codec.decode(payload)
+            if type(command) in COMMAND_CLASSES:
+                fields = command_to_dict(command)
+                line = {"seq": seq, **{name: shown(value) for name, value in fields.items()}}
+            else:  # journaled as no command (review12_3: it has no fields to list)
+                line = {"seq": seq, "type": None, "received": show(command)}
             print(json.dumps(line, default=repr))
     except (JournalError, CodecError) as error:
         print(f"perpspec dump-journal: journal damaged: {error}", file=sys.stderr)

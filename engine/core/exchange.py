@@ -45,7 +45,7 @@ Decisions where BitMEX is silent are listed in the README (``## Engine decisions
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import attrs
 
@@ -96,6 +96,36 @@ _OVERSIZED: Final = cmd.Oversized
 # (tuple.__new__(TimeTick, [5, 6])) holds another number of items (review11_1)
 _FIELD_COUNT: Final[dict[type[Any], int]] = {kind: len(cmd.field_names(kind)) for kind in cmd.COMMAND_TYPES.values()}
 _REJ: Final = Rej
+# each registered class's name, read without touching the object (a foreign class's __name__ may run code)
+_NAMES: Final[dict[type[Any], str]] = {kind: kind.__name__ for kind in cmd.COMMAND_TYPES.values()}
+
+
+def name_of(kind: type[Any]) -> str:
+    """The name a command's events carry: a registered class's own; a foreign class's ``__name__`` when it is
+    exactly a ``str`` and reading it raises nothing (a metaclass may make it a property), else ``"?"``."""
+    known = _NAMES.get(kind)
+    if known is not None:
+        return known
+    try:
+        name = kind.__name__
+    except Exception:  # a foreign class's metaclass property: any exception is its own
+        return "?"
+    return name if type(name) is str else "?"
+
+
+def told(command: object) -> tuple[int, str]:
+    """The account and clOrdID a ``Rejected`` of ``command`` names.
+
+    Read only from a command of a registered class holding its class's number of items, whose fields are plain
+    tuple items.  A foreign object's attribute read may run code (redteam13_1: a subclass whose ``account`` is a
+    raising property), and a short command's missing field raises ``IndexError`` (review12_4:
+    ``tuple.__new__(PlaceOrder, [0])``); such a command names account -1 and no clOrdID.
+    """
+    size = _FIELD_COUNT.get(type(command))
+    if size is None or len(cast("tuple[object, ...]", command)) != size:
+        return -1, ""
+    account = getattr(command, "account", -1)
+    return (account if is_int(account) else -1), text_of(getattr(command, "cl_ord_id", ""))
 
 # commands between rollback checkpoints: at least CHECKPOINT_EVERY, and more for a large state so that encoding
 # it costs each command at most about one state byte per CHECKPOINT_BYTES_PER_COMMAND (a checkpoint of a 2.4 MB
@@ -200,8 +230,8 @@ class Engine:
         seq_before, clock_before = stream.seq, stream.time_ms  # a failed rollback's events are numbered on from here
         stream.begin(out)
         if stream.track_steps and not stream.replaying:
-            stream.flat_before = self.ledger.flat_accounts(command)
-        name = type(command).__name__
+            stream.flat_before = self.ledger.flat_accounts(self._acting(command))
+        name = name_of(type(command))
         stream.event_time = stream.time_ms
         try:
             result = self._dispatch(command, values)
@@ -209,17 +239,17 @@ class Engine:
                 self.market.prints.clear()
             if isinstance(result, _REJ):
                 stream.seq += 1
-                account = getattr(command, "account", -1)
+                account, cl_ord_id = told(command)
                 out = stream.out  # after the cancels of the timers its time fired, if any (committed)
                 out.append(
                     Rejected(
                         stream.seq,
                         stream.event_time,  # when the command came (the clock moved only if timers fired)
                         name,
-                        account if is_int(account) else -1,
+                        account,
                         result.reason,
                         result.text,
-                        text_of(getattr(command, "cl_ord_id", "")),
+                        cl_ord_id,
                     )
                 )
             else:
@@ -254,9 +284,13 @@ class Engine:
             # process numbers the replayed stand-in's Accepted: it takes command.seq, where the failure's events ended
             self.stream.seq = command.seq - 1
             return 0
-        size = _FIELD_COUNT.get(type(command))
-        if size is not None and len(command) != size:
-            return Rej(Reason.MALFORMED, f"{type(command).__name__} holds {len(command)} items, not its {size} fields")
+        # nothing of a foreign object is read (its attributes may run code): only its class is looked up
+        handler = _HANDLERS.get(type(command))
+        if handler is None:
+            return Rej(Reason.MALFORMED, f"unknown command {name_of(type(command))}")
+        size = _FIELD_COUNT[type(command)]
+        if len(command) != size:
+            return Rej(Reason.MALFORMED, f"{_NAMES[type(command)]} holds {len(command)} items, not its {size} fields")
         time_ms = getattr(command, "time_ms", None)
         if not is_int(time_ms):
             return Rej(Reason.MALFORMED, "time_ms must be an integer")
@@ -272,9 +306,6 @@ class Engine:
                 f"time {time_ms} moves the clock {time_ms - stream.time_ms} ms, more than max_clock_step_ms "
                 f"{stream.max_clock_step_ms}",
             )
-        handler = _HANDLERS.get(type(command))
-        if handler is None:
-            return Rej(Reason.MALFORMED, f"unknown command {type(command).__name__}")
         values = field_values(command) if fields is None else fields  # every field, read once
         wrong = first_wrong_type(command, values)  # the typed validation layer: no handler reads a wrong-typed field
         if wrong is not None:
@@ -323,7 +354,7 @@ class Engine:
                 except Exception as failure:
                     return (
                         f"replaying command {index + 1} of {len(self._since)} since the checkpoint "
-                        f"({type(command).__name__}) failed ({type(failure).__name__}: {failure})"
+                        f"({name_of(type(command))}) failed ({type(failure).__name__}: {failure})"
                     )
         finally:
             stream.replaying = False
@@ -355,13 +386,17 @@ class Engine:
         """A halted engine's answer to any command: ``Rejected(InternalError)`` naming why; nothing else runs."""
         stream = self.stream
         stream.seq += 1
-        account = getattr(command, "account", -1)
-        return [
-            Rejected(
-                stream.seq, stream.time_ms, type(command).__name__, account if is_int(account) else -1,
-                Reason.INTERNAL_ERROR, self.halted, text_of(getattr(command, "cl_ord_id", "")),
-            )
-        ]
+        account, cl_ord_id = told(command)
+        return [Rejected(stream.seq, stream.time_ms, name_of(type(command)), account, Reason.INTERNAL_ERROR, self.halted, cl_ord_id)]
+
+    @staticmethod
+    def _acting(command: object) -> int | None:
+        """The account acting in a withdrawal or an order command (``Ledger.flat_accounts``), read as :func:`told`
+        reads it; None for any other command."""
+        if type(command) in (cmd.Withdraw, cmd.PlaceOrder, cmd.AmendOrder):
+            account, _ = told(command)
+            return account
+        return None
 
     def snapshot(self) -> bytes:
         """The whole state as bytes (for the journal's snapshots); :meth:`from_snapshot` restores it.

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Final
 
-from perpspec.engine.core import commands as cmd
 from perpspec.engine.core.accounts import Account, PositionState
 from perpspec.engine.core.events import Reason
 from perpspec.engine.core.market import Market
@@ -78,14 +77,12 @@ class Ledger:
         )
 
 
-    def flat_accounts(self, command: object) -> tuple[tuple[int, str, int], ...]:
-        """(account, asset, wallet) for every asset of the trader accounts holding no position (before a step)."""
-        # the account acting in the step (withdrawing, or trading: spot trades move its wallets by design)
-        acting = (
-            getattr(command, "account", None)
-            if isinstance(command, cmd.Withdraw | cmd.PlaceOrder | cmd.AmendOrder)
-            else None
-        )
+    def flat_accounts(self, acting: int | None) -> tuple[tuple[int, str, int], ...]:
+        """(account, asset, wallet) for every asset of the trader accounts holding no position (before a step).
+
+        ``acting``: the account acting in the step (withdrawing, or trading: spot trades move its wallets by
+        design), left out; None when no account acts.
+        """
         out = []
         for account_id in sorted(self.accounts):
             account = self.accounts[account_id]

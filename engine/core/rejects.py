@@ -81,11 +81,17 @@ def first_wrong_type(command: object, values: tuple[object, ...]) -> str | None:
     return None
 
 
+# the builtin types a falsy clOrdID of which shows as no clOrdID (0, False, b"", [], (), {}, set())
+_FALSY_AS_NONE: Final = frozenset({int, bool, float, bytes, list, tuple, dict, set, frozenset})
+
+
 def text_of(value: object) -> str:
     """A rejected command's clOrdID as the ``Rejected`` event carries it (a hostile one shown canonically)."""
     if type(value) is str:
         return value
-    return show(value) if value else ""
+    if value is None or (type(value) in _FALSY_AS_NONE and not value):  # an exact builtin's truth runs no code
+        return ""
+    return show(value)  # any other object, truthy or not: its __bool__ may run code (it may raise)
 
 
 SHOWN_CHARS: Final = 256  # a value shown in a reject's text is cut after this many characters ("…")
