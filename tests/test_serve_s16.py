@@ -13,10 +13,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +116,108 @@ def test_a_server_whose_key_store_read_failed_once_serves_signed_requests_again(
         assert (status, body) == (200, [])
     finally:
         running.stop()
+
+
+# ------------------------------------------------------------------ review12_2: the hub checks keys before private rows
+
+
+@pytest.fixture
+def served_without_beats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A server whose ticker never beats during the test: only the paths under test re-read the key store."""
+    pytest.importorskip("aiohttp")
+    from perpspec.engine.serve import server as server_module
+    from tests.serve_helpers import start_server
+
+    monkeypatch.setattr(server_module, "TICK_SECONDS", 3600.0)
+    running, keys = start_server(tmp_path)
+    try:
+        yield running, keys
+    finally:
+        running.stop()
+
+
+def _disable_on_disk(path: str, key_id: str) -> None:
+    data = json.loads(Path(path).read_text())
+    for row in data["keys"]:
+        if row["id"] == key_id:
+            row["enabled"] = False
+    Path(path).write_text(json.dumps(data))  # the operator's edit in place (the mode stays 0600)
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 1_000_000))
+
+
+def _admin_deposit(running: Any) -> None:
+    from tests.serve_helpers import raw_request
+
+    body = json.dumps({"account": 1, "currency": "XBt", "amount": 1}).encode()
+    status, _, _ = raw_request(running, "POST", "/api/v1/admin/deposit", body,
+                               headers={"x-admin-token": running.server.config.admin_token})
+    assert status == 200
+
+
+async def _private_rows_after(running: Any, command: Any, reads: list[int]) -> tuple[list[str], list[str], Any]:
+    """Log a new key of account 1 in, subscribe to every private table; run ``command`` (the store unchanged: its
+    rows arrive and the store is not re-read), then disable the key on disk and run ``command`` again.  The private
+    tables received each time, and the session's close code."""
+    import aiohttp
+
+    from perpspec.engine.serve.keys import sign
+
+    store = running.server.keys
+    key = running.call(lambda: store.create(1, ["read", "trade"]))
+    running.call(store.save)
+    loop = asyncio.get_running_loop()
+
+    async def drain(ws: Any) -> list[str]:
+        tables: list[str] = []
+        try:
+            while True:
+                message = await asyncio.wait_for(ws.receive(), 1.0)
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    break
+                table = json.loads(message.data).get("table")
+                if table in PRIVATE:
+                    tables.append(table)
+        except TimeoutError:
+            pass
+        return tables
+
+    expires = int(time.time()) + 600
+    auth = {"op": "authKeyExpires", "args": [key.key_id, expires, sign(key.secret, "GET", "/realtime", str(expires), b"")]}
+    async with aiohttp.ClientSession() as http, http.ws_connect(running.ws_url) as ws:
+        await ws.receive()  # welcome
+        await ws.send_str(json.dumps(auth))
+        assert json.loads((await asyncio.wait_for(ws.receive(), TIMEOUT)).data)["success"] is True
+        await ws.send_str(json.dumps({"op": "subscribe", "args": list(PRIVATE)}))
+        for _ in range(2 * len(PRIVATE)):  # an ack and a partial each
+            await asyncio.wait_for(ws.receive(), TIMEOUT)
+        reads.clear()
+        await loop.run_in_executor(None, command, running)
+        before = await drain(ws)
+        reads_before = len(reads)
+        await loop.run_in_executor(None, lambda: _disable_on_disk(store.path, key.key_id))
+        await loop.run_in_executor(None, command, running)
+        after = await drain(ws)
+        assert reads_before == 0  # the check before private rows is one stat: no re-read of an unchanged store
+        return before, after, ws.close_code
+
+
+def _deposit_on_the_loop(running: Any) -> None:
+    running.call(lambda: running.server.gateway.deposit(1, "XBt", 1))  # as the price feed's commands run
+
+
+@pytest.mark.parametrize("command", [_admin_deposit, _deposit_on_the_loop], ids=["admin-route", "feed-path"])
+def test_a_key_disabled_on_disk_gets_no_private_row_from_a_command_that_no_request_of_its_key_caused(
+    served_without_beats: Any, monkeypatch: pytest.MonkeyPatch, command: Any
+) -> None:
+    running, _ = served_without_beats
+    reads: list[int] = []
+    load = KeyStore.load
+
+    def counting_load(self: KeyStore) -> None:
+        reads.append(1)
+        load(self)
+
+    monkeypatch.setattr(KeyStore, "load", counting_load)
+    before, after, close_code = asyncio.run(asyncio.wait_for(_private_rows_after(running, command, reads), 30))
+    assert "margin" in before  # the session was live: the deposit's margin row reached it
+    assert (after, close_code) == ([], 1008)
