@@ -18,6 +18,7 @@ import errno
 import json
 import os
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import pytest
 
 from perpspec.engine.serve import keys as keys_module
 from perpspec.engine.serve.keys import KeyStore, KeyStoreError
+from perpspec.engine.serve.units import parse_iso_ms
 
 TIMEOUT = 10
 PRIVATE = ("order", "execution", "position", "margin", "wallet")
@@ -221,3 +223,33 @@ def test_a_key_disabled_on_disk_gets_no_private_row_from_a_command_that_no_reque
     before, after, close_code = asyncio.run(asyncio.wait_for(_private_rows_after(running, command, reads), 30))
     assert "margin" in before  # the session was live: the deposit's margin row reached it
     assert (after, close_code) == ([], 1008)
+
+
+# ------------------------------------------------------------------ redteam13: time components in range
+
+
+OUT_OF_RANGE = ("9999-12-31T99:99:99", "2026-01-01T24:00:00Z", "2026-01-01T23:60:00Z", "2026-01-01T23:59:60Z",
+                "2026-02-29", "1900-02-29T00:00:00Z", "2026-04-31", "2026-06-31T12:00", "2026-11-31")
+
+
+def test_an_out_of_range_time_component_is_malformed_not_carried_and_the_last_instants_are_times() -> None:
+    assert {text: parse_iso_ms(text) for text in OUT_OF_RANGE} == dict.fromkeys(OUT_OF_RANGE)
+    assert parse_iso_ms("2024-02-29T23:59:59.999Z") == parse_iso_ms("2024-03-01T00:00:00.000Z") - 1  # type: ignore[operator]
+    assert parse_iso_ms("2000-02-29") is not None
+    assert parse_iso_ms("2026-12-31T23:59:59Z") == parse_iso_ms("2027-01-01") - 1000  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("name", ["startTime", "endTime"])
+def test_an_out_of_range_time_bound_is_a_400_not_an_empty_list(tmp_path: Path, name: str) -> None:
+    pytest.importorskip("aiohttp")
+    from tests.serve_helpers import raw_request, start_server
+
+    running, keys = start_server(tmp_path)
+    try:
+        query = urllib.parse.urlencode({"symbol": "XBTUSD", name: "2026-01-01T99:99:99"})
+        for path in ("/api/v1/trade", "/api/v1/funding", "/api/v1/order"):
+            status, body, _ = raw_request(running, "GET", f"{path}?{query}", b"", key=keys["one"])
+            assert (path, status, body) == (
+                path, 400, {"error": {"message": f"'{name}' is not a valid time", "name": "ValidationError"}})
+    finally:
+        running.stop()
