@@ -253,3 +253,26 @@ def test_an_out_of_range_time_bound_is_a_400_not_an_empty_list(tmp_path: Path, n
                 path, 400, {"error": {"message": f"'{name}' is not a valid time", "name": "ValidationError"}})
     finally:
         running.stop()
+
+
+# ------------------------------------------------------------------ redteam13: the inode is in the fingerprint
+
+
+def test_an_atomic_same_size_rewrite_with_the_same_mtime_is_reloaded(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    (key,) = store.keys()
+    old = os.stat(store.path)
+    data = json.loads(Path(store.path).read_text())
+    data["keys"][0]["secret"] = ("B" if key.secret[0] == "A" else "A") + key.secret[1:]  # another key, same size
+    temporary = f"{store.path}.edit"
+    Path(temporary).write_text(json.dumps(data, indent=1))
+    os.chmod(temporary, 0o600)
+    os.utime(temporary, ns=(old.st_atime_ns, old.st_mtime_ns))  # within the timestamp granularity: the same mtime
+    os.replace(temporary, store.path)
+    new = os.stat(store.path)
+    assert (new.st_mtime_ns, new.st_size) == (old.st_mtime_ns, old.st_size)
+    assert new.st_ino != old.st_ino
+    store.refresh()
+    current = store.get(key.key_id)
+    assert current is not None
+    assert current.secret == data["keys"][0]["secret"]

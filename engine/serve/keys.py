@@ -88,7 +88,7 @@ class KeyStore:
     def __init__(self, path: str) -> None:
         self.path = path
         self._keys: dict[str, ApiKey] = {}
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, ...] | None = None  # the stat of the file as last loaded or saved (:func:`_fingerprint`)
         self.error: KeyStoreError | None = None  # why the file as last read is unusable (None: it loaded, or is absent)
         self._failed: tuple[int, ...] | None = None  # the stat of a malformed file: not re-read until it changes
         self._watchers: list[Callable[[], None]] = []
@@ -124,14 +124,14 @@ class KeyStore:
             return
         except OSError as error:  # the directory unreadable: as unusable as the file (read again next time)
             raise self._fail(KeyStoreReadError(f"{self.path}: unreadable key store ({error})"), None) from None
-        failed = _fingerprint(info)
+        stamp = _fingerprint(info)
         try:
             keys = self._read(info)
         except KeyStoreReadError as error:  # an I/O error, not the file's content: retried at the next refresh
             raise self._fail(error, None) from None
         except KeyStoreError as error:
-            raise self._fail(error, failed) from None
-        self._keys, self._stamp, self.error, self._failed = keys, (info.st_mtime_ns, info.st_size), None, None
+            raise self._fail(error, stamp) from None
+        self._keys, self._stamp, self.error, self._failed = keys, stamp, None, None
         self._changed()
 
     def _read(self, info: os.stat_result) -> dict[str, ApiKey]:
@@ -170,7 +170,10 @@ class KeyStore:
     def refresh(self) -> None:
         """Reload if the file changed since the last load (a revoked key stops working at once); one ``stat`` when it
         did not.  A file whose content was refused raises :class:`KeyStoreError` again, unread, until its stat changes;
-        one that could not be read (:class:`KeyStoreReadError`) is read again."""
+        one that could not be read (:class:`KeyStoreReadError`) is read again.
+
+        "Changed" is any difference of :func:`_fingerprint`, the inode and ``st_ctime_ns`` included: an atomic rewrite
+        of the same size within the file system's timestamp granularity is another inode, so it is reloaded."""
         try:
             info = os.stat(self.path)
         except FileNotFoundError:
@@ -178,7 +181,7 @@ class KeyStore:
             return
         except OSError as error:
             raise self._fail(KeyStoreReadError(f"{self.path}: unreadable key store ({error})"), None) from None
-        if self.error is None and (info.st_mtime_ns, info.st_size) == self._stamp:
+        if self.error is None and _fingerprint(info) == self._stamp:
             return
         if self.error is not None and _fingerprint(info) == self._failed:
             raise KeyStoreError(*self.error.args)
@@ -201,8 +204,7 @@ class KeyStore:
         finally:
             os.close(fd)
         os.replace(temporary, self.path)
-        info = os.stat(self.path)
-        self._stamp = (info.st_mtime_ns, info.st_size)
+        self._stamp = _fingerprint(os.stat(self.path))
 
     # ------------------------------------------------------------------ keys
     def create(self, account: int, permissions: Sequence[str]) -> ApiKey:
@@ -240,7 +242,8 @@ class KeyStore:
 
 
 def _fingerprint(info: os.stat_result) -> tuple[int, ...]:
-    """A failed file's stat: any write, replace or ``chmod 600`` changes it (``st_ctime``), so it is read again."""
+    """A file's stat as the store compares it: any write, replace or ``chmod 600`` changes it (a replace: the inode;
+    any of them: ``st_ctime``), so the file is read again."""
     return info.st_ino, info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_mode
 
 
