@@ -276,3 +276,57 @@ def test_an_atomic_same_size_rewrite_with_the_same_mtime_is_reloaded(tmp_path: P
     current = store.get(key.key_id)
     assert current is not None
     assert current.secret == data["keys"][0]["secret"]
+
+
+# ------------------------------------------------------------------ an op already received when the beat drops the key
+
+
+@pytest.mark.parametrize(("op", "expected"), [
+    ({"op": "cancelAllAfter", "args": 60_000}, {"status": 403, "error": "Access Denied"}),
+    ({"op": "subscribe", "args": ["order"]}, {"status": 403, "error": "Access Denied"}),
+])
+def test_an_op_handled_after_the_beat_dropped_its_revoked_key_gets_the_reason_not_a_bare_401(
+    served_without_beats: Any, op: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    """The ticker may re-read the store between an op's arrival and its handling (the window test_serve_ws's
+    revoked-key cancelAllAfter test hit now and then): the answer is still the key's refusal, and nothing is armed."""
+    import aiohttp
+
+    from perpspec.engine.serve import ws as ws_module
+    from perpspec.engine.serve.keys import sign
+    from perpspec.engine.serve.server import check_keys
+
+    running, _ = served_without_beats
+    server = running.server
+    key = running.call(lambda: server.keys.create(1, ["read", "trade"]))
+    running.call(server.keys.save)
+
+    def beat_then_handle() -> None:  # on the loop, in one slot: the beat's re-read, then the op already received
+        other = KeyStore(server.keys.path)  # the revoke was written by another process just before
+        other.load()
+        other.revoke(key.key_id)
+        other.save()
+        check_keys(server)
+        (conn,) = [c for c in server.connections if c.key is not None and c.key.key_id == key.key_id]
+        ws_module._on_text(server, conn, json.dumps(op))
+
+    async def scenario() -> list[dict[str, Any]]:
+        expires = int(time.time()) + 600
+        auth = {"op": "authKeyExpires",
+                "args": [key.key_id, expires, sign(key.secret, "GET", "/realtime", str(expires), b"")]}
+        async with aiohttp.ClientSession() as http, http.ws_connect(running.ws_url) as ws:
+            await ws.receive()  # welcome
+            await ws.send_str(json.dumps(auth))
+            assert json.loads((await asyncio.wait_for(ws.receive(), TIMEOUT)).data)["success"] is True
+            await asyncio.get_running_loop().run_in_executor(None, running.call, beat_then_handle)
+            got: list[dict[str, Any]] = []
+            while True:
+                message = await asyncio.wait_for(ws.receive(), TIMEOUT)
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    return got
+                got.append(json.loads(message.data))
+
+    before = running.call(lambda: dict(server.gateway.views.deadlines))
+    got = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert [{name: m.get(name) for name in expected} for m in got] == [expected]
+    assert running.call(lambda: dict(server.gateway.views.deadlines)) == before
