@@ -12,10 +12,17 @@ for the subscribers concerned:
 
 A subscriber is anything with ``account`` (None before auth) and ``send``
 (non-blocking; a slow client's queue overflow closes it, never the server).
+
+Before the private rows of any command (a request's, the price feed's, a
+funding tick's, an admin deposit's, a dead man's switch's) the hub calls
+:attr:`Hub.check_keys` (the server's: one ``stat`` of the key store, a re-read
+only if it changed), so a session whose key was disabled or revoked on disk
+has lost its account before the next private row is built (review12_2).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
@@ -27,6 +34,8 @@ from perpspec.engine.serve.units import iso_timestamp, num, price_out
 from perpspec.engine.serve.views import Views
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.parse import format_scaled
+
+log = logging.getLogger("perpspec.serve")
 
 PUBLIC_TABLES: Final = frozenset(
     ("orderBookL2", "orderBookL2_25", "instrument", "trade", "quote", "funding", "insurance", "liquidation")
@@ -70,6 +79,7 @@ class Hub:
         self.clock = clock
         self.subscribers: list[Subscriber] = []
         self._books: dict[tuple[str, str], dict[int, Level]] = {}  # (table, symbol) -> id -> level
+        self.check_keys: Callable[[], None] | None = None  # the key store re-read if changed (set by the server)
 
     @property
     def exchange(self) -> Engine:
@@ -290,11 +300,26 @@ class Hub:
         if isinstance(command, cmd.FundingTick) and self.views.funding:
             t, s, r = self.views.funding[-1]
             public.append(("funding", s, {"table": "funding", "action": "insert", "data": [self.funding_row(t, s, r)]}))
+        private = self._keys_checked()
         for subscriber in list(self.subscribers):
             for table, symbol, message in public:
                 if (table, symbol) in subscriber.topics or (table, "") in subscriber.topics:
                     subscriber.send(message)
-            self._publish_private(subscriber, events, accounts, priced, now)
+            if private:
+                self._publish_private(subscriber, events, accounts, priced, now)
+
+    def _keys_checked(self) -> bool:
+        """Before any private row: :attr:`check_keys`, so the sessions the key store now refuses lose their account
+        first (``server.watch_keys``).  Skipped when no subscriber is authenticated; False (this command's private
+        rows withheld: fail closed) if the check itself raised."""
+        if self.check_keys is None or all(subscriber.account is None for subscriber in self.subscribers):
+            return True
+        try:
+            self.check_keys()
+        except Exception:  # logged; the command is applied already, only its private rows are withheld
+            log.exception("key check failed: private rows withheld")
+            return False
+        return True
 
     def _publish_private(
         self, subscriber: Subscriber, events: Sequence[Event], accounts: set[int], priced: set[str], now: int

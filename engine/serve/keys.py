@@ -55,6 +55,13 @@ class KeyStoreError(Exception):
     """The key store file is unreadable, malformed, or readable by others."""
 
 
+class KeyStoreReadError(KeyStoreError):
+    """The key store file could not be opened or read (an ``OSError``: EMFILE, EIO, ...), its content unknown.
+
+    Unlike a malformed file it is not remembered by its stat: the next :meth:`KeyStore.refresh` reads it again, so a
+    transient error (the process out of descriptors for a moment) does not outlive its cause (review12_1)."""
+
+
 @attrs.frozen(kw_only=True)
 class ApiKey:
     """One key: its id (``api-key``), secret, account and permissions."""
@@ -81,9 +88,9 @@ class KeyStore:
     def __init__(self, path: str) -> None:
         self.path = path
         self._keys: dict[str, ApiKey] = {}
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, ...] | None = None  # the stat of the file as last loaded or saved (:func:`_fingerprint`)
         self.error: KeyStoreError | None = None  # why the file as last read is unusable (None: it loaded, or is absent)
-        self._failed: tuple[int, ...] | None = None  # the stat of the file that failed: not re-read until it changes
+        self._failed: tuple[int, ...] | None = None  # the stat of a malformed file: not re-read until it changes
         self._watchers: list[Callable[[], None]] = []
 
     def watch(self, callback: Callable[[], None]) -> None:
@@ -96,7 +103,11 @@ class KeyStore:
             callback()
 
     def _fail(self, error: KeyStoreError, failed: tuple[int, ...] | None) -> KeyStoreError:
-        """Record that the file is unusable (watchers told once per failing file: one report per failure episode)."""
+        """Record that the file is unusable (watchers told once per failing file: one report per failure episode).
+
+        ``failed`` is the stat of a file whose *content* is refused (mode, JSON, schema): :meth:`refresh` re-raises
+        the error unread until that stat changes.  None (the file or its directory could not be read): the error
+        holds until the next :meth:`refresh`, which reads the file again."""
         new = self.error is None or failed != self._failed
         self.error, self._failed = error, failed
         if new:
@@ -111,14 +122,16 @@ class KeyStore:
         except FileNotFoundError:
             self._reset(always=True)
             return
-        except OSError as error:  # the directory unreadable: as unusable as the file
-            raise self._fail(KeyStoreError(f"{self.path}: unreadable key store ({error})"), None) from None
-        failed = _fingerprint(info)
+        except OSError as error:  # the directory unreadable: as unusable as the file (read again next time)
+            raise self._fail(KeyStoreReadError(f"{self.path}: unreadable key store ({error})"), None) from None
+        stamp = _fingerprint(info)
         try:
             keys = self._read(info)
+        except KeyStoreReadError as error:  # an I/O error, not the file's content: retried at the next refresh
+            raise self._fail(error, None) from None
         except KeyStoreError as error:
-            raise self._fail(error, failed) from None
-        self._keys, self._stamp, self.error, self._failed = keys, (info.st_mtime_ns, info.st_size), None, None
+            raise self._fail(error, stamp) from None
+        self._keys, self._stamp, self.error, self._failed = keys, stamp, None, None
         self._changed()
 
     def _read(self, info: os.stat_result) -> dict[str, ApiKey]:
@@ -126,8 +139,14 @@ class KeyStore:
             raise KeyStoreError(f"{self.path}: key store is readable by others (mode {info.st_mode & 0o777:o}); chmod 600")
         try:
             with open(self.path, encoding="utf-8") as handle:
-                data = loads_json(handle.read())  # nested past the parser's stack: a ValueError too
-        except (OSError, ValueError) as error:
+                text = handle.read()
+        except OSError as error:
+            raise KeyStoreReadError(f"{self.path}: unreadable key store ({error})") from None
+        except ValueError as error:  # not UTF-8: the content
+            raise KeyStoreError(f"{self.path}: unreadable key store ({error})") from None
+        try:
+            data = loads_json(text)  # nested past the parser's stack: a ValueError too
+        except ValueError as error:
             raise KeyStoreError(f"{self.path}: unreadable key store ({error})") from None
         rows = data.get("keys") if isinstance(data, dict) else None
         if not isinstance(rows, list):
@@ -150,15 +169,19 @@ class KeyStore:
 
     def refresh(self) -> None:
         """Reload if the file changed since the last load (a revoked key stops working at once); one ``stat`` when it
-        did not.  A file that failed to load raises :class:`KeyStoreError` again, unread, until its stat changes."""
+        did not.  A file whose content was refused raises :class:`KeyStoreError` again, unread, until its stat changes;
+        one that could not be read (:class:`KeyStoreReadError`) is read again.
+
+        "Changed" is any difference of :func:`_fingerprint`, the inode and ``st_ctime_ns`` included: an atomic rewrite
+        of the same size within the file system's timestamp granularity is another inode, so it is reloaded."""
         try:
             info = os.stat(self.path)
         except FileNotFoundError:
             self._reset()
             return
         except OSError as error:
-            raise self._fail(KeyStoreError(f"{self.path}: unreadable key store ({error})"), None) from None
-        if self.error is None and (info.st_mtime_ns, info.st_size) == self._stamp:
+            raise self._fail(KeyStoreReadError(f"{self.path}: unreadable key store ({error})"), None) from None
+        if self.error is None and _fingerprint(info) == self._stamp:
             return
         if self.error is not None and _fingerprint(info) == self._failed:
             raise KeyStoreError(*self.error.args)
@@ -181,8 +204,7 @@ class KeyStore:
         finally:
             os.close(fd)
         os.replace(temporary, self.path)
-        info = os.stat(self.path)
-        self._stamp = (info.st_mtime_ns, info.st_size)
+        self._stamp = _fingerprint(os.stat(self.path))
 
     # ------------------------------------------------------------------ keys
     def create(self, account: int, permissions: Sequence[str]) -> ApiKey:
@@ -220,7 +242,8 @@ class KeyStore:
 
 
 def _fingerprint(info: os.stat_result) -> tuple[int, ...]:
-    """A failed file's stat: any write, replace or ``chmod 600`` changes it (``st_ctime``), so it is read again."""
+    """A file's stat as the store compares it: any write, replace or ``chmod 600`` changes it (a replace: the inode;
+    any of them: ``st_ctime``), so the file is read again."""
     return info.st_ino, info.st_mtime_ns, info.st_ctime_ns, info.st_size, info.st_mode
 
 

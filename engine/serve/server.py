@@ -111,8 +111,9 @@ def build_app(server: Server) -> web.Application:
 
 
 def check_keys(server: Server) -> None:
-    """The ticker's beat: re-read the key store if its file changed (one ``stat`` when it did not), so a key revoked
-    or edited on disk reaches the open sessions within one beat even when no request re-reads the store first.
+    """The ticker's beat, and the hub's check before private rows: re-read the key store if its file changed (one
+    ``stat`` when it did not), so a key revoked or edited on disk reaches the open sessions within one beat even when
+    no request re-reads the store first, and before any command's private rows.
 
     The sessions themselves are dealt with by :func:`watch_keys`, called by the store itself on the change; an
     unusable store was reported there once, and is not an error of the ticker's (REST answers it with 503)."""
@@ -121,8 +122,11 @@ def check_keys(server: Server) -> None:
 
 
 def watch_keys(server: Server) -> None:
-    """Make every change of the key store, whoever re-read it (a REST request, a WebSocket op, the ticker), reach the
-    open realtime sessions before the call that read it returns, hence before the next private row is published.
+    """Make every change of the key store, whoever re-read it (a REST request, a WebSocket op, the ticker, the hub),
+    reach the open realtime sessions before the call that read it returns; and make the hub re-read it (if it changed:
+    one ``stat``, :func:`check_keys`) before it publishes the private rows of any command, a request's or not (the
+    price feed's, a funding tick's, an admin route's, a dead man's switch's).  Hence a change on disk reaches the
+    sessions before the next private row is published (review12_2).
 
     A session whose key was revoked (``perpspec keys revoke``), disabled, changed (another secret or account under its
     id) or stripped of ``read`` since it authenticated loses its account at once and is closed (1008): REST refuses
@@ -158,6 +162,7 @@ def watch_keys(server: Server) -> None:
             conn.request_close(*close)  # by its own task: the store's reader never waits on a client
 
     server.keys.watch(on_change)
+    server.gateway.hub.check_keys = lambda: check_keys(server)
 
 
 @attrs.define

@@ -179,17 +179,24 @@ _ISO = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ]([0-9]{2}):([0-9]{2})
 
 
 def parse_iso_ms(text: object) -> int | None:
-    """ms since the epoch of an ISO-8601 UTC time (``2026-11-25T12:00:00.000Z``), or None if malformed."""
+    """ms since the epoch of an ISO-8601 UTC time (``2026-11-25T12:00:00.000Z``), or None if malformed.
+
+    Every component in its range: a month of 1-12, a day that month has (29 February in leap years only), an hour
+    of 0-23, a minute and a second of 0-59 (no leap second, no ``24:00``).  An out-of-range component is refused,
+    never carried into the next (``9999-12-31T99:99:99`` is not a time of the year 10000): a list's
+    ``startTime``/``endTime`` are compared as the stamps this returns, so a carried one would silently exclude rows
+    instead of answering 400 (redteam13)."""
     if not isinstance(text, str) or len(text) > 40:
         return None
     match = _ISO.fullmatch(text)
     if match is None:
         return None
     year, month, day = int(match.group(1)), int(match.group(2)), int(match.group(3))
-    if not (1 <= month <= 12 and 1 <= day <= 31):
-        return None
     hour, minute = int(match.group(4) or 0), int(match.group(5) or 0)
     second = int(match.group(6) or 0)
+    if not (1 <= month <= 12 and 1 <= day <= days_in_month(year, month)
+            and hour <= 23 and minute <= 59 and second <= 59):
+        return None
     ms = int((match.group(7) or "0").ljust(3, "0")[:3])
     y = year - (month <= 2)  # Howard Hinnant's days_from_civil
     era = y // 400
@@ -198,6 +205,13 @@ def parse_iso_ms(text: object) -> int | None:
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
     days = era * 146_097 + doe - 719_468
     return ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + ms
+
+
+def days_in_month(year: int, month: int) -> int:
+    """The days of ``month`` (1-12) of ``year`` in the proleptic Gregorian calendar."""
+    if month == 2:
+        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
 
 
 def currency_scale(currency: str) -> int:

@@ -291,7 +291,7 @@ def _subscribe(server: Any, conn: Connection, topics: list[Any], request: Any) -
         if table not in PUBLIC_TABLES and table not in PRIVATE_TABLES:
             conn.send({"status": 400, "error": f"Unknown table: {table}", "request": request or {}})
             continue
-        if table in PRIVATE_TABLES and conn.account is None:
+        if table in PRIVATE_TABLES and conn.key is None:  # never logged in (a refused key: its reason, below)
             conn.send({"status": 401, "error": "You must be authenticated to subscribe to this table.",
                        "request": request or {}})
             continue
@@ -321,7 +321,10 @@ def _refused_key(server: Any, conn: Connection, permission: str, request: Any) -
     first, as REST re-reads it for every request: :func:`keys.session_key_refusal`).
 
     A key revoked, changed, disabled or stripped of ``read`` also ends the connection's authentication at once (its
-    account: not one more private row); ``server.watch_keys``, told by the store's re-read, closes the socket."""
+    account: not one more private row); ``server.watch_keys``, told by the store's re-read, closes the socket.  An op
+    sent after that re-read (the ticker's, say) gets the same answer, its reason, not a bare 401: the connection keeps
+    its key for this.  A connection that lost its account while the store was unusable stays refused (401) though
+    its key is fine again: it is being closed (1013) and logs in again on a new one."""
     try:
         server.keys.refresh()
     except KeyStoreError as error:
@@ -336,6 +339,9 @@ def _refused_key(server: Any, conn: Connection, permission: str, request: Any) -
         conn.account = None  # already done by server.watch_keys when the re-read changed the store; kept as a guard
     else:
         refusal = session_key_refusal(server.keys, conn.key, permission)
+    if refusal is None and conn.account is None:
+        conn.send({"status": 401, "error": "Not authenticated", "request": request})
+        return True
     if refusal is None:
         return False
     conn.send({"status": 403, "error": refusal, "request": request})
@@ -352,7 +358,7 @@ def _unsubscribe(conn: Connection, topics: list[Any], request: Any) -> None:
 
 def _cancel_all_after(server: Any, conn: Connection, args: Any, request: Any) -> None:
     timeout = args[0] if isinstance(args, list) and args else args
-    if conn.account is None:
+    if conn.key is None:  # never logged in (a key refused since: its reason, from _refused_key)
         conn.send({"status": 401, "error": "Not authenticated", "request": request})
         return
     if not (type(timeout) is int and 0 <= timeout <= 7 * 86_400_000):
@@ -360,7 +366,8 @@ def _cancel_all_after(server: Any, conn: Connection, args: Any, request: Any) ->
         return
     if _refused_key(server, conn, "trade", request):  # a key revoked since this connection authenticated must not trade
         return
-    assert conn.key is not None  # _refused_key refuses a connection without one
+    assert conn.key is not None  # _refused_key refuses a connection without a key
+    assert conn.account is not None  # or without its account (dropped while the store was unusable)
     gateway = server.gateway
     now = gateway.now_ms()
     verdict = server.key_limiter.take(conn.key.key_id, now)  # the same budget as REST's POST /order/cancelAllAfter
