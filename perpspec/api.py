@@ -293,7 +293,8 @@ class Exchange:
         ``seconds`` and ``ms`` are whole numbers >= 0.  The engine moves its clock by at most
         ``engine.max_clock_step_ms`` (366 days) in one command, so a step that would take the clock further
         than that past the engine's last command is refused (nothing changes): advance in smaller steps
-        with a command in between (a price update, say).
+        with a command in between (a price update, say).  While the engine's clock is still at 0, the first
+        move off 0 sets the epoch and is not bounded by the step.
         """
         for field, value in (("seconds", seconds), ("ms", ms)):
             if isinstance(value, bool) or not isinstance(value, int):

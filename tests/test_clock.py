@@ -113,3 +113,14 @@ def test_the_default_clock_step_is_documented_and_generous_enough_for_the_shippe
     assert MAX_CLOCK_STEP_MS == 366 * 86_400_000
     engine = started()
     assert isinstance(engine.process(c.TimeTick(time_ms=T0 + MAX_CLOCK_STEP_MS))[-1], Accepted)
+
+
+def test_a_clock_at_zero_moves_anywhere_once_then_by_at_most_the_step() -> None:
+    """The documented exception (redteam14_4): commands at time 0 do not start the clock; its first move off 0
+    sets the epoch however far, and from then on one command moves it by at most ``max_clock_step_ms``."""
+    engine = Engine(max_clock_step_ms=60_000)
+    assert isinstance(engine.process(c.VerifyAccount(time_ms=0, account=1))[-1], Accepted)
+    assert isinstance(engine.process(c.TimeTick(time_ms=T0))[-1], Accepted)  # far past 60 s: the epoch
+    too_far = engine.process(c.TimeTick(time_ms=T0 + 60_001))[-1]
+    assert isinstance(too_far, Rejected)
+    assert (too_far.reason, engine.time_ms) == (Reason.TIME_OUT_OF_RANGE, T0)

@@ -23,7 +23,9 @@ cancels come before the command's ``Rejected`` as before its ``Accepted``.
 A command whose time is itself refused (out of range, backwards, too far)
 fires nothing.  Times are bounded to ``[0, MAX_TIME_MS]`` and one command
 moves the clock forward by at most ``max_clock_step_ms`` (a parameter,
-default ``MAX_CLOCK_STEP_MS``).
+default ``MAX_CLOCK_STEP_MS``), except while the clock is still at 0: the
+first move off 0 sets the epoch, so a run may open its accounts at time 0
+and then start at a real date (redteam14_4: this exception was undocumented).
 
 All money comes from the rules: fills through ``rules.position.apply_trade``
 (ACC-004), margin through ``rules.margin`` (MRG-*), liquidation through
