@@ -20,6 +20,7 @@ from perpspec.rules import (
     margin,
     risk_limit,
 )
+from perpspec.rules import position as position_rules
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.margin import OrderSide
@@ -463,11 +464,25 @@ def _order_requirement_unclamped(inst: Instrument, held: Position, mark_price: i
     return ite(after - before > 0, real, after - before)
 
 
-def prove_order_requirement(symbol: str, kernel: Callable[..., int]) -> ProofResult:
-    """MRG-060: the requirement is ≥ 0, 0 for an order that does not raise the order margin, and at least the increase.
+def _order_requirement_without_position_term(
+    _inst: Instrument, _held: Position, _mark: int, _leverage: int, _pos_cross: int, before: int, after: int, _qty: int,
+    _price: int,
+) -> int:
+    """KNOWN-BAD MRG-060: only the order-margin increase charged (the position's maintenance and repricing ignored)."""
+    increase = after - before
+    return ite(increase > 0, increase, 0)
 
-    For a cross position and an isolated one at any leverage, whatever margin the position holds beyond posInit
-    (``pos_cross``, negative after realised losses).
+
+def prove_order_requirement(symbol: str, kernel: Callable[..., int]) -> ProofResult:
+    """MRG-060: a new order needs ≥ 0; nothing when it does not raise the order margin; else at least the increase,
+    plus — for an order on an open position — MRG-020's posMaint after an immediate fill at the order price less
+    before, net of the position's repricing from mark to that price (ACC-003 fill, CON values).
+
+    The maintenance figures are the public MRG-020 ``compute_position_margin(...).pos_maint``, not the helper the
+    rule reads them through, so a slip in the rule's own arithmetic (a term dropped: the known-bad variant) is a
+    counterexample.  For a cross position and an isolated one at any leverage, with any margin held beyond posInit
+    (``pos_cross``, negative after realised losses).  Review13_4: the statement before said only "≥ the increase",
+    which holds whatever the position term computes.
     """
     inst = load_instrument(symbol)
     with Prover() as prover:
@@ -484,8 +499,13 @@ def prove_order_requirement(symbol: str, kernel: Callable[..., int]) -> ProofRes
         prover.assume(qty != 0, "an order")
         requirement = kernel(inst, held, mark_price, leverage, pos_cross, before, after, qty, price)
         increase = after - before
+        filled, _ = position_rules.apply_fill(inst, held, qty, price)
+        maint_before = margin.compute_position_margin(inst, held, mark_price, leverage, pos_cross).pos_maint
+        maint_after = margin.compute_position_margin(inst, filled, mark_price, leverage, pos_cross).pos_maint
+        repricing = contract.compute_value(inst, held.qty, price) - contract.compute_value(inst, held.qty, mark_price)
+        covered = increase + ite(held.qty == 0, 0, maint_after - maint_before - repricing)
         return prover.prove(
-            all_of(requirement >= 0, implies(increase <= 0, requirement == 0), implies(increase > 0, requirement >= increase)),
+            all_of(requirement >= 0, implies(increase <= 0, requirement == 0), implies(increase > 0, requirement >= covered)),
             f"MRG-060 {symbol}",
         )
 
@@ -612,8 +632,12 @@ def _register_second_batch() -> None:
         add(f"MRG-046/position-ignored/{symbol}", "MRG-046", "INV-MARGIN-ON-ENTRY", "the position ignored when netting.",
             p(prove_contract_order_margin, symbol, False), expect="refuted", bounded="k = 1 orders")
         add(f"MRG-060/requirement/{symbol}", "MRG-060", "INV-MARGIN-ON-ENTRY",
-            "A new order needs ≥ 0, nothing when it does not raise the order margin, and at least the increase.",
+            "A new order needs ≥ 0, nothing when it does not raise the order margin, else the increase plus MRG-020's "
+            "posMaint increase on an immediate fill net of repricing.",
             p(prove_order_requirement, symbol, margin.compute_order_requirement))
+        add(f"MRG-060/no-position-term/{symbol}", "MRG-060", "INV-MARGIN-ON-ENTRY",
+            "only the order-margin increase charged, the position's maintenance ignored.",
+            p(prove_order_requirement, symbol, _order_requirement_without_position_term), expect="refuted")
         add(f"MRG-060/unclamped/{symbol}", "MRG-060", "INV-MARGIN-ON-ENTRY", "a negative increase charged.",
             p(prove_order_requirement, symbol, _order_requirement_unclamped), expect="refuted")
 

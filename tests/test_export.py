@@ -127,3 +127,29 @@ def test_dump_journal_lists_a_record_of_no_command(tmp_path: Path, capsys: pytes
     assert lines[0]["received"] == "<unrepresentable TimeTick: TypeError>"  # the codec's shown text of it
     assert lines[1]["received"].startswith("<object object at ")
     assert lines[2]["time_ms"] == 7
+
+
+def test_dump_journal_prints_every_hostile_value_recovery_replays(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """review13_5: values the journal keeps exactly (and recovery replays) made ``json.dumps`` raise: a dict with
+    a tuple key, a list nested 3,000 deep, a list holding itself, an int of 5,000 digits.  Each is now written as
+    the text a reject shows of it; JSON scalars stay themselves."""
+    from perpspec.engine.core import commands as c
+    from perpspec.engine.core.exchange import Engine
+    from perpspec.engine.core.rejects import show
+    from perpspec.engine.durability.recovery import DurableExchange, command_codec
+
+    deep: list[object] = []
+    for _ in range(3_000):
+        deep = [deep]
+    looped: list[object] = []
+    looped.append(looped)
+    hostile: list[object] = [{(1, 2): 3}, deep, looped, 10**5_000, float("nan")]
+    durable, _ = DurableExchange.open(str(tmp_path), command_codec(), Engine)
+    for value in hostile:
+        durable.submit(c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=100, cl_ord_id=value))  # type: ignore[arg-type]
+    durable.submit(c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=100, cl_ord_id="plain"))
+    durable.close()
+    assert main(["dump-journal", str(tmp_path)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["cl_ord_id"] for line in lines] == [show(value) for value in hostile] + ["plain"]
+    assert lines[-1]["order_qty"] == 100

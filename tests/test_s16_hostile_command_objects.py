@@ -13,11 +13,12 @@ default)`` before it knew the object was a command of a registered class holding
 
 Now only the class of a foreign object is looked up (``Malformed``, "unknown command"), a reject reads its account
 and clOrdID only from a registered command of the right width (``exchange.told``), and a foreign class's name is
-read only when that raises nothing (``exchange.name_of``).
+read from type's own slot (``exchange.name_of``, ``rejects.class_name``).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -134,7 +135,7 @@ def test_the_names_and_fields_a_reject_reads() -> None:
     from perpspec.engine.core.exchange import name_of, told
 
     assert (name_of(c.PlaceOrder), name_of(RaisingTime), name_of(RaisingName)) == ("PlaceOrder", "RaisingTime", "RaisingName")
-    assert name_of(Nameless) == "?"
+    assert name_of(Nameless) == "Nameless"  # the class's own name slot, not its metaclass's raising property
     assert told(c.CancelOrder(0, 7, 3, cl_ord_id="mine")) == (7, "mine")
     assert told(tuple.__new__(c.CancelOrder, [0, 7])) == (-1, "")  # short: nothing read
     assert told(RaisingAccount(0, 1, "XBt", 5)) == (-1, "")  # a subclass is not a registered class
@@ -158,3 +159,127 @@ def test_a_replay_after_hostile_objects_reproduces_the_events() -> None:
     assert placed == twin.process(follow)
     assert engine._restore() == ""  # the last checkpoint reloaded, the hostile objects and the order replayed
     assert engine.state_hash() == twin.state_hash()
+
+
+# ----------------------------------------------------------------------------- review13: classes that run code
+# A class's hash, equality, name and isinstance checks are its metaclass's code, and isinstance reads an object's
+# __class__.  The engine, the journal's codec and the state encoding looked classes up in dicts (hashing them)
+# and asked isinstance: a metaclass __hash__ that raises escaped Engine.process and DurableExchange.submit
+# (review13_1), a metaclass __eq__ passing a foreign class for Deposit ran Deposit's handler on fields read twice
+# (live 10**12, recovered 10: review13_2), and an object claiming __class__ = _Noop rewound the event numbers
+# (review13_3).  Now a class is looked up only when its metaclass is exactly type (rejects.is_plain_class), and
+# compared by identity otherwise.
+
+
+def _boom(*_: object, **__: object) -> Any:
+    raise RuntimeError("boom")
+
+
+class HashRaises(type):
+    __hash__ = _boom  # type: ignore[assignment]
+
+
+class EqualToDeposit(type):
+    def __eq__(cls, other: object) -> bool:
+        return other is c.Deposit or other is cls
+
+    def __hash__(cls) -> int:
+        return hash(c.Deposit)
+
+
+class Unhashable(metaclass=HashRaises):
+    pass
+
+
+class PosingAsDeposit(metaclass=EqualToDeposit):
+    """Reads its fields differently each time: an amount of 10 for the codec, then 10**12 for a handler."""
+
+    reads = 0
+    time_ms, account, asset = 0, 1, "XBt"
+
+    @property
+    def amount(self) -> int:
+        PosingAsDeposit.reads += 1
+        return 10 if PosingAsDeposit.reads == 1 else 10**12
+
+    def __len__(self) -> int:
+        return 4
+
+    def __iter__(self) -> Any:
+        return iter((0, 1, "XBt", self.amount))
+
+
+class ClassRaises:
+    @property
+    def __class__(self) -> type:  # type: ignore[override]
+        raise RuntimeError("__class__ read")
+
+
+class PosingAsNoop:
+    seq = 1
+    account = 1
+
+    @property
+    def __class__(self) -> type:  # type: ignore[override]
+        from perpspec.engine.core.exchange import _Noop
+
+        return _Noop
+
+
+def _foreign() -> list[tuple[str, Any]]:
+    return [
+        ("metaclass hash raises", Unhashable()),
+        ("metaclass equal to Deposit", PosingAsDeposit()),
+        ("__class__ raises", ClassRaises()),
+        ("__class__ claims _Noop", PosingAsNoop()),
+        ("a class with a raising metaclass hash", Unhashable),
+    ]
+
+
+FOREIGN = [label for label, _ in _foreign()]
+
+
+def _in_fields(value: Any) -> list[Any]:
+    return [
+        c.PlaceOrder(0, 1, "XBTUSD", "Buy", 100, 5_000_000, cl_ord_id=value),
+        c.PlaceOrder(0, 1, value, "Buy", 100, 5_000_000),
+        c.Deposit(0, 1, "XBt", value),
+        c.TimeTick(time_ms=value),
+    ]
+
+
+@pytest.mark.parametrize("label", FOREIGN)
+@pytest.mark.parametrize("mode", ["plain", "track_steps", "halted"])
+def test_a_class_that_runs_code_is_refused_by_the_engine_without_running_it(label: str, mode: str) -> None:
+    for command in [dict(_foreign())[label], *_in_fields(dict(_foreign())[label])]:
+        engine = _engine()
+        engine.track_steps = mode == "track_steps"
+        engine.halted = "engine halted: for the test" if mode == "halted" else ""
+        seq = engine.stream.seq
+        events = engine.process(command)  # nothing raises
+        assert [type(event) for event in events] == [Rejected], (label, mode, events)
+        refused = events[0]
+        assert isinstance(refused, Rejected)
+        wanted = Reason.INTERNAL_ERROR if mode == "halted" else Reason.MALFORMED
+        assert refused.reason is wanted, (label, mode, refused)
+        assert refused.seq == seq + 1  # numbered on, never rewound
+
+
+@pytest.mark.parametrize("label", FOREIGN)
+def test_a_class_that_runs_code_is_journaled_refused_and_recovered_to_the_same_state(label: str, tmp_path: Any) -> None:
+    from perpspec.engine.durability.recovery import DurableExchange, command_codec, event_stream_hash, recover
+
+    PosingAsDeposit.reads = 0
+    durable, _ = DurableExchange.open(str(tmp_path), command_codec(), Engine)
+    live = list(durable.submit(c.VerifyAccount(time_ms=0, account=1)))
+    for command in [dict(_foreign())[label], *_in_fields(dict(_foreign())[label])]:
+        refused = durable.submit(command)
+        assert [type(event) for event in refused] == [Rejected], (label, refused)
+        live += refused
+    live += durable.submit(c.TimeTick(time_ms=5))
+    live_hash = durable.exchange.state_hash()
+    assert durable.exchange.accounts[1].wallets.get("XBt", 0) == 0  # no handler ran a foreign class
+    durable.close()
+    recovered, report, _ = recover(os.path.join(str(tmp_path), "journal.log"), command_codec())
+    assert (report.state_hash, report.event_hash) == (live_hash, event_stream_hash(live))
+    assert recovered.state_hash() == live_hash

@@ -2,12 +2,14 @@
 
 ``JOURNAL`` is a journal file or a store folder (``perpspec-out/journal``).  Each
 line is ``{"seq": N, "type": "PlaceOrder", <the command's fields>}`` — the
-commands exactly as the engine received them, hostile values included (a value
-JSON cannot hold, or would hold only as a bare list — a command or other named
-tuple nested in a field — is written as its ``repr``).  A record of something that
-was no command at all (a foreign object, or a command of the wrong width: the
-engine refused it as ``Malformed``) is ``{"seq": N, "type": null, "received":
-<its text>}``.  A damaged journal stops with the
+commands exactly as the engine received them, hostile values included.  A field
+holding anything but ``None``, a bool, a string, a finite float or an int of at
+most about 3,900 digits is written as the text a reject shows of it
+(``engine.core.rejects.show``: canonical, bounded, never raising) — a list, a
+dict, a set, a command nested in a field, an object JSON cannot hold.  A record
+of something that was no command at all (a foreign object, or a command of the
+wrong width: the engine refused it as ``Malformed``) is ``{"seq": N, "type":
+null, "received": <its text>}``.  A damaged journal stops with the
 byte offset (exit status 1); a torn last record is reported on stderr.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -35,8 +38,20 @@ COMMAND_CLASSES = frozenset(COMMAND_TYPES.values())
 
 
 def shown(value: object) -> object:
-    """A field's value as dumped: a tuple of a named class (a command, an event) as its ``repr``, not a bare list."""
-    return repr(value) if isinstance(value, tuple) and type(value) is not tuple else value
+    """A field's value as dumped: a JSON scalar as itself, anything else as its shown text (review13_5: a dict
+    with a tuple key, a list nested 3,000 deep or holding itself, an int of 5,000 digits made ``json.dumps``
+    raise; a NamedTuple would have been a bare list)."""
+    kind = type(value)
+    if value is None or kind is bool or kind is str:
+        return value
+    if kind is int and value.bit_length() <= _INT_BITS:  # type: ignore[attr-defined]
+        return value
+    if kind is float and math.isfinite(value):  # type: ignore[arg-type]
+        return value
+    return show(value)
+
+
+_INT_BITS = 13_000  # about 3,900 decimal digits: below the interpreter's 4,300-digit limit on int -> str
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
                 line = {"seq": seq, **{name: shown(value) for name, value in fields.items()}}
             else:  # journaled as no command (review12_3: it has no fields to list)
                 line = {"seq": seq, "type": None, "received": show(command)}
-            print(json.dumps(line, default=repr))
+            print(json.dumps(line, allow_nan=False))
     except (JournalError, CodecError) as error:
         print(f"perpspec dump-journal: journal damaged: {error}", file=sys.stderr)
         return 1

@@ -69,7 +69,15 @@ from perpspec.engine.core.market import Market
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.prices import Prices
 from perpspec.engine.core.registry import OrderRegistry
-from perpspec.engine.core.rejects import Rej, field_values, first_wrong_type, is_int, text_of
+from perpspec.engine.core.rejects import (
+    Rej,
+    class_name,
+    field_values,
+    first_wrong_type,
+    is_int,
+    is_plain_class,
+    text_of,
+)
 from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.state_check import check_engine_instruments, check_engine_state
 from perpspec.engine.core.state_codec import decode_state, encode_state
@@ -103,16 +111,10 @@ _NAMES: Final[dict[type[Any], str]] = {kind: kind.__name__ for kind in cmd.COMMA
 
 
 def name_of(kind: type[Any]) -> str:
-    """The name a command's events carry: a registered class's own; a foreign class's ``__name__`` when it is
-    exactly a ``str`` and reading it raises nothing (a metaclass may make it a property), else ``"?"``."""
-    known = _NAMES.get(kind)
-    if known is not None:
-        return known
-    try:
-        name = kind.__name__
-    except Exception:  # a foreign class's metaclass property: any exception is its own
-        return "?"
-    return name if type(name) is str else "?"
+    """The name a command's events carry: the class's own ``__name__`` slot, read without running any code of a
+    foreign class (its metaclass may make ``__name__`` a property, or its hash raise: review13_1)."""
+    known = _NAMES.get(kind) if is_plain_class(kind) else None
+    return known if known is not None else class_name(kind)
 
 
 def told(command: object) -> tuple[int, str]:
@@ -123,7 +125,8 @@ def told(command: object) -> tuple[int, str]:
     raising property), and a short command's missing field raises ``IndexError`` (review12_4:
     ``tuple.__new__(PlaceOrder, [0])``); such a command names account -1 and no clOrdID.
     """
-    size = _FIELD_COUNT.get(type(command))
+    kind = type(command)
+    size = _FIELD_COUNT.get(kind) if is_plain_class(kind) else None
     if size is None or len(cast("tuple[object, ...]", command)) != size:
         return -1, ""
     account = getattr(command, "account", -1)
@@ -282,17 +285,19 @@ class Engine:
         return out
 
     def _dispatch(self, command: cmd.Command, fields: tuple[object, ...] | None) -> Rej | int:
-        if isinstance(command, _Noop):
+        kind: type[Any] = type(command)
+        if kind is _Noop:  # by identity: isinstance would read a foreign object's __class__ (review13_3)
             # process numbers the replayed stand-in's Accepted: it takes command.seq, where the failure's events ended
-            self.stream.seq = command.seq - 1
+            self.stream.seq = cast(_Noop, command).seq - 1
             return 0
-        # nothing of a foreign object is read (its attributes may run code): only its class is looked up
-        handler = _HANDLERS.get(type(command))
+        # nothing of a foreign object is read (its attributes may run code), and its class is looked up only when
+        # its metaclass is type's own (a metaclass's __hash__/__eq__ could raise, or pass for a command's: review13_2)
+        handler = _HANDLERS.get(kind) if is_plain_class(kind) else None
         if handler is None:
-            return Rej(Reason.MALFORMED, f"unknown command {name_of(type(command))}")
-        size = _FIELD_COUNT[type(command)]
+            return Rej(Reason.MALFORMED, f"unknown command {name_of(kind)}")
+        size = _FIELD_COUNT[kind]
         if len(command) != size:
-            return Rej(Reason.MALFORMED, f"{_NAMES[type(command)]} holds {len(command)} items, not its {size} fields")
+            return Rej(Reason.MALFORMED, f"{_NAMES[kind]} holds {len(command)} items, not its {size} fields")
         time_ms = getattr(command, "time_ms", None)
         if not is_int(time_ms):
             return Rej(Reason.MALFORMED, "time_ms must be an integer")
@@ -395,7 +400,8 @@ class Engine:
     def _acting(command: object) -> int | None:
         """The account acting in a withdrawal or an order command (``Ledger.flat_accounts``), read as :func:`told`
         reads it; None for any other command."""
-        if type(command) in (cmd.Withdraw, cmd.PlaceOrder, cmd.AmendOrder):
+        kind = type(command)
+        if kind is cmd.Withdraw or kind is cmd.PlaceOrder or kind is cmd.AmendOrder:  # by identity: no hashing
             account, _ = told(command)
             return account
         return None

@@ -248,3 +248,5 @@ def _build_registry() -> dict[str, type]:
 
 # stable name -> class: the only way a name in the bytes becomes a class
 REGISTRY: Final[Mapping[str, type]] = types.MappingProxyType(_build_registry())
+# class -> stable name: what the encoder writes (looked up only for a class whose metaclass is type's or Enum's own)
+REGISTERED_NAMES: Final[Mapping[type, str]] = types.MappingProxyType({cls: name for name, cls in REGISTRY.items()})

@@ -60,7 +60,8 @@ def wrong_field_type(command: object) -> str | None:
 def field_values(command: object) -> tuple[object, ...]:
     """Every field value of ``command`` in its class's declaration order, read at once (a command is a
     NamedTuple: its items; no typed read); () for an object that is no command."""
-    check = _CHECKS.get(type(command))
+    cls = type(command)
+    check = _CHECKS.get(cls) if is_plain_class(cls) else None
     if check is None:
         return ()
     values: tuple[object, ...] = check[0](command)
@@ -69,7 +70,8 @@ def field_values(command: object) -> tuple[object, ...]:
 
 def first_wrong_type(command: object, values: tuple[object, ...]) -> str | None:
     """:func:`wrong_field_type` of ``command`` whose fields :func:`field_values` read as ``values``."""
-    check = _CHECKS.get(type(command))
+    cls = type(command)
+    check = _CHECKS.get(cls) if is_plain_class(cls) else None
     if check is None:
         return None
     _, kinds, optional = check
@@ -81,15 +83,44 @@ def first_wrong_type(command: object, values: tuple[object, ...]) -> str | None:
     return None
 
 
-# the builtin types a falsy clOrdID of which shows as no clOrdID (0, False, b"", [], (), {}, set())
-_FALSY_AS_NONE: Final = frozenset({int, bool, float, bytes, list, tuple, dict, set, frozenset})
+# type's own name slots: reading them never runs a metaclass's code (a metaclass may make __name__ a property)
+_TYPE_NAME: Final[Any] = type.__dict__["__name__"]
+_TYPE_QUALNAME: Final[Any] = type.__dict__["__qualname__"]
+
+
+def class_name(kind: type) -> str:
+    """``kind.__name__`` as the interpreter holds it: never a metaclass's property (review13_1)."""
+    name: str = _TYPE_NAME.__get__(kind, type)
+    return name
+
+
+def class_qualname(kind: type) -> str:
+    """``kind.__qualname__`` as the interpreter holds it: never a metaclass's property."""
+    name: str = _TYPE_QUALNAME.__get__(kind, type)
+    return name
+
+
+def is_plain_class(kind: type) -> bool:
+    """``kind``'s metaclass is exactly ``type``, so hashing and comparing it are ``type``'s own (by identity).
+
+    Only such a class is looked up in a dict or a set: a metaclass of its own may make ``__hash__`` raise or
+    ``__eq__`` call the class equal to a command class (review13_1, review13_2).  Every command class, and every
+    record class but the enums, is plain.
+    """
+    return type(kind) is type
 
 
 def text_of(value: object) -> str:
     """A rejected command's clOrdID as the ``Rejected`` event carries it (a hostile one shown canonically)."""
     if type(value) is str:
         return value
-    if value is None or (type(value) in _FALSY_AS_NONE and not value):  # an exact builtin's truth runs no code
+    kind = type(value)
+    # an exact builtin's truth runs no code; compared by identity (a set lookup would hash the class: review13_1)
+    builtin = (
+        kind is int or kind is bool or kind is float or kind is bytes or kind is list or kind is tuple
+        or kind is dict or kind is set or kind is frozenset
+    )
+    if value is None or (builtin and not value):
         return ""
     return show(value)  # any other object, truthy or not: its __bool__ may run code (it may raise)
 
@@ -135,8 +166,8 @@ def _show(value: object, depth: int, memo: dict[tuple[int, int], str]) -> str:
         try:
             text = repr(value)
         except Exception as error:  # a hostile __repr__ (or a repr too long to build): named by its type
-            return f"<unrepresentable {kind.__qualname__}: {type(error).__name__}>"
-        return text if type(text) is str else f"<unrepresentable {kind.__qualname__}>"
+            return f"<unrepresentable {class_qualname(kind)}: {class_name(type(error))}>"
+        return text if type(text) is str else f"<unrepresentable {class_qualname(kind)}>"
     if depth == 0:
         return _CUT
     key = (id(value), depth)

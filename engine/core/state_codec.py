@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any, Final
 
-from perpspec.engine.core.records import ADDED_FIELDS, REGISTRY, qualified_name, slot_names
+from perpspec.engine.core.records import ADDED_FIELDS, REGISTERED_NAMES, REGISTRY, qualified_name, slot_names
 
 
 class CodecError(Exception):
@@ -115,12 +115,24 @@ class _Unset:
 UNSET: Final = _Unset()
 
 
+# the metaclasses of the classes the encoding writes: looking such a class up in a dict runs no code of its own
+_ENUM_TYPE: Final = type(enum.Enum)
+
+
 def _registered_name(cls: type) -> str:
-    """The stable name of a registered class; :class:`CodecError` for any other class (encode side)."""
-    name = qualified_name(cls)
-    if REGISTRY.get(name) is not cls:
-        raise CodecError(f"class {name!r} is not a registered record class")
+    """The stable name of a registered class; :class:`CodecError` for any other class (encode side).
+
+    Nothing of an unregistered class is read or run: its metaclass is tested by identity first (a metaclass of
+    its own may make hashing raise, review13_1), and its ``__module__`` and ``__qualname__`` are not read.
+    """
+    meta = type(cls)
+    name = REGISTERED_NAMES.get(cls) if meta is type or meta is _ENUM_TYPE else None
+    if name is None:
+        raise CodecError(f"class {_TYPE_QUALNAME.__get__(cls, type)!r} is not a registered record class")
     return name
+
+
+_TYPE_QUALNAME: Final[Any] = type.__dict__["__qualname__"]  # the class's own slot: never a metaclass property
 
 
 def _lookup(name: str, offset: int) -> type:
@@ -186,14 +198,20 @@ def encode_state(root: object) -> bytes:
             out.append(_TUPLE)
             put(out, len(items))
             stack.extend(reversed(items))
-        elif isinstance(value, tuple):  # a NamedTuple (events, commands): immutable, written by value
+        elif type(kind) is not type and type(kind) is not _ENUM_TYPE:
+            # a class with a metaclass of its own is no record class: refused before anything of it is run (its
+            # hash, equality or __instancecheck__ may raise; review13_1)
+            raise CodecError(f"a {_TYPE_QUALNAME.__get__(kind, type)!r} (its class has a metaclass of its own) is not state")
+        elif issubclass(kind, tuple):  # a NamedTuple (events, commands): immutable, written by value
+            _registered_name(kind)  # an unregistered class is refused before anything of it is read
+            record: tuple[object, ...] = value  # type: ignore[assignment]
             named: Any = getattr(kind, "_fields", None)
-            if named is not None and len(value) != len(named):  # built past its __new__: no decoder rebuilds it
-                raise CodecError(f"a {kind.__name__} holding {len(value)} items, not its {len(named)} fields")
+            if named is not None and len(record) != len(named):  # built past its __new__: no decoder rebuilds it
+                raise CodecError(f"a {_TYPE_QUALNAME.__get__(kind, type)} holding {len(record)} items, not its {len(named)} fields")
             out.append(_NAMEDTUPLE)
             _encode_class(out, classes, kind)
-            put(out, len(value))
-            stack.extend(reversed(value))
+            put(out, len(record))
+            stack.extend(reversed(record))
         elif kind is frozenset:
             out.append(_FROZENSET)
             _encode_members(out, value)  # type: ignore[arg-type]
@@ -224,15 +242,15 @@ def encode_state(root: object) -> bytes:
             else:
                 out.append(_SET)
                 _encode_members(out, value)  # type: ignore[arg-type]
-        elif isinstance(value, enum.Enum):
+        elif issubclass(kind, enum.Enum):  # issubclass of type(value): isinstance would read value.__class__
+            member: enum.Enum = value  # type: ignore[assignment]
             out.append(_ENUM)
             _encode_class(out, classes, kind)
-            stack.append(value.value)
-        elif isinstance(value, type | types.FunctionType | types.BuiltinFunctionType | types.ModuleType):
-            raise CodecError(
-                f"a reference to {type(value).__name__} {getattr(value, '__qualname__', '?')!r} is not state"
-            )
+            stack.append(member.value)
+        elif issubclass(kind, type | types.FunctionType | types.BuiltinFunctionType | types.ModuleType):
+            raise CodecError(f"a reference to a {_TYPE_QUALNAME.__get__(kind, type)} is not state")  # nothing of it read
         else:
+            _registered_name(kind)  # an unregistered class is refused before any attribute of the value is read
             memo[id(value)] = len(memo)
             fields = fields_of.get(kind)
             if fields is None:

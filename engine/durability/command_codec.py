@@ -26,7 +26,7 @@ import attrs
 
 from perpspec.engine.core import commands
 from perpspec.engine.core.records import Opaque
-from perpspec.engine.core.rejects import show
+from perpspec.engine.core.rejects import class_name, is_plain_class, show
 from perpspec.engine.core.state_codec import STATE_MAGIC, CodecError, decode_state, encode_state
 
 
@@ -288,7 +288,10 @@ class CommandCodec:
         The durable exchange hands the values on to the engine's typed validation layer, so one command's fields
         are read once.
         """
-        entry = self._compact.get(type(command))
+        kind = type(command)
+        # a class is looked up only when its metaclass is type's own: another's hash or equality may run code, or
+        # pass the class for a command's (review13_1, review13_2)
+        entry = self._compact.get(kind) if is_plain_class(kind) else None
         if entry is None:
             return self._encode_exact(command), None
         if entry.size >= 0 and len(command) != entry.size:  # type: ignore[arg-type]
@@ -310,6 +313,9 @@ class CommandCodec:
     def _encode_shape(self, entry: _ClassEncoder, values: tuple[Any, ...]) -> bytes | None:
         """The compact record by the packer of the values' shape (None when a value is not plain)."""
         shape = tuple([type(value) for value in values])
+        for kind in shape:
+            if not is_plain_class(kind):  # hashing the shape would hash this class: the exact encoding instead
+                return None
         packer = entry.packers.get(shape)
         if packer is None:
             if not all(kind in _COMPACT_TAGS for kind in shape):
@@ -323,11 +329,12 @@ class CommandCodec:
 
     def _encode_exact(self, command: object) -> bytes:
         """``B`` + the state encoding of [class name, field values]: any value, exactly."""
-        fields = self._fields.get(type(command))
+        kind = type(command)
+        fields = self._fields.get(kind) if is_plain_class(kind) else None
         if fields is None:  # not a command at all: journaled as received, the engine rejects it
             return b"B" + encode_state(["", [journalable(command)]])
         values = [journalable(getattr(command, name)) for name in fields]
-        return b"B" + encode_state([type(command).__name__, values])
+        return b"B" + encode_state([class_name(kind), values])
 
     def decode(self, payload: bytes) -> Any:
         """The command of a journal record; :class:`CodecError` naming the offset in ``payload`` of what is wrong.

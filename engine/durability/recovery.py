@@ -31,12 +31,13 @@ import fcntl
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
-from perpspec.engine.core.commands import COMMAND_TYPES, Oversized
+from perpspec.engine.core.commands import COMMAND_TYPES, Oversized, field_names
 from perpspec.engine.core.exchange import _STATE, Engine
+from perpspec.engine.core.rejects import class_name, is_plain_class
 from perpspec.engine.durability.codec import (
     BINARY_RECORD,
     CodecError,
@@ -374,13 +375,20 @@ def recover(
     return exchange, report, scan
 
 
+_COMMAND_CLASSES: Final = frozenset(COMMAND_TYPES.values())
+
+
 def oversized_stand_in(command: object, size: int, clock: int) -> Oversized:
     """What the journal keeps of a command whose record of ``size`` bytes exceeds its limit: its class name (cut to
     64 characters) and size, at its time when that is a valid one, else at the engine's ``clock``."""
-    time_ms = getattr(command, "time_ms", None)
+    kind = type(command)
+    # only a command's own field is read, of its class's width (a foreign object's attribute may run code:
+    # review13_1; a short command's missing field raises IndexError)
+    ours = is_plain_class(kind) and kind in _COMMAND_CLASSES and len(command) == len(field_names(kind))  # type: ignore[arg-type]
+    time_ms = getattr(command, "time_ms", None) if ours else None
     return Oversized(
         time_ms=time_ms if type(time_ms) is int and time_ms >= clock else clock,
-        command=type(command).__name__[:64],
+        command=class_name(kind)[:64],
         size=size,
     )
 
