@@ -15,6 +15,7 @@ Red team session 14:
 
 from __future__ import annotations
 
+import itertools
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 import attrs
 import pytest
 
+import perpspec
 from perpspec.engine.cli.main import main
 from perpspec.engine.cli.what_if import changed_parameters
 from perpspec.engine.simulation import what_if
@@ -134,3 +136,62 @@ def test_compare_itself_refuses_a_mark_above_either_max_price() -> None:
     with pytest.raises(StateError, match="current XBTUSD"):
         compare(high, current, current)
 
+
+# -- find_5: perpspec.position accepts and refuses what perpspec position does --------------------
+
+
+def _cli(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict[str, Any] | None:
+    status = main(["position", *argv, "--json"])
+    captured = capsys.readouterr()
+    if status == 0:
+        record: dict[str, Any] = json.loads(captured.out)
+        return record
+    assert status == 2, captured.err
+    assert captured.err.count("\n") == 1, captured.err
+    return None
+
+
+def _library(**kwargs: Any) -> dict[str, Any] | None:
+    try:
+        return perpspec.position("XBTUSD", **kwargs)
+    except perpspec.InputError:
+        return None
+
+
+def test_position_takes_an_off_tick_mark_as_the_cli_does(capsys: pytest.CaptureFixture[str]) -> None:
+    cli = _cli(capsys, ["--qty", "1000", "--entry", "50000", "--mark", "50000.25", "--leverage", "10"])
+    assert cli is not None
+    assert cli["liquidationPrice"] == "45662.5"
+    assert perpspec.position(qty=1000, entry="50000", mark="50000.25", leverage=10) == cli
+    with pytest.raises(perpspec.InputError, match="tickSize"):  # an entry is a fill: on the tick grid, as in the CLI
+        perpspec.position(qty=1000, entry="50000.25", leverage=10)
+
+
+QTYS = (1000, -1000, 150, 20_000_000)  # 150: off the lot; 20,000,000 > maxOrderQty (a position, not an order)
+ENTRIES = ("50000", "50000.25")
+MARKS = (None, "50000.25", "0", "1000000.01")
+LEVERAGES = (0, "10x", "150")
+WALLETS = (None, "0 XBt", "-1000 XBt", "1 XBT")
+POS_CROSS = (None, "0 XBt", "-5 XBt")
+
+
+def _argv(qty: int, entry: str, mark: str | None, leverage: int | str, wallet: str | None, pos_cross: str | None) -> list[str]:
+    argv = [f"--qty={qty}", f"--entry={entry}", f"--leverage={leverage}"]
+    if mark is not None:
+        argv.append(f"--mark={mark}")
+    if wallet is not None:
+        argv.append(f"--wallet={wallet.split()[0] if wallet.endswith('XBt') else int(Decimal(wallet.split()[0]) * 10**8)}")
+    if pos_cross is not None:
+        argv.append(f"--pos-cross={pos_cross.split()[0]}")
+    return argv
+
+
+@pytest.mark.parametrize("qty", QTYS)
+def test_position_agrees_with_the_cli_on_a_grid_of_inputs(qty: int, capsys: pytest.CaptureFixture[str]) -> None:
+    accepted = 0
+    for entry, mark, leverage, wallet, pos_cross in itertools.product(ENTRIES, MARKS, LEVERAGES, WALLETS, POS_CROSS):
+        cli = _cli(capsys, _argv(qty, entry, mark, leverage, wallet, pos_cross))
+        library = _library(qty=qty, entry=entry, mark=mark, leverage=leverage, wallet=wallet, pos_cross=pos_cross)
+        assert library == cli, (qty, entry, mark, leverage, wallet, pos_cross)
+        accepted += cli is not None
+    assert accepted > 0 or qty == 150
