@@ -83,6 +83,14 @@ def get_coin_scale(asset: str) -> int:
 
 def parse_money(value: str, field: str = "amount") -> tuple[str, int]:
     """``"1.5 XBT"`` → ``("XBt", 150_000_000)``; ``"150000000 XBt"`` the same. A unit is required."""
+    asset, amount = _money_amount(value, field)
+    if amount <= 0:
+        raise InputError(field, f"must be positive, got {value!r}")
+    return asset, amount
+
+
+def _money_amount(value: str, field: str) -> tuple[str, int]:
+    """:func:`parse_money` without the sign check (a margin balance may be zero or negative)."""
     if not isinstance(value, str) or len(value.split()) != 2:
         raise InputError(
             field, f"give an amount with its unit, e.g. '1.5 XBT' or '150000000 XBt' (got {value!r})"
@@ -100,13 +108,12 @@ def parse_money(value: str, field: str = "amount") -> tuple[str, int]:
             raise InputError(field, f"unknown unit {unit!r} (known: {known})")
     except ParseError as error:
         raise InputError(field, f"{error.message} ({unit})") from error
-    if amount <= 0:
-        raise InputError(field, f"must be positive, got {value!r}")
     return asset, amount
 
 
-def parse_price(inst: Instrument, value: Number, field: str = "price") -> int:
-    """A price in the quote currency (``"50000.5"`` USD) → price units, on the tick grid and in range."""
+def parse_price(inst: Instrument, value: Number, field: str = "price", *, on_tick: bool = True) -> int:
+    """A price in the quote currency (``"50000.5"`` USD) → price units, in range and on the tick grid
+    (``on_tick=False``: at price resolution, as a mark price may be: XBTUSD marks carry cents on a 0.5 tick)."""
     unit = inst.quote_currency
     try:
         price = parse_scaled(_decimal_text(value, field, unit), inst.price_scale, field)
@@ -119,7 +126,7 @@ def parse_price(inst: Instrument, value: Number, field: str = "price") -> int:
             f"{value} {unit} is outside (0, maxPrice {top} {unit}] of {inst.symbol} "
             f"(prices are in {unit}, not in price units of 1/{inst.price_scale})",
         )
-    if price % inst.tick_size != 0:
+    if on_tick and price % inst.tick_size != 0:
         tick = format_scaled(inst.tick_size, inst.price_scale)
         raise InputError(field, f"{value} {unit} is not a multiple of tickSize {tick} {unit}")
     return price
@@ -187,26 +194,33 @@ def position(
 ) -> dict[str, Any]:
     """A position's BitMEX fields, exactly as ``perpspec position --json`` prints them.
 
-    ``qty`` signed contracts (long > 0); ``entry``/``mark`` in the quote currency;
-    ``leverage`` a multiple (0 = cross, which needs ``wallet``, the margin balance
-    backing the position, with its unit: ``"0.5 XBT"``); ``pos_cross`` extra
-    isolated margin with its unit.  Money comes back in minor units (``posMaint``
-    in XBt), prices and rates as exact decimal strings.
+    ``qty`` signed contracts (long > 0), whole lots (a position, not an order: it may
+    exceed ``maxOrderQty``); ``entry`` in the quote currency on the tick grid, ``mark``
+    at price resolution (marks are not on the tick grid); ``leverage`` a multiple
+    (0 = cross, which needs ``wallet``, the margin balance backing the position, with
+    its unit: ``"0.5 XBT"``; it may be zero or negative); ``pos_cross`` extra isolated
+    margin with its unit.  Money comes back in minor units (``posMaint`` in XBt),
+    prices and rates as exact decimal strings.  It accepts and refuses exactly what
+    ``perpspec position`` does.
     """
     from perpspec.engine.cli.main import UsageError
     from perpspec.engine.cli.position import as_record, compute
 
     inst = instrument(symbol)
-    parse_qty(inst, qty)
+    if isinstance(qty, bool) or not isinstance(qty, int):
+        raise InputError("qty", f"expected a whole number of contracts (int), got {type(qty).__name__}")
+    qty_text = _decimal_text(qty, "qty", "contracts")  # bounded before any arithmetic or str()
+    if qty == 0 or qty % inst.lot_size != 0:
+        raise InputError("qty", f"{qty_text} contracts: must be a non-zero multiple of lotSize {inst.lot_size}")
     parse_price(inst, entry, "entry")
     if mark is not None:
-        parse_price(inst, mark, "mark")
+        parse_price(inst, mark, "mark", on_tick=False)
     parse_leverage(inst, leverage)
 
     def minor(value: str | None, field: str) -> str | None:
         if value is None:
             return None
-        asset, amount = parse_money(value, field)
+        asset, amount = _money_amount(value, field)
         if asset != inst.settl_currency:
             raise InputError(field, f"{inst.symbol} settles in {inst.settl_currency}, got {value!r}")
         return str(amount)
@@ -214,7 +228,7 @@ def position(
     args = argparse.Namespace(
         symbol=symbol,
         set=[],
-        qty=str(qty),
+        qty=qty_text,
         entry=_decimal_text(entry, "entry", inst.quote_currency),
         mark=None if mark is None else _decimal_text(mark, "mark", inst.quote_currency),
         leverage=_decimal_text(leverage, "leverage", "x"),

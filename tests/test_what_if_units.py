@@ -161,7 +161,7 @@ def test_a_library_state_off_the_current_lot_is_refused() -> None:
 def test_changed_price_fields_are_shown_in_each_instruments_own_units() -> None:
     current, proposed = _instruments(**WHOLE_DOLLARS)
     rows = changed_parameters(current["XBTUSD"], proposed["XBTUSD"])
-    assert rows == [("price_scale", "100", "1"), ("tickSize", "0.5", "1")]
+    assert rows == [("priceScale", "100", "1"), ("tickSize", "0.5", "1")]
 
 
 @pytest.mark.parametrize(

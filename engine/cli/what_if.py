@@ -20,6 +20,7 @@ import attrs
 from perpspec.engine.cli.main import UsageError
 from perpspec.engine.simulation.scenario import load_instrument_file as load_instrument
 from perpspec.engine.simulation.what_if import (
+    FIELD_NAMES,
     State,
     StateError,
     WhatIf,
@@ -30,7 +31,7 @@ from perpspec.engine.simulation.what_if import (
     summary,
     symbols_of,
 )
-from perpspec.rules.instrument import BITMEX_NAMES, Instrument
+from perpspec.rules.instrument import FeeTier, Instrument
 from perpspec.rules.instrument_file import InstrumentError
 from perpspec.rules.parse import format_ppm, format_scaled
 
@@ -74,20 +75,31 @@ PRICE_FIELDS = ("tick_size", "max_price")
 ``priceScale`` (a raw count would compare units of 1/100 with units of 1 when ``priceScale`` changes)."""
 
 
+def _fee_tiers(tiers: tuple[FeeTier, ...]) -> str:
+    """The fee schedule above tier 0 (tier 0 is ``makerFee`` / ``takerFee``, shown on their own rows)."""
+    return "; ".join(
+        f"adv {tier.adv_usd}: makerFee {format_ppm(tier.maker_fee_ppm)}, takerFee {format_ppm(tier.taker_fee_ppm)}"
+        for tier in tiers[1:]
+    ) or "(none)"
+
+
 def changed_parameters(current: Instrument, proposed: Instrument) -> list[tuple[str, str, str]]:
-    """(BitMEX name, current, proposed) for every field that differs."""
-    names = {attribute: name for name, attribute in BITMEX_NAMES.items()}
+    """(name as the instrument file spells it, current, proposed) for every field that differs."""
     rows = []
     for field in attrs.fields(Instrument):
         before, after = getattr(current, field.name), getattr(proposed, field.name)
         if field.name in PRICE_FIELDS:
             before, after = _price(current, before), _price(proposed, after)
+        elif field.name == "fee_tiers":
+            before, after = _fee_tiers(before), _fee_tiers(after)
+        elif field.name == "kind":
+            before, after = before.value, after.value
         if before == after:
             continue
         if field.name.endswith("_ppm") and isinstance(before, int) and isinstance(after, int):
-            rows.append((names.get(field.name, field.name), format_ppm(before), format_ppm(after)))
+            rows.append((FIELD_NAMES[field.name], format_ppm(before), format_ppm(after)))
         else:
-            rows.append((names.get(field.name, field.name), str(before), str(after)))
+            rows.append((FIELD_NAMES[field.name], str(before), str(after)))
     return rows
 
 

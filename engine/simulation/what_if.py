@@ -20,7 +20,10 @@ What stays and what changes when parameters change:
   liquidated, not deleveraged against); the others are re-ranked;
 * the market does not move: a proposed ``priceScale`` re-expresses the marks
   and entry prices in the new price units, exactly, or the comparison is
-  refused (a price finer than the new unit is not the same market);
+  refused (a price finer than the new unit is not the same market); prices
+  before and after are compared as amounts of the quote currency, not as
+  counts of different units; a mark above the current or the proposed
+  ``maxPrice`` is refused (no engine could hold it);
 * the positions do not change: each must be a whole number of lots of the
   proposed ``lotSize`` (no engine could hold another, and inverse values count
   whole lots), or the comparison is refused naming them;
@@ -126,11 +129,20 @@ class Evaluation:
     liquidation_price: int
     bankrupt_price: int
     mark_value: int
+    price_scale: int  # the price unit of liquidation_price and bankrupt_price: 1/price_scale quote units
 
     @property
     def liquidatable(self) -> bool:
         """Below maintenance at the current mark."""
         return self.excess < 0
+
+
+def same_price(price: int, scale: int, other: int, other_scale: int) -> bool:
+    """Whether ``price`` (units of ``1/scale``) and ``other`` (units of ``1/other_scale``) are the same amount of
+    the quote currency: both restated at the common unit ``1/(scale * other_scale)`` by cross-multiplying, which
+    is exact (no rounding). A proposed ``priceScale`` changes the unit, not the price: 4926150 at 1/100 is
+    492615000 at 1/10000, the same 49261.5 USD."""
+    return price * other_scale == other * scale
 
 
 @attrs.frozen(kw_only=True)
@@ -143,8 +155,17 @@ class PositionChange:
 
     @property
     def liquidation_price_changed(self) -> bool:
-        """True when the liquidation price moves."""
-        return self.before.liquidation_price != self.after.liquidation_price
+        """True when the liquidation price moves (compared as quote-currency amounts: see :func:`same_price`)."""
+        return not same_price(
+            self.before.liquidation_price, self.before.price_scale, self.after.liquidation_price, self.after.price_scale
+        )
+
+    @property
+    def bankrupt_price_changed(self) -> bool:
+        """True when the bankruptcy price moves (compared as quote-currency amounts)."""
+        return not same_price(
+            self.before.bankrupt_price, self.before.price_scale, self.after.bankrupt_price, self.after.price_scale
+        )
 
     @property
     def newly_liquidatable(self) -> bool:
@@ -199,6 +220,12 @@ def parse_state(data: Mapping[str, Any], instruments: Mapping[str, Instrument], 
             marks[symbol] = parse_scaled(value, instruments[symbol].price_scale, f"marks.{symbol}")
             if marks[symbol] <= 0:
                 raise ParseError(f"marks.{symbol}", "must be positive")
+            if marks[symbol] > instruments[symbol].max_price:
+                top = format_scaled(instruments[symbol].max_price, instruments[symbol].price_scale)
+                raise ParseError(
+                    f"marks.{symbol}",
+                    f"{value} is above maxPrice {top} {instruments[symbol].quote_currency}: no engine could hold it",
+                )
         accounts = data.get("accounts", [])
         if not isinstance(accounts, list):
             raise ParseError("accounts", "must be an array of tables")
@@ -339,6 +366,7 @@ def _evaluate_pools(
                     ),
                     bankrupt_price=_bankruptcy(inst, position, margin, fields.pos_comm),
                     mark_value=fields.mark_value,
+                    price_scale=inst.price_scale,
                 )
             cross_wallet = state.wallets.get(account_id, {}).get(currency, 0) - isolated_total
             cross_fields = []
@@ -366,6 +394,7 @@ def _evaluate_pools(
                     ),
                     bankrupt_price=_bankruptcy(inst, position, backing, fields.pos_comm),
                     mark_value=fields.mark_value,
+                    price_scale=inst.price_scale,
                 )
     return evaluations, margins
 
@@ -410,6 +439,18 @@ def _queue(
 # -- the proposed units ------------------------------------------------------------------
 
 
+FIELD_NAMES: dict[str, str] = {
+    **{attribute: name for name, attribute in BITMEX_NAMES.items()},
+    "kind": "type",
+    "price_scale": "priceScale",
+    "fee_tiers": "feeTiers",
+    "base_currency": "baseCurrency",
+    "base_multiplier": "baseMultiplier",
+}
+"""Every :class:`Instrument` field by the name an instrument file and ``--set`` spell it (BitMEX's name, where
+BitMEX has the field): what a what-if shows and refuses, never the Python attribute."""
+
+
 CONTRACT_FIELDS = ("kind", "quote_currency", "settl_currency", "multiplier", "base_currency", "base_multiplier")
 """Instrument fields that say what one contract, a price or the money held *is*: the marks are in the quote
 currency, wallets, cost bases and posted margins in the settlement currency's minor units, a contract is
@@ -418,15 +459,16 @@ worth ``multiplier``. Under another value the same state means something else, s
 
 def check_same_contract(current: Mapping[str, Instrument], proposed: Mapping[str, Instrument]) -> None:
     """Refuse a proposal that changes a :data:`CONTRACT_FIELDS` field of an instrument, naming it."""
-    names = {attribute: name for name, attribute in BITMEX_NAMES.items()}
     for symbol in sorted(current):
         if symbol not in proposed:
             continue
         for field in CONTRACT_FIELDS:
             before, after = getattr(current[symbol], field), getattr(proposed[symbol], field)
             if before != after:
+                if field == "kind":
+                    before, after = before.value, after.value
                 raise StateError(
-                    f"{symbol}: {names.get(field, field)} {before} → {after} changes what a contract, a price or"
+                    f"{symbol}: {FIELD_NAMES[field]} {before} → {after} changes what a contract, a price or"
                     f" the money held is, not a parameter of the same contract: a what-if cannot compare it"
                 )
 
@@ -492,6 +534,26 @@ def restate_in_proposed_units(
     return State(wallets=state.wallets, positions=tuple(positions), marks=marks)
 
 
+def check_marks_in_range(state: State, instruments: Mapping[str, Instrument], which: str) -> None:
+    """Refuse a mark outside ``(0, maxPrice]`` of the ``which`` ("current" / "proposed") instruments, naming it.
+
+    The engine holds no mark above ``maxPrice``, and MRG-010/MRG-011 clamp a liquidation price into
+    ``[tickSize, maxPrice]``: past it, a liquidation price could lie beyond the mark while the position
+    reads "not liquidatable". A proposal lowering ``maxPrice`` below today's mark is not a parameter change
+    the same market survives, so the comparison is refused rather than printed.
+    """
+    for symbol, mark in sorted(state.marks.items()):
+        if symbol not in instruments:
+            continue
+        inst = instruments[symbol]
+        if not 0 < mark <= inst.max_price:
+            raise StateError(
+                f"mark of {symbol} {format_scaled(mark, inst.price_scale)} {inst.quote_currency} is outside"
+                f" (0, maxPrice {format_scaled(inst.max_price, inst.price_scale)} {inst.quote_currency}] of the"
+                f" {which} {symbol}: no engine could hold that mark"
+            )
+
+
 # -- the comparison ---------------------------------------------------------------------
 
 
@@ -499,13 +561,17 @@ def compare(state: State, current: Mapping[str, Instrument], proposed: Mapping[s
     """Evaluate ``state`` under the current and the proposed instruments (each in its own price units).
 
     Refused with a :class:`StateError` when the proposed instruments cannot hold the same positions
-    at the same prices (another contract, off-lot quantities, prices finer than a new ``priceScale``).
+    at the same prices (another contract, off-lot quantities, prices finer than a new ``priceScale``,
+    a mark above a ``maxPrice``).
     """
     check_same_contract(current, proposed)
     check_whole_lots(state, current, "current")
     check_whole_lots(state, proposed, "proposed")
+    check_marks_in_range(state, current, "current")
+    restated = restate_in_proposed_units(state, current, proposed)
+    check_marks_in_range(restated, proposed, "proposed")
     before, posted = _evaluate_pools(state, current, None)
-    after, _ = _evaluate_pools(restate_in_proposed_units(state, current, proposed), proposed, posted)
+    after, _ = _evaluate_pools(restated, proposed, posted)
     queue_before, queue_after = _queue(state, before), _queue(state, after)
     order = sorted(state.positions, key=lambda held: (held.symbol, held.account_id))
     changes = tuple(
