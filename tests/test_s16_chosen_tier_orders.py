@@ -78,9 +78,11 @@ def test_mrg_061_fast_path_an_order_in_another_contract_cannot_spend_the_chosen_
     engine.stream.time_ms = 1
     assert entry_plain.place_resting(engine.entry, field_values(buy)) == entry_plain.NOT_HANDLED  # nothing changed
     refused = engine.process(buy)[-1]
-    assert isinstance(refused, Rejected) and refused.reason is Reason.INSUFFICIENT_MARGIN
+    assert isinstance(refused, Rejected)
+    assert refused.reason is Reason.INSUFFICIENT_MARGIN
     assert refused.text == "needs 21850204, available 682000"
-    assert not engine.accounts[OWNER].orders and not below(engine)
+    assert not engine.accounts[OWNER].orders
+    assert not below(engine)
 
 
 def test_mrg_061_fast_path_the_largest_order_accepted_leaves_the_pool_at_maintenance_or_above() -> None:
@@ -88,7 +90,8 @@ def test_mrg_061_fast_path_the_largest_order_accepted_leaves_the_pool_at_mainten
     engine = owner_at_chosen_tier()
     refused = engine.process(c.PlaceOrder(time_ms=1, account=OWNER, symbol=E, side="Buy", order_qty=110,
                                           price=ETH_MARK - 10_000))[-1]
-    assert isinstance(refused, Rejected) and refused.text == "needs 686329, available 682000"
+    assert isinstance(refused, Rejected)
+    assert refused.text == "needs 686329, available 682000"
     buy = c.PlaceOrder(time_ms=1, account=OWNER, symbol=E, side="Buy", order_qty=106, price=ETH_MARK - 10_000)
     engine.stream.time_ms = 1
     assert entry_plain.place_resting(engine.entry, field_values(buy)) > 0  # the fast path's own acceptance
@@ -102,11 +105,13 @@ def test_mrg_061_general_path_an_order_with_a_clordid_or_a_market_order_is_refus
     engine = owner_at_chosen_tier()
     refused = engine.process(c.PlaceOrder(time_ms=1, account=OWNER, symbol=E, side="Buy", order_qty=3_502,
                                           price=ETH_MARK - 10_000, cl_ord_id="spend"))[-1]
-    assert isinstance(refused, Rejected) and refused.text == "needs 21850204, available 682000"
+    assert isinstance(refused, Rejected)
+    assert refused.text == "needs 21850204, available 682000"
     ok(engine, c.PlaceOrder(time_ms=1, account=MAKER, symbol=E, side="Sell", order_qty=4_000, price=ETH_MARK))
     refused = engine.process(c.PlaceOrder(time_ms=1, account=OWNER, symbol=E, side="Buy", order_qty=3_400,
                                           ord_type="Market"))[-1]
-    assert isinstance(refused, Rejected) and refused.reason is Reason.INSUFFICIENT_MARGIN
+    assert isinstance(refused, Rejected)
+    assert refused.reason is Reason.INSUFFICIENT_MARGIN
     assert engine.accounts[OWNER].positions.get(E) is None or engine.accounts[OWNER].positions[E].qty == 0
     assert not below(engine)
 
@@ -117,7 +122,8 @@ def test_mrg_061_general_path_an_isolated_order_is_refused_too() -> None:
     ok(engine, c.SetLeverage(time_ms=1, account=OWNER, symbol=E, leverage_hundredths=1_000))
     refused = engine.process(c.PlaceOrder(time_ms=1, account=OWNER, symbol=E, side="Buy", order_qty=3_000,
                                           price=ETH_MARK - 10_000))[-1]
-    assert isinstance(refused, Rejected) and refused.reason is Reason.INSUFFICIENT_MARGIN
+    assert isinstance(refused, Rejected)
+    assert refused.reason is Reason.INSUFFICIENT_MARGIN
     assert refused.text.endswith("available 682000")
     assert not below(engine)
 
@@ -128,7 +134,8 @@ def test_mrg_061_amend_cannot_grow_an_order_into_the_chosen_tiers_margin() -> No
     placed = ok(engine, c.PlaceOrder(time_ms=1, account=OWNER, symbol=E, side="Buy", order_qty=50, price=ETH_MARK - 10_000))
     order_id = placed[-1].order_id  # type: ignore[attr-defined]
     refused = engine.process(c.AmendOrder(time_ms=1, account=OWNER, order_id=order_id, order_qty=3_502))[-1]
-    assert isinstance(refused, Rejected) and refused.reason is Reason.INSUFFICIENT_MARGIN
+    assert isinstance(refused, Rejected)
+    assert refused.reason is Reason.INSUFFICIENT_MARGIN
     assert engine.registry.live_orders[order_id].leaves_qty == 50
     ok(engine, c.AmendOrder(time_ms=1, account=OWNER, order_id=order_id, order_qty=100))  # what the tier leaves free
 
@@ -161,7 +168,8 @@ def test_mrg_067_after_a_trade_the_clean_up_reads_the_balance_net_of_the_chosen_
     account = engine.accounts[OWNER]
     cancels = [e for e in events if isinstance(e, Execution) and e.exec_type == "Canceled"]
     assert [(e.order_id, e.price, e.text) for e in cancels] == [(5, 3_000_000, UNFUNDED_TEXT)]
-    assert account.positions[E].qty == -100 and not account.orders
+    assert account.positions[E].qty == -100
+    assert not account.orders
     held = engine.risk.held_tier_extras(account, "XBt")
     assert held == 5_003_750
     assert engine.available(OWNER, "XBt") - held >= 0
@@ -276,12 +284,14 @@ def test_fnd_020_waits_only_for_a_pool_below_maintenance_at_the_tier_liq_021_lea
     engine = owner_at_chosen_tier()
     account = engine.accounts[OWNER]
     account.positions[X].chosen_tier = 40  # as a state the order checks can no longer reach: beyond what it fits
-    assert below(engine) and not engine.risk.below_fitting_maintenance(account, X)
+    assert below(engine)
+    assert not engine.risk.below_fitting_maintenance(account, X)
     ok(engine, c.FundingTick(time_ms=2, symbol=X, rate_e8=10_000))
     account.wallets["XBt"] = 1_000_000  # now below maintenance at its own steps too
     assert engine.risk.below_fitting_maintenance(account, X)
     refused = engine.process(c.FundingTick(time_ms=3, symbol=X, rate_e8=10_000))[-1]
-    assert isinstance(refused, Rejected) and refused.reason is Reason.LIQUIDATION_PENDING
+    assert isinstance(refused, Rejected)
+    assert refused.reason is Reason.LIQUIDATION_PENDING
 
 
 def test_set_005_an_expired_futures_risk_limit_leverage_and_margin_mode_are_refused() -> None:
@@ -300,8 +310,10 @@ def test_set_005_an_expired_futures_risk_limit_leverage_and_margin_mode_are_refu
         c.Isolate(time_ms=expiry, account=OWNER, symbol=Z, enabled=False),
     ):
         refused = engine.process(command)[-1]
-        assert isinstance(refused, Rejected) and refused.reason is Reason.CONTRACT_EXPIRED, command
+        assert isinstance(refused, Rejected), command
+        assert refused.reason is Reason.CONTRACT_EXPIRED, command
     refused = engine.process(c.PlaceOrder(time_ms=expiry, account=OWNER, symbol=X, side="Buy", order_qty=986_200,
                                           price=XBT_MARK))[-1]
-    assert isinstance(refused, Rejected) and refused.reason is Reason.INSUFFICIENT_MARGIN
+    assert isinstance(refused, Rejected)
+    assert refused.reason is Reason.INSUFFICIENT_MARGIN
     ok(engine, c.Settle(time_ms=expiry, symbol=Z, settlement_price=XBT_MARK))
