@@ -303,7 +303,10 @@ def check_funding_ready(symbol: str, pools_below_maintenance: tuple[int, ...]) -
     covers it and the account is left owing.  So FND-008 runs only once every
     such pool has been taken over; ``pools_below_maintenance`` are the account
     ids of the pools holding the contract that are below maintenance at mark
-    (sorted).  A pool at or above maintenance stays within LIQ-036's bound
+    (sorted), each member at the tier LIQ-021 would lower it to (its own risk steps): a pool below maintenance only
+    at its owner's chosen tiers is no loss the waterfall takes (LIQ-021 lowers the tiers, no money moves), and an
+    owner could otherwise hold every holder's funding back by choosing a tier [I; session 16, redteam12_2].  A pool
+    at or above maintenance (at any tier, so at its own steps) stays within LIQ-036's bound
     after a funding at the cap (proved per contract and side:
     ``FND-020/funded-pool-stays-coverable``).  [I: BitMEX's liquidation engine
     takes a pool over at once, so a due pool never meets a funding instant.]

@@ -704,7 +704,15 @@ def compute_order_requirement(
 
 @concrete
 def check_order_margin(available_margin: int, requirement: int) -> MarginRejection | None:
-    """MRG-061: refuse an order whose requirement exceeds the available balance (INV-MARGIN-ON-ENTRY)."""
+    """MRG-061: refuse an order whose requirement exceeds the available balance (INV-MARGIN-ON-ENTRY).
+
+    ``available_margin`` is MRG-050's available balance net of what live spot orders reserve and of what the
+    account's cross positions' chosen risk tiers hold beyond MRG-050's own-tier figures (LIQ-001's ``posInit +
+    posComm`` at the chosen tier less at the position's own steps, every cross position in the currency), the figure
+    a withdrawal, a transfer or a leverage change is judged on; the requirement carries the increase the order's own
+    fill would add to its contract's.  So an accepted order never spends the margin a chosen tier holds, and never
+    leaves its owner's pool below maintenance at the chosen tier with no price move [I; session 16, redteam12_1].
+    """
     if requirement > 0 and available_margin - requirement < 0:
         return MarginRejection(
             reason=MarginReason.INSUFFICIENT_AVAILABLE, required=requirement, available=available_margin
@@ -720,7 +728,8 @@ def is_cancel_after_trade_due(available_margin: int, orders_left: int) -> bool:
     a side's average counted as reducing, or flip the position so that far orders stop reducing (a take-profit
     becomes an opening order).  So after each trade of a command in which the account's order needed margin
     (MRG-060 > 0), or whose fills opened contracts for it as the taker, its resting orders in the traded contract
-    are cancelled, newest first (the order's own rest first), while its available balance is below zero [I:
+    are cancelled, newest first (the order's own rest first), while its available balance (MRG-061's figure: net of
+    spot reservations and of what the chosen risk tiers hold) is below zero [I:
     BitMEX's documents say nothing of it]: an accepted order never leaves it < 0 (INV-MARGIN-ON-ENTRY); a pure
     reduction is never judged.  A maker's orders are not touched (a fill is not its decision, and one trader
     could strip another's orders by trading with them): its available may go below zero as by a mark move, and

@@ -156,7 +156,9 @@ def check_settlement_ready(
     position, its book closed at expiry, by the insurance fund or ADL; the
     pool's other contracts against their books) and no pool holding the contract is still below
     maintenance there (work the per-update bound carried to a later update).
-    ``pools_below_maintenance`` are the account ids of such pools [I: BitMEX
+    ``pools_below_maintenance`` are the account ids of such pools, each member
+    judged at the tier LIQ-021 would lower it to (as FND-020: a pool below
+    maintenance only at a chosen tier has no loss for the waterfall) [I: BitMEX
     liquidates continuously before expiry and does not state the order].
     """
     if mark_price != settlement_price:

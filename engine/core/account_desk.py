@@ -15,7 +15,7 @@ from perpspec.engine.core import commands as cmd
 from perpspec.engine.core.accounts import Account, PositionState
 from perpspec.engine.core.events import Reason
 from perpspec.engine.core.ledger import Ledger, peek_position
-from perpspec.engine.core.market import Market, is_spot
+from perpspec.engine.core.market import Market, is_expired, is_spot
 from perpspec.engine.core.registry import OrderRegistry
 from perpspec.engine.core.rejects import Rej, is_int, show
 from perpspec.engine.core.risk import Risk
@@ -128,7 +128,22 @@ class AccountDesk:
             return Rej(Reason.MALFORMED, "leverage_hundredths must be an integer")
         if is_spot(inst):
             return Rej(Reason.NOT_SUPPORTED_ON_SPOT, "a spot pair has no leverage")
+        expired = self._expired(inst)
+        if expired is not None:
+            return expired
         return self._change_leverage(account, inst, c.leverage_hundredths)
+
+    def _expired(self, inst: Instrument) -> Rej | None:
+        """``ContractExpired`` for a dated future past its expiry and not yet settled (as order entry refuses it).
+
+        Between expiry and Settle only the waterfall and Settle act on its positions: SET-005 waits for no pool
+        holding it to be below maintenance at the settlement price, and a leverage, margin mode or risk limit chosen
+        now could only move its pools' maintenance (redteam12_3: a risk limit raised after expiry, then an order
+        elsewhere in the cross pool, held every holder's settlement back).  A settled future is flat: unchanged.
+        """
+        if is_expired(inst, self.stream.time_ms) and inst.symbol not in self.market.settled:
+            return Rej(Reason.CONTRACT_EXPIRED, f"{inst.symbol} expired at {inst.expiry_ms}; it only settles now")
+        return None
 
     def _change_leverage(self, account: Account, inst: Instrument, leverage: int) -> Rej | int:
         """A new leverage for the position (isolating sets its requirement aside), unless it takes the balance negative."""
@@ -181,6 +196,9 @@ class AccountDesk:
             return Rej(Reason.MALFORMED, "enabled must be a boolean")
         if is_spot(inst):
             return Rej(Reason.NOT_SUPPORTED_ON_SPOT, "a spot pair has no margin mode")
+        expired = self._expired(inst)
+        if expired is not None:
+            return expired
         if not c.enabled:
             return self._change_leverage(account, inst, CROSS)
         ps = peek_position(account, inst)
@@ -231,6 +249,9 @@ class AccountDesk:
             return Rej(Reason.MALFORMED, "risk_limit must be an integer")
         if is_spot(inst):
             return Rej(Reason.NOT_SUPPORTED_ON_SPOT, "a spot pair has no risk limit")
+        expired = self._expired(inst)
+        if expired is not None:
+            return expired
         problem = check_risk_limit_choice(inst, c.risk_limit)
         if problem is not None:
             return Rej(Reason.INVALID_RISK_LIMIT, "risk limit must be riskLimit + k × riskStep")

@@ -41,7 +41,7 @@ from perpspec.engine.core.market import Market, is_expired, is_spot
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.registry import OrderRegistry, reducible
 from perpspec.engine.core.rejects import Rej, is_int, show
-from perpspec.engine.core.risk import Risk, free_balance
+from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.triggers import Triggers
 from perpspec.engine.kernels import dispatch
@@ -363,7 +363,9 @@ class OrderEntry:
         MRG-060 prices the position at its own risk steps; the pools (LIQ-001) hold
         it at the chosen tier.  The difference in ``posInit + posComm`` that the fill
         would add is required too, so a position is never born below its own tier's
-        initial margin (state-machine find).
+        initial margin (state-machine find).  What the chosen tiers hold already, this
+        contract's and every other cross position's, is not available to the order:
+        MRG-061 reads the available balance less it (``Risk.held_tier_extras``).
         """
         if ps.chosen_tier == 0:
             return 0
@@ -466,6 +468,7 @@ class OrderEntry:
             else:
                 available = self.risk.account_margin(account, asset).available_margin
             available -= account.reserved.get(asset, 0)  # free_balance: net of what live spot orders reserve
+            available -= self.risk.held_tier_extras(account, asset)  # what the chosen tiers hold is not free (MRG-061)
             problem = check_order_margin(available, requirement)
             if problem is not None:
                 return Rej(Reason.INSUFFICIENT_MARGIN, f"needs {problem.required}, available {problem.available}")
@@ -702,7 +705,11 @@ class OrderEntry:
             )
             if requirement > 0:
                 requirement += self._chosen_tier_extra(inst, ps, signed, price)
-                available = free_balance(account, inst.settl_currency, self.risk.account_margin(account, inst.settl_currency))
+                asset = inst.settl_currency
+                # MRG-061's input, as check_entry's: net of spot reservations and of what the chosen tiers hold
+                available = self.risk.spendable(
+                    account, asset, self.risk.account_margin(account, asset), self.risk.held_tier_extras(account, asset)
+                )
                 refusal = check_order_margin(available, requirement)
                 if refusal is not None:
                     return Rej(Reason.INSUFFICIENT_MARGIN, f"needs {refusal.required}, available {refusal.available}")

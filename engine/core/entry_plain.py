@@ -205,6 +205,7 @@ def place_resting(entry: OrderEntry, values: tuple[object, ...]) -> int:
         else:
             available = entry.risk.account_margin(account, asset).available_margin
         available -= account.reserved.get(asset, 0)  # free_balance: net of what live spot orders reserve
+        available -= entry.risk.held_tier_extras(account, asset)  # what chosen tiers hold (MRG-061): 0 without one
         if CHECK_ORDER_MARGIN(available, requirement) is not None:
             return NOT_HANDLED
     # accepted: the general path's changes, in its order (check_entry's note, place, _enter)

@@ -339,8 +339,9 @@ class Fills:
         """MRG-067 after ``taker``'s order traded in ``inst`` (its position was ``qty_before`` contracts).
 
         The accounts whose order needed margin in this command (MRG-060 > 0), and the taker when its fills opened
-        contracts: each whose available balance (net of spot reservations, as MRG-061 reads it) is below zero has
-        its resting orders in ``inst`` cancelled, newest first, until it is not (``is_cancel_after_trade_due`` per
+        contracts: each whose available balance (as MRG-061 reads it: net of spot reservations and of what its cross
+        positions' chosen risk tiers hold beyond MRG-050's own-tier figures, ``Risk.held_tier_extras``) is below zero
+        has its resting orders in ``inst`` cancelled, newest first, until it is not (``is_cancel_after_trade_due`` per
         order: MRG-068's clean-up).  Makers otherwise keep their orders (rules.margin's MRG-067 says why).
         """
         if is_spot(inst):
@@ -373,13 +374,15 @@ class Fills:
             ps = account.positions.get(symbol)
             if ps is None or not ps.orders:
                 continue
+            # MRG-061's figure: what the chosen tiers hold is not available (cancelling orders leaves it as it is)
+            held = risk.held_tier_extras(account, asset)
             # free_balance(account_margin(...)) through the kernels: no margin records per trade
-            available = risk.free_balance_of(account, asset, inst, ps)
+            available = risk.free_balance_of(account, asset, inst, ps) - held
             if not is_cancel_after_trade_due(available, len(ps.orders)):
                 continue  # funded: its orders are not even sorted (a maker named at every fire of a cascade)
             for order_id in sorted(ps.orders, reverse=True):  # order ids: the newest first
                 registry.cancel(registry.live_orders[order_id], UNFUNDED_TEXT)
-                available = risk.free_balance_of(account, asset, inst, ps)
+                available = risk.free_balance_of(account, asset, inst, ps) - held
                 if not is_cancel_after_trade_due(available, len(ps.orders)):
                     break
 

@@ -167,12 +167,16 @@ class Prices:
         return 0
 
     def _pools_below_maintenance(self, symbol: str) -> tuple[int, ...]:
-        """The holders of ``symbol`` (sorted) whose pool holding it is below maintenance at mark (LIQ-003): the
-        liquidation engine's work still carried (LIQ-034), which funding (FND-020) and settlement (SET-005) wait for."""
+        """The holders of ``symbol`` (sorted) whose pool holding it is below maintenance at mark (LIQ-003) at the tiers
+        LIQ-021 would leave it at (``Risk.below_fitting_maintenance``): the liquidation engine's work still carried
+        (LIQ-034), which funding (FND-020) and settlement (SET-005) wait for.  A pool below maintenance only at its
+        owner's chosen tiers is not waited for: the waterfall would only lower them, and no owner can hold everyone's
+        funding or settlement back by choosing a tier (redteam12_2/3)."""
         if symbol not in self.market.marks:
             return ()
         accounts = self.ledger.accounts
-        return tuple(a for a in sorted(self.ledger.holders[symbol]) if self.risk.below_maintenance(accounts[a], symbol))
+        risk = self.risk
+        return tuple(a for a in sorted(self.ledger.holders[symbol]) if risk.below_fitting_maintenance(accounts[a], symbol))
 
     def settle(self, c: cmd.Settle) -> Rej | int:
         """SET-003/004: close every position of a dated future at the settlement price; no more trading.

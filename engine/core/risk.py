@@ -224,6 +224,26 @@ class Risk:
         _, equity, maintenance, members = self.pool_of(account, symbol)
         return bool(members) and self.is_liquidatable(equity, maintenance)
 
+    def below_fitting_maintenance(self, account: Account, symbol: str) -> bool:
+        """LIQ-003 at the current mark for the pool holding ``symbol``, every member held at the tier LIQ-021 lowers
+        it to (its own risk steps, ``compute_fitting_tier`` of its entry value): the pool the liquidation engine
+        would still act on after lowering its owner's chosen risk limits (read only).
+
+        A pool below maintenance only at its chosen tiers is no loss the waterfall has to take: its first step
+        (LIQ-021) lowers the tiers and moves no money.  FND-020 and SET-005 wait for this figure (session 16,
+        redteam12_2/3: an owner could put its own pool below its chosen tier's maintenance and hold everyone's
+        funding and a future's settlement back).
+        """
+        _, equity, _, members = self.pool_of(account, symbol)
+        if not members:
+            return False
+        maintenance = 0
+        for member in members:
+            mps = account.positions[member]
+            minst = self.market.instrument_map[member]
+            maintenance += compute_requirement(minst, mps.position, mps.leverage, 0).pos_maint
+        return self.is_liquidatable(equity, maintenance)
+
     @staticmethod
     def is_liquidatable(equity: int, maintenance: int) -> bool:
         """LIQ-003 (``rules.liquidation.is_liquidatable``): the pool's equity at mark is below its maintenance."""
@@ -481,8 +501,8 @@ class Risk:
         cross pool (LIQ-001) holds it at its chosen tier.  Money leaving the cross pool by its owner's command (a
         withdrawal, MRG-064; a transfer into an isolated position, MRG-030; a leverage or risk-limit change that
         sets margin aside; a spot order's reservation) is judged with every cross position's difference charged,
-        as order entry charges the order's own (``OrderEntry._chosen_tier_extra``), so the command never leaves the
-        pool below its maintenance (session 8: a short of 17,600 XBTUSD at a 650 XBT risk limit could withdraw
+        as order entry (MRG-061) and its clean-up after a trade (MRG-067) do (:meth:`held_tier_extras`, with the order's
+        own increase, ``OrderEntry._chosen_tier_extra``), so the command never leaves the pool below its maintenance (session 8: a short of 17,600 XBTUSD at a 650 XBT risk limit could withdraw
         9,594,936 of 9,973,600 XBt and was left at 378,664 against a maintenance of 731,060).
         """
         extra = 0
@@ -492,6 +512,21 @@ class Risk:
                 ps = replace[1] if replace is not None and replace[0] == symbol else account.positions[symbol]
                 extra += self.cross_tier_extra(inst, ps)
         return extra
+
+    def held_tier_extras(self, account: Account, asset: str) -> int:
+        """:meth:`cross_tier_extras` of the account's positions as they stand: what its cross positions' chosen risk
+        tiers hold beyond MRG-050's own-tier figures, which an order may not spend (MRG-061's input, MRG-067's).
+
+        0 at once for an account none of whose positions chose a tier above the base (the order path's common case:
+        one pass over its position records, no instrument looked up, no requirement computed).  Session 16
+        (redteam12_1): order entry charged only the order's own contract's increase (``OrderEntry._chosen_tier_extra``)
+        against MRG-050's available balance, which counts the money a chosen tier holds as free, so an order in
+        another contract spent it and left the cross pool below maintenance at its chosen tier with no price move.
+        """
+        for ps in account.positions.values():
+            if ps.chosen_tier != 0:
+                return self.cross_tier_extras(account, asset)
+        return 0
 
     def spot_withdrawable(self, account: Account, asset: str) -> int:
         """What a Withdraw of ``asset`` could take now before spot reservations (LIQ-055's input).
