@@ -32,7 +32,13 @@ from typing import Any
 import attrs
 
 from perpspec.engine.audit.findings import INVARIANTS, RULES, Finding
-from perpspec.engine.audit.instant import Instant, Payment, get_carried_pools
+from perpspec.engine.audit.instant import (
+    CloseOut,
+    Instant,
+    Payment,
+    get_carried_pools,
+    get_shortfall_problems,
+)
 from perpspec.engine.audit.ledger import LIQUIDATOR, Ledger, get_close_out_account
 from perpspec.engine.audit.mapping import AuditMapping, KindRule
 from perpspec.engine.audit.schema import KINDS, LogError, convert_fields, scale_exact
@@ -120,6 +126,10 @@ class Auditor:
         self.since_check: set[int] = set()  # accounts changed since the last equity check
         self.diverged: set[tuple[object, str]] = set()  # (account, symbol or asset) reported off, not yet back in line
         self.pending_payments: list[Payment] = []  # funding payments waiting for their rate (the funding row)
+        self.close_outs: dict[int, CloseOut] = {}  # pending id -> the take-over it came from (LIQ-023)
+        # (account, asset) a carry or a shortfall left waiting for the next update's waterfall -> the record's line
+        self.waiting: dict[tuple[int, str], int] = {}
+        self.checked_marks: dict[str, int] = {}  # the marks of the last equity check
         self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "execution": self.on_execution,
             "position": self.on_position,
@@ -436,6 +446,7 @@ class Auditor:
         """A mark update; a waterfall record of this instant judged at another mark is a false liquidation."""
         if "markPrice" not in r:
             return
+        self.now.marked = self.now.marked or self.line
         symbol, mark = r["symbol"], r["markPrice"]
         judged = self.now.marks.get(symbol)
         if judged is not None and judged[0] != mark:
@@ -553,6 +564,7 @@ class Auditor:
                 raise LogError(self.line, "taken", f"unknown instrument {t.symbol!r}")
             self.fill(account, t.symbol, -t.qty, t.takeover_price)
             self.fill(get_close_out_account(t.pending_id), t.symbol, t.qty, t.takeover_price)
+            self.close_outs[t.pending_id] = CloseOut(owner=account, symbol=t.symbol, takeover_price=t.takeover_price)
         self.now.residual_account = (account, record.currency)
 
     def check_takeover(self, record: Liquidation, snap: PositionSnapshot, taken: TakenOverPosition) -> None:
@@ -641,9 +653,17 @@ class Auditor:
         self.fill(get_close_out_account(fill.pending_id), fill.symbol, fill.close_qty, fill.price)
 
     def on_adl_shortfall(self, r: dict[str, Any]) -> None:
-        """ADL-021: no taker left: this instant's waterfall carries over (no equity check at its end)."""
-        del r
-        self.now.incomplete = True
+        """ADL-021: no eligible taker left, the close-out carries over: its owner's equity is not judged at the end
+        of the instant (everyone else's is).  Refused (an ADL-021 finding, licensing nothing) when the ledger
+        disagrees: the close-out holds another quantity, or an opposing position is eligible (ADL-003)."""
+        pending = r["pending_id"]
+        close_out = self.close_outs.get(pending)
+        account = get_close_out_account(pending)
+        problems = get_shortfall_problems(self.ledger, self.instruments, r, close_out, account)
+        for problem in problems:
+            self.report("ADL-021", problem)
+        if close_out is not None and not problems:
+            self.now.short[(close_out.owner, self.instruments[close_out.symbol].settl_currency)] = self.line
 
     def on_liquidation_step(self, r: dict[str, Any]) -> None:
         """LIQ-020/021: a liquidation's cancellation or risk-limit step, counted (an ADL's cancellation is not)."""
@@ -696,8 +716,10 @@ class Auditor:
             fills = tuple(fill for _, fill in group)
             for problem in invariants.check_adl_minimal(ledger, self.step(waterfall_events=fills)):
                 self.report("INV-ADL-MINIMAL", f"close-out {pending_id}: {problem}", line=group[0][0], kind="adl")
-        if now.waterfall and not now.incomplete:
-            self.check_equity(now)
+        if now.waterfall or now.marked or now.funding:
+            self.check_equity(now)  # a mark update's waterfall (or funding's) completes, if empty, at once
+        left = {**now.carried, **now.short}
+        self.waiting = left if now.waterfall else {**self.waiting, **left}
         if now.waterfall:
             self.check_flat_accounts(now)
         if self.rules:
@@ -762,10 +784,19 @@ class Auditor:
             self.report("INV-FLAT-NO-SOCIAL-LOSS", problem, line=line, seq=None, kind="record")
 
     def check_equity(self, now: Instant) -> None:
-        """INV-NO-NEG-EQUITY-AFTER-ADL once the instant's waterfall completed (the registry's equity kernel)."""
+        """INV-NO-NEG-EQUITY-AFTER-ADL once the instant's waterfall completed (the registry's equity kernel): after
+        every mark update and funding instant, a waterfall with nothing to do included (the engine should have
+        liquidated an account below zero), but for the pools a carry names and the close-outs a shortfall keeps:
+        waiting for the next update, they are judged at the end of its waterfall (unless carried again)."""
+        waiting = {} if now.waterfall else self.waiting
         ledger = self.ledger
-        # equity moves only with a mark (holders) or a posting (accounts changed since the last check)
-        candidates = sorted(account for account in ledger.holders | self.since_check if account >= 0)
+        # equity moves only with a mark (holders) or a posting (accounts changed since the last check); a mark row
+        # restating the marks of the last check (perpspec's at the end of a step whose waterfall ran) moves no one
+        marks = ledger.get_marks()
+        moved = now.waterfall or marks != self.checked_marks
+        self.checked_marks = marks
+        candidates = sorted(account for account in (ledger.holders if moved else set()) | self.since_check
+                            if account >= 0)
         self.since_check = set()
         for account in candidates:
             positions = ledger.positions(account)
@@ -775,13 +806,13 @@ class Auditor:
                 equity = invariants.compute_account_equity(ledger, account, asset)
                 if equity >= 0:
                     self.negative_accounts.discard((account, asset))
-                elif (account, asset) in now.carried:
-                    continue  # LIQ-034: its pool is still due, waiting for the next update (judged then)
+                elif (account, asset) in now.carried or (account, asset) in now.short or (account, asset) in waiting:
+                    continue  # LIQ-034 / ADL-021: its pool or close-out is still due (judged at the next update)
                 elif (account, asset) not in self.negative_accounts:
                     self.negative_accounts.add((account, asset))
-                    line = now.negative_since.get(account, now.touched.get(account, now.first_line))
-                    self.report("INV-NO-NEG-EQUITY-AFTER-ADL",
-                                f"account {account} {asset}: equity at mark after the waterfall",
+                    line = now.negative_since.get(account, now.touched.get(account, now.marked or now.first_line))
+                    after = "the waterfall" if now.waterfall else "a mark update or funding with no liquidation"
+                    self.report("INV-NO-NEG-EQUITY-AFTER-ADL", f"account {account} {asset}: equity at mark after {after}",
                                 expected=">= 0", reported=equity, line=line, seq=None, kind="record")
 
     def finish(self) -> AuditResult:

@@ -302,6 +302,33 @@ def plant_adl_of_flat_account(rows: list[Row], insts: Mapping[str, Instrument]) 
     raise NoTarget("no ADL fill while some account was flat")
 
 
+def plant_spurious_shortfall(rows: list[Row], insts: Mapping[str, Instrument]) -> tuple[list[Row], Expected]:
+    """An ADL fill replaced by a shortfall (ADL-021) while an eligible opposing position remains: the engine gave up
+    on ADL, and the shortfall would have carried the close-out over."""
+    from perpspec.engine.audit.auditor import Auditor
+    from perpspec.engine.audit.instant import get_eligible_opposing
+    from perpspec.engine.audit.ledger import get_close_out_account
+    from perpspec.engine.audit.mapping import load_mapping
+
+    auditor = Auditor(insts, load_mapping("perpspec"))
+    for index, row in enumerate(rows):
+        if _is(row, "rule", kind="AdlFill"):
+            ledger = auditor.ledger
+            ledger.set_mark(row["symbol"], row["mark_price"])
+            held = ledger.position(get_close_out_account(row["pending_id"]), row["symbol"]).qty
+            if held != 0 and get_eligible_opposing(ledger, insts, row["symbol"], held, row["price"]):
+                shortfall = {
+                    "table": "rule", "seq": row["seq"], "timestamp": row["timestamp"], "ruleId": "ADL-021",
+                    "kind": "AdlShortfall", "account": -1, "symbol": row["symbol"], "rule_id": "ADL-021",
+                    "pending_id": row["pending_id"], "unfilled_qty": abs(held), "bankruptcy_price": row["price"],
+                    "eligible_count": 0,
+                }
+                kept = [r for r in rows[index + 1 :] if not _is(r, "execution", execType="Deleverage", seq=row["seq"])]
+                return [*rows[:index], shortfall, *kept], Expected(id="ADL-021", line=index + 1, level=INVARIANTS)
+        auditor.feed(row, index + 1)
+    raise NoTarget("no ADL fill while another opposing position was eligible")
+
+
 def _price_beyond(inst: Instrument, close_qty: int, mark: int, price: int, equity: int) -> int | None:
     """The price nearest ``price`` (in the owner's disfavour) at which the haircut exceeds ``equity`` (None: none)."""
     step = inst.tick_size if close_qty < 0 else -inst.tick_size  # a short buys back higher, a long sells lower
@@ -337,6 +364,9 @@ CATALOGUE: dict[str, tuple[str, Planter]] = {
     "duplicated-execution": ("one side of a trade written twice", plant_duplicated_execution),
     "adl-negative-equity": ("an ADL counterparty left with negative equity", plant_adl_negative_equity),
     "adl-of-flat-account": ("an ADL fill against an account with no position", plant_adl_of_flat_account),
+    "spurious-shortfall": (
+        "an ADL shortfall while an eligible opposing position remains", plant_spurious_shortfall,
+    ),
 }
 
 

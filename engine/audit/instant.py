@@ -13,6 +13,14 @@ equity of each named account in the named pool's currency is not judged
 account, and every other currency of a named one, is judged as usual.  A pool
 can only be due if it holds a position, so a named pool with none (or a record
 naming no pool) is itself a finding and licenses nothing.
+
+:func:`get_shortfall_problems` reads an ``adl_shortfall`` record (ADL-021: no
+eligible opposing position is left, the liquidation engine keeps the rest of a
+close-out).  The ledger knows the close-out and every opposing holder, so the
+claim is checked: the close-out must still hold the quantity the record says,
+and no opposing position whose pool the ledger can value may be eligible
+(ADL-003 at the take-over price).  An accepted shortfall licenses only the
+close-out's owner, in its currency: everyone else's equity is judged.
 """
 
 from __future__ import annotations
@@ -25,9 +33,13 @@ import attrs
 from perpspec.engine.audit.findings import Finding
 from perpspec.engine.audit.ledger import Ledger
 from perpspec.engine.audit.schema import LogError
+from perpspec.rules.adl import is_adl_eligible
 from perpspec.rules.events import AdlFill
 from perpspec.rules.instrument import Instrument
+from perpspec.rules.invariants import compute_account_equity
 from perpspec.rules.position import Position
+
+MAX_EVIDENCE = 3  # eligible positions named by one ADL-021 finding
 
 
 @attrs.define
@@ -52,8 +64,10 @@ class Instant:
     gap_since: dict[str, int] = attrs.Factory(dict)  # asset -> line funds stopped balancing
     held_since: dict[str, int] = attrs.Factory(dict)  # asset -> line the liquidation engine's wallet left zero
     waterfall: bool = False  # a liquidation or ADL happened
-    incomplete: bool = False  # an ADL shortfall: the waterfall carries over
+    marked: int = 0  # line of the instant's first mark update (its waterfall, even an empty one, must complete)
     carried: dict[tuple[int, str], int] = attrs.Factory(dict)  # (account, asset) a carry names -> its line (LIQ-034)
+    # (account, asset) whose close-out an accepted ADL shortfall carries over (ADL-021) -> the shortfall's line
+    short: dict[tuple[int, str], int] = attrs.Factory(dict)
     liquidation_records: int = 0  # LIQ-020..023 records of a liquidation: at least one per pool liquidated
     marks: dict[str, tuple[int, int]] = attrs.Factory(dict)  # symbol -> (mark a waterfall record judged at, line)
     adl_groups: dict[int, list[tuple[int, AdlFill]]] = attrs.Factory(dict)  # pending id -> (line, fill)
@@ -112,3 +126,62 @@ def get_carried_pools(
         else:
             problems.append(f"account {account} {pool}: carried as due, but the pool holds no position")
     return licensed, problems
+
+
+@attrs.frozen(kw_only=True)
+class CloseOut:
+    """A position the liquidation engine took over (LIQ-023): whose it was, and the price it was taken at."""
+
+    owner: int
+    symbol: str
+    takeover_price: int
+
+
+def get_eligible_opposing(
+    ledger: Ledger, instruments: Mapping[str, Instrument], symbol: str, close_out_qty: int, takeover_price: int
+) -> list[str]:
+    """ADL-003 over the ledger: the opposing positions in ``symbol`` certainly eligible against the close-out.
+
+    Only a position whose pool the ledger can value is judged: a cross position of an account with no isolated
+    position in that currency (the pool is then the account's equity at mark); an isolated pool's margin is not in
+    the log, so such an account is never named.
+    """
+    inst = instruments[symbol]
+    asset, mark = inst.settl_currency, ledger.mark_price(symbol)
+    eligible = []
+    for account in sorted(ledger.holders):
+        position = ledger.position(account, symbol)
+        if account < 0 or position.qty * close_out_qty >= 0 or ledger.has_isolated(account, asset):
+            continue
+        if not all(ledger.has_mark(held) for held in ledger.positions(account)):
+            continue
+        equity = compute_account_equity(ledger, account, asset)
+        if is_adl_eligible(inst, position.qty, position.cost, equity, mark, close_out_qty, takeover_price):
+            eligible.append(f"account {account} holds {position.qty} (pool equity {equity} at mark {mark})")
+    return eligible
+
+
+def get_shortfall_problems(
+    ledger: Ledger, instruments: Mapping[str, Instrument], r: Mapping[str, Any], close_out: CloseOut | None,
+    account: int,
+) -> list[str]:
+    """ADL-021: what is wrong with an ``adl_shortfall`` record for a close-out held in ledger account ``account``.
+
+    ``close_out``: the take-over the log reported (None: before the log began, nothing to check it against).
+    """
+    if close_out is None:
+        return []
+    pending, symbol, unfilled = r["pending_id"], r["symbol"], r["unfilled_qty"]
+    if close_out.symbol != symbol:
+        return [f"close-out {pending} is {close_out.symbol}, the shortfall names {symbol}"]
+    held = ledger.position(account, symbol).qty
+    if held == 0 or abs(held) != unfilled:
+        return [f"close-out {pending} {symbol}: {unfilled} contracts said left without a taker, the close-out holds "
+                f"{held}"]
+    eligible = get_eligible_opposing(ledger, instruments, symbol, held, close_out.takeover_price)
+    if not eligible:
+        return []
+    more = f" and {len(eligible) - MAX_EVIDENCE} more" if len(eligible) > MAX_EVIDENCE else ""
+    named = "; ".join(eligible[:MAX_EVIDENCE])
+    return [f"close-out {pending} {symbol}: {unfilled} contracts left without a taker, but eligible opposing "
+            f"positions remain (ADL-003 at the take-over price {close_out.takeover_price}): {named}{more}"]

@@ -110,6 +110,18 @@ class Ledger:
         """The account's position in ``symbol`` (flat if none)."""
         return self._positions.get(account_id, {}).get(symbol, FLAT)
 
+    def get_marks(self) -> dict[str, int]:
+        """Every mark the log has stated (a copy)."""
+        return dict(self._marks)
+
+    def has_isolated(self, account_id: int, asset: str) -> bool:
+        """Whether the log reported an isolated margin setting for any of the account's contracts in ``asset``."""
+        return any(
+            self._leverage.get((account_id, symbol), 0) != 0
+            for symbol, inst in self._instruments.items()
+            if inst.settl_currency == asset
+        )
+
     def has_mark(self, symbol: str) -> bool:
         """Whether the log has stated a mark for ``symbol``."""
         return symbol in self._marks

@@ -233,7 +233,8 @@ KINDS: dict[str, KindSpec] = {
         ),
         KindSpec(
             name="adl_shortfall",
-            meaning="ADL-021: no eligible opposing position is left: the waterfall of this instant is incomplete",
+            meaning="ADL-021: no eligible opposing position is left: the close-out carries over (checked against the"
+            " ledger's opposing holders; its owner's equity is not judged at the end of the instant)",
             fields=(_f("pending_id"), _f("symbol", STR), _f("unfilled_qty")),
         ),
         KindSpec(
