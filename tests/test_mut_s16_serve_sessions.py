@@ -168,3 +168,27 @@ def test_a_key_stripped_of_read_cannot_arm_cancel_all_after_though_it_may_trade(
     answer = _run(arm())
     assert (answer.get("status"), answer.get("error")) == (403, "Access Denied")
     assert before == running.call(lambda: dict(running.server.gateway.views.deadlines))
+
+
+def test_a_private_subscribe_that_first_finds_the_store_unusable_is_answered_503(served: Running) -> None:
+    import aiohttp
+
+    running = served
+    key = _new_key(running, ["read", "trade"])
+    good = Path(running.server.keys.path).read_text()
+
+    async def subscribe() -> tuple[Any, Any]:
+        loop = asyncio.get_running_loop()
+        async with aiohttp.ClientSession() as http, http.ws_connect(running.ws_url) as ws:
+            await _login(ws, key, ("order",))
+            await loop.run_in_executor(None, _write_store, running, '{"keys": [')  # no re-read has seen it yet
+            await ws.send_str(json.dumps({"op": "subscribe", "args": ["wallet"]}))
+            answer = json.loads((await asyncio.wait_for(ws.receive(), TIMEOUT)).data)
+            _, close_code = await _rest_of(ws)
+            return answer, close_code
+
+    try:
+        answer, close_code = _run(subscribe())
+    finally:
+        _write_store(running, good)
+    assert (answer.get("status"), answer.get("error"), close_code) == (503, "Service unavailable", 1013)
