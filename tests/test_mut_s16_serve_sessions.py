@@ -192,3 +192,24 @@ def test_a_private_subscribe_that_first_finds_the_store_unusable_is_answered_503
     finally:
         _write_store(running, good)
     assert (answer.get("status"), answer.get("error"), close_code) == (503, "Service unavailable", 1013)
+
+
+def test_a_session_whose_own_subscribe_finds_its_key_disabled_is_then_closed_without_writing_again(
+    served: Running,
+) -> None:
+    import aiohttp
+
+    running = served
+    key = _new_key(running, ["read", "trade"])
+
+    async def refused_then_closed() -> tuple[Any, Any, Any]:
+        loop = asyncio.get_running_loop()
+        async with aiohttp.ClientSession() as http, http.ws_connect(running.ws_url) as ws:
+            await _login(ws, key, ("order",))
+            await loop.run_in_executor(None, _edit_key, running, key, {"enabled": False})
+            await ws.send_str(json.dumps({"op": "subscribe", "args": ["wallet"]}))  # its re-read finds the change
+            answer = json.loads((await asyncio.wait_for(ws.receive(), TIMEOUT)).data)
+            closing = await asyncio.wait_for(ws.receive(), TIMEOUT)  # the client sends nothing more
+            return answer.get("status"), closing.type, closing.data
+
+    assert _run(refused_then_closed()) == (403, aiohttp.WSMsgType.CLOSE, 1008)
