@@ -1,7 +1,7 @@
 """An opt-in mutation run: does the suite (or a proof) notice when a rule or the engine's code is broken?
 
     python -m tests.mutation rules/solvency.py [MORE.py ...] [--tests FILE_OR_NODE ...] [--jobs 2]
-        [--sample N] [--only I ...] [--proofs] [--out result.json] [--timeout S]
+        [--sample N] [--only I ...] [--since COMMIT] [--proofs] [--out result.json] [--timeout S]
 
 Each mutant is one small syntactic change of one module (the project's own AST mutator, no dependency):
 
@@ -50,6 +50,7 @@ import linecache
 import os
 import re
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -649,12 +650,29 @@ class _MutantFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(code, module.__dict__)  # the mutant
 
 
+def forget_ours() -> None:
+    """Drop every perpspec and test module from ``sys.modules``, and from the packages that stay.
+
+    ``tests`` itself stays imported (``tests.mutation`` runs the show), and it holds each test module it imported
+    as an attribute: ``from tests import test_x as helper`` finds that attribute first and would hand a re-imported
+    test the old ``test_x``, still bound to the unmutated perpspec (its objects then fail the new code's checks, so
+    a mutant looked killed; session 15's note).  So the stale attribute goes too, and the helper is imported afresh.
+    """
+    gone = [name for name in sys.modules if _is_ours(name)]
+    for name in gone:
+        parent, _, child = name.rpartition(".")
+        holder = sys.modules.get(parent)
+        if holder is not None and not _is_ours(parent) and vars(holder).get(child) is sys.modules[name]:
+            delattr(holder, child)
+    for name in gone:
+        del sys.modules[name]
+
+
 def plant_by_import(mutant: Mutant, source: str) -> None:
     """Forget every perpspec module and import them again with the mutated source in place."""
     name = module_name(mutant.module)
     path = _module_path(mutant.module)
-    for loaded in [loaded for loaded in sys.modules if _is_ours(loaded)]:
-        del sys.modules[loaded]
+    forget_ours()
     text = mutated_source(source, mutant.index) + "\n"
     linecache.cache[path] = (len(text), None, text.splitlines(True), path)
     sys.meta_path.insert(0, _MutantFinder(name, path, text))
@@ -785,6 +803,21 @@ def _matches(entry: dict[str, str], mutant: Mutant) -> bool:
     )
 
 
+def changed_lines(relative: str, since: str, root: Path = ROOT) -> set[int]:
+    """The lines of ``relative`` (as it is now) that ``git diff since`` shows added or changed."""
+    diff = subprocess.run(
+        ["git", "-C", str(root), "diff", "--no-color", "--no-ext-diff", "-U0", since, "--", relative],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines: set[int] = set()
+    for match in re.finditer(r"^@@ -\S+ \+(\d+)(?:,(\d+))? @@", diff, re.MULTILINE):
+        start, count = int(match.group(1)), int(match.group(2) or "1")
+        lines.update(range(start, start + count))
+    return lines
+
+
 def _spread(found: list[Mutant], count: int) -> list[Mutant]:
     """``count`` mutants spread evenly over ``found`` (deterministic)."""
     if count >= len(found):
@@ -890,6 +923,7 @@ def run(
     faithful: bool = False,
     cache: bool = True,
     max_test_seconds: float | None = None,
+    since: str | None = None,
 ) -> dict[str, Any]:
     """Mutate ``modules``, judge every mutant, return (and write to ``out``) the results."""
     os.environ.setdefault("HYPOTHESIS_PROFILE", "ci")
@@ -908,6 +942,9 @@ def run(
         every = mutants(sources[relative], relative)[:limit]
         if only is not None:
             every = [mutant for mutant in every if mutant.index in only]
+        if since is not None:
+            lines = changed_lines(relative, since)
+            every = [mutant for mutant in every if mutant.line in lines]
         found.extend(_spread(every, sample) if sample else every)
     _prepare_parent(proofs, [item for item in candidates if "::" not in item])
     equivalents = known_equivalent()
@@ -1012,6 +1049,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="only the first N mutants of each module")
     parser.add_argument("--only", type=int, nargs="*", default=None, help="only these mutant indices")
     parser.add_argument(
+        "--since", default=None, help="only mutants on the lines `git diff SINCE` added or changed (a commit)"
+    )
+    parser.add_argument(
         "--timeout", type=int, default=600, help="seconds per mutant before it counts as killed (hung)"
     )
     parser.add_argument(
@@ -1032,8 +1072,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.list:
         for relative in args.modules:
+            lines = None if args.since is None else changed_lines(relative, args.since)
             for mutant in mutants((ROOT / relative).read_text(), relative)[: args.limit]:
-                print(f"#{mutant.index} {mutant.describe()}")
+                if lines is None or mutant.line in lines:
+                    print(f"#{mutant.index} {mutant.describe()}")
         return 0
     report = run(
         args.modules,
@@ -1051,6 +1093,7 @@ def main(argv: list[str] | None = None) -> int:
         faithful=args.faithful,
         cache=not args.no_cache,
         max_test_seconds=args.max_test_seconds,
+        since=args.since,
     )
     print()
     for relative, counts in report["summary"].items():

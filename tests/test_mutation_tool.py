@@ -79,3 +79,40 @@ def test_an_obvious_mutant_is_killed_and_an_equivalent_one_survives(tmp_path: Pa
     assert verdicts[obvious]["tests_run"] == 1  # only the test that calls clamp
     assert verdicts[equivalent]["status"] in ("survived", "equivalent")
     assert verdicts[equivalent]["planted"] == "import"  # confirmed by the faithful way
+
+
+def test_since_keeps_the_mutants_on_the_lines_changed_since_a_commit(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       check=True, capture_output=True)
+
+    module = tmp_path / "m.py"
+    module.write_text("def f(a, b):\n    x = a + b\n    y = a - b\n    return x < y\n")
+    git("init", "-q")
+    git("add", "m.py")
+    git("commit", "-q", "-m", "one")
+    module.write_text("def f(a, b):\n    x = a + b\n    y = a * b\n    return x < y\n\n\ndef g(c):\n    return c + 1\n")
+    lines = mutation.changed_lines("m.py", "HEAD", root=tmp_path)
+    assert lines == {3, 5, 6, 7, 8}
+    kept = [m.describe() for m in mutation.mutants(module.read_text(), "m.py") if m.line in lines]
+    assert kept == ["m.py:3 (f): Mult -> FloorDiv", "m.py:8 (g): Add -> Sub", "m.py:8 (g): 1 -> 2"]
+
+
+def test_a_faithful_replant_forgets_the_test_helpers_a_test_imported() -> None:
+    # session 15: `from tests import helper` found the package's attribute and got the helper bound to the
+    # unmutated perpspec after plant_by_import had dropped every perpspec module, so some mutants looked killed
+    script = (
+        "import sys\n"
+        "from tests import mutation\n"
+        "from tests import streams as old\n"
+        "from perpspec.engine.core import commands as old_commands\n"
+        "mutation.forget_ours()\n"
+        "from tests import streams as new\n"
+        "from perpspec.engine.core import commands as new_commands\n"
+        "assert new is not old and sys.modules['tests.streams'] is new\n"
+        "assert new.c is new_commands and new_commands is not old_commands\n"
+        "assert 'tests.mutation' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
