@@ -281,6 +281,7 @@ class _Checker:
 
     def live_orders(self) -> None:
         live = _dict(self.state["live_orders"], "live_orders")
+        marks = self.state["marks"]  # a dict keyed by instruments (prices() checked it first)
         next_id = _int(self.state["next_order_id"], "next_order_id", 1)
         for order_id, order in live.items():
             path = f"live_orders[{_int(order_id, 'live_orders key', 1, next_id - 1)}]"
@@ -289,6 +290,8 @@ class _Checker:
                 _fail(f"{path}.order_id", "differs from its key")
             if not order.live or order.leaves_qty == 0:
                 _fail(path, "a live order must be live with leaves_qty > 0")
+            if order.symbol not in marks:  # order entry refuses every order without one (NoMarkPrice; mut16_1)
+                _fail(f"{path}.symbol", f"{order.symbol!r} has no mark price: no live order waits or rests there")
         self.live = live
 
     def books(self) -> None:
@@ -431,6 +434,8 @@ class _Checker:
         if ps.symbol != symbol:
             _fail(f"{path}.symbol", "differs from its key")
         _int(ps.qty, f"{path}.qty")
+        if ps.qty != 0 and symbol not in self.state["marks"]:  # a position comes of fills, of orders a mark allowed
+            _fail(f"{path}.qty", f"a position in {symbol!r}, which has no mark price")
         _int(ps.cost, f"{path}.cost")
         _int(ps.iso_margin, f"{path}.iso_margin")
         _int(ps.leverage, f"{path}.leverage", 0, inst.max_leverage_hundredths)  # SetLeverage's range; 0 = cross
