@@ -28,7 +28,7 @@ from perpspec.proofs.known_bad_waterfall import is_adl_due_on_cover_only
 from perpspec.rules.adl import compute_haircut, compute_held_pnl, is_adl_due
 from perpspec.rules.events import AdlDeferred, AdlFill
 from perpspec.rules.invariants import StepInfo, check_adl_minimal, check_all
-from perpspec.rules.waterfall import Book, PendingCloseOut, get_fund_cover
+from perpspec.rules.waterfall import Book, Ledger, PendingCloseOut, get_fund_cover
 from tests.s16_adl_stream import run
 from tests.test_waterfall_edges_closeout import ETHUSD, _held, _run, _with_eligible_short
 
@@ -84,7 +84,7 @@ def test_adl_032_the_known_bad_rule_replays_its_counterexample() -> None:
 # -- the rules model (rules.waterfall_closeout.close_out) --------------------------------------------------------------
 
 
-def _with_a_losing_held_short(mark: int) -> tuple[object, PendingCloseOut]:
+def _with_a_losing_held_short(mark: int) -> tuple[Ledger, PendingCloseOut]:
     """Account 1's long of 5 ETHUSD held at 3,000.00, and a short of 100 held at 2,900.00: the cover is < 0."""
     ledger, item = _held(E, 5, 300_000, mark, fund=0, holdings=_with_eligible_short())
     other = PendingCloseOut(pending_id=1, account_id=9, symbol=E, qty=-100, takeover_price=290_000)
@@ -95,7 +95,7 @@ def _with_a_losing_held_short(mark: int) -> tuple[object, PendingCloseOut]:
 
 def test_adl_032_the_rules_model_keeps_a_held_long_in_profit_at_mark_however_deep_the_cover() -> None:
     ledger, item = _with_a_losing_held_short(300_005)  # one tick above the long's bankruptcy price
-    after, rest, events = _run(ledger, item, Book())  # type: ignore[arg-type]
+    after, rest, events = _run(ledger, item, Book())
     [deferred] = events
     assert isinstance(deferred, AdlDeferred)
     assert (deferred.rule_id, deferred.unfilled_qty, deferred.fund_cover < 0) == ("ADL-032", 5, True)
@@ -105,7 +105,7 @@ def test_adl_032_the_rules_model_keeps_a_held_long_in_profit_at_mark_however_dee
 
 def test_adl_032_the_rules_model_deleverages_a_held_long_once_the_mark_reaches_its_bankruptcy_price() -> None:
     ledger, item = _with_a_losing_held_short(300_000)
-    after, rest, events = _run(ledger, item, Book())  # type: ignore[arg-type]
+    _, rest, events = _run(ledger, item, Book())
     [fill] = events
     assert isinstance(fill, AdlFill)
     assert (fill.account_id, fill.close_qty, fill.haircut, rest) == (3, -5, 0, 0)
@@ -123,7 +123,9 @@ def test_inv_adl_minimal_reports_an_adl_fill_with_a_negative_haircut() -> None:
     )
     assert fill.haircut < 0
     problems = check_adl_minimal(engine, StepInfo(waterfall_events=(fill,)))
-    assert len(problems) == 1 and "haircut" in problems[0] and "< 0" in problems[0]
+    [problem] = problems
+    assert "haircut" in problem
+    assert "< 0" in problem
     at_bankruptcy = attrs.evolve(fill, mark_price=300_000, haircut=0)
     assert check_adl_minimal(engine, StepInfo(waterfall_events=(at_bankruptcy,))) == []
 
