@@ -73,3 +73,13 @@ def compute_draw_uncapped(fund_balance: int, shortfall: int) -> int:
     del fund_balance
     return max_(shortfall, 0)  # BAD: not min_(fund, shortfall)
 
+
+
+def is_adl_due_on_cover_only(held_qty: int, takeover_price: int, mark_price: int, fund_cover: int) -> bool:
+    """KNOWN-BAD ADL-032 (the rule until session 16): every held close-out is deleveraged once ADL-031's cover is < 0.
+
+    Also one in profit at mark, whose mark never reached its bankruptcy price: closed there, it hands the held
+    profit to the opposing trader (a negative haircut) and covers no shortfall (red team 15).
+    """
+    del held_qty, takeover_price, mark_price
+    return fund_cover < 0  # BAD: the mark need not have reached the bankruptcy price

@@ -42,6 +42,20 @@ PnL is ``value(qty, mark) − value(qty, bankruptcy)``).  While that sum is
 position and retries the book on the next mark update; only when it is < 0
 are opposing positions deleveraged.
 
+**Which held position** (ADL-032).  A depleted fund is not enough: a held
+position is deleveraged only once the mark has reached its bankruptcy price
+(at or beyond it: a held long's mark at or below its take-over price, a held
+short's at or above), as reference §7 triggers ADL for a liquidation that
+"cannot be filled by the time the mark price reaches the bankruptcy price".
+Only then does its own PnL at mark make the fund pay (≤ 0), and only then is
+closing it at the bankruptcy price a haircut (≥ 0) for the opposing trader.
+A held position in profit at mark stays with the liquidation engine (for the
+book, or for settlement) however deep the cover: closing it at its bankruptcy
+price would cover no shortfall, it would hand the held profit to the
+top-ranked opposing trader (a negative haircut) and leave the fund poorer
+(session 16, red team 15).  The held positions that are due are worked in
+take-over order, as every close-out (LIQ-034).
+
 **Policies** (one interface, :class:`AdlPolicy`): BitMEX's *ranked queue*
 closes the top-ranked positions in full until the quantity is covered;
 *pro-rata* closes every eligible position in proportion to its size, in whole
@@ -66,7 +80,7 @@ import attrs
 
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.num import PPM, abs_, and_, concrete, ite, max_, min_, not_
+from perpspec.rules.num import PPM, abs_, and_, concrete, ite, max_, min_, not_, or_
 
 # -- trigger ----------------------------------------------------------------------
 
@@ -82,6 +96,20 @@ def compute_fund_cover(fund_balance: int, held_pnls: Sequence[int]) -> int:
     for pnl in held_pnls:
         total = total + pnl
     return total
+
+
+def is_adl_due(held_qty: int, takeover_price: int, mark_price: int, fund_cover: int) -> bool:
+    """ADL-032: is a held close-out deleveraged: the fund's cover is < 0 and the mark has reached its bankruptcy price?
+
+    ``held_qty`` signed as the liquidation engine holds it (a held long > 0),
+    taken over at ``takeover_price`` (its bankruptcy price); ``fund_cover`` is
+    ADL-031's.  A held long is due at a mark at or below that price, a held
+    short at or above it: its PnL at mark (ADL-030) is then ≤ 0, and every
+    opposing position closed against it at that price gives up a haircut ≥ 0
+    (ADL-004).  A held position the mark has not taken there is kept.
+    """
+    reached = or_(and_(held_qty > 0, mark_price <= takeover_price), and_(held_qty < 0, mark_price >= takeover_price))
+    return and_(fund_cover < 0, reached)
 
 
 # -- ranking ----------------------------------------------------------------------

@@ -171,7 +171,11 @@ class AdlShortfall:
 
 @attrs.frozen(kw_only=True)
 class AdlDeferred:
-    """ADL-031: the book could not close the rest, but the fund still covers it at mark: no ADL yet."""
+    """ADL-031/032: the book could not close the rest, but no ADL yet.
+
+    ADL-031: the fund still covers what is held at mark (``fund_cover`` ≥ 0); ADL-032: the cover is < 0 but the
+    mark has not reached this close-out's bankruptcy price (it is in profit at mark).
+    """
 
     rule_id: str
     pending_id: int
@@ -180,7 +184,7 @@ class AdlDeferred:
     bankruptcy_price: int
     mark_price: int
     fund_balance: int
-    fund_cover: int  # fund + PnL at mark of everything held in this currency (≥ 0 here)
+    fund_cover: int  # fund + PnL at mark of everything held in this currency (≥ 0 under ADL-031)
 
 
 @attrs.frozen(kw_only=True)

@@ -482,7 +482,11 @@ def _adl_groups(step: StepInfo) -> list[list[AdlFill]]:
 
 @concrete
 def check_adl_minimal(view: ExchangeView, step: StepInfo) -> list[str]:
-    """ADL closes no more than the unfilled quantity, no position beyond its size, and the haircut ≤ the shortfall."""
+    """ADL closes no more than the unfilled quantity, no position beyond its size; each haircut ≥ 0, all ≤ the shortfall.
+
+    A fill's haircut below zero would be a gift: a held close-out the mark had not taken to its bankruptcy price
+    (in profit at mark) closed there, its profit handed to the opposing trader (ADL-032; session 16, red team 15).
+    """
     problems = []
     for group in _adl_groups(step):
         first = group[0]
@@ -495,6 +499,11 @@ def check_adl_minimal(view: ExchangeView, step: StepInfo) -> list[str]:
                 problems.append(f"{fill.symbol} close-out {fill.pending_id}: closes more than is unfilled")
             if closed > abs(fill.position_qty) or fill.close_qty * fill.position_qty <= 0:
                 problems.append(f"{fill.symbol} account {fill.account_id}: closes beyond its position")
+            if fill.haircut < 0:
+                problems.append(
+                    f"{fill.symbol} close-out {fill.pending_id}: account {fill.account_id}'s haircut {fill.haircut} < 0 "
+                    f"(closed at {fill.price}, mark {fill.mark_price}: the mark had not reached the bankruptcy price)"
+                )
             unfilled -= closed
             haircut += fill.haircut
         side = 1 if first.position_qty > 0 else -1
@@ -570,7 +579,10 @@ register(
 register(
     Invariant(
         id="INV-ADL-MINIMAL",
-        statement="ADL closes no more than the unfilled bankrupt quantity; the haircut never exceeds the shortfall.",
+        statement=(
+            "ADL closes no more than the unfilled bankrupt quantity; every fill's haircut is ≥ 0 (ADL gives nothing "
+            "away) and together they never exceed the shortfall."
+        ),
         check=check_adl_minimal,
     )
 )

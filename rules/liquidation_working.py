@@ -25,7 +25,7 @@ Two rules say how far into the book a close-out may go at a given moment:
   *close-out bound* (:func:`compute_close_out_bound`): the fund pays to aggress
   the book while it can (INS-005, unchanged) down to the floor, and what the
   book does not take there goes to ADL-020 at the bankruptcy price (ADL-031,
-  unchanged).  The bound is the *close-out floor* (:func:`compute_mark_bound`):
+  unchanged) once the mark has reached that price (ADL-032).  The bound is the *close-out floor* (:func:`compute_mark_bound`):
   the mark less ``CLOSE_OUT_MARK_BAND_PPM`` (5%) of it when the engine sells,
   plus 5% when it buys, on the tick toward the system — or the anchor, when the
   mark is beyond the take-over price (fills up to the anchor draw nothing).

@@ -23,7 +23,9 @@ On every mark update:
    order (LIQ-034): in the book while
    the fund can pay for fills worse than the bankruptcy price; the rest stays
    with the liquidation engine while the fund still covers it at mark
-   (ADL-031) and is retried on the next update; once the fund is depleted, it
+   (ADL-031) and is retried on the next update; once the fund is depleted and
+   the mark has reached its bankruptcy price (ADL-032: a held position in
+   profit at mark is kept), it
    is closed by ADL at the bankruptcy price under the chosen policy; what no
    eligible position can take also stays with the liquidation engine;
 3. fills in the book can move a maker below maintenance, so 1–2 repeat, at

@@ -4,7 +4,8 @@ Part of the waterfall of :mod:`rules.waterfall` (LIQ-032, :func:`close_out`): a
 position the liquidation engine holds is closed in the book while the fund can
 pay for fills worse than the bankruptcy price; the rest stays with the
 liquidation engine while the fund still covers it at mark (ADL-031,
-:func:`get_fund_cover`); once the fund is depleted it is closed by ADL at the
+:func:`get_fund_cover`); once the fund is depleted and the mark has reached its
+bankruptcy price (ADL-032: one in profit at mark is kept) it is closed by ADL at the
 bankruptcy price against the ranked eligible opposing positions (ADL-003,
 ADL-020, :func:`get_adl_candidates`).
 """
@@ -19,6 +20,7 @@ from perpspec.rules.adl import (
     compute_fund_cover,
     compute_haircut,
     compute_held_pnl,
+    is_adl_due,
     is_adl_eligible,
     rank_candidates,
 )
@@ -165,7 +167,8 @@ def close_out(
     The book levels offered are LIQ-051's: those within the working limit (LIQ-050) of the
     position's age while the fund covers what the liquidation engine holds at mark (ADL-031's
     cover), those within the close-out floor (5% past the mark) once it does not; the rest is
-    deleveraged at the bankruptcy price (ADL-020).
+    deleveraged at the bankruptcy price (ADL-020) once ADL-032 says it is due (the cover < 0 and
+    the mark at or beyond that price), else kept.
     """
     inst = ledger.instrument_map[item.symbol]
     currency = inst.settl_currency
@@ -215,9 +218,11 @@ def close_out(
     if remaining == 0:
         return ledger, 0
     cover = get_fund_cover(ledger, currency)
-    if cover >= 0:  # ADL-031: the fund still covers what is held at mark: keep it, retry next update
+    if not is_adl_due(item.qty, item.takeover_price, ledger.marks[item.symbol], cover):
+        # ADL-031: the fund still covers what is held at mark; ADL-032: or the mark has not reached this close-out's
+        # bankruptcy price (in profit at mark: kept, retried next update)
         deferred = AdlDeferred(
-            rule_id="ADL-031",
+            rule_id="ADL-031" if cover >= 0 else "ADL-032",
             pending_id=item.pending_id,
             symbol=item.symbol,
             unfilled_qty=remaining,

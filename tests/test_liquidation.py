@@ -307,7 +307,7 @@ def _obligation_param(obligation: Obligation) -> object:
 
 def test_every_waterfall_obligation_is_registered() -> None:
     known_bad = [obligation.id for obligation in WATERFALL_OBLIGATIONS if obligation.expect == "refuted"]
-    assert (len(WATERFALL_OBLIGATIONS), len(known_bad)) == (104, 17)  # LIQ-035: one per symbol
+    assert (len(WATERFALL_OBLIGATIONS), len(known_bad)) == (116, 23)  # LIQ-035: one per symbol; ADL-032: 6 + 6
 
 
 @pytest.mark.parametrize("obligation", [_obligation_param(obligation) for obligation in WATERFALL_OBLIGATIONS])

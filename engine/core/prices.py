@@ -187,7 +187,8 @@ class Prices:
         charged only as far as the holder's pool equity at the settlement price
         reaches: SET-006, that equity taken before its settlement; the Execution's
         ``exec_comm`` is the fee charged); what the liquidation engine holds is
-        closed at the same price into the insurance fund, without a fee.
+        closed at the same price into the insurance fund, without a fee: the surpluses first, then the draws,
+        so the fund is ≥ 0 after each of its movements.
 
         Losses go through the waterfall first (``check_settlement_ready``,
         SET-005): refused unless the mark is already the settlement price and
@@ -222,7 +223,10 @@ class Prices:
             order = self.registry.live_orders[order_id]
             if order.symbol == symbol:
                 self.registry.cancel(order, "Canceled: contract settled")
-        for pending, pnl in zip(held, held_pnl, strict=True):
+        # SET-003: the surpluses are posted before the draws (each in pending-id order), so the fund, ≥ its balance
+        # plus every held PnL (checked above), is ≥ 0 after every movement, not only at the end: the liquidation
+        # engine can hold a losing long and a winning short in one contract (session 16, red team 15)
+        for pending, pnl in sorted(zip(held, held_pnl, strict=True), key=lambda item: (item[1] < 0, item[0].pending_id)):
             pending.qty, pending.cost = 0, 0
             if pnl != 0:
                 self.ledger.fund_move(asset, pnl, "surplus" if pnl > 0 else "draw", symbol, pending.pending_id, "SET-003")

@@ -9,7 +9,8 @@ positions taken over by the liquidation engine (LIQ-023) with the residual
 margin paid to or drawn from the insurance fund (INS-011, the draw capped by
 INS-003).  Every close-out still open (a :class:`Pending`) is then worked in
 take-over order: in the book while the fund pays (LIQ-024, INS-005), then by
-auto-deleveraging (ADL-020) once the fund no longer covers it (ADL-031).
+auto-deleveraging (ADL-020) once the fund no longer covers it (ADL-031) and
+the mark has reached its bankruptcy price (ADL-032).
 
 It owns the open close-outs (``pending``), their id counter, the counters in
 ``stats``, and the waterfall's two settings (the per-update liquidation budget
@@ -38,6 +39,7 @@ from perpspec.rules.adl import (
     compute_fund_cover,
     compute_haircut,
     compute_held_pnl,
+    is_adl_due,
     is_adl_eligible,
 )
 from perpspec.rules.contract import compute_value
@@ -512,14 +514,20 @@ class Waterfall:
     def _close_pending(self, stuck: set[int], ranking: AdlRanking) -> None:
         """LIQ-032 for everything the liquidation engine holds, in take-over order: the book while the fund pays, then ADL.
 
+        What the book leaves is deleveraged (ADL-020) only when ADL-032 (``is_adl_due``) says so: the fund's
+        cover (ADL-031) is < 0 and the mark has reached the close-out's bankruptcy price.  A close-out in
+        profit at mark is kept however deep the cover (session 16, red team 15: deleveraging it at its
+        bankruptcy price handed the held profit to the opposing trader, a negative haircut).
+
         A close-out left open (deferred by ADL-031, or with no eligible ADL taker) joins ``stuck`` and
         is not retried by a later round of the same update, only by the next update.
 
         A close-out in a dated future past its expiry does not meet the book: no trade after expiry (its
         resting orders are stale: SET-001's price is fixed by the window ending at expiry, and order entry
         refuses every trade then).  It is held for settlement (SET-003 closes it at the settlement price
-        into the fund) while the fund covers what is held (ADL-031), else auto-deleveraged at its
-        bankruptcy price (ADL-020) as any close-out the book did not take (session 14, red team 7).
+        into the fund) while the fund covers what is held (ADL-031) or the mark has not reached its
+        bankruptcy price (ADL-032), else auto-deleveraged at that price (ADL-020) as any close-out the book
+        did not take (session 14, red team 7).
         """
         for pending in [p for p in self.pending if p.pending_id not in stuck]:
             inst = self.market.instrument_map[pending.symbol]
@@ -529,12 +537,15 @@ class Waterfall:
                 continue
             stuck.add(pending.pending_id)
             cover = self._fund_cover(inst.settl_currency)
-            if cover >= 0:  # ADL-031: the fund still covers what is held at mark: keep it for the book
+            mark = self.market.marks[inst.symbol]
+            if not is_adl_due(pending.qty, pending.takeover_price, mark, cover):
+                # ADL-031: the fund still covers what is held at mark; ADL-032: or the mark has not reached this
+                # one's bankruptcy price (in profit at mark, closing it at that price would give the profit away)
                 self.stream.emit_rule(
                     AdlDeferred(
-                        rule_id="ADL-031", pending_id=pending.pending_id, symbol=inst.symbol,
+                        rule_id="ADL-031" if cover >= 0 else "ADL-032", pending_id=pending.pending_id, symbol=inst.symbol,
                         unfilled_qty=abs(pending.qty), bankruptcy_price=pending.takeover_price,
-                        mark_price=self.market.marks[inst.symbol],
+                        mark_price=mark,
                         fund_balance=self.ledger.insurance_funds.get(inst.settl_currency, 0), fund_cover=cover,
                     ),
                     -1,

@@ -12,6 +12,7 @@ rule's page in the generated rulebook (``specs/<area>.md#<id>``):
 * INS-011 — the pool's residual margin paid into the fund;
 * INS-005 — a close-out fill better (surplus) or worse (draw) than the bankruptcy price;
 * ADL-031 — a close-out the book could not take and the fund could not cover: deferred to ADL;
+* ADL-032 — the fund is depleted, but the mark has not reached the close-out's bankruptcy price: kept;
 * ADL-020 — an ADL fill against a counterparty, with its haircut against the mark;
 * ADL-021 — no eligible counterparty: the liquidation engine keeps the rest.
 
@@ -27,7 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-EXPLAINED_RULES = ("INS-008", "FND-008", "FND-019", "LIQ-023", "INS-011", "INS-005", "ADL-031", "ADL-020", "ADL-021", "LIQ-021")
+EXPLAINED_RULES = ("INS-008", "FND-008", "FND-019", "LIQ-023", "INS-011", "INS-005", "ADL-031", "ADL-032", "ADL-020", "ADL-021", "LIQ-021")
 RULE_PAGES = {"LIQ": "liquidation", "INS": "insurance", "ADL": "adl", "FND": "funding", "MRG": "margin", "ACC": "contracts"}
 
 
@@ -101,7 +102,7 @@ def read_step(record: Mapping[str, Any], parse_time_ms: Any) -> Step | None:
     elif rule_id == "ADL-020":
         step.amount = int(record["haircut"])
         step.qty = abs(int(record["close_qty"]))
-    elif rule_id in ("ADL-031", "ADL-021"):
+    elif rule_id in ("ADL-031", "ADL-032", "ADL-021"):
         step.qty = int(record["unfilled_qty"])
     return step
 
@@ -137,7 +138,7 @@ def compute_timeline(steps: Sequence[Step]) -> list[Minute]:
         elif step.rule_id == "INS-005":
             minute.draws += 1
             minute.draw_amount += step.amount
-        elif step.rule_id == "ADL-031":
+        elif step.rule_id in ("ADL-031", "ADL-032"):
             minute.deferred += 1
         elif step.rule_id == "ADL-020":
             minute.adl_fills += 1
