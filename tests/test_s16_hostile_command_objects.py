@@ -283,3 +283,30 @@ def test_a_class_that_runs_code_is_journaled_refused_and_recovered_to_the_same_s
     recovered, report, _ = recover(os.path.join(str(tmp_path), "journal.log"), command_codec())
     assert (report.state_hash, report.event_hash) == (live_hash, event_stream_hash(live))
     assert recovered.state_hash() == live_hash
+
+
+class ReprExits:
+    def __init__(self, error: type[BaseException]) -> None:
+        self.error = error
+
+    def __repr__(self) -> str:
+        raise self.error
+
+
+@pytest.mark.parametrize("error", [SystemExit, KeyboardInterrupt, GeneratorExit], ids=lambda e: e.__name__)
+def test_a_value_whose_repr_raises_a_base_exception_is_shown_by_its_type(error: type[BaseException], tmp_path: Any) -> None:
+    """review14_3: the repr guard caught Exception only, so a clOrdID whose __repr__ raised SystemExit escaped
+    Engine.process (after its Rejected's number was taken) and DurableExchange.submit."""
+    from perpspec.engine.durability.recovery import DurableExchange, command_codec
+
+    command = c.PlaceOrder(0, 1, "XBTUSD", "Buy", 100, 5_000_000, cl_ord_id=ReprExits(error))  # type: ignore[arg-type]
+    engine = _engine()
+    refused = engine.process(command)[-1]
+    assert isinstance(refused, Rejected)
+    assert (refused.reason, refused.cl_ord_id) == (Reason.MALFORMED, f"<unrepresentable ReprExits: {error.__name__}>")
+    twin = Engine.from_snapshot(engine.snapshot())
+    assert engine._restore() == ""  # the rejected command replays to the same numbering
+    assert engine.state_hash() == twin.state_hash()
+    durable, _ = DurableExchange.open(str(tmp_path), command_codec(), Engine)
+    assert isinstance(durable.submit(command)[-1], Rejected)
+    durable.close()

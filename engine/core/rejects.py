@@ -165,7 +165,9 @@ def _show(value: object, depth: int, memo: dict[tuple[int, int], str]) -> str:
     if kind is not set and kind is not frozenset and kind is not list and kind is not tuple and kind is not dict:
         try:
             text = repr(value)
-        except Exception as error:  # a hostile __repr__ (or a repr too long to build): named by its type
+        except BaseException as error:  # a hostile __repr__ (or one too long to build) named by its type,
+            # SystemExit, KeyboardInterrupt and GeneratorExit included: they are the value's code, not the caller's
+            # (review14_3: one escaped Engine.process after its Rejected's number was taken)
             return f"<unrepresentable {class_qualname(kind)}: {class_name(type(error))}>"
         return text if type(text) is str else f"<unrepresentable {class_qualname(kind)}>"
     if depth == 0:
