@@ -127,8 +127,10 @@ class Auditor:
         self.diverged: set[tuple[object, str]] = set()  # (account, symbol or asset) reported off, not yet back in line
         self.pending_payments: list[Payment] = []  # funding payments waiting for their rate (the funding row)
         self.close_outs: dict[int, CloseOut] = {}  # pending id -> the take-over it came from (LIQ-023)
-        # (account, asset) a carry or a shortfall left waiting for the next update's waterfall -> the record's line
+        # (account, asset) a carry or a shortfall left waiting for the next update -> the record's line; dropped at
+        # the end of the next instant with a mark update or funding (judged there unless it carries them again)
         self.waiting: dict[tuple[int, str], int] = {}
+        self.mark_times: dict[str, object] = {}  # symbol -> timestamp of the record that stated its mark in force
         self.checked_marks: dict[str, int] = {}  # the marks of the last equity check
         self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "execution": self.on_execution,
@@ -448,6 +450,9 @@ class Auditor:
             return
         self.now.marked = self.now.marked or self.line
         symbol, mark = r["symbol"], r["markPrice"]
+        if self.mark_times.get(symbol) != self.timestamp or self.ledger.mark_price(symbol) != mark:
+            self.now.updated = True  # not a restatement of the mark in force at this timestamp: an update
+        self.mark_times[symbol] = self.timestamp
         judged = self.now.marks.get(symbol)
         if judged is not None and judged[0] != mark:
             self.report(
@@ -536,6 +541,7 @@ class Auditor:
         """A waterfall record states the mark it acted on: the ledger's mark from here on."""
         self.now.marks.setdefault(symbol, (mark, self.line))
         self.ledger.set_mark(symbol, mark)
+        self.mark_times[symbol] = self.timestamp
 
     def on_liquidation(self, r: dict[str, Any]) -> None:
         """LIQ-023: the pool's positions taken over; INV-NO-FALSE-LIQUIDATION; prices recomputed (``--rules``)."""
@@ -719,7 +725,9 @@ class Auditor:
         if now.waterfall or now.marked or now.funding:
             self.check_equity(now)  # a mark update's waterfall (or funding's) completes, if empty, at once
         left = {**now.carried, **now.short}
-        self.waiting = left if now.waterfall else {**self.waiting, **left}
+        # an update judged what waited (check_equity): only what this instant carries waits on (review14_2: a carry
+        # used to wait for the next instant with a liquidation, so updates liquidating nobody never judged it)
+        self.waiting = left if self.is_update(now) else {**self.waiting, **left}
         if now.waterfall:
             self.check_flat_accounts(now)
         if self.rules:
@@ -783,19 +791,28 @@ class Auditor:
             line = now.adl_lines.get(account, now.touched.get(account, now.first_line))
             self.report("INV-FLAT-NO-SOCIAL-LOSS", problem, line=line, seq=None, kind="record")
 
+    def is_update(self, now: Instant) -> bool:
+        """The instant is the next update a carry or a shortfall waits for: a waterfall ran, a mark row moved a mark
+        or stated one at a new timestamp, or funding was paid (the engine's waterfall then saw the pools due)."""
+        return now.waterfall or now.updated or bool(now.funding)
+
     def check_equity(self, now: Instant) -> None:
         """INV-NO-NEG-EQUITY-AFTER-ADL once the instant's waterfall completed (the registry's equity kernel): after
         every mark update and funding instant, a waterfall with nothing to do included (the engine should have
         liquidated an account below zero), but for the pools a carry names and the close-outs a shortfall keeps:
-        waiting for the next update, they are judged at the end of its waterfall (unless carried again)."""
-        waiting = {} if now.waterfall else self.waiting
+        waiting for the next update, they are judged at the end of its instant (unless carried again there).  A mark
+        row restating, at the same timestamp, the mark a waterfall record of an earlier instant stated (perpspec's
+        at the end of each step) is not that update: the exemption holds through it."""
+        update = self.is_update(now)
+        waiting = {} if update else self.waiting
         ledger = self.ledger
         # equity moves only with a mark (holders) or a posting (accounts changed since the last check); a mark row
         # restating the marks of the last check (perpspec's at the end of a step whose waterfall ran) moves no one
         marks = ledger.get_marks()
         moved = now.waterfall or marks != self.checked_marks
         self.checked_marks = marks
-        candidates = sorted(account for account in (ledger.holders if moved else set()) | self.since_check
+        expired = {account for account, _ in self.waiting} if update else set()  # exempt until now: judged now
+        candidates = sorted(account for account in (ledger.holders if moved else set()) | self.since_check | expired
                             if account >= 0)
         self.since_check = set()
         for account in candidates:

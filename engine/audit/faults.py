@@ -329,6 +329,103 @@ def plant_spurious_shortfall(rows: list[Row], insts: Mapping[str, Instrument]) -
     raise NoTarget("no ADL fill while another opposing position was eligible")
 
 
+LIQUIDATION_KINDS = frozenset({"Liquidation", "PartialLiquidation", "OrdersCancelled", "RiskLimitLowered"})
+WATERFALL_KINDS = LIQUIDATION_KINDS | {"LiquidationFill", "AdlFill", "AdlShortfall", "WaterfallCarried"}
+
+
+def _next_update(rows: Sequence[Row], spans: Sequence[tuple[int, int]], after: int) -> tuple[int, int] | None:
+    """The next update after the instant ``spans[after]``: (its last row, the row its equity check names).
+
+    An instant with a waterfall record, a funding payment, or a mark row at a new timestamp (perpspec's mark
+    row at the end of a step restates, at the step's timestamp, the mark its waterfall records stated).  An
+    account it leaves untouched is named at its first mark row, else at its first row the audit reads."""
+    from perpspec.engine.audit.mapping import load_mapping
+
+    mapping = load_mapping("perpspec")
+    timestamp = rows[spans[after][0]].get("timestamp")
+    for first, last in spans[after + 1 :]:
+        instant = range(first, last + 1)
+        marks = [i for i in instant if _is(rows[i], "instrument") and rows[i].get("markPrice") is not None]
+        if any(_is(rows[i], "rule") and rows[i].get("kind") in WATERFALL_KINDS for i in instant) or any(
+            _is(rows[i], "transaction", transactType="Funding") for i in instant
+        ):
+            read = [i for i in instant if getattr(mapping.classify(rows[i]), "kind", "ignore") not in ("ignore", "end")]
+            return last, (marks or read)[0]
+        if any(rows[i].get("timestamp") != timestamp for i in marks):
+            return last, marks[0]
+    return None
+
+
+def plant_carried_forever(rows: list[Row], insts: Mapping[str, Instrument]) -> tuple[list[Row], Expected]:
+    """A pool carried over by a spent budget (LIQ-034) and never liquidated: the next update liquidates nobody.
+
+    An account the crash takes below zero (a withdrawal just before leaves it 1 minor unit of equity at the old
+    mark) is named by a ``WaterfallCarried`` row of a liquidation instant, whose budget is the instant's
+    liquidations (all spent); the engine then liquidates nobody at the next update.  Its equity is judged there."""
+    from perpspec.engine.audit.auditor import Auditor
+    from perpspec.engine.audit.mapping import load_mapping
+    from perpspec.rules.invariants import compute_account_equity
+
+    auditor = Auditor(insts, load_mapping("perpspec"))
+    ledger = auditor.ledger
+    spans = _instants(rows)
+    fed = 0
+    for k, (start, end) in enumerate(spans):
+        instant = rows[start : end + 1]
+        spent = sum(1 for r in instant if _is(r, "rule") and r.get("kind") in ("Liquidation", "PartialLiquidation"))
+        marks = {snap["symbol"]: snap["mark_price"] for r in instant if _is(r, "rule", kind="Liquidation")
+                 for snap in r["positions"]}
+        update = _next_update(rows, spans, k) if spent and _is(rows[end], "command") else None
+        if update is None:
+            continue
+        for row in rows[fed:start]:
+            fed += 1
+            auditor.feed(row, fed)
+        last, named_at = update
+        named = {r.get(key) for r in rows[start : last + 1] for key in ("account", "account_id")}
+        for account in sorted(a for a in ledger.holders if a > 0 and a not in named):
+            held = ledger.positions(account)
+            if len(held) != 1 or not all(ledger.has_mark(symbol) for symbol in held):
+                continue
+            (symbol,) = held
+            inst = insts[symbol]
+            asset = inst.settl_currency
+            if symbol not in marks:
+                continue
+            later = marks[symbol]  # the mark at the end of the update: the last one stated before
+            for r in rows[end + 1 : last + 1]:
+                if _is(r, "instrument", symbol=symbol) and r.get("markPrice") is not None:
+                    later = price_units(inst, r["markPrice"])
+                elif _is(r, "rule", symbol=symbol) and "mark_price" in r:
+                    later = r["mark_price"]
+                elif _is(r, "rule", kind="Liquidation"):
+                    later = next((snap["mark_price"] for snap in r["positions"] if snap["symbol"] == symbol), later)
+            now = ledger.mark_price(symbol)
+            equity = {}
+            for price in (now, marks[symbol], later):
+                ledger.set_mark(symbol, price)
+                equity[price] = compute_account_equity(ledger, account, asset)
+            ledger.set_mark(symbol, now)
+            withdrawn = equity[now] - 1
+            if withdrawn <= 0 or equity[marks[symbol]] >= withdrawn or equity[later] >= withdrawn:
+                continue  # the crash must take it below zero, and the next update leave it there
+            ts, seq = rows[start - 1]["timestamp"], rows[start - 1].get("seq", 0)
+            withdrawal = [
+                {"table": "transaction", "seq": seq, "timestamp": ts, "transactType": "Withdrawal", "account": account,
+                 "currency": asset, "amount": -withdrawn, "symbol": "", "text": ""},
+                {"table": "command", "event": "Accepted", "seq": seq, "timestamp": ts, "command": "Withdraw",
+                 "account": account, "orderID": 0},
+            ]
+            pool = f"isolated:{symbol}" if ledger.has_isolated(account, asset) else f"cross:{asset}"
+            carry = {"table": "rule", "seq": rows[end].get("seq", 0), "timestamp": rows[end]["timestamp"],
+                     "ruleId": "LIQ-034", "kind": "WaterfallCarried", "account": -1, "symbol": symbol,
+                     "rule_id": "LIQ-034", "max_liquidations": spent, "pools_due": 1, "account_ids": [account],
+                     "pools": [pool]}
+            faulty = [*rows[:start], *withdrawal, *rows[start:end], carry, *rows[end:]]
+            return faulty, Expected(id="INV-NO-NEG-EQUITY-AFTER-ADL", line=named_at + 4, level=INVARIANTS)
+    raise NoTarget("no liquidation instant followed by an update that liquidated nobody, with an account to carry")
+
+
 def _price_beyond(inst: Instrument, close_qty: int, mark: int, price: int, equity: int) -> int | None:
     """The price nearest ``price`` (in the owner's disfavour) at which the haircut exceeds ``equity`` (None: none)."""
     step = inst.tick_size if close_qty < 0 else -inst.tick_size  # a short buys back higher, a long sells lower
@@ -366,6 +463,9 @@ CATALOGUE: dict[str, tuple[str, Planter]] = {
     "adl-of-flat-account": ("an ADL fill against an account with no position", plant_adl_of_flat_account),
     "spurious-shortfall": (
         "an ADL shortfall while an eligible opposing position remains", plant_spurious_shortfall,
+    ),
+    "carried-forever": (
+        "a pool carried by a spent budget, then not liquidated at the next update", plant_carried_forever,
     ),
 }
 

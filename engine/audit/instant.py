@@ -7,9 +7,11 @@ funding payment waiting for its rate.
 
 :func:`get_carried_pools` reads a ``waterfall_carried`` record (LIQ-034: the
 update's liquidation budget was spent and the pools it names wait for the next
-update).  A carry licenses exactly the pools it names, for its instant: the
+update).  A carry licenses exactly the pools it names, until the next update: the
 equity of each named account in the named pool's currency is not judged
-(INV-NO-NEG-EQUITY-AFTER-ADL) at the end of the instant.  Every other
+(INV-NO-NEG-EQUITY-AFTER-ADL) at the end of the instant, nor of the instants
+after it up to the next mark update or funding instant, where it is judged
+unless that instant carries it again (:meth:`Auditor.check_equity`).  Every other
 account, and every other currency of a named one, is judged as usual.  A pool
 can only be due if it holds a position, so a named pool with none (or a record
 naming no pool) is itself a finding and licenses nothing.
@@ -20,7 +22,8 @@ close-out).  The ledger knows the close-out and every opposing holder, so the
 claim is checked: the close-out must still hold the quantity the record says,
 and no opposing position whose pool the ledger can value may be eligible
 (ADL-003 at the take-over price).  An accepted shortfall licenses only the
-close-out's owner, in its currency: everyone else's equity is judged.
+close-out's owner, in its currency, for as long as a carry (the same expiry):
+everyone else's equity is judged.
 """
 
 from __future__ import annotations
@@ -64,7 +67,10 @@ class Instant:
     gap_since: dict[str, int] = attrs.Factory(dict)  # asset -> line funds stopped balancing
     held_since: dict[str, int] = attrs.Factory(dict)  # asset -> line the liquidation engine's wallet left zero
     waterfall: bool = False  # a liquidation or ADL happened
-    marked: int = 0  # line of the instant's first mark update (its waterfall, even an empty one, must complete)
+    marked: int = 0  # line of the instant's first mark row (its waterfall, even an empty one, must complete)
+    # a mark row moved a mark, or stated one at a new timestamp (not a restatement of the mark already in force at
+    # this timestamp, as perpspec writes at the end of each step): the update that ends a carry's exemption
+    updated: bool = False
     carried: dict[tuple[int, str], int] = attrs.Factory(dict)  # (account, asset) a carry names -> its line (LIQ-034)
     # (account, asset) whose close-out an accepted ADL shortfall carries over (ADL-021) -> the shortfall's line
     short: dict[tuple[int, str], int] = attrs.Factory(dict)
@@ -106,14 +112,19 @@ def get_carried_pools(
     """LIQ-034: the (account, currency) pairs a ``waterfall_carried`` record licenses, and what is wrong with it.
 
     ``liquidation_records``: the instant's liquidation records so far; a budget of N spent means N pools
-    liquidated, each leaving one or more, so fewer than ``max_liquidations`` voids the whole record.
+    liquidated, each leaving one or more, so fewer than ``max_liquidations`` voids the whole record.  The budget
+    must be stated and at least 1 (session 17, review14_2: a record with none, or 0, claimed nothing spent and
+    was accepted with no liquidation at all in its instant).
     """
     accounts, pools = r["account_ids"], r["pools"]
     if r["pools_due"] != len(accounts) or len(accounts) != len(pools):
         raise LogError(line, "pools_due", f"{r['pools_due']} pools due, {len(accounts)} accounts, {len(pools)} pools")
     if not pools:
         return {}, [f"{r['symbol']}: a carried waterfall names no pool still due (nothing was cut)"]
-    budget = r.get("max_liquidations", 0)
+    budget = r.get("max_liquidations")
+    if budget is None or budget < 1:
+        return {}, [f"{r['symbol']}: a carried waterfall must state the budget it spent (max_liquidations >= 1), "
+                    f"got {budget}"]
     if liquidation_records < budget:
         return {}, [f"{r['symbol']}: a budget of {budget} liquidations said spent, {liquidation_records} in the instant"]
     licensed: dict[tuple[int, str], int] = {}

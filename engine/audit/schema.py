@@ -245,8 +245,9 @@ KINDS: dict[str, KindSpec] = {
         ),
         KindSpec(
             name="waterfall_carried",
-            meaning="LIQ-034: the update's liquidation budget is spent; the pools named (parallel account_ids and"
-            " pools, cross:<currency> or isolated:<symbol>) wait for the next update: their equity is not judged",
+            meaning="LIQ-034: the update's liquidation budget (max_liquidations, >= 1, at most the instant's"
+            " liquidation records) is spent; the pools named (parallel account_ids and pools, cross:<currency> or"
+            " isolated:<symbol>) wait for the next update: their equity is not judged until then",
             fields=(
                 _f("symbol", STR), _f("max_liquidations", INT, False), _f("pools_due"), _f("account_ids", INTS),
                 _f("pools", STRS),
