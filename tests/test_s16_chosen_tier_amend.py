@@ -27,7 +27,6 @@ from perpspec.engine.core import commands as c
 from perpspec.engine.core import entry_plain
 from perpspec.engine.core.events import Accepted, Event, Reason, Rejected
 from perpspec.engine.core.exchange import Engine
-from perpspec.engine.core.rejects import field_values
 
 X, E = "XBTUSD", "ETHUSD"
 XBT_MARK, ETH_MARK = 5_000_000, 300_000
@@ -104,7 +103,8 @@ def test_the_raise_is_charged_the_resting_buys_extra_and_a_withdrawal_cannot_tak
     assert isinstance(refused, Rejected)
     ok(engine, c.Withdraw(time_ms=3, account=OWNER, asset="XBt", amount=withdrawable))
     ok(engine, c.PlaceOrder(time_ms=4, account=MAKER, symbol=X, side="Sell", order_qty=105_300, price=4_850_000))
-    assert ps.qty == 105_300 and ps.chosen_tier == 40
+    assert ps.qty == 105_300
+    assert ps.chosen_tier == 40
     assert not below(engine)
 
 
@@ -328,4 +328,5 @@ def test_the_fast_path_gives_the_general_paths_events_and_state_with_chosen_tier
     assert fast_hash == slow_hash
     assert at_tiers > 0  # the fast path took orders of accounts at a chosen tier
     refused = [e for e in slow_events if isinstance(e, Rejected) and e.command == "SetRiskLimit"]
-    assert refused and len(refused) < sum(1 for x in commands if isinstance(x, c.SetRiskLimit))
+    assert refused
+    assert len(refused) < sum(1 for x in commands if isinstance(x, c.SetRiskLimit))
