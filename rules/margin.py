@@ -708,10 +708,15 @@ def check_order_margin(available_margin: int, requirement: int) -> MarginRejecti
 
     ``available_margin`` is MRG-050's available balance net of what live spot orders reserve and of what the
     account's cross positions' chosen risk tiers hold beyond MRG-050's own-tier figures (LIQ-001's ``posInit +
-    posComm`` at the chosen tier less at the position's own steps, every cross position in the currency), the figure
-    a withdrawal, a transfer or a leverage change is judged on; the requirement carries the increase the order's own
-    fill would add to its contract's.  So an accepted order never spends the margin a chosen tier holds, and never
-    leaves its owner's pool below maintenance at the chosen tier with no price move [I; session 16, redteam12_1].
+    posComm`` at the chosen tier less at the position's own steps, every cross position in the currency, each
+    position's gap taken after the larger side of its resting orders filled), the figure a withdrawal, a transfer, a
+    leverage or risk-limit change is judged on.  The requirement is MRG-060's plus the increase the order's own fill
+    would add to its contract's gap; an order that opens contracts (not a pure reduction) pays that increase even
+    when MRG-060's figure is 0 or less (then the requirement is the increase alone: ``available − held extras −
+    the fill's extra ≥ max(MRG-060, 0)``), on the fast path, the general path, AmendOrder and a fired stop alike.  So
+    an accepted order never spends the margin a chosen tier holds, and never leaves its owner's pool below
+    maintenance at the chosen tier with no price move [I; session 16, redteam12_1; session 17, review14_1: an inverse
+    buy amended up into the ask lowered MRG-060's figure to 0 and its fill paid no extra].
     """
     if requirement > 0 and available_margin - requirement < 0:
         return MarginRejection(
@@ -729,7 +734,8 @@ def is_cancel_after_trade_due(available_margin: int, orders_left: int) -> bool:
     becomes an opening order).  So after each trade of a command in which the account's order needed margin
     (MRG-060 > 0), or whose fills opened contracts for it as the taker, its resting orders in the traded contract
     are cancelled, newest first (the order's own rest first), while its available balance (MRG-061's figure: net of
-    spot reservations and of what the chosen risk tiers hold) is below zero [I:
+    spot reservations and of what the chosen risk tiers hold, the resting orders' share included, so read again
+    after each cancellation) is below zero [I:
     BitMEX's documents say nothing of it]: an accepted order never leaves it < 0 (INV-MARGIN-ON-ENTRY); a pure
     reduction is never judged.  A maker's orders are not touched (a fill is not its decision, and one trader
     could strip another's orders by trading with them): its available may go below zero as by a mark move, and

@@ -90,7 +90,14 @@ class RiskLimitRejection:
 
 @concrete
 def check_risk_limit_choice(inst: Instrument, chosen_limit: int) -> RiskLimitRejection | None:
-    """RSK-006: a chosen risk limit must be ``riskLimit + k × riskStep`` for some whole ``k ≥ 0``."""
+    """RSK-006: a chosen risk limit must be ``riskLimit + k × riskStep`` for some whole ``k ≥ 0``.
+
+    SetRiskLimit also refuses a choice that takes the available balance below zero (and lower than before), judged
+    net of what the chosen tiers would hold: every cross position's ``posInit + posComm`` at its chosen tier less at
+    its own steps, taken after the larger side of its resting orders filled (as MRG-045 nets a contract's orders), so
+    a tier raised over resting orders and no position is charged what their fills would hold [session 17,
+    review14_1: it cost nothing, and the resting buy's fill left the pool far below maintenance at the new tier].
+    """
     steps = (chosen_limit - inst.risk_limit) // inst.risk_step
     valid = chosen_limit >= inst.risk_limit and compute_tier_limit(inst, steps) == chosen_limit
     if valid:

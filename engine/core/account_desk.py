@@ -269,7 +269,10 @@ class AccountDesk:
         asset = inst.settl_currency
         after = self.risk.account_margin(account, asset, (inst.symbol, trial, tuple(ps.orders.values())))
         before = self.risk.account_margin(account, asset)
-        available_after = self.risk.spendable(  # net of spot reservations, as _change_leverage
+        # net of spot reservations, as _change_leverage, and of what the chosen tiers would hold at the new tier:
+        # every cross position's extra and what its resting orders would add if their larger side filled
+        # (Risk.cross_tier_extras; session 17, review14_1: a tier raised over a resting buy and no position was free)
+        available_after = self.risk.spendable(
             account, asset, after, self.risk.cross_tier_extras(account, asset, (inst.symbol, trial))
         )
         available_before = self.risk.spendable(account, asset, before)

@@ -378,6 +378,24 @@ class OrderEntry:
 
         return max(0, gap(filled) - gap(ps.position))
 
+    def order_requirement(self, inst: Instrument, ps: PositionState, signed: int, price: int, requirement: int) -> int:
+        """MRG-061's requirement of an order of ``signed`` contracts at ``price`` whose MRG-060 figure is ``requirement``.
+
+        MRG-060's figure plus :meth:`_chosen_tier_extra` when it is positive (as before); and when it is not, the
+        chosen-tier extra alone for an order that opens contracts (``|signed|`` beyond what it can reduce): MRG-060
+        asks nothing of an order that does not raise the contract's order margin (an inverse buy amended up, a linear
+        sell moved down), but its fill still adds the chosen tier's difference to the pool's maintenance.  A pure
+        reduction, and any order in a contract at its base tier, stays at MRG-060's figure (no check when it is ≤ 0).
+        Session 17 (review14_1): the extra was added only inside ``requirement > 0``, so a buy rested, the tier raised
+        (no position: nothing charged), then amended up into the ask filled with nothing charged and left its owner's
+        pool at ~4.47M equity against ~43.8M maintenance at the chosen tier with no price move.
+        """
+        if requirement > 0:
+            return requirement + self._chosen_tier_extra(inst, ps, signed, price)
+        if ps.chosen_tier == 0 or abs(signed) <= reducible(ps, signed > 0):
+            return requirement
+        return self._chosen_tier_extra(inst, ps, signed, price)
+
     def check_entry(self, account: Account, inst: Instrument, order: Order) -> Rej | None:
         """Pre-trade checks of an order about to enter the book (new or triggered): no mutation."""
         self.charged_reach = 0
@@ -460,8 +478,8 @@ class OrderEntry:
                 signed,
                 charge_price,
             )
+        requirement = self.order_requirement(inst, ps, signed, charge_price, requirement)  # MRG-061's (session 17)
         if requirement > 0:
-            requirement += self._chosen_tier_extra(inst, ps, signed, charge_price)
             asset = inst.settl_currency
             if inst.symbol in account.positions:
                 available = self.risk.available_margin(account, asset, (inst.symbol, om_before))
@@ -703,13 +721,15 @@ class OrderEntry:
                 inst, ps.position, self.market.marks[inst.symbol], ps.leverage, setting.pos_cross, om_before, om_after,
                 signed - old_signed if leaves > order.leaves_qty else signed, price,
             )
+            requirement = self.order_requirement(inst, ps, signed, price, requirement)  # MRG-061's (session 17)
             if requirement > 0:
-                requirement += self._chosen_tier_extra(inst, ps, signed, price)
                 asset = inst.settl_currency
                 # MRG-061's input, as check_entry's: net of spot reservations and of what the chosen tiers hold
-                available = self.risk.spendable(
-                    account, asset, self.risk.account_margin(account, asset), self.risk.held_tier_extras(account, asset)
-                )
+                # the amended order's own resting extra is charged by the requirement, not held twice
+                without = ps.copy()
+                without.drop_order(order.order_id)
+                held = self.risk.held_tier_extras(account, asset, (inst.symbol, without))
+                available = self.risk.spendable(account, asset, self.risk.account_margin(account, asset), held)
                 refusal = check_order_margin(available, requirement)
                 if refusal is not None:
                     return Rej(Reason.INSUFFICIENT_MARGIN, f"needs {refusal.required}, available {refusal.available}")

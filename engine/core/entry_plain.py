@@ -197,9 +197,14 @@ def place_resting(entry: OrderEntry, values: tuple[object, ...]) -> int:
         return NOT_HANDLED
     om_before, requirement = checked[6], checked[8]
     asset: str = limits[7]  # the settlement currency
+    # MRG-061's requirement (OrderEntry.order_requirement): MRG-060's plus the chosen tier's extra of the fill, which
+    # an opening order pays even when MRG-060 asks nothing (session 17); one attribute read at the base tier
+    if requirement > 0:
+        requirement += entry._chosen_tier_extra(inst, ps, signed, price)
+    elif ps.chosen_tier != 0:
+        requirement = entry.order_requirement(inst, ps, signed, price, requirement)
     needs_margin = requirement > 0
     if needs_margin:
-        requirement += entry._chosen_tier_extra(inst, ps, signed, price)
         if symbol in account.positions:
             available = entry.risk.available_margin_in(account, asset, symbol, om_before)
         else:

@@ -374,7 +374,7 @@ class Fills:
             ps = account.positions.get(symbol)
             if ps is None or not ps.orders:
                 continue
-            # MRG-061's figure: what the chosen tiers hold is not available (cancelling orders leaves it as it is)
+            # MRG-061's figure: what the chosen tiers hold, the resting orders' included, is not available
             held = risk.held_tier_extras(account, asset)
             # free_balance(account_margin(...)) through the kernels: no margin records per trade
             available = risk.free_balance_of(account, asset, inst, ps) - held
@@ -382,6 +382,8 @@ class Fills:
                 continue  # funded: its orders are not even sorted (a maker named at every fire of a cascade)
             for order_id in sorted(ps.orders, reverse=True):  # order ids: the newest first
                 registry.cancel(registry.live_orders[order_id], UNFUNDED_TEXT)
+                if held:  # the cancelled order's chosen-tier extra is held no more (Risk.resting_tier_extra)
+                    held = risk.held_tier_extras(account, asset)
                 available = risk.free_balance_of(account, asset, inst, ps) - held
                 if not is_cancel_after_trade_due(available, len(ps.orders)):
                     break

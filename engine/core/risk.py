@@ -45,7 +45,7 @@ from perpspec.rules.margin import (
     compute_position_backing,
     compute_threshold_price,
 )
-from perpspec.rules.position import Position
+from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.solvency import PoolState, compute_spot_spendable
 
 CROSS: Final = MARGIN_CROSS  # rules.margin.CROSS as a compiled constant (an imported name is a module-dict lookup per read)
@@ -494,8 +494,42 @@ class Risk:
         own = compute_requirement(inst, ps.position, CROSS, 0)
         return max(0, chosen.pos_init + chosen.pos_comm - own.pos_init - own.pos_comm)
 
+    @staticmethod
+    def resting_tier_extra(inst: Instrument, ps: PositionState) -> int:
+        """What a cross position's resting orders would add to :meth:`cross_tier_extra` if their larger side filled.
+
+        The tier gap (``posInit + posComm`` at ``ps.chosen_tier`` less at the own risk steps) of the position after
+        every resting order of one side filled at its price, the larger of the two sides (as MRG-045 nets a
+        contract's orders: one side fills, not both), less the position's own gap; 0 for an isolated position, a
+        base tier or no orders.  Part of :meth:`cross_tier_extras`, so of everything judged by it (session 17,
+        review14_1: a risk limit raised over a resting buy and no position cost nothing, and the buy's fill -- a
+        maker's, or its own after an amendment MRG-060 charged nothing for -- left the pool far below maintenance at
+        the chosen tier with no price move; a withdrawal after the raise took the same money).
+        """
+        if ps.leverage != CROSS or ps.chosen_tier == 0 or not ps.orders:
+            return 0
+        tier = ps.chosen_tier
+
+        def gap(position: Position) -> int:
+            chosen = compute_requirement(inst, position, CROSS, tier)
+            own = compute_requirement(inst, position, CROSS, 0)
+            return chosen.pos_init + chosen.pos_comm - own.pos_init - own.pos_comm
+
+        start = ps.position
+        worst = gap(start)
+        base = worst
+        for buys in (True, False):
+            position = start
+            for signed, price in ps.orders.values():
+                if (signed > 0) == buys:
+                    position, _ = apply_fill(inst, position, signed, price)
+            worst = max(worst, gap(position))
+        return max(0, worst - max(0, base))
+
     def cross_tier_extras(self, account: Account, asset: str, replace: tuple[str, PositionState] | None = None) -> int:
-        """Σ :meth:`cross_tier_extra` over the account's positions settled in ``asset`` (``replace`` substitutes one).
+        """Σ :meth:`cross_tier_extra` + :meth:`resting_tier_extra` over the account's positions settled in ``asset``
+        (``replace`` substitutes one): what the chosen tiers hold for the positions and would hold for their resting
+        orders.
 
         MRG-050's available and withdrawable balances price each cross position at its own risk steps, while the
         cross pool (LIQ-001) holds it at its chosen tier.  Money leaving the cross pool by its owner's command (a
@@ -510,12 +544,14 @@ class Risk:
             inst = self.market.instrument_map[symbol]
             if inst.settl_currency == asset:
                 ps = replace[1] if replace is not None and replace[0] == symbol else account.positions[symbol]
-                extra += self.cross_tier_extra(inst, ps)
+                if ps.chosen_tier != 0:
+                    extra += self.cross_tier_extra(inst, ps) + self.resting_tier_extra(inst, ps)
         return extra
 
-    def held_tier_extras(self, account: Account, asset: str) -> int:
-        """:meth:`cross_tier_extras` of the account's positions as they stand: what its cross positions' chosen risk
-        tiers hold beyond MRG-050's own-tier figures, which an order may not spend (MRG-061's input, MRG-067's).
+    def held_tier_extras(self, account: Account, asset: str, replace: tuple[str, PositionState] | None = None) -> int:
+        """:meth:`cross_tier_extras` of the account's positions as they stand (or with ``replace``): what its cross
+        positions' chosen risk tiers hold beyond MRG-050's own-tier figures, their resting orders' included, which an
+        order may not spend (MRG-061's input, MRG-067's).
 
         0 at once for an account none of whose positions chose a tier above the base (the order path's common case:
         one pass over its position records, no instrument looked up, no requirement computed).  Session 16
@@ -525,7 +561,7 @@ class Risk:
         """
         for ps in account.positions.values():
             if ps.chosen_tier != 0:
-                return self.cross_tier_extras(account, asset)
+                return self.cross_tier_extras(account, asset, replace)
         return 0
 
     def spot_withdrawable(self, account: Account, asset: str) -> int:
