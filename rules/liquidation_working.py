@@ -54,7 +54,14 @@ close-out in profit.  Closing such a position at the mark would earn the fund it
 profit; nothing is owed and nothing needs to be avoided, so it is kept until an
 offer is both no worse than T (on the tick toward the system) and within 5% of
 the mark, or until the mark reaches T (from then it is worked as any losing
-close-out: the walk, and the bound once ADL-032 calls it due).
+close-out: the walk, and the bound once ADL-032 calls it due).  The price, measured
+on the shipped scenarios against the session-16 rules: the fills drawing on the
+fund for a close-out in profit at mark disappear (march_2020_bitmex 207 fills,
+95.9M XBt; march_2020_small_fund 187, 87.0M; default_crash 74, 143.5M;
+short_squeeze 38, 41.3M), but in a steady sell-off a long kept while the mark is
+just above T is sold later and lower: march_2020_bitmex ends +1.8% instead of
++3.0% (lowest −5.5% instead of −4.7%, still no ADL), while march_2020_small_fund
+(+69M XBt), default_crash (+2.4M), black_thursday (+8.5M) end with more.
 
 INS-005 is unchanged inside the limit: fills better than the take-over price
 are surplus for the fund, fills between it and the limit are paid by the fund
