@@ -7,10 +7,11 @@ price range), any age ≥ 0 and — unless said otherwise — any ``liquidationW
 in ``[0, 100%]`` (the instrument's step is a symbol, not its file value):
 
 * **LIQ-050 age 0 is the bankruptcy price** — for a take-over price in
-  ``[tick, maxPrice]`` the age-0 limit is that price on the tick rounded toward
-  the system (the smallest tick ≥ it when selling, the largest ≤ it when buying),
-  and a lot filled at any tick price within that limit never draws on the fund
-  (INS-001 ≥ 0);
+  ``[tick, maxPrice]`` the age-0 limit is on the tick and at or better than that
+  price; once the mark has reached it, exactly that price on the tick rounded
+  toward the system (the smallest tick ≥ it when selling, the largest ≤ it when
+  buying; before, the mark band when that is better, session 17); and a lot
+  filled at any tick price within that limit never draws on the fund (INS-001 ≥ 0);
 * **LIQ-050 monotone** — the limit at ``age + 1`` is never less aggressive than
   at ``age`` (never higher when selling, never lower when buying);
 * **LIQ-050 in range** — every limit is on the tick grid and in ``[tick, maxPrice]``;
@@ -27,12 +28,25 @@ in ``[0, 100%]`` (the instrument's step is a symbol, not its file value):
   take-over price on the tick (so it draws nothing, the age-0 obligation) or at
   or better than the close-out floor ``mark ∓ ⌊mark × 5%⌋`` (selling: minus):
   the fund pays per contract at most the loss at mark ADL-031 counts plus the
-  stated band (attack2, issue 13).
+  stated band (attack2, issue 13);
+* **LIQ-051 within the mark band** (session 17) — stronger: every offer a
+  close-out may take (any take-over price, age, fund cover, step; a mark in
+  ``[tick, maxPrice]``) is at or better than ``mark ∓ ⌊mark × 5%⌋`` itself,
+  whatever the take-over price (review15 find 1: the bound fell back to the
+  take-over price for a close-out in profit at mark);
+* **LIQ-051 no draw before the bankruptcy price** (session 17) — a close-out
+  whose mark has not reached its bankruptcy price (ADL-032's condition: it is
+  in profit at mark, never due) may take no offer worse than that price (a
+  held long sells at or above it, a held short buys at or below it), so, for a
+  take-over price in the price range, no fill it makes draws on the fund
+  (INS-001 ≥ 0), whatever the fund cover and the age (review15 find 2).
 
 Known-bad variants (each expected refuted): the anchor rounded away from the
 system (age 0 draws on the fund); the limit walking away from the market; the
 walk without a floor (ede41d3: past the mark); every offer once the cover is
-negative (ede41d3).
+negative (ede41d3); the session-16 bound (the anchor when the mark is beyond it);
+the widening to the band on the cover alone; the walk stepping from the anchor
+while the close-out is in profit at mark.
 """
 
 from __future__ import annotations
@@ -43,8 +57,11 @@ from collections.abc import Callable
 import attrs
 
 from perpspec.proofs.known_bad_liquidation_working import (
+    compute_offer_limit_anchor_bound,
     compute_offer_limit_every_offer_once_uncovered,
+    compute_offer_limit_walking_in_profit,
     compute_offer_limit_walking_past_the_mark,
+    compute_offer_limit_widening_on_the_cover_alone,
     compute_working_limit_rounded_away,
     compute_working_limit_walking_away,
 )
@@ -56,9 +73,10 @@ from perpspec.proofs.obligations_waterfall import (
     assume_price,
     prove_each,
 )
-from perpspec.proofs.prover import ProofResult, Prover
+from perpspec.proofs.prover import ProofResult, Prover, Status
 from perpspec.proofs.registry import Obligation, register
 from perpspec.proofs.sym import all_of, any_of, implies
+from perpspec.rules.adl import has_mark_reached_bankruptcy
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_instrument
@@ -70,7 +88,7 @@ from perpspec.rules.liquidation_working import (
     compute_working_limit,
     is_within_working_limit,
 )
-from perpspec.rules.num import PPM, max_
+from perpspec.rules.num import PPM, max_, not_
 from perpspec.rules.position import Position, apply_fill
 
 SIDES = (("long", 1), ("short", -1))  # the taken-over position: long (the engine sells) or short (it buys)
@@ -95,11 +113,15 @@ def prove_age_zero_is_bankruptcy(symbol: str, side: int, limit_rule: LimitRule) 
         prover.assume(bankruptcy >= tick, "take-over price at least one tick")
         prover.assume(bankruptcy <= inst.max_price, "take-over price at most maxPrice")
         assume_price(prover, inst, price, "fill price")
-        limit = limit_rule(inst, side, bankruptcy, 0, prover.symbol("mark_price"))  # any mark
+        mark = prover.symbol("mark_price")  # any mark
+        limit = limit_rule(inst, side, bankruptcy, 0, mark)
+        # once the mark has reached the take-over price, exactly that price on the tick; before (in profit at mark),
+        # at or better than it (the mark band when that is better: session 17)
+        reached = has_mark_reached_bankruptcy(side, bankruptcy, mark)
         if side > 0:  # selling: the smallest tick at or above the bankruptcy price
-            rounded = all_of(limit >= bankruptcy, limit - tick < bankruptcy)
+            rounded = all_of(limit >= bankruptcy, implies(reached, limit - tick < bankruptcy))
         else:  # buying: the largest tick at or below it
-            rounded = all_of(limit <= bankruptcy, limit + tick > bankruptcy)
+            rounded = all_of(limit <= bankruptcy, implies(reached, limit + tick > bankruptcy))
         no_draw = implies(
             is_within_working_limit(side, price, limit),
             compute_fill_delta(inst, side * inst.lot_size, price, bankruptcy) >= 0,
@@ -228,6 +250,68 @@ def prove_no_worse_than_floor(symbol: str, side: int, offer_limit_rule: OfferLim
         return prover.prove(goal, f"LIQ-051 no worse than the floor {symbol} side {side}")
 
 
+def prove_within_mark_band(symbol: str, side: int, offer_limit_rule: OfferLimitRule) -> ProofResult:
+    """LIQ-051: every offer a close-out may take is at or better than the mark ∓ 5% of it, whatever the take-over price.
+
+    Any take-over price (LIQ-036: any integer), age ≥ 0, fund cover, ``liquidationWorkStep`` in
+    ``[0, 100%]``; the mark in ``[tick, maxPrice]`` (below one tick no tick price is within 5% above
+    it, and the bound is the lowest tick); the offer any tick price.  The band is not rounded to the
+    tick (the rule's rounding is toward the system).
+    """
+    with Prover() as prover:
+        inst = _symbolic_step(prover, symbol)
+        bankruptcy, age, price = prover.symbol("takeover_price"), prover.symbol("age"), prover.symbol("offer_price")
+        mark, cover = prover.symbol("mark_price"), prover.symbol("fund_cover")
+        prover.assume(age >= 0, "age ≥ 0")
+        assume_price(prover, inst, mark, "mark", on_tick=False)
+        prover.assume(mark >= inst.tick_size, "mark at least one tick")
+        assume_price(prover, inst, price, "offer price")
+        band = mark * CLOSE_OUT_MARK_BAND_PPM // PPM
+        floor = mark - band if side > 0 else mark + band
+        limit = offer_limit_rule(inst, side, bankruptcy, age, mark, cover)
+        goal = implies(is_within_working_limit(side, price, limit), is_within_working_limit(side, price, floor))
+        return prover.prove(goal, f"LIQ-051 within the mark band {symbol} side {side}")
+
+
+def prove_no_draw_before_bankruptcy(symbol: str, side: int, offer_limit_rule: OfferLimitRule) -> ProofResult:
+    """LIQ-051 with ADL-032: a close-out the mark has not taken to its bankruptcy price takes no offer that draws.
+
+    Any age ≥ 0, fund cover (either sign), ``liquidationWorkStep`` in ``[0, 100%]``; the mark in
+    ``[tick, maxPrice]`` and not at or beyond the take-over price; the offer any tick price.  First
+    goal, for any take-over price (any integer): the offer is at or better than it (selling: ≥ it;
+    buying: ≤ it).  Second, for a take-over price in ``[tick, maxPrice]`` (INS-001 divides by it for
+    an inverse contract): a lot filled there has an INS-001 delta ≥ 0.
+    """
+    result: ProofResult | None = None
+    for in_range in (False, True):
+        with Prover() as prover:
+            inst = _symbolic_step(prover, symbol)
+            bankruptcy, age, price = prover.symbol("takeover_price"), prover.symbol("age"), prover.symbol("offer_price")
+            mark, cover = prover.symbol("mark_price"), prover.symbol("fund_cover")
+            prover.assume(age >= 0, "age ≥ 0")
+            assume_price(prover, inst, mark, "mark", on_tick=False)
+            prover.assume(mark >= inst.tick_size, "mark at least one tick")
+            prover.assume(not_(has_mark_reached_bankruptcy(side, bankruptcy, mark)), "in profit at mark (ADL-032: not due)")
+            assume_price(prover, inst, price, "offer price")
+            limit = offer_limit_rule(inst, side, bankruptcy, age, mark, cover)
+            within = is_within_working_limit(side, price, limit)
+            if not in_range:
+                result = prover.prove(
+                    implies(within, is_within_working_limit(side, price, bankruptcy)),
+                    f"LIQ-051 no offer past the bankruptcy price before the mark reaches it {symbol} side {side}",
+                )
+                if result.status is not Status.PROVED:
+                    return result
+                continue
+            assume_price(prover, inst, bankruptcy, "take-over price", on_tick=False)
+            delta = compute_fill_delta(inst, side * inst.lot_size, price, bankruptcy)
+            result = prover.prove(
+                implies(within, delta >= 0),
+                f"LIQ-051 no draw before the mark reaches the bankruptcy price {symbol} side {side}",
+            )
+    assert result is not None
+    return result
+
 def _register() -> None:
     for symbol in SYMBOLS:
         slow = SLOW_TIMEOUT_MS if load_instrument(symbol).is_inverse else None
@@ -235,8 +319,9 @@ def _register() -> None:
             where = f"{symbol}/{side_name}"
             entries: list[tuple[str, str, str, str, Callable[[], ProofResult], str]] = [
                 (f"LIQ-050/age-zero-is-bankruptcy/{where}", "LIQ-050", "INV-INSURANCE-NONNEG",
-                 "At age 0 the working limit is the take-over price on the tick rounded toward the system; a fill "
-                 "within it never draws on the fund.",
+                 "At age 0 the working limit is on the tick and at or better than the take-over price (exactly that "
+                 "price on the tick rounded toward the system once the mark has reached it); a fill within it never "
+                 "draws on the fund.",
                  functools.partial(prove_age_zero_is_bankruptcy, symbol, side, compute_working_limit), "proved"),
                 (f"LIQ-050/monotone/{where}", "LIQ-050", "LIQ-WORKING-MONOTONE",
                  "One waterfall older, the working limit is never less aggressive.",
@@ -259,6 +344,31 @@ def _register() -> None:
                  "Every offer a close-out may take (any age, mark and fund cover) is at or better than the take-over "
                  "price or than the close-out floor (the mark less 5% when selling, plus 5% when buying).",
                  functools.partial(prove_no_worse_than_floor, symbol, side, compute_offer_limit), "proved"),
+                (f"LIQ-051/within-mark-band/{where}", "LIQ-051", "INV-INSURANCE-NONNEG",
+                 "Every offer a close-out may take (any take-over price, age and fund cover; a mark in [tick, "
+                 "maxPrice]) is within 5% of the mark: at or above the mark less 5% when selling, at or below the "
+                 "mark plus 5% when buying.",
+                 functools.partial(prove_within_mark_band, symbol, side, compute_offer_limit), "proved"),
+                (f"LIQ-051/no-draw-before-bankruptcy/{where}", "LIQ-051", "INV-INSURANCE-NONNEG",
+                 "A close-out whose mark has not reached its bankruptcy price (ADL-032: never due) takes no offer "
+                 "worse than that price, whatever the fund cover and age: no fill it makes draws on the fund.",
+                 functools.partial(prove_no_draw_before_bankruptcy, symbol, side, compute_offer_limit), "proved"),
+                (f"KNOWN-BAD/LIQ-051/anchor-bound/{where}", "LIQ-051", "INV-INSURANCE-NONNEG",
+                 "Known-bad (main until session 17, review15 find 1): a bound falling back to the take-over price "
+                 "when the mark is beyond it fills a close-out in profit at mark far outside the mark band.",
+                 functools.partial(prove_within_mark_band, symbol, side, compute_offer_limit_anchor_bound), "refuted"),
+                (f"KNOWN-BAD/LIQ-051/widening-on-the-cover-alone/{where}", "LIQ-051", "INV-INSURANCE-NONNEG",
+                 "Known-bad (review15 find 2): widening to the mark band on ADL-031's cover alone lets a close-out "
+                 "in profit at mark fill past its bankruptcy price, the fund paying.",
+                 functools.partial(
+                     prove_no_draw_before_bankruptcy, symbol, side, compute_offer_limit_widening_on_the_cover_alone
+                 ),
+                 "refuted"),
+                (f"KNOWN-BAD/LIQ-050/walking-in-profit/{where}", "LIQ-050", "INV-INSURANCE-NONNEG",
+                 "Known-bad (review15 find 2): a walk stepping from the take-over price while the close-out is in "
+                 "profit at mark moves away from the mark, past the bankruptcy price, the fund paying.",
+                 functools.partial(prove_no_draw_before_bankruptcy, symbol, side, compute_offer_limit_walking_in_profit),
+                 "refuted"),
                 (f"KNOWN-BAD/LIQ-051/walking-past-the-mark/{where}", "LIQ-051", "INV-INSURANCE-NONNEG",
                  "Known-bad (ede41d3): a working limit walking with no floor passes the mark and the floor.",
                  functools.partial(prove_no_worse_than_floor, symbol, side, compute_offer_limit_walking_past_the_mark),

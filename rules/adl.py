@@ -98,6 +98,17 @@ def compute_fund_cover(fund_balance: int, held_pnls: Sequence[int]) -> int:
     return total
 
 
+def has_mark_reached_bankruptcy(held_qty: int, takeover_price: int, mark_price: int) -> bool:
+    """ADL-032: has the mark reached the bankruptcy price of a held close-out (at or beyond it)?
+
+    ``held_qty`` signed as the liquidation engine holds it: a held long at a mark at
+    or below ``takeover_price``, a held short at or above it.  Its PnL at mark
+    (ADL-030) is then ≤ 0; before, it is in profit at mark.  Also LIQ-050/051's
+    condition for drawing on the fund to close it (rules/liquidation_working.py).
+    """
+    return or_(and_(held_qty > 0, mark_price <= takeover_price), and_(held_qty < 0, mark_price >= takeover_price))
+
+
 def is_adl_due(held_qty: int, takeover_price: int, mark_price: int, fund_cover: int) -> bool:
     """ADL-032: is a held close-out deleveraged: the fund's cover is < 0 and the mark has reached its bankruptcy price?
 
@@ -108,8 +119,7 @@ def is_adl_due(held_qty: int, takeover_price: int, mark_price: int, fund_cover: 
     opposing position closed against it at that price gives up a haircut ≥ 0
     (ADL-004).  A held position the mark has not taken there is kept.
     """
-    reached = or_(and_(held_qty > 0, mark_price <= takeover_price), and_(held_qty < 0, mark_price >= takeover_price))
-    return and_(fund_cover < 0, reached)
+    return and_(fund_cover < 0, has_mark_reached_bankruptcy(held_qty, takeover_price, mark_price))
 
 
 # -- ranking ----------------------------------------------------------------------

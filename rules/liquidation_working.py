@@ -14,21 +14,54 @@ Two rules say how far into the book a close-out may go at a given moment:
   taken-over position ``age`` waterfalls old (0 in the waterfall that took it
   over; one more in every later waterfall, LIQ-034, i.e. after every mark
   update or funding).  At age 0 it is the take-over (bankruptcy) price on the
-  tick, rounded toward the system; every later waterfall moves it toward the
-  market by ``liquidationWorkStep`` of that price (an instrument parameter,
-  specs/instruments/), never beyond one tick or ``maxPrice`` — and never past
-  the close-out floor (LIQ-051).
+  tick, rounded toward the system; once the mark has reached that price
+  (ADL-032's condition, :func:`perpspec.rules.adl.has_mark_reached_bankruptcy`:
+  at or below it for a held long, at or above for a held short), every later
+  waterfall moves it toward the market by ``liquidationWorkStep`` of that price
+  (an instrument parameter, specs/instruments/), never beyond one tick or
+  ``maxPrice`` — and never past the close-out bound (LIQ-051).  While the mark
+  has not reached it the limit does not walk: it is the anchor, or the
+  close-out bound when the mark is more than 5% beyond the anchor.
 * **LIQ-051** (:func:`get_working_offers`, :func:`compute_offer_limit`): the
   book levels a close-out may take are those at or better than the working
-  limit while the fund still covers what the liquidation engine holds at mark
-  (ADL-031's fund cover ≥ 0); once it does not, those at or better than the
-  *close-out bound* (:func:`compute_close_out_bound`): the fund pays to aggress
-  the book while it can (INS-005, unchanged) down to the floor, and what the
-  book does not take there goes to ADL-020 at the bankruptcy price (ADL-031,
-  unchanged) once the mark has reached that price (ADL-032).  The bound is the *close-out floor* (:func:`compute_mark_bound`):
-  the mark less ``CLOSE_OUT_MARK_BAND_PPM`` (5%) of it when the engine sells,
-  plus 5% when it buys, on the tick toward the system — or the anchor, when the
-  mark is beyond the take-over price (fills up to the anchor draw nothing).
+  limit, unless the close-out is due under ADL-032 (:func:`perpspec.rules.adl.is_adl_due`:
+  ADL-031's fund cover < 0 *and* the mark at or beyond its bankruptcy price);
+  then those at or better than the *close-out bound*
+  (:func:`compute_close_out_bound`): the fund pays to aggress the book while it
+  can (INS-005, unchanged) down to the bound, and what the book does not take
+  there goes to ADL-020 at the bankruptcy price (ADL-031, unchanged).  The bound
+  is the *mark band* alone (:func:`compute_mark_bound`): the mark less
+  ``CLOSE_OUT_MARK_BAND_PPM`` (5%) of it when the engine sells, plus 5% when it
+  buys, on the tick toward the system — whatever the take-over price.
+
+So: every close-out fill is within 5% of the mark (LIQ-051/within-mark-band), and
+a close-out the mark has not taken to its bankruptcy price never fills at a price
+that draws on the fund (LIQ-051/no-draw-before-bankruptcy), whatever the fund
+cover and the age.
+
+**Decision (LIQ-050/051 for a close-out in profit at mark; session 17, review15
+finds 1 and 2).**  Until session 17 the bound was the anchor whenever the mark
+was beyond it (``min(anchor, mark − 5%)`` selling, ``max(anchor, mark + 5%)``
+buying), the cover alone widened the limit to the bound, and the walk stepped
+from the anchor whatever the mark.  For a close-out in profit at mark those are
+all *away from the mark*: a held short whose mark fell 20% below its take-over
+price T was bought back at T from any ask resting there (52,697,000 XBt of held
+profit handed to one maker, /work/coord/repro16/review15_1.py), and an
+unrelated contract's gap taking the cover below 0 had the fund pay a maker to
+take a held short at mark + 5%, 4.5% above T (8,526,000 XBt,
+review15_2.py) — paying to avoid an ADL that ADL-032 says never comes for a
+close-out in profit.  Closing such a position at the mark would earn the fund its
+profit; nothing is owed and nothing needs to be avoided, so it is kept until an
+offer is both no worse than T (on the tick toward the system) and within 5% of
+the mark, or until the mark reaches T (from then it is worked as any losing
+close-out: the walk, and the bound once ADL-032 calls it due).  The price, measured
+on the shipped scenarios against the session-16 rules: the fills drawing on the
+fund for a close-out in profit at mark disappear (march_2020_bitmex 207 fills,
+95.9M XBt; march_2020_small_fund 187, 87.0M; default_crash 74, 143.5M;
+short_squeeze 38, 41.3M), but in a steady sell-off a long kept while the mark is
+just above T is sold later and lower: march_2020_bitmex ends +1.8% instead of
++3.0% (lowest −5.5% instead of −4.7%, still no ADL), while march_2020_small_fund
+(+69M XBt), default_crash (+2.4M), black_thursday (+8.5M) end with more.
 
 INS-005 is unchanged inside the limit: fills better than the take-over price
 are surplus for the fund, fills between it and the limit are paid by the fund
@@ -75,6 +108,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from perpspec.rules.adl import has_mark_reached_bankruptcy, is_adl_due
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.insurance import Fill
 from perpspec.rules.num import (
@@ -130,34 +164,37 @@ def compute_mark_bound(inst: Instrument, side: int, mark_price: int) -> int:
     return clamp(on_tick, inst.tick_size, compute_highest_tick(inst))
 
 
-def compute_close_out_bound(inst: Instrument, side: int, takeover_price: int, mark_price: int) -> int:
-    """LIQ-051: the worst price any close-out fill may have, whatever the age and the fund cover.
+def compute_close_out_bound(inst: Instrument, side: int, mark_price: int) -> int:
+    """LIQ-051: the worst price any close-out fill may have, whatever the take-over price, age and fund cover.
 
-    The mark bound (:func:`compute_mark_bound`) — or the anchor when that is
-    worse for the engine (the mark is beyond the bankruptcy price: every fill up to the
-    anchor is a surplus for the fund, as LIQ-050 at age 0 allows).
+    The mark band (:func:`compute_mark_bound`) alone: 5% past the mark.  (Until session 17 it was the
+    anchor when that was worse for the engine — for a close-out in profit at mark, its take-over price
+    far from the mark, which handed the held profit to whoever rested an offer there; review15 find 1.)
     """
-    anchor = compute_working_anchor(inst, side, takeover_price)
-    at_mark = compute_mark_bound(inst, side, mark_price)
-    return ite(side > 0, min_(anchor, at_mark), max_(anchor, at_mark))
+    return compute_mark_bound(inst, side, mark_price)
 
 
 def compute_working_limit(inst: Instrument, side: int, takeover_price: int, age: int, mark_price: int) -> int:
     """LIQ-050: the working limit of a taken-over position ``age`` waterfalls old (price units, on the tick).
 
-    ``anchor − ⌊anchor × age × liquidationWorkStep⌋`` when the engine sells (a
-    taken-over long), ``anchor + …`` when it buys (a taken-over short), the move
-    floored to whole ticks (toward the system: the limit never moves further than
-    stated), and never past the close-out bound (:func:`compute_close_out_bound`,
-    LIQ-051: 5% past the mark).  Age 0 is the anchor (:func:`compute_working_anchor`);
-    each waterfall after the take-over moves it toward the market, never back.
-    A negative ``age`` counts as 0.
+    Once the mark has reached the take-over price (``has_mark_reached_bankruptcy``, ADL-032's
+    condition): ``anchor − ⌊anchor × age × liquidationWorkStep⌋`` when the engine sells (a taken-over
+    long), ``anchor + …`` when it buys (a taken-over short), the move floored to whole ticks (toward
+    the system: the limit never moves further than stated), and never past the close-out bound
+    (:func:`compute_close_out_bound`, LIQ-051: 5% past the mark).  The anchor is then on the far side of
+    the mark, so each step is toward the mark.  Before (a close-out in profit at mark), the anchor is
+    between the mark and the bound or beyond the bound; a step from it would be away from the mark and
+    draw on the fund, so the limit is the anchor or the bound, whichever is better for the engine: it
+    does not walk.  Age 0 is the anchor (:func:`compute_working_anchor`) unless the mark is more than
+    5% beyond it.  A negative ``age`` counts as 0.  ``side`` is +1 for a taken-over long, -1 for a short.
     """
     anchor = compute_working_anchor(inst, side, takeover_price)
-    bound = compute_close_out_bound(inst, side, takeover_price, mark_price)
+    bound = compute_close_out_bound(inst, side, mark_price)
     # floor: toward the system (the engine offers no further from the bankruptcy price than stated)
     move = floor_to_multiple(anchor * inst.liquidation_work_step_ppm * max_(age, 0) // PPM, inst.tick_size)
-    return ite(side > 0, max_(anchor - move, bound), min_(anchor + move, bound))
+    walked = ite(side > 0, max_(anchor - move, bound), min_(anchor + move, bound))
+    kept = ite(side > 0, max_(anchor, bound), min_(anchor, bound))  # in profit at mark: no fill draws, none past the band
+    return ite(has_mark_reached_bankruptcy(side, takeover_price, mark_price), walked, kept)
 
 
 def is_within_working_limit(side: int, price: int, limit: int) -> bool:
@@ -168,13 +205,16 @@ def is_within_working_limit(side: int, price: int, limit: int) -> bool:
 def compute_offer_limit(inst: Instrument, side: int, takeover_price: int, age: int, mark_price: int, fund_cover: int) -> int:
     """LIQ-051: the worst price a close-out may take in this waterfall.
 
-    The working limit (LIQ-050) while ADL-031's ``fund_cover`` is ≥ 0; the close-out
-    bound once it is negative (the fund pays to aggress down to the floor, the rest
-    goes to ADL-020).  Either way never past the bound (the limit never passes it).
+    The close-out bound (5% past the mark) when the close-out is due under ADL-032
+    (``is_adl_due``: ADL-031's ``fund_cover`` < 0 and the mark at or beyond its bankruptcy
+    price — the fund pays to aggress down to the bound, the rest goes to ADL-020); else the
+    working limit (LIQ-050).  The cover alone widens nothing: a close-out in profit at mark is
+    never due, and paying a maker to take it would spare no ADL (review15 find 2).  Either way
+    never past the bound.
     """
     limit = compute_working_limit(inst, side, takeover_price, age, mark_price)
-    bound = compute_close_out_bound(inst, side, takeover_price, mark_price)
-    return ite(fund_cover < 0, bound, limit)
+    bound = compute_close_out_bound(inst, side, mark_price)
+    return ite(is_adl_due(side, takeover_price, mark_price, fund_cover), bound, limit)
 
 
 @concrete

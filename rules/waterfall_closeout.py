@@ -165,10 +165,10 @@ def close_out(
     """LIQ-032: close one taken-over position: the book while the fund can pay, then ADL. Returns the signed rest.
 
     The book levels offered are LIQ-051's: those within the working limit (LIQ-050) of the
-    position's age while the fund covers what the liquidation engine holds at mark (ADL-031's
-    cover), those within the close-out floor (5% past the mark) once it does not; the rest is
-    deleveraged at the bankruptcy price (ADL-020) once ADL-032 says it is due (the cover < 0 and
-    the mark at or beyond that price), else kept.
+    position's age, or within the close-out bound (5% past the mark) once ADL-032 says it is due
+    (ADL-031's cover < 0 and the mark at or beyond its bankruptcy price); never further than 5%
+    past the mark, and, while the mark has not reached that price, none worse than it (session 17).
+    The rest is deleveraged at the bankruptcy price (ADL-020) once ADL-032 says it is due, else kept.
     """
     inst = ledger.instrument_map[item.symbol]
     currency = inst.settl_currency

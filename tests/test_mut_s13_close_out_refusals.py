@@ -81,10 +81,10 @@ def bid(engine: Engine, qty: int, price: int) -> None:
     ok(engine.process(c.PlaceOrder(time_ms=1, account=2, symbol="ETHUSD", side="Buy", order_qty=qty, price=price)))
 
 
-def close(engine: Engine) -> tuple[list[tuple[int, int, int]], list[int], list[Any]]:
+def close(engine: Engine, mark: int = MARK) -> tuple[list[tuple[int, int, int]], list[int], list[Any]]:
     """The next mark update: the close-out's fills (maker, qty, price), the accounts whose orders it cancelled,
     and its ADL records."""
-    events = engine.process(c.PriceUpdate(time_ms=2, symbol="ETHUSD", mark_price=MARK, index_price=MARK))
+    events = engine.process(c.PriceUpdate(time_ms=2, symbol="ETHUSD", mark_price=mark, index_price=mark))
     records = [e.record for e in events if isinstance(e, RuleEvent)]
     fills = [(r.maker_account_id, r.qty, r.price) for r in records if isinstance(r, LiquidationFill)]
     cancelled = sorted(e.account for e in events if isinstance(e, Execution) and e.exec_type == "Canceled")
@@ -108,12 +108,14 @@ def test_a_fill_before_the_refusal_is_counted_once_in_what_is_left_to_close() ->
 def test_the_surplus_of_a_fill_before_the_refusal_pays_for_the_next_judgement() -> None:
     # the take-over price is 2,884.60 and the fund holds 5,875,000; the 5 sold at 3,080.00 pay it 97,700 and the bid
     # below is at 2,880.00, a draw of 460 a contract: the second judgement affords (5,875,000 + 97,700) // 460 =
-    # 12,984 contracts (without the surplus, 12,771) and ADL-031 defers the rest, the fund left at 60
+    # 12,984 contracts (without the surplus, 12,771) and ADL-031 defers the rest, the fund left at 60.  The mark is
+    # at the take-over price: a close-out in profit at mark (2,940.00) sells nothing below it (LIQ-050/051, session
+    # 17, review15 find 2), and at the take-over price ADL-031's cover is the fund's 5,875,000
     engine = taken_over(attackers=2)
     bid(engine, 5, HIGH)
     refusing_bids(engine, 2)
     bid(engine, 25_000, 288_000)
-    fills, cancelled, adl = close(engine)
+    fills, cancelled, adl = close(engine, mark=288_460)
     assert fills == [(2, -5, HIGH), (2, -12_984, 288_000)]
     assert cancelled == [100, 101]
     assert [(r.unfilled_qty, r.bankruptcy_price, r.fund_balance) for r in adl] == [(12_011, 288_460, 60)]

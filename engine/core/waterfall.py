@@ -565,7 +565,11 @@ class Waterfall:
         return compute_fund_cover(self.ledger.insurance_funds.get(asset, 0), pnls)
 
     def _close_in_book(self, inst: Instrument, pending: Pending) -> None:
-        """LIQ-024 in the book: the levels LIQ-051 allows (the working limit while the fund covers, else its floor), INS-005.
+        """LIQ-024 in the book: the levels LIQ-051 allows (``get_working_offers``), INS-005.
+
+        LIQ-051 (rules/liquidation_working.py): never further than 5% past the mark; the working limit (LIQ-050),
+        or the mark band once ADL-032 calls the close-out due; while the mark has not reached its bankruptcy price
+        (in profit at mark) nothing worse than that price, so the fund never pays for it (session 17, review15).
 
         INS-005 (``settle_close_out``) judges the book's levels as their totals say; the sweep then
         meets each maker through the guard, which may refuse one (below).  A refused maker's quantity is
