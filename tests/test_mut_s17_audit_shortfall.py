@@ -267,3 +267,28 @@ def test_the_spurious_shortfall_fault_plants_on_a_one_contract_close_out() -> No
     planted, expected = plant_spurious_shortfall(rows, INSTS)
     assert expected.line == index + 1
     assert (planted[index]["kind"], planted[index]["unfilled_qty"]) == ("AdlShortfall", 1)
+
+
+def _deposit(account: int, amount: int, like: dict[str, Any]) -> list[dict[str, Any]]:
+    ts, seq = like["timestamp"], like.get("seq", 0)
+    return [
+        {"table": "transaction", "seq": seq, "timestamp": ts, "transactType": "Deposit", "account": account,
+         "currency": "XBt", "amount": amount, "symbol": "", "text": ""},
+        {"table": "command", "event": "Accepted", "seq": seq, "timestamp": ts, "command": "Deposit",
+         "account": account, "orderID": 0},
+    ]
+
+
+def test_adl_021_the_exemption_holds_through_a_posting_and_a_restated_mark() -> None:
+    """After the shortfall's instant the owner, left at -100 XBt, is posted a deposit of 1 XBt (still below zero, and
+    now a candidate of the next check) and perpspec restates the 2,800.00 mark at the same timestamp: neither is an
+    update, so the owner still waits (the mutants forgetting the waiting accounts at an instant that is no update, or
+    not consulting them, reported it)."""
+    rows, instruments = _shortfall_with_owner_below_zero([])
+    last = rows[-1]
+    assert last["timestamp"].endswith("00.002Z")
+    rows[next(i for i, r in enumerate(rows) if r.get("transactType") == "Withdrawal")]["amount"] -= 99  # owner at -100
+    tail = [*_deposit(1, 1, {**last, "seq": last["seq"] + 1}),
+            {"table": "instrument", "timestamp": last["timestamp"], "symbol": "ETHUSD", "markPrice": 2800},
+            {**last, "seq": last["seq"] + 2}]
+    assert _owner_findings(rows + tail, instruments) == []
