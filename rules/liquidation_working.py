@@ -13,7 +13,8 @@ Two rules say how far into the book a close-out may go at a given moment:
 * **LIQ-050** (:func:`compute_working_limit`): the *working limit* of a
   taken-over position ``age`` waterfalls old (0 in the waterfall that took it
   over; one more in every later waterfall, LIQ-034, i.e. after every mark
-  update or funding).  At age 0 it is the take-over (bankruptcy) price on the
+  update or funding, in which the mark is at or past its take-over price, and
+  back to 0 in one where it is in profit at mark: :func:`compute_next_age`).  At age 0 it is the take-over (bankruptcy) price on the
   tick, rounded toward the system; once the mark has reached that price
   (ADL-032's condition, :func:`perpspec.rules.adl.has_mark_reached_bankruptcy`:
   at or below it for a held long, at or above for a held short), every later
@@ -243,6 +244,17 @@ def get_working_offers(
 
 
 @concrete
-def compute_next_age(age: int) -> int:
-    """LIQ-050: a close-out still open when a waterfall starts is one waterfall older (ages never go back)."""
+def compute_next_age(age: int, held_qty: int, takeover_price: int, mark_price: int) -> int:
+    """LIQ-050: a close-out's age when a waterfall starts: the waterfalls the mark has spent at or beyond its
+    take-over price since it last was in profit.
+
+    One more than before while the mark is at or beyond that price (ADL-032's ``has_mark_reached_bankruptcy``), and 0
+    while the close-out is in profit at mark, where it does not walk (:func:`compute_working_limit`).  So the first
+    waterfall with the mark at the price offers one step past the anchor, the next two, and so on, each time the
+    mark comes back: the walk never jumps by the waterfalls a close-out spent in profit (review16_1: it counted
+    them, and twelve put the first limit at the far edge of the band, where a bid resting 4.9% below the
+    bankruptcy price took the fund's balance in one waterfall).
+    """
+    if not has_mark_reached_bankruptcy(held_qty, takeover_price, mark_price):
+        return 0
     return max(age, 0) + 1

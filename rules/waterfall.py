@@ -248,8 +248,14 @@ def process_waterfall(
     """
     work = dict(books)
     rec = Recorder(trace_states=trace)
-    # LIQ-050: every close-out still open when the waterfall starts is one waterfall older
-    ledger = attrs.evolve(ledger, pending=tuple(attrs.evolve(p, age=compute_next_age(p.age)) for p in ledger.pending))
+    # LIQ-050: a close-out's age counts the waterfalls the mark has spent at or beyond its take-over price (0 in profit)
+    ledger = attrs.evolve(
+        ledger,
+        pending=tuple(
+            attrs.evolve(p, age=compute_next_age(p.age, p.qty, p.takeover_price, ledger.marks[p.symbol]))
+            for p in ledger.pending
+        ),
+    )
     stuck: set[int] = set()  # close-outs that found no taker this update: retried on the next one
     budget = max_liquidations
     for _ in range(max_rounds):

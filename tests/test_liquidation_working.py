@@ -102,8 +102,26 @@ def test_offers_within_the_limit_are_taken_while_the_fund_covers_and_to_the_floo
     assert get_working_offers(XBTUSD, -300, 500_000, 0, 520_000, -1, asks) == asks[:6]  # the ceiling 5,460.00
 
 
-def test_a_close_out_still_open_is_one_waterfall_older() -> None:
-    assert [compute_next_age(0), compute_next_age(4), compute_next_age(-3)] == [1, 5, 1]
+def test_a_close_out_still_open_is_one_waterfall_older_while_the_mark_is_at_or_past_its_price() -> None:
+    """LIQ-050: a held long taken over at 500,000, the mark at or below it: one waterfall older each time."""
+    assert [compute_next_age(age, 300, 500_000, 500_000) for age in (0, 4, -3)] == [1, 5, 1]
+    assert [compute_next_age(age, -300, 500_000, 500_001) for age in (0, 4)] == [1, 5]  # a held short
+
+
+def test_liq_050_a_close_out_in_profit_at_mark_does_not_age_so_its_walk_starts_at_the_price() -> None:
+    """review16_1: the age counted every waterfall since the take-over, those in profit at mark too, so the first
+    waterfall with the mark at the bankruptcy price offered the whole band at once.  Now the age is 0 while in
+    profit, and the first waterfall at the price is one step of the walk from it."""
+    age = 0
+    for _ in range(12):  # twelve waterfalls in profit at mark
+        age = compute_next_age(age, 300, 500_000, 510_000)
+    assert age == 0
+    assert [compute_next_age(7, 300, 500_000, 500_001), compute_next_age(7, -300, 500_000, 499_999)] == [0, 0]
+    age = compute_next_age(age, 300, 500_000, 500_000)  # the mark reaches the bankruptcy price
+    anchor = compute_working_limit(XBTUSD, 1, 500_000, 0, 500_000)
+    step = anchor - compute_working_limit(XBTUSD, 1, 500_000, 1, 500_000)
+    assert (age, compute_working_limit(XBTUSD, 1, 500_000, age, 500_000)) == (1, anchor - step)
+    assert compute_working_limit(XBTUSD, 1, 500_000, 13, 500_000) < anchor - step  # what the old age offered
 
 
 prices = st.integers(min_value=-10**9, max_value=2 * 10**8)

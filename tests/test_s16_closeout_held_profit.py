@@ -131,7 +131,7 @@ def test_the_walk_does_not_step_away_from_the_mark_for_a_close_out_in_profit() -
     assert engine.insurance_funds["XBt"] == fund
     assert engine.positions(K) == {}
     [held] = engine.waterfall.pending
-    assert (held.qty, held.age) == (-100_000, 5)
+    assert (held.qty, held.age) == (-100_000, 0)  # in profit at mark it does not age (review16_1): no walk to jump
 
 
 def test_the_offer_limit_widens_only_when_adl_032_calls_the_close_out_due() -> None:

@@ -80,7 +80,8 @@ from perpspec.rules.solvency import FILL_CANCEL_TEXT
 class Pending:
     """A position the liquidation engine took over and has not closed yet (rules.waterfall.PendingCloseOut).
 
-    ``age`` (LIQ-050): the waterfalls run since the take-over — 0 in the one that took it over.
+    ``age`` (LIQ-050): 0 in the waterfall that took it over; then the waterfalls the mark has spent at or beyond the
+    take-over price since it last was in profit (0 while in profit: ``rules.liquidation_working.compute_next_age``).
     """
 
     __slots__ = ("account", "age", "cost", "pending_id", "qty", "symbol", "takeover_price")
@@ -177,8 +178,9 @@ class Waterfall:
         if self.stream.track_steps and not self.stream.replaying:
             # INV-FLAT-NO-SOCIAL-LOSS is about the waterfall: who is flat when it starts
             self.stream.flat_before = self.ledger.flat_accounts(None)
-        for held in self.pending:  # LIQ-050: every close-out still open is one waterfall older
-            held.age = compute_next_age(held.age)
+        marks = self.market.marks
+        for held in self.pending:  # LIQ-050: a close-out's age counts the waterfalls the mark spent at its price
+            held.age = compute_next_age(held.age, held.qty, held.takeover_price, marks[held.symbol])
         self.risk.refresh_index()
         budget = self.max_liquidations_per_update
         order = [inst.symbol, *(s for s in sorted(self.market.marks) if s != inst.symbol)]
