@@ -622,6 +622,10 @@ class _Checker:
             if _int(pending.account, f"{path}.account", 0) not in self.accounts:
                 _fail(f"{path}.account", "is not an account of this engine")
             lot_size = self.instruments[_key(pending.symbol, f"{path}.symbol", self.instruments)].lot_size
+            if pending.symbol not in self.state["marks"]:  # taken over from a position, which a mark allowed (review17_1)
+                _fail(f"{path}.symbol", f"a held close-out in {pending.symbol!r}, which has no mark price")
+            if pending.symbol in self.state["settled"]:  # Settle posts and drops every close-out of its contract
+                _fail(f"{path}.symbol", f"a held close-out in {pending.symbol!r}, which is settled")
             if _int(pending.qty, f"{path}.qty") % lot_size != 0:  # a take-over holds a position's whole lots
                 _fail(f"{path}.qty", f"{_shown(pending.qty)} is not a whole number of lots of {lot_size}")
             _int(pending.cost, f"{path}.cost")
