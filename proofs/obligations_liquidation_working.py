@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 
@@ -250,6 +251,20 @@ def prove_no_worse_than_floor(symbol: str, side: int, offer_limit_rule: OfferLim
         return prover.prove(goal, f"LIQ-051 no worse than the floor {symbol} side {side}")
 
 
+def _offer_symbols(prover: Prover, symbol: str) -> tuple[Instrument, Any, Any, Any, Any, Any]:
+    """The LIQ-051 offer obligations' inputs: the instrument with a symbolic ``liquidationWorkStep``, then the
+    take-over price (any integer), the age (≥ 0), the offer (a tick price), the mark (in ``[tick, maxPrice]``, off
+    the tick grid allowed: below one tick no tick price is within 5% above it) and the fund's cover (either sign)."""
+    inst = _symbolic_step(prover, symbol)
+    bankruptcy, age, price = prover.symbol("takeover_price"), prover.symbol("age"), prover.symbol("offer_price")
+    mark, cover = prover.symbol("mark_price"), prover.symbol("fund_cover")
+    prover.assume(age >= 0, "age ≥ 0")
+    assume_price(prover, inst, mark, "mark", on_tick=False)
+    prover.assume(mark >= inst.tick_size, "mark at least one tick")
+    assume_price(prover, inst, price, "offer price")
+    return inst, bankruptcy, age, price, mark, cover
+
+
 def prove_within_mark_band(symbol: str, side: int, offer_limit_rule: OfferLimitRule) -> ProofResult:
     """LIQ-051: every offer a close-out may take is at or better than the mark ∓ 5% of it, whatever the take-over price.
 
@@ -259,13 +274,7 @@ def prove_within_mark_band(symbol: str, side: int, offer_limit_rule: OfferLimitR
     tick (the rule's rounding is toward the system).
     """
     with Prover() as prover:
-        inst = _symbolic_step(prover, symbol)
-        bankruptcy, age, price = prover.symbol("takeover_price"), prover.symbol("age"), prover.symbol("offer_price")
-        mark, cover = prover.symbol("mark_price"), prover.symbol("fund_cover")
-        prover.assume(age >= 0, "age ≥ 0")
-        assume_price(prover, inst, mark, "mark", on_tick=False)
-        prover.assume(mark >= inst.tick_size, "mark at least one tick")
-        assume_price(prover, inst, price, "offer price")
+        inst, bankruptcy, age, price, mark, cover = _offer_symbols(prover, symbol)
         band = mark * CLOSE_OUT_MARK_BAND_PPM // PPM
         floor = mark - band if side > 0 else mark + band
         limit = offer_limit_rule(inst, side, bankruptcy, age, mark, cover)
@@ -285,14 +294,8 @@ def prove_no_draw_before_bankruptcy(symbol: str, side: int, offer_limit_rule: Of
     result: ProofResult | None = None
     for in_range in (False, True):
         with Prover() as prover:
-            inst = _symbolic_step(prover, symbol)
-            bankruptcy, age, price = prover.symbol("takeover_price"), prover.symbol("age"), prover.symbol("offer_price")
-            mark, cover = prover.symbol("mark_price"), prover.symbol("fund_cover")
-            prover.assume(age >= 0, "age ≥ 0")
-            assume_price(prover, inst, mark, "mark", on_tick=False)
-            prover.assume(mark >= inst.tick_size, "mark at least one tick")
+            inst, bankruptcy, age, price, mark, cover = _offer_symbols(prover, symbol)
             prover.assume(not_(has_mark_reached_bankruptcy(side, bankruptcy, mark)), "in profit at mark (ADL-032: not due)")
-            assume_price(prover, inst, price, "offer price")
             limit = offer_limit_rule(inst, side, bankruptcy, age, mark, cover)
             within = is_within_working_limit(side, price, limit)
             if not in_range:

@@ -22,8 +22,8 @@ import os
 import sys
 
 from perpspec.engine.cli.main import UsageError
-from perpspec.engine.core.commands import COMMAND_TYPES, command_to_dict
-from perpspec.engine.core.rejects import show
+from perpspec.engine.core.commands import command_to_dict
+from perpspec.engine.core.rejects import is_whole_command, show
 from perpspec.engine.durability.codec import CodecError
 from perpspec.engine.durability.journal import JournalError, read_journal
 from perpspec.engine.durability.recovery import JOURNAL_NAME, command_codec
@@ -32,9 +32,6 @@ from perpspec.engine.durability.recovery import JOURNAL_NAME, command_codec
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``perpspec dump-journal``."""
     parser.add_argument("journal", metavar="JOURNAL", help="a journal file, or a store folder holding journal.log")
-
-
-COMMAND_CLASSES = frozenset(COMMAND_TYPES.values())
 
 
 def shown(value: object) -> object:
@@ -65,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         codec.use_writer_schema(scan.schema)
         for seq, payload in scan.records:
             command = codec.decode(payload)
-            if type(command) in COMMAND_CLASSES:
+            if is_whole_command(command):
                 fields = command_to_dict(command)
                 line = {"seq": seq, **{name: shown(value) for name, value in fields.items()}}
             else:  # journaled as no command (review12_3: it has no fields to list)

@@ -76,6 +76,7 @@ from perpspec.engine.core.rejects import (
     first_wrong_type,
     is_int,
     is_plain_class,
+    is_whole_command,
     text_of,
 )
 from perpspec.engine.core.risk import Risk
@@ -125,9 +126,7 @@ def told(command: object) -> tuple[int, str]:
     raising property), and a short command's missing field raises ``IndexError`` (review12_4:
     ``tuple.__new__(PlaceOrder, [0])``); such a command names account -1 and no clOrdID.
     """
-    kind = type(command)
-    size = _FIELD_COUNT.get(kind) if is_plain_class(kind) else None
-    if size is None or len(cast("tuple[object, ...]", command)) != size:
+    if not is_whole_command(command):
         return -1, ""
     account = getattr(command, "account", -1)
     return (account if is_int(account) else -1), text_of(getattr(command, "cl_ord_id", ""))

@@ -100,6 +100,15 @@ def class_qualname(kind: type) -> str:
     return name
 
 
+def is_whole_command(command: object) -> bool:
+    """``command`` is of a registered command class and holds that class's number of items, so its fields are plain
+    tuple items: reading one runs no code of its own and raises nothing (a foreign object's attribute may run code,
+    redteam13_1; a short command's missing field raises ``IndexError``, review12_4)."""
+    cls = type(command)
+    kinds = FIELD_KINDS.get(cls) if is_plain_class(cls) else None
+    return kinds is not None and len(command) == len(kinds)  # type: ignore[arg-type]
+
+
 def is_plain_class(kind: type) -> bool:
     """``kind``'s metaclass is exactly ``type``, so hashing and comparing it are ``type``'s own (by identity).
 

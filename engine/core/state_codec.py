@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from perpspec.engine.core.records import ADDED_FIELDS, REGISTERED_NAMES, REGISTRY, qualified_name, slot_names
+from perpspec.engine.core.rejects import class_qualname
 
 
 class CodecError(Exception):
@@ -128,11 +129,9 @@ def _registered_name(cls: type) -> str:
     meta = type(cls)
     name = REGISTERED_NAMES.get(cls) if meta is type or meta is _ENUM_TYPE else None
     if name is None:
-        raise CodecError(f"class {_TYPE_QUALNAME.__get__(cls, type)!r} is not a registered record class")
+        raise CodecError(f"class {class_qualname(cls)!r} is not a registered record class")
     return name
 
-
-_TYPE_QUALNAME: Final[Any] = type.__dict__["__qualname__"]  # the class's own slot: never a metaclass property
 
 
 def _lookup(name: str, offset: int) -> type:
@@ -201,13 +200,13 @@ def encode_state(root: object) -> bytes:
         elif type(kind) is not type and type(kind) is not _ENUM_TYPE:
             # a class with a metaclass of its own is no record class: refused before anything of it is run (its
             # hash, equality or __instancecheck__ may raise; review13_1)
-            raise CodecError(f"a {_TYPE_QUALNAME.__get__(kind, type)!r} (its class has a metaclass of its own) is not state")
+            raise CodecError(f"a {class_qualname(kind)!r} (its class has a metaclass of its own) is not state")
         elif issubclass(kind, tuple):  # a NamedTuple (events, commands): immutable, written by value
             _registered_name(kind)  # an unregistered class is refused before anything of it is read
             record: tuple[object, ...] = value  # type: ignore[assignment]
             named: Any = getattr(kind, "_fields", None)
             if named is not None and len(record) != len(named):  # built past its __new__: no decoder rebuilds it
-                raise CodecError(f"a {_TYPE_QUALNAME.__get__(kind, type)} holding {len(record)} items, not its {len(named)} fields")
+                raise CodecError(f"a {class_qualname(kind)} holding {len(record)} items, not its {len(named)} fields")
             out.append(_NAMEDTUPLE)
             _encode_class(out, classes, kind)
             put(out, len(record))
@@ -248,7 +247,7 @@ def encode_state(root: object) -> bytes:
             _encode_class(out, classes, kind)
             stack.append(member.value)
         elif issubclass(kind, type | types.FunctionType | types.BuiltinFunctionType | types.ModuleType):
-            raise CodecError(f"a reference to a {_TYPE_QUALNAME.__get__(kind, type)} is not state")  # nothing of it read
+            raise CodecError(f"a reference to a {class_qualname(kind)} is not state")  # nothing of it read
         else:
             _registered_name(kind)  # an unregistered class is refused before any attribute of the value is read
             memo[id(value)] = len(memo)

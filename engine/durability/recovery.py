@@ -31,13 +31,13 @@ import fcntl
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final
+from typing import Any
 
 import attrs
 
-from perpspec.engine.core.commands import COMMAND_TYPES, Oversized, field_names
+from perpspec.engine.core.commands import COMMAND_TYPES, Oversized
 from perpspec.engine.core.exchange import _STATE, Engine
-from perpspec.engine.core.rejects import class_name, is_plain_class
+from perpspec.engine.core.rejects import class_name, is_whole_command
 from perpspec.engine.durability.codec import (
     BINARY_RECORD,
     CodecError,
@@ -375,17 +375,11 @@ def recover(
     return exchange, report, scan
 
 
-_COMMAND_CLASSES: Final = frozenset(COMMAND_TYPES.values())
-
-
 def oversized_stand_in(command: object, size: int, clock: int) -> Oversized:
     """What the journal keeps of a command whose record of ``size`` bytes exceeds its limit: its class name (cut to
     64 characters) and size, at its time when that is a valid one, else at the engine's ``clock``."""
     kind = type(command)
-    # only a command's own field is read, of its class's width (a foreign object's attribute may run code:
-    # review13_1; a short command's missing field raises IndexError)
-    ours = is_plain_class(kind) and kind in _COMMAND_CLASSES and len(command) == len(field_names(kind))  # type: ignore[arg-type]
-    time_ms = getattr(command, "time_ms", None) if ours else None
+    time_ms = getattr(command, "time_ms", None) if is_whole_command(command) else None  # only a command's own field
     return Oversized(
         time_ms=time_ms if type(time_ms) is int and time_ms >= clock else clock,
         command=class_name(kind)[:64],
