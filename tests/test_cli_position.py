@@ -116,3 +116,12 @@ def test_mark_finer_than_the_price_unit_is_refused(capsys: pytest.CaptureFixture
     argv = ["--symbol", "XBTUSD", "--qty", "-1000", "--entry", "50000", "--mark", "50123.371", "--leverage", "100x"]
     assert main(["position", *argv]) == 2
     assert capsys.readouterr().err.startswith("perpspec position: ")
+
+
+def test_a_position_whose_tier_allows_no_isolated_leverage_is_told_so(capsys: pytest.CaptureFixture[str]) -> None:
+    # RSK-005: at 133,332 risk steps XBTUSD's initial margin is above 10,000%, so the largest isolated leverage
+    # floors to 0 hundredths; the refusal says so instead of offering "between 0.01 and 0"
+    assert main(["position", "--qty", "1000000000000", "--entry", "50000", "--leverage", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "allows no isolated leverage" in err
+    assert "and 0 " not in err

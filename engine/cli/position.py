@@ -139,8 +139,12 @@ def compute(args: argparse.Namespace) -> tuple[Instrument, int, PositionMargin]:
     position, _ = apply_fill(inst, FLAT, qty, entry)
     steps = compute_risk_steps(inst, abs(position.cost))
     if check_leverage(inst, leverage, steps) is not None:
-        top = format_scaled(compute_max_leverage_hundredths(inst, steps), 100)
-        raise UsageError(f"--leverage: must be 0 (cross) or between 0.01 and {top} at this position's risk tier")
+        top = compute_max_leverage_hundredths(inst, steps)
+        if top == 0:  # RSK-005: the tier's initial margin is above 10,000%: no isolated leverage is possible
+            raise UsageError(f"--leverage: must be 0 (cross): this position's risk tier ({steps} steps) allows no isolated leverage")
+        raise UsageError(
+            f"--leverage: must be 0 (cross) or between 0.01 and {format_scaled(top, 100)} at this position's risk tier"
+        )
     margin = compute_position_margin(inst, position, mark, leverage, pos_cross, 0 if wallet is None else wallet)
     return inst, mark, margin
 
