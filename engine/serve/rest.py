@@ -269,17 +269,30 @@ _PLACE_TEXT: Final = (("side", "side"), ("ordType", "ord_type"), ("timeInForce",
                       ("execInst", "exec_inst"), ("pegPriceType", "peg_price_type"), ("clOrdID", "cl_ord_id"))
 
 
+# BitMEX removed these in 2018 ("Deprecation of contingent orders", simpleOrderQty): an order carrying one is refused,
+# never accepted with the field dropped (an OCO bracket accepted as two unlinked orders opens positions: redteam17_1)
+_REMOVED_PLACE: Final = (("simpleOrderQty", "send orderQty"), ("contingencyType", "linked orders are not supported"),
+                         ("clOrdLinkID", "linked orders are not supported"))
+_REMOVED_AMEND: Final = (("simpleOrderQty", "send orderQty"), ("simpleLeavesQty", "send leavesQty"))
+
+
+def _refuse_removed(p: dict[str, Any], removed: tuple[tuple[str, str], ...]) -> None:
+    """A 400 for a parameter BitMEX removed, when it is sent with a value (an empty string is BitMEX's own default)."""
+    for name, instead in removed:
+        if p.get(name) not in (None, ""):
+            raise ApiError(400, f"{name} is not supported; {instead}")
+
+
 def _order_fields(ctx: Context, inst: Instrument) -> dict[str, Any]:
     """PlaceOrder fields from BitMEX's parameters, converted exactly (typed refusals on bad values)."""
     p = ctx.params
+    _refuse_removed(p, _REMOVED_PLACE)
     fields: dict[str, Any] = {}
     for name, field in _PLACE_TEXT:
         if p.get(name) not in (None, ""):
             fields[field] = parse_text(p[name], f"Invalid {name}", 64)
     if p.get("orderQty") is not None:
         fields["order_qty"] = parse_whole(p["orderQty"], "orderQty is invalid")
-    if p.get("simpleOrderQty") is not None:
-        raise ApiError(400, "simpleOrderQty is not supported; send orderQty")
     if p.get("price") is not None:
         fields["price"] = parse_price(inst, p["price"])
     if p.get("stopPx") is not None:
@@ -325,6 +338,7 @@ def put_order(ctx: Context) -> Any:
     inst = ctx.gateway.exchange.instruments()[record.symbol]
     if not record.is_open:
         raise ApiError(400, f"Invalid ordStatus: Unable to amend order due to existing state: {record.ord_status}")
+    _refuse_removed(p, _REMOVED_AMEND)
     fields: dict[str, Any] = {}
     if p.get("orderQty") is not None:
         fields["order_qty"] = parse_whole(p["orderQty"], "orderQty is invalid")
