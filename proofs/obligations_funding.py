@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import functools
 
+import attrs
+
 from perpspec.proofs.obligations_solvency import is_coverable
 from perpspec.proofs.obligations_waterfall import assume_position, assume_price
 from perpspec.proofs.prover import ProofResult, Prover
@@ -71,9 +73,10 @@ SETTLE_HOLDERS = 4  # k of the bounded settlement obligation (k = 8 proves in ab
 
 
 def assume_valid_price(prover: Prover, inst: Instrument, price: int, label: str) -> None:
-    """``price`` is a positive multiple of the tick, at most ``maxPrice``."""
+    """``price`` is a mark or a settlement price as the engine accepts it: a whole number of price units in
+    (0, maxPrice], *not* necessarily on the tick grid (marks carry BitMEX's finer precision, a settlement TWAP is
+    rounded to the price unit; redteam16_1: a proof on the grid alone covered less than what runs)."""
     prover.assume(price > 0, f"{label} positive")
-    prover.assume(price % inst.tick_size == 0, f"{label} on the tick grid")
     prover.assume(price <= inst.max_price, f"{label} at most maxPrice")
 
 
@@ -412,6 +415,29 @@ def prove_settlement_moves_position_value(symbol: str) -> ProofResult:
         return prover.prove(flow == compute_value(inst, position.qty, price), f"SET-003 per position {symbol}")
 
 
+def prove_opposite_values_cancel(inst: Instrument) -> ProofResult:
+    """CON-002: a long and a short of the same whole lots have opposite values at every price unit in (0, maxPrice].
+
+    What a settlement, a take-over at mark or an ADL fill pays one side is then exactly what the other side pays,
+    at prices off the tick grid too (redteam16_1: a linear lot worth whole minor units only on the grid rounded both
+    sides toward the trader, ``floor(x) + floor(−x) = −1``).
+    """
+    with Prover() as prover:
+        qty, price = prover.symbol("qty"), prover.symbol("price")
+        prover.assume(qty % inst.lot_size == 0, "whole lots")
+        assume_valid_price(prover, inst, price, "price")
+        return prover.prove(
+            compute_value(inst, qty, price) + compute_value(inst, -qty, price) == 0, f"CON-002 opposite {inst.symbol}"
+        )
+
+
+def _grid_only_linear() -> Instrument:
+    """KNOWN-BAD instrument: the shipped XBTUSDT at priceScale 10,000 (BitMEX's published mark precision), whose lot
+    is worth whole USDt on the tick grid only; ``validate`` refuses it, the proof shows why."""
+    linear = load_instrument("XBTUSDT")
+    return attrs.evolve(linear, price_scale=10_000, tick_size=5_000, max_price=linear.max_price * 100)
+
+
 def _perpetuals() -> list[str]:
     return [symbol for symbol in builtin_symbols() if load_instrument(symbol).is_perpetual]
 
@@ -552,6 +578,32 @@ def _register() -> None:
                 expect="refuted",
             )
         )
+    for symbol in builtin_symbols():
+        register(
+            Obligation(
+                id=f"CON-002/opposite-sides-cancel/{symbol}",
+                rule_id="CON-002",
+                invariant_id="INV-CONSERVATION",
+                statement=(
+                    f"{symbol}: a long and a short of the same whole lots have opposite values at every price unit, "
+                    "on the tick grid or off it (marks, take-over prices, settlement prices)."
+                ),
+                run=functools.partial(prove_opposite_values_cancel, load_instrument(symbol)),
+            )
+        )
+    register(
+        Obligation(
+            id="CON-002/known-bad-lot-value-whole-on-the-grid-only/XBTUSDT",
+            rule_id="CON-002",
+            invariant_id="INV-CONSERVATION",
+            statement=(
+                "KNOWN-BAD: XBTUSDT at priceScale 10,000, a lot worth whole USDt only on the tick grid (validate "
+                "refuses it): off the grid both sides' values round toward the trader and money is created."
+            ),
+            run=functools.partial(prove_opposite_values_cancel, _grid_only_linear()),
+            expect="refuted",
+        )
+    )
     for symbol in _perpetuals():
         inst = load_instrument(symbol)
         for side, side_name in ((1, "long"), (-1, "short")):

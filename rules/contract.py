@@ -37,7 +37,7 @@ def compute_value(inst: Instrument, qty: int, price: int) -> int:
     """CON-002: signed value of ``qty`` contracts at ``price`` (BitMEX ``markValue`` convention)."""
     if inst.is_inverse:
         return -(qty // inst.lot_size) * compute_lot_value_inverse(inst, price)  # exact: whole lots
-    # exact: lot * multiplier * tick is a multiple of price_scale (validated on load)
+    # exact: lot * multiplier is a multiple of price_scale (validated on load), so at every price unit
     return qty * inst.multiplier * price // inst.price_scale
 
 

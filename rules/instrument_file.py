@@ -282,10 +282,12 @@ def validate(inst: Instrument) -> tuple[str, str] | None:
         (inst.init_margin_step_ppm >= 0, "initMarginStep", "must not be negative"),
     ]
     if not inst.is_inverse:
-        # Linear and quanto values are multiplier * price / price_scale per contract:
-        # exact for every valid (lot, tick) pair, so no rounding is ever needed.
-        exact = (inst.lot_size * inst.multiplier * inst.tick_size) % inst.price_scale == 0
-        checks.append((exact, "multiplier", "lotSize * multiplier * tickSize must be whole minor units"))
+        # Linear and quanto values are multiplier * price / price_scale per contract (CON-002): exact for every
+        # whole lot at every price *unit*, not only on the tick grid, because value is also paid at prices off it
+        # (marks, a take-over at mark, ADL at the take-over price, a settlement TWAP).  A value that needed
+        # rounding there would round both sides toward the trader: floor(x) + floor(-x) = -1 (redteam16_1).
+        exact = (inst.lot_size * inst.multiplier) % inst.price_scale == 0
+        checks.append((exact, "multiplier", "lotSize * multiplier must be a multiple of priceScale (whole minor units)"))
     else:
         # CON-001 rounds an inverse lot's value half up, so above 2 * lotSize * |multiplier| * priceScale a lot
         # is worth 0: a position there would cost nothing, need no margin and pay no fee, and an account that

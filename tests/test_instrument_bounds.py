@@ -109,7 +109,15 @@ def test_a_linear_contracts_lot_value_must_be_whole_minor_units() -> None:
     problem = validate(attrs.evolve(linear, lot_size=1, max_order_qty=1_000, multiplier=3))
     assert problem is not None
     assert problem[0] == "multiplier"
-    assert validate(attrs.evolve(linear, lot_size=2, max_order_qty=1_000, multiplier=3)) is None  # 3 minor units
+    # 2 × 3 × 50 / 100 = 3 minor units per tick, whole on the grid, but 0.06 per price unit: a value paid at a mark
+    # or a settlement price off the grid would round both sides toward the trader (redteam16_1)
+    assert validate(attrs.evolve(linear, lot_size=2, max_order_qty=1_000, multiplier=3)) is not None
+    assert validate(attrs.evolve(linear, lot_size=100, max_order_qty=1_000, multiplier=3)) is None  # 3 per unit
+    # the red team's instrument: the shipped XBTUSDT at priceScale 10,000 (BitMEX's published mark precision)
+    assert validate(attrs.evolve(linear, price_scale=10_000, tick_size=5_000, max_price=linear.max_price * 100)) == (
+        "multiplier",
+        "lotSize * multiplier must be a multiple of priceScale (whole minor units)",
+    )
 
 
 def test_con_001_an_inverse_lot_must_be_worth_a_minor_unit_at_max_price() -> None:

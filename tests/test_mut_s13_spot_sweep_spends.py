@@ -133,18 +133,20 @@ def test_an_isolated_loss_left_for_the_next_update_bounds_a_makers_second_fill()
 
 
 def test_a_spend_of_one_minor_unit_is_recorded_for_inv_spot_spend() -> None:
-    # the smallest spend a valid spot pair allows: a lot of 1 contract of 1 XBt (tick 1.00 USDT, so a lot at the
-    # tick is whole minor units of quote); the seller's 1 XBt is spent and INV-SPOT-SPEND is told so
-    tiny = attrs.evolve(SPOT, lot_size=1, tick_size=100, base_multiplier=1)
+    # the smallest spend a valid spot pair allows: a lot of 1 contract of 1 XBt (prices in whole USDT: priceScale 1,
+    # tick 1, so a lot is whole minor units of quote at every price); the seller's 1 XBt is spent and INV-SPOT-SPEND
+    # is told so
+    tiny = attrs.evolve(SPOT, lot_size=1, tick_size=1, price_scale=1, max_price=SPOT.max_price // 100, base_multiplier=1)
     assert validate(tiny) is None
+    price = PRICE // 100
     engine = Engine({"XBT_USDT": tiny})
     engine.track_steps = True
     for account in (M, TAKER):
         _ok(engine, c.VerifyAccount(time_ms=0, account=account))
-    _ok(engine, c.PriceUpdate(time_ms=0, symbol="XBT_USDT", mark_price=PRICE, index_price=PRICE))
+    _ok(engine, c.PriceUpdate(time_ms=0, symbol="XBT_USDT", mark_price=price, index_price=price))
     _ok(engine, c.Deposit(time_ms=0, account=M, asset="XBt", amount=1))
     _ok(engine, c.Deposit(time_ms=0, account=TAKER, asset="USDt", amount=10**9))
-    _ok(engine, c.PlaceOrder(time_ms=0, account=M, symbol="XBT_USDT", side="Sell", order_qty=1, price=PRICE))
-    events = buy_through(engine, 1, PRICE)
+    _ok(engine, c.PlaceOrder(time_ms=0, account=M, symbol="XBT_USDT", side="Sell", order_qty=1, price=price))
+    events = buy_through(engine, 1, price)
     assert engine.step_info(events).spot_spends == ((TAKER, "USDt"), (M, "XBt"))
     assert engine.accounts[M].wallets == {"XBt": 0, "USDt": 49_975}

@@ -237,15 +237,16 @@ def test_cancel_all_of_one_symbol_or_one_side_cancels_only_those_orders() -> Non
 
 def test_a_spot_buy_of_one_contract_reserves_its_value_and_fee() -> None:
     """A spot pair with a lot of one contract: an order left with one contract still reserves (value + taker fee,
-    rounded up: 50,000 USDt + 50).  The tick is 1.00 USDT, so that a lot's value at every tick is whole USDt
-    (``validate``: lotSize * multiplier * tickSize a multiple of priceScale; a tick of 0.5 with a lot of one contract
-    is refused by the engine)."""
-    one = attrs.evolve(SPOT, lot_size=1, tick_size=100)
+    rounded up: 50,000 USDt + 50).  Prices are whole USDT (priceScale 1, tick 1), so that a lot's value at every
+    price is whole USDt (``validate``: lotSize * multiplier a multiple of priceScale; a lot of one contract at the
+    shipped priceScale 100 is refused by the engine)."""
+    one = attrs.evolve(SPOT, lot_size=1, tick_size=1, price_scale=1, max_price=SPOT.max_price // 100)
     engine = Engine({"XBT_USDT": one})
-    engine.process(c.PriceUpdate(time_ms=0, symbol="XBT_USDT", mark_price=XBT, index_price=XBT))
+    price = XBT // 100
+    engine.process(c.PriceUpdate(time_ms=0, symbol="XBT_USDT", mark_price=price, index_price=price))
     engine.process(c.VerifyAccount(time_ms=0, account=1))
     engine.process(c.Deposit(time_ms=0, account=1, asset="USDt", amount=10**9))
-    _accepted(engine, c.PlaceOrder(time_ms=0, account=1, symbol="XBT_USDT", side="Buy", order_qty=1, price=XBT))
+    _accepted(engine, c.PlaceOrder(time_ms=0, account=1, symbol="XBT_USDT", side="Buy", order_qty=1, price=price))
     assert engine.accounts[1].reserved == {"USDt": 50_050}
 
 

@@ -67,11 +67,13 @@ def test_a_residual_of_one_satoshi_is_reported_as_a_residual() -> None:
 
 
 def test_a_quanto_whose_contract_value_is_not_whole_satoshis_is_refused_by_the_engine() -> None:
-    with pytest.raises(InstrumentError) as refused:
-        Engine({"ETHUSD": attrs.evolve(ETHUSD, tick_size=1, multiplier=1)})
-    assert str(refused.value) == (
-        "instruments['ETHUSD']: multiplier: lotSize * multiplier * tickSize must be whole minor units"
-    )
+    # whole on the tick grid (tick 1.00) is not enough: value is also paid at marks off it (redteam16_1)
+    for tick in (1, 100):
+        with pytest.raises(InstrumentError) as refused:
+            Engine({"ETHUSD": attrs.evolve(ETHUSD, tick_size=tick, multiplier=1)})
+        assert str(refused.value) == (
+            "instruments['ETHUSD']: multiplier: lotSize * multiplier must be a multiple of priceScale (whole minor units)"
+        )
 
 
 def test_adl_closes_the_pending_position_at_its_exact_cost_and_leaves_no_surplus() -> None:
@@ -79,18 +81,21 @@ def test_adl_closes_the_pending_position_at_its_exact_cost_and_leaves_no_surplus
     # taken over at 3,423.00 (a cost of -23,961 for the liquidator's short of 7: 7 x 3,423 sat) and, with no fund to
     # close it in an empty book, deleveraged: 2 contracts of account 3 (the kept cost -17,115 for 5, exact), then 5
     # of account 2 (value 17,115 against the cost 17,115): no INS-005 movement, only the INS-011 residual
-    engine = Engine({"ETHUSD": attrs.evolve(ETHUSD, tick_size=100, multiplier=1)})
-    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=300_000, index_price=300_000))
+    # one satoshi per contract per dollar: prices in whole dollars (priceScale 1, tick 1), so a contract's value is
+    # whole at every price, off the grid too (validate, redteam16_1)
+    dollars = attrs.evolve(ETHUSD, tick_size=1, multiplier=1, price_scale=1, max_price=ETHUSD.max_price // 100)
+    engine = Engine({"ETHUSD": dollars})
+    engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=3_000, index_price=3_000))
     for account, amount in ((1, 3_000), (2, 1_000 * XBT), (3, XBT)):
         engine.process(c.VerifyAccount(time_ms=0, account=account))
         engine.process(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
     for account, qty in ((2, 5), (3, 2)):
-        engine.process(c.PlaceOrder(time_ms=0, account=account, symbol="ETHUSD", side="Buy", order_qty=qty, price=300_000))
-    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Sell", order_qty=7, price=300_000))
-    records = _events(engine, 400_000)
+        engine.process(c.PlaceOrder(time_ms=0, account=account, symbol="ETHUSD", side="Buy", order_qty=qty, price=3_000))
+    engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Sell", order_qty=7, price=3_000))
+    records = _events(engine, 4_000)
     assert [(r.account_id, r.close_qty, r.price) for r in records if isinstance(r, AdlFill)] == [
-        (3, 2, 342_300),
-        (2, 5, 342_300),
+        (3, 2, 3_423),
+        (2, 5, 3_423),
     ]
     assert [(r.kind, r.amount, r.rule_id) for r in records if isinstance(r, InsuranceMovement)] == [
         ("residual", 22, "INS-011"),
