@@ -78,7 +78,7 @@ class Instrument:
     limit_band_ppm: int = 100_000  # limitBand: LastPrice limit up/down around the session reference
     settlement_twap_ms: int = 1_800_000  # settlementTwap: futures settle on the 30-minute index TWAP
     # -- liquidation fee and risk-step increments (checked by `perpspec check-params`) --
-    liquidation_fee_ppm: int = 0  # liquidationFee: charged on the value closed by a liquidation (0: none)
+    liquidation_fee_ppm: int = 0  # liquidationFee: check-params only (PRM-LIQ-FEE); the engine charges none, refuses non-zero
     liquidation_work_step_ppm: int = 0  # liquidationWorkStep: LIQ-050 limit move per waterfall (0: held at bankruptcy)
     maint_margin_step_ppm: int = attrs.field(  # maintMarginStep: MM added per risk step (default maintMargin)
         default=attrs.Factory(lambda self: self.maint_margin_ppm, takes_self=True)

@@ -187,6 +187,11 @@ def check_instrument(symbol: str, inst: object, path: str) -> Instrument:
     problem = validate(inst)  # the instrument file's own soundness rules
     if problem is not None:
         _fail(f"{path} ({problem[0]})", problem[1])
+    if inst.liquidation_fee_ppm != 0:
+        # no rule charges it: a liquidated pool's remaining margin goes to the fund (LIQ-006/INS-011), and the
+        # partial liquidation's order pays no fee.  An exchange run with it set would look charged and not be
+        # (redteam16_2); perpspec check-params still reads it, for a committee weighing one (PRM-LIQ-FEE).
+        _fail(f"{path} (liquidationFee)", "is not charged by the engine: must be 0 (perpspec check-params reads it)")
     return inst
 
 
