@@ -78,6 +78,7 @@ COMPILED_MODULES = (
     "perpspec.engine.core.entry_sweep",
     "perpspec.engine.core.entry_plain",
     "perpspec.engine.core.entry",
+    "perpspec.engine.core.entry_amend",
     "perpspec.rules.adl",
     "perpspec.engine.core.adlrank",  # the ADL ranking's heap compares rows by ADL-002 (simulate's large runs)
     "perpspec.engine.core.waterfall",

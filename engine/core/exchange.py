@@ -57,6 +57,7 @@ from perpspec.engine.core.accounts import Account
 from perpspec.engine.core.book import Book
 from perpspec.engine.core.compiled import mypyc_attr
 from perpspec.engine.core.entry import OrderEntry
+from perpspec.engine.core.entry_amend import Amendments
 from perpspec.engine.core.entry_plain import NOT_HANDLED, place_resting
 from perpspec.engine.core.events import Accepted, Event, InternalError, Reason, Rejected
 from perpspec.engine.core.fills import Fills
@@ -207,6 +208,7 @@ class Engine:
         registry = self.registry = OrderRegistry(market, ledger, risk, triggers, stream)
         fills = self.fills = Fills(market, ledger, risk, registry, stream)
         entry = self.entry = OrderEntry(market, ledger, risk, triggers, registry, fills, stream)
+        self.amendments = Amendments(market, ledger, risk, triggers, registry, fills, entry, stream)
         waterfall = self.waterfall = Waterfall(
             market, ledger, risk, registry, fills, stream,
             max_liquidations_per_update=max_liquidations_per_update, adl_policy=adl_policy,
@@ -816,7 +818,7 @@ def _tick(engine: Engine, c: cmd.TimeTick) -> Rej | int:
 # (Final: a static of the compiled build, not a module-dict lookup per command)
 _HANDLERS: Final[dict[type[Any], Callable[[Engine, Any], Rej | int]]] = {
     cmd.PlaceOrder: _place,
-    cmd.AmendOrder: lambda engine, c: engine.entry.amend(c),
+    cmd.AmendOrder: lambda engine, c: engine.amendments.amend(c),
     cmd.CancelOrder: lambda engine, c: engine.registry.cancel_order(c),
     cmd.CancelAll: lambda engine, c: engine.registry.cancel_all(c),
     cmd.CancelAllAfter: lambda engine, c: engine.registry.cancel_all_after(c),

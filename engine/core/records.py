@@ -29,6 +29,7 @@ from perpspec.engine.core import book as _core_book
 from perpspec.engine.core import commands as _core_commands
 from perpspec.engine.core import compiled as _core_compiled
 from perpspec.engine.core import entry as _core_entry
+from perpspec.engine.core import entry_amend as _core_entry_amend
 from perpspec.engine.core import entry_plain as _core_entry_plain
 from perpspec.engine.core import entry_sweep as _core_entry_sweep
 from perpspec.engine.core import entry_terms as _core_entry_terms
@@ -178,6 +179,7 @@ RECORD_MODULES: Final = (
     _core_ledger,
     _core_fills,
     _core_entry,
+    _core_entry_amend,
     _core_entry_plain,
     _core_entry_sweep,
     _core_entry_terms,
