@@ -55,6 +55,10 @@ from perpspec.engine.core import commands as cmd
 from perpspec.engine.core.account_desk import AccountDesk
 from perpspec.engine.core.accounts import Account
 from perpspec.engine.core.book import Book
+from perpspec.engine.core.closeout import BookCloseOut
+from perpspec.engine.core.closeout import (
+    Pending as Pending,  # re-exported: the codec's stable name engine.exchange:Pending
+)
 from perpspec.engine.core.compiled import mypyc_attr
 from perpspec.engine.core.entry import OrderEntry
 from perpspec.engine.core.entry_amend import Amendments
@@ -88,9 +92,6 @@ from perpspec.engine.core.stream import MAX_TIME_MS as MAX_TIME_MS  # re-exporte
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.triggers import Triggers
 from perpspec.engine.core.views import Views
-from perpspec.engine.core.waterfall import (
-    Pending as Pending,  # re-exported: the codec's stable name engine.exchange:Pending
-)
 from perpspec.engine.core.waterfall import Waterfall
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_builtin_instruments
@@ -185,8 +186,9 @@ class Engine:
         fills = self.fills = Fills(market, ledger, risk, registry, stream)
         entry = self.entry = OrderEntry(market, ledger, risk, triggers, registry, fills, stream)
         self.amendments = Amendments(market, ledger, risk, triggers, registry, fills, entry, stream)
+        closeout = self.closeout = BookCloseOut(market, ledger, risk, registry, fills, stream)
         waterfall = self.waterfall = Waterfall(
-            market, ledger, risk, registry, fills, stream,
+            market, ledger, risk, registry, fills, closeout, stream,
             max_liquidations_per_update=max_liquidations_per_update, adl_policy=adl_policy,
         )
         self.prices = Prices(market, ledger, risk, registry, fills, entry, waterfall, stream)
