@@ -1,6 +1,6 @@
-"""A close-out in the book reads only the levels it can use (engine/core/waterfall.py ``level_totals(..., enough)``).
+"""A close-out in the book reads only the levels it can use (engine/core/closeout.py ``level_totals(..., enough)``).
 
-``Waterfall._close_in_book`` hands LIQ-051 (``get_working_offers``) and INS-005
+``BookCloseOut.close_in_book`` hands LIQ-051 (``get_working_offers``) and INS-005
 (``settle_close_out``) the book's levels best first, but only up to the first
 level at which their whole lots cover the close-out: the rules read no further.
 These tests build random books (live, cancelled, hidden, ReduceOnly orders,
@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perpspec.engine.core.book import Book
+from perpspec.engine.core.closeout import level_totals
 from perpspec.engine.core.orders import Order
-from perpspec.engine.core.waterfall import level_totals
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.insurance import Fill as OfferFill
 from perpspec.rules.insurance import settle_close_out

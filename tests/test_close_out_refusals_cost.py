@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from perpspec.engine.core import closeout
 from perpspec.engine.core import commands as c
-from perpspec.engine.core import waterfall
 from perpspec.engine.core.events import Accepted, Event, Execution, RuleEvent
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.events import LiquidationFill
@@ -80,17 +80,17 @@ def test_every_refused_maker_is_cancelled_and_the_rest_closes_against_the_bid_be
 
 
 def test_the_level_totals_are_built_once_whatever_the_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
-    if not waterfall.__file__.endswith(".py"):
-        pytest.skip("the compiled waterfall calls level_totals directly: only the interpreted one can be counted")
+    if not closeout.__file__.endswith(".py"):
+        pytest.skip("the compiled close-out calls level_totals directly: only the interpreted one can be counted")
     engine = attacked()
     calls: list[int] = []
-    original = waterfall.level_totals
+    original = closeout.level_totals
 
-    def counted(book: waterfall.Book, bid_side: bool, enough: int | None = None, lot_size: int = 1) -> list[tuple[int, int]]:
+    def counted(book: closeout.Book, bid_side: bool, enough: int | None = None, lot_size: int = 1) -> list[tuple[int, int]]:
         calls.append(0)
         return original(book, bid_side, enough, lot_size)
 
-    monkeypatch.setattr(waterfall, "level_totals", counted)
+    monkeypatch.setattr(closeout, "level_totals", counted)
     events = engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=294_000, index_price=294_000))
     assert len([e for e in events if isinstance(e, Execution) and e.account >= 100]) == REFUSED
     assert len(calls) <= 2  # the prefix, then the whole book once it no longer covers (it was 1 + REFUSED)
@@ -99,16 +99,16 @@ def test_the_level_totals_are_built_once_whatever_the_refusals(monkeypatch: pyte
 def test_refusals_at_one_level_cost_one_more_judgement(monkeypatch: pytest.MonkeyPatch) -> None:
     # session 12 red team (r4_2): each refusal halted the sweep and INS-005 judged the whole kept prefix again, so R
     # refused makers over L levels cost R x L (300 x 3,000: 4.8 s).  The sweep now halts only before a worse level
-    if not waterfall.__file__.endswith(".py"):
-        pytest.skip("the compiled waterfall calls settle_close_out directly: only the interpreted one can be counted")
+    if not closeout.__file__.endswith(".py"):
+        pytest.skip("the compiled close-out calls settle_close_out directly: only the interpreted one can be counted")
     engine = attacked()
     calls: list[int] = []
-    original = waterfall.settle_close_out
+    original = closeout.settle_close_out
 
     def counted(*args: Any) -> Any:
         calls.append(0)
         return original(*args)
 
-    monkeypatch.setattr(waterfall, "settle_close_out", counted)
+    monkeypatch.setattr(closeout, "settle_close_out", counted)
     engine.process(c.PriceUpdate(time_ms=1, symbol="ETHUSD", mark_price=294_000, index_price=294_000))
     assert len(calls) == 2  # the book as found, then once more after the refused level (it was 1 + REFUSED)

@@ -69,7 +69,7 @@ def test_isolated_position_opened_above_mark_carries_its_premium_in_its_margin()
     engine.process(c.PlaceOrder(time_ms=0, account=2, symbol="ETHUSD", side="Sell", order_qty=1, price=300_000))
     engine.process(c.PriceUpdate(time_ms=0, symbol="ETHUSD", mark_price=210_000, index_price=210_000))
     engine.process(c.PlaceOrder(time_ms=0, account=1, symbol="ETHUSD", side="Buy", order_qty=1, ord_type="Market"))
-    _, equity, maintenance, _ = engine._pool_of(engine.accounts[1], "ETHUSD")
+    _, equity, maintenance, _ = engine.risk.pool_of(engine.accounts[1], "ETHUSD")
     assert engine.positions(1)["ETHUSD"].qty == 1
     assert equity - maintenance >= 0
 
@@ -129,7 +129,7 @@ def test_liq_016_a_market_sell_swept_down_to_the_bankruptcy_limit_pays_its_fee_f
     qty = 100_000
     accept(c.PlaceOrder(time_ms=0, account=2, symbol="XBTUSD", side="Sell", order_qty=qty, price=mark))
     accept(c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Buy", order_qty=qty, price=mark))
-    limit = engine._bankruptcy_limit(engine.accounts[1], inst, False, inst.tick_size)
+    limit = engine.entry.bankruptcy_limit(engine.accounts[1], inst, False, inst.tick_size)
     accept(c.PlaceOrder(time_ms=0, account=3, symbol="XBTUSD", side="Buy", order_qty=qty, price=limit))
     events = accept(c.PlaceOrder(time_ms=0, account=1, symbol="XBTUSD", side="Sell", order_qty=qty, ord_type="Market"))
     traded = sum(e.last_qty for e in events if type(e).__name__ == "Execution" and e.exec_type == "Trade" and e.account == 1)

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from perpspec.engine.core.closeout import Pending
 from perpspec.engine.core.state_codec import _put_uvarint, decode_state, encode_state
-from perpspec.engine.core.waterfall import Pending
 from perpspec.proofs.registry import Obligation, discover, run_obligation
 from perpspec.rules.instrument_file import InstrumentError, load_instrument
 from perpspec.rules.insurance import Fill, compute_fill_delta

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
+from perpspec.engine.core import closeout
 from perpspec.engine.core import commands as c
-from perpspec.engine.core import waterfall
 from perpspec.engine.core.book import Book
 from perpspec.engine.core.events import Accepted, Event, Execution, RuleEvent
 from perpspec.engine.core.exchange import Engine
@@ -162,19 +162,19 @@ def test_the_prefix_reaches_the_level_whose_lots_complete_the_close_out(split: i
 def test_a_close_out_of_whole_lots_reads_only_the_prefix_of_the_book(monkeypatch: pytest.MonkeyPatch) -> None:
     # the cost half of the prefix (tests/test_close_out_prefix.py proves the rules' answer is the same on it): the
     # close-out asks level_totals for the levels covering its 25,000 contracts, never for the whole book
-    if not waterfall.__file__.endswith(".py"):
-        pytest.skip("the compiled waterfall calls level_totals directly: only the interpreted one can be watched")
+    if not closeout.__file__.endswith(".py"):
+        pytest.skip("the compiled close-out calls level_totals directly: only the interpreted one can be watched")
     engine = taken_over()
     for step in range(10):
         bid(engine, 5_000, MARK - step * TICK)
     asked: list[int | None] = []
-    original = waterfall.level_totals
+    original = closeout.level_totals
 
     def watched(book: Book, bid_side: bool, enough: int | None = None, lot_size: int = 1) -> list[tuple[int, int]]:
         asked.append(enough)
         return original(book, bid_side, enough, lot_size)
 
-    monkeypatch.setattr(waterfall, "level_totals", watched)
+    monkeypatch.setattr(closeout, "level_totals", watched)
     fills, _, _ = close(engine)
     assert asked == [25_000]
     assert [price for _, _, price in fills] == [MARK - step * TICK for step in range(5)]

@@ -90,7 +90,7 @@ def test_a_spot_buy_backed_by_a_cross_position_s_unrealised_profit_is_refused_an
     _rise(engine)
     _ok(engine, c.PlaceOrder(time_ms=1, account=S, symbol="XBT_USDT", side="Sell", order_qty=180_000, price=PRICE))
     before = (engine.accounts[T].canonical(), engine.accounts[S].canonical(), engine.live_orders.keys() - set())
-    assert engine._withdrawable(engine.accounts[T], "USDt") == 24_250_000  # what a Withdraw may take: 24.25 USDT
+    assert engine.desk.withdrawable(engine.accounts[T], "USDt") == 24_250_000  # what a Withdraw may take: 24.25 USDT
     events = engine.process(c.PlaceOrder(time_ms=1, account=T, symbol="XBT_USDT", side="Buy", order_qty=180_000, price=PRICE))
     assert isinstance(events[-1], Rejected)
     assert events[-1].text == "needs 9009000000 USDt, free 24250000"
@@ -109,7 +109,7 @@ def test_a_spot_sell_backed_by_a_short_s_unrealised_profit_is_refused() -> None:
     _ok(engine, c.PlaceOrder(time_ms=1, account=S, symbol="XBT_USDT", side="Buy", order_qty=400_000, price=PRICE))
     events = engine.process(c.PlaceOrder(time_ms=1, account=T, symbol="XBT_USDT", side="Sell", order_qty=400_000, price=PRICE))
     assert isinstance(events[-1], Rejected)
-    assert events[-1].text == f"needs 40000000 XBt, free {engine._withdrawable(engine.accounts[T], 'XBt')}"
+    assert events[-1].text == f"needs 40000000 XBt, free {engine.desk.withdrawable(engine.accounts[T], 'XBt')}"
     assert engine.accounts[T].wallets == {"XBt": 2_850_000}
 
 
@@ -122,7 +122,7 @@ def test_a_withdrawal_leaves_a_resting_spot_bid_s_reservation_in_place_beside_a_
     _ok(engine, c.PlaceOrder(time_ms=0, account=T, symbol="XBT_USDT", side="Buy", order_qty=180_000, price=PRICE))
     assert engine.accounts[T].reserved == {"USDt": 9_009_000_000}
     _rise(engine)
-    assert engine._withdrawable(engine.accounts[T], "USDt") == 15_250_000  # 9,024,250,000 before
+    assert engine.desk.withdrawable(engine.accounts[T], "USDt") == 15_250_000  # 9,024,250,000 before
     refused = engine.process(c.Withdraw(time_ms=1, account=T, asset="USDt", amount=15_250_001))
     assert isinstance(refused[-1], Rejected)
     _ok(engine, c.Withdraw(time_ms=1, account=T, asset="USDt", amount=15_250_000))

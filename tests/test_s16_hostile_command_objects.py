@@ -13,7 +13,7 @@ default)`` before it knew the object was a command of a registered class holding
 
 Now only the class of a foreign object is looked up (``Malformed``, "unknown command"), a reject reads its account
 and clOrdID only from a registered command of the right width (``exchange.told``), and a foreign class's name is
-read from type's own slot (``exchange.name_of``, ``rejects.class_name``).
+read from type's own slot (``rejects.name_of``, ``rejects.class_name``).
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def test_a_halted_engine_refuses_a_hostile_command_object_without_raising(label:
 
 
 def test_the_names_and_fields_a_reject_reads() -> None:
-    from perpspec.engine.core.exchange import name_of, told
+    from perpspec.engine.core.rejects import name_of, told
 
     assert (name_of(c.PlaceOrder), name_of(RaisingTime), name_of(RaisingName)) == ("PlaceOrder", "RaisingTime", "RaisingName")
     assert name_of(Nameless) == "Nameless"  # the class's own name slot, not its metaclass's raising property

@@ -78,8 +78,10 @@ COMPILED_MODULES = (
     "perpspec.engine.core.entry_sweep",
     "perpspec.engine.core.entry_plain",
     "perpspec.engine.core.entry",
+    "perpspec.engine.core.entry_amend",
     "perpspec.rules.adl",
     "perpspec.engine.core.adlrank",  # the ADL ranking's heap compares rows by ADL-002 (simulate's large runs)
+    "perpspec.engine.core.closeout",
     "perpspec.engine.core.waterfall",
     "perpspec.engine.core.prices",
     "perpspec.engine.core.account_desk",

@@ -55,8 +55,13 @@ from perpspec.engine.core import commands as cmd
 from perpspec.engine.core.account_desk import AccountDesk
 from perpspec.engine.core.accounts import Account
 from perpspec.engine.core.book import Book
+from perpspec.engine.core.closeout import BookCloseOut
+from perpspec.engine.core.closeout import (
+    Pending as Pending,  # re-exported: the codec's stable name engine.exchange:Pending
+)
 from perpspec.engine.core.compiled import mypyc_attr
 from perpspec.engine.core.entry import OrderEntry
+from perpspec.engine.core.entry_amend import Amendments
 from perpspec.engine.core.entry_plain import NOT_HANDLED, place_resting
 from perpspec.engine.core.events import Accepted, Event, InternalError, Reason, Rejected
 from perpspec.engine.core.fills import Fills
@@ -71,13 +76,13 @@ from perpspec.engine.core.prices import Prices
 from perpspec.engine.core.registry import OrderRegistry
 from perpspec.engine.core.rejects import (
     Rej,
-    class_name,
     field_values,
     first_wrong_type,
     is_int,
     is_plain_class,
-    is_whole_command,
+    name_of,
     text_of,
+    told,
 )
 from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.state_check import check_engine_instruments, check_engine_state
@@ -87,14 +92,10 @@ from perpspec.engine.core.stream import MAX_TIME_MS as MAX_TIME_MS  # re-exporte
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.triggers import Triggers
 from perpspec.engine.core.views import Views
-from perpspec.engine.core.waterfall import (
-    Pending as Pending,  # re-exported: the codec's stable name engine.exchange:Pending
-)
 from perpspec.engine.core.waterfall import Waterfall
-from perpspec.rules.adl import AdlCandidate
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_builtin_instruments
-from perpspec.rules.margin import AccountMargin, MarginSetting, RestingOrder
+from perpspec.rules.margin import MarginSetting, RestingOrder
 from perpspec.rules.position import Position
 from perpspec.rules.triggers import TriggerPrices, UntriggeredOrder
 
@@ -107,29 +108,6 @@ _OVERSIZED: Final = cmd.Oversized
 # (tuple.__new__(TimeTick, [5, 6])) holds another number of items (review11_1)
 _FIELD_COUNT: Final[dict[type[Any], int]] = {kind: len(cmd.field_names(kind)) for kind in cmd.COMMAND_TYPES.values()}
 _REJ: Final = Rej
-# each registered class's name, read without touching the object (a foreign class's __name__ may run code)
-_NAMES: Final[dict[type[Any], str]] = {kind: kind.__name__ for kind in cmd.COMMAND_TYPES.values()}
-
-
-def name_of(kind: type[Any]) -> str:
-    """The name a command's events carry: the class's own ``__name__`` slot, read without running any code of a
-    foreign class (its metaclass may make ``__name__`` a property, or its hash raise: review13_1)."""
-    known = _NAMES.get(kind) if is_plain_class(kind) else None
-    return known if known is not None else class_name(kind)
-
-
-def told(command: object) -> tuple[int, str]:
-    """The account and clOrdID a ``Rejected`` of ``command`` names.
-
-    Read only from a command of a registered class holding its class's number of items, whose fields are plain
-    tuple items.  A foreign object's attribute read may run code (redteam13_1: a subclass whose ``account`` is a
-    raising property), and a short command's missing field raises ``IndexError`` (review12_4:
-    ``tuple.__new__(PlaceOrder, [0])``); such a command names account -1 and no clOrdID.
-    """
-    if not is_whole_command(command):
-        return -1, ""
-    account = getattr(command, "account", -1)
-    return (account if is_int(account) else -1), text_of(getattr(command, "cl_ord_id", ""))
 
 # commands between rollback checkpoints: at least CHECKPOINT_EVERY, and more for a large state so that encoding
 # it costs each command at most about one state byte per CHECKPOINT_BYTES_PER_COMMAND (a checkpoint of a 2.4 MB
@@ -207,8 +185,10 @@ class Engine:
         registry = self.registry = OrderRegistry(market, ledger, risk, triggers, stream)
         fills = self.fills = Fills(market, ledger, risk, registry, stream)
         entry = self.entry = OrderEntry(market, ledger, risk, triggers, registry, fills, stream)
+        self.amendments = Amendments(market, ledger, risk, triggers, registry, fills, entry, stream)
+        closeout = self.closeout = BookCloseOut(market, ledger, risk, registry, fills, stream)
         waterfall = self.waterfall = Waterfall(
-            market, ledger, risk, registry, fills, stream,
+            market, ledger, risk, registry, fills, closeout, stream,
             max_liquidations_per_update=max_liquidations_per_update, adl_policy=adl_policy,
         )
         self.prices = Prices(market, ledger, risk, registry, fills, entry, waterfall, stream)
@@ -296,7 +276,7 @@ class Engine:
             return Rej(Reason.MALFORMED, f"unknown command {name_of(kind)}")
         size = _FIELD_COUNT[kind]
         if len(command) != size:
-            return Rej(Reason.MALFORMED, f"{_NAMES[kind]} holds {len(command)} items, not its {size} fields")
+            return Rej(Reason.MALFORMED, f"{name_of(kind)} holds {len(command)} items, not its {size} fields")
         time_ms = getattr(command, "time_ms", None)
         if not is_int(time_ms):
             return Rej(Reason.MALFORMED, "time_ms must be an integer")
@@ -758,28 +738,6 @@ class Engine:
             raise EngineHalted(self.halted)
         return self.views.state_hash()
 
-    # ================================================================ component reads kept under their old names
-    # (tests that probe one rule's input; engine/serve's margin and ADL-indicator rows)
-    def _account_margin(self, account: Account, asset: str) -> AccountMargin:
-        """:meth:`engine.core.risk.Risk.account_margin` (MRG-050)."""
-        return self.risk.account_margin(account, asset)
-
-    def _withdrawable(self, account: Account, asset: str) -> int:
-        """:meth:`engine.core.account_desk.AccountDesk.withdrawable` (what a Withdraw may take: withdrawableMargin)."""
-        return self.desk.withdrawable(account, asset)
-
-    def _adl_row(self, inst: Instrument, longs: bool, account_id: int) -> AdlCandidate | None:
-        """:meth:`engine.core.waterfall.Waterfall.adl_row` (a holder's position as ADL ranks it)."""
-        return self.waterfall.adl_row(inst, longs, account_id)
-
-    def _pool_of(self, account: Account, symbol: str) -> tuple[int, int, int, list[str]]:
-        """:meth:`engine.core.risk.Risk.pool_of`."""
-        return self.risk.pool_of(account, symbol)
-
-    def _bankruptcy_limit(self, account: Account, inst: Instrument, is_buy: bool, cap: int) -> int:
-        """:meth:`engine.core.entry.OrderEntry.bankruptcy_limit`."""
-        return self.entry.bankruptcy_limit(account, inst, is_buy, cap)
-
 
 @attrs.frozen(kw_only=True)
 class _Noop:
@@ -816,7 +774,7 @@ def _tick(engine: Engine, c: cmd.TimeTick) -> Rej | int:
 # (Final: a static of the compiled build, not a module-dict lookup per command)
 _HANDLERS: Final[dict[type[Any], Callable[[Engine, Any], Rej | int]]] = {
     cmd.PlaceOrder: _place,
-    cmd.AmendOrder: lambda engine, c: engine.entry.amend(c),
+    cmd.AmendOrder: lambda engine, c: engine.amendments.amend(c),
     cmd.CancelOrder: lambda engine, c: engine.registry.cancel_order(c),
     cmd.CancelAll: lambda engine, c: engine.registry.cancel_all(c),
     cmd.CancelAllAfter: lambda engine, c: engine.registry.cancel_all_after(c),

@@ -26,9 +26,11 @@ from perpspec.engine.core import account_desk as _core_account_desk
 from perpspec.engine.core import accounts as _core_accounts
 from perpspec.engine.core import adlrank as _core_adlrank
 from perpspec.engine.core import book as _core_book
+from perpspec.engine.core import closeout as _core_closeout
 from perpspec.engine.core import commands as _core_commands
 from perpspec.engine.core import compiled as _core_compiled
 from perpspec.engine.core import entry as _core_entry
+from perpspec.engine.core import entry_amend as _core_entry_amend
 from perpspec.engine.core import entry_plain as _core_entry_plain
 from perpspec.engine.core import entry_sweep as _core_entry_sweep
 from perpspec.engine.core import entry_terms as _core_entry_terms
@@ -113,7 +115,7 @@ _STABLE_MODULES: Final = {
 }
 # A class that moved to another module keeps the stable name it was always written under.
 _STABLE_CLASSES: Final = {
-    "engine.core.waterfall:Pending": "engine.exchange:Pending",
+    "engine.core.closeout:Pending": "engine.exchange:Pending",  # moved out of engine/core/waterfall.py
     "engine.core.records:Opaque": "engine.codec:Opaque",  # moved out of engine/durability/codec.py
     # rules/waterfall.py's records, split out to rules/waterfall_state.py
     "rules.waterfall_state:Book": "rules.waterfall:Book",
@@ -167,6 +169,7 @@ def slot_names(cls: type) -> tuple[str, ...]:
 # codec (so it cannot be imported here) and defines no class of its state.
 RECORD_MODULES: Final = (
     _core_waterfall,
+    _core_closeout,
     _core_views,
     _core_triggers,
     _core_stream,
@@ -178,6 +181,7 @@ RECORD_MODULES: Final = (
     _core_ledger,
     _core_fills,
     _core_entry,
+    _core_entry_amend,
     _core_entry_plain,
     _core_entry_sweep,
     _core_entry_terms,

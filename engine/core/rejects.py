@@ -2,7 +2,9 @@
 
 Every command handler validates first and only then mutates; a refusal is a
 :class:`Rej` (reason code and text), which the sequencer
-(:class:`engine.core.exchange.Engine`) turns into a ``Rejected`` event.
+(:class:`engine.core.exchange.Engine`) turns into a ``Rejected`` event,
+naming the command (:func:`name_of`) and the account and clOrdID it came from
+(:func:`told`), all read without running any code of a hostile command object.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
-from perpspec.engine.core.commands import FIELD_CHECKS, FIELD_KINDS, FIELD_NOUNS
+from perpspec.engine.core.commands import COMMAND_TYPES, FIELD_CHECKS, FIELD_KINDS, FIELD_NOUNS
 from perpspec.engine.core.events import Reason
 
 
@@ -132,6 +134,31 @@ def text_of(value: object) -> str:
     if value is None or (builtin and not value):
         return ""
     return show(value)  # any other object, truthy or not: its __bool__ may run code (it may raise)
+
+
+# each registered class's name, read without touching the object (a foreign class's __name__ may run code)
+_NAMES: Final[dict[type[Any], str]] = {kind: kind.__name__ for kind in COMMAND_TYPES.values()}
+
+
+def name_of(kind: type[Any]) -> str:
+    """The name a command's events carry: the class's own ``__name__`` slot, read without running any code of a
+    foreign class (its metaclass may make ``__name__`` a property, or its hash raise: review13_1)."""
+    known = _NAMES.get(kind) if is_plain_class(kind) else None
+    return known if known is not None else class_name(kind)
+
+
+def told(command: object) -> tuple[int, str]:
+    """The account and clOrdID a ``Rejected`` of ``command`` names.
+
+    Read only from a command of a registered class holding its class's number of items, whose fields are plain
+    tuple items.  A foreign object's attribute read may run code (redteam13_1: a subclass whose ``account`` is a
+    raising property), and a short command's missing field raises ``IndexError`` (review12_4:
+    ``tuple.__new__(PlaceOrder, [0])``); such a command names account -1 and no clOrdID.
+    """
+    if not is_whole_command(command):
+        return -1, ""
+    account = getattr(command, "account", -1)
+    return (account if is_int(account) else -1), text_of(getattr(command, "cl_ord_id", ""))
 
 
 SHOWN_CHARS: Final = 256  # a value shown in a reject's text is cut after this many characters ("…")

@@ -36,6 +36,7 @@ import attrs
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import DAY_MS, Account, PositionState, compute_fee_tier
 from perpspec.engine.core.book import Book, Level
+from perpspec.engine.core.closeout import Pending
 from perpspec.engine.core.fastmargin import RestingCache, order_sums
 from perpspec.engine.core.ledger import LIQUIDATOR
 from perpspec.engine.core.liqindex import LiqIndex
@@ -45,7 +46,6 @@ from perpspec.engine.core.records import slot_names
 from perpspec.engine.core.registry import spot_need
 from perpspec.engine.core.state_codec import CodecError
 from perpspec.engine.core.stream import MAX_TIME_MS
-from perpspec.engine.core.waterfall import Pending
 from perpspec.rules.adl import POLICIES
 from perpspec.rules.instrument import ContractKind, FeeTier, Instrument
 from perpspec.rules.instrument_file import MARK_METHODS, InstrumentError, validate
