@@ -2,7 +2,7 @@
 
 Each is a broken copy of a kernel in :mod:`rules.liquidation`,
 :mod:`rules.insurance` or :mod:`rules.adl`.  The obligations in
-:mod:`proofs.obligations_waterfall` that use them expect Z3 to *refute* them,
+:mod:`proofs.obligations_waterfall` (and :mod:`proofs.obligations_adl_due`) that use them expect Z3 to *refute* them,
 and ``tests/test_adl.py``, ``tests/test_insurance.py`` and
 ``tests/test_liquidation.py`` replay a counterexample on the broken and the
 real kernel.  Nothing outside ``proofs/`` and ``tests/`` may import this module.

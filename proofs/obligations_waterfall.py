@@ -12,9 +12,6 @@ preconditions before one transition and proves the invariant after it.
   interest; no candidate left with negative equity at mark; a flat account is
   never touched; the engine's position never flips, so no more than the
   unfilled quantity is closed — bounded by k.
-* **ADL-032** a held close-out is deleveraged only with its PnL at mark ≤ 0,
-  and every opposing close against it has a haircut ≥ 0 — unbounded (per
-  close, so for any number of candidates and either policy).
 * **INS-002/005** one accepted close-out fill keeps the fund ≥ 0 and conserves
   funds (the sweep repeats this step, so any number of fills is covered);
   **INS-003/011** a draw never exceeds the fund — unbounded.
@@ -31,8 +28,8 @@ preconditions before one transition and proves the invariant after it.
 Known-bad variants (:mod:`proofs.known_bad_waterfall`), each expected to be
 refuted: ADL eligibility by profit at mark; the insurance draw not capped at
 the fund; liquidation triggered on the last price; ADL closing at mark; the
-ranking without a tie-break; ADL of every held close-out once the fund's cover
-is < 0 (ADL-032's rule until session 16: a negative haircut).
+ranking without a tie-break.  ADL-032's obligations (when a held close-out is
+deleveraged) are :mod:`proofs.obligations_adl_due`'s.
 """
 
 from __future__ import annotations
@@ -47,7 +44,6 @@ from perpspec.proofs.known_bad_waterfall import (
     compute_adl_fund_delta_at_mark,
     compute_affordable_lots_uncapped,
     compute_draw_uncapped,
-    is_adl_due_on_cover_only,
     is_adl_eligible_by_mark_profit,
     is_liquidatable_on_last_price,
 )
@@ -57,12 +53,9 @@ from perpspec.proofs.sym import all_of, implies
 from perpspec.rules.adl import (
     compare_adl_priority,
     compute_adl_score,
-    compute_haircut,
-    compute_held_pnl,
     compute_pro_rata_allocation,
     compute_pro_rata_share,
     compute_queue_allocation,
-    is_adl_due,
     is_adl_eligible,
 )
 from perpspec.rules.contract import compute_value
@@ -91,7 +84,6 @@ PRO_RATA_TOTAL_K = 7  # k = 8 exceeds the default timeout (nonlinear shares); te
 EligibilityRule = Callable[[Instrument, int, int, int, int, int, int], bool]
 AllocationRule = Callable[[Sequence[int], int], tuple[int, ...]]
 Comparison = Callable[[int, int, int, int, int, int, int, int], int]
-DueRule = Callable[[int, int, int, int], bool]
 
 
 def assume_price(prover: Prover, inst: Instrument, price: int, label: str, on_tick: bool = True) -> None:
@@ -348,30 +340,6 @@ def prove_adl_minimal(symbol: str, k: int) -> ProofResult:
         step = build_adl_step(prover, inst, k, is_adl_eligible)
         shrinks = all_of(step.engine_after * step.engine_qty >= 0, abs_(step.engine_after) <= abs_(step.engine_qty))
         return prover.prove(shrinks, f"ADL-020 minimal {symbol} k={k}")
-
-
-def prove_adl_due_gives_nothing_away(symbol: str, engine_side: int, due_rule: DueRule = is_adl_due) -> ProofResult:
-    """ADL-032: a held close-out ADL takes has a PnL at mark ≤ 0, and every opposing close against it a haircut ≥ 0.
-
-    One close suffices for any number of candidates and either policy: each AdlFill's haircut (ADL-004) depends
-    on its own quantity, the mark and the bankruptcy price only.
-    """
-    inst = load_instrument(symbol)
-    lot = inst.lot_size
-    with Prover() as prover:
-        bankruptcy, mark, cover = prover.symbol("bankruptcy_price"), prover.symbol("mark_price"), prover.symbol("fund_cover")
-        held, lots = prover.symbol("held_lots"), prover.symbol("close_lots")
-        assume_price(prover, inst, bankruptcy, "bankruptcy price")
-        assume_price(prover, inst, mark, "mark price", on_tick=False)
-        prover.assume(held >= 1, "the liquidation engine holds a close-out")
-        prover.assume(all_of(lots >= 1, lots <= held), "an opposing position closes 1..the held lots")
-        held_qty = engine_side * held * lot
-        close_qty = -engine_side * lots * lot  # signed like the opposing position it closes
-        prover.assume(due_rule(held_qty, bankruptcy, mark, cover), "ADL-032: deleveraged")
-        return prove_each(prover, [
-            (compute_held_pnl(inst, held_qty, bankruptcy, mark) <= 0, f"ADL-032 held PnL at mark ≤ 0 {symbol}"),
-            (compute_haircut(inst, close_qty, mark, bankruptcy) >= 0, f"ADL-032 haircut ≥ 0 {symbol}"),
-        ])  # fmt: skip
 
 
 # -- INS: the fund ------------------------------------------------------------------------------------
@@ -680,33 +648,6 @@ def _register() -> None:
                         "(per candidate, so for any number of candidates)."
                     ),
                     run=functools.partial(prove_candidate_no_negative_equity, symbol, side),
-                    timeout_ms=SLOW_TIMEOUT_MS,
-                )
-            )
-            register(
-                Obligation(
-                    id=f"ADL-032/gives-nothing-away/{symbol}/engine-{side_name}",
-                    rule_id="ADL-032",
-                    invariant_id="INV-ADL-MINIMAL",
-                    statement=(
-                        f"A held {symbol} {side_name} is deleveraged only with its PnL at mark ≤ 0, and every opposing "
-                        "position closed against it gives up a haircut ≥ 0 (ADL gives the fund's profit to no one)."
-                    ),
-                    run=functools.partial(prove_adl_due_gives_nothing_away, symbol, side),
-                    timeout_ms=SLOW_TIMEOUT_MS,
-                )
-            )
-            register(
-                Obligation(
-                    id=f"KNOWN-BAD/ADL-032/cover-only/{symbol}/engine-{side_name}",
-                    rule_id="ADL-032",
-                    invariant_id="INV-ADL-MINIMAL",
-                    statement=(
-                        "Known-bad (the rule until session 16): deleveraging every held close-out once the cover is "
-                        "< 0 closes one in profit at mark, a negative haircut: the held profit handed to a trader."
-                    ),
-                    run=functools.partial(prove_adl_due_gives_nothing_away, symbol, side, is_adl_due_on_cover_only),
-                    expect="refuted",
                     timeout_ms=SLOW_TIMEOUT_MS,
                 )
             )

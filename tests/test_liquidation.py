@@ -286,13 +286,14 @@ def test_worked_example(example: dict[str, Any]) -> None:
     assert run_example(example) == example["expected"]
 
 
-# -- the waterfall's proof obligations (proofs/obligations_waterfall.py) ------------------------------
+# -- the waterfall's proof obligations (proofs/obligations_waterfall.py, ADL-032's in obligations_adl_due.py) --------
 
+WATERFALL_MODULES = ("perpspec.proofs.obligations_waterfall", "perpspec.proofs.obligations_adl_due")
 WATERFALL_OBLIGATIONS = [
     obligation
     for obligation in discover()
-    if obligation.run.__module__ == "perpspec.proofs.obligations_waterfall"
-    or getattr(getattr(obligation.run, "func", None), "__module__", "") == "perpspec.proofs.obligations_waterfall"
+    if obligation.run.__module__ in WATERFALL_MODULES
+    or getattr(getattr(obligation.run, "func", None), "__module__", "") in WATERFALL_MODULES
 ]
 # the slower ones (seconds each: nonlinear inverse values, k ≥ 5 candidates) run in `deep`
 SLOW_MARKERS = ("k=5", "k=6", "k=7", "k=8", "no-negative-equity/XBTUSD", "INS-005/conservation/XBTUSD",

@@ -18,13 +18,13 @@ from perpspec.engine.simulation.result import SimulationResult, Tally
 from perpspec.engine.simulation.scenario import (
     PricePoint,
     ScenarioError,
-    SplitMix64,
     builtin_names,
     generate_index_path,
     interpolate,
     load_scenario,
 )
 from perpspec.engine.simulation.simulate import run_scenario
+from perpspec.engine.simulation.splitmix import SplitMix64
 from perpspec.rules.events import AdlFill
 
 SHIPPED = ("black_thursday", "calm", "default_crash", "funding_spiral", "short_squeeze", "tiny_crash")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import attrs
 
-from perpspec.engine.simulation.scenario import Scenario, SplitMix64
+from perpspec.engine.simulation.scenario import Scenario
+from perpspec.engine.simulation.splitmix import SplitMix64
 from perpspec.rules.num import ceildiv
 from perpspec.rules.risk_limit import compute_max_leverage_hundredths
 

@@ -17,8 +17,8 @@ beside the simulated fund in the report) — and ``perpspec simulate`` turns it 
 * prices are in the instrument's price units, money in the settlement
   currency's minor unit, fractions in parts per million, time in ms;
 * the "random" parts (noise on the price path, who is long, with what
-  leverage) come from :class:`SplitMix64`, a seeded integer generator that
-  lives here, in the scenario generator.  Same scenario + same seed = same
+  leverage) come from :class:`engine.simulation.splitmix.SplitMix64`, a seeded
+  integer generator of the scenario generator's own.  Same scenario + same seed = same
   numbers on every machine and every Python.  The exchange itself never
   sees randomness, only the commands built from these numbers.
 
@@ -40,6 +40,7 @@ from typing import Any
 
 import attrs
 
+from perpspec.engine.simulation.splitmix import SplitMix64
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import InstrumentError, load_instrument
 from perpspec.rules.num import PPM
@@ -70,78 +71,6 @@ class ScenarioError(ValueError):
         self.source = source
         self.field = field
         self.message = message
-
-
-# ---------------------------------------------------------------------------
-# The seeded generator
-
-
-MASK64 = (1 << 64) - 1
-
-
-class SplitMix64:
-    """Steele, Lea & Flood's SplitMix64: 64-bit integers from a 64-bit seed, integers only.
-
-    Small, fast, and its output depends on nothing but the seed — not on the
-    Python version, the platform or ``PYTHONHASHSEED``.
-    """
-
-    __slots__ = ("state",)
-
-    def __init__(self, seed: int) -> None:
-        self.state = seed & MASK64
-
-    def next64(self) -> int:
-        """The next 64-bit output."""
-        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
-        z = self.state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-        return z ^ (z >> 31)
-
-    def below(self, bound: int) -> int:
-        """Uniform integer in ``[0, bound)`` (rejection sampling, no modulo bias)."""
-        assert bound > 0
-        limit = (1 << 64) - ((1 << 64) % bound)
-        while True:
-            value = self.next64()
-            if value < limit:
-                return value % bound
-
-    def between(self, low: int, high: int) -> int:
-        """Uniform integer in ``[low, high]``."""
-        return low + self.below(high - low + 1)
-
-    def chance_ppm(self, probability_ppm: int) -> bool:
-        """True with probability ``probability_ppm / 1e6``."""
-        return self.below(PPM) < probability_ppm
-
-    def normal_ppm(self, sigma_ppm: int) -> int:
-        """Approximately normal with mean 0 and standard deviation ``sigma_ppm`` (Irwin–Hall, 12 draws)."""
-        total = 0
-        for _ in range(12):
-            total += self.next64() >> 44  # 20-bit uniform
-        # sum of 12 uniforms on [0, 2^20) has mean 6 * 2^20 and std 2^20
-        return (total - 6 * (1 << 20)) * sigma_ppm // (1 << 20)  # floor: noise, nobody is favoured
-
-    def log_uniform(self, low: int, high: int) -> int:
-        """Roughly log-uniform in ``[low, high]`` (``0 < low <= high``): a uniform doubling, then uniform within it."""
-        doublings = (high // low).bit_length() - 1  # whole doublings of low that fit below high
-        start = low << self.below(doublings + 1)
-        return self.between(start, min(2 * start - 1, high)) if start < high else high
-
-    def weighted(self, weights: Sequence[int]) -> int:
-        """Index chosen with probability proportional to ``weights`` (non-negative, not all zero)."""
-        pick = self.below(sum(weights))
-        for index, weight in enumerate(weights):
-            if pick < weight:
-                return index
-            pick -= weight
-        raise AssertionError("unreachable: pick < sum(weights)")
-
-    def fork(self, label: int) -> SplitMix64:
-        """An independent stream for one purpose (path, population, flow), so they never interleave."""
-        return SplitMix64(self.next64() ^ (label * 0xD1B54A32D192ED03))
 
 
 # ---------------------------------------------------------------------------

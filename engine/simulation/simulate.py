@@ -43,7 +43,7 @@ gateway would send, journaled so that ``perpspec replay`` rebuilds the run:
      the last move (selling into a fall), and some rest protective stops.
 
 The agents' choices come from the scenario's seeded generator
-(:class:`~engine.scenario.SplitMix64`); they read the engine's state (book,
+(:class:`~engine.simulation.splitmix.SplitMix64`); they read the engine's state (book,
 positions) but change it only through commands.  So the run is a pure
 function of (scenario, seed): the same seed gives the same command journal,
 byte for byte, and the same events.
@@ -82,7 +82,8 @@ from perpspec.engine.simulation.eventlog import (
 )
 from perpspec.engine.simulation.population import Trader, build_population
 from perpspec.engine.simulation.result import SimulationResult, Tally, scenario_parameters
-from perpspec.engine.simulation.scenario import Scenario, SplitMix64, generate_index_path
+from perpspec.engine.simulation.scenario import Scenario, generate_index_path
+from perpspec.engine.simulation.splitmix import SplitMix64
 from perpspec.rules import invariants
 from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.funding import (
