@@ -535,11 +535,12 @@ def prove_fill_within_limit_is_worth_the_limit(symbol: str) -> ProofResult:
 
 
 def prove_value_additive(symbol: str) -> ProofResult:
-    """Lemma: values add over whole lots at one price, so several fills sum like one."""
+    """Lemma: values add over whole lots at one price, so several fills sum like one; at every price unit, on the
+    tick grid or off it (a take-over at mark, ADL at that price: redteam16_1)."""
     inst = load_instrument(symbol)
     with Prover() as prover:
         first, second, price = prover.symbol("first_qty"), prover.symbol("second_qty"), prover.symbol("price")
-        assume_price(prover, inst, price, "price")
+        assume_price(prover, inst, price, "price", on_tick=False)
         prover.assume(first % inst.lot_size == 0, "whole lots")
         prover.assume(second % inst.lot_size == 0, "whole lots")
         total = compute_value(inst, first + second, price)
