@@ -251,12 +251,12 @@ def prove_score_orders(by: str, rule: ScoreRule = compute_adl_score) -> ProofRes
     with Prover() as prover:
         a = [prover.symbol(f"a.{name}") for name in ("mark_value", "cost", "pool_equity")]
         b = [prover.symbol(f"b.{name}") for name in ("mark_value", "cost", "pool_equity")]
-        for label, (mark_value, cost, equity) in (("a", a), ("b", b)):
+        for label, (mark_value, cost, _) in (("a", a), ("b", b)):
             _assume_position(prover, mark_value, cost, label)
-            prover.assume(equity >= 1, f"{label}: pool equity ≥ 1")
         pnl_a, pnl_b = a[0] - a[1], b[0] - b[1]
         pct_a, pct_b = pnl_a * abs_(b[1]), pnl_b * abs_(a[1])  # PnL%_a vs PnL%_b, cross-multiplied
-        lev_a, lev_b = abs_(a[0]) * b[2], abs_(b[0]) * a[2]  # leverage_a vs leverage_b, cross-multiplied
+        # leverage_a vs leverage_b, cross-multiplied (an equity ≤ 0 counts as one minor unit)
+        lev_a, lev_b = abs_(a[0]) * max_(b[2], 1), abs_(b[0]) * max_(a[2], 1)
         if by == "pnl":
             prover.assume(and_(lev_a == lev_b, pct_a >= pct_b), "equal leverage, PnL%_a ≥ PnL%_b")
         else:
