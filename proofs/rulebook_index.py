@@ -29,7 +29,9 @@ def render_index(book: Rulebook) -> str:
             "",
             "Statuses: **proved (unbounded)** — Z3 proved the obligation for all integer inputs; "
             "**proved for k ≤ n** — proved for up to n accounts, candidates or steps (the bound is "
-            "stated); **tested, waived (kind)** — no proof, but test functions name the rule and a "
+            "stated). A rule shows **proved (unbounded)** only when every invariant it is proved to preserve "
+            "has an unbounded proof; a rule with some invariants proved only with a bound shows that bound and "
+            "names those invariants; **tested, waived (kind)** — no proof, but test functions name the rule and a "
             f"reviewed waiver in [`{coverage.WAIVER_FILE}`]({coverage.WAIVER_FILE}) says why; "
             "**tested only** — tests but no waiver (a gap); **not checked** — neither (a gap). "
             "`perpspec prove --coverage` fails while any gap remains. "

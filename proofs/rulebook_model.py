@@ -68,7 +68,13 @@ class Rulebook:
         return [outcome for outcome in self.outcomes if invariant_id in outcome.invariant_ids]
 
     def status(self, identifier: str) -> str:
-        """The overall status of a rule or invariant id."""
+        """The overall status of a rule or invariant id.
+
+        A rule is shown proved (unbounded) only when every invariant it is proved to preserve has an unbounded
+        proof: the status is the weakest over its invariants (each invariant's strongest proof), and a rule with
+        some invariants proved only with a bound names them (ADL-020, red team 19).  An invariant's status is
+        its strongest proof.
+        """
         relevant = [
             outcome
             for outcome in self.outcomes
@@ -79,11 +85,7 @@ class Rulebook:
             return f"FAILS ({', '.join(outcome.id for outcome in failures)})"
         proved = [outcome for outcome in relevant if outcome.strength >= 2]
         if proved:
-            best = max(proved, key=lambda outcome: outcome.strength)
-            if best.strength == 3:
-                return "proved (unbounded)"
-            bounds = sorted({outcome.bound for outcome in proved})
-            return "proved for " + ", ".join(bounds)
+            return _proved_status(identifier, proved)
         waived = [outcome for outcome in relevant if outcome.strength == 1]
         waiver = self.waivers.get(identifier)
         if waiver is not None and self.test_functions.get(identifier):
@@ -110,6 +112,26 @@ class Rulebook:
             for rule in self.rules
             if self.coverage_class(rule.id) not in coverage.COVERED
         ]
+
+
+def _proved_status(identifier: str, proved: Sequence[Outcome]) -> str:
+    """``proved (unbounded)`` when each invariant of ``identifier`` (a rule; an invariant is its own one) has an
+    unbounded proof; else ``proved for <bounds>`` of the invariants proved only with a bound, naming them and the
+    unbounded ones when a rule has both."""
+    by_invariant: dict[str, list[Outcome]] = {}
+    for outcome in proved:
+        keys = outcome.invariant_ids if identifier in outcome.rule_ids and outcome.invariant_ids else (identifier,)
+        for key in keys:
+            by_invariant.setdefault(key, []).append(outcome)
+    bounded = sorted(key for key, outcomes in by_invariant.items() if all(outcome.bound for outcome in outcomes))
+    if not bounded:
+        return "proved (unbounded)"
+    bounds = sorted({outcome.bound for key in bounded for outcome in by_invariant[key]})
+    text = "proved for " + ", ".join(bounds)
+    unbounded = sorted(set(by_invariant) - set(bounded))
+    if unbounded:
+        text += f" ({', '.join(bounded)}; unbounded: {', '.join(unbounded)})"
+    return text
 
 
 def _trusted_components(root: Path) -> tuple[tuple[str, str], ...]:

@@ -291,7 +291,7 @@ def coverage_lines(book: Rulebook, rules_here: Sequence[Rule], heading: str) -> 
         table(
             ["Coverage", "Rules", "Meaning"],
             [
-                ["proved (unbounded)", str(counts["proved (unbounded)"]), "an obligation holds for all integers"],
+                ["proved (unbounded)", str(counts["proved (unbounded)"]), "every invariant of the rule proved for all integers"],
                 ["proved for k ≤ n", str(counts["proved for k ≤ n"]), "proved for a stated bound on accounts or steps"],
                 ["tested, waived", str(counts["tested, waived"]), "named tests and a reviewed waiver (why no proof)"],
                 ["tested only, no waiver", str(counts["tested only, no waiver"]), "gap: tests but no written waiver"],

@@ -51,7 +51,7 @@ class Outcome:
 
     @property
     def strength(self) -> int:
-        """Ordering for 'the strongest status of a rule': higher is stronger."""
+        """Ordering of statuses: higher is stronger (a rule's shown status: see ``Rulebook.status``)."""
         if self.known_bad:
             return 0
         if self.result == "proved":

@@ -45,7 +45,7 @@ from perpspec.rules.num import (
     or_,
     ppm_of_ceil,
 )
-from perpspec.rules.position import Position, apply_fill
+from perpspec.rules.position import Position, apply_fill, compute_unrealised_pnl
 from perpspec.rules.risk_limit import (
     compute_maint_margin_req_ppm,
     compute_max_leverage_hundredths,
@@ -327,7 +327,7 @@ def compute_position_margin(
     is_cross = leverage_hundredths == CROSS
     pos_margin = pos_init + pos_comm + extra
     mark_value = compute_value(inst, position.qty, mark_price)
-    unrealised = mark_value - position.cost
+    unrealised = compute_unrealised_pnl(inst, position, mark_price)  # ACC-001: markValue − posCost, one copy
     backing = ite(is_cross, cross_balance, pos_margin)
     return PositionMargin(
         current_qty=position.qty,
