@@ -1,0 +1,40 @@
+"""MRG-061: a pure reduction is never charged a chosen-tier extra, even one that crosses the position's own risk step
+(helper mut18, session 17; a hand mutant of ``OrderEntry.order_requirement``).
+
+``order_requirement`` adds the chosen tier's extra of an order's fill when MRG-060 asks nothing only for an order that
+opens contracts (``|signed|`` beyond what it can reduce).  A reduction that takes a position below one of its own risk
+steps *raises* the gap between the chosen tier and the own steps (the own tier falls, the chosen one stays), so
+``_chosen_tier_extra`` is positive for it; without the reduction test the mutant charged it and refused the owner's
+sell.  Here the owner is long 10,500,000 XBTUSD at 50,000.00 (210 XBT: own step 1 of the 200 XBT base and 150 XBT
+steps) at tier 3, the mark falls to 49,500.00, and a sell of 510,000 (to 9,990,000, 199.8 XBT: own step 0) is accepted.
+"""
+
+from __future__ import annotations
+
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.exchange import Engine
+from tests.test_s16_chosen_tier_orders import MAKER, OWNER, XBT_MARK, X, below, ok
+
+
+def test_mrg_061_a_pure_reduction_crossing_an_own_risk_step_is_accepted_at_a_chosen_tier() -> None:
+    engine = Engine()
+    inst = engine.instrument_map[X]
+    for account, amount in ((OWNER, 7 * 10**8), (MAKER, 10**13)):
+        ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    ok(engine, c.PriceUpdate(time_ms=0, symbol=X, mark_price=XBT_MARK, index_price=XBT_MARK))
+    ok(engine, c.SetRiskLimit(time_ms=0, account=MAKER, symbol=X, risk_limit=inst.risk_limit + inst.risk_step))
+    ok(engine, c.SetRiskLimit(time_ms=0, account=OWNER, symbol=X, risk_limit=inst.risk_limit + 3 * inst.risk_step))
+    for qty in (10_000_000, 500_000):  # maxOrderQty is 10,000,000
+        ok(engine, c.PlaceOrder(time_ms=0, account=MAKER, symbol=X, side="Sell", order_qty=qty, price=XBT_MARK))
+        ok(engine, c.PlaceOrder(time_ms=0, account=OWNER, symbol=X, side="Buy", order_qty=qty, price=XBT_MARK))
+    account = engine.accounts[OWNER]
+    ps = account.positions[X]
+    assert (ps.qty, ps.chosen_tier) == (10_500_000, 3)
+    ok(engine, c.PriceUpdate(time_ms=1, symbol=X, mark_price=4_950_000, index_price=4_950_000))
+    assert (ps.qty, ps.chosen_tier) == (10_500_000, 3)  # not liquidated
+    assert engine.available(OWNER, "XBt") - engine.risk.held_tier_extras(account, "XBt") < 0  # nothing free
+    ok(engine, c.PlaceOrder(time_ms=2, account=MAKER, symbol=X, side="Buy", order_qty=510_000, price=4_950_000))
+    ok(engine, c.PlaceOrder(time_ms=2, account=OWNER, symbol=X, side="Sell", order_qty=510_000, price=4_950_000))
+    assert ps.qty == 9_990_000
+    assert not below(engine)
