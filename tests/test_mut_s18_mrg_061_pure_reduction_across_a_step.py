@@ -38,3 +38,24 @@ def test_mrg_061_a_pure_reduction_crossing_an_own_risk_step_is_accepted_at_a_cho
     ok(engine, c.PlaceOrder(time_ms=2, account=OWNER, symbol=X, side="Sell", order_qty=510_000, price=4_950_000))
     assert ps.qty == 9_990_000
     assert not below(engine)
+
+
+def test_mrg_061_a_buy_adding_to_a_long_is_an_opening_order_charged_its_extra() -> None:
+    """``order_requirement``'s reduction test reads the order's own side: a buy on a long reduces nothing (``reducible``
+    of a buy is the short's size, 0 here), so with MRG-060 at 0 it is charged its fill's chosen-tier extra.  The
+    mutant asking what a *sell* could reduce (the whole long) took a buy of up to 100,000 for a reduction, free."""
+    engine = Engine()
+    inst = engine.instrument_map[X]
+    for account, amount in ((OWNER, 60_000_000), (MAKER, 10**13)):
+        ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    ok(engine, c.PriceUpdate(time_ms=0, symbol=X, mark_price=XBT_MARK, index_price=XBT_MARK))
+    ok(engine, c.PlaceOrder(time_ms=0, account=MAKER, symbol=X, side="Sell", order_qty=100_000, price=XBT_MARK))
+    ok(engine, c.PlaceOrder(time_ms=0, account=OWNER, symbol=X, side="Buy", order_qty=100_000, price=XBT_MARK))
+    ok(engine, c.SetRiskLimit(time_ms=1, account=OWNER, symbol=X, risk_limit=inst.risk_limit + 5 * inst.risk_step))
+    ps = engine.accounts[OWNER].positions[X]
+    for qty in (500, 50_000, 100_000):
+        extra = engine.entry._chosen_tier_extra(inst, ps, qty, XBT_MARK)
+        assert extra > 0
+        assert engine.entry.order_requirement(inst, ps, qty, XBT_MARK, 0) == extra
+        assert engine.entry.order_requirement(inst, ps, -qty, XBT_MARK, 0) == 0  # a sell of as much reduces
