@@ -13,6 +13,7 @@ lines in ``engine/core/fills.py`` and ``engine/core/risk.py``).
 * ``Risk.resting_tier_extra``'s figure: the gap (``posInit + posComm`` at the chosen tier less at the own steps) of
   the position after the larger side of its resting orders filled, less the position's own gap, each side filled on
   its own from the position (exact figures; four hand mutants of the two passes and of the subtraction).
+  Orders that only reduce add nothing; with no position the buy's gap is held to the satoshi.
 """
 
 from __future__ import annotations
@@ -127,3 +128,50 @@ def test_mrg_061_the_resting_orders_extra_is_the_larger_sides_fill_less_the_posi
     assert engine.risk.cross_tier_extra(inst, ps) == 5_003_750
     assert engine.risk.resting_tier_extra(inst, ps) == 8_339_600 - 5_003_750
     assert engine.risk.held_tier_extras(account, "XBt") == 8_339_600
+
+
+def _owner(deposit: int = 10**9) -> Engine:
+    engine = Engine()
+    for account, amount in ((OWNER, deposit), (MAKER, 10**13)):
+        ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    ok(engine, c.PriceUpdate(time_ms=0, symbol=X, mark_price=XBT_MARK, index_price=XBT_MARK))
+    return engine
+
+
+def _gap(engine: Engine, position: Position, tier: int) -> int:
+    inst = engine.instrument_map[X]
+    chosen = compute_requirement(inst, position, CROSS, tier)
+    own = compute_requirement(inst, position, CROSS, 0)
+    return chosen.pos_init + chosen.pos_comm - own.pos_init - own.pos_comm
+
+
+def test_mrg_061_resting_orders_that_only_reduce_add_nothing_to_what_the_tier_holds() -> None:
+    """Long 100,000 at tier 5 with a resting sell of 60,000 (a take-profit: it only reduces): the tier holds the
+    position's own gap, 5,003,750, and nothing for the order (the mutant ``max(1, …)`` held 1 XBt more)."""
+    engine = _owner()
+    inst = engine.instrument_map[X]
+    ok(engine, c.PlaceOrder(time_ms=0, account=MAKER, symbol=X, side="Sell", order_qty=100_000, price=XBT_MARK))
+    ok(engine, c.PlaceOrder(time_ms=0, account=OWNER, symbol=X, side="Buy", order_qty=100_000, price=XBT_MARK))
+    ok(engine, c.SetRiskLimit(time_ms=0, account=OWNER, symbol=X, risk_limit=inst.risk_limit + 5 * inst.risk_step))
+    ok(engine, c.PlaceOrder(time_ms=0, account=OWNER, symbol=X, side="Sell", order_qty=60_000, price=6_000_000))
+    account = engine.accounts[OWNER]
+    ps = account.positions[X]
+    assert engine.risk.resting_tier_extra(inst, ps) == 0
+    assert engine.risk.held_tier_extras(account, "XBt") == 5_003_750 == _gap(engine, ps.position, 5)
+
+
+def test_mrg_061_a_resting_buy_and_no_position_hold_exactly_the_buys_gap() -> None:
+    """No position, tier 5 chosen, a resting buy of 100,000 at 48,500.00: the tier holds the gap of the long the buy
+    would open, to the satoshi (the mutant ``max(1, base)`` held 1 XBt less)."""
+    engine = _owner()
+    inst = engine.instrument_map[X]
+    ok(engine, c.SetRiskLimit(time_ms=0, account=OWNER, symbol=X, risk_limit=inst.risk_limit + 5 * inst.risk_step))
+    ok(engine, c.PlaceOrder(time_ms=0, account=OWNER, symbol=X, side="Buy", order_qty=100_000, price=4_850_000))
+    account = engine.accounts[OWNER]
+    ps = account.positions[X]
+    opened, _ = apply_fill(inst, ps.position, 100_000, 4_850_000)
+    expected = _gap(engine, opened, 5)
+    assert expected > 0
+    assert engine.risk.resting_tier_extra(inst, ps) == expected
+    assert engine.risk.held_tier_extras(account, "XBt") == expected
