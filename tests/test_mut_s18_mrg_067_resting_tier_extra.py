@@ -175,3 +175,27 @@ def test_mrg_061_a_resting_buy_and_no_position_hold_exactly_the_buys_gap() -> No
     assert expected > 0
     assert engine.risk.resting_tier_extra(inst, ps) == expected
     assert engine.risk.held_tier_extras(account, "XBt") == expected
+
+
+def test_mrg_061_a_one_contract_buy_fills_with_the_other_buys() -> None:
+    """ETHUSD (lot 1), tier 1, no position, resting buys of 1 and 10 contracts: one side fills whole, so the tier
+    holds the gap of a long of 11 (the mutant sorting orders by ``signed > 1`` put the 1-contract buy with the sells
+    and held the gap of 10)."""
+    engine = _owner()
+    inst = engine.instrument_map[E]
+    ok(engine, c.PriceUpdate(time_ms=0, symbol=E, mark_price=ETH_MARK, index_price=ETH_MARK))
+    ok(engine, c.SetRiskLimit(time_ms=0, account=OWNER, symbol=E, risk_limit=inst.risk_limit + inst.risk_step))
+    for qty in (1, 10):
+        ok(engine, c.PlaceOrder(time_ms=0, account=OWNER, symbol=E, side="Buy", order_qty=qty, price=ETH_MARK - 1_000))
+    account = engine.accounts[OWNER]
+    ps = account.positions[E]
+
+    def gap(position: Position) -> int:
+        chosen = compute_requirement(inst, position, CROSS, 1)
+        own = compute_requirement(inst, position, CROSS, 0)
+        return chosen.pos_init + chosen.pos_comm - own.pos_init - own.pos_comm
+
+    eleven, _ = apply_fill(inst, ps.position, 11, ETH_MARK - 1_000)
+    ten, _ = apply_fill(inst, ps.position, 10, ETH_MARK - 1_000)
+    assert gap(eleven) > gap(ten) > 0
+    assert engine.risk.resting_tier_extra(inst, ps) == gap(eleven)
