@@ -3,7 +3,7 @@ mut18, session 17; a hand mutant of session 16's line in ``engine/core/state_cod
 
 Since session 17 ``encode_state`` names such a class through ``rejects.class_qualname`` (``type``'s own
 ``__qualname__`` slot), as the command side does.  A metaclass may answer ``cls.__qualname__`` with code of its own (here its
-``__getattribute__`` raises): reading ``kind.__qualname__`` (the mutant) raised that property's error instead of the ``CodecError``
+``__getattribute__`` raises): reading ``kind.__qualname__`` (the mutant) raised the metaclass's error instead of the ``CodecError``
 every caller of the encoding expects (review13_1: nothing of a hostile class is run).
 """
 
