@@ -59,3 +59,19 @@ def test_mrg_061_a_buy_adding_to_a_long_is_an_opening_order_charged_its_extra() 
         assert extra > 0
         assert engine.entry.order_requirement(inst, ps, qty, XBT_MARK, 0) == extra
         assert engine.entry.order_requirement(inst, ps, -qty, XBT_MARK, 0) == 0  # a sell of as much reduces
+
+
+def test_mrg_061_an_mrg_060_figure_of_one_satoshi_gets_the_extra_added() -> None:
+    """``order_requirement`` adds the extra to any positive MRG-060 figure, 1 included (the mutant ``requirement > 1``
+    sent a figure of 1 to the second branch, which asks the extra alone: one satoshi short)."""
+    engine = Engine()
+    inst = engine.instrument_map[X]
+    for account, amount in ((OWNER, 60_000_000), (MAKER, 10**13)):
+        ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    ok(engine, c.PriceUpdate(time_ms=0, symbol=X, mark_price=XBT_MARK, index_price=XBT_MARK))
+    ok(engine, c.SetRiskLimit(time_ms=1, account=OWNER, symbol=X, risk_limit=inst.risk_limit + 5 * inst.risk_step))
+    ps = engine.accounts[OWNER].positions[X]
+    extra = engine.entry._chosen_tier_extra(inst, ps, 100_000, XBT_MARK)
+    assert extra > 0
+    assert [engine.entry.order_requirement(inst, ps, 100_000, XBT_MARK, r) for r in (0, 1, 2)] == [extra, extra + 1, extra + 2]
