@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.exchange import Engine
-from tests.test_s16_chosen_tier_orders import MAKER, OWNER, XBT_MARK, X, below, ok
+from tests.test_s16_chosen_tier_orders import ETH_MARK, MAKER, OWNER, XBT_MARK, E, X, below, ok
 
 
 def test_mrg_061_a_pure_reduction_crossing_an_own_risk_step_is_accepted_at_a_chosen_tier() -> None:
@@ -75,3 +75,25 @@ def test_mrg_061_an_mrg_060_figure_of_one_satoshi_gets_the_extra_added() -> None
     extra = engine.entry._chosen_tier_extra(inst, ps, 100_000, XBT_MARK)
     assert extra > 0
     assert [engine.entry.order_requirement(inst, ps, 100_000, XBT_MARK, r) for r in (0, 1, 2)] == [extra, extra + 1, extra + 2]
+
+
+def test_mrg_061_tier_1_and_a_one_contract_buy_are_charged_like_any_opening_order() -> None:
+    """ETHUSD (lot 1): the owner long 100 at tier 1.  A buy of 1 contract (and of 10) adds to the long: with MRG-060 at
+    0 it is charged its fill's extra at tier 1 (the mutants ``chosen_tier == 1`` and ``signed > 1`` took it for a base
+    tier or for a sell that reduces, and charged nothing)."""
+    engine = Engine()
+    inst = engine.instrument_map[E]
+    for account, amount in ((OWNER, 10**9), (MAKER, 10**13)):
+        ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    ok(engine, c.PriceUpdate(time_ms=0, symbol=E, mark_price=ETH_MARK, index_price=ETH_MARK))
+    ok(engine, c.PlaceOrder(time_ms=0, account=MAKER, symbol=E, side="Sell", order_qty=100, price=ETH_MARK))
+    ok(engine, c.PlaceOrder(time_ms=0, account=OWNER, symbol=E, side="Buy", order_qty=100, price=ETH_MARK))
+    ok(engine, c.SetRiskLimit(time_ms=1, account=OWNER, symbol=E, risk_limit=inst.risk_limit + inst.risk_step))
+    ps = engine.accounts[OWNER].positions[E]
+    assert (ps.qty, ps.chosen_tier) == (100, 1)
+    for qty in (1, 10):
+        extra = engine.entry._chosen_tier_extra(inst, ps, qty, ETH_MARK)
+        assert extra > 0
+        assert engine.entry.order_requirement(inst, ps, qty, ETH_MARK, 0) == extra
+        assert engine.entry.order_requirement(inst, ps, -qty, ETH_MARK, 0) == 0  # a sell of as much reduces
