@@ -25,9 +25,9 @@ DEPOSIT = 19_034_577
 def resting_buy_at_tier_10(deposit: int) -> tuple[Engine, int]:
     engine = Engine()
     inst = engine.instrument_map[X]
-    for account, amount in ((OWNER, deposit), (MAKER, 10**13)):
-        ok(engine, c.VerifyAccount(time_ms=0, account=account))
-        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for who, amount in ((OWNER, deposit), (MAKER, 10**13)):
+        ok(engine, c.VerifyAccount(time_ms=0, account=who))
+        ok(engine, c.Deposit(time_ms=0, account=who, asset="XBt", amount=amount))
     ok(engine, c.PriceUpdate(time_ms=0, symbol=X, mark_price=XBT_MARK, index_price=XBT_MARK))
     ok(engine, c.SetRiskLimit(time_ms=0, account=OWNER, symbol=X, risk_limit=inst.risk_limit + 10 * inst.risk_step))
     ok(engine, c.PlaceOrder(time_ms=0, account=OWNER, symbol=X, side="Buy", order_qty=100_000, price=4_850_000))

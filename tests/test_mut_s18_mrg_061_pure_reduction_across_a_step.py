@@ -19,9 +19,9 @@ from tests.test_s16_chosen_tier_orders import ETH_MARK, MAKER, OWNER, XBT_MARK, 
 def test_mrg_061_a_pure_reduction_crossing_an_own_risk_step_is_accepted_at_a_chosen_tier() -> None:
     engine = Engine()
     inst = engine.instrument_map[X]
-    for account, amount in ((OWNER, 7 * 10**8), (MAKER, 10**13)):
-        ok(engine, c.VerifyAccount(time_ms=0, account=account))
-        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for who, amount in ((OWNER, 7 * 10**8), (MAKER, 10**13)):
+        ok(engine, c.VerifyAccount(time_ms=0, account=who))
+        ok(engine, c.Deposit(time_ms=0, account=who, asset="XBt", amount=amount))
     ok(engine, c.PriceUpdate(time_ms=0, symbol=X, mark_price=XBT_MARK, index_price=XBT_MARK))
     ok(engine, c.SetRiskLimit(time_ms=0, account=MAKER, symbol=X, risk_limit=inst.risk_limit + inst.risk_step))
     ok(engine, c.SetRiskLimit(time_ms=0, account=OWNER, symbol=X, risk_limit=inst.risk_limit + 3 * inst.risk_step))
@@ -46,9 +46,9 @@ def test_mrg_061_a_buy_adding_to_a_long_is_an_opening_order_charged_its_extra() 
     mutant asking what a *sell* could reduce (the whole long) took a buy of up to 100,000 for a reduction, free."""
     engine = Engine()
     inst = engine.instrument_map[X]
-    for account, amount in ((OWNER, 60_000_000), (MAKER, 10**13)):
-        ok(engine, c.VerifyAccount(time_ms=0, account=account))
-        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for who, amount in ((OWNER, 60_000_000), (MAKER, 10**13)):
+        ok(engine, c.VerifyAccount(time_ms=0, account=who))
+        ok(engine, c.Deposit(time_ms=0, account=who, asset="XBt", amount=amount))
     ok(engine, c.PriceUpdate(time_ms=0, symbol=X, mark_price=XBT_MARK, index_price=XBT_MARK))
     ok(engine, c.PlaceOrder(time_ms=0, account=MAKER, symbol=X, side="Sell", order_qty=100_000, price=XBT_MARK))
     ok(engine, c.PlaceOrder(time_ms=0, account=OWNER, symbol=X, side="Buy", order_qty=100_000, price=XBT_MARK))
@@ -66,9 +66,9 @@ def test_mrg_061_an_mrg_060_figure_of_one_satoshi_gets_the_extra_added() -> None
     sent a figure of 1 to the second branch, which asks the extra alone: one satoshi short)."""
     engine = Engine()
     inst = engine.instrument_map[X]
-    for account, amount in ((OWNER, 60_000_000), (MAKER, 10**13)):
-        ok(engine, c.VerifyAccount(time_ms=0, account=account))
-        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for who, amount in ((OWNER, 60_000_000), (MAKER, 10**13)):
+        ok(engine, c.VerifyAccount(time_ms=0, account=who))
+        ok(engine, c.Deposit(time_ms=0, account=who, asset="XBt", amount=amount))
     ok(engine, c.PriceUpdate(time_ms=0, symbol=X, mark_price=XBT_MARK, index_price=XBT_MARK))
     ok(engine, c.SetRiskLimit(time_ms=1, account=OWNER, symbol=X, risk_limit=inst.risk_limit + 5 * inst.risk_step))
     ps = engine.accounts[OWNER].positions[X]
@@ -83,9 +83,9 @@ def test_mrg_061_tier_1_and_a_one_contract_buy_are_charged_like_any_opening_orde
     tier or for a sell that reduces, and charged nothing)."""
     engine = Engine()
     inst = engine.instrument_map[E]
-    for account, amount in ((OWNER, 10**9), (MAKER, 10**13)):
-        ok(engine, c.VerifyAccount(time_ms=0, account=account))
-        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for who, amount in ((OWNER, 10**9), (MAKER, 10**13)):
+        ok(engine, c.VerifyAccount(time_ms=0, account=who))
+        ok(engine, c.Deposit(time_ms=0, account=who, asset="XBt", amount=amount))
     ok(engine, c.PriceUpdate(time_ms=0, symbol=E, mark_price=ETH_MARK, index_price=ETH_MARK))
     ok(engine, c.PlaceOrder(time_ms=0, account=MAKER, symbol=E, side="Sell", order_qty=100, price=ETH_MARK))
     ok(engine, c.PlaceOrder(time_ms=0, account=OWNER, symbol=E, side="Buy", order_qty=100, price=ETH_MARK))

@@ -25,9 +25,9 @@ def test_mrg_061_a_new_offer_mrg_060_charges_nothing_still_pays_its_fills_chosen
     free = FeeTier(adv_usd=0, maker_fee_ppm=0, taker_fee_ppm=0)
     inst = attrs.evolve(load_instrument(X), maker_fee_ppm=0, taker_fee_ppm=0, fee_tiers=(free,))
     engine = Engine({X: inst})
-    for account, amount in ((OWNER, 20_000_000), (MAKER, 10**13)):
-        ok(engine, c.VerifyAccount(time_ms=0, account=account))
-        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for who, amount in ((OWNER, 20_000_000), (MAKER, 10**13)):
+        ok(engine, c.VerifyAccount(time_ms=0, account=who))
+        ok(engine, c.Deposit(time_ms=0, account=who, asset="XBt", amount=amount))
     ok(engine, c.PriceUpdate(time_ms=0, symbol=X, mark_price=XBT_MARK, index_price=XBT_MARK))
     ok(engine, c.PlaceOrder(time_ms=1, account=OWNER, symbol=X, side="Buy", order_qty=200_000, price=4_500_000))
     ok(engine, c.SetRiskLimit(time_ms=1, account=OWNER, symbol=X, risk_limit=inst.risk_limit + 5 * inst.risk_step))

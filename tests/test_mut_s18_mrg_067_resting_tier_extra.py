@@ -33,9 +33,9 @@ def flip_with_two_take_profits(deposit: int) -> tuple[Engine, list[tuple[int, st
     30,000.00; it sells 500 ETHUSD at the mark (short 100).  The cancellations of that last command."""
     engine = Engine()
     xbt, eth = engine.instrument_map[X], engine.instrument_map[E]
-    for account, amount in ((OWNER, deposit), (MAKER, 10**13), (3, 10**13)):
-        ok(engine, c.VerifyAccount(time_ms=0, account=account))
-        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for who, amount in ((OWNER, deposit), (MAKER, 10**13), (3, 10**13)):
+        ok(engine, c.VerifyAccount(time_ms=0, account=who))
+        ok(engine, c.Deposit(time_ms=0, account=who, asset="XBt", amount=amount))
     for s, mark in ((X, XBT_MARK), (E, ETH_MARK)):
         ok(engine, c.PriceUpdate(time_ms=0, symbol=s, mark_price=mark, index_price=mark))
     for command in (
@@ -78,9 +78,9 @@ def test_mrg_061_an_isolated_positions_resting_orders_hold_nothing_of_the_cross_
     of the cross balance can be withdrawn."""
     engine = Engine()
     inst = engine.instrument_map[X]
-    for account, amount in ((OWNER, 100_000_000), (MAKER, 10**13)):
-        ok(engine, c.VerifyAccount(time_ms=0, account=account))
-        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for who, amount in ((OWNER, 100_000_000), (MAKER, 10**13)):
+        ok(engine, c.VerifyAccount(time_ms=0, account=who))
+        ok(engine, c.Deposit(time_ms=0, account=who, asset="XBt", amount=amount))
     ok(engine, c.PriceUpdate(time_ms=0, symbol=X, mark_price=XBT_MARK, index_price=XBT_MARK))
     ok(engine, c.SetLeverage(time_ms=0, account=OWNER, symbol=X, leverage_hundredths=1_000))  # isolated at 10x
     ok(engine, c.PlaceOrder(time_ms=0, account=MAKER, symbol=X, side="Sell", order_qty=100_000, price=XBT_MARK))
@@ -105,9 +105,9 @@ def test_mrg_061_the_resting_orders_extra_is_the_larger_sides_fill_less_the_posi
     every order on both passes, or not taking the position's own gap off, each held a different figure."""
     engine = Engine()
     inst = engine.instrument_map[X]
-    for account, amount in ((OWNER, 10**9), (MAKER, 10**13)):
-        ok(engine, c.VerifyAccount(time_ms=0, account=account))
-        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for who, amount in ((OWNER, 10**9), (MAKER, 10**13)):
+        ok(engine, c.VerifyAccount(time_ms=0, account=who))
+        ok(engine, c.Deposit(time_ms=0, account=who, asset="XBt", amount=amount))
     ok(engine, c.PriceUpdate(time_ms=0, symbol=X, mark_price=XBT_MARK, index_price=XBT_MARK))
     ok(engine, c.PlaceOrder(time_ms=0, account=MAKER, symbol=X, side="Sell", order_qty=100_000, price=XBT_MARK))
     ok(engine, c.PlaceOrder(time_ms=0, account=OWNER, symbol=X, side="Buy", order_qty=100_000, price=XBT_MARK))
@@ -132,9 +132,9 @@ def test_mrg_061_the_resting_orders_extra_is_the_larger_sides_fill_less_the_posi
 
 def _owner(deposit: int = 10**9) -> Engine:
     engine = Engine()
-    for account, amount in ((OWNER, deposit), (MAKER, 10**13)):
-        ok(engine, c.VerifyAccount(time_ms=0, account=account))
-        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    for who, amount in ((OWNER, deposit), (MAKER, 10**13)):
+        ok(engine, c.VerifyAccount(time_ms=0, account=who))
+        ok(engine, c.Deposit(time_ms=0, account=who, asset="XBt", amount=amount))
     ok(engine, c.PriceUpdate(time_ms=0, symbol=X, mark_price=XBT_MARK, index_price=XBT_MARK))
     return engine
 
