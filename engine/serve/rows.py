@@ -53,9 +53,7 @@ def account_margin(exchange: Engine, account: int, asset: str) -> AccountMargin:
     record = accounts.get(account)
     if record is None:
         return compute_account_margin(0, (), 0)
-    compute = getattr(exchange, "_account_margin")  # noqa: B009 - the engine keeps MRG-050 private
-    result: AccountMargin = compute(record, asset)
-    return result
+    return exchange.risk.account_margin(record, asset)
 
 
 def withdrawable_margin(exchange: Engine, account: int, asset: str) -> int:
@@ -63,9 +61,7 @@ def withdrawable_margin(exchange: Engine, account: int, asset: str) -> int:
     record = getattr(exchange, "accounts", {}).get(account)
     if record is None:
         return 0
-    compute = getattr(exchange, "_withdrawable")  # noqa: B009 - the engine keeps it private, as MRG-050
-    result: int = compute(record, asset)
-    return result
+    return exchange.desk.withdrawable(record, asset)
 
 
 def book_depth(exchange: Engine, symbol: str, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -95,7 +91,7 @@ def deleverage_percentile_ppm(exchange: Engine, views: Views, inst: Instrument, 
     table = views.adl_cache.get(key)
     if table is None:
         holders: dict[str, dict[int, None]] = getattr(exchange, "holders", {})
-        row_of = getattr(exchange, "_adl_row")  # noqa: B009 - the engine keeps the ADL inputs private
+        row_of = exchange.waterfall.adl_row
         candidates = [c for a in holders.get(inst.symbol, {}) if (c := row_of(inst, longs, a)) is not None]
         table = {i.account_id: i.percentile_ppm for i in compute_deleverage_indicators(candidates)}
         if len(views.adl_cache) > 64:
