@@ -66,7 +66,8 @@ INT_FIELDS = [
 
 def test_every_command_has_int_fields_covered() -> None:
     assert len(INT_FIELDS) >= 30
-    assert (c.Deposit, "amount") in INT_FIELDS and (c.VerifyAccount, "account") in INT_FIELDS
+    assert (c.Deposit, "amount") in INT_FIELDS
+    assert (c.VerifyAccount, "account") in INT_FIELDS
 
 
 @pytest.mark.parametrize(("cls", "field"), INT_FIELDS, ids=[f"{cls.__name__}.{name}" for cls, name in INT_FIELDS])
@@ -76,9 +77,11 @@ def test_an_int_field_beyond_64_bits_is_malformed_and_changes_nothing(cls: type[
     exchange, twin = engine(), engine()
     twin.process(c.replace(base(cls), **{field: "x"}))  # a wrong-typed field: Malformed, only the event counter moves
     events = exchange.process(c.replace(base(cls), **{field: value}))
-    assert len(events) == 1 and isinstance(events[0], Rejected)
+    assert len(events) == 1
+    assert isinstance(events[0], Rejected)
     assert events[0].reason is Reason.MALFORMED
-    assert events[0].text.startswith(f"{field} ") and "is outside signed 64 bits" in events[0].text
+    assert events[0].text.startswith(f"{field} ")
+    assert "is outside signed 64 bits" in events[0].text
     assert len(events[0].text) < 400  # the value shown bounded (an int of 14,617 bits by its size)
     assert events[0].account in (-1, 1)  # never an int beyond 64 bits
     assert exchange.state_hash() == twin.state_hash()
@@ -125,7 +128,8 @@ def test_ids_that_share_a_hash_are_refused_beyond_64_bits() -> None:
 
 def test_a_rejected_command_names_no_account_beyond_64_bits() -> None:
     events = engine().process(c.Deposit(0, 2**64, "XBt", 1))
-    assert isinstance(events[-1], Rejected) and events[-1].account == -1
+    assert isinstance(events[-1], Rejected)
+    assert events[-1].account == -1
 
 
 # ----------------------------------------------------------------------------- the state codec: hash flooding
@@ -191,7 +195,8 @@ def test_a_hostile_command_value_that_floods_is_journaled_as_opaque(tmp_path: An
     durable, _ = DurableExchange.open(store, command_codec(), make)
     hostile = dict.fromkeys(colliding(40))
     events = durable.submit(c.PlaceOrder(0, 1, "XBTUSD", "Buy", 100, 5_000_000, cl_ord_id=hostile))  # type: ignore[arg-type]
-    assert isinstance(events[-1], Rejected) and events[-1].reason is Reason.MALFORMED
+    assert isinstance(events[-1], Rejected)
+    assert events[-1].reason is Reason.MALFORMED
     state = durable.exchange.state_hash()
     durable.close()
     scan = read_journal(f"{store}/journal.log")
@@ -213,5 +218,6 @@ def test_the_state_hash_is_unchanged_for_every_ordinary_state() -> None:
 def test_the_state_hash_spells_an_int_repr_refuses_in_hex() -> None:
     """No state holds one (the bounds); were one there, hashing it never raises."""
     digest = canonical_hash((1, (10**4400, "XBt")))
-    assert digest == canonical_hash((1, (10**4400, "XBt"))) and len(digest) == 64
+    assert digest == canonical_hash((1, (10**4400, "XBt")))
+    assert len(digest) == 64
     assert canonical_hash((10**4400,)) != canonical_hash((10**4400 + 1,))

@@ -35,9 +35,9 @@ import attrs
 
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import DAY_MS, Account, PositionState, compute_fee_tier
-from perpspec.engine.core.commands import FIELD_INT_MAX
 from perpspec.engine.core.book import Book, Level
 from perpspec.engine.core.closeout import Pending
+from perpspec.engine.core.commands import FIELD_INT_MAX
 from perpspec.engine.core.fastmargin import RestingCache, order_sums
 from perpspec.engine.core.ledger import LIQUIDATOR
 from perpspec.engine.core.liqindex import LiqIndex
@@ -347,10 +347,11 @@ class _Checker:
             qty = getattr(order, name)
             if qty is not None and qty % lot != 0:
                 _fail(f"{path}.{name}", f"{_shown(qty)} is not a whole number of lots of {lot}")
-        if order.account != LIQUIDATOR and order.price != 0:
-            if order.price % inst.tick_size != 0 or order.price > inst.max_price:
-                _fail(f"{path}.price", f"{_shown(order.price)} is not on the tick grid of {inst.tick_size} up to "
-                                       f"maxPrice {inst.max_price}")
+        if order.account != LIQUIDATOR and order.price != 0 and (
+            order.price % inst.tick_size != 0 or order.price > inst.max_price
+        ):
+            _fail(f"{path}.price", f"{_shown(order.price)} is not on the tick grid of {inst.tick_size} up to "
+                                   f"maxPrice {inst.max_price}")
 
     def books(self) -> None:
         books = _dict(self.state["books"], "books")

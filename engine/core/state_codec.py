@@ -444,7 +444,7 @@ def _decode(data: bytes, pos: int) -> tuple[Any, int]:
             frame = _Frame(tag, target, remaining)
             if tag == _DEQUE:
                 frame.key = len(refs) - 1
-            elif count > MAX_SHARED_HASH and (tag == _DICT or tag == _SET or tag == _FROZENSET):
+            elif count > MAX_SHARED_HASH and tag in (_DICT, _SET, _FROZENSET):
                 frame.hashes = {}  # hash flooding is refused as the keys arrive (_deliver)
             frames.append(frame)
             have_value = False

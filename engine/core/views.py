@@ -379,10 +379,10 @@ class _Hex:
 def _spelt(value: object) -> object:
     """``value`` (a canonical tuple tree) with every int of more than 4,000 digits' size as a :class:`_Hex`."""
     if type(value) is tuple or type(value) is list:
-        items = [_spelt(item) for item in value]  # type: ignore[attr-defined]
+        items = [_spelt(item) for item in value]
         return tuple(items) if type(value) is tuple else items
-    if type(value) is int and value.bit_length() > 13_000:  # type: ignore[attr-defined]
-        return _Hex(value)  # type: ignore[arg-type]
+    if type(value) is int and value.bit_length() > 13_000:
+        return _Hex(value)
     return value
 
 
