@@ -146,7 +146,7 @@ def test_every_state_of_a_random_run_loads() -> None:
     engine = built()
     for account in range(3, 9):
         engine.process(c.VerifyAccount(0, account))
-        engine.process(c.Deposit(0, account, "XBt", rng.randrange(10**6, 10**9)))
+        engine.process(c.Deposit(0, account, "XBt", rng.randrange(10**5, 10**7)))
     mark = 5_000_000
     for step in range(400):
         roll = rng.random()
@@ -164,12 +164,13 @@ def test_every_state_of_a_random_run_loads() -> None:
         elif roll < 0.8:
             engine.process(c.CancelAll(step, account))
         elif roll < 0.95:
-            mark = max(1_000_000, mark + rng.randrange(-30, 31) * 5_000)
+            mark = max(1_000_000, mark + rng.randrange(-30, 31) * 20_000)
             engine.process(c.PriceUpdate(step, "XBTUSD", mark_price=mark, index_price=mark))
         else:
             engine.process(c.FundingTick(step, "XBTUSD", rng.randrange(-50_000, 50_001)))
         Engine.from_snapshot(engine.snapshot())  # raises CodecError on a refused state
     assert engine.registry.next_order_id > 100
+    assert engine.stats.get("liquidations", 0) > 0  # take-overs held by the liquidation engine were checked too
 
 
 @pytest.mark.parametrize("label", ["fund-negative", "free-money", "position-off-lot", "leaves-plus-cum"])
