@@ -56,6 +56,7 @@ def test_fnd_020_a_pool_exactly_at_its_fitting_maintenance_is_not_waited_for() -
     )
     assert maintenance > 0
     account.wallets["XBt"] += maintenance - equity  # as a state only a price move reaches: equity == maintenance
+    engine.ledger.deposits["XBt"] += maintenance - equity  # funds conserved, as the snapshot's state check requires
     assert engine.risk.pool_of(account, X)[1] == maintenance
     assert not engine.risk.below_fitting_maintenance(account, X)
     before = engine.snapshot()

@@ -191,7 +191,9 @@ def test_a_one_contract_bid_above_its_caches_highest_buy_is_refused() -> None:
 
 
 def _at_price_one(state: State) -> None:
-    _move_bid_to(state, 1)
+    # the lowest price a trader's order rests at: one tick (50); price 1 is off the tick grid, which the state
+    # check refuses since session 17 (redteam18_5)
+    _move_bid_to(state, 50)
 
 
 def _cache_mark_one(state: State) -> None:
@@ -377,10 +379,12 @@ PAST_BOUND: list[tuple[str, Mutation, bytes, str]] = [
      f"instrument_map['XBTUSD'].symbol: '{'Y' * 40}' differs from its key"),
     ("cl-ord-id-long", lambda s: s["accounts"][1].cl_ord_ids.update({"c" * LONG: 5}), PAYLOAD,
      f"accounts[1].cl_ord_ids['{'c' * 40}']: does not name a live order of this account with that clOrdID"),
+    # an asset no instrument has is refused by its key (session 17), shown cut at 40 characters as before
     ("fees-asset-long", lambda s: s["fees"].update({"a" * LONG: 1.5}), PAYLOAD,
-     f"fees['{'a' * 40}']: must be an integer, is float"),
+     f"fees key: '{'a' * 40}' is not one of ['USDt', 'XBt']"),
     ("wallet-asset-long", lambda s: s["accounts"][1].wallets.update({"w" * LONG: 1.5}), PAYLOAD,
-     f"accounts[1].wallets['{'w' * 40}']: must be an integer, is float"),
+     f"accounts[1].wallets key: '{'w' * 40}' is not one of ['USDt', 'XBt']"),
+    ("fees-float", lambda s: s["fees"].update({"XBt": 1.5}), PAYLOAD, "fees['XBt']: must be an integer, is float"),
 ]
 
 

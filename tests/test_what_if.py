@@ -163,6 +163,7 @@ def test_engine_snapshot_is_read_with_its_own_cost_basis_and_isolated_margin(
         exchange.holders["XBTUSD"][account_id] = None  # what the fills keep (checked when a snapshot loads)
         exchange.risk.dirty[account_id] = None  # as a fill marks it: the liquidation index is derived from it
     exchange.risk.refresh_index()  # an honest state's index (a snapshot's is rebuilt from its positions on load)
+    exchange.ledger.deposits["XBt"] = 200_000_000  # the wallets' money came in (INV-CONSERVATION, checked on load)
     path = tmp_path / "snapshot.bin"
     write_snapshot(str(path), 1, exchange.state_hash().encode(), encode_engine(exchange), bytes(32))
     status = main(["what-if", "--params", "XBTUSD", "--set", "maintMargin=0.008", "--state", str(path), "--json"])

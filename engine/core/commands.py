@@ -10,7 +10,12 @@ price units, quantities contracts, money settlement minor units.
 
 Fields are deliberately *not* validated here: a command is what a client
 sent, and the engine answers every malformed one with a typed rejection
-(never an exception).  Optional fields are ``None`` when absent, as in the
+(never an exception).  The engine's typed validation layer
+(:func:`engine.core.rejects.first_wrong_type`, run before any handler) refuses
+a field of the wrong type, and an integer field outside signed 64 bits
+(:data:`FIELD_INT_MIN` .. :data:`FIELD_INT_MAX`, BitMEX's own integer range):
+``Rejected(Malformed)``, nothing changed.  The handlers' rules bound most
+fields far tighter (maxOrderQty, maxPrice, the clock's end, ...).  Optional fields are ``None`` when absent, as in the
 API.  Commands are hashable and serialisable (:func:`command_to_dict`,
 :func:`command_from_dict`) for the journal.
 
@@ -25,7 +30,7 @@ engine's 101k per order).  Two commands are equal only when they are of the same
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 
 class PlaceOrder(NamedTuple):
@@ -315,6 +320,14 @@ def command_from_dict(data: dict[str, Any]) -> Command:
 
 
 # ----------------------------------------------------------------------------- the typed validation layer
+
+# Every integer field of every command (times, account and order ids, quantities, prices, amounts, rates, sizes)
+# lies in signed 64 bits, as in BitMEX's API (redteam18_1/_4): a larger one is Malformed.  An unbounded Deposit
+# made a wallet of thousands of digits that the state hash (repr) and the snapshot decoder refused, and ids of
+# i * (2**61 - 1) all hash alike (CPython hashes an int modulo 2**61 - 1): within 64 bits at most five
+# non-negative ids share a hash.  Wallets and funds grow only by such amounts, one command at a time.
+FIELD_INT_MIN: Final = -(2**63)
+FIELD_INT_MAX: Final = 2**63 - 1
 
 _KINDS: dict[str, type[Any]] = {"int": int, "str": str, "bool": bool}
 FIELD_NOUNS: dict[type[Any], str] = {int: "an integer", str: "a string", bool: "a boolean"}

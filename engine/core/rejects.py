@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
-from perpspec.engine.core.commands import COMMAND_TYPES, FIELD_CHECKS, FIELD_KINDS, FIELD_NOUNS
+from perpspec.engine.core.commands import (
+    COMMAND_TYPES,
+    FIELD_CHECKS,
+    FIELD_INT_MAX,
+    FIELD_INT_MIN,
+    FIELD_KINDS,
+    FIELD_NOUNS,
+)
 from perpspec.engine.core.events import Reason
 
 
@@ -46,7 +53,8 @@ def wrong_field_type(command: object) -> str | None:
     The engine's typed validation layer (issue 14): the sequencer calls it
     (as :func:`first_wrong_type` on :func:`field_values`) before any handler
     reads a field, so every later read sees the declared type.  An ``int``
-    field takes an ``int`` and nothing else (a ``bool`` is not a number here),
+    field takes an ``int`` within signed 64 bits (``commands.FIELD_INT_MIN`` ..
+    ``FIELD_INT_MAX``; redteam18_1/_4) and nothing else (a ``bool`` is not a number here),
     a ``str`` field a ``str``, a ``bool`` field a ``bool``; an optional field
     may also be None.  The mypyc-compiled engine checks a field's annotation
     when it reads it (and unboxes ``True`` read as ``int`` to 1): with this
@@ -80,8 +88,14 @@ def first_wrong_type(command: object, values: tuple[object, ...]) -> str | None:
     for index in range(len(kinds)):
         value = values[index]
         kind = kinds[index]
-        if type(value) is not kind and not (optional[index] and value is None):
-            return f"{FIELD_KINDS[type(command)][index][0]} must be {FIELD_NOUNS[kind]}"
+        if type(value) is not kind:
+            if not (optional[index] and value is None):
+                return f"{FIELD_KINDS[type(command)][index][0]} must be {FIELD_NOUNS[kind]}"
+        elif kind is int and not FIELD_INT_MIN <= value <= FIELD_INT_MAX:  # type: ignore[operator]
+            return (
+                f"{FIELD_KINDS[type(command)][index][0]} {show(value)} is outside signed 64 bits "
+                f"[{FIELD_INT_MIN}, {FIELD_INT_MAX}]"
+            )
     return None
 
 
@@ -153,12 +167,15 @@ def told(command: object) -> tuple[int, str]:
     Read only from a command of a registered class holding its class's number of items, whose fields are plain
     tuple items.  A foreign object's attribute read may run code (redteam13_1: a subclass whose ``account`` is a
     raising property), and a short command's missing field raises ``IndexError`` (review12_4:
-    ``tuple.__new__(PlaceOrder, [0])``); such a command names account -1 and no clOrdID.
+    ``tuple.__new__(PlaceOrder, [0])``); such a command names account -1 and no clOrdID, as does one whose
+    account is not an int within signed 64 bits.
     """
     if not is_whole_command(command):
         return -1, ""
     account = getattr(command, "account", -1)
-    return (account if is_int(account) else -1), text_of(getattr(command, "cl_ord_id", ""))
+    # an account beyond 64 bits is none (the validation layer refused it): an event never carries such an int
+    known = is_int(account) and FIELD_INT_MIN <= account <= FIELD_INT_MAX
+    return (account if known else -1), text_of(getattr(command, "cl_ord_id", ""))
 
 
 SHOWN_CHARS: Final = 256  # a value shown in a reject's text is cut after this many characters ("…")

@@ -37,6 +37,7 @@ from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import DAY_MS, Account, PositionState, compute_fee_tier
 from perpspec.engine.core.book import Book, Level
 from perpspec.engine.core.closeout import Pending
+from perpspec.engine.core.commands import FIELD_INT_MAX
 from perpspec.engine.core.fastmargin import RestingCache, order_sums
 from perpspec.engine.core.ledger import LIQUIDATOR
 from perpspec.engine.core.liqindex import LiqIndex
@@ -49,7 +50,13 @@ from perpspec.engine.core.stream import MAX_TIME_MS
 from perpspec.rules.adl import POLICIES
 from perpspec.rules.instrument import ContractKind, FeeTier, Instrument
 from perpspec.rules.instrument_file import MARK_METHODS, InstrumentError, validate
-from perpspec.rules.margin import PositionMargin, compute_position_margin
+from perpspec.rules.invariants import (
+    StepInfo,
+    check_conservation,
+    check_insurance_nonneg,
+    check_oi_balance,
+)
+from perpspec.rules.margin import MarginSetting, PositionMargin, RestingOrder, compute_position_margin
 from perpspec.rules.position import Position
 from perpspec.rules.risk_limit import compute_tier_limit
 
@@ -87,12 +94,32 @@ def _fail(path: str, reason: str) -> NoReturn:
     raise StateFieldError(path, reason)
 
 
+# No int of an engine state is this large (redteam18_1): commands bring ints within 64 bits (the validation
+# layer), one at a time, and a fill moves at most maxOrderQty x |multiplier| x maxPrice of 200-digit instrument
+# fields, under 2**1400; far below what the state hash's repr (4,300 digits) and the codec (~28,000 bits) carry.
+STATE_INT_BITS: Final = 4096
+# account and order ids: what commands bring (signed 64 bits) and the engine counts up to
+MAX_ID: Final = FIELD_INT_MAX
+
+
 def _int(value: object, path: str, low: int | None = None, high: int | None = None) -> int:
-    """An exact ``int`` (not a bool, float or subclass) within ``[low, high]``."""
+    """An exact ``int`` (not a bool, float or subclass) within ``[low, high]``, and of at most
+    :data:`STATE_INT_BITS` bits whatever the bounds."""
     if type(value) is not int:
         _fail(path, f"must be an integer, is {type(value).__name__}")
     if (low is not None and value < low) or (high is not None and value > high):
         _fail(path, f"{_shown(value)} is outside [{'-inf' if low is None else low}, {'inf' if high is None else high}]")
+    if value.bit_length() > STATE_INT_BITS:
+        _fail(path, f"{_shown(value)} is larger than any engine state holds (at most {STATE_INT_BITS} bits)")
+    return value
+
+
+def _id(value: object, path: str, low: int) -> int:
+    """An account or order id: an int from ``low`` up to :data:`MAX_ID` (signed 64 bits, as every command's)."""
+    _int(value, path, low)
+    assert isinstance(value, int)
+    if value > MAX_ID:
+        _fail(path, f"{_shown(value)} is beyond signed 64 bits: no id the engine makes")
     return value
 
 
@@ -224,6 +251,7 @@ class _Checker:
         self.live: dict[int, Order] = {}
         self.accounts: dict[int, Account] = {}
         self.seen_in_place: dict[int, str] = {}  # order id -> where the live order rests (book or pool)
+        self.assets: tuple[str, ...] = ()  # the instruments' settlement and base assets
 
     # ------------------------------------------------------------------ instruments and prices
     def instrument_map(self) -> None:
@@ -246,10 +274,12 @@ class _Checker:
                         _fail(f"settled[{symbol!r}]", "a perpetual contract never settles")
 
     def money(self) -> None:
-        """Per-asset pools (fund_move, fees, deposits): signed ints by asset name; counters in ``stats``."""
+        """Per-asset pools (fund_move, fees, deposits): signed ints by an asset of the instruments (Deposit and
+        DepositInsurance refuse any other: UnknownAsset); counters in ``stats``."""
+        self.assets = _assets(self.instruments)
         for name in ("insurance_funds", "fees", "deposits", "stats"):
             for asset, amount in _dict(self.state[name], name).items():
-                _str(asset, f"{name} key")
+                _str(asset, f"{name} key", None if name == "stats" else self.assets)
                 _int(amount, f"{name}[{asset[:40]!r}]", 0 if name == "stats" else None)
 
     # ------------------------------------------------------------------ orders
@@ -261,8 +291,8 @@ class _Checker:
         """An Order's own fields (OrderEntry's checks on entry; the book keeps quantities non-negative)."""
         _record(order, Order, path, slot_names(Order))
         assert isinstance(order, Order)
-        _int(order.order_id, f"{path}.order_id", 1)
-        _int(order.account, f"{path}.account", LIQUIDATOR)
+        _id(order.order_id, f"{path}.order_id", 1)
+        _id(order.account, f"{path}.account", LIQUIDATOR)
         _key(order.symbol, f"{path}.symbol", self.instruments)
         _str(order.cl_ord_id, f"{path}.cl_ord_id")
         for name in _ORDER_BOOLS:
@@ -287,7 +317,7 @@ class _Checker:
     def live_orders(self) -> None:
         live = _dict(self.state["live_orders"], "live_orders")
         marks = self.state["marks"]  # a dict keyed by instruments (prices() checked it first)
-        next_id = _int(self.state["next_order_id"], "next_order_id", 1)
+        next_id = _id(self.state["next_order_id"], "next_order_id", 1)
         for order_id, order in live.items():
             path = f"live_orders[{_int(order_id, 'live_orders key', 1, next_id - 1)}]"
             self.order(order, path)
@@ -297,7 +327,31 @@ class _Checker:
                 _fail(path, "a live order must be live with leaves_qty > 0")
             if order.symbol not in marks:  # order entry refuses every order without one (NoMarkPrice; mut16_1)
                 _fail(f"{path}.symbol", f"{order.symbol!r} has no mark price: no live order waits or rests there")
+            self.order_terms(order, path)
         self.live = live
+
+    def order_terms(self, order: Order, path: str) -> None:
+        """A live order's quantities and price as order entry, amends and fills keep them (redteam18_5).
+
+        ``cum_qty + leaves_qty == order_qty`` (a fill moves quantity from leaves to cum, an amend sets
+        ``order_qty = cum_qty + leaves``); every quantity whole lots (entry and amend refuse any other,
+        InvalidQty, and fills trade whole lots of both sides); a trader's limit price on the tick grid and within
+        maxPrice (InvalidPrice / PriceOutOfRange).
+        """
+        inst = self.instruments[order.symbol]
+        if order.cum_qty + order.leaves_qty != order.order_qty:
+            _fail(f"{path}.leaves_qty", f"cum_qty {_shown(order.cum_qty)} + leaves_qty {_shown(order.leaves_qty)} is "
+                                        f"not order_qty {_shown(order.order_qty)}")
+        lot = inst.lot_size
+        for name in ("order_qty", "leaves_qty", "cum_qty", "display_qty"):
+            qty = getattr(order, name)
+            if qty is not None and qty % lot != 0:
+                _fail(f"{path}.{name}", f"{_shown(qty)} is not a whole number of lots of {lot}")
+        if order.account != LIQUIDATOR and order.price != 0 and (
+            order.price % inst.tick_size != 0 or order.price > inst.max_price
+        ):
+            _fail(f"{path}.price", f"{_shown(order.price)} is not on the tick grid of {inst.tick_size} up to "
+                                   f"maxPrice {inst.max_price}")
 
     def books(self) -> None:
         books = _dict(self.state["books"], "books")
@@ -358,7 +412,7 @@ class _Checker:
         for symbol, pool in pools.items():
             path = f"conditional[{_key(symbol, 'conditional', self.instruments)!r}]"
             for order_id, item in _dict(pool, path).items():
-                where = f"{path}[{_int(order_id, f'{path} key', 1)}]"
+                where = f"{path}[{_id(order_id, f'{path} key', 1)}]"
                 order = self.live.get(order_id)
                 if order is None or order is not item:
                     _fail(where, "is not the live order of that id")
@@ -377,7 +431,7 @@ class _Checker:
     def accounts_(self) -> None:
         accounts = _dict(self.state["accounts"], "accounts")
         for account_id, account in accounts.items():
-            path = f"accounts[{_int(account_id, 'accounts key', LIQUIDATOR)}]"
+            path = f"accounts[{_id(account_id, 'accounts key', LIQUIDATOR)}]"
             self.account(account, path, account_id)
         liquidator = accounts.get(LIQUIDATOR)
         if liquidator is None or not liquidator.verified:
@@ -402,7 +456,7 @@ class _Checker:
         _int(account.cancel_at_ms, f"{path}.cancel_at_ms", 0)
         for name in ("wallets", "reserved"):
             for asset, amount in _dict(getattr(account, name), f"{path}.{name}").items():
-                _str(asset, f"{path}.{name} key")
+                _str(asset, f"{path}.{name} key", self.assets)
                 _int(amount, f"{path}.{name}[{asset[:40]!r}]", 0 if name == "reserved" else None)
         for day, volume in _dict(account.volume_by_day, f"{path}.volume_by_day").items():
             _int(volume, f"{path}.volume_by_day[{_int(day, f'{path}.volume_by_day key', 0)}]", 0)
@@ -418,13 +472,13 @@ class _Checker:
                     and tier != compute_fee_tier(self.instruments[symbol], account.volume_by_day, day)):
                 _fail(f"{where}[1]", "is not the tier the account's 30-day volume gives for that day (the fee schedule, feeTiers)")
         for order_id, item in _dict(account.orders, f"{path}.orders").items():
-            where = f"{path}.orders[{_int(order_id, f'{path}.orders key', 1)}]"
+            where = f"{path}.orders[{_id(order_id, f'{path}.orders key', 1)}]"
             order = self.live.get(order_id)
             if order is None or order is not item or order.account != account_id:
                 _fail(where, "is not a live order of this account")
         for cl_ord_id, order_id in _dict(account.cl_ord_ids, f"{path}.cl_ord_ids").items():
             where = f"{path}.cl_ord_ids[{_str(cl_ord_id, f'{path}.cl_ord_ids key')[:40]!r}]"
-            named = self.live.get(_int(order_id, where, 1))
+            named = self.live.get(_id(order_id, where, 1))
             if named is None or named is not account.orders.get(order_id) or named.cl_ord_id != cl_ord_id:
                 _fail(where, "does not name a live order of this account with that clOrdID")
         for symbol, ps in _dict(account.positions, f"{path}.positions").items():
@@ -438,7 +492,8 @@ class _Checker:
         inst = self.instruments[symbol]
         if ps.symbol != symbol:
             _fail(f"{path}.symbol", "differs from its key")
-        _int(ps.qty, f"{path}.qty")
+        if _int(ps.qty, f"{path}.qty") % inst.lot_size != 0:  # fills trade whole lots (redteam18_5)
+            _fail(f"{path}.qty", f"{_shown(ps.qty)} is not a whole number of lots of {inst.lot_size}")
         if ps.qty != 0 and symbol not in self.state["marks"]:  # a position comes of fills, of orders a mark allowed
             _fail(f"{path}.qty", f"a position in {symbol!r}, which has no mark price")
         _int(ps.cost, f"{path}.cost")
@@ -450,7 +505,7 @@ class _Checker:
             _fail(f"{path}.risk_limit", f"{_shown(ps.risk_limit)} is not riskLimit + chosen_tier × riskStep "
                                         f"= {_shown(compute_tier_limit(inst, ps.chosen_tier))}")
         for order_id, entry in _dict(ps.orders, f"{path}.orders").items():
-            where = f"{path}.orders[{_int(order_id, f'{path}.orders key', 1)}]"
+            where = f"{path}.orders[{_id(order_id, f'{path}.orders key', 1)}]"
             leaves, price = _pair(entry, where)
             _int(leaves, f"{where}[0]")
             _int(price, f"{where}[1]", 0, inst.max_price)
@@ -504,7 +559,7 @@ class _Checker:
         today = _int(self.state["time_ms"], "time_ms", 0, MAX_TIME_MS) // DAY_MS
         day_orders = _dict(self.state["day_orders"], "day_orders")
         for order_id, day in day_orders.items():
-            where = f"day_orders[{_int(order_id, 'day_orders key', 1)}]"
+            where = f"day_orders[{_id(order_id, 'day_orders key', 1)}]"
             # placed today or before (OrderEntry.place); a later day would outlive its day (advance_clock expires
             # every one of a past day at once, so any earlier day expires the order as today's does)
             _int(day, where, 0, today)
@@ -518,7 +573,7 @@ class _Checker:
         for index, entry in enumerate(heap):
             deadline, account_id = _pair(entry, f"dms_heap[{index}]")
             _int(deadline, f"dms_heap[{index}][0]", 0)
-            _int(account_id, f"dms_heap[{index}][1]", 0)
+            _id(account_id, f"dms_heap[{index}][1]", 0)
             if index and heap[(index - 1) // 2] > entry:
                 _fail(f"dms_heap[{index}]", "breaks the heap order (heapq)")
         armed = set(heap)
@@ -528,7 +583,7 @@ class _Checker:
                                                               "(it would never fire)")
         reservations = _dict(self.state["spot_reservations"], "spot_reservations")
         for order_id, entry in reservations.items():
-            where = f"spot_reservations[{_int(order_id, 'spot_reservations key', 1)}]"
+            where = f"spot_reservations[{_id(order_id, 'spot_reservations key', 1)}]"
             asset, amount = _pair(entry, where)
             _str(asset, f"{where}[0]")
             _int(amount, f"{where}[1]", 0)
@@ -569,7 +624,7 @@ class _Checker:
     def risk(self) -> None:
         for name in ("dirty", "multi"):
             for account_id, value in _dict(self.state[name], name).items():
-                where = f"{name}[{_int(account_id, f'{name} key', LIQUIDATOR)}]"
+                where = f"{name}[{_id(account_id, f'{name} key', LIQUIDATOR)}]"
                 if value is not None:
                     _fail(where, "must be None (the dict is an ordered set)")
         multi = self.state["multi"]
@@ -588,7 +643,7 @@ class _Checker:
         for symbol, members in holders.items():
             path = f"holders[{symbol!r}]"
             for account_id, value in _dict(members, path).items():
-                where = f"{path}[{_int(account_id, f'{path} key', LIQUIDATOR)}]"
+                where = f"{path}[{_id(account_id, f'{path} key', LIQUIDATOR)}]"
                 if value is not None or account_id not in self.accounts:
                     _fail(where, "must be None, for an account of this engine")
             if len(holding[symbol]) != len(members) or not all(account_id in members for account_id in holding[symbol]):
@@ -598,7 +653,7 @@ class _Checker:
         expected: dict[tuple[bool, str], list[tuple[int, int]]] = {}
         for key, entry in _dict(liq.entries, "liq.entries").items():
             account_id, symbol = _pair(key, "liq.entries key")
-            _int(account_id, "liq.entries key[0]", LIQUIDATOR)
+            _id(account_id, "liq.entries key[0]", LIQUIDATOR)
             _key(symbol, "liq.entries", self.instruments)
             is_long, price = _pair(entry, f"liq.entries[{key!r}]")
             _bool(is_long, f"liq.entries[{key!r}][0]")
@@ -616,15 +671,15 @@ class _Checker:
             _fail("liq.entries", f"entries {sorted(expected)[0]} missing from their sorted list")
 
     def waterfall(self) -> None:
-        _int(self.state["next_pending_id"], "next_pending_id", 0)
+        _id(self.state["next_pending_id"], "next_pending_id", 0)
         seen: set[int] = set()
         for index, pending in enumerate(_list(self.state["pending"], "pending")):
             path = f"pending[{index}]"
             _record(pending, Pending, path, slot_names(Pending))
-            if _int(pending.pending_id, f"{path}.pending_id", 0) in seen:
+            if _id(pending.pending_id, f"{path}.pending_id", 0) in seen:
                 _fail(f"{path}.pending_id", "is not unique")
             seen.add(pending.pending_id)
-            if _int(pending.account, f"{path}.account", 0) not in self.accounts:
+            if _id(pending.account, f"{path}.account", 0) not in self.accounts:
                 _fail(f"{path}.account", "is not an account of this engine")
             lot_size = self.instruments[_key(pending.symbol, f"{path}.symbol", self.instruments)].lot_size
             if pending.symbol not in self.state["marks"]:  # taken over from a position, which a mark allowed (review17_1)
@@ -643,6 +698,90 @@ class _Checker:
         _int(self.state["seq"], "seq", 0)
         _int(self.state["time_ms"], "time_ms", 0, MAX_TIME_MS)
         _int(self.state["max_clock_step_ms"], "max_clock_step_ms", 1)
+
+    def invariants(self) -> None:
+        """The registry's invariants that need only the state (rules.invariants; redteam18_5), run on the checked
+        state as the simulator runs them after every command: INV-INSURANCE-NONNEG, INV-CONSERVATION (the state
+        keeps ``deposits``, net of withdrawals, per asset) and INV-OI-BALANCE."""
+        view = _StateView(self.state, self.instruments, self.accounts, self.assets)
+        for field, check in (("insurance_funds", check_insurance_nonneg), ("deposits", check_conservation),
+                             ("accounts", check_oi_balance)):
+            problems = check(view, _NO_STEP)
+            if problems:
+                name = {check_insurance_nonneg: "INV-INSURANCE-NONNEG", check_conservation: "INV-CONSERVATION",
+                        check_oi_balance: "INV-OI-BALANCE"}[check]
+                _fail(f"{field} ({name})", problems[0])
+
+
+_NO_STEP: Final = StepInfo()
+
+
+def _assets(instruments: Mapping[str, Instrument]) -> tuple[str, ...]:
+    """The assets of ``instruments``, sorted: what Market.assets gives (settlement and spot base assets)."""
+    assets = {inst.settl_currency for inst in instruments.values()}
+    assets |= {inst.base_currency for inst in instruments.values() if inst.base_currency}
+    return tuple(sorted(assets))
+
+
+class _StateView:
+    """A checked state as ``rules.invariants.ExchangeView``, for the invariants that read only balances and
+    positions (those of :meth:`_Checker.invariants`); it answers as :class:`engine.core.views.Views` does: the
+    liquidation engine's positions are its held close-outs."""
+
+    def __init__(self, state: Mapping[str, Any], instruments: dict[str, Instrument], accounts: dict[int, Account],
+                 assets: tuple[str, ...]) -> None:
+        self.state = state
+        self.instrument_map = instruments
+        self.accounts = accounts
+        self.asset_names = assets
+
+    def assets(self) -> tuple[str, ...]:
+        return self.asset_names
+
+    def account_ids(self) -> list[int]:
+        return sorted(self.accounts)
+
+    def instruments(self) -> Mapping[str, Instrument]:
+        return self.instrument_map
+
+    def wallet(self, account_id: int, asset: str) -> int:
+        return self.accounts[account_id].wallet(asset)
+
+    def positions(self, account_id: int) -> Mapping[str, Position]:
+        if account_id == LIQUIDATOR:
+            merged: dict[str, Position] = {}
+            for pending in self.state["pending"]:
+                old = merged.get(pending.symbol, Position())
+                merged[pending.symbol] = Position(qty=old.qty + pending.qty, cost=old.cost + pending.cost)
+            return merged
+        held = self.accounts[account_id].positions
+        return {symbol: Position(qty=ps.qty, cost=ps.cost) for symbol, ps in sorted(held.items()) if ps.qty != 0}
+
+    def insurance(self, asset: str) -> int:
+        funds: dict[str, int] = self.state["insurance_funds"]
+        return funds.get(asset, 0)
+
+    def fee_pool(self, asset: str) -> int:
+        fees: dict[str, int] = self.state["fees"]
+        return fees.get(asset, 0)
+
+    def funding_pool(self, asset: str) -> int:
+        del asset
+        return 0  # funding settles within its command (Views.funding_pool)
+
+    def net_deposits(self, asset: str) -> int:
+        deposits: dict[str, int] = self.state["deposits"]
+        return deposits.get(asset, 0)
+
+    def mark_price(self, symbol: str) -> int:
+        marks: dict[str, int] = self.state["marks"]
+        return marks.get(symbol, 0)
+
+    def open_orders(self, account_id: int) -> list[RestingOrder]:
+        raise NotImplementedError("no state-only invariant reads orders")  # never called (invariants() above)
+
+    def margin_setting(self, account_id: int, symbol: str) -> MarginSetting:
+        raise NotImplementedError("no state-only invariant reads margin settings")
 
 
 def check_engine_state(state: object) -> None:
@@ -673,6 +812,7 @@ def _check_fields(state: object) -> None:
     checker.risk()
     checker.waterfall()
     checker.clock()
+    checker.invariants()
 
 
 __all__ = [

@@ -51,6 +51,16 @@ def _put_uvarint(out: bytearray, value: int) -> None:
     out.append(value)
 
 
+# an integer of more than ~28 000 bits is not engine state: the decoder reads at most this many 7-bit groups of a
+# varint, and the encoder refuses an int whose zig-zag needs more (so every encoding decodes)
+_VARINT_GROUPS: Final = 4097
+_MAX_ZIGZAG_BITS: Final = 7 * _VARINT_GROUPS
+# at most this many keys of one dict (members of one set) may share a hash: CPython hashes an int modulo 2**61 - 1,
+# so ``i * (2**61 - 1)`` all hash to 0, and a dict of n of them costs n**2 / 2 comparisons to build (redteam18_4);
+# ints within 64 bits share a hash at most ten at a time, strings (SipHash) never in practice
+MAX_SHARED_HASH: Final = 16
+
+
 def _get_uvarint(data: bytes, pos: int) -> tuple[int, int]:
     result = 0
     shift = 0
@@ -64,7 +74,7 @@ def _get_uvarint(data: bytes, pos: int) -> tuple[int, int]:
         if byte < 0x80:
             return result, pos
         shift += 7
-        if shift > 7 * 4096:  # an integer of more than ~28 000 bits is not engine state
+        if shift >= _MAX_ZIGZAG_BITS:  # an integer of more than ~28 000 bits is not engine state
             raise CodecError("varint too long", pos)
 
 
@@ -173,8 +183,11 @@ def encode_state(root: object) -> bytes:
         elif kind is bool:
             out.append(_TRUE if value else _FALSE)
         elif kind is int:
+            zigzag = _zigzag(value)  # type: ignore[arg-type]
+            if zigzag >> _MAX_ZIGZAG_BITS:  # the decoder refuses it: never written (a hostile value becomes Opaque)
+                raise CodecError(f"an integer of {zigzag.bit_length() - 1} bits is not state (at most ~28 000)")
             out.append(_INT)
-            put(out, _zigzag(value))  # type: ignore[arg-type]
+            put(out, zigzag)
         elif kind is str:
             raw = value.encode("utf-8", "surrogatepass")  # type: ignore[attr-defined]
             out.append(_STR)
@@ -225,6 +238,8 @@ def encode_state(root: object) -> bytes:
                 stack.extend(reversed(value))  # type: ignore[call-overload]
             elif kind is dict:
                 mapping: dict[object, object] = value  # type: ignore[assignment]
+                if len(mapping) > MAX_SHARED_HASH:
+                    _check_hashes(mapping)
                 out.append(_DICT)
                 put(out, len(mapping))
                 flat: list[object] = []
@@ -290,8 +305,22 @@ def _encode_class(out: bytearray, classes: dict[type, int], cls: type) -> None:
     out += header
 
 
+def _check_hashes(keys: Iterable[object]) -> None:
+    """Refuse (:class:`CodecError`) keys or members more than :data:`MAX_SHARED_HASH` of which share a hash: the
+    decoder refuses them (hash flooding), so they are never written (a hostile command's value becomes Opaque)."""
+    counts: dict[int, int] = {}
+    for key in keys:
+        digest = hash(key)
+        seen = counts.get(digest, 0) + 1
+        if seen > MAX_SHARED_HASH:
+            raise CodecError(f"more than {MAX_SHARED_HASH} keys of one dict or set share a hash (hash flooding)")
+        counts[digest] = seen
+
+
 def _encode_members(out: bytearray, members: Iterable[object]) -> None:
     """Set members, each encoded standalone and sorted by those bytes (order-free)."""
+    if len(members) > MAX_SHARED_HASH:  # type: ignore[arg-type]
+        _check_hashes(members)
     encoded = []
     for member in members:
         kind = type(member)
@@ -312,7 +341,7 @@ def _encode_members(out: bytearray, members: Iterable[object]) -> None:
 class _Frame:
     """A container being decoded: what it is, how many children are still due."""
 
-    __slots__ = ("fields", "items", "key", "kind", "remaining", "target")
+    __slots__ = ("fields", "hashes", "items", "key", "kind", "remaining", "target")
 
     def __init__(self, kind: int, target: Any, remaining: int, fields: tuple[str, ...] = ()) -> None:
         self.kind = kind
@@ -321,6 +350,8 @@ class _Frame:
         self.fields = fields
         self.items: list[Any] = []
         self.key: Any = UNSET
+        # a dict's, set's or frozenset's count of keys (members) by hash, kept once it has more than MAX_SHARED_HASH
+        self.hashes: dict[int, int] | None = None
 
 
 def decode_state(data: bytes) -> Any:
@@ -413,6 +444,8 @@ def _decode(data: bytes, pos: int) -> tuple[Any, int]:
             frame = _Frame(tag, target, remaining)
             if tag == _DEQUE:
                 frame.key = len(refs) - 1
+            elif count > MAX_SHARED_HASH and tag in (_DICT, _SET, _FROZENSET):
+                frame.hashes = {}  # hash flooding is refused as the keys arrive (_deliver)
             frames.append(frame)
             have_value = False
         elif tag in (_OBJECT, _DOBJECT, _ENUM, _NAMEDTUPLE):
@@ -515,11 +548,15 @@ def _deliver(frame: _Frame, value: Any, offset: int) -> None:
             frame.target.append(value)
         elif kind == _DICT:
             if frame.key is UNSET:
+                if frame.hashes is not None:
+                    _count_hash(frame.hashes, value, offset)
                 frame.key = value
             else:
                 frame.target[frame.key] = value
                 frame.key = UNSET
         elif kind == _SET:
+            if frame.hashes is not None:
+                _count_hash(frame.hashes, value, offset)
             frame.target.add(value)
         elif kind == _OBJECT:
             name = frame.fields[len(frame.fields) - frame.remaining - 1]
@@ -533,11 +570,24 @@ def _deliver(frame: _Frame, value: Any, offset: int) -> None:
                     object.__setattr__(frame.target, frame.key, value)
                 frame.key = UNSET
         else:  # tuple, frozenset, deque, enum: built when complete
+            if frame.hashes is not None:  # a frozenset's member
+                _count_hash(frame.hashes, value, offset)
             frame.items.append(value)
     except CodecError:
         raise
     except Exception as error:  # hashing a decoded key or member runs only attrs-generated or builtin methods
         raise CodecError(f"cannot rebuild value ({type(error).__name__}: {error})", offset) from None
+
+
+def _count_hash(counts: dict[int, int], key: object, offset: int) -> None:
+    """Count ``key``'s hash; :class:`CodecError` once more than :data:`MAX_SHARED_HASH` keys of one container share
+    it: a dict of n keys with one hash costs n**2 / 2 comparisons to build (redteam18_4).  Raises what hashing the
+    key raises (an unhashable key), which the caller reports."""
+    digest = hash(key)
+    seen = counts.get(digest, 0) + 1
+    if seen > MAX_SHARED_HASH:
+        raise CodecError(f"more than {MAX_SHARED_HASH} keys of one dict or set share a hash (hash flooding)", offset)
+    counts[digest] = seen
 
 
 def _finish(frame: _Frame, refs: list[Any], offset: int) -> Any:

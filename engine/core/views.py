@@ -361,4 +361,41 @@ class Views:
 
     def state_hash(self) -> str:
         """SHA-256 of :meth:`canonical` (independent of PYTHONHASHSEED and dict insertion order)."""
-        return hashlib.sha256(repr(self.canonical()).encode()).hexdigest()
+        return canonical_hash(self.canonical())
+
+
+class _Hex:
+    """An int too long for ``repr`` (Python's 4,300-digit limit), shown in hex: no decimal int reads ``0x``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return hex(self.value)
+
+
+def _spelt(value: object) -> object:
+    """``value`` (a canonical tuple tree) with every int of more than 4,000 digits' size as a :class:`_Hex`."""
+    if type(value) is tuple or type(value) is list:
+        items = [_spelt(item) for item in value]
+        return tuple(items) if type(value) is tuple else items
+    if type(value) is int and value.bit_length() > 13_000:
+        return _Hex(value)
+    return value
+
+
+def canonical_hash(canonical: tuple[object, ...]) -> str:
+    """SHA-256 of ``repr(canonical)``: the state hash.
+
+    No engine state holds an int ``repr`` refuses (the validation layer bounds every command's ints to 64 bits and
+    the state check every state's: redteam18_1); were one there, it is spelt in hex rather than raising, so a
+    snapshot or a recovery never fails on it.  Every other state's hash is unchanged (the fallback runs only where
+    ``repr`` raised).
+    """
+    try:
+        text = repr(canonical)
+    except ValueError:
+        text = repr(_spelt(canonical))
+    return hashlib.sha256(text.encode()).hexdigest()
