@@ -530,8 +530,8 @@ class OrderEntry:
         if emit_new:
             self.stream.emit_exec(o.EXEC_NEW, order)
         self.registry.go_live(account, order)
-        if order.close:
-            self._close_cancels_same_side(account, inst, order)
+        # ORD-012: judged against the position the Close order finds, done only once it traded or rests (below)
+        close_excess = self._close_excess(account, inst, order) if order.close else ()
         if order.post_only and book.crosses(order.is_buy, order.price):
             self.registry.cancel(order, "Canceled: ParticipateDoNotInitiate order would have traded")
             return
@@ -554,6 +554,11 @@ class OrderEntry:
             self.registry.cancel(order, "Canceled: FillOrKill could not be filled in full")
             return
         self.fills.sweep(account, inst, order, limit)
+        if close_excess and (order.cum_qty > 0 or (
+            order.leaves_qty > 0 and not self.fills.halted and is_limit
+            and order.time_in_force in (o.GOOD_TILL_CANCEL, o.DAY)
+        )):
+            self._close_cancels_same_side(close_excess)  # it traded or is about to rest: it entered the book
         if order.leaves_qty == 0:
             self.registry.forget(order)
             return
@@ -571,16 +576,26 @@ class OrderEntry:
         text = "Canceled: market order reached its price limit" if not is_limit else "Canceled: ImmediateOrCancel"
         self.registry.cancel(order, text)
 
-    def _close_cancels_same_side(self, account: Account, inst: Instrument, close: Order) -> None:
-        """ORD-012: a Close order entering the book cancels the account's other active same-side limit orders
-        in the contract when, together with it, their open quantity exceeds the position.
+    def _close_excess(self, account: Account, inst: Instrument, close: Order) -> tuple[int, ...]:
+        """ORD-012: the account's other active same-side limit orders in the contract that a Close order entering
+        the book cancels (by order id; none when, together with it, their open quantity stays within the position).
 
         BitMEX: "will cancel other active limit orders with the same side and
         symbol if the open quantity exceeds the current position".  Active means
         in the book (triggered); untriggered stops wait and are handled by
         ReduceOnly when they fire.  All of them go (by order id), not just
         enough to fit: the Close order is the trader's instruction for the
-        position [I].
+        position [I].  Judged against the position the Close order finds when it
+        meets the book (before it trades).
+
+        *Entering the book* [I, session 17, redteam17_2]: the Close order trades
+        (any fill) or rests.  The cancel is done after its sweep, only then, so a
+        Close order that does neither changes nothing else: a post-only
+        (ParticipateDoNotInitiate) Close that would cross and is cancelled, a
+        FillOrKill Close that is killed, and a market or ImmediateOrCancel Close
+        that finds no order it can trade with within its limit (cancelled
+        without a fill) leave the other orders live.  Before session 17 the
+        cancel ran before the post-only and FillOrKill decisions.
         """
         ps = account.positions.get(inst.symbol)
         room = 0 if ps is None else reducible(ps, close.is_buy)
@@ -597,9 +612,15 @@ class OrderEntry:
         )
         open_qty = close.leaves_qty + sum(self.registry.live_orders[order_id].leaves_qty for order_id in others)
         if open_qty <= room:
-            return
-        for order_id in others:
-            self.registry.cancel(self.registry.live_orders[order_id], "Canceled: Close order and open quantity above the position")
+            return ()
+        return tuple(others)
+
+    def _close_cancels_same_side(self, order_ids: tuple[int, ...]) -> None:
+        """ORD-012: cancel the orders :meth:`_close_excess` chose that are still live (after the Close order entered)."""
+        for order_id in order_ids:
+            order = self.registry.live_orders.get(order_id)
+            if order is not None and order.live:
+                self.registry.cancel(order, "Canceled: Close order and open quantity above the position")
 
     def run_triggers(self, inst: Instrument) -> None:
         """Fire every due conditional order of ``inst`` (:meth:`Triggers.run`), each entered by :meth:`_fire`."""
