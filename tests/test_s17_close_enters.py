@@ -54,16 +54,18 @@ def close_setup() -> tuple[Engine, int]:
 @pytest.mark.parametrize(
     "close",
     [
-        dict(side="Sell", order_qty=500, price=4_990_000, exec_inst="Close,ParticipateDoNotInitiate"),
-        dict(side="Sell", order_qty=1000, ord_type="Market", time_in_force="FillOrKill", exec_inst="Close"),
-        dict(side="Sell", order_qty=500, price=5_100_000, time_in_force="ImmediateOrCancel", exec_inst="Close"),
+        {"side": "Sell", "order_qty": 500, "price": 4_990_000, "exec_inst": "Close,ParticipateDoNotInitiate"},
+        {"side": "Sell", "order_qty": 1000, "ord_type": "Market", "time_in_force": "FillOrKill", "exec_inst": "Close"},
+        {"side": "Sell", "order_qty": 500, "price": 5_100_000, "time_in_force": "ImmediateOrCancel", "exec_inst": "Close"},
     ],
     ids=["post-only-would-cross", "fok-killed", "ioc-finds-nothing"],
 )
 def test_close_that_neither_trades_nor_rests_cancels_nothing(close: dict[str, Any]) -> None:
     e, tp = close_setup()
     oid = ok(e, c.PlaceOrder(time_ms=3, account=1, symbol=X, **close)).order_id
-    assert oid not in e.live_orders and tp in e.live_orders and qty(e, 1) == 1000
+    assert oid not in e.live_orders
+    assert tp in e.live_orders
+    assert qty(e, 1) == 1000
 
 
 def test_market_close_finding_no_liquidity_cancels_nothing() -> None:
@@ -72,17 +74,20 @@ def test_market_close_finding_no_liquidity_cancels_nothing() -> None:
     trade(e, 1, 2, 1000)
     tp = ok(e, c.PlaceOrder(time_ms=2, account=1, symbol=X, side="Sell", order_qty=1000, price=5_200_000)).order_id
     oid = ok(e, c.PlaceOrder(time_ms=3, account=1, symbol=X, ord_type="Market", exec_inst="Close")).order_id
-    assert oid not in e.live_orders and tp in e.live_orders
+    assert oid not in e.live_orders
+    assert tp in e.live_orders
 
 
 def test_close_that_trades_or_rests_still_cancels() -> None:
     e, tp = close_setup()
     ok(e, c.PlaceOrder(time_ms=3, account=1, symbol=X, side="Sell", order_qty=500, price=4_990_000, exec_inst="Close"))
-    assert tp not in e.live_orders and qty(e, 1) == 500  # traded: the take-profit went
+    assert tp not in e.live_orders
+    assert qty(e, 1) == 500
     e, tp = close_setup()
     oid = ok(e, c.PlaceOrder(time_ms=3, account=1, symbol=X, side="Sell", order_qty=500, price=5_100_000,
                              exec_inst="Close")).order_id
-    assert oid in e.live_orders and tp not in e.live_orders  # rests: the take-profit went
+    assert oid in e.live_orders
+    assert tp not in e.live_orders
 
 
 def test_close_within_the_position_cancels_nothing() -> None:
