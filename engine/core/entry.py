@@ -3,8 +3,9 @@
 :class:`OrderEntry` handles PlaceOrder.  A new order is parsed
 and validated (:meth:`OrderEntry._validate_place`: types, instructions,
 quantity, prices, time in force), then checked before it trades
-(:meth:`OrderEntry.check_entry`: ReduceOnly, the fat-finger band, the spot
-balance, the risk limit RSK-007 and the order margin MRG-060), then entered
+(:meth:`OrderEntry.check_entry`: ReduceOnly, else the concentration RSK-008,
+the fat-finger band, the spot balance, the risk limit RSK-007 and the order
+margin MRG-060), then entered
 (:meth:`OrderEntry._enter`: match up to its limit — for a market order the
 fat-finger cap and, when it reduces, the bankruptcy price LIQ-016 — then rest
 or cancel the rest).  A conditional order waits in
@@ -49,13 +50,13 @@ from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.triggers import Triggers
 from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernels_for
-from perpspec.rules.contract import compute_value
+from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.liquidation import compute_reduce_limit_price, compute_requirement
 from perpspec.rules.margin import CROSS, check_order_margin, compute_order_requirement
 from perpspec.rules.num import ceil_to_multiple, floor_to_multiple
 from perpspec.rules.position import Position, apply_fill
-from perpspec.rules.risk_limit import check_risk_limit
+from perpspec.rules.risk_limit import check_concentration, check_risk_limit, is_concentrated
 from perpspec.rules.solvency import FILL_CANCEL_TEXT, check_order_solvency
 
 # [I] untriggered conditional orders per account and contract: they need no margin and every price update scans
@@ -414,6 +415,10 @@ class OrderEntry:
             if order.leaves_qty > room:
                 order.leaves_qty = order.order_qty = room  # amended down to the position (not yet live)
                 order.reset_shown()
+        elif not is_spot(inst):
+            refusal = self.check_concentration(inst, ps.qty, order.leaves_qty if order.is_buy else -order.leaves_qty)
+            if refusal is not None:
+                return refusal
         if order.ord_type in LIMIT_PRICED:
             refusal = check_price_protection(self.market.books[inst.symbol], self.market.marks[inst.symbol], order.is_buy, order.price, order.leaves_qty)
             if refusal is not None:
@@ -497,6 +502,38 @@ class OrderEntry:
             if order.ord_type not in o.PRICED_TYPES:
                 self.charged_reach = charge_price  # its sweep goes no further than the price it was charged at
         return None
+
+    def check_concentration(self, inst: Instrument, position_qty: int, signed: int) -> Rej | None:
+        """RSK-008 (``rules.risk_limit.check_concentration``) for an order of ``signed`` contracts by an account
+        holding ``position_qty``, against the contract's open interest and open value now.
+
+        The open interest is the sum of the long positions of the contract's holders (``ledger.holders``);
+        the sum stops as soon as the rule's share test (``is_concentrated``) is false, which only grows less true
+        as the sum grows, so the rule's verdict is the verdict on the whole sum (then "accepted").  A flat
+        account reads no holder.  The open value is the open interest at the mark (CON-003).
+        """
+        open_interest = 0
+        symbol = inst.symbol
+        if is_concentrated(inst, position_qty, open_interest):
+            accounts = self.ledger.accounts
+            for holder in self.ledger.holders[symbol]:
+                qty = accounts[holder].positions[symbol].qty
+                if qty > 0:
+                    open_interest += qty
+                    if not is_concentrated(inst, position_qty, open_interest):
+                        break
+        open_value = compute_notional(inst, open_interest, self.market.marks[symbol]) if open_interest else 0
+        refusal = check_concentration(inst, position_qty, signed, open_interest, open_value)
+        if refusal is None:
+            return None
+        share = inst.concentration_share_ppm
+        shown = f"{share // 10_000}%" if share % 10_000 == 0 else f"{share} ppm"
+        return Rej(
+            Reason.CONCENTRATED_REDUCE_ONLY,
+            f"Account is reduce-only in {symbol}: position {refusal.value} is more than "
+            f"{shown} of the open interest {refusal.limit} "
+            f"(open value {open_value} at or above {inst.concentration_floor}); orders may only reduce it",
+        )
 
     def check_solvency(self, account: Account, inst: Instrument, ps: PositionState, signed: int, price: int) -> Rej | None:
         """LIQ-042 (``rules.solvency.check_order_solvency``) for an order of ``signed`` contracts at ``price``.
