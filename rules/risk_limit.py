@@ -147,7 +147,8 @@ def check_concentration(
       share it may still open).
 
     ``open_interest``: the contract's open interest (Σ long positions = Σ short positions, INV-OI-BALANCE; the
-    account's own position is part of it); ``open_value``: its value at the mark.  A flat account is never
+    account's own position is part of it; the engine counts the accounts' positions, not a pending close-out of the
+    liquidation engine [I]); ``open_value``: its value at the mark.  A flat account is never
     concentrated.  ReduceOnly and Close orders reduce by construction (clamped to the position, ORD-011/012) and
     pass.
 

@@ -507,10 +507,12 @@ class OrderEntry:
         """RSK-008 (``rules.risk_limit.check_concentration``) for an order of ``signed`` contracts by an account
         holding ``position_qty``, against the contract's open interest and open value now.
 
-        The open interest is the sum of the long positions of the contract's holders (``ledger.holders``);
-        the sum stops as soon as the rule's share test (``is_concentrated``) is false, which only grows less true
-        as the sum grows, so the rule's verdict is the verdict on the whole sum (then "accepted").  A flat
-        account reads no holder.  The open value is the open interest at the mark (CON-003).
+        The open interest is the sum of the long positions of the contract's holders (``ledger.holders``) [I]: a
+        position the liquidation engine took over and has not closed out yet (a pending close-out, kept by the
+        waterfall outside ``holders``) is not counted -- it is being closed, and it is no account's.  The sum stops
+        as soon as the rule's share test (``is_concentrated``) is false, which only grows less true as the sum
+        grows, so the rule's verdict is the verdict on the whole sum (then "accepted", RSK-008/partial-sum).  A
+        flat account reads no holder.  The open value is the open interest at the mark (CON-003).
         """
         open_interest = 0
         symbol = inst.symbol
