@@ -289,6 +289,35 @@ def check_risk_limit_strict(gross_value: int, chosen_limit: int) -> object | Non
     return "RiskLimitExceeded"
 
 
+def check_concentration_at_share(inst: Instrument, position_qty: int, order_signed: int, open_interest: int, open_value: int) -> object | None:
+    """KNOWN-BAD RSK-008: ``≥`` instead of ``>``: an account holding exactly the share may no longer add."""
+    if position_qty > 0 and -position_qty <= order_signed < 0:
+        return None
+    if position_qty < 0 and 0 < order_signed <= -position_qty:
+        return None
+    if open_value < inst.concentration_floor:
+        return None
+    if abs_(position_qty) * PPM < inst.concentration_share_ppm * open_interest:
+        return None
+    return "ConcentratedPositionReduceOnly"
+
+
+def check_concentration_same_side_only(
+    inst: Instrument, position_qty: int, order_signed: int, open_interest: int, open_value: int
+) -> object | None:
+    """KNOWN-BAD RSK-008: only orders on the position's side refused: an order larger than the position flips it
+    to a larger position on the other side."""
+    if position_qty > 0 and order_signed < 0:
+        return None
+    if position_qty < 0 and order_signed > 0:
+        return None
+    if open_value < inst.concentration_floor:
+        return None
+    if abs_(position_qty) * PPM <= inst.concentration_share_ppm * open_interest:
+        return None
+    return "ConcentratedPositionReduceOnly"
+
+
 def check_fund_deposit_allows_zero(has_fund: bool, amount: int) -> object | None:
     """KNOWN-BAD INS-006: ``amount < 0`` refused instead of ``amount <= 0``: a zero deposit is booked."""
     if not has_fund:

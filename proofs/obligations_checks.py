@@ -6,7 +6,7 @@ feasible path instead, and the prover proves the goal on every path (and that
 the paths cover every input).  Unbounded: none of these rules loops over
 symbolic data (the median's ``k`` is a stated bound).
 
-* **rejection rules** (MRG-061/063/064/065, RSK-006/007, INS-006, SET-005)
+* **rejection rules** (MRG-061/063/064/065, RSK-006/007/008, INS-006, SET-005)
   reject *exactly* the stated set: accepted ⇔ the documented condition, both
   directions;
 * **MRG-067/068** after a trade, an order goes exactly when available < 0 and one
@@ -31,6 +31,7 @@ from collections.abc import Callable
 import attrs
 
 from perpspec.proofs import known_bad_kernels as bad
+from perpspec.proofs.lemmas import PRODUCT_MONOTONE
 from perpspec.proofs.paths import explore, paths_goal
 from perpspec.proofs.prover import ProofResult, Prover
 from perpspec.proofs.registry import Expectation, Obligation, register
@@ -39,7 +40,7 @@ from perpspec.rules.funding import PremiumInputs, compute_next_funding_ms
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.mark import MarkState
-from perpspec.rules.num import and_, ite, not_, or_
+from perpspec.rules.num import PPM, abs_, and_, ite, not_, or_
 
 TIMEOUT_MS = 60_000
 SYMBOLS = ("XBTUSD", "ETHUSD", "XBTUSDT")
@@ -186,6 +187,80 @@ def prove_risk_limit(check: Callable[[int, int], object]) -> ProofResult:
         return _accepts_exactly(prover, lambda: check(gross, chosen), gross <= chosen, "RSK-007")
 
 
+def _concentration_instrument(prover: Prover) -> Instrument:
+    """XBTUSD with ``concentrationShare`` and ``concentrationFloor`` symbols in their validated ranges (RSK-008 reads
+    no other field)."""
+    share, floor = prover.symbol("concentration_share_ppm"), prover.symbol("concentration_floor")
+    prover.assume(share > 0, "concentrationShare > 0")
+    prover.assume(share <= PPM, "concentrationShare ≤ 100%")
+    prover.assume(floor >= 0, "concentrationFloor ≥ 0")
+    return attrs.evolve(load_instrument("XBTUSD"), concentration_share_ppm=share, concentration_floor=floor)
+
+
+def _reduces(position_qty: int, order_signed: int) -> bool:
+    """The order only reduces the position: the other side, and at most the position."""
+    return or_(
+        and_(position_qty > 0, and_(order_signed < 0, -order_signed <= position_qty)),
+        and_(position_qty < 0, and_(order_signed > 0, order_signed <= -position_qty)),
+    )
+
+
+def prove_concentration_exact(check: Callable[[Instrument, int, int, int, int], object]) -> ProofResult:
+    """RSK-008: accepted exactly when the order only reduces, or the open value is below the floor, or the position
+    is at most the share of the open interest (any position, order, open interest and open value)."""
+    with Prover() as prover:
+        inst = _concentration_instrument(prover)
+        qty, signed = prover.symbol("position_qty"), prover.symbol("order_signed")
+        oi, value = prover.symbol("open_interest"), prover.symbol("open_value")
+        accept = or_(
+            _reduces(qty, signed),
+            or_(value < inst.concentration_floor, abs_(qty) * PPM <= inst.concentration_share_ppm * oi),
+        )
+        return _accepts_exactly(prover, lambda: check(inst, qty, signed, oi, value), accept, "RSK-008")
+
+
+def prove_concentration_only_reduces(check: Callable[[Instrument, int, int, int, int], object]) -> ProofResult:
+    """RSK-008: an accepted order of an account above the share, with the open value at or above the floor, never
+    increases |position| nor flips it, whatever part of it fills (a fill ``f`` of the order's sign, ``|f| ≤ |order|``).
+
+    The account's position is part of the open interest (``open interest ≥ |position|``) and values are ≥ 0.
+    """
+    with Prover() as prover:
+        inst = _concentration_instrument(prover)
+        qty, signed, fill = prover.symbol("position_qty"), prover.symbol("order_signed"), prover.symbol("fill")
+        oi, value = prover.symbol("open_interest"), prover.symbol("open_value")
+        prover.assume(oi >= abs_(qty), "the account's position is part of the open interest")
+        prover.assume(value >= 0, "open value ≥ 0")
+        part = or_(and_(signed > 0, and_(fill > 0, fill <= signed)), and_(signed < 0, and_(fill < 0, fill >= signed)))
+        concentrated = and_(value >= inst.concentration_floor, abs_(qty) * PPM > inst.concentration_share_ppm * oi)
+        after = qty + fill
+        only_reduces = and_(abs_(after) < abs_(qty), or_(and_(qty > 0, after >= 0), and_(qty < 0, after <= 0)))
+        paths = explore(lambda: check(inst, qty, signed, oi, value))
+        goal = paths_goal(
+            paths, lambda result: or_(not_(and_(result is None, and_(part, concentrated))), only_reduces)
+        )
+        return prover.prove(goal, f"RSK-008 only reduces ({len(paths)} paths)")
+
+
+def prove_concentration_partial_sum(check: Callable[[Instrument, int, int, int, int], object]) -> ProofResult:
+    """RSK-008 with the engine's stopped sum: once the share test is false on part of the open interest (any
+    ``0 ≤ partial ≤ open interest``), the order is accepted on the whole of it, whatever the open value.
+
+    The engine (``OrderEntry.check_concentration``) sums the long positions and stops there.
+    """
+    with Prover() as prover:
+        inst = _concentration_instrument(prover)
+        qty, signed = prover.symbol("position_qty"), prover.symbol("order_signed")
+        partial, oi, value = prover.symbol("partial_sum"), prover.symbol("open_interest"), prover.symbol("open_value")
+        prover.assume(partial >= 0, "the partial sum ≥ 0")
+        prover.assume(partial <= oi, "the partial sum is part of the open interest")
+        prover.use(PRODUCT_MONOTONE, inst.concentration_share_ppm, partial, oi)
+        stopped = not_(risk_limit.is_concentrated(inst, qty, partial))
+        paths = explore(lambda: check(inst, qty, signed, oi, value))
+        goal = paths_goal(paths, lambda result: or_(not_(stopped), result is None))
+        return prover.prove(goal, f"RSK-008 partial sum ({len(paths)} paths)")
+
+
 def prove_fund_deposit(has_fund: bool, check: Callable[[bool, int], object]) -> ProofResult:
     """INS-006: accepted exactly when the currency has a fund and the amount is positive."""
     with Prover() as prover:
@@ -308,6 +383,19 @@ def _register() -> None:
          p(prove_transfer_margin, False, bad.check_transfer_margin_with_profit), expect="refuted")
     _add("RSK-007/exact", "RSK-007", exact, "Accepted exactly when position plus orders stay within the chosen limit.", p(prove_risk_limit, risk_limit.check_risk_limit))
     _add("RSK-007/strict", "RSK-007", exact, "< instead of ≤.", p(prove_risk_limit, bad.check_risk_limit_strict), expect="refuted")
+    _add("RSK-008/exact", "RSK-008", exact,
+         "Refused exactly when the order is not a pure reduction, the open value is at or above the floor and the position is more than the share of the open interest.",
+         p(prove_concentration_exact, risk_limit.check_concentration))
+    _add("RSK-008/only-reduces", "RSK-008", exact,
+         "An accepted order of an account above the share (open value at or above the floor) never increases or flips its position, whatever part fills.",
+         p(prove_concentration_only_reduces, risk_limit.check_concentration))
+    _add("RSK-008/partial-sum", "RSK-008", exact,
+         "Once the share test is false on part of the open interest, the order is accepted on the whole (the engine's stopped sum).",
+         p(prove_concentration_partial_sum, risk_limit.check_concentration))
+    _add("RSK-008/at-share", "RSK-008", exact, "≥ instead of >: an account exactly at the share refused.",
+         p(prove_concentration_exact, bad.check_concentration_at_share), expect="refuted")
+    _add("RSK-008/same-side-only", "RSK-008", exact, "only orders on the position's side refused: a larger opposite order flips it.",
+         p(prove_concentration_only_reduces, bad.check_concentration_same_side_only), expect="refuted")
     for has_fund in (True, False):
         _add(f"INS-006/exact/fund={has_fund}", "INS-006", "INV-INSURANCE-NONNEG", "A fund deposit is accepted exactly for a currency with a fund and a positive amount.",
              p(prove_fund_deposit, has_fund, _fund_deposit_via_rule))

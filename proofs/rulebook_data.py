@@ -154,7 +154,7 @@ def unit_of(attribute: str, settl_currency: str) -> str:
         return "price units"
     if "qty" in attribute or attribute == "lot_size":
         return "contracts"
-    if attribute.startswith("risk_") or attribute.endswith("_sats"):
+    if attribute.startswith("risk_") or attribute.endswith("_sats") or attribute == "concentration_floor":
         return f"{settl_currency} (minor unit)"
     return ""
 

@@ -80,6 +80,8 @@ class Instrument:
     # -- liquidation fee and risk-step increments (checked by `perpspec check-params`) --
     liquidation_fee_ppm: int = 0  # liquidationFee: check-params only (PRM-LIQ-FEE); the engine charges none, refuses non-zero
     liquidation_work_step_ppm: int = 0  # liquidationWorkStep: LIQ-050 limit move per waterfall (0: held at bankruptcy)
+    concentration_share_ppm: int = PPM  # concentrationShare: RSK-008 reduce-only above this share of the open interest
+    concentration_floor: int = 0  # concentrationFloor: RSK-008 applies from this open value (minor units) on
     maint_margin_step_ppm: int = attrs.field(  # maintMarginStep: MM added per risk step (default maintMargin)
         default=attrs.Factory(lambda self: self.maint_margin_ppm, takes_self=True)
     )
@@ -143,6 +145,8 @@ BITMEX_NAMES: dict[str, str] = {
     "settlementTwap": "settlement_twap_ms",
     "liquidationFee": "liquidation_fee_ppm",
     "liquidationWorkStep": "liquidation_work_step_ppm",
+    "concentrationShare": "concentration_share_ppm",
+    "concentrationFloor": "concentration_floor",
     "maintMarginStep": "maint_margin_step_ppm",
     "initMarginStep": "init_margin_step_ppm",
 }

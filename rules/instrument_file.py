@@ -124,6 +124,8 @@ _OPTIONAL_FIELDS += tuple(_PRICE_FUNDING_FIELDS)
 _RISK_FIELDS: dict[str, tuple[str, Any]] = {
     "liquidationFee": ("liquidation_fee_ppm", parse_ppm),
     "liquidationWorkStep": ("liquidation_work_step_ppm", parse_ppm),
+    "concentrationShare": ("concentration_share_ppm", parse_ppm),
+    "concentrationFloor": ("concentration_floor", parse_int),
     "maintMarginStep": ("maint_margin_step_ppm", parse_ppm),
     "initMarginStep": ("init_margin_step_ppm", parse_ppm),
 }
@@ -278,6 +280,8 @@ def validate(inst: Instrument) -> tuple[str, str] | None:
         (inst.settlement_twap_ms > 0, "settlementTwap", "must be positive"),
         (0 <= inst.liquidation_fee_ppm < PPM, "liquidationFee", "must be between 0 and 1"),
         (0 <= inst.liquidation_work_step_ppm <= PPM, "liquidationWorkStep", "must be between 0 and 1"),
+        (0 < inst.concentration_share_ppm <= PPM, "concentrationShare", "must be above 0 and at most 1"),
+        (inst.concentration_floor >= 0, "concentrationFloor", "must not be negative"),
         (inst.maint_margin_step_ppm >= 0, "maintMarginStep", "must not be negative"),
         (inst.init_margin_step_ppm >= 0, "initMarginStep", "must not be negative"),
     ]

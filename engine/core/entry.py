@@ -3,8 +3,9 @@
 :class:`OrderEntry` handles PlaceOrder.  A new order is parsed
 and validated (:meth:`OrderEntry._validate_place`: types, instructions,
 quantity, prices, time in force), then checked before it trades
-(:meth:`OrderEntry.check_entry`: ReduceOnly, the fat-finger band, the spot
-balance, the risk limit RSK-007 and the order margin MRG-060), then entered
+(:meth:`OrderEntry.check_entry`: ReduceOnly, else the concentration RSK-008,
+the fat-finger band, the spot balance, the risk limit RSK-007 and the order
+margin MRG-060), then entered
 (:meth:`OrderEntry._enter`: match up to its limit — for a market order the
 fat-finger cap and, when it reduces, the bankruptcy price LIQ-016 — then rest
 or cancel the rest).  A conditional order waits in
@@ -49,13 +50,13 @@ from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.triggers import Triggers
 from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernels_for
-from perpspec.rules.contract import compute_value
+from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.liquidation import compute_reduce_limit_price, compute_requirement
 from perpspec.rules.margin import CROSS, check_order_margin, compute_order_requirement
 from perpspec.rules.num import ceil_to_multiple, floor_to_multiple
 from perpspec.rules.position import Position, apply_fill
-from perpspec.rules.risk_limit import check_risk_limit
+from perpspec.rules.risk_limit import check_concentration, check_risk_limit, is_concentrated
 from perpspec.rules.solvency import FILL_CANCEL_TEXT, check_order_solvency
 
 # [I] untriggered conditional orders per account and contract: they need no margin and every price update scans
@@ -414,6 +415,10 @@ class OrderEntry:
             if order.leaves_qty > room:
                 order.leaves_qty = order.order_qty = room  # amended down to the position (not yet live)
                 order.reset_shown()
+        elif not is_spot(inst):
+            refusal = self.check_concentration(inst, ps.qty, order.leaves_qty if order.is_buy else -order.leaves_qty)
+            if refusal is not None:
+                return refusal
         if order.ord_type in LIMIT_PRICED:
             refusal = check_price_protection(self.market.books[inst.symbol], self.market.marks[inst.symbol], order.is_buy, order.price, order.leaves_qty)
             if refusal is not None:
@@ -498,6 +503,40 @@ class OrderEntry:
                 self.charged_reach = charge_price  # its sweep goes no further than the price it was charged at
         return None
 
+    def check_concentration(self, inst: Instrument, position_qty: int, signed: int) -> Rej | None:
+        """RSK-008 (``rules.risk_limit.check_concentration``) for an order of ``signed`` contracts by an account
+        holding ``position_qty``, against the contract's open interest and open value now.
+
+        The open interest is the sum of the long positions of the contract's holders (``ledger.holders``) [I]: a
+        position the liquidation engine took over and has not closed out yet (a pending close-out, kept by the
+        waterfall outside ``holders``) is not counted -- it is being closed, and it is no account's.  The sum stops
+        as soon as the rule's share test (``is_concentrated``) is false, which only grows less true as the sum
+        grows, so the rule's verdict is the verdict on the whole sum (then "accepted", RSK-008/partial-sum).  A
+        flat account reads no holder.  The open value is the open interest at the mark (CON-003).
+        """
+        open_interest = 0
+        symbol = inst.symbol
+        if is_concentrated(inst, position_qty, open_interest):
+            accounts = self.ledger.accounts
+            for holder in self.ledger.holders[symbol]:
+                qty = accounts[holder].positions[symbol].qty
+                if qty > 0:
+                    open_interest += qty
+                    if not is_concentrated(inst, position_qty, open_interest):
+                        break
+        open_value = compute_notional(inst, open_interest, self.market.marks[symbol]) if open_interest else 0
+        refusal = check_concentration(inst, position_qty, signed, open_interest, open_value)
+        if refusal is None:
+            return None
+        share = inst.concentration_share_ppm
+        shown = f"{share // 10_000}%" if share % 10_000 == 0 else f"{share} ppm"
+        return Rej(
+            Reason.CONCENTRATED_REDUCE_ONLY,
+            f"Account is reduce-only in {symbol}: position {refusal.value} is more than "
+            f"{shown} of the open interest {refusal.limit} "
+            f"(open value {open_value} at or above {inst.concentration_floor}); orders may only reduce it",
+        )
+
     def check_solvency(self, account: Account, inst: Instrument, ps: PositionState, signed: int, price: int) -> Rej | None:
         """LIQ-042 (``rules.solvency.check_order_solvency``) for an order of ``signed`` contracts at ``price``.
 
@@ -530,8 +569,8 @@ class OrderEntry:
         if emit_new:
             self.stream.emit_exec(o.EXEC_NEW, order)
         self.registry.go_live(account, order)
-        if order.close:
-            self._close_cancels_same_side(account, inst, order)
+        # ORD-012: judged against the position the Close order finds, done only once it traded or rests (below)
+        close_excess = self._close_excess(account, inst, order) if order.close else ()
         if order.post_only and book.crosses(order.is_buy, order.price):
             self.registry.cancel(order, "Canceled: ParticipateDoNotInitiate order would have traded")
             return
@@ -554,6 +593,11 @@ class OrderEntry:
             self.registry.cancel(order, "Canceled: FillOrKill could not be filled in full")
             return
         self.fills.sweep(account, inst, order, limit)
+        if close_excess and (order.cum_qty > 0 or (
+            order.leaves_qty > 0 and not self.fills.halted and is_limit
+            and order.time_in_force in (o.GOOD_TILL_CANCEL, o.DAY)
+        )):
+            self._close_cancels_same_side(close_excess)  # it traded or is about to rest: it entered the book
         if order.leaves_qty == 0:
             self.registry.forget(order)
             return
@@ -571,16 +615,26 @@ class OrderEntry:
         text = "Canceled: market order reached its price limit" if not is_limit else "Canceled: ImmediateOrCancel"
         self.registry.cancel(order, text)
 
-    def _close_cancels_same_side(self, account: Account, inst: Instrument, close: Order) -> None:
-        """ORD-012: a Close order entering the book cancels the account's other active same-side limit orders
-        in the contract when, together with it, their open quantity exceeds the position.
+    def _close_excess(self, account: Account, inst: Instrument, close: Order) -> tuple[int, ...]:
+        """ORD-012: the account's other active same-side limit orders in the contract that a Close order entering
+        the book cancels (by order id; none when, together with it, their open quantity stays within the position).
 
         BitMEX: "will cancel other active limit orders with the same side and
         symbol if the open quantity exceeds the current position".  Active means
         in the book (triggered); untriggered stops wait and are handled by
         ReduceOnly when they fire.  All of them go (by order id), not just
         enough to fit: the Close order is the trader's instruction for the
-        position [I].
+        position [I].  Judged against the position the Close order finds when it
+        meets the book (before it trades).
+
+        *Entering the book* [I, session 17, redteam17_2]: the Close order trades
+        (any fill) or rests.  The cancel is done after its sweep, only then, so a
+        Close order that does neither changes nothing else: a post-only
+        (ParticipateDoNotInitiate) Close that would cross and is cancelled, a
+        FillOrKill Close that is killed, and a market or ImmediateOrCancel Close
+        that finds no order it can trade with within its limit (cancelled
+        without a fill) leave the other orders live.  Before session 17 the
+        cancel ran before the post-only and FillOrKill decisions.
         """
         ps = account.positions.get(inst.symbol)
         room = 0 if ps is None else reducible(ps, close.is_buy)
@@ -597,9 +651,15 @@ class OrderEntry:
         )
         open_qty = close.leaves_qty + sum(self.registry.live_orders[order_id].leaves_qty for order_id in others)
         if open_qty <= room:
-            return
-        for order_id in others:
-            self.registry.cancel(self.registry.live_orders[order_id], "Canceled: Close order and open quantity above the position")
+            return ()
+        return tuple(others)
+
+    def _close_cancels_same_side(self, order_ids: tuple[int, ...]) -> None:
+        """ORD-012: cancel the orders :meth:`_close_excess` chose that are still live (after the Close order entered)."""
+        for order_id in order_ids:
+            order = self.registry.live_orders.get(order_id)
+            if order is not None and order.live:
+                self.registry.cancel(order, "Canceled: Close order and open quantity above the position")
 
     def run_triggers(self, inst: Instrument) -> None:
         """Fire every due conditional order of ``inst`` (:meth:`Triggers.run`), each entered by :meth:`_fire`."""

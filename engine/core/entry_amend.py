@@ -3,7 +3,8 @@
 :class:`Amendments` handles AmendOrder.  The new open quantity, price, stopPx
 or peg offset is validated first, in the order the rejects are decided
 (:meth:`Amendments.amend`); an order that asks for more is then checked for
-money (:meth:`Amendments._check_amend_funds`: the spot balance LIQ-055, or
+money (RSK-008's concentration when it adds to a triggered order, then
+:meth:`Amendments._check_amend_funds`: the spot balance LIQ-055, or
 LIQ-042, the risk limit RSK-007 and the order margin MRG-060 with MRG-061's
 chosen-tier charge); and only then changed (:meth:`Amendments._apply_amend`:
 an untriggered order is re-indexed, an amendment that crosses the book trades
@@ -138,6 +139,12 @@ class Amendments:
             )
             if refusal is not None:
                 return refusal
+        if order.triggered and not order.reduce_only and leaves > order.leaves_qty and not is_spot(inst):
+            # RSK-008: an amend that adds to a (triggered) order is judged as that order placed now; an untriggered
+            # one is judged when it fires, a price-only or smaller amend adds nothing and is not judged
+            problem = self.entry.check_concentration(inst, ps.qty, leaves if order.is_buy else -leaves)
+            if problem is not None:
+                return problem
         problem = self._check_amend_funds(account, inst, ps, order, leaves, price)
         if problem is not None:
             return problem

@@ -172,7 +172,8 @@ def place_resting(entry: OrderEntry, values: tuple[object, ...]) -> int:
     ps = stored if stored is not None else peek_position(account, inst)
     if ps.leverage != CROSS:
         return NOT_HANDLED
-    # check_entry: the fat-finger band, LIQ-042 (the kernel; a refusal's figures come from the rule), MRG-060, RSK-007
+    # check_entry: the fat-finger band, LIQ-042 (the kernel; a refusal's figures come from the rule), MRG-060, RSK-007,
+    # RSK-008
     if check_price_protection(book, mark, is_buy, price, qty) is not None:
         return NOT_HANDLED
     signed = qty if is_buy else -qty
@@ -194,6 +195,9 @@ def place_resting(entry: OrderEntry, values: tuple[object, ...]) -> int:
     cost = ps.cost
     gross = (cost if cost >= 0 else -cost) + max(checked[1], checked[4])  # RSK-007's input: |cost| + the larger side
     if CHECK_RISK_LIMIT(gross, ps.risk_limit) is not None:
+        return NOT_HANDLED
+    # RSK-008 (OrderEntry.check_concentration): a flat account is never concentrated, so only a holder is asked
+    if ps.qty != 0 and entry.check_concentration(inst, ps.qty, signed) is not None:
         return NOT_HANDLED
     om_before, requirement = checked[6], checked[8]
     asset: str = limits[7]  # the settlement currency

@@ -66,6 +66,7 @@ class Reason(enum.Enum):
     CONTRACT_EXPIRED = "ContractExpired"  # a dated future past its expiry takes no new, amended or triggered order
     NOT_PERPETUAL = "NotPerpetual"  # funding of a dated future or a spot pair
     TOO_MANY_OPEN_STOPS = "TooManyOpenStops"  # an account's untriggered conditional orders per contract are capped
+    CONCENTRATED_REDUCE_ONLY = "ConcentratedPositionReduceOnly"  # RSK-008: above the share of the open value
     INTERNAL_ERROR = "InternalError"
 
 
