@@ -40,9 +40,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate the grid, run the missing cells, write the results and the report."""
     from perpspec.engine.cli.main import UsageError
+    from perpspec.engine.simulation.output import OutputError
     from perpspec.engine.sweep.backends import BackendError, default_jobs, run_local, run_ray
     from perpspec.engine.sweep.grid import GridError, load_grid, validate_axes
-    from perpspec.engine.sweep.results import write_report, write_results
+    from perpspec.engine.sweep.results import (
+        REPORT,
+        RESULTS_CSV,
+        RESULTS_JSONL,
+        RESULTS_PARQUET,
+        write_report,
+        write_results,
+    )
 
     try:
         grid = load_grid(Path(args.grid))
@@ -61,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
         (out / "cells").mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UsageError(f"--out {out}: cannot create: {error.strerror}") from None
+    for name in (RESULTS_JSONL, RESULTS_CSV, RESULTS_PARQUET, REPORT):  # refused before any cell runs
+        if (out / name).is_symlink():
+            raise UsageError(f"--out {out}: {name} is a symbolic link: refused (remove it or choose another --out)")
     cells = grid.cells()
     rows: list[dict[str, Any] | None] = [None] * len(cells)
     if args.ray is not None:
@@ -87,8 +98,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(file=sys.stderr)
     finished = [row for row in rows if row is not None]
-    written = write_results(out, grid, finished)
-    report = write_report(out, grid, finished, heat)
+    try:
+        written = write_results(out, grid, finished)
+        report = write_report(out, grid, finished, heat)
+    except OutputError as error:  # a link planted in OUT while the cells ran
+        raise UsageError(str(error)) from None
     bad = [row for row in finished if row["status"] != "ok" or row.get("invariant_violations") or row.get("conservation_gap")]
     for row in finished:
         if row["status"] != "ok":
