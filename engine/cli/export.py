@@ -4,7 +4,10 @@
 exact: money as integers of the minor unit (Parquet ``int64``), prices as exact
 decimals (Parquet ``decimal128``; CSV the decimal text), never binary floats —
 see :mod:`perpspec.engine.simulation.export`.  Parquet needs
-``pip install 'perpspec[parquet]'``.
+``pip install 'perpspec[parquet]'``.  A table with more than 256 distinct fields is refused
+(exit 2).  The output folder is written as ``perpspec simulate`` writes its own: locked, every
+file new in a staging folder and renamed into place; a symbolic link where a file goes is
+refused (exit 2), never written through.
 """
 
 from __future__ import annotations

@@ -7,7 +7,10 @@
 Each cell is a normal ``perpspec simulate`` run through the verified engine with every
 invariant checked.  Cells are cached under ``OUT/cells/KEY/`` by the hash of everything
 they depend on, so rerunning an interrupted sweep runs only the missing cells and a widened
-grid reuses the finished ones.  A failed cell is reported with its parameters and does not
+grid reuses the finished ones.  A cell's record is reused only when it is exactly that cell's
+(its parameters, every measure an integer) and the journal and event log beside it hash to what
+it recorded; anything else runs the cell again.  Every file is written new and renamed into place;
+a symbolic link at one of OUT's outputs is refused before any cell runs.  A failed cell is reported with its parameters and does not
 stop the sweep.  Outputs: ``OUT/results.{jsonl,csv,parquet}`` and ``OUT/report.html``.
 Exit status 0 when every cell ran and held every invariant, 1 otherwise, 2 on a bad grid.
 """

@@ -11,7 +11,10 @@ rulebook version, the source of ``rules/``, of the engine's core, simulation and
 rooms (the journal whose hash ``cell.json`` records) and of this module (the measures), and
 the cell's fully parsed scenario (every parameter after overrides, the instrument, the index
 path and the seed).  A finished cell whose key is unchanged is reused, so an interrupted
-sweep resumes and a widened grid reuses what it has.
+sweep resumes and a widened grid reuses what it has, but only when :func:`read_cell` verifies
+its record (this cell's parameters, every measure an int, the journal's and event log's
+SHA-256 equal to the files beside it); a cell is run in a fresh staging folder that then
+replaces ``OUT/cells/KEY`` whole.
 """
 
 from __future__ import annotations
