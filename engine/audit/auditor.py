@@ -31,6 +31,7 @@ from typing import Any
 
 import attrs
 
+from perpspec.engine.audit.equity_index import EquityIndex
 from perpspec.engine.audit.findings import INVARIANTS, RULES, Finding
 from perpspec.engine.audit.instant import (
     CloseOut,
@@ -132,6 +133,7 @@ class Auditor:
         self.waiting: dict[tuple[int, str], int] = {}
         self.mark_times: dict[str, object] = {}  # symbol -> timestamp of the record that stated its mark in force
         self.checked_marks: dict[str, int] = {}  # the marks of the last equity check
+        self.equity_index = EquityIndex(self.instruments)  # the holders a mark move can take across zero
         self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "execution": self.on_execution,
             "position": self.on_position,
@@ -810,17 +812,22 @@ class Auditor:
         # restating the marks of the last check (perpspec's at the end of a step whose waterfall ran) moves no one
         marks = ledger.get_marks()
         moved = now.waterfall or marks != self.checked_marks
+        # of the holders, only those a move can take across zero (equity_index: O(1) judgements between postings)
+        crossed = self.equity_index.crossed(self.checked_marks, marks) if marks != self.checked_marks else set()
         self.checked_marks = marks
         expired = {account for account, _ in self.waiting} if update else set()  # exempt until now: judged now
-        candidates = sorted(account for account in (ledger.holders if moved else set()) | self.since_check | expired
-                            if account >= 0)
+        held = (crossed | self.equity_index.always) & ledger.holders if moved else set()
+        posted = self.since_check
+        candidates = sorted(account for account in held | posted | expired if account >= 0)
         self.since_check = set()
         for account in candidates:
             positions = ledger.positions(account)
             if not all(ledger.has_mark(symbol) for symbol in positions):
+                self.equity_index.unmarked(account)
                 continue
+            equities: dict[str, int] = {}
             for asset in ledger.assets():
-                equity = invariants.compute_account_equity(ledger, account, asset)
+                equity = equities[asset] = invariants.compute_account_equity(ledger, account, asset)
                 if equity >= 0:
                     self.negative_accounts.discard((account, asset))
                 elif (account, asset) in now.carried or (account, asset) in now.short or (account, asset) in waiting:
@@ -831,6 +838,9 @@ class Auditor:
                     after = "the waterfall" if now.waterfall else "a mark update or funding with no liquidation"
                     self.report("INV-NO-NEG-EQUITY-AFTER-ADL", f"account {account} {asset}: equity at mark after {after}",
                                 expected=">= 0", reported=equity, line=line, seq=None, kind="record")
+            reported = {asset for asset in equities if (account, asset) in self.negative_accounts}
+            self.equity_index.judged(account, positions, marks, equities, reported,
+                                     exact=account in crossed and account not in posted)
 
     def finish(self) -> AuditResult:
         """Close the last instant and return what was found."""

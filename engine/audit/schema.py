@@ -35,10 +35,22 @@ class LogError(Exception):
 
     def __init__(self, line: int, field: str, message: str) -> None:
         self.line = line
-        self.field = field
-        self.message = message
+        self.field = _clip(field, MAX_FIELD_CHARS)
+        self.message = _clip(message, MAX_MESSAGE_CHARS)  # a message quotes values of the log: a 1 MiB symbol
+        field = self.field
         where = f"line {line}" + (f", field {field}" if field else "")
-        super().__init__(f"{where}: {message}")
+        super().__init__(f"{where}: {self.message}")
+
+
+MAX_MESSAGE_CHARS = 500  # a LogError's message, at most (redteam18_7: a refusal printed a 1 MiB cell twice)
+MAX_FIELD_CHARS = 100
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
 
 
 class DecimalText(str):

@@ -4,7 +4,10 @@
 exact: money as integers of the minor unit (Parquet ``int64``), prices as exact
 decimals (Parquet ``decimal128``; CSV the decimal text), never binary floats —
 see :mod:`perpspec.engine.simulation.export`.  Parquet needs
-``pip install 'perpspec[parquet]'``.
+``pip install 'perpspec[parquet]'``.  A table with more than 256 distinct fields is refused
+(exit 2).  The output folder is written as ``perpspec simulate`` writes its own: locked, every
+file new in a staging folder and renamed into place; a symbolic link where a file goes is
+refused (exit 2), never written through.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 
 from perpspec.engine.cli.main import UsageError
 from perpspec.engine.simulation.export import FORMATS, ExportInputError, export_events
+from perpspec.engine.simulation.output import OutputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
         written = export_events(events, out, args.format)
     except RuntimeError as error:
         raise UsageError(str(error)) from error
+    except OutputError as error:  # the output folder: locked by another export, or a link where an output goes
+        raise UsageError(str(error)) from None
     except ExportInputError as error:  # a line that is no event row, or a table that is no plain name
         raise UsageError(f"EVENTS: {events}: {str(error)[:300]}") from None
     except (ValueError, RecursionError) as error:  # a damaged or foreign log: the user's input, not a bug

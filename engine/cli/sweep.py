@@ -7,7 +7,10 @@
 Each cell is a normal ``perpspec simulate`` run through the verified engine with every
 invariant checked.  Cells are cached under ``OUT/cells/KEY/`` by the hash of everything
 they depend on, so rerunning an interrupted sweep runs only the missing cells and a widened
-grid reuses the finished ones.  A failed cell is reported with its parameters and does not
+grid reuses the finished ones.  A cell's record is reused only when it is exactly that cell's
+(its parameters, every measure an integer) and the journal and event log beside it hash to what
+it recorded; anything else runs the cell again.  Every file is written new and renamed into place;
+a symbolic link at one of OUT's outputs is refused before any cell runs.  A failed cell is reported with its parameters and does not
 stop the sweep.  Outputs: ``OUT/results.{jsonl,csv,parquet}`` and ``OUT/report.html``.
 Exit status 0 when every cell ran and held every invariant, 1 otherwise, 2 on a bad grid.
 """
@@ -40,9 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate the grid, run the missing cells, write the results and the report."""
     from perpspec.engine.cli.main import UsageError
+    from perpspec.engine.simulation.output import OutputError
     from perpspec.engine.sweep.backends import BackendError, default_jobs, run_local, run_ray
     from perpspec.engine.sweep.grid import GridError, load_grid, validate_axes
-    from perpspec.engine.sweep.results import write_report, write_results
+    from perpspec.engine.sweep.results import (
+        REPORT,
+        RESULTS_CSV,
+        RESULTS_JSONL,
+        RESULTS_PARQUET,
+        write_report,
+        write_results,
+    )
 
     try:
         grid = load_grid(Path(args.grid))
@@ -61,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
         (out / "cells").mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UsageError(f"--out {out}: cannot create: {error.strerror}") from None
+    for name in (RESULTS_JSONL, RESULTS_CSV, RESULTS_PARQUET, REPORT):  # refused before any cell runs
+        if (out / name).is_symlink():
+            raise UsageError(f"--out {out}: {name} is a symbolic link: refused (remove it or choose another --out)")
     cells = grid.cells()
     rows: list[dict[str, Any] | None] = [None] * len(cells)
     if args.ray is not None:
@@ -87,8 +101,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(file=sys.stderr)
     finished = [row for row in rows if row is not None]
-    written = write_results(out, grid, finished)
-    report = write_report(out, grid, finished, heat)
+    try:
+        written = write_results(out, grid, finished)
+        report = write_report(out, grid, finished, heat)
+    except OutputError as error:  # a link planted in OUT while the cells ran
+        raise UsageError(str(error)) from None
     bad = [row for row in finished if row["status"] != "ok" or row.get("invariant_violations") or row.get("conservation_gap")]
     for row in finished:
         if row["status"] != "ok":

@@ -6,7 +6,9 @@ whole integer column into binary floats (pandas does), and ``50000.5`` becomes a
 float.  The exports keep every value exact:
 
 * one file per ``table`` value (``execution.csv``, ``insurance.parquet``, ...), with
-  only the columns that table uses, in first-seen order;
+  only the columns that table uses, in first-seen order (at most :data:`MAX_COLUMNS`
+  distinct fields per table: a log with more is refused, its output would grow as the
+  square of its size);
 * a column whose values are all integers is an integer column (Parquet ``int64``,
   nullable); one that holds decimals is a Parquet ``decimal128`` column with as many
   fractional digits as its finest value (CSV: the exact decimal text); booleans stay
@@ -26,6 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from perpspec.engine.simulation.output import OutputFolder
 from perpspec.rules.parse import loads_json
 
 FORMATS = ("csv", "parquet")
@@ -34,6 +37,9 @@ MISSING_PYARROW = "Parquet export needs pyarrow, which is an extra: pip install 
 
 UNTABLED = "untabled"  # the file of rows without a table
 _TABLE_NAME_MAX = 64
+# distinct field names of one table: perpspec's widest (``rule``) has 45; every row is written with every column of
+# its table, so without a bound N rows of one field each (``{"table":"t","kN":1}``) are N² cells out (redteam18_3)
+MAX_COLUMNS = 256
 
 
 class ExportInputError(ValueError):
@@ -94,10 +100,22 @@ def check_table_name(table: object, where: str) -> str:
 
 
 def group_by_table(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
-    """Rows by their ``table`` field (checked by :func:`check_table_name`), tables in first-seen order."""
+    """Rows by their ``table`` field (checked by :func:`check_table_name`), tables in first-seen order.
+
+    A table with more than :data:`MAX_COLUMNS` distinct field names is an :class:`ExportInputError` naming the row
+    that adds one too many: the output has a cell per row and column, so it would grow as the square of the log.
+    """
     tables: dict[str, list[Mapping[str, Any]]] = {}
+    columns: dict[str, set[str]] = {}
     for number, row in enumerate(rows, start=1):
-        tables.setdefault(check_table_name(row.get("table"), f"row {number}"), []).append(row)
+        table = check_table_name(row.get("table"), f"row {number}")
+        tables.setdefault(table, []).append(row)
+        names = columns.setdefault(table, set())
+        names.update(row)
+        if len(names) > MAX_COLUMNS:
+            raise ExportInputError(f"row {number}", f"table {table!r} has more than {MAX_COLUMNS} distinct fields "
+                                   "(an event log's tables have a few dozen); refused: every row would be written "
+                                   "with every one of them")
     return tables
 
 
@@ -194,16 +212,21 @@ def write_parquet(path: Path, rows: list[Mapping[str, Any]]) -> None:
 
 
 def export_events(events: Path, out_dir: Path, fmt: str) -> list[Path]:
-    """Write one ``<table>.<fmt>`` file per table of the event log into ``out_dir``; the files written."""
+    """Write one ``<table>.<fmt>`` file per table of the event log into ``out_dir``; the files written.
+
+    Written as ``perpspec simulate`` writes its outputs (:class:`~perpspec.engine.simulation.output.OutputFolder`):
+    the folder locked, every file created new in a staging folder and renamed into place, so a file or symbolic
+    link already in ``out_dir`` is never written through; a link where an output goes is refused
+    (:class:`~perpspec.engine.simulation.output.OutputError`) before anything is moved (redteam18_6).
+    """
     assert fmt in FORMATS, fmt
     tables = group_by_table(read_event_rows(events))  # the whole log read and checked before anything is written
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for table, rows in tables.items():
-        path = out_dir / f"{table}.{fmt}"  # a plain identifier: inside out_dir (check_table_name)
-        if fmt == "csv":
-            write_csv(path, rows)
-        else:
-            write_parquet(path, rows)
-        written.append(path)
-    return written
+    names = [f"{table}.{fmt}" for table in tables]  # plain identifiers: inside out_dir (check_table_name)
+    with OutputFolder(out_dir, "export", replace_links=False) as out:
+        for name, rows in zip(names, tables.values(), strict=True):
+            if fmt == "csv":
+                write_csv(out.stage(name), rows)
+            else:
+                write_parquet(out.stage(name), rows)
+        out.commit(names)
+    return [out_dir / name for name in names]

@@ -77,10 +77,19 @@ def unique_folder_names(labels: Sequence[str]) -> list[str]:
 
 
 class OutputFolder:
-    """One run's hold on ``--out``: :meth:`open` locks and stages, :meth:`commit` moves outputs into place."""
+    """One run's hold on ``--out``: :meth:`open` locks and stages, :meth:`commit` moves outputs into place.
 
-    def __init__(self, root: Path) -> None:
+    ``command`` names the command in messages and its lock (``.perpspec-<command>.lock``; simulate's is
+    :data:`LOCK_NAME`).  With ``replace_links`` False (``perpspec export``) an output whose name is taken by a
+    symbolic link is refused before anything is moved; with True (simulate) the link itself is replaced.  A link is
+    never written through either way: every output is a new file in the staging folder, renamed into place.
+    """
+
+    def __init__(self, root: Path, command: str = "simulate", *, replace_links: bool = True) -> None:
         self.root = root
+        self.command = command
+        self.replace_links = replace_links
+        self.lock_name = LOCK_NAME if command == "simulate" else f".perpspec-{command}.lock"
         self.staging = root  # set by open()
         self._lock_fd = -1
         self.leftovers: list[str] = []  # staging folders of runs killed earlier (left alone, reported)
@@ -92,14 +101,14 @@ class OutputFolder:
             raise OutputError(f"--out {root} exists and is not a directory")
         try:
             root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(root.joinpath(LOCK_NAME), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            fd = os.open(root.joinpath(self.lock_name), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError as error:
             raise OutputError(f"cannot use --out {root}: {error.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise OutputError(f"another perpspec simulate is writing to {root} (it holds {LOCK_NAME})") from None
+            raise OutputError(f"another perpspec {self.command} is writing to {root} (it holds {self.lock_name})") from None
         self._lock_fd = fd
         try:
             self.leftovers = sorted(p.name for p in root.iterdir() if p.name.startswith(STAGING_PREFIX))
@@ -126,6 +135,9 @@ class OutputFolder:
                 raise OutputError(f"internal: {relative} was not written by this run")
             if target.is_dir() and not target.is_symlink():
                 raise OutputError(f"{target} is a directory: not replaced (the new outputs are in {self.staging})")
+            if target.is_symlink() and not self.replace_links:
+                raise OutputError(f"{target} is a symbolic link: refused, nothing written (remove it or choose "
+                                  "another --out)")
             for parent in target.parents:
                 if parent == self.root:
                     break
@@ -133,9 +145,9 @@ class OutputFolder:
                     raise OutputError(f"{parent} is not a directory: cannot write {target}")
         note = self.root.joinpath(NOTE_NAME)
         with _signals_held():
-            _write_replace(
+            write_replace(
                 note,
-                "perpspec simulate was moving a finished run's outputs into this folder and was killed while\n"
+                f"perpspec {self.command} was moving a finished run's outputs into this folder and was killed while\n"
                 "doing so: these files may be a mix of that run and the one before it (re-run to get a\n"
                 "consistent set):\n" + "".join(f"  {relative}\n" for relative in relatives),
             )
@@ -166,17 +178,28 @@ class OutputFolder:
         self.close()
 
 
-def _write_replace(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+def write_replace(path: Path, data: str | bytes, *, replace_link: bool = True) -> None:
+    """Make ``path`` hold ``data``, whole: written to a new file beside it, then renamed over it.
+
+    The temporary is created by :func:`tempfile.mkstemp` (``O_CREAT|O_EXCL``, a random name), so neither a file nor
+    a symbolic link planted in the folder is ever written through, and two writers never share a temporary.  A
+    symbolic link at ``path`` is replaced (the link, not its target) or, with ``replace_link`` False, refused with
+    an :class:`OutputError`.  ``export`` and ``sweep`` write their outputs with it (redteam18_6).
+    """
+    if not replace_link and path.is_symlink():
+        raise OutputError(f"{path} is a symbolic link: refused, not written through or replaced")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
     try:
-        os.write(fd, text.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode() if isinstance(data, str) else data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp's 0o600: an output others may read, as before
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _fsync_directories(directories: Iterable[Path]) -> None:

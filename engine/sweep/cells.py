@@ -11,7 +11,10 @@ rulebook version, the source of ``rules/``, of the engine's core, simulation and
 rooms (the journal whose hash ``cell.json`` records) and of this module (the measures), and
 the cell's fully parsed scenario (every parameter after overrides, the instrument, the index
 path and the seed).  A finished cell whose key is unchanged is reused, so an interrupted
-sweep resumes and a widened grid reuses what it has.
+sweep resumes and a widened grid reuses what it has, but only when :func:`read_cell` verifies
+its record (this cell's parameters, every measure an int, the journal's and event log's
+SHA-256 equal to the files beside it); a cell is run in a fresh staging folder that then
+replaces ``OUT/cells/KEY`` whole.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from functools import cache
@@ -28,11 +33,13 @@ from typing import Any
 
 from perpspec.engine.simulation.scenario import Scenario
 from perpspec.engine.simulation.simulate import run_scenario
-from perpspec.engine.sweep.grid import Grid, GridError, cell_scenario
+from perpspec.engine.sweep.grid import MEASURES, Grid, GridError, cell_scenario
 from perpspec.rules.parse import loads_json
 
 CELL_FILE = "cell.json"
 TIMING_FILE = "timing.json"
+JOURNAL = "journal/journal.log"
+STAGING_PREFIX = ".staging-"  # OUT/cells/.staging-XXXXXXXX: a cell being run (removed whatever happens)
 _PACKAGE = Path(__file__).resolve().parent.parent.parent  # the folder holding rules/, engine/, specs/
 
 
@@ -67,7 +74,10 @@ def cell_key(scenario: Scenario) -> str:
 def run_cell(grid: Grid, cell: Sequence[tuple[str, str]], out: str) -> dict[str, Any]:
     """Run one cell (or reuse it); the row for the results: parameters, key, status, measures.
 
-    Never raises: a cell that cannot run is a row with ``status = "failed"`` and the error.
+    Never raises: a cell that cannot run is a row with ``status = "failed"`` and the error.  A finished cell is
+    reused only when :func:`read_cell` accepts its record; otherwise it runs again.  A run writes into a fresh
+    staging folder (``OUT/cells/.staging-*``) that then replaces ``OUT/cells/KEY`` whole, so nothing planted in
+    the cell's folder (a file, a symbolic link) is ever written through (redteam18_6).
     """
     row: dict[str, Any] = dict(cell)
     try:
@@ -76,38 +86,105 @@ def run_cell(grid: Grid, cell: Sequence[tuple[str, str]], out: str) -> dict[str,
         return {**row, "key": "", "status": "failed", "error": str(error), "wall_seconds": 0, "reused": False}
     key = cell_key(scenario)
     folder = Path(out) / "cells" / key
-    done = folder / CELL_FILE
-    if done.exists():
-        try:
-            stored: dict[str, Any] = loads_json(done.read_text())  # nested past the stack: a ValueError too
-            timing = loads_json((folder / TIMING_FILE).read_text()) if (folder / TIMING_FILE).exists() else {}
-            return {**row, **stored["measures"], "key": key, "status": "ok", "error": "",
-                    "wall_seconds": timing.get("wall_seconds", 0), "reused": True}
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged record: run the cell again
+    stored = read_cell(folder, key, cell)
+    if stored is not None:
+        measures, wall = stored
+        return {**measures, **row, "key": key, "status": "ok", "error": "", "wall_seconds": wall, "reused": True}
     started = time.perf_counter()
+    staging: Path | None = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        result = run_scenario(scenario, folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder.parent))
+        result = run_scenario(scenario, staging)
         summary = result.summary()
-        measures = measure(summary, folder / "events.jsonl")
+        # the paths the cell's files will have once the staging folder is moved into place
+        summary["event_log"] = str(folder / "events.jsonl")
+        summary["journal"] = str(folder / JOURNAL)
+        measures = measure(summary, staging / "events.jsonl")
+        wall = round(time.perf_counter() - started, 2)
+        record = {
+            "key": key,
+            "cell": [[name, value] for name, value in cell],
+            "scenario": summary["scenario"],
+            "journal_sha256": summary["journal_sha256"],
+            "events_sha256": _sha256(staging / "events.jsonl"),
+            "state_sha256": summary["state_sha256"],
+            "measures": measures,
+        }
+        (staging / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        write_cell_report(staging, summary)
+        (staging / TIMING_FILE).write_text(json.dumps({"wall_seconds": wall}) + "\n")
+        (staging / CELL_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")  # marks the cell done
+        _install(staging, folder)
+        staging = None
     except Exception as error:  # a cell that fails is reported and the sweep goes on
         return {**row, "key": key, "status": "failed", "error": f"{type(error).__name__}: {error}",
                 "wall_seconds": round(time.perf_counter() - started, 2), "reused": False}
-    wall = round(time.perf_counter() - started, 2)
-    record = {
-        "key": key,
-        "cell": [[name, value] for name, value in cell],
-        "scenario": summary["scenario"],
-        "journal_sha256": summary["journal_sha256"],
-        "state_sha256": summary["state_sha256"],
-        "measures": measures,
-    }
-    (folder / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    write_cell_report(folder, summary)
-    _write_atomic(folder / TIMING_FILE, json.dumps({"wall_seconds": wall}) + "\n")
-    _write_atomic(done, json.dumps(record, indent=2, sort_keys=True) + "\n")  # last: marks the cell done
-    return {**row, **measures, "key": key, "status": "ok", "error": "", "wall_seconds": wall, "reused": False}
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+    return {**measures, **row, "key": key, "status": "ok", "error": "", "wall_seconds": wall, "reused": False}
+
+
+def read_cell(folder: Path, key: str, cell: Sequence[tuple[str, str]]) -> tuple[dict[str, int], int | float] | None:
+    """The measures and wall time of a finished cell in ``folder``, or None when it must run (again).
+
+    Reused only when ``cell.json`` is exactly what :func:`run_cell` writes for this cell: its key and its own
+    parameters, every measure of :data:`MEASURES` and nothing else, each an int, and the SHA-256 of the cell's
+    journal and event log equal to those beside it; ``timing.json`` a wall time in seconds.  Anything else, and any
+    error reading them, means the cell runs again (redteam18_8: an edited record was shown as the cell's figures).
+    """
+    if not (folder / CELL_FILE).is_file() or (folder / CELL_FILE).is_symlink():
+        return None
+    try:
+        stored = loads_json((folder / CELL_FILE).read_text(encoding="utf-8"))
+        timing = loads_json((folder / TIMING_FILE).read_text(encoding="utf-8"))
+        if type(stored) is not dict or type(timing) is not dict:
+            return None
+        measures = stored.get("measures")
+        wall = timing.get("wall_seconds")
+        if not isinstance(wall, int | float) or isinstance(wall, bool) or not 0 <= wall < 1e9:
+            return None
+        if (
+            stored.get("key") != key
+            or stored.get("cell") != [[name, value] for name, value in cell]
+            or type(measures) is not dict
+            or set(measures) != set(MEASURES)
+            or any(type(value) is not int for value in measures.values())
+            or type(stored.get("journal_sha256")) is not str
+            or type(stored.get("events_sha256")) is not str
+            or _sha256(folder / JOURNAL) != stored["journal_sha256"]
+            or _sha256(folder / "events.jsonl") != stored["events_sha256"]
+        ):
+            return None
+    except Exception:  # a damaged record of any kind: the cell runs again
+        return None
+    return {name: measures[name] for name in MEASURES}, wall
+
+
+def _sha256(path: Path) -> str:
+    """The file's SHA-256 (a symbolic link is not the cell's file: refused)."""
+    if path.is_symlink():
+        raise ValueError(f"{path} is a symbolic link")
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _install(staging: Path, folder: Path) -> None:
+    """Move a cell's finished staging folder to ``folder``, replacing what was there (a cell folder is the sweep's
+    own: a damaged or stale record, or what a planted link made of it; a link is removed, never followed)."""
+    if folder.is_symlink() or folder.is_file():
+        folder.unlink()
+    elif folder.exists():
+        shutil.rmtree(folder)
+    try:
+        os.rename(staging, folder)
+    except OSError:
+        if not (folder / CELL_FILE).is_file():  # not another worker that finished the same cell just now
+            raise
 
 
 def write_cell_report(folder: Path, summary: dict[str, Any]) -> None:
@@ -118,12 +195,6 @@ def write_cell_report(folder: Path, summary: dict[str, Any]) -> None:
     with (folder / "events.jsonl").open(encoding="utf-8") as handle:
         data = analyse(str(summary["scenario"]), (json.loads(line) for line in handle if line.strip()), summary)
     write_report(folder / "report.html", [data], f"perpspec sweep cell — {summary['scenario']}")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
 
 
 def measure(summary: dict[str, Any], events: Path) -> dict[str, int]:

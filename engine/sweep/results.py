@@ -12,11 +12,11 @@ import csv
 import html
 import io
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from perpspec.engine.simulation.output import write_replace
 from perpspec.engine.sweep.grid import Grid, Threshold
 
 RESULTS_JSONL = "results.jsonl"
@@ -32,9 +32,9 @@ def columns(grid: Grid) -> list[str]:
 
 
 def _atomic(path: Path, data: bytes) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    """``path`` replaced whole by a new file; a file planted in OUT is never written through, a link there refused
+    (:class:`~perpspec.engine.simulation.output.OutputError`; redteam18_6)."""
+    write_replace(path, data, replace_link=False)
 
 
 def write_results(out: Path, grid: Grid, rows: Sequence[Mapping[str, Any]]) -> list[Path]:
@@ -66,9 +66,9 @@ def write_results(out: Path, grid: Grid, rows: Sequence[Mapping[str, Any]]) -> l
             fields.append(pa.field(name, pa.string()))
     schema = pa.schema(fields)
     table = pa.Table.from_pylist([{name: row.get(name) for name in names} for row in rows], schema=schema)
-    temporary = out / (RESULTS_PARQUET + ".tmp")
-    pq.write_table(table, temporary)
-    os.replace(temporary, out / RESULTS_PARQUET)
+    buffer_out = pa.BufferOutputStream()
+    pq.write_table(table, buffer_out)
+    _atomic(out / RESULTS_PARQUET, buffer_out.getvalue().to_pybytes())
     return [*written, out / RESULTS_PARQUET]
 
 
