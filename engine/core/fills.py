@@ -101,6 +101,7 @@ class Fills:
         # order its earlier fills took (how many fills counted, their quantity) (not state)
         self._rates: dict[int, int] = {}
         self._taken = [0, 0]
+        self._pairs: dict[int, tuple[int, int]] = {}  # each maker account's (maker, taker) rate, read once per sweep
         # MRG-067's reading position in the command's events (not state): the events list it read, and how far
         self._after_trade_out: list[Any] | None = None
         self._after_trade_read = 0
@@ -511,6 +512,7 @@ class Fills:
         """Forget the last sweep's ACC-007 rates; the (new) table the next sweep's guard fills in."""
         self._rates = {}
         self._taken = [0, 0]
+        self._pairs = {}
         return self._rates
 
     def resting_fee(self, inst: Instrument, maker: Order, taker: Order, fills: list[Fill]) -> int:
@@ -527,15 +529,21 @@ class Fills:
             for done in range(taken[0], len(fills)):
                 taken[1] += fills[done][1]
             taken[0] = len(fills)
-            holder = self.ledger.accounts[maker.account]
+            pair = self._pairs.get(maker.account)
+            if pair is None:  # the account's rates, one tier look-up (a fee tier is fixed within a command)
+                pair = self._pairs[maker.account] = self.fee_pair(self.ledger.accounts[maker.account], inst)
             fee = rates[maker.order_id] = compute_resting_fee_ppm(
-                maker.shown_qty,
-                maker.leaves_qty,
-                taker.leaves_qty - taken[1],
-                self.fee_ppm(holder, inst, maker=True),
-                self.fee_ppm(holder, inst, maker=False),
+                maker.shown_qty, maker.leaves_qty, taker.leaves_qty - taken[1], pair[0], pair[1]
             )
         return fee
+
+    def fee_pair(self, account: Account, inst: Instrument) -> tuple[int, int]:
+        """The account's (maker, taker) fee rates in ``inst``: :meth:`fee_ppm` of both, one tier look-up."""
+        if account.account_id < 0 or self.fee_free:
+            return 0, 0  # liquidation fills pay no commission (rules.waterfall decision)
+        tier = account.fee_tier(inst, self.stream.time_ms)
+        rates = fee_rates(inst)
+        return rates[0][tier], rates[1][tier]
 
 
     def _apply_fills(self, inst: Instrument, taker: Order, fills: list[Fill], dropped: list[Order]) -> None:
