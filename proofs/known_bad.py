@@ -61,3 +61,15 @@ def compute_bankruptcy_price_rounded_wrong_way(inst: Instrument, qty: int, cost:
         short_price = ceildiv((slack - cost) * inst.price_scale, safe_units) * tick  # BAD: ceil
     threshold = ite(qty > 0, long_price, short_price)
     return ite(qty == 0, 0, clamp(threshold, tick, inst.max_price))
+
+
+def compute_resting_fee_ppm_maker_always(
+    shown_qty: int, leaves_qty: int, incoming_qty: int, maker_fee_ppm: int, taker_fee_ppm: int
+) -> int:
+    """KNOWN-BAD ACC-007: every resting order pays its maker rate, whatever it displayed (redteam17 find 3).
+
+    A hidden order is then paid the maker rebate for liquidity nobody could see: in a rebate tier the fee pool
+    pays a hidden trader to rest invisibly, where BitMEX charges it the taker fee.
+    """
+    del shown_qty, leaves_qty, incoming_qty, taker_fee_ppm  # BAD: what the order displays is not read
+    return maker_fee_ppm

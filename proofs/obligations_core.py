@@ -12,11 +12,19 @@ For each shipped instrument (``specs/instruments/*.toml``):
 * ACC-003 ``apply_fill``: ``Δwallet − Δcost = −value(fill)`` exactly, and the
   realised PnL is never rounded in the trader's favour (by less than one unit).
 
+* ACC-007 a trade whose resting side pays ACC-007's rate (any displayed,
+  open and incoming quantities, any maker rate ≤ taker rate) conserves funds,
+  and the fee pool receives at least what the maker rate would have given it.
+
 Independent of the instrument: ACC-002 commission is at least the exact fee
-and at most one minor unit more, for any notional and any fee sign.
+and at most one minor unit more, for any notional and any fee sign; ACC-007
+charges a hidden order the taker rate, an order whose displayed part trades on
+its own the maker rate, an iceberg traded into its hidden part the taker rate,
+and never a rate outside [maker, taker].
 
 Known-bad variants (:mod:`proofs.known_bad`), expected to be refuted:
-commission rounded toward the trader; the naive per-side inverse PnL.
+commission rounded toward the trader; the naive per-side inverse PnL; every
+resting order at the maker rate (a hidden order paid the rebate).
 """
 
 from __future__ import annotations
@@ -24,16 +32,27 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from perpspec.proofs.known_bad import compute_commission_floor, compute_realised_pnl_naive_inverse
+from perpspec.proofs.known_bad import (
+    compute_commission_floor,
+    compute_realised_pnl_naive_inverse,
+    compute_resting_fee_ppm_maker_always,
+)
 from perpspec.proofs.prover import ProofResult, Prover
 from perpspec.proofs.registry import Obligation, register
-from perpspec.proofs.sym import all_of, implies
+from perpspec.proofs.sym import BoolLike, all_of, implies
 from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import builtin_symbols, load_instrument
 from perpspec.rules.invariants import compute_conservation_gap, compute_oi_imbalance
 from perpspec.rules.num import PPM, abs_, and_, ite, or_
-from perpspec.rules.position import Position, apply_fill, apply_trade, compute_commission, is_opposite
+from perpspec.rules.position import (
+    Position,
+    apply_fill,
+    apply_trade,
+    compute_commission,
+    compute_resting_fee_ppm,
+    is_opposite,
+)
 
 
 def assume_valid_price(prover: Prover, inst: Instrument, price: int, label: str) -> None:
@@ -202,6 +221,89 @@ def prove_realised_pnl_not_in_traders_favour(symbol: str) -> ProofResult:
         )
 
 
+# -- ACC-007: the rate of a resting order's fills -------------------------------------------
+
+
+RestingRate = Callable[[int, int, int, int, int], int]
+
+
+def assume_resting_order(prover: Prover, shown: int, leaves: int, incoming: int, maker: int, taker: int) -> None:
+    """A live resting order reached by an incoming order: ``0 ≤ shown ≤ leaves``, ``leaves > 0``, ``incoming > 0``,
+    and the instrument's rates: ``-1 < maker ≤ taker < 1`` (rules.instrument_file's check, PRM-FEES)."""
+    prover.assume(all_of(shown >= 0, shown <= leaves, leaves > 0), "0 ≤ shown ≤ leaves, leaves > 0")
+    prover.assume(incoming > 0, "incoming positive")
+    assume_fee_rate(prover, maker, "maker fee")
+    assume_fee_rate(prover, taker, "taker fee")
+    prover.assume(maker <= taker, "maker fee ≤ taker fee")
+
+
+def prove_resting_rate(rate_of: RestingRate, case: str, label: str) -> ProofResult:
+    """ACC-007 in one case: ``hidden`` (shown 0): the taker rate; ``displayed-alone`` (the incoming order fits in
+    what the order displays, or the order displays all it holds): the maker rate; ``into-hidden`` (an iceberg with a
+    hidden part, reached by more than its slice): the taker rate; ``bounded``: a rate in [maker, taker], one of the
+    two."""
+    with Prover() as prover:
+        shown, leaves, incoming = prover.symbol("shown_qty"), prover.symbol("leaves_qty"), prover.symbol("incoming_qty")
+        maker, taker = prover.symbol("maker_fee_ppm"), prover.symbol("taker_fee_ppm")
+        assume_resting_order(prover, shown, leaves, incoming, maker, taker)
+        rate = rate_of(shown, leaves, incoming, maker, taker)
+        goal: BoolLike
+        if case == "hidden":
+            prover.assume(shown == 0, "hidden: displays nothing")
+            goal = rate == taker
+        elif case == "displayed-alone":
+            prover.assume(or_(incoming <= shown, shown == leaves), "the displayed part trades on its own")
+            goal = rate == maker
+        elif case == "into-hidden":
+            prover.assume(all_of(shown < leaves, incoming > shown), "reached with more than its slice, hidden left")
+            goal = rate == taker
+        else:
+            goal = all_of(maker <= rate, rate <= taker, or_(rate == maker, rate == taker))
+        return prover.prove(goal, label)
+
+
+def prove_resting_rate_trade(symbol: str) -> ProofResult:
+    """A trade whose seller rests and pays ACC-007's rate (the buyer any rate): INV-CONSERVATION holds after it,
+    and the fee pool receives at least what it would at the seller's maker rate."""
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        buyer = prover.record(Position, "buyer")
+        seller = prover.record(Position, "seller")
+        qty, price = prover.symbol("qty"), prover.symbol("price")
+        buyer_fee = prover.symbol("buyer_fee_ppm")
+        shown, leaves, incoming = prover.symbol("shown_qty"), prover.symbol("leaves_qty"), prover.symbol("incoming_qty")
+        maker, taker = prover.symbol("maker_fee_ppm"), prover.symbol("taker_fee_ppm")
+        wallets, fees = prover.symbol("wallets_minus_costs"), prover.symbol("fees")
+        insurance, funding, deposits = prover.symbol("insurance"), prover.symbol("funding_pool"), prover.symbol("net_deposits")
+        assume_well_formed(prover, inst, buyer, "buyer")
+        assume_well_formed(prover, inst, seller, "seller")
+        prover.assume(qty > 0, "qty positive")
+        assume_whole_lots(prover, inst, qty, "qty")
+        assume_valid_price(prover, inst, price, "price")
+        assume_fee_rate(prover, buyer_fee, "buyer fee")
+        assume_resting_order(prover, shown, leaves, incoming, maker, taker)
+        prover.assume(qty <= leaves, "the fill is at most the resting order's open quantity")
+        # wallets_minus_costs: Σ(wallet − cost) of every account, the two sides' included
+        prover.assume(compute_conservation_gap(wallets, insurance, fees, funding, deposits) == 0, "INV-CONSERVATION before")
+        rate = compute_resting_fee_ppm(shown, leaves, incoming, maker, taker)
+        effect = apply_trade(inst, buyer, seller, qty, price, buyer_fee, rate)
+        at_maker = apply_trade(inst, buyer, seller, qty, price, buyer_fee, maker)
+        moved = (
+            effect.buyer.wallet_delta
+            - (effect.buyer.position.cost - buyer.cost)
+            + effect.seller.wallet_delta
+            - (effect.seller.position.cost - seller.cost)
+        )
+        after = compute_conservation_gap(wallets + moved, insurance, fees + effect.fee_pool_delta, funding, deposits)
+        return prover.prove_all(
+            [
+                (after == 0, "INV-CONSERVATION after"),
+                (effect.fee_pool_delta >= at_maker.fee_pool_delta, "the fee pool gets at least the maker rate's"),
+            ],
+            f"ACC-007 trade {symbol}",
+        )
+
+
 # -- ACC-002: commission --------------------------------------------------------------
 
 
@@ -289,6 +391,18 @@ def _register_instrument(symbol: str) -> None:
             run=functools.partial(prove_realised_pnl_not_in_traders_favour, symbol),
         )
     )
+    _add(
+        Obligation(
+            id=f"ACC-007/trade-conserves/{symbol}",
+            rule_id="ACC-007",
+            invariant_id="INV-CONSERVATION",
+            statement=(
+                f"{symbol}: a trade whose resting side pays ACC-007's rate conserves funds, and the fee pool gets at "
+                "least what the maker rate gives."
+            ),
+            run=functools.partial(prove_resting_rate_trade, symbol),
+        )
+    )
 
 
 def _register() -> None:
@@ -312,6 +426,35 @@ def _register() -> None:
             statement="Known-bad: commission rounded toward the trader undercharges the exact fee.",
             run=functools.partial(
                 prove_commission_rounding, compute_commission_floor, "known-bad commission floor"
+            ),
+            expect="refuted",
+        )
+    )
+    for case, statement in (
+        ("hidden", "A hidden resting order (displays 0) pays the taker rate on every fill."),
+        ("displayed-alone", "A resting order whose displayed part trades on its own (the incoming order fits in it, "
+                            "or the order displays all it holds) pays the maker rate."),
+        ("into-hidden", "An iceberg reached by more than its displayed slice while a hidden part is left pays the "
+                        "taker rate on all its fills from that order."),
+        ("bounded", "A resting order's rate is its maker or its taker rate, never outside [maker, taker]."),
+    ):
+        _add(
+            Obligation(
+                id=f"ACC-007/{case}",
+                rule_id="ACC-007",
+                invariant_id="INV-CONSERVATION",
+                statement=statement,
+                run=functools.partial(prove_resting_rate, compute_resting_fee_ppm, case, f"ACC-007 {case}"),
+            )
+        )
+    _add(
+        Obligation(
+            id="KNOWN-BAD/ACC-007/maker-rate-for-hidden",
+            rule_id="ACC-007",
+            invariant_id="INV-CONSERVATION",
+            statement="Known-bad: every resting order at its maker rate pays a hidden order the rebate.",
+            run=functools.partial(
+                prove_resting_rate, compute_resting_fee_ppm_maker_always, "hidden", "known-bad maker rate for hidden"
             ),
             expect="refuted",
         )

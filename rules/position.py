@@ -13,7 +13,11 @@ built it.  Equity at a mark price is ``wallet + markValue - cost``, so:
   in the trader's favour;
 * commission is ``notional * fee`` rounded *up* (toward the fee pool): a
   taker never pays less than the exact fee and a maker rebate (negative fee)
-  is never more than the exact rebate.
+  is never more than the exact rebate;
+* the rate is the taker's for the incoming order, and for a resting order
+  the maker's unless it hid what it traded (ACC-007: a hidden order, or an
+  iceberg whose hidden part trades with the same incoming order, pays the
+  taker rate).
 
 Every money movement of a fill is a set of postings that sum to zero.
 """
@@ -24,7 +28,7 @@ import attrs
 
 from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.num import PPM, abs_, and_, ceildiv, ite, or_
+from perpspec.rules.num import PPM, abs_, and_, ceildiv, ite, min_, or_
 
 
 @attrs.frozen(kw_only=True)
@@ -76,6 +80,65 @@ def compute_commission(notional: int, fee_ppm: int) -> int:
     # ceil: a taker never pays less than the exact fee; a rebate (negative fee) is
     # rounded toward zero, so it never exceeds the exact rebate.
     return ceildiv(notional * fee_ppm, PPM)
+
+
+def is_resting_fill_at_taker_rate(shown_qty: int, leaves_qty: int, incoming_qty: int) -> bool:
+    """True when the incoming order takes, or on reaching the resting order would take, more than it displays.
+
+    ACC-007's condition: ``min(incoming, open) > displayed``.  Read when the incoming order's sweep first
+    reaches the resting order (see :func:`compute_resting_fee_ppm`).
+    """
+    return min_(incoming_qty, leaves_qty) > shown_qty
+
+
+def compute_resting_fee_ppm(
+    shown_qty: int, leaves_qty: int, incoming_qty: int, maker_fee_ppm: int, taker_fee_ppm: int
+) -> int:
+    """ACC-007: the fee rate a resting order pays on its fills from one incoming order; taker when it hid them.
+
+    [S] BitMEX (support article 6909929283997, "What Fees Do Hidden and Iceberg
+    Orders Pay on BitMEX"): "Hidden orders on BitMEX always incur the taker fee,
+    regardless of execution type."  An iceberg's displayed portion pays the
+    maker fee when it executes on its own, but "if the displayed and hidden
+    portions execute in the same transaction, both pay taker fees."  The maker
+    rate, a rebate in most fee tiers, pays for liquidity others can see; a
+    hidden order shows none, so it is charged as if it had taken liquidity.
+
+    The rule, for a resting order the incoming order's sweep reaches, with
+    ``shown_qty`` the quantity it displays at that moment (all of its open
+    quantity for a plain order, 0 for a hidden one, the current slice of an
+    iceberg), ``leaves_qty`` its open quantity and ``incoming_qty`` what is
+    left of the incoming order: its fills from this incoming order pay the
+    account's **taker** rate when ``min(incoming_qty, leaves_qty) >
+    shown_qty`` — the incoming order takes, or would take, more than the order
+    displays — and its **maker** rate otherwise.  So:
+
+    * a hidden order (displays 0) always pays the taker rate;
+    * a plain order (displays all it has) always pays the maker rate;
+    * an iceberg pays the maker rate when the incoming order fits in its
+      displayed slice, or when no hidden part is left (the last slice), and
+      the taker rate on *all* its fills from the incoming order otherwise.
+
+    Decision [I] (BitMEX does not say when a displayed and a hidden portion
+    "execute in the same transaction"): the rate is decided once, when the
+    sweep first reaches the order, for all its fills from that incoming order.
+    A refreshed slice goes to the back of its price level's displayed queue, so
+    an incoming order larger than the slice can be used up by the orders queued
+    behind the iceberg before the refreshed slice comes round; the iceberg then
+    pays the taker rate on its displayed slice alone.  The rate must be known
+    before the first fill, because LIQ-044/LIQ-049/LIQ-053 judge every fill at
+    the fee it will pay; where the reading could go either way it goes toward
+    the fee pool (the resting side never receives a rebate BitMEX would not pay).
+
+    The execution still reports ``lastLiquidityInd`` AddedLiquidity: the field
+    says which side of the trade the order was on, and it rested.  BitMEX's
+    article speaks of the fee only; what BitMEX reports in that field for a
+    hidden fill is not published.  ``execComm`` and the commission rate show
+    the taker fee.  The amount is ACC-002's on the chosen
+    rate (rounded toward the fee pool), and ACC-004 conserves funds at any rates.
+    Liquidation fills pay no commission at any rate (rules.waterfall's decision).
+    """
+    return ite(is_resting_fill_at_taker_rate(shown_qty, leaves_qty, incoming_qty), taker_fee_ppm, maker_fee_ppm)
 
 
 def is_opposite(position_qty: int, fill_qty: int) -> bool:

@@ -340,9 +340,7 @@ class Auditor:
             if str(r.get("text", "")).startswith("Liquidation") or account < 0:
                 rates = [0]  # the liquidation engine's trades pay no commission (rules.waterfall)
             else:
-                maker = r.get("lastLiquidityInd") == "AddedLiquidity"
-                rates = [tier.maker_fee_ppm if maker else tier.taker_fee_ppm for tier in inst.fee_tiers]
-                rates.append(inst.maker_fee_ppm if maker else inst.taker_fee_ppm)
+                rates = self.commission_rates(inst, r)
             allowed = sorted({compute_commission(notional, rate) for rate in rates})
             if comm not in allowed:
                 nearest = min(allowed, key=lambda amount: (abs(amount - comm), amount))  # the tier it missed
@@ -353,6 +351,22 @@ class Auditor:
                     self.now.unpaid.append((finding, inst.symbol, qty, r["lastPx"]))
                 else:
                     self.report("ACC-002", message, expected=nearest, reported=comm)
+
+    @staticmethod
+    def commission_rates(inst: Instrument, r: Mapping[str, Any]) -> list[int]:
+        """The rates a trade row's commission may be charged at: the taker's for the incoming order; for a resting
+        order (AddedLiquidity) the maker's, or the taker's where ACC-007 may charge it (a hidden order always, an
+        iceberg whose hidden part traded with the same incoming order).  A row that says what the order displayed
+        (BitMEX's ``displayQty``: 0 hidden, null fully displayed) narrows it; one that does not allows both."""
+        makers = [tier.maker_fee_ppm for tier in inst.fee_tiers] + [inst.maker_fee_ppm]
+        takers = [tier.taker_fee_ppm for tier in inst.fee_tiers] + [inst.taker_fee_ppm]
+        if r.get("lastLiquidityInd") != "AddedLiquidity":
+            return takers
+        if "displayQty" in r and r["displayQty"] is None:
+            return makers  # fully displayed: ACC-007 leaves it the maker rate
+        if r.get("displayQty") == 0:
+            return takers  # hidden: ACC-007's taker rate
+        return makers + takers
 
     def on_position(self, r: dict[str, Any]) -> None:
         """A reported position: compared with the ledger at the end of the instant."""

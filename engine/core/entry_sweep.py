@@ -16,7 +16,7 @@ bookkeeping of a cross side otherwise, the position events — and the same
 changes in the same order, except that it keeps the taker's pool in the
 guard's attributes (one cross position; its pool and fee rate come from the
 entry checks, which read the same state), reuses the guard's maker fee rates
-when applying, and adds each account's fee-tier volume once per sweep (the
+(ACC-007's, one per maker order, decided when the sweep first reaches it) when applying, and adds each account's fee-tier volume once per sweep (the
 sum of the fills' volumes, each rounded as before; nothing reads today's
 volume during a sweep).  Anything unusual (a spot pair, no kernels, the
 liquidation engine, a ReduceOnly taker, an isolated taker) is not offered to
@@ -81,17 +81,17 @@ def enter_crossing(
 
 class MakerPool:
     """One maker account's pool during a sweep, flat: :meth:`Risk.pool_tuple`'s nine figures as fields (compiled,
-    unboxed), its maker fee rate, the pool margin at the sweep's start, the fill outcome last judged for it and
-    LIQ-053's cross pool of an isolated maker (read once)."""
+    unboxed), the pool margin at the sweep's start, the fill outcome last judged for it and LIQ-053's cross pool of
+    an isolated maker (read once).  The fee rate is each maker order's (ACC-007: :attr:`CrossGuard.rates`)."""
 
-    def __init__(self, pool: tuple[int, int, int, int, int, int, int, int, int], fee: int) -> None:
+    def __init__(self, pool: tuple[int, int, int, int, int, int, int, int, int]) -> None:
         self.qty, self.cost, self.leverage, self.tier, self.margin = pool[0], pool[1], pool[2], pool[3], pool[4]
         self.other_pnl, self.other_maint, self.free, self.equity = pool[5], pool[6], pool[7], pool[8]
-        self.fee = fee
         self.start = pool[4]
-        self.judged = False  # out is the outcome of (j_signed, j_price) on the pool as it stands
+        self.judged = False  # out is the outcome of (j_signed, j_price, j_fee) on the pool as it stands
         self.j_signed = 0
         self.j_price = 0
+        self.j_fee = 0
         self.out: tuple[int, int, int, int, int, int] = (0, 0, 0, 0, 0, 0)
         self.cross_read = False
         self.cross: tuple[int, int] | None = None
@@ -133,36 +133,35 @@ class CrossGuard:
         self.t_price = 0
         self.t_out: tuple[int, int, int, int, int, int] = (0, 0, 0, 0, 0, 0)
         self.makers: dict[int, MakerPool] = {}
+        self.rates = fills.new_sweep()  # ACC-007: each maker order's fee rate, decided when the sweep first reaches it
         self.folded = 0
         self.insolvent: dict[int, None] = {}
         self.halt = False
 
     def maker(self, account_id: int) -> MakerPool:
-        """The maker's pool and fee rate, read when it first trades in this sweep."""
+        """The maker's pool, read when it first trades in this sweep."""
         found = self.makers.get(account_id)
         if found is None:
             holder = self.accounts[account_id]
-            fills = self.fills
-            fee = fills.fee_ppm(holder, self.inst, True)
             # Risk.pool_values: the nine figures unboxed (compiled), no tuple object made for them
-            pool = fills.risk.pool_values(holder, self.inst, peek_position(holder, self.inst), self.index)
-            found = self.makers[account_id] = MakerPool(pool, fee)
+            pool = self.fills.risk.pool_values(holder, self.inst, peek_position(holder, self.inst), self.index)
+            found = self.makers[account_id] = MakerPool(pool)
         return found
 
-    def maker_outcome(self, maker: MakerPool, signed: int, price: int) -> tuple[int, int, int, int, int, int]:
-        if maker.judged and maker.j_signed == signed and maker.j_price == price:
+    def maker_outcome(self, maker: MakerPool, signed: int, price: int, fee: int) -> tuple[int, int, int, int, int, int]:
+        if maker.judged and maker.j_signed == signed and maker.j_price == price and maker.j_fee == fee:
             return maker.out
         if maker.leverage == CROSS:
             out = dispatch.fill_cross(
                 self.index, maker.qty, maker.cost, maker.tier, maker.margin, maker.other_pnl, maker.other_maint,
-                maker.free, maker.equity, signed, price, maker.fee, self.mark,
+                maker.free, maker.equity, signed, price, fee, self.mark,
             )
         else:
             out = dispatch.fill_isolated(
                 self.index, maker.qty, maker.cost, maker.leverage, maker.tier, maker.margin, maker.other_pnl,
-                maker.other_maint, maker.free, maker.equity, signed, price, maker.fee, self.mark,
+                maker.other_maint, maker.free, maker.equity, signed, price, fee, self.mark,
             )
-        maker.judged, maker.j_signed, maker.j_price, maker.out = True, signed, price, out
+        maker.judged, maker.j_signed, maker.j_price, maker.j_fee, maker.out = True, signed, price, fee, out
         return out
 
     def taker_outcome(self, signed: int, price: int) -> tuple[int, int, int, int, int, int]:
@@ -175,17 +174,16 @@ class CrossGuard:
         self.t_judged, self.t_signed, self.t_price, self.t_out = True, signed, price, out
         return out
 
-    def maker_allowed(self, account_id: int, signed: int, price: int) -> bool:
+    def maker_allowed(self, account_id: int, signed: int, price: int, fee: int) -> bool:
         maker = self.maker(account_id)
-        out = self.maker_outcome(maker, signed, price)
+        out = self.maker_outcome(maker, signed, price, fee)
         if out[0] == 0:
             return False
         if maker.leverage == CROSS:  # LIQ-054 when the fill closes the account's last cross position
             if not closes_exactly(maker.qty, signed):
                 return True  # is_cross_close_kept's own first clause, without building the pool
             return is_cross_close_kept(
-                self.fills.market, self.accounts[account_id], self.inst, maker.pool(), signed, price, maker.fee,
-                self.mark,
+                self.fills.market, self.accounts[account_id], self.inst, maker.pool(), signed, price, fee, self.mark,
             )
         if not maker.cross_read:
             maker.cross = self.fills.cross_pool_of(self.accounts[account_id], self.inst.settl_currency)
@@ -201,7 +199,7 @@ class CrossGuard:
         for index in range(self.folded, len(made)):
             done, qty, price = made[index]
             maker = self.makers[done.account]
-            out = self.maker_outcome(maker, qty if done.is_buy else -qty, price)
+            out = self.maker_outcome(maker, qty if done.is_buy else -qty, price, self.rates[done.order_id])
             maker.qty, maker.cost, maker.margin, maker.free, maker.equity = out[1], out[2], out[3], out[4], out[5]
             maker.judged = False
             taker = self.taker_outcome(qty if self.taker_buys else -qty, price)
@@ -218,7 +216,8 @@ class CrossGuard:
         if self.folded < len(self.made):
             self.fold()
         price = maker.price
-        if not self.maker_allowed(maker.account, granted if maker.is_buy else -granted, price):
+        fee = self.fills.resting_fee(self.inst, maker, self.taker, self.made)  # ACC-007
+        if not self.maker_allowed(maker.account, granted if maker.is_buy else -granted, price, fee):
             self.insolvent[maker.order_id] = None
             return 0
         taker_signed = granted if self.taker_buys else -granted
@@ -284,11 +283,11 @@ def _apply(
     taker_delta = 0
     fee_delta = 0
     last_price = 0
-    makers = guard.makers
+    rates = guard.rates
     for maker, qty, price in made:
         maker_account = accounts[maker.account]
         maker_ps = maker_account.position(inst)
-        maker_fee = makers[maker.account].fee  # every maker of a fill was judged by the guard
+        maker_fee = rates[maker.order_id]  # ACC-007: every maker of a fill was judged by the guard at this rate
         # ACC-004: (qty, cost, realised PnL, commission) of the buyer, then of the seller, then the fee pool's delta;
         # read by constant index (compiled, the kernel's tuple is native: a variable index would box all nine)
         if taker_buys:

@@ -36,7 +36,7 @@ from perpspec.engine.kernels.load import KernelSet, kernels_for
 from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS, compute_order_premium, is_cancel_after_trade_due
-from perpspec.rules.position import Position, apply_trade, compute_commission
+from perpspec.rules.position import Position, apply_trade, compute_commission, compute_resting_fee_ppm
 from perpspec.rules.solvency import (
     FILL_CANCEL_TEXT,
     PoolState,
@@ -97,6 +97,11 @@ class Fills:
         self.halted = False  # the last sweep stopped at an unsafe fill of its own order (LIQ-044; not state)
         self._halt_seen = False
         self._insolvent: dict[int, None] = {}  # makers of the current sweep refused by LIQ-044 (not state)
+        # ACC-007: the fee rate of each maker order of the current sweep, by order id, and how much of the incoming
+        # order its earlier fills took (how many fills counted, their quantity) (not state)
+        self._rates: dict[int, int] = {}
+        self._taken = [0, 0]
+        self._pairs: dict[int, tuple[int, int]] = {}  # each maker account's (maker, taker) rate, read once per sweep
         # MRG-067's reading position in the command's events (not state): the events list it read, and how far
         self._after_trade_out: list[Any] | None = None
         self._after_trade_read = 0
@@ -111,6 +116,7 @@ class Fills:
         book = self.market.books[inst.symbol]
         if not book.crosses(order.is_buy, limit):  # nothing to match (Book.match would stop at once): no guard
             self._insolvent = {}
+            self.new_sweep()
             self._halt_seen = self.halted = False
             if not is_spot(inst):
                 self.ledger.accounts[order.account].position(inst)  # as _apply_fills: the position record exists
@@ -146,6 +152,7 @@ class Fills:
         guard = self.guard_for(account, inst, order, fills)
         left = book.dry_match(order.is_buy, limit, order.leaves_qty, account.account_id, fills, guard)
         self._insolvent = {}
+        self.new_sweep()
         self._halt_seen = False
         return left == 0
 
@@ -166,6 +173,7 @@ class Fills:
         mark = self.market.marks.get(symbol, 0)
         self._insolvent = {}
         self._halt_seen = False
+        self.new_sweep()
         if taker is None:  # the liquidation engine's sweep: LIQ-054 / LIQ-053 for each maker
             return make_liquidation_guard(
                 self.market, self.ledger, self.risk, symbol, fills, self._reduce_only_room, self.cross_pool_of, self._insolvent
@@ -203,8 +211,10 @@ class Fills:
 
         def fold() -> None:
             for maker, qty, price in fills[folded[0]:]:
-                for account_id, is_buy, is_maker in ((maker.account, maker.is_buy, True), (taker.account, taker.is_buy, False)):
-                    fee = self.fee_ppm(accounts[account_id], inst, maker=is_maker)
+                for account_id, is_buy, fee in (
+                    (maker.account, maker.is_buy, self._rates[maker.order_id]),  # ACC-007, as the guard judged it
+                    (taker.account, taker.is_buy, self.fee_ppm(accounts[taker.account], inst, maker=False)),
+                ):
                     states[account_id] = apply_fill_to_pool(inst, state(account_id), qty if is_buy else -qty, price, fee, mark)
             folded[0] = len(fills)
 
@@ -214,7 +224,7 @@ class Fills:
                 return granted
             fold()
             price = maker.price
-            maker_fee = self.fee_ppm(accounts[maker.account], inst, maker=True)
+            maker_fee = self.resting_fee(inst, maker, taker, fills)  # ACC-007
             maker_qty = granted if maker.is_buy else -granted
             if not (
                 is_fill_allowed(inst, state(maker.account), maker_qty, price, maker_fee, mark)
@@ -257,17 +267,10 @@ class Fills:
         symbol = inst.symbol
         pools: dict[int, tuple[int, ...]] = {}
         judged: dict[int, tuple[int, int, int, tuple[int, ...]]] = {}  # account -> (signed, price, fee, outcome)
-        maker_fees: dict[int, int] = {}  # per account: a fee tier is fixed within a command
-        taker_fees: dict[int, int] = {}
+        taker_fees: list[int] = []  # the taker's rate, read when first needed (a fee tier is fixed within a command)
+        rates = self._rates  # each maker order's rate (ACC-007), decided when the sweep first reaches it
         folded = [0]
         index = kernels.index  # the instrument's branch of the proved kernels (engine/kernels/dispatch.py)
-
-        def fee_of(account_id: int, is_maker: bool) -> int:
-            fees = maker_fees if is_maker else taker_fees
-            fee = fees.get(account_id)
-            if fee is None:
-                fee = fees[account_id] = self.fee_ppm(accounts[account_id], inst, maker=is_maker)
-            return fee
 
         starts: dict[int, int] = {}  # each pool's margin before the sweep (LIQ-053 measures what a fill moves)
         crosses: dict[int, tuple[int, int] | None] = {}
@@ -309,8 +312,13 @@ class Fills:
             judged[account_id] = (signed, price, fee, out)
             return out
 
-        def fold_one(account_id: int, signed: int, price: int, is_maker: bool) -> None:
-            out = outcome(account_id, signed, price, fee_of(account_id, is_maker))
+        def taker_fee() -> int:
+            if not taker_fees:
+                taker_fees.append(self.fee_ppm(accounts[taker.account], inst, maker=False))
+            return taker_fees[0]
+
+        def fold_one(account_id: int, signed: int, price: int, fee: int) -> None:
+            out = outcome(account_id, signed, price, fee)
             _, _, leverage, tier, _, other_pnl, other_maint, _, _ = pools[account_id]
             pools[account_id] = (out[1], out[2], leverage, tier, out[3], other_pnl, other_maint, out[4], out[5])
             del judged[account_id]
@@ -321,14 +329,15 @@ class Fills:
                 return granted
             if folded[0] < len(fills):
                 for done, qty, done_price in fills[folded[0]:]:
-                    fold_one(done.account, qty if done.is_buy else -qty, done_price, True)
-                    fold_one(taker.account, qty if taker.is_buy else -qty, done_price, False)
+                    fold_one(done.account, qty if done.is_buy else -qty, done_price, rates[done.order_id])
+                    fold_one(taker.account, qty if taker.is_buy else -qty, done_price, taker_fee())
                 folded[0] = len(fills)
             price = maker.price
-            if not allowed(maker.account, granted if maker.is_buy else -granted, price, fee_of(maker.account, True)):
+            maker_fee = self.resting_fee(inst, maker, taker, fills)  # ACC-007
+            if not allowed(maker.account, granted if maker.is_buy else -granted, price, maker_fee):
                 self._insolvent[maker.order_id] = None
                 return 0
-            if not allowed(taker.account, granted if taker.is_buy else -granted, price, fee_of(taker.account, False)):
+            if not allowed(taker.account, granted if taker.is_buy else -granted, price, taker_fee()):
                 self._halt_seen = True
                 return -1
             return granted
@@ -415,14 +424,17 @@ class Fills:
         folded = [0]
         self._insolvent = {}
         self._halt_seen = False
+        self.new_sweep()
         reservations = self.registry.spot_reservations
 
-        def spending(account_id: int, is_buy: bool, is_maker: bool, qty: int, price: int) -> tuple[str, int]:
+        def spending(is_buy: bool, fee_ppm: int, qty: int, price: int) -> tuple[str, int]:
             if is_buy:
                 value = compute_notional(inst, qty, price)
-                fee = compute_commission(value, self.fee_ppm(accounts[account_id], inst, maker=is_maker))
-                return inst.settl_currency, value + fee
+                return inst.settl_currency, value + compute_commission(value, fee_ppm)
             return inst.base_currency, qty * inst.base_multiplier
+
+        def taker_fee() -> int:
+            return self.fee_ppm(accounts[taker.account], inst, maker=False)
 
         def allowed(account_id: int, asset: str, amount: int) -> bool:
             key = (account_id, asset)
@@ -445,14 +457,18 @@ class Fills:
 
         def guard(maker: Order, wanted: int) -> int:
             for done, qty, price in fills[folded[0]:]:
-                for account_id, is_buy, is_maker in ((done.account, done.is_buy, True), (taker.account, taker.is_buy, False)):
-                    asset, amount = spending(account_id, is_buy, is_maker, qty, price)
+                for account_id, is_buy, fee in (
+                    (done.account, done.is_buy, self._rates[done.order_id]),  # ACC-007, as the guard judged it
+                    (taker.account, taker.is_buy, taker_fee()),
+                ):
+                    asset, amount = spending(is_buy, fee, qty, price)
                     spent[(account_id, asset)] = spent.get((account_id, asset), 0) + amount
             folded[0] = len(fills)
-            if not allowed(maker.account, *spending(maker.account, maker.is_buy, True, wanted, maker.price)):
+            maker_fee = self.resting_fee(inst, maker, taker, fills)  # ACC-007
+            if not allowed(maker.account, *spending(maker.is_buy, maker_fee, wanted, maker.price)):
                 self._insolvent[maker.order_id] = None
                 return 0
-            if not allowed(taker.account, *spending(taker.account, taker.is_buy, False, wanted, maker.price)):
+            if not allowed(taker.account, *spending(taker.is_buy, taker_fee(), wanted, maker.price)):
                 self._halt_seen = True
                 return -1
             return wanted
@@ -492,6 +508,43 @@ class Fills:
         rates = fee_rates(inst)
         return rates[0][tier] if maker else rates[1][tier]
 
+    def new_sweep(self) -> dict[int, int]:
+        """Forget the last sweep's ACC-007 rates; the (new) table the next sweep's guard fills in."""
+        self._rates = {}
+        self._taken = [0, 0]
+        self._pairs = {}
+        return self._rates
+
+    def resting_fee(self, inst: Instrument, maker: Order, taker: Order, fills: list[Fill]) -> int:
+        """ACC-007: ``maker``'s fee rate for all its fills from ``taker`` in this sweep (``fills``: the sweep's so far).
+
+        Decided when the sweep first reaches the order (``rules.position.compute_resting_fee_ppm`` on what it
+        displays and holds then and what is left of the incoming order, which the sweep matched from its whole open
+        quantity) and kept for the sweep: the guard judges every fill, and the fills are applied, at this rate.
+        """
+        rates = self._rates
+        fee = rates.get(maker.order_id)
+        if fee is None:
+            taken = self._taken
+            for done in range(taken[0], len(fills)):
+                taken[1] += fills[done][1]
+            taken[0] = len(fills)
+            pair = self._pairs.get(maker.account)
+            if pair is None:  # the account's rates, one tier look-up (a fee tier is fixed within a command)
+                pair = self._pairs[maker.account] = self.fee_pair(self.ledger.accounts[maker.account], inst)
+            fee = rates[maker.order_id] = compute_resting_fee_ppm(
+                maker.shown_qty, maker.leaves_qty, taker.leaves_qty - taken[1], pair[0], pair[1]
+            )
+        return fee
+
+    def fee_pair(self, account: Account, inst: Instrument) -> tuple[int, int]:
+        """The account's (maker, taker) fee rates in ``inst``: :meth:`fee_ppm` of both, one tier look-up."""
+        if account.account_id < 0 or self.fee_free:
+            return 0, 0  # liquidation fills pay no commission (rules.waterfall decision)
+        tier = account.fee_tier(inst, self.stream.time_ms)
+        rates = fee_rates(inst)
+        return rates[0][tier], rates[1][tier]
+
 
     def _apply_fills(self, inst: Instrument, taker: Order, fills: list[Fill], dropped: list[Order]) -> None:
         """Money and bookkeeping of a sweep: ACC-004 per fill, executions, maker orders, positions."""
@@ -517,13 +570,13 @@ class Fills:
         time_ms = self.stream.time_ms
         # an account's fee tier is fixed within a command (cached per day; today's volume counts from tomorrow)
         taker_fee = self.fee_ppm(taker_account, inst, maker=False) if fills else 0
-        maker_fees: dict[int, int] = {}
+        rates = self._rates  # ACC-007: each maker order's rate, as the sweep's guard decided and judged it
         for maker, qty, price in fills:
             maker_account = self.ledger.accounts[maker.account]
             maker_ps = maker_account.position(inst)
-            maker_fee = maker_fees.get(maker.account)
-            if maker_fee is None:
-                maker_fee = maker_fees[maker.account] = self.fee_ppm(maker_account, inst, maker=True)
+            maker_fee = rates.get(maker.order_id)
+            if maker_fee is None:  # a sweep without a trader's guard: a fee-free liquidation's, where every rate is 0
+                maker_fee = self.fee_ppm(maker_account, inst, maker=True)
             taker_side, maker_side, fee_pool_delta = self._trade(
                 kernels, inst, taker.is_buy, taker_ps, maker_ps, qty, price, taker_fee, maker_fee
             )
@@ -586,7 +639,10 @@ class Fills:
             value = compute_notional(inst, qty, price)
             amount = qty * inst.base_multiplier
             taker_fee = compute_commission(value, self.fee_ppm(taker_account, inst, maker=False))  # ACC-002
-            maker_fee = compute_commission(value, self.fee_ppm(maker_account, inst, maker=True))
+            maker_rate = self._rates.get(maker.order_id)  # ACC-007, as the sweep's guard decided it
+            if maker_rate is None:  # a sweep without a trader's guard: a fee-free liquidation's, where every rate is 0
+                maker_rate = self.fee_ppm(maker_account, inst, maker=True)
+            maker_fee = compute_commission(value, maker_rate)
             buyer, seller = (taker_account, maker_account) if taker.is_buy else (maker_account, taker_account)
             buyer_fee, seller_fee = (taker_fee, maker_fee) if taker.is_buy else (maker_fee, taker_fee)
             buyer.wallets[quote] = buyer.wallet(quote) - value - buyer_fee
