@@ -56,6 +56,7 @@ COMPILED_MODULES = (
     "perpspec.rules.num",
     "perpspec.rules.instrument",
     "perpspec.rules.contract",
+    "perpspec.rules.fee_tier",  # ACC-008/009: the fee tier and a fill's USD volume (session 17)
     "perpspec.rules.position",
     "perpspec.rules.risk_limit",
     "perpspec.rules.margin",

@@ -23,10 +23,10 @@ from __future__ import annotations
 from typing import Any, Final
 
 from perpspec.engine.core.compiled import mypyc_attr
-from perpspec.engine.core.fastmargin import RestingCache, instrument_names, is_inverse, shift_resting_cache
+from perpspec.engine.core.fastmargin import RestingCache, instrument_names, shift_resting_cache
 from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernel_index, position_margin_record
-from perpspec.rules.contract import compute_notional
+from perpspec.rules import fee_tier
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS as MARGIN_CROSS
 from perpspec.rules.margin import (
@@ -37,7 +37,7 @@ from perpspec.rules.position import Position
 
 CROSS: Final = MARGIN_CROSS  # rules.margin.CROSS as a compiled constant (an imported name is a module-dict lookup per read)
 DAY_MS: Final = 86_400_000  # Final: a constant in the compiled build, not a module-dict lookup per read
-FEE_WINDOW_DAYS: Final = 30
+FEE_WINDOW_DAYS: Final = fee_tier.FEE_WINDOW_DAYS
 # ``dict.pop`` as a compiled constant: called as ``DICT_POP(d, key, None)`` it is one vectorcall of the method, where
 # ``d.pop(key, None)`` compiled first looks the method up on the dict's type (a generic method call)
 DICT_POP: Final = dict.pop
@@ -178,19 +178,8 @@ _ACCOUNT_FIELDS: Final = (
 
 
 def compute_fee_tier(inst: Instrument, volume_by_day: dict[int, int], day: int) -> int:
-    """The fee tier of ``day``: the last of ``inst.fee_tiers`` whose threshold the 30 previous days' average daily
-    USD volume reaches (floor: a tier is reached only by whole dollars)."""
-    first = day - FEE_WINDOW_DAYS
-    total = 0
-    for d, volume in volume_by_day.items():
-        if first <= d < day:
-            total += volume
-    adv = total // FEE_WINDOW_DAYS
-    tier = 0
-    for index, row in enumerate(inst.fee_tiers):
-        if adv >= row.adv_usd:
-            tier = index
-    return tier
+    """The fee tier of ``day`` from an account's volume per day: ACC-008 (``rules.fee_tier``) on its 30-day window."""
+    return fee_tier.compute_fee_tier(inst, fee_tier.compute_window_volume(tuple(volume_by_day.items()), day))
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # picklable when compiled (engine.core.compiled)
@@ -280,15 +269,6 @@ class Account:
 
 
 def compute_usd_volume(inst: Instrument, qty: int, price: int, usd_per_settl_unit: int) -> int:
-    """USD volume of a fill for fee tiers (reference §10), rounded down.
-
-    Inverse contracts are quoted in USD: one contract is one USD of notional
-    (``|qty|``).  Linear, quanto and spot: the settlement-currency notional
-    converted with ``usd_per_settl_unit`` (1 for USDt; the XBTUSD mark in whole
-    USD for XBt; 0 when unknown, which counts no volume).
-    """
-    if is_inverse(inst):
-        return qty if qty >= 0 else -qty
+    """A fill's USD volume for fee tiers: ACC-009 (``rules.fee_tier``) with the settlement asset's minor units."""
     minor = MINOR_PER_UNIT.get(instrument_names(inst)[1], 1)
-    # floor: volume is a threshold for a discount, never rounded up in the trader's favour
-    return compute_notional(inst, qty, price) * usd_per_settl_unit // minor
+    return fee_tier.compute_usd_volume(inst, qty, price, usd_per_settl_unit, minor)
