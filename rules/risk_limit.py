@@ -166,7 +166,10 @@ def check_concentration(
     order when it fires, an amend that raises an order's quantity (engine ``check_concentration``) — not each fill
     of its sweep: an order accepted while the account was at or below the share may take it above the share, and
     its resting orders are not cancelled when it gets there.  (BitMEX's "until it is below" concerns what the
-    account may send next.)
+    account may send next.)  Each order is judged alone, not net of the account's other open orders on its side
+    [I]: three sells of a long's size are each "a pure reduction", and filled they leave it short twice its old
+    size (review18_1).  Netting them would buy nothing: the account may sell to flat and then sell again (a flat
+    account is never concentrated), so the rule bounds what one order may add, not where a sequence may end.
     """
     if position_qty > 0 and -position_qty <= order_signed < 0:
         return None  # a sell within a long: it only reduces

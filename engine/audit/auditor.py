@@ -357,7 +357,10 @@ class Auditor:
         """The rates a trade row's commission may be charged at: the taker's for the incoming order; for a resting
         order (AddedLiquidity) the maker's, or the taker's where ACC-007 may charge it (a hidden order always, an
         iceberg whose hidden part traded with the same incoming order).  A row that says what the order displayed
-        (BitMEX's ``displayQty``: 0 hidden, null fully displayed) narrows it; one that does not allows both."""
+        (BitMEX's ``displayQty``: 0 hidden, null fully displayed) narrows it; one that does not allows both.
+        perpspec's own execution rows do not carry ``displayQty``, so on its logs a resting fill's rate is checked
+        only to be one of the instrument's maker or taker rates: ACC-007's decision itself is not re-judged there
+        (review18_3; the engine's choice is proved and tested, ``tests/test_s17_hidden_fees.py``)."""
         makers = [tier.maker_fee_ppm for tier in inst.fee_tiers] + [inst.maker_fee_ppm]
         takers = [tier.taker_fee_ppm for tier in inst.fee_tiers] + [inst.taker_fee_ppm]
         if r.get("lastLiquidityInd") != "AddedLiquidity":
