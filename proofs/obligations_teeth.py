@@ -8,9 +8,10 @@ known-bad variant (the slip the red team planted) that is refuted:
 
 * **MRG-044** order margin: the netting of the charged and open contracts as the docstring states it; the
   initial margin ``⌈charged value × initMarginReq⌉``; the commission reserve, the entry fee on the open value
-  plus the exit reserve on open value + initial margin, each rounded up (never below the exact sum, less than
-  one minor unit above per term); the premium on the open contracts; total = their sum.
-  Known-bad: the initial margin floored, the exit reserve dropped, the exit reserve subtracted.
+  plus the exit reserve on open value + initial margin, each rounded up on its own (each term equal to its own
+  ceiling, review19_2); the premium on the open contracts; total = their sum.
+  Known-bad: the initial margin floored, the exit reserve dropped, the exit reserve subtracted, one ceiling over
+  the sum of the two terms (up to one minor unit below what the fill holds in posComm).
 * **MRG-020** fields: ``unrealisedPnl`` is ACC-001's, ``markValue`` CON-001's value at mark, ``posMargin =
   posInit + posComm + posCross`` and ``maintMargin = posMargin + unrealisedPnl``.  Known-bad: the PnL's sign.
 * **MRG-020** posComm floor (issue 13): ``posComm = ⌈takerFee × (posCost + posInit + max(0, posCross))⌉`` for
@@ -114,8 +115,11 @@ def _order_margin_slipped(slip: str, inst: Instrument, position_qty: int, bids: 
     if slip == "floor":  # the initial margin rounded toward the trader
         init_margin = ppm_of_floor(figures.charged_value, init_req)
     entry, exit_reserve = ppm_of_ceil(figures.open_value, fee), ppm_of_ceil(figures.open_value + init_margin, fee)
-    commission = {"floor": entry + exit_reserve, "exit-reserve-dropped": entry,
-                  "exit-reserve-subtracted": entry - exit_reserve}[slip]  # fmt: skip
+    if slip == "one-ceil":  # review19_2: one ceiling over the sum of the two terms, not one per term
+        commission = ppm_of_ceil(figures.open_value + figures.open_value + init_margin, fee)
+    else:
+        commission = {"floor": entry + exit_reserve, "exit-reserve-dropped": entry,
+                      "exit-reserve-subtracted": entry - exit_reserve}[slip]  # fmt: skip
     return attrs.evolve(real, init_margin=init_margin, commission=commission,
                         total=init_margin + real.premium + commission)  # fmt: skip
 
@@ -133,14 +137,20 @@ def prove_order_margin_exact(symbol: str, rule: OrderMarginRule = compute_order_
         prover.assume(and_(init_req > 0, init_req <= PPM), "initMarginReq in (0, 100%]")
         result = rule(inst, position_qty, bids, asks, init_req, fee)
         want = order_figures(inst, position_qty, bids, asks)
-        fees = want.open_value * fee + (want.open_value + result.init_margin) * fee  # entry fee + exit reserve, exact
+        # each term of the commission reserve named and pinned to its own ceiling (review19_2: a window on the sum,
+        # ``fees ≤ commission·PPM < fees + 2·PPM``, let one ceiling over the sum through).  A ceiling exists and is
+        # unique for every input, so these two assumptions define the terms and constrain nothing else.
+        entry, exit_reserve = prover.symbol("entry_fee"), prover.symbol("exit_reserve")
+        prover.assume(ceil_exact(entry, want.open_value * fee, PPM), "entry fee = ⌈open value × takerFee⌉")
+        prover.assume(ceil_exact(exit_reserve, (want.open_value + result.init_margin) * fee, PPM),
+                      "exit reserve = ⌈(open value + initial margin) × takerFee⌉")  # fmt: skip
         return prover.prove_all([
             (and_(result.bid_qty_charged == want.charged_bids, result.ask_qty_charged == want.charged_asks),
              "the charged contracts are netted as stated"),
             (ceil_exact(result.init_margin, want.charged_value * init_req, PPM),
              "initial margin = charged value × initMarginReq, rounded up"),
-            (and_(result.commission * PPM >= fees, result.commission * PPM < fees + 2 * PPM),
-             "commission = entry fee + exit reserve on open value + initial margin, each rounded up"),
+            (result.commission == entry + exit_reserve,
+             "commission = ⌈entry fee on open value⌉ + ⌈exit reserve on open value + initial margin⌉"),
             (result.premium == want.premium, "premium = the open contracts' share"),
             (result.total == result.init_margin + result.premium + result.commission, "total = the sum"),
         ], f"MRG-044 exact {symbol}")  # fmt: skip
@@ -274,12 +284,15 @@ def _register() -> None:
         _add(f"MRG-044/exact/{symbol}", "MRG-044", "ROUNDING-TOWARD-SYSTEM",
              f"{symbol}: the charged contracts are netted as stated; initial margin = ⌈charged value × initMarginReq⌉; "
              "commission = the entry fee on the open value plus the exit reserve on open value + initial margin, "
-             "each rounded up (never below the exact sum, less than one minor unit above per term); premium = the "
-             "open contracts' share; total = initial margin + premium + commission.",
+             "each rounded up on its own (⌈open value × takerFee⌉ + ⌈(open value + initial margin) × takerFee⌉, each "
+             "term equal to its own ceiling); premium = the open contracts' share; total = initial margin + premium "
+             "+ commission.",
              p(prove_order_margin_exact, symbol))
         for slip, text in (("floor", "the initial margin rounded down (toward the trader)."),
                            ("exit-reserve-dropped", "the commission reserve without the exit reserve."),
-                           ("exit-reserve-subtracted", "the exit reserve subtracted from the entry fee.")):
+                           ("exit-reserve-subtracted", "the exit reserve subtracted from the entry fee."),
+                           ("one-ceil", "the commission reserve rounded up once over the sum of entry fee and exit "
+                                        "reserve (up to one minor unit below the two ceilings a fill holds; review19_2).")):
             _add(f"MRG-044/{slip}/{symbol}", "MRG-044", "ROUNDING-TOWARD-SYSTEM", text,
                  p(prove_order_margin_exact, symbol, p(_order_margin_slipped, slip)), expect="refuted")
         _add(f"MRG-020/fields/{symbol}", "MRG-020", "INV-WITHDRAW-SAFE",

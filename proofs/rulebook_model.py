@@ -6,6 +6,7 @@ See :mod:`proofs.rulebook` for what the generator does.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import importlib
 import inspect
 import re
@@ -70,10 +71,11 @@ class Rulebook:
     def status(self, identifier: str) -> str:
         """The overall status of a rule or invariant id.
 
-        A rule is shown proved (unbounded) only when every invariant it is proved to preserve has an unbounded
-        proof: the status is the weakest over its invariants (each invariant's strongest proof), and a rule with
-        some invariants proved only with a bound names them (ADL-020, red team 19).  An invariant's status is
-        its strongest proof.
+        A rule is shown proved (unbounded) only when none of its obligations is proved only with a bound, save
+        those a reviewed decomposition covers (:data:`DECOMPOSITIONS`): the status is the weakest over its
+        invariants, each invariant's the weakest of its obligations (review19_3), and a rule with some
+        invariants held to a bound names them (ADL-020, red team 19).  An invariant's status is its strongest
+        proof.
         """
         relevant = [
             outcome
@@ -85,7 +87,7 @@ class Rulebook:
             return f"FAILS ({', '.join(outcome.id for outcome in failures)})"
         proved = [outcome for outcome in relevant if outcome.strength >= 2]
         if proved:
-            return _proved_status(identifier, proved)
+            return _proved_status(identifier, proved, self.outcomes)
         waived = [outcome for outcome in relevant if outcome.strength == 1]
         waiver = self.waivers.get(identifier)
         if waiver is not None and self.test_functions.get(identifier):
@@ -114,19 +116,87 @@ class Rulebook:
         ]
 
 
-def _proved_status(identifier: str, proved: Sequence[Outcome]) -> str:
-    """``proved (unbounded)`` when each invariant of ``identifier`` (a rule; an invariant is its own one) has an
-    unbounded proof; else ``proved for <bounds>`` of the invariants proved only with a bound, naming them and the
-    unbounded ones when a rule has both."""
+@attrs.frozen(kw_only=True)
+class Decomposition:
+    """Bounded obligations whose statement, for any size, follows from unbounded ones (reviewed by hand).
+
+    A rule's bounded obligation is masked (the rule may show ``proved (unbounded)``) only when it is ``covered`` by
+    a decomposition here and every one of its ``covering`` obligations is proved with no bound.
+    """
+
+    covered: str  # fnmatch pattern of the bounded obligation ids covered
+    covering: tuple[str, ...]  # the unbounded obligations that together state the covered claim for any size
+    why: str
+
+
+# Each is an induction (base case among the covered, step from an arbitrary state satisfying the loop's invariant:
+# proofs/obligations_inductive.py) or a statement over totals that the induction links to the per-item sum.
+# Not here, so its bound shows: SET-003/conservation/XBTZ26 (k = 4 holders).  Its per-position lemma is unbounded,
+# but the step from per-position to any number of holders is argued, not proved: it needs the additivity of
+# XBTZ26's values over lots (CON-002/value-additive-over-lots is proved for the perpetuals only).  FND-020's
+# */short/any-cost (mark ≥ 2 price units) are not covered by */short (its cost a value at a price in range): that
+# is a narrower claim, not a decomposition of the wider one (review19_3).
+DECOMPOSITIONS: tuple[Decomposition, ...] = (
+    Decomposition(
+        covered="ADL-010/ranked-queue/within-bounds/k=*",
+        covering=("ADL-010/ranked-queue/inductive-step",),
+        why="induction over the candidates: the empty prefix satisfies the invariant, the step preserves it",
+    ),
+    Decomposition(
+        covered="ADL-031/cover/k=*",
+        covering=("ADL-031/cover/inductive-step",),
+        why="induction over the held positions (the step also proves the empty case: cover = fund)",
+    ),
+    Decomposition(
+        covered="MRG-032/sum/k=*",
+        covering=("MRG-032/sum/inductive-step",),
+        why="induction over the positions (the step also proves the empty case: excess = wallet)",
+    ),
+    Decomposition(
+        covered="MRG-034/backing-is-pool-excess/k=*",
+        covering=("MRG-034/backing-is-pool-excess/totals", "MRG-032/sum/inductive-step"),
+        why="the backing is the pool's equity − maintenance for any totals, and MRG-032's induction makes those "
+        "totals the excess over any number of members (the k = n proofs also assume the others open)",
+    ),
+)
+
+
+def _covered(outcome: Outcome, everything: Sequence[Outcome]) -> bool:
+    """Whether a bounded ``outcome`` is covered by a :data:`DECOMPOSITIONS` entry whose covering obligations are
+    all proved with no bound."""
+    unbounded = {other.id for other in everything if other.result == "proved" and not other.bound and not other.known_bad}
+    return any(
+        fnmatch.fnmatchcase(outcome.id, entry.covered) and set(entry.covering) <= unbounded for entry in DECOMPOSITIONS
+    )
+
+
+def _proved_status(identifier: str, proved: Sequence[Outcome], everything: Sequence[Outcome] | None = None) -> str:
+    """``proved (unbounded)`` when no invariant of ``identifier`` is held back by a bound; else ``proved for
+    <bounds>`` of the invariants that are, naming them and the unbounded ones when a rule has both.
+
+    A rule (``identifier`` in an outcome's rule ids): per invariant the weakest of its obligations, each case
+    (instrument, side, ...) being a claim of its own: one obligation proved only with a bound holds the invariant
+    to that bound (review19_3: FND-020's XBTUSD short, proved for a mark ≥ 2 price units), unless a
+    :data:`DECOMPOSITIONS` entry covers it with unbounded proofs (found in ``everything``, default ``proved``).
+    An invariant (or a rule-level property): its strongest proof.
+    """
+    everything = proved if everything is None else everything
     by_invariant: dict[str, list[Outcome]] = {}
     for outcome in proved:
         keys = outcome.invariant_ids if identifier in outcome.rule_ids and outcome.invariant_ids else (identifier,)
         for key in keys:
             by_invariant.setdefault(key, []).append(outcome)
-    bounded = sorted(key for key, outcomes in by_invariant.items() if all(outcome.bound for outcome in outcomes))
+    is_rule = any(identifier in outcome.rule_ids for outcome in proved)
+    limiting: dict[str, list[Outcome]] = {}
+    for key, outcomes in by_invariant.items():
+        if is_rule:
+            limiting[key] = [outcome for outcome in outcomes if outcome.bound and not _covered(outcome, everything)]
+        else:
+            limiting[key] = outcomes if all(outcome.bound for outcome in outcomes) else []
+    bounded = sorted(key for key, outcomes in limiting.items() if outcomes)
     if not bounded:
         return "proved (unbounded)"
-    bounds = sorted({outcome.bound for key in bounded for outcome in by_invariant[key]})
+    bounds = sorted({outcome.bound for key in bounded for outcome in limiting[key]})
     text = "proved for " + ", ".join(bounds)
     unbounded = sorted(set(by_invariant) - set(bounded))
     if unbounded:

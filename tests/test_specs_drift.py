@@ -8,6 +8,7 @@ When the sources changed since that run, specs/ is stale by definition.
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 
 import attrs
@@ -139,6 +140,41 @@ def test_recorded_outcome_reads_as_its_status(recorded: rulebook.Outcome, expect
 def test_a_failing_obligation_dominates_a_rules_status(book: rulebook.Rulebook) -> None:
     failing = attrs.evolve(book, outcomes=(outcome("proved"), outcome("vacuous")))
     assert failing.status("MRG-900") == "FAILS (MRG-900/x)"
+
+
+def _case(id: str, bound: str = "", rule: str = "MRG-900") -> rulebook.Outcome:
+    return attrs.evolve(outcome("proved", bound=bound), id=id, rule_ids=(rule,))
+
+
+def test_one_case_proved_only_with_a_bound_holds_the_rule_to_it(book: rulebook.Rulebook) -> None:
+    """review19_3: FND-020's XBTUSD short is proved only for mark ≥ 2; the other cases' unbounded proofs do not hide it."""
+    cases = (_case("MRG-900/XBTUSD/long"), _case("MRG-900/XBTUSD/short", bound="mark ≥ 2 price units"))
+    shown = attrs.evolve(book, outcomes=cases)
+    assert shown.status("MRG-900") == "proved for mark ≥ 2 price units"
+    assert shown.status("INV-X") == "proved (unbounded)"  # an invariant: its strongest proof
+
+
+def test_a_reviewed_decomposition_covers_bounded_base_cases_only_while_its_proofs_are_unbounded(
+    book: rulebook.Rulebook,
+) -> None:
+    base = tuple(_case(f"ADL-010/ranked-queue/within-bounds/k={k}", f"k = {k} candidates", "ADL-010") for k in (1, 2))
+    step = _case("ADL-010/ranked-queue/inductive-step", rule="ADL-010")
+    assert attrs.evolve(book, outcomes=(*base, step)).status("ADL-010") == "proved (unbounded)"
+    assert attrs.evolve(book, outcomes=base).status("ADL-010") == "proved for k = 1 candidates, k = 2 candidates"
+    bounded_step = attrs.evolve(step, bound="k = 3 candidates")
+    assert attrs.evolve(book, outcomes=(*base, bounded_step)).status("ADL-010").startswith("proved for k = 1")
+
+
+def test_every_decomposition_names_recorded_obligations(book: rulebook.Rulebook) -> None:
+    """A decomposition covers bounded obligations that exist, by unbounded obligations that exist."""
+    from perpspec.proofs.rulebook_model import DECOMPOSITIONS
+
+    recorded = {o.id: o for o in book.outcomes if not o.known_bad}
+    for entry in DECOMPOSITIONS:
+        covered = [o for name, o in recorded.items() if fnmatch.fnmatchcase(name, entry.covered)]
+        assert covered, entry.covered
+        assert all(o.bound for o in covered), entry.covered
+        assert all(name in recorded and not recorded[name].bound for name in entry.covering), entry.covering
 
 
 def test_an_id_only_tests_mention_is_tested_only(book: rulebook.Rulebook) -> None:
