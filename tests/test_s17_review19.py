@@ -74,3 +74,40 @@ def test_a_cell_whose_measures_were_edited_runs_again(one_cell: tuple[Path, dict
     assert row["reused"] is False
     assert row["status"] == "ok"
     assert {name: row[name] for name in cells.MEASURES} == {name: honest[name] for name in cells.MEASURES}
+
+
+# -- review19_5: a Parquet log's extra and nested columns ---------------------------------------------------------------
+
+
+def junk_log(path: Path, rows: int, per: int, strlen: int) -> Path:
+    """An ordinary column and ``junk``: list<string>, each row ``per`` copies of one dictionary-encoded string."""
+    arrow = pytest.importorskip("pyarrow")
+    parquet = pytest.importorskip("pyarrow.parquet")
+    values = arrow.DictionaryArray.from_arrays(arrow.array([0] * (rows * per), type=arrow.int32()),
+                                               arrow.array(["x" * strlen]))
+    junk = arrow.ListArray.from_arrays(arrow.array([i * per for i in range(rows + 1)], type=arrow.int32()), values)
+    table = arrow.table({"table": arrow.array(["instrument"] * rows), "junk": junk})
+    parquet.write_table(table, str(path), use_dictionary=True, compression="zstd", row_group_size=rows)
+    return path
+
+
+def test_parquet_columns_the_mapping_does_not_use_are_never_read(tmp_path: Path) -> None:
+    from perpspec.engine.audit import load_mapping
+    from perpspec.engine.audit.reader import read_log, read_parquet
+
+    path = junk_log(tmp_path / "log.parquet", rows=8, per=300, strlen=4096)  # 1.2 MiB a row, in junk
+    assert "junk" not in load_mapping("perpspec").source_fields()
+    rows = list(read_log(path, load_mapping("perpspec").source_fields()))
+    assert rows == [(number, {"table": "instrument"}) for number in range(1, 9)]
+    assert next(iter(read_parquet(path, ["table"]))) == (1, {"table": "instrument"})
+
+
+def test_a_nested_column_read_is_decoded_as_a_dictionary_and_its_rows_measured(tmp_path: Path) -> None:
+    from perpspec.engine.audit.reader import MAX_LINE_BYTES, read_parquet
+    from perpspec.engine.audit.schema import LogError
+
+    small = list(read_parquet(junk_log(tmp_path / "small.parquet", rows=3, per=4, strlen=10)))
+    assert small[2] == (3, {"table": "instrument", "junk": ["x" * 10] * 4})
+    assert MAX_LINE_BYTES < 300 * 4096
+    with pytest.raises(LogError, match="row longer than"):
+        next(read_parquet(junk_log(tmp_path / "big.parquet", rows=8, per=300, strlen=4096)))
