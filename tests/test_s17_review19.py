@@ -111,3 +111,25 @@ def test_a_nested_column_read_is_decoded_as_a_dictionary_and_its_rows_measured(t
     assert MAX_LINE_BYTES < 300 * 4096
     with pytest.raises(LogError, match="row longer than"):
         next(read_parquet(junk_log(tmp_path / "big.parquet", rows=8, per=300, strlen=4096)))
+
+
+# -- review19_6: export's output folder itself a symbolic link ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", [False, True], ids=["default-out", "given-out"])
+def test_export_refuses_an_output_folder_that_is_a_symbolic_link(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                 given: bool) -> None:
+    from perpspec.engine.cli.main import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "events.jsonl").write_text(json.dumps({"table": "execution", "seq": 1, "lastQty": 100}) + "\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "execution.csv").write_text(PRECIOUS)
+    (run / "csv").symlink_to(elsewhere)  # what a received run folder can hold
+    argv = ["export", str(run), "--format", "csv"] + (["--out", str(run / "csv")] if given else [])
+    assert main(argv) == 2
+    assert "symbolic link" in capsys.readouterr().err
+    assert sorted(path.name for path in elsewhere.iterdir()) == ["execution.csv"]  # no lock, no staging folder
+    assert (elsewhere / "execution.csv").read_text() == PRECIOUS
