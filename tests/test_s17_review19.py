@@ -133,3 +133,37 @@ def test_export_refuses_an_output_folder_that_is_a_symbolic_link(tmp_path: Path,
     assert "symbolic link" in capsys.readouterr().err
     assert sorted(path.name for path in elsewhere.iterdir()) == ["execution.csv"]  # no lock, no staging folder
     assert (elsewhere / "execution.csv").read_text() == PRECIOUS
+
+
+# -- review19_4: what the engine refuses, the scenario loader refuses ---------------------------------------------------
+
+
+def test_a_scenario_whose_instrument_the_engine_refuses_is_a_typed_refusal(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from perpspec.engine.cli.main import main
+    from perpspec.engine.simulation.scenario import ScenarioError, load_scenario
+
+    with pytest.raises(ScenarioError, match=r"instrument\.liquidationFee: is not charged by the engine"):
+        load_scenario("tiny_crash", [("instrument.liquidationFee", "0.0005")])
+    load_scenario("tiny_crash", [("instrument.liquidationFee", "0")])  # what the engine accepts still loads
+    out = tmp_path / "out"
+    assert main(["simulate", "tiny_crash", "--quiet", "--out", str(out),
+                 "--set", "instrument.liquidationFee=0.0005"]) == 2
+    err = capsys.readouterr().err
+    assert "instrument.liquidationFee" in err
+    assert "internal error" not in err
+    assert not (out / "events.jsonl").exists()
+
+
+def test_a_sweep_axis_the_engine_refuses_is_refused_before_any_cell_runs(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from perpspec.engine.cli.main import main
+
+    grid = tmp_path / "fee.toml"
+    grid.write_text('[sweep]\nbase = "tiny_crash"\n\n[axes]\n"instrument.liquidationFee" = ["0", "0.0005"]\n')
+    out = tmp_path / "out"
+    assert main(["sweep", str(grid), "--out", str(out), "--quiet", "-j", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "instrument.liquidationFee" in err
+    assert "not charged by the engine" in err
+    assert not (out / "cells").exists()
