@@ -79,6 +79,19 @@ class LogMapping:
     rules: tuple[KindRule, ...]
     explode: str = ""  # a field holding a list of rows (a WebSocket message's "data"): each is audited
 
+    def source_fields(self) -> frozenset[str]:
+        """Every field of a source row the audit can read: the audit's own field names, ``timestamp`` and ``seq``,
+        and every field a rule renames, tests or requires, and ``explode`` (a Parquet log's other columns are never
+        decoded: review19_5)."""
+        fields = {"timestamp", "seq", "symbol", self.explode}
+        for spec in KINDS.values():
+            fields.update(name for name, _, _ in spec.fields)
+        for rule in self.rules:
+            fields.update(source for source, _ in rule.rename)
+            fields.update(field for field, _ in rule.when)
+            fields.update(rule.has)
+        return frozenset(fields - {""})
+
     def rows_of(self, row: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         """The rows a source row stands for: itself, or each of its ``explode`` list with the message's fields."""
         if not self.explode:

@@ -52,7 +52,7 @@ def audit_log(
     """Audit the log at ``path`` (JSON Lines, or ``.parquet``), streaming it."""
     log = Path(path)
     try:
-        rows = read_log(log)
+        rows = read_log(log, mapping.source_fields())
         return audit_rows(rows, mapping, instruments, level, progress)
     except OSError as error:
         result = AuditResult(level=level, mapping=mapping.name)

@@ -7,7 +7,8 @@ see :mod:`perpspec.engine.simulation.export`.  Parquet needs
 ``pip install 'perpspec[parquet]'``.  A table with more than 256 distinct fields is refused
 (exit 2).  The output folder is written as ``perpspec simulate`` writes its own: locked, every
 file new in a staging folder and renamed into place; a symbolic link where a file goes is
-refused (exit 2), never written through.
+refused (exit 2), never written through, and so is an output folder that is itself a symbolic link (the default
+<run folder>/<format>/ or a given --out).
 """
 
 from __future__ import annotations

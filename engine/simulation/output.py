@@ -81,8 +81,10 @@ class OutputFolder:
 
     ``command`` names the command in messages and its lock (``.perpspec-<command>.lock``; simulate's is
     :data:`LOCK_NAME`).  With ``replace_links`` False (``perpspec export``) an output whose name is taken by a
-    symbolic link is refused before anything is moved; with True (simulate) the link itself is replaced.  A link is
-    never written through either way: every output is a new file in the staging folder, renamed into place.
+    symbolic link is refused before anything is moved, and so is an output folder that is itself a symbolic link (the
+    default ``<run>/csv`` of a received run folder can be one: review19_6); with True (simulate) the link itself is
+    replaced.  A link is never written through either way: every output is a new file in the staging folder, renamed
+    into place.
     """
 
     def __init__(self, root: Path, command: str = "simulate", *, replace_links: bool = True) -> None:
@@ -97,6 +99,8 @@ class OutputFolder:
     def open(self) -> OutputFolder:
         """Create ``root`` if needed, take its lock, create this run's staging folder."""
         root = self.root
+        if root.is_symlink() and not self.replace_links:  # review19_6: <run>/csv planted as a link elsewhere
+            raise OutputError(f"{root} is a symbolic link: refused, nothing written (give the folder itself as --out)")
         if root.exists() and not root.is_dir():
             raise OutputError(f"--out {root} exists and is not a directory")
         try:

@@ -40,6 +40,7 @@ from typing import Any
 
 import attrs
 
+from perpspec.engine.core.state_check import check_engine_instruments
 from perpspec.engine.simulation.splitmix import SplitMix64
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import InstrumentError, load_instrument
@@ -440,6 +441,9 @@ def _build(mapping: Mapping[str, Any], source: str, base_dir: Path) -> Scenario:
     if not isinstance(raw_overrides, dict):
         raise ParseError("instrument", "must be a table of BitMEX instrument fields")
     instrument = load_instrument_file(symbol, raw_overrides)
+    # what the engine refuses (Engine(instruments=...)) is refused here, typed, before anything runs (review19_4: a
+    # liquidationFee override the instrument files accept ended as an internal error inside run_scenario)
+    check_engine_instruments({instrument.symbol: instrument})
     if instrument.settl_currency not in CURRENCY_SCALE:
         raise ParseError("symbol", f"settlement currency {instrument.settl_currency} is not supported")
     coin = CURRENCY_SCALE[instrument.settl_currency]

@@ -13,7 +13,7 @@ the cell's fully parsed scenario (every parameter after overrides, the instrumen
 path and the seed).  A finished cell whose key is unchanged is reused, so an interrupted
 sweep resumes and a widened grid reuses what it has, but only when :func:`read_cell` verifies
 its record (this cell's parameters, every measure an int, the journal's and event log's
-SHA-256 equal to the files beside it); a cell is run in a fresh staging folder that then
+SHA-256 equal to the files beside it, the measures the event log gives recomputed from it); a cell is run in a fresh staging folder that then
 replaces ``OUT/cells/KEY`` whole.
 """
 
@@ -131,8 +131,10 @@ def read_cell(folder: Path, key: str, cell: Sequence[tuple[str, str]]) -> tuple[
 
     Reused only when ``cell.json`` is exactly what :func:`run_cell` writes for this cell: its key and its own
     parameters, every measure of :data:`MEASURES` and nothing else, each an int, and the SHA-256 of the cell's
-    journal and event log equal to those beside it; ``timing.json`` a wall time in seconds.  Anything else, and any
-    error reading them, means the cell runs again (redteam18_8: an edited record was shown as the cell's figures).
+    journal and event log equal to those beside it, and every measure the event log gives (:func:`log_measures`)
+    equal to the one recomputed from it; ``timing.json`` a wall time in seconds.  Anything else, and any error reading
+    them, means the cell runs again (redteam18_8, review19_1: an edited record was shown as the cell's figures).
+    ``insurance_start``, ``invariant_violations`` and ``conservation_gap`` are not in the event log: the record's.
     """
     if not (folder / CELL_FILE).is_file() or (folder / CELL_FILE).is_symlink():
         return None
@@ -157,6 +159,9 @@ def read_cell(folder: Path, key: str, cell: Sequence[tuple[str, str]]) -> tuple[
             or _sha256(folder / "events.jsonl") != stored["events_sha256"]
         ):
             return None
+        recomputed = log_measures(folder / "events.jsonl", measures["insurance_start"])
+        if any(measures[name] != value for name, value in recomputed.items()):
+            return None  # the record's figures are not its event log's (review19_1): the cell runs again
     except Exception:  # a damaged record of any kind: the cell runs again
         return None
     return {name: measures[name] for name in MEASURES}, wall
@@ -199,8 +204,38 @@ def write_cell_report(folder: Path, summary: dict[str, Any]) -> None:
 
 def measure(summary: dict[str, Any], events: Path) -> dict[str, int]:
     """Every measure of :data:`engine.sweep.grid.MEASURES`, in minor units and counts, from one run."""
+    from_log = log_measures(events, int(summary["insurance_start"]))
+    return {
+        "liquidations": int(summary["liquidations"]),
+        "liquidated_accounts": int(summary["liquidated_accounts"]),
+        "insurance_start": int(summary["insurance_start"]),
+        "insurance_min": int(summary["insurance_min"]),
+        "insurance_end": int(summary["insurance_end"]),
+        "adl_fills": int(summary["adl_fills"]),
+        "adl_contracts": int(summary["adl_contracts"]),
+        "adl_accounts": from_log["adl_accounts"],
+        "haircut_max_account": from_log["haircut_max_account"],
+        "socialised_loss": from_log["socialised_loss"],  # what ADL took from winners against the mark
+        "negative_equity_accounts": from_log["negative_equity_accounts"],
+        "invariant_violations": int(summary["invariant_violations"]),
+        "conservation_gap": int(summary["conservation_gap"]),
+        "rejected": int(summary["rejected"]),
+        "trades": int(summary["trades"]),
+    }
+
+
+def log_measures(events: Path, insurance_start: int) -> dict[str, int]:
+    """The measures an event log gives by itself, counted from its rows as the run's tally counts its events.
+
+    Every measure but ``insurance_start`` (given: the fund before the first command), ``invariant_violations`` and
+    ``conservation_gap`` (checks on the engine's state, which the log does not hold): a reused cell's record must
+    agree with these, recomputed from its verified event log, or the cell runs again (review19_1).
+    """
     haircut_by_account: dict[int, int] = {}
     last_margin: dict[int, int] = {}
+    liquidated: set[int] = set()
+    counts = {"liquidations": 0, "adl_fills": 0, "adl_contracts": 0, "rejected": 0, "trades": 0}
+    insurance_min = insurance_end = insurance_start
     with events.open(encoding="utf-8") as handle:
         for line in handle:
             if '"execType":"Deleverage"' in line:
@@ -210,20 +245,30 @@ def measure(summary: dict[str, Any], events: Path) -> dict[str, int]:
             elif line.startswith('{"table":"margin"'):
                 row = json.loads(line)
                 last_margin[int(row["account"])] = int(row["marginBalance"])
+            elif line.startswith('{"table":"execution"') and '"execType":"Trade"' in line:
+                if json.loads(line).get("lastLiquidityInd") == "AddedLiquidity":
+                    counts["trades"] += 1  # one row per match has the maker's AddedLiquidity (count_execution)
+            elif line.startswith('{"table":"command"') and '"event":"Rejected"' in line:
+                counts["rejected"] += 1
+            elif line.startswith('{"table":"insurance"'):
+                balance = int(json.loads(line)["walletBalance"])
+                insurance_end, insurance_min = balance, min(insurance_min, balance)
+            elif line.startswith('{"table":"rule"'):
+                row = json.loads(line)
+                kind = row.get("kind")
+                if kind == "AdlFill":
+                    counts["adl_fills"] += 1
+                    counts["adl_contracts"] += abs(int(row["close_qty"]))
+                elif kind == "Liquidation" or (kind == "PartialLiquidation" and row.get("filled")):
+                    counts["liquidations"] += 1
+                    liquidated.add(int(row["account_id"]))
     return {
-        "liquidations": int(summary["liquidations"]),
-        "liquidated_accounts": int(summary["liquidated_accounts"]),
-        "insurance_start": int(summary["insurance_start"]),
-        "insurance_min": int(summary["insurance_min"]),
-        "insurance_end": int(summary["insurance_end"]),
-        "adl_fills": int(summary["adl_fills"]),
-        "adl_contracts": int(summary["adl_contracts"]),
+        **counts,
+        "liquidated_accounts": len(liquidated),
+        "insurance_min": insurance_min,
+        "insurance_end": insurance_end,
         "adl_accounts": len(haircut_by_account),
         "haircut_max_account": max(haircut_by_account.values(), default=0),
-        "socialised_loss": sum(haircut_by_account.values()),  # what ADL took from winners against the mark
+        "socialised_loss": sum(haircut_by_account.values()),
         "negative_equity_accounts": sum(1 for balance in last_margin.values() if balance < 0),
-        "invariant_violations": int(summary["invariant_violations"]),
-        "conservation_gap": int(summary["conservation_gap"]),
-        "rejected": int(summary["rejected"]),
-        "trades": int(summary["trades"]),
     }
