@@ -12,6 +12,9 @@ These rules lived in the engine without an id or a proof until red team 19 found
 * **ACC-008 monotone**: more volume never gives a lower tier.
 * **ACC-009**: a fill's USD volume is ``|qty|`` for an inverse contract, else the notional converted at the given
   rate floored: never above the exact amount, less than one USD below it.  Known-bad: rounded up.
+* **ACC-010** (a spot fill's postings, also found by red team 19 as engine-only arithmetic): each asset's postings
+  sum to zero with the fee pool, the base moves ``qty × baseMultiplier``, and each commission is ACC-002's, never
+  below the exact fee.  Known-bad: the seller's commission left out of the fee pool.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ from perpspec.rules.fee_tier import (
     compute_window_volume,
 )
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.instrument_file import load_instrument
-from perpspec.rules.num import abs_, ceildiv, ite
+from perpspec.rules.instrument_file import builtin_dir, load_instrument
+from perpspec.rules.num import PPM, abs_, ceildiv, ite
+from perpspec.rules.position import SpotTrade, apply_spot_trade
 
 SHIPPED = ("XBTUSD", "ETHUSD", "XBTUSDT", "XBTZ26")
 MINOR_PER_UNIT = {"XBt": 100_000_000, "USDt": 1_000_000}  # the engine's table (engine.core.accounts)
@@ -41,10 +45,11 @@ DAY = 20_000  # any day index: the window is relative to it
 TierRule = Callable[[Instrument, int], int]
 
 
-def _add(id: str, rule_id: str, statement: str, run: Callable[[], ProofResult], expect: Expectation = "proved") -> None:
+def _add(id: str, rule_id: str, statement: str, run: Callable[[], ProofResult], expect: Expectation = "proved",
+         invariant_id: str = "ROUNDING-TOWARD-SYSTEM") -> None:
     bad = expect == "refuted"
     register(Obligation(
-        id=f"KNOWN-BAD/{id}" if bad else id, rule_id=rule_id, invariant_id="ROUNDING-TOWARD-SYSTEM",
+        id=f"KNOWN-BAD/{id}" if bad else id, rule_id=rule_id, invariant_id=invariant_id,
         statement=f"Known-bad: {statement}" if bad else statement, run=run, expect=expect,
     ))  # fmt: skip
 
@@ -124,8 +129,49 @@ def prove_usd_volume(symbol: str, rule: Callable[..., int] = compute_usd_volume)
         return prover.prove(all_of(volume * minor <= exact, exact < (volume + 1) * minor), f"ACC-009 {symbol}")
 
 
+def _spot_trade_fee_pool_short(inst: Instrument, qty: int, price: int, buyer_ppm: int, seller_ppm: int) -> SpotTrade:
+    """KNOWN-BAD ACC-010: the fee pool credited the buyer's commission only."""
+    trade = apply_spot_trade(inst, qty, price, buyer_ppm, seller_ppm)
+    return SpotTrade(
+        buyer_quote=trade.buyer_quote, buyer_base=trade.buyer_base, seller_base=trade.seller_base,
+        seller_quote=trade.seller_quote, buyer_commission=trade.buyer_commission,
+        seller_commission=trade.seller_commission, fee_pool_delta=trade.buyer_commission,
+    )
+
+
+def prove_spot_trade(rule: Callable[..., SpotTrade] = apply_spot_trade) -> ProofResult:
+    """ACC-010 on the shipped spot pair: each asset conserves, the base amount is exact, commissions ≥ exact."""
+    inst = load_instrument(str(builtin_dir() / "spot" / "XBT_USDT.toml"))
+    with Prover() as prover:
+        qty, price = prover.symbol("qty"), prover.symbol("price")
+        buyer_ppm, seller_ppm = prover.symbol("buyer_fee_ppm"), prover.symbol("seller_fee_ppm")
+        prover.assume(qty > 0, "qty > 0")
+        prover.assume(qty % inst.lot_size == 0, "whole lots")
+        assume_valid_price(prover, inst, price, "price")
+        for rate in (buyer_ppm, seller_ppm):
+            prover.assume(rate > -PPM, "rate above −100%")
+            prover.assume(rate < PPM, "rate below 100%")
+        trade = rule(inst, qty, price, buyer_ppm, seller_ppm)
+        value = compute_notional(inst, qty, price)
+        return prover.prove(all_of(
+            trade.buyer_quote + trade.seller_quote + trade.fee_pool_delta == 0,
+            trade.buyer_base + trade.seller_base == 0,
+            trade.buyer_base == qty * inst.base_multiplier,
+            trade.buyer_quote == -value - trade.buyer_commission,
+            trade.buyer_commission * PPM >= value * buyer_ppm,
+            trade.seller_commission * PPM >= value * seller_ppm,
+        ), "ACC-010 spot trade")
+
+
 def _register() -> None:
     p = functools.partial
+    _add("ACC-010/conserves/XBT_USDT", "ACC-010",
+         "XBT_USDT: a spot fill moves the value plus the buyer's commission out of the buyer's quote, qty × "
+         "baseMultiplier of base from the seller to the buyer, the value less the seller's commission to the seller, "
+         "both commissions (each ≥ the exact fee) to the fee pool: each asset's postings sum to zero.",
+         prove_spot_trade, invariant_id="INV-CONSERVATION")
+    _add("ACC-010/fee-pool-short/XBT_USDT", "ACC-010", "the fee pool credited the buyer's commission only.",
+         functools.partial(prove_spot_trade, _spot_trade_fee_pool_short), expect="refuted", invariant_id="INV-CONSERVATION")
     _add("ACC-008/window", "ACC-008",
          "The fee tier reads the 30 days before the day: that day's own volume and days older than 30 add nothing.",
          prove_window)

@@ -196,6 +196,42 @@ def apply_trade(
     )
 
 
+@attrs.frozen(kw_only=True)
+class SpotTrade:
+    """ACC-010's postings of one spot fill, in the quote asset (``settlCurrency``) and the base asset."""
+
+    buyer_quote: int  # −(value + the buyer's commission)
+    buyer_base: int  # +qty × baseMultiplier
+    seller_base: int  # −qty × baseMultiplier
+    seller_quote: int  # value − the seller's commission
+    buyer_commission: int
+    seller_commission: int
+    fee_pool_delta: int  # both commissions, in the quote asset
+
+
+def apply_spot_trade(inst: Instrument, qty: int, price: int, buyer_fee_ppm: int, seller_fee_ppm: int) -> SpotTrade:
+    """ACC-010: a spot trade of ``qty > 0`` contracts at ``price``: the quote value one way, the base amount the other.
+
+    A spot pair is fully funded (no position, no margin): the buyer pays the value (CON-003) and its commission in the
+    quote asset and receives ``qty × baseMultiplier`` of the base asset; the seller the reverse; both commissions
+    (ACC-002, rounded toward the fee pool, each side at its own rate — ACC-007 for the resting side) go to the fee
+    pool.  Each asset's postings sum to zero.
+    """
+    value = compute_notional(inst, qty, price)
+    amount = qty * inst.base_multiplier
+    buyer_commission = compute_commission(value, buyer_fee_ppm)
+    seller_commission = compute_commission(value, seller_fee_ppm)
+    return SpotTrade(
+        buyer_quote=-value - buyer_commission,
+        buyer_base=amount,
+        seller_base=-amount,
+        seller_quote=value - seller_commission,
+        buyer_commission=buyer_commission,
+        seller_commission=seller_commission,
+        fee_pool_delta=buyer_commission + seller_commission,
+    )
+
+
 def compute_avg_entry_price(inst: Instrument, position: Position) -> int:
     """ACC-005: average entry price for display (price units), 0 when flat.
 

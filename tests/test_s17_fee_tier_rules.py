@@ -55,3 +55,18 @@ def test_acc_009_usd_volume() -> None:
     assert compute_usd_volume(ETHUSD, 1, 300_005, 1, 100_000_000) == 0  # 0.00300005 USD: floored to 0
     assert engine_usd_volume(ETHUSD, 3, 300_000, 50_000) == 450
     assert engine_usd_volume(XBTUSD, -300, 5_000_000, 50_000) == 300
+
+
+def test_acc_010_a_spot_trade_s_postings() -> None:
+    # XBT_USDT: lot 100 of 100 XBt each; 1,000 contracts at 50,000.00 USDT = 500,000,000 USDt of quote value
+    from perpspec.rules.instrument_file import builtin_dir
+    from perpspec.rules.position import apply_spot_trade
+
+    spot = load_instrument(str(builtin_dir() / "spot" / "XBT_USDT.toml"))
+    trade = apply_spot_trade(spot, 1_000, 5_000_000, 750, -250)
+    value = 1_000 * spot.multiplier * 5_000_000 // spot.price_scale
+    assert (trade.buyer_commission, trade.seller_commission) == (value * 750 // 1_000_000, -(value * 250 // 1_000_000))
+    assert trade.buyer_quote == -value - trade.buyer_commission
+    assert trade.seller_quote == value - trade.seller_commission
+    assert (trade.buyer_base, trade.seller_base) == (1_000 * spot.base_multiplier, -1_000 * spot.base_multiplier)
+    assert trade.buyer_quote + trade.seller_quote + trade.fee_pool_delta == 0

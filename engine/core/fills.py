@@ -36,7 +36,13 @@ from perpspec.engine.kernels.load import KernelSet, kernels_for
 from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS, compute_order_premium, is_cancel_after_trade_due
-from perpspec.rules.position import Position, apply_trade, compute_commission, compute_resting_fee_ppm
+from perpspec.rules.position import (
+    Position,
+    apply_spot_trade,
+    apply_trade,
+    compute_commission,
+    compute_resting_fee_ppm,
+)
 from perpspec.rules.solvency import (
     FILL_CANCEL_TEXT,
     PoolState,
@@ -626,7 +632,8 @@ class Fills:
                 self.risk.emit_position(account_id, symbol)
 
     def _apply_spot_fills(self, inst: Instrument, taker: Order, fills: list[Fill], dropped: list[Order]) -> None:
-        """A spot trade moves the quote value one way and the base amount the other; fees in the quote asset."""
+        """A spot trade moves the quote value one way and the base amount the other; fees in the quote asset (ACC-010,
+        ``rules.position.apply_spot_trade``, at ACC-002's commission on each side's rate)."""
         quote, base = inst.settl_currency, inst.base_currency
         taker_account = self.ledger.accounts[taker.account]
         usd_unit = self.market.usd_per_unit(inst)
@@ -636,20 +643,22 @@ class Fills:
         running = {m.order_id: (m.leaves_qty + totals[m.order_id], m.cum_qty - totals[m.order_id]) for m, _, _ in fills}
         for maker, qty, price in fills:
             maker_account = self.ledger.accounts[maker.account]
-            value = compute_notional(inst, qty, price)
-            amount = qty * inst.base_multiplier
-            taker_fee = compute_commission(value, self.fee_ppm(taker_account, inst, maker=False))  # ACC-002
+            taker_rate = self.fee_ppm(taker_account, inst, maker=False)
             maker_rate = self._rates.get(maker.order_id)  # ACC-007, as the sweep's guard decided it
             if maker_rate is None:  # a sweep without a trader's guard: a fee-free liquidation's, where every rate is 0
                 maker_rate = self.fee_ppm(maker_account, inst, maker=True)
-            maker_fee = compute_commission(value, maker_rate)
             buyer, seller = (taker_account, maker_account) if taker.is_buy else (maker_account, taker_account)
-            buyer_fee, seller_fee = (taker_fee, maker_fee) if taker.is_buy else (maker_fee, taker_fee)
-            buyer.wallets[quote] = buyer.wallet(quote) - value - buyer_fee
-            buyer.wallets[base] = buyer.wallet(base) + amount
-            seller.wallets[base] = seller.wallet(base) - amount
-            seller.wallets[quote] = seller.wallet(quote) + value - seller_fee
-            self.ledger.fees[quote] = self.ledger.fees.get(quote, 0) + buyer_fee + seller_fee
+            buyer_rate, seller_rate = (taker_rate, maker_rate) if taker.is_buy else (maker_rate, taker_rate)
+            trade = apply_spot_trade(inst, qty, price, buyer_rate, seller_rate)  # ACC-010
+            buyer.wallets[quote] = buyer.wallet(quote) + trade.buyer_quote
+            buyer.wallets[base] = buyer.wallet(base) + trade.buyer_base
+            seller.wallets[base] = seller.wallet(base) + trade.seller_base
+            seller.wallets[quote] = seller.wallet(quote) + trade.seller_quote
+            self.ledger.fees[quote] = self.ledger.fees.get(quote, 0) + trade.fee_pool_delta
+            taker_fee, maker_fee = (
+                (trade.buyer_commission, trade.seller_commission) if taker.is_buy
+                else (trade.seller_commission, trade.buyer_commission)
+            )
             taker.leaves_qty -= qty
             taker.cum_qty += qty
             taker.cum_value += qty * price
