@@ -55,6 +55,7 @@ from perpspec.rules import adl as _rules_adl
 from perpspec.rules import contract as _rules_contract
 from perpspec.rules import digest as _rules_digest
 from perpspec.rules import events as _rules_events
+from perpspec.rules import fee_tier as _rules_fee_tier
 from perpspec.rules import funding as _rules_funding
 from perpspec.rules import impact as _rules_impact
 from perpspec.rules import index as _rules_index
@@ -201,6 +202,7 @@ RECORD_MODULES: Final = (
     _rules_contract,
     _rules_digest,
     _rules_events,
+    _rules_fee_tier,
     _rules_funding,
     _rules_impact,
     _rules_index,
