@@ -28,7 +28,7 @@ and compares every event and the state hash.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import Account, compute_usd_volume
@@ -132,14 +132,15 @@ class CrossGuard:
         self.t_signed = 0
         self.t_price = 0
         self.t_out: tuple[int, int, int, int, int, int] = (0, 0, 0, 0, 0, 0)
-        self.makers: dict[int, MakerPool] = {}
+        self.makers: dict[Any, MakerPool] = {}  # by the maker's account id
         self.rates = fills.new_sweep()  # ACC-007: each maker order's fee rate, decided when the sweep first reaches it
         self.folded = 0
         self.insolvent: dict[int, None] = {}
         self.halt = False
 
-    def maker(self, account_id: int) -> MakerPool:
-        """The maker's pool, read when it first trades in this sweep."""
+    def maker(self, account_id: Any) -> MakerPool:
+        """The maker's pool, read when it first trades in this sweep (``account_id``: the maker's account as one int
+        object, the key of every lookup)."""
         found = self.makers.get(account_id)
         if found is None:
             holder = self.accounts[account_id]
@@ -174,7 +175,7 @@ class CrossGuard:
         self.t_judged, self.t_signed, self.t_price, self.t_out = True, signed, price, out
         return out
 
-    def maker_allowed(self, account_id: int, signed: int, price: int, fee: int) -> bool:
+    def maker_allowed(self, account_id: Any, signed: int, price: int, fee: int) -> bool:
         maker = self.maker(account_id)
         out = self.maker_outcome(maker, signed, price, fee)
         if out[0] == 0:
@@ -217,7 +218,8 @@ class CrossGuard:
             self.fold()
         price = maker.price
         fee = self.fills.resting_fee(self.inst, maker, self.taker, self.made)  # ACC-007
-        if not self.maker_allowed(maker.account, granted if maker.is_buy else -granted, price, fee):
+        account_id: Any = maker.account  # compiled: one int object for the guard's lookups
+        if not self.maker_allowed(account_id, granted if maker.is_buy else -granted, price, fee):
             self.insolvent[maker.order_id] = None
             return 0
         taker_signed = granted if self.taker_buys else -granted
@@ -260,15 +262,18 @@ def _apply(
     symbol = inst.symbol
     asset = inst.settl_currency
     taker_ps = taker_account.positions[symbol]
-    # each maker once, in the order of its first fill: (order, open quantity and executed quantity before the sweep)
-    running: dict[int, tuple[Order, int, int]] = {}
+    # each maker once, in the order of its first fill: (order, open quantity and executed quantity before the sweep).
+    # Compiled, an int field used as a dict key or stored in a tuple is boxed anew at each use: an account or order id
+    # is boxed once per fill (``Any``), and the running quantities stay int objects from the tuple to the event
+    running: dict[Any, tuple[Order, Any, Any]] = {}
     for maker, qty, _ in made:
-        seen = running.get(maker.order_id)
+        order_key: Any = maker.order_id
+        seen = running.get(order_key)
         if seen is None:
-            running[maker.order_id] = (maker, maker.leaves_qty + qty, maker.cum_qty - qty)
+            running[order_key] = (maker, maker.leaves_qty + qty, maker.cum_qty - qty)
         else:
-            running[maker.order_id] = (maker, seen[1] + qty, seen[2] - qty)
-    touched: dict[int, None] = {taker.account: None} if made else {}
+            running[order_key] = (maker, seen[1] + qty, seen[2] - qty)
+    touched: dict[Any, None] = {taker.account: None} if made else {}
     usd_unit = market.usd_per_unit(inst)
     time_ms = stream.time_ms
     index = guard.index
@@ -277,7 +282,7 @@ def _apply(
     holders = ledger.holders[symbol]
     taker_id = taker_account.account_id
     taker_usd = 0
-    volumes: dict[int, int] = {}
+    volumes: dict[Any, int] = {}
     # the taker's wallet, the fee pool and the last price move once, after the fills: nothing in the loop reads
     # them (a maker is never the taker's account: Book.match drops those, self-trade prevention)
     taker_delta = 0
@@ -285,7 +290,8 @@ def _apply(
     last_price = 0
     rates = guard.rates
     for maker, qty, price in made:
-        maker_account = accounts[maker.account]
+        maker_key: Any = maker.account
+        maker_account = accounts[maker_key]
         maker_ps = maker_account.position(inst)
         maker_fee = rates[maker.order_id]  # ACC-007: every maker of a fill was judged by the guard at this rate
         # ACC-004: (qty, cost, realised PnL, commission) of the buyer, then of the seller, then the fee pool's delta;
@@ -322,16 +328,18 @@ def _apply(
             maker_account.wallets[asset] = maker_account.wallets.get(asset, 0) + maker_pnl - maker_comm
             if (old_qty == 0) != (new_qty == 0):
                 if new_qty == 0:
-                    holders.pop(maker.account, None)
+                    holders.pop(maker_key, None)
                 else:
-                    holders[maker.account] = None
+                    holders[maker_key] = None
         fee_delta += traded[8]
         taker.leaves_qty -= qty
         taker.cum_qty += qty
         taker.cum_value += qty * price
-        _, leaves, cum = running[maker.order_id]
-        leaves, cum = leaves - qty, cum + qty
-        running[maker.order_id] = (maker, leaves, cum)
+        order_key = maker.order_id
+        _, before_leaves, before_cum = running[order_key]
+        leaves: Any = before_leaves - qty
+        cum: Any = before_cum + qty
+        running[order_key] = (maker, leaves, cum)
         stream.emit_exec(o.EXEC_TRADE, taker, last_qty=qty, last_px=price, comm=taker_comm, liquidity=o.REMOVED_LIQUIDITY)
         stream.emit_exec(o.EXEC_TRADE, maker, last_qty=qty, last_px=price, comm=maker_comm, liquidity=o.ADDED_LIQUIDITY,
                          leaves=leaves, cum=cum)
@@ -340,8 +348,8 @@ def _apply(
         usd = compute_usd_volume(inst, qty, price, usd_unit)
         taker_usd += usd
         if maker.account >= 0:
-            volumes[maker.account] = volumes.get(maker.account, 0) + usd
-        touched[maker.account] = None
+            volumes[maker_key] = volumes.get(maker_key, 0) + usd
+        touched[maker_key] = None
         last_price = price
         market.note_print(symbol, price)  # every print is judged by the last-price triggers (ORD-015)
     if made:

@@ -372,13 +372,23 @@ class Fills:
         if out is not self._after_trade_out:  # a new command's events
             self._after_trade_out = out
             self._after_trade_read = 0
+        start = self._after_trade_read
+        self._after_trade_read = len(out)
         needed = self.stream.orders
         judged: dict[int, None] = {}
-        for event in out[self._after_trade_read:]:
-            account_id: int = getattr(event, "account", -1)
-            if (account_id, asset) in needed:
-                judged[account_id] = None
-        self._after_trade_read = len(out)
+        if needed:
+            # the accounts whose order needed margin in ``asset`` (usually one: this command's order): the new events
+            # are read only until each of them was found named (speed17: the whole sweep's events were read, a tuple
+            # key built per event, about 2.5% of the bench's instructions).  Any: the event's int object is the key
+            wanted: dict[Any, None] = {account: None for account, held in needed if held == asset}
+            if wanted:
+                left = len(wanted)
+                for index in range(start, len(out)):
+                    named: Any = getattr(out[index], "account", -1)
+                    if named in wanted and named not in judged:
+                        judged[named] = None
+                        if len(judged) == left:
+                            break
         ps = taker.positions.get(symbol)
         if ps is not None and get_opened_qty(qty_before, ps.qty) != 0:
             judged[taker.account_id] = None
