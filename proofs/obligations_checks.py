@@ -31,11 +31,12 @@ from collections.abc import Callable
 import attrs
 
 from perpspec.proofs import known_bad_kernels as bad
-from perpspec.proofs.lemmas import PRODUCT_MONOTONE
+from perpspec.proofs.lemmas import FLOOR_AT_LEAST, FLOOR_MONOTONE, PRODUCT_MONOTONE
 from perpspec.proofs.paths import explore, paths_goal
 from perpspec.proofs.prover import ProofResult, Prover
 from perpspec.proofs.registry import Expectation, Obligation, register
 from perpspec.rules import index, insurance, margin, risk_limit, settlement
+from perpspec.rules.contract import compute_notional
 from perpspec.rules.funding import PremiumInputs, compute_next_funding_ms
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_instrument
@@ -242,6 +243,45 @@ def prove_concentration_only_reduces(check: Callable[[Instrument, int, int, int,
         return prover.prove(goal, f"RSK-008 only reduces ({len(paths)} paths)")
 
 
+def prove_concentration_reach(symbol: str, reach: Callable[[Instrument, int], int]) -> ProofResult:
+    """RSK-008/reach: when the value at the mark of the largest open interest that leaves the account concentrated
+    (``compute_concentration_reach``) is below the floor, the order is accepted whatever the open interest (whole
+    lots, at least the account's own position) — the engine's verdict without summing the open interest.
+
+    Values grow with the open interest at one mark (CON-003: a product with a non-negative per-contract or per-lot
+    value, floored), so an open interest at most the reach is worth less than the floor, and one above it leaves
+    the account at or below the share.
+    """
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        qty, signed = prover.symbol("position_qty"), prover.symbol("order_signed")
+        oi, mark = prover.symbol("open_interest"), prover.symbol("mark_price")
+        prover.assume(qty % inst.lot_size == 0, "whole lots")
+        prover.assume(oi % inst.lot_size == 0, "open interest in whole lots")
+        prover.assume(oi >= abs_(qty), "the account's position is part of the open interest")
+        prover.assume(and_(mark > 0, mark <= inst.max_price), "a mark in (0, maxPrice]")
+        top = reach(inst, qty)
+        prover.assume(or_(top < 0, compute_notional(inst, top, mark) < inst.concentration_floor), "the shortcut taken")
+        if inst.is_inverse:  # |value| = (q // lot) × the lot value at the mark, a floor of a positive numerator
+            numerator = -inst.multiplier * inst.price_scale * inst.lot_size
+            prover.use(FLOOR_AT_LEAST, 2 * mark, 2 * numerator + mark, 0)
+            per_lot = (2 * numerator + mark) // (2 * mark)
+            prover.use(FLOOR_MONOTONE, inst.lot_size, oi, top)
+            prover.use(PRODUCT_MONOTONE, per_lot, oi // inst.lot_size, top // inst.lot_size)
+        else:  # |value| = q × multiplier × mark // priceScale
+            prover.use(PRODUCT_MONOTONE, inst.multiplier * mark, oi, top)
+            prover.use(FLOOR_MONOTONE, inst.price_scale, oi * inst.multiplier * mark, top * inst.multiplier * mark)
+        value = compute_notional(inst, oi, mark)
+        paths = explore(lambda: risk_limit.check_concentration(inst, qty, signed, oi, value))
+        goal = paths_goal(paths, lambda result: result is None)
+        return prover.prove(goal, f"RSK-008 reach {symbol} ({len(paths)} paths)")
+
+
+def _reach_one_more(inst: Instrument, position_qty: int) -> int:
+    """KNOWN-BAD RSK-008/reach: the reach one lot short (the shortcut would skip open interests that refuse)."""
+    return risk_limit.compute_concentration_reach(inst, position_qty) - inst.lot_size
+
+
 def prove_concentration_partial_sum(check: Callable[[Instrument, int, int, int, int], object]) -> ProofResult:
     """RSK-008 with the engine's stopped sum: once the share test is false on part of the open interest (any
     ``0 ≤ partial ≤ open interest``), the order is accepted on the whole of it, whatever the open value.
@@ -392,6 +432,12 @@ def _register() -> None:
     _add("RSK-008/partial-sum", "RSK-008", exact,
          "Once the share test is false on part of the open interest, the order is accepted on the whole (the engine's stopped sum).",
          p(prove_concentration_partial_sum, risk_limit.check_concentration))
+    for symbol in ("XBTUSD", "ETHUSD", "XBTUSDT", "XBTZ26"):
+        _add(f"RSK-008/reach/{symbol}", "RSK-008", exact,
+             f"{symbol}: when the largest open interest that leaves the account concentrated is worth less than the floor at the mark, every order is accepted (the engine then sums no open interest).",
+             p(prove_concentration_reach, symbol, risk_limit.compute_concentration_reach))
+    _add("RSK-008/reach-short/XBTUSDT", "RSK-008", exact, "a reach one lot short: an open interest the shortcut skips can still refuse.",
+         p(prove_concentration_reach, "XBTUSDT", _reach_one_more), expect="refuted")
     _add("RSK-008/at-share", "RSK-008", exact, "≥ instead of >: an account exactly at the share refused.",
          p(prove_concentration_exact, bad.check_concentration_at_share), expect="refuted")
     _add("RSK-008/same-side-only", "RSK-008", exact, "only orders on the position's side refused: a larger opposite order flips it.",

@@ -130,6 +130,17 @@ def is_concentrated(inst: Instrument, position_qty: int, open_interest: int) -> 
     return abs_(position_qty) * PPM > inst.concentration_share_ppm * open_interest
 
 
+def compute_concentration_reach(inst: Instrument, position_qty: int) -> int:
+    """RSK-008: the largest open interest at which ``position_qty`` is above the share (:func:`is_concentrated`).
+
+    ``|q| × 10⁶ > share × OI`` exactly when ``OI ≤ ⌊(|q| × 10⁶ − 1) / share⌋``.  An order is refused only when the
+    open interest is at most this *and* its value reaches ``concentrationFloor``; values grow with the open interest
+    (CON-003), so when the reach's own value is below the floor no open interest can make the account concentrated
+    at or above it, and the verdict is "accepted" without summing the open interest (RSK-008/reach).
+    """
+    return (abs_(position_qty) * PPM - 1) // inst.concentration_share_ppm
+
+
 @concrete
 def check_concentration(
     inst: Instrument, position_qty: int, order_signed: int, open_interest: int, open_value: int

@@ -238,3 +238,15 @@ def test_plain_and_general_paths_agree() -> None:
     general = refused(e, c.PlaceOrder(time_ms=2, account=1, symbol=X, side="Buy", order_qty=100, price=PRICE - 500,
                                       cl_ord_id="x"), Reason.CONCENTRATED_REDUCE_ONLY)
     assert plain.text == general.text
+
+
+def test_rsk_008_reach_is_the_largest_open_interest_that_leaves_the_position_concentrated() -> None:
+    from perpspec.rules.instrument_file import load_instrument
+    from perpspec.rules.risk_limit import compute_concentration_reach, is_concentrated
+
+    inst = load_instrument("XBTUSD")  # share 20%
+    for qty in (100, -100, 1_000, 12_345_600):
+        reach = compute_concentration_reach(inst, qty)
+        assert is_concentrated(inst, qty, reach)
+        assert not is_concentrated(inst, qty, reach + 1)
+    assert compute_concentration_reach(inst, 0) < 0  # a flat account is never concentrated

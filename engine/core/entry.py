@@ -56,7 +56,12 @@ from perpspec.rules.liquidation import compute_reduce_limit_price, compute_requi
 from perpspec.rules.margin import CROSS, check_order_margin, compute_order_requirement
 from perpspec.rules.num import ceil_to_multiple, floor_to_multiple
 from perpspec.rules.position import Position, apply_fill
-from perpspec.rules.risk_limit import check_concentration, check_risk_limit, is_concentrated
+from perpspec.rules.risk_limit import (
+    check_concentration,
+    check_risk_limit,
+    compute_concentration_reach,
+    is_concentrated,
+)
 from perpspec.rules.solvency import FILL_CANCEL_TEXT, check_order_solvency
 
 # [I] untriggered conditional orders per account and contract: they need no margin and every price update scans
@@ -512,10 +517,17 @@ class OrderEntry:
         waterfall outside ``holders``) is not counted -- it is being closed, and it is no account's.  The sum stops
         as soon as the rule's share test (``is_concentrated``) is false, which only grows less true as the sum
         grows, so the rule's verdict is the verdict on the whole sum (then "accepted", RSK-008/partial-sum).  A
-        flat account reads no holder.  The open value is the open interest at the mark (CON-003).
+        flat account reads no holder.  The open value is the open interest at the mark (CON-003).  Before any sum:
+        when even the largest open interest that leaves the account concentrated (``compute_concentration_reach``) is
+        worth less than the floor, the verdict is "accepted" (RSK-008/reach), so an account far below the floor's
+        share reads no holder at all.
         """
-        open_interest = 0
         symbol = inst.symbol
+        mark = self.market.marks[symbol]
+        reach = compute_concentration_reach(inst, position_qty)
+        if reach < 0 or compute_notional(inst, reach, mark) < inst.concentration_floor:
+            return None  # RSK-008/reach: no open interest that leaves it concentrated is worth the floor
+        open_interest = 0
         if is_concentrated(inst, position_qty, open_interest):
             accounts = self.ledger.accounts
             for holder in self.ledger.holders[symbol]:
@@ -524,7 +536,7 @@ class OrderEntry:
                     open_interest += qty
                     if not is_concentrated(inst, position_qty, open_interest):
                         break
-        open_value = compute_notional(inst, open_interest, self.market.marks[symbol]) if open_interest else 0
+        open_value = compute_notional(inst, open_interest, mark) if open_interest else 0
         refusal = check_concentration(inst, position_qty, signed, open_interest, open_value)
         if refusal is None:
             return None
