@@ -196,9 +196,13 @@ class Hub:
         new = self._levels(table, inst)
         self._books[key] = new
         stamp = iso_timestamp(now)
-        deletes = [self._level_row(inst, i, old[i], stamp) for i in sorted(old) if i not in new]
-        updates = [self._level_row(inst, i, new[i], stamp) for i in sorted(new) if i in old and old[i] != new[i]]
-        inserts = [self._level_row(inst, i, new[i], stamp) for i in sorted(new) if i not in old]
+        # the keys are (symbol, id, side): a level that changed side is another row -- the old side's row is deleted
+        # and the new side's inserted (BitMEX's own sequence), never an update a client would apply to no row
+        moved = {i for i in new if i in old and old[i][0] != new[i][0]}
+        deletes = [self._level_row(inst, i, old[i], stamp) for i in sorted(old) if i not in new or i in moved]
+        updates = [self._level_row(inst, i, new[i], stamp) for i in sorted(new)
+                   if i in old and old[i] != new[i] and i not in moved]
+        inserts = [self._level_row(inst, i, new[i], stamp) for i in sorted(new) if i not in old or i in moved]
         out = []
         for action, data in (("delete", deletes), ("update", updates), ("insert", inserts)):
             if data:
