@@ -19,6 +19,7 @@ from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted, Reason, Rejected
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.serve.feed import PriceFeed
+from perpspec.engine.serve.views import Views
 from perpspec.engine.simulation.scenario import load_scenario
 from perpspec.engine.simulation.simulate import run_scenario
 from perpspec.proofs.obligations_solvency import is_coverable
@@ -90,10 +91,12 @@ def test_fnd_020_bound_an_inverse_short_at_a_mark_of_one_price_unit_is_funded_pa
 
 
 class _Gateway:
-    """Just what ``PriceFeed.fund_if_due`` reads: an engine's instruments, a clock, and scripted answers."""
+    """Just what ``PriceFeed.fund_if_due`` reads: an engine's instruments, a clock, the API views (the last rate paid)
+    and scripted answers."""
 
     def __init__(self, answers: dict[str, list[Reason | None]]) -> None:
         self.exchange = Engine()
+        self.views = Views()
         self.answers = answers
         self.sent: list[str] = []
 

@@ -22,22 +22,23 @@ from typing import Final
 
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core.events import Reason, Rejected
+from perpspec.engine.serve.funding import (
+    DEFAULT_INTEREST_DAILY_E8,
+    FUNDING_OFFSET_MS,
+    funds,
+    indicative_rate_e8,
+    next_funding_ms,
+)
 from perpspec.engine.serve.gateway import Gateway
 from perpspec.engine.serve.makers import MarketMaker
-from perpspec.engine.serve.rows import is_settled
+from perpspec.engine.serve.rows import is_settled, last_funding_rate_e8
 from perpspec.engine.simulation.scenario import generate_index_path, load_scenario
-from perpspec.rules.funding import (
-    compute_funding_rate_e8,
-    compute_interval_interest_e8,
-    compute_next_funding_ms,
-)
 
 log = logging.getLogger("perpspec.serve")
 
 # starting prices in quote units of the instruments that are not the scenario's own
 START_PRICES: Final[Mapping[str, int]] = {"ETHUSD": 3_000}
-DEFAULT_INTEREST_DAILY_E8: Final = 30_000  # 0.03 % a day (BitMEX's fixed interest for XBT/USD)
-FUNDING_OFFSET_MS: Final = 4 * 3_600_000  # the funding grid starts at 04:00 UTC
+__all__ = ["DEFAULT_INTEREST_DAILY_E8", "FUNDING_OFFSET_MS", "PriceFeed"]
 WAKE_MS: Final = 1_000  # the feed checks for a due price step or funding instant this often
 
 
@@ -85,22 +86,22 @@ class PriceFeed:
             self.maker.requote()
 
     def funding_rate_e8(self, symbol: str) -> int:
-        """FND-005 with the interval's interest and no premium (see the module docstring)."""
+        """FND-005 with the interval's interest and no premium (:mod:`.funding`; the instrument row's
+        ``indicativeFundingRate``), capped against the last rate paid (this feed's, else the journal's)."""
         inst = self.gateway.exchange.instruments()[symbol]
-        daily = DEFAULT_INTEREST_DAILY_E8 if inst.fixed_interest_daily_ppm is None else inst.fixed_interest_daily_ppm * 100
-        interest = compute_interval_interest_e8(daily, inst.funding_interval_ms)
-        return compute_funding_rate_e8(inst, 0, interest, self.rates.get(symbol, 0))
+        previous = self.rates.get(symbol)
+        if previous is None:
+            previous = last_funding_rate_e8(self.gateway.views, symbol) or 0
+        return indicative_rate_e8(inst, previous)
 
     def fund_if_due(self, now_ms: int) -> list[str]:
         """A FundingTick for every perpetual whose funding instant has come; the symbols funded."""
         funded = []
         exchange = self.gateway.exchange
         for symbol, inst in sorted(exchange.instruments().items()):
-            if not inst.is_perpetual or inst.funding_interval_ms <= 0 or is_settled(exchange, symbol):
+            if not funds(inst) or is_settled(exchange, symbol):
                 continue
-            due = self.next_funding.setdefault(
-                symbol, compute_next_funding_ms(now_ms, inst.funding_interval_ms, FUNDING_OFFSET_MS)
-            )
+            due = self.next_funding.setdefault(symbol, next_funding_ms(inst, now_ms))
             if now_ms < due:
                 continue
             rate = self.funding_rate_e8(symbol)
@@ -110,7 +111,7 @@ class PriceFeed:
                 funded.append(symbol)
             elif events and isinstance(events[-1], Rejected) and events[-1].reason == Reason.LIQUIDATION_PENDING:
                 continue  # FND-020: a pool is carried (LIQ-034); the instant stays due, retried on the next wake
-            self.next_funding[symbol] = compute_next_funding_ms(now_ms, inst.funding_interval_ms, FUNDING_OFFSET_MS)
+            self.next_funding[symbol] = next_funding_ms(inst, now_ms)
         return funded
 
     async def run(self) -> None:

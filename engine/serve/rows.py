@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from perpspec.engine.core.exchange import Engine
+from perpspec.engine.serve.funding import funds, indicative_rate_e8, next_funding_ms
 from perpspec.engine.serve.units import (
     CURRENCY_ASSET,
     currency_scale,
@@ -149,12 +150,12 @@ def instrument_row(exchange: Engine, inst: Instrument, time_ms: int, views: View
     bids, asks = book_depth(exchange, symbol, 1)
     underlying = underlying_of(inst)
     last, index = last_and_index(exchange, symbol)
-    funding_rate = None
-    if views is not None:
-        for _at, funded, rate_e8 in reversed(views.funding):
-            if funded == symbol:
-                funding_rate = num(format_scaled(rate_e8, 100_000_000))
-                break
+    paid = last_funding_rate_e8(views, symbol) if views is not None else None
+    funding_timestamp = indicative = None
+    if funds(inst) and not is_settled(exchange, symbol):  # the feed's next FundingTick: its instant and rate
+        funding_timestamp = iso_timestamp(next_funding_ms(inst, time_ms))
+        indicative = indicative_rate_e8(inst, paid or 0)
+    funding_rate = paid if paid is not None else indicative  # the last rate paid; before the first, the next one
     position_currency = {
         ContractKind.INVERSE: inst.quote_currency,
         ContractKind.LINEAR: underlying,
@@ -186,7 +187,9 @@ def instrument_row(exchange: Engine, inst: Instrument, time_ms: int, views: View
         "maxOrderQty": inst.max_order_qty,
         "maxPrice": price_out(inst, inst.max_price),
         "fundingInterval": iso_timestamp(946_684_800_000 + inst.funding_interval_ms),  # BitMEX: 2000-01-01 + interval
-        "fundingRate": funding_rate,
+        "fundingRate": num(format_scaled(funding_rate, 100_000_000)) if funding_rate is not None else None,
+        "fundingTimestamp": funding_timestamp,
+        "indicativeFundingRate": num(format_scaled(indicative, 100_000_000)) if indicative is not None else None,
         "markMethod": inst.mark_method,
         "markPrice": price_out(inst, mark) if mark else None,
         "indicativeSettlePrice": price_out(inst, index) if index else None,
@@ -199,6 +202,14 @@ def instrument_row(exchange: Engine, inst: Instrument, time_ms: int, views: View
     if multiplier is not None:
         row["underlyingToPositionMultiplier"] = multiplier
     return row
+
+
+def last_funding_rate_e8(views: Views, symbol: str) -> int | None:
+    """The last funding rate paid on ``symbol`` (1e-8), None before the first."""
+    for _at, funded, rate_e8 in reversed(views.funding):
+        if funded == symbol:
+            return rate_e8
+    return None
 
 
 def asset_rows(exchange: Engine) -> list[dict[str, Any]]:
