@@ -65,6 +65,20 @@ def withdrawable_margin(exchange: Engine, account: int, asset: str) -> int:
     return exchange.desk.withdrawable(record, asset)
 
 
+def position_prices(exchange: Engine, account: int, symbol: str) -> tuple[int, int]:
+    """MRG-011/012 of the position as it stands: (liquidation, bankruptcy) price units, 0s when flat or unknown.
+
+    The engine's own figures (``Risk.position_prices``: the proved kernel, else the rules, on the margin that backs
+    the position -- for cross, the account's wallet and its other positions held at mark, MRG-034), computed now:
+    never the last ``PositionUpdate``'s, which a deposit, a withdrawal or another contract's PnL leaves stale.
+    """
+    record = getattr(exchange, "accounts", {}).get(account)
+    if record is None or symbol not in record.positions:
+        return 0, 0
+    liquidation, bankruptcy = exchange.risk.position_prices(record, symbol)
+    return liquidation, bankruptcy
+
+
 def book_depth(exchange: Engine, symbol: str, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """(bids, asks) as ``(price units, contracts)``, best first, at most ``levels`` each (displayed size only)."""
     books: dict[str, Any] = getattr(exchange, "books", {})
@@ -342,7 +356,7 @@ def position_row(exchange: Engine, views: Views, inst: Instrument, account: int,
     pos_cross = setting.pos_cross if setting is not None else 0
     mark = exchange.mark_price(symbol)
     coin = 10 ** currency_scale(inst.settl_currency)
-    report = views.positions.get((account, symbol))
+    liquidation, bankruptcy = position_prices(exchange, account, symbol) if leverage == 0 else (0, 0)
     row: dict[str, Any] = {
         "account": account,
         "symbol": symbol,
@@ -360,7 +374,7 @@ def position_row(exchange: Engine, views: Views, inst: Instrument, account: int,
         "initMarginReq": ppm_out(PPM * 100 // leverage if leverage else inst.init_margin_ppm),
         "markPrice": price_out(inst, mark) if mark else None,
         "timestamp": iso_timestamp(time_ms),
-        "liquidationPrice": price_out(inst, report.liquidation_price) if report and report.liquidation_price else None,
+        "liquidationPrice": price_out(inst, liquidation) if liquidation else None,
         "avgEntryPrice": None,
         "homeNotional": 0,
         "foreignNotional": 0,
@@ -385,11 +399,14 @@ def position_row(exchange: Engine, views: Views, inst: Instrument, account: int,
                 "posMaint": margin.pos_maint,
                 "maintMargin": margin.maint_margin,
                 "initMargin": 0,
-                "bankruptPrice": price_out(inst, margin.bankrupt_price) if margin.bankrupt_price else None,
             }
         )
-        if leverage and margin.liquidation_price:  # isolated: MRG-020's own figure (cross: the engine's report)
-            row["liquidationPrice"] = price_out(inst, margin.liquidation_price)
+        if leverage:  # isolated: MRG-020's own figures, backed by posMargin
+            liquidation, bankruptcy = margin.liquidation_price, margin.bankrupt_price
+            row["liquidationPrice"] = price_out(inst, liquidation) if liquidation else None
+        # cross: the engine's MRG-011/012 on the margin balance backing the position now (position_prices): the
+        # bankruptcy price of MRG-020 without that balance would say a healthy position is insolvent (redteam21_6)
+        row["bankruptPrice"] = price_out(inst, bankruptcy) if bankruptcy else None
         if not inst.is_inverse and held.qty != 0:
             row["homeNotional"] = ratio_out(held.qty * inst.multiplier, coin, 8)
             row["foreignNotional"] = ratio_out(-margin.mark_value, coin, 8)
