@@ -60,6 +60,11 @@ KEYS: Final[dict[str, list[str]]] = {
 L2_25: Final = 25
 
 
+def _top_prices(top: Top) -> tuple[int | None, int | None]:
+    """The best bid and ask prices of a top of book (None: that side is empty)."""
+    return (top[0][0] if top[0] else None, top[1][0] if top[1] else None)
+
+
 class Subscriber(Protocol):
     account: int | None
     topics: set[tuple[str, str]]  # (table, symbol or "")
@@ -68,6 +73,7 @@ class Subscriber(Protocol):
 
 
 Level = tuple[str, int, int]  # (side, size, price units)
+Top = tuple[tuple[int, int] | None, tuple[int, int] | None]  # best (price units, size) of bids, of asks
 
 
 class Hub:
@@ -79,6 +85,9 @@ class Hub:
         self.clock = clock
         self.subscribers: list[Subscriber] = []
         self._books: dict[tuple[str, str], dict[int, Level]] = {}  # (table, symbol) -> id -> level
+        self._tops: dict[str, Top] = {}  # symbol -> the top of book last published (quote, instrument bid/ask)
+        self._wallets: dict[tuple[int, str], int] = {}  # (account, currency) -> the wallet last published
+        self._cross: dict[tuple[int, str], tuple[int, int]] = {}  # (account, symbol) -> cross prices last published
         self.check_keys: Callable[[], None] | None = None  # the key store re-read if changed (set by the server)
 
     @property
@@ -119,6 +128,7 @@ class Hub:
             inst = self.instrument(symbol)
             if inst is not None:
                 data = [self._quote_row(inst, now)]
+                self._tops[symbol] = self._top(symbol)
         elif table == "funding":
             data = [self.funding_row(t, s, r) for t, s, r in list(self.views.funding)[-100:] if not symbol or s == symbol]
         elif table == "insurance":
@@ -158,6 +168,8 @@ class Hub:
             out = [rows.margin_row(exchange, account, currency, now) for currency in exchange.assets()]
         elif table == "wallet":
             out = [rows.wallet_row(exchange, account, currency, now) for currency in exchange.assets()]
+            for row in out:
+                self._wallets[(account, row["currency"])] = row["amount"]
         return out
 
     # ------------------------------------------------------------------ books
@@ -213,6 +225,10 @@ class Hub:
         return out
 
     # ------------------------------------------------------------------ rows
+    def _top(self, symbol: str) -> Top:
+        bids, asks = rows.book_depth(self.exchange, symbol, 1)
+        return (bids[0] if bids else None, asks[0] if asks else None)
+
     def _quote_row(self, inst: Instrument, now: int) -> dict[str, Any]:
         bids, asks = rows.book_depth(self.exchange, inst.symbol, 1)
         return {
@@ -265,6 +281,9 @@ class Hub:
         """Send every subscriber the table messages that this command's events produce."""
         if not self.subscribers:
             self._books.clear()  # nobody watches: the next partial reads the book afresh
+            self._tops.clear()  # and the next change of anything is published, as if new
+            self._wallets.clear()
+            self._cross.clear()
             return
         exchange = self.exchange
         now = self.clock()
@@ -281,10 +300,16 @@ class Hub:
             for table in ("orderBookL2", "orderBookL2_25"):
                 for message in self._book_deltas(table, inst, now):
                     public.append((table, symbol, message))
-            if any(isinstance(e, Execution) and e.symbol == symbol and e.exec_type == "Trade" for e in events) \
-                    or symbol in priced:
+            # the top of the book moves with a resting order or a cancel too, not only with a trade or a mark
+            top = self._top(symbol)
+            last_top = self._tops.get(symbol)
+            self._tops[symbol] = top
+            traded = any(isinstance(e, Execution) and e.symbol == symbol and e.exec_type == "Trade" for e in events)
+            prices_moved = last_top is None or _top_prices(last_top) != _top_prices(top)
+            if traded or symbol in priced or prices_moved:
                 row = rows.instrument_row(exchange, inst, now, self.views)
                 public.append(("instrument", symbol, {"table": "instrument", "action": "update", "data": [row]}))
+            if traded or symbol in priced or top != last_top:
                 public.append(("quote", symbol, {"table": "quote", "action": "insert", "data": [self._quote_row(inst, now)]}))
         trades: dict[str, list[dict[str, Any]]] = {}
         liquidations: list[dict[str, Any]] = []
@@ -305,12 +330,44 @@ class Hub:
             t, s, r = self.views.funding[-1]
             public.append(("funding", s, {"table": "funding", "action": "insert", "data": [self.funding_row(t, s, r)]}))
         private = self._keys_checked()
+        wallets = self._wallet_changes(accounts, now)
+        crossed = self._cross_changes(accounts, priced)
         for subscriber in list(self.subscribers):
             for table, symbol, message in public:
                 if (table, symbol) in subscriber.topics or (table, "") in subscriber.topics:
                     subscriber.send(message)
             if private:
-                self._publish_private(subscriber, events, accounts, priced, now)
+                self._publish_private(subscriber, events, accounts, priced, now, wallets, crossed)
+
+    def _wallet_changes(self, accounts: set[int], now: int) -> dict[int, list[dict[str, Any]]]:
+        """``wallet`` rows of the touched accounts whose wallet differs from the one last published (a deposit, a
+        withdrawal, a fill's commission or realised PnL, funding), per account."""
+        exchange = self.exchange
+        out: dict[int, list[dict[str, Any]]] = {}
+        for account in sorted(accounts):
+            for currency in exchange.assets():
+                row = rows.wallet_row(exchange, account, currency, now)
+                if self._wallets.get((account, currency)) != row["amount"]:
+                    self._wallets[(account, currency)] = row["amount"]
+                    out.setdefault(account, []).append(row)
+        return out
+
+    def _cross_changes(self, accounts: set[int], priced: set[str]) -> dict[int, set[str]]:
+        """The cross positions whose liquidation or bankruptcy price moved since last published, per account: those
+        of a touched account (its wallet or another position changed) or of one holding a contract just priced."""
+        exchange = self.exchange
+        holders = {a for (a, s) in self.views.positions if s in priced} if priced else set()
+        out: dict[int, set[str]] = {}
+        for account in sorted(a for a in accounts | holders if a >= 0):
+            for symbol in exchange.positions(account) if rows.account_exists(exchange, account) else ():
+                setting = exchange.margin_setting(account, symbol)
+                if setting.leverage_hundredths != 0 or (account, symbol) not in self.views.positions:
+                    continue
+                prices = rows.position_prices(exchange, account, symbol)
+                if self._cross.get((account, symbol)) != prices:
+                    self._cross[(account, symbol)] = prices
+                    out.setdefault(account, set()).add(symbol)
+        return out
 
     def _keys_checked(self) -> bool:
         """Before any private row: :attr:`check_keys`, so the sessions the key store now refuses lose their account
@@ -326,13 +383,14 @@ class Hub:
         return True
 
     def _publish_private(
-        self, subscriber: Subscriber, events: Sequence[Event], accounts: set[int], priced: set[str], now: int
+        self, subscriber: Subscriber, events: Sequence[Event], accounts: set[int], priced: set[str], now: int,
+        wallets: dict[int, list[dict[str, Any]]], crossed: dict[int, set[str]],
     ) -> None:
         account = subscriber.account
         if account is None:
             return
         holds_priced = bool(priced) and any((account, s) in self.views.positions for s in priced)
-        if account not in accounts and not holds_priced:
+        if account not in accounts and not holds_priced and account not in crossed:
             return
         topics = subscriber.topics
 
@@ -350,6 +408,7 @@ class Hub:
                 subscriber.send({"table": "execution", "action": "insert", "data": data})
         symbols = {e.symbol for e in events if isinstance(e, PositionUpdate) and e.account == account}
         symbols |= {s for s in priced if (account, s) in self.views.positions}
+        symbols |= crossed.get(account, set())  # a cross position's prices follow the margin behind it
         inserted: list[dict[str, Any]] = []
         updated: list[dict[str, Any]] = []
         for symbol in sorted(symbols):
@@ -363,6 +422,8 @@ class Hub:
         if ("margin", "") in topics:
             data = [rows.margin_row(self.exchange, account, currency, now) for currency in self.exchange.assets()]
             subscriber.send({"table": "margin", "action": "update", "data": data})
+        if ("wallet", "") in topics and wallets.get(account):
+            subscriber.send({"table": "wallet", "action": "update", "data": wallets[account]})
 
     def _send_orders(
         self, subscriber: Subscriber, account: int, mine: list[Execution], wants: Callable[[str, str], bool]
