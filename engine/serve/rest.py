@@ -274,6 +274,10 @@ _PLACE_TEXT: Final = (("side", "side"), ("ordType", "ord_type"), ("timeInForce",
 _REMOVED_PLACE: Final = (("simpleOrderQty", "send orderQty"), ("contingencyType", "linked orders are not supported"),
                          ("clOrdLinkID", "linked orders are not supported"))
 _REMOVED_AMEND: Final = (("simpleOrderQty", "send orderQty"), ("simpleLeavesQty", "send leavesQty"))
+# what PUT /order reads (BitMEX's Order.amend, less the removed simple* quantities, which are refused above); any other
+# key with a value is refused: an amend is never accepted with a field dropped (execInst, side, ... : redteam21_4)
+_AMEND_KEYS: Final = frozenset(("orderID", "origClOrdID", "clOrdID", "orderQty", "leavesQty", "price", "stopPx",
+                                "pegOffsetValue", "text", "simpleOrderQty", "simpleLeavesQty"))
 
 
 def _refuse_removed(p: dict[str, Any], removed: tuple[tuple[str, str], ...]) -> None:
@@ -339,6 +343,16 @@ def put_order(ctx: Context) -> Any:
     if not record.is_open:
         raise ApiError(400, f"Invalid ordStatus: Unable to amend order due to existing state: {record.ord_status}")
     _refuse_removed(p, _REMOVED_AMEND)
+    unknown = sorted(name for name, value in p.items() if name not in _AMEND_KEYS and value not in (None, ""))
+    if unknown:
+        raise ApiError(400, f"{', '.join(unknown)[:200]}: not an amendable field; cancel and place a new order")
+    if p.get("clOrdID") not in (None, "") and parse_text(p["clOrdID"], "Invalid clOrdID", 64) != record.cl_ord_id:
+        # BitMEX renames the order; the engine's AmendOrder carries no clOrdID, so a rename is refused, never dropped
+        # (ccxt's edit_order by clientOrderId sends clOrdID = origClOrdID: the same id, accepted)
+        raise ApiError(400, "clOrdID: renaming an order on amend is not supported; amend without clOrdID "
+                            "(or with the order's own), or cancel and place it again under the new clOrdID")
+    if p.get("text") is not None:
+        parse_text(p["text"], "Invalid text", 256)  # an annotation, checked as on POST /order; not kept
     fields: dict[str, Any] = {}
     if p.get("orderQty") is not None:
         fields["order_qty"] = parse_whole(p["orderQty"], "orderQty is invalid")
@@ -618,7 +632,8 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route(verb="PUT", path="/order", tag="Order", operation="amend", permission="trade", handler=put_order,
           params=(Param(name="orderID", kind=_S), Param(name="origClOrdID", kind=_S), Param(name="orderQty", kind=_I),
                   Param(name="leavesQty", kind=_I), Param(name="price", kind=_N), Param(name="stopPx", kind=_N),
-                  Param(name="pegOffsetValue", kind=_N), Param(name="text", kind=_S))),
+                  Param(name="pegOffsetValue", kind=_N), Param(name="text", kind=_S),
+                  Param(name="clOrdID", kind=_S, description="the order's own clOrdID only: a rename is refused (400)"))),
     Route(verb="DELETE", path="/order", tag="Order", operation="cancel", permission="trade", handler=delete_order,
           params=(Param(name="orderID", kind=_S), Param(name="clOrdID", kind=_S), Param(name="text", kind=_S)), many=True),
     Route(verb="DELETE", path="/order/all", tag="Order", operation="cancelAll", permission="trade", handler=delete_all,
