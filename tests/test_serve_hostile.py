@@ -107,21 +107,21 @@ def test_expired_signature_is_refused(served: Served) -> None:
     assert state(running) == before
 
 
-def test_replayed_signed_request_is_refused(served: Served) -> None:
+def test_identical_signed_orders_are_both_executed_as_on_bitmex(served: Served) -> None:
+    """BitMEX's contract is expiry only: the same signed order twice (one second, one ``api-expires``) is two orders
+    (redteam21_8; the replay guard keeps to withdrawals, test_serve_s18)."""
     running, keys = served
     key = keys["one"]
-    body = json.dumps({**GOOD, "clOrdID": "replay-1"}).encode()
+    body = json.dumps({**GOOD, "clOrdID": ""}).encode()
     expires = str(int(time.time()) + 30)
     headers = {"api-key": key.key_id, "api-expires": expires,
                "api-signature": sign(key.secret, "POST", "/api/v1/order", expires, body)}
     first = raw_request(running, "POST", "/api/v1/order", body, headers=headers)
-    assert first[0] == 200
-    before = state(running)
-    status, answer, _ = raw_request(running, "POST", "/api/v1/order", body, headers=headers)
-    assert status == 401
-    assert "Signature not valid" in answer["error"]["message"]
-    assert state(running) == before
-    raw_request(running, "DELETE", "/api/v1/order", json.dumps({"clOrdID": "replay-1"}).encode(), key)
+    second = raw_request(running, "POST", "/api/v1/order", body, headers=headers)
+    assert (first[0], second[0]) == (200, 200), second
+    assert first[1]["orderID"] != second[1]["orderID"]
+    for answer in (first, second):
+        raw_request(running, "DELETE", "/api/v1/order", json.dumps({"orderID": answer[1]["orderID"]}).encode(), key)
 
 
 def test_signature_over_another_path_or_body_is_refused(served: Served) -> None:
@@ -293,15 +293,19 @@ def test_non_ascii_digits_in_api_expires_are_a_401_not_a_server_error(served: Se
 def test_a_key_over_its_rate_limit_cannot_fill_the_replay_guard_and_lock_out_other_keys(tmp_path: Path) -> None:
     from perpspec.engine.serve.keys import ReplayGuard
 
-    running, keys = start_server(tmp_path, rate_limit_per_minute=2)
+    running, _keys = start_server(tmp_path, rate_limit_per_minute=2)
     try:
         running.server.guard = ReplayGuard(capacity=5)  # fail closed when full (unexpired signatures are kept)
-        flood = [raw_request(running, "POST", "/api/v1/order/cancelAllAfter", json.dumps({"timeout": n}).encode(),
-                             keys["one"], expires=int(time.time()) + 3600)[0] for n in range(10)]
+        one = running.call(running.server.keys.create, 1, ["read", "withdraw"])
+        two = running.call(running.server.keys.create, 2, ["read", "withdraw"])
+        running.call(running.server.keys.save)
+        target = "/api/v1/user/requestWithdrawal"  # the guard's route since redteam21_8: money leaves the account
+        flood = [raw_request(running, "POST", target, json.dumps({"currency": "XBt", "amount": 1000 + n}).encode(),
+                             one, expires=int(time.time()) + 3600)[0] for n in range(10)]
         assert flood == [200, 200] + [429] * 8
-        status, answer, _ = raw_request(running, "POST", "/api/v1/order/cancelAllAfter",
-                                        json.dumps({"timeout": 0}).encode(), keys["two"])
-        assert (status, answer.get("cancelTime", "not an error")) == (200, None), answer
+        status, answer, _ = raw_request(running, "POST", target, json.dumps({"currency": "XBt", "amount": 1000}).encode(),
+                                        two)
+        assert status == 200, answer
     finally:
         running.stop()
 

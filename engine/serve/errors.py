@@ -32,6 +32,12 @@ INVALID_API_KEY: Final = "Invalid API Key."
 KEY_DISABLED: Final = "This key is disabled."
 ACCESS_DENIED: Final = "Access Denied"
 NOT_FOUND: Final = "Not Found"
+# a withdrawal's signed bytes sent again while unexpired (keys.refuse_replay): 400, ccxt's BadRequest, never the 401
+# of bad credentials
+DUPLICATE_REQUEST: Final = (
+    "Duplicate request: this signed request was already received (replay). "
+    "Sign it again with a later api-expires to send another."
+)
 VERIFY_FIRST: Final = "We require all new traders to verify their identity before their first deposit."
 
 # engine reason -> (HTTP status, BitMEX message); None: the engine's own text follows the reason

@@ -10,12 +10,21 @@ included (:meth:`KeyStore.watch`).
 A request is signed as BitMEX signs it: ``api-signature`` = hex
 HMAC-SHA256(secret, VERB + request-target + api-expires + body), over the raw
 request-target (path and query exactly as sent) and the raw body bytes.  A
-request whose ``api-expires`` is in the past is refused; so is a request
-that changes state (any verb but GET) whose signature was already seen while
-it is still unexpired -- the same bytes sent twice are a replay.  (Identical
-GETs inside one second are normal polling, and a read changes nothing.)  The
-server keeps its replay guard in the store (``replay.guard``), written before
-the command is sent, so a restart does not forget what it already accepted.
+request whose ``api-expires`` is in the past is refused (401): that is BitMEX's
+whole contract, and orders, amends, cancels and position changes follow it --
+two identical signed requests inside one second (the same ``api-expires``, so
+the same bytes and signature: a ccxt ladder adding size at a level, a retried
+cancel) are both executed, as on BitMEX.
+
+Where money leaves the account -- ``POST /user/requestWithdrawal``, the only
+route needing the ``withdraw`` permission (keys and permissions change only
+through ``perpspec keys``, never over the API) -- a signature already admitted
+and still unexpired is refused as a replay: ``400 {"error": {"message":
+"Duplicate request: ...", "name": "ValidationError"}}``, which ccxt 4.5.83 maps
+to ``BadRequest`` (never 401, which it would report as bad credentials).  Sign
+it again with a later ``api-expires`` to send another.  The server keeps this
+replay guard in the store (``replay.guard``), written before the command is
+sent, so a restart does not forget what it already accepted.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ import attrs
 
 from perpspec.engine.serve.errors import (
     ACCESS_DENIED,
+    DUPLICATE_REQUEST,
     INVALID_API_KEY,
     KEY_DISABLED,
     SIGNATURE_NOT_VALID,
@@ -486,14 +496,15 @@ def expires_seconds(expires: str) -> int:
 
 
 def refuse_replay(guard: ReplayGuard, signature: str, expires_s: int, now_s: int, key_id: str = "") -> None:
-    """401 when this signature was already admitted (or the guard is full for ``key_id``); else remember it."""
+    """400 :data:`DUPLICATE_REQUEST` when this signature was already admitted (or the guard is full for ``key_id``);
+    else remember it.  Not 401: the credentials are right, and ccxt maps 401 to ``AuthenticationError``."""
     try:
         admitted = guard.admit(signature.lower(), expires_s, now_s, key_id)
     except OSError as error:  # a durable guard that cannot record it: refused before any command is sent
         log.error("replay guard: %s", error)
         raise ApiError(503, "Service unavailable") from None
     if not admitted:
-        raise ApiError(401, f"{SIGNATURE_NOT_VALID} This request was already received (replay).")
+        raise ApiError(400, DUPLICATE_REQUEST)
 
 
 def session_key_refusal(store: KeyStore, held: ApiKey, permission: str) -> str | None:
