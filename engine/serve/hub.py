@@ -330,8 +330,18 @@ class Hub:
             t, s, r = self.views.funding[-1]
             public.append(("funding", s, {"table": "funding", "action": "insert", "data": [self.funding_row(t, s, r)]}))
         private = self._keys_checked()
-        wallets = self._wallet_changes(accounts, now)
-        crossed = self._cross_changes(accounts, priced)
+        watched = {table for subscriber in self.subscribers if subscriber.account is not None
+                   for table, _ in subscriber.topics}
+        wallets: dict[int, list[dict[str, Any]]] = {}
+        crossed: dict[int, set[str]] = {}
+        if "wallet" in watched:
+            wallets = self._wallet_changes(accounts, now)
+        else:
+            self._wallets.clear()  # nobody watches: the next change of anything is published, as if new
+        if "position" in watched:
+            crossed = self._cross_changes(accounts, priced)
+        else:
+            self._cross.clear()
         for subscriber in list(self.subscribers):
             for table, symbol, message in public:
                 if (table, symbol) in subscriber.topics or (table, "") in subscriber.topics:
