@@ -6,12 +6,13 @@ The pieces, edge inwards:
 * :mod:`.server` -- the aiohttp application, run in the foreground or in a thread;
 * :mod:`.rest` -- ``/api/v1``: one route table, one request pipeline (auth, limits, parsing);
 * :mod:`.ws` -- ``/realtime``: subscribe, auth, tables; :mod:`.hub` builds the table messages;
-* :mod:`.keys` -- the key store (0600), BitMEX's HMAC, expiry and replay refusal;
+* :mod:`.keys` -- the key store (0600), BitMEX's HMAC and expiry; a withdrawal's replay refused (400, not 401);
 * :mod:`.ratelimit` -- per-key and per-IP token buckets with BitMEX's headers;
 * :mod:`.units` and :mod:`.errors` -- exact unit conversion at the edge, BitMEX's error strings;
 * :mod:`.rows` and :mod:`.views` -- BitMEX rows from the engine and its event stream;
 * :mod:`.gateway` -- the one sequencer: journal, apply, publish, in arrival order;
-* :mod:`.feed` -- the default price feed (a shipped scenario's path in real time);
+* :mod:`.feed` -- the default price feed (a shipped scenario's path in real time); :mod:`.funding` -- its
+  funding instants and rate, which the instrument rows announce;
 * :mod:`.swagger` -- the Swagger 2.0 spec from the route table; :mod:`.bench` -- the benchmark.
 
 This package is the engine's edge: it reads the wall clock and writes decimals for clients.

@@ -5,9 +5,15 @@ which turns them into BitMEX table messages (``{"table", "action", "data"}``)
 for the subscribers concerned:
 
 * ``orderBookL2`` / ``orderBookL2_25``: the book as last published is kept per
-  symbol; the new book is diffed against it into ``delete``/``update``/``insert``;
-* ``order``, ``execution``, ``position``, ``margin``: full rows of the
-  subscriber's own account only;
+  symbol; the new book is diffed against it into ``delete``/``update``/``insert``
+  (a level that changes side is a delete of the old side's row and an insert:
+  the keys are symbol, id, side);
+* ``quote`` and the ``instrument`` row: on a trade, a mark, or a move of the top
+  of the book (a resting order, a cancel), against the top last published;
+* ``order``, ``execution``, ``position``, ``margin``, ``wallet``: full rows of the
+  subscriber's own account only; ``wallet`` when the wallet changed, and the
+  account's cross positions when their liquidation or bankruptcy price moved
+  (a deposit, a withdrawal, another contract's PnL or mark);
 * ``trade``, ``instrument``, ``funding``, ``liquidation``, ``insurance``: public.
 
 A subscriber is anything with ``account`` (None before auth) and ``send``
