@@ -18,7 +18,7 @@ from perpspec.engine.cli.serve import DEFAULT_STORE
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     create = sub.add_parser("create", help="create a key for an account (prints its id and secret)")
-    create.add_argument("--account", type=whole_number, required=True, help="account number (a non-negative integer)")
+    create.add_argument("--account", type=whole_number, required=True, help="account number (a whole number from 0 to 2**63 - 1, what a command can carry)")
     create.add_argument("--permissions", default="read,trade", help="comma list of read, trade, withdraw")
     revoke = sub.add_parser("revoke", help="delete a key")
     revoke.add_argument("key_id", metavar="KEY_ID")

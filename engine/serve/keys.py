@@ -41,6 +41,7 @@ from typing import Final
 
 import attrs
 
+from perpspec.engine.core.commands import FIELD_INT_MAX
 from perpspec.engine.serve.errors import (
     ACCESS_DENIED,
     DUPLICATE_REQUEST,
@@ -222,8 +223,8 @@ class KeyStore:
         unknown = [p for p in permissions if p not in PERMISSIONS]
         if unknown:
             raise KeyStoreError(f"unknown permission(s) {', '.join(unknown)} (known: {', '.join(PERMISSIONS)})")
-        if account < 0:
-            raise KeyStoreError("account must be a non-negative integer")
+        if not 0 <= account <= FIELD_INT_MAX:
+            raise KeyStoreError(f"account must be a whole number from 0 to {FIELD_INT_MAX} (a command's 64-bit field)")
         key = ApiKey(
             key_id="".join(secrets.choice(ALPHABET) for _ in range(24)),
             secret="".join(secrets.choice(ALPHABET) for _ in range(48)),
@@ -268,7 +269,8 @@ def key_from_row(row: object, where: str) -> ApiKey:
     naming the row and the field.
 
     ``id`` a non-empty string; ``secret`` :data:`SECRET_LENGTH` characters of :data:`SECRET_CHARACTERS` (what
-    :meth:`KeyStore.create` makes); ``account`` a non-negative integer (not a bool, as ``create`` accepts);
+    :meth:`KeyStore.create` makes); ``account`` a whole number within a command's signed 64 bits (not a bool, as
+    ``create`` accepts: the engine refuses every command of a larger account as Malformed);
     ``permissions`` a list of distinct known permissions (:data:`PERMISSIONS`); ``enabled`` (optional, default true) a
     JSON boolean."""
     if not isinstance(row, dict):
@@ -286,8 +288,8 @@ def key_from_row(row: object, where: str) -> ApiKey:
     if not (isinstance(secret, str) and len(secret) == SECRET_LENGTH and all(c in SECRET_CHARACTERS for c in secret)):
         raise KeyStoreError(f"{where}.secret: must be a string of {SECRET_LENGTH} letters, digits, '-' or '_' "
                             "(as 'perpspec keys create' makes)")
-    if type(account) is not int or account < 0:  # bool is an int subclass: true is not account 1
-        raise KeyStoreError(f"{where}.account: must be a non-negative integer")
+    if type(account) is not int or not 0 <= account <= FIELD_INT_MAX:  # bool is an int subclass: true is not account 1
+        raise KeyStoreError(f"{where}.account: must be a whole number from 0 to {FIELD_INT_MAX}")
     if not (isinstance(permissions, list) and all(isinstance(p, str) and p in PERMISSIONS for p in permissions)
             and len(set(permissions)) == len(permissions)):
         raise KeyStoreError(f"{where}.permissions: must be a list of distinct permissions among {', '.join(PERMISSIONS)}")

@@ -12,12 +12,21 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable
+from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 import attrs
 
 from perpspec.engine.serve.errors import ApiError
-from perpspec.engine.serve.units import decode_json, iso_timestamp, parse_bool, parse_iso_ms, parse_whole
+from perpspec.engine.serve.units import (
+    NUM_MARK,
+    JsonDecimal,
+    decode_json,
+    iso_timestamp,
+    parse_bool,
+    parse_iso_ms,
+    parse_whole,
+)
 
 MAX_COUNT: Final = 1000
 DEFAULT_COUNT: Final = 100
@@ -40,11 +49,27 @@ def json_param(value: Any, name: str) -> Any:
     return value
 
 
+def comparable(value: Any) -> Any:
+    """``value`` as a filter compares it: a number by its exact value, anything else as it is.
+
+    A row's decimal field is exact text marked for the encoder (``units.num``) and a filter's
+    number with a fraction or exponent is the text the client sent (``JsonDecimal``); both become
+    a ``Decimal``, which equals (and hashes as) the int of the same value, so ``{"price": 49000}``
+    finds a row whose price is 49000 whichever way either side spells it.
+    """
+    if isinstance(value, str) and (isinstance(value, JsonDecimal) or value.startswith(NUM_MARK)):
+        try:
+            return Decimal(value.removeprefix(NUM_MARK))
+        except (InvalidOperation, ValueError):
+            return value
+    return value
+
+
 def is_member(wanted: list[Any]) -> Callable[[Any], bool]:
     """``value in wanted`` with JSON scalars looked up in a set (lists and objects compared as before)."""
-    scalars = {v for v in wanted if not isinstance(v, list | dict)}
+    scalars = {comparable(v) for v in wanted if not isinstance(v, list | dict)}
     others = [v for v in wanted if isinstance(v, list | dict)]
-    return lambda value: value in others if isinstance(value, list | dict) else value in scalars
+    return lambda value: value in others if isinstance(value, list | dict) else comparable(value) in scalars
 
 
 def field_test(name: str, wanted: Any) -> Callable[[Any], bool]:
@@ -54,7 +79,8 @@ def field_test(name: str, wanted: Any) -> Callable[[Any], bool]:
         return lambda status: (status in OPEN_STATUSES) == is_open
     if isinstance(wanted, list):
         return is_member(wanted)
-    return lambda value: value == wanted
+    exact = comparable(wanted)
+    return lambda value: comparable(value) == exact
 
 
 @attrs.frozen(kw_only=True)
