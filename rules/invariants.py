@@ -25,12 +25,11 @@ from perpspec.rules.liquidation import compute_requirement, is_liquidatable
 from perpspec.rules.margin import (
     AccountMargin,
     MarginSetting,
-    RestingOrder,
     compute_account_margin,
-    compute_contract_order_margin,
     compute_position_margin,
 )
 from perpspec.rules.num import concrete
+from perpspec.rules.order_margin import RestingOrder, compute_contract_order_margin
 from perpspec.rules.position import FLAT, Position, apply_fill
 from perpspec.rules.triggers import (
     TriggerPrices,

@@ -30,7 +30,7 @@ from perpspec.rules.invariants import (
     compute_conservation_gap,
     has_open_position,
 )
-from perpspec.rules.margin import RestingOrder
+from perpspec.rules.order_margin import RestingOrder
 from tests.test_pooled_view import (
     dormant_accounts,
     plant_crossing_order,

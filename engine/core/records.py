@@ -68,6 +68,7 @@ from perpspec.rules import liquidation_working as _rules_liquidation_working
 from perpspec.rules import margin as _rules_margin
 from perpspec.rules import mark as _rules_mark
 from perpspec.rules import num as _rules_num
+from perpspec.rules import order_margin as _rules_order_margin
 from perpspec.rules import parse as _rules_parse
 from perpspec.rules import position as _rules_position
 from perpspec.rules import risk_limit as _rules_risk_limit
@@ -126,6 +127,10 @@ _STABLE_CLASSES: Final = {
     "rules.waterfall_state:PendingCloseOut": "rules.waterfall:PendingCloseOut",
     "rules.waterfall_state:Pool": "rules.waterfall:Pool",
     "rules.waterfall_state:Recorder": "rules.waterfall:Recorder",
+    # rules/margin.py's order-margin records, split out to rules/order_margin.py
+    "rules.order_margin:OrderMargin": "rules.margin:OrderMargin",
+    "rules.order_margin:OrderSide": "rules.margin:OrderSide",
+    "rules.order_margin:RestingOrder": "rules.margin:RestingOrder",
 }
 # Slots added to a record class after states holding it were written: the value an older state means
 # (stable name -> field -> value).  An older state lacking exactly these fields still decodes, with them.
@@ -215,6 +220,7 @@ RECORD_MODULES: Final = (
     _rules_margin,
     _rules_mark,
     _rules_num,
+    _rules_order_margin,
     _rules_parse,
     _rules_position,
     _rules_risk_limit,

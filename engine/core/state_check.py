@@ -56,7 +56,8 @@ from perpspec.rules.invariants import (
     check_insurance_nonneg,
     check_oi_balance,
 )
-from perpspec.rules.margin import MarginSetting, PositionMargin, RestingOrder, compute_position_margin
+from perpspec.rules.margin import MarginSetting, PositionMargin, compute_position_margin
+from perpspec.rules.order_margin import RestingOrder
 from perpspec.rules.position import Position
 from perpspec.rules.risk_limit import compute_tier_limit
 

@@ -43,7 +43,8 @@ from perpspec.engine.simulation.engine_port import POOLED, PooledView
 from perpspec.rules import invariants
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.margin import MarginSetting, RestingOrder
+from perpspec.rules.margin import MarginSetting
+from perpspec.rules.order_margin import RestingOrder
 from perpspec.rules.position import Position
 from perpspec.rules.triggers import (
     TriggerPrices,
