@@ -47,6 +47,7 @@ from perpspec.engine.core import refbook as _core_refbook
 from perpspec.engine.core import registry as _core_registry
 from perpspec.engine.core import rejects as _core_rejects
 from perpspec.engine.core import risk as _core_risk
+from perpspec.engine.core import state_invariants as _core_state_invariants
 from perpspec.engine.core import stream as _core_stream
 from perpspec.engine.core import triggers as _core_triggers
 from perpspec.engine.core import views as _core_views
@@ -203,6 +204,7 @@ RECORD_MODULES: Final = (
     _core_liquidation_guard,
     _core_orders,
     _core_refbook,
+    _core_state_invariants,
     _rules_adl,
     _rules_contract,
     _rules_digest,
