@@ -46,7 +46,7 @@ from perpspec.engine.audit.ledger import Ledger, get_close_out_account
 from perpspec.engine.audit.mapping import AuditMapping, KindRule
 from perpspec.engine.audit.recompute import RuleRecomputations
 from perpspec.engine.audit.schema import KINDS, LogError, convert_fields, scale_exact
-from perpspec.rules import invariants
+from perpspec.rules import invariants, invariants_trading
 from perpspec.rules.events import (
     AdlFill,
     Liquidation,
@@ -270,7 +270,7 @@ class Auditor(RuleRecomputations):
         if not all(ledger.has_mark(symbol) for symbol in positions):
             return
         assets = {self.instruments[symbol].settl_currency for symbol in positions} or set(ledger.assets())
-        if any(invariants.compute_account_equity(ledger, account, asset) < 0 for asset in sorted(assets)):
+        if any(invariants_trading.compute_account_equity(ledger, account, asset) < 0 for asset in sorted(assets)):
             now.negative_since.setdefault(account, self.line)
         else:
             now.negative_since.pop(account, None)
@@ -351,7 +351,7 @@ class Auditor(RuleRecomputations):
         ledger = self.ledger
         if account < 0 or not all(ledger.has_mark(symbol) for symbol in ledger.positions(account)):
             return
-        equity = invariants.compute_account_equity(ledger, account, asset)
+        equity = invariants_trading.compute_account_equity(ledger, account, asset)
         if equity < 0:
             self.report("INV-WITHDRAW-SAFE", f"account {account} {asset}: equity at mark after a withdrawal",
                         expected=">= 0", reported=equity)
@@ -449,7 +449,7 @@ class Auditor(RuleRecomputations):
         account = record.account_id
         self.now.waterfall = True
         self.now.liquidation_records += 1
-        for problem in invariants.check_no_false_liquidation(self.ledger, self.step(waterfall_events=(record,))):
+        for problem in invariants_trading.check_no_false_liquidation(self.ledger, self.step(waterfall_events=(record,))):
             self.report("INV-NO-FALSE-LIQUIDATION", problem)
         for snap in snaps:
             self.check_inputs(account, snap.symbol, snap.qty, snap.cost, "the liquidation")
@@ -477,7 +477,7 @@ class Auditor(RuleRecomputations):
         self.now.waterfall = True
         self.now.liquidation_records += 1
         self.now.records.append(record)
-        for problem in invariants.check_no_false_liquidation(self.ledger, self.step(waterfall_events=(record,))):
+        for problem in invariants_trading.check_no_false_liquidation(self.ledger, self.step(waterfall_events=(record,))):
             self.report("INV-NO-FALSE-LIQUIDATION", problem)
 
     def on_liquidation_fill(self, r: dict[str, Any]) -> None:
@@ -501,11 +501,11 @@ class Auditor(RuleRecomputations):
         group = self.now.adl_groups.setdefault(fill.pending_id, [])
         previous = group[-1][1] if group else None
         group.append((self.line, fill))
-        for problem in invariants.check_adl_order(self.ledger, self.step(waterfall_events=(fill,))):
+        for problem in invariants_trading.check_adl_order(self.ledger, self.step(waterfall_events=(fill,))):
             self.report("INV-ADL-ORDER", problem)
         if previous is not None:
             pair = self.step(waterfall_events=(previous, fill))
-            for problem in invariants.check_adl_order(self.ledger, pair):
+            for problem in invariants_trading.check_adl_order(self.ledger, pair):
                 if "out of ranking order" in problem:
                     self.report("INV-ADL-ORDER", problem)
         self.check_inputs(fill.account_id, fill.symbol, fill.position_qty, fill.position_cost, "the ADL fill")
@@ -576,7 +576,7 @@ class Auditor(RuleRecomputations):
             self.close_funding(now)
         for pending_id, group in now.adl_groups.items():
             fills = tuple(fill for _, fill in group)
-            for problem in invariants.check_adl_minimal(ledger, self.step(waterfall_events=fills)):
+            for problem in invariants_trading.check_adl_minimal(ledger, self.step(waterfall_events=fills)):
                 self.report("INV-ADL-MINIMAL", f"close-out {pending_id}: {problem}", line=group[0][0], kind="adl")
         if now.waterfall or now.marked or now.funding:
             self.check_equity(now)  # a mark update's waterfall (or funding's) completes, if empty, at once
@@ -620,7 +620,7 @@ class Auditor(RuleRecomputations):
         if not flat:
             return
         step = self.step(waterfall_events=tuple(now.records), flat_before=flat)
-        for problem in invariants.check_flat_no_social_loss(self.ledger, step):
+        for problem in invariants_trading.check_flat_no_social_loss(self.ledger, step):
             match = ACCOUNT.match(problem)
             account = int(match.group(1)) if match else 0
             line = now.adl_lines.get(account, now.touched.get(account, now.first_line))
@@ -660,7 +660,7 @@ class Auditor(RuleRecomputations):
                 continue
             equities: dict[str, int] = {}
             for asset in ledger.assets():
-                equity = equities[asset] = invariants.compute_account_equity(ledger, account, asset)
+                equity = equities[asset] = invariants_trading.compute_account_equity(ledger, account, asset)
                 if equity >= 0:
                     self.negative_accounts.discard((account, asset))
                 elif (account, asset) in now.carried or (account, asset) in now.short or (account, asset) in waiting:

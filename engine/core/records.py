@@ -64,6 +64,7 @@ from perpspec.rules import instrument as _rules_instrument
 from perpspec.rules import instrument_file as _rules_instrument_file
 from perpspec.rules import insurance as _rules_insurance
 from perpspec.rules import invariants as _rules_invariants
+from perpspec.rules import invariants_trading as _rules_invariants_trading
 from perpspec.rules import liquidation as _rules_liquidation
 from perpspec.rules import liquidation_working as _rules_liquidation_working
 from perpspec.rules import margin as _rules_margin
@@ -217,6 +218,7 @@ RECORD_MODULES: Final = (
     _rules_instrument_file,
     _rules_insurance,
     _rules_invariants,
+    _rules_invariants_trading,
     _rules_liquidation,
     _rules_liquidation_working,
     _rules_margin,

@@ -17,7 +17,8 @@ from typing import Any, Final
 from perpspec.engine.core.accounts import Account
 from perpspec.engine.core.ledger import LIQUIDATOR
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.invariants import StepInfo, check_conservation, check_insurance_nonneg, check_oi_balance
+from perpspec.rules.invariants import StepInfo, check_conservation, check_oi_balance
+from perpspec.rules.invariants_trading import check_insurance_nonneg
 from perpspec.rules.margin import MarginSetting
 from perpspec.rules.order_margin import RestingOrder
 from perpspec.rules.position import Position
