@@ -14,8 +14,8 @@ from perpspec.proofs.known_bad_kernels import compute_isolated_margin_after_fill
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.liquidation import compute_requirement
-from perpspec.rules.margin import compute_order_premium
 from perpspec.rules.num import and_, ite
+from perpspec.rules.order_margin import compute_order_premium
 from perpspec.rules.solvency import (
     FillOutcome,
     PoolState,

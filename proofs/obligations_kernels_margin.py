@@ -20,11 +20,12 @@ from perpspec.rules import (
     margin,
     risk_limit,
 )
+from perpspec.rules import order_margin as order_margin_rules
 from perpspec.rules import position as position_rules
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_instrument
-from perpspec.rules.margin import OrderSide
 from perpspec.rules.num import PPM, abs_, and_, ite, not_, or_
+from perpspec.rules.order_margin import OrderSide
 from perpspec.rules.position import Position
 from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill
 
@@ -275,7 +276,7 @@ def prove_charge_dropped_clause(symbol: str) -> ProofResult:
         assume_valid_price(prover, inst, limit_price, "limit_price")
         assume_valid_price(prover, inst, bid, "best_bid")
         prover.assume(ask == 0, "no offers")
-        expected = margin.compute_order_charge_price(inst, qty, limit_price, bid, ask)
+        expected = order_margin_rules.compute_order_charge_price(inst, qty, limit_price, bid, ask)
         return prover.prove(_charge_at_limit_only(inst, qty, limit_price, bid, ask) == expected, f"MRG-040 {symbol} bad")
 
 
@@ -375,7 +376,7 @@ def prove_order_sides(symbol: str, k: int, bad_kernel: bool = False) -> ProofRes
             (bid_qty, bid_value), (ask_qty, ask_value) = bad.compute_order_sides_signed_asks(inst, orders, mark_price, bid, ask)
             premiums_ok: bool = True
         else:
-            bids, asks = margin.compute_order_sides(inst, orders, mark_price, bid, ask)
+            bids, asks = order_margin_rules.compute_order_sides(inst, orders, mark_price, bid, ask)
             bid_qty, bid_value, ask_qty, ask_value = bids.qty, bids.value, asks.qty, asks.value
             premiums_ok = and_(bids.premium >= 0, asks.premium >= 0)
         total = sum((abs_(qty) for qty, _ in orders), 0)
@@ -387,13 +388,13 @@ def prove_order_sides(symbol: str, k: int, bad_kernel: bool = False) -> ProofRes
 
 def _order_margin_no_reduction(
     inst: Instrument, position_qty: int, bids: OrderSide, asks: OrderSide, init_req: int, taker_fee: int
-) -> margin.OrderMargin:
+) -> order_margin_rules.OrderMargin:
     """KNOWN-BAD MRG-044: reducing orders are charged like opening ones (the reduction clause dropped)."""
     del position_qty
-    return margin.compute_order_margin(inst, 0, bids, asks, init_req, taker_fee)
+    return order_margin_rules.compute_order_margin(inst, 0, bids, asks, init_req, taker_fee)
 
 
-def prove_order_margin(symbol: str, kernel: Callable[..., margin.OrderMargin]) -> ProofResult:
+def prove_order_margin(symbol: str, kernel: Callable[..., order_margin_rules.OrderMargin]) -> ProofResult:
     """MRG-044: order margin is ≥ 0, charges no more contracts than are open, and nothing for orders that only reduce."""
     inst = load_instrument(symbol)
     with Prover() as prover:
@@ -431,7 +432,7 @@ def prove_contract_order_margin(symbol: str, reducing_clause: bool) -> ProofResu
         assume_valid_price(prover, inst, price, "price")
         assume_valid_price(prover, inst, mark_price, "mark_price")
         position = held if reducing_clause else Position()
-        result = margin.compute_contract_order_margin(inst, position, ((qty, price),), mark_price, 0, 0, 0)
+        result = order_margin_rules.compute_contract_order_margin(inst, position, ((qty, price),), mark_price, 0, 0, 0)
         return prover.prove(result.total == 0, f"MRG-046 {symbol}")
 
 
@@ -519,11 +520,11 @@ def _register() -> None:
         add(f"MRG-002/min-for-max/{symbol}", "MRG-002", rounding, "isolated leverage undercuts the tier (min for max).",
             p(prove_init_req, symbol, bad.compute_init_margin_req_ppm_min), expect="refuted")
         add(f"MRG-041/premium/{symbol}", "MRG-041", rounding, "The order premium is ≥ 0 and ≥ the loss against mark at the limit.",
-            p(prove_order_premium, symbol, margin.compute_order_premium))
+            p(prove_order_premium, symbol, order_margin_rules.compute_order_premium))
         add(f"MRG-041/unclamped/{symbol}", "MRG-041", rounding, "the premium without max(0, ·).",
             p(prove_order_premium, symbol, bad.compute_order_premium_unclamped), expect="refuted")
         add(f"MRG-045/larger-side/{symbol}", "MRG-045", rounding,
-            "Orders are charged at least the requirement of the position plus either side of its orders.", p(prove_order_req, symbol, margin.compute_order_margin_req_ppm))
+            "Orders are charged at least the requirement of the position plus either side of its orders.", p(prove_order_req, symbol, order_margin_rules.compute_order_margin_req_ppm))
         add(f"MRG-045/smaller-side/{symbol}", "MRG-045", rounding, "the tier of the smaller side.",
             p(prove_order_req, symbol, _order_req_smaller_side), expect="refuted")
         add(f"MRG-031/trigger/{symbol}", "MRG-031", "INV-NO-FALSE-LIQUIDATION",
@@ -531,7 +532,7 @@ def _register() -> None:
         add(f"MRG-031/swapped/{symbol}", "MRG-031", "INV-NO-FALSE-LIQUIDATION", "the excess as maintenance − equity.",
             p(prove_isolated_excess, symbol, _isolated_excess_swapped), expect="refuted")
         add(f"MRG-040/worst-case/{symbol}", "MRG-040", rounding, "The charge price is fillable and its notional never below the limit's.",
-            p(prove_order_charge_price, symbol, margin.compute_order_charge_price))
+            p(prove_order_charge_price, symbol, order_margin_rules.compute_order_charge_price))
         if symbol not in INVERSE:
             add(f"MRG-040/dropped-bid-clause/{symbol}", "MRG-040", rounding, "linear sells charged at the limit, the best-bid clause dropped.",
                 p(prove_charge_dropped_clause, symbol), expect="refuted")
@@ -545,7 +546,7 @@ def _register() -> None:
     add("MRG-006/ceil", "MRG-006", rounding, "The adverse-funding reserve is the adverse payment rounded up; 0 when favourable.",
         p(prove_adverse_funding, margin.compute_adverse_funding))
     add("MRG-006/floor", "MRG-006", rounding, "the reserve rounded down.", p(prove_adverse_funding, bad.compute_adverse_funding_floor), expect="refuted")
-    add("MRG-043/ceil", "MRG-043", rounding, "A part's share is rounded up, never above the whole amount.", p(prove_prorated, margin.compute_prorated))
+    add("MRG-043/ceil", "MRG-043", rounding, "A part's share is rounded up, never above the whole amount.", p(prove_prorated, order_margin_rules.compute_prorated))
     add("MRG-043/floor", "MRG-043", rounding, "the share rounded down.", p(prove_prorated, bad.compute_prorated_floor), expect="refuted")
     add("MRG-062/no-profit", "MRG-062", "INV-WITHDRAW-SAFE", "Removable margin is ≥ 0, at most the extra margin, and never unrealised profit.",
         p(prove_removable_margin, margin.compute_removable_margin))
@@ -624,7 +625,7 @@ def _register_second_batch() -> None:
             p(prove_order_sides, symbol, 2, True), expect="refuted", bounded="k = 2 orders")
         add(f"MRG-044/reductions-free/{symbol}", "MRG-044", "INV-MARGIN-ON-ENTRY",
             "Order margin ≥ 0, charges no more than is open, and nothing for orders that only reduce.",
-            p(prove_order_margin, symbol, margin.compute_order_margin))
+            p(prove_order_margin, symbol, order_margin_rules.compute_order_margin))
         add(f"MRG-044/no-reduction-clause/{symbol}", "MRG-044", "INV-MARGIN-ON-ENTRY", "reducing orders charged like opening ones.",
             p(prove_order_margin, symbol, _order_margin_no_reduction), expect="refuted")
         add(f"MRG-046/reducing-sell-free/{symbol}", "MRG-046", "INV-MARGIN-ON-ENTRY",

@@ -58,14 +58,9 @@ from perpspec.rules.liquidation import (
     compute_owing_takeover_price,
     compute_requirement,
 )
-from perpspec.rules.margin import (
-    CROSS,
-    AccountMargin,
-    PositionMargin,
-    compute_account_margin,
-    compute_order_premium,
-)
+from perpspec.rules.margin import CROSS, AccountMargin, PositionMargin, compute_account_margin
 from perpspec.rules.num import PPM, abs_, and_, ite, max_, or_
+from perpspec.rules.order_margin import compute_order_premium
 from perpspec.rules.position import Position, apply_fill, compute_commission
 from perpspec.rules.solvency import (
     FillOutcome,

@@ -38,17 +38,9 @@ from perpspec.rules.adl import AdlScore, compute_adl_score
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_instrument
-from perpspec.rules.margin import (
-    CROSS,
-    OrderMargin,
-    OrderSide,
-    PositionMargin,
-    compute_order_margin,
-    compute_pos_comm,
-    compute_position_margin,
-    compute_prorated,
-)
+from perpspec.rules.margin import CROSS, PositionMargin, compute_pos_comm, compute_position_margin
 from perpspec.rules.num import PPM, abs_, and_, ite, max_, min_, ppm_of_ceil, ppm_of_floor
+from perpspec.rules.order_margin import OrderMargin, OrderSide, compute_order_margin, compute_prorated
 from perpspec.rules.position import Position, compute_unrealised_pnl
 
 SHIPPED = ("XBTUSD", "ETHUSD", "XBTUSDT", "XBTZ26")  # every shipped derivative: inverse, quanto, linear, future

@@ -69,8 +69,9 @@ import attrs
 from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.liquidation import compute_requirement
-from perpspec.rules.margin import CROSS, compute_order_premium
+from perpspec.rules.margin import CROSS
 from perpspec.rules.num import abs_, and_, concrete, ite, min_, not_, or_
+from perpspec.rules.order_margin import compute_order_premium
 from perpspec.rules.position import Position, apply_fill, compute_commission
 from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill
 

@@ -22,10 +22,8 @@ from perpspec.rules.liquidation import (
     apply_partial_close,
     compute_requirement,
 )
-from perpspec.rules.margin import (
-    compute_order_premium,
-)
 from perpspec.rules.num import and_, concrete, ite, max_, min_, or_
+from perpspec.rules.order_margin import compute_order_premium
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.waterfall_state import Holding, Ledger
 

@@ -27,12 +27,9 @@ from perpspec.rules.insurance import (
 from perpspec.rules.liquidation import (
     compute_requirement,
 )
-from perpspec.rules.margin import (
-    CROSS,
-    MarginSetting,
-    RestingOrder,
-)
+from perpspec.rules.margin import CROSS, MarginSetting
 from perpspec.rules.num import concrete
+from perpspec.rules.order_margin import RestingOrder
 from perpspec.rules.position import FLAT, Position
 
 LIQUIDATOR_ACCOUNT_ID = -1  # the liquidation engine: holds taken-over positions; not a trader

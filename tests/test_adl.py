@@ -31,7 +31,8 @@ from perpspec.rules.adl import (
 from perpspec.rules.contract import compute_value
 from perpspec.rules.events import AdlFill
 from perpspec.rules.insurance import compute_fill_delta
-from perpspec.rules.invariants import StepInfo, check_adl_minimal, check_adl_order, check_flat_no_social_loss
+from perpspec.rules.invariants import StepInfo
+from perpspec.rules.invariants_trading import check_adl_minimal, check_adl_order, check_flat_no_social_loss
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.waterfall import Ledger
 from tests.strategies import BUILTIN

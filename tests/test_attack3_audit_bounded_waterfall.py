@@ -4,7 +4,7 @@ Severity: medium (a false alarm in the tool venues run in CI: exit status 1 on a
 The engine bounds the work of one mark update by ``max_liquidations_per_update`` (a scenario and ``Engine``
 parameter; LIQ-034): when the budget runs out, pools still below maintenance wait for the next update and the
 step is *not* complete (``StepInfo.waterfall_complete = False``), so INV-NO-NEG-EQUITY-AFTER-ADL is not judged
-(``rules.invariants.check_no_neg_equity_after_adl``).  The event log carries no record of that cut, so the
+(``rules.invariants_trading.check_no_neg_equity_after_adl``).  The event log carries no record of that cut, so the
 auditor (``engine/audit/auditor.py``: ``close_instant`` judges every instant with a liquidation unless an
 ``AdlShortfall`` marked it incomplete) checks the equity of the accounts that are merely waiting their turn.
 

@@ -26,7 +26,7 @@ from perpspec.engine.simulation.scenario import load_scenario
 from perpspec.engine.simulation.simulate import run_scenario
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_builtin_instruments
-from perpspec.rules.invariants import compute_account_equity
+from perpspec.rules.invariants_trading import compute_account_equity
 from tests.test_audit import engine_log, ethusd_long
 
 Row = dict[str, Any]

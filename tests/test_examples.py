@@ -21,12 +21,11 @@ from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.margin import (
     POSITION_FIELDS,
     compute_account_margin,
-    compute_order_margin,
-    compute_order_sides,
     compute_position_margin,
     compute_removable_margin,
 )
 from perpspec.rules.num import PPM
+from perpspec.rules.order_margin import compute_order_margin, compute_order_sides
 from perpspec.rules.parse import format_scaled, parse_ppm, parse_scaled
 from perpspec.rules.position import FLAT, apply_fill
 from perpspec.rules.risk_limit import (

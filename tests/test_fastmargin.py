@@ -20,7 +20,7 @@ from perpspec.engine.core.fastmargin import (
     sides_plus,
 )
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.margin import compute_contract_order_margin, compute_order_sides
+from perpspec.rules.order_margin import compute_contract_order_margin, compute_order_sides
 from perpspec.rules.position import Position, apply_fill
 from tests.strategies import instruments
 

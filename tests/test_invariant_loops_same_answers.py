@@ -22,15 +22,10 @@ import attrs
 from perpspec.engine.simulation.engine_port import PooledView
 from perpspec.engine.simulation.scenario import load_scenario
 from perpspec.engine.simulation.simulate import Simulation
-from perpspec.rules import invariants
-from perpspec.rules.invariants import (
-    ExchangeView,
-    StepInfo,
-    compute_account_equity,
-    compute_conservation_gap,
-    has_open_position,
-)
-from perpspec.rules.margin import RestingOrder
+from perpspec.rules import invariants, invariants_trading
+from perpspec.rules.invariants import ExchangeView, StepInfo, compute_conservation_gap
+from perpspec.rules.invariants_trading import compute_account_equity, has_open_position
+from perpspec.rules.order_margin import RestingOrder
 from tests.test_pooled_view import (
     dormant_accounts,
     plant_crossing_order,
@@ -89,10 +84,10 @@ def assert_same(view: ExchangeView, step: StepInfo) -> dict[str, int]:
     conservation = invariants.check_conservation(view, step)
     assert conservation == old_check_conservation(view, step)
     ids = list(view.account_ids())
-    equity = invariants.check_no_neg_equity_of(view, step, ids)
+    equity = invariants_trading.check_no_neg_equity_of(view, step, ids)
     assert equity == old_check_no_neg_equity_of(view, step, ids)
-    assert invariants.check_no_neg_equity(view, step) == equity
-    assert invariants.check_after_command(view, step, reversed(ids))["INV-NO-NEG-EQUITY"] == equity
+    assert invariants_trading.check_no_neg_equity(view, step) == equity
+    assert invariants_trading.check_after_command(view, step, reversed(ids))["INV-NO-NEG-EQUITY"] == equity
     return {"conservation": len(conservation), "equity": len(equity)}
 
 

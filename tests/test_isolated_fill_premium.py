@@ -13,7 +13,7 @@ from perpspec.engine.core.events import Execution, Rejected
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.liquidation import compute_requirement
-from perpspec.rules.margin import compute_order_premium
+from perpspec.rules.order_margin import compute_order_premium
 from perpspec.rules.position import Position
 
 ETHUSD = load_instrument("ETHUSD")

@@ -33,7 +33,8 @@ from perpspec.rules.events import (
 )
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.insurance import Fill, InsuranceFund, settle_close_out
-from perpspec.rules.invariants import StepInfo, check_all, check_no_false_liquidation
+from perpspec.rules.invariants import StepInfo, check_all
+from perpspec.rules.invariants_trading import check_no_false_liquidation
 from perpspec.rules.liquidation import (
     compute_pool_residual,
     compute_reduce_limit_price,

@@ -17,22 +17,24 @@ from perpspec.rules.margin import (
     MarginReason,
     MarginSetting,
     PositionMargin,
-    RestingOrder,
     check_leverage,
     check_order_margin,
     check_transfer_margin,
     check_withdrawal,
     compute_account_margin,
-    compute_contract_order_margin,
     compute_cross_backing,
     compute_cross_margin_excess,
     compute_init_margin_req_ppm,
-    compute_order_margin,
     compute_order_requirement,
-    compute_order_sides,
     compute_pos_maint,
     compute_position_margin,
     compute_removable_margin,
+)
+from perpspec.rules.order_margin import (
+    RestingOrder,
+    compute_contract_order_margin,
+    compute_order_margin,
+    compute_order_sides,
 )
 from perpspec.rules.position import FLAT, Position, apply_fill, compute_commission
 from perpspec.rules.risk_limit import (

@@ -17,22 +17,24 @@ from perpspec.rules.margin import (
     FUNDING_RATE_UNIT,
     MarginReason,
     MarginRejection,
-    OrderMargin,
-    OrderSide,
     check_transfer_margin,
     compute_account_margin,
     compute_adverse_funding,
-    compute_contract_order_margin,
     compute_cross_backing,
     compute_equity,
-    compute_order_charge_price,
-    compute_order_margin,
     compute_order_requirement,
-    compute_order_sides,
     compute_position_backing,
     compute_position_margin,
     compute_threshold_price,
     compute_unclamped_threshold_price,
+)
+from perpspec.rules.order_margin import (
+    OrderMargin,
+    OrderSide,
+    compute_contract_order_margin,
+    compute_order_charge_price,
+    compute_order_margin,
+    compute_order_sides,
 )
 from perpspec.rules.position import FLAT, Position, apply_fill
 

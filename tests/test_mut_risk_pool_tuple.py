@@ -34,7 +34,7 @@ from perpspec.engine.core.events import Accepted, Event, Execution, Reason, Reje
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument_file import InstrumentError, load_instrument
-from perpspec.rules.invariants import compute_account_equity
+from perpspec.rules.invariants_trading import compute_account_equity
 from perpspec.rules.solvency import FILL_CANCEL_TEXT
 
 ETH_AT, XBT_AT = 300_000, 5_000_000  # entry prices

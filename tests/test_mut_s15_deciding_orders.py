@@ -14,7 +14,8 @@ from __future__ import annotations
 import pytest
 
 from perpspec.engine.core import orders as o
-from perpspec.rules.invariants import StepInfo, check_triggers_due_fired_of
+from perpspec.rules.invariants import StepInfo
+from perpspec.rules.invariants_trading import check_triggers_due_fired_of
 from perpspec.rules.triggers import TriggerPrices
 from tests.test_triggers_due_fired import _pool, _PoolView
 

@@ -32,7 +32,7 @@ from perpspec.engine.core import entry_plain, entry_sweep
 from perpspec.engine.core.events import Accepted, Event, Execution
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.kernels.load import generic_rules_only
-from perpspec.rules.invariants import check_no_neg_equity
+from perpspec.rules.invariants_trading import check_no_neg_equity
 from perpspec.rules.solvency import FILL_CANCEL_TEXT
 
 FUND = 10**9

@@ -14,7 +14,7 @@ from perpspec.engine.core.events import Accepted, Execution, RuleEvent
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.events import AdlFill, Liquidation, OrdersCancelled
 from perpspec.rules.instrument_file import load_instrument
-from perpspec.rules.margin import RestingOrder
+from perpspec.rules.order_margin import RestingOrder
 
 INSTRUMENTS = {symbol: load_instrument(symbol) for symbol in ("ETHUSD", "XBTUSD")}
 ETHUSD = INSTRUMENTS["ETHUSD"]

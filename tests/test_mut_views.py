@@ -14,7 +14,7 @@ import pytest
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.instrument_file import load_instrument
-from perpspec.rules.margin import RestingOrder
+from perpspec.rules.order_margin import RestingOrder
 from perpspec.rules.position import Position
 
 

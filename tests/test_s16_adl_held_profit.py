@@ -27,7 +27,8 @@ from perpspec.engine.core.exchange import Engine
 from perpspec.proofs.known_bad_waterfall import is_adl_due_on_cover_only
 from perpspec.rules.adl import compute_haircut, compute_held_pnl, is_adl_due
 from perpspec.rules.events import AdlDeferred, AdlFill
-from perpspec.rules.invariants import StepInfo, check_adl_minimal, check_all
+from perpspec.rules.invariants import StepInfo, check_all
+from perpspec.rules.invariants_trading import check_adl_minimal
 from perpspec.rules.waterfall import Book, Ledger, PendingCloseOut, get_fund_cover
 from tests.s16_adl_stream import run
 from tests.test_waterfall_edges_closeout import ETHUSD, _held, _run, _with_eligible_short

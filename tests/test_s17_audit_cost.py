@@ -141,14 +141,14 @@ def test_a_mark_going_back_and_forth_judges_each_holder_a_bounded_number_of_time
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls = 0
-    equity = auditor_module.invariants.compute_account_equity
+    equity = auditor_module.invariants_trading.compute_account_equity
 
     def counted(*args: Any) -> int:
         nonlocal calls
         calls += 1
         return equity(*args)
 
-    monkeypatch.setattr(auditor_module.invariants, "compute_account_equity", counted)
+    monkeypatch.setattr(auditor_module.invariants_trading, "compute_account_equity", counted)
     assert audit(holders_and_marks(200, 400), INVARIANTS) == []
     # judging every holder at every move: 200 x 400 x 2 assets = 160,000 calls; bounded: a few per holder
     assert calls < 20 * 200, calls
@@ -165,14 +165,14 @@ def test_a_trending_mark_judges_each_holder_a_bounded_number_of_times(monkeypatc
         log.clock = index
         log.mark("XBTUSD", 8000 - index * 0.5)
     calls = 0
-    equity = auditor_module.invariants.compute_account_equity
+    equity = auditor_module.invariants_trading.compute_account_equity
 
     def counted(*args: Any) -> int:
         nonlocal calls
         calls += 1
         return equity(*args)
 
-    monkeypatch.setattr(auditor_module.invariants, "compute_account_equity", counted)
+    monkeypatch.setattr(auditor_module.invariants_trading, "compute_account_equity", counted)
     assert audit(log.rows, INVARIANTS) == []
     assert calls < 20 * 200, calls
 

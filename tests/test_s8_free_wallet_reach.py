@@ -5,7 +5,7 @@ isolated margins in a currency) below zero while the account holds no open cross
 no liquidation is pending for it** — such a pool is never liquidated, and the next isolated loss leaves the
 account flat and owing (INV-NO-NEG-EQUITY).  LIQ-054 refuses every trader fill that would get there; the other
 ways a cross position closes or margin moves were tried here, every command checked by
-``tests.test_free_wallet.free_wallet_problems`` and ``rules.invariants.check_no_neg_equity``:
+``tests.test_free_wallet.free_wallet_problems`` and ``rules.invariants_trading.check_no_neg_equity``:
 
 * **ADL** (ADL-003/020) — cannot: a cross position is eligible only if its pool's equity at mark stays ≥ 0
   were the whole position closed at the bankruptcy price, and for the pool's last position that figure *is* the
@@ -65,7 +65,7 @@ from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted, Execution, Reason, Rejected
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.events import AdlFill, Liquidation
-from perpspec.rules.invariants import check_no_neg_equity
+from perpspec.rules.invariants_trading import check_no_neg_equity
 from tests.test_clock import unchanged_but_seq
 from tests.test_free_wallet import free_wallet, free_wallet_problems, has_cross_position
 

@@ -19,8 +19,8 @@ from perpspec.rules.contract import compute_value
 from perpspec.rules.events import AdlFill
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.insurance import InsuranceFund
-from perpspec.rules.invariants import (
-    StepInfo,
+from perpspec.rules.invariants import StepInfo
+from perpspec.rules.invariants_trading import (
     check_adl_not_losing,
     check_no_neg_equity,
     check_reduce_only_fills,

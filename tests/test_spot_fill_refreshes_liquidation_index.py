@@ -22,7 +22,7 @@ from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.instrument_file import load_instrument
-from perpspec.rules.invariants import compute_account_equity
+from perpspec.rules.invariants_trading import compute_account_equity
 
 SPOT = load_instrument(str(Path(__file__).resolve().parent.parent / "specs" / "instruments" / "spot" / "XBT_USDT.toml"))
 PRICE = 5_000_000

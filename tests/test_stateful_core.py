@@ -24,7 +24,8 @@ from perpspec.rules.invariants import (
     check_withdraw_safe,
     compute_view_account_margin,
 )
-from perpspec.rules.margin import MarginSetting, RestingOrder, check_withdrawal
+from perpspec.rules.margin import MarginSetting, check_withdrawal
+from perpspec.rules.order_margin import RestingOrder
 from perpspec.rules.position import FLAT, Position, apply_trade
 from tests.strategies import BUILTIN
 

@@ -33,12 +33,8 @@ from perpspec.engine.simulation.checks import deciding_orders
 from perpspec.rules import invariants
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_builtin_instruments
-from perpspec.rules.invariants import (
-    StepInfo,
-    check_all,
-    check_triggers_due_fired,
-    check_triggers_due_fired_of,
-)
+from perpspec.rules.invariants import StepInfo, check_all
+from perpspec.rules.invariants_trading import check_triggers_due_fired, check_triggers_due_fired_of
 from perpspec.rules.triggers import (
     TriggerPrices,
     UntriggeredOrder,

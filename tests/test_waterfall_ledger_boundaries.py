@@ -13,7 +13,7 @@ from perpspec.rules.adl import RankedQueuePolicy
 from perpspec.rules.contract import compute_value
 from perpspec.rules.insurance import InsuranceFund
 from perpspec.rules.liquidation import apply_partial_close, compute_requirement
-from perpspec.rules.margin import compute_order_premium
+from perpspec.rules.order_margin import compute_order_premium
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.waterfall import (
     Holding,

@@ -254,7 +254,7 @@ def plant_adl_negative_equity(rows: list[Row], insts: Mapping[str, Instrument]) 
     """An ADL fill priced beyond what its counterparty can pay: left with negative equity after the waterfall."""
     from perpspec.engine.audit.auditor import Auditor
     from perpspec.engine.audit.mapping import load_mapping
-    from perpspec.rules.invariants import compute_account_equity
+    from perpspec.rules.invariants_trading import compute_account_equity
 
     auditor = Auditor(insts, load_mapping("perpspec"))
     for index, row in enumerate(rows):
@@ -364,7 +364,7 @@ def plant_carried_forever(rows: list[Row], insts: Mapping[str, Instrument]) -> t
     liquidations (all spent); the engine then liquidates nobody at the next update.  Its equity is judged there."""
     from perpspec.engine.audit.auditor import Auditor
     from perpspec.engine.audit.mapping import load_mapping
-    from perpspec.rules.invariants import compute_account_equity
+    from perpspec.rules.invariants_trading import compute_account_equity
 
     auditor = Auditor(insts, load_mapping("perpspec"))
     ledger = auditor.ledger

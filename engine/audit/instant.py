@@ -39,7 +39,7 @@ from perpspec.engine.audit.schema import LogError
 from perpspec.rules.adl import is_adl_eligible
 from perpspec.rules.events import AdlFill
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.invariants import compute_account_equity
+from perpspec.rules.invariants_trading import compute_account_equity
 from perpspec.rules.position import Position
 
 MAX_EVIDENCE = 3  # eligible positions named by one ADL-021 finding

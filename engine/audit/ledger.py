@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.invariants import compute_conservation_gap
-from perpspec.rules.margin import MarginSetting, RestingOrder
+from perpspec.rules.margin import MarginSetting
+from perpspec.rules.order_margin import RestingOrder
 from perpspec.rules.position import FLAT, Position, apply_fill
 
 LIQUIDATOR = -1  # the liquidation engine's account (rules.waterfall_state.LIQUIDATOR_ACCOUNT_ID)

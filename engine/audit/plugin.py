@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:  # pytest loads this module at every start: the rules load when a check first runs
     from perpspec.rules import invariants
     from perpspec.rules.instrument import Instrument
-    from perpspec.rules.margin import MarginSetting, RestingOrder
+    from perpspec.rules.margin import MarginSetting
+    from perpspec.rules.order_margin import RestingOrder
     from perpspec.rules.position import Position
 
 STATE_INVARIANTS = (

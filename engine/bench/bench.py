@@ -371,13 +371,11 @@ def bench_rules_only(setup: EngineSetup, ops: list[Op], warmup: int) -> Run:
     from perpspec.engine.core.orders import Order
     from perpspec.rules.instrument_file import load_builtin_instruments
     from perpspec.rules.margin import (
-        OrderSide,
         compute_account_margin,
-        compute_order_margin,
-        compute_order_margin_req_ppm,
         compute_order_requirement,
         compute_position_margin,
     )
+    from perpspec.rules.order_margin import OrderSide, compute_order_margin, compute_order_margin_req_ppm
     from perpspec.rules.position import Position, apply_trade
 
     inst = load_builtin_instruments()[setup.symbol]

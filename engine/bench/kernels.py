@@ -18,17 +18,19 @@ from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.margin import (
     CROSS,
-    OrderSide,
     compute_account_margin,
+    compute_order_requirement,
+    compute_position_margin,
+)
+from perpspec.rules.num import abs_
+from perpspec.rules.order_margin import (
+    OrderSide,
     compute_order_charge_price,
     compute_order_margin,
     compute_order_margin_req_ppm,
     compute_order_premium,
-    compute_order_requirement,
     compute_order_sides,
-    compute_position_margin,
 )
-from perpspec.rules.num import abs_
 from perpspec.rules.position import Position, apply_trade
 
 

@@ -60,6 +60,7 @@ COMPILED_MODULES = (
     "perpspec.rules.position",
     "perpspec.rules.risk_limit",
     "perpspec.rules.margin",
+    "perpspec.rules.order_margin",  # MRG-040..046, split out of rules/margin.py
     "perpspec.rules.triggers",  # ORD-015/014/007: engine.core.triggers calls them per trigger run (session 14)
     "perpspec.engine.core.orders",
     "perpspec.engine.core.book",

@@ -95,7 +95,8 @@ from perpspec.engine.core.views import Views
 from perpspec.engine.core.waterfall import Waterfall
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_builtin_instruments
-from perpspec.rules.margin import MarginSetting, RestingOrder
+from perpspec.rules.margin import MarginSetting
+from perpspec.rules.order_margin import RestingOrder
 from perpspec.rules.position import Position
 from perpspec.rules.triggers import TriggerPrices, UntriggeredOrder
 

@@ -1,6 +1,6 @@
 """A memoised evaluation of the order-margin rules for the engine's hot path (MRG-042, MRG-046).
 
-``rules.margin.compute_order_sides`` (MRG-042) sums one term per resting
+``rules.order_margin.compute_order_sides`` (MRG-042) sums one term per resting
 order — its quantity, its value at its worst-case execution price (MRG-040)
 and its premium against mark (MRG-041).  The engine evaluates it several times
 per new order over every resting order of the account in that contract, which
@@ -42,8 +42,9 @@ from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernel_index
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import ContractKind, Instrument
-from perpspec.rules.margin import (
-    CROSS,
+from perpspec.rules.margin import CROSS
+from perpspec.rules.num import abs_
+from perpspec.rules.order_margin import (
     OrderMargin,
     OrderSide,
     compute_order_charge_price,
@@ -51,7 +52,6 @@ from perpspec.rules.margin import (
     compute_order_margin_req_ppm,
     compute_order_premium,
 )
-from perpspec.rules.num import abs_
 from perpspec.rules.position import Position
 
 Sums = tuple[int, int, int, int, int, int]  # (bid qty, bid value, bid premium, ask qty, ask value, ask premium)
@@ -226,7 +226,7 @@ def sides_of(sums: Sums) -> Sides:
 def order_sides(
     inst: Instrument, orders: tuple[tuple[int, int], ...], mark_price: int, best_bid: int, best_ask: int
 ) -> tuple[OrderSide, OrderSide]:
-    """Equal to ``rules.margin.compute_order_sides(inst, orders, mark_price, best_bid, best_ask)``."""
+    """Equal to ``rules.order_margin.compute_order_sides(inst, orders, mark_price, best_bid, best_ask)``."""
     return sides_of(order_sums(inst, orders, mark_price, best_bid, best_ask))
 
 
@@ -239,7 +239,7 @@ def contract_order_margin(
     best_ask: int,
     leverage_hundredths: int,
 ) -> OrderMargin:
-    """Equal to ``rules.margin.compute_contract_order_margin`` (MRG-046), with memoised sides."""
+    """Equal to ``rules.order_margin.compute_contract_order_margin`` (MRG-046), with memoised sides."""
     bids, asks = order_sides(inst, orders, mark_price, best_bid, best_ask)
     init_req = compute_order_margin_req_ppm(inst, position.cost, bids, asks, leverage_hundredths)
     return compute_order_margin(inst, position.qty, bids, asks, init_req, inst.taker_fee_ppm)

@@ -35,7 +35,8 @@ from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import KernelSet, kernels_for
 from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.margin import CROSS, compute_order_premium, is_cancel_after_trade_due
+from perpspec.rules.margin import CROSS, is_cancel_after_trade_due
+from perpspec.rules.order_margin import compute_order_premium
 from perpspec.rules.position import (
     Position,
     apply_spot_trade,

@@ -47,6 +47,7 @@ from perpspec.engine.core import refbook as _core_refbook
 from perpspec.engine.core import registry as _core_registry
 from perpspec.engine.core import rejects as _core_rejects
 from perpspec.engine.core import risk as _core_risk
+from perpspec.engine.core import state_invariants as _core_state_invariants
 from perpspec.engine.core import stream as _core_stream
 from perpspec.engine.core import triggers as _core_triggers
 from perpspec.engine.core import views as _core_views
@@ -63,11 +64,13 @@ from perpspec.rules import instrument as _rules_instrument
 from perpspec.rules import instrument_file as _rules_instrument_file
 from perpspec.rules import insurance as _rules_insurance
 from perpspec.rules import invariants as _rules_invariants
+from perpspec.rules import invariants_trading as _rules_invariants_trading
 from perpspec.rules import liquidation as _rules_liquidation
 from perpspec.rules import liquidation_working as _rules_liquidation_working
 from perpspec.rules import margin as _rules_margin
 from perpspec.rules import mark as _rules_mark
 from perpspec.rules import num as _rules_num
+from perpspec.rules import order_margin as _rules_order_margin
 from perpspec.rules import parse as _rules_parse
 from perpspec.rules import position as _rules_position
 from perpspec.rules import risk_limit as _rules_risk_limit
@@ -126,6 +129,10 @@ _STABLE_CLASSES: Final = {
     "rules.waterfall_state:PendingCloseOut": "rules.waterfall:PendingCloseOut",
     "rules.waterfall_state:Pool": "rules.waterfall:Pool",
     "rules.waterfall_state:Recorder": "rules.waterfall:Recorder",
+    # rules/margin.py's order-margin records, split out to rules/order_margin.py
+    "rules.order_margin:OrderMargin": "rules.margin:OrderMargin",
+    "rules.order_margin:OrderSide": "rules.margin:OrderSide",
+    "rules.order_margin:RestingOrder": "rules.margin:RestingOrder",
 }
 # Slots added to a record class after states holding it were written: the value an older state means
 # (stable name -> field -> value).  An older state lacking exactly these fields still decodes, with them.
@@ -198,6 +205,7 @@ RECORD_MODULES: Final = (
     _core_liquidation_guard,
     _core_orders,
     _core_refbook,
+    _core_state_invariants,
     _rules_adl,
     _rules_contract,
     _rules_digest,
@@ -210,11 +218,13 @@ RECORD_MODULES: Final = (
     _rules_instrument_file,
     _rules_insurance,
     _rules_invariants,
+    _rules_invariants_trading,
     _rules_liquidation,
     _rules_liquidation_working,
     _rules_margin,
     _rules_mark,
     _rules_num,
+    _rules_order_margin,
     _rules_parse,
     _rules_position,
     _rules_risk_limit,

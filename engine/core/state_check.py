@@ -22,6 +22,7 @@ held by the liquidation engine is whole lots.  (The liquidation index ``liq`` is
 from the positions on load, :meth:`engine.core.risk.Risk.rebuilt_index`.)  The instruments are checked by :func:`check_instrument`, which
 ``Engine(instruments=...)`` runs too (:func:`check_engine_instruments`).  Caches travel in checkpoints
 (``PositionState.resting_cache`` / ``_pm``): they must equal what the rules give for the state they cache.
+Last, the registry's invariants that read only the state must hold (:mod:`engine.core.state_invariants`).
 Deterministic, integer-only, no state is changed.
 """
 
@@ -46,17 +47,12 @@ from perpspec.engine.core.orders import Order
 from perpspec.engine.core.records import slot_names
 from perpspec.engine.core.registry import spot_need
 from perpspec.engine.core.state_codec import CodecError
+from perpspec.engine.core.state_invariants import first_state_invariant_problem, state_assets
 from perpspec.engine.core.stream import MAX_TIME_MS
 from perpspec.rules.adl import POLICIES
 from perpspec.rules.instrument import ContractKind, FeeTier, Instrument
 from perpspec.rules.instrument_file import MARK_METHODS, InstrumentError, validate
-from perpspec.rules.invariants import (
-    StepInfo,
-    check_conservation,
-    check_insurance_nonneg,
-    check_oi_balance,
-)
-from perpspec.rules.margin import MarginSetting, PositionMargin, RestingOrder, compute_position_margin
+from perpspec.rules.margin import PositionMargin, compute_position_margin
 from perpspec.rules.position import Position
 from perpspec.rules.risk_limit import compute_tier_limit
 
@@ -276,7 +272,7 @@ class _Checker:
     def money(self) -> None:
         """Per-asset pools (fund_move, fees, deposits): signed ints by an asset of the instruments (Deposit and
         DepositInsurance refuse any other: UnknownAsset); counters in ``stats``."""
-        self.assets = _assets(self.instruments)
+        self.assets = state_assets(self.instruments)
         for name in ("insurance_funds", "fees", "deposits", "stats"):
             for asset, amount in _dict(self.state[name], name).items():
                 _str(asset, f"{name} key", None if name == "stats" else self.assets)
@@ -700,88 +696,10 @@ class _Checker:
         _int(self.state["max_clock_step_ms"], "max_clock_step_ms", 1)
 
     def invariants(self) -> None:
-        """The registry's invariants that need only the state (rules.invariants; redteam18_5), run on the checked
-        state as the simulator runs them after every command: INV-INSURANCE-NONNEG, INV-CONSERVATION (the state
-        keeps ``deposits``, net of withdrawals, per asset) and INV-OI-BALANCE."""
-        view = _StateView(self.state, self.instruments, self.accounts, self.assets)
-        for field, check in (("insurance_funds", check_insurance_nonneg), ("deposits", check_conservation),
-                             ("accounts", check_oi_balance)):
-            problems = check(view, _NO_STEP)
-            if problems:
-                name = {check_insurance_nonneg: "INV-INSURANCE-NONNEG", check_conservation: "INV-CONSERVATION",
-                        check_oi_balance: "INV-OI-BALANCE"}[check]
-                _fail(f"{field} ({name})", problems[0])
-
-
-_NO_STEP: Final = StepInfo()
-
-
-def _assets(instruments: Mapping[str, Instrument]) -> tuple[str, ...]:
-    """The assets of ``instruments``, sorted: what Market.assets gives (settlement and spot base assets)."""
-    assets = {inst.settl_currency for inst in instruments.values()}
-    assets |= {inst.base_currency for inst in instruments.values() if inst.base_currency}
-    return tuple(sorted(assets))
-
-
-class _StateView:
-    """A checked state as ``rules.invariants.ExchangeView``, for the invariants that read only balances and
-    positions (those of :meth:`_Checker.invariants`); it answers as :class:`engine.core.views.Views` does: the
-    liquidation engine's positions are its held close-outs."""
-
-    def __init__(self, state: Mapping[str, Any], instruments: dict[str, Instrument], accounts: dict[int, Account],
-                 assets: tuple[str, ...]) -> None:
-        self.state = state
-        self.instrument_map = instruments
-        self.accounts = accounts
-        self.asset_names = assets
-
-    def assets(self) -> tuple[str, ...]:
-        return self.asset_names
-
-    def account_ids(self) -> list[int]:
-        return sorted(self.accounts)
-
-    def instruments(self) -> Mapping[str, Instrument]:
-        return self.instrument_map
-
-    def wallet(self, account_id: int, asset: str) -> int:
-        return self.accounts[account_id].wallet(asset)
-
-    def positions(self, account_id: int) -> Mapping[str, Position]:
-        if account_id == LIQUIDATOR:
-            merged: dict[str, Position] = {}
-            for pending in self.state["pending"]:
-                old = merged.get(pending.symbol, Position())
-                merged[pending.symbol] = Position(qty=old.qty + pending.qty, cost=old.cost + pending.cost)
-            return merged
-        held = self.accounts[account_id].positions
-        return {symbol: Position(qty=ps.qty, cost=ps.cost) for symbol, ps in sorted(held.items()) if ps.qty != 0}
-
-    def insurance(self, asset: str) -> int:
-        funds: dict[str, int] = self.state["insurance_funds"]
-        return funds.get(asset, 0)
-
-    def fee_pool(self, asset: str) -> int:
-        fees: dict[str, int] = self.state["fees"]
-        return fees.get(asset, 0)
-
-    def funding_pool(self, asset: str) -> int:
-        del asset
-        return 0  # funding settles within its command (Views.funding_pool)
-
-    def net_deposits(self, asset: str) -> int:
-        deposits: dict[str, int] = self.state["deposits"]
-        return deposits.get(asset, 0)
-
-    def mark_price(self, symbol: str) -> int:
-        marks: dict[str, int] = self.state["marks"]
-        return marks.get(symbol, 0)
-
-    def open_orders(self, account_id: int) -> list[RestingOrder]:
-        raise NotImplementedError("no state-only invariant reads orders")  # never called (invariants() above)
-
-    def margin_setting(self, account_id: int, symbol: str) -> MarginSetting:
-        raise NotImplementedError("no state-only invariant reads margin settings")
+        """The registry's state-only invariants on the checked state (:mod:`engine.core.state_invariants`)."""
+        problem = first_state_invariant_problem(self.state, self.instruments, self.accounts, self.assets)
+        if problem is not None:
+            _fail(*problem)
 
 
 def check_engine_state(state: object) -> None:

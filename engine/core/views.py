@@ -26,7 +26,8 @@ from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.triggers import IF_TOUCHED, Triggers
 from perpspec.engine.core.waterfall import Waterfall
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.margin import MarginSetting, RestingOrder
+from perpspec.rules.margin import MarginSetting
+from perpspec.rules.order_margin import RestingOrder
 from perpspec.rules.position import Position
 from perpspec.rules.triggers import TriggerPrices, UntriggeredOrder
 

@@ -40,10 +40,11 @@ from perpspec.engine.core.orders import CONDITIONAL_TYPES, EXEC_NEW, EXEC_REPLAC
 from perpspec.engine.core.triggers import IF_TOUCHED
 from perpspec.engine.core.views import untriggered_record
 from perpspec.engine.simulation.engine_port import POOLED, PooledView
-from perpspec.rules import invariants
+from perpspec.rules import invariants, invariants_trading
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.margin import MarginSetting, RestingOrder
+from perpspec.rules.margin import MarginSetting
+from perpspec.rules.order_margin import RestingOrder
 from perpspec.rules.position import Position
 from perpspec.rules.triggers import (
     TriggerPrices,
@@ -406,7 +407,7 @@ class IncrementalChecks:
             if account_id < 0 or account_id in self.owing:
                 listed.append(account_id)
                 continue
-            equities = [invariants.compute_account_equity(kept, account_id, asset) for asset in assets]
+            equities = [invariants_trading.compute_account_equity(kept, account_id, asset) for asset in assets]
             again = account_id in self.safe  # known ≥ 0 before, and the mark has moved against it since
             self._unsafe(account_id)
             if min(equities, default=0) < 0:

@@ -20,7 +20,8 @@ from perpspec.engine.simulation.result import Tally
 from perpspec.engine.simulation.scenario import Scenario
 from perpspec.rules import invariants
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.margin import MarginSetting, RestingOrder
+from perpspec.rules.margin import MarginSetting
+from perpspec.rules.order_margin import RestingOrder
 from perpspec.rules.position import Position
 from perpspec.rules.triggers import TriggerPrices, UntriggeredOrder
 

@@ -36,7 +36,7 @@ class Tally:
     insurance_min: int = 0
     insurance_end: int = 0
     invariant_checks: int = 0
-    command_checks: int = 0  # INV-NO-NEG-EQUITY and INV-REDUCE-ONLY after a command (rules.invariants.check_after_command)
+    command_checks: int = 0  # INV-NO-NEG-EQUITY and INV-REDUCE-ONLY after a command (rules.invariants_trading.check_after_command)
     trigger_checks: int = 0  # INV-TRIGGERS-DUE-FIRED after a command that moved a contract's prices or conditional orders
     waterfall_incomplete: int = 0  # checks made while the waterfall was incomplete (budget spent, ADL shortfall)
     violations: list[str] = attrs.Factory(list)

@@ -84,7 +84,7 @@ from perpspec.engine.simulation.population import Trader, build_population
 from perpspec.engine.simulation.result import SimulationResult, Tally, scenario_parameters
 from perpspec.engine.simulation.scenario import Scenario, generate_index_path
 from perpspec.engine.simulation.splitmix import SplitMix64
-from perpspec.rules import invariants
+from perpspec.rules import invariants, invariants_trading
 from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.funding import (
     FundingRejection,
@@ -258,12 +258,12 @@ class Simulation:
             symbols = checks.trigger_symbols(events)
             if symbols:
                 self.tally.trigger_checks += 1
-                self.note("INV-TRIGGERS-DUE-FIRED", invariants.check_triggers_due_fired_of(KeptView(checks, []), NO_STEP, symbols))
+                self.note("INV-TRIGGERS-DUE-FIRED", invariants_trading.check_triggers_due_fired_of(KeptView(checks, []), NO_STEP, symbols))
         touched = [event.account for event in events if isinstance(event, TOUCHING)]
         if not touched:
             return
         # on the engine itself: a command touches an account or two, each read once or twice (no memo pays off)
-        results = invariants.check_after_command(self.port.view(), self.port.step_info(events), touched)
+        results = invariants_trading.check_after_command(self.port.view(), self.port.step_info(events), touched)
         self.tally.command_checks += 1
         for inv_id, problems in results.items():
             self.note(inv_id, problems)

@@ -26,21 +26,23 @@ from perpspec.rules.liquidation import compute_requirement
 from perpspec.rules.margin import (
     CROSS,
     AccountMargin,
-    OrderSide,
     PositionMargin,
     compute_account_margin,
     compute_bankruptcy_price,
     compute_cross_backing,
     compute_liquidation_price,
+    compute_order_requirement,
+    compute_position_margin,
+)
+from perpspec.rules.num import abs_, ite
+from perpspec.rules.order_margin import (
+    OrderSide,
     compute_order_charge_price,
     compute_order_margin,
     compute_order_margin_req_ppm,
     compute_order_premium,
-    compute_order_requirement,
     compute_order_sides,
-    compute_position_margin,
 )
-from perpspec.rules.num import abs_, ite
 from perpspec.rules.position import Position, apply_trade
 from perpspec.rules.solvency import PoolState, apply_fill_to_pool, is_fill_allowed, is_order_solvent
 
