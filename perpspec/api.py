@@ -344,10 +344,13 @@ class Exchange:
         return self.submit(cmd.Deposit(time_ms=self.now_ms, account=account, asset=asset, amount=minor))
 
     def price(self, symbol: str, mark: Number, index: Number | None = None) -> Result:
-        """Set the mark (and index, default the mark) price of ``symbol`` in its quote currency; runs liquidations."""
+        """Set the mark (and index, default the mark) price of ``symbol`` in its quote currency; runs liquidations.
+
+        Marks and indices are at price resolution, not on the tick grid (an XBTUSD mark carries cents on a 0.5 tick),
+        as the engine's ``PriceUpdate`` takes them."""
         inst = self._instrument(symbol)
-        mark_units = parse_price(inst, mark, "mark")
-        index_units = mark_units if index is None else parse_price(inst, index, "index")
+        mark_units = parse_price(inst, mark, "mark", on_tick=False)
+        index_units = mark_units if index is None else parse_price(inst, index, "index", on_tick=False)
         return self.submit(
             cmd.PriceUpdate(time_ms=self.now_ms, symbol=symbol, mark_price=mark_units, index_price=index_units)
         )

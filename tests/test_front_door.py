@@ -60,7 +60,7 @@ def refusal(call: Callable[[], Any]) -> tuple[str, str]:
     [
         (lambda ex: ex.price("XBTUSD", mark=5_000_000), "mark", "not in price units"),
         (lambda ex: ex.price("XBTUSD", mark=50000.5), "mark", "got float"),
-        (lambda ex: ex.price("XBTUSD", mark="50000.25"), "mark", "tickSize 0.5 USD"),
+        (lambda ex: ex.price("XBTUSD", mark="50000.001"), "mark", "finer than the unit 1/100"),
         (lambda ex: ex.price("XBTUSD", mark="0"), "mark", "USD"),
         (lambda ex: ex.price("DOGEUSD", mark="1"), "symbol", "this exchange lists"),
         (lambda ex: ex.open_account(1, deposit="100"), "deposit", "'1.5 XBT'"),
@@ -134,3 +134,10 @@ def test_prove_refuses_a_pattern_matching_nothing() -> None:
 def test_simulate_refuses_an_unknown_scenario_naming_it(tmp_path: Any) -> None:
     field, message = refusal(lambda: perpspec.simulate("no_such_scenario", out=tmp_path))
     assert (field, "unknown scenario" in message) == ("scenario", True)
+
+
+def test_a_mark_off_the_tick_grid_is_a_mark_the_engine_takes() -> None:
+    """Marks are at price resolution (an XBTUSD mark carries cents on a 0.5 tick), as ``perpspec.position`` and the
+    engine's PriceUpdate take them; ``Exchange.price`` refused them (redteam21, noticed)."""
+    ex = perpspec.Exchange()
+    assert ex.price("XBTUSD", mark="50000.37", index="50000.41").accepted
