@@ -20,7 +20,7 @@ import pytest
 
 from perpspec.engine.serve.errors import ApiError
 from perpspec.engine.serve.keys import KeyStore, ReplayGuard, authenticate
-from perpspec.engine.serve.rest import _same
+from perpspec.engine.serve.pipeline import _same
 
 NOW_S = 1_800_000_000
 

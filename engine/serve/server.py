@@ -26,7 +26,8 @@ from perpspec.engine.serve.feed import PriceFeed
 from perpspec.engine.serve.gateway import Gateway
 from perpspec.engine.serve.keys import KeyStore, KeyStoreError, ReplayGuard, session_key_refusal
 from perpspec.engine.serve.makers import MarketMaker
-from perpspec.engine.serve.rest import SERVER, Server, ServerConfig, add_routes, json_response
+from perpspec.engine.serve.pipeline import SERVER, Server, add_routes, json_response
+from perpspec.engine.serve.rest import ServerConfig
 from perpspec.engine.serve.swagger import swagger_spec
 from perpspec.engine.serve.ws import realtime
 

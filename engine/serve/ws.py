@@ -137,7 +137,7 @@ def _drop_queued(conn: Connection) -> None:
 
 async def realtime(request: web.Request) -> web.StreamResponse:
     """The ``/realtime`` endpoint."""
-    from perpspec.engine.serve.rest import SERVER
+    from perpspec.engine.serve.pipeline import SERVER
 
     server = request.app[SERVER]
     connections = server.connections
