@@ -236,11 +236,11 @@ def position(
         pos_cross=minor(pos_cross, "pos_cross") or "0",
     )
     try:
-        inst, mark_price, margin = compute(args)
+        inst, mark_price, margin, trigger = compute(args)
     except UsageError as error:  # the CLI's own checks (risk tier, cross needs a wallet, ...)
         field, _, message = str(error).partition(": ")
         raise InputError(field.lstrip("-").replace("-", "_"), message) from error
-    return as_record(inst, mark_price, margin)
+    return as_record(inst, mark_price, margin, trigger)
 
 
 # --------------------------------------------------------------------------- the engine
