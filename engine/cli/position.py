@@ -6,7 +6,14 @@
                       [--wallet SATS] [--pos-cross SATS] [--set NAME=VALUE ...] [--json]
 
 The position is opened by one fill of ``--qty`` contracts (signed, long > 0)
-at ``--entry``; every field comes from :func:`rules.margin.compute_position_margin`.
+at ``--entry``; every BitMEX field comes from :func:`rules.margin.compute_position_margin`.
+``liquidationPrice`` is BitMEX's published figure (MRG-011: on the tick grid, rounded
+toward the entry, a safe bound: no mark on its safe side liquidates).  The one
+field that is not BitMEX's, ``liquidationMarkPrice``, is the trigger: the first
+mark, at price resolution, at which the engine liquidates this position (for
+cross with ``--wallet``, the pool of an account holding only this position), from
+the engine's own LIQ-001/LIQ-003 predicate (:func:`compute_liquidation_mark_price`);
+``null`` when no mark up to ``maxPrice`` liquidates.
 ``--leverage`` is isolated leverage (``100``, ``100x``, ``2.5``) or ``0`` for
 cross; a cross position needs ``--wallet``, the margin balance backing it
 (minor units, excluding the position's own unrealised PnL).  ``--pos-cross``
