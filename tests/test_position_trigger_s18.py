@@ -23,6 +23,7 @@ from perpspec.engine.cli import position as cli_position
 from perpspec.engine.cli.main import main
 from perpspec.engine.core import commands as cmd
 from perpspec.rules.instrument import Instrument
+from perpspec.rules.liquidation import is_liquidatable
 from perpspec.rules.margin import CROSS
 from perpspec.rules.position import FLAT, apply_fill
 from perpspec.rules.risk_limit import compute_risk_steps
@@ -167,7 +168,7 @@ def test_added_isolated_margin_is_the_engines_pool_not_posmargin() -> None:
 
 def test_the_search_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = 0
-    real = cli_position.is_liquidatable
+    real = is_liquidatable
 
     def counted(equity: int, maintenance: int) -> bool:
         nonlocal calls
@@ -220,7 +221,7 @@ def positions(draw: st.DrawFn) -> tuple[str, int, str, str, int, int]:
     return symbol, qty, entry, leverage, deposit, pos_cross
 
 
-@settings(max_examples=max(15, settings.default.max_examples // 3))  # 20 by default, 666 with HYPOTHESIS_PROFILE=deep
+@settings(max_examples=max(15, settings().max_examples // 3))  # 20 by default, 666 with HYPOTHESIS_PROFILE=deep
 @given(positions())
 def test_the_trigger_is_the_engines_boundary(case: tuple[str, int, str, str, int, int]) -> None:
     symbol, qty, entry, leverage, deposit, pos_cross = case
