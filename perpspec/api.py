@@ -202,6 +202,16 @@ def position(
     margin with its unit.  Money comes back in minor units (``posMaint`` in XBt),
     prices and rates as exact decimal strings.  It accepts and refuses exactly what
     ``perpspec position`` does.
+
+    ``liquidationPrice`` is BitMEX's published figure, rounded to the tick toward the
+    entry: a safe bound (no mark on its safe side liquidates), not the trigger.  The
+    trigger is ``liquidationMarkPrice``: the first mark, at price resolution, at which
+    the engine liquidates this position (long: the highest liquidating mark, short: the
+    lowest; cross: the pool of an account holding only this position, with ``wallet``
+    as its wallet), computed from the engine's own pool test (LIQ-001, LIQ-003) and
+    checked at the boundary; ``None`` when no mark up to ``maxPrice`` liquidates it.
+    XBTUSD short 1,000 @ 50,000 at 100x: ``liquidationPrice`` ``"50251"``,
+    ``liquidationMarkPrice`` ``"50251.39"``.
     """
     from perpspec.engine.cli.main import UsageError
     from perpspec.engine.cli.position import as_record, compute
@@ -236,11 +246,11 @@ def position(
         pos_cross=minor(pos_cross, "pos_cross") or "0",
     )
     try:
-        inst, mark_price, margin = compute(args)
+        inst, mark_price, margin, trigger = compute(args)
     except UsageError as error:  # the CLI's own checks (risk tier, cross needs a wallet, ...)
         field, _, message = str(error).partition(": ")
         raise InputError(field.lstrip("-").replace("-", "_"), message) from error
-    return as_record(inst, mark_price, margin)
+    return as_record(inst, mark_price, margin, trigger)
 
 
 # --------------------------------------------------------------------------- the engine

@@ -6,7 +6,14 @@
                       [--wallet SATS] [--pos-cross SATS] [--set NAME=VALUE ...] [--json]
 
 The position is opened by one fill of ``--qty`` contracts (signed, long > 0)
-at ``--entry``; every field comes from :func:`rules.margin.compute_position_margin`.
+at ``--entry``; every BitMEX field comes from :func:`rules.margin.compute_position_margin`.
+``liquidationPrice`` is BitMEX's published figure (MRG-011: on the tick grid, rounded
+toward the entry, a safe bound: no mark on its safe side liquidates).  The one
+field that is not BitMEX's, ``liquidationMarkPrice``, is the trigger: the first
+mark, at price resolution, at which the engine liquidates this position (for
+cross with ``--wallet``, the pool of an account holding only this position), from
+the engine's own LIQ-001/LIQ-003 predicate (:func:`compute_liquidation_mark_price`);
+``null`` when no mark up to ``maxPrice`` liquidates.
 ``--leverage`` is isolated leverage (``100``, ``100x``, ``2.5``) or ``0`` for
 cross; a cross position needs ``--wallet``, the margin balance backing it
 (minor units, excluding the position's own unrealised PnL).  ``--pos-cross``
@@ -26,12 +33,14 @@ from typing import Any
 
 from perpspec.engine.cli.main import UsageError
 from perpspec.engine.simulation.scenario import load_instrument_file as load_instrument
+from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import InstrumentError
+from perpspec.rules.liquidation import compute_requirement, is_liquidatable
 from perpspec.rules.margin import CROSS, PositionMargin, check_leverage, compute_position_margin
 from perpspec.rules.num import PPM
 from perpspec.rules.parse import ParseError, format_scaled, parse_int, parse_scaled
-from perpspec.rules.position import FLAT, apply_fill
+from perpspec.rules.position import FLAT, Position, apply_fill
 from perpspec.rules.risk_limit import compute_max_leverage_hundredths, compute_risk_steps
 
 # Output rows: BitMEX name, attribute of PositionMargin, kind ("money", "price", "rate", "qty").
@@ -51,6 +60,8 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
     ("liquidationPrice", "liquidation_price", "price"),
     ("bankruptPrice", "bankrupt_price", "price"),
 )
+# not a BitMEX field: the first mark (price resolution) at which the engine liquidates (compute_liquidation_mark_price)
+TRIGGER_FIELD = "liquidationMarkPrice"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -111,8 +122,85 @@ def parse_price(inst: Instrument, text: str, field: str, on_tick: bool = True) -
     return price
 
 
-def compute(args: argparse.Namespace) -> tuple[Instrument, int, PositionMargin]:
-    """Validate the arguments and compute the position (raises UsageError on bad input)."""
+def compute_liquidation_mark_price(
+    inst: Instrument,
+    position: Position,
+    leverage_hundredths: int,
+    pos_cross: int = 0,
+    wallet: int = 0,
+    hints: tuple[int, ...] = (),
+) -> int | None:
+    """``liquidationMarkPrice``: the first mark, at price resolution, at which the engine liquidates ``position``.
+
+    The engine's own test (``engine.core.risk.Risk.pool_of`` and LIQ-003 in the waterfall): the pool holding the
+    position is liquidated at a mark where its equity, ``pool margin + compute_value(mark) − posCost``, is below
+    its maintenance, LIQ-001's ``compute_requirement(...).pos_maint`` (default risk limit: chosen tier 0), as
+    ``rules.liquidation.is_liquidatable`` decides.  The pool's margin:
+
+    * isolated (``leverage_hundredths > 0``): what ACC-006 sets aside when the position opens at a mark equal to
+      its entry, LIQ-001's ``posInit + posComm``, plus ``pos_cross`` added (the engine's ``iso_margin``; the fee
+      on added margin is not part of LIQ-001's reserve, unlike MRG-020's ``posComm``);
+    * cross (``0``): ``wallet``, the account's wallet in the settlement currency when the pool holds only this
+      position (no isolated margin elsewhere, no other cross position).
+
+    Long: the highest mark that liquidates (every mark below it liquidates too); short: the lowest.  Found by
+    binary search over the price units ``[1, maxPrice]`` (the marks the engine accepts): sound because the
+    equity is monotone in the mark (inverse: ``proofs.lemmas.lot_value_monotone``; linear and quanto: a floor of
+    a linear function) while the requirement does not depend on it.  ``hints`` (the published liquidation and
+    bankruptcy prices) only narrow the first bracket, each after being evaluated, so they are never trusted: at
+    most ``log2(maxPrice) + 6`` evaluations of the rule.  The result is checked before it is returned: the pool
+    is liquidatable at it and not at one price unit on the safe side (long: above, short: below), unless it is
+    the end of the range on that side, in which case every mark liquidates.
+
+    ``None`` when no mark in ``[1, maxPrice]`` liquidates the pool (a cross position whose wallet covers it at
+    every mark, a short whose margin covers it even at ``maxPrice``), and for a flat position (its pool is never
+    liquidated).
+    """
+    if position.qty == 0:
+        return None
+    requirement = compute_requirement(inst, position, leverage_hundredths, 0)  # LIQ-001
+    if leverage_hundredths == CROSS:
+        margin = wallet
+    else:
+        margin = requirement.pos_init + requirement.pos_comm + pos_cross
+    maintenance = requirement.pos_maint
+
+    def liquidates(mark: int) -> bool:
+        # as Risk.pool_of: margin + compute_value(mark) − cost, against the pool's maintenance (LIQ-003)
+        return is_liquidatable(margin + compute_value(inst, position.qty, mark) - position.cost, maintenance)
+
+    long = position.qty > 0
+    toward_safety = 1 if long else -1  # one price unit on the safe side
+    safe_end, deep_end = (inst.max_price, 1) if long else (1, inst.max_price)
+    if liquidates(safe_end):
+        return safe_end  # every mark in range liquidates: the first one the mark reaches is the range's end
+    if not liquidates(deep_end):
+        return None  # no mark in range liquidates
+    safe, deep = safe_end, deep_end  # invariant: not liquidates(safe), liquidates(deep)
+    for hint in hints:
+        if not 1 <= hint <= inst.max_price or not min(safe, deep) < hint < max(safe, deep):
+            continue
+        if liquidates(hint):
+            deep = hint
+        else:
+            safe = hint
+    while abs(safe - deep) > 1:
+        middle = (safe + deep) // 2
+        if liquidates(middle):
+            deep = middle
+        else:
+            safe = middle
+    if not liquidates(deep) or liquidates(deep + toward_safety):  # the boundary, evaluated: never a guess
+        raise AssertionError(f"liquidationMarkPrice {deep} of {inst.symbol} is not the engine's boundary")
+    return deep
+
+
+def compute(args: argparse.Namespace) -> tuple[Instrument, int, PositionMargin, int | None]:
+    """Validate the arguments and compute the position (raises UsageError on bad input).
+
+    Returns the instrument, the mark (price units), MRG-020's fields and ``liquidationMarkPrice``
+    (:func:`compute_liquidation_mark_price`, price units or ``None``).
+    """
     try:
         inst = load_instrument(args.symbol, parse_overrides(args.set))
     except InstrumentError as error:
@@ -146,7 +234,11 @@ def compute(args: argparse.Namespace) -> tuple[Instrument, int, PositionMargin]:
             f"--leverage: must be 0 (cross) or between 0.01 and {format_scaled(top, 100)} at this position's risk tier"
         )
     margin = compute_position_margin(inst, position, mark, leverage, pos_cross, 0 if wallet is None else wallet)
-    return inst, mark, margin
+    trigger = compute_liquidation_mark_price(
+        inst, position, leverage, pos_cross, 0 if wallet is None else wallet,
+        hints=(margin.liquidation_price, margin.bankrupt_price),
+    )  # fmt: skip
+    return inst, mark, margin, trigger
 
 
 def render_value(inst: Instrument, kind: str, value: int) -> str | int:
@@ -158,8 +250,9 @@ def render_value(inst: Instrument, kind: str, value: int) -> str | int:
     return value
 
 
-def as_record(inst: Instrument, mark: int, margin: PositionMargin) -> dict[str, Any]:
-    """The output as one BitMEX-named mapping."""
+def as_record(inst: Instrument, mark: int, margin: PositionMargin, trigger: int | None) -> dict[str, Any]:
+    """The output as one BitMEX-named mapping, with ``liquidationMarkPrice`` (``trigger``; ``None``: null) after
+    ``liquidationPrice``."""
     record: dict[str, Any] = {
         "symbol": inst.symbol,
         "currency": inst.settl_currency,
@@ -169,13 +262,15 @@ def as_record(inst: Instrument, mark: int, margin: PositionMargin) -> dict[str, 
     }
     for name, attribute, kind in FIELDS:
         record[name] = render_value(inst, kind, getattr(margin, attribute))
+        if name == "liquidationPrice":
+            record[TRIGGER_FIELD] = None if trigger is None else format_scaled(trigger, inst.price_scale)
     return record
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the position's fields; 0 on success (UsageError → exit 2 in the dispatcher)."""
-    inst, mark, margin = compute(args)
-    record = as_record(inst, mark, margin)
+    inst, mark, margin, trigger = compute(args)
+    record = as_record(inst, mark, margin, trigger)
     if args.json:
         print(json.dumps(record))
         return 0
@@ -184,8 +279,10 @@ def run(args: argparse.Namespace) -> int:
         unit = ""
         if any(name == field and kind == "money" for field, _, kind in FIELDS):
             unit = f"  {inst.settl_currency}"
-        elif any(name == field and kind == "price" for field, _, kind in FIELDS) or name == "markPrice":
+        elif value is not None and (
+            any(name == field and kind == "price" for field, _, kind in FIELDS) or name in ("markPrice", TRIGGER_FIELD)
+        ):
             unit = f"  {inst.quote_currency}"
-        shown = str(value).lower() if isinstance(value, bool) else str(value)
+        shown = "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
         print(f"{name:<{width}}  {shown}{unit}")
     return 0
