@@ -150,3 +150,29 @@ def test_a_linear_query_is_decided_without_trying_an_abstraction() -> None:
         Prover._abstraction_refutes = original  # type: ignore[method-assign]
     assert (linear.status, product.status) == (Status.PROVED, Status.PROVED)
     assert tried == [2]  # only the query with x·x went through an abstraction
+
+
+def test_the_kernel_obligations_rules_digest_is_recomputed_when_any_rule_file_changes(
+    tmp_path: typing.Any, monkeypatch: typing.Any
+) -> None:
+    # the digest is memoised per content of rules/ (it parses the modules): same bytes, one computation;
+    # any edited byte, computed afresh (so a changed rule source is still caught by committed_source)
+    import shutil
+
+    from perpspec.proofs import obligations_specialised
+    from perpspec.rules.digest import RULES_DIR
+
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, rules, ignore=shutil.ignore_patterns("__pycache__"))
+    calls: list[int] = []
+    monkeypatch.setattr(obligations_specialised, "RULES_DIR", rules)
+    monkeypatch.setattr(obligations_specialised, "_RULES_DIGESTS", {})
+
+    def counting_digest() -> str:
+        calls.append(1)
+        return f"digest {len(calls)}"
+
+    monkeypatch.setattr(obligations_specialised, "compute_rules_digest", counting_digest)
+    assert obligations_specialised.rules_digest() == obligations_specialised.rules_digest() == "digest 1"
+    (rules / "margin.py").write_text((rules / "margin.py").read_text() + "\n# edited\n")
+    assert obligations_specialised.rules_digest() == "digest 2"
