@@ -59,6 +59,9 @@ from typing import Any, TypeVar
 import attrs
 import z3
 
+from perpspec.proofs.abstraction import LinearAbstraction, has_nonlinear
+from perpspec.proofs.abstraction import is_nonlinear as is_nonlinear  # re-exported (tests, callers)
+from perpspec.proofs.abstraction import linear_abstraction as linear_abstraction
 from perpspec.proofs.sym import BoolLike, IntLike, SideConditions, SymInt, bool_term_of, collecting, term_of
 
 DEFAULT_TIMEOUT_MS = 20_000
@@ -236,6 +239,7 @@ class Prover:
         self._witness: dict[str, int] = {}
         self._vacuity: tuple[int, z3.CheckSatResult] | None = None  # (assumptions checked, result)
         self._instances: list[tuple[z3.BoolRef, z3.BoolRef]] = []  # (premise, conclusion) of lemmas used
+        self._nonlinear: dict[int, tuple[z3.ExprRef, bool]] = {}  # has_nonlinear's memo (assumptions recur)
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Prover:
@@ -350,8 +354,13 @@ class Prover:
         conditions = [condition for _, condition in self.assumptions]
         if negated_goal is not None:
             conditions.append(negated_goal)
-        # in a context of its own: the abstraction's terms would renumber the real query's
-        if abstract_first and self._abstraction_refutes(conditions, z3.Context()):
+        # in a context of its own: the abstraction's terms would renumber the real query's.  A query with
+        # no nonlinear term is its own abstraction: it is not tried twice (and no context is made for it)
+        if (
+            abstract_first
+            and has_nonlinear(conditions, self._nonlinear)
+            and self._abstraction_refutes(conditions, z3.Context())
+        ):
             return z3.unsat, None
         for seed, budget in enumerate(restart_budgets(self.timeout_ms * RLIMIT_PER_MS)):
             context = z3.Context()
@@ -622,88 +631,3 @@ def _describe(term: z3.ExprRef, limit: int = 40) -> str:
 def _identifier(name: str) -> str:
     cleaned = "".join(character if character.isalnum() else "_" for character in name)
     return cleaned if not cleaned[:1].isdigit() else f"_{cleaned}"
-
-
-_NONLINEAR_DIVISIONS = (z3.Z3_OP_IDIV, z3.Z3_OP_MOD, z3.Z3_OP_REM, z3.Z3_OP_DIV)
-
-
-def is_nonlinear(term: z3.ExprRef) -> bool:
-    """A product of two or more symbolic factors, or a division or remainder by a symbolic divisor."""
-    if not z3.is_app(term):
-        return False
-    kind = term.decl().kind()
-    if kind == z3.Z3_OP_MUL:
-        return sum(1 for child in term.children() if not z3.is_int_value(child)) >= 2
-    if kind in _NONLINEAR_DIVISIONS:
-        return not z3.is_int_value(term.arg(1))
-    return False
-
-
-class LinearAbstraction:
-    """Terms with every nonlinear operator replaced by an uninterpreted function of its arguments.
-
-    ``a * b`` (two symbolic factors) becomes ``nonlinear!*!2(a', b')``, ``a div b``
-    (symbolic divisor) ``nonlinear!div!2(a', b')``, and so on, where ``a'``,
-    ``b'`` are the arguments' own abstractions: linear integer arithmetic with
-    uninterpreted functions, which Z3 decides fast.  Sound for refutation: a
-    model of the original formula gives a model of its abstraction (each
-    function interpreted as the operator it replaces: Z3's ``div`` and ``mod``
-    by zero are functions of their arguments too), so an unsatisfiable
-    abstraction means an unsatisfiable original.  Equal arguments give equal
-    values (congruence); nothing else about the operator is known.  The names
-    contain ``!``, which no symbol of a proof has.
-    """
-
-    def __init__(self, context: z3.Context) -> None:
-        self.context = context
-        # term id -> (the term, its abstraction); the term is kept alive so that its id is never reused
-        self._memo: dict[int, tuple[z3.ExprRef, z3.ExprRef]] = {}
-        self._functions: dict[str, z3.FuncDeclRef] = {}
-        self.replaced = 0  # distinct nonlinear terms replaced so far
-
-    def of(self, formula: ExprT) -> ExprT:
-        """The abstraction of ``formula`` (built in this abstraction's context)."""
-        memo = self._memo
-        # iterative post-order: rule terms nest deeper than Python's recursion limit allows
-        stack: list[tuple[z3.ExprRef, bool]] = [(formula, False)]
-        while stack:
-            term, expanded = stack.pop()
-            key = term.get_id()
-            if key in memo:
-                continue
-            if not z3.is_app(term) or term.num_args() == 0:
-                memo[key] = (term, term)
-            elif not expanded:
-                stack.append((term, True))
-                stack.extend((child, False) for child in term.children() if child.get_id() not in memo)
-            else:
-                children = term.children()
-                rebuilt = [memo[child.get_id()][1] for child in children]
-                if is_nonlinear(term):
-                    self.replaced += 1
-                    memo[key] = (term, self._uninterpreted(term, rebuilt))
-                else:
-                    changed = any(not new.eq(old) for new, old in zip(rebuilt, children, strict=True))
-                    memo[key] = (term, _rebuild(term, rebuilt) if changed else term)
-        return typing.cast(ExprT, memo[formula.get_id()][1])
-
-    def _uninterpreted(self, term: z3.ExprRef, arguments: list[z3.ExprRef]) -> z3.ExprRef:
-        """``term``'s nonlinear operator as an uninterpreted function of its (abstracted) arguments."""
-        name = f"nonlinear!{term.decl().name()}!{len(arguments)}"
-        if name not in self._functions:
-            sorts = [argument.sort() for argument in arguments]
-            self._functions[name] = z3.Function(name, *sorts, term.sort())
-        return self._functions[name](*arguments)
-
-
-def _rebuild(term: z3.ExprRef, children: list[z3.ExprRef]) -> z3.ExprRef:
-    """``term``'s operator applied to ``children`` (through the C API: the Python wrapper casts
-    arguments by the declaration's domain, which n-ary operators such as ``+`` and ``and`` do not list)."""
-    arguments = (z3.Ast * len(children))(*[child.as_ast() for child in children])
-    application = z3.Z3_mk_app(term.ctx.ref(), term.decl().ast, len(children), arguments)
-    return typing.cast(z3.ExprRef, z3.z3._to_expr_ref(application, term.ctx))
-
-
-def linear_abstraction(formula: ExprT) -> ExprT:
-    """``formula`` with every nonlinear subterm replaced by a fresh constant (see :class:`LinearAbstraction`)."""
-    return LinearAbstraction(formula.ctx).of(formula)
