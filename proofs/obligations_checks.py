@@ -243,10 +243,16 @@ def prove_concentration_only_reduces(check: Callable[[Instrument, int, int, int,
         return prover.prove(goal, f"RSK-008 only reduces ({len(paths)} paths)")
 
 
-def prove_concentration_reach(symbol: str, reach: Callable[[Instrument, int], int]) -> ProofResult:
-    """RSK-008/reach: when the value at the mark of the largest open interest that leaves the account concentrated
-    (``compute_concentration_reach``) is below the floor, the order is accepted whatever the open interest (whole
-    lots, at least the account's own position) — the engine's verdict without summing the open interest.
+def prove_concentration_reach(
+    symbol: str,
+    reach: Callable[[Instrument, int], int],
+    cannot_refuse: Callable[[Instrument, int, int], bool] = risk_limit.concentration_cannot_refuse,
+) -> ProofResult:
+    """RSK-008/reach: whenever ``concentration_cannot_refuse`` holds of the largest open interest that leaves the
+    account concentrated (``compute_concentration_reach``) at the mark, the order is accepted whatever the open
+    interest (whole lots, at least the account's own position) — the engine's verdict without summing the open
+    interest.  The assumption is the function the engine calls (``OrderEntry.check_concentration``), not a copy of
+    its condition (redteam22_2: a copy let ``<=`` in the engine go unnoticed).
 
     Values grow with the open interest at one mark (CON-003: a product with a non-negative per-contract or per-lot
     value, floored), so an open interest at most the reach is worth less than the floor, and one above it leaves
@@ -261,7 +267,7 @@ def prove_concentration_reach(symbol: str, reach: Callable[[Instrument, int], in
         prover.assume(oi >= abs_(qty), "the account's position is part of the open interest")
         prover.assume(and_(mark > 0, mark <= inst.max_price), "a mark in (0, maxPrice]")
         top = reach(inst, qty)
-        prover.assume(or_(top < 0, compute_notional(inst, top, mark) < inst.concentration_floor), "the shortcut taken")
+        prover.assume(cannot_refuse(inst, top, mark), "the shortcut taken (the engine's own predicate)")
         if inst.is_inverse:  # |value| = (q // lot) × the lot value at the mark, a floor of a positive numerator
             numerator = -inst.multiplier * inst.price_scale * inst.lot_size
             prover.use(FLOOR_AT_LEAST, 2 * mark, 2 * numerator + mark, 0)
@@ -280,6 +286,12 @@ def prove_concentration_reach(symbol: str, reach: Callable[[Instrument, int], in
 def _reach_one_more(inst: Instrument, position_qty: int) -> int:
     """KNOWN-BAD RSK-008/reach: the reach one lot short (the shortcut would skip open interests that refuse)."""
     return risk_limit.compute_concentration_reach(inst, position_qty) - inst.lot_size
+
+
+def _cannot_refuse_at_floor(inst: Instrument, reach: int, mark: int) -> bool:
+    """KNOWN-BAD RSK-008/reach: the shortcut taken when the reach is worth exactly the floor (``<=``), where the rule
+    refuses (redteam22_2's planted slip)."""
+    return or_(reach < 0, compute_notional(inst, reach, mark) <= inst.concentration_floor)
 
 
 def prove_concentration_partial_sum(check: Callable[[Instrument, int, int, int, int], object]) -> ProofResult:
@@ -438,6 +450,10 @@ def _register() -> None:
              p(prove_concentration_reach, symbol, risk_limit.compute_concentration_reach))
     _add("RSK-008/reach-short/XBTUSDT", "RSK-008", exact, "a reach one lot short: an open interest the shortcut skips can still refuse.",
          p(prove_concentration_reach, "XBTUSDT", _reach_one_more), expect="refuted")
+    _add("RSK-008/reach-at-floor/XBTUSD", "RSK-008", exact,
+         "the shortcut taken when the reach is worth exactly the floor (≤ instead of <): the rule refuses there.",
+         p(prove_concentration_reach, "XBTUSD", risk_limit.compute_concentration_reach, _cannot_refuse_at_floor),
+         expect="refuted")
     _add("RSK-008/at-share", "RSK-008", exact, "≥ instead of >: an account exactly at the share refused.",
          p(prove_concentration_exact, bad.check_concentration_at_share), expect="refuted")
     _add("RSK-008/same-side-only", "RSK-008", exact, "only orders on the position's side refused: a larger opposite order flips it.",

@@ -10,8 +10,11 @@ These rules lived in the engine without an id or a proof until red team 19 found
   threshold the floored average daily volume reaches: its threshold is reached, no later row's is.  Known-bads:
   the average rounded up (a trader one dollar short of a tier gets it), the first reached row instead of the last.
 * **ACC-008 monotone**: more volume never gives a lower tier.
-* **ACC-009**: a fill's USD volume is ``|qty|`` for an inverse contract, else the notional converted at the given
-  rate floored: never above the exact amount, less than one USD below it.  Known-bad: rounded up.
+* **ACC-009**: a fill's USD volume is ``|qty|`` for an inverse contract, else the notional converted at the
+  settlement asset's USD price (any price ≥ 0 over the scale the engine passes: XBTUSD's ``priceScale`` for XBt, 1 for
+  USDt) floored once: never above the exact amount, less than one USD below it.  Known-bads: rounded up; the price
+  rounded up to whole dollars first (redteam22_4, when that rounding was engine glue); the price floored to whole
+  dollars first (up to one USD per XBT below).
 * **ACC-010** (a spot fill's postings, also found by red team 19 as engine-only arithmetic): each asset's postings
   sum to zero with the fee pool, the base moves ``qty × baseMultiplier``, and each commission is ACC-002's, never
   below the exact fee.  Known-bad: the seller's commission left out of the fee pool.
@@ -35,7 +38,7 @@ from perpspec.rules.fee_tier import (
 )
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import builtin_dir, load_instrument
-from perpspec.rules.num import PPM, abs_, ceildiv, ite
+from perpspec.rules.num import PPM, abs_, ceildiv, floordiv, ite
 from perpspec.rules.position import SpotTrade, apply_spot_trade
 
 SHIPPED = ("XBTUSD", "ETHUSD", "XBTUSDT", "XBTZ26")
@@ -108,25 +111,43 @@ def prove_tier_monotone(symbol: str) -> ProofResult:
         return prover.prove(compute_fee_tier(inst, high) >= compute_fee_tier(inst, low), f"ACC-008 monotone {symbol}")
 
 
-def _usd_volume_rounded_up(inst: Instrument, qty: int, price: int, usd: int, minor: int) -> int:
+def _usd_volume_rounded_up(inst: Instrument, qty: int, price: int, usd: int, scale: int, minor: int) -> int:
     """KNOWN-BAD ACC-009: the converted notional rounded up."""
-    return abs_(qty) if inst.is_inverse else ceildiv(compute_notional(inst, qty, price) * usd, minor)
+    return abs_(qty) if inst.is_inverse else ceildiv(compute_notional(inst, qty, price) * usd, minor * scale)
+
+
+def _usd_volume_price_rounded_up(inst: Instrument, qty: int, price: int, usd: int, scale: int, minor: int) -> int:
+    """KNOWN-BAD ACC-009: the USD price rounded up to whole dollars before the floor (redteam22_4's planted slip)."""
+    return abs_(qty) if inst.is_inverse else floordiv(compute_notional(inst, qty, price) * ceildiv(usd, scale), minor)
+
+
+def _usd_volume_price_floored_first(inst: Instrument, qty: int, price: int, usd: int, scale: int, minor: int) -> int:
+    """KNOWN-BAD ACC-009: the USD price floored to whole dollars first (two floors: up to one USD per unit below)."""
+    return abs_(qty) if inst.is_inverse else floordiv(compute_notional(inst, qty, price) * (usd // scale), minor)
+
+
+def usd_price_scale(inst: Instrument) -> int:
+    """The scale of the USD price the engine passes for ``inst``'s settlement asset (``Market.usd_price``): XBTUSD's
+    ``priceScale`` for XBt (the XBTUSD mark), 1 for USDt."""
+    return load_instrument("XBTUSD").price_scale if inst.settl_currency == "XBt" else 1
 
 
 def prove_usd_volume(symbol: str, rule: Callable[..., int] = compute_usd_volume) -> ProofResult:
-    """ACC-009: |qty| for an inverse contract; else the exact converted notional floored."""
+    """ACC-009: |qty| for an inverse contract; else the exact converted notional floored once."""
     inst = load_instrument(symbol)
     minor = MINOR_PER_UNIT[inst.settl_currency]
+    scale = usd_price_scale(inst)
     with Prover() as prover:
-        qty, price, usd = prover.symbol("qty"), prover.symbol("price"), prover.symbol("usd_per_settl_unit")
+        qty, price, usd = prover.symbol("qty"), prover.symbol("price"), prover.symbol("usd_price")
         prover.assume(qty % inst.lot_size == 0, "whole lots")
         assume_valid_price(prover, inst, price, "price")
-        prover.assume(usd >= 0, "a rate ≥ 0 (0: unknown, no volume)")
-        volume = rule(inst, qty, price, usd, minor)
+        prover.assume(usd >= 0, "a USD price ≥ 0 (0: unknown, no volume)")
+        volume = rule(inst, qty, price, usd, scale, minor)
         if inst.is_inverse:
             return prover.prove(volume == abs_(qty), f"ACC-009 {symbol}")
-        exact = compute_notional(inst, qty, price) * usd  # the USD volume times minor, exactly
-        return prover.prove(all_of(volume * minor <= exact, exact < (volume + 1) * minor), f"ACC-009 {symbol}")
+        exact = compute_notional(inst, qty, price) * usd  # the USD volume times minor × scale, exactly
+        unit = minor * scale
+        return prover.prove(all_of(volume * unit <= exact, exact < (volume + 1) * unit), f"ACC-009 {symbol}")
 
 
 def _spot_trade_fee_pool_short(inst: Instrument, qty: int, price: int, buyer_ppm: int, seller_ppm: int) -> SpotTrade:
@@ -190,12 +211,20 @@ def _register() -> None:
         _add(f"ACC-008/monotone/{symbol}", "ACC-008", f"{symbol}: more volume never gives a lower fee tier.",
              p(prove_tier_monotone, symbol))
         _add(f"ACC-009/floor/{symbol}", "ACC-009",
-             f"{symbol}: a fill's USD volume is |qty| (inverse) or its notional converted to USD, rounded down: never "
-             "above the exact amount, less than one USD below it.",
+             f"{symbol}: a fill's USD volume is |qty| (inverse) or its notional converted to USD at the settlement "
+             "asset's unrounded USD price, rounded down once: never above the exact amount, less than one USD below it.",
              p(prove_usd_volume, symbol))
         if not load_instrument(symbol).is_inverse:  # inverse: |qty| is exact, no rounding to get wrong
             _add(f"ACC-009/rounded-up/{symbol}", "ACC-009", "the USD volume rounded up.",
                  p(prove_usd_volume, symbol, _usd_volume_rounded_up), expect="refuted")
+        if usd_price_scale(load_instrument(symbol)) > 1 and not load_instrument(symbol).is_inverse:
+            _add(f"ACC-009/price-rounded-up/{symbol}", "ACC-009",
+                 "the settlement asset's USD price rounded up to whole dollars before the volume is floored.",
+                 p(prove_usd_volume, symbol, _usd_volume_price_rounded_up), expect="refuted")
+            _add(f"ACC-009/price-floored-first/{symbol}", "ACC-009",
+                 "the settlement asset's USD price floored to whole dollars first (two floors: up to one USD per unit "
+                 "below the exact volume).",
+                 p(prove_usd_volume, symbol, _usd_volume_price_floored_first), expect="refuted")
 
 
 _register()

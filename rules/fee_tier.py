@@ -7,8 +7,10 @@ reaches.  Today's own volume counts from tomorrow, so a tier never changes withi
 floored (volume is a threshold for a discount, never rounded up in the trader's favour).
 
 Inverse contracts are quoted in USD, so one contract is one USD of volume.  Linear, quanto and spot fills count
-their settlement-currency notional converted at ``usd_per_settl_unit`` whole USD per whole unit of the settlement
-asset (1 for USDt; the XBTUSD mark in whole USD for XBt; 0 when unknown, which counts no volume).
+their settlement-currency notional converted at the settlement asset's USD price ``usd_price / usd_price_scale``
+USD per whole unit (1 / 1 for USDt; the XBTUSD mark over XBTUSD's ``priceScale`` for XBt; 0 when unknown, which
+counts no volume), floored once: the price is not rounded to whole dollars first (redteam22_4: that rounding was
+engine glue no obligation read, and rounded up it gave traders volume they had not traded).
 
 The engine keeps each account's volume per UTC day and calls these rules when a fill is booked (ACC-009) and when
 an order needs its account's rate (ACC-008, cached for the day).
@@ -45,12 +47,17 @@ def compute_fee_tier(inst: Instrument, window_volume: int) -> int:
     return tier
 
 
-def compute_usd_volume(inst: Instrument, qty: int, price: int, usd_per_settl_unit: int, minor_per_unit: int) -> int:
+def compute_usd_volume(
+    inst: Instrument, qty: int, price: int, usd_price: int, usd_price_scale: int, minor_per_unit: int
+) -> int:
     """ACC-009: the USD volume a fill of ``qty`` at ``price`` adds to both accounts' fee-tier history, rounded down.
 
-    Inverse: ``|qty|`` (one contract is one USD).  Otherwise the notional (CON-003) in settlement minor units times
-    ``usd_per_settl_unit``, over ``minor_per_unit`` minor units per whole unit, floored.
+    Inverse: ``|qty|`` (one contract is one USD).  Otherwise the notional (CON-003) in settlement minor units at
+    the settlement asset's USD price ``usd_price / usd_price_scale`` per whole unit (XBt: the XBTUSD mark and
+    XBTUSD's ``priceScale``; USDt: 1 and 1; unknown: 0), over ``minor_per_unit`` minor units per whole unit: one
+    floor of the exact USD value (``usd_price_scale > 0``), never above it, less than one USD below it.
     """
     if inst.is_inverse:  # structural: the contract kind is a parameter, not an input
         return abs_(qty)
-    return floordiv(compute_notional(inst, qty, price) * usd_per_settl_unit, minor_per_unit)
+    # floored once, against the trader: volume is a threshold for a discount
+    return floordiv(compute_notional(inst, qty, price) * usd_price, minor_per_unit * usd_price_scale)

@@ -35,8 +35,9 @@ import enum
 
 import attrs
 
+from perpspec.rules.contract import compute_notional
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.num import PPM, abs_, ceildiv, concrete, max_
+from perpspec.rules.num import PPM, abs_, ceildiv, concrete, max_, or_
 
 
 def compute_risk_steps(inst: Instrument, position_value: int) -> int:
@@ -139,6 +140,21 @@ def compute_concentration_reach(inst: Instrument, position_qty: int) -> int:
     at or above it, and the verdict is "accepted" without summing the open interest (RSK-008/reach).
     """
     return (abs_(position_qty) * PPM - 1) // inst.concentration_share_ppm
+
+
+def concentration_cannot_refuse(inst: Instrument, reach: int, mark: int) -> bool:
+    """RSK-008: no open interest can make :func:`check_concentration` refuse, given the account's ``reach``.
+
+    ``reach``: :func:`compute_concentration_reach` of the account's position; ``mark``: the contract's mark (> 0).
+    True when the reach is negative (no open interest leaves the account concentrated) or the reach's value at the
+    mark (CON-003) is *strictly* below ``concentrationFloor``: every open interest that leaves the account above the
+    share is then worth less than the floor, and every larger one leaves it at or below the share.  At exactly the
+    floor the rule can refuse (the open value "at least ``concentrationFloor``"), so this is False there.  The
+    engine's shortcut (``OrderEntry.check_concentration`` accepts without summing the open interest) and the
+    obligation that justifies it (RSK-008/reach: whenever this is True, :func:`check_concentration` accepts every
+    order whatever the open interest) call this one function.
+    """
+    return or_(reach < 0, compute_notional(inst, reach, mark) < inst.concentration_floor)
 
 
 @concrete

@@ -6,9 +6,9 @@ trailing stop watching the *index* before the first index update (the last-price
 ``tests/test_trailing_stop_range.py``). Answered as one price unit, a buy trailing stop would be accepted with a
 stop price of one unit plus its offset.
 
-Also ``Market.usd_per_unit``, the fee tiers' conversion of a fill's notional into USD (reference §10), never pinned
+Also ``Market.usd_price``, the fee tiers' conversion of a fill's notional into USD (reference §10), never pinned
 for a non-inverse contract (the fee-tier tests trade XBTUSD, whose contracts are USD already): one for USDt, the
-XBTUSD mark in whole USD for XBt, and nothing without an XBTUSD contract.
+XBTUSD mark (unrounded: ACC-009 floors once) for XBt, and nothing without an XBTUSD contract.
 """
 
 from __future__ import annotations

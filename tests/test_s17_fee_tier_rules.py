@@ -47,14 +47,15 @@ def test_the_engine_reads_the_rule() -> None:
 
 
 def test_acc_009_usd_volume() -> None:
-    assert compute_usd_volume(XBTUSD, -300, 5_000_000, 50_000, 100_000_000) == 300  # inverse: one USD a contract
+    # the settlement asset's USD price is (price, scale): XBt at the XBTUSD mark 5,000,000 over priceScale 100
+    assert compute_usd_volume(XBTUSD, -300, 5_000_000, 5_000_000, 100, 100_000_000) == 300  # inverse: one USD a contract
     # XBTUSDT: 1,000 contracts at 50,000.00 = 50,000,000 USDt minor units = 50 USDT, at 1 USD per USDT
-    assert compute_usd_volume(XBTUSDT, 1_000, 5_000_000, 1, 1_000_000) == 50
+    assert compute_usd_volume(XBTUSDT, 1_000, 5_000_000, 1, 1, 1_000_000) == 50
     # ETHUSD (quanto, XBt): 3 contracts at 3,000.00 = 900,000 XBt; at 50,000 USD per XBT = 450 USD, floored
-    assert compute_usd_volume(ETHUSD, 3, 300_000, 50_000, 100_000_000) == 450
-    assert compute_usd_volume(ETHUSD, 1, 300_005, 1, 100_000_000) == 0  # 0.00300005 USD: floored to 0
-    assert engine_usd_volume(ETHUSD, 3, 300_000, 50_000) == 450
-    assert engine_usd_volume(XBTUSD, -300, 5_000_000, 50_000) == 300
+    assert compute_usd_volume(ETHUSD, 3, 300_000, 5_000_000, 100, 100_000_000) == 450
+    assert compute_usd_volume(ETHUSD, 1, 300_005, 100, 100, 100_000_000) == 0  # 0.00300005 USD: floored to 0
+    assert engine_usd_volume(ETHUSD, 3, 300_000, (5_000_000, 100)) == 450
+    assert engine_usd_volume(XBTUSD, -300, 5_000_000, (5_000_000, 100)) == 300
 
 
 def test_acc_010_a_spot_trade_s_postings() -> None:

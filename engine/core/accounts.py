@@ -268,7 +268,8 @@ class Account:
             setattr(self, name, value)
 
 
-def compute_usd_volume(inst: Instrument, qty: int, price: int, usd_per_settl_unit: int) -> int:
-    """A fill's USD volume for fee tiers: ACC-009 (``rules.fee_tier``) with the settlement asset's minor units."""
+def compute_usd_volume(inst: Instrument, qty: int, price: int, usd_price: tuple[int, int]) -> int:
+    """A fill's USD volume for fee tiers: ACC-009 (``rules.fee_tier``) at the settlement asset's USD price
+    (``Market.usd_price``: a price and its scale) with the asset's minor units."""
     minor = MINOR_PER_UNIT.get(instrument_names(inst)[1], 1)
-    return fee_tier.compute_usd_volume(inst, qty, price, usd_per_settl_unit, minor)
+    return fee_tier.compute_usd_volume(inst, qty, price, usd_price[0], usd_price[1], minor)

@@ -60,6 +60,7 @@ from perpspec.rules.risk_limit import (
     check_concentration,
     check_risk_limit,
     compute_concentration_reach,
+    concentration_cannot_refuse,
     is_concentrated,
 )
 from perpspec.rules.solvency import FILL_CANCEL_TEXT, check_order_solvency
@@ -519,13 +520,13 @@ class OrderEntry:
         grows, so the rule's verdict is the verdict on the whole sum (then "accepted", RSK-008/partial-sum).  A
         flat account reads no holder.  The open value is the open interest at the mark (CON-003).  Before any sum:
         when even the largest open interest that leaves the account concentrated (``compute_concentration_reach``) is
-        worth less than the floor, the verdict is "accepted" (RSK-008/reach), so an account far below the floor's
-        share reads no holder at all.
+        worth less than the floor (``concentration_cannot_refuse``, the predicate RSK-008/reach assumes), the verdict
+        is "accepted", so an account far below the floor's share reads no holder at all.
         """
         symbol = inst.symbol
         mark = self.market.marks[symbol]
         reach = compute_concentration_reach(inst, position_qty)
-        if reach < 0 or compute_notional(inst, reach, mark) < inst.concentration_floor:
+        if concentration_cannot_refuse(inst, reach, mark):
             return None  # RSK-008/reach: no open interest that leaves it concentrated is worth the floor
         open_interest = 0
         if is_concentrated(inst, position_qty, open_interest):

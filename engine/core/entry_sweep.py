@@ -274,7 +274,7 @@ def _apply(
         else:
             running[order_key] = (maker, seen[1] + qty, seen[2] - qty)
     touched: dict[Any, None] = {taker.account: None} if made else {}
-    usd_unit = market.usd_per_unit(inst)
+    usd_price = market.usd_price(inst)
     time_ms = stream.time_ms
     index = guard.index
     taker_fee = guard.taker_fee
@@ -345,7 +345,7 @@ def _apply(
                          leaves=leaves, cum=cum)
         # fee-tier volume, each fill's rounded down as the general path's; summed per account (today's volume is
         # read from tomorrow on: nothing in the sweep reads it) and added once below
-        usd = compute_usd_volume(inst, qty, price, usd_unit)
+        usd = compute_usd_volume(inst, qty, price, usd_price)
         taker_usd += usd
         if maker.account >= 0:
             volumes[maker_key] = volumes.get(maker_key, 0) + usd

@@ -582,7 +582,7 @@ class Fills:
             total = totals[maker.order_id]
             running[maker.order_id] = (maker.leaves_qty + total, maker.cum_qty - total)
         touched: dict[int, None] = {taker.account: None} if fills else {}
-        usd_unit = self.market.usd_per_unit(inst)
+        usd_price = self.market.usd_price(inst)
         kernels = kernels_for(inst)
         time_ms = self.stream.time_ms
         # an account's fee tier is fixed within a command (cached per day; today's volume counts from tomorrow)
@@ -611,7 +611,7 @@ class Fills:
             self.stream.emit_exec(o.EXEC_TRADE, maker, last_qty=qty, last_px=price, comm=maker_side[3],
                             liquidity=o.ADDED_LIQUIDITY, leaves=leaves, cum=cum)
             if taker.account >= 0 or maker.account >= 0:
-                usd = compute_usd_volume(inst, qty, price, usd_unit)
+                usd = compute_usd_volume(inst, qty, price, usd_price)
                 if taker.account >= 0:
                     taker_account.add_volume(usd, time_ms)
                 if maker.account >= 0:
@@ -647,7 +647,7 @@ class Fills:
         ``rules.position.apply_spot_trade``, at ACC-002's commission on each side's rate)."""
         quote, base = inst.settl_currency, inst.base_currency
         taker_account = self.ledger.accounts[taker.account]
-        usd_unit = self.market.usd_per_unit(inst)
+        usd_price = self.market.usd_price(inst)
         totals: dict[int, int] = {}
         for maker, qty, _ in fills:
             totals[maker.order_id] = totals.get(maker.order_id, 0) + qty
@@ -679,8 +679,8 @@ class Fills:
                             liquidity=o.REMOVED_LIQUIDITY)
             self.stream.emit_exec(o.EXEC_TRADE, maker, last_qty=qty, last_px=price, comm=maker_fee,
                             liquidity=o.ADDED_LIQUIDITY, leaves=leaves - qty, cum=cum + qty)
-            taker_account.add_volume(compute_usd_volume(inst, qty, price, usd_unit), self.stream.time_ms)
-            maker_account.add_volume(compute_usd_volume(inst, qty, price, usd_unit), self.stream.time_ms)
+            taker_account.add_volume(compute_usd_volume(inst, qty, price, usd_price), self.stream.time_ms)
+            maker_account.add_volume(compute_usd_volume(inst, qty, price, usd_price), self.stream.time_ms)
             self.market.record_trade(inst.symbol, price)
         for maker in {m.order_id: m for m, _, _ in fills}.values():
             if maker.leaves_qty == 0:

@@ -110,15 +110,16 @@ class Market:
         book = self.books[symbol]
         return (book.best_bid() or 0, book.best_ask() or 0)
 
-    def usd_per_unit(self, inst: Instrument) -> int:
-        """Whole USD per unit of ``inst``'s settlement asset, for fee-tier volume (0 when unknown)."""
+    def usd_price(self, inst: Instrument) -> tuple[int, int]:
+        """The USD price of a whole unit of ``inst``'s settlement asset for fee-tier volume, as (price, its scale):
+        unrounded (ACC-009, ``rules.fee_tier.compute_usd_volume``, floors the volume once); (0, 1) when unknown."""
         if inst.settl_currency == "USDt":
-            return 1
+            return 1, 1
         mark = self.marks.get("XBTUSD")
         xbtusd = self.instrument_map.get("XBTUSD")
         if mark is None or xbtusd is None:
-            return 0
-        return mark // xbtusd.price_scale
+            return 0, 1
+        return mark, xbtusd.price_scale
 
     def trigger_price(self, symbol: str, source: str) -> int:
         """The price a conditional order with trigger ``source`` watches (0 before the first one)."""
