@@ -87,6 +87,7 @@ def _register() -> None:
         for kernel, mutation, what in (
             ("position_margin_cross", "ceil-as-floor", "posInit rounded down"),
             ("trade", "swap-ite", "a selection's arms swapped"),
+            ("value", "signed-product-unnegated", "a negative factor's product left unnegated (|a| * b)"),
         ):
             _add(
                 Obligation(
