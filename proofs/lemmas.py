@@ -16,7 +16,7 @@ import functools
 from perpspec.proofs.prover import Lemma
 from perpspec.rules.contract import compute_lot_value_inverse, compute_value
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.num import PPM, abs_, and_, ceildiv, floordiv, max_
+from perpspec.rules.num import PPM, abs_, and_, ceildiv, floordiv, ite, max_
 from perpspec.rules.position import Position, apply_fill, compute_commission
 
 PRODUCT_MONOTONE = Lemma(
@@ -24,6 +24,23 @@ PRODUCT_MONOTONE = Lemma(
     params=("k", "a", "b"),
     premise=lambda k, a, b: and_(k >= 0, a <= b),
     conclusion=lambda k, a, b: k * a <= k * b,
+)
+
+
+# A product emitted on the sign of a factor (proofs/specialise/emit.py: mypyc multiplies natively only
+# non-negative factors below 2^30).  The linear abstraction replaces each product by an uninterpreted function
+# of its factors, so it cannot see that the selection is a * b until an instance of one of these is assumed.
+SIGNED_PRODUCT_LEFT = Lemma(
+    name="(a·b if a ≥ 0 else -((-a)·b)) = a·b",
+    params=("a", "b"),
+    premise=lambda a, b: and_(a == a, b == b),  # none
+    conclusion=lambda a, b: ite(a >= 0, a * b, -((-a) * b)) == a * b,
+)
+SIGNED_PRODUCT_RIGHT = Lemma(
+    name="(a·b if b ≥ 0 else -(a·(-b))) = a·b",
+    params=("a", "b"),
+    premise=lambda a, b: and_(a == a, b == b),  # none
+    conclusion=lambda a, b: ite(b >= 0, a * b, -(a * (-b))) == a * b,
 )
 
 

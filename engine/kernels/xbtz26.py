@@ -28,24 +28,26 @@ def position_margin_cross(qty: int, cost: int, mark_price: int, cross_balance: i
     t10 = funding_rate_e8 if t9 else (-funding_rate_e8)
     t11 = ((-((-(t0 * t5)) // 1000000)) + t8) + (-((-(t0 * (0 if (t10 <= 0) else t10))) // 100000000))
     t12 = t7 + t8
-    t13 = (-(qty // 100)) * ((2000000000000 + mark_price) // (2 * mark_price))
-    t14 = t13 - cost
-    t15 = t12 + t14
-    t16 = ((-qty) if (qty < 0) else qty) // 100
-    t17 = 1 if (t16 == 0) else t16
-    t18 = ((cross_balance - t11) - cost) // t17
-    t19 = -t18
-    t20 = (100000000 if (t18 <= 0) else ((-((-1000000000000) // ((t18 if (t18 >= 1) else 1) * 50))) * 50)) if t9 else (100000000 if (t19 <= 0) else ((1000000000000 // ((t19 if (t19 >= 1) else 1) * 50)) * 50))
-    t21 = 0 if t6 else (t20 if (t20 >= 1) else 1)
-    t22 = t21 if (t21 >= 50) else 50
-    t23 = 0 if t6 else (t22 if (t22 <= 100000000) else 100000000)
-    t24 = ((cross_balance - t8) - cost) // t17
-    t25 = -t24
-    t26 = (100000000 if (t24 <= 0) else ((-((-1000000000000) // ((t24 if (t24 >= 1) else 1) * 50))) * 50)) if t9 else (100000000 if (t25 <= 0) else ((1000000000000 // ((t25 if (t25 >= 1) else 1) * 50)) * 50))
-    t27 = 0 if t6 else (t26 if (t26 >= 1) else 1)
-    t28 = t27 if (t27 >= 50) else 50
-    t29 = 0 if t6 else (t28 if (t28 <= 100000000) else 100000000)
-    return (qty, 0, t2, t4, t5, cost, t7, t8, 0, t12, t11, t13, t14, t15, t23, t29)
+    t13 = -(qty // 100)
+    t14 = (2000000000000 + mark_price) // (2 * mark_price)
+    t15 = (t13 * t14) if (t13 >= 0) else (-((-t13) * t14))
+    t16 = t15 - cost
+    t17 = t12 + t16
+    t18 = ((-qty) if (qty < 0) else qty) // 100
+    t19 = 1 if (t18 == 0) else t18
+    t20 = ((cross_balance - t11) - cost) // t19
+    t21 = -t20
+    t22 = (100000000 if (t20 <= 0) else ((-((-1000000000000) // ((t20 if (t20 >= 1) else 1) * 50))) * 50)) if t9 else (100000000 if (t21 <= 0) else ((1000000000000 // ((t21 if (t21 >= 1) else 1) * 50)) * 50))
+    t23 = 0 if t6 else (t22 if (t22 >= 1) else 1)
+    t24 = t23 if (t23 >= 50) else 50
+    t25 = 0 if t6 else (t24 if (t24 <= 100000000) else 100000000)
+    t26 = ((cross_balance - t8) - cost) // t19
+    t27 = -t26
+    t28 = (100000000 if (t26 <= 0) else ((-((-1000000000000) // ((t26 if (t26 >= 1) else 1) * 50))) * 50)) if t9 else (100000000 if (t27 <= 0) else ((1000000000000 // ((t27 if (t27 >= 1) else 1) * 50)) * 50))
+    t29 = 0 if t6 else (t28 if (t28 >= 1) else 1)
+    t30 = t29 if (t29 >= 50) else 50
+    t31 = 0 if t6 else (t30 if (t30 <= 100000000) else 100000000)
+    return (qty, 0, t2, t4, t5, cost, t7, t8, 0, t12, t11, t15, t16, t17, t25, t31)
 
 
 def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths: int, pos_cross: int, funding_rate_e8: int) -> tuple[int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int]:
@@ -71,25 +73,27 @@ def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hund
     t14 = funding_rate_e8 if t13 else (-funding_rate_e8)
     t15 = ((-((-(t0 * t8)) // 1000000)) + t12) + (-((-(t0 * (0 if (t14 <= 0) else t14))) // 100000000))
     t16 = (t11 + t12) + t10
-    t17 = (-(qty // 100)) * ((2000000000000 + mark_price) // (2 * mark_price))
-    t18 = t17 - cost
-    t19 = 0 if t5 else t16
-    t20 = t16 + t18
-    t21 = ((-qty) if (qty < 0) else qty) // 100
-    t22 = 1 if (t21 == 0) else t21
-    t23 = ((t19 - t15) - cost) // t22
-    t24 = -t23
-    t25 = (100000000 if (t23 <= 0) else ((-((-1000000000000) // ((t23 if (t23 >= 1) else 1) * 50))) * 50)) if t13 else (100000000 if (t24 <= 0) else ((1000000000000 // ((t24 if (t24 >= 1) else 1) * 50)) * 50))
-    t26 = 0 if t9 else (t25 if (t25 >= 1) else 1)
-    t27 = t26 if (t26 >= 50) else 50
-    t28 = 0 if t9 else (t27 if (t27 <= 100000000) else 100000000)
-    t29 = ((t19 - t12) - cost) // t22
-    t30 = -t29
-    t31 = (100000000 if (t29 <= 0) else ((-((-1000000000000) // ((t29 if (t29 >= 1) else 1) * 50))) * 50)) if t13 else (100000000 if (t30 <= 0) else ((1000000000000 // ((t30 if (t30 >= 1) else 1) * 50)) * 50))
-    t32 = 0 if t9 else (t31 if (t31 >= 1) else 1)
-    t33 = t32 if (t32 >= 50) else 50
-    t34 = 0 if t9 else (t33 if (t33 <= 100000000) else 100000000)
-    return (qty, leverage_hundredths, t2, t7, t8, cost, t11, t12, t10, t16, t15, t17, t18, t20, t28, t34)
+    t17 = -(qty // 100)
+    t18 = (2000000000000 + mark_price) // (2 * mark_price)
+    t19 = (t17 * t18) if (t17 >= 0) else (-((-t17) * t18))
+    t20 = t19 - cost
+    t21 = 0 if t5 else t16
+    t22 = t16 + t20
+    t23 = ((-qty) if (qty < 0) else qty) // 100
+    t24 = 1 if (t23 == 0) else t23
+    t25 = ((t21 - t15) - cost) // t24
+    t26 = -t25
+    t27 = (100000000 if (t25 <= 0) else ((-((-1000000000000) // ((t25 if (t25 >= 1) else 1) * 50))) * 50)) if t13 else (100000000 if (t26 <= 0) else ((1000000000000 // ((t26 if (t26 >= 1) else 1) * 50)) * 50))
+    t28 = 0 if t9 else (t27 if (t27 >= 1) else 1)
+    t29 = t28 if (t28 >= 50) else 50
+    t30 = 0 if t9 else (t29 if (t29 <= 100000000) else 100000000)
+    t31 = ((t21 - t12) - cost) // t24
+    t32 = -t31
+    t33 = (100000000 if (t31 <= 0) else ((-((-1000000000000) // ((t31 if (t31 >= 1) else 1) * 50))) * 50)) if t13 else (100000000 if (t32 <= 0) else ((1000000000000 // ((t32 if (t32 >= 1) else 1) * 50)) * 50))
+    t34 = 0 if t9 else (t33 if (t33 >= 1) else 1)
+    t35 = t34 if (t34 >= 50) else 50
+    t36 = 0 if t9 else (t35 if (t35 <= 100000000) else 100000000)
+    return (qty, leverage_hundredths, t2, t7, t8, cost, t11, t12, t10, t16, t15, t19, t20, t22, t30, t36)
 
 
 def order_margin_cross(qty: int, cost: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int) -> tuple[int, int, int, int, int, int]:
@@ -153,11 +157,14 @@ def order_term(order_qty: int, order_price: int, mark_price: int, best_bid: int,
     """
     t0 = ((best_ask if (best_ask < order_price) else order_price) if (best_ask > 0) else order_price) if (order_qty > 0) else order_price
     t1 = -(order_qty // 100)
-    t2 = t1 * ((2000000000000 + t0) // (2 * t0))
-    t3 = (-t2) if (t2 < 0) else t2
-    t4 = (t1 * ((2000000000000 + order_price) // (2 * order_price))) - (t1 * ((2000000000000 + mark_price) // (2 * mark_price)))
-    t5 = 0 if (t4 <= 0) else t4
-    return (t3, t5)
+    t2 = (2000000000000 + t0) // (2 * t0)
+    t3 = (t1 * t2) if (t1 >= 0) else (-((-t1) * t2))
+    t4 = (-t3) if (t3 < 0) else t3
+    t5 = (2000000000000 + order_price) // (2 * order_price)
+    t6 = (2000000000000 + mark_price) // (2 * mark_price)
+    t7 = ((t1 * t5) if (t1 >= 0) else (-((-t1) * t5))) - ((t1 * t6) if (t1 >= 0) else (-((-t1) * t6)))
+    t8 = 0 if (t7 <= 0) else t7
+    return (t4, t8)
 
 
 def order_requirement_cross(qty: int, cost: int, mark_price: int, order_margin_before: int, order_margin_after: int, order_qty: int, order_price: int) -> tuple[int]:
@@ -176,14 +183,16 @@ def order_requirement_cross(qty: int, cost: int, mark_price: int, order_margin_b
     t7 = qty < 0
     t8 = (0 if (((-order_qty) if t6 else order_qty) > ((-qty) if t7 else qty)) else t5) if (((qty > 0) and t6) or (t7 and (order_qty > 0))) else qty
     t9 = (2000000000000 + order_price) // (2 * order_price)
-    t10 = (cost if (t8 == qty) else ((cost * t8) // (1 if t4 else qty))) + ((-((t5 - t8) // 100)) * t9)
-    t11 = (-t10) if (t10 < 0) else t10
-    t12 = -((20000000000 - t11) // 15000000000)
-    t13 = (0 if (t12 <= 0) else t12) * 5000
-    t14 = -(qty // 100)
-    t15 = (((-((-(t11 * (5000 + t13))) // 1000000)) + (-((-((t11 + (-((-(t11 * (10000 + t13))) // 1000000))) * 750)) // 1000000))) - ((-((-(t1 * (5000 + t3))) // 1000000)) + (-((-((t1 + (-((-(t1 * (10000 + t3))) // 1000000))) * 750)) // 1000000)))) - ((t14 * t9) - (t14 * ((2000000000000 + mark_price) // (2 * mark_price))))
-    t16 = (t0 + (0 if t4 else (0 if (t15 <= 0) else t15))) if (t0 > 0) else 0
-    return (t16,)
+    t10 = -((t5 - t8) // 100)
+    t11 = (cost if (t8 == qty) else ((cost * t8) // (1 if t4 else qty))) + ((t10 * t9) if (t10 >= 0) else (-((-t10) * t9)))
+    t12 = (-t11) if (t11 < 0) else t11
+    t13 = -((20000000000 - t12) // 15000000000)
+    t14 = (0 if (t13 <= 0) else t13) * 5000
+    t15 = -(qty // 100)
+    t16 = (2000000000000 + mark_price) // (2 * mark_price)
+    t17 = (((-((-(t12 * (5000 + t14))) // 1000000)) + (-((-((t12 + (-((-(t12 * (10000 + t14))) // 1000000))) * 750)) // 1000000))) - ((-((-(t1 * (5000 + t3))) // 1000000)) + (-((-((t1 + (-((-(t1 * (10000 + t3))) // 1000000))) * 750)) // 1000000)))) - (((t15 * t9) if (t15 >= 0) else (-((-t15) * t9))) - ((t15 * t16) if (t15 >= 0) else (-((-t15) * t16))))
+    t18 = (t0 + (0 if t4 else (0 if (t17 <= 0) else t17))) if (t0 > 0) else 0
+    return (t18,)
 
 
 def order_requirement_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths: int, pos_cross: int, order_margin_before: int, order_margin_after: int, order_qty: int, order_price: int) -> tuple[int]:
@@ -206,16 +215,18 @@ def order_requirement_isolated(qty: int, cost: int, mark_price: int, leverage_hu
     t11 = qty < 0
     t12 = (0 if (((-order_qty) if t10 else order_qty) > ((-qty) if t11 else qty)) else t9) if (((qty > 0) and t10) or (t11 and (order_qty > 0))) else qty
     t13 = (2000000000000 + order_price) // (2 * order_price)
-    t14 = (cost if (t12 == qty) else ((cost * t12) // (1 if t7 else qty))) + ((-((t9 - t12) // 100)) * t13)
-    t15 = (-t14) if (t14 < 0) else t14
-    t16 = -((20000000000 - t15) // 15000000000)
-    t17 = (0 if (t16 <= 0) else t16) * 5000
-    t18 = 10000 + t17
-    t19 = 0 if (t5 or (t9 == 0)) else pos_cross
-    t20 = -(qty // 100)
-    t21 = (((-((-(t15 * (5000 + t17))) // 1000000)) + (-((-(((t15 + (-((-(t15 * (t18 if t5 else (t6 if (t6 >= t18) else t18)))) // 1000000))) + (0 if (t19 <= 0) else t19)) * 750)) // 1000000))) - ((-((-(t1 * (5000 + t3))) // 1000000)) + (-((-(((t1 + (-((-(t1 * (t4 if t5 else (t6 if (t6 >= t4) else t4)))) // 1000000))) + (0 if (t8 <= 0) else t8)) * 750)) // 1000000)))) - ((t20 * t13) - (t20 * ((2000000000000 + mark_price) // (2 * mark_price))))
-    t22 = (t0 + (0 if t7 else (0 if (t21 <= 0) else t21))) if (t0 > 0) else 0
-    return (t22,)
+    t14 = -((t9 - t12) // 100)
+    t15 = (cost if (t12 == qty) else ((cost * t12) // (1 if t7 else qty))) + ((t14 * t13) if (t14 >= 0) else (-((-t14) * t13)))
+    t16 = (-t15) if (t15 < 0) else t15
+    t17 = -((20000000000 - t16) // 15000000000)
+    t18 = (0 if (t17 <= 0) else t17) * 5000
+    t19 = 10000 + t18
+    t20 = 0 if (t5 or (t9 == 0)) else pos_cross
+    t21 = -(qty // 100)
+    t22 = (2000000000000 + mark_price) // (2 * mark_price)
+    t23 = (((-((-(t16 * (5000 + t18))) // 1000000)) + (-((-(((t16 + (-((-(t16 * (t19 if t5 else (t6 if (t6 >= t19) else t19)))) // 1000000))) + (0 if (t20 <= 0) else t20)) * 750)) // 1000000))) - ((-((-(t1 * (5000 + t3))) // 1000000)) + (-((-(((t1 + (-((-(t1 * (t4 if t5 else (t6 if (t6 >= t4) else t4)))) // 1000000))) + (0 if (t8 <= 0) else t8)) * 750)) // 1000000)))) - (((t21 * t13) if (t21 >= 0) else (-((-t21) * t13))) - ((t21 * t22) if (t21 >= 0) else (-((-t21) * t22))))
+    t24 = (t0 + (0 if t7 else (0 if (t23 <= 0) else t23))) if (t0 > 0) else 0
+    return (t24,)
 
 
 def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int, order_qty: int, order_price: int, best_bid: int, best_ask: int) -> tuple[int, int, int, int, int, int, int, int, int]:
@@ -227,59 +238,61 @@ def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value
     t0 = order_qty > 0
     t1 = ((best_ask if (best_ask < order_price) else order_price) if (best_ask > 0) else order_price) if t0 else order_price
     t2 = -(order_qty // 100)
-    t3 = t2 * ((2000000000000 + t1) // (2 * t1))
-    t4 = (-t3) if (t3 < 0) else t3
-    t5 = (2000000000000 + order_price) // (2 * order_price)
-    t6 = (2000000000000 + mark_price) // (2 * mark_price)
-    t7 = (t2 * t5) - (t2 * t6)
-    t8 = 0 if (t7 <= 0) else t7
-    t9 = -order_qty
-    t10 = bid_qty + (order_qty if t0 else 0)
-    t11 = bid_value + (t4 if t0 else 0)
-    t12 = bid_premium + (t8 if t0 else 0)
-    t13 = ask_qty + (0 if t0 else t9)
-    t14 = ask_value + (0 if t0 else t4)
-    t15 = ask_premium + (0 if t0 else t8)
-    t16 = (-cost) if (cost < 0) else cost
-    t17 = -((20000000000 - (t16 + (bid_value if (bid_value >= ask_value) else ask_value))) // 15000000000)
-    t18 = -qty
-    t19 = 0 if (t18 <= 0) else t18
-    t20 = 0 if (qty <= 0) else qty
-    t21 = bid_qty - (bid_qty if (bid_qty <= t19) else t19)
-    t22 = ask_qty - (ask_qty if (ask_qty <= t20) else t20)
-    t23 = t22 - t21
-    t24 = 1 if (bid_qty == 0) else bid_qty
-    t25 = -((-(bid_value * t21)) // t24)
-    t26 = 1 if (ask_qty == 0) else ask_qty
-    t27 = t25 + (-((-(ask_value * t22)) // t26))
-    t28 = -((-((t25 + (-((-(ask_value * (0 if (t23 <= 0) else t23))) // t26))) * (10000 + ((0 if (t17 <= 0) else t17) * 5000)))) // 1000000)
-    t29 = (t28 + ((-((-(bid_premium * t21)) // t24)) + (-((-(ask_premium * t22)) // t26)))) + ((-((-(t27 * 750)) // 1000000)) + (-((-((t27 + t28) * 750)) // 1000000)))
-    t30 = -((20000000000 - (t16 + (t11 if (t11 >= t14) else t14))) // 15000000000)
-    t31 = t10 - (t10 if (t10 <= t19) else t19)
-    t32 = t13 - (t13 if (t13 <= t20) else t20)
-    t33 = t32 - t31
-    t34 = 1 if (t10 == 0) else t10
-    t35 = -((-(t11 * t31)) // t34)
-    t36 = 1 if (t13 == 0) else t13
-    t37 = t35 + (-((-(t14 * t32)) // t36))
-    t38 = -((-((t35 + (-((-(t14 * (0 if (t33 <= 0) else t33))) // t36))) * (10000 + ((0 if (t30 <= 0) else t30) * 5000)))) // 1000000)
-    t39 = (t38 + ((-((-(t12 * t31)) // t34)) + (-((-(t15 * t32)) // t36)))) + ((-((-(t37 * 750)) // 1000000)) + (-((-((t37 + t38) * 750)) // 1000000)))
-    t40 = t39 - t29
-    t41 = -((20000000000 - t16) // 15000000000)
-    t42 = (0 if (t41 <= 0) else t41) * 5000
-    t43 = qty == 0
-    t44 = qty + order_qty
-    t45 = order_qty < 0
-    t46 = qty < 0
-    t47 = (0 if ((t9 if t45 else order_qty) > (t18 if t46 else qty)) else t44) if (((qty > 0) and t45) or (t46 and t0)) else qty
-    t48 = (cost if (t47 == qty) else ((cost * t47) // (1 if t43 else qty))) + ((-((t44 - t47) // 100)) * t5)
-    t49 = (-t48) if (t48 < 0) else t48
-    t50 = -((20000000000 - t49) // 15000000000)
-    t51 = (0 if (t50 <= 0) else t50) * 5000
-    t52 = -(qty // 100)
-    t53 = (((-((-(t49 * (5000 + t51))) // 1000000)) + (-((-((t49 + (-((-(t49 * (10000 + t51))) // 1000000))) * 750)) // 1000000))) - ((-((-(t16 * (5000 + t42))) // 1000000)) + (-((-((t16 + (-((-(t16 * (10000 + t42))) // 1000000))) * 750)) // 1000000)))) - ((t52 * t5) - (t52 * t6))
-    t54 = (t40 + (0 if t43 else (0 if (t53 <= 0) else t53))) if (t40 > 0) else 0
-    return (t10, t11, t12, t13, t14, t15, t29, t39, t54)
+    t3 = (2000000000000 + t1) // (2 * t1)
+    t4 = (t2 * t3) if (t2 >= 0) else (-((-t2) * t3))
+    t5 = (-t4) if (t4 < 0) else t4
+    t6 = (2000000000000 + order_price) // (2 * order_price)
+    t7 = (2000000000000 + mark_price) // (2 * mark_price)
+    t8 = ((t2 * t6) if (t2 >= 0) else (-((-t2) * t6))) - ((t2 * t7) if (t2 >= 0) else (-((-t2) * t7)))
+    t9 = 0 if (t8 <= 0) else t8
+    t10 = -order_qty
+    t11 = bid_qty + (order_qty if t0 else 0)
+    t12 = bid_value + (t5 if t0 else 0)
+    t13 = bid_premium + (t9 if t0 else 0)
+    t14 = ask_qty + (0 if t0 else t10)
+    t15 = ask_value + (0 if t0 else t5)
+    t16 = ask_premium + (0 if t0 else t9)
+    t17 = (-cost) if (cost < 0) else cost
+    t18 = -((20000000000 - (t17 + (bid_value if (bid_value >= ask_value) else ask_value))) // 15000000000)
+    t19 = -qty
+    t20 = 0 if (t19 <= 0) else t19
+    t21 = 0 if (qty <= 0) else qty
+    t22 = bid_qty - (bid_qty if (bid_qty <= t20) else t20)
+    t23 = ask_qty - (ask_qty if (ask_qty <= t21) else t21)
+    t24 = t23 - t22
+    t25 = 1 if (bid_qty == 0) else bid_qty
+    t26 = -((-(bid_value * t22)) // t25)
+    t27 = 1 if (ask_qty == 0) else ask_qty
+    t28 = t26 + (-((-(ask_value * t23)) // t27))
+    t29 = -((-((t26 + (-((-(ask_value * (0 if (t24 <= 0) else t24))) // t27))) * (10000 + ((0 if (t18 <= 0) else t18) * 5000)))) // 1000000)
+    t30 = (t29 + ((-((-(bid_premium * t22)) // t25)) + (-((-(ask_premium * t23)) // t27)))) + ((-((-(t28 * 750)) // 1000000)) + (-((-((t28 + t29) * 750)) // 1000000)))
+    t31 = -((20000000000 - (t17 + (t12 if (t12 >= t15) else t15))) // 15000000000)
+    t32 = t11 - (t11 if (t11 <= t20) else t20)
+    t33 = t14 - (t14 if (t14 <= t21) else t21)
+    t34 = t33 - t32
+    t35 = 1 if (t11 == 0) else t11
+    t36 = -((-(t12 * t32)) // t35)
+    t37 = 1 if (t14 == 0) else t14
+    t38 = t36 + (-((-(t15 * t33)) // t37))
+    t39 = -((-((t36 + (-((-(t15 * (0 if (t34 <= 0) else t34))) // t37))) * (10000 + ((0 if (t31 <= 0) else t31) * 5000)))) // 1000000)
+    t40 = (t39 + ((-((-(t13 * t32)) // t35)) + (-((-(t16 * t33)) // t37)))) + ((-((-(t38 * 750)) // 1000000)) + (-((-((t38 + t39) * 750)) // 1000000)))
+    t41 = t40 - t30
+    t42 = -((20000000000 - t17) // 15000000000)
+    t43 = (0 if (t42 <= 0) else t42) * 5000
+    t44 = qty == 0
+    t45 = qty + order_qty
+    t46 = order_qty < 0
+    t47 = qty < 0
+    t48 = (0 if ((t10 if t46 else order_qty) > (t19 if t47 else qty)) else t45) if (((qty > 0) and t46) or (t47 and t0)) else qty
+    t49 = -((t45 - t48) // 100)
+    t50 = (cost if (t48 == qty) else ((cost * t48) // (1 if t44 else qty))) + ((t49 * t6) if (t49 >= 0) else (-((-t49) * t6)))
+    t51 = (-t50) if (t50 < 0) else t50
+    t52 = -((20000000000 - t51) // 15000000000)
+    t53 = (0 if (t52 <= 0) else t52) * 5000
+    t54 = -(qty // 100)
+    t55 = (((-((-(t51 * (5000 + t53))) // 1000000)) + (-((-((t51 + (-((-(t51 * (10000 + t53))) // 1000000))) * 750)) // 1000000))) - ((-((-(t17 * (5000 + t43))) // 1000000)) + (-((-((t17 + (-((-(t17 * (10000 + t43))) // 1000000))) * 750)) // 1000000)))) - (((t54 * t6) if (t54 >= 0) else (-((-t54) * t6))) - ((t54 * t7) if (t54 >= 0) else (-((-t54) * t7))))
+    t56 = (t41 + (0 if t44 else (0 if (t55 <= 0) else t55))) if (t41 > 0) else 0
+    return (t11, t12, t13, t14, t15, t16, t30, t40, t56)
 
 
 def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths: int, pos_cross: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int, order_qty: int, order_price: int, best_bid: int, best_ask: int) -> tuple[int, int, int, int, int, int, int, int, int]:
@@ -291,67 +304,69 @@ def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths:
     t0 = order_qty > 0
     t1 = ((best_ask if (best_ask < order_price) else order_price) if (best_ask > 0) else order_price) if t0 else order_price
     t2 = -(order_qty // 100)
-    t3 = t2 * ((2000000000000 + t1) // (2 * t1))
-    t4 = (-t3) if (t3 < 0) else t3
-    t5 = (2000000000000 + order_price) // (2 * order_price)
-    t6 = (2000000000000 + mark_price) // (2 * mark_price)
-    t7 = (t2 * t5) - (t2 * t6)
-    t8 = 0 if (t7 <= 0) else t7
-    t9 = -order_qty
-    t10 = bid_qty + (order_qty if t0 else 0)
-    t11 = bid_value + (t4 if t0 else 0)
-    t12 = bid_premium + (t8 if t0 else 0)
-    t13 = ask_qty + (0 if t0 else t9)
-    t14 = ask_value + (0 if t0 else t4)
-    t15 = ask_premium + (0 if t0 else t8)
-    t16 = (-cost) if (cost < 0) else cost
-    t17 = -((20000000000 - (t16 + (bid_value if (bid_value >= ask_value) else ask_value))) // 15000000000)
-    t18 = 10000 + ((0 if (t17 <= 0) else t17) * 5000)
-    t19 = leverage_hundredths == 0
-    t20 = -((-100000000) // (1 if t19 else leverage_hundredths))
-    t21 = -qty
-    t22 = 0 if (t21 <= 0) else t21
-    t23 = 0 if (qty <= 0) else qty
-    t24 = bid_qty - (bid_qty if (bid_qty <= t22) else t22)
-    t25 = ask_qty - (ask_qty if (ask_qty <= t23) else t23)
-    t26 = t25 - t24
-    t27 = 1 if (bid_qty == 0) else bid_qty
-    t28 = -((-(bid_value * t24)) // t27)
-    t29 = 1 if (ask_qty == 0) else ask_qty
-    t30 = t28 + (-((-(ask_value * t25)) // t29))
-    t31 = -((-((t28 + (-((-(ask_value * (0 if (t26 <= 0) else t26))) // t29))) * (t18 if t19 else (t20 if (t20 >= t18) else t18)))) // 1000000)
-    t32 = (t31 + ((-((-(bid_premium * t24)) // t27)) + (-((-(ask_premium * t25)) // t29)))) + ((-((-(t30 * 750)) // 1000000)) + (-((-((t30 + t31) * 750)) // 1000000)))
-    t33 = -((20000000000 - (t16 + (t11 if (t11 >= t14) else t14))) // 15000000000)
-    t34 = 10000 + ((0 if (t33 <= 0) else t33) * 5000)
-    t35 = t10 - (t10 if (t10 <= t22) else t22)
-    t36 = t13 - (t13 if (t13 <= t23) else t23)
-    t37 = t36 - t35
-    t38 = 1 if (t10 == 0) else t10
-    t39 = -((-(t11 * t35)) // t38)
-    t40 = 1 if (t13 == 0) else t13
-    t41 = t39 + (-((-(t14 * t36)) // t40))
-    t42 = -((-((t39 + (-((-(t14 * (0 if (t37 <= 0) else t37))) // t40))) * (t34 if t19 else (t20 if (t20 >= t34) else t34)))) // 1000000)
-    t43 = (t42 + ((-((-(t12 * t35)) // t38)) + (-((-(t15 * t36)) // t40)))) + ((-((-(t41 * 750)) // 1000000)) + (-((-((t41 + t42) * 750)) // 1000000)))
-    t44 = t43 - t32
-    t45 = -((20000000000 - t16) // 15000000000)
-    t46 = (0 if (t45 <= 0) else t45) * 5000
-    t47 = 10000 + t46
-    t48 = qty == 0
-    t49 = 0 if (t19 or t48) else pos_cross
-    t50 = qty + order_qty
-    t51 = order_qty < 0
-    t52 = qty < 0
-    t53 = (0 if ((t9 if t51 else order_qty) > (t21 if t52 else qty)) else t50) if (((qty > 0) and t51) or (t52 and t0)) else qty
-    t54 = (cost if (t53 == qty) else ((cost * t53) // (1 if t48 else qty))) + ((-((t50 - t53) // 100)) * t5)
-    t55 = (-t54) if (t54 < 0) else t54
-    t56 = -((20000000000 - t55) // 15000000000)
-    t57 = (0 if (t56 <= 0) else t56) * 5000
-    t58 = 10000 + t57
-    t59 = 0 if (t19 or (t50 == 0)) else pos_cross
-    t60 = -(qty // 100)
-    t61 = (((-((-(t55 * (5000 + t57))) // 1000000)) + (-((-(((t55 + (-((-(t55 * (t58 if t19 else (t20 if (t20 >= t58) else t58)))) // 1000000))) + (0 if (t59 <= 0) else t59)) * 750)) // 1000000))) - ((-((-(t16 * (5000 + t46))) // 1000000)) + (-((-(((t16 + (-((-(t16 * (t47 if t19 else (t20 if (t20 >= t47) else t47)))) // 1000000))) + (0 if (t49 <= 0) else t49)) * 750)) // 1000000)))) - ((t60 * t5) - (t60 * t6))
-    t62 = (t44 + (0 if t48 else (0 if (t61 <= 0) else t61))) if (t44 > 0) else 0
-    return (t10, t11, t12, t13, t14, t15, t32, t43, t62)
+    t3 = (2000000000000 + t1) // (2 * t1)
+    t4 = (t2 * t3) if (t2 >= 0) else (-((-t2) * t3))
+    t5 = (-t4) if (t4 < 0) else t4
+    t6 = (2000000000000 + order_price) // (2 * order_price)
+    t7 = (2000000000000 + mark_price) // (2 * mark_price)
+    t8 = ((t2 * t6) if (t2 >= 0) else (-((-t2) * t6))) - ((t2 * t7) if (t2 >= 0) else (-((-t2) * t7)))
+    t9 = 0 if (t8 <= 0) else t8
+    t10 = -order_qty
+    t11 = bid_qty + (order_qty if t0 else 0)
+    t12 = bid_value + (t5 if t0 else 0)
+    t13 = bid_premium + (t9 if t0 else 0)
+    t14 = ask_qty + (0 if t0 else t10)
+    t15 = ask_value + (0 if t0 else t5)
+    t16 = ask_premium + (0 if t0 else t9)
+    t17 = (-cost) if (cost < 0) else cost
+    t18 = -((20000000000 - (t17 + (bid_value if (bid_value >= ask_value) else ask_value))) // 15000000000)
+    t19 = 10000 + ((0 if (t18 <= 0) else t18) * 5000)
+    t20 = leverage_hundredths == 0
+    t21 = -((-100000000) // (1 if t20 else leverage_hundredths))
+    t22 = -qty
+    t23 = 0 if (t22 <= 0) else t22
+    t24 = 0 if (qty <= 0) else qty
+    t25 = bid_qty - (bid_qty if (bid_qty <= t23) else t23)
+    t26 = ask_qty - (ask_qty if (ask_qty <= t24) else t24)
+    t27 = t26 - t25
+    t28 = 1 if (bid_qty == 0) else bid_qty
+    t29 = -((-(bid_value * t25)) // t28)
+    t30 = 1 if (ask_qty == 0) else ask_qty
+    t31 = t29 + (-((-(ask_value * t26)) // t30))
+    t32 = -((-((t29 + (-((-(ask_value * (0 if (t27 <= 0) else t27))) // t30))) * (t19 if t20 else (t21 if (t21 >= t19) else t19)))) // 1000000)
+    t33 = (t32 + ((-((-(bid_premium * t25)) // t28)) + (-((-(ask_premium * t26)) // t30)))) + ((-((-(t31 * 750)) // 1000000)) + (-((-((t31 + t32) * 750)) // 1000000)))
+    t34 = -((20000000000 - (t17 + (t12 if (t12 >= t15) else t15))) // 15000000000)
+    t35 = 10000 + ((0 if (t34 <= 0) else t34) * 5000)
+    t36 = t11 - (t11 if (t11 <= t23) else t23)
+    t37 = t14 - (t14 if (t14 <= t24) else t24)
+    t38 = t37 - t36
+    t39 = 1 if (t11 == 0) else t11
+    t40 = -((-(t12 * t36)) // t39)
+    t41 = 1 if (t14 == 0) else t14
+    t42 = t40 + (-((-(t15 * t37)) // t41))
+    t43 = -((-((t40 + (-((-(t15 * (0 if (t38 <= 0) else t38))) // t41))) * (t35 if t20 else (t21 if (t21 >= t35) else t35)))) // 1000000)
+    t44 = (t43 + ((-((-(t13 * t36)) // t39)) + (-((-(t16 * t37)) // t41)))) + ((-((-(t42 * 750)) // 1000000)) + (-((-((t42 + t43) * 750)) // 1000000)))
+    t45 = t44 - t33
+    t46 = -((20000000000 - t17) // 15000000000)
+    t47 = (0 if (t46 <= 0) else t46) * 5000
+    t48 = 10000 + t47
+    t49 = qty == 0
+    t50 = 0 if (t20 or t49) else pos_cross
+    t51 = qty + order_qty
+    t52 = order_qty < 0
+    t53 = qty < 0
+    t54 = (0 if ((t10 if t52 else order_qty) > (t22 if t53 else qty)) else t51) if (((qty > 0) and t52) or (t53 and t0)) else qty
+    t55 = -((t51 - t54) // 100)
+    t56 = (cost if (t54 == qty) else ((cost * t54) // (1 if t49 else qty))) + ((t55 * t6) if (t55 >= 0) else (-((-t55) * t6)))
+    t57 = (-t56) if (t56 < 0) else t56
+    t58 = -((20000000000 - t57) // 15000000000)
+    t59 = (0 if (t58 <= 0) else t58) * 5000
+    t60 = 10000 + t59
+    t61 = 0 if (t20 or (t51 == 0)) else pos_cross
+    t62 = -(qty // 100)
+    t63 = (((-((-(t57 * (5000 + t59))) // 1000000)) + (-((-(((t57 + (-((-(t57 * (t60 if t20 else (t21 if (t21 >= t60) else t60)))) // 1000000))) + (0 if (t61 <= 0) else t61)) * 750)) // 1000000))) - ((-((-(t17 * (5000 + t47))) // 1000000)) + (-((-(((t17 + (-((-(t17 * (t48 if t20 else (t21 if (t21 >= t48) else t48)))) // 1000000))) + (0 if (t50 <= 0) else t50)) * 750)) // 1000000)))) - (((t62 * t6) if (t62 >= 0) else (-((-t62) * t6))) - ((t62 * t7) if (t62 >= 0) else (-((-t62) * t7))))
+    t64 = (t45 + (0 if t49 else (0 if (t63 <= 0) else t63))) if (t45 > 0) else 0
+    return (t11, t12, t13, t14, t15, t16, t33, t44, t64)
 
 
 def requirement_cross(qty: int, cost: int, chosen_tier: int) -> tuple[int, int, int, int]:
@@ -404,14 +419,16 @@ def account_margin_cross_1(wallet: int, order_margin: int, qty: int, cost: int, 
     t4 = -((-((t0 + t3) * 750)) // 1000000)
     t5 = (-((-(t0 * (5000 + t2))) // 1000000)) + t4
     t6 = t3 + t4
-    t7 = ((-(qty // 100)) * ((2000000000000 + mark_price) // (2 * mark_price))) - cost
-    t8 = 0 if (t7 <= 0) else t7
-    t9 = wallet + t7
-    t10 = (t9 - order_margin) - t6
-    t11 = t10 - t8
-    t12 = 0 if (t11 <= 0) else t11
-    t13 = t9 - t5
-    return (wallet, t7, t9, order_margin, t6, t5, t10, t8, t12, t13)
+    t7 = -(qty // 100)
+    t8 = (2000000000000 + mark_price) // (2 * mark_price)
+    t9 = ((t7 * t8) if (t7 >= 0) else (-((-t7) * t8))) - cost
+    t10 = 0 if (t9 <= 0) else t9
+    t11 = wallet + t9
+    t12 = (t11 - order_margin) - t6
+    t13 = t12 - t10
+    t14 = 0 if (t13 <= 0) else t13
+    t15 = t11 - t5
+    return (wallet, t9, t11, order_margin, t6, t5, t12, t10, t14, t15)
 
 
 def account_margin_flat(wallet: int, order_margin: int) -> tuple[int, int, int, int, int, int, int, int, int, int]:
@@ -431,8 +448,10 @@ def value(qty: int, price: int) -> tuple[int]:
     Equal to CON-002 for this instrument (obligation KRN/value/XBTZ26);
     returns (value).
     """
-    t0 = (-(qty // 100)) * ((2000000000000 + price) // (2 * price))
-    return (t0,)
+    t0 = -(qty // 100)
+    t1 = (2000000000000 + price) // (2 * price)
+    t2 = (t0 * t1) if (t0 >= 0) else (-((-t0) * t1))
+    return (t2,)
 
 
 def trade(buyer_qty: int, buyer_cost: int, seller_qty: int, seller_cost: int, qty: int, price: int, buyer_fee_ppm: int, seller_fee_ppm: int) -> tuple[int, int, int, int, int, int, int, int, int]:
@@ -441,28 +460,33 @@ def trade(buyer_qty: int, buyer_cost: int, seller_qty: int, seller_cost: int, qt
     Equal to ACC-004 for this instrument (obligation KRN/trade/XBTZ26);
     returns (buyer_qty, buyer_cost, buyer_realised_pnl, buyer_commission, seller_qty, seller_cost, seller_realised_pnl, seller_commission, fee_pool_delta).
     """
-    t0 = (2000000000000 + price) // (2 * price)
-    t1 = (-(qty // 100)) * t0
-    t2 = (-t1) if (t1 < 0) else t1
-    t3 = buyer_qty + qty
-    t4 = qty < 0
-    t5 = buyer_qty < 0
-    t6 = -qty
-    t7 = (0 if ((t6 if t4 else qty) > ((-buyer_qty) if t5 else buyer_qty)) else t3) if (((buyer_qty > 0) and t4) or (t5 and (qty > 0))) else buyer_qty
-    t8 = buyer_cost if (t7 == buyer_qty) else ((buyer_cost * t7) // (1 if (buyer_qty == 0) else buyer_qty))
-    t9 = (t8 - buyer_cost) - ((-((t7 - buyer_qty) // 100)) * t0)
-    t10 = t8 + ((-((t3 - t7) // 100)) * t0)
-    t11 = seller_qty + t6
-    t12 = t6 < 0
-    t13 = seller_qty < 0
-    t14 = (0 if ((qty if t12 else t6) > ((-seller_qty) if t13 else seller_qty)) else t11) if (((seller_qty > 0) and t12) or (t13 and (t6 > 0))) else seller_qty
-    t15 = seller_cost if (t14 == seller_qty) else ((seller_cost * t14) // (1 if (seller_qty == 0) else seller_qty))
-    t16 = (t15 - seller_cost) - ((-((t14 - seller_qty) // 100)) * t0)
-    t17 = t15 + ((-((t11 - t14) // 100)) * t0)
-    t18 = -((-(t2 * buyer_fee_ppm)) // 1000000)
-    t19 = -((-(t2 * seller_fee_ppm)) // 1000000)
-    t20 = t18 + t19
-    return (t3, t10, t9, t18, t11, t17, t16, t19, t20)
+    t0 = -(qty // 100)
+    t1 = (2000000000000 + price) // (2 * price)
+    t2 = (t0 * t1) if (t0 >= 0) else (-((-t0) * t1))
+    t3 = (-t2) if (t2 < 0) else t2
+    t4 = buyer_qty + qty
+    t5 = qty < 0
+    t6 = buyer_qty < 0
+    t7 = -qty
+    t8 = (0 if ((t7 if t5 else qty) > ((-buyer_qty) if t6 else buyer_qty)) else t4) if (((buyer_qty > 0) and t5) or (t6 and (qty > 0))) else buyer_qty
+    t9 = buyer_cost if (t8 == buyer_qty) else ((buyer_cost * t8) // (1 if (buyer_qty == 0) else buyer_qty))
+    t10 = -((t8 - buyer_qty) // 100)
+    t11 = -((t4 - t8) // 100)
+    t12 = (t9 - buyer_cost) - ((t10 * t1) if (t10 >= 0) else (-((-t10) * t1)))
+    t13 = t9 + ((t11 * t1) if (t11 >= 0) else (-((-t11) * t1)))
+    t14 = seller_qty + t7
+    t15 = t7 < 0
+    t16 = seller_qty < 0
+    t17 = (0 if ((qty if t15 else t7) > ((-seller_qty) if t16 else seller_qty)) else t14) if (((seller_qty > 0) and t15) or (t16 and (t7 > 0))) else seller_qty
+    t18 = seller_cost if (t17 == seller_qty) else ((seller_cost * t17) // (1 if (seller_qty == 0) else seller_qty))
+    t19 = -((t17 - seller_qty) // 100)
+    t20 = -((t14 - t17) // 100)
+    t21 = (t18 - seller_cost) - ((t19 * t1) if (t19 >= 0) else (-((-t19) * t1)))
+    t22 = t18 + ((t20 * t1) if (t20 >= 0) else (-((-t20) * t1)))
+    t23 = -((-(t3 * buyer_fee_ppm)) // 1000000)
+    t24 = -((-(t3 * seller_fee_ppm)) // 1000000)
+    t25 = t23 + t24
+    return (t4, t13, t12, t23, t14, t22, t21, t24, t25)
 
 
 def order_solvent_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, order_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int]:
@@ -479,28 +503,33 @@ def order_solvent_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int,
     t5 = (-qty) if t2 else qty
     t6 = (0 if (t4 > t5) else t0) if t3 else qty
     t7 = cost if (t6 == qty) else ((cost * t6) // (1 if (qty == 0) else qty))
-    t8 = (2000000000000 + price) // (2 * price)
-    t9 = (t7 - cost) - ((-((t6 - qty) // 100)) * t8)
-    t10 = t7 + ((-((t0 - t6) // 100)) * t8)
-    t11 = (-(order_qty // 100)) * t8
-    t12 = -((-(((-t11) if (t11 < 0) else t11) * fee_ppm)) // 1000000)
-    t13 = (-cost) if (cost < 0) else cost
-    t14 = -((20000000000 - t13) // 15000000000)
-    t15 = 0 if (t14 <= 0) else t14
-    t16 = (t15 if (t15 >= chosen_tier) else chosen_tier) * 5000
-    t17 = (-t10) if (t10 < 0) else t10
-    t18 = -((20000000000 - t17) // 15000000000)
-    t19 = 0 if (t18 <= 0) else t18
-    t20 = (t19 if (t19 >= chosen_tier) else chosen_tier) * 5000
-    t21 = (2000000000000 + mark_price) // (2 * mark_price)
-    t22 = ((-(qty // 100)) * t21) - cost
-    t23 = ((-(t0 // 100)) * t21) - t10
-    t24 = (((pool_margin + t9) - t12) + other_pnl) + t23
-    t25 = (((account_equity + t9) - t12) + t23) - t22
-    t26 = (pool_margin + other_pnl) + t22
-    t27 = t24 - (other_maintenance + ((-((-(t17 * (5000 + t20))) // 1000000)) + (-((-((t17 + (-((-(t17 * (10000 + t20))) // 1000000))) * 750)) // 1000000))))
-    t28 = 1 if ((not (((t5 if (t5 <= t4) else t4) if t3 else 0) > 0)) or (((t27 >= 0) or (t27 >= ((t26 - other_maintenance) - ((-((-(t13 * (5000 + t16))) // 1000000)) + (-((-((t13 + (-((-(t13 * (10000 + t16))) // 1000000))) * 750)) // 1000000)))))) and (((t24 >= 0) or (t24 >= t26)) and ((t25 >= 0) or (t25 >= account_equity))))) else 0
-    return (t28,)
+    t8 = -((t6 - qty) // 100)
+    t9 = (2000000000000 + price) // (2 * price)
+    t10 = -((t0 - t6) // 100)
+    t11 = (t7 - cost) - ((t8 * t9) if (t8 >= 0) else (-((-t8) * t9)))
+    t12 = t7 + ((t10 * t9) if (t10 >= 0) else (-((-t10) * t9)))
+    t13 = -(order_qty // 100)
+    t14 = (t13 * t9) if (t13 >= 0) else (-((-t13) * t9))
+    t15 = -((-(((-t14) if (t14 < 0) else t14) * fee_ppm)) // 1000000)
+    t16 = (-cost) if (cost < 0) else cost
+    t17 = -((20000000000 - t16) // 15000000000)
+    t18 = 0 if (t17 <= 0) else t17
+    t19 = (t18 if (t18 >= chosen_tier) else chosen_tier) * 5000
+    t20 = (-t12) if (t12 < 0) else t12
+    t21 = -((20000000000 - t20) // 15000000000)
+    t22 = 0 if (t21 <= 0) else t21
+    t23 = (t22 if (t22 >= chosen_tier) else chosen_tier) * 5000
+    t24 = (2000000000000 + mark_price) // (2 * mark_price)
+    t25 = -(qty // 100)
+    t26 = ((t25 * t24) if (t25 >= 0) else (-((-t25) * t24))) - cost
+    t27 = -(t0 // 100)
+    t28 = ((t27 * t24) if (t27 >= 0) else (-((-t27) * t24))) - t12
+    t29 = (((pool_margin + t11) - t15) + other_pnl) + t28
+    t30 = (((account_equity + t11) - t15) + t28) - t26
+    t31 = (pool_margin + other_pnl) + t26
+    t32 = t29 - (other_maintenance + ((-((-(t20 * (5000 + t23))) // 1000000)) + (-((-((t20 + (-((-(t20 * (10000 + t23))) // 1000000))) * 750)) // 1000000))))
+    t33 = 1 if ((not (((t5 if (t5 <= t4) else t4) if t3 else 0) > 0)) or (((t32 >= 0) or (t32 >= ((t31 - other_maintenance) - ((-((-(t16 * (5000 + t19))) // 1000000)) + (-((-((t16 + (-((-(t16 * (10000 + t19))) // 1000000))) * 750)) // 1000000)))))) and (((t29 >= 0) or (t29 >= t31)) and ((t30 >= 0) or (t30 >= account_equity))))) else 0
+    return (t33,)
 
 
 def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, order_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int]:
@@ -519,59 +548,64 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t7 = (0 if (t5 > t6) else t0) if t4 else qty
     t8 = qty == 0
     t9 = cost if (t7 == qty) else ((cost * t7) // (1 if t8 else qty))
-    t10 = (2000000000000 + price) // (2 * price)
-    t11 = (t9 - cost) - ((-((t7 - qty) // 100)) * t10)
-    t12 = t9 + ((-((t0 - t7) // 100)) * t10)
-    t13 = (-(order_qty // 100)) * t10
-    t14 = -((-(((-t13) if (t13 < 0) else t13) * fee_ppm)) // 1000000)
-    t15 = (-cost) if (cost < 0) else cost
-    t16 = -((20000000000 - t15) // 15000000000)
-    t17 = 0 if (t16 <= 0) else t16
-    t18 = (t17 if (t17 >= chosen_tier) else chosen_tier) * 5000
-    t19 = 10000 + t18
-    t20 = leverage_hundredths == 0
-    t21 = -((-100000000) // (1 if t20 else leverage_hundredths))
-    t22 = -((-(t15 * (t19 if t20 else (t21 if (t21 >= t19) else t19)))) // 1000000)
-    t23 = -((-((t15 + t22) * 750)) // 1000000)
-    t24 = (-t12) if (t12 < 0) else t12
-    t25 = -((20000000000 - t24) // 15000000000)
-    t26 = 0 if (t25 <= 0) else t25
-    t27 = (t26 if (t26 >= chosen_tier) else chosen_tier) * 5000
-    t28 = 10000 + t27
-    t29 = -((-(t24 * (t28 if t20 else (t21 if (t21 >= t28) else t28)))) // 1000000)
-    t30 = -((-((t24 + t29) * 750)) // 1000000)
-    t31 = t3 and (t0 > 0)
-    t32 = t0 < 0
-    t33 = -((t0 if (t8 or ((t1 and (t0 <= 0)) or t31)) else ((t0 - qty) if (((-t0) if t32 else t0) > t6) else 0)) // 100)
-    t34 = (2000000000000 + mark_price) // (2 * mark_price)
-    t35 = (t33 * t10) - (t33 * t34)
-    t36 = t22 + t23
-    t37 = t29 + t30
-    t38 = (free_wallet + t11) - t14
-    t39 = (t1 and t32) or t31
-    t40 = t36 - t37
-    t41 = 0 if t39 else (pool_margin - t36)
-    t42 = t11 + (0 if (t40 <= 0) else t40)
-    t43 = 0 if t39 else (0 if (t42 >= 0) else t42)
-    t44 = (t37 + t41) + t43
-    t45 = -t43
-    t46 = -(t41 + t43)
-    t47 = 0 if (t46 <= 0) else t46
-    t48 = (t45 if (t45 <= t47) else t47) + (0 if (t35 <= 0) else t35)
-    t49 = t38 - t44
+    t10 = -((t7 - qty) // 100)
+    t11 = (2000000000000 + price) // (2 * price)
+    t12 = -((t0 - t7) // 100)
+    t13 = (t9 - cost) - ((t10 * t11) if (t10 >= 0) else (-((-t10) * t11)))
+    t14 = t9 + ((t12 * t11) if (t12 >= 0) else (-((-t12) * t11)))
+    t15 = -(order_qty // 100)
+    t16 = (t15 * t11) if (t15 >= 0) else (-((-t15) * t11))
+    t17 = -((-(((-t16) if (t16 < 0) else t16) * fee_ppm)) // 1000000)
+    t18 = (-cost) if (cost < 0) else cost
+    t19 = -((20000000000 - t18) // 15000000000)
+    t20 = 0 if (t19 <= 0) else t19
+    t21 = (t20 if (t20 >= chosen_tier) else chosen_tier) * 5000
+    t22 = 10000 + t21
+    t23 = leverage_hundredths == 0
+    t24 = -((-100000000) // (1 if t23 else leverage_hundredths))
+    t25 = -((-(t18 * (t22 if t23 else (t24 if (t24 >= t22) else t22)))) // 1000000)
+    t26 = -((-((t18 + t25) * 750)) // 1000000)
+    t27 = (-t14) if (t14 < 0) else t14
+    t28 = -((20000000000 - t27) // 15000000000)
+    t29 = 0 if (t28 <= 0) else t28
+    t30 = (t29 if (t29 >= chosen_tier) else chosen_tier) * 5000
+    t31 = 10000 + t30
+    t32 = -((-(t27 * (t31 if t23 else (t24 if (t24 >= t31) else t31)))) // 1000000)
+    t33 = -((-((t27 + t32) * 750)) // 1000000)
+    t34 = t3 and (t0 > 0)
+    t35 = t0 < 0
+    t36 = -((t0 if (t8 or ((t1 and (t0 <= 0)) or t34)) else ((t0 - qty) if (((-t0) if t35 else t0) > t6) else 0)) // 100)
+    t37 = (2000000000000 + mark_price) // (2 * mark_price)
+    t38 = ((t36 * t11) if (t36 >= 0) else (-((-t36) * t11))) - ((t36 * t37) if (t36 >= 0) else (-((-t36) * t37)))
+    t39 = t25 + t26
+    t40 = t32 + t33
+    t41 = (free_wallet + t13) - t17
+    t42 = (t1 and t35) or t34
+    t43 = t39 - t40
+    t44 = 0 if t42 else (pool_margin - t39)
+    t45 = t13 + (0 if (t43 <= 0) else t43)
+    t46 = 0 if t42 else (0 if (t45 >= 0) else t45)
+    t47 = (t40 + t44) + t46
+    t48 = -t46
+    t49 = -(t44 + t46)
     t50 = 0 if (t49 <= 0) else t49
-    t51 = t44 + (t48 if (t48 <= t50) else t50)
-    t52 = t38 if (t38 >= t37) else t37
-    t53 = (pool_margin + t11) - t14
-    t54 = ((-(qty // 100)) * t34) - cost
-    t55 = ((-(t0 // 100)) * t34) - t12
-    t56 = other_pnl if t20 else 0
-    t57 = ((t53 if t20 else (0 if (t0 == 0) else (t51 if (t51 <= t52) else t52))) + t56) + t55
-    t58 = (((account_equity + t11) - t14) + t55) - t54
-    t59 = (pool_margin + t56) + t54
-    t60 = ((t53 + t56) + t55) - (other_maintenance + ((-((-(t24 * (5000 + t27))) // 1000000)) + t30))
-    t61 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t60 >= 0) or (t60 >= ((t59 - other_maintenance) - ((-((-(t15 * (5000 + t18))) // 1000000)) + t23)))) and (((t57 >= 0) or (t57 >= t59)) and ((t58 >= 0) or (t58 >= account_equity))))) else 0
-    return (t61,)
+    t51 = (t48 if (t48 <= t50) else t50) + (0 if (t38 <= 0) else t38)
+    t52 = t41 - t47
+    t53 = 0 if (t52 <= 0) else t52
+    t54 = t47 + (t51 if (t51 <= t53) else t53)
+    t55 = t41 if (t41 >= t40) else t40
+    t56 = (pool_margin + t13) - t17
+    t57 = -(qty // 100)
+    t58 = ((t57 * t37) if (t57 >= 0) else (-((-t57) * t37))) - cost
+    t59 = -(t0 // 100)
+    t60 = ((t59 * t37) if (t59 >= 0) else (-((-t59) * t37))) - t14
+    t61 = other_pnl if t23 else 0
+    t62 = ((t56 if t23 else (0 if (t0 == 0) else (t54 if (t54 <= t55) else t55))) + t61) + t60
+    t63 = (((account_equity + t13) - t17) + t60) - t58
+    t64 = (pool_margin + t61) + t58
+    t65 = ((t56 + t61) + t60) - (other_maintenance + ((-((-(t27 * (5000 + t30))) // 1000000)) + t33))
+    t66 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t65 >= 0) or (t65 >= ((t64 - other_maintenance) - ((-((-(t18 * (5000 + t21))) // 1000000)) + t26)))) and (((t62 >= 0) or (t62 >= t64)) and ((t63 >= 0) or (t63 >= account_equity))))) else 0
+    return (t66,)
 
 
 def fill_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
@@ -585,20 +619,25 @@ def fill_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pn
     t2 = qty < 0
     t3 = (0 if (((-fill_qty) if t1 else fill_qty) > ((-qty) if t2 else qty)) else t0) if (((qty > 0) and t1) or (t2 and (fill_qty > 0))) else qty
     t4 = cost if (t3 == qty) else ((cost * t3) // (1 if (qty == 0) else qty))
-    t5 = (2000000000000 + price) // (2 * price)
-    t6 = (t4 - cost) - ((-((t3 - qty) // 100)) * t5)
-    t7 = t4 + ((-((t0 - t3) // 100)) * t5)
-    t8 = (-(fill_qty // 100)) * t5
-    t9 = -((-(((-t8) if (t8 < 0) else t8) * fee_ppm)) // 1000000)
-    t10 = (2000000000000 + mark_price) // (2 * mark_price)
-    t11 = (free_wallet + t6) - t9
-    t12 = (pool_margin + t6) - t9
-    t13 = ((-(qty // 100)) * t10) - cost
-    t14 = ((-(t0 // 100)) * t10) - t7
-    t15 = (t12 + other_pnl) + t14
-    t16 = (((account_equity + t6) - t9) + t14) - t13
-    t17 = 1 if (((t15 >= 0) or (t15 >= ((pool_margin + other_pnl) + t13))) and ((t16 >= 0) or (t16 >= account_equity))) else 0
-    return (t17, t0, t7, t12, t11, t16)
+    t5 = -((t3 - qty) // 100)
+    t6 = (2000000000000 + price) // (2 * price)
+    t7 = -((t0 - t3) // 100)
+    t8 = (t4 - cost) - ((t5 * t6) if (t5 >= 0) else (-((-t5) * t6)))
+    t9 = t4 + ((t7 * t6) if (t7 >= 0) else (-((-t7) * t6)))
+    t10 = -(fill_qty // 100)
+    t11 = (t10 * t6) if (t10 >= 0) else (-((-t10) * t6))
+    t12 = -((-(((-t11) if (t11 < 0) else t11) * fee_ppm)) // 1000000)
+    t13 = (2000000000000 + mark_price) // (2 * mark_price)
+    t14 = (free_wallet + t8) - t12
+    t15 = (pool_margin + t8) - t12
+    t16 = -(qty // 100)
+    t17 = ((t16 * t13) if (t16 >= 0) else (-((-t16) * t13))) - cost
+    t18 = -(t0 // 100)
+    t19 = ((t18 * t13) if (t18 >= 0) else (-((-t18) * t13))) - t9
+    t20 = (t15 + other_pnl) + t19
+    t21 = (((account_equity + t8) - t12) + t19) - t17
+    t22 = 1 if (((t20 >= 0) or (t20 >= ((pool_margin + other_pnl) + t17))) and ((t21 >= 0) or (t21 >= account_equity))) else 0
+    return (t22, t0, t9, t15, t14, t21)
 
 
 def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
@@ -615,53 +654,58 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t5 = (0 if (((-fill_qty) if t2 else fill_qty) > t4) else t0) if ((t1 and t2) or (t3 and (fill_qty > 0))) else qty
     t6 = qty == 0
     t7 = cost if (t5 == qty) else ((cost * t5) // (1 if t6 else qty))
-    t8 = (2000000000000 + price) // (2 * price)
-    t9 = (t7 - cost) - ((-((t5 - qty) // 100)) * t8)
-    t10 = t7 + ((-((t0 - t5) // 100)) * t8)
-    t11 = (-(fill_qty // 100)) * t8
-    t12 = -((-(((-t11) if (t11 < 0) else t11) * fee_ppm)) // 1000000)
-    t13 = (-cost) if (cost < 0) else cost
-    t14 = -((20000000000 - t13) // 15000000000)
-    t15 = 0 if (t14 <= 0) else t14
-    t16 = 10000 + ((t15 if (t15 >= chosen_tier) else chosen_tier) * 5000)
-    t17 = leverage_hundredths == 0
-    t18 = -((-100000000) // (1 if t17 else leverage_hundredths))
-    t19 = -((-(t13 * (t16 if t17 else (t18 if (t18 >= t16) else t16)))) // 1000000)
-    t20 = (-t10) if (t10 < 0) else t10
-    t21 = -((20000000000 - t20) // 15000000000)
-    t22 = 0 if (t21 <= 0) else t21
-    t23 = 10000 + ((t22 if (t22 >= chosen_tier) else chosen_tier) * 5000)
-    t24 = -((-(t20 * (t23 if t17 else (t18 if (t18 >= t23) else t23)))) // 1000000)
-    t25 = t3 and (t0 > 0)
-    t26 = t0 < 0
-    t27 = -((t0 if (t6 or ((t1 and (t0 <= 0)) or t25)) else ((t0 - qty) if (((-t0) if t26 else t0) > t4) else 0)) // 100)
-    t28 = (2000000000000 + mark_price) // (2 * mark_price)
-    t29 = (t27 * t8) - (t27 * t28)
-    t30 = t19 + (-((-((t13 + t19) * 750)) // 1000000))
-    t31 = t24 + (-((-((t20 + t24) * 750)) // 1000000))
-    t32 = (free_wallet + t9) - t12
-    t33 = (t1 and t26) or t25
-    t34 = t30 - t31
-    t35 = 0 if t33 else (pool_margin - t30)
-    t36 = t9 + (0 if (t34 <= 0) else t34)
-    t37 = 0 if t33 else (0 if (t36 >= 0) else t36)
-    t38 = (t31 + t35) + t37
-    t39 = -t37
-    t40 = -(t35 + t37)
-    t41 = 0 if (t40 <= 0) else t40
-    t42 = (t39 if (t39 <= t41) else t41) + (0 if (t29 <= 0) else t29)
-    t43 = t32 - t38
+    t8 = -((t5 - qty) // 100)
+    t9 = (2000000000000 + price) // (2 * price)
+    t10 = -((t0 - t5) // 100)
+    t11 = (t7 - cost) - ((t8 * t9) if (t8 >= 0) else (-((-t8) * t9)))
+    t12 = t7 + ((t10 * t9) if (t10 >= 0) else (-((-t10) * t9)))
+    t13 = -(fill_qty // 100)
+    t14 = (t13 * t9) if (t13 >= 0) else (-((-t13) * t9))
+    t15 = -((-(((-t14) if (t14 < 0) else t14) * fee_ppm)) // 1000000)
+    t16 = (-cost) if (cost < 0) else cost
+    t17 = -((20000000000 - t16) // 15000000000)
+    t18 = 0 if (t17 <= 0) else t17
+    t19 = 10000 + ((t18 if (t18 >= chosen_tier) else chosen_tier) * 5000)
+    t20 = leverage_hundredths == 0
+    t21 = -((-100000000) // (1 if t20 else leverage_hundredths))
+    t22 = -((-(t16 * (t19 if t20 else (t21 if (t21 >= t19) else t19)))) // 1000000)
+    t23 = (-t12) if (t12 < 0) else t12
+    t24 = -((20000000000 - t23) // 15000000000)
+    t25 = 0 if (t24 <= 0) else t24
+    t26 = 10000 + ((t25 if (t25 >= chosen_tier) else chosen_tier) * 5000)
+    t27 = -((-(t23 * (t26 if t20 else (t21 if (t21 >= t26) else t26)))) // 1000000)
+    t28 = t3 and (t0 > 0)
+    t29 = t0 < 0
+    t30 = -((t0 if (t6 or ((t1 and (t0 <= 0)) or t28)) else ((t0 - qty) if (((-t0) if t29 else t0) > t4) else 0)) // 100)
+    t31 = (2000000000000 + mark_price) // (2 * mark_price)
+    t32 = ((t30 * t9) if (t30 >= 0) else (-((-t30) * t9))) - ((t30 * t31) if (t30 >= 0) else (-((-t30) * t31)))
+    t33 = t22 + (-((-((t16 + t22) * 750)) // 1000000))
+    t34 = t27 + (-((-((t23 + t27) * 750)) // 1000000))
+    t35 = (free_wallet + t11) - t15
+    t36 = (t1 and t29) or t28
+    t37 = t33 - t34
+    t38 = 0 if t36 else (pool_margin - t33)
+    t39 = t11 + (0 if (t37 <= 0) else t37)
+    t40 = 0 if t36 else (0 if (t39 >= 0) else t39)
+    t41 = (t34 + t38) + t40
+    t42 = -t40
+    t43 = -(t38 + t40)
     t44 = 0 if (t43 <= 0) else t43
-    t45 = t38 + (t42 if (t42 <= t44) else t44)
-    t46 = t32 if (t32 >= t31) else t31
-    t47 = ((pool_margin + t9) - t12) if t17 else (0 if (t0 == 0) else (t45 if (t45 <= t46) else t46))
-    t48 = ((-(qty // 100)) * t28) - cost
-    t49 = ((-(t0 // 100)) * t28) - t10
-    t50 = other_pnl if t17 else 0
-    t51 = (t47 + t50) + t49
-    t52 = (((account_equity + t9) - t12) + t49) - t48
-    t53 = 1 if (((t51 >= 0) or (t51 >= ((pool_margin + t50) + t48))) and ((t52 >= 0) or (t52 >= account_equity))) else 0
-    return (t53, t0, t10, t47, t32, t52)
+    t45 = (t42 if (t42 <= t44) else t44) + (0 if (t32 <= 0) else t32)
+    t46 = t35 - t41
+    t47 = 0 if (t46 <= 0) else t46
+    t48 = t41 + (t45 if (t45 <= t47) else t47)
+    t49 = t35 if (t35 >= t34) else t34
+    t50 = ((pool_margin + t11) - t15) if t20 else (0 if (t0 == 0) else (t48 if (t48 <= t49) else t49))
+    t51 = -(qty // 100)
+    t52 = ((t51 * t31) if (t51 >= 0) else (-((-t51) * t31))) - cost
+    t53 = -(t0 // 100)
+    t54 = ((t53 * t31) if (t53 >= 0) else (-((-t53) * t31))) - t12
+    t55 = other_pnl if t20 else 0
+    t56 = (t50 + t55) + t54
+    t57 = (((account_equity + t11) - t15) + t54) - t52
+    t58 = 1 if (((t56 >= 0) or (t56 >= ((pool_margin + t55) + t52))) and ((t57 >= 0) or (t57 >= account_equity))) else 0
+    return (t58, t0, t12, t50, t35, t57)
 
 
 def position_prices_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int) -> tuple[int, int]:

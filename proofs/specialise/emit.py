@@ -10,6 +10,19 @@ Python evaluates only the arm taken, where :func:`rules.num.ite` evaluates
 both, which changes nothing because every division of both arms is proved
 divisor-safe.  Nothing else appears, so the emitted code does exactly the
 integer operations the rule does, minus the folded ones.
+
+**Products in the fast path.**  Compiled with mypyc, ``a * b`` on two ints
+multiplies natively only when both operands are at least 0 and below 2^30
+(``CPyTagged_IsMultiplyOverflow``); any negative operand sends it through
+Python's big-integer multiplication (about 0.6k instructions).  Most products
+of a kernel multiply a signed quantity (``-(qty // 100)``, a position's cost)
+by a positive one, so a product whose operand may be negative is emitted on
+its sign: ``a * b if a >= 0 else -((-a) * b)`` (or on ``b``'s sign), when one
+factor is known non-negative and the other is not.  Which factors may be
+negative is decided by a small sign analysis (:func:`_nonnegative_nodes`) that
+is *not trusted*: a wrong answer only costs speed, because the emitted text is
+what the equivalence obligations prove equal to the rule (with an instance of
+a proved signed-product lemma for each such selection).
 """
 
 from __future__ import annotations
@@ -115,6 +128,58 @@ def _uses(outputs: tuple[Operand, ...], live: set[int], graph: Graph) -> dict[in
     return counts
 
 
+def _nonnegative_nodes(graph: Graph, nonnegative_inputs: frozenset[str]) -> set[int]:
+    """The nodes whose value is never negative (a sign analysis used only to choose the emitted form).
+
+    Not trusted: the emitted text is proved equal to the rule whatever this says.
+    """
+    known: set[int] = set()
+
+    def nonneg(value: Operand) -> bool:
+        if isinstance(value, Node):
+            return value.index in known
+        return value >= 0
+
+    for node in graph.nodes:
+        if node.is_bool:
+            continue
+        if _is_nonnegative(node, nonneg, nonnegative_inputs):
+            known.add(node.index)
+    return known
+
+
+def _is_nonnegative(node: Node, nonneg: typing.Callable[[Operand], bool], inputs: frozenset[str]) -> bool:
+    args = node.args
+    if node.op == "input":
+        return node.name in inputs
+    if node.op in ("add", "mul"):
+        return nonneg(args[0]) and nonneg(args[1])
+    if node.op in ("floordiv", "mod"):
+        # a non-negative numerator over a divisor that is never negative (zero raises, in the rule too)
+        return nonneg(args[1]) and (node.op == "mod" or nonneg(args[0]))
+    if node.op != "ite":
+        return False
+    test, then, other = args
+    if nonneg(then) and nonneg(other):
+        return True
+    if not isinstance(test, Node) or len(test.args) != 2:
+        return False
+    left, right = test.args
+    if not isinstance(left, Node) or isinstance(right, (Node, bool)):
+        return False
+    # the clamp and absolute-value forms: x if x >= k else a, a if x <= k else x, -x if x < 0 else x (k >= 0 or -1)
+    floor_if_true = {"ge": right, "gt": right + 1}.get(test.op)
+    floor_if_false = {"le": right + 1, "lt": right}.get(test.op)
+    if floor_if_true is not None and then is left and floor_if_true >= 0 and nonneg(other):
+        return True
+    if floor_if_false is not None and other is left and floor_if_false >= 0:
+        if nonneg(then):
+            return True
+        negated = isinstance(then, Node) and then.op == "neg" and then.args[0] is left
+        return test.op == "lt" and right == 0 and negated
+    return False
+
+
 def emit_function(spec: KernelSpec, inst: Instrument) -> str:
     """The source of ``def <spec.name>(...)`` specialised to ``inst``.
 
@@ -126,6 +191,14 @@ def emit_function(spec: KernelSpec, inst: Instrument) -> str:
     graph, outputs = trace_kernel(spec, inst)
     live = _reachable(outputs)
     uses = _uses(outputs, live, graph)
+    nonnegative = _nonnegative_nodes(graph, frozenset(spec.prices) | frozenset(spec.touches))
+    for node in graph.nodes:
+        if node.index in live and _split_on_sign(node, nonnegative) is not None:
+            for arg in node.args:
+                assert isinstance(arg, Node)
+                uses[arg.index] = (
+                    uses.get(arg.index, 0) + 2
+                )  # named: the signed product reads each factor twice
     names: dict[int, str] = {}
     body: list[str] = []
     for node in graph.nodes:
@@ -134,7 +207,7 @@ def emit_function(spec: KernelSpec, inst: Instrument) -> str:
             continue
         if node.index not in live:
             continue
-        text = _expression(node, names)
+        text = _expression(node, names, nonnegative)
         if uses.get(node.index, 0) == 1:
             names[node.index] = f"({text})"  # inlined into its one user
             continue
@@ -155,7 +228,32 @@ def emit_function(spec: KernelSpec, inst: Instrument) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _expression(node: Node, names: dict[int, str]) -> str:
+def _split_on_sign(node: Node, nonnegative: set[int]) -> int | None:
+    """For a product of a negated factor of unknown sign and a non-negative one: which factor (0, 1) to split on.
+
+    Any other product (two factors of unknown sign, a constant factor, a factor that is not a
+    negation) is emitted as it is: in the kernels those are margins and values that are non-negative
+    in practice, and each split is a selection the proof must see through.
+    """
+    if node.op != "mul":
+        return None
+    left, right = node.args
+    if not isinstance(left, Node) or not isinstance(right, Node):
+        return None
+    signs = (left.index in nonnegative, right.index in nonnegative)
+    split = {(False, True): 0, (True, False): 1}.get(signs)
+    # only a negated factor (a contract value's -(qty // lot) and the like): the others are margins and
+    # values that are non-negative in practice
+    return split if split is not None and (left, right)[split].op == "neg" else None
+
+
+def _expression(node: Node, names: dict[int, str], nonnegative: set[int]) -> str:
+    split = _split_on_sign(node, nonnegative)
+    if split is not None:
+        left, right = (names[arg.index] for arg in node.args if isinstance(arg, Node))
+        if split == 0:
+            return f"({left} * {right}) if ({left} >= 0) else (-((-{left}) * {right}))"
+        return f"({left} * {right}) if ({right} >= 0) else (-({left} * (-{right})))"
     args = [_atom(arg, names) for arg in node.args]
     if node.op == "neg":
         return f"-{args[0]}"

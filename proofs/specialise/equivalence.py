@@ -12,8 +12,10 @@ preconditions:
 * an isolated kernel's leverage is at least 0.01x (``leverage_hundredths >= 1``).
 
 Known-bad emitted variants (:func:`mutate`) must be refuted: a ceiling
-division turned into a floor (a requirement rounded toward the trader), or the
-arms of a selection swapped.
+division turned into a floor (a requirement rounded toward the trader), the
+arms of a selection swapped (the first selection that is not a signed product,
+whose two arms are equal by design), or a signed product's negative arm left
+unnegated (``a * b if a >= 0 else (-a) * b``: ``|a| * b``).
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from __future__ import annotations
 import ast
 import typing
 
+import z3
+
+from perpspec.proofs.lemmas import SIGNED_PRODUCT_LEFT, SIGNED_PRODUCT_RIGHT
 from perpspec.proofs.prover import ProofResult, Prover
 from perpspec.proofs.specialise.catalogue import KernelSpec
 from perpspec.proofs.specialise.interpret import evaluate, parse_module
-from perpspec.proofs.sym import all_of
+from perpspec.proofs.sym import SideConditions, SymBool, all_of, bool_term_of, collecting
 from perpspec.rules.instrument import Instrument
 
 
@@ -32,6 +37,64 @@ def assume_preconditions(prover: Prover, spec: KernelSpec, args: dict[str, int])
     """The only precondition: every price parameter is positive (a value is divided by its price)."""
     for name in spec.prices:
         prover.assume(args[name] > 0, f"{name} positive")
+
+
+def use_sign_lemmas(
+    prover: Prover, function: ast.FunctionDef, bindings: dict[str, object]
+) -> list[tuple[z3.ExprRef, z3.ExprRef]]:
+    """Assume the proved signed-product lemma at every product the emitted code selects on a factor's sign.
+
+    ``a * b if a >= 0 else -((-a) * b)`` (or the form on ``b``'s sign) equals
+    the rule's ``a * b``, but the linear abstraction (each product an
+    uninterpreted function of its factors) cannot see it without the instance.
+    The factors are names (:mod:`.emit` names them); an instance is assumed for
+    each selection of either shape.  Any instance of a proved lemma is a true
+    fact, whatever terms it is taken at, and the lemmas are proved before any
+    goal that uses them (:meth:`Prover.use`): a shape misread here can only
+    leave a goal unproved, never prove a false one.  Returns each instance's two
+    sides (the selection, ``a * b``), for :func:`replace_equals`.
+    """
+    lemmas = {"left": SIGNED_PRODUCT_LEFT, "right": SIGNED_PRODUCT_RIGHT}
+    seen: set[tuple[str, str, str]] = set()
+    equalities: list[tuple[z3.ExprRef, z3.ExprRef]] = []
+    for node in ast.walk(function):
+        found = _signed_product_shape(node) if isinstance(node, ast.IfExp) else None
+        if found is None or found in seen:
+            continue
+        seen.add(found)
+        shape, left, right = found
+        if left not in bindings or right not in bindings:
+            continue
+        factors = (typing.cast(int, bindings[left]), typing.cast(int, bindings[right]))
+        prover.use(lemmas[shape], *factors)
+        with collecting(SideConditions()):  # no division in a lemma's conclusion; its own proof checks any
+            instance = bool_term_of(lemmas[shape].conclusion(*factors))
+        if z3.is_eq(instance):
+            equalities.append((instance.arg(0), instance.arg(1)))
+    return equalities
+
+
+def _signed_product_shape(node: ast.IfExp) -> tuple[str, str, str] | None:
+    """``("left" | "right", a, b)`` when ``node`` selects ``a * b`` on the sign of factor ``a`` or ``b``."""
+    test = node.test
+    if not (
+        isinstance(test, ast.Compare)
+        and isinstance(test.ops[0], ast.GtE)
+        and isinstance(test.left, ast.Name)
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == 0
+    ):
+        return None
+    if not (isinstance(node.body, ast.BinOp) and isinstance(node.body.op, ast.Mult)):
+        return None
+    left, right = node.body.left, node.body.right
+    if not (isinstance(left, ast.Name) and isinstance(right, ast.Name)):
+        return None
+    if test.left.id == left.id:
+        return ("left", left.id, right.id)
+    if test.left.id == right.id:
+        return ("right", left.id, right.id)
+    return None
 
 
 def witness(spec: KernelSpec, inst: Instrument) -> dict[str, int]:
@@ -53,21 +116,54 @@ def prove_equivalence(spec: KernelSpec, inst: Instrument, source: str, label: st
         args = {name: prover.symbol(name) for name in spec.params}
         assume_preconditions(prover, spec, args)
         prover.witness(**witness(spec, inst))
-        emitted = evaluate(function, args)
+        bindings: dict[str, object] = {}
+        emitted = evaluate(function, args, bindings)
+        equalities = use_sign_lemmas(prover, function, bindings)
         expected = spec.reference(inst, *(args[name] for name in spec.params))
         if len(emitted) != len(expected):
             raise ValueError(f"{spec.name}: {len(emitted)} outputs emitted, {len(expected)} expected")
         goal = all_of(*(typing.cast(bool, got == want) for got, want in zip(emitted, expected, strict=True)))
-        return prover.prove(goal, label)
+        return prover.prove(replace_equals(goal, equalities), label)
 
 
-MUTATIONS = ("ceil-as-floor", "swap-ite")
+def replace_equals(goal: SymBool, equalities: list[tuple[z3.ExprRef, z3.ExprRef]]) -> SymBool:
+    """``goal`` with each ``left`` replaced by its ``right``, where every ``left == right`` is an assumed lemma instance.
+
+    Equals for equals: under the assumptions (which include each instance) the
+    new goal holds exactly when the old one does.  The solver would find this
+    by congruence, but a selection on a sign inside a goal with other
+    nonlinear terms makes it case-split (``pretrade_cross``: from 0.2 s to a
+    timeout).  The larger terms are replaced first (a signed product may be a
+    factor of another).
+    """
+    term = goal.term
+    ordered = sorted(equalities, key=lambda pair: -_size(pair[0]))
+    for _ in range(3):
+        for left, right in ordered:
+            term = z3.substitute(term, (left, right))
+    return SymBool(term)
+
+
+def _size(term: z3.ExprRef) -> int:
+    seen: set[int] = set()
+    todo = [term]
+    while todo:
+        node = todo.pop()
+        if node.get_id() not in seen:
+            seen.add(node.get_id())
+            todo.extend(node.children())
+    return len(seen)
+
+
+MUTATIONS = ("ceil-as-floor", "swap-ite", "signed-product-unnegated")
 
 
 def mutate(source: str, function_name: str, mutation: str) -> str:
     """``source`` with one known-bad change in ``function_name`` (the first site, in source order)."""
     tree = ast.parse(source)
-    function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == function_name)
+    function = next(
+        node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == function_name
+    )
     mutator = _Mutator(mutation)
     mutator.visit(function)
     if not mutator.done:
@@ -84,10 +180,16 @@ class _Mutator(ast.NodeTransformer):
         self.done = False
 
     def visit_IfExp(self, node: ast.IfExp) -> ast.expr:
-        if self.mutation == "swap-ite" and not self.done:
+        if self.mutation == "swap-ite" and not self.done and not _is_signed_product(node):
             self.done = True
             node.body, node.orelse = node.orelse, node.body
             return node
+        if self.mutation == "signed-product-unnegated" and not self.done and _is_signed_product(node):
+            negated = node.orelse
+            if isinstance(negated, ast.UnaryOp) and isinstance(negated.op, ast.USub):
+                self.done = True
+                node.orelse = negated.operand  # (-a) * b where -((-a) * b) is due
+                return node
         self.generic_visit(node)
         return node
 
@@ -107,3 +209,17 @@ class _Mutator(ast.NodeTransformer):
                 return ast.BinOp(left=inner.left.operand, op=ast.FloorDiv(), right=inner.right)
         self.generic_visit(node)
         return node
+
+
+def _is_signed_product(node: ast.IfExp) -> bool:
+    """``... * ... if x >= 0 else ...``: a product emitted on the sign of a factor (:mod:`.emit`)."""
+    test = node.test
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.ops[0], ast.GtE)
+        and isinstance(test.left, ast.Name)
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == 0
+        and isinstance(node.body, ast.BinOp)
+        and isinstance(node.body.op, ast.Mult)
+    )

@@ -153,9 +153,15 @@ def _check_expression(node: ast.expr, assigned: set[str]) -> None:
         _check_atom(node, assigned)
 
 
-def evaluate(function: ast.FunctionDef, arguments: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Run a checked emitted function on ``arguments`` (ints, or symbolic integers)."""
-    env: dict[str, Any] = {argument.arg: arguments[argument.arg] for argument in function.args.args}
+def evaluate(
+    function: ast.FunctionDef, arguments: Mapping[str, Any], bindings: dict[str, Any] | None = None
+) -> tuple[Any, ...]:
+    """Run a checked emitted function on ``arguments`` (ints, or symbolic integers).
+
+    ``bindings``, when given, receives the value of every parameter and assigned name.
+    """
+    env: dict[str, Any] = {} if bindings is None else bindings
+    env.update((argument.arg, arguments[argument.arg]) for argument in function.args.args)
     body = function.body[1:] if _is_docstring(function.body[0]) else function.body
     for statement in body[:-1]:
         assert isinstance(statement, ast.Assign)
