@@ -324,6 +324,10 @@ def prove_isolated_margin_after_fill(kernel: Callable[..., int]) -> ProofResult:
         unpaid = ite(and_(not_(flips), realised + freed < 0), realised + freed, 0)
         from_wallet = margin_after - own
         bound = ite(unallocated > new_req, unallocated, new_req)  # the free wallet, or the requirement
+        # a reduction of a pool short of its requirement also keeps, of what the closed part frees and realises, up
+        # to that part's share of the deficit (redteam20_1): the closed part's own money, never the free wallet's
+        reduces = and_(and_(not_(flips), new_qty != 0), abs_(new_qty) < abs_(old_qty))
+        closed_part = ite(and_(reduces, old_margin < old_req), ite(realised + freed > 0, realised + freed, 0), 0)
         return prover.prove(
             all_of(
                 implies(new_qty == 0, margin_after == 0),
@@ -331,7 +335,8 @@ def prove_isolated_margin_after_fill(kernel: Callable[..., int]) -> ProofResult:
                 # nothing of the pool's own leaves but its loss, unless the wallet no longer holds it
                 implies(new_qty != 0, margin_after >= ite(own < bound, own, bound)),
                 implies(new_qty != 0, from_wallet <= ite(unallocated > own, unallocated - own, 0)),  # what it holds
-                implies(new_qty != 0, from_wallet <= premium - unpaid),  # the premium, and the loss the pool cannot pay
+                # the premium, the loss the pool cannot pay, and a short pool's closed part's share of its deficit
+                implies(new_qty != 0, from_wallet <= premium - unpaid + closed_part),
                 implies(flips, margin_after >= new_req),  # a flip's new side from flat: never the old side's loss
             ),
             "ACC-006",
@@ -354,6 +359,39 @@ def prove_isolated_remainder_keeps_requirement(kernel: Callable[..., int]) -> Pr
                 implies(_opens(old_qty, new_qty), margin_after >= new_req),
             ),
             "ACC-006 remainder",
+        )
+
+
+def prove_isolated_reduction_shares_deficit(kernel: Callable[..., int]) -> ProofResult:
+    """ACC-006 (redteam20_1): a reduction of an isolated pool short of its requirement (a negative extra, funding
+    paid from it) leaves the remainder at least its proportional share of the deficit, ``extra × |new| / |old|``
+    exactly (so a reduction at the mark never lowers the pool's margin-to-requirement standing), and never more
+    than that share rounded up -- unless what the closed part frees and realises does not reach, and then the
+    remainder has kept all of it; and the free wallet never pays for that share."""
+    with Prover() as prover:
+        inputs = _isolated_fill_inputs(prover)
+        old_margin, old_req, new_req, realised, premium, unallocated, old_qty, new_qty = inputs
+        same_side = or_(and_(old_qty > 0, new_qty > 0), and_(old_qty < 0, new_qty < 0))
+        prover.assume(and_(same_side, abs_(new_qty) < abs_(old_qty)), "a reduction that leaves a position")
+        prover.assume(old_margin < old_req, "the pool held less than its requirement (a negative extra)")
+        margin_after = kernel(*inputs)
+        old_n, new_n = abs_(old_qty), abs_(new_qty)
+        extra, extra_after = old_margin - old_req, margin_after - new_req
+        freed = ite(old_req > new_req, old_req - new_req, 0)
+        whole = new_req + extra  # the remainder under the whole-deficit rule (before redteam20_1)
+        closed_part = ite(realised + freed > 0, realised + freed, 0)  # what the closed part frees and realises
+        unpaid = ite(realised + freed < 0, -(realised + freed), 0)  # the closed part's loss beyond that
+        # where the closed part's money falls short of its share: all of it, as far as the free wallet holds it
+        # (``unallocated`` counts the pool's own margin; ``whole - unpaid`` is what the pool holds of its own)
+        cap = ite(unallocated > whole - unpaid, unallocated, whole - unpaid)
+        all_it_has = ite(whole + closed_part < cap, whole + closed_part, cap)
+        return prover.prove(
+            all_of(
+                or_(extra_after * old_n >= extra * new_n, margin_after >= all_it_has),  # its share, or all it has
+                extra_after * old_n < extra * new_n + old_n,  # never more than its share rounded up
+                margin_after - whole <= closed_part + unpaid,  # the free wallet pays only the unpaid loss
+            ),
+            "ACC-006 deficit shared",
         )
 
 
@@ -605,6 +643,16 @@ def _register_second_batch() -> None:
     add("ACC-006/charges-the-rest", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
         "the rule before attack review 2: the closed part's loss charged to what is left, a premium fill capped whole.",
         p(prove_isolated_remainder_keeps_requirement, bad.compute_isolated_margin_after_fill_charging_the_rest),
+        expect="refuted")
+    add("ACC-006/reduction-shares-deficit", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
+        "A reduction of an isolated pool short of its requirement (funding paid from it) leaves the remainder at "
+        "least its proportional share of the deficit, extra × |new| / |old| exactly, and at most that share rounded "
+        "up, paid from what the closed part frees and realises (all of it where that does not reach), the free wallet "
+        "paying only the closed part's unpaid loss: a reduction at the mark never lowers the pool's standing.",
+        p(prove_isolated_reduction_shares_deficit, compute_isolated_margin_after_fill))
+    add("ACC-006/whole-deficit", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
+        "the rule before redteam20_1: the remainder of a reduction keeps the pool's whole deficit.",
+        p(prove_isolated_reduction_shares_deficit, bad.compute_isolated_margin_after_fill_whole_deficit),
         expect="refuted")
     add("ACC-006/caps-the-requirement", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
         "a premium fill's whole margin, requirement included, capped at the free wallet.",

@@ -542,36 +542,39 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t30 = -((-((t24 + t29) * 750)) // 1000000)
     t31 = t3 and (t0 > 0)
     t32 = t0 < 0
-    t33 = -((t0 if (t8 or ((t1 and (t0 <= 0)) or t31)) else ((t0 - qty) if (((-t0) if t32 else t0) > t6) else 0)) // 100)
-    t34 = (2000000000000 + mark_price) // (2 * mark_price)
-    t35 = (t33 * t10) - (t33 * t34)
-    t36 = t22 + t23
-    t37 = t29 + t30
-    t38 = (free_wallet + t11) - t14
-    t39 = (t1 and t32) or t31
-    t40 = t36 - t37
-    t41 = 0 if t39 else (pool_margin - t36)
-    t42 = t11 + (0 if (t40 <= 0) else t40)
-    t43 = 0 if t39 else (0 if (t42 >= 0) else t42)
-    t44 = (t37 + t41) + t43
-    t45 = -t43
-    t46 = -(t41 + t43)
-    t47 = 0 if (t46 <= 0) else t46
-    t48 = (t45 if (t45 <= t47) else t47) + (0 if (t35 <= 0) else t35)
-    t49 = t38 - t44
-    t50 = 0 if (t49 <= 0) else t49
-    t51 = t44 + (t48 if (t48 <= t50) else t50)
-    t52 = t38 if (t38 >= t37) else t37
-    t53 = (pool_margin + t11) - t14
-    t54 = ((-(qty // 100)) * t34) - cost
-    t55 = ((-(t0 // 100)) * t34) - t12
-    t56 = other_pnl if t20 else 0
-    t57 = ((t53 if t20 else (0 if (t0 == 0) else (t51 if (t51 <= t52) else t52))) + t56) + t55
-    t58 = (((account_equity + t11) - t14) + t55) - t54
-    t59 = (pool_margin + t56) + t54
-    t60 = ((t53 + t56) + t55) - (other_maintenance + ((-((-(t24 * (5000 + t27))) // 1000000)) + t30))
-    t61 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t60 >= 0) or (t60 >= ((t59 - other_maintenance) - ((-((-(t15 * (5000 + t18))) // 1000000)) + t23)))) and (((t57 >= 0) or (t57 >= t59)) and ((t58 >= 0) or (t58 >= account_equity))))) else 0
-    return (t61,)
+    t33 = (-t0) if t32 else t0
+    t34 = -((t0 if (t8 or ((t1 and (t0 <= 0)) or t31)) else ((t0 - qty) if (t33 > t6) else 0)) // 100)
+    t35 = (2000000000000 + mark_price) // (2 * mark_price)
+    t36 = (t34 * t10) - (t34 * t35)
+    t37 = t22 + t23
+    t38 = t29 + t30
+    t39 = (free_wallet + t11) - t14
+    t40 = (t1 and t32) or t31
+    t41 = t37 - t38
+    t42 = 0 if t40 else (pool_margin - t37)
+    t43 = t11 + (0 if (t41 <= 0) else t41)
+    t44 = 0 if t40 else (0 if (t43 >= 0) else t43)
+    t45 = (t38 + t42) + t44
+    t46 = -t44
+    t47 = -(t42 + t44)
+    t48 = 0 if (t47 <= 0) else t47
+    t49 = (-((-(t42 * t33)) // (1 if (t6 <= 1) else t6))) - t42
+    t50 = 0 if (t43 <= 0) else t43
+    t51 = ((t46 if (t46 <= t48) else t48) + (0 if (t36 <= 0) else t36)) + ((t49 if (t49 <= t50) else t50) if ((((not t40) and (t0 != 0)) and (t33 < t6)) and (t42 < 0)) else 0)
+    t52 = t39 - t45
+    t53 = 0 if (t52 <= 0) else t52
+    t54 = t45 + (t51 if (t51 <= t53) else t53)
+    t55 = t39 if (t39 >= t38) else t38
+    t56 = (pool_margin + t11) - t14
+    t57 = ((-(qty // 100)) * t35) - cost
+    t58 = ((-(t0 // 100)) * t35) - t12
+    t59 = other_pnl if t20 else 0
+    t60 = ((t56 if t20 else (0 if (t0 == 0) else (t54 if (t54 <= t55) else t55))) + t59) + t58
+    t61 = (((account_equity + t11) - t14) + t58) - t57
+    t62 = (pool_margin + t59) + t57
+    t63 = ((t56 + t59) + t58) - (other_maintenance + ((-((-(t24 * (5000 + t27))) // 1000000)) + t30))
+    t64 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t63 >= 0) or (t63 >= ((t62 - other_maintenance) - ((-((-(t15 * (5000 + t18))) // 1000000)) + t23)))) and (((t60 >= 0) or (t60 >= t62)) and ((t61 >= 0) or (t61 >= account_equity))))) else 0
+    return (t64,)
 
 
 def fill_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
@@ -634,34 +637,37 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t24 = -((-(t20 * (t23 if t17 else (t18 if (t18 >= t23) else t23)))) // 1000000)
     t25 = t3 and (t0 > 0)
     t26 = t0 < 0
-    t27 = -((t0 if (t6 or ((t1 and (t0 <= 0)) or t25)) else ((t0 - qty) if (((-t0) if t26 else t0) > t4) else 0)) // 100)
-    t28 = (2000000000000 + mark_price) // (2 * mark_price)
-    t29 = (t27 * t8) - (t27 * t28)
-    t30 = t19 + (-((-((t13 + t19) * 750)) // 1000000))
-    t31 = t24 + (-((-((t20 + t24) * 750)) // 1000000))
-    t32 = (free_wallet + t9) - t12
-    t33 = (t1 and t26) or t25
-    t34 = t30 - t31
-    t35 = 0 if t33 else (pool_margin - t30)
-    t36 = t9 + (0 if (t34 <= 0) else t34)
-    t37 = 0 if t33 else (0 if (t36 >= 0) else t36)
-    t38 = (t31 + t35) + t37
-    t39 = -t37
-    t40 = -(t35 + t37)
-    t41 = 0 if (t40 <= 0) else t40
-    t42 = (t39 if (t39 <= t41) else t41) + (0 if (t29 <= 0) else t29)
-    t43 = t32 - t38
-    t44 = 0 if (t43 <= 0) else t43
-    t45 = t38 + (t42 if (t42 <= t44) else t44)
-    t46 = t32 if (t32 >= t31) else t31
-    t47 = ((pool_margin + t9) - t12) if t17 else (0 if (t0 == 0) else (t45 if (t45 <= t46) else t46))
-    t48 = ((-(qty // 100)) * t28) - cost
-    t49 = ((-(t0 // 100)) * t28) - t10
-    t50 = other_pnl if t17 else 0
-    t51 = (t47 + t50) + t49
-    t52 = (((account_equity + t9) - t12) + t49) - t48
-    t53 = 1 if (((t51 >= 0) or (t51 >= ((pool_margin + t50) + t48))) and ((t52 >= 0) or (t52 >= account_equity))) else 0
-    return (t53, t0, t10, t47, t32, t52)
+    t27 = (-t0) if t26 else t0
+    t28 = -((t0 if (t6 or ((t1 and (t0 <= 0)) or t25)) else ((t0 - qty) if (t27 > t4) else 0)) // 100)
+    t29 = (2000000000000 + mark_price) // (2 * mark_price)
+    t30 = (t28 * t8) - (t28 * t29)
+    t31 = t19 + (-((-((t13 + t19) * 750)) // 1000000))
+    t32 = t24 + (-((-((t20 + t24) * 750)) // 1000000))
+    t33 = (free_wallet + t9) - t12
+    t34 = (t1 and t26) or t25
+    t35 = t31 - t32
+    t36 = 0 if t34 else (pool_margin - t31)
+    t37 = t9 + (0 if (t35 <= 0) else t35)
+    t38 = 0 if t34 else (0 if (t37 >= 0) else t37)
+    t39 = (t32 + t36) + t38
+    t40 = -t38
+    t41 = -(t36 + t38)
+    t42 = 0 if (t41 <= 0) else t41
+    t43 = (-((-(t36 * t27)) // (1 if (t4 <= 1) else t4))) - t36
+    t44 = 0 if (t37 <= 0) else t37
+    t45 = ((t40 if (t40 <= t42) else t42) + (0 if (t30 <= 0) else t30)) + ((t43 if (t43 <= t44) else t44) if ((((not t34) and (t0 != 0)) and (t27 < t4)) and (t36 < 0)) else 0)
+    t46 = t33 - t39
+    t47 = 0 if (t46 <= 0) else t46
+    t48 = t39 + (t45 if (t45 <= t47) else t47)
+    t49 = t33 if (t33 >= t32) else t32
+    t50 = ((pool_margin + t9) - t12) if t17 else (0 if (t0 == 0) else (t48 if (t48 <= t49) else t49))
+    t51 = ((-(qty // 100)) * t29) - cost
+    t52 = ((-(t0 // 100)) * t29) - t10
+    t53 = other_pnl if t17 else 0
+    t54 = (t50 + t53) + t52
+    t55 = (((account_equity + t9) - t12) + t52) - t51
+    t56 = 1 if (((t54 >= 0) or (t54 >= ((pool_margin + t53) + t51))) and ((t55 >= 0) or (t55 >= account_equity))) else 0
+    return (t56, t0, t10, t50, t33, t55)
 
 
 def position_prices_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int) -> tuple[int, int]:
