@@ -6,6 +6,8 @@ Split from :mod:`proofs.obligations_kernels` (whose docstring says what these pr
 from __future__ import annotations
 
 import functools
+
+import attrs
 from collections.abc import Callable
 
 from perpspec.proofs import known_bad_kernels as bad
@@ -497,6 +499,37 @@ def prove_account_margin(k: int, withdrawable: Callable[[int, int], int] | None 
         )
 
 
+def prove_negative_isolated_margin(k: int, account_margin: Callable[..., margin.AccountMargin] | None = None) -> ProofResult:
+    """MRG-050 (redteam20_2): an isolated margin below zero (funding paid from a pool its unrealised profit backs)
+    never adds to the available or withdrawable balance: both are what they would be with it at 0, and a withdrawal
+    never takes more than the wallet holds (k positions, the first isolated, every other one cross)."""
+    compute = margin.compute_account_margin if account_margin is None else account_margin
+    with Prover() as prover:
+        wallet, order_margin = prover.symbol("wallet"), prover.symbol("order_margin")
+        prover.assume(order_margin >= 0, "order margin ≥ 0")
+        positions = []
+        for i in range(k):
+            record = prover.record(margin.PositionMargin, f"p{i}", leverage_hundredths=1_000 if i % 2 == 0 else 0)
+            if i % 2 == 1:
+                prover.assume(record.pos_margin >= 0, f"p{i}.pos_margin ≥ 0 (cross)")
+            positions.append(record)
+        prover.assume(positions[0].pos_margin < 0, "p0's isolated margin below zero")
+        floored = tuple(
+            attrs.evolve(p, pos_margin=ite(p.pos_margin < 0, 0, p.pos_margin)) if i % 2 == 0 else p
+            for i, p in enumerate(positions)
+        )
+        account = compute(wallet, tuple(positions), order_margin)
+        at_zero = compute(wallet, floored, order_margin)
+        return prover.prove(
+            all_of(
+                account.available_margin == at_zero.available_margin,
+                account.withdrawable_margin == at_zero.withdrawable_margin,
+                account.withdrawable_margin <= ite(wallet > 0, wallet, 0),  # never more than the wallet holds
+            ),
+            f"MRG-050 negative isolated margin k={k}",
+        )
+
+
 def _order_requirement_unclamped(inst: Instrument, held: Position, mark_price: int, leverage: int, pos_cross: int, before: int, after: int, qty: int, price: int) -> int:
     """KNOWN-BAD MRG-060: the order-margin increase charged even when negative (a reduction 'frees' available balance)."""
     real = margin.compute_order_requirement(inst, held, mark_price, leverage, pos_cross, before, after, qty, price)
@@ -662,6 +695,17 @@ def _register_second_batch() -> None:
         add(f"MRG-050/withdrawable/k={k}", "MRG-050", "INV-WITHDRAW-SAFE",
             "Margin balance is wallet + Σ PnL; withdrawable is ≥ 0 and never includes unrealised cross profit.",
             p(prove_account_margin, k), bounded=f"k = {k} positions")
+    for k in (1, 2, 3):
+        add(f"MRG-050/negative-isolated-margin/k={k}", "MRG-050", "INV-WITHDRAW-SAFE",
+            "An isolated margin below zero (funding paid from a pool its unrealised profit backs) never adds to the "
+            "available or withdrawable balance (both as with it at 0), and a withdrawal never takes more than the "
+            "wallet holds.",
+            p(prove_negative_isolated_margin, k), bounded=f"k = {k} positions")
+    add("MRG-050/negative-isolated-margin-adds/k=1", "MRG-050", "INV-WITHDRAW-SAFE",
+        "the rule before redteam20_2: every isolated posMargin subtracted, so a negative one adds to what is "
+        "available and withdrawable.",
+        p(prove_negative_isolated_margin, 1, bad.compute_account_margin_negative_isolated_adds), expect="refuted",
+        bounded="k = 1 positions")
     add("MRG-050/profit-withdrawable/k=1", "MRG-050", "INV-WITHDRAW-SAFE", "withdrawable = max(0, available).",
         p(prove_account_margin, 1, bad.compute_withdrawable_with_profit), expect="refuted", bounded="k = 1 positions")
     for symbol in SYMBOLS:
