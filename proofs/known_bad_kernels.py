@@ -11,7 +11,13 @@ import attrs
 
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.margin import CROSS, AccountMargin, PositionMargin, compute_account_margin, compute_cross_backing
+from perpspec.rules.margin import (
+    CROSS,
+    AccountMargin,
+    PositionMargin,
+    compute_account_margin,
+    compute_cross_backing,
+)
 from perpspec.rules.num import (
     PPM,
     abs_,

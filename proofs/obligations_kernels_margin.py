@@ -6,9 +6,9 @@ Split from :mod:`proofs.obligations_kernels` (whose docstring says what these pr
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import attrs
-from collections.abc import Callable
 
 from perpspec.proofs import known_bad_kernels as bad
 from perpspec.proofs import lemmas
@@ -372,7 +372,7 @@ def prove_isolated_reduction_shares_deficit(kernel: Callable[..., int]) -> Proof
     remainder has kept all of it; and the free wallet never pays for that share."""
     with Prover() as prover:
         inputs = _isolated_fill_inputs(prover)
-        old_margin, old_req, new_req, realised, premium, unallocated, old_qty, new_qty = inputs
+        old_margin, old_req, new_req, realised, _, unallocated, old_qty, new_qty = inputs
         same_side = or_(and_(old_qty > 0, new_qty > 0), and_(old_qty < 0, new_qty < 0))
         prover.assume(and_(same_side, abs_(new_qty) < abs_(old_qty)), "a reduction that leaves a position")
         prover.assume(old_margin < old_req, "the pool held less than its requirement (a negative extra)")

@@ -22,7 +22,7 @@ from perpspec.rules.liquidation import (
     apply_partial_close,
     compute_requirement,
 )
-from perpspec.rules.num import abs_, and_, ceildiv, concrete, ite, max_, min_, not_, or_
+from perpspec.rules.num import abs_, and_, ceildiv, clamp, concrete, ite, max_, min_, not_, or_
 from perpspec.rules.order_margin import compute_order_premium
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.waterfall_state import Holding, Ledger
@@ -124,7 +124,9 @@ def compute_isolated_margin_after_fill(
     # remainder's extra is ⌈extra × |new| / |old|⌉ (its share, rounded so it keeps no less), paid from what the
     # closed part frees and realises, never from the rest of the free wallet (and only as far as that holds it)
     reduces = and_(and_(not_(flips), new_qty != 0), abs_(new_qty) < abs_(old_qty))
-    share = ceildiv(extra * abs_(new_qty), max_(1, abs_(old_qty)))  # the remainder's share of the extra
+    # the remainder's share of the extra; between the extra and 0 for a reduction of a deficit (the clamp changes no
+    # value: it states the bounds for the proofs, whose linear abstraction does not know the quotient's)
+    share = clamp(ceildiv(extra * abs_(new_qty), max_(1, abs_(old_qty))), extra, 0)
     shed = ite(and_(reduces, extra < 0), min_(share - extra, max_(0, realised + freed)), 0)  # ≥ 0; > 0: no unpaid
     funded = own + min_(top_up + premium + shed, max_(0, unallocated - own))
     bound = max_(unallocated, new_requirement)  # the free wallet, or the requirement MRG-060 charged

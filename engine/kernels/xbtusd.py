@@ -558,23 +558,25 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t46 = -t44
     t47 = -(t42 + t44)
     t48 = 0 if (t47 <= 0) else t47
-    t49 = (-((-(t42 * t33)) // (1 if (t6 <= 1) else t6))) - t42
-    t50 = 0 if (t43 <= 0) else t43
-    t51 = ((t46 if (t46 <= t48) else t48) + (0 if (t36 <= 0) else t36)) + ((t49 if (t49 <= t50) else t50) if ((((not t40) and (t0 != 0)) and (t33 < t6)) and (t42 < 0)) else 0)
-    t52 = t39 - t45
-    t53 = 0 if (t52 <= 0) else t52
-    t54 = t45 + (t51 if (t51 <= t53) else t53)
-    t55 = t39 if (t39 >= t38) else t38
-    t56 = (pool_margin + t11) - t14
-    t57 = ((-(qty // 100)) * t35) - cost
-    t58 = ((-(t0 // 100)) * t35) - t12
-    t59 = other_pnl if t20 else 0
-    t60 = ((t56 if t20 else (0 if (t0 == 0) else (t54 if (t54 <= t55) else t55))) + t59) + t58
-    t61 = (((account_equity + t11) - t14) + t58) - t57
-    t62 = (pool_margin + t59) + t57
-    t63 = ((t56 + t59) + t58) - (other_maintenance + ((-((-(t24 * (5000 + t27))) // 1000000)) + t30))
-    t64 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t63 >= 0) or (t63 >= ((t62 - other_maintenance) - ((-((-(t15 * (5000 + t18))) // 1000000)) + t23)))) and (((t60 >= 0) or (t60 >= t62)) and ((t61 >= 0) or (t61 >= account_equity))))) else 0
-    return (t64,)
+    t49 = -((-(t42 * t33)) // (1 if (t6 <= 1) else t6))
+    t50 = t49 if (t49 >= t42) else t42
+    t51 = (t50 if (t50 <= 0) else 0) - t42
+    t52 = 0 if (t43 <= 0) else t43
+    t53 = ((t46 if (t46 <= t48) else t48) + (0 if (t36 <= 0) else t36)) + ((t51 if (t51 <= t52) else t52) if ((((not t40) and (t0 != 0)) and (t33 < t6)) and (t42 < 0)) else 0)
+    t54 = t39 - t45
+    t55 = 0 if (t54 <= 0) else t54
+    t56 = t45 + (t53 if (t53 <= t55) else t55)
+    t57 = t39 if (t39 >= t38) else t38
+    t58 = (pool_margin + t11) - t14
+    t59 = ((-(qty // 100)) * t35) - cost
+    t60 = ((-(t0 // 100)) * t35) - t12
+    t61 = other_pnl if t20 else 0
+    t62 = ((t58 if t20 else (0 if (t0 == 0) else (t56 if (t56 <= t57) else t57))) + t61) + t60
+    t63 = (((account_equity + t11) - t14) + t60) - t59
+    t64 = (pool_margin + t61) + t59
+    t65 = ((t58 + t61) + t60) - (other_maintenance + ((-((-(t24 * (5000 + t27))) // 1000000)) + t30))
+    t66 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t65 >= 0) or (t65 >= ((t64 - other_maintenance) - ((-((-(t15 * (5000 + t18))) // 1000000)) + t23)))) and (((t62 >= 0) or (t62 >= t64)) and ((t63 >= 0) or (t63 >= account_equity))))) else 0
+    return (t66,)
 
 
 def fill_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
@@ -653,21 +655,23 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t40 = -t38
     t41 = -(t36 + t38)
     t42 = 0 if (t41 <= 0) else t41
-    t43 = (-((-(t36 * t27)) // (1 if (t4 <= 1) else t4))) - t36
-    t44 = 0 if (t37 <= 0) else t37
-    t45 = ((t40 if (t40 <= t42) else t42) + (0 if (t30 <= 0) else t30)) + ((t43 if (t43 <= t44) else t44) if ((((not t34) and (t0 != 0)) and (t27 < t4)) and (t36 < 0)) else 0)
-    t46 = t33 - t39
-    t47 = 0 if (t46 <= 0) else t46
-    t48 = t39 + (t45 if (t45 <= t47) else t47)
-    t49 = t33 if (t33 >= t32) else t32
-    t50 = ((pool_margin + t9) - t12) if t17 else (0 if (t0 == 0) else (t48 if (t48 <= t49) else t49))
-    t51 = ((-(qty // 100)) * t29) - cost
-    t52 = ((-(t0 // 100)) * t29) - t10
-    t53 = other_pnl if t17 else 0
-    t54 = (t50 + t53) + t52
-    t55 = (((account_equity + t9) - t12) + t52) - t51
-    t56 = 1 if (((t54 >= 0) or (t54 >= ((pool_margin + t53) + t51))) and ((t55 >= 0) or (t55 >= account_equity))) else 0
-    return (t56, t0, t10, t50, t33, t55)
+    t43 = -((-(t36 * t27)) // (1 if (t4 <= 1) else t4))
+    t44 = t43 if (t43 >= t36) else t36
+    t45 = (t44 if (t44 <= 0) else 0) - t36
+    t46 = 0 if (t37 <= 0) else t37
+    t47 = ((t40 if (t40 <= t42) else t42) + (0 if (t30 <= 0) else t30)) + ((t45 if (t45 <= t46) else t46) if ((((not t34) and (t0 != 0)) and (t27 < t4)) and (t36 < 0)) else 0)
+    t48 = t33 - t39
+    t49 = 0 if (t48 <= 0) else t48
+    t50 = t39 + (t47 if (t47 <= t49) else t49)
+    t51 = t33 if (t33 >= t32) else t32
+    t52 = ((pool_margin + t9) - t12) if t17 else (0 if (t0 == 0) else (t50 if (t50 <= t51) else t51))
+    t53 = ((-(qty // 100)) * t29) - cost
+    t54 = ((-(t0 // 100)) * t29) - t10
+    t55 = other_pnl if t17 else 0
+    t56 = (t52 + t55) + t54
+    t57 = (((account_equity + t9) - t12) + t54) - t53
+    t58 = 1 if (((t56 >= 0) or (t56 >= ((pool_margin + t55) + t53))) and ((t57 >= 0) or (t57 >= account_equity))) else 0
+    return (t58, t0, t10, t52, t33, t57)
 
 
 def position_prices_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int) -> tuple[int, int]:
