@@ -7,9 +7,17 @@ Nothing outside ``proofs/`` and ``tests/`` may import this module.
 
 from __future__ import annotations
 
+import attrs
+
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.margin import compute_cross_backing
+from perpspec.rules.margin import (
+    CROSS,
+    AccountMargin,
+    PositionMargin,
+    compute_account_margin,
+    compute_cross_backing,
+)
 from perpspec.rules.num import (
     PPM,
     abs_,
@@ -507,3 +515,45 @@ def compute_withdrawable_with_profit(available: int, cross_profit: int) -> int:
     """KNOWN-BAD MRG-050: withdrawable = max(0, available): unrealised profit can be withdrawn."""
     del cross_profit
     return max_(0, available)
+
+
+def compute_account_margin_negative_isolated_adds(
+    wallet: int, positions: tuple[PositionMargin, ...], order_margin: int
+) -> AccountMargin:
+    """KNOWN-BAD MRG-050 (the rule before redteam20_2): every isolated posMargin subtracted, a negative one adding.
+
+    A Withdraw of the whole available balance left an isolated short's wallet at -3,970,500 XBt, position open.
+    """
+    account = compute_account_margin(wallet, positions, order_margin)
+    negative = sum((min_(0, p.pos_margin) for p in positions if p.leverage_hundredths != CROSS), 0)
+    available = account.available_margin - negative  # BAD: −(negative posMargin) added back
+    return attrs.evolve(
+        account,
+        available_margin=available,
+        withdrawable_margin=max_(0, available - account.cross_unrealised_profit),
+    )
+
+
+def compute_isolated_margin_after_fill_whole_deficit(
+    old_margin: int,
+    old_requirement: int,
+    new_requirement: int,
+    realised: int,
+    premium: int,
+    unallocated: int,
+    old_qty: int,
+    new_qty: int,
+) -> int:
+    """KNOWN-BAD ACC-006 (the rule before redteam20_1): a reduction's remainder keeps the pool's whole deficit.
+
+    A half-taken Close at the mark of a pool at 1.19x maintenance that had paid funding left the remainder
+    liquidatable at the same mark.
+    """
+    flips = or_(and_(old_qty > 0, new_qty < 0), and_(old_qty < 0, new_qty > 0))
+    freed = max_(0, old_requirement - new_requirement)
+    extra = ite(flips, 0, old_margin - old_requirement)  # BAD: the whole extra, a deficit included, stays
+    unpaid = ite(flips, 0, min_(0, realised + freed))
+    own = new_requirement + extra + unpaid
+    top_up = min_(-unpaid, max_(0, -(extra + unpaid)))
+    funded = own + min_(top_up + premium, max_(0, unallocated - own))
+    return ite(new_qty == 0, 0, min_(funded, max_(unallocated, new_requirement)))

@@ -86,7 +86,10 @@ def prove_free_wallet_kept(symbol: str, leverage: int, rule: FreeWalletRule = is
         # "no lower than before" only where no cross position was open before either: closing the last one must
         # leave the free wallet ≥ 0 (an owing cross pool is the waterfall's, session 8)
         return prover.prove(
-            or_(cross_open_after, or_(free_after >= 0, and_(not_(cross_open_before), free_after >= cross_before))),
+            and_(
+                or_(cross_open_after, or_(free_after >= 0, and_(not_(cross_open_before), free_after >= cross_before))),
+                account.premium_posted_as_rules,
+            ),
             f"LIQ-054 accepted fill keeps the free wallet {symbol} leverage {leverage}",
         )
 

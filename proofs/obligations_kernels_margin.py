@@ -8,6 +8,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+import attrs
+
 from perpspec.proofs import known_bad_kernels as bad
 from perpspec.proofs import lemmas
 from perpspec.proofs.kernels_common import INVERSE, SYMBOLS, add, ceil_exact, iff, when
@@ -324,6 +326,10 @@ def prove_isolated_margin_after_fill(kernel: Callable[..., int]) -> ProofResult:
         unpaid = ite(and_(not_(flips), realised + freed < 0), realised + freed, 0)
         from_wallet = margin_after - own
         bound = ite(unallocated > new_req, unallocated, new_req)  # the free wallet, or the requirement
+        # a reduction of a pool short of its requirement also keeps, of what the closed part frees and realises, up
+        # to that part's share of the deficit (redteam20_1): the closed part's own money, never the free wallet's
+        reduces = and_(and_(not_(flips), new_qty != 0), abs_(new_qty) < abs_(old_qty))
+        closed_part = ite(and_(reduces, old_margin < old_req), ite(realised + freed > 0, realised + freed, 0), 0)
         return prover.prove(
             all_of(
                 implies(new_qty == 0, margin_after == 0),
@@ -331,7 +337,8 @@ def prove_isolated_margin_after_fill(kernel: Callable[..., int]) -> ProofResult:
                 # nothing of the pool's own leaves but its loss, unless the wallet no longer holds it
                 implies(new_qty != 0, margin_after >= ite(own < bound, own, bound)),
                 implies(new_qty != 0, from_wallet <= ite(unallocated > own, unallocated - own, 0)),  # what it holds
-                implies(new_qty != 0, from_wallet <= premium - unpaid),  # the premium, and the loss the pool cannot pay
+                # the premium, the loss the pool cannot pay, and a short pool's closed part's share of its deficit
+                implies(new_qty != 0, from_wallet <= premium - unpaid + closed_part),
                 implies(flips, margin_after >= new_req),  # a flip's new side from flat: never the old side's loss
             ),
             "ACC-006",
@@ -354,6 +361,39 @@ def prove_isolated_remainder_keeps_requirement(kernel: Callable[..., int]) -> Pr
                 implies(_opens(old_qty, new_qty), margin_after >= new_req),
             ),
             "ACC-006 remainder",
+        )
+
+
+def prove_isolated_reduction_shares_deficit(kernel: Callable[..., int]) -> ProofResult:
+    """ACC-006 (redteam20_1): a reduction of an isolated pool short of its requirement (a negative extra, funding
+    paid from it) leaves the remainder at least its proportional share of the deficit, ``extra × |new| / |old|``
+    exactly (so a reduction at the mark never lowers the pool's margin-to-requirement standing), and never more
+    than that share rounded up -- unless what the closed part frees and realises does not reach, and then the
+    remainder has kept all of it; and the free wallet never pays for that share."""
+    with Prover() as prover:
+        inputs = _isolated_fill_inputs(prover)
+        old_margin, old_req, new_req, realised, _, unallocated, old_qty, new_qty = inputs
+        same_side = or_(and_(old_qty > 0, new_qty > 0), and_(old_qty < 0, new_qty < 0))
+        prover.assume(and_(same_side, abs_(new_qty) < abs_(old_qty)), "a reduction that leaves a position")
+        prover.assume(old_margin < old_req, "the pool held less than its requirement (a negative extra)")
+        margin_after = kernel(*inputs)
+        old_n, new_n = abs_(old_qty), abs_(new_qty)
+        extra, extra_after = old_margin - old_req, margin_after - new_req
+        freed = ite(old_req > new_req, old_req - new_req, 0)
+        whole = new_req + extra  # the remainder under the whole-deficit rule (before redteam20_1)
+        closed_part = ite(realised + freed > 0, realised + freed, 0)  # what the closed part frees and realises
+        unpaid = ite(realised + freed < 0, -(realised + freed), 0)  # the closed part's loss beyond that
+        # where the closed part's money falls short of its share: all of it, as far as the free wallet holds it
+        # (``unallocated`` counts the pool's own margin; ``whole - unpaid`` is what the pool holds of its own)
+        cap = ite(unallocated > whole - unpaid, unallocated, whole - unpaid)
+        all_it_has = ite(whole + closed_part < cap, whole + closed_part, cap)
+        return prover.prove(
+            all_of(
+                or_(extra_after * old_n >= extra * new_n, margin_after >= all_it_has),  # its share, or all it has
+                extra_after * old_n < extra * new_n + old_n,  # never more than its share rounded up
+                margin_after - whole <= closed_part + unpaid,  # the free wallet pays only the unpaid loss
+            ),
+            "ACC-006 deficit shared",
         )
 
 
@@ -456,6 +496,37 @@ def prove_account_margin(k: int, withdrawable: Callable[[int, int], int] | None 
                 taken <= ite(account.available_margin - cross_profit > 0, account.available_margin - cross_profit, 0),
             ),
             f"MRG-050 k={k}",
+        )
+
+
+def prove_negative_isolated_margin(k: int, account_margin: Callable[..., margin.AccountMargin] | None = None) -> ProofResult:
+    """MRG-050 (redteam20_2): an isolated margin below zero (funding paid from a pool its unrealised profit backs)
+    never adds to the available or withdrawable balance: both are what they would be with it at 0, and a withdrawal
+    never takes more than the wallet holds (k positions, the first isolated, every other one cross)."""
+    compute = margin.compute_account_margin if account_margin is None else account_margin
+    with Prover() as prover:
+        wallet, order_margin = prover.symbol("wallet"), prover.symbol("order_margin")
+        prover.assume(order_margin >= 0, "order margin ≥ 0")
+        positions = []
+        for i in range(k):
+            record = prover.record(margin.PositionMargin, f"p{i}", leverage_hundredths=1_000 if i % 2 == 0 else 0)
+            if i % 2 == 1:
+                prover.assume(record.pos_margin >= 0, f"p{i}.pos_margin ≥ 0 (cross)")
+            positions.append(record)
+        prover.assume(positions[0].pos_margin < 0, "p0's isolated margin below zero")
+        floored = tuple(
+            attrs.evolve(p, pos_margin=ite(p.pos_margin < 0, 0, p.pos_margin)) if i % 2 == 0 else p
+            for i, p in enumerate(positions)
+        )
+        account = compute(wallet, tuple(positions), order_margin)
+        at_zero = compute(wallet, floored, order_margin)
+        return prover.prove(
+            all_of(
+                account.available_margin == at_zero.available_margin,
+                account.withdrawable_margin == at_zero.withdrawable_margin,
+                account.withdrawable_margin <= ite(wallet > 0, wallet, 0),  # never more than the wallet holds
+            ),
+            f"MRG-050 negative isolated margin k={k}",
         )
 
 
@@ -606,6 +677,16 @@ def _register_second_batch() -> None:
         "the rule before attack review 2: the closed part's loss charged to what is left, a premium fill capped whole.",
         p(prove_isolated_remainder_keeps_requirement, bad.compute_isolated_margin_after_fill_charging_the_rest),
         expect="refuted")
+    add("ACC-006/reduction-shares-deficit", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
+        "A reduction of an isolated pool short of its requirement (funding paid from it) leaves the remainder at "
+        "least its proportional share of the deficit, extra × |new| / |old| exactly, and at most that share rounded "
+        "up, paid from what the closed part frees and realises (all of it where that does not reach), the free wallet "
+        "paying only the closed part's unpaid loss: a reduction at the mark never lowers the pool's standing.",
+        p(prove_isolated_reduction_shares_deficit, compute_isolated_margin_after_fill))
+    add("ACC-006/whole-deficit", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
+        "the rule before redteam20_1: the remainder of a reduction keeps the pool's whole deficit.",
+        p(prove_isolated_reduction_shares_deficit, bad.compute_isolated_margin_after_fill_whole_deficit),
+        expect="refuted")
     add("ACC-006/caps-the-requirement", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
         "a premium fill's whole margin, requirement included, capped at the free wallet.",
         p(prove_isolated_remainder_keeps_requirement, bad.compute_isolated_margin_after_fill_capping_the_requirement),
@@ -614,6 +695,17 @@ def _register_second_batch() -> None:
         add(f"MRG-050/withdrawable/k={k}", "MRG-050", "INV-WITHDRAW-SAFE",
             "Margin balance is wallet + Σ PnL; withdrawable is ≥ 0 and never includes unrealised cross profit.",
             p(prove_account_margin, k), bounded=f"k = {k} positions")
+    for k in (1, 2, 3):
+        add(f"MRG-050/negative-isolated-margin/k={k}", "MRG-050", "INV-WITHDRAW-SAFE",
+            "An isolated margin below zero (funding paid from a pool its unrealised profit backs) never adds to the "
+            "available or withdrawable balance (both as with it at 0), and a withdrawal never takes more than the "
+            "wallet holds.",
+            p(prove_negative_isolated_margin, k), bounded=f"k = {k} positions")
+    add("MRG-050/negative-isolated-margin-adds/k=1", "MRG-050", "INV-WITHDRAW-SAFE",
+        "the rule before redteam20_2: every isolated posMargin subtracted, so a negative one adds to what is "
+        "available and withdrawable.",
+        p(prove_negative_isolated_margin, 1, bad.compute_account_margin_negative_isolated_adds), expect="refuted",
+        bounded="k = 1 positions")
     add("MRG-050/profit-withdrawable/k=1", "MRG-050", "INV-WITHDRAW-SAFE", "withdrawable = max(0, available).",
         p(prove_account_margin, 1, bad.compute_withdrawable_with_profit), expect="refuted", bounded="k = 1 positions")
     for symbol in SYMBOLS:

@@ -101,6 +101,7 @@ class _Account:
         prover.assume(self.other_iso >= 0, "other isolated margins ≥ 0")
         prover.assume(self.other_maint >= 0, "other maintenance ≥ 0")
         self.is_cross = leverage == CROSS
+        self.premium_posted_as_rules: bool = True  # post(): an isolated fill's premium is LIQ-040's (the lemma)
         if self.is_cross:
             self.iso_margin = 0
             pool_margin = self.wallet - self.other_iso
@@ -138,14 +139,19 @@ class _Account:
             return account, margin + self.other_cross_pnl + own_pnl, margin
         old_req = compute_requirement(inst, self.position, self.leverage, 0)
         new_req = compute_requirement(inst, after, self.leverage, 0)
-        premium = _posted_premium(inst, self.position.qty, after.qty, price, mark)  # MRG-041 on the part opened
+        # MRG-041 on the part opened: the engine's premium (its own opened-quantity test) is LIQ-040's by the lemma
+        # premium_as_posted; the posting takes LIQ-040's term, so the two copies of ACC-006 are one term to the
+        # solver, and ``premium_posted_as_rules`` (the lemma's conclusion here) joins each goal that uses it
+        premium = compute_order_premium(inst, compute_opened_qty(self.position.qty, after.qty), price, mark)
+        self.premium_posted_as_rules = _posted_premium(inst, self.position.qty, after.qty, price, mark) == premium
         margin = compute_isolated_margin_after_fill(
             self.iso_margin,
             old_req.pos_init + old_req.pos_comm,
             new_req.pos_init + new_req.pos_comm,
             realised,
             premium,
-            wallet - self.other_iso,
+            # the wallet after the fill less the other isolated margins, summed in the order LIQ-040's outcome sums it
+            self.wallet - self.other_iso + realised - commission,
             self.position.qty,
             after.qty,
         )
@@ -239,6 +245,7 @@ def prove_accepted_fill_keeps_equity(
             all_of(
                 or_(equity_after >= 0, equity_after >= account.equity_before),
                 or_(pool_after >= 0, pool_after >= pool_before),
+                account.premium_posted_as_rules,
             ),
             f"LIQ-044 accepted fill keeps equity {symbol} leverage {leverage}",
         )

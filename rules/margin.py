@@ -440,7 +440,10 @@ def compute_account_margin(wallet: int, positions: tuple[PositionMargin, ...], o
     * margin balance = wallet + Σ unrealisedPnl;
     * available = margin balance − order margin − position margin, where a cross position holds ``posMargin``
       and an isolated one ``posMargin + unrealisedPnl`` (its own PnL stays with it): so
-      ``available = wallet + Σcross unrealisedPnl − order margin − Σ posMargin``;
+      ``available = wallet + Σcross unrealisedPnl − order margin − Σcross posMargin − Σiso max(0, posMargin)``.
+      An isolated margin that funding took below zero (its pool backed by its unrealised profit) holds nothing
+      and frees nothing: floored at 0, it never adds to the available or withdrawable balance (redteam20_2: a
+      Withdraw of an isolated profit's backing left the wallet at −3,970,500 XBt with the position open);
     * withdrawable = available − Σcross unrealised *profit* (each profitable cross position's, so one position's
       loss never frees another's profit), never below 0;
     * cross margin excess = wallet − Σiso posMargin + Σcross (unrealisedPnl − posMaint)
@@ -450,6 +453,7 @@ def compute_account_margin(wallet: int, positions: tuple[PositionMargin, ...], o
     cross_pnl = 0
     cross_profit = 0
     position_margin = 0
+    held = 0  # what the positions hold of the wallet: Σcross posMargin + Σiso max(0, posMargin)
     iso_margin = 0
     cross_maint = 0
     for pm in positions:
@@ -458,9 +462,10 @@ def compute_account_margin(wallet: int, positions: tuple[PositionMargin, ...], o
         cross_pnl = cross_pnl + ite(is_cross, pm.unrealised_pnl, 0)
         cross_profit = cross_profit + ite(is_cross, max_(0, pm.unrealised_pnl), 0)
         position_margin = position_margin + pm.pos_margin
+        held = held + ite(is_cross, pm.pos_margin, max_(0, pm.pos_margin))
         iso_margin = iso_margin + ite(is_cross, 0, pm.pos_margin)
         cross_maint = cross_maint + ite(is_cross, pm.pos_maint, 0)
-    available = wallet + cross_pnl - order_margin - position_margin
+    available = wallet + cross_pnl - order_margin - held
     return AccountMargin(
         wallet_balance=wallet,
         unrealised_pnl=unrealised,

@@ -22,7 +22,7 @@ from perpspec.rules.liquidation import (
     apply_partial_close,
     compute_requirement,
 )
-from perpspec.rules.num import and_, concrete, ite, max_, min_, or_
+from perpspec.rules.num import abs_, and_, ceildiv, clamp, concrete, ite, max_, min_, not_, or_
 from perpspec.rules.order_margin import compute_order_premium
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.waterfall_state import Holding, Ledger
@@ -68,6 +68,20 @@ def compute_isolated_margin_after_fill(
       the fill.  The margin a reduction frees beyond its loss, and any realised
       profit, go to the cross wallet (the isolated margin is part of the
       wallet, so the wallet already holds them).
+    * **A reduction of a pool short of its requirement** (a negative extra:
+      funding paid from the pool): the closed part takes its share of the
+      deficit with it.  The remainder's extra is ``⌈extra × |new| / |old|⌉``
+      (its proportional share, rounded up, so the remainder keeps no less
+      than its share and what goes to the wallet is rounded down) instead of
+      the whole extra, so a reduction at the mark never lowers the pool's
+      margin-to-requirement standing (redteam20_1: a half-taken Close at the
+      mark left the remainder of a pool at 1.19× maintenance liquidatable).
+      The closed part's share (``share − extra``, ≥ 0) is paid from what the
+      closed part frees and realises (``freed + realised``, as far as it
+      reaches, and as far as the free wallet holds it), never from the rest
+      of the free wallet: the free wallet is never lower than before the fill
+      for it.
+      A positive extra (margin added) stays whole with the remainder.
     * **A premium**: a fill opening worse than mark brings its premium into the
       pool from the free wallet, as far as it reaches; only the premium is
       capped, never the requirement (a fill one price unit worse than the mark
@@ -106,7 +120,15 @@ def compute_isolated_margin_after_fill(
     unpaid = ite(flips, 0, min_(0, realised + freed))  # the closed part's loss beyond what it frees (≤ 0)
     own = new_requirement + extra + unpaid  # the pool paying its loss from its own money
     top_up = min_(-unpaid, max_(0, -(extra + unpaid)))  # back to the requirement, never more than the unpaid loss
-    funded = own + min_(top_up + premium, max_(0, unallocated - own))
+    # a reduction of a pool short of its requirement: the closed part takes its share of the deficit with it; the
+    # remainder's extra is ⌈extra × |new| / |old|⌉ (its share, rounded so it keeps no less), paid from what the
+    # closed part frees and realises, never from the rest of the free wallet (and only as far as that holds it)
+    reduces = and_(and_(not_(flips), new_qty != 0), abs_(new_qty) < abs_(old_qty))
+    # the remainder's share of the extra; between the extra and 0 for a reduction of a deficit (the clamp changes no
+    # value: it states the bounds for the proofs, whose linear abstraction does not know the quotient's)
+    share = clamp(ceildiv(extra * abs_(new_qty), max_(1, abs_(old_qty))), extra, 0)
+    shed = ite(and_(reduces, extra < 0), min_(share - extra, max_(0, realised + freed)), 0)  # ≥ 0; > 0: no unpaid
+    funded = own + min_(top_up + premium + shed, max_(0, unallocated - own))
     bound = max_(unallocated, new_requirement)  # the free wallet, or the requirement MRG-060 charged
     return ite(new_qty == 0, 0, min_(funded, bound))
 

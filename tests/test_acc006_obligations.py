@@ -18,13 +18,16 @@ ACC_006 = [obligation for obligation in discover() if obligation.rule_id == "ACC
 def test_acc_006_has_its_obligations_and_known_bad_variants() -> None:
     proved = sorted(o.id for o in ACC_006 if o.expect == "proved")
     refuted = sorted(o.id for o in ACC_006 if o.expect == "refuted")
-    assert proved == ["ACC-006/margin-after-fill", "ACC-006/remainder-keeps-requirement"]
+    assert proved == [
+        "ACC-006/margin-after-fill", "ACC-006/reduction-shares-deficit", "ACC-006/remainder-keeps-requirement"
+    ]
     assert refuted == [
         "KNOWN-BAD/ACC-006/beyond-the-wallet",
         "KNOWN-BAD/ACC-006/caps-the-requirement",
         "KNOWN-BAD/ACC-006/charges-the-rest",
         "KNOWN-BAD/ACC-006/keeps-profit",
         "KNOWN-BAD/ACC-006/uncapped-top-up",
+        "KNOWN-BAD/ACC-006/whole-deficit",
     ]
 
 

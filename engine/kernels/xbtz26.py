@@ -574,38 +574,43 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t33 = -((-((t27 + t32) * 750)) // 1000000)
     t34 = t3 and (t0 > 0)
     t35 = t0 < 0
-    t36 = -((t0 if (t8 or ((t1 and (t0 <= 0)) or t34)) else ((t0 - qty) if (((-t0) if t35 else t0) > t6) else 0)) // 100)
-    t37 = (2000000000000 + mark_price) // (2 * mark_price)
-    t38 = ((t36 * t11) if (t36 >= 0) else (-((-t36) * t11))) - ((t36 * t37) if (t36 >= 0) else (-((-t36) * t37)))
-    t39 = t25 + t26
-    t40 = t32 + t33
-    t41 = (free_wallet + t13) - t17
-    t42 = (t1 and t35) or t34
-    t43 = t39 - t40
-    t44 = 0 if t42 else (pool_margin - t39)
-    t45 = t13 + (0 if (t43 <= 0) else t43)
-    t46 = 0 if t42 else (0 if (t45 >= 0) else t45)
-    t47 = (t40 + t44) + t46
-    t48 = -t46
-    t49 = -(t44 + t46)
-    t50 = 0 if (t49 <= 0) else t49
-    t51 = (t48 if (t48 <= t50) else t50) + (0 if (t38 <= 0) else t38)
-    t52 = t41 - t47
-    t53 = 0 if (t52 <= 0) else t52
-    t54 = t47 + (t51 if (t51 <= t53) else t53)
-    t55 = t41 if (t41 >= t40) else t40
-    t56 = (pool_margin + t13) - t17
-    t57 = -(qty // 100)
-    t58 = ((t57 * t37) if (t57 >= 0) else (-((-t57) * t37))) - cost
-    t59 = -(t0 // 100)
-    t60 = ((t59 * t37) if (t59 >= 0) else (-((-t59) * t37))) - t14
-    t61 = other_pnl if t23 else 0
-    t62 = ((t56 if t23 else (0 if (t0 == 0) else (t54 if (t54 <= t55) else t55))) + t61) + t60
-    t63 = (((account_equity + t13) - t17) + t60) - t58
-    t64 = (pool_margin + t61) + t58
-    t65 = ((t56 + t61) + t60) - (other_maintenance + ((-((-(t27 * (5000 + t30))) // 1000000)) + t33))
-    t66 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t65 >= 0) or (t65 >= ((t64 - other_maintenance) - ((-((-(t18 * (5000 + t21))) // 1000000)) + t26)))) and (((t62 >= 0) or (t62 >= t64)) and ((t63 >= 0) or (t63 >= account_equity))))) else 0
-    return (t66,)
+    t36 = (-t0) if t35 else t0
+    t37 = -((t0 if (t8 or ((t1 and (t0 <= 0)) or t34)) else ((t0 - qty) if (t36 > t6) else 0)) // 100)
+    t38 = (2000000000000 + mark_price) // (2 * mark_price)
+    t39 = ((t37 * t11) if (t37 >= 0) else (-((-t37) * t11))) - ((t37 * t38) if (t37 >= 0) else (-((-t37) * t38)))
+    t40 = t25 + t26
+    t41 = t32 + t33
+    t42 = (free_wallet + t13) - t17
+    t43 = (t1 and t35) or t34
+    t44 = t40 - t41
+    t45 = 0 if t43 else (pool_margin - t40)
+    t46 = t13 + (0 if (t44 <= 0) else t44)
+    t47 = 0 if t43 else (0 if (t46 >= 0) else t46)
+    t48 = (t41 + t45) + t47
+    t49 = -t47
+    t50 = -(t45 + t47)
+    t51 = 0 if (t50 <= 0) else t50
+    t52 = -((-(t45 * t36)) // (1 if (t6 <= 1) else t6))
+    t53 = t52 if (t52 >= t45) else t45
+    t54 = (t53 if (t53 <= 0) else 0) - t45
+    t55 = 0 if (t46 <= 0) else t46
+    t56 = ((t49 if (t49 <= t51) else t51) + (0 if (t39 <= 0) else t39)) + ((t54 if (t54 <= t55) else t55) if ((((not t43) and (t0 != 0)) and (t36 < t6)) and (t45 < 0)) else 0)
+    t57 = t42 - t48
+    t58 = 0 if (t57 <= 0) else t57
+    t59 = t48 + (t56 if (t56 <= t58) else t58)
+    t60 = t42 if (t42 >= t41) else t41
+    t61 = (pool_margin + t13) - t17
+    t62 = -(qty // 100)
+    t63 = ((t62 * t38) if (t62 >= 0) else (-((-t62) * t38))) - cost
+    t64 = -(t0 // 100)
+    t65 = ((t64 * t38) if (t64 >= 0) else (-((-t64) * t38))) - t14
+    t66 = other_pnl if t23 else 0
+    t67 = ((t61 if t23 else (0 if (t0 == 0) else (t59 if (t59 <= t60) else t60))) + t66) + t65
+    t68 = (((account_equity + t13) - t17) + t65) - t63
+    t69 = (pool_margin + t66) + t63
+    t70 = ((t61 + t66) + t65) - (other_maintenance + ((-((-(t27 * (5000 + t30))) // 1000000)) + t33))
+    t71 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t70 >= 0) or (t70 >= ((t69 - other_maintenance) - ((-((-(t18 * (5000 + t21))) // 1000000)) + t26)))) and (((t67 >= 0) or (t67 >= t69)) and ((t68 >= 0) or (t68 >= account_equity))))) else 0
+    return (t71,)
 
 
 def fill_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
@@ -676,36 +681,41 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t27 = -((-(t23 * (t26 if t20 else (t21 if (t21 >= t26) else t26)))) // 1000000)
     t28 = t3 and (t0 > 0)
     t29 = t0 < 0
-    t30 = -((t0 if (t6 or ((t1 and (t0 <= 0)) or t28)) else ((t0 - qty) if (((-t0) if t29 else t0) > t4) else 0)) // 100)
-    t31 = (2000000000000 + mark_price) // (2 * mark_price)
-    t32 = ((t30 * t9) if (t30 >= 0) else (-((-t30) * t9))) - ((t30 * t31) if (t30 >= 0) else (-((-t30) * t31)))
-    t33 = t22 + (-((-((t16 + t22) * 750)) // 1000000))
-    t34 = t27 + (-((-((t23 + t27) * 750)) // 1000000))
-    t35 = (free_wallet + t11) - t15
-    t36 = (t1 and t29) or t28
-    t37 = t33 - t34
-    t38 = 0 if t36 else (pool_margin - t33)
-    t39 = t11 + (0 if (t37 <= 0) else t37)
-    t40 = 0 if t36 else (0 if (t39 >= 0) else t39)
-    t41 = (t34 + t38) + t40
-    t42 = -t40
-    t43 = -(t38 + t40)
-    t44 = 0 if (t43 <= 0) else t43
-    t45 = (t42 if (t42 <= t44) else t44) + (0 if (t32 <= 0) else t32)
-    t46 = t35 - t41
-    t47 = 0 if (t46 <= 0) else t46
-    t48 = t41 + (t45 if (t45 <= t47) else t47)
-    t49 = t35 if (t35 >= t34) else t34
-    t50 = ((pool_margin + t11) - t15) if t20 else (0 if (t0 == 0) else (t48 if (t48 <= t49) else t49))
-    t51 = -(qty // 100)
-    t52 = ((t51 * t31) if (t51 >= 0) else (-((-t51) * t31))) - cost
-    t53 = -(t0 // 100)
-    t54 = ((t53 * t31) if (t53 >= 0) else (-((-t53) * t31))) - t12
-    t55 = other_pnl if t20 else 0
-    t56 = (t50 + t55) + t54
-    t57 = (((account_equity + t11) - t15) + t54) - t52
-    t58 = 1 if (((t56 >= 0) or (t56 >= ((pool_margin + t55) + t52))) and ((t57 >= 0) or (t57 >= account_equity))) else 0
-    return (t58, t0, t12, t50, t35, t57)
+    t30 = (-t0) if t29 else t0
+    t31 = -((t0 if (t6 or ((t1 and (t0 <= 0)) or t28)) else ((t0 - qty) if (t30 > t4) else 0)) // 100)
+    t32 = (2000000000000 + mark_price) // (2 * mark_price)
+    t33 = ((t31 * t9) if (t31 >= 0) else (-((-t31) * t9))) - ((t31 * t32) if (t31 >= 0) else (-((-t31) * t32)))
+    t34 = t22 + (-((-((t16 + t22) * 750)) // 1000000))
+    t35 = t27 + (-((-((t23 + t27) * 750)) // 1000000))
+    t36 = (free_wallet + t11) - t15
+    t37 = (t1 and t29) or t28
+    t38 = t34 - t35
+    t39 = 0 if t37 else (pool_margin - t34)
+    t40 = t11 + (0 if (t38 <= 0) else t38)
+    t41 = 0 if t37 else (0 if (t40 >= 0) else t40)
+    t42 = (t35 + t39) + t41
+    t43 = -t41
+    t44 = -(t39 + t41)
+    t45 = 0 if (t44 <= 0) else t44
+    t46 = -((-(t39 * t30)) // (1 if (t4 <= 1) else t4))
+    t47 = t46 if (t46 >= t39) else t39
+    t48 = (t47 if (t47 <= 0) else 0) - t39
+    t49 = 0 if (t40 <= 0) else t40
+    t50 = ((t43 if (t43 <= t45) else t45) + (0 if (t33 <= 0) else t33)) + ((t48 if (t48 <= t49) else t49) if ((((not t37) and (t0 != 0)) and (t30 < t4)) and (t39 < 0)) else 0)
+    t51 = t36 - t42
+    t52 = 0 if (t51 <= 0) else t51
+    t53 = t42 + (t50 if (t50 <= t52) else t52)
+    t54 = t36 if (t36 >= t35) else t35
+    t55 = ((pool_margin + t11) - t15) if t20 else (0 if (t0 == 0) else (t53 if (t53 <= t54) else t54))
+    t56 = -(qty // 100)
+    t57 = ((t56 * t32) if (t56 >= 0) else (-((-t56) * t32))) - cost
+    t58 = -(t0 // 100)
+    t59 = ((t58 * t32) if (t58 >= 0) else (-((-t58) * t32))) - t12
+    t60 = other_pnl if t20 else 0
+    t61 = (t55 + t60) + t59
+    t62 = (((account_equity + t11) - t15) + t59) - t57
+    t63 = 1 if (((t61 >= 0) or (t61 >= ((pool_margin + t60) + t57))) and ((t62 >= 0) or (t62 >= account_equity))) else 0
+    return (t63, t0, t12, t55, t36, t62)
 
 
 def position_prices_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int) -> tuple[int, int]:
