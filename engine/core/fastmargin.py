@@ -113,7 +113,9 @@ _INVERSE: Final = ContractKind.INVERSE  # read once (an Enum member looked up on
 
 def is_inverse(inst: Instrument) -> bool:
     """``inst.is_inverse`` (``rules.instrument.Instrument.is_inverse``) without the property call and the member lookup."""
-    answer = _names_of(inst)
+    answer = _NAMES.answer
+    if answer[0] is not inst:  # the last instrument's answer read inline: one call per ask, not two
+        answer = _names_of(inst)
     inverse: bool = answer[3]
     return inverse
 
@@ -144,7 +146,9 @@ def _names_of(inst: Instrument) -> tuple[Any, ...]:
 
 def instrument_names(inst: Instrument) -> tuple[str, str]:
     """``(inst.symbol, inst.settl_currency)`` (the last instrument's recognised by identity)."""
-    answer = _names_of(inst)
+    answer = _NAMES.answer
+    if answer[0] is not inst:  # the last instrument's answer inline: one call per ask, not two
+        answer = _names_of(inst)
     symbol: str = answer[1]
     currency: str = answer[2]
     return symbol, currency

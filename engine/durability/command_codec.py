@@ -105,9 +105,11 @@ class ShapePacker:
         tags = "".join(_COMPACT_TAGS[kind] for kind in shape).encode("ascii")
         self.shape = shape
         self.prefix = bytes((COMPACT_RECORD, index)) + tags
-        self._slots = len(shape) - shape.count(type(None))  # a fixed-width value per field that is not None
+        # the prefix, then a fixed-width value per field that is not None: one pack makes the record's head (the
+        # prefix packed as a string of its own length is its bytes, as they are)
+        self._slots = 1 + len(shape) - shape.count(type(None))
         self._pack_fixed: Callable[..., bytes] = struct.Struct(
-            "<" + "".join(_COMPACT_FIXED[tag] for tag in tags)
+            f"<{len(self.prefix)}s" + "".join(_COMPACT_FIXED[tag] for tag in tags)
         ).pack
 
     def encode(self, values: tuple[Any, ...]) -> bytes | None:
@@ -120,8 +122,8 @@ class ShapePacker:
         shape = self.shape
         if len(values) != len(shape):
             return None
-        fixed: list[Any] = [0] * self._slots  # a string's fixed-width value is its length in code points
-        slot = 0
+        fixed: list[Any] = [self.prefix] * self._slots  # a string's fixed-width value is its length in code points
+        slot = 1
         text = ""
         for position in range(len(shape)):
             value = values[position]
@@ -130,12 +132,13 @@ class ShapePacker:
             if type(value) is str:
                 fixed[slot] = len(value)
                 slot += 1
-                text += value
+                if value:  # an empty string adds no text
+                    text += value
             elif value is not None:
                 fixed[slot] = value
                 slot += 1
         pack_fixed = self._pack_fixed
-        record = self.prefix + pack_fixed(*fixed)
+        record = pack_fixed(*fixed)  # the prefix and the fixed-width part
         return record + text.encode() if text else record
 
     def pack(self, values: tuple[Any, ...]) -> bytes:
