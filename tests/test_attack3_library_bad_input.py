@@ -203,3 +203,28 @@ def test_the_bound_holds_for_every_parser_with_parse_error_naming_the_field() ->
 def test_more_wrong_types_are_input_errors(call: object) -> None:
     with pytest.raises(perpspec.InputError):
         call()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"maintMargin": 0.004}, "maintMargin"),  # a float: refused, and named
+        ({"maxLeverage": 50}, "maxLeverage"),  # not an instrument field
+        ({"takerFee": "abc"}, "takerFee"),
+        ({"tickSize": "0.3"}, "maxPrice"),  # the loader names the field the override breaks
+    ],
+)
+def test_instrument_override_refusal_names_the_override_not_the_symbol(overrides: dict[str, object],
+                                                                        field: str) -> None:
+    """redteam23_4: ``.field`` was "symbol" for every refused override."""
+    with pytest.raises(perpspec.InputError) as refused:
+        perpspec.instrument("XBTUSD", **overrides)
+    assert refused.value.field == field
+    assert "XBTUSD.toml" in str(refused.value)
+
+
+@pytest.mark.parametrize("symbol", ["XBTFOO", "/nonexistent/instrument.toml"])
+def test_instrument_unknown_symbol_or_file_names_the_symbol(symbol: str) -> None:
+    with pytest.raises(perpspec.InputError) as refused:
+        perpspec.instrument(symbol)
+    assert refused.value.field == "symbol"
