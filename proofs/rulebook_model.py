@@ -170,15 +170,42 @@ def _covered(outcome: Outcome, everything: Sequence[Outcome]) -> bool:
     )
 
 
+BOUND_SIZE = re.compile(r"([a-z]) = (\d+) (.+)")  # "k = 8 candidates": a size bound (var, n, what is counted)
+CASE_SIZE = re.compile(r"/[a-z]=\d+$")  # an obligation id's size suffix: the rest of the id names its case
+
+
+def bound_texts(outcomes: Sequence[Outcome]) -> list[str]:
+    """What ``outcomes`` (bounded proofs of one invariant) prove together, the weakest case first.
+
+    A size bound (``k = n <what>``) becomes ``k ≤ n <what>`` with ``n`` the smallest, over the cases (the obligation
+    id without its ``/k=n``: instrument, side, ...), of the largest size proved in that case: ADL-020's
+    INV-CONSERVATION, proved for k ≤ 8 candidates on XBTUSD and k ≤ 2 on ETHUSD and XBTUSDT, is proved for k ≤ 2
+    (redteam23_2: the union of the bounds stated k = 8).  Any other bound is stated as recorded.
+    """
+    largest: dict[tuple[str, str], dict[str, int]] = {}
+    other: set[str] = set()
+    for outcome in outcomes:
+        size = BOUND_SIZE.fullmatch(outcome.bound)
+        if size is None:
+            other.add(outcome.bound)
+            continue
+        case = CASE_SIZE.sub("", outcome.id)
+        cases = largest.setdefault((size.group(1), size.group(3)), {})
+        cases[case] = max(cases.get(case, 0), int(size.group(2)))
+    sized = sorted((min(cases.values()), var, what) for (var, what), cases in largest.items())
+    return [f"{var} ≤ {n} {what}" for n, var, what in sized] + sorted(other)
+
+
 def _proved_status(identifier: str, proved: Sequence[Outcome], everything: Sequence[Outcome] | None = None) -> str:
     """``proved (unbounded)`` when no invariant of ``identifier`` is held back by a bound; else ``proved for
-    <bounds>`` of the invariants that are, naming them and the unbounded ones when a rule has both.
+    <bound> (<invariants>); ...`` per invariant held to a bound (:func:`bound_texts`: its weakest case's), naming
+    the invariants when a rule has more than one bound or also unbounded ones.
 
     A rule (``identifier`` in an outcome's rule ids): per invariant the weakest of its obligations, each case
     (instrument, side, ...) being a claim of its own: one obligation proved only with a bound holds the invariant
     to that bound (review19_3: FND-020's XBTUSD short, proved for a mark ≥ 2 price units), unless a
     :data:`DECOMPOSITIONS` entry covers it with unbounded proofs (found in ``everything``, default ``proved``).
-    An invariant (or a rule-level property): its strongest proof.
+    An invariant (or a rule-level property): its strongest proof, a bounded one stated as for a rule.
     """
     everything = proved if everything is None else everything
     by_invariant: dict[str, list[Outcome]] = {}
@@ -196,11 +223,16 @@ def _proved_status(identifier: str, proved: Sequence[Outcome], everything: Seque
     bounded = sorted(key for key, outcomes in limiting.items() if outcomes)
     if not bounded:
         return "proved (unbounded)"
-    bounds = sorted({outcome.bound for key in bounded for outcome in limiting[key]})
-    text = "proved for " + ", ".join(bounds)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for key in bounded:
+        groups.setdefault(tuple(bound_texts(limiting[key])), []).append(key)
     unbounded = sorted(set(by_invariant) - set(bounded))
+    if len(groups) == 1 and not unbounded:
+        return "proved for " + ", ".join(next(iter(groups)))
+    ordered = sorted(groups.items(), key=lambda item: ([int(n) for n in re.findall(r"\d+", item[0][0])], item[0]))
+    text = "proved for " + "; ".join(f"{', '.join(texts)} ({', '.join(keys)})" for texts, keys in ordered)
     if unbounded:
-        text += f" ({', '.join(bounded)}; unbounded: {', '.join(unbounded)})"
+        text += f"; unbounded: {', '.join(unbounded)}"
     return text
 
 
