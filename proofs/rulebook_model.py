@@ -30,9 +30,12 @@ from perpspec.proofs.rulebook_rules import (
     STATUS_FILE,
     TEST_INDEX_FILE,
     VERSION_FILE,
+    LabelUse,
     Rule,
+    discover_labels,
     discover_rules,
     extract_rules_from_source,
+    find_label_uses,
 )
 from perpspec.proofs.rulebook_status import Outcome, proof_outcomes
 from perpspec.rules.instrument import Instrument
@@ -61,6 +64,7 @@ class Rulebook:
     engine_docs: tuple[tuple[str, str], ...]  # (engine module path, docstring) for modules with an area prefix
     waivers: Mapping[str, coverage.Waiver] = attrs.field(factory=dict)  # rule id -> reviewed waiver
     test_functions: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)  # id -> "file::test" naming it
+    label_uses: tuple[LabelUse, ...] = ()  # every rule id rules/ and engine/ write into events, postings, findings
 
     def outcomes_for_rule(self, rule_id: str) -> list[Outcome]:
         return [outcome for outcome in self.outcomes if rule_id in outcome.rule_ids]
@@ -236,6 +240,51 @@ def _proved_status(identifier: str, proved: Sequence[Outcome], everything: Seque
     return text
 
 
+MARKDOWN_ANCHOR = re.compile(r'<a id="([^"]+)"></a>')
+MARKDOWN_LINK = re.compile(r"\]\(([\w.-]*\.md)?#([^)\s]+)\)")
+
+
+def _heading_slug(heading: str) -> str:
+    """The anchor a Markdown renderer gives a heading (GitHub's rule)."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def dangling_references(book: Rulebook, pages: Mapping[str, str]) -> list[str]:
+    """What the rulebook names without an entry or an anchor; ``perpspec spec`` fails on any (redteam23_1).
+
+    * a rule id an obligation is recorded for, with no rule entry;
+    * a rule id ``rules/`` or ``engine/`` writes into an event, a posting or a finding (:attr:`Rulebook.label_uses`:
+      what event logs, ``explain`` and the simulation report link), with no rule entry;
+    * a link ``(page.md#anchor)`` or ``(#anchor)`` of a generated page to a generated page without that anchor.
+    """
+    entries = {rule.id for rule in book.rules}
+    problems = sorted(
+        {
+            f"obligation {outcome.id} is recorded for {rule_id}, which has no rulebook entry"
+            for outcome in book.outcomes
+            for rule_id in outcome.rule_ids
+            if rule_id not in entries
+        }
+    )
+    problems += [
+        f"{use.path}:{use.line} ({use.qualname or 'module'}) writes {use.rule_id}, which has no rulebook entry"
+        for use in book.label_uses
+        if use.rule_id not in entries
+    ]
+    anchors = {
+        name: set(MARKDOWN_ANCHOR.findall(text))
+        | {_heading_slug(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
+        for name, text in pages.items()
+        if name.endswith(".md")
+    }
+    for name, text in sorted(pages.items()):
+        for page, fragment in MARKDOWN_LINK.findall(text):
+            target = page or name
+            if target in anchors and fragment not in anchors[target]:
+                problems.append(f"{name} links {target}#{fragment}, which has no such anchor")
+    return list(dict.fromkeys(problems))
+
+
 def _trusted_components(root: Path) -> tuple[tuple[str, str], ...]:
     """Code that executes or feeds the rules but is not itself proved."""
     rows: list[tuple[str, str]] = []
@@ -320,6 +369,14 @@ def build_rulebook(
     found = discover_rules(root)
     from perpspec.rules.invariants import REGISTRY  # after every rules module registered its invariants
 
+    uses = find_label_uses(root)
+    labels = discover_labels(found, uses)
+    applied_by = engine_applications(root)
+    for label in labels:  # the engine functions that write a label: where the engine applies it
+        writers = sorted({f"{use.path}:{use.qualname}" for use in uses if use.rule_id == label.id
+                          and use.path.startswith("engine/core/")})
+        applied_by[label.id] = tuple(dict.fromkeys((*applied_by.get(label.id, ()), *writers)))
+
     status_path = stored_status if stored_status is not None else root / "specs" / STATUS_FILE
     fingerprint, outcomes, ran = proof_outcomes(status_path, root, rerun, allow_run, timeout_ms)
     examples = load_examples(root)
@@ -328,12 +385,13 @@ def build_rulebook(
         users = example_users(root, (example.file for example in examples))
     else:  # an installed perpspec ships no tests: the index written with the pages stands in for them
         mentions, users = read_test_index(root / "specs" / TEST_INDEX_FILE)
-    modules = sorted({rule.module for rule in found})
+    modules = sorted({rule.module for rule in (*found, *labels)})
     module_docs = {name: inspect.getdoc(importlib.import_module(f"perpspec.{name}")) or "" for name in modules}
     book = Rulebook(
         version=read_version(root),
         fingerprint=fingerprint,
-        rules=tuple(found),
+        rules=tuple(sorted((*found, *labels), key=lambda rule: (rule.id, rule.module, rule.qualname))),
+        label_uses=tuple(uses),
         invariants=tuple((inv.id, inv.statement) for inv in REGISTRY.values()),
         outcomes=tuple(outcomes),
         mentions=mentions,
@@ -343,7 +401,7 @@ def build_rulebook(
         module_docs=module_docs,
         example_users=users,
         committee=_committee(load_instruments(root)),
-        applied_by=engine_applications(root),
+        applied_by=applied_by,
         invariant_rules=invariant_rule_calls(found, REGISTRY),
         engine_docs=engine_module_docs(root),
         waivers=coverage.load_waivers(root),
