@@ -87,3 +87,9 @@ def test_perpspec_spec_check_fails_while_a_written_rule_id_has_no_entry(
     err = capsys.readouterr().err
     assert "rule ids or links have no rulebook entry or anchor" in err
     assert "writes INS-011, which has no rulebook entry" in err
+
+
+def test_a_function_building_a_rules_input_is_not_listed_as_applying_it(book: rulebook.Rulebook) -> None:
+    """redteam23 (noticed): RSK-007 (``check_risk_limit``) was "applied by the engine in Risk.gross_value", which
+    only computes the gross value the check is given."""
+    assert "engine/core/risk.py:Risk.gross_value" not in book.applied_by.get("RSK-007", ())
