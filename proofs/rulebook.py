@@ -91,6 +91,7 @@ from perpspec.proofs.rulebook_rules import (
     discover_labels,
     discover_rules,
     extract_rules_from_source,
+    find_label_uses,
     rule_modules,
 )
 from perpspec.proofs.rulebook_status import (
@@ -137,6 +138,7 @@ __all__ = [
     "example_users",
     "extract_rules_from_source",
     "field_infos",
+    "find_label_uses",
     "find_test_mentions",
     "format_duration",
     "format_money",
