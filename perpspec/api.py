@@ -179,7 +179,10 @@ def instrument(symbol: str = "XBTUSD", **overrides: object) -> Instrument:
     try:
         return load_instrument(symbol, overrides or None)
     except InstrumentError as error:
-        raise InputError("symbol", str(error)) from error
+        if error.field in ("symbol", "(file)"):  # the symbol or the file it names
+            raise InputError("symbol", str(error)) from error
+        # an override or a field derived from one (a tickSize no maxPrice is a multiple of names maxPrice)
+        raise InputError(error.field, f"{error.message} ({error.source})") from error
 
 
 def position(

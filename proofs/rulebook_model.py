@@ -30,9 +30,12 @@ from perpspec.proofs.rulebook_rules import (
     STATUS_FILE,
     TEST_INDEX_FILE,
     VERSION_FILE,
+    LabelUse,
     Rule,
+    discover_labels,
     discover_rules,
     extract_rules_from_source,
+    find_label_uses,
 )
 from perpspec.proofs.rulebook_status import Outcome, proof_outcomes
 from perpspec.rules.instrument import Instrument
@@ -61,6 +64,7 @@ class Rulebook:
     engine_docs: tuple[tuple[str, str], ...]  # (engine module path, docstring) for modules with an area prefix
     waivers: Mapping[str, coverage.Waiver] = attrs.field(factory=dict)  # rule id -> reviewed waiver
     test_functions: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)  # id -> "file::test" naming it
+    label_uses: tuple[LabelUse, ...] = ()  # every rule id rules/ and engine/ write into events, postings, findings
 
     def outcomes_for_rule(self, rule_id: str) -> list[Outcome]:
         return [outcome for outcome in self.outcomes if rule_id in outcome.rule_ids]
@@ -170,15 +174,42 @@ def _covered(outcome: Outcome, everything: Sequence[Outcome]) -> bool:
     )
 
 
+BOUND_SIZE = re.compile(r"([a-z]) = (\d+) (.+)")  # "k = 8 candidates": a size bound (var, n, what is counted)
+CASE_SIZE = re.compile(r"/[a-z]=\d+$")  # an obligation id's size suffix: the rest of the id names its case
+
+
+def bound_texts(outcomes: Sequence[Outcome]) -> list[str]:
+    """What ``outcomes`` (bounded proofs of one invariant) prove together, the weakest case first.
+
+    A size bound (``k = n <what>``) becomes ``k ≤ n <what>`` with ``n`` the smallest, over the cases (the obligation
+    id without its ``/k=n``: instrument, side, ...), of the largest size proved in that case: ADL-020's
+    INV-CONSERVATION, proved for k ≤ 8 candidates on XBTUSD and k ≤ 2 on ETHUSD and XBTUSDT, is proved for k ≤ 2
+    (redteam23_2: the union of the bounds stated k = 8).  Any other bound is stated as recorded.
+    """
+    largest: dict[tuple[str, str], dict[str, int]] = {}
+    other: set[str] = set()
+    for outcome in outcomes:
+        size = BOUND_SIZE.fullmatch(outcome.bound)
+        if size is None:
+            other.add(outcome.bound)
+            continue
+        case = CASE_SIZE.sub("", outcome.id)
+        cases = largest.setdefault((size.group(1), size.group(3)), {})
+        cases[case] = max(cases.get(case, 0), int(size.group(2)))
+    sized = sorted((min(cases.values()), var, what) for (var, what), cases in largest.items())
+    return [f"{var} ≤ {n} {what}" for n, var, what in sized] + sorted(other)
+
+
 def _proved_status(identifier: str, proved: Sequence[Outcome], everything: Sequence[Outcome] | None = None) -> str:
     """``proved (unbounded)`` when no invariant of ``identifier`` is held back by a bound; else ``proved for
-    <bounds>`` of the invariants that are, naming them and the unbounded ones when a rule has both.
+    <bound> (<invariants>); ...`` per invariant held to a bound (:func:`bound_texts`: its weakest case's), naming
+    the invariants when a rule has more than one bound or also unbounded ones.
 
     A rule (``identifier`` in an outcome's rule ids): per invariant the weakest of its obligations, each case
     (instrument, side, ...) being a claim of its own: one obligation proved only with a bound holds the invariant
     to that bound (review19_3: FND-020's XBTUSD short, proved for a mark ≥ 2 price units), unless a
     :data:`DECOMPOSITIONS` entry covers it with unbounded proofs (found in ``everything``, default ``proved``).
-    An invariant (or a rule-level property): its strongest proof.
+    An invariant (or a rule-level property): its strongest proof, a bounded one stated as for a rule.
     """
     everything = proved if everything is None else everything
     by_invariant: dict[str, list[Outcome]] = {}
@@ -196,12 +227,62 @@ def _proved_status(identifier: str, proved: Sequence[Outcome], everything: Seque
     bounded = sorted(key for key, outcomes in limiting.items() if outcomes)
     if not bounded:
         return "proved (unbounded)"
-    bounds = sorted({outcome.bound for key in bounded for outcome in limiting[key]})
-    text = "proved for " + ", ".join(bounds)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for key in bounded:
+        groups.setdefault(tuple(bound_texts(limiting[key])), []).append(key)
     unbounded = sorted(set(by_invariant) - set(bounded))
+    if len(groups) == 1 and not unbounded:
+        return "proved for " + ", ".join(next(iter(groups)))
+    ordered = sorted(groups.items(), key=lambda item: ([int(n) for n in re.findall(r"\d+", item[0][0])], item[0]))
+    text = "proved for " + "; ".join(f"{', '.join(texts)} ({', '.join(keys)})" for texts, keys in ordered)
     if unbounded:
-        text += f" ({', '.join(bounded)}; unbounded: {', '.join(unbounded)})"
+        text += f"; unbounded: {', '.join(unbounded)}"
     return text
+
+
+MARKDOWN_ANCHOR = re.compile(r'<a id="([^"]+)"></a>')
+MARKDOWN_LINK = re.compile(r"\]\(([\w.-]*\.md)?#([^)\s]+)\)")
+
+
+def _heading_slug(heading: str) -> str:
+    """The anchor a Markdown renderer gives a heading (GitHub's rule)."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def dangling_references(book: Rulebook, pages: Mapping[str, str]) -> list[str]:
+    """What the rulebook names without an entry or an anchor; ``perpspec spec`` fails on any (redteam23_1).
+
+    * a rule id an obligation is recorded for, with no rule entry;
+    * a rule id ``rules/`` or ``engine/`` writes into an event, a posting or a finding (:attr:`Rulebook.label_uses`:
+      what event logs, ``explain`` and the simulation report link), with no rule entry;
+    * a link ``(page.md#anchor)`` or ``(#anchor)`` of a generated page to a generated page without that anchor.
+    """
+    entries = {rule.id for rule in book.rules}
+    problems = sorted(
+        {
+            f"obligation {outcome.id} is recorded for {rule_id}, which has no rulebook entry"
+            for outcome in book.outcomes
+            for rule_id in outcome.rule_ids
+            if rule_id not in entries
+        }
+    )
+    problems += [
+        f"{use.path}:{use.line} ({use.qualname or 'module'}) writes {use.rule_id}, which has no rulebook entry"
+        for use in book.label_uses
+        if use.rule_id not in entries
+    ]
+    anchors = {
+        name: set(MARKDOWN_ANCHOR.findall(text))
+        | {_heading_slug(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
+        for name, text in pages.items()
+        if name.endswith(".md")
+    }
+    for name, text in sorted(pages.items()):
+        for page, fragment in MARKDOWN_LINK.findall(text):
+            target = page or name
+            if target in anchors and fragment not in anchors[target]:
+                problems.append(f"{name} links {target}#{fragment}, which has no such anchor")
+    return list(dict.fromkeys(problems))
 
 
 def _trusted_components(root: Path) -> tuple[tuple[str, str], ...]:
@@ -288,6 +369,14 @@ def build_rulebook(
     found = discover_rules(root)
     from perpspec.rules.invariants import REGISTRY  # after every rules module registered its invariants
 
+    uses = find_label_uses(root)
+    labels = discover_labels(found, uses)
+    applied_by = engine_applications(root)
+    for label in labels:  # the engine functions that write a label: where the engine applies it
+        writers = sorted({f"{use.path}:{use.qualname}" for use in uses if use.rule_id == label.id
+                          and use.path.startswith("engine/core/")})
+        applied_by[label.id] = tuple(dict.fromkeys((*applied_by.get(label.id, ()), *writers)))
+
     status_path = stored_status if stored_status is not None else root / "specs" / STATUS_FILE
     fingerprint, outcomes, ran = proof_outcomes(status_path, root, rerun, allow_run, timeout_ms)
     examples = load_examples(root)
@@ -296,12 +385,13 @@ def build_rulebook(
         users = example_users(root, (example.file for example in examples))
     else:  # an installed perpspec ships no tests: the index written with the pages stands in for them
         mentions, users = read_test_index(root / "specs" / TEST_INDEX_FILE)
-    modules = sorted({rule.module for rule in found})
+    modules = sorted({rule.module for rule in (*found, *labels)})
     module_docs = {name: inspect.getdoc(importlib.import_module(f"perpspec.{name}")) or "" for name in modules}
     book = Rulebook(
         version=read_version(root),
         fingerprint=fingerprint,
-        rules=tuple(found),
+        rules=tuple(sorted((*found, *labels), key=lambda rule: (rule.id, rule.module, rule.qualname))),
+        label_uses=tuple(uses),
         invariants=tuple((inv.id, inv.statement) for inv in REGISTRY.values()),
         outcomes=tuple(outcomes),
         mentions=mentions,
@@ -311,7 +401,7 @@ def build_rulebook(
         module_docs=module_docs,
         example_users=users,
         committee=_committee(load_instruments(root)),
-        applied_by=engine_applications(root),
+        applied_by=applied_by,
         invariant_rules=invariant_rule_calls(found, REGISTRY),
         engine_docs=engine_module_docs(root),
         waivers=coverage.load_waivers(root),

@@ -120,9 +120,18 @@ def render_rule(rule: Rule, book: Rulebook) -> list[str]:
     """One rule: id, docstring, status, invariants, examples, exact source."""
     lines = [f'<a id="{anchor(rule.id)}"></a>', f"### {rule.id} — {rule.summary}", ""]
     tests = book.mentions.get(rule.id, ())
+    if rule.uses:
+        owners = {(other.path, other.qualname): other.id for other in book.rules if not other.uses}
+        places = []
+        for use in rule.uses:
+            owner = owners.get((use.path, use.qualname))
+            whose = f" ({link(owner, from_index=True)})" if owner else ""
+            places.append(f"`{use.qualname}`{whose} in [`{use.path}`](../{use.path}#L{use.line})")
+        where = "Written into the event log by " + ", ".join(dict.fromkeys(places)) + " (a step of those rules, no function of its own)"
+    else:
+        where = f"`{rule.qualname}` in [`{rule.path}`](../{rule.path}#L{rule.line})"
     lines.append(
-        f"`{rule.qualname}` in [`{rule.path}`](../{rule.path}#L{rule.line}) · "
-        f"**status: {book.status(rule.id)}**"
+        f"{where} · **status: {book.status(rule.id)}**"
         + (f" · tests: {', '.join(code(test) for test in tests)}" if tests else "")
     )
     lines.append("")

@@ -115,6 +115,163 @@ class Rule:
     source: str
     reads: tuple[str, ...]  # Instrument attributes the source reads
     concrete: bool  # decorated @concrete: runs on ints only, tested rather than proved
+    uses: tuple[LabelUse, ...] = ()  # a label (no function of its own): where rules/ write it, ``source`` their code
+
+
+@attrs.frozen(kw_only=True)
+class LabelUse:
+    """Where code writes a rule id into an event or a posting: ``rule_id="LIQ-020"``, or an id as a call's argument
+    (``apply_fund_movement(..., "INS-011")``)."""
+
+    rule_id: str
+    path: str  # repository-relative
+    qualname: str  # the enclosing function ("" at module level)
+    line: int
+    source: str  # the statement that writes it
+    record: str  # the called class or function (``OrdersCancelled``, ``apply_fund_movement``)
+    concrete: bool  # the enclosing function is @concrete
+    function: str  # the enclosing function's source, decorators included ("" at module level)
+
+
+EXACT_RULE_ID = re.compile(r"[A-Z]{3}-\d{3}")
+LABEL_FOLDERS = ("rules", "engine")  # where a rule id written into an event, a posting or a finding is looked for
+
+
+def find_label_uses(root: Path = ROOT, folders: Sequence[str] = LABEL_FOLDERS) -> list[LabelUse]:
+    """Every rule id that code in ``folders`` writes as a value: a ``rule_id=`` argument (any string constant in it,
+    ``"ADL-031" if ... else "ADL-032"`` too) or a call's positional string argument that is exactly a rule id.
+
+    These are the ids event logs, postings, audit findings and explanations carry; each needs a rulebook entry
+    (:func:`discover_labels` makes one for an id no rule function has)."""
+    found: list[LabelUse] = []
+    for folder in folders:
+        for path in sorted((root / folder).rglob("*.py")):
+            relative = path.relative_to(root).as_posix()
+            text = path.read_text()
+            _label_visit(ast.parse(text, relative), text, relative, ("", False, ""), None, found)
+    return found
+
+
+def _label_visit(
+    node: ast.AST, text: str, path: str, scope: tuple[str, bool, str], statement: ast.stmt | None, found: list[LabelUse]
+) -> None:
+    qualname, concrete, function = scope
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            decorated = any("concrete" in ast.unparse(decorator) for decorator in child.decorator_list)
+            inner = f"{qualname}.{child.name}" if qualname else child.name
+            own = function
+            if not isinstance(child, ast.ClassDef):
+                decorators = "".join(f"@{ast.get_source_segment(text, item)}\n" for item in child.decorator_list)
+                own = textwrap.dedent(decorators + (ast.get_source_segment(text, child, padded=True) or "")).rstrip("\n")
+            _label_visit(child, text, path, (inner, decorated or concrete, own), None, found)
+            continue
+        here = child if isinstance(child, ast.stmt) else statement
+        if isinstance(child, ast.Call):
+            values = [keyword.value for keyword in child.keywords if keyword.arg == "rule_id"]
+            values += [argument for argument in child.args if isinstance(argument, ast.Constant)]
+            for value in values:
+                for constant in ast.walk(value):
+                    if (
+                        isinstance(constant, ast.Constant)
+                        and isinstance(constant.value, str)
+                        and EXACT_RULE_ID.fullmatch(constant.value)
+                    ):
+                        source = ast.get_source_segment(text, here, padded=True) if here is not None else None
+                        found.append(
+                            LabelUse(
+                                rule_id=constant.value,
+                                path=path,
+                                qualname=qualname,
+                                line=constant.lineno,
+                                source=textwrap.dedent(source or ast.unparse(child)).rstrip("\n"),
+                                record=ast.unparse(child.func).split(".")[-1],
+                                concrete=concrete,
+                                function=function,
+                            )
+                        )
+        _label_visit(child, text, path, scope, here, found)
+
+
+LABEL_STATEMENTS: dict[str, tuple[str, str]] = {
+    "INS-011": (
+        "InsuranceMovement",
+        "a liquidated pool's residual margin moves to the insurance fund; a pool left owing draws on it, capped.\n"
+        "What the pool has left at the take-over prices is paid in (kind `residual`); a pool left owing is topped up "
+        "by the fund as far as the fund reaches (kind `draw`, capped by INS-003), so the fund stays ≥ 0 and the "
+        "account may be left owing.  Posted by LIQ-023's take-over (`_take_over`) after the `Liquidation` event, "
+        "outside any close-out "
+        "(`pending_id` -1); the fund's other movements are INS-005 (close-out fills) and INS-008 (deposits).",
+    ),
+}
+"""Reviewed statements of the rule ids written as labels whose event class states another id (INS-011 is
+recorded as an INS-010 ``InsuranceMovement``): ``id -> (event class, statement)``.  Kept with the generator, not in
+``rules/``, so that stating a label does not change the sources every proof obligation is fingerprinted on."""
+
+
+def event_statements() -> dict[str, tuple[str, str]]:
+    """``rule id -> (event class, statement)`` of the classes of ``rules/events.py`` whose docstring opens with an
+    id, and the ids :data:`LABEL_STATEMENTS` states."""
+    from perpspec.rules import events
+
+    stated: dict[str, tuple[str, str]] = dict(LABEL_STATEMENTS)
+    for name, value in vars(events).items():
+        if inspect.isclass(value) and value.__module__ == events.__name__:
+            match = RULE_ID.match(inspect.getdoc(value) or "")
+            if match is not None:
+                stated.setdefault(f"{match.group(1)}-{match.group(2)}", (name, match.group(3).strip()))
+    return stated
+
+
+def discover_labels(found: Sequence[Rule], uses: Sequence[LabelUse]) -> list[Rule]:
+    """A rulebook entry for every rule id that ``rules/`` writes into an event or a posting and that no rule
+    function carries (INS-011, LIQ-020, ...: labels of steps inside other rules' functions, redteam23_1).
+
+    The entry states what ``rules/events.py`` says of the id (the event class it is recorded as, or
+    ``LABEL_STATEMENTS``), names every function of ``rules/`` that writes it, and shows those statements as its
+    source.  An id with no statement is a :class:`RulebookError`: the rulebook never shows an empty entry.
+    """
+    functions = {rule.id for rule in found}
+    owners = {(rule.path, rule.qualname): rule.id for rule in found}
+    stated = event_statements()
+    by_id: dict[str, list[LabelUse]] = {}
+    for use in uses:
+        if use.path.startswith("rules/") and use.rule_id not in functions:
+            by_id.setdefault(use.rule_id, []).append(use)
+    labels = []
+    for rule_id, here in sorted(by_id.items()):
+        if rule_id not in stated:
+            where = ", ".join(f"{use.path}:{use.line}" for use in here)
+            raise RulebookError(
+                f"{rule_id} is written by {where} but no rule function carries it and rules/events.py states nothing"
+                " for it: give its event class a docstring opening with the id, or state it in LABEL_STATEMENTS"
+            )
+        record, statement = stated[rule_id]
+        first = here[0]
+        recorded = f"\n\nRecorded as the event `{record}` (`rules/events.py`)." if record else ""
+        shown: list[str] = []
+        for use in here:
+            within = owners.get((use.path, use.qualname))
+            if within is not None:  # inside a rule function of its own: the statement, and whose it is
+                shown.append(f"# {use.path}:{use.line}, in {use.qualname} ({within})\n{use.source}")
+            elif use.function and f"# {use.path}, {use.qualname}\n{use.function}" not in shown:
+                shown.append(f"# {use.path}, {use.qualname}\n{use.function}")  # a helper: the whole step
+        labels.append(
+            Rule(
+                id=rule_id,
+                qualname=first.qualname,
+                module=f"rules.{Path(first.path).stem}",
+                path=first.path,
+                line=first.line,
+                summary=rest_to_markdown(statement.split("\n")[0].strip()),
+                docstring=f"{rule_id}: {statement}{recorded}",
+                source="\n\n".join(shown),
+                reads=(),
+                concrete=all(use.concrete for use in here),
+                uses=tuple(here),
+            )
+        )
+    return labels
 
 
 class RulebookError(Exception):

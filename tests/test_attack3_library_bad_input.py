@@ -203,3 +203,57 @@ def test_the_bound_holds_for_every_parser_with_parse_error_naming_the_field() ->
 def test_more_wrong_types_are_input_errors(call: object) -> None:
     with pytest.raises(perpspec.InputError):
         call()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"maintMargin": 0.004}, "maintMargin"),  # a float: refused, and named
+        ({"maxLeverage": 50}, "maxLeverage"),  # not an instrument field
+        ({"takerFee": "abc"}, "takerFee"),
+        ({"tickSize": "0.3"}, "maxPrice"),  # the loader names the field the override breaks
+    ],
+)
+def test_instrument_override_refusal_names_the_override_not_the_symbol(overrides: dict[str, object],
+                                                                        field: str) -> None:
+    """redteam23_4: ``.field`` was "symbol" for every refused override."""
+    with pytest.raises(perpspec.InputError) as refused:
+        perpspec.instrument("XBTUSD", **overrides)
+    assert refused.value.field == field
+    assert "XBTUSD.toml" in str(refused.value)
+
+
+@pytest.mark.parametrize("symbol", ["XBTFOO", "/nonexistent/instrument.toml"])
+def test_instrument_unknown_symbol_or_file_names_the_symbol(symbol: str) -> None:
+    with pytest.raises(perpspec.InputError) as refused:
+        perpspec.instrument(symbol)
+    assert refused.value.field == "symbol"
+
+
+def test_library_units_name_every_entry_that_takes_a_mark_off_the_tick_grid() -> None:
+    """redteam23_6: docs/library.md said only perpspec.position's mark may be off the tick grid."""
+    import ast
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    tree = ast.parse((root / "perpspec" / "api.py").read_text())
+    off_grid = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            scope = [(f"{node.name}.{f.name}", f) for f in node.body if isinstance(f, ast.FunctionDef)]
+        elif isinstance(node, ast.Module):
+            scope = [(f"perpspec.{f.name}", f) for f in node.body if isinstance(f, ast.FunctionDef)]
+        else:
+            continue
+        for name, function in scope:
+            if not name.split(".")[-1].startswith("_") and any(
+                isinstance(k, ast.keyword) and k.arg == "on_tick" for k in ast.walk(function)
+            ):
+                off_grid.add(name)
+    assert off_grid == {"perpspec.position", "Exchange.price"}
+    text = (root / "docs" / "library.md").read_text()
+    prices = re.sub(r"\s+", " ", text[text.index("- **Prices**"):text.index("- **Money**")])
+    assert all(f"`{name}`" in prices for name in off_grid), prices
+    mark = perpspec.Exchange(["XBTUSD"]).price("XBTUSD", mark="50000.25")
+    assert mark

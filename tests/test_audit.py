@@ -336,6 +336,17 @@ def test_cli_exit_status_is_zero_only_when_clean(tiny_logs: Any, capsys: pytest.
     assert "verdict: CLEAN" in out
 
 
+def test_cli_json_on_a_missing_log_prints_a_document_saying_so(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """redteam23 (noticed): `audit --json` on a missing file printed nothing on stdout."""
+    assert main(["audit", str(tmp_path / "missing.jsonl"), "--json", "--quiet"]) == 2
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert document["clean"] is False
+    assert document["error"]["message"] == "no such file"
+    assert "no such file" in captured.err
+
+
 def test_cli_json_reports_findings_with_rule_links(
     tmp_path: Path, tiny_logs: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

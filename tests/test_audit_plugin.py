@@ -269,6 +269,24 @@ def test_pytest_perpspec_audit_fails_one_item_per_finding(tmp_path: Path, tiny_l
     assert "specs/contracts.md#acc-002" in done.stdout
 
 
+def test_pytest_perpspec_audit_names_a_missing_log_as_the_cli_does(tmp_path: Path) -> None:
+    """redteam23_3: a log that is not there was "internal error of perpspec audit, please report it"."""
+    done = run_pytest(tmp_path, "--perpspec-audit", "missing-events.jsonl")
+    assert done.returncode != 0
+    assert "perpspec audit: missing-events.jsonl: no such file" in done.stdout + done.stderr
+    assert "internal error" not in done.stdout + done.stderr
+    assert "FileNotFoundError" not in done.stdout + done.stderr
+
+
+def test_audit_log_of_a_missing_file_is_a_read_error_not_an_internal_one(tmp_path: Path) -> None:
+    from perpspec.engine.audit import INTERNAL, audit_log, load_mapping
+
+    result = audit_log(tmp_path / "missing.jsonl", load_mapping("perpspec"), {}, "invariants")
+    assert result.error is not None
+    assert INTERNAL not in result.error.message
+    assert "cannot read" in result.error.message
+
+
 # -- the public strategies drive the toy engine through crashes ---------------------------------------------
 
 

@@ -16,11 +16,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def book() -> rulebook.Rulebook:
-    """The repository's rules and waivers, with no outcomes (cheap: no committee proofs, no proof run)."""
+    """The repository's rules (functions and labels) and waivers, with no outcomes (cheap: no committee proofs, no
+    proof run)."""
+    functions = rulebook.discover_rules(ROOT)
     return rulebook.Rulebook(
         version="0",
         fingerprint="",
-        rules=tuple(rulebook.discover_rules(ROOT)),
+        rules=(*functions, *rulebook.discover_labels(functions, rulebook.find_label_uses(ROOT))),
         invariants=(),
         outcomes=(),
         mentions={},

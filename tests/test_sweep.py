@@ -248,3 +248,14 @@ def test_a_ray_task_whose_worker_died_fails_that_cell_and_the_sweep_goes_on(
     found = dict(backends.run_ray(grid, grid.cells(), str(tmp_path), None, 2))
     assert [found[index]["status"] for index in range(3)] == ["ok", "failed", "ok"]
     assert "worker process died (WorkerCrashedError)" in found[1]["error"]
+
+
+def test_ray_without_the_extra_is_refused_before_out_is_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """redteam23 (noticed): `sweep --ray` without Ray exited 2 but left OUT/cells behind."""
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    out = tmp_path / "out"
+    assert main(["sweep", str(TINY), "--out", str(out), "--ray", "--quiet"]) == 2
+    assert "needs the ray extra" in capsys.readouterr().err
+    assert not out.exists()

@@ -180,3 +180,53 @@ def test_a_proposal_changing_what_the_contract_or_its_money_is_is_refused(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert f"{EXAMPLE}: XBTUSD: {named} changes what a contract, a price or the money held is" in captured.err
+
+
+# -- redteam23_7: changed parameters as the instrument file writes them, the held ones apart -----------------------
+
+
+def test_changed_parameters_are_written_as_the_instrument_file_writes_them() -> None:
+    current = load_instrument("XBTUSD")
+    proposed = load_instrument("XBTUSD", {"fixedInterestRate": "0.0006", "fundingInterval": "4h", "maintMargin": "0.006"})
+    rows = {name: (before, after) for name, before, after in changed_parameters(current, proposed)}
+    assert rows["fundingInterval"] == ("08:00:00", "04:00:00")  # not 28800000 → 14400000 (ms)
+    assert rows["fixedInterestRate"] == ("not set", "0.06% a day")  # not None → 600 (ppm)
+    assert rows["maintMargin"] == ("0.50%", "0.60%")
+    assert not any("None" in before + after for before, after in rows.values())
+
+
+def test_a_scenarios_index_and_funding_fields_are_listed_apart_not_as_changes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A simulate snapshot's instrument sets impactNotional and fixedInterestRate; with no --set they are no
+    change of anything a what-if evaluates."""
+    from perpspec.engine.cli.what_if import held_parameters
+
+    scenario = load_instrument("XBTUSD", {"impactNotional": 1_000_000_000, "fixedInterestRate": "0.0003"})
+    evaluated, held = held_parameters(changed_parameters(scenario, load_instrument("XBTUSD")))
+    assert evaluated == []
+    assert held == [("impactNotional", "1000000000", "not set"), ("fixedInterestRate", "0.03% a day", "not set")]
+    report = _what_if_json(capsys, "fundingInterval=4h")
+    assert report["changedParameters"] == []
+    assert report["changedHeldParameters"] == [{"name": "fundingInterval", "current": "08:00:00", "proposed": "04:00:00"}]
+
+
+def test_no_figure_of_a_what_if_depends_on_a_held_parameter() -> None:
+    """HELD_FIELDS is listed apart because the comparison does not read it: changing each changes nothing."""
+    from perpspec.engine.cli.what_if import HELD_FIELDS
+
+    current, _ = _instruments()
+    state = _example_state(current)
+    baseline = compare(state, current, current)
+    assert any(change.after.liquidatable or change.after.liquidation_price for change in baseline.changes)
+    base = current["XBTUSD"]
+    for name in HELD_FIELDS:
+        value = getattr(base, name)
+        if name == "mark_method":
+            other: object = "LastPrice"
+        elif value is None or value == 0:
+            other = 86_400_000 if name.endswith("_ms") else 1_000
+        else:
+            other = value * 2
+        proposed = dict(current, XBTUSD=attrs.evolve(base, **{name: other}))
+        assert compare(state, current, proposed) == baseline, name

@@ -261,8 +261,11 @@ def _audit_items(session: Any, config: Any, logs: Sequence[str]) -> list[Any]:
     try:
         mapping = load_mapping(config.getoption("--perpspec-mapping"))
         instruments = _instruments(config.getoption("--perpspec-instrument"), load_builtin_instruments)
-    except (MappingError, ValueError) as error:
+    except (MappingError, ValueError, OSError) as error:  # InstrumentError and ParseError are ValueErrors
         raise pytest.UsageError(f"perpspec audit: {error}") from None
+    for log in logs:  # as `perpspec audit` does: a log that is not there is the job's error, not the audit's
+        if not Path(log).is_file():
+            raise pytest.UsageError(f"perpspec audit: {log}: no such file")
     level = config.getoption("--perpspec-level")
     made = []
     for log in logs:

@@ -37,6 +37,8 @@ def audit_rows(
         return auditor.finish()
     except LogError as error:
         auditor.result.error = error
+    except OSError as error:  # the log is read as it is audited: a file that vanishes or cannot be read
+        auditor.result.error = LogError(auditor.line, "", f"cannot read the log ({error.strerror or error})")
     except Exception as error:  # a bug of the audit itself: still one line for CI, named as ours
         auditor.result.error = LogError(auditor.line, "", f"{INTERNAL} ({type(error).__name__}: {error})")
     return auditor.result

@@ -73,6 +73,12 @@ def run(args: argparse.Namespace) -> int:
     except (MappingError, ValueError, OSError) as error:  # InstrumentError and ParseError are ValueErrors
         raise UsageError(str(error)) from None
     if not Path(args.log).is_file():
+        if args.json:  # CI reads stdout: the document says why there is no verdict
+            from perpspec.engine.audit.auditor import AuditResult
+            from perpspec.engine.audit.schema import LogError
+
+            missing = AuditResult(level=args.level, mapping=mapping.name, error=LogError(0, "", "no such file"))
+            print(json.dumps(to_json(missing, args.log), indent=1))
         raise UsageError(f"{args.log}: no such file")
     started = time.perf_counter()
 

@@ -131,6 +131,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"perpspec spec: {error}", file=sys.stderr)
         return 1
     pages = rulebook.render_rulebook(book)
+    dangling = rulebook.dangling_references(book, pages)
+    if dangling:  # an id the event logs, explain or a link name with no entry: never written, never "up to date"
+        print(f"perpspec spec: {len(dangling)} rule ids or links have no rulebook entry or anchor:", file=sys.stderr)
+        for problem in dangling:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
     stored = rulebook.load_status(specs_dir / rulebook.STATUS_FILE)
     current = stored is not None and stored[0] == book.fingerprint
     if ran:

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     """Validate the grid, run the missing cells, write the results and the report."""
     from perpspec.engine.cli.main import UsageError
     from perpspec.engine.simulation.output import OutputError
-    from perpspec.engine.sweep.backends import BackendError, default_jobs, run_local, run_ray
+    from perpspec.engine.sweep.backends import BackendError, default_jobs, require_ray, run_local, run_ray
     from perpspec.engine.sweep.grid import GridError, load_grid, validate_axes
     from perpspec.engine.sweep.results import (
         REPORT,
@@ -67,6 +67,11 @@ def run(args: argparse.Namespace) -> int:
     jobs = args.jobs if args.jobs is not None else default_jobs()
     if jobs < 1:
         raise UsageError("-j: at least 1")
+    if args.ray is not None:
+        try:
+            require_ray()  # before OUT/cells is created: a refused sweep leaves nothing behind
+        except BackendError as error:
+            raise UsageError(str(error)) from None
     out = Path(args.out)
     try:
         (out / "cells").mkdir(parents=True, exist_ok=True)

@@ -83,8 +83,53 @@ def _fee_tiers(tiers: tuple[FeeTier, ...]) -> str:
     ) or "(none)"
 
 
+HELD_FIELDS = (
+    "funding_interval_ms",
+    "mark_method",
+    "settlement_fee_ppm",
+    "expiry_ms",
+    "impact_notional",
+    "fixed_interest_daily_ppm",
+    "premium_clamp_ppm",
+    "funding_cap_ratio_ppm",
+    "funding_change_cap_ratio_ppm",
+    "premium_sample_ms",
+    "fair_basis_refresh_ms",
+    "impact_spread_ticks",
+    "limit_band_ppm",
+    "settlement_twap_ms",
+)
+"""Index, mark, funding and settlement parameters: a what-if holds the state's marks and settles nothing, so no
+figure it shows depends on them (tests/test_what_if_units.py checks it).  A change of one is listed apart."""
+
+DURATION_FIELDS = ("funding_interval_ms", "premium_sample_ms", "fair_basis_refresh_ms", "settlement_twap_ms")
+
+
+def _duration(ms: int) -> str:
+    """A duration as the instrument file writes it: ``"08:00:00"`` (``"250ms"`` below a whole second)."""
+    if ms % 1000:
+        return f"{ms}ms"
+    minutes, seconds = divmod(ms // 1000, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}"
+
+
+def _file_value(name: str, value: object) -> str:
+    """``value`` of the :class:`Instrument` field ``name`` as the instrument file writes it: rates and fractions as
+    percentages (``fixedInterestRate`` a day), durations as ``HH:MM:SS``, an optional field not set as "not set"."""
+    if value is None:
+        return "not set"
+    if isinstance(value, int) and not isinstance(value, bool):
+        if name.endswith("_ppm"):
+            return format_ppm(value) + (" a day" if name == "fixed_interest_daily_ppm" else "")
+        if name in DURATION_FIELDS:
+            return _duration(value)
+    return str(value)
+
+
 def changed_parameters(current: Instrument, proposed: Instrument) -> list[tuple[str, str, str]]:
-    """(name as the instrument file spells it, current, proposed) for every field that differs."""
+    """(name as the instrument file spells it, current, proposed) for every field whose value differs, each value
+    written as the instrument file writes it (see :func:`held_parameters` for the ones no figure depends on)."""
     rows = []
     for field in attrs.fields(Instrument):
         before, after = getattr(current, field.name), getattr(proposed, field.name)
@@ -96,11 +141,16 @@ def changed_parameters(current: Instrument, proposed: Instrument) -> list[tuple[
             before, after = before.value, after.value
         if before == after:
             continue
-        if field.name.endswith("_ppm") and isinstance(before, int) and isinstance(after, int):
-            rows.append((FIELD_NAMES[field.name], format_ppm(before), format_ppm(after)))
-        else:
-            rows.append((FIELD_NAMES[field.name], str(before), str(after)))
+        rows.append((FIELD_NAMES[field.name], _file_value(field.name, before), _file_value(field.name, after)))
     return rows
+
+
+HELD_NAMES = frozenset(FIELD_NAMES[name] for name in HELD_FIELDS)
+
+
+def held_parameters(changed: list[tuple[str, str, str]]) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """``changed`` split into (parameters the comparison evaluates, :data:`HELD_FIELDS` ones it does not)."""
+    return [row for row in changed if row[0] not in HELD_NAMES], [row for row in changed if row[0] in HELD_NAMES]
 
 
 def _optional(value: int | None) -> str:
@@ -149,8 +199,10 @@ def render_json(
         }
         for entry in result.queue
     ]
+    evaluated, held = held_parameters(changed)
     payload = {
-        "changedParameters": [{"name": n, "current": b, "proposed": a} for n, b, a in changed],
+        "changedParameters": [{"name": n, "current": b, "proposed": a} for n, b, a in evaluated],
+        "changedHeldParameters": [{"name": n, "current": b, "proposed": a} for n, b, a in held],
         "summary": summary(result),
         "positions": positions,
         "adlQueue": queue,
@@ -174,10 +226,14 @@ def render_text(
     current: Mapping[str, Instrument],
 ) -> str:
     """Tables for a terminal: prices now in the ``current`` instruments' units, new in ``instruments``'."""
+    evaluated, held = held_parameters(changed)
     lines = ["Changed parameters:"]
-    lines.extend(f"  {name}: {before} → {after}" for name, before, after in changed)
-    if not changed:
+    lines.extend(f"  {name}: {before} → {after}" for name, before, after in evaluated)
+    if not evaluated:
         lines.append("  (none)")
+    if held:
+        lines.append("Changed index, funding and settlement parameters (a what-if holds the marks: no figure below depends on them):")
+        lines.extend(f"  {name}: {before} → {after}" for name, before, after in held)
     lines.append("")
     rows = []
     for change in result.changes:

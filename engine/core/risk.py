@@ -213,7 +213,10 @@ class Risk:
 
 
     def gross_value(self, inst: Instrument, ps: PositionState, orders: tuple[tuple[int, int], ...]) -> int:
-        """RSK-007 input: |position value| plus the larger side of the resting orders."""
+        """The gross value RSK-007 (``check_risk_limit``, called at order entry) judges.
+
+        |position value| plus the larger side of the resting orders: the input, not the check.
+        """
         best_bid, best_ask = self.market.best(inst.symbol)
         bids, asks = order_sides(inst, orders, self.market.marks[inst.symbol], best_bid, best_ask)
         return abs(ps.cost) + max(bids.value, asks.value)

@@ -71,6 +71,17 @@ def _worker_died(cell: Cell, error: BaseException) -> dict[str, Any]:
             "error": f"the worker process died ({type(error).__name__}); rerun the sweep to retry the cell"}
 
 
+RAY_MISSING = "--ray needs the ray extra: pip install 'perpspec[ray]'"
+
+
+def require_ray() -> None:
+    """Refuse ``--ray`` before anything is written when Ray is not installed (BackendError)."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise BackendError(RAY_MISSING) from None
+
+
 def run_ray(
     grid: Grid, cells: Sequence[Cell], out: str, address: str | None, jobs: int
 ) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -81,7 +92,7 @@ def run_ray(
     try:
         import ray
     except ImportError:
-        raise BackendError("--ray needs the ray extra: pip install 'perpspec[ray]'") from None
+        raise BackendError(RAY_MISSING) from None
     started_here = not ray.is_initialized()
     if started_here:
         try:
