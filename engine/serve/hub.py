@@ -336,18 +336,15 @@ class Hub:
             t, s, r = self.views.funding[-1]
             public.append(("funding", s, {"table": "funding", "action": "insert", "data": [self.funding_row(t, s, r)]}))
         private = self._keys_checked()
-        watched = {table for subscriber in self.subscribers if subscriber.account is not None
-                   for table, _ in subscriber.topics}
-        wallets: dict[int, list[dict[str, Any]]] = {}
-        crossed: dict[int, set[str]] = {}
-        if "wallet" in watched:
-            wallets = self._wallet_changes(accounts, now)
-        else:
-            self._wallets.clear()  # nobody watches: the next change of anything is published, as if new
-        if "position" in watched:
-            crossed = self._cross_changes(accounts, priced)
-        else:
-            self._cross.clear()
+        watching: dict[str, set[int]] = {}  # private table -> the accounts an authenticated subscriber watches it for
+        for subscriber in self.subscribers:
+            if subscriber.account is not None:
+                for table, _ in subscriber.topics:
+                    watching.setdefault(table, set()).add(subscriber.account)
+        # only a watched account can receive a row: the work and the caches are bounded by what subscribers watch,
+        # never by every account the command touched or every holder of the contract priced (review20_2)
+        wallets = self._wallet_changes(accounts, watching.get("wallet", set()), now)
+        crossed = self._cross_changes(accounts, priced, watching.get("position", set()))
         for subscriber in list(self.subscribers):
             for table, symbol, message in public:
                 if (table, symbol) in subscriber.topics or (table, "") in subscriber.topics:
@@ -355,12 +352,15 @@ class Hub:
             if private:
                 self._publish_private(subscriber, events, accounts, priced, now, wallets, crossed)
 
-    def _wallet_changes(self, accounts: set[int], now: int) -> dict[int, list[dict[str, Any]]]:
-        """``wallet`` rows of the touched accounts whose wallet differs from the one last published (a deposit, a
-        withdrawal, a fill's commission or realised PnL, funding), per account."""
+    def _wallet_changes(self, accounts: set[int], watched: set[int], now: int) -> dict[int, list[dict[str, Any]]]:
+        """``wallet`` rows of the touched and watched accounts whose wallet differs from the one last published (a
+        deposit, a withdrawal, a fill's commission or realised PnL, funding), per account.  The accounts no longer
+        watched leave the cache: their next change after a new subscription is published, as if new."""
+        for key in [key for key in self._wallets if key[0] not in watched]:
+            del self._wallets[key]
         exchange = self.exchange
         out: dict[int, list[dict[str, Any]]] = {}
-        for account in sorted(accounts):
+        for account in sorted(accounts & watched):
             for currency in exchange.assets():
                 row = rows.wallet_row(exchange, account, currency, now)
                 if self._wallets.get((account, currency)) != row["amount"]:
@@ -368,16 +368,24 @@ class Hub:
                     out.setdefault(account, []).append(row)
         return out
 
-    def _cross_changes(self, accounts: set[int], priced: set[str]) -> dict[int, set[str]]:
-        """The cross positions whose liquidation or bankruptcy price moved since last published, per account: those
-        of a touched account (its wallet or another position changed) or of one holding a contract just priced."""
+    def _cross_changes(self, accounts: set[int], priced: set[str], watched: set[int]) -> dict[int, set[str]]:
+        """The cross positions whose liquidation or bankruptcy price moved since last published, per watched account
+        (an authenticated subscriber watches its ``position`` table): those of a touched account (its wallet or
+        another position changed) or of one holding a contract just priced.  O(the watched accounts' positions) per
+        command, never O(every holder of the contract priced); the accounts no longer watched leave the cache."""
+        for key in [key for key in self._cross if key[0] not in watched]:
+            del self._cross[key]
         exchange = self.exchange
-        holders = {a for (a, s) in self.views.positions if s in priced} if priced else set()
+        positions = self.views.positions
         out: dict[int, set[str]] = {}
-        for account in sorted(a for a in accounts | holders if a >= 0):
-            for symbol in exchange.positions(account) if rows.account_exists(exchange, account) else ():
+        for account in sorted(watched):
+            if account < 0 or not rows.account_exists(exchange, account):
+                continue
+            if account not in accounts and not any((account, s) in positions for s in priced):
+                continue
+            for symbol in exchange.positions(account):
                 setting = exchange.margin_setting(account, symbol)
-                if setting.leverage_hundredths != 0 or (account, symbol) not in self.views.positions:
+                if setting.leverage_hundredths != 0 or (account, symbol) not in positions:
                     continue
                 prices = rows.position_prices(exchange, account, symbol)
                 if self._cross.get((account, symbol)) != prices:

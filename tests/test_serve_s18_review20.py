@@ -1,0 +1,168 @@
+"""Session 18, review20: the hub's work is bounded by what subscribers watch; instrument rows follow funding.
+
+* ``position`` / ``wallet``: a mark update or a deposit computes cross prices and wallet rows only for accounts an
+  authenticated subscriber watches, and the hub keeps no cache of the others (review20_2: one ``position``
+  subscriber made every mark tick compute the prices of every cross holder of the contract, O(holders));
+* a funding instant re-sends the ``instrument`` row (the new fundingRate, the next fundingTimestamp), and a refused
+  FundingTick publishes no funding row (review20_4).
+
+Counted, never timed: ``rows.position_prices`` and ``rows.wallet_row`` are wrapped to count their calls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perpspec.engine.core import commands as cmd
+from perpspec.engine.serve import rows
+from perpspec.engine.serve.server import Running
+from perpspec.engine.serve.units import encode_json
+from tests.serve_helpers import XBT, start_server
+
+HOLDERS = 12
+
+
+class Recorder:
+    """A realtime subscriber that keeps every message (the hub's Subscriber protocol)."""
+
+    def __init__(self, account: int | None, topics: set[tuple[str, str]]) -> None:
+        self.account = account
+        self.topics = topics
+        self.messages: list[dict[str, Any]] = []
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.messages.append(json.loads(encode_json(message)))
+
+    def rows(self, name: str) -> list[dict[str, Any]]:
+        return [row for m in self.messages if m.get("table") == name for row in m["data"]]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Running]:
+    running, _ = start_server(tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _subscribe(running: Running, account: int | None, *topics: tuple[str, str]) -> Recorder:
+    recorder = Recorder(account, set(topics))
+    hub = running.server.gateway.hub
+
+    def attach() -> None:
+        for table, symbol in topics:
+            hub.partial(recorder, table, symbol)
+        hub.subscribers.append(recorder)
+
+    running.call(attach)
+    return recorder
+
+
+def _cross_holders(running: Running) -> list[int]:
+    """Accounts 10.. each a cross long of 100 XBTUSD (account 2 the seller), none of them watched."""
+    gateway = running.server.gateway
+    holders = list(range(10, 10 + HOLDERS))
+
+    def setup() -> None:
+        for account in holders:
+            gateway.verify(account)
+            gateway.deposit(account, "XBt", XBT)
+            now = gateway.now_ms()
+            gateway.execute(cmd.PlaceOrder(time_ms=now, account=2, symbol="XBTUSD", side="Sell", order_qty=100,
+                                           price=5_000_000))
+            gateway.execute(cmd.PlaceOrder(time_ms=now, account=account, symbol="XBTUSD", side="Buy", order_qty=100,
+                                           price=5_000_000))
+
+    running.call(setup)
+    return holders
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[tuple[Any, ...]]:
+    calls: list[tuple[Any, ...]] = []
+    original = getattr(rows, name)
+
+    def counted(*args: Any) -> Any:
+        calls.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(rows, name, counted)
+    return calls
+
+
+def _mark(running: Running, price: int) -> None:
+    gateway = running.server.gateway
+    running.call(lambda: gateway.execute(cmd.PriceUpdate(time_ms=gateway.now_ms(), symbol="XBTUSD", mark_price=price)))
+
+
+# ----------------------------------------------------------------------------- review20_2: bounded by the watched
+
+
+def test_a_mark_update_computes_no_cross_prices_for_unwatched_holders(
+    served: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    holders = _cross_holders(served)
+    _subscribe(served, 3, ("position", ""))  # account 3 holds nothing
+    calls = _counting(monkeypatch, "position_prices")
+    _mark(served, 5_001_000)
+    assert calls == []
+    assert not {account for account, _ in served.server.gateway.hub._cross} & set(holders)
+
+
+def test_a_watched_cross_holder_alone_is_computed_and_its_prices_follow_a_deposit(
+    served: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    holders = _cross_holders(served)
+    watched = holders[0]
+    recorder = _subscribe(served, watched, ("position", ""))
+    calls = _counting(monkeypatch, "position_prices")
+    _mark(served, 5_001_000)
+    assert {args[1] for args in calls} == {watched}  # its own cross position (and its row), no other holder's
+    before = recorder.rows("position")[-1]["liquidationPrice"]
+    assert {account for account, _ in served.server.gateway.hub._cross} == {watched}
+    recorder.messages.clear()
+    calls.clear()
+    gateway = served.server.gateway
+    served.call(lambda: gateway.deposit(watched, "XBt", XBT))  # the margin behind the cross position moved
+    assert {args[1] for args in calls} == {watched}
+    streamed = [row for row in recorder.rows("position") if row["symbol"] == "XBTUSD"]
+    assert streamed
+    assert streamed[-1]["liquidationPrice"] < before  # re-sent: more margin, a lower liquidation price
+
+
+def test_an_account_no_longer_watched_leaves_the_caches(served: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    holders = _cross_holders(served)
+    watched = holders[0]
+    recorder = _subscribe(served, watched, ("position", ""), ("wallet", ""))
+    other = _subscribe(served, 3, ("position", ""), ("wallet", ""))  # keeps somebody watching
+    gateway = served.server.gateway
+    hub = gateway.hub
+    _mark(served, 5_001_000)
+    served.call(lambda: gateway.deposit(watched, "XBt", 1_000))
+    assert watched in {account for account, _ in hub._cross}
+    assert watched in {account for account, _ in hub._wallets}
+    served.call(lambda: hub.subscribers.remove(recorder))
+    calls = _counting(monkeypatch, "position_prices")
+    _mark(served, 5_002_000)
+    assert calls == []
+    assert watched not in {account for account, _ in hub._cross}
+    assert watched not in {account for account, _ in hub._wallets}
+    assert other.account == 3
+
+
+def test_a_deposit_to_an_unwatched_account_builds_no_wallet_row(
+    served: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watcher = _subscribe(served, 3, ("wallet", ""))
+    gateway = served.server.gateway
+    calls = _counting(monkeypatch, "wallet_row")
+    served.call(lambda: gateway.deposit(1, "XBt", 1_000))
+    assert calls == []
+    assert 1 not in {account for account, _ in gateway.hub._wallets}
+    served.call(lambda: gateway.deposit(3, "XBt", 1_000))  # its own deposit is still streamed
+    assert [row["amount"] for row in watcher.rows("wallet") if row["currency"] == "XBt"][-1] == 2_000
