@@ -22,7 +22,7 @@ from perpspec.engine.core import commands as cmd
 from perpspec.engine.serve import rows
 from perpspec.engine.serve.server import Running
 from perpspec.engine.serve.units import encode_json
-from tests.serve_helpers import XBT, start_server
+from tests.serve_helpers import XBT, raw_request, start_server
 
 HOLDERS = 12
 
@@ -166,3 +166,36 @@ def test_a_deposit_to_an_unwatched_account_builds_no_wallet_row(
     assert 1 not in {account for account, _ in gateway.hub._wallets}
     served.call(lambda: gateway.deposit(3, "XBt", 1_000))  # its own deposit is still streamed
     assert [row["amount"] for row in watcher.rows("wallet") if row["currency"] == "XBt"][-1] == 2_000
+
+
+# ----------------------------------------------------------------------------- review20_4: funding and instrument
+
+
+def _fund(running: Running, symbol: str, rate_e8: int) -> str:
+    gateway = running.server.gateway
+    events = running.call(lambda: gateway.execute(cmd.FundingTick(time_ms=gateway.now_ms(), symbol=symbol,
+                                                                  rate_e8=rate_e8)))
+    return type(events[-1]).__name__
+
+
+def test_a_funding_instant_re_sends_the_instrument_row_with_the_new_rate(served: Running) -> None:
+    recorder = _subscribe(served, None, ("instrument", "XBTUSD"), ("funding", ""))
+    assert _fund(served, "XBTUSD", 20_000) == "Accepted"
+    rest = raw_request(served, "GET", "/api/v1/instrument?symbol=XBTUSD")[1][0]
+    streamed = recorder.rows("instrument")
+    assert len(streamed) == 1
+    assert streamed[0]["fundingRate"] == rest["fundingRate"] == 0.0002
+    assert streamed[0]["fundingTimestamp"] == rest["fundingTimestamp"]
+    assert streamed[0]["indicativeFundingRate"] == rest["indicativeFundingRate"]
+    assert [row["fundingRate"] for row in recorder.rows("funding")] == [0.0002]
+
+
+def test_a_refused_funding_tick_is_no_funding_row_and_no_instrument_update(served: Running) -> None:
+    recorder = _subscribe(served, None, ("instrument", ""), ("funding", ""))
+    before = raw_request(served, "GET", "/api/v1/instrument?symbol=XBTUSD")[1][0]["fundingRate"]
+    assert _fund(served, "XBTUSD", 10**12) == "Rejected"  # beyond +-100 %: malformed
+    assert _fund(served, "NOPE", 1) == "Rejected"
+    assert recorder.messages == []
+    assert list(served.server.gateway.views.funding) == []
+    assert raw_request(served, "GET", "/api/v1/instrument?symbol=XBTUSD")[1][0]["fundingRate"] == before
+    assert raw_request(served, "GET", "/api/v1/funding?symbol=XBTUSD")[1] == []

@@ -9,7 +9,9 @@ for the subscribers concerned:
   (a level that changes side is a delete of the old side's row and an insert:
   the keys are symbol, id, side);
 * ``quote`` and the ``instrument`` row: on a trade, a mark, or a move of the top
-  of the book (a resting order, a cancel), against the top last published;
+  of the book (a resting order, a cancel), against the top last published; the
+  ``instrument`` row also at a paid funding instant (its fundingRate and next
+  fundingTimestamp moved);
 * ``order``, ``execution``, ``position``, ``margin``, ``wallet``: full rows of the
   subscriber's own account only; ``wallet`` when the wallet changed, and the
   account's cross positions when their liquidation or bankruptcy price moved
@@ -33,7 +35,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
 from perpspec.engine.core import commands as cmd
-from perpspec.engine.core.events import Event, Execution, PositionUpdate, RuleEvent
+from perpspec.engine.core.events import Accepted, Event, Execution, PositionUpdate, RuleEvent
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.serve import rows
 from perpspec.engine.serve.units import iso_timestamp, num, price_out
@@ -298,6 +300,10 @@ class Hub:
         if isinstance(command, cmd.PriceUpdate) and isinstance(command.symbol, str):
             priced.add(command.symbol)
             symbols.add(command.symbol)
+        funded: set[str] = set()  # a paid funding instant: the row's fundingRate and fundingTimestamp moved (FND-012)
+        if isinstance(command, cmd.FundingTick) and events and isinstance(events[-1], Accepted):
+            funded.add(command.symbol)
+            symbols.add(command.symbol)
         public: list[tuple[str, str, dict[str, Any]]] = []  # (table, symbol, message)
         for symbol in sorted(symbols):
             inst = self.instrument(symbol)
@@ -312,7 +318,7 @@ class Hub:
             self._tops[symbol] = top
             traded = any(isinstance(e, Execution) and e.symbol == symbol and e.exec_type == "Trade" for e in events)
             prices_moved = last_top is None or _top_prices(last_top) != _top_prices(top)
-            if traded or symbol in priced or prices_moved:
+            if traded or symbol in priced or symbol in funded or prices_moved:
                 row = rows.instrument_row(exchange, inst, now, self.views)
                 public.append(("instrument", symbol, {"table": "instrument", "action": "update", "data": [row]}))
             if traded or symbol in priced or top != last_top:
@@ -332,7 +338,7 @@ class Hub:
             public.append(("liquidation", "", {"table": "liquidation", "action": "insert", "data": liquidations}))
         if any(isinstance(e, RuleEvent) and e.kind == "InsuranceMovement" for e in events):
             public.append(("insurance", "", {"table": "insurance", "action": "insert", "data": self.insurance_rows(now)}))
-        if isinstance(command, cmd.FundingTick) and self.views.funding:
+        if funded and self.views.funding:
             t, s, r = self.views.funding[-1]
             public.append(("funding", s, {"table": "funding", "action": "insert", "data": [self.funding_row(t, s, r)]}))
         private = self._keys_checked()
