@@ -4,7 +4,10 @@
   authenticated subscriber watches, and the hub keeps no cache of the others (review20_2: one ``position``
   subscriber made every mark tick compute the prices of every cross holder of the contract, O(holders));
 * a funding instant re-sends the ``instrument`` row (the new fundingRate, the next fundingTimestamp), and a refused
-  FundingTick publishes no funding row (review20_4).
+  FundingTick publishes no funding row (review20_4);
+* a key store row whose account is above a command's 64 bits (the previous release's ``keys create`` wrote it) loads
+  as a disabled key with a warning naming it: ``serve`` keeps the other keys, ``keys list`` shows it, ``keys revoke``
+  removes it (review20_3).
 
 Counted, never timed: ``rows.position_prices`` and ``rows.wallet_row`` are wrapped to count their calls.
 """
@@ -12,15 +15,21 @@ Counted, never timed: ``rows.position_prices`` and ``rows.wallet_row`` are wrapp
 from __future__ import annotations
 
 import json
+import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from perpspec.engine.cli.main import main
 from perpspec.engine.core import commands as cmd
+from perpspec.engine.core.commands import FIELD_INT_MAX
 from perpspec.engine.serve import rows
-from perpspec.engine.serve.server import Running
+from perpspec.engine.serve.errors import KEY_DISABLED
+from perpspec.engine.serve.keys import ApiKey, KeyStore, KeyStoreError
+from perpspec.engine.serve.server import Running, keys_path
 from perpspec.engine.serve.units import encode_json
 from tests.serve_helpers import XBT, raw_request, start_server
 
@@ -199,3 +208,60 @@ def test_a_refused_funding_tick_is_no_funding_row_and_no_instrument_update(serve
     assert list(served.server.gateway.views.funding) == []
     assert raw_request(served, "GET", "/api/v1/instrument?symbol=XBTUSD")[1][0]["fundingRate"] == before
     assert raw_request(served, "GET", "/api/v1/funding?symbol=XBTUSD")[1] == []
+
+
+# ----------------------------------------------------------------------------- review20_3: a previous release's key
+
+OLD_ID = "C" * 24
+OLD_SECRET = "d" * 48
+
+
+def _old_store(directory: Path) -> Path:
+    """A store as the previous release's ``perpspec keys create --account 9223372036854775808`` left it."""
+    good = {"id": "A" * 24, "secret": "b" * 48, "account": 1, "permissions": ["read", "trade"], "enabled": True}
+    old = {"id": OLD_ID, "secret": OLD_SECRET, "account": FIELD_INT_MAX + 1, "permissions": ["read"], "enabled": True}
+    path = Path(keys_path(str(directory)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"keys": [good, old]}, indent=1))
+    os.chmod(path, 0o600)
+    return path
+
+
+def test_a_key_above_a_commands_64_bits_loads_disabled_with_a_warning_naming_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = KeyStore(str(_old_store(tmp_path)))
+    with caplog.at_level(logging.WARNING, logger="perpspec.serve"):
+        store.load()
+    old = store.get(OLD_ID)
+    assert old is not None
+    assert (old.enabled, old.allows("read")) == (False, False)
+    assert store.get("A" * 24) is not None
+    assert any(OLD_ID in record.getMessage() and "disabled" in record.getMessage() for record in caplog.records)
+    with pytest.raises(KeyStoreError, match="account"):  # create still refuses it
+        store.create(FIELD_INT_MAX + 1, ["read"])
+
+
+def test_keys_list_shows_it_disabled_and_revoke_removes_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _old_store(tmp_path)
+    assert main(["keys", "list", "--store", str(tmp_path), "--json"]) == 0
+    listed = {row["id"]: row for row in json.loads(capsys.readouterr().out)}
+    assert (listed[OLD_ID]["enabled"], listed["A" * 24]["enabled"]) == (False, True)
+    assert main(["keys", "list", "--store", str(tmp_path)]) == 0
+    assert f"{OLD_ID}  account {FIELD_INT_MAX + 1}  read  disabled" in capsys.readouterr().out
+    assert main(["keys", "revoke", OLD_ID, "--store", str(tmp_path)]) == 0
+    assert [row["id"] for row in json.loads(path.read_text())["keys"]] == ["A" * 24]
+
+
+def test_serve_keeps_the_other_keys_and_refuses_the_disabled_one(tmp_path: Path) -> None:
+    _old_store(tmp_path)
+    running, keys = start_server(tmp_path)
+    try:
+        old = ApiKey(key_id=OLD_ID, secret=OLD_SECRET, account=FIELD_INT_MAX + 1, permissions=("read",))
+        status, answer, _ = raw_request(running, "GET", "/api/v1/position", key=old)
+        assert (status, answer["error"]["message"]) == (403, KEY_DISABLED)
+        good = ApiKey(key_id="A" * 24, secret="b" * 48, account=1, permissions=("read", "trade"))
+        assert raw_request(running, "GET", "/api/v1/position", key=good)[0] == 200
+        assert raw_request(running, "GET", "/api/v1/position", key=keys["two"])[0] == 200
+    finally:
+        running.stop()
