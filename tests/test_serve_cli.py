@@ -26,7 +26,7 @@ def test_keys_create_list_revoke_with_an_owner_only_store(tmp_path: Path, capsys
     assert stat.S_IMODE(os.stat(keys_path(store)).st_mode) == 0o600
     assert main(["keys", "list", "--store", store, "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert listed == [{"id": created["id"], "account": 7, "permissions": ["read"]}]
+    assert listed == [{"id": created["id"], "account": 7, "permissions": ["read"], "enabled": True}]
     assert main(["keys", "revoke", created["id"], "--store", store]) == 0
     capsys.readouterr()
     assert main(["keys", "list", "--store", store, "--json"]) == 0

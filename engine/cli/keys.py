@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create.add_argument("--permissions", default="read,trade", help="comma list of read, trade, withdraw")
     revoke = sub.add_parser("revoke", help="delete a key")
     revoke.add_argument("key_id", metavar="KEY_ID")
-    sub.add_parser("list", help="list the keys (ids, accounts, permissions; never secrets)")
+    sub.add_parser("list", help="list the keys (ids, accounts, permissions, disabled ones marked; never secrets)")
     for child in (create, revoke, sub.choices["list"]):
         child.add_argument("--store", default=DEFAULT_STORE, help=f"store directory (default ./{DEFAULT_STORE})")
         child.add_argument("--json", action="store_true", help="print JSON")
@@ -49,10 +49,12 @@ def run(args: argparse.Namespace) -> int:
         else:
             keys = store.keys()
             if args.json:
-                print(json.dumps([{"id": k.key_id, "account": k.account, "permissions": list(k.permissions)} for k in keys]))
+                print(json.dumps([{"id": k.key_id, "account": k.account, "permissions": list(k.permissions),
+                                   "enabled": k.enabled} for k in keys]))
             else:
                 for key in keys:
-                    print(f"{key.key_id}  account {key.account}  {','.join(key.permissions)}")
+                    state = "" if key.enabled else "  disabled"
+                    print(f"{key.key_id}  account {key.account}  {','.join(key.permissions)}{state}")
     except KeyStoreError as error:
         raise UsageError(str(error)) from None
     except OSError as error:  # --store is a file, or not writable

@@ -9,7 +9,9 @@ for the subscribers concerned:
   (a level that changes side is a delete of the old side's row and an insert:
   the keys are symbol, id, side);
 * ``quote`` and the ``instrument`` row: on a trade, a mark, or a move of the top
-  of the book (a resting order, a cancel), against the top last published;
+  of the book (a resting order, a cancel), against the top last published; the
+  ``instrument`` row also at a paid funding instant (its fundingRate and next
+  fundingTimestamp moved);
 * ``order``, ``execution``, ``position``, ``margin``, ``wallet``: full rows of the
   subscriber's own account only; ``wallet`` when the wallet changed, and the
   account's cross positions when their liquidation or bankruptcy price moved
@@ -33,7 +35,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
 from perpspec.engine.core import commands as cmd
-from perpspec.engine.core.events import Event, Execution, PositionUpdate, RuleEvent
+from perpspec.engine.core.events import Accepted, Event, Execution, PositionUpdate, RuleEvent
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.serve import rows
 from perpspec.engine.serve.units import iso_timestamp, num, price_out
@@ -298,6 +300,10 @@ class Hub:
         if isinstance(command, cmd.PriceUpdate) and isinstance(command.symbol, str):
             priced.add(command.symbol)
             symbols.add(command.symbol)
+        funded: set[str] = set()  # a paid funding instant: the row's fundingRate and fundingTimestamp moved (FND-012)
+        if isinstance(command, cmd.FundingTick) and events and isinstance(events[-1], Accepted):
+            funded.add(command.symbol)
+            symbols.add(command.symbol)
         public: list[tuple[str, str, dict[str, Any]]] = []  # (table, symbol, message)
         for symbol in sorted(symbols):
             inst = self.instrument(symbol)
@@ -312,7 +318,7 @@ class Hub:
             self._tops[symbol] = top
             traded = any(isinstance(e, Execution) and e.symbol == symbol and e.exec_type == "Trade" for e in events)
             prices_moved = last_top is None or _top_prices(last_top) != _top_prices(top)
-            if traded or symbol in priced or prices_moved:
+            if traded or symbol in priced or symbol in funded or prices_moved:
                 row = rows.instrument_row(exchange, inst, now, self.views)
                 public.append(("instrument", symbol, {"table": "instrument", "action": "update", "data": [row]}))
             if traded or symbol in priced or top != last_top:
@@ -332,22 +338,19 @@ class Hub:
             public.append(("liquidation", "", {"table": "liquidation", "action": "insert", "data": liquidations}))
         if any(isinstance(e, RuleEvent) and e.kind == "InsuranceMovement" for e in events):
             public.append(("insurance", "", {"table": "insurance", "action": "insert", "data": self.insurance_rows(now)}))
-        if isinstance(command, cmd.FundingTick) and self.views.funding:
+        if funded and self.views.funding:
             t, s, r = self.views.funding[-1]
             public.append(("funding", s, {"table": "funding", "action": "insert", "data": [self.funding_row(t, s, r)]}))
         private = self._keys_checked()
-        watched = {table for subscriber in self.subscribers if subscriber.account is not None
-                   for table, _ in subscriber.topics}
-        wallets: dict[int, list[dict[str, Any]]] = {}
-        crossed: dict[int, set[str]] = {}
-        if "wallet" in watched:
-            wallets = self._wallet_changes(accounts, now)
-        else:
-            self._wallets.clear()  # nobody watches: the next change of anything is published, as if new
-        if "position" in watched:
-            crossed = self._cross_changes(accounts, priced)
-        else:
-            self._cross.clear()
+        watching: dict[str, set[int]] = {}  # private table -> the accounts an authenticated subscriber watches it for
+        for subscriber in self.subscribers:
+            if subscriber.account is not None:
+                for table, _ in subscriber.topics:
+                    watching.setdefault(table, set()).add(subscriber.account)
+        # only a watched account can receive a row: the work and the caches are bounded by what subscribers watch,
+        # never by every account the command touched or every holder of the contract priced (review20_2)
+        wallets = self._wallet_changes(accounts, watching.get("wallet", set()), now)
+        crossed = self._cross_changes(accounts, priced, watching.get("position", set()))
         for subscriber in list(self.subscribers):
             for table, symbol, message in public:
                 if (table, symbol) in subscriber.topics or (table, "") in subscriber.topics:
@@ -355,12 +358,15 @@ class Hub:
             if private:
                 self._publish_private(subscriber, events, accounts, priced, now, wallets, crossed)
 
-    def _wallet_changes(self, accounts: set[int], now: int) -> dict[int, list[dict[str, Any]]]:
-        """``wallet`` rows of the touched accounts whose wallet differs from the one last published (a deposit, a
-        withdrawal, a fill's commission or realised PnL, funding), per account."""
+    def _wallet_changes(self, accounts: set[int], watched: set[int], now: int) -> dict[int, list[dict[str, Any]]]:
+        """``wallet`` rows of the touched and watched accounts whose wallet differs from the one last published (a
+        deposit, a withdrawal, a fill's commission or realised PnL, funding), per account.  The accounts no longer
+        watched leave the cache: their next change after a new subscription is published, as if new."""
+        for key in [key for key in self._wallets if key[0] not in watched]:
+            del self._wallets[key]
         exchange = self.exchange
         out: dict[int, list[dict[str, Any]]] = {}
-        for account in sorted(accounts):
+        for account in sorted(accounts & watched):
             for currency in exchange.assets():
                 row = rows.wallet_row(exchange, account, currency, now)
                 if self._wallets.get((account, currency)) != row["amount"]:
@@ -368,16 +374,24 @@ class Hub:
                     out.setdefault(account, []).append(row)
         return out
 
-    def _cross_changes(self, accounts: set[int], priced: set[str]) -> dict[int, set[str]]:
-        """The cross positions whose liquidation or bankruptcy price moved since last published, per account: those
-        of a touched account (its wallet or another position changed) or of one holding a contract just priced."""
+    def _cross_changes(self, accounts: set[int], priced: set[str], watched: set[int]) -> dict[int, set[str]]:
+        """The cross positions whose liquidation or bankruptcy price moved since last published, per watched account
+        (an authenticated subscriber watches its ``position`` table): those of a touched account (its wallet or
+        another position changed) or of one holding a contract just priced.  O(the watched accounts' positions) per
+        command, never O(every holder of the contract priced); the accounts no longer watched leave the cache."""
+        for key in [key for key in self._cross if key[0] not in watched]:
+            del self._cross[key]
         exchange = self.exchange
-        holders = {a for (a, s) in self.views.positions if s in priced} if priced else set()
+        positions = self.views.positions
         out: dict[int, set[str]] = {}
-        for account in sorted(a for a in accounts | holders if a >= 0):
-            for symbol in exchange.positions(account) if rows.account_exists(exchange, account) else ():
+        for account in sorted(watched):
+            if account < 0 or not rows.account_exists(exchange, account):
+                continue
+            if account not in accounts and not any((account, s) in positions for s in priced):
+                continue
+            for symbol in exchange.positions(account):
                 setting = exchange.margin_setting(account, symbol)
-                if setting.leverage_hundredths != 0 or (account, symbol) not in self.views.positions:
+                if setting.leverage_hundredths != 0 or (account, symbol) not in positions:
                     continue
                 prices = rows.position_prices(exchange, account, symbol)
                 if self._cross.get((account, symbol)) != prices:

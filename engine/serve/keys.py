@@ -272,7 +272,11 @@ def key_from_row(row: object, where: str) -> ApiKey:
     :meth:`KeyStore.create` makes); ``account`` a whole number within a command's signed 64 bits (not a bool, as
     ``create`` accepts: the engine refuses every command of a larger account as Malformed);
     ``permissions`` a list of distinct known permissions (:data:`PERMISSIONS`); ``enabled`` (optional, default true) a
-    JSON boolean."""
+    JSON boolean.
+
+    An account above a command's 64 bits, which ``perpspec keys create`` wrote until session 18, is loaded as a
+    *disabled* key with a warning naming it (review20_3): it can never authenticate, and the rest of the store stays in
+    service, so ``perpspec keys list`` shows it and ``perpspec keys revoke ID`` removes it."""
     if not isinstance(row, dict):
         raise KeyStoreError(f"{where}: a key must be an object")
     unknown = sorted(str(name) for name in row if name not in KEY_FIELDS)
@@ -288,13 +292,18 @@ def key_from_row(row: object, where: str) -> ApiKey:
     if not (isinstance(secret, str) and len(secret) == SECRET_LENGTH and all(c in SECRET_CHARACTERS for c in secret)):
         raise KeyStoreError(f"{where}.secret: must be a string of {SECRET_LENGTH} letters, digits, '-' or '_' "
                             "(as 'perpspec keys create' makes)")
-    if type(account) is not int or not 0 <= account <= FIELD_INT_MAX:  # bool is an int subclass: true is not account 1
+    if type(account) is not int or account < 0:  # bool is an int subclass: true is not account 1
         raise KeyStoreError(f"{where}.account: must be a whole number from 0 to {FIELD_INT_MAX}")
     if not (isinstance(permissions, list) and all(isinstance(p, str) and p in PERMISSIONS for p in permissions)
             and len(set(permissions)) == len(permissions)):
         raise KeyStoreError(f"{where}.permissions: must be a list of distinct permissions among {', '.join(PERMISSIONS)}")
     if not isinstance(enabled, bool):
         raise KeyStoreError(f"{where}.enabled: must be true or false")
+    if account > FIELD_INT_MAX:  # the previous release's create wrote it: kept, never usable, so it can be revoked
+        log.warning("%s: key %r: account %d is above %d (a command's 64 bits): loaded disabled, it can never "
+                    "authenticate; remove it with 'perpspec keys revoke %s'", where, key_id, account, FIELD_INT_MAX,
+                    key_id)
+        enabled = False
     return ApiKey(key_id=key_id, secret=secret, account=account,
                   permissions=tuple(p for p in PERMISSIONS if p in permissions), enabled=enabled)
 

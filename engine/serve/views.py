@@ -175,7 +175,7 @@ class Views:
                     record.display_qty = command.display_qty
                     record.peg_offset_value = command.peg_offset_value
                     record.peg_price_type = command.peg_price_type or ""
-        if isinstance(command, cmd.FundingTick):
+        if isinstance(command, cmd.FundingTick) and events and isinstance(events[-1], Accepted):  # paid, not refused
             self.funding.append((command.time_ms, command.symbol, command.rate_e8))
         if isinstance(command, cmd.Settle) and events and isinstance(events[-1], Accepted):
             self.settlements.append((command.time_ms, command.symbol, command.settlement_price))
