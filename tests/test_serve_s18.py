@@ -31,7 +31,8 @@ import pytest
 import perpspec
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.serve.keys import sign
-from perpspec.engine.serve.server import Running
+from perpspec.engine.serve.rest import ServerConfig
+from perpspec.engine.serve.server import Running, open_server, start_in_thread
 from perpspec.engine.serve.units import encode_json, iso_timestamp
 from perpspec.rules.funding import (
     compute_funding_rate_e8,
@@ -226,6 +227,27 @@ def test_ccxt_edit_order_by_client_order_id_amends_and_renames_as_bitmex_does(se
     assert [(o["clientOrderId"], o["price"]) for o in client.fetch_open_orders(INV)] == [("a3", 49002.0)]
     client.cancel_order(None, INV, {"clientOrderId": "a3"})
     assert client.fetch_open_orders(INV) == []
+
+
+def test_a_renamed_order_keeps_its_new_id_after_a_restart(tmp_path: Path) -> None:
+    """serve's views are rebuilt from the journal's replayed events: the Replaced report carries the new id."""
+    running, keys = start_server(tmp_path)
+    try:
+        assert _order(running, keys["one"], "POST", {"symbol": "XBTUSD", "side": "Buy", "orderQty": 100, "price": 49000,
+                                                     "clOrdID": "a1"})[0] == 200
+        assert _order(running, keys["one"], "PUT", {"origClOrdID": "a1", "clOrdID": "a2", "price": 49001})[0] == 200
+    finally:
+        running.stop()
+    again = start_in_thread(open_server(str(tmp_path), ServerConfig(rate_limit_per_minute=10**6)))
+    try:
+        status, rows, _ = raw_request(again, "GET", '/api/v1/order?filter={"open":true}', b"", keys["one"])
+        assert (status, [(r["clOrdID"], r["price"]) for r in rows]) == (200, [("a2", 49001)]), rows
+        assert _order(again, keys["one"], "PUT", {"origClOrdID": "a1", "price": 49002})[0] == 404
+        status, cancelled, _ = raw_request(again, "DELETE", "/api/v1/order", json.dumps({"clOrdID": "a2"}).encode(),
+                                           keys["one"])
+        assert (status, [o["ordStatus"] for o in cancelled]) == (200, ["Canceled"]), cancelled
+    finally:
+        again.stop()
 
 
 @pytest.mark.parametrize(
