@@ -30,7 +30,7 @@ from perpspec.engine.bench import native as native
 from perpspec.engine.cli.bench import forwarded
 from perpspec.engine.cli.main import build_parser, main
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import InternalError, Rejected
+from perpspec.engine.core.events import Execution, InternalError, Reason, Rejected
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.durability.recovery import (
     DurableExchange,
@@ -211,6 +211,45 @@ def test_wrong_types_get_the_same_typed_reject_compiled_and_interpreted(tmp_path
     run = both_engines(tmp_path, stream)
     assert run["child"]["event_hash"] == run["event_hash"]
     assert run["child"]["state_hash"] == run["state_hash"]
+
+
+def rename_stream(seed: int, length: int) -> list[Any]:
+    """The seeded stream with amends that rename an order (AmendOrder's clOrdID, review20_1) and cancels by clOrdID
+    mixed in; the names come from a small pool, so some renames meet a live order's id (DuplicateClOrdID)."""
+    rng = random.Random(seed)
+    out: list[Any] = []
+    placed = 0  # the stream's orders are numbered as placed (the maker's most of them)
+    for command in command_stream(seed=seed, length=length):
+        out.append(command)
+        placed += 1 if type(command) is c.PlaceOrder else 0
+        if placed and rng.random() < 0.25:
+            account = MAKER if rng.random() < 0.8 else rng.choice(TRADERS)
+            name = f"r{rng.randint(1, 4)}"
+            fields: dict[str, Any] = rng.choice(({}, {"leaves_qty": rng.randint(1, 20) * LOT}))
+            target: dict[str, Any] = (
+                {"order_id": rng.randint(max(1, placed - 15), placed)} if rng.random() < 0.6
+                else {"orig_cl_ord_id": f"r{rng.randint(1, 4)}"}
+            )
+            out.append(c.AmendOrder(time_ms=command.time_ms, account=account, cl_ord_id=name, **target, **fields))
+            if rng.random() < 0.2:
+                out.append(c.CancelOrder(time_ms=command.time_ms, account=account, cl_ord_id=name))
+    return out
+
+
+def test_the_rename_stream_renames_and_meets_duplicates() -> None:
+    engine = Engine()
+    events = [event for command in rename_stream(seed=11, length=800) for event in engine.process(command)]
+    reports = [(e.exec_type, e.cl_ord_id) for e in events if isinstance(e, Execution) and e.cl_ord_id.startswith("r")]
+    renamed = sum(1 for exec_type, _ in reports if exec_type == "Replaced")
+    cancelled = sum(1 for exec_type, _ in reports if exec_type == "Canceled")
+    duplicates = sum(1 for e in events if isinstance(e, Rejected) and e.reason is Reason.DUPLICATE_CL_ORD_ID)
+    assert (renamed > 10, duplicates > 5, cancelled > 3) == (True, True, True), (renamed, duplicates, cancelled)
+
+
+@needs_build
+def test_renames_agree_compiled_and_interpreted(tmp_path: Path) -> None:
+    run = both_engines(tmp_path, rename_stream(seed=11, length=800))
+    assert (run["child"]["event_hash"], run["child"]["state_hash"]) == (run["event_hash"], run["state_hash"])
 
 
 def test_bench_compiled_forwards_every_option_to_the_compiled_process() -> None:

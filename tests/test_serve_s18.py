@@ -5,8 +5,8 @@
 * ``quote`` and the ``instrument`` row's bidPrice/askPrice follow the top of the book, also when a resting order or a
   cancel moves it (redteam21_2);
 * the private ``wallet`` table streams every change of the wallet (redteam21_3);
-* ``PUT /order`` refuses what it cannot apply (a new clOrdID, execInst, any key BitMEX's amend does not take) with a
-  400, never answers 200 with the field dropped (redteam21_4);
+* ``PUT /order`` refuses what it cannot apply (execInst, any key BitMEX's amend does not take) with a 400, never
+  answers 200 with the field dropped (redteam21_4); a new clOrdID renames the order, as on BitMEX (review20_1);
 * a cross position's bankruptPrice and liquidationPrice are the engine's MRG-011/012 on the margin that backs it now,
   as ``perpspec position --leverage 0 --wallet`` computes them (redteam21_6, redteam21_7);
 * identical signed orders in one second are both executed (BitMEX: expiry only); a withdrawal's replay is a 400,
@@ -31,14 +31,17 @@ import pytest
 import perpspec
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.serve.keys import sign
-from perpspec.engine.serve.server import Running
+from perpspec.engine.serve.rest import ServerConfig
+from perpspec.engine.serve.server import Running, open_server, start_in_thread
 from perpspec.engine.serve.units import encode_json, iso_timestamp
 from perpspec.rules.funding import (
     compute_funding_rate_e8,
     compute_interval_interest_e8,
     compute_next_funding_ms,
 )
-from tests.serve_helpers import XBT, raw_request, start_server, state
+from tests.serve_helpers import XBT, ccxt_client, raw_request, start_server, state
+
+INV = "BTC/USD:BTC"
 
 
 class Recorder:
@@ -176,19 +179,75 @@ def test_the_wallet_table_streams_deposits_withdrawals_and_commission(served: An
 # ----------------------------------------------------------------------------- redteam21_4: PUT /order
 
 
-def test_an_amend_renaming_the_order_is_refused_and_changes_nothing(served: Any) -> None:
+def test_an_amend_with_a_new_clordid_renames_the_order_and_a_duplicate_is_refused(served: Any) -> None:
+    """BitMEX's PUT /order clOrdID: "Optional new Client Order ID, requires origClOrdID" (review20_1)."""
     running, keys = served
-    assert _order(running, keys["one"], "POST", {"symbol": "XBTUSD", "side": "Buy", "orderQty": 100, "price": 49000,
-                                                 "clOrdID": "a1"})[0] == 200
-    before = state(running)
+    recorder, _ = _subscribe(running, 1, ("order", ""))
+    for cl_ord_id, price in (("a1", 49000), ("b1", 48000)):
+        assert _order(running, keys["one"], "POST", {"symbol": "XBTUSD", "side": "Buy", "orderQty": 100, "price": price,
+                                                     "clOrdID": cl_ord_id})[0] == 200
     status, answer = _order(running, keys["one"], "PUT", {"origClOrdID": "a1", "clOrdID": "a2", "price": 49001,
                                                           "text": "CCXT"})
-    assert (status, "clOrdID" in answer["error"]["message"]) == (400, True), answer
-    assert state(running) == before
-    # ccxt's edit_order by clientOrderId sends clOrdID = origClOrdID: the order's own id, no rename, accepted
-    status, answer = _order(running, keys["one"], "PUT", {"origClOrdID": "a1", "clOrdID": "a1", "price": 49001,
-                                                          "text": "CCXT"})
-    assert (status, answer["clOrdID"], answer["price"]) == (200, "a1", 49001), answer
+    assert (status, answer["clOrdID"], answer["price"]) == (200, "a2", 49001), answer
+    _settle(running)
+    assert [r["clOrdID"] for m in recorder.table("order") if m["action"] == "update" for r in m["data"]
+            if r["orderID"] == answer["orderID"]][-1:] == ["a2"]  # the streamed order row carries the new id
+    assert _order(running, keys["one"], "PUT", {"origClOrdID": "a1", "price": 49002})[0] == 404  # the old id names nothing
+    exchange = running.server.gateway.exchange
+
+    def live() -> list[tuple[str, int, int]]:
+        orders: list[tuple[str, int, int]] = running.call(
+            lambda: sorted((o.cl_ord_id, o.order_qty, o.price) for o in exchange.live_orders.values())
+        )
+        return orders
+
+    before = live()
+    status, refused = _order(running, keys["one"], "PUT", {"origClOrdID": "a2", "clOrdID": "b1", "orderQty": 200})
+    assert (status, refused["error"]["message"]) == (400, "Duplicate clOrdID"), refused
+    assert live() == before == [("a2", 100, 4900100), ("b1", 100, 4800000)]  # the engine refused it: nothing changed
+    # the order's own id renames nothing
+    status, answer = _order(running, keys["one"], "PUT", {"origClOrdID": "a2", "clOrdID": "a2", "price": 49003})
+    assert (status, answer["clOrdID"], answer["price"]) == (200, "a2", 49003), answer
+    status, cancelled, _ = raw_request(running, "DELETE", "/api/v1/order", json.dumps({"clOrdID": "a2"}).encode(),
+                                       keys["one"])
+    assert (status, [(o["clOrdID"], o["ordStatus"]) for o in cancelled]) == (200, [("a2", "Canceled")]), cancelled
+
+
+def test_ccxt_edit_order_by_client_order_id_amends_and_renames_as_bitmex_does(served: Any) -> None:
+    """review20_1: ccxt 4.5.83's edit_order by clientOrderId sends clOrdID (its literal default "clientOrderId"
+    when the caller names none); BitMEX renames the order to it, and so does serve."""
+    running, keys = served
+    client = ccxt_client(running, keys["one"])
+    client.load_markets()
+    client.create_order(INV, "limit", "buy", 100, 49000, {"clientOrderId": "a1"})
+    edited = client.edit_order(None, INV, "limit", "buy", 100, 49001, {"clientOrderId": "a1"})
+    assert (edited["price"], edited["clientOrderId"]) == (49001.0, "clientOrderId")  # ccxt's own literal, BitMEX's rename
+    edited = client.edit_order(None, INV, "limit", "buy", 200, 49002, {"origClOrdID": "clientOrderId", "clOrdID": "a3"})
+    assert (edited["price"], edited["cost"], edited["clientOrderId"]) == (49002.0, 200, "a3")
+    assert [(o["clientOrderId"], o["price"]) for o in client.fetch_open_orders(INV)] == [("a3", 49002.0)]
+    client.cancel_order(None, INV, {"clientOrderId": "a3"})
+    assert client.fetch_open_orders(INV) == []
+
+
+def test_a_renamed_order_keeps_its_new_id_after_a_restart(tmp_path: Path) -> None:
+    """serve's views are rebuilt from the journal's replayed events: the Replaced report carries the new id."""
+    running, keys = start_server(tmp_path)
+    try:
+        assert _order(running, keys["one"], "POST", {"symbol": "XBTUSD", "side": "Buy", "orderQty": 100, "price": 49000,
+                                                     "clOrdID": "a1"})[0] == 200
+        assert _order(running, keys["one"], "PUT", {"origClOrdID": "a1", "clOrdID": "a2", "price": 49001})[0] == 200
+    finally:
+        running.stop()
+    again = start_in_thread(open_server(str(tmp_path), ServerConfig(rate_limit_per_minute=10**6)))
+    try:
+        status, rows, _ = raw_request(again, "GET", '/api/v1/order?filter={"open":true}', b"", keys["one"])
+        assert (status, [(r["clOrdID"], r["price"]) for r in rows]) == (200, [("a2", 49001)]), rows
+        assert _order(again, keys["one"], "PUT", {"origClOrdID": "a1", "price": 49002})[0] == 404
+        status, cancelled, _ = raw_request(again, "DELETE", "/api/v1/order", json.dumps({"clOrdID": "a2"}).encode(),
+                                           keys["one"])
+        assert (status, [o["ordStatus"] for o in cancelled]) == (200, ["Canceled"]), cancelled
+    finally:
+        again.stop()
 
 
 @pytest.mark.parametrize(

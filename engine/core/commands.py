@@ -53,7 +53,12 @@ class PlaceOrder(NamedTuple):
 
 
 class AmendOrder(NamedTuple):
-    """``PUT /order``: change orderQty or leavesQty, price, stopPx, pegOffsetValue."""
+    """``PUT /order``: change orderQty or leavesQty, price, stopPx, pegOffsetValue; ``cl_ord_id`` renames the order.
+
+    ``cl_ord_id`` is BitMEX's "optional new Client Order ID": the order is known by it from then on (the old
+    one no longer names it).  ``None`` or ``""`` keeps the order's own.  Added last, with a default, so a journal
+    written before it decodes (its AmendOrder records keep the order's id).
+    """
 
     time_ms: int
     account: int
@@ -64,6 +69,7 @@ class AmendOrder(NamedTuple):
     price: int | None = None
     stop_px: int | None = None
     peg_offset_value: int | None = None
+    cl_ord_id: str | None = None  # a new clOrdID (a rename); None or "" keeps the order's own
 
 
 class CancelOrder(NamedTuple):

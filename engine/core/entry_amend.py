@@ -22,7 +22,7 @@ from __future__ import annotations
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import Account, PositionState
-from perpspec.engine.core.entry import OrderEntry
+from perpspec.engine.core.entry import MAX_CL_ORD_ID, OrderEntry
 from perpspec.engine.core.entry_terms import LIMIT_PRICED, check_price_protection, trailing_reference
 from perpspec.engine.core.events import Reason
 from perpspec.engine.core.fills import Fills
@@ -30,7 +30,7 @@ from perpspec.engine.core.ledger import Ledger, peek_position
 from perpspec.engine.core.market import Market, is_expired, is_spot
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.registry import OrderRegistry, reducible
-from perpspec.engine.core.rejects import Rej, is_int
+from perpspec.engine.core.rejects import Rej, is_int, show
 from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.triggers import Triggers
@@ -64,7 +64,11 @@ class Amendments:
         self.stream = stream
 
     def amend(self, c: cmd.AmendOrder) -> Rej | int:
-        """AmendOrder: new quantity, price, stopPx or peg offset of a live order (validated, then applied).
+        """AmendOrder: new quantity, price, stopPx, peg offset or clOrdID of a live order (validated, then applied).
+
+        A new clOrdID (BitMEX's rename) is judged as PlaceOrder judges one: at most 36 characters, and not
+        another live order's of the account (``DuplicateClOrdID``); the order's own, ``""`` or None renames
+        nothing.  A rename alone is an amendment like any other (every check below still applies).
 
         The checks read as one list in the order the rejects are decided; the
         money checks are :meth:`_check_amend_funds`, the change :meth:`_apply_amend`.
@@ -79,6 +83,13 @@ class Amendments:
             value = getattr(c, name)
             if value is not None and not is_int(value):
                 return Rej(Reason.MALFORMED, f"{name} must be an integer")
+        cl_ord_id = order.cl_ord_id
+        if c.cl_ord_id is not None and c.cl_ord_id != "" and c.cl_ord_id != cl_ord_id:
+            if len(c.cl_ord_id) > MAX_CL_ORD_ID:
+                return Rej(Reason.MALFORMED, "clOrdID longer than 36 characters")
+            if c.cl_ord_id in account.cl_ord_ids:
+                return Rej(Reason.DUPLICATE_CL_ORD_ID, f"clOrdID {show(c.cl_ord_id)} is live")
+            cl_ord_id = c.cl_ord_id
         inst = self.market.instrument_map[order.symbol]
         if is_expired(inst, self.stream.time_ms):
             return Rej(Reason.CONTRACT_EXPIRED, f"{inst.symbol} expired at {inst.expiry_ms}; it only settles now")
@@ -151,7 +162,7 @@ class Amendments:
         if c.order_qty is not None or c.leaves_qty is not None:
             # ORD-012: a quantity given makes a Close order without orderQty an ordinary Close of that quantity
             order.whole_position = False
-        return self._apply_amend(account, inst, order, (leaves, price, stop_px, peg_offset), crosses)
+        return self._apply_amend(account, inst, order, (leaves, price, stop_px, peg_offset), crosses, cl_ord_id)
 
     def _check_amend_funds(
         self, account: Account, inst: Instrument, ps: PositionState, order: Order, leaves: int, price: int
@@ -206,9 +217,13 @@ class Amendments:
         order: Order,
         amended: tuple[int, int, int, int],
         crosses: bool,
+        cl_ord_id: str,
     ) -> int:
-        """Apply a checked amendment ``(leaves, price, stopPx, peg offset)``: untriggered, crossing (it trades), or in place."""
+        """Apply a checked amendment ``(leaves, price, stopPx, peg offset)`` and clOrdID: untriggered, crossing (it
+        trades), or in place."""
         leaves, price, stop_px, peg_offset = amended
+        if cl_ord_id != order.cl_ord_id:
+            self._rename(account, order, cl_ord_id)
         book = self.market.books[order.symbol]
         spot = is_spot(inst)
         order.stop_px = stop_px
@@ -259,3 +274,13 @@ class Amendments:
             account.positions[inst.symbol].put_order(order.order_id, leaves if order.is_buy else -leaves, price)
         self.stream.emit_exec(o.EXEC_REPLACED, order)
         return order.order_id
+
+    @staticmethod
+    def _rename(account: Account, order: Order, cl_ord_id: str) -> None:
+        """The order is known by ``cl_ord_id`` (checked: not another live order's) from now on, in the account's
+        clOrdID index too; before any copy is made of it and before its Replaced report, which carries the new id."""
+        old = order.cl_ord_id
+        if old and account.cl_ord_ids.get(old) == order.order_id:
+            del account.cl_ord_ids[old]
+        account.cl_ord_ids[cl_ord_id] = order.order_id
+        order.cl_ord_id = cl_ord_id

@@ -333,11 +333,6 @@ def put_order(ctx: Context) -> Any:
     unknown = sorted(name for name, value in p.items() if name not in _AMEND_KEYS and value not in (None, ""))
     if unknown:
         raise ApiError(400, f"{', '.join(unknown)[:200]}: not an amendable field; cancel and place a new order")
-    if p.get("clOrdID") not in (None, "") and parse_text(p["clOrdID"], "Invalid clOrdID", 64) != record.cl_ord_id:
-        # BitMEX renames the order; the engine's AmendOrder carries no clOrdID, so a rename is refused, never dropped
-        # (ccxt's edit_order by clientOrderId sends clOrdID = origClOrdID: the same id, accepted)
-        raise ApiError(400, "clOrdID: renaming an order on amend is not supported; amend without clOrdID "
-                            "(or with the order's own), or cancel and place it again under the new clOrdID")
     if p.get("text") is not None:
         parse_text(p["text"], "Invalid text", 256)  # an annotation, checked as on POST /order; not kept
     fields: dict[str, Any] = {}
@@ -351,6 +346,11 @@ def put_order(ctx: Context) -> Any:
         fields["stop_px"] = parse_price(inst, p["stopPx"], "Invalid stopPx for ordType")
     if p.get("pegOffsetValue") is not None:
         fields["peg_offset_value"] = parse_units(p["pegOffsetValue"], inst.price_scale, "Invalid pegOffsetValue")
+    if p.get("clOrdID") not in (None, ""):
+        # BitMEX: "Optional new Client Order ID, requires origClOrdID" -- the amend renames the order (the engine
+        # refuses another live order's id, DuplicateClOrdID, changing nothing).  ccxt 4.5.83's edit_order by
+        # clientOrderId always sends one: the caller's clOrdID, else the literal "clientOrderId" (review20_1)
+        fields["cl_ord_id"] = parse_text(p["clOrdID"], "Invalid clOrdID", 64)
     events = ctx.execute(cmd.AmendOrder(time_ms=ctx.now(), account=ctx.account, order_id=record.order_id, **fields))
     check(events, inst.settl_currency)
     return rows.order_row(inst, record)
@@ -620,7 +620,7 @@ ROUTES: Final[tuple[Route, ...]] = (
           params=(Param(name="orderID", kind=_S), Param(name="origClOrdID", kind=_S), Param(name="orderQty", kind=_I),
                   Param(name="leavesQty", kind=_I), Param(name="price", kind=_N), Param(name="stopPx", kind=_N),
                   Param(name="pegOffsetValue", kind=_N), Param(name="text", kind=_S),
-                  Param(name="clOrdID", kind=_S, description="the order's own clOrdID only: a rename is refused (400)"))),
+                  Param(name="clOrdID", kind=_S, description="a new clOrdID: renames the order"))),
     Route(verb="DELETE", path="/order", tag="Order", operation="cancel", permission="trade", handler=delete_order,
           params=(Param(name="orderID", kind=_S), Param(name="clOrdID", kind=_S), Param(name="text", kind=_S)), many=True),
     Route(verb="DELETE", path="/order/all", tag="Order", operation="cancelAll", permission="trade", handler=delete_all,

@@ -63,7 +63,8 @@ class OrderRecord:
         self.last_exec_type = report.exec_type
 
     def apply(self, report: Execution) -> None:
-        """Take one execution report's order fields."""
+        """Take one execution report's order fields (its clOrdID too: an amend may rename the order)."""
+        self.cl_ord_id = report.cl_ord_id
         self.order_qty = report.order_qty
         self.price = report.price
         self.stop_px = report.stop_px
