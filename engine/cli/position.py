@@ -33,10 +33,9 @@ from typing import Any
 
 from perpspec.engine.cli.main import UsageError
 from perpspec.engine.simulation.scenario import load_instrument_file as load_instrument
-from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import InstrumentError
-from perpspec.rules.liquidation import compute_requirement, is_liquidatable
+from perpspec.rules.liquidation import compute_position_equity_term, compute_requirement, is_liquidatable
 from perpspec.rules.margin import CROSS, PositionMargin, check_leverage, compute_position_margin
 from perpspec.rules.num import PPM
 from perpspec.rules.parse import ParseError, format_scaled, parse_int, parse_scaled
@@ -166,8 +165,8 @@ def compute_liquidation_mark_price(
     maintenance = requirement.pos_maint
 
     def liquidates(mark: int) -> bool:
-        # as Risk.pool_of: margin + compute_value(mark) − cost, against the pool's maintenance (LIQ-003)
-        return is_liquidatable(margin + compute_value(inst, position.qty, mark) - position.cost, maintenance)
+        # as Risk.pool_of: margin + the position's equity term at mark (LIQ-004), against the maintenance (LIQ-003)
+        return is_liquidatable(margin + compute_position_equity_term(inst, position, mark), maintenance)
 
     long = position.qty > 0
     toward_safety = 1 if long else -1  # one price unit on the safe side
