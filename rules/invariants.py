@@ -6,109 +6,34 @@ state after a step, plus what the step did).  The engine, the Hypothesis
 state machines and the specs all read :data:`REGISTRY`; the Z3 obligations
 use the same kernel predicates (``compute_*_gap``) on symbolic values.
 
-This module holds the registry and the money and margin invariants (conservation, open-interest balance, margin on
-entry, safe withdrawals, spot spending, zero-sum funding); the trading invariants are
-:mod:`rules.invariants_trading`'s, registered here when this module is imported.
+This module holds the money and margin invariants (conservation, open-interest balance, margin on entry, safe
+withdrawals, spot spending, zero-sum funding) and is the registry's one reader-facing door: the machinery (the
+view, StepInfo, Invariant, REGISTRY) is :mod:`rules.invariant_registry`'s, re-exported here, and the trading
+invariants are :mod:`rules.invariants_trading`'s, registered when this module is imported.
 
 A check returns a list of violation messages; an empty list means it holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from collections.abc import Sequence
 
-import attrs
-
-from perpspec.rules.instrument import Instrument
+from perpspec.rules.invariant_registry import REGISTRY as REGISTRY
+from perpspec.rules.invariant_registry import Check as Check
+from perpspec.rules.invariant_registry import ExchangeView as ExchangeView
+from perpspec.rules.invariant_registry import FundingPostings as FundingPostings
+from perpspec.rules.invariant_registry import Invariant as Invariant
+from perpspec.rules.invariant_registry import StepInfo as StepInfo
+from perpspec.rules.invariant_registry import compute_best_prices as compute_best_prices
+from perpspec.rules.invariant_registry import register as register
 from perpspec.rules.margin import (
     AccountMargin,
-    MarginSetting,
     compute_account_margin,
     compute_position_margin,
 )
 from perpspec.rules.num import concrete
-from perpspec.rules.order_margin import RestingOrder, compute_contract_order_margin
-from perpspec.rules.position import FLAT, Position
-
-
-class ExchangeView(Protocol):
-    """Read-only view of a whole exchange state that invariants are checked on."""
-
-    def assets(self) -> Sequence[str]: ...
-
-    def account_ids(self) -> Sequence[int]: ...
-
-    def instruments(self) -> Mapping[str, Instrument]: ...
-
-    def wallet(self, account_id: int, asset: str) -> int: ...
-
-    def positions(self, account_id: int) -> Mapping[str, Position]: ...
-
-    def insurance(self, asset: str) -> int: ...
-
-    def fee_pool(self, asset: str) -> int: ...
-
-    def funding_pool(self, asset: str) -> int: ...
-
-    def net_deposits(self, asset: str) -> int: ...
-
-    def mark_price(self, symbol: str) -> int: ...
-
-    def open_orders(self, account_id: int) -> Sequence[RestingOrder]:
-        """Resting limit orders (leaves qty, signed); untriggered stops excluded."""
-        ...
-
-    def margin_setting(self, account_id: int, symbol: str) -> MarginSetting:
-        """Leverage (0 = cross) and extra isolated margin of the account in ``symbol``."""
-        ...
-
-
-@attrs.frozen(kw_only=True)
-class StepInfo:
-    """What one step did, for invariants about transitions rather than states."""
-
-    # accounts whose accepted order increased their order margin in this step
-    # (INV-MARGIN-ON-ENTRY; a pure reduction needs no margin and is exempt)
-    order_accounts: tuple[int, ...] = ()
-    # ... and (account, settlement asset) of each such order when known (only that asset is checked)
-    orders: tuple[tuple[int, str], ...] = ()
-    # accounts that withdrew in this step (INV-WITHDRAW-SAFE: each of their assets is checked) ...
-    withdraw_accounts: tuple[int, ...] = ()
-    # ... and (account, asset) of each withdrawal when the asset is known (only that asset is checked)
-    withdrawals: tuple[tuple[int, str], ...] = ()
-    # (account, asset, reserved) of each account whose spot order was accepted in this step asking for money: the
-    # asset it spends and what the account's *other* live spot orders reserve in it after the step (INV-SPOT-SPEND)
-    spot_orders: tuple[tuple[int, str, int], ...] = ()
-    # (account, asset) of each account that spent the asset in a spot fill of this step (INV-SPOT-SPEND)
-    spot_spends: tuple[tuple[int, str], ...] = ()
-    # True once the liquidation waterfall for a mark update has completed
-    waterfall_complete: bool = False
-    # funding exchanges applied in this step (INV-FUNDING-ZERO-SUM)
-    funding: tuple[FundingPostings, ...] = ()
-    # the liquidation waterfall's events in this step (rules.events; INV-NO-FALSE-LIQUIDATION, INV-ADL-*)
-    waterfall_events: tuple[object, ...] = ()
-    # (account, asset, wallet) of every trader account that held no position before the step
-    # (INV-FLAT-NO-SOCIAL-LOSS)
-    flat_before: tuple[tuple[int, str, int], ...] = ()
-    # (account, symbol, position qty before, after) of every ReduceOnly or Close order that traded as the
-    # incoming order in this step (INV-REDUCE-ONLY over fills)
-    reduce_only_fills: tuple[tuple[int, str, int, int], ...] = ()
-    # trader accounts the liquidation engine has not finished with: a take-over not yet closed (informational:
-    # INV-NO-NEG-EQUITY no longer exempts them, a flat account's wallet after its take-over is final)
-    liquidating_accounts: tuple[int, ...] = ()
-
-
-Check = Callable[[ExchangeView, StepInfo], list[str]]
-
-
-@attrs.frozen(kw_only=True)
-class Invariant:
-    """A named invariant: id, statement, and the one check every checker uses."""
-
-    id: str
-    statement: str
-    check: Check
+from perpspec.rules.order_margin import compute_contract_order_margin
+from perpspec.rules.position import FLAT
 
 
 def compute_conservation_gap(
@@ -163,16 +88,6 @@ def check_oi_balance(view: ExchangeView, step: StepInfo) -> list[str]:
     ]
 
 
-REGISTRY: dict[str, Invariant] = {}
-
-
-def register(invariant: Invariant) -> Invariant:
-    """Add an invariant to the registry (ids are unique)."""
-    assert invariant.id not in REGISTRY, invariant.id
-    REGISTRY[invariant.id] = invariant
-    return invariant
-
-
 register(
     Invariant(
         id="INV-CONSERVATION",
@@ -199,23 +114,6 @@ def check_all(view: ExchangeView, step: StepInfo) -> dict[str, list[str]]:
 
 
 # --- margin invariants (INV-MARGIN-ON-ENTRY, INV-WITHDRAW-SAFE) ---------------------------
-
-
-@concrete
-def compute_best_prices(view: ExchangeView, symbol: str) -> tuple[int, int]:
-    """(best bid, best ask) of ``symbol`` over every account's resting orders; 0 for an empty side."""
-    best_bid: int | None = None  # max over the bids (one pass over every account's orders, both sides)
-    best_ask: int | None = None  # min over the asks
-    for account_id in view.account_ids():
-        for order in view.open_orders(account_id):
-            if order.symbol != symbol:
-                continue
-            if order.qty > 0:
-                if best_bid is None or order.price > best_bid:
-                    best_bid = order.price
-            elif order.qty < 0 and (best_ask is None or order.price < best_ask):
-                best_ask = order.price
-    return (0 if best_bid is None else best_bid), (0 if best_ask is None else best_ask)
 
 
 @concrete
@@ -346,16 +244,6 @@ register(
 )
 
 
-@attrs.frozen(kw_only=True)
-class FundingPostings:
-    """What one funding exchange posted: every holder's wallet delta and the residue to its home."""
-
-    asset: str
-    symbol: str
-    wallet_deltas: tuple[int, ...]  # per holder: −payment (payers < 0, receivers > 0)
-    residue: int  # credited to the insurance fund of ``asset`` (rules/funding.py)
-
-
 def compute_funding_imbalance(wallet_deltas: tuple[int, ...], residue: int) -> int:
     """INV-FUNDING-ZERO-SUM kernel: Σ wallet deltas + residue; zero when paid = received + residue."""
     total = residue
@@ -391,6 +279,10 @@ register(
 
 
 # The trading invariants (the liquidation waterfall, ADL, the matching engine, solvency, conditional orders)
-# register in rules/invariants_trading.py, after the ones above: imported last, so that REGISTRY and check_all
-# are whole for every reader of this module.
-from perpspec.rules import invariants_trading  # noqa: E402, F401
+# are declared in rules/invariants_trading.py and registered here, after the ones above, so that REGISTRY and
+# check_all are whole, in one order, for every reader of this module (the trading module imports only the registry's
+# machinery, rules/invariant_registry.py, never this module).
+from perpspec.rules import invariants_trading  # noqa: E402
+
+for _invariant in invariants_trading.TRADING_INVARIANTS:
+    register(_invariant)

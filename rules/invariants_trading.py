@@ -3,10 +3,11 @@
 The invariants about what trading and liquidating may do to positions, orders and equity: no negative equity
 after a command or a completed waterfall, the insurance fund never below zero, no social loss for a flat account,
 ADL minimal and in ranking order and never at a loss, no false liquidation, an uncrossed book, ReduceOnly orders
-that only reduce, and no due conditional order left untriggered.  Each registers in :data:`rules.invariants.REGISTRY`
-(after the money and margin invariants there, which keeps the registry's order) and is checked on the same
-:class:`rules.invariants.ExchangeView` and :class:`rules.invariants.StepInfo`; :mod:`rules.invariants` imports
-this module, so its registry is always whole.  Split out of rules/invariants.py when it passed 800 lines.
+that only reduce, and no due conditional order left untriggered.  They are listed in :data:`TRADING_INVARIANTS`,
+which :mod:`rules.invariants` registers in :data:`rules.invariant_registry.REGISTRY` after its money and margin
+invariants, and are checked on the same :class:`~rules.invariant_registry.ExchangeView` and
+:class:`~rules.invariant_registry.StepInfo`; this module imports only that machinery, never rules.invariants.
+Split out of rules/invariants.py when it passed 800 lines.
 
 A check returns a list of violation messages; an empty list means it holds.
 """
@@ -19,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from perpspec.rules.adl import compare_adl_priority, compute_adl_score, compute_haircut
 from perpspec.rules.contract import compute_value
 from perpspec.rules.events import AdlFill, Liquidation, LiquidationFill, PartialLiquidation
-from perpspec.rules.invariants import ExchangeView, Invariant, StepInfo, compute_best_prices, register
+from perpspec.rules.invariant_registry import ExchangeView, Invariant, StepInfo, compute_best_prices
 from perpspec.rules.liquidation import compute_requirement, is_liquidatable
 from perpspec.rules.num import concrete
 from perpspec.rules.position import FLAT, Position, apply_fill
@@ -30,6 +31,11 @@ from perpspec.rules.triggers import (
     is_trigger_due,
     select_trigger_price,
 )
+
+# The trading invariants in the registry's order; rules.invariants registers them after its own (importing this
+# module alone registers nothing, so the registry's order never depends on which module a reader imported first).
+_DECLARED: list[Invariant] = []
+_declare = _DECLARED.append
 
 # -- the liquidation waterfall (rules/liquidation.py, insurance.py, adl.py, waterfall*.py) ---------------
 # Negative account ids are system accounts (the liquidation engine,
@@ -191,24 +197,24 @@ def check_no_false_liquidation(view: ExchangeView, step: StepInfo) -> list[str]:
     return problems
 
 
-register(
+_declare(
     Invariant(
         id="INV-NO-NEG-EQUITY-AFTER-ADL",
         statement="Once the waterfall for a mark update completes, no trader account's equity at mark is below zero.",
         check=check_no_neg_equity_after_adl,
     )
 )
-register(
+_declare(
     Invariant(id="INV-INSURANCE-NONNEG", statement="Every insurance fund is ≥ 0.", check=check_insurance_nonneg)
 )
-register(
+_declare(
     Invariant(
         id="INV-FLAT-NO-SOCIAL-LOSS",
         statement="An account with no position never pays for another's bankruptcy (never deleveraged, never debited).",
         check=check_flat_no_social_loss,
     )
 )
-register(
+_declare(
     Invariant(
         id="INV-ADL-MINIMAL",
         statement=(
@@ -218,14 +224,14 @@ register(
         check=check_adl_minimal,
     )
 )
-register(
+_declare(
     Invariant(
         id="INV-ADL-ORDER",
         statement="ADL follows the ranking, a strict total order (score, then larger position, then smaller account id).",
         check=check_adl_order,
     )
 )
-register(
+_declare(
     Invariant(
         id="INV-NO-FALSE-LIQUIDATION",
         statement="A position is liquidated only if its pool's margin is below maintenance at the mark price.",
@@ -296,14 +302,14 @@ def check_reduce_only_orders_and_fills(view: ExchangeView, step: StepInfo) -> li
     return check_reduce_only(view, step) + check_reduce_only_fills(view, step)
 
 
-register(
+_declare(
     Invariant(
         id="INV-BOOK-UNCROSSED",
         statement="After matching, best bid < best ask in every book; fills are at the maker's price in price-time priority.",
         check=check_book_uncrossed,
     )
 )
-register(
+_declare(
     Invariant(
         id="INV-REDUCE-ONLY",
         statement=(
@@ -392,7 +398,7 @@ def check_after_command(view: ExchangeView, step: StepInfo, touched: Iterable[in
     }
 
 
-register(
+_declare(
     Invariant(
         id="INV-NO-NEG-EQUITY",
         statement=(
@@ -402,7 +408,7 @@ register(
         check=check_no_neg_equity,
     )
 )
-register(
+_declare(
     Invariant(
         id="INV-ADL-NOT-LOSING",
         statement="Every ADL fill realises a PnL ≥ 0 at the ADL price for the deleveraged side (ADL-003).",
@@ -471,7 +477,7 @@ def check_triggers_due_fired_of(view: ExchangeView, step: StepInfo, symbols: Ite
     return problems
 
 
-register(
+_declare(
     Invariant(
         id="INV-TRIGGERS-DUE-FIRED",
         statement=(
@@ -482,3 +488,6 @@ register(
         check=check_triggers_due_fired,
     )
 )
+
+
+TRADING_INVARIANTS: tuple[Invariant, ...] = tuple(_DECLARED)

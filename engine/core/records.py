@@ -63,6 +63,7 @@ from perpspec.rules import index as _rules_index
 from perpspec.rules import instrument as _rules_instrument
 from perpspec.rules import instrument_file as _rules_instrument_file
 from perpspec.rules import insurance as _rules_insurance
+from perpspec.rules import invariant_registry as _rules_invariant_registry
 from perpspec.rules import invariants as _rules_invariants
 from perpspec.rules import invariants_trading as _rules_invariants_trading
 from perpspec.rules import liquidation as _rules_liquidation
@@ -133,6 +134,10 @@ _STABLE_CLASSES: Final = {
     "rules.order_margin:OrderMargin": "rules.margin:OrderMargin",
     "rules.order_margin:OrderSide": "rules.margin:OrderSide",
     "rules.order_margin:RestingOrder": "rules.margin:RestingOrder",
+    # rules/invariants.py's registry machinery, moved to rules/invariant_registry.py (session 19)
+    "rules.invariant_registry:FundingPostings": "rules.invariants:FundingPostings",
+    "rules.invariant_registry:Invariant": "rules.invariants:Invariant",
+    "rules.invariant_registry:StepInfo": "rules.invariants:StepInfo",
 }
 # Slots added to a record class after states holding it were written: the value an older state means
 # (stable name -> field -> value).  An older state lacking exactly these fields still decodes, with them.
@@ -217,6 +222,7 @@ RECORD_MODULES: Final = (
     _rules_instrument,
     _rules_instrument_file,
     _rules_insurance,
+    _rules_invariant_registry,
     _rules_invariants,
     _rules_invariants_trading,
     _rules_liquidation,
