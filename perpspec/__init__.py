@@ -45,10 +45,12 @@ if TYPE_CHECKING:
     from perpspec.api import Exchange, InputError, Result, instrument, position, prove, scenarios, simulate
 
 
-def __getattr__(name: str) -> Any:
-    """Load the front door on first use, so that ``perpspec`` itself (and the CLI) starts fast."""
-    if name in __all__:
-        from perpspec import api
+if not TYPE_CHECKING:  # a type checker sees the names above, so a misspelt perpspec.<name> is an error (redteam26_2)
 
-        return getattr(api, name)
-    raise AttributeError(f"module 'perpspec' has no attribute {name!r}")
+    def __getattr__(name: str) -> Any:
+        """Load the front door on first use, so that ``perpspec`` itself (and the CLI) starts fast."""
+        if name in __all__:
+            from perpspec import api
+
+            return getattr(api, name)
+        raise AttributeError(f"module 'perpspec' has no attribute {name!r}")

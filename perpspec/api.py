@@ -347,7 +347,14 @@ class Exchange:
         """Verify ``account`` and deposit ``deposit`` (with its unit: ``"1 XBT"``, ``"5000 USDT"``)."""
         if isinstance(account, bool) or not isinstance(account, int) or account < 0:
             raise InputError("account", f"an account id is an int >= 0, got {account!r}")
-        parse_money(deposit, "deposit")  # refused before anything is submitted
+        # the whole deposit is checked before anything is submitted: a Deposit the engine would refuse after
+        # VerifyAccount was accepted would leave a verified, empty account behind (redteam26_3)
+        asset, amount = parse_money(deposit, "deposit")
+        assets = self.engine.assets()
+        if asset not in assets:
+            raise InputError("deposit", f"this exchange settles in {', '.join(assets)}, got {deposit!r}")
+        if amount > cmd.FIELD_INT_MAX:
+            raise InputError("deposit", f"at most {cmd.FIELD_INT_MAX:,} {asset} (signed 64 bits), got {deposit!r}")
         verified = self.submit(cmd.VerifyAccount(time_ms=self.now_ms, account=account))
         return self.deposit(account, deposit) if verified else verified
 

@@ -29,8 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from perpspec.engine.serve.keys import KeyStore, KeyStoreError
-    from perpspec.engine.serve.server import keys_path
+    from perpspec.engine.serve.keys import (  # no aiohttp needed (redteam26_4)
+        KeyStore,
+        KeyStoreError,
+        keys_path,
+    )
 
     store = KeyStore(keys_path(args.store))
     try:

@@ -24,8 +24,8 @@ from perpspec.engine.core import commands as cmd
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.durability.journal import SyncPolicy
 from perpspec.engine.durability.recovery import DurableExchange, command_codec
-from perpspec.engine.serve.keys import ApiKey, KeyStore
-from perpspec.engine.serve.server import admin_token, keys_path
+from perpspec.engine.serve.keys import ApiKey, KeyStore, keys_path
+from perpspec.engine.serve.server import admin_token
 
 XBT = 100_000_000
 

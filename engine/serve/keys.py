@@ -61,6 +61,13 @@ MAX_EXPIRES_AHEAD_S: Final = 86_400  # REST: a signature valid for longer than a
 REPLAY_CAPACITY: Final = 1_000_000  # signatures remembered at most (each forgotten once expired)
 GUARD_COMPACT_SLACK: Final = 10_000  # expired lines tolerated in the guard file before it is rewritten
 
+KEYS_NAME: Final = "keys.json"  # the key store's file in a serve store directory
+
+
+def keys_path(store: str) -> str:
+    """The key store's file in the serve store directory ``store`` (needs no HTTP library: `perpspec keys` uses it)."""
+    return os.path.join(store, KEYS_NAME)
+
 
 class KeyStoreError(Exception):
     """The key store file is unreadable, malformed, or readable by others."""

@@ -24,7 +24,7 @@ from aiohttp import web
 from perpspec.engine.durability.journal import SyncPolicy
 from perpspec.engine.serve.feed import PriceFeed
 from perpspec.engine.serve.gateway import Gateway
-from perpspec.engine.serve.keys import KeyStore, KeyStoreError, ReplayGuard, session_key_refusal
+from perpspec.engine.serve.keys import KeyStore, KeyStoreError, ReplayGuard, keys_path, session_key_refusal
 from perpspec.engine.serve.makers import MarketMaker
 from perpspec.engine.serve.pipeline import SERVER, Server, add_routes, json_response
 from perpspec.engine.serve.rest import ServerConfig
@@ -37,13 +37,8 @@ TICK_SECONDS = 0.1  # how often the key store's stat and the dead man's switches
 PRUNE_EVERY = 100  # ticks between two prunings of the replay guard
 TICKER: web.AppKey[asyncio.Task[None]] = web.AppKey("ticker")
 log = logging.getLogger("perpspec.serve")
-KEYS_NAME = "keys.json"
 ADMIN_TOKEN_NAME = "admin.token"
 GUARD_NAME = "replay.guard"  # the signatures already accepted (a restart must not accept them again)
-
-
-def keys_path(store: str) -> str:
-    return os.path.join(store, KEYS_NAME)
 
 
 def admin_token(store: str) -> str:
