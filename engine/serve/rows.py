@@ -291,12 +291,36 @@ def order_row(inst: Instrument, order: OrderRecord) -> dict[str, Any]:
     }
 
 
+def execution_notionals(inst: Instrument, signed_qty: int, exec_cost: int) -> dict[str, Any]:
+    """An execution's ``homeNotional`` / ``foreignNotional``: BitMEX's value of the fill in the home (underlying) and
+    the foreign (quote) currency, signed for the side (a buy receives home, pays foreign), exact decimals.
+
+    ``exec_cost`` is CON-002's signed value of ``signed_qty`` at ``lastPx`` in the settlement currency's minor unit
+    (the row's ``execCost``); the engine's integers, divided by the currency's scale only here:
+
+    * inverse (XBTUSD, settled in the underlying): home = −execCost in XBT; foreign = −contracts (USD, one a contract);
+    * linear (XBTUSDT, settled in the quote): home = contracts × multiplier / 10^scale, the underlying traded
+      (contracts / ``underlyingToPositionMultiplier``); foreign = −execCost in USDT;
+    * quanto (ETHUSD, settled in XBT): BitMEX's ETH and USD figures need the .BXBT / .ETHXBT index rates, which the
+      engine does not hold; the row carries the figures the ``Position`` row uses for the same contract, in the
+      settlement currency: home = contracts × multiplier / 10^scale (XBT per 1 USD of price), foreign = −execCost in
+      XBT -- signs as BitMEX's (home with the contracts, foreign against them);
+    * a row with no fill (execCost 0, no contracts): zeros, as BitMEX's non-trade rows; spot: null, as before.
+    """
+    coin = 10 ** currency_scale(inst.settl_currency)
+    if inst.kind is ContractKind.SPOT:
+        return {"homeNotional": None, "foreignNotional": None}
+    if inst.is_inverse:
+        return {"homeNotional": num(format_scaled(-exec_cost, coin)), "foreignNotional": -signed_qty}
+    return {"homeNotional": num(format_scaled(signed_qty * inst.multiplier, coin)),
+            "foreignNotional": num(format_scaled(-exec_cost, coin))}
+
+
 def execution_row(inst: Instrument, record: ExecutionRecord) -> dict[str, Any]:
     """A BitMEX ``Execution`` row (execCost/execComm in settlement minor units, as BitMEX)."""
     report = record.report
     signed = report.last_qty if report.side == "Buy" else -report.last_qty
     exec_cost = compute_value(inst, signed, report.last_px) if report.last_qty and report.last_px else 0
-    coin = 10 ** currency_scale(inst.settl_currency)
     return {
         "execID": seq_uuid(1, report.seq),
         "orderID": order_uuid(report.order_id),
@@ -325,8 +349,7 @@ def execution_row(inst: Instrument, record: ExecutionRecord) -> dict[str, Any]:
         "trdMatchID": seq_uuid(2, record.match_seq) if record.match_seq else None,
         "execCost": exec_cost,
         "execComm": report.exec_comm,
-        "homeNotional": ratio_out(-exec_cost, coin, 8) if inst.is_inverse else None,
-        "foreignNotional": -signed if inst.is_inverse else None,
+        **execution_notionals(inst, signed, exec_cost),
         "transactTime": iso_timestamp(report.time_ms),
         "timestamp": iso_timestamp(report.time_ms),
     }
