@@ -109,3 +109,84 @@ def test_ccxt_sees_the_notionals_of_a_linear_fill(served: Any) -> None:
     assert (trade["amount"], trade["side"]) == (2_000, "buy")
     assert (_dec(trade["info"]["homeNotional"]), _dec(trade["info"]["foreignNotional"])) == (
         Decimal("0.002"), Decimal("-100"))
+
+
+def _engine_contract_order_margin(running: Running, account: int, symbol: str) -> int:
+    exchange = running.server.gateway.exchange
+
+    def read() -> int:
+        inst = exchange.instruments()[symbol]
+        return exchange.risk.contract_order_margin(inst, exchange.accounts[account].positions[symbol])
+
+    figure: int = running.call(read)
+    return figure
+
+
+def _positions(running: Running, key: Any) -> dict[str, dict[str, Any]]:
+    status, answer, _ = raw_request(running, "GET", "/api/v1/position", b"", key)
+    assert status == 200, answer
+    return {row["symbol"]: row for row in answer}
+
+
+def test_position_init_margin_is_the_margin_of_its_open_orders(served: Any) -> None:
+    running, keys = served
+    _trade(running, keys, "XBTUSD", 2_000, 50_000)
+    _trade(running, keys, "XBTUSDT", 2_000, 50_000)
+    assert [r["initMargin"] for r in _positions(running, keys["one"]).values()] == [0, 0]  # no open order: nothing
+    _order(running, keys["one"], symbol="XBTUSD", side="Buy", orderQty=5_000, price=40_000)
+    _order(running, keys["one"], symbol="XBTUSDT", side="Buy", orderQty=3_000, price=40_000)
+    rows = _positions(running, keys["one"])
+    for symbol in ("XBTUSD", "XBTUSDT"):
+        engine = _engine_contract_order_margin(running, 1, symbol)
+        assert engine > 0
+        assert rows[symbol]["initMargin"] == engine, symbol
+    # the rows' per-contract figures are the terms /user/margin's initMargin sums (MRG-050), currency by currency
+    status, margins, _ = raw_request(running, "GET", "/api/v1/user/margin?currency=all", b"", keys["one"])
+    assert status == 200
+    for margin in margins:
+        assert margin["initMargin"] == sum(r["initMargin"] for r in rows.values() if r["currency"] == margin["currency"])
+    # ccxt reads it raw (reference §5b: initMargin is not converted)
+    pytest.importorskip("ccxt")
+    from tests.serve_helpers import ccxt_client
+
+    (inverse,) = ccxt_client(running, keys["one"]).fetch_positions(["BTC/USD:BTC"])
+    assert inverse["initialMargin"] == rows["XBTUSD"]["initMargin"]
+
+
+def test_watch_positions_follows_the_order_margin(served: Any) -> None:
+    """An order resting on a held contract moves the row's initMargin: the position row is sent again (ccxt.pro)."""
+    pytest.importorskip("ccxt")
+    import asyncio
+
+    import ccxt.pro
+
+    from tests.serve_helpers import ccxt_client
+
+    running, keys = served
+    _trade(running, keys, "XBTUSDT", 2_000, 50_000)
+    lin = "BTC/USDT:USDT"
+
+    async def session() -> list[Any]:
+        watcher = ccxt_client(running, keys["one"], flavour=ccxt.pro.bitmex)
+        try:
+            await watcher.load_markets()
+            task = asyncio.ensure_future(watcher.watch_positions([lin]))
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 15
+            while not running.call(lambda: any(c.account == 1 and ("position", "") in c.topics
+                                                for c in list(running.server.connections))):
+                assert loop.time() < deadline
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.3)
+            await loop.run_in_executor(None, lambda: _order(running, keys["one"], symbol="XBTUSDT", side="Buy",
+                                                            orderQty=3_000, price=40_000))
+            while not (watcher.positions and any(p["initialMargin"] for p in watcher.positions)):
+                assert loop.time() < deadline, "no position row with the order margin arrived"
+                await asyncio.sleep(0.05)
+            task.cancel()
+            return [p for p in watcher.positions if p["symbol"] == lin]
+        finally:
+            await watcher.close()
+
+    seen = asyncio.run(asyncio.wait_for(session(), 60))
+    assert seen[-1]["initialMargin"] == _engine_contract_order_margin(running, 1, "XBTUSDT") > 0

@@ -79,6 +79,17 @@ def position_prices(exchange: Engine, account: int, symbol: str) -> tuple[int, i
     return liquidation, bankruptcy
 
 
+def position_order_margin(exchange: Engine, account: int, symbol: str) -> int:
+    """The Position row's ``initMargin`` (BitMEX: the margin of the position's open orders): MRG-046's total for the
+    contract's resting orders, the engine's ``Risk.contract_order_margin`` -- the term MRG-050 sums into the account's
+    order margin (``/user/margin``'s ``initMargin``); 0 for an unknown account or a contract it holds nothing in."""
+    record = getattr(exchange, "accounts", {}).get(account)
+    if record is None or symbol not in record.positions:
+        return 0
+    inst = exchange.instruments()[symbol]
+    return exchange.risk.contract_order_margin(inst, record.positions[symbol])
+
+
 def book_depth(exchange: Engine, symbol: str, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """(bids, asks) as ``(price units, contracts)``, best first, at most ``levels`` each (displayed size only)."""
     books: dict[str, Any] = getattr(exchange, "books", {})
@@ -423,7 +434,7 @@ def position_row(exchange: Engine, views: Views, inst: Instrument, account: int,
                 "posMargin": margin.pos_margin,
                 "posMaint": margin.pos_maint,
                 "maintMargin": margin.maint_margin,
-                "initMargin": 0,
+                "initMargin": position_order_margin(exchange, account, symbol),
             }
         )
         if leverage:  # isolated: MRG-020's own figures, backed by posMargin
