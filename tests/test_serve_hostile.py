@@ -151,7 +151,7 @@ def test_unknown_paths_and_ids_are_typed_errors(served: Served) -> None:
     assert (status, answer["error"]["message"]) == (404, "Not Found")
     body = json.dumps({"orderID": "00000000-0000-4000-8000-00000000ffff"}).encode()
     status, answer, _ = raw_request(running, "DELETE", "/api/v1/order", body, keys["one"])
-    assert (status, answer["error"]["message"]) == (404, "Not Found")
+    assert (status, answer[0]["ordStatus"], answer[0]["ordRejReason"]) == (200, "Rejected", "Invalid orderID")
     status, answer, _ = raw_request(running, "GET", "/api/v1/order?filter=%7Bnot-json", key=keys["one"])
     assert (status, answer["error"]["message"]) == (400, "'filter' is not valid JSON")
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import re
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -366,17 +367,57 @@ def _id_list(value: Any, name: str) -> list[Any]:
     return ids
 
 
+# BitMEX's row for an id it cannot find (unknown, malformed, or another account's): a Rejected row that echoes only
+# what the caller sent (nautilus_trader's BitMEX fixture http_cancel_all_close_race.json, 2026: account 0, ordStatus
+# "Rejected", ordRejReason "Invalid orderID", workingIndicator false), with the per-order ``error`` text clients read
+UNKNOWN_CANCEL: Final = "Unable to cancel order: Not found or not owned by user"
+
+
+_UUID_TEXT: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _unknown_cancel_row(ctx: Context, order_id: str | None, cl_ord_id: str | None) -> dict[str, Any]:
+    stamp = iso_timestamp(ctx.now())
+    return {"orderID": order_id or "", "clOrdID": cl_ord_id or "", "account": 0, "ordStatus": "Rejected",
+            "ordRejReason": "Invalid orderID" if order_id is not None else "Invalid clOrdID",
+            "workingIndicator": False, "leavesQty": 0, "cumQty": 0, "error": UNKNOWN_CANCEL,
+            "transactTime": stamp, "timestamp": stamp}
+
+
 def delete_order(ctx: Context) -> Any:
+    """``DELETE /order``: one row per id sent, in order (BitMEX's batch contract, one id or a list).
+
+    Every id is checked for its form first (an ``orderID`` that is no UUID text, a ``clOrdID`` that is no short
+    printable text: a 400, and nothing is cancelled); then each is looked up
+    and cancelled on its own: an open order is cancelled (its row, ``Canceled``), a closed one keeps its state (its
+    row with ``error`` "Unable to cancel order due to existing state: ..." -- ccxt's ``cancel_order`` raises
+    OrderNotFound on it), and an id the account does not own or nobody issued gets a Rejected row (``error``
+    :data:`UNKNOWN_CANCEL`) -- never a 404 for the batch, which would leave the orders the caller could cancel alive.
+    """
     p = ctx.params
     if p.get("orderID") not in (None, ""):
-        targets = [(i, None) for i in _id_list(p["orderID"], "orderID")]
+        ids = _id_list(p["orderID"], "orderID")
+        if not all(type(i) is str and _UUID_TEXT.fullmatch(i) for i in ids):
+            raise ApiError(400, "Invalid orderID")
+        targets: list[tuple[str | None, str | None]] = [(i, None) for i in ids]
     elif p.get("clOrdID") not in (None, ""):
-        targets = [(None, c) for c in _id_list(p["clOrdID"], "clOrdID")]
+        targets = [(None, parse_text(c, "Invalid clOrdID", 64)) for c in _id_list(p["clOrdID"], "clOrdID")]
     else:
         raise ApiError(400, "Must specify either orderID or clOrdID")
-    records = [_find_order(ctx, order_id, cl_ord_id) for order_id, cl_ord_id in targets]  # an unknown id: 404, nothing sent
+    if p.get("text") is not None:
+        parse_text(p["text"], "Invalid text", 256)
+    views = ctx.gateway.views
     out = []
-    for record in records:
+    for order_id, cl_ord_id in targets:
+        if order_id is not None:
+            number = parse_order_uuid(order_id)
+            record = views.order_of(ctx.account, number) if number is not None else None
+        else:
+            assert cl_ord_id is not None
+            record = views.order_by_cl_ord_id(ctx.account, cl_ord_id)
+        if record is None:
+            out.append(_unknown_cancel_row(ctx, order_id, cl_ord_id))
+            continue
         inst = ctx.gateway.exchange.instruments()[record.symbol]
         if not record.is_open:
             row = rows.order_row(inst, record)
