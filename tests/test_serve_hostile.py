@@ -44,7 +44,7 @@ WRONG_FIELDS = [
     ({"orderQty": 100.5}, "orderQty is invalid"),
     ({"price": {"a": 1}}, "Invalid price"),
     ({"price": "1e400"}, "Invalid price"),
-    ({"price": 40000.123}, "Invalid price"),
+    ({"price": 40000.123}, "Invalid price tickSize"),  # finer than the tick: BitMEX's text (ccxt: BadRequest)
     ({"price": "9" * 100}, "Invalid price"),
     ({"stopPx": [1]}, "Invalid stopPx for ordType"),
     ({"symbol": 5}, "Invalid symbol"),

@@ -139,11 +139,11 @@ def outcome(events: list[Event]) -> Accepted | Rejected:
     return last
 
 
-def check(events: list[Event], currency: str) -> Accepted:
-    """The command's Accepted, or its rejection as BitMEX's error."""
+def check(events: list[Event], currency: str, command: object = None, inst: Instrument | None = None) -> Accepted:
+    """The command's Accepted, or its rejection as BitMEX's error (``command`` and ``inst`` name the field at fault)."""
     result = outcome(events)
     if isinstance(result, Rejected):
-        raise rejection_error(result, currency)
+        raise rejection_error(result, currency, command, inst.tick_size if inst is not None else 0)
     return result
 
 
@@ -286,9 +286,9 @@ def _order_fields(ctx: Context, inst: Instrument) -> dict[str, Any]:
     if p.get("orderQty") is not None:
         fields["order_qty"] = parse_whole(p["orderQty"], "orderQty is invalid")
     if p.get("price") is not None:
-        fields["price"] = parse_price(inst, p["price"])
+        fields["price"] = parse_price(inst, p["price"], finer="Invalid price tickSize")
     if p.get("stopPx") is not None:
-        fields["stop_px"] = parse_price(inst, p["stopPx"], "Invalid stopPx for ordType")
+        fields["stop_px"] = parse_price(inst, p["stopPx"], "Invalid stopPx for ordType", "Invalid stopPx tickSize")
     if p.get("pegOffsetValue") is not None:
         fields["peg_offset_value"] = parse_units(p["pegOffsetValue"], inst.price_scale, "Invalid pegOffsetValue")
     if p.get("displayQty") is not None:
@@ -302,8 +302,8 @@ def post_order(ctx: Context) -> Any:
     inst = instrument_of(ctx)
     assert inst is not None
     fields = _order_fields(ctx, inst)
-    events = ctx.execute(cmd.PlaceOrder(time_ms=ctx.now(), account=ctx.account, symbol=inst.symbol, **fields))
-    accepted = check(events, inst.settl_currency)
+    command = cmd.PlaceOrder(time_ms=ctx.now(), account=ctx.account, symbol=inst.symbol, **fields)
+    accepted = check(ctx.execute(command), inst.settl_currency, command, inst)
     record = ctx.gateway.views.order_of(ctx.account, accepted.order_id)
     if record is None:
         raise ApiError(503, "Service unavailable")  # an accepted order always has its New report
@@ -342,9 +342,9 @@ def put_order(ctx: Context) -> Any:
     if p.get("leavesQty") is not None:
         fields["leaves_qty"] = parse_whole(p["leavesQty"], "Invalid leavesQty")
     if p.get("price") is not None:
-        fields["price"] = parse_price(inst, p["price"])
+        fields["price"] = parse_price(inst, p["price"], finer="Invalid price tickSize")
     if p.get("stopPx") is not None:
-        fields["stop_px"] = parse_price(inst, p["stopPx"], "Invalid stopPx for ordType")
+        fields["stop_px"] = parse_price(inst, p["stopPx"], "Invalid stopPx for ordType", "Invalid stopPx tickSize")
     if p.get("pegOffsetValue") is not None:
         fields["peg_offset_value"] = parse_units(p["pegOffsetValue"], inst.price_scale, "Invalid pegOffsetValue")
     if p.get("clOrdID") not in (None, ""):
@@ -352,8 +352,8 @@ def put_order(ctx: Context) -> Any:
         # refuses another live order's id, DuplicateClOrdID, changing nothing).  ccxt 4.5.83's edit_order by
         # clientOrderId always sends one: the caller's clOrdID, else the literal "clientOrderId" (review20_1)
         fields["cl_ord_id"] = parse_text(p["clOrdID"], "Invalid clOrdID", 64)
-    events = ctx.execute(cmd.AmendOrder(time_ms=ctx.now(), account=ctx.account, order_id=record.order_id, **fields))
-    check(events, inst.settl_currency)
+    command = cmd.AmendOrder(time_ms=ctx.now(), account=ctx.account, order_id=record.order_id, **fields)
+    check(ctx.execute(command), inst.settl_currency, command, inst)
     return rows.order_row(inst, record)
 
 
