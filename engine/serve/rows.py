@@ -179,7 +179,8 @@ def instrument_row(exchange: Engine, inst: Instrument, time_ms: int, views: View
     last, index = last_and_index(exchange, symbol)
     paid = last_funding_rate_e8(views, symbol) if views is not None else None
     funding_timestamp = indicative = None
-    if funds(inst) and not is_settled(exchange, symbol):  # the feed's next FundingTick: its instant and rate
+    scheduled = views is not None and views.funding_scheduled  # a feed pays funding (else nobody: none announced)
+    if funds(inst) and scheduled and not is_settled(exchange, symbol):  # the feed's next FundingTick: instant, rate
         funding_timestamp = iso_timestamp(next_funding_ms(inst, time_ms))
         indicative = indicative_rate_e8(inst, paid or 0)
     funding_rate = paid if paid is not None else indicative  # the last rate paid; before the first, the next one

@@ -129,6 +129,9 @@ class Views:
         self.liquidations: deque[tuple[int, int, str]] = deque(maxlen=MAX_TRADES_PER_SYMBOL)
         self.adl_cache: dict[tuple[int, str, bool], dict[int, int]] = {}  # (seq, symbol, longs) -> ADL-007 ppm
         self.deadlines: dict[int, int] = {}  # account -> armed dead man's switch (ms of the logical clock)
+        # not from the events: set by the price feed that pays funding (feed.PriceFeed); without one (``serve
+        # --no-feed``) nobody pays, and the instrument rows announce no funding instant or indicative rate
+        self.funding_scheduled = False
         self.new_trades: list[PublicTrade] = []  # the trades of the last command applied
         self.new_orders: set[int] = set()  # orders first seen in the last command (WS "insert", not "update")
         self.new_positions: set[tuple[int, str]] = set()  # positions first reported in the last command
