@@ -54,6 +54,7 @@ class Gateway:
     ) -> None:
         self.durable = durable
         self.views = views
+        views.instruments = durable.exchange.instruments()  # values the tape's trades (volume24h / turnover24h)
         self._clock = clock
         self.hub = Hub(lambda: self.durable.exchange, views, self.now_ms)
         self.commands = 0
@@ -154,6 +155,7 @@ def rebuild_views(journal: str, views: Views) -> None:
     codec = command_codec()
     codec.use_writer_schema(scan.schema)
     engine = genesis_engine(scan)
+    views.instruments = engine.instruments()
     for _seq, payload in scan.records:
         command = codec.decode(payload)
         views.apply(command, engine.process(command))

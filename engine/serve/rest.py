@@ -40,6 +40,7 @@ from perpspec.engine.serve.keys import (
     ApiKey,
 )
 from perpspec.engine.serve.listing import json_param, read_listing, select_rows, take
+from perpspec.engine.serve.stats import stats_rows
 from perpspec.engine.serve.units import (
     iso_timestamp,
     parse_bool,
@@ -206,6 +207,11 @@ def get_funding(ctx: Context) -> Any:
     data = [ctx.gateway.hub.funding_row(t, s, r)
             for t, s, r in ctx.gateway.views.funding if inst is None or s == inst.symbol]
     return select(ctx, data)
+
+
+def get_stats(ctx: Context) -> Any:
+    """``GET /stats``: open interest and 24-hour volume per root symbol and currency (:mod:`.stats`)."""
+    return stats_rows(ctx.gateway.exchange, ctx.gateway.views, ctx.now())
 
 
 def get_insurance(ctx: Context) -> Any:
@@ -638,6 +644,7 @@ ROUTES: Final[tuple[Route, ...]] = (
           params=(_SYMBOL, *_LIST_PARAMS), many=True),
     Route(verb="GET", path="/insurance", tag="Insurance", operation="get", permission="", handler=get_insurance,
           params=_LIST_PARAMS, many=True),
+    Route(verb="GET", path="/stats", tag="Stats", operation="get", permission="", handler=get_stats, many=True),
     Route(verb="GET", path="/user", tag="User", operation="get", permission="read", handler=get_user),
     Route(verb="GET", path="/user/margin", tag="User", operation="getMargin", permission="read", handler=get_margin,
           params=(Param(name="currency", kind=_S),)),
