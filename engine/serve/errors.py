@@ -107,9 +107,9 @@ def rejection_error(rejected: Rejected, currency: str, command: object = None, t
         suffix = f", {required} {currency} required" if required is not None else ""
         return ApiError(400, f"Account has insufficient Available Balance{suffix}")
     text = rejected.text
-    for known, fragment, message in _BY_TEXT:
+    for known, fragment, bitmex_text in _BY_TEXT:
         if reason is known and (text.startswith(fragment) or text.endswith(fragment)):
-            return ApiError(400, message)
+            return ApiError(400, bitmex_text)
     if reason is Reason.INVALID_PRICE and text.startswith(_OFF_TICK):
         return ApiError(400, _off_tick_message(command, tick))
     if reason is Reason.INVALID_PRICE and text.endswith("takes no stopPx or pegOffsetValue"):
