@@ -1,5 +1,6 @@
-"""Lists in REST requests (red-team findings find_3, find_11): a cancel list refused whole before any command, and a
-trade listing that builds only the rows it answers with."""
+"""Lists in REST requests (red-team findings find_3, find_11): a cancel list answers one row per id (BitMEX's contract,
+session 19: an unknown id gets its Rejected row and the others are cancelled), a malformed one is refused whole before
+any command; a trade listing builds only the rows it answers with."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from tests.serve_helpers import raw_request, start_server, state
 # ----------------------------------------------------------------------------- find_3: DELETE /order with a list
 
 
-def test_cancel_list_with_an_unknown_id_is_refused_whole_and_cancels_nothing(tmp_path: Path) -> None:
+def test_cancel_list_with_an_unknown_id_cancels_the_others_and_rows_the_unknown(tmp_path: Path) -> None:
     running, keys = start_server(tmp_path)
     key = keys["one"]
     try:
@@ -28,13 +29,22 @@ def test_cancel_list_with_an_unknown_id_is_refused_whole_and_cancels_nothing(tmp
         for price in (40000, 40500):
             order = {"symbol": "XBTUSD", "side": "Buy", "orderQty": 100, "price": price}
             ids.append(raw_request(running, "POST", "/api/v1/order", json.dumps(order).encode(), key)[1]["orderID"])
-        before = state(running)
         unknown = "00000000-0000-4000-8000-00000000ffff"
-        body = json.dumps({"orderID": [ids[0], unknown, ids[1]]}).encode()
-        assert raw_request(running, "DELETE", "/api/v1/order", body, key)[0] == 404
+        before = state(running)
+        malformed = json.dumps({"orderID": [ids[0], "7", ids[1]]}).encode()  # no orderID text: nothing happens
+        assert raw_request(running, "DELETE", "/api/v1/order", malformed, key)[:2] == (
+            400, {"error": {"message": "Invalid orderID", "name": "ValidationError"}})
         assert before == state(running)
+        body = json.dumps({"orderID": [ids[0], unknown, ids[1]]}).encode()
+        status, answer, _ = raw_request(running, "DELETE", "/api/v1/order", body, key)
+        assert status == 200
+        assert [(r["orderID"], r["ordStatus"], r.get("error")) for r in answer] == [
+            (ids[0], "Canceled", None),
+            (unknown, "Rejected", "Unable to cancel order: Not found or not owned by user"),
+            (ids[1], "Canceled", None),
+        ]
         listed = raw_request(running, "GET", "/api/v1/order", b"", key)[1]
-        assert [row["ordStatus"] for row in listed] == ["New", "New"]
+        assert [row["ordStatus"] for row in listed] == ["Canceled", "Canceled"]
     finally:
         running.stop()
 

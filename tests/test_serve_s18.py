@@ -361,6 +361,7 @@ def test_instrument_rows_carry_the_next_funding_instant_and_the_indicative_rate(
 
     running, _ = served
     gateway = running.server.gateway
+    feed = running.call(lambda: PriceFeed(gateway))  # a feed pays funding (without one none is announced: s19)
     now = running.call(gateway.now_ms)
     rows = raw_request(running, "GET", "/api/v1/instrument/active")[1]
     by_symbol = {r["symbol"]: r for r in rows}
@@ -373,7 +374,6 @@ def test_instrument_rows_carry_the_next_funding_instant_and_the_indicative_rate(
     rate = compute_funding_rate_e8(inst, 0, interest, 0)
     assert Decimal(str(row["indicativeFundingRate"])) == Decimal(rate) / 10**8
     assert Decimal(str(row["fundingRate"])) == Decimal(rate) / 10**8  # before the first funding: the rate to be paid
-    feed = running.call(lambda: PriceFeed(gateway))
     assert running.call(lambda: feed.funding_rate_e8("XBTUSD")) == rate  # what the feed will pay is what is shown
     dated = [r for r in rows if r["typ"] == "FFCCSX"]
     assert dated
@@ -381,9 +381,11 @@ def test_instrument_rows_carry_the_next_funding_instant_and_the_indicative_rate(
 
 
 def test_ccxt_reads_a_funding_time_and_rate(served: Any) -> None:
+    from perpspec.engine.serve.feed import PriceFeed
     from tests.serve_helpers import ccxt_client
 
     running, keys = served
+    running.call(lambda: PriceFeed(running.server.gateway))  # a feed that pays funding (session 19: else none shown)
     rate = ccxt_client(running, keys["one"]).fetch_funding_rate("BTC/USD:BTC")
     assert rate["fundingTimestamp"] is not None
     assert rate["fundingRate"] is not None

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=whole_number, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free)")
     parser.add_argument("--scenario", default="calm", help="built-in scenario or scenario file (TOML; its price path may be a CSV) replayed as the price feed (default calm)")
     parser.add_argument("--speed", type=whole_number, default=1, help="price feed speed factor (default 1: real time)")
-    parser.add_argument("--no-feed", action="store_true", help="no price feed (prices from POST /api/v1/admin/price)")
+    parser.add_argument("--no-feed", action="store_true", help="no price feed (prices from POST /api/v1/admin/price) and so no funding: instrument rows announce no fundingTimestamp or indicativeFundingRate")
     parser.add_argument("--fsync", default="never", help="journal fsync policy: never | always | every:N (default never)")
     parser.add_argument("--rate-limit", type=whole_number, default=120, help="requests per minute per API key (default 120)")
     parser.add_argument("--demo", action="store_true", help="verify and fund accounts 1 and 2 on first start")

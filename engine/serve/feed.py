@@ -11,6 +11,15 @@ Funding: at BitMEX's funding instants (04:00, 12:00 and 20:00 UTC for an 8-hour 
 every perpetual gets a ``FundingTick`` at the rate FND-005 computes from the interval's interest
 (FND-002, the instrument's fixed interest or 0.03 % a day) and a premium index of 0: the default
 feed quotes no book, so there is no premium to sample.
+
+The tick is stamped with the funding instant itself and applied before any command stamped at or after
+it (:attr:`Gateway.before`, set by the feed): the positions held at the instant pay, as on BitMEX, and
+the ``funding`` row says the instant -- not the feed's next wake (up to a second later), when a trade
+sent in between would already have moved the position.  A tick held by FND-020 (a pool carried) is sent
+again at the next command or wake, stamped then: it is paid later, and its row says when.
+
+Only a server with a feed pays funding: :attr:`Views.funding_scheduled` tells the instrument rows so,
+and ``perpspec serve --no-feed`` announces no ``fundingTimestamp`` or ``indicativeFundingRate``.
 """
 
 from __future__ import annotations
@@ -56,6 +65,9 @@ class PriceFeed:
         self.position = 0
         self.rates: dict[str, int] = {}  # last funding rate per symbol (the change cap's reference)
         self.next_funding: dict[str, int] = {}
+        self._funding = False  # a round of FundingTicks is being sent (fund_if_due is not re-entered)
+        gateway.views.funding_scheduled = True  # the instrument rows may announce the instants this feed pays
+        gateway.before = self.fund_if_due  # a due instant is paid before any later command
 
     def prices_at(self, step: int) -> dict[str, int]:
         """Mark price (price units) of every instrument at ``step`` of the path."""
@@ -95,7 +107,19 @@ class PriceFeed:
         return indicative_rate_e8(inst, previous)
 
     def fund_if_due(self, now_ms: int) -> list[str]:
-        """A FundingTick for every perpetual whose funding instant has come; the symbols funded."""
+        """A FundingTick for every perpetual whose funding instant has come; the symbols funded.
+
+        Also the gateway's :attr:`~Gateway.before` hook: its own FundingTicks pass through the gateway too, and must
+        not start another round (each instant is paid once)."""
+        if self._funding:
+            return []
+        self._funding = True
+        try:
+            return self._fund_due(now_ms)
+        finally:
+            self._funding = False
+
+    def _fund_due(self, now_ms: int) -> list[str]:
         funded = []
         exchange = self.gateway.exchange
         for symbol, inst in sorted(exchange.instruments().items()):
@@ -105,7 +129,8 @@ class PriceFeed:
             if now_ms < due:
                 continue
             rate = self.funding_rate_e8(symbol)
-            events = self.gateway.execute(cmd.FundingTick(time_ms=self.gateway.now_ms(), symbol=symbol, rate_e8=rate))
+            at = max(due, self.gateway.exchange.time_ms)  # the instant; later only if a held instant is retried
+            events = self.gateway.execute(cmd.FundingTick(time_ms=at, symbol=symbol, rate_e8=rate))
             if events and type(events[-1]).__name__ == "Accepted":
                 self.rates[symbol] = rate
                 funded.append(symbol)

@@ -9,7 +9,10 @@ instant and the rate the feed's next ``FundingTick`` uses:
   (FND-002: the instrument's fixed daily interest, else 0.03 % a day) and a premium index of 0 (the default feed
   quotes no book to sample), capped against the last rate paid.
 
-Only the rules compute; this module chooses their inputs.
+Only the rules compute; this module chooses their inputs.  Rows announce funding only when a feed pays it
+(``Views.funding_scheduled``): ``perpspec serve --no-feed`` pays none, so its rows carry ``fundingTimestamp`` and
+``indicativeFundingRate`` null, and ``fundingRate`` null until a rate is paid (a choice: BitMEX always funds, and
+a client told of an instant nobody pays would book a payment that never comes).
 """
 
 from __future__ import annotations

@@ -54,9 +54,15 @@ class Gateway:
     ) -> None:
         self.durable = durable
         self.views = views
+        views.instruments = durable.exchange.instruments()  # values the tape's trades (volume24h / turnover24h)
         self._clock = clock
         self.hub = Hub(lambda: self.durable.exchange, views, self.now_ms)
         self.commands = 0
+        # called with each command's time before it is applied (the price feed's due funding instants: a funding
+        # instant is paid, at its own time, before any command stamped at or after it -- never after a trade that
+        # followed it); not called for the commands it sends itself
+        self.before: Callable[[int], object] | None = None
+        self._in_before = False
 
     @classmethod
     def open(
@@ -91,7 +97,16 @@ class Gateway:
         return max(self._clock(), self.durable.exchange.time_ms)
 
     def execute(self, command: Any) -> list[Event]:
-        """Journal and apply one command (stamped ``time_ms`` by the caller with :meth:`now_ms`); its events."""
+        """Journal and apply one command (stamped ``time_ms`` by the caller with :meth:`now_ms`); its events.
+
+        :attr:`before` runs first with the command's time (once: the commands it sends do not run it again)."""
+        time_ms = getattr(command, "time_ms", None)
+        if self.before is not None and not self._in_before and type(time_ms) is int:
+            self._in_before = True
+            try:
+                self.before(time_ms)
+            finally:
+                self._in_before = False
         events = list(self.durable.submit(command))
         self.commands += 1
         self.views.apply(command, events)
@@ -140,6 +155,7 @@ def rebuild_views(journal: str, views: Views) -> None:
     codec = command_codec()
     codec.use_writer_schema(scan.schema)
     engine = genesis_engine(scan)
+    views.instruments = engine.instruments()
     for _seq, payload in scan.records:
         command = codec.decode(payload)
         views.apply(command, engine.process(command))

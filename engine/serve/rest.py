@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import re
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -39,6 +40,7 @@ from perpspec.engine.serve.keys import (
     ApiKey,
 )
 from perpspec.engine.serve.listing import json_param, read_listing, select_rows, take
+from perpspec.engine.serve.stats import stats_rows
 from perpspec.engine.serve.units import (
     iso_timestamp,
     parse_bool,
@@ -138,11 +140,11 @@ def outcome(events: list[Event]) -> Accepted | Rejected:
     return last
 
 
-def check(events: list[Event], currency: str) -> Accepted:
-    """The command's Accepted, or its rejection as BitMEX's error."""
+def check(events: list[Event], currency: str, command: object = None, inst: Instrument | None = None) -> Accepted:
+    """The command's Accepted, or its rejection as BitMEX's error (``command`` and ``inst`` name the field at fault)."""
     result = outcome(events)
     if isinstance(result, Rejected):
-        raise rejection_error(result, currency)
+        raise rejection_error(result, currency, command, inst.tick_size if inst is not None else 0)
     return result
 
 
@@ -205,6 +207,11 @@ def get_funding(ctx: Context) -> Any:
     data = [ctx.gateway.hub.funding_row(t, s, r)
             for t, s, r in ctx.gateway.views.funding if inst is None or s == inst.symbol]
     return select(ctx, data)
+
+
+def get_stats(ctx: Context) -> Any:
+    """``GET /stats``: open interest and 24-hour volume per root symbol and currency (:mod:`.stats`)."""
+    return stats_rows(ctx.gateway.exchange, ctx.gateway.views, ctx.now())
 
 
 def get_insurance(ctx: Context) -> Any:
@@ -285,9 +292,9 @@ def _order_fields(ctx: Context, inst: Instrument) -> dict[str, Any]:
     if p.get("orderQty") is not None:
         fields["order_qty"] = parse_whole(p["orderQty"], "orderQty is invalid")
     if p.get("price") is not None:
-        fields["price"] = parse_price(inst, p["price"])
+        fields["price"] = parse_price(inst, p["price"], finer="Invalid price tickSize")
     if p.get("stopPx") is not None:
-        fields["stop_px"] = parse_price(inst, p["stopPx"], "Invalid stopPx for ordType")
+        fields["stop_px"] = parse_price(inst, p["stopPx"], "Invalid stopPx for ordType", "Invalid stopPx tickSize")
     if p.get("pegOffsetValue") is not None:
         fields["peg_offset_value"] = parse_units(p["pegOffsetValue"], inst.price_scale, "Invalid pegOffsetValue")
     if p.get("displayQty") is not None:
@@ -301,8 +308,8 @@ def post_order(ctx: Context) -> Any:
     inst = instrument_of(ctx)
     assert inst is not None
     fields = _order_fields(ctx, inst)
-    events = ctx.execute(cmd.PlaceOrder(time_ms=ctx.now(), account=ctx.account, symbol=inst.symbol, **fields))
-    accepted = check(events, inst.settl_currency)
+    command = cmd.PlaceOrder(time_ms=ctx.now(), account=ctx.account, symbol=inst.symbol, **fields)
+    accepted = check(ctx.execute(command), inst.settl_currency, command, inst)
     record = ctx.gateway.views.order_of(ctx.account, accepted.order_id)
     if record is None:
         raise ApiError(503, "Service unavailable")  # an accepted order always has its New report
@@ -341,9 +348,9 @@ def put_order(ctx: Context) -> Any:
     if p.get("leavesQty") is not None:
         fields["leaves_qty"] = parse_whole(p["leavesQty"], "Invalid leavesQty")
     if p.get("price") is not None:
-        fields["price"] = parse_price(inst, p["price"])
+        fields["price"] = parse_price(inst, p["price"], finer="Invalid price tickSize")
     if p.get("stopPx") is not None:
-        fields["stop_px"] = parse_price(inst, p["stopPx"], "Invalid stopPx for ordType")
+        fields["stop_px"] = parse_price(inst, p["stopPx"], "Invalid stopPx for ordType", "Invalid stopPx tickSize")
     if p.get("pegOffsetValue") is not None:
         fields["peg_offset_value"] = parse_units(p["pegOffsetValue"], inst.price_scale, "Invalid pegOffsetValue")
     if p.get("clOrdID") not in (None, ""):
@@ -351,8 +358,8 @@ def put_order(ctx: Context) -> Any:
         # refuses another live order's id, DuplicateClOrdID, changing nothing).  ccxt 4.5.83's edit_order by
         # clientOrderId always sends one: the caller's clOrdID, else the literal "clientOrderId" (review20_1)
         fields["cl_ord_id"] = parse_text(p["clOrdID"], "Invalid clOrdID", 64)
-    events = ctx.execute(cmd.AmendOrder(time_ms=ctx.now(), account=ctx.account, order_id=record.order_id, **fields))
-    check(events, inst.settl_currency)
+    command = cmd.AmendOrder(time_ms=ctx.now(), account=ctx.account, order_id=record.order_id, **fields)
+    check(ctx.execute(command), inst.settl_currency, command, inst)
     return rows.order_row(inst, record)
 
 
@@ -366,17 +373,57 @@ def _id_list(value: Any, name: str) -> list[Any]:
     return ids
 
 
+# BitMEX's row for an id it cannot find (unknown, malformed, or another account's): a Rejected row that echoes only
+# what the caller sent (nautilus_trader's BitMEX fixture http_cancel_all_close_race.json, 2026: account 0, ordStatus
+# "Rejected", ordRejReason "Invalid orderID", workingIndicator false), with the per-order ``error`` text clients read
+UNKNOWN_CANCEL: Final = "Unable to cancel order: Not found or not owned by user"
+
+
+_UUID_TEXT: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _unknown_cancel_row(ctx: Context, order_id: str | None, cl_ord_id: str | None) -> dict[str, Any]:
+    stamp = iso_timestamp(ctx.now())
+    return {"orderID": order_id or "", "clOrdID": cl_ord_id or "", "account": 0, "ordStatus": "Rejected",
+            "ordRejReason": "Invalid orderID" if order_id is not None else "Invalid clOrdID",
+            "workingIndicator": False, "leavesQty": 0, "cumQty": 0, "error": UNKNOWN_CANCEL,
+            "transactTime": stamp, "timestamp": stamp}
+
+
 def delete_order(ctx: Context) -> Any:
+    """``DELETE /order``: one row per id sent, in order (BitMEX's batch contract, one id or a list).
+
+    Every id is checked for its form first (an ``orderID`` that is no UUID text, a ``clOrdID`` that is no short
+    printable text: a 400, and nothing is cancelled); then each is looked up
+    and cancelled on its own: an open order is cancelled (its row, ``Canceled``), a closed one keeps its state (its
+    row with ``error`` "Unable to cancel order due to existing state: ..." -- ccxt's ``cancel_order`` raises
+    OrderNotFound on it), and an id the account does not own or nobody issued gets a Rejected row (``error``
+    :data:`UNKNOWN_CANCEL`) -- never a 404 for the batch, which would leave the orders the caller could cancel alive.
+    """
     p = ctx.params
     if p.get("orderID") not in (None, ""):
-        targets = [(i, None) for i in _id_list(p["orderID"], "orderID")]
+        ids = _id_list(p["orderID"], "orderID")
+        if not all(type(i) is str and _UUID_TEXT.fullmatch(i) for i in ids):
+            raise ApiError(400, "Invalid orderID")
+        targets: list[tuple[str | None, str | None]] = [(i, None) for i in ids]
     elif p.get("clOrdID") not in (None, ""):
-        targets = [(None, c) for c in _id_list(p["clOrdID"], "clOrdID")]
+        targets = [(None, parse_text(c, "Invalid clOrdID", 64)) for c in _id_list(p["clOrdID"], "clOrdID")]
     else:
         raise ApiError(400, "Must specify either orderID or clOrdID")
-    records = [_find_order(ctx, order_id, cl_ord_id) for order_id, cl_ord_id in targets]  # an unknown id: 404, nothing sent
+    if p.get("text") is not None:
+        parse_text(p["text"], "Invalid text", 256)
+    views = ctx.gateway.views
     out = []
-    for record in records:
+    for order_id, cl_ord_id in targets:
+        if order_id is not None:
+            number = parse_order_uuid(order_id)
+            record = views.order_of(ctx.account, number) if number is not None else None
+        else:
+            assert cl_ord_id is not None
+            record = views.order_by_cl_ord_id(ctx.account, cl_ord_id)
+        if record is None:
+            out.append(_unknown_cancel_row(ctx, order_id, cl_ord_id))
+            continue
         inst = ctx.gateway.exchange.instruments()[record.symbol]
         if not record.is_open:
             row = rows.order_row(inst, record)
@@ -597,6 +644,7 @@ ROUTES: Final[tuple[Route, ...]] = (
           params=(_SYMBOL, *_LIST_PARAMS), many=True),
     Route(verb="GET", path="/insurance", tag="Insurance", operation="get", permission="", handler=get_insurance,
           params=_LIST_PARAMS, many=True),
+    Route(verb="GET", path="/stats", tag="Stats", operation="get", permission="", handler=get_stats, many=True),
     Route(verb="GET", path="/user", tag="User", operation="get", permission="read", handler=get_user),
     Route(verb="GET", path="/user/margin", tag="User", operation="getMargin", permission="read", handler=get_margin,
           params=(Param(name="currency", kind=_S),)),

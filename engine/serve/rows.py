@@ -79,6 +79,17 @@ def position_prices(exchange: Engine, account: int, symbol: str) -> tuple[int, i
     return liquidation, bankruptcy
 
 
+def position_order_margin(exchange: Engine, account: int, symbol: str) -> int:
+    """The Position row's ``initMargin`` (BitMEX: the margin of the position's open orders): MRG-046's total for the
+    contract's resting orders, the engine's ``Risk.contract_order_margin`` -- the term MRG-050 sums into the account's
+    order margin (``/user/margin``'s ``initMargin``); 0 for an unknown account or a contract it holds nothing in."""
+    record = getattr(exchange, "accounts", {}).get(account)
+    if record is None or symbol not in record.positions:
+        return 0
+    inst = exchange.instruments()[symbol]
+    return exchange.risk.contract_order_margin(inst, record.positions[symbol])
+
+
 def book_depth(exchange: Engine, symbol: str, levels: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """(bids, asks) as ``(price units, contracts)``, best first, at most ``levels`` each (displayed size only)."""
     books: dict[str, Any] = getattr(exchange, "books", {})
@@ -168,7 +179,8 @@ def instrument_row(exchange: Engine, inst: Instrument, time_ms: int, views: View
     last, index = last_and_index(exchange, symbol)
     paid = last_funding_rate_e8(views, symbol) if views is not None else None
     funding_timestamp = indicative = None
-    if funds(inst) and not is_settled(exchange, symbol):  # the feed's next FundingTick: its instant and rate
+    scheduled = views is not None and views.funding_scheduled  # a feed pays funding (else nobody: none announced)
+    if funds(inst) and scheduled and not is_settled(exchange, symbol):  # the feed's next FundingTick: instant, rate
         funding_timestamp = iso_timestamp(next_funding_ms(inst, time_ms))
         indicative = indicative_rate_e8(inst, paid or 0)
     funding_rate = paid if paid is not None else indicative  # the last rate paid; before the first, the next one
@@ -291,12 +303,36 @@ def order_row(inst: Instrument, order: OrderRecord) -> dict[str, Any]:
     }
 
 
+def execution_notionals(inst: Instrument, signed_qty: int, exec_cost: int) -> dict[str, Any]:
+    """An execution's ``homeNotional`` / ``foreignNotional``: BitMEX's value of the fill in the home (underlying) and
+    the foreign (quote) currency, signed for the side (a buy receives home, pays foreign), exact decimals.
+
+    ``exec_cost`` is CON-002's signed value of ``signed_qty`` at ``lastPx`` in the settlement currency's minor unit
+    (the row's ``execCost``); the engine's integers, divided by the currency's scale only here:
+
+    * inverse (XBTUSD, settled in the underlying): home = −execCost in XBT; foreign = −contracts (USD, one a contract);
+    * linear (XBTUSDT, settled in the quote): home = contracts × multiplier / 10^scale, the underlying traded
+      (contracts / ``underlyingToPositionMultiplier``); foreign = −execCost in USDT;
+    * quanto (ETHUSD, settled in XBT): BitMEX's ETH and USD figures need the .BXBT / .ETHXBT index rates, which the
+      engine does not hold; the row carries the figures the ``Position`` row uses for the same contract, in the
+      settlement currency: home = contracts × multiplier / 10^scale (XBT per 1 USD of price), foreign = −execCost in
+      XBT -- signs as BitMEX's (home with the contracts, foreign against them);
+    * a row with no fill (execCost 0, no contracts): zeros, as BitMEX's non-trade rows; spot: null, as before.
+    """
+    coin = 10 ** currency_scale(inst.settl_currency)
+    if inst.kind is ContractKind.SPOT:
+        return {"homeNotional": None, "foreignNotional": None}
+    if inst.is_inverse:
+        return {"homeNotional": num(format_scaled(-exec_cost, coin)), "foreignNotional": -signed_qty}
+    return {"homeNotional": num(format_scaled(signed_qty * inst.multiplier, coin)),
+            "foreignNotional": num(format_scaled(-exec_cost, coin))}
+
+
 def execution_row(inst: Instrument, record: ExecutionRecord) -> dict[str, Any]:
     """A BitMEX ``Execution`` row (execCost/execComm in settlement minor units, as BitMEX)."""
     report = record.report
     signed = report.last_qty if report.side == "Buy" else -report.last_qty
     exec_cost = compute_value(inst, signed, report.last_px) if report.last_qty and report.last_px else 0
-    coin = 10 ** currency_scale(inst.settl_currency)
     return {
         "execID": seq_uuid(1, report.seq),
         "orderID": order_uuid(report.order_id),
@@ -325,8 +361,7 @@ def execution_row(inst: Instrument, record: ExecutionRecord) -> dict[str, Any]:
         "trdMatchID": seq_uuid(2, record.match_seq) if record.match_seq else None,
         "execCost": exec_cost,
         "execComm": report.exec_comm,
-        "homeNotional": ratio_out(-exec_cost, coin, 8) if inst.is_inverse else None,
-        "foreignNotional": -signed if inst.is_inverse else None,
+        **execution_notionals(inst, signed, exec_cost),
         "transactTime": iso_timestamp(report.time_ms),
         "timestamp": iso_timestamp(report.time_ms),
     }
@@ -400,7 +435,7 @@ def position_row(exchange: Engine, views: Views, inst: Instrument, account: int,
                 "posMargin": margin.pos_margin,
                 "posMaint": margin.pos_maint,
                 "maintMargin": margin.maint_margin,
-                "initMargin": 0,
+                "initMargin": position_order_margin(exchange, account, symbol),
             }
         )
         if leverage:  # isolated: MRG-020's own figures, backed by posMargin

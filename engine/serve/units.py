@@ -103,9 +103,23 @@ def parse_whole(value: object, message: str) -> int:
     return parse_units(value, 1, message)
 
 
-def parse_price(inst: Instrument, value: object, message: str = "Invalid price") -> int:
-    """A price in the instrument's quote currency as integer price units (exact or refused)."""
-    return parse_units(value, inst.price_scale, message)
+def parse_price(inst: Instrument, value: object, message: str = "Invalid price", finer: str = "") -> int:
+    """A price in the instrument's quote currency as integer price units (exact or refused).
+
+    ``finer``: the message for a well-formed number finer than the price unit -- off every tick, which BitMEX
+    refuses as "Invalid price tickSize" / "Invalid stopPx tickSize" (ccxt: BadRequest), not as a malformed value
+    (``message``; ccxt maps "Invalid price" to InvalidOrder)."""
+    try:
+        return parse_units(value, inst.price_scale, message)
+    except ApiError:
+        text = _number_text(value)
+        if not finer or text is None:
+            raise
+        try:  # a well-formed number at a finer scale: off the tick (not a malformed value)
+            parse_scaled(text, inst.price_scale * 10**MAX_NUMBER_TEXT, "value")
+        except (ParseError, ValueError):
+            raise ApiError(400, message) from None
+        raise ApiError(400, finer) from None
 
 
 def parse_bool(value: object, message: str) -> bool:

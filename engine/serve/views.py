@@ -13,16 +13,20 @@ History is bounded per account and per symbol (oldest dropped first).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core.events import Accepted, Event, Execution, PositionUpdate, Transaction
+from perpspec.rules.contract import compute_notional
+from perpspec.rules.instrument import Instrument
 
 MAX_ORDERS_PER_ACCOUNT: Final = 20_000  # closed orders beyond this are forgotten, oldest first
 MAX_EXECUTIONS_PER_ACCOUNT: Final = 20_000
 MAX_TRADES_PER_SYMBOL: Final = 10_000
 MAX_FUNDING_ROWS: Final = 10_000
+MINUTE_MS: Final = 60_000
+DAY_MINUTES: Final = 1_440  # volume24h / turnover24h: the minutes of the last 24 hours, kept as per-minute sums
 DONE_STATUSES: Final = frozenset(("Canceled", "Rejected", "Expired"))
 OPEN_STATUSES: Final = frozenset(("New", "PartiallyFilled", "Untriggered", "Triggered", "PendingNew", "PendingCancel"))
 
@@ -129,9 +133,17 @@ class Views:
         self.liquidations: deque[tuple[int, int, str]] = deque(maxlen=MAX_TRADES_PER_SYMBOL)
         self.adl_cache: dict[tuple[int, str, bool], dict[int, int]] = {}  # (seq, symbol, longs) -> ADL-007 ppm
         self.deadlines: dict[int, int] = {}  # account -> armed dead man's switch (ms of the logical clock)
+        # not from the events: set by the price feed that pays funding (feed.PriceFeed); without one (``serve
+        # --no-feed``) nobody pays, and the instrument rows announce no funding instant or indicative rate
+        self.funding_scheduled = False
         self.new_trades: list[PublicTrade] = []  # the trades of the last command applied
         self.new_orders: set[int] = set()  # orders first seen in the last command (WS "insert", not "update")
         self.new_positions: set[tuple[int, str]] = set()  # positions first reported in the last command
+        # genesis configuration (the gateway's engine's instruments), not an event: values the tape's trades
+        self.instruments: Mapping[str, Instrument] = {}
+        # symbol -> [minute, contracts, value] per minute of the last 24 hours of the tape (GET /stats); every trade
+        # counted, however many (the tape itself keeps the last MAX_TRADES_PER_SYMBOL); at most DAY_MINUTES a symbol
+        self.volume: dict[str, deque[list[int]]] = {}
         self._match_seq = 0
         self._match_symbol = ""
 
@@ -220,9 +232,35 @@ class Views:
             trade = PublicTrade(report.symbol, aggressor, report.last_qty, report.last_px, report.time_ms, match_seq)
             tape.append(trade)
             self.new_trades.append(trade)
+            self._count(trade)
         if report.account >= 0:
             rows = self.executions.setdefault(report.account, deque(maxlen=MAX_EXECUTIONS_PER_ACCOUNT))
             rows.append(ExecutionRecord(report, match_seq, record))
+
+    def _count(self, trade: PublicTrade) -> None:
+        """Add a trade to its minute's sums: contracts, and CON-003's value (settlement minor units)."""
+        inst = self.instruments.get(trade.symbol)
+        value = compute_notional(inst, trade.size, trade.price) if inst is not None else 0
+        minute = trade.time_ms // MINUTE_MS
+        buckets = self.volume.setdefault(trade.symbol, deque())
+        if buckets and buckets[-1][0] == minute:
+            buckets[-1][1] += trade.size
+            buckets[-1][2] += value
+        else:
+            buckets.append([minute, trade.size, value])
+        while buckets[0][0] <= minute - DAY_MINUTES:
+            buckets.popleft()
+
+    def day_volume(self, symbol: str, now_ms: int) -> tuple[int, int]:
+        """(contracts, value) traded in ``symbol`` in the 24 hours to ``now_ms``, at minute resolution: the trades of
+        the current minute and the 1,439 before it."""
+        first = now_ms // MINUTE_MS - DAY_MINUTES
+        contracts = value = 0
+        for minute, size, worth in self.volume.get(symbol, ()):
+            if minute > first:
+                contracts += size
+                value += worth
+        return contracts, value
 
     def _remember_order(self, record: OrderRecord) -> None:
         self.orders[record.order_id] = record
