@@ -74,6 +74,15 @@ def _decimal_text(value: Number, field: str, unit: str) -> str:
     return str(value)
 
 
+def _check_size(value: int, field: str) -> None:
+    """An int of more than MAX_NUMBER_CHARS digits is an InputError before anything formats it (redteam26_7:
+    Python refuses to write an int of more than 4,300 digits as text, a bare ValueError naming no field)."""
+    try:
+        check_number_size(value, field)
+    except ParseError as error:
+        raise InputError(field, error.message) from error
+
+
 def get_coin_scale(asset: str) -> int:
     """Minor units per coin of a settlement asset (``XBt`` → 100,000,000)."""
     if not isinstance(asset, str) or asset not in COIN_SCALE:
@@ -154,6 +163,7 @@ def parse_qty(inst: Instrument, value: int, field: str = "qty") -> int:
     """Contracts: a non-zero whole multiple of the lot size, at most ``maxOrderQty``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(field, f"expected a whole number of contracts (int), got {type(value).__name__}")
+    _check_size(value, field)
     if value == 0 or value % inst.lot_size != 0 or abs(value) > inst.max_order_qty:
         raise InputError(
             field,
@@ -164,6 +174,8 @@ def parse_qty(inst: Instrument, value: int, field: str = "qty") -> int:
 
 
 def _positive_qty(qty: int) -> int:
+    if isinstance(qty, int) and not isinstance(qty, bool):
+        _check_size(qty, "qty")
     if isinstance(qty, bool) or not isinstance(qty, int) or qty <= 0:
         raise InputError("qty", f"a positive whole number of contracts, got {qty!r} (buy or sell says the side)")
     return qty
@@ -310,6 +322,7 @@ class Exchange:
         """An account the exchange knows (opened with :meth:`open_account`); reads of any other are refused."""
         if isinstance(account, bool) or not isinstance(account, int):
             raise InputError("account", f"an account id is an int, got {type(account).__name__}")
+        _check_size(account, "account")
         if account not in self.engine.accounts and account != LIQUIDATOR:
             raise InputError("account", f"unknown account {account} (open it with open_account)")
         return account
@@ -460,6 +473,9 @@ def simulate(
     from perpspec.engine.simulation.scenario import ScenarioError, load_scenario
     from perpspec.engine.simulation.simulate import run_scenario
 
+    for name, value in (overrides or {}).items():
+        if isinstance(value, int):
+            _check_size(value, name)
     pairs = [(name, str(value)) for name, value in (overrides or {}).items()]
     try:
         loaded = load_scenario(scenario, pairs, seed=seed)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,55 @@ def test_keys_work_without_the_serve_extra(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         assert "internal error" not in proc.stderr
     assert "account" in proc.stdout  # the key created above is listed
+
+
+def test_what_if_refuses_a_key_it_does_not_know(tmp_path: Path) -> None:
+    """redteam26_6: a misspelt `poscross` was dropped silently, the committee's prices left out the margin it meant."""
+    from perpspec.engine.simulation.what_if import StateError, parse_state, read_state_file
+    from perpspec.rules.instrument_file import load_instrument
+
+    instruments = {"XBTUSD": load_instrument("XBTUSD")}
+    good = '[marks]\nXBTUSD = "50000"\n\n[[accounts]]\nid = 1\nwallet = { XBt = 100000000 }\n'
+    row = '\n[[accounts.positions]]\nsymbol = "XBTUSD"\nqty = 1000\nentry = "50000"\n'
+    path = tmp_path / "positions.toml"
+    path.write_text(good + row + "posCross = 100000000\n")
+    assert parse_state(read_state_file(path), instruments, str(path)).positions[0].pos_cross == 100_000_000
+    for text, where in (
+        (good + row + "poscross = 100000000\n", "accounts[0].positions[0]"),
+        (good + "evil = 'x'\n" + row, "accounts[0]"),
+        ("[mark]\nXBTUSD = 50000\n" + good.split("\n\n", 1)[1], "mark"),
+    ):
+        path.write_text(text)
+        with pytest.raises(StateError, match=rf"{re.escape(where)}: unknown key"):
+            parse_state(read_state_file(path), instruments, str(path))
+
+
+def test_an_int_of_thousands_of_digits_is_an_input_error_naming_its_field(tmp_path: Path) -> None:
+    """redteam26_7: Python cannot write an int of more than 4,300 digits as text: a bare ValueError escaped."""
+    big = 10**5000
+    ex = perpspec.Exchange(["XBTUSD"])
+    ex.open_account(1, "1 XBT")
+    ex.price("XBTUSD", "50000")
+    calls = {
+        "qty": (lambda: ex.buy(1, "XBTUSD", big), lambda: ex.order(1, "XBTUSD", -big)),
+        "account": (lambda: ex.wallet(big), lambda: ex.position(big, "XBTUSD")),
+        "accounts.count": (
+            lambda: perpspec.simulate("tiny_crash", out=str(tmp_path), overrides={"accounts.count": big}),
+        ),
+    }
+    for field, cases in calls.items():
+        for call in cases:
+            with pytest.raises(perpspec.InputError) as refused:
+                call()
+            assert refused.value.field == field
+
+
+def test_serve_announces_an_ipv6_address_clients_can_parse() -> None:
+    """redteam26_8: `serve --host ::1` printed http://::1:PORT/api/v1, which no URL parser accepts."""
+    from urllib.parse import urlsplit
+
+    from perpspec.engine.serve.server import url_authority
+
+    for host, port in (("::1", 8899), ("127.0.0.1", 8899), ("localhost", 1)):
+        parts = urlsplit(f"http://{url_authority(host, port)}/api/v1")
+        assert (parts.hostname, parts.port) == (host, port)

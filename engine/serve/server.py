@@ -41,6 +41,12 @@ ADMIN_TOKEN_NAME = "admin.token"
 GUARD_NAME = "replay.guard"  # the signatures already accepted (a restart must not accept them again)
 
 
+def url_authority(host: str, port: int) -> str:
+    """``host:port`` as a URL writes it: an IPv6 literal in brackets (RFC 3986), or no client parses the address
+    serve announces (redteam26_8: ``http://::1:8899`` does not parse)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def admin_token(store: str) -> str:
     """The store's admin token (created, mode 0600, on first use)."""
     path = os.path.join(store, ADMIN_TOKEN_NAME)
@@ -268,8 +274,8 @@ async def serve_until_stopped(
     await web.TCPSite(runner, host, port).start()
     for address in runner.addresses[:1]:  # the bound port, also with port 0
         bound_host, bound_port = address[0], address[1]
-        print(f"perpspec serve: http://{bound_host}:{bound_port}/api/v1  ws://{bound_host}:{bound_port}/realtime  "
-              f"store {store}", flush=True)
+        authority = url_authority(bound_host, bound_port)
+        print(f"perpspec serve: http://{authority}/api/v1  ws://{authority}/realtime  store {store}", flush=True)
     feed_task = None
     if scenario is not None:
         maker = MarketMaker(gateway) if makers else None

@@ -54,7 +54,7 @@ import json
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -207,9 +207,24 @@ def _leverage(value: object, where: str) -> int:
     return hundredths
 
 
+# The keys a positions file may hold (specs/what_if/positions.toml's format): any other is a misspelling, refused so
+# that a committee's answer never silently leaves out what the file meant (redteam26_6: a `poscross` dropped).
+STATE_KEYS: Final = ("accounts", "marks")
+ACCOUNT_KEYS: Final = ("id", "positions", "wallet")
+POSITION_KEYS: Final = ("entry", "leverage", "posCross", "qty", "symbol")
+
+
+def _known_keys(table: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
+    unknown = sorted(str(key) for key in table if key not in known)
+    if unknown:
+        field = where if where != "the file" else unknown[0]
+        raise ParseError(field, f"unknown key {unknown[0]!r} (known: {', '.join(known)})")
+
+
 def parse_state(data: Mapping[str, Any], instruments: Mapping[str, Instrument], source: str) -> State:
-    """Validate a positions mapping against the instruments it names."""
+    """Validate a positions mapping against the instruments it names; a key it does not know is refused."""
     try:
+        _known_keys(data, STATE_KEYS, "the file")
         marks_raw = data.get("marks", {})
         if not isinstance(marks_raw, Mapping):
             raise ParseError("marks", "must be a table of symbol = price")
@@ -238,6 +253,7 @@ def parse_state(data: Mapping[str, Any], instruments: Mapping[str, Instrument], 
             account_id = parse_int(account["id"], f"{where}.id")
             if account_id < 0:  # negative ids are the engine's own (the liquidator), never a trader's
                 raise ParseError(f"{where}.id", "must be a non-negative integer (a trader account)")
+            _known_keys(account, ACCOUNT_KEYS, where)
             if account_id in wallets:
                 raise ParseError(f"{where}.id", f"duplicate account {account_id}")
             wallet_raw = account.get("wallet", {})
@@ -248,10 +264,14 @@ def parse_state(data: Mapping[str, Any], instruments: Mapping[str, Instrument], 
                 for currency, amount in wallet_raw.items()
             }
             seen: set[str] = set()
-            for number, row in enumerate(account.get("positions", [])):
+            rows = account.get("positions", [])
+            if not isinstance(rows, list):
+                raise ParseError(f"{where}.positions", "must be an array of tables")
+            for number, row in enumerate(rows):
                 spot = f"{where}.positions[{number}]"
                 if not isinstance(row, Mapping):
                     raise ParseError(spot, "must be a table")
+                _known_keys(row, POSITION_KEYS, spot)
                 symbol = str(row.get("symbol", ""))
                 if symbol not in instruments:
                     raise ParseError(f"{spot}.symbol", f"unknown instrument {symbol!r}")
