@@ -380,7 +380,12 @@ class Prover:
         abstract = [abstraction.of(_into(term, context)) for term in terms]
         if not abstraction.replaced:
             return False  # linear already: the abstraction is the query itself
-        solver = z3.Solver(ctx=context)
+        # z3's SMT kernel alone (SimpleSolver), not the default solver's tactic chosen for the formula's
+        # logic: on an abstraction (linear arithmetic and uninterpreted functions) that tactic's
+        # preprocessing can hide what the kernel sees at once (LIQ-054's isolated fills: their goal restates
+        # LIQ-054's free wallet from the postings; the kernel refutes the abstraction in 5 k units, the
+        # default solver needed 3.8 M, above this budget, and the real query then ran out of time)
+        solver = z3.SimpleSolver(ctx=context)
         solver.set("timeout", self.timeout_ms // ABSTRACTION_BACKSTOP_SHARE)
         solver.set("rlimit", self.timeout_ms * RLIMIT_PER_MS // ABSTRACTION_SHARE)
         solver.add(*abstract)
