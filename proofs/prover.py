@@ -83,7 +83,10 @@ WALL_BACKSTOP = 5
 # to the nonlinear search (9 s to 68 s CPU, varying with term numbering).  Of the 587 that could not
 # decide, all but one stopped within 0.75 M units; KRN/order_requirement_isolated/XBTUSDT (default timeout,
 # so still cut at 1 M) runs to 3.05 M (5.3 s) before answering sat.  The wall-clock backstop, a quarter of
-# the query's timeout, only stops an abstraction on a machine far slower or busier than that.
+# the query's timeout, only stops an abstraction on a machine far slower or busier than that.  (Those figures
+# are of z3's default solver; since session 19 the abstraction is decided by its SMT kernel alone, see
+# Prover._abstraction_refutes: in a cold run of all 1,067 obligations, 317 had a query decided on it, none
+# was left unknown.)
 ABSTRACTION_SHARE = 50
 ABSTRACTION_BACKSTOP_SHARE = 4
 # A query is tried with growing budgets, each attempt in a fresh z3 context with its own random seed: the
