@@ -162,7 +162,7 @@ class Hub:
             for record in self.views.account_order_records(account):
                 inst = self.instrument(record.symbol)
                 if inst is not None and record.is_open and (not symbol or record.symbol == symbol):
-                    out.append(rows.order_row(inst, record))
+                    out.append(rows.order_row(inst, record, self.exchange))
         elif table == "execution":
             for execution in list(self.views.executions.get(account, ()))[-100:]:
                 inst = self.instrument(execution.report.symbol)
@@ -466,7 +466,7 @@ class Hub:
             inst = self.instrument(record.symbol) if record else None
             if record is not None and inst is not None and wants("order", record.symbol):
                 batch = inserted if order_id in self.views.new_orders else updated
-                batch.append(rows.order_row(inst, record))
+                batch.append(rows.order_row(inst, record, self.exchange))
         for action, batch in (("insert", inserted), ("update", updated)):
             if batch:  # full rows either way: ccxt 4.5.83 does not merge deltas
                 subscriber.send({"table": "order", "action": action, "data": batch})

@@ -268,8 +268,27 @@ def _avg_px(inst: Instrument, cum_value: int, cum_qty: int) -> str | None:
     return ratio_out(cum_value, cum_qty * inst.price_scale, 4)
 
 
-def order_row(inst: Instrument, order: OrderRecord) -> dict[str, Any]:
-    """A full BitMEX ``Order`` row."""
+_AS_MARKET: Final = frozenset(("Market", "Stop", "MarketIfTouched", "Pegged"))  # the engine's default: IOC
+
+
+def bitmex_ord_type(ord_type: str) -> str:
+    """The ordType BitMEX shows: the engine's trailing stop (Pegged, TrailingStopPeg, ORD-007) is BitMEX's Stop."""
+    return "Stop" if ord_type == "Pegged" else ord_type
+
+
+def live_stop_px(exchange: Engine | None, order: OrderRecord) -> int | None:
+    """An order's stopPx now: a trailing stop's moves with the price (ORD-007) and no event reports the move, so an
+    open one is read from the engine's live order; else the last report's."""
+    if exchange is None or not order.is_open or order.ord_type != "Pegged":
+        return order.stop_px
+    live: dict[int, Any] = getattr(exchange, "live_orders", {})
+    found = live.get(order.order_id)
+    return found.stop_px if found is not None else order.stop_px
+
+
+def order_row(inst: Instrument, order: OrderRecord, exchange: Engine | None = None) -> dict[str, Any]:
+    """A full BitMEX ``Order`` row (``exchange``: the engine, for a trailing stop's current stopPx)."""
+    stop_px = live_stop_px(exchange, order)
     return {
         "orderID": order_uuid(order.order_id),
         "clOrdID": order.cl_ord_id,
@@ -280,13 +299,13 @@ def order_row(inst: Instrument, order: OrderRecord) -> dict[str, Any]:
         "orderQty": order.order_qty,
         "price": price_out(inst, order.price) if order.price else None,
         "displayQty": order.display_qty,
-        "stopPx": price_out(inst, order.stop_px) if order.stop_px else None,
+        "stopPx": price_out(inst, stop_px) if stop_px else None,
         "pegOffsetValue": price_out(inst, order.peg_offset_value) if order.peg_offset_value else None,
         "pegPriceType": order.peg_price_type,
         "currency": inst.quote_currency,
         "settlCurrency": inst.settl_currency,
-        "ordType": order.ord_type,
-        "timeInForce": order.time_in_force or ("ImmediateOrCancel" if order.ord_type == "Market" else "GoodTillCancel"),
+        "ordType": bitmex_ord_type(order.ord_type),
+        "timeInForce": order.time_in_force or ("ImmediateOrCancel" if order.ord_type in _AS_MARKET else "GoodTillCancel"),
         "execInst": order.exec_inst,
         "contingencyType": "",
         "ordStatus": order.ord_status,
@@ -349,7 +368,7 @@ def execution_row(inst: Instrument, record: ExecutionRecord) -> dict[str, Any]:
         "currency": inst.quote_currency,
         "settlCurrency": inst.settl_currency,
         "execType": report.exec_type,
-        "ordType": report.ord_type,
+        "ordType": bitmex_ord_type(report.ord_type),
         "timeInForce": record.time_in_force,
         "execInst": record.exec_inst,
         "ordStatus": report.ord_status,
