@@ -33,7 +33,7 @@ import attrs
 
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core import orders as o
-from perpspec.engine.core.events import Accepted, Event, Execution, Rejected
+from perpspec.engine.core.events import Accepted, Event, Execution, Reason, Rejected
 from perpspec.engine.serve import rows
 from perpspec.engine.serve.errors import NOT_FOUND, ApiError, rejection_error
 from perpspec.engine.serve.gateway import Gateway
@@ -381,7 +381,16 @@ def put_order(ctx: Context) -> Any:
         # clientOrderId always sends one: the caller's clOrdID, else the literal "clientOrderId" (review20_1)
         fields["cl_ord_id"] = parse_text(p["clOrdID"], "Invalid clOrdID", 64)
     command = cmd.AmendOrder(time_ms=ctx.now(), account=ctx.account, order_id=record.order_id, **fields)
-    check(ctx.execute(command), inst.settl_currency, command, inst)
+    events = ctx.execute(command)
+    refused = outcome(events)
+    if isinstance(refused, Rejected) and refused.reason is Reason.POST_ONLY_WOULD_TRADE:
+        # BitMEX cancels a post-only order its amend would make trade (HTTP 200, ordStatus Canceled, "Canceled: Order
+        # had execInst of ParticipateDoNotInitiate"); the engine refused the amend and changed nothing, so the order
+        # is cancelled as DELETE /order cancels it, and the views give that cancel BitMEX's text (views.py)
+        cancel = cmd.CancelOrder(time_ms=ctx.now(), account=ctx.account, order_id=record.order_id)
+        check(ctx.execute(cancel), inst.settl_currency)
+        return rows.order_row(inst, record, ctx.gateway.exchange)
+    check(events, inst.settl_currency, command, inst)
     return rows.order_row(inst, record, ctx.gateway.exchange)
 
 

@@ -376,7 +376,7 @@ def execution_row(inst: Instrument, record: ExecutionRecord) -> dict[str, Any]:
         "cumQty": report.cum_qty,
         "avgPx": _avg_px(inst, record.avg_value, report.cum_qty),
         "commission": ratio_out(report.exec_comm, abs(exec_cost), 6) if exec_cost else None,
-        "text": report.text,
+        "text": record.text,
         "trdMatchID": seq_uuid(2, record.match_seq) if record.match_seq else None,
         "execCost": exec_cost,
         "execComm": report.exec_comm,

@@ -17,7 +17,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from perpspec.engine.core import commands as cmd
-from perpspec.engine.core.events import Accepted, Event, Execution, PositionUpdate, Transaction
+from perpspec.engine.core.events import (
+    Accepted,
+    Event,
+    Execution,
+    PositionUpdate,
+    Reason,
+    Rejected,
+    Transaction,
+)
 from perpspec.rules.contract import compute_notional
 from perpspec.rules.instrument import Instrument
 
@@ -29,6 +37,16 @@ MINUTE_MS: Final = 60_000
 DAY_MINUTES: Final = 1_440  # volume24h / turnover24h: the minutes of the last 24 hours, kept as per-minute sums
 DONE_STATUSES: Final = frozenset(("Canceled", "Rejected", "Expired"))
 OPEN_STATUSES: Final = frozenset(("New", "PartiallyFilled", "Untriggered", "Triggered", "PendingNew", "PendingCancel"))
+# BitMEX's text for a post-only order cancelled because it would have traded (a BitMEX bot's lib/orders.js matches it
+# on POST and on PUT /order answers, ordStatus Canceled, HTTP 200; ccxt issue #4808 shows the POST answer)
+POST_ONLY_CANCELED: Final = "Canceled: Order had execInst of ParticipateDoNotInitiate"
+# the engine's texts that BitMEX words otherwise, as the API shows them
+API_TEXTS: Final[dict[str, str]] = {"Canceled: ParticipateDoNotInitiate order would have traded": POST_ONLY_CANCELED}
+
+
+def api_text(text: str) -> str:
+    """An execution report's text as BitMEX words it (:data:`API_TEXTS`), else as the engine wrote it."""
+    return API_TEXTS.get(text, text)
 
 
 class OrderRecord:
@@ -60,7 +78,7 @@ class OrderRecord:
         self.display_qty: int | None = None
         self.peg_offset_value: int | None = None
         self.peg_price_type = ""
-        self.text = report.text
+        self.text = api_text(report.text)
         self.timestamp = report.time_ms
         self.transact_time = report.time_ms
         self.triggered = ""
@@ -79,7 +97,7 @@ class OrderRecord:
         self.timestamp = report.time_ms
         self.last_exec_type = report.exec_type
         if report.text:
-            self.text = report.text
+            self.text = api_text(report.text)
         if report.exec_type == "Trade":
             self.cum_value += report.last_qty * report.last_px
         if report.exec_type == "TriggeredOrActivatedBySystem":
@@ -95,10 +113,11 @@ class OrderRecord:
 class ExecutionRecord:
     """One execution report with what the order record knew at that moment."""
 
-    __slots__ = ("avg_value", "exec_inst", "match_seq", "report", "time_in_force")
+    __slots__ = ("avg_value", "exec_inst", "match_seq", "report", "text", "time_in_force")
 
     def __init__(self, report: Execution, match_seq: int, order: OrderRecord | None) -> None:
         self.report = report
+        self.text = api_text(report.text)  # BitMEX's text where the API's differs from the engine's (Views.apply)
         self.match_seq = match_seq  # trdMatchID's number (0: not a trade)
         self.time_in_force = order.time_in_force if order else ""
         self.exec_inst = order.exec_inst if order else ""
@@ -146,6 +165,9 @@ class Views:
         self.volume: dict[str, deque[list[int]]] = {}
         self._match_seq = 0
         self._match_symbol = ""
+        # orders whose amend the engine refused because the post-only order would then trade: the gateway cancels
+        # them next (BitMEX cancels such an order), and that cancel carries BitMEX's text (POST_ONLY_CANCELED)
+        self.post_only_refused: set[int] = set()
 
     def order_of(self, account: int, order_id: int) -> OrderRecord | None:
         """The account's order ``order_id`` (None when unknown or another account's)."""
@@ -188,11 +210,38 @@ class Views:
                     record.display_qty = command.display_qty
                     record.peg_offset_value = command.peg_offset_value
                     record.peg_price_type = command.peg_price_type or ""
+        self._post_only_text(command, events)
+        if self.post_only_refused:  # bounded by the open orders: a closed order's mark goes
+            self.post_only_refused = {i for i in self.post_only_refused if i in self.orders and self.orders[i].is_open}
         if isinstance(command, cmd.FundingTick) and events and isinstance(events[-1], Accepted):  # paid, not refused
             self.funding.append((command.time_ms, command.symbol, command.rate_e8))
         if isinstance(command, cmd.Settle) and events and isinstance(events[-1], Accepted):
             self.settlements.append((command.time_ms, command.symbol, command.settlement_price))
         self._track_deadlines(command, events)
+
+    def _post_only_text(self, command: object, events: Sequence[Event]) -> None:
+        """An amend refused as ParticipateDoNotInitiateWouldTrade marks its order; the accepted cancel of a marked
+        order shows BitMEX's text on the order and on the cancel's execution row (from the journal too)."""
+        if not events:
+            return
+        last = events[-1]
+        if isinstance(command, cmd.AmendOrder) and isinstance(last, Rejected):
+            if last.reason is Reason.POST_ONLY_WOULD_TRADE and type(command.order_id) is int:
+                self.post_only_refused.add(command.order_id)
+            return
+        if not (isinstance(command, cmd.CancelOrder) and isinstance(last, Accepted)):
+            return
+        if last.order_id not in self.post_only_refused:
+            return
+        self.post_only_refused.discard(last.order_id)
+        record = self.orders.get(last.order_id)
+        if record is None:
+            return
+        record.text = POST_ONLY_CANCELED
+        for execution in reversed(self.executions.get(record.account, ())):
+            if execution.report.order_id == last.order_id:
+                execution.text = POST_ONLY_CANCELED
+                break
 
     def _track_deadlines(self, command: object, events: Sequence[Event]) -> None:
         """Armed dead man's switches: the gateway ticks the clock when one is due (the engine fires it)."""
