@@ -170,7 +170,7 @@ class Hub:
                     out.append(rows.execution_row(inst, execution))
         elif table == "position":
             for s, inst in sorted(exchange.instruments().items()):
-                if (not symbol or s == symbol) and (account, s) in self.views.positions:
+                if (not symbol or s == symbol) and (account, s) in self.views.listed:
                     out.append(rows.position_row(exchange, self.views, inst, account, now))
         elif table == "margin":
             out = [rows.margin_row(exchange, account, currency, now) for currency in exchange.assets()]
@@ -437,6 +437,7 @@ class Hub:
             if data:
                 subscriber.send({"table": "execution", "action": "insert", "data": data})
         symbols = {e.symbol for e in events if isinstance(e, PositionUpdate) and e.account == account}
+        symbols |= {e.symbol for e in mine if (account, e.symbol) in self.views.listed}  # its orders: initMargin moved
         symbols |= {s for s in priced if (account, s) in self.views.positions}
         symbols |= crossed.get(account, set())  # a cross position's prices follow the margin behind it
         inserted: list[dict[str, Any]] = []

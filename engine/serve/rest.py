@@ -536,9 +536,9 @@ def get_positions(ctx: Context) -> Any:
     exchange = ctx.gateway.exchange
     now = ctx.now()
     held = exchange.positions(ctx.account) if rows.account_exists(exchange, ctx.account) else {}
+    listed = ctx.gateway.views.listed  # held, or with orders (BitMEX: currentQty 0 and the orders' initMargin)
     data = [rows.position_row(exchange, ctx.gateway.views, inst, ctx.account, now)
-            for s, inst in sorted(exchange.instruments().items())
-            if s in held or (ctx.account, s) in ctx.gateway.views.positions]
+            for s, inst in sorted(exchange.instruments().items()) if s in held or (ctx.account, s) in listed]
     return select(ctx, data)
 
 

@@ -27,7 +27,7 @@ from perpspec.engine.core.events import (
     Transaction,
 )
 from perpspec.rules.contract import compute_notional
-from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument import ContractKind, Instrument
 
 MAX_ORDERS_PER_ACCOUNT: Final = 20_000  # closed orders beyond this are forgotten, oldest first
 MAX_EXECUTIONS_PER_ACCOUNT: Final = 20_000
@@ -147,6 +147,9 @@ class Views:
         self.executions: dict[int, deque[ExecutionRecord]] = {}
         self.trades: dict[str, deque[PublicTrade]] = {}
         self.positions: dict[tuple[int, str], PositionUpdate] = {}
+        # (account, symbol) with a Position row: BitMEX lists a contract once the account has held it or placed an
+        # order in it (currentQty 0 while only orders are open), spot pairs never
+        self.listed: set[tuple[int, str]] = set()
         self.funding: deque[tuple[int, str, int]] = deque(maxlen=MAX_FUNDING_ROWS)  # (time, symbol, rate_e8)
         self.settlements: list[tuple[int, str, int]] = []  # (time, symbol, settledPrice in price units)
         self.liquidations: deque[tuple[int, int, str]] = deque(maxlen=MAX_TRADES_PER_SYMBOL)
@@ -197,8 +200,7 @@ class Views:
             if isinstance(event, Execution):
                 self._execution(event)
             elif isinstance(event, PositionUpdate):
-                if (event.account, event.symbol) not in self.positions:
-                    self.new_positions.add((event.account, event.symbol))
+                self._list(event.account, event.symbol, held=True)
                 self.positions[(event.account, event.symbol)] = event
             elif isinstance(event, Transaction):
                 pass
@@ -256,10 +258,23 @@ class Views:
             else:
                 self.deadlines.pop(command.account, None)
 
+    def _list(self, account: int, symbol: str, held: bool = False) -> None:
+        """The account's Position row of ``symbol`` exists from now on (new in this command: a WS insert); an order
+        lists a contract, never a spot pair (no positions), a position report anything reported."""
+        key = (account, symbol)
+        if key in self.listed or account < 0:
+            return
+        inst = self.instruments.get(symbol)
+        if not held and inst is not None and inst.kind is ContractKind.SPOT:
+            return
+        self.listed.add(key)
+        self.new_positions.add(key)
+
     def _execution(self, report: Execution) -> None:
         record = self.orders.get(report.order_id)
         if record is None:
             record = OrderRecord(report)
+            self._list(report.account, report.symbol)
             if report.account >= 0:
                 self._remember_order(record)
                 self.new_orders.add(report.order_id)
