@@ -35,7 +35,7 @@ from perpspec.engine.core import commands as cmd
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.events import Accepted, Event, Execution, Reason, Rejected
 from perpspec.engine.serve import rows
-from perpspec.engine.serve.errors import NOT_FOUND, ApiError, rejection_error
+from perpspec.engine.serve.errors import NOT_FOUND, ApiError, reduce_only_error, rejection_error
 from perpspec.engine.serve.gateway import Gateway
 from perpspec.engine.serve.keys import (
     ApiKey,
@@ -331,11 +331,28 @@ def post_order(ctx: Context) -> Any:
     assert inst is not None
     fields = _order_fields(ctx, inst)
     command = cmd.PlaceOrder(time_ms=ctx.now(), account=ctx.account, symbol=inst.symbol, **fields)
-    accepted = check(ctx.execute(command), inst.settl_currency, command, inst)
+    events = ctx.execute(command)
+    _refuse_reduce_only(ctx, inst, events, fields.get("side"), fields.get("order_qty"))
+    accepted = check(events, inst.settl_currency, command, inst)
     record = ctx.gateway.views.order_of(ctx.account, accepted.order_id)
     if record is None:
         raise ApiError(503, "Service unavailable")  # an accepted order always has its New report
     return rows.order_row(inst, record, ctx.gateway.exchange)
+
+
+def _refuse_reduce_only(ctx: Context, inst: Instrument, events: list[Event], side: str | None, qty: int | None) -> None:
+    """A Close/ReduceOnly order refused for having nothing to reduce: BitMEX's text, naming the order's side (a
+    negative orderQty without side is a sell) and the position it found (the refusal changed nothing)."""
+    refused = outcome(events)
+    if not isinstance(refused, Rejected) or refused.command not in ("PlaceOrder", "AmendOrder"):
+        return
+    if side is None and isinstance(qty, int) and qty != 0:
+        side = "Buy" if qty > 0 else "Sell"
+    held = ctx.gateway.exchange.positions(ctx.account).get(inst.symbol) if rows.account_exists(
+        ctx.gateway.exchange, ctx.account) else None
+    error = reduce_only_error(refused, side, held.qty if held is not None else 0)
+    if error is not None:
+        raise error
 
 
 def _find_order(ctx: Context, order_id: Any, cl_ord_id: Any) -> OrderRecord:
@@ -390,6 +407,7 @@ def put_order(ctx: Context) -> Any:
         cancel = cmd.CancelOrder(time_ms=ctx.now(), account=ctx.account, order_id=record.order_id)
         check(ctx.execute(cancel), inst.settl_currency)
         return rows.order_row(inst, record, ctx.gateway.exchange)
+    _refuse_reduce_only(ctx, inst, events, record.side, None)
     check(events, inst.settl_currency, command, inst)
     return rows.order_row(inst, record, ctx.gateway.exchange)
 
