@@ -34,7 +34,7 @@ from perpspec.engine.serve.units import (
 )
 from perpspec.engine.serve.views import ExecutionRecord, OrderRecord, PublicTrade, Views
 from perpspec.rules.adl import compute_deleverage_indicators
-from perpspec.rules.contract import compute_value
+from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import ContractKind, Instrument
 from perpspec.rules.margin import AccountMargin, compute_account_margin, compute_position_margin
 from perpspec.rules.num import PPM
@@ -126,6 +126,30 @@ def deleverage_percentile_ppm(exchange: Engine, views: Views, inst: Instrument, 
             views.adl_cache.clear()  # older engine states are never asked again
         views.adl_cache[key] = table
     return table.get(account)
+
+
+LIQUIDATION_ENGINE: Final = -1  # the liquidation engine's account: it holds taken-over positions until they close
+
+
+def open_interest(exchange: Engine, inst: Instrument) -> int:
+    """``openInterest``: the long contracts of ``inst`` held by the accounts and the liquidation engine (its pending
+    close-outs), as the simulator's ``openInterest`` (``GET /stats`` and the instrument rows)."""
+    holders: dict[str, dict[int, None]] = getattr(exchange, "holders", {})
+    accounts = list(holders.get(inst.symbol, {}))
+    if LIQUIDATION_ENGINE not in accounts:
+        accounts.append(LIQUIDATION_ENGINE)
+    total = 0
+    for account in accounts:
+        position = exchange.positions(account).get(inst.symbol)
+        if position is not None and position.qty > 0:
+            total += position.qty
+    return total
+
+
+def open_value(exchange: Engine, inst: Instrument, held: int) -> int:
+    """``openValue``: CON-003's value of ``held`` contracts at the mark (settlement minor units), 0 before a mark."""
+    mark = exchange.mark_price(inst.symbol)
+    return compute_notional(inst, held, mark) if held and mark else 0
 
 
 def is_settled(exchange: Engine, symbol: str) -> bool:
@@ -226,10 +250,49 @@ def instrument_row(exchange: Engine, inst: Instrument, time_ms: int, views: View
         "askPrice": price_out(inst, asks[0][0]) if asks else None,
         "timestamp": iso_timestamp(time_ms),
     }
+    if views is not None:
+        row.update(day_fields(exchange, views, inst, time_ms))
     multiplier = position_multiplier(inst)
     if multiplier is not None:
         row["underlyingToPositionMultiplier"] = multiplier
     return row
+
+
+def day_fields(exchange: Engine, views: Views, inst: Instrument, time_ms: int) -> dict[str, Any]:
+    """The instrument row's open interest and 24-hour figures, the same as ``GET /stats`` (:mod:`.stats`).
+
+    ``openInterest``/``openValue`` (:func:`open_interest`, :func:`open_value`); ``volume24h``/``turnover24h``, the
+    tape's contracts and CON-003 values over the last 24 hours (:meth:`Views.day_volume`); ``homeNotional24h`` /
+    ``foreignNotional24h``, that turnover in the home and foreign currency as the Execution rows count them
+    (:func:`execution_notionals`: inverse home = turnover in XBT, foreign = contracts; linear and quanto home =
+    contracts × multiplier, foreign = turnover, in the settlement currency); ``vwap`` = foreign / home (none for a
+    quanto, whose two figures are in one currency); ``highPrice``/``lowPrice`` and ``prevPrice24h`` (the last price
+    24 hours ago) from the tape's minutes (:meth:`Views.day_prices`).  Spot pairs have no open interest (null).
+    """
+    contracts, value = views.day_volume(inst.symbol, time_ms)
+    high, low, before = views.day_prices(inst.symbol, time_ms)
+    fields: dict[str, Any] = {
+        "volume24h": contracts, "turnover24h": value, "homeNotional24h": None, "foreignNotional24h": None,
+        "vwap": None, "openInterest": None, "openValue": None,
+        "highPrice": price_out(inst, high) if high else None, "lowPrice": price_out(inst, low) if low else None,
+        "prevPrice24h": price_out(inst, before) if before else None,
+    }
+    if inst.kind is ContractKind.SPOT:
+        return fields
+    held = open_interest(exchange, inst)
+    coin = 10 ** currency_scale(inst.settl_currency)
+    fields["openInterest"] = held
+    fields["openValue"] = open_value(exchange, inst, held)
+    if inst.is_inverse:
+        fields["homeNotional24h"] = num(format_scaled(value, coin))
+        fields["foreignNotional24h"] = contracts
+        fields["vwap"] = ratio_out(contracts * coin, value, 4)
+    else:
+        fields["homeNotional24h"] = num(format_scaled(contracts * inst.multiplier, coin))
+        fields["foreignNotional24h"] = num(format_scaled(value, coin))
+        if inst.kind is ContractKind.LINEAR:
+            fields["vwap"] = ratio_out(value, contracts * inst.multiplier, 4)
+    return fields
 
 
 def last_funding_rate_e8(views: Views, symbol: str) -> int | None:

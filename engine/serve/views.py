@@ -163,9 +163,11 @@ class Views:
         self.new_positions: set[tuple[int, str]] = set()  # positions first reported in the last command
         # genesis configuration (the gateway's engine's instruments), not an event: values the tape's trades
         self.instruments: Mapping[str, Instrument] = {}
-        # symbol -> [minute, contracts, value] per minute of the last 24 hours of the tape (GET /stats); every trade
-        # counted, however many (the tape itself keeps the last MAX_TRADES_PER_SYMBOL); at most DAY_MINUTES a symbol
+        # symbol -> [minute, contracts, value, high, low, last price] per minute of the last 24 hours of the tape
+        # (GET /stats, the instrument rows); every trade counted, however many (the tape itself keeps the last
+        # MAX_TRADES_PER_SYMBOL); at most DAY_MINUTES a symbol
         self.volume: dict[str, deque[list[int]]] = {}
+        self.dropped: dict[str, list[int]] = {}  # symbol -> the last minute bucket that left ``volume`` (prevPrice24h)
         self._match_seq = 0
         self._match_symbol = ""
         # orders whose amend the engine refused because the post-only order would then trade: the gateway cancels
@@ -308,23 +310,43 @@ class Views:
         minute = trade.time_ms // MINUTE_MS
         buckets = self.volume.setdefault(trade.symbol, deque())
         if buckets and buckets[-1][0] == minute:
-            buckets[-1][1] += trade.size
-            buckets[-1][2] += value
+            last = buckets[-1]
+            last[1] += trade.size
+            last[2] += value
+            last[3] = max(last[3], trade.price)
+            last[4] = min(last[4], trade.price)
+            last[5] = trade.price
         else:
-            buckets.append([minute, trade.size, value])
+            buckets.append([minute, trade.size, value, trade.price, trade.price, trade.price])
         while buckets[0][0] <= minute - DAY_MINUTES:
-            buckets.popleft()
+            self.dropped[trade.symbol] = buckets.popleft()
 
     def day_volume(self, symbol: str, now_ms: int) -> tuple[int, int]:
         """(contracts, value) traded in ``symbol`` in the 24 hours to ``now_ms``, at minute resolution: the trades of
         the current minute and the 1,439 before it."""
         first = now_ms // MINUTE_MS - DAY_MINUTES
         contracts = value = 0
-        for minute, size, worth in self.volume.get(symbol, ()):
+        for minute, size, worth, *_prices in self.volume.get(symbol, ()):
             if minute > first:
                 contracts += size
                 value += worth
         return contracts, value
+
+    def day_prices(self, symbol: str, now_ms: int) -> tuple[int, int, int]:
+        """(high, low, price 24 hours ago) of ``symbol``'s trades in price units, 0 where there is none: the high and
+        low over :meth:`day_volume`'s minutes, and the last price of the latest minute at or before the window's."""
+        first = now_ms // MINUTE_MS - DAY_MINUTES
+        high = low = before = 0
+        dropped = self.dropped.get(symbol)
+        if dropped is not None and dropped[0] <= first:
+            before = dropped[5]
+        for minute, _size, _worth, top, bottom, last in self.volume.get(symbol, ()):
+            if minute > first:
+                high = max(high, top)
+                low = bottom if low == 0 else min(low, bottom)
+            else:
+                before = last
+        return high, low, before
 
     def _remember_order(self, record: OrderRecord) -> None:
         self.orders[record.order_id] = record
