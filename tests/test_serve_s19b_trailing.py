@@ -22,6 +22,7 @@ import pytest
 ccxt = pytest.importorskip("ccxt")
 
 from perpspec.engine.serve.server import Running  # noqa: E402
+from perpspec.engine.serve.units import encode_json  # noqa: E402
 from tests.serve_helpers import ccxt_client, raw_request, start_server  # noqa: E402
 
 INV = "BTC/USD:BTC"
@@ -74,3 +75,37 @@ def test_a_trailing_order_the_engine_does_not_have_is_refused(served: Any) -> No
     status, answer, _ = raw_request(running, "POST", "/api/v1/order", json.dumps(body).encode(), keys["one"])
     assert (status, answer["error"]["message"]) == (400, "Invalid stopPx for ordType")
     assert one.fetch_open_orders(INV) == []
+
+
+class Listener:
+    """A realtime subscriber as the hub sees one (account, topics, send)."""
+
+    def __init__(self, account: int, topics: set[tuple[str, str]]) -> None:
+        self.account: int | None = account
+        self.topics = topics
+        self.messages: list[dict[str, Any]] = []
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.messages.append(json.loads(encode_json(message)))  # as the client reads it
+
+
+def test_the_order_table_shows_each_new_stop_px_as_the_stop_trails(served: Any) -> None:
+    running, keys = served
+    hub = running.server.gateway.hub
+    mine, other = Listener(1, {("order", "")}), Listener(2, {("order", "")})
+    running.call(lambda: hub.subscribers.extend([mine, other]))
+    one = ccxt_client(running, keys["one"])
+    sell = one.create_order(INV, "market", "sell", 100, None, {"trailingAmount": 100, "triggerDirection": "below"})
+
+    def stops() -> list[object]:
+        return [(m["action"], row["stopPx"]) for m in mine.messages if m["table"] == "order" for row in m["data"]
+                if row["orderID"] == sell["id"]]
+
+    assert stops() == [("insert", 49_900)]
+    _mark(running, 5_100_000)
+    _mark(running, 5_095_000)  # toward the stop: it stays, nothing to send
+    _mark(running, 5_200_000)
+    assert stops() == [("insert", 49_900), ("update", 50_900), ("update", 51_900)]
+    assert other.messages == []  # another account's order: never sent
+    one.cancel_order(sell["id"], INV)
+    assert stops()[-1] == ("update", 51_900)  # the cancel's row: its stopPx as trailing left it

@@ -349,6 +349,13 @@ def live_stop_px(exchange: Engine | None, order: OrderRecord) -> int | None:
     return found.stop_px if found is not None else order.stop_px
 
 
+def untriggered_trailing(exchange: Engine, symbol: str) -> list[tuple[int, int, int]]:
+    """(order id, account, stopPx) of ``symbol``'s untriggered trailing stops: the only orders whose stopPx the engine
+    moves without an event (its conditional pool, read here only)."""
+    pool: dict[int, Any] = getattr(exchange, "conditional", {}).get(symbol, {})
+    return [(i, order.account, order.stop_px) for i, order in pool.items() if order.ord_type == "Pegged"]
+
+
 def order_row(inst: Instrument, order: OrderRecord, exchange: Engine | None = None) -> dict[str, Any]:
     """A full BitMEX ``Order`` row (``exchange``: the engine, for a trailing stop's current stopPx)."""
     stop_px = live_stop_px(exchange, order)
