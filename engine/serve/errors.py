@@ -145,3 +145,20 @@ def _required_amount(text: str) -> int | None:
         elif digits:
             break
     return int(digits) if digits and len(digits) < 30 else None
+
+
+# BitMEX's text for a Close or ReduceOnly order with nothing to reduce on its side (BitMEX answers 200 with the order
+# Canceled and "Canceled: " before this text; serve refuses it, 400, a ccxt BadRequest either way).  Recorded BitMEX
+# answers: "Order had execInst of Close or ReduceOnly and side of Buy but current position is 0" (2019, a Close limit
+# order), "Order had execInst of Close or ReduceOnly but current position is 0" (2017, a Close with no side); the list
+# roq-trading's BitMEX gateway keeps (roq/bitmex/json/utils.cpp) has the same form
+_REDUCE_ONLY_REASONS: Final = frozenset((Reason.REDUCE_ONLY_WOULD_INCREASE, Reason.NO_POSITION))
+
+
+def reduce_only_error(rejected: Rejected, side: str | None, position_qty: int) -> ApiError | None:
+    """BitMEX's refusal of a Close/ReduceOnly order (``side`` as the order has it, ``position_qty`` the signed
+    position it found), or None for any other rejection."""
+    if rejected.reason not in _REDUCE_ONLY_REASONS:
+        return None
+    sided = f" and side of {side}" if side in ("Buy", "Sell") else ""
+    return ApiError(400, f"Order had execInst of Close or ReduceOnly{sided} but current position is {position_qty}")

@@ -96,6 +96,7 @@ class Hub:
         self._tops: dict[str, Top] = {}  # symbol -> the top of book last published (quote, instrument bid/ask)
         self._wallets: dict[tuple[int, str], int] = {}  # (account, currency) -> the wallet last published
         self._cross: dict[tuple[int, str], tuple[int, int]] = {}  # (account, symbol) -> cross prices last published
+        self._trails: dict[int, int] = {}  # open trailing stop (order id) -> the stopPx last published for it
         self.check_keys: Callable[[], None] | None = None  # the key store re-read if changed (set by the server)
 
     @property
@@ -162,7 +163,7 @@ class Hub:
             for record in self.views.account_order_records(account):
                 inst = self.instrument(record.symbol)
                 if inst is not None and record.is_open and (not symbol or record.symbol == symbol):
-                    out.append(rows.order_row(inst, record))
+                    out.append(rows.order_row(inst, record, self.exchange))
         elif table == "execution":
             for execution in list(self.views.executions.get(account, ()))[-100:]:
                 inst = self.instrument(execution.report.symbol)
@@ -170,7 +171,7 @@ class Hub:
                     out.append(rows.execution_row(inst, execution))
         elif table == "position":
             for s, inst in sorted(exchange.instruments().items()):
-                if (not symbol or s == symbol) and (account, s) in self.views.positions:
+                if (not symbol or s == symbol) and (account, s) in self.views.listed:
                     out.append(rows.position_row(exchange, self.views, inst, account, now))
         elif table == "margin":
             out = [rows.margin_row(exchange, account, currency, now) for currency in exchange.assets()]
@@ -292,6 +293,7 @@ class Hub:
             self._tops.clear()  # and the next change of anything is published, as if new
             self._wallets.clear()
             self._cross.clear()
+            self._trails.clear()
             return
         exchange = self.exchange
         now = self.clock()
@@ -351,12 +353,14 @@ class Hub:
         # never by every account the command touched or every holder of the contract priced (review20_2)
         wallets = self._wallet_changes(accounts, watching.get("wallet", set()), now)
         crossed = self._cross_changes(accounts, priced, watching.get("position", set()))
+        trailed = self._trail_changes(symbols, events, watching.get("order", set())) if private else {}
         for subscriber in list(self.subscribers):
             for table, symbol, message in public:
                 if (table, symbol) in subscriber.topics or (table, "") in subscriber.topics:
                     subscriber.send(message)
             if private:
                 self._publish_private(subscriber, events, accounts, priced, now, wallets, crossed)
+                self._send_trailed(subscriber, trailed)
 
     def _wallet_changes(self, accounts: set[int], watched: set[int], now: int) -> dict[int, list[dict[str, Any]]]:
         """``wallet`` rows of the touched and watched accounts whose wallet differs from the one last published (a
@@ -437,6 +441,7 @@ class Hub:
             if data:
                 subscriber.send({"table": "execution", "action": "insert", "data": data})
         symbols = {e.symbol for e in events if isinstance(e, PositionUpdate) and e.account == account}
+        symbols |= {e.symbol for e in mine if (account, e.symbol) in self.views.listed}  # its orders: initMargin moved
         symbols |= {s for s in priced if (account, s) in self.views.positions}
         symbols |= crossed.get(account, set())  # a cross position's prices follow the margin behind it
         inserted: list[dict[str, Any]] = []
@@ -455,6 +460,40 @@ class Hub:
         if ("wallet", "") in topics and wallets.get(account):
             subscriber.send({"table": "wallet", "action": "update", "data": wallets[account]})
 
+    def _trail_changes(self, symbols: set[str], events: Sequence[Event], watched: set[int]) -> dict[int, list[Any]]:
+        """The watched accounts' untriggered trailing stops in ``symbols`` whose stopPx moved since last published,
+        per account (ORD-007: the engine moves it with the price and reports no event; BitMEX's order table shows
+        each new stopPx).  O(the touched contracts' trailing stops); an order this command reported is left out (its
+        row went with its report); the cache keeps the watched accounts' open orders only."""
+        orders = self.views.orders
+        self._trails = {i: px for i, px in self._trails.items() if (r := orders.get(i)) is not None
+                        and r.is_open and r.account in watched}
+        if not watched:
+            return {}
+        reported = {e.order_id for e in events if isinstance(e, Execution)}
+        out: dict[int, list[Any]] = {}
+        for symbol in sorted(symbols):
+            for order_id, account, stop_px in rows.untriggered_trailing(self.exchange, symbol):
+                record = orders.get(order_id)
+                if account not in watched or record is None:
+                    continue
+                last = self._trails.get(order_id, record.stop_px)
+                self._trails[order_id] = stop_px
+                if stop_px != last and order_id not in reported:
+                    out.setdefault(account, []).append(record)
+        return out
+
+    def _send_trailed(self, subscriber: Subscriber, trailed: dict[int, list[Any]]) -> None:
+        """The subscriber's share of :meth:`_trail_changes` as one ``order`` update (full rows)."""
+        account = subscriber.account
+        if account is None or account not in trailed:
+            return
+        data = [rows.order_row(inst, record, self.exchange) for record in trailed[account]
+                if (inst := self.instrument(record.symbol)) is not None
+                and (("order", "") in subscriber.topics or ("order", record.symbol) in subscriber.topics)]
+        if data:
+            subscriber.send({"table": "order", "action": "update", "data": data})
+
     def _send_orders(
         self, subscriber: Subscriber, account: int, mine: list[Execution], wants: Callable[[str, str], bool]
     ) -> None:
@@ -466,7 +505,7 @@ class Hub:
             inst = self.instrument(record.symbol) if record else None
             if record is not None and inst is not None and wants("order", record.symbol):
                 batch = inserted if order_id in self.views.new_orders else updated
-                batch.append(rows.order_row(inst, record))
+                batch.append(rows.order_row(inst, record, self.exchange))
         for action, batch in (("insert", inserted), ("update", updated)):
             if batch:  # full rows either way: ccxt 4.5.83 does not merge deltas
                 subscriber.send({"table": "order", "action": action, "data": batch})

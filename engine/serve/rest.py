@@ -32,9 +32,10 @@ from typing import Any, Final
 import attrs
 
 from perpspec.engine.core import commands as cmd
-from perpspec.engine.core.events import Accepted, Event, Execution, Rejected
+from perpspec.engine.core import orders as o
+from perpspec.engine.core.events import Accepted, Event, Execution, Reason, Rejected
 from perpspec.engine.serve import rows
-from perpspec.engine.serve.errors import NOT_FOUND, ApiError, rejection_error
+from perpspec.engine.serve.errors import NOT_FOUND, ApiError, reduce_only_error, rejection_error
 from perpspec.engine.serve.gateway import Gateway
 from perpspec.engine.serve.keys import (
     ApiKey,
@@ -301,7 +302,28 @@ def _order_fields(ctx: Context, inst: Instrument) -> dict[str, Any]:
         fields["display_qty"] = parse_whole(p["displayQty"], "Invalid displayQty")
     if p.get("text") is not None:
         parse_text(p["text"], "Invalid text", 256)
-    return fields
+    return trailing_stop(fields)
+
+
+# BitMEX's trailing stop is a conditional ordType with pegPriceType TrailingStopPeg and pegOffsetValue, no stopPx (its
+# API explorer: "Use pegPriceType of 'TrailingStopPeg' to create Trailing Stops ... Requires ordType: 'Stop',
+# 'StopLimit', 'MarketIfTouched', 'LimitIfTouched'"; ccxt 4.5.83's create_order sends ordType Stop, pegPriceType and
+# a signed pegOffsetValue).  The engine takes a trailing stop as ordType Pegged (ORD-007: a stop that executes as a
+# market order, offset > 0 for a buy, < 0 for a sell -- BitMEX's Stop signs); the rows show it as BitMEX's Stop.
+_TRAILABLE: Final = frozenset(("Stop", "StopLimit", "MarketIfTouched", "LimitIfTouched"))
+
+
+def trailing_stop(fields: dict[str, Any]) -> dict[str, Any]:
+    """BitMEX's trailing stop (ordType Stop + TrailingStopPeg) as the engine's (ordType Pegged); other fields as sent.
+
+    The engine has no trailing StopLimit or if-touched order: those are refused, never placed as something else."""
+    if fields.get("peg_price_type") != o.TRAILING_STOP_PEG or fields.get("ord_type") not in _TRAILABLE:
+        return fields
+    if fields["ord_type"] != o.STOP:
+        raise ApiError(400, f"Unsupported pegPriceType for ordType {fields['ord_type']}: only a trailing Stop is supported")
+    if "stop_px" in fields:
+        raise ApiError(400, "Invalid stopPx for ordType")  # a trailing stop's stopPx is its peg's, never sent
+    return {**fields, "ord_type": o.PEGGED}
 
 
 def post_order(ctx: Context) -> Any:
@@ -309,11 +331,28 @@ def post_order(ctx: Context) -> Any:
     assert inst is not None
     fields = _order_fields(ctx, inst)
     command = cmd.PlaceOrder(time_ms=ctx.now(), account=ctx.account, symbol=inst.symbol, **fields)
-    accepted = check(ctx.execute(command), inst.settl_currency, command, inst)
+    events = ctx.execute(command)
+    _refuse_reduce_only(ctx, inst, events, fields.get("side"), fields.get("order_qty"))
+    accepted = check(events, inst.settl_currency, command, inst)
     record = ctx.gateway.views.order_of(ctx.account, accepted.order_id)
     if record is None:
         raise ApiError(503, "Service unavailable")  # an accepted order always has its New report
-    return rows.order_row(inst, record)
+    return rows.order_row(inst, record, ctx.gateway.exchange)
+
+
+def _refuse_reduce_only(ctx: Context, inst: Instrument, events: list[Event], side: str | None, qty: int | None) -> None:
+    """A Close/ReduceOnly order refused for having nothing to reduce: BitMEX's text, naming the order's side (a
+    negative orderQty without side is a sell) and the position it found (the refusal changed nothing)."""
+    refused = outcome(events)
+    if not isinstance(refused, Rejected) or refused.command not in ("PlaceOrder", "AmendOrder"):
+        return
+    if side is None and isinstance(qty, int) and qty != 0:
+        side = "Buy" if qty > 0 else "Sell"
+    held = ctx.gateway.exchange.positions(ctx.account).get(inst.symbol) if rows.account_exists(
+        ctx.gateway.exchange, ctx.account) else None
+    error = reduce_only_error(refused, side, held.qty if held is not None else 0)
+    if error is not None:
+        raise error
 
 
 def _find_order(ctx: Context, order_id: Any, cl_ord_id: Any) -> OrderRecord:
@@ -359,8 +398,18 @@ def put_order(ctx: Context) -> Any:
         # clientOrderId always sends one: the caller's clOrdID, else the literal "clientOrderId" (review20_1)
         fields["cl_ord_id"] = parse_text(p["clOrdID"], "Invalid clOrdID", 64)
     command = cmd.AmendOrder(time_ms=ctx.now(), account=ctx.account, order_id=record.order_id, **fields)
-    check(ctx.execute(command), inst.settl_currency, command, inst)
-    return rows.order_row(inst, record)
+    events = ctx.execute(command)
+    refused = outcome(events)
+    if isinstance(refused, Rejected) and refused.reason is Reason.POST_ONLY_WOULD_TRADE:
+        # BitMEX cancels a post-only order its amend would make trade (HTTP 200, ordStatus Canceled, "Canceled: Order
+        # had execInst of ParticipateDoNotInitiate"); the engine refused the amend and changed nothing, so the order
+        # is cancelled as DELETE /order cancels it, and the views give that cancel BitMEX's text (views.py)
+        cancel = cmd.CancelOrder(time_ms=ctx.now(), account=ctx.account, order_id=record.order_id)
+        check(ctx.execute(cancel), inst.settl_currency)
+        return rows.order_row(inst, record, ctx.gateway.exchange)
+    _refuse_reduce_only(ctx, inst, events, record.side, None)
+    check(events, inst.settl_currency, command, inst)
+    return rows.order_row(inst, record, ctx.gateway.exchange)
 
 
 def _id_list(value: Any, name: str) -> list[Any]:
@@ -426,13 +475,13 @@ def delete_order(ctx: Context) -> Any:
             continue
         inst = ctx.gateway.exchange.instruments()[record.symbol]
         if not record.is_open:
-            row = rows.order_row(inst, record)
+            row = rows.order_row(inst, record, ctx.gateway.exchange)
             row["error"] = f"Unable to cancel order due to existing state: {record.ord_status}"
             out.append(row)
             continue
         events = ctx.execute(cmd.CancelOrder(time_ms=ctx.now(), account=ctx.account, order_id=record.order_id))
         result = outcome(events)
-        row = rows.order_row(inst, record)
+        row = rows.order_row(inst, record, ctx.gateway.exchange)
         if isinstance(result, Rejected):
             row["error"] = rejection_error(result, inst.settl_currency).message
         out.append(row)
@@ -461,7 +510,8 @@ def _changed_orders(ctx: Context, events: list[Event]) -> list[dict[str, Any]]:
             seen.add(event.order_id)
             record = ctx.gateway.views.order_of(ctx.account, event.order_id)
             if record is not None:
-                out.append(rows.order_row(ctx.gateway.exchange.instruments()[record.symbol], record))
+                exchange = ctx.gateway.exchange
+                out.append(rows.order_row(exchange.instruments()[record.symbol], record, exchange))
     return out
 
 
@@ -478,7 +528,8 @@ def post_cancel_all_after(ctx: Context) -> Any:
 def get_orders(ctx: Context) -> Any:
     inst = instrument_of(ctx, required=False)
     instruments = ctx.gateway.exchange.instruments()
-    data = [rows.order_row(instruments[r.symbol], r) for r in ctx.gateway.views.account_order_records(ctx.account)
+    exchange = ctx.gateway.exchange
+    data = [rows.order_row(instruments[r.symbol], r, exchange) for r in ctx.gateway.views.account_order_records(ctx.account)
             if inst is None or r.symbol == inst.symbol]
     return select(ctx, data)
 
@@ -503,9 +554,9 @@ def get_positions(ctx: Context) -> Any:
     exchange = ctx.gateway.exchange
     now = ctx.now()
     held = exchange.positions(ctx.account) if rows.account_exists(exchange, ctx.account) else {}
+    listed = ctx.gateway.views.listed  # held, or with orders (BitMEX: currentQty 0 and the orders' initMargin)
     data = [rows.position_row(exchange, ctx.gateway.views, inst, ctx.account, now)
-            for s, inst in sorted(exchange.instruments().items())
-            if s in held or (ctx.account, s) in ctx.gateway.views.positions]
+            for s, inst in sorted(exchange.instruments().items()) if s in held or (ctx.account, s) in listed]
     return select(ctx, data)
 
 

@@ -34,7 +34,7 @@ from perpspec.engine.serve.units import (
 )
 from perpspec.engine.serve.views import ExecutionRecord, OrderRecord, PublicTrade, Views
 from perpspec.rules.adl import compute_deleverage_indicators
-from perpspec.rules.contract import compute_value
+from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import ContractKind, Instrument
 from perpspec.rules.margin import AccountMargin, compute_account_margin, compute_position_margin
 from perpspec.rules.num import PPM
@@ -126,6 +126,30 @@ def deleverage_percentile_ppm(exchange: Engine, views: Views, inst: Instrument, 
             views.adl_cache.clear()  # older engine states are never asked again
         views.adl_cache[key] = table
     return table.get(account)
+
+
+LIQUIDATION_ENGINE: Final = -1  # the liquidation engine's account: it holds taken-over positions until they close
+
+
+def open_interest(exchange: Engine, inst: Instrument) -> int:
+    """``openInterest``: the long contracts of ``inst`` held by the accounts and the liquidation engine (its pending
+    close-outs), as the simulator's ``openInterest`` (``GET /stats`` and the instrument rows)."""
+    holders: dict[str, dict[int, None]] = getattr(exchange, "holders", {})
+    accounts = list(holders.get(inst.symbol, {}))
+    if LIQUIDATION_ENGINE not in accounts:
+        accounts.append(LIQUIDATION_ENGINE)
+    total = 0
+    for account in accounts:
+        position = exchange.positions(account).get(inst.symbol)
+        if position is not None and position.qty > 0:
+            total += position.qty
+    return total
+
+
+def open_value(exchange: Engine, inst: Instrument, held: int) -> int:
+    """``openValue``: CON-003's value of ``held`` contracts at the mark (settlement minor units), 0 before a mark."""
+    mark = exchange.mark_price(inst.symbol)
+    return compute_notional(inst, held, mark) if held and mark else 0
 
 
 def is_settled(exchange: Engine, symbol: str) -> bool:
@@ -226,10 +250,49 @@ def instrument_row(exchange: Engine, inst: Instrument, time_ms: int, views: View
         "askPrice": price_out(inst, asks[0][0]) if asks else None,
         "timestamp": iso_timestamp(time_ms),
     }
+    if views is not None:
+        row.update(day_fields(exchange, views, inst, time_ms))
     multiplier = position_multiplier(inst)
     if multiplier is not None:
         row["underlyingToPositionMultiplier"] = multiplier
     return row
+
+
+def day_fields(exchange: Engine, views: Views, inst: Instrument, time_ms: int) -> dict[str, Any]:
+    """The instrument row's open interest and 24-hour figures, the same as ``GET /stats`` (:mod:`.stats`).
+
+    ``openInterest``/``openValue`` (:func:`open_interest`, :func:`open_value`); ``volume24h``/``turnover24h``, the
+    tape's contracts and CON-003 values over the last 24 hours (:meth:`Views.day_volume`); ``homeNotional24h`` /
+    ``foreignNotional24h``, that turnover in the home and foreign currency as the Execution rows count them
+    (:func:`execution_notionals`: inverse home = turnover in XBT, foreign = contracts; linear and quanto home =
+    contracts × multiplier, foreign = turnover, in the settlement currency); ``vwap`` = foreign / home (none for a
+    quanto, whose two figures are in one currency); ``highPrice``/``lowPrice`` and ``prevPrice24h`` (the last price
+    24 hours ago) from the tape's minutes (:meth:`Views.day_prices`).  Spot pairs have no open interest (null).
+    """
+    contracts, value = views.day_volume(inst.symbol, time_ms)
+    high, low, before = views.day_prices(inst.symbol, time_ms)
+    fields: dict[str, Any] = {
+        "volume24h": contracts, "turnover24h": value, "homeNotional24h": None, "foreignNotional24h": None,
+        "vwap": None, "openInterest": None, "openValue": None,
+        "highPrice": price_out(inst, high) if high else None, "lowPrice": price_out(inst, low) if low else None,
+        "prevPrice24h": price_out(inst, before) if before else None,
+    }
+    if inst.kind is ContractKind.SPOT:
+        return fields
+    held = open_interest(exchange, inst)
+    coin = 10 ** currency_scale(inst.settl_currency)
+    fields["openInterest"] = held
+    fields["openValue"] = open_value(exchange, inst, held)
+    if inst.is_inverse:
+        fields["homeNotional24h"] = num(format_scaled(value, coin))
+        fields["foreignNotional24h"] = contracts
+        fields["vwap"] = ratio_out(contracts * coin, value, 4)
+    else:
+        fields["homeNotional24h"] = num(format_scaled(contracts * inst.multiplier, coin))
+        fields["foreignNotional24h"] = num(format_scaled(value, coin))
+        if inst.kind is ContractKind.LINEAR:
+            fields["vwap"] = ratio_out(value, contracts * inst.multiplier, 4)
+    return fields
 
 
 def last_funding_rate_e8(views: Views, symbol: str) -> int | None:
@@ -268,8 +331,34 @@ def _avg_px(inst: Instrument, cum_value: int, cum_qty: int) -> str | None:
     return ratio_out(cum_value, cum_qty * inst.price_scale, 4)
 
 
-def order_row(inst: Instrument, order: OrderRecord) -> dict[str, Any]:
-    """A full BitMEX ``Order`` row."""
+_AS_MARKET: Final = frozenset(("Market", "Stop", "MarketIfTouched", "Pegged"))  # the engine's default: IOC
+
+
+def bitmex_ord_type(ord_type: str) -> str:
+    """The ordType BitMEX shows: the engine's trailing stop (Pegged, TrailingStopPeg, ORD-007) is BitMEX's Stop."""
+    return "Stop" if ord_type == "Pegged" else ord_type
+
+
+def live_stop_px(exchange: Engine | None, order: OrderRecord) -> int | None:
+    """An order's stopPx now: a trailing stop's moves with the price (ORD-007) and no event reports the move, so an
+    open one is read from the engine's live order; else the last report's."""
+    if exchange is None or not order.is_open or order.ord_type != "Pegged":
+        return order.stop_px
+    live: dict[int, Any] = getattr(exchange, "live_orders", {})
+    found = live.get(order.order_id)
+    return found.stop_px if found is not None else order.stop_px
+
+
+def untriggered_trailing(exchange: Engine, symbol: str) -> list[tuple[int, int, int]]:
+    """(order id, account, stopPx) of ``symbol``'s untriggered trailing stops: the only orders whose stopPx the engine
+    moves without an event (its conditional pool, read here only)."""
+    pool: dict[int, Any] = getattr(exchange, "conditional", {}).get(symbol, {})
+    return [(i, order.account, order.stop_px) for i, order in pool.items() if order.ord_type == "Pegged"]
+
+
+def order_row(inst: Instrument, order: OrderRecord, exchange: Engine | None = None) -> dict[str, Any]:
+    """A full BitMEX ``Order`` row (``exchange``: the engine, for a trailing stop's current stopPx)."""
+    stop_px = live_stop_px(exchange, order)
     return {
         "orderID": order_uuid(order.order_id),
         "clOrdID": order.cl_ord_id,
@@ -280,13 +369,13 @@ def order_row(inst: Instrument, order: OrderRecord) -> dict[str, Any]:
         "orderQty": order.order_qty,
         "price": price_out(inst, order.price) if order.price else None,
         "displayQty": order.display_qty,
-        "stopPx": price_out(inst, order.stop_px) if order.stop_px else None,
+        "stopPx": price_out(inst, stop_px) if stop_px else None,
         "pegOffsetValue": price_out(inst, order.peg_offset_value) if order.peg_offset_value else None,
         "pegPriceType": order.peg_price_type,
         "currency": inst.quote_currency,
         "settlCurrency": inst.settl_currency,
-        "ordType": order.ord_type,
-        "timeInForce": order.time_in_force or ("ImmediateOrCancel" if order.ord_type == "Market" else "GoodTillCancel"),
+        "ordType": bitmex_ord_type(order.ord_type),
+        "timeInForce": order.time_in_force or ("ImmediateOrCancel" if order.ord_type in _AS_MARKET else "GoodTillCancel"),
         "execInst": order.exec_inst,
         "contingencyType": "",
         "ordStatus": order.ord_status,
@@ -349,7 +438,7 @@ def execution_row(inst: Instrument, record: ExecutionRecord) -> dict[str, Any]:
         "currency": inst.quote_currency,
         "settlCurrency": inst.settl_currency,
         "execType": report.exec_type,
-        "ordType": report.ord_type,
+        "ordType": bitmex_ord_type(report.ord_type),
         "timeInForce": record.time_in_force,
         "execInst": record.exec_inst,
         "ordStatus": report.ord_status,
@@ -357,7 +446,7 @@ def execution_row(inst: Instrument, record: ExecutionRecord) -> dict[str, Any]:
         "cumQty": report.cum_qty,
         "avgPx": _avg_px(inst, record.avg_value, report.cum_qty),
         "commission": ratio_out(report.exec_comm, abs(exec_cost), 6) if exec_cost else None,
-        "text": report.text,
+        "text": record.text,
         "trdMatchID": seq_uuid(2, record.match_seq) if record.match_seq else None,
         "execCost": exec_cost,
         "execComm": report.exec_comm,

@@ -7,7 +7,8 @@ XBTUSD and XBTZ26; XBT in USDt: XBTUSDT; ETH in XBt: ETHUSD) and a ``Total`` row
 are 0 (contracts of different series do not add) and whose values are the sums.  Spot pairs have no open interest
 and are left out.
 
-Every figure is the engine's or the event stream's, integers throughout:
+Every figure is the engine's or the event stream's, integers throughout, computed by the functions the instrument
+rows use too (``rows.open_interest``, ``rows.open_value``, ``Views.day_volume``: the same figures in both):
 
 * ``openInterest``: the long contracts held -- every holder's long position (``holders``) and the liquidation
   engine's taken-over longs (its pending close-outs, account -1), as the simulator's ``openInterest``;
@@ -25,26 +26,9 @@ from __future__ import annotations
 from typing import Any
 
 from perpspec.engine.core.exchange import Engine
-from perpspec.engine.serve.rows import underlying_of
+from perpspec.engine.serve.rows import open_interest, open_value, underlying_of
 from perpspec.engine.serve.views import Views
-from perpspec.rules.contract import compute_notional
-from perpspec.rules.instrument import ContractKind, Instrument
-
-LIQUIDATION_ENGINE = -1  # the liquidation engine's account: it holds taken-over positions until they close
-
-
-def open_interest(exchange: Engine, inst: Instrument) -> int:
-    """The long contracts of ``inst`` held by the accounts and the liquidation engine."""
-    holders: dict[str, dict[int, None]] = getattr(exchange, "holders", {})
-    accounts = list(holders.get(inst.symbol, {}))
-    if LIQUIDATION_ENGINE not in accounts:
-        accounts.append(LIQUIDATION_ENGINE)
-    total = 0
-    for account in accounts:
-        position = exchange.positions(account).get(inst.symbol)
-        if position is not None and position.qty > 0:
-            total += position.qty
-    return total
+from perpspec.rules.instrument import ContractKind
 
 
 def stats_rows(exchange: Engine, views: Views, now_ms: int) -> list[dict[str, Any]]:
@@ -55,8 +39,7 @@ def stats_rows(exchange: Engine, views: Views, now_ms: int) -> list[dict[str, An
             continue
         contracts, value = views.day_volume(symbol, now_ms)
         held = open_interest(exchange, inst)
-        mark = exchange.mark_price(symbol)
-        worth = compute_notional(inst, held, mark) if held and mark else 0
+        worth = open_value(exchange, inst, held)
         sums = groups.setdefault((underlying_of(inst), inst.settl_currency), [0, 0, 0, 0])
         for index, figure in enumerate((contracts, value, held, worth)):
             sums[index] += figure

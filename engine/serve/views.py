@@ -17,9 +17,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from perpspec.engine.core import commands as cmd
-from perpspec.engine.core.events import Accepted, Event, Execution, PositionUpdate, Transaction
+from perpspec.engine.core.events import (
+    Accepted,
+    Event,
+    Execution,
+    PositionUpdate,
+    Reason,
+    Rejected,
+    Transaction,
+)
 from perpspec.rules.contract import compute_notional
-from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument import ContractKind, Instrument
 
 MAX_ORDERS_PER_ACCOUNT: Final = 20_000  # closed orders beyond this are forgotten, oldest first
 MAX_EXECUTIONS_PER_ACCOUNT: Final = 20_000
@@ -29,6 +37,16 @@ MINUTE_MS: Final = 60_000
 DAY_MINUTES: Final = 1_440  # volume24h / turnover24h: the minutes of the last 24 hours, kept as per-minute sums
 DONE_STATUSES: Final = frozenset(("Canceled", "Rejected", "Expired"))
 OPEN_STATUSES: Final = frozenset(("New", "PartiallyFilled", "Untriggered", "Triggered", "PendingNew", "PendingCancel"))
+# BitMEX's text for a post-only order cancelled because it would have traded (a BitMEX bot's lib/orders.js matches it
+# on POST and on PUT /order answers, ordStatus Canceled, HTTP 200; ccxt issue #4808 shows the POST answer)
+POST_ONLY_CANCELED: Final = "Canceled: Order had execInst of ParticipateDoNotInitiate"
+# the engine's texts that BitMEX words otherwise, as the API shows them
+API_TEXTS: Final[dict[str, str]] = {"Canceled: ParticipateDoNotInitiate order would have traded": POST_ONLY_CANCELED}
+
+
+def api_text(text: str) -> str:
+    """An execution report's text as BitMEX words it (:data:`API_TEXTS`), else as the engine wrote it."""
+    return API_TEXTS.get(text, text)
 
 
 class OrderRecord:
@@ -60,7 +78,7 @@ class OrderRecord:
         self.display_qty: int | None = None
         self.peg_offset_value: int | None = None
         self.peg_price_type = ""
-        self.text = report.text
+        self.text = api_text(report.text)
         self.timestamp = report.time_ms
         self.transact_time = report.time_ms
         self.triggered = ""
@@ -79,7 +97,7 @@ class OrderRecord:
         self.timestamp = report.time_ms
         self.last_exec_type = report.exec_type
         if report.text:
-            self.text = report.text
+            self.text = api_text(report.text)
         if report.exec_type == "Trade":
             self.cum_value += report.last_qty * report.last_px
         if report.exec_type == "TriggeredOrActivatedBySystem":
@@ -95,10 +113,11 @@ class OrderRecord:
 class ExecutionRecord:
     """One execution report with what the order record knew at that moment."""
 
-    __slots__ = ("avg_value", "exec_inst", "match_seq", "report", "time_in_force")
+    __slots__ = ("avg_value", "exec_inst", "match_seq", "report", "text", "time_in_force")
 
     def __init__(self, report: Execution, match_seq: int, order: OrderRecord | None) -> None:
         self.report = report
+        self.text = api_text(report.text)  # BitMEX's text where the API's differs from the engine's (Views.apply)
         self.match_seq = match_seq  # trdMatchID's number (0: not a trade)
         self.time_in_force = order.time_in_force if order else ""
         self.exec_inst = order.exec_inst if order else ""
@@ -128,6 +147,9 @@ class Views:
         self.executions: dict[int, deque[ExecutionRecord]] = {}
         self.trades: dict[str, deque[PublicTrade]] = {}
         self.positions: dict[tuple[int, str], PositionUpdate] = {}
+        # (account, symbol) with a Position row: BitMEX lists a contract once the account has held it or placed an
+        # order in it (currentQty 0 while only orders are open), spot pairs never
+        self.listed: set[tuple[int, str]] = set()
         self.funding: deque[tuple[int, str, int]] = deque(maxlen=MAX_FUNDING_ROWS)  # (time, symbol, rate_e8)
         self.settlements: list[tuple[int, str, int]] = []  # (time, symbol, settledPrice in price units)
         self.liquidations: deque[tuple[int, int, str]] = deque(maxlen=MAX_TRADES_PER_SYMBOL)
@@ -141,11 +163,16 @@ class Views:
         self.new_positions: set[tuple[int, str]] = set()  # positions first reported in the last command
         # genesis configuration (the gateway's engine's instruments), not an event: values the tape's trades
         self.instruments: Mapping[str, Instrument] = {}
-        # symbol -> [minute, contracts, value] per minute of the last 24 hours of the tape (GET /stats); every trade
-        # counted, however many (the tape itself keeps the last MAX_TRADES_PER_SYMBOL); at most DAY_MINUTES a symbol
+        # symbol -> [minute, contracts, value, high, low, last price] per minute of the last 24 hours of the tape
+        # (GET /stats, the instrument rows); every trade counted, however many (the tape itself keeps the last
+        # MAX_TRADES_PER_SYMBOL); at most DAY_MINUTES a symbol
         self.volume: dict[str, deque[list[int]]] = {}
+        self.dropped: dict[str, list[int]] = {}  # symbol -> the last minute bucket that left ``volume`` (prevPrice24h)
         self._match_seq = 0
         self._match_symbol = ""
+        # orders whose amend the engine refused because the post-only order would then trade: the gateway cancels
+        # them next (BitMEX cancels such an order), and that cancel carries BitMEX's text (POST_ONLY_CANCELED)
+        self.post_only_refused: set[int] = set()
 
     def order_of(self, account: int, order_id: int) -> OrderRecord | None:
         """The account's order ``order_id`` (None when unknown or another account's)."""
@@ -175,8 +202,7 @@ class Views:
             if isinstance(event, Execution):
                 self._execution(event)
             elif isinstance(event, PositionUpdate):
-                if (event.account, event.symbol) not in self.positions:
-                    self.new_positions.add((event.account, event.symbol))
+                self._list(event.account, event.symbol, held=True)
                 self.positions[(event.account, event.symbol)] = event
             elif isinstance(event, Transaction):
                 pass
@@ -188,11 +214,38 @@ class Views:
                     record.display_qty = command.display_qty
                     record.peg_offset_value = command.peg_offset_value
                     record.peg_price_type = command.peg_price_type or ""
+        self._post_only_text(command, events)
+        if self.post_only_refused:  # bounded by the open orders: a closed order's mark goes
+            self.post_only_refused = {i for i in self.post_only_refused if i in self.orders and self.orders[i].is_open}
         if isinstance(command, cmd.FundingTick) and events and isinstance(events[-1], Accepted):  # paid, not refused
             self.funding.append((command.time_ms, command.symbol, command.rate_e8))
         if isinstance(command, cmd.Settle) and events and isinstance(events[-1], Accepted):
             self.settlements.append((command.time_ms, command.symbol, command.settlement_price))
         self._track_deadlines(command, events)
+
+    def _post_only_text(self, command: object, events: Sequence[Event]) -> None:
+        """An amend refused as ParticipateDoNotInitiateWouldTrade marks its order; the accepted cancel of a marked
+        order shows BitMEX's text on the order and on the cancel's execution row (from the journal too)."""
+        if not events:
+            return
+        last = events[-1]
+        if isinstance(command, cmd.AmendOrder) and isinstance(last, Rejected):
+            if last.reason is Reason.POST_ONLY_WOULD_TRADE and type(command.order_id) is int:
+                self.post_only_refused.add(command.order_id)
+            return
+        if not (isinstance(command, cmd.CancelOrder) and isinstance(last, Accepted)):
+            return
+        if last.order_id not in self.post_only_refused:
+            return
+        self.post_only_refused.discard(last.order_id)
+        record = self.orders.get(last.order_id)
+        if record is None:
+            return
+        record.text = POST_ONLY_CANCELED
+        for execution in reversed(self.executions.get(record.account, ())):
+            if execution.report.order_id == last.order_id:
+                execution.text = POST_ONLY_CANCELED
+                break
 
     def _track_deadlines(self, command: object, events: Sequence[Event]) -> None:
         """Armed dead man's switches: the gateway ticks the clock when one is due (the engine fires it)."""
@@ -207,10 +260,23 @@ class Views:
             else:
                 self.deadlines.pop(command.account, None)
 
+    def _list(self, account: int, symbol: str, held: bool = False) -> None:
+        """The account's Position row of ``symbol`` exists from now on (new in this command: a WS insert); an order
+        lists a contract, never a spot pair (no positions), a position report anything reported."""
+        key = (account, symbol)
+        if key in self.listed or account < 0:
+            return
+        inst = self.instruments.get(symbol)
+        if not held and inst is not None and inst.kind is ContractKind.SPOT:
+            return
+        self.listed.add(key)
+        self.new_positions.add(key)
+
     def _execution(self, report: Execution) -> None:
         record = self.orders.get(report.order_id)
         if record is None:
             record = OrderRecord(report)
+            self._list(report.account, report.symbol)
             if report.account >= 0:
                 self._remember_order(record)
                 self.new_orders.add(report.order_id)
@@ -244,23 +310,43 @@ class Views:
         minute = trade.time_ms // MINUTE_MS
         buckets = self.volume.setdefault(trade.symbol, deque())
         if buckets and buckets[-1][0] == minute:
-            buckets[-1][1] += trade.size
-            buckets[-1][2] += value
+            last = buckets[-1]
+            last[1] += trade.size
+            last[2] += value
+            last[3] = max(last[3], trade.price)
+            last[4] = min(last[4], trade.price)
+            last[5] = trade.price
         else:
-            buckets.append([minute, trade.size, value])
+            buckets.append([minute, trade.size, value, trade.price, trade.price, trade.price])
         while buckets[0][0] <= minute - DAY_MINUTES:
-            buckets.popleft()
+            self.dropped[trade.symbol] = buckets.popleft()
 
     def day_volume(self, symbol: str, now_ms: int) -> tuple[int, int]:
         """(contracts, value) traded in ``symbol`` in the 24 hours to ``now_ms``, at minute resolution: the trades of
         the current minute and the 1,439 before it."""
         first = now_ms // MINUTE_MS - DAY_MINUTES
         contracts = value = 0
-        for minute, size, worth in self.volume.get(symbol, ()):
+        for minute, size, worth, *_prices in self.volume.get(symbol, ()):
             if minute > first:
                 contracts += size
                 value += worth
         return contracts, value
+
+    def day_prices(self, symbol: str, now_ms: int) -> tuple[int, int, int]:
+        """(high, low, price 24 hours ago) of ``symbol``'s trades in price units, 0 where there is none: the high and
+        low over :meth:`day_volume`'s minutes, and the last price of the latest minute at or before the window's."""
+        first = now_ms // MINUTE_MS - DAY_MINUTES
+        high = low = before = 0
+        dropped = self.dropped.get(symbol)
+        if dropped is not None and dropped[0] <= first:
+            before = dropped[5]
+        for minute, _size, _worth, top, bottom, last in self.volume.get(symbol, ()):
+            if minute > first:
+                high = max(high, top)
+                low = bottom if low == 0 else min(low, bottom)
+            else:
+                before = last
+        return high, low, before
 
     def _remember_order(self, record: OrderRecord) -> None:
         self.orders[record.order_id] = record
