@@ -148,10 +148,26 @@ def _case(id: str, bound: str = "", rule: str = "MRG-900") -> rulebook.Outcome:
 
 def test_one_case_proved_only_with_a_bound_holds_the_rule_to_it(book: rulebook.Rulebook) -> None:
     """review19_3: FND-020's XBTUSD short is proved only for mark ≥ 2; the other cases' unbounded proofs do not hide it."""
-    cases = (_case("MRG-900/XBTUSD/long"), _case("MRG-900/XBTUSD/short", bound="mark ≥ 2 price units"))
+    others = tuple(_case(f"MRG-900/{symbol}/{side}") for symbol in ("ETHUSD", "XBTUSDT") for side in ("long", "short"))
+    cases = (*others, _case("MRG-900/XBTUSD/long"), _case("MRG-900/XBTUSD/short", bound="mark ≥ 2 price units"))
     shown = attrs.evolve(book, outcomes=cases)
     assert shown.status("MRG-900") == "proved for mark ≥ 2 price units"
     assert shown.status("INV-X") == "proved (unbounded)"  # an invariant: its strongest proof
+
+
+def test_a_rule_proved_on_some_perpetuals_names_the_others(book: rulebook.Rulebook) -> None:
+    """redteam26_1: LIQ-005's obligations are posed for ETHUSD and XBTUSDT only; its status said proved (unbounded)."""
+    linear = tuple(_case(f"MRG-900/{symbol}/long") for symbol in ("ETHUSD", "XBTUSDT"))
+    shown = attrs.evolve(book, outcomes=linear)
+    assert shown.status("MRG-900") == "proved for ETHUSD, XBTUSDT only (XBTUSD: not proved)"
+    assert shown.coverage_class("MRG-900") == "proved for k ≤ n"
+    bounded = (*linear, _case("MRG-900/ETHUSD/short", bound="mark ≥ 2 price units"))
+    shown = attrs.evolve(book, outcomes=bounded)
+    assert shown.status("MRG-900") == "proved for mark ≥ 2 price units; ETHUSD, XBTUSDT only (XBTUSD: not proved)"
+    anywhere = attrs.evolve(book, outcomes=(*linear, _case("MRG-900/any-instrument")))  # one proof for any contract
+    assert anywhere.status("MRG-900") == "proved (unbounded)"
+    every = attrs.evolve(book, outcomes=(*linear, _case("MRG-900/XBTUSD/long")))
+    assert every.status("MRG-900") == "proved (unbounded)"  # XBTZ26, the dated future, is not required
 
 
 def test_a_reviewed_decomposition_covers_bounded_base_cases_only_while_its_proofs_are_unbounded(
