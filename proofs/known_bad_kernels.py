@@ -534,6 +534,35 @@ def compute_account_margin_negative_isolated_adds(
     )
 
 
+def compute_account_margin_without_order_margin(
+    wallet: int, positions: tuple[PositionMargin, ...], order_margin: int
+) -> AccountMargin:
+    """KNOWN-BAD MRG-050 (redteam25 M4): the available balance without the order margin.
+
+    A withdrawal could take the margin reserved for open orders; ``withdrawable ≤ wallet`` still holds.
+    """
+    account = compute_account_margin(wallet, positions, order_margin)
+    available = account.available_margin + order_margin  # BAD: the order margin not taken off
+    return attrs.evolve(
+        account, available_margin=available, withdrawable_margin=max_(0, available - account.cross_unrealised_profit)
+    )
+
+
+def compute_account_margin_isolated_profit_as_cross(
+    wallet: int, positions: tuple[PositionMargin, ...], order_margin: int
+) -> AccountMargin:
+    """KNOWN-BAD MRG-050 (redteam25 M3): every position's unrealised profit kept back, an isolated one's too.
+
+    An isolated position's PnL is already out of the available balance (in its position margin): taking its
+    profit off again under-states what may be withdrawn.
+    """
+    account = compute_account_margin(wallet, positions, order_margin)
+    profit = sum((max_(0, p.unrealised_pnl) for p in positions), 0)  # BAD: isolated profit counted as cross
+    return attrs.evolve(
+        account, cross_unrealised_profit=profit, withdrawable_margin=max_(0, account.available_margin - profit)
+    )
+
+
 def compute_isolated_margin_after_fill_whole_deficit(
     old_margin: int,
     old_requirement: int,
