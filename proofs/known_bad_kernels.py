@@ -133,6 +133,18 @@ def compute_protected_band_ceil(inst: Instrument, fair_price: int) -> tuple[int,
     return fair_price - half, fair_price + half
 
 
+def compute_protected_band_half_width_halved(inst: Instrument, fair_price: int) -> tuple[int, int]:
+    """KNOWN-BAD MRK-009 (redteam25 MK9): a quarter of a maintenance margin each way: the band half as wide."""
+    half = fair_price * inst.maint_margin_ppm // (4 * PPM)
+    return fair_price - half, fair_price + half
+
+
+def compute_last_price_protected_half_width_halved(inst: Instrument, last_price: int, previous_fair_price: int) -> int:
+    """KNOWN-BAD MRK-010 (redteam25 MK9): the last price clamped to the band of half the width."""
+    low, high = compute_protected_band_half_width_halved(inst, previous_fair_price)
+    return clamp(last_price, low, high)
+
+
 def compute_limit_band_outward(inst: Instrument, reference_price: int) -> tuple[int, int]:
     """KNOWN-BAD MRK-011/MRK-012: band edges rounded outward (down floored, up ceiled)."""
     width = reference_price * inst.limit_band_ppm // PPM

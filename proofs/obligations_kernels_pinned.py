@@ -10,8 +10,11 @@ partly, because each goal was stated against the rule's own output:
   balance = wallet + unrealised PnL; available = margin balance − order margin − position margin, a cross
   position holding ``posMargin`` and an isolated one ``posMargin + unrealisedPnl``; withdrawable = available less
   the unrealised profit still in it), each position's PnL as ``markValue − posCost``, and the rule must equal them.
+* MRK-009/010: the band was bounded only from above (never wider than one maintenance margin), so a band half as
+  wide passed.  Here the half width is exactly ``⌊fair × maintMargin / 2⌋`` each way (both bounds), and the
+  protected last price is the last price clamped to that band, written out.
 
-Each has refuted known-bads: the slips redteam25 planted (M3, M4).
+Each has refuted known-bads: the slips redteam25 planted (M3, M4, MK9).
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ import functools
 from collections.abc import Callable
 
 from perpspec.proofs import known_bad_kernels as bad
-from perpspec.proofs.kernels_common import add
+from perpspec.proofs.kernels_common import SYMBOLS, add
 from perpspec.proofs.prover import ProofResult, Prover
-from perpspec.proofs.sym import implies
-from perpspec.rules import margin
-from perpspec.rules.num import ite
+from perpspec.proofs.sym import all_of, implies
+from perpspec.rules import margin, mark
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.num import PPM, and_, ite
 
 # -- MRG-050 from BitMEX's definitions ------------------------------------------------------------------------
 
@@ -73,6 +78,41 @@ def prove_account_margin_definitions(k: int, account_margin: Callable[..., margi
         )
 
 
+# -- MRK-009/010: the protected band, both bounds ---------------------------------------------------------------
+
+
+def prove_protected_band_exact(symbol: str, kernel: Callable[[Instrument, int], tuple[int, int]]) -> ProofResult:
+    """MRK-009: ``fair ± h`` with ``h = ⌊fair × maintMargin / 2⌋`` exactly: ``2h ≤ fair × maint < 2(h + 1)``.
+
+    Both bounds: a band wider than half a maintenance margin each way fails the first, a narrower one (the half
+    width halved) the second; the band is symmetric about the fair price.
+    """
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        fair = prover.symbol("fair_price")
+        prover.assume(and_(fair > 0, fair <= inst.max_price), "0 < fair ≤ maxPrice")
+        low, high = kernel(inst, fair)
+        half = high - fair
+        exact = fair * inst.maint_margin_ppm
+        return prover.prove(
+            all_of(fair - low == half, 2 * PPM * half <= exact, exact < 2 * PPM * (half + 1)), f"MRK-009 exact {symbol}"
+        )
+
+
+def prove_last_price_protected_exact(symbol: str, kernel: Callable[[Instrument, int, int], int]) -> ProofResult:
+    """MRK-010: the protected last price is ``clamp(last, fair − h, fair + h)``, ``h`` MRK-009's exact half width
+    (defined here by its two bounds, not by the rule's band)."""
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        last, fair, half = prover.symbol("last_price"), prover.symbol("previous_fair_price"), prover.symbol("half_width")
+        prover.assume(and_(fair > 0, fair <= inst.max_price), "0 < fair ≤ maxPrice")
+        prover.assume(last > 0, "last > 0")
+        exact = fair * inst.maint_margin_ppm
+        prover.assume(and_(2 * PPM * half <= exact, exact < 2 * PPM * (half + 1)), "h = ⌊fair × maintMargin / 2⌋")
+        expected = ite(last < fair - half, fair - half, ite(last > fair + half, fair + half, last))
+        return prover.prove(kernel(inst, last, fair) == expected, f"MRK-010 exact {symbol}")
+
+
 def _register() -> None:
     p = functools.partial
     safe = "INV-WITHDRAW-SAFE"
@@ -90,6 +130,18 @@ def _register() -> None:
         "an isolated position's unrealised profit kept back as cross profit (redteam25 M3).",
         p(prove_account_margin_definitions, 1, bad.compute_account_margin_isolated_profit_as_cross), expect="refuted",
         bounded="k = 1 positions")
+    band = "BAND-INWARD"
+    for symbol in SYMBOLS:
+        add(f"MRK-009/exact-half-width/{symbol}", "MRK-009", band,
+            "The protected band is the fair price ± ⌊fair × maintMargin / 2⌋ exactly (both bounds, symmetric).",
+            p(prove_protected_band_exact, symbol, mark.compute_protected_band))
+        add(f"MRK-009/half-width-halved/{symbol}", "MRK-009", band, "the half width halved (redteam25 MK9).",
+            p(prove_protected_band_exact, symbol, bad.compute_protected_band_half_width_halved), expect="refuted")
+        add(f"MRK-010/exact/{symbol}", "MRK-010", band,
+            "The protected last price is the last price clamped to fair ± ⌊fair × maintMargin / 2⌋, written out.",
+            p(prove_last_price_protected_exact, symbol, mark.compute_last_price_protected))
+        add(f"MRK-010/half-width-halved/{symbol}", "MRK-010", band, "clamped to a band of half the width (redteam25 MK9).",
+            p(prove_last_price_protected_exact, symbol, bad.compute_last_price_protected_half_width_halved), expect="refuted")
 
 
 _register()
