@@ -13,8 +13,13 @@ partly, because each goal was stated against the rule's own output:
 * MRK-009/010: the band was bounded only from above (never wider than one maintenance margin), so a band half as
   wide passed.  Here the half width is exactly ``⌊fair × maintMargin / 2⌋`` each way (both bounds), and the
   protected last price is the last price clamped to that band, written out.
+* LIQ-014: ``LIQ-014/feasible-exact`` restates the rule's three clauses on the rule's own ``headroom`` and
+  ``closed_mark_value``.  Here the claim is what the check is for: over any reduction of a pool, "feasible"
+  holds exactly when the reduction closes something, the pool's equity at mark already covers the others'
+  maintenance and the kept position's maintenance at the tier below, and executing the reduction at the limit
+  price (ACC-003's fill, not the rule's shortcut) leaves the pool at or above that maintenance.
 
-Each has refuted known-bads: the slips redteam25 planted (M3, M4, MK9).
+Each has refuted known-bads: the slips redteam25 planted (M3, M4, MK9) and the clauses of LIQ-014 dropped.
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ import functools
 from collections.abc import Callable
 
 from perpspec.proofs import known_bad_kernels as bad
-from perpspec.proofs.kernels_common import SYMBOLS, add
+from perpspec.proofs.kernels_common import SYMBOLS, add, iff
+from perpspec.proofs.obligations_core import assume_valid_price, assume_well_formed
 from perpspec.proofs.prover import ProofResult, Prover
 from perpspec.proofs.sym import all_of, implies
-from perpspec.rules import margin, mark
+from perpspec.rules import contract, liquidation, margin, mark
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_instrument
-from perpspec.rules.num import PPM, and_, ite
+from perpspec.rules.num import PPM, and_, ite, or_
+from perpspec.rules.position import Position, apply_fill
 
 # -- MRG-050 from BitMEX's definitions ------------------------------------------------------------------------
 
@@ -113,6 +120,69 @@ def prove_last_price_protected_exact(symbol: str, kernel: Callable[[Instrument, 
         return prover.prove(kernel(inst, last, fair) == expected, f"MRK-010 exact {symbol}")
 
 
+# -- LIQ-014: what the check is for --------------------------------------------------------------------------
+
+
+def prove_partial_feasible_means_safe(symbol: str, kernel: Callable[..., bool]) -> ProofResult:
+    """LIQ-014 over a reduction of a pool: feasible exactly when it closes something, the pool at mark covers the new
+    tier, and the reduction executed at the limit price leaves the pool at the new tier's maintenance.
+
+    The pool: equity at mark ``E`` (its margin and every member's PnL), the other members' maintenance ``O``, the
+    kept position's maintenance at the tier below ``M`` (LIQ-010's ``new_maintenance``).  The reduction is any
+    whole-lot part of the position (LIQ-010's record: ``headroom = E − O − M`` and ``closed_mark_value`` what the
+    closed part adds to the pool's equity at mark, as :class:`rules.liquidation.PartialReduction` defines them).
+    The pool after the reduction is ACC-003's fill of ``−close_qty`` at the limit price: ``E`` + the realised PnL +
+    the kept position's equity term at mark − the old position's; it is not the rule's residual.
+    """
+    inst = load_instrument(symbol)
+    with Prover() as prover:
+        held = prover.record(Position, "position")
+        equity, others, new_maintenance = prover.symbol("pool_equity"), prover.symbol("other_maintenance"), prover.symbol("new_maintenance")
+        close_qty, mark_price, limit = prover.symbol("close_qty"), prover.symbol("mark_price"), prover.symbol("limit_price")
+        assume_well_formed(prover, inst, held, "position")
+        prover.assume(close_qty % inst.lot_size == 0, "close_qty in whole lots")
+        prover.assume(
+            or_(
+                and_(held.qty >= 0, and_(close_qty >= 0, close_qty <= held.qty)),
+                and_(held.qty < 0, and_(close_qty <= 0, close_qty >= held.qty)),
+            ),
+            "a reduction signed like the position, at most the position (LIQ-008)",
+        )
+        assume_valid_price(prover, inst, mark_price, "mark_price")
+        assume_valid_price(prover, inst, limit, "limit_price")
+        prover.assume(and_(others >= 0, new_maintenance >= 0), "maintenance ≥ 0")
+        kept_qty = held.qty - close_qty
+        closed_mark_value = contract.compute_value(inst, held.qty, mark_price) - contract.compute_value(inst, kept_qty, mark_price)
+        reduction = liquidation.PartialReduction(
+            close_qty=close_qty, kept=Position(), new_tier=0, new_maintenance=new_maintenance,
+            headroom=equity - others - new_maintenance, closed_mark_value=closed_mark_value,
+        )  # fmt: skip
+        kept, realised = apply_fill(inst, held, -close_qty, limit)
+        term_before = contract.compute_value(inst, held.qty, mark_price) - held.cost
+        term_after = contract.compute_value(inst, kept.qty, mark_price) - kept.cost
+        after = equity + realised + term_after - term_before
+        safe = and_(and_(close_qty != 0, equity >= others + new_maintenance), after >= others + new_maintenance)
+        return prover.prove(iff(kernel(inst, reduction, limit), safe), f"LIQ-014 property {symbol}")
+
+
+def _partial_feasible_without_residual(inst: Instrument, reduction: liquidation.PartialReduction, limit_price: int) -> bool:
+    """KNOWN-BAD LIQ-014: the residual clause dropped (a limit price at which the fill leaves the pool short passes)."""
+    del inst, limit_price
+    return and_(reduction.headroom >= 0, reduction.close_qty != 0)
+
+
+def _partial_feasible_without_close(inst: Instrument, reduction: liquidation.PartialReduction, limit_price: int) -> bool:
+    """KNOWN-BAD LIQ-014: the "closes something" clause dropped (an empty FillOrKill counts as a step down)."""
+    at_limit = liquidation.compute_pool_residual(inst, reduction.close_qty, reduction.closed_mark_value, reduction.headroom, limit_price)
+    return and_(reduction.headroom >= 0, at_limit >= 0)
+
+
+def _partial_feasible_without_headroom(inst: Instrument, reduction: liquidation.PartialReduction, limit_price: int) -> bool:
+    """KNOWN-BAD LIQ-014: the headroom clause dropped (a pool that cannot afford the new tier at mark passes)."""
+    at_limit = liquidation.compute_pool_residual(inst, reduction.close_qty, reduction.closed_mark_value, reduction.headroom, limit_price)
+    return and_(reduction.close_qty != 0, at_limit >= 0)
+
+
 def _register() -> None:
     p = functools.partial
     safe = "INV-WITHDRAW-SAFE"
@@ -142,6 +212,17 @@ def _register() -> None:
             p(prove_last_price_protected_exact, symbol, mark.compute_last_price_protected))
         add(f"MRK-010/half-width-halved/{symbol}", "MRK-010", band, "clamped to a band of half the width (redteam25 MK9).",
             p(prove_last_price_protected_exact, symbol, bad.compute_last_price_protected_half_width_halved), expect="refuted")
+        add(f"LIQ-014/feasible-means-safe/{symbol}", "LIQ-014", "INV-NO-FALSE-LIQUIDATION",
+            "For any whole-lot reduction of a pool: feasible exactly when it closes something, the pool's equity at "
+            "mark covers the others' maintenance and the kept position's at the tier below, and the reduction "
+            "executed at the limit price (ACC-003's fill) leaves the pool at or above that maintenance.",
+            p(prove_partial_feasible_means_safe, symbol, liquidation.is_partial_feasible))
+        add(f"LIQ-014/residual-dropped/{symbol}", "LIQ-014", "INV-NO-FALSE-LIQUIDATION", "the residual-at-the-limit clause dropped.",
+            p(prove_partial_feasible_means_safe, symbol, _partial_feasible_without_residual), expect="refuted")
+        add(f"LIQ-014/close-dropped/{symbol}", "LIQ-014", "INV-NO-FALSE-LIQUIDATION", "the closes-something clause dropped.",
+            p(prove_partial_feasible_means_safe, symbol, _partial_feasible_without_close), expect="refuted")
+        add(f"LIQ-014/headroom-dropped-property/{symbol}", "LIQ-014", "INV-NO-FALSE-LIQUIDATION", "the headroom clause dropped.",
+            p(prove_partial_feasible_means_safe, symbol, _partial_feasible_without_headroom), expect="refuted")
 
 
 _register()

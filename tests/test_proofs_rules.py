@@ -44,8 +44,8 @@ def test_kernel_obligation_has_its_expected_result(obligation: Obligation) -> No
 
 @pytest.mark.parametrize("obligation", PINNED, ids=[obligation.id for obligation in PINNED])
 def test_pinned_obligation_has_its_expected_result(obligation: Obligation) -> None:
-    """redteam25 part 2b: MRG-050 from BitMEX's definitions, MRK-009/010 both bounds; each known-bad (the planted
-    slips M3, M4, MK9) refuted with a counterexample."""
+    """redteam25 part 2b: MRG-050 from BitMEX's definitions, MRK-009/010 both bounds, LIQ-014's property; each
+    known-bad (the planted slips M3, M4, MK9; LIQ-014's clauses dropped) refuted with a counterexample."""
     outcome = run_obligation(obligation)
     counterexample = None if outcome.result is None else outcome.result.counterexample
     assert (outcome.passed, obligation.expect == "refuted" and counterexample is None) == (True, False), outcome
@@ -57,8 +57,8 @@ def test_the_pinned_obligations_are_all_there() -> None:
     assert {"MRG-050/bitmex-definitions/k=3", "KNOWN-BAD/MRG-050/available-without-order-margin/k=1",
             "KNOWN-BAD/MRG-050/isolated-profit-as-cross-profit/k=1", "MRK-009/exact-half-width/XBTUSD",
             "KNOWN-BAD/MRK-009/half-width-halved/XBTUSD", "MRK-010/exact/ETHUSD", "KNOWN-BAD/MRK-010/half-width-halved/ETHUSD",
-            } <= ids  # fmt: skip
-    assert len(PINNED) == 17
+            "LIQ-014/feasible-means-safe/XBTUSDT", "KNOWN-BAD/LIQ-014/headroom-dropped-property/XBTUSDT"} <= ids  # fmt: skip
+    assert len(PINNED) == 29
 
 
 def test_every_rule_with_obligations_here_has_a_known_bad_variant() -> None:
