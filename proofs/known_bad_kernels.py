@@ -133,6 +133,18 @@ def compute_protected_band_ceil(inst: Instrument, fair_price: int) -> tuple[int,
     return fair_price - half, fair_price + half
 
 
+def compute_protected_band_half_width_halved(inst: Instrument, fair_price: int) -> tuple[int, int]:
+    """KNOWN-BAD MRK-009 (redteam25 MK9): a quarter of a maintenance margin each way: the band half as wide."""
+    half = fair_price * inst.maint_margin_ppm // (4 * PPM)
+    return fair_price - half, fair_price + half
+
+
+def compute_last_price_protected_half_width_halved(inst: Instrument, last_price: int, previous_fair_price: int) -> int:
+    """KNOWN-BAD MRK-010 (redteam25 MK9): the last price clamped to the band of half the width."""
+    low, high = compute_protected_band_half_width_halved(inst, previous_fair_price)
+    return clamp(last_price, low, high)
+
+
 def compute_limit_band_outward(inst: Instrument, reference_price: int) -> tuple[int, int]:
     """KNOWN-BAD MRK-011/MRK-012: band edges rounded outward (down floored, up ceiled)."""
     width = reference_price * inst.limit_band_ppm // PPM
@@ -531,6 +543,35 @@ def compute_account_margin_negative_isolated_adds(
         account,
         available_margin=available,
         withdrawable_margin=max_(0, available - account.cross_unrealised_profit),
+    )
+
+
+def compute_account_margin_without_order_margin(
+    wallet: int, positions: tuple[PositionMargin, ...], order_margin: int
+) -> AccountMargin:
+    """KNOWN-BAD MRG-050 (redteam25 M4): the available balance without the order margin.
+
+    A withdrawal could take the margin reserved for open orders; ``withdrawable ≤ wallet`` still holds.
+    """
+    account = compute_account_margin(wallet, positions, order_margin)
+    available = account.available_margin + order_margin  # BAD: the order margin not taken off
+    return attrs.evolve(
+        account, available_margin=available, withdrawable_margin=max_(0, available - account.cross_unrealised_profit)
+    )
+
+
+def compute_account_margin_isolated_profit_as_cross(
+    wallet: int, positions: tuple[PositionMargin, ...], order_margin: int
+) -> AccountMargin:
+    """KNOWN-BAD MRG-050 (redteam25 M3): every position's unrealised profit kept back, an isolated one's too.
+
+    An isolated position's PnL is already out of the available balance (in its position margin): taking its
+    profit off again under-states what may be withdrawn.
+    """
+    account = compute_account_margin(wallet, positions, order_margin)
+    profit = sum((max_(0, p.unrealised_pnl) for p in positions), 0)  # BAD: isolated profit counted as cross
+    return attrs.evolve(
+        account, cross_unrealised_profit=profit, withdrawable_margin=max_(0, account.available_margin - profit)
     )
 
 

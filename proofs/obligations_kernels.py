@@ -24,6 +24,7 @@ from __future__ import annotations
 from perpspec.proofs import (  # noqa: F401  (importing registers their obligations)
     obligations_kernels_liquidation,
     obligations_kernels_margin,
+    obligations_kernels_pinned,
     obligations_kernels_prices,
     obligations_kernels_value,
 )

@@ -523,7 +523,15 @@ class Prover:
         return distinct
 
     def prove_all(self, goals: Sequence[tuple[BoolLike, str]], label: str) -> ProofResult:
-        """Prove several goals (lemmas of one statement) in order; the first failure is the result."""
+        """Prove several goals (lemmas of one statement) in order; the first failure is the result.
+
+        At least one goal: with none there would be no query, so no satisfiability check of the assumptions, and
+        PROVED would claim nothing (under contradictory assumptions too).  An empty list is refused (ValueError,
+        which :func:`proofs.registry.run_obligation` reports as a failure); ``prove(True, label)`` is the way to
+        ask only whether the assumptions are satisfiable.
+        """
+        if not goals:
+            raise ValueError(f"{label}: prove_all needs at least one goal (nothing to prove proves nothing)")
         total_us = 0
         for goal, goal_label in goals:
             result = self.prove(goal, f"{label}: {goal_label}")

@@ -198,3 +198,31 @@ def test_a_wrong_witness_does_not_hide_vacuous_assumptions() -> None:
         prover.witness(x=1)
         result = prover.prove(x == x, "anything")
     assert result.status == Status.VACUOUS
+
+
+@pytest.mark.parametrize("contradictory", [False, True], ids=["satisfiable", "contradictory"])
+def test_prove_all_of_no_goals_is_refused_not_proved(contradictory: bool) -> None:
+    """redteam25 (part 2a): ``prove_all([])`` returned PROVED without checking the assumptions (no query ran), so an
+    obligation whose goal list came out empty passed even on contradictory assumptions.  Now refused; and a
+    one-goal list still goes through the satisfiability check (VACUOUS on a contradiction)."""
+    with Prover(timeout_ms=5_000) as prover:
+        x = prover.symbol("x")
+        prover.assume(x > 0, "positive")
+        if contradictory:
+            prover.assume(x < 0, "negative")
+        with pytest.raises(ValueError, match="at least one goal"):
+            prover.prove_all([], "nothing")
+        result = prover.prove_all([(x == x, "x = x")], "one goal")
+    assert result.status == (Status.VACUOUS if contradictory else Status.PROVED)
+
+
+def test_an_obligation_proving_no_goals_fails() -> None:
+    """The refusal reaches the registry as a failed obligation, never a pass."""
+
+    def no_goals() -> ProofResult:
+        with Prover(timeout_ms=5_000) as prover:
+            prover.assume(prover.symbol("x") < 0, "negative")
+            return prover.prove_all([], "no goals")
+
+    outcome = run_obligation(Obligation(id="TEST/no-goals", rule_id="TEST", invariant_id="TEST", statement="nothing", run=no_goals))
+    assert not outcome.passed

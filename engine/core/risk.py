@@ -33,7 +33,7 @@ from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernel_index
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.liquidation import compute_requirement, is_liquidatable
+from perpspec.rules.liquidation import compute_position_equity_term, compute_requirement, is_liquidatable
 from perpspec.rules.margin import CROSS as MARGIN_CROSS
 from perpspec.rules.margin import (
     AccountMargin,
@@ -276,7 +276,7 @@ class Risk:
         for member in members:
             mps = account.positions[member]
             minst = self.market.instrument_map[member]
-            equity += compute_value(minst, mps.qty, self.market.marks[member]) - mps.cost
+            equity += compute_position_equity_term(minst, mps.position, self.market.marks[member])  # LIQ-004
             maintenance += compute_requirement(minst, mps.position, mps.leverage, mps.chosen_tier).pos_maint
         return margin, equity, maintenance, members
 
@@ -299,7 +299,7 @@ class Risk:
             inst = self.market.instrument_map[symbol]
             margin, equity, maintenance, _ = self.pool_of(account, symbol)
             own_maint = compute_requirement(inst, ps.position, ps.leverage, ps.chosen_tier).pos_maint
-            own_term = compute_value(inst, ps.qty, self.market.marks[symbol]) - ps.cost
+            own_term = compute_position_equity_term(inst, ps.position, self.market.marks[symbol])  # LIQ-004
             backing = compute_position_backing(margin, equity, maintenance, own_term, own_maint)  # MRG-034
             price = compute_threshold_price(inst, ps.qty, ps.cost, backing, own_maint)
             # a trigger clamped to a price bound is indexed beyond it, where every mark passes it
@@ -361,7 +361,7 @@ class Risk:
             elif other_symbol == symbol and value is not None and other.qty != 0:
                 equity += value - other.cost
             elif other.qty != 0:
-                equity += compute_value(other_inst, other.qty, marks[other_symbol]) - other.cost
+                equity += compute_position_equity_term(other_inst, other.position, marks[other_symbol])  # LIQ-004
         return equity
 
 
@@ -391,7 +391,7 @@ class Risk:
             return prices[0], prices[1]
         margin, equity, maintenance, _ = self.pool_of(account, symbol)
         req = compute_requirement(inst, ps.position, ps.leverage, ps.chosen_tier)
-        own_term = compute_value(inst, ps.qty, self.market.marks[symbol]) - ps.cost
+        own_term = compute_position_equity_term(inst, ps.position, self.market.marks[symbol])  # LIQ-004
         backing = compute_position_backing(margin, equity, maintenance, own_term, req.pos_maint)
         # the bankruptcy price: the other positions held at mark, none of their maintenance kept (as LIQ-005)
         solvent_backing = compute_position_backing(margin, equity, req.pos_maint, own_term, req.pos_maint)

@@ -63,6 +63,7 @@ from perpspec.rules.liquidation import (
     compute_owing_takeover_price,
     compute_partial_plan,
     compute_pool_residual,
+    compute_position_equity_term,
     compute_requirement,
     compute_takeover_price,
 )
@@ -292,16 +293,18 @@ class Waterfall:
         _, primary, primary_comm = ranked[0]
         pps = account.positions[primary]
         pinst = self.market.instrument_map[primary]
-        own_term = compute_value(pinst, pps.qty, self.market.marks[primary]) - pps.cost
+        own_term = compute_position_equity_term(pinst, pps.position, self.market.marks[primary])  # LIQ-004
         # LIQ-036 for a pool of one position (beyond the price range when it already owes), else LIQ-005
         takeover = compute_owing_takeover_price if len(ranked) == 1 else compute_takeover_price
         bankruptcy = takeover(pinst, pps.position, equity - own_term, primary_comm)
         residual = margin
         taken = []
-        terms = {}  # LIQ-035: each position's unrealised PnL at mark
+        terms = {}  # LIQ-035: each position's unrealised PnL at mark (LIQ-004's equity term)
         for _, member, _ in ranked:
             mps = account.positions[member]
-            terms[member] = compute_value(self.market.instrument_map[member], mps.qty, self.market.marks[member]) - mps.cost
+            terms[member] = compute_position_equity_term(
+                self.market.instrument_map[member], mps.position, self.market.marks[member]
+            )
         for index, (_, member, _) in enumerate(ranked):
             mps = account.positions[member]
             minst = self.market.instrument_map[member]
