@@ -18,9 +18,9 @@ from perpspec.engine.core.events import Execution, Rejected
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.liquidation import compute_requirement
-from perpspec.rules.margin import compute_max_leverage_hundredths
 from perpspec.rules.order_margin import compute_order_premium
 from perpspec.rules.position import Position
+from perpspec.rules.risk_limit import compute_max_leverage_hundredths
 
 ETHUSD, XBTUSD, XBTUSDT = load_instrument("ETHUSD"), load_instrument("XBTUSD"), load_instrument("XBTUSDT")
 MARK, LOWER = 300_000, 290_000
