@@ -2,7 +2,8 @@
 
 * ACC-006 on a fill (``Fills.apply_effect``): the free wallet that can fund an isolated pool's MRG-041 premium is the
   wallet after the fill less the *other isolated pools of the same settlement currency*; an isolated pool held in
-  USDt is no part of an XBt wallet.  With the currency filter dropped, an ETHUSD pool beside an isolated XBTUSDT
+  USDt is no part of an XBt wallet.  The engine computed that argument itself (the rules model had its own copy);
+  both now call ``rules.waterfall_postings.compute_free_wallet``.  With the currency filter dropped, an ETHUSD pool beside an isolated XBTUSDT
   pool was funded 30,000 XBt short (the USDt pool's margin taken off the XBt wallet) and every test passed
   (/work/coord/repro19/redteam25_1.py): the neighbour of the existing test was XBTUSD, same currency.
 * RSK-005/MRG-065 on SetLeverage (``AccountDesk._change_leverage``): the leverage is judged at the position's
@@ -21,6 +22,7 @@ from perpspec.rules.liquidation import compute_requirement
 from perpspec.rules.order_margin import compute_order_premium
 from perpspec.rules.position import Position
 from perpspec.rules.risk_limit import compute_max_leverage_hundredths
+from perpspec.rules.waterfall_postings import compute_free_wallet
 
 ETHUSD, XBTUSD, XBTUSDT = load_instrument("ETHUSD"), load_instrument("XBTUSD"), load_instrument("XBTUSDT")
 MARK, LOWER = 300_000, 290_000
@@ -60,6 +62,14 @@ def test_an_isolated_pool_in_another_currency_leaves_the_whole_xbt_wallet_to_fun
     assert ps.iso_margin == engine.accounts[1].wallet("XBt") == need + rebate
     assert engine.accounts[1].positions["XBTUSDT"].iso_margin == usdt_pool  # the USDt pool is untouched
     assert engine.accounts[1].wallet("USDt") >= usdt_pool
+
+
+def test_the_free_wallet_rule_subtracts_only_pools_of_its_own_currency() -> None:
+    # the one function the engine (Fills.apply_effect) and the rules model (get_isolated_margin_after_fill) call
+    assert compute_free_wallet(1_000, "XBt", [("USDt", 500), ("XBt", 300), ("XBt", 50)]) == 650
+    assert compute_free_wallet(1_000, "USDt", [("USDt", 500), ("XBt", 300)]) == 500
+    assert compute_free_wallet(1_000, "XBt", []) == 1_000
+    assert compute_free_wallet(100, "XBt", [("XBt", 300)]) == -200  # may go below zero: the rule caps, not this
 
 
 def _long_at_a_raised_risk_limit(steps: int) -> Engine:
