@@ -10,6 +10,8 @@ postings between traders' wallets, cost bases and the fund
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import attrs
 
 from perpspec.rules.events import (
@@ -134,6 +136,24 @@ def compute_isolated_margin_after_fill(
 
 
 @concrete
+def compute_free_wallet(wallet_after: int, currency: str, other_isolated: Iterable[tuple[str, int]]) -> int:
+    """The free wallet of ACC-006 (``unallocated``): the wallet after a fill beyond the *other* isolated pools in it.
+
+    ``wallet_after`` is the account's ``currency`` wallet after the fill (realised PnL and fee included);
+    ``other_isolated`` the (settlement currency, isolated margin) of each of the account's other isolated
+    positions.  Only pools settled in ``currency`` hold part of this wallet: a pool in another currency (an
+    isolated XBTUSDT position beside an XBt wallet) is money of another wallet and is not subtracted
+    (redteam25_1).  The engine's ``Fills.apply_effect`` and the rules model's
+    :func:`get_isolated_margin_after_fill` both compute the argument here.
+    """
+    free = wallet_after
+    for other_currency, margin in other_isolated:
+        if other_currency == currency:
+            free -= margin  # another isolated pool's margin is not the account's to move
+    return free
+
+
+@concrete
 def get_opened_qty(old_qty: int, new_qty: int) -> int:
     """The signed part of a position change that opens or increases (0 for a pure reduction)."""
     if old_qty == 0 or (old_qty > 0) != (new_qty > 0):
@@ -159,11 +179,15 @@ def get_isolated_margin_after_fill(
     new = compute_requirement(inst, after, holding.leverage_hundredths, holding.chosen_tier)
     opened = get_opened_qty(holding.position.qty, after.qty)
     premium = 0 if price is None else compute_order_premium(inst, opened, price, ledger.marks[symbol])
-    unallocated = ledger.wallet(account_id, inst.settl_currency) + realised
-    for (account, other_symbol), other in sorted(ledger.holdings.items()):
-        same_currency = ledger.instrument_map[other_symbol].settl_currency == inst.settl_currency
-        if account == account_id and other_symbol != symbol and other.is_isolated and same_currency:
-            unallocated -= other.isolated_margin  # another isolated pool's margin is not the account's to move
+    unallocated = compute_free_wallet(
+        ledger.wallet(account_id, inst.settl_currency) + realised,
+        inst.settl_currency,
+        (
+            (ledger.instrument_map[other_symbol].settl_currency, other.isolated_margin)
+            for (account, other_symbol), other in sorted(ledger.holdings.items())
+            if account == account_id and other_symbol != symbol and other.is_isolated
+        ),
+    )
     return compute_isolated_margin_after_fill(
         holding.isolated_margin,
         old.pos_init + old.pos_comm,

@@ -56,7 +56,11 @@ from perpspec.rules.solvency import (
     is_spot_spend_allowed,
     is_spot_spend_withdrawable,
 )
-from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill, get_opened_qty
+from perpspec.rules.waterfall_postings import (
+    compute_free_wallet,
+    compute_isolated_margin_after_fill,
+    get_opened_qty,
+)
 
 UNFUNDED_TEXT: Final = "Canceled: the account's trade left its available balance below zero"  # MRG-067
 
@@ -771,19 +775,15 @@ class Fills:
             ps.qty, ps.cost = position.qty, position.cost
             premium = unallocated = 0
             if ps.qty != 0:
-                # a fill that opens worse than mark brings its premium (MRG-041; MRG-060 charged it against the
-                # mark of the order's moment) into the pool, and a reduction's loss beyond what the pool holds is
-                # paid, from money the account has: its wallet beyond every other isolated pool's margin
+                # a fill opening worse than mark brings its premium (MRG-041, charged by MRG-060 at the order's mark)
+                # into the pool, a reduction's loss beyond the pool is paid: both from ACC-006's free wallet
                 if price is not None:
                     premium = compute_order_premium(
                         inst, get_opened_qty(old_qty, position.qty), price, self.market.marks[inst.symbol]
                     )
-                unallocated = account.wallet(asset) + wallet_delta - sum(
-                    other.iso_margin
-                    for other_symbol, other in account.positions.items()
-                    if other is not ps and other.leverage != CROSS
-                    and self.market.instrument_map[other_symbol].settl_currency == asset
-                )
+                unallocated = compute_free_wallet(account.wallet(asset) + wallet_delta, asset, (
+                    (self.market.instrument_map[s].settl_currency, other.iso_margin)
+                    for s, other in account.positions.items() if other is not ps and other.leverage != CROSS))
             ps.iso_margin = compute_isolated_margin_after_fill(
                 old_margin, old_req, self.risk.isolated_requirement(inst, ps), realised, premium, unallocated, old_qty,
                 ps.qty,
