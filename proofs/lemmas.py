@@ -43,6 +43,17 @@ SIGNED_PRODUCT_RIGHT = Lemma(
     conclusion=lambda a, b: ite(b >= 0, a * b, -(a * (-b))) == a * b,
 )
 
+# A division by a product with a positive constant factor, emitted as two divisions (proofs/specialise/emit.py:
+# ``n // (a * c)`` is ``(n // a) // c``, so no product beyond mypyc's native range is formed).  Floors nest for a
+# positive second divisor: ⌊⌊x⌋ / c⌋ = ⌊x / c⌋ for any real x (here x = n / a, a ≠ 0).  The linear abstraction
+# cannot see it through the two uninterpreted divisions until an instance is assumed.
+NESTED_FLOOR = Lemma(
+    name="(n // a) // b = n // (a·b) for a ≠ 0, b > 0",
+    params=("n", "a", "b"),
+    premise=lambda _n, a, b: and_(a != 0, b > 0),
+    conclusion=lambda n, a, b: floordiv(floordiv(n, a), b) == floordiv(n, a * b),
+)
+
 
 def lot_value_numerator(inst: Instrument) -> int:
     """``N``: an inverse lot is worth ``round_half_up(N / price)`` minor units."""

@@ -114,6 +114,10 @@ def _register() -> None:
         if load_instrument(symbol).is_inverse:
             # an inverse value's -(qty // lot) * lot_value is emitted on its sign (proofs/specialise/emit.py)
             known_bad.append(("value", "signed-product-unnegated", "a negative factor's product left unnegated"))
+            # an inverse price step's N // (step * tick) is emitted as (N // step) // tick (proofs/specialise/emit.py)
+            known_bad.append(
+                ("position_prices_cross", "nested-floor-inner-ceil", "a nested floor's first division rounded up")
+            )
         for kernel, mutation, what in known_bad:
             _add(
                 Obligation(

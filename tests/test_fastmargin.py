@@ -1,4 +1,5 @@
-"""engine.core.fastmargin equals the rules it memoises (MRG-042, MRG-046), on generated books and marks.
+"""engine.core.fastmargin equals the rules it memoises (MRG-042, MRG-046), on generated books and marks; an explicit
+order set is MRG-046 itself.
 
 The memo reuses a non-crossing order's term across calls, so the test calls
 it repeatedly on one shared table with books and marks that change between
@@ -7,12 +8,19 @@ calls — crossing and non-crossing orders, empty sides, every instrument kind.
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from perpspec.engine.core import commands as c
+from perpspec.engine.core import fastmargin
+from perpspec.engine.core import risk as risk_module
 from perpspec.engine.core.accounts import PositionState
+from perpspec.engine.core.events import Accepted, Event
+from perpspec.engine.core.exchange import Engine
 from perpspec.engine.core.fastmargin import (
-    contract_order_margin,
     margin_of_sides,
     order_sides,
     resting_order_margin,
@@ -20,9 +28,15 @@ from perpspec.engine.core.fastmargin import (
     sides_plus,
 )
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.order_margin import compute_contract_order_margin, compute_order_sides
+from perpspec.rules.order_margin import OrderMargin, compute_contract_order_margin, compute_order_sides
 from perpspec.rules.position import Position, apply_fill
 from tests.strategies import instruments
+
+
+def ok(engine: Engine, command: object) -> list[Event]:
+    events = engine.process(command)  # type: ignore[arg-type]
+    assert isinstance(events[-1], Accepted), (command, events[-1])
+    return events
 
 
 @st.composite
@@ -51,16 +65,32 @@ def test_memoised_order_sides_equal_the_rule_across_changing_books(inst: Instrum
         assert order_sides(inst, orders, mark, best_bid, best_ask) == expected
 
 
-@given(inst=instruments(), data=st.data(), fill_qty=st.integers(-40, 40), leverage=st.sampled_from((0, 100, 1_000, 10_000)))
-def test_memoised_contract_order_margin_equals_the_rule(
-    inst: Instrument, data: st.DataObject, fill_qty: int, leverage: int
-) -> None:
-    orders, mark, best_bid, best_ask = data.draw(situations(inst))
-    position = Position()
-    if fill_qty:
-        position, _ = apply_fill(inst, position, fill_qty * inst.lot_size, mark)
-    expected = compute_contract_order_margin(inst, position, orders, mark, best_bid, best_ask, leverage)
-    assert contract_order_margin(inst, position, orders, mark, best_bid, best_ask, leverage) == expected
+def test_an_explicit_order_set_is_judged_by_mrg_046_itself_not_a_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Risk.contract_order_margin`` given orders (an amend's "after") calls the rule ``compute_contract_order_margin``
+    (session 19: ``fastmargin.contract_order_margin`` was a second composition of MRG-046's steps; now gone)."""
+    assert not hasattr(fastmargin, "contract_order_margin")
+    engine = Engine()
+    ok(engine, c.PriceUpdate(time_ms=0, symbol="XBTUSD", mark_price=5_000_000, index_price=5_000_000))
+    for account in (1, 2):
+        ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**10))
+    ok(engine, c.PlaceOrder(time_ms=1, account=2, symbol="XBTUSD", side="Sell", order_qty=500, price=5_010_000))
+    ok(engine, c.PlaceOrder(time_ms=1, account=1, symbol="XBTUSD", side="Buy", order_qty=700, price=5_020_000))
+    inst = engine.instrument_map["XBTUSD"]
+    ps = engine.accounts[1].positions["XBTUSD"]
+    orders = ((300, 4_990_000), (-200, 5_030_000))
+    calls: list[tuple[int, int]] = []
+
+    def spy(*args: Any) -> OrderMargin:
+        calls.append((args[3], args[6]))
+        return compute_contract_order_margin(*args)
+
+    monkeypatch.setattr(risk_module, "compute_contract_order_margin", spy)
+    total = engine.risk.contract_order_margin(inst, ps, orders)
+    best_bid, best_ask = engine.market.best("XBTUSD")
+    expected = compute_contract_order_margin(inst, ps.position, orders, 5_000_000, best_bid, best_ask, ps.leverage)
+    assert calls == [(5_000_000, ps.leverage)]
+    assert total == expected.total > 0
 
 
 @given(inst=instruments(), data=st.data())

@@ -31,12 +31,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from perpspec.engine.core import orders as o
-from perpspec.engine.core.accounts import Account, compute_usd_volume
+from perpspec.engine.core.accounts import MINOR_PER_UNIT, Account
 from perpspec.engine.core.book import Fill
 from perpspec.engine.core.ledger import LIQUIDATOR, peek_position
 from perpspec.engine.core.liquidation_guard import closes_exactly, is_cross_close_kept
 from perpspec.engine.core.orders import Order
 from perpspec.engine.kernels import dispatch
+from perpspec.rules.fee_tier import compute_usd_volume
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS as MARGIN_CROSS
 from perpspec.rules.position import Position
@@ -274,7 +275,9 @@ def _apply(
         else:
             running[order_key] = (maker, seen[1] + qty, seen[2] - qty)
     touched: dict[Any, None] = {taker.account: None} if made else {}
-    usd_price = market.usd_price(inst)
+    # ACC-009's inputs of every fill but its quantity and price, read once (accounts.compute_usd_volume's, per fill)
+    usd_price, usd_scale = market.usd_price(inst)
+    minor = MINOR_PER_UNIT.get(asset, 1)
     time_ms = stream.time_ms
     index = guard.index
     taker_fee = guard.taker_fee
@@ -345,7 +348,7 @@ def _apply(
                          leaves=leaves, cum=cum)
         # fee-tier volume, each fill's rounded down as the general path's; summed per account (today's volume is
         # read from tomorrow on: nothing in the sweep reads it) and added once below
-        usd = compute_usd_volume(inst, qty, price, usd_price)
+        usd = compute_usd_volume(inst, qty, price, usd_price, usd_scale, minor)
         taker_usd += usd
         if maker.account >= 0:
             volumes[maker_key] = volumes.get(maker_key, 0) + usd

@@ -29,7 +29,10 @@ The engine's pre-trade check uses three more shortcuts, each exact:
 The results are the same integers ``compute_order_sides`` and
 ``compute_contract_order_margin`` return — ``tests/test_fastmargin.py`` checks
 that differentially on generated books, orders, marks and positions — and
-nothing here is a rule: the rules stay the single source.
+nothing here is a rule: the rules stay the single source.  MRG-046 over a set of
+orders given explicitly (an amend's "after") is the rule itself,
+``compute_contract_order_margin``, called by ``Risk.contract_order_margin``: this
+module keeps no composition of its own for it.
 """
 
 from __future__ import annotations
@@ -232,21 +235,6 @@ def order_sides(
 ) -> tuple[OrderSide, OrderSide]:
     """Equal to ``rules.order_margin.compute_order_sides(inst, orders, mark_price, best_bid, best_ask)``."""
     return sides_of(order_sums(inst, orders, mark_price, best_bid, best_ask))
-
-
-def contract_order_margin(
-    inst: Instrument,
-    position: Position,
-    orders: tuple[tuple[int, int], ...],
-    mark_price: int,
-    best_bid: int,
-    best_ask: int,
-    leverage_hundredths: int,
-) -> OrderMargin:
-    """Equal to ``rules.order_margin.compute_contract_order_margin`` (MRG-046), with memoised sides."""
-    bids, asks = order_sides(inst, orders, mark_price, best_bid, best_ask)
-    init_req = compute_order_margin_req_ppm(inst, position.cost, bids, asks, leverage_hundredths)
-    return compute_order_margin(inst, position.qty, bids, asks, init_req, inst.taker_fee_ppm)
 
 
 def resting_sums(inst: Instrument, ps: RestingOrders, mark_price: int, best_bid: int, best_ask: int) -> Sums:

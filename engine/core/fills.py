@@ -111,7 +111,7 @@ class Fills:
         # ACC-007: the fee rate of each maker order of the current sweep, by order id, and how much of the incoming
         # order its earlier fills took (how many fills counted, their quantity) (not state)
         self._rates: dict[int, int] = {}
-        self._taken = [0, 0]
+        self._taken_count = self._taken_qty = 0  # compiled: two native ints (a list's were boxed at each update)
         self._pairs: dict[int, tuple[int, int]] = {}  # each maker account's (maker, taker) rate, read once per sweep
         # MRG-067's reading position in the command's events (not state): the events list it read, and how far
         self._after_trade_out: list[Any] | None = None
@@ -532,7 +532,7 @@ class Fills:
     def new_sweep(self) -> dict[int, int]:
         """Forget the last sweep's ACC-007 rates; the (new) table the next sweep's guard fills in."""
         self._rates = {}
-        self._taken = [0, 0]
+        self._taken_count = self._taken_qty = 0
         self._pairs = {}
         return self._rates
 
@@ -544,18 +544,19 @@ class Fills:
         quantity) and kept for the sweep: the guard judges every fill, and the fills are applied, at this rate.
         """
         rates = self._rates
-        fee = rates.get(maker.order_id)
+        key: Any = maker.order_id  # compiled: an id boxed once for the lookup and the store
+        fee = rates.get(key)
         if fee is None:
-            taken = self._taken
-            for done in range(taken[0], len(fills)):
-                taken[1] += fills[done][1]
-            taken[0] = len(fills)
-            pair = self._pairs.get(maker.account)
+            taken_qty, count = self._taken_qty, len(fills)
+            for done in range(self._taken_count, count):
+                taken_qty += fills[done][1]
+            self._taken_count, self._taken_qty = count, taken_qty
+            account: Any = maker.account
+            pair = self._pairs.get(account)
             if pair is None:  # the account's rates, one tier look-up (a fee tier is fixed within a command)
-                pair = self._pairs[maker.account] = self.fee_pair(self.ledger.accounts[maker.account], inst)
-            fee = rates[maker.order_id] = compute_resting_fee_ppm(
-                maker.shown_qty, maker.leaves_qty, taker.leaves_qty - taken[1], pair[0], pair[1]
-            )
+                pair = self._pairs[account] = self.fee_pair(self.ledger.accounts[account], inst)
+            fee = rates[key] = compute_resting_fee_ppm(maker.shown_qty, maker.leaves_qty,
+                                                       taker.leaves_qty - taken_qty, pair[0], pair[1])
         return fee
 
     def fee_pair(self, account: Account, inst: Instrument) -> tuple[int, int]:
@@ -565,7 +566,6 @@ class Fills:
         tier = account.fee_tier(inst, self.stream.time_ms)
         rates = fee_rates(inst)
         return rates[0][tier], rates[1][tier]
-
 
     def _apply_fills(self, inst: Instrument, taker: Order, fills: list[Fill], dropped: list[Order]) -> None:
         """Money and bookkeeping of a sweep: ACC-004 per fill, executions, maker orders, positions."""

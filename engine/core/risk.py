@@ -20,7 +20,6 @@ from typing import Any, Final
 from perpspec.engine.core.accounts import Account, PositionState
 from perpspec.engine.core.events import PositionUpdate
 from perpspec.engine.core.fastmargin import (
-    contract_order_margin,
     instrument_names,
     order_sides,
     resting_order_margin_total,
@@ -45,6 +44,7 @@ from perpspec.rules.margin import (
     compute_position_backing,
     compute_threshold_price,
 )
+from perpspec.rules.order_margin import compute_contract_order_margin
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.solvency import PoolState, compute_spot_spendable
 
@@ -88,7 +88,12 @@ class Risk:
     def contract_order_margin(
         self, inst: Instrument, ps: PositionState, orders: tuple[tuple[int, int], ...] | None = None
     ) -> int:
-        """MRG-046 total of ``orders`` (default: the position's resting orders, kept summed with them)."""
+        """MRG-046 total of ``orders`` (default: the position's resting orders, kept summed with them).
+
+        Given ``orders``: the rule, ``rules.order_margin.compute_contract_order_margin``.  Default: the kept sums
+        (``fastmargin.resting_order_margin_total``: MRG-042's per-order terms summed, then the proved
+        ``order_margin_*`` kernel or the rule's MRG-045/044).
+        """
         if orders is None:
             if not ps.orders:
                 return 0
@@ -97,7 +102,9 @@ class Risk:
         if not orders:
             return 0
         best_bid, best_ask = self.market.best(inst.symbol)
-        return contract_order_margin(
+        # MRG-046 itself (not a composition of its steps kept here): orders given explicitly are an amend's
+        # "after" or a replaced record, never on the order path the kept sums serve
+        return compute_contract_order_margin(
             inst, ps.position, orders, self.market.marks[inst.symbol], best_bid, best_ask, ps.leverage
         ).total
 

@@ -29,25 +29,30 @@ def position_margin_cross(qty: int, cost: int, mark_price: int, cross_balance: i
     t11 = ((-((-(t0 * t5)) // 1000000)) + t8) + (-((-(t0 * (0 if (t10 <= 0) else t10))) // 100000000))
     t12 = t7 + t8
     t13 = -(qty // 100)
-    t14 = (2000000000000 + mark_price) // (2 * mark_price)
-    t15 = (t13 * t14) if (t13 >= 0) else (-((-t13) * t14))
-    t16 = t15 - cost
-    t17 = t12 + t16
-    t18 = ((-qty) if (qty < 0) else qty) // 100
-    t19 = 1 if (t18 == 0) else t18
-    t20 = ((cross_balance - t11) - cost) // t19
-    t21 = -t20
-    t22 = (100000000 if (t20 <= 0) else ((-((-1000000000000) // ((t20 if (t20 >= 1) else 1) * 50))) * 50)) if t9 else (100000000 if (t21 <= 0) else ((1000000000000 // ((t21 if (t21 >= 1) else 1) * 50)) * 50))
-    t23 = 0 if t6 else (t22 if (t22 >= 1) else 1)
-    t24 = t23 if (t23 >= 50) else 50
-    t25 = 0 if t6 else (t24 if (t24 <= 100000000) else 100000000)
-    t26 = ((cross_balance - t8) - cost) // t19
-    t27 = -t26
-    t28 = (100000000 if (t26 <= 0) else ((-((-1000000000000) // ((t26 if (t26 >= 1) else 1) * 50))) * 50)) if t9 else (100000000 if (t27 <= 0) else ((1000000000000 // ((t27 if (t27 >= 1) else 1) * 50)) * 50))
-    t29 = 0 if t6 else (t28 if (t28 >= 1) else 1)
-    t30 = t29 if (t29 >= 50) else 50
-    t31 = 0 if t6 else (t30 if (t30 <= 100000000) else 100000000)
-    return (qty, 0, t2, t4, t5, cost, t7, t8, 0, t12, t11, t15, t16, t17, t25, t31)
+    t14 = 2000000000000 + mark_price
+    t15 = (t14 // mark_price) // 2
+    t16 = (t13 * t15) if (t13 >= 0) else (-((-t13) * t15))
+    t17 = t16 - cost
+    t18 = t12 + t17
+    t19 = ((-qty) if (qty < 0) else qty) // 100
+    t20 = 1 if (t19 == 0) else t19
+    t21 = ((cross_balance - t11) - cost) // t20
+    t22 = -t21
+    t23 = t22 if (t22 >= 1) else 1
+    t24 = t21 if (t21 >= 1) else 1
+    t25 = (100000000 if (t21 <= 0) else ((-(((-1000000000000) // t24) // 50)) * 50)) if t9 else (100000000 if (t22 <= 0) else (((1000000000000 // t23) // 50) * 50))
+    t26 = 0 if t6 else (t25 if (t25 >= 1) else 1)
+    t27 = t26 if (t26 >= 50) else 50
+    t28 = 0 if t6 else (t27 if (t27 <= 100000000) else 100000000)
+    t29 = ((cross_balance - t8) - cost) // t20
+    t30 = -t29
+    t31 = t30 if (t30 >= 1) else 1
+    t32 = t29 if (t29 >= 1) else 1
+    t33 = (100000000 if (t29 <= 0) else ((-(((-1000000000000) // t32) // 50)) * 50)) if t9 else (100000000 if (t30 <= 0) else (((1000000000000 // t31) // 50) * 50))
+    t34 = 0 if t6 else (t33 if (t33 >= 1) else 1)
+    t35 = t34 if (t34 >= 50) else 50
+    t36 = 0 if t6 else (t35 if (t35 <= 100000000) else 100000000)
+    return (qty, 0, t2, t4, t5, cost, t7, t8, 0, t12, t11, t16, t17, t18, t28, t36)
 
 
 def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths: int, pos_cross: int, funding_rate_e8: int) -> tuple[int, int, int, int, int, int, int, int, int, int, int, int, int, int, int, int]:
@@ -74,26 +79,31 @@ def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hund
     t15 = ((-((-(t0 * t8)) // 1000000)) + t12) + (-((-(t0 * (0 if (t14 <= 0) else t14))) // 100000000))
     t16 = (t11 + t12) + t10
     t17 = -(qty // 100)
-    t18 = (2000000000000 + mark_price) // (2 * mark_price)
-    t19 = (t17 * t18) if (t17 >= 0) else (-((-t17) * t18))
-    t20 = t19 - cost
-    t21 = 0 if t5 else t16
-    t22 = t16 + t20
-    t23 = ((-qty) if (qty < 0) else qty) // 100
-    t24 = 1 if (t23 == 0) else t23
-    t25 = ((t21 - t15) - cost) // t24
-    t26 = -t25
-    t27 = (100000000 if (t25 <= 0) else ((-((-1000000000000) // ((t25 if (t25 >= 1) else 1) * 50))) * 50)) if t13 else (100000000 if (t26 <= 0) else ((1000000000000 // ((t26 if (t26 >= 1) else 1) * 50)) * 50))
-    t28 = 0 if t9 else (t27 if (t27 >= 1) else 1)
-    t29 = t28 if (t28 >= 50) else 50
-    t30 = 0 if t9 else (t29 if (t29 <= 100000000) else 100000000)
-    t31 = ((t21 - t12) - cost) // t24
-    t32 = -t31
-    t33 = (100000000 if (t31 <= 0) else ((-((-1000000000000) // ((t31 if (t31 >= 1) else 1) * 50))) * 50)) if t13 else (100000000 if (t32 <= 0) else ((1000000000000 // ((t32 if (t32 >= 1) else 1) * 50)) * 50))
-    t34 = 0 if t9 else (t33 if (t33 >= 1) else 1)
-    t35 = t34 if (t34 >= 50) else 50
-    t36 = 0 if t9 else (t35 if (t35 <= 100000000) else 100000000)
-    return (qty, leverage_hundredths, t2, t7, t8, cost, t11, t12, t10, t16, t15, t19, t20, t22, t30, t36)
+    t18 = 2000000000000 + mark_price
+    t19 = (t18 // mark_price) // 2
+    t20 = (t17 * t19) if (t17 >= 0) else (-((-t17) * t19))
+    t21 = t20 - cost
+    t22 = 0 if t5 else t16
+    t23 = t16 + t21
+    t24 = ((-qty) if (qty < 0) else qty) // 100
+    t25 = 1 if (t24 == 0) else t24
+    t26 = ((t22 - t15) - cost) // t25
+    t27 = -t26
+    t28 = t27 if (t27 >= 1) else 1
+    t29 = t26 if (t26 >= 1) else 1
+    t30 = (100000000 if (t26 <= 0) else ((-(((-1000000000000) // t29) // 50)) * 50)) if t13 else (100000000 if (t27 <= 0) else (((1000000000000 // t28) // 50) * 50))
+    t31 = 0 if t9 else (t30 if (t30 >= 1) else 1)
+    t32 = t31 if (t31 >= 50) else 50
+    t33 = 0 if t9 else (t32 if (t32 <= 100000000) else 100000000)
+    t34 = ((t22 - t12) - cost) // t25
+    t35 = -t34
+    t36 = t35 if (t35 >= 1) else 1
+    t37 = t34 if (t34 >= 1) else 1
+    t38 = (100000000 if (t34 <= 0) else ((-(((-1000000000000) // t37) // 50)) * 50)) if t13 else (100000000 if (t35 <= 0) else (((1000000000000 // t36) // 50) * 50))
+    t39 = 0 if t9 else (t38 if (t38 >= 1) else 1)
+    t40 = t39 if (t39 >= 50) else 50
+    t41 = 0 if t9 else (t40 if (t40 <= 100000000) else 100000000)
+    return (qty, leverage_hundredths, t2, t7, t8, cost, t11, t12, t10, t16, t15, t20, t21, t23, t33, t41)
 
 
 def order_margin_cross(qty: int, cost: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int) -> tuple[int, int, int, int, int, int]:
@@ -157,14 +167,17 @@ def order_term(order_qty: int, order_price: int, mark_price: int, best_bid: int,
     """
     t0 = ((best_ask if (best_ask < order_price) else order_price) if (best_ask > 0) else order_price) if (order_qty > 0) else order_price
     t1 = -(order_qty // 100)
-    t2 = (2000000000000 + t0) // (2 * t0)
-    t3 = (t1 * t2) if (t1 >= 0) else (-((-t1) * t2))
-    t4 = (-t3) if (t3 < 0) else t3
-    t5 = (2000000000000 + order_price) // (2 * order_price)
-    t6 = (2000000000000 + mark_price) // (2 * mark_price)
-    t7 = ((t1 * t5) if (t1 >= 0) else (-((-t1) * t5))) - ((t1 * t6) if (t1 >= 0) else (-((-t1) * t6)))
-    t8 = 0 if (t7 <= 0) else t7
-    return (t4, t8)
+    t2 = 2000000000000 + t0
+    t3 = (t2 // t0) // 2
+    t4 = (t1 * t3) if (t1 >= 0) else (-((-t1) * t3))
+    t5 = (-t4) if (t4 < 0) else t4
+    t6 = 2000000000000 + order_price
+    t7 = (t6 // order_price) // 2
+    t8 = 2000000000000 + mark_price
+    t9 = (t8 // mark_price) // 2
+    t10 = ((t1 * t7) if (t1 >= 0) else (-((-t1) * t7))) - ((t1 * t9) if (t1 >= 0) else (-((-t1) * t9)))
+    t11 = 0 if (t10 <= 0) else t10
+    return (t5, t11)
 
 
 def order_requirement_cross(qty: int, cost: int, mark_price: int, order_margin_before: int, order_margin_after: int, order_qty: int, order_price: int) -> tuple[int]:
@@ -182,17 +195,19 @@ def order_requirement_cross(qty: int, cost: int, mark_price: int, order_margin_b
     t6 = order_qty < 0
     t7 = qty < 0
     t8 = (0 if (((-order_qty) if t6 else order_qty) > ((-qty) if t7 else qty)) else t5) if (((qty > 0) and t6) or (t7 and (order_qty > 0))) else qty
-    t9 = (2000000000000 + order_price) // (2 * order_price)
-    t10 = -((t5 - t8) // 100)
-    t11 = (cost if (t8 == qty) else ((cost * t8) // (1 if t4 else qty))) + ((t10 * t9) if (t10 >= 0) else (-((-t10) * t9)))
-    t12 = (-t11) if (t11 < 0) else t11
-    t13 = -((20000000000 - t12) // 15000000000)
-    t14 = (0 if (t13 <= 0) else t13) * 5000
-    t15 = -(qty // 100)
-    t16 = (2000000000000 + mark_price) // (2 * mark_price)
-    t17 = (((-((-(t12 * (5000 + t14))) // 1000000)) + (-((-((t12 + (-((-(t12 * (10000 + t14))) // 1000000))) * 750)) // 1000000))) - ((-((-(t1 * (5000 + t3))) // 1000000)) + (-((-((t1 + (-((-(t1 * (10000 + t3))) // 1000000))) * 750)) // 1000000)))) - (((t15 * t9) if (t15 >= 0) else (-((-t15) * t9))) - ((t15 * t16) if (t15 >= 0) else (-((-t15) * t16))))
-    t18 = (t0 + (0 if t4 else (0 if (t17 <= 0) else t17))) if (t0 > 0) else 0
-    return (t18,)
+    t9 = 2000000000000 + order_price
+    t10 = (t9 // order_price) // 2
+    t11 = -((t5 - t8) // 100)
+    t12 = (cost if (t8 == qty) else ((cost * t8) // (1 if t4 else qty))) + ((t11 * t10) if (t11 >= 0) else (-((-t11) * t10)))
+    t13 = (-t12) if (t12 < 0) else t12
+    t14 = -((20000000000 - t13) // 15000000000)
+    t15 = (0 if (t14 <= 0) else t14) * 5000
+    t16 = -(qty // 100)
+    t17 = 2000000000000 + mark_price
+    t18 = (t17 // mark_price) // 2
+    t19 = (((-((-(t13 * (5000 + t15))) // 1000000)) + (-((-((t13 + (-((-(t13 * (10000 + t15))) // 1000000))) * 750)) // 1000000))) - ((-((-(t1 * (5000 + t3))) // 1000000)) + (-((-((t1 + (-((-(t1 * (10000 + t3))) // 1000000))) * 750)) // 1000000)))) - (((t16 * t10) if (t16 >= 0) else (-((-t16) * t10))) - ((t16 * t18) if (t16 >= 0) else (-((-t16) * t18))))
+    t20 = (t0 + (0 if t4 else (0 if (t19 <= 0) else t19))) if (t0 > 0) else 0
+    return (t20,)
 
 
 def order_requirement_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths: int, pos_cross: int, order_margin_before: int, order_margin_after: int, order_qty: int, order_price: int) -> tuple[int]:
@@ -214,19 +229,21 @@ def order_requirement_isolated(qty: int, cost: int, mark_price: int, leverage_hu
     t10 = order_qty < 0
     t11 = qty < 0
     t12 = (0 if (((-order_qty) if t10 else order_qty) > ((-qty) if t11 else qty)) else t9) if (((qty > 0) and t10) or (t11 and (order_qty > 0))) else qty
-    t13 = (2000000000000 + order_price) // (2 * order_price)
-    t14 = -((t9 - t12) // 100)
-    t15 = (cost if (t12 == qty) else ((cost * t12) // (1 if t7 else qty))) + ((t14 * t13) if (t14 >= 0) else (-((-t14) * t13)))
-    t16 = (-t15) if (t15 < 0) else t15
-    t17 = -((20000000000 - t16) // 15000000000)
-    t18 = (0 if (t17 <= 0) else t17) * 5000
-    t19 = 10000 + t18
-    t20 = 0 if (t5 or (t9 == 0)) else pos_cross
-    t21 = -(qty // 100)
-    t22 = (2000000000000 + mark_price) // (2 * mark_price)
-    t23 = (((-((-(t16 * (5000 + t18))) // 1000000)) + (-((-(((t16 + (-((-(t16 * (t19 if t5 else (t6 if (t6 >= t19) else t19)))) // 1000000))) + (0 if (t20 <= 0) else t20)) * 750)) // 1000000))) - ((-((-(t1 * (5000 + t3))) // 1000000)) + (-((-(((t1 + (-((-(t1 * (t4 if t5 else (t6 if (t6 >= t4) else t4)))) // 1000000))) + (0 if (t8 <= 0) else t8)) * 750)) // 1000000)))) - (((t21 * t13) if (t21 >= 0) else (-((-t21) * t13))) - ((t21 * t22) if (t21 >= 0) else (-((-t21) * t22))))
-    t24 = (t0 + (0 if t7 else (0 if (t23 <= 0) else t23))) if (t0 > 0) else 0
-    return (t24,)
+    t13 = 2000000000000 + order_price
+    t14 = (t13 // order_price) // 2
+    t15 = -((t9 - t12) // 100)
+    t16 = (cost if (t12 == qty) else ((cost * t12) // (1 if t7 else qty))) + ((t15 * t14) if (t15 >= 0) else (-((-t15) * t14)))
+    t17 = (-t16) if (t16 < 0) else t16
+    t18 = -((20000000000 - t17) // 15000000000)
+    t19 = (0 if (t18 <= 0) else t18) * 5000
+    t20 = 10000 + t19
+    t21 = 0 if (t5 or (t9 == 0)) else pos_cross
+    t22 = -(qty // 100)
+    t23 = 2000000000000 + mark_price
+    t24 = (t23 // mark_price) // 2
+    t25 = (((-((-(t17 * (5000 + t19))) // 1000000)) + (-((-(((t17 + (-((-(t17 * (t20 if t5 else (t6 if (t6 >= t20) else t20)))) // 1000000))) + (0 if (t21 <= 0) else t21)) * 750)) // 1000000))) - ((-((-(t1 * (5000 + t3))) // 1000000)) + (-((-(((t1 + (-((-(t1 * (t4 if t5 else (t6 if (t6 >= t4) else t4)))) // 1000000))) + (0 if (t8 <= 0) else t8)) * 750)) // 1000000)))) - (((t22 * t14) if (t22 >= 0) else (-((-t22) * t14))) - ((t22 * t24) if (t22 >= 0) else (-((-t22) * t24))))
+    t26 = (t0 + (0 if t7 else (0 if (t25 <= 0) else t25))) if (t0 > 0) else 0
+    return (t26,)
 
 
 def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int, order_qty: int, order_price: int, best_bid: int, best_ask: int) -> tuple[int, int, int, int, int, int, int, int, int]:
@@ -238,61 +255,64 @@ def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value
     t0 = order_qty > 0
     t1 = ((best_ask if (best_ask < order_price) else order_price) if (best_ask > 0) else order_price) if t0 else order_price
     t2 = -(order_qty // 100)
-    t3 = (2000000000000 + t1) // (2 * t1)
-    t4 = (t2 * t3) if (t2 >= 0) else (-((-t2) * t3))
-    t5 = (-t4) if (t4 < 0) else t4
-    t6 = (2000000000000 + order_price) // (2 * order_price)
-    t7 = (2000000000000 + mark_price) // (2 * mark_price)
-    t8 = ((t2 * t6) if (t2 >= 0) else (-((-t2) * t6))) - ((t2 * t7) if (t2 >= 0) else (-((-t2) * t7)))
-    t9 = 0 if (t8 <= 0) else t8
-    t10 = -order_qty
-    t11 = bid_qty + (order_qty if t0 else 0)
-    t12 = bid_value + (t5 if t0 else 0)
-    t13 = bid_premium + (t9 if t0 else 0)
-    t14 = ask_qty + (0 if t0 else t10)
-    t15 = ask_value + (0 if t0 else t5)
-    t16 = ask_premium + (0 if t0 else t9)
-    t17 = (-cost) if (cost < 0) else cost
-    t18 = -((20000000000 - (t17 + (bid_value if (bid_value >= ask_value) else ask_value))) // 15000000000)
-    t19 = -qty
-    t20 = 0 if (t19 <= 0) else t19
-    t21 = 0 if (qty <= 0) else qty
-    t22 = bid_qty - (bid_qty if (bid_qty <= t20) else t20)
-    t23 = ask_qty - (ask_qty if (ask_qty <= t21) else t21)
-    t24 = t23 - t22
-    t25 = 1 if (bid_qty == 0) else bid_qty
-    t26 = -((-(bid_value * t22)) // t25)
-    t27 = 1 if (ask_qty == 0) else ask_qty
-    t28 = t26 + (-((-(ask_value * t23)) // t27))
-    t29 = -((-((t26 + (-((-(ask_value * (0 if (t24 <= 0) else t24))) // t27))) * (10000 + ((0 if (t18 <= 0) else t18) * 5000)))) // 1000000)
-    t30 = (t29 + ((-((-(bid_premium * t22)) // t25)) + (-((-(ask_premium * t23)) // t27)))) + ((-((-(t28 * 750)) // 1000000)) + (-((-((t28 + t29) * 750)) // 1000000)))
-    t31 = -((20000000000 - (t17 + (t12 if (t12 >= t15) else t15))) // 15000000000)
-    t32 = t11 - (t11 if (t11 <= t20) else t20)
-    t33 = t14 - (t14 if (t14 <= t21) else t21)
-    t34 = t33 - t32
-    t35 = 1 if (t11 == 0) else t11
-    t36 = -((-(t12 * t32)) // t35)
-    t37 = 1 if (t14 == 0) else t14
-    t38 = t36 + (-((-(t15 * t33)) // t37))
-    t39 = -((-((t36 + (-((-(t15 * (0 if (t34 <= 0) else t34))) // t37))) * (10000 + ((0 if (t31 <= 0) else t31) * 5000)))) // 1000000)
-    t40 = (t39 + ((-((-(t13 * t32)) // t35)) + (-((-(t16 * t33)) // t37)))) + ((-((-(t38 * 750)) // 1000000)) + (-((-((t38 + t39) * 750)) // 1000000)))
-    t41 = t40 - t30
-    t42 = -((20000000000 - t17) // 15000000000)
-    t43 = (0 if (t42 <= 0) else t42) * 5000
-    t44 = qty == 0
-    t45 = qty + order_qty
-    t46 = order_qty < 0
-    t47 = qty < 0
-    t48 = (0 if ((t10 if t46 else order_qty) > (t19 if t47 else qty)) else t45) if (((qty > 0) and t46) or (t47 and t0)) else qty
-    t49 = -((t45 - t48) // 100)
-    t50 = (cost if (t48 == qty) else ((cost * t48) // (1 if t44 else qty))) + ((t49 * t6) if (t49 >= 0) else (-((-t49) * t6)))
-    t51 = (-t50) if (t50 < 0) else t50
-    t52 = -((20000000000 - t51) // 15000000000)
-    t53 = (0 if (t52 <= 0) else t52) * 5000
-    t54 = -(qty // 100)
-    t55 = (((-((-(t51 * (5000 + t53))) // 1000000)) + (-((-((t51 + (-((-(t51 * (10000 + t53))) // 1000000))) * 750)) // 1000000))) - ((-((-(t17 * (5000 + t43))) // 1000000)) + (-((-((t17 + (-((-(t17 * (10000 + t43))) // 1000000))) * 750)) // 1000000)))) - (((t54 * t6) if (t54 >= 0) else (-((-t54) * t6))) - ((t54 * t7) if (t54 >= 0) else (-((-t54) * t7))))
-    t56 = (t41 + (0 if t44 else (0 if (t55 <= 0) else t55))) if (t41 > 0) else 0
-    return (t11, t12, t13, t14, t15, t16, t30, t40, t56)
+    t3 = 2000000000000 + t1
+    t4 = (t3 // t1) // 2
+    t5 = (t2 * t4) if (t2 >= 0) else (-((-t2) * t4))
+    t6 = (-t5) if (t5 < 0) else t5
+    t7 = 2000000000000 + order_price
+    t8 = (t7 // order_price) // 2
+    t9 = 2000000000000 + mark_price
+    t10 = (t9 // mark_price) // 2
+    t11 = ((t2 * t8) if (t2 >= 0) else (-((-t2) * t8))) - ((t2 * t10) if (t2 >= 0) else (-((-t2) * t10)))
+    t12 = 0 if (t11 <= 0) else t11
+    t13 = -order_qty
+    t14 = bid_qty + (order_qty if t0 else 0)
+    t15 = bid_value + (t6 if t0 else 0)
+    t16 = bid_premium + (t12 if t0 else 0)
+    t17 = ask_qty + (0 if t0 else t13)
+    t18 = ask_value + (0 if t0 else t6)
+    t19 = ask_premium + (0 if t0 else t12)
+    t20 = (-cost) if (cost < 0) else cost
+    t21 = -((20000000000 - (t20 + (bid_value if (bid_value >= ask_value) else ask_value))) // 15000000000)
+    t22 = -qty
+    t23 = 0 if (t22 <= 0) else t22
+    t24 = 0 if (qty <= 0) else qty
+    t25 = bid_qty - (bid_qty if (bid_qty <= t23) else t23)
+    t26 = ask_qty - (ask_qty if (ask_qty <= t24) else t24)
+    t27 = t26 - t25
+    t28 = 1 if (bid_qty == 0) else bid_qty
+    t29 = -((-(bid_value * t25)) // t28)
+    t30 = 1 if (ask_qty == 0) else ask_qty
+    t31 = t29 + (-((-(ask_value * t26)) // t30))
+    t32 = -((-((t29 + (-((-(ask_value * (0 if (t27 <= 0) else t27))) // t30))) * (10000 + ((0 if (t21 <= 0) else t21) * 5000)))) // 1000000)
+    t33 = (t32 + ((-((-(bid_premium * t25)) // t28)) + (-((-(ask_premium * t26)) // t30)))) + ((-((-(t31 * 750)) // 1000000)) + (-((-((t31 + t32) * 750)) // 1000000)))
+    t34 = -((20000000000 - (t20 + (t15 if (t15 >= t18) else t18))) // 15000000000)
+    t35 = t14 - (t14 if (t14 <= t23) else t23)
+    t36 = t17 - (t17 if (t17 <= t24) else t24)
+    t37 = t36 - t35
+    t38 = 1 if (t14 == 0) else t14
+    t39 = -((-(t15 * t35)) // t38)
+    t40 = 1 if (t17 == 0) else t17
+    t41 = t39 + (-((-(t18 * t36)) // t40))
+    t42 = -((-((t39 + (-((-(t18 * (0 if (t37 <= 0) else t37))) // t40))) * (10000 + ((0 if (t34 <= 0) else t34) * 5000)))) // 1000000)
+    t43 = (t42 + ((-((-(t16 * t35)) // t38)) + (-((-(t19 * t36)) // t40)))) + ((-((-(t41 * 750)) // 1000000)) + (-((-((t41 + t42) * 750)) // 1000000)))
+    t44 = t43 - t33
+    t45 = -((20000000000 - t20) // 15000000000)
+    t46 = (0 if (t45 <= 0) else t45) * 5000
+    t47 = qty == 0
+    t48 = qty + order_qty
+    t49 = order_qty < 0
+    t50 = qty < 0
+    t51 = (0 if ((t13 if t49 else order_qty) > (t22 if t50 else qty)) else t48) if (((qty > 0) and t49) or (t50 and t0)) else qty
+    t52 = -((t48 - t51) // 100)
+    t53 = (cost if (t51 == qty) else ((cost * t51) // (1 if t47 else qty))) + ((t52 * t8) if (t52 >= 0) else (-((-t52) * t8)))
+    t54 = (-t53) if (t53 < 0) else t53
+    t55 = -((20000000000 - t54) // 15000000000)
+    t56 = (0 if (t55 <= 0) else t55) * 5000
+    t57 = -(qty // 100)
+    t58 = (((-((-(t54 * (5000 + t56))) // 1000000)) + (-((-((t54 + (-((-(t54 * (10000 + t56))) // 1000000))) * 750)) // 1000000))) - ((-((-(t20 * (5000 + t46))) // 1000000)) + (-((-((t20 + (-((-(t20 * (10000 + t46))) // 1000000))) * 750)) // 1000000)))) - (((t57 * t8) if (t57 >= 0) else (-((-t57) * t8))) - ((t57 * t10) if (t57 >= 0) else (-((-t57) * t10))))
+    t59 = (t44 + (0 if t47 else (0 if (t58 <= 0) else t58))) if (t44 > 0) else 0
+    return (t14, t15, t16, t17, t18, t19, t33, t43, t59)
 
 
 def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths: int, pos_cross: int, bid_qty: int, bid_value: int, bid_premium: int, ask_qty: int, ask_value: int, ask_premium: int, order_qty: int, order_price: int, best_bid: int, best_ask: int) -> tuple[int, int, int, int, int, int, int, int, int]:
@@ -304,69 +324,72 @@ def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths:
     t0 = order_qty > 0
     t1 = ((best_ask if (best_ask < order_price) else order_price) if (best_ask > 0) else order_price) if t0 else order_price
     t2 = -(order_qty // 100)
-    t3 = (2000000000000 + t1) // (2 * t1)
-    t4 = (t2 * t3) if (t2 >= 0) else (-((-t2) * t3))
-    t5 = (-t4) if (t4 < 0) else t4
-    t6 = (2000000000000 + order_price) // (2 * order_price)
-    t7 = (2000000000000 + mark_price) // (2 * mark_price)
-    t8 = ((t2 * t6) if (t2 >= 0) else (-((-t2) * t6))) - ((t2 * t7) if (t2 >= 0) else (-((-t2) * t7)))
-    t9 = 0 if (t8 <= 0) else t8
-    t10 = -order_qty
-    t11 = bid_qty + (order_qty if t0 else 0)
-    t12 = bid_value + (t5 if t0 else 0)
-    t13 = bid_premium + (t9 if t0 else 0)
-    t14 = ask_qty + (0 if t0 else t10)
-    t15 = ask_value + (0 if t0 else t5)
-    t16 = ask_premium + (0 if t0 else t9)
-    t17 = (-cost) if (cost < 0) else cost
-    t18 = -((20000000000 - (t17 + (bid_value if (bid_value >= ask_value) else ask_value))) // 15000000000)
-    t19 = 10000 + ((0 if (t18 <= 0) else t18) * 5000)
-    t20 = leverage_hundredths == 0
-    t21 = -((-100000000) // (1 if t20 else leverage_hundredths))
-    t22 = -qty
-    t23 = 0 if (t22 <= 0) else t22
-    t24 = 0 if (qty <= 0) else qty
-    t25 = bid_qty - (bid_qty if (bid_qty <= t23) else t23)
-    t26 = ask_qty - (ask_qty if (ask_qty <= t24) else t24)
-    t27 = t26 - t25
-    t28 = 1 if (bid_qty == 0) else bid_qty
-    t29 = -((-(bid_value * t25)) // t28)
-    t30 = 1 if (ask_qty == 0) else ask_qty
-    t31 = t29 + (-((-(ask_value * t26)) // t30))
-    t32 = -((-((t29 + (-((-(ask_value * (0 if (t27 <= 0) else t27))) // t30))) * (t19 if t20 else (t21 if (t21 >= t19) else t19)))) // 1000000)
-    t33 = (t32 + ((-((-(bid_premium * t25)) // t28)) + (-((-(ask_premium * t26)) // t30)))) + ((-((-(t31 * 750)) // 1000000)) + (-((-((t31 + t32) * 750)) // 1000000)))
-    t34 = -((20000000000 - (t17 + (t12 if (t12 >= t15) else t15))) // 15000000000)
-    t35 = 10000 + ((0 if (t34 <= 0) else t34) * 5000)
-    t36 = t11 - (t11 if (t11 <= t23) else t23)
-    t37 = t14 - (t14 if (t14 <= t24) else t24)
-    t38 = t37 - t36
-    t39 = 1 if (t11 == 0) else t11
-    t40 = -((-(t12 * t36)) // t39)
-    t41 = 1 if (t14 == 0) else t14
-    t42 = t40 + (-((-(t15 * t37)) // t41))
-    t43 = -((-((t40 + (-((-(t15 * (0 if (t38 <= 0) else t38))) // t41))) * (t35 if t20 else (t21 if (t21 >= t35) else t35)))) // 1000000)
-    t44 = (t43 + ((-((-(t13 * t36)) // t39)) + (-((-(t16 * t37)) // t41)))) + ((-((-(t42 * 750)) // 1000000)) + (-((-((t42 + t43) * 750)) // 1000000)))
-    t45 = t44 - t33
-    t46 = -((20000000000 - t17) // 15000000000)
-    t47 = (0 if (t46 <= 0) else t46) * 5000
-    t48 = 10000 + t47
-    t49 = qty == 0
-    t50 = 0 if (t20 or t49) else pos_cross
-    t51 = qty + order_qty
-    t52 = order_qty < 0
-    t53 = qty < 0
-    t54 = (0 if ((t10 if t52 else order_qty) > (t22 if t53 else qty)) else t51) if (((qty > 0) and t52) or (t53 and t0)) else qty
-    t55 = -((t51 - t54) // 100)
-    t56 = (cost if (t54 == qty) else ((cost * t54) // (1 if t49 else qty))) + ((t55 * t6) if (t55 >= 0) else (-((-t55) * t6)))
-    t57 = (-t56) if (t56 < 0) else t56
-    t58 = -((20000000000 - t57) // 15000000000)
-    t59 = (0 if (t58 <= 0) else t58) * 5000
-    t60 = 10000 + t59
-    t61 = 0 if (t20 or (t51 == 0)) else pos_cross
-    t62 = -(qty // 100)
-    t63 = (((-((-(t57 * (5000 + t59))) // 1000000)) + (-((-(((t57 + (-((-(t57 * (t60 if t20 else (t21 if (t21 >= t60) else t60)))) // 1000000))) + (0 if (t61 <= 0) else t61)) * 750)) // 1000000))) - ((-((-(t17 * (5000 + t47))) // 1000000)) + (-((-(((t17 + (-((-(t17 * (t48 if t20 else (t21 if (t21 >= t48) else t48)))) // 1000000))) + (0 if (t50 <= 0) else t50)) * 750)) // 1000000)))) - (((t62 * t6) if (t62 >= 0) else (-((-t62) * t6))) - ((t62 * t7) if (t62 >= 0) else (-((-t62) * t7))))
-    t64 = (t45 + (0 if t49 else (0 if (t63 <= 0) else t63))) if (t45 > 0) else 0
-    return (t11, t12, t13, t14, t15, t16, t33, t44, t64)
+    t3 = 2000000000000 + t1
+    t4 = (t3 // t1) // 2
+    t5 = (t2 * t4) if (t2 >= 0) else (-((-t2) * t4))
+    t6 = (-t5) if (t5 < 0) else t5
+    t7 = 2000000000000 + order_price
+    t8 = (t7 // order_price) // 2
+    t9 = 2000000000000 + mark_price
+    t10 = (t9 // mark_price) // 2
+    t11 = ((t2 * t8) if (t2 >= 0) else (-((-t2) * t8))) - ((t2 * t10) if (t2 >= 0) else (-((-t2) * t10)))
+    t12 = 0 if (t11 <= 0) else t11
+    t13 = -order_qty
+    t14 = bid_qty + (order_qty if t0 else 0)
+    t15 = bid_value + (t6 if t0 else 0)
+    t16 = bid_premium + (t12 if t0 else 0)
+    t17 = ask_qty + (0 if t0 else t13)
+    t18 = ask_value + (0 if t0 else t6)
+    t19 = ask_premium + (0 if t0 else t12)
+    t20 = (-cost) if (cost < 0) else cost
+    t21 = -((20000000000 - (t20 + (bid_value if (bid_value >= ask_value) else ask_value))) // 15000000000)
+    t22 = 10000 + ((0 if (t21 <= 0) else t21) * 5000)
+    t23 = leverage_hundredths == 0
+    t24 = -((-100000000) // (1 if t23 else leverage_hundredths))
+    t25 = -qty
+    t26 = 0 if (t25 <= 0) else t25
+    t27 = 0 if (qty <= 0) else qty
+    t28 = bid_qty - (bid_qty if (bid_qty <= t26) else t26)
+    t29 = ask_qty - (ask_qty if (ask_qty <= t27) else t27)
+    t30 = t29 - t28
+    t31 = 1 if (bid_qty == 0) else bid_qty
+    t32 = -((-(bid_value * t28)) // t31)
+    t33 = 1 if (ask_qty == 0) else ask_qty
+    t34 = t32 + (-((-(ask_value * t29)) // t33))
+    t35 = -((-((t32 + (-((-(ask_value * (0 if (t30 <= 0) else t30))) // t33))) * (t22 if t23 else (t24 if (t24 >= t22) else t22)))) // 1000000)
+    t36 = (t35 + ((-((-(bid_premium * t28)) // t31)) + (-((-(ask_premium * t29)) // t33)))) + ((-((-(t34 * 750)) // 1000000)) + (-((-((t34 + t35) * 750)) // 1000000)))
+    t37 = -((20000000000 - (t20 + (t15 if (t15 >= t18) else t18))) // 15000000000)
+    t38 = 10000 + ((0 if (t37 <= 0) else t37) * 5000)
+    t39 = t14 - (t14 if (t14 <= t26) else t26)
+    t40 = t17 - (t17 if (t17 <= t27) else t27)
+    t41 = t40 - t39
+    t42 = 1 if (t14 == 0) else t14
+    t43 = -((-(t15 * t39)) // t42)
+    t44 = 1 if (t17 == 0) else t17
+    t45 = t43 + (-((-(t18 * t40)) // t44))
+    t46 = -((-((t43 + (-((-(t18 * (0 if (t41 <= 0) else t41))) // t44))) * (t38 if t23 else (t24 if (t24 >= t38) else t38)))) // 1000000)
+    t47 = (t46 + ((-((-(t16 * t39)) // t42)) + (-((-(t19 * t40)) // t44)))) + ((-((-(t45 * 750)) // 1000000)) + (-((-((t45 + t46) * 750)) // 1000000)))
+    t48 = t47 - t36
+    t49 = -((20000000000 - t20) // 15000000000)
+    t50 = (0 if (t49 <= 0) else t49) * 5000
+    t51 = 10000 + t50
+    t52 = qty == 0
+    t53 = 0 if (t23 or t52) else pos_cross
+    t54 = qty + order_qty
+    t55 = order_qty < 0
+    t56 = qty < 0
+    t57 = (0 if ((t13 if t55 else order_qty) > (t25 if t56 else qty)) else t54) if (((qty > 0) and t55) or (t56 and t0)) else qty
+    t58 = -((t54 - t57) // 100)
+    t59 = (cost if (t57 == qty) else ((cost * t57) // (1 if t52 else qty))) + ((t58 * t8) if (t58 >= 0) else (-((-t58) * t8)))
+    t60 = (-t59) if (t59 < 0) else t59
+    t61 = -((20000000000 - t60) // 15000000000)
+    t62 = (0 if (t61 <= 0) else t61) * 5000
+    t63 = 10000 + t62
+    t64 = 0 if (t23 or (t54 == 0)) else pos_cross
+    t65 = -(qty // 100)
+    t66 = (((-((-(t60 * (5000 + t62))) // 1000000)) + (-((-(((t60 + (-((-(t60 * (t63 if t23 else (t24 if (t24 >= t63) else t63)))) // 1000000))) + (0 if (t64 <= 0) else t64)) * 750)) // 1000000))) - ((-((-(t20 * (5000 + t50))) // 1000000)) + (-((-(((t20 + (-((-(t20 * (t51 if t23 else (t24 if (t24 >= t51) else t51)))) // 1000000))) + (0 if (t53 <= 0) else t53)) * 750)) // 1000000)))) - (((t65 * t8) if (t65 >= 0) else (-((-t65) * t8))) - ((t65 * t10) if (t65 >= 0) else (-((-t65) * t10))))
+    t67 = (t48 + (0 if t52 else (0 if (t66 <= 0) else t66))) if (t48 > 0) else 0
+    return (t14, t15, t16, t17, t18, t19, t36, t47, t67)
 
 
 def requirement_cross(qty: int, cost: int, chosen_tier: int) -> tuple[int, int, int, int]:
@@ -420,15 +443,16 @@ def account_margin_cross_1(wallet: int, order_margin: int, qty: int, cost: int, 
     t5 = (-((-(t0 * (5000 + t2))) // 1000000)) + t4
     t6 = t3 + t4
     t7 = -(qty // 100)
-    t8 = (2000000000000 + mark_price) // (2 * mark_price)
-    t9 = ((t7 * t8) if (t7 >= 0) else (-((-t7) * t8))) - cost
-    t10 = 0 if (t9 <= 0) else t9
-    t11 = wallet + t9
-    t12 = (t11 - order_margin) - t6
-    t13 = t12 - t10
-    t14 = 0 if (t13 <= 0) else t13
-    t15 = t11 - t5
-    return (wallet, t9, t11, order_margin, t6, t5, t12, t10, t14, t15)
+    t8 = 2000000000000 + mark_price
+    t9 = (t8 // mark_price) // 2
+    t10 = ((t7 * t9) if (t7 >= 0) else (-((-t7) * t9))) - cost
+    t11 = 0 if (t10 <= 0) else t10
+    t12 = wallet + t10
+    t13 = (t12 - order_margin) - t6
+    t14 = t13 - t11
+    t15 = 0 if (t14 <= 0) else t14
+    t16 = t12 - t5
+    return (wallet, t10, t12, order_margin, t6, t5, t13, t11, t15, t16)
 
 
 def account_margin_flat(wallet: int, order_margin: int) -> tuple[int, int, int, int, int, int, int, int, int, int]:
@@ -449,9 +473,10 @@ def value(qty: int, price: int) -> tuple[int]:
     returns (value).
     """
     t0 = -(qty // 100)
-    t1 = (2000000000000 + price) // (2 * price)
-    t2 = (t0 * t1) if (t0 >= 0) else (-((-t0) * t1))
-    return (t2,)
+    t1 = 2000000000000 + price
+    t2 = (t1 // price) // 2
+    t3 = (t0 * t2) if (t0 >= 0) else (-((-t0) * t2))
+    return (t3,)
 
 
 def trade(buyer_qty: int, buyer_cost: int, seller_qty: int, seller_cost: int, qty: int, price: int, buyer_fee_ppm: int, seller_fee_ppm: int) -> tuple[int, int, int, int, int, int, int, int, int]:
@@ -461,32 +486,33 @@ def trade(buyer_qty: int, buyer_cost: int, seller_qty: int, seller_cost: int, qt
     returns (buyer_qty, buyer_cost, buyer_realised_pnl, buyer_commission, seller_qty, seller_cost, seller_realised_pnl, seller_commission, fee_pool_delta).
     """
     t0 = -(qty // 100)
-    t1 = (2000000000000 + price) // (2 * price)
-    t2 = (t0 * t1) if (t0 >= 0) else (-((-t0) * t1))
-    t3 = (-t2) if (t2 < 0) else t2
-    t4 = buyer_qty + qty
-    t5 = qty < 0
-    t6 = buyer_qty < 0
-    t7 = -qty
-    t8 = (0 if ((t7 if t5 else qty) > ((-buyer_qty) if t6 else buyer_qty)) else t4) if (((buyer_qty > 0) and t5) or (t6 and (qty > 0))) else buyer_qty
-    t9 = buyer_cost if (t8 == buyer_qty) else ((buyer_cost * t8) // (1 if (buyer_qty == 0) else buyer_qty))
-    t10 = -((t8 - buyer_qty) // 100)
-    t11 = -((t4 - t8) // 100)
-    t12 = (t9 - buyer_cost) - ((t10 * t1) if (t10 >= 0) else (-((-t10) * t1)))
-    t13 = t9 + ((t11 * t1) if (t11 >= 0) else (-((-t11) * t1)))
-    t14 = seller_qty + t7
-    t15 = t7 < 0
-    t16 = seller_qty < 0
-    t17 = (0 if ((qty if t15 else t7) > ((-seller_qty) if t16 else seller_qty)) else t14) if (((seller_qty > 0) and t15) or (t16 and (t7 > 0))) else seller_qty
-    t18 = seller_cost if (t17 == seller_qty) else ((seller_cost * t17) // (1 if (seller_qty == 0) else seller_qty))
-    t19 = -((t17 - seller_qty) // 100)
-    t20 = -((t14 - t17) // 100)
-    t21 = (t18 - seller_cost) - ((t19 * t1) if (t19 >= 0) else (-((-t19) * t1)))
-    t22 = t18 + ((t20 * t1) if (t20 >= 0) else (-((-t20) * t1)))
-    t23 = -((-(t3 * buyer_fee_ppm)) // 1000000)
-    t24 = -((-(t3 * seller_fee_ppm)) // 1000000)
-    t25 = t23 + t24
-    return (t4, t13, t12, t23, t14, t22, t21, t24, t25)
+    t1 = 2000000000000 + price
+    t2 = (t1 // price) // 2
+    t3 = (t0 * t2) if (t0 >= 0) else (-((-t0) * t2))
+    t4 = (-t3) if (t3 < 0) else t3
+    t5 = buyer_qty + qty
+    t6 = qty < 0
+    t7 = buyer_qty < 0
+    t8 = -qty
+    t9 = (0 if ((t8 if t6 else qty) > ((-buyer_qty) if t7 else buyer_qty)) else t5) if (((buyer_qty > 0) and t6) or (t7 and (qty > 0))) else buyer_qty
+    t10 = buyer_cost if (t9 == buyer_qty) else ((buyer_cost * t9) // (1 if (buyer_qty == 0) else buyer_qty))
+    t11 = -((t9 - buyer_qty) // 100)
+    t12 = -((t5 - t9) // 100)
+    t13 = (t10 - buyer_cost) - ((t11 * t2) if (t11 >= 0) else (-((-t11) * t2)))
+    t14 = t10 + ((t12 * t2) if (t12 >= 0) else (-((-t12) * t2)))
+    t15 = seller_qty + t8
+    t16 = t8 < 0
+    t17 = seller_qty < 0
+    t18 = (0 if ((qty if t16 else t8) > ((-seller_qty) if t17 else seller_qty)) else t15) if (((seller_qty > 0) and t16) or (t17 and (t8 > 0))) else seller_qty
+    t19 = seller_cost if (t18 == seller_qty) else ((seller_cost * t18) // (1 if (seller_qty == 0) else seller_qty))
+    t20 = -((t18 - seller_qty) // 100)
+    t21 = -((t15 - t18) // 100)
+    t22 = (t19 - seller_cost) - ((t20 * t2) if (t20 >= 0) else (-((-t20) * t2)))
+    t23 = t19 + ((t21 * t2) if (t21 >= 0) else (-((-t21) * t2)))
+    t24 = -((-(t4 * buyer_fee_ppm)) // 1000000)
+    t25 = -((-(t4 * seller_fee_ppm)) // 1000000)
+    t26 = t24 + t25
+    return (t5, t14, t13, t24, t15, t23, t22, t25, t26)
 
 
 def order_solvent_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, order_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int]:
@@ -504,32 +530,34 @@ def order_solvent_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int,
     t6 = (0 if (t4 > t5) else t0) if t3 else qty
     t7 = cost if (t6 == qty) else ((cost * t6) // (1 if (qty == 0) else qty))
     t8 = -((t6 - qty) // 100)
-    t9 = (2000000000000 + price) // (2 * price)
-    t10 = -((t0 - t6) // 100)
-    t11 = (t7 - cost) - ((t8 * t9) if (t8 >= 0) else (-((-t8) * t9)))
-    t12 = t7 + ((t10 * t9) if (t10 >= 0) else (-((-t10) * t9)))
-    t13 = -(order_qty // 100)
-    t14 = (t13 * t9) if (t13 >= 0) else (-((-t13) * t9))
-    t15 = -((-(((-t14) if (t14 < 0) else t14) * fee_ppm)) // 1000000)
-    t16 = (-cost) if (cost < 0) else cost
-    t17 = -((20000000000 - t16) // 15000000000)
-    t18 = 0 if (t17 <= 0) else t17
-    t19 = (t18 if (t18 >= chosen_tier) else chosen_tier) * 5000
-    t20 = (-t12) if (t12 < 0) else t12
-    t21 = -((20000000000 - t20) // 15000000000)
-    t22 = 0 if (t21 <= 0) else t21
-    t23 = (t22 if (t22 >= chosen_tier) else chosen_tier) * 5000
-    t24 = (2000000000000 + mark_price) // (2 * mark_price)
-    t25 = -(qty // 100)
-    t26 = ((t25 * t24) if (t25 >= 0) else (-((-t25) * t24))) - cost
-    t27 = -(t0 // 100)
-    t28 = ((t27 * t24) if (t27 >= 0) else (-((-t27) * t24))) - t12
-    t29 = (((pool_margin + t11) - t15) + other_pnl) + t28
-    t30 = (((account_equity + t11) - t15) + t28) - t26
-    t31 = (pool_margin + other_pnl) + t26
-    t32 = t29 - (other_maintenance + ((-((-(t20 * (5000 + t23))) // 1000000)) + (-((-((t20 + (-((-(t20 * (10000 + t23))) // 1000000))) * 750)) // 1000000))))
-    t33 = 1 if ((not (((t5 if (t5 <= t4) else t4) if t3 else 0) > 0)) or (((t32 >= 0) or (t32 >= ((t31 - other_maintenance) - ((-((-(t16 * (5000 + t19))) // 1000000)) + (-((-((t16 + (-((-(t16 * (10000 + t19))) // 1000000))) * 750)) // 1000000)))))) and (((t29 >= 0) or (t29 >= t31)) and ((t30 >= 0) or (t30 >= account_equity))))) else 0
-    return (t33,)
+    t9 = 2000000000000 + price
+    t10 = (t9 // price) // 2
+    t11 = -((t0 - t6) // 100)
+    t12 = (t7 - cost) - ((t8 * t10) if (t8 >= 0) else (-((-t8) * t10)))
+    t13 = t7 + ((t11 * t10) if (t11 >= 0) else (-((-t11) * t10)))
+    t14 = -(order_qty // 100)
+    t15 = (t14 * t10) if (t14 >= 0) else (-((-t14) * t10))
+    t16 = -((-(((-t15) if (t15 < 0) else t15) * fee_ppm)) // 1000000)
+    t17 = (-cost) if (cost < 0) else cost
+    t18 = -((20000000000 - t17) // 15000000000)
+    t19 = 0 if (t18 <= 0) else t18
+    t20 = (t19 if (t19 >= chosen_tier) else chosen_tier) * 5000
+    t21 = (-t13) if (t13 < 0) else t13
+    t22 = -((20000000000 - t21) // 15000000000)
+    t23 = 0 if (t22 <= 0) else t22
+    t24 = (t23 if (t23 >= chosen_tier) else chosen_tier) * 5000
+    t25 = 2000000000000 + mark_price
+    t26 = (t25 // mark_price) // 2
+    t27 = -(qty // 100)
+    t28 = ((t27 * t26) if (t27 >= 0) else (-((-t27) * t26))) - cost
+    t29 = -(t0 // 100)
+    t30 = ((t29 * t26) if (t29 >= 0) else (-((-t29) * t26))) - t13
+    t31 = (((pool_margin + t12) - t16) + other_pnl) + t30
+    t32 = (((account_equity + t12) - t16) + t30) - t28
+    t33 = (pool_margin + other_pnl) + t28
+    t34 = t31 - (other_maintenance + ((-((-(t21 * (5000 + t24))) // 1000000)) + (-((-((t21 + (-((-(t21 * (10000 + t24))) // 1000000))) * 750)) // 1000000))))
+    t35 = 1 if ((not (((t5 if (t5 <= t4) else t4) if t3 else 0) > 0)) or (((t34 >= 0) or (t34 >= ((t33 - other_maintenance) - ((-((-(t17 * (5000 + t20))) // 1000000)) + (-((-((t17 + (-((-(t17 * (10000 + t20))) // 1000000))) * 750)) // 1000000)))))) and (((t31 >= 0) or (t31 >= t33)) and ((t32 >= 0) or (t32 >= account_equity))))) else 0
+    return (t35,)
 
 
 def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, order_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int]:
@@ -549,68 +577,70 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t8 = qty == 0
     t9 = cost if (t7 == qty) else ((cost * t7) // (1 if t8 else qty))
     t10 = -((t7 - qty) // 100)
-    t11 = (2000000000000 + price) // (2 * price)
-    t12 = -((t0 - t7) // 100)
-    t13 = (t9 - cost) - ((t10 * t11) if (t10 >= 0) else (-((-t10) * t11)))
-    t14 = t9 + ((t12 * t11) if (t12 >= 0) else (-((-t12) * t11)))
-    t15 = -(order_qty // 100)
-    t16 = (t15 * t11) if (t15 >= 0) else (-((-t15) * t11))
-    t17 = -((-(((-t16) if (t16 < 0) else t16) * fee_ppm)) // 1000000)
-    t18 = (-cost) if (cost < 0) else cost
-    t19 = -((20000000000 - t18) // 15000000000)
-    t20 = 0 if (t19 <= 0) else t19
-    t21 = (t20 if (t20 >= chosen_tier) else chosen_tier) * 5000
-    t22 = 10000 + t21
-    t23 = leverage_hundredths == 0
-    t24 = -((-100000000) // (1 if t23 else leverage_hundredths))
-    t25 = -((-(t18 * (t22 if t23 else (t24 if (t24 >= t22) else t22)))) // 1000000)
-    t26 = -((-((t18 + t25) * 750)) // 1000000)
-    t27 = (-t14) if (t14 < 0) else t14
-    t28 = -((20000000000 - t27) // 15000000000)
-    t29 = 0 if (t28 <= 0) else t28
-    t30 = (t29 if (t29 >= chosen_tier) else chosen_tier) * 5000
-    t31 = 10000 + t30
-    t32 = -((-(t27 * (t31 if t23 else (t24 if (t24 >= t31) else t31)))) // 1000000)
-    t33 = -((-((t27 + t32) * 750)) // 1000000)
-    t34 = t3 and (t0 > 0)
-    t35 = t0 < 0
-    t36 = (-t0) if t35 else t0
-    t37 = -((t0 if (t8 or ((t1 and (t0 <= 0)) or t34)) else ((t0 - qty) if (t36 > t6) else 0)) // 100)
-    t38 = (2000000000000 + mark_price) // (2 * mark_price)
-    t39 = ((t37 * t11) if (t37 >= 0) else (-((-t37) * t11))) - ((t37 * t38) if (t37 >= 0) else (-((-t37) * t38)))
-    t40 = t25 + t26
-    t41 = t32 + t33
-    t42 = (free_wallet + t13) - t17
-    t43 = (t1 and t35) or t34
-    t44 = t40 - t41
-    t45 = 0 if t43 else (pool_margin - t40)
-    t46 = t13 + (0 if (t44 <= 0) else t44)
-    t47 = 0 if t43 else (0 if (t46 >= 0) else t46)
-    t48 = (t41 + t45) + t47
-    t49 = -t47
-    t50 = -(t45 + t47)
-    t51 = 0 if (t50 <= 0) else t50
-    t52 = -((-(t45 * t36)) // (1 if (t6 <= 1) else t6))
-    t53 = t52 if (t52 >= t45) else t45
-    t54 = (t53 if (t53 <= 0) else 0) - t45
-    t55 = 0 if (t46 <= 0) else t46
-    t56 = ((t49 if (t49 <= t51) else t51) + (0 if (t39 <= 0) else t39)) + ((t54 if (t54 <= t55) else t55) if ((((not t43) and (t0 != 0)) and (t36 < t6)) and (t45 < 0)) else 0)
-    t57 = t42 - t48
-    t58 = 0 if (t57 <= 0) else t57
-    t59 = t48 + (t56 if (t56 <= t58) else t58)
-    t60 = t42 if (t42 >= t41) else t41
-    t61 = (pool_margin + t13) - t17
-    t62 = -(qty // 100)
-    t63 = ((t62 * t38) if (t62 >= 0) else (-((-t62) * t38))) - cost
-    t64 = -(t0 // 100)
-    t65 = ((t64 * t38) if (t64 >= 0) else (-((-t64) * t38))) - t14
-    t66 = other_pnl if t23 else 0
-    t67 = ((t61 if t23 else (0 if (t0 == 0) else (t59 if (t59 <= t60) else t60))) + t66) + t65
-    t68 = (((account_equity + t13) - t17) + t65) - t63
-    t69 = (pool_margin + t66) + t63
-    t70 = ((t61 + t66) + t65) - (other_maintenance + ((-((-(t27 * (5000 + t30))) // 1000000)) + t33))
-    t71 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t70 >= 0) or (t70 >= ((t69 - other_maintenance) - ((-((-(t18 * (5000 + t21))) // 1000000)) + t26)))) and (((t67 >= 0) or (t67 >= t69)) and ((t68 >= 0) or (t68 >= account_equity))))) else 0
-    return (t71,)
+    t11 = 2000000000000 + price
+    t12 = (t11 // price) // 2
+    t13 = -((t0 - t7) // 100)
+    t14 = (t9 - cost) - ((t10 * t12) if (t10 >= 0) else (-((-t10) * t12)))
+    t15 = t9 + ((t13 * t12) if (t13 >= 0) else (-((-t13) * t12)))
+    t16 = -(order_qty // 100)
+    t17 = (t16 * t12) if (t16 >= 0) else (-((-t16) * t12))
+    t18 = -((-(((-t17) if (t17 < 0) else t17) * fee_ppm)) // 1000000)
+    t19 = (-cost) if (cost < 0) else cost
+    t20 = -((20000000000 - t19) // 15000000000)
+    t21 = 0 if (t20 <= 0) else t20
+    t22 = (t21 if (t21 >= chosen_tier) else chosen_tier) * 5000
+    t23 = 10000 + t22
+    t24 = leverage_hundredths == 0
+    t25 = -((-100000000) // (1 if t24 else leverage_hundredths))
+    t26 = -((-(t19 * (t23 if t24 else (t25 if (t25 >= t23) else t23)))) // 1000000)
+    t27 = -((-((t19 + t26) * 750)) // 1000000)
+    t28 = (-t15) if (t15 < 0) else t15
+    t29 = -((20000000000 - t28) // 15000000000)
+    t30 = 0 if (t29 <= 0) else t29
+    t31 = (t30 if (t30 >= chosen_tier) else chosen_tier) * 5000
+    t32 = 10000 + t31
+    t33 = -((-(t28 * (t32 if t24 else (t25 if (t25 >= t32) else t32)))) // 1000000)
+    t34 = -((-((t28 + t33) * 750)) // 1000000)
+    t35 = t3 and (t0 > 0)
+    t36 = t0 < 0
+    t37 = (-t0) if t36 else t0
+    t38 = -((t0 if (t8 or ((t1 and (t0 <= 0)) or t35)) else ((t0 - qty) if (t37 > t6) else 0)) // 100)
+    t39 = 2000000000000 + mark_price
+    t40 = (t39 // mark_price) // 2
+    t41 = ((t38 * t12) if (t38 >= 0) else (-((-t38) * t12))) - ((t38 * t40) if (t38 >= 0) else (-((-t38) * t40)))
+    t42 = t26 + t27
+    t43 = t33 + t34
+    t44 = (free_wallet + t14) - t18
+    t45 = (t1 and t36) or t35
+    t46 = t42 - t43
+    t47 = 0 if t45 else (pool_margin - t42)
+    t48 = t14 + (0 if (t46 <= 0) else t46)
+    t49 = 0 if t45 else (0 if (t48 >= 0) else t48)
+    t50 = (t43 + t47) + t49
+    t51 = -t49
+    t52 = -(t47 + t49)
+    t53 = 0 if (t52 <= 0) else t52
+    t54 = -((-(t47 * t37)) // (1 if (t6 <= 1) else t6))
+    t55 = t54 if (t54 >= t47) else t47
+    t56 = (t55 if (t55 <= 0) else 0) - t47
+    t57 = 0 if (t48 <= 0) else t48
+    t58 = ((t51 if (t51 <= t53) else t53) + (0 if (t41 <= 0) else t41)) + ((t56 if (t56 <= t57) else t57) if ((((not t45) and (t0 != 0)) and (t37 < t6)) and (t47 < 0)) else 0)
+    t59 = t44 - t50
+    t60 = 0 if (t59 <= 0) else t59
+    t61 = t50 + (t58 if (t58 <= t60) else t60)
+    t62 = t44 if (t44 >= t43) else t43
+    t63 = (pool_margin + t14) - t18
+    t64 = -(qty // 100)
+    t65 = ((t64 * t40) if (t64 >= 0) else (-((-t64) * t40))) - cost
+    t66 = -(t0 // 100)
+    t67 = ((t66 * t40) if (t66 >= 0) else (-((-t66) * t40))) - t15
+    t68 = other_pnl if t24 else 0
+    t69 = ((t63 if t24 else (0 if (t0 == 0) else (t61 if (t61 <= t62) else t62))) + t68) + t67
+    t70 = (((account_equity + t14) - t18) + t67) - t65
+    t71 = (pool_margin + t68) + t65
+    t72 = ((t63 + t68) + t67) - (other_maintenance + ((-((-(t28 * (5000 + t31))) // 1000000)) + t34))
+    t73 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t72 >= 0) or (t72 >= ((t71 - other_maintenance) - ((-((-(t19 * (5000 + t22))) // 1000000)) + t27)))) and (((t69 >= 0) or (t69 >= t71)) and ((t70 >= 0) or (t70 >= account_equity))))) else 0
+    return (t73,)
 
 
 def fill_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
@@ -625,24 +655,26 @@ def fill_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pn
     t3 = (0 if (((-fill_qty) if t1 else fill_qty) > ((-qty) if t2 else qty)) else t0) if (((qty > 0) and t1) or (t2 and (fill_qty > 0))) else qty
     t4 = cost if (t3 == qty) else ((cost * t3) // (1 if (qty == 0) else qty))
     t5 = -((t3 - qty) // 100)
-    t6 = (2000000000000 + price) // (2 * price)
-    t7 = -((t0 - t3) // 100)
-    t8 = (t4 - cost) - ((t5 * t6) if (t5 >= 0) else (-((-t5) * t6)))
-    t9 = t4 + ((t7 * t6) if (t7 >= 0) else (-((-t7) * t6)))
-    t10 = -(fill_qty // 100)
-    t11 = (t10 * t6) if (t10 >= 0) else (-((-t10) * t6))
-    t12 = -((-(((-t11) if (t11 < 0) else t11) * fee_ppm)) // 1000000)
-    t13 = (2000000000000 + mark_price) // (2 * mark_price)
-    t14 = (free_wallet + t8) - t12
-    t15 = (pool_margin + t8) - t12
-    t16 = -(qty // 100)
-    t17 = ((t16 * t13) if (t16 >= 0) else (-((-t16) * t13))) - cost
-    t18 = -(t0 // 100)
-    t19 = ((t18 * t13) if (t18 >= 0) else (-((-t18) * t13))) - t9
-    t20 = (t15 + other_pnl) + t19
-    t21 = (((account_equity + t8) - t12) + t19) - t17
-    t22 = 1 if (((t20 >= 0) or (t20 >= ((pool_margin + other_pnl) + t17))) and ((t21 >= 0) or (t21 >= account_equity))) else 0
-    return (t22, t0, t9, t15, t14, t21)
+    t6 = 2000000000000 + price
+    t7 = (t6 // price) // 2
+    t8 = -((t0 - t3) // 100)
+    t9 = (t4 - cost) - ((t5 * t7) if (t5 >= 0) else (-((-t5) * t7)))
+    t10 = t4 + ((t8 * t7) if (t8 >= 0) else (-((-t8) * t7)))
+    t11 = -(fill_qty // 100)
+    t12 = (t11 * t7) if (t11 >= 0) else (-((-t11) * t7))
+    t13 = -((-(((-t12) if (t12 < 0) else t12) * fee_ppm)) // 1000000)
+    t14 = 2000000000000 + mark_price
+    t15 = (t14 // mark_price) // 2
+    t16 = (free_wallet + t9) - t13
+    t17 = (pool_margin + t9) - t13
+    t18 = -(qty // 100)
+    t19 = ((t18 * t15) if (t18 >= 0) else (-((-t18) * t15))) - cost
+    t20 = -(t0 // 100)
+    t21 = ((t20 * t15) if (t20 >= 0) else (-((-t20) * t15))) - t10
+    t22 = (t17 + other_pnl) + t21
+    t23 = (((account_equity + t9) - t13) + t21) - t19
+    t24 = 1 if (((t22 >= 0) or (t22 >= ((pool_margin + other_pnl) + t19))) and ((t23 >= 0) or (t23 >= account_equity))) else 0
+    return (t24, t0, t10, t17, t16, t23)
 
 
 def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
@@ -660,62 +692,64 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t6 = qty == 0
     t7 = cost if (t5 == qty) else ((cost * t5) // (1 if t6 else qty))
     t8 = -((t5 - qty) // 100)
-    t9 = (2000000000000 + price) // (2 * price)
-    t10 = -((t0 - t5) // 100)
-    t11 = (t7 - cost) - ((t8 * t9) if (t8 >= 0) else (-((-t8) * t9)))
-    t12 = t7 + ((t10 * t9) if (t10 >= 0) else (-((-t10) * t9)))
-    t13 = -(fill_qty // 100)
-    t14 = (t13 * t9) if (t13 >= 0) else (-((-t13) * t9))
-    t15 = -((-(((-t14) if (t14 < 0) else t14) * fee_ppm)) // 1000000)
-    t16 = (-cost) if (cost < 0) else cost
-    t17 = -((20000000000 - t16) // 15000000000)
-    t18 = 0 if (t17 <= 0) else t17
-    t19 = 10000 + ((t18 if (t18 >= chosen_tier) else chosen_tier) * 5000)
-    t20 = leverage_hundredths == 0
-    t21 = -((-100000000) // (1 if t20 else leverage_hundredths))
-    t22 = -((-(t16 * (t19 if t20 else (t21 if (t21 >= t19) else t19)))) // 1000000)
-    t23 = (-t12) if (t12 < 0) else t12
-    t24 = -((20000000000 - t23) // 15000000000)
-    t25 = 0 if (t24 <= 0) else t24
-    t26 = 10000 + ((t25 if (t25 >= chosen_tier) else chosen_tier) * 5000)
-    t27 = -((-(t23 * (t26 if t20 else (t21 if (t21 >= t26) else t26)))) // 1000000)
-    t28 = t3 and (t0 > 0)
-    t29 = t0 < 0
-    t30 = (-t0) if t29 else t0
-    t31 = -((t0 if (t6 or ((t1 and (t0 <= 0)) or t28)) else ((t0 - qty) if (t30 > t4) else 0)) // 100)
-    t32 = (2000000000000 + mark_price) // (2 * mark_price)
-    t33 = ((t31 * t9) if (t31 >= 0) else (-((-t31) * t9))) - ((t31 * t32) if (t31 >= 0) else (-((-t31) * t32)))
-    t34 = t22 + (-((-((t16 + t22) * 750)) // 1000000))
-    t35 = t27 + (-((-((t23 + t27) * 750)) // 1000000))
-    t36 = (free_wallet + t11) - t15
-    t37 = (t1 and t29) or t28
-    t38 = t34 - t35
-    t39 = 0 if t37 else (pool_margin - t34)
-    t40 = t11 + (0 if (t38 <= 0) else t38)
-    t41 = 0 if t37 else (0 if (t40 >= 0) else t40)
-    t42 = (t35 + t39) + t41
-    t43 = -t41
-    t44 = -(t39 + t41)
-    t45 = 0 if (t44 <= 0) else t44
-    t46 = -((-(t39 * t30)) // (1 if (t4 <= 1) else t4))
-    t47 = t46 if (t46 >= t39) else t39
-    t48 = (t47 if (t47 <= 0) else 0) - t39
-    t49 = 0 if (t40 <= 0) else t40
-    t50 = ((t43 if (t43 <= t45) else t45) + (0 if (t33 <= 0) else t33)) + ((t48 if (t48 <= t49) else t49) if ((((not t37) and (t0 != 0)) and (t30 < t4)) and (t39 < 0)) else 0)
-    t51 = t36 - t42
-    t52 = 0 if (t51 <= 0) else t51
-    t53 = t42 + (t50 if (t50 <= t52) else t52)
-    t54 = t36 if (t36 >= t35) else t35
-    t55 = ((pool_margin + t11) - t15) if t20 else (0 if (t0 == 0) else (t53 if (t53 <= t54) else t54))
-    t56 = -(qty // 100)
-    t57 = ((t56 * t32) if (t56 >= 0) else (-((-t56) * t32))) - cost
-    t58 = -(t0 // 100)
-    t59 = ((t58 * t32) if (t58 >= 0) else (-((-t58) * t32))) - t12
-    t60 = other_pnl if t20 else 0
-    t61 = (t55 + t60) + t59
-    t62 = (((account_equity + t11) - t15) + t59) - t57
-    t63 = 1 if (((t61 >= 0) or (t61 >= ((pool_margin + t60) + t57))) and ((t62 >= 0) or (t62 >= account_equity))) else 0
-    return (t63, t0, t12, t55, t36, t62)
+    t9 = 2000000000000 + price
+    t10 = (t9 // price) // 2
+    t11 = -((t0 - t5) // 100)
+    t12 = (t7 - cost) - ((t8 * t10) if (t8 >= 0) else (-((-t8) * t10)))
+    t13 = t7 + ((t11 * t10) if (t11 >= 0) else (-((-t11) * t10)))
+    t14 = -(fill_qty // 100)
+    t15 = (t14 * t10) if (t14 >= 0) else (-((-t14) * t10))
+    t16 = -((-(((-t15) if (t15 < 0) else t15) * fee_ppm)) // 1000000)
+    t17 = (-cost) if (cost < 0) else cost
+    t18 = -((20000000000 - t17) // 15000000000)
+    t19 = 0 if (t18 <= 0) else t18
+    t20 = 10000 + ((t19 if (t19 >= chosen_tier) else chosen_tier) * 5000)
+    t21 = leverage_hundredths == 0
+    t22 = -((-100000000) // (1 if t21 else leverage_hundredths))
+    t23 = -((-(t17 * (t20 if t21 else (t22 if (t22 >= t20) else t20)))) // 1000000)
+    t24 = (-t13) if (t13 < 0) else t13
+    t25 = -((20000000000 - t24) // 15000000000)
+    t26 = 0 if (t25 <= 0) else t25
+    t27 = 10000 + ((t26 if (t26 >= chosen_tier) else chosen_tier) * 5000)
+    t28 = -((-(t24 * (t27 if t21 else (t22 if (t22 >= t27) else t27)))) // 1000000)
+    t29 = t3 and (t0 > 0)
+    t30 = t0 < 0
+    t31 = (-t0) if t30 else t0
+    t32 = -((t0 if (t6 or ((t1 and (t0 <= 0)) or t29)) else ((t0 - qty) if (t31 > t4) else 0)) // 100)
+    t33 = 2000000000000 + mark_price
+    t34 = (t33 // mark_price) // 2
+    t35 = ((t32 * t10) if (t32 >= 0) else (-((-t32) * t10))) - ((t32 * t34) if (t32 >= 0) else (-((-t32) * t34)))
+    t36 = t23 + (-((-((t17 + t23) * 750)) // 1000000))
+    t37 = t28 + (-((-((t24 + t28) * 750)) // 1000000))
+    t38 = (free_wallet + t12) - t16
+    t39 = (t1 and t30) or t29
+    t40 = t36 - t37
+    t41 = 0 if t39 else (pool_margin - t36)
+    t42 = t12 + (0 if (t40 <= 0) else t40)
+    t43 = 0 if t39 else (0 if (t42 >= 0) else t42)
+    t44 = (t37 + t41) + t43
+    t45 = -t43
+    t46 = -(t41 + t43)
+    t47 = 0 if (t46 <= 0) else t46
+    t48 = -((-(t41 * t31)) // (1 if (t4 <= 1) else t4))
+    t49 = t48 if (t48 >= t41) else t41
+    t50 = (t49 if (t49 <= 0) else 0) - t41
+    t51 = 0 if (t42 <= 0) else t42
+    t52 = ((t45 if (t45 <= t47) else t47) + (0 if (t35 <= 0) else t35)) + ((t50 if (t50 <= t51) else t51) if ((((not t39) and (t0 != 0)) and (t31 < t4)) and (t41 < 0)) else 0)
+    t53 = t38 - t44
+    t54 = 0 if (t53 <= 0) else t53
+    t55 = t44 + (t52 if (t52 <= t54) else t54)
+    t56 = t38 if (t38 >= t37) else t37
+    t57 = ((pool_margin + t12) - t16) if t21 else (0 if (t0 == 0) else (t55 if (t55 <= t56) else t56))
+    t58 = -(qty // 100)
+    t59 = ((t58 * t34) if (t58 >= 0) else (-((-t58) * t34))) - cost
+    t60 = -(t0 // 100)
+    t61 = ((t60 * t34) if (t60 >= 0) else (-((-t60) * t34))) - t13
+    t62 = other_pnl if t21 else 0
+    t63 = (t57 + t62) + t61
+    t64 = (((account_equity + t12) - t16) + t61) - t59
+    t65 = 1 if (((t63 >= 0) or (t63 >= ((pool_margin + t62) + t59))) and ((t64 >= 0) or (t64 >= account_equity))) else 0
+    return (t65, t0, t13, t57, t38, t64)
 
 
 def position_prices_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int) -> tuple[int, int]:
@@ -734,19 +768,23 @@ def position_prices_cross(qty: int, cost: int, chosen_tier: int, pool_margin: in
     t7 = 1 if (t6 == 0) else t6
     t8 = (((t5 - other_maintenance) - ((-((-(t0 * (5000 + t3))) // 1000000)) + t4)) - cost) // t7
     t9 = -t8
-    t10 = qty == 0
-    t11 = qty > 0
-    t12 = (100000000 if (t8 <= 0) else ((-((-1000000000000) // ((t8 if (t8 >= 1) else 1) * 50))) * 50)) if t11 else (100000000 if (t9 <= 0) else ((1000000000000 // ((t9 if (t9 >= 1) else 1) * 50)) * 50))
-    t13 = 0 if t10 else (t12 if (t12 >= 1) else 1)
-    t14 = t13 if (t13 >= 50) else 50
-    t15 = 0 if t10 else (t14 if (t14 <= 100000000) else 100000000)
-    t16 = ((t5 - t4) - cost) // t7
-    t17 = -t16
-    t18 = (100000000 if (t16 <= 0) else ((-((-1000000000000) // ((t16 if (t16 >= 1) else 1) * 50))) * 50)) if t11 else (100000000 if (t17 <= 0) else ((1000000000000 // ((t17 if (t17 >= 1) else 1) * 50)) * 50))
-    t19 = 0 if t10 else (t18 if (t18 >= 1) else 1)
-    t20 = t19 if (t19 >= 50) else 50
-    t21 = 0 if t10 else (t20 if (t20 <= 100000000) else 100000000)
-    return (t15, t21)
+    t10 = t9 if (t9 >= 1) else 1
+    t11 = t8 if (t8 >= 1) else 1
+    t12 = qty == 0
+    t13 = qty > 0
+    t14 = (100000000 if (t8 <= 0) else ((-(((-1000000000000) // t11) // 50)) * 50)) if t13 else (100000000 if (t9 <= 0) else (((1000000000000 // t10) // 50) * 50))
+    t15 = 0 if t12 else (t14 if (t14 >= 1) else 1)
+    t16 = t15 if (t15 >= 50) else 50
+    t17 = 0 if t12 else (t16 if (t16 <= 100000000) else 100000000)
+    t18 = ((t5 - t4) - cost) // t7
+    t19 = -t18
+    t20 = t19 if (t19 >= 1) else 1
+    t21 = t18 if (t18 >= 1) else 1
+    t22 = (100000000 if (t18 <= 0) else ((-(((-1000000000000) // t21) // 50)) * 50)) if t13 else (100000000 if (t19 <= 0) else (((1000000000000 // t20) // 50) * 50))
+    t23 = 0 if t12 else (t22 if (t22 >= 1) else 1)
+    t24 = t23 if (t23 >= 50) else 50
+    t25 = 0 if t12 else (t24 if (t24 <= 100000000) else 100000000)
+    return (t17, t25)
 
 
 def position_prices_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int) -> tuple[int, int]:
@@ -767,16 +805,20 @@ def position_prices_isolated(qty: int, cost: int, leverage_hundredths: int, chos
     t9 = 1 if (t8 == 0) else t8
     t10 = ((pool_margin - ((-((-(t0 * (5000 + t3))) // 1000000)) + t7)) - cost) // t9
     t11 = -t10
-    t12 = qty == 0
-    t13 = qty > 0
-    t14 = (100000000 if (t10 <= 0) else ((-((-1000000000000) // ((t10 if (t10 >= 1) else 1) * 50))) * 50)) if t13 else (100000000 if (t11 <= 0) else ((1000000000000 // ((t11 if (t11 >= 1) else 1) * 50)) * 50))
-    t15 = 0 if t12 else (t14 if (t14 >= 1) else 1)
-    t16 = t15 if (t15 >= 50) else 50
-    t17 = 0 if t12 else (t16 if (t16 <= 100000000) else 100000000)
-    t18 = ((pool_margin - t7) - cost) // t9
-    t19 = -t18
-    t20 = (100000000 if (t18 <= 0) else ((-((-1000000000000) // ((t18 if (t18 >= 1) else 1) * 50))) * 50)) if t13 else (100000000 if (t19 <= 0) else ((1000000000000 // ((t19 if (t19 >= 1) else 1) * 50)) * 50))
-    t21 = 0 if t12 else (t20 if (t20 >= 1) else 1)
-    t22 = t21 if (t21 >= 50) else 50
-    t23 = 0 if t12 else (t22 if (t22 <= 100000000) else 100000000)
-    return (t17, t23)
+    t12 = t11 if (t11 >= 1) else 1
+    t13 = t10 if (t10 >= 1) else 1
+    t14 = qty == 0
+    t15 = qty > 0
+    t16 = (100000000 if (t10 <= 0) else ((-(((-1000000000000) // t13) // 50)) * 50)) if t15 else (100000000 if (t11 <= 0) else (((1000000000000 // t12) // 50) * 50))
+    t17 = 0 if t14 else (t16 if (t16 >= 1) else 1)
+    t18 = t17 if (t17 >= 50) else 50
+    t19 = 0 if t14 else (t18 if (t18 <= 100000000) else 100000000)
+    t20 = ((pool_margin - t7) - cost) // t9
+    t21 = -t20
+    t22 = t21 if (t21 >= 1) else 1
+    t23 = t20 if (t20 >= 1) else 1
+    t24 = (100000000 if (t20 <= 0) else ((-(((-1000000000000) // t23) // 50)) * 50)) if t15 else (100000000 if (t21 <= 0) else (((1000000000000 // t22) // 50) * 50))
+    t25 = 0 if t14 else (t24 if (t24 >= 1) else 1)
+    t26 = t25 if (t25 >= 50) else 50
+    t27 = 0 if t14 else (t26 if (t26 <= 100000000) else 100000000)
+    return (t19, t27)

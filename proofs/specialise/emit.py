@@ -23,6 +23,15 @@ negative is decided by a small sign analysis (:func:`_nonnegative_nodes`) that
 is *not trusted*: a wrong answer only costs speed, because the emitted text is
 what the equivalence obligations prove equal to the rule (with an instance of
 a proved signed-product lemma for each such selection).
+
+**Divisions by a scaled divisor.**  ``n // (a * c)`` with ``c`` a positive
+constant (a price step in ticks: ``max(step, 1) * tick``) forms a product that
+leaves mypyc's native range whenever ``a`` is above ``2^30 / c``; it is emitted
+as ``(n // a) // c``, two native divisions.  Floors nest for a positive second
+divisor, and the equivalence obligation proves the emitted text through an
+instance of the proved lemma ``NESTED_FLOOR`` at each such division (the
+numerator and ``a`` are named for it); ``a ≠ 0`` is the emitted division's own
+divisor condition.
 """
 
 from __future__ import annotations
@@ -199,6 +208,15 @@ def emit_function(spec: KernelSpec, inst: Instrument) -> str:
                 uses[arg.index] = (
                     uses.get(arg.index, 0) + 2
                 )  # named: the signed product reads each factor twice
+    nested: set[int] = set()
+    for node in graph.nodes:
+        if node.index in live:
+            split = _scaled_divisor(node, uses)
+            if split is not None:
+                nested.add(node.index)
+                for operand in (node.args[0], split[0]):
+                    if isinstance(operand, Node):
+                        uses[operand.index] = uses.get(operand.index, 0) + 2  # named: the lemma's instance reads them
     names: dict[int, str] = {}
     body: list[str] = []
     for node in graph.nodes:
@@ -207,7 +225,7 @@ def emit_function(spec: KernelSpec, inst: Instrument) -> str:
             continue
         if node.index not in live:
             continue
-        text = _expression(node, names, nonnegative)
+        text = _nested_division(node, names) if node.index in nested else _expression(node, names, nonnegative)
         if uses.get(node.index, 0) == 1:
             names[node.index] = f"({text})"  # inlined into its one user
             continue
@@ -245,6 +263,29 @@ def _split_on_sign(node: Node, nonnegative: set[int]) -> int | None:
     # only a negated factor (a contract value's -(qty // lot) and the like): the others are margins and
     # values that are non-negative in practice
     return split if split is not None and (left, right)[split].op == "neg" else None
+
+
+def _scaled_divisor(node: Node, uses: dict[int, int]) -> tuple[Operand, int] | None:
+    """For ``n // (a * c)`` (``c`` a constant > 0, the product used only here): ``(a, c)``; else None."""
+    if node.op != "floordiv":
+        return None
+    divisor = node.args[1]
+    if not isinstance(divisor, Node) or divisor.op != "mul" or uses.get(divisor.index, 0) != 1:
+        return None
+    left, right = divisor.args
+    for factor, scale in ((left, right), (right, left)):
+        if isinstance(factor, Node) and type(scale) is int and scale > 0:
+            return factor, scale
+    return None
+
+
+def _nested_division(node: Node, names: dict[int, str]) -> str:
+    """``(n // a) // c`` for the node ``n // (a * c)`` (see :func:`_scaled_divisor`; proved by ``NESTED_FLOOR``)."""
+    divisor = node.args[1]
+    assert isinstance(divisor, Node)
+    left, right = divisor.args
+    factor, scale = (left, right) if isinstance(left, Node) else (right, left)
+    return f"({_atom(node.args[0], names)} // {_atom(factor, names)}) // {scale}"
 
 
 def _expression(node: Node, names: dict[int, str], nonnegative: set[int]) -> str:

@@ -14,8 +14,9 @@ preconditions:
 Known-bad emitted variants (:func:`mutate`) must be refuted: a ceiling
 division turned into a floor (a requirement rounded toward the trader), the
 arms of a selection swapped (the first selection that is not a signed product,
-whose two arms are equal by design), or a signed product's negative arm left
-unnegated (``a * b if a >= 0 else (-a) * b``: ``|a| * b``).
+whose two arms are equal by design), a signed product's negative arm left
+unnegated (``a * b if a >= 0 else (-a) * b``: ``|a| * b``), or a nested
+floor's first division rounded up (``(-((-n) // a)) // c`` for ``(n // a) // c``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import typing
 
 import z3
 
-from perpspec.proofs.lemmas import SIGNED_PRODUCT_LEFT, SIGNED_PRODUCT_RIGHT
+from perpspec.proofs.lemmas import NESTED_FLOOR, SIGNED_PRODUCT_LEFT, SIGNED_PRODUCT_RIGHT
 from perpspec.proofs.prover import ProofResult, Prover
 from perpspec.proofs.specialise.catalogue import KernelSpec
 from perpspec.proofs.specialise.interpret import evaluate, parse_module
@@ -74,6 +75,64 @@ def use_sign_lemmas(
     return equalities
 
 
+def use_floor_lemmas(
+    prover: Prover, function: ast.FunctionDef, bindings: dict[str, object]
+) -> tuple[list[tuple[z3.ExprRef, z3.ExprRef]], list[z3.BoolRef]]:
+    """Assume the proved ``NESTED_FLOOR`` lemma at every ``(n // a) // c`` the emitted code holds (``c`` > 0 constant).
+
+    :mod:`.emit` writes the rule's ``n // (a * c)`` so (two native divisions, no product beyond mypyc's range);
+    the linear abstraction sees two uninterpreted divisions and needs the instance ``(n // a) // c = n // (a·c)``.
+    Any instance of a proved lemma is a true fact, so a shape misread here can only leave a goal unproved.
+    ``n`` and ``a`` are names or integer constants (:mod:`.emit` names them).  Returns each instance's two sides
+    (for :func:`replace_equals`) and its premise ``a ≠ 0 ∧ c > 0``: the caller makes each premise part of the goal,
+    so the replacement is used only where it is proved to hold.
+    """
+    seen: set[str] = set()
+    equalities: list[tuple[z3.ExprRef, z3.ExprRef]] = []
+    premises: list[z3.BoolRef] = []
+    for node in ast.walk(function):
+        found = _nested_floor_shape(node)
+        if found is None or ast.dump(node) in seen:
+            continue
+        seen.add(ast.dump(node))
+        numerator, divisor, scale = (_atom_value(part, bindings) for part in found)
+        if numerator is None or divisor is None or scale is None:
+            continue
+        terms = (typing.cast(int, numerator), typing.cast(int, divisor), typing.cast(int, scale))
+        prover.use(NESTED_FLOOR, *terms)
+        with collecting(SideConditions()):  # the lemma's own proof covers its divisions under its premise
+            premise = bool_term_of(NESTED_FLOOR.premise(*terms))
+            instance = bool_term_of(NESTED_FLOOR.conclusion(*terms))
+        if z3.is_eq(instance):
+            equalities.append((instance.arg(0), instance.arg(1)))
+            premises.append(premise)
+    return equalities, premises
+
+
+def _nested_floor_shape(node: ast.AST) -> tuple[ast.expr, ast.expr, ast.expr] | None:
+    """``(n, a, c)`` when ``node`` is ``(n // a) // c`` with ``c`` a positive integer constant."""
+    if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.FloorDiv)):
+        return None
+    inner, scale = node.left, node.right
+    if not (isinstance(scale, ast.Constant) and type(scale.value) is int and scale.value > 0):
+        return None
+    if not (isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.FloorDiv)):
+        return None
+    return inner.left, inner.right, scale
+
+
+def _atom_value(node: ast.expr, bindings: dict[str, object]) -> object | None:
+    """The value of a name or an integer constant (negated or not) of the emitted text; None for anything else."""
+    if isinstance(node, ast.Name):
+        return bindings.get(node.id)
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _atom_value(node.operand, bindings)
+        return -inner if type(inner) is int else None
+    return None
+
+
 def _signed_product_shape(node: ast.IfExp) -> tuple[str, str, str] | None:
     """``("left" | "right", a, b)`` when ``node`` selects ``a * b`` on the sign of factor ``a`` or ``b``."""
     test = node.test
@@ -119,11 +178,14 @@ def prove_equivalence(spec: KernelSpec, inst: Instrument, source: str, label: st
         bindings: dict[str, object] = {}
         emitted = evaluate(function, args, bindings)
         equalities = use_sign_lemmas(prover, function, bindings)
+        floor_equalities, floor_premises = use_floor_lemmas(prover, function, bindings)
         expected = spec.reference(inst, *(args[name] for name in spec.params))
         if len(emitted) != len(expected):
             raise ValueError(f"{spec.name}: {len(emitted)} outputs emitted, {len(expected)} expected")
         goal = all_of(*(typing.cast(bool, got == want) for got, want in zip(emitted, expected, strict=True)))
-        return prover.prove(replace_equals(goal, equalities), label)
+        replaced = replace_equals(goal, equalities + floor_equalities)
+        # a nested floor's premise (its divisor a ≠ 0) is proved with the goal: the replacement holds wherever it is used
+        return prover.prove(all_of(replaced, *(SymBool(premise) for premise in floor_premises)), label)
 
 
 def replace_equals(goal: SymBool, equalities: list[tuple[z3.ExprRef, z3.ExprRef]]) -> SymBool:
@@ -155,7 +217,7 @@ def _size(term: z3.ExprRef) -> int:
     return len(seen)
 
 
-MUTATIONS = ("ceil-as-floor", "swap-ite", "signed-product-unnegated")
+MUTATIONS = ("ceil-as-floor", "swap-ite", "signed-product-unnegated", "nested-floor-inner-ceil")
 
 
 def mutate(source: str, function_name: str, mutation: str) -> str:
@@ -190,6 +252,18 @@ class _Mutator(ast.NodeTransformer):
                 self.done = True
                 node.orelse = negated.operand  # (-a) * b where -((-a) * b) is due
                 return node
+        self.generic_visit(node)
+        return node
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        if self.mutation == "nested-floor-inner-ceil" and not self.done and _nested_floor_shape(node) is not None:
+            # (n // a) // c becomes (-((-n) // a)) // c: the first division rounded up, then floored
+            inner = node.left
+            assert isinstance(inner, ast.BinOp)
+            self.done = True
+            negated = ast.UnaryOp(op=ast.USub(), operand=inner.left)
+            node.left = ast.UnaryOp(op=ast.USub(), operand=ast.BinOp(left=negated, op=ast.FloorDiv(), right=inner.right))
+            return node
         self.generic_visit(node)
         return node
 
