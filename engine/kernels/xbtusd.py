@@ -592,25 +592,23 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t51 = 0 if (t50 <= 0) else t50
     t52 = -((-(t45 * t36)) // (1 if (t6 <= 1) else t6))
     t53 = t52 if (t52 >= t45) else t45
-    t54 = (t53 if (t53 <= 0) else 0) - t45
-    t55 = 0 if (t46 <= 0) else t46
-    t56 = ((t49 if (t49 <= t51) else t51) + (0 if (t39 <= 0) else t39)) + ((t54 if (t54 <= t55) else t55) if ((((not t43) and (t0 != 0)) and (t36 < t6)) and (t45 < 0)) else 0)
-    t57 = t42 - t48
-    t58 = 0 if (t57 <= 0) else t57
-    t59 = t48 + (t56 if (t56 <= t58) else t58)
-    t60 = t42 if (t42 >= t41) else t41
-    t61 = (pool_margin + t13) - t17
-    t62 = -(qty // 100)
-    t63 = ((t62 * t38) if (t62 >= 0) else (-((-t62) * t38))) - cost
-    t64 = -(t0 // 100)
-    t65 = ((t64 * t38) if (t64 >= 0) else (-((-t64) * t38))) - t14
-    t66 = other_pnl if t23 else 0
-    t67 = ((t61 if t23 else (0 if (t0 == 0) else (t59 if (t59 <= t60) else t60))) + t66) + t65
-    t68 = (((account_equity + t13) - t17) + t65) - t63
-    t69 = (pool_margin + t66) + t63
-    t70 = ((t61 + t66) + t65) - (other_maintenance + ((-((-(t27 * (5000 + t30))) // 1000000)) + t33))
-    t71 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t70 >= 0) or (t70 >= ((t69 - other_maintenance) - ((-((-(t18 * (5000 + t21))) // 1000000)) + t26)))) and (((t67 >= 0) or (t67 >= t69)) and ((t68 >= 0) or (t68 >= account_equity))))) else 0
-    return (t71,)
+    t54 = ((t49 if (t49 <= t51) else t51) + (0 if (t39 <= 0) else t39)) + (((t53 if (t53 <= 0) else 0) - t45) if ((((not t43) and (t0 != 0)) and (t36 < t6)) and (t45 < 0)) else 0)
+    t55 = t42 - t48
+    t56 = 0 if (t55 <= 0) else t55
+    t57 = t48 + (t54 if (t54 <= t56) else t56)
+    t58 = t42 if (t42 >= t41) else t41
+    t59 = (pool_margin + t13) - t17
+    t60 = -(qty // 100)
+    t61 = ((t60 * t38) if (t60 >= 0) else (-((-t60) * t38))) - cost
+    t62 = -(t0 // 100)
+    t63 = ((t62 * t38) if (t62 >= 0) else (-((-t62) * t38))) - t14
+    t64 = other_pnl if t23 else 0
+    t65 = ((t59 if t23 else (0 if (t0 == 0) else (t57 if (t57 <= t58) else t58))) + t64) + t63
+    t66 = (((account_equity + t13) - t17) + t63) - t61
+    t67 = (pool_margin + t64) + t61
+    t68 = ((t59 + t64) + t63) - (other_maintenance + ((-((-(t27 * (5000 + t30))) // 1000000)) + t33))
+    t69 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t68 >= 0) or (t68 >= ((t67 - other_maintenance) - ((-((-(t18 * (5000 + t21))) // 1000000)) + t26)))) and (((t65 >= 0) or (t65 >= t67)) and ((t66 >= 0) or (t66 >= account_equity))))) else 0
+    return (t69,)
 
 
 def fill_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
@@ -699,23 +697,21 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t45 = 0 if (t44 <= 0) else t44
     t46 = -((-(t39 * t30)) // (1 if (t4 <= 1) else t4))
     t47 = t46 if (t46 >= t39) else t39
-    t48 = (t47 if (t47 <= 0) else 0) - t39
-    t49 = 0 if (t40 <= 0) else t40
-    t50 = ((t43 if (t43 <= t45) else t45) + (0 if (t33 <= 0) else t33)) + ((t48 if (t48 <= t49) else t49) if ((((not t37) and (t0 != 0)) and (t30 < t4)) and (t39 < 0)) else 0)
-    t51 = t36 - t42
-    t52 = 0 if (t51 <= 0) else t51
-    t53 = t42 + (t50 if (t50 <= t52) else t52)
-    t54 = t36 if (t36 >= t35) else t35
-    t55 = ((pool_margin + t11) - t15) if t20 else (0 if (t0 == 0) else (t53 if (t53 <= t54) else t54))
-    t56 = -(qty // 100)
-    t57 = ((t56 * t32) if (t56 >= 0) else (-((-t56) * t32))) - cost
-    t58 = -(t0 // 100)
-    t59 = ((t58 * t32) if (t58 >= 0) else (-((-t58) * t32))) - t12
-    t60 = other_pnl if t20 else 0
-    t61 = (t55 + t60) + t59
-    t62 = (((account_equity + t11) - t15) + t59) - t57
-    t63 = 1 if (((t61 >= 0) or (t61 >= ((pool_margin + t60) + t57))) and ((t62 >= 0) or (t62 >= account_equity))) else 0
-    return (t63, t0, t12, t55, t36, t62)
+    t48 = ((t43 if (t43 <= t45) else t45) + (0 if (t33 <= 0) else t33)) + (((t47 if (t47 <= 0) else 0) - t39) if ((((not t37) and (t0 != 0)) and (t30 < t4)) and (t39 < 0)) else 0)
+    t49 = t36 - t42
+    t50 = 0 if (t49 <= 0) else t49
+    t51 = t42 + (t48 if (t48 <= t50) else t50)
+    t52 = t36 if (t36 >= t35) else t35
+    t53 = ((pool_margin + t11) - t15) if t20 else (0 if (t0 == 0) else (t51 if (t51 <= t52) else t52))
+    t54 = -(qty // 100)
+    t55 = ((t54 * t32) if (t54 >= 0) else (-((-t54) * t32))) - cost
+    t56 = -(t0 // 100)
+    t57 = ((t56 * t32) if (t56 >= 0) else (-((-t56) * t32))) - t12
+    t58 = other_pnl if t20 else 0
+    t59 = (t53 + t58) + t57
+    t60 = (((account_equity + t11) - t15) + t57) - t55
+    t61 = 1 if (((t59 >= 0) or (t59 >= ((pool_margin + t58) + t55))) and ((t60 >= 0) or (t60 >= account_equity))) else 0
+    return (t61, t0, t12, t53, t36, t60)
 
 
 def position_prices_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int) -> tuple[int, int]:
