@@ -294,9 +294,11 @@ class FundingRejection:
 def check_funding_ready(symbol: str, pools_below_maintenance: tuple[int, ...]) -> FundingRejection | None:
     """FND-020: a funding instant waits until no pool holding the contract is below maintenance at mark.
 
-    A pool below maintenance is due for the liquidation engine (LIQ-003); it is
-    still the trader's only because the update that found it spent its
-    liquidation budget (LIQ-034: carried to the next update).  Funding it would
+    A pool below maintenance is due for the liquidation engine (LIQ-003).  The
+    FundingTick first runs the waterfall at the current mark (a maker fill at a
+    stale price can leave a pool there with no mark update: redteam24_1), so at
+    this check such a pool is still the trader's only because that waterfall
+    spent its liquidation budget (LIQ-034: carried to the next update).  Funding it would
     charge the trader on the value at mark, which for an inverse long after a
     mark collapse has no ceiling: at FND-004's cap a carried pool could be
     funded beyond minus its entry value, past LIQ-036's bound, where no price
@@ -316,7 +318,7 @@ def check_funding_ready(symbol: str, pools_below_maintenance: tuple[int, ...]) -
             reason="liquidation-pending",
             detail=(
                 f"account {pools_below_maintenance[0]}'s pool holding {symbol} is below maintenance at mark "
-                "(carried by the liquidation budget, LIQ-034): a mark update runs the waterfall first"
+                "(carried by the liquidation budget, LIQ-034): the next mark update or funding runs the waterfall"
             ),
         )
     return None

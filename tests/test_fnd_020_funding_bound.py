@@ -11,12 +11,11 @@ the cost), so no price covers what is left.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 from perpspec.engine.audit.reader import read_jsonl
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted, Reason, Rejected
+from perpspec.engine.core.events import Accepted, Reason, Rejected, RuleEvent
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.serve.feed import PriceFeed
 from perpspec.engine.serve.views import Views
@@ -24,6 +23,7 @@ from perpspec.engine.simulation.scenario import load_scenario
 from perpspec.engine.simulation.simulate import run_scenario
 from perpspec.proofs.obligations_solvency import is_coverable
 from perpspec.rules.contract import compute_value
+from perpspec.rules.events import Liquidation
 from perpspec.rules.funding import FundingRejection, check_funding_ready, compute_funding_payment
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.liquidation import (
@@ -32,7 +32,6 @@ from perpspec.rules.liquidation import (
     compute_requirement,
 )
 from perpspec.rules.position import Position
-from tests.test_clock import unchanged_but_seq
 from tests.test_owing_cross_pool_after_funding import _carried_pool
 
 XBTUSD = load_instrument("XBTUSD")
@@ -44,24 +43,21 @@ def test_fnd_020_the_first_pool_below_maintenance_holds_the_funding_instant() ->
     assert check_funding_ready("ETHUSD", (4, 9)) == FundingRejection(
         reason="liquidation-pending",
         detail="account 4's pool holding ETHUSD is below maintenance at mark (carried by the liquidation budget, "
-        "LIQ-034): a mark update runs the waterfall first",
+        "LIQ-034): the next mark update or funding runs the waterfall",
     )
 
 
-def test_fnd_020_a_cross_pool_due_through_another_contract_holds_that_contracts_funding_too() -> None:
+def test_fnd_020_a_cross_pool_due_through_another_contract_is_taken_over_before_that_contract_funds() -> None:
     """FND-020, LIQ-001/034: account 1's cross pool holds XBTUSD and one ETHUSD contract; the XBTUSD mark gap
     leaves it carried (tests/test_owing_cross_pool_after_funding.py).  A FundingTick on ETHUSD, whose mark did not
-    move, is refused as well (the pool holding ETHUSD is the one below maintenance) and changes nothing but the
-    sequence number; after the next XBTUSD mark update has taken the pool over, ETHUSD funds."""
+    move, first runs the waterfall at the marks (redteam24_1; it takes over pools through every contract), which
+    takes the pool over, and then funds ETHUSD.  Before session 19 it was refused until the next XBTUSD update."""
     engine = _carried_pool("Buy")
-    before = copy.deepcopy(engine)
-    refused = engine.process(c.FundingTick(time_ms=2, symbol="ETHUSD", rate_e8=10_000))
-    assert [(type(e), e.reason) for e in refused] == [(Rejected, Reason.LIQUIDATION_PENDING)]  # type: ignore[union-attr]
-    assert refused[-1].text.startswith("account 1's pool holding ETHUSD is below maintenance")  # type: ignore[union-attr]
-    assert unchanged_but_seq(engine, before)
-    engine.process(c.PriceUpdate(time_ms=3, symbol="XBTUSD", mark_price=18_750, index_price=18_750))
-    assert "XBTUSD" not in engine.positions(1)
-    assert type(engine.process(c.FundingTick(time_ms=4, symbol="ETHUSD", rate_e8=10_000))[-1]).__name__ == "Accepted"
+    events = engine.process(c.FundingTick(time_ms=2, symbol="ETHUSD", rate_e8=10_000))
+    assert type(events[-1]).__name__ == "Accepted"
+    [taken] = [e.record for e in events if isinstance(e, RuleEvent) and isinstance(e.record, Liquidation)]
+    assert taken.account_id == 1
+    assert engine.positions(1) == {}
 
 
 def _funded_at_maintenance(mark: int) -> tuple[int, int, int, int]:
@@ -129,15 +125,17 @@ def test_fnd_020_perpspec_serve_retries_a_held_funding_instant_and_skips_a_refus
 
 def test_fnd_020_perpspec_simulate_funds_a_held_instant_once_the_carried_pools_are_taken_over(tmp_path: Path) -> None:
     """FND-020 in ``perpspec simulate``: ``tiny_crash`` from 03:45 with one liquidation per update (LIQ-034) still
-    has pools carried at the 04:00 funding instant.  The FundingTick is held every minute (LiquidationPending, 14
-    times, 04:00-04:13) and the instant stays due: at 04:14, with nothing carried, it is funded once at the rate of
-    the interval's samples (0.01%), and the run's own invariant checks find nothing."""
+    has pools carried at the 04:00 funding instant.  Each FundingTick first runs the waterfall at the mark (one more
+    liquidation: redteam24_1) and is held while pools are still carried (LiquidationPending, 6 times, 04:00-04:05,
+    14 before session 19, when only the mark updates took them over) and the instant stays due: at 04:06, with
+    nothing carried, it is funded once at the rate of the interval's samples (0.01%), and the run's own invariant
+    checks find nothing."""
     scenario = load_scenario("tiny_crash", [("start", "1583984700000"), ("max_liquidations_per_update", "1")])
     result = run_scenario(scenario, tmp_path)
     assert result.invariant_violations == ()
     rows = [row for _, row in read_jsonl(Path(result.event_log))]
     held = [row["timestamp"][11:16] for row in rows
             if row.get("command") == "FundingTick" and row.get("ordRejReason") == "LiquidationPending"]
-    assert held == [f"04:{minute:02d}" for minute in range(14)]
+    assert held == [f"04:{minute:02d}" for minute in range(6)]
     funded = [(row["timestamp"][11:16], row["fundingRate"]) for row in rows if row.get("table") == "funding"]
-    assert funded == [("04:14", "0.0001")]
+    assert funded == [("04:06", "0.0001")]

@@ -4,7 +4,8 @@
   balance is accepted (the mutant holding back 1 XBt refused it).
 * FND-020 / SET-005 (``Risk.below_fitting_maintenance``): a pool whose equity at mark is exactly its maintenance at
   the tiers LIQ-021 leaves (its own risk steps, LIQ-001 with ``chosen_tier = 0``) is not waited for; one satoshi
-  less is (LIQ-003: below maintenance is strictly below).
+  less is (LIQ-003: below maintenance is strictly below): since session 19 (redteam24_1) the FundingTick's own
+  waterfall takes it over first (its tiers lowered, then liquidated) and then funds.
 * MRG-061 at chosen tier 1: ``held_tier_extras`` is the chosen tier's extra for an account whose only position chose
   tier 1 (the mutant ``chosen_tier != 1`` took it for an account with no chosen tier and answered 0).
 * MRG-067's loop: after each cancellation the available balance is read again net of what the chosen tiers hold,
@@ -17,7 +18,7 @@ from __future__ import annotations
 import re
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted, Execution, Reason, Rejected
+from perpspec.engine.core.events import Accepted, Execution, Reason, Rejected, RuleEvent
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.core.fills import UNFUNDED_TEXT
 from perpspec.rules.liquidation import compute_requirement
@@ -65,9 +66,11 @@ def test_fnd_020_a_pool_exactly_at_its_fitting_maintenance_is_not_waited_for() -
     account = engine.accounts[OWNER]
     account.wallets["XBt"] -= 1
     assert engine.risk.below_fitting_maintenance(account, X)
-    refused = engine.process(c.FundingTick(time_ms=2, symbol=X, rate_e8=10_000))[-1]
-    assert isinstance(refused, Rejected)
-    assert refused.reason is Reason.LIQUIDATION_PENDING
+    events = engine.process(c.FundingTick(time_ms=2, symbol=X, rate_e8=10_000))
+    kinds = [e.kind for e in events if isinstance(e, RuleEvent)]
+    assert kinds[:2] == ["RiskLimitLowered", "Liquidation"]  # taken over before the funding (redteam24_1)
+    assert isinstance(events[-1], Accepted)
+    assert engine.positions(OWNER) == {}
 
 
 def test_mrg_061_chosen_tier_one_holds_its_extra() -> None:

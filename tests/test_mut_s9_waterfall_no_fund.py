@@ -24,7 +24,7 @@ not exist, so it pays nothing (INS-003: as far as its balance reaches) and no in
 from __future__ import annotations
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted, Reason, Rejected, RuleEvent
+from perpspec.engine.core.events import Accepted, Rejected, RuleEvent
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.events import InsuranceMovement, Liquidation, RiskLimitLowered, WaterfallCarried
 from perpspec.rules.instrument_file import load_instrument
@@ -85,15 +85,19 @@ def _carried_without_a_fund() -> Engine:
 
 def test_ins_011_a_pool_owing_with_no_fund_of_its_currency_draws_nothing() -> None:
     """LIQ-021/034, FND-004/007/008/020, LIQ-036/037, INS-003/011: no fund exists, so the owing account keeps all of
-    it.  FND-020 refuses the FundingTick while account 1's pool is carried below maintenance; the state an engine
-    before FND-020 left after it (its snapshot, which Engine.from_snapshot accepts) is taken over on the next mark
-    update."""
+    it.  The FundingTick takes account 1's carried pool over first (redteam24_1: its waterfall at the mark) and only
+    then funds, so FND-020 never funds it; the state an engine before FND-020 left after funding it (its snapshot,
+    which Engine.from_snapshot accepts) is taken over on the next mark update."""
     engine = _carried_without_a_fund()
     wallet = engine.wallet(1, "XBt")
     assert wallet == 996_999_775  # 10 XBT less the taker fees
-    refused = engine.process(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=CAP))[-1]
-    assert isinstance(refused, Rejected)
-    assert refused.reason == Reason.LIQUIDATION_PENDING
+    ticked = Engine.from_snapshot(engine.snapshot())
+    events = ticked.process(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=CAP))
+    assert isinstance(events[-1], Accepted)
+    kinds = [e.kind for e in events if isinstance(e, RuleEvent)]
+    assert kinds[0] == "Liquidation"
+    assert _records(events, Liquidation)[0].account_id == 1  # type: ignore[attr-defined]
+    assert ticked.positions(1) == {}
     # FND-008 at 125.00: every payment exact, residue 0, so (as the engine) the snapshot opens no XBt fund
     engine, paid = funded_before_fnd_020(engine, "XBTUSD", CAP)
     assert paid == {1: -6_000_000_000, 2: 6_000_300_000, 7: -300_000}

@@ -35,7 +35,7 @@ from __future__ import annotations
 import attrs
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted, Reason, Rejected, RuleEvent
+from perpspec.engine.core.events import Accepted, RuleEvent
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.core.state_codec import decode_state, encode_state
 from perpspec.rules.adl import POLICIES
@@ -94,8 +94,8 @@ def _carried_pool(eth_side: str) -> Engine:
 def funded_before_fnd_020(engine: Engine, symbol: str, rate_e8: int) -> tuple[Engine, dict[int, int]]:
     """``engine``'s state funded at ``rate_e8`` as an engine before FND-020 did, carried pools included: restored.
 
-    FND-020 now refuses a FundingTick while a pool holding the contract is below maintenance, so this state
-    is no longer reachable by commands; a snapshot an earlier engine wrote can still hold it, and
+    FND-020 now never funds a pool holding the contract below maintenance (a FundingTick takes it over first, or
+    is refused while it is carried), so this state is no longer reachable by commands; a snapshot an earlier engine wrote can still hold it, and
     :meth:`Engine.from_snapshot` accepts it.  FND-008's payments (``compute_funding_exchange``) are posted into
     the decoded snapshot (isolated margins with their wallets, a non-zero residue to the fund); the liquidation
     engine must hold nothing in ``symbol``.  Returns the restored engine (the waterfall not yet run) and the payments.
@@ -124,8 +124,10 @@ def funded_before_fnd_020(engine: Engine, symbol: str, rate_e8: int) -> tuple[En
 
 def _liquidations(engine: Engine) -> tuple[Engine, Liquidation, Liquidation]:
     """The take-over of account 1's pool after the capped funding (pre-FND-020) by the engine and the rules model."""
-    refused = engine.process(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=CAP))
-    assert (type(refused[-1]), refused[-1].reason) == (Rejected, Reason.LIQUIDATION_PENDING)  # type: ignore[union-attr]
+    # a FundingTick now takes the carried pool over first (redteam24_1), so it never funds it (FND-020)
+    ticked = Engine.from_snapshot(engine.snapshot())
+    taken_first = _run(ticked, c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=CAP))
+    assert [r.account_id for r in _records(taken_first, Liquidation)] == [1]  # type: ignore[attr-defined]
     engine, paid = funded_before_fnd_020(engine, "XBTUSD", CAP)
     assert paid == {1: -FUNDING, 2: FUNDING}
     ledger, books = ledger_of(engine)

@@ -59,20 +59,17 @@ FundingTick refused beyond FND-004's cap, session 8; and while a pool is carried
 
 from __future__ import annotations
 
-import copy
-
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Accepted, Execution, Reason, Rejected
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.events import AdlFill, Liquidation
 from perpspec.rules.invariants_trading import check_no_neg_equity
-from tests.test_clock import unchanged_but_seq
 from tests.test_free_wallet import free_wallet, free_wallet_problems, has_cross_position
 
 XBT_50K, XBT_55K, ETH_3000 = 5_000_000, 5_500_000, 300_000
 PENDING_7 = (
     "account 7's pool holding XBTUSD is below maintenance at mark (carried by the liquidation budget, LIQ-034): "
-    "a mark update runs the waterfall first"
+    "the next mark update or funding runs the waterfall"
 )
 
 
@@ -206,11 +203,11 @@ def test_fnd_004_020_funding_a_carried_cross_pool_is_capped_then_waits_for_its_t
     Before the cap a FundingTick of 60% charged the carried pool beyond minus its entry value (LIQ-036's [I]
     bound: a second 60% tick left account 7 flat owing 23,075,000 with an empty fund).  Now 60% is refused,
     MALFORMED, naming XBTUSD's cap (0.375%), and changes nothing but the sequence number.  At the cap the tick
-    waits (FND-020, LiquidationPending: account 7's pool is carried; session 8 charged it 380,325 here).  The next
-    mark update takes account 7 over at 49,092.50: value there 101,848,500, so the residual is 1,925,000 −
-    1,848,500 = 76,500, to the fund (76,000 → 152,500), and account 7 is flat at exactly 0, not owing.  The tick
-    is then accepted: the liquidation engine holds account 7's long and owes 380,325, the fund pays all it has
-    (FND-019) and account 3 is credited 152,500."""
+    never funds the carried pool (FND-020; session 8 charged it 380,325 here): it first runs the waterfall at the
+    mark (session 19, redteam24_1; until then it was refused and waited for the next mark update), which takes
+    account 7 over at 49,092.50: value there 101,848,500, so the residual is 1,925,000 − 1,848,500 = 76,500, to the
+    fund (76,000 → 152,500), and account 7 is flat at exactly 0, not owing.  Then it funds: the liquidation engine
+    holds account 7's long and owes 380,325, the fund pays all it has (FND-019) and account 3 is credited 152,500."""
 
     def carried() -> Run:
         run = Run(((3, 10**10), (6, 1_200_000), (7, 2_000_000)), fund=0, budget=1)
@@ -234,22 +231,14 @@ def test_fnd_004_020_funding_a_carried_cross_pool_is_capped_then_waits_for_its_t
     ]
     reference.engine.process(c.TimeTick(time_ms="2"))  # type: ignore[arg-type]  # refused at the first check
     assert run.engine.state_hash() == reference.engine.state_hash()
-    waiting = run.engine.process(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=375_000))
-    assert [(type(e), e.reason, e.text) for e in waiting] == [  # type: ignore[attr-defined]
-        (Rejected, Reason.LIQUIDATION_PENDING, f"{PENDING_7} (FND-020)")
-    ]
-    reference.engine.process(c.TimeTick(time_ms="2"))  # type: ignore[arg-type]
-    assert run.engine.state_hash() == reference.engine.state_hash()
-    events = run.mark(2, "XBTUSD", 4_930_000)
-    [taken] = _records(events, Liquidation)
+    events = run.ok(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=375_000))
+    [taken] = _records(events, Liquidation)  # the waterfall first: account 7 taken over, never funded
     assert (taken.account_id, taken.pool_margin, taken.equity, taken.taken[0].takeover_price) == (
         7, 1_925_000, 505_000, 4_909_250
     )
     assert taken.residual_margin == 1_925_000 - 1_848_500 == 76_500
-    assert (run.wallet(7), run.engine.insurance("XBt")) == (0, 76_000 + 76_500)
-    events = run.ok(c.FundingTick(time_ms=3, symbol="XBTUSD", rate_e8=375_000))
-    # FND-019: the liquidation engine holds account 7's long (50,000 at 49,092.50) and owes 380,325; the fund pays
-    # what it has, 152,500, and account 3 (the short) is credited that much
+    # FND-019: the liquidation engine holds account 7's long (50,000 at 49,092.50) and owes 380,325; the fund
+    # (76,000 + 76,500) pays what it has, 152,500, and account 3 (the short) is credited that much
     assert (run.wallet(3) - 10_001_009_000, run.wallet(7), run.engine.insurance("XBt")) == (152_500, 0, 0)
     assert run.problems == []
 
@@ -260,11 +249,11 @@ def test_fnd_020_a_capped_funding_tick_waits_for_a_carried_pool_at_a_crashed_mar
     fund.  The mark gaps to 150.00: account 6 is taken over at 49,481.00 (residual 76,000, the fund), account 7
     (wallet 1,925,000) is carried, account 8 (wallet 999.99 XBT) is safe.  Before FND-020 a FundingTick at the cap
     (0.375%) charged account 7 on its value at 150.00, 125,000,001, beyond minus its entry value (100,000,000):
-    LIQ-036's [I] bound, and account 7 was left flat owing 27,999,000.  Now the tick is refused,
-    LiquidationPending, naming account 7, and changes nothing but the sequence number.  The next mark update
-    takes account 7 over at 49,092.50 (residual 76,500 to the fund); its close-out is deleveraged against account
-    3 (ADL-020).  The tick is then accepted: account 8 pays 125,000,001, account 3 receives 125,000,000, the fund
-    the residue 1; account 7 is flat at exactly 0."""
+    LIQ-036's [I] bound, and account 7 was left flat owing 27,999,000.  Now the tick never funds the carried pool:
+    it first runs the waterfall at the mark (session 19, redteam24_1; until then it was refused and waited for the
+    next mark update), which takes account 7 over at 49,092.50 (residual 76,500 to the fund); its close-out is
+    deleveraged against account 3 (ADL-020).  Then it funds: account 8 pays 125,000,001, account 3 receives
+    125,000,000, the fund the residue 1; account 7 is flat at exactly 0."""
     run = Run(((3, 10**10), (6, 1_200_000), (7, 2_000_000), (8, 10**11)), fund=0, budget=1)
     run.mark(0, "XBTUSD", XBT_50K)
     for account_id in (6, 7, 8):
@@ -272,23 +261,16 @@ def test_fnd_020_a_capped_funding_tick_waits_for_a_carried_pool_at_a_crashed_mar
     [taken] = _records(run.mark(1, "XBTUSD", 15_000), Liquidation)
     assert (taken.account_id, taken.taken[0].takeover_price, taken.residual_margin) == (6, 4_948_100, 76_000)
     assert (run.engine.positions(7)["XBTUSD"].qty, run.wallet(7), run.engine.insurance("XBt")) == (50_000, 1_925_000, 76_000)
-    before = copy.deepcopy(run.engine)
-    waiting = run.engine.process(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=375_000))
-    assert [(type(e), e.reason, e.text) for e in waiting] == [  # type: ignore[attr-defined]
-        (Rejected, Reason.LIQUIDATION_PENDING, f"{PENDING_7} (FND-020)")
-    ]
-    assert unchanged_but_seq(run.engine, before)
-    events = run.mark(3, "XBTUSD", 15_000)
-    [taken] = _records(events, Liquidation)
+    wallets = (run.wallet(3), run.wallet(8))
+    events = run.ok(c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=375_000))
+    [taken] = _records(events, Liquidation)  # the waterfall first: account 7 taken over, never funded
     assert (taken.account_id, taken.pool_margin, taken.taken[0].takeover_price, taken.residual_margin) == (
         7, 1_925_000, 4_909_250, 76_500
     )
     [adl] = _records(events, AdlFill)
     assert (adl.account_id, adl.close_qty, adl.price) == (3, -50_000, 4_909_250)  # type: ignore[attr-defined]
-    assert (run.wallet(7), run.engine.insurance("XBt")) == (0, 152_500)
-    wallets = (run.wallet(3), run.wallet(8))
-    run.ok(c.FundingTick(time_ms=4, symbol="XBTUSD", rate_e8=375_000))
-    assert (run.wallet(3) - wallets[0], run.wallet(8) - wallets[1]) == (125_000_000, -125_000_001)
+    # account 3: the ADL of its short at 49,092.50 realises 1,848,500, then the funding 125,000,000
+    assert (run.wallet(3) - wallets[0], run.wallet(8) - wallets[1]) == (1_848_500 + 125_000_000, -125_000_001)
     assert (run.wallet(7), run.engine.insurance("XBt")) == (0, 152_501)
     assert run.problems == []
 

@@ -97,8 +97,12 @@ class Prices:
     def funding(self, c: cmd.FundingTick) -> Rej | int:
         """FundingTick: FND-008 between the holders (the liquidation engine's close-outs included), then the waterfall.
 
-        Refused (FND-020, ``LiquidationPending``, nothing changed) while a pool holding the contract is below
-        maintenance at mark: the waterfall carried it (LIQ-034) and a mark update takes it over first.
+        A pool holding the contract below maintenance at mark is first taken over: the waterfall runs at the current
+        mark (LIQ-034, its budget, as a PriceUpdate at an unchanged mark would run it), then FND-020 is judged again
+        (redteam24_1: a maker fill at a stale price leaves its pool below maintenance with no mark update, and every
+        FundingTick waited for the next PriceUpdate).  Refused (FND-020, ``LiquidationPending``) only while a pool
+        is still below maintenance after that waterfall (its budget spent: carried); the waterfall's own events and
+        take-overs stand, as the cancels of the timers a command's time fires do, and nothing else changes.
         """
         inst = self.market.instrument(c.symbol)
         if isinstance(inst, Rej):
@@ -119,6 +123,9 @@ class Prices:
         if inst.symbol not in self.market.marks:
             return Rej(Reason.NO_MARK_PRICE, f"{inst.symbol} has no mark price yet")
         hold = check_funding_ready(inst.symbol, self._pools_below_maintenance(inst.symbol))
+        if hold is not None:
+            self._waterfall(inst)  # redteam24_1: take the pools below maintenance over at the mark first
+            hold = check_funding_ready(inst.symbol, self._pools_below_maintenance(inst.symbol))
         if hold is not None:
             return Rej(Reason.LIQUIDATION_PENDING, f"{hold.detail} (FND-020)")
         holders = tuple(

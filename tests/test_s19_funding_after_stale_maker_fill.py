@@ -1,0 +1,56 @@
+"""Session 19, redteam24_1 (/work/coord/repro19/redteam24_1.py, FND-020): a maker fill held back every holder's funding.
+
+FND-020 refused a FundingTick while a pool holding the contract was below maintenance at mark, on the premise that
+such a pool exists only because a waterfall's budget carried it (LIQ-034).  A maker fill at a stale price
+(MRG-067: makers keep their orders; the maker guard stops fills only beyond bankruptcy) leaves the maker's pool
+between bankruptcy and maintenance with no mark update, so every FundingTick of the contract was refused until the
+next PriceUpdate (in serve up to a path step), and holders who closed meanwhile escaped the instant.  Now the
+FundingTick first runs the waterfall at the current mark (as a PriceUpdate at an unchanged mark would), then judges
+FND-020 again and funds the holders at the instant.
+"""
+
+from __future__ import annotations
+
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Accepted, Event, RuleEvent, Transaction
+from perpspec.engine.core.exchange import Engine
+from perpspec.rules.events import Liquidation
+from perpspec.rules.invariants import check_all
+
+E, P = "XBTUSD", 5_000_000
+
+
+def _ok(engine: Engine, command: object) -> list[Event]:
+    events = engine.process(command)
+    assert isinstance(events[-1], Accepted), (command, events[-1])
+    found = {name: problems for name, problems in check_all(engine, engine.step_info(events)).items() if problems}
+    assert found == {}
+    return events
+
+
+def test_fnd_020_a_funding_tick_takes_over_a_pool_a_stale_maker_fill_left_below_maintenance_then_funds() -> None:
+    engine = Engine()
+    _ok(engine, c.PriceUpdate(time_ms=0, symbol=E, mark_price=P, index_price=P))
+    for account, amount in ((1, 10**6), (2, 10**8), (3, 10**10), (4, 10**10)):
+        _ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        _ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=3, symbol=E, side="Buy", order_qty=1_000_000, price=P))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=4, symbol=E, side="Sell", order_qty=1_000_000, price=P))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=1, symbol=E, side="Buy", order_qty=6_500, price=P))  # A rests a bid
+    _ok(engine, c.PriceUpdate(time_ms=2, symbol=E, mark_price=4_650_000, index_price=4_650_000))  # the mark falls 7%
+    _ok(engine, c.PlaceOrder(time_ms=3, account=2, symbol=E, side="Sell", order_qty=6_500, price=P))  # B takes it
+    assert engine.risk.pool_of(engine.accounts[1], E)[1:3] == (18_890, 74_848)  # below maintenance, no update
+    wallets = {a: engine.wallet(a, "XBt") for a in (1, 2, 3, 4)}
+    fund = engine.insurance("XBt")
+    events = _ok(engine, c.FundingTick(time_ms=4, symbol=E, rate_e8=10_000))  # was refused: LiquidationPending
+    [taken] = [e.record for e in events if isinstance(e, RuleEvent) and isinstance(e.record, Liquidation)]
+    assert (taken.account_id, taken.equity, taken.taken[0].takeover_price, taken.residual_margin) == (
+        1, 18_890, 4_647_000, 9_855
+    )
+    first_payment = next(i for i, e in enumerate(events) if isinstance(e, Transaction))
+    assert events.index(next(e for e in events if isinstance(e, RuleEvent))) < first_payment  # taken over first
+    assert E not in engine.positions(1)
+    paid = {a: engine.wallet(a, "XBt") - wallets[a] for a in wallets}
+    # paid at the instant: the holders at the rate on their value at mark; the liquidation engine's share from the fund
+    assert paid == {1: -997_400, 2: 1_397, 3: -215_054, 4: 215_054}
+    assert engine.insurance("XBt") - fund == 8_458
