@@ -23,14 +23,12 @@ from perpspec.rules.num import (
     abs_,
     and_,
     ceil_to_multiple,
-    ceildiv,
     clamp,
     floor_to_multiple,
     floordiv,
     ite,
     max_,
     min_,
-    not_,
     or_,
 )
 from perpspec.rules.position import Position
@@ -599,32 +597,4 @@ def compute_isolated_margin_after_fill_whole_deficit(
     own = new_requirement + extra + unpaid
     top_up = min_(-unpaid, max_(0, -(extra + unpaid)))
     funded = own + min_(top_up + premium, max_(0, unallocated - own))
-    return ite(new_qty == 0, 0, min_(funded, max_(unallocated, new_requirement)))
-
-
-def compute_isolated_margin_after_fill_share_from_the_closed_part(
-    old_margin: int,
-    old_requirement: int,
-    new_requirement: int,
-    realised: int,
-    premium: int,
-    unallocated: int,
-    old_qty: int,
-    new_qty: int,
-) -> int:
-    """KNOWN-BAD ACC-006 (the rule before redteam24_2): the closed part's deficit share paid only from freed + realised.
-
-    A resting Close accepted before eight funding instants, half filled at 3,050 against a 3,000 mark, left the
-    ETHUSD 50x remainder at 0.82x maintenance at the unchanged mark (liquidated) while the free wallet held ~100 XBT.
-    """
-    flips = or_(and_(old_qty > 0, new_qty < 0), and_(old_qty < 0, new_qty > 0))
-    freed = max_(0, old_requirement - new_requirement)
-    extra = ite(flips, 0, old_margin - old_requirement)
-    unpaid = ite(flips, 0, min_(0, realised + freed))
-    own = new_requirement + extra + unpaid
-    top_up = min_(-unpaid, max_(0, -(extra + unpaid)))
-    reduces = and_(and_(not_(flips), new_qty != 0), abs_(new_qty) < abs_(old_qty))
-    share = clamp(ceildiv(extra * abs_(new_qty), max_(1, abs_(old_qty))), extra, 0)
-    shed = ite(and_(reduces, extra < 0), min_(share - extra, max_(0, realised + freed)), 0)  # BAD: capped
-    funded = own + min_(top_up + premium + shed, max_(0, unallocated - own))
     return ite(new_qty == 0, 0, min_(funded, max_(unallocated, new_requirement)))

@@ -326,10 +326,10 @@ def prove_isolated_margin_after_fill(kernel: Callable[..., int]) -> ProofResult:
         unpaid = ite(and_(not_(flips), realised + freed < 0), realised + freed, 0)
         from_wallet = margin_after - own
         bound = ite(unallocated > new_req, unallocated, new_req)  # the free wallet, or the requirement
-        # a reduction of a pool short of its requirement also brings in the closed part's share of the deficit
-        # (redteam20_1, redteam24_2): at most the whole deficit (the share itself: reduction-shares-deficit)
+        # a reduction of a pool short of its requirement also keeps, of what the closed part frees and realises, up
+        # to that part's share of the deficit (redteam20_1): the closed part's own money, never the free wallet's
         reduces = and_(and_(not_(flips), new_qty != 0), abs_(new_qty) < abs_(old_qty))
-        closed_part = ite(and_(reduces, old_margin < old_req), old_req - old_margin, 0)
+        closed_part = ite(and_(reduces, old_margin < old_req), ite(realised + freed > 0, realised + freed, 0), 0)
         return prover.prove(
             all_of(
                 implies(new_qty == 0, margin_after == 0),
@@ -365,12 +365,11 @@ def prove_isolated_remainder_keeps_requirement(kernel: Callable[..., int]) -> Pr
 
 
 def prove_isolated_reduction_shares_deficit(kernel: Callable[..., int]) -> ProofResult:
-    """ACC-006 (redteam20_1, redteam24_2): a reduction of an isolated pool short of its requirement (a negative extra,
-    funding paid from it) leaves the remainder at least its proportional share of the deficit, ``extra × |new| /
-    |old|`` exactly (so a reduction at the mark never lowers the pool's margin-to-requirement standing), and never
-    more than that share rounded up -- unless the free wallet (which holds what the closed part frees and realises)
-    does not reach, and then the pool holds all of it; and the free wallet pays no more than the closed part's
-    unpaid loss and its share of the deficit."""
+    """ACC-006 (redteam20_1): a reduction of an isolated pool short of its requirement (a negative extra, funding
+    paid from it) leaves the remainder at least its proportional share of the deficit, ``extra × |new| / |old|``
+    exactly (so a reduction at the mark never lowers the pool's margin-to-requirement standing), and never more
+    than that share rounded up -- unless what the closed part frees and realises does not reach, and then the
+    remainder has kept all of it; and the free wallet never pays for that share."""
     with Prover() as prover:
         inputs = _isolated_fill_inputs(prover)
         old_margin, old_req, new_req, realised, _, unallocated, old_qty, new_qty = inputs
@@ -382,15 +381,17 @@ def prove_isolated_reduction_shares_deficit(kernel: Callable[..., int]) -> Proof
         extra, extra_after = old_margin - old_req, margin_after - new_req
         freed = ite(old_req > new_req, old_req - new_req, 0)
         whole = new_req + extra  # the remainder under the whole-deficit rule (before redteam20_1)
-        unpaid = ite(realised + freed < 0, -(realised + freed), 0)  # the closed part's loss beyond what it frees
-        # where the free wallet falls short of the share: all it holds (``unallocated`` counts the pool's own margin
-        # and what the closed part frees and realises; ``whole - unpaid`` is what the pool holds of its own)
-        all_it_has = ite(unallocated > whole - unpaid, unallocated, whole - unpaid)
+        closed_part = ite(realised + freed > 0, realised + freed, 0)  # what the closed part frees and realises
+        unpaid = ite(realised + freed < 0, -(realised + freed), 0)  # the closed part's loss beyond that
+        # where the closed part's money falls short of its share: all of it, as far as the free wallet holds it
+        # (``unallocated`` counts the pool's own margin; ``whole - unpaid`` is what the pool holds of its own)
+        cap = ite(unallocated > whole - unpaid, unallocated, whole - unpaid)
+        all_it_has = ite(whole + closed_part < cap, whole + closed_part, cap)
         return prover.prove(
             all_of(
                 or_(extra_after * old_n >= extra * new_n, margin_after >= all_it_has),  # its share, or all it has
                 extra_after * old_n < extra * new_n + old_n,  # never more than its share rounded up
-                margin_after - whole <= unpaid - extra,  # the free wallet: the unpaid loss and at most the deficit
+                margin_after - whole <= closed_part + unpaid,  # the free wallet pays only the unpaid loss
             ),
             "ACC-006 deficit shared",
         )
@@ -679,18 +680,12 @@ def _register_second_batch() -> None:
     add("ACC-006/reduction-shares-deficit", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
         "A reduction of an isolated pool short of its requirement (funding paid from it) leaves the remainder at "
         "least its proportional share of the deficit, extra × |new| / |old| exactly, and at most that share rounded "
-        "up, paid from the free wallet as far as it reaches (it holds what the closed part frees and realises; all "
-        "it holds where it does not reach), the free wallet paying only the closed part's unpaid loss and its share "
-        "of the deficit: a reduction at the mark never lowers the pool's standing.",
+        "up, paid from what the closed part frees and realises (all of it where that does not reach), the free wallet "
+        "paying only the closed part's unpaid loss: a reduction at the mark never lowers the pool's standing.",
         p(prove_isolated_reduction_shares_deficit, compute_isolated_margin_after_fill))
     add("ACC-006/whole-deficit", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
         "the rule before redteam20_1: the remainder of a reduction keeps the pool's whole deficit.",
         p(prove_isolated_reduction_shares_deficit, bad.compute_isolated_margin_after_fill_whole_deficit),
-        expect="refuted")
-    add("ACC-006/share-from-the-closed-part", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
-        "the rule before redteam24_2: the closed part's share of the deficit paid only from what it frees and "
-        "realises, the remainder keeping the rest while the free wallet holds it.",
-        p(prove_isolated_reduction_shares_deficit, bad.compute_isolated_margin_after_fill_share_from_the_closed_part),
         expect="refuted")
     add("ACC-006/caps-the-requirement", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
         "a premium fill's whole margin, requirement included, capped at the free wallet.",

@@ -67,10 +67,9 @@ def compute_isolated_margin_after_fill(
       so that the remainder keeps its requirement — and only beyond that from
       the remainder's requirement.  The free wallet never pays more than that
       unpaid loss, nor tops up a pool that was below its requirement before
-      the fill beyond the closed part's share of its deficit (below).  The
-      margin a reduction frees beyond its loss, and any realised profit, go
-      to the cross wallet (the isolated margin is part of the wallet, so the
-      wallet already holds them).
+      the fill.  The margin a reduction frees beyond its loss, and any realised
+      profit, go to the cross wallet (the isolated margin is part of the
+      wallet, so the wallet already holds them).
     * **A reduction of a pool short of its requirement** (a negative extra:
       funding paid from the pool): the closed part takes its share of the
       deficit with it.  The remainder's extra is ``⌈extra × |new| / |old|⌉``
@@ -79,17 +78,11 @@ def compute_isolated_margin_after_fill(
       the whole extra, so a reduction at the mark never lowers the pool's
       margin-to-requirement standing (redteam20_1: a half-taken Close at the
       mark left the remainder of a pool at 1.19× maintenance liquidatable).
-      The closed part's share (``share − extra``, ≥ 0) is paid first from
-      what the closed part frees and realises (``freed + realised``), and
-      what those do not cover from the rest of the free wallet, as far as it
-      reaches — as ``top_up`` pays a loss beyond what the closed part frees
-      (redteam24_2: a resting Close accepted by LIQ-042 before funding made
-      the deficit, then half filled through the mark, left the remainder at
-      0.82× maintenance at an unchanged mark while the free wallet held
-      ~100 XBT).  The money moves from the free wallet into the pool, both
-      part of the wallet: nothing is created.  The share is rounded so the
-      remainder keeps no less (the free wallet pays at most one minor unit
-      more than the exact share).
+      The closed part's share (``share − extra``, ≥ 0) is paid from what the
+      closed part frees and realises (``freed + realised``, as far as it
+      reaches, and as far as the free wallet holds it), never from the rest
+      of the free wallet: the free wallet is never lower than before the fill
+      for it.
       A positive extra (margin added) stays whole with the remainder.
     * **A premium**: a fill opening worse than mark brings its premium into the
       pool from the free wallet, as far as it reaches; only the premium is
@@ -105,27 +98,24 @@ def compute_isolated_margin_after_fill(
       far above a crashed mark, each fill's premium funded while the wallet
       still held it, would otherwise have left the wallet below zero).
 
-    Decision [I] (ACC-006, attack review 2, redteam24_2): a reduction of an
-    isolated position never lowers the remainder's standing — its margin
-    against its requirement: the requirement itself for a pool that held it,
-    its proportional share of a deficit for one that did not — while the
+    Decision [I] (ACC-006, attack review 2): a reduction of an isolated
+    position never leaves the remainder below its requirement while the
     account's free wallet can keep it there, and never takes more from the
     free wallet than the closed part's loss beyond what the pool itself holds
-    plus the closed part's share of the deficit (the requirement ``posInit +
-    posComm`` is at least the maintenance margin, so at an unchanged mark
-    such a remainder is not liquidatable, nor made more so by the
-    reduction).  Where the free wallet does not reach, the remainder's
-    requirement pays the rest and the pool may fall below maintenance;
-    LIQ-042 refuses such an order at entry (it judges the pool as if the
-    execution's loss stayed in it).  This does not rest on LIQ-042 for a
-    deficit that arrives after the order was accepted (funding paid while a
-    Close rests): the free wallet pays the closed part's share at the fill.
-    BitMEX: a partial close releases margin in proportion and leaves the
-    isolated liquidation price where it was; [I] where the pool paid funding
-    beyond its extra, the rulebook keeps that by the transfer above.  [I] the
-    same holds for every reducing fill (ADL, LIQ-012's partial close of a
-    pool with a deficit): the closed part's share of the deficit is the
-    account's free wallet's as far as it reaches.
+    (the requirement ``posInit + posComm`` is at least the maintenance margin,
+    so at an unchanged mark such a remainder is not liquidatable).  Where the
+    free wallet does not reach, the remainder's requirement pays the rest and
+    the pool may fall below maintenance; LIQ-042 refuses such an order at
+    entry (it judges the pool as if the execution's loss stayed in it).
+    Open (redteam24_2, for the committee): LIQ-042 judges a resting reduction
+    when it is placed or amended, not when it fills, so a deficit that funding
+    makes after a Close was accepted, with the closed part's freed and realised
+    short of its share, stays with the remainder.  Paying that share from the
+    free wallet (wallet less the other isolated pools, as ``top_up`` and the
+    premium are paid) was tried and taken back: it drained the cross pool's
+    margin and liquidated a cross position at unchanged marks (review21_2);
+    the fix needs MRG-050's available balance at the fill, for ``top_up`` and
+    the premium too.
 
     [I] BitMEX says what a reduction does to an isolated margin (posInit is
     ``initMarginReq × posCost``, so it shrinks with the position; realised PnL
@@ -142,14 +132,13 @@ def compute_isolated_margin_after_fill(
     own = new_requirement + extra + unpaid  # the pool paying its loss from its own money
     top_up = min_(-unpaid, max_(0, -(extra + unpaid)))  # back to the requirement, never more than the unpaid loss
     # a reduction of a pool short of its requirement: the closed part takes its share of the deficit with it; the
-    # remainder's extra is ⌈extra × |new| / |old|⌉ (its share, rounded so it keeps no less); the closed part's share
-    # is paid from the free wallet (which holds what the closed part frees and realises) as far as it reaches, as
-    # top_up is (redteam24_2: capped at freed + realised, a Close filled through the mark left the remainder short)
+    # remainder's extra is ⌈extra × |new| / |old|⌉ (its share, rounded so it keeps no less), paid from what the
+    # closed part frees and realises, never from the rest of the free wallet (and only as far as that holds it)
     reduces = and_(and_(not_(flips), new_qty != 0), abs_(new_qty) < abs_(old_qty))
     # the remainder's share of the extra; between the extra and 0 for a reduction of a deficit (the clamp changes no
     # value: it states the bounds for the proofs, whose linear abstraction does not know the quotient's)
     share = clamp(ceildiv(extra * abs_(new_qty), max_(1, abs_(old_qty))), extra, 0)
-    shed = ite(and_(reduces, extra < 0), share - extra, 0)  # ≥ 0: the closed part's share of the deficit
+    shed = ite(and_(reduces, extra < 0), min_(share - extra, max_(0, realised + freed)), 0)  # ≥ 0; > 0: no unpaid
     funded = own + min_(top_up + premium + shed, max_(0, unallocated - own))
     bound = max_(unallocated, new_requirement)  # the free wallet, or the requirement MRG-060 charged
     return ite(new_qty == 0, 0, min_(funded, bound))

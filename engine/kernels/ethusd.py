@@ -542,21 +542,23 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t46 = 0 if (t45 <= 0) else t45
     t47 = -((-(t40 * t32)) // (1 if (t6 <= 1) else t6))
     t48 = t47 if (t47 >= t40) else t40
-    t49 = ((t44 if (t44 <= t46) else t46) + (0 if (t34 <= 0) else t34)) + (((t48 if (t48 <= 0) else 0) - t40) if ((((not t38) and (t0 != 0)) and (t32 < t6)) and (t40 < 0)) else 0)
-    t50 = t37 - t43
-    t51 = 0 if (t50 <= 0) else t50
-    t52 = t43 + (t49 if (t49 <= t51) else t51)
-    t53 = t37 if (t37 >= t36) else t36
-    t54 = (pool_margin + t10) - t13
-    t55 = (((qty * 100) * mark_price) // 100) - cost
-    t56 = (((t0 * 100) * mark_price) // 100) - t11
-    t57 = other_pnl if t19 else 0
-    t58 = ((t54 if t19 else (0 if (t0 == 0) else (t52 if (t52 <= t53) else t53))) + t57) + t56
-    t59 = (((account_equity + t10) - t13) + t56) - t55
-    t60 = (pool_margin + t57) + t55
-    t61 = ((t54 + t57) + t56) - (other_maintenance + ((-((-(t23 * (10000 + t26))) // 1000000)) + t29))
-    t62 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t61 >= 0) or (t61 >= ((t60 - other_maintenance) - ((-((-(t14 * (10000 + t17))) // 1000000)) + t22)))) and (((t58 >= 0) or (t58 >= t60)) and ((t59 >= 0) or (t59 >= account_equity))))) else 0
-    return (t62,)
+    t49 = (t48 if (t48 <= 0) else 0) - t40
+    t50 = 0 if (t41 <= 0) else t41
+    t51 = ((t44 if (t44 <= t46) else t46) + (0 if (t34 <= 0) else t34)) + ((t49 if (t49 <= t50) else t50) if ((((not t38) and (t0 != 0)) and (t32 < t6)) and (t40 < 0)) else 0)
+    t52 = t37 - t43
+    t53 = 0 if (t52 <= 0) else t52
+    t54 = t43 + (t51 if (t51 <= t53) else t53)
+    t55 = t37 if (t37 >= t36) else t36
+    t56 = (pool_margin + t10) - t13
+    t57 = (((qty * 100) * mark_price) // 100) - cost
+    t58 = (((t0 * 100) * mark_price) // 100) - t11
+    t59 = other_pnl if t19 else 0
+    t60 = ((t56 if t19 else (0 if (t0 == 0) else (t54 if (t54 <= t55) else t55))) + t59) + t58
+    t61 = (((account_equity + t10) - t13) + t58) - t57
+    t62 = (pool_margin + t59) + t57
+    t63 = ((t56 + t59) + t58) - (other_maintenance + ((-((-(t23 * (10000 + t26))) // 1000000)) + t29))
+    t64 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t63 >= 0) or (t63 >= ((t62 - other_maintenance) - ((-((-(t14 * (10000 + t17))) // 1000000)) + t22)))) and (((t60 >= 0) or (t60 >= t62)) and ((t61 >= 0) or (t61 >= account_equity))))) else 0
+    return (t64,)
 
 
 def fill_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
@@ -633,19 +635,21 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t40 = 0 if (t39 <= 0) else t39
     t41 = -((-(t34 * t26)) // (1 if (t4 <= 1) else t4))
     t42 = t41 if (t41 >= t34) else t34
-    t43 = ((t38 if (t38 <= t40) else t40) + (0 if (t28 <= 0) else t28)) + (((t42 if (t42 <= 0) else 0) - t34) if ((((not t32) and (t0 != 0)) and (t26 < t4)) and (t34 < 0)) else 0)
-    t44 = t31 - t37
-    t45 = 0 if (t44 <= 0) else t44
-    t46 = t37 + (t43 if (t43 <= t45) else t45)
-    t47 = t31 if (t31 >= t30) else t30
-    t48 = ((pool_margin + t8) - t11) if t16 else (0 if (t0 == 0) else (t46 if (t46 <= t47) else t47))
-    t49 = (((qty * 100) * mark_price) // 100) - cost
-    t50 = (((t0 * 100) * mark_price) // 100) - t9
-    t51 = other_pnl if t16 else 0
-    t52 = (t48 + t51) + t50
-    t53 = (((account_equity + t8) - t11) + t50) - t49
-    t54 = 1 if (((t52 >= 0) or (t52 >= ((pool_margin + t51) + t49))) and ((t53 >= 0) or (t53 >= account_equity))) else 0
-    return (t54, t0, t9, t48, t31, t53)
+    t43 = (t42 if (t42 <= 0) else 0) - t34
+    t44 = 0 if (t35 <= 0) else t35
+    t45 = ((t38 if (t38 <= t40) else t40) + (0 if (t28 <= 0) else t28)) + ((t43 if (t43 <= t44) else t44) if ((((not t32) and (t0 != 0)) and (t26 < t4)) and (t34 < 0)) else 0)
+    t46 = t31 - t37
+    t47 = 0 if (t46 <= 0) else t46
+    t48 = t37 + (t45 if (t45 <= t47) else t47)
+    t49 = t31 if (t31 >= t30) else t30
+    t50 = ((pool_margin + t8) - t11) if t16 else (0 if (t0 == 0) else (t48 if (t48 <= t49) else t49))
+    t51 = (((qty * 100) * mark_price) // 100) - cost
+    t52 = (((t0 * 100) * mark_price) // 100) - t9
+    t53 = other_pnl if t16 else 0
+    t54 = (t50 + t53) + t52
+    t55 = (((account_equity + t8) - t11) + t52) - t51
+    t56 = 1 if (((t54 >= 0) or (t54 >= ((pool_margin + t53) + t51))) and ((t55 >= 0) or (t55 >= account_equity))) else 0
+    return (t56, t0, t9, t50, t31, t55)
 
 
 def position_prices_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int) -> tuple[int, int]:

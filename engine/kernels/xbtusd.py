@@ -622,23 +622,25 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t53 = 0 if (t52 <= 0) else t52
     t54 = -((-(t47 * t37)) // (1 if (t6 <= 1) else t6))
     t55 = t54 if (t54 >= t47) else t47
-    t56 = ((t51 if (t51 <= t53) else t53) + (0 if (t41 <= 0) else t41)) + (((t55 if (t55 <= 0) else 0) - t47) if ((((not t45) and (t0 != 0)) and (t37 < t6)) and (t47 < 0)) else 0)
-    t57 = t44 - t50
-    t58 = 0 if (t57 <= 0) else t57
-    t59 = t50 + (t56 if (t56 <= t58) else t58)
-    t60 = t44 if (t44 >= t43) else t43
-    t61 = (pool_margin + t14) - t18
-    t62 = -(qty // 100)
-    t63 = ((t62 * t40) if (t62 >= 0) else (-((-t62) * t40))) - cost
-    t64 = -(t0 // 100)
-    t65 = ((t64 * t40) if (t64 >= 0) else (-((-t64) * t40))) - t15
-    t66 = other_pnl if t24 else 0
-    t67 = ((t61 if t24 else (0 if (t0 == 0) else (t59 if (t59 <= t60) else t60))) + t66) + t65
-    t68 = (((account_equity + t14) - t18) + t65) - t63
-    t69 = (pool_margin + t66) + t63
-    t70 = ((t61 + t66) + t65) - (other_maintenance + ((-((-(t28 * (5000 + t31))) // 1000000)) + t34))
-    t71 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t70 >= 0) or (t70 >= ((t69 - other_maintenance) - ((-((-(t19 * (5000 + t22))) // 1000000)) + t27)))) and (((t67 >= 0) or (t67 >= t69)) and ((t68 >= 0) or (t68 >= account_equity))))) else 0
-    return (t71,)
+    t56 = (t55 if (t55 <= 0) else 0) - t47
+    t57 = 0 if (t48 <= 0) else t48
+    t58 = ((t51 if (t51 <= t53) else t53) + (0 if (t41 <= 0) else t41)) + ((t56 if (t56 <= t57) else t57) if ((((not t45) and (t0 != 0)) and (t37 < t6)) and (t47 < 0)) else 0)
+    t59 = t44 - t50
+    t60 = 0 if (t59 <= 0) else t59
+    t61 = t50 + (t58 if (t58 <= t60) else t60)
+    t62 = t44 if (t44 >= t43) else t43
+    t63 = (pool_margin + t14) - t18
+    t64 = -(qty // 100)
+    t65 = ((t64 * t40) if (t64 >= 0) else (-((-t64) * t40))) - cost
+    t66 = -(t0 // 100)
+    t67 = ((t66 * t40) if (t66 >= 0) else (-((-t66) * t40))) - t15
+    t68 = other_pnl if t24 else 0
+    t69 = ((t63 if t24 else (0 if (t0 == 0) else (t61 if (t61 <= t62) else t62))) + t68) + t67
+    t70 = (((account_equity + t14) - t18) + t67) - t65
+    t71 = (pool_margin + t68) + t65
+    t72 = ((t63 + t68) + t67) - (other_maintenance + ((-((-(t28 * (5000 + t31))) // 1000000)) + t34))
+    t73 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t72 >= 0) or (t72 >= ((t71 - other_maintenance) - ((-((-(t19 * (5000 + t22))) // 1000000)) + t27)))) and (((t69 >= 0) or (t69 >= t71)) and ((t70 >= 0) or (t70 >= account_equity))))) else 0
+    return (t73,)
 
 
 def fill_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
@@ -731,21 +733,23 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t47 = 0 if (t46 <= 0) else t46
     t48 = -((-(t41 * t31)) // (1 if (t4 <= 1) else t4))
     t49 = t48 if (t48 >= t41) else t41
-    t50 = ((t45 if (t45 <= t47) else t47) + (0 if (t35 <= 0) else t35)) + (((t49 if (t49 <= 0) else 0) - t41) if ((((not t39) and (t0 != 0)) and (t31 < t4)) and (t41 < 0)) else 0)
-    t51 = t38 - t44
-    t52 = 0 if (t51 <= 0) else t51
-    t53 = t44 + (t50 if (t50 <= t52) else t52)
-    t54 = t38 if (t38 >= t37) else t37
-    t55 = ((pool_margin + t12) - t16) if t21 else (0 if (t0 == 0) else (t53 if (t53 <= t54) else t54))
-    t56 = -(qty // 100)
-    t57 = ((t56 * t34) if (t56 >= 0) else (-((-t56) * t34))) - cost
-    t58 = -(t0 // 100)
-    t59 = ((t58 * t34) if (t58 >= 0) else (-((-t58) * t34))) - t13
-    t60 = other_pnl if t21 else 0
-    t61 = (t55 + t60) + t59
-    t62 = (((account_equity + t12) - t16) + t59) - t57
-    t63 = 1 if (((t61 >= 0) or (t61 >= ((pool_margin + t60) + t57))) and ((t62 >= 0) or (t62 >= account_equity))) else 0
-    return (t63, t0, t13, t55, t38, t62)
+    t50 = (t49 if (t49 <= 0) else 0) - t41
+    t51 = 0 if (t42 <= 0) else t42
+    t52 = ((t45 if (t45 <= t47) else t47) + (0 if (t35 <= 0) else t35)) + ((t50 if (t50 <= t51) else t51) if ((((not t39) and (t0 != 0)) and (t31 < t4)) and (t41 < 0)) else 0)
+    t53 = t38 - t44
+    t54 = 0 if (t53 <= 0) else t53
+    t55 = t44 + (t52 if (t52 <= t54) else t54)
+    t56 = t38 if (t38 >= t37) else t37
+    t57 = ((pool_margin + t12) - t16) if t21 else (0 if (t0 == 0) else (t55 if (t55 <= t56) else t56))
+    t58 = -(qty // 100)
+    t59 = ((t58 * t34) if (t58 >= 0) else (-((-t58) * t34))) - cost
+    t60 = -(t0 // 100)
+    t61 = ((t60 * t34) if (t60 >= 0) else (-((-t60) * t34))) - t13
+    t62 = other_pnl if t21 else 0
+    t63 = (t57 + t62) + t61
+    t64 = (((account_equity + t12) - t16) + t61) - t59
+    t65 = 1 if (((t63 >= 0) or (t63 >= ((pool_margin + t62) + t59))) and ((t64 >= 0) or (t64 >= account_equity))) else 0
+    return (t65, t0, t13, t57, t38, t64)
 
 
 def position_prices_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int) -> tuple[int, int]:
