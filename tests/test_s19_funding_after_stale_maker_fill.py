@@ -54,3 +54,40 @@ def test_fnd_020_a_funding_tick_takes_over_a_pool_a_stale_maker_fill_left_below_
     # paid at the instant: the holders at the rate on their value at mark; the liquidation engine's share from the fund
     assert paid == {1: -997_400, 2: 1_397, 3: -215_054, 4: 215_054}
     assert engine.insurance("XBt") - fund == 8_458
+
+
+def test_fnd_020_a_funding_tick_refused_after_its_waterfall_keeps_the_clock_at_its_time() -> None:
+    """review21_1: a FundingTick refused while a pool stays carried keeps its waterfall's events (stamped at its time);
+    the clock went back to before them, so a later command at an earlier time was accepted and the event stream went
+    backwards in time.  The clock now stays at the tick's time, as a fired timer leaves it."""
+    from perpspec.engine.core import commands as c
+    from perpspec.engine.core.events import Accepted, Reason, Rejected
+    from perpspec.engine.core.exchange import Engine
+
+    symbol, price = "XBTUSD", 5_000_000
+    engine = Engine(max_liquidations_per_update=1)  # a budget of 1: one of the two pools is carried
+
+    def run(command: c.Command) -> None:
+        assert isinstance(engine.process(command)[-1], Accepted), command
+
+    run(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=price, index_price=price))
+    for account, amount in ((1, 10**6), (5, 10**6), (2, 10**8), (3, 10**10), (4, 10**10)):
+        run(c.VerifyAccount(time_ms=0, account=account))
+        run(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    run(c.PlaceOrder(time_ms=1, account=3, symbol=symbol, side="Buy", order_qty=1_000_000, price=price))
+    run(c.PlaceOrder(time_ms=1, account=4, symbol=symbol, side="Sell", order_qty=1_000_000, price=price))
+    run(c.PlaceOrder(time_ms=1, account=1, symbol=symbol, side="Buy", order_qty=6_500, price=price))
+    run(c.PlaceOrder(time_ms=1, account=5, symbol=symbol, side="Buy", order_qty=6_500, price=price))
+    fallen = price - price * 70 // 1000
+    run(c.PriceUpdate(time_ms=2, symbol=symbol, mark_price=fallen, index_price=fallen))
+    run(c.PlaceOrder(time_ms=3, account=2, symbol=symbol, side="Sell", order_qty=13_000, price=price))  # stale fills
+    events = engine.process(c.FundingTick(time_ms=1_000, symbol=symbol, rate_e8=10_000))
+    refused = events[-1]
+    assert isinstance(refused, Rejected)
+    assert refused.reason == Reason.LIQUIDATION_PENDING
+    assert len(events) > 1  # the take-over stands, stamped at the tick's time
+    assert {event.time_ms for event in events[:-1]} == {1_000}
+    assert engine.time_ms == 1_000
+    late = engine.process(c.PlaceOrder(time_ms=500, account=2, symbol=symbol, side="Buy", order_qty=100, price=fallen))
+    assert isinstance(late[-1], Rejected)
+    assert late[-1].reason == Reason.TIME_WENT_BACKWARDS

@@ -300,15 +300,18 @@ class Engine:
         if type(command) is _OVERSIZED:  # a record too large to journal is malformed input: it fires no timer
             return handler(self, command)
         # time passes first (registry.advance_clock): the timers due by time_ms fire and stay fired whatever the
-        # command's fate, with the clock at time_ms; a rejected command with no timer due leaves the clock as it was
+        # command's fate, with the clock at time_ms; a rejected command with no timer due leaves the clock as it was,
+        # unless it emitted events that stand (a FundingTick refused after its waterfall ran, FND-020): those are
+        # stamped time_ms, so the clock stays there and no later command is stamped before them (review21_1)
         registry = self.registry
         stream.event_time = time_ms
         if registry.timers_due(time_ms):
             registry.advance_clock(time_ms)
         clock = stream.time_ms
         stream.time_ms = time_ms
+        seq = stream.seq
         result = _place(self, command, values) if type(command) is _PLACE_ORDER else handler(self, command)
-        if isinstance(result, _REJ):
+        if isinstance(result, _REJ) and stream.seq == seq:
             stream.time_ms = clock
         return result
 
