@@ -167,6 +167,8 @@ class OrderEntry:
                 ord_type = o.LIMIT if c.price is not None else o.MARKET
         if ord_type not in o.ORD_TYPES:
             return Rej(Reason.INVALID_ORD_TYPE, f"unknown ordType {show(ord_type)}")
+        if c.peg_price_type is not None and ord_type != o.PEGGED:  # was accepted and ignored (review21_4)
+            return Rej(Reason.INVALID_ORD_TYPE, f"pegPriceType is for ordType Pegged, not {ord_type}")
         if is_spot(inst) and (reduce_only or ord_type in o.CONDITIONAL_TYPES):
             return Rej(Reason.NOT_SUPPORTED_ON_SPOT, "spot orders are Limit or Market, without ReduceOnly/Close")
         if len(c.cl_ord_id) > MAX_CL_ORD_ID:
@@ -279,6 +281,8 @@ class OrderEntry:
         if ord_type in (o.STOP, o.STOP_LIMIT, o.MARKET_IF_TOUCHED, o.LIMIT_IF_TOUCHED):
             if c.stop_px is None:
                 return Rej(Reason.INVALID_PRICE, f"{ord_type} needs stopPx")
+            if c.peg_offset_value is not None:
+                return Rej(Reason.INVALID_PRICE, f"{ord_type} takes no pegOffsetValue (a trailing stop is Pegged)")
             problem = self.check_price(inst, c.stop_px)
             if problem is not None:
                 return problem
