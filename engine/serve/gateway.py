@@ -30,9 +30,12 @@ from perpspec.engine.durability.journal import SyncPolicy, read_journal
 from perpspec.engine.durability.recovery import (
     JOURNAL_NAME,
     DurableExchange,
+    check_rules,
     command_codec,
     genesis_engine,
+    journal_rules_digest,
 )
+from perpspec.engine.durability.rules_id import build_rules_digest
 from perpspec.engine.serve.hub import Hub
 from perpspec.engine.serve.views import Views
 from perpspec.rules.instrument import Instrument
@@ -150,8 +153,12 @@ def rejection(events: Sequence[Event]) -> Rejected | None:
 
 
 def rebuild_views(journal: str, views: Views) -> None:
-    """Replay the whole journal from its genesis into ``views`` (the commands and their events)."""
+    """Replay the whole journal from its genesis into ``views`` (the commands and their events).
+
+    Only under the rules that judged them: a journal written under another rules digest is refused
+    (:class:`RulesMismatch`; a store from before digests is replayed, as its recovery reports)."""
     scan = read_journal(journal)
+    check_rules(journal, journal_rules_digest(scan), build_rules_digest(), len(scan.records), scan.first_seq - 1)
     codec = command_codec()
     codec.use_writer_schema(scan.schema)
     engine = genesis_engine(scan)
