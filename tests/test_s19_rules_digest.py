@@ -220,3 +220,19 @@ def test_perpspec_replay_refuses_another_builds_journal_unless_told(
     err = capsys.readouterr().err
     assert "warning: rules differ (overridden)" in err
     assert OLD in err
+
+
+def test_serve_opens_a_store_from_before_digests_and_keeps_what_recovery_found(tmp_path: Path) -> None:
+    from perpspec.engine.serve.gateway import Gateway
+
+    write_store(tmp_path, commands(1, 1))
+    rewrite_header(tmp_path, None)
+    gateway = Gateway.open(str(tmp_path))
+    gateway.close()
+    assert gateway.recovery is not None
+    assert gateway.recovery.problems[0].startswith("rules unknown")
+    rewrite_header(tmp_path, OLD)  # (the handover snapshot is bound to the old chain: set it aside first)
+    for _seq, path in list_snapshots(str(tmp_path)):
+        os.unlink(path)
+    with pytest.raises(RulesMismatch):
+        Gateway.open(str(tmp_path))

@@ -30,6 +30,7 @@ from perpspec.engine.durability.journal import SyncPolicy, read_journal
 from perpspec.engine.durability.recovery import (
     JOURNAL_NAME,
     DurableExchange,
+    RecoveryReport,
     check_rules,
     command_codec,
     genesis_engine,
@@ -61,6 +62,7 @@ class Gateway:
         self._clock = clock
         self.hub = Hub(lambda: self.durable.exchange, views, self.now_ms)
         self.commands = 0
+        self.recovery: RecoveryReport | None = None  # what opening the store found (None: a new store)
         # called with each command's time before it is applied (the price feed's due funding instants: a funding
         # instant is paid, at its own time, before any command stamped at or after it -- never after a trade that
         # followed it); not called for the commands it sends itself
@@ -82,14 +84,16 @@ class Gateway:
         journal = os.path.join(directory, JOURNAL_NAME)
         if os.path.exists(journal):
             rebuild_views(journal, views)
-        durable, _report = DurableExchange.open(
+        durable, report = DurableExchange.open(
             directory,
             command_codec(),
             lambda: Engine(instruments),
             policy=policy or SyncPolicy(group_records=1, fsync="never"),
             snapshot_every=snapshot_every,
         )
-        return cls(durable, views, clock)
+        gateway = cls(durable, views, clock)
+        gateway.recovery = report
+        return gateway
 
     @property
     def exchange(self) -> Engine:
