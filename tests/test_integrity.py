@@ -472,7 +472,7 @@ def test_a_version_1_snapshot_is_refused_by_version_and_recovery_replays_without
     assert report is not None
     assert (report.snapshot_seq, report.state_hash) == (0, expected)
     assert (
-        "unsupported snapshot version 1 (this build reads 2) — it predates the journal's hash chain"
+        "unsupported snapshot version 1 (this build reads 2, 3) — it predates the journal's hash chain"
         in report.problems[0]
     )
 

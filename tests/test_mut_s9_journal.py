@@ -313,32 +313,34 @@ def snapshot_refusal(path: Path) -> tuple[str, int]:
 
 
 def test_a_snapshot_cut_at_the_end_of_each_fixed_part_names_what_is_missing(tmp_path: Path) -> None:
-    """The snapshot header is 20 fixed bytes, then the state hash (here 32) and the chain head (32), then the u64
-    payload length at 84: a cut at 20 is inside the header (it needs 92 bytes), a cut at 92 (the length read)
-    is a payload that needs 92 + 100 + 4 bytes, a cut at 19 is shorter than the fixed header."""
-    whole = snapshot_bytes(9, b"h" * 32, b"p" * 100, b"c" * 32)
-    assert len(whole) == 196
+    """The snapshot header (version 3) is 20 fixed bytes, then the state hash (here 32) and the chain head (32), the
+    u16 rules digest length at 84 and the digest (64), then the u64 payload length at 150: a cut at 20 is inside the
+    header (it needs the digest length's 86 bytes), a cut at 92 (inside the digest) needs 158, a cut at 158 (the
+    length read) is a payload that needs 158 + 100 + 4 bytes, a cut at 19 is shorter than the fixed header."""
+    whole = snapshot_bytes(9, b"h" * 32, b"p" * 100, b"c" * 32, "d" * 64)
+    assert len(whole) == 262
     path = tmp_path / "s.snap"
     found = []
-    for cut in (19, 20, 92):
+    for cut in (19, 20, 92, 158):
         path.write_bytes(whole[:cut])
         found.append(snapshot_refusal(path))
     assert found == [
         ("truncated: 19 bytes, shorter than the 20-byte header", 19),
-        ("truncated inside the header (needs 92 bytes)", 20),
-        ("truncated: payload of 100 bytes needs 196, file has 92", 92),
+        ("truncated inside the header (needs 86 bytes)", 20),
+        ("truncated inside the header (needs 158 bytes)", 92),
+        ("truncated: payload of 100 bytes needs 262, file has 158", 158),
     ]
 
 
 def test_bytes_after_a_snapshots_checksum_are_refused_where_they_start(tmp_path: Path) -> None:
     """A snapshot is exactly its checksummed bytes: one byte after the crc (which still holds) is refused at that
     byte, naming how many there are; a different magic or a missing file or a directory at byte 0."""
-    whole = snapshot_bytes(9, b"h" * 32, b"p" * 100, b"c" * 32)
+    whole = snapshot_bytes(9, b"h" * 32, b"p" * 100, b"c" * 32, "d" * 64)
     path = tmp_path / "s.snap"
     path.write_bytes(whole + b"!")
-    assert snapshot_refusal(path) == ("1 unexpected bytes after the checksum", 196)
+    assert snapshot_refusal(path) == ("1 unexpected bytes after the checksum", 262)
     path.write_bytes(whole + b"!!!")
-    assert snapshot_refusal(path) == ("3 unexpected bytes after the checksum", 196)
+    assert snapshot_refusal(path) == ("3 unexpected bytes after the checksum", 262)
     path.write_bytes(b"NOTASNAP" + whole[8:])
     assert snapshot_refusal(path) == ("not a perpspec snapshot (magic b'NOTASNAP')", 0)
     assert snapshot_refusal(tmp_path / "absent.snap") == ("cannot read (No such file or directory)", 0)

@@ -27,7 +27,13 @@ from typing import Any
 from perpspec.engine.cli.main import UsageError
 from perpspec.engine.durability.codec import CodecError
 from perpspec.engine.durability.journal import JournalError, read_journal
-from perpspec.engine.durability.recovery import JOURNAL_NAME, command_codec, list_snapshots, recover
+from perpspec.engine.durability.recovery import (
+    JOURNAL_NAME,
+    RulesMismatch,
+    command_codec,
+    list_snapshots,
+    recover,
+)
 from perpspec.engine.simulation.progress import Progress
 
 
@@ -38,6 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--snapshot", metavar="S", help="start from this snapshot instead of the journal's genesis")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument("--quiet", action="store_true", help="no progress bar on stderr (shown only on a terminal)")
+    parser.add_argument(
+        "--other-rules",
+        action="store_true",
+        help="replay commands judged under another rules digest than this build's (refused without it): the "
+        "outcomes are this build's, not the ones clients were told; a warning is printed",
+    )
 
 
 def replay_progress(log: str, enabled: bool) -> Progress:
@@ -80,14 +92,25 @@ def run(args: argparse.Namespace) -> int:
     if args.snapshot is not None:
         snapshots = (args.snapshot,)
     try:
-        _, report, _ = recover(args.log, command_codec(), snapshots, strict_snapshot=strict, on_events=count)
+        _, report, _ = recover(
+            args.log, command_codec(), snapshots, strict_snapshot=strict, on_events=count, other_rules=args.other_rules
+        )
         bar.close()
+    except RulesMismatch as error:
+        if args.json:
+            print(json.dumps({"ok": False, "error": str(error), "offset": error.offset, "rules_mismatch": True}))
+        else:
+            print(f"replay refused: {error} (--other-rules replays it anyway, under this build's rules)")
+        return 1
     except (JournalError, CodecError) as error:
         if args.json:
             print(json.dumps({"ok": False, "error": str(error), "offset": getattr(error, "offset", None)}))
         else:
             print(f"journal damaged: {error}")
         return 1
+    for problem in report.problems:
+        if problem.startswith("rules differ (overridden)"):
+            print(f"warning: {problem}", file=sys.stderr)
     if args.json:
         print(
             json.dumps(

@@ -8,8 +8,9 @@
     genesis link = SHA-256(b"perpspec journal chain v3" | the whole header, crc included)
 
 (little-endian).  ``meta`` holds the first sequence number, the command schema
-(see :mod:`engine.durability.codec`), the genesis state and optionally a store
-name: the genesis link commits to all of it, so it is the store's identity, and
+(see :mod:`engine.durability.codec`), the genesis state, the rules digest its
+commands are judged under (``rules_digest``, :mod:`engine.durability.rules_id`;
+absent in journals written before it) and optionally a store name: the genesis link commits to all of it, so it is the store's identity, and
 every record commits to every record before it.  Sequence numbers are
 consecutive from ``first_seq``.  A payload is one command as
 :class:`engine.durability.codec.CommandCodec` encodes it; its first byte says
@@ -41,10 +42,16 @@ write, ``"never"``, or ``"every:N"`` writes).  A record counts as
 payload over :data:`MAX_RECORD_BYTES` (:class:`RecordTooLarge`, nothing
 appended) rather than write a record its reader would call damage.
 
-**Snapshot file (version 2).** ::
+**Snapshot file (version 3).** ::
 
     b"PSPECSNP" | version u16 | seq u64 | hash length u16 | state hash | chain head (32 bytes) |
+    digest length u16 | rules digest (ASCII hex) |
     payload length u64 | payload (engine.durability.codec state encoding) | crc32(everything before) u32
+
+``rules digest`` names the rules the state was computed under
+(:mod:`engine.durability.rules_id`; the journal header's meta holds the same
+field, ``rules_digest``, for the records after its genesis).  Version 2 (the
+same without the digest) is still read, its digest unknown.
 
 ``chain head`` is the journal's link of record ``seq`` (the genesis link for
 seq ``first_seq - 1``): :mod:`engine.durability.recovery` loads a snapshot only
@@ -70,6 +77,7 @@ from typing import Any, Final
 
 import attrs
 
+from perpspec.engine.durability.rules_id import build_rules_digest
 from perpspec.rules.parse import read_regular_file as read_regular_file  # the one file reader
 
 JOURNAL_MAGIC: Final = b"PSPECJNL"
@@ -79,7 +87,9 @@ CHAINED_VERSION: Final = 3  # the first version with the hash chain
 # both unchained (crc32 per record, replayed but never continued), and 3 (chained)
 READABLE_JOURNAL_VERSIONS: Final = (1, 2, 3)
 SNAPSHOT_MAGIC: Final = b"PSPECSNP"
-SNAPSHOT_VERSION: Final = 2  # with the chain head of the journal record it covers
+SNAPSHOT_VERSION: Final = 3  # the version written: with the rules digest the state was computed under
+READABLE_SNAPSHOT_VERSIONS: Final = (2, 3)  # 2: with the chain head of the journal record it covers, no digest
+MAX_DIGEST_BYTES: Final = 128
 CHAIN_DOMAIN: Final = b"perpspec journal chain v3"
 LINK_BYTES: Final = 32
 
@@ -95,6 +105,7 @@ _CHAINED_OVERHEAD: Final = _HEAD_SIZE + LINK_BYTES  # + link (version 3)
 _FILE_HEAD: Final = struct.Struct("<8sHI")
 _SNAP_HEAD: Final = struct.Struct("<8sHQH")
 _U64: Final = struct.Struct("<Q")
+_U16: Final = struct.Struct("<H")
 
 # Final: statics of the compiled build (a module-dict lookup per read otherwise)
 _crc32: Final = zlib.crc32
@@ -559,21 +570,32 @@ class Snapshot:
     chain_head_offset: int
     payload: bytes
     payload_offset: int  # where the payload starts in the file (to turn codec offsets into file offsets)
+    rules_digest: str | None = None  # the rules the state was computed under (None: version 2, unknown)
 
 
 def snapshot_bytes(
-    seq: int, state_hash: bytes, payload: bytes, chain_head: bytes = bytes(LINK_BYTES)
+    seq: int,
+    state_hash: bytes,
+    payload: bytes,
+    chain_head: bytes = bytes(LINK_BYTES),
+    rules_digest: str | None = None,
 ) -> bytes:
+    """A snapshot file's bytes; ``rules_digest`` defaults to this build's (the one computing the state)."""
     if len(chain_head) != LINK_BYTES:
         raise ValueError(f"a chain head is {LINK_BYTES} bytes, not {len(chain_head)}")
+    digest = (build_rules_digest() if rules_digest is None else rules_digest).encode("ascii")
+    if not 0 < len(digest) <= MAX_DIGEST_BYTES:
+        raise ValueError(f"a rules digest is 1 to {MAX_DIGEST_BYTES} ASCII characters")
     head = _SNAP_HEAD.pack(SNAPSHOT_MAGIC, SNAPSHOT_VERSION, seq, len(state_hash)) + state_hash + chain_head
-    body = head + _U64.pack(len(payload)) + payload
+    body = head + _U16.pack(len(digest)) + digest + _U64.pack(len(payload)) + payload
     return body + _U32.pack(_crc32(body))
 
 
-def write_snapshot(path: str, seq: int, state_hash: bytes, payload: bytes, chain_head: bytes) -> None:
+def write_snapshot(
+    path: str, seq: int, state_hash: bytes, payload: bytes, chain_head: bytes, rules_digest: str | None = None
+) -> None:
     """Write a snapshot atomically: temporary file, fsync, rename, fsync the directory."""
-    write_atomically(path, snapshot_bytes(seq, state_hash, payload, chain_head))
+    write_atomically(path, snapshot_bytes(seq, state_hash, payload, chain_head, rules_digest))
 
 
 def parse_snapshot(path: str, data: bytes) -> Snapshot:
@@ -586,13 +608,24 @@ def parse_snapshot(path: str, data: bytes) -> Snapshot:
     magic, version, seq, hash_len = _SNAP_HEAD.unpack_from(data, 0)
     if magic != SNAPSHOT_MAGIC:
         raise SnapshotCorrupt(path, 0, f"not a perpspec snapshot (magic {magic!r})")
-    if version != SNAPSHOT_VERSION:
+    if version not in READABLE_SNAPSHOT_VERSIONS:
         note = " — it predates the journal's hash chain; recovery replays the journal without it" if version == 1 else ""
-        raise SnapshotCorrupt(
-            path, 8, f"unsupported snapshot version {version} (this build reads {SNAPSHOT_VERSION}){note}"
-        )
+        readable = ", ".join(map(str, READABLE_SNAPSHOT_VERSIONS))
+        raise SnapshotCorrupt(path, 8, f"unsupported snapshot version {version} (this build reads {readable}){note}")
     head_offset = _SNAP_HEAD.size + hash_len
     offset = head_offset + LINK_BYTES
+    rules_digest: str | None = None
+    if version >= 3:  # the rules digest the state was computed under
+        if offset + 2 > size:
+            raise SnapshotCorrupt(path, size, f"truncated inside the header (needs {offset + 2} bytes)")
+        digest_len = _U16.unpack_from(data, offset)[0]
+        raw = data[offset + 2 : offset + 2 + digest_len]
+        if 0 < digest_len <= MAX_DIGEST_BYTES and offset + 2 + digest_len + 8 > size:
+            raise SnapshotCorrupt(path, size, f"truncated inside the header (needs {offset + 2 + digest_len + 8} bytes)")
+        if not 0 < digest_len <= MAX_DIGEST_BYTES or not raw.isascii():
+            raise SnapshotCorrupt(path, offset, f"bad rules digest field (length {digest_len})")
+        rules_digest = raw.decode("ascii")
+        offset += 2 + digest_len
     if offset + 8 > size:
         raise SnapshotCorrupt(path, size, f"truncated inside the header (needs {offset + 8} bytes)")
     state_hash = data[_SNAP_HEAD.size : head_offset]
@@ -610,8 +643,9 @@ def parse_snapshot(path: str, data: bytes) -> Snapshot:
     return Snapshot(
         seq=seq,
         state_hash=state_hash,
-        chain_head=data[head_offset:offset],
+        chain_head=data[head_offset : head_offset + LINK_BYTES],
         chain_head_offset=head_offset,
+        rules_digest=rules_digest,
         payload=data[payload_offset:end],
         payload_offset=payload_offset,
     )

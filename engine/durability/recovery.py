@@ -21,6 +21,11 @@ checks that the rebuilt state's hash equals the hash stored in the snapshot,
 and replays the commands after it.  Engine state goes through the
 registry-only state codec both ways; no byte of a file is ever unpickled.  The state hash after recovery
 equals the hash of the same commands run without a crash (the kill test).
+
+Commands are replayed only under the rules that judged them (review21_3): the
+snapshot recovery starts from (else the journal header) names its rules digest,
+and a tail judged under another one is refused (:class:`RulesMismatch`); see
+:func:`check_rules` and docs/durability.md.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ from perpspec.engine.durability.journal import (
     read_snapshot,
     write_snapshot,
 )
+from perpspec.engine.durability.rules_id import build_rules_digest, describe
 
 # the engine's list of what is state: the names its checkpoint and snapshots save
 ENGINE_STATE_ATTRIBUTES = tuple(name for name, _owner in _STATE)
@@ -204,6 +210,10 @@ class RecoveryReport:
     event_hash: str  # hash of the replayed events (over the tail only when a snapshot was used)
     torn: TornTail | None
     problems: tuple[str, ...]  # damaged snapshots skipped, with their errors
+    # the rules digest recorded for the state recovery started from (the snapshot's, else the journal header's) and so
+    # for the commands after it: None for a store from before digests (DurableExchange.open hands over when it is not
+    # this build's)
+    rules_digest: str | None = None
 
     def lines(self) -> list[str]:
         out = [
@@ -288,11 +298,56 @@ def replay(
     return replayed, events, rejected, digest.hexdigest()
 
 
+class RulesMismatch(JournalError):
+    """Commands that would be replayed under other rules than the ones that judged them when they ran."""
+
+    def __init__(self, path: str, written: str, running: str, what: str) -> None:
+        self.written = written
+        self.running = running
+        super().__init__(
+            path,
+            0,
+            f"{what} were judged under rules digest {written} and this build runs {running}: replaying them here "
+            "would give outcomes no client was told of. Replay the store with the build that wrote it (and take a "
+            "snapshot at its last seq there: this build then continues from that snapshot without replaying), or "
+            "start a new store from a snapshot",
+        )
+
+
+def journal_rules_digest(scan: JournalScan) -> str | None:
+    """The rules digest in a journal's header (None: written before digests were recorded)."""
+    digest = scan.meta.get("rules_digest")
+    if digest is not None and not (type(digest) is str and digest.isascii() and 0 < len(digest) <= 128):
+        raise JournalCorrupt(scan.path, 0, "journal header rules_digest is not a digest")
+    return digest
+
+
+def check_rules(
+    path: str, written: str | None, running: str, commands: int, after_seq: int, *, override: bool = False
+) -> list[str]:
+    """May ``commands`` commands after ``after_seq``, judged under ``written``, be replayed by a build running
+    ``running``?  The problem lines to report, or :class:`RulesMismatch` (a known, different digest; with
+    ``override``, a problem line instead: a replay tool's explicit choice, never silent)."""
+    if commands == 0 or written == running:
+        return []
+    what = f"the journal's {commands} commands after seq {after_seq}"
+    if written is None:
+        return [
+            f"rules unknown: {what} were written before stores recorded their rules digest; they are judged by "
+            f"this build's rules ({running}), which may not be the rules that judged them"
+        ]
+    if override:
+        return [f"rules differ (overridden): {what} were judged under {written} and were replayed under {running}"]
+    raise RulesMismatch(path, written, running, what)
+
+
 def genesis_meta(engine: Engine) -> dict[str, str]:
-    """Journal header fields holding the state the journal starts from (so a log replays on its own)."""
+    """Journal header fields holding the state the journal starts from (so a log replays on its own) and the
+    rules digest of the build that writes it (whose rules judge its commands)."""
     return {
         "genesis": base64.b64encode(encode_engine(engine)).decode("ascii"),
         "genesis_hash": engine.state_hash(),
+        "rules_digest": build_rules_digest(),
     }
 
 
@@ -315,6 +370,7 @@ def recover(
     *,
     strict_snapshot: bool = False,
     on_events: Callable[[Sequence[Any]], None] | None = None,
+    other_rules: bool = False,
 ) -> tuple[Engine, RecoveryReport, JournalScan]:
     """Rebuild the exchange from the newest valid snapshot in ``snapshots`` plus the journal's tail.
 
@@ -322,8 +378,15 @@ def recover(
     unless ``strict_snapshot`` (an explicitly named snapshot), when it is an error.
     A whole snapshot of another journal (:class:`SnapshotForeign`) is always an error:
     nothing is loaded.
+
+    The tail is replayed only under the rules that judged it: the snapshot's rules digest
+    (the journal header's with no snapshot) must be this build's, or :class:`RulesMismatch`
+    (``other_rules``: replayed anyway, with a problem line); an unknown one (a store from
+    before digests) is replayed with a problem line.  Nothing replayed, nothing checked.
     """
     scan = read_journal(journal_path)
+    running = build_rules_digest()
+    journal_digest = journal_rules_digest(scan)
     problems: list[str] = []
     exchange: Engine | None = None
     used: tuple[int, str | None] = (0, None)
@@ -336,6 +399,7 @@ def recover(
                 raise
             problems.append(f"skipped snapshot: {error}")
     candidates.sort(key=lambda item: -item[0].seq)
+    written = journal_digest
     if not scan.chained:
         problems.append(
             f"journal version {scan.version} has no hash chain: spliced or reordered records cannot be detected"
@@ -352,6 +416,7 @@ def recover(
             problems.append(f"skipped snapshot: {error}")
             continue
         used = (snapshot.seq, path)
+        written = snapshot.rules_digest
         break
     if exchange is None:
         if scan.first_seq != 1:
@@ -359,6 +424,9 @@ def recover(
                 journal_path, 0, f"journal starts at seq {scan.first_seq} and no snapshot covers before it"
             )
         exchange = genesis_engine(scan)
+    after = used[0] if used[1] is not None else scan.first_seq - 1
+    tail = scan.last_seq - after
+    problems.extend(check_rules(journal_path, written, running, tail, after, override=other_rules))
     replayed, events, rejected, event_hash = replay(scan, codec, exchange, used[0], on_events)
     report = RecoveryReport(
         snapshot_seq=used[0],
@@ -371,6 +439,7 @@ def recover(
         event_hash=event_hash,
         torn=scan.torn,
         problems=tuple(problems),
+        rules_digest=written,
     )
     return exchange, report, scan
 
@@ -473,6 +542,21 @@ class DurableExchange:
             raise
         durable = cls(exchange, codec, writer, directory, snapshot_every)
         durable._lock_fd = lock_fd
+        running = build_rules_digest()
+        if report is not None and report.rules_digest != running:
+            # the handover: the commands appended from here on are judged by this build's rules, which neither the
+            # journal header nor the newest snapshot names; a snapshot at the last seq under this build's digest
+            # says so, so the next recovery replays them (and only them) under the rules that judged them
+            if exchange.halted:
+                note = "the recovered engine is halted: no snapshot records this build's rules digest"
+            else:
+                computed = "this build's rules" if report.replayed else describe(report.rules_digest)
+                written = os.path.basename(durable.snapshot())
+                note = (
+                    f"rules handover: the state at seq {writer.next_seq - 1} was computed under {computed}; "
+                    f"snapshot {written} records this build's {running}, under which the commands after it are judged"
+                )
+            report = attrs.evolve(report, problems=(*report.problems, note))
         return durable, report
 
     @property
@@ -539,10 +623,13 @@ __all__ = [
     "DurableExchange",
     "JournalError",
     "RecoveryReport",
+    "RulesMismatch",
+    "check_rules",
     "command_codec",
     "decode_engine",
     "encode_engine",
     "event_stream_hash",
+    "journal_rules_digest",
     "list_snapshots",
     "recover",
     "replay",

@@ -30,9 +30,13 @@ from perpspec.engine.durability.journal import SyncPolicy, read_journal
 from perpspec.engine.durability.recovery import (
     JOURNAL_NAME,
     DurableExchange,
+    RecoveryReport,
+    check_rules,
     command_codec,
     genesis_engine,
+    journal_rules_digest,
 )
+from perpspec.engine.durability.rules_id import build_rules_digest
 from perpspec.engine.serve.hub import Hub
 from perpspec.engine.serve.views import Views
 from perpspec.rules.instrument import Instrument
@@ -58,6 +62,7 @@ class Gateway:
         self._clock = clock
         self.hub = Hub(lambda: self.durable.exchange, views, self.now_ms)
         self.commands = 0
+        self.recovery: RecoveryReport | None = None  # what opening the store found (None: a new store)
         # called with each command's time before it is applied (the price feed's due funding instants: a funding
         # instant is paid, at its own time, before any command stamped at or after it -- never after a trade that
         # followed it); not called for the commands it sends itself
@@ -79,14 +84,16 @@ class Gateway:
         journal = os.path.join(directory, JOURNAL_NAME)
         if os.path.exists(journal):
             rebuild_views(journal, views)
-        durable, _report = DurableExchange.open(
+        durable, report = DurableExchange.open(
             directory,
             command_codec(),
             lambda: Engine(instruments),
             policy=policy or SyncPolicy(group_records=1, fsync="never"),
             snapshot_every=snapshot_every,
         )
-        return cls(durable, views, clock)
+        gateway = cls(durable, views, clock)
+        gateway.recovery = report
+        return gateway
 
     @property
     def exchange(self) -> Engine:
@@ -150,8 +157,12 @@ def rejection(events: Sequence[Event]) -> Rejected | None:
 
 
 def rebuild_views(journal: str, views: Views) -> None:
-    """Replay the whole journal from its genesis into ``views`` (the commands and their events)."""
+    """Replay the whole journal from its genesis into ``views`` (the commands and their events).
+
+    Only under the rules that judged them: a journal written under another rules digest is refused
+    (:class:`RulesMismatch`; a store from before digests is replayed, as its recovery reports)."""
     scan = read_journal(journal)
+    check_rules(journal, journal_rules_digest(scan), build_rules_digest(), len(scan.records), scan.first_seq - 1)
     codec = command_codec()
     codec.use_writer_schema(scan.schema)
     engine = genesis_engine(scan)

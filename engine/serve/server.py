@@ -238,6 +238,8 @@ def start_in_thread(server: Server, host: str = "127.0.0.1", port: int = 0) -> R
 def open_server(store: str, config: ServerConfig | None = None, **gateway_options: Any) -> Server:
     """A :class:`Server` over the store in ``store`` (gateway, keys, admin token, replay guard)."""
     gateway = Gateway.open(store, **gateway_options)
+    for problem in gateway.recovery.problems if gateway.recovery is not None else ():
+        log.warning("store %s: recovery: %s", store, problem)  # a rules-unknown store is never opened silently
     policy = gateway_options.get("policy")
     guard = ReplayGuard.open(os.path.join(store, GUARD_NAME), gateway.now_ms() // 1000,
                              fsync=policy is not None and policy.fsync == "always")  # as durable as each command
