@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -57,15 +56,6 @@ class Recorder:
 
     def table(self, name: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m.get("table") == name]
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Running, dict[str, Any]]]:
-    running, keys = start_server(tmp_path)
-    try:
-        yield running, keys
-    finally:
-        running.stop()
 
 
 def _subscribe(running: Running, account: int | None, *topics: tuple[str, str]) -> tuple[Recorder, list[dict[str, Any]]]:

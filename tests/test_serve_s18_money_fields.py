@@ -22,9 +22,7 @@ BitMEX's conventions (reference §6, the tradeHistory and position fixtures):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,20 +35,11 @@ from perpspec.engine.serve.views import ExecutionRecord
 from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.position import compute_commission
-from tests.serve_helpers import XBT, raw_request, start_server
+from tests.serve_helpers import XBT, raw_request
 
 X, E = "XBTUSD", "ETHUSD"
 XBTUSD, ETHUSD = load_instrument(X), load_instrument(E)
 P_X, P_E = 5_000_000, 300_000  # 50,000.00 and 3,000.00 USD (the server's marks)
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Running, dict[str, Any]]]:
-    running, keys = start_server(tmp_path)
-    try:
-        yield running, keys
-    finally:
-        running.stop()
 
 
 def _order(running: Running, key: Any, **body: Any) -> dict[str, Any]:

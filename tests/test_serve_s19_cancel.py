@@ -11,28 +11,16 @@ was cancelled.  ccxt 4.5.83: ``cancel_orders`` parses every row; ``cancel_order`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 ccxt = pytest.importorskip("ccxt")
 
-from perpspec.engine.serve.server import Running  # noqa: E402
-from tests.serve_helpers import ccxt_client, start_server, state  # noqa: E402
+from tests.serve_helpers import ccxt_client, state  # noqa: E402
 
 INV = "BTC/USD:BTC"
 UNKNOWN = "00000000-0000-4000-8000-00000000ffff"
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Running, dict[str, Any]]]:
-    running, keys = start_server(tmp_path)
-    try:
-        yield running, keys
-    finally:
-        running.stop()
 
 
 def test_cancel_orders_with_an_unknown_id_cancels_the_others(served: Any) -> None:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,16 +20,7 @@ import pytest
 from perpspec.engine.serve.feed import PriceFeed
 from perpspec.engine.serve.server import Running
 from perpspec.engine.serve.units import iso_timestamp
-from tests.serve_helpers import raw_request, start_server
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Running, dict[str, Any]]]:
-    running, keys = start_server(tmp_path)
-    try:
-        yield running, keys
-    finally:
-        running.stop()
+from tests.serve_helpers import raw_request
 
 
 def _order(running: Running, key: Any, **body: Any) -> None:

@@ -12,9 +12,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,18 +20,9 @@ import pytest
 from perpspec.engine.serve.server import Running
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument_file import load_instrument
-from tests.serve_helpers import raw_request, start_server
+from tests.serve_helpers import raw_request
 
 XBTUSD, XBTUSDT, ETHUSD = load_instrument("XBTUSD"), load_instrument("XBTUSDT"), load_instrument("ETHUSD")
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Running, dict[str, Any]]]:
-    running, keys = start_server(tmp_path)
-    try:
-        yield running, keys
-    finally:
-        running.stop()
 
 
 def _order(running: Running, key: Any, **body: Any) -> dict[str, Any]:

@@ -9,8 +9,6 @@ are the public tape's, per minute.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,18 +16,9 @@ import pytest
 from perpspec.engine.serve.server import Running
 from perpspec.rules.contract import compute_notional
 from perpspec.rules.instrument_file import load_instrument
-from tests.serve_helpers import raw_request, start_server
+from tests.serve_helpers import raw_request
 
 XBTUSD, XBTUSDT, ETHUSD = load_instrument("XBTUSD"), load_instrument("XBTUSDT"), load_instrument("ETHUSD")
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Running, dict[str, Any]]]:
-    running, keys = start_server(tmp_path)
-    try:
-        yield running, keys
-    finally:
-        running.stop()
 
 
 def _trade(running: Running, keys: dict[str, Any], symbol: str, qty: int, price: int, buyer: str = "one") -> None:

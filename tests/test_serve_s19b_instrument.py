@@ -8,19 +8,16 @@ ticker showed None), while ``GET /stats`` (serve19) computed the open interest a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 ccxt = pytest.importorskip("ccxt")
 
-from perpspec.engine.serve.server import Running  # noqa: E402
 from perpspec.engine.serve.views import MINUTE_MS, PublicTrade, Views  # noqa: E402
 from perpspec.rules.contract import compute_notional  # noqa: E402
 from perpspec.rules.instrument_file import load_instrument  # noqa: E402
-from tests.serve_helpers import ccxt_client, raw_request, start_server  # noqa: E402
+from tests.serve_helpers import ccxt_client, raw_request  # noqa: E402
 
 INV, LIN = "BTC/USD:BTC", "BTC/USDT:USDT"
 XBTUSD = load_instrument("XBTUSD")
@@ -35,15 +32,6 @@ class Listener:
 
     def send(self, message: dict[str, Any]) -> None:
         self.messages.append(message)
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Running, dict[str, Any]]]:
-    running, keys = start_server(tmp_path)
-    try:
-        yield running, keys
-    finally:
-        running.stop()
 
 
 def _trade(one: Any, two: Any, symbol: str, qty: int, price: float) -> None:

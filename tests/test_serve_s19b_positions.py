@@ -8,16 +8,13 @@ account had held, so a trader with open orders saw no position and no order marg
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 ccxt = pytest.importorskip("ccxt")
 
-from perpspec.engine.serve.server import Running  # noqa: E402
-from tests.serve_helpers import ccxt_client, raw_request, start_server  # noqa: E402
+from tests.serve_helpers import ccxt_client, raw_request  # noqa: E402
 
 INV, LIN = "BTC/USD:BTC", "BTC/USDT:USDT"
 
@@ -32,15 +29,6 @@ class Listener:
 
     def send(self, message: dict[str, Any]) -> None:
         self.messages.append(message)
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Running, dict[str, Any]]]:
-    running, keys = start_server(tmp_path)
-    try:
-        yield running, keys
-    finally:
-        running.stop()
 
 
 def test_a_contract_with_only_open_orders_is_listed_with_their_margin(served: Any) -> None:

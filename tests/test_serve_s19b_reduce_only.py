@@ -12,29 +12,17 @@ Canceled, which serve does not give (the engine refuses the order and keeps no r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 ccxt = pytest.importorskip("ccxt")
 
-from perpspec.engine.serve.server import Running  # noqa: E402
-from tests.serve_helpers import ccxt_client, raw_request, start_server  # noqa: E402
+from tests.serve_helpers import ccxt_client, raw_request  # noqa: E402
 from tests.test_serve_s19_refusals import bitmex_class  # noqa: E402
 
 INV = "BTC/USD:BTC"
 TEXT = "Order had execInst of Close or ReduceOnly"
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Running, dict[str, Any]]]:
-    running, keys = start_server(tmp_path)
-    try:
-        yield running, keys
-    finally:
-        running.stop()
 
 
 def test_nothing_to_reduce_is_refused_with_bitmex_s_text(served: Any) -> None:

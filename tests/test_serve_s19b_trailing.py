@@ -13,8 +13,6 @@ something else.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,18 +21,9 @@ ccxt = pytest.importorskip("ccxt")
 
 from perpspec.engine.serve.server import Running  # noqa: E402
 from perpspec.engine.serve.units import encode_json  # noqa: E402
-from tests.serve_helpers import ccxt_client, raw_request, start_server  # noqa: E402
+from tests.serve_helpers import ccxt_client, raw_request  # noqa: E402
 
 INV = "BTC/USD:BTC"
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Running, dict[str, Any]]]:
-    running, keys = start_server(tmp_path)
-    try:
-        yield running, keys
-    finally:
-        running.stop()
 
 
 def _mark(running: Running, price_units: int) -> None:
