@@ -88,19 +88,22 @@ def test_the_default_bound_audits_clean(tmp_path: Path) -> None:
 def test_a_bounded_waterfall_audits_clean(tmp_path: Path) -> None:
     rows = _tiny_crash_log(tmp_path, "1")
     carries = _carries(rows)
-    assert len(carries) == 16  # the log now says where the budget cut the waterfall (17 before FND-020's take-over)
+    # the log says where the budget cut the waterfall: 12 (16 in session 19, 17 before FND-020's take-over; since
+    # redteam27_2 the FundingTick's own waterfall has no budget and takes every pool due over, so it cuts nothing)
+    assert len(carries) == 12
     assert all(c["ruleId"] == "LIQ-034" and c["symbol"] == "XBTUSD" and c["max_liquidations"] == 1 for c in carries)
     assert all(c["pools_due"] == len(c["account_ids"]) == len(c["pools"]) > 0 for c in carries)
     assert carries[0]["account_ids"] == [3, 30]
-    # before: 7 × INV-NO-NEG-EQUITY-AFTER-ADL (12 before session 19); FND-007 clean although FND-020 holds the 04:00
-    # funding while pools stay carried: since session 19 (redteam24_1) each FundingTick first runs the waterfall at
-    # the mark, so the carried pools are taken over sooner and the funding is paid at 04:06 (was 04:14)
+    # FND-007 clean: the 04:00 funding is paid at 04:00 (redteam27_2: the FundingTick's waterfall takes every pool
+    # due over first; 04:06 in session 19, when it took one budget and was held while pools stayed carried, 04:14
+    # before that)
     assert (_audit(rows), _audit(rows, RULES)) == ({}, {})
 
 
 def test_without_its_carry_records_the_bounded_log_is_flagged(tmp_path: Path) -> None:
     rows = [row for row in _tiny_crash_log(tmp_path, "1") if not _is_carry(row)]
-    assert _audit(rows) == {"INV-NO-NEG-EQUITY-AFTER-ADL": 7}  # the reproduction: the record is what clears it
+    # the reproduction: the record is what clears it (8; 7 in session 19, when the 04:00-04:05 ticks were held)
+    assert _audit(rows) == {"INV-NO-NEG-EQUITY-AFTER-ADL": 8}
 
 
 def test_a_carry_does_not_license_an_account_it_does_not_name(tmp_path: Path) -> None:
@@ -116,7 +119,7 @@ def test_a_carry_does_not_license_an_account_it_does_not_name(tmp_path: Path) ->
 def test_a_carry_does_not_license_another_currency(tmp_path: Path) -> None:
     """The right accounts, but USDt pools (where they hold nothing): their XBt equity is judged; the record is wrong."""
     rows = _edit_carries(_tiny_crash_log(tmp_path, "1"), pools=lambda c: ["cross:USDt"] * len(c["pools"]))
-    assert _audit(rows) == {"LIQ-034": 45, "INV-NO-NEG-EQUITY-AFTER-ADL": 7}  # 75 and 12 before session 19
+    assert _audit(rows) == {"LIQ-034": 39, "INV-NO-NEG-EQUITY-AFTER-ADL": 8}  # 45 and 7 in session 19, 75 and 12 before
 
 
 def _first_liquidating_instant(rows: list[dict[str, Any]]) -> tuple[int, int]:
@@ -182,13 +185,12 @@ def _cut_funding_credit(rows: list[dict[str, Any]], account: int, amount: int) -
 
 
 def test_fnd_007_a_credit_cut_in_the_bounded_log_is_caught(tmp_path: Path) -> None:
-    """FND-007, INV-FUNDING-ZERO-SUM: in the bounded log FND-020 holds the 04:00 funding while pools stay carried;
-    since session 19 each FundingTick first takes them over at the mark, so it is paid at 04:06 with nothing held by
-    the liquidation engine (before: at 04:14, when the fund could not pay the engine's share and account 1 was
-    credited less, FND-019, and a cut one satoshi beyond the fund's shortfall was caught here: that end-to-end case of
-    the auditor's FND-019 licence is lost with the scenario, an open gap).  Account 1's credit of 189,501 reported one
-    satoshi lower is an FND-007 finding and breaks zero-sum."""
-    rows = _cut_funding_credit(_tiny_crash_log(tmp_path, "1"), 1, 189_501)
+    """FND-007, INV-FUNDING-ZERO-SUM: in the bounded log the 04:00 funding is paid at 04:00, the FundingTick's own
+    waterfall having taken every pool due over (redteam27_2; at 04:06 in session 19, at 04:14 before, when the fund
+    could not pay the liquidation engine's share and account 1 was credited less, FND-019: that end-to-end case of the
+    auditor's FND-019 licence has its own test since session 20, tests/test_s20_fnd019_licence.py).  Account 1's
+    credit of 123,208 reported one satoshi lower is an FND-007 finding and breaks zero-sum."""
+    rows = _cut_funding_credit(_tiny_crash_log(tmp_path, "1"), 1, 123_208)
     assert _audit(rows, RULES) == {"INV-CONSERVATION": 1, "INV-FUNDING-ZERO-SUM": 1, "FND-007": 1, "ACC-003": 1}
 
 

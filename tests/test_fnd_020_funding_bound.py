@@ -123,19 +123,18 @@ def test_fnd_020_perpspec_serve_retries_a_held_funding_instant_and_skips_a_refus
     assert feed.next_funding["XBTUSD"] == feed.next_funding["ETHUSD"]
 
 
-def test_fnd_020_perpspec_simulate_funds_a_held_instant_once_the_carried_pools_are_taken_over(tmp_path: Path) -> None:
+def test_fnd_020_perpspec_simulate_funds_the_instant_on_time_with_a_bounded_waterfall(tmp_path: Path) -> None:
     """FND-020 in ``perpspec simulate``: ``tiny_crash`` from 03:45 with one liquidation per update (LIQ-034) still
-    has pools carried at the 04:00 funding instant.  Each FundingTick first runs the waterfall at the mark (one more
-    liquidation: redteam24_1) and is held while pools are still carried (LiquidationPending, 6 times, 04:00-04:05,
-    14 before session 19, when only the mark updates took them over) and the instant stays due: at 04:06, with
-    nothing carried, it is funded once at the rate of the interval's samples (0.01%), and the run's own invariant
-    checks find nothing."""
+    has pools carried at the 04:00 funding instant.  The FundingTick first runs the waterfall at the mark without the
+    budget (redteam27_2), takes every pool due over and is funded at 04:00 at the interval's rate (0.01%): nothing is
+    held (in session 19 it took one more pool per tick and was held 6 times, 04:00-04:05, funded at 04:06; 14 times
+    before), and the run's own invariant checks find nothing."""
     scenario = load_scenario("tiny_crash", [("start", "1583984700000"), ("max_liquidations_per_update", "1")])
     result = run_scenario(scenario, tmp_path)
     assert result.invariant_violations == ()
     rows = [row for _, row in read_jsonl(Path(result.event_log))]
     held = [row["timestamp"][11:16] for row in rows
             if row.get("command") == "FundingTick" and row.get("ordRejReason") == "LiquidationPending"]
-    assert held == [f"04:{minute:02d}" for minute in range(6)]
+    assert held == []
     funded = [(row["timestamp"][11:16], row["fundingRate"]) for row in rows if row.get("table") == "funding"]
-    assert funded == [("04:06", "0.0001")]
+    assert funded == [("04:00", "0.0001")]

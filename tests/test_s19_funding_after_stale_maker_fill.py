@@ -56,38 +56,68 @@ def test_fnd_020_a_funding_tick_takes_over_a_pool_a_stale_maker_fill_left_below_
     assert engine.insurance("XBt") - fund == 8_458
 
 
-def test_fnd_020_a_funding_tick_refused_after_its_waterfall_keeps_the_clock_at_its_time() -> None:
-    """review21_1: a FundingTick refused while a pool stays carried keeps its waterfall's events (stamped at its time);
-    the clock went back to before them, so a later command at an earlier time was accepted and the event stream went
-    backwards in time.  The clock now stays at the tick's time, as a fired timer leaves it."""
-    from perpspec.engine.core import commands as c
-    from perpspec.engine.core.events import Accepted, Reason, Rejected
-    from perpspec.engine.core.exchange import Engine
-
+def _two_stale_maker_pools(budget: int) -> Engine:
+    """Accounts 1 and 5 each below maintenance after a stale maker fill (no mark update since), budget ``budget``."""
     symbol, price = "XBTUSD", 5_000_000
-    engine = Engine(max_liquidations_per_update=1)  # a budget of 1: one of the two pools is carried
-
-    def run(command: c.Command) -> None:
+    engine = Engine(max_liquidations_per_update=budget)
+    for command in (
+        c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=price, index_price=price),
+        *(
+            step
+            for account, amount in ((1, 10**6), (5, 10**6), (2, 10**8), (3, 10**10), (4, 10**10))
+            for step in (
+                c.VerifyAccount(time_ms=0, account=account),
+                c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount),
+            )
+        ),
+        c.PlaceOrder(time_ms=1, account=3, symbol=symbol, side="Buy", order_qty=1_000_000, price=price),
+        c.PlaceOrder(time_ms=1, account=4, symbol=symbol, side="Sell", order_qty=1_000_000, price=price),
+        c.PlaceOrder(time_ms=1, account=1, symbol=symbol, side="Buy", order_qty=6_500, price=price),
+        c.PlaceOrder(time_ms=1, account=5, symbol=symbol, side="Buy", order_qty=6_500, price=price),
+        c.PriceUpdate(time_ms=2, symbol=symbol, mark_price=price - price * 70 // 1000, index_price=P * 93 // 100),
+        c.PlaceOrder(time_ms=3, account=2, symbol=symbol, side="Sell", order_qty=13_000, price=price),  # stale fills
+    ):
         assert isinstance(engine.process(command)[-1], Accepted), command
+    return engine
 
-    run(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=price, index_price=price))
-    for account, amount in ((1, 10**6), (5, 10**6), (2, 10**8), (3, 10**10), (4, 10**10)):
-        run(c.VerifyAccount(time_ms=0, account=account))
-        run(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
-    run(c.PlaceOrder(time_ms=1, account=3, symbol=symbol, side="Buy", order_qty=1_000_000, price=price))
-    run(c.PlaceOrder(time_ms=1, account=4, symbol=symbol, side="Sell", order_qty=1_000_000, price=price))
-    run(c.PlaceOrder(time_ms=1, account=1, symbol=symbol, side="Buy", order_qty=6_500, price=price))
-    run(c.PlaceOrder(time_ms=1, account=5, symbol=symbol, side="Buy", order_qty=6_500, price=price))
-    fallen = price - price * 70 // 1000
-    run(c.PriceUpdate(time_ms=2, symbol=symbol, mark_price=fallen, index_price=fallen))
-    run(c.PlaceOrder(time_ms=3, account=2, symbol=symbol, side="Sell", order_qty=13_000, price=price))  # stale fills
-    events = engine.process(c.FundingTick(time_ms=1_000, symbol=symbol, rate_e8=10_000))
+
+def test_fnd_020_a_funding_tick_takes_over_more_pools_than_the_budget_then_funds() -> None:
+    """redteam27_2 (/work/coord/repro20/redteam27_2.py): the tick's waterfall ran with LIQ-034's budget, so one sell
+    into more stale bids than the budget left pools carried, the tick was refused, and a holder closing before the
+    retry escaped the instant's funding.  The tick's waterfall now takes every pool due over (here two, with a budget
+    of 1), and the instant is paid at once; the log names no carry (nothing was cut)."""
+    engine = _two_stale_maker_pools(budget=1)
+    events = _ok(engine, c.FundingTick(time_ms=1_000, symbol=E, rate_e8=10_000))
+    taken = sorted(e.record.account_id for e in events if isinstance(e, RuleEvent) and isinstance(e.record, Liquidation))
+    assert taken == [1, 5]
+    assert not any(isinstance(e, RuleEvent) and type(e.record).__name__ == "WaterfallCarried" for e in events)
+    assert any(isinstance(e, Transaction) and e.transact_type == "Funding" for e in events)
+
+
+def test_fnd_020_a_funding_tick_refused_after_its_waterfall_keeps_the_clock_at_its_time(monkeypatch: object) -> None:
+    """review21_1: a FundingTick refused after its waterfall ran keeps that waterfall's events (stamped at its time);
+    the clock went back to before them, so a later command at an earlier time was accepted and the event stream went
+    backwards in time.  The clock now stays at the tick's time, as a fired timer leaves it.  Since redteam27_2 the
+    tick's waterfall leaves no pool due, so FND-020's second judgement is made to hold here (as it would if a pool
+    could stay due) to keep the engine's guard for refused commands with standing events tested."""
+    import pytest
+
+    from perpspec.engine.core import prices
+    from perpspec.engine.core.events import Reason, Rejected
+    from perpspec.rules.funding import FundingRejection
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    engine = _two_stale_maker_pools(budget=1)
+    monkeypatch.setattr(
+        prices, "check_funding_ready", lambda symbol, pools: FundingRejection(reason="liquidation-pending", detail="held for the test")
+    )
+    events = engine.process(c.FundingTick(time_ms=1_000, symbol=E, rate_e8=10_000))
     refused = events[-1]
     assert isinstance(refused, Rejected)
     assert refused.reason == Reason.LIQUIDATION_PENDING
     assert len(events) > 1  # the take-over stands, stamped at the tick's time
     assert {event.time_ms for event in events[:-1]} == {1_000}
     assert engine.time_ms == 1_000
-    late = engine.process(c.PlaceOrder(time_ms=500, account=2, symbol=symbol, side="Buy", order_qty=100, price=fallen))
+    late = engine.process(c.PlaceOrder(time_ms=500, account=2, symbol=E, side="Buy", order_qty=100, price=P * 93 // 100))
     assert isinstance(late[-1], Rejected)
     assert late[-1].reason == Reason.TIME_WENT_BACKWARDS

@@ -82,7 +82,7 @@ class Prices:
             self._waterfall(inst)
         return 0
 
-    def _waterfall(self, inst: Instrument) -> None:
+    def _waterfall(self, inst: Instrument, *, unbounded: bool = False) -> None:
         """The liquidation waterfall of ``inst``; its close-outs and partial liquidations trade in the books (of every
         contract a taken-over pool holds), so the last prices move and the stops that watch them fire, as after any
         trade (BitMEX's liquidation orders are book orders: red team 5, a due LastPrice stop waited for the next
@@ -90,7 +90,7 @@ class Prices:
         contract that printed runs them, its last price moved or not: two close-outs can trade through a stop and
         back (red team 7_2), and a run judges every print (``Market.prints``)."""
         market = self.market
-        self.waterfall.run(inst)  # it takes over pools holding other contracts too: their close-outs trade there
+        self.waterfall.run(inst, unbounded=unbounded)  # it takes over pools holding other contracts too: their close-outs trade there
         for symbol in sorted(market.prints):
             self.entry.after_trading(market.instrument_map[symbol])
 
@@ -98,11 +98,14 @@ class Prices:
         """FundingTick: FND-008 between the holders (the liquidation engine's close-outs included), then the waterfall.
 
         A pool holding the contract below maintenance at mark is first taken over: the waterfall runs at the current
-        mark (LIQ-034, its budget, as a PriceUpdate at an unchanged mark would run it), then FND-020 is judged again
-        (redteam24_1: a maker fill at a stale price leaves its pool below maintenance with no mark update, and every
-        FundingTick waited for the next PriceUpdate).  Refused (FND-020, ``LiquidationPending``) only while a pool
-        is still below maintenance after that waterfall (its budget spent: carried); the waterfall's own events and
-        take-overs stand, as the cancels of the timers a command's time fires do, and nothing else changes.
+        mark (as a PriceUpdate at an unchanged mark would run it, but without LIQ-034's budget: every pool due is
+        taken over), then FND-020 is judged again (redteam24_1: a maker fill at a stale price leaves its pool below
+        maintenance with no mark update, and every FundingTick waited for the next PriceUpdate; redteam27_2: one
+        sell into many stale bids left more due pools than a budget takes, and while the tick was refused a holder
+        closed and the funding it owed at the instant fell on whoever bought after).  Refused (FND-020,
+        ``LiquidationPending``) only if a pool were still below maintenance after that waterfall (none is: it stops
+        only when no pool is due); the waterfall's own events and take-overs stand, as the cancels of the timers a
+        command's time fires do, and nothing else changes.
         """
         inst = self.market.instrument(c.symbol)
         if isinstance(inst, Rej):
@@ -124,7 +127,7 @@ class Prices:
             return Rej(Reason.NO_MARK_PRICE, f"{inst.symbol} has no mark price yet")
         hold = check_funding_ready(inst.symbol, self._pools_below_maintenance(inst.symbol))
         if hold is not None:
-            self._waterfall(inst)  # redteam24_1: take the pools below maintenance over at the mark first
+            self._waterfall(inst, unbounded=True)  # redteam24_1, redteam27_2: take every pool due over at the mark first
             hold = check_funding_ready(inst.symbol, self._pools_below_maintenance(inst.symbol))
         if hold is not None:
             return Rej(Reason.LIQUIDATION_PENDING, f"{hold.detail} (FND-020)")

@@ -102,7 +102,7 @@ class Waterfall:
         self.max_liquidations_per_update = max_liquidations_per_update
         self.adl_policy_name = adl_policy
 
-    def run(self, inst: Instrument) -> None:
+    def run(self, inst: Instrument, *, unbounded: bool = False) -> None:
         """LIQ-034 after a mark move or funding: liquidate every pool due (found through the index), close out, ADL.
 
         Each round, as rules.waterfall.process_waterfall: first every pool below maintenance
@@ -113,6 +113,10 @@ class Waterfall:
         whose close-outs changed accounts when a pool is then due.  Each contract costs one index
         query per round; the work (liquidated pools) is bounded by ``max_liquidations_per_update`` in all.
         Where that budget runs out, the pools still due wait for the next update (:meth:`_carry`).
+        ``unbounded`` (a FundingTick's waterfall, FND-020): the budget is every pool that exists (each account's
+        cross pool and one per contract; a pool taken over has its orders cancelled and cannot be taken again in
+        this run), so every pool due is taken over and nothing is carried (redteam27_2: one fill into many stale
+        bids left more due pools than one budget, and each refused tick let a holder close before its funding).
         """
         if self.stream.track_steps and not self.stream.replaying:
             # INV-FLAT-NO-SOCIAL-LOSS is about the waterfall: who is flat when it starts
@@ -122,6 +126,8 @@ class Waterfall:
             held.age = compute_next_age(held.age, held.qty, held.takeover_price, marks[held.symbol])
         self.risk.refresh_index()
         budget = self.max_liquidations_per_update
+        if unbounded:
+            budget = max(budget, len(self.ledger.accounts) * (len(self.market.instrument_map) + 1))
         order = [inst.symbol, *(s for s in sorted(self.market.marks) if s != inst.symbol)]
         stuck: set[int] = set()  # close-outs left open in this update: retried on the next one (as rules.waterfall)
         # this waterfall's ADL rankings: the marks do not move while it runs, and every account it changes is
