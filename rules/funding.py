@@ -296,9 +296,11 @@ def check_funding_ready(symbol: str, pools_below_maintenance: tuple[int, ...]) -
 
     A pool below maintenance is due for the liquidation engine (LIQ-003).  The
     FundingTick first runs the waterfall at the current mark (a maker fill at a
-    stale price can leave a pool there with no mark update: redteam24_1), so at
-    this check such a pool is still the trader's only because that waterfall
-    spent its liquidation budget (LIQ-034: carried to the next update).  Funding it would
+    stale price can leave a pool there with no mark update: redteam24_1) without
+    LIQ-034's per-update budget (one sell into many stale bids can leave more
+    pools due than a budget takes, and a refused instant let a holder close
+    before paying: redteam27_2), so at this check no such pool is left; the
+    check stays as the guard the proof below relies on.  Funding one would
     charge the trader on the value at mark, which for an inverse long after a
     mark collapse has no ceiling: at FND-004's cap a carried pool could be
     funded beyond minus its entry value, past LIQ-036's bound, where no price
@@ -318,7 +320,7 @@ def check_funding_ready(symbol: str, pools_below_maintenance: tuple[int, ...]) -
             reason="liquidation-pending",
             detail=(
                 f"account {pools_below_maintenance[0]}'s pool holding {symbol} is below maintenance at mark "
-                "(carried by the liquidation budget, LIQ-034): the next mark update or funding runs the waterfall"
+                "after the FundingTick's waterfall: the next mark update or funding runs it again"
             ),
         )
     return None

@@ -42,8 +42,8 @@ def test_fnd_020_the_first_pool_below_maintenance_holds_the_funding_instant() ->
     assert check_funding_ready("XBTUSD", ()) is None
     assert check_funding_ready("ETHUSD", (4, 9)) == FundingRejection(
         reason="liquidation-pending",
-        detail="account 4's pool holding ETHUSD is below maintenance at mark (carried by the liquidation budget, "
-        "LIQ-034): the next mark update or funding runs the waterfall",
+        detail="account 4's pool holding ETHUSD is below maintenance at mark after the FundingTick's waterfall: "
+        "the next mark update or funding runs it again",
     )
 
 

@@ -68,8 +68,8 @@ from tests.test_free_wallet import free_wallet, free_wallet_problems, has_cross_
 
 XBT_50K, XBT_55K, ETH_3000 = 5_000_000, 5_500_000, 300_000
 PENDING_7 = (
-    "account 7's pool holding XBTUSD is below maintenance at mark (carried by the liquidation budget, LIQ-034): "
-    "the next mark update or funding runs the waterfall"
+    "account 7's pool holding XBTUSD is below maintenance at mark after the FundingTick's waterfall: "
+    "the next mark update or funding runs it again"
 )
 
 
