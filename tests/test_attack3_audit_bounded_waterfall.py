@@ -186,7 +186,8 @@ def test_fnd_007_a_credit_cut_in_the_bounded_log_is_caught(tmp_path: Path) -> No
     since session 19 each FundingTick first takes them over at the mark, so it is paid at 04:06 with nothing held by
     the liquidation engine (before: at 04:14, when the fund could not pay the engine's share and account 1 was
     credited less, FND-019, and a cut one satoshi beyond the fund's shortfall was caught here: that end-to-end case of
-    the auditor's FND-019 licence is lost with the scenario, an open gap).  Account 1's credit of 189,501 reported one
+    the auditor's FND-019 licence is now tests/test_s20_fnd019_licence.py, on a log where funding finds a close-out
+    held).  Account 1's credit of 189,501 reported one
     satoshi lower is an FND-007 finding and breaks zero-sum."""
     rows = _cut_funding_credit(_tiny_crash_log(tmp_path, "1"), 1, 189_501)
     assert _audit(rows, RULES) == {"INV-CONSERVATION": 1, "INV-FUNDING-ZERO-SUM": 1, "FND-007": 1, "ACC-003": 1}
