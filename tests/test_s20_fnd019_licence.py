@@ -24,7 +24,9 @@ fund pays the 152,500 it has, and the shortfall 227,825 is taken from the first 
 Tampered copies (each consistent elsewhere: the reported wallets follow the cut) are reported: a credit one
 satoshi beyond the shortfall (zero-sum and conservation: the fund's payment no longer balances it), the cut taken
 from the wrong receiver (FND-007, account order), and the same haircut with a fund that could pay (FND-007: no
-licence).
+licence).  And fnd20_1 (/work/coord/repro20/fnd20_1.py): a payer taken below maintenance by its payment is taken
+over by the waterfall that follows the payments, its residual posted to the fund before the funding row; the
+licence read the fund at the funding row (76,175, not 0) and reported the engine's correct haircut as FND-007.
 """
 
 from __future__ import annotations
@@ -231,3 +233,17 @@ def test_the_haircut_with_a_fund_that_could_pay_is_reported() -> None:
     audited = audit_rows(enumerate(rows, start=1), load_mapping("perpspec"), INSTRUMENTS, RULES)
     assert [(f.id, f.expected, f.reported) for f in audited.findings] == [("FND-007", "380325", "152500")]
 
+
+def test_fnd20_1_a_take_over_after_the_payments_does_not_void_the_licence() -> None:
+    """fnd20_1: account 9 pays 380,325 and falls below maintenance; the waterfall after the payments takes it over
+    and posts its residual 76,175 to the fund before the funding row.  The haircut (account 3 credited 152,500 of
+    380,325) is still FND-019's: clean (the auditor read the fund at the funding row and reported FND-007)."""
+    rows = Run(_commands(marginal_payer=True)).rows
+    assert _funding(rows) == [(3, 152_500), (4, 760_650), (8, -380_325), (9, -380_325)]
+    assert [(row["kind"], row["amount"], row["balance_after"]) for row in rows
+            if row.get("table") == "rule" and row.get("kind") in ("residual", "funding")][-2:] == [
+        ("funding", -152_500, 0), ("residual", 76_175, 76_175)
+    ]
+    assert (_audit(rows, INVARIANTS), _audit(rows, RULES)) == ({}, {})
+    # and a cut beyond the shortfall there is still reported
+    assert _audit(_with_credits(rows, {3: 152_499}), RULES) == {"INV-CONSERVATION": 1, "INV-FUNDING-ZERO-SUM": 1}
