@@ -54,9 +54,11 @@ LIQUIDATOR = -1
 SAFE, THIN_6, THIN_7, MARGINAL_9 = 10**10, 1_200_000, 2_000_000, 2_200_000
 
 
-def _commands(marginal_payer: bool = False) -> list[Any]:
+def _commands(marginal_payer: bool = False, later_funding: bool = False) -> list[Any]:
     """The log's commands; ``marginal_payer``: account 9 also buys 50,000 from account 3 with 2,200,000 XBt, safe
-    at 49,300.00 (equity 705,000 ≥ 575,750) until it pays its funding (324,675 after): fnd20_1."""
+    at 49,300.00 (equity 705,000 ≥ 575,750) until it pays its funding (324,675 after): fnd20_1.  ``later_funding``:
+    then account 8 bids 50,000 at 49,092.50, the close-out's bankruptcy price, and a mark update at 49,300.00 sells
+    the held close-out into it (no fund movement: the fund stays at 0), and a second FundingTick finds nothing held."""
     wallets = [(3, SAFE), (4, SAFE), (6, THIN_6), (7, THIN_7), (8, SAFE)] + ([(9, MARGINAL_9)] if marginal_payer else [])
     trades = [(3, 8), (4, 6), (4, 7)] + ([(3, 9)] if marginal_payer else [])
     commands: list[Any] = []
@@ -69,6 +71,10 @@ def _commands(marginal_payer: bool = False) -> list[Any]:
                      c.PlaceOrder(time_ms=0, account=taker, symbol="XBTUSD", side="Buy", order_qty=50_000, price=P0)]
     commands += [c.PriceUpdate(time_ms=1, symbol="XBTUSD", mark_price=CRASH, index_price=CRASH),
                  c.FundingTick(time_ms=2, symbol="XBTUSD", rate_e8=RATE)]
+    if later_funding:
+        commands += [c.PlaceOrder(time_ms=3, account=8, symbol="XBTUSD", side="Buy", order_qty=50_000, price=4_909_250),
+                     c.PriceUpdate(time_ms=3, symbol="XBTUSD", mark_price=CRASH, index_price=CRASH),
+                     c.FundingTick(time_ms=4, symbol="XBTUSD", rate_e8=RATE)]
     return commands
 
 
@@ -147,6 +153,21 @@ def _with_fund_deposit(rows: list[Row], amount: int) -> list[Row]:
             row = {**row, "walletBalance": row["walletBalance"] + amount}
         shifted.append(row)
     return [*deposit, *shifted]
+
+
+def _with_skim(rows: list[Row], account: int, amount: int) -> list[Row]:
+    """The rows with ``account``'s last funding credit reported ``amount`` lower, that amount posted to the fund as
+    FND-008's residue right after it (zero-sum and conservation hold) and the account's reported wallet lower."""
+    index = max(i for i, row in enumerate(rows) if row.get("transactType") == "Funding" and row["account"] == account)
+    credit = rows[index]
+    fund = next(row["balance_after"] for row in reversed(rows[:index]) if row.get("table") == "rule"
+                and "balance_after" in row)
+    residue = {"table": "rule", "seq": credit["seq"], "timestamp": credit["timestamp"], "ruleId": "FND-008",
+               "kind": "funding residue", "account": -1, "symbol": "XBTUSD", "rule_id": "FND-008", "currency": "XBt",
+               "amount": amount, "balance_before": fund, "balance_after": fund + amount, "pending_id": -1}
+    out = [*rows[:index], {**credit, "amount": credit["amount"] - amount}, residue, *rows[index + 1:]]
+    return [{**row, "walletBalance": row["walletBalance"] - amount}
+            if row.get("table") == "margin" and row["account"] == account else row for row in out]
 
 
 # --- (a) the engine: FND-019's haircut, exact -------------------------------------------------------------------
@@ -232,6 +253,21 @@ def test_the_haircut_with_a_fund_that_could_pay_is_reported() -> None:
     assert _audit(rows, INVARIANTS) == {}
     audited = audit_rows(enumerate(rows, start=1), load_mapping("perpspec"), INSTRUMENTS, RULES)
     assert [(f.id, f.expected, f.reported) for f in audited.findings] == [("FND-007", "380325", "152500")]
+
+
+def test_a_later_funding_is_not_licensed_by_an_earlier_fnd_019_payment() -> None:
+    """The fund ends the first funding at 0 and stays there; the held close-out is then sold at its bankruptcy
+    price and a second funding finds nothing held: every holder is paid in full.  Account 3's second credit
+    reported 1,000 lower with that 1,000 posted to the fund as the residue (zero-sum and conservation hold) is
+    FND-007: the fund's FND-019 payment belongs to the earlier instant, it licenses no cut here."""
+    rows = Run(_commands(later_funding=True)).rows
+    assert _funding(rows)[3:] == [(3, 380_325), (4, 380_325), (8, -760_650)]
+    assert [row["kind"] for row in rows if row.get("table") == "rule"][-1] == "LiquidationFill"
+    assert (_audit(rows, INVARIANTS), _audit(rows, RULES)) == ({}, {})
+    skimmed = _with_skim(rows, 3, 1_000)
+    assert _audit(skimmed, INVARIANTS) == {}
+    audited = audit_rows(enumerate(skimmed, start=1), load_mapping("perpspec"), INSTRUMENTS, RULES)
+    assert [(f.id, f.expected, f.reported) for f in audited.findings] == [("FND-007", "380325", "379325")]
 
 
 def test_fnd20_1_a_take_over_after_the_payments_does_not_void_the_licence() -> None:
