@@ -112,7 +112,8 @@ class Auditor(RuleRecomputations):
         self.gap_base: dict[str, int] = {}
         self.held_base: dict[str, int] = {}
         self.fund_negative: set[str] = set()
-        self.liquidator_funded: dict[str, int] = {}  # asset -> line of the last FND-019 payment by the fund
+        # asset -> (line, the fund's balance just after it) of the last FND-019 payment by the fund
+        self.liquidator_funded: dict[str, tuple[int, int]] = {}
         self.negative_accounts: set[tuple[int, str]] = set()  # reported below zero, not yet recovered
         self.since_check: set[int] = set()  # accounts changed since the last equity check
         self.diverged: set[tuple[object, str]] = set()  # (account, symbol or asset) reported off, not yet back in line
@@ -403,7 +404,7 @@ class Auditor(RuleRecomputations):
         elif kind == "funding":
             self.ledger.move_fund(asset, amount)  # the engine's holdings' funding, paid by the fund
             self.now.funding_fund[asset] = self.now.funding_fund.get(asset, 0) + amount
-            self.liquidator_funded[asset] = self.line
+            self.liquidator_funded[asset] = (self.line, self.ledger.insurance(asset))
         elif kind == "funding residue":
             self.ledger.move_fund(asset, amount)
             self.now.funding_residue[asset] = self.now.funding_residue.get(asset, 0) + amount

@@ -52,7 +52,7 @@ class RuleRecomputations:
     now: Instant
     line: int
     seq: int | None
-    liquidator_funded: dict[str, int]
+    liquidator_funded: dict[str, tuple[int, int]]
     diverged: set[tuple[object, str]]
 
     def report(
@@ -170,12 +170,13 @@ class RuleRecomputations:
         priced = sorted((p for p in payments if p.mark > 0), key=lambda p: p.account)
         due = [-compute_funding_payment(inst, p.position, p.mark, rate) for p in priced]
         # FND-019: a fund the liquidation engine's funding emptied credits the receivers that much less (the
-        # shortfall); licensed only when the fund paid at this instant and is at zero after it
+        # shortfall); licensed only when the fund paid at this instant and that payment left it at zero (its balance
+        # just after the payment: the waterfall that follows the payments can post a take-over's residual to the
+        # fund before the rate's row, fnd20_1)
         shortfall = sum(d - p.amount for p, d in zip(priced, due, strict=True) if d > 0)
         asset = inst.settl_currency
-        if not priced or self.liquidator_funded.get(asset, 0) < min(p.line for p in priced) or (
-            self.ledger.insurance(asset) != 0
-        ):
+        funded_line, fund_after = self.liquidator_funded.get(asset, (0, -1))
+        if not priced or funded_line < min(p.line for p in priced) or fund_after != 0:
             shortfall = 0
         # the rule's own haircut: a fund and residue of 0 and an engine's share of −shortfall leave that shortfall
         credited = compute_liquidator_funding(
