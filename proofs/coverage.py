@@ -103,7 +103,10 @@ def find_test_functions(root: Path, callables: Mapping[str, str] | None = None) 
     mentions the rule id, or calls the rule's function by name (``callables``:
     rule id -> function name, e.g. ``"IDX-004" -> "process_index_tick"``).
     """
-    calls = {rule_id: re.compile(rf"\b{re.escape(name)}\(") for rule_id, name in (callables or {}).items()}
+    # each pattern with the text it must contain: the substring test is cheap and rules out almost every pair
+    calls = {
+        rule_id: (f"{name}(", re.compile(rf"\b{re.escape(name)}\(")) for rule_id, name in (callables or {}).items()
+    }
     found: dict[str, set[str]] = {}
     for path in sorted((root / "tests").rglob("test_*.py")):
         text = path.read_text()
@@ -113,7 +116,9 @@ def find_test_functions(root: Path, callables: Mapping[str, str] | None = None) 
             first = min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
             source = "\n".join(lines[first - 1 : node.end_lineno])
             named = set(RULE_ID_TEXT.findall(source))
-            named.update(rule_id for rule_id, pattern in calls.items() if pattern.search(source))
+            named.update(
+                rule_id for rule_id, (needle, pattern) in calls.items() if needle in source and pattern.search(source)
+            )
             for rule_id in named:
                 found.setdefault(rule_id, set()).add(f"{relative}::{node.name}")
     return {rule_id: tuple(sorted(names)) for rule_id, names in found.items()}

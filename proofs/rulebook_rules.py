@@ -133,6 +133,34 @@ class LabelUse:
     function: str  # the enclosing function's source, decorators included ("" at module level)
 
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")  # a line as the tokenizer counts them, its end kept
+
+
+class SourceLines:
+    """A module's text split into lines once: :meth:`segment` is :func:`ast.get_source_segment` without
+    re-splitting the whole text at every call (which made reading every function of engine/ quadratic)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines: list[str] = _LINE.findall(text)
+
+    def segment(self, node: ast.AST, *, padded: bool = False) -> str | None:
+        """The source of ``node``, as :func:`ast.get_source_segment` (Python 3.11) gives it."""
+        end_lineno: int | None = getattr(node, "end_lineno", None)
+        end_col: int | None = getattr(node, "end_col_offset", None)
+        if end_lineno is None or end_col is None:
+            return None
+        first: int = node.lineno - 1  # type: ignore[attr-defined]
+        col: int = node.col_offset  # type: ignore[attr-defined]
+        last = end_lineno - 1
+        if first == last:
+            return self.lines[first].encode()[col:end_col].decode()
+        head = self.lines[first].encode()
+        padding = "".join(c if c in "\f\t" else " " for c in head[:col].decode()) if padded else ""
+        return "".join(
+            [padding + head[col:].decode(), *self.lines[first + 1 : last], self.lines[last].encode()[:end_col].decode()]
+        )
+
+
 EXACT_RULE_ID = re.compile(r"[A-Z]{3}-\d{3}")
 LABEL_FOLDERS = ("rules", "engine")  # where a rule id written into an event, a posting or a finding is looked for
 
@@ -148,12 +176,17 @@ def find_label_uses(root: Path = ROOT, folders: Sequence[str] = LABEL_FOLDERS) -
         for path in sorted((root / folder).rglob("*.py")):
             relative = path.relative_to(root).as_posix()
             text = path.read_text()
-            _label_visit(ast.parse(text, relative), text, relative, ("", False, ""), None, found)
+            _label_visit(ast.parse(text, relative), SourceLines(text), relative, ("", False, ""), None, found)
     return found
 
 
 def _label_visit(
-    node: ast.AST, text: str, path: str, scope: tuple[str, bool, str], statement: ast.stmt | None, found: list[LabelUse]
+    node: ast.AST,
+    text: SourceLines,
+    path: str,
+    scope: tuple[str, bool, str],
+    statement: ast.stmt | None,
+    found: list[LabelUse],
 ) -> None:
     qualname, concrete, function = scope
     for child in ast.iter_child_nodes(node):
@@ -162,8 +195,8 @@ def _label_visit(
             inner = f"{qualname}.{child.name}" if qualname else child.name
             own = function
             if not isinstance(child, ast.ClassDef):
-                decorators = "".join(f"@{ast.get_source_segment(text, item)}\n" for item in child.decorator_list)
-                own = textwrap.dedent(decorators + (ast.get_source_segment(text, child, padded=True) or "")).rstrip("\n")
+                decorators = "".join(f"@{text.segment(item)}\n" for item in child.decorator_list)
+                own = textwrap.dedent(decorators + (text.segment(child, padded=True) or "")).rstrip("\n")
             _label_visit(child, text, path, (inner, decorated or concrete, own), None, found)
             continue
         here = child if isinstance(child, ast.stmt) else statement
@@ -177,7 +210,7 @@ def _label_visit(
                         and isinstance(constant.value, str)
                         and EXACT_RULE_ID.fullmatch(constant.value)
                     ):
-                        source = ast.get_source_segment(text, here, padded=True) if here is not None else None
+                        source = text.segment(here, padded=True) if here is not None else None
                         found.append(
                             LabelUse(
                                 rule_id=constant.value,
@@ -340,6 +373,7 @@ def extract_rules_from_source(path: str, text: str) -> list[tuple[str, str, str]
     Used for diffs against another git revision.
     """
     tree = ast.parse(text, path)
+    lines = SourceLines(text)
     found: list[tuple[str, str, str]] = []
 
     def visit(nodes: Sequence[ast.stmt], prefix: str) -> None:
@@ -351,9 +385,9 @@ def extract_rules_from_source(path: str, text: str) -> list[tuple[str, str, str]
                 if match is None:
                     continue
                 rule_id = f"{match.group(1)}-{match.group(2)}"
-                segment = ast.get_source_segment(text, node, padded=True) or ""
+                segment = lines.segment(node, padded=True) or ""
                 decorators = "".join(
-                    f"@{ast.get_source_segment(text, decorator)}\n" for decorator in node.decorator_list
+                    f"@{lines.segment(decorator)}\n" for decorator in node.decorator_list
                 )
                 found.append((rule_id, f"{prefix}{node.name}", textwrap.dedent(decorators + segment)))
 

@@ -1,4 +1,5 @@
-"""Hypothesis profiles: `dev` (default locally), `ci` (derandomized, bounded), `deep` (nightly); the `served` fixture.
+"""Hypothesis profiles: `dev` (default locally), `ci` (derandomized, bounded), `deep` (nightly); the `served` and
+`stored_rulebook` fixtures.
 
 Select with HYPOTHESIS_PROFILE=ci|dev|deep. `.ci/run` uses `ci`.
 """
@@ -43,3 +44,17 @@ def served(tmp_path: Path) -> Iterator[tuple[Any, dict[str, Any]]]:
         yield running, keys
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def stored_rulebook() -> Any:
+    """The rulebook built from the repository with the stored proof run (never re-running the obligations).
+
+    Building it reads every rules/, engine/ and tests/ file and checks every instrument's parameters (~30 s of CPU);
+    the rulebook tests only read it (``attrs.evolve`` for variants), so one build serves the session.
+    """
+    from perpspec.proofs import rulebook
+
+    root = Path(__file__).resolve().parent.parent
+    built, _ = rulebook.build_rulebook(root, root / "specs" / rulebook.STATUS_FILE, allow_run=False)
+    return built

@@ -19,10 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def book() -> rulebook.Rulebook:
-    """The rulebook with the stored proof run (never re-running the obligations here)."""
-    built, _ = rulebook.build_rulebook(ROOT, ROOT / "specs" / rulebook.STATUS_FILE, allow_run=False)
-    return built
+def book(stored_rulebook: rulebook.Rulebook) -> rulebook.Rulebook:
+    """The rulebook from the repository, with the stored proof run (one build per session: tests/conftest.py)."""
+    return stored_rulebook
 
 
 def _case(id: str, inv: str, bound: str = "") -> rulebook.Outcome:

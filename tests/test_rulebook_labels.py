@@ -21,9 +21,9 @@ LABELS = ("ADL-021", "INS-011", "LIQ-020", "LIQ-021", "LIQ-022", "LIQ-024")
 
 
 @pytest.fixture(scope="module")
-def book() -> rulebook.Rulebook:
-    built, _ = rulebook.build_rulebook(ROOT, ROOT / "specs" / rulebook.STATUS_FILE, allow_run=False)
-    return built
+def book(stored_rulebook: rulebook.Rulebook) -> rulebook.Rulebook:
+    """The rulebook from the repository, with the stored proof run (one build per session: tests/conftest.py)."""
+    return stored_rulebook
 
 
 @pytest.fixture(scope="module")

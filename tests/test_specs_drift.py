@@ -30,10 +30,9 @@ def test_proof_run_recorded_in_specs_is_of_the_current_sources() -> None:
 
 
 @pytest.fixture(scope="module")
-def book() -> rulebook.Rulebook:
-    """The rulebook from the repository, with the stored proof run (never re-running the obligations here)."""
-    built, _ = rulebook.build_rulebook(ROOT, SPECS / rulebook.STATUS_FILE, allow_run=False)
-    return built
+def book(stored_rulebook: rulebook.Rulebook) -> rulebook.Rulebook:
+    """The rulebook from the repository, with the stored proof run (one build per session: tests/conftest.py)."""
+    return stored_rulebook
 
 
 def test_regenerating_specs_changes_nothing(book: rulebook.Rulebook) -> None:
