@@ -21,7 +21,7 @@ from perpspec.engine.durability.recovery import event_stream_hash
 from perpspec.engine.kernels import load
 from perpspec.proofs.specialise.catalogue import kernel_named
 from perpspec.proofs.specialise.equivalence import mutate, prove_equivalence
-from perpspec.proofs.specialise.generate import KERNEL_DIR, ROOT, module_name
+from perpspec.proofs.specialise.generate import ROOT, kernel_path
 from perpspec.rules.instrument_file import load_instrument
 
 # symbol -> (mark in ticks, tick size, lot size)
@@ -90,7 +90,7 @@ def test_position_prices_by_kernel_equal_the_generic_ones_on_multi_contract_acco
 
 def test_a_mutated_position_prices_kernel_is_refuted() -> None:
     inst = load_instrument("XBTUSD")
-    source = (ROOT / KERNEL_DIR / f"{module_name('XBTUSD')}.py").read_text(encoding="utf-8")
+    source = (ROOT / kernel_path("XBTUSD", "position_prices_cross")).read_text(encoding="utf-8")
     spec = kernel_named("position_prices_cross")
     assert prove_equivalence(spec, inst, source, "position_prices_cross").proved
     for mutation in ("ceil-as-floor", "swap-ite"):
