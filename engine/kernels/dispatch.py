@@ -206,6 +206,19 @@ def value(k: int, qty: int, price: int) -> tuple[int]:
     raise IndexError(f"no kernel set {k}")
 
 
+def equity_term(k: int, qty: int, cost: int, mark_price: int) -> tuple[int]:
+    """The equity_term kernel of ``SYMBOLS[k]``."""
+    if k == 0:
+        return ethusd_cross.equity_term(qty, cost, mark_price)
+    if k == 1:
+        return xbtusd_cross.equity_term(qty, cost, mark_price)
+    if k == 2:
+        return xbtusdt_cross.equity_term(qty, cost, mark_price)
+    if k == 3:
+        return xbtz26_cross.equity_term(qty, cost, mark_price)
+    raise IndexError(f"no kernel set {k}")
+
+
 def trade(k: int, buyer_qty: int, buyer_cost: int, seller_qty: int, seller_cost: int, qty: int, price: int, buyer_fee_ppm: int, seller_fee_ppm: int) -> tuple[int, int, int, int, int, int, int, int, int]:
     """The trade kernel of ``SYMBOLS[k]``."""
     if k == 0:

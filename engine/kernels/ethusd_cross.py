@@ -233,6 +233,16 @@ def value(qty: int, price: int) -> tuple[int]:
     return (t0,)
 
 
+def equity_term(qty: int, cost: int, mark_price: int) -> tuple[int]:
+    """what a position adds to its pool's equity at mark: markValue - cost (compute_position_equity_term): ETHUSD.
+
+    Equal to LIQ-004 for this instrument (obligation KRN/equity_term/ETHUSD);
+    returns (equity_term).
+    """
+    t0 = (((qty * 100) * mark_price) // 100) - cost
+    return (t0,)
+
+
 def trade(buyer_qty: int, buyer_cost: int, seller_qty: int, seller_cost: int, qty: int, price: int, buyer_fee_ppm: int, seller_fee_ppm: int) -> tuple[int, int, int, int, int, int, int, int, int]:
     """both sides of a trade and the fee pool (apply_trade): ETHUSD.
 

@@ -63,6 +63,7 @@ class KernelSet:
     account_margin_cross_1: Kernel
     account_margin_flat: Kernel
     value: Kernel
+    equity_term: Kernel
     trade: Kernel
     order_solvent_cross: Kernel
     order_solvent_isolated: Kernel

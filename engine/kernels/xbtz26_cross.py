@@ -268,6 +268,19 @@ def value(qty: int, price: int) -> tuple[int]:
     return (t3,)
 
 
+def equity_term(qty: int, cost: int, mark_price: int) -> tuple[int]:
+    """what a position adds to its pool's equity at mark: markValue - cost (compute_position_equity_term): XBTZ26.
+
+    Equal to LIQ-004 for this instrument (obligation KRN/equity_term/XBTZ26);
+    returns (equity_term).
+    """
+    t0 = -(qty // 100)
+    t1 = 2000000000000 + mark_price
+    t2 = (t1 // mark_price) // 2
+    t3 = ((t0 * t2) if (t0 >= 0) else (-((-t0) * t2))) - cost
+    return (t3,)
+
+
 def trade(buyer_qty: int, buyer_cost: int, seller_qty: int, seller_cost: int, qty: int, price: int, buyer_fee_ppm: int, seller_fee_ppm: int) -> tuple[int, int, int, int, int, int, int, int, int]:
     """both sides of a trade and the fee pool (apply_trade): XBTZ26.
 
