@@ -34,7 +34,7 @@ from perpspec.proofs.specialise.trace import Graph
 from perpspec.rules.instrument_file import load_instrument
 
 ROOT = Path(__file__).resolve().parent.parent
-HOT = ("order_term", "pretrade_cross", "order_solvent_cross", "fill_cross", "trade", "value")
+HOT = ("order_term", "pretrade_cross", "order_solvent_cross", "fill_cross", "trade", "value", "equity_term")
 
 
 def _source(symbol: str, name: str) -> str:
