@@ -1,10 +1,12 @@
 """Proof obligations over the specialised kernels: each emitted kernel equals the rules it names.
 
 For every kernel of :data:`proofs.specialise.catalogue.KERNELS` and every
-shipped instrument, the committed source ``engine/kernels/<symbol>.py`` is
-read as text, checked against its proof record ``specs/kernels.json``
-(digests of the rule source, the instrument's parameters and the file), and
-its function evaluated by the emitted-subset interpreter on symbolic integers
+shipped instrument, the committed module that holds it
+(``engine/kernels/<symbol>_<part>.py``, the instrument's kernels split by margin
+mode: :func:`proofs.specialise.generate.part_of`) is read as text, checked
+against its proof record ``specs/kernels.json`` (digests of the rule source, the
+instrument's parameters and the file, and the record lists the kernel in that
+file, where the engine's loader takes it from), and its function evaluated by the emitted-subset interpreter on symbolic integers
 is proved equal to the rules, with every division's divisor non-zero, under
 the rules' preconditions (:mod:`proofs.specialise.equivalence`).
 
@@ -23,7 +25,7 @@ from perpspec.proofs.prover import ProofResult
 from perpspec.proofs.registry import Obligation, register
 from perpspec.proofs.specialise.catalogue import KERNELS, kernel_named
 from perpspec.proofs.specialise.equivalence import mutate, prove_equivalence
-from perpspec.proofs.specialise.generate import KERNEL_DIR, RECORD_PATH, ROOT, module_name, obligation_id
+from perpspec.proofs.specialise.generate import RECORD_PATH, ROOT, module_path, obligation_id, part_of
 from perpspec.rules.digest import (
     RULES_DIR,
     compute_instrument_digest,
@@ -60,31 +62,37 @@ def rules_digest() -> str:
     return _RULES_DIGESTS[key]
 
 
-def committed_source(symbol: str) -> str:
-    """The committed emitted module of ``symbol``, after checking it against the proof record."""
+def committed_source(symbol: str, kernel: str) -> str:
+    """The committed emitted module holding ``symbol``'s kernel ``kernel``, after checking it against the
+    proof record (which must list the kernel in that module: the engine's loader takes it from there)."""
     record = json.loads((ROOT / RECORD_PATH).read_text(encoding="utf-8"))
     entry = record["kernels"][symbol]
-    source = (ROOT / KERNEL_DIR / f"{module_name(symbol)}.py").read_bytes()
+    part = part_of(kernel_named(kernel))
+    listed = entry["modules"][part]
+    path = module_path(symbol, part)
+    source = (ROOT / path).read_bytes()
     if record["rules_digest"] != rules_digest():
         raise ValueError("specs/kernels.json: the rule source changed since generation (regenerate)")
     fields = tuple(entry["instrument_fields"])
     if entry["instrument_digest"] != compute_instrument_digest(load_instrument(symbol), fields):
         raise ValueError(f"specs/kernels.json: {symbol}'s parameters changed since generation (regenerate)")
-    if entry["source_digest"] != compute_source_digest(source):
-        raise ValueError(f"specs/kernels.json: {entry['module']} is not the file generated (regenerate)")
+    if listed["module"] != path.as_posix() or kernel not in listed["functions"]:
+        raise ValueError(f"specs/kernels.json: {symbol}'s {kernel} is not listed in {path.as_posix()} (regenerate)")
+    if listed["source_digest"] != compute_source_digest(source):
+        raise ValueError(f"specs/kernels.json: {listed['module']} is not the file generated (regenerate)")
     return source.decode("utf-8")
 
 
 def prove_kernel(kernel: str, symbol: str) -> ProofResult:
     """The committed kernel ``kernel`` of ``symbol`` equals the rules."""
     return prove_equivalence(
-        kernel_named(kernel), load_instrument(symbol), committed_source(symbol), obligation_id(kernel, symbol)
+        kernel_named(kernel), load_instrument(symbol), committed_source(symbol, kernel), obligation_id(kernel, symbol)
     )
 
 
 def prove_mutant(kernel: str, symbol: str, mutation: str) -> ProofResult:
     """A known-bad variant of the committed kernel (expected refuted)."""
-    source = mutate(committed_source(symbol), kernel, mutation)
+    source = mutate(committed_source(symbol, kernel), kernel, mutation)
     return prove_equivalence(kernel_named(kernel), load_instrument(symbol), source, f"known-bad {mutation} {kernel}")
 
 

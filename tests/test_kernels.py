@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def test_every_shipped_instrument_has_a_current_kernel_set() -> None:
 def test_kernel_returns_what_the_rules_return(spec: KernelSpec, symbol: str, data: st.DataObject) -> None:
     inst = BUILTIN[symbol]
     arguments = data.draw(kernel_arguments(spec, inst))
-    kernel = getattr(MODULES[symbol], spec.name)
+    kernel = getattr(MODULES[symbol][generate.part_of(spec)], spec.name)
     expected = spec.reference(inst, *(arguments[name] for name in spec.params))
     assert expected == kernel(*(arguments[name] for name in spec.params))
 
@@ -58,8 +59,8 @@ def test_interpreter_on_ints_agrees_with_the_imported_module(data: st.DataObject
     symbol = data.draw(st.sampled_from(builtin_symbols()))
     spec = data.draw(st.sampled_from(KERNELS))
     arguments = data.draw(kernel_arguments(spec, BUILTIN[symbol]))
-    function = parse_module((ROOT / "engine" / "kernels" / f"{symbol.lower()}.py").read_text())[spec.name]
-    kernel = getattr(MODULES[symbol], spec.name)
+    function = parse_module((ROOT / generate.kernel_path(symbol, spec.name)).read_text())[spec.name]
+    kernel = getattr(MODULES[symbol][generate.part_of(spec)], spec.name)
     assert kernel(*(arguments[name] for name in spec.params)) == evaluate(function, arguments)
 
 
@@ -94,7 +95,7 @@ def test_interpreter_refuses_module_level_statements() -> None:
 def test_a_mutated_kernel_is_refuted_by_the_equivalence_proof() -> None:
     inst = load_instrument("XBTUSDT")
     spec = next(spec for spec in KERNELS if spec.name == "order_margin_cross")
-    source = (ROOT / "engine" / "kernels" / "xbtusdt.py").read_text()
+    source = (ROOT / generate.kernel_path("XBTUSDT", spec.name)).read_text()
     assert prove_equivalence(spec, inst, source, "committed").proved
     result = prove_equivalence(spec, inst, mutate(source, spec.name, "ceil-as-floor"), "mutant")
     assert (result.status.value, result.counterexample is not None) == ("refuted", True)
@@ -114,17 +115,36 @@ def test_a_changed_instrument_runs_the_generic_rules_and_says_so_once(caplog: py
     assert load.kernels_for(BUILTIN["XBTUSD"]) is not None
 
 
-def test_an_edited_kernel_source_is_not_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("part", generate.PARTS)
+def test_an_edited_kernel_source_is_not_loaded(monkeypatch: pytest.MonkeyPatch, part: str) -> None:
+    """Each emitted module of an instrument (its kernels split by margin mode) is checked, not only the first."""
     original = load._module_source
 
     def edited(module: object) -> bytes | None:
         source = original(module)  # type: ignore[arg-type]
-        return None if source is None else source.replace(b"return (", b"return (1 + ", 1)
+        if source is None or not getattr(module, "__name__", "").endswith(f"_{part}"):
+            return source
+        return source.replace(b"return (", b"return (1 + ", 1)
 
     monkeypatch.setattr(load, "_module_source", edited)
     monkeypatch.setattr(load, "_CHOSEN", {})
+    monkeypatch.setattr(load, "NOTICES", {})
     assert load.kernels_for(BUILTIN["ETHUSD"]) is None
-    assert "not the file the proof record names" in load.NOTICES["ETHUSD"]
+    assert load.NOTICES["ETHUSD"] == f"engine/kernels/ethusd_{part}.py is not the file the proof record names"
+
+
+def test_a_kernel_is_taken_only_from_the_module_the_record_lists_it_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record listing ``value`` in the isolated module (where no obligation proved it) loads nothing."""
+    record = json.loads((ROOT / generate.RECORD_PATH).read_text(encoding="utf-8"))
+    modules = record["kernels"]["XBTUSD"]["modules"]
+    modules["cross"]["functions"].remove("value")
+    modules["isolated"]["functions"].append("value")
+    monkeypatch.setattr(load, "_STATE", {"enabled": True, "record": record})
+    monkeypatch.setattr(load, "_CHOSEN", {})
+    monkeypatch.setattr(load, "NOTICES", {})
+    assert load.kernels_for(BUILTIN["XBTUSD"]) is None
+    assert load.NOTICES["XBTUSD"] == "engine/kernels/xbtusd_isolated.py does not hold the kernel value once"
+    assert load.kernels_for(BUILTIN["ETHUSD"]) is not None
 
 
 def test_changed_rule_source_disables_every_kernel(monkeypatch: pytest.MonkeyPatch) -> None:

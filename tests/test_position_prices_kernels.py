@@ -27,7 +27,7 @@ from perpspec.proofs.prover import Status
 from perpspec.proofs.specialise import equivalence
 from perpspec.proofs.specialise.catalogue import KernelSpec, kernel_named
 from perpspec.proofs.specialise.equivalence import mutate, prove_equivalence
-from perpspec.proofs.specialise.generate import KERNEL_DIR, ROOT, module_name
+from perpspec.proofs.specialise.generate import ROOT, kernel_path
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_instrument
 
@@ -110,7 +110,7 @@ def _differing_point(spec: KernelSpec, inst: Instrument, source: str) -> dict[st
 
 def test_a_mutated_position_prices_kernel_is_refuted(monkeypatch: pytest.MonkeyPatch) -> None:
     inst = load_instrument("XBTUSD")
-    source = (ROOT / KERNEL_DIR / f"{module_name('XBTUSD')}.py").read_text(encoding="utf-8")
+    source = (ROOT / kernel_path("XBTUSD", "position_prices_cross")).read_text(encoding="utf-8")
     spec = kernel_named("position_prices_cross")
     assert prove_equivalence(spec, inst, source, "position_prices_cross").proved
     # the solver's own search refutes a ceiling division turned into a floor

@@ -64,7 +64,9 @@ def test_an_instrument_change_changes_the_fingerprint_and_every_key(sources: Pat
     assert _changed(before, _keys(sources)) == sorted(before)
 
 
-@pytest.mark.parametrize("emitted", ["specs/kernels.json", "engine/kernels/xbtusd.py"])
+@pytest.mark.parametrize(
+    "emitted", ["specs/kernels.json", "engine/kernels/xbtusd_cross.py", "engine/kernels/xbtusd_isolated.py"]
+)
 def test_an_emitted_kernel_change_changes_the_fingerprint_and_the_kernel_keys(sources: Path, emitted: str) -> None:
     before = _keys(sources)
     path = sources / emitted

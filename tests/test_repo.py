@@ -365,6 +365,20 @@ def test_lint_catches_value_branching(tmp_path: Path) -> None:
         bad.unlink()
 
 
+MAX_MODULE_LINES = 800
+
+
+def test_every_module_is_under_800_lines() -> None:
+    """The house rule, generated modules included: the specialiser splits an instrument's kernels by margin
+    mode (proofs/specialise/generate.py) so that no emitted module reaches the limit."""
+    modules = [*sorted((ROOT / "perpspec").glob("*.py"))]
+    for package in ("rules", "engine", "proofs"):
+        modules += python_files(package)
+    counts = {path.relative_to(ROOT).as_posix(): len(path.read_text(encoding="utf-8").splitlines()) for path in modules}
+    assert {name: count for name, count in counts.items() if count >= MAX_MODULE_LINES} == {}
+    assert any(name.startswith("engine/kernels/") for name in counts)
+
+
 def test_mypy_strict_is_clean() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "-p", "perpspec"],

@@ -29,16 +29,17 @@ from perpspec.proofs.prover import Status
 from perpspec.proofs.specialise import emit
 from perpspec.proofs.specialise.catalogue import kernel_named
 from perpspec.proofs.specialise.equivalence import _signed_product_shape, mutate, prove_equivalence
-from perpspec.proofs.specialise.generate import KERNEL_DIR, module_name, render_module
+from perpspec.proofs.specialise.generate import kernel_path, render_module
 from perpspec.proofs.specialise.trace import Graph
 from perpspec.rules.instrument_file import load_instrument
 
 ROOT = Path(__file__).resolve().parent.parent
-HOT = ("order_term", "pretrade_cross", "order_solvent_cross", "fill_cross", "trade", "value")
+HOT = ("order_term", "pretrade_cross", "order_solvent_cross", "fill_cross", "trade", "value", "equity_term")
 
 
-def _source(symbol: str) -> str:
-    return (ROOT / KERNEL_DIR / f"{module_name(symbol)}.py").read_text(encoding="utf-8")
+def _source(symbol: str, name: str) -> str:
+    """The committed module holding ``symbol``'s kernel ``name``."""
+    return (ROOT / kernel_path(symbol, name)).read_text(encoding="utf-8")
 
 
 def _signed_products(source: str, name: str) -> list[tuple[str, str, str]]:
@@ -51,7 +52,7 @@ def _signed_products(source: str, name: str) -> list[tuple[str, str, str]]:
 
 @pytest.mark.parametrize("name", HOT)
 def test_the_order_path_value_products_are_emitted_on_their_sign(name: str) -> None:
-    shapes = _signed_products(_source("XBTUSD"), name)
+    shapes = _signed_products(_source("XBTUSD", name), name)
     assert shapes, name
     assert all(shape == "left" for shape, _, _ in shapes), shapes
 
@@ -64,19 +65,19 @@ def test_the_signed_product_lemmas_are_proved(lemma: lemmas.Lemma) -> None:
 @pytest.mark.parametrize("name", HOT)
 def test_the_hot_kernels_are_proved_equal_to_the_rules(name: str) -> None:
     for symbol in ("XBTUSD", "XBTZ26"):
-        result = prove_equivalence(kernel_named(name), load_instrument(symbol), _source(symbol), name)
+        result = prove_equivalence(kernel_named(name), load_instrument(symbol), _source(symbol, name), name)
         assert result.status is Status.PROVED, (symbol, result.detail)
 
 
 @pytest.mark.parametrize("name", ["fill_cross", "order_solvent_cross", "value"])
 def test_a_signed_product_left_unnegated_is_refuted(name: str) -> None:
-    mutated = mutate(_source("XBTUSD"), name, "signed-product-unnegated")
+    mutated = mutate(_source("XBTUSD", name), name, "signed-product-unnegated")
     result = prove_equivalence(kernel_named(name), load_instrument("XBTUSD"), mutated, "known-bad")
     assert result.status is Status.REFUTED, result.detail
 
 
 def test_swap_ite_skips_signed_products_and_is_still_refuted() -> None:
-    source = _source("XBTUSD")
+    source = _source("XBTUSD", "trade")
     mutated = mutate(source, "trade", "swap-ite")
     result = prove_equivalence(kernel_named("trade"), load_instrument("XBTUSD"), mutated, "known-bad")
     assert result.status is Status.REFUTED, result.detail
@@ -92,8 +93,8 @@ def test_the_sign_analysis_is_not_trusted(monkeypatch: pytest.MonkeyPatch) -> No
         return {node.index for node in graph.nodes} - honest(graph, inputs)
 
     monkeypatch.setattr(emit, "_nonnegative_nodes", inverted)
-    source = render_module(inst)
-    assert source != _source("XBTUSD")
+    source = render_module(inst, "cross")  # fill_cross and order_term
+    assert source != _source("XBTUSD", "fill_cross")
     for name in ("fill_cross", "order_term"):
         result = prove_equivalence(kernel_named(name), inst, source, "inverted sign analysis")
         assert result.status is Status.PROVED, (name, result.detail)

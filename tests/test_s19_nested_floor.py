@@ -27,7 +27,7 @@ from perpspec.proofs import lemmas
 from perpspec.proofs.prover import Lemma, Status
 from perpspec.proofs.specialise.catalogue import kernel_named
 from perpspec.proofs.specialise.equivalence import _nested_floor_shape, mutate, prove_equivalence
-from perpspec.proofs.specialise.generate import KERNEL_DIR, module_name
+from perpspec.proofs.specialise.generate import kernel_path
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.num import and_
 
@@ -35,8 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PRICES = ("position_prices_cross", "position_prices_isolated")
 
 
-def _source(symbol: str) -> str:
-    return (ROOT / KERNEL_DIR / f"{module_name(symbol)}.py").read_text(encoding="utf-8")
+def _source(symbol: str, name: str) -> str:
+    """The committed module holding ``symbol``'s kernel ``name``."""
+    return (ROOT / kernel_path(symbol, name)).read_text(encoding="utf-8")
 
 
 def _function(source: str, name: str) -> ast.FunctionDef:
@@ -57,7 +58,7 @@ def test_the_nested_floor_lemma_is_proved_and_its_premise_is_needed() -> None:
 @pytest.mark.parametrize("symbol", ["XBTUSD", "XBTZ26"])
 @pytest.mark.parametrize("name", PRICES)
 def test_the_inverse_price_steps_divide_natively(symbol: str, name: str) -> None:
-    function = _function(_source(symbol), name)
+    function = _function(_source(symbol, name), name)
     nested = [node for node in ast.walk(function) if _nested_floor_shape(node) is not None]
     assert len(nested) >= 4, ast.unparse(function)  # two sides (long, short) of two prices
     # no division by a product with a constant factor is left: 10^12 // (max(step, 1) * 50)
@@ -67,13 +68,13 @@ def test_the_inverse_price_steps_divide_natively(symbol: str, name: str) -> None
 @pytest.mark.parametrize("symbol", ["XBTUSD", "XBTZ26"])
 @pytest.mark.parametrize("name", PRICES)
 def test_the_nested_kernels_are_proved_equal_to_the_rules(symbol: str, name: str) -> None:
-    result = prove_equivalence(kernel_named(name), load_instrument(symbol), _source(symbol), name)
+    result = prove_equivalence(kernel_named(name), load_instrument(symbol), _source(symbol, name), name)
     assert result.status is Status.PROVED, result.detail
 
 
 @pytest.mark.parametrize("symbol", ["XBTUSD", "XBTZ26"])
 def test_a_nested_floor_rounded_up_first_is_refuted(symbol: str) -> None:
-    mutated = mutate(_source(symbol), "position_prices_cross", "nested-floor-inner-ceil")
+    mutated = mutate(_source(symbol, "position_prices_cross"), "position_prices_cross", "nested-floor-inner-ceil")
     result = prove_equivalence(kernel_named("position_prices_cross"), load_instrument(symbol), mutated, "known-bad")
     assert result.status is Status.REFUTED, result.detail
 

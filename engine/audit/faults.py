@@ -25,9 +25,8 @@ import attrs
 from perpspec.engine.audit.findings import INVARIANTS, RULES
 from perpspec.engine.audit.schema import DecimalText, decode_line, scale_exact
 from perpspec.rules.adl import compute_haircut
-from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.liquidation import compute_requirement, is_liquidatable
+from perpspec.rules.liquidation import compute_position_equity_term, compute_requirement, is_liquidatable
 from perpspec.rules.parse import format_scaled
 from perpspec.rules.position import Position
 
@@ -158,7 +157,7 @@ def plant_liquidation_before_mark_crossed(
         if mark is None or mark == snap["mark_price"]:
             continue
         position = Position(qty=snap["qty"], cost=snap["cost"])
-        equity = row["pool_margin"] + compute_value(inst, snap["qty"], mark) - snap["cost"]
+        equity = row["pool_margin"] + compute_position_equity_term(inst, position, mark)  # LIQ-004
         maintenance = compute_requirement(inst, position, snap["leverage_hundredths"], snap["chosen_tier"]).pos_maint
         if is_liquidatable(equity, maintenance):
             continue

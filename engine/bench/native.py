@@ -98,8 +98,8 @@ COMPILED_MODULES = (
     "perpspec.engine.durability.command_codec",
     "perpspec.engine.durability.journal",
     "perpspec.engine.durability.recovery",
-    # the proved specialised kernels, one module per instrument (engine/kernels/index.py)
-    *sorted(module.__name__ for module in MODULES.values()),
+    # the proved specialised kernels, one module per instrument and margin mode (engine/kernels/index.py)
+    *sorted(module.__name__ for modules in MODULES.values() for module in modules.values()),
     "perpspec.engine.kernels.dispatch",  # each kernel by instrument index: the engine's native call into them
     # which kernel set may run (the proof record's check, asked several times per order): a native call
     "perpspec.engine.kernels.load",

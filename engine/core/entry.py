@@ -52,9 +52,13 @@ from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.triggers import Triggers
 from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernels_for
-from perpspec.rules.contract import compute_notional, compute_value
+from perpspec.rules.contract import compute_notional
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.liquidation import compute_reduce_limit_price, compute_requirement
+from perpspec.rules.liquidation import (
+    compute_position_equity_term,
+    compute_reduce_limit_price,
+    compute_requirement,
+)
 from perpspec.rules.margin import CROSS, check_order_margin, compute_order_requirement
 from perpspec.rules.num import ceil_to_multiple, floor_to_multiple
 from perpspec.rules.position import Position, apply_fill
@@ -372,7 +376,7 @@ class OrderEntry:
         if ps is None or ps.qty == 0 or reducible(ps, is_buy) == 0:
             return cap
         _, equity, _, _ = self.risk.pool_of(account, inst.symbol)
-        own_term = compute_value(inst, ps.qty, self.market.marks[inst.symbol]) - ps.cost
+        own_term = compute_position_equity_term(inst, ps.position, self.market.marks[inst.symbol])  # LIQ-004
         req = compute_requirement(inst, ps.position, ps.leverage, ps.chosen_tier)
         taker_fee = self.fills.fee_ppm(account, inst, maker=False)
         bankrupt = compute_reduce_limit_price(inst, ps.position, equity - own_term, req.pos_comm, taker_fee)

@@ -426,11 +426,14 @@ class Risk:
                 iso_total += other.iso_margin
             if other.qty == 0 or other_symbol not in marks:
                 continue
-            term = compute_value(other_inst, other.qty, marks[other_symbol]) - other.cost
+            kernel_ix = kernel_index(other_inst)
+            if kernel_ix >= 0:  # LIQ-004: the proved kernel, else the rule
+                term = dispatch.equity_term(kernel_ix, other.qty, other.cost, marks[other_symbol])[0]
+            else:
+                term = compute_position_equity_term(other_inst, other.position, marks[other_symbol])
             pnl_total += term
             if other.leverage == CROSS:
                 cross_pnl += term
-                kernel_ix = kernel_index(other_inst)
                 if kernel_ix >= 0:
                     cross_maint += dispatch.requirement_cross(kernel_ix, other.qty, other.cost, other.chosen_tier)[3]
                 else:
@@ -444,7 +447,8 @@ class Risk:
         other_maintenance, free_wallet, account_equity)``, the ``order_solvent_*``/``fill_*`` kernels' pool.
 
         ``index``: the instrument's proved kernel set's (``KernelSet.index``) when the caller holds it, else -1.
-        The position's own value (CON-002) comes from the proved ``value`` kernel when there is a kernel set.
+        The position's own equity term (LIQ-004) comes from the proved ``equity_term`` kernel when there is a kernel
+        set.
         """
         return self.pool_values(account, inst, ps, index)
 
@@ -459,10 +463,10 @@ class Risk:
             mark = self.market.marks[instrument_names(inst)[0]]
             if index < 0:
                 index = kernel_index(inst)
-            if index >= 0:
-                own_pnl = dispatch.value(index, ps.qty, mark)[0] - ps.cost
+            if index >= 0:  # LIQ-004: the proved kernel, else the rule
+                own_pnl = dispatch.equity_term(index, ps.qty, ps.cost, mark)[0]
             else:
-                own_pnl = compute_value(inst, ps.qty, mark) - ps.cost
+                own_pnl = compute_position_equity_term(inst, ps.position, mark)
         if ps.leverage != CROSS:
             return (
                 ps.qty, ps.cost, ps.leverage, ps.chosen_tier, ps.iso_margin, 0, 0, wallet - iso_total,

@@ -8,7 +8,9 @@ matches, for that instrument, all three digests (:mod:`rules.digest`):
   generated; a what-if, ``check-params`` or a scenario that changes one of
   them does not match, so the generic rules run — never a stale kernel; a
   change to another parameter, such as the funding interval, keeps them),
-* the emitted module's source file.
+* the source file of each of the instrument's emitted modules (its kernels are
+  split by margin mode into several modules: each one is checked, and a kernel
+  is taken only from the module the record lists it in).
 
 Otherwise :func:`kernels_for` returns None and says why, once per instrument
 and reason (a ``perpspec.kernels`` log warning, also kept in :data:`NOTICES`).
@@ -36,7 +38,7 @@ from perpspec.rules.instrument import ContractKind, Instrument
 from perpspec.rules.margin import PositionMargin
 from perpspec.rules.parse import loads_json
 
-RECORD_FORMAT = 1
+RECORD_FORMAT = 2  # proofs/specialise/generate.py: one entry per emitted module of an instrument
 Kernel = Callable[..., tuple[int, ...]]
 _LOG = logging.getLogger("perpspec.kernels")
 
@@ -61,6 +63,7 @@ class KernelSet:
     account_margin_cross_1: Kernel
     account_margin_flat: Kernel
     value: Kernel
+    equity_term: Kernel
     trade: Kernel
     order_solvent_cross: Kernel
     order_solvent_isolated: Kernel
@@ -205,8 +208,8 @@ def _verify(inst: Instrument) -> tuple[KernelSet | None, str]:
     if record is None:
         return None, "no proof record specs/kernels.json"
     entry = record.get("kernels", {}).get(inst.symbol)
-    module = MODULES.get(inst.symbol)
-    if not isinstance(entry, dict) or module is None:
+    modules = MODULES.get(inst.symbol)
+    if not isinstance(entry, dict) or modules is None:
         return None, "no kernels generated for this instrument"
     if record.get("rules_digest") != _rules_digest():
         return None, "the rule source changed since the kernels were generated"
@@ -215,17 +218,31 @@ def _verify(inst: Instrument) -> tuple[KernelSet | None, str]:
         return None, "the proof record names no instrument parameters"
     if entry.get("instrument_digest") != compute_instrument_digest(inst, tuple(fields)):
         return None, "the instrument's parameters differ from those the kernels were generated for"
-    source = _module_source(module)
-    if source is None or entry.get("source_digest") != compute_source_digest(source):
-        return None, f"{entry.get('module')} is not the file the proof record names"
+    parts = entry.get("modules")
+    if not isinstance(parts, dict) or sorted(parts) != sorted(modules):
+        return None, "the proof record does not name the instrument's emitted modules"
+    kernels: dict[str, Kernel] = {}
+    for part, module in modules.items():
+        listed = parts[part]
+        if not isinstance(listed, dict):
+            return None, "the proof record does not name the instrument's emitted modules"
+        source = _module_source(module)
+        if source is None or listed.get("source_digest") != compute_source_digest(source):
+            return None, f"{listed.get('module')} is not the file the proof record names"
+        functions = listed.get("functions")
+        if not isinstance(functions, list):
+            return None, f"the proof record lists no kernels of {listed.get('module')}"
+        for name in functions:
+            known = isinstance(name, str) and name in KERNEL_NAMES and name not in kernels
+            kernel = getattr(module, name, None) if known else None
+            if not callable(kernel):
+                return None, f"{listed.get('module')} does not hold the kernel {name} once"
+            kernels[name] = kernel
     if inst.symbol not in SYMBOLS:
         return None, "engine/kernels/dispatch.py has no branch for this instrument"
-    kernels: dict[str, Kernel] = {}
     for name in KERNEL_NAMES:
-        kernel = getattr(module, name, None)
-        if not callable(kernel):
-            return None, f"the emitted module lacks the kernel {name}"
-        kernels[name] = kernel
+        if name not in kernels:
+            return None, f"the emitted modules lack the kernel {name}"
     return KernelSet(symbol=inst.symbol, index=SYMBOLS.index(inst.symbol), **kernels), ""
 
 

@@ -85,7 +85,7 @@ from perpspec.engine.simulation.result import SimulationResult, Tally, scenario_
 from perpspec.engine.simulation.scenario import Scenario, generate_index_path
 from perpspec.engine.simulation.splitmix import SplitMix64
 from perpspec.rules import invariants, invariants_trading
-from perpspec.rules.contract import compute_notional, compute_value
+from perpspec.rules.contract import compute_notional
 from perpspec.rules.funding import (
     FundingRejection,
     FundingState,
@@ -98,6 +98,7 @@ from perpspec.rules.funding import (
 from perpspec.rules.impact import compute_impact_prices
 from perpspec.rules.mark import NO_IMPACT, MarkInputs, MarkState, process_mark_update
 from perpspec.rules.num import PPM, ceildiv
+from perpspec.rules.position import compute_unrealised_pnl
 
 LIQUIDATOR = -1  # the liquidation engine's account id (it holds taken-over positions until they close)
 ENTRY_SLIPPAGE_PPM = 1_000  # 0.1%: how far beyond the best price an entry order may fill
@@ -703,7 +704,7 @@ class Simulation:
         for account in (*self.makers, *(trader.account for trader in self.traders)):
             wallet = self.port.wallet(account, self.asset)
             position = self.port.position(account, self.symbol)
-            unrealised = compute_value(self.inst, position.qty, self.mark_price) - position.cost
+            unrealised = compute_unrealised_pnl(self.inst, position, self.mark_price)  # ACC-001
             balance = wallet + unrealised
             balances[account] = balance
             trader = self.by_account.get(account)

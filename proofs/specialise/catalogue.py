@@ -22,7 +22,7 @@ import attrs
 
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.liquidation import compute_requirement
+from perpspec.rules.liquidation import compute_position_equity_term, compute_requirement
 from perpspec.rules.margin import (
     CROSS,
     AccountMargin,
@@ -327,6 +327,11 @@ def value(inst: Instrument, qty: int, price: int) -> Outputs:
     return (compute_value(inst, qty, price),)
 
 
+def equity_term(inst: Instrument, qty: int, cost: int, mark_price: int) -> Outputs:
+    """LIQ-004: what a position adds to its pool's equity at mark (``markValue − cost``)."""
+    return (compute_position_equity_term(inst, Position(qty=qty, cost=cost), mark_price),)
+
+
 POOL_FIELDS = ("chosen_tier", "pool_margin", "other_pnl", "other_maintenance", "free_wallet", "account_equity")
 
 
@@ -590,6 +595,16 @@ KERNELS: tuple[KernelSpec, ...] = (
         outputs=("value",),
         reference=value,
         prices=("price",),
+        lots=("qty",),
+    ),
+    KernelSpec(
+        name="equity_term",
+        rule_ids=("LIQ-004",),
+        summary="what a position adds to its pool's equity at mark: markValue - cost (compute_position_equity_term)",
+        params=("qty", "cost", "mark_price"),
+        outputs=("equity_term",),
+        reference=equity_term,
+        prices=("mark_price",),
         lots=("qty",),
     ),
     KernelSpec(
