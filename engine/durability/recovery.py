@@ -34,6 +34,7 @@ import base64
 import copy
 import fcntl
 import hashlib
+import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -75,6 +76,7 @@ LOCK_NAME = "LOCK"  # flock'd by the one process that writes the store
 SNAPSHOT_PREFIX = "snapshot-"
 SNAPSHOT_SUFFIX = ".snap"
 SNAPSHOTS_KEPT = 2
+log = logging.getLogger("perpspec.durability")
 
 
 def command_codec() -> CommandCodec:
@@ -479,6 +481,8 @@ class DurableExchange:
         self.directory = directory
         self.snapshot_every = snapshot_every
         self._since_snapshot = 0
+        self._snapshot_retry = 0  # after a failed periodic snapshot: commands since the last one at which to retry
+        self.snapshot_failures = 0  # periodic snapshots failed in a row (0: the last one was written)
         self._lock_fd = -1
 
     @classmethod
@@ -592,9 +596,34 @@ class DurableExchange:
         events = self.exchange.process(command, values)
         if self.snapshot_every and not self.exchange.halted:  # the command that halted the engine: no snapshot
             self._since_snapshot += 1
-            if self._since_snapshot >= self.snapshot_every:
-                self.snapshot()
+            if self._since_snapshot >= (self._snapshot_retry or self.snapshot_every):
+                self._periodic_snapshot()
         return events
+
+    def _periodic_snapshot(self) -> None:
+        """Try the periodic snapshot; never raise (redteam28_1, redteam28_5).
+
+        A snapshot is an optimisation (recovery replays the journal without it), and the command that triggered it
+        is already journaled and applied: a failure to write it (EMFILE, ENOSPC, EIO) must not fail that command,
+        or its caller would report as failed a command the journal holds.  The counter is kept, so a later command
+        tries again, backing off (1, 2, 4, ... commands, at most ``snapshot_every``); logged once per episode.
+        Not only an OSError: whatever stops the optimisation, the command stands (an unexpected error is logged with
+        its traceback)."""
+        try:
+            self.snapshot()
+        except Exception as error:
+            self.snapshot_failures += 1
+            if self.snapshot_failures == 1:
+                log.error("snapshot of %s at seq %d failed: %s (retried with back-off; the journal holds every "
+                          "command)", self.directory, self.writer.next_seq - 1, error,
+                          exc_info=not isinstance(error, OSError))
+            backoff = min(self.snapshot_every, 1 << min(self.snapshot_failures - 1, 30))
+            self._snapshot_retry = self._since_snapshot + backoff
+            return
+        if self.snapshot_failures:
+            log.warning("snapshot of %s written again after %d failed attempts", self.directory, self.snapshot_failures)
+            self.snapshot_failures = 0
+        self._snapshot_retry = 0
 
     def commit(self) -> int:
         return self.writer.commit()
