@@ -112,7 +112,12 @@ class ServerConfig:
     ip_rate_limit_per_minute: int = 300  # per IP, unauthenticated requests
     max_body_bytes: int = 64 * 1024
     max_ws_connections: int = 1024
-    max_ws_connections_per_ip: int = 64
+    max_ws_connections_per_ip: int = 64  # per client: every loopback address is one (conns.client_of)
+    ws_idle_timeout_s: float = 10  # a WebSocket that has neither subscribed nor authenticated by then is closed
+    max_http_connections: int = 1024  # TCP connections in all, WebSockets included (and below the descriptor limit)
+    max_http_connections_per_ip: int = 256  # per client (conns.py: beyond a cap an idle connection makes room)
+    http_idle_timeout_s: float = 30  # a connection with no request in progress for this long is closed
+    body_timeout_s: float = 10  # a request's body not read within this: 408, connection closed
     max_ws_subscriptions: int = 100  # topics per connection
     ws_queue_messages: int = 10_000  # a slower client is disconnected
     admin_token: str = ""  # empty: admin endpoints refused
