@@ -365,6 +365,27 @@ def genesis_engine(scan: JournalScan) -> Engine:
     return engine
 
 
+def check_snapshot_instruments(exchange: Engine, scan: JournalScan, path: str) -> None:
+    """Refuse (:class:`SnapshotCorrupt`, naming the symbol and the field) a snapshot whose instruments are not the
+    journal's starting ones (its header's genesis state): no command changes an instrument, so a snapshot with
+    others is not a state this journal could have reached (redteam28_4: XBTUSD settled in USDt over XBt positions
+    was recovered silently).  A journal whose header holds no genesis state has nothing to compare with."""
+    if "genesis" not in scan.meta:
+        return
+    genesis = genesis_engine(scan).instruments()
+    loaded = exchange.instruments()
+    for symbol in sorted(set(genesis) | set(loaded)):
+        want, got = genesis.get(symbol), loaded.get(symbol)
+        if want is None or got is None:
+            where = "not in the journal's genesis" if want is None else "missing (the journal's genesis has it)"
+            raise SnapshotCorrupt(path, 0, f"instrument {symbol} {where}")
+        if want != got:
+            field = next((f.name for f in attrs.fields(type(want)) if getattr(want, f.name) != getattr(got, f.name)),
+                         "?")
+            raise SnapshotCorrupt(path, 0, f"instrument {symbol}: {field} is {getattr(got, field, '?')!r}, the "
+                                  f"journal's genesis has {getattr(want, field, '?')!r}")
+
+
 def recover(
     journal_path: str,
     codec: CommandCodec,
@@ -409,7 +430,8 @@ def recover(
     for snapshot, path in candidates:
         try:
             bind_snapshot(snapshot, path, scan)  # a foreign snapshot is refused outright, never skipped
-            exchange = load_snapshot_state(snapshot, path)
+            loaded = load_snapshot_state(snapshot, path)
+            check_snapshot_instruments(loaded, scan, path)
         except SnapshotForeign:
             raise
         except SnapshotCorrupt as error:
@@ -417,6 +439,7 @@ def recover(
                 raise
             problems.append(f"skipped snapshot: {error}")
             continue
+        exchange = loaded
         used = (snapshot.seq, path)
         written = snapshot.rules_digest
         break
