@@ -113,7 +113,7 @@ def test_an_idle_connection_and_slow_headers_are_closed_after_the_timeout(tmp_pa
 
 
 def test_a_trickled_body_is_answered_408_and_the_connection_closed(tmp_path: Path) -> None:
-    running, keys = start_server(tmp_path, body_timeout_s=0.5)
+    running, _keys = start_server(tmp_path, body_timeout_s=0.5)
     try:
         sock = socket.create_connection(("127.0.0.1", running.port), timeout=5)
         sock.sendall(b"POST /api/v1/order HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
