@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,9 @@ def test_a_session_that_never_subscribes_nor_logs_in_is_closed(tmp_path: Path) -
 
     try:
         assert asyncio.run(scenario()) == (1008, True)
+        deadline = time.monotonic() + TIMEOUT  # the server's side of the closes completes on its own loop
+        while running.call(lambda: len(running.server.connections)) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert running.call(lambda: len(running.server.connections)) == 0
     finally:
         running.stop()
