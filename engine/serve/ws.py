@@ -115,10 +115,11 @@ async def _writer(conn: Connection) -> None:
             return
 
 
-async def _within_deadline(conn: Connection, step: Awaitable[Any], deadline: float = WRITE_DEADLINE_S) -> bool:
-    """True once ``step`` is done; False, the connection cut off, when its socket took more than ``deadline``."""
+async def _within_deadline(conn: Connection, step: Awaitable[Any], deadline: float | None = None) -> bool:
+    """True once ``step`` is done; False, the connection cut off, when its socket took more than ``deadline``
+    (WRITE_DEADLINE_S by default)."""
     try:
-        await asyncio.wait_for(step, deadline)
+        await asyncio.wait_for(step, WRITE_DEADLINE_S if deadline is None else deadline)
     except TimeoutError:  # the client stopped reading: nothing more is kept for it
         conn.overflowed = True
         _drop_queued(conn)
@@ -176,7 +177,7 @@ async def realtime(request: web.Request) -> web.StreamResponse:
                 await _within_deadline(conn, _flushed(conn, writer))  # answers queued before it (a 403) go first
                 # an idle session closed to make room or by its timeout: its descriptor is not held for long
                 await _within_deadline(conn, ws.close(code=code, message=reason),
-                                       IDLE_CLOSE_DEADLINE_S if conn.evicted else WRITE_DEADLINE_S)
+                                       IDLE_CLOSE_DEADLINE_S if conn.evicted else None)
                 break
             if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):  # as `async for` ends
                 break
