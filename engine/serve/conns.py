@@ -165,7 +165,11 @@ class ConnectionGuard:
         return True
 
     def _refuse(self, handler: Any) -> None:
-        self._close(handler)
+        """Close the connection being accepted: on the loop's next turn, once aiohttp has started its handler (closed
+        inside ``connection_made``, the handler's task would find its server gone and fail noisily)."""
+        slot = self._slots.pop(handler, None)
+        if slot is not None:
+            asyncio.get_running_loop().call_soon(slot.transport.close)
         self.refused += 1
 
     def _close(self, handler: Any) -> None:

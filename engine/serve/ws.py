@@ -242,6 +242,8 @@ def _room_for(server: Any, client: str) -> bool:
         victim = min(idle, key=lambda conn: conn.serial)
         victim.evicted = True
         victim.request_close(1008, b"idle session closed to make room")
+        if victim.transport is not None:  # at once: a close handshake its client may never answer would hold the
+            victim.transport.abort()  # descriptor (and the TCP slot, conns.py) while the next sessions arrive
         live.remove(victim)
     return True
 
