@@ -312,10 +312,16 @@ def test_connections_per_ip_are_limited(tmp_path: Path) -> None:
             sockets = []
             for _ in range(3):
                 try:
-                    sockets.append(await http.ws_connect(running.ws_url))
+                    socket = await http.ws_connect(running.ws_url)
                     statuses.append(101)
                 except aiohttp.WSServerHandshakeError as error:
                     statuses.append(error.status)
+                    continue
+                sockets.append(socket)
+                # a session that subscribed keeps its slot (an idle one would make room: test_s20_serve_ws_caps)
+                await socket.send_str(json.dumps({"op": "subscribe", "args": ["instrument:XBTUSD"]}))
+                while (await socket.receive_json(timeout=TIMEOUT)).get("table") != "instrument":
+                    pass
             for socket in sockets:
                 await socket.close()
         return statuses

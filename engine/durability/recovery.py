@@ -34,6 +34,7 @@ import base64
 import copy
 import fcntl
 import hashlib
+import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -75,6 +76,7 @@ LOCK_NAME = "LOCK"  # flock'd by the one process that writes the store
 SNAPSHOT_PREFIX = "snapshot-"
 SNAPSHOT_SUFFIX = ".snap"
 SNAPSHOTS_KEPT = 2
+log = logging.getLogger("perpspec.durability")
 
 
 def command_codec() -> CommandCodec:
@@ -363,6 +365,27 @@ def genesis_engine(scan: JournalScan) -> Engine:
     return engine
 
 
+def check_snapshot_instruments(exchange: Engine, scan: JournalScan, path: str) -> None:
+    """Refuse (:class:`SnapshotCorrupt`, naming the symbol and the field) a snapshot whose instruments are not the
+    journal's starting ones (its header's genesis state): no command changes an instrument, so a snapshot with
+    others is not a state this journal could have reached (redteam28_4: XBTUSD settled in USDt over XBt positions
+    was recovered silently).  A journal whose header holds no genesis state has nothing to compare with."""
+    if "genesis" not in scan.meta:
+        return
+    genesis = genesis_engine(scan).instruments()
+    loaded = exchange.instruments()
+    for symbol in sorted(set(genesis) | set(loaded)):
+        want, got = genesis.get(symbol), loaded.get(symbol)
+        if want is None or got is None:
+            where = "not in the journal's genesis" if want is None else "missing (the journal's genesis has it)"
+            raise SnapshotCorrupt(path, 0, f"instrument {symbol} {where}")
+        if want != got:
+            field = next((f.name for f in attrs.fields(type(want)) if getattr(want, f.name) != getattr(got, f.name)),
+                         "?")
+            raise SnapshotCorrupt(path, 0, f"instrument {symbol}: {field} is {getattr(got, field, '?')!r}, the "
+                                  f"journal's genesis has {getattr(want, field, '?')!r}")
+
+
 def recover(
     journal_path: str,
     codec: CommandCodec,
@@ -407,7 +430,8 @@ def recover(
     for snapshot, path in candidates:
         try:
             bind_snapshot(snapshot, path, scan)  # a foreign snapshot is refused outright, never skipped
-            exchange = load_snapshot_state(snapshot, path)
+            loaded = load_snapshot_state(snapshot, path)
+            check_snapshot_instruments(loaded, scan, path)
         except SnapshotForeign:
             raise
         except SnapshotCorrupt as error:
@@ -415,6 +439,7 @@ def recover(
                 raise
             problems.append(f"skipped snapshot: {error}")
             continue
+        exchange = loaded
         used = (snapshot.seq, path)
         written = snapshot.rules_digest
         break
@@ -479,6 +504,8 @@ class DurableExchange:
         self.directory = directory
         self.snapshot_every = snapshot_every
         self._since_snapshot = 0
+        self._snapshot_retry = 0  # after a failed periodic snapshot: commands since the last one at which to retry
+        self.snapshot_failures = 0  # periodic snapshots failed in a row (0: the last one was written)
         self._lock_fd = -1
 
     @classmethod
@@ -592,9 +619,34 @@ class DurableExchange:
         events = self.exchange.process(command, values)
         if self.snapshot_every and not self.exchange.halted:  # the command that halted the engine: no snapshot
             self._since_snapshot += 1
-            if self._since_snapshot >= self.snapshot_every:
-                self.snapshot()
+            if self._since_snapshot >= (self._snapshot_retry or self.snapshot_every):
+                self._periodic_snapshot()
         return events
+
+    def _periodic_snapshot(self) -> None:
+        """Try the periodic snapshot; never raise (redteam28_1, redteam28_5).
+
+        A snapshot is an optimisation (recovery replays the journal without it), and the command that triggered it
+        is already journaled and applied: a failure to write it (EMFILE, ENOSPC, EIO) must not fail that command,
+        or its caller would report as failed a command the journal holds.  The counter is kept, so a later command
+        tries again, backing off (1, 2, 4, ... commands, at most ``snapshot_every``); logged once per episode.
+        Not only an OSError: whatever stops the optimisation, the command stands (an unexpected error is logged with
+        its traceback)."""
+        try:
+            self.snapshot()
+        except Exception as error:
+            self.snapshot_failures += 1
+            if self.snapshot_failures == 1:
+                log.error("snapshot of %s at seq %d failed: %s (retried with back-off; the journal holds every "
+                          "command)", self.directory, self.writer.next_seq - 1, error,
+                          exc_info=not isinstance(error, OSError))
+            backoff = min(self.snapshot_every, 1 << min(self.snapshot_failures - 1, 30))
+            self._snapshot_retry = self._since_snapshot + backoff
+            return
+        if self.snapshot_failures:
+            log.warning("snapshot of %s written again after %d failed attempts", self.directory, self.snapshot_failures)
+            self.snapshot_failures = 0
+        self._snapshot_retry = 0
 
     def commit(self) -> int:
         return self.writer.commit()

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from perpspec.engine.core import commands as cmd
-from perpspec.engine.core.events import Reason, Rejected
+from perpspec.engine.core.events import Accepted, Event, Reason, Rejected
 from perpspec.engine.serve.funding import (
     DEFAULT_INTEREST_DAILY_E8,
     FUNDING_OFFSET_MS,
@@ -130,24 +130,48 @@ class PriceFeed:
                 continue
             rate = self.funding_rate_e8(symbol)
             at = max(due, self.gateway.exchange.time_ms)  # the instant; later only if a held instant is retried
-            events = self.gateway.execute(cmd.FundingTick(time_ms=at, symbol=symbol, rate_e8=rate))
-            if events and type(events[-1]).__name__ == "Accepted":
+            journaled = self.gateway.durable.writer.next_seq
+            events: list[Event] | None = None
+            try:
+                events = self.gateway.execute(cmd.FundingTick(time_ms=at, symbol=symbol, rate_e8=rate))
+            finally:
+                # the instant is done once the journal holds its tick (whatever was raised after: redteam28_5, a tick
+                # journaled and applied, then an exception, was sent again by every later command and paid N times);
+                # it stays due only when the engine held it (FND-020, a typed refusal) or nothing reached the journal
+                last = events[-1] if events else None
+                held = isinstance(last, Rejected) and last.reason == Reason.LIQUIDATION_PENDING
+                if not held and (events is not None or self.gateway.durable.writer.next_seq != journaled):
+                    self.next_funding[symbol] = next_funding_ms(inst, now_ms)
+            if events and isinstance(events[-1], Accepted):
                 self.rates[symbol] = rate
                 funded.append(symbol)
-            elif events and isinstance(events[-1], Rejected) and events[-1].reason == Reason.LIQUIDATION_PENDING:
-                continue  # FND-020: a pool is carried (LIQ-034); the instant stays due, retried on the next wake
-            self.next_funding[symbol] = next_funding_ms(inst, now_ms)
         return funded
 
     async def run(self) -> None:
-        """Apply step 0 at once, then one step per interval; fund at funding instants (until cancelled)."""
+        """Apply step 0 at once, then one step per interval; fund at funding instants (until cancelled).
+
+        A wake that fails is logged (once per episode, and its end) and the next wake tries again: the feed's task
+        never dies of one failure (redteam28_1: it once ended silently, and prices and funding stopped for good)."""
         started = self.gateway.now_ms()
-        self.apply(0)
+        started_path = failing = False
         while True:
+            try:
+                if not started_path:
+                    self.apply(0)
+                    started_path = True
+                else:
+                    now = self.gateway.now_ms()
+                    step = min(len(self.path) - 1, (now - started) // self.step_ms)
+                    if step > self.position:
+                        self.position = step
+                        self.apply(step)
+                    self.fund_if_due(now)
+            except Exception:
+                if not failing:
+                    log.exception("price feed: a wake failed (tried again every %d ms)", WAKE_MS)
+                failing = True
+            else:
+                if failing:
+                    log.warning("price feed: running again")
+                failing = False
             await asyncio.sleep(WAKE_MS / 1000)
-            now = self.gateway.now_ms()
-            step = min(len(self.path) - 1, (now - started) // self.step_ms)
-            if step > self.position:
-                self.position = step
-                self.apply(step)
-            self.fund_if_due(now)

@@ -160,7 +160,7 @@ class Hub:
         exchange = self.exchange
         out: list[dict[str, Any]] = []
         if table == "order":
-            for record in self.views.account_order_records(account):
+            for record in self.views.order_records(account, open_only=True):  # the open-order index, not the history
                 inst = self.instrument(record.symbol)
                 if inst is not None and record.is_open and (not symbol or record.symbol == symbol):
                     out.append(rows.order_row(inst, record, self.exchange))

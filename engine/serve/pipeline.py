@@ -9,6 +9,7 @@ body).  :class:`Server` holds what every request needs.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from typing import Any, Final
@@ -17,6 +18,7 @@ from urllib.parse import parse_qsl
 import attrs
 from aiohttp import web
 
+from perpspec.engine.serve.conns import ConnectionGuard, client_of
 from perpspec.engine.serve.errors import NOT_FOUND, ApiError
 from perpspec.engine.serve.gateway import Gateway
 from perpspec.engine.serve.keys import (
@@ -47,10 +49,13 @@ class Server:
     connections: set[Any] = attrs.field(factory=set)  # the open realtime connections
     key_limiter: RateLimiter = attrs.field(init=False)
     ip_limiter: RateLimiter = attrs.field(init=False)
+    conns: ConnectionGuard = attrs.field(init=False)  # the open TCP connections (conns.py)
 
     def __attrs_post_init__(self) -> None:
         self.key_limiter = RateLimiter(self.config.rate_limit_per_minute)
         self.ip_limiter = RateLimiter(self.config.ip_rate_limit_per_minute)
+        self.conns = ConnectionGuard(self.config.max_http_connections, self.config.max_http_connections_per_ip,
+                                     self.config.http_idle_timeout_s)
 
 
 SERVER: Final = web.AppKey("server", Server)
@@ -100,9 +105,13 @@ async def handle(request: web.Request) -> web.StreamResponse:
             known = any(path == request.path for _, path in ROUTE_MAP)
             raise ApiError(405 if known else 404, "Method Not Allowed" if known else NOT_FOUND)
         try:
-            raw = await request.read()
+            raw = await asyncio.wait_for(request.read(), server.config.body_timeout_s)
         except web.HTTPRequestEntityTooLarge:
             raise ApiError(413, f"Request body larger than {server.config.max_body_bytes} bytes", "HTTPError") from None
+        except TimeoutError:  # a body trickled in: the connection is not held (conns.py), nor reused
+            response = error_response(ApiError(408, "Request body not received in time", "HTTPError"))
+            response.force_close()
+            return response
         gateway = server.gateway
         now_ms = gateway.now_ms()
         key: ApiKey | None = None
@@ -126,14 +135,14 @@ async def handle(request: web.Request) -> web.StreamResponse:
                 )
             except ApiError:
                 # a refused signature costs its IP a request: guessing is rate-limited like everything else
-                verdict = server.ip_limiter.take(f"ip:{request.remote}", now_ms)
+                verdict = server.ip_limiter.take(f"ip:{client_of(request.remote)}", now_ms)
                 if not verdict.allowed:
                     rate_headers = verdict.headers()
                     raise ApiError(429, f"Rate limit exceeded, retry in {verdict.retry_after_s} seconds.",
                                    "RateLimitError") from None
                 raise
         limiter = server.key_limiter if key is not None else server.ip_limiter
-        verdict = limiter.take(key.key_id if key is not None else f"ip:{request.remote}", now_ms)
+        verdict = limiter.take(key.key_id if key is not None else f"ip:{client_of(request.remote)}", now_ms)
         rate_headers = verdict.headers()
         if not verdict.allowed:
             raise ApiError(429, f"Rate limit exceeded, retry in {verdict.retry_after_s} seconds.", "RateLimitError")

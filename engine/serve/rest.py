@@ -37,6 +37,7 @@ from perpspec.engine.core.events import Accepted, Event, Execution, Reason, Reje
 from perpspec.engine.serve import rows
 from perpspec.engine.serve.errors import NOT_FOUND, ApiError, reduce_only_error, rejection_error
 from perpspec.engine.serve.gateway import Gateway
+from perpspec.engine.serve.history import execution_rows, order_rows
 from perpspec.engine.serve.keys import (
     ApiKey,
 )
@@ -112,7 +113,12 @@ class ServerConfig:
     ip_rate_limit_per_minute: int = 300  # per IP, unauthenticated requests
     max_body_bytes: int = 64 * 1024
     max_ws_connections: int = 1024
-    max_ws_connections_per_ip: int = 64
+    max_ws_connections_per_ip: int = 64  # per client: every loopback address is one (conns.client_of)
+    ws_idle_timeout_s: float = 10  # a WebSocket that has neither subscribed nor authenticated by then is closed
+    max_http_connections: int = 1024  # TCP connections in all, WebSockets included (and below the descriptor limit)
+    max_http_connections_per_ip: int = 256  # per client (conns.py: beyond a cap an idle connection makes room)
+    http_idle_timeout_s: float = 30  # a connection with no request in progress for this long is closed
+    body_timeout_s: float = 10  # a request's body not read within this: 408, connection closed
     max_ws_subscriptions: int = 100  # topics per connection
     ws_queue_messages: int = 10_000  # a slower client is disconnected
     admin_token: str = ""  # empty: admin endpoints refused
@@ -526,21 +532,16 @@ def post_cancel_all_after(ctx: Context) -> Any:
 
 
 def get_orders(ctx: Context) -> Any:
+    """The account's orders: filtered and paged before any row is built (:mod:`.history`, redteam28_2)."""
     inst = instrument_of(ctx, required=False)
-    instruments = ctx.gateway.exchange.instruments()
-    exchange = ctx.gateway.exchange
-    data = [rows.order_row(instruments[r.symbol], r, exchange) for r in ctx.gateway.views.account_order_records(ctx.account)
-            if inst is None or r.symbol == inst.symbol]
-    return select(ctx, data)
+    return order_rows(read_listing(ctx.params), ctx.gateway.views, ctx.gateway.exchange, ctx.account,
+                      None if inst is None else inst.symbol)
 
 
 def get_executions(ctx: Context, trades_only: bool = False) -> Any:
     inst = instrument_of(ctx, required=False)
-    instruments = ctx.gateway.exchange.instruments()
-    data = [rows.execution_row(instruments[e.report.symbol], e)
-            for e in ctx.gateway.views.executions.get(ctx.account, ())
-            if (inst is None or e.report.symbol == inst.symbol) and (not trades_only or e.report.exec_type == "Trade")]
-    return select(ctx, data)
+    return execution_rows(read_listing(ctx.params), ctx.gateway.views, ctx.gateway.exchange, ctx.account,
+                          None if inst is None else inst.symbol, trades_only)
 
 
 def get_trade_history(ctx: Context) -> Any:

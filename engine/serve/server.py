@@ -35,6 +35,8 @@ DEMO_XBT = 10 * 100_000_000  # 10 XBT in XBt
 DEMO_USDT = 100_000 * 1_000_000  # 100,000 USDT in USDt
 TICK_SECONDS = 0.1  # how often the key store's stat and the dead man's switches are checked
 PRUNE_EVERY = 100  # ticks between two prunings of the replay guard
+SWEEP_EVERY = 10  # ticks between two sweeps of the idle connections
+LINGER_S = 1.0  # the unread rest of a refused body (413, 408) is drained this long before the close (aiohttp: 10 s)
 TICKER: web.AppKey[asyncio.Task[None]] = web.AppKey("ticker")
 log = logging.getLogger("perpspec.serve")
 ADMIN_TOKEN_NAME = "admin.token"
@@ -63,7 +65,19 @@ def admin_token(store: str) -> str:
 
 def build_app(server: Server) -> web.Application:
     """The whole HTTP + WebSocket application over one :class:`Server`."""
-    app = web.Application(client_max_size=server.config.max_body_bytes)
+    conns = server.conns
+
+    @web.middleware
+    async def busy(request: web.Request, handler: Any) -> web.StreamResponse:
+        """A connection with a request in progress (a WebSocket: its whole life) is not idle (conns.py)."""
+        conns.begin(request.protocol)
+        try:
+            response: web.StreamResponse = await handler(request)
+            return response
+        finally:
+            conns.end(request.protocol)
+
+    app = web.Application(client_max_size=server.config.max_body_bytes, middlewares=[busy])
     app[SERVER] = server
     app.router.add_get("/realtime", realtime)
 
@@ -96,6 +110,8 @@ def build_app(server: Server) -> web.Application:
                 server.gateway.tick_if_due()
                 if beats % PRUNE_EVERY == 0:  # expired signatures can never be replayed: forget them
                     server.guard.prune(server.gateway.now_ms() // 1000)
+                if beats % SWEEP_EVERY == 0:  # idle connections past their timeout (conns.py)
+                    server.conns.sweep()
             except Exception:  # logged; the ticker keeps running
                 log.exception("clock tick failed")
 
@@ -110,6 +126,17 @@ def build_app(server: Server) -> web.Application:
     app.on_startup.append(start_ticker)
     app.on_cleanup.append(stop_ticker)
     return app
+
+
+async def start_site(server: Server, host: str, port: int) -> web.AppRunner:
+    """Set up the app's runner and listen on ``host:port``; every connection it accepts is bounded (conns.py)."""
+    runner = web.AppRunner(build_app(server), access_log=None, keepalive_timeout=server.config.http_idle_timeout_s,
+                           lingering_time=LINGER_S)
+    await runner.setup()
+    assert runner.server is not None  # set up
+    server.conns.install(runner.server)
+    await web.TCPSite(runner, host, port).start()
+    return runner
 
 
 def check_keys(server: Server) -> None:
@@ -212,10 +239,7 @@ def start_in_thread(server: Server, host: str = "127.0.0.1", port: int = 0) -> R
         asyncio.set_event_loop(loop)
 
         async def start() -> None:
-            runner = web.AppRunner(build_app(server), access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, host, port)
-            await site.start()
+            runner = await start_site(server, host, port)
             ready["runner"] = runner
             ready["port"] = runner.addresses[0][1]
 
@@ -271,9 +295,7 @@ async def serve_until_stopped(
             gateway.verify(account)
             gateway.deposit(account, "XBt", DEMO_XBT)
             gateway.deposit(account, "USDt", DEMO_USDT)
-    runner = web.AppRunner(build_app(server), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    runner = await start_site(server, host, port)
     for address in runner.addresses[:1]:  # the bound port, also with port 0
         bound_host, bound_port = address[0], address[1]
         authority = url_authority(bound_host, bound_port)

@@ -12,8 +12,9 @@ History is bounded per account and per symbol (oldest dropped first).
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Final
 
 from perpspec.engine.core import commands as cmd
@@ -144,6 +145,12 @@ class Views:
     def __init__(self) -> None:
         self.orders: dict[int, OrderRecord] = {}
         self.account_orders: dict[int, deque[int]] = {}
+        # indexes of the remembered orders (redteam28_2: GET /order, the WS order partial and DELETE /order by clOrdID
+        # scanned the whole history, 20,000 orders an account): account -> its open order ids in order of arrival;
+        # account -> clOrdID -> the ids that carry it (all, and the open ones), ascending (an order's id is its arrival)
+        self.open_orders: dict[int, dict[int, None]] = {}
+        self.cl_orders: dict[int, dict[str, list[int]]] = {}
+        self.cl_open: dict[int, dict[str, list[int]]] = {}
         self.executions: dict[int, deque[ExecutionRecord]] = {}
         self.trades: dict[str, deque[PublicTrade]] = {}
         self.positions: dict[tuple[int, str], PositionUpdate] = {}
@@ -180,18 +187,55 @@ class Views:
         return record if record is not None and record.account == account else None
 
     def order_by_cl_ord_id(self, account: int, cl_ord_id: str) -> OrderRecord | None:
-        """The account's most recent order with this clOrdID (open ones first)."""
-        found: OrderRecord | None = None
-        for order_id in reversed(self.account_orders.get(account, ())):
-            record = self.orders[order_id]
-            if record.cl_ord_id == cl_ord_id:
-                if record.is_open:
-                    return record
-                found = found or record
-        return found
+        """The account's most recent order with this clOrdID (open ones first): two look-ups, not a scan."""
+        for index in (self.cl_open, self.cl_orders):
+            ids = index.get(account, {}).get(cl_ord_id)
+            if ids:
+                return self.orders[ids[-1]]
+        return None
 
-    def account_order_records(self, account: int) -> list[OrderRecord]:
-        return [self.orders[order_id] for order_id in self.account_orders.get(account, ())]
+    def order_records(self, account: int, *, newest_first: bool = False, open_only: bool = False) -> Iterator[OrderRecord]:
+        """The account's remembered orders in order of arrival (or newest first), lazily; only the open ones from
+        the open-order index (never the whole history)."""
+        ids: Iterable[int] = (self.open_orders if open_only else self.account_orders).get(account, ())
+        for order_id in reversed(ids) if newest_first else ids:  # type: ignore[call-overload]
+            yield self.orders[order_id]
+
+    def _index(self, record: OrderRecord) -> None:
+        """File a newly remembered order."""
+        self._file(self.cl_orders, record, None, record.cl_ord_id)
+        if record.is_open:
+            self.open_orders.setdefault(record.account, {})[record.order_id] = None
+            self._file(self.cl_open, record, None, record.cl_ord_id)
+
+    def _update(self, record: OrderRecord, report: Execution) -> None:
+        """Apply a report to a remembered order; its index entries move when its clOrdID (an amend may rename it) or
+        its openness changed (an open order keeps its place among the open ones)."""
+        cl_ord_id, was_open = record.cl_ord_id, record.is_open
+        record.apply(report)
+        is_open = record.is_open
+        self._file(self.cl_orders, record, cl_ord_id, record.cl_ord_id)
+        self._file(self.cl_open, record, cl_ord_id if was_open else None, record.cl_ord_id if is_open else None)
+        if was_open and not is_open:
+            self.open_orders.get(record.account, {}).pop(record.order_id, None)
+        elif is_open and not was_open:
+            self.open_orders.setdefault(record.account, {})[record.order_id] = None
+
+    @staticmethod
+    def _file(index: dict[int, dict[str, list[int]]], record: OrderRecord, old: str | None, new: str | None) -> None:
+        """Move ``record``'s id in ``index`` from under clOrdID ``old`` to under ``new`` (None: not filed)."""
+        if old == new:
+            return
+        by_cl = index.setdefault(record.account, {})
+        if old is not None:
+            ids = by_cl.get(old, [])
+            at = bisect.bisect_left(ids, record.order_id)
+            if at < len(ids) and ids[at] == record.order_id:
+                del ids[at]
+                if not ids:
+                    del by_cl[old]
+        if new is not None:
+            bisect.insort(by_cl.setdefault(new, []), record.order_id)
 
     def apply(self, command: object, events: Sequence[Event]) -> None:
         """Take one command's events (and the request fields of a PlaceOrder it accepted)."""
@@ -280,8 +324,8 @@ class Views:
             if report.account >= 0:
                 self._remember_order(record)
                 self.new_orders.add(report.order_id)
-        else:
-            record.apply(report)
+        else:  # a remembered order (an account's: the liquidation engine's are not kept)
+            self._update(record, report)
         if report.exec_type != "Trade":
             match_seq = 0
         elif report.last_liquidity_ind == "RemovedLiquidity":
@@ -352,15 +396,20 @@ class Views:
         self.orders[record.order_id] = record
         ids = self.account_orders.setdefault(record.account, deque())
         ids.append(record.order_id)
+        self._index(record)
         if len(ids) > MAX_ORDERS_PER_ACCOUNT:
             self._forget_oldest_closed(ids)
 
     def _forget_oldest_closed(self, ids: deque[int]) -> None:
-        for order_id in list(ids):
-            if not self.orders[order_id].is_open:
-                ids.remove(order_id)
-                del self.orders[order_id]
-                return
+        for order_id in ids:  # the oldest closed one is near the front: no copy of the whole history
+            record = self.orders[order_id]
+            if not record.is_open:
+                break
+        else:
+            return
+        ids.remove(order_id)
+        del self.orders[order_id]
+        self._file(self.cl_orders, record, record.cl_ord_id, None)  # closed: in no open index
 
     def touched(self, events: Iterable[Event]) -> tuple[set[str], set[int]]:
         """Symbols whose book may have changed and accounts whose orders, positions or money did."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import Awaitable
 from typing import Any, Final
@@ -32,6 +33,7 @@ from typing import Any, Final
 from aiohttp import WSMessage, WSMsgType, web
 
 from perpspec.engine.core import commands as cmd
+from perpspec.engine.serve.conns import client_of
 from perpspec.engine.serve.errors import ApiError
 from perpspec.engine.serve.hub import PRIVATE_TABLES, PUBLIC_TABLES, SYMBOL_TABLES
 from perpspec.engine.serve.keys import ApiKey, KeyStoreError, authenticate, require, session_key_refusal
@@ -44,6 +46,8 @@ MAX_OPS_PER_CONNECTION_SECOND: Final = 50  # WS flood: more ops than this in a s
 MAX_QUEUED_BYTES: Final = 2 * 1024 * 1024  # a client's unsent text beyond this: too slow (a 2,000-row L2 partial
 # is ~0.25 MB; 64 stalled connections per IP hold at most 128 MB, and only until WRITE_DEADLINE_S)
 WRITE_DEADLINE_S: Final = 10  # one message not written within this (a client that stopped reading): disconnected
+IDLE_CLOSE_DEADLINE_S: Final = 1  # an idle session closed (timeout, or room made): its close handshake's wait
+_SERIALS = itertools.count()
 
 
 class Connection:
@@ -65,6 +69,8 @@ class Connection:
         self.queued_bytes = 0  # text queued and not yet written: bounded, not only the message count
         self.close_request: tuple[int, bytes] | None = None  # (code, reason) the server asked to close with
         self.wake: asyncio.Future[None] | None = None  # set by request_close: the connection's reader stops waiting
+        self.serial = next(_SERIALS)  # order of arrival (the oldest idle session makes room first)
+        self.evicted = False  # closed as idle (no subscription, no login): its close handshake is not waited for long
 
     def request_close(self, code: int, reason: bytes) -> None:
         """Ask the connection's own task to close it (``server.watch_keys``: its key refused), without waiting.
@@ -109,10 +115,11 @@ async def _writer(conn: Connection) -> None:
             return
 
 
-async def _within_deadline(conn: Connection, step: Awaitable[Any]) -> bool:
-    """True once ``step`` is done; False, the connection cut off, when its socket took more than WRITE_DEADLINE_S."""
+async def _within_deadline(conn: Connection, step: Awaitable[Any], deadline: float | None = None) -> bool:
+    """True once ``step`` is done; False, the connection cut off, when its socket took more than ``deadline``
+    (WRITE_DEADLINE_S by default)."""
     try:
-        await asyncio.wait_for(step, WRITE_DEADLINE_S)
+        await asyncio.wait_for(step, WRITE_DEADLINE_S if deadline is None else deadline)
     except TimeoutError:  # the client stopped reading: nothing more is kept for it
         conn.overflowed = True
         _drop_queued(conn)
@@ -141,13 +148,14 @@ async def realtime(request: web.Request) -> web.StreamResponse:
 
     server = request.app[SERVER]
     connections = server.connections
-    same_ip = sum(1 for other in connections if other.remote == request.remote)
-    if len(connections) >= server.config.max_ws_connections or same_ip >= server.config.max_ws_connections_per_ip:
+    client = client_of(request.remote)
+    if not _room_for(server, client):
         return web.json_response({"error": {"message": "Too many connections", "name": "HTTPError"}}, status=429)
     ws = web.WebSocketResponse(autoping=True, heartbeat=None, max_msg_size=MAX_MESSAGE_BYTES)
     await ws.prepare(request)
-    conn = Connection(ws, server.config.ws_queue_messages, request.remote, transport=request.transport)
+    conn = Connection(ws, server.config.ws_queue_messages, client, transport=request.transport)
     connections.add(conn)
+    idle_check = asyncio.get_running_loop().call_later(server.config.ws_idle_timeout_s, _close_if_idle, conn)
     writer = asyncio.get_running_loop().create_task(_writer(conn))
     hub = server.gateway.hub
     hub.subscribers.append(conn)
@@ -167,7 +175,9 @@ async def realtime(request: web.Request) -> web.StreamResponse:
             if message is None:  # the server asked (request_close): closed from here, the handshake completed
                 code, reason = conn.close_request or (1000, b"")
                 await _within_deadline(conn, _flushed(conn, writer))  # answers queued before it (a 403) go first
-                await _within_deadline(conn, ws.close(code=code, message=reason))
+                # an idle session closed to make room or by its timeout: its descriptor is not held for long
+                await _within_deadline(conn, ws.close(code=code, message=reason),
+                                       IDLE_CLOSE_DEADLINE_S if conn.evicted else None)
                 break
             if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):  # as `async for` ends
                 break
@@ -188,6 +198,7 @@ async def realtime(request: web.Request) -> web.StreamResponse:
     except Exception:
         log.exception("websocket error")
     finally:
+        idle_check.cancel()
         with contextlib.suppress(ValueError):
             hub.subscribers.remove(conn)
         connections.discard(conn)
@@ -200,6 +211,41 @@ async def realtime(request: web.Request) -> web.StreamResponse:
         if not ws.closed:
             await ws.close()
     return ws
+
+
+def _idle(conn: Connection) -> bool:
+    """Neither subscribed nor authenticated (nor already being closed): a session that holds a slot for nothing."""
+    return not conn.topics and conn.key is None and conn.close_request is None
+
+
+def _close_if_idle(conn: Connection) -> None:
+    """``ws_idle_timeout_s`` after the connection opened: closed if it never subscribed nor authenticated."""
+    if _idle(conn):
+        conn.evicted = True
+        conn.request_close(1008, b"no subscription or authentication in time")
+
+
+def _room_for(server: Any, client: str) -> bool:
+    """Whether a new session of ``client`` fits the caps (``max_ws_connections``, ``max_ws_connections_per_ip`` per
+    client: every loopback address is one, conns.client_of), after closing, when a cap is reached, the oldest idle
+    session (of the client, or anyone's for the total): an idle session never keeps a slot from a new one
+    (redteam28_3).  Sessions being closed do not count."""
+    config = server.config
+    live = [conn for conn in server.connections if conn.close_request is None]
+    for cap, holders in ((config.max_ws_connections_per_ip, [conn for conn in live if conn.remote == client]),
+                         (config.max_ws_connections, live)):
+        if len(holders) < cap:
+            continue
+        idle = [conn for conn in holders if _idle(conn)]
+        if not idle:
+            return False
+        victim = min(idle, key=lambda conn: conn.serial)
+        victim.evicted = True
+        victim.request_close(1008, b"idle session closed to make room")
+        if victim.transport is not None:  # at once: a close handshake its client may never answer would hold the
+            victim.transport.abort()  # descriptor (and the TCP slot, conns.py) while the next sessions arrive
+        live.remove(victim)
+    return True
 
 
 async def _receive(conn: Connection) -> WSMessage | None:
