@@ -152,6 +152,8 @@ class _Account:
             premium,
             # the wallet after the fill less the other isolated margins, summed in the order LIQ-040's outcome sums it
             self.wallet - self.other_iso + realised - commission,
+            # [I] LIQ-040's stand-in for MRG-050's available (ACC-006's note): the free wallet beyond the pool
+            self.wallet - self.other_iso - self.iso_margin - commission,
             self.position.qty,
             after.qty,
         )

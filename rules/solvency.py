@@ -145,9 +145,13 @@ def compute_fill_outcome(
     left and its extra; a reduction's loss paid from the requirement it frees,
     then the extra, then the free wallet as far as it reaches; a flip's new side
     from flat; the premium of opening worse than mark as far as the free wallet
-    reaches).  A cross pool's margin takes the realised
-    PnL and the commission; an isolated pool's commission is paid from the
-    wallet, outside the pool.
+    reaches).  [I] ACC-006 caps those draws at MRG-050's available balance too,
+    which a ``PoolState`` does not carry: here the free wallet beyond the pool,
+    the commission paid, stands for it (the cap is then the free wallet's), so
+    an isolated pool's margin after is an upper bound of the engine's where
+    MRG-050's cap binds (open: carry the available in the pool).  A cross
+    pool's margin takes the realised PnL and the commission; an isolated
+    pool's commission is paid from the wallet, outside the pool.
     """
     position = pool.position
     leverage = pool.leverage_hundredths
@@ -163,6 +167,9 @@ def compute_fill_outcome(
         realised,
         premium,
         pool.free_wallet + realised - commission,
+        # [I] MRG-050's available is not part of the pool: the free wallet beyond it, fee paid, stands for it (an upper
+        # bound of what ACC-006 may draw: the outcome's isolated margin is at least the engine's; ACC-006's note)
+        pool.free_wallet - pool.pool_margin - commission,
         position.qty,
         after.qty,
     )

@@ -524,34 +524,36 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t35 = t21 + t22
     t36 = t28 + t29
     t37 = (free_wallet + t10) - t13
-    t38 = (t1 and t31) or t30
-    t39 = t35 - t36
-    t40 = 0 if t38 else (pool_margin - t35)
-    t41 = t10 + (0 if (t39 <= 0) else t39)
-    t42 = 0 if t38 else (0 if (t41 >= 0) else t41)
-    t43 = (t36 + t40) + t42
-    t44 = -t42
-    t45 = -(t40 + t42)
-    t46 = 0 if (t45 <= 0) else t45
-    t47 = -((-(t40 * t32)) // (1 if (t6 <= 1) else t6))
-    t48 = t47 if (t47 >= t40) else t40
-    t49 = (t48 if (t48 <= 0) else 0) - t40
-    t50 = 0 if (t41 <= 0) else t41
-    t51 = ((t44 if (t44 <= t46) else t46) + (0 if (t34 <= 0) else t34)) + ((t49 if (t49 <= t50) else t50) if ((((not t38) and (t0 != 0)) and (t32 < t6)) and (t40 < 0)) else 0)
-    t52 = t37 - t43
-    t53 = 0 if (t52 <= 0) else t52
-    t54 = t43 + (t51 if (t51 <= t53) else t53)
-    t55 = t37 if (t37 >= t36) else t36
-    t56 = (pool_margin + t10) - t13
-    t57 = ((qty * mark_price) // 100) - cost
-    t58 = ((t0 * mark_price) // 100) - t11
-    t59 = other_pnl if t19 else 0
-    t60 = ((t56 if t19 else (0 if (t0 == 0) else (t54 if (t54 <= t55) else t55))) + t59) + t58
-    t61 = (((account_equity + t10) - t13) + t58) - t57
-    t62 = (pool_margin + t59) + t57
-    t63 = ((t56 + t59) + t58) - (other_maintenance + ((-((-(t23 * (10000 + t26))) // 1000000)) + t29))
-    t64 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t63 >= 0) or (t63 >= ((t62 - other_maintenance) - ((-((-(t14 * (10000 + t17))) // 1000000)) + t22)))) and (((t60 >= 0) or (t60 >= t62)) and ((t61 >= 0) or (t61 >= account_equity))))) else 0
-    return (t64,)
+    t38 = (free_wallet - pool_margin) - t13
+    t39 = (t1 and t31) or t30
+    t40 = t35 - t36
+    t41 = 0 if t39 else (pool_margin - t35)
+    t42 = t10 + (0 if (t40 <= 0) else t40)
+    t43 = 0 if t39 else (0 if (t42 >= 0) else t42)
+    t44 = (t36 + t41) + t43
+    t45 = -t43
+    t46 = -(t41 + t43)
+    t47 = 0 if (t46 <= 0) else t46
+    t48 = -((-(t41 * t32)) // (1 if (t6 <= 1) else t6))
+    t49 = t48 if (t48 >= t41) else t41
+    t50 = (((0 if (t38 <= 0) else t38) + t10) + pool_margin) - t44
+    t51 = 0 if (t50 <= 0) else t50
+    t52 = ((t45 if (t45 <= t47) else t47) + (0 if (t34 <= 0) else t34)) + (((t49 if (t49 <= 0) else 0) - t41) if ((((not t39) and (t0 != 0)) and (t32 < t6)) and (t41 < 0)) else 0)
+    t53 = t37 - t44
+    t54 = 0 if (t53 <= 0) else t53
+    t55 = t54 if (t54 <= t51) else t51
+    t56 = t44 + (t52 if (t52 <= t55) else t55)
+    t57 = t37 if (t37 >= t36) else t36
+    t58 = (pool_margin + t10) - t13
+    t59 = ((qty * mark_price) // 100) - cost
+    t60 = ((t0 * mark_price) // 100) - t11
+    t61 = other_pnl if t19 else 0
+    t62 = ((t58 if t19 else (0 if (t0 == 0) else (t56 if (t56 <= t57) else t57))) + t61) + t60
+    t63 = (((account_equity + t10) - t13) + t60) - t59
+    t64 = (pool_margin + t61) + t59
+    t65 = ((t58 + t61) + t60) - (other_maintenance + ((-((-(t23 * (10000 + t26))) // 1000000)) + t29))
+    t66 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t65 >= 0) or (t65 >= ((t64 - other_maintenance) - ((-((-(t14 * (10000 + t17))) // 1000000)) + t22)))) and (((t62 >= 0) or (t62 >= t64)) and ((t63 >= 0) or (t63 >= account_equity))))) else 0
+    return (t66,)
 
 
 def fill_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
@@ -617,32 +619,34 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t29 = t18 + (-((-((t12 + t18) * 750)) // 1000000))
     t30 = t23 + (-((-((t19 + t23) * 750)) // 1000000))
     t31 = (free_wallet + t8) - t11
-    t32 = (t1 and t25) or t24
-    t33 = t29 - t30
-    t34 = 0 if t32 else (pool_margin - t29)
-    t35 = t8 + (0 if (t33 <= 0) else t33)
-    t36 = 0 if t32 else (0 if (t35 >= 0) else t35)
-    t37 = (t30 + t34) + t36
-    t38 = -t36
-    t39 = -(t34 + t36)
-    t40 = 0 if (t39 <= 0) else t39
-    t41 = -((-(t34 * t26)) // (1 if (t4 <= 1) else t4))
-    t42 = t41 if (t41 >= t34) else t34
-    t43 = (t42 if (t42 <= 0) else 0) - t34
-    t44 = 0 if (t35 <= 0) else t35
-    t45 = ((t38 if (t38 <= t40) else t40) + (0 if (t28 <= 0) else t28)) + ((t43 if (t43 <= t44) else t44) if ((((not t32) and (t0 != 0)) and (t26 < t4)) and (t34 < 0)) else 0)
-    t46 = t31 - t37
-    t47 = 0 if (t46 <= 0) else t46
-    t48 = t37 + (t45 if (t45 <= t47) else t47)
-    t49 = t31 if (t31 >= t30) else t30
-    t50 = ((pool_margin + t8) - t11) if t16 else (0 if (t0 == 0) else (t48 if (t48 <= t49) else t49))
-    t51 = ((qty * mark_price) // 100) - cost
-    t52 = ((t0 * mark_price) // 100) - t9
-    t53 = other_pnl if t16 else 0
-    t54 = (t50 + t53) + t52
-    t55 = (((account_equity + t8) - t11) + t52) - t51
-    t56 = 1 if (((t54 >= 0) or (t54 >= ((pool_margin + t53) + t51))) and ((t55 >= 0) or (t55 >= account_equity))) else 0
-    return (t56, t0, t9, t50, t31, t55)
+    t32 = (free_wallet - pool_margin) - t11
+    t33 = (t1 and t25) or t24
+    t34 = t29 - t30
+    t35 = 0 if t33 else (pool_margin - t29)
+    t36 = t8 + (0 if (t34 <= 0) else t34)
+    t37 = 0 if t33 else (0 if (t36 >= 0) else t36)
+    t38 = (t30 + t35) + t37
+    t39 = -t37
+    t40 = -(t35 + t37)
+    t41 = 0 if (t40 <= 0) else t40
+    t42 = -((-(t35 * t26)) // (1 if (t4 <= 1) else t4))
+    t43 = t42 if (t42 >= t35) else t35
+    t44 = (((0 if (t32 <= 0) else t32) + t8) + pool_margin) - t38
+    t45 = 0 if (t44 <= 0) else t44
+    t46 = ((t39 if (t39 <= t41) else t41) + (0 if (t28 <= 0) else t28)) + (((t43 if (t43 <= 0) else 0) - t35) if ((((not t33) and (t0 != 0)) and (t26 < t4)) and (t35 < 0)) else 0)
+    t47 = t31 - t38
+    t48 = 0 if (t47 <= 0) else t47
+    t49 = t48 if (t48 <= t45) else t45
+    t50 = t38 + (t46 if (t46 <= t49) else t49)
+    t51 = t31 if (t31 >= t30) else t30
+    t52 = ((pool_margin + t8) - t11) if t16 else (0 if (t0 == 0) else (t50 if (t50 <= t51) else t51))
+    t53 = ((qty * mark_price) // 100) - cost
+    t54 = ((t0 * mark_price) // 100) - t9
+    t55 = other_pnl if t16 else 0
+    t56 = (t52 + t55) + t54
+    t57 = (((account_equity + t8) - t11) + t54) - t53
+    t58 = 1 if (((t56 >= 0) or (t56 >= ((pool_margin + t55) + t53))) and ((t57 >= 0) or (t57 >= account_equity))) else 0
+    return (t58, t0, t9, t52, t31, t57)
 
 
 def position_prices_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int) -> tuple[int, int]:
