@@ -103,7 +103,8 @@ def test_review21_2_the_share_never_takes_the_cross_pools_margin() -> None:
     _ok(engine, c.PlaceOrder(time_ms=20, account=3, symbol=E, side="Sell", order_qty=500, price=305_000))
     cross_after = _pool(engine, X)
     # the cross pool keeps its equity (it gains the maker rebate left over): fix24's draw left it at 0.918x
-    assert cross_after[0] >= cross_before[0] and cross_after[0] >= cross_after[1]
+    assert cross_after[0] >= cross_before[0]
+    assert cross_after[0] >= cross_after[1]
     # the remainder takes what MRG-050 left available beyond the closed half's freed + realised, no more
     # (136ac3c: 1,329,500, freed + realised only; 631c60e: 1,914,750, 547,125 of it the cross pool's)
     assert engine.accounts[1].positions[E].iso_margin == 1_367_088
@@ -123,7 +124,8 @@ def test_fix26_1_top_up_never_takes_the_cross_pools_margin() -> None:
     assert engine.accounts[1].positions[E].qty == -500
     cross_after = _pool(engine, X)
     # 136ac3c: the closed half's loss beyond the pool took the cross pool's whole margin (equity 0, 0.000x)
-    assert cross_after[0] >= cross_before[0] and cross_after[0] >= cross_after[1]
+    assert cross_after[0] >= cross_before[0]
+    assert cross_after[0] >= cross_after[1]
     # the isolated pool bears its own loss beyond what MRG-050 left available (BitMEX: an isolated position risks
     # only its own margin): below maintenance, its owner's to liquidate
     equity, maintenance = _pool(engine, E)
@@ -150,8 +152,8 @@ def test_the_premium_of_a_resting_isolated_bid_never_takes_the_cross_pools_margi
 def test_the_kernel_pays_a_deficit_share_from_the_available_as_far_as_it_reaches() -> None:
     # a pool of requirement 1,000 holding 600 (extra -400), half closed: freed 500, realised -450 (closed part brings
     # 50), the remainder's share of the deficit -200: the closed part's share 200 is 50 of its own and 150 lent
-    args = dict(old_margin=600, old_requirement=1_000, new_requirement=500, realised=-450, premium=0,
-                unallocated=10**9, old_qty=10, new_qty=5)
+    args = {"old_margin": 600, "old_requirement": 1_000, "new_requirement": 500, "realised": -450, "premium": 0,
+                "unallocated": 10**9, "old_qty": 10, "new_qty": 5}
     assert compute_isolated_margin_after_fill(**args, available=10**9) == 300  # 500 - 200: its share
     assert compute_isolated_margin_after_fill(**args, available=100) == 250  # 100 of the 150 available
     assert compute_isolated_margin_after_fill(**args, available=0) == 150  # freed + realised only (136ac3c's)
