@@ -152,8 +152,10 @@ def test_the_premium_of_a_resting_isolated_bid_never_takes_the_cross_pools_margi
 def test_the_kernel_pays_a_deficit_share_from_the_available_as_far_as_it_reaches() -> None:
     # a pool of requirement 1,000 holding 600 (extra -400), half closed: freed 500, realised -450 (closed part brings
     # 50), the remainder's share of the deficit -200: the closed part's share 200 is 50 of its own and 150 lent
-    args = {"old_margin": 600, "old_requirement": 1_000, "new_requirement": 500, "realised": -450, "premium": 0,
-                "unallocated": 10**9, "old_qty": 10, "new_qty": 5}
+    args = {
+        "old_margin": 600, "old_requirement": 1_000, "new_requirement": 500, "realised": -450, "premium": 0,
+        "unallocated": 10**9, "old_qty": 10, "new_qty": 5,
+    }
     assert compute_isolated_margin_after_fill(**args, available=10**9) == 300  # 500 - 200: its share
     assert compute_isolated_margin_after_fill(**args, available=100) == 250  # 100 of the 150 available
     assert compute_isolated_margin_after_fill(**args, available=0) == 150  # freed + realised only (136ac3c's)
