@@ -120,8 +120,11 @@ def compute_isolated_margin_after_fill(
       at its old margin, the position after the fill, and the orders after it
       (a filled maker order's quantity no longer reserved: its margin becomes
       the position's).  [I] So the pool's old margin is held in ``available``
-      and its release is added once (never counted twice); a fee is paid
-      first; a negative available (cross losses at mark) lends nothing but
+      and its release is added once (never counted twice) — held at its
+      ``posMargin`` on the position after, which adds ``posComm`` on the margin
+      beyond that position's requirement, a commission that stays with the rest
+      of the account (conservative: the pool gets up to that fee on its extra
+      less); a fee is paid first; a negative available (cross losses at mark) lends nothing but
       takes nothing the closed part itself brings (the remainder is never
       worse off than when only freed + realised paid its share).  Money that
       backs the cross positions' margin or the open orders never moves into
