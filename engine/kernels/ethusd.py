@@ -528,39 +528,40 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t32 = (-t0) if t31 else t0
     t33 = (t0 if (t8 or ((t1 and (t0 <= 0)) or t30)) else ((t0 - qty) if (t32 > t6) else 0)) * 100
     t34 = ((t33 * price) // 100) - ((t33 * mark_price) // 100)
-    t35 = t21 + t22
-    t36 = t28 + t29
-    t37 = (free_wallet + t10) - t13
-    t38 = (free_wallet - pool_margin) - t13
-    t39 = (t1 and t31) or t30
-    t40 = t35 - t36
-    t41 = 0 if t39 else (pool_margin - t35)
-    t42 = t10 + (0 if (t40 <= 0) else t40)
-    t43 = 0 if t39 else (0 if (t42 >= 0) else t42)
-    t44 = (t36 + t41) + t43
-    t45 = -t43
-    t46 = -(t41 + t43)
-    t47 = 0 if (t46 <= 0) else t46
-    t48 = -((-(t41 * t32)) // (1 if (t6 <= 1) else t6))
-    t49 = t48 if (t48 >= t41) else t41
-    t50 = (((0 if (t38 <= 0) else t38) + t10) + pool_margin) - t44
-    t51 = 0 if (t50 <= 0) else t50
-    t52 = ((t45 if (t45 <= t47) else t47) + (0 if (t34 <= 0) else t34)) + (((t49 if (t49 <= 0) else 0) - t41) if ((((not t39) and (t0 != 0)) and (t32 < t6)) and (t41 < 0)) else 0)
-    t53 = t37 - t44
-    t54 = 0 if (t53 <= 0) else t53
-    t55 = t54 if (t54 <= t51) else t51
-    t56 = t44 + (t52 if (t52 <= t55) else t55)
-    t57 = t37 if (t37 >= t36) else t36
-    t58 = (pool_margin + t10) - t13
-    t59 = (((qty * 100) * mark_price) // 100) - cost
-    t60 = (((t0 * 100) * mark_price) // 100) - t11
-    t61 = other_pnl if t19 else 0
-    t62 = ((t58 if t19 else (0 if (t0 == 0) else (t56 if (t56 <= t57) else t57))) + t61) + t60
-    t63 = (((account_equity + t10) - t13) + t60) - t59
-    t64 = (pool_margin + t61) + t59
-    t65 = ((t58 + t61) + t60) - (other_maintenance + ((-((-(t23 * (10000 + t26))) // 1000000)) + t29))
-    t66 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t65 >= 0) or (t65 >= ((t64 - other_maintenance) - ((-((-(t14 * (10000 + t17))) // 1000000)) + t22)))) and (((t62 >= 0) or (t62 >= t64)) and ((t63 >= 0) or (t63 >= account_equity))))) else 0
-    return (t66,)
+    t35 = 0 if (t34 <= 0) else t34
+    t36 = t21 + t22
+    t37 = t28 + t29
+    t38 = (free_wallet + t10) - t13
+    t39 = ((free_wallet - pool_margin) - t13) if (t35 > 0) else 0
+    t40 = (t1 and t31) or t30
+    t41 = t36 - t37
+    t42 = 0 if t40 else (pool_margin - t36)
+    t43 = t10 + (0 if (t41 <= 0) else t41)
+    t44 = 0 if t40 else (0 if (t43 >= 0) else t43)
+    t45 = (t37 + t42) + t44
+    t46 = -t44
+    t47 = -(t42 + t44)
+    t48 = 0 if (t47 <= 0) else t47
+    t49 = -((-(t42 * t32)) // (1 if (t6 <= 1) else t6))
+    t50 = t49 if (t49 >= t42) else t42
+    t51 = (((0 if (t39 <= 0) else t39) + t10) + pool_margin) - t45
+    t52 = 0 if (t51 <= 0) else t51
+    t53 = ((t46 if (t46 <= t48) else t48) + t35) + (((t50 if (t50 <= 0) else 0) - t42) if ((((not t40) and (t0 != 0)) and (t32 < t6)) and (t42 < 0)) else 0)
+    t54 = t38 - t45
+    t55 = 0 if (t54 <= 0) else t54
+    t56 = t55 if (t55 <= t52) else t52
+    t57 = t45 + (t53 if (t53 <= t56) else t56)
+    t58 = t38 if (t38 >= t37) else t37
+    t59 = (pool_margin + t10) - t13
+    t60 = (((qty * 100) * mark_price) // 100) - cost
+    t61 = (((t0 * 100) * mark_price) // 100) - t11
+    t62 = other_pnl if t19 else 0
+    t63 = ((t59 if t19 else (0 if (t0 == 0) else (t57 if (t57 <= t58) else t58))) + t62) + t61
+    t64 = (((account_equity + t10) - t13) + t61) - t60
+    t65 = (pool_margin + t62) + t60
+    t66 = ((t59 + t62) + t61) - (other_maintenance + ((-((-(t23 * (10000 + t26))) // 1000000)) + t29))
+    t67 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t66 >= 0) or (t66 >= ((t65 - other_maintenance) - ((-((-(t14 * (10000 + t17))) // 1000000)) + t22)))) and (((t63 >= 0) or (t63 >= t65)) and ((t64 >= 0) or (t64 >= account_equity))))) else 0
+    return (t67,)
 
 
 def fill_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
@@ -623,37 +624,38 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t26 = (-t0) if t25 else t0
     t27 = (t0 if (t6 or ((t1 and (t0 <= 0)) or t24)) else ((t0 - qty) if (t26 > t4) else 0)) * 100
     t28 = ((t27 * price) // 100) - ((t27 * mark_price) // 100)
-    t29 = t18 + (-((-((t12 + t18) * 750)) // 1000000))
-    t30 = t23 + (-((-((t19 + t23) * 750)) // 1000000))
-    t31 = (free_wallet + t8) - t11
-    t32 = (free_wallet - pool_margin) - t11
-    t33 = (t1 and t25) or t24
-    t34 = t29 - t30
-    t35 = 0 if t33 else (pool_margin - t29)
-    t36 = t8 + (0 if (t34 <= 0) else t34)
-    t37 = 0 if t33 else (0 if (t36 >= 0) else t36)
-    t38 = (t30 + t35) + t37
-    t39 = -t37
-    t40 = -(t35 + t37)
-    t41 = 0 if (t40 <= 0) else t40
-    t42 = -((-(t35 * t26)) // (1 if (t4 <= 1) else t4))
-    t43 = t42 if (t42 >= t35) else t35
-    t44 = (((0 if (t32 <= 0) else t32) + t8) + pool_margin) - t38
-    t45 = 0 if (t44 <= 0) else t44
-    t46 = ((t39 if (t39 <= t41) else t41) + (0 if (t28 <= 0) else t28)) + (((t43 if (t43 <= 0) else 0) - t35) if ((((not t33) and (t0 != 0)) and (t26 < t4)) and (t35 < 0)) else 0)
-    t47 = t31 - t38
-    t48 = 0 if (t47 <= 0) else t47
-    t49 = t48 if (t48 <= t45) else t45
-    t50 = t38 + (t46 if (t46 <= t49) else t49)
-    t51 = t31 if (t31 >= t30) else t30
-    t52 = ((pool_margin + t8) - t11) if t16 else (0 if (t0 == 0) else (t50 if (t50 <= t51) else t51))
-    t53 = (((qty * 100) * mark_price) // 100) - cost
-    t54 = (((t0 * 100) * mark_price) // 100) - t9
-    t55 = other_pnl if t16 else 0
-    t56 = (t52 + t55) + t54
-    t57 = (((account_equity + t8) - t11) + t54) - t53
-    t58 = 1 if (((t56 >= 0) or (t56 >= ((pool_margin + t55) + t53))) and ((t57 >= 0) or (t57 >= account_equity))) else 0
-    return (t58, t0, t9, t52, t31, t57)
+    t29 = 0 if (t28 <= 0) else t28
+    t30 = t18 + (-((-((t12 + t18) * 750)) // 1000000))
+    t31 = t23 + (-((-((t19 + t23) * 750)) // 1000000))
+    t32 = (free_wallet + t8) - t11
+    t33 = ((free_wallet - pool_margin) - t11) if (t29 > 0) else 0
+    t34 = (t1 and t25) or t24
+    t35 = t30 - t31
+    t36 = 0 if t34 else (pool_margin - t30)
+    t37 = t8 + (0 if (t35 <= 0) else t35)
+    t38 = 0 if t34 else (0 if (t37 >= 0) else t37)
+    t39 = (t31 + t36) + t38
+    t40 = -t38
+    t41 = -(t36 + t38)
+    t42 = 0 if (t41 <= 0) else t41
+    t43 = -((-(t36 * t26)) // (1 if (t4 <= 1) else t4))
+    t44 = t43 if (t43 >= t36) else t36
+    t45 = (((0 if (t33 <= 0) else t33) + t8) + pool_margin) - t39
+    t46 = 0 if (t45 <= 0) else t45
+    t47 = ((t40 if (t40 <= t42) else t42) + t29) + (((t44 if (t44 <= 0) else 0) - t36) if ((((not t34) and (t0 != 0)) and (t26 < t4)) and (t36 < 0)) else 0)
+    t48 = t32 - t39
+    t49 = 0 if (t48 <= 0) else t48
+    t50 = t49 if (t49 <= t46) else t46
+    t51 = t39 + (t47 if (t47 <= t50) else t50)
+    t52 = t32 if (t32 >= t31) else t31
+    t53 = ((pool_margin + t8) - t11) if t16 else (0 if (t0 == 0) else (t51 if (t51 <= t52) else t52))
+    t54 = (((qty * 100) * mark_price) // 100) - cost
+    t55 = (((t0 * 100) * mark_price) // 100) - t9
+    t56 = other_pnl if t16 else 0
+    t57 = (t53 + t56) + t55
+    t58 = (((account_equity + t8) - t11) + t55) - t54
+    t59 = 1 if (((t57 >= 0) or (t57 >= ((pool_margin + t56) + t54))) and ((t58 >= 0) or (t58 >= account_equity))) else 0
+    return (t59, t0, t9, t53, t32, t58)
 
 
 def position_prices_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int) -> tuple[int, int]:
