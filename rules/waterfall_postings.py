@@ -147,9 +147,10 @@ def compute_isolated_margin_after_fill(
     accepted (funding paid while a Close rests) is paid at the fill from the
     available, as far as it reaches.  [I] The same holds for every reducing
     fill (ADL, LIQ-012's partial close).  [I] LIQ-040 (``rules.solvency.
-    compute_fill_outcome``, what LIQ-044/053/054 judge) does not see MRG-050's
-    available: it models the draws capped at the free wallet only, an upper
-    bound of the pool's margin after.
+    compute_fill_outcome``, what LIQ-044/053/054 and LIQ-042 judge) does not
+    see MRG-050's available: it counts on none for a fill that does not open
+    at a premium (a lower bound of the pool's margin after: fix26_2) and on the
+    free wallet for a premium fill (an upper bound; open).
 
     [I] BitMEX says what a reduction does to an isolated margin (posInit is
     ``initMarginReq × posCost``, so it shrinks with the position; realised PnL
