@@ -23,12 +23,14 @@ from perpspec.rules.num import (
     abs_,
     and_,
     ceil_to_multiple,
+    ceildiv,
     clamp,
     floor_to_multiple,
     floordiv,
     ite,
     max_,
     min_,
+    not_,
     or_,
 )
 from perpspec.rules.position import Position
@@ -405,12 +407,13 @@ def compute_isolated_margin_after_fill_keeps_profit(
     realised: int,
     premium: int,
     unallocated: int,
+    available: int,
     old_qty: int,
     new_qty: int,
 ) -> int:
     """KNOWN-BAD ACC-006: a realised profit stays in the isolated pool (added to what the pool keeps)."""
     margin = compute_isolated_margin_after_fill(
-        old_margin, old_requirement, new_requirement, realised, premium, unallocated, old_qty, new_qty
+        old_margin, old_requirement, new_requirement, realised, premium, unallocated, available, old_qty, new_qty
     )
     return ite(new_qty == 0, 0, margin + max_(0, realised))  # BAD: the profit is not the wallet's
 
@@ -422,6 +425,7 @@ def compute_isolated_margin_after_fill_charging_the_rest(
     realised: int,
     premium: int,
     unallocated: int,
+    available: int,
     old_qty: int,
     new_qty: int,
 ) -> int:
@@ -430,6 +434,7 @@ def compute_isolated_margin_after_fill_charging_the_rest(
     ``new requirement + extra + min(0, realised)``, on a reduction and on a flip alike (the premium as
     the real rule funds it; capping the requirement too is the other half, below).
     """
+    del available  # the rule as it was: no MRG-050 cap
     del old_qty
     extra = old_margin - old_requirement + min_(0, realised)  # BAD: the loss comes out of the rest's requirement
     kept = new_requirement + extra
@@ -443,12 +448,13 @@ def compute_isolated_margin_after_fill_capping_the_requirement(
     realised: int,
     premium: int,
     unallocated: int,
+    available: int,
     old_qty: int,
     new_qty: int,
 ) -> int:
     """KNOWN-BAD ACC-006: on a premium fill the whole new margin, not only the premium, capped at the free wallet."""
     margin = compute_isolated_margin_after_fill(
-        old_margin, old_requirement, new_requirement, realised, premium, unallocated, old_qty, new_qty
+        old_margin, old_requirement, new_requirement, realised, premium, unallocated, available, old_qty, new_qty
     )
     return ite(premium > 0, min_(margin, max_(0, unallocated)), margin)  # BAD: the requirement capped too
 
@@ -460,13 +466,14 @@ def compute_isolated_margin_after_fill_uncapped_top_up(
     realised: int,
     premium: int,
     unallocated: int,
+    available: int,
     old_qty: int,
     new_qty: int,
 ) -> int:
     """KNOWN-BAD ACC-006: a reduction's unpaid loss taken from the free wallet whether or not it holds it."""
-    del unallocated
+    del unallocated, available
     return compute_isolated_margin_after_fill(
-        old_margin, old_requirement, new_requirement, realised, premium, 10**30, old_qty, new_qty  # BAD: no cap
+        old_margin, old_requirement, new_requirement, realised, premium, 10**30, 10**30, old_qty, new_qty  # BAD: no cap
     )
 
 
@@ -477,6 +484,7 @@ def compute_isolated_margin_after_fill_beyond_the_wallet(
     realised: int,
     premium: int,
     unallocated: int,
+    available: int,
     old_qty: int,
     new_qty: int,
 ) -> int:
@@ -484,6 +492,7 @@ def compute_isolated_margin_after_fill_beyond_the_wallet(
 
     The rule as first written in session 6; black_thursday then left account 1859's wallet at −5,740,654 XBt.
     """
+    del available  # the rule as it was: no MRG-050 cap
     flips = or_(and_(old_qty > 0, new_qty < 0), and_(old_qty < 0, new_qty > 0))
     freed = max_(0, old_requirement - new_requirement)
     extra = ite(flips, 0, old_margin - old_requirement)
@@ -582,6 +591,7 @@ def compute_isolated_margin_after_fill_whole_deficit(
     realised: int,
     premium: int,
     unallocated: int,
+    available: int,
     old_qty: int,
     new_qty: int,
 ) -> int:
@@ -590,6 +600,7 @@ def compute_isolated_margin_after_fill_whole_deficit(
     A half-taken Close at the mark of a pool at 1.19x maintenance that had paid funding left the remainder
     liquidatable at the same mark.
     """
+    del available  # the rule as it was: no MRG-050 cap
     flips = or_(and_(old_qty > 0, new_qty < 0), and_(old_qty < 0, new_qty > 0))
     freed = max_(0, old_requirement - new_requirement)
     extra = ite(flips, 0, old_margin - old_requirement)  # BAD: the whole extra, a deficit included, stays
@@ -597,4 +608,66 @@ def compute_isolated_margin_after_fill_whole_deficit(
     own = new_requirement + extra + unpaid
     top_up = min_(-unpaid, max_(0, -(extra + unpaid)))
     funded = own + min_(top_up + premium, max_(0, unallocated - own))
+    return ite(new_qty == 0, 0, min_(funded, max_(unallocated, new_requirement)))
+
+
+def compute_isolated_margin_after_fill_share_from_the_closed_part(
+    old_margin: int,
+    old_requirement: int,
+    new_requirement: int,
+    realised: int,
+    premium: int,
+    unallocated: int,
+    available: int,
+    old_qty: int,
+    new_qty: int,
+) -> int:
+    """KNOWN-BAD ACC-006 (the rule of 136ac3c, redteam24_2 open): the closed part's deficit share paid only from what
+    it frees and realises, ``top_up`` and the premium from the free wallet whatever MRG-050 leaves available.
+
+    A resting Close accepted before funding made the deficit, half filled through the mark, left the remainder at
+    0.82x maintenance at an unchanged mark while ~100 XBT were available (redteam24_2).
+    """
+    del available  # BAD: MRG-050's available pays nothing of the share, and caps neither top_up nor the premium
+    flips = or_(and_(old_qty > 0, new_qty < 0), and_(old_qty < 0, new_qty > 0))
+    freed = max_(0, old_requirement - new_requirement)
+    extra = ite(flips, 0, old_margin - old_requirement)
+    unpaid = ite(flips, 0, min_(0, realised + freed))
+    own = new_requirement + extra + unpaid
+    top_up = min_(-unpaid, max_(0, -(extra + unpaid)))
+    reduces = and_(and_(not_(flips), new_qty != 0), abs_(new_qty) < abs_(old_qty))
+    share = clamp(ceildiv(extra * abs_(new_qty), max_(1, abs_(old_qty))), extra, 0)
+    shed = ite(and_(reduces, extra < 0), min_(share - extra, max_(0, realised + freed)), 0)
+    funded = own + min_(top_up + premium + shed, max_(0, unallocated - own))
+    return ite(new_qty == 0, 0, min_(funded, max_(unallocated, new_requirement)))
+
+
+def compute_isolated_margin_after_fill_share_from_the_free_wallet(
+    old_margin: int,
+    old_requirement: int,
+    new_requirement: int,
+    realised: int,
+    premium: int,
+    unallocated: int,
+    available: int,
+    old_qty: int,
+    new_qty: int,
+) -> int:
+    """KNOWN-BAD ACC-006 (fix24's 631c60e, reverted): the closed part's whole deficit share paid from the free wallet
+    (the wallet less the other isolated pools) as far as it reaches, MRG-050's available not consulted.
+
+    The half fill of review21_2 moved 547,125 XBt of a cross pool's margin into the isolated remainder and left the
+    cross XBTUSD long at 0.92x maintenance at unchanged marks.
+    """
+    del available  # BAD: the cross positions' margin and the open orders' margin count as free
+    flips = or_(and_(old_qty > 0, new_qty < 0), and_(old_qty < 0, new_qty > 0))
+    freed = max_(0, old_requirement - new_requirement)
+    extra = ite(flips, 0, old_margin - old_requirement)
+    unpaid = ite(flips, 0, min_(0, realised + freed))
+    own = new_requirement + extra + unpaid
+    top_up = min_(-unpaid, max_(0, -(extra + unpaid)))
+    reduces = and_(and_(not_(flips), new_qty != 0), abs_(new_qty) < abs_(old_qty))
+    share = clamp(ceildiv(extra * abs_(new_qty), max_(1, abs_(old_qty))), extra, 0)
+    shed = ite(and_(reduces, extra < 0), share - extra, 0)
+    funded = own + min_(top_up + premium + shed, max_(0, unallocated - own))
     return ite(new_qty == 0, 0, min_(funded, max_(unallocated, new_requirement)))

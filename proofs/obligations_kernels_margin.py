@@ -291,8 +291,9 @@ def _opens(old_qty: int, new_qty: int) -> bool:
 
 def _isolated_fill_inputs(prover: Prover) -> tuple[int, ...]:
     """ACC-006's inputs as symbols, with what a fill makes of them: a premium only when it opens, a PnL only when it closes."""
-    names = ("old_margin", "old_requirement", "new_requirement", "realised", "premium", "unallocated", "old_qty", "new_qty")
-    old_margin, old_req, new_req, realised, premium, unallocated, old_qty, new_qty = (prover.symbol(n) for n in names)
+    names = ("old_margin", "old_requirement", "new_requirement", "realised", "premium", "unallocated", "available")
+    old_margin, old_req, new_req, realised, premium, unallocated, available = (prover.symbol(n) for n in names)
+    old_qty, new_qty = prover.symbol("old_qty"), prover.symbol("new_qty")
     prover.assume(all_of(old_req >= 0, new_req >= 0, premium >= 0), "requirements ≥ 0, premium ≥ 0")
     prover.assume(implies(old_qty == 0, old_req == 0), "a flat position requires nothing")
     flips = or_(and_(old_qty > 0, new_qty < 0), and_(old_qty < 0, new_qty > 0))
@@ -301,7 +302,14 @@ def _isolated_fill_inputs(prover: Prover) -> tuple[int, ...]:
     opens = _opens(old_qty, new_qty)
     prover.assume(implies(not_(closes), realised == 0), "only a fill that closes realises PnL (ACC-003)")
     prover.assume(implies(not_(opens), premium == 0), "only a fill that opens has a premium (MRG-041)")
-    return old_margin, old_req, new_req, realised, premium, unallocated, old_qty, new_qty
+    return old_margin, old_req, new_req, realised, premium, unallocated, available, old_qty, new_qty
+
+
+def _returned(old_margin: int, own: int, realised: int, available: int) -> int:
+    """What the rest of the account may pay into the pool at a fill: MRG-050's available (floored at 0) plus what the
+    fill returns to it (its realised PnL and what the pool releases of its own money; < 0: a requirement taken)."""
+    room = ite(available > 0, available, 0) + realised + old_margin - own
+    return ite(room > 0, room, 0)
 
 
 def _own_after_fill(old_margin: int, old_req: int, new_req: int, realised: int, old_qty: int, new_qty: int) -> int:
@@ -314,11 +322,14 @@ def _own_after_fill(old_margin: int, old_req: int, new_req: int, realised: int, 
 
 
 def prove_isolated_margin_after_fill(kernel: Callable[..., int]) -> ProofResult:
-    """ACC-006: a closed position keeps nothing; the pool keeps its own money less its loss; the free wallet pays in
-    at most the premium and the loss the pool cannot pay, and never more than it holds."""
+    """ACC-006: a closed position keeps nothing; the pool keeps its own money less its loss; the rest of the account
+    pays in at most the premium, the loss the pool cannot pay and a short pool's closed part's deficit share, never
+    more than the free wallet holds nor more than MRG-050's available (floored at 0) plus what the fill returns, so
+    MRG-050's available after a fill that draws is ≥ 0 or no lower than before: the cross positions' and the open
+    orders' margin never moves into the pool (review21_2)."""
     with Prover() as prover:
         inputs = _isolated_fill_inputs(prover)
-        old_margin, old_req, new_req, realised, premium, unallocated, old_qty, new_qty = inputs
+        old_margin, old_req, new_req, realised, premium, unallocated, available, old_qty, new_qty = inputs
         margin_after = kernel(*inputs)
         own = _own_after_fill(old_margin, old_req, new_req, realised, old_qty, new_qty)
         flips = or_(and_(old_qty > 0, new_qty < 0), and_(old_qty < 0, new_qty > 0))
@@ -326,10 +337,13 @@ def prove_isolated_margin_after_fill(kernel: Callable[..., int]) -> ProofResult:
         unpaid = ite(and_(not_(flips), realised + freed < 0), realised + freed, 0)
         from_wallet = margin_after - own
         bound = ite(unallocated > new_req, unallocated, new_req)  # the free wallet, or the requirement
-        # a reduction of a pool short of its requirement also keeps, of what the closed part frees and realises, up
-        # to that part's share of the deficit (redteam20_1): the closed part's own money, never the free wallet's
+        # a reduction of a pool short of its requirement also takes up to the closed part's share of the deficit (at
+        # most the whole deficit; redteam20_1, redteam24_2)
         reduces = and_(and_(not_(flips), new_qty != 0), abs_(new_qty) < abs_(old_qty))
-        closed_part = ite(and_(reduces, old_margin < old_req), ite(realised + freed > 0, realised + freed, 0), 0)
+        closed_part = ite(and_(reduces, old_margin < old_req), old_req - old_margin, 0)
+        room = _returned(old_margin, own, realised, available)
+        # MRG-050's available after the fill, the fill's PnL in the wallet and the pool at its new margin
+        available_after = available + realised + old_margin - margin_after
         return prover.prove(
             all_of(
                 implies(new_qty == 0, margin_after == 0),
@@ -339,6 +353,9 @@ def prove_isolated_margin_after_fill(kernel: Callable[..., int]) -> ProofResult:
                 implies(new_qty != 0, from_wallet <= ite(unallocated > own, unallocated - own, 0)),  # what it holds
                 # the premium, the loss the pool cannot pay, and a short pool's closed part's share of its deficit
                 implies(new_qty != 0, from_wallet <= premium - unpaid + closed_part),
+                implies(new_qty != 0, from_wallet <= room),  # never beyond MRG-050's available and the fill's return
+                # so what the pool draws never takes MRG-050's available below zero, nor lower when it was
+                implies(and_(new_qty != 0, from_wallet > 0), available_after >= ite(available < 0, available, 0)),
                 implies(flips, margin_after >= new_req),  # a flip's new side from flat: never the old side's loss
             ),
             "ACC-006",
@@ -347,14 +364,19 @@ def prove_isolated_margin_after_fill(kernel: Callable[..., int]) -> ProofResult:
 
 def prove_isolated_remainder_keeps_requirement(kernel: Callable[..., int]) -> ProofResult:
     """ACC-006: a pool that held its requirement holds, after any fill that leaves a position, the requirement of what
-    is left and its premium as far as the free wallet reaches (a reduction's loss never leaves the rest under-margined),
+    is left and its premium as far as the free wallet and MRG-050's available (plus what the fill returns) reach (a
+    reduction's loss never leaves the rest under-margined while the account has it available),
     and after a fill that opens (MRG-060 charged its initial margin) the whole requirement whatever the wallet holds."""
     with Prover() as prover:
         inputs = _isolated_fill_inputs(prover)
-        old_margin, old_req, new_req, _, premium, unallocated, old_qty, new_qty = inputs
+        old_margin, old_req, new_req, realised, premium, unallocated, available, old_qty, new_qty = inputs
         prover.assume(old_margin >= old_req, "the pool held its requirement")
         margin_after = kernel(*inputs)
+        own = _own_after_fill(old_margin, old_req, new_req, realised, old_qty, new_qty)
+        # what the rest of the account can pay: the free wallet, and MRG-050's available plus what the fill returns
+        paid = own + _returned(old_margin, own, realised, available)
         reach = ite(unallocated < new_req + premium, unallocated, new_req + premium)
+        reach = ite(paid < reach, paid, reach)
         return prover.prove(
             all_of(
                 implies(new_qty != 0, margin_after >= reach),
@@ -365,14 +387,16 @@ def prove_isolated_remainder_keeps_requirement(kernel: Callable[..., int]) -> Pr
 
 
 def prove_isolated_reduction_shares_deficit(kernel: Callable[..., int]) -> ProofResult:
-    """ACC-006 (redteam20_1): a reduction of an isolated pool short of its requirement (a negative extra, funding
-    paid from it) leaves the remainder at least its proportional share of the deficit, ``extra × |new| / |old|``
-    exactly (so a reduction at the mark never lowers the pool's margin-to-requirement standing), and never more
-    than that share rounded up -- unless what the closed part frees and realises does not reach, and then the
-    remainder has kept all of it; and the free wallet never pays for that share."""
+    """ACC-006 (redteam20_1, redteam24_2, review21_2): a reduction of an isolated pool short of its requirement (a
+    negative extra, funding paid from it) leaves the remainder at least its proportional share of the deficit,
+    ``extra × |new| / |old|`` exactly (so a reduction at an unchanged mark never lowers the pool's
+    margin-to-requirement standing), and never more than that share rounded up -- unless what the closed part frees
+    and realises and MRG-050's available balance (floored at 0) do not reach, and then the remainder has taken all
+    of them (as far as the free wallet holds them); and the rest of the account pays in at most that available plus
+    what the closed part frees and realises, never the cross positions' or the open orders' margin."""
     with Prover() as prover:
         inputs = _isolated_fill_inputs(prover)
-        old_margin, old_req, new_req, realised, _, unallocated, old_qty, new_qty = inputs
+        old_margin, old_req, new_req, realised, _, unallocated, available, old_qty, new_qty = inputs
         same_side = or_(and_(old_qty > 0, new_qty > 0), and_(old_qty < 0, new_qty < 0))
         prover.assume(and_(same_side, abs_(new_qty) < abs_(old_qty)), "a reduction that leaves a position")
         prover.assume(old_margin < old_req, "the pool held less than its requirement (a negative extra)")
@@ -383,15 +407,21 @@ def prove_isolated_reduction_shares_deficit(kernel: Callable[..., int]) -> Proof
         whole = new_req + extra  # the remainder under the whole-deficit rule (before redteam20_1)
         closed_part = ite(realised + freed > 0, realised + freed, 0)  # what the closed part frees and realises
         unpaid = ite(realised + freed < 0, -(realised + freed), 0)  # the closed part's loss beyond that
-        # where the closed part's money falls short of its share: all of it, as far as the free wallet holds it
-        # (``unallocated`` counts the pool's own margin; ``whole - unpaid`` is what the pool holds of its own)
-        cap = ite(unallocated > whole - unpaid, unallocated, whole - unpaid)
-        all_it_has = ite(whole + closed_part < cap, whole + closed_part, cap)
+        own = whole - unpaid  # what the pool holds of its own
+        # MRG-050's available (floored at 0) and what the fill returns to the rest of the account: for a reduction
+        # whose requirement does not grow, what the closed part frees and realises (``closed_part``)
+        lendable = _returned(old_margin, own, realised, available)
+        # where those fall short of its share: all of them, as far as the free wallet holds them (``unallocated``
+        # counts the pool's own margin)
+        cap = ite(unallocated > own, unallocated, own)
+        all_it_has = ite(own + lendable < cap, own + lendable, cap)
         return prover.prove(
             all_of(
                 or_(extra_after * old_n >= extra * new_n, margin_after >= all_it_has),  # its share, or all it has
                 extra_after * old_n < extra * new_n + old_n,  # never more than its share rounded up
-                margin_after - whole <= closed_part + unpaid,  # the free wallet pays only the unpaid loss
+                # the rest of the account pays at most MRG-050's available and what the closed part brings
+                margin_after - own <= lendable,
+                implies(new_req <= old_req, lendable <= closed_part + ite(available > 0, available, 0)),
             ),
             "ACC-006 deficit shared",
         )
@@ -657,9 +687,10 @@ def _register_second_batch() -> None:
     p = functools.partial
     add("ACC-006/margin-after-fill", "ACC-006", "INV-CONSERVATION",
         "A closed isolated position keeps no margin; the pool keeps its own money less its loss (a flip's new side its "
-        "requirement) as far as the wallet holds it; the free wallet pays in at most the premium and the loss the pool "
-        "cannot pay, never more than it holds; the pool never holds more than the wallet beyond the other isolated "
-        "pools, or its requirement.",
+        "requirement) as far as the wallet holds it; the rest of the account pays in at most the premium, the loss the "
+        "pool cannot pay and a deficit's share, never more than the free wallet holds nor more than MRG-050's "
+        "available (floored at 0) plus what the fill returns (the available after a drawing fill is ≥ 0 or no "
+        "lower); the pool never holds more than the wallet beyond the other isolated pools, or its requirement.",
         p(prove_isolated_margin_after_fill, compute_isolated_margin_after_fill))
     add("ACC-006/keeps-profit", "ACC-006", "INV-CONSERVATION", "a realised profit stays in the isolated pool.",
         p(prove_isolated_margin_after_fill, bad.compute_isolated_margin_after_fill_keeps_profit), expect="refuted")
@@ -671,7 +702,8 @@ def _register_second_batch() -> None:
         p(prove_isolated_margin_after_fill, bad.compute_isolated_margin_after_fill_beyond_the_wallet), expect="refuted")
     add("ACC-006/remainder-keeps-requirement", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
         "An isolated pool that held its requirement holds, after a fill that leaves a position (reduced, increased or "
-        "flipped), the requirement of what is left plus the premium, as far as the free wallet reaches.",
+        "flipped), the requirement of what is left plus the premium, as far as the free wallet and MRG-050's "
+        "available (plus what the fill returns) reach.",
         p(prove_isolated_remainder_keeps_requirement, compute_isolated_margin_after_fill))
     add("ACC-006/charges-the-rest", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
         "the rule before attack review 2: the closed part's loss charged to what is left, a premium fill capped whole.",
@@ -680,12 +712,26 @@ def _register_second_batch() -> None:
     add("ACC-006/reduction-shares-deficit", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
         "A reduction of an isolated pool short of its requirement (funding paid from it) leaves the remainder at "
         "least its proportional share of the deficit, extra × |new| / |old| exactly, and at most that share rounded "
-        "up, paid from what the closed part frees and realises (all of it where that does not reach), the free wallet "
-        "paying only the closed part's unpaid loss: a reduction at the mark never lowers the pool's standing.",
+        "up, paid from what the closed part frees and realises and then MRG-050's available (all of them where they do "
+        "not reach), never from more: a reduction at an unchanged mark never lowers the pool's standing while the "
+        "account has it available, and never takes the cross positions' or the open orders' margin.",
         p(prove_isolated_reduction_shares_deficit, compute_isolated_margin_after_fill))
     add("ACC-006/whole-deficit", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
         "the rule before redteam20_1: the remainder of a reduction keeps the pool's whole deficit.",
         p(prove_isolated_reduction_shares_deficit, bad.compute_isolated_margin_after_fill_whole_deficit),
+        expect="refuted")
+    add("ACC-006/share-from-the-closed-part", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
+        "the rule of 136ac3c (redteam24_2): the closed part's deficit share paid only from what it frees and realises.",
+        p(prove_isolated_reduction_shares_deficit, bad.compute_isolated_margin_after_fill_share_from_the_closed_part),
+        expect="refuted")
+    add("ACC-006/top-up-beyond-available", "ACC-006", "INV-NO-NEG-EQUITY",
+        "the rule of 136ac3c (review21_2): top_up and the premium paid from the free wallet beyond MRG-050's available.",
+        p(prove_isolated_margin_after_fill, bad.compute_isolated_margin_after_fill_share_from_the_closed_part),
+        expect="refuted")
+    add("ACC-006/share-from-the-free-wallet", "ACC-006", "INV-NO-NEG-EQUITY",
+        "fix24's reverted rule (631c60e, review21_2): the closed part's deficit share paid from the free wallet, the "
+        "cross positions' margin included.",
+        p(prove_isolated_reduction_shares_deficit, bad.compute_isolated_margin_after_fill_share_from_the_free_wallet),
         expect="refuted")
     add("ACC-006/caps-the-requirement", "ACC-006", "INV-NO-FALSE-LIQUIDATION",
         "a premium fill's whole margin, requirement included, capped at the free wallet.",

@@ -152,6 +152,8 @@ class _Account:
             premium,
             # the wallet after the fill less the other isolated margins, summed in the order LIQ-040's outcome sums it
             self.wallet - self.other_iso + realised - commission,
+            # [I] LIQ-040's stand-in for MRG-050's available (ACC-006's note): the free wallet beyond the pool
+            ite(premium > 0, self.wallet - self.other_iso - self.iso_margin - commission, 0),
             self.position.qty,
             after.qty,
         )
@@ -288,7 +290,9 @@ def prove_isolated_fill_keeps_requirement(
     Any fill (a reduction at any price, an increase, a flip), any fee, the mark anywhere: if the pool held its
     requirement (``posInit + posComm``) before and the account's wallet beyond its other isolated pools still
     holds the requirement of what is left after the fill, the pool's margin after (LIQ-040's outcome, ACC-006)
-    is at least that requirement; so its margin excess at mark is at least the remainder's unrealised PnL plus
+    is at least that requirement -- for a fill that does not open, where the pool's own money (what the closed part
+    frees and its extra) pays the closed part's loss (fix26: beyond it the engine draws only on MRG-050's available,
+    which LIQ-040 does not count on); so its margin excess at mark is at least the remainder's unrealised PnL plus
     ``requirement − posMaint`` (≥ 0: RSK-003, the initial requirement is above maintenance at every tier).  A
     reduction at an unchanged mark never leaves the rest liquidatable (attack review 2).  ``witness``: a
     counterexample to check by evaluation first (known-bad variants).
@@ -312,6 +316,11 @@ def prove_isolated_fill_keeps_requirement(
         prover.assume(outcome.position.qty != 0, "the fill leaves a position")
         free_after = account.pool.free_wallet + outcome.realised - outcome.commission
         prover.assume(free_after >= required, "the wallet beyond the other isolated pools holds the requirement after")
+        # fix26: LIQ-040 counts on no MRG-050 available for a fill that does not open at a premium, so a reduction
+        # keeps the requirement where the pool's own money (what the closed part frees, and the extra) pays its loss
+        opened = compute_opened_qty(account.position.qty, outcome.position.qty) != 0
+        own_money = outcome.realised + account.iso_margin - required
+        prover.assume(or_(opened, own_money >= 0), "a fill that opens, or the pool's own money pays the closed part's loss")
         pnl_after = compute_value(inst, outcome.position.qty, mark) - outcome.position.cost
         return prover.prove(
             all_of(

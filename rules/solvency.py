@@ -145,9 +145,17 @@ def compute_fill_outcome(
     left and its extra; a reduction's loss paid from the requirement it frees,
     then the extra, then the free wallet as far as it reaches; a flip's new side
     from flat; the premium of opening worse than mark as far as the free wallet
-    reaches).  A cross pool's margin takes the realised
-    PnL and the commission; an isolated pool's commission is paid from the
-    wallet, outside the pool.
+    reaches).  [I] ACC-006 caps those draws at MRG-050's available balance too,
+    which a ``PoolState`` does not carry.  Here a fill that opens at a premium
+    takes the free wallet beyond the pool (fee paid) for it: its margin after
+    is an upper bound of the engine's where MRG-050's cap binds (open: carry
+    the available in the pool).  Any other fill takes 0: a reduction's loss
+    beyond the pool and a deficit's share are paid only from what the fill
+    returns, a lower bound of the engine's margin, so LIQ-044/053/054 never
+    count on money MRG-050 may not lend (fix26_2: counted on, a fill left an
+    isolated pool at -433,462 XBt at an unchanged mark).  A cross
+    pool's margin takes the realised PnL and the commission; an isolated
+    pool's commission is paid from the wallet, outside the pool.
     """
     position = pool.position
     leverage = pool.leverage_hundredths
@@ -163,6 +171,11 @@ def compute_fill_outcome(
         realised,
         premium,
         pool.free_wallet + realised - commission,
+        # [I] MRG-050's available is not part of the pool: for a fill that opens at a premium, the free wallet beyond
+        # the pool, fee paid, stands for it (an upper bound); for any other fill 0 (a lower bound: a reduction's
+        # draws from the rest of the account are not counted on, so LIQ-044 never relies on money MRG-050 may not
+        # lend; fix26_2)
+        ite(premium > 0, pool.free_wallet - pool.pool_margin - commission, 0),
         position.qty,
         after.qty,
     )

@@ -24,6 +24,7 @@ from perpspec.rules.liquidation import (
     apply_partial_close,
     compute_requirement,
 )
+from perpspec.rules.margin import compute_account_margin, compute_position_margin
 from perpspec.rules.num import abs_, and_, ceildiv, clamp, concrete, ite, max_, min_, not_, or_
 from perpspec.rules.order_margin import compute_order_premium
 from perpspec.rules.position import Position, apply_fill
@@ -37,6 +38,7 @@ def compute_isolated_margin_after_fill(
     realised: int,
     premium: int,
     unallocated: int,
+    available: int,
     old_qty: int,
     new_qty: int,
 ) -> int:
@@ -49,7 +51,9 @@ def compute_isolated_margin_after_fill(
     ``premium`` the loss against mark of the part the fill opened (MRG-041, 0
     for a reduction); ``unallocated`` the account's wallet after the fill
     beyond every *other* isolated margin in the currency (the pool's own
-    margin included); ``old_qty`` / ``new_qty`` the position before and after.
+    margin included); ``available`` MRG-050's available balance of the account
+    in the currency at the fill (below); ``old_qty`` / ``new_qty`` the
+    position before and after.
 
     * **Closed** (``new_qty = 0``): the pool keeps nothing; its margin, less
       the realised loss, is the wallet's.
@@ -63,8 +67,8 @@ def compute_isolated_margin_after_fill(
       realised loss of the part a reduction closes is paid first from the
       requirement that part frees (``old − new requirement``), then from the
       extra; what is still unpaid is paid from the free wallet
-      (``unallocated`` less what the pool already holds), as far as it reaches,
-      so that the remainder keeps its requirement — and only beyond that from
+      (``unallocated`` less what the pool already holds) as far as it and
+      MRG-050's available (below) reach, so that the remainder keeps its requirement — and only beyond that from
       the remainder's requirement.  The free wallet never pays more than that
       unpaid loss, nor tops up a pool that was below its requirement before
       the fill.  The margin a reduction frees beyond its loss, and any realised
@@ -78,16 +82,18 @@ def compute_isolated_margin_after_fill(
       the whole extra, so a reduction at the mark never lowers the pool's
       margin-to-requirement standing (redteam20_1: a half-taken Close at the
       mark left the remainder of a pool at 1.19× maintenance liquidatable).
-      The closed part's share (``share − extra``, ≥ 0) is paid from what the
-      closed part frees and realises (``freed + realised``, as far as it
-      reaches, and as far as the free wallet holds it), never from the rest
-      of the free wallet: the free wallet is never lower than before the fill
-      for it.
+      The closed part's share (``share − extra``, ≥ 0) is paid first from
+      what the closed part frees and realises, then from MRG-050's available
+      balance (below), as far as those reach; what they do not pay stays with
+      the remainder (redteam24_2: a resting Close accepted by LIQ-042 before
+      funding made the deficit, half filled through the mark, left the
+      remainder at 0.82× maintenance at an unchanged mark while the account
+      held ~100 XBT available).
       A positive extra (margin added) stays whole with the remainder.
     * **A premium**: a fill opening worse than mark brings its premium into the
-      pool from the free wallet, as far as it reaches; only the premium is
-      capped, never the requirement (a fill one price unit worse than the mark
-      keeps what a fill at the mark keeps).
+      pool, as far as the free wallet and MRG-050's available reach; only the
+      premium is capped, never the requirement (a fill one price unit worse
+      than the mark keeps what a fill at the mark keeps).
     * **The bound**: after a fill the pool never holds more than ``unallocated``
       (the wallet beyond the other isolated pools) or, where that is less, the
       requirement of what is left (MRG-060 charged it against the available
@@ -98,24 +104,53 @@ def compute_isolated_margin_after_fill(
       far above a crashed mark, each fill's premium funded while the wallet
       still held it, would otherwise have left the wallet below zero).
 
-    Decision [I] (ACC-006, attack review 2): a reduction of an isolated
-    position never leaves the remainder below its requirement while the
-    account's free wallet can keep it there, and never takes more from the
-    free wallet than the closed part's loss beyond what the pool itself holds
-    (the requirement ``posInit + posComm`` is at least the maintenance margin,
-    so at an unchanged mark such a remainder is not liquidatable).  Where the
-    free wallet does not reach, the remainder's requirement pays the rest and
-    the pool may fall below maintenance; LIQ-042 refuses such an order at
-    entry (it judges the pool as if the execution's loss stayed in it).
-    Open (redteam24_2, for the committee): LIQ-042 judges a resting reduction
-    when it is placed or amended, not when it fills, so a deficit that funding
-    makes after a Close was accepted, with the closed part's freed and realised
-    short of its share, stays with the remainder.  Paying that share from the
-    free wallet (wallet less the other isolated pools, as ``top_up`` and the
-    premium are paid) was tried and taken back: it drained the cross pool's
-    margin and liquidated a cross position at unchanged marks (review21_2);
-    the fix needs MRG-050's available balance at the fill, for ``top_up`` and
-    the premium too.
+    * **What the rest of the account pays** (review21_2): everything the pool
+      takes beyond its own money — ``top_up``, the premium and the closed
+      part's deficit share — is capped, besides the free wallet, at MRG-050's
+      available balance at the fill, floored at 0, plus what the fill itself
+      returns to the rest of the account: ``max(0, available) + realised +
+      old_margin − own`` (``own``: what the pool keeps of its own money; for a
+      reduction ``max(0, realised + freed)``, the closed part's freed margin
+      and realised PnL; for an increase a negative figure, the requirement it
+      takes).  ``available`` is MRG-050's available balance
+      (:func:`rules.margin.compute_account_margin`: wallet + cross PnL − cross
+      ``posMargin`` − Σ max(0, isolated margin) − order margin; BitMEX
+      ``availableMargin``) of the account as the fill finds it: the fill's
+      commission paid, its realised PnL not yet in the wallet, this pool still
+      at its old margin, the position after the fill, and the orders after it
+      (a filled maker order's quantity no longer reserved: its margin becomes
+      the position's).  [I] So the pool's old margin is held in ``available``
+      and its release is added once (never counted twice) — held at its
+      ``posMargin`` on the position after, which adds ``posComm`` on the margin
+      beyond that position's requirement, a commission that stays with the rest
+      of the account (conservative: the pool gets up to that fee on its extra
+      less); a fee is paid first; a negative available (cross losses at mark) lends nothing but
+      takes nothing the closed part itself brings (the remainder is never
+      worse off than when only freed + realised paid its share).  Money that
+      backs the cross positions' margin or the open orders never moves into
+      an isolated pool at a fill: with the draw at most the available, MRG-050's
+      available after it is ≥ 0, so the cross pool keeps at least its
+      ``posMargin`` ≥ its maintenance (review21_2: the free wallet as the cap
+      moved 547,125 XBt of a cross pool's margin into an isolated remainder and
+      left the cross pool at 0.92× maintenance at unchanged marks).
+
+    Decision [I] (ACC-006, attack review 2, redteam24_2, review21_2): a
+    reduction of an isolated position at an unchanged mark never lowers the
+    remainder's standing — its requirement for a pool that held it, its
+    proportional share of a deficit for one that did not — while MRG-050's
+    available balance (with what the closed part frees and realises) covers
+    what that needs, and never takes from the rest of the account more than
+    that available plus what the fill returns.  Where they do not reach, the
+    remainder keeps the rest of the loss or of the deficit, and may fall
+    below maintenance: LIQ-042 refuses such an order at entry when the
+    deficit is there then; a deficit that arrives after the order was
+    accepted (funding paid while a Close rests) is paid at the fill from the
+    available, as far as it reaches.  [I] The same holds for every reducing
+    fill (ADL, LIQ-012's partial close).  [I] LIQ-040 (``rules.solvency.
+    compute_fill_outcome``, what LIQ-044/053/054 and LIQ-042 judge) does not
+    see MRG-050's available: it counts on none for a fill that does not open
+    at a premium (a lower bound of the pool's margin after: fix26_2) and on the
+    free wallet for a premium fill (an upper bound; open).
 
     [I] BitMEX says what a reduction does to an isolated margin (posInit is
     ``initMarginReq × posCost``, so it shrinks with the position; realised PnL
@@ -132,14 +167,16 @@ def compute_isolated_margin_after_fill(
     own = new_requirement + extra + unpaid  # the pool paying its loss from its own money
     top_up = min_(-unpaid, max_(0, -(extra + unpaid)))  # back to the requirement, never more than the unpaid loss
     # a reduction of a pool short of its requirement: the closed part takes its share of the deficit with it; the
-    # remainder's extra is ⌈extra × |new| / |old|⌉ (its share, rounded so it keeps no less), paid from what the
-    # closed part frees and realises, never from the rest of the free wallet (and only as far as that holds it)
+    # remainder's extra is ⌈extra × |new| / |old|⌉ (its share, rounded so it keeps no less)
     reduces = and_(and_(not_(flips), new_qty != 0), abs_(new_qty) < abs_(old_qty))
     # the remainder's share of the extra; between the extra and 0 for a reduction of a deficit (the clamp changes no
     # value: it states the bounds for the proofs, whose linear abstraction does not know the quotient's)
     share = clamp(ceildiv(extra * abs_(new_qty), max_(1, abs_(old_qty))), extra, 0)
-    shed = ite(and_(reduces, extra < 0), min_(share - extra, max_(0, realised + freed)), 0)  # ≥ 0; > 0: no unpaid
-    funded = own + min_(top_up + premium + shed, max_(0, unallocated - own))
+    shed = ite(and_(reduces, extra < 0), share - extra, 0)  # ≥ 0: the closed part's share of the deficit
+    # what the rest of the account may pay in: MRG-050's available at the fill (floored at 0; the pool still at its old
+    # margin there) plus what the fill returns to it (realised PnL and the pool's release; < 0: a requirement taken)
+    room = max_(0, max_(0, available) + realised + old_margin - own)
+    funded = own + min_(top_up + premium + shed, min_(max_(0, unallocated - own), room))
     bound = max_(unallocated, new_requirement)  # the free wallet, or the requirement MRG-060 charged
     return ite(new_qty == 0, 0, min_(funded, bound))
 
@@ -160,6 +197,30 @@ def compute_free_wallet(wallet_after: int, currency: str, other_isolated: Iterab
         if other_currency == currency:
             free -= margin  # another isolated pool's margin is not the account's to move
     return free
+
+
+@concrete
+def get_ledger_available(ledger: Ledger, account_id: int, currency: str) -> int:
+    """MRG-050's available balance of ``account_id`` in ``currency`` on the waterfall's ledger (ACC-006's ``available``).
+
+    :func:`rules.margin.compute_account_margin` over the account's holdings settled in ``currency`` (MRG-020 at the
+    mark, each isolated holding at its margin); the ledger abstracts resting orders away (they are cancelled when
+    their owner is liquidated), so no order margin is held.
+    """
+    lines = tuple(
+        compute_position_margin(
+            ledger.instrument_map[symbol],
+            holding.position,
+            ledger.marks[symbol],
+            holding.leverage_hundredths,
+            ledger.margin_setting(account_id, symbol).pos_cross,
+        )
+        for (account, symbol), holding in sorted(ledger.holdings.items())
+        if account == account_id
+        and ledger.instrument_map[symbol].settl_currency == currency
+        and (holding.position.qty != 0 or holding.isolated_margin != 0)
+    )
+    return compute_account_margin(ledger.wallet(account_id, currency), lines, 0).available_margin
 
 
 @concrete
@@ -197,6 +258,9 @@ def get_isolated_margin_after_fill(
             if account == account_id and other_symbol != symbol and other.is_isolated
         ),
     )
+    # MRG-050 as the fill finds the account: the position after the fill, the pool still at its old margin, the
+    # realised PnL not yet in the wallet (the ledger's fills pay no commission)
+    found = apply_holding(ledger, account_id, symbol, attrs.evolve(holding, position=after))
     return compute_isolated_margin_after_fill(
         holding.isolated_margin,
         old.pos_init + old.pos_comm,
@@ -204,6 +268,7 @@ def get_isolated_margin_after_fill(
         realised,
         premium,
         unallocated,
+        get_ledger_available(found, account_id, inst.settl_currency),
         holding.position.qty,
         after.qty,
     )

@@ -68,30 +68,39 @@ def _short_that_paid_funding(deposits: tuple[tuple[int, int], ...], buyers: tupl
 
 def test_acc_006_the_red_teams_reduction_keeps_the_remainders_share_of_the_deficit() -> None:
     # redteam20_1's numbers: requirement 6,229,500 for 1,000, 3,114,750 for 500; 2,400,000 paid in funding
-    args = (3_829_500, 6_229_500, 3_114_750, 0, 0, BIG, -1000, -500)
+    args = (3_829_500, 6_229_500, 3_114_750, 0, 0, BIG, BIG, -1000, -500)
     assert compute_isolated_margin_after_fill(*args) == 3_114_750 - 1_200_000  # half the deficit stays
     assert compute_isolated_margin_after_fill_whole_deficit(*args) == 3_114_750 - 2_400_000  # the old rule: all of it
 
 
 @pytest.mark.parametrize(
-    ("old_margin", "old_req", "new_req", "realised", "unallocated", "old_qty", "new_qty", "expected"),
+    ("old_margin", "old_req", "new_req", "realised", "unallocated", "available", "old_qty", "new_qty", "expected"),
     [
-        (5, 8, 2, 0, BIG, 4, 1, 2),  # extra -3, share ⌈-3/4⌉ = 0: the remainder keeps its whole requirement
-        (3, 8, 2, 0, BIG, 4, 1, 1),  # extra -5, share ⌈-5/4⌉ = -1 (rounded up: the remainder keeps no less)
-        (3, 8, 2, 0, BIG, -4, -1, 1),  # the same for a short
-        (5, 8, 2, -5, BIG, 4, 1, 0),  # the closed part frees 6, its loss takes 5: 1 of its share 3 reaches the rest
-        (5, 8, 2, -7, BIG, 4, 1, -1),  # its loss beyond what it frees: the whole deficit, the free wallet pays 1
-        (5, 8, 2, 0, 5 - 6 + 1, 4, 1, 0),  # the free wallet holds 1 beyond the whole-deficit pool: only that
-        (10, 8, 2, 0, BIG, 4, 1, 4),  # a positive extra (margin added) stays whole
-        (5, 8, 10, 0, BIG, 4, 5, 7),  # an increase keeps the whole extra
-        (5, 8, 0, 0, BIG, 4, 0, 0),  # a close keeps nothing
+        (5, 8, 2, 0, BIG, 0, 4, 1, 2),  # extra -3, share ⌈-3/4⌉ = 0: the remainder keeps its whole requirement
+        (3, 8, 2, 0, BIG, 0, 4, 1, 1),  # extra -5, share ⌈-5/4⌉ = -1 (rounded up: the remainder keeps no less)
+        (3, 8, 2, 0, BIG, 0, -4, -1, 1),  # the same for a short
+        # the closed part frees 6, its loss takes 5: 1 of its share 3 reaches the rest; MRG-050's available pays the
+        # other 2 (session 20, redteam24_2), as far as it reaches
+        (5, 8, 2, -5, BIG, BIG, 4, 1, 2),
+        (5, 8, 2, -5, BIG, 1, 4, 1, 1),
+        (5, 8, 2, -5, BIG, 0, 4, 1, 0),  # nothing available: 136ac3c's figure
+        # its loss beyond what it frees (1) and its share (3): the available pays both; with none, the remainder
+        # keeps the whole deficit and the loss (session 19: the free wallet paid the 1 whatever the cross pool held)
+        (5, 8, 2, -7, BIG, BIG, 4, 1, 2),
+        (5, 8, 2, -7, BIG, 0, 4, 1, -2),
+        (5, 8, 2, 0, 5 - 6 + 1, BIG, 4, 1, 0),  # the free wallet holds 1 beyond the whole-deficit pool: only that
+        (10, 8, 2, 0, BIG, 0, 4, 1, 4),  # a positive extra (margin added) stays whole
+        (5, 8, 10, 0, BIG, 0, 4, 5, 7),  # an increase keeps the whole extra
+        (5, 8, 0, 0, BIG, 0, 4, 0, 0),  # a close keeps nothing
     ],
 )
 def test_acc_006_a_reduction_shares_a_deficit_in_proportion(
-    old_margin: int, old_req: int, new_req: int, realised: int, unallocated: int, old_qty: int, new_qty: int,
-    expected: int,
+    old_margin: int, old_req: int, new_req: int, realised: int, unallocated: int, available: int, old_qty: int,
+    new_qty: int, expected: int,
 ) -> None:
-    got = compute_isolated_margin_after_fill(old_margin, old_req, new_req, realised, 0, unallocated, old_qty, new_qty)
+    got = compute_isolated_margin_after_fill(
+        old_margin, old_req, new_req, realised, 0, unallocated, available, old_qty, new_qty
+    )
     assert got == expected
 
 

@@ -77,29 +77,29 @@ def test_mrg_041_the_opened_part_of_a_one_contract_position_change(old: int, new
 def test_acc_006_a_premium_of_one_unit_joins_the_pool_when_the_wallet_has_it() -> None:
     # old margin 1,000 on a requirement of 900 (extra 100), new requirement 1,800, no realised PnL:
     # kept = 1,800 + 100 = 1,900; one unit of premium, and the wallet beyond other isolated pools has exactly it
-    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 1, 1_901, 1, 2) == 1_901
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 1, 1_901, 10**9, 1, 2) == 1_901
     # without the unit in the wallet the pool gets what the wallet has, never more
-    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 1, 1_900, 1, 2) == 1_900
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 1, 1_900, 10**9, 1, 2) == 1_900
 
 
 def test_acc_006_with_no_wallet_left_a_premium_fill_keeps_the_requirement_and_adds_no_premium() -> None:
     # the requirement is not limited by the unallocated wallet (attack review 2): from a wallet already spent (0 or
     # below) the pool keeps the new requirement, 1,800, as a fill at the mark would, and gets no premium; the 100
     # extra it held goes back to the wallet (ACC-006's bound: never more than the wallet, or the requirement)
-    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 5, 0, 1, 2) == 1_800
-    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 5, -3, 1, 2) == 1_800
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 5, 0, 10**9, 1, 2) == 1_800
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 5, -3, 10**9, 1, 2) == 1_800
     # one unit of the premium when the wallet has one unit beyond the 1,900 kept
-    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 5, 1_901, 1, 2) == 1_901
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 5, 1_901, 10**9, 1, 2) == 1_901
 
 
 def test_acc_006_a_fill_at_or_better_than_mark_brings_no_premium_and_keeps_the_whole_requirement() -> None:
     # premium 0: the pool holds the new requirement whatever the unallocated wallet shows (the order's initial
     # margin was set aside when it was placed), and its extra as far as the wallet holds it: 1,900 when the
     # wallet beyond the other pools holds 1,900 or more, the bare requirement below
-    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 0, 1_900, 1, 2) == 1_900
-    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 0, 1_850, 1, 2) == 1_850
-    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 0, 500, 1, 2) == 1_800
-    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 0, -5, 1, 2) == 1_800
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 0, 1_900, 10**9, 1, 2) == 1_900
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 0, 1_850, 10**9, 1, 2) == 1_850
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 0, 500, 10**9, 1, 2) == 1_800
+    assert compute_isolated_margin_after_fill(1_000, 900, 1_800, 0, 0, -5, 10**9, 1, 2) == 1_800
 
 
 def test_acc_006_an_isolated_add_one_tick_worse_than_mark_funds_exactly_its_premium() -> None:

@@ -122,38 +122,38 @@ def test_liq_034_every_take_over_of_a_round_comes_before_its_first_close_out() -
 
 def test_acc_006_a_profitable_reduction_keeps_the_requirement_of_the_rest_plus_the_extra() -> None:
     # 800 required before, 400 after, 200 extra; the 50 profit and the 400 freed go to the cross wallet
-    assert compute_isolated_margin_after_fill(1_000, 800, 400, 50, 0, 10**9, 10, 5) == 600
+    assert compute_isolated_margin_after_fill(1_000, 800, 400, 50, 0, 10**9, 10**9, 10, 5) == 600
 
 
 def test_acc_006_a_realised_loss_is_paid_first_from_the_requirement_the_reduction_frees() -> None:
     # the 30 loss of the closed half comes out of the 400 it frees: the rest keeps its 400 and the 200 extra
-    assert compute_isolated_margin_after_fill(1_000, 800, 400, -30, 0, 10**9, 10, 5) == 600
+    assert compute_isolated_margin_after_fill(1_000, 800, 400, -30, 0, 10**9, 10**9, 10, 5) == 600
     # a 450 loss: 400 from the freed requirement, 50 from the extra
-    assert compute_isolated_margin_after_fill(1_000, 800, 400, -450, 0, 10**9, 10, 5) == 550
+    assert compute_isolated_margin_after_fill(1_000, 800, 400, -450, 0, 10**9, 10**9, 10, 5) == 550
 
 
 def test_acc_006_a_loss_beyond_the_freed_requirement_and_the_extra_is_paid_by_the_free_wallet_as_far_as_it_reaches() -> None:
     # a 700 loss: 400 freed, 200 extra, the last 100 from the free wallet so the rest keeps its 400
-    assert compute_isolated_margin_after_fill(1_000, 800, 400, -700, 0, 10**9, 10, 5) == 400
+    assert compute_isolated_margin_after_fill(1_000, 800, 400, -700, 0, 10**9, 10**9, 10, 5) == 400
     # the wallet beyond other pools holds 350 of which the pool already counts 300: 50 more, never more
-    assert compute_isolated_margin_after_fill(1_000, 800, 400, -700, 0, 350, 10, 5) == 350
-    assert compute_isolated_margin_after_fill(1_000, 800, 400, -700, 0, 0, 10, 5) == 300
+    assert compute_isolated_margin_after_fill(1_000, 800, 400, -700, 0, 350, 10**9, 10, 5) == 350
+    assert compute_isolated_margin_after_fill(1_000, 800, 400, -700, 0, 0, 10**9, 10, 5) == 300
 
 
 def test_acc_006_a_flip_opens_the_new_side_from_flat() -> None:
     # a long of 10 (800 required, 200 extra) sold to a short of 5 (400 required) at a 900 loss: the new short
     # holds its 400; the old side's extra and loss are the wallet's
-    assert compute_isolated_margin_after_fill(1_000, 800, 400, -900, 0, 10**9, 10, -5) == 400
-    assert compute_isolated_margin_after_fill(1_000, 800, 400, -900, 30, 10**9, -10, 5) == 430
+    assert compute_isolated_margin_after_fill(1_000, 800, 400, -900, 0, 10**9, 10**9, 10, -5) == 400
+    assert compute_isolated_margin_after_fill(1_000, 800, 400, -900, 30, 10**9, 10**9, -10, 5) == 430
 
 
 def test_acc_006_a_closed_position_keeps_no_margin() -> None:
-    assert compute_isolated_margin_after_fill(1_000, 800, 0, 50, 0, 10**9, 10, 0) == 0
+    assert compute_isolated_margin_after_fill(1_000, 800, 0, 50, 0, 10**9, 10**9, 10, 0) == 0
 
 
 def test_acc_006_a_premium_joins_the_pool_only_as_far_as_the_unallocated_wallet_reaches() -> None:
-    funded = compute_isolated_margin_after_fill(1_000, 800, 1_600, 0, 300, 10**9, 5, 10)
-    capped = compute_isolated_margin_after_fill(1_000, 800, 1_600, 0, 300, 1_900, 5, 10)
+    funded = compute_isolated_margin_after_fill(1_000, 800, 1_600, 0, 300, 10**9, 10**9, 5, 10)
+    capped = compute_isolated_margin_after_fill(1_000, 800, 1_600, 0, 300, 1_900, 10**9, 5, 10)
     assert (funded, capped) == (2_100, 1_900)
 
 

@@ -75,6 +75,7 @@ COMPILED_MODULES = (
     "perpspec.engine.core.risk",
     "perpspec.engine.core.triggers",
     "perpspec.engine.core.registry",
+    "perpspec.engine.core.isolated_fill",  # ACC-006 on a fill, split out of fills (session 20)
     "perpspec.engine.core.fills",
     # LIQ-054's first clause (closes_exactly) is asked twice per fill by the lean sweep's guard: interpreted calls
     # were about 2% of the bench's instructions (speed17)

@@ -228,7 +228,9 @@ class BookCloseOut:
             maker_ps = maker_account.position(inst)
             maker_signed = qty if maker.is_buy else -qty
             position, realised = apply_fill(inst, maker_ps.position, maker_signed, price)
-            self.fills.apply_effect(maker_account, maker_ps, inst, position, realised, realised, price)  # no commission
+            leaves = maker.leaves_qty if maker.is_buy else -maker.leaves_qty  # ACC-006: its filled part released
+            self.fills.apply_effect(maker_account, maker_ps, inst, position, realised, realised, price,
+                                    (maker.order_id, leaves))  # no commission
             liq_position, liq_realised = apply_fill(
                 inst, Position(qty=pending.qty, cost=pending.cost), -maker_signed, price
             )

@@ -320,9 +320,11 @@ def _apply(
             else:
                 holders[taker_id] = None
         if maker_ps.leverage != CROSS or maker.account == LIQUIDATOR:
+            maker_leaves = running[maker.order_id][1] - qty  # ACC-006: the maker order's filled part released
             fills.apply_effect(
                 maker_account, maker_ps, inst, Position(qty=maker_qty, cost=maker_cost),
                 maker_pnl - maker_comm, maker_pnl, price,
+                (maker.order_id, maker_leaves if maker.is_buy else -maker_leaves),
             )
         else:
             old_qty = maker_ps.qty

@@ -19,6 +19,7 @@ from typing import Any, Final
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import Account, PositionState, compute_usd_volume
 from perpspec.engine.core.book import Fill
+from perpspec.engine.core.isolated_fill import isolated_margin_after_fill
 from perpspec.engine.core.ledger import LIQUIDATOR, Ledger, peek_position
 from perpspec.engine.core.liquidation_guard import (
     closes_exactly,
@@ -36,7 +37,6 @@ from perpspec.engine.kernels.load import KernelSet, kernels_for
 from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS, is_cancel_after_trade_due
-from perpspec.rules.order_margin import compute_order_premium
 from perpspec.rules.position import (
     Position,
     apply_spot_trade,
@@ -56,11 +56,7 @@ from perpspec.rules.solvency import (
     is_spot_spend_allowed,
     is_spot_spend_withdrawable,
 )
-from perpspec.rules.waterfall_postings import (
-    compute_free_wallet,
-    compute_isolated_margin_after_fill,
-    get_opened_qty,
-)
+from perpspec.rules.waterfall_postings import get_opened_qty
 
 UNFUNDED_TEXT: Final = "Canceled: the account's trade left its available balance below zero"  # MRG-067
 
@@ -602,7 +598,9 @@ class Fills:
                 kernels, inst, taker.is_buy, taker_ps, maker_ps, qty, price, taker_fee, maker_fee
             )
             self._apply_side(taker_account, taker_ps, inst, taker_side, price)
-            self._apply_side(maker_account, maker_ps, inst, maker_side, price)
+            leaves_after = running[maker.order_id][0] - qty  # ACC-006: the maker order's margin released as it fills
+            self._apply_side(maker_account, maker_ps, inst, maker_side, price,
+                             (maker.order_id, leaves_after if maker.is_buy else -leaves_after))
             self.ledger.fees[asset] = self.ledger.fees.get(asset, 0) + fee_pool_delta
             taker.leaves_qty -= qty
             taker.cum_qty += qty
@@ -742,11 +740,13 @@ class Fills:
         )
 
     def _apply_side(
-        self, account: Account, ps: PositionState, inst: Instrument, side: tuple[int, ...], price: int
+        self, account: Account, ps: PositionState, inst: Instrument, side: tuple[int, ...], price: int,
+        resting: tuple[int, int] | None = None,
     ) -> None:
         """One side ``(qty, cost, realised PnL, commission)`` of an ACC-004 fill: :meth:`apply_effect`, flat when cross."""
         if ps.leverage != CROSS or account.account_id == LIQUIDATOR:
-            self.apply_effect(account, ps, inst, Position(qty=side[0], cost=side[1]), side[2] - side[3], side[2], price)
+            position = Position(qty=side[0], cost=side[1])
+            self.apply_effect(account, ps, inst, position, side[2] - side[3], side[2], price, resting)
             return
         old_qty = ps.qty
         ps.qty, ps.cost = side[0], side[1]
@@ -761,32 +761,20 @@ class Fills:
 
     def apply_effect(
         self, account: Account, ps: PositionState, inst: Instrument, position: Position, wallet_delta: int,
-        realised: int, price: int | None = None,
+        realised: int, price: int | None = None, resting: tuple[int, int] | None = None,
     ) -> None:
-        """A trader's position becomes ``position`` and its wallet moves by ``wallet_delta`` (ACC-006 when isolated)."""
+        """A trader's position becomes ``position`` and its wallet moves by ``wallet_delta`` (ACC-006 when isolated;
+        ``resting``: the maker order the fill takes, ``(order id, signed leaves after it)``)."""
         asset = inst.settl_currency
         old_qty = ps.qty
         if account.account_id == LIQUIDATOR:
             raise AssertionError("the liquidation engine trades only through _liquidator_fill")
         if ps.leverage != CROSS:
             # isolated: ACC-006 (the rule the waterfall model applies to every fill too)
-            old_req = self.risk.isolated_requirement(inst, ps)
-            old_margin = ps.iso_margin
+            old = (old_qty, self.risk.isolated_requirement(inst, ps), ps.iso_margin)
             ps.qty, ps.cost = position.qty, position.cost
-            premium = unallocated = 0
-            if ps.qty != 0:
-                # a fill opening worse than mark brings its premium (MRG-041, charged by MRG-060 at the order's mark)
-                # into the pool, a reduction's loss beyond the pool is paid: both from ACC-006's free wallet
-                if price is not None:
-                    premium = compute_order_premium(
-                        inst, get_opened_qty(old_qty, position.qty), price, self.market.marks[inst.symbol]
-                    )
-                unallocated = compute_free_wallet(account.wallet(asset) + wallet_delta, asset, (
-                    (self.market.instrument_map[s].settl_currency, other.iso_margin)
-                    for s, other in account.positions.items() if other is not ps and other.leverage != CROSS))
-            ps.iso_margin = compute_isolated_margin_after_fill(
-                old_margin, old_req, self.risk.isolated_requirement(inst, ps), realised, premium, unallocated, old_qty,
-                ps.qty,
+            ps.iso_margin = isolated_margin_after_fill(
+                self.risk, self.market, account, ps, inst, old, wallet_delta, realised, price, resting
             )
         else:
             ps.qty, ps.cost = position.qty, position.cost

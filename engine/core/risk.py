@@ -136,11 +136,13 @@ class Risk:
         asset: str,
         replace: tuple[str, PositionState, tuple[tuple[int, int], ...]] | None = None,
         known: tuple[str, int] | None = None,
+        wallet: int | None = None,
     ) -> AccountMargin:
         """MRG-050 for one account.
 
         ``replace`` substitutes one contract's position record and orders;
-        ``known`` gives one contract's order margin already computed (by the caller, just now).
+        ``known`` gives one contract's order margin already computed (by the caller, just now);
+        ``wallet`` the wallet balance to judge (default: the account's).
         """
         lines: list[PositionMargin] = []
         order_margin = 0
@@ -163,7 +165,7 @@ class Risk:
             inst = self.market.instrument_map[replace[0]]
             if inst.settl_currency == asset:
                 order_margin += self.contract_order_margin(inst, replace[1], replace[2])
-        return compute_account_margin(account.wallet(asset), tuple(lines), order_margin)
+        return compute_account_margin(account.wallet(asset) if wallet is None else wallet, tuple(lines), order_margin)
 
     def available_margin(self, account: Account, asset: str, known: tuple[str, int]) -> int:
         """``account_margin(account, asset, known=known).available_margin`` (MRG-050's available balance).

@@ -241,37 +241,40 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t32 = (-t0) if t31 else t0
     t33 = (t0 if (t8 or ((t1 and (t0 <= 0)) or t30)) else ((t0 - qty) if (t32 > t6) else 0)) * 100
     t34 = ((t33 * price) // 100) - ((t33 * mark_price) // 100)
-    t35 = t21 + t22
-    t36 = t28 + t29
-    t37 = (free_wallet + t10) - t13
-    t38 = (t1 and t31) or t30
-    t39 = t35 - t36
-    t40 = 0 if t38 else (pool_margin - t35)
-    t41 = t10 + (0 if (t39 <= 0) else t39)
-    t42 = 0 if t38 else (0 if (t41 >= 0) else t41)
-    t43 = (t36 + t40) + t42
-    t44 = -t42
-    t45 = -(t40 + t42)
-    t46 = 0 if (t45 <= 0) else t45
-    t47 = -((-(t40 * t32)) // (1 if (t6 <= 1) else t6))
-    t48 = t47 if (t47 >= t40) else t40
-    t49 = (t48 if (t48 <= 0) else 0) - t40
-    t50 = 0 if (t41 <= 0) else t41
-    t51 = ((t44 if (t44 <= t46) else t46) + (0 if (t34 <= 0) else t34)) + ((t49 if (t49 <= t50) else t50) if ((((not t38) and (t0 != 0)) and (t32 < t6)) and (t40 < 0)) else 0)
-    t52 = t37 - t43
-    t53 = 0 if (t52 <= 0) else t52
-    t54 = t43 + (t51 if (t51 <= t53) else t53)
-    t55 = t37 if (t37 >= t36) else t36
-    t56 = (pool_margin + t10) - t13
-    t57 = (((qty * 100) * mark_price) // 100) - cost
-    t58 = (((t0 * 100) * mark_price) // 100) - t11
-    t59 = other_pnl if t19 else 0
-    t60 = ((t56 if t19 else (0 if (t0 == 0) else (t54 if (t54 <= t55) else t55))) + t59) + t58
-    t61 = (((account_equity + t10) - t13) + t58) - t57
-    t62 = (pool_margin + t59) + t57
-    t63 = ((t56 + t59) + t58) - (other_maintenance + ((-((-(t23 * (10000 + t26))) // 1000000)) + t29))
-    t64 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t63 >= 0) or (t63 >= ((t62 - other_maintenance) - ((-((-(t14 * (10000 + t17))) // 1000000)) + t22)))) and (((t60 >= 0) or (t60 >= t62)) and ((t61 >= 0) or (t61 >= account_equity))))) else 0
-    return (t64,)
+    t35 = 0 if (t34 <= 0) else t34
+    t36 = t21 + t22
+    t37 = t28 + t29
+    t38 = (free_wallet + t10) - t13
+    t39 = ((free_wallet - pool_margin) - t13) if (t35 > 0) else 0
+    t40 = (t1 and t31) or t30
+    t41 = t36 - t37
+    t42 = 0 if t40 else (pool_margin - t36)
+    t43 = t10 + (0 if (t41 <= 0) else t41)
+    t44 = 0 if t40 else (0 if (t43 >= 0) else t43)
+    t45 = (t37 + t42) + t44
+    t46 = -t44
+    t47 = -(t42 + t44)
+    t48 = 0 if (t47 <= 0) else t47
+    t49 = -((-(t42 * t32)) // (1 if (t6 <= 1) else t6))
+    t50 = t49 if (t49 >= t42) else t42
+    t51 = (((0 if (t39 <= 0) else t39) + t10) + pool_margin) - t45
+    t52 = 0 if (t51 <= 0) else t51
+    t53 = ((t46 if (t46 <= t48) else t48) + t35) + (((t50 if (t50 <= 0) else 0) - t42) if ((((not t40) and (t0 != 0)) and (t32 < t6)) and (t42 < 0)) else 0)
+    t54 = t38 - t45
+    t55 = 0 if (t54 <= 0) else t54
+    t56 = t55 if (t55 <= t52) else t52
+    t57 = t45 + (t53 if (t53 <= t56) else t56)
+    t58 = t38 if (t38 >= t37) else t37
+    t59 = (pool_margin + t10) - t13
+    t60 = (((qty * 100) * mark_price) // 100) - cost
+    t61 = (((t0 * 100) * mark_price) // 100) - t11
+    t62 = other_pnl if t19 else 0
+    t63 = ((t59 if t19 else (0 if (t0 == 0) else (t57 if (t57 <= t58) else t58))) + t62) + t61
+    t64 = (((account_equity + t10) - t13) + t61) - t60
+    t65 = (pool_margin + t62) + t60
+    t66 = ((t59 + t62) + t61) - (other_maintenance + ((-((-(t23 * (10000 + t26))) // 1000000)) + t29))
+    t67 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t66 >= 0) or (t66 >= ((t65 - other_maintenance) - ((-((-(t14 * (10000 + t17))) // 1000000)) + t22)))) and (((t63 >= 0) or (t63 >= t65)) and ((t64 >= 0) or (t64 >= account_equity))))) else 0
+    return (t67,)
 
 
 def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
@@ -309,35 +312,38 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t26 = (-t0) if t25 else t0
     t27 = (t0 if (t6 or ((t1 and (t0 <= 0)) or t24)) else ((t0 - qty) if (t26 > t4) else 0)) * 100
     t28 = ((t27 * price) // 100) - ((t27 * mark_price) // 100)
-    t29 = t18 + (-((-((t12 + t18) * 750)) // 1000000))
-    t30 = t23 + (-((-((t19 + t23) * 750)) // 1000000))
-    t31 = (free_wallet + t8) - t11
-    t32 = (t1 and t25) or t24
-    t33 = t29 - t30
-    t34 = 0 if t32 else (pool_margin - t29)
-    t35 = t8 + (0 if (t33 <= 0) else t33)
-    t36 = 0 if t32 else (0 if (t35 >= 0) else t35)
-    t37 = (t30 + t34) + t36
-    t38 = -t36
-    t39 = -(t34 + t36)
-    t40 = 0 if (t39 <= 0) else t39
-    t41 = -((-(t34 * t26)) // (1 if (t4 <= 1) else t4))
-    t42 = t41 if (t41 >= t34) else t34
-    t43 = (t42 if (t42 <= 0) else 0) - t34
-    t44 = 0 if (t35 <= 0) else t35
-    t45 = ((t38 if (t38 <= t40) else t40) + (0 if (t28 <= 0) else t28)) + ((t43 if (t43 <= t44) else t44) if ((((not t32) and (t0 != 0)) and (t26 < t4)) and (t34 < 0)) else 0)
-    t46 = t31 - t37
-    t47 = 0 if (t46 <= 0) else t46
-    t48 = t37 + (t45 if (t45 <= t47) else t47)
-    t49 = t31 if (t31 >= t30) else t30
-    t50 = ((pool_margin + t8) - t11) if t16 else (0 if (t0 == 0) else (t48 if (t48 <= t49) else t49))
-    t51 = (((qty * 100) * mark_price) // 100) - cost
-    t52 = (((t0 * 100) * mark_price) // 100) - t9
-    t53 = other_pnl if t16 else 0
-    t54 = (t50 + t53) + t52
-    t55 = (((account_equity + t8) - t11) + t52) - t51
-    t56 = 1 if (((t54 >= 0) or (t54 >= ((pool_margin + t53) + t51))) and ((t55 >= 0) or (t55 >= account_equity))) else 0
-    return (t56, t0, t9, t50, t31, t55)
+    t29 = 0 if (t28 <= 0) else t28
+    t30 = t18 + (-((-((t12 + t18) * 750)) // 1000000))
+    t31 = t23 + (-((-((t19 + t23) * 750)) // 1000000))
+    t32 = (free_wallet + t8) - t11
+    t33 = ((free_wallet - pool_margin) - t11) if (t29 > 0) else 0
+    t34 = (t1 and t25) or t24
+    t35 = t30 - t31
+    t36 = 0 if t34 else (pool_margin - t30)
+    t37 = t8 + (0 if (t35 <= 0) else t35)
+    t38 = 0 if t34 else (0 if (t37 >= 0) else t37)
+    t39 = (t31 + t36) + t38
+    t40 = -t38
+    t41 = -(t36 + t38)
+    t42 = 0 if (t41 <= 0) else t41
+    t43 = -((-(t36 * t26)) // (1 if (t4 <= 1) else t4))
+    t44 = t43 if (t43 >= t36) else t36
+    t45 = (((0 if (t33 <= 0) else t33) + t8) + pool_margin) - t39
+    t46 = 0 if (t45 <= 0) else t45
+    t47 = ((t40 if (t40 <= t42) else t42) + t29) + (((t44 if (t44 <= 0) else 0) - t36) if ((((not t34) and (t0 != 0)) and (t26 < t4)) and (t36 < 0)) else 0)
+    t48 = t32 - t39
+    t49 = 0 if (t48 <= 0) else t48
+    t50 = t49 if (t49 <= t46) else t46
+    t51 = t39 + (t47 if (t47 <= t50) else t50)
+    t52 = t32 if (t32 >= t31) else t31
+    t53 = ((pool_margin + t8) - t11) if t16 else (0 if (t0 == 0) else (t51 if (t51 <= t52) else t52))
+    t54 = (((qty * 100) * mark_price) // 100) - cost
+    t55 = (((t0 * 100) * mark_price) // 100) - t9
+    t56 = other_pnl if t16 else 0
+    t57 = (t53 + t56) + t55
+    t58 = (((account_equity + t8) - t11) + t55) - t54
+    t59 = 1 if (((t57 >= 0) or (t57 >= ((pool_margin + t56) + t54))) and ((t58 >= 0) or (t58 >= account_equity))) else 0
+    return (t59, t0, t9, t53, t32, t58)
 
 
 def position_prices_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int) -> tuple[int, int]:

@@ -270,39 +270,42 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t39 = 2000000000000 + mark_price
     t40 = (t39 // mark_price) // 2
     t41 = ((t38 * t12) if (t38 >= 0) else (-((-t38) * t12))) - ((t38 * t40) if (t38 >= 0) else (-((-t38) * t40)))
-    t42 = t26 + t27
-    t43 = t33 + t34
-    t44 = (free_wallet + t14) - t18
-    t45 = (t1 and t36) or t35
-    t46 = t42 - t43
-    t47 = 0 if t45 else (pool_margin - t42)
-    t48 = t14 + (0 if (t46 <= 0) else t46)
-    t49 = 0 if t45 else (0 if (t48 >= 0) else t48)
-    t50 = (t43 + t47) + t49
-    t51 = -t49
-    t52 = -(t47 + t49)
-    t53 = 0 if (t52 <= 0) else t52
-    t54 = -((-(t47 * t37)) // (1 if (t6 <= 1) else t6))
-    t55 = t54 if (t54 >= t47) else t47
-    t56 = (t55 if (t55 <= 0) else 0) - t47
-    t57 = 0 if (t48 <= 0) else t48
-    t58 = ((t51 if (t51 <= t53) else t53) + (0 if (t41 <= 0) else t41)) + ((t56 if (t56 <= t57) else t57) if ((((not t45) and (t0 != 0)) and (t37 < t6)) and (t47 < 0)) else 0)
-    t59 = t44 - t50
-    t60 = 0 if (t59 <= 0) else t59
-    t61 = t50 + (t58 if (t58 <= t60) else t60)
-    t62 = t44 if (t44 >= t43) else t43
-    t63 = (pool_margin + t14) - t18
-    t64 = -(qty // 100)
-    t65 = ((t64 * t40) if (t64 >= 0) else (-((-t64) * t40))) - cost
-    t66 = -(t0 // 100)
-    t67 = ((t66 * t40) if (t66 >= 0) else (-((-t66) * t40))) - t15
-    t68 = other_pnl if t24 else 0
-    t69 = ((t63 if t24 else (0 if (t0 == 0) else (t61 if (t61 <= t62) else t62))) + t68) + t67
-    t70 = (((account_equity + t14) - t18) + t67) - t65
-    t71 = (pool_margin + t68) + t65
-    t72 = ((t63 + t68) + t67) - (other_maintenance + ((-((-(t28 * (5000 + t31))) // 1000000)) + t34))
-    t73 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t72 >= 0) or (t72 >= ((t71 - other_maintenance) - ((-((-(t19 * (5000 + t22))) // 1000000)) + t27)))) and (((t69 >= 0) or (t69 >= t71)) and ((t70 >= 0) or (t70 >= account_equity))))) else 0
-    return (t73,)
+    t42 = 0 if (t41 <= 0) else t41
+    t43 = t26 + t27
+    t44 = t33 + t34
+    t45 = (free_wallet + t14) - t18
+    t46 = ((free_wallet - pool_margin) - t18) if (t42 > 0) else 0
+    t47 = (t1 and t36) or t35
+    t48 = t43 - t44
+    t49 = 0 if t47 else (pool_margin - t43)
+    t50 = t14 + (0 if (t48 <= 0) else t48)
+    t51 = 0 if t47 else (0 if (t50 >= 0) else t50)
+    t52 = (t44 + t49) + t51
+    t53 = -t51
+    t54 = -(t49 + t51)
+    t55 = 0 if (t54 <= 0) else t54
+    t56 = -((-(t49 * t37)) // (1 if (t6 <= 1) else t6))
+    t57 = t56 if (t56 >= t49) else t49
+    t58 = (((0 if (t46 <= 0) else t46) + t14) + pool_margin) - t52
+    t59 = 0 if (t58 <= 0) else t58
+    t60 = ((t53 if (t53 <= t55) else t55) + t42) + (((t57 if (t57 <= 0) else 0) - t49) if ((((not t47) and (t0 != 0)) and (t37 < t6)) and (t49 < 0)) else 0)
+    t61 = t45 - t52
+    t62 = 0 if (t61 <= 0) else t61
+    t63 = t62 if (t62 <= t59) else t59
+    t64 = t52 + (t60 if (t60 <= t63) else t63)
+    t65 = t45 if (t45 >= t44) else t44
+    t66 = (pool_margin + t14) - t18
+    t67 = -(qty // 100)
+    t68 = ((t67 * t40) if (t67 >= 0) else (-((-t67) * t40))) - cost
+    t69 = -(t0 // 100)
+    t70 = ((t69 * t40) if (t69 >= 0) else (-((-t69) * t40))) - t15
+    t71 = other_pnl if t24 else 0
+    t72 = ((t66 if t24 else (0 if (t0 == 0) else (t64 if (t64 <= t65) else t65))) + t71) + t70
+    t73 = (((account_equity + t14) - t18) + t70) - t68
+    t74 = (pool_margin + t71) + t68
+    t75 = ((t66 + t71) + t70) - (other_maintenance + ((-((-(t28 * (5000 + t31))) // 1000000)) + t34))
+    t76 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t75 >= 0) or (t75 >= ((t74 - other_maintenance) - ((-((-(t19 * (5000 + t22))) // 1000000)) + t27)))) and (((t72 >= 0) or (t72 >= t74)) and ((t73 >= 0) or (t73 >= account_equity))))) else 0
+    return (t76,)
 
 
 def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
@@ -347,37 +350,40 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t33 = 2000000000000 + mark_price
     t34 = (t33 // mark_price) // 2
     t35 = ((t32 * t10) if (t32 >= 0) else (-((-t32) * t10))) - ((t32 * t34) if (t32 >= 0) else (-((-t32) * t34)))
-    t36 = t23 + (-((-((t17 + t23) * 750)) // 1000000))
-    t37 = t28 + (-((-((t24 + t28) * 750)) // 1000000))
-    t38 = (free_wallet + t12) - t16
-    t39 = (t1 and t30) or t29
-    t40 = t36 - t37
-    t41 = 0 if t39 else (pool_margin - t36)
-    t42 = t12 + (0 if (t40 <= 0) else t40)
-    t43 = 0 if t39 else (0 if (t42 >= 0) else t42)
-    t44 = (t37 + t41) + t43
-    t45 = -t43
-    t46 = -(t41 + t43)
-    t47 = 0 if (t46 <= 0) else t46
-    t48 = -((-(t41 * t31)) // (1 if (t4 <= 1) else t4))
-    t49 = t48 if (t48 >= t41) else t41
-    t50 = (t49 if (t49 <= 0) else 0) - t41
-    t51 = 0 if (t42 <= 0) else t42
-    t52 = ((t45 if (t45 <= t47) else t47) + (0 if (t35 <= 0) else t35)) + ((t50 if (t50 <= t51) else t51) if ((((not t39) and (t0 != 0)) and (t31 < t4)) and (t41 < 0)) else 0)
-    t53 = t38 - t44
-    t54 = 0 if (t53 <= 0) else t53
-    t55 = t44 + (t52 if (t52 <= t54) else t54)
-    t56 = t38 if (t38 >= t37) else t37
-    t57 = ((pool_margin + t12) - t16) if t21 else (0 if (t0 == 0) else (t55 if (t55 <= t56) else t56))
-    t58 = -(qty // 100)
-    t59 = ((t58 * t34) if (t58 >= 0) else (-((-t58) * t34))) - cost
-    t60 = -(t0 // 100)
-    t61 = ((t60 * t34) if (t60 >= 0) else (-((-t60) * t34))) - t13
-    t62 = other_pnl if t21 else 0
-    t63 = (t57 + t62) + t61
-    t64 = (((account_equity + t12) - t16) + t61) - t59
-    t65 = 1 if (((t63 >= 0) or (t63 >= ((pool_margin + t62) + t59))) and ((t64 >= 0) or (t64 >= account_equity))) else 0
-    return (t65, t0, t13, t57, t38, t64)
+    t36 = 0 if (t35 <= 0) else t35
+    t37 = t23 + (-((-((t17 + t23) * 750)) // 1000000))
+    t38 = t28 + (-((-((t24 + t28) * 750)) // 1000000))
+    t39 = (free_wallet + t12) - t16
+    t40 = ((free_wallet - pool_margin) - t16) if (t36 > 0) else 0
+    t41 = (t1 and t30) or t29
+    t42 = t37 - t38
+    t43 = 0 if t41 else (pool_margin - t37)
+    t44 = t12 + (0 if (t42 <= 0) else t42)
+    t45 = 0 if t41 else (0 if (t44 >= 0) else t44)
+    t46 = (t38 + t43) + t45
+    t47 = -t45
+    t48 = -(t43 + t45)
+    t49 = 0 if (t48 <= 0) else t48
+    t50 = -((-(t43 * t31)) // (1 if (t4 <= 1) else t4))
+    t51 = t50 if (t50 >= t43) else t43
+    t52 = (((0 if (t40 <= 0) else t40) + t12) + pool_margin) - t46
+    t53 = 0 if (t52 <= 0) else t52
+    t54 = ((t47 if (t47 <= t49) else t49) + t36) + (((t51 if (t51 <= 0) else 0) - t43) if ((((not t41) and (t0 != 0)) and (t31 < t4)) and (t43 < 0)) else 0)
+    t55 = t39 - t46
+    t56 = 0 if (t55 <= 0) else t55
+    t57 = t56 if (t56 <= t53) else t53
+    t58 = t46 + (t54 if (t54 <= t57) else t57)
+    t59 = t39 if (t39 >= t38) else t38
+    t60 = ((pool_margin + t12) - t16) if t21 else (0 if (t0 == 0) else (t58 if (t58 <= t59) else t59))
+    t61 = -(qty // 100)
+    t62 = ((t61 * t34) if (t61 >= 0) else (-((-t61) * t34))) - cost
+    t63 = -(t0 // 100)
+    t64 = ((t63 * t34) if (t63 >= 0) else (-((-t63) * t34))) - t13
+    t65 = other_pnl if t21 else 0
+    t66 = (t60 + t65) + t64
+    t67 = (((account_equity + t12) - t16) + t64) - t62
+    t68 = 1 if (((t66 >= 0) or (t66 >= ((pool_margin + t65) + t62))) and ((t67 >= 0) or (t67 >= account_equity))) else 0
+    return (t68, t0, t13, t60, t39, t67)
 
 
 def position_prices_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int) -> tuple[int, int]:

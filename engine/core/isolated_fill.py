@@ -1,0 +1,75 @@
+"""ACC-006 on the engine: an isolated position's margin after one fill (``Fills.apply_effect``'s isolated branch).
+
+Split from :mod:`engine.core.fills` (800-line bound).  Every figure comes from a rule: the premium (MRG-041),
+the free wallet (``rules.waterfall_postings.compute_free_wallet``), MRG-050's available balance at the fill
+(``Risk.account_margin``: ``rules.margin.compute_account_margin``) and the margin itself
+(``rules.waterfall_postings.compute_isolated_margin_after_fill``).
+"""
+
+from __future__ import annotations
+
+from perpspec.engine.core.accounts import Account, PositionState
+from perpspec.engine.core.market import Market
+from perpspec.engine.core.risk import CROSS, Risk
+from perpspec.rules.instrument import Instrument
+from perpspec.rules.order_margin import compute_order_premium
+from perpspec.rules.waterfall_postings import (
+    compute_free_wallet,
+    compute_isolated_margin_after_fill,
+    get_opened_qty,
+)
+
+
+def available_at_fill(
+    risk: Risk, account: Account, ps: PositionState, inst: Instrument, wallet: int, resting: tuple[int, int] | None
+) -> int:
+    """ACC-006's ``available``: MRG-050's available balance as the fill finds the account.
+
+    ``ps`` holds the position after the fill and still its old isolated margin; ``wallet`` is the wallet with the
+    fill's commission paid and its realised PnL not yet in it; ``resting`` the maker order the fill takes, as
+    ``(order id, signed leaves after the fill)`` (its filled quantity no longer reserved), or None (a taker's
+    order is not resting while it sweeps; an ADL, close-out or LIQ-012 fill takes none of the owner's orders).
+    """
+    orders = dict(ps.orders)
+    if resting is not None and resting[0] in orders:
+        if resting[1] == 0:
+            del orders[resting[0]]
+        else:
+            orders[resting[0]] = (resting[1], orders[resting[0]][1])
+    after = tuple(order for _, order in sorted(orders.items()))
+    margin = risk.account_margin(account, inst.settl_currency, replace=(inst.symbol, ps, after), wallet=wallet)
+    return margin.available_margin
+
+
+def isolated_margin_after_fill(
+    risk: Risk,
+    market: Market,
+    account: Account,
+    ps: PositionState,
+    inst: Instrument,
+    old: tuple[int, int, int],
+    wallet_delta: int,
+    realised: int,
+    price: int | None,
+    resting: tuple[int, int] | None,
+) -> int:
+    """ACC-006 for ``ps``, already moved to the position after the fill; ``old`` is ``(qty, requirement, margin)``
+    before it; the account's wallet has not moved yet (``wallet_delta``: realised PnL less commission)."""
+    old_qty, old_req, old_margin = old
+    asset = inst.settl_currency
+    premium = unallocated = available = 0
+    if ps.qty != 0:
+        # a fill opening worse than mark brings its premium (MRG-041, charged by MRG-060 at the order's mark) into
+        # the pool, a reduction's loss beyond the pool and a deficit's share are paid: from ACC-006's free wallet,
+        # as far as MRG-050's available at the fill reaches
+        if price is not None:
+            premium = compute_order_premium(inst, get_opened_qty(old_qty, ps.qty), price, market.marks[inst.symbol])
+        wallet = account.wallet(asset) + wallet_delta
+        unallocated = compute_free_wallet(wallet, asset, (
+            (market.instrument_map[s].settl_currency, other.iso_margin)
+            for s, other in account.positions.items() if other is not ps and other.leverage != CROSS))
+        available = available_at_fill(risk, account, ps, inst, wallet - realised, resting)
+    return compute_isolated_margin_after_fill(
+        old_margin, old_req, risk.isolated_requirement(inst, ps), realised, premium, unallocated, available, old_qty,
+        ps.qty,
+    )

@@ -1,0 +1,179 @@
+"""ACC-006 (session 20, redteam24_2 and review21_2): what an isolated pool takes from the rest of the account at a
+fill -- the closed part's deficit share, ``top_up`` and the premium -- is paid from MRG-050's available balance at
+the fill (floored at 0, plus what the fill itself frees and realises), never from the cross pool's margin.
+
+* redteam24_2 (/work/coord/repro19): a resting Close accepted by LIQ-042 before eight funding instants made the pool
+  short of its requirement, half taken at 3,050: the remainder kept the closed half's deficit share and was
+  liquidated at the unchanged mark (0.823x on 136ac3c).  Now it keeps exactly its share: 1.186x, as before the fill.
+* review21_2: the same with a cross XBTUSD long and everything MRG-050 allows withdrawn: fix24's free-wallet draw
+  (631c60e) moved 547,125 XBt of the cross pool's margin into the remainder (cross 0.918x).  Now the remainder takes
+  only what MRG-050 leaves available; the cross pool keeps its equity.
+* fix26_1 (/work/coord/repro20): ``top_up`` with 20,000,000 XBt of margin added, a Close at 3,150, sixty funding
+  instants: the closed half's loss beyond the pool took the cross pool's whole margin (XBTUSD 1.871x -> 0.000x at
+  unchanged marks on 136ac3c).
+* fix26_2: with the draws capped, LIQ-044 (on LIQ-040, which has no available) let a fill leave the pool
+  below zero; a reduction is now judged with no draw counted on.
+* the premium: a resting isolated bid filled after the ETHUSD mark fell took 200,000 XBt of its premium from the
+  cross pool's margin on 136ac3c (1.868x -> 1.521x; LIQ-053 stops it at maintenance); now only the order's own
+  released margin beyond the requirement pays it.
+"""
+
+from __future__ import annotations
+
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Accepted
+from perpspec.engine.core.exchange import Engine
+from perpspec.rules.invariants import check_all
+from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill
+
+E, P = "ETHUSD", 300_000
+X, XP, QTY = "XBTUSD", 5_000_000, 50_000
+
+
+def _ok(engine: Engine, cmd: object) -> None:
+    events = engine.process(cmd)  # type: ignore[arg-type]
+    assert isinstance(events[-1], Accepted), (cmd, events[-1])
+    found = {k: v for k, v in check_all(engine, engine.step_info(events)).items() if v}
+    assert not found, found
+
+
+def _engine() -> Engine:
+    engine = Engine()
+    for symbol, price in ((E, P), (X, XP)):
+        _ok(engine, c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=price, index_price=price))
+    for account in (1, 2, 3):
+        _ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        _ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**10))
+    _ok(engine, c.Isolate(time_ms=0, account=1, symbol=E, enabled=True))
+    _ok(engine, c.SetLeverage(time_ms=0, account=1, symbol=E, leverage_hundredths=5000))
+    return engine
+
+
+def _short_with_resting_close(engine: Engine, close_price: int, added: int, instants: int) -> None:
+    """Account 1: an isolated ETHUSD 50x short of 1,000 at 3,000, ``added`` margin, a resting Close buy, funding."""
+    _ok(engine, c.PlaceOrder(time_ms=1, account=2, symbol=E, side="Buy", order_qty=1000, price=P))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=1, symbol=E, side="Sell", order_qty=1000, price=P))
+    if added:
+        _ok(engine, c.TransferMargin(time_ms=1, account=1, symbol=E, amount=added))
+    _ok(engine, c.PlaceOrder(time_ms=2, account=1, symbol=E, side="Buy", order_qty=1000, price=close_price,
+                             exec_inst="Close"))  # accepted by LIQ-042: no deficit yet
+    for t in range(3, 3 + instants):  # -0.1%: the short pays 300,000 XBt an instant from its isolated pool
+        _ok(engine, c.FundingTick(time_ms=t, symbol=E, rate_e8=-100_000))
+
+
+def _cross_long_and_withdraw_all(engine: Engine, time_ms: int) -> None:
+    """Account 1 opens a cross XBTUSD long of 50,000 USD and withdraws the most MRG-050 allows."""
+    _ok(engine, c.PlaceOrder(time_ms=time_ms, account=2, symbol=X, side="Sell", order_qty=QTY, price=XP))
+    _ok(engine, c.PlaceOrder(time_ms=time_ms, account=1, symbol=X, side="Buy", order_qty=QTY, price=XP))
+    low, high = 0, engine.accounts[1].wallet("XBt")
+    while low < high:
+        mid = (low + high + 1) // 2
+        probe = Engine()
+        probe._load(engine._dump())
+        if isinstance(probe.process(c.Withdraw(time_ms=time_ms, account=1, asset="XBt", amount=mid))[-1], Accepted):
+            low = mid
+        else:
+            high = mid - 1
+    _ok(engine, c.Withdraw(time_ms=time_ms, account=1, asset="XBt", amount=low))
+
+
+def _pool(engine: Engine, symbol: str) -> tuple[int, int]:
+    _, equity, maintenance, _ = engine.risk.pool_of(engine.accounts[1], symbol)
+    return equity, maintenance
+
+
+def test_redteam24_2_the_remainder_of_a_half_filled_resting_close_keeps_its_standing_at_the_unchanged_mark() -> None:
+    engine = _engine()
+    _short_with_resting_close(engine, 305_000, 0, 8)
+    assert _pool(engine, E) == (3_829_500, 3_229_500)  # 1.186x
+    _ok(engine, c.PlaceOrder(time_ms=20, account=3, symbol=E, side="Sell", order_qty=500, price=305_000))
+    ps = engine.accounts[1].positions[E]
+    # the remainder keeps exactly its share of the deficit: 1.186x as before (136ac3c: 1,329,500, 0.823x)
+    assert (ps.qty, ps.iso_margin) == (-500, 1_914_750)
+    assert _pool(engine, E) == (1_914_750, 1_614_750)
+    _ok(engine, c.CancelAll(time_ms=21, account=1))
+    _ok(engine, c.PriceUpdate(time_ms=22, symbol=E, mark_price=P, index_price=P))
+    assert engine.accounts[1].positions[E].qty == -500  # not liquidated at the unchanged mark
+
+
+def test_review21_2_the_share_never_takes_the_cross_pools_margin() -> None:
+    engine = _engine()
+    _short_with_resting_close(engine, 305_000, 0, 8)
+    _cross_long_and_withdraw_all(engine, 11)
+    cross_before = _pool(engine, X)
+    assert cross_before == (1_075_750, 575_750)
+    _ok(engine, c.PlaceOrder(time_ms=20, account=3, symbol=E, side="Sell", order_qty=500, price=305_000))
+    cross_after = _pool(engine, X)
+    # the cross pool keeps its equity (it gains the maker rebate left over): fix24's draw left it at 0.918x
+    assert cross_after[0] >= cross_before[0]
+    assert cross_after[0] >= cross_after[1]
+    # the remainder takes what MRG-050 left available beyond the closed half's freed + realised, no more
+    # (136ac3c: 1,329,500, freed + realised only; 631c60e: 1,914,750, 547,125 of it the cross pool's)
+    assert engine.accounts[1].positions[E].iso_margin == 1_367_088
+    _ok(engine, c.CancelAll(time_ms=21, account=1))
+    for symbol, price in ((E, P), (X, XP)):
+        _ok(engine, c.PriceUpdate(time_ms=22, symbol=symbol, mark_price=price, index_price=price))
+    assert engine.accounts[1].positions[X].qty == QTY  # the cross long is not liquidated at unchanged marks
+
+
+def test_fix26_1_top_up_never_takes_the_cross_pools_margin() -> None:
+    engine = _engine()
+    _short_with_resting_close(engine, 315_000, 20_000_000, 60)
+    _cross_long_and_withdraw_all(engine, 71)
+    cross_before = _pool(engine, X)
+    assert cross_before[0] > cross_before[1]
+    _ok(engine, c.PlaceOrder(time_ms=80, account=3, symbol=E, side="Sell", order_qty=500, price=315_000))
+    assert engine.accounts[1].positions[E].qty == -500
+    cross_after = _pool(engine, X)
+    # 136ac3c: the closed half's loss beyond the pool took the cross pool's whole margin (equity 0, 0.000x)
+    assert cross_after[0] >= cross_before[0]
+    assert cross_after[0] >= cross_after[1]
+    # the isolated pool bears its own loss beyond what MRG-050 left available (BitMEX: an isolated position risks
+    # only its own margin): below maintenance, its owner's to liquidate
+    equity, maintenance = _pool(engine, E)
+    assert 0 < equity < maintenance
+
+
+def test_the_premium_of_a_resting_isolated_bid_never_takes_the_cross_pools_margin() -> None:
+    engine = _engine()
+    _ok(engine, c.PlaceOrder(time_ms=1, account=1, symbol=E, side="Buy", order_qty=1000, price=P))  # at the mark
+    _cross_long_and_withdraw_all(engine, 11)
+    _ok(engine, c.PriceUpdate(time_ms=13, symbol=E, mark_price=299_500, index_price=299_500))  # the premium: 500,000
+    cross_reserved = _pool(engine, X)  # the cross pool's equity still holds the bid's reserved margin
+    _ok(engine, c.PlaceOrder(time_ms=20, account=3, symbol=E, side="Sell", order_qty=1000, price=P))
+    ps = engine.accounts[1].positions[E]
+    assert ps.qty == 1000
+    # the pool gets its requirement (6,229,500) and, of the premium, what the bid's released margin holds beyond it;
+    # the cross pool keeps what it had beyond the bid's reservation (136ac3c: 6,729,500 and the cross pool 875,750)
+    assert ps.iso_margin == 6_529_500
+    rebate = 75_000  # the maker rebate of the fill (0.025% of 30,000,000 XBt)
+    assert cross_reserved == (7_530_250, 575_750)
+    assert _pool(engine, X) == (cross_reserved[0] - 6_529_500 + rebate, 575_750) == (1_075_750, 575_750)
+
+
+def test_the_kernel_pays_a_deficit_share_from_the_available_as_far_as_it_reaches() -> None:
+    # a pool of requirement 1,000 holding 600 (extra -400), half closed: freed 500, realised -450 (closed part brings
+    # 50), the remainder's share of the deficit -200: the closed part's share 200 is 50 of its own and 150 lent
+    args = {
+        "old_margin": 600, "old_requirement": 1_000, "new_requirement": 500, "realised": -450, "premium": 0,
+        "unallocated": 10**9, "old_qty": 10, "new_qty": 5,
+    }
+    assert compute_isolated_margin_after_fill(**args, available=10**9) == 300  # 500 - 200: its share
+    assert compute_isolated_margin_after_fill(**args, available=100) == 250  # 100 of the 150 available
+    assert compute_isolated_margin_after_fill(**args, available=0) == 150  # freed + realised only (136ac3c's)
+    assert compute_isolated_margin_after_fill(**args, available=-10**6) == 150  # a negative available lends nothing
+
+
+def test_fix26_2_liq_044_never_counts_on_money_mrg_050_may_not_lend() -> None:
+    # fix26_1 with 64 funding instants: the closed half's loss exceeds what it frees, the extra and MRG-050's
+    # available.  LIQ-040 modelled the draw from the free wallet, so LIQ-044 let the fill leave the isolated pool at
+    # -433,462 XBt at the unchanged mark (the fund's; fix26 before its stopgap); 136ac3c drained the cross pool to 0
+    # instead.  Now LIQ-044 judges a reduction with no draw counted on, and the resting Close is cancelled.
+    engine = _engine()
+    _short_with_resting_close(engine, 315_000, 20_000_000, 64)
+    _cross_long_and_withdraw_all(engine, 71)
+    cross_before = _pool(engine, X)
+    _ok(engine, c.PlaceOrder(time_ms=80, account=3, symbol=E, side="Sell", order_qty=500, price=315_000))
+    assert engine.accounts[1].positions[E].qty == -1000  # the Close was not filled (LIQ-044)
+    assert _pool(engine, E)[0] >= 0
+    assert _pool(engine, X)[0] >= cross_before[0]
