@@ -51,7 +51,9 @@ def test_planted_fault_is_reported_with_its_id_at_its_event(clean: Any, name: st
         assert hits[0].line == expected.line, hits[0].one_line()
 
 
-@pytest.mark.parametrize("name", ["commission-off-by-one", "liquidation-price-one-tick", "funding-sign-flipped"])
+@pytest.mark.parametrize(
+    "name", ["commission-off-by-one", "liquidation-price-one-tick", "funding-sign-flipped", "funding-credit-as-residue"]
+)
 def test_rule_level_faults_name_the_rule_at_the_first_finding(clean: Any, name: str) -> None:
     rows, instruments = clean
     planted = plant(name, rows, instruments)

@@ -259,7 +259,8 @@ def test_a_later_funding_is_not_licensed_by_an_earlier_fnd_019_payment() -> None
     """The fund ends the first funding at 0 and stays there; the held close-out is then sold at its bankruptcy
     price and a second funding finds nothing held: every holder is paid in full.  Account 3's second credit
     reported 1,000 lower with that 1,000 posted to the fund as the residue (zero-sum and conservation hold) is
-    FND-007: the fund's FND-019 payment belongs to the earlier instant, it licenses no cut here."""
+    FND-007: the fund's FND-019 payment belongs to the earlier instant, it licenses no cut here; and since fnd20b
+    the residue is FND-008's, recomputed over the instant's holders (0 here, not 1,000)."""
     rows = Run(_commands(later_funding=True)).rows
     assert _funding(rows)[3:] == [(3, 380_325), (4, 380_325), (8, -760_650)]
     assert [row["kind"] for row in rows if row.get("table") == "rule"][-1] == "LiquidationFill"
@@ -267,7 +268,9 @@ def test_a_later_funding_is_not_licensed_by_an_earlier_fnd_019_payment() -> None
     skimmed = _with_skim(rows, 3, 1_000)
     assert _audit(skimmed, INVARIANTS) == {}
     audited = audit_rows(enumerate(skimmed, start=1), load_mapping("perpspec"), INSTRUMENTS, RULES)
-    assert [(f.id, f.expected, f.reported) for f in audited.findings] == [("FND-007", "380325", "379325")]
+    assert [(f.id, f.expected, f.reported) for f in audited.findings] == [
+        ("FND-007", "380325", "379325"), ("FND-008", "0", "1000")
+    ]
 
 
 def test_fnd20_1_a_take_over_after_the_payments_does_not_void_the_licence() -> None:

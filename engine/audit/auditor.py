@@ -37,9 +37,11 @@ from perpspec.engine.audit.equity_index import EquityIndex
 from perpspec.engine.audit.findings import INVARIANTS, RULES, Finding
 from perpspec.engine.audit.instant import (
     CloseOut,
+    FundingSnapshot,
     Instant,
     Payment,
     get_carried_pools,
+    get_funding_snapshot,
     get_shortfall_problems,
 )
 from perpspec.engine.audit.ledger import Ledger, get_close_out_account
@@ -118,6 +120,7 @@ class Auditor(RuleRecomputations):
         self.since_check: set[int] = set()  # accounts changed since the last equity check
         self.diverged: set[tuple[object, str]] = set()  # (account, symbol or asset) reported off, not yet back in line
         self.pending_payments: list[Payment] = []  # funding payments waiting for their rate (the funding row)
+        self.pending_funding: dict[str, FundingSnapshot] = {}  # symbol -> its funding instant, waiting for its rate
         self.close_outs: dict[int, CloseOut] = {}  # pending id -> the take-over it came from (LIQ-023)
         # (account, asset) a carry or a shortfall left waiting for the next update -> the record's line; dropped at
         # the end of the next instant with a mark update or funding (judged there unless it carries them again)
@@ -332,6 +335,8 @@ class Auditor(RuleRecomputations):
             symbol = r.get("symbol", "")
             if symbol not in self.instruments:
                 raise LogError(self.line, "symbol", f"a funding payment needs a known instrument, got {symbol!r}")
+            if self.rules:
+                self.open_funding(symbol)
             self.ledger.move_wallet(account, asset, amount)
             self.now.funding.append(
                 Payment(
@@ -402,10 +407,16 @@ class Auditor(RuleRecomputations):
             self.ledger.move_wallet(get_close_out_account(pending), asset, -amount)
             self.ledger.move_fund(asset, amount)
         elif kind == "funding":
+            self.funding_movement(r, asset)
             self.ledger.move_fund(asset, amount)  # the engine's holdings' funding, paid by the fund
             self.now.funding_fund[asset] = self.now.funding_fund.get(asset, 0) + amount
             self.liquidator_funded[asset] = (self.line, self.ledger.insurance(asset))
         elif kind == "funding residue":
+            snap = self.funding_movement(r, asset)
+            if snap is not None:
+                snap.residue += amount
+                if snap.residue_line is None:
+                    snap.residue_line, snap.residue_seq = self.line, self.seq
             self.ledger.move_fund(asset, amount)
             self.now.funding_residue[asset] = self.now.funding_residue.get(asset, 0) + amount
         else:
@@ -419,14 +430,39 @@ class Auditor(RuleRecomputations):
         elif balance >= 0:
             self.fund_negative.discard(asset)
 
+    def open_funding(self, symbol: str) -> FundingSnapshot:
+        """The funding instant of ``symbol`` this instant settles, its holders as they were at its first record."""
+        snap = self.now.funding_open.get(symbol)
+        if snap is None:
+            snap = self.now.funding_open[symbol] = get_funding_snapshot(self.ledger, symbol, self.line, self.seq)
+        return snap
+
+    def funding_movement(self, r: dict[str, Any], asset: str) -> FundingSnapshot | None:
+        """The funding instant a fund's funding or residue movement belongs to (``--rules``): the symbol it names, or
+        else the last one of its currency whose funding this instant opened (None: none, it is not attributed)."""
+        if not self.rules:
+            return None
+        symbol = r.get("symbol")
+        if symbol not in self.instruments or self.instruments[symbol].settl_currency != asset:
+            open_here = [s for s in self.now.funding_open if self.instruments[s].settl_currency == asset]
+            if not open_here:
+                return None
+            symbol = open_here[-1]
+        return self.open_funding(symbol)
+
     def on_funding(self, r: dict[str, Any]) -> None:
-        """The rate of the funding instant just settled: FND-007 for each payment (``--rules``)."""
+        """The rate of the funding instant just settled: FND-007 for each payment, FND-008 over every holder the
+        ledger knew at its first record (a payment for each, the residue) (``--rules``)."""
         symbol, rate = r["symbol"], r["fundingRate"]
         payments = [p for p in (*self.pending_payments, *self.now.funding) if p.symbol == symbol]
         self.pending_payments = [p for p in self.pending_payments if p.symbol != symbol]
         self.now.rated.add(symbol)
+        pending, current = self.pending_funding.pop(symbol, None), self.now.funding_open.pop(symbol, None)
         if self.rules:
-            self.check_funding(symbol, rate, payments)
+            snap = pending if pending is not None else current
+            if snap is None:  # no payment, no residue: the holders now
+                snap = get_funding_snapshot(self.ledger, symbol, self.line, self.seq)
+            self.check_funding(symbol, rate, payments, snap)
 
     def judged_at(self, symbol: str, mark: int) -> None:
         """A waterfall record states the mark it acted on: the ledger's mark from here on."""
@@ -575,6 +611,9 @@ class Auditor(RuleRecomputations):
             self.held_base[asset] = unsettled
         if now.funding:
             self.close_funding(now)
+        for symbol, snap in now.funding_open.items():
+            if symbol not in now.rated:  # waits for its rate, as its payments do
+                self.pending_funding[symbol] = snap
         for pending_id, group in now.adl_groups.items():
             fills = tuple(fill for _, fill in group)
             for problem in invariants_trading.check_adl_minimal(ledger, self.step(waterfall_events=fills)):

@@ -207,6 +207,34 @@ def plant_funding_sign_flipped_invariant(
     return rows, Expected(id="INV-FUNDING-ZERO-SUM", line=first + 1, level=INVARIANTS)
 
 
+def plant_funding_credit_as_residue(rows: list[Row], insts: Mapping[str, Instrument]) -> tuple[list[Row], Expected]:
+    """A receiver's funding credit left out and booked to the fund as FND-008's residue (fnd20_2): zero-sum and
+    conservation hold (the fund's later balances and the account's reported wallets follow); reported at the
+    instant's first payment, whose holders the audit recomputes FND-008 over."""
+    del insts
+    for first, last in _instants(rows):
+        paid = [i for i in range(first, last + 1) if _is(rows[i], "transaction", transactType="Funding")]
+        residues = [i for i in range(first, last + 1) if _is(rows[i], "rule", kind="funding residue")]
+        credits = [i for i in paid[1:] if rows[i]["amount"] > 0]
+        if not credits or not residues:
+            continue
+        drop, into = credits[-1], residues[0]
+        account, amount = rows[drop]["account"], rows[drop]["amount"]
+        out = []
+        for index, row in enumerate(rows):
+            if index == into:
+                row = {**row, "amount": row["amount"] + amount, "balance_after": row["balance_after"] + amount}
+            elif index > into and row.get("table") == "rule" and "balance_after" in row:
+                row = {**row, "balance_before": row["balance_before"] + amount,
+                       "balance_after": row["balance_after"] + amount}
+            elif index > drop and _is(row, "margin", account=account):
+                row = {**row, "walletBalance": row["walletBalance"] - amount}
+            if index != drop:
+                out.append(row)
+        return out, Expected(id="FND-008", line=paid[0] + 1, level=RULES)
+    raise NoTarget("no funding instant with a residue and a credit after its first payment")
+
+
 def plant_liquidation_price_one_tick(rows: list[Row], insts: Mapping[str, Instrument]) -> tuple[list[Row], Expected]:
     """An isolated position reported with a liquidation price one tick off (the one the take-over then used)."""
     for index, row in enumerate(rows):
@@ -454,6 +482,9 @@ CATALOGUE: dict[str, tuple[str, Planter]] = {
     "funding-sign-flipped": ("a funding payment with its sign flipped (rules)", plant_funding_sign_flipped),
     "funding-sign-flipped-invariant": (
         "a funding payment with its sign flipped (invariants only)", plant_funding_sign_flipped_invariant,
+    ),
+    "funding-credit-as-residue": (
+        "a receiver's funding credit left out and booked as the residue", plant_funding_credit_as_residue,
     ),
     "liquidation-price-one-tick": ("a liquidation price one tick off", plant_liquidation_price_one_tick),
     "missing-execution": ("one side of a trade missing", plant_missing_execution),

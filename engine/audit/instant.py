@@ -34,7 +34,7 @@ from typing import Any
 import attrs
 
 from perpspec.engine.audit.findings import Finding
-from perpspec.engine.audit.ledger import Ledger
+from perpspec.engine.audit.ledger import LIQUIDATOR, Ledger
 from perpspec.engine.audit.schema import LogError
 from perpspec.rules.adl import is_adl_eligible
 from perpspec.rules.events import AdlFill
@@ -56,6 +56,23 @@ class Payment:
     amount: int
     position: Position
     mark: int
+    reported: bool = True  # False: a holder FND-008 owes a payment the log has no row for (amount 0 stands in)
+
+
+@attrs.define
+class FundingSnapshot:
+    """A funding instant of one symbol as the ledger saw it at its first record (a payment, or the fund's funding or
+    residue movement): every holder's position, the liquidation engine's close-outs as one holder (account −1, as the
+    engine funds them), the mark, and the FND-008 residue the log states (``check_funding`` recomputes FND-008 over
+    these holders at the funding row; the waterfall after the payments may change positions before that row)."""
+
+    line: int
+    seq: int | None
+    mark: int
+    holders: tuple[tuple[int, Position], ...]  # (account, position) by account id, the liquidation engine first
+    residue: int = 0  # Σ "funding residue" movements the log attributes to this symbol
+    residue_line: int | None = None  # the first of them
+    residue_seq: int | None = None
 
 
 @attrs.define
@@ -80,6 +97,7 @@ class Instant:
     funding: list[Payment] = attrs.Factory(list)
     funding_fund: dict[str, int] = attrs.Factory(dict)  # asset -> the fund's part (the engine's holdings)
     funding_residue: dict[str, int] = attrs.Factory(dict)
+    funding_open: dict[str, FundingSnapshot] = attrs.Factory(dict)  # symbol -> its funding instant's snapshot
     reported: dict[tuple[int, str], tuple[int, int | None, int, int | None]] = attrs.Factory(dict)
     touched: dict[int, int] = attrs.Factory(dict)  # account -> last line that changed it
     negative_since: dict[int, int] = attrs.Factory(dict)  # account -> line its equity at mark went below zero
@@ -94,6 +112,20 @@ class Instant:
     rated: set[str] = attrs.Factory(set)  # symbols whose funding rate arrived within the instant
     # (account, symbol) -> (line, seq, liquidationPrice) of the instant's last position row naming one
     liq_prices: dict[tuple[int, str], tuple[int, int | None, int]] = attrs.Factory(dict)
+
+
+def get_funding_snapshot(ledger: Ledger, symbol: str, line: int, seq: int | None) -> FundingSnapshot:
+    """The holders of ``symbol`` as the engine funds them (``engine/core/prices.py``): the traders by account id, and
+    every position the liquidation engine holds (its close-outs, accounts below 0) summed into one holder, account
+    −1, first; at the ledger's mark."""
+    held = [(account, ledger.position(account, symbol)) for account in sorted(ledger.holders)]
+    held = [(account, position) for account, position in held if position.qty != 0]
+    system = [position for account, position in held if account < 0]
+    holders = tuple((account, position) for account, position in held if account >= 0)
+    qty = sum(position.qty for position in system)
+    if qty != 0:
+        holders = ((LIQUIDATOR, Position(qty=qty, cost=sum(position.cost for position in system))), *holders)
+    return FundingSnapshot(line=line, seq=seq, mark=ledger.mark_price(symbol), holders=holders)
 
 
 def get_pool_symbols(instruments: Mapping[str, Instrument], pool: str, line: int) -> tuple[str, list[str]]:

@@ -5,8 +5,9 @@ recomputes, record by record, what the rules say a field must be and reports eac
 id: a trade's commission (ACC-002, at a rate ACC-007 allows), a position row's mark value, unrealised PnL and
 an isolated position's liquidation and bankruptcy prices (CON-002, ACC-001, MRG-011/012), the positions and
 wallets a record names against the ones the log built (ACC-003), each funding payment at its instant's rate
-(FND-007, FND-019's shortfall), a take-over's price and residual margin (LIQ-005/006, MRG-011), the fund's gain
-on a close-out fill (INS-001) and an ADL fill's haircut (ADL-004).  :class:`RuleRecomputations` holds those
+(FND-007, FND-019's shortfall) and the instant's exchange over every holder (FND-008), a take-over's price
+and residual margin (LIQ-005/006, MRG-011), the fund's gain on a close-out fill (INS-001) and an ADL fill's
+haircut (ADL-004).  :class:`RuleRecomputations` holds those
 checks; the auditor inherits them and calls each where its record is handled.  Split out of
 engine/audit/auditor.py when it passed 800 lines.
 """
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from perpspec.engine.audit.findings import Finding
-from perpspec.engine.audit.instant import Instant, Payment
+from perpspec.engine.audit.instant import FundingSnapshot, Instant, Payment
 from perpspec.engine.audit.ledger import LIQUIDATOR, Ledger
 from perpspec.rules.adl import compute_haircut
 from perpspec.rules.contract import compute_notional, compute_value
@@ -28,7 +29,11 @@ from perpspec.rules.events import (
     PositionSnapshot,
     TakenOverPosition,
 )
-from perpspec.rules.funding import compute_funding_payment, compute_liquidator_funding
+from perpspec.rules.funding import (
+    compute_funding_exchange,
+    compute_funding_payment,
+    compute_liquidator_funding,
+)
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.insurance import compute_fill_delta
 from perpspec.rules.liquidation import (
@@ -163,11 +168,22 @@ class RuleRecomputations:
                 expected=held, reported=r["walletBalance"],
             )
 
-    def check_funding(self, symbol: str, rate: int, payments: list[Payment]) -> None:
-        """``--rules``: FND-007 for each payment of a funding instant, at the rate its funding row states."""
+    def check_funding(self, symbol: str, rate: int, payments: list[Payment], snap: FundingSnapshot) -> None:
+        """``--rules``: a funding instant at the rate its funding row states.  FND-007 for each payment the log reports;
+        FND-008 over every holder the ledger knew at the instant's first record (``snap``, the liquidation engine's
+        close-outs as one holder): a trader with no payment row stands in at 0 and is reported unless the rule (or
+        FND-019's haircut, licensed as below) gives it 0, and the residue the log states is FND-008's (fnd20_2: a
+        receiver's credit left out and booked to the fund as residue)."""
         inst = self.instruments[symbol]
+        named = {p.account for p in payments}
+        missing = [
+            Payment(line=snap.line, seq=snap.seq, account=account, symbol=symbol, amount=0, position=position,
+                    mark=snap.mark, reported=False)
+            for account, position in snap.holders
+            if account >= 0 and account not in named
+        ]
         # paid before the log stated any mark: nothing to recompute it at
-        priced = sorted((p for p in payments if p.mark > 0), key=lambda p: p.account)
+        priced = sorted((p for p in (*payments, *missing) if p.mark > 0), key=lambda p: p.account)
         due = [-compute_funding_payment(inst, p.position, p.mark, rate) for p in priced]
         # FND-019: a fund the liquidation engine's funding emptied credits the receivers that much less (the
         # shortfall); licensed only when the fund paid at this instant and that payment left it at zero (its balance
@@ -183,11 +199,27 @@ class RuleRecomputations:
             0, 0, ((LIQUIDATOR, -shortfall), *((p.account, d) for p, d in zip(priced, due, strict=True))), LIQUIDATOR
         )[1:]
         for p, (_, expected) in zip(priced, credited, strict=True):
-            if expected != p.amount:
+            if expected == p.amount:
+                continue
+            if p.reported:
                 self.report(
                     "FND-007", f"account {p.account} {symbol}: funding of {p.position.qty} at rate {rate}e-8",
                     expected=expected, reported=p.amount, line=p.line, seq=p.seq, kind="transaction",
                 )
+            else:
+                self.report(
+                    "FND-008",
+                    f"account {p.account} {symbol}: no funding payment for a position of {p.position.qty} "
+                    f"at rate {rate}e-8",
+                    expected=expected, reported="none", line=p.line, seq=p.seq, kind="transaction",
+                )
+        if snap.mark <= 0:
+            return
+        residue = compute_funding_exchange(inst, snap.holders, snap.mark, rate).residue
+        if residue != snap.residue:
+            line, seq = (snap.line, snap.seq) if snap.residue_line is None else (snap.residue_line, snap.residue_seq)
+            self.report("FND-008", f"{symbol}: funding residue (paid − received) at rate {rate}e-8", expected=residue,
+                        reported=snap.residue, line=line, seq=seq, kind="insurance")
 
     def check_takeover(self, record: Liquidation, snap: PositionSnapshot, taken: TakenOverPosition) -> None:
         """MRG-012 / LIQ-005 bankruptcy price, LIQ-006 residual, MRG-011 the reported liquidation price."""
