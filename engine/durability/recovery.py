@@ -387,6 +387,15 @@ def rules_segments(scan: JournalScan) -> tuple[list[RulesSegment], str | None]:
     return segments, cuts[-1][1]
 
 
+def segment_rules(scan: JournalScan, seq: int) -> str | None:
+    """The rules digest the journal records for command ``seq`` (its header's, else the last handover before it)."""
+    digest = journal_rules_digest(scan)
+    for handover in scan.handovers:
+        if handover.seq <= seq:
+            digest = handover.rules_digest
+    return digest
+
+
 def check_segments(scan: JournalScan, running: str, after_seq: int, *, override: bool = False) -> list[str]:
     """:func:`check_rules` for every segment (:func:`rules_segments`) of the commands after ``after_seq``:
     :class:`RulesMismatch` names the first command a segment of other rules would replay, its segment's digest
@@ -582,6 +591,7 @@ class DurableExchange:
             cleaned = remove_stale_temporaries(directory)
             journal_path = os.path.join(directory, JOURNAL_NAME)
             report: RecoveryReport | None = None
+            computed_under: str | None = None  # the rules that computed the recovered state (when none replayed)
             if not os.path.exists(journal_path):
                 exchange = make_exchange()
                 writer = JournalWriter.create(
@@ -590,6 +600,9 @@ class DurableExchange:
             else:
                 snapshots = [path for _, path in list_snapshots(directory)]
                 exchange, report, scan = recover(journal_path, codec, snapshots)
+                computed_under = report.rules_digest
+                if scan.version >= HANDOVER_VERSION:  # its last command's segment (a handover may follow it)
+                    computed_under = segment_rules(scan, scan.last_seq)
                 if dict(scan.schema) != codec.schema:
                     # records are laid out by the header's schema (class index, field positions):
                     # appending this build's records under another header would make them undecodable
@@ -619,13 +632,13 @@ class DurableExchange:
         running = build_rules_digest()
         if report is not None and report.rules_digest != running:
             try:
-                report = attrs.evolve(report, problems=(*report.problems, durable._hand_over(report, running)))
+                report = attrs.evolve(report, problems=(*report.problems, durable._hand_over(report, running, computed_under)))
             except BaseException:
                 durable.close()
                 raise
         return durable, report
 
-    def _hand_over(self, report: RecoveryReport, running: str) -> str:
+    def _hand_over(self, report: RecoveryReport, running: str, computed_under: str | None) -> str:
         """The handover: the commands appended from here on are judged by this build's rules, which the journal
         does not name for its next command.  A version-4 journal records it (a handover record, fsynced before any
         command is appended: every later reader replays those commands only under these rules, and from genesis
@@ -639,7 +652,7 @@ class DurableExchange:
             recorded = f"the journal records it from seq {seq + 1} on; "
         if self.exchange.halted:
             return f"the recovered engine is halted: {recorded}no snapshot records this build's rules digest"
-        computed = "this build's rules" if report.replayed else describe(report.rules_digest)
+        computed = "this build's rules" if report.replayed else describe(computed_under)
         written = os.path.basename(self.snapshot())
         return (
             f"rules handover: the state at seq {seq} was computed under {computed}; {recorded}snapshot {written} "
