@@ -15,6 +15,7 @@ marked "fails on 136ac3c" fail there (no handover record: replayed silently); th
 
 from __future__ import annotations
 
+import json
 import os
 import zlib
 from collections.abc import Iterator
@@ -127,6 +128,11 @@ def test_a_store_taken_b_c_b_is_refused_from_genesis_naming_the_seq_and_both_dig
         rebuild_views(journal, Views())
     assert main(["replay", journal, "--quiet"]) == 1
     assert "replay refused" in capsys.readouterr().out
+    assert main(["replay", journal, "--quiet", "--json"]) == 1
+    refused = json.loads(capsys.readouterr().out)
+    assert (refused["seq"], refused["written"], refused["running"], refused["rules_mismatch"]) == (
+        3, C_RULES, B_RULES, True
+    )
     assert main(["replay", journal, "--quiet", "--other-rules"]) == 0  # the explicit override still warns
     assert "seq 3 to 4" in capsys.readouterr().err
 
