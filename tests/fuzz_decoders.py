@@ -36,6 +36,8 @@ from perpspec.engine.core.exchange import Engine
 from perpspec.engine.durability.codec import CodecError, decode_state, encode_state
 from perpspec.engine.durability.journal import (
     CHAINED_VERSION,
+    HANDOVER_VERSION,
+    Handover,
     JournalError,
     genesis_link,
     parse_snapshot,
@@ -76,9 +78,10 @@ def _snapshot(data: bytes) -> None:
 
 def _journal(data: bytes) -> None:
     meta, offset = read_header("fuzz.log", data)
-    chained = int.from_bytes(data[8:10], "little") >= CHAINED_VERSION
-    genesis = genesis_link(data[:offset]) if chained else None
-    for _ in scan_records("fuzz.log", data, offset, meta["first_seq"], genesis):
+    version = int.from_bytes(data[8:10], "little")
+    genesis = genesis_link(data[:offset]) if version >= CHAINED_VERSION else None
+    handovers: list[Handover] | None = [] if version >= HANDOVER_VERSION else None
+    for _ in scan_records("fuzz.log", data, offset, meta["first_seq"], genesis, handovers):
         pass
 
 

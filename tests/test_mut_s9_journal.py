@@ -273,7 +273,7 @@ def test_header_refusals_name_their_field(tmp_path: Path) -> None:
     path.write_bytes(b"NOTAJRNL" + whole[8:])
     assert corrupt(path) == ("not a perpspec journal (magic b'NOTAJRNL')", 0)
     path.write_bytes(whole[:8] + struct.pack("<H", 99) + whole[10:])
-    assert corrupt(path) == ("unsupported journal version 99 (this build reads 1, 2, 3)", 8)
+    assert corrupt(path) == ("unsupported journal version 99 (this build reads 1, 2, 3, 4)", 8)
     assert corrupt(tmp_path / "absent.log") == ("cannot read (No such file or directory)", 0)
     version_2(path, [b"a"])
     with pytest.raises(JournalCorrupt) as caught:

@@ -98,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     except RulesMismatch as error:
         if args.json:
-            print(json.dumps({"ok": False, "error": str(error), "offset": error.offset, "rules_mismatch": True}))
+            print(json.dumps({"ok": False, "error": str(error), "offset": error.offset, "rules_mismatch": True,
+                              "seq": error.seq, "written": error.written, "running": error.running}))
         else:
             print(f"replay refused: {error} (--other-rules replays it anyway, under this build's rules)")
         return 1

@@ -1,11 +1,12 @@
 """The journal: an append-only command log whose records form a hash chain, and versioned snapshots.
 
-**Journal file (version 3).** A header, then records::
+**Journal file (version 4).** A header, then records::
 
     header  = b"PSPECJNL" | version u16 | length u32 | meta (canonical JSON) | crc32 u32
     record  = length u32 | seq u64 | crc32(length, seq) u32 | payload | link (32 bytes)
     link    = SHA-256(previous link | length u32 | seq u64 | payload)
     genesis link = SHA-256(b"perpspec journal chain v3" | the whole header, crc included)
+    handover record = (length | 2**31) u32 | seq u64 | crc32 | {"rules_digest": D} (canonical JSON) | link
 
 (little-endian).  ``meta`` holds the first sequence number, the command schema
 (see :mod:`engine.durability.codec`), the genesis state, the rules digest its
@@ -16,6 +17,18 @@ consecutive from ``first_seq``.  A payload is one command as
 :class:`engine.durability.codec.CommandCodec` encodes it; its first byte says
 how: ``C`` compact record (plain values), ``B`` exact binary encoding (hostile
 values), ``[`` canonical JSON (written only by version 1).
+
+A **rules handover record** (version 4; the length word's top bit set) is not a
+command: it says that the commands from its seq on (its seq is the next
+command's, which it does not use up) were judged under rules digest ``D``.  A
+build that takes a store over whose journal names other rules for its next
+command writes one (and fsyncs it) before it appends a command
+(:meth:`JournalWriter.append_handover`), so the journal itself records which
+rules judged every command: ``JournalScan.handovers``.  It is chained like a
+command record, so it cannot be dropped, moved or altered without breaking the
+chain; a torn one is a torn tail like any last record.  Version 3 (the same
+without handover records: the header's digest is the only record) is read and
+continued as before, without handover records.
 
 Versions 1 and 2 (before the chain: each record ends with ``crc32(payload)``
 instead of a link) are still *read* — replayed from their genesis, reported as
@@ -81,11 +94,12 @@ from perpspec.engine.durability.rules_id import build_rules_digest
 from perpspec.rules.parse import read_regular_file as read_regular_file  # the one file reader
 
 JOURNAL_MAGIC: Final = b"PSPECJNL"
-JOURNAL_VERSION: Final = 3  # the version written: records chained by SHA-256 links
+JOURNAL_VERSION: Final = 4  # the version written: chained records and rules handover records
 CHAINED_VERSION: Final = 3  # the first version with the hash chain
+HANDOVER_VERSION: Final = 4  # the first version with rules handover records
 # versions read: 1 (payloads JSON or B records), 2 (payloads C or B records; see engine.durability.codec),
-# both unchained (crc32 per record, replayed but never continued), and 3 (chained)
-READABLE_JOURNAL_VERSIONS: Final = (1, 2, 3)
+# both unchained (crc32 per record, replayed but never continued), 3 (chained) and 4 (chained, with handovers)
+READABLE_JOURNAL_VERSIONS: Final = (1, 2, 3, 4)
 SNAPSHOT_MAGIC: Final = b"PSPECSNP"
 SNAPSHOT_VERSION: Final = 3  # the version written: with the rules digest the state was computed under
 READABLE_SNAPSHOT_VERSIONS: Final = (2, 3)  # 2: with the chain head of the journal record it covers, no digest
@@ -95,6 +109,8 @@ LINK_BYTES: Final = 32
 
 # a single command is small: a longer record is refused by the writer (RecordTooLarge), so one in a file is damage
 MAX_RECORD_BYTES: Final = 1 << 24
+HANDOVER_FLAG: Final = 1 << 31  # in a record's length word (version 4): a rules handover record, not a command
+MAX_HANDOVER_BYTES: Final = 1024
 
 _RECORD_HEAD: Final = struct.Struct("<IQ")
 MAX_SEQ: Final = (1 << 64) - 1  # a record's seq is a u64 (_RECORD_HEAD), as a snapshot's (_SNAP_HEAD)
@@ -207,14 +223,49 @@ def frame_record(seq: int, payload: bytes, previous: bytes | None = None) -> byt
 
 
 def journal_header(
-    first_seq: int, schema: Mapping[str, Any], extra: Mapping[str, Any] | None = None
+    first_seq: int, schema: Mapping[str, Any], extra: Mapping[str, Any] | None = None, version: int = JOURNAL_VERSION
 ) -> bytes:
-    """The file header; ``extra`` meta (JSON values) rides along, e.g. the genesis state."""
+    """The file header; ``extra`` meta (JSON values) rides along, e.g. the genesis state.  ``version``: 4, or 3 (the
+    same records without handovers: what the build before them wrote, for tests of old stores)."""
+    if version not in (CHAINED_VERSION, HANDOVER_VERSION):
+        raise ValueError(f"a journal is written as version {CHAINED_VERSION} or {HANDOVER_VERSION}, not {version}")
     fields: dict[str, Any] = dict(extra or {})
     fields.update(first_seq=first_seq, schema=schema)
     meta = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
-    head = _FILE_HEAD.pack(JOURNAL_MAGIC, JOURNAL_VERSION, len(meta)) + meta
+    head = _FILE_HEAD.pack(JOURNAL_MAGIC, version, len(meta)) + meta
     return head + _U32.pack(_crc32(head))
+
+
+@attrs.frozen(kw_only=True)
+class Handover:
+    """A rules handover record: the commands from ``seq`` on were judged under ``rules_digest``."""
+
+    seq: int  # the first command it governs (the seq after the last command before it)
+    rules_digest: str
+    offset: int  # where the record starts
+    end_offset: int  # where it ends
+    link: bytes  # the chain head after it
+
+
+def handover_payload(rules_digest: str) -> bytes:
+    """A handover record's payload: canonical JSON naming the digest."""
+    if not (type(rules_digest) is str and rules_digest.isascii() and 0 < len(rules_digest) <= MAX_DIGEST_BYTES):
+        raise ValueError(f"a rules digest is 1 to {MAX_DIGEST_BYTES} ASCII characters")
+    return json.dumps({"rules_digest": rules_digest}, sort_keys=True, separators=(",", ":")).encode()
+
+
+def parse_handover(payload: bytes) -> str | None:
+    """The digest a handover payload names, or None if it is not one :func:`handover_payload` writes."""
+    try:
+        fields = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
+    if not (type(fields) is dict and list(fields) == ["rules_digest"]):
+        return None
+    digest = fields["rules_digest"]
+    if not (type(digest) is str and digest.isascii() and 0 < len(digest) <= MAX_DIGEST_BYTES):
+        return None
+    return digest if handover_payload(digest) == payload else None
 
 
 @attrs.frozen(kw_only=True)
@@ -232,6 +283,7 @@ class JournalScan:
     version: int = JOURNAL_VERSION
     genesis: bytes = b""  # the genesis link (version 3; empty for the unchained versions 1 and 2)
     links: tuple[bytes, ...] = ()  # the link of each record (version 3)
+    handovers: tuple[Handover, ...] = ()  # the rules handover records, in file order (version 4)
 
     @property
     def last_seq(self) -> int:
@@ -248,9 +300,19 @@ class JournalScan:
             return None
         return self.genesis if seq == self.first_seq - 1 else self.links[seq - self.first_seq]
 
+    def heads_at(self, seq: int) -> tuple[bytes, ...]:
+        """Every chain head between command ``seq`` and the next: its link, then the links of the handover records
+        written after it (a snapshot of the state after ``seq`` may be bound to any of them); empty if out of range."""
+        first = self.link_at(seq)
+        if first is None:
+            return ()
+        return (first, *(handover.link for handover in self.handovers if handover.seq == seq + 1))
+
     @property
     def head(self) -> bytes:
-        """The chain head after the last whole record."""
+        """The chain head after the last whole record (a handover record's when one is last)."""
+        if self.handovers and (not self.offsets or self.handovers[-1].offset > self.offsets[-1]):
+            return self.handovers[-1].link
         return self.links[-1] if self.links else self.genesis
 
 
@@ -284,12 +346,19 @@ def read_header(path: str, data: bytes) -> tuple[Mapping[str, Any], int]:
 
 
 def scan_records(
-    path: str, data: bytes, offset: int, first_seq: int, genesis: bytes | None = None
+    path: str,
+    data: bytes,
+    offset: int,
+    first_seq: int,
+    genesis: bytes | None = None,
+    handovers: list[Handover] | None = None,
 ) -> Iterator[tuple[int, int, bytes, bytes]]:
-    """Yield (offset, seq, payload, link) for each whole record from ``offset``.
+    """Yield (offset, seq, payload, link) for each whole command record from ``offset``.
 
     With ``genesis`` (version 3) every record's link must follow from the one before
-    (``link`` is then the record's; else empty).  Stops at a torn tail (use
+    (``link`` is then the record's; else empty).  With ``handovers`` (version 4) rules
+    handover records are read too, checked and appended to it, not yielded (without it a
+    handover record's length is damage).  Stops at a torn tail (use
     :func:`find_torn_tail` to describe it) and raises :class:`JournalCorrupt` on damage
     with data after it.
     """
@@ -310,8 +379,14 @@ def scan_records(
         length, seq = head_unpack(data, offset)
         if seq != expected:
             raise JournalCorrupt(path, offset, f"sequence gap: record has seq {seq}, expected {expected}")
-        if length > MAX_RECORD_BYTES:
-            raise JournalCorrupt(path, offset, f"record length {length} exceeds {MAX_RECORD_BYTES}")
+        handover = False
+        if length > MAX_RECORD_BYTES:  # (one compare per record: a handover's flag is beyond the limit)
+            handover = handovers is not None and length & HANDOVER_FLAG != 0
+            if handover:
+                length ^= HANDOVER_FLAG
+            if not handover or length > MAX_HANDOVER_BYTES:
+                limit = MAX_HANDOVER_BYTES if handover else MAX_RECORD_BYTES
+                raise JournalCorrupt(path, offset, f"record length {length} exceeds {limit}")
         end = offset + _HEAD_SIZE + length
         if end + trailer > size:
             return
@@ -331,6 +406,16 @@ def scan_records(
             if end + 4 == size:
                 return
             raise JournalCorrupt(path, offset, f"payload checksum mismatch in record seq {seq}")
+        if handover:
+            digest = parse_handover(payload)
+            if digest is None:
+                raise JournalCorrupt(path, offset, f"rules handover record at seq {seq} does not name a rules digest")
+            assert handovers is not None
+            handovers.append(
+                Handover(seq=seq, rules_digest=digest, offset=offset, end_offset=end + trailer, link=link)
+            )
+            offset = end + trailer
+            continue  # not a command: the next record has the same seq
         yield offset, seq, payload, link
         offset = end + trailer
         expected += 1
@@ -340,8 +425,8 @@ def _is_zero(data: bytes, offset: int) -> bool:
     return data.count(0, offset) == len(data) - offset
 
 
-def find_torn_tail(data: bytes, valid_end: int, chained: bool = True) -> TornTail | None:
-    """Describe the bytes after the last whole record, if any."""
+def find_torn_tail(data: bytes, valid_end: int, chained: bool = True, handovers: bool = False) -> TornTail | None:
+    """Describe the bytes after the last whole record, if any (``handovers``: version 4's handover records)."""
     size = len(data)
     if valid_end >= size:
         return None
@@ -352,11 +437,15 @@ def find_torn_tail(data: bytes, valid_end: int, chained: bool = True) -> TornTai
         reason = f"only {left} bytes of a {_HEAD_SIZE}-byte record header"
     else:
         length = _RECORD_HEAD.unpack_from(data, valid_end)[0]
+        kind = "record"
+        if handovers and length & HANDOVER_FLAG:
+            length ^= HANDOVER_FLAG
+            kind = "rules handover record"
         if valid_end + (_CHAINED_OVERHEAD if chained else _OVERHEAD) + length > size:
-            reason = f"record of {length} payload bytes cut short"
+            reason = f"{kind} of {length} payload bytes cut short"
         else:
             reason = (
-                "last record fails its hash-chain link"
+                f"last {kind} fails its hash-chain link"
                 if chained
                 else "last record fails its payload checksum"
             )
@@ -380,15 +469,18 @@ def read_journal(path: str) -> JournalScan:
     records: list[tuple[int, bytes]] = []
     offsets: list[int] = []
     links: list[bytes] = []
+    handovers: list[Handover] | None = [] if version >= HANDOVER_VERSION else None
     end = offset
     for record_offset, seq, payload, link in scan_records(
-        path, data, offset, first_seq, genesis if chained else None
+        path, data, offset, first_seq, genesis if chained else None, handovers
     ):
         records.append((seq, payload))
         offsets.append(record_offset)
         if chained:
             links.append(link)
         end = record_offset + overhead + len(payload)
+    if handovers:
+        end = max(end, handovers[-1].end_offset)
     return JournalScan(
         path=path,
         first_seq=first_seq,
@@ -397,10 +489,11 @@ def read_journal(path: str) -> JournalScan:
         records=tuple(records),
         offsets=tuple(offsets),
         end_offset=end,
-        torn=find_torn_tail(data, end, chained),
+        torn=find_torn_tail(data, end, chained, handovers is not None),
         version=version,
         genesis=genesis,
         links=tuple(links),
+        handovers=tuple(handovers or ()),
     )
 
 
@@ -410,9 +503,12 @@ def read_journal(path: str) -> JournalScan:
 class JournalWriter:
     """Appends records to a journal file under a :class:`SyncPolicy` (group commit)."""
 
-    def __init__(self, path: str, fd: int, next_seq: int, policy: SyncPolicy, head: bytes) -> None:
+    def __init__(
+        self, path: str, fd: int, next_seq: int, policy: SyncPolicy, head: bytes, version: int = JOURNAL_VERSION
+    ) -> None:
         self.path = path
         self._fd = fd
+        self.version = version  # the file's: version 3 is continued without handover records
         self.head = head  # the chain's link after the last appended record
         self.policy = policy
         self._group = policy.group_records
@@ -434,17 +530,18 @@ class JournalWriter:
         first_seq: int = 1,
         policy: SyncPolicy,
         extra: Mapping[str, Any] | None = None,
+        version: int = JOURNAL_VERSION,
     ) -> JournalWriter:
         """A new journal (the file must not exist): written whole under a temporary name, then renamed,
-        so a crash while creating leaves no journal rather than a headless one."""
+        so a crash while creating leaves no journal rather than a headless one (``version``: :func:`journal_header`)."""
         if os.path.exists(path):
             raise FileExistsError(path)
         if not 1 <= first_seq <= MAX_SEQ:
             raise ValueError(f"first_seq {first_seq} is outside [1, {MAX_SEQ}] (records number their seq in 64 bits)")
-        header = journal_header(first_seq, schema, extra)
+        header = journal_header(first_seq, schema, extra, version)
         write_atomically(path, header)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
-        return cls(path, fd, first_seq, policy, genesis_link(header))
+        return cls(path, fd, first_seq, policy, genesis_link(header), version)
 
     @classmethod
     def reopen(cls, scan: JournalScan, *, policy: SyncPolicy) -> JournalWriter:
@@ -467,7 +564,7 @@ class JournalWriter:
         if scan.torn is not None:
             os.ftruncate(fd, scan.end_offset)
             os.fsync(fd)
-        return cls(scan.path, fd, scan.last_seq + 1, policy, scan.head)
+        return cls(scan.path, fd, scan.last_seq + 1, policy, scan.head, scan.version)
 
     def append(self, payload: bytes) -> int:
         """Frame and buffer one record; commits when the group is full. Returns its seq.
@@ -495,6 +592,28 @@ class JournalWriter:
         pieces.append(link)
         if seq >= self._commit_at:
             self.commit()
+        return seq
+
+    def append_handover(self, rules_digest: str) -> int:
+        """Record that the commands from :attr:`next_seq` on are judged under ``rules_digest``: the buffered records
+        are committed, then the handover record is written in one ``write(2)`` and fsynced whatever the policy (a
+        command appended after it never reaches the device without it).  Returns the seq it governs from.
+
+        Only a version-4 journal has handover records (:class:`JournalError` for another)."""
+        if self.version < HANDOVER_VERSION:
+            raise JournalError(self.path, 8, f"journal version {self.version} cannot record a rules handover")
+        payload = handover_payload(rules_digest)
+        self.commit()
+        seq = self.next_seq
+        try:
+            head = _pack_head(len(payload) | HANDOVER_FLAG, seq)
+        except struct.error:
+            raise JournalFull(self.path, 0, f"seq {seq} is outside [0, {MAX_SEQ}]: no handover recorded") from None
+        link = next_link(self.head, head, payload)
+        _write_all(self._fd, b"".join((head, _pack_u32(_crc32(head)), payload, link)))
+        os.fsync(self._fd)
+        self._writes_since_fsync = 0
+        self.head = link
         return seq
 
     def commit(self) -> int:

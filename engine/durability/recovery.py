@@ -22,10 +22,13 @@ and replays the commands after it.  Engine state goes through the
 registry-only state codec both ways; no byte of a file is ever unpickled.  The state hash after recovery
 equals the hash of the same commands run without a crash (the kill test).
 
-Commands are replayed only under the rules that judged them (review21_3): the
-snapshot recovery starts from (else the journal header) names its rules digest,
-and a tail judged under another one is refused (:class:`RulesMismatch`); see
-:func:`check_rules` and docs/durability.md.
+Commands are replayed only under the rules that judged them (review21_3, dur22):
+a version-4 journal records them (its header's digest, then a handover record
+each time a build of other rules took the store over), and a command whose
+segment names another digest is refused (:class:`RulesMismatch`, naming its seq
+and both digests); in a version-3 journal the snapshot recovery starts from
+(else the header) names them.  See :func:`check_segments`, :func:`check_rules`
+and docs/durability.md.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from perpspec.engine.durability.codec import (
     encode_state,
 )
 from perpspec.engine.durability.journal import (
+    HANDOVER_VERSION,
     MAX_RECORD_BYTES,
     JournalCorrupt,
     JournalError,
@@ -144,7 +148,7 @@ def bind_snapshot(snapshot: Snapshot, path: str, scan: JournalScan) -> None:
         raise SnapshotCorrupt(
             path, 10, f"snapshot seq {snapshot.seq} is older than the journal's first record"
         )
-    if snapshot.chain_head != expected:
+    if snapshot.chain_head not in scan.heads_at(snapshot.seq):  # the record's link, or a handover's after it
         where = (
             "its genesis"
             if snapshot.seq == scan.first_seq - 1
@@ -212,8 +216,9 @@ class RecoveryReport:
     event_hash: str  # hash of the replayed events (over the tail only when a snapshot was used)
     torn: TornTail | None
     problems: tuple[str, ...]  # damaged snapshots skipped, with their errors
-    # the rules digest recorded for the state recovery started from (the snapshot's, else the journal header's) and so
-    # for the commands after it: None for a store from before digests (DurableExchange.open hands over when it is not
+    # the rules digest the journal's next command would be judged under: a version-4 journal's last handover record's
+    # (else its header's); for version 3, the one recorded for the state recovery started from (the snapshot's, else
+    # the journal header's); None for a store from before digests (DurableExchange.open hands over when it is not
     # this build's)
     rules_digest: str | None = None
 
@@ -301,14 +306,18 @@ def replay(
 
 
 class RulesMismatch(JournalError):
-    """Commands that would be replayed under other rules than the ones that judged them when they ran."""
+    """Commands that would be replayed under other rules than the ones that judged them when they ran
+    (``seq``: the first of them)."""
 
-    def __init__(self, path: str, written: str, running: str, what: str) -> None:
+    def __init__(
+        self, path: str, written: str, running: str, what: str, seq: int | None = None, offset: int = 0
+    ) -> None:
         self.written = written
         self.running = running
+        self.seq = seq
         super().__init__(
             path,
-            0,
+            offset,
             f"{what} were judged under rules digest {written} and this build runs {running}: replaying them here "
             "would give outcomes no client was told of. Replay the store with the build that wrote it (and take a "
             "snapshot at its last seq there: this build then continues from that snapshot without replaying), or "
@@ -325,14 +334,22 @@ def journal_rules_digest(scan: JournalScan) -> str | None:
 
 
 def check_rules(
-    path: str, written: str | None, running: str, commands: int, after_seq: int, *, override: bool = False
+    path: str,
+    written: str | None,
+    running: str,
+    commands: int,
+    after_seq: int,
+    *,
+    override: bool = False,
+    what: str | None = None,
+    offset: int = 0,
 ) -> list[str]:
     """May ``commands`` commands after ``after_seq``, judged under ``written``, be replayed by a build running
     ``running``?  The problem lines to report, or :class:`RulesMismatch` (a known, different digest; with
     ``override``, a problem line instead: a replay tool's explicit choice, never silent)."""
     if commands == 0 or written == running:
         return []
-    what = f"the journal's {commands} commands after seq {after_seq}"
+    what = what or f"the journal's {commands} commands after seq {after_seq}"
     if written is None:
         return [
             f"rules unknown: {what} were written before stores recorded their rules digest; they are judged by "
@@ -340,7 +357,68 @@ def check_rules(
         ]
     if override:
         return [f"rules differ (overridden): {what} were judged under {written} and were replayed under {running}"]
-    raise RulesMismatch(path, written, running, what)
+    raise RulesMismatch(path, written, running, what, after_seq + 1, offset)
+
+
+@attrs.frozen(kw_only=True)
+class RulesSegment:
+    """Commands ``first_seq``..``last_seq`` of a journal, judged under ``rules_digest`` (None: unknown), as
+    ``source`` records (the header, or a handover record)."""
+
+    first_seq: int
+    last_seq: int
+    rules_digest: str | None
+    source: str
+
+
+def rules_segments(scan: JournalScan) -> tuple[list[RulesSegment], str | None]:
+    """Which rules judged which commands, as the journal records it: the header's digest from its first seq, each
+    handover record's from its seq (a later record at the same seq wins: the earlier governed no command); and
+    the digest its next command would be judged under.  A journal before version 4 has no handover records: the
+    header's digest is its only record."""
+    cuts = [(scan.first_seq, journal_rules_digest(scan), "the journal header")]
+    cuts += [
+        (handover.seq, handover.rules_digest, f"the rules handover record at byte offset {handover.offset}")
+        for handover in scan.handovers
+    ]
+    segments = []
+    for index, (first, digest, source) in enumerate(cuts):
+        last = cuts[index + 1][0] - 1 if index + 1 < len(cuts) else scan.last_seq
+        if last >= first:
+            segments.append(RulesSegment(first_seq=first, last_seq=last, rules_digest=digest, source=source))
+    return segments, cuts[-1][1]
+
+
+def segment_rules(scan: JournalScan, seq: int) -> str | None:
+    """The rules digest the journal records for command ``seq`` (its header's, else the last handover before it)."""
+    digest = journal_rules_digest(scan)
+    for handover in scan.handovers:
+        if handover.seq <= seq:
+            digest = handover.rules_digest
+    return digest
+
+
+def check_segments(scan: JournalScan, running: str, after_seq: int, *, override: bool = False) -> list[str]:
+    """:func:`check_rules` for every segment (:func:`rules_segments`) of the commands after ``after_seq``:
+    :class:`RulesMismatch` names the first command a segment of other rules would replay, its segment's digest
+    and this build's."""
+    problems: list[str] = []
+    for segment in rules_segments(scan)[0]:
+        first = max(segment.first_seq, after_seq + 1)
+        count = segment.last_seq - first + 1
+        if count <= 0:
+            continue
+        what = None  # the whole tail under the header's digest: as a version-3 journal says it
+        if segment.source != "the journal header" or segment.last_seq != scan.last_seq:
+            what = (
+                f"the journal's {count} commands after seq {first - 1} (seq {first} to {segment.last_seq}, their "
+                f"rules recorded by {segment.source})"
+            )
+        problems += check_rules(
+            scan.path, segment.rules_digest, running, count, first - 1, override=override, what=what,
+            offset=scan.offsets[first - scan.first_seq] if what else 0,  # the first record refused
+        )
+    return problems
 
 
 def genesis_meta(engine: Engine) -> dict[str, str]:
@@ -402,10 +480,12 @@ def recover(
     A whole snapshot of another journal (:class:`SnapshotForeign`) is always an error:
     nothing is loaded.
 
-    The tail is replayed only under the rules that judged it: the snapshot's rules digest
-    (the journal header's with no snapshot) must be this build's, or :class:`RulesMismatch`
-    (``other_rules``: replayed anyway, with a problem line); an unknown one (a store from
-    before digests) is replayed with a problem line.  Nothing replayed, nothing checked.
+    The tail is replayed only under the rules that judged it, or :class:`RulesMismatch`
+    (``other_rules``: replayed anyway, with a problem line): in a version-4 journal, every
+    command's segment (the header's digest, then each handover record's) must be this build's;
+    in version 3, the snapshot's rules digest (the journal header's with no snapshot).  An
+    unknown one (a store from before digests) is replayed with a problem line.  Nothing
+    replayed, nothing checked.
     """
     scan = read_journal(journal_path)
     running = build_rules_digest()
@@ -450,8 +530,11 @@ def recover(
             )
         exchange = genesis_engine(scan)
     after = used[0] if used[1] is not None else scan.first_seq - 1
-    tail = scan.last_seq - after
-    problems.extend(check_rules(journal_path, written, running, tail, after, override=other_rules))
+    if scan.version >= HANDOVER_VERSION:  # the journal records the rules of every command: each segment checked
+        problems.extend(check_segments(scan, running, after, override=other_rules))
+        written = rules_segments(scan)[1]
+    else:  # version 3: the snapshot's digest (else the header's) for the whole tail
+        problems.extend(check_rules(journal_path, written, running, scan.last_seq - after, after, override=other_rules))
     replayed, events, rejected, event_hash = replay(scan, codec, exchange, used[0], on_events)
     report = RecoveryReport(
         snapshot_seq=used[0],
@@ -535,6 +618,7 @@ class DurableExchange:
             cleaned = remove_stale_temporaries(directory)
             journal_path = os.path.join(directory, JOURNAL_NAME)
             report: RecoveryReport | None = None
+            computed_under: str | None = None  # the rules that computed the recovered state (when none replayed)
             if not os.path.exists(journal_path):
                 exchange = make_exchange()
                 writer = JournalWriter.create(
@@ -543,6 +627,9 @@ class DurableExchange:
             else:
                 snapshots = [path for _, path in list_snapshots(directory)]
                 exchange, report, scan = recover(journal_path, codec, snapshots)
+                computed_under = report.rules_digest
+                if scan.version >= HANDOVER_VERSION:  # its last command's segment (a handover may follow it)
+                    computed_under = segment_rules(scan, scan.last_seq)
                 if dict(scan.schema) != codec.schema:
                     # records are laid out by the header's schema (class index, field positions):
                     # appending this build's records under another header would make them undecodable
@@ -571,20 +658,33 @@ class DurableExchange:
         durable._lock_fd = lock_fd
         running = build_rules_digest()
         if report is not None and report.rules_digest != running:
-            # the handover: the commands appended from here on are judged by this build's rules, which neither the
-            # journal header nor the newest snapshot names; a snapshot at the last seq under this build's digest
-            # says so, so the next recovery replays them (and only them) under the rules that judged them
-            if exchange.halted:
-                note = "the recovered engine is halted: no snapshot records this build's rules digest"
-            else:
-                computed = "this build's rules" if report.replayed else describe(report.rules_digest)
-                written = os.path.basename(durable.snapshot())
-                note = (
-                    f"rules handover: the state at seq {writer.next_seq - 1} was computed under {computed}; "
-                    f"snapshot {written} records this build's {running}, under which the commands after it are judged"
-                )
-            report = attrs.evolve(report, problems=(*report.problems, note))
+            try:
+                report = attrs.evolve(report, problems=(*report.problems, durable._hand_over(report, running, computed_under)))
+            except BaseException:
+                durable.close()
+                raise
         return durable, report
+
+    def _hand_over(self, report: RecoveryReport, running: str, computed_under: str | None) -> str:
+        """The handover: the commands appended from here on are judged by this build's rules, which the journal
+        does not name for its next command.  A version-4 journal records it (a handover record, fsynced before any
+        command is appended: every later reader replays those commands only under these rules, and from genesis
+        refuses the segments of other rules); then a snapshot at the last seq under this build's digest, so the
+        next recovery replays only the commands judged under it (version 3 has only the snapshot: a store taken
+        B → C → B is replayed from genesis under B without noticing).  The report's problem line."""
+        seq = self.writer.next_seq - 1
+        recorded = ""
+        if self.writer.version >= HANDOVER_VERSION:
+            self.writer.append_handover(running)
+            recorded = f"the journal records it from seq {seq + 1} on; "
+        if self.exchange.halted:
+            return f"the recovered engine is halted: {recorded}no snapshot records this build's rules digest"
+        computed = "this build's rules" if report.replayed else describe(computed_under)
+        written = os.path.basename(self.snapshot())
+        return (
+            f"rules handover: the state at seq {seq} was computed under {computed}; {recorded}snapshot {written} "
+            f"records this build's {running}, under which the commands after it are judged"
+        )
 
     @property
     def committed_seq(self) -> int:
@@ -677,6 +777,7 @@ __all__ = [
     "RecoveryReport",
     "RulesMismatch",
     "check_rules",
+    "check_segments",
     "command_codec",
     "decode_engine",
     "encode_engine",
@@ -685,4 +786,5 @@ __all__ = [
     "list_snapshots",
     "recover",
     "replay",
+    "rules_segments",
 ]

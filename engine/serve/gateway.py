@@ -32,10 +32,9 @@ from perpspec.engine.durability.recovery import (
     JOURNAL_NAME,
     DurableExchange,
     RecoveryReport,
-    check_rules,
+    check_segments,
     command_codec,
     genesis_engine,
-    journal_rules_digest,
 )
 from perpspec.engine.durability.rules_id import build_rules_digest
 from perpspec.engine.serve.hub import Hub
@@ -171,10 +170,12 @@ def rejection(events: Sequence[Event]) -> Rejected | None:
 def rebuild_views(journal: str, views: Views) -> None:
     """Replay the whole journal from its genesis into ``views`` (the commands and their events).
 
-    Only under the rules that judged them: a journal written under another rules digest is refused
-    (:class:`RulesMismatch`; a store from before digests is replayed, as its recovery reports)."""
+    Only under the rules that judged them: a journal with commands written under another rules digest is refused
+    (:class:`RulesMismatch`, naming the first such seq: the header's digest, or in version 4 a handover record's,
+    e.g. the segment another build judged in a store taken B → C → B; a store from before digests is replayed, as
+    its recovery reports)."""
     scan = read_journal(journal)
-    check_rules(journal, journal_rules_digest(scan), build_rules_digest(), len(scan.records), scan.first_seq - 1)
+    check_segments(scan, build_rules_digest(), scan.first_seq - 1)
     codec = command_codec()
     codec.use_writer_schema(scan.schema)
     engine = genesis_engine(scan)
