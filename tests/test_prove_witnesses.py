@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from perpspec.proofs import witnesses
-from perpspec.proofs.prover import Lemma, Prover, Status
+from perpspec.proofs.prover import Lemma, ProofResult, Prover, Status
 from perpspec.proofs.rulebook_status import dependency_files
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _prove(goal_of, offered, assume_of=lambda x, y: [x > 0]):  # type: ignore[no-untyped-def]
+def _positive_x(x: Any, y: Any) -> list[Any]:
+    return [x > 0]
+
+
+def _prove(
+    goal_of: Callable[[Any, Any], Any],
+    offered: list[dict[str, int]],
+    assume_of: Callable[[Any, Any], list[Any]] = _positive_x,
+) -> ProofResult:
     with witnesses.offering(tuple(offered)), Prover(timeout_ms=5_000) as prover:
         x, y = prover.symbol("x"), prover.symbol("y")
         for index, condition in enumerate(assume_of(x, y)):
