@@ -412,8 +412,8 @@ class Prover:
         self._vacuity = None
 
     def _candidates(self) -> tuple[Mapping[str, int], ...]:
-        """The witness given with :meth:`witness`, else the stored ones offered (:mod:`proofs.witnesses`)."""
-        return (self._witness,) if self._witness else self._offered
+        """The witness given with :meth:`witness` (if any), then the stored ones offered (:mod:`proofs.witnesses`)."""
+        return ((self._witness,) if self._witness else ()) + tuple(self._offered)
 
     def _bindings(self, values: Mapping[str, int]) -> list[tuple[z3.ArithRef, z3.IntNumRef]]:
         """``values`` of the declared symbols (a name the proof did not declare is ignored)."""

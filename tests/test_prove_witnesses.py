@@ -117,3 +117,13 @@ def test_a_damaged_file_offers_nothing(tmp_path: Path) -> None:
 def test_the_stored_witnesses_are_in_every_obligations_dependency_key() -> None:
     assert witnesses.WITNESS_FILE.exists()
     assert witnesses.WITNESS_FILE in dependency_files(ROOT, "proofs.obligations_core")
+
+
+def test_a_stored_counterexample_is_tried_after_a_given_witness_that_does_not_refute() -> None:
+    with witnesses.offering(({"x": 3, "y": -1},)), Prover(timeout_ms=5_000) as prover:
+        x, y = prover.symbol("x"), prover.symbol("y")
+        prover.assume(x > 0, "x positive")
+        prover.witness(x=1, y=1)  # satisfies the assumptions, not a counterexample
+        result = prover.prove(x * y > 0, "product positive")
+    assert result.counterexample is not None
+    assert (result.status, dict(result.counterexample.values)) == (Status.REFUTED, {"x": 3, "y": -1})
