@@ -8,7 +8,7 @@ SHA-256 of the obligation's id, the solver timeout, the Python version and
 :func:`proofs.rulebook.obligation_key` of the module that defines it (its
 import closure in ``rules/`` and ``proofs/``, the prover, every instrument
 file, the files its modules list in a ``DEPENDS_ON`` tuple of globs
-(:mod:`proofs.obligations_specialised` reads the emitted kernels), the Z3
+(:mod:`proofs.obligations_specialised` reads the emitted kernels, :mod:`proofs.witnesses` the stored witnesses), the Z3
 version: :func:`proofs.rulebook_status.dependency_files`, the same list the
 rulebook's stored run is keyed by).  Only PROVED and REFUTED results are stored — an UNKNOWN
 (a timeout depends on the machine), a VACUOUS result or a crash always runs

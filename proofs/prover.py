@@ -12,7 +12,10 @@ An obligation reads::
 :meth:`Prover.prove` decides, in order:
 
 1. the assumptions are **satisfiable** — otherwise the proof would hold for
-   nothing and the result is ``VACUOUS`` (a failure);
+   nothing and the result is ``VACUOUS`` (a failure); a witness (given with
+   :meth:`Prover.witness`, else one stored for the obligation, :mod:`proofs.witnesses`)
+   at which every assumption evaluates to true shows it without the solver, and one
+   at which the goal evaluates to false is a counterexample;
 2. ``assumptions ∧ ¬(goal ∧ every division side condition)`` is unsatisfiable
    (decided as two queries, ``assumptions ∧ ¬goal`` and ``assumptions ∧ ¬(every
    side condition)``: the same statement, often far faster than the one query)
@@ -59,6 +62,7 @@ from typing import Any, TypeVar
 import attrs
 import z3
 
+from perpspec.proofs import witnesses
 from perpspec.proofs.abstraction import LinearAbstraction, has_nonlinear
 from perpspec.proofs.abstraction import is_nonlinear as is_nonlinear  # re-exported (tests, callers)
 from perpspec.proofs.abstraction import linear_abstraction as linear_abstraction
@@ -216,7 +220,7 @@ class Lemma:
         return _LEMMA_RESULTS[key]
 
     def _prove(self, timeout_ms: int) -> ProofResult:
-        with Prover(timeout_ms) as prover:
+        with witnesses.for_lemma(self.name), Prover(timeout_ms) as prover:  # its own witnesses, not the obligation's
             arguments = [prover.symbol(name) for name in self.params]
             prover.assume(self.premise(*arguments), f"{self.name} premise")
             if self.hints is not None:
@@ -240,6 +244,7 @@ class Prover:
         self.lemmas: dict[str, Lemma] = {}  # lemmas used as assumptions: proved before any goal
         self._lemma_results: dict[str, ProofResult] = {}
         self._witness: dict[str, int] = {}
+        self._offered = witnesses.offered()  # stored witnesses of the running obligation (proofs/witnesses.py)
         self._vacuity: tuple[int, z3.CheckSatResult] | None = None  # (assumptions checked, result)
         self._instances: list[tuple[z3.BoolRef, z3.BoolRef]] = []  # (premise, conclusion) of lemmas used
         self._nonlinear: dict[int, tuple[z3.ExprRef, bool]] = {}  # has_nonlinear's memo (assumptions recur)
@@ -406,29 +411,50 @@ class Prover:
         self._witness = dict(values)
         self._vacuity = None
 
-    def _witness_bindings(self) -> list[tuple[z3.ArithRef, z3.IntNumRef]]:
-        """The witness's values of the declared symbols (a name the proof did not declare is ignored)."""
-        return [
-            (self.symbols[name].term, z3.IntVal(value)) for name, value in self._witness.items() if name in self.symbols
-        ]
+    def _candidates(self) -> tuple[Mapping[str, int], ...]:
+        """The witness given with :meth:`witness` (if any), then the stored ones offered (:mod:`proofs.witnesses`)."""
+        return ((self._witness,) if self._witness else ()) + tuple(self._offered)
 
-    def _witness_satisfies(self) -> bool:
-        if not self._witness:
-            return False
-        bindings = self._witness_bindings()
+    def _bindings(self, values: Mapping[str, int]) -> list[tuple[z3.ArithRef, z3.IntNumRef]]:
+        """``values`` of the declared symbols (a name the proof did not declare is ignored)."""
+        return [(self.symbols[name].term, z3.IntVal(value)) for name, value in values.items() if name in self.symbols]
+
+    def _satisfies(self, values: Mapping[str, int]) -> bool:
+        """Whether every assumption evaluates to true at ``values`` (exact: numerals only, by z3's simplifier)."""
+        bindings = self._bindings(values)
         return all(
             z3.is_true(z3.simplify(z3.substitute(condition, *bindings))) for _, condition in self.assumptions
         )
+
+    def _satisfying_witness(self) -> Mapping[str, int] | None:
+        """The first candidate witness at which every assumption holds (None: the solver must decide)."""
+        return next((values for values in self._candidates() if self._satisfies(values)), None)
+
+    def _witness_satisfies(self) -> bool:
+        return self._satisfying_witness() is not None
+
+    def _record_witness(self, model: z3.ModelRef) -> None:
+        """While recording (:mod:`proofs.witnesses`): keep ``model``'s values of the symbols if they check."""
+        values = {name: _evaluate(model, symbol.term) for name, symbol in self.symbols.items()}
+        if self._satisfies(values):
+            witnesses.record(values)
 
     def check_assumptions(self) -> z3.CheckSatResult:
         """Satisfiability of the assumptions alone (sat is required for a meaningful proof).
 
         Decided once per set of assumptions (they only grow): several goals proved under the
-        same ones share the check.
+        same ones share the check.  A witness (given, or stored) at which every assumption
+        evaluates to true decides it without the solver.
         """
         count = len(self.assumptions)
         if self._vacuity is None or self._vacuity[0] != count:
-            self._vacuity = (count, z3.sat if self._witness_satisfies() else self._check()[0])
+            if self._witness_satisfies():
+                outcome = z3.sat
+            else:
+                outcome, solver = self._check()
+                if outcome == z3.sat and solver is not None and witnesses.recording():
+                    self._record_witness(solver.model())
+            self._vacuity = (count, outcome)
         return self._vacuity[1]
 
     def prove(self, goal: BoolLike, label: str) -> ProofResult:
@@ -445,9 +471,9 @@ class Prover:
             return attrs.evolve(failed_lemma, label=label, detail=detail)
         goal_term = bool_term_of(goal)
         sides = self._distinct_side_conditions()
-        refuted_at_witness = self._witness_refutation(goal_term, sides)
+        refuted_at_witness, at = self._witness_refutation(goal_term, sides)
         if refuted_at_witness:
-            values = {name: value for name, value in self._witness.items() if name in self.symbols}
+            values = {name: value for name, value in at.items() if name in self.symbols}
             counterexample = Counterexample(values=values, text=self.render(values))
             return self._result(label, Status.REFUTED, started, refuted_at_witness, counterexample)
         if self._follows_from_lemmas(goal_term):
@@ -470,6 +496,8 @@ class Prover:
                 continue
             if outcome == z3.sat:
                 model = solver.model()
+                if witnesses.recording():
+                    self._record_witness(model)
                 detail = "goal violated" if is_goal else self._refutation_detail(model, goal_term)
                 return self._result(label, Status.REFUTED, started, detail, self.decode(model))
             if outcome != z3.unsat and unknown is None:
@@ -495,22 +523,23 @@ class Prover:
             return self._result(label, Status.UNKNOWN, started, self._reason(*unknown))
         return self._result(label, Status.PROVED, started, detail)
 
-    def _witness_refutation(self, goal_term: z3.BoolRef, sides: list[z3.BoolRef]) -> str:
-        """Why the witness (:meth:`witness`) refutes the goal ("" when there is none or it does not).
+    def _witness_refutation(self, goal_term: z3.BoolRef, sides: list[z3.BoolRef]) -> tuple[str, Mapping[str, int]]:
+        """Why a witness (:meth:`witness`, else a stored one) refutes the goal, and the witness ("" when none does).
 
         The witness must satisfy every assumption; the goal, or a division side condition, must
         then evaluate to false at it.  A concrete counterexample checked by evaluation: no search.
         """
-        if not self._witness_satisfies():
-            return ""
-        if self._evaluates_false(goal_term):
-            return "goal violated (at the given witness)"
-        if any(self._evaluates_false(side) for side in sides):
-            return "division by zero (at the given witness)"
-        return ""
+        for values in self._candidates():
+            if not self._satisfies(values):
+                continue
+            if self._evaluates_false(goal_term, values):
+                return "goal violated (at the given witness)", values
+            if any(self._evaluates_false(side, values) for side in sides):
+                return "division by zero (at the given witness)", values
+        return "", {}
 
-    def _evaluates_false(self, condition: z3.BoolRef) -> bool:
-        return bool(z3.is_false(z3.simplify(z3.substitute(condition, *self._witness_bindings()))))
+    def _evaluates_false(self, condition: z3.BoolRef, values: Mapping[str, int]) -> bool:
+        return bool(z3.is_false(z3.simplify(z3.substitute(condition, *self._bindings(values)))))
 
     def _distinct_side_conditions(self) -> list[z3.BoolRef]:
         """The division side conditions, each term once (the same divisor is often met many times)."""

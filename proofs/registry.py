@@ -28,6 +28,7 @@ from typing import Literal
 
 import attrs
 
+from perpspec.proofs import witnesses
 from perpspec.proofs.prover import ProofResult, Status, timeout_override
 
 Expectation = Literal["proved", "refuted"]
@@ -140,10 +141,13 @@ def discover() -> list[Obligation]:
 
 
 def run_obligation(obligation: Obligation, timeout_ms: int | None = None) -> Outcome:
-    """Run one obligation; ``timeout_ms`` (if given) overrides the obligation's own timeout."""
+    """Run one obligation; ``timeout_ms`` (if given) overrides the obligation's own timeout.
+
+    Its provers are offered the obligation's stored witnesses (:mod:`proofs.witnesses`): checked by
+    evaluation, they spare solver queries and never change a result's status."""
     effective = timeout_ms if timeout_ms is not None else obligation.timeout_ms
     try:
-        with timeout_override(effective):
+        with timeout_override(effective), witnesses.for_obligation(obligation.id):
             result = obligation.run()
     except Exception as error:  # an obligation that crashes is a failure, reported, not fatal
         detail = "".join(traceback.format_exception_only(type(error), error)).strip()
