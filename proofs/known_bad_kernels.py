@@ -386,6 +386,16 @@ def compute_settlement_fee_charged_unfloored(fee: int, pool_equity: int) -> int:
     return min_(fee, pool_equity)
 
 
+def compute_settlement_shortfall_unfloored(fund: int, held_pnl: int) -> int:
+    """KNOWN-BAD SET-007: ``−(fund + held PnL)`` without the floor at zero: a negative deposit named."""
+    return -(fund + held_pnl)
+
+
+def compute_settlement_shortfall_one_short(fund: int, held_pnl: int) -> int:
+    """KNOWN-BAD SET-007: the deposit named one short of what the fund lacks."""
+    return max_(0, -(fund + held_pnl) - 1)
+
+
 def check_transfer_margin_with_profit(is_cross: bool, pos_cross: int, unrealised_pnl: int, amount: int, available: int) -> object | None:
     """KNOWN-BAD MRG-063: removable margin counts unrealised profit (``pos_cross + pnl``)."""
     if is_cross:

@@ -14,6 +14,7 @@ symbolic data (the median's ``k`` is a stated bound).
   left) and never cancels an order of a funded account (up to 4 orders);
 * **SET-006** the settlement fee charged is within [0, fee], never takes a pool
   at or above zero below it, and is the whole fee when the pool can bear it;
+* **SET-007** the insurance deposit a refused Settle names is exact (enough, and the least that is);
 * **FND-012** the next funding instant is on the grid, strictly after now and
   at most one interval later; **FND-017** the daily interest is the fixed rate or
   quote − base; **MRK-014** a new session moves the band's centre and nothing else; **IDX-007** fresh ⇔ a price younger than the
@@ -351,6 +352,23 @@ def prove_settlement_fee_charged(charged_of: Callable[[int, int], int]) -> Proof
         )
 
 
+def prove_settlement_shortfall(shortfall_of: Callable[[int, int], int]) -> ProofResult:
+    """SET-007: the deposit the refusal names is exact: ≥ 0, enough (fund + held PnL + it ≥ 0), and no more than needed."""
+    with Prover() as prover:
+        fund, held = prover.symbol("fund"), prover.symbol("held_pnl")
+        prover.assume(fund >= 0, "INV-INSURANCE-NONNEG: the fund is ≥ 0")
+        shortfall = shortfall_of(fund, held)
+        return prover.prove_all(
+            [
+                (shortfall >= 0, "the deposit named is ≥ 0 (INS-006 takes no negative deposit)"),
+                (fund + held + shortfall >= 0, "a deposit of it lets the fund bear the held loss"),
+                (or_(shortfall == 0, fund + held + shortfall - 1 < 0), "one less does not (the amount is exact)"),
+                (_iff(shortfall == 0, fund + held >= 0), "nothing is asked when the fund bears it"),
+            ],
+            "SET-007",
+        )
+
+
 # --------------------------------------------------------------------------- clocks, freshness, median
 
 
@@ -475,6 +493,13 @@ def _register() -> None:
          p(prove_settlement_fee_charged, bad.compute_settlement_fee_charged_uncapped), expect="refuted")
     _add("SET-006/unfloored", "SET-006", no_neg, "min(fee, equity): an owing pool is paid a negative fee.",
          p(prove_settlement_fee_charged, bad.compute_settlement_fee_charged_unfloored), expect="refuted")
+    _add("SET-007/exact-deposit", "SET-007", "INV-INSURANCE-NONNEG", "The DepositInsurance a refused Settle names is "
+         "≥ 0, lets the fund bear the held close-outs' loss at the settlement price, and is the least that does.",
+         p(prove_settlement_shortfall, settlement.compute_settlement_shortfall))
+    _add("SET-007/unfloored", "SET-007", "INV-INSURANCE-NONNEG", "−(fund + held PnL): a negative deposit named when the fund bears it.",
+         p(prove_settlement_shortfall, bad.compute_settlement_shortfall_unfloored), expect="refuted")
+    _add("SET-007/one-short", "SET-007", "INV-INSURANCE-NONNEG", "the deposit named one short (−(fund + held PnL) − 1).",
+         p(prove_settlement_shortfall, bad.compute_settlement_shortfall_one_short), expect="refuted")
     for symbol in SYMBOLS:
         _add(f"MRG-065/exact/{symbol}", "MRG-065", exact, "Leverage accepted exactly when 0 (cross) or within [0.01x, the tier's maximum].",
              p(prove_leverage, symbol, margin.check_leverage))

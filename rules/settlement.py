@@ -23,6 +23,11 @@ are exact per lot), so Σ(Δwallet − Δcost) = −Σ fees = −Δfee pool (pro
 each moves exactly its value at the settlement price — for any position).  With
 SET-006 the fee charged replaces the fee on both sides: the fee pool receives
 exactly what the wallets pay.
+
+SET-007: the liquidation engine's held close-outs settle into the insurance
+fund at the settlement price; while the fund cannot bear their loss the
+settlement is refused and the refusal names the exact ``DepositInsurance``
+that lets it through (:func:`compute_settlement_shortfall`).
 """
 
 from __future__ import annotations
@@ -172,6 +177,30 @@ def check_settlement_ready(
             detail=f"account {pools_below_maintenance[0]} is below maintenance at the settlement price",
         )
     return None
+
+
+def compute_settlement_shortfall(fund: int, held_pnl: int) -> int:
+    """SET-007: what the insurance fund lacks to settle what the liquidation engine holds: ``max(0, −(fund + held_pnl))``.
+
+    ``fund`` is the settlement currency's insurance fund, ``held_pnl`` the sum of
+    the held close-outs' PnLs at the settlement price (SET-003 closes each into
+    the fund).  Settlement is refused (``InsuranceShortfall``) while it is > 0,
+    and the refusal names it: a ``DepositInsurance`` of exactly this amount
+    (INS-006) lets the same ``Settle`` through, one less does not.  Nothing else
+    can: after expiry the contract's book does not trade (the held close-out
+    cannot fill) and ADL-003 never deleverages a position that would lose at the
+    bankruptcy price, so when every opposite position entered beyond it the
+    waterfall cannot reduce the hold (redteam27_1).  Why not a haircut of the
+    opposite side's settlement profits [I]: the profit that paid for the
+    bankrupt position's loss beyond its margin may already have been realised
+    by an account that is flat now (redteam27_1: the opposite side's total
+    profit at the settlement price is 0 against a shortfall of 7,650 XBt), so
+    no conservation argument makes the remaining holders' profits cover it;
+    who bears it then — the exchange, the holders still open, the losers — is
+    the committee's decision, not the engine's.
+    """
+    # the exact amount: fund + held_pnl + shortfall ≥ 0, and any smaller deposit leaves it < 0
+    return max_(0, -(fund + held_pnl))
 
 
 @concrete

@@ -35,6 +35,7 @@ from perpspec.rules.settlement import (
     check_settlement_ready,
     compute_position_settlement,
     compute_settlement_fee_charged,
+    compute_settlement_shortfall,
 )
 
 
@@ -226,8 +227,14 @@ class Prices:
             return Rej(reason, f"{hold.detail} (SET-005)")
         held = [p for p in self.waterfall.pending if p.symbol == symbol and p.qty != 0]
         held_pnl = [apply_fill(inst, Position(qty=p.qty, cost=p.cost), -p.qty, price)[1] for p in held]
-        if self.ledger.insurance_funds.get(asset, 0) + sum(held_pnl) < 0:
-            return Rej(Reason.INSURANCE_SHORTFALL, "the fund cannot bear the held positions' loss: run the waterfall")
+        fund = self.ledger.insurance_funds.get(asset, 0)
+        shortfall = compute_settlement_shortfall(fund, sum(held_pnl))
+        if shortfall > 0:  # SET-007: nothing in the engine can reduce the hold after expiry; the refusal names the remedy
+            return Rej(
+                Reason.INSURANCE_SHORTFALL,
+                f"the held close-outs lose {-sum(held_pnl)} {asset} at the settlement price, the fund holds {fund}: "
+                f"a DepositInsurance of {shortfall} {asset} lets this Settle through (SET-007)",
+            )
         self.market.settled[symbol] = price
         for order_id in sorted(self.registry.live_orders):
             order = self.registry.live_orders[order_id]
