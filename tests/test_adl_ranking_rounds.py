@@ -44,10 +44,10 @@ def watch_waterfalls(patch: pytest.MonkeyPatch) -> Watch:
     watch = Watch()
     run, init, note, refresh = Waterfall.run, AdlRanking.__init__, AdlRanking.note, Risk.refresh_index
 
-    def watched_run(self: Waterfall, inst: Any) -> None:
+    def watched_run(self: Waterfall, inst: Any, **options: Any) -> None:
         watch.running, watch.ranking, watch.noted = True, None, set()
         try:
-            run(self, inst)
+            run(self, inst, **options)
         finally:
             watch.running = False
 
