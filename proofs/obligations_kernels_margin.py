@@ -353,9 +353,12 @@ def prove_isolated_margin_after_fill(kernel: Callable[..., int]) -> ProofResult:
                 implies(new_qty != 0, from_wallet <= ite(unallocated > own, unallocated - own, 0)),  # what it holds
                 # the premium, the loss the pool cannot pay, and a short pool's closed part's share of its deficit
                 implies(new_qty != 0, from_wallet <= premium - unpaid + closed_part),
-                implies(new_qty != 0, from_wallet <= room),  # never beyond MRG-050's available and the fill's return
-                # so what the pool draws never takes MRG-050's available below zero, nor lower when it was
-                implies(and_(new_qty != 0, from_wallet > 0), available_after >= ite(available < 0, available, 0)),
+                # never beyond MRG-050's available and the fill's return, but for the premium (from the free wallet,
+                # as LIQ-040 models it: redteam29_1/4)
+                implies(new_qty != 0, from_wallet <= room + premium),
+                # so what a fill without a premium draws never takes MRG-050's available below zero, nor lower
+                implies(all_of(new_qty != 0, from_wallet > 0, premium == 0),
+                        available_after >= ite(available < 0, available, 0)),
                 implies(flips, margin_after >= new_req),  # a flip's new side from flat: never the old side's loss
             ),
             "ACC-006",
@@ -374,7 +377,7 @@ def prove_isolated_remainder_keeps_requirement(kernel: Callable[..., int]) -> Pr
         margin_after = kernel(*inputs)
         own = _own_after_fill(old_margin, old_req, new_req, realised, old_qty, new_qty)
         # what the rest of the account can pay: the free wallet, and MRG-050's available plus what the fill returns
-        paid = own + _returned(old_margin, own, realised, available)
+        paid = own + _returned(old_margin, own, realised, available) + premium  # the premium: the free wallet's
         reach = ite(unallocated < new_req + premium, unallocated, new_req + premium)
         reach = ite(paid < reach, paid, reach)
         return prover.prove(
@@ -725,7 +728,7 @@ def _register_second_batch() -> None:
         p(prove_isolated_reduction_shares_deficit, bad.compute_isolated_margin_after_fill_share_from_the_closed_part),
         expect="refuted")
     add("ACC-006/top-up-beyond-available", "ACC-006", "INV-NO-NEG-EQUITY",
-        "the rule of 136ac3c (review21_2): top_up and the premium paid from the free wallet beyond MRG-050's available.",
+        "the rule of 136ac3c (review21_2): top_up paid from the free wallet beyond MRG-050's available.",
         p(prove_isolated_margin_after_fill, bad.compute_isolated_margin_after_fill_share_from_the_closed_part),
         expect="refuted")
     add("ACC-006/share-from-the-free-wallet", "ACC-006", "INV-NO-NEG-EQUITY",

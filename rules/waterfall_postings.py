@@ -176,7 +176,11 @@ def compute_isolated_margin_after_fill(
     # what the rest of the account may pay in: MRG-050's available at the fill (floored at 0; the pool still at its old
     # margin there) plus what the fill returns to it (realised PnL and the pool's release; < 0: a requirement taken)
     room = max_(0, max_(0, available) + realised + old_margin - own)
-    funded = own + min_(top_up + premium + shed, min_(max_(0, unallocated - own), room))
+    drawn = min_(top_up + shed, min_(max_(0, unallocated - own), room))
+    # the premium from the free wallet as far as it reaches, as LIQ-040 models it (redteam29_1/4: capped at the
+    # available too, a resting bid whose premium grew as the mark fell started its pool below zero while LIQ-044,
+    # judging on the free wallet, let the fill through; LIQ-053 keeps the rest of the account at maintenance)
+    funded = own + drawn + min_(premium, max_(0, unallocated - own - drawn))
     bound = max_(unallocated, new_requirement)  # the free wallet, or the requirement MRG-060 charged
     return ite(new_qty == 0, 0, min_(funded, bound))
 

@@ -134,7 +134,13 @@ def test_fix26_1_top_up_never_takes_the_cross_pools_margin() -> None:
     assert 0 < equity < maintenance
 
 
-def test_the_premium_of_a_resting_isolated_bid_never_takes_the_cross_pools_margin() -> None:
+def test_the_premium_of_a_resting_isolated_bid_is_paid_from_the_free_wallet_as_liq_040_models_it() -> None:
+    """The premium of a resting isolated bid (its loss against a mark that fell after it was placed) comes from the
+    free wallet as far as it reaches, as at 136ac3c and as LIQ-040 (what LIQ-044/053 judge) models it: capped at
+    MRG-050's available as well (fix26's first form), a bid whose premium made the available negative started its
+    pool below zero while LIQ-044 let the fill through, the fund paying and its owner withdrawing the rest
+    (redteam29_1, redteam29_4).  LIQ-053 keeps the rest of the account at maintenance: the cross pool gives up
+    200,000 of its margin and stays above its maintenance."""
     engine = _engine()
     _ok(engine, c.PlaceOrder(time_ms=1, account=1, symbol=E, side="Buy", order_qty=1000, price=P))  # at the mark
     _cross_long_and_withdraw_all(engine, 11)
@@ -143,12 +149,13 @@ def test_the_premium_of_a_resting_isolated_bid_never_takes_the_cross_pools_margi
     _ok(engine, c.PlaceOrder(time_ms=20, account=3, symbol=E, side="Sell", order_qty=1000, price=P))
     ps = engine.accounts[1].positions[E]
     assert ps.qty == 1000
-    # the pool gets its requirement (6,229,500) and, of the premium, what the bid's released margin holds beyond it;
-    # the cross pool keeps what it had beyond the bid's reservation (136ac3c: 6,729,500 and the cross pool 875,750)
-    assert ps.iso_margin == 6_529_500
+    # the pool gets its requirement (6,229,500) and the premium (500,000): at the mark it holds its requirement
+    assert ps.iso_margin == 6_729_500
+    _, equity, maintenance, _ = engine.risk.pool_of(engine.accounts[1], E)
+    assert equity > maintenance
     rebate = 75_000  # the maker rebate of the fill (0.025% of 30,000,000 XBt)
     assert cross_reserved == (7_530_250, 575_750)
-    assert _pool(engine, X) == (cross_reserved[0] - 6_529_500 + rebate, 575_750) == (1_075_750, 575_750)
+    assert _pool(engine, X) == (cross_reserved[0] - 6_729_500 + rebate, 575_750) == (875_750, 575_750)
 
 
 def test_the_kernel_pays_a_deficit_share_from_the_available_as_far_as_it_reaches() -> None:
@@ -177,3 +184,31 @@ def test_fix26_2_liq_044_never_counts_on_money_mrg_050_may_not_lend() -> None:
     assert engine.accounts[1].positions[E].qty == -1000  # the Close was not filled (LIQ-044)
     assert _pool(engine, E)[0] >= 0
     assert _pool(engine, X)[0] >= cross_before[0]
+
+
+def test_redteam29_4_a_premium_fill_never_starts_its_pool_below_zero() -> None:
+    """redteam29_4 (/work/coord/repro20/redteam29_4.py): two resting isolated bids, the mark 3.3% lower (MRG-050's
+    available negative), one bid filled at its price.  With the premium capped at the available the pool started at
+    -3,770,500 XBt, the fund paid it at the take-over, and the owner withdrew the rest; paid from the free wallet (as
+    LIQ-040 models it) the pool holds its requirement and its premium, and the fund pays nothing."""
+    engine = Engine()
+    engine.track_steps = True
+    _ok(engine, c.PriceUpdate(time_ms=0, symbol=E, mark_price=P, index_price=P))
+    _ok(engine, c.DepositInsurance(time_ms=0, asset="XBt", amount=10**9))
+    for account in (1, 2, 3):
+        _ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        _ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**10 if account > 1 else 20_000_000))
+    _ok(engine, c.Isolate(time_ms=0, account=1, symbol=E, enabled=True))
+    _ok(engine, c.SetLeverage(time_ms=0, account=1, symbol=E, leverage_hundredths=5000))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=1, symbol=E, side="Buy", order_qty=1000, price=P))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=1, symbol=E, side="Buy", order_qty=1000, price=P - 100))
+    _ok(engine, c.PriceUpdate(time_ms=13, symbol=E, mark_price=P - 10_000, index_price=P - 10_000))
+    assert engine.available(1, "XBt") < 0
+    fund = engine.insurance("XBt")
+    _ok(engine, c.PlaceOrder(time_ms=20, account=3, symbol=E, side="Sell", order_qty=1000, price=P))
+    _, equity, _, _ = engine.risk.pool_of(engine.accounts[1], E)
+    assert engine.accounts[1].positions[E].qty == 1000
+    assert equity >= 0  # -3,770,500 with the premium capped at the available
+    _ok(engine, c.CancelAll(time_ms=21, account=1))
+    _ok(engine, c.PriceUpdate(time_ms=30, symbol=E, mark_price=P - 10_000, index_price=P - 10_000))
+    assert engine.insurance("XBt") >= fund  # the fund pays nothing for it

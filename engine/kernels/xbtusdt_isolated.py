@@ -256,22 +256,25 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t50 = t49 if (t49 >= t42) else t42
     t51 = (((0 if (t39 <= 0) else t39) + t10) + pool_margin) - t45
     t52 = 0 if (t51 <= 0) else t51
-    t53 = ((t46 if (t46 <= t48) else t48) + t35) + (((t50 if (t50 <= 0) else 0) - t42) if ((((not t40) and (t0 != 0)) and (t32 < t6)) and (t42 < 0)) else 0)
+    t53 = (t46 if (t46 <= t48) else t48) + (((t50 if (t50 <= 0) else 0) - t42) if ((((not t40) and (t0 != 0)) and (t32 < t6)) and (t42 < 0)) else 0)
     t54 = t38 - t45
     t55 = 0 if (t54 <= 0) else t54
     t56 = t55 if (t55 <= t52) else t52
-    t57 = t45 + (t53 if (t53 <= t56) else t56)
-    t58 = t38 if (t38 >= t37) else t37
-    t59 = (pool_margin + t10) - t13
-    t60 = ((qty * mark_price) // 100) - cost
-    t61 = ((t0 * mark_price) // 100) - t11
-    t62 = other_pnl if t19 else 0
-    t63 = ((t59 if t19 else (0 if (t0 == 0) else (t57 if (t57 <= t58) else t58))) + t62) + t61
-    t64 = (((account_equity + t10) - t13) + t61) - t60
-    t65 = (pool_margin + t62) + t60
-    t66 = ((t59 + t62) + t61) - (other_maintenance + ((-((-(t23 * (10000 + t26))) // 1000000)) + t29))
-    t67 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t66 >= 0) or (t66 >= ((t65 - other_maintenance) - ((-((-(t14 * (10000 + t17))) // 1000000)) + t22)))) and (((t63 >= 0) or (t63 >= t65)) and ((t64 >= 0) or (t64 >= account_equity))))) else 0
-    return (t67,)
+    t57 = t53 if (t53 <= t56) else t56
+    t58 = t54 - t57
+    t59 = 0 if (t58 <= 0) else t58
+    t60 = (t45 + t57) + (t35 if (t35 <= t59) else t59)
+    t61 = t38 if (t38 >= t37) else t37
+    t62 = (pool_margin + t10) - t13
+    t63 = ((qty * mark_price) // 100) - cost
+    t64 = ((t0 * mark_price) // 100) - t11
+    t65 = other_pnl if t19 else 0
+    t66 = ((t62 if t19 else (0 if (t0 == 0) else (t60 if (t60 <= t61) else t61))) + t65) + t64
+    t67 = (((account_equity + t10) - t13) + t64) - t63
+    t68 = (pool_margin + t65) + t63
+    t69 = ((t62 + t65) + t64) - (other_maintenance + ((-((-(t23 * (10000 + t26))) // 1000000)) + t29))
+    t70 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t69 >= 0) or (t69 >= ((t68 - other_maintenance) - ((-((-(t14 * (10000 + t17))) // 1000000)) + t22)))) and (((t66 >= 0) or (t66 >= t68)) and ((t67 >= 0) or (t67 >= account_equity))))) else 0
+    return (t70,)
 
 
 def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
@@ -327,20 +330,23 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t44 = t43 if (t43 >= t36) else t36
     t45 = (((0 if (t33 <= 0) else t33) + t8) + pool_margin) - t39
     t46 = 0 if (t45 <= 0) else t45
-    t47 = ((t40 if (t40 <= t42) else t42) + t29) + (((t44 if (t44 <= 0) else 0) - t36) if ((((not t34) and (t0 != 0)) and (t26 < t4)) and (t36 < 0)) else 0)
+    t47 = (t40 if (t40 <= t42) else t42) + (((t44 if (t44 <= 0) else 0) - t36) if ((((not t34) and (t0 != 0)) and (t26 < t4)) and (t36 < 0)) else 0)
     t48 = t32 - t39
     t49 = 0 if (t48 <= 0) else t48
     t50 = t49 if (t49 <= t46) else t46
-    t51 = t39 + (t47 if (t47 <= t50) else t50)
-    t52 = t32 if (t32 >= t31) else t31
-    t53 = ((pool_margin + t8) - t11) if t16 else (0 if (t0 == 0) else (t51 if (t51 <= t52) else t52))
-    t54 = ((qty * mark_price) // 100) - cost
-    t55 = ((t0 * mark_price) // 100) - t9
-    t56 = other_pnl if t16 else 0
-    t57 = (t53 + t56) + t55
-    t58 = (((account_equity + t8) - t11) + t55) - t54
-    t59 = 1 if (((t57 >= 0) or (t57 >= ((pool_margin + t56) + t54))) and ((t58 >= 0) or (t58 >= account_equity))) else 0
-    return (t59, t0, t9, t53, t32, t58)
+    t51 = t47 if (t47 <= t50) else t50
+    t52 = t48 - t51
+    t53 = 0 if (t52 <= 0) else t52
+    t54 = (t39 + t51) + (t29 if (t29 <= t53) else t53)
+    t55 = t32 if (t32 >= t31) else t31
+    t56 = ((pool_margin + t8) - t11) if t16 else (0 if (t0 == 0) else (t54 if (t54 <= t55) else t55))
+    t57 = ((qty * mark_price) // 100) - cost
+    t58 = ((t0 * mark_price) // 100) - t9
+    t59 = other_pnl if t16 else 0
+    t60 = (t56 + t59) + t58
+    t61 = (((account_equity + t8) - t11) + t58) - t57
+    t62 = 1 if (((t60 >= 0) or (t60 >= ((pool_margin + t59) + t57))) and ((t61 >= 0) or (t61 >= account_equity))) else 0
+    return (t62, t0, t9, t56, t32, t61)
 
 
 def position_prices_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int) -> tuple[int, int]:

@@ -288,24 +288,27 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t57 = t56 if (t56 >= t49) else t49
     t58 = (((0 if (t46 <= 0) else t46) + t14) + pool_margin) - t52
     t59 = 0 if (t58 <= 0) else t58
-    t60 = ((t53 if (t53 <= t55) else t55) + t42) + (((t57 if (t57 <= 0) else 0) - t49) if ((((not t47) and (t0 != 0)) and (t37 < t6)) and (t49 < 0)) else 0)
+    t60 = (t53 if (t53 <= t55) else t55) + (((t57 if (t57 <= 0) else 0) - t49) if ((((not t47) and (t0 != 0)) and (t37 < t6)) and (t49 < 0)) else 0)
     t61 = t45 - t52
     t62 = 0 if (t61 <= 0) else t61
     t63 = t62 if (t62 <= t59) else t59
-    t64 = t52 + (t60 if (t60 <= t63) else t63)
-    t65 = t45 if (t45 >= t44) else t44
-    t66 = (pool_margin + t14) - t18
-    t67 = -(qty // 100)
-    t68 = ((t67 * t40) if (t67 >= 0) else (-((-t67) * t40))) - cost
-    t69 = -(t0 // 100)
-    t70 = ((t69 * t40) if (t69 >= 0) else (-((-t69) * t40))) - t15
-    t71 = other_pnl if t24 else 0
-    t72 = ((t66 if t24 else (0 if (t0 == 0) else (t64 if (t64 <= t65) else t65))) + t71) + t70
-    t73 = (((account_equity + t14) - t18) + t70) - t68
-    t74 = (pool_margin + t71) + t68
-    t75 = ((t66 + t71) + t70) - (other_maintenance + ((-((-(t28 * (5000 + t31))) // 1000000)) + t34))
-    t76 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t75 >= 0) or (t75 >= ((t74 - other_maintenance) - ((-((-(t19 * (5000 + t22))) // 1000000)) + t27)))) and (((t72 >= 0) or (t72 >= t74)) and ((t73 >= 0) or (t73 >= account_equity))))) else 0
-    return (t76,)
+    t64 = t60 if (t60 <= t63) else t63
+    t65 = t61 - t64
+    t66 = 0 if (t65 <= 0) else t65
+    t67 = (t52 + t64) + (t42 if (t42 <= t66) else t66)
+    t68 = t45 if (t45 >= t44) else t44
+    t69 = (pool_margin + t14) - t18
+    t70 = -(qty // 100)
+    t71 = ((t70 * t40) if (t70 >= 0) else (-((-t70) * t40))) - cost
+    t72 = -(t0 // 100)
+    t73 = ((t72 * t40) if (t72 >= 0) else (-((-t72) * t40))) - t15
+    t74 = other_pnl if t24 else 0
+    t75 = ((t69 if t24 else (0 if (t0 == 0) else (t67 if (t67 <= t68) else t68))) + t74) + t73
+    t76 = (((account_equity + t14) - t18) + t73) - t71
+    t77 = (pool_margin + t74) + t71
+    t78 = ((t69 + t74) + t73) - (other_maintenance + ((-((-(t28 * (5000 + t31))) // 1000000)) + t34))
+    t79 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t78 >= 0) or (t78 >= ((t77 - other_maintenance) - ((-((-(t19 * (5000 + t22))) // 1000000)) + t27)))) and (((t75 >= 0) or (t75 >= t77)) and ((t76 >= 0) or (t76 >= account_equity))))) else 0
+    return (t79,)
 
 
 def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
@@ -368,22 +371,25 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t51 = t50 if (t50 >= t43) else t43
     t52 = (((0 if (t40 <= 0) else t40) + t12) + pool_margin) - t46
     t53 = 0 if (t52 <= 0) else t52
-    t54 = ((t47 if (t47 <= t49) else t49) + t36) + (((t51 if (t51 <= 0) else 0) - t43) if ((((not t41) and (t0 != 0)) and (t31 < t4)) and (t43 < 0)) else 0)
+    t54 = (t47 if (t47 <= t49) else t49) + (((t51 if (t51 <= 0) else 0) - t43) if ((((not t41) and (t0 != 0)) and (t31 < t4)) and (t43 < 0)) else 0)
     t55 = t39 - t46
     t56 = 0 if (t55 <= 0) else t55
     t57 = t56 if (t56 <= t53) else t53
-    t58 = t46 + (t54 if (t54 <= t57) else t57)
-    t59 = t39 if (t39 >= t38) else t38
-    t60 = ((pool_margin + t12) - t16) if t21 else (0 if (t0 == 0) else (t58 if (t58 <= t59) else t59))
-    t61 = -(qty // 100)
-    t62 = ((t61 * t34) if (t61 >= 0) else (-((-t61) * t34))) - cost
-    t63 = -(t0 // 100)
-    t64 = ((t63 * t34) if (t63 >= 0) else (-((-t63) * t34))) - t13
-    t65 = other_pnl if t21 else 0
-    t66 = (t60 + t65) + t64
-    t67 = (((account_equity + t12) - t16) + t64) - t62
-    t68 = 1 if (((t66 >= 0) or (t66 >= ((pool_margin + t65) + t62))) and ((t67 >= 0) or (t67 >= account_equity))) else 0
-    return (t68, t0, t13, t60, t39, t67)
+    t58 = t54 if (t54 <= t57) else t57
+    t59 = t55 - t58
+    t60 = 0 if (t59 <= 0) else t59
+    t61 = (t46 + t58) + (t36 if (t36 <= t60) else t60)
+    t62 = t39 if (t39 >= t38) else t38
+    t63 = ((pool_margin + t12) - t16) if t21 else (0 if (t0 == 0) else (t61 if (t61 <= t62) else t62))
+    t64 = -(qty // 100)
+    t65 = ((t64 * t34) if (t64 >= 0) else (-((-t64) * t34))) - cost
+    t66 = -(t0 // 100)
+    t67 = ((t66 * t34) if (t66 >= 0) else (-((-t66) * t34))) - t13
+    t68 = other_pnl if t21 else 0
+    t69 = (t63 + t68) + t67
+    t70 = (((account_equity + t12) - t16) + t67) - t65
+    t71 = 1 if (((t69 >= 0) or (t69 >= ((pool_margin + t68) + t65))) and ((t70 >= 0) or (t70 >= account_equity))) else 0
+    return (t71, t0, t13, t63, t39, t70)
 
 
 def position_prices_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int) -> tuple[int, int]:
