@@ -1,0 +1,150 @@
+"""Session 20, redteam27_3 (/work/coord/repro20/redteam27_3.py) and redteam24_1: a pool a trade leaves below maintenance
+is taken over in that trade's command (LIQ-034 at a trade, ``Prices.take_over_filled``).
+
+A maker fill at a stale price (the mark moved, the bid rested) leaves the maker between bankruptcy and maintenance
+with no mark update.  Until now such a pool waited for the next PriceUpdate, where it took a share of LIQ-034's
+budget: one sell into 200 stale 100x bids of a trader's own accounts made 200 pools due whose liquidation prices sat
+above the trader's, so three updates' budgets went to them and the trader, below maintenance, kept its position.
+BitMEX's liquidation engine takes a pool over at once; now every pool of an account the command's fills touched
+(maker or taker) that is below maintenance at mark is taken over before the command returns, at the current marks,
+its work bounded by the command's own fills (not by the per-update budget, which stays the mark's).
+
+Also redteam27_4 (/work/coord/repro20/redteam27_4.py): a command running two waterfalls took INV-FLAT-NO-SOCIAL-LOSS's
+"flat before" snapshot at each, so an account the first deleveraged flat was reported "deleveraged while flat" at the
+second; the snapshot is now taken once, at the command's first waterfall.
+"""
+
+from __future__ import annotations
+
+from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Accepted, Event, RuleEvent
+from perpspec.engine.core.exchange import Engine
+from perpspec.rules.events import Liquidation, WaterfallCarried
+from perpspec.rules.invariants import check_all
+
+X, P = "XBTUSD", 5_000_000
+
+
+def _ok(engine: Engine, command: object) -> list[Event]:
+    events = engine.process(command)
+    assert isinstance(events[-1], Accepted), (command, events[-1])
+    found = {name: problems for name, problems in check_all(engine, engine.step_info(events)).items() if problems}
+    assert found == {}, (command, found)
+    return events
+
+
+def _records(events: list[Event], kind: type) -> list[object]:
+    return [e.record for e in events if isinstance(e, RuleEvent) and isinstance(e.record, kind)]
+
+
+def _px(bp: int) -> int:
+    return P * bp // 10_000 // 50 * 50
+
+
+def _decoys(decoys: int, budget: int) -> Engine:
+    """redteam27_3's market before the sweep: W (2 XBT cross long on 0.075 XBT) above maintenance at 48,600; the
+    decoys' 100-contract 100x isolated bids rest at 48,950, stale since the mark fell to 48,600."""
+    engine = Engine(max_liquidations_per_update=budget)
+    engine.track_steps = True
+    _ok(engine, c.PriceUpdate(time_ms=0, symbol=X, mark_price=P, index_price=P))
+    for account, amount in ((1, 7_500_000), (2, 10**10), (3, 10**10)):
+        _ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        _ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=2, symbol=X, side="Sell", order_qty=100_000, price=P))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=1, symbol=X, side="Buy", order_qty=100_000, price=P))
+    for account in range(100, 100 + decoys):
+        _ok(engine, c.VerifyAccount(time_ms=1, account=account))
+        _ok(engine, c.Deposit(time_ms=1, account=account, asset="XBt", amount=2_500))
+        _ok(engine, c.SetLeverage(time_ms=1, account=account, symbol=X, leverage_hundredths=10_000))
+        _ok(engine, c.PlaceOrder(time_ms=1, account=account, symbol=X, side="Buy", order_qty=100, price=_px(9790)))
+    _ok(engine, c.PriceUpdate(time_ms=2, symbol=X, mark_price=_px(9790), index_price=_px(9790)))
+    _ok(engine, c.PriceUpdate(time_ms=3, symbol=X, mark_price=_px(9720), index_price=_px(9720)))
+    assert not engine.risk.below_maintenance(engine.accounts[1], X)
+    return engine
+
+
+def test_redteam27_3_the_decoys_a_sell_leaves_below_maintenance_are_taken_over_at_the_sell() -> None:
+    decoys, budget = 6, 2  # more decoys than the per-update budget, as 200 against 64
+    engine = _decoys(decoys, budget)
+    sell = _ok(engine, c.PlaceOrder(time_ms=4, account=3, symbol=X, side="Sell", order_qty=100 * decoys, price=_px(9790)))
+    taken = sorted(record.account_id for record in _records(sell, Liquidation))  # type: ignore[attr-defined]
+    assert taken == list(range(100, 100 + decoys))  # every decoy the sell filled, in the sell's own command
+    assert not any(engine.risk.below_maintenance(engine.accounts[a], X) for a in sorted(engine.ledger.holders[X]))
+    assert _records(sell, WaterfallCarried) == []
+    # the mark's waterfall finds W alone: taken over at the first update that finds it below maintenance
+    update = _ok(engine, c.PriceUpdate(time_ms=5, symbol=X, mark_price=_px(9650), index_price=_px(9650)))
+    assert [record.account_id for record in _records(update, Liquidation)] == [1]  # type: ignore[attr-defined]
+    assert _records(update, WaterfallCarried) == []
+    assert X not in engine.positions(1)
+
+
+def test_redteam24_1_a_single_stale_maker_fill_is_taken_over_at_the_fill() -> None:
+    """tests/test_s19_funding_after_stale_maker_fill.py's market: A's bid rests at 50,000, the mark falls 7%, B sells
+    into it.  A's pool (equity 18,890, maintenance 74,848) is taken over by B's command, at the mark of 46,500, with
+    the figures the FundingTick's take-over had (bankruptcy 46,470, 9,855 of residual margin to the fund)."""
+    engine = Engine()
+    engine.track_steps = True
+    _ok(engine, c.PriceUpdate(time_ms=0, symbol=X, mark_price=P, index_price=P))
+    for account, amount in ((1, 10**6), (2, 10**8), (3, 10**10), (4, 10**10)):
+        _ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        _ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=3, symbol=X, side="Buy", order_qty=1_000_000, price=P))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=4, symbol=X, side="Sell", order_qty=1_000_000, price=P))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=1, symbol=X, side="Buy", order_qty=6_500, price=P))
+    _ok(engine, c.PriceUpdate(time_ms=2, symbol=X, mark_price=4_650_000, index_price=4_650_000))
+    fund = engine.insurance("XBt")
+    fill = _ok(engine, c.PlaceOrder(time_ms=3, account=2, symbol=X, side="Sell", order_qty=6_500, price=P))
+    [taken] = _records(fill, Liquidation)
+    assert isinstance(taken, Liquidation)
+    assert (taken.account_id, taken.equity, taken.maintenance) == (1, 18_890, 74_848)
+    assert (taken.taken[0].takeover_price, taken.residual_margin) == (4_647_000, 9_855)
+    assert engine.insurance("XBt") - fund == 9_855
+    assert X not in engine.positions(1)
+    assert engine.positions(2)[X].qty == -6_500  # B's trade stands: the taker is healthy, only the maker is taken over
+    # the next FundingTick has nothing to take over and funds at once
+    tick = _ok(engine, c.FundingTick(time_ms=4, symbol=X, rate_e8=10_000))
+    assert _records(tick, Liquidation) == []
+
+
+def test_a_taker_its_own_fills_leave_below_maintenance_is_taken_over_in_its_command() -> None:
+    """The taker is judged as the makers are: W, carried by a budget of 1 and below maintenance, sells a part of its
+    long (LIQ-042 lets an order that leaves its pool no worse through); still below maintenance, it is taken over by
+    its own command instead of waiting for the next update."""
+    engine = Engine(max_liquidations_per_update=1)
+    engine.track_steps = True
+    _ok(engine, c.PriceUpdate(time_ms=0, symbol=X, mark_price=P, index_price=P))
+    for account, amount in ((1, 10**6), (5, 10**6), (2, 10**10), (3, 10**10)):
+        _ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        _ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=2, symbol=X, side="Sell", order_qty=13_000, price=P))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=1, symbol=X, side="Buy", order_qty=6_500, price=P))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=5, symbol=X, side="Buy", order_qty=6_500, price=P))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=3, symbol=X, side="Buy", order_qty=100_000, price=4_640_000))
+    update = _ok(engine, c.PriceUpdate(time_ms=2, symbol=X, mark_price=4_650_000, index_price=4_650_000))
+    assert [r.account_id for r in _records(update, Liquidation)] == [1]  # type: ignore[attr-defined]
+    [carried] = _records(update, WaterfallCarried)
+    assert carried.account_ids == (5,)  # type: ignore[attr-defined]
+    sell = _ok(engine, c.PlaceOrder(time_ms=3, account=5, symbol=X, side="Sell", order_qty=100, price=4_640_000))
+    assert [r.account_id for r in _records(sell, Liquidation)] == [5]  # type: ignore[attr-defined]
+    assert X not in engine.positions(5)
+
+
+def test_redteam27_4_a_funding_tick_with_two_waterfalls_reports_no_deleveraged_flat_account() -> None:
+    """FND-020's take-over and the tick's own waterfall: S, ADL'd flat by the first, is not "flat before" the step."""
+    long1, long2, short = 1, 2, 3
+    engine = Engine(max_liquidations_per_update=1)
+    engine.track_steps = True
+    _ok(engine, c.PriceUpdate(time_ms=0, symbol=X, mark_price=P, index_price=P))
+    for account in (long1, long2, short):
+        _ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        _ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**8 if account == short else 2 * 10**6))
+    for account in (long1, long2):
+        _ok(engine, c.SetLeverage(time_ms=0, account=account, symbol=X, leverage_hundredths=2500))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=short, symbol=X, side="Sell", order_qty=20_000, price=P))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=long1, symbol=X, side="Buy", order_qty=10_000, price=P))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=long2, symbol=X, side="Buy", order_qty=10_000, price=P))
+    update = _ok(engine, c.PriceUpdate(time_ms=2, symbol=X, mark_price=P * 90 // 100, index_price=P * 90 // 100))
+    assert [r.account_ids for r in _records(update, WaterfallCarried)] == [(long2,)]  # type: ignore[attr-defined]
+    tick = _ok(engine, c.FundingTick(time_ms=3, symbol=X, rate_e8=10_000))  # check_all: nothing reported
+    assert [r.account_id for r in _records(tick, Liquidation)] == [long2]  # type: ignore[attr-defined]
+    assert X not in engine.positions(short)
