@@ -41,9 +41,9 @@ def _px(bp: int) -> int:
     return P * bp // 10_000 // 50 * 50
 
 
-def _decoys(decoys: int, budget: int) -> Engine:
+def _decoys(decoys: int, budget: int, bid: int = _px(9790)) -> Engine:
     """redteam27_3's market before the sweep: W (2 XBT cross long on 0.075 XBT) above maintenance at 48,600; the
-    decoys' 100-contract 100x isolated bids rest at 48,950, stale since the mark fell to 48,600."""
+    decoys' 100-contract 100x isolated bids rest at ``bid`` (48,950: stale since the mark fell to 48,600)."""
     engine = Engine(max_liquidations_per_update=budget)
     engine.track_steps = True
     _ok(engine, c.PriceUpdate(time_ms=0, symbol=X, mark_price=P, index_price=P))
@@ -56,7 +56,7 @@ def _decoys(decoys: int, budget: int) -> Engine:
         _ok(engine, c.VerifyAccount(time_ms=1, account=account))
         _ok(engine, c.Deposit(time_ms=1, account=account, asset="XBt", amount=2_500))
         _ok(engine, c.SetLeverage(time_ms=1, account=account, symbol=X, leverage_hundredths=10_000))
-        _ok(engine, c.PlaceOrder(time_ms=1, account=account, symbol=X, side="Buy", order_qty=100, price=_px(9790)))
+        _ok(engine, c.PlaceOrder(time_ms=1, account=account, symbol=X, side="Buy", order_qty=100, price=bid))
     _ok(engine, c.PriceUpdate(time_ms=2, symbol=X, mark_price=_px(9790), index_price=_px(9790)))
     _ok(engine, c.PriceUpdate(time_ms=3, symbol=X, mark_price=_px(9720), index_price=_px(9720)))
     assert not engine.risk.below_maintenance(engine.accounts[1], X)
@@ -148,3 +148,21 @@ def test_redteam27_4_a_funding_tick_with_two_waterfalls_reports_no_deleveraged_f
     tick = _ok(engine, c.FundingTick(time_ms=3, symbol=X, rate_e8=10_000))  # check_all: nothing reported
     assert [r.account_id for r in _records(tick, Liquidation)] == [long2]  # type: ignore[attr-defined]
     assert X not in engine.positions(short)
+
+
+def test_redteam27_3_by_a_stop_the_update_fires_the_decoys_are_taken_over_before_its_waterfall() -> None:
+    """The same sweep made by a stop the update itself fires: the decoys bid at 48,800, a StopLimit sell there watches
+    the mark, which falls to 48,250 (the decoys between bankruptcy and maintenance, liquidation prices above W's).
+    The stop's fills come before the mark's waterfall, and the decoys they leave due are taken over first, so the
+    waterfall's budget (2) is not spent on them and W is taken over by that update (before: decoys 100 and 101 took
+    the budget, and W was carried with the other four)."""
+    decoys, budget = 6, 2
+    engine = _decoys(decoys, budget, bid=_px(9760))
+    _ok(engine, c.PlaceOrder(time_ms=4, account=3, symbol=X, side="Sell", order_qty=100 * decoys, price=_px(9760),
+                             ord_type="StopLimit", stop_px=_px(9700), exec_inst="MarkPrice"))
+    update = _ok(engine, c.PriceUpdate(time_ms=5, symbol=X, mark_price=_px(9650), index_price=_px(9650)))
+    taken = [record.account_id for record in _records(update, Liquidation)]  # type: ignore[attr-defined]
+    assert sorted(taken) == [1, *range(100, 100 + decoys)]
+    assert taken[-1] == 1  # the decoys at the stop's fills, then W in the mark's waterfall
+    assert _records(update, WaterfallCarried) == []
+    assert X not in engine.positions(1)

@@ -137,7 +137,6 @@ class Waterfall:
         older (LIQ-050), and the command's waterfall stays complete only if a mark update's completed and nothing
         is held after.
         """
-        self.risk.refresh_index()
         order = sorted(self.market.marks)
         due = self._due_among(accounts, order)
         if not due:
@@ -163,31 +162,35 @@ class Waterfall:
     def _due_among(self, accounts: list[int] | dict[int, None], order: list[str]) -> list[tuple[int, str]]:
         """The pools of ``accounts`` below maintenance at mark (LIQ-003), in LIQ-033's order (the contracts in
         ``order``; in each, the index's: longs from the highest trigger down, then shorts from the lowest up, ties by
-        account); a cross pool where it is first found.  Reads each account's positions: no index query."""
-        rank = {symbol: index for index, symbol in enumerate(order)}
-        found: dict[tuple[int, str], tuple[int, int, int, int, str]] = {}
+        account); a cross pool where it is first found.  Reads each account's pools (no index query); the index is
+        refreshed only when one is due (for its order)."""
+        due: dict[tuple[int, str], list[str]] = {}
         for account_id in sorted(accounts):
             account = self.ledger.accounts.get(account_id)
             if account is None or account_id < 0:
                 continue
             for symbol in sorted(account.positions):
-                if account.positions[symbol].qty == 0 or symbol not in rank:
+                if account.positions[symbol].qty == 0 or symbol not in self.market.marks:
                     continue
-                entry = self.risk.liq.entries.get((account_id, symbol))
-                if entry is None:
-                    continue
-                is_long, trigger = entry
-                key = (rank[symbol], 0 if is_long else 1, -trigger if is_long else trigger, account_id, symbol)
                 pool = (account_id, self.risk.pool_key(account, symbol))
-                if pool not in found or key < found[pool]:
-                    found[pool] = key
-        due = []
-        for key in sorted(found.values()):
-            account = self.ledger.accounts[key[3]]
-            _, equity, maintenance, members = self.risk.pool_of(account, key[4])
-            if members and self.risk.is_liquidatable(equity, maintenance):
-                due.append((key[3], key[4]))
-        return due
+                if pool not in due:
+                    _, equity, maintenance, members = self.risk.pool_of(account, symbol)
+                    due[pool] = members if members and self.risk.is_liquidatable(equity, maintenance) else []
+        if not any(due.values()):
+            return []
+        self.risk.refresh_index()
+        rank = {symbol: index for index, symbol in enumerate(order)}
+        keys = []
+        for (account_id, _), members in due.items():
+            found = []
+            for member in members:
+                entry = self.risk.liq.entries.get((account_id, member))
+                if entry is not None and member in rank:
+                    is_long, trigger = entry
+                    found.append((rank[member], 0 if is_long else 1, -trigger if is_long else trigger, account_id, member))
+            if found:
+                keys.append(min(found))
+        return [(key[3], key[4]) for key in sorted(keys)]
 
     def _rounds(self, symbol: str, order: list[str], budget: int, among: list[tuple[int, str]] | None) -> None:
         """The rounds of :meth:`run` (``among`` None) or :meth:`take_over` (``among``: the first round's pools; each
