@@ -166,3 +166,46 @@ def test_redteam27_3_by_a_stop_the_update_fires_the_decoys_are_taken_over_before
     assert taken[-1] == 1  # the decoys at the stop's fills, then W in the mark's waterfall
     assert _records(update, WaterfallCarried) == []
     assert X not in engine.positions(1)
+
+
+def test_the_audit_of_a_trade_s_take_over_keeps_a_carried_pool_waiting() -> None:
+    """perpspec audit: a trade's take-over is no update a carry waits for.  L2 (25x, below zero after a 10% fall) is
+    carried by a budget of 1; M's bid at 47,000, stale, is then filled and M is taken over by the seller's command.
+    The auditor took any instant with waterfall records for the update that ends a carry's exemption and reported
+    L2 (INV-NO-NEG-EQUITY-AFTER-ADL, account equity -237,200); the instant's end row names the PlaceOrder, so L2
+    waits on."""
+    from perpspec.engine.audit import INVARIANTS, RULES, audit_rows, load_mapping
+    from perpspec.engine.audit.faults import decode_rows
+    from perpspec.engine.simulation.eventlog import encode_json, event_records, iso_timestamp, price_num
+    from perpspec.engine.simulation.result import Tally
+    from tests.test_s20_fnd019_licence import INSTRUMENTS, XBTUSD
+
+    fall = P * 90 // 100
+    commands: list[object] = [c.PriceUpdate(time_ms=0, symbol=X, mark_price=P, index_price=P)]
+    for account, amount in ((1, 2 * 10**6), (2, 2 * 10**6), (3, 10**8), (4, 10**6), (5, 10**10)):
+        commands += [c.VerifyAccount(time_ms=0, account=account), c.Deposit(time_ms=0, account=account, asset="XBt",
+                                                                          amount=amount)]
+    commands += [c.SetLeverage(time_ms=0, account=account, symbol=X, leverage_hundredths=2500) for account in (1, 2)]
+    commands += [
+        c.PlaceOrder(time_ms=1, account=3, symbol=X, side="Sell", order_qty=20_000, price=P),
+        c.PlaceOrder(time_ms=1, account=1, symbol=X, side="Buy", order_qty=10_000, price=P),
+        c.PlaceOrder(time_ms=1, account=2, symbol=X, side="Buy", order_qty=10_000, price=P),
+        c.PlaceOrder(time_ms=1, account=4, symbol=X, side="Buy", order_qty=9_800, price=P * 94 // 100),  # M
+        c.PriceUpdate(time_ms=2, symbol=X, mark_price=fall, index_price=fall),
+        c.PlaceOrder(time_ms=3, account=5, symbol=X, side="Sell", order_qty=9_800, price=P * 94 // 100),
+    ]
+    engine = Engine(INSTRUMENTS, max_liquidations_per_update=1)
+    tally, pending, lines = Tally(), {}, []  # type: ignore[var-annotated]
+    for command in commands:
+        events = list(engine.process(command))
+        assert isinstance(events[-1], Accepted), (command, events[-1])
+        if isinstance(command, c.PriceUpdate) and command.mark_price is not None:  # simulate's mark row
+            lines.append(encode_json({"table": "instrument", "timestamp": iso_timestamp(command.time_ms), "symbol": X,
+                                      "markPrice": price_num(XBTUSD, command.mark_price)}))
+        lines += [encode_json(row) for event in events for row in event_records(XBTUSD, event, tally, pending)]
+    assert [r.account_id for r in _records(events, Liquidation)] == [4]  # type: ignore[attr-defined]
+    assert engine.risk.pool_of(engine.accounts[2], X)[1] == -1_406_600  # L2's pool, carried, below zero
+    for level in (INVARIANTS, RULES):
+        audited = audit_rows(enumerate(decode_rows(lines), start=1), load_mapping("perpspec"), INSTRUMENTS, level)
+        assert audited.error is None, audited.error
+        assert {name: count for name, count in audited.counts.items() if count} == {}, level
