@@ -299,7 +299,9 @@ def check_funding_ready(symbol: str, pools_below_maintenance: tuple[int, ...]) -
     stale price can leave a pool there with no mark update: redteam24_1) without
     LIQ-034's per-update budget (one sell into many stale bids can leave more
     pools due than a budget takes, and a refused instant let a holder close
-    before paying: redteam27_2), so at this check no such pool is left; the
+    before paying: redteam27_2; since session 20 a trade takes over the pools
+    its own fills leave due, LIQ-034, so those the tick finds are ones a mark
+    update's budget carried), so at this check no such pool is left; the
     check stays as the guard the proof below relies on.  Funding one would
     charge the trader on the value at mark, which for an inverse long after a
     mark collapse has no ceiling: at FND-004's cap a carried pool could be

@@ -243,6 +243,14 @@ def process_waterfall(
     update, and a :class:`WaterfallCarried` record (LIQ-034) names them, so a
     reader of the events knows the update's waterfall is incomplete and why.
 
+    The budget is the mark's: a pool a trade leaves below maintenance (a maker filled at a stale price, a
+    taker already below it) is taken over by the trading command itself, at the current marks, before it
+    returns, and its close-outs worked as here; that take-over liquidates only pools of accounts the
+    command's fills (then its own close-outs) changed, with no budget, so its work is the command's own and
+    no pool it leaves due waits for an update [I] (BitMEX's liquidation engine takes a pool over at once;
+    session 20, redteam27_3: one sell into 200 stale bids made 200 pools due that spent three updates' budgets
+    while a trader below maintenance behind them kept its position).
+
     With ``trace`` the result also holds the state after every event, so a
     checker can test every invariant between the steps of the waterfall.
     """

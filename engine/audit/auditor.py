@@ -192,6 +192,7 @@ class Auditor(RuleRecomputations):
         if kind == "ignore":
             return
         if kind == "end":
+            self.now.take_over = row.get("command") not in (None, "PriceUpdate", "FundingTick")
             self.close_instant()
             return
         if self.now.first_line == 0:
@@ -668,8 +669,10 @@ class Auditor(RuleRecomputations):
 
     def is_update(self, now: Instant) -> bool:
         """The instant is the next update a carry or a shortfall waits for: a waterfall ran, a mark row moved a mark
-        or stated one at a new timestamp, or funding was paid (the engine's waterfall then saw the pools due)."""
-        return now.waterfall or now.updated or bool(now.funding)
+        or stated one at a new timestamp, or funding was paid (the engine's waterfall then saw the pools due).  A
+        trade's take-over (its end row names another command) is no such update: it judged only the pools the
+        trade's fills touched, and the pools a carry names still wait (session 20, LIQ-034 at a trade)."""
+        return (now.waterfall and not now.take_over) or now.updated or bool(now.funding)
 
     def check_equity(self, now: Instant) -> None:
         """INV-NO-NEG-EQUITY-AFTER-ADL once the instant's waterfall completed (the registry's equity kernel): after

@@ -215,7 +215,7 @@ class Engine:
         seq_before, clock_before = stream.seq, stream.time_ms  # a failed rollback's events are numbered on from here
         stream.begin(out)
         if stream.track_steps and not stream.replaying:
-            stream.flat_before = self.ledger.flat_accounts(self._acting(command))
+            stream.flat_before, stream.flat_at_waterfall = self.ledger.flat_accounts(self._acting(command)), False
         name = name_of(type(command))
         stream.event_time = stream.time_ms
         try:
@@ -299,10 +299,9 @@ class Engine:
             return Rej(Reason.MALFORMED, wrong)
         if type(command) is _OVERSIZED:  # a record too large to journal is malformed input: it fires no timer
             return handler(self, command)
-        # time passes first (registry.advance_clock): the timers due by time_ms fire and stay fired whatever the
-        # command's fate, with the clock at time_ms; a rejected command with no timer due leaves the clock as it was,
-        # unless it emitted events that stand (a FundingTick refused after its waterfall ran, FND-020): those are
-        # stamped time_ms, so the clock stays there and no later command is stamped before them (review21_1)
+        # time passes first (registry.advance_clock): the timers due by time_ms fire and stay fired whatever the command's
+        # fate, the clock at time_ms; a rejected command with no timer due leaves the clock as it was, unless events it
+        # emitted stand (a FundingTick refused after its waterfall, FND-020: stamped time_ms, so is the clock: review21_1)
         registry = self.registry
         stream.event_time = time_ms
         if registry.timers_due(time_ms):
@@ -311,8 +310,10 @@ class Engine:
         stream.time_ms = time_ms
         seq = stream.seq
         result = _place(self, command, values) if type(command) is _PLACE_ORDER else handler(self, command)
-        if isinstance(result, _REJ) and stream.seq == seq:
-            stream.time_ms = clock
+        if isinstance(result, _REJ):
+            stream.time_ms = clock if stream.seq == seq else stream.time_ms
+        elif stream.judged < len(stream.out):  # LIQ-034: the pools its own fills left below maintenance, taken over now
+            self.prices.take_over_filled()
         return result
 
     # ================================================================ rollback

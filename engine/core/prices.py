@@ -91,9 +91,39 @@ class Prices:
         contract that printed runs them, its last price moved or not: two close-outs can trade through a stop and
         back (red team 7_2), and a run judges every print (``Market.prints``)."""
         market = self.market
+        self.take_over_filled()  # the pools the command's own trades left due first: their work is the trades', not the mark's
         self.waterfall.run(inst, unbounded=unbounded)  # it takes over pools holding other contracts too: their close-outs trade there
+        self.stream.judged = len(self.stream.out)  # its fills' makers were judged by its own rounds (LIQ-034's budget)
         for symbol in sorted(market.prints):
             self.entry.after_trading(market.instrument_map[symbol])
+        self.take_over_filled()  # the stops its prints fired traded
+
+    def take_over_filled(self) -> None:
+        """LIQ-034 at a trade: every pool of an account a trade of this command filled (taker or maker) that is below
+        maintenance at mark is taken over now, at the current marks, before the command returns (BitMEX's
+        liquidation engine takes a pool over at once; a fill at a stale price leaves a maker between bankruptcy and
+        maintenance with no mark update: redteam24_1, redteam27_2/3, where 200 such pools made by one sell took three
+        updates' budgets and the trader due behind them kept its position).
+
+        The trades are the command's fills not yet judged (``EventStream.judged``: a waterfall's own fills are
+        judged by its rounds); the take-over is :meth:`Waterfall.take_over` (no per-update budget: it liquidates only
+        pools of accounts this command's fills, or its own close-outs, changed).  Its close-outs print, the stops
+        watching the prints fire (as after any waterfall) and their fills are judged in turn: each turn liquidates at
+        least one pool or fires at least one stop, so the loop ends.
+        """
+        stream = self.stream
+        while stream.judged < len(stream.out):
+            out = stream.out
+            filled: dict[int, None] = {}
+            for event in out[stream.judged:]:
+                if type(event) is Execution and event.exec_type == o.EXEC_TRADE and event.account >= 0:
+                    filled[event.account] = None
+            stream.judged = len(out)
+            if not filled or not self.waterfall.take_over(sorted(filled)):
+                return
+            stream.judged = len(stream.out)
+            for symbol in sorted(self.market.prints):
+                self.entry.after_trading(self.market.instrument_map[symbol])
 
     def funding(self, c: cmd.FundingTick) -> Rej | int:
         """FundingTick: FND-008 between the holders (the liquidation engine's close-outs included), then the waterfall.

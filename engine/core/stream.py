@@ -45,6 +45,8 @@ class EventStream:
         self.waterfall_complete = True
         self.funding_postings: list[Any] = []
         self.flat_before: tuple[tuple[int, str, int], ...] = ()
+        self.flat_at_waterfall = False  # flat_before was taken when the command's first waterfall started
+        self.judged = 0  # how many of ``out`` the take-over after trades has read (Prices.take_over_filled)
         self.track_steps = False  # record what step_info() needs for transition invariants (tests)
         self.replaying = False  # the sequencer is replaying commands after a rollback
 
@@ -55,6 +57,7 @@ class EventStream:
     def begin(self, out: list[Event]) -> None:
         """A new command: its events go to ``out``; the step record starts empty."""
         self.out = out
+        self.judged = 0
         # the last command's records, replaced only when it filled them (an empty one is already what a new one is;
         # nothing outside holds them: Views.step_info copies)
         if self.orders:

@@ -118,23 +118,89 @@ class Waterfall:
         this run), so every pool due is taken over and nothing is carried (redteam27_2: one fill into many stale
         bids left more due pools than one budget, and each refused tick let a holder close before its funding).
         """
-        if self.stream.track_steps and not self.stream.replaying:
-            # INV-FLAT-NO-SOCIAL-LOSS is about the waterfall: who is flat when it starts
-            self.stream.flat_before = self.ledger.flat_accounts(None)
+        self._note_flat()
         marks = self.market.marks
         for held in self.pending:  # LIQ-050: a close-out's age counts the waterfalls the mark spent at its price
             held.age = compute_next_age(held.age, held.qty, held.takeover_price, marks[held.symbol])
         self.risk.refresh_index()
-        budget = self.max_liquidations_per_update
-        if unbounded:
-            budget = max(budget, len(self.ledger.accounts) * (len(self.market.instrument_map) + 1))
         order = [inst.symbol, *(s for s in sorted(self.market.marks) if s != inst.symbol)]
+        self._rounds(inst.symbol, order, self._every_pool() if unbounded else self.max_liquidations_per_update, None)
+
+    def take_over(self, accounts: list[int]) -> bool:
+        """LIQ-034 at a trade: take over every pool of ``accounts`` (those the command's fills touched) below maintenance
+        at mark, then work the close-outs as a waterfall does; False (nothing done) when none is due.
+
+        No per-update budget and no carry: each later round liquidates only pools of accounts the round before
+        changed (the makers its close-outs filled, ADL), so every pool liquidated was touched by a fill of this
+        command and the work stays proportional to the command's fills; the bound of every pool that exists
+        (:meth:`_every_pool`) only guarantees the end.  The marks have not moved: no held close-out is a waterfall
+        older (LIQ-050), and the command's waterfall stays complete only if a mark update's completed and nothing
+        is held after.
+        """
+        order = sorted(self.market.marks)
+        due = self._due_among(accounts, order)
+        if not due:
+            return False
+        self._note_flat()
+        complete = self.stream.waterfall_complete
+        self._rounds("", order, self._every_pool(), due)
+        self.stream.waterfall_complete = complete and self.stream.waterfall_complete and not self.pending
+        return True
+
+    def _note_flat(self) -> None:
+        """INV-FLAT-NO-SOCIAL-LOSS is about the waterfall: who is flat when the command's first one starts (once per
+        command: a later run's snapshot would list an account an earlier run deleveraged flat: redteam27_4)."""
+        stream = self.stream
+        if stream.track_steps and not stream.replaying and not stream.flat_at_waterfall:
+            stream.flat_before, stream.flat_at_waterfall = self.ledger.flat_accounts(None), True
+
+    def _every_pool(self) -> int:
+        """A budget of every pool that exists (each account's cross pool and one per contract): a pool taken over has
+        its orders cancelled and cannot be taken again in the run, so a run with it stops only when none is due."""
+        return max(self.max_liquidations_per_update, len(self.ledger.accounts) * (len(self.market.instrument_map) + 1))
+
+    def _due_among(self, accounts: list[int] | dict[int, None], order: list[str]) -> list[tuple[int, str]]:
+        """The pools of ``accounts`` below maintenance at mark (LIQ-003), in LIQ-033's order (the contracts in
+        ``order``; in each, the index's: longs from the highest trigger down, then shorts from the lowest up, ties by
+        account); a cross pool where it is first found.  Reads each account's pools (no index query); the index is
+        refreshed only when one is due (for its order)."""
+        due: dict[tuple[int, str], list[str]] = {}
+        for account_id in sorted(accounts):
+            account = self.ledger.accounts.get(account_id)
+            if account is None or account_id < 0:
+                continue
+            for symbol in sorted(account.positions):
+                if account.positions[symbol].qty == 0 or symbol not in self.market.marks:
+                    continue
+                pool = (account_id, self.risk.pool_key(account, symbol))
+                if pool not in due:
+                    _, equity, maintenance, members = self.risk.pool_of(account, symbol)
+                    due[pool] = members if members and self.risk.is_liquidatable(equity, maintenance) else []
+        if not any(due.values()):
+            return []
+        self.risk.refresh_index()
+        rank = {symbol: index for index, symbol in enumerate(order)}
+        keys = []
+        for (account_id, _), members in due.items():
+            found = []
+            for member in members:
+                entry = self.risk.liq.entries.get((account_id, member))
+                if entry is not None and member in rank:
+                    is_long, trigger = entry
+                    found.append((rank[member], 0 if is_long else 1, -trigger if is_long else trigger, account_id, member))
+            if found:
+                keys.append(min(found))
+        return [(key[3], key[4]) for key in sorted(keys)]
+
+    def _rounds(self, symbol: str, order: list[str], budget: int, among: list[tuple[int, str]] | None) -> None:
+        """The rounds of :meth:`run` (``among`` None) or :meth:`take_over` (``among``: the first round's pools; each
+        later round's, the pools due of the accounts the round before changed)."""
         stuck: set[int] = set()  # close-outs left open in this update: retried on the next one (as rules.waterfall)
         # this waterfall's ADL rankings: the marks do not move while it runs, and every account it changes is
         # marked in ``self.risk.dirty`` until the index refresh that ends a round; the ranking is told those
         # accounts before each refresh (and in each ADL), so it re-reads exactly them and is built once per pass
         ranking = AdlRanking()
-        due: list[tuple[int, str]] | None = None  # the next round's pools, when already found
+        due: list[tuple[int, str]] | None = among  # the next round's pools, when already found
         while True:
             # rules.waterfall step 3: close-out fills (and partial liquidations' FillOrKill orders) can take
             # a maker below maintenance, even to negative equity when its bid rested far above a falling
@@ -155,17 +221,22 @@ class Waterfall:
                 budget -= 1
                 self._liquidate(account, symbol)
             self._close_pending(stuck, ranking)
-            changed = bool(self.risk.dirty)  # an account changed in this round (its index entry is stale)
-            ranking.note(self.risk.dirty)  # changed in this round: forgotten by the refresh below
+            changed = self.risk.dirty  # the accounts changed in this round (their index entries are stale)
+            ranking.note(changed)  # changed in this round: forgotten by the refresh below
             self.risk.refresh_index()
             if budget == 0:
                 break
+            if among is not None:  # a take-over: only the pools of the accounts this round changed
+                due = self._due_among(changed, order)
+                if not due:
+                    break
+                continue
             due = None
             if budget == round_start:
                 due = self._due_pools(order) if changed else []
                 if not due:
                     break
-        carried = self._carry(inst.symbol, order) if budget == 0 else []
+        carried = self._carry(symbol or order[0], order) if budget == 0 else []
         if carried:
             self.stream.waterfall_complete = False  # LIQ-034: cut by the budget (another contract's may have completed)
         elif not self.pending:
