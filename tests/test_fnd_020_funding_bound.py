@@ -11,6 +11,8 @@ the cost), so no price covers what is left.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from pathlib import Path
 
 from perpspec.engine.audit.reader import read_jsonl
@@ -95,6 +97,8 @@ class _Gateway:
         self.views = Views()
         self.answers = answers
         self.sent: list[str] = []
+        # the feed reads the journal's next seq around a tick (redteam28_5): a stand-in that never moves
+        self.durable = SimpleNamespace(writer=SimpleNamespace(next_seq=1))
 
     def now_ms(self) -> int:
         return 0

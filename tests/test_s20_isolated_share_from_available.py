@@ -21,8 +21,9 @@ the fill (floored at 0, plus what the fill itself frees and realises), never fro
 from __future__ import annotations
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted
+from perpspec.engine.core.events import Accepted, RuleEvent
 from perpspec.engine.core.exchange import Engine
+from perpspec.rules.events import Liquidation
 from perpspec.rules.invariants import check_all
 from perpspec.rules.waterfall_postings import compute_isolated_margin_after_fill
 
@@ -102,14 +103,18 @@ def test_review21_2_the_share_never_takes_the_cross_pools_margin() -> None:
     _cross_long_and_withdraw_all(engine, 11)
     cross_before = _pool(engine, X)
     assert cross_before == (1_075_750, 575_750)
-    _ok(engine, c.PlaceOrder(time_ms=20, account=3, symbol=E, side="Sell", order_qty=500, price=305_000))
+    events = engine.process(c.PlaceOrder(time_ms=20, account=3, symbol=E, side="Sell", order_qty=500, price=305_000))
+    assert isinstance(events[-1], Accepted)
     cross_after = _pool(engine, X)
     # the cross pool keeps its equity (it gains the maker rebate left over): fix24's draw left it at 0.918x
     assert cross_after[0] >= cross_before[0]
     assert cross_after[0] >= cross_after[1]
     # the remainder takes what MRG-050 left available beyond the closed half's freed + realised, no more
-    # (136ac3c: 1,329,500, freed + realised only; 631c60e: 1,914,750, 547,125 of it the cross pool's)
-    assert engine.accounts[1].positions[E].iso_margin == 1_367_088
+    # (136ac3c: 1,329,500, freed + realised only; 631c60e: 1,914,750, 547,125 of it the cross pool's): 0.847x, so
+    # the fill's own command takes it over (liq20: a pool a command's fills leave below maintenance)
+    taken = [e.record for e in events if isinstance(e, RuleEvent) and isinstance(e.record, Liquidation)]
+    assert [(r.account_id, r.pool, r.pool_margin) for r in taken] == [(1, "isolated:ETHUSD", 1_367_088)]
+    assert engine.accounts[1].positions[E].qty == 0
     _ok(engine, c.CancelAll(time_ms=21, account=1))
     for symbol, price in ((E, P), (X, XP)):
         _ok(engine, c.PriceUpdate(time_ms=22, symbol=symbol, mark_price=price, index_price=price))
@@ -122,16 +127,18 @@ def test_fix26_1_top_up_never_takes_the_cross_pools_margin() -> None:
     _cross_long_and_withdraw_all(engine, 71)
     cross_before = _pool(engine, X)
     assert cross_before[0] > cross_before[1]
-    _ok(engine, c.PlaceOrder(time_ms=80, account=3, symbol=E, side="Sell", order_qty=500, price=315_000))
-    assert engine.accounts[1].positions[E].qty == -500
+    events = engine.process(c.PlaceOrder(time_ms=80, account=3, symbol=E, side="Sell", order_qty=500, price=315_000))
+    assert isinstance(events[-1], Accepted)
     cross_after = _pool(engine, X)
     # 136ac3c: the closed half's loss beyond the pool took the cross pool's whole margin (equity 0, 0.000x)
     assert cross_after[0] >= cross_before[0]
     assert cross_after[0] >= cross_after[1]
     # the isolated pool bears its own loss beyond what MRG-050 left available (BitMEX: an isolated position risks
-    # only its own margin): below maintenance, its owner's to liquidate
-    equity, maintenance = _pool(engine, E)
-    assert 0 < equity < maintenance
+    # only its own margin): below maintenance (0.475x), taken over in the fill's own command (liq20)
+    taken = [e.record for e in events if isinstance(e, RuleEvent) and isinstance(e.record, Liquidation)]
+    assert [(r.account_id, r.pool) for r in taken] == [(1, "isolated:ETHUSD")]
+    assert 0 < taken[0].equity < taken[0].maintenance
+    assert engine.accounts[1].positions[E].qty == 0
 
 
 def test_the_premium_of_a_resting_isolated_bid_is_paid_from_the_free_wallet_as_liq_040_models_it() -> None:
