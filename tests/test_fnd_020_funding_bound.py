@@ -11,9 +11,8 @@ the cost), so no price covers what is left.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from pathlib import Path
+from types import SimpleNamespace
 
 from perpspec.engine.audit.reader import read_jsonl
 from perpspec.engine.core import commands as c
