@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from perpspec.engine.core import exchange, records, state_check, state_codec
+from perpspec.engine.core import exchange, isolated_fill, records, state_check, state_codec
 from perpspec.engine.core.commands import TimeTick, VerifyAccount
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.durability import codec
@@ -616,6 +616,7 @@ def test_the_codec_decoders_never_getattr_or_import() -> None:
 # internal error in the replay list, which is not state)
 OUTSIDE_THE_REGISTRY = {
     exchange: {"_Noop"},
+    isolated_fill: set(),  # ACC-006's isolated fill path (session 20, fix26): functions only, no state class
     records: {"Opaque"},
     state_check: set(),  # imports the codec's error and every state class; defines none
     state_codec: {"_Frame", "_Unset"},

@@ -62,12 +62,12 @@ def test_liq_043_a_single_isolated_position_below_zero_may_reduce_only_to_an_acc
     maker = [(e.exec_type, e.last_qty, e.last_px, e.text) for e in events if isinstance(e, Execution) and e.account == 2]
     position = engine.accounts[2].positions["ETHUSD"]
     account_equity = engine.accounts[2].wallet("XBt") + position.qty * ETH_2690 - position.cost  # 1 XBt a unit
-    if made:
-        assert maker == [("Trade", 1, ETH_2670, "")]
-        assert (position.qty, position.iso_margin, free_wallet(engine, 2)) == (99, 2_994_503, 74_497)
-        assert engine.risk.pool_of(engine.accounts[2], "ETHUSD")[1] == -74_497
-        assert account_equity == 0
-    else:
-        assert maker == [("Canceled", 0, 0, FILL_CANCEL_TEXT)]
-        assert (position.qty, position.iso_margin, free_wallet(engine, 2)) == (100, 3_024_750, 77_183)
-        assert account_equity == 1_933  # the fill would have taken it to −1
+    # since session 20 (fix26) LIQ-040 counts on no MRG-050 available for a fill that does not open at a premium (the
+    # engine's ACC-006 draws the rest only from the available), so the pool side refuses this reduction of a pool
+    # below zero at any wallet: the sell is cancelled at both wallets (before: made at an account equity of 0).  The
+    # account side no longer binds apart here: mutation survivor risk.py #64 needs another scenario (noted).
+    assert not made or wallet == 3_124_434
+    assert maker == [("Canceled", 0, 0, FILL_CANCEL_TEXT)]
+    assert (position.qty, position.iso_margin) == (100, 3_024_750)
+    assert free_wallet(engine, 2) == wallet - 3_124_434 + 77_184
+    assert account_equity == wallet - 3_124_434 + 1_934
