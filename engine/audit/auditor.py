@@ -192,7 +192,6 @@ class Auditor(RuleRecomputations):
         if kind == "ignore":
             return
         if kind == "end":
-            self.now.take_over = row.get("command") not in (None, "PriceUpdate", "FundingTick")
             self.close_instant()
             return
         if self.now.first_line == 0:
@@ -305,6 +304,8 @@ class Auditor(RuleRecomputations):
         signed = qty if side == "Buy" else -qty
         account = r["account"]
         self.now.traded.add(account)
+        if not self.now.waterfall and account >= 0:
+            self.now.take_over = True  # a trader's fill before any waterfall record: a take-over follows a trade
         self.fill(account, inst.symbol, signed, r["lastPx"])
         comm = r["execComm"]
         self.ledger.charge(account, inst.settl_currency, comm)
@@ -670,8 +671,10 @@ class Auditor(RuleRecomputations):
     def is_update(self, now: Instant) -> bool:
         """The instant is the next update a carry or a shortfall waits for: a waterfall ran, a mark row moved a mark
         or stated one at a new timestamp, or funding was paid (the engine's waterfall then saw the pools due).  A
-        trade's take-over (its end row names another command) is no such update: it judged only the pools the
-        trade's fills touched, and the pools a carry names still wait (session 20, LIQ-034 at a trade)."""
+        trade's take-over (a trader's fill comes before the instant's first waterfall record: the rows say so, not
+        the end row's label, which a venue could rewrite: redteam30_2) is no such update: it judged only the pools the
+        trade's fills touched, and the pools a carry names still wait (session 20, LIQ-034 at a trade; an index-only
+        PriceUpdate whose stop traded is one too: redteam30_3)."""
         return (now.waterfall and not now.take_over) or now.updated or bool(now.funding)
 
     def check_equity(self, now: Instant) -> None:

@@ -88,8 +88,8 @@ class Instant:
     # a mark row moved a mark, or stated one at a new timestamp (not a restatement of the mark already in force at
     # this timestamp, as perpspec writes at the end of each step): the update that ends a carry's exemption
     updated: bool = False
-    # the instant's end row names a command other than a mark update or funding: its waterfall records are a trade's
-    # take-over (LIQ-034 at a trade: only pools its fills touched), not the update a carry waits for
+    # a trader's fill came before the instant's first waterfall record: its waterfall records are a trade's take-over
+    # (LIQ-034 at a trade: only pools its fills touched), not the update a carry waits for unless a mark moved
     take_over: bool = False
     carried: dict[tuple[int, str], int] = attrs.Factory(dict)  # (account, asset) a carry names -> its line (LIQ-034)
     # (account, asset) whose close-out an accepted ADL shortfall carries over (ADL-021) -> the shortfall's line

@@ -47,6 +47,9 @@ class EventStream:
         self.flat_before: tuple[tuple[int, str, int], ...] = ()
         self.flat_at_waterfall = False  # flat_before was taken when the command's first waterfall started
         self.judged = 0  # how many of ``out`` the take-over after trades has read (Prices.take_over_filled)
+        # the close-outs a take-over after trades left open in this command: not worked again by its later take-overs
+        # (redteam30_1: each stop a close-out print fired started a take-over that re-worked every held close-out)
+        self.take_over_stuck: set[int] = set()
         self.track_steps = False  # record what step_info() needs for transition invariants (tests)
         self.replaying = False  # the sequencer is replaying commands after a rollback
 
@@ -58,6 +61,8 @@ class EventStream:
         """A new command: its events go to ``out``; the step record starts empty."""
         self.out = out
         self.judged = 0
+        if self.take_over_stuck:
+            self.take_over_stuck = set()
         # the last command's records, replaced only when it filled them (an empty one is already what a new one is;
         # nothing outside holds them: Views.step_info copies)
         if self.orders:

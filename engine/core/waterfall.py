@@ -143,6 +143,9 @@ class Waterfall:
             return False
         self._note_flat()
         complete = self.stream.waterfall_complete
+        # the close-outs held before this take-over are the next update's to work, as before trades took pools over:
+        # a take-over works the close-outs it makes (redteam30_1: every held close-out of the exchange, re-worked)
+        self.stream.take_over_stuck.update(held.pending_id for held in self.pending)
         self._rounds("", order, self._every_pool(), due)
         self.stream.waterfall_complete = complete and self.stream.waterfall_complete and not self.pending
         return True
@@ -195,7 +198,10 @@ class Waterfall:
     def _rounds(self, symbol: str, order: list[str], budget: int, among: list[tuple[int, str]] | None) -> None:
         """The rounds of :meth:`run` (``among`` None) or :meth:`take_over` (``among``: the first round's pools; each
         later round's, the pools due of the accounts the round before changed)."""
-        stuck: set[int] = set()  # close-outs left open in this update: retried on the next one (as rules.waterfall)
+        # close-outs left open in this update: retried on the next one (as rules.waterfall); a take-over after trades
+        # shares the command's set, so K stops chained by its close-outs' prints do not re-work every held close-out
+        # K times (redteam30_1: K x H^2 in one PlaceOrder); the marks do not move within a command
+        stuck: set[int] = self.stream.take_over_stuck if among is not None else set()
         # this waterfall's ADL rankings: the marks do not move while it runs, and every account it changes is
         # marked in ``self.risk.dirty`` until the index refresh that ends a round; the ranking is told those
         # accounts before each refresh (and in each ADL), so it re-reads exactly them and is built once per pass
