@@ -16,9 +16,10 @@ from contextlib import nullcontext
 import pytest
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Execution, Rejected
+from perpspec.engine.core.events import Execution, Rejected, RuleEvent
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.kernels.load import generic_rules_only
+from perpspec.rules.events import Liquidation
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.solvency import FILL_CANCEL_TEXT
 
@@ -115,7 +116,14 @@ def test_an_isolated_maker_hit_twice_is_judged_on_its_pool_after_the_first_fill(
         events = engine.process(c.PlaceOrder(time_ms=1, account=2, symbol="ETHUSD", side="Sell", order_qty=200, ord_type="Market"))
     traded = [e.last_qty for e in events if isinstance(e, Execution) and e.account == 3 and e.exec_type == "Trade"]
     assert traded == fills
-    assert engine.positions(3)["ETHUSD"].qty == sum(fills)
+    # since session 20 (liq20) a pool its own fills leave below maintenance is taken over in the fill's command: the
+    # two stale fills (the second's premium beyond what the free wallet held) leave account 3 there at 6,000
+    taken = [e.record.account_id for e in events if isinstance(e, RuleEvent) and isinstance(e.record, Liquidation)]
+    assert taken == ([3] if fall == 6_000 else [])
+    if taken:
+        assert "ETHUSD" not in engine.positions(3)
+    else:
+        assert engine.positions(3)["ETHUSD"].qty == sum(fills)
 
 
 def test_a_refusal_is_not_reused_where_a_price_equals_the_next_quantity() -> None:
