@@ -76,6 +76,8 @@ def test_resting_isolated_flip_keeps_cross_pool(qb: int, keep: int) -> None:
 
 @pytest.mark.parametrize(("qb", "keep"), [(1100, 5_000_000), (1000, 8_000_000)], ids=["flip", "close"])
 def test_incoming_isolated_flip_keeps_cross_pool(qb: int, keep: int) -> None:
+    # a guard only: an incoming flip is already rejected at entry on main (ImmediateLiquidation, LIQ-042), before
+    # LIQ-053 is reached; the resting cases above are the ones that fail without compute_cross_draw
     e, (eq0, m0) = _scenario(qb, keep, resting=False)
     _ok(e, c.PlaceOrder(time_ms=179, account=3, symbol=E, side="Sell", order_qty=qb, price=PX))
     ev = e.process(c.PlaceOrder(time_ms=180, account=1, symbol=E, side="Buy", order_qty=qb, price=PX))
