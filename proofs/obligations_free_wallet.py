@@ -36,8 +36,10 @@ from perpspec.rules.num import and_, ite, not_, or_
 from perpspec.rules.position import apply_fill, compute_commission
 from perpspec.rules.solvency import (
     PoolState,
+    compute_cross_draw,
     compute_fill_outcome,
     compute_free_wallets,
+    is_cross_pool_kept,
     is_fill_free_wallet_kept,
     is_free_wallet_kept,
 )
@@ -154,7 +156,54 @@ def _kept_no_lower_after_a_close(
     return is_free_wallet_kept(before, after, cross_open)
 
 
+def prove_cross_draw(draw: Callable[[int, int, int, int], int]) -> ProofResult:
+    """LIQ-053's ``moved`` is what the cross pool loses: an isolated fill (margin ``m0`` → ``m1``, realised ``r``,
+    commission ``f``; the free wallet moves by ``r − f``) that LIQ-053 accepts with ``draw``'s measure leaves the
+    cross pool (free wallet − margin, plus its PnL) at or above maintenance, or takes nothing from it."""
+    with Prover() as prover:
+        equity, maint = prover.symbol("cross_equity"), prover.symbol("cross_maintenance")
+        free, m0, m1 = prover.symbol("free_wallet"), prover.symbol("margin_before"), prover.symbol("margin_after")
+        realised, commission = prover.symbol("realised"), prover.symbol("commission")
+        prover.assume(maint >= 0, "maintenance ≥ 0")
+        free_after = free + realised - commission
+        lost = (free - m0) - (free_after - m1)  # the cross pool's margin before less after
+        accepted = is_cross_pool_kept(equity, maint, draw(free, m0, free_after, m1))
+        return prover.prove(implies(accepted, or_(lost <= 0, equity - lost >= maint)), "LIQ-053 draw")
+
+
+def _margin_change_only(free_before: int, margin_before: int, free_after: int, margin_after: int) -> int:
+    """KNOWN-BAD LIQ-053 (redteam29_2): ``moved`` as the isolated margin's change only, the realised loss the
+    wallet pays on a flip or full close not counted."""
+    del free_before, free_after
+    return margin_after - margin_before
+
+
 def _register() -> None:
+    register(
+        Obligation(
+            id="LIQ-053/cross-draw",
+            rule_id="LIQ-053",
+            invariant_id="INV-NO-NEG-EQUITY",
+            statement=(
+                "LIQ-053's moved, compute_cross_draw (Δ isolated margin − realised + commission), is what the cross "
+                "pool loses: a fill it accepts leaves the cross pool at or above maintenance or takes nothing."
+            ),
+            run=functools.partial(prove_cross_draw, compute_cross_draw),
+        )
+    )
+    register(
+        Obligation(
+            id="KNOWN-BAD/LIQ-053/margin-change-only",
+            rule_id="LIQ-053",
+            invariant_id="INV-NO-NEG-EQUITY",
+            statement=(
+                "Known-bad (redteam29_2): moved as the isolated margin's change only lets a flip's realised loss "
+                "take the cross pool below maintenance."
+            ),
+            run=functools.partial(prove_cross_draw, _margin_change_only),
+            expect="refuted",
+        )
+    )
     for symbol in SYMBOLS:
         for mode, leverage in MODES:
             register(

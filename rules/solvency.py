@@ -294,6 +294,20 @@ def is_spot_spend_withdrawable(spendable: int, spent: int) -> bool:
     return or_(spent <= 0, spendable - spent >= 0)
 
 
+def compute_cross_draw(free_before: int, margin_before: int, free_after: int, margin_after: int) -> int:
+    """LIQ-053's ``moved``: what an isolated pool's fills take out of the cross pool in the same currency.
+
+    The cross pool's margin is the wallet less every isolated margin: from one isolated pool's view its
+    ``free_wallet`` (the wallet less the *other* isolated margins) less its own margin.  A fill moves the free
+    wallet by its realised PnL less its commission and the pool margin by ACC-006's change, so the cross pool
+    loses ``Δ isolated margin − realised + commission``; between the sweep's start and after a fill the
+    figures are the sweep's cumulative ones.  Before (redteam29_2 / fix29b): ``moved`` was the margin's
+    change alone, so a flip or full close whose realised loss beyond the pool the wallet pays counted as
+    nothing moved, and took a cross pool from 18.7x maintenance to −1,066,500 at unchanged marks.
+    """
+    return (free_before - margin_before) - (free_after - margin_after)
+
+
 def is_cross_pool_kept(cross_equity: int, cross_maintenance: int, moved: int) -> bool:
     """LIQ-053: an isolated fill that moves ``moved`` of the wallet into its isolated pool keeps the cross pool safe.
 
@@ -310,6 +324,9 @@ def is_cross_pool_kept(cross_equity: int, cross_maintenance: int, moved: int) ->
     trader's: tests/test_free_wallet.py, a close-out sold into a resting 1x ETHUSD bid, the cross pool went from
     88.8M XBt of equity to −1.9M, was liquidated in the same waterfall and the fund paid its deficit while the
     isolated pool held 90.7M).
+
+    ``moved`` is :func:`compute_cross_draw`'s: the isolated margin's change less the realised PnL plus the
+    commission (a flip's or full close's realised loss beyond the pool is the wallet's, so the cross pool's).
     """
     return or_(moved <= 0, cross_equity - moved >= cross_maintenance)
 

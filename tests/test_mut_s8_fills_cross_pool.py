@@ -126,10 +126,12 @@ def _isolated_bid_beside_a_fallen_cross_long(deposit: int, kernels: bool) -> tup
 def test_liq_053_an_isolated_pool_holding_margin_may_move_exactly_the_cross_pool_s_excess(
     kernels: bool,
 ) -> None:
-    """LIQ-053 measures what the fill *moves* into the isolated pool (its margin after, 90,034,850, less its margin
-    before the sweep, 60,090,000: 29,944,850), not the whole pool: the cross pool's equity is 30,520,600 over a
-    maintenance of 575,750, exactly enough; the bid fills (the cross pool then holds 583,225 with the rebate)."""
-    engine, events = _isolated_bid_beside_a_fallen_cross_long(101_841_600, kernels)
+    """LIQ-053 measures what the fill *takes from the cross pool* (compute_cross_draw: its margin after, 90,034,850,
+    less its margin before the sweep, 60,090,000, less the maker rebate of 7,475 the wallet gains: 29,937,375), not
+    the whole pool: the cross pool's equity is 30,513,125 over a maintenance of 575,750, exactly enough; the bid
+    fills and the cross pool then holds exactly 575,750.  (Before fix29b the rebate was not counted and the
+    boundary was 30,520,600, leaving 583,225.)"""
+    engine, events = _isolated_bid_beside_a_fallen_cross_long(101_834_125, kernels)
     trades = [
         (e.account, e.last_qty, e.last_px)
         for e in events
@@ -137,15 +139,15 @@ def test_liq_053_an_isolated_pool_holding_margin_may_move_exactly_the_cross_pool
     ]
     assert trades == [(4, 100, 299_000), (2, 100, 299_000)]
     assert engine.accounts[2].positions["ETHUSD"].iso_margin == 90_034_850
-    assert engine.risk.pool_of(engine.accounts[2], "XBTUSD")[1:3] == (583_225, 575_750)
+    assert engine.risk.pool_of(engine.accounts[2], "XBTUSD")[1:3] == (575_750, 575_750)
 
 
 @pytest.mark.parametrize("kernels", [True, False], ids=["kernels", "generic-rules"])
 def test_liq_053_one_satoshi_less_and_the_isolated_bid_is_cancelled(kernels: bool) -> None:
-    """LIQ-053: with a cross equity of 30,520,599 the same move would leave it one satoshi below maintenance."""
-    engine, events = _isolated_bid_beside_a_fallen_cross_long(101_841_599, kernels)
+    """LIQ-053: with a cross equity of 30,513,124 the same move would leave it one satoshi below maintenance."""
+    engine, events = _isolated_bid_beside_a_fallen_cross_long(101_834_124, kernels)
     executions = [(e.account, e.exec_type, e.text) for e in events if isinstance(e, Execution)]
     assert (2, "Canceled", FILL_CANCEL_TEXT) in executions
     assert not [e for e in executions if e[1] == "Trade"]
     assert engine.positions(2)["ETHUSD"].qty == 200
-    assert engine.risk.pool_of(engine.accounts[2], "XBTUSD")[1:3] == (30_520_599, 575_750)
+    assert engine.risk.pool_of(engine.accounts[2], "XBTUSD")[1:3] == (30_513_124, 575_750)

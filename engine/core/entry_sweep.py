@@ -41,7 +41,12 @@ from perpspec.rules.fee_tier import compute_usd_volume
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS as MARGIN_CROSS
 from perpspec.rules.position import Position
-from perpspec.rules.solvency import FILL_CANCEL_TEXT, is_cross_pool_kept, is_free_wallet_kept
+from perpspec.rules.solvency import (
+    FILL_CANCEL_TEXT,
+    compute_cross_draw,
+    is_cross_pool_kept,
+    is_free_wallet_kept,
+)
 
 if TYPE_CHECKING:
     from perpspec.engine.core.entry import OrderEntry
@@ -89,6 +94,7 @@ class MakerPool:
         self.qty, self.cost, self.leverage, self.tier, self.margin = pool[0], pool[1], pool[2], pool[3], pool[4]
         self.other_pnl, self.other_maint, self.free, self.equity = pool[5], pool[6], pool[7], pool[8]
         self.start = pool[4]
+        self.start_free = pool[7]  # LIQ-053: the cross pool's draw is measured from (start_free, start)
         self.judged = False  # out is the outcome of (j_signed, j_price, j_fee) on the pool as it stands
         self.j_signed = 0
         self.j_price = 0
@@ -193,7 +199,7 @@ class CrossGuard:
         cross = maker.cross
         if cross is None:  # LIQ-054: no cross position backs a free wallet below zero
             return is_free_wallet_kept(maker.free - maker.margin, out[4] - out[3], False)
-        return is_cross_pool_kept(cross[0], cross[1], out[3] - maker.start)
+        return is_cross_pool_kept(cross[0], cross[1], compute_cross_draw(maker.start_free, maker.start, out[4], out[3]))
 
     def fold(self) -> None:
         """The fills made since the last call, folded into the pools (each outcome as judged)."""

@@ -48,6 +48,7 @@ from perpspec.rules.solvency import (
     FILL_CANCEL_TEXT,
     PoolState,
     apply_fill_to_pool,
+    compute_cross_draw,
     compute_fill_outcome,
     is_cross_pool_kept,
     is_fill_allowed,
@@ -191,14 +192,14 @@ class Fills:
         states: dict[int, PoolState] = {}
         folded = [0]  # how many of ``fills`` are folded into ``states``
 
-        starts: dict[int, int] = {}  # each pool's margin before the sweep (LIQ-053 measures what a fill moves)
+        starts: dict[int, tuple[int, int]] = {}  # each pool's (free wallet, margin) before the sweep (LIQ-053)
         crosses: dict[int, tuple[int, int] | None] = {}
 
         def state(account_id: int) -> PoolState:
             if account_id not in states:
                 holder = accounts[account_id]
                 states[account_id] = self.risk.pool_state(holder, inst, peek_position(holder, inst))
-                starts[account_id] = states[account_id].pool_margin
+                starts[account_id] = (states[account_id].free_wallet, states[account_id].pool_margin)
             return states[account_id]
 
         def keeps_cross(account_id: int, signed: int, price: int, fee: int) -> bool:
@@ -213,7 +214,9 @@ class Fills:
             cross = crosses[account_id]
             if cross is None:  # LIQ-054: no cross position backs a free wallet below zero
                 return is_fill_free_wallet_kept(inst, pool, signed, price, fee, mark, 0)
-            moved = compute_fill_outcome(inst, pool, signed, price, fee, mark).pool_margin - starts[account_id]
+            out = compute_fill_outcome(inst, pool, signed, price, fee, mark)
+            free = pool.free_wallet + out.realised - out.commission
+            moved = compute_cross_draw(*starts[account_id], free, out.pool_margin)
             return is_cross_pool_kept(cross[0], cross[1], moved)
 
         def fold() -> None:
@@ -279,7 +282,7 @@ class Fills:
         folded = [0]
         index = kernels.index  # the instrument's branch of the proved kernels (engine/kernels/dispatch.py)
 
-        starts: dict[int, int] = {}  # each pool's margin before the sweep (LIQ-053 measures what a fill moves)
+        starts: dict[int, tuple[int, int]] = {}  # each pool's (free wallet, margin) before the sweep (LIQ-053)
         crosses: dict[int, tuple[int, int] | None] = {}
 
         def pool(account_id: int) -> tuple[int, ...]:
@@ -287,7 +290,7 @@ class Fills:
             if found is None:
                 holder = accounts[account_id]
                 found = pools[account_id] = self.risk.pool_tuple(holder, inst, peek_position(holder, inst), index)
-                starts[account_id] = found[4]
+                starts[account_id] = (found[7], found[4])
             return found
 
         def allowed(account_id: int, signed: int, price: int, fee: int) -> bool:
@@ -302,7 +305,7 @@ class Fills:
             if cross is None:  # LIQ-054: no cross position backs a free wallet below zero
                 before = pools[account_id]
                 return is_free_wallet_kept(before[7] - before[4], out[4] - out[3], False)
-            return is_cross_pool_kept(cross[0], cross[1], out[3] - starts[account_id])
+            return is_cross_pool_kept(cross[0], cross[1], compute_cross_draw(*starts[account_id], out[4], out[3]))
 
         def outcome(account_id: int, signed: int, price: int, fee: int) -> tuple[int, ...]:
             seen = judged.get(account_id)

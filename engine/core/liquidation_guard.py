@@ -25,6 +25,7 @@ from perpspec.rules.margin import CROSS
 from perpspec.rules.solvency import (
     PoolState,
     apply_fill_to_pool,
+    compute_cross_draw,
     compute_fill_outcome,
     is_cross_pool_kept,
     is_fill_free_wallet_kept,
@@ -82,14 +83,14 @@ def make_liquidation_guard(
     inst = market.instrument_map[symbol]
     mark = market.marks.get(symbol, 0)
     states: dict[int, PoolState] = {}
-    starts: dict[int, int] = {}  # each pool's margin before the sweep (LIQ-053 measures what a fill moves)
+    starts: dict[int, tuple[int, int]] = {}  # each pool's (free wallet, margin) before the sweep (LIQ-053)
     folded = [0]  # how many of ``fills`` are folded into ``states``
 
     def state(account_id: int) -> PoolState:
         if account_id not in states:
             holder = accounts[account_id]
             states[account_id] = risk.pool_state(holder, inst, peek_position(holder, inst))
-            starts[account_id] = states[account_id].pool_margin
+            starts[account_id] = (states[account_id].free_wallet, states[account_id].pool_margin)
         return states[account_id]
 
     def guard(maker: Order, wanted: int) -> int:
@@ -107,7 +108,9 @@ def make_liquidation_guard(
         allowed = is_fill_free_wallet_kept(inst, pool, signed, maker.price, 0, mark, others)
         if allowed and pool.leverage_hundredths != CROSS and others > 0:
             cross = cross_pool_of(account, inst.settl_currency)
-            moved = compute_fill_outcome(inst, pool, signed, maker.price, 0, mark).pool_margin - starts[maker.account]
+            out = compute_fill_outcome(inst, pool, signed, maker.price, 0, mark)
+            free = pool.free_wallet + out.realised - out.commission
+            moved = compute_cross_draw(*starts[maker.account], free, out.pool_margin)
             allowed = cross is None or is_cross_pool_kept(cross[0], cross[1], moved)
         if not allowed:
             refused[maker.order_id] = None
