@@ -305,7 +305,7 @@ class Auditor(RuleRecomputations):
         account = r["account"]
         self.now.traded.add(account)
         if not self.now.waterfall and account >= 0:
-            self.now.take_over = True  # a trader's fill before any waterfall record: a take-over follows a trade
+            self.now.pre_fills.add(account)  # a trader's fill before any waterfall record (a take-over's trade?)
         self.fill(account, inst.symbol, signed, r["lastPx"])
         comm = r["execComm"]
         self.ledger.charge(account, inst.settl_currency, comm)
@@ -524,6 +524,7 @@ class Auditor(RuleRecomputations):
         inst = self.instruments[r["symbol"]]
         self.now.waterfall = True
         self.now.records.append(LiquidationFill(rule_id="LIQ-024", **r))
+        self.now.close_out_makers.add(r["maker_account_id"])  # its maker's execution row comes before this record
         self.fill(get_close_out_account(r["pending_id"]), inst.symbol, r["qty"], r["price"])
         if self.rules:
             self.check_fill_delta(inst, r)
@@ -675,7 +676,10 @@ class Auditor(RuleRecomputations):
         the end row's label, which a venue could rewrite: redteam30_2) is no such update: it judged only the pools the
         trade's fills touched, and the pools a carry names still wait (session 20, LIQ-034 at a trade; an index-only
         PriceUpdate whose stop traded is one too: redteam30_3)."""
-        return (now.waterfall and not now.take_over) or now.updated or bool(now.funding)
+        # a trader's fill before the first waterfall record that is not a close-out's maker (whose execution row comes
+        # before its LiquidationFill record: tests/test_mut_s17_audit_shortfall.py)
+        take_over = bool(now.pre_fills - now.close_out_makers)
+        return (now.waterfall and not take_over) or now.updated or bool(now.funding)
 
     def check_equity(self, now: Instant) -> None:
         """INV-NO-NEG-EQUITY-AFTER-ADL once the instant's waterfall completed (the registry's equity kernel): after

@@ -88,9 +88,11 @@ class Instant:
     # a mark row moved a mark, or stated one at a new timestamp (not a restatement of the mark already in force at
     # this timestamp, as perpspec writes at the end of each step): the update that ends a carry's exemption
     updated: bool = False
-    # a trader's fill came before the instant's first waterfall record: its waterfall records are a trade's take-over
-    # (LIQ-034 at a trade: only pools its fills touched), not the update a carry waits for unless a mark moved
-    take_over: bool = False
+    # a trader's fill (not a close-out's maker) before the instant's first waterfall record: its waterfall records are
+    # a trade's take-over (LIQ-034 at a trade: only pools its fills touched), not the update a carry waits for unless
+    # a mark moved (Auditor.is_update)
+    pre_fills: set[int] = attrs.Factory(set)  # accounts with a trade fill before the instant's first waterfall record
+    close_out_makers: set[int] = attrs.Factory(set)  # makers of the instant's close-out fills (LIQ-024)
     carried: dict[tuple[int, str], int] = attrs.Factory(dict)  # (account, asset) a carry names -> its line (LIQ-034)
     # (account, asset) whose close-out an accepted ADL shortfall carries over (ADL-021) -> the shortfall's line
     short: dict[tuple[int, str], int] = attrs.Factory(dict)
