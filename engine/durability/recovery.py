@@ -457,11 +457,9 @@ def check_snapshot_instruments(exchange: Engine, scan: JournalScan, path: str) -
         if want is None or got is None:
             where = "not in the journal's genesis" if want is None else "missing (the journal's genesis has it)"
             raise SnapshotCorrupt(path, 0, f"instrument {symbol} {where}")
-        if want != got:
-            field = next((f.name for f in attrs.fields(type(want)) if getattr(want, f.name) != getattr(got, f.name)),
-                         None)
-            if field is None:
-                continue  # every field equal: the compiled build's classes compare unequal to the interpreted ones
+        # field by field: the compiled build's instrument class compares unequal to the interpreted one as objects
+        field = next((f.name for f in attrs.fields(type(want)) if getattr(want, f.name) != getattr(got, f.name)), None)
+        if field is not None:
             raise SnapshotCorrupt(path, 0, f"instrument {symbol}: {field} is {getattr(got, field, '?')!r}, the "
                                   f"journal's genesis has {getattr(want, field, '?')!r}")
 
