@@ -379,7 +379,8 @@ class EngineMachine(RuleBasedStateMachine):
 
     @rule(symbol=symbols, rate=st.sampled_from((-375_000, -10_000, 10_000, 375_000)))
     def funding(self, symbol: str, rate: int) -> None:
-        self.run(c.FundingTick(time_ms=self.tick(), symbol=symbol, rate_e8=rate))
+        # each funding step a new instant, 1 ms on: FND-021 pays an instant once (the machine's clock stays at 0 else)
+        self.run(c.FundingTick(time_ms=self.tick(1), symbol=symbol, rate_e8=rate))
 
     @rule(account=st.sampled_from((*TRADERS, 77, -1)), junk=st.sampled_from(("qty", "price", "symbol", "inst", "time")))
     def malformed(self, account: int, junk: str) -> None:
