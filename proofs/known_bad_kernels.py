@@ -375,6 +375,15 @@ def check_settlement_ready_ignoring_pending(mark_price: int | None, settlement_p
     return None
 
 
+def check_funding_instant_paying_the_same_instant_again(
+    symbol: str, time_ms: int, last_funding_ms: int | None
+) -> object | None:
+    """KNOWN-BAD FND-021: ``<`` instead of ``≤``: a second FundingTick at the instant just paid pays it again."""
+    if last_funding_ms is not None and time_ms < last_funding_ms:
+        return f"{symbol} already-paid"
+    return None
+
+
 def compute_settlement_fee_charged_uncapped(fee: int, pool_equity: int) -> int:
     """KNOWN-BAD SET-006: the whole settlement fee charged, whatever the pool holds (the rule before SET-006)."""
     del pool_equity

@@ -6,7 +6,7 @@ feasible path instead, and the prover proves the goal on every path (and that
 the paths cover every input).  Unbounded: none of these rules loops over
 symbolic data (the median's ``k`` is a stated bound).
 
-* **rejection rules** (MRG-061/063/064/065, RSK-006/007/008, INS-006, SET-005)
+* **rejection rules** (MRG-061/063/064/065, RSK-006/007/008, INS-006, SET-005, FND-021)
   reject *exactly* the stated set: accepted ⇔ the documented condition, both
   directions;
 * **MRG-067/068** after a trade, an order goes exactly when available < 0 and one
@@ -36,7 +36,7 @@ from perpspec.proofs.lemmas import FLOOR_AT_LEAST, FLOOR_MONOTONE, PRODUCT_MONOT
 from perpspec.proofs.paths import explore, paths_goal
 from perpspec.proofs.prover import ProofResult, Prover
 from perpspec.proofs.registry import Expectation, Obligation, register
-from perpspec.rules import index, insurance, margin, risk_limit, settlement
+from perpspec.rules import funding, index, insurance, margin, risk_limit, settlement
 from perpspec.rules.contract import compute_notional
 from perpspec.rules.funding import PremiumInputs, compute_next_funding_ms
 from perpspec.rules.instrument import Instrument
@@ -336,6 +336,15 @@ def prove_settlement_ready(pending: int, check: Callable[..., object]) -> ProofR
         return _accepts_exactly(prover, lambda: check(mark_price, price, pools), accept, f"SET-005 pending={pending}")
 
 
+def prove_funding_instant(paid: bool, check: Callable[[str, int, int | None], object]) -> ProofResult:
+    """FND-021: with an instant paid, a FundingTick is accepted exactly when its instant is after it; else always."""
+    with Prover() as prover:
+        time_ms, last = prover.symbol("time_ms"), prover.symbol("last_funding_ms")
+        accept = time_ms > last if paid else True
+        run = lambda: check("XBTUSD", time_ms, last if paid else None)  # noqa: E731
+        return _accepts_exactly(prover, run, accept, f"FND-021 paid={paid}")
+
+
 def prove_settlement_fee_charged(charged_of: Callable[[int, int], int]) -> ProofResult:
     """SET-006: 0 ≤ charged ≤ fee; pool equity ≥ 0 ⇒ equity − charged ≥ 0; equity ≥ fee ⇒ charged = fee."""
     with Prover() as prover:
@@ -486,6 +495,14 @@ def _register() -> None:
              p(prove_settlement_ready, pending, settlement.check_settlement_ready))
     _add("SET-005/pending-ignored", "SET-005", exact, "the pending-liquidation clause dropped.",
          p(prove_settlement_ready, 1, bad.check_settlement_ready_ignoring_pending), expect="refuted")
+    for paid in (True, False):
+        _add(f"FND-021/exact/paid={paid}", "FND-021", exact,
+             "A FundingTick is accepted exactly when no instant of its contract was paid yet or its instant is after "
+             "the last one paid: an instant is paid once.",
+             p(prove_funding_instant, paid, funding.check_funding_instant))
+    _add("FND-021/same-instant-again", "FND-021", exact, "< instead of ≤: the instant just paid "
+         "is paid again.", p(prove_funding_instant, True, bad.check_funding_instant_paying_the_same_instant_again),
+         expect="refuted")
     no_neg = "INV-NO-NEG-EQUITY"
     _add("SET-006/capped", "SET-006", no_neg, "The settlement fee charged is within [0, fee], leaves a pool at or above zero "
          "there, and is the whole fee when the pool's equity reaches it.", p(prove_settlement_fee_charged, settlement.compute_settlement_fee_charged))

@@ -286,8 +286,31 @@ class FundingSettled:
 class FundingRejection:
     """A funding command that does not apply now (no state change)."""
 
-    reason: str  # "not-due" | "funding-due-first" | "bad-interval" | "not-a-perpetual" | "oi-imbalance" | "liquidation-pending"
+    reason: str  # "not-due" | "funding-due-first" | "bad-interval" | "not-a-perpetual" | "oi-imbalance" | "liquidation-pending" | "already-paid"
     detail: str
+
+
+@concrete
+def check_funding_instant(symbol: str, time_ms: int, last_funding_ms: int | None) -> FundingRejection | None:
+    """FND-021: a funding instant is paid once: a FundingTick not after the last instant paid is refused.
+
+    A FundingTick carries its instant (``time_ms``) and FND-008 exchanges the whole interval's payment at it, so a
+    second tick for an instant already paid (a gateway's retry, a replayed message, an operator's mistake) would
+    charge every holder twice; one for an earlier instant would pay a past interval again.  ``last_funding_ms`` is
+    the instant of the last FundingTick the engine applied in the contract (None: none yet); a tick FND-020 held is
+    not paid and does not count.  The rule bounds the instants from below only: the interval between two instants
+    (FND-012's grid, ``fundingInterval``) is the funding clock's (FND-016), which the engine does not keep [I: BitMEX
+    pays one funding per ``fundingTimestamp``].
+    """
+    if last_funding_ms is not None and time_ms <= last_funding_ms:
+        return FundingRejection(
+            reason="already-paid",
+            detail=(
+                f"{symbol}'s funding was last paid at {last_funding_ms}: an instant at {time_ms} is not after it "
+                "and is paid once (FND-021)"
+            ),
+        )
+    return None
 
 
 @concrete

@@ -379,7 +379,8 @@ class EngineMachine(RuleBasedStateMachine):
 
     @rule(symbol=symbols, rate=st.sampled_from((-375_000, -10_000, 10_000, 375_000)))
     def funding(self, symbol: str, rate: int) -> None:
-        self.run(c.FundingTick(time_ms=self.tick(), symbol=symbol, rate_e8=rate))
+        # each funding step a new instant, 1 ms on: FND-021 pays an instant once (the machine's clock stays at 0 else)
+        self.run(c.FundingTick(time_ms=self.tick(1), symbol=symbol, rate_e8=rate))
 
     @rule(account=st.sampled_from((*TRADERS, 77, -1)), junk=st.sampled_from(("qty", "price", "symbol", "inst", "time")))
     def malformed(self, account: int, junk: str) -> None:
@@ -394,7 +395,7 @@ class EngineMachine(RuleBasedStateMachine):
         elif junk == "inst":
             fields["exec_inst"] = "ReduceOnly,ReduceOnly"
         else:
-            fields["time_ms"] = self.clock - 1
+            fields["time_ms"] = self.engine.time_ms - 1  # before the engine's clock (a refused time_passes left it behind)
         events = self.run(c.PlaceOrder(**fields))
         assert isinstance(events[-1], Rejected)
 
@@ -507,7 +508,8 @@ class EngineMachine(RuleBasedStateMachine):
             inst = self.engine.instrument_map[symbol]
             self.run(c.SetRiskLimit(time_ms=self.tick(), account=account, symbol=symbol,
                                     risk_limit=inst.risk_limit + steps * inst.risk_step))
-            self.run(c.FundingTick(time_ms=self.tick(), symbol=symbol, rate_e8=375_000 if held > 0 else -375_000))
+            self.run(c.FundingTick(time_ms=self.tick(1), symbol=symbol,  # a new instant (FND-021), as funding's
+                                   rate_e8=375_000 if held > 0 else -375_000))
             taker = 9 - account
             self.run(c.PlaceOrder(time_ms=self.tick(), account=taker, symbol=symbol,
                                   side="Buy" if side == "Sell" else "Sell", order_qty=max(abs(held), self.lot(symbol)),

@@ -66,8 +66,8 @@ def test_fnd_004_a_rate_one_beyond_the_cap_is_malformed_on_each_perpetual_and_ch
 
 def test_fnd_004_the_cap_itself_is_accepted_either_way() -> None:
     engine = _long_short()
-    for rate, long_delta in ((375_000, -75_000), (-375_000, 75_000)):
-        events = engine.process(c.FundingTick(time_ms=0, symbol="XBTUSD", rate_e8=rate))
+    for instant, (rate, long_delta) in enumerate(((375_000, -75_000), (-375_000, 75_000))):  # two instants: FND-021
+        events = engine.process(c.FundingTick(time_ms=instant, symbol="XBTUSD", rate_e8=rate))
         assert isinstance(events[-1], Accepted)
         assert engine.step_info(events).funding == (
             FundingPostings(asset="XBt", symbol="XBTUSD", wallet_deltas=(long_delta, -long_delta), residue=0),

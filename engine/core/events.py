@@ -62,6 +62,7 @@ class Reason(enum.Enum):
     INSURANCE_SHORTFALL = "InsuranceShortfall"  # the fund cannot bear the liquidation engine's settlement loss
     MARK_NOT_SETTLEMENT_PRICE = "MarkNotAtSettlementPrice"  # settle only after a mark update to that price
     LIQUIDATION_PENDING = "LiquidationPending"  # a pool is below maintenance: the waterfall has work left
+    FUNDING_ALREADY_PAID = "FundingAlreadyPaid"  # FND-021: a FundingTick not after its contract's last paid instant
     IMMEDIATE_LIQUIDATION = "ImmediateLiquidation"  # LIQ-042: executing at the order price would liquidate
     CONTRACT_EXPIRED = "ContractExpired"  # a dated future past its expiry takes no new, amended or triggered order
     NOT_PERPETUAL = "NotPerpetual"  # funding of a dated future or a spot pair

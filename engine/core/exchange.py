@@ -87,6 +87,7 @@ from perpspec.engine.core.rejects import (
 from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.state_check import check_engine_instruments, check_engine_state
 from perpspec.engine.core.state_codec import decode_state, encode_state
+from perpspec.engine.core.state_names import STATE
 from perpspec.engine.core.stream import MAX_CLOCK_STEP_MS as MAX_CLOCK_STEP_MS  # re-exported
 from perpspec.engine.core.stream import MAX_TIME_MS as MAX_TIME_MS  # re-exported
 from perpspec.engine.core.stream import EventStream
@@ -105,6 +106,7 @@ _NEW: Final = tuple.__new__
 _ACCEPTED: Final = Accepted
 _PLACE_ORDER: Final = cmd.PlaceOrder
 _OVERSIZED: Final = cmd.Oversized
+_FUNDING_TICK: Final = cmd.FundingTick
 # each command class's number of fields: a command is a NamedTuple, and one built past its __new__
 # (tuple.__new__(TimeTick, [5, 6])) holds another number of items (review11_1)
 _FIELD_COUNT: Final[dict[type[Any], int]] = {kind: len(cmd.field_names(kind)) for kind in cmd.COMMAND_TYPES.values()}
@@ -122,38 +124,8 @@ def checkpoint_interval(state_bytes: int) -> int:
     """Commands until the next rollback checkpoint after one of ``state_bytes`` bytes."""
     return min(CHECKPOINT_EVERY_MAX, max(CHECKPOINT_EVERY, state_bytes // CHECKPOINT_BYTES_PER_COMMAND))
 
-# the engine's state (encoded for checkpoints and snapshots, hashed): each name and the component that owns it,
-# in the order the snapshot dict has always had
-_STATE: Final = (
-    ("instrument_map", "market"),
-    ("books", "market"),
-    ("marks", "market"),
-    ("index_prices", "market"),
-    ("last_prices", "market"),
-    ("accounts", "ledger"),
-    ("insurance_funds", "ledger"),
-    ("fees", "ledger"),
-    ("deposits", "ledger"),
-    ("conditional", "triggers"),
-    ("live_orders", "registry"),
-    ("day_orders", "registry"),
-    ("holders", "ledger"),
-    ("dms_heap", "registry"),
-    ("liq", "risk"),
-    ("dirty", "risk"),
-    ("multi", "risk"),
-    ("pending", "waterfall"),
-    ("spot_reservations", "registry"),
-    ("next_order_id", "registry"),
-    ("next_pending_id", "waterfall"),
-    ("seq", "stream"),
-    ("time_ms", "stream"),
-    ("max_liquidations_per_update", "waterfall"),
-    ("adl_policy_name", "waterfall"),
-    ("stats", "waterfall"),
-    ("settled", "market"),
-    ("max_clock_step_ms", "stream"),
-)
+
+_STATE: Final = STATE  # the engine's state: each name and the component that owns it (engine.core.state_names)
 _OWNER: Final = dict(_STATE)
 
 
@@ -197,6 +169,7 @@ class Engine:
         self.views = Views(market, ledger, risk, triggers, registry, waterfall, stream)
         # not state: the rollback machinery
         self.halted = ""  # why the engine refuses every command ("" while it runs): a rollback failed (_halt)
+        self.funded_derived = False  # from_snapshot derived FND-021's paid instants (a snapshot from before them)
         self._checkpoint = self._dump()
         self._checkpoint_every = checkpoint_interval(len(self._checkpoint))
         self._since: list[Any] = []
@@ -286,7 +259,8 @@ class Engine:
         if not 0 <= time_ms <= MAX_TIME_MS:
             return Rej(Reason.TIME_OUT_OF_RANGE, f"time {text_of(time_ms)[:40]} is outside [0, {MAX_TIME_MS}]")
         if time_ms < stream.time_ms:
-            return Rej(Reason.TIME_WENT_BACKWARDS, f"time {time_ms} < clock {stream.time_ms}")
+            repeated = self.prices.earlier_instant(command) if kind is _FUNDING_TICK else None
+            return repeated or Rej(Reason.TIME_WENT_BACKWARDS, f"time {time_ms} < clock {stream.time_ms}")  # FND-021 first
         if stream.time_ms > 0 and time_ms - stream.time_ms > stream.max_clock_step_ms:
             return Rej(
                 Reason.TIME_OUT_OF_RANGE,
@@ -401,7 +375,8 @@ class Engine:
 
     @classmethod
     def from_snapshot(cls, blob: bytes) -> Engine:
-        """An engine in the state :meth:`snapshot` saved (one from before settlement existed has settled nothing).
+        """An engine in the state :meth:`snapshot` saved (one from before settlement existed has settled nothing; one
+        from before the engine kept FND-021's paid instants has them derived: :meth:`Market.funded_through`).
 
         Every field is checked before the engine is built (:func:`engine.core.state_check.check_engine_state`): bytes
         that do not decode, or decode to a value the engine could not have made, are a :class:`CodecError`.  The
@@ -410,18 +385,22 @@ class Engine:
         """
         engine = cls(instruments={})
         state = decode_state(blob)
+        derive = type(state) is dict and "funded" not in state
         if type(state) is dict:  # a field an older engine did not have takes a fresh engine's value
             state = {name: getattr(getattr(engine, owner), name) for name, owner in _STATE if name not in state} | state
         check_engine_state(state)
         for name, value in state.items():
             setattr(getattr(engine, _OWNER[name]), name, value)
+        if derive:  # FND-021: from the checked state; saved_state_hash is the hash without them (the stored one)
+            engine.market.funded = engine.market.funded_through(engine.stream.seq, engine.stream.time_ms)
+            engine.funded_derived = True
         # the liquidation index is derived state, rebuilt from the positions (Risk.rebuilt_index): a snapshot's is
         # the same for any state the engine made, and a forged one (redteam8_2: emptied, an underwater position
         # never liquidated) is replaced, so the state hash is the rebuilt state's
         index = engine.risk.rebuilt_index()
-        if index.entries != engine.risk.liq.entries:
+        if index.entries != engine.risk.liq.entries or derive:
             engine.risk.liq = index
-            blob = engine._dump()  # the rollback checkpoint holds the rebuilt index too
+            blob = engine._dump()  # the rollback checkpoint holds the rebuilt index and the derived instants too
         engine._checkpoint = blob
         engine._checkpoint_every = checkpoint_interval(len(blob))
         return engine
@@ -653,6 +632,14 @@ class Engine:
         self.market.settled = value
 
     @property
+    def funded(self) -> dict[str, int]:
+        return self.market.funded
+
+    @funded.setter
+    def funded(self, value: dict[str, int]) -> None:
+        self.market.funded = value
+
+    @property
     def track_steps(self) -> bool:
         """Record what :meth:`step_info` needs for transition invariants (tests)."""
         return self.stream.track_steps
@@ -742,6 +729,13 @@ class Engine:
         if self.halted:
             raise EngineHalted(self.halted)
         return self.views.state_hash()
+
+    def saved_state_hash(self) -> str:
+        """The state hash the snapshot this engine was loaded from stored: :meth:`state_hash`, without the paid
+        instants :meth:`from_snapshot` derived for a snapshot from before the engine kept them (FND-021)."""
+        if self.halted:
+            raise EngineHalted(self.halted)
+        return self.views.state_hash(funded=not self.funded_derived)
 
 
 @attrs.frozen(kw_only=True)

@@ -45,9 +45,24 @@ class Market:
         self.index_prices: dict[str, int] = {}
         self.last_prices: dict[str, int] = {}
         self.settled: dict[str, int] = {}  # settled dated futures -> settlement price (SET-004)
+        self.funded: dict[str, int] = {}  # perpetuals -> the instant of the last FundingTick applied (FND-021)
         # not state: per contract, the trade prices printed since its triggers last judged them, as turning points
         # (note_print); Triggers.run consumes them, and every command ends with none (Engine.process)
         self.prints: dict[str, list[int]] = {}
+
+    def funded_through(self, seq: int, time_ms: int) -> dict[str, int]:
+        """FND-021's instants for a state saved before the engine kept them (a snapshot without ``funded``): every
+        perpetual with a mark is taken as paid at the state's clock ``time_ms``, unless the state ran no command
+        (``seq`` 0: nothing paid).  Safe: an instant paid before the save is at or before the clock, so none is paid
+        again (a later one is refused by the clock, TimeWentBackwards; one at the clock by FND-021); the cost, only
+        until the clock moves on, is a tick at the clock for an instant not yet paid, refused too."""
+        if seq == 0:
+            return {}
+        return {
+            symbol: time_ms
+            for symbol, inst in sorted(self.instrument_map.items())
+            if symbol in self.marks and inst.expiry_ms is None and not is_spot(inst)
+        }
 
     def record_trade(self, symbol: str, price: int) -> None:
         """A trade at ``price`` in ``symbol``: its last price, and a print its last-price triggers judge

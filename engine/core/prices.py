@@ -2,10 +2,10 @@
 
 :class:`Prices` handles PriceUpdate (new mark and/or index price: triggers
 fire, then the liquidation waterfall runs when the mark moved), FundingTick
-(FND-008 through ``rules.funding.compute_funding_exchange``; the liquidation
+(each instant paid once, FND-021, the paid ones in ``Market.funded``; FND-008 through ``rules.funding.compute_funding_exchange``; the liquidation
 engine's share paid by the insurance fund, never beyond it: FND-019) and Settle
 (SET-003/004/005: a dated future's positions closed at the settlement price).
-It owns no state of its own (the prices live in :class:`engine.core.market.Market`).
+It owns no state of its own (the prices and paid instants live in :class:`engine.core.market.Market`).
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from perpspec.engine.core.fills import Fills
 from perpspec.engine.core.ledger import LIQUIDATOR, Ledger
 from perpspec.engine.core.market import Market, is_spot
 from perpspec.engine.core.registry import OrderRegistry
-from perpspec.engine.core.rejects import Rej, is_int
+from perpspec.engine.core.rejects import Rej, field_values, first_wrong_type, is_int
 from perpspec.engine.core.risk import Risk
 from perpspec.engine.core.stream import EventStream
 from perpspec.engine.core.waterfall import Waterfall
 from perpspec.rules.funding import (
+    check_funding_instant,
     check_funding_ready,
     compute_cap_abs_e8,
     compute_funding_exchange,
@@ -136,7 +137,9 @@ class Prices:
         closed and the funding it owed at the instant fell on whoever bought after).  Refused (FND-020,
         ``LiquidationPending``) only if a pool were still below maintenance after that waterfall (none is: it stops
         only when no pool is due); the waterfall's own events and take-overs stand, as the cancels of the timers a
-        command's time fires do, and nothing else changes.
+        command's time fires do, and nothing else changes.  Before any of it, FND-021: an instant not after the
+        contract's last paid one is refused (``FundingAlreadyPaid``, naming that instant) and changes nothing; an
+        instant is recorded as paid (``Market.funded``) only once FND-020 lets the tick through.
         """
         inst = self.market.instrument(c.symbol)
         if isinstance(inst, Rej):
@@ -154,6 +157,9 @@ class Prices:
             return Rej(Reason.MALFORMED, f"rate_e8 beyond FND-004's cap ±{cap}")
         if inst.expiry_ms is not None:
             return Rej(Reason.NOT_PERPETUAL, f"{inst.symbol} is a dated future: futures do not fund")
+        repeated = self.already_paid(inst.symbol, c.time_ms)  # FND-021: before anything runs, the waterfall below included
+        if repeated is not None:
+            return repeated
         if inst.symbol not in self.market.marks:
             return Rej(Reason.NO_MARK_PRICE, f"{inst.symbol} has no mark price yet")
         hold = check_funding_ready(inst.symbol, self._pools_below_maintenance(inst.symbol))
@@ -162,6 +168,7 @@ class Prices:
             hold = check_funding_ready(inst.symbol, self._pools_below_maintenance(inst.symbol))
         if hold is not None:
             return Rej(Reason.LIQUIDATION_PENDING, f"{hold.detail} (FND-020)")
+        self.market.funded[inst.symbol] = c.time_ms  # FND-021: this instant is paid (no refusal follows)
         holders = tuple(
             (account_id, self.ledger.accounts[account_id].positions[inst.symbol].position)
             for account_id in sorted(self.ledger.holders[inst.symbol])
@@ -206,6 +213,27 @@ class Prices:
             self.ledger.fund_move(asset, liquidator_share, "funding", inst.symbol, -1, "FND-019")
         self._waterfall(inst)
         return 0
+
+    def already_paid(self, symbol: str, time_ms: int) -> Rej | None:
+        """FND-021's refusal (``FundingAlreadyPaid``) of a FundingTick at ``time_ms`` when that instant is not after
+        the last one paid in ``symbol``, else None (also for an unknown symbol: the handler refuses that)."""
+        inst = self.market.instrument(symbol)
+        if isinstance(inst, Rej):
+            return None
+        repeated = check_funding_instant(inst.symbol, time_ms, self.market.funded.get(inst.symbol))
+        return None if repeated is None else Rej(Reason.FUNDING_ALREADY_PAID, repeated.detail)
+
+    def earlier_instant(self, command: object) -> Rej | None:
+        """FND-021 for a FundingTick earlier than the clock, asked by the sequencer before its TimeWentBackwards: a
+        well-typed tick whose instant is already paid is refused as that, naming the paid instant, whether or not
+        the clock moved since (its fields read as the typed validation layer reads them: nothing else runs)."""
+        values = field_values(command)
+        if first_wrong_type(command, values) is not None:
+            return None
+        time_ms, symbol = values[0], values[1]  # FundingTick(time_ms, symbol, rate_e8)
+        assert isinstance(time_ms, int)
+        assert isinstance(symbol, str)
+        return self.already_paid(symbol, time_ms)
 
     def _pools_below_maintenance(self, symbol: str) -> tuple[int, ...]:
         """The holders of ``symbol`` (sorted) whose pool holding it is below maintenance at mark (LIQ-003) at the tiers

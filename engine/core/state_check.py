@@ -48,6 +48,7 @@ from perpspec.engine.core.records import slot_names
 from perpspec.engine.core.registry import spot_need
 from perpspec.engine.core.state_codec import CodecError
 from perpspec.engine.core.state_invariants import first_state_invariant_problem, state_assets
+from perpspec.engine.core.state_names import STATE_NAMES
 from perpspec.engine.core.stream import MAX_TIME_MS
 from perpspec.rules.adl import POLICIES
 from perpspec.rules.instrument import ContractKind, FeeTier, Instrument
@@ -56,13 +57,8 @@ from perpspec.rules.margin import PositionMargin, compute_position_margin
 from perpspec.rules.position import Position
 from perpspec.rules.risk_limit import compute_tier_limit
 
-# the field names a state may hold (engine.core.exchange._STATE, repeated to keep this module below the sequencer)
-STATE_FIELDS: Final = (
-    "instrument_map", "books", "marks", "index_prices", "last_prices", "accounts", "insurance_funds", "fees",
-    "deposits", "conditional", "live_orders", "day_orders", "holders", "dms_heap", "liq", "dirty", "multi",
-    "pending", "spot_reservations", "next_order_id", "next_pending_id", "seq", "time_ms",
-    "max_liquidations_per_update", "adl_policy_name", "stats", "settled", "max_clock_step_ms",
-)
+# the field names a state must hold (the sequencer's, engine.core.state_names)
+STATE_FIELDS: Final = STATE_NAMES
 
 _INSTRUMENT_TEXT: Final = ("symbol", "quote_currency", "settl_currency", "mark_method", "base_currency")
 _INSTRUMENT_OPTIONAL: Final = ("expiry_ms", "impact_notional", "fixed_interest_daily_ppm")
@@ -691,9 +687,15 @@ class _Checker:
         _str(self.state["adl_policy_name"], "adl_policy_name", tuple(POLICIES))
 
     def clock(self) -> None:
+        """The clock, and FND-021's paid instants: a perpetual's (Prices.funding refuses any other), never after it."""
         _int(self.state["seq"], "seq", 0)
-        _int(self.state["time_ms"], "time_ms", 0, MAX_TIME_MS)
+        now = _int(self.state["time_ms"], "time_ms", 0, MAX_TIME_MS)
         _int(self.state["max_clock_step_ms"], "max_clock_step_ms", 1)
+        for symbol, instant in _dict(self.state["funded"], "funded").items():
+            inst = self.instruments[_key(symbol, "funded", self.instruments)]
+            if inst.expiry_ms is not None or is_spot(inst):
+                _fail(f"funded[{symbol!r}]", "only a perpetual contract funds")
+            _int(instant, f"funded[{symbol!r}]", 0, now)  # a FundingTick applied moved the clock to its instant
 
     def invariants(self) -> None:
         """The registry's state-only invariants on the checked state (:mod:`engine.core.state_invariants`)."""

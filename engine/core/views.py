@@ -311,8 +311,9 @@ class Views:
         held = own[1] if own is not None and own[0] == asset else 0
         return self.ledger.accounts[account_id].reserved.get(asset, 0) - held
 
-    def canonical(self) -> tuple[object, ...]:
-        """The full state as nested tuples of ints and strings, in a fixed order."""
+    def canonical(self, *, funded: bool = True) -> tuple[object, ...]:
+        """The full state as nested tuples of ints and strings, in a fixed order (``funded=False``: without FND-021's
+        paid instants, as an engine from before them hashed its state)."""
         books = []
         for symbol in sorted(self.market.books):
             book = self.market.books[symbol]
@@ -358,11 +359,13 @@ class Views:
             (self.waterfall.max_liquidations_per_update, self.waterfall.adl_policy_name),
             # only once a contract settled: the hash of every earlier state is unchanged
             *((tuple(sorted(self.market.settled.items())),) if self.market.settled else ()),
+            # only once a funding instant is paid (FND-021), tagged (a settled table has the same shape)
+            *((("funded", tuple(sorted(self.market.funded.items()))),) if funded and self.market.funded else ()),
         )
 
-    def state_hash(self) -> str:
+    def state_hash(self, *, funded: bool = True) -> str:
         """SHA-256 of :meth:`canonical` (independent of PYTHONHASHSEED and dict insertion order)."""
-        return canonical_hash(self.canonical())
+        return canonical_hash(self.canonical(funded=funded))
 
 
 class _Hex:

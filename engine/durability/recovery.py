@@ -101,8 +101,9 @@ def decode_engine(payload: bytes) -> Engine:
     """An engine from :func:`encode_engine` bytes (:class:`CodecError` on bad bytes).
 
     The bytes go through the registry-only state decoder and nothing else: the decoded
-    attributes are set on a blank engine, and the engine then checkpoints that in-memory
-    state itself.  No file byte is ever unpickled.
+    attributes, encoded again as saved, are loaded by :meth:`Engine.from_snapshot` (which
+    checks every field, gives a field an older engine did not save its value, and
+    checkpoints that in-memory state itself).  No file byte is ever unpickled.
     """
     state = decode_state(payload)
     if not (isinstance(state, dict) and all(type(key) is str for key in state)):
@@ -110,13 +111,10 @@ def decode_engine(payload: bytes) -> Engine:
     unknown = sorted(set(state) - set(ENGINE_STATE_ATTRIBUTES))
     if unknown:
         raise CodecError(f"engine state has attributes {unknown[:5]} no engine has", 0)
-    engine = Engine(instruments={})
-    for name in ENGINE_STATE_ATTRIBUTES:
-        if name in state:
-            setattr(engine, name, state[name])
-    # the engine's own checkpoint of its own in-memory state (what it rolls back to on an internal error)
     try:
-        return Engine.from_snapshot(engine.snapshot())  # every field checked (engine.core.state_check)
+        # the saved fields only: one an older engine did not save takes the loader's value (Engine.from_snapshot)
+        saved = encode_state({name: state[name] for name in ENGINE_STATE_ATTRIBUTES if name in state})
+        return Engine.from_snapshot(saved)  # every field checked (engine.core.state_check)
     except CodecError:
         raise
     except Exception as error:  # well-typed values in the wrong places: not an engine's state
@@ -242,7 +240,7 @@ def rebuilt_hash(engine: Engine) -> str | None:
     not an engine state (a bug, or a forged file): hashing it is where that shows.
     """
     try:
-        return engine.state_hash()
+        return engine.saved_state_hash()  # as its writer hashed it (without what the loader derived: FND-021)
     except Exception:  # whatever a malformed state raises: the caller reports it as damage
         return None
 
