@@ -22,6 +22,7 @@ import pytest
 
 from perpspec.engine.core import commands as cmd
 from perpspec.engine.core.exchange import Engine
+from perpspec.engine.core.state_names import SETTINGS
 from perpspec.engine.durability.codec import decode_state, encode_state
 from perpspec.engine.durability.journal import SnapshotCorrupt, SyncPolicy, parse_snapshot, write_snapshot
 from perpspec.engine.durability.recovery import (
@@ -32,6 +33,7 @@ from perpspec.engine.durability.recovery import (
     encode_engine,
     recover,
 )
+from perpspec.engine.durability.snapshot_check import setting
 
 NOW = 1_000_000
 
@@ -107,3 +109,51 @@ def test_an_honest_snapshot_is_still_used(tmp_path: Path) -> None:
                                       strict_snapshot=True)
     assert (report.snapshot_path, report.replayed, exchange.state_hash()) == (path, 0, state)
     assert not [p for p in report.problems if "instrument" in p]
+
+
+# redteam31_1: the settings no command changes (LIQ-034's budget, the ADL policy, the clock's largest step) were not
+# compared: a snapshot forged with a pro-rata ADL policy, a budget of 1 and a 1 ms clock step was recovered with no
+# problem reported (the next PriceUpdate 10 ms later refused).  Fails on 6116374.
+SETTING_FORGERIES = [
+    ("adl_policy_name", "pro-rata", "setting adl_policy_name is 'pro-rata', the journal's genesis has 'ranked-queue'"),
+    ("max_liquidations_per_update", 1, "setting max_liquidations_per_update is 1, the journal's genesis has 64"),
+    ("max_clock_step_ms", 1, "setting max_clock_step_ms is 1, the journal's genesis has 31622400000"),
+]
+
+
+def _forge_setting(path: str, name: str, value: object) -> None:
+    snapshot = parse_snapshot(path, Path(path).read_bytes())
+    state = decode_state(snapshot.payload)
+    state[name] = value
+    forged = decode_engine(encode_state(state))
+    write_snapshot(path, snapshot.seq, forged.state_hash().encode(), encode_engine(forged), snapshot.chain_head,
+                   snapshot.rules_digest)
+
+
+@pytest.mark.parametrize(("name", "value", "reason"), SETTING_FORGERIES, ids=[f[0] for f in SETTING_FORGERIES])
+def test_a_snapshot_with_other_settings_is_skipped_and_reported(
+    tmp_path: Path, name: str, value: object, reason: str
+) -> None:
+    path, state = _store(tmp_path)
+    _forge_setting(path, name, value)
+    with pytest.raises(SnapshotCorrupt, match=reason):
+        recover(os.path.join(tmp_path, JOURNAL_NAME), command_codec(), [path], strict_snapshot=True)
+    durable, report = DurableExchange.open(str(tmp_path), command_codec(), Engine, policy=SyncPolicy())
+    assert report is not None
+    assert report.snapshot_seq == 0, report
+    assert any(reason in problem for problem in report.problems), report.problems
+    assert setting(durable.exchange, name) == setting(Engine(), name)
+    assert durable.exchange.state_hash() == state
+    durable.close()
+
+
+def test_no_command_changes_a_setting() -> None:
+    """What makes the comparison sound: a random command stream (every command type) leaves each setting as built."""
+    from tests.streams import command_stream
+
+    for seed in range(3):
+        exchange = Engine(max_liquidations_per_update=7, adl_policy="pro-rata", max_clock_step_ms=10**12)
+        before = {name: setting(exchange, name) for name in SETTINGS}
+        for command in command_stream(seed, 400):
+            exchange.process(command)
+        assert {name: setting(exchange, name) for name in SETTINGS} == before

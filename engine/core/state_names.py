@@ -42,3 +42,5 @@ STATE: Final = (
     ("funded", "market"),  # FND-021: each perpetual's last funding instant paid (since session 21)
 )
 STATE_NAMES: Final = tuple(name for name, _owner in STATE)
+# the settings: state no command changes (a snapshot must hold its journal genesis's: engine.durability.snapshot_check)
+SETTINGS: Final = ("max_liquidations_per_update", "adl_policy_name", "max_clock_step_ms")

@@ -71,6 +71,7 @@ from perpspec.engine.durability.journal import (
     write_snapshot,
 )
 from perpspec.engine.durability.rules_id import build_rules_digest, describe
+from perpspec.engine.durability.snapshot_check import check_snapshot_against_genesis
 
 # the engine's list of what is state: the names its checkpoint and snapshots save
 ENGINE_STATE_ATTRIBUTES = tuple(name for name, _owner in _STATE)
@@ -441,27 +442,6 @@ def genesis_engine(scan: JournalScan) -> Engine:
     return engine
 
 
-def check_snapshot_instruments(exchange: Engine, scan: JournalScan, path: str) -> None:
-    """Refuse (:class:`SnapshotCorrupt`, naming the symbol and the field) a snapshot whose instruments are not the
-    journal's starting ones (its header's genesis state): no command changes an instrument, so a snapshot with
-    others is not a state this journal could have reached (redteam28_4: XBTUSD settled in USDt over XBt positions
-    was recovered silently).  A journal whose header holds no genesis state has nothing to compare with."""
-    if "genesis" not in scan.meta:
-        return
-    genesis = genesis_engine(scan).instruments()
-    loaded = exchange.instruments()
-    for symbol in sorted(set(genesis) | set(loaded)):
-        want, got = genesis.get(symbol), loaded.get(symbol)
-        if want is None or got is None:
-            where = "not in the journal's genesis" if want is None else "missing (the journal's genesis has it)"
-            raise SnapshotCorrupt(path, 0, f"instrument {symbol} {where}")
-        # field by field: the compiled build's instrument class compares unequal to the interpreted one as objects
-        field = next((f.name for f in attrs.fields(type(want)) if getattr(want, f.name) != getattr(got, f.name)), None)
-        if field is not None:
-            raise SnapshotCorrupt(path, 0, f"instrument {symbol}: {field} is {getattr(got, field, '?')!r}, the "
-                                  f"journal's genesis has {getattr(want, field, '?')!r}")
-
-
 def recover(
     journal_path: str,
     codec: CommandCodec,
@@ -509,7 +489,8 @@ def recover(
         try:
             bind_snapshot(snapshot, path, scan)  # a foreign snapshot is refused outright, never skipped
             loaded = load_snapshot_state(snapshot, path)
-            check_snapshot_instruments(loaded, scan, path)
+            if "genesis" in scan.meta:  # a journal whose header holds no genesis has nothing to compare with
+                check_snapshot_against_genesis(loaded, genesis_engine(scan), path)
         except SnapshotForeign:
             raise
         except SnapshotCorrupt as error:
