@@ -11,6 +11,8 @@ LIQ-053's close-out guard (fix29b) that survived every test.  Each test here fai
   pools its own WaterfallCarried names.
 - mut31_6: LIQ-053's cross draw at the close-out guard site (C4 realised dropped, C5 the old measure, C9 a min):
   a close-out filling a resting isolated flip drains the owner's cross pool.
+- T6: ``and not self.pending`` dropped in ``Waterfall.take_over``: a take-over that leaves a close-out held reports
+  the waterfall complete.
 """
 
 from __future__ import annotations
@@ -154,3 +156,31 @@ def test_mut31_6_a_close_out_filling_a_resting_isolated_flip_keeps_the_owner_s_c
                 and getattr(e, "last_px", None) == px]
     _, equity, maintenance, _ = engine.risk.pool_of(engine.accounts[1], X)
     assert equity >= maintenance
+
+
+def test_t6_a_take_over_that_leaves_a_close_out_held_does_not_report_the_waterfall_complete() -> None:
+    """A mark update's waterfall completes (W, account 1, taken over; its close-out sells to account 6 at 2,945),
+    then the print fires account 7's LastPrice stop, which sells into account 5's stale cross bid at 2,939: account
+    5 is taken over in the command and its close-out finds no bid (held: the fund covers it, ADL-031).  The step
+    must not say the waterfall completed while a close-out is held (``Waterfall.take_over``'s ``not self.pending``)."""
+    low = 290_000
+    engine = Engine()
+    engine.track_steps = True
+    _ok(engine, c.PriceUpdate(time_ms=0, symbol=E, mark_price=300_000, index_price=300_000))
+    _ok(engine, c.DepositInsurance(time_ms=0, asset="XBt", amount=10**10))
+    for account in (1, 3, 5, 6, 7):
+        _ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        _ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**10))
+    _ok(engine, c.Isolate(time_ms=1, account=1, symbol=E, enabled=True))
+    _ok(engine, c.SetLeverage(time_ms=1, account=1, symbol=E, leverage_hundredths=5000))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=3, symbol=E, side="Sell", order_qty=1000, price=300_000))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=1, symbol=E, side="Buy", order_qty=1000, price=300_000))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=5, symbol=E, side="Buy", order_qty=1000, price=293_900))
+    _ok(engine, c.Withdraw(time_ms=1, account=5, asset="XBt", amount=engine.accounts[5].wallet("XBt") - 6_500_000))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=6, symbol=E, side="Buy", order_qty=1000, price=294_500))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=7, symbol=E, side="Sell", order_qty=1000, ord_type="Stop",
+                             stop_px=295_000, exec_inst="LastPrice"))
+    update = _ok(engine, c.PriceUpdate(time_ms=2, symbol=E, mark_price=low, index_price=low))
+    assert _liquidated(update) == [1, 5]
+    assert [(held.account, held.qty) for held in engine.waterfall.pending] == [(5, 1000)]
+    assert engine.step_info(update).waterfall_complete is False
