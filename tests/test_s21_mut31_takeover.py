@@ -13,6 +13,8 @@ LIQ-053's close-out guard (fix29b) that survived every test.  Each test here fai
   a close-out filling a resting isolated flip drains the owner's cross pool.
 - T6: ``and not self.pending`` dropped in ``Waterfall.take_over``: a take-over that leaves a close-out held reports
   the waterfall complete.
+- F3: ``_every_pool`` as ``max(budget, len(accounts))``: FND-020's unbounded waterfall stops short (carries pools)
+  when the accounts hold more due pools than there are accounts.
 """
 
 from __future__ import annotations
@@ -184,3 +186,36 @@ def test_t6_a_take_over_that_leaves_a_close_out_held_does_not_report_the_waterfa
     assert _liquidated(update) == [1, 5]
     assert [(held.account, held.qty) for held in engine.waterfall.pending] == [(5, 1000)]
     assert engine.step_info(update).waterfall_complete is False
+
+
+def test_f3_a_funding_tick_s_unbounded_waterfall_counts_every_pool_not_every_account() -> None:
+    """FND-020's waterfall has no LIQ-034 budget: its bound is every pool that exists (each account's cross pool and
+    one per contract), not one per account.  Budget 1; accounts 10-12 each hold 25x isolated longs in XBTUSD, ETHUSD
+    and XBTZ26; each mark falls 3.8%, each update takes one pool over and carries the rest: six pools due at the
+    XBTUSD FundingTick, more than the four accounts.  The tick takes all six over, none carried."""
+    marks = {X: P, E: 300_000, "XBTZ26": P}
+    qty = {X: 10_000, E: 100, "XBTZ26": 10_000}
+    engine = Engine(max_liquidations_per_update=1)
+    engine.track_steps = True
+    for symbol, price in marks.items():
+        _ok(engine, c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=price, index_price=price))
+    _ok(engine, c.DepositInsurance(time_ms=0, asset="XBt", amount=10**10))
+    for account in (2, 10, 11, 12):
+        _ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        _ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**10 if account == 2 else 10**8))
+    for account in (10, 11, 12):
+        for symbol, price in marks.items():
+            _ok(engine, c.SetLeverage(time_ms=1, account=account, symbol=symbol, leverage_hundredths=2500))
+            _ok(engine, c.PlaceOrder(time_ms=1, account=2, symbol=symbol, side="Sell", order_qty=qty[symbol], price=price))
+            _ok(engine, c.PlaceOrder(time_ms=1, account=account, symbol=symbol, side="Buy", order_qty=qty[symbol],
+                                     price=price))
+    for symbol, price in marks.items():
+        low = price * 962 // 1000 // 50 * 50
+        _ok(engine, c.PriceUpdate(time_ms=2, symbol=symbol, mark_price=low, index_price=low))
+    due = [(a, s) for a in (10, 11, 12) for s in marks if s in engine.positions(a)]
+    assert len(due) == 6
+    assert all(engine.risk.below_maintenance(engine.accounts[a], s) for a, s in due)
+    tick = _ok(engine, c.FundingTick(time_ms=3, symbol=X, rate_e8=100))
+    assert _carried(tick) == []
+    assert sorted(_liquidated(tick)) == sorted(a for a, _s in due)
+    assert not any(engine.positions(a) for a in (10, 11, 12))
