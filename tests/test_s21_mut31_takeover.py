@@ -7,6 +7,8 @@ LIQ-053's close-out guard (fix29b) that survived every test.  Each test here fai
 - mut31_3: the take-over branch of ``_rounds`` breaking after one round: a maker the take-over's own close-out leaves
   below maintenance waits for the next mark update.
 - mut31_4: ``-trigger if is_long`` -> ``trigger`` in ``_due_among``: the take-over ignores LIQ-033's order.
+- T11: ``keys.append(min(found))`` -> ``max`` in ``_due_among``: a cross pool of several contracts ranked by its worst
+  member.
 - mut31_7: ``self.stream.judged = len(self.stream.out)`` dropped in ``_waterfall``: a budget-1 update liquidates the
   pools its own WaterfallCarried names.
 - mut31_6: LIQ-053's cross draw at the close-out guard site (C4 realised dropped, C5 the old measure, C9 a min):
@@ -219,3 +221,34 @@ def test_f3_a_funding_tick_s_unbounded_waterfall_counts_every_pool_not_every_acc
     assert _carried(tick) == []
     assert sorted(_liquidated(tick)) == sorted(a for a, _s in due)
     assert not any(engine.positions(a) for a in (10, 11, 12))
+
+
+def test_t11_a_cross_pool_of_several_contracts_is_ranked_where_it_is_first_found() -> None:
+    """LIQ-033 at a take-over: a cross pool is ranked by its member in the first contract of the order (ETHUSD
+    before XBTUSD), not by its worst.  Budget 1; three cross longs, withdrawn to MRG-050's limit (less a margin
+    ``keep``): 12 (ETHUSD only), 10 (200 ETHUSD + 1,000 XBTUSD, keeps 1,000,000) and 11 (50 ETHUSD + 20,000
+    XBTUSD); 10 and 11 rest an XBTUSD bid of 100 at 49,000.  The ETHUSD mark falls to 2,910: 12 is taken over, 10
+    and 11 are carried.  A sell of 200 at 49,000 fills both bids and takes both over: 11's ETHUSD trigger is the
+    higher (11 first), though 10's XBTUSD trigger is (ranked by its worst member, 10 would go first)."""
+    engine = Engine(max_liquidations_per_update=1)
+    engine.track_steps = True
+    for symbol, price in ((X, P), (E, 300_000)):
+        _ok(engine, c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=price, index_price=price))
+    _ok(engine, c.DepositInsurance(time_ms=0, asset="XBt", amount=10**10))
+    for account in (2, 3, 10, 11, 12):
+        _ok(engine, c.VerifyAccount(time_ms=0, account=account))
+        _ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**10 if account < 10 else 10**9))
+    for account, eth, xbt, keep in ((10, 200, 1_000, 1_000_000), (11, 50, 20_000, 0), (12, 200, 0, 0)):
+        for symbol, qty, price in ((E, eth, 300_000), (X, xbt, P)):
+            if qty:
+                _ok(engine, c.PlaceOrder(time_ms=1, account=2, symbol=symbol, side="Sell", order_qty=qty, price=price))
+                _ok(engine, c.PlaceOrder(time_ms=1, account=account, symbol=symbol, side="Buy", order_qty=qty,
+                                         price=price))
+        if xbt:
+            _ok(engine, c.PlaceOrder(time_ms=1, account=account, symbol=X, side="Buy", order_qty=100, price=4_900_000))
+        most = _largest_withdrawal(engine, account, 1)
+        _ok(engine, c.Withdraw(time_ms=1, account=account, asset="XBt", amount=most - keep))
+    update = _ok(engine, c.PriceUpdate(time_ms=2, symbol=E, mark_price=291_000, index_price=291_000))
+    assert (_liquidated(update), sorted(_carried(update))) == ([12], [10, 11])
+    sell = _ok(engine, c.PlaceOrder(time_ms=3, account=3, symbol=X, side="Sell", order_qty=200, price=4_900_000))
+    assert _liquidated(sell) == [11, 10]
