@@ -3,6 +3,11 @@ that survived tests/test_s20_fnd008_residue_audit.py and test_s20_fnd019_licence
 
 - mut31_13 (A7): ``check_funding``'s ``account >= 0`` -> ``> 0``: account 0 (an ordinary trader; the liquidation
   engine is -1) never asked for its payment, so its credit left out and booked as residue reported as residue only.
+- A14: ``funding_movement``'s currency check dropped: a residue row in XBt naming a USDt contract opened a funding
+  instant for that contract, so the XBt instant's residue went unchecked.
+- A12: ``on_funding``'s ``pending if pending is not None else current`` swapped: when a symbol's rate row comes an
+  instant after its payments and that instant has a payment too, the residue booked with the first instant was
+  judged against the second's snapshot (residue 0).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from typing import Any
 
 from perpspec.engine.audit import INVARIANTS, RULES
 from perpspec.engine.core import commands as c
-from tests.test_s20_fnd008_residue_audit import P0, RATE, Run, _findings, _funding, _skim
+from tests.test_s20_fnd008_residue_audit import P0, RATE, Run, _findings, _fnd20_2_log, _funding, _skim
 
 
 def test_mut31_13_account_0_s_credit_booked_as_residue_is_reported() -> None:
@@ -31,3 +36,27 @@ def test_mut31_13_account_0_s_credit_booked_as_residue_is_reported() -> None:
     assert (_findings(rows, INVARIANTS), _findings(rows, RULES)) == ([], [])
     skimmed = _skim(rows, 0, 750_000)
     assert _findings(skimmed, RULES) == [("FND-008", "750000", "none"), ("FND-008", "0", "750000")]
+
+
+SKIMMED = [("FND-008", "750000", "none"), ("FND-008", "0", "750000")]  # fnd20_2: account 4's credit booked as residue
+
+
+def test_a14_a_residue_row_naming_another_currency_s_contract_is_the_instant_s_of_its_own_currency() -> None:
+    """fnd20_2's skim with the XBt residue row naming XBTUSDT (settled in USDt): it is attributed to the XBt
+    instant funded here (XBTUSD), so the residue is still recomputed and reported."""
+    rows = _skim(_fnd20_2_log(), 4, 750_000)
+    renamed = [{**row, "symbol": "XBTUSDT"} if row.get("kind") == "funding residue" else row for row in rows]
+    assert _findings(renamed, RULES) == SKIMMED
+
+
+def test_a12_a_rate_row_an_instant_late_judges_the_residue_of_the_instant_that_opened_the_funding() -> None:
+    """fnd20_2's skim with account 8's payment, the rate row and the closing margin rows moved to the next instant
+    (a foreign log): the residue booked in the first instant is judged with that instant's funding (the snapshot
+    waiting for its rate), not with the second instant's (which holds no residue).  The move also breaks
+    zero-sum and conservation per instant (INV-*), which is not what this checks."""
+    rows = _skim(_fnd20_2_log(), 4, 750_000)
+    late = [row for row in rows if (row.get("transactType") == "Funding" and row["account"] == 8)
+            or row.get("table") == "funding" or (row.get("table") == "margin" and row["timestamp"].endswith(".002Z"))]
+    early = [row for row in rows if not any(row is moved for moved in late)]
+    moved = early + [{**row, "timestamp": "1970-01-01T00:00:00.003Z"} for row in late]
+    assert [f for f in _findings(moved, RULES) if f[0].startswith("FND")] == SKIMMED
