@@ -33,6 +33,11 @@ by a behavioural check.  ``--deep`` adds ``-m deep`` tests (they are not in the 
 quote a rate).  Known equivalent mutants are listed in ``tests/mutation_survivors.toml`` (module, function,
 change, the source line, and why it is equivalent); a survivor matching an entry is reported as
 ``equivalent``.  ``--out FILE.json`` writes every mutant's verdict (killed by which test or obligation).
+
+A mutant whose child runs past ``--timeout`` is stopped and reported as ``timeout``: not judged, so neither killed
+nor survived, and listed at the end for a re-run (``--only`` those indices, a larger ``--timeout`` or a quieter
+machine).  Before session 21 a timeout counted as a kill, so load could inflate a kill rate (mut31: two "kills"
+of rules/solvency.py were 600 s timeouts, one of them an equivalent mutant).
 """
 
 from __future__ import annotations
@@ -956,25 +961,7 @@ def run(
     results: dict[str, dict[str, Any]] = {}
 
     def record(mutant: Mutant, status: str, verdict: dict[str, Any], elapsed: float, phase: str) -> None:
-        killed = status == "timeout" or bool(verdict.get("killed_by"))
-        entry = {
-            "module": mutant.module,
-            "index": mutant.index,
-            "line": mutant.line,
-            "function": mutant.scope,
-            "change": mutant.text,
-            "source": mutant.source_line,
-            "occurrence": mutant.occurrence,
-            "phase": phase,
-            "seconds": round(elapsed, 1),
-            "status": "killed" if killed else "error" if "crash" in verdict else "survived",
-            **verdict,
-        }
-        if status == "timeout":
-            entry["killed_by"] = [f"timeout after {elapsed:.0f} s"]
-        if not killed and any(_matches(known, mutant) for known in equivalents):
-            entry["status"] = "equivalent"
-            entry["reason"] = next(known["reason"] for known in equivalents if _matches(known, mutant))
+        entry = verdict_entry(mutant, status, verdict, elapsed, phase, equivalents)
         results[mutant.key] = entry
         if phase == "fast" and entry["status"] != "killed" and confirm:
             return
@@ -1013,8 +1000,52 @@ def run(
     return report
 
 
+def classify(status: str, verdict: dict[str, Any]) -> str:
+    """A mutant's outcome from its child's ``status`` ("ok", "timeout") and ``verdict``: "timeout" (stopped at
+    ``--timeout``: not judged, never a kill), "killed" (a test or an obligation failed), "error" (the child
+    crashed), else "survived"."""
+    if status == "timeout":
+        return "timeout"
+    if verdict.get("killed_by"):
+        return "killed"
+    if "crash" in verdict:
+        return "error"
+    return "survived"
+
+
+def verdict_entry(
+    mutant: Mutant,
+    status: str,
+    verdict: dict[str, Any],
+    elapsed: float,
+    phase: str,
+    equivalents: list[dict[str, str]],
+) -> dict[str, Any]:
+    """The result entry of one mutant (``--out``): its place, its outcome (:func:`classify`; a survivor or an error
+    matching a known equivalent is "equivalent", with the reason), what killed it."""
+    entry = {
+        "module": mutant.module,
+        "index": mutant.index,
+        "line": mutant.line,
+        "function": mutant.scope,
+        "change": mutant.text,
+        "source": mutant.source_line,
+        "occurrence": mutant.occurrence,
+        "phase": phase,
+        "seconds": round(elapsed, 1),
+        "status": classify(status, verdict),
+        **verdict,
+    }
+    if entry["status"] == "timeout":
+        entry["reason"] = f"timeout after {elapsed:.0f} s: not judged, re-run it (--only {mutant.index})"
+    elif entry["status"] != "killed" and any(_matches(known, mutant) for known in equivalents):
+        entry["status"] = "equivalent"
+        entry["reason"] = next(known["reason"] for known in equivalents if _matches(known, mutant))
+    return entry
+
+
 def summarise(entries: list[dict[str, Any]], modules: list[str]) -> dict[str, dict[str, int]]:
-    """Per module: total, killed, equivalent, survived."""
+    """Per module: total, killed, equivalent, survived, error, timeout (not judged)."""
     summary: dict[str, dict[str, int]] = {}
     for relative in [*modules, "all"]:
         mine = [entry for entry in entries if relative in ("all", entry["module"])]
@@ -1024,6 +1055,7 @@ def summarise(entries: list[dict[str, Any]], modules: list[str]) -> dict[str, di
             "equivalent": sum(entry["status"] == "equivalent" for entry in mine),
             "survived": sum(entry["status"] == "survived" for entry in mine),
             "error": sum(entry["status"] == "error" for entry in mine),
+            "timeout": sum(entry["status"] == "timeout" for entry in mine),
         }
     return summary
 
@@ -1052,7 +1084,10 @@ def main(argv: list[str] | None = None) -> int:
         "--since", default=None, help="only mutants on the lines `git diff SINCE` added or changed (a commit)"
     )
     parser.add_argument(
-        "--timeout", type=int, default=600, help="seconds per mutant before it counts as killed (hung)"
+        "--timeout",
+        type=int,
+        default=600,
+        help="seconds per mutant before it is stopped and reported as a timeout (not judged: listed for a re-run)",
     )
     parser.add_argument(
         "--proofs", action="store_true", help="a surviving mutant faces the obligations of its rules"
@@ -1097,14 +1132,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     for relative, counts in report["summary"].items():
-        judged = counts["total"] - counts["equivalent"]
+        judged = counts["total"] - counts["equivalent"] - counts["timeout"]
         rate = 100 * counts["killed"] / max(judged, 1)
         print(
             f"{relative}: {counts['killed']}/{counts['total']} killed, {counts['equivalent']} equivalent, "
-            f"{counts['survived']} survived, {counts['error']} errors ({rate:.1f}% of the non-equivalent)"
+            f"{counts['survived']} survived, {counts['error']} errors, {counts['timeout']} timed out "
+            f"({rate:.1f}% of the non-equivalent judged)"
         )
+    for relative in report["modules"]:
+        timed_out = [e["index"] for e in report["mutants"] if e["status"] == "timeout" and e["module"] == relative]
+        if timed_out:
+            print(
+                f"timed out (not judged, not counted as killed): re-run with python -m tests.mutation {relative} "
+                f"--only {' '.join(map(str, timed_out))} and a larger --timeout"
+            )
     for entry in report["mutants"]:
-        if entry["status"] in ("survived", "error"):
+        if entry["status"] in ("survived", "error", "timeout"):
             print(
                 f"  {entry['status']} #{entry['index']} {entry['module']}:{entry['line']} ({entry['function']}): {entry['change']}   | {entry['source']}"
             )
