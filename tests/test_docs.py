@@ -18,6 +18,8 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import attrs
@@ -147,22 +149,49 @@ def quoted(value: object) -> str:
 
 
 SH_PAGES = [page for page in PAGES if any(b.lang == "sh" and not b.not_run for b in read_blocks(page))]
+TEST_SH = "test_sh_blocks_run_and_quoted_figures_match"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("page", SH_PAGES, ids=[page.name for page in SH_PAGES])
-def test_sh_blocks_run_and_quoted_figures_match(page: Path, tmp_path: Path) -> None:
-    (tmp_path / "specs").symlink_to(ROOT / "specs", target_is_directory=True)
+def run_sh_page(page: Path, workdir: Path) -> None:
+    """Run ``page``'s sh lines in order in ``workdir`` (``specs`` linked there), then check its figure tables."""
+    (workdir / "specs").symlink_to(ROOT / "specs", target_is_directory=True)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     for block in read_blocks(page):
         if block.lang != "sh" or block.not_run:
             continue
         for line, expected in commands(block):
             done = subprocess.run(
-                ["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False
+                ["bash", "-c", line], cwd=workdir, env=env, capture_output=True, text=True, timeout=600, check=False
             )
             assert done.returncode == expected, f"{block.page}:{block.line}: {line}\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
     for name, rows in figure_tables(page):
-        figures = json.loads((tmp_path / name).read_text())
+        figures = json.loads((workdir / name).read_text())
         assert rows, f"{page.name}: the figures table of {name} is empty"
         assert {key: quoted(figures[key]) for key in rows} == rows
+
+
+def _cost(page: Path) -> int:
+    """A page's expected run time, roughly: a ``perpspec spec`` build counts as ten other commands."""
+    lines = [line for b in read_blocks(page) if b.lang == "sh" and not b.not_run for line, _ in commands(b)]
+    return len(lines) + 9 * sum(line.startswith("perpspec spec") and "--diff" not in line for line in lines)
+
+
+@pytest.fixture(scope="module")
+def sh_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future[None]]]:
+    """Every selected page's sh lines, started at once on two workers (one page's lines stay in order, in its own
+    directory; the pages share nothing they write).  Each page's test waits for its own run: on two cores the pages
+    overlap instead of running one after another (rulebook.md's three rulebook builds alone take as long as the rest)."""
+    selected = {item.callspec.params["page"] for item in request.session.items
+                if getattr(item, "originalname", "") == TEST_SH and hasattr(item, "callspec")}
+    pages = sorted((page for page in SH_PAGES if page in selected), key=_cost, reverse=True)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = {page.name: pool.submit(run_sh_page, page, tmp_path_factory.mktemp(page.stem)) for page in pages}
+        yield runs
+        for run in runs.values():
+            run.cancel()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", SH_PAGES, ids=[page.name for page in SH_PAGES])
+def test_sh_blocks_run_and_quoted_figures_match(page: Path, sh_runs: dict[str, Future[None]]) -> None:
+    sh_runs[page.name].result()  # the page's own AssertionError, raised again here

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import random
-from typing import Any
 
 import pytest
 
@@ -23,13 +22,13 @@ from perpspec.engine.core.events import PositionUpdate
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.durability.recovery import event_stream_hash
 from perpspec.engine.kernels import load
-from perpspec.proofs.prover import Status
 from perpspec.proofs.specialise import equivalence
 from perpspec.proofs.specialise.catalogue import KernelSpec, kernel_named
 from perpspec.proofs.specialise.equivalence import mutate, prove_equivalence
 from perpspec.proofs.specialise.generate import ROOT, kernel_path
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import load_instrument
+from tests.kernel_mutants import assert_refuted_by_evaluation, differs_at
 
 # symbol -> (mark in ticks, tick size, lot size)
 CONTRACTS = {"XBTUSD": (20_000, 50, 100), "ETHUSD": (30_000, 5, 1), "XBTZ26": (20_400, 50, 100)}
@@ -95,36 +94,38 @@ def test_position_prices_by_kernel_equal_the_generic_ones_on_multi_contract_acco
         assert any(update.liquidation_price > 0 for update in with_kernels[2])
 
 
-def _differing_point(spec: KernelSpec, inst: Instrument, source: str) -> dict[str, int]:
-    """The first input of a fixed grid at which ``source``'s kernel, run on integers, differs from the rules."""
-    namespace: dict[str, Any] = {}
-    exec(compile(source, "mutated kernel", "exec"), namespace)
-    kernel = namespace[spec.name]
-    for qty, cost, pool_margin in itertools.product((1_000, -1_000, 100_000), (2 * 10**7, -(2 * 10**7), 10**10),
-                                                    (10**8, 10**11)):
+def _differing_point(spec: KernelSpec, inst: Instrument, committed: str, mutated: str) -> dict[str, int]:
+    """The first input of a fixed grid at which ``mutated``'s kernel, run on integers, differs from the rules while
+    the committed kernel agrees with them: a point that shows the mutation, not some other difference."""
+    # large positions, and a tiny one (cost 2 XBt) whose commission rounding is not hidden by the price's tick
+    for qty, cost, pool_margin in itertools.product((1_000, -1_000, 100_000, -301),
+                                                    (2 * 10**7, -(2 * 10**7), 10**10, 2), (10**8, 10**11, -30_627)):
         point = {**dict.fromkeys(spec.params, 0), "qty": qty, "cost": cost, "pool_margin": pool_margin}
-        if kernel(**point) != spec.reference(inst, *(point[name] for name in spec.params)):
+        if differs_at(spec, inst, mutated, point) and not differs_at(spec, inst, committed, point):
             return point
-    raise AssertionError(f"no point of the grid tells {spec.name} from the rules")
+    raise AssertionError(f"no point of the grid tells the mutated {spec.name} from the rules")
 
 
-def test_a_mutated_position_prices_kernel_is_refuted(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("mutation", ["ceil-as-floor", "swap-ite"])
+def test_a_mutated_position_prices_kernel_is_refuted(mutation: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A known-bad ``position_prices_cross`` is REFUTED at a point where it differs from the rules when run.
+
+    ``not proved`` is not enough: with the solver's search alone the swap-ite mutant (arms of a selection
+    swapped, |cost| becoming -|cost|) ends UNKNOWN after its whole budget (140 s at load 13), and ceil-as-floor
+    is refuted only after ~15 s of search.  Given a point where the mutant differs from the rules as the
+    proof's witness, the same proof refutes it there without a search (the solver's own search finding a
+    ceil-as-floor counterexample is tests/test_kernels.py::test_a_mutated_kernel_is_refuted_by_the_equivalence_proof,
+    0.2 s on ``order_margin_cross``; the committed kernel proved equal is
+    tests/test_s19_nested_floor.py::test_the_nested_kernels_are_proved_equal_to_the_rules[position_prices_cross-XBTUSD]).
+    Without the mutation no point of the grid differs and the test fails.
+    """
     inst = load_instrument("XBTUSD")
     source = (ROOT / kernel_path("XBTUSD", "position_prices_cross")).read_text(encoding="utf-8")
     spec = kernel_named("position_prices_cross")
-    assert prove_equivalence(spec, inst, source, "position_prices_cross").proved
-    # the solver's own search refutes a ceiling division turned into a floor
-    mutated = mutate(source, spec.name, "ceil-as-floor")
-    assert not prove_equivalence(spec, inst, mutated, "known-bad ceil-as-floor").proved
-    # Arms of a selection swapped (|cost| becomes -|cost|): the search alone ends UNKNOWN on this one after its
-    # whole budget (140 s at load 13), which ``not proved`` accepted without showing anything wrong.  Given a
-    # point where the mutant differs from the rules as the proof's witness, the same proof must REFUTE it there
-    # (a sound prover that refutes at a point cannot prove the goal: ``not proved`` still holds, and more).
-    mutated = mutate(source, spec.name, "swap-ite")
-    point = _differing_point(spec, inst, mutated)
+    mutated = mutate(source, spec.name, mutation)
+    point = _differing_point(spec, inst, source, mutated)
     monkeypatch.setattr(equivalence, "witness", lambda *_: point)
-    result = prove_equivalence(spec, inst, mutated, "known-bad swap-ite")
-    assert not result.proved
-    assert result.status is Status.REFUTED, result.detail
+    result = prove_equivalence(spec, inst, mutated, f"known-bad {mutation}")
+    assert_refuted_by_evaluation(spec, inst, mutated, result)
     assert result.counterexample is not None
     assert dict(result.counterexample.values) == point

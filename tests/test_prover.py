@@ -225,4 +225,6 @@ def test_an_obligation_proving_no_goals_fails() -> None:
             return prover.prove_all([], "no goals")
 
     outcome = run_obligation(Obligation(id="TEST/no-goals", rule_id="TEST", invariant_id="TEST", statement="nothing", run=no_goals))
-    assert not outcome.passed
+    # failed because it was refused (an error naming why), not merely "not passed" (an unknown would be that too)
+    assert (outcome.passed, outcome.status_text) == (False, "error"), outcome
+    assert "at least one goal" in outcome.error, outcome.error

@@ -77,12 +77,18 @@ def test_an_obligation_for_an_unknown_rule_id_is_refused(book: rulebook.Rulebook
 
 
 def test_perpspec_spec_check_fails_while_a_written_rule_id_has_no_entry(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], book: rulebook.Rulebook
 ) -> None:
     from perpspec.engine.cli.main import main
-    from perpspec.proofs import rulebook_model
+    from perpspec.proofs import coverage, rulebook_model
 
     monkeypatch.setattr(rulebook_model, "discover_labels", lambda found, uses: [])
+    # The build's three slowest parts, each a function of the repository alone, answered from the session's build
+    # of the same repository (tests/conftest.py): the parameter checks' proofs, the test scan and the label scan
+    # (its uses still reach discover_labels, which finds no label).  Everything else is built as `spec --check` does.
+    monkeypatch.setattr(rulebook_model, "_committee", lambda instruments: book.committee)
+    monkeypatch.setattr(coverage, "find_test_functions", lambda root, names: book.test_functions)
+    monkeypatch.setattr(rulebook_model, "find_label_uses", lambda root: list(book.label_uses))
     assert main(["spec", "--check"]) == 1
     err = capsys.readouterr().err
     assert "rule ids or links have no rulebook entry or anchor" in err
