@@ -16,7 +16,10 @@ function is compiled and swapped into the live function object
 
 * the **proofs** verdict: every obligation whose rules include the mutated rule
   or a rule whose source calls it is run (30 s per query); the mutant is killed
-  when one of them no longer has its expected result;
+  when one of them no longer has its expected result — refuted where it was
+  proved, proved where a counterexample was expected, vacuous or an error; an
+  ``unknown`` (the solver gave up) is listed under ``unknown`` and never counted
+  as a kill (it shows nothing about the mutant);
 * the **tests** verdict: the test functions that name those rules
   (:func:`proofs.coverage.find_test_functions`) run under pytest in a
   subprocess that plants the same mutant (``tests/mutant_plugin.py``); killed
@@ -249,16 +252,21 @@ def run_proofs(related: set[str], timeout_ms: int) -> dict[str, Any]:
     from perpspec.proofs.rulebook import ANY_RULE_ID
 
     failed: list[str] = []
+    undecided: list[str] = []
     ran = 0
     for obligation in discover():
         if not set(ANY_RULE_ID.findall(f"{obligation.rule_id} {obligation.id}")) & related:
             continue
         ran += 1
         outcome = run_obligation(obligation, timeout_ms)
-        if not outcome.passed:
-            failed.append(f"{obligation.id}: {outcome.status_text}")
-            break
-    return {"ran": ran, "killed": bool(failed), "by": failed}
+        if outcome.passed:
+            continue
+        if outcome.status_text == "unknown":  # the solver gave up: the mutant is not shown wrong (never a kill)
+            undecided.append(f"{obligation.id}: unknown")
+            continue
+        failed.append(f"{obligation.id}: {outcome.status_text}")
+        break
+    return {"ran": ran, "killed": bool(failed), "by": failed, "unknown": undecided}
 
 
 def naming_tests(related: set[str]) -> list[str]:
@@ -300,6 +308,7 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, int]:
         by_proofs, by_tests = result["proofs"]["killed"], result["tests"]["killed"]
         key = "both" if by_proofs and by_tests else "proofs_only" if by_proofs else "tests_only" if by_tests else "neither"
         counts[key] += 1
+        counts["proof_unknowns"] = counts.get("proof_unknowns", 0) + bool(result["proofs"].get("unknown"))
     return counts
 
 

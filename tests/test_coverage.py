@@ -157,3 +157,29 @@ def test_a_small_mutation_run_reports_both_verdicts(tmp_path: Path) -> None:
 
     summary = json.loads(out.read_text())["summary"]
     assert summary["mutants"] == 2
+
+
+def test_a_proof_ending_unknown_on_a_mutant_is_not_a_kill(monkeypatch: pytest.MonkeyPatch) -> None:
+    """suite21: ``run_proofs`` counted any result other than the expected one as a kill, ``unknown`` included (the
+    solver gave up: nothing shown about the mutant).  Now an ``unknown`` is listed and the search goes on; a refuted
+    proof still kills."""
+    from perpspec.proofs import registry
+
+    obligations = [o for o in registry.discover() if o.rule_id in ("MRG-003", "MRG-004") and o.expect == "proved"][:2]
+    assert len(obligations) == 2
+    statuses = iter([Status.UNKNOWN, Status.REFUTED])
+    real = registry.run_obligation
+
+    def fake(obligation: registry.Obligation, timeout_ms: int) -> registry.Outcome:
+        result = attrs.evolve(real(obligation, timeout_ms).result, status=next(statuses))
+        return registry.Outcome(obligation=obligation, result=result)
+
+    monkeypatch.setattr(registry, "discover", lambda: obligations)
+    monkeypatch.setattr(registry, "run_obligation", fake)
+    verdict = mutate.run_proofs({"MRG-003", "MRG-004"}, 10_000)
+    assert verdict["unknown"] == [f"{obligations[0].id}: unknown"]
+    assert verdict["by"] == [f"{obligations[1].id}: refuted"]
+    assert verdict["killed"] is True
+    statuses = iter([Status.UNKNOWN, Status.UNKNOWN])
+    verdict = mutate.run_proofs({"MRG-003", "MRG-004"}, 10_000)
+    assert (verdict["killed"], len(verdict["unknown"])) == (False, 2)
