@@ -40,9 +40,11 @@ from perpspec.engine.audit.instant import (
     FundingSnapshot,
     Instant,
     Payment,
+    TickStart,
     get_carried_pools,
     get_funding_snapshot,
     get_shortfall_problems,
+    get_tick_before,
 )
 from perpspec.engine.audit.ledger import Ledger, get_close_out_account
 from perpspec.engine.audit.mapping import AuditMapping, KindRule
@@ -121,6 +123,7 @@ class Auditor(RuleRecomputations):
         self.diverged: set[tuple[object, str]] = set()  # (account, symbol or asset) reported off, not yet back in line
         self.pending_payments: list[Payment] = []  # funding payments waiting for their rate (the funding row)
         self.pending_funding: dict[str, FundingSnapshot] = {}  # symbol -> its funding instant, waiting for its rate
+        self.previous: TickStart | None = None  # the instant just closed, for a rate row after it (redteam31_3)
         self.close_outs: dict[int, CloseOut] = {}  # pending id -> the take-over it came from (LIQ-023)
         # (account, asset) a carry or a shortfall left waiting for the next update -> the record's line; dropped at
         # the end of the next instant with a mark update or funding (judged there unless it carries them again)
@@ -282,6 +285,7 @@ class Auditor(RuleRecomputations):
     def fill(self, account: int, symbol: str, qty: int, price: int) -> None:
         """A fill through the ledger, tracked."""
         self.note(account)
+        self.now.before.setdefault((account, symbol), self.ledger.position(account, symbol))
         self.ledger.fill(account, symbol, qty, price)
         self.touch(account)
         self.track(symbol, self.instruments[symbol].settl_currency)
@@ -462,8 +466,9 @@ class Auditor(RuleRecomputations):
         pending, current = self.pending_funding.pop(symbol, None), self.now.funding_open.pop(symbol, None)
         if self.rules:
             snap = pending if pending is not None else current
-            if snap is None:  # no payment, no residue: the holders now
-                snap = get_funding_snapshot(self.ledger, symbol, self.line, self.seq)
+            if snap is None:  # no payment, no residue: the holders the engine paid on, as of the tick's start
+                before = get_tick_before(self.now, self.previous, self.line, self.timestamp, symbol)
+                snap = get_funding_snapshot(self.ledger, symbol, self.line, self.seq, before)
             self.check_funding(symbol, rate, payments, snap)
 
     def judged_at(self, symbol: str, mark: int) -> None:
@@ -488,6 +493,8 @@ class Auditor(RuleRecomputations):
         account = record.account_id
         self.now.waterfall = True
         self.now.liquidation_records += 1
+        if not self.now.worked:  # FND-020's waterfall before a funding instant's payments (get_tick_before)
+            self.now.taken_first.update(snap.symbol for snap in snaps)
         for problem in invariants_trading.check_no_false_liquidation(self.ledger, self.step(waterfall_events=(record,))):
             self.report("INV-NO-FALSE-LIQUIDATION", problem)
         for snap in snaps:
@@ -515,6 +522,8 @@ class Auditor(RuleRecomputations):
         )
         self.now.waterfall = True
         self.now.liquidation_records += 1
+        if not self.now.worked:
+            self.now.taken_first.update(snap.symbol for snap in snaps)
         self.now.records.append(record)
         for problem in invariants_trading.check_no_false_liquidation(self.ledger, self.step(waterfall_events=(record,))):
             self.report("INV-NO-FALSE-LIQUIDATION", problem)
@@ -522,7 +531,7 @@ class Auditor(RuleRecomputations):
     def on_liquidation_fill(self, r: dict[str, Any]) -> None:
         """LIQ-024: the liquidation engine's side of a close-out fill; INS-001 fund delta (``--rules``)."""
         inst = self.instruments[r["symbol"]]
-        self.now.waterfall = True
+        self.now.waterfall = self.now.worked = True
         self.now.records.append(LiquidationFill(rule_id="LIQ-024", **r))
         self.now.close_out_makers.add(r["maker_account_id"])  # its maker's execution row comes before this record
         self.fill(get_close_out_account(r["pending_id"]), inst.symbol, r["qty"], r["price"])
@@ -535,7 +544,7 @@ class Auditor(RuleRecomputations):
         fill = AdlFill(rule_id="ADL-020", **fields)
         inst = self.instruments[fill.symbol]
         self.judged_at(fill.symbol, fill.mark_price)
-        self.now.waterfall = True
+        self.now.waterfall = self.now.worked = True
         self.now.records.append(fill)
         self.now.adl_lines.setdefault(fill.account_id, self.line)
         group = self.now.adl_groups.setdefault(fill.pending_id, [])
@@ -589,8 +598,10 @@ class Auditor(RuleRecomputations):
         """Every per-instant check; then a fresh instant."""
         now, ledger = self.now, self.ledger
         if now.first_line == 0:
+            self.previous = None  # an instant with no row: a rate row after it paid the holders now
             self.now = Instant()
             return
+        self.previous = TickStart(timestamp=self.timestamp, before=now.before, taken_first=frozenset(now.taken_first))
         self.result.instants += 1
         self.kind = "instant"
         for symbol, line in sorted(now.oi_since.items()):
