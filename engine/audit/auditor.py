@@ -48,6 +48,7 @@ from perpspec.engine.audit.instant import (
 )
 from perpspec.engine.audit.ledger import Ledger, get_close_out_account
 from perpspec.engine.audit.mapping import AuditMapping, KindRule
+from perpspec.engine.audit.margin_view import MarginView
 from perpspec.engine.audit.recompute import RuleRecomputations
 from perpspec.engine.audit.schema import KINDS, LogError, convert_fields, scale_exact
 from perpspec.rules import invariants, invariants_trading
@@ -358,15 +359,20 @@ class Auditor(RuleRecomputations):
             self.check_withdrawal(account, asset)
 
     def check_withdrawal(self, account: int, asset: str) -> None:
-        """INV-WITHDRAW-SAFE as any venue's log shows it (no margin requirements needed, implied by the registry's
-        statement): a withdrawal never leaves equity at mark below zero, i.e. pays out money the account lacks."""
-        ledger = self.ledger
+        """INV-WITHDRAW-SAFE, the registry's own check (available − unrealised profit ≥ 0 after it) over the ledger
+        with the least margin the log allows (:class:`MarginView`: no orders; an isolated pool holds its loss at mark,
+        or nothing when a carry or a shortfall names the account's pool), so an honest engine's withdrawal is never
+        reported (redteam31_2: "equity at mark ≥ 0", checked before, reported the owner of a carried bankrupt
+        isolated pool withdrawing its free wallet)."""
+        ledger, now = self.ledger, self.now
         if account < 0 or not all(ledger.has_mark(symbol) for symbol in ledger.positions(account)):
             return
-        equity = invariants_trading.compute_account_equity(ledger, account, asset)
-        if equity < 0:
-            self.report("INV-WITHDRAW-SAFE", f"account {account} {asset}: equity at mark after a withdrawal",
-                        expected=">= 0", reported=equity)
+        key = (account, asset)
+        view = MarginView(ledger, unbacked=key in self.waiting or key in now.carried or key in now.short)
+        for problem in invariants.check_withdraw_safe(view, self.step(withdrawals=(key,))):
+            margin = invariants.compute_view_account_margin(view, account, asset)  # the figure it judged
+            self.report("INV-WITHDRAW-SAFE", problem, expected=">= 0",
+                        reported=margin.available_margin - margin.cross_unrealised_profit)
 
     def on_mark(self, r: dict[str, Any]) -> None:
         """A mark update; a waterfall record of this instant judged at another mark is a false liquidation."""
