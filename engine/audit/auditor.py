@@ -333,15 +333,20 @@ class Auditor(RuleRecomputations):
             self.now.liq_prices[key] = (self.line, self.seq, price)
 
     def on_transaction(self, r: dict[str, Any]) -> None:
-        """Deposit, Withdrawal, Funding: a wallet movement."""
+        """Deposit, Withdrawal, Funding: a wallet movement; TransferMargin: margin moved between the wallet's free part
+        and an isolated pool, within the wallet (nothing moves in the ledger; MRG-063 at ``--rules``)."""
         kind, account, asset, amount = r["transactType"], r["account"], r["currency"], r["amount"]
+        symbol = r.get("symbol", "")
+        if kind in ("Funding", "TransferMargin") and symbol not in self.instruments:
+            what = "a funding payment" if kind == "Funding" else "a margin transfer"
+            raise LogError(self.line, "symbol", f"{what} needs a known instrument, got {symbol!r}")
         self.note(account)
         if kind in ("Deposit", "Withdrawal"):
             self.ledger.deposit(account, asset, amount)
+        elif kind == "TransferMargin":
+            if self.rules:
+                self.check_transfer(account, symbol, asset, amount)
         elif kind == "Funding":
-            symbol = r.get("symbol", "")
-            if symbol not in self.instruments:
-                raise LogError(self.line, "symbol", f"a funding payment needs a known instrument, got {symbol!r}")
             if self.rules:
                 self.open_funding(symbol)
             self.ledger.move_wallet(account, asset, amount)
@@ -364,15 +369,20 @@ class Auditor(RuleRecomputations):
         or nothing when a carry or a shortfall names the account's pool), so an honest engine's withdrawal is never
         reported (redteam31_2: "equity at mark ≥ 0", checked before, reported the owner of a carried bankrupt
         isolated pool withdrawing its free wallet)."""
-        ledger, now = self.ledger, self.now
+        ledger = self.ledger
         if account < 0 or not all(ledger.has_mark(symbol) for symbol in ledger.positions(account)):
             return
-        key = (account, asset)
-        view = MarginView(ledger, unbacked=key in self.waiting or key in now.carried or key in now.short)
-        for problem in invariants.check_withdraw_safe(view, self.step(withdrawals=(key,))):
+        view = self.margin_view(account, asset)
+        for problem in invariants.check_withdraw_safe(view, self.step(withdrawals=((account, asset),))):
             margin = invariants.compute_view_account_margin(view, account, asset)  # the figure it judged
             self.report("INV-WITHDRAW-SAFE", problem, expected=">= 0",
                         reported=margin.available_margin - margin.cross_unrealised_profit)
+
+    def margin_view(self, account: int, asset: str) -> MarginView:
+        """The ledger with the least margin the log allows for ``account`` (:class:`MarginView`): its isolated pools hold
+        nothing while a carry or a shortfall names its pool in ``asset``, else their loss at mark."""
+        key, now = (account, asset), self.now
+        return MarginView(self.ledger, unbacked=key in self.waiting or key in now.carried or key in now.short)
 
     def on_mark(self, r: dict[str, Any]) -> None:
         """A mark update; a waterfall record of this instant judged at another mark is a false liquidation."""
