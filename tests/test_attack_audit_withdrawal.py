@@ -6,7 +6,9 @@ written to match) audited CLEAN at both levels.  Conservation still balances (th
 net deposits fell by what was paid out), and no per-instant check looked at a flat
 account outside a waterfall.  The auditor now checks, at every withdrawal, the part
 of INV-WITHDRAW-SAFE that needs no venue margin rules: the account's equity at mark
-in the withdrawn asset stays ≥ 0 (available − unrealised profit ≥ 0 implies it).
+in the withdrawn asset stays ≥ 0 (available − unrealised profit ≥ 0 implies it).  Since session 21 it calls the
+registry's check itself over the least margin the log allows (tests/test_s21_audit_withdraw_safe.py, redteam31_2):
+for this flat account the figure is the same.
 """
 
 from __future__ import annotations

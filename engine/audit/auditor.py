@@ -40,12 +40,15 @@ from perpspec.engine.audit.instant import (
     FundingSnapshot,
     Instant,
     Payment,
+    TickStart,
     get_carried_pools,
     get_funding_snapshot,
     get_shortfall_problems,
+    get_tick_before,
 )
 from perpspec.engine.audit.ledger import Ledger, get_close_out_account
 from perpspec.engine.audit.mapping import AuditMapping, KindRule
+from perpspec.engine.audit.margin_view import MarginView
 from perpspec.engine.audit.recompute import RuleRecomputations
 from perpspec.engine.audit.schema import KINDS, LogError, convert_fields, scale_exact
 from perpspec.rules import invariants, invariants_trading
@@ -121,6 +124,7 @@ class Auditor(RuleRecomputations):
         self.diverged: set[tuple[object, str]] = set()  # (account, symbol or asset) reported off, not yet back in line
         self.pending_payments: list[Payment] = []  # funding payments waiting for their rate (the funding row)
         self.pending_funding: dict[str, FundingSnapshot] = {}  # symbol -> its funding instant, waiting for its rate
+        self.previous: TickStart | None = None  # the instant just closed, for a rate row after it (redteam31_3)
         self.close_outs: dict[int, CloseOut] = {}  # pending id -> the take-over it came from (LIQ-023)
         # (account, asset) a carry or a shortfall left waiting for the next update -> the record's line; dropped at
         # the end of the next instant with a mark update or funding (judged there unless it carries them again)
@@ -282,6 +286,7 @@ class Auditor(RuleRecomputations):
     def fill(self, account: int, symbol: str, qty: int, price: int) -> None:
         """A fill through the ledger, tracked."""
         self.note(account)
+        self.now.before.setdefault((account, symbol), self.ledger.position(account, symbol))
         self.ledger.fill(account, symbol, qty, price)
         self.touch(account)
         self.track(symbol, self.instruments[symbol].settl_currency)
@@ -328,15 +333,20 @@ class Auditor(RuleRecomputations):
             self.now.liq_prices[key] = (self.line, self.seq, price)
 
     def on_transaction(self, r: dict[str, Any]) -> None:
-        """Deposit, Withdrawal, Funding: a wallet movement."""
+        """Deposit, Withdrawal, Funding: a wallet movement; TransferMargin: margin moved between the wallet's free part
+        and an isolated pool, within the wallet (nothing moves in the ledger; MRG-063 at ``--rules``)."""
         kind, account, asset, amount = r["transactType"], r["account"], r["currency"], r["amount"]
+        symbol = r.get("symbol", "")
+        if kind in ("Funding", "TransferMargin") and symbol not in self.instruments:
+            what = "a funding payment" if kind == "Funding" else "a margin transfer"
+            raise LogError(self.line, "symbol", f"{what} needs a known instrument, got {symbol!r}")
         self.note(account)
         if kind in ("Deposit", "Withdrawal"):
             self.ledger.deposit(account, asset, amount)
+        elif kind == "TransferMargin":
+            if self.rules:
+                self.check_transfer(account, symbol, asset, amount)
         elif kind == "Funding":
-            symbol = r.get("symbol", "")
-            if symbol not in self.instruments:
-                raise LogError(self.line, "symbol", f"a funding payment needs a known instrument, got {symbol!r}")
             if self.rules:
                 self.open_funding(symbol)
             self.ledger.move_wallet(account, asset, amount)
@@ -354,15 +364,25 @@ class Auditor(RuleRecomputations):
             self.check_withdrawal(account, asset)
 
     def check_withdrawal(self, account: int, asset: str) -> None:
-        """INV-WITHDRAW-SAFE as any venue's log shows it (no margin requirements needed, implied by the registry's
-        statement): a withdrawal never leaves equity at mark below zero, i.e. pays out money the account lacks."""
+        """INV-WITHDRAW-SAFE, the registry's own check (available − unrealised profit ≥ 0 after it) over the ledger
+        with the least margin the log allows (:class:`MarginView`: no orders; an isolated pool holds its loss at mark,
+        or nothing when a carry or a shortfall names the account's pool), so an honest engine's withdrawal is never
+        reported (redteam31_2: "equity at mark ≥ 0", checked before, reported the owner of a carried bankrupt
+        isolated pool withdrawing its free wallet)."""
         ledger = self.ledger
         if account < 0 or not all(ledger.has_mark(symbol) for symbol in ledger.positions(account)):
             return
-        equity = invariants_trading.compute_account_equity(ledger, account, asset)
-        if equity < 0:
-            self.report("INV-WITHDRAW-SAFE", f"account {account} {asset}: equity at mark after a withdrawal",
-                        expected=">= 0", reported=equity)
+        view = self.margin_view(account, asset)
+        for problem in invariants.check_withdraw_safe(view, self.step(withdrawals=((account, asset),))):
+            margin = invariants.compute_view_account_margin(view, account, asset)  # the figure it judged
+            self.report("INV-WITHDRAW-SAFE", problem, expected=">= 0",
+                        reported=margin.available_margin - margin.cross_unrealised_profit)
+
+    def margin_view(self, account: int, asset: str) -> MarginView:
+        """The ledger with the least margin the log allows for ``account`` (:class:`MarginView`): its isolated pools hold
+        nothing while a carry or a shortfall names its pool in ``asset``, else their loss at mark."""
+        key, now = (account, asset), self.now
+        return MarginView(self.ledger, unbacked=key in self.waiting or key in now.carried or key in now.short)
 
     def on_mark(self, r: dict[str, Any]) -> None:
         """A mark update; a waterfall record of this instant judged at another mark is a false liquidation."""
@@ -462,8 +482,9 @@ class Auditor(RuleRecomputations):
         pending, current = self.pending_funding.pop(symbol, None), self.now.funding_open.pop(symbol, None)
         if self.rules:
             snap = pending if pending is not None else current
-            if snap is None:  # no payment, no residue: the holders now
-                snap = get_funding_snapshot(self.ledger, symbol, self.line, self.seq)
+            if snap is None:  # no payment, no residue: the holders the engine paid on, as of the tick's start
+                before = get_tick_before(self.now, self.previous, self.line, self.timestamp, symbol)
+                snap = get_funding_snapshot(self.ledger, symbol, self.line, self.seq, before)
             self.check_funding(symbol, rate, payments, snap)
 
     def judged_at(self, symbol: str, mark: int) -> None:
@@ -488,6 +509,8 @@ class Auditor(RuleRecomputations):
         account = record.account_id
         self.now.waterfall = True
         self.now.liquidation_records += 1
+        if not self.now.worked:  # FND-020's waterfall before a funding instant's payments (get_tick_before)
+            self.now.taken_first.update(snap.symbol for snap in snaps)
         for problem in invariants_trading.check_no_false_liquidation(self.ledger, self.step(waterfall_events=(record,))):
             self.report("INV-NO-FALSE-LIQUIDATION", problem)
         for snap in snaps:
@@ -515,6 +538,8 @@ class Auditor(RuleRecomputations):
         )
         self.now.waterfall = True
         self.now.liquidation_records += 1
+        if not self.now.worked:
+            self.now.taken_first.update(snap.symbol for snap in snaps)
         self.now.records.append(record)
         for problem in invariants_trading.check_no_false_liquidation(self.ledger, self.step(waterfall_events=(record,))):
             self.report("INV-NO-FALSE-LIQUIDATION", problem)
@@ -522,7 +547,7 @@ class Auditor(RuleRecomputations):
     def on_liquidation_fill(self, r: dict[str, Any]) -> None:
         """LIQ-024: the liquidation engine's side of a close-out fill; INS-001 fund delta (``--rules``)."""
         inst = self.instruments[r["symbol"]]
-        self.now.waterfall = True
+        self.now.waterfall = self.now.worked = True
         self.now.records.append(LiquidationFill(rule_id="LIQ-024", **r))
         self.now.close_out_makers.add(r["maker_account_id"])  # its maker's execution row comes before this record
         self.fill(get_close_out_account(r["pending_id"]), inst.symbol, r["qty"], r["price"])
@@ -535,7 +560,7 @@ class Auditor(RuleRecomputations):
         fill = AdlFill(rule_id="ADL-020", **fields)
         inst = self.instruments[fill.symbol]
         self.judged_at(fill.symbol, fill.mark_price)
-        self.now.waterfall = True
+        self.now.waterfall = self.now.worked = True
         self.now.records.append(fill)
         self.now.adl_lines.setdefault(fill.account_id, self.line)
         group = self.now.adl_groups.setdefault(fill.pending_id, [])
@@ -589,8 +614,10 @@ class Auditor(RuleRecomputations):
         """Every per-instant check; then a fresh instant."""
         now, ledger = self.now, self.ledger
         if now.first_line == 0:
+            self.previous = None  # an instant with no row: a rate row after it paid the holders now
             self.now = Instant()
             return
+        self.previous = TickStart(timestamp=self.timestamp, before=now.before, taken_first=frozenset(now.taken_first))
         self.result.instants += 1
         self.kind = "instant"
         for symbol, line in sorted(now.oi_since.items()):

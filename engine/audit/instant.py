@@ -117,13 +117,37 @@ class Instant:
     rated: set[str] = attrs.Factory(set)  # symbols whose funding rate arrived within the instant
     # (account, symbol) -> (line, seq, liquidationPrice) of the instant's last position row naming one
     liq_prices: dict[tuple[int, str], tuple[int, int | None, int]] = attrs.Factory(dict)
+    # what a funding instant with no posting pays on (redteam31_3): each position the instant changed, as it was before
+    # its first change, and the contracts of the pools liquidated (LIQ-022/023) before the instant's first close-out
+    # fill or ADL -- FND-020's waterfall before the payments (TickStart)
+    before: dict[tuple[int, str], Position] = attrs.Factory(dict)
+    worked: bool = False  # a close-out fill (LIQ-024) or an ADL fill came in the instant
+    taken_first: set[str] = attrs.Factory(set)
 
 
-def get_funding_snapshot(ledger: Ledger, symbol: str, line: int, seq: int | None) -> FundingSnapshot:
+@attrs.frozen
+class TickStart:
+    """A closed instant as a funding row after it needs it (redteam31_3): its timestamp, the positions it changed as
+    they were at its start, and the contracts FND-020's waterfall before the payments liquidated a pool of."""
+
+    timestamp: object
+    before: dict[tuple[int, str], Position]
+    taken_first: frozenset[str]
+
+
+def get_funding_snapshot(
+    ledger: Ledger, symbol: str, line: int, seq: int | None, before: Mapping[tuple[int, str], Position] | None = None
+) -> FundingSnapshot:
     """The holders of ``symbol`` as the engine funds them (``engine/core/prices.py``): the traders by account id, and
     every position the liquidation engine holds (its close-outs, accounts below 0) summed into one holder, account
-    −1, first; at the ledger's mark."""
-    held = [(account, ledger.position(account, symbol)) for account in sorted(ledger.holders)]
+    −1, first; at the ledger's mark.  ``before``: positions to read as they were earlier (the instant's start), in
+    place of the ledger's now."""
+    changed = {} if before is None else before
+    accounts = sorted(ledger.holders | {account for account, held in changed if held == symbol})
+    held = [
+        (account, changed[(account, symbol)] if (account, symbol) in changed else ledger.position(account, symbol))
+        for account in accounts
+    ]
     held = [(account, position) for account, position in held if position.qty != 0]
     system = [position for account, position in held if account < 0]
     holders = tuple((account, position) for account, position in held if account >= 0)
@@ -131,6 +155,27 @@ def get_funding_snapshot(ledger: Ledger, symbol: str, line: int, seq: int | None
     if qty != 0:
         holders = ((LIQUIDATOR, Position(qty=qty, cost=sum(position.cost for position in system))), *holders)
     return FundingSnapshot(line=line, seq=seq, mark=ledger.mark_price(symbol), holders=holders)
+
+
+def get_tick_before(now: Instant, previous: TickStart | None, line: int, timestamp: object, symbol: str
+                    ) -> dict[tuple[int, str], Position]:
+    """The positions to roll back to find the holders a funding instant of ``symbol`` with no posting paid on (none
+    of them owed anything; redteam31_3), at its rate's row (``line``).
+
+    The engine (``Prices.funding``) takes every pool holding the contract that is due over first (FND-020, a
+    waterfall that liquidates them and works the close-outs), pays the holders then, and runs the waterfall again:
+    its close-out fills can give makers positions after the payments.  So the holders are those at the tick's start
+    -- the instant of the rate's row, or with the row opening one, the instant just closed at its timestamp -- unless
+    that instant liquidated a pool holding the contract before its first close-out fill or ADL: then FND-020's
+    waterfall ran before the payments, and with nothing posted the waterfall after it found nothing new to do, so
+    the holders are those at the end (the ledger's now: nothing to roll back).  A waterfall after the payments
+    liquidates no pool holding the contract before working a close-out: none was due at the tick (FND-020 would
+    have taken it over first) and nothing was posted."""
+    if now.first_line != line:
+        return {} if symbol in now.taken_first else now.before
+    if previous is not None and previous.timestamp == timestamp and symbol not in previous.taken_first:
+        return previous.before
+    return {}
 
 
 def get_pool_symbols(instruments: Mapping[str, Instrument], pool: str, line: int) -> tuple[str, list[str]]:

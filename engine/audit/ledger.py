@@ -123,6 +123,10 @@ class Ledger:
             if inst.settl_currency == asset
         )
 
+    def leverage_reported(self, account_id: int, symbol: str) -> bool:
+        """Whether the log reported the position's margin mode (a leverage, or cross)."""
+        return (account_id, symbol) in self._leverage
+
     def has_mark(self, symbol: str) -> bool:
         """Whether the log has stated a mark for ``symbol``."""
         return symbol in self._marks

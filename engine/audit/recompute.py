@@ -20,6 +20,7 @@ from typing import Any
 from perpspec.engine.audit.findings import Finding
 from perpspec.engine.audit.instant import FundingSnapshot, Instant, Payment
 from perpspec.engine.audit.ledger import LIQUIDATOR, Ledger
+from perpspec.engine.audit.margin_view import MarginView
 from perpspec.rules.adl import compute_haircut
 from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.events import (
@@ -36,13 +37,21 @@ from perpspec.rules.funding import (
 )
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.insurance import compute_fill_delta
+from perpspec.rules.invariants import compute_view_account_margin
 from perpspec.rules.liquidation import (
     compute_owing_takeover_price,
     compute_pool_residual,
     compute_requirement,
     compute_takeover_price,
 )
-from perpspec.rules.margin import compute_bankruptcy_price, compute_liquidation_price
+from perpspec.rules.margin import (
+    CROSS,
+    MarginReason,
+    check_transfer_margin,
+    compute_bankruptcy_price,
+    compute_liquidation_price,
+    compute_position_margin,
+)
 from perpspec.rules.num import ceildiv
 from perpspec.rules.position import Position, compute_commission, compute_unrealised_pnl
 
@@ -66,6 +75,47 @@ class RuleRecomputations:
     ) -> None:
         """Record one finding: :meth:`engine.audit.auditor.Auditor.report`."""
         raise NotImplementedError
+
+    def margin_view(self, account: int, asset: str) -> MarginView:
+        """The ledger with the least margin the log allows: :meth:`engine.audit.auditor.Auditor.margin_view`."""
+        raise NotImplementedError
+
+    def check_transfer(self, account: int, symbol: str, asset: str, amount: int) -> None:
+        """``--rules``: a ``TransferMargin`` row, judged by the engine's rule (MRG-063, ``check_transfer_margin``) as
+        far as the log shows it.  It moves margin between the wallet's free part and the isolated pool of ``symbol``,
+        within the wallet (nothing moves in the ledger: a venue that also moved the wallet shows it in its wallet rows,
+        ACC-003): in the contract's currency, of a position the log built, isolated where the log reported its
+        margin mode, non-zero, and an addition within the available balance -- of which the ledger's figure
+        (:class:`MarginView`: no orders, each isolated pool holding the least it can) is at least the venue's, so an
+        honest transfer is never reported.  A removal's bound (MRG-062: the pool's margin beyond its requirement) is
+        not judged: the log carries no isolated margin."""
+        inst = self.instruments[symbol]
+        where = f"account {account} {symbol}: transferMargin of {amount}"
+        if asset != inst.settl_currency:
+            self.report("MRG-063", f"{where} in another currency than the contract settles in",
+                        expected=inst.settl_currency, reported=asset)
+            return
+        ledger = self.ledger
+        position = ledger.position(account, symbol)
+        if position.qty == 0:
+            self.report("MRG-063", f"{where}: no open position to transfer margin to or from", expected="a position",
+                        reported="flat")
+            return
+        if not ledger.leverage_reported(account, symbol) or not ledger.has_mark(symbol):
+            return  # the margin mode, or the mark the available balance is judged at, is not in the log
+        leverage = ledger.margin_setting(account, symbol).leverage_hundredths
+        if amount < 0 and leverage != CROSS:
+            return  # MRG-062's bound needs the pool's margin
+        margin = compute_position_margin(inst, position, ledger.mark_price(symbol), leverage)
+        available = compute_view_account_margin(self.margin_view(account, asset), account, asset).available_margin
+        problem = check_transfer_margin(margin, amount, available)
+        if problem is None:
+            return
+        expected: object = {
+            MarginReason.NOT_ISOLATED: "an isolated position", MarginReason.INVALID_AMOUNT: "a non-zero amount"
+        }.get(problem.reason, f"<= {problem.available}")
+        reported = "cross" if problem.reason is MarginReason.NOT_ISOLATED else amount
+        self.report("MRG-063", f"{where} ({problem.reason.value})", expected=expected, reported=reported)
 
     def diverges(self, key: tuple[object, str], off: bool) -> bool:
         """True when a reported value goes off the ledger's (once per divergence, not at every later report)."""

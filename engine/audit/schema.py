@@ -181,7 +181,8 @@ KINDS: dict[str, KindSpec] = {
         ),
         KindSpec(
             name="transaction",
-            meaning="a wallet movement: transactType Deposit, Withdrawal or Funding (signed amount, minor units)",
+            meaning="a wallet movement: transactType Deposit, Withdrawal or Funding (signed amount, minor units); or "
+            "TransferMargin: margin moved within the wallet, into (> 0) or out of the isolated pool of its symbol",
             fields=(_f("account"), _f("currency", STR), _f("transactType", STR), _f("amount"), _f("symbol", STR, False)),
         ),
         KindSpec(
