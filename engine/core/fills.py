@@ -27,7 +27,7 @@ from perpspec.engine.core.liquidation_guard import (
     is_cross_close_kept,
     make_liquidation_guard,
 )
-from perpspec.engine.core.market import Market, is_spot
+from perpspec.engine.core.market import Market, fee_rates, is_spot
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.registry import OrderRegistry
 from perpspec.engine.core.risk import Risk
@@ -61,34 +61,6 @@ from perpspec.rules.waterfall_postings import get_opened_qty
 
 UNFUNDED_TEXT: Final = "Canceled: the account's trade left its available balance below zero"  # MRG-067
 
-
-class _LastFees:
-    """The instrument :func:`fee_rates` was asked about last and its fee schedule (a native record compiled): one
-    immutable ``(instrument, maker fees, taker fees)`` tuple replaced by one store (another thread sees the old answer
-    or the new one, never a mix)."""
-
-    def __init__(self) -> None:
-        self.answer: tuple[Any, ...] = (None, [], [])
-
-
-_FEES: Final = _LastFees()
-
-
-def fee_rates(inst: Instrument) -> tuple[list[int], list[int]]:
-    """The maker and the taker fee (ppm) of each of ``inst.fee_tiers``, by tier index.
-
-    Compiled, an attribute of the (interpreted, frozen) ``Instrument`` and ``FeeTier`` records is a dict lookup per
-    read; the instrument asked about last is recognised by identity instead (a changed instrument is another object).
-    """
-    answer = _FEES.answer
-    if answer[0] is not inst:
-        answer = (
-            inst, [row.maker_fee_ppm for row in inst.fee_tiers], [row.taker_fee_ppm for row in inst.fee_tiers]
-        )
-        _FEES.answer = answer
-    maker: list[int] = answer[1]
-    taker: list[int] = answer[2]
-    return maker, taker
 
 class Fills:
     """Matching and fill application."""
