@@ -58,7 +58,7 @@ def compute_fill_outcome_charging_the_rest(
         outcome.realised,
         premium,
         pool.free_wallet + outcome.realised - outcome.commission,
-        ite(premium > 0, pool.free_wallet - pool.pool_margin - outcome.commission, 0),
+        pool.available,
         pool.position.qty,
         outcome.position.qty,
     )

@@ -146,11 +146,12 @@ def compute_isolated_margin_after_fill(
     deficit is there then; a deficit that arrives after the order was
     accepted (funding paid while a Close rests) is paid at the fill from the
     available, as far as it reaches.  [I] The same holds for every reducing
-    fill (ADL, LIQ-012's partial close).  [I] LIQ-040 (``rules.solvency.
-    compute_fill_outcome``, what LIQ-044/053/054 and LIQ-042 judge) does not
-    see MRG-050's available: it counts on none for a fill that does not open
-    at a premium (a lower bound of the pool's margin after: fix26_2) and on the
-    free wallet for a premium fill (an upper bound; open).
+    fill (ADL, LIQ-012's partial close).  LIQ-040 (``rules.solvency.
+    compute_fill_outcome``, what LIQ-044/053/054 and LIQ-042 judge) calls this
+    rule with the pool's ``available`` (``PoolState.available``): the figure
+    the fill will find where the engine knows it before the fill, else [I] 0
+    (a lower bound: order entry, a pool's later fills in one sweep, the
+    liquidation engine's makers).
 
     [I] BitMEX says what a reduction does to an isolated margin (posInit is
     ``initMarginReq × posCost``, so it shrinks with the position; realised PnL

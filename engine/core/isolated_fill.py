@@ -9,10 +9,13 @@ the free wallet (``rules.waterfall_postings.compute_free_wallet``), MRG-050's av
 from __future__ import annotations
 
 from perpspec.engine.core.accounts import Account, PositionState
+from perpspec.engine.core.ledger import peek_position
 from perpspec.engine.core.market import Market
 from perpspec.engine.core.risk import CROSS, Risk
+from perpspec.rules.contract import compute_notional
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.order_margin import compute_order_premium
+from perpspec.rules.order_margin import compute_order_charge_price, compute_order_premium
+from perpspec.rules.position import apply_fill, compute_commission
 from perpspec.rules.waterfall_postings import (
     compute_free_wallet,
     compute_isolated_margin_after_fill,
@@ -39,6 +42,41 @@ def available_at_fill(
     after = tuple(order for _, order in sorted(orders.items()))
     margin = risk.account_margin(account, inst.settl_currency, replace=(inst.symbol, ps, after), wallet=wallet)
     return margin.available_margin
+
+
+def available_before_fill(
+    risk: Risk, account: Account, inst: Instrument, fill_qty: int, price: int, fee_ppm: int, resting: tuple[int, int] | None
+) -> int:
+    """LIQ-040's ``PoolState.available`` for a fill not made yet: :func:`available_at_fill` as
+    :func:`isolated_margin_after_fill` will call it, or 0 where that figure may differ.
+
+    The account as it stands (no fill of this sweep posted to it yet: the guards ask only for an account's first
+    fill of a sweep), ``fill_qty`` signed, ``fee_ppm`` the fill's rate (ACC-007), ``resting`` as :func:`available_at_fill`'s.  The
+    fill's position after (ACC-003) and commission (ACC-002) are the rules' (the engine's ACC-004 equals them,
+    proved); the wallet is the account's less the commission; the orders as the fill finds them (posted only after
+    the sweep's last fill, so as they stand now, the maker order's leaves after this fill).  MRG-046 reads the book
+    only through MRG-040's charge price (a quanto or linear sell at ``max(limit, best bid)``, an inverse buy at
+    ``min(limit, best ask)``), and a sweep only takes makers from one side: that side's best moves away from the
+    other's or empties, the other side is untouched.  So where every order left is charged at its limit on the book
+    as it stands, it is charged at its limit when the fill is posted, and the figure is exact.  Elsewhere (an order
+    charged beyond its limit: a crossed quote; a cross position, which ACC-006 does not concern) 0 [I], a lower bound
+    of ACC-006's floored figure (the fill is judged with a reduction's draws paid only from what it returns).
+    """
+    ps = peek_position(account, inst)
+    if ps.leverage == CROSS:
+        return 0
+    orders = dict(ps.orders)
+    if resting is not None and resting[0] in orders:
+        orders[resting[0]] = (resting[1], orders[resting[0]][1])
+    bid, ask = risk.market.best(inst.symbol)
+    for qty, limit in orders.values():
+        if qty != 0 and compute_order_charge_price(inst, qty, limit, bid, ask) != limit:
+            return 0
+    after = ps.copy()
+    moved, _ = apply_fill(inst, ps.position, fill_qty, price)
+    after.qty, after.cost = moved.qty, moved.cost
+    commission = compute_commission(compute_notional(inst, fill_qty, price), fee_ppm)
+    return available_at_fill(risk, account, after, inst, account.wallet(inst.settl_currency) - commission, resting)
 
 
 def isolated_margin_after_fill(
