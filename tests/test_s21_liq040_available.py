@@ -31,6 +31,7 @@ from perpspec.rules.position import Position
 from perpspec.rules.solvency import PoolState, compute_fill_outcome
 
 E, P = "ETHUSD", 300_000
+X, XP = "XBTUSD", 5_000_000
 MAKER, TAKER, OTHER = 1, 3, 2
 
 
@@ -43,6 +44,7 @@ def _ok(engine: Engine, cmd: Any) -> list[Any]:
 def _engine(leverage: int) -> Engine:
     engine = Engine()
     _ok(engine, c.PriceUpdate(time_ms=0, symbol=E, mark_price=P, index_price=P))
+    _ok(engine, c.PriceUpdate(time_ms=0, symbol=X, mark_price=XP, index_price=XP))
     for account in (MAKER, OTHER, TAKER):
         _ok(engine, c.VerifyAccount(time_ms=0, account=account))
         _ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**10))
@@ -51,8 +53,13 @@ def _engine(leverage: int) -> Engine:
     return engine
 
 
-def _leave_available(engine: Engine, left: int, time_ms: int) -> None:
-    """The maker withdraws all but ``left`` of MRG-050's available (as far as a Withdraw may)."""
+def _leave_available(engine: Engine, left: int, time_ms: int, reserve: int = 0) -> None:
+    """The maker withdraws all but ``left`` of MRG-050's available (as far as a Withdraw may); ``reserve``: first a
+    resting XBTUSD bid of that many contracts far below the mark, whose order margin MRG-050's available holds while
+    the free wallet (ACC-006's other cap) does not."""
+    if reserve:
+        _ok(engine, c.PlaceOrder(time_ms=time_ms, account=MAKER, symbol=X, side="Buy", order_qty=reserve,
+                                 price=XP // 2))
     surplus = engine.risk.available(MAKER, "XBt") - left
     if surplus > 0:
         events = engine.process(c.Withdraw(time_ms=time_ms, account=MAKER, asset="XBt", amount=surplus))
@@ -87,14 +94,21 @@ def _recorded(engine: Engine) -> Iterator[tuple[list[tuple[int, ...]], list[tupl
         Fills.apply_effect = apply_effect  # type: ignore[method-assign]
 
 
-def _take(engine: Engine, price: int, qty: int, mark: int) -> tuple[bool, int, bool]:
-    """Account 3 sells ``qty`` at ``price`` into the maker's resting buy; checks LIQ-040's prediction against the posting.
+def _take(engine: Engine, price: int, qty: int, mark: int, taker: bool = False) -> tuple[bool, int, bool]:
+    """Account 3 sells ``qty`` at ``price`` into the maker's resting buy (``taker``: account 1 buys ``qty`` at
+    ``price`` from account 3's resting sell); checks LIQ-040's prediction against the posting.
 
     Returns (the fill was made, the available LIQ-040 read, whether that available bound ACC-006's draws).
     """
     inst = engine.market.instrument_map[E]
-    with _recorded(engine) as (judged, posted):
+    if taker:
         _ok(engine, c.PlaceOrder(time_ms=50, account=TAKER, symbol=E, side="Sell", order_qty=qty, price=price))
+    with _recorded(engine) as (judged, posted):
+        account, side = (MAKER, "Buy") if taker else (TAKER, "Sell")
+        events = engine.process(c.PlaceOrder(time_ms=50, account=account, symbol=E, side=side, order_qty=qty, price=price))
+    if taker and not isinstance(events[-1], Accepted):
+        return False, 0, False  # LIQ-042 refused the order at entry (it judges with no available: a lower bound)
+    assert isinstance(events[-1], Accepted), events[-1]
     assert judged, "the maker's fill was judged by the isolated kernel"
     args = judged[0]
     # (index, qty, cost, leverage, tier, margin, other_pnl, other_maint, free, equity, available, fill_qty, price, fee,
@@ -104,10 +118,9 @@ def _take(engine: Engine, price: int, qty: int, mark: int) -> tuple[bool, int, b
     # the same judgement with an unbounded available: does MRG-050's figure bind ACC-006's draws here?
     unbounded = cast(Any, dispatch.fill_isolated)(*args[:10], 10**15, *args[11:15])
     binds = unbounded[3] != predicted_margin
-    if not allowed:
-        assert posted == []  # refused: nothing posted, the maker's order cancelled
+    if not posted:  # refused by LIQ-044 (the kernel's verdict) or by LIQ-053/054 after it
         return False, available, binds
-    assert posted, "an accepted fill is posted"
+    assert allowed == 1  # a posted fill is one LIQ-044 accepted on this prediction
     qty_after, cost_after, margin_after, wallet_after = posted[0]
     assert fill_qty > 0
     assert (predicted_qty, predicted_cost) == (qty_after, cost_after)
@@ -126,7 +139,9 @@ def _take(engine: Engine, price: int, qty: int, mark: int) -> tuple[bool, int, b
     return True, available, binds
 
 
-def _deficit_scenario(instants: int, left: int, close_price: int, qty: int, mark: int) -> tuple[bool, int, bool] | None:
+def _deficit_scenario(
+    instants: int, left: int, close_price: int, qty: int, mark: int, reserve: int = 0
+) -> tuple[bool, int, bool] | None:
     """An isolated 50x short of 1,000 at 3,000.00 with a resting Close buy at ``close_price``, ``instants`` funding
     instants paid from the pool (its deficit), all but ``left`` of MRG-050's available withdrawn, the mark moved to
     ``mark``; account 3 sells ``qty`` into the Close."""
@@ -139,11 +154,27 @@ def _deficit_scenario(instants: int, left: int, close_price: int, qty: int, mark
         return None  # LIQ-042 refuses a Close that would take the pool beyond its bankruptcy price at entry
     for t in range(3, 3 + instants):  # -0.1%: the short pays 300,000 XBt an instant from its isolated pool
         _ok(engine, c.FundingTick(time_ms=t, symbol=E, rate_e8=-100_000))
-    _leave_available(engine, left, 20)
+    _leave_available(engine, left, 20, reserve)
     _ok(engine, c.PriceUpdate(time_ms=30, symbol=E, mark_price=mark, index_price=mark))
     if engine.accounts[MAKER].positions[E].qty != -1000 or not engine.accounts[MAKER].positions[E].orders:
         return None  # liquidated at the mark, or the Close gone: nothing to judge
     return _take(engine, close_price, qty, mark)
+
+
+def _taker_scenario(
+    instants: int, left: int, price: int, qty: int, mark: int, reserve: int = 0
+) -> tuple[bool, int, bool] | None:
+    """:func:`_deficit_scenario` with the isolated short's buy as the incoming order (account 3's sell resting)."""
+    engine = _engine(5000)
+    _ok(engine, c.PlaceOrder(time_ms=1, account=OTHER, symbol=E, side="Buy", order_qty=1000, price=P))
+    _ok(engine, c.PlaceOrder(time_ms=1, account=MAKER, symbol=E, side="Sell", order_qty=1000, price=P))
+    for t in range(3, 3 + instants):
+        _ok(engine, c.FundingTick(time_ms=t, symbol=E, rate_e8=-100_000))
+    _leave_available(engine, left, 20, reserve)
+    _ok(engine, c.PriceUpdate(time_ms=30, symbol=E, mark_price=mark, index_price=mark))
+    if engine.accounts[MAKER].positions[E].qty != -1000:
+        return None
+    return _take(engine, price, qty, mark, taker=True)
 
 
 def _premium_scenario(leverage: int, held: int, bid: int, left: int, mark: int) -> tuple[bool, int, bool] | None:
@@ -168,16 +199,35 @@ def _premium_scenario(leverage: int, held: int, bid: int, left: int, mark: int) 
     close_price=st.one_of(st.integers(590, 620), st.integers(601, 612)).map(lambda half: half * 500),
     qty=st.integers(1, 1000),
     mark=st.integers(595, 605).map(lambda half: half * 500),
+    reserve=st.sampled_from([0, 1_000_000]),
 )
-@example(instants=8, left=10**9, close_price=305_000, qty=500, mark=P)  # the available reaches: the full share drawn
-@example(instants=8, left=0, close_price=305_000, qty=500, mark=P)  # none: what the fill returns alone
-@example(instants=8, left=50_000, close_price=305_000, qty=500, mark=P)  # some of the share
-@example(instants=0, left=20_000, close_price=306_000, qty=700, mark=P)  # a loss within the freed requirement
-@example(instants=2, left=30_000, close_price=305_500, qty=1000, mark=302_000)  # the whole Close
+@example(instants=8, left=10**9, close_price=305_000, qty=500, mark=P, reserve=0)  # the available reaches: all drawn
+@example(instants=8, left=0, close_price=305_000, qty=500, mark=P, reserve=0)  # none: what the fill returns alone
+@example(instants=8, left=50_000, close_price=305_000, qty=500, mark=P, reserve=0)  # some of the share
+@example(instants=8, left=50_000, close_price=305_000, qty=500, mark=P, reserve=1_000_000)  # an XBTUSD bid held
+@example(instants=0, left=20_000, close_price=306_000, qty=700, mark=P, reserve=0)  # a loss within the freed requirement
+@example(instants=2, left=30_000, close_price=305_500, qty=1000, mark=302_000, reserve=0)  # the whole Close
 def test_liq040_predicts_what_acc006_posts_for_a_reduction(
-    instants: int, left: int, close_price: int, qty: int, mark: int
+    instants: int, left: int, close_price: int, qty: int, mark: int, reserve: int
 ) -> None:
-    _deficit_scenario(instants, left, close_price, qty, mark)
+    _deficit_scenario(instants, left, close_price, qty, mark, reserve)
+
+
+@given(
+    instants=st.one_of(st.integers(0, 12), st.integers(6, 10)),
+    left=st.one_of(st.integers(0, 400_000), st.integers(0, 4_000_000)),  # the taker pays its fee from it first
+    price=st.one_of(st.integers(590, 620), st.integers(601, 612)).map(lambda half: half * 500),
+    qty=st.integers(1, 999),
+    mark=st.integers(595, 605).map(lambda half: half * 500),
+    reserve=st.sampled_from([0, 1_000_000]),
+)
+@example(instants=8, left=150_000, price=304_000, qty=500, mark=P, reserve=0)  # its fee paid, ~35,000 of the draw
+@example(instants=8, left=150_000, price=304_000, qty=500, mark=P, reserve=1_000_000)  # an XBTUSD bid's margin held
+@example(instants=8, left=10**9, price=304_000, qty=500, mark=P, reserve=0)
+def test_liq040_predicts_what_acc006_posts_for_an_incoming_reduction(
+    instants: int, left: int, price: int, qty: int, mark: int, reserve: int
+) -> None:
+    _taker_scenario(instants, left, price, qty, mark, reserve)
 
 
 @given(
@@ -198,7 +248,7 @@ def test_liq040_predicts_what_acc006_posts_for_a_premium_fill(
 
 def test_the_available_binds_below_and_not_above_what_acc006_draws() -> None:
     """The explicit cases above reach both sides: MRG-050's available bounding ACC-006's draws and not (else the
-    differential would not tell the available's figure apart)."""
+    differential would not tell the available's figure apart), for a resting and for an incoming reduction."""
     plenty = _deficit_scenario(8, 10**9, 305_000, 500, P)
     short = _deficit_scenario(8, 50_000, 305_000, 500, P)
     none = _deficit_scenario(8, 0, 305_000, 500, P)
@@ -211,3 +261,11 @@ def test_the_available_binds_below_and_not_above_what_acc006_draws() -> None:
     assert short[2]  # the available binds (it pays part of the share)
     assert 0 < short[1] < 100_000
     assert none[2]
+    held = _deficit_scenario(8, 50_000, 305_000, 500, P, 1_000_000)  # an XBTUSD bid's order margin held apart
+    assert held is not None
+    assert held[2]
+    incoming = _taker_scenario(8, 150_000, 304_000, 500, P)  # the isolated pool's own order, its fee paid first
+    assert incoming is not None
+    assert incoming[0]
+    assert incoming[2]
+    assert 0 < incoming[1] < 100_000
