@@ -66,6 +66,17 @@ def compute_fill_outcome_charging_the_rest(
     return attrs.evolve(outcome, pool_margin=margin, pool_equity=margin + pnl_after)
 
 
+def compute_fill_outcome_on_the_free_wallet(
+    inst: Instrument, pool: PoolState, fill_qty: int, price: int, fee_ppm: int, mark_price: int
+) -> FillOutcome:
+    """KNOWN-BAD LIQ-040 (isolated): ACC-006's draws judged on the free wallet beyond the pool (fee paid) instead of
+    MRG-050's available as the fill finds it (fix26_2's measure: a fill judged solvent on a draw the engine never
+    made left an isolated pool at -433,462 XBt)."""
+    commission = compute_fill_outcome(inst, pool, fill_qty, price, fee_ppm, mark_price).commission
+    on_the_wallet = attrs.evolve(pool, available=pool.free_wallet - pool.pool_margin - commission)  # BAD
+    return compute_fill_outcome(inst, on_the_wallet, fill_qty, price, fee_ppm, mark_price)
+
+
 def is_order_solvent_at_mark(
     inst: Instrument, pool: PoolState, order_qty: int, price: int, fee_ppm: int, mark_price: int
 ) -> bool:

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from perpspec.proofs import lemmas
 from perpspec.proofs.known_bad_solvency import (
     compute_fill_outcome_charging_the_rest,
+    compute_fill_outcome_on_the_free_wallet,
     compute_fill_outcome_without_commission,
     is_order_solvent_at_mark,
 )
@@ -225,12 +226,14 @@ def _assume_fee(prover: Prover, fee_ppm: int) -> None:
 
 
 def prove_accepted_fill_keeps_equity(
-    symbol: str, leverage: int, outcome_rule: OutcomeRule = compute_fill_outcome
+    symbol: str, leverage: int, outcome_rule: OutcomeRule = compute_fill_outcome, witness: dict[str, int] | None = None
 ) -> ProofResult:
-    """LIQ-044: an accepted fill, as posted, keeps the account's and the pool's equity ≥ 0 (or no lower)."""
+    """LIQ-044: an accepted fill, as posted, keeps the account's and the pool's equity ≥ 0 (or no lower).
+
+    ``witness``: a counterexample to check by evaluation first (known-bad variants)."""
     inst = load_instrument(symbol)
     with Prover() as prover:
-        prover.witness(**_plain_witness(inst, -1, ("mark_price", "price"), "fill_qty"))
+        prover.witness(**(witness or _plain_witness(inst, -1, ("mark_price", "price"), "fill_qty")))
         mark, price = prover.symbol("mark_price"), prover.symbol("price")
         fill_qty, fee = prover.symbol("fill_qty"), prover.symbol("fee_ppm")
         assume_price(prover, inst, mark, "mark price", on_tick=False)
@@ -256,6 +259,28 @@ def prove_accepted_fill_keeps_equity(
             ),
             f"LIQ-044 accepted fill keeps equity {symbol} leverage {leverage}",
         )
+
+
+# Counterexamples to the known-bad "fill check on the free wallet" (fix26_2's measure), found by a concrete random
+# search over the rules (helper liq040, session 21) and kept: each is checked by evaluation.  A
+# reduction of a 100x isolated pool short of its requirement, MRG-050's available 0, the free wallet large.
+FREE_WALLET_DRAW_COUNTEREXAMPLES: dict[str, dict[str, int]] = {
+    "XBTUSD": {
+        "mark_price": 2604650, "price": 2593250, "fill_qty": -1800, "fee_ppm": 0, "position.qty": 4000,
+        "position.cost": -14600400, "wallet": 1629934, "other_isolated_margins": 0, "other_pnl": 0,
+        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 116755, "available": 0,
+    },
+    "ETHUSD": {
+        "mark_price": 154920, "price": 157025, "fill_qty": 1, "fee_ppm": 0, "position.qty": -8,
+        "position.cost": -1129360, "wallet": 171005, "other_isolated_margins": 0, "other_pnl": 0,
+        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 731, "available": 0,
+    },
+    "XBTUSDT": {
+        "mark_price": 3598200, "price": 3500050, "fill_qty": -17000, "fee_ppm": 0, "position.qty": 26000,
+        "position.cost": 941473000, "wallet": 60484350, "other_isolated_margins": 0, "other_pnl": 0,
+        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 974447, "available": 0,
+    },
+}
 
 
 # Counterexamples to the known-bad "loss charged to the rest" (ACC-006 before attack review 2), found by the
@@ -681,6 +706,27 @@ def _register() -> None:
                 statement="Known-bad: a fill check that forgets the commission accepts fills that leave equity < 0.",
                 run=functools.partial(
                     prove_accepted_fill_keeps_equity, symbol, CROSS, compute_fill_outcome_without_commission
+                ),
+                expect="refuted",
+                timeout_ms=SLOW_TIMEOUT_MS,
+            )
+        )
+        register(
+            Obligation(
+                id=f"KNOWN-BAD/LIQ-044/fill-check-on-the-free-wallet/{symbol}",
+                rule_id="LIQ-044",
+                invariant_id="INV-NO-NEG-EQUITY",
+                statement=(
+                    "Known-bad: an isolated fill check that counts ACC-006's draws on the free wallet beyond the pool "
+                    "instead of MRG-050's available at the fill (fix26_2) accepts a fill whose posted pool falls "
+                    "below zero and below where it was."
+                ),
+                run=functools.partial(
+                    prove_accepted_fill_keeps_equity,
+                    symbol,
+                    10_000,
+                    compute_fill_outcome_on_the_free_wallet,
+                    FREE_WALLET_DRAW_COUNTEREXAMPLES[symbol],
                 ),
                 expect="refuted",
                 timeout_ms=SLOW_TIMEOUT_MS,
