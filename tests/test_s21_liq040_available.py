@@ -18,17 +18,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
+import attrs
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from perpspec.engine.core import commands as c
+from perpspec.engine.core import fills as fills_module
 from perpspec.engine.core.events import Accepted
 from perpspec.engine.core.exchange import Engine
 from perpspec.engine.core.fills import Fills
 from perpspec.engine.kernels import dispatch
+from perpspec.engine.kernels.load import generic_rules_only
 from perpspec.rules.contract import compute_value
 from perpspec.rules.position import Position
-from perpspec.rules.solvency import PoolState, compute_fill_outcome
+from perpspec.rules.solvency import PoolState, compute_fill_outcome, is_fill_allowed
 
 E, P = "ETHUSD", 300_000
 X, XP = "XBTUSD", 5_000_000
@@ -269,3 +273,44 @@ def test_the_available_binds_below_and_not_above_what_acc006_draws() -> None:
     assert incoming[0]
     assert incoming[2]
     assert 0 < incoming[1] < 100_000
+
+
+def test_the_generic_guard_judges_the_same_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without kernels (``generic_rules_only``: Fills.make_guard's PoolState path) the maker's first fill is judged on
+    the same PoolState.available and LIQ-040's outcome is the posted one (the reduction with MRG-050's available
+    binding, held apart from the free wallet by an XBTUSD bid, and the one where it does not bind)."""
+    judged: list[Any] = []
+    posted: list[tuple[int, int, int]] = []
+    apply_effect = Fills.apply_effect
+
+    def record(inst: Any, pool: Any, *args: int) -> bool:
+        judged.append((inst, pool, args))
+        return is_fill_allowed(inst, pool, *args)
+
+    def post(self: Fills, account: Any, ps: Any, *args: Any) -> None:
+        apply_effect(self, account, ps, *args)
+        if account.account_id == MAKER:
+            posted.append((ps.qty, ps.cost, ps.iso_margin))
+
+    monkeypatch.setattr(fills_module, "is_fill_allowed", record)
+    monkeypatch.setattr(Fills, "apply_effect", post)
+    with generic_rules_only():
+        for left, reserve in ((50_000, 1_000_000), (10**9, 0)):
+            engine = _engine(5000)
+            _ok(engine, c.PlaceOrder(time_ms=1, account=OTHER, symbol=E, side="Buy", order_qty=1000, price=P))
+            _ok(engine, c.PlaceOrder(time_ms=1, account=MAKER, symbol=E, side="Sell", order_qty=1000, price=P))
+            _ok(engine, c.PlaceOrder(time_ms=2, account=MAKER, symbol=E, side="Buy", order_qty=1000, price=305_000,
+                                     exec_inst="Close"))
+            for t in range(3, 11):
+                _ok(engine, c.FundingTick(time_ms=t, symbol=E, rate_e8=-100_000))
+            _leave_available(engine, left, 20, reserve)
+            judged.clear()
+            posted.clear()
+            _ok(engine, c.PlaceOrder(time_ms=50, account=TAKER, symbol=E, side="Sell", order_qty=500, price=305_000))
+            inst, pool, (fill_qty, price, fee, mark) = judged[0]  # the maker's fill, judged first
+            assert pool.leverage_hundredths == 5000
+            assert 0 < pool.available < 2 * 10**9  # the figure the fill finds (the rebate included), not 0
+            outcome = compute_fill_outcome(inst, pool, fill_qty, price, fee, mark)
+            assert posted[0] == (outcome.position.qty, outcome.position.cost, outcome.pool_margin)
+            unbounded = compute_fill_outcome(inst, attrs.evolve(pool, available=10**15), fill_qty, price, fee, mark)
+            assert (unbounded.pool_margin != outcome.pool_margin) == (left == 50_000)
