@@ -36,6 +36,8 @@ from collections.abc import Callable
 
 from perpspec.proofs import lemmas
 from perpspec.proofs.known_bad_solvency import (
+    FREE_WALLET_DRAW_COUNTEREXAMPLES,
+    LOSS_CHARGED_TO_THE_REST_COUNTEREXAMPLES,
     compute_fill_outcome_charging_the_rest,
     compute_fill_outcome_on_the_free_wallet,
     compute_fill_outcome_without_commission,
@@ -259,49 +261,6 @@ def prove_accepted_fill_keeps_equity(
             ),
             f"LIQ-044 accepted fill keeps equity {symbol} leverage {leverage}",
         )
-
-
-# Counterexamples to the known-bad "fill check on the free wallet" (fix26_2's measure), found by a concrete random
-# search over the rules (helper liq040, session 21) and kept: each is checked by evaluation.  A
-# reduction of a 100x isolated pool short of its requirement, MRG-050's available 0, the free wallet large.
-FREE_WALLET_DRAW_COUNTEREXAMPLES: dict[str, dict[str, int]] = {
-    "XBTUSD": {
-        "mark_price": 2604650, "price": 2593250, "fill_qty": -1800, "fee_ppm": 0, "position.qty": 4000,
-        "position.cost": -14600400, "wallet": 1629934, "other_isolated_margins": 0, "other_pnl": 0,
-        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 116755, "available": 0,
-    },
-    "ETHUSD": {
-        "mark_price": 154920, "price": 157025, "fill_qty": 1, "fee_ppm": 0, "position.qty": -8,
-        "position.cost": -1129360, "wallet": 171005, "other_isolated_margins": 0, "other_pnl": 0,
-        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 731, "available": 0,
-    },
-    "XBTUSDT": {
-        "mark_price": 3598200, "price": 3500050, "fill_qty": -17000, "fee_ppm": 0, "position.qty": 26000,
-        "position.cost": 941473000, "wallet": 60484350, "other_isolated_margins": 0, "other_pnl": 0,
-        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 974447, "available": 0,
-    },
-}
-
-
-# Counterexamples to the known-bad "loss charged to the rest" (ACC-006 before attack review 2), found by the
-# solver once (1 s to 7 s) and kept: each is checked by evaluation, so the refutation needs no search.
-LOSS_CHARGED_TO_THE_REST_COUNTEREXAMPLES: dict[str, dict[str, int]] = {
-    "XBTUSD": {
-        "mark_price": 99985002, "price": 99999350, "fill_qty": 300, "fee_ppm": -666600, "position.qty": -200,
-        "position.cost": 5000000000, "wallet": 4999960110, "other_isolated_margins": 0, "other_pnl": 0,
-        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 53787500, "available": 0,
-    },
-    "ETHUSD": {
-        "mark_price": 100000000, "price": 5, "fill_qty": -1, "fee_ppm": 3, "position.qty": 2,
-        "position.cost": 199999991, "wallet": 102076492, "other_isolated_margins": 0, "other_pnl": 0,
-        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 4153000, "available": 0,
-    },
-    "XBTUSDT": {
-        "mark_price": 1000000000, "price": 50, "fill_qty": 2000000000000, "fee_ppm": 1, "position.qty": -1000,
-        "position.cost": 1496000000000, "wallet": 1516766000490, "other_isolated_margins": 0, "other_pnl": 0,
-        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 46035660000, "available": 0,
-    },
-}
 
 
 def _reduction_witness(inst: Instrument) -> dict[str, int]:
