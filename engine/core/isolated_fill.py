@@ -26,7 +26,17 @@ from perpspec.rules.waterfall_postings import (
 def available_at_fill(
     risk: Risk, account: Account, ps: PositionState, inst: Instrument, wallet: int, resting: tuple[int, int] | None
 ) -> int:
-    """ACC-006's ``available``: MRG-050's available balance as the fill finds the account.
+    """ACC-006's ``available``: MRG-050's available balance as the fill finds the account, less what its cross
+    positions' chosen risk tiers hold (``Risk.held_tier_extras``, MRG-061's figure), floored at 0.
+
+    MRG-050 prices a cross position at its own risk steps, so its available balance counts the margin a chosen tier
+    holds beyond them as free; MRG-061 (order entry), MRG-064 (a withdrawal) and MRG-067 do not spend it, and neither
+    does an isolated fill (redteam31_4: a draw capped at MRG-050's available took a cross XBTUSD pool at tier 3 from
+    103,075,000 to 75,512,500 against a tier-3 maintenance of 83,075,000 at unchanged marks).  With the draw at most
+    this figure, MRG-050's available after it still covers the chosen tiers' extras, so the cross pool keeps its
+    chosen-tier ``posInit + posComm`` (≥ its maintenance there).  The filled position is isolated: its own tier
+    extra is 0 (``Risk.cross_tier_extra``), so the extras are the account's as they stand.  The floor changes no
+    ACC-006 outcome (it floors ``available`` at 0 itself); it keeps LIQ-040's ``PoolState.available`` ≥ 0.
 
     ``ps`` holds the position after the fill and still its old isolated margin; ``wallet`` is the wallet with the
     fill's commission paid and its realised PnL not yet in it; ``resting`` the maker order the fill takes, as
@@ -40,8 +50,9 @@ def available_at_fill(
         else:
             orders[resting[0]] = (resting[1], orders[resting[0]][1])
     after = tuple(order for _, order in sorted(orders.items()))
-    margin = risk.account_margin(account, inst.settl_currency, replace=(inst.symbol, ps, after), wallet=wallet)
-    return margin.available_margin
+    asset = inst.settl_currency
+    margin = risk.account_margin(account, asset, replace=(inst.symbol, ps, after), wallet=wallet)
+    return max(0, margin.available_margin - risk.held_tier_extras(account, asset))
 
 
 def available_before_fill(
