@@ -91,7 +91,9 @@ class PoolState:
     currency (what ACC-006 may bring into an isolated pool).
     ``account_equity``: the account's equity at mark in the currency.
     ``available``: ACC-006's ``available`` for an isolated pool's fill — MRG-050's available balance of the
-    account as that fill finds it (``engine.core.isolated_fill.available_at_fill``); ACC-006 floors it at 0, and
+    account as that fill finds it less what its chosen risk tiers hold, floored at 0
+    (``rules.waterfall_postings.compute_fill_available``, MRG-061's figure: redteam31_4;
+    ``engine.core.isolated_fill.available_at_fill``); ACC-006 floors it at 0 too, and
     reads it only for a reduction (never for a fill that opens: the premium is paid from the free wallet).  The
     trader's sweep guards give the exact figure for an account's first fill of the sweep
     (``engine.core.isolated_fill.available_before_fill``); [I] elsewhere 0 — order entry (LIQ-042), a pool's later

@@ -17,6 +17,7 @@ from perpspec.rules.instrument import Instrument
 from perpspec.rules.order_margin import compute_order_charge_price, compute_order_premium
 from perpspec.rules.position import apply_fill, compute_commission
 from perpspec.rules.waterfall_postings import (
+    compute_fill_available,
     compute_free_wallet,
     compute_isolated_margin_after_fill,
     get_opened_qty,
@@ -27,7 +28,8 @@ def available_at_fill(
     risk: Risk, account: Account, ps: PositionState, inst: Instrument, wallet: int, resting: tuple[int, int] | None
 ) -> int:
     """ACC-006's ``available``: MRG-050's available balance as the fill finds the account, less what its cross
-    positions' chosen risk tiers hold (``Risk.held_tier_extras``, MRG-061's figure), floored at 0.
+    positions' chosen risk tiers hold (``Risk.held_tier_extras``, MRG-061's figure), floored at 0
+    (``rules.waterfall_postings.compute_fill_available``).
 
     MRG-050 prices a cross position at its own risk steps, so its available balance counts the margin a chosen tier
     holds beyond them as free; MRG-061 (order entry), MRG-064 (a withdrawal) and MRG-067 do not spend it, and neither
@@ -52,7 +54,7 @@ def available_at_fill(
     after = tuple(order for _, order in sorted(orders.items()))
     asset = inst.settl_currency
     margin = risk.account_margin(account, asset, replace=(inst.symbol, ps, after), wallet=wallet)
-    return max(0, margin.available_margin - risk.held_tier_extras(account, asset))
+    return compute_fill_available(margin.available_margin, risk.held_tier_extras(account, asset))
 
 
 def available_before_fill(
