@@ -58,12 +58,23 @@ def compute_fill_outcome_charging_the_rest(
         outcome.realised,
         premium,
         pool.free_wallet + outcome.realised - outcome.commission,
-        ite(premium > 0, pool.free_wallet - pool.pool_margin - outcome.commission, 0),
+        pool.available,
         pool.position.qty,
         outcome.position.qty,
     )
     pnl_after = compute_value(inst, outcome.position.qty, mark_price) - outcome.position.cost
     return attrs.evolve(outcome, pool_margin=margin, pool_equity=margin + pnl_after)
+
+
+def compute_fill_outcome_on_the_free_wallet(
+    inst: Instrument, pool: PoolState, fill_qty: int, price: int, fee_ppm: int, mark_price: int
+) -> FillOutcome:
+    """KNOWN-BAD LIQ-040 (isolated): ACC-006's draws judged on the free wallet beyond the pool (fee paid) instead of
+    MRG-050's available as the fill finds it (fix26_2's measure: a fill judged solvent on a draw the engine never
+    made left an isolated pool at -433,462 XBt)."""
+    commission = compute_fill_outcome(inst, pool, fill_qty, price, fee_ppm, mark_price).commission
+    on_the_wallet = attrs.evolve(pool, available=pool.free_wallet - pool.pool_margin - commission)  # BAD
+    return compute_fill_outcome(inst, on_the_wallet, fill_qty, price, fee_ppm, mark_price)
 
 
 def is_order_solvent_at_mark(
@@ -106,3 +117,46 @@ def apply_fill_to_pool_keeping_account_equity(
     """KNOWN-BAD LIQ-049: the account's equity carried to the next fill as it was before the fill."""
     carried = apply_fill_to_pool(inst, pool, fill_qty, price, fee_ppm, mark_price)
     return attrs.evolve(carried, account_equity=pool.account_equity)  # BAD: the fill's PnL and commission dropped
+
+
+# Counterexamples to the known-bad "fill check on the free wallet" (fix26_2's measure), found by a concrete random
+# search over the rules (helper liq040, session 21) and kept: each is checked by evaluation.  A
+# reduction of a 100x isolated pool short of its requirement, MRG-050's available 0, the free wallet large.
+FREE_WALLET_DRAW_COUNTEREXAMPLES: dict[str, dict[str, int]] = {
+    "XBTUSD": {
+        "mark_price": 2604650, "price": 2593250, "fill_qty": -1800, "fee_ppm": 0, "position.qty": 4000,
+        "position.cost": -14600400, "wallet": 1629934, "other_isolated_margins": 0, "other_pnl": 0,
+        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 116755, "available": 0,
+    },
+    "ETHUSD": {
+        "mark_price": 154920, "price": 157025, "fill_qty": 1, "fee_ppm": 0, "position.qty": -8,
+        "position.cost": -1129360, "wallet": 171005, "other_isolated_margins": 0, "other_pnl": 0,
+        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 731, "available": 0,
+    },
+    "XBTUSDT": {
+        "mark_price": 3598200, "price": 3500050, "fill_qty": -17000, "fee_ppm": 0, "position.qty": 26000,
+        "position.cost": 941473000, "wallet": 60484350, "other_isolated_margins": 0, "other_pnl": 0,
+        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 974447, "available": 0,
+    },
+}
+
+
+# Counterexamples to the known-bad "loss charged to the rest" (ACC-006 before attack review 2), found by the
+# solver once (1 s to 7 s) and kept: each is checked by evaluation, so the refutation needs no search.
+LOSS_CHARGED_TO_THE_REST_COUNTEREXAMPLES: dict[str, dict[str, int]] = {
+    "XBTUSD": {
+        "mark_price": 99985002, "price": 99999350, "fill_qty": 300, "fee_ppm": -666600, "position.qty": -200,
+        "position.cost": 5000000000, "wallet": 4999960110, "other_isolated_margins": 0, "other_pnl": 0,
+        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 53787500, "available": 0,
+    },
+    "ETHUSD": {
+        "mark_price": 100000000, "price": 5, "fill_qty": -1, "fee_ppm": 3, "position.qty": 2,
+        "position.cost": 199999991, "wallet": 102076492, "other_isolated_margins": 0, "other_pnl": 0,
+        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 4153000, "available": 0,
+    },
+    "XBTUSDT": {
+        "mark_price": 1000000000, "price": 50, "fill_qty": 2000000000000, "fee_ppm": 1, "position.qty": -1000,
+        "position.cost": 1496000000000, "wallet": 1516766000490, "other_isolated_margins": 0, "other_pnl": 0,
+        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 46035660000, "available": 0,
+    },
+}

@@ -76,6 +76,7 @@ def prove_carried_pool_is_posted(symbol: str, leverage: int, carry: CarryRule = 
                 carried.chosen_tier == before.chosen_tier,
                 carried.other_pnl == before.other_pnl,
                 carried.other_maintenance == before.other_maintenance,
+                carried.available == 0,  # [I] the next fill's MRG-050 available is not LIQ-040's: a lower bound
                 account.premium_posted_as_rules,
             ),
             f"LIQ-049 carried pool is the posted pool {symbol} leverage {leverage}",

@@ -36,7 +36,10 @@ from collections.abc import Callable
 
 from perpspec.proofs import lemmas
 from perpspec.proofs.known_bad_solvency import (
+    FREE_WALLET_DRAW_COUNTEREXAMPLES,
+    LOSS_CHARGED_TO_THE_REST_COUNTEREXAMPLES,
     compute_fill_outcome_charging_the_rest,
+    compute_fill_outcome_on_the_free_wallet,
     compute_fill_outcome_without_commission,
     is_order_solvent_at_mark,
 )
@@ -100,6 +103,10 @@ class _Account:
         self.other_maint = prover.symbol("other_maintenance")
         prover.assume(self.other_iso >= 0, "other isolated margins ≥ 0")
         prover.assume(self.other_maint >= 0, "other maintenance ≥ 0")
+        # ACC-006's ``available``: MRG-050's available balance as the fill finds it (the engine's available_at_fill,
+        # carried in LIQ-040's PoolState).  Any integer: cross losses at mark take it below zero, cross profit may take
+        # it above the free wallet; ACC-006 floors it at 0 and caps what it draws at the free wallet itself
+        self.available = prover.symbol("available")
         self.is_cross = leverage == CROSS
         self.premium_posted_as_rules: bool = True  # post(): an isolated fill's premium is LIQ-040's (the lemma)
         if self.is_cross:
@@ -124,6 +131,7 @@ class _Account:
             # margins, the pool's own included (what ACC-006 may bring into the pool, the same as post() uses)
             free_wallet=self.wallet - self.other_iso,
             account_equity=self.equity_before,
+            available=self.available,  # the engine's figure for this fill (engine.core.isolated_fill)
         )
 
     def post(self, fill_qty: int, price: int, fee_ppm: int) -> tuple[int, int, int]:
@@ -152,8 +160,7 @@ class _Account:
             premium,
             # the wallet after the fill less the other isolated margins, summed in the order LIQ-040's outcome sums it
             self.wallet - self.other_iso + realised - commission,
-            # [I] LIQ-040's stand-in for MRG-050's available (ACC-006's note): the free wallet beyond the pool
-            ite(premium > 0, self.wallet - self.other_iso - self.iso_margin - commission, 0),
+            self.available,  # MRG-050's available as the fill finds it: the figure LIQ-040's pool carries
             self.position.qty,
             after.qty,
         )
@@ -212,6 +219,7 @@ def _plain_witness(inst: Instrument, side: int, prices: tuple[str, ...], qty_nam
         "other_cross_pnl": 0,
         "other_maintenance": 0,
         "isolated_margin": 10**9,
+        "available": 0,
     }
 
 
@@ -220,12 +228,14 @@ def _assume_fee(prover: Prover, fee_ppm: int) -> None:
 
 
 def prove_accepted_fill_keeps_equity(
-    symbol: str, leverage: int, outcome_rule: OutcomeRule = compute_fill_outcome
+    symbol: str, leverage: int, outcome_rule: OutcomeRule = compute_fill_outcome, witness: dict[str, int] | None = None
 ) -> ProofResult:
-    """LIQ-044: an accepted fill, as posted, keeps the account's and the pool's equity ≥ 0 (or no lower)."""
+    """LIQ-044: an accepted fill, as posted, keeps the account's and the pool's equity ≥ 0 (or no lower).
+
+    ``witness``: a counterexample to check by evaluation first (known-bad variants)."""
     inst = load_instrument(symbol)
     with Prover() as prover:
-        prover.witness(**_plain_witness(inst, -1, ("mark_price", "price"), "fill_qty"))
+        prover.witness(**(witness or _plain_witness(inst, -1, ("mark_price", "price"), "fill_qty")))
         mark, price = prover.symbol("mark_price"), prover.symbol("price")
         fill_qty, fee = prover.symbol("fill_qty"), prover.symbol("fee_ppm")
         assume_price(prover, inst, mark, "mark price", on_tick=False)
@@ -253,27 +263,6 @@ def prove_accepted_fill_keeps_equity(
         )
 
 
-# Counterexamples to the known-bad "loss charged to the rest" (ACC-006 before attack review 2), found by the
-# solver once (1 s to 7 s) and kept: each is checked by evaluation, so the refutation needs no search.
-LOSS_CHARGED_TO_THE_REST_COUNTEREXAMPLES: dict[str, dict[str, int]] = {
-    "XBTUSD": {
-        "mark_price": 99985002, "price": 99999350, "fill_qty": 300, "fee_ppm": -666600, "position.qty": -200,
-        "position.cost": 5000000000, "wallet": 4999960110, "other_isolated_margins": 0, "other_pnl": 0,
-        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 53787500,
-    },
-    "ETHUSD": {
-        "mark_price": 100000000, "price": 5, "fill_qty": -1, "fee_ppm": 3, "position.qty": 2,
-        "position.cost": 199999991, "wallet": 102076492, "other_isolated_margins": 0, "other_pnl": 0,
-        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 4153000,
-    },
-    "XBTUSDT": {
-        "mark_price": 1000000000, "price": 50, "fill_qty": 2000000000000, "fee_ppm": 1, "position.qty": -1000,
-        "position.cost": 1496000000000, "wallet": 1516766000490, "other_isolated_margins": 0, "other_pnl": 0,
-        "other_cross_pnl": 0, "other_maintenance": 0, "isolated_margin": 46035660000,
-    },
-}
-
-
 def _reduction_witness(inst: Instrument) -> dict[str, int]:
     """An ordinary isolated account: a two-lot long half sold at the mark, no fee, a large wallet (vacuity check)."""
     witness = _plain_witness(inst, -1, ("mark_price", "price"), "fill_qty")
@@ -290,9 +279,9 @@ def prove_isolated_fill_keeps_requirement(
     Any fill (a reduction at any price, an increase, a flip), any fee, the mark anywhere: if the pool held its
     requirement (``posInit + posComm``) before and the account's wallet beyond its other isolated pools still
     holds the requirement of what is left after the fill, the pool's margin after (LIQ-040's outcome, ACC-006)
-    is at least that requirement -- for a fill that does not open, where the pool's own money (what the closed part
-    frees and its extra) pays the closed part's loss (fix26: beyond it the engine draws only on MRG-050's available,
-    which LIQ-040 does not count on); so its margin excess at mark is at least the remainder's unrealised PnL plus
+    is at least that requirement -- for a fill that opens, or where the pool's own money (what the closed part frees
+    and its extra) and MRG-050's available at the fill (floored at 0, the pool's ``available``) together pay the
+    closed part's loss (beyond them ACC-006 takes nothing from the rest of the account); so its margin excess at mark is at least the remainder's unrealised PnL plus
     ``requirement − posMaint`` (≥ 0: RSK-003, the initial requirement is above maintenance at every tier).  A
     reduction at an unchanged mark never leaves the rest liquidatable (attack review 2).  ``witness``: a
     counterexample to check by evaluation first (known-bad variants).
@@ -316,11 +305,14 @@ def prove_isolated_fill_keeps_requirement(
         prover.assume(outcome.position.qty != 0, "the fill leaves a position")
         free_after = account.pool.free_wallet + outcome.realised - outcome.commission
         prover.assume(free_after >= required, "the wallet beyond the other isolated pools holds the requirement after")
-        # fix26: LIQ-040 counts on no MRG-050 available for a fill that does not open at a premium, so a reduction
-        # keeps the requirement where the pool's own money (what the closed part frees, and the extra) pays its loss
+        # ACC-006 draws a reduction's unpaid loss only from MRG-050's available (floored at 0): the remainder keeps its
+        # requirement where the pool's own money (what the closed part frees, and the extra) and that available pay it
         opened = compute_opened_qty(account.position.qty, outcome.position.qty) != 0
         own_money = outcome.realised + account.iso_margin - required
-        prover.assume(or_(opened, own_money >= 0), "a fill that opens, or the pool's own money pays the closed part's loss")
+        prover.assume(
+            or_(opened, own_money + max_(0, account.available) >= 0),
+            "a fill that opens, or the pool's own money and MRG-050's available pay the closed part's loss",
+        )
         pnl_after = compute_value(inst, outcome.position.qty, mark) - outcome.position.cost
         return prover.prove(
             all_of(
@@ -673,6 +665,27 @@ def _register() -> None:
                 statement="Known-bad: a fill check that forgets the commission accepts fills that leave equity < 0.",
                 run=functools.partial(
                     prove_accepted_fill_keeps_equity, symbol, CROSS, compute_fill_outcome_without_commission
+                ),
+                expect="refuted",
+                timeout_ms=SLOW_TIMEOUT_MS,
+            )
+        )
+        register(
+            Obligation(
+                id=f"KNOWN-BAD/LIQ-044/fill-check-on-the-free-wallet/{symbol}",
+                rule_id="LIQ-044",
+                invariant_id="INV-NO-NEG-EQUITY",
+                statement=(
+                    "Known-bad: an isolated fill check that counts ACC-006's draws on the free wallet beyond the pool "
+                    "instead of MRG-050's available at the fill (fix26_2) accepts a fill whose posted pool falls "
+                    "below zero and below where it was."
+                ),
+                run=functools.partial(
+                    prove_accepted_fill_keeps_equity,
+                    symbol,
+                    10_000,
+                    compute_fill_outcome_on_the_free_wallet,
+                    FREE_WALLET_DRAW_COUNTEREXAMPLES[symbol],
                 ),
                 expect="refuted",
                 timeout_ms=SLOW_TIMEOUT_MS,

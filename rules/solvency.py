@@ -90,6 +90,17 @@ class PoolState:
     ``free_wallet``: the wallet less every *other* isolated margin in the
     currency (what ACC-006 may bring into an isolated pool).
     ``account_equity``: the account's equity at mark in the currency.
+    ``available``: ACC-006's ``available`` for an isolated pool's fill — MRG-050's available balance of the
+    account as that fill finds it less what its chosen risk tiers hold, floored at 0
+    (``rules.waterfall_postings.compute_fill_available``, MRG-061's figure: redteam31_4;
+    ``engine.core.isolated_fill.available_at_fill``); ACC-006 floors it at 0 too, and
+    reads it only for a reduction (never for a fill that opens: the premium is paid from the free wallet).  The
+    trader's sweep guards give the exact figure for an account's first fill of the sweep
+    (``engine.core.isolated_fill.available_before_fill``); [I] elsewhere 0 — order entry (LIQ-042), a pool's later
+    fills in one sweep (LIQ-049), the liquidation engine's makers, an order charged beyond its limit — a lower
+    bound of the floored figure, so LIQ-040's margin after is a lower bound of the engine's (LIQ-044 refuses
+    more; what the engine draws beyond it is within MRG-050's available, so LIQ-053/054 stay sound, fix26_2).
+    A cross pool ignores it.
     """
 
     position: Position
@@ -100,6 +111,7 @@ class PoolState:
     other_maintenance: int
     free_wallet: int
     account_equity: int
+    available: int
 
 
 @attrs.frozen(kw_only=True)
@@ -145,15 +157,13 @@ def compute_fill_outcome(
     left and its extra; a reduction's loss paid from the requirement it frees,
     then the extra, then the free wallet as far as it reaches; a flip's new side
     from flat; the premium of opening worse than mark as far as the free wallet
-    reaches).  [I] ACC-006 caps those draws at MRG-050's available balance too,
-    which a ``PoolState`` does not carry.  Here a fill that opens at a premium
-    takes the free wallet beyond the pool (fee paid) for it: its margin after
-    is an upper bound of the engine's where MRG-050's cap binds (open: carry
-    the available in the pool).  Any other fill takes 0: a reduction's loss
-    beyond the pool and a deficit's share are paid only from what the fill
-    returns, a lower bound of the engine's margin, so LIQ-044/053/054 never
-    count on money MRG-050 may not lend (fix26_2: counted on, a fill left an
-    isolated pool at -433,462 XBt at an unchanged mark).  A cross
+    reaches).  ACC-006 caps a reduction's draws (``top_up`` and a deficit's
+    share) at MRG-050's available balance too: the pool's ``available``, the
+    same argument the engine's ACC-006 call takes (one rule).  Where the engine
+    gives 0 instead of the figure [I], the draws are paid only from what the
+    fill returns, a lower bound of the engine's margin (fix26_2: counting on
+    the free wallet instead, a fill left an isolated pool at -433,462 XBt at
+    an unchanged mark).  A premium never reads it.  A cross
     pool's margin takes the realised PnL and the commission; an isolated
     pool's commission is paid from the wallet, outside the pool.
     """
@@ -171,11 +181,7 @@ def compute_fill_outcome(
         realised,
         premium,
         pool.free_wallet + realised - commission,
-        # [I] MRG-050's available is not part of the pool: for a fill that opens at a premium, the free wallet beyond
-        # the pool, fee paid, stands for it (an upper bound); for any other fill 0 (a lower bound: a reduction's
-        # draws from the rest of the account are not counted on, so LIQ-044 never relies on money MRG-050 may not
-        # lend; fix26_2)
-        ite(premium > 0, pool.free_wallet - pool.pool_margin - commission, 0),
+        pool.available,  # MRG-050's available as the fill finds it (ACC-006 floors it at 0)
         position.qty,
         after.qty,
     )
@@ -201,7 +207,9 @@ def apply_fill_to_pool(
     """LIQ-049: the pool as it stands after a fill (LIQ-040's outcome), for the next fill of the same sweep.
 
     The other positions are untouched; the wallet moves by the realised PnL
-    less the commission, so the free wallet does too.
+    less the commission, so the free wallet does too.  MRG-050's available at
+    the next fill depends on what LIQ-040 does not see (the account's orders):
+    [I] the pool after carries 0 (a lower bound of ACC-006's floored figure).
     """
     outcome = compute_fill_outcome(inst, pool, fill_qty, price, fee_ppm, mark_price)
     return attrs.evolve(
@@ -210,6 +218,7 @@ def apply_fill_to_pool(
         pool_margin=outcome.pool_margin,
         free_wallet=pool.free_wallet + outcome.realised - outcome.commission,
         account_equity=outcome.account_equity,
+        available=0,
     )
 
 

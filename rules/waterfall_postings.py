@@ -115,7 +115,9 @@ def compute_isolated_margin_after_fill(
       takes).  ``available`` is MRG-050's available balance
       (:func:`rules.margin.compute_account_margin`: wallet + cross PnL − cross
       ``posMargin`` − Σ max(0, isolated margin) − order margin; BitMEX
-      ``availableMargin``) of the account as the fill finds it: the fill's
+      ``availableMargin``) less what the cross positions' chosen risk tiers
+      hold beyond it (MRG-061's figure, :func:`compute_fill_available`;
+      redteam31_4) of the account as the fill finds it: the fill's
       commission paid, its realised PnL not yet in the wallet, this pool still
       at its old margin, the position after the fill, and the orders after it
       (a filled maker order's quantity no longer reserved: its margin becomes
@@ -129,8 +131,8 @@ def compute_isolated_margin_after_fill(
       worse off than when only freed + realised paid its share).  Money that
       backs the cross positions' margin or the open orders never moves into
       an isolated pool at a fill: with the draw at most the available, MRG-050's
-      available after it is ≥ 0, so the cross pool keeps at least its
-      ``posMargin`` ≥ its maintenance (review21_2: the free wallet as the cap
+      available after it is ≥ the chosen tiers' extras, so the cross pool keeps at least its
+      ``posMargin`` at its chosen tier ≥ its maintenance there (review21_2: the free wallet as the cap
       moved 547,125 XBt of a cross pool's margin into an isolated remainder and
       left the cross pool at 0.92× maintenance at unchanged marks).
 
@@ -146,11 +148,12 @@ def compute_isolated_margin_after_fill(
     deficit is there then; a deficit that arrives after the order was
     accepted (funding paid while a Close rests) is paid at the fill from the
     available, as far as it reaches.  [I] The same holds for every reducing
-    fill (ADL, LIQ-012's partial close).  [I] LIQ-040 (``rules.solvency.
-    compute_fill_outcome``, what LIQ-044/053/054 and LIQ-042 judge) does not
-    see MRG-050's available: it counts on none for a fill that does not open
-    at a premium (a lower bound of the pool's margin after: fix26_2) and on the
-    free wallet for a premium fill (an upper bound; open).
+    fill (ADL, LIQ-012's partial close).  LIQ-040 (``rules.solvency.
+    compute_fill_outcome``, what LIQ-044/053/054 and LIQ-042 judge) calls this
+    rule with the pool's ``available`` (``PoolState.available``): the figure
+    the fill will find where the engine knows it before the fill, else [I] 0
+    (a lower bound: order entry, a pool's later fills in one sweep, the
+    liquidation engine's makers).
 
     [I] BitMEX says what a reduction does to an isolated margin (posInit is
     ``initMarginReq × posCost``, so it shrinks with the position; realised PnL
@@ -183,6 +186,23 @@ def compute_isolated_margin_after_fill(
     funded = own + drawn + min_(premium, max_(0, unallocated - own - drawn))
     bound = max_(unallocated, new_requirement)  # the free wallet, or the requirement MRG-060 charged
     return ite(new_qty == 0, 0, min_(funded, bound))
+
+
+def compute_fill_available(available_margin: int, tier_extras: int) -> int:
+    """ACC-006: the ``available`` of :func:`compute_isolated_margin_after_fill` (and LIQ-040's
+    ``PoolState.available``): MRG-050's available balance of the account as the fill finds it, less what its cross
+    positions' chosen risk tiers hold beyond MRG-050's own-tier figures (``tier_extras`` ≥ 0: MRG-061's figure, which
+    order entry, a withdrawal (MRG-064) and MRG-067's clean-up do not spend either), floored at 0.
+
+    MRG-050 prices a cross position at its own risk steps while its pool (LIQ-001) holds it at the chosen tier, so its
+    available balance counts the chosen tier's extra as free.  An isolated fill drawing at most this figure leaves
+    MRG-050's available ≥ the extras (or draws nothing), so the cross pool keeps its chosen-tier ``posInit +
+    posComm`` (≥ its maintenance there) — redteam31_4: capped at MRG-050's available alone, a fill took a cross XBTUSD
+    pool at tier 3 from 103,075,000 to 75,512,500 against a tier-3 maintenance of 83,075,000 at unchanged marks.  The
+    figure never exceeds MRG-050's available (floored at 0), the floor changes no ACC-006 outcome (ACC-006 floors
+    ``available`` at 0 itself).
+    """
+    return max_(0, available_margin - tier_extras)
 
 
 @concrete

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from perpspec.engine.core import commands as c
-from perpspec.engine.core.events import Accepted, Execution
+from perpspec.engine.core.events import Accepted, Execution, RuleEvent
 from perpspec.engine.core.exchange import Engine
 from perpspec.rules.solvency import FILL_CANCEL_TEXT
 from tests.test_free_wallet import free_wallet
@@ -36,9 +36,10 @@ def test_liq_043_a_single_isolated_position_below_zero_may_reduce_only_to_an_acc
     a sell of 1 at 2,670.00.  The mark falls to 2,690.00 with one liquidation per update: account 6 (the higher
     liquidation price) is liquidated, account 2's pool is carried at −75,250 of equity (maintenance 324,750).
     Account 3's plain limit buy of 1 at 2,670.00 takes the sell: it realises −33,000, earns a rebate of 66 and
-    the free wallet pays the loss the freed requirement does not (ACC-006), so the pool rises to −74,497 (no lower
-    than before) while the account's equity falls by 1,934 to ``wallet`` − 3,124,434: made at 0, and at −1 the
-    sell is cancelled with LIQ-044's text."""
+    the free wallet pays the loss the freed requirement does not (ACC-006, as far as MRG-050's available reaches:
+    LIQ-040 reads the same figure), so the pool rises to −74,497 (no lower than before) while the account's equity
+    falls by 1,934 to ``wallet`` − 3,124,434: made at 0 (the remainder, still below maintenance, is then taken over
+    in the same command), and at −1 the sell is cancelled with LIQ-044's text."""
     engine = Engine(max_liquidations_per_update=1)
     for account, amount in ((2, wallet), (3, 10**10), (4, 10**10), (6, 3_000_000)):
         _ok(engine, c.VerifyAccount(time_ms=0, account=account))
@@ -62,12 +63,17 @@ def test_liq_043_a_single_isolated_position_below_zero_may_reduce_only_to_an_acc
     maker = [(e.exec_type, e.last_qty, e.last_px, e.text) for e in events if isinstance(e, Execution) and e.account == 2]
     position = engine.accounts[2].positions["ETHUSD"]
     account_equity = engine.accounts[2].wallet("XBt") + position.qty * ETH_2690 - position.cost  # 1 XBt a unit
-    # since session 20 (fix26) LIQ-040 counts on no MRG-050 available for a fill that does not open at a premium (the
-    # engine's ACC-006 draws the rest only from the available), so the pool side refuses this reduction of a pool
-    # below zero at any wallet: the sell is cancelled at both wallets (before: made at an account equity of 0).  The
-    # account side no longer binds apart here: mutation survivor risk.py #64 needs another scenario (noted).
-    assert not made or wallet == 3_124_434
-    assert maker == [("Canceled", 0, 0, FILL_CANCEL_TEXT)]
-    assert (position.qty, position.iso_margin) == (100, 3_024_750)
-    assert free_wallet(engine, 2) == wallet - 3_124_434 + 77_184
-    assert account_equity == wallet - 3_124_434 + 1_934
+    # LIQ-040 judges the fill on MRG-050's available as the fill finds it (PoolState.available, the figure the engine's
+    # ACC-006 call takes): the free wallet pays the loss the freed requirement does not, as the engine posts it (during
+    # session 20, fix26's stand-in counted on no available and cancelled the sell at both wallets)
+    if made:
+        assert maker == [("Trade", 1, ETH_2670, "")]
+        # the fill posts 99 contracts on a pool margin of 2,994,503 (free wallet 74,497: the account's equity 0); that
+        # remainder is below maintenance, so liq20 takes it over in the same command (LIQ-023, the fund takes the rest)
+        taken = [e.record for e in events if isinstance(e, RuleEvent) and e.kind == "Liquidation" and e.account == 2]
+        assert [(r.pool_margin, [p.qty for p in r.positions]) for r in taken] == [(2_994_503, [99])]
+        assert (position.qty, position.iso_margin, free_wallet(engine, 2)) == (0, 0, 74_497)
+    else:
+        assert maker == [("Canceled", 0, 0, FILL_CANCEL_TEXT)]
+        assert (position.qty, position.iso_margin, free_wallet(engine, 2)) == (100, 3_024_750, 77_183)
+        assert account_equity == 1_933  # the fill would have taken it to −1

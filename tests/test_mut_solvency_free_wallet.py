@@ -28,7 +28,7 @@ FEE = 750  # ppm
 def _isolated(qty: int, cost: int, margin: int, free_wallet: int) -> PoolState:
     return PoolState(
         position=Position(qty=qty, cost=cost), leverage_hundredths=1000, chosen_tier=0, pool_margin=margin, other_pnl=0,
-        other_maintenance=0, free_wallet=free_wallet, account_equity=free_wallet,
+        other_maintenance=0, free_wallet=free_wallet, account_equity=free_wallet, available=0,
     )  # fmt: skip
 
 
@@ -48,7 +48,7 @@ def test_liq_054_free_wallets_of_an_isolated_reduction_term_by_term() -> None:
 def test_liq_054_free_wallets_of_a_cross_fill() -> None:
     pool = PoolState(
         position=Position(qty=10_000, cost=-20_000_000), leverage_hundredths=CROSS, chosen_tier=0, pool_margin=3_000_000,
-        other_pnl=0, other_maintenance=0, free_wallet=3_000_000, account_equity=3_000_000,
+        other_pnl=0, other_maintenance=0, free_wallet=3_000_000, account_equity=3_000_000, available=0,
     )  # fmt: skip
     outcome = compute_fill_outcome(XBTUSD, pool, -10_000, 4_800_000, FEE, MARK)
     assert compute_free_wallets(XBTUSD, pool, outcome, MARK) == (

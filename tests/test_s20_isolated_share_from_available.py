@@ -11,8 +11,8 @@ the fill (floored at 0, plus what the fill itself frees and realises), never fro
 * fix26_1 (/work/coord/repro20): ``top_up`` with 20,000,000 XBt of margin added, a Close at 3,150, sixty funding
   instants: the closed half's loss beyond the pool took the cross pool's whole margin (XBTUSD 1.871x -> 0.000x at
   unchanged marks on 136ac3c).
-* fix26_2: with the draws capped, LIQ-044 (on LIQ-040, which has no available) let a fill leave the pool
-  below zero; a reduction is now judged with no draw counted on.
+* fix26_2: with the draws capped, LIQ-044 (on LIQ-040, which had no available) let a fill leave the pool
+  below zero; a reduction is now judged on the available the fill finds (session 21; session 20: on none).
 * the premium: a resting isolated bid filled after the ETHUSD mark fell took 200,000 XBt of its premium from the
   cross pool's margin on 136ac3c (1.868x -> 1.521x; LIQ-053 stops it at maintenance); now only the order's own
   released margin beyond the requirement pays it.
@@ -182,7 +182,8 @@ def test_fix26_2_liq_044_never_counts_on_money_mrg_050_may_not_lend() -> None:
     # fix26_1 with 64 funding instants: the closed half's loss exceeds what it frees, the extra and MRG-050's
     # available.  LIQ-040 modelled the draw from the free wallet, so LIQ-044 let the fill leave the isolated pool at
     # -433,462 XBt at the unchanged mark (the fund's; fix26 before its stopgap); 136ac3c drained the cross pool to 0
-    # instead.  Now LIQ-044 judges a reduction with no draw counted on, and the resting Close is cancelled.
+    # instead.  Now LIQ-044 judges a reduction on the draw MRG-050's available at the fill allows (session 21:
+    # PoolState.available, the figure ACC-006 reads; session 20: no draw counted on), and the Close is cancelled.
     engine = _engine()
     _short_with_resting_close(engine, 315_000, 20_000_000, 64)
     _cross_long_and_withdraw_all(engine, 71)

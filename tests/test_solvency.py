@@ -59,11 +59,11 @@ def _collusion_pool(leverage: int, wallet: int | None = None) -> PoolState:
     if leverage == CROSS:
         return PoolState(
             position=position, leverage_hundredths=CROSS, chosen_tier=0, pool_margin=wallet, other_pnl=0,
-            other_maintenance=0, free_wallet=wallet, account_equity=wallet,
+            other_maintenance=0, free_wallet=wallet, account_equity=wallet, available=0,
         )  # fmt: skip
     return PoolState(
         position=position, leverage_hundredths=leverage, chosen_tier=0, pool_margin=margin, other_pnl=0,
-        other_maintenance=0, free_wallet=wallet, account_equity=wallet,
+        other_maintenance=0, free_wallet=wallet, account_equity=wallet, available=0,
     )  # fmt: skip
 
 
@@ -284,7 +284,7 @@ def test_pool_equity_and_excess_are_the_waterfalls_for_a_cross_pool_of_two_posit
     eth_maint = compute_requirement(eth, eth_short, CROSS, 0).pos_maint
     state = PoolState(
         position=btc_long, leverage_hundredths=CROSS, chosen_tier=0, pool_margin=9_000_000, other_pnl=eth_pnl,
-        other_maintenance=eth_maint, free_wallet=9_000_000, account_equity=pool.equity,
+        other_maintenance=eth_maint, free_wallet=9_000_000, account_equity=pool.equity, available=0,
     )  # fmt: skip
     assert (compute_pool_equity(XBTUSD, state, marks["XBTUSD"]), compute_pool_excess(XBTUSD, state, marks["XBTUSD"])) == (
         pool.equity,
@@ -307,7 +307,7 @@ def test_liq_049_the_pool_after_a_fill_is_liq_040s_outcome_with_the_wallet_moved
     pool = PoolState(
         position=Position(qty=60_000, cost=-666_660_000), leverage_hundredths=CROSS, chosen_tier=0,
         pool_margin=50_000_000, other_pnl=1_000, other_maintenance=2_000, free_wallet=50_000_000,
-        account_equity=40_000_000,
+        account_equity=40_000_000, available=0,
     )
     after = apply_fill_to_pool(inst, pool, -20_000, 880_000, 750, 890_000)
     outcome = compute_fill_outcome(inst, pool, -20_000, 880_000, 750, 890_000)

@@ -74,7 +74,7 @@ def _isolated_long(leverage: int, qty: int, entry: int, wallet: int) -> PoolStat
     margin = req.pos_init + req.pos_comm
     return PoolState(
         position=position, leverage_hundredths=leverage, chosen_tier=0, pool_margin=margin, other_pnl=0,
-        other_maintenance=0, free_wallet=wallet - margin, account_equity=wallet,
+        other_maintenance=0, free_wallet=wallet - margin, account_equity=wallet, available=0,
     )  # fmt: skip
 
 
@@ -114,7 +114,7 @@ def test_liq_042_an_order_reducing_by_one_contract_is_judged() -> None:
     margin = req.pos_init + req.pos_comm
     pool = PoolState(
         position=position, leverage_hundredths=10_000, chosen_tier=0, pool_margin=margin, other_pnl=0,
-        other_maintenance=0, free_wallet=0, account_equity=margin,
+        other_maintenance=0, free_wallet=0, account_equity=margin, available=0,
     )  # fmt: skip
     assert compute_reducing_qty(1, -1) == 1
     assert not is_order_solvent(eth, pool, -1, 20_000, eth.taker_fee_ppm, 30_000)
@@ -176,7 +176,7 @@ def test_liq_048_an_isolated_pools_equity_is_its_margin_and_pnl_and_a_cross_pool
     pnl = compute_value(XBTUSD, position.qty, mark) - position.cost
     isolated = PoolState(
         position=position, leverage_hundredths=2_500, chosen_tier=0, pool_margin=30_000_000, other_pnl=7_777,
-        other_maintenance=0, free_wallet=0, account_equity=0,
+        other_maintenance=0, free_wallet=0, account_equity=0, available=0,
     )  # fmt: skip
     assert compute_pool_equity(XBTUSD, isolated, mark) == 30_000_000 + pnl  # the others' PnL is not its own
     cross = attrs.evolve(isolated, leverage_hundredths=CROSS)
@@ -188,7 +188,7 @@ def test_liq_040_a_cross_pool_retains_the_fills_pnl_and_commission_so_retained_e
     position, _ = apply_fill(XBTUSD, FLAT, 60_000, 9_000 * PX)
     pool = PoolState(
         position=position, leverage_hundredths=CROSS, chosen_tier=0, pool_margin=30_000_000, other_pnl=-1_234_567,
-        other_maintenance=555_555, free_wallet=30_000_000, account_equity=28_000_000,
+        other_maintenance=555_555, free_wallet=30_000_000, account_equity=28_000_000, available=0,
     )  # fmt: skip
     for qty, dollars in ((-20_000, 8_950), (-60_000, 9_050), (-90_000, 8_990), (10_000, 9_100)):
         outcome = compute_fill_outcome(XBTUSD, pool, qty, dollars * PX, FEE, 9_000 * PX)
@@ -205,7 +205,7 @@ def test_liq_042_a_cross_sale_leaving_equity_positive_but_below_maintenance_is_r
     wallet = req.pos_maint * 2
     pool = PoolState(
         position=position, leverage_hundredths=CROSS, chosen_tier=0, pool_margin=wallet, other_pnl=0,
-        other_maintenance=0, free_wallet=wallet, account_equity=wallet,
+        other_maintenance=0, free_wallet=wallet, account_equity=wallet, available=0,
     )  # fmt: skip
     found = []
     for price in range(9_000 * PX, 8_800 * PX, -XBTUSD.tick_size):
@@ -231,7 +231,7 @@ def test_acc_006_a_premium_is_funded_only_from_the_wallet_left_after_the_fill() 
     for free in (0, 50_000, 300_000, 3_000_000):
         pool = PoolState(
             position=position, leverage_hundredths=leverage, chosen_tier=0, pool_margin=margin, other_pnl=0,
-            other_maintenance=0, free_wallet=free + margin, account_equity=free + margin,
+            other_maintenance=0, free_wallet=free + margin, account_equity=free + margin, available=0,
         )  # fmt: skip
         for qty, dollars, fee in ((-90_000, 8_900, FEE), (-90_000, 8_900, 0), (-120_000, 8_950, FEE)):
             outcome = compute_fill_outcome(XBTUSD, pool, qty, dollars * PX, fee, mark)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import MINOR_PER_UNIT, Account
 from perpspec.engine.core.book import Fill
+from perpspec.engine.core.isolated_fill import available_before_fill
 from perpspec.engine.core.ledger import LIQUIDATOR, peek_position
 from perpspec.engine.core.liquidation_guard import closes_exactly, is_cross_close_kept
 from perpspec.engine.core.orders import Order
@@ -99,9 +100,14 @@ class MakerPool:
         self.j_signed = 0
         self.j_price = 0
         self.j_fee = 0
+        self.j_available = 0
         self.out: tuple[int, int, int, int, int, int] = (0, 0, 0, 0, 0, 0)
         self.cross_read = False
         self.cross: tuple[int, int] | None = None
+        # ACC-006's available as the next fill finds it (LIQ-040's PoolState.available): exact for the account's first
+        # fill of the sweep (available_before_fill), 0 once a fold moved the pool (LIQ-049), as Fills' guards
+        self.available = 0
+        self.moved = False
 
     def pool(self) -> tuple[int, ...]:
         """The pool as ``Risk.pool_tuple`` gives it."""
@@ -157,7 +163,10 @@ class CrossGuard:
         return found
 
     def maker_outcome(self, maker: MakerPool, signed: int, price: int, fee: int) -> tuple[int, int, int, int, int, int]:
-        if maker.judged and maker.j_signed == signed and maker.j_price == price and maker.j_fee == fee:
+        if (
+            maker.judged and maker.j_signed == signed and maker.j_price == price and maker.j_fee == fee
+            and maker.j_available == maker.available
+        ):
             return maker.out
         if maker.leverage == CROSS:
             out = dispatch.fill_cross(
@@ -167,9 +176,10 @@ class CrossGuard:
         else:
             out = dispatch.fill_isolated(
                 self.index, maker.qty, maker.cost, maker.leverage, maker.tier, maker.margin, maker.other_pnl,
-                maker.other_maint, maker.free, maker.equity, signed, price, fee, self.mark,
+                maker.other_maint, maker.free, maker.equity, maker.available, signed, price, fee, self.mark,
             )
         maker.judged, maker.j_signed, maker.j_price, maker.j_fee, maker.out = True, signed, price, fee, out
+        maker.j_available = maker.available
         return out
 
     def taker_outcome(self, signed: int, price: int) -> tuple[int, int, int, int, int, int]:
@@ -182,8 +192,12 @@ class CrossGuard:
         self.t_judged, self.t_signed, self.t_price, self.t_out = True, signed, price, out
         return out
 
-    def maker_allowed(self, account_id: Any, signed: int, price: int, fee: int) -> bool:
+    def maker_allowed(self, account_id: Any, signed: int, price: int, fee: int, resting: tuple[int, int]) -> bool:
         maker = self.maker(account_id)
+        if not maker.moved:
+            maker.available = available_before_fill(
+                self.fills.risk, self.accounts[account_id], self.inst, signed, price, fee, resting
+            )
         out = self.maker_outcome(maker, signed, price, fee)
         if out[0] == 0:
             return False
@@ -210,6 +224,7 @@ class CrossGuard:
             out = self.maker_outcome(maker, qty if done.is_buy else -qty, price, self.rates[done.order_id])
             maker.qty, maker.cost, maker.margin, maker.free, maker.equity = out[1], out[2], out[3], out[4], out[5]
             maker.judged = False
+            maker.available, maker.moved = 0, True
             taker = self.taker_outcome(qty if self.taker_buys else -qty, price)
             self.t_qty, self.t_cost, self.t_margin = taker[1], taker[2], taker[3]
             self.t_free, self.t_equity = taker[4], taker[5]
@@ -226,7 +241,9 @@ class CrossGuard:
         price = maker.price
         fee = self.fills.resting_fee(self.inst, maker, self.taker, self.made)  # ACC-007
         account_id: Any = maker.account  # compiled: one int object for the guard's lookups
-        if not self.maker_allowed(account_id, granted if maker.is_buy else -granted, price, fee):
+        leaves = maker.leaves_qty - granted
+        resting = (maker.order_id, leaves if maker.is_buy else -leaves)
+        if not self.maker_allowed(account_id, granted if maker.is_buy else -granted, price, fee, resting):
             self.insolvent[maker.order_id] = None
             return 0
         taker_signed = granted if self.taker_buys else -granted

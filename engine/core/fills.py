@@ -16,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+import attrs
+
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.accounts import Account, PositionState, compute_usd_volume
 from perpspec.engine.core.book import Fill
-from perpspec.engine.core.isolated_fill import isolated_margin_after_fill
+from perpspec.engine.core.isolated_fill import available_before_fill, isolated_margin_after_fill
 from perpspec.engine.core.ledger import LIQUIDATOR, Ledger, peek_position
 from perpspec.engine.core.liquidation_guard import (
     closes_exactly,
@@ -27,7 +29,7 @@ from perpspec.engine.core.liquidation_guard import (
     is_cross_close_kept,
     make_liquidation_guard,
 )
-from perpspec.engine.core.market import Market, is_spot
+from perpspec.engine.core.market import Market, fee_rates, is_spot
 from perpspec.engine.core.orders import Order
 from perpspec.engine.core.registry import OrderRegistry
 from perpspec.engine.core.risk import Risk
@@ -61,34 +63,6 @@ from perpspec.rules.waterfall_postings import get_opened_qty
 
 UNFUNDED_TEXT: Final = "Canceled: the account's trade left its available balance below zero"  # MRG-067
 
-
-class _LastFees:
-    """The instrument :func:`fee_rates` was asked about last and its fee schedule (a native record compiled): one
-    immutable ``(instrument, maker fees, taker fees)`` tuple replaced by one store (another thread sees the old answer
-    or the new one, never a mix)."""
-
-    def __init__(self) -> None:
-        self.answer: tuple[Any, ...] = (None, [], [])
-
-
-_FEES: Final = _LastFees()
-
-
-def fee_rates(inst: Instrument) -> tuple[list[int], list[int]]:
-    """The maker and the taker fee (ppm) of each of ``inst.fee_tiers``, by tier index.
-
-    Compiled, an attribute of the (interpreted, frozen) ``Instrument`` and ``FeeTier`` records is a dict lookup per
-    read; the instrument asked about last is recognised by identity instead (a changed instrument is another object).
-    """
-    answer = _FEES.answer
-    if answer[0] is not inst:
-        answer = (
-            inst, [row.maker_fee_ppm for row in inst.fee_tiers], [row.taker_fee_ppm for row in inst.fee_tiers]
-        )
-        _FEES.answer = answer
-    maker: list[int] = answer[1]
-    taker: list[int] = answer[2]
-    return maker, taker
 
 class Fills:
     """Matching and fill application."""
@@ -194,6 +168,7 @@ class Fills:
 
         starts: dict[int, tuple[int, int]] = {}  # each pool's (free wallet, margin) before the sweep (LIQ-053)
         crosses: dict[int, tuple[int, int] | None] = {}
+        moved: dict[int, None] = {}  # the accounts a fold of this sweep's fills moved
 
         def state(account_id: int) -> PoolState:
             if account_id not in states:
@@ -202,8 +177,16 @@ class Fills:
                 starts[account_id] = (states[account_id].free_wallet, states[account_id].pool_margin)
             return states[account_id]
 
-        def keeps_cross(account_id: int, signed: int, price: int, fee: int) -> bool:
+        def judged(account_id: int, signed: int, price: int, fee: int, resting: tuple[int, int] | None) -> PoolState:
+            # ACC-006's available as the fill will find it (LIQ-040's PoolState.available): exact for an account's first
+            # fill of the sweep (available_before_fill), 0 after a fold (apply_fill_to_pool); kept for that fold
             pool = state(account_id)
+            if account_id not in moved:
+                available = available_before_fill(self.risk, accounts[account_id], inst, signed, price, fee, resting)
+                pool = states[account_id] = attrs.evolve(pool, available=available)
+            return pool
+
+        def keeps_cross(account_id: int, pool: PoolState, signed: int, price: int, fee: int) -> bool:
             if pool.leverage_hundredths == CROSS:
                 if not closes_exactly(pool.position.qty, signed):
                     return True  # a cross position stays open: LIQ-054's first clause
@@ -226,6 +209,7 @@ class Fills:
                     (taker.account, taker.is_buy, self.fee_ppm(accounts[taker.account], inst, maker=False)),
                 ):
                     states[account_id] = apply_fill_to_pool(inst, state(account_id), qty if is_buy else -qty, price, fee, mark)
+                    moved[account_id] = None
             folded[0] = len(fills)
 
         def guard(maker: Order, wanted: int) -> int:
@@ -236,17 +220,20 @@ class Fills:
             price = maker.price
             maker_fee = self.resting_fee(inst, maker, taker, fills)  # ACC-007
             maker_qty = granted if maker.is_buy else -granted
+            leaves = maker.leaves_qty - granted
+            pool = judged(maker.account, maker_qty, price, maker_fee, (maker.order_id, leaves if maker.is_buy else -leaves))
             if not (
-                is_fill_allowed(inst, state(maker.account), maker_qty, price, maker_fee, mark)
-                and keeps_cross(maker.account, maker_qty, price, maker_fee)
+                is_fill_allowed(inst, pool, maker_qty, price, maker_fee, mark)
+                and keeps_cross(maker.account, pool, maker_qty, price, maker_fee)
             ):
                 self._insolvent[maker.order_id] = None
                 return 0
             taker_fee = self.fee_ppm(accounts[taker.account], inst, maker=False)
             taker_qty = granted if taker.is_buy else -granted
+            pool = judged(taker.account, taker_qty, price, taker_fee, None)
             if not (
-                is_fill_allowed(inst, state(taker.account), taker_qty, price, taker_fee, mark)
-                and keeps_cross(taker.account, taker_qty, price, taker_fee)
+                is_fill_allowed(inst, pool, taker_qty, price, taker_fee, mark)
+                and keeps_cross(taker.account, pool, taker_qty, price, taker_fee)
             ):
                 self._halt_seen = True
                 return -1
@@ -276,7 +263,7 @@ class Fills:
         accounts = self.ledger.accounts
         symbol = inst.symbol
         pools: dict[int, tuple[int, ...]] = {}
-        judged: dict[int, tuple[int, int, int, tuple[int, ...]]] = {}  # account -> (signed, price, fee, outcome)
+        judged: dict[int, tuple[int, int, int, int, tuple[int, ...]]] = {}  # account -> (signed, price, fee, available, out)
         taker_fees: list[int] = []  # the taker's rate, read when first needed (a fee tier is fixed within a command)
         rates = self._rates  # each maker order's rate (ACC-007), decided when the sweep first reaches it
         folded = [0]
@@ -284,6 +271,10 @@ class Fills:
 
         starts: dict[int, tuple[int, int]] = {}  # each pool's (free wallet, margin) before the sweep (LIQ-053)
         crosses: dict[int, tuple[int, int] | None] = {}
+        # ACC-006's available as an account's next fill finds it (LIQ-040's PoolState.available): exact for its first
+        # fill of the sweep (available_before_fill, set when judged), 0 once a fold moved its pool (LIQ-049)
+        availables: dict[int, int] = {}
+        moved: dict[int, None] = {}
 
         def pool(account_id: int) -> tuple[int, ...]:
             found = pools.get(account_id)
@@ -293,7 +284,9 @@ class Fills:
                 starts[account_id] = (found[7], found[4])
             return found
 
-        def allowed(account_id: int, signed: int, price: int, fee: int) -> bool:
+        def allowed(account_id: int, signed: int, price: int, fee: int, resting: tuple[int, int] | None) -> bool:
+            if account_id not in moved:
+                availables[account_id] = available_before_fill(self.risk, accounts[account_id], inst, signed, price, fee, resting)
             out = outcome(account_id, signed, price, fee)
             if out[0] == 0:
                 return False
@@ -308,18 +301,20 @@ class Fills:
             return is_cross_pool_kept(cross[0], cross[1], compute_cross_draw(*starts[account_id], out[4], out[3]))
 
         def outcome(account_id: int, signed: int, price: int, fee: int) -> tuple[int, ...]:
+            available = availables.get(account_id, 0)
             seen = judged.get(account_id)
-            if seen is not None and seen[0] == signed and seen[1] == price and seen[2] == fee:
-                return seen[3]
+            if seen is not None and seen[0] == signed and seen[1] == price and seen[2] == fee and seen[3] == available:
+                return seen[4]
             qty, cost, leverage, tier, margin, other_pnl, other_maint, free, equity = pool(account_id)
             if leverage == CROSS:
                 out = dispatch.fill_cross(index, qty, cost, tier, margin, other_pnl, other_maint, free, equity, signed, price, fee, mark)
             else:
                 out = dispatch.fill_isolated(
                     index,
-                    qty, cost, leverage, tier, margin, other_pnl, other_maint, free, equity, signed, price, fee, mark
+                    qty, cost, leverage, tier, margin, other_pnl, other_maint, free, equity, available, signed, price, fee,
+                    mark,
                 )
-            judged[account_id] = (signed, price, fee, out)
+            judged[account_id] = (signed, price, fee, available, out)
             return out
 
         def taker_fee() -> int:
@@ -332,6 +327,8 @@ class Fills:
             _, _, leverage, tier, _, other_pnl, other_maint, _, _ = pools[account_id]
             pools[account_id] = (out[1], out[2], leverage, tier, out[3], other_pnl, other_maint, out[4], out[5])
             del judged[account_id]
+            availables[account_id] = 0  # LIQ-049: the pool after a fold carries no available
+            moved[account_id] = None
 
         def guard(maker: Order, wanted: int) -> int:
             granted = self._reduce_only_room(symbol, maker, wanted, fills) if maker.reduce_only else wanted
@@ -344,10 +341,12 @@ class Fills:
                 folded[0] = len(fills)
             price = maker.price
             maker_fee = self.resting_fee(inst, maker, taker, fills)  # ACC-007
-            if not allowed(maker.account, granted if maker.is_buy else -granted, price, maker_fee):
+            leaves = maker.leaves_qty - granted
+            resting = (maker.order_id, leaves if maker.is_buy else -leaves)
+            if not allowed(maker.account, granted if maker.is_buy else -granted, price, maker_fee, resting):
                 self._insolvent[maker.order_id] = None
                 return 0
-            if not allowed(taker.account, granted if taker.is_buy else -granted, price, taker_fee()):
+            if not allowed(taker.account, granted if taker.is_buy else -granted, price, taker_fee(), None):
                 self._halt_seen = True
                 return -1
             return granted

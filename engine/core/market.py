@@ -10,7 +10,7 @@ nothing; its lookups answer typed rejections for bad input.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 from perpspec.engine.core import orders as o
 from perpspec.engine.core.book import Book
@@ -143,3 +143,32 @@ class Market:
         if source == o.INDEX_PRICE:
             return self.index_prices.get(symbol, 0)
         return self.marks.get(symbol, 0)
+
+
+class _LastFees:
+    """The instrument :func:`fee_rates` was asked about last and its fee schedule (a native record compiled): one
+    immutable ``(instrument, maker fees, taker fees)`` tuple replaced by one store (another thread sees the old answer
+    or the new one, never a mix)."""
+
+    def __init__(self) -> None:
+        self.answer: tuple[Any, ...] = (None, [], [])
+
+
+_FEES: Final = _LastFees()
+
+
+def fee_rates(inst: Instrument) -> tuple[list[int], list[int]]:
+    """The maker and the taker fee (ppm) of each of ``inst.fee_tiers``, by tier index.
+
+    Compiled, an attribute of the (interpreted, frozen) ``Instrument`` and ``FeeTier`` records is a dict lookup per
+    read; the instrument asked about last is recognised by identity instead (a changed instrument is another object).
+    """
+    answer = _FEES.answer
+    if answer[0] is not inst:
+        answer = (
+            inst, [row.maker_fee_ppm for row in inst.fee_tiers], [row.taker_fee_ppm for row in inst.fee_tiers]
+        )
+        _FEES.answer = answer
+    maker: list[int] = answer[1]
+    taker: list[int] = answer[2]
+    return maker, taker

@@ -59,8 +59,15 @@ def free_balance(account: Account, asset: str, margin: AccountMargin) -> int:
     return margin.available_margin - account.reserved.get(asset, 0)
 
 
-def pool_state_of(pool: tuple[int, ...]) -> PoolState:
-    """A flat pool tuple (:meth:`Risk.pool_tuple`, the ``fill_*`` kernels' pool) as LIQ-040's ``PoolState``."""
+def pool_state_of(pool: tuple[int, ...], available: int = 0) -> PoolState:
+    """A flat pool tuple (:meth:`Risk.pool_tuple`, the ``fill_*`` kernels' pool) as LIQ-040's ``PoolState``.
+
+    ``available``: ACC-006's available (MRG-050's less the chosen tiers' extras, ``compute_fill_available``) for the
+    pool's next fill where the caller knows it
+    (``engine.core.isolated_fill.available_before_fill``: the trader's sweep guards set it per fill); 0 elsewhere
+    [I]: LIQ-042 at order entry (the fill comes later, the figure then is unknown), the liquidation sweep's makers
+    (LIQ-053/054) and a cross pool, which never reads it — a lower bound of ACC-006's floored figure.
+    """
     return PoolState(
         position=Position(qty=pool[0], cost=pool[1]),
         leverage_hundredths=pool[2],
@@ -71,6 +78,7 @@ def pool_state_of(pool: tuple[int, ...]) -> PoolState:
         # PoolState: the wallet less every *other* isolated margin (what ACC-006 may bring into the pool)
         free_wallet=pool[7],
         account_equity=pool[8],
+        available=available,
     )
 
 

@@ -271,16 +271,16 @@ def fill_cross(k: int, qty: int, cost: int, chosen_tier: int, pool_margin: int, 
     raise IndexError(f"no kernel set {k}")
 
 
-def fill_isolated(k: int, qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
+def fill_isolated(k: int, qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, available: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
     """The fill_isolated kernel of ``SYMBOLS[k]``."""
     if k == 0:
-        return ethusd_isolated.fill_isolated(qty, cost, leverage_hundredths, chosen_tier, pool_margin, other_pnl, other_maintenance, free_wallet, account_equity, fill_qty, price, fee_ppm, mark_price)
+        return ethusd_isolated.fill_isolated(qty, cost, leverage_hundredths, chosen_tier, pool_margin, other_pnl, other_maintenance, free_wallet, account_equity, available, fill_qty, price, fee_ppm, mark_price)
     if k == 1:
-        return xbtusd_isolated.fill_isolated(qty, cost, leverage_hundredths, chosen_tier, pool_margin, other_pnl, other_maintenance, free_wallet, account_equity, fill_qty, price, fee_ppm, mark_price)
+        return xbtusd_isolated.fill_isolated(qty, cost, leverage_hundredths, chosen_tier, pool_margin, other_pnl, other_maintenance, free_wallet, account_equity, available, fill_qty, price, fee_ppm, mark_price)
     if k == 2:
-        return xbtusdt_isolated.fill_isolated(qty, cost, leverage_hundredths, chosen_tier, pool_margin, other_pnl, other_maintenance, free_wallet, account_equity, fill_qty, price, fee_ppm, mark_price)
+        return xbtusdt_isolated.fill_isolated(qty, cost, leverage_hundredths, chosen_tier, pool_margin, other_pnl, other_maintenance, free_wallet, account_equity, available, fill_qty, price, fee_ppm, mark_price)
     if k == 3:
-        return xbtz26_isolated.fill_isolated(qty, cost, leverage_hundredths, chosen_tier, pool_margin, other_pnl, other_maintenance, free_wallet, account_equity, fill_qty, price, fee_ppm, mark_price)
+        return xbtz26_isolated.fill_isolated(qty, cost, leverage_hundredths, chosen_tier, pool_margin, other_pnl, other_maintenance, free_wallet, account_equity, available, fill_qty, price, fee_ppm, mark_price)
     raise IndexError(f"no kernel set {k}")
 
 

@@ -242,42 +242,41 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t36 = t21 + t22
     t37 = t28 + t29
     t38 = (free_wallet + t10) - t13
-    t39 = ((free_wallet - pool_margin) - t13) if (t35 > 0) else 0
-    t40 = (t1 and t31) or t30
-    t41 = t36 - t37
-    t42 = 0 if t40 else (pool_margin - t36)
-    t43 = t10 + (0 if (t41 <= 0) else t41)
-    t44 = 0 if t40 else (0 if (t43 >= 0) else t43)
-    t45 = (t37 + t42) + t44
-    t46 = -t44
-    t47 = -(t42 + t44)
-    t48 = 0 if (t47 <= 0) else t47
-    t49 = -((-(t42 * t32)) // (1 if (t6 <= 1) else t6))
-    t50 = t49 if (t49 >= t42) else t42
-    t51 = (((0 if (t39 <= 0) else t39) + t10) + pool_margin) - t45
-    t52 = 0 if (t51 <= 0) else t51
-    t53 = (t46 if (t46 <= t48) else t48) + (((t50 if (t50 <= 0) else 0) - t42) if ((((not t40) and (t0 != 0)) and (t32 < t6)) and (t42 < 0)) else 0)
-    t54 = t38 - t45
-    t55 = 0 if (t54 <= 0) else t54
-    t56 = t55 if (t55 <= t52) else t52
-    t57 = t53 if (t53 <= t56) else t56
-    t58 = t54 - t57
-    t59 = 0 if (t58 <= 0) else t58
-    t60 = (t45 + t57) + (t35 if (t35 <= t59) else t59)
-    t61 = t38 if (t38 >= t37) else t37
-    t62 = (pool_margin + t10) - t13
-    t63 = ((qty * mark_price) // 100) - cost
-    t64 = ((t0 * mark_price) // 100) - t11
-    t65 = other_pnl if t19 else 0
-    t66 = ((t62 if t19 else (0 if (t0 == 0) else (t60 if (t60 <= t61) else t61))) + t65) + t64
-    t67 = (((account_equity + t10) - t13) + t64) - t63
-    t68 = (pool_margin + t65) + t63
-    t69 = ((t62 + t65) + t64) - (other_maintenance + ((-((-(t23 * (10000 + t26))) // 1000000)) + t29))
-    t70 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t69 >= 0) or (t69 >= ((t68 - other_maintenance) - ((-((-(t14 * (10000 + t17))) // 1000000)) + t22)))) and (((t66 >= 0) or (t66 >= t68)) and ((t67 >= 0) or (t67 >= account_equity))))) else 0
-    return (t70,)
+    t39 = (t1 and t31) or t30
+    t40 = t36 - t37
+    t41 = 0 if t39 else (pool_margin - t36)
+    t42 = t10 + (0 if (t40 <= 0) else t40)
+    t43 = 0 if t39 else (0 if (t42 >= 0) else t42)
+    t44 = (t37 + t41) + t43
+    t45 = -t43
+    t46 = -(t41 + t43)
+    t47 = 0 if (t46 <= 0) else t46
+    t48 = -((-(t41 * t32)) // (1 if (t6 <= 1) else t6))
+    t49 = t48 if (t48 >= t41) else t41
+    t50 = (t10 + pool_margin) - t44
+    t51 = 0 if (t50 <= 0) else t50
+    t52 = (t45 if (t45 <= t47) else t47) + (((t49 if (t49 <= 0) else 0) - t41) if ((((not t39) and (t0 != 0)) and (t32 < t6)) and (t41 < 0)) else 0)
+    t53 = t38 - t44
+    t54 = 0 if (t53 <= 0) else t53
+    t55 = t54 if (t54 <= t51) else t51
+    t56 = t52 if (t52 <= t55) else t55
+    t57 = t53 - t56
+    t58 = 0 if (t57 <= 0) else t57
+    t59 = (t44 + t56) + (t35 if (t35 <= t58) else t58)
+    t60 = t38 if (t38 >= t37) else t37
+    t61 = (pool_margin + t10) - t13
+    t62 = ((qty * mark_price) // 100) - cost
+    t63 = ((t0 * mark_price) // 100) - t11
+    t64 = other_pnl if t19 else 0
+    t65 = ((t61 if t19 else (0 if (t0 == 0) else (t59 if (t59 <= t60) else t60))) + t64) + t63
+    t66 = (((account_equity + t10) - t13) + t63) - t62
+    t67 = (pool_margin + t64) + t62
+    t68 = ((t61 + t64) + t63) - (other_maintenance + ((-((-(t23 * (10000 + t26))) // 1000000)) + t29))
+    t69 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t68 >= 0) or (t68 >= ((t67 - other_maintenance) - ((-((-(t14 * (10000 + t17))) // 1000000)) + t22)))) and (((t65 >= 0) or (t65 >= t67)) and ((t66 >= 0) or (t66 >= account_equity))))) else 0
+    return (t69,)
 
 
-def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
+def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, available: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
     """one fill on an isolated pool: allowed (is_fill_allowed) and the pool after it (apply_fill_to_pool): XBTUSDT.
 
     Equal to LIQ-044, LIQ-049 for this instrument (obligation KRN/fill_isolated/XBTUSDT);
@@ -316,37 +315,36 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t30 = t18 + (-((-((t12 + t18) * 750)) // 1000000))
     t31 = t23 + (-((-((t19 + t23) * 750)) // 1000000))
     t32 = (free_wallet + t8) - t11
-    t33 = ((free_wallet - pool_margin) - t11) if (t29 > 0) else 0
-    t34 = (t1 and t25) or t24
-    t35 = t30 - t31
-    t36 = 0 if t34 else (pool_margin - t30)
-    t37 = t8 + (0 if (t35 <= 0) else t35)
-    t38 = 0 if t34 else (0 if (t37 >= 0) else t37)
-    t39 = (t31 + t36) + t38
-    t40 = -t38
-    t41 = -(t36 + t38)
-    t42 = 0 if (t41 <= 0) else t41
-    t43 = -((-(t36 * t26)) // (1 if (t4 <= 1) else t4))
-    t44 = t43 if (t43 >= t36) else t36
-    t45 = (((0 if (t33 <= 0) else t33) + t8) + pool_margin) - t39
-    t46 = 0 if (t45 <= 0) else t45
-    t47 = (t40 if (t40 <= t42) else t42) + (((t44 if (t44 <= 0) else 0) - t36) if ((((not t34) and (t0 != 0)) and (t26 < t4)) and (t36 < 0)) else 0)
-    t48 = t32 - t39
-    t49 = 0 if (t48 <= 0) else t48
-    t50 = t49 if (t49 <= t46) else t46
-    t51 = t47 if (t47 <= t50) else t50
-    t52 = t48 - t51
-    t53 = 0 if (t52 <= 0) else t52
-    t54 = (t39 + t51) + (t29 if (t29 <= t53) else t53)
-    t55 = t32 if (t32 >= t31) else t31
-    t56 = ((pool_margin + t8) - t11) if t16 else (0 if (t0 == 0) else (t54 if (t54 <= t55) else t55))
-    t57 = ((qty * mark_price) // 100) - cost
-    t58 = ((t0 * mark_price) // 100) - t9
-    t59 = other_pnl if t16 else 0
-    t60 = (t56 + t59) + t58
-    t61 = (((account_equity + t8) - t11) + t58) - t57
-    t62 = 1 if (((t60 >= 0) or (t60 >= ((pool_margin + t59) + t57))) and ((t61 >= 0) or (t61 >= account_equity))) else 0
-    return (t62, t0, t9, t56, t32, t61)
+    t33 = (t1 and t25) or t24
+    t34 = t30 - t31
+    t35 = 0 if t33 else (pool_margin - t30)
+    t36 = t8 + (0 if (t34 <= 0) else t34)
+    t37 = 0 if t33 else (0 if (t36 >= 0) else t36)
+    t38 = (t31 + t35) + t37
+    t39 = -t37
+    t40 = -(t35 + t37)
+    t41 = 0 if (t40 <= 0) else t40
+    t42 = -((-(t35 * t26)) // (1 if (t4 <= 1) else t4))
+    t43 = t42 if (t42 >= t35) else t35
+    t44 = (((0 if (available <= 0) else available) + t8) + pool_margin) - t38
+    t45 = 0 if (t44 <= 0) else t44
+    t46 = (t39 if (t39 <= t41) else t41) + (((t43 if (t43 <= 0) else 0) - t35) if ((((not t33) and (t0 != 0)) and (t26 < t4)) and (t35 < 0)) else 0)
+    t47 = t32 - t38
+    t48 = 0 if (t47 <= 0) else t47
+    t49 = t48 if (t48 <= t45) else t45
+    t50 = t46 if (t46 <= t49) else t49
+    t51 = t47 - t50
+    t52 = 0 if (t51 <= 0) else t51
+    t53 = (t38 + t50) + (t29 if (t29 <= t52) else t52)
+    t54 = t32 if (t32 >= t31) else t31
+    t55 = ((pool_margin + t8) - t11) if t16 else (0 if (t0 == 0) else (t53 if (t53 <= t54) else t54))
+    t56 = ((qty * mark_price) // 100) - cost
+    t57 = ((t0 * mark_price) // 100) - t9
+    t58 = other_pnl if t16 else 0
+    t59 = (t55 + t58) + t57
+    t60 = (((account_equity + t8) - t11) + t57) - t56
+    t61 = 1 if (((t59 >= 0) or (t59 >= ((pool_margin + t58) + t56))) and ((t60 >= 0) or (t60 >= account_equity))) else 0
+    return (t61, t0, t9, t55, t32, t60)
 
 
 def position_prices_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int) -> tuple[int, int]:

@@ -274,44 +274,43 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t43 = t26 + t27
     t44 = t33 + t34
     t45 = (free_wallet + t14) - t18
-    t46 = ((free_wallet - pool_margin) - t18) if (t42 > 0) else 0
-    t47 = (t1 and t36) or t35
-    t48 = t43 - t44
-    t49 = 0 if t47 else (pool_margin - t43)
-    t50 = t14 + (0 if (t48 <= 0) else t48)
-    t51 = 0 if t47 else (0 if (t50 >= 0) else t50)
-    t52 = (t44 + t49) + t51
-    t53 = -t51
-    t54 = -(t49 + t51)
-    t55 = 0 if (t54 <= 0) else t54
-    t56 = -((-(t49 * t37)) // (1 if (t6 <= 1) else t6))
-    t57 = t56 if (t56 >= t49) else t49
-    t58 = (((0 if (t46 <= 0) else t46) + t14) + pool_margin) - t52
-    t59 = 0 if (t58 <= 0) else t58
-    t60 = (t53 if (t53 <= t55) else t55) + (((t57 if (t57 <= 0) else 0) - t49) if ((((not t47) and (t0 != 0)) and (t37 < t6)) and (t49 < 0)) else 0)
-    t61 = t45 - t52
-    t62 = 0 if (t61 <= 0) else t61
-    t63 = t62 if (t62 <= t59) else t59
-    t64 = t60 if (t60 <= t63) else t63
-    t65 = t61 - t64
-    t66 = 0 if (t65 <= 0) else t65
-    t67 = (t52 + t64) + (t42 if (t42 <= t66) else t66)
-    t68 = t45 if (t45 >= t44) else t44
-    t69 = (pool_margin + t14) - t18
-    t70 = -(qty // 100)
-    t71 = ((t70 * t40) if (t70 >= 0) else (-((-t70) * t40))) - cost
-    t72 = -(t0 // 100)
-    t73 = ((t72 * t40) if (t72 >= 0) else (-((-t72) * t40))) - t15
-    t74 = other_pnl if t24 else 0
-    t75 = ((t69 if t24 else (0 if (t0 == 0) else (t67 if (t67 <= t68) else t68))) + t74) + t73
-    t76 = (((account_equity + t14) - t18) + t73) - t71
-    t77 = (pool_margin + t74) + t71
-    t78 = ((t69 + t74) + t73) - (other_maintenance + ((-((-(t28 * (5000 + t31))) // 1000000)) + t34))
-    t79 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t78 >= 0) or (t78 >= ((t77 - other_maintenance) - ((-((-(t19 * (5000 + t22))) // 1000000)) + t27)))) and (((t75 >= 0) or (t75 >= t77)) and ((t76 >= 0) or (t76 >= account_equity))))) else 0
-    return (t79,)
+    t46 = (t1 and t36) or t35
+    t47 = t43 - t44
+    t48 = 0 if t46 else (pool_margin - t43)
+    t49 = t14 + (0 if (t47 <= 0) else t47)
+    t50 = 0 if t46 else (0 if (t49 >= 0) else t49)
+    t51 = (t44 + t48) + t50
+    t52 = -t50
+    t53 = -(t48 + t50)
+    t54 = 0 if (t53 <= 0) else t53
+    t55 = -((-(t48 * t37)) // (1 if (t6 <= 1) else t6))
+    t56 = t55 if (t55 >= t48) else t48
+    t57 = (t14 + pool_margin) - t51
+    t58 = 0 if (t57 <= 0) else t57
+    t59 = (t52 if (t52 <= t54) else t54) + (((t56 if (t56 <= 0) else 0) - t48) if ((((not t46) and (t0 != 0)) and (t37 < t6)) and (t48 < 0)) else 0)
+    t60 = t45 - t51
+    t61 = 0 if (t60 <= 0) else t60
+    t62 = t61 if (t61 <= t58) else t58
+    t63 = t59 if (t59 <= t62) else t62
+    t64 = t60 - t63
+    t65 = 0 if (t64 <= 0) else t64
+    t66 = (t51 + t63) + (t42 if (t42 <= t65) else t65)
+    t67 = t45 if (t45 >= t44) else t44
+    t68 = (pool_margin + t14) - t18
+    t69 = -(qty // 100)
+    t70 = ((t69 * t40) if (t69 >= 0) else (-((-t69) * t40))) - cost
+    t71 = -(t0 // 100)
+    t72 = ((t71 * t40) if (t71 >= 0) else (-((-t71) * t40))) - t15
+    t73 = other_pnl if t24 else 0
+    t74 = ((t68 if t24 else (0 if (t0 == 0) else (t66 if (t66 <= t67) else t67))) + t73) + t72
+    t75 = (((account_equity + t14) - t18) + t72) - t70
+    t76 = (pool_margin + t73) + t70
+    t77 = ((t68 + t73) + t72) - (other_maintenance + ((-((-(t28 * (5000 + t31))) // 1000000)) + t34))
+    t78 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t77 >= 0) or (t77 >= ((t76 - other_maintenance) - ((-((-(t19 * (5000 + t22))) // 1000000)) + t27)))) and (((t74 >= 0) or (t74 >= t76)) and ((t75 >= 0) or (t75 >= account_equity))))) else 0
+    return (t78,)
 
 
-def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
+def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int, other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, available: int, fill_qty: int, price: int, fee_ppm: int, mark_price: int) -> tuple[int, int, int, int, int, int]:
     """one fill on an isolated pool: allowed (is_fill_allowed) and the pool after it (apply_fill_to_pool): XBTZ26.
 
     Equal to LIQ-044, LIQ-049 for this instrument (obligation KRN/fill_isolated/XBTZ26);
@@ -357,39 +356,38 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t37 = t23 + (-((-((t17 + t23) * 750)) // 1000000))
     t38 = t28 + (-((-((t24 + t28) * 750)) // 1000000))
     t39 = (free_wallet + t12) - t16
-    t40 = ((free_wallet - pool_margin) - t16) if (t36 > 0) else 0
-    t41 = (t1 and t30) or t29
-    t42 = t37 - t38
-    t43 = 0 if t41 else (pool_margin - t37)
-    t44 = t12 + (0 if (t42 <= 0) else t42)
-    t45 = 0 if t41 else (0 if (t44 >= 0) else t44)
-    t46 = (t38 + t43) + t45
-    t47 = -t45
-    t48 = -(t43 + t45)
-    t49 = 0 if (t48 <= 0) else t48
-    t50 = -((-(t43 * t31)) // (1 if (t4 <= 1) else t4))
-    t51 = t50 if (t50 >= t43) else t43
-    t52 = (((0 if (t40 <= 0) else t40) + t12) + pool_margin) - t46
-    t53 = 0 if (t52 <= 0) else t52
-    t54 = (t47 if (t47 <= t49) else t49) + (((t51 if (t51 <= 0) else 0) - t43) if ((((not t41) and (t0 != 0)) and (t31 < t4)) and (t43 < 0)) else 0)
-    t55 = t39 - t46
-    t56 = 0 if (t55 <= 0) else t55
-    t57 = t56 if (t56 <= t53) else t53
-    t58 = t54 if (t54 <= t57) else t57
-    t59 = t55 - t58
-    t60 = 0 if (t59 <= 0) else t59
-    t61 = (t46 + t58) + (t36 if (t36 <= t60) else t60)
-    t62 = t39 if (t39 >= t38) else t38
-    t63 = ((pool_margin + t12) - t16) if t21 else (0 if (t0 == 0) else (t61 if (t61 <= t62) else t62))
-    t64 = -(qty // 100)
-    t65 = ((t64 * t34) if (t64 >= 0) else (-((-t64) * t34))) - cost
-    t66 = -(t0 // 100)
-    t67 = ((t66 * t34) if (t66 >= 0) else (-((-t66) * t34))) - t13
-    t68 = other_pnl if t21 else 0
-    t69 = (t63 + t68) + t67
-    t70 = (((account_equity + t12) - t16) + t67) - t65
-    t71 = 1 if (((t69 >= 0) or (t69 >= ((pool_margin + t68) + t65))) and ((t70 >= 0) or (t70 >= account_equity))) else 0
-    return (t71, t0, t13, t63, t39, t70)
+    t40 = (t1 and t30) or t29
+    t41 = t37 - t38
+    t42 = 0 if t40 else (pool_margin - t37)
+    t43 = t12 + (0 if (t41 <= 0) else t41)
+    t44 = 0 if t40 else (0 if (t43 >= 0) else t43)
+    t45 = (t38 + t42) + t44
+    t46 = -t44
+    t47 = -(t42 + t44)
+    t48 = 0 if (t47 <= 0) else t47
+    t49 = -((-(t42 * t31)) // (1 if (t4 <= 1) else t4))
+    t50 = t49 if (t49 >= t42) else t42
+    t51 = (((0 if (available <= 0) else available) + t12) + pool_margin) - t45
+    t52 = 0 if (t51 <= 0) else t51
+    t53 = (t46 if (t46 <= t48) else t48) + (((t50 if (t50 <= 0) else 0) - t42) if ((((not t40) and (t0 != 0)) and (t31 < t4)) and (t42 < 0)) else 0)
+    t54 = t39 - t45
+    t55 = 0 if (t54 <= 0) else t54
+    t56 = t55 if (t55 <= t52) else t52
+    t57 = t53 if (t53 <= t56) else t56
+    t58 = t54 - t57
+    t59 = 0 if (t58 <= 0) else t58
+    t60 = (t45 + t57) + (t36 if (t36 <= t59) else t59)
+    t61 = t39 if (t39 >= t38) else t38
+    t62 = ((pool_margin + t12) - t16) if t21 else (0 if (t0 == 0) else (t60 if (t60 <= t61) else t61))
+    t63 = -(qty // 100)
+    t64 = ((t63 * t34) if (t63 >= 0) else (-((-t63) * t34))) - cost
+    t65 = -(t0 // 100)
+    t66 = ((t65 * t34) if (t65 >= 0) else (-((-t65) * t34))) - t13
+    t67 = other_pnl if t21 else 0
+    t68 = (t62 + t67) + t66
+    t69 = (((account_equity + t12) - t16) + t66) - t64
+    t70 = 1 if (((t68 >= 0) or (t68 >= ((pool_margin + t67) + t64))) and ((t69 >= 0) or (t69 >= account_equity))) else 0
+    return (t70, t0, t13, t62, t39, t69)
 
 
 def position_prices_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int) -> tuple[int, int]:

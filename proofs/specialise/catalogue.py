@@ -335,7 +335,9 @@ def equity_term(inst: Instrument, qty: int, cost: int, mark_price: int) -> Outpu
 POOL_FIELDS = ("chosen_tier", "pool_margin", "other_pnl", "other_maintenance", "free_wallet", "account_equity")
 
 
-def _pool(qty: int, cost: int, leverage_hundredths: int, pool: Outputs) -> PoolState:
+def _pool(qty: int, cost: int, leverage_hundredths: int, pool: Outputs, available: int = 0) -> PoolState:
+    """``available``: ACC-006's MRG-050 available for an isolated fill (0 where the engine gives none: order entry,
+    a cross pool, which never reads it)."""
     return PoolState(
         position=Position(qty=qty, cost=cost),
         leverage_hundredths=leverage_hundredths,
@@ -345,6 +347,7 @@ def _pool(qty: int, cost: int, leverage_hundredths: int, pool: Outputs) -> PoolS
         other_maintenance=pool[3],
         free_wallet=pool[4],
         account_equity=pool[5],
+        available=available,
     )
 
 
@@ -377,9 +380,9 @@ def order_solvent_isolated(
 
 def _fill(
     inst: Instrument, qty: int, cost: int, leverage_hundredths: int, pool: Outputs, fill_qty: int, price: int,
-    fee_ppm: int, mark_price: int,
+    fee_ppm: int, mark_price: int, available: int = 0,
 ) -> Outputs:
-    state = _pool(qty, cost, leverage_hundredths, pool)
+    state = _pool(qty, cost, leverage_hundredths, pool, available)
     allowed = is_fill_allowed(inst, state, fill_qty, price, fee_ppm, mark_price)
     after = apply_fill_to_pool(inst, state, fill_qty, price, fee_ppm, mark_price)
     return (
@@ -403,12 +406,13 @@ def fill_cross(
 
 def fill_isolated(
     inst: Instrument, qty: int, cost: int, leverage_hundredths: int, chosen_tier: int, pool_margin: int,
-    other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, fill_qty: int, price: int,
-    fee_ppm: int, mark_price: int,
+    other_pnl: int, other_maintenance: int, free_wallet: int, account_equity: int, available: int, fill_qty: int,
+    price: int, fee_ppm: int, mark_price: int,
 ) -> Outputs:
-    """LIQ-044 of one fill on an isolated pool (1 allowed, 0 not) and the pool after it (LIQ-049)."""
+    """LIQ-044 of one fill on an isolated pool (1 allowed, 0 not) and the pool after it (LIQ-049); ``available``:
+    MRG-050's available as the fill finds it (ACC-006's, :class:`rules.solvency.PoolState`)."""
     pool = (chosen_tier, pool_margin, other_pnl, other_maintenance, free_wallet, account_equity)
-    return _fill(inst, qty, cost, leverage_hundredths, pool, fill_qty, price, fee_ppm, mark_price)
+    return _fill(inst, qty, cost, leverage_hundredths, pool, fill_qty, price, fee_ppm, mark_price, available)
 
 
 def _position_prices(
@@ -657,7 +661,9 @@ KERNELS: tuple[KernelSpec, ...] = (
         name="fill_isolated",
         rule_ids=("LIQ-044", "LIQ-049"),
         summary="one fill on an isolated pool: allowed (is_fill_allowed) and the pool after it (apply_fill_to_pool)",
-        params=("qty", "cost", "leverage_hundredths", *POOL_FIELDS, "fill_qty", "price", "fee_ppm", "mark_price"),
+        params=(
+            "qty", "cost", "leverage_hundredths", *POOL_FIELDS, "available", "fill_qty", "price", "fee_ppm", "mark_price"
+        ),
         outputs=_FILL_OUT,
         reference=fill_isolated,
         prices=("price", "mark_price"),
