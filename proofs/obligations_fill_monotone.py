@@ -95,7 +95,7 @@ def _monotone(
         old_margin, old_req, new_req, realised, premium, unallocated, available, old_qty, new_qty
     )
     high = compute_isolated_margin_after_fill(old_margin, old_req, new_req, realised, premium, unallocated, more, old_qty, new_qty)
-    return all_of(low <= high, high - low <= max_(0, more) - max_(0, available))
+    return and_(low <= high, high - low <= max_(0, more) - max_(0, available))
 
 
 # Any integers (no other premise): LIQ-040's obligations use it on their outcome's terms
