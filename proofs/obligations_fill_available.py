@@ -19,9 +19,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+from perpspec.proofs.kernels_common import iff
 from perpspec.proofs.prover import ProofResult, Prover
 from perpspec.proofs.registry import Obligation, register
 from perpspec.proofs.sym import all_of, implies
+from perpspec.rules.margin import compute_tier_free_available
 from perpspec.rules.num import and_, ite
 from perpspec.rules.waterfall_postings import compute_fill_available
 
@@ -38,6 +40,31 @@ def prove_fill_available(rule: Callable[[int, int], int]) -> ProofResult:
         bounded = all_of(figure >= 0, figure <= ite(available > 0, available, 0))
         kept = implies(and_(draw > 0, draw <= figure), available - draw >= extras)
         return prover.prove(all_of(bounded, kept), "ACC-006 fill available")
+
+
+def prove_tier_free_available(rule: Callable[[int, int], int]) -> ProofResult:
+    """MRG-061's figure with the chosen tiers' extras ``e`` ≥ 0 and an available ``a`` of MRG-050 any integer:
+    ``rule(a, e) ≤ a``, ``rule(a, e) < 0`` exactly when ``a < e``, and every spend ``0 < d ≤ rule(a, e)`` leaves
+    ``a − d ≥ e``."""
+    with Prover() as prover:
+        available, extras, spend = prover.symbol("available"), prover.symbol("tier_extras"), prover.symbol("spend")
+        prover.witness(available=2, tier_extras=1, spend=1)
+        prover.assume(extras >= 0, "the chosen tiers' extras ≥ 0")
+        figure = rule(available, extras)
+        return prover.prove(
+            all_of(
+                figure <= available,
+                iff(figure < 0, available < extras),
+                implies(and_(spend > 0, spend <= figure), available - spend >= extras),
+            ),
+            "MRG-061 tier-free available",
+        )
+
+
+def _mrg_050_available_unreduced(available_margin: int, tier_extras: int) -> int:
+    """KNOWN-BAD MRG-061 (redteam12_1): MRG-050's available alone: a chosen tier's extra counted as free."""
+    del tier_extras
+    return available_margin
 
 
 def _mrg_050_available_alone(available_margin: int, tier_extras: int) -> int:
@@ -69,6 +96,30 @@ def _register() -> None:
                 "position's chosen risk tier holds."
             ),
             run=functools.partial(prove_fill_available, _mrg_050_available_alone),
+            expect="refuted",
+        )
+    )
+
+    register(
+        Obligation(
+            id="MRG-061/tier-free-available-keeps-tier-extras",
+            rule_id="MRG-061",
+            invariant_id="INV-MARGIN-ON-ENTRY",
+            statement=(
+                "MRG-061's figure (compute_tier_free_available) is MRG-050's available less the chosen tiers' extras: "
+                "≤ that available, below 0 exactly when the extras exceed it, and a spend of at most it leaves the "
+                "available covering what the chosen risk tiers hold."
+            ),
+            run=functools.partial(prove_tier_free_available, compute_tier_free_available),
+        )
+    )
+    register(
+        Obligation(
+            id="KNOWN-BAD/MRG-061/tier-extras-counted-free",
+            rule_id="MRG-061",
+            invariant_id="INV-MARGIN-ON-ENTRY",
+            statement="Known-bad (redteam12_1): MRG-050's available alone spends what a chosen risk tier holds.",
+            run=functools.partial(prove_tier_free_available, _mrg_050_available_unreduced),
             expect="refuted",
         )
     )

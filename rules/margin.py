@@ -534,6 +534,21 @@ def compute_order_requirement(
     return ite(increase > 0, increase + position_term, 0)
 
 
+def compute_tier_free_available(available_margin: int, tier_extras: int) -> int:
+    """MRG-061: an available figure of MRG-050 less what the account's cross positions' chosen risk tiers hold beyond
+    MRG-050's own-tier figures (``tier_extras`` ≥ 0, ``engine.core.risk.Risk.held_tier_extras`` /
+    ``cross_tier_extras``), not floored.
+
+    MRG-050 prices a cross position at its own risk steps while its pool (LIQ-001) holds it at the chosen tier, so its
+    available (and withdrawable) balance counts the chosen tier's extra as free; what an order (MRG-060/061, AmendOrder,
+    a fired stop), a withdrawal or transfer (MRG-064), a leverage or risk-limit change, MRG-067's clean-up (below 0:
+    orders are cancelled), LIQ-055's spot spend and an isolated fill (ACC-006, floored:
+    ``rules.waterfall_postings.compute_fill_available``) may spend is this figure.  A spend of at most it leaves the
+    figure it was taken from covering the extras, so the cross pool keeps its chosen-tier ``posInit + posComm``.
+    """
+    return available_margin - tier_extras
+
+
 @concrete
 def check_order_margin(available_margin: int, requirement: int) -> MarginRejection | None:
     """MRG-061: refuse an order whose requirement exceeds the available balance (INV-MARGIN-ON-ENTRY).

@@ -24,7 +24,7 @@ from perpspec.rules.liquidation import (
     apply_partial_close,
     compute_requirement,
 )
-from perpspec.rules.margin import compute_account_margin, compute_position_margin
+from perpspec.rules.margin import compute_account_margin, compute_position_margin, compute_tier_free_available
 from perpspec.rules.num import abs_, and_, ceildiv, clamp, concrete, ite, max_, min_, not_, or_
 from perpspec.rules.order_margin import compute_order_premium
 from perpspec.rules.position import Position, apply_fill
@@ -202,7 +202,7 @@ def compute_fill_available(available_margin: int, tier_extras: int) -> int:
     figure never exceeds MRG-050's available (floored at 0), the floor changes no ACC-006 outcome (ACC-006 floors
     ``available`` at 0 itself).
     """
-    return max_(0, available_margin - tier_extras)
+    return max_(0, compute_tier_free_available(available_margin, tier_extras))  # MRG-061's figure, floored
 
 
 @concrete

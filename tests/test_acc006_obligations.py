@@ -20,7 +20,9 @@ def test_acc_006_has_its_obligations_and_known_bad_variants() -> None:
     refuted = sorted(o.id for o in ACC_006 if o.expect == "refuted")
     assert proved == [
         "ACC-006/fill-available-keeps-tier-extras",  # session 21 (redteam31_4): proofs/obligations_fill_available.py
-        "ACC-006/margin-after-fill", "ACC-006/reduction-shares-deficit", "ACC-006/remainder-keeps-requirement"
+        "ACC-006/margin-after-fill",
+        "ACC-006/monotone-in-available",  # session 21 (redteam32): proofs/obligations_fill_monotone.py
+        "ACC-006/reduction-shares-deficit", "ACC-006/remainder-keeps-requirement"
     ]
     assert refuted == [
         "KNOWN-BAD/ACC-006/beyond-the-wallet",
@@ -28,6 +30,7 @@ def test_acc_006_has_its_obligations_and_known_bad_variants() -> None:
         "KNOWN-BAD/ACC-006/charges-the-rest",
         "KNOWN-BAD/ACC-006/fill-available-counts-tier-extras",
         "KNOWN-BAD/ACC-006/keeps-profit",
+        "KNOWN-BAD/ACC-006/premium-beyond-the-available",
         "KNOWN-BAD/ACC-006/share-from-the-closed-part",
         "KNOWN-BAD/ACC-006/share-from-the-free-wallet",
         "KNOWN-BAD/ACC-006/top-up-beyond-available",

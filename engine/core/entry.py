@@ -59,7 +59,12 @@ from perpspec.rules.liquidation import (
     compute_reduce_limit_price,
     compute_requirement,
 )
-from perpspec.rules.margin import CROSS, check_order_margin, compute_order_requirement
+from perpspec.rules.margin import (
+    CROSS,
+    check_order_margin,
+    compute_order_requirement,
+    compute_tier_free_available,
+)
 from perpspec.rules.num import ceil_to_multiple, floor_to_multiple
 from perpspec.rules.position import Position, apply_fill
 from perpspec.rules.risk_limit import (
@@ -515,7 +520,8 @@ class OrderEntry:
             else:
                 available = self.risk.account_margin(account, asset).available_margin
             available -= account.reserved.get(asset, 0)  # free_balance: net of what live spot orders reserve
-            available -= self.risk.held_tier_extras(account, asset)  # what the chosen tiers hold is not free (MRG-061)
+            # what the chosen tiers hold is not free (MRG-061)
+            available = compute_tier_free_available(available, self.risk.held_tier_extras(account, asset))
             problem = check_order_margin(available, requirement)
             if problem is not None:
                 return Rej(Reason.INSUFFICIENT_MARGIN, f"needs {problem.required}, available {problem.available}")

@@ -40,7 +40,7 @@ from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import kernel_index
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import CROSS as MARGIN_CROSS
-from perpspec.rules.margin import check_order_margin
+from perpspec.rules.margin import check_order_margin, compute_tier_free_available
 from perpspec.rules.risk_limit import check_risk_limit
 
 if TYPE_CHECKING:
@@ -214,7 +214,8 @@ def place_resting(entry: OrderEntry, values: tuple[object, ...]) -> int:
         else:
             available = entry.risk.account_margin(account, asset).available_margin
         available -= account.reserved.get(asset, 0)  # free_balance: net of what live spot orders reserve
-        available -= entry.risk.held_tier_extras(account, asset)  # what chosen tiers hold (MRG-061): 0 without one
+        # what chosen tiers hold (MRG-061): 0 without one
+        available = compute_tier_free_available(available, entry.risk.held_tier_extras(account, asset))
         if CHECK_ORDER_MARGIN(available, requirement) is not None:
             return NOT_HANDLED
     # accepted: the general path's changes, in its order (check_entry's note, place, _enter)

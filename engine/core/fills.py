@@ -38,7 +38,7 @@ from perpspec.engine.kernels import dispatch
 from perpspec.engine.kernels.load import KernelSet, kernels_for
 from perpspec.rules.contract import compute_notional, compute_value
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.margin import CROSS, is_cancel_after_trade_due
+from perpspec.rules.margin import CROSS, compute_tier_free_available, is_cancel_after_trade_due
 from perpspec.rules.position import (
     Position,
     apply_spot_trade,
@@ -405,14 +405,14 @@ class Fills:
             # MRG-061's figure: what the chosen tiers hold, the resting orders' included, is not available
             held = risk.held_tier_extras(account, asset)
             # free_balance(account_margin(...)) through the kernels: no margin records per trade
-            available = risk.free_balance_of(account, asset, inst, ps) - held
+            available = compute_tier_free_available(risk.free_balance_of(account, asset, inst, ps), held)
             if not is_cancel_after_trade_due(available, len(ps.orders)):
                 continue  # funded: its orders are not even sorted (a maker named at every fire of a cascade)
             for order_id in sorted(ps.orders, reverse=True):  # order ids: the newest first
                 registry.cancel(registry.live_orders[order_id], UNFUNDED_TEXT)
                 if held:  # the cancelled order's chosen-tier extra is held no more (Risk.resting_tier_extra)
                     held = risk.held_tier_extras(account, asset)
-                available = risk.free_balance_of(account, asset, inst, ps) - held
+                available = compute_tier_free_available(risk.free_balance_of(account, asset, inst, ps), held)
                 if not is_cancel_after_trade_due(available, len(ps.orders)):
                     break
 

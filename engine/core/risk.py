@@ -43,6 +43,7 @@ from perpspec.rules.margin import (
     compute_liquidation_price,
     compute_position_backing,
     compute_threshold_price,
+    compute_tier_free_available,
 )
 from perpspec.rules.order_margin import compute_contract_order_margin
 from perpspec.rules.position import Position, apply_fill
@@ -595,7 +596,7 @@ class Risk:
         extras (:meth:`cross_tier_extras`), as MRG-064 judges a withdrawal; never below zero.
         """
         margin = self.account_margin(account, asset)
-        return max(0, margin.withdrawable_margin - self.cross_tier_extras(account, asset))
+        return max(0, compute_tier_free_available(margin.withdrawable_margin, self.cross_tier_extras(account, asset)))
 
     def spot_spendable(self, account: Account, asset: str, own_reservation: int = 0) -> int:
         """LIQ-055: what a spot order may reserve of ``asset``: :meth:`spot_withdrawable` less what the account's
@@ -607,4 +608,4 @@ class Risk:
         """What a command may take out of the cross pool in ``asset``: :func:`free_balance` less the tier extras."""
         if extras is None:
             extras = self.cross_tier_extras(account, asset)
-        return free_balance(account, asset, margin) - extras
+        return compute_tier_free_available(free_balance(account, asset, margin), extras)  # MRG-061
