@@ -91,9 +91,13 @@ def compute_isolated_margin_after_fill(
       held ~100 XBT available).
       A positive extra (margin added) stays whole with the remainder.
     * **A premium**: a fill opening worse than mark brings its premium into the
-      pool, as far as the free wallet and MRG-050's available reach; only the
-      premium is capped, never the requirement (a fill one price unit worse
-      than the mark keeps what a fill at the mark keeps).
+      pool, as far as the free wallet reaches (not capped at the available
+      below: redteam29_1/4, a premium grown as the mark fell after entry would
+      otherwise start the pool below zero; LIQ-053 keeps the cross pool at
+      maintenance, and the premium was already counted against the available
+      as the resting order's margin); only the premium is capped, never the
+      requirement (a fill one price unit worse than the mark keeps what a fill
+      at the mark keeps).
     * **The bound**: after a fill the pool never holds more than ``unallocated``
       (the wallet beyond the other isolated pools) or, where that is less, the
       requirement of what is left (MRG-060 charged it against the available
@@ -104,9 +108,9 @@ def compute_isolated_margin_after_fill(
       far above a crashed mark, each fill's premium funded while the wallet
       still held it, would otherwise have left the wallet below zero).
 
-    * **What the rest of the account pays** (review21_2): everything the pool
-      takes beyond its own money — ``top_up``, the premium and the closed
-      part's deficit share — is capped, besides the free wallet, at MRG-050's
+    * **What the rest of the account pays** (review21_2): what the pool
+      takes beyond its own money — ``top_up`` and the closed part's deficit
+      share; the premium is the free wallet's (above) — is capped, besides the free wallet, at MRG-050's
       available balance at the fill, floored at 0, plus what the fill itself
       returns to the rest of the account: ``max(0, available) + realised +
       old_margin − own`` (``own``: what the pool keeps of its own money; for a
