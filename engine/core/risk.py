@@ -294,8 +294,19 @@ class Risk:
         for member in members:
             mps = account.positions[member]
             minst = self.market.instrument_map[member]
-            equity += compute_position_equity_term(minst, mps.position, self.market.marks[member])  # LIQ-004
-            maintenance += compute_requirement(minst, mps.position, mps.leverage, mps.chosen_tier).pos_maint
+            mark = self.market.marks[member]
+            kernel_ix = kernel_index(minst)
+            if kernel_ix < 0:  # LIQ-004 and LIQ-001 by the rules, else by their proved kernels (speed21: +26.5k/op)
+                equity += compute_position_equity_term(minst, mps.position, mark)
+                maintenance += compute_requirement(minst, mps.position, mps.leverage, mps.chosen_tier).pos_maint
+                continue
+            equity += dispatch.equity_term(kernel_ix, mps.qty, mps.cost, mark)[0]
+            if mps.leverage == CROSS:
+                maintenance += dispatch.requirement_cross(kernel_ix, mps.qty, mps.cost, mps.chosen_tier)[3]
+            else:
+                maintenance += dispatch.requirement_isolated(
+                    kernel_ix, mps.qty, mps.cost, mps.leverage, mps.chosen_tier
+                )[3]
         return margin, equity, maintenance, members
 
     def refresh_index(self) -> None:
