@@ -194,7 +194,7 @@ class CrossGuard:
 
     def maker_allowed(self, account_id: Any, signed: int, price: int, fee: int, resting: tuple[int, int]) -> bool:
         maker = self.maker(account_id)
-        if not maker.moved:
+        if not maker.moved and maker.leverage != CROSS:  # a cross pool's is 0 (available_before_fill), as it starts
             maker.available = available_before_fill(
                 self.fills.risk, self.accounts[account_id], self.inst, signed, price, fee, resting
             )
