@@ -43,6 +43,7 @@ from perpspec.engine.audit.instant import (
     TickStart,
     get_carried_pools,
     get_funding_snapshot,
+    get_partial_fills,
     get_shortfall_problems,
     get_tick_before,
 )
@@ -283,10 +284,15 @@ class Auditor(RuleRecomputations):
         else:
             now.negative_since.pop(account, None)
 
-    def fill(self, account: int, symbol: str, qty: int, price: int) -> None:
-        """A fill through the ledger, tracked."""
+    def fill(self, account: int, symbol: str, qty: int, price: int, trade: bool = False) -> None:
+        """A fill through the ledger, tracked: a waterfall record's (the instant's run, :meth:`Instant.claim`), or a
+        ``trade`` execution's (unclaimed until a waterfall record claims it)."""
         self.note(account)
-        self.now.before.setdefault((account, symbol), self.ledger.position(account, symbol))
+        position = self.ledger.position(account, symbol)
+        if trade:
+            self.now.unclaimed.append((account, symbol, qty, price, position))
+        else:
+            self.now.before.setdefault((account, symbol), position)
         self.ledger.fill(account, symbol, qty, price)
         self.touch(account)
         self.track(symbol, self.instruments[symbol].settl_currency)
@@ -311,7 +317,7 @@ class Auditor(RuleRecomputations):
         self.now.traded.add(account)
         if not self.now.waterfall and account >= 0:
             self.now.pre_fills.add(account)  # a trader's fill before any waterfall record (a take-over's trade?)
-        self.fill(account, inst.symbol, signed, r["lastPx"])
+        self.fill(account, inst.symbol, signed, r["lastPx"], trade=True)
         comm = r["execComm"]
         self.ledger.charge(account, inst.settl_currency, comm)
         self.track(None, inst.settl_currency)
@@ -483,6 +489,7 @@ class Auditor(RuleRecomputations):
         if self.rules:
             snap = pending if pending is not None else current
             if snap is None:  # no payment, no residue: the holders the engine paid on, as of the tick's start
+                self.now.claim()  # a trade since the last waterfall record came before the tick
                 before = get_tick_before(self.now, self.previous, self.line, self.timestamp, symbol)
                 snap = get_funding_snapshot(self.ledger, symbol, self.line, self.seq, before)
             self.check_funding(symbol, rate, payments, snap)
@@ -507,6 +514,7 @@ class Auditor(RuleRecomputations):
             taken=taken, residual_margin=r["residual_margin"],
         )
         account = record.account_id
+        self.now.claim()
         self.now.waterfall = True
         self.now.liquidation_records += 1
         if not self.now.worked:  # FND-020's waterfall before a funding instant's payments (get_tick_before)
@@ -536,6 +544,7 @@ class Auditor(RuleRecomputations):
             filled=r["filled"], fills=r["fills"], from_tier=r["from_tier"], to_tier=r["to_tier"],
             maintenance_after=r["maintenance_after"], makers=r.get("makers", ()),
         )
+        self.now.claim(get_partial_fills(record) if record.filled else ())
         self.now.waterfall = True
         self.now.liquidation_records += 1
         if not self.now.worked:
@@ -547,6 +556,8 @@ class Auditor(RuleRecomputations):
     def on_liquidation_fill(self, r: dict[str, Any]) -> None:
         """LIQ-024: the liquidation engine's side of a close-out fill; INS-001 fund delta (``--rules``)."""
         inst = self.instruments[r["symbol"]]
+        maker, qty, price = r["maker_account_id"], -r["qty"], r["price"]  # its maker's execution: the opposite side
+        self.now.claim((lambda row: row[:4] == (maker, inst.symbol, qty, price),))
         self.now.waterfall = self.now.worked = True
         self.now.records.append(LiquidationFill(rule_id="LIQ-024", **r))
         self.now.close_out_makers.add(r["maker_account_id"])  # its maker's execution row comes before this record
@@ -560,6 +571,7 @@ class Auditor(RuleRecomputations):
         fill = AdlFill(rule_id="ADL-020", **fields)
         inst = self.instruments[fill.symbol]
         self.judged_at(fill.symbol, fill.mark_price)
+        self.now.claim()
         self.now.waterfall = self.now.worked = True
         self.now.records.append(fill)
         self.now.adl_lines.setdefault(fill.account_id, self.line)
@@ -583,6 +595,7 @@ class Auditor(RuleRecomputations):
         """ADL-021: no eligible taker left, the close-out carries over: its owner's equity is not judged at the end
         of the instant (everyone else's is).  Refused (an ADL-021 finding, licensing nothing) when the ledger
         disagrees: the close-out holds another quantity, or an opposing position is eligible (ADL-003)."""
+        self.now.claim()
         pending = r["pending_id"]
         close_out = self.close_outs.get(pending)
         account = get_close_out_account(pending)
@@ -594,11 +607,13 @@ class Auditor(RuleRecomputations):
 
     def on_liquidation_step(self, r: dict[str, Any]) -> None:
         """LIQ-020/021: a liquidation's cancellation or risk-limit step, counted (an ADL's cancellation is not)."""
+        self.now.claim()
         if r.get("reason", "liquidation") == "liquidation":
             self.now.liquidation_records += 1
 
     def on_waterfall_carried(self, r: dict[str, Any]) -> None:
         """LIQ-034: the update's budget was spent: the pools named wait their turn (their equity is not judged now)."""
+        self.now.claim()
         licensed, problems = get_carried_pools(self.ledger, self.instruments, r, self.line, self.now.liquidation_records)
         for problem in problems:
             self.report("LIQ-034", problem)
@@ -617,6 +632,7 @@ class Auditor(RuleRecomputations):
             self.previous = None  # an instant with no row: a rate row after it paid the holders now
             self.now = Instant()
             return
+        now.claim()  # a trade after the last waterfall record: the run is empty
         self.previous = TickStart(timestamp=self.timestamp, before=now.before, taken_first=frozenset(now.taken_first))
         self.result.instants += 1
         self.kind = "instant"
