@@ -28,13 +28,16 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from perpspec.engine.audit.equity_index import EquityIndex
 from perpspec.engine.audit.findings import INVARIANTS, RULES, Finding
+from perpspec.engine.audit.findings import (
+    AuditResult as AuditResult,  # re-exported: its home until session 22
+)
 from perpspec.engine.audit.instant import (
     CloseOut,
     FundingSnapshot,
@@ -63,33 +66,12 @@ from perpspec.rules.events import (
 )
 from perpspec.rules.instrument import Instrument
 
-MAX_KEPT = 1_000  # findings kept in full; beyond, only counted per id
 ACCOUNT = re.compile(r"account (-?[0-9]+)")  # the account a registry message names
 OPTIONAL_PRICES = frozenset({"liquidationPrice", "bankruptPrice"})  # 0 means "none" (a flat position)
 SYMBOL_KINDS = frozenset(
     {"execution", "position", "mark", "funding", "partial_liquidation", "liquidation_fill", "adl", "adl_shortfall",
      "waterfall_carried"}
 )
-
-
-@attrs.define
-class AuditResult:
-    """What an audit found, and what it read."""
-
-    level: str
-    mapping: str
-    rows: int = 0
-    records: dict[str, int] = attrs.Factory(dict)  # audit kind -> count
-    instants: int = 0
-    findings: list[Finding] = attrs.Factory(list)  # the first MAX_KEPT, in log order
-    counts: dict[str, int] = attrs.Factory(dict)  # id -> findings
-    first: dict[str, Finding] = attrs.Factory(dict)  # id -> its first finding
-    error: LogError | None = None
-
-    @property
-    def clean(self) -> bool:
-        """True when the whole log was read and nothing was found."""
-        return self.error is None and not self.counts
 
 
 class Auditor(RuleRecomputations):
@@ -166,11 +148,13 @@ class Auditor(RuleRecomputations):
             expected=str(expected),
             reported=str(reported),
         )
-        result = self.result
-        result.counts[rule_id] = result.counts.get(rule_id, 0) + 1
-        result.first.setdefault(rule_id, finding)
-        if len(result.findings) < MAX_KEPT:
-            result.findings.append(finding)
+        self.result.add(finding)
+
+    def not_judged(self, rule_id: str, message: str, reported: object = "") -> None:
+        """A check the log gives too little to decide at the current record (a note, not a finding: the verdict says
+        it, the exit status does not count it; an honest engine's log can need one)."""
+        self.result.add(Finding(id=rule_id, line=self.line, seq=self.seq, kind=self.kind, message=message,
+                                reported=str(reported)), judged=False)
 
     # -- the stream -----------------------------------------------------------------------------------
 
@@ -374,21 +358,34 @@ class Auditor(RuleRecomputations):
         with the least margin the log allows (:class:`MarginView`: no orders; an isolated pool holds its loss at mark,
         or nothing when a carry or a shortfall names the account's pool), so an honest engine's withdrawal is never
         reported (redteam31_2: "equity at mark ≥ 0", checked before, reported the owner of a carried bankrupt
-        isolated pool withdrawing its free wallet)."""
-        ledger = self.ledger
-        if account < 0 or not all(ledger.has_mark(symbol) for symbol in ledger.positions(account)):
-            return
-        view = self.margin_view(account, asset)
-        for problem in invariants.check_withdraw_safe(view, self.step(withdrawals=((account, asset),))):
-            margin = invariants.compute_view_account_margin(view, account, asset)  # the figure it judged
-            self.report("INV-WITHDRAW-SAFE", problem, expected=">= 0",
-                        reported=margin.available_margin - margin.cross_unrealised_profit)
+        isolated pool withdrawing its free wallet).
 
-    def margin_view(self, account: int, asset: str) -> MarginView:
+        Only the positions settled in ``asset`` enter MRG-050's figure.  One the log states no mark for cannot be
+        valued, but it can only lower that figure (a cross one by its margin and its loss, an isolated one by its
+        margin): judged without it, the figure is the most it can be, so a withdrawal reported so is beyond doubt;
+        one that passes so is listed as not judged (redteam33_3: one unmarked contract, in any currency, switched the
+        check off for the whole account, and a payout of a cross position's margin audited clean)."""
+        if account < 0:
+            return
+        unmarked = self.unmarked(account, asset)
+        view = self.margin_view(account, asset, unmarked)
+        margin = invariants.compute_view_account_margin(view, account, asset)  # the figure the registry judges
+        free = margin.available_margin - margin.cross_unrealised_profit
+        without = f" (at most: {', '.join(unmarked)} without a mark, counted as holding nothing)" if unmarked else ""
+        for problem in invariants.check_withdraw_safe(view, self.step(withdrawals=((account, asset),))):
+            self.report("INV-WITHDRAW-SAFE", problem + without, expected=">= 0", reported=free)
+        if unmarked and free >= 0:
+            self.not_judged("INV-WITHDRAW-SAFE", f"account {account} {asset}: a withdrawal by an account holding "
+                            f"{', '.join(unmarked)}, which the log states no mark for: its margin is not known; "
+                            "available − unrealised profit without it", reported=free)
+
+    def margin_view(self, account: int, asset: str, unmarked: Sequence[str] = ()) -> MarginView:
         """The ledger with the least margin the log allows for ``account`` (:class:`MarginView`): its isolated pools hold
-        nothing while a carry or a shortfall names its pool in ``asset``, else their loss at mark."""
+        nothing while a carry or a shortfall names its pool in ``asset``, else their loss at mark; ``unmarked``: its
+        positions the view leaves out (no mark to value them at)."""
         key, now = (account, asset), self.now
-        return MarginView(self.ledger, unbacked=key in self.waiting or key in now.carried or key in now.short)
+        return MarginView(self.ledger, unbacked=key in self.waiting or key in now.carried or key in now.short,
+                          hidden=(account, frozenset(unmarked)))
 
     def on_mark(self, r: dict[str, Any]) -> None:
         """A mark update; a waterfall record of this instant judged at another mark is a false liquidation."""
