@@ -35,14 +35,14 @@ def _no_end_rows(rows: list[Row]) -> list[Row]:
 
 def _without_payments(rows: list[Row], drop_tick_end: bool = False) -> list[Row]:
     """A venue's consistent log of a skipped tick (as tests/test_s21_audit_funding_tick_start.py's): its Funding rows
-    and FND-008 residue movements left out, the fund's later balances lowered by the residue; with ``drop_tick_end``,
+    and the fund's funding movements (FND-008's residue, FND-019's share) left out, the fund's later balances lowered by the residue; with ``drop_tick_end``,
     the tick's own end row too."""
     out: list[Row] = []
     residue = 0
     for row in rows:
         if row.get("transactType") == "Funding" or (drop_tick_end and row.get("command") == "FundingTick"):
             continue
-        if row.get("kind") == "funding residue":
+        if row.get("kind") in ("funding residue", "funding"):  # FND-008's residue, FND-019's share (the fund's)
             residue += row["amount"] if row["table"] == "rule" else 0
             continue
         if residue and row.get("table") == "rule" and "balance_after" in row:
@@ -129,3 +129,47 @@ def test_the_waterfall_after_a_tick_is_rolled_back_but_not_the_trade_before_it()
             ("FND-008", "20", "none"), ("FND-008", "-21", "none"), ("FND-008", "1", "0")
         ], findings
         assert ["account 5" in findings[0][2], "account 6" in findings[1][2], "residue" in findings[2][2]] == [True] * 3
+
+
+def _update_works_a_held_close_out(sold: int) -> tuple[EngineLog, list[object]]:
+    """1 (10 XBT) buys 200 from 2 (100x), which is taken over at 50,600 with no book (its close-out held); 1 offers
+    ``sold`` at 50,600; at t=5 a PriceUpdate (the same mark) works the close-out against 1's offer, then a FundingTick
+    at t=5 at 0.01%."""
+    log = EngineLog()
+    log.mark(0, P)
+    log.run(c.DepositInsurance(time_ms=0, asset="XBt", amount=10**8))
+    log.open(0, {1: 10**9, 2: 8_000}, {2: 10_000})
+    log.order(1, 2, "Sell", 200, P)
+    log.order(1, 1, "Buy", 200, P)
+    log.mark(2, 5_060_000)  # 2 taken over, held
+    assert [p.qty for p in log.engine.waterfall.pending] == [-200]
+    log.order(4, 1, "Sell", sold, 5_060_000)
+    events = log.mark(5, 5_060_000)
+    fills = [(e.account, e.side, e.last_qty) for e in events if isinstance(e, Execution) and e.exec_type == "Trade"]
+    assert fills == [(1, "Sell", sold)], fills
+    return log, log.run(c.FundingTick(time_ms=5, symbol=X, rate_e8=10_000))
+
+
+def test_a_tick_after_an_update_that_closed_every_holder_audits_clean_without_end_rows() -> None:
+    """The update's waterfall closes 1 against the held close-out (everyone flat); the tick pays nobody.  Without end
+    rows the update's fills cannot be told from the tick's own: the holders at the end (none) are an honest reading
+    (after an update's waterfall, a tick posting nothing finds nothing new to do), so nothing is reported (on e8165b1,
+    and with the run alone: "no funding payment" for 1 and a residue, the update's fills rolled back as the tick's)."""
+    log, events = _update_works_a_held_close_out(200)
+    assert not [e for e in events if isinstance(e, Transaction)]
+    assert audit_both(log.rows) == {INVARIANTS: [], RULES: []}
+    assert audit_both(_no_end_rows(log.rows)) == {INVARIANTS: [], RULES: []}
+
+
+def test_a_tick_after_an_update_whose_holders_still_owe_is_reported_without_its_payments() -> None:
+    """The update closes half of 1's long: 1 (100) and the liquidation engine (−100) still hold; the tick pays them.
+    A venue leaving out those payments (1's row and the fund's FND-019 movement, which net to zero) and the end rows
+    is reported: neither reading (the run's start, or its end) is one at which the tick owed nobody."""
+    log, events = _update_works_a_held_close_out(100)
+    assert [(e.account, e.amount) for e in events if isinstance(e, Transaction)] == [(1, -20)]
+    assert audit_both(log.rows) == {INVARIANTS: [], RULES: []}
+    forged = _no_end_rows(_without_payments(log.rows))
+    assert audit(forged, INVARIANTS) == []
+    findings = audit(forged, RULES)
+    assert [f[0] for f in findings] == ["FND-008", "FND-008"], findings
+    assert "account 1" in findings[0][2], findings

@@ -49,6 +49,7 @@ from perpspec.engine.audit.instant import (
     get_partial_fills,
     get_shortfall_problems,
     get_tick_before,
+    pays_nothing,
 )
 from perpspec.engine.audit.ledger import Ledger, get_close_out_account
 from perpspec.engine.audit.mapping import AuditMapping, KindRule
@@ -392,7 +393,9 @@ class Auditor(RuleRecomputations):
         if "markPrice" not in r:
             return
         self.now.marked = self.now.marked or self.line
+        self.now.claim()  # a trade before a mark row was a plain one (a waterfall record follows the fills it explains)
         symbol, mark = r["symbol"], r["markPrice"]
+        self.now.run_marked.add(symbol)
         if self.mark_times.get(symbol) != self.timestamp or self.ledger.mark_price(symbol) != mark:
             self.now.updated = True  # not a restatement of the mark in force at this timestamp: an update
         self.mark_times[symbol] = self.timestamp
@@ -487,8 +490,11 @@ class Auditor(RuleRecomputations):
             snap = pending if pending is not None else current
             if snap is None:  # no payment, no residue: the holders the engine paid on, as of the tick's start
                 self.now.claim()  # a trade since the last waterfall record came before the tick
-                before = get_tick_before(self.now, self.previous, self.line, self.timestamp, symbol)
+                before, either = get_tick_before(self.now, self.previous, self.line, self.timestamp, symbol)
                 snap = get_funding_snapshot(self.ledger, symbol, self.line, self.seq, before)
+                end = get_funding_snapshot(self.ledger, symbol, self.line, self.seq) if before and either else None
+                if end is not None and pays_nothing(self.instruments[symbol], end, rate):
+                    snap = end  # a PriceUpdate's waterfall may be all of the run: the tick found these, and paid none
             self.check_funding(symbol, rate, payments, snap)
 
     def judged_at(self, symbol: str, mark: int) -> None:
@@ -630,7 +636,8 @@ class Auditor(RuleRecomputations):
             self.now = Instant()
             return
         now.claim()  # a trade after the last waterfall record: the run is empty
-        self.previous = TickStart(timestamp=self.timestamp, before=now.before, taken_first=frozenset(now.taken_first))
+        self.previous = TickStart(timestamp=self.timestamp, before=now.before, taken_first=frozenset(now.taken_first),
+                                  marked=frozenset(now.run_marked))
         self.result.instants += 1
         self.kind = "instant"
         for symbol, line in sorted(now.oi_since.items()):

@@ -38,6 +38,7 @@ from perpspec.engine.audit.ledger import LIQUIDATOR, Ledger
 from perpspec.engine.audit.schema import LogError
 from perpspec.rules.adl import is_adl_eligible
 from perpspec.rules.events import AdlFill, PartialLiquidation
+from perpspec.rules.funding import compute_funding_exchange
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.invariants_trading import compute_account_equity
 from perpspec.rules.position import Position
@@ -128,6 +129,7 @@ class Instant:
     worked: bool = False  # a close-out fill (LIQ-024) or an ADL fill came in the run
     taken_first: set[str] = attrs.Factory(set)
     unclaimed: list[Execution] = attrs.Factory(list)  # trade executions no waterfall record has claimed yet
+    run_marked: set[str] = attrs.Factory(set)  # contracts a mark row of the run named (a PriceUpdate's waterfall)
 
     def claim(self, matches: Sequence[Callable[[Execution], bool]] = ()) -> None:
         """A waterfall record (or the rate's row, claiming nothing): the trade executions since the last one that
@@ -141,7 +143,7 @@ class Instant:
             if found:
                 claimed.add(found[-1])
         if len(claimed) < len(rows):  # a plain trade before this record: the run is what follows it
-            self.before, self.worked, self.taken_first = {}, False, set()
+            self.before, self.worked, self.taken_first, self.run_marked = {}, False, set(), set()
         for i in sorted(claimed):
             account, symbol, _, _, position = rows[i]
             self.before.setdefault((account, symbol), position)
@@ -155,6 +157,7 @@ class TickStart:
     timestamp: object
     before: dict[tuple[int, str], Position]
     taken_first: frozenset[str]
+    marked: frozenset[str] = frozenset()  # contracts a mark row of its run named
 
 
 def get_funding_snapshot(
@@ -180,7 +183,7 @@ def get_funding_snapshot(
 
 
 def get_tick_before(now: Instant, previous: TickStart | None, line: int, timestamp: object, symbol: str
-                    ) -> dict[tuple[int, str], Position]:
+                    ) -> tuple[dict[tuple[int, str], Position], bool]:
     """The positions to roll back to find the holders a funding instant of ``symbol`` with no posting paid on (none
     of them owed anything; redteam31_3), at its rate's row (``line``), the instant's run claimed (:meth:`Instant.claim`).
 
@@ -197,13 +200,24 @@ def get_tick_before(now: Instant, previous: TickStart | None, line: int, timesta
     FND-020's waterfall ran before the payments, and with nothing posted the waterfall after it found nothing new to
     do, so the holders are those at the end (the ledger's now: nothing to roll back).  A waterfall after the payments
     liquidates no pool holding the contract before working a close-out: none was due at the tick (FND-020 would
-    have taken it over first) and nothing was posted.  (Without end rows, a PriceUpdate's waterfall at the tick's
-    millisecond, with no plain trade after it, cannot be told from the tick's own: it is rolled back as the tick's.)"""
+    have taken it over first) and nothing was posted.
+
+    Also whether a mark row of ``symbol`` came in the run: without end rows, a PriceUpdate's waterfall at the tick's millisecond
+    cannot be told from the tick's own, and after a PriceUpdate's waterfall a tick posting nothing finds nothing new
+    to do, so the holders at the end are an honest reading too (:func:`pays_nothing`)."""
     if now.first_line != line:
-        return {} if symbol in now.taken_first else now.before
+        return ({}, False) if symbol in now.taken_first else (now.before, symbol in now.run_marked)
     if previous is not None and previous.timestamp == timestamp and symbol not in previous.taken_first:
-        return previous.before
-    return {}
+        return previous.before, symbol in previous.marked
+    return {}, False
+
+
+def pays_nothing(inst: Instrument, snap: FundingSnapshot, rate: int) -> bool:
+    """FND-008 over ``snap``'s holders at ``rate`` pays nobody anything (no holder, or every payment 0)."""
+    if not snap.holders:
+        return True
+    exchange = compute_funding_exchange(inst, snap.holders, snap.mark, rate) if snap.mark > 0 else None
+    return exchange is not None and not any(payment for _, payment in exchange.payments)
 
 
 def get_partial_fills(record: PartialLiquidation) -> list[Callable[[Execution], bool]]:
