@@ -15,6 +15,7 @@ can need one, and it exits 0).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from perpspec.engine.audit import INVARIANTS, RULES, AuditResult, audit_rows, load_mapping
@@ -27,6 +28,7 @@ from perpspec.engine.simulation.eventlog import encode_json, event_records, iso_
 from perpspec.engine.simulation.result import Tally
 from perpspec.rules.instrument_file import load_instrument
 from perpspec.rules.invariants import check_all
+from tests.test_audit_plugin import run_pytest
 
 Row = dict[str, Any]
 X, E, T = "XBTUSD", "ETHUSD", "XBTUSDT"
@@ -139,3 +141,15 @@ def test_an_honest_withdrawal_beside_an_unmarked_contract_is_clean_but_not_judge
         assert document["clean"] is True
         assert document["complete"] is False
         assert document["not_judged"]["summary"] == [{"id": "INV-WITHDRAW-SAFE", "count": 1}]
+
+
+def test_the_pytest_plugin_shows_a_check_not_judged_as_a_skipped_item(tmp_path: Path) -> None:
+    """``pytest --perpspec-audit``: the honest log passes (exit 0), its withdrawal one skipped item saying why."""
+    log, _ = _withdraws(E)
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(log.lines) + "\n")
+    done = run_pytest(tmp_path, "--perpspec-audit", str(path), "--perpspec-level", "rules", "-rs")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed, 1 skipped" in done.stdout, done.stdout
+    assert "not judged:" in done.stdout
+    assert "INV-WITHDRAW-SAFE" in done.stdout
