@@ -173,3 +173,21 @@ def test_a_tick_after_an_update_whose_holders_still_owe_is_reported_without_its_
     findings = audit(forged, RULES)
     assert [f[0] for f in findings] == ["FND-008", "FND-008"], findings
     assert "account 1" in findings[0][2], findings
+
+
+def test_an_instant_keeps_a_bounded_number_of_unclaimed_trades() -> None:
+    """Memory stays one instant's bounded state: beyond MAX_UNCLAIMED trades between two waterfall records the oldest
+    is let go, as a plain trade, so the run starts afresh at the next record even if it claims every one kept."""
+    from perpspec.engine.audit.instant import MAX_UNCLAIMED, Instant
+    from perpspec.rules.position import Position
+
+    now = Instant()
+    now.before, now.worked = {(-1, X): Position(qty=1, cost=1)}, True
+    for i in range(MAX_UNCLAIMED + 1):
+        now.trade((i, X, 100, P, Position(qty=i, cost=0)))
+    assert len(now.unclaimed) == MAX_UNCLAIMED
+    assert now.unclaimed[0][0] == 1
+    now.claim([lambda row, i=i: row[0] == i for i in range(1, MAX_UNCLAIMED + 1)])  # every one kept claimed
+    assert now.before == {(i, X): Position(qty=i, cost=0) for i in range(1, MAX_UNCLAIMED + 1)}  # restarted
+    assert not now.worked
+    assert now.unclaimed == []

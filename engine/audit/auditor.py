@@ -275,7 +275,7 @@ class Auditor(RuleRecomputations):
         self.note(account)
         position = self.ledger.position(account, symbol)
         if trade:
-            self.now.unclaimed.append((account, symbol, qty, price, position))
+            self.now.trade((account, symbol, qty, price, position))
         else:
             self.now.before.setdefault((account, symbol), position)
         self.ledger.fill(account, symbol, qty, price)

@@ -44,6 +44,10 @@ from perpspec.rules.invariants_trading import compute_account_equity
 from perpspec.rules.position import Position
 
 MAX_EVIDENCE = 3  # eligible positions named by one ADL-021 finding
+# trade executions an instant keeps for a waterfall record to claim (a close-out's maker comes right before its
+# LIQ-024, a partial liquidation's fills before its LIQ-022); beyond, the oldest is let go as a plain trade (memory is
+# one instant's bounded state, whatever the number of trades between two waterfall records)
+MAX_UNCLAIMED = 1_000
 Execution = tuple[int, str, int, int, Position]  # a trade execution: account, symbol, signed qty, price, position before
 
 
@@ -129,20 +133,28 @@ class Instant:
     worked: bool = False  # a close-out fill (LIQ-024) or an ADL fill came in the run
     taken_first: set[str] = attrs.Factory(set)
     unclaimed: list[Execution] = attrs.Factory(list)  # trade executions no waterfall record has claimed yet
+    plain: bool = False  # an unclaimed execution was let go (MAX_UNCLAIMED): a plain trade came since the last record
     run_marked: set[str] = attrs.Factory(set)  # contracts a mark row of the run named (a PriceUpdate's waterfall)
+
+    def trade(self, execution: Execution) -> None:
+        """A trade execution, unclaimed until a waterfall record claims it (the oldest let go beyond MAX_UNCLAIMED)."""
+        self.unclaimed.append(execution)
+        if len(self.unclaimed) > MAX_UNCLAIMED:
+            del self.unclaimed[0]
+            self.plain = True
 
     def claim(self, matches: Sequence[Callable[[Execution], bool]] = ()) -> None:
         """A waterfall record (or the rate's row, claiming nothing): the trade executions since the last one that
         are its own -- each of ``matches`` claims the latest unclaimed execution it accepts (a close-out's maker, a
         partial liquidation's fills) -- join the run; if any is left unclaimed, it was a plain trade, of an earlier
         command (a FundingTick writes none): the run starts afresh after it."""
-        rows, self.unclaimed = self.unclaimed, []
+        rows, plain, self.unclaimed, self.plain = self.unclaimed, self.plain, [], False
         claimed: set[int] = set()
         for match in matches:
             found = [i for i, row in enumerate(rows) if i not in claimed and match(row)]
             if found:
                 claimed.add(found[-1])
-        if len(claimed) < len(rows):  # a plain trade before this record: the run is what follows it
+        if plain or len(claimed) < len(rows):  # a plain trade before this record: the run is what follows it
             self.before, self.worked, self.taken_first, self.run_marked = {}, False, set(), set()
         for i in sorted(claimed):
             account, symbol, _, _, position = rows[i]
