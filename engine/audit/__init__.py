@@ -20,8 +20,8 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the names below load on first use: the pytest plugin imports this package at every start
-    from perpspec.engine.audit.auditor import Auditor, AuditResult
-    from perpspec.engine.audit.findings import INVARIANTS, RULES, Finding, rule_link
+    from perpspec.engine.audit.auditor import Auditor
+    from perpspec.engine.audit.findings import INVARIANTS, RULES, AuditResult, Finding, rule_link
     from perpspec.engine.audit.mapping import AuditMapping, MappingError, load_mapping, parse_mapping
     from perpspec.engine.audit.run import INTERNAL, audit_log, audit_rows
     from perpspec.engine.audit.schema import KINDS, LogError
@@ -47,7 +47,7 @@ __all__ = [
 # public name -> the module of this package that defines it (a fixed table: no name from outside selects code)
 _HOMES = {
     "Auditor": "auditor",
-    "AuditResult": "auditor",
+    "AuditResult": "findings",
     "INVARIANTS": "findings",
     "RULES": "findings",
     "Finding": "findings",

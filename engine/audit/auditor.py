@@ -28,13 +28,16 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from perpspec.engine.audit.equity_index import EquityIndex
 from perpspec.engine.audit.findings import INVARIANTS, RULES, Finding
+from perpspec.engine.audit.findings import (
+    AuditResult as AuditResult,  # re-exported: its home until session 22
+)
 from perpspec.engine.audit.instant import (
     CloseOut,
     FundingSnapshot,
@@ -43,8 +46,10 @@ from perpspec.engine.audit.instant import (
     TickStart,
     get_carried_pools,
     get_funding_snapshot,
+    get_partial_fills,
     get_shortfall_problems,
     get_tick_before,
+    pays_nothing,
 )
 from perpspec.engine.audit.ledger import Ledger, get_close_out_account
 from perpspec.engine.audit.mapping import AuditMapping, KindRule
@@ -62,33 +67,12 @@ from perpspec.rules.events import (
 )
 from perpspec.rules.instrument import Instrument
 
-MAX_KEPT = 1_000  # findings kept in full; beyond, only counted per id
 ACCOUNT = re.compile(r"account (-?[0-9]+)")  # the account a registry message names
 OPTIONAL_PRICES = frozenset({"liquidationPrice", "bankruptPrice"})  # 0 means "none" (a flat position)
 SYMBOL_KINDS = frozenset(
     {"execution", "position", "mark", "funding", "partial_liquidation", "liquidation_fill", "adl", "adl_shortfall",
      "waterfall_carried"}
 )
-
-
-@attrs.define
-class AuditResult:
-    """What an audit found, and what it read."""
-
-    level: str
-    mapping: str
-    rows: int = 0
-    records: dict[str, int] = attrs.Factory(dict)  # audit kind -> count
-    instants: int = 0
-    findings: list[Finding] = attrs.Factory(list)  # the first MAX_KEPT, in log order
-    counts: dict[str, int] = attrs.Factory(dict)  # id -> findings
-    first: dict[str, Finding] = attrs.Factory(dict)  # id -> its first finding
-    error: LogError | None = None
-
-    @property
-    def clean(self) -> bool:
-        """True when the whole log was read and nothing was found."""
-        return self.error is None and not self.counts
 
 
 class Auditor(RuleRecomputations):
@@ -165,11 +149,13 @@ class Auditor(RuleRecomputations):
             expected=str(expected),
             reported=str(reported),
         )
-        result = self.result
-        result.counts[rule_id] = result.counts.get(rule_id, 0) + 1
-        result.first.setdefault(rule_id, finding)
-        if len(result.findings) < MAX_KEPT:
-            result.findings.append(finding)
+        self.result.add(finding)
+
+    def not_judged(self, rule_id: str, message: str, reported: object = "") -> None:
+        """A check the log gives too little to decide at the current record (a note, not a finding: the verdict says
+        it, the exit status does not count it; an honest engine's log can need one)."""
+        self.result.add(Finding(id=rule_id, line=self.line, seq=self.seq, kind=self.kind, message=message,
+                                reported=str(reported)), judged=False)
 
     # -- the stream -----------------------------------------------------------------------------------
 
@@ -283,10 +269,15 @@ class Auditor(RuleRecomputations):
         else:
             now.negative_since.pop(account, None)
 
-    def fill(self, account: int, symbol: str, qty: int, price: int) -> None:
-        """A fill through the ledger, tracked."""
+    def fill(self, account: int, symbol: str, qty: int, price: int, trade: bool = False) -> None:
+        """A fill through the ledger, tracked: a waterfall record's (the instant's run, :meth:`Instant.claim`), or a
+        ``trade`` execution's (unclaimed until a waterfall record claims it)."""
         self.note(account)
-        self.now.before.setdefault((account, symbol), self.ledger.position(account, symbol))
+        position = self.ledger.position(account, symbol)
+        if trade:
+            self.now.trade((account, symbol, qty, price, position))
+        else:
+            self.now.before.setdefault((account, symbol), position)
         self.ledger.fill(account, symbol, qty, price)
         self.touch(account)
         self.track(symbol, self.instruments[symbol].settl_currency)
@@ -311,7 +302,7 @@ class Auditor(RuleRecomputations):
         self.now.traded.add(account)
         if not self.now.waterfall and account >= 0:
             self.now.pre_fills.add(account)  # a trader's fill before any waterfall record (a take-over's trade?)
-        self.fill(account, inst.symbol, signed, r["lastPx"])
+        self.fill(account, inst.symbol, signed, r["lastPx"], trade=True)
         comm = r["execComm"]
         self.ledger.charge(account, inst.settl_currency, comm)
         self.track(None, inst.settl_currency)
@@ -368,28 +359,43 @@ class Auditor(RuleRecomputations):
         with the least margin the log allows (:class:`MarginView`: no orders; an isolated pool holds its loss at mark,
         or nothing when a carry or a shortfall names the account's pool), so an honest engine's withdrawal is never
         reported (redteam31_2: "equity at mark ≥ 0", checked before, reported the owner of a carried bankrupt
-        isolated pool withdrawing its free wallet)."""
-        ledger = self.ledger
-        if account < 0 or not all(ledger.has_mark(symbol) for symbol in ledger.positions(account)):
-            return
-        view = self.margin_view(account, asset)
-        for problem in invariants.check_withdraw_safe(view, self.step(withdrawals=((account, asset),))):
-            margin = invariants.compute_view_account_margin(view, account, asset)  # the figure it judged
-            self.report("INV-WITHDRAW-SAFE", problem, expected=">= 0",
-                        reported=margin.available_margin - margin.cross_unrealised_profit)
+        isolated pool withdrawing its free wallet).
 
-    def margin_view(self, account: int, asset: str) -> MarginView:
+        Only the positions settled in ``asset`` enter MRG-050's figure.  One the log states no mark for cannot be
+        valued, but it can only lower that figure (a cross one by its margin and its loss, an isolated one by its
+        margin): judged without it, the figure is the most it can be, so a withdrawal reported so is beyond doubt;
+        one that passes so is listed as not judged (redteam33_3: one unmarked contract, in any currency, switched the
+        check off for the whole account, and a payout of a cross position's margin audited clean)."""
+        if account < 0:
+            return
+        unmarked = self.unmarked(account, asset)
+        view = self.margin_view(account, asset, unmarked)
+        margin = invariants.compute_view_account_margin(view, account, asset)  # the figure the registry judges
+        free = margin.available_margin - margin.cross_unrealised_profit
+        without = f" (at most: {', '.join(unmarked)} without a mark, counted as holding nothing)" if unmarked else ""
+        for problem in invariants.check_withdraw_safe(view, self.step(withdrawals=((account, asset),))):
+            self.report("INV-WITHDRAW-SAFE", problem + without, expected=">= 0", reported=free)
+        if unmarked and free >= 0:
+            self.not_judged("INV-WITHDRAW-SAFE", f"account {account} {asset}: a withdrawal by an account holding "
+                            f"{', '.join(unmarked)}, which the log states no mark for: its margin is not known; "
+                            "available − unrealised profit without it", reported=free)
+
+    def margin_view(self, account: int, asset: str, unmarked: Sequence[str] = ()) -> MarginView:
         """The ledger with the least margin the log allows for ``account`` (:class:`MarginView`): its isolated pools hold
-        nothing while a carry or a shortfall names its pool in ``asset``, else their loss at mark."""
+        nothing while a carry or a shortfall names its pool in ``asset``, else their loss at mark; ``unmarked``: its
+        positions the view leaves out (no mark to value them at)."""
         key, now = (account, asset), self.now
-        return MarginView(self.ledger, unbacked=key in self.waiting or key in now.carried or key in now.short)
+        return MarginView(self.ledger, unbacked=key in self.waiting or key in now.carried or key in now.short,
+                          hidden=(account, frozenset(unmarked)))
 
     def on_mark(self, r: dict[str, Any]) -> None:
         """A mark update; a waterfall record of this instant judged at another mark is a false liquidation."""
         if "markPrice" not in r:
             return
         self.now.marked = self.now.marked or self.line
+        self.now.claim()  # a trade before a mark row was a plain one (a waterfall record follows the fills it explains)
         symbol, mark = r["symbol"], r["markPrice"]
+        self.now.run_marked.add(symbol)
         if self.mark_times.get(symbol) != self.timestamp or self.ledger.mark_price(symbol) != mark:
             self.now.updated = True  # not a restatement of the mark in force at this timestamp: an update
         self.mark_times[symbol] = self.timestamp
@@ -483,8 +489,12 @@ class Auditor(RuleRecomputations):
         if self.rules:
             snap = pending if pending is not None else current
             if snap is None:  # no payment, no residue: the holders the engine paid on, as of the tick's start
-                before = get_tick_before(self.now, self.previous, self.line, self.timestamp, symbol)
+                self.now.claim()  # a trade since the last waterfall record came before the tick
+                before, either = get_tick_before(self.now, self.previous, self.line, self.timestamp, symbol)
                 snap = get_funding_snapshot(self.ledger, symbol, self.line, self.seq, before)
+                end = get_funding_snapshot(self.ledger, symbol, self.line, self.seq) if before and either else None
+                if end is not None and pays_nothing(self.instruments[symbol], end, rate):
+                    snap = end  # a PriceUpdate's waterfall may be all of the run: the tick found these, and paid none
             self.check_funding(symbol, rate, payments, snap)
 
     def judged_at(self, symbol: str, mark: int) -> None:
@@ -507,6 +517,7 @@ class Auditor(RuleRecomputations):
             taken=taken, residual_margin=r["residual_margin"],
         )
         account = record.account_id
+        self.now.claim()
         self.now.waterfall = True
         self.now.liquidation_records += 1
         if not self.now.worked:  # FND-020's waterfall before a funding instant's payments (get_tick_before)
@@ -536,6 +547,7 @@ class Auditor(RuleRecomputations):
             filled=r["filled"], fills=r["fills"], from_tier=r["from_tier"], to_tier=r["to_tier"],
             maintenance_after=r["maintenance_after"], makers=r.get("makers", ()),
         )
+        self.now.claim(get_partial_fills(record) if record.filled else ())
         self.now.waterfall = True
         self.now.liquidation_records += 1
         if not self.now.worked:
@@ -547,6 +559,8 @@ class Auditor(RuleRecomputations):
     def on_liquidation_fill(self, r: dict[str, Any]) -> None:
         """LIQ-024: the liquidation engine's side of a close-out fill; INS-001 fund delta (``--rules``)."""
         inst = self.instruments[r["symbol"]]
+        maker, qty, price = r["maker_account_id"], -r["qty"], r["price"]  # its maker's execution: the opposite side
+        self.now.claim((lambda row: row[:4] == (maker, inst.symbol, qty, price),))
         self.now.waterfall = self.now.worked = True
         self.now.records.append(LiquidationFill(rule_id="LIQ-024", **r))
         self.now.close_out_makers.add(r["maker_account_id"])  # its maker's execution row comes before this record
@@ -560,6 +574,7 @@ class Auditor(RuleRecomputations):
         fill = AdlFill(rule_id="ADL-020", **fields)
         inst = self.instruments[fill.symbol]
         self.judged_at(fill.symbol, fill.mark_price)
+        self.now.claim()
         self.now.waterfall = self.now.worked = True
         self.now.records.append(fill)
         self.now.adl_lines.setdefault(fill.account_id, self.line)
@@ -583,6 +598,7 @@ class Auditor(RuleRecomputations):
         """ADL-021: no eligible taker left, the close-out carries over: its owner's equity is not judged at the end
         of the instant (everyone else's is).  Refused (an ADL-021 finding, licensing nothing) when the ledger
         disagrees: the close-out holds another quantity, or an opposing position is eligible (ADL-003)."""
+        self.now.claim()
         pending = r["pending_id"]
         close_out = self.close_outs.get(pending)
         account = get_close_out_account(pending)
@@ -594,11 +610,13 @@ class Auditor(RuleRecomputations):
 
     def on_liquidation_step(self, r: dict[str, Any]) -> None:
         """LIQ-020/021: a liquidation's cancellation or risk-limit step, counted (an ADL's cancellation is not)."""
+        self.now.claim()
         if r.get("reason", "liquidation") == "liquidation":
             self.now.liquidation_records += 1
 
     def on_waterfall_carried(self, r: dict[str, Any]) -> None:
         """LIQ-034: the update's budget was spent: the pools named wait their turn (their equity is not judged now)."""
+        self.now.claim()
         licensed, problems = get_carried_pools(self.ledger, self.instruments, r, self.line, self.now.liquidation_records)
         for problem in problems:
             self.report("LIQ-034", problem)
@@ -617,7 +635,9 @@ class Auditor(RuleRecomputations):
             self.previous = None  # an instant with no row: a rate row after it paid the holders now
             self.now = Instant()
             return
-        self.previous = TickStart(timestamp=self.timestamp, before=now.before, taken_first=frozenset(now.taken_first))
+        now.claim()  # a trade after the last waterfall record: the run is empty
+        self.previous = TickStart(timestamp=self.timestamp, before=now.before, taken_first=frozenset(now.taken_first),
+                                  marked=frozenset(now.run_marked))
         self.result.instants += 1
         self.kind = "instant"
         for symbol, line in sorted(now.oi_since.items()):

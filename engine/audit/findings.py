@@ -6,6 +6,8 @@ from typing import Any
 
 import attrs
 
+from perpspec.engine.audit.schema import LogError
+
 # id prefix -> the page of the generated rulebook (specs/) that documents it
 RULE_PAGES: dict[str, str] = {
     "ACC": "contracts.md",
@@ -18,6 +20,7 @@ RULE_PAGES: dict[str, str] = {
     "INV": "README.md",
 }
 
+MAX_KEPT = 1_000  # findings (and notes) kept in full; beyond, only counted per id
 INVARIANTS = "invariants"  # level: only the registry's global invariants
 RULES = "rules"  # level: invariants, and every derived field recomputed with perpspec's rules
 
@@ -63,3 +66,41 @@ class Finding:
         where = f"line {self.line}" + (f" (seq {self.seq})" if self.seq is not None else "")
         diff = f"; expected {self.expected}, reported {self.reported}" if self.expected or self.reported else ""
         return f"{where} {self.id} {self.kind}: {self.message}{diff} — {self.link}"
+
+
+@attrs.define
+class AuditResult:
+    """What an audit found, and what it read."""
+
+    level: str
+    mapping: str
+    rows: int = 0
+    records: dict[str, int] = attrs.Factory(dict)  # audit kind -> count
+    instants: int = 0
+    findings: list[Finding] = attrs.Factory(list)  # the first MAX_KEPT, in log order
+    counts: dict[str, int] = attrs.Factory(dict)  # id -> findings
+    first: dict[str, Finding] = attrs.Factory(dict)  # id -> its first finding
+    error: LogError | None = None
+    # checks the log gave too little to decide (e.g. INV-WITHDRAW-SAFE with a position the log states no mark for):
+    # not findings (an honest log can need them), but the verdict is then not a whole one
+    unjudged: list[Finding] = attrs.Factory(list)  # the first MAX_KEPT, in log order
+    unjudged_counts: dict[str, int] = attrs.Factory(dict)  # id -> checks not judged
+
+    @property
+    def clean(self) -> bool:
+        """True when the whole log was read and nothing was found (checks not judged are listed, not counted)."""
+        return self.error is None and not self.counts
+
+    @property
+    def complete(self) -> bool:
+        """True when every check the audit made could be decided from the log."""
+        return not self.unjudged_counts
+
+    def add(self, finding: Finding, judged: bool = True) -> None:
+        """Count a finding (or, ``judged`` False, a check not judged) and keep it while fewer than MAX_KEPT are."""
+        counts, kept = (self.counts, self.findings) if judged else (self.unjudged_counts, self.unjudged)
+        counts[finding.id] = counts.get(finding.id, 0) + 1
+        if judged:
+            self.first.setdefault(finding.id, finding)
+        if len(kept) < MAX_KEPT:
+            kept.append(finding)

@@ -28,7 +28,7 @@ everyone else's equity is judged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -37,12 +37,18 @@ from perpspec.engine.audit.findings import Finding
 from perpspec.engine.audit.ledger import LIQUIDATOR, Ledger
 from perpspec.engine.audit.schema import LogError
 from perpspec.rules.adl import is_adl_eligible
-from perpspec.rules.events import AdlFill
+from perpspec.rules.events import AdlFill, PartialLiquidation
+from perpspec.rules.funding import compute_funding_exchange
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.invariants_trading import compute_account_equity
 from perpspec.rules.position import Position
 
 MAX_EVIDENCE = 3  # eligible positions named by one ADL-021 finding
+# trade executions an instant keeps for a waterfall record to claim (a close-out's maker comes right before its
+# LIQ-024, a partial liquidation's fills before its LIQ-022); beyond, the oldest is let go as a plain trade (memory is
+# one instant's bounded state, whatever the number of trades between two waterfall records)
+MAX_UNCLAIMED = 1_000
+Execution = tuple[int, str, int, int, Position]  # a trade execution: account, symbol, signed qty, price, position before
 
 
 @attrs.define
@@ -117,12 +123,42 @@ class Instant:
     rated: set[str] = attrs.Factory(set)  # symbols whose funding rate arrived within the instant
     # (account, symbol) -> (line, seq, liquidationPrice) of the instant's last position row naming one
     liq_prices: dict[tuple[int, str], tuple[int, int | None, int]] = attrs.Factory(dict)
-    # what a funding instant with no posting pays on (redteam31_3): each position the instant changed, as it was before
-    # its first change, and the contracts of the pools liquidated (LIQ-022/023) before the instant's first close-out
-    # fill or ADL -- FND-020's waterfall before the payments (TickStart)
+    # what a funding instant with no posting pays on (redteam31_3, redteam33_1/2), over the instant's *waterfall run*:
+    # its rows since the last plain trade (a FundingTick's own rows hold none: a trade before a waterfall record, or
+    # before the rate's row, belongs to an earlier command).  ``before``: each position a waterfall record of the run
+    # changed (a take-over, a close-out fill and its maker's execution, an ADL fill, a partial liquidation's fills),
+    # as it was before its first change; ``taken_first``: the contracts of the pools liquidated (LIQ-022/023) before
+    # the run's first close-out fill or ADL -- FND-020's waterfall before the payments (TickStart)
     before: dict[tuple[int, str], Position] = attrs.Factory(dict)
-    worked: bool = False  # a close-out fill (LIQ-024) or an ADL fill came in the instant
+    worked: bool = False  # a close-out fill (LIQ-024) or an ADL fill came in the run
     taken_first: set[str] = attrs.Factory(set)
+    unclaimed: list[Execution] = attrs.Factory(list)  # trade executions no waterfall record has claimed yet
+    plain: bool = False  # an unclaimed execution was let go (MAX_UNCLAIMED): a plain trade came since the last record
+    run_marked: set[str] = attrs.Factory(set)  # contracts a mark row of the run named (a PriceUpdate's waterfall)
+
+    def trade(self, execution: Execution) -> None:
+        """A trade execution, unclaimed until a waterfall record claims it (the oldest let go beyond MAX_UNCLAIMED)."""
+        self.unclaimed.append(execution)
+        if len(self.unclaimed) > MAX_UNCLAIMED:
+            del self.unclaimed[0]
+            self.plain = True
+
+    def claim(self, matches: Sequence[Callable[[Execution], bool]] = ()) -> None:
+        """A waterfall record (or the rate's row, claiming nothing): the trade executions since the last one that
+        are its own -- each of ``matches`` claims the latest unclaimed execution it accepts (a close-out's maker, a
+        partial liquidation's fills) -- join the run; if any is left unclaimed, it was a plain trade, of an earlier
+        command (a FundingTick writes none): the run starts afresh after it."""
+        rows, plain, self.unclaimed, self.plain = self.unclaimed, self.plain, [], False
+        claimed: set[int] = set()
+        for match in matches:
+            found = [i for i, row in enumerate(rows) if i not in claimed and match(row)]
+            if found:
+                claimed.add(found[-1])
+        if plain or len(claimed) < len(rows):  # a plain trade before this record: the run is what follows it
+            self.before, self.worked, self.taken_first, self.run_marked = {}, False, set(), set()
+        for i in sorted(claimed):
+            account, symbol, _, _, position = rows[i]
+            self.before.setdefault((account, symbol), position)
 
 
 @attrs.frozen
@@ -133,6 +169,7 @@ class TickStart:
     timestamp: object
     before: dict[tuple[int, str], Position]
     taken_first: frozenset[str]
+    marked: frozenset[str] = frozenset()  # contracts a mark row of its run named
 
 
 def get_funding_snapshot(
@@ -158,24 +195,52 @@ def get_funding_snapshot(
 
 
 def get_tick_before(now: Instant, previous: TickStart | None, line: int, timestamp: object, symbol: str
-                    ) -> dict[tuple[int, str], Position]:
+                    ) -> tuple[dict[tuple[int, str], Position], bool]:
     """The positions to roll back to find the holders a funding instant of ``symbol`` with no posting paid on (none
-    of them owed anything; redteam31_3), at its rate's row (``line``).
+    of them owed anything; redteam31_3), at its rate's row (``line``), the instant's run claimed (:meth:`Instant.claim`).
 
     The engine (``Prices.funding``) takes every pool holding the contract that is due over first (FND-020, a
     waterfall that liquidates them and works the close-outs), pays the holders then, and runs the waterfall again:
-    its close-out fills can give makers positions after the payments.  So the holders are those at the tick's start
-    -- the instant of the rate's row, or with the row opening one, the instant just closed at its timestamp -- unless
-    that instant liquidated a pool holding the contract before its first close-out fill or ADL: then FND-020's
-    waterfall ran before the payments, and with nothing posted the waterfall after it found nothing new to do, so
-    the holders are those at the end (the ledger's now: nothing to roll back).  A waterfall after the payments
+    its close-out fills can give makers positions after the payments.  The tick's rows are waterfall records and the
+    fills they explain, never a plain trade, and its rate's row follows them: so they are the *run* of the instant
+    of the rate's row (or, with the row opening one, of the instant just closed at its timestamp) -- its rows since
+    its last plain trade, whole when the engine ends each command with an end row.  A plain trade at the tick's
+    millisecond came before the tick, and the tick paid on what it left (redteam33_1: rolling it back judged a tick
+    whose payments were left out over the holders before it, flat; redteam33_2: it reported an honest tick that
+    found them flat).  The holders are those at the run's start (the positions its waterfall records changed, rolled
+    back), unless the run liquidated a pool holding the contract before its first close-out fill or ADL: then
+    FND-020's waterfall ran before the payments, and with nothing posted the waterfall after it found nothing new to
+    do, so the holders are those at the end (the ledger's now: nothing to roll back).  A waterfall after the payments
     liquidates no pool holding the contract before working a close-out: none was due at the tick (FND-020 would
-    have taken it over first) and nothing was posted."""
+    have taken it over first) and nothing was posted.
+
+    Also whether a mark row of ``symbol`` came in the run: without end rows, a PriceUpdate's waterfall at the tick's millisecond
+    cannot be told from the tick's own, and after a PriceUpdate's waterfall a tick posting nothing finds nothing new
+    to do, so the holders at the end are an honest reading too (:func:`pays_nothing`)."""
     if now.first_line != line:
-        return {} if symbol in now.taken_first else now.before
+        return ({}, False) if symbol in now.taken_first else (now.before, symbol in now.run_marked)
     if previous is not None and previous.timestamp == timestamp and symbol not in previous.taken_first:
-        return previous.before
-    return {}
+        return previous.before, symbol in previous.marked
+    return {}, False
+
+
+def pays_nothing(inst: Instrument, snap: FundingSnapshot, rate: int) -> bool:
+    """FND-008 over ``snap``'s holders at ``rate`` pays nobody anything (no holder, or every payment 0)."""
+    if not snap.holders:
+        return True
+    exchange = compute_funding_exchange(inst, snap.holders, snap.mark, rate) if snap.mark > 0 else None
+    return exchange is not None and not any(payment for _, payment in exchange.payments)
+
+
+def get_partial_fills(record: PartialLiquidation) -> list[Callable[[Execution], bool]]:
+    """The trade executions a filled partial liquidation (LIQ-022) explains, written before its record: for each of
+    its fills, the liquidated account's FillOrKill side and one maker's, at that quantity and price."""
+    account, symbol = record.account_id, record.symbol
+
+    def side(qty: int, price: int, own: bool) -> Callable[[Execution], bool]:
+        return lambda row: (row[0] == account) == own and row[1] == symbol and abs(row[2]) == abs(qty) and row[3] == price
+
+    return [side(qty, price, own) for qty, price in record.fills for own in (True, False)]
 
 
 def get_pool_symbols(instruments: Mapping[str, Instrument], pool: str, line: int) -> tuple[str, list[str]]:

@@ -31,9 +31,12 @@ from perpspec.rules.position import Position, compute_unrealised_pnl
 class MarginView:
     """The ledger (an ``ExchangeView``) with the least margin the log allows (see the module)."""
 
-    def __init__(self, ledger: Ledger, unbacked: bool) -> None:
+    def __init__(self, ledger: Ledger, unbacked: bool, hidden: tuple[int, frozenset[str]] = (0, frozenset())) -> None:
         self.ledger = ledger
         self.unbacked = unbacked  # a carry or a shortfall names the account's pool: its isolated pools hold nothing
+        # (account, symbols): positions left out, as flat (held in a contract with no mark, they cannot be valued;
+        # a position only lowers MRG-050's available − unrealised profit, so leaving it out bounds that from above)
+        self.hidden = hidden
 
     def margin_setting(self, account_id: int, symbol: str) -> MarginSetting:
         """The leverage reported (0 = cross); an isolated pool's ``posCross`` making its ``posMargin`` the least."""
@@ -73,8 +76,12 @@ class MarginView:
         return self.ledger.wallet(account_id, asset)
 
     def positions(self, account_id: int) -> Mapping[str, Position]:
-        """The ledger's."""
-        return self.ledger.positions(account_id)
+        """The ledger's, but those :attr:`hidden` leaves out."""
+        held = self.ledger.positions(account_id)
+        account, symbols = self.hidden
+        if account != account_id or not symbols:
+            return held
+        return {symbol: position for symbol, position in held.items() if symbol not in symbols}
 
     def insurance(self, asset: str) -> int:
         """The ledger's."""

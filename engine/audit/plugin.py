@@ -7,7 +7,8 @@ Installed with perpspec (entry point ``pytest11``), it adds::
 
 which audits each ``LOG`` and adds one test item per finding (failing,
 with the first offending event, expected vs reported and the rulebook
-link), or one passing item when the log is clean.
+link), or one passing item when the log is clean; a check the log gives too little
+to decide is one skipped item ("not judged"), which passes the run but says so.
 
 For a venue's stateful tests, the engine implements the small read protocol
 :class:`EngineReadProtocol` (wallets, positions, insurance, fees, marks,
@@ -226,7 +227,8 @@ def pytest_addoption(parser: Any) -> None:
 
 
 def pytest_collection_modifyitems(session: Any, config: Any, items: list[Any]) -> None:
-    """Add the audit's items (one per finding, or one passing item per clean log)."""
+    """Add the audit's items (one per finding, or one passing item per clean log; one skipped item per check not
+    judged)."""
     logs = config.getoption("--perpspec-audit", default=[])
     if not logs:
         return
@@ -242,13 +244,16 @@ def _audit_items(session: Any, config: Any, logs: Sequence[str]) -> list[Any]:
     class AuditItem(pytest.Item):
         """One finding of an audit (or the clean verdict of a log)."""
 
-        def __init__(self, *, problem: str | None, **kwargs: Any) -> None:
+        def __init__(self, *, problem: str | None, note: str | None = None, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.problem = problem
+            self.note = note  # a check the log gave too little to decide: a skipped item, not a failure
 
         def runtest(self) -> None:
             if self.problem is not None:
                 raise AuditFailure(self.problem)
+            if self.note is not None:
+                pytest.skip(f"not judged: {self.note}")
 
         def repr_failure(self, excinfo: Any, style: Any = None) -> str:
             if isinstance(excinfo.value, AuditFailure):
@@ -280,6 +285,9 @@ def _audit_items(session: Any, config: Any, logs: Sequence[str]) -> list[Any]:
         for finding in result.findings:
             name = f"perpspec-audit[{label}]::{finding.id}@line{finding.line}"
             made.append(AuditItem.from_parent(session, name=name, problem=f"{log}: {finding.one_line()}"))
+        for note in result.unjudged:
+            name = f"perpspec-audit[{label}]::not-judged:{note.id}@line{note.line}"
+            made.append(AuditItem.from_parent(session, name=name, problem=None, note=f"{log}: {note.one_line()}"))
     return made
 
 

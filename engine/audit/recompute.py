@@ -14,7 +14,7 @@ engine/audit/auditor.py when it passed 800 lines.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from perpspec.engine.audit.findings import Finding
@@ -76,9 +76,16 @@ class RuleRecomputations:
         """Record one finding: :meth:`engine.audit.auditor.Auditor.report`."""
         raise NotImplementedError
 
-    def margin_view(self, account: int, asset: str) -> MarginView:
+    def margin_view(self, account: int, asset: str, unmarked: Sequence[str] = ()) -> MarginView:
         """The ledger with the least margin the log allows: :meth:`engine.audit.auditor.Auditor.margin_view`."""
         raise NotImplementedError
+
+    def unmarked(self, account: int, asset: str) -> list[str]:
+        """The contracts settled in ``asset`` that ``account`` holds and the log has stated no mark for (not valued:
+        left out of MRG-050's figure, which a position only lowers, so the figure is then the most it can be)."""
+        ledger = self.ledger
+        return sorted(symbol for symbol in ledger.positions(account)
+                      if self.instruments[symbol].settl_currency == asset and not ledger.has_mark(symbol))
 
     def check_transfer(self, account: int, symbol: str, asset: str, amount: int) -> None:
         """``--rules``: a ``TransferMargin`` row, judged by the engine's rule (MRG-063, ``check_transfer_margin``) as
@@ -107,7 +114,8 @@ class RuleRecomputations:
         if amount < 0 and leverage != CROSS:
             return  # MRG-062's bound needs the pool's margin
         margin = compute_position_margin(inst, position, ledger.mark_price(symbol), leverage)
-        available = compute_view_account_margin(self.margin_view(account, asset), account, asset).available_margin
+        view = self.margin_view(account, asset, self.unmarked(account, asset))  # the most the available can be
+        available = compute_view_account_margin(view, account, asset).available_margin
         problem = check_transfer_margin(margin, amount, available)
         if problem is None:
             return

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from perpspec.engine.audit.auditor import AuditResult
-from perpspec.engine.audit.findings import rule_link
+from perpspec.engine.audit.findings import AuditResult, rule_link
 
 SHOWN_PER_ID = 3  # findings printed per id (the rest are counted)
 
@@ -32,13 +31,25 @@ def format_text(result: AuditResult, log: str) -> str:
         lines.append(f"{'id':{width}}  findings  first line  rulebook")
         for rule_id, count, first, link in rows:
             lines.append(f"{rule_id:{width}}  {count:8,}  {first:10,}  {link}")
+    unjudged = sum(result.unjudged_counts.values())
+    if unjudged:
+        lines.append("")
+        lines.append("not judged (the log gives too little to decide; not findings):")
+        shown = {}
+        for note in result.unjudged:
+            if shown.get(note.id, 0) < SHOWN_PER_ID:
+                lines.append(f"  {note.one_line()}")
+            shown[note.id] = shown.get(note.id, 0) + 1
+        lines += [f"  {rule_id}: {count:,} not judged" for rule_id, count in sorted(result.unjudged_counts.items())]
     kinds = ", ".join(f"{kind} {count:,}" for kind, count in sorted(result.records.items()))
     lines.append("")
     lines.append(f"read {result.rows:,} rows of {log} ({result.instants:,} instants; {kinds})")
     lines.append(f"level {result.level}, mapping {result.mapping}")
     verdict = "CLEAN" if result.clean else ("UNREADABLE" if result.error is not None else "FINDINGS")
     total = sum(result.counts.values())
-    lines.append(f"verdict: {verdict}" + (f" ({total:,} finding{'s' if total != 1 else ''})" if total else ""))
+    partial = f"; {unjudged:,} check{'s' if unjudged != 1 else ''} not judged" if unjudged else ""
+    lines.append(f"verdict: {verdict}" + (f" ({total:,} finding{'s' if total != 1 else ''}{partial})" if total else
+                                          f" ({partial[2:]})" if partial else ""))
     return "\n".join(lines)
 
 
@@ -60,4 +71,9 @@ def to_json(result: AuditResult, log: str) -> dict[str, Any]:
             for rule_id, count, first, link in summary_rows(result)
         ],
         "findings": [finding.to_json() for finding in result.findings],
+        "complete": result.complete,  # every check decided (else see not_judged; "clean" counts findings only)
+        "not_judged": {
+            "summary": [{"id": rule_id, "count": count} for rule_id, count in sorted(result.unjudged_counts.items())],
+            "items": [note.to_json() for note in result.unjudged],
+        },
     }

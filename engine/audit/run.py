@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from perpspec.engine.audit.auditor import Auditor, AuditResult
-from perpspec.engine.audit.findings import INVARIANTS
+from perpspec.engine.audit.auditor import Auditor
+from perpspec.engine.audit.findings import INVARIANTS, AuditResult
 from perpspec.engine.audit.mapping import AuditMapping
 from perpspec.engine.audit.reader import read_log
 from perpspec.engine.audit.schema import LogError
