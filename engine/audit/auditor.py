@@ -33,12 +33,14 @@ from typing import Any
 
 import attrs
 
+from perpspec.engine.audit.equity_check import EquityChecks
 from perpspec.engine.audit.equity_index import EquityIndex
 from perpspec.engine.audit.findings import INVARIANTS, RULES, Finding
 from perpspec.engine.audit.findings import (
     AuditResult as AuditResult,  # re-exported: its home until session 22
 )
 from perpspec.engine.audit.instant import (
+    MAX_EVIDENCE,
     CloseOut,
     FundingSnapshot,
     Instant,
@@ -75,7 +77,7 @@ SYMBOL_KINDS = frozenset(
 )
 
 
-class Auditor(RuleRecomputations):
+class Auditor(RuleRecomputations, EquityChecks):
     """Feed it rows in log order (:meth:`feed`), then :meth:`finish`."""
 
     def __init__(
@@ -104,6 +106,7 @@ class Auditor(RuleRecomputations):
         # asset -> (line, the fund's balance just after it) of the last FND-019 payment by the fund
         self.liquidator_funded: dict[str, tuple[int, int]] = {}
         self.negative_accounts: set[tuple[int, str]] = set()  # reported below zero, not yet recovered
+        self.unsure: set[tuple[int, str]] = set()  # equity listed as not judged (no mark), not judged since
         self.since_check: set[int] = set()  # accounts changed since the last equity check
         self.diverged: set[tuple[object, str]] = set()  # (account, symbol or asset) reported off, not yet back in line
         self.pending_payments: list[Payment] = []  # funding payments waiting for their rate (the funding row)
@@ -151,11 +154,13 @@ class Auditor(RuleRecomputations):
         )
         self.result.add(finding)
 
-    def not_judged(self, rule_id: str, message: str, reported: object = "") -> None:
-        """A check the log gives too little to decide at the current record (a note, not a finding: the verdict says
-        it, the exit status does not count it; an honest engine's log can need one)."""
-        self.result.add(Finding(id=rule_id, line=self.line, seq=self.seq, kind=self.kind, message=message,
-                                reported=str(reported)), judged=False)
+    def not_judged(self, rule_id: str, message: str, reported: object = "", line: int | None = None,
+                   kind: str | None = None) -> None:
+        """A check the log gives too little to decide at the current record, or at ``line`` (a note, not a finding:
+        the verdict says it, the exit status does not count it; an honest engine's log can need one)."""
+        self.result.add(Finding(id=rule_id, line=self.line if line is None else line,
+                                seq=self.seq if line is None else None, kind=self.kind if kind is None else kind,
+                                message=message, reported=str(reported)), judged=False)
 
     # -- the stream -----------------------------------------------------------------------------------
 
@@ -251,23 +256,6 @@ class Auditor(RuleRecomputations):
             now.flat_before[account] = None
         else:
             now.flat_before[account] = {asset: ledger.wallet(account, asset) for asset in ledger.assets()}
-
-    def touch(self, account: int) -> None:
-        """The account changed at this record: note when its equity at mark went below zero (blamed if it ends so)."""
-        now = self.now
-        now.touched[account] = self.line
-        if account < 0:
-            return
-        self.since_check.add(account)
-        ledger = self.ledger
-        positions = ledger.positions(account)
-        if not all(ledger.has_mark(symbol) for symbol in positions):
-            return
-        assets = {self.instruments[symbol].settl_currency for symbol in positions} or set(ledger.assets())
-        if any(invariants_trading.compute_account_equity(ledger, account, asset) < 0 for asset in sorted(assets)):
-            now.negative_since.setdefault(account, self.line)
-        else:
-            now.negative_since.pop(account, None)
 
     def fill(self, account: int, symbol: str, qty: int, price: int, trade: bool = False) -> None:
         """A fill through the ledger, tracked: a waterfall record's (the instant's run, :meth:`Instant.claim`), or a
@@ -602,9 +590,14 @@ class Auditor(RuleRecomputations):
         pending = r["pending_id"]
         close_out = self.close_outs.get(pending)
         account = get_close_out_account(pending)
-        problems = get_shortfall_problems(self.ledger, self.instruments, r, close_out, account)
+        undecided: list[str] = []
+        problems = get_shortfall_problems(self.ledger, self.instruments, r, close_out, account, undecided)
         for problem in problems:
             self.report("ADL-021", problem)
+        if close_out is None or (undecided and not problems):  # accepted, but not over every opposing position
+            what = "its take-over is not in the log" if close_out is None else "; ".join(undecided[:MAX_EVIDENCE])
+            self.not_judged("ADL-021", f"close-out {pending} {r['symbol']}: no eligible taker left, said the venue: "
+                            f"not judged for {what}", reported=f"{r['unfilled_qty']} contracts left")
         if close_out is not None and not problems:
             self.now.short[(close_out.owner, self.instruments[close_out.symbol].settl_currency)] = self.line
 
@@ -715,62 +708,6 @@ class Auditor(RuleRecomputations):
             account = int(match.group(1)) if match else 0
             line = now.adl_lines.get(account, now.touched.get(account, now.first_line))
             self.report("INV-FLAT-NO-SOCIAL-LOSS", problem, line=line, seq=None, kind="record")
-
-    def is_update(self, now: Instant) -> bool:
-        """The instant is the next update a carry or a shortfall waits for: a waterfall ran, a mark row moved a mark
-        or stated one at a new timestamp, or funding was paid (the engine's waterfall then saw the pools due).  A
-        trade's take-over (a trader's fill comes before the instant's first waterfall record: the rows say so, not
-        the end row's label, which a venue could rewrite: redteam30_2) is no such update: it judged only the pools the
-        trade's fills touched, and the pools a carry names still wait (session 20, LIQ-034 at a trade; an index-only
-        PriceUpdate whose stop traded is one too: redteam30_3)."""
-        # a trader's fill before the first waterfall record that is not a close-out's maker (whose execution row comes
-        # before its LiquidationFill record: tests/test_mut_s17_audit_shortfall.py)
-        take_over = bool(now.pre_fills - now.close_out_makers)
-        return (now.waterfall and not take_over) or now.updated or bool(now.funding)
-
-    def check_equity(self, now: Instant) -> None:
-        """INV-NO-NEG-EQUITY-AFTER-ADL once the instant's waterfall completed (the registry's equity kernel): after
-        every mark update and funding instant, a waterfall with nothing to do included (the engine should have
-        liquidated an account below zero), but for the pools a carry names and the close-outs a shortfall keeps:
-        waiting for the next update, they are judged at the end of its instant (unless carried again there).  A mark
-        row restating, at the same timestamp, the mark a waterfall record of an earlier instant stated (perpspec's
-        at the end of each step) is not that update: the exemption holds through it."""
-        update = self.is_update(now)
-        waiting = {} if update else self.waiting
-        ledger = self.ledger
-        # equity moves only with a mark (holders) or a posting (accounts changed since the last check); a mark row
-        # restating the marks of the last check (perpspec's at the end of a step whose waterfall ran) moves no one
-        marks = ledger.get_marks()
-        moved = now.waterfall or marks != self.checked_marks
-        # of the holders, only those a move can take across zero (equity_index: O(1) judgements between postings)
-        crossed = self.equity_index.crossed(self.checked_marks, marks) if marks != self.checked_marks else set()
-        self.checked_marks = marks
-        expired = {account for account, _ in self.waiting} if update else set()  # exempt until now: judged now
-        held = (crossed | self.equity_index.always) & ledger.holders if moved else set()
-        posted = self.since_check
-        candidates = sorted(account for account in held | posted | expired if account >= 0)
-        self.since_check = set()
-        for account in candidates:
-            positions = ledger.positions(account)
-            if not all(ledger.has_mark(symbol) for symbol in positions):
-                self.equity_index.unmarked(account)
-                continue
-            equities: dict[str, int] = {}
-            for asset in ledger.assets():
-                equity = equities[asset] = invariants_trading.compute_account_equity(ledger, account, asset)
-                if equity >= 0:
-                    self.negative_accounts.discard((account, asset))
-                elif (account, asset) in now.carried or (account, asset) in now.short or (account, asset) in waiting:
-                    continue  # LIQ-034 / ADL-021: its pool or close-out is still due (judged at the next update)
-                elif (account, asset) not in self.negative_accounts:
-                    self.negative_accounts.add((account, asset))
-                    line = now.negative_since.get(account, now.touched.get(account, now.marked or now.first_line))
-                    after = "the waterfall" if now.waterfall else "a mark update or funding with no liquidation"
-                    self.report("INV-NO-NEG-EQUITY-AFTER-ADL", f"account {account} {asset}: equity at mark after {after}",
-                                expected=">= 0", reported=equity, line=line, seq=None, kind="record")
-            reported = {asset for asset in equities if (account, asset) in self.negative_accounts}
-            self.equity_index.judged(account, positions, marks, equities, reported,
-                                     exact=account in crossed and account not in posted)
 
     def finish(self) -> AuditResult:
         """Close the last instant and return what was found."""
