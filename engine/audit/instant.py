@@ -103,7 +103,9 @@ class Instant:
     # (account, asset) whose close-out an accepted ADL shortfall carries over (ADL-021) -> the shortfall's line
     short: dict[tuple[int, str], int] = attrs.Factory(dict)
     liquidation_records: int = 0  # LIQ-020..023 records of a liquidation: at least one per pool liquidated
-    marks: dict[str, tuple[int, int]] = attrs.Factory(dict)  # symbol -> (mark a waterfall record judged at, line)
+    # symbol -> (mark its first waterfall record judged at, its line, whether the log had stated that mark in force)
+    marks: dict[str, tuple[int, int, bool]] = attrs.Factory(dict)
+    unsure_marks: set[tuple[str, int]] = attrs.Factory(set)  # (symbol, line) of a judged mark listed as not judged
     adl_groups: dict[int, list[tuple[int, AdlFill]]] = attrs.Factory(dict)  # pending id -> (line, fill)
     funding: list[Payment] = attrs.Factory(list)
     funding_fund: dict[str, int] = attrs.Factory(dict)  # asset -> the fund's part (the engine's holdings)
