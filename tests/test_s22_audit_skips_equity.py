@@ -106,3 +106,22 @@ def test_an_unmarked_long_in_the_same_currency_is_listed_as_not_judged() -> None
         result = _audit(later, level)
         assert len(result.unjudged) == 2  # not listed again at the second XBTUSD move
         assert [(f.id, f.line) for f in result.findings] == [(NEG, len(later))], result.findings
+
+
+def test_the_line_blamed_is_the_first_posting_found_below_zero_despite_an_unmarked_contract_elsewhere() -> None:
+    """``touch`` notes the line where a posting found the account's equity below zero (the line a finding blames);
+    it too skipped an account holding any unmarked contract, so the blame fell on the account's last posting of the
+    instant.  5 holds XBTUSDT (USDt, no mark); the crash's mark row, then two 1-satoshi XBt deposits at the same
+    millisecond, end rows dropped (one instant): the first deposit is blamed (with touch skipping: the second)."""
+    log = _holding(T, "Buy")
+    start = len(log.lines)
+    for _ in range(2):
+        log.run(c.Deposit(time_ms=3, account=5, asset="XBt", amount=1))
+    crash = encode_json({"table": "instrument", "timestamp": iso_timestamp(3), "symbol": X,
+                         "markPrice": price_num(INSTRUMENTS[X], CRASH)})
+    rows = [row for row in decode_rows([*log.lines[:start], crash, *log.lines[start:]]) if row.get("table") != "command"]
+    deposits = [i + 1 for i, row in enumerate(rows) if row.get("transactType") == "Deposit" and row["timestamp"] == rows[-1]["timestamp"]]
+    assert len(deposits) == 2
+    for level in (INVARIANTS, RULES):
+        result = _audit(rows, level)
+        assert [(f.id, f.line) for f in result.findings] == [(NEG, deposits[0])], result.findings
