@@ -87,3 +87,38 @@ def test_what_the_bounds_cannot_decide_is_handed_back_as_undecided() -> None:
     undecided = []
     assert _named(poor, undecided) == ["account 1 holds -100"]
     assert undecided == []
+
+
+def test_a_position_losing_at_the_take_over_price_is_decided_whatever_its_pool() -> None:
+    """ADL-003 wants the opposing position not losing at the take-over price: one that loses there is not eligible
+    whatever its pool, so an isolated pool (or a bound deciding nothing) leaves nothing undecided (without this, every
+    losing short of an isolated account would make an honest shortfall 'not judged')."""
+    ledger = Ledger(INSTS)
+    ledger.set_mark("ETHUSD", 290_000)
+    for account in (0, 1):
+        ledger.deposit(account, "XBt", 100 * XBT)
+        ledger.fill(account, "ETHUSD", -100, 270_000)  # sold at 2,700.00: loses at the 2,800.00 take-over
+    ledger.fill(0, "XBTUSD", 100, 5_000_000)  # and no mark for it
+    ledger.set_leverage(1, "ETHUSD", 500)
+    ledger.fill(get_close_out_account(PENDING), "ETHUSD", 100, TAKEOVER)
+    undecided: list[str] = []
+    assert _named(ledger, undecided) == []
+    assert undecided == []
+
+
+def test_a_shortfall_whose_take_over_is_not_in_the_log_is_listed_as_not_judged() -> None:
+    """tests/test_audit_s16.py's honest shortfall with its close-out's pending id changed to one no take-over in the
+    log made (as a log beginning after the take-over would read): nothing to judge it against, listed as not judged at
+    its line (on main: accepted in silence, the verdict complete)."""
+    import tests.test_audit_s16 as s16
+    from perpspec.engine.audit import INVARIANTS, RULES, audit_rows, load_mapping
+
+    rows, instruments = s16._shortfall_log()
+    index = next(i for i, row in enumerate(rows) if row.get("kind") == "AdlShortfall")
+    rows[index] = {**rows[index], "pending_id": 99}
+    for level in (INVARIANTS, RULES):
+        result = audit_rows(enumerate(rows, 1), load_mapping("perpspec"), instruments, level)
+        assert result.findings == []
+        assert [(n.id, n.line) for n in result.unjudged] == [("ADL-021", index + 1)]
+        assert "its take-over is not in the log" in result.unjudged[0].message
+        assert not result.complete

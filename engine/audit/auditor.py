@@ -615,9 +615,11 @@ class Auditor(RuleRecomputations, EquityChecks):
         for problem in problems:
             self.report("ADL-021", problem)
         if close_out is None or (undecided and not problems):  # accepted, but not over every opposing position
-            what = "its take-over is not in the log" if close_out is None else "; ".join(undecided[:MAX_EVIDENCE])
-            self.not_judged("ADL-021", f"close-out {pending} {r['symbol']}: no eligible taker left, said the venue: "
-                            f"not judged for {what}", reported=f"{r['unfilled_qty']} contracts left")
+            more = f" and {len(undecided) - MAX_EVIDENCE} more" if len(undecided) > MAX_EVIDENCE else ""
+            what = ("its take-over is not in the log" if close_out is None else
+                    f"the eligibility of {'; '.join(undecided[:MAX_EVIDENCE])}{more} is not known")
+            self.not_judged("ADL-021", f"close-out {pending} {r['symbol']}: no eligible taker left, said the venue; "
+                            f"not judged: {what}", reported=f"{r['unfilled_qty']} contracts left")
         if close_out is not None and not problems:
             self.now.short[(close_out.owner, self.instruments[close_out.symbol].settl_currency)] = self.line
 

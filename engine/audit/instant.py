@@ -38,6 +38,7 @@ from perpspec.engine.audit.findings import Finding
 from perpspec.engine.audit.ledger import LIQUIDATOR, Ledger
 from perpspec.engine.audit.schema import LogError
 from perpspec.rules.adl import is_adl_eligible
+from perpspec.rules.contract import compute_value
 from perpspec.rules.events import AdlFill, PartialLiquidation
 from perpspec.rules.funding import compute_funding_exchange
 from perpspec.rules.instrument import Instrument
@@ -308,7 +309,8 @@ def get_eligible_opposing(
     pool's margin is not in the log, so such an account is never named.  A position settled in that currency the log
     states no mark for is bounded (:func:`get_equity_bounds`; ADL-003 is monotone in the pool's equity): the account is
     named when eligible at the least its equity can be.  Each opposing account left undecided so (an isolated pool, or
-    a bound that decides nothing, or no mark for ``symbol`` itself) is added to ``undecided``, when given.
+    a bound that decides nothing, or no mark for ``symbol`` itself) is added to ``undecided``, when given, unless its
+    position loses at the take-over price (not eligible whatever its pool: decided).
     """
     inst = instruments[symbol]
     asset, mark = inst.settl_currency, ledger.mark_price(symbol)
@@ -323,7 +325,9 @@ def get_eligible_opposing(
             unmarked = get_unmarked(ledger, account, asset)
             at = f"at least {least} ({', '.join(unmarked)} without a mark)" if unmarked else str(least)
             eligible.append(f"account {account} holds {position.qty} (pool equity {at} at mark {mark})")
-        elif undecided is not None and (least is None or get_unmarked(ledger, account, asset)):
+        # one losing at the take-over price is not eligible whatever its pool (ADL-003): decided, not handed back
+        elif undecided is not None and compute_value(inst, position.qty, takeover_price) >= position.cost and (
+                least is None or get_unmarked(ledger, account, asset)):
             why = "an isolated pool" if ledger.has_isolated(account, asset) else "a contract without a mark"
             undecided.append(f"account {account} holds {position.qty} ({why})")
     return eligible
