@@ -513,7 +513,7 @@ def engine_log(commands: list[Any], instruments: dict[str, Instrument]) -> list[
 
     engine = Engine(instruments)
     (inst,) = instruments.values()
-    tally, pending = Tally(), {}
+    tally, pending = Tally(), dict[int, int]()
     lines = []
     for command in commands:
         for event in engine.process(command):

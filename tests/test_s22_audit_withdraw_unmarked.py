@@ -50,7 +50,7 @@ class Log:
         assert isinstance(events[-1], Accepted), (command, events[-1])
         found = {k: v for k, v in check_all(self.engine, self.engine.step_info(events)).items() if v}
         assert not found, found
-        if isinstance(command, c.PriceUpdate) and mark_row:
+        if isinstance(command, c.PriceUpdate) and mark_row and command.mark_price is not None:
             inst = INSTRUMENTS[command.symbol]
             self.lines.append(encode_json({"table": "instrument", "timestamp": iso_timestamp(command.time_ms),
                                            "symbol": command.symbol, "markPrice": price_num(inst, command.mark_price)}))

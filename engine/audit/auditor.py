@@ -33,12 +33,14 @@ from typing import Any
 
 import attrs
 
+from perpspec.engine.audit.equity_check import EquityChecks
 from perpspec.engine.audit.equity_index import EquityIndex
 from perpspec.engine.audit.findings import INVARIANTS, RULES, Finding
 from perpspec.engine.audit.findings import (
     AuditResult as AuditResult,  # re-exported: its home until session 22
 )
 from perpspec.engine.audit.instant import (
+    MAX_EVIDENCE,
     CloseOut,
     FundingSnapshot,
     Instant,
@@ -75,7 +77,7 @@ SYMBOL_KINDS = frozenset(
 )
 
 
-class Auditor(RuleRecomputations):
+class Auditor(RuleRecomputations, EquityChecks):
     """Feed it rows in log order (:meth:`feed`), then :meth:`finish`."""
 
     def __init__(
@@ -104,6 +106,7 @@ class Auditor(RuleRecomputations):
         # asset -> (line, the fund's balance just after it) of the last FND-019 payment by the fund
         self.liquidator_funded: dict[str, tuple[int, int]] = {}
         self.negative_accounts: set[tuple[int, str]] = set()  # reported below zero, not yet recovered
+        self.unsure: set[tuple[int, str]] = set()  # equity listed as not judged (no mark), not judged since
         self.since_check: set[int] = set()  # accounts changed since the last equity check
         self.diverged: set[tuple[object, str]] = set()  # (account, symbol or asset) reported off, not yet back in line
         self.pending_payments: list[Payment] = []  # funding payments waiting for their rate (the funding row)
@@ -113,6 +116,7 @@ class Auditor(RuleRecomputations):
         # (account, asset) a carry or a shortfall left waiting for the next update -> the record's line; dropped at
         # the end of the next instant with a mark update or funding (judged there unless it carries them again)
         self.waiting: dict[tuple[int, str], int] = {}
+        self.end_rows = False  # an end row seen: the log closes each command with one (an instant is one command)
         self.mark_times: dict[str, object] = {}  # symbol -> timestamp of the record that stated its mark in force
         self.checked_marks: dict[str, int] = {}  # the marks of the last equity check
         self.equity_index = EquityIndex(self.instruments)  # the holders a mark move can take across zero
@@ -151,11 +155,13 @@ class Auditor(RuleRecomputations):
         )
         self.result.add(finding)
 
-    def not_judged(self, rule_id: str, message: str, reported: object = "") -> None:
-        """A check the log gives too little to decide at the current record (a note, not a finding: the verdict says
-        it, the exit status does not count it; an honest engine's log can need one)."""
-        self.result.add(Finding(id=rule_id, line=self.line, seq=self.seq, kind=self.kind, message=message,
-                                reported=str(reported)), judged=False)
+    def not_judged(self, rule_id: str, message: str, reported: object = "", line: int | None = None,
+                   kind: str | None = None) -> None:
+        """A check the log gives too little to decide at the current record, or at ``line`` (a note, not a finding:
+        the verdict says it, the exit status does not count it; an honest engine's log can need one)."""
+        self.result.add(Finding(id=rule_id, line=self.line if line is None else line,
+                                seq=self.seq if line is None else None, kind=self.kind if kind is None else kind,
+                                message=message, reported=str(reported)), judged=False)
 
     # -- the stream -----------------------------------------------------------------------------------
 
@@ -182,6 +188,7 @@ class Auditor(RuleRecomputations):
         if kind == "ignore":
             return
         if kind == "end":
+            self.end_rows = True
             self.close_instant()
             return
         if self.now.first_line == 0:
@@ -251,23 +258,6 @@ class Auditor(RuleRecomputations):
             now.flat_before[account] = None
         else:
             now.flat_before[account] = {asset: ledger.wallet(account, asset) for asset in ledger.assets()}
-
-    def touch(self, account: int) -> None:
-        """The account changed at this record: note when its equity at mark went below zero (blamed if it ends so)."""
-        now = self.now
-        now.touched[account] = self.line
-        if account < 0:
-            return
-        self.since_check.add(account)
-        ledger = self.ledger
-        positions = ledger.positions(account)
-        if not all(ledger.has_mark(symbol) for symbol in positions):
-            return
-        assets = {self.instruments[symbol].settl_currency for symbol in positions} or set(ledger.assets())
-        if any(invariants_trading.compute_account_equity(ledger, account, asset) < 0 for asset in sorted(assets)):
-            now.negative_since.setdefault(account, self.line)
-        else:
-            now.negative_since.pop(account, None)
 
     def fill(self, account: int, symbol: str, qty: int, price: int, trade: bool = False) -> None:
         """A fill through the ledger, tracked: a waterfall record's (the instant's run, :meth:`Instant.claim`), or a
@@ -401,11 +391,27 @@ class Auditor(RuleRecomputations):
         self.mark_times[symbol] = self.timestamp
         judged = self.now.marks.get(symbol)
         if judged is not None and judged[0] != mark:
-            self.report(
-                "INV-NO-FALSE-LIQUIDATION", f"{symbol}: a liquidation of this instant was judged at another mark",
-                expected=mark, reported=judged[0], line=judged[1], kind="liquidation",
-            )
+            self.check_judged_mark(symbol, mark, *judged)
         self.ledger.set_mark(symbol, mark)
+
+    def check_judged_mark(self, symbol: str, mark: int, judged: int, line: int, stated: bool) -> None:
+        """INV-NO-FALSE-LIQUIDATION: a mark row stating ``mark`` after a waterfall record of this instant (at ``line``)
+        judged at another mark, ``judged``.  When the log closes each command with an end row, the instant is one
+        command: a command that liquidated at one mark and states another is reported.  Without end rows an instant is
+        a timestamp, and the mark row may be a later command's of the same millisecond, the mark moving between them
+        (perpspec writes its mark rows at the end of a step: a funding tick's waterfall at the old mark, then a
+        PriceUpdate, at one timestamp -- session 23: ``funding_spiral`` without its end rows gave 9 such findings).
+        Then a record judged at the mark the log had stated in force when it came is judged in line with the log's
+        order (the move came after it); one judged at a mark the log had not stated before it (no row, no earlier record)
+        is listed as not judged (an unlogged move within the millisecond, or a false mark: the log cannot tell)."""
+        if self.end_rows:
+            self.report("INV-NO-FALSE-LIQUIDATION", f"{symbol}: a liquidation of this instant was judged at another mark",
+                        expected=mark, reported=judged, line=line, kind="liquidation")
+        elif not stated and (symbol, line) not in self.now.unsure_marks:
+            self.now.unsure_marks.add((symbol, line))
+            self.not_judged("INV-NO-FALSE-LIQUIDATION", f"{symbol}: a liquidation judged at a mark the log had not stated, "
+                            f"then a mark row stating {mark} at the same timestamp; the log has no end rows to tell "
+                            "whether one command did both", reported=judged, line=line, kind="liquidation")
 
     def on_insurance(self, r: dict[str, Any]) -> None:
         """A fund movement and its counterpart; INV-INSURANCE-NONNEG; INS-004 continuity (``--rules``)."""
@@ -499,7 +505,9 @@ class Auditor(RuleRecomputations):
 
     def judged_at(self, symbol: str, mark: int) -> None:
         """A waterfall record states the mark it acted on: the ledger's mark from here on."""
-        self.now.marks.setdefault(symbol, (mark, self.line))
+        ledger = self.ledger
+        stated = ledger.has_mark(symbol) and ledger.mark_price(symbol) == mark  # the mark in force, as the log has it
+        self.now.marks.setdefault(symbol, (mark, self.line, stated))
         self.ledger.set_mark(symbol, mark)
         self.mark_times[symbol] = self.timestamp
 
@@ -602,9 +610,16 @@ class Auditor(RuleRecomputations):
         pending = r["pending_id"]
         close_out = self.close_outs.get(pending)
         account = get_close_out_account(pending)
-        problems = get_shortfall_problems(self.ledger, self.instruments, r, close_out, account)
+        undecided: list[str] = []
+        problems = get_shortfall_problems(self.ledger, self.instruments, r, close_out, account, undecided)
         for problem in problems:
             self.report("ADL-021", problem)
+        if close_out is None or (undecided and not problems):  # accepted, but not over every opposing position
+            more = f" and {len(undecided) - MAX_EVIDENCE} more" if len(undecided) > MAX_EVIDENCE else ""
+            what = ("its take-over is not in the log" if close_out is None else
+                    f"the eligibility of {'; '.join(undecided[:MAX_EVIDENCE])}{more} is not known")
+            self.not_judged("ADL-021", f"close-out {pending} {r['symbol']}: no eligible taker left, said the venue; "
+                            f"not judged: {what}", reported=f"{r['unfilled_qty']} contracts left")
         if close_out is not None and not problems:
             self.now.short[(close_out.owner, self.instruments[close_out.symbol].settl_currency)] = self.line
 
@@ -715,62 +730,6 @@ class Auditor(RuleRecomputations):
             account = int(match.group(1)) if match else 0
             line = now.adl_lines.get(account, now.touched.get(account, now.first_line))
             self.report("INV-FLAT-NO-SOCIAL-LOSS", problem, line=line, seq=None, kind="record")
-
-    def is_update(self, now: Instant) -> bool:
-        """The instant is the next update a carry or a shortfall waits for: a waterfall ran, a mark row moved a mark
-        or stated one at a new timestamp, or funding was paid (the engine's waterfall then saw the pools due).  A
-        trade's take-over (a trader's fill comes before the instant's first waterfall record: the rows say so, not
-        the end row's label, which a venue could rewrite: redteam30_2) is no such update: it judged only the pools the
-        trade's fills touched, and the pools a carry names still wait (session 20, LIQ-034 at a trade; an index-only
-        PriceUpdate whose stop traded is one too: redteam30_3)."""
-        # a trader's fill before the first waterfall record that is not a close-out's maker (whose execution row comes
-        # before its LiquidationFill record: tests/test_mut_s17_audit_shortfall.py)
-        take_over = bool(now.pre_fills - now.close_out_makers)
-        return (now.waterfall and not take_over) or now.updated or bool(now.funding)
-
-    def check_equity(self, now: Instant) -> None:
-        """INV-NO-NEG-EQUITY-AFTER-ADL once the instant's waterfall completed (the registry's equity kernel): after
-        every mark update and funding instant, a waterfall with nothing to do included (the engine should have
-        liquidated an account below zero), but for the pools a carry names and the close-outs a shortfall keeps:
-        waiting for the next update, they are judged at the end of its instant (unless carried again there).  A mark
-        row restating, at the same timestamp, the mark a waterfall record of an earlier instant stated (perpspec's
-        at the end of each step) is not that update: the exemption holds through it."""
-        update = self.is_update(now)
-        waiting = {} if update else self.waiting
-        ledger = self.ledger
-        # equity moves only with a mark (holders) or a posting (accounts changed since the last check); a mark row
-        # restating the marks of the last check (perpspec's at the end of a step whose waterfall ran) moves no one
-        marks = ledger.get_marks()
-        moved = now.waterfall or marks != self.checked_marks
-        # of the holders, only those a move can take across zero (equity_index: O(1) judgements between postings)
-        crossed = self.equity_index.crossed(self.checked_marks, marks) if marks != self.checked_marks else set()
-        self.checked_marks = marks
-        expired = {account for account, _ in self.waiting} if update else set()  # exempt until now: judged now
-        held = (crossed | self.equity_index.always) & ledger.holders if moved else set()
-        posted = self.since_check
-        candidates = sorted(account for account in held | posted | expired if account >= 0)
-        self.since_check = set()
-        for account in candidates:
-            positions = ledger.positions(account)
-            if not all(ledger.has_mark(symbol) for symbol in positions):
-                self.equity_index.unmarked(account)
-                continue
-            equities: dict[str, int] = {}
-            for asset in ledger.assets():
-                equity = equities[asset] = invariants_trading.compute_account_equity(ledger, account, asset)
-                if equity >= 0:
-                    self.negative_accounts.discard((account, asset))
-                elif (account, asset) in now.carried or (account, asset) in now.short or (account, asset) in waiting:
-                    continue  # LIQ-034 / ADL-021: its pool or close-out is still due (judged at the next update)
-                elif (account, asset) not in self.negative_accounts:
-                    self.negative_accounts.add((account, asset))
-                    line = now.negative_since.get(account, now.touched.get(account, now.marked or now.first_line))
-                    after = "the waterfall" if now.waterfall else "a mark update or funding with no liquidation"
-                    self.report("INV-NO-NEG-EQUITY-AFTER-ADL", f"account {account} {asset}: equity at mark after {after}",
-                                expected=">= 0", reported=equity, line=line, seq=None, kind="record")
-            reported = {asset for asset in equities if (account, asset) in self.negative_accounts}
-            self.equity_index.judged(account, positions, marks, equities, reported,
-                                     exact=account in crossed and account not in posted)
 
     def finish(self) -> AuditResult:
         """Close the last instant and return what was found."""

@@ -33,14 +33,15 @@ from typing import Any
 
 import attrs
 
+from perpspec.engine.audit.bounds import get_equity_bounds, get_unmarked
 from perpspec.engine.audit.findings import Finding
 from perpspec.engine.audit.ledger import LIQUIDATOR, Ledger
 from perpspec.engine.audit.schema import LogError
 from perpspec.rules.adl import is_adl_eligible
+from perpspec.rules.contract import compute_value
 from perpspec.rules.events import AdlFill, PartialLiquidation
 from perpspec.rules.funding import compute_funding_exchange
 from perpspec.rules.instrument import Instrument
-from perpspec.rules.invariants_trading import compute_account_equity
 from perpspec.rules.position import Position
 
 MAX_EVIDENCE = 3  # eligible positions named by one ADL-021 finding
@@ -103,7 +104,9 @@ class Instant:
     # (account, asset) whose close-out an accepted ADL shortfall carries over (ADL-021) -> the shortfall's line
     short: dict[tuple[int, str], int] = attrs.Factory(dict)
     liquidation_records: int = 0  # LIQ-020..023 records of a liquidation: at least one per pool liquidated
-    marks: dict[str, tuple[int, int]] = attrs.Factory(dict)  # symbol -> (mark a waterfall record judged at, line)
+    # symbol -> (mark its first waterfall record judged at, its line, whether the log had stated that mark in force)
+    marks: dict[str, tuple[int, int, bool]] = attrs.Factory(dict)
+    unsure_marks: set[tuple[str, int]] = attrs.Factory(set)  # (symbol, line) of a judged mark listed as not judged
     adl_groups: dict[int, list[tuple[int, AdlFill]]] = attrs.Factory(dict)  # pending id -> (line, fill)
     funding: list[Payment] = attrs.Factory(list)
     funding_fund: dict[str, int] = attrs.Factory(dict)  # asset -> the fund's part (the engine's holdings)
@@ -296,36 +299,48 @@ class CloseOut:
 
 
 def get_eligible_opposing(
-    ledger: Ledger, instruments: Mapping[str, Instrument], symbol: str, close_out_qty: int, takeover_price: int
+    ledger: Ledger, instruments: Mapping[str, Instrument], symbol: str, close_out_qty: int, takeover_price: int,
+    undecided: list[str] | None = None,
 ) -> list[str]:
     """ADL-003 over the ledger: the opposing positions in ``symbol`` certainly eligible against the close-out.
 
     Only a position whose pool the ledger can value is judged: a cross position of an account with no isolated
-    position in that currency (the pool is then the account's equity at mark); an isolated pool's margin is not in
-    the log, so such an account is never named.
+    position in that currency (the pool is then the account's equity at mark, in that currency alone); an isolated
+    pool's margin is not in the log, so such an account is never named.  A position settled in that currency the log
+    states no mark for is bounded (:func:`get_equity_bounds`; ADL-003 is monotone in the pool's equity): the account is
+    named when eligible at the least its equity can be.  Each opposing account left undecided so (an isolated pool, or
+    a bound that decides nothing, or no mark for ``symbol`` itself) is added to ``undecided``, when given, unless its
+    position loses at the take-over price (not eligible whatever its pool: decided).
     """
     inst = instruments[symbol]
     asset, mark = inst.settl_currency, ledger.mark_price(symbol)
     eligible = []
     for account in sorted(ledger.holders):
         position = ledger.position(account, symbol)
-        if account < 0 or position.qty * close_out_qty >= 0 or ledger.has_isolated(account, asset):
+        if account < 0 or position.qty * close_out_qty >= 0:
             continue
-        if not all(ledger.has_mark(held) for held in ledger.positions(account)):
-            continue
-        equity = compute_account_equity(ledger, account, asset)
-        if is_adl_eligible(inst, position.qty, position.cost, equity, mark, close_out_qty, takeover_price):
-            eligible.append(f"account {account} holds {position.qty} (pool equity {equity} at mark {mark})")
+        least = None if ledger.has_isolated(account, asset) or mark <= 0 else get_equity_bounds(ledger, account, asset)[0]
+        if least is not None and is_adl_eligible(inst, position.qty, position.cost, least, mark, close_out_qty,
+                                                 takeover_price):
+            unmarked = get_unmarked(ledger, account, asset)
+            at = f"at least {least} ({', '.join(unmarked)} without a mark)" if unmarked else str(least)
+            eligible.append(f"account {account} holds {position.qty} (pool equity {at} at mark {mark})")
+        # one losing at the take-over price is not eligible whatever its pool (ADL-003): decided, not handed back
+        elif undecided is not None and compute_value(inst, position.qty, takeover_price) >= position.cost and (
+                least is None or get_unmarked(ledger, account, asset)):
+            why = "an isolated pool" if ledger.has_isolated(account, asset) else "a contract without a mark"
+            undecided.append(f"account {account} holds {position.qty} ({why})")
     return eligible
 
 
 def get_shortfall_problems(
     ledger: Ledger, instruments: Mapping[str, Instrument], r: Mapping[str, Any], close_out: CloseOut | None,
-    account: int,
+    account: int, undecided: list[str] | None = None,
 ) -> list[str]:
     """ADL-021: what is wrong with an ``adl_shortfall`` record for a close-out held in ledger account ``account``.
 
-    ``close_out``: the take-over the log reported (None: before the log began, nothing to check it against).
+    ``close_out``: the take-over the log reported (None: before the log began, nothing to check it against);
+    ``undecided``, when given, receives the opposing positions whose eligibility the log cannot decide.
     """
     if close_out is None:
         return []
@@ -336,7 +351,7 @@ def get_shortfall_problems(
     if held == 0 or abs(held) != unfilled:
         return [f"close-out {pending} {symbol}: {unfilled} contracts said left without a taker, the close-out holds "
                 f"{held}"]
-    eligible = get_eligible_opposing(ledger, instruments, symbol, held, close_out.takeover_price)
+    eligible = get_eligible_opposing(ledger, instruments, symbol, held, close_out.takeover_price, undecided)
     if not eligible:
         return []
     more = f" and {len(eligible) - MAX_EVIDENCE} more" if len(eligible) > MAX_EVIDENCE else ""
