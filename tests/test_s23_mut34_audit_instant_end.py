@@ -86,3 +86,14 @@ def test_a_plain_trade_after_the_update_s_waterfall_ends_its_run() -> None:
         ("FND-008", "-20"), ("FND-008", "-20"), ("FND-008", "19")
     ], findings
     assert [f[3] for f in findings if "account 1 " in f[2]] == ["-20"], findings  # its 100 at the tick, not 200
+
+
+def test_a_plain_trade_after_the_update_s_waterfall_ends_its_run_without_end_rows() -> None:
+    """No end rows at all: the update, the trade and the tick are one instant, and the rate row's own claim finds the
+    trade unclaimed (it came before the tick, which writes none): the run restarts, nothing is rolled back (without
+    that claim, the update's fills were rolled back as the tick's: 1's payment 40)."""
+    log, _ = _scenario(100, trade=True)
+    rows = [row for row in log.rows if row.get("table") != "command"]
+    assert audit_both(rows) == {INVARIANTS: [], RULES: []}
+    findings = audit(_without_payments(rows), RULES)
+    assert [f[3] for f in findings if "account 1 " in f[2]] == ["-20"], findings  # its 100 at the tick, not 200
