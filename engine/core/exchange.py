@@ -286,11 +286,8 @@ class Engine:
         result = _place(self, command, values) if type(command) is _PLACE_ORDER else handler(self, command)
         if isinstance(result, _REJ):
             stream.time_ms = clock if stream.seq == seq else stream.time_ms
-        elif stream.judged < len(stream.out):  # LIQ-034: the pools its own fills left below maintenance, taken over now
-            if stream.traded:
-                self.prices.take_over_filled()
-            else:  # no Trade execution in the command: take_over_filled would read its events and find no fill
-                stream.judged = len(stream.out)
+        elif stream.filled:  # LIQ-034: the pools its own fills left below maintenance, taken over now
+            self.prices.take_over_filled()
         return result
 
     # ================================================================ rollback
