@@ -57,7 +57,7 @@ def _fills(events: list[Event]) -> set[int]:
     return {e.account for e in events if type(e) is Execution and e.exec_type == "Trade" and e.account >= 0}
 
 
-def _ok(engine: Engine, command: object, seen: _Seen) -> list[Event]:
+def _ok(engine: Engine, command: c.Command, seen: _Seen) -> list[Event]:
     seen.seen.clear()
     events = engine.process(command)
     assert isinstance(events[-1], Accepted), (command, events[-1])
