@@ -141,3 +141,45 @@ def test_every_trade_executions_account_is_recorded_as_it_is_made(kind: str) -> 
             close_out_fills += sum(isinstance(e, RuleEvent) and isinstance(e.record, LiquidationFill) for e in events)
     assert traded > 100  # the stream reaches the sweep's and the fills' trades
     assert close_out_fills > 0  # and the close-outs'
+
+
+E, EP = "ETHUSD", 300_000
+
+
+def test_a_traders_other_pool_does_not_hide_the_one_its_fill_left_due() -> None:
+    """``Waterfall._due_among`` finds each pool of a filled account: every isolated position is its own pool (only
+    a cross pool is found once per settlement currency).  Each decoy already holds a healthy isolated ETHUSD position
+    (settled in XBt like XBTUSD, and read first: ETHUSD sorts before it); the sell still takes over every decoy's
+    isolated XBTUSD pool in its own command (it would wait for the next mark update were isolated pools deduplicated
+    by currency as cross ones are)."""
+    decoys = 3
+    engine = Engine({X: XBTUSD, E: load_instrument(E)}, max_liquidations_per_update=2)
+    engine.track_steps = True
+    seen = _watch(engine)
+    for symbol, price in ((X, P), (E, EP)):
+        _ok(engine, c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=price, index_price=price), seen)
+    for account in (2, 3):
+        _ok(engine, c.VerifyAccount(time_ms=0, account=account), seen)
+        _ok(engine, c.Deposit(time_ms=0, account=account, asset="XBt", amount=10**10), seen)
+    for account in range(100, 100 + decoys):
+        _ok(engine, c.VerifyAccount(time_ms=1, account=account), seen)
+        _ok(engine, c.Deposit(time_ms=1, account=account, asset="XBt", amount=10**7), seen)
+        _ok(engine, c.SetLeverage(time_ms=1, account=account, symbol=E, leverage_hundredths=1_000), seen)
+        _ok(engine, c.PlaceOrder(time_ms=1, account=2, symbol=E, side="Sell", order_qty=1, price=EP), seen)
+        _ok(engine, c.PlaceOrder(time_ms=1, account=account, symbol=E, side="Buy", order_qty=1, price=EP), seen)
+        # the decoy's available balance as in _decoys (2,500): its XBTUSD fill draws on it (ACC-006)
+        spare = engine.available(account, "XBt") - 2_500
+        _ok(engine, c.Withdraw(time_ms=1, account=account, asset="XBt", amount=spare), seen)
+        _ok(engine, c.SetLeverage(time_ms=1, account=account, symbol=X, leverage_hundredths=10_000), seen)
+        _ok(engine, c.PlaceOrder(time_ms=1, account=account, symbol=X, side="Buy", order_qty=100, price=_px(9790)), seen)
+    _ok(engine, c.PriceUpdate(time_ms=2, symbol=X, mark_price=_px(9790), index_price=_px(9790)), seen)
+    _ok(engine, c.PriceUpdate(time_ms=3, symbol=X, mark_price=_px(9720), index_price=_px(9720)), seen)
+    for account in range(100, 100 + decoys):
+        assert engine.positions(account)[E].qty == 1
+        assert not engine.risk.below_maintenance(engine.accounts[account], E)
+    sell = _ok(engine, c.PlaceOrder(time_ms=4, account=3, symbol=X, side="Sell", order_qty=100 * decoys,
+                                    price=_px(9790)), seen)
+    records = [event.record for event in sell if isinstance(event, RuleEvent)]
+    taken = sorted(record.account_id for record in records if isinstance(record, Liquidation))
+    assert taken == list(range(100, 100 + decoys))
+    assert not any(engine.risk.below_maintenance(engine.accounts[a], X) for a in sorted(engine.ledger.holders[X]))
