@@ -30,7 +30,7 @@ from perpspec.rules.invariants import check_all
 X, E, P = "XBTUSD", "ETHUSD", 5_000_000
 
 
-def _ok(engine: Engine, command: object) -> list[Event]:
+def _ok(engine: Engine, command: c.Command) -> list[Event]:
     events = engine.process(command)
     assert isinstance(events[-1], Accepted), (command, events[-1])
     found = {name: problems for name, problems in check_all(engine, engine.step_info(events)).items() if problems}
