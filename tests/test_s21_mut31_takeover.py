@@ -9,8 +9,8 @@ LIQ-053's close-out guard (fix29b) that survived every test.  Each test here fai
 - mut31_4: ``-trigger if is_long`` -> ``trigger`` in ``_due_among``: the take-over ignores LIQ-033's order.
 - T11: ``keys.append(min(found))`` -> ``max`` in ``_due_among``: a cross pool of several contracts ranked by its worst
   member.
-- mut31_7: ``self.stream.judged = len(self.stream.out)`` dropped in ``_waterfall``: a budget-1 update liquidates the
-  pools its own WaterfallCarried names.
+- mut31_7: ``self.stream.judged = len(self.stream.out)`` (since session 22 ``self.stream.filled.clear()``) dropped
+  in ``_waterfall``: a budget-1 update liquidates the pools its own WaterfallCarried names.
 - mut31_6: LIQ-053's cross draw at the close-out guard site (C4 realised dropped, C5 the old measure, C9 a min):
   a close-out filling a resting isolated flip drains the owner's cross pool.
 - T6: ``and not self.pending`` dropped in ``Waterfall.take_over``: a take-over that leaves a close-out held reports
@@ -30,7 +30,7 @@ from perpspec.rules.invariants import check_all
 X, E, P = "XBTUSD", "ETHUSD", 5_000_000
 
 
-def _ok(engine: Engine, command: object) -> list[Event]:
+def _ok(engine: Engine, command: c.Command) -> list[Event]:
     events = engine.process(command)
     assert isinstance(events[-1], Accepted), (command, events[-1])
     found = {name: problems for name, problems in check_all(engine, engine.step_info(events)).items() if problems}

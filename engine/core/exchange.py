@@ -286,7 +286,7 @@ class Engine:
         result = _place(self, command, values) if type(command) is _PLACE_ORDER else handler(self, command)
         if isinstance(result, _REJ):
             stream.time_ms = clock if stream.seq == seq else stream.time_ms
-        elif stream.judged < len(stream.out):  # LIQ-034: the pools its own fills left below maintenance, taken over now
+        elif stream.filled:  # LIQ-034: the pools its own fills left below maintenance, taken over now
             self.prices.take_over_filled()
         return result
 

@@ -94,7 +94,7 @@ class Prices:
         market = self.market
         self.take_over_filled()  # the pools the command's own trades left due first: their work is the trades', not the mark's
         self.waterfall.run(inst, unbounded=unbounded)  # it takes over pools holding other contracts too: their close-outs trade there
-        self.stream.judged = len(self.stream.out)  # its fills' makers were judged by its own rounds (LIQ-034's budget)
+        self.stream.filled.clear()  # its fills' makers were judged by its own rounds (LIQ-034's budget)
         for symbol in sorted(market.prints):
             self.entry.after_trading(market.instrument_map[symbol])
         self.take_over_filled()  # the stops its prints fired traded
@@ -106,23 +106,19 @@ class Prices:
         maintenance with no mark update: redteam24_1, redteam27_2/3, where 200 such pools made by one sell took three
         updates' budgets and the trader due behind them kept its position).
 
-        The trades are the command's fills not yet judged (``EventStream.judged``: a waterfall's own fills are
-        judged by its rounds); the take-over is :meth:`Waterfall.take_over` (no per-update budget: it liquidates only
-        pools of accounts this command's fills, or its own close-outs, changed).  Its close-outs print, the stops
+        The trades are the command's fills not yet judged (``EventStream.filled``, their accounts: a waterfall's own
+        fills are judged by its rounds); the take-over is :meth:`Waterfall.take_over` (no per-update budget: it
+        liquidates only pools of accounts this command's fills, or its own close-outs, changed).  Its close-outs print, the stops
         watching the prints fire (as after any waterfall) and their fills are judged in turn: each turn liquidates at
         least one pool or fires at least one stop, so the loop ends.
         """
         stream = self.stream
-        while stream.judged < len(stream.out):
-            out = stream.out
-            filled: dict[int, None] = {}
-            for event in out[stream.judged:]:
-                if type(event) is Execution and event.exec_type == o.EXEC_TRADE and event.account >= 0:
-                    filled[event.account] = None
-            stream.judged = len(out)
-            if not filled or not self.waterfall.take_over(sorted(filled)):
+        while stream.filled:
+            filled = sorted(stream.filled)
+            stream.filled.clear()
+            if not self.waterfall.take_over(filled):
                 return
-            stream.judged = len(stream.out)
+            stream.filled.clear()  # its close-outs' makers were judged by its rounds
             for symbol in sorted(self.market.prints):
                 self.entry.after_trading(self.market.instrument_map[symbol])
 

@@ -46,7 +46,10 @@ class EventStream:
         self.funding_postings: list[Any] = []
         self.flat_before: tuple[tuple[int, str, int], ...] = ()
         self.flat_at_waterfall = False  # flat_before was taken when the command's first waterfall started
-        self.judged = 0  # how many of ``out`` the take-over after trades has read (Prices.take_over_filled)
+        # the accounts (not the liquidation engine's) of the command's Trade executions no take-over has judged yet
+        # (Prices.take_over_filled; emptied where a waterfall's rounds judged its own fills): recorded by emit_exec,
+        # which makes every Trade execution, so the take-over does not read the command's events back
+        self.filled: dict[int, None] = {}
         # the close-outs a take-over after trades left open in this command: not worked again by its later take-overs
         # (redteam30_1: each stop a close-out print fired started a take-over that re-worked every held close-out)
         self.take_over_stuck: set[int] = set()
@@ -60,7 +63,7 @@ class EventStream:
     def begin(self, out: list[Event]) -> None:
         """A new command: its events go to ``out``; the step record starts empty."""
         self.out = out
-        self.judged = 0
+        self.filled.clear()
         if self.take_over_stuck:
             self.take_over_stuck = set()
         # the last command's records, replaced only when it filled them (an empty one is already what a new one is;
@@ -125,6 +128,8 @@ class EventStream:
                 status = o.NEW
         last_qty_object: Any = cum_object if last_qty == cum_qty else last_qty
         last_px_object: Any = price_object if last_px == order_price else last_px
+        if exec_type == o.EXEC_TRADE and order.account >= 0:
+            self.filled[order.account] = None
         self.seq += 1
         # tuple.__new__ is what the NamedTuple's own __new__ calls, without its Python-level frame (the same tuple)
         self.out.append(

@@ -162,29 +162,43 @@ class Waterfall:
         its orders cancelled and cannot be taken again in the run, so a run with it stops only when none is due."""
         return max(self.max_liquidations_per_update, len(self.ledger.accounts) * (len(self.market.instrument_map) + 1))
 
-    def _due_among(self, accounts: list[int] | dict[int, None], order: list[str]) -> list[tuple[int, str]]:
-        """The pools of ``accounts`` below maintenance at mark (LIQ-003), in LIQ-033's order (the contracts in
-        ``order``; in each, the index's: longs from the highest trigger down, then shorts from the lowest up, ties by
-        account); a cross pool where it is first found.  Reads each account's pools (no index query); the index is
-        refreshed only when one is due (for its order)."""
-        due: dict[tuple[int, str], list[str]] = {}
-        for account_id in sorted(accounts):
-            account = self.ledger.accounts.get(account_id)
+    def _due_among(self, accounts: list[int], order: list[str]) -> list[tuple[int, str]]:
+        """The pools of ``accounts`` (ascending, each once) below maintenance at mark (LIQ-003), in LIQ-033's order
+        (the contracts in ``order``; in each, the index's: longs from the highest trigger down, then shorts from the
+        lowest up, ties by account); a cross pool where it is first found.  Reads each account's pools (no index
+        query); the index is refreshed only when one is due (for its order)."""
+        # the pools due, in the order they are first found: accounts ascending, each one's positions by symbol.  An
+        # isolated pool is one position, found once; a cross pool is found once per account and settlement currency
+        # (the ``cross:<currency>`` of Risk.pool_key, without building its string: speed21)
+        due: list[tuple[int, list[str]]] = []
+        ledger_accounts = self.ledger.accounts
+        marks = self.market.marks
+        instruments = self.market.instrument_map
+        risk = self.risk
+        for account_id in accounts:
+            account = ledger_accounts.get(account_id)
             if account is None or account_id < 0:
                 continue
-            for symbol in sorted(account.positions):
-                if account.positions[symbol].qty == 0 or symbol not in self.market.marks:
+            positions = account.positions
+            crossed: list[str] = []  # the settlement currencies of the cross pools already read
+            for symbol in sorted(positions) if len(positions) > 1 else positions:
+                ps = positions[symbol]
+                if ps.qty == 0 or symbol not in marks:
                     continue
-                pool = (account_id, self.risk.pool_key(account, symbol))
-                if pool not in due:
-                    _, equity, maintenance, members = self.risk.pool_of(account, symbol)
-                    due[pool] = members if members and self.risk.is_liquidatable(equity, maintenance) else []
-        if not any(due.values()):
+                if ps.leverage == CROSS:
+                    currency = instruments[symbol].settl_currency
+                    if currency in crossed:
+                        continue
+                    crossed.append(currency)
+                _, equity, maintenance, members = risk.pool_of(account, symbol)
+                if members and risk.is_liquidatable(equity, maintenance):
+                    due.append((account_id, members))
+        if not due:
             return []
         self.risk.refresh_index()
         rank = {symbol: index for index, symbol in enumerate(order)}
         keys = []
-        for (account_id, _), members in due.items():
+        for account_id, members in due:
             found = []
             for member in members:
                 entry = self.risk.liq.entries.get((account_id, member))
@@ -233,7 +247,7 @@ class Waterfall:
             if budget == 0:
                 break
             if among is not None:  # a take-over: only the pools of the accounts this round changed
-                due = self._due_among(changed, order)
+                due = self._due_among(sorted(changed), order)
                 if not due:
                     break
                 continue
