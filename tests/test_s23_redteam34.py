@@ -213,3 +213,43 @@ def test_a_rate_row_ends_the_run() -> None:
     assert not (now.explained)
     assert not (now.mark_open)
     assert not (now.start_unknown)
+
+
+def test_another_contracts_rate_row_ends_the_run() -> None:
+    """Two contracts, one currency: 2's isolated ETHUSD short is taken over with no book (held), 1 (long ETHUSD)
+    offers it; a FundingTick of XBTUSD at t=5 pays 3 and 4, and its waterfall buys the ETHUSD close-out from 1; a
+    FundingTick of ETHUSD at t=5 then pays nobody (no ETHUSD holder is left).  Honest; on main, without end rows, the
+    ETHUSD rate row rolled back the XBTUSD tick's fill (FND-008: "no funding payment" for 1's 100 ETHUSD)."""
+    from perpspec.engine.audit.faults import decode_rows
+    from perpspec.engine.simulation.eventlog import encode_json, iso_timestamp, rate_num
+    from tests.test_s22_audit_withdraw_unmarked import INSTRUMENTS as BOTH
+    from tests.test_s22_audit_withdraw_unmarked import MARKS, E, Log
+
+    log = Log()
+    for symbol in (X, E):
+        log.run(c.PriceUpdate(time_ms=0, symbol=symbol, mark_price=MARKS[symbol], index_price=MARKS[symbol]))
+    log.run(c.DepositInsurance(time_ms=0, asset="XBt", amount=10**8))
+    for account, amount in ((1, 10**9), (2, 10**6), (3, 10**9), (4, 10**9)):
+        log.run(c.VerifyAccount(time_ms=0, account=account))
+        log.run(c.Deposit(time_ms=0, account=account, asset="XBt", amount=amount))
+    log.run(c.SetLeverage(time_ms=0, account=2, symbol=E, leverage_hundredths=5_000))
+    for account, symbol, side in ((2, E, "Sell"), (1, E, "Buy"), (3, X, "Sell"), (4, X, "Buy")):
+        log.run(c.PlaceOrder(time_ms=1, account=account, symbol=symbol, side=side, order_qty=100, price=MARKS[symbol]))
+    up = MARKS[E] * 1025 // 1000
+    log.run(c.PriceUpdate(time_ms=2, symbol=E, mark_price=up, index_price=up))
+    assert [(p.symbol, p.qty) for p in log.engine.waterfall.pending] == [(E, -100)]
+    log.run(c.PlaceOrder(time_ms=4, account=1, symbol=E, side="Sell", order_qty=100, price=up))
+    for symbol in (X, E):
+        log.run(c.FundingTick(time_ms=5, symbol=symbol, rate_e8=10_000))
+        log.lines.append(encode_json({"table": "funding", "timestamp": iso_timestamp(5), "symbol": symbol,
+                                      "fundingRate": rate_num(10_000)}))
+        if symbol == X:  # its waterfall bought the ETHUSD close-out from 1
+            assert not log.engine.waterfall.pending
+            assert log.engine.accounts[1].positions[E].qty == 0
+    rows = decode_rows(log.lines)
+    for level in (INVARIANTS, RULES):
+        for each in (rows, _no_end_rows(rows)):
+            result = audit_rows(enumerate(each, start=1), load_mapping("perpspec"), BOTH, level)
+            assert result.error is None, result.error
+            assert [f.id for f in result.findings] == []
+            assert result.complete
