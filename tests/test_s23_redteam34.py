@@ -253,3 +253,42 @@ def test_another_contracts_rate_row_ends_the_run() -> None:
             assert result.error is None, result.error
             assert [f.id for f in result.findings] == []
             assert result.complete
+
+
+def test_a_plain_trade_before_and_one_after_the_ticks_waterfall_rows_do_not_hide_its_skipped_payments() -> None:
+    """[trade][the tick's waterfall rows][trade][rate row]: the first trade opened the run as a take-over at a trade
+    could (then the second restarted it and the flat end was judged: clean).  A take-over at a trade liquidates a pool
+    before it works a close-out; a run whose first work is a close-out fill is a FundingTick's: kept, reported."""
+    rows, a, b = _tick_after_a_round_trip()
+    trip = rows[a:b]
+    ends = [i for i, r in enumerate(trip) if r.get("table") == "command"]
+    first = _no_end_rows(trip[:ends[1] + 1])  # 5 buys 100 from 6
+    second = _no_end_rows(trip[ends[1] + 1:])  # and they trade back
+    base = _no_end_rows(_without_payments(rows[:a]))
+    rest = _no_end_rows(_without_payments(rows[:a] + rows[b:]))
+    forged = [*base, *first, *rest[len(base):-1], *second, *rest[-1:]]
+    assert [f[0] for f in audit(forged, RULES)] == SKIPPED
+
+
+def test_a_close_out_fill_first_after_a_plain_trade_unexplains_the_run() -> None:
+    now = Instant()
+    now.trade((9, X, 100, P, A))
+    now.work((lambda row: row[0] == 1,))  # the plain trade restarts the run; a close-out fill is its first work
+    assert not now.explained
+    now = Instant()
+    now.trade((9, X, 100, P, A))
+    now.claim()  # a liquidation (LIQ-023) first: a take-over at the trade
+    now.taken_first.add(X)
+    now.work()
+    assert now.explained
+
+
+def test_the_updates_stops_before_its_close_out_fill_keep_the_run_explained() -> None:
+    """The stops a PriceUpdate fired (trades right after its mark row) restart the run but do not open it as a plain
+    trade would: its close-out fill first is the update's, and a plain trade after it still restarts the run."""
+    now = Instant()
+    now.on_mark(X)
+    now.trade((7, X, -100, P, A))  # the update's stop
+    now.work((lambda row: row[0] == 1,))
+    assert now.explained
+    assert now.run_marked == {X}

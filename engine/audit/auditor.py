@@ -577,8 +577,8 @@ class Auditor(RuleRecomputations, EquityChecks):
         """LIQ-024: the liquidation engine's side of a close-out fill; INS-001 fund delta (``--rules``)."""
         inst = self.instruments[r["symbol"]]
         maker, qty, price = r["maker_account_id"], -r["qty"], r["price"]  # its maker's execution: the opposite side
-        self.now.claim((lambda row: row[:4] == (maker, inst.symbol, qty, price),))
-        self.now.waterfall = self.now.worked = True
+        self.now.work((lambda row: row[:4] == (maker, inst.symbol, qty, price),))
+        self.now.waterfall = True
         self.now.records.append(LiquidationFill(rule_id="LIQ-024", **r))
         self.now.close_out_makers.add(r["maker_account_id"])  # its maker's execution row comes before this record
         self.fill(get_close_out_account(r["pending_id"]), inst.symbol, r["qty"], r["price"])
@@ -591,8 +591,8 @@ class Auditor(RuleRecomputations, EquityChecks):
         fill = AdlFill(rule_id="ADL-020", **fields)
         inst = self.instruments[fill.symbol]
         self.judged_at(fill.symbol, fill.mark_price)
-        self.now.claim()
-        self.now.waterfall = self.now.worked = True
+        self.now.work()
+        self.now.waterfall = True
         self.now.records.append(fill)
         self.now.adl_lines.setdefault(fill.account_id, self.line)
         group = self.now.adl_groups.setdefault(fill.pending_id, [])

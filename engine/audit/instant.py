@@ -146,6 +146,10 @@ class Instant:
     # (redteam34_1: the rows before it are the tick's, its payments are judged over the holders they rolled back)
     explained: bool = False
     mark_open: bool = False  # a mark row came and no waterfall record since: trades now are the update's (redteam34_3)
+    # the run was opened by a plain trade (not a mark row): a take-over at that trade liquidates a pool (LIQ-022/023)
+    # before any close-out fill or ADL; a run whose first work is a close-out fill or an ADL is no take-over at a
+    # trade (it never works a held close-out first), so a FundingTick's: no longer explained (:meth:`work`)
+    by_trade: bool = False
     # an unclaimed execution was let go (MAX_UNCLAIMED) while the run had waterfall work: the run's start is not known,
     # FND-008 over its holders is not judged (a restart would judge the end, redteam34_1)
     start_unknown: bool = False
@@ -182,10 +186,19 @@ class Instant:
             self.before, self.worked, self.taken_first = {}, False, set()
             self.run_marked = self.run_marked if self.mark_open else set()
             self.explained, self.start_unknown = True, False  # opened by a plain trade: a take-over at a trade may follow
+            self.by_trade = not self.mark_open  # trades right after a mark row are the update's (its stops)
         for i in sorted(claimed):
             account, symbol, _, _, position = rows[i]
             self.before.setdefault((account, symbol), position)
         self.mark_open = False
+
+    def work(self, matches: Sequence[Callable[[Execution], bool]] = ()) -> None:
+        """A close-out fill (LIQ-024) or an ADL fill: :meth:`claim`; first in a run a plain trade opened (no pool
+        liquidated before it), it is no take-over at that trade: the run is a FundingTick's, opened by nothing."""
+        self.claim(matches)
+        if self.by_trade and not self.worked and not self.taken_first:
+            self.explained = self.by_trade = False
+        self.worked = True
 
     def on_mark(self, symbol: str) -> None:
         """A mark row (after :meth:`claim`): it opens the run, and counts for it, only before the run's first waterfall
@@ -193,6 +206,7 @@ class Instant:
         if not self.has_work():
             self.run_marked.add(symbol)
             self.explained = self.mark_open = True
+            self.by_trade = False
 
     def end_run(self) -> None:
         """A rate row: a funding instant's run ends at it, whatever the contract (another contract's tick's waterfall
@@ -200,7 +214,7 @@ class Instant:
         opened by nothing."""
         self.claim()
         self.before, self.worked, self.taken_first, self.run_marked = {}, False, set(), set()
-        self.explained = self.mark_open = self.start_unknown = False
+        self.explained = self.mark_open = self.start_unknown = self.by_trade = False
 
 
 @attrs.frozen
