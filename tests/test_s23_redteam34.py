@@ -135,6 +135,7 @@ def test_a_mark_row_after_the_ticks_waterfall_rows_does_not_hide_its_skipped_pay
     with_ends = _without_payments(rows)
     tick_end = max(i for i, r in enumerate(with_ends) if r.get("command") == "FundingTick")
     assert [f[0] for f in audit([*with_ends[:tick_end], mark, *with_ends[tick_end:]], RULES)] == SKIPPED  # E
+    assert [f[0] for f in audit([*with_ends[:-1], mark, *with_ends[-1:]], RULES)] == SKIPPED  # F: after the end row
 
 
 def test_a_stop_the_update_fires_before_its_waterfall_keeps_the_updates_mark() -> None:

@@ -498,13 +498,14 @@ class Auditor(RuleRecomputations, EquityChecks):
             snap = pending if pending is not None else current
             if snap is None:  # no payment, no residue: the holders the engine paid on, as of the tick's start
                 self.now.claim()  # a trade since the last waterfall record came before the tick
-                if is_start_unknown(self.now, self.previous, self.line, self.timestamp):
+                if is_start_unknown(self.now, self.previous, self.line, self.timestamp, self.end_rows):
                     self.now.end_run()
                     self.not_judged("FND-008", f"{symbol}: a funding instant with no payment, over the holders at its "
                                     f"start: not judged, its waterfall run let more than {MAX_UNCLAIMED} trade "
                                     "executions go unclaimed (its start is not known)", reported="no payment")
                     return
-                before, either = get_tick_before(self.now, self.previous, self.line, self.timestamp, symbol)
+                before, either = get_tick_before(self.now, self.previous, self.line, self.timestamp, symbol,
+                                                 self.end_rows)
                 snap = get_funding_snapshot(self.ledger, symbol, self.line, self.seq, before)
                 end = get_funding_snapshot(self.ledger, symbol, self.line, self.seq) if before and either else None
                 if end is not None and pays_nothing(self.instruments[symbol], end, rate):

@@ -251,8 +251,8 @@ def get_funding_snapshot(
     return FundingSnapshot(line=line, seq=seq, mark=ledger.mark_price(symbol), holders=holders)
 
 
-def get_tick_before(now: Instant, previous: TickStart | None, line: int, timestamp: object, symbol: str
-                    ) -> tuple[dict[tuple[int, str], Position], bool]:
+def get_tick_before(now: Instant, previous: TickStart | None, line: int, timestamp: object, symbol: str,
+                    end_rows: bool = False) -> tuple[dict[tuple[int, str], Position], bool]:
     """The positions to roll back to find the holders a funding instant of ``symbol`` with no posting paid on (none
     of them owed anything; redteam31_3), at its rate's row (``line``), the instant's run claimed (:meth:`Instant.claim`).
 
@@ -273,18 +273,23 @@ def get_tick_before(now: Instant, previous: TickStart | None, line: int, timesta
 
     Also whether a mark row of ``symbol`` came in the run: without end rows, a PriceUpdate's waterfall at the tick's millisecond
     cannot be told from the tick's own, and after a PriceUpdate's waterfall a tick posting nothing finds nothing new
-    to do, so the holders at the end are an honest reading too (:func:`pays_nothing`)."""
-    if now.first_line != line:
+    to do, so the holders at the end are an honest reading too (:func:`pays_nothing`).
+
+    With ``end_rows`` (the log ends each command with one), a rate row follows its tick's end row at once: rows of
+    no waterfall work between them (a mark row, redteam34_2's forged F) belong to no command of the tick's and are
+    not its run; the instant just closed is read as if the rate row opened the instant."""
+    if now.first_line != line and (now.has_work() or not end_rows):
         return ({}, False) if symbol in now.taken_first else (now.before, symbol in now.run_marked)
     if previous is not None and previous.timestamp == timestamp and symbol not in previous.taken_first:
         return previous.before, symbol in previous.marked
     return {}, False
 
 
-def is_start_unknown(now: Instant, previous: TickStart | None, line: int, timestamp: object) -> bool:
+def is_start_unknown(now: Instant, previous: TickStart | None, line: int, timestamp: object, end_rows: bool = False
+                     ) -> bool:
     """The run a funding instant's rate row at ``line`` closes (as :func:`get_tick_before` reads it) let trade
     executions go unclaimed (MAX_UNCLAIMED) while it had waterfall work: the holders at its start are not known."""
-    if now.first_line != line:
+    if now.first_line != line and (now.has_work() or not end_rows):
         return now.start_unknown
     return previous is not None and previous.timestamp == timestamp and previous.start_unknown
 
