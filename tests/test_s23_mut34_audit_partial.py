@@ -32,9 +32,10 @@ def _partial(fills: tuple[tuple[int, int], ...], close_qty: int) -> PartialLiqui
 
 
 def _run_after(rows: list[tuple[int, str, int, int, Position]], record: PartialLiquidation) -> Instant:
-    """An instant whose run so far changed account 9's position, then ``rows`` executions, then ``record``."""
+    """An instant whose run (opened by a mark row: a plain trade can restart it, redteam34_1) so far changed account
+    9's position, then ``rows`` executions, then ``record``."""
     now = Instant()
-    now.before, now.worked = {(9, X): BEFORE}, True
+    now.before, now.worked, now.explained = {(9, X): BEFORE}, True, True
     for row in rows:
         now.trade(row)
     now.claim(get_partial_fills(record))

@@ -61,6 +61,7 @@ def test_a_position_claimed_again_keeps_the_one_before_the_run_changed_it() -> N
 def test_a_plain_trade_restarts_the_run_and_its_mark_rows() -> None:
     now = Instant()
     now.before, now.worked, now.taken_first, now.run_marked = {(3, X): C}, True, {X}, {X}
+    now.explained = True  # opened by a mark row or a plain trade (a run opened by nothing is kept: redteam34_1)
     now.trade((9, X, 100, P, A))  # claimed by no record: a plain trade
     now.claim()
     assert (now.before, now.worked, now.taken_first, now.run_marked) == ({}, False, set(), set())

@@ -41,6 +41,7 @@ from perpspec.engine.audit.findings import (
 )
 from perpspec.engine.audit.instant import (
     MAX_EVIDENCE,
+    MAX_UNCLAIMED,
     CloseOut,
     FundingSnapshot,
     Instant,
@@ -51,6 +52,7 @@ from perpspec.engine.audit.instant import (
     get_partial_fills,
     get_shortfall_problems,
     get_tick_before,
+    is_start_unknown,
     pays_nothing,
 )
 from perpspec.engine.audit.ledger import Ledger, get_close_out_account
@@ -385,7 +387,7 @@ class Auditor(RuleRecomputations, EquityChecks):
         self.now.marked = self.now.marked or self.line
         self.now.claim()  # a trade before a mark row was a plain one (a waterfall record follows the fills it explains)
         symbol, mark = r["symbol"], r["markPrice"]
-        self.now.run_marked.add(symbol)
+        self.now.on_mark(symbol)
         if self.mark_times.get(symbol) != self.timestamp or self.ledger.mark_price(symbol) != mark:
             self.now.updated = True  # not a restatement of the mark in force at this timestamp: an update
         self.mark_times[symbol] = self.timestamp
@@ -496,12 +498,20 @@ class Auditor(RuleRecomputations, EquityChecks):
             snap = pending if pending is not None else current
             if snap is None:  # no payment, no residue: the holders the engine paid on, as of the tick's start
                 self.now.claim()  # a trade since the last waterfall record came before the tick
-                before, either = get_tick_before(self.now, self.previous, self.line, self.timestamp, symbol)
+                if is_start_unknown(self.now, self.previous, self.line, self.timestamp, self.end_rows):
+                    self.now.end_run()
+                    self.not_judged("FND-008", f"{symbol}: a funding instant with no payment, over the holders at its "
+                                    f"start: not judged, its waterfall run let more than {MAX_UNCLAIMED} trade "
+                                    "executions go unclaimed (its start is not known)", reported="no payment")
+                    return
+                before, either = get_tick_before(self.now, self.previous, self.line, self.timestamp, symbol,
+                                                 self.end_rows)
                 snap = get_funding_snapshot(self.ledger, symbol, self.line, self.seq, before)
                 end = get_funding_snapshot(self.ledger, symbol, self.line, self.seq) if before and either else None
                 if end is not None and pays_nothing(self.instruments[symbol], end, rate):
                     snap = end  # a PriceUpdate's waterfall may be all of the run: the tick found these, and paid none
             self.check_funding(symbol, rate, payments, snap)
+        self.now.end_run()  # the tick's run ends at its rate row (whatever the contract of the next one)
 
     def judged_at(self, symbol: str, mark: int) -> None:
         """A waterfall record states the mark it acted on: the ledger's mark from here on."""
@@ -568,8 +578,8 @@ class Auditor(RuleRecomputations, EquityChecks):
         """LIQ-024: the liquidation engine's side of a close-out fill; INS-001 fund delta (``--rules``)."""
         inst = self.instruments[r["symbol"]]
         maker, qty, price = r["maker_account_id"], -r["qty"], r["price"]  # its maker's execution: the opposite side
-        self.now.claim((lambda row: row[:4] == (maker, inst.symbol, qty, price),))
-        self.now.waterfall = self.now.worked = True
+        self.now.work((lambda row: row[:4] == (maker, inst.symbol, qty, price),))
+        self.now.waterfall = True
         self.now.records.append(LiquidationFill(rule_id="LIQ-024", **r))
         self.now.close_out_makers.add(r["maker_account_id"])  # its maker's execution row comes before this record
         self.fill(get_close_out_account(r["pending_id"]), inst.symbol, r["qty"], r["price"])
@@ -582,8 +592,8 @@ class Auditor(RuleRecomputations, EquityChecks):
         fill = AdlFill(rule_id="ADL-020", **fields)
         inst = self.instruments[fill.symbol]
         self.judged_at(fill.symbol, fill.mark_price)
-        self.now.claim()
-        self.now.waterfall = self.now.worked = True
+        self.now.work()
+        self.now.waterfall = True
         self.now.records.append(fill)
         self.now.adl_lines.setdefault(fill.account_id, self.line)
         group = self.now.adl_groups.setdefault(fill.pending_id, [])
@@ -652,7 +662,7 @@ class Auditor(RuleRecomputations, EquityChecks):
             return
         now.claim()  # a trade after the last waterfall record: the run is empty
         self.previous = TickStart(timestamp=self.timestamp, before=now.before, taken_first=frozenset(now.taken_first),
-                                  marked=frozenset(now.run_marked))
+                                  marked=frozenset(now.run_marked), start_unknown=now.start_unknown)
         self.result.instants += 1
         self.kind = "instant"
         for symbol, line in sorted(now.oi_since.items()):

@@ -137,7 +137,22 @@ class Instant:
     taken_first: set[str] = attrs.Factory(set)
     unclaimed: list[Execution] = attrs.Factory(list)  # trade executions no waterfall record has claimed yet
     plain: bool = False  # an unclaimed execution was let go (MAX_UNCLAIMED): a plain trade came since the last record
-    run_marked: set[str] = attrs.Factory(set)  # contracts a mark row of the run named (a PriceUpdate's waterfall)
+    # contracts a mark row of the run named before its first waterfall record (a PriceUpdate's waterfall; a mark row
+    # after the run's waterfall rows is no evidence that the run was an update's, redteam34_2)
+    run_marked: set[str] = attrs.Factory(set)
+    # the run has a start an earlier command can explain: a mark row before its first waterfall record (a PriceUpdate)
+    # or a plain trade it restarted at (a take-over at a trade); a run opened by neither, with waterfall work, is a
+    # FundingTick's (nothing else writes waterfall rows unopened), and a plain trade after them does not restart it
+    # (redteam34_1: the rows before it are the tick's, its payments are judged over the holders they rolled back)
+    explained: bool = False
+    mark_open: bool = False  # a mark row came and no waterfall record since: trades now are the update's (redteam34_3)
+    # the run was opened by a plain trade (not a mark row): a take-over at that trade liquidates a pool (LIQ-022/023)
+    # before any close-out fill or ADL; a run whose first work is a close-out fill or an ADL is no take-over at a
+    # trade (it never works a held close-out first), so a FundingTick's: no longer explained (:meth:`work`)
+    by_trade: bool = False
+    # an unclaimed execution was let go (MAX_UNCLAIMED) while the run had waterfall work: the run's start is not known,
+    # FND-008 over its holders is not judged (a restart would judge the end, redteam34_1)
+    start_unknown: bool = False
 
     def trade(self, execution: Execution) -> None:
         """A trade execution, unclaimed until a waterfall record claims it (the oldest let go beyond MAX_UNCLAIMED)."""
@@ -146,22 +161,60 @@ class Instant:
             del self.unclaimed[0]
             self.plain = True
 
+    def has_work(self) -> bool:
+        """A waterfall record of the run changed a position or liquidated a pool."""
+        return bool(self.before) or self.worked or bool(self.taken_first)
+
     def claim(self, matches: Sequence[Callable[[Execution], bool]] = ()) -> None:
-        """A waterfall record (or the rate's row, claiming nothing): the trade executions since the last one that
-        are its own -- each of ``matches`` claims the latest unclaimed execution it accepts (a close-out's maker, a
-        partial liquidation's fills) -- join the run; if any is left unclaimed, it was a plain trade, of an earlier
-        command (a FundingTick writes none): the run starts afresh after it."""
-        rows, plain, self.unclaimed, self.plain = self.unclaimed, self.plain, [], False
+        """A waterfall record (or a mark row, the rate's row, the instant's end, claiming nothing): the trade
+        executions since the last one that are its own -- each of ``matches`` claims the latest unclaimed execution
+        it accepts (a close-out's maker, a partial liquidation's fills) -- join the run; if any is left unclaimed, it
+        was a plain trade, of an earlier command (a FundingTick writes none): the run starts afresh after it -- unless
+        the run has waterfall work and nothing an earlier command did opened it (:attr:`explained`): then those rows
+        are a FundingTick's, and kept (redteam34_1).  A restart by trades that came after the run's mark row with no
+        waterfall record between (the update's triggered stops) keeps the mark (redteam34_3).  Executions let go
+        (MAX_UNCLAIMED) do not restart a run: with waterfall work, its start is then unknown (:attr:`start_unknown`)."""
+        rows, overflow, self.unclaimed, self.plain = self.unclaimed, self.plain, [], False
         claimed: set[int] = set()
         for match in matches:
             found = [i for i, row in enumerate(rows) if i not in claimed and match(row)]
             if found:
                 claimed.add(found[-1])
-        if plain or len(claimed) < len(rows):  # a plain trade before this record: the run is what follows it
-            self.before, self.worked, self.taken_first, self.run_marked = {}, False, set(), set()
+        if overflow and self.has_work():
+            self.start_unknown = True
+        if len(claimed) < len(rows) and (self.explained or not self.has_work()):  # a plain trade before this record
+            self.before, self.worked, self.taken_first = {}, False, set()
+            self.run_marked = self.run_marked if self.mark_open else set()
+            self.explained, self.start_unknown = True, False  # opened by a plain trade: a take-over at a trade may follow
+            self.by_trade = not self.mark_open  # trades right after a mark row are the update's (its stops)
         for i in sorted(claimed):
             account, symbol, _, _, position = rows[i]
             self.before.setdefault((account, symbol), position)
+        self.mark_open = False
+
+    def work(self, matches: Sequence[Callable[[Execution], bool]] = ()) -> None:
+        """A close-out fill (LIQ-024) or an ADL fill: :meth:`claim`; first in a run a plain trade opened (no pool
+        liquidated before it), it is no take-over at that trade: the run is a FundingTick's, opened by nothing."""
+        self.claim(matches)
+        if self.by_trade and not self.worked and not self.taken_first:
+            self.explained = self.by_trade = False
+        self.worked = True
+
+    def on_mark(self, symbol: str) -> None:
+        """A mark row (after :meth:`claim`): it opens the run, and counts for it, only before the run's first waterfall
+        record (redteam34_2: one placed after a tick's waterfall rows switched the tick's leniency on)."""
+        if not self.has_work():
+            self.run_marked.add(symbol)
+            self.explained = self.mark_open = True
+            self.by_trade = False
+
+    def end_run(self) -> None:
+        """A rate row: a funding instant's run ends at it, whatever the contract (another contract's tick's waterfall
+        may work this one's close-outs: a tick of this contract after it must not roll them back); the next run starts
+        opened by nothing."""
+        self.claim()
+        self.before, self.worked, self.taken_first, self.run_marked = {}, False, set(), set()
+        self.explained = self.mark_open = self.start_unknown = self.by_trade = False
 
 
 @attrs.frozen
@@ -173,6 +226,7 @@ class TickStart:
     before: dict[tuple[int, str], Position]
     taken_first: frozenset[str]
     marked: frozenset[str] = frozenset()  # contracts a mark row of its run named
+    start_unknown: bool = False  # its run let trade executions go (MAX_UNCLAIMED) with waterfall work
 
 
 def get_funding_snapshot(
@@ -197,8 +251,8 @@ def get_funding_snapshot(
     return FundingSnapshot(line=line, seq=seq, mark=ledger.mark_price(symbol), holders=holders)
 
 
-def get_tick_before(now: Instant, previous: TickStart | None, line: int, timestamp: object, symbol: str
-                    ) -> tuple[dict[tuple[int, str], Position], bool]:
+def get_tick_before(now: Instant, previous: TickStart | None, line: int, timestamp: object, symbol: str,
+                    end_rows: bool = False) -> tuple[dict[tuple[int, str], Position], bool]:
     """The positions to roll back to find the holders a funding instant of ``symbol`` with no posting paid on (none
     of them owed anything; redteam31_3), at its rate's row (``line``), the instant's run claimed (:meth:`Instant.claim`).
 
@@ -219,12 +273,25 @@ def get_tick_before(now: Instant, previous: TickStart | None, line: int, timesta
 
     Also whether a mark row of ``symbol`` came in the run: without end rows, a PriceUpdate's waterfall at the tick's millisecond
     cannot be told from the tick's own, and after a PriceUpdate's waterfall a tick posting nothing finds nothing new
-    to do, so the holders at the end are an honest reading too (:func:`pays_nothing`)."""
-    if now.first_line != line:
+    to do, so the holders at the end are an honest reading too (:func:`pays_nothing`).
+
+    With ``end_rows`` (the log ends each command with one), a rate row follows its tick's end row at once: rows of
+    no waterfall work between them (a mark row, redteam34_2's forged F) belong to no command of the tick's and are
+    not its run; the instant just closed is read as if the rate row opened the instant."""
+    if now.first_line != line and (now.has_work() or not end_rows):
         return ({}, False) if symbol in now.taken_first else (now.before, symbol in now.run_marked)
     if previous is not None and previous.timestamp == timestamp and symbol not in previous.taken_first:
         return previous.before, symbol in previous.marked
     return {}, False
+
+
+def is_start_unknown(now: Instant, previous: TickStart | None, line: int, timestamp: object, end_rows: bool = False
+                     ) -> bool:
+    """The run a funding instant's rate row at ``line`` closes (as :func:`get_tick_before` reads it) let trade
+    executions go unclaimed (MAX_UNCLAIMED) while it had waterfall work: the holders at its start are not known."""
+    if now.first_line != line and (now.has_work() or not end_rows):
+        return now.start_unknown
+    return previous is not None and previous.timestamp == timestamp and previous.start_unknown
 
 
 def pays_nothing(inst: Instrument, snap: FundingSnapshot, rate: int) -> bool:

@@ -76,6 +76,11 @@ class RuleRecomputations:
         """Record one finding: :meth:`engine.audit.auditor.Auditor.report`."""
         raise NotImplementedError
 
+    def not_judged(self, rule_id: str, message: str, reported: object = "", line: int | None = None,
+                   kind: str | None = None) -> None:
+        """Note a check the log gives too little to decide: :meth:`engine.audit.auditor.Auditor.not_judged`."""
+        raise NotImplementedError
+
     def margin_view(self, account: int, asset: str, unmarked: Sequence[str] = ()) -> MarginView:
         """The ledger with the least margin the log allows: :meth:`engine.audit.auditor.Auditor.margin_view`."""
         raise NotImplementedError
@@ -94,7 +99,8 @@ class RuleRecomputations:
         ACC-003): in the contract's currency, of a position the log built, isolated where the log reported its
         margin mode, non-zero, and an addition within the available balance -- of which the ledger's figure
         (:class:`MarginView`: no orders, each isolated pool holding the least it can) is at least the venue's, so an
-        honest transfer is never reported.  A removal's bound (MRG-062: the pool's margin beyond its requirement) is
+        honest transfer is never reported; one that passes beside a position the log states no mark for (left out of the
+        figure) is listed as not judged, as INV-WITHDRAW-SAFE's withdrawal is.  A removal's bound (MRG-062: the pool's margin beyond its requirement) is
         not judged: the log carries no isolated margin."""
         inst = self.instruments[symbol]
         where = f"account {account} {symbol}: transferMargin of {amount}"
@@ -114,10 +120,15 @@ class RuleRecomputations:
         if amount < 0 and leverage != CROSS:
             return  # MRG-062's bound needs the pool's margin
         margin = compute_position_margin(inst, position, ledger.mark_price(symbol), leverage)
-        view = self.margin_view(account, asset, self.unmarked(account, asset))  # the most the available can be
+        unmarked = self.unmarked(account, asset)
+        view = self.margin_view(account, asset, unmarked)  # the most the available can be
         available = compute_view_account_margin(view, account, asset).available_margin
         problem = check_transfer_margin(margin, amount, available)
         if problem is None:
+            if unmarked:  # within the most the available can be: not known to be within it
+                self.not_judged("MRG-063", f"{where}: an addition by an account holding {', '.join(unmarked)}, which "
+                                "the log states no mark for: its margin is not known; the available balance without "
+                                "it", reported=available)
             return
         expected: object = {
             MarginReason.NOT_ISOLATED: "an isolated position", MarginReason.INVALID_AMOUNT: "a non-zero amount"
