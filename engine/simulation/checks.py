@@ -32,6 +32,7 @@ the incremental one, and reports any kept answer that differs from the engine's.
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -131,9 +132,30 @@ def deciding_orders(pool: Mapping[int, Order], prices: TriggerPrices) -> list[Or
     (the invariant then names every due order, as on the whole pool).  A group of trailing stops also lists the one
     the price moves first (ORD-007: a sell's lowest ``stopPx − pegOffsetValue``, a buy's highest; the band counts
     for the whole group): when the rule leaves it where it is, it leaves every one, else the whole group is listed.
-    tests/test_triggers_due_fired.py compares.
+    tests/test_triggers_due_fired.py compares.  The grouping (:func:`group_orders`) reads only the pool; the
+    listing (:func:`listed_orders`) the prices: :class:`DecidingOrders` keeps the first while the pool is the same.
     """
-    members: dict[tuple[str, bool, bool, str], list[Order]] = {}  # by (source, LastWithinMark, side, type)
+    return listed_orders(group_orders(pool), prices)
+
+
+GroupKey = tuple[str, bool, bool, str]  # (trigger source, LastWithinMark, is_buy, ord_type)
+
+
+class Grouping:
+    """A pool's trigger groups (:func:`deciding_orders`): the members in pool order, the nearest of each, and of a
+    trailing group the order the price moves first (found when first asked)."""
+
+    __slots__ = ("members", "movers", "nearest")
+
+    def __init__(self, members: dict[GroupKey, list[Order]], nearest: dict[GroupKey, Order]) -> None:
+        self.members = members
+        self.nearest = nearest
+        self.movers: dict[GroupKey, Order] = {}
+
+
+def group_orders(pool: Mapping[int, Order]) -> Grouping:
+    """The pool's trigger groups and the nearest order of each (what :func:`deciding_orders` reads of the pool)."""
+    members: dict[GroupKey, list[Order]] = {}  # by (source, LastWithinMark, side, type)
     for order in pool.values():
         group = (order.trigger_source, order.last_within_mark, order.is_buy, order.ord_type)
         found = members.get(group)
@@ -141,16 +163,22 @@ def deciding_orders(pool: Mapping[int, Order], prices: TriggerPrices) -> list[Or
             members[group] = [order]
         else:
             found.append(order)
-    nearest: dict[tuple[str, bool, bool, str], Order] = {}
+    nearest: dict[GroupKey, Order] = {}
     for group, orders in members.items():
         _, _, is_buy, ord_type = group
         if is_rising_trigger(is_buy, ord_type in IF_TOUCHED):
             nearest[group] = min(orders, key=_stop_px)
         else:
             nearest[group] = max(orders, key=_stop_px)
+    return Grouping(members, nearest)
+
+
+def listed_orders(grouping: Grouping, prices: TriggerPrices) -> list[Order]:
+    """:func:`deciding_orders` of the pool ``grouping`` was made of, at ``prices``."""
+    members = grouping.members
     listed: list[Order] = []
     mark = prices.mark_price
-    for group, order in nearest.items():
+    for group, order in grouping.nearest.items():
         price = select_trigger_price(order.trigger_source, prices)
         if is_trigger_due(order.is_buy, order.ord_type in IF_TOUCHED, order.last_within_mark, order.stop_px, price, mark):
             listed.extend(members[group])
@@ -158,7 +186,9 @@ def deciding_orders(pool: Mapping[int, Order], prices: TriggerPrices) -> list[Or
         listed.append(order)
         if order.ord_type == PEGGED:
             orders = members[group]
-            mover = min(orders, key=_trail_level)
+            mover = grouping.movers.get(group)
+            if mover is None:
+                mover = grouping.movers[group] = min(orders, key=_trail_level)
             trailed = compute_trailed_stop_px(
                 mover.is_buy, mover.last_within_mark, mover.stop_px, price, mark, mover.peg_offset
             )
@@ -167,6 +197,43 @@ def deciding_orders(pool: Mapping[int, Order], prices: TriggerPrices) -> list[Or
             elif mover is not order:
                 listed.append(mover)
     return sorted(listed, key=_order_id)
+
+
+# what a pool's grouping depends on, per order: every field group_orders and listed_orders read of it that is not
+# the prices'.  The engine changes only stopPx and pegOffsetValue of a waiting order (ORD-007's trail, an amend),
+# but every field read is compared, so that no change of the engine's can leave a kept grouping stale
+_GROUPING_FIELDS = operator.attrgetter(
+    "order_id", "trigger_source", "last_within_mark", "is_buy", "ord_type", "stop_px", "peg_offset"
+)
+
+
+class DecidingOrders:
+    """:func:`deciding_orders` per contract, its grouping kept while the pool holds the same orders, the same fields.
+
+    The simulator asks after every command that moved a contract's prices (every trade moves the last price), and
+    a crash's pool holds thousands of protective stops: grouping them anew each time was a fifth of a
+    ``perpspec simulate --accounts 20000`` run.  Each call still reads the whole pool — the orders themselves (by
+    identity), in the pool's order, and every field the grouping reads of each (``_GROUPING_FIELDS``) — and
+    compares them with what the kept grouping was made of, in two C-level passes; only on any difference is
+    the pool grouped again.  The answer is then :func:`deciding_orders`' own: the same groups, the same members
+    in the same order (so the same nearest and mover, ties included), judged at the prices now.
+    """
+
+    def __init__(self) -> None:
+        self.kept: dict[str, tuple[list[int], list[tuple[Any, ...]], Grouping]] = {}
+
+    def of(self, symbol: str, pool: Mapping[int, Order], prices: TriggerPrices) -> list[Order]:
+        """``deciding_orders(pool, prices)`` for ``symbol``'s pool."""
+        values = pool.values()
+        identities = list(map(id, values))  # the kept grouping holds every order it lists: no id is reused meanwhile
+        fields = list(map(_GROUPING_FIELDS, values))
+        kept = self.kept.get(symbol)
+        if kept is not None and kept[0] == identities and kept[1] == fields:
+            grouping = kept[2]
+        else:
+            grouping = group_orders(pool)
+            self.kept[symbol] = (identities, fields, grouping)
+        return listed_orders(grouping, prices)
 
 
 def _order_id(order: Order) -> int:
@@ -251,6 +318,7 @@ class IncrementalChecks:
         self.reducing: dict[int, Sequence[RestingOrder]] = {}
         # per contract holding untriggered orders: its (mark, last, index) prices at its last trigger check
         self.trigger_seen: dict[str, tuple[int, int, int]] = {}
+        self.deciding = DecidingOrders()  # INV-TRIGGERS-DUE-FIRED's deciding orders, the pool's grouping kept
         # the kept sums over every account, and who holds, rests orders or owes
         self.wallet_sum: dict[str, int] = {}
         self.cost_sum: dict[str, int] = {}
@@ -543,7 +611,8 @@ class KeptView:
         pool = self.engine.triggers.conditional.get(symbol)
         if not pool:
             return []
-        return [untriggered_record(order) for order in deciding_orders(pool, self.trigger_prices(symbol))]
+        deciding = self.checks.deciding.of(symbol, pool, self.trigger_prices(symbol))
+        return [untriggered_record(order) for order in deciding]
 
     def trigger_prices(self, symbol: str) -> TriggerPrices:
         """The mark, last and index prices of ``symbol`` (the engine's, now)."""
