@@ -86,3 +86,17 @@ def test_the_grouping_is_kept_while_the_pool_is_the_same_and_made_again_when_a_s
     pool[1].stop_px = 970  # in place: the pool holds the same objects
     assert [order.order_id for order in kept.of("X", pool, prices)] == [1]
     assert kept.kept["X"][2] is not grouping
+
+
+def test_a_peg_offset_changed_in_place_makes_the_trailing_group_s_mover_anew() -> None:
+    """Two trailing sell stops at 950, 30 and 10 from the price: the one 10 away is the group's mover (the lowest
+    level) and at a mark of 960 stays where it is, so both are listed.  Its offset widened to 30 in place (an amend),
+    the mover is the first (the levels tie) and the nearest itself: only it is listed.  A kept grouping that missed
+    the pegOffsetValue would keep the old mover and list both (the random test above rarely meets this case)."""
+    pool = _pool([(o.PEGGED, False, o.MARK_PRICE, False, 950, 30), (o.PEGGED, False, o.MARK_PRICE, False, 950, 10)])
+    prices = TriggerPrices(mark_price=960, last_price=0, index_price=0)
+    kept = DecidingOrders()
+    assert [order.order_id for order in kept.of("X", pool, prices)] == [1, 2]
+    pool[2].peg_offset = -30
+    assert [order.order_id for order in deciding_orders(pool, prices)] == [1]
+    assert [order.order_id for order in kept.of("X", pool, prices)] == [1]
