@@ -199,41 +199,60 @@ def listed_orders(grouping: Grouping, prices: TriggerPrices) -> list[Order]:
     return sorted(listed, key=_order_id)
 
 
-# what a pool's grouping depends on, per order: every field group_orders and listed_orders read of it that is not
-# the prices'.  The engine changes only stopPx and pegOffsetValue of a waiting order (ORD-007's trail, an amend),
-# but every field read is compared, so that no change of the engine's can leave a kept grouping stale
-_GROUPING_FIELDS = operator.attrgetter(
-    "order_id", "trigger_source", "last_within_mark", "is_buy", "ord_type", "stop_px", "peg_offset"
-)
+# what a pool's grouping depends on, per order, that the engine changes in place: the stopPx of any waiting order
+# (ORD-007's trail, an amend) and the pegOffsetValue of a trailing one (an amend: entry_amend.py).  Its other fields
+# read (trigger source, LastWithinMark, side, type) are set when the order is made and never assigned after:
+# tests/test_s23_deciding_orders_fields.py fails when the engine's source assigns one of them anywhere else
+_STOP_PX = operator.attrgetter("stop_px")
+_PEG_OFFSET = operator.attrgetter("peg_offset")
+
+
+class _KeptGrouping:
+    """What a kept grouping was made of: the pool's orders (by identity, in order), their stopPx, its trailing stops
+    and their pegOffsetValue."""
+
+    __slots__ = ("grouping", "identities", "offsets", "stops", "trailing")
+
+    def __init__(self, identities: list[int], stops: list[int], grouping: Grouping) -> None:
+        self.identities = identities
+        self.stops = stops
+        self.grouping = grouping
+        self.trailing = [order for group, orders in grouping.members.items() if group[3] == PEGGED for order in orders]
+        self.offsets = list(map(_PEG_OFFSET, self.trailing))
 
 
 class DecidingOrders:
-    """:func:`deciding_orders` per contract, its grouping kept while the pool holds the same orders, the same fields.
+    """:func:`deciding_orders` per contract, its grouping kept while the pool holds the same orders, the same stopPx
+    (and pegOffsetValue of a trailing stop).
 
     The simulator asks after every command that moved a contract's prices (every trade moves the last price), and
     a crash's pool holds thousands of protective stops: grouping them anew each time was a fifth of a
     ``perpspec simulate --accounts 20000`` run.  Each call still reads the whole pool — the orders themselves (by
-    identity), in the pool's order, and every field the grouping reads of each (``_GROUPING_FIELDS``) — and
-    compares them with what the kept grouping was made of, in two C-level passes; only on any difference is
-    the pool grouped again.  The answer is then :func:`deciding_orders`' own: the same groups, the same members
-    in the same order (so the same nearest and mover, ties included), judged at the prices now.
+    identity), in the pool's order, and the fields the engine changes in place (``_STOP_PX``; ``_PEG_OFFSET`` of
+    the trailing stops) — and compares them with what the kept grouping was made of, in C-level passes; only on
+    any difference is the pool grouped again.  The answer is then :func:`deciding_orders`' own: the same groups,
+    the same members in the same order (so the same nearest and mover, ties included), judged at the prices now.
+    Three attributes per order, not the seven the grouping reads: an attribute of the compiled ``Order`` costs
+    about as much to read as grouping it does (session 23: reading all seven was slower than grouping afresh).
     """
 
     def __init__(self) -> None:
-        self.kept: dict[str, tuple[list[int], list[tuple[Any, ...]], Grouping]] = {}
+        self.kept: dict[str, _KeptGrouping] = {}
 
     def of(self, symbol: str, pool: Mapping[int, Order], prices: TriggerPrices) -> list[Order]:
         """``deciding_orders(pool, prices)`` for ``symbol``'s pool."""
         values = pool.values()
         identities = list(map(id, values))  # the kept grouping holds every order it lists: no id is reused meanwhile
-        fields = list(map(_GROUPING_FIELDS, values))
+        stops = list(map(_STOP_PX, values))
         kept = self.kept.get(symbol)
-        if kept is not None and kept[0] == identities and kept[1] == fields:
-            grouping = kept[2]
-        else:
-            grouping = group_orders(pool)
-            self.kept[symbol] = (identities, fields, grouping)
-        return listed_orders(grouping, prices)
+        if (
+            kept is None
+            or kept.identities != identities
+            or kept.stops != stops
+            or list(map(_PEG_OFFSET, kept.trailing)) != kept.offsets
+        ):
+            kept = self.kept[symbol] = _KeptGrouping(identities, stops, group_orders(pool))
+        return listed_orders(kept.grouping, prices)
 
 
 def _order_id(order: Order) -> int:
