@@ -76,9 +76,13 @@ PLACED_OR_AMENDED = frozenset((EXEC_NEW, EXEC_REPLACED))
 #   value_rises_with_price; tests/test_incremental_checks.py checks it on every shipped contract).
 # * "negative" — INV-NO-NEG-EQUITY: an account skips every asset it holds a position in; in any other asset its
 #   equity is its wallet, so only an account with a wallet below zero can be reported.
-# * "orders" — INV-BOOK-UNCROSSED, and the best prices that INV-MARGIN-ON-ENTRY / INV-WITHDRAW-SAFE /
-#   INV-SPOT-SPEND read (compute_best_prices): an account without resting orders adds no price.  They read their
-#   step's accounts by id otherwise (named by the step's events: read afresh).
+# * "best" — INV-BOOK-UNCROSSED, and the best prices that INV-MARGIN-ON-ENTRY / INV-WITHDRAW-SAFE /
+#   INV-SPOT-SPEND read (compute_best_prices: per contract the highest bid and the lowest ask over the listed
+#   accounts' resting orders): an account without resting orders adds no price, and of those with some, per
+#   contract, one holding the highest bid and one holding the lowest ask give the same maximum and minimum as
+#   every account (the others' bids are no higher, their asks no lower).  :meth:`IncrementalChecks.best_holders`
+#   finds them in the kept best prices of each account (kept with its orders).  They read their step's accounts
+#   by id otherwise (named by the step's events: read afresh).
 # * "reducing" — INV-REDUCE-ONLY: only an account with a live ReduceOnly order can be reported (its fills part
 #   reads the step).
 # * "step" — the step's records, the funds and the accounts the step names, by id: INV-FUNDING-ZERO-SUM,
@@ -92,10 +96,10 @@ LISTINGS: Mapping[str, str] = {
     "INV-OI-BALANCE": "sums",
     "INV-NO-NEG-EQUITY-AFTER-ADL": "equity",
     "INV-NO-NEG-EQUITY": "negative",
-    "INV-BOOK-UNCROSSED": "orders",
-    "INV-MARGIN-ON-ENTRY": "orders",
-    "INV-WITHDRAW-SAFE": "orders",
-    "INV-SPOT-SPEND": "orders",
+    "INV-BOOK-UNCROSSED": "best",
+    "INV-MARGIN-ON-ENTRY": "best",
+    "INV-WITHDRAW-SAFE": "best",
+    "INV-SPOT-SPEND": "best",
     "INV-REDUCE-ONLY": "reducing",
     "INV-FUNDING-ZERO-SUM": "step",
     "INV-INSURANCE-NONNEG": "step",
@@ -346,6 +350,11 @@ class IncrementalChecks:
         self.owing: set[int] = set()
         self.resting: set[int] = set()
         self.reduce_only: set[int] = set()
+        # per contract, (price, account) of each account's highest resting bid / lowest resting ask, sorted; and per
+        # account the entries it holds there (to take them out when it is read again)
+        self.bids: dict[str, list[tuple[int, int]]] = {}
+        self.asks: dict[str, list[tuple[int, int]]] = {}
+        self.best_of: dict[int, list[tuple[bool, str, int]]] = {}
         # account -> (symbol, mark, value rises with price) of each position, at a mark where its equity was ≥ 0 in
         # every asset (nothing has named it since)
         self.safe: dict[int, tuple[tuple[str, int, bool], ...]] = {}
@@ -423,6 +432,7 @@ class IncrementalChecks:
                 self.holders.add(account_id)
             if opened:
                 self.resting.add(account_id)
+                self._keep_best(account_id, opened)
             if reducing:
                 self.reduce_only.add(account_id)
 
@@ -442,6 +452,37 @@ class IncrementalChecks:
         self.owing.discard(account_id)
         self.resting.discard(account_id)
         self.reduce_only.discard(account_id)
+        for is_bid, symbol, price in self.best_of.pop(account_id, ()):
+            entries = (self.bids if is_bid else self.asks)[symbol]
+            del entries[bisect.bisect_left(entries, (price, account_id))]
+
+    def _keep_best(self, account_id: int, opened: Sequence[RestingOrder]) -> None:
+        """Keep ``account_id``'s highest bid and lowest ask per contract (compute_best_prices' reading of it)."""
+        bids: dict[str, int] = {}
+        asks: dict[str, int] = {}
+        for order in opened:
+            if order.qty > 0:
+                best = bids.get(order.symbol)
+                if best is None or order.price > best:
+                    bids[order.symbol] = order.price
+            elif order.qty < 0:
+                best = asks.get(order.symbol)
+                if best is None or order.price < best:
+                    asks[order.symbol] = order.price
+        held = []
+        for is_bid, found, kept in ((True, bids, self.bids), (False, asks, self.asks)):
+            for symbol, price in found.items():
+                bisect.insort(kept.setdefault(symbol, []), (price, account_id))
+                held.append((is_bid, symbol, price))
+        if held:
+            self.best_of[account_id] = held
+
+    def best_holders(self) -> list[int]:
+        """The accounts the "best" listing shows (:data:`LISTINGS`): per contract, one holding the highest resting
+        bid (the highest account id of those) and one holding the lowest ask (the lowest id), in id order."""
+        holders = {entries[-1][1] for entries in self.bids.values() if entries}
+        holders.update(entries[0][1] for entries in self.asks.values() if entries)
+        return sorted(holders)
 
     def check_all(self, step: invariants.StepInfo) -> dict[str, list[str]]:
         """``invariants.check_all`` as on the whole engine: every registered invariant's violations, in registry order."""
@@ -451,7 +492,7 @@ class IncrementalChecks:
             "sums": SumsView(self, kept),
             "equity": kept.listing(self._equity_listing(kept, step)),
             "negative": kept.listing(sorted(self.owing)),
-            "orders": kept.listing(sorted(self.resting)),
+            "best": kept.listing(self.best_holders()),
             "reducing": kept.listing(sorted(self.reduce_only)),
             "step": kept.listing([]),
         }
