@@ -26,6 +26,7 @@ from perpspec.rules.position import Position
 from perpspec.rules.triggers import TriggerPrices, UntriggeredOrder
 
 JOURNAL_DIR = "journal"  # under the output directory: journal.log, replayable by `perpspec replay`
+DEPTH_LEVELS = 1_000  # the book levels a side EnginePort.depth reads (the impact prices: MRK-004)
 ADL_POLICY_NAMES = {"queue": "ranked-queue", "ranked-queue": "ranked-queue", "pro-rata": "pro-rata"}
 
 
@@ -146,10 +147,13 @@ class EnginePort:
         book = self.engine.books[symbol]
         return book.best_bid(), book.best_ask()
 
-    def depth(self, symbol: str) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
-        """Displayed L2 levels (price, qty), best first, both sides."""
+    def depth(
+        self, symbol: str, levels: int = DEPTH_LEVELS
+    ) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+        """Displayed L2 levels (price, qty), best first, both sides: up to ``levels`` of each (the first ``levels``
+        of a deeper answer)."""
         book = self.engine.books[symbol]
-        return tuple(book.depth(True, 1_000)), tuple(book.depth(False, 1_000))
+        return tuple(book.depth(True, levels)), tuple(book.depth(False, levels))
 
     def conservation_gap(self, asset: str) -> int:
         """Σ(wallet − cost) + insurance + fees + funding pool − net deposits (0: conserved to the minor unit)."""
