@@ -1,8 +1,8 @@
 """The simulator's impact prices read the book's first levels first (session 23, issue 14).
 
-``engine/simulation/simulate.py`` :func:`impact_prices` asks the book for ``IMPACT_LEVELS`` levels a side and
-reads up to ``DEPTH_LEVELS`` only when a side too thin there may go deeper: its answer must be
-``compute_impact_prices`` over ``DEPTH_LEVELS`` levels, whatever the book.
+``engine/simulation/engine_port.py`` :func:`impact_prices` (the simulator's impact prices) asks the book for
+``IMPACT_LEVELS`` levels a side and reads up to ``DEPTH_LEVELS`` only when a side too thin there may go deeper: its
+answer must be ``compute_impact_prices`` over ``DEPTH_LEVELS`` levels, whatever the book.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perpspec.engine.simulation import simulate
+from perpspec.engine.simulation import engine_port
 from perpspec.engine.simulation.engine_port import DEPTH_LEVELS
 from perpspec.rules.impact import BookSide, compute_impact_fill, compute_impact_prices
 from perpspec.rules.instrument_file import load_instrument
 
-LEVELS = st.integers(0, 3 * simulate.IMPACT_LEVELS).flatmap(  # as many books deeper than IMPACT_LEVELS as not
+LEVELS = st.integers(0, 3 * engine_port.IMPACT_LEVELS).flatmap(  # as many books deeper than IMPACT_LEVELS as not
     lambda count: st.lists(st.tuples(st.integers(1, 400), st.integers(1, 30)), min_size=count, max_size=count)
 )
 
@@ -34,7 +34,7 @@ def _side(steps: list[tuple[int, int]], best: int, rising: bool) -> BookSide:
 
 
 @settings(max_examples=300, deadline=None)
-@given(LEVELS, LEVELS, st.integers(0, 3 * simulate.IMPACT_LEVELS), st.integers(-2, 2), st.booleans())
+@given(LEVELS, LEVELS, st.integers(0, 3 * engine_port.IMPACT_LEVELS), st.integers(-2, 2), st.booleans())
 def test_the_impact_prices_are_those_over_the_whole_depth(
     bid_steps: list[tuple[int, int]], ask_steps: list[tuple[int, int]], filled_by: int, beyond: int, by_bids: bool
 ) -> None:
@@ -51,8 +51,8 @@ def test_the_impact_prices_are_those_over_the_whole_depth(
         asked.append(levels)
         return bids[:levels], asks[:levels]
 
-    assert simulate.impact_prices(inst, depth) == compute_impact_prices(inst, bids[:DEPTH_LEVELS], asks[:DEPTH_LEVELS])
-    assert asked[0] == simulate.IMPACT_LEVELS
+    assert engine_port.impact_prices(inst, depth) == compute_impact_prices(inst, bids[:DEPTH_LEVELS], asks[:DEPTH_LEVELS])
+    assert asked[0] == engine_port.IMPACT_LEVELS
 
 
 @pytest.mark.parametrize("thin_bids", [True, False])
@@ -63,9 +63,9 @@ def test_a_notional_the_first_levels_do_not_fill_is_read_deeper(thin_bids: bool)
     bids = _side(thin if thin_bids else [(1, 10_000)], 7_000_000, rising=False)
     asks = _side([(1, 10_000)] if thin_bids else thin, 7_000_050, rising=True)
     inst = load_instrument("XBTUSD")
-    first = compute_impact_fill(inst, (bids if thin_bids else asks)[: simulate.IMPACT_LEVELS], 10**30).value
+    first = compute_impact_fill(inst, (bids if thin_bids else asks)[: engine_port.IMPACT_LEVELS], 10**30).value
     inst = load_instrument("XBTUSD", {"impactNotional": str(first + 1)})
     expected = compute_impact_prices(inst, bids, asks)
     assert expected.bid is not None
     assert expected.ask is not None
-    assert simulate.impact_prices(inst, lambda levels: (bids[:levels], asks[:levels])) == expected
+    assert engine_port.impact_prices(inst, lambda levels: (bids[:levels], asks[:levels])) == expected

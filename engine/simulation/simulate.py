@@ -71,7 +71,7 @@ from perpspec.engine.core.events import (
     Rejected,
 )
 from perpspec.engine.simulation.checks import IncrementalChecks, KeptView
-from perpspec.engine.simulation.engine_port import DEPTH_LEVELS, JOURNAL_DIR, EnginePort
+from perpspec.engine.simulation.engine_port import JOURNAL_DIR, EnginePort, impact_prices
 from perpspec.engine.simulation.eventlog import (
     count_execution,
     encode_json,
@@ -95,13 +95,11 @@ from perpspec.rules.funding import (
     process_funding,
     process_premium_sample,
 )
-from perpspec.rules.impact import BookSide, ImpactPrices, compute_impact_prices
 from perpspec.rules.mark import NO_IMPACT, MarkInputs, MarkState, process_mark_update
 from perpspec.rules.num import PPM, ceildiv
 from perpspec.rules.position import compute_unrealised_pnl
 
 LIQUIDATOR = -1  # the liquidation engine's account id (it holds taken-over positions until they close)
-IMPACT_LEVELS = 32  # the book levels a side the impact prices read first (impact_prices)
 ENTRY_SLIPPAGE_PPM = 1_000  # 0.1%: how far beyond the best price an entry order may fill
 
 # ---------------------------------------------------------------------------
@@ -786,22 +784,6 @@ class Simulation:
             ),
         )
 
-
-
-def impact_prices(inst: Any, depth: Callable[[int], tuple[BookSide, BookSide]]) -> ImpactPrices:
-    """``compute_impact_prices(inst, *depth(DEPTH_LEVELS))`` reading first only ``IMPACT_LEVELS`` levels a side.
-
-    ``depth(n)`` is the book's first ``n`` levels a side, best first.  MRK-001's walk takes nothing from a level
-    once the notional is reached (the lots needed are then 0), so the prices over the first levels are those over
-    more whenever both sides reach the notional there, or a side that does not holds fewer than asked (it has no
-    more); only else is the book read to ``DEPTH_LEVELS``.  At 20,000 accounts the traders' resting orders are
-    thousands of levels, a thousand of each read and walked twice a step for a notional the first few fill.
-    """
-    bids, asks = depth(IMPACT_LEVELS)
-    impact = compute_impact_prices(inst, bids, asks)
-    if (impact.bid is None and len(bids) == IMPACT_LEVELS) or (impact.ask is None and len(asks) == IMPACT_LEVELS):
-        impact = compute_impact_prices(inst, *depth(DEPTH_LEVELS))
-    return impact
 
 
 def run_scenario(
