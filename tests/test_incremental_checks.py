@@ -22,13 +22,19 @@ from hypothesis import strategies as st
 from hypothesis.stateful import invariant
 
 from perpspec.engine.core.events import Event
-from perpspec.engine.simulation.checks import IncrementalChecks, named_accounts, value_rises_with_price
+from perpspec.engine.simulation.checks import (
+    IncrementalChecks,
+    KeptView,
+    named_accounts,
+    value_rises_with_price,
+)
 from perpspec.engine.simulation.engine_port import PooledView
 from perpspec.engine.simulation.scenario import load_scenario
 from perpspec.engine.simulation.simulate import Simulation
 from perpspec.rules import invariants
 from perpspec.rules.contract import compute_value
 from perpspec.rules.instrument_file import load_instrument
+from perpspec.rules.invariant_registry import compute_best_prices
 from tests.test_engine_stateful import EngineMachine
 from tests.test_pooled_view import PLANTS
 
@@ -44,7 +50,12 @@ DEEP = {  # a minute or two each (-m deep): the makers requote every minute of 8
 def same_answers(checks: IncrementalChecks, engine: Any, events: list[Event]) -> dict[str, list[str]]:
     step = engine.step_info(events)
     found = checks.check_all(step)
-    assert found == invariants.check_all(PooledView(engine), step)
+    full = PooledView(engine)
+    assert found == invariants.check_all(full, step)
+    # the "best" listing gives every contract's best prices as every account does (a crossed book is never met)
+    best = KeptView(checks, checks.best_holders())
+    for symbol in sorted(engine.instruments()):
+        assert compute_best_prices(best, symbol) == compute_best_prices(full, symbol)
     assert checks.stale() == []
     return found
 

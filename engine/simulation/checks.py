@@ -32,6 +32,7 @@ the incremental one, and reports any kept answer that differs from the engine's.
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -75,9 +76,13 @@ PLACED_OR_AMENDED = frozenset((EXEC_NEW, EXEC_REPLACED))
 #   value_rises_with_price; tests/test_incremental_checks.py checks it on every shipped contract).
 # * "negative" — INV-NO-NEG-EQUITY: an account skips every asset it holds a position in; in any other asset its
 #   equity is its wallet, so only an account with a wallet below zero can be reported.
-# * "orders" — INV-BOOK-UNCROSSED, and the best prices that INV-MARGIN-ON-ENTRY / INV-WITHDRAW-SAFE /
-#   INV-SPOT-SPEND read (compute_best_prices): an account without resting orders adds no price.  They read their
-#   step's accounts by id otherwise (named by the step's events: read afresh).
+# * "best" — INV-BOOK-UNCROSSED, and the best prices that INV-MARGIN-ON-ENTRY / INV-WITHDRAW-SAFE /
+#   INV-SPOT-SPEND read (compute_best_prices: per contract the highest bid and the lowest ask over the listed
+#   accounts' resting orders): an account without resting orders adds no price, and of those with some, per
+#   contract, one holding the highest bid and one holding the lowest ask give the same maximum and minimum as
+#   every account (the others' bids are no higher, their asks no lower).  :meth:`IncrementalChecks.best_holders`
+#   finds them in the kept best prices of each account (kept with its orders).  They read their step's accounts
+#   by id otherwise (named by the step's events: read afresh).
 # * "reducing" — INV-REDUCE-ONLY: only an account with a live ReduceOnly order can be reported (its fills part
 #   reads the step).
 # * "step" — the step's records, the funds and the accounts the step names, by id: INV-FUNDING-ZERO-SUM,
@@ -91,10 +96,10 @@ LISTINGS: Mapping[str, str] = {
     "INV-OI-BALANCE": "sums",
     "INV-NO-NEG-EQUITY-AFTER-ADL": "equity",
     "INV-NO-NEG-EQUITY": "negative",
-    "INV-BOOK-UNCROSSED": "orders",
-    "INV-MARGIN-ON-ENTRY": "orders",
-    "INV-WITHDRAW-SAFE": "orders",
-    "INV-SPOT-SPEND": "orders",
+    "INV-BOOK-UNCROSSED": "best",
+    "INV-MARGIN-ON-ENTRY": "best",
+    "INV-WITHDRAW-SAFE": "best",
+    "INV-SPOT-SPEND": "best",
     "INV-REDUCE-ONLY": "reducing",
     "INV-FUNDING-ZERO-SUM": "step",
     "INV-INSURANCE-NONNEG": "step",
@@ -131,9 +136,30 @@ def deciding_orders(pool: Mapping[int, Order], prices: TriggerPrices) -> list[Or
     (the invariant then names every due order, as on the whole pool).  A group of trailing stops also lists the one
     the price moves first (ORD-007: a sell's lowest ``stopPx − pegOffsetValue``, a buy's highest; the band counts
     for the whole group): when the rule leaves it where it is, it leaves every one, else the whole group is listed.
-    tests/test_triggers_due_fired.py compares.
+    tests/test_triggers_due_fired.py compares.  The grouping (:func:`group_orders`) reads only the pool; the
+    listing (:func:`listed_orders`) the prices: :class:`DecidingOrders` keeps the first while the pool is the same.
     """
-    members: dict[tuple[str, bool, bool, str], list[Order]] = {}  # by (source, LastWithinMark, side, type)
+    return listed_orders(group_orders(pool), prices)
+
+
+GroupKey = tuple[str, bool, bool, str]  # (trigger source, LastWithinMark, is_buy, ord_type)
+
+
+class Grouping:
+    """A pool's trigger groups (:func:`deciding_orders`): the members in pool order, the nearest of each, and of a
+    trailing group the order the price moves first (found when first asked)."""
+
+    __slots__ = ("members", "movers", "nearest")
+
+    def __init__(self, members: dict[GroupKey, list[Order]], nearest: dict[GroupKey, Order]) -> None:
+        self.members = members
+        self.nearest = nearest
+        self.movers: dict[GroupKey, Order] = {}
+
+
+def group_orders(pool: Mapping[int, Order]) -> Grouping:
+    """The pool's trigger groups and the nearest order of each (what :func:`deciding_orders` reads of the pool)."""
+    members: dict[GroupKey, list[Order]] = {}  # by (source, LastWithinMark, side, type)
     for order in pool.values():
         group = (order.trigger_source, order.last_within_mark, order.is_buy, order.ord_type)
         found = members.get(group)
@@ -141,16 +167,22 @@ def deciding_orders(pool: Mapping[int, Order], prices: TriggerPrices) -> list[Or
             members[group] = [order]
         else:
             found.append(order)
-    nearest: dict[tuple[str, bool, bool, str], Order] = {}
+    nearest: dict[GroupKey, Order] = {}
     for group, orders in members.items():
         _, _, is_buy, ord_type = group
         if is_rising_trigger(is_buy, ord_type in IF_TOUCHED):
             nearest[group] = min(orders, key=_stop_px)
         else:
             nearest[group] = max(orders, key=_stop_px)
+    return Grouping(members, nearest)
+
+
+def listed_orders(grouping: Grouping, prices: TriggerPrices) -> list[Order]:
+    """:func:`deciding_orders` of the pool ``grouping`` was made of, at ``prices``."""
+    members = grouping.members
     listed: list[Order] = []
     mark = prices.mark_price
-    for group, order in nearest.items():
+    for group, order in grouping.nearest.items():
         price = select_trigger_price(order.trigger_source, prices)
         if is_trigger_due(order.is_buy, order.ord_type in IF_TOUCHED, order.last_within_mark, order.stop_px, price, mark):
             listed.extend(members[group])
@@ -158,7 +190,9 @@ def deciding_orders(pool: Mapping[int, Order], prices: TriggerPrices) -> list[Or
         listed.append(order)
         if order.ord_type == PEGGED:
             orders = members[group]
-            mover = min(orders, key=_trail_level)
+            mover = grouping.movers.get(group)
+            if mover is None:
+                mover = grouping.movers[group] = min(orders, key=_trail_level)
             trailed = compute_trailed_stop_px(
                 mover.is_buy, mover.last_within_mark, mover.stop_px, price, mark, mover.peg_offset
             )
@@ -167,6 +201,62 @@ def deciding_orders(pool: Mapping[int, Order], prices: TriggerPrices) -> list[Or
             elif mover is not order:
                 listed.append(mover)
     return sorted(listed, key=_order_id)
+
+
+# what a pool's grouping depends on, per order, that the engine changes in place: the stopPx of any waiting order
+# (ORD-007's trail, an amend) and the pegOffsetValue of a trailing one (an amend: entry_amend.py).  Its other fields
+# read (trigger source, LastWithinMark, side, type) are set when the order is made and never assigned after:
+# tests/test_s23_deciding_orders_fields.py fails when the engine's source assigns one of them anywhere else
+_STOP_PX = operator.attrgetter("stop_px")
+_PEG_OFFSET = operator.attrgetter("peg_offset")
+
+
+class _KeptGrouping:
+    """What a kept grouping was made of: the pool's orders (by identity, in order), their stopPx, its trailing stops
+    and their pegOffsetValue."""
+
+    __slots__ = ("grouping", "identities", "offsets", "stops", "trailing")
+
+    def __init__(self, identities: list[int], stops: list[int], grouping: Grouping) -> None:
+        self.identities = identities
+        self.stops = stops
+        self.grouping = grouping
+        self.trailing = [order for group, orders in grouping.members.items() if group[3] == PEGGED for order in orders]
+        self.offsets = list(map(_PEG_OFFSET, self.trailing))
+
+
+class DecidingOrders:
+    """:func:`deciding_orders` per contract, its grouping kept while the pool holds the same orders, the same stopPx
+    (and pegOffsetValue of a trailing stop).
+
+    The simulator asks after every command that moved a contract's prices (every trade moves the last price), and
+    a crash's pool holds thousands of protective stops: grouping them anew each time was a fifth of a
+    ``perpspec simulate --accounts 20000`` run.  Each call still reads the whole pool — the orders themselves (by
+    identity), in the pool's order, and the fields the engine changes in place (``_STOP_PX``; ``_PEG_OFFSET`` of
+    the trailing stops) — and compares them with what the kept grouping was made of, in C-level passes; only on
+    any difference is the pool grouped again.  The answer is then :func:`deciding_orders`' own: the same groups,
+    the same members in the same order (so the same nearest and mover, ties included), judged at the prices now.
+    Three attributes per order, not the seven the grouping reads: an attribute of the compiled ``Order`` costs
+    about as much to read as grouping it does (session 23: reading all seven was slower than grouping afresh).
+    """
+
+    def __init__(self) -> None:
+        self.kept: dict[str, _KeptGrouping] = {}
+
+    def of(self, symbol: str, pool: Mapping[int, Order], prices: TriggerPrices) -> list[Order]:
+        """``deciding_orders(pool, prices)`` for ``symbol``'s pool."""
+        values = pool.values()
+        identities = list(map(id, values))  # the kept grouping holds every order it lists: no id is reused meanwhile
+        stops = list(map(_STOP_PX, values))
+        kept = self.kept.get(symbol)
+        if (
+            kept is None
+            or kept.identities != identities
+            or kept.stops != stops
+            or list(map(_PEG_OFFSET, kept.trailing)) != kept.offsets
+        ):
+            kept = self.kept[symbol] = _KeptGrouping(identities, stops, group_orders(pool))
+        return listed_orders(kept.grouping, prices)
 
 
 def _order_id(order: Order) -> int:
@@ -251,6 +341,7 @@ class IncrementalChecks:
         self.reducing: dict[int, Sequence[RestingOrder]] = {}
         # per contract holding untriggered orders: its (mark, last, index) prices at its last trigger check
         self.trigger_seen: dict[str, tuple[int, int, int]] = {}
+        self.deciding = DecidingOrders()  # INV-TRIGGERS-DUE-FIRED's deciding orders, the pool's grouping kept
         # the kept sums over every account, and who holds, rests orders or owes
         self.wallet_sum: dict[str, int] = {}
         self.cost_sum: dict[str, int] = {}
@@ -259,6 +350,11 @@ class IncrementalChecks:
         self.owing: set[int] = set()
         self.resting: set[int] = set()
         self.reduce_only: set[int] = set()
+        # per contract, (price, account) of each account's highest resting bid / lowest resting ask, sorted; and per
+        # account the entries it holds there (to take them out when it is read again)
+        self.bids: dict[str, list[tuple[int, int]]] = {}
+        self.asks: dict[str, list[tuple[int, int]]] = {}
+        self.best_of: dict[int, list[tuple[bool, str, int]]] = {}
         # account -> (symbol, mark, value rises with price) of each position, at a mark where its equity was ≥ 0 in
         # every asset (nothing has named it since)
         self.safe: dict[int, tuple[tuple[str, int, bool], ...]] = {}
@@ -336,6 +432,7 @@ class IncrementalChecks:
                 self.holders.add(account_id)
             if opened:
                 self.resting.add(account_id)
+                self._keep_best(account_id, opened)
             if reducing:
                 self.reduce_only.add(account_id)
 
@@ -355,6 +452,37 @@ class IncrementalChecks:
         self.owing.discard(account_id)
         self.resting.discard(account_id)
         self.reduce_only.discard(account_id)
+        for is_bid, symbol, price in self.best_of.pop(account_id, ()):
+            entries = (self.bids if is_bid else self.asks)[symbol]
+            del entries[bisect.bisect_left(entries, (price, account_id))]
+
+    def _keep_best(self, account_id: int, opened: Sequence[RestingOrder]) -> None:
+        """Keep ``account_id``'s highest bid and lowest ask per contract (compute_best_prices' reading of it)."""
+        bids: dict[str, int] = {}
+        asks: dict[str, int] = {}
+        for order in opened:
+            if order.qty > 0:
+                best = bids.get(order.symbol)
+                if best is None or order.price > best:
+                    bids[order.symbol] = order.price
+            elif order.qty < 0:
+                best = asks.get(order.symbol)
+                if best is None or order.price < best:
+                    asks[order.symbol] = order.price
+        held = []
+        for is_bid, found, kept in ((True, bids, self.bids), (False, asks, self.asks)):
+            for symbol, price in found.items():
+                bisect.insort(kept.setdefault(symbol, []), (price, account_id))
+                held.append((is_bid, symbol, price))
+        if held:
+            self.best_of[account_id] = held
+
+    def best_holders(self) -> list[int]:
+        """The accounts the "best" listing shows (:data:`LISTINGS`): per contract, one holding the highest resting
+        bid (the highest account id of those) and one holding the lowest ask (the lowest id), in id order."""
+        holders = {entries[-1][1] for entries in self.bids.values() if entries}
+        holders.update(entries[0][1] for entries in self.asks.values() if entries)
+        return sorted(holders)
 
     def check_all(self, step: invariants.StepInfo) -> dict[str, list[str]]:
         """``invariants.check_all`` as on the whole engine: every registered invariant's violations, in registry order."""
@@ -364,7 +492,7 @@ class IncrementalChecks:
             "sums": SumsView(self, kept),
             "equity": kept.listing(self._equity_listing(kept, step)),
             "negative": kept.listing(sorted(self.owing)),
-            "orders": kept.listing(sorted(self.resting)),
+            "best": kept.listing(self.best_holders()),
             "reducing": kept.listing(sorted(self.reduce_only)),
             "step": kept.listing([]),
         }
@@ -543,7 +671,8 @@ class KeptView:
         pool = self.engine.triggers.conditional.get(symbol)
         if not pool:
             return []
-        return [untriggered_record(order) for order in deciding_orders(pool, self.trigger_prices(symbol))]
+        deciding = self.checks.deciding.of(symbol, pool, self.trigger_prices(symbol))
+        return [untriggered_record(order) for order in deciding]
 
     def trigger_prices(self, symbol: str) -> TriggerPrices:
         """The mark, last and index prices of ``symbol`` (the engine's, now)."""

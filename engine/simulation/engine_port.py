@@ -6,7 +6,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from perpspec.engine.simulation.eventlog import event_records
 from perpspec.engine.simulation.result import Tally
 from perpspec.engine.simulation.scenario import Scenario
 from perpspec.rules import invariants
+from perpspec.rules.impact import BookSide, ImpactPrices, compute_impact_prices
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.margin import MarginSetting
 from perpspec.rules.order_margin import RestingOrder
@@ -26,6 +27,8 @@ from perpspec.rules.position import Position
 from perpspec.rules.triggers import TriggerPrices, UntriggeredOrder
 
 JOURNAL_DIR = "journal"  # under the output directory: journal.log, replayable by `perpspec replay`
+DEPTH_LEVELS = 1_000  # the book levels a side EnginePort.depth reads (the impact prices: MRK-004)
+IMPACT_LEVELS = 32  # the book levels a side the impact prices read first (impact_prices)
 ADL_POLICY_NAMES = {"queue": "ranked-queue", "ranked-queue": "ranked-queue", "pro-rata": "pro-rata"}
 
 
@@ -146,10 +149,13 @@ class EnginePort:
         book = self.engine.books[symbol]
         return book.best_bid(), book.best_ask()
 
-    def depth(self, symbol: str) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
-        """Displayed L2 levels (price, qty), best first, both sides."""
+    def depth(
+        self, symbol: str, levels: int = DEPTH_LEVELS
+    ) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+        """Displayed L2 levels (price, qty), best first, both sides: up to ``levels`` of each (the first ``levels``
+        of a deeper answer)."""
         book = self.engine.books[symbol]
-        return tuple(book.depth(True, 1_000)), tuple(book.depth(False, 1_000))
+        return tuple(book.depth(True, levels)), tuple(book.depth(False, levels))
 
     def conservation_gap(self, asset: str) -> int:
         """Σ(wallet − cost) + insurance + fees + funding pool − net deposits (0: conserved to the minor unit)."""
@@ -365,3 +371,19 @@ class PooledView(MemoView):
         if account_id == POOLED:
             return MarginSetting()
         return super().margin_setting(account_id, symbol)
+
+
+def impact_prices(inst: Instrument, depth: Callable[[int], tuple[BookSide, BookSide]]) -> ImpactPrices:
+    """``compute_impact_prices(inst, *depth(DEPTH_LEVELS))`` reading first only ``IMPACT_LEVELS`` levels a side.
+
+    ``depth(n)`` is the book's first ``n`` levels a side, best first.  MRK-001's walk takes nothing from a level
+    once the notional is reached (the lots needed are then 0), so the prices over the first levels are those over
+    more whenever both sides reach the notional there, or a side that does not holds fewer than asked (it has no
+    more); only else is the book read to ``DEPTH_LEVELS``.  At 20,000 accounts the traders' resting orders are
+    thousands of levels, a thousand of each read and walked twice a step for a notional the first few fill.
+    """
+    bids, asks = depth(IMPACT_LEVELS)
+    impact = compute_impact_prices(inst, bids, asks)
+    if (impact.bid is None and len(bids) == IMPACT_LEVELS) or (impact.ask is None and len(asks) == IMPACT_LEVELS):
+        impact = compute_impact_prices(inst, *depth(DEPTH_LEVELS))
+    return impact

@@ -71,7 +71,7 @@ from perpspec.engine.core.events import (
     Rejected,
 )
 from perpspec.engine.simulation.checks import IncrementalChecks, KeptView
-from perpspec.engine.simulation.engine_port import JOURNAL_DIR, EnginePort
+from perpspec.engine.simulation.engine_port import JOURNAL_DIR, EnginePort, impact_prices
 from perpspec.engine.simulation.eventlog import (
     count_execution,
     encode_json,
@@ -95,7 +95,6 @@ from perpspec.rules.funding import (
     process_funding,
     process_premium_sample,
 )
-from perpspec.rules.impact import compute_impact_prices
 from perpspec.rules.mark import NO_IMPACT, MarkInputs, MarkState, process_mark_update
 from perpspec.rules.num import PPM, ceildiv
 from perpspec.rules.position import compute_unrealised_pnl
@@ -444,8 +443,7 @@ class Simulation:
             return NO_IMPACT
         if self.impact_seen is not None and self.impact_seen[0] == self.tally.commands:
             return self.impact_seen[1]
-        bids, asks = self.port.depth(self.symbol)
-        impact = compute_impact_prices(self.inst, bids, asks)
+        impact = impact_prices(self.inst, lambda levels: self.port.depth(self.symbol, levels))
         self.impact_seen = (self.tally.commands, impact)
         return impact
 
