@@ -321,6 +321,16 @@ def bench_engine(
 # ----------------------------------------------------------------------------- where the time goes
 
 
+def floor_outcome(positions: dict[int, tuple[int, int]], sides: dict[int, tuple[int, ...]]) -> str:
+    """A floor replay's end: SHA-256 of every account's position (qty, cost) and MRG-042 sums, sorted by account.
+
+    The rules-only and the kernels-only floor compute the same rules on the same ops, so they must end the same
+    (tests/test_bench.py): a floor made faster has kept its work.
+    """
+    text = repr((sorted(positions.items()), sorted(sides.items())))
+    return "positions+sums " + hashlib.sha256(text.encode()).hexdigest()
+
+
 def bench_book_only(setup: EngineSetup, ops: list[Op], warmup: int) -> Run:
     """The engine's own book (engine.core.book) alone: the stick's work with the engine's order objects.
 
@@ -462,7 +472,13 @@ def bench_rules_only(setup: EngineSetup, ops: list[Op], warmup: int) -> Run:
             move(account, side == 0, 0, left, price)
 
     run, _ = timed_replay("book + order-path rules only", step, ops, warmup)
-    return run
+    flat_sides = {
+        account: (bids.qty, bids.value, bids.premium, asks.qty, asks.value, asks.premium)
+        for account, (bids, asks) in sides.items()
+    }
+    return attrs.evolve(
+        run, outcome=floor_outcome({a: (p.qty, p.cost) for a, p in positions.items()}, flat_sides)
+    )
 
 
 # ----------------------------------------------------------------------------- liquidation scaling
@@ -640,4 +656,4 @@ def bench_kernels_only(setup: EngineSetup, ops: list[Op], warmup: int) -> Run:
             move(account, side == 0, 0, left, price)
 
     run, _ = timed_replay("book + order-path kernels only", step, ops, warmup)
-    return run
+    return attrs.evolve(run, outcome=floor_outcome(positions, sides))
