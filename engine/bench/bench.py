@@ -40,7 +40,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -321,7 +321,7 @@ def bench_engine(
 # ----------------------------------------------------------------------------- where the time goes
 
 
-def floor_outcome(positions: dict[int, tuple[int, int]], sides: dict[int, tuple[int, ...]]) -> str:
+def floor_outcome(positions: Mapping[int, tuple[int, int]], sides: Mapping[int, tuple[int, ...]]) -> str:
     """A floor replay's end: SHA-256 of every account's position (qty, cost) and MRG-042 sums, sorted by account.
 
     The rules-only and the kernels-only floor compute the same rules on the same ops, so they must end the same
@@ -601,20 +601,24 @@ def bench_kernels_only(setup: EngineSetup, ops: list[Op], warmup: int) -> Run:
     fee = inst.taker_fee_ppm
 
     def move(account: int, is_buy: bool, old_qty: int, new_qty: int, price: int) -> None:
-        """A resting order's open quantity goes from ``old_qty`` to ``new_qty``: its MRG-042 term moves."""
+        """A resting order's open quantity goes from ``old_qty`` to ``new_qty``: its MRG-042 term moves.
+
+        The same kernel calls as the rules-only floor's ``move`` (the term at each non-zero quantity), straight-line.
+        """
+        value = premium = 0
+        if new_qty:
+            value, premium = term(new_qty if is_buy else -new_qty, price, mark, 0, 0)
+        if old_qty:
+            old_value, old_premium = term(old_qty if is_buy else -old_qty, price, mark, 0, 0)
+            value -= old_value
+            premium -= old_premium
         bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium = sides.get(account, empty)
-        delta_value = delta_premium = 0
-        for qty, direction in ((old_qty, -1), (new_qty, 1)):
-            if qty:
-                value, premium = term(qty if is_buy else -qty, price, mark, 0, 0)
-                delta_value += direction * value
-                delta_premium += direction * premium
-        delta_qty = new_qty - old_qty
         if is_buy:
-            bid_qty, bid_value, bid_premium = bid_qty + delta_qty, bid_value + delta_value, bid_premium + delta_premium
+            sides[account] = (bid_qty + new_qty - old_qty, bid_value + value, bid_premium + premium,
+                              ask_qty, ask_value, ask_premium)
         else:
-            ask_qty, ask_value, ask_premium = ask_qty + delta_qty, ask_value + delta_value, ask_premium + delta_premium
-        sides[account] = (bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium)
+            sides[account] = (bid_qty, bid_value, bid_premium,
+                              ask_qty + new_qty - old_qty, ask_value + value, ask_premium + premium)
 
     def step(op: Op) -> None:
         kind, oid, side, price_ticks, qty_lots = op
