@@ -12,7 +12,9 @@ preconditions:
 * an isolated kernel's leverage is at least 0.01x (``leverage_hundredths >= 1``).
 
 Known-bad emitted variants (:func:`mutate`) must be refuted: a ceiling
-division turned into a floor (a requirement rounded toward the trader), the
+division turned into a floor (a requirement rounded toward the trader; the
+first ceiling as emitted, ``(x + (k - 1)) // k`` or, for ``x = a - K``, ``(a ± m) // k``,
+or ``-((-x) // k)``), the
 arms of a selection swapped (the first selection that is not a signed product,
 whose two arms are equal by design), a signed product's negative arm left
 unnegated (``a * b if a >= 0 else (-a) * b``: ``|a| * b``), or a nested
@@ -264,6 +266,12 @@ class _Mutator(ast.NodeTransformer):
         return node
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        numerator = _ceiling_shape(node) if self.mutation == "ceil-as-floor" and not self.done else None
+        if numerator is not None:
+            # (x + (k - 1)) // k, the ceiling division as emitted, becomes x // k: rounded toward the trader
+            # ((a - K + (k - 1)) // k, folded as (a ± m) // k, becomes (a - K) // k)
+            self.done = True
+            return ast.BinOp(left=numerator, op=ast.FloorDiv(), right=node.right)
         if self.mutation == "nested-floor-inner-ceil" and not self.done and _nested_floor_shape(node) is not None:
             # (n // a) // c becomes (-((-n) // a)) // c: the first division rounded up, then floored
             inner = node.left
@@ -291,6 +299,30 @@ class _Mutator(ast.NodeTransformer):
                 return ast.BinOp(left=inner.left.operand, op=ast.FloorDiv(), right=inner.right)
         self.generic_visit(node)
         return node
+
+
+def _ceiling_shape(node: ast.BinOp) -> ast.expr | None:
+    """The numerator of the floor for a ceiling by a constant as :mod:`.emit` writes it, else None.
+
+    ``(x + (k - 1)) // k`` (``k`` > 1 an integer constant) gives ``x``; a ceiling of ``a - K`` with ``K`` a
+    constant, folded as ``(a + m) // k`` or ``(a - m) // k`` (``m`` an integer constant, any value: the offset
+    ``k - 1 - K``), gives ``a - K`` as ``a + (m - (k - 1))`` (``a`` alone when that is 0).  No other division
+    of the kernels has a constant offset over a constant divisor; if one did, the change would still be a
+    known-bad one (``k - 1`` taken off the numerator of a floor by ``k``), only not a ceiling's.
+    """
+    scale, inner = node.right, node.left
+    if not (isinstance(node.op, ast.FloorDiv) and isinstance(scale, ast.Constant) and type(scale.value) is int):
+        return None
+    if not (isinstance(inner, ast.BinOp) and isinstance(inner.op, (ast.Add, ast.Sub))):
+        return None
+    offset = inner.right
+    if not (isinstance(offset, ast.Constant) and type(offset.value) is int) or scale.value <= 1:
+        return None
+    remainder = (offset.value if isinstance(inner.op, ast.Add) else -offset.value) - (scale.value - 1)
+    if remainder == 0:
+        return inner.left
+    sign: ast.operator = ast.Add() if remainder > 0 else ast.Sub()
+    return ast.BinOp(left=inner.left, op=sign, right=ast.Constant(abs(remainder)))
 
 
 def _is_signed_product(node: ast.IfExp) -> bool:
