@@ -121,7 +121,7 @@ def _ceilings(source: str, name: str) -> list[tuple[str, str, int, int]]:
             and isinstance(node.operand.left, ast.UnaryOp)
             and isinstance(node.operand.right, ast.Constant)
         ):
-            found.append(("negated", ast.dump(node.operand.left.operand), 0, node.operand.right.value))
+            found.append(("negated", ast.dump(node.operand.left.operand), 0, int(str(node.operand.right.value))))
         if (
             isinstance(node, ast.BinOp)
             and isinstance(node.op, ast.FloorDiv)
@@ -131,7 +131,8 @@ def _ceilings(source: str, name: str) -> list[tuple[str, str, int, int]]:
             and isinstance(node.left.right, ast.Constant)
         ):
             sign = 1 if isinstance(node.left.op, ast.Add) else -1
-            found.append(("offset", ast.dump(node.left.left), sign * node.left.right.value, node.right.value))
+            offset, scale = int(str(node.left.right.value)), int(str(node.right.value))
+            found.append(("offset", ast.dump(node.left.left), sign * offset, scale))
     return found
 
 
@@ -149,9 +150,9 @@ def _one_ceiling_floored(before: list[tuple[str, str, int, int]], after: list[tu
 
 def test_a_ceiling_by_a_constant_is_emitted_as_one_addition_and_its_floor_is_refuted() -> None:
     """MRG-020's ppm ceilings ``-((-x) // c)`` are emitted as ``(x + (c - 1)) // c`` (one addition, no two
-    negations: proofs/specialise/emit.py; XBTUSD's first, a ceiling of ``t0 - K``, with the constant folded:
+    negations: proofs/specialise/emit.py; a ceiling of ``t0 - K`` with the constant folded:
     ``(t0 - 5000000001) // 15000000000``), proved equal like every kernel, and the known-bad ``ceil-as-floor``
-    (there ``(t0 - 20000000000) // 15000000000``) is refuted at a point where it differs when run."""
+    (the first ppm ceiling ``x // 1000000``) is refuted at a point where it differs when run."""
     inst = load_instrument("XBTUSD")
     spec = next(spec for spec in KERNELS if spec.name == "account_margin_cross_1")
     source = (ROOT / generate.kernel_path("XBTUSD", spec.name)).read_text()
@@ -162,6 +163,15 @@ def test_a_ceiling_by_a_constant_is_emitted_as_one_addition_and_its_floor_is_ref
     mutated = mutate(source, spec.name, "ceil-as-floor")
     assert _one_ceiling_floored(sites, _ceilings(mutated, spec.name))
     assert_refuted_by_evaluation(spec, inst, mutated, prove_equivalence(spec, inst, mutated, "mutant"))
+
+
+def test_ceil_as_floor_takes_a_folded_ceiling_only_in_a_kernel_with_no_other() -> None:
+    """``(a - 5) // 100`` (a ceiling of ``a - 104`` folded) is floored to ``(a - 104) // 100`` when it is the only
+    one; beside a ``(b + 99) // 100`` the latter is floored (``b // 100``) and the folded one kept."""
+    alone = "def k(a: int) -> tuple[int]:\n    return ((a - 5) // 100,)\n"
+    assert "(a - 104) // 100" in mutate(alone, "k", "ceil-as-floor")
+    both = "def k(a: int, b: int) -> tuple[int, int]:\n    return ((a - 5) // 100, (b + 99) // 100)\n"
+    assert mutate(both, "k", "ceil-as-floor").count("(a - 5) // 100, b // 100") == 1
 
 
 def _traced_ceilings(spec: KernelSpec, inst: Instrument) -> int:
