@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import logging
 from pathlib import Path
@@ -25,10 +24,8 @@ from perpspec.engine.kernels import load
 from perpspec.engine.kernels.index import MODULES
 from perpspec.proofs.specialise import generate
 from perpspec.proofs.specialise.catalogue import KERNELS, KernelSpec
-from perpspec.proofs.specialise.emit import trace_kernel
 from perpspec.proofs.specialise.equivalence import mutate, prove_equivalence
 from perpspec.proofs.specialise.interpret import EmittedSubsetError, evaluate, parse_module
-from perpspec.proofs.specialise.trace import Node
 from perpspec.rules.instrument import Instrument
 from perpspec.rules.instrument_file import builtin_symbols, load_instrument
 from tests.kernel_mutants import assert_refuted_by_evaluation
@@ -104,109 +101,6 @@ def test_a_mutated_kernel_is_refuted_by_the_equivalence_proof() -> None:
     mutated = mutate(source, spec.name, "ceil-as-floor")
     result = prove_equivalence(spec, inst, mutated, "mutant")  # the solver's own search: no witness point given
     assert_refuted_by_evaluation(spec, inst, mutated, result)
-
-
-def _ceilings(source: str, name: str) -> list[tuple[str, str, int, int]]:
-    """The ceilings by a constant in ``name``, in walk order: ``("negated", x, 0, c)`` for ``-((-x) // c)``, and
-    ``("offset", x, m, c)`` for a division by a constant whose numerator adds (``m``) or subtracts (``-m``) a
-    constant: ``(x + (c - 1)) // c`` or, for a ceiling of ``a - K``, ``(a ± m) // c`` folded (no floor of the
-    rules has that shape; a floor the mutation makes of a folded one still has it, with ``c - 1`` less)."""
-    found: list[tuple[str, str, int, int]] = []
-    for node in ast.walk(parse_module(source)[name]):
-        if (
-            isinstance(node, ast.UnaryOp)
-            and isinstance(node.op, ast.USub)
-            and isinstance(node.operand, ast.BinOp)
-            and isinstance(node.operand.op, ast.FloorDiv)
-            and isinstance(node.operand.left, ast.UnaryOp)
-            and isinstance(node.operand.right, ast.Constant)
-        ):
-            found.append(("negated", ast.dump(node.operand.left.operand), 0, int(str(node.operand.right.value))))
-        if (
-            isinstance(node, ast.BinOp)
-            and isinstance(node.op, ast.FloorDiv)
-            and isinstance(node.right, ast.Constant)
-            and isinstance(node.left, ast.BinOp)
-            and isinstance(node.left.op, (ast.Add, ast.Sub))
-            and isinstance(node.left.right, ast.Constant)
-        ):
-            sign = 1 if isinstance(node.left.op, ast.Add) else -1
-            offset, scale = int(str(node.left.right.value)), int(str(node.right.value))
-            found.append(("offset", ast.dump(node.left.left), sign * offset, scale))
-    return found
-
-
-def _one_ceiling_floored(before: list[tuple[str, str, int, int]], after: list[tuple[str, str, int, int]]) -> bool:
-    """``after`` is ``before`` with one ceiling made a floor: one site gone, or one folded site's offset ``c - 1``
-    lower (``(a - K + (c - 1)) // c`` become ``(a - K) // c``)."""
-    if len(after) == len(before) - 1:
-        return any(before[:i] + before[i + 1 :] == after for i in range(len(before)))
-    changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new] if len(after) == len(before) else []
-    if len(changed) != 1:
-        return False
-    (kind, base, offset, scale), new = changed[0]
-    return kind == "offset" and new == (kind, base, offset - (scale - 1), scale)
-
-
-def test_a_ceiling_by_a_constant_is_emitted_as_one_addition_and_its_floor_is_refuted() -> None:
-    """MRG-020's ppm ceilings ``-((-x) // c)`` are emitted as ``(x + (c - 1)) // c`` (one addition, no two
-    negations: proofs/specialise/emit.py; a ceiling of ``t0 - K`` with the constant folded:
-    ``(t0 - 5000000001) // 15000000000``), proved equal like every kernel, and the known-bad ``ceil-as-floor``
-    (the first ppm ceiling ``x // 1000000``) is refuted at a point where it differs when run."""
-    inst = load_instrument("XBTUSD")
-    spec = next(spec for spec in KERNELS if spec.name == "account_margin_cross_1")
-    source = (ROOT / generate.kernel_path("XBTUSD", spec.name)).read_text()
-    sites = _ceilings(source, spec.name)
-    assert [kind for kind, *_ in sites].count("negated") == 0, sites
-    assert len(sites) >= 4, sites
-    assert prove_equivalence(spec, inst, source, "committed").proved
-    mutated = mutate(source, spec.name, "ceil-as-floor")
-    assert _one_ceiling_floored(sites, _ceilings(mutated, spec.name))
-    assert_refuted_by_evaluation(spec, inst, mutated, prove_equivalence(spec, inst, mutated, "mutant"))
-
-
-def test_ceil_as_floor_takes_a_folded_ceiling_only_in_a_kernel_with_no_other() -> None:
-    """``(a - 5) // 100`` (a ceiling of ``a - 104`` folded) is floored to ``(a - 104) // 100`` when it is the only
-    one; beside a ``(b + 99) // 100`` the latter is floored (``b // 100``) and the folded one kept."""
-    alone = "def k(a: int) -> tuple[int]:\n    return ((a - 5) // 100,)\n"
-    assert "(a - 104) // 100" in mutate(alone, "k", "ceil-as-floor")
-    both = "def k(a: int, b: int) -> tuple[int, int]:\n    return ((a - 5) // 100, (b + 99) // 100)\n"
-    assert mutate(both, "k", "ceil-as-floor").count("(a - 5) // 100, b // 100") == 1
-
-
-def _traced_ceilings(spec: KernelSpec, inst: Instrument) -> int:
-    """The rule's ceilings by a constant > 1 (``-((-x) // c)``, traced; ``-(a - b)`` is traced as ``b - a``)."""
-    graph, _outputs = trace_kernel(spec, inst)
-    return sum(
-        1
-        for node in graph.nodes
-        if node.op == "neg"
-        and isinstance(division := node.args[0], Node)
-        and division.op == "floordiv"
-        and type(division.args[1]) is int
-        and division.args[1] > 1
-        and isinstance(division.args[0], Node)
-        and division.args[0].op in ("neg", "sub")
-    )
-
-
-@pytest.mark.parametrize("symbol", builtin_symbols())
-def test_the_ceil_as_floor_mutation_finds_a_ceiling_in_every_kernel_whose_rule_has_one(symbol: str) -> None:
-    """Whatever form the emitter gives a ceiling (``-((-x) // c)``, ``(x + (c - 1)) // c``, folded ``(a ± m) // c``),
-    ``ceil-as-floor`` finds one in every committed kernel whose rule rounds up by a constant, and turns it into a
-    floor (:func:`_one_ceiling_floored`).  (Refuting every such mutant is a proof each, minutes under load: the
-    refutations run are the test above, ``order_margin_cross`` above and ``KNOWN-BAD/KRN/ceil-as-floor/*``.)"""
-    inst = load_instrument(symbol)
-    found = 0
-    for spec in KERNELS:
-        if not _traced_ceilings(spec, inst):
-            continue
-        source = (ROOT / generate.kernel_path(symbol, spec.name)).read_text()
-        before = _ceilings(source, spec.name)
-        after = _ceilings(mutate(source, spec.name, "ceil-as-floor"), spec.name)
-        assert _one_ceiling_floored(before, after), (spec.name, before, after)
-        found += 1
-    assert found >= 10, found
 
 
 def test_a_changed_instrument_runs_the_generic_rules_and_says_so_once(caplog: pytest.LogCaptureFixture) -> None:

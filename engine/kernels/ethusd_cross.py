@@ -17,17 +17,17 @@ def position_margin_cross(qty: int, cost: int, mark_price: int, cross_balance: i
     returns (current_qty, leverage_hundredths, risk_steps, init_margin_req_ppm, maint_margin_req_ppm, pos_cost, pos_init, pos_comm, pos_cross, pos_margin, pos_maint, mark_value, unrealised_pnl, maint_margin, liquidation_price, bankrupt_price).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 1) // 5000000000
+    t1 = -((5000000000 - t0) // 5000000000)
     t2 = 0 if (t1 <= 0) else t1
     t3 = t2 * 10000
     t4 = 20000 + t3
     t5 = 10000 + t3
     t6 = qty == 0
-    t7 = ((t0 * t4) + 999999) // 1000000
-    t8 = (((t0 + t7) * 750) + 999999) // 1000000
+    t7 = -((-(t0 * t4)) // 1000000)
+    t8 = -((-((t0 + t7) * 750)) // 1000000)
     t9 = qty > 0
     t10 = funding_rate_e8 if t9 else (-funding_rate_e8)
-    t11 = ((((t0 * t5) + 999999) // 1000000) + t8) + (((t0 * (0 if (t10 <= 0) else t10)) + 99999999) // 100000000)
+    t11 = ((-((-(t0 * t5)) // 1000000)) + t8) + (-((-(t0 * (0 if (t10 <= 0) else t10))) // 100000000))
     t12 = t7 + t8
     t13 = ((qty * 100) * mark_price) // 100
     t14 = t13 - cost
@@ -53,7 +53,7 @@ def order_margin_cross(qty: int, cost: int, bid_qty: int, bid_value: int, bid_pr
     Equal to MRG-045, MRG-044 for this instrument (obligation KRN/order_margin_cross/ETHUSD);
     returns (bid_qty_charged, ask_qty_charged, init_margin, premium, commission, total).
     """
-    t0 = ((((-cost) if (cost < 0) else cost) + (bid_value if (bid_value >= ask_value) else ask_value)) - 1) // 5000000000
+    t0 = -((5000000000 - (((-cost) if (cost < 0) else cost) + (bid_value if (bid_value >= ask_value) else ask_value))) // 5000000000)
     t1 = -qty
     t2 = 0 if (t1 <= 0) else t1
     t3 = 0 if (qty <= 0) else qty
@@ -66,8 +66,8 @@ def order_margin_cross(qty: int, cost: int, bid_qty: int, bid_value: int, bid_pr
     t10 = -((-(ask_value * t5)) // t9)
     t11 = (-((-(bid_value * t4)) // t8)) + t10
     t12 = (-((-(bid_premium * t4)) // t8)) + (-((-(ask_premium * t5)) // t9))
-    t13 = ((((-((-(bid_value * t7)) // t8)) + t10) * (20000 + ((0 if (t0 <= 0) else t0) * 10000))) + 999999) // 1000000
-    t14 = (((t11 * 750) + 999999) // 1000000) + ((((t11 + t13) * 750) + 999999) // 1000000)
+    t13 = -((-(((-((-(bid_value * t7)) // t8)) + t10) * (20000 + ((0 if (t0 <= 0) else t0) * 10000)))) // 1000000)
+    t14 = (-((-(t11 * 750)) // 1000000)) + (-((-((t11 + t13) * 750)) // 1000000))
     t15 = (t13 + t12) + t14
     return (t7, t5, t13, t12, t14, t15)
 
@@ -94,7 +94,7 @@ def order_requirement_cross(qty: int, cost: int, mark_price: int, order_margin_b
     """
     t0 = order_margin_after - order_margin_before
     t1 = (-cost) if (cost < 0) else cost
-    t2 = (t1 - 1) // 5000000000
+    t2 = -((5000000000 - t1) // 5000000000)
     t3 = (0 if (t2 <= 0) else t2) * 10000
     t4 = qty == 0
     t5 = qty + order_qty
@@ -103,10 +103,10 @@ def order_requirement_cross(qty: int, cost: int, mark_price: int, order_margin_b
     t8 = (0 if (((-order_qty) if t6 else order_qty) > ((-qty) if t7 else qty)) else t5) if (((qty > 0) and t6) or (t7 and (order_qty > 0))) else qty
     t9 = (cost if (t8 == qty) else ((cost * t8) // (1 if t4 else qty))) + ((((t5 - t8) * 100) * order_price) // 100)
     t10 = (-t9) if (t9 < 0) else t9
-    t11 = (t10 - 1) // 5000000000
+    t11 = -((5000000000 - t10) // 5000000000)
     t12 = (0 if (t11 <= 0) else t11) * 10000
     t13 = qty * 100
-    t14 = (((((t10 * (10000 + t12)) + 999999) // 1000000) + ((((t10 + (((t10 * (20000 + t12)) + 999999) // 1000000)) * 750) + 999999) // 1000000)) - ((((t1 * (10000 + t3)) + 999999) // 1000000) + ((((t1 + (((t1 * (20000 + t3)) + 999999) // 1000000)) * 750) + 999999) // 1000000))) - (((t13 * order_price) // 100) - ((t13 * mark_price) // 100))
+    t14 = (((-((-(t10 * (10000 + t12))) // 1000000)) + (-((-((t10 + (-((-(t10 * (20000 + t12))) // 1000000))) * 750)) // 1000000))) - ((-((-(t1 * (10000 + t3))) // 1000000)) + (-((-((t1 + (-((-(t1 * (20000 + t3))) // 1000000))) * 750)) // 1000000)))) - (((t13 * order_price) // 100) - ((t13 * mark_price) // 100))
     t15 = (t0 + (0 if t4 else (0 if (t14 <= 0) else t14))) if (t0 > 0) else 0
     return (t15,)
 
@@ -131,7 +131,7 @@ def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value
     t11 = ask_value + (0 if t0 else t3)
     t12 = ask_premium + (0 if t0 else t5)
     t13 = (-cost) if (cost < 0) else cost
-    t14 = ((t13 + (bid_value if (bid_value >= ask_value) else ask_value)) - 1) // 5000000000
+    t14 = -((5000000000 - (t13 + (bid_value if (bid_value >= ask_value) else ask_value))) // 5000000000)
     t15 = -qty
     t16 = 0 if (t15 <= 0) else t15
     t17 = 0 if (qty <= 0) else qty
@@ -142,9 +142,9 @@ def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value
     t22 = 1 if (ask_qty == 0) else ask_qty
     t23 = -((-(ask_value * t19)) // t22)
     t24 = (-((-(bid_value * t18)) // t21)) + t23
-    t25 = ((((-((-(bid_value * (0 if (t20 <= 0) else t20))) // t21)) + t23) * (20000 + ((0 if (t14 <= 0) else t14) * 10000))) + 999999) // 1000000
-    t26 = (t25 + ((-((-(bid_premium * t18)) // t21)) + (-((-(ask_premium * t19)) // t22)))) + ((((t24 * 750) + 999999) // 1000000) + ((((t24 + t25) * 750) + 999999) // 1000000))
-    t27 = ((t13 + (t8 if (t8 >= t11) else t11)) - 1) // 5000000000
+    t25 = -((-(((-((-(bid_value * (0 if (t20 <= 0) else t20))) // t21)) + t23) * (20000 + ((0 if (t14 <= 0) else t14) * 10000)))) // 1000000)
+    t26 = (t25 + ((-((-(bid_premium * t18)) // t21)) + (-((-(ask_premium * t19)) // t22)))) + ((-((-(t24 * 750)) // 1000000)) + (-((-((t24 + t25) * 750)) // 1000000)))
+    t27 = -((5000000000 - (t13 + (t8 if (t8 >= t11) else t11))) // 5000000000)
     t28 = t7 - (t7 if (t7 <= t16) else t16)
     t29 = t10 - (t10 if (t10 <= t17) else t17)
     t30 = t28 - t29
@@ -152,10 +152,10 @@ def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value
     t32 = 1 if (t10 == 0) else t10
     t33 = -((-(t11 * t29)) // t32)
     t34 = (-((-(t8 * t28)) // t31)) + t33
-    t35 = ((((-((-(t8 * (0 if (t30 <= 0) else t30))) // t31)) + t33) * (20000 + ((0 if (t27 <= 0) else t27) * 10000))) + 999999) // 1000000
-    t36 = (t35 + ((-((-(t9 * t28)) // t31)) + (-((-(t12 * t29)) // t32)))) + ((((t34 * 750) + 999999) // 1000000) + ((((t34 + t35) * 750) + 999999) // 1000000))
+    t35 = -((-(((-((-(t8 * (0 if (t30 <= 0) else t30))) // t31)) + t33) * (20000 + ((0 if (t27 <= 0) else t27) * 10000)))) // 1000000)
+    t36 = (t35 + ((-((-(t9 * t28)) // t31)) + (-((-(t12 * t29)) // t32)))) + ((-((-(t34 * 750)) // 1000000)) + (-((-((t34 + t35) * 750)) // 1000000)))
     t37 = t36 - t26
-    t38 = (t13 - 1) // 5000000000
+    t38 = -((5000000000 - t13) // 5000000000)
     t39 = (0 if (t38 <= 0) else t38) * 10000
     t40 = qty == 0
     t41 = qty + order_qty
@@ -164,10 +164,10 @@ def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value
     t44 = (0 if ((t6 if t42 else order_qty) > (t15 if t43 else qty)) else t41) if (((qty > 0) and t42) or (t43 and t0)) else qty
     t45 = (cost if (t44 == qty) else ((cost * t44) // (1 if t40 else qty))) + ((((t41 - t44) * 100) * order_price) // 100)
     t46 = (-t45) if (t45 < 0) else t45
-    t47 = (t46 - 1) // 5000000000
+    t47 = -((5000000000 - t46) // 5000000000)
     t48 = (0 if (t47 <= 0) else t47) * 10000
     t49 = qty * 100
-    t50 = (((((t46 * (10000 + t48)) + 999999) // 1000000) + ((((t46 + (((t46 * (20000 + t48)) + 999999) // 1000000)) * 750) + 999999) // 1000000)) - ((((t13 * (10000 + t39)) + 999999) // 1000000) + ((((t13 + (((t13 * (20000 + t39)) + 999999) // 1000000)) * 750) + 999999) // 1000000))) - (((t49 * order_price) // 100) - ((t49 * mark_price) // 100))
+    t50 = (((-((-(t46 * (10000 + t48))) // 1000000)) + (-((-((t46 + (-((-(t46 * (20000 + t48))) // 1000000))) * 750)) // 1000000))) - ((-((-(t13 * (10000 + t39))) // 1000000)) + (-((-((t13 + (-((-(t13 * (20000 + t39))) // 1000000))) * 750)) // 1000000)))) - (((t49 * order_price) // 100) - ((t49 * mark_price) // 100))
     t51 = (t37 + (0 if t40 else (0 if (t50 <= 0) else t50))) if (t37 > 0) else 0
     return (t7, t8, t9, t10, t11, t12, t26, t36, t51)
 
@@ -179,13 +179,13 @@ def requirement_cross(qty: int, cost: int, chosen_tier: int) -> tuple[int, int, 
     returns (steps, pos_init, pos_comm, pos_maint).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 1) // 5000000000
+    t1 = -((5000000000 - t0) // 5000000000)
     t2 = 0 if (t1 <= 0) else t1
     t3 = t2 if (t2 >= chosen_tier) else chosen_tier
     t4 = t3 * 10000
-    t5 = ((t0 * (20000 + t4)) + 999999) // 1000000
-    t6 = (((t0 + t5) * 750) + 999999) // 1000000
-    t7 = (((t0 * (10000 + t4)) + 999999) // 1000000) + t6
+    t5 = -((-(t0 * (20000 + t4))) // 1000000)
+    t6 = -((-((t0 + t5) * 750)) // 1000000)
+    t7 = (-((-(t0 * (10000 + t4))) // 1000000)) + t6
     return (t3, t5, t6, t7)
 
 
@@ -196,11 +196,11 @@ def account_margin_cross_1(wallet: int, order_margin: int, qty: int, cost: int, 
     returns (wallet_balance, unrealised_pnl, margin_balance, order_margin, position_margin, cross_maint_margin, available_margin, cross_unrealised_profit, withdrawable_margin, cross_margin_excess).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 1) // 5000000000
+    t1 = -((5000000000 - t0) // 5000000000)
     t2 = (0 if (t1 <= 0) else t1) * 10000
-    t3 = ((t0 * (20000 + t2)) + 999999) // 1000000
-    t4 = (((t0 + t3) * 750) + 999999) // 1000000
-    t5 = (((t0 * (10000 + t2)) + 999999) // 1000000) + t4
+    t3 = -((-(t0 * (20000 + t2))) // 1000000)
+    t4 = -((-((t0 + t3) * 750)) // 1000000)
+    t5 = (-((-(t0 * (10000 + t2))) // 1000000)) + t4
     t6 = t3 + t4
     t7 = (((qty * 100) * mark_price) // 100) - cost
     t8 = 0 if (t7 <= 0) else t7
@@ -266,8 +266,8 @@ def trade(buyer_qty: int, buyer_cost: int, seller_qty: int, seller_cost: int, qt
     t14 = seller_cost if (t13 == seller_qty) else ((seller_cost * t13) // (1 if (seller_qty == 0) else seller_qty))
     t15 = (t14 - seller_cost) - ((((t13 - seller_qty) * 100) * price) // 100)
     t16 = t14 + ((((t10 - t13) * 100) * price) // 100)
-    t17 = ((t1 * buyer_fee_ppm) + 999999) // 1000000
-    t18 = ((t1 * seller_fee_ppm) + 999999) // 1000000
+    t17 = -((-(t1 * buyer_fee_ppm)) // 1000000)
+    t18 = -((-(t1 * seller_fee_ppm)) // 1000000)
     t19 = t17 + t18
     return (t2, t9, t8, t17, t10, t16, t15, t18, t19)
 
@@ -289,13 +289,13 @@ def order_solvent_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int,
     t8 = (t7 - cost) - ((((t6 - qty) * 100) * price) // 100)
     t9 = t7 + ((((t0 - t6) * 100) * price) // 100)
     t10 = ((order_qty * 100) * price) // 100
-    t11 = ((((-t10) if (t10 < 0) else t10) * fee_ppm) + 999999) // 1000000
+    t11 = -((-(((-t10) if (t10 < 0) else t10) * fee_ppm)) // 1000000)
     t12 = (-cost) if (cost < 0) else cost
-    t13 = (t12 - 1) // 5000000000
+    t13 = -((5000000000 - t12) // 5000000000)
     t14 = 0 if (t13 <= 0) else t13
     t15 = (t14 if (t14 >= chosen_tier) else chosen_tier) * 10000
     t16 = (-t9) if (t9 < 0) else t9
-    t17 = (t16 - 1) // 5000000000
+    t17 = -((5000000000 - t16) // 5000000000)
     t18 = 0 if (t17 <= 0) else t17
     t19 = (t18 if (t18 >= chosen_tier) else chosen_tier) * 10000
     t20 = (((qty * 100) * mark_price) // 100) - cost
@@ -303,8 +303,8 @@ def order_solvent_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int,
     t22 = (((pool_margin + t8) - t11) + other_pnl) + t21
     t23 = (((account_equity + t8) - t11) + t21) - t20
     t24 = (pool_margin + other_pnl) + t20
-    t25 = t22 - (other_maintenance + ((((t16 * (10000 + t19)) + 999999) // 1000000) + ((((t16 + (((t16 * (20000 + t19)) + 999999) // 1000000)) * 750) + 999999) // 1000000)))
-    t26 = 1 if ((not (((t5 if (t5 <= t4) else t4) if t3 else 0) > 0)) or (((t25 >= 0) or (t25 >= ((t24 - other_maintenance) - ((((t12 * (10000 + t15)) + 999999) // 1000000) + ((((t12 + (((t12 * (20000 + t15)) + 999999) // 1000000)) * 750) + 999999) // 1000000))))) and (((t22 >= 0) or (t22 >= t24)) and ((t23 >= 0) or (t23 >= account_equity))))) else 0
+    t25 = t22 - (other_maintenance + ((-((-(t16 * (10000 + t19))) // 1000000)) + (-((-((t16 + (-((-(t16 * (20000 + t19))) // 1000000))) * 750)) // 1000000))))
+    t26 = 1 if ((not (((t5 if (t5 <= t4) else t4) if t3 else 0) > 0)) or (((t25 >= 0) or (t25 >= ((t24 - other_maintenance) - ((-((-(t12 * (10000 + t15))) // 1000000)) + (-((-((t12 + (-((-(t12 * (20000 + t15))) // 1000000))) * 750)) // 1000000)))))) and (((t22 >= 0) or (t22 >= t24)) and ((t23 >= 0) or (t23 >= account_equity))))) else 0
     return (t26,)
 
 
@@ -322,7 +322,7 @@ def fill_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pn
     t5 = (t4 - cost) - ((((t3 - qty) * 100) * price) // 100)
     t6 = t4 + ((((t0 - t3) * 100) * price) // 100)
     t7 = ((fill_qty * 100) * price) // 100
-    t8 = ((((-t7) if (t7 < 0) else t7) * fee_ppm) + 999999) // 1000000
+    t8 = -((-(((-t7) if (t7 < 0) else t7) * fee_ppm)) // 1000000)
     t9 = (free_wallet + t5) - t8
     t10 = (pool_margin + t5) - t8
     t11 = (((qty * 100) * mark_price) // 100) - cost
@@ -340,12 +340,12 @@ def position_prices_cross(qty: int, cost: int, chosen_tier: int, pool_margin: in
     returns (liquidation_price, bankruptcy_price).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 1) // 5000000000
+    t1 = -((5000000000 - t0) // 5000000000)
     t2 = 0 if (t1 <= 0) else t1
     t3 = (t2 if (t2 >= chosen_tier) else chosen_tier) * 10000
-    t4 = (((t0 + (((t0 * (20000 + t3)) + 999999) // 1000000)) * 750) + 999999) // 1000000
+    t4 = -((-((t0 + (-((-(t0 * (20000 + t3))) // 1000000))) * 750)) // 1000000)
     t5 = pool_margin + other_pnl
-    t6 = (t5 - other_maintenance) - ((((t0 * (10000 + t3)) + 999999) // 1000000) + t4)
+    t6 = (t5 - other_maintenance) - ((-((-(t0 * (10000 + t3))) // 1000000)) + t4)
     t7 = (((-qty) if (qty < 0) else qty) * 100) * 5
     t8 = 1 if (t7 == 0) else t7
     t9 = qty == 0

@@ -17,7 +17,7 @@ def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hund
     returns (current_qty, leverage_hundredths, risk_steps, init_margin_req_ppm, maint_margin_req_ppm, pos_cost, pos_init, pos_comm, pos_cross, pos_margin, pos_maint, mark_value, unrealised_pnl, maint_margin, liquidation_price, bankrupt_price).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 1) // 5000000000
+    t1 = -((5000000000 - t0) // 5000000000)
     t2 = 0 if (t1 <= 0) else t1
     t3 = t2 * 10000
     t4 = 20000 + t3
@@ -27,11 +27,11 @@ def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hund
     t8 = 10000 + t3
     t9 = qty == 0
     t10 = 0 if (t5 or t9) else pos_cross
-    t11 = ((t0 * t7) + 999999) // 1000000
-    t12 = ((((t0 + t11) + (0 if (t10 <= 0) else t10)) * 750) + 999999) // 1000000
+    t11 = -((-(t0 * t7)) // 1000000)
+    t12 = -((-(((t0 + t11) + (0 if (t10 <= 0) else t10)) * 750)) // 1000000)
     t13 = qty > 0
     t14 = funding_rate_e8 if t13 else (-funding_rate_e8)
-    t15 = ((((t0 * t8) + 999999) // 1000000) + t12) + (((t0 * (0 if (t14 <= 0) else t14)) + 99999999) // 100000000)
+    t15 = ((-((-(t0 * t8)) // 1000000)) + t12) + (-((-(t0 * (0 if (t14 <= 0) else t14))) // 100000000))
     t16 = (t11 + t12) + t10
     t17 = ((qty * 100) * mark_price) // 100
     t18 = t17 - cost
@@ -58,7 +58,7 @@ def order_margin_isolated(qty: int, cost: int, leverage_hundredths: int, bid_qty
     Equal to MRG-045, MRG-044 for this instrument (obligation KRN/order_margin_isolated/ETHUSD);
     returns (bid_qty_charged, ask_qty_charged, init_margin, premium, commission, total).
     """
-    t0 = ((((-cost) if (cost < 0) else cost) + (bid_value if (bid_value >= ask_value) else ask_value)) - 1) // 5000000000
+    t0 = -((5000000000 - (((-cost) if (cost < 0) else cost) + (bid_value if (bid_value >= ask_value) else ask_value))) // 5000000000)
     t1 = 20000 + ((0 if (t0 <= 0) else t0) * 10000)
     t2 = leverage_hundredths == 0
     t3 = -((-100000000) // (1 if t2 else leverage_hundredths))
@@ -74,8 +74,8 @@ def order_margin_isolated(qty: int, cost: int, leverage_hundredths: int, bid_qty
     t13 = -((-(ask_value * t8)) // t12)
     t14 = (-((-(bid_value * t7)) // t11)) + t13
     t15 = (-((-(bid_premium * t7)) // t11)) + (-((-(ask_premium * t8)) // t12))
-    t16 = ((((-((-(bid_value * t10)) // t11)) + t13) * (t1 if t2 else (t3 if (t3 >= t1) else t1))) + 999999) // 1000000
-    t17 = (((t14 * 750) + 999999) // 1000000) + ((((t14 + t16) * 750) + 999999) // 1000000)
+    t16 = -((-(((-((-(bid_value * t10)) // t11)) + t13) * (t1 if t2 else (t3 if (t3 >= t1) else t1)))) // 1000000)
+    t17 = (-((-(t14 * 750)) // 1000000)) + (-((-((t14 + t16) * 750)) // 1000000))
     t18 = (t16 + t15) + t17
     return (t10, t8, t16, t15, t17, t18)
 
@@ -88,7 +88,7 @@ def order_requirement_isolated(qty: int, cost: int, mark_price: int, leverage_hu
     """
     t0 = order_margin_after - order_margin_before
     t1 = (-cost) if (cost < 0) else cost
-    t2 = (t1 - 1) // 5000000000
+    t2 = -((5000000000 - t1) // 5000000000)
     t3 = (0 if (t2 <= 0) else t2) * 10000
     t4 = 20000 + t3
     t5 = leverage_hundredths == 0
@@ -101,12 +101,12 @@ def order_requirement_isolated(qty: int, cost: int, mark_price: int, leverage_hu
     t12 = (0 if (((-order_qty) if t10 else order_qty) > ((-qty) if t11 else qty)) else t9) if (((qty > 0) and t10) or (t11 and (order_qty > 0))) else qty
     t13 = (cost if (t12 == qty) else ((cost * t12) // (1 if t7 else qty))) + ((((t9 - t12) * 100) * order_price) // 100)
     t14 = (-t13) if (t13 < 0) else t13
-    t15 = (t14 - 1) // 5000000000
+    t15 = -((5000000000 - t14) // 5000000000)
     t16 = (0 if (t15 <= 0) else t15) * 10000
     t17 = 20000 + t16
     t18 = 0 if (t5 or (t9 == 0)) else pos_cross
     t19 = qty * 100
-    t20 = (((((t14 * (10000 + t16)) + 999999) // 1000000) + (((((t14 + (((t14 * (t17 if t5 else (t6 if (t6 >= t17) else t17))) + 999999) // 1000000)) + (0 if (t18 <= 0) else t18)) * 750) + 999999) // 1000000)) - ((((t1 * (10000 + t3)) + 999999) // 1000000) + (((((t1 + (((t1 * (t4 if t5 else (t6 if (t6 >= t4) else t4))) + 999999) // 1000000)) + (0 if (t8 <= 0) else t8)) * 750) + 999999) // 1000000))) - (((t19 * order_price) // 100) - ((t19 * mark_price) // 100))
+    t20 = (((-((-(t14 * (10000 + t16))) // 1000000)) + (-((-(((t14 + (-((-(t14 * (t17 if t5 else (t6 if (t6 >= t17) else t17)))) // 1000000))) + (0 if (t18 <= 0) else t18)) * 750)) // 1000000))) - ((-((-(t1 * (10000 + t3))) // 1000000)) + (-((-(((t1 + (-((-(t1 * (t4 if t5 else (t6 if (t6 >= t4) else t4)))) // 1000000))) + (0 if (t8 <= 0) else t8)) * 750)) // 1000000)))) - (((t19 * order_price) // 100) - ((t19 * mark_price) // 100))
     t21 = (t0 + (0 if t7 else (0 if (t20 <= 0) else t20))) if (t0 > 0) else 0
     return (t21,)
 
@@ -131,7 +131,7 @@ def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths:
     t11 = ask_value + (0 if t0 else t3)
     t12 = ask_premium + (0 if t0 else t5)
     t13 = (-cost) if (cost < 0) else cost
-    t14 = ((t13 + (bid_value if (bid_value >= ask_value) else ask_value)) - 1) // 5000000000
+    t14 = -((5000000000 - (t13 + (bid_value if (bid_value >= ask_value) else ask_value))) // 5000000000)
     t15 = 20000 + ((0 if (t14 <= 0) else t14) * 10000)
     t16 = leverage_hundredths == 0
     t17 = -((-100000000) // (1 if t16 else leverage_hundredths))
@@ -145,9 +145,9 @@ def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths:
     t25 = 1 if (ask_qty == 0) else ask_qty
     t26 = -((-(ask_value * t22)) // t25)
     t27 = (-((-(bid_value * t21)) // t24)) + t26
-    t28 = ((((-((-(bid_value * (0 if (t23 <= 0) else t23))) // t24)) + t26) * (t15 if t16 else (t17 if (t17 >= t15) else t15))) + 999999) // 1000000
-    t29 = (t28 + ((-((-(bid_premium * t21)) // t24)) + (-((-(ask_premium * t22)) // t25)))) + ((((t27 * 750) + 999999) // 1000000) + ((((t27 + t28) * 750) + 999999) // 1000000))
-    t30 = ((t13 + (t8 if (t8 >= t11) else t11)) - 1) // 5000000000
+    t28 = -((-(((-((-(bid_value * (0 if (t23 <= 0) else t23))) // t24)) + t26) * (t15 if t16 else (t17 if (t17 >= t15) else t15)))) // 1000000)
+    t29 = (t28 + ((-((-(bid_premium * t21)) // t24)) + (-((-(ask_premium * t22)) // t25)))) + ((-((-(t27 * 750)) // 1000000)) + (-((-((t27 + t28) * 750)) // 1000000)))
+    t30 = -((5000000000 - (t13 + (t8 if (t8 >= t11) else t11))) // 5000000000)
     t31 = 20000 + ((0 if (t30 <= 0) else t30) * 10000)
     t32 = t7 - (t7 if (t7 <= t19) else t19)
     t33 = t10 - (t10 if (t10 <= t20) else t20)
@@ -156,10 +156,10 @@ def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths:
     t36 = 1 if (t10 == 0) else t10
     t37 = -((-(t11 * t33)) // t36)
     t38 = (-((-(t8 * t32)) // t35)) + t37
-    t39 = ((((-((-(t8 * (0 if (t34 <= 0) else t34))) // t35)) + t37) * (t31 if t16 else (t17 if (t17 >= t31) else t31))) + 999999) // 1000000
-    t40 = (t39 + ((-((-(t9 * t32)) // t35)) + (-((-(t12 * t33)) // t36)))) + ((((t38 * 750) + 999999) // 1000000) + ((((t38 + t39) * 750) + 999999) // 1000000))
+    t39 = -((-(((-((-(t8 * (0 if (t34 <= 0) else t34))) // t35)) + t37) * (t31 if t16 else (t17 if (t17 >= t31) else t31)))) // 1000000)
+    t40 = (t39 + ((-((-(t9 * t32)) // t35)) + (-((-(t12 * t33)) // t36)))) + ((-((-(t38 * 750)) // 1000000)) + (-((-((t38 + t39) * 750)) // 1000000)))
     t41 = t40 - t29
-    t42 = (t13 - 1) // 5000000000
+    t42 = -((5000000000 - t13) // 5000000000)
     t43 = (0 if (t42 <= 0) else t42) * 10000
     t44 = 20000 + t43
     t45 = qty == 0
@@ -170,12 +170,12 @@ def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths:
     t50 = (0 if ((t6 if t48 else order_qty) > (t18 if t49 else qty)) else t47) if (((qty > 0) and t48) or (t49 and t0)) else qty
     t51 = (cost if (t50 == qty) else ((cost * t50) // (1 if t45 else qty))) + ((((t47 - t50) * 100) * order_price) // 100)
     t52 = (-t51) if (t51 < 0) else t51
-    t53 = (t52 - 1) // 5000000000
+    t53 = -((5000000000 - t52) // 5000000000)
     t54 = (0 if (t53 <= 0) else t53) * 10000
     t55 = 20000 + t54
     t56 = 0 if (t16 or (t47 == 0)) else pos_cross
     t57 = qty * 100
-    t58 = (((((t52 * (10000 + t54)) + 999999) // 1000000) + (((((t52 + (((t52 * (t55 if t16 else (t17 if (t17 >= t55) else t55))) + 999999) // 1000000)) + (0 if (t56 <= 0) else t56)) * 750) + 999999) // 1000000)) - ((((t13 * (10000 + t43)) + 999999) // 1000000) + (((((t13 + (((t13 * (t44 if t16 else (t17 if (t17 >= t44) else t44))) + 999999) // 1000000)) + (0 if (t46 <= 0) else t46)) * 750) + 999999) // 1000000))) - (((t57 * order_price) // 100) - ((t57 * mark_price) // 100))
+    t58 = (((-((-(t52 * (10000 + t54))) // 1000000)) + (-((-(((t52 + (-((-(t52 * (t55 if t16 else (t17 if (t17 >= t55) else t55)))) // 1000000))) + (0 if (t56 <= 0) else t56)) * 750)) // 1000000))) - ((-((-(t13 * (10000 + t43))) // 1000000)) + (-((-(((t13 + (-((-(t13 * (t44 if t16 else (t17 if (t17 >= t44) else t44)))) // 1000000))) + (0 if (t46 <= 0) else t46)) * 750)) // 1000000)))) - (((t57 * order_price) // 100) - ((t57 * mark_price) // 100))
     t59 = (t41 + (0 if t45 else (0 if (t58 <= 0) else t58))) if (t41 > 0) else 0
     return (t7, t8, t9, t10, t11, t12, t29, t40, t59)
 
@@ -187,16 +187,16 @@ def requirement_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_t
     returns (steps, pos_init, pos_comm, pos_maint).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 1) // 5000000000
+    t1 = -((5000000000 - t0) // 5000000000)
     t2 = 0 if (t1 <= 0) else t1
     t3 = t2 if (t2 >= chosen_tier) else chosen_tier
     t4 = t3 * 10000
     t5 = 20000 + t4
     t6 = leverage_hundredths == 0
     t7 = -((-100000000) // (1 if t6 else leverage_hundredths))
-    t8 = ((t0 * (t5 if t6 else (t7 if (t7 >= t5) else t5))) + 999999) // 1000000
-    t9 = (((t0 + t8) * 750) + 999999) // 1000000
-    t10 = (((t0 * (10000 + t4)) + 999999) // 1000000) + t9
+    t8 = -((-(t0 * (t5 if t6 else (t7 if (t7 >= t5) else t5)))) // 1000000)
+    t9 = -((-((t0 + t8) * 750)) // 1000000)
+    t10 = (-((-(t0 * (10000 + t4))) // 1000000)) + t9
     return (t3, t8, t9, t10)
 
 
@@ -219,23 +219,23 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t10 = (t9 - cost) - ((((t7 - qty) * 100) * price) // 100)
     t11 = t9 + ((((t0 - t7) * 100) * price) // 100)
     t12 = ((order_qty * 100) * price) // 100
-    t13 = ((((-t12) if (t12 < 0) else t12) * fee_ppm) + 999999) // 1000000
+    t13 = -((-(((-t12) if (t12 < 0) else t12) * fee_ppm)) // 1000000)
     t14 = (-cost) if (cost < 0) else cost
-    t15 = (t14 - 1) // 5000000000
+    t15 = -((5000000000 - t14) // 5000000000)
     t16 = 0 if (t15 <= 0) else t15
     t17 = (t16 if (t16 >= chosen_tier) else chosen_tier) * 10000
     t18 = 20000 + t17
     t19 = leverage_hundredths == 0
     t20 = -((-100000000) // (1 if t19 else leverage_hundredths))
-    t21 = ((t14 * (t18 if t19 else (t20 if (t20 >= t18) else t18))) + 999999) // 1000000
-    t22 = (((t14 + t21) * 750) + 999999) // 1000000
+    t21 = -((-(t14 * (t18 if t19 else (t20 if (t20 >= t18) else t18)))) // 1000000)
+    t22 = -((-((t14 + t21) * 750)) // 1000000)
     t23 = (-t11) if (t11 < 0) else t11
-    t24 = (t23 - 1) // 5000000000
+    t24 = -((5000000000 - t23) // 5000000000)
     t25 = 0 if (t24 <= 0) else t24
     t26 = (t25 if (t25 >= chosen_tier) else chosen_tier) * 10000
     t27 = 20000 + t26
-    t28 = ((t23 * (t27 if t19 else (t20 if (t20 >= t27) else t27))) + 999999) // 1000000
-    t29 = (((t23 + t28) * 750) + 999999) // 1000000
+    t28 = -((-(t23 * (t27 if t19 else (t20 if (t20 >= t27) else t27)))) // 1000000)
+    t29 = -((-((t23 + t28) * 750)) // 1000000)
     t30 = t3 and (t0 > 0)
     t31 = t0 < 0
     t32 = (-t0) if t31 else t0
@@ -274,8 +274,8 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t65 = ((t61 if t19 else (0 if (t0 == 0) else (t59 if (t59 <= t60) else t60))) + t64) + t63
     t66 = (((account_equity + t10) - t13) + t63) - t62
     t67 = (pool_margin + t64) + t62
-    t68 = ((t61 + t64) + t63) - (other_maintenance + ((((t23 * (10000 + t26)) + 999999) // 1000000) + t29))
-    t69 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t68 >= 0) or (t68 >= ((t67 - other_maintenance) - ((((t14 * (10000 + t17)) + 999999) // 1000000) + t22)))) and (((t65 >= 0) or (t65 >= t67)) and ((t66 >= 0) or (t66 >= account_equity))))) else 0
+    t68 = ((t61 + t64) + t63) - (other_maintenance + ((-((-(t23 * (10000 + t26))) // 1000000)) + t29))
+    t69 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t68 >= 0) or (t68 >= ((t67 - other_maintenance) - ((-((-(t14 * (10000 + t17))) // 1000000)) + t22)))) and (((t65 >= 0) or (t65 >= t67)) and ((t66 >= 0) or (t66 >= account_equity))))) else 0
     return (t69,)
 
 
@@ -296,27 +296,27 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t8 = (t7 - cost) - ((((t5 - qty) * 100) * price) // 100)
     t9 = t7 + ((((t0 - t5) * 100) * price) // 100)
     t10 = ((fill_qty * 100) * price) // 100
-    t11 = ((((-t10) if (t10 < 0) else t10) * fee_ppm) + 999999) // 1000000
+    t11 = -((-(((-t10) if (t10 < 0) else t10) * fee_ppm)) // 1000000)
     t12 = (-cost) if (cost < 0) else cost
-    t13 = (t12 - 1) // 5000000000
+    t13 = -((5000000000 - t12) // 5000000000)
     t14 = 0 if (t13 <= 0) else t13
     t15 = 20000 + ((t14 if (t14 >= chosen_tier) else chosen_tier) * 10000)
     t16 = leverage_hundredths == 0
     t17 = -((-100000000) // (1 if t16 else leverage_hundredths))
-    t18 = ((t12 * (t15 if t16 else (t17 if (t17 >= t15) else t15))) + 999999) // 1000000
+    t18 = -((-(t12 * (t15 if t16 else (t17 if (t17 >= t15) else t15)))) // 1000000)
     t19 = (-t9) if (t9 < 0) else t9
-    t20 = (t19 - 1) // 5000000000
+    t20 = -((5000000000 - t19) // 5000000000)
     t21 = 0 if (t20 <= 0) else t20
     t22 = 20000 + ((t21 if (t21 >= chosen_tier) else chosen_tier) * 10000)
-    t23 = ((t19 * (t22 if t16 else (t17 if (t17 >= t22) else t22))) + 999999) // 1000000
+    t23 = -((-(t19 * (t22 if t16 else (t17 if (t17 >= t22) else t22)))) // 1000000)
     t24 = t3 and (t0 > 0)
     t25 = t0 < 0
     t26 = (-t0) if t25 else t0
     t27 = (t0 if (t6 or ((t1 and (t0 <= 0)) or t24)) else ((t0 - qty) if (t26 > t4) else 0)) * 100
     t28 = ((t27 * price) // 100) - ((t27 * mark_price) // 100)
     t29 = 0 if (t28 <= 0) else t28
-    t30 = t18 + ((((t12 + t18) * 750) + 999999) // 1000000)
-    t31 = t23 + ((((t19 + t23) * 750) + 999999) // 1000000)
+    t30 = t18 + (-((-((t12 + t18) * 750)) // 1000000))
+    t31 = t23 + (-((-((t19 + t23) * 750)) // 1000000))
     t32 = (free_wallet + t8) - t11
     t33 = (t1 and t25) or t24
     t34 = t30 - t31
@@ -357,14 +357,14 @@ def position_prices_isolated(qty: int, cost: int, leverage_hundredths: int, chos
     returns (liquidation_price, bankruptcy_price).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 1) // 5000000000
+    t1 = -((5000000000 - t0) // 5000000000)
     t2 = 0 if (t1 <= 0) else t1
     t3 = (t2 if (t2 >= chosen_tier) else chosen_tier) * 10000
     t4 = 20000 + t3
     t5 = leverage_hundredths == 0
     t6 = -((-100000000) // (1 if t5 else leverage_hundredths))
-    t7 = (((t0 + (((t0 * (t4 if t5 else (t6 if (t6 >= t4) else t4))) + 999999) // 1000000)) * 750) + 999999) // 1000000
-    t8 = pool_margin - ((((t0 * (10000 + t3)) + 999999) // 1000000) + t7)
+    t7 = -((-((t0 + (-((-(t0 * (t4 if t5 else (t6 if (t6 >= t4) else t4)))) // 1000000))) * 750)) // 1000000)
+    t8 = pool_margin - ((-((-(t0 * (10000 + t3))) // 1000000)) + t7)
     t9 = (((-qty) if (qty < 0) else qty) * 100) * 5
     t10 = 1 if (t9 == 0) else t9
     t11 = qty == 0

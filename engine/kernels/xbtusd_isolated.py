@@ -17,7 +17,7 @@ def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hund
     returns (current_qty, leverage_hundredths, risk_steps, init_margin_req_ppm, maint_margin_req_ppm, pos_cost, pos_init, pos_comm, pos_cross, pos_margin, pos_maint, mark_value, unrealised_pnl, maint_margin, liquidation_price, bankrupt_price).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 5000000001) // 15000000000
+    t1 = -((20000000000 - t0) // 15000000000)
     t2 = 0 if (t1 <= 0) else t1
     t3 = t2 * 5000
     t4 = 10000 + t3
@@ -27,11 +27,11 @@ def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hund
     t8 = 5000 + t3
     t9 = qty == 0
     t10 = 0 if (t5 or t9) else pos_cross
-    t11 = ((t0 * t7) + 999999) // 1000000
-    t12 = ((((t0 + t11) + (0 if (t10 <= 0) else t10)) * 750) + 999999) // 1000000
+    t11 = -((-(t0 * t7)) // 1000000)
+    t12 = -((-(((t0 + t11) + (0 if (t10 <= 0) else t10)) * 750)) // 1000000)
     t13 = qty > 0
     t14 = funding_rate_e8 if t13 else (-funding_rate_e8)
-    t15 = ((((t0 * t8) + 999999) // 1000000) + t12) + (((t0 * (0 if (t14 <= 0) else t14)) + 99999999) // 100000000)
+    t15 = ((-((-(t0 * t8)) // 1000000)) + t12) + (-((-(t0 * (0 if (t14 <= 0) else t14))) // 100000000))
     t16 = (t11 + t12) + t10
     t17 = -(qty // 100)
     t18 = 2000000000000 + mark_price
@@ -67,7 +67,7 @@ def order_margin_isolated(qty: int, cost: int, leverage_hundredths: int, bid_qty
     Equal to MRG-045, MRG-044 for this instrument (obligation KRN/order_margin_isolated/XBTUSD);
     returns (bid_qty_charged, ask_qty_charged, init_margin, premium, commission, total).
     """
-    t0 = ((((-cost) if (cost < 0) else cost) + (bid_value if (bid_value >= ask_value) else ask_value)) - 5000000001) // 15000000000
+    t0 = -((20000000000 - (((-cost) if (cost < 0) else cost) + (bid_value if (bid_value >= ask_value) else ask_value))) // 15000000000)
     t1 = 10000 + ((0 if (t0 <= 0) else t0) * 5000)
     t2 = leverage_hundredths == 0
     t3 = -((-100000000) // (1 if t2 else leverage_hundredths))
@@ -83,8 +83,8 @@ def order_margin_isolated(qty: int, cost: int, leverage_hundredths: int, bid_qty
     t13 = 1 if (ask_qty == 0) else ask_qty
     t14 = t12 + (-((-(ask_value * t8)) // t13))
     t15 = (-((-(bid_premium * t7)) // t11)) + (-((-(ask_premium * t8)) // t13))
-    t16 = (((t12 + (-((-(ask_value * t10)) // t13))) * (t1 if t2 else (t3 if (t3 >= t1) else t1))) + 999999) // 1000000
-    t17 = (((t14 * 750) + 999999) // 1000000) + ((((t14 + t16) * 750) + 999999) // 1000000)
+    t16 = -((-((t12 + (-((-(ask_value * t10)) // t13))) * (t1 if t2 else (t3 if (t3 >= t1) else t1)))) // 1000000)
+    t17 = (-((-(t14 * 750)) // 1000000)) + (-((-((t14 + t16) * 750)) // 1000000))
     t18 = (t16 + t15) + t17
     return (t7, t10, t16, t15, t17, t18)
 
@@ -97,7 +97,7 @@ def order_requirement_isolated(qty: int, cost: int, mark_price: int, leverage_hu
     """
     t0 = order_margin_after - order_margin_before
     t1 = (-cost) if (cost < 0) else cost
-    t2 = (t1 - 5000000001) // 15000000000
+    t2 = -((20000000000 - t1) // 15000000000)
     t3 = (0 if (t2 <= 0) else t2) * 5000
     t4 = 10000 + t3
     t5 = leverage_hundredths == 0
@@ -110,17 +110,17 @@ def order_requirement_isolated(qty: int, cost: int, mark_price: int, leverage_hu
     t12 = (0 if (((-order_qty) if t10 else order_qty) > ((-qty) if t11 else qty)) else t9) if (((qty > 0) and t10) or (t11 and (order_qty > 0))) else qty
     t13 = 2000000000000 + order_price
     t14 = (t13 // order_price) // 2
-    t15 = (t12 - t9 + 99) // 100
+    t15 = -((t9 - t12) // 100)
     t16 = (cost if (t12 == qty) else ((cost * t12) // (1 if t7 else qty))) + ((t15 * t14) if (t15 >= 0) else (-((-t15) * t14)))
     t17 = (-t16) if (t16 < 0) else t16
-    t18 = (t17 - 5000000001) // 15000000000
+    t18 = -((20000000000 - t17) // 15000000000)
     t19 = (0 if (t18 <= 0) else t18) * 5000
     t20 = 10000 + t19
     t21 = 0 if (t5 or (t9 == 0)) else pos_cross
     t22 = -(qty // 100)
     t23 = 2000000000000 + mark_price
     t24 = (t23 // mark_price) // 2
-    t25 = (((((t17 * (5000 + t19)) + 999999) // 1000000) + (((((t17 + (((t17 * (t20 if t5 else (t6 if (t6 >= t20) else t20))) + 999999) // 1000000)) + (0 if (t21 <= 0) else t21)) * 750) + 999999) // 1000000)) - ((((t1 * (5000 + t3)) + 999999) // 1000000) + (((((t1 + (((t1 * (t4 if t5 else (t6 if (t6 >= t4) else t4))) + 999999) // 1000000)) + (0 if (t8 <= 0) else t8)) * 750) + 999999) // 1000000))) - (((t22 * t14) if (t22 >= 0) else (-((-t22) * t14))) - ((t22 * t24) if (t22 >= 0) else (-((-t22) * t24))))
+    t25 = (((-((-(t17 * (5000 + t19))) // 1000000)) + (-((-(((t17 + (-((-(t17 * (t20 if t5 else (t6 if (t6 >= t20) else t20)))) // 1000000))) + (0 if (t21 <= 0) else t21)) * 750)) // 1000000))) - ((-((-(t1 * (5000 + t3))) // 1000000)) + (-((-(((t1 + (-((-(t1 * (t4 if t5 else (t6 if (t6 >= t4) else t4)))) // 1000000))) + (0 if (t8 <= 0) else t8)) * 750)) // 1000000)))) - (((t22 * t14) if (t22 >= 0) else (-((-t22) * t14))) - ((t22 * t24) if (t22 >= 0) else (-((-t22) * t24))))
     t26 = (t0 + (0 if t7 else (0 if (t25 <= 0) else t25))) if (t0 > 0) else 0
     return (t26,)
 
@@ -152,7 +152,7 @@ def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths:
     t18 = ask_value + (0 if t0 else t6)
     t19 = ask_premium + (0 if t0 else t12)
     t20 = (-cost) if (cost < 0) else cost
-    t21 = ((t20 + (bid_value if (bid_value >= ask_value) else ask_value)) - 5000000001) // 15000000000
+    t21 = -((20000000000 - (t20 + (bid_value if (bid_value >= ask_value) else ask_value))) // 15000000000)
     t22 = 10000 + ((0 if (t21 <= 0) else t21) * 5000)
     t23 = leverage_hundredths == 0
     t24 = -((-100000000) // (1 if t23 else leverage_hundredths))
@@ -166,9 +166,9 @@ def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths:
     t32 = -((-(bid_value * t28)) // t31)
     t33 = 1 if (ask_qty == 0) else ask_qty
     t34 = t32 + (-((-(ask_value * t29)) // t33))
-    t35 = (((t32 + (-((-(ask_value * (0 if (t30 <= 0) else t30))) // t33))) * (t22 if t23 else (t24 if (t24 >= t22) else t22))) + 999999) // 1000000
-    t36 = (t35 + ((-((-(bid_premium * t28)) // t31)) + (-((-(ask_premium * t29)) // t33)))) + ((((t34 * 750) + 999999) // 1000000) + ((((t34 + t35) * 750) + 999999) // 1000000))
-    t37 = ((t20 + (t15 if (t15 >= t18) else t18)) - 5000000001) // 15000000000
+    t35 = -((-((t32 + (-((-(ask_value * (0 if (t30 <= 0) else t30))) // t33))) * (t22 if t23 else (t24 if (t24 >= t22) else t22)))) // 1000000)
+    t36 = (t35 + ((-((-(bid_premium * t28)) // t31)) + (-((-(ask_premium * t29)) // t33)))) + ((-((-(t34 * 750)) // 1000000)) + (-((-((t34 + t35) * 750)) // 1000000)))
+    t37 = -((20000000000 - (t20 + (t15 if (t15 >= t18) else t18))) // 15000000000)
     t38 = 10000 + ((0 if (t37 <= 0) else t37) * 5000)
     t39 = t14 - (t14 if (t14 <= t26) else t26)
     t40 = t17 - (t17 if (t17 <= t27) else t27)
@@ -177,10 +177,10 @@ def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths:
     t43 = -((-(t15 * t39)) // t42)
     t44 = 1 if (t17 == 0) else t17
     t45 = t43 + (-((-(t18 * t40)) // t44))
-    t46 = (((t43 + (-((-(t18 * (0 if (t41 <= 0) else t41))) // t44))) * (t38 if t23 else (t24 if (t24 >= t38) else t38))) + 999999) // 1000000
-    t47 = (t46 + ((-((-(t16 * t39)) // t42)) + (-((-(t19 * t40)) // t44)))) + ((((t45 * 750) + 999999) // 1000000) + ((((t45 + t46) * 750) + 999999) // 1000000))
+    t46 = -((-((t43 + (-((-(t18 * (0 if (t41 <= 0) else t41))) // t44))) * (t38 if t23 else (t24 if (t24 >= t38) else t38)))) // 1000000)
+    t47 = (t46 + ((-((-(t16 * t39)) // t42)) + (-((-(t19 * t40)) // t44)))) + ((-((-(t45 * 750)) // 1000000)) + (-((-((t45 + t46) * 750)) // 1000000)))
     t48 = t47 - t36
-    t49 = (t20 - 5000000001) // 15000000000
+    t49 = -((20000000000 - t20) // 15000000000)
     t50 = (0 if (t49 <= 0) else t49) * 5000
     t51 = 10000 + t50
     t52 = qty == 0
@@ -189,15 +189,15 @@ def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths:
     t55 = order_qty < 0
     t56 = qty < 0
     t57 = (0 if ((t13 if t55 else order_qty) > (t25 if t56 else qty)) else t54) if (((qty > 0) and t55) or (t56 and t0)) else qty
-    t58 = (t57 - t54 + 99) // 100
+    t58 = -((t54 - t57) // 100)
     t59 = (cost if (t57 == qty) else ((cost * t57) // (1 if t52 else qty))) + ((t58 * t8) if (t58 >= 0) else (-((-t58) * t8)))
     t60 = (-t59) if (t59 < 0) else t59
-    t61 = (t60 - 5000000001) // 15000000000
+    t61 = -((20000000000 - t60) // 15000000000)
     t62 = (0 if (t61 <= 0) else t61) * 5000
     t63 = 10000 + t62
     t64 = 0 if (t23 or (t54 == 0)) else pos_cross
     t65 = -(qty // 100)
-    t66 = (((((t60 * (5000 + t62)) + 999999) // 1000000) + (((((t60 + (((t60 * (t63 if t23 else (t24 if (t24 >= t63) else t63))) + 999999) // 1000000)) + (0 if (t64 <= 0) else t64)) * 750) + 999999) // 1000000)) - ((((t20 * (5000 + t50)) + 999999) // 1000000) + (((((t20 + (((t20 * (t51 if t23 else (t24 if (t24 >= t51) else t51))) + 999999) // 1000000)) + (0 if (t53 <= 0) else t53)) * 750) + 999999) // 1000000))) - (((t65 * t8) if (t65 >= 0) else (-((-t65) * t8))) - ((t65 * t10) if (t65 >= 0) else (-((-t65) * t10))))
+    t66 = (((-((-(t60 * (5000 + t62))) // 1000000)) + (-((-(((t60 + (-((-(t60 * (t63 if t23 else (t24 if (t24 >= t63) else t63)))) // 1000000))) + (0 if (t64 <= 0) else t64)) * 750)) // 1000000))) - ((-((-(t20 * (5000 + t50))) // 1000000)) + (-((-(((t20 + (-((-(t20 * (t51 if t23 else (t24 if (t24 >= t51) else t51)))) // 1000000))) + (0 if (t53 <= 0) else t53)) * 750)) // 1000000)))) - (((t65 * t8) if (t65 >= 0) else (-((-t65) * t8))) - ((t65 * t10) if (t65 >= 0) else (-((-t65) * t10))))
     t67 = (t48 + (0 if t52 else (0 if (t66 <= 0) else t66))) if (t48 > 0) else 0
     return (t14, t15, t16, t17, t18, t19, t36, t47, t67)
 
@@ -209,16 +209,16 @@ def requirement_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_t
     returns (steps, pos_init, pos_comm, pos_maint).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 5000000001) // 15000000000
+    t1 = -((20000000000 - t0) // 15000000000)
     t2 = 0 if (t1 <= 0) else t1
     t3 = t2 if (t2 >= chosen_tier) else chosen_tier
     t4 = t3 * 5000
     t5 = 10000 + t4
     t6 = leverage_hundredths == 0
     t7 = -((-100000000) // (1 if t6 else leverage_hundredths))
-    t8 = ((t0 * (t5 if t6 else (t7 if (t7 >= t5) else t5))) + 999999) // 1000000
-    t9 = (((t0 + t8) * 750) + 999999) // 1000000
-    t10 = (((t0 * (5000 + t4)) + 999999) // 1000000) + t9
+    t8 = -((-(t0 * (t5 if t6 else (t7 if (t7 >= t5) else t5)))) // 1000000)
+    t9 = -((-((t0 + t8) * 750)) // 1000000)
+    t10 = (-((-(t0 * (5000 + t4))) // 1000000)) + t9
     return (t3, t8, t9, t10)
 
 
@@ -238,31 +238,31 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t7 = (0 if (t5 > t6) else t0) if t4 else qty
     t8 = qty == 0
     t9 = cost if (t7 == qty) else ((cost * t7) // (1 if t8 else qty))
-    t10 = (qty - t7 + 99) // 100
+    t10 = -((t7 - qty) // 100)
     t11 = 2000000000000 + price
     t12 = (t11 // price) // 2
-    t13 = (t7 - t0 + 99) // 100
+    t13 = -((t0 - t7) // 100)
     t14 = (t9 - cost) - ((t10 * t12) if (t10 >= 0) else (-((-t10) * t12)))
     t15 = t9 + ((t13 * t12) if (t13 >= 0) else (-((-t13) * t12)))
     t16 = -(order_qty // 100)
     t17 = (t16 * t12) if (t16 >= 0) else (-((-t16) * t12))
-    t18 = ((((-t17) if (t17 < 0) else t17) * fee_ppm) + 999999) // 1000000
+    t18 = -((-(((-t17) if (t17 < 0) else t17) * fee_ppm)) // 1000000)
     t19 = (-cost) if (cost < 0) else cost
-    t20 = (t19 - 5000000001) // 15000000000
+    t20 = -((20000000000 - t19) // 15000000000)
     t21 = 0 if (t20 <= 0) else t20
     t22 = (t21 if (t21 >= chosen_tier) else chosen_tier) * 5000
     t23 = 10000 + t22
     t24 = leverage_hundredths == 0
     t25 = -((-100000000) // (1 if t24 else leverage_hundredths))
-    t26 = ((t19 * (t23 if t24 else (t25 if (t25 >= t23) else t23))) + 999999) // 1000000
-    t27 = (((t19 + t26) * 750) + 999999) // 1000000
+    t26 = -((-(t19 * (t23 if t24 else (t25 if (t25 >= t23) else t23)))) // 1000000)
+    t27 = -((-((t19 + t26) * 750)) // 1000000)
     t28 = (-t15) if (t15 < 0) else t15
-    t29 = (t28 - 5000000001) // 15000000000
+    t29 = -((20000000000 - t28) // 15000000000)
     t30 = 0 if (t29 <= 0) else t29
     t31 = (t30 if (t30 >= chosen_tier) else chosen_tier) * 5000
     t32 = 10000 + t31
-    t33 = ((t28 * (t32 if t24 else (t25 if (t25 >= t32) else t32))) + 999999) // 1000000
-    t34 = (((t28 + t33) * 750) + 999999) // 1000000
+    t33 = -((-(t28 * (t32 if t24 else (t25 if (t25 >= t32) else t32)))) // 1000000)
+    t34 = -((-((t28 + t33) * 750)) // 1000000)
     t35 = t3 and (t0 > 0)
     t36 = t0 < 0
     t37 = (-t0) if t36 else t0
@@ -305,8 +305,8 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t74 = ((t68 if t24 else (0 if (t0 == 0) else (t66 if (t66 <= t67) else t67))) + t73) + t72
     t75 = (((account_equity + t14) - t18) + t72) - t70
     t76 = (pool_margin + t73) + t70
-    t77 = ((t68 + t73) + t72) - (other_maintenance + ((((t28 * (5000 + t31)) + 999999) // 1000000) + t34))
-    t78 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t77 >= 0) or (t77 >= ((t76 - other_maintenance) - ((((t19 * (5000 + t22)) + 999999) // 1000000) + t27)))) and (((t74 >= 0) or (t74 >= t76)) and ((t75 >= 0) or (t75 >= account_equity))))) else 0
+    t77 = ((t68 + t73) + t72) - (other_maintenance + ((-((-(t28 * (5000 + t31))) // 1000000)) + t34))
+    t78 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t77 >= 0) or (t77 >= ((t76 - other_maintenance) - ((-((-(t19 * (5000 + t22))) // 1000000)) + t27)))) and (((t74 >= 0) or (t74 >= t76)) and ((t75 >= 0) or (t75 >= account_equity))))) else 0
     return (t78,)
 
 
@@ -324,27 +324,27 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t5 = (0 if (((-fill_qty) if t2 else fill_qty) > t4) else t0) if ((t1 and t2) or (t3 and (fill_qty > 0))) else qty
     t6 = qty == 0
     t7 = cost if (t5 == qty) else ((cost * t5) // (1 if t6 else qty))
-    t8 = (qty - t5 + 99) // 100
+    t8 = -((t5 - qty) // 100)
     t9 = 2000000000000 + price
     t10 = (t9 // price) // 2
-    t11 = (t5 - t0 + 99) // 100
+    t11 = -((t0 - t5) // 100)
     t12 = (t7 - cost) - ((t8 * t10) if (t8 >= 0) else (-((-t8) * t10)))
     t13 = t7 + ((t11 * t10) if (t11 >= 0) else (-((-t11) * t10)))
     t14 = -(fill_qty // 100)
     t15 = (t14 * t10) if (t14 >= 0) else (-((-t14) * t10))
-    t16 = ((((-t15) if (t15 < 0) else t15) * fee_ppm) + 999999) // 1000000
+    t16 = -((-(((-t15) if (t15 < 0) else t15) * fee_ppm)) // 1000000)
     t17 = (-cost) if (cost < 0) else cost
-    t18 = (t17 - 5000000001) // 15000000000
+    t18 = -((20000000000 - t17) // 15000000000)
     t19 = 0 if (t18 <= 0) else t18
     t20 = 10000 + ((t19 if (t19 >= chosen_tier) else chosen_tier) * 5000)
     t21 = leverage_hundredths == 0
     t22 = -((-100000000) // (1 if t21 else leverage_hundredths))
-    t23 = ((t17 * (t20 if t21 else (t22 if (t22 >= t20) else t20))) + 999999) // 1000000
+    t23 = -((-(t17 * (t20 if t21 else (t22 if (t22 >= t20) else t20)))) // 1000000)
     t24 = (-t13) if (t13 < 0) else t13
-    t25 = (t24 - 5000000001) // 15000000000
+    t25 = -((20000000000 - t24) // 15000000000)
     t26 = 0 if (t25 <= 0) else t25
     t27 = 10000 + ((t26 if (t26 >= chosen_tier) else chosen_tier) * 5000)
-    t28 = ((t24 * (t27 if t21 else (t22 if (t22 >= t27) else t27))) + 999999) // 1000000
+    t28 = -((-(t24 * (t27 if t21 else (t22 if (t22 >= t27) else t27)))) // 1000000)
     t29 = t3 and (t0 > 0)
     t30 = t0 < 0
     t31 = (-t0) if t30 else t0
@@ -353,8 +353,8 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t34 = (t33 // mark_price) // 2
     t35 = ((t32 * t10) if (t32 >= 0) else (-((-t32) * t10))) - ((t32 * t34) if (t32 >= 0) else (-((-t32) * t34)))
     t36 = 0 if (t35 <= 0) else t35
-    t37 = t23 + ((((t17 + t23) * 750) + 999999) // 1000000)
-    t38 = t28 + ((((t24 + t28) * 750) + 999999) // 1000000)
+    t37 = t23 + (-((-((t17 + t23) * 750)) // 1000000))
+    t38 = t28 + (-((-((t24 + t28) * 750)) // 1000000))
     t39 = (free_wallet + t12) - t16
     t40 = (t1 and t30) or t29
     t41 = t37 - t38
@@ -397,16 +397,16 @@ def position_prices_isolated(qty: int, cost: int, leverage_hundredths: int, chos
     returns (liquidation_price, bankruptcy_price).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 5000000001) // 15000000000
+    t1 = -((20000000000 - t0) // 15000000000)
     t2 = 0 if (t1 <= 0) else t1
     t3 = (t2 if (t2 >= chosen_tier) else chosen_tier) * 5000
     t4 = 10000 + t3
     t5 = leverage_hundredths == 0
     t6 = -((-100000000) // (1 if t5 else leverage_hundredths))
-    t7 = (((t0 + (((t0 * (t4 if t5 else (t6 if (t6 >= t4) else t4))) + 999999) // 1000000)) * 750) + 999999) // 1000000
+    t7 = -((-((t0 + (-((-(t0 * (t4 if t5 else (t6 if (t6 >= t4) else t4)))) // 1000000))) * 750)) // 1000000)
     t8 = ((-qty) if (qty < 0) else qty) // 100
     t9 = 1 if (t8 == 0) else t8
-    t10 = ((pool_margin - ((((t0 * (5000 + t3)) + 999999) // 1000000) + t7)) - cost) // t9
+    t10 = ((pool_margin - ((-((-(t0 * (5000 + t3))) // 1000000)) + t7)) - cost) // t9
     t11 = -t10
     t12 = t11 if (t11 >= 1) else 1
     t13 = t10 if (t10 >= 1) else 1

@@ -17,17 +17,17 @@ def position_margin_cross(qty: int, cost: int, mark_price: int, cross_balance: i
     returns (current_qty, leverage_hundredths, risk_steps, init_margin_req_ppm, maint_margin_req_ppm, pos_cost, pos_init, pos_comm, pos_cross, pos_margin, pos_maint, mark_value, unrealised_pnl, maint_margin, liquidation_price, bankrupt_price).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 500000000001) // 500000000000
+    t1 = -((1000000000000 - t0) // 500000000000)
     t2 = 0 if (t1 <= 0) else t1
     t3 = t2 * 10000
     t4 = 20000 + t3
     t5 = 10000 + t3
     t6 = qty == 0
-    t7 = ((t0 * t4) + 999999) // 1000000
-    t8 = (((t0 + t7) * 750) + 999999) // 1000000
+    t7 = -((-(t0 * t4)) // 1000000)
+    t8 = -((-((t0 + t7) * 750)) // 1000000)
     t9 = qty > 0
     t10 = funding_rate_e8 if t9 else (-funding_rate_e8)
-    t11 = ((((t0 * t5) + 999999) // 1000000) + t8) + (((t0 * (0 if (t10 <= 0) else t10)) + 99999999) // 100000000)
+    t11 = ((-((-(t0 * t5)) // 1000000)) + t8) + (-((-(t0 * (0 if (t10 <= 0) else t10))) // 100000000))
     t12 = t7 + t8
     t13 = (qty * mark_price) // 100
     t14 = t13 - cost
@@ -53,7 +53,7 @@ def order_margin_cross(qty: int, cost: int, bid_qty: int, bid_value: int, bid_pr
     Equal to MRG-045, MRG-044 for this instrument (obligation KRN/order_margin_cross/XBTUSDT);
     returns (bid_qty_charged, ask_qty_charged, init_margin, premium, commission, total).
     """
-    t0 = ((((-cost) if (cost < 0) else cost) + (bid_value if (bid_value >= ask_value) else ask_value)) - 500000000001) // 500000000000
+    t0 = -((1000000000000 - (((-cost) if (cost < 0) else cost) + (bid_value if (bid_value >= ask_value) else ask_value))) // 500000000000)
     t1 = -qty
     t2 = 0 if (t1 <= 0) else t1
     t3 = 0 if (qty <= 0) else qty
@@ -66,8 +66,8 @@ def order_margin_cross(qty: int, cost: int, bid_qty: int, bid_value: int, bid_pr
     t10 = -((-(ask_value * t5)) // t9)
     t11 = (-((-(bid_value * t4)) // t8)) + t10
     t12 = (-((-(bid_premium * t4)) // t8)) + (-((-(ask_premium * t5)) // t9))
-    t13 = ((((-((-(bid_value * t7)) // t8)) + t10) * (20000 + ((0 if (t0 <= 0) else t0) * 10000))) + 999999) // 1000000
-    t14 = (((t11 * 750) + 999999) // 1000000) + ((((t11 + t13) * 750) + 999999) // 1000000)
+    t13 = -((-(((-((-(bid_value * t7)) // t8)) + t10) * (20000 + ((0 if (t0 <= 0) else t0) * 10000)))) // 1000000)
+    t14 = (-((-(t11 * 750)) // 1000000)) + (-((-((t11 + t13) * 750)) // 1000000))
     t15 = (t13 + t12) + t14
     return (t7, t5, t13, t12, t14, t15)
 
@@ -93,7 +93,7 @@ def order_requirement_cross(qty: int, cost: int, mark_price: int, order_margin_b
     """
     t0 = order_margin_after - order_margin_before
     t1 = (-cost) if (cost < 0) else cost
-    t2 = (t1 - 500000000001) // 500000000000
+    t2 = -((1000000000000 - t1) // 500000000000)
     t3 = (0 if (t2 <= 0) else t2) * 10000
     t4 = qty == 0
     t5 = qty + order_qty
@@ -102,9 +102,9 @@ def order_requirement_cross(qty: int, cost: int, mark_price: int, order_margin_b
     t8 = (0 if (((-order_qty) if t6 else order_qty) > ((-qty) if t7 else qty)) else t5) if (((qty > 0) and t6) or (t7 and (order_qty > 0))) else qty
     t9 = (cost if (t8 == qty) else ((cost * t8) // (1 if t4 else qty))) + (((t5 - t8) * order_price) // 100)
     t10 = (-t9) if (t9 < 0) else t9
-    t11 = (t10 - 500000000001) // 500000000000
+    t11 = -((1000000000000 - t10) // 500000000000)
     t12 = (0 if (t11 <= 0) else t11) * 10000
-    t13 = (((((t10 * (10000 + t12)) + 999999) // 1000000) + ((((t10 + (((t10 * (20000 + t12)) + 999999) // 1000000)) * 750) + 999999) // 1000000)) - ((((t1 * (10000 + t3)) + 999999) // 1000000) + ((((t1 + (((t1 * (20000 + t3)) + 999999) // 1000000)) * 750) + 999999) // 1000000))) - (((qty * order_price) // 100) - ((qty * mark_price) // 100))
+    t13 = (((-((-(t10 * (10000 + t12))) // 1000000)) + (-((-((t10 + (-((-(t10 * (20000 + t12))) // 1000000))) * 750)) // 1000000))) - ((-((-(t1 * (10000 + t3))) // 1000000)) + (-((-((t1 + (-((-(t1 * (20000 + t3))) // 1000000))) * 750)) // 1000000)))) - (((qty * order_price) // 100) - ((qty * mark_price) // 100))
     t14 = (t0 + (0 if t4 else (0 if (t13 <= 0) else t13))) if (t0 > 0) else 0
     return (t14,)
 
@@ -128,7 +128,7 @@ def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value
     t10 = ask_value + (0 if t0 else t2)
     t11 = ask_premium + (0 if t0 else t4)
     t12 = (-cost) if (cost < 0) else cost
-    t13 = ((t12 + (bid_value if (bid_value >= ask_value) else ask_value)) - 500000000001) // 500000000000
+    t13 = -((1000000000000 - (t12 + (bid_value if (bid_value >= ask_value) else ask_value))) // 500000000000)
     t14 = -qty
     t15 = 0 if (t14 <= 0) else t14
     t16 = 0 if (qty <= 0) else qty
@@ -139,9 +139,9 @@ def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value
     t21 = 1 if (ask_qty == 0) else ask_qty
     t22 = -((-(ask_value * t18)) // t21)
     t23 = (-((-(bid_value * t17)) // t20)) + t22
-    t24 = ((((-((-(bid_value * (0 if (t19 <= 0) else t19))) // t20)) + t22) * (20000 + ((0 if (t13 <= 0) else t13) * 10000))) + 999999) // 1000000
-    t25 = (t24 + ((-((-(bid_premium * t17)) // t20)) + (-((-(ask_premium * t18)) // t21)))) + ((((t23 * 750) + 999999) // 1000000) + ((((t23 + t24) * 750) + 999999) // 1000000))
-    t26 = ((t12 + (t7 if (t7 >= t10) else t10)) - 500000000001) // 500000000000
+    t24 = -((-(((-((-(bid_value * (0 if (t19 <= 0) else t19))) // t20)) + t22) * (20000 + ((0 if (t13 <= 0) else t13) * 10000)))) // 1000000)
+    t25 = (t24 + ((-((-(bid_premium * t17)) // t20)) + (-((-(ask_premium * t18)) // t21)))) + ((-((-(t23 * 750)) // 1000000)) + (-((-((t23 + t24) * 750)) // 1000000)))
+    t26 = -((1000000000000 - (t12 + (t7 if (t7 >= t10) else t10))) // 500000000000)
     t27 = t6 - (t6 if (t6 <= t15) else t15)
     t28 = t9 - (t9 if (t9 <= t16) else t16)
     t29 = t27 - t28
@@ -149,10 +149,10 @@ def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value
     t31 = 1 if (t9 == 0) else t9
     t32 = -((-(t10 * t28)) // t31)
     t33 = (-((-(t7 * t27)) // t30)) + t32
-    t34 = ((((-((-(t7 * (0 if (t29 <= 0) else t29))) // t30)) + t32) * (20000 + ((0 if (t26 <= 0) else t26) * 10000))) + 999999) // 1000000
-    t35 = (t34 + ((-((-(t8 * t27)) // t30)) + (-((-(t11 * t28)) // t31)))) + ((((t33 * 750) + 999999) // 1000000) + ((((t33 + t34) * 750) + 999999) // 1000000))
+    t34 = -((-(((-((-(t7 * (0 if (t29 <= 0) else t29))) // t30)) + t32) * (20000 + ((0 if (t26 <= 0) else t26) * 10000)))) // 1000000)
+    t35 = (t34 + ((-((-(t8 * t27)) // t30)) + (-((-(t11 * t28)) // t31)))) + ((-((-(t33 * 750)) // 1000000)) + (-((-((t33 + t34) * 750)) // 1000000)))
     t36 = t35 - t25
-    t37 = (t12 - 500000000001) // 500000000000
+    t37 = -((1000000000000 - t12) // 500000000000)
     t38 = (0 if (t37 <= 0) else t37) * 10000
     t39 = qty == 0
     t40 = qty + order_qty
@@ -161,9 +161,9 @@ def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value
     t43 = (0 if ((t5 if t41 else order_qty) > (t14 if t42 else qty)) else t40) if (((qty > 0) and t41) or (t42 and t0)) else qty
     t44 = (cost if (t43 == qty) else ((cost * t43) // (1 if t39 else qty))) + (((t40 - t43) * order_price) // 100)
     t45 = (-t44) if (t44 < 0) else t44
-    t46 = (t45 - 500000000001) // 500000000000
+    t46 = -((1000000000000 - t45) // 500000000000)
     t47 = (0 if (t46 <= 0) else t46) * 10000
-    t48 = (((((t45 * (10000 + t47)) + 999999) // 1000000) + ((((t45 + (((t45 * (20000 + t47)) + 999999) // 1000000)) * 750) + 999999) // 1000000)) - ((((t12 * (10000 + t38)) + 999999) // 1000000) + ((((t12 + (((t12 * (20000 + t38)) + 999999) // 1000000)) * 750) + 999999) // 1000000))) - (((qty * order_price) // 100) - ((qty * mark_price) // 100))
+    t48 = (((-((-(t45 * (10000 + t47))) // 1000000)) + (-((-((t45 + (-((-(t45 * (20000 + t47))) // 1000000))) * 750)) // 1000000))) - ((-((-(t12 * (10000 + t38))) // 1000000)) + (-((-((t12 + (-((-(t12 * (20000 + t38))) // 1000000))) * 750)) // 1000000)))) - (((qty * order_price) // 100) - ((qty * mark_price) // 100))
     t49 = (t36 + (0 if t39 else (0 if (t48 <= 0) else t48))) if (t36 > 0) else 0
     return (t6, t7, t8, t9, t10, t11, t25, t35, t49)
 
@@ -175,13 +175,13 @@ def requirement_cross(qty: int, cost: int, chosen_tier: int) -> tuple[int, int, 
     returns (steps, pos_init, pos_comm, pos_maint).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 500000000001) // 500000000000
+    t1 = -((1000000000000 - t0) // 500000000000)
     t2 = 0 if (t1 <= 0) else t1
     t3 = t2 if (t2 >= chosen_tier) else chosen_tier
     t4 = t3 * 10000
-    t5 = ((t0 * (20000 + t4)) + 999999) // 1000000
-    t6 = (((t0 + t5) * 750) + 999999) // 1000000
-    t7 = (((t0 * (10000 + t4)) + 999999) // 1000000) + t6
+    t5 = -((-(t0 * (20000 + t4))) // 1000000)
+    t6 = -((-((t0 + t5) * 750)) // 1000000)
+    t7 = (-((-(t0 * (10000 + t4))) // 1000000)) + t6
     return (t3, t5, t6, t7)
 
 
@@ -192,11 +192,11 @@ def account_margin_cross_1(wallet: int, order_margin: int, qty: int, cost: int, 
     returns (wallet_balance, unrealised_pnl, margin_balance, order_margin, position_margin, cross_maint_margin, available_margin, cross_unrealised_profit, withdrawable_margin, cross_margin_excess).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 500000000001) // 500000000000
+    t1 = -((1000000000000 - t0) // 500000000000)
     t2 = (0 if (t1 <= 0) else t1) * 10000
-    t3 = ((t0 * (20000 + t2)) + 999999) // 1000000
-    t4 = (((t0 + t3) * 750) + 999999) // 1000000
-    t5 = (((t0 * (10000 + t2)) + 999999) // 1000000) + t4
+    t3 = -((-(t0 * (20000 + t2))) // 1000000)
+    t4 = -((-((t0 + t3) * 750)) // 1000000)
+    t5 = (-((-(t0 * (10000 + t2))) // 1000000)) + t4
     t6 = t3 + t4
     t7 = ((qty * mark_price) // 100) - cost
     t8 = 0 if (t7 <= 0) else t7
@@ -262,8 +262,8 @@ def trade(buyer_qty: int, buyer_cost: int, seller_qty: int, seller_cost: int, qt
     t14 = seller_cost if (t13 == seller_qty) else ((seller_cost * t13) // (1 if (seller_qty == 0) else seller_qty))
     t15 = (t14 - seller_cost) - (((t13 - seller_qty) * price) // 100)
     t16 = t14 + (((t10 - t13) * price) // 100)
-    t17 = ((t1 * buyer_fee_ppm) + 999999) // 1000000
-    t18 = ((t1 * seller_fee_ppm) + 999999) // 1000000
+    t17 = -((-(t1 * buyer_fee_ppm)) // 1000000)
+    t18 = -((-(t1 * seller_fee_ppm)) // 1000000)
     t19 = t17 + t18
     return (t2, t9, t8, t17, t10, t16, t15, t18, t19)
 
@@ -285,13 +285,13 @@ def order_solvent_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int,
     t8 = (t7 - cost) - (((t6 - qty) * price) // 100)
     t9 = t7 + (((t0 - t6) * price) // 100)
     t10 = (order_qty * price) // 100
-    t11 = ((((-t10) if (t10 < 0) else t10) * fee_ppm) + 999999) // 1000000
+    t11 = -((-(((-t10) if (t10 < 0) else t10) * fee_ppm)) // 1000000)
     t12 = (-cost) if (cost < 0) else cost
-    t13 = (t12 - 500000000001) // 500000000000
+    t13 = -((1000000000000 - t12) // 500000000000)
     t14 = 0 if (t13 <= 0) else t13
     t15 = (t14 if (t14 >= chosen_tier) else chosen_tier) * 10000
     t16 = (-t9) if (t9 < 0) else t9
-    t17 = (t16 - 500000000001) // 500000000000
+    t17 = -((1000000000000 - t16) // 500000000000)
     t18 = 0 if (t17 <= 0) else t17
     t19 = (t18 if (t18 >= chosen_tier) else chosen_tier) * 10000
     t20 = ((qty * mark_price) // 100) - cost
@@ -299,8 +299,8 @@ def order_solvent_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int,
     t22 = (((pool_margin + t8) - t11) + other_pnl) + t21
     t23 = (((account_equity + t8) - t11) + t21) - t20
     t24 = (pool_margin + other_pnl) + t20
-    t25 = t22 - (other_maintenance + ((((t16 * (10000 + t19)) + 999999) // 1000000) + ((((t16 + (((t16 * (20000 + t19)) + 999999) // 1000000)) * 750) + 999999) // 1000000)))
-    t26 = 1 if ((not (((t5 if (t5 <= t4) else t4) if t3 else 0) > 0)) or (((t25 >= 0) or (t25 >= ((t24 - other_maintenance) - ((((t12 * (10000 + t15)) + 999999) // 1000000) + ((((t12 + (((t12 * (20000 + t15)) + 999999) // 1000000)) * 750) + 999999) // 1000000))))) and (((t22 >= 0) or (t22 >= t24)) and ((t23 >= 0) or (t23 >= account_equity))))) else 0
+    t25 = t22 - (other_maintenance + ((-((-(t16 * (10000 + t19))) // 1000000)) + (-((-((t16 + (-((-(t16 * (20000 + t19))) // 1000000))) * 750)) // 1000000))))
+    t26 = 1 if ((not (((t5 if (t5 <= t4) else t4) if t3 else 0) > 0)) or (((t25 >= 0) or (t25 >= ((t24 - other_maintenance) - ((-((-(t12 * (10000 + t15))) // 1000000)) + (-((-((t12 + (-((-(t12 * (20000 + t15))) // 1000000))) * 750)) // 1000000)))))) and (((t22 >= 0) or (t22 >= t24)) and ((t23 >= 0) or (t23 >= account_equity))))) else 0
     return (t26,)
 
 
@@ -318,7 +318,7 @@ def fill_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pn
     t5 = (t4 - cost) - (((t3 - qty) * price) // 100)
     t6 = t4 + (((t0 - t3) * price) // 100)
     t7 = (fill_qty * price) // 100
-    t8 = ((((-t7) if (t7 < 0) else t7) * fee_ppm) + 999999) // 1000000
+    t8 = -((-(((-t7) if (t7 < 0) else t7) * fee_ppm)) // 1000000)
     t9 = (free_wallet + t5) - t8
     t10 = (pool_margin + t5) - t8
     t11 = ((qty * mark_price) // 100) - cost
@@ -336,12 +336,12 @@ def position_prices_cross(qty: int, cost: int, chosen_tier: int, pool_margin: in
     returns (liquidation_price, bankruptcy_price).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 500000000001) // 500000000000
+    t1 = -((1000000000000 - t0) // 500000000000)
     t2 = 0 if (t1 <= 0) else t1
     t3 = (t2 if (t2 >= chosen_tier) else chosen_tier) * 10000
-    t4 = (((t0 + (((t0 * (20000 + t3)) + 999999) // 1000000)) * 750) + 999999) // 1000000
+    t4 = -((-((t0 + (-((-(t0 * (20000 + t3))) // 1000000))) * 750)) // 1000000)
     t5 = pool_margin + other_pnl
-    t6 = (t5 - other_maintenance) - ((((t0 * (10000 + t3)) + 999999) // 1000000) + t4)
+    t6 = (t5 - other_maintenance) - ((-((-(t0 * (10000 + t3))) // 1000000)) + t4)
     t7 = ((-qty) if (qty < 0) else qty) * 50
     t8 = 1 if (t7 == 0) else t7
     t9 = qty == 0

@@ -17,7 +17,7 @@ def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hund
     returns (current_qty, leverage_hundredths, risk_steps, init_margin_req_ppm, maint_margin_req_ppm, pos_cost, pos_init, pos_comm, pos_cross, pos_margin, pos_maint, mark_value, unrealised_pnl, maint_margin, liquidation_price, bankrupt_price).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 500000000001) // 500000000000
+    t1 = -((1000000000000 - t0) // 500000000000)
     t2 = 0 if (t1 <= 0) else t1
     t3 = t2 * 10000
     t4 = 20000 + t3
@@ -27,11 +27,11 @@ def position_margin_isolated(qty: int, cost: int, mark_price: int, leverage_hund
     t8 = 10000 + t3
     t9 = qty == 0
     t10 = 0 if (t5 or t9) else pos_cross
-    t11 = ((t0 * t7) + 999999) // 1000000
-    t12 = ((((t0 + t11) + (0 if (t10 <= 0) else t10)) * 750) + 999999) // 1000000
+    t11 = -((-(t0 * t7)) // 1000000)
+    t12 = -((-(((t0 + t11) + (0 if (t10 <= 0) else t10)) * 750)) // 1000000)
     t13 = qty > 0
     t14 = funding_rate_e8 if t13 else (-funding_rate_e8)
-    t15 = ((((t0 * t8) + 999999) // 1000000) + t12) + (((t0 * (0 if (t14 <= 0) else t14)) + 99999999) // 100000000)
+    t15 = ((-((-(t0 * t8)) // 1000000)) + t12) + (-((-(t0 * (0 if (t14 <= 0) else t14))) // 100000000))
     t16 = (t11 + t12) + t10
     t17 = (qty * mark_price) // 100
     t18 = t17 - cost
@@ -58,7 +58,7 @@ def order_margin_isolated(qty: int, cost: int, leverage_hundredths: int, bid_qty
     Equal to MRG-045, MRG-044 for this instrument (obligation KRN/order_margin_isolated/XBTUSDT);
     returns (bid_qty_charged, ask_qty_charged, init_margin, premium, commission, total).
     """
-    t0 = ((((-cost) if (cost < 0) else cost) + (bid_value if (bid_value >= ask_value) else ask_value)) - 500000000001) // 500000000000
+    t0 = -((1000000000000 - (((-cost) if (cost < 0) else cost) + (bid_value if (bid_value >= ask_value) else ask_value))) // 500000000000)
     t1 = 20000 + ((0 if (t0 <= 0) else t0) * 10000)
     t2 = leverage_hundredths == 0
     t3 = -((-100000000) // (1 if t2 else leverage_hundredths))
@@ -74,8 +74,8 @@ def order_margin_isolated(qty: int, cost: int, leverage_hundredths: int, bid_qty
     t13 = -((-(ask_value * t8)) // t12)
     t14 = (-((-(bid_value * t7)) // t11)) + t13
     t15 = (-((-(bid_premium * t7)) // t11)) + (-((-(ask_premium * t8)) // t12))
-    t16 = ((((-((-(bid_value * t10)) // t11)) + t13) * (t1 if t2 else (t3 if (t3 >= t1) else t1))) + 999999) // 1000000
-    t17 = (((t14 * 750) + 999999) // 1000000) + ((((t14 + t16) * 750) + 999999) // 1000000)
+    t16 = -((-(((-((-(bid_value * t10)) // t11)) + t13) * (t1 if t2 else (t3 if (t3 >= t1) else t1)))) // 1000000)
+    t17 = (-((-(t14 * 750)) // 1000000)) + (-((-((t14 + t16) * 750)) // 1000000))
     t18 = (t16 + t15) + t17
     return (t10, t8, t16, t15, t17, t18)
 
@@ -88,7 +88,7 @@ def order_requirement_isolated(qty: int, cost: int, mark_price: int, leverage_hu
     """
     t0 = order_margin_after - order_margin_before
     t1 = (-cost) if (cost < 0) else cost
-    t2 = (t1 - 500000000001) // 500000000000
+    t2 = -((1000000000000 - t1) // 500000000000)
     t3 = (0 if (t2 <= 0) else t2) * 10000
     t4 = 20000 + t3
     t5 = leverage_hundredths == 0
@@ -101,11 +101,11 @@ def order_requirement_isolated(qty: int, cost: int, mark_price: int, leverage_hu
     t12 = (0 if (((-order_qty) if t10 else order_qty) > ((-qty) if t11 else qty)) else t9) if (((qty > 0) and t10) or (t11 and (order_qty > 0))) else qty
     t13 = (cost if (t12 == qty) else ((cost * t12) // (1 if t7 else qty))) + (((t9 - t12) * order_price) // 100)
     t14 = (-t13) if (t13 < 0) else t13
-    t15 = (t14 - 500000000001) // 500000000000
+    t15 = -((1000000000000 - t14) // 500000000000)
     t16 = (0 if (t15 <= 0) else t15) * 10000
     t17 = 20000 + t16
     t18 = 0 if (t5 or (t9 == 0)) else pos_cross
-    t19 = (((((t14 * (10000 + t16)) + 999999) // 1000000) + (((((t14 + (((t14 * (t17 if t5 else (t6 if (t6 >= t17) else t17))) + 999999) // 1000000)) + (0 if (t18 <= 0) else t18)) * 750) + 999999) // 1000000)) - ((((t1 * (10000 + t3)) + 999999) // 1000000) + (((((t1 + (((t1 * (t4 if t5 else (t6 if (t6 >= t4) else t4))) + 999999) // 1000000)) + (0 if (t8 <= 0) else t8)) * 750) + 999999) // 1000000))) - (((qty * order_price) // 100) - ((qty * mark_price) // 100))
+    t19 = (((-((-(t14 * (10000 + t16))) // 1000000)) + (-((-(((t14 + (-((-(t14 * (t17 if t5 else (t6 if (t6 >= t17) else t17)))) // 1000000))) + (0 if (t18 <= 0) else t18)) * 750)) // 1000000))) - ((-((-(t1 * (10000 + t3))) // 1000000)) + (-((-(((t1 + (-((-(t1 * (t4 if t5 else (t6 if (t6 >= t4) else t4)))) // 1000000))) + (0 if (t8 <= 0) else t8)) * 750)) // 1000000)))) - (((qty * order_price) // 100) - ((qty * mark_price) // 100))
     t20 = (t0 + (0 if t7 else (0 if (t19 <= 0) else t19))) if (t0 > 0) else 0
     return (t20,)
 
@@ -129,7 +129,7 @@ def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths:
     t10 = ask_value + (0 if t0 else t2)
     t11 = ask_premium + (0 if t0 else t4)
     t12 = (-cost) if (cost < 0) else cost
-    t13 = ((t12 + (bid_value if (bid_value >= ask_value) else ask_value)) - 500000000001) // 500000000000
+    t13 = -((1000000000000 - (t12 + (bid_value if (bid_value >= ask_value) else ask_value))) // 500000000000)
     t14 = 20000 + ((0 if (t13 <= 0) else t13) * 10000)
     t15 = leverage_hundredths == 0
     t16 = -((-100000000) // (1 if t15 else leverage_hundredths))
@@ -143,9 +143,9 @@ def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths:
     t24 = 1 if (ask_qty == 0) else ask_qty
     t25 = -((-(ask_value * t21)) // t24)
     t26 = (-((-(bid_value * t20)) // t23)) + t25
-    t27 = ((((-((-(bid_value * (0 if (t22 <= 0) else t22))) // t23)) + t25) * (t14 if t15 else (t16 if (t16 >= t14) else t14))) + 999999) // 1000000
-    t28 = (t27 + ((-((-(bid_premium * t20)) // t23)) + (-((-(ask_premium * t21)) // t24)))) + ((((t26 * 750) + 999999) // 1000000) + ((((t26 + t27) * 750) + 999999) // 1000000))
-    t29 = ((t12 + (t7 if (t7 >= t10) else t10)) - 500000000001) // 500000000000
+    t27 = -((-(((-((-(bid_value * (0 if (t22 <= 0) else t22))) // t23)) + t25) * (t14 if t15 else (t16 if (t16 >= t14) else t14)))) // 1000000)
+    t28 = (t27 + ((-((-(bid_premium * t20)) // t23)) + (-((-(ask_premium * t21)) // t24)))) + ((-((-(t26 * 750)) // 1000000)) + (-((-((t26 + t27) * 750)) // 1000000)))
+    t29 = -((1000000000000 - (t12 + (t7 if (t7 >= t10) else t10))) // 500000000000)
     t30 = 20000 + ((0 if (t29 <= 0) else t29) * 10000)
     t31 = t6 - (t6 if (t6 <= t18) else t18)
     t32 = t9 - (t9 if (t9 <= t19) else t19)
@@ -154,10 +154,10 @@ def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths:
     t35 = 1 if (t9 == 0) else t9
     t36 = -((-(t10 * t32)) // t35)
     t37 = (-((-(t7 * t31)) // t34)) + t36
-    t38 = ((((-((-(t7 * (0 if (t33 <= 0) else t33))) // t34)) + t36) * (t30 if t15 else (t16 if (t16 >= t30) else t30))) + 999999) // 1000000
-    t39 = (t38 + ((-((-(t8 * t31)) // t34)) + (-((-(t11 * t32)) // t35)))) + ((((t37 * 750) + 999999) // 1000000) + ((((t37 + t38) * 750) + 999999) // 1000000))
+    t38 = -((-(((-((-(t7 * (0 if (t33 <= 0) else t33))) // t34)) + t36) * (t30 if t15 else (t16 if (t16 >= t30) else t30)))) // 1000000)
+    t39 = (t38 + ((-((-(t8 * t31)) // t34)) + (-((-(t11 * t32)) // t35)))) + ((-((-(t37 * 750)) // 1000000)) + (-((-((t37 + t38) * 750)) // 1000000)))
     t40 = t39 - t28
-    t41 = (t12 - 500000000001) // 500000000000
+    t41 = -((1000000000000 - t12) // 500000000000)
     t42 = (0 if (t41 <= 0) else t41) * 10000
     t43 = 20000 + t42
     t44 = qty == 0
@@ -168,11 +168,11 @@ def pretrade_isolated(qty: int, cost: int, mark_price: int, leverage_hundredths:
     t49 = (0 if ((t5 if t47 else order_qty) > (t17 if t48 else qty)) else t46) if (((qty > 0) and t47) or (t48 and t0)) else qty
     t50 = (cost if (t49 == qty) else ((cost * t49) // (1 if t44 else qty))) + (((t46 - t49) * order_price) // 100)
     t51 = (-t50) if (t50 < 0) else t50
-    t52 = (t51 - 500000000001) // 500000000000
+    t52 = -((1000000000000 - t51) // 500000000000)
     t53 = (0 if (t52 <= 0) else t52) * 10000
     t54 = 20000 + t53
     t55 = 0 if (t15 or (t46 == 0)) else pos_cross
-    t56 = (((((t51 * (10000 + t53)) + 999999) // 1000000) + (((((t51 + (((t51 * (t54 if t15 else (t16 if (t16 >= t54) else t54))) + 999999) // 1000000)) + (0 if (t55 <= 0) else t55)) * 750) + 999999) // 1000000)) - ((((t12 * (10000 + t42)) + 999999) // 1000000) + (((((t12 + (((t12 * (t43 if t15 else (t16 if (t16 >= t43) else t43))) + 999999) // 1000000)) + (0 if (t45 <= 0) else t45)) * 750) + 999999) // 1000000))) - (((qty * order_price) // 100) - ((qty * mark_price) // 100))
+    t56 = (((-((-(t51 * (10000 + t53))) // 1000000)) + (-((-(((t51 + (-((-(t51 * (t54 if t15 else (t16 if (t16 >= t54) else t54)))) // 1000000))) + (0 if (t55 <= 0) else t55)) * 750)) // 1000000))) - ((-((-(t12 * (10000 + t42))) // 1000000)) + (-((-(((t12 + (-((-(t12 * (t43 if t15 else (t16 if (t16 >= t43) else t43)))) // 1000000))) + (0 if (t45 <= 0) else t45)) * 750)) // 1000000)))) - (((qty * order_price) // 100) - ((qty * mark_price) // 100))
     t57 = (t40 + (0 if t44 else (0 if (t56 <= 0) else t56))) if (t40 > 0) else 0
     return (t6, t7, t8, t9, t10, t11, t28, t39, t57)
 
@@ -184,16 +184,16 @@ def requirement_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_t
     returns (steps, pos_init, pos_comm, pos_maint).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 500000000001) // 500000000000
+    t1 = -((1000000000000 - t0) // 500000000000)
     t2 = 0 if (t1 <= 0) else t1
     t3 = t2 if (t2 >= chosen_tier) else chosen_tier
     t4 = t3 * 10000
     t5 = 20000 + t4
     t6 = leverage_hundredths == 0
     t7 = -((-100000000) // (1 if t6 else leverage_hundredths))
-    t8 = ((t0 * (t5 if t6 else (t7 if (t7 >= t5) else t5))) + 999999) // 1000000
-    t9 = (((t0 + t8) * 750) + 999999) // 1000000
-    t10 = (((t0 * (10000 + t4)) + 999999) // 1000000) + t9
+    t8 = -((-(t0 * (t5 if t6 else (t7 if (t7 >= t5) else t5)))) // 1000000)
+    t9 = -((-((t0 + t8) * 750)) // 1000000)
+    t10 = (-((-(t0 * (10000 + t4))) // 1000000)) + t9
     return (t3, t8, t9, t10)
 
 
@@ -216,23 +216,23 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t10 = (t9 - cost) - (((t7 - qty) * price) // 100)
     t11 = t9 + (((t0 - t7) * price) // 100)
     t12 = (order_qty * price) // 100
-    t13 = ((((-t12) if (t12 < 0) else t12) * fee_ppm) + 999999) // 1000000
+    t13 = -((-(((-t12) if (t12 < 0) else t12) * fee_ppm)) // 1000000)
     t14 = (-cost) if (cost < 0) else cost
-    t15 = (t14 - 500000000001) // 500000000000
+    t15 = -((1000000000000 - t14) // 500000000000)
     t16 = 0 if (t15 <= 0) else t15
     t17 = (t16 if (t16 >= chosen_tier) else chosen_tier) * 10000
     t18 = 20000 + t17
     t19 = leverage_hundredths == 0
     t20 = -((-100000000) // (1 if t19 else leverage_hundredths))
-    t21 = ((t14 * (t18 if t19 else (t20 if (t20 >= t18) else t18))) + 999999) // 1000000
-    t22 = (((t14 + t21) * 750) + 999999) // 1000000
+    t21 = -((-(t14 * (t18 if t19 else (t20 if (t20 >= t18) else t18)))) // 1000000)
+    t22 = -((-((t14 + t21) * 750)) // 1000000)
     t23 = (-t11) if (t11 < 0) else t11
-    t24 = (t23 - 500000000001) // 500000000000
+    t24 = -((1000000000000 - t23) // 500000000000)
     t25 = 0 if (t24 <= 0) else t24
     t26 = (t25 if (t25 >= chosen_tier) else chosen_tier) * 10000
     t27 = 20000 + t26
-    t28 = ((t23 * (t27 if t19 else (t20 if (t20 >= t27) else t27))) + 999999) // 1000000
-    t29 = (((t23 + t28) * 750) + 999999) // 1000000
+    t28 = -((-(t23 * (t27 if t19 else (t20 if (t20 >= t27) else t27)))) // 1000000)
+    t29 = -((-((t23 + t28) * 750)) // 1000000)
     t30 = t3 and (t0 > 0)
     t31 = t0 < 0
     t32 = (-t0) if t31 else t0
@@ -271,8 +271,8 @@ def order_solvent_isolated(qty: int, cost: int, leverage_hundredths: int, chosen
     t65 = ((t61 if t19 else (0 if (t0 == 0) else (t59 if (t59 <= t60) else t60))) + t64) + t63
     t66 = (((account_equity + t10) - t13) + t63) - t62
     t67 = (pool_margin + t64) + t62
-    t68 = ((t61 + t64) + t63) - (other_maintenance + ((((t23 * (10000 + t26)) + 999999) // 1000000) + t29))
-    t69 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t68 >= 0) or (t68 >= ((t67 - other_maintenance) - ((((t14 * (10000 + t17)) + 999999) // 1000000) + t22)))) and (((t65 >= 0) or (t65 >= t67)) and ((t66 >= 0) or (t66 >= account_equity))))) else 0
+    t68 = ((t61 + t64) + t63) - (other_maintenance + ((-((-(t23 * (10000 + t26))) // 1000000)) + t29))
+    t69 = 1 if ((not (((t6 if (t6 <= t5) else t5) if t4 else 0) > 0)) or (((t68 >= 0) or (t68 >= ((t67 - other_maintenance) - ((-((-(t14 * (10000 + t17))) // 1000000)) + t22)))) and (((t65 >= 0) or (t65 >= t67)) and ((t66 >= 0) or (t66 >= account_equity))))) else 0
     return (t69,)
 
 
@@ -293,27 +293,27 @@ def fill_isolated(qty: int, cost: int, leverage_hundredths: int, chosen_tier: in
     t8 = (t7 - cost) - (((t5 - qty) * price) // 100)
     t9 = t7 + (((t0 - t5) * price) // 100)
     t10 = (fill_qty * price) // 100
-    t11 = ((((-t10) if (t10 < 0) else t10) * fee_ppm) + 999999) // 1000000
+    t11 = -((-(((-t10) if (t10 < 0) else t10) * fee_ppm)) // 1000000)
     t12 = (-cost) if (cost < 0) else cost
-    t13 = (t12 - 500000000001) // 500000000000
+    t13 = -((1000000000000 - t12) // 500000000000)
     t14 = 0 if (t13 <= 0) else t13
     t15 = 20000 + ((t14 if (t14 >= chosen_tier) else chosen_tier) * 10000)
     t16 = leverage_hundredths == 0
     t17 = -((-100000000) // (1 if t16 else leverage_hundredths))
-    t18 = ((t12 * (t15 if t16 else (t17 if (t17 >= t15) else t15))) + 999999) // 1000000
+    t18 = -((-(t12 * (t15 if t16 else (t17 if (t17 >= t15) else t15)))) // 1000000)
     t19 = (-t9) if (t9 < 0) else t9
-    t20 = (t19 - 500000000001) // 500000000000
+    t20 = -((1000000000000 - t19) // 500000000000)
     t21 = 0 if (t20 <= 0) else t20
     t22 = 20000 + ((t21 if (t21 >= chosen_tier) else chosen_tier) * 10000)
-    t23 = ((t19 * (t22 if t16 else (t17 if (t17 >= t22) else t22))) + 999999) // 1000000
+    t23 = -((-(t19 * (t22 if t16 else (t17 if (t17 >= t22) else t22)))) // 1000000)
     t24 = t3 and (t0 > 0)
     t25 = t0 < 0
     t26 = (-t0) if t25 else t0
     t27 = t0 if (t6 or ((t1 and (t0 <= 0)) or t24)) else ((t0 - qty) if (t26 > t4) else 0)
     t28 = ((t27 * price) // 100) - ((t27 * mark_price) // 100)
     t29 = 0 if (t28 <= 0) else t28
-    t30 = t18 + ((((t12 + t18) * 750) + 999999) // 1000000)
-    t31 = t23 + ((((t19 + t23) * 750) + 999999) // 1000000)
+    t30 = t18 + (-((-((t12 + t18) * 750)) // 1000000))
+    t31 = t23 + (-((-((t19 + t23) * 750)) // 1000000))
     t32 = (free_wallet + t8) - t11
     t33 = (t1 and t25) or t24
     t34 = t30 - t31
@@ -354,14 +354,14 @@ def position_prices_isolated(qty: int, cost: int, leverage_hundredths: int, chos
     returns (liquidation_price, bankruptcy_price).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 500000000001) // 500000000000
+    t1 = -((1000000000000 - t0) // 500000000000)
     t2 = 0 if (t1 <= 0) else t1
     t3 = (t2 if (t2 >= chosen_tier) else chosen_tier) * 10000
     t4 = 20000 + t3
     t5 = leverage_hundredths == 0
     t6 = -((-100000000) // (1 if t5 else leverage_hundredths))
-    t7 = (((t0 + (((t0 * (t4 if t5 else (t6 if (t6 >= t4) else t4))) + 999999) // 1000000)) * 750) + 999999) // 1000000
-    t8 = pool_margin - ((((t0 * (10000 + t3)) + 999999) // 1000000) + t7)
+    t7 = -((-((t0 + (-((-(t0 * (t4 if t5 else (t6 if (t6 >= t4) else t4)))) // 1000000))) * 750)) // 1000000)
+    t8 = pool_margin - ((-((-(t0 * (10000 + t3))) // 1000000)) + t7)
     t9 = ((-qty) if (qty < 0) else qty) * 50
     t10 = 1 if (t9 == 0) else t9
     t11 = qty == 0

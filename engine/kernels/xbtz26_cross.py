@@ -17,17 +17,17 @@ def position_margin_cross(qty: int, cost: int, mark_price: int, cross_balance: i
     returns (current_qty, leverage_hundredths, risk_steps, init_margin_req_ppm, maint_margin_req_ppm, pos_cost, pos_init, pos_comm, pos_cross, pos_margin, pos_maint, mark_value, unrealised_pnl, maint_margin, liquidation_price, bankrupt_price).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 5000000001) // 15000000000
+    t1 = -((20000000000 - t0) // 15000000000)
     t2 = 0 if (t1 <= 0) else t1
     t3 = t2 * 5000
     t4 = 10000 + t3
     t5 = 5000 + t3
     t6 = qty == 0
-    t7 = ((t0 * t4) + 999999) // 1000000
-    t8 = (((t0 + t7) * 750) + 999999) // 1000000
+    t7 = -((-(t0 * t4)) // 1000000)
+    t8 = -((-((t0 + t7) * 750)) // 1000000)
     t9 = qty > 0
     t10 = funding_rate_e8 if t9 else (-funding_rate_e8)
-    t11 = ((((t0 * t5) + 999999) // 1000000) + t8) + (((t0 * (0 if (t10 <= 0) else t10)) + 99999999) // 100000000)
+    t11 = ((-((-(t0 * t5)) // 1000000)) + t8) + (-((-(t0 * (0 if (t10 <= 0) else t10))) // 100000000))
     t12 = t7 + t8
     t13 = -(qty // 100)
     t14 = 2000000000000 + mark_price
@@ -62,7 +62,7 @@ def order_margin_cross(qty: int, cost: int, bid_qty: int, bid_value: int, bid_pr
     Equal to MRG-045, MRG-044 for this instrument (obligation KRN/order_margin_cross/XBTZ26);
     returns (bid_qty_charged, ask_qty_charged, init_margin, premium, commission, total).
     """
-    t0 = ((((-cost) if (cost < 0) else cost) + (bid_value if (bid_value >= ask_value) else ask_value)) - 5000000001) // 15000000000
+    t0 = -((20000000000 - (((-cost) if (cost < 0) else cost) + (bid_value if (bid_value >= ask_value) else ask_value))) // 15000000000)
     t1 = -qty
     t2 = 0 if (t1 <= 0) else t1
     t3 = 0 if (qty <= 0) else qty
@@ -75,8 +75,8 @@ def order_margin_cross(qty: int, cost: int, bid_qty: int, bid_value: int, bid_pr
     t10 = 1 if (ask_qty == 0) else ask_qty
     t11 = t9 + (-((-(ask_value * t5)) // t10))
     t12 = (-((-(bid_premium * t4)) // t8)) + (-((-(ask_premium * t5)) // t10))
-    t13 = (((t9 + (-((-(ask_value * t7)) // t10))) * (10000 + ((0 if (t0 <= 0) else t0) * 5000))) + 999999) // 1000000
-    t14 = (((t11 * 750) + 999999) // 1000000) + ((((t11 + t13) * 750) + 999999) // 1000000)
+    t13 = -((-((t9 + (-((-(ask_value * t7)) // t10))) * (10000 + ((0 if (t0 <= 0) else t0) * 5000)))) // 1000000)
+    t14 = (-((-(t11 * 750)) // 1000000)) + (-((-((t11 + t13) * 750)) // 1000000))
     t15 = (t13 + t12) + t14
     return (t4, t7, t13, t12, t14, t15)
 
@@ -110,7 +110,7 @@ def order_requirement_cross(qty: int, cost: int, mark_price: int, order_margin_b
     """
     t0 = order_margin_after - order_margin_before
     t1 = (-cost) if (cost < 0) else cost
-    t2 = (t1 - 5000000001) // 15000000000
+    t2 = -((20000000000 - t1) // 15000000000)
     t3 = (0 if (t2 <= 0) else t2) * 5000
     t4 = qty == 0
     t5 = qty + order_qty
@@ -119,15 +119,15 @@ def order_requirement_cross(qty: int, cost: int, mark_price: int, order_margin_b
     t8 = (0 if (((-order_qty) if t6 else order_qty) > ((-qty) if t7 else qty)) else t5) if (((qty > 0) and t6) or (t7 and (order_qty > 0))) else qty
     t9 = 2000000000000 + order_price
     t10 = (t9 // order_price) // 2
-    t11 = (t8 - t5 + 99) // 100
+    t11 = -((t5 - t8) // 100)
     t12 = (cost if (t8 == qty) else ((cost * t8) // (1 if t4 else qty))) + ((t11 * t10) if (t11 >= 0) else (-((-t11) * t10)))
     t13 = (-t12) if (t12 < 0) else t12
-    t14 = (t13 - 5000000001) // 15000000000
+    t14 = -((20000000000 - t13) // 15000000000)
     t15 = (0 if (t14 <= 0) else t14) * 5000
     t16 = -(qty // 100)
     t17 = 2000000000000 + mark_price
     t18 = (t17 // mark_price) // 2
-    t19 = (((((t13 * (5000 + t15)) + 999999) // 1000000) + ((((t13 + (((t13 * (10000 + t15)) + 999999) // 1000000)) * 750) + 999999) // 1000000)) - ((((t1 * (5000 + t3)) + 999999) // 1000000) + ((((t1 + (((t1 * (10000 + t3)) + 999999) // 1000000)) * 750) + 999999) // 1000000))) - (((t16 * t10) if (t16 >= 0) else (-((-t16) * t10))) - ((t16 * t18) if (t16 >= 0) else (-((-t16) * t18))))
+    t19 = (((-((-(t13 * (5000 + t15))) // 1000000)) + (-((-((t13 + (-((-(t13 * (10000 + t15))) // 1000000))) * 750)) // 1000000))) - ((-((-(t1 * (5000 + t3))) // 1000000)) + (-((-((t1 + (-((-(t1 * (10000 + t3))) // 1000000))) * 750)) // 1000000)))) - (((t16 * t10) if (t16 >= 0) else (-((-t16) * t10))) - ((t16 * t18) if (t16 >= 0) else (-((-t16) * t18))))
     t20 = (t0 + (0 if t4 else (0 if (t19 <= 0) else t19))) if (t0 > 0) else 0
     return (t20,)
 
@@ -159,7 +159,7 @@ def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value
     t18 = ask_value + (0 if t0 else t6)
     t19 = ask_premium + (0 if t0 else t12)
     t20 = (-cost) if (cost < 0) else cost
-    t21 = ((t20 + (bid_value if (bid_value >= ask_value) else ask_value)) - 5000000001) // 15000000000
+    t21 = -((20000000000 - (t20 + (bid_value if (bid_value >= ask_value) else ask_value))) // 15000000000)
     t22 = -qty
     t23 = 0 if (t22 <= 0) else t22
     t24 = 0 if (qty <= 0) else qty
@@ -170,9 +170,9 @@ def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value
     t29 = -((-(bid_value * t25)) // t28)
     t30 = 1 if (ask_qty == 0) else ask_qty
     t31 = t29 + (-((-(ask_value * t26)) // t30))
-    t32 = (((t29 + (-((-(ask_value * (0 if (t27 <= 0) else t27))) // t30))) * (10000 + ((0 if (t21 <= 0) else t21) * 5000))) + 999999) // 1000000
-    t33 = (t32 + ((-((-(bid_premium * t25)) // t28)) + (-((-(ask_premium * t26)) // t30)))) + ((((t31 * 750) + 999999) // 1000000) + ((((t31 + t32) * 750) + 999999) // 1000000))
-    t34 = ((t20 + (t15 if (t15 >= t18) else t18)) - 5000000001) // 15000000000
+    t32 = -((-((t29 + (-((-(ask_value * (0 if (t27 <= 0) else t27))) // t30))) * (10000 + ((0 if (t21 <= 0) else t21) * 5000)))) // 1000000)
+    t33 = (t32 + ((-((-(bid_premium * t25)) // t28)) + (-((-(ask_premium * t26)) // t30)))) + ((-((-(t31 * 750)) // 1000000)) + (-((-((t31 + t32) * 750)) // 1000000)))
+    t34 = -((20000000000 - (t20 + (t15 if (t15 >= t18) else t18))) // 15000000000)
     t35 = t14 - (t14 if (t14 <= t23) else t23)
     t36 = t17 - (t17 if (t17 <= t24) else t24)
     t37 = t36 - t35
@@ -180,23 +180,23 @@ def pretrade_cross(qty: int, cost: int, mark_price: int, bid_qty: int, bid_value
     t39 = -((-(t15 * t35)) // t38)
     t40 = 1 if (t17 == 0) else t17
     t41 = t39 + (-((-(t18 * t36)) // t40))
-    t42 = (((t39 + (-((-(t18 * (0 if (t37 <= 0) else t37))) // t40))) * (10000 + ((0 if (t34 <= 0) else t34) * 5000))) + 999999) // 1000000
-    t43 = (t42 + ((-((-(t16 * t35)) // t38)) + (-((-(t19 * t36)) // t40)))) + ((((t41 * 750) + 999999) // 1000000) + ((((t41 + t42) * 750) + 999999) // 1000000))
+    t42 = -((-((t39 + (-((-(t18 * (0 if (t37 <= 0) else t37))) // t40))) * (10000 + ((0 if (t34 <= 0) else t34) * 5000)))) // 1000000)
+    t43 = (t42 + ((-((-(t16 * t35)) // t38)) + (-((-(t19 * t36)) // t40)))) + ((-((-(t41 * 750)) // 1000000)) + (-((-((t41 + t42) * 750)) // 1000000)))
     t44 = t43 - t33
-    t45 = (t20 - 5000000001) // 15000000000
+    t45 = -((20000000000 - t20) // 15000000000)
     t46 = (0 if (t45 <= 0) else t45) * 5000
     t47 = qty == 0
     t48 = qty + order_qty
     t49 = order_qty < 0
     t50 = qty < 0
     t51 = (0 if ((t13 if t49 else order_qty) > (t22 if t50 else qty)) else t48) if (((qty > 0) and t49) or (t50 and t0)) else qty
-    t52 = (t51 - t48 + 99) // 100
+    t52 = -((t48 - t51) // 100)
     t53 = (cost if (t51 == qty) else ((cost * t51) // (1 if t47 else qty))) + ((t52 * t8) if (t52 >= 0) else (-((-t52) * t8)))
     t54 = (-t53) if (t53 < 0) else t53
-    t55 = (t54 - 5000000001) // 15000000000
+    t55 = -((20000000000 - t54) // 15000000000)
     t56 = (0 if (t55 <= 0) else t55) * 5000
     t57 = -(qty // 100)
-    t58 = (((((t54 * (5000 + t56)) + 999999) // 1000000) + ((((t54 + (((t54 * (10000 + t56)) + 999999) // 1000000)) * 750) + 999999) // 1000000)) - ((((t20 * (5000 + t46)) + 999999) // 1000000) + ((((t20 + (((t20 * (10000 + t46)) + 999999) // 1000000)) * 750) + 999999) // 1000000))) - (((t57 * t8) if (t57 >= 0) else (-((-t57) * t8))) - ((t57 * t10) if (t57 >= 0) else (-((-t57) * t10))))
+    t58 = (((-((-(t54 * (5000 + t56))) // 1000000)) + (-((-((t54 + (-((-(t54 * (10000 + t56))) // 1000000))) * 750)) // 1000000))) - ((-((-(t20 * (5000 + t46))) // 1000000)) + (-((-((t20 + (-((-(t20 * (10000 + t46))) // 1000000))) * 750)) // 1000000)))) - (((t57 * t8) if (t57 >= 0) else (-((-t57) * t8))) - ((t57 * t10) if (t57 >= 0) else (-((-t57) * t10))))
     t59 = (t44 + (0 if t47 else (0 if (t58 <= 0) else t58))) if (t44 > 0) else 0
     return (t14, t15, t16, t17, t18, t19, t33, t43, t59)
 
@@ -208,13 +208,13 @@ def requirement_cross(qty: int, cost: int, chosen_tier: int) -> tuple[int, int, 
     returns (steps, pos_init, pos_comm, pos_maint).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 5000000001) // 15000000000
+    t1 = -((20000000000 - t0) // 15000000000)
     t2 = 0 if (t1 <= 0) else t1
     t3 = t2 if (t2 >= chosen_tier) else chosen_tier
     t4 = t3 * 5000
-    t5 = ((t0 * (10000 + t4)) + 999999) // 1000000
-    t6 = (((t0 + t5) * 750) + 999999) // 1000000
-    t7 = (((t0 * (5000 + t4)) + 999999) // 1000000) + t6
+    t5 = -((-(t0 * (10000 + t4))) // 1000000)
+    t6 = -((-((t0 + t5) * 750)) // 1000000)
+    t7 = (-((-(t0 * (5000 + t4))) // 1000000)) + t6
     return (t3, t5, t6, t7)
 
 
@@ -225,11 +225,11 @@ def account_margin_cross_1(wallet: int, order_margin: int, qty: int, cost: int, 
     returns (wallet_balance, unrealised_pnl, margin_balance, order_margin, position_margin, cross_maint_margin, available_margin, cross_unrealised_profit, withdrawable_margin, cross_margin_excess).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 5000000001) // 15000000000
+    t1 = -((20000000000 - t0) // 15000000000)
     t2 = (0 if (t1 <= 0) else t1) * 5000
-    t3 = ((t0 * (10000 + t2)) + 999999) // 1000000
-    t4 = (((t0 + t3) * 750) + 999999) // 1000000
-    t5 = (((t0 * (5000 + t2)) + 999999) // 1000000) + t4
+    t3 = -((-(t0 * (10000 + t2))) // 1000000)
+    t4 = -((-((t0 + t3) * 750)) // 1000000)
+    t5 = (-((-(t0 * (5000 + t2))) // 1000000)) + t4
     t6 = t3 + t4
     t7 = -(qty // 100)
     t8 = 2000000000000 + mark_price
@@ -298,8 +298,8 @@ def trade(buyer_qty: int, buyer_cost: int, seller_qty: int, seller_cost: int, qt
     t8 = -qty
     t9 = (0 if ((t8 if t6 else qty) > ((-buyer_qty) if t7 else buyer_qty)) else t5) if (((buyer_qty > 0) and t6) or (t7 and (qty > 0))) else buyer_qty
     t10 = buyer_cost if (t9 == buyer_qty) else ((buyer_cost * t9) // (1 if (buyer_qty == 0) else buyer_qty))
-    t11 = (buyer_qty - t9 + 99) // 100
-    t12 = (t9 - t5 + 99) // 100
+    t11 = -((t9 - buyer_qty) // 100)
+    t12 = -((t5 - t9) // 100)
     t13 = (t10 - buyer_cost) - ((t11 * t2) if (t11 >= 0) else (-((-t11) * t2)))
     t14 = t10 + ((t12 * t2) if (t12 >= 0) else (-((-t12) * t2)))
     t15 = seller_qty + t8
@@ -307,12 +307,12 @@ def trade(buyer_qty: int, buyer_cost: int, seller_qty: int, seller_cost: int, qt
     t17 = seller_qty < 0
     t18 = (0 if ((qty if t16 else t8) > ((-seller_qty) if t17 else seller_qty)) else t15) if (((seller_qty > 0) and t16) or (t17 and (t8 > 0))) else seller_qty
     t19 = seller_cost if (t18 == seller_qty) else ((seller_cost * t18) // (1 if (seller_qty == 0) else seller_qty))
-    t20 = (seller_qty - t18 + 99) // 100
-    t21 = (t18 - t15 + 99) // 100
+    t20 = -((t18 - seller_qty) // 100)
+    t21 = -((t15 - t18) // 100)
     t22 = (t19 - seller_cost) - ((t20 * t2) if (t20 >= 0) else (-((-t20) * t2)))
     t23 = t19 + ((t21 * t2) if (t21 >= 0) else (-((-t21) * t2)))
-    t24 = ((t4 * buyer_fee_ppm) + 999999) // 1000000
-    t25 = ((t4 * seller_fee_ppm) + 999999) // 1000000
+    t24 = -((-(t4 * buyer_fee_ppm)) // 1000000)
+    t25 = -((-(t4 * seller_fee_ppm)) // 1000000)
     t26 = t24 + t25
     return (t5, t14, t13, t24, t15, t23, t22, t25, t26)
 
@@ -331,21 +331,21 @@ def order_solvent_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int,
     t5 = (-qty) if t2 else qty
     t6 = (0 if (t4 > t5) else t0) if t3 else qty
     t7 = cost if (t6 == qty) else ((cost * t6) // (1 if (qty == 0) else qty))
-    t8 = (qty - t6 + 99) // 100
+    t8 = -((t6 - qty) // 100)
     t9 = 2000000000000 + price
     t10 = (t9 // price) // 2
-    t11 = (t6 - t0 + 99) // 100
+    t11 = -((t0 - t6) // 100)
     t12 = (t7 - cost) - ((t8 * t10) if (t8 >= 0) else (-((-t8) * t10)))
     t13 = t7 + ((t11 * t10) if (t11 >= 0) else (-((-t11) * t10)))
     t14 = -(order_qty // 100)
     t15 = (t14 * t10) if (t14 >= 0) else (-((-t14) * t10))
-    t16 = ((((-t15) if (t15 < 0) else t15) * fee_ppm) + 999999) // 1000000
+    t16 = -((-(((-t15) if (t15 < 0) else t15) * fee_ppm)) // 1000000)
     t17 = (-cost) if (cost < 0) else cost
-    t18 = (t17 - 5000000001) // 15000000000
+    t18 = -((20000000000 - t17) // 15000000000)
     t19 = 0 if (t18 <= 0) else t18
     t20 = (t19 if (t19 >= chosen_tier) else chosen_tier) * 5000
     t21 = (-t13) if (t13 < 0) else t13
-    t22 = (t21 - 5000000001) // 15000000000
+    t22 = -((20000000000 - t21) // 15000000000)
     t23 = 0 if (t22 <= 0) else t22
     t24 = (t23 if (t23 >= chosen_tier) else chosen_tier) * 5000
     t25 = 2000000000000 + mark_price
@@ -357,8 +357,8 @@ def order_solvent_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int,
     t31 = (((pool_margin + t12) - t16) + other_pnl) + t30
     t32 = (((account_equity + t12) - t16) + t30) - t28
     t33 = (pool_margin + other_pnl) + t28
-    t34 = t31 - (other_maintenance + ((((t21 * (5000 + t24)) + 999999) // 1000000) + ((((t21 + (((t21 * (10000 + t24)) + 999999) // 1000000)) * 750) + 999999) // 1000000)))
-    t35 = 1 if ((not (((t5 if (t5 <= t4) else t4) if t3 else 0) > 0)) or (((t34 >= 0) or (t34 >= ((t33 - other_maintenance) - ((((t17 * (5000 + t20)) + 999999) // 1000000) + ((((t17 + (((t17 * (10000 + t20)) + 999999) // 1000000)) * 750) + 999999) // 1000000))))) and (((t31 >= 0) or (t31 >= t33)) and ((t32 >= 0) or (t32 >= account_equity))))) else 0
+    t34 = t31 - (other_maintenance + ((-((-(t21 * (5000 + t24))) // 1000000)) + (-((-((t21 + (-((-(t21 * (10000 + t24))) // 1000000))) * 750)) // 1000000))))
+    t35 = 1 if ((not (((t5 if (t5 <= t4) else t4) if t3 else 0) > 0)) or (((t34 >= 0) or (t34 >= ((t33 - other_maintenance) - ((-((-(t17 * (5000 + t20))) // 1000000)) + (-((-((t17 + (-((-(t17 * (10000 + t20))) // 1000000))) * 750)) // 1000000)))))) and (((t31 >= 0) or (t31 >= t33)) and ((t32 >= 0) or (t32 >= account_equity))))) else 0
     return (t35,)
 
 
@@ -373,15 +373,15 @@ def fill_cross(qty: int, cost: int, chosen_tier: int, pool_margin: int, other_pn
     t2 = qty < 0
     t3 = (0 if (((-fill_qty) if t1 else fill_qty) > ((-qty) if t2 else qty)) else t0) if (((qty > 0) and t1) or (t2 and (fill_qty > 0))) else qty
     t4 = cost if (t3 == qty) else ((cost * t3) // (1 if (qty == 0) else qty))
-    t5 = (qty - t3 + 99) // 100
+    t5 = -((t3 - qty) // 100)
     t6 = 2000000000000 + price
     t7 = (t6 // price) // 2
-    t8 = (t3 - t0 + 99) // 100
+    t8 = -((t0 - t3) // 100)
     t9 = (t4 - cost) - ((t5 * t7) if (t5 >= 0) else (-((-t5) * t7)))
     t10 = t4 + ((t8 * t7) if (t8 >= 0) else (-((-t8) * t7)))
     t11 = -(fill_qty // 100)
     t12 = (t11 * t7) if (t11 >= 0) else (-((-t11) * t7))
-    t13 = ((((-t12) if (t12 < 0) else t12) * fee_ppm) + 999999) // 1000000
+    t13 = -((-(((-t12) if (t12 < 0) else t12) * fee_ppm)) // 1000000)
     t14 = 2000000000000 + mark_price
     t15 = (t14 // mark_price) // 2
     t16 = (free_wallet + t9) - t13
@@ -403,14 +403,14 @@ def position_prices_cross(qty: int, cost: int, chosen_tier: int, pool_margin: in
     returns (liquidation_price, bankruptcy_price).
     """
     t0 = (-cost) if (cost < 0) else cost
-    t1 = (t0 - 5000000001) // 15000000000
+    t1 = -((20000000000 - t0) // 15000000000)
     t2 = 0 if (t1 <= 0) else t1
     t3 = (t2 if (t2 >= chosen_tier) else chosen_tier) * 5000
-    t4 = (((t0 + (((t0 * (10000 + t3)) + 999999) // 1000000)) * 750) + 999999) // 1000000
+    t4 = -((-((t0 + (-((-(t0 * (10000 + t3))) // 1000000))) * 750)) // 1000000)
     t5 = pool_margin + other_pnl
     t6 = ((-qty) if (qty < 0) else qty) // 100
     t7 = 1 if (t6 == 0) else t6
-    t8 = (((t5 - other_maintenance) - ((((t0 * (5000 + t3)) + 999999) // 1000000) + t4)) - cost) // t7
+    t8 = (((t5 - other_maintenance) - ((-((-(t0 * (5000 + t3))) // 1000000)) + t4)) - cost) // t7
     t9 = -t8
     t10 = t9 if (t9 >= 1) else 1
     t11 = t8 if (t8 >= 1) else 1

@@ -32,18 +32,6 @@ divisor, and the equivalence obligation proves the emitted text through an
 instance of the proved lemma ``NESTED_FLOOR`` at each such division (the
 numerator and ``a`` are named for it); ``a ≠ 0`` is the emitted division's own
 divisor condition.
-
-**Ceilings by a constant.**  The rules round up as ``-((-x) // c)``
-(:func:`rules.num.ceildiv`); with ``c`` a constant > 1, the division and the
-negated numerator used only there, that is emitted as ``(x + (c - 1)) // c``:
-one addition instead of two negations (each a new int object, interpreted).
-For ``c > 0`` both are the least integer not below ``x / c``.  The trace writes
-``-(a - b)`` as ``b - a``, so a ceiling of ``a - b`` is emitted as
-``(a - b + (c - 1)) // c``, and with ``b`` a constant ``K`` as
-``(a + m) // c`` or ``(a - m) // c`` (``m = c - 1 - K`` folded: no more operations
-than the floor).  The solver sees either form directly (a division by a
-constant is linear); the known-bad ``ceil-as-floor`` recognises all three
-(:func:`.equivalence.mutate`: ``x // c``, ``(a - K) // c``) and is refuted.
 """
 
 from __future__ import annotations
@@ -237,7 +225,7 @@ def emit_function(spec: KernelSpec, inst: Instrument) -> str:
             continue
         if node.index not in live:
             continue
-        text = _nested_division(node, names) if node.index in nested else _expression(node, names, nonnegative, uses)
+        text = _nested_division(node, names) if node.index in nested else _expression(node, names, nonnegative)
         if uses.get(node.index, 0) == 1:
             names[node.index] = f"({text})"  # inlined into its one user
             continue
@@ -300,37 +288,7 @@ def _nested_division(node: Node, names: dict[int, str]) -> str:
     return f"({_atom(node.args[0], names)} // {_atom(factor, names)}) // {scale}"
 
 
-def _ceiling(node: Node, names: dict[int, str], uses: dict[int, int]) -> str | None:
-    """``(x + (c - 1)) // c`` for ``-((-x) // c)`` (``c`` a constant > 1, the division and the negated numerator
-    used only here); None for any other node.
-
-    The trace writes ``-(a - b)`` as ``b - a`` (:meth:`.trace.TInt.__neg__`), so a ceiling of ``a - b`` arrives as
-    ``-((b - a) // c)``: it is emitted as ``(a - b + (c - 1)) // c``, with ``b``'s constant folded into the offset.
-    """
-    if node.op != "neg":
-        return None
-    division = node.args[0]
-    if not isinstance(division, Node) or division.op != "floordiv" or uses.get(division.index, 0) != 1:
-        return None
-    negated, scale = division.args
-    if type(scale) is not int or scale <= 1:
-        return None
-    if not isinstance(negated, Node) or negated.op not in ("neg", "sub") or uses.get(negated.index, 0) != 1:
-        return None
-    if negated.op == "neg":
-        return f"({_atom(negated.args[0], names)} + {scale - 1}) // {scale}"
-    subtrahend, minuend = negated.args  # -((subtrahend - minuend) // c): the ceiling of minuend - subtrahend
-    if type(subtrahend) is int and not isinstance(subtrahend, bool):
-        offset = scale - 1 - subtrahend
-        sign = "+" if offset >= 0 else "-"
-        return f"({_atom(minuend, names)} {sign} {abs(offset)}) // {scale}"
-    return f"({_atom(minuend, names)} - {_atom(subtrahend, names)} + {scale - 1}) // {scale}"
-
-
-def _expression(node: Node, names: dict[int, str], nonnegative: set[int], uses: dict[int, int]) -> str:
-    ceiling = _ceiling(node, names, uses)
-    if ceiling is not None:
-        return ceiling
+def _expression(node: Node, names: dict[int, str], nonnegative: set[int]) -> str:
     split = _split_on_sign(node, nonnegative)
     if split is not None:
         left, right = (names[arg.index] for arg in node.args if isinstance(arg, Node))

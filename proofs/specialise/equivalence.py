@@ -12,9 +12,7 @@ preconditions:
 * an isolated kernel's leverage is at least 0.01x (``leverage_hundredths >= 1``).
 
 Known-bad emitted variants (:func:`mutate`) must be refuted: a ceiling
-division turned into a floor (a requirement rounded toward the trader; the
-first ceiling as emitted, ``(x + (k - 1)) // k`` or ``-((-x) // k)``; in a kernel with
-no other, the first of ``x = a - K`` folded, ``(a ± m) // k``), the
+division turned into a floor (a requirement rounded toward the trader), the
 arms of a selection swapped (the first selection that is not a signed product,
 whose two arms are equal by design), a signed product's negative arm left
 unnegated (``a * b if a >= 0 else (-a) * b``: ``|a| * b``), or a nested
@@ -238,14 +236,6 @@ def mutate(source: str, function_name: str, mutation: str) -> str:
     )
     mutator = _Mutator(mutation)
     mutator.visit(function)
-    if not mutator.done and mutation == "ceil-as-floor":
-        # no ceiling of x as (x + (k - 1)) // k or -((-x) // k): the first folded one, (a ± m) // k
-        tree = ast.parse(source)
-        function = next(
-            node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == function_name
-        )
-        mutator = _Mutator(mutation, folded=True)
-        mutator.visit(function)
     if not mutator.done:
         raise ValueError(f"mutation {mutation} does not apply to {function_name}")
     return ast.unparse(tree) + "\n"
@@ -254,10 +244,9 @@ def mutate(source: str, function_name: str, mutation: str) -> str:
 class _Mutator(ast.NodeTransformer):
     """Applies one mutation at its first site."""
 
-    def __init__(self, mutation: str, folded: bool = False) -> None:
+    def __init__(self, mutation: str) -> None:
         assert mutation in MUTATIONS, mutation
         self.mutation = mutation
-        self.folded = folded  # ceil-as-floor: also a folded ceiling (a ± m) // k
         self.done = False
 
     def visit_IfExp(self, node: ast.IfExp) -> ast.expr:
@@ -275,12 +264,6 @@ class _Mutator(ast.NodeTransformer):
         return node
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
-        numerator = _ceiling_shape(node, self.folded) if self.mutation == "ceil-as-floor" and not self.done else None
-        if numerator is not None:
-            # (x + (k - 1)) // k, the ceiling division as emitted, becomes x // k: rounded toward the trader
-            # (with folded: (a - K + (k - 1)) // k, folded as (a ± m) // k, becomes (a - K) // k)
-            self.done = True
-            return ast.BinOp(left=numerator, op=ast.FloorDiv(), right=node.right)
         if self.mutation == "nested-floor-inner-ceil" and not self.done and _nested_floor_shape(node) is not None:
             # (n // a) // c becomes (-((-n) // a)) // c: the first division rounded up, then floored
             inner = node.left
@@ -308,34 +291,6 @@ class _Mutator(ast.NodeTransformer):
                 return ast.BinOp(left=inner.left.operand, op=ast.FloorDiv(), right=inner.right)
         self.generic_visit(node)
         return node
-
-
-def _ceiling_shape(node: ast.BinOp, folded: bool) -> ast.expr | None:
-    """The numerator of the floor for a ceiling by a constant as :mod:`.emit` writes it, else None.
-
-    ``(x + (k - 1)) // k`` (``k`` > 1 an integer constant) gives ``x``; with ``folded``, a ceiling of ``a - K``
-    with ``K`` a constant, folded as ``(a + m) // k`` or ``(a - m) // k`` (``m`` an integer constant, any value:
-    the offset ``k - 1 - K``), gives ``a - K`` as ``a + (m - (k - 1))``.  :func:`mutate` takes a folded one only
-    in a kernel with no other ceiling: the known-bad ``KNOWN-BAD/KRN/ceil-as-floor/*`` keeps rounding posInit
-    down (the ppm ceiling, refuted in under a second where a folded one took 62 s on XBTUSD).  No other division
-    of the kernels has a constant offset over a constant divisor; if one did, the change would still be a
-    known-bad one (``k - 1`` taken off the numerator of a floor by ``k``), only not a ceiling's.
-    """
-    scale, inner = node.right, node.left
-    if not (isinstance(node.op, ast.FloorDiv) and isinstance(scale, ast.Constant) and type(scale.value) is int):
-        return None
-    if not (isinstance(inner, ast.BinOp) and isinstance(inner.op, (ast.Add, ast.Sub))):
-        return None
-    offset = inner.right
-    if not (isinstance(offset, ast.Constant) and type(offset.value) is int) or scale.value <= 1:
-        return None
-    remainder = (offset.value if isinstance(inner.op, ast.Add) else -offset.value) - (scale.value - 1)
-    if remainder == 0:
-        return inner.left
-    if not folded:
-        return None
-    sign: ast.operator = ast.Add() if remainder > 0 else ast.Sub()
-    return ast.BinOp(left=inner.left, op=sign, right=ast.Constant(abs(remainder)))
 
 
 def _is_signed_product(node: ast.IfExp) -> bool:
