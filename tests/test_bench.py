@@ -12,6 +12,7 @@ from perpspec.engine.bench.bench import (
     EngineSetup,
     bench_book_only,
     bench_engine,
+    bench_kernels_only,
     bench_rules_only,
     load_module,
 )
@@ -44,6 +45,15 @@ def test_floor_replays_time_the_same_ops(ops: list[tuple[int, int, int, int, int
     book = bench_book_only(EngineSetup(), ops, WARMUP)
     rules = bench_rules_only(EngineSetup(), ops, WARMUP)
     assert (book.ops, rules.ops) == (len(ops) - WARMUP, len(ops) - WARMUP)
+
+
+def test_kernels_floor_ends_as_the_rules_floor(ops: list[tuple[int, int, int, int, int]]) -> None:
+    """The kernels-only floor does the rules-only floor's work: every position and MRG-042 sum ends the same."""
+    rules = bench_rules_only(EngineSetup(), ops, WARMUP)
+    kernels = bench_kernels_only(EngineSetup(), ops, WARMUP)
+    assert kernels.ops == len(ops) - WARMUP
+    assert rules.outcome.startswith("positions+sums ")
+    assert kernels.outcome == rules.outcome
 
 
 def test_both_engine_replays_have_the_same_outcomes(ops: list[tuple[int, int, int, int, int]]) -> None:

@@ -40,7 +40,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -321,6 +321,16 @@ def bench_engine(
 # ----------------------------------------------------------------------------- where the time goes
 
 
+def floor_outcome(positions: Mapping[int, tuple[int, int]], sides: Mapping[int, tuple[int, ...]]) -> str:
+    """A floor replay's end: SHA-256 of every account's position (qty, cost) and MRG-042 sums, sorted by account.
+
+    The rules-only and the kernels-only floor compute the same rules on the same ops, so they must end the same
+    (tests/test_bench.py): a floor made faster has kept its work.
+    """
+    text = repr((sorted(positions.items()), sorted(sides.items())))
+    return "positions+sums " + hashlib.sha256(text.encode()).hexdigest()
+
+
 def bench_book_only(setup: EngineSetup, ops: list[Op], warmup: int) -> Run:
     """The engine's own book (engine.core.book) alone: the stick's work with the engine's order objects.
 
@@ -462,7 +472,13 @@ def bench_rules_only(setup: EngineSetup, ops: list[Op], warmup: int) -> Run:
             move(account, side == 0, 0, left, price)
 
     run, _ = timed_replay("book + order-path rules only", step, ops, warmup)
-    return run
+    flat_sides = {
+        account: (bids.qty, bids.value, bids.premium, asks.qty, asks.value, asks.premium)
+        for account, (bids, asks) in sides.items()
+    }
+    return attrs.evolve(
+        run, outcome=floor_outcome({a: (p.qty, p.cost) for a, p in positions.items()}, flat_sides)
+    )
 
 
 # ----------------------------------------------------------------------------- liquidation scaling
@@ -585,20 +601,24 @@ def bench_kernels_only(setup: EngineSetup, ops: list[Op], warmup: int) -> Run:
     fee = inst.taker_fee_ppm
 
     def move(account: int, is_buy: bool, old_qty: int, new_qty: int, price: int) -> None:
-        """A resting order's open quantity goes from ``old_qty`` to ``new_qty``: its MRG-042 term moves."""
+        """A resting order's open quantity goes from ``old_qty`` to ``new_qty``: its MRG-042 term moves.
+
+        The same kernel calls as the rules-only floor's ``move`` (the term at each non-zero quantity), straight-line.
+        """
+        value = premium = 0
+        if new_qty:
+            value, premium = term(new_qty if is_buy else -new_qty, price, mark, 0, 0)
+        if old_qty:
+            old_value, old_premium = term(old_qty if is_buy else -old_qty, price, mark, 0, 0)
+            value -= old_value
+            premium -= old_premium
         bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium = sides.get(account, empty)
-        delta_value = delta_premium = 0
-        for qty, direction in ((old_qty, -1), (new_qty, 1)):
-            if qty:
-                value, premium = term(qty if is_buy else -qty, price, mark, 0, 0)
-                delta_value += direction * value
-                delta_premium += direction * premium
-        delta_qty = new_qty - old_qty
         if is_buy:
-            bid_qty, bid_value, bid_premium = bid_qty + delta_qty, bid_value + delta_value, bid_premium + delta_premium
+            sides[account] = (bid_qty + new_qty - old_qty, bid_value + value, bid_premium + premium,
+                              ask_qty, ask_value, ask_premium)
         else:
-            ask_qty, ask_value, ask_premium = ask_qty + delta_qty, ask_value + delta_value, ask_premium + delta_premium
-        sides[account] = (bid_qty, bid_value, bid_premium, ask_qty, ask_value, ask_premium)
+            sides[account] = (bid_qty, bid_value, bid_premium,
+                              ask_qty + new_qty - old_qty, ask_value + value, ask_premium + premium)
 
     def step(op: Op) -> None:
         kind, oid, side, price_ticks, qty_lots = op
@@ -640,4 +660,4 @@ def bench_kernels_only(setup: EngineSetup, ops: list[Op], warmup: int) -> Run:
             move(account, side == 0, 0, left, price)
 
     run, _ = timed_replay("book + order-path kernels only", step, ops, warmup)
-    return run
+    return attrs.evolve(run, outcome=floor_outcome(positions, sides))
