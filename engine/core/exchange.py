@@ -175,8 +175,12 @@ class Engine:
         self._since: list[Any] = []
 
     # ================================================================ entry point
-    def process(self, command: cmd.Command, values: tuple[object, ...] | None = None) -> list[Event]:
+    def process(self, command: object, values: tuple[object, ...] | None = None) -> list[Event]:
         """Apply one command; return its events (the last one is ``Accepted`` or ``Rejected``).
+
+        ``command`` is typed ``object``, not :data:`~engine.commands.Command`: whatever is handed in gets a typed
+        answer (an unknown object ``Rejected(MALFORMED)``).  Compiled with mypyc, a parameter typed ``Command`` (a
+        tuple) is checked at the call, so a non-tuple object raised ``TypeError`` before a line of this ran (jrn23).
 
         ``values``: the command's fields in its class's declaration order when the caller has read them already
         (the durable exchange's codec does: ``CommandCodec.encode_read``); else the sequencer reads them.
@@ -237,17 +241,18 @@ class Engine:
                 self._since = []
         return out
 
-    def _dispatch(self, command: cmd.Command, fields: tuple[object, ...] | None) -> Rej | int:
-        kind: type[Any] = type(command)
+    def _dispatch(self, received: object, fields: tuple[object, ...] | None) -> Rej | int:
+        kind: type[Any] = type(received)
         if kind is _Noop:  # by identity: isinstance would read a foreign object's __class__ (review13_3)
             # process numbers the replayed stand-in's Accepted: it takes command.seq, where the failure's events ended
-            self.stream.seq = cast(_Noop, command).seq - 1
+            self.stream.seq = cast(_Noop, received).seq - 1
             return 0
         # nothing of a foreign object is read (its attributes may run code), and its class is looked up only when
         # its metaclass is type's own (a metaclass's __hash__/__eq__ could raise, or pass for a command's: review13_2)
         handler = _HANDLERS.get(kind) if is_plain_class(kind) else None
         if handler is None:
             return Rej(Reason.MALFORMED, f"unknown command {name_of(kind)}")
+        command = cast(cmd.Command, received)  # a registered command class's instance: a tuple (mypyc checks a cast)
         size = _FIELD_COUNT[kind]
         if len(command) != size:
             return Rej(Reason.MALFORMED, f"{name_of(kind)} holds {len(command)} items, not its {size} fields")
