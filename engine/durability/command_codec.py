@@ -301,7 +301,9 @@ class CommandCodec:
             # built past its __new__ (tuple.__new__(TimeTick, [5, 6])): journaled as no command, which the engine
             # refuses, so the journal holds a record every reader decodes (review11_1)
             return b"B" + encode_state(["", [Opaque(show(command))]]), None
-        values = entry.read(command)
+        # a NamedTuple command (the plain class checked above, its length its field count) is the tuple of its fields
+        # already: read as it is, without a copy (tuple(command) per command); an attrs record by its getter
+        values: tuple[Any, ...] = command if entry.size >= 0 else entry.read(command)  # type: ignore[assignment]
         last = entry.last
         try:
             record = None if last is None else last.encode(values)  # None: not the shape encoded last
