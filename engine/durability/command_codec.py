@@ -165,12 +165,10 @@ def _compact_layout(tags: bytes, start: int) -> struct.Struct:
     return struct.Struct("<" + "".join(fixed))
 
 
-def _field_getter(cls: type, names: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]:
-    """A C-level getter of the fields as a tuple: a NamedTuple's own items, or an ``attrgetter`` (of one name it
-    returns the bare value)."""
-    if issubclass(cls, tuple):
-        items: Callable[[object], tuple[Any, ...]] = tuple  # type: ignore[assignment]
-        return items
+def _field_getter(names: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]:
+    """A C-level getter of an attrs record's fields as a tuple: an ``attrgetter`` (of one name it returns the bare
+    value, so one name is wrapped).  A NamedTuple command needs none: it is the tuple of its fields
+    (:meth:`CommandCodec.encode_read`)."""
     if len(names) == 1:
         (name,) = names
 
@@ -189,7 +187,7 @@ class _ClassEncoder:
         self.index = index
         # a NamedTuple command's number of items (-1 for an attrs record): one built past its __new__ holds another
         self.size = len(fields) if issubclass(cls, tuple) else -1
-        self.read = _field_getter(cls, fields)
+        self.read = _field_getter(fields)  # an attrs record's fields (a NamedTuple command is read as it is)
         self.packers: dict[tuple[type, ...], ShapePacker] = {}
         self.last: ShapePacker | None = None  # the packer of the shape encoded last: tried first
 
