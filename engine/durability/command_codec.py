@@ -230,8 +230,9 @@ class CommandCodec:
     The encoding is canonical: a value's bytes depend only on the value and the
     class's field list.  Packers are built per (class, value shape) on first
     use (:class:`ShapePacker`); the common case — the shape of the class's
-    previous command — costs one attrgetter, one pass over the values that
-    checks their types, one ``struct`` pack and one UTF-8 encode.
+    previous command — costs one pass over the values that checks their
+    types (a NamedTuple command's own items; an attrs record's read by one
+    attrgetter), one ``struct`` pack and one UTF-8 encode.
     """
 
     def __init__(self, classes: Iterable[type]) -> None:
