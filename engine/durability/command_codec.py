@@ -165,12 +165,10 @@ def _compact_layout(tags: bytes, start: int) -> struct.Struct:
     return struct.Struct("<" + "".join(fixed))
 
 
-def _field_getter(cls: type, names: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]:
-    """A C-level getter of the fields as a tuple: a NamedTuple's own items, or an ``attrgetter`` (of one name it
-    returns the bare value)."""
-    if issubclass(cls, tuple):
-        items: Callable[[object], tuple[Any, ...]] = tuple  # type: ignore[assignment]
-        return items
+def _field_getter(names: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]:
+    """A C-level getter of an attrs record's fields as a tuple: an ``attrgetter`` (of one name it returns the bare
+    value, so one name is wrapped).  A NamedTuple command needs none: it is the tuple of its fields
+    (:meth:`CommandCodec.encode_read`)."""
     if len(names) == 1:
         (name,) = names
 
@@ -189,7 +187,7 @@ class _ClassEncoder:
         self.index = index
         # a NamedTuple command's number of items (-1 for an attrs record): one built past its __new__ holds another
         self.size = len(fields) if issubclass(cls, tuple) else -1
-        self.read = _field_getter(cls, fields)
+        self.read = _field_getter(fields)  # an attrs record's fields (a NamedTuple command is read as it is)
         self.packers: dict[tuple[type, ...], ShapePacker] = {}
         self.last: ShapePacker | None = None  # the packer of the shape encoded last: tried first
 
@@ -232,8 +230,9 @@ class CommandCodec:
     The encoding is canonical: a value's bytes depend only on the value and the
     class's field list.  Packers are built per (class, value shape) on first
     use (:class:`ShapePacker`); the common case — the shape of the class's
-    previous command — costs one attrgetter, one pass over the values that
-    checks their types, one ``struct`` pack and one UTF-8 encode.
+    previous command — costs one pass over the values that checks their
+    types (a NamedTuple command's own items; an attrs record's read by one
+    attrgetter), one ``struct`` pack and one UTF-8 encode.
     """
 
     def __init__(self, classes: Iterable[type]) -> None:
@@ -301,7 +300,9 @@ class CommandCodec:
             # built past its __new__ (tuple.__new__(TimeTick, [5, 6])): journaled as no command, which the engine
             # refuses, so the journal holds a record every reader decodes (review11_1)
             return b"B" + encode_state(["", [Opaque(show(command))]]), None
-        values = entry.read(command)
+        # a NamedTuple command (the plain class checked above, its length its field count) is the tuple of its fields
+        # already: read as it is, without a copy (tuple(command) per command); an attrs record by its getter
+        values: tuple[Any, ...] = command if entry.size >= 0 else entry.read(command)  # type: ignore[assignment]
         last = entry.last
         try:
             record = None if last is None else last.encode(values)  # None: not the shape encoded last

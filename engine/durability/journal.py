@@ -578,8 +578,11 @@ class JournalWriter:
             raise RecordTooLarge(f"record of {length} bytes exceeds the journal's {MAX_RECORD_BYTES}")
         seq = self.next_seq
         try:
-            head = _pack_head(length, seq)  # the u64 pack is the bound check (an int compare with 2**64 - 1 is not
-        except struct.error:  # free in the compiled build: it is beyond a machine word)
+            # _pack_head(length, seq)'s bytes (length u32, seq u64, little-endian) by one int.to_bytes, a native
+            # call in the compiled build (a struct pack is a Python-level call); the 12-byte width is the bound
+            # check (an int compare with 2**64 - 1 is not free in the compiled build: it is beyond a machine word)
+            head = (length | seq << 32).to_bytes(12, "little")
+        except OverflowError:  # seq beyond the u64, or negative
             raise JournalFull(self.path, 0, f"record seq {seq} is outside [0, {MAX_SEQ}] (a record's seq is a u64): "
                                             "nothing can be appended") from None
         self.next_seq = seq + 1
@@ -587,7 +590,7 @@ class JournalWriter:
         self.head = link
         pieces = self._pieces  # the record's four pieces, joined once per write by commit()
         pieces.append(head)
-        pieces.append(_pack_u32(_crc32(head)))
+        pieces.append(_crc32(head).to_bytes(4, "little"))  # _pack_u32's bytes
         pieces.append(payload)
         pieces.append(link)
         if seq >= self._commit_at:
