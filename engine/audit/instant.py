@@ -28,7 +28,7 @@ everyone else's equity is judged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -192,13 +192,28 @@ class Instant:
             self.before.setdefault((account, symbol), position)
         self.mark_open = False
 
-    def work(self, matches: Sequence[Callable[[Execution], bool]] = ()) -> None:
+    def work(self, matches: Sequence[Callable[[Execution], bool]] = (), held: bool = False) -> None:
         """A close-out fill (LIQ-024) or an ADL fill: :meth:`claim`; first in a run a plain trade opened (no pool
-        liquidated before it), it is no take-over at that trade: the run is a FundingTick's, opened by nothing."""
+        liquidated before it), it is no take-over at that trade: the run is a FundingTick's, opened by nothing.
+        ``held``: it works a close-out taken over in an earlier instant; a take-over at a trade works only the
+        close-outs it makes (``Waterfall.take_over`` holds every earlier one back, take_over_stuck), so in a run a
+        plain trade opened it is a FundingTick's work too, wherever it comes (redteam35_2: a tick's waterfall after
+        its payments that liquidates a carried pool of another contract first)."""
+        if held and self.by_trade:
+            self.explained = self.by_trade = False  # before the claim: a plain trade before it restarts nothing
         self.claim(matches)
         if self.by_trade and not self.worked and not self.taken_first:
             self.explained = self.by_trade = False
         self.worked = True
+
+    def liquidate(self, symbols: Iterable[str]) -> None:
+        """A pool liquidated (LIQ-022/023, after :meth:`claim`) holding ``symbols``: FND-020's waterfall before a
+        funding instant's payments when no close-out fill or ADL came in the run yet; and in a run that is a
+        take-over at a trade (opened by a plain trade, still explained), every round of it, not only the first
+        (redteam35_5: a second round's pool, due after the first round's close-out fills, is the trade's too, and its
+        contracts' holders at the end are what a tick after it paid on)."""
+        if not self.worked or (self.by_trade and self.explained):
+            self.taken_first.update(symbols)
 
     def on_mark(self, symbol: str) -> None:
         """A mark row (after :meth:`claim`): it opens the run, and counts for it, only before the run's first waterfall
@@ -279,9 +294,9 @@ def get_tick_before(now: Instant, previous: TickStart | None, line: int, timesta
     no waterfall work between them (a mark row, redteam34_2's forged F) belong to no command of the tick's and are
     not its run; the instant just closed is read as if the rate row opened the instant."""
     if now.first_line != line and (now.has_work() or not end_rows):
-        return ({}, False) if symbol in now.taken_first else (now.before, symbol in now.run_marked)
+        return ({}, False) if symbol in now.taken_first else (now.before, bool(now.run_marked))
     if previous is not None and previous.timestamp == timestamp and symbol not in previous.taken_first:
-        return previous.before, symbol in previous.marked
+        return previous.before, bool(previous.marked)
     return {}, False
 
 
@@ -363,6 +378,7 @@ class CloseOut:
     owner: int
     symbol: str
     takeover_price: int
+    line: int = 0  # the log line of its take-over
 
 
 def get_eligible_opposing(
