@@ -18,14 +18,19 @@ redteam35, /work/coord/repro23/redteam35/).
 from __future__ import annotations
 
 from perpspec.engine.audit import RULES, audit_rows, load_mapping
+from perpspec.engine.audit.auditor import Auditor
 from perpspec.engine.audit.faults import decode_rows
+from perpspec.engine.audit.instant import CloseOut, Instant, TickStart, get_tick_before
 from perpspec.engine.core import commands as c
 from perpspec.engine.core.events import Transaction
 from perpspec.engine.simulation.eventlog import encode_json, event_records, iso_timestamp, rate_num
+from perpspec.rules.position import Position
 from tests.audit_engine_log import Row, audit
 from tests.test_s22_audit_funding_trades import _no_end_rows, _without_payments
 from tests.test_s22_audit_withdraw_unmarked import INSTRUMENTS, MARKS, E, Log, X, _audit
 from tests.test_s23_redteam34 import SKIPPED, _tick_after_a_round_trip
+
+P = 5_000_000
 
 
 def _ids(rows: list[Row], level: str = RULES) -> list[str]:
@@ -180,3 +185,64 @@ def test_every_round_of_a_take_over_at_a_trade_is_the_trades() -> None:
     rows = _second_round_take_over()
     assert _found(rows, RULES) == []
     assert _found(_no_end_rows(rows), RULES) == []
+
+
+def test_a_held_close_out_worked_in_a_run_a_plain_trade_opened_unexplains_it() -> None:
+    """The unit under redteam35_2: a liquidation first keeps a run a plain trade opened explained (a take-over at the
+    trade), unless a close-out fill of a close-out held before the instant follows; then a later plain trade restarts
+    nothing."""
+    a = Position(qty=100, cost=10**6)
+    for held in (False, True):
+        now = Instant()
+        now.trade((9, X, 100, P, a))
+        now.claim()
+        now.liquidate([E])
+        now.before[(1, X)] = a
+        now.work(held=held)
+        assert now.explained is not held
+        assert now.by_trade is not held
+        now.trade((9, X, -100, P, a))
+        now.claim()
+        assert bool(now.before) is held  # kept (a FundingTick's run) or restarted (the take-over's, a new trade)
+
+
+def test_a_close_out_is_held_when_taken_over_before_the_instant_or_before_the_log() -> None:
+    auditor = Auditor(INSTRUMENTS, load_mapping("perpspec"))
+    auditor.now.first_line = 10
+    auditor.close_outs[1] = CloseOut(owner=2, symbol=X, takeover_price=P, line=9)
+    auditor.close_outs[2] = CloseOut(owner=2, symbol=X, takeover_price=P, line=10)
+    assert auditor.is_held(1)
+    assert not auditor.is_held(2)
+    assert auditor.is_held(3)  # not in the log: taken over before it began
+
+
+def test_every_liquidation_of_a_take_over_at_a_trade_adds_its_contracts() -> None:
+    """The unit under redteam35_5: after a close-out fill, a liquidation adds its contracts only in a run that is a
+    take-over at a trade (opened by a plain trade, explained); in a run opened by a mark row or by nothing, not."""
+    a = Position(qty=100, cost=10**6)
+    now = Instant()
+    now.trade((9, E, 100, P, a))
+    now.claim()
+    now.liquidate([E])
+    now.work()
+    now.liquidate([E, X])
+    assert now.taken_first == {E, X}
+    now = Instant()
+    now.on_mark(E)
+    now.liquidate([E])
+    now.work()
+    now.liquidate([E, X])
+    assert now.taken_first == {E}
+
+
+def test_any_contracts_mark_row_licenses_the_end() -> None:
+    """The unit under redteam35_3: ``either`` is whether any mark row opened the run (or the instant just closed)."""
+    a = Position(qty=100, cost=10**6)
+    now = Instant()
+    now.on_mark(X)
+    now.before[(1, E)] = a
+    now.worked = True
+    now.first_line = 1
+    assert get_tick_before(now, None, 9, "t", E) == ({(1, E): a}, True)
+    previous = TickStart(timestamp="t", before={(1, E): a}, taken_first=frozenset(), marked=frozenset({X}))
+    assert get_tick_before(Instant(first_line=9), previous, 9, "t", E, end_rows=True) == ({(1, E): a}, True)
