@@ -667,10 +667,11 @@ class Auditor(RuleRecomputations, EquityChecks):
         now, ledger = self.now, self.ledger
         # with end rows, a rate row follows its tick's end row at once: an instant between them that did no waterfall
         # work and wrote no mark, rate or funding row (a trading command, or an end row alone) is no funding
-        # instant's, and leaves the worked instant just closed at its timestamp as the one a rate row after it reads
-        # (redteam35_4: a command with its own end row moved between a skipped tick's end row and its rate row)
-        keep = self.end_rows and self.is_idle(now) and self.previous is not None and (
-            self.previous.timestamp == self.timestamp and (self.previous.before or self.previous.taken_first))
+        # instant's, and leaves the instant closed before it as the one a rate row after it reads (redteam35_4: a
+        # command with its own end row moved between a skipped tick's end row and its rate row).  Kept whatever it
+        # was: one at another timestamp is not read (get_tick_before), and one with no work reads as the idle
+        # instant would (the holders now)
+        keep = self.end_rows and self.is_idle(now)
         if now.first_line == 0:
             if not keep:
                 self.previous = None  # an instant with no row: a rate row after it paid the holders now
