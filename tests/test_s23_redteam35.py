@@ -9,7 +9,8 @@ redteam35, /work/coord/repro23/redteam35/).
 * redteam35_3 (honest, was reported, no end rows): a PriceUpdate of XBTUSD works a held ETHUSD close-out, and an
   ETHUSD tick after it found nobody to pay.  The mark row of any contract that opened the run licenses the end;
 * redteam35_4 (forged, was clean, end rows kept): a trading command with its own end row moved between a skipped
-  tick's end row and its rate row replaced the tick's instant as the one the rate row reads;
+  tick's end row and its rate row replaced the tick's instant as the one the rate row reads (so did a PriceUpdate
+  command that liquidated nobody: an instant with no waterfall record and no rate row no longer replaces it);
 * redteam35_5 (honest, was reported, no end rows): a take-over at a trade's second round (a cross pool due after the
   first round's close-out fills) was rolled back as the tick's: every liquidation of a take-over now adds its contracts
   to ``taken_first``.
@@ -142,7 +143,7 @@ def test_another_contracts_mark_row_opens_the_run_for_every_contract() -> None:
 def test_a_command_between_a_ticks_end_row_and_its_rate_row_is_not_the_ticks_instant() -> None:
     """redteam35_4: with end rows kept, redteam34_1's round trip (each order with its end row) moved between the
     skipped tick's end row and its rate row audited clean on main (A), and with a second, empty FundingTick end row
-    (B) too."""
+    (B) too; so did a PriceUpdate command there that liquidated nobody (C, aud25: a mark row is no exception)."""
     rows, a, b = _tick_after_a_round_trip()
     trip = rows[a:b]
     w = _without_payments(rows[:a] + rows[b:])
@@ -152,6 +153,11 @@ def test_a_command_between_a_ticks_end_row_and_its_rate_row_is_not_the_ticks_ins
     assert [f[0] for f in audit(w[:tick_end + 1] + trip + w[-1:], RULES)] == SKIPPED
     assert [f[0] for f in audit(w[:tick_end + 1] + trip + [w[tick_end]] + w[-1:], RULES)] == SKIPPED
     assert [f[0] for f in audit(w, RULES)] == SKIPPED  # control
+    # C: a PriceUpdate that liquidates nobody (its mark row restating the mark, its end row) in the same place
+    t = w[-1]["timestamp"]
+    mark = {**[r for r in w if r.get("table") == "instrument"][-1], "timestamp": t}
+    end = {**[r for r in w if r.get("command") == "PriceUpdate"][-1], "timestamp": t}
+    assert [f[0] for f in audit([*w[:tick_end + 1], mark, end, *w[-1:]], RULES)] == SKIPPED
 
 
 def _second_round_take_over() -> list[Row]:

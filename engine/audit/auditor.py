@@ -659,14 +659,18 @@ class Auditor(RuleRecomputations, EquityChecks):
 
     @staticmethod
     def is_idle(now: Instant) -> bool:
-        """The instant did no waterfall work and wrote no mark, rate or funding row (a trading command, an end row)."""
-        return not (now.has_work() or now.waterfall or now.marked or now.rated or now.funding or now.funding_open)
+        """The instant wrote no waterfall record and no rate row (a trading command, a PriceUpdate that liquidated
+        nobody, an end row alone): with end rows, not the instant a rate row after it reads (:meth:`close_instant`).
+        A mark row is no exception: a PriceUpdate with its own end row between a tick's end row and its rate row is
+        not the tick's (a forged log hid a skipped tick's payments so); a funding posting waits for its own rate row
+        (a payment of another contract between them is reported when that row never comes)."""
+        return not (now.waterfall or now.rated)
 
     def close_instant(self) -> None:
         """Every per-instant check; then a fresh instant."""
         now, ledger = self.now, self.ledger
-        # with end rows, a rate row follows its tick's end row at once: an instant between them that did no waterfall
-        # work and wrote no mark, rate or funding row (a trading command, or an end row alone) is no funding
+        # with end rows, a rate row follows its tick's end row at once: an instant between them that wrote no
+        # waterfall record and no rate row (a trading command, a mark row's update, an end row alone) is no funding
         # instant's, and leaves the instant closed before it as the one a rate row after it reads (redteam35_4: a
         # command with its own end row moved between a skipped tick's end row and its rate row).  Kept whatever it
         # was: one at another timestamp is not read (get_tick_before), and one with no work reads as the idle
