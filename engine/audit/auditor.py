@@ -538,8 +538,7 @@ class Auditor(RuleRecomputations, EquityChecks):
         self.now.claim()
         self.now.waterfall = True
         self.now.liquidation_records += 1
-        if not self.now.worked:  # FND-020's waterfall before a funding instant's payments (get_tick_before)
-            self.now.taken_first.update(snap.symbol for snap in snaps)
+        self.now.liquidate(snap.symbol for snap in snaps)  # FND-020's waterfall, or a take-over (get_tick_before)
         for problem in invariants_trading.check_no_false_liquidation(self.ledger, self.step(waterfall_events=(record,))):
             self.report("INV-NO-FALSE-LIQUIDATION", problem)
         for snap in snaps:
@@ -551,7 +550,8 @@ class Auditor(RuleRecomputations, EquityChecks):
                 raise LogError(self.line, "taken", f"unknown instrument {t.symbol!r}")
             self.fill(account, t.symbol, -t.qty, t.takeover_price)
             self.fill(get_close_out_account(t.pending_id), t.symbol, t.qty, t.takeover_price)
-            self.close_outs[t.pending_id] = CloseOut(owner=account, symbol=t.symbol, takeover_price=t.takeover_price)
+            self.close_outs[t.pending_id] = CloseOut(owner=account, symbol=t.symbol, takeover_price=t.takeover_price,
+                                                     line=self.line)
         self.now.residual_account = (account, record.currency)
 
     def on_partial(self, r: dict[str, Any]) -> None:
@@ -568,8 +568,7 @@ class Auditor(RuleRecomputations, EquityChecks):
         self.now.claim(get_partial_fills(record) if record.filled else ())
         self.now.waterfall = True
         self.now.liquidation_records += 1
-        if not self.now.worked:
-            self.now.taken_first.update(snap.symbol for snap in snaps)
+        self.now.liquidate(snap.symbol for snap in snaps)  # FND-020's waterfall, or a take-over (get_tick_before)
         self.now.records.append(record)
         for problem in invariants_trading.check_no_false_liquidation(self.ledger, self.step(waterfall_events=(record,))):
             self.report("INV-NO-FALSE-LIQUIDATION", problem)
@@ -578,7 +577,7 @@ class Auditor(RuleRecomputations, EquityChecks):
         """LIQ-024: the liquidation engine's side of a close-out fill; INS-001 fund delta (``--rules``)."""
         inst = self.instruments[r["symbol"]]
         maker, qty, price = r["maker_account_id"], -r["qty"], r["price"]  # its maker's execution: the opposite side
-        self.now.work((lambda row: row[:4] == (maker, inst.symbol, qty, price),))
+        self.now.work((lambda row: row[:4] == (maker, inst.symbol, qty, price),), self.is_held(r["pending_id"]))
         self.now.waterfall = True
         self.now.records.append(LiquidationFill(rule_id="LIQ-024", **r))
         self.now.close_out_makers.add(r["maker_account_id"])  # its maker's execution row comes before this record
@@ -586,13 +585,18 @@ class Auditor(RuleRecomputations, EquityChecks):
         if self.rules:
             self.check_fill_delta(inst, r)
 
+    def is_held(self, pending_id: int) -> bool:
+        """The close-out ``pending_id`` was taken over (LIQ-023) in an earlier instant than the current one."""
+        close_out = self.close_outs.get(pending_id)
+        return close_out is None or close_out.line < self.now.first_line  # None: taken over before the log began
+
     def on_adl(self, r: dict[str, Any]) -> None:
         """ADL-020: both sides closed at the bankruptcy price; INV-ADL-ORDER; ADL-004 haircut (``--rules``)."""
         fields = {k: v for k, v in r.items() if k in attrs.fields_dict(AdlFill)}
         fill = AdlFill(rule_id="ADL-020", **fields)
         inst = self.instruments[fill.symbol]
         self.judged_at(fill.symbol, fill.mark_price)
-        self.now.work()
+        self.now.work(held=self.is_held(fill.pending_id))
         self.now.waterfall = True
         self.now.records.append(fill)
         self.now.adl_lines.setdefault(fill.account_id, self.line)
@@ -653,16 +657,35 @@ class Auditor(RuleRecomputations, EquityChecks):
 
     # -- the end of an instant ----------------------------------------------------------------------------------
 
+    @staticmethod
+    def is_idle(now: Instant) -> bool:
+        """The instant wrote no waterfall record and no rate row (a trading command, a PriceUpdate that liquidated
+        nobody, an end row alone): with end rows, not the instant a rate row after it reads (:meth:`close_instant`).
+        A mark row is no exception: a PriceUpdate with its own end row between a tick's end row and its rate row is
+        not the tick's (a forged log hid a skipped tick's payments so); a funding posting waits for its own rate row
+        (a payment of another contract between them is reported when that row never comes)."""
+        return not (now.waterfall or now.rated)
+
     def close_instant(self) -> None:
         """Every per-instant check; then a fresh instant."""
         now, ledger = self.now, self.ledger
+        # with end rows, a rate row follows its tick's end row at once: an instant between them that wrote no
+        # waterfall record and no rate row (a trading command, a mark row's update, an end row alone) is no funding
+        # instant's, and leaves the instant closed before it as the one a rate row after it reads (redteam35_4: a
+        # command with its own end row moved between a skipped tick's end row and its rate row).  Kept whatever it
+        # was: one at another timestamp is not read (get_tick_before), and one with no work reads as the idle
+        # instant would (the holders now)
+        keep = self.end_rows and self.is_idle(now)
         if now.first_line == 0:
-            self.previous = None  # an instant with no row: a rate row after it paid the holders now
+            if not keep:
+                self.previous = None  # an instant with no row: a rate row after it paid the holders now
             self.now = Instant()
             return
         now.claim()  # a trade after the last waterfall record: the run is empty
-        self.previous = TickStart(timestamp=self.timestamp, before=now.before, taken_first=frozenset(now.taken_first),
-                                  marked=frozenset(now.run_marked), start_unknown=now.start_unknown)
+        if not keep:
+            self.previous = TickStart(timestamp=self.timestamp, before=now.before,
+                                      taken_first=frozenset(now.taken_first), marked=frozenset(now.run_marked),
+                                      start_unknown=now.start_unknown)
         self.result.instants += 1
         self.kind = "instant"
         for symbol, line in sorted(now.oi_since.items()):

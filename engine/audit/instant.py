@@ -28,7 +28,7 @@ everyone else's equity is judged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -131,7 +131,8 @@ class Instant:
     # before the rate's row, belongs to an earlier command).  ``before``: each position a waterfall record of the run
     # changed (a take-over, a close-out fill and its maker's execution, an ADL fill, a partial liquidation's fills),
     # as it was before its first change; ``taken_first``: the contracts of the pools liquidated (LIQ-022/023) before
-    # the run's first close-out fill or ADL -- FND-020's waterfall before the payments (TickStart)
+    # the run's first close-out fill or ADL -- FND-020's waterfall before the payments (TickStart) -- or in any round of
+    # a take-over at a trade (redteam35_5, :meth:`liquidate`)
     before: dict[tuple[int, str], Position] = attrs.Factory(dict)
     worked: bool = False  # a close-out fill (LIQ-024) or an ADL fill came in the run
     taken_first: set[str] = attrs.Factory(set)
@@ -148,7 +149,8 @@ class Instant:
     mark_open: bool = False  # a mark row came and no waterfall record since: trades now are the update's (redteam34_3)
     # the run was opened by a plain trade (not a mark row): a take-over at that trade liquidates a pool (LIQ-022/023)
     # before any close-out fill or ADL; a run whose first work is a close-out fill or an ADL is no take-over at a
-    # trade (it never works a held close-out first), so a FundingTick's: no longer explained (:meth:`work`)
+    # trade (it never works a held close-out first), so a FundingTick's: no longer explained (:meth:`work`); nor is
+    # one that works a close-out taken over in an earlier instant at all (it works only its own, redteam35_2)
     by_trade: bool = False
     # an unclaimed execution was let go (MAX_UNCLAIMED) while the run had waterfall work: the run's start is not known,
     # FND-008 over its holders is not judged (a restart would judge the end, redteam34_1)
@@ -192,13 +194,28 @@ class Instant:
             self.before.setdefault((account, symbol), position)
         self.mark_open = False
 
-    def work(self, matches: Sequence[Callable[[Execution], bool]] = ()) -> None:
+    def work(self, matches: Sequence[Callable[[Execution], bool]] = (), held: bool = False) -> None:
         """A close-out fill (LIQ-024) or an ADL fill: :meth:`claim`; first in a run a plain trade opened (no pool
-        liquidated before it), it is no take-over at that trade: the run is a FundingTick's, opened by nothing."""
+        liquidated before it), it is no take-over at that trade: the run is a FundingTick's, opened by nothing.
+        ``held``: it works a close-out taken over in an earlier instant; a take-over at a trade works only the
+        close-outs it makes (``Waterfall.take_over`` holds every earlier one back, take_over_stuck), so in a run a
+        plain trade opened it is a FundingTick's work too, wherever it comes (redteam35_2: a tick's waterfall after
+        its payments that liquidates a carried pool of another contract first)."""
+        if held and self.by_trade:
+            self.explained = self.by_trade = False  # before the claim: a plain trade before it restarts nothing
         self.claim(matches)
         if self.by_trade and not self.worked and not self.taken_first:
             self.explained = self.by_trade = False
         self.worked = True
+
+    def liquidate(self, symbols: Iterable[str]) -> None:
+        """A pool liquidated (LIQ-022/023, after :meth:`claim`) holding ``symbols``: FND-020's waterfall before a
+        funding instant's payments when no close-out fill or ADL came in the run yet; and in a run that is a
+        take-over at a trade (opened by a plain trade, still explained), every round of it, not only the first
+        (redteam35_5: a second round's pool, due after the first round's close-out fills, is the trade's too, and its
+        contracts' holders at the end are what a tick after it paid on)."""
+        if not self.worked or (self.by_trade and self.explained):
+            self.taken_first.update(symbols)
 
     def on_mark(self, symbol: str) -> None:
         """A mark row (after :meth:`claim`): it opens the run, and counts for it, only before the run's first waterfall
@@ -271,17 +288,19 @@ def get_tick_before(now: Instant, previous: TickStart | None, line: int, timesta
     liquidates no pool holding the contract before working a close-out: none was due at the tick (FND-020 would
     have taken it over first) and nothing was posted.
 
-    Also whether a mark row of ``symbol`` came in the run: without end rows, a PriceUpdate's waterfall at the tick's millisecond
-    cannot be told from the tick's own, and after a PriceUpdate's waterfall a tick posting nothing finds nothing new
-    to do, so the holders at the end are an honest reading too (:func:`pays_nothing`).
+    Also whether a mark row, of any contract, opened the run: without end rows, a PriceUpdate's waterfall at the
+    tick's millisecond cannot be told from the tick's own, and after a PriceUpdate's waterfall a tick posting nothing
+    finds nothing new to do, so the holders at the end are an honest reading too (:func:`pays_nothing`); an update's
+    waterfall works every contract's close-outs, so another contract's mark row counts (redteam35_3).
 
     With ``end_rows`` (the log ends each command with one), a rate row follows its tick's end row at once: rows of
     no waterfall work between them (a mark row, redteam34_2's forged F) belong to no command of the tick's and are
-    not its run; the instant just closed is read as if the rate row opened the instant."""
+    not its run; the instant just closed is read as if the rate row opened the instant (and an instant with no
+    waterfall record and no rate row does not replace it, :meth:`Auditor.close_instant`, redteam35_4)."""
     if now.first_line != line and (now.has_work() or not end_rows):
-        return ({}, False) if symbol in now.taken_first else (now.before, symbol in now.run_marked)
+        return ({}, False) if symbol in now.taken_first else (now.before, bool(now.run_marked))
     if previous is not None and previous.timestamp == timestamp and symbol not in previous.taken_first:
-        return previous.before, symbol in previous.marked
+        return previous.before, bool(previous.marked)
     return {}, False
 
 
@@ -363,6 +382,7 @@ class CloseOut:
     owner: int
     symbol: str
     takeover_price: int
+    line: int = 0  # the log line of its take-over
 
 
 def get_eligible_opposing(
