@@ -445,7 +445,9 @@ class Auditor(RuleRecomputations, EquityChecks):
         elif kind == "funding":
             self.funding_movement(r, asset)
             self.ledger.move_fund(asset, amount)  # the engine's holdings' funding, paid by the fund
-            self.now.funding_fund[asset] = self.now.funding_fund.get(asset, 0) + amount
+            contract = self.funding_symbol(r, asset)  # per contract, as FND-008 attributes it (redteam36_3)
+            if contract is not None:
+                self.now.funding_fund[contract] = self.now.funding_fund.get(contract, 0) + amount
             self.liquidator_funded[asset] = (self.line, self.ledger.insurance(asset))
         elif kind == "funding residue":
             snap = self.funding_movement(r, asset)
@@ -454,7 +456,9 @@ class Auditor(RuleRecomputations, EquityChecks):
                 if snap.residue_line is None:
                     snap.residue_line, snap.residue_seq = self.line, self.seq
             self.ledger.move_fund(asset, amount)
-            self.now.funding_residue[asset] = self.now.funding_residue.get(asset, 0) + amount
+            contract = self.funding_symbol(r, asset)
+            if contract is not None:
+                self.now.funding_residue[contract] = self.now.funding_residue.get(contract, 0) + amount
         else:
             raise LogError(self.line, "kind", f"unknown insurance movement {kind!r}")
         self.track(None, asset)
@@ -478,13 +482,20 @@ class Auditor(RuleRecomputations, EquityChecks):
         else the last one of its currency whose funding this instant opened (None: none, it is not attributed)."""
         if not self.rules:
             return None
+        symbol = self.funding_symbol(r, asset)
+        return None if symbol is None else self.open_funding(symbol)
+
+    def funding_symbol(self, r: dict[str, Any], asset: str) -> str | None:
+        """The contract a fund's funding or residue movement belongs to: the symbol it names, or else the last one of
+        its currency whose funding this instant opened (without ``--rules``: paid) -- None: none, not attributed.  Two
+        ticks of one currency at one millisecond are one instant without end rows: each contract's zero sum takes
+        only its own fund part and residue (redteam36_3: summed per asset, each was charged the other's)."""
         symbol = r.get("symbol")
-        if symbol not in self.instruments or self.instruments[symbol].settl_currency != asset:
-            open_here = [s for s in self.now.funding_open if self.instruments[s].settl_currency == asset]
-            if not open_here:
-                return None
-            symbol = open_here[-1]
-        return self.open_funding(symbol)
+        if isinstance(symbol, str) and symbol in self.instruments and self.instruments[symbol].settl_currency == asset:
+            return symbol
+        funded = self.now.funding_open if self.rules else {p.symbol: None for p in self.now.funding}
+        open_here = [s for s in funded if self.instruments[s].settl_currency == asset]
+        return open_here[-1] if open_here else None
 
     def on_funding(self, r: dict[str, Any]) -> None:
         """The rate of the funding instant just settled: FND-007 for each payment, FND-008 over every holder the
@@ -738,8 +749,8 @@ class Auditor(RuleRecomputations, EquityChecks):
             asset = self.instruments[symbol].settl_currency
             postings = invariants.FundingPostings(
                 asset=asset, symbol=symbol,
-                wallet_deltas=(*(p.amount for p in payments), now.funding_fund.get(asset, 0)),
-                residue=now.funding_residue.get(asset, 0),
+                wallet_deltas=(*(p.amount for p in payments), now.funding_fund.get(symbol, 0)),
+                residue=now.funding_residue.get(symbol, 0),
             )
             for problem in invariants.check_funding_zero_sum(self.ledger, self.step(funding=(postings,))):
                 self.report("INV-FUNDING-ZERO-SUM", problem, line=payments[0].line, seq=payments[0].seq,

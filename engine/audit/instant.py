@@ -109,7 +109,8 @@ class Instant:
     unsure_marks: set[tuple[str, int]] = attrs.Factory(set)  # (symbol, line) of a judged mark listed as not judged
     adl_groups: dict[int, list[tuple[int, AdlFill]]] = attrs.Factory(dict)  # pending id -> (line, fill)
     funding: list[Payment] = attrs.Factory(list)
-    funding_fund: dict[str, int] = attrs.Factory(dict)  # asset -> the fund's part (the engine's holdings)
+    # symbol (Auditor.funding_symbol, not asset: redteam36_3) -> the fund's part (the engine's holdings), the residue
+    funding_fund: dict[str, int] = attrs.Factory(dict)
     funding_residue: dict[str, int] = attrs.Factory(dict)
     funding_open: dict[str, FundingSnapshot] = attrs.Factory(dict)  # symbol -> its funding instant's snapshot
     reported: dict[tuple[int, str], tuple[int, int | None, int, int | None]] = attrs.Factory(dict)
