@@ -3,16 +3,22 @@
 * redteam36_3 (honest, was reported, no end rows): two FundingTicks of two XBt contracts at one millisecond, each
   leaving a FND-008 residue, are one instant; INV-FUNDING-ZERO-SUM is judged per contract, but the residue and the
   fund's part (FND-019) were summed per asset, so each contract was charged the other's.  They are now kept per the
-  contract ``Auditor.funding_symbol`` attributes each movement to.
+  contract ``Auditor.funding_symbol`` attributes each movement to;
+* redteam36_1 (forged, was clean, no end rows): a close-out taken over at t=5 by an XBTUSD PriceUpdate (no book), worked
+  by the tick's waterfall after a plain trade T of the same millisecond restarted the run, was not "held" (``is_held``
+  compared it with the instant's first line, and without end rows an instant is the whole millisecond), so the run
+  stayed a take-over at T, T2 restarted it, and the flat end was judged with the payments left out.  "Held" is now
+  relative to the run: taken over before the line where ``Instant.claim`` last restarted it (``run_line``).
 """
 
 from __future__ import annotations
 
 from perpspec.engine.audit.faults import decode_rows
 from perpspec.engine.core import commands as c
+from perpspec.engine.core.events import Transaction
 from perpspec.engine.simulation.eventlog import encode_json, event_records, iso_timestamp, rate_num
 from tests.audit_engine_log import Row
-from tests.test_s22_audit_funding_trades import _no_end_rows
+from tests.test_s22_audit_funding_trades import _no_end_rows, _without_payments
 from tests.test_s22_audit_withdraw_unmarked import INSTRUMENTS, MARKS, E, Log, X, _audit
 
 
@@ -56,3 +62,59 @@ def test_a_residue_naming_no_contract_is_the_last_funded_ones() -> None:
                for r in rows]
     assert _audit(unnamed, "rules").findings == []
     assert _audit(unnamed, "invariants").findings == []
+
+
+def _ids(rows: list[Row]) -> list[str]:
+    return [f.id for f in _audit(rows, "rules").findings]
+
+
+def _taken_over_earlier_at_the_same_ms() -> tuple[Log, int, int]:
+    """redteam35_2's log with the XBTUSD update that takes 2's short over (no book, held) at t=5: 3 liquidated and 4
+    carried by an ETHUSD update at t=3 (budget 1); at t=5 1 offers 200, 5 and 6 round-trip (lines a..b), and the XBTUSD
+    tick pays 1 -40; its waterfall after the payments liquidates 4's carried pool, then buys the close-out from 1."""
+    log = Log()
+    log.engine.waterfall.max_liquidations_per_update = 1
+    for s in (X, E):
+        log.run(c.PriceUpdate(time_ms=0, symbol=s, mark_price=MARKS[s], index_price=MARKS[s]))
+    log.run(c.DepositInsurance(time_ms=0, asset="XBt", amount=10**8))
+    for a, amt in ((1, 10**9), (2, 8_000), (3, 10**9), (4, 10**9), (5, 10**9), (6, 10**9), (9, 10**10)):
+        log.run(c.VerifyAccount(time_ms=0, account=a))
+        log.run(c.Deposit(time_ms=0, account=a, asset="XBt", amount=amt))
+    log.run(c.SetLeverage(time_ms=0, account=2, symbol=X, leverage_hundredths=10_000))
+    for a in (3, 4):
+        log.run(c.SetLeverage(time_ms=0, account=a, symbol=E, leverage_hundredths=5_000))
+    for a, s, side, q in ((2, X, "Sell", 200), (1, X, "Buy", 200), (9, E, "Sell", 200), (3, E, "Buy", 100),
+                          (4, E, "Buy", 100)):
+        log.run(c.PlaceOrder(time_ms=1, account=a, symbol=s, side=side, order_qty=q, price=MARKS[s]))
+    down = MARKS[E] * 975 // 1000
+    log.run(c.PriceUpdate(time_ms=3, symbol=E, mark_price=down, index_price=down))
+    log.run(c.PriceUpdate(time_ms=5, symbol=X, mark_price=5_060_000, index_price=5_060_000))
+    assert sorted((p.symbol, p.qty) for p in log.engine.waterfall.pending) == [(E, 100), (X, -200)]
+    log.run(c.PlaceOrder(time_ms=5, account=1, symbol=X, side="Sell", order_qty=200, price=5_060_000))
+    a = len(log.lines)
+    for account, side in ((5, "Buy"), (6, "Sell"), (6, "Buy"), (5, "Sell")):
+        log.run(c.PlaceOrder(time_ms=5, account=account, symbol=X, side=side, order_qty=100, price=4_950_000))
+    b = len(log.lines)
+    events = list(log.engine.process(c.FundingTick(time_ms=5, symbol=X, rate_e8=10_000)))
+    for event in events:
+        log.lines += [encode_json(row) for row in event_records(INSTRUMENTS[X], event, log.tally, log.pending)]
+    log.lines.append(encode_json({"table": "funding", "timestamp": iso_timestamp(5), "symbol": X,
+                                  "fundingRate": rate_num(10_000)}))
+    assert [(e.account, e.amount) for e in events if isinstance(e, Transaction)] == [(1, -40)]
+    assert log.engine.accounts[1].positions[X].qty == 0
+    assert log.engine.accounts[4].positions[E].qty == 0
+    return log, a, b
+
+
+def test_a_close_out_taken_over_earlier_in_the_same_ms_is_held() -> None:
+    log, a, b = _taken_over_earlier_at_the_same_ms()
+    rows = decode_rows(log.lines)
+    assert _ids(rows) == []
+    assert _ids(_no_end_rows(rows)) == []
+    trip = [r for r in decode_rows(log.lines[a:b]) if r.get("table") != "command"]
+    t1, t2 = trip[:len(trip) // 2], trip[len(trip) // 2:]
+    rest = _no_end_rows(_without_payments(decode_rows(log.lines[:a] + log.lines[b:])))
+    base = _no_end_rows(_without_payments(decode_rows(log.lines[:a])))
+    tick = rest[len(base):-1]
+    assert _ids([*base, *t1, *t2, *tick, rest[-1]]) == ["FND-008", "FND-008"]  # control
+    assert _ids([*base, *t1, *tick, *t2, rest[-1]]) == ["FND-008", "FND-008"]  # was: clean

@@ -195,6 +195,7 @@ class Auditor(RuleRecomputations, EquityChecks):
             return
         if self.now.first_line == 0:
             self.now.first_line = line
+        self.now.line = line
         record = self.convert(rule, row, line)
         self.kind = kind
         self.handlers[kind](record)
@@ -597,9 +598,16 @@ class Auditor(RuleRecomputations, EquityChecks):
             self.check_fill_delta(inst, r)
 
     def is_held(self, pending_id: int) -> bool:
-        """The close-out ``pending_id`` was taken over (LIQ-023) in an earlier instant than the current one."""
+        """The close-out ``pending_id`` was taken over (LIQ-023) before the current run: in an earlier instant, or
+        before the plain trade the run last restarted at (:attr:`Instant.run_line`).  A take-over at a trade makes its
+        close-outs after that trade's executions, so its own are never held; one taken before it, by any command, is
+        (``Waterfall.take_over`` holds it back, take_over_stuck).  Without end rows an instant is a whole millisecond:
+        against the instant's first line, a close-out an earlier command of that millisecond took over was not held
+        (redteam36_1)."""
         close_out = self.close_outs.get(pending_id)
-        return close_out is None or close_out.line < self.now.first_line  # None: taken over before the log began
+        if close_out is None:  # taken over before the log began
+            return True
+        return close_out.line < max(self.now.first_line, self.now.run_line)
 
     def on_adl(self, r: dict[str, Any]) -> None:
         """ADL-020: both sides closed at the bankruptcy price; INV-ADL-ORDER; ADL-004 haircut (``--rules``)."""

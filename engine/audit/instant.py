@@ -153,6 +153,10 @@ class Instant:
     # trade (it never works a held close-out first), so a FundingTick's: no longer explained (:meth:`work`); nor is
     # one that works a close-out taken over in an earlier instant at all (it works only its own, redteam35_2)
     by_trade: bool = False
+    line: int = 0  # the row being read (Auditor.feed_one)
+    # the line of the record at which :meth:`claim` last restarted the run at a plain trade: a close-out taken over
+    # before it is held (Auditor.is_held), whatever command of the millisecond took it (redteam36_1)
+    run_line: int = 0
     # an unclaimed execution was let go (MAX_UNCLAIMED) while the run had waterfall work: the run's start is not known,
     # FND-008 over its holders is not judged (a restart would judge the end, redteam34_1)
     start_unknown: bool = False
@@ -190,6 +194,7 @@ class Instant:
             self.run_marked = self.run_marked if self.mark_open else set()
             self.explained, self.start_unknown = True, False  # opened by a plain trade: a take-over at a trade may follow
             self.by_trade = not self.mark_open  # trades right after a mark row are the update's (its stops)
+            self.run_line = self.line
         for i in sorted(claimed):
             account, symbol, _, _, position = rows[i]
             self.before.setdefault((account, symbol), position)
