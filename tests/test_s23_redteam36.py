@@ -8,7 +8,12 @@
   by the tick's waterfall after a plain trade T of the same millisecond restarted the run, was not "held" (``is_held``
   compared it with the instant's first line, and without end rows an instant is the whole millisecond), so the run
   stayed a take-over at T, T2 restarted it, and the flat end was judged with the payments left out.  "Held" is now
-  relative to the run: taken over before the line where ``Instant.claim`` last restarted it (``run_line``).
+  relative to the run: taken over before the line where ``Instant.claim`` last restarted it (``run_line``);
+* redteam36_2 (forged, was clean, end rows kept): another contract's rate row (rate 0) and a round trip with its end
+  rows between a skipped tick's end row and its rate row: the rated instant with an empty run became the one the rate
+  row read.  With end rows naming their command, a rate row not right after a FundingTick end row reads the instant
+  the last FundingTick end row closed (``Auditor.tick_start``).  Variant B (an end row alone) is byte-identical to an
+  honest log and stays clean (engine/audit/README.md, limits).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from perpspec.engine.simulation.eventlog import encode_json, event_records, iso_
 from tests.audit_engine_log import Row
 from tests.test_s22_audit_funding_trades import _no_end_rows, _without_payments
 from tests.test_s22_audit_withdraw_unmarked import INSTRUMENTS, MARKS, E, Log, X, _audit
+from tests.test_s23_redteam35 import _carried_pool_tick
 
 
 def _two_ticks_one_ms() -> list[Row]:
@@ -118,3 +124,20 @@ def test_a_close_out_taken_over_earlier_in_the_same_ms_is_held() -> None:
     tick = rest[len(base):-1]
     assert _ids([*base, *t1, *t2, *tick, rest[-1]]) == ["FND-008", "FND-008"]  # control
     assert _ids([*base, *t1, *tick, *t2, rest[-1]]) == ["FND-008", "FND-008"]  # was: clean
+
+
+def test_a_rate_row_not_right_after_a_tick_end_row_reads_the_tick() -> None:
+    log, a, b = _carried_pool_tick()
+    rows = decode_rows(log.lines)
+    assert _ids(rows) == []
+    trip = decode_rows(log.lines[a:b])  # the round trip, end rows included
+    w = _without_payments(decode_rows(log.lines[:a] + log.lines[b:]))
+    tick_end = max(i for i, r in enumerate(w) if r.get("command") == "FundingTick")
+    assert tick_end == len(w) - 2
+    assert w[-1].get("table") == "funding"
+    eth_rate = {"table": "funding", "timestamp": iso_timestamp(5), "symbol": E, "fundingRate": 0}
+    assert _ids(w) == ["FND-008", "FND-008"]  # control
+    assert _ids([*w[:tick_end + 1], eth_rate, *trip, w[-1]]) == ["FND-008", "FND-008"]  # A, was: clean
+    # B, the same tick with an end row alone instead of the round trip: byte-identical to an honest log (an ETHUSD
+    # tick at rate 0 did the XBTUSD tick's work), clean -- an inherent ambiguity of end rows (README, limits)
+    assert _ids([*w[:tick_end + 1], eth_rate, dict(w[tick_end]), w[-1]]) == []

@@ -114,10 +114,17 @@ class Auditor(RuleRecomputations, EquityChecks):
         self.pending_payments: list[Payment] = []  # funding payments waiting for their rate (the funding row)
         self.pending_funding: dict[str, FundingSnapshot] = {}  # symbol -> its funding instant, waiting for its rate
         self.previous: TickStart | None = None  # the instant just closed, for a rate row after it (redteam31_3)
+        # with end rows naming their command (perpspec's "command" field): ``previous`` when the last FundingTick end
+        # row closed its instant, and whether the row just read was such an end row -- a rate row comes right after
+        # its tick's; one anywhere else reads the tick's instant, not what came since (redteam36_2, :meth:`tick_start`)
+        self.tick_previous: TickStart | None = None
+        self.named_ends = False  # an end row named its command
+        self.after_tick_end = False
         self.close_outs: dict[int, CloseOut] = {}  # pending id -> the take-over it came from (LIQ-023)
         # (account, asset) a carry or a shortfall left waiting for the next update -> the record's line; dropped at
         # the end of the next instant with a mark update or funding (judged there unless it carries them again)
         self.waiting: dict[tuple[int, str], int] = {}
+        self.at_tick_end = False  # the row being read came right after a FundingTick end row
         self.end_rows = False  # an end row seen: the log closes each command with one (an instant is one command)
         self.mark_times: dict[str, object] = {}  # symbol -> timestamp of the record that stated its mark in force
         self.checked_marks: dict[str, int] = {}  # the marks of the last equity check
@@ -176,6 +183,7 @@ class Auditor(RuleRecomputations, EquityChecks):
     def feed_one(self, row: Mapping[str, Any], line: int) -> None:
         """One row as the mapping sees it."""
         self.line = line
+        after_tick_end, self.after_tick_end = self.after_tick_end, False
         rule = self.mapping.classify(row)
         if rule is None:
             shown = ", ".join(f"{k}={row[k]!r}" for k in itertools.islice(row, 3))
@@ -192,7 +200,14 @@ class Auditor(RuleRecomputations, EquityChecks):
         if kind == "end":
             self.end_rows = True
             self.close_instant()
+            command = row.get("command")
+            if isinstance(command, str):
+                self.named_ends = True
+                self.after_tick_end = command == "FundingTick"
+                if self.after_tick_end:
+                    self.tick_previous = self.previous
             return
+        self.at_tick_end = after_tick_end
         if self.now.first_line == 0:
             self.now.first_line = line
         self.now.line = line
@@ -510,13 +525,14 @@ class Auditor(RuleRecomputations, EquityChecks):
             snap = pending if pending is not None else current
             if snap is None:  # no payment, no residue: the holders the engine paid on, as of the tick's start
                 self.now.claim()  # a trade since the last waterfall record came before the tick
-                if is_start_unknown(self.now, self.previous, self.line, self.timestamp, self.end_rows):
+                previous = self.tick_start()
+                if is_start_unknown(self.now, previous, self.line, self.timestamp, self.end_rows):
                     self.now.end_run()
                     self.not_judged("FND-008", f"{symbol}: a funding instant with no payment, over the holders at its "
                                     f"start: not judged, its waterfall run let more than {MAX_UNCLAIMED} trade "
                                     "executions go unclaimed (its start is not known)", reported="no payment")
                     return
-                before, either = get_tick_before(self.now, self.previous, self.line, self.timestamp, symbol,
+                before, either = get_tick_before(self.now, previous, self.line, self.timestamp, symbol,
                                                  self.end_rows)
                 snap = get_funding_snapshot(self.ledger, symbol, self.line, self.seq, before)
                 end = get_funding_snapshot(self.ledger, symbol, self.line, self.seq) if before and either else None
@@ -524,6 +540,15 @@ class Auditor(RuleRecomputations, EquityChecks):
                     snap = end  # a PriceUpdate's waterfall may be all of the run: the tick found these, and paid none
             self.check_funding(symbol, rate, payments, snap)
         self.now.end_run()  # the tick's run ends at its rate row (whatever the contract of the next one)
+
+    def tick_start(self) -> TickStart | None:
+        """The closed instant a rate row opening an instant reads: ``previous``; but with end rows naming their
+        command, a rate row not right after a FundingTick end row (perpspec writes it right after its tick's) reads
+        the instant the last FundingTick end row closed (redteam36_2: another contract's rate row at rate 0 and a round
+        trip between a skipped tick's end row and its rate row made an instant with an empty run the one read)."""
+        if self.end_rows and self.named_ends and not self.at_tick_end:
+            return self.tick_previous
+        return self.previous
 
     def judged_at(self, symbol: str, mark: int) -> None:
         """A waterfall record states the mark it acted on: the ledger's mark from here on."""
