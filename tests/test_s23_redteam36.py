@@ -141,3 +141,13 @@ def test_a_rate_row_not_right_after_a_tick_end_row_reads_the_tick() -> None:
     # B, the same tick with an end row alone instead of the round trip: byte-identical to an honest log (an ETHUSD
     # tick at rate 0 did the XBTUSD tick's work), clean -- an inherent ambiguity of end rows (README, limits)
     assert _ids([*w[:tick_end + 1], eth_rate, dict(w[tick_end]), w[-1]]) == []
+
+
+def test_end_rows_naming_no_command_read_the_instant_just_closed() -> None:
+    """A log whose end rows name no command (another engine's mapping) cannot tell a tick's end row: a rate row reads
+    the instant just closed, as before -- a skipped tick's payments are still reported (reading no instant at all,
+    the holders now, would find 1 flat), and variant A is not caught (README, limits)."""
+    log, a, b = _carried_pool_tick()
+    w = _without_payments(decode_rows(log.lines[:a] + log.lines[b:]))
+    unnamed = [{k: v for k, v in r.items() if k != "command"} if r.get("table") == "command" else r for r in w]
+    assert _ids(unnamed) == ["FND-008", "FND-008"]
