@@ -70,6 +70,39 @@ def test_a_residue_naming_no_contract_is_the_last_funded_ones() -> None:
     assert _audit(unnamed, "invariants").findings == []
 
 
+def test_two_ticks_at_one_ms_keep_their_own_fund_share() -> None:
+    """The fund's FND-019 share too: 2's XBTUSD short and 4's ETHUSD short held as close-outs (no book), the fund
+    pays the liquidation engine's funding of each contract at t=5 (was: each charged the other's, off by 16 and 1160)."""
+    log = Log()
+    for s in (X, E):
+        log.run(c.PriceUpdate(time_ms=0, symbol=s, mark_price=MARKS[s], index_price=MARKS[s]))
+    log.run(c.DepositInsurance(time_ms=0, asset="XBt", amount=10**8))
+    for a, amt in ((1, 10**9), (2, 8_000), (3, 10**9), (4, 700_000)):
+        log.run(c.VerifyAccount(time_ms=0, account=a))
+        log.run(c.Deposit(time_ms=0, account=a, asset="XBt", amount=amt))
+    log.run(c.SetLeverage(time_ms=0, account=2, symbol=X, leverage_hundredths=10_000))
+    log.run(c.SetLeverage(time_ms=0, account=4, symbol=E, leverage_hundredths=5_000))
+    for s, q in ((X, 200), (E, 100)):
+        log.run(c.PlaceOrder(time_ms=1, account=2 if s == X else 4, symbol=s, side="Sell", order_qty=q, price=MARKS[s]))
+        log.run(c.PlaceOrder(time_ms=1, account=1, symbol=s, side="Buy", order_qty=q, price=MARKS[s]))
+        log.run(c.PlaceOrder(time_ms=1, account=3, symbol=s, side="Sell", order_qty=q, price=MARKS[s]))
+        log.run(c.PlaceOrder(time_ms=1, account=1, symbol=s, side="Buy", order_qty=q, price=MARKS[s]))
+    for s in (X, E):
+        up = MARKS[s] * 1030 // 1000
+        log.run(c.PriceUpdate(time_ms=3, symbol=s, mark_price=up, index_price=up))
+    assert [(p.symbol, p.qty) for p in log.engine.waterfall.pending] == [(X, -200), (E, -100)]
+    for s in (E, X):
+        for event in log.engine.process(c.FundingTick(time_ms=5, symbol=s, rate_e8=3_750)):
+            log.lines += [encode_json(row) for row in event_records(INSTRUMENTS[s], event, log.tally, log.pending)]
+        log.lines.append(encode_json({"table": "funding", "timestamp": iso_timestamp(5), "symbol": s,
+                                      "fundingRate": rate_num(3_750)}))
+    rows = decode_rows(log.lines)
+    shares = [r["symbol"] for r in rows if r.get("table") == "rule" and r.get("kind") == "funding"]
+    assert shares == [E, X]
+    assert _audit(rows, "rules").findings == []
+    assert _audit(_no_end_rows(rows), "rules").findings == []
+
+
 def _ids(rows: list[Row]) -> list[str]:
     return [f.id for f in _audit(rows, "rules").findings]
 
