@@ -49,6 +49,7 @@ from perpspec.engine.audit.instant import (
     TickStart,
     get_carried_pools,
     get_funding_snapshot,
+    get_funding_symbol,
     get_partial_fills,
     get_shortfall_problems,
     get_tick_before,
@@ -114,9 +115,8 @@ class Auditor(RuleRecomputations, EquityChecks):
         self.pending_payments: list[Payment] = []  # funding payments waiting for their rate (the funding row)
         self.pending_funding: dict[str, FundingSnapshot] = {}  # symbol -> its funding instant, waiting for its rate
         self.previous: TickStart | None = None  # the instant just closed, for a rate row after it (redteam31_3)
-        # with end rows naming their command (perpspec's "command" field): ``previous`` when the last FundingTick end
-        # row closed its instant, and whether the row just read was such an end row -- a rate row comes right after
-        # its tick's; one anywhere else reads the tick's instant, not what came since (redteam36_2, :meth:`tick_start`)
+        # end rows naming their command (perpspec's "command"): ``previous`` as the last FundingTick end row left it,
+        # whether the row just read was one (a rate row comes right after its tick's, :meth:`tick_start`)
         self.tick_previous: TickStart | None = None
         self.named_ends = False  # an end row named its command
         self.after_tick_end = False
@@ -201,11 +201,10 @@ class Auditor(RuleRecomputations, EquityChecks):
             self.end_rows = True
             self.close_instant()
             command = row.get("command")
-            if isinstance(command, str):
-                self.named_ends = True
-                self.after_tick_end = command == "FundingTick"
-                if self.after_tick_end:
-                    self.tick_previous = self.previous
+            self.named_ends = self.named_ends or isinstance(command, str)
+            self.after_tick_end = command == "FundingTick"
+            if self.after_tick_end:
+                self.tick_previous = self.previous
             return
         self.at_tick_end = after_tick_end
         if self.now.first_line == 0:
@@ -502,16 +501,9 @@ class Auditor(RuleRecomputations, EquityChecks):
         return None if symbol is None else self.open_funding(symbol)
 
     def funding_symbol(self, r: dict[str, Any], asset: str) -> str | None:
-        """The contract a fund's funding or residue movement belongs to: the symbol it names, or else the last one of
-        its currency whose funding this instant opened (without ``--rules``: paid) -- None: none, not attributed.  Two
-        ticks of one currency at one millisecond are one instant without end rows: each contract's zero sum takes
-        only its own fund part and residue (redteam36_3: summed per asset, each was charged the other's)."""
-        symbol = r.get("symbol")
-        if isinstance(symbol, str) and symbol in self.instruments and self.instruments[symbol].settl_currency == asset:
-            return symbol
+        """The contract a fund's funding or residue movement belongs to (:func:`get_funding_symbol`)."""
         funded = self.now.funding_open if self.rules else {p.symbol: None for p in self.now.funding}
-        open_here = [s for s in funded if self.instruments[s].settl_currency == asset]
-        return open_here[-1] if open_here else None
+        return get_funding_symbol(self.instruments, r.get("symbol"), funded, asset)
 
     def on_funding(self, r: dict[str, Any]) -> None:
         """The rate of the funding instant just settled: FND-007 for each payment, FND-008 over every holder the
@@ -542,10 +534,8 @@ class Auditor(RuleRecomputations, EquityChecks):
         self.now.end_run()  # the tick's run ends at its rate row (whatever the contract of the next one)
 
     def tick_start(self) -> TickStart | None:
-        """The closed instant a rate row opening an instant reads: ``previous``; but with end rows naming their
-        command, a rate row not right after a FundingTick end row (perpspec writes it right after its tick's) reads
-        the instant the last FundingTick end row closed (redteam36_2: another contract's rate row at rate 0 and a round
-        trip between a skipped tick's end row and its rate row made an instant with an empty run the one read)."""
+        """The closed instant a rate row opening an instant reads: ``previous``, or with end rows naming their command
+        and the row not right after a FundingTick end row (where perpspec writes it), the one that closed (redteam36_2)."""
         if self.end_rows and self.named_ends and not self.at_tick_end:
             return self.tick_previous
         return self.previous
@@ -623,16 +613,10 @@ class Auditor(RuleRecomputations, EquityChecks):
             self.check_fill_delta(inst, r)
 
     def is_held(self, pending_id: int) -> bool:
-        """The close-out ``pending_id`` was taken over (LIQ-023) before the current run: in an earlier instant, or
-        before the plain trade the run last restarted at (:attr:`Instant.run_line`).  A take-over at a trade makes its
-        close-outs after that trade's executions, so its own are never held; one taken before it, by any command, is
-        (``Waterfall.take_over`` holds it back, take_over_stuck).  Without end rows an instant is a whole millisecond:
-        against the instant's first line, a close-out an earlier command of that millisecond took over was not held
-        (redteam36_1)."""
-        close_out = self.close_outs.get(pending_id)
-        if close_out is None:  # taken over before the log began
-            return True
-        return close_out.line < max(self.now.first_line, self.now.run_line)
+        """The close-out ``pending_id`` was taken over (LIQ-023) before the current run (:attr:`Instant.run_line`):
+        in an earlier instant, or by any command before the trade a take-over makes its own after (redteam36_1)."""
+        close_out = self.close_outs.get(pending_id)  # None: taken over before the log began
+        return close_out is None or close_out.line < max(self.now.first_line, self.now.run_line)
 
     def on_adl(self, r: dict[str, Any]) -> None:
         """ADL-020: both sides closed at the bankruptcy price; INV-ADL-ORDER; ADL-004 haircut (``--rules``)."""

@@ -319,6 +319,19 @@ def is_start_unknown(now: Instant, previous: TickStart | None, line: int, timest
     return previous is not None and previous.timestamp == timestamp and previous.start_unknown
 
 
+def get_funding_symbol(instruments: Mapping[str, Instrument], named: object, funded: Iterable[str], asset: str
+                       ) -> str | None:
+    """The contract a fund's funding or residue movement of ``asset`` belongs to: the symbol it names (``named``), or
+    else the last one of its currency in ``funded`` (the instant's funding instants opened, with ``--rules``; without,
+    the contracts paid) -- None: none, not attributed.  Two ticks of one currency at one millisecond are one instant
+    without end rows: each contract's zero sum takes only its own fund part and residue (redteam36_3: summed per
+    asset, each was charged the other's)."""
+    if isinstance(named, str) and named in instruments and instruments[named].settl_currency == asset:
+        return named
+    open_here = [s for s in funded if instruments[s].settl_currency == asset]
+    return open_here[-1] if open_here else None
+
+
 def pays_nothing(inst: Instrument, snap: FundingSnapshot, rate: int) -> bool:
     """FND-008 over ``snap``'s holders at ``rate`` pays nobody anything (no holder, or every payment 0)."""
     if not snap.holders:
