@@ -49,6 +49,7 @@ from perpspec.engine.audit.instant import (
     TickStart,
     get_carried_pools,
     get_funding_snapshot,
+    get_funding_symbol,
     get_partial_fills,
     get_shortfall_problems,
     get_tick_before,
@@ -114,10 +115,16 @@ class Auditor(RuleRecomputations, EquityChecks):
         self.pending_payments: list[Payment] = []  # funding payments waiting for their rate (the funding row)
         self.pending_funding: dict[str, FundingSnapshot] = {}  # symbol -> its funding instant, waiting for its rate
         self.previous: TickStart | None = None  # the instant just closed, for a rate row after it (redteam31_3)
+        # end rows naming their command (perpspec's "command"): ``previous`` as the last FundingTick end row left it,
+        # whether the row just read was one (a rate row comes right after its tick's, :meth:`tick_start`)
+        self.tick_previous: TickStart | None = None
+        self.named_ends = False  # an end row named its command
+        self.after_tick_end = False
         self.close_outs: dict[int, CloseOut] = {}  # pending id -> the take-over it came from (LIQ-023)
         # (account, asset) a carry or a shortfall left waiting for the next update -> the record's line; dropped at
         # the end of the next instant with a mark update or funding (judged there unless it carries them again)
         self.waiting: dict[tuple[int, str], int] = {}
+        self.at_tick_end = False  # the row being read came right after a FundingTick end row
         self.end_rows = False  # an end row seen: the log closes each command with one (an instant is one command)
         self.mark_times: dict[str, object] = {}  # symbol -> timestamp of the record that stated its mark in force
         self.checked_marks: dict[str, int] = {}  # the marks of the last equity check
@@ -176,6 +183,7 @@ class Auditor(RuleRecomputations, EquityChecks):
     def feed_one(self, row: Mapping[str, Any], line: int) -> None:
         """One row as the mapping sees it."""
         self.line = line
+        after_tick_end, self.after_tick_end = self.after_tick_end, False
         rule = self.mapping.classify(row)
         if rule is None:
             shown = ", ".join(f"{k}={row[k]!r}" for k in itertools.islice(row, 3))
@@ -192,9 +200,16 @@ class Auditor(RuleRecomputations, EquityChecks):
         if kind == "end":
             self.end_rows = True
             self.close_instant()
+            command = row.get("command")
+            self.named_ends = self.named_ends or isinstance(command, str)
+            self.after_tick_end = command == "FundingTick"
+            if self.after_tick_end:
+                self.tick_previous = self.previous
             return
+        self.at_tick_end = after_tick_end
         if self.now.first_line == 0:
             self.now.first_line = line
+        self.now.line = line
         record = self.convert(rule, row, line)
         self.kind = kind
         self.handlers[kind](record)
@@ -445,7 +460,9 @@ class Auditor(RuleRecomputations, EquityChecks):
         elif kind == "funding":
             self.funding_movement(r, asset)
             self.ledger.move_fund(asset, amount)  # the engine's holdings' funding, paid by the fund
-            self.now.funding_fund[asset] = self.now.funding_fund.get(asset, 0) + amount
+            contract = self.funding_symbol(r, asset)  # per contract, as FND-008 attributes it (redteam36_3)
+            if contract is not None:
+                self.now.funding_fund[contract] = self.now.funding_fund.get(contract, 0) + amount
             self.liquidator_funded[asset] = (self.line, self.ledger.insurance(asset))
         elif kind == "funding residue":
             snap = self.funding_movement(r, asset)
@@ -454,7 +471,9 @@ class Auditor(RuleRecomputations, EquityChecks):
                 if snap.residue_line is None:
                     snap.residue_line, snap.residue_seq = self.line, self.seq
             self.ledger.move_fund(asset, amount)
-            self.now.funding_residue[asset] = self.now.funding_residue.get(asset, 0) + amount
+            contract = self.funding_symbol(r, asset)
+            if contract is not None:
+                self.now.funding_residue[contract] = self.now.funding_residue.get(contract, 0) + amount
         else:
             raise LogError(self.line, "kind", f"unknown insurance movement {kind!r}")
         self.track(None, asset)
@@ -478,13 +497,13 @@ class Auditor(RuleRecomputations, EquityChecks):
         else the last one of its currency whose funding this instant opened (None: none, it is not attributed)."""
         if not self.rules:
             return None
-        symbol = r.get("symbol")
-        if symbol not in self.instruments or self.instruments[symbol].settl_currency != asset:
-            open_here = [s for s in self.now.funding_open if self.instruments[s].settl_currency == asset]
-            if not open_here:
-                return None
-            symbol = open_here[-1]
-        return self.open_funding(symbol)
+        symbol = self.funding_symbol(r, asset)
+        return None if symbol is None else self.open_funding(symbol)
+
+    def funding_symbol(self, r: dict[str, Any], asset: str) -> str | None:
+        """The contract a fund's funding or residue movement belongs to (:func:`get_funding_symbol`)."""
+        funded = self.now.funding_open if self.rules else {p.symbol: None for p in self.now.funding}
+        return get_funding_symbol(self.instruments, r.get("symbol"), funded, asset)
 
     def on_funding(self, r: dict[str, Any]) -> None:
         """The rate of the funding instant just settled: FND-007 for each payment, FND-008 over every holder the
@@ -498,13 +517,14 @@ class Auditor(RuleRecomputations, EquityChecks):
             snap = pending if pending is not None else current
             if snap is None:  # no payment, no residue: the holders the engine paid on, as of the tick's start
                 self.now.claim()  # a trade since the last waterfall record came before the tick
-                if is_start_unknown(self.now, self.previous, self.line, self.timestamp, self.end_rows):
+                previous = self.tick_start()
+                if is_start_unknown(self.now, previous, self.line, self.timestamp, self.end_rows):
                     self.now.end_run()
                     self.not_judged("FND-008", f"{symbol}: a funding instant with no payment, over the holders at its "
                                     f"start: not judged, its waterfall run let more than {MAX_UNCLAIMED} trade "
                                     "executions go unclaimed (its start is not known)", reported="no payment")
                     return
-                before, either = get_tick_before(self.now, self.previous, self.line, self.timestamp, symbol,
+                before, either = get_tick_before(self.now, previous, self.line, self.timestamp, symbol,
                                                  self.end_rows)
                 snap = get_funding_snapshot(self.ledger, symbol, self.line, self.seq, before)
                 end = get_funding_snapshot(self.ledger, symbol, self.line, self.seq) if before and either else None
@@ -512,6 +532,13 @@ class Auditor(RuleRecomputations, EquityChecks):
                     snap = end  # a PriceUpdate's waterfall may be all of the run: the tick found these, and paid none
             self.check_funding(symbol, rate, payments, snap)
         self.now.end_run()  # the tick's run ends at its rate row (whatever the contract of the next one)
+
+    def tick_start(self) -> TickStart | None:
+        """The closed instant a rate row opening an instant reads: ``previous``, or with end rows naming their command
+        and the row not right after a FundingTick end row (where perpspec writes it), the one that closed (redteam36_2)."""
+        if self.end_rows and self.named_ends and not self.at_tick_end:
+            return self.tick_previous
+        return self.previous
 
     def judged_at(self, symbol: str, mark: int) -> None:
         """A waterfall record states the mark it acted on: the ledger's mark from here on."""
@@ -586,9 +613,10 @@ class Auditor(RuleRecomputations, EquityChecks):
             self.check_fill_delta(inst, r)
 
     def is_held(self, pending_id: int) -> bool:
-        """The close-out ``pending_id`` was taken over (LIQ-023) in an earlier instant than the current one."""
-        close_out = self.close_outs.get(pending_id)
-        return close_out is None or close_out.line < self.now.first_line  # None: taken over before the log began
+        """The close-out ``pending_id`` was taken over (LIQ-023) before the current run (:attr:`Instant.run_line`):
+        in an earlier instant, or by any command before the trade a take-over makes its own after (redteam36_1)."""
+        close_out = self.close_outs.get(pending_id)  # None: taken over before the log began
+        return close_out is None or close_out.line < max(self.now.first_line, self.now.run_line)
 
     def on_adl(self, r: dict[str, Any]) -> None:
         """ADL-020: both sides closed at the bankruptcy price; INV-ADL-ORDER; ADL-004 haircut (``--rules``)."""
@@ -738,8 +766,8 @@ class Auditor(RuleRecomputations, EquityChecks):
             asset = self.instruments[symbol].settl_currency
             postings = invariants.FundingPostings(
                 asset=asset, symbol=symbol,
-                wallet_deltas=(*(p.amount for p in payments), now.funding_fund.get(asset, 0)),
-                residue=now.funding_residue.get(asset, 0),
+                wallet_deltas=(*(p.amount for p in payments), now.funding_fund.get(symbol, 0)),
+                residue=now.funding_residue.get(symbol, 0),
             )
             for problem in invariants.check_funding_zero_sum(self.ledger, self.step(funding=(postings,))):
                 self.report("INV-FUNDING-ZERO-SUM", problem, line=payments[0].line, seq=payments[0].seq,

@@ -109,7 +109,8 @@ class Instant:
     unsure_marks: set[tuple[str, int]] = attrs.Factory(set)  # (symbol, line) of a judged mark listed as not judged
     adl_groups: dict[int, list[tuple[int, AdlFill]]] = attrs.Factory(dict)  # pending id -> (line, fill)
     funding: list[Payment] = attrs.Factory(list)
-    funding_fund: dict[str, int] = attrs.Factory(dict)  # asset -> the fund's part (the engine's holdings)
+    # symbol (Auditor.funding_symbol, not asset: redteam36_3) -> the fund's part (the engine's holdings), the residue
+    funding_fund: dict[str, int] = attrs.Factory(dict)
     funding_residue: dict[str, int] = attrs.Factory(dict)
     funding_open: dict[str, FundingSnapshot] = attrs.Factory(dict)  # symbol -> its funding instant's snapshot
     reported: dict[tuple[int, str], tuple[int, int | None, int, int | None]] = attrs.Factory(dict)
@@ -152,6 +153,10 @@ class Instant:
     # trade (it never works a held close-out first), so a FundingTick's: no longer explained (:meth:`work`); nor is
     # one that works a close-out taken over in an earlier instant at all (it works only its own, redteam35_2)
     by_trade: bool = False
+    line: int = 0  # the row being read (Auditor.feed_one)
+    # the line of the record at which :meth:`claim` last restarted the run at a plain trade: a close-out taken over
+    # before it is held (Auditor.is_held), whatever command of the millisecond took it (redteam36_1)
+    run_line: int = 0
     # an unclaimed execution was let go (MAX_UNCLAIMED) while the run had waterfall work: the run's start is not known,
     # FND-008 over its holders is not judged (a restart would judge the end, redteam34_1)
     start_unknown: bool = False
@@ -189,6 +194,7 @@ class Instant:
             self.run_marked = self.run_marked if self.mark_open else set()
             self.explained, self.start_unknown = True, False  # opened by a plain trade: a take-over at a trade may follow
             self.by_trade = not self.mark_open  # trades right after a mark row are the update's (its stops)
+            self.run_line = self.line
         for i in sorted(claimed):
             account, symbol, _, _, position = rows[i]
             self.before.setdefault((account, symbol), position)
@@ -311,6 +317,19 @@ def is_start_unknown(now: Instant, previous: TickStart | None, line: int, timest
     if now.first_line != line and (now.has_work() or not end_rows):
         return now.start_unknown
     return previous is not None and previous.timestamp == timestamp and previous.start_unknown
+
+
+def get_funding_symbol(instruments: Mapping[str, Instrument], named: object, funded: Iterable[str], asset: str
+                       ) -> str | None:
+    """The contract a fund's funding or residue movement of ``asset`` belongs to: the symbol it names (``named``), or
+    else the last one of its currency in ``funded`` (the instant's funding instants opened, with ``--rules``; without,
+    the contracts paid) -- None: none, not attributed.  Two ticks of one currency at one millisecond are one instant
+    without end rows: each contract's zero sum takes only its own fund part and residue (redteam36_3: summed per
+    asset, each was charged the other's)."""
+    if isinstance(named, str) and named in instruments and instruments[named].settl_currency == asset:
+        return named
+    open_here = [s for s in funded if instruments[s].settl_currency == asset]
+    return open_here[-1] if open_here else None
 
 
 def pays_nothing(inst: Instrument, snap: FundingSnapshot, rate: int) -> bool:
