@@ -49,10 +49,10 @@ def _rate(log: Log, symbol: str) -> None:
                                   "fundingRate": rate_num(10_000)}))
 
 
-def _carried_pool_tick() -> tuple[Log, int, int]:
-    """redteam35_2's honest log: 2's XBTUSD short held as a close-out (no book), 4's isolated ETHUSD pool carried by a
-    budget of one (LIQ-034), 1 offering 200 XBTUSD; 5 and 6 round-trip at t=5 (lines [a, b)); the XBTUSD tick at t=5
-    pays 1 −40, and its waterfall after the payments liquidates 4's carried pool first, then buys the close-out."""
+def _carried_pool_setup() -> Log:
+    """The accounts, leverages and orders of the carried-pool logs (redteam35_2, redteam36_1): 2 short 200 XBTUSD at
+    100x against 1; 3 and 4 long 100 ETHUSD each at 50x against 9; an insurance fund of 1 XBT; one liquidation per
+    update (LIQ-034)."""
     log = Log()
     log.engine.waterfall.max_liquidations_per_update = 1
     for s in (X, E):
@@ -67,6 +67,14 @@ def _carried_pool_tick() -> tuple[Log, int, int]:
     for a, s, side, q in ((2, X, "Sell", 200), (1, X, "Buy", 200), (9, E, "Sell", 200), (3, E, "Buy", 100),
                           (4, E, "Buy", 100)):
         log.run(c.PlaceOrder(time_ms=1, account=a, symbol=s, side=side, order_qty=q, price=MARKS[s]))
+    return log
+
+
+def _carried_pool_tick() -> tuple[Log, int, int]:
+    """redteam35_2's honest log: 2's XBTUSD short held as a close-out (no book), 4's isolated ETHUSD pool carried by a
+    budget of one (LIQ-034), 1 offering 200 XBTUSD; 5 and 6 round-trip at t=5 (lines [a, b)); the XBTUSD tick at t=5
+    pays 1 −40, and its waterfall after the payments liquidates 4's carried pool first, then buys the close-out."""
+    log = _carried_pool_setup()
     log.run(c.PriceUpdate(time_ms=2, symbol=X, mark_price=5_060_000, index_price=5_060_000))
     down = MARKS[E] * 975 // 1000
     log.run(c.PriceUpdate(time_ms=3, symbol=E, mark_price=down, index_price=down))

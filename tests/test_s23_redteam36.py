@@ -25,7 +25,7 @@ from perpspec.engine.simulation.eventlog import encode_json, event_records, iso_
 from tests.audit_engine_log import Row
 from tests.test_s22_audit_funding_trades import _no_end_rows, _without_payments
 from tests.test_s22_audit_withdraw_unmarked import INSTRUMENTS, MARKS, E, Log, X, _audit
-from tests.test_s23_redteam35 import _carried_pool_tick
+from tests.test_s23_redteam35 import _carried_pool_setup, _carried_pool_tick
 
 
 def _two_ticks_one_ms() -> list[Row]:
@@ -111,20 +111,7 @@ def _taken_over_earlier_at_the_same_ms() -> tuple[Log, int, int]:
     """redteam35_2's log with the XBTUSD update that takes 2's short over (no book, held) at t=5: 3 liquidated and 4
     carried by an ETHUSD update at t=3 (budget 1); at t=5 1 offers 200, 5 and 6 round-trip (lines a..b), and the XBTUSD
     tick pays 1 -40; its waterfall after the payments liquidates 4's carried pool, then buys the close-out from 1."""
-    log = Log()
-    log.engine.waterfall.max_liquidations_per_update = 1
-    for s in (X, E):
-        log.run(c.PriceUpdate(time_ms=0, symbol=s, mark_price=MARKS[s], index_price=MARKS[s]))
-    log.run(c.DepositInsurance(time_ms=0, asset="XBt", amount=10**8))
-    for a, amt in ((1, 10**9), (2, 8_000), (3, 10**9), (4, 10**9), (5, 10**9), (6, 10**9), (9, 10**10)):
-        log.run(c.VerifyAccount(time_ms=0, account=a))
-        log.run(c.Deposit(time_ms=0, account=a, asset="XBt", amount=amt))
-    log.run(c.SetLeverage(time_ms=0, account=2, symbol=X, leverage_hundredths=10_000))
-    for a in (3, 4):
-        log.run(c.SetLeverage(time_ms=0, account=a, symbol=E, leverage_hundredths=5_000))
-    for a, s, side, q in ((2, X, "Sell", 200), (1, X, "Buy", 200), (9, E, "Sell", 200), (3, E, "Buy", 100),
-                          (4, E, "Buy", 100)):
-        log.run(c.PlaceOrder(time_ms=1, account=a, symbol=s, side=side, order_qty=q, price=MARKS[s]))
+    log = _carried_pool_setup()
     down = MARKS[E] * 975 // 1000
     log.run(c.PriceUpdate(time_ms=3, symbol=E, mark_price=down, index_price=down))
     log.run(c.PriceUpdate(time_ms=5, symbol=X, mark_price=5_060_000, index_price=5_060_000))
